@@ -1,0 +1,31 @@
+/*
+ * The seam between the memory manager (mm/) and the machine. mm/ touches hardware only through
+ * these functions: arch/x86_64/ implements them for the kernel, tests/host/fake_arch.c for the host
+ * (malloc'd "physical memory", recorded TLB flushes and CR3 loads). Keep it narrow.
+ */
+#ifndef ARCH_MM_H
+#define ARCH_MM_H
+
+#include "types.h"
+
+/* Kernel-virtual pointer to physical address pa (kernel: the direct map). pa must be RAM. */
+void *arch_phys_to_virt(paddr_t pa);
+
+/* Reads/writes one page-table entry; a write is a single 64-bit store (atomic w.r.t. the walker). */
+uint64_t arch_pte_read(const volatile uint64_t *pte);
+void arch_pte_write(volatile uint64_t *pte, uint64_t val);
+
+/* Invalidates the TLB entry of one page on this CPU (invlpg; removes global entries too). */
+void arch_tlb_flush_page(vaddr_t va);
+/* Invalidates every TLB entry, global ones included (CR4.PGE toggle or INVPCID type 2). */
+void arch_tlb_flush_all(void);
+/* Loads CR3 (flushes non-global entries). */
+void arch_cr3_load(paddr_t pml4_pa);
+paddr_t arch_cr3_read(void);
+
+/* Disables interrupts and returns the previous state for arch_irq_restore. */
+uint64_t arch_irq_save(void);
+void arch_irq_restore(uint64_t flags);
+void arch_cpu_relax(void);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * The hand-over between the UEFI loader (boot/) and the kernel: one versioned structure.
+ *
+ * State at kernel entry (the loader guarantees all of this):
+ *  - long mode, interrupts disabled, CR3 = page tables the loader built in LoaderData pages:
+ *    identity map and direct map (DMAP_BASE) of [0, bootinfo.map_top) with 2 MiB pages, and the
+ *    kernel's PT_LOAD segments at their link addresses with 4 KiB pages;
+ *  - RDI = physical address of this structure (LoaderData, identity mapped);
+ *  - the kernel image lives in pages of type EFI_MEMORY_TYPE_KERNEL, contiguous from
+ *    kernel_phys_base, kernel_phys_size bytes, mapped at kernel_virt_base;
+ *  - everything the loader allocated other than the kernel image (this structure, the memory map
+ *    copy, its page tables) is LoaderData and is the kernel's to reclaim once it stops using it.
+ */
+#ifndef BOOTINFO_H
+#define BOOTINFO_H
+
+#include <stdint.h>
+
+#define BOOTINFO_MAGIC   0x4f464e49544f4f42ULL /* "BOOTINFO" */
+#define BOOTINFO_VERSION 1
+
+/* OS-loader-reserved UEFI memory type the loader uses for the kernel image. */
+#define EFI_MEMORY_TYPE_KERNEL 0x80000001u
+
+#define BOOTINFO_CMDLINE_MAX 512
+
+enum bootinfo_fb_format {
+	BOOTINFO_FB_NONE = 0,    /* no linear framebuffer (BltOnly or no GOP) */
+	BOOTINFO_FB_RGBX = 1,    /* byte 0 red, 1 green, 2 blue */
+	BOOTINFO_FB_BGRX = 2,    /* byte 0 blue, 1 green, 2 red */
+	BOOTINFO_FB_BITMASK = 3, /* colour positions given by the masks */
+};
+
+struct bootinfo_fb {
+	uint64_t base;           /* physical address */
+	uint64_t size;           /* bytes */
+	uint32_t width, height;  /* visible pixels */
+	uint32_t pitch;          /* pixels per scan line (>= width) */
+	uint32_t format;         /* enum bootinfo_fb_format */
+	uint32_t mask_red, mask_green, mask_blue, mask_reserved; /* BITMASK only */
+};
+
+struct bootinfo {
+	uint64_t magic;              /* BOOTINFO_MAGIC */
+	uint32_t version;            /* BOOTINFO_VERSION */
+	uint32_t size;               /* sizeof(struct bootinfo) as the loader built it */
+
+	uint64_t mmap_phys;          /* copy of the final UEFI memory map (LoaderData) */
+	uint64_t mmap_size;          /* bytes used */
+	uint64_t mmap_desc_size;     /* stride between descriptors: always step by this */
+	uint32_t mmap_desc_version;
+	uint32_t reserved0;
+
+	uint64_t kernel_phys_base;   /* physical address of the lowest PT_LOAD byte (page aligned) */
+	uint64_t kernel_phys_size;   /* bytes, page multiple */
+	uint64_t kernel_virt_base;   /* link address that kernel_phys_base is mapped at */
+
+	uint64_t map_top;            /* loader tables map [0, map_top) identity and at DMAP_BASE */
+	uint64_t loader_image_base;  /* where the firmware placed BOOTX64.EFI (information only) */
+	uint64_t rsdp_phys;          /* ACPI RSDP or 0 */
+	uint32_t acpi_revision;      /* 2 when found through the ACPI 2.0 table GUID, 1 for 1.0, 0 none */
+	uint32_t reserved1;
+
+	struct bootinfo_fb fb;
+	char cmdline[BOOTINFO_CMDLINE_MAX]; /* NUL-terminated, from \cmdline.txt, may be empty */
+};
+
+#endif

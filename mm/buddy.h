@@ -1,0 +1,57 @@
+/*
+ * buddy_: a generic binary-buddy allocator over unit indices [0, npages). Used for physical page
+ * frames (mm/phys.c) and for the system PTE region (mm/syspte.c). It keeps no per-unit storage
+ * inside the managed range (the system PTE region has no memory behind it): all metadata lives in
+ * one caller-provided block of buddy_meta_bytes(npages) bytes, at most 0.5 byte per unit.
+ *
+ * Not locked: callers serialise.
+ */
+#ifndef BUDDY_H
+#define BUDDY_H
+
+#include "types.h"
+
+#define BUDDY_MAX_ORDER 30           /* largest block: 2^30 units */
+#define BUDDY_ORDERS (BUDDY_MAX_ORDER + 1)
+
+struct buddy {
+	uint64_t npages;      /* units managed: [0, npages) */
+	uint64_t origin;      /* absolute unit number of index 0; divisibility is judged on origin+index */
+	uint64_t free_units;  /* units currently free */
+	unsigned max_order;   /* largest order that fits in npages */
+	void *meta;           /* caller-provided metadata, buddy_meta_bytes(npages) bytes */
+	/* implementation-private fields follow */
+	uint64_t priv[2 * BUDDY_ORDERS + 8];
+};
+
+/* Bytes of metadata buddy_init needs for npages units. */
+size_t buddy_meta_bytes(uint64_t npages);
+
+/* Initialises b over [0, npages) with every unit allocated. meta: buddy_meta_bytes(npages) bytes. */
+void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta);
+
+/* Marks [start, start+count) free (initial population, or returning any allocated range);
+ * cost proportional to the number of maximal aligned blocks, not to count. */
+void buddy_free(struct buddy *b, uint64_t start, uint64_t count);
+
+/*
+ * Allocates count >= 1 contiguous units. When divisor > 1, (origin + start) % divisor == 0.
+ * The result lies inside [lo, hi) (pass 0, npages for anywhere). Returns false, changing
+ * nothing, when no such range is free.
+ */
+bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo, uint64_t hi,
+		 uint64_t *start);
+
+/* True when every unit of [start, start+count) is free. */
+bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count);
+
+/* Free blocks per order. */
+void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS]);
+
+/* Verifies every invariant; returns 0, or -1 after printing the first violation with kprintf. */
+int buddy_check(const struct buddy *b);
+
+/* Prints the free blocks per order and totals with kprintf. */
+void buddy_dump(const struct buddy *b);
+
+#endif
