@@ -1,0 +1,133 @@
+# One Makefile for the loader, the kernel, the host tests and the QEMU runs.
+MAKEFLAGS += -rR
+.SUFFIXES:
+.DELETE_ON_ERROR:
+SHELL := /bin/bash
+
+B := build
+CC := gcc
+LD := ld
+NASM := nasm
+OBJCOPY := objcopy
+
+# ---------------------------------------------------------------- kernel
+KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
+	-ffreestanding -fno-stack-protector -fno-stack-check -fno-pic -fno-pie -mcmodel=kernel \
+	-mno-red-zone -mgeneral-regs-only -mno-sse -mno-mmx -fno-omit-frame-pointer \
+	-fno-optimize-sibling-calls -fno-strict-aliasing -fno-builtin -nostdinc \
+	-isystem $(shell $(CC) -print-file-name=include) -Iinclude -Imm -Iarch/x86_64 -Ikernel -MMD -MP
+KLDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments -T linker.ld
+
+KSRC_C := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c) $(wildcard mm/*.c) $(wildcard tests/boot/*.c)
+KSRC_ASM := $(wildcard arch/x86_64/*.asm)
+KOBJ := $(patsubst %.c,$(B)/k/%.o,$(KSRC_C)) $(patsubst %.asm,$(B)/k/%.o,$(KSRC_ASM)) $(B)/k/font.o
+
+$(B)/k/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -c $< -o $@
+
+$(B)/k/%.o: %.asm
+	@mkdir -p $(@D)
+	$(NASM) -f elf64 -g -F dwarf -MD $(@:.o=.d) -MP $< -o $@
+
+# The console font: a PSF from Debian's console-setup-linux, embedded at build time.
+FONT := /usr/share/consolefonts/Lat15-VGA16.psf.gz
+$(B)/k/font.psf: $(FONT)
+	@mkdir -p $(@D)
+	gunzip -c $< > $@
+$(B)/k/font.o: $(B)/k/font.psf
+	printf 'section .rodata\nglobal font_psf, font_psf_end\nfont_psf: incbin "%s"\nfont_psf_end:\n' $< > $(B)/k/font.asm
+	$(NASM) -f elf64 $(B)/k/font.asm -o $@
+
+# Symbol table for backtraces: link once with an empty table, then with the real one. The table
+# sits in its own section after everything else, so no other symbol moves between the links.
+$(B)/k/ksyms0.o: tools/gen-ksyms.sh
+	@mkdir -p $(@D)
+	tools/gen-ksyms.sh /dev/null > $(B)/k/ksyms0.S
+	$(CC) -c $(B)/k/ksyms0.S -o $@
+$(B)/kernel0.elf: $(KOBJ) $(B)/k/ksyms0.o linker.ld
+	$(LD) $(KLDFLAGS) -o $@ $(KOBJ) $(B)/k/ksyms0.o
+$(B)/k/ksyms.o: $(B)/kernel0.elf tools/gen-ksyms.sh
+	nm -n --defined-only $< | tools/gen-ksyms.sh - > $(B)/k/ksyms.S
+	$(CC) -c $(B)/k/ksyms.S -o $@
+$(B)/kernel.elf: $(KOBJ) $(B)/k/ksyms.o linker.ld
+	$(LD) $(KLDFLAGS) -o $@ $(KOBJ) $(B)/k/ksyms.o
+	tools/check-kernel.sh $@ $(B)/kernel0.elf
+
+# ---------------------------------------------------------------- loader (GNU-EFI)
+EFI_INC := /usr/include/efi
+EFI_LIB := /usr/lib
+BCFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -ffreestanding -fno-stack-protector -fno-stack-check \
+	-fshort-wchar -mno-red-zone -maccumulate-outgoing-args -DGNU_EFI_USE_MS_ABI \
+	-I$(EFI_INC) -I$(EFI_INC)/x86_64 -Iinclude -MMD -MP
+BSRC := $(wildcard boot/*.c)
+BOBJ := $(patsubst %.c,$(B)/b/%.o,$(BSRC))
+
+$(B)/b/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BCFLAGS) -c $< -o $@
+$(B)/loader.so: $(BOBJ)
+	$(LD) -shared -Bsymbolic -nostdlib -znocombreloc -T $(EFI_LIB)/elf_x86_64_efi.lds \
+		$(EFI_LIB)/crt0-efi-x86_64.o $(BOBJ) -L$(EFI_LIB) -lefi -lgnuefi \
+		$$($(CC) -print-libgcc-file-name) -o $@
+	tools/check-loader-relocs.sh $@
+$(B)/BOOTX64.EFI: $(B)/loader.so
+	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
+		-j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+
+# ---------------------------------------------------------------- ESP trees and QEMU
+# An ESP directory per command line; QEMU serves it as a FAT disk.
+CMDLINE_RUN ?= onexit=halt
+CMDLINE_TEST ?= onexit=qemu
+$(B)/esp-%/kernel.elf: $(B)/kernel.elf $(B)/BOOTX64.EFI
+	@mkdir -p $(@D)/EFI/BOOT
+	cp $(B)/BOOTX64.EFI $(@D)/EFI/BOOT/BOOTX64.EFI
+	cp $(B)/kernel.elf $@
+
+.PHONY: all deps run test test-host test-boot debug hosted bench clean
+all: $(B)/kernel.elf $(B)/BOOTX64.EFI
+
+deps:
+	@tools/install-deps.sh
+
+run: deps
+	$(MAKE) $(B)/esp-run/kernel.elf
+	echo '$(CMDLINE_RUN) $(CMDLINE)' > $(B)/esp-run/cmdline.txt
+	tools/qemu.sh --esp $(B)/esp-run --interactive $(QEMUFLAGS)
+
+debug: deps
+	$(MAKE) $(B)/esp-run/kernel.elf
+	echo '$(CMDLINE_RUN) $(CMDLINE)' > $(B)/esp-run/cmdline.txt
+	tools/qemu.sh --esp $(B)/esp-run --interactive --gdb $(QEMUFLAGS) & \
+	gdb -q -ex 'target remote :1234' -ex 'hbreak kmain' -ex 'continue' $(B)/kernel.elf; \
+	kill %1 2>/dev/null || true
+
+# ---------------------------------------------------------------- host build of mm/
+HCC := gcc
+HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined -Iinclude -Imm -Itests/host -MMD -MP
+MM_SRC := $(wildcard mm/*.c)
+HOST_SUPPORT := tests/host/host_support.c tests/host/fake_arch.c
+HOST_TESTS := $(patsubst tests/host/%.c,$(B)/host/%,$(wildcard tests/host/test_*.c))
+
+$(B)/host/%: tests/host/%.c $(MM_SRC) $(HOST_SUPPORT)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+
+test-host: $(HOST_TESTS)
+	prove --exec '' $(HOST_TESTS)
+
+test-boot: $(B)/esp-test/kernel.elf
+	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
+	prove --exec '' tools/boot-test.sh
+
+# make test: every test, host and QEMU boot, reported by prove.
+test: deps
+	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf
+	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
+	prove --exec '' $(HOST_TESTS) tools/boot-test.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
