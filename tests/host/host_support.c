@@ -38,3 +38,14 @@ void kpanic_at(const char *file, int line, const char *fmt, ...)
 	fprintf(stderr, "\n");
 	abort();
 }
+
+#include "bugcheck.h"
+
+void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	fflush(stdout);
+	fprintf(stderr, "*** STOP 0x%08X %s (0x%llx, 0x%llx, 0x%llx, 0x%llx)\n    %s\n", code,
+		bugcheck_name(code), (unsigned long long)p1, (unsigned long long)p2,
+		(unsigned long long)p3, (unsigned long long)p4, bugcheck_explain(code, p1));
+	abort();
+}

@@ -1,0 +1,25 @@
+; Kernel entry from the UEFI loader (contract: include/bootinfo.h).
+; RDI = physical address of struct bootinfo; interrupts off; loader page tables live.
+bits 64
+default rel
+
+section .bss
+align 16
+global boot_stack_bottom, boot_stack_top
+boot_stack_bottom:
+	resb 65536
+boot_stack_top:
+
+section .text.entry
+global _start
+extern kmain
+_start:
+	cli
+	cld
+	lea rsp, [boot_stack_top]
+	xor ebp, ebp            ; terminates frame-pointer backtraces
+	push 0                  ; fake return address, keeps 16-byte alignment for the call
+	call kmain
+.hang:
+	hlt
+	jmp .hang

@@ -1,0 +1,70 @@
+/* Exception and interrupt dispatch: probe fixups, the page-fault policy, then a fatal report. */
+#include "trap.h"
+#include "x86.h"
+#include "kprintf.h"
+#include "panic.h"
+
+struct trap_record trap_last_fixup;
+
+extern const char arch_probe_read8_insn[], arch_probe_read8_fixup[];
+extern const char arch_probe_write8_insn[], arch_probe_write8_fixup[];
+
+static const char *const trap_names[32] = {
+	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+	"#BR bound range", "#UD invalid opcode", "#NM device not available", "#DF double fault",
+	"coprocessor segment overrun", "#TS invalid TSS", "#NP segment not present",
+	"#SS stack fault", "#GP general protection", "#PF page fault", "reserved 15",
+	"#MF x87 error", "#AC alignment check", "#MC machine check", "#XM SIMD error",
+	"#VE virtualization", "#CP control protection", "reserved 22", "reserved 23",
+	"reserved 24", "reserved 25", "reserved 26", "reserved 27", "#HV hypervisor injection",
+	"#VC VMM communication", "#SX security", "reserved 31",
+};
+
+/* Human name of a vector. */
+const char *trap_name(uint64_t vector)
+{
+	return vector < 32 ? trap_names[vector] : "external interrupt";
+}
+
+/* If the faulting instruction is a probe, resumes at its fixup with rax = -1 and returns true. */
+static bool trap_try_fixup(struct trap_frame *tf, uint64_t cr2)
+{
+	uint64_t fixup = 0;
+	if (tf->rip == (uint64_t)arch_probe_read8_insn)
+		fixup = (uint64_t)arch_probe_read8_fixup;
+	else if (tf->rip == (uint64_t)arch_probe_write8_insn)
+		fixup = (uint64_t)arch_probe_write8_fixup;
+	if (!fixup)
+		return false;
+	trap_last_fixup.vector = tf->vector;
+	trap_last_fixup.error = tf->error;
+	trap_last_fixup.cr2 = cr2;
+	trap_last_fixup.rip = tf->rip;
+	trap_last_fixup.count++;
+	tf->rip = fixup;
+	tf->rax = (uint64_t)-1;
+	return true;
+}
+
+static uint64_t trap_unexpected_count;
+
+/* Entry from traps.asm for every vector. */
+void trap_dispatch(struct trap_frame *tf)
+{
+	uint64_t cr2 = tf->vector == VEC_PF ? read_cr2() : 0;
+	if (tf->vector == VEC_NMI) {
+		kprintf("trap: NMI received at rip 0x%llx; continuing\n", (unsigned long long)tf->rip);
+		return;
+	}
+	if (tf->vector >= 32) {
+		trap_unexpected_count++;
+		kprintf("trap: unexpected interrupt vector %llu at rip 0x%llx; ignored\n",
+			(unsigned long long)tf->vector, (unsigned long long)tf->rip);
+		return;
+	}
+	if (tf->vector == VEC_PF)
+		kernel_page_fault(tf, cr2);
+	if (trap_try_fixup(tf, cr2))
+		return;
+	panic_trap(tf, cr2);
+}

@@ -1,0 +1,78 @@
+/* x86-64 instructions, control-register and MSR bits used by the kernel, named once. */
+#ifndef X86_H
+#define X86_H
+
+#include "types.h"
+
+#define CR0_WP  (1ULL << 16)
+#define CR4_PGE (1ULL << 7)
+#define CR4_PCIDE (1ULL << 17)
+#define CR4_SMEP (1ULL << 20)
+#define CR4_SMAP (1ULL << 21)
+#define RFLAGS_IF (1ULL << 9)
+
+#define MSR_EFER 0xC0000080u
+#define EFER_NXE (1ULL << 11)
+#define MSR_PAT  0x277u
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+#define DEFINE_CR(n) \
+	static inline uint64_t read_cr##n(void) { uint64_t v; __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); return v; } \
+	static inline void write_cr##n(uint64_t v) { __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory"); }
+DEFINE_CR(0)
+DEFINE_CR(2)
+DEFINE_CR(3)
+DEFINE_CR(4)
+
+static inline uint64_t read_rflags(void) { uint64_t f; __asm__ volatile("pushfq; popq %0" : "=r"(f)); return f; }
+static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
+static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+static inline uint64_t rdtsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
+
+/* CPU features the kernel decides on (CPUID), filled by cpu_detect. */
+struct cpu_features {
+	bool nx, page1g, pcid, invpcid, smep, smap, pat, pge;
+	uint32_t max_phys_bits;
+	char vendor[13];
+};
+extern struct cpu_features cpu_feat;
+
+void cpu_detect(void);
+void cpu_init_control_regs(void);
+void cpu_init_pat(void);
+void gdt_init(void);
+void idt_init(void);
+void cpu_print_features(void);
+
+/* PAT layout the kernel programs: index = PAT:PCD:PWT bits of a 4 KiB PTE. */
+#define PAT_MT_UC  0x00
+#define PAT_MT_WC  0x01
+#define PAT_MT_WT  0x04
+#define PAT_MT_WB  0x06
+#define PAT_MT_UCM 0x07
+#define PAT_VALUE ((uint64_t)PAT_MT_WB | (uint64_t)PAT_MT_WT << 8 | (uint64_t)PAT_MT_UCM << 16 | \
+		   (uint64_t)PAT_MT_UC << 24 | (uint64_t)PAT_MT_WC << 32 | (uint64_t)PAT_MT_WT << 40 | \
+		   (uint64_t)PAT_MT_UCM << 48 | (uint64_t)PAT_MT_UC << 56)
+
+#endif

@@ -1,0 +1,74 @@
+/* Bug-check dispatch, names and parameter explanations; shared by the kernel and the host build. */
+#include "bugcheck.h"
+
+static bugcheck_hook_t bugcheck_hook;
+struct bugcheck_record bugcheck_last;
+
+bugcheck_hook_t bugcheck_set_hook(bugcheck_hook_t hook)
+{
+	bugcheck_hook_t old = bugcheck_hook;
+	bugcheck_hook = hook;
+	return old;
+}
+
+void bugcheck_record_hook(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	bugcheck_last.code = code;
+	bugcheck_last.p[0] = p1;
+	bugcheck_last.p[1] = p2;
+	bugcheck_last.p[2] = p3;
+	bugcheck_last.p[3] = p4;
+	bugcheck_last.count++;
+}
+
+void KeBugCheckEx(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	if (bugcheck_hook) {
+		bugcheck_hook(code, p1, p2, p3, p4);
+		return;
+	}
+	bugcheck_fatal(code, p1, p2, p3, p4);
+}
+
+const char *bugcheck_name(uint32_t code)
+{
+	switch (code) {
+	case BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA: return "PAGE_FAULT_IN_NONPAGED_AREA";
+	case BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED: return "KMODE_EXCEPTION_NOT_HANDLED";
+	case BUGCHECK_UNEXPECTED_KERNEL_MODE_TRAP: return "UNEXPECTED_KERNEL_MODE_TRAP";
+	case BUGCHECK_SYSTEM_PTE_MISUSE: return "SYSTEM_PTE_MISUSE";
+	case BUGCHECK_BAD_POOL_CALLER: return "BAD_POOL_CALLER";
+	case BUGCHECK_MEMORY_MANAGEMENT: return "MEMORY_MANAGEMENT";
+	case BUGCHECK_MANUALLY_INITIATED_CRASH: return "MANUALLY_INITIATED_CRASH";
+	default: return "UNKNOWN";
+	}
+}
+
+/* Subcodes of SYSTEM_PTE_MISUSE, as in the spec (shared/spec/reserved-mappings.md). */
+static const char *bugcheck_explain_pte_misuse(uint64_t sub)
+{
+	switch (sub) {
+	case 0x101: return "MmFreeMappingAddress: tag differs from the owner's (P2 address, P3 caller's tag, P4 owner's tag)";
+	case 0x102: return "MmFreeMappingAddress: not the start of a live reservation (P2 address, P3 caller's tag)";
+	case 0x103: return "MmFreeMappingAddress: pages still mapped (P2 first mapped address, P3 tag, P4 pages mapped)";
+	case 0x104: return "MmMapLockedPagesWithReservedMapping: tag differs (P2 address, P3 caller's tag, P4 owner's tag)";
+	case 0x105: return "MmMapLockedPagesWithReservedMapping: address in no live reservation (P2 address, P3 tag)";
+	case 0x107: return "MmMapLockedPagesWithReservedMapping: target already mapped (P2 address, P3 first mapped, P4 last of span)";
+	case 0x108: return "MmUnmapReservedMapping: tag differs (P2 address, P3 caller's tag, P4 owner's tag)";
+	case 0x109: return "MmUnmapReservedMapping: address in no reservation or not mapped (P2 address, P3 tag)";
+	case 0x10A: return "MmUnmapReservedMapping: span runs past the reservation (P2 address, P3 pages to end, P4 pages asked)";
+	case 0x10B: return "MmUnmapReservedMapping: a page in the span is not mapped (P2 first unmapped address)";
+	case 0x10C: return "MmUnmapReservedMapping: span cuts a mapping (P2 address, P3 first page of the cut mapping, P4 pages asked)";
+	default: return "unknown SYSTEM_PTE_MISUSE subcode";
+	}
+}
+
+const char *bugcheck_explain(uint32_t code, uint64_t p1)
+{
+	switch (code) {
+	case BUGCHECK_SYSTEM_PTE_MISUSE: return bugcheck_explain_pte_misuse(p1);
+	case BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA: return "P1 address referenced, P2 1 if write / 0x10 if execute, P3 faulting RIP, P4 reservation base or 0";
+	case BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED: return "P1 exception vector, P2 faulting RIP, P3 error code, P4 CR2";
+	default: return "";
+	}
+}

@@ -1,0 +1,320 @@
+/*
+ * Physical page allocator (contract in phys.h).
+ *
+ * Ranges are computed on page numbers as "merged(usable types) minus merged(everything else)", so
+ * overlapping, unsorted or duplicated descriptors can never make a reserved page free or free a
+ * page twice. The two usable sets (now, and loader-later) are disjoint by construction.
+ */
+#include "phys.h"
+#include "efi_mmap.h"
+#include "arch_mm.h"
+#include "spinlock.h"
+#include "kprintf.h"
+#include "kassert.h"
+
+struct phys_range {
+	uint64_t start, end;   /* page numbers, [start, end) */
+};
+
+static struct buddy phys_buddy;
+static spinlock_t phys_lock = SPINLOCK_INIT;
+static struct phys_stats phys_st;
+static struct phys_range phys_managed[PHYS_MAX_RANGES];
+static size_t phys_nmanaged;
+static struct phys_range phys_loader[PHYS_MAX_RANGES];
+static size_t phys_nloader;
+static struct phys_range phys_tmp_a[PHYS_MAX_RANGES], phys_tmp_b[PHYS_MAX_RANGES];
+
+typedef bool (*phys_pred_t)(uint32_t type, uint64_t attr);
+
+bool phys_type_usable_at_init(uint32_t type, uint64_t attr)
+{
+	if (attr & EFI_MEMORY_RUNTIME)
+		return false;
+	return type == EFI_CONVENTIONAL || type == EFI_BS_CODE || type == EFI_BS_DATA;
+}
+
+bool phys_type_loader(uint32_t type, uint64_t attr)
+{
+	if (attr & EFI_MEMORY_RUNTIME)
+		return false;
+	return type == EFI_LOADER_CODE || type == EFI_LOADER_DATA;
+}
+
+/* Sorts ranges by start (insertion sort: maps are short) and merges overlapping/adjacent ones. */
+static size_t phys_sort_merge(struct phys_range *r, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct phys_range x = r[i];
+		size_t j = i;
+		while (j > 0 && r[j - 1].start > x.start) {
+			r[j] = r[j - 1];
+			j--;
+		}
+		r[j] = x;
+	}
+	size_t out = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (out > 0 && r[i].start <= r[out - 1].end) {
+			if (r[i].end > r[out - 1].end)
+				r[out - 1].end = r[i].end;
+		} else {
+			r[out++] = r[i];
+		}
+	}
+	return out;
+}
+
+/* Collects descriptors for which pred(type) == want into out, sorted and merged. */
+static size_t phys_collect(const void *map, size_t nd, size_t dsz, phys_pred_t pred, bool want,
+			   struct phys_range *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nd; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
+		if (pred(d->type, d->attribute) != want || d->num_pages == 0)
+			continue;
+		uint64_t s = d->phys_start >> PAGE_SHIFT;
+		uint64_t e = s + d->num_pages;
+		if (e < s || e > (UINT64_MAX >> PAGE_SHIFT))   /* wraps: clamp to the top */
+			e = UINT64_MAX >> PAGE_SHIFT;
+		out[n++] = (struct phys_range){ s, e };
+	}
+	return phys_sort_merge(out, n);
+}
+
+/* out = a minus b (both sorted and merged); out may not alias a or b. */
+static size_t phys_subtract(const struct phys_range *a, size_t na, const struct phys_range *b,
+			    size_t nb, struct phys_range *out)
+{
+	size_t n = 0, j = 0;
+	for (size_t i = 0; i < na; i++) {
+		uint64_t s = a[i].start, e = a[i].end;
+		while (j < nb && b[j].end <= s)
+			j++;
+		for (size_t k = j; k < nb && b[k].start < e && s < e; k++) {
+			if (b[k].start > s) {
+				KASSERT(n < PHYS_MAX_RANGES, "range overflow");
+				out[n++] = (struct phys_range){ s, b[k].start };
+			}
+			if (b[k].end > s)
+				s = b[k].end;
+		}
+		if (s < e) {
+			KASSERT(n < PHYS_MAX_RANGES, "range overflow");
+			out[n++] = (struct phys_range){ s, e };
+		}
+	}
+	return n;
+}
+
+/* Computes merged(pred) minus merged(!pred) into out. */
+static size_t phys_ranges_of(const void *map, size_t nd, size_t dsz, phys_pred_t pred,
+			     struct phys_range *out)
+{
+	size_t na = phys_collect(map, nd, dsz, pred, true, phys_tmp_a);
+	size_t nb = phys_collect(map, nd, dsz, pred, false, phys_tmp_b);
+	return phys_subtract(phys_tmp_a, na, phys_tmp_b, nb, out);
+}
+
+static uint64_t phys_range_pages(const struct phys_range *r, size_t n)
+{
+	uint64_t t = 0;
+	for (size_t i = 0; i < n; i++)
+		t += r[i].end - r[i].start;
+	return t;
+}
+
+/* Removes frame 0 from sorted ranges r (it is never handed out: 0 means failure). */
+static size_t phys_drop_frame0(struct phys_range *r, size_t n)
+{
+	if (n > 0 && r[0].start == 0) {
+		r[0].start = 1;
+		if (r[0].end == 1) {
+			for (size_t i = 1; i < n; i++)
+				r[i - 1] = r[i];
+			n--;
+		}
+	}
+	return n;
+}
+
+int phys_init(const void *map, size_t map_size, size_t desc_size)
+{
+	static struct phys_range now[PHYS_MAX_RANGES];
+	if (desc_size < sizeof(struct efi_memory_descriptor) || map_size % desc_size) {
+		kprintf("phys: bad memory map geometry (size %zu, descriptor size %zu)\n", map_size, desc_size);
+		return -1;
+	}
+	size_t nd = map_size / desc_size;
+	if (nd > PHYS_MAX_RANGES) {
+		kprintf("phys: memory map has %zu descriptors, more than %d supported\n", nd, PHYS_MAX_RANGES);
+		return -1;
+	}
+	size_t nnow = phys_drop_frame0(now, phys_ranges_of(map, nd, desc_size, phys_type_usable_at_init, now));
+	phys_nloader = phys_drop_frame0(phys_loader,
+					phys_ranges_of(map, nd, desc_size, phys_type_loader, phys_loader));
+	for (size_t i = 0; i < nnow; i++)
+		phys_managed[i] = now[i];
+	for (size_t i = 0; i < phys_nloader; i++)
+		phys_managed[nnow + i] = phys_loader[i];
+	phys_nmanaged = phys_sort_merge(phys_managed, nnow + phys_nloader);
+	if (phys_nmanaged == 0) {
+		kprintf("phys: no usable memory in the map\n");
+		return -1;
+	}
+	uint64_t highest = phys_managed[phys_nmanaged - 1].end;
+	uint64_t meta_pages = ALIGN_UP(buddy_meta_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
+	size_t mi = 0;
+	while (mi < nnow && now[mi].end - now[mi].start < meta_pages)
+		mi++;
+	if (mi == nnow) {
+		kprintf("phys: no free range holds the allocator's %llu metadata pages\n",
+			(unsigned long long)meta_pages);
+		return -1;
+	}
+	paddr_t meta_pa = pfn_to_pa(now[mi].start);
+	now[mi].start += meta_pages;
+	buddy_init(&phys_buddy, highest, 0, arch_phys_to_virt(meta_pa));
+	for (size_t i = 0; i < nnow; i++)
+		if (now[i].end > now[i].start)
+			buddy_free(&phys_buddy, now[i].start, now[i].end - now[i].start);
+	phys_st = (struct phys_stats){
+		.usable_pages = phys_range_pages(phys_managed, phys_nmanaged),
+		.free_pages = phys_range_pages(now, nnow),
+		.meta_pages = meta_pages,
+		.loader_pages = phys_range_pages(phys_loader, phys_nloader),
+		.highest_pfn = highest,
+	};
+	return 0;
+}
+
+void phys_release_loader(const void *map, size_t map_size, size_t desc_size)
+{
+	(void)map; (void)map_size; (void)desc_size;
+	uint64_t f = spin_lock(&phys_lock);
+	for (size_t i = 0; i < phys_nloader; i++)
+		buddy_free(&phys_buddy, phys_loader[i].start, phys_loader[i].end - phys_loader[i].start);
+	phys_st.free_pages += phys_st.loader_pages;
+	phys_st.loader_pages = 0;
+	phys_nloader = 0;
+	spin_unlock(&phys_lock, f);
+}
+
+paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi)
+{
+	if (npages == 0 || npages > phys_st.highest_pfn)
+		return 0;
+	uint64_t lo_pfn = ALIGN_UP(lo, PAGE_SIZE) >> PAGE_SHIFT;
+	if (lo > UINT64_MAX - PAGE_SIZE)
+		return 0;
+	uint64_t hi_pfn = MIN(hi >> PAGE_SHIFT, phys_st.highest_pfn);
+	if (lo_pfn >= hi_pfn || hi_pfn - lo_pfn < npages)
+		return 0;
+	uint64_t start;
+	uint64_t f = spin_lock(&phys_lock);
+	bool ok = buddy_alloc(&phys_buddy, npages, 1, lo_pfn, hi_pfn, &start);
+	if (ok) {
+		phys_st.free_pages -= npages;
+		phys_st.allocated_pages += npages;
+	}
+	spin_unlock(&phys_lock, f);
+	return ok ? pfn_to_pa(start) : 0;
+}
+
+paddr_t phys_alloc_zeroed_page(void)
+{
+	paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
+	if (pa) {
+		volatile uint64_t *p = arch_phys_to_virt(pa);
+		for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+			p[i] = 0;
+	}
+	return pa;
+}
+
+void phys_free(paddr_t pa, uint64_t npages)
+{
+	KASSERT(IS_ALIGNED(pa, PAGE_SIZE) && pa != 0, "phys_free of bad address 0x%llx", (unsigned long long)pa);
+	uint64_t pfn = pa_to_pfn(pa);
+	KASSERT(npages > 0 && pfn + npages <= phys_st.highest_pfn && pfn + npages > pfn,
+		"phys_free range 0x%llx+%llu outside RAM", (unsigned long long)pa, (unsigned long long)npages);
+	uint64_t f = spin_lock(&phys_lock);
+	KASSERT(!buddy_range_is_free(&phys_buddy, pfn, 1), "double free of frame 0x%llx", (unsigned long long)pfn);
+	buddy_free(&phys_buddy, pfn, npages);
+	phys_st.free_pages += npages;
+	phys_st.allocated_pages -= npages;
+	spin_unlock(&phys_lock, f);
+}
+
+void phys_get_stats(struct phys_stats *st)
+{
+	uint64_t f = spin_lock(&phys_lock);
+	*st = phys_st;
+	spin_unlock(&phys_lock, f);
+}
+
+bool phys_is_free(paddr_t pa, uint64_t npages)
+{
+	uint64_t pfn = pa_to_pfn(pa);
+	if (pfn + npages > phys_st.highest_pfn || pfn + npages < pfn)
+		return false;
+	uint64_t f = spin_lock(&phys_lock);
+	bool r = buddy_range_is_free(&phys_buddy, pfn, npages);
+	spin_unlock(&phys_lock, f);
+	return r;
+}
+
+bool phys_is_managed(paddr_t pa)
+{
+	uint64_t pfn = pa_to_pfn(pa);
+	for (size_t i = 0; i < phys_nmanaged; i++)
+		if (pfn >= phys_managed[i].start && pfn < phys_managed[i].end)
+			return true;
+	return false;
+}
+
+void phys_census(uint64_t out[BUDDY_ORDERS])
+{
+	uint64_t f = spin_lock(&phys_lock);
+	buddy_census(&phys_buddy, out);
+	spin_unlock(&phys_lock, f);
+}
+
+/* Checks the buddy's invariants and that every usable page is accounted for exactly once. */
+int phys_check(void)
+{
+	uint64_t f = spin_lock(&phys_lock);
+	int r = buddy_check(&phys_buddy);
+	struct phys_stats s = phys_st;
+	uint64_t bfree = phys_buddy.free_units;
+	spin_unlock(&phys_lock, f);
+	if (r)
+		return r;
+	if (bfree != s.free_pages) {
+		kprintf("phys_check: allocator has %llu free pages, accounting says %llu\n",
+			(unsigned long long)bfree, (unsigned long long)s.free_pages);
+		return -1;
+	}
+	if (s.free_pages + s.allocated_pages + s.meta_pages + s.loader_pages != s.usable_pages) {
+		kprintf("phys_check: free %llu + allocated %llu + meta %llu + loader %llu != usable %llu\n",
+			(unsigned long long)s.free_pages, (unsigned long long)s.allocated_pages,
+			(unsigned long long)s.meta_pages, (unsigned long long)s.loader_pages,
+			(unsigned long long)s.usable_pages);
+		return -1;
+	}
+	return 0;
+}
+
+void phys_dump(void)
+{
+	struct phys_stats s;
+	phys_get_stats(&s);
+	kprintf("phys: %llu usable pages (%llu MiB), %llu free, %llu allocated, %llu metadata, %llu loader; "
+		"%zu ranges up to frame 0x%llx\n",
+		(unsigned long long)s.usable_pages, (unsigned long long)(s.usable_pages >> 8),
+		(unsigned long long)s.free_pages, (unsigned long long)s.allocated_pages,
+		(unsigned long long)s.meta_pages, (unsigned long long)s.loader_pages, phys_nmanaged,
+		(unsigned long long)s.highest_pfn);
+	buddy_dump(&phys_buddy);
+}

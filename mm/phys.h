@@ -1,0 +1,51 @@
+/*
+ * phys_: the physical page allocator, built from the UEFI memory map on a buddy allocator over
+ * page frames. Usable now: Conventional and BootServicesCode/Data. Usable once the kernel has left
+ * the loader's tables: LoaderCode/LoaderData (phys_release_loader). Never handed out: runtime
+ * services, ACPI (reclaim and NVS), MMIO, reserved, unusable, persistent, unknown types, any range
+ * with EFI_MEMORY_RUNTIME, the kernel image, and frame 0. Where descriptors overlap, the
+ * non-usable one wins. Metadata (about 0.25 byte per frame up to the highest usable frame) is
+ * carved from the first usable range that fits; initialisation touches only that metadata.
+ */
+#ifndef PHYS_H
+#define PHYS_H
+
+#include "types.h"
+#include "buddy.h"
+
+#define PHYS_MAX_RANGES 2048   /* descriptors considered; a longer map is a clear panic */
+
+struct phys_stats {
+	uint64_t usable_pages;     /* every page that is or will be the allocator's to manage */
+	uint64_t free_pages;
+	uint64_t allocated_pages;  /* handed out through phys_alloc* and not freed */
+	uint64_t meta_pages;       /* the allocator's own metadata */
+	uint64_t loader_pages;     /* loader pages not yet released */
+	uint64_t highest_pfn;      /* one past the highest usable frame */
+};
+
+/* Initialises from the map; returns 0 or a negative value with a printed reason. */
+int phys_init(const void *map, size_t map_size, size_t desc_size);
+/* Hands the loader's pages to the allocator (call once, after the kernel's own tables are live). */
+void phys_release_loader(const void *map, size_t map_size, size_t desc_size);
+
+/* Allocates npages contiguous frames inside [lo, hi) (0, ~0 for anywhere); 0 on failure. */
+paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi);
+/* Allocates one zeroed page; 0 on failure. */
+paddr_t phys_alloc_zeroed_page(void);
+/* Frees what phys_alloc returned (same npages). */
+void phys_free(paddr_t pa, uint64_t npages);
+
+void phys_get_stats(struct phys_stats *st);
+bool phys_is_free(paddr_t pa, uint64_t npages);
+/* True when pa's frame is usable RAM the allocator manages (free or allocated). */
+bool phys_is_managed(paddr_t pa);
+void phys_census(uint64_t out[BUDDY_ORDERS]);
+int phys_check(void);
+void phys_dump(void);
+
+/* Type predicates, exposed for tests. */
+bool phys_type_usable_at_init(uint32_t type, uint64_t attr);
+bool phys_type_loader(uint32_t type, uint64_t attr);
+
+#endif

@@ -1,0 +1,429 @@
+/* Page-table module (contract in pt.h). Callers hold no lock; pt->lock serialises changes. */
+#include "pt.h"
+#include "phys.h"
+#include "arch_mm.h"
+#include "kprintf.h"
+#include "kassert.h"
+
+#define PTE_SOFT_BITS 0x7ff0000000000000ULL   /* bits 52..62: never set by this kernel */
+
+/* Index of va in a table at level (1..4). */
+static unsigned pt_index(vaddr_t va, int level) { return (va >> (PAGE_SHIFT + 9 * (level - 1))) & (PT_ENTRIES - 1); }
+
+/* Bytes one entry at level maps. */
+static uint64_t pt_level_size(int level) { return 1ULL << (PAGE_SHIFT + 9 * (level - 1)); }
+
+/* One walker step: the entry for va in the table (physical address) at level. */
+static volatile uint64_t *pt_step(paddr_t table, vaddr_t va, int level)
+{
+	return (volatile uint64_t *)arch_phys_to_virt(table) + pt_index(va, level);
+}
+
+/* Physical address an entry points at (table or page), by the entry's level and kind. */
+static paddr_t pt_entry_addr(uint64_t e, int level)
+{
+	if (level == 3 && (e & PTE_PS))
+		return e & PTE_ADDR_1G;
+	if (level == 2 && (e & PTE_PS))
+		return e & PTE_ADDR_2M;
+	return e & PTE_ADDR_4K;
+}
+
+static bool pt_is_leaf(uint64_t e, int level) { return level == 1 || (level <= 3 && (e & PTE_PS)); }
+
+int pt_create(struct pt *pt, bool nx, bool page1g)
+{
+	*pt = (struct pt){ .nx = nx, .page1g = page1g };
+	pt->root = phys_alloc_zeroed_page();
+	if (!pt->root)
+		return PT_ENOMEM;
+	pt->table_pages = 1;
+	return PT_OK;
+}
+
+void pt_attach(struct pt *pt, paddr_t root, bool nx, bool page1g)
+{
+	*pt = (struct pt){ .root = root, .nx = nx, .page1g = page1g };
+}
+
+/* Memory-type bits for a PAT index in an entry at level. */
+static uint64_t pt_cache_bits(unsigned cache, int level)
+{
+	uint64_t b = 0;
+	if (cache & 1)
+		b |= PTE_PWT;
+	if (cache & 2)
+		b |= PTE_PCD;
+	if (cache & 4)
+		b |= level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
+	return b;
+}
+
+/* Leaf entry value for pa at level with prot. */
+static uint64_t pt_make_leaf(const struct pt *pt, paddr_t pa, unsigned prot, int level)
+{
+	uint64_t e = pa | PTE_P | PTE_A | PTE_D | pt_cache_bits(PT_PROT_CACHE_OF(prot), level);
+	if (prot & PT_PROT_W)
+		e |= PTE_W;
+	if (prot & PT_PROT_G)
+		e |= PTE_G;
+	if (pt->nx && !(prot & PT_PROT_X))
+		e |= PTE_NX;
+	if (level > 1)
+		e |= PTE_PS;
+	return e;
+}
+
+uint64_t pt_make_pte(const struct pt *pt, paddr_t pa, unsigned prot) { return pt_make_leaf(pt, pa, prot, 1); }
+
+/*
+ * Finds the leaf mapping va. Returns its slot and level, or NULL with *level = the level whose
+ * entry was non-present (the caller may skip pt_level_size(*level) bytes).
+ */
+static volatile uint64_t *pt_leaf(struct pt *pt, vaddr_t va, int *level)
+{
+	paddr_t table = pt->root;
+	for (int l = PT_LEVELS; l >= 1; l--) {
+		volatile uint64_t *slot = pt_step(table, va, l);
+		uint64_t e = arch_pte_read(slot);
+		*level = l;
+		if (!(e & PTE_P))
+			return NULL;
+		if (pt_is_leaf(e, l))
+			return slot;
+		table = e & PTE_ADDR_4K;
+	}
+	return NULL;
+}
+
+/* Walks to va's slot at target level, creating missing tables when create; NULL if absent,
+ * out of memory (*st = PT_ENOMEM) or blocked by a large page above target (*st = PT_EEXIST). */
+static volatile uint64_t *pt_walk(struct pt *pt, vaddr_t va, int target, bool create, int *st)
+{
+	paddr_t table = pt->root;
+	for (int l = PT_LEVELS; l > target; l--) {
+		volatile uint64_t *slot = pt_step(table, va, l);
+		uint64_t e = arch_pte_read(slot);
+		if (!(e & PTE_P)) {
+			if (!create)
+				return NULL;
+			paddr_t n = phys_alloc_zeroed_page();
+			if (!n) {
+				*st = PT_ENOMEM;
+				return NULL;
+			}
+			pt->table_pages++;
+			e = n | PTE_P | PTE_W;
+			arch_pte_write(slot, e);
+		} else if (pt_is_leaf(e, l)) {
+			*st = PT_EEXIST;
+			return NULL;
+		}
+		table = e & PTE_ADDR_4K;
+	}
+	return pt_step(table, va, target);
+}
+
+/* Validates a page-aligned, canonical, non-wrapping range. */
+static bool pt_range_ok(vaddr_t va, uint64_t size)
+{
+	return size && IS_ALIGNED(va, PAGE_SIZE) && IS_ALIGNED(size, PAGE_SIZE) &&
+	       !range_overflows(va, size) && pt_is_canonical(va) && pt_is_canonical(va + size - 1) &&
+	       (va >> 47) == ((va + size - 1) >> 47);
+}
+
+/* True when no page of [va, end) is mapped. */
+static bool pt_range_unmapped(struct pt *pt, vaddr_t va, vaddr_t end)
+{
+	while (va < end) {
+		int level;
+		if (pt_leaf(pt, va, &level))
+			return false;
+		vaddr_t next = ALIGN_DOWN(va, pt_level_size(level)) + pt_level_size(level);
+		if (next <= va)
+			break;
+		va = next;
+	}
+	return true;
+}
+
+/* Largest allowed level (3, 2 or 1) whose page fits at va/pa with remaining bytes. */
+static int pt_pick_level(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t remaining, unsigned sizes)
+{
+	if ((sizes & PT_SIZE_1G) && pt->page1g && IS_ALIGNED(va | pa, SIZE_1G) && remaining >= SIZE_1G)
+		return 3;
+	if ((sizes & PT_SIZE_2M) && IS_ALIGNED(va | pa, SIZE_2M) && remaining >= SIZE_2M)
+		return 2;
+	return 1;
+}
+
+static int pt_unmap_locked(struct pt *pt, vaddr_t va, vaddr_t end);
+
+int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, unsigned sizes)
+{
+	if (!pt_range_ok(va, size) || !IS_ALIGNED(pa, PAGE_SIZE) || range_overflows(pa, size) ||
+	    (pa + size - 1) > PTE_ADDR_4K)
+		return PT_EINVAL;
+	uint64_t f = spin_lock(&pt->lock);
+	vaddr_t end = va + size;
+	if (!pt_range_unmapped(pt, va, end)) {
+		spin_unlock(&pt->lock, f);
+		return PT_EEXIST;
+	}
+	int st = PT_OK;
+	for (vaddr_t v = va; v < end;) {
+		paddr_t p = pa + (v - va);
+		int level = pt_pick_level(pt, v, p, end - v, sizes);
+		volatile uint64_t *slot;
+		/* A table may already sit where a large page would go: use smaller pages below it. */
+		while ((slot = pt_walk(pt, v, level, true, &st)) && (arch_pte_read(slot) & PTE_P) && level > 1)
+			level--;
+		if (!slot) {
+			pt_unmap_locked(pt, va, v);
+			break;
+		}
+		KASSERT(!(arch_pte_read(slot) & PTE_P), "pt_map: slot for 0x%llx already present", (unsigned long long)v);
+		arch_pte_write(slot, pt_make_leaf(pt, p, prot, level));
+		v += pt_level_size(level);
+	}
+	spin_unlock(&pt->lock, f);
+	return st;
+}
+
+/* Replaces the large leaf at slot (level 2 or 3, mapping va) by a table of the next smaller pages. */
+static int pt_split(struct pt *pt, volatile uint64_t *slot, int level, vaddr_t va)
+{
+	uint64_t e = arch_pte_read(slot);
+	paddr_t table = phys_alloc_zeroed_page();
+	if (!table)
+		return PT_ENOMEM;
+	pt->table_pages++;
+	uint64_t flags = e & ~(level == 3 ? PTE_ADDR_1G : PTE_ADDR_2M);
+	if (level == 2) {          /* 4 KiB children: no PS, PAT moves from bit 12 to bit 7 */
+		flags &= ~PTE_PS;
+		if (flags & PTE_PAT_LARGE)
+			flags = (flags & ~PTE_PAT_LARGE) | PTE_PAT_4K;
+	}
+	paddr_t base = pt_entry_addr(e, level);
+	volatile uint64_t *child = arch_phys_to_virt(table);
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		arch_pte_write(&child[i], flags | (base + i * pt_level_size(level - 1)));
+	arch_pte_write(slot, table | PTE_P | PTE_W);
+	arch_tlb_flush_page(ALIGN_DOWN(va, pt_level_size(level)));
+	return PT_OK;
+}
+
+/* Applies fn to every leaf in [va, end), splitting large leaves the range cuts. */
+static int pt_for_each_leaf(struct pt *pt, vaddr_t va, vaddr_t end,
+			    void (*fn)(struct pt *, volatile uint64_t *, int, vaddr_t, unsigned), unsigned arg)
+{
+	vaddr_t v = va;
+	while (v < end) {
+		int level;
+		volatile uint64_t *slot = pt_leaf(pt, v, &level);
+		vaddr_t lbase = ALIGN_DOWN(v, pt_level_size(level));
+		vaddr_t next = lbase + pt_level_size(level);
+		if (!slot) {
+			if (next <= v)
+				break;
+			v = next;
+			continue;
+		}
+		if (level > 1 && (lbase < va || next > end || next < lbase)) {
+			int st = pt_split(pt, slot, level, v);
+			if (st)
+				return st;
+			continue;
+		}
+		fn(pt, slot, level, lbase, arg);
+		if (next <= v)
+			break;
+		v = next;
+	}
+	return PT_OK;
+}
+
+static void pt_clear_leaf(struct pt *pt, volatile uint64_t *slot, int level, vaddr_t va, unsigned arg)
+{
+	(void)pt; (void)level; (void)arg;
+	arch_pte_write(slot, 0);
+	arch_tlb_flush_page(va);
+}
+
+static int pt_unmap_locked(struct pt *pt, vaddr_t va, vaddr_t end)
+{
+	return pt_for_each_leaf(pt, va, end, pt_clear_leaf, 0);
+}
+
+int pt_unmap(struct pt *pt, vaddr_t va, uint64_t size)
+{
+	if (!pt_range_ok(va, size))
+		return PT_EINVAL;
+	uint64_t f = spin_lock(&pt->lock);
+	int st = pt_unmap_locked(pt, va, va + size);
+	spin_unlock(&pt->lock, f);
+	return st;
+}
+
+static void pt_reprotect_leaf(struct pt *pt, volatile uint64_t *slot, int level, vaddr_t va, unsigned prot)
+{
+	uint64_t e = arch_pte_read(slot);
+	arch_pte_write(slot, pt_make_leaf(pt, pt_entry_addr(e, level), prot, level));
+	arch_tlb_flush_page(va);
+}
+
+int pt_protect(struct pt *pt, vaddr_t va, uint64_t size, unsigned prot)
+{
+	if (!pt_range_ok(va, size))
+		return PT_EINVAL;
+	uint64_t f = spin_lock(&pt->lock);
+	int st = pt_for_each_leaf(pt, va, va + size, pt_reprotect_leaf, prot);
+	spin_unlock(&pt->lock, f);
+	return st;
+}
+
+bool pt_query(struct pt *pt, vaddr_t va, paddr_t *pa, uint64_t *pte, uint64_t *page_size)
+{
+	int level;
+	if (!pt_is_canonical(va))
+		return false;
+	volatile uint64_t *slot = pt_leaf(pt, va, &level);
+	if (!slot)
+		return false;
+	uint64_t e = arch_pte_read(slot);
+	uint64_t sz = pt_level_size(level);
+	if (pa)
+		*pa = pt_entry_addr(e, level) + (va & (sz - 1));
+	if (pte)
+		*pte = e;
+	if (page_size)
+		*page_size = sz;
+	return true;
+}
+
+int pt_prealloc(struct pt *pt, vaddr_t va, uint64_t size)
+{
+	if (!pt_range_ok(va, size))
+		return PT_EINVAL;
+	int st = PT_OK;
+	uint64_t f = spin_lock(&pt->lock);
+	for (vaddr_t v = ALIGN_DOWN(va, SIZE_2M); v < va + size; v += SIZE_2M) {
+		if (!pt_walk(pt, v, 1, true, &st))
+			break;
+		if (v + SIZE_2M < v)
+			break;
+	}
+	spin_unlock(&pt->lock, f);
+	return st;
+}
+
+volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va)
+{
+	int st = PT_OK;
+	return pt_walk(pt, va, 1, false, &st);
+}
+
+/* Checker state carried through the recursive walk. */
+struct pt_check_ctx {
+	struct pt *pt;
+	uint64_t violations;
+};
+
+static void pt_violation(struct pt_check_ctx *c, vaddr_t va, int level, uint64_t e, const char *what)
+{
+	if (c->violations++ < 8)
+		kprintf("pt_check: %s at va 0x%llx level %d entry 0x%016llx\n", what,
+			(unsigned long long)va, level, (unsigned long long)e);
+}
+
+/* Sign-extends a 48-bit address built from table indices. */
+static vaddr_t pt_canon(vaddr_t va) { return (vaddr_t)((int64_t)(va << 16) >> 16); }
+
+static void pt_check_table(struct pt_check_ctx *c, paddr_t table, int level, vaddr_t base)
+{
+	volatile uint64_t *t = arch_phys_to_virt(table);
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		uint64_t e = arch_pte_read(&t[i]);
+		vaddr_t va = pt_canon(base + (uint64_t)i * pt_level_size(level));
+		if (!(e & PTE_P))
+			continue;
+		if (e & PTE_U)
+			pt_violation(c, va, level, e, "user-accessible entry");
+		if (e & PTE_SOFT_BITS)
+			pt_violation(c, va, level, e, "reserved/software bits set");
+		if (level == 4 && (e & PTE_PS))
+			pt_violation(c, va, level, e, "PS bit in a PML4 entry");
+		if (pt_is_leaf(e, level)) {
+			if ((e & PTE_W) && (!c->pt->nx || !(e & PTE_NX)))
+				pt_violation(c, va, level, e, "writable and executable page");
+			if (level > 1 && (pt_entry_addr(e, level) & (pt_level_size(level) - 1)))
+				pt_violation(c, va, level, e, "misaligned large page");
+			if (level > 1 && (e & (pt_level_size(level) - 1) & PTE_ADDR_4K & ~PTE_PAT_LARGE))
+				pt_violation(c, va, level, e, "reserved address bits in a large page");
+		} else if (level > 1) {
+			pt_check_table(c, e & PTE_ADDR_4K, level - 1, va);
+		}
+	}
+}
+
+uint64_t pt_check(struct pt *pt)
+{
+	struct pt_check_ctx c = { .pt = pt };
+	uint64_t f = spin_lock(&pt->lock);
+	pt_check_table(&c, pt->root, PT_LEVELS, 0);
+	spin_unlock(&pt->lock, f);
+	return c.violations;
+}
+
+/* Dump state: the run of leaves being coalesced. */
+struct pt_dump_run {
+	vaddr_t start, end;
+	paddr_t pa;
+	uint64_t flags;
+	uint64_t pages;
+};
+
+static uint64_t pt_perm_bits(uint64_t e) { return e & (PTE_W | PTE_NX | PTE_G | PTE_PWT | PTE_PCD); }
+
+static void pt_dump_flush(struct pt_dump_run *r)
+{
+	if (r->end == r->start)
+		return;
+	kprintf("  %016llx-%016llx -> %013llx %c%c%c%s%s\n", (unsigned long long)r->start,
+		(unsigned long long)r->end, (unsigned long long)r->pa, 'r',
+		(r->flags & PTE_W) ? 'w' : '-', (r->flags & PTE_NX) ? '-' : 'x',
+		(r->flags & PTE_G) ? " global" : "", (r->flags & (PTE_PWT | PTE_PCD)) ? " uncached/wt" : "");
+	r->start = r->end;
+}
+
+static void pt_dump_table(struct pt_dump_run *r, paddr_t table, int level, vaddr_t base)
+{
+	volatile uint64_t *t = arch_phys_to_virt(table);
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		uint64_t e = arch_pte_read(&t[i]);
+		vaddr_t va = pt_canon(base + (uint64_t)i * pt_level_size(level));
+		if (!(e & PTE_P))
+			continue;
+		if (!pt_is_leaf(e, level)) {
+			pt_dump_table(r, e & PTE_ADDR_4K, level - 1, va);
+			continue;
+		}
+		paddr_t pa = pt_entry_addr(e, level);
+		if (r->end != va || pt_perm_bits(e) != r->flags || r->pa + (r->end - r->start) != pa) {
+			pt_dump_flush(r);
+			r->start = r->end = va;
+			r->pa = pa;
+			r->flags = pt_perm_bits(e);
+		}
+		r->end = va + pt_level_size(level);
+	}
+}
+
+void pt_dump(struct pt *pt)
+{
+	struct pt_dump_run r = { 0 };
+	kprintf("page tables at 0x%llx (%llu table pages):\n", (unsigned long long)pt->root,
+		(unsigned long long)pt->table_pages);
+	pt_dump_table(&r, pt->root, PT_LEVELS, 0);
+	pt_dump_flush(&r);
+}
