@@ -11,7 +11,7 @@ NASM := nasm
 OBJCOPY := objcopy
 
 # ---------------------------------------------------------------- kernel
-KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
+KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration -Wno-format-zero-length \
 	-ffreestanding -fno-stack-protector -fno-stack-check -fno-pic -fno-pie -mcmodel=kernel \
 	-mno-red-zone -mgeneral-regs-only -mno-sse -mno-mmx -fno-omit-frame-pointer \
 	-fno-optimize-sibling-calls -fno-strict-aliasing -fno-builtin -nostdinc \

@@ -12,6 +12,9 @@
 #include "kprintf.h"
 #include "kassert.h"
 
+/* Frames beyond the architectural 52-bit physical limit are ignored wherever a map claims them. */
+#define PHYS_LIMIT_PFN (1ULL << (52 - PAGE_SHIFT))
+
 struct phys_range {
 	uint64_t start, end;   /* page numbers, [start, end) */
 };
@@ -75,9 +78,11 @@ static size_t phys_collect(const void *map, size_t nd, size_t dsz, phys_pred_t p
 		if (pred(d->type, d->attribute) != want || d->num_pages == 0)
 			continue;
 		uint64_t s = d->phys_start >> PAGE_SHIFT;
+		if (s >= PHYS_LIMIT_PFN)
+			continue;
 		uint64_t e = s + d->num_pages;
-		if (e < s || e > (UINT64_MAX >> PAGE_SHIFT))   /* wraps: clamp to the top */
-			e = UINT64_MAX >> PAGE_SHIFT;
+		if (e < s || e > PHYS_LIMIT_PFN)   /* past what x86-64 can address: clamp */
+			e = PHYS_LIMIT_PFN;
 		out[n++] = (struct phys_range){ s, e };
 	}
 	return phys_sort_merge(out, n);

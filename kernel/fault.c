@@ -1,0 +1,22 @@
+/* The memory manager's page-fault policy for kernel faults (called from trap_dispatch). */
+#include "trap.h"
+#include "bugcheck.h"
+#include "vmlayout.h"
+
+/* Base of the reservation containing va, or 0; weak so the kernel links before syspte exists. */
+__attribute__((weak)) uint64_t syspte_reservation_base(uint64_t va)
+{
+	(void)va;
+	return 0;
+}
+
+/* A non-present fault inside the system PTE region is bug check 0x50 naming the reservation. */
+void kernel_page_fault(struct trap_frame *tf, uint64_t cr2)
+{
+	if (tf->error & PF_ERR_PRESENT)
+		return;
+	if (cr2 < SYSPTE_BASE || cr2 - SYSPTE_BASE >= SYSPTE_MAX_SIZE)
+		return;
+	uint64_t kind = (tf->error & PF_ERR_FETCH) ? 0x10 : (tf->error & PF_ERR_WRITE) ? 1 : 0;
+	KeBugCheckEx(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, cr2, kind, tf->rip, syspte_reservation_base(cr2));
+}

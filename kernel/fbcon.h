@@ -1,0 +1,41 @@
+/*
+ * Framebuffer text console: draws text with the embedded PSF font (font_psf) on the linear
+ * framebuffer the loader found. 32 bpp only; RGBX, BGRX and BITMASK pixel formats.
+ *
+ * Not locked: callers (the console layer) serialise fbcon_write and the other calls.
+ * Input is UTF-8 (invalid bytes and characters without a glyph show as '?'); \n \r \t \b are
+ * honoured; "ESC [ params m" sets colours (0 reset, 1 bright, 30-37 39 40-47 49 90-97 100-107);
+ * other escape sequences are consumed and ignored.
+ */
+#ifndef FBCON_H
+#define FBCON_H
+
+#include "types.h"
+#include "bootinfo.h"
+
+/*
+ * Takes over the framebuffer described by fb, mapped at fb_virt, and clears it. The console
+ * stays (or becomes) inactive if fb is NULL, fb->format is NONE or unknown, fb_virt is NULL,
+ * the geometry is inconsistent, or the font is not a valid PSF1/PSF2 file.
+ */
+void fbcon_init(const struct bootinfo_fb *fb, void *fb_virt);
+
+/* True once fbcon_init succeeded. */
+bool fbcon_active(void);
+
+/* Draws n bytes of text at the cursor; no-op when inactive. */
+void fbcon_write(const char *s, size_t n);
+
+/* Sets the current and default colours as 0xRRGGBB; later text uses them. */
+void fbcon_set_color(uint32_t fg_rgb, uint32_t bg_rgb);
+
+/* Fills the screen with the background colour and moves the cursor home. */
+void fbcon_clear(void);
+
+/* The pixel at (x, y) as 0xRRGGBB (exact for 8-bit channels); 0 when inactive or out of range. */
+uint32_t fbcon_read_pixel(unsigned x, unsigned y);
+
+/* Text geometry: columns and rows of cells, and the cell size in pixels (all 0 when inactive). */
+void fbcon_get_geometry(unsigned *cols, unsigned *rows, unsigned *cell_w, unsigned *cell_h);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * Kernel entry: from the loader's hand-over to the self-test suite.
+ *  1. serial, CPU (GDT/TSS/IDT, EFER.NXE, CR0.WP, CR4, PAT) — nothing assumed from firmware;
+ *  2. boot information and memory map copied into the kernel image;
+ *  3. physical allocator from the map (boot-services memory usable at once);
+ *  4. the kernel's own page tables; CR3 switch; loader pages (and its tables) reclaimed last;
+ *  5. framebuffer console; the memory manager; the self-test suite; the onexit action.
+ */
+#include "bootinfo.h"
+#include "efi_mmap.h"
+#include "vmlayout.h"
+#include "x86.h"
+#include "serial.h"
+#include "fbcon.h"
+#include "cmdline.h"
+#include "panic.h"
+#include "phys.h"
+#include "vm.h"
+#include "ktest.h"
+#include "kstring.h"
+#include "kernel.h"
+
+struct bootinfo kernel_bootinfo;
+static uint8_t kernel_mmap[64 * 1024] __attribute__((aligned(16)));
+
+/* Validates and copies the loader's structures into the kernel image (loader memory is reclaimed). */
+static void kernel_take_bootinfo(paddr_t bi_pa)
+{
+	const struct bootinfo *bi = (const struct bootinfo *)(DMAP_BASE + bi_pa);
+	if (bi->magic != BOOTINFO_MAGIC || bi->version != BOOTINFO_VERSION || bi->size != sizeof(*bi))
+		kpanic("boot information from the loader is not version %d (magic 0x%llx version %u size %u): "
+		       "rebuild the loader and kernel together", BOOTINFO_VERSION,
+		       (unsigned long long)bi->magic, bi->version, bi->size);
+	kernel_bootinfo = *bi;
+	kernel_bootinfo.cmdline[BOOTINFO_CMDLINE_MAX - 1] = 0;
+	if (bi->mmap_size > sizeof(kernel_mmap) || bi->mmap_desc_size < sizeof(struct efi_memory_descriptor))
+		kpanic("memory map of %llu bytes (descriptor %llu) does not fit the kernel's %zu-byte copy",
+		       (unsigned long long)bi->mmap_size, (unsigned long long)bi->mmap_desc_size, sizeof(kernel_mmap));
+	memcpy(kernel_mmap, (const void *)(DMAP_BASE + bi->mmap_phys), bi->mmap_size);
+	kernel_bootinfo.mmap_phys = 0;   /* use kernel_mmap from now on */
+}
+
+const void *kernel_memory_map(size_t *size, size_t *desc_size)
+{
+	*size = kernel_bootinfo.mmap_size;
+	*desc_size = kernel_bootinfo.mmap_desc_size;
+	return kernel_mmap;
+}
+
+/* Applies onexit= from the command line. */
+static void kernel_parse_onexit(void)
+{
+	char v[16];
+	if (!cmdline_value("onexit", v, sizeof(v)))
+		return;
+	if (!memcmp(v, "qemu", 5))
+		kernel_onexit = ONEXIT_QEMU;
+	else if (!memcmp(v, "reboot", 7))
+		kernel_onexit = ONEXIT_REBOOT;
+	else if (!memcmp(v, "halt", 5))
+		kernel_onexit = ONEXIT_HALT;
+	else
+		kprintf("cmdline: unknown onexit=%s (use halt, qemu or reboot); halting after the suite\n", v);
+}
+
+/* Prints the memory map summary: bytes per type. */
+static void kernel_print_mmap(void)
+{
+	static const char *const names[] = { "reserved", "loader code", "loader data", "bs code", "bs data",
+		"runtime code", "runtime data", "conventional", "unusable", "acpi reclaim", "acpi nvs",
+		"mmio", "mmio port", "pal code", "persistent" };
+	uint64_t bytes[ARRAY_SIZE(names) + 1] = { 0 };
+	size_t n = kernel_bootinfo.mmap_size / kernel_bootinfo.mmap_desc_size;
+	for (size_t i = 0; i < n; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(kernel_mmap, kernel_bootinfo.mmap_desc_size, i);
+		bytes[d->type < ARRAY_SIZE(names) ? d->type : ARRAY_SIZE(names)] += d->num_pages << PAGE_SHIFT;
+	}
+	kprintf("memory map: %zu descriptors of %llu bytes\n", n, (unsigned long long)kernel_bootinfo.mmap_desc_size);
+	for (size_t t = 0; t <= ARRAY_SIZE(names); t++)
+		if (bytes[t])
+			kprintf("  %-14s %8llu KiB\n", t < ARRAY_SIZE(names) ? names[t] : "other/kernel",
+				(unsigned long long)(bytes[t] >> 10));
+}
+
+void kmain(paddr_t bootinfo_pa)
+{
+	serial_init();
+	cpu_detect();
+	gdt_init();
+	idt_init();
+	cpu_init_control_regs();
+	cpu_init_pat();
+	kernel_take_bootinfo(bootinfo_pa);
+	cmdline_set(kernel_bootinfo.cmdline);
+	kernel_parse_onexit();
+	kprintf("\nrmkernel: booting; cmdline \"%s\"\n", cmdline_get());
+	cpu_print_features();
+	kernel_print_mmap();
+
+	if (phys_init(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size))
+		kpanic("cannot build the physical allocator from the memory map");
+	vm_init(&kernel_bootinfo);
+	phys_release_loader(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size);
+	if (vm_fb_virt)
+		fbcon_init(&kernel_bootinfo.fb, (void *)vm_fb_virt);
+	kprintf("rmkernel: own page tables live (%llu table pages); loader memory reclaimed\n",
+		(unsigned long long)kernel_pt.table_pages);
+	phys_dump();
+
+
+	char filter[64] = "";
+	cmdline_value("ktest", filter, sizeof(filter));
+	int failed = ktest_run_all(filter);
+	kprintf(failed ? "SELF-TEST FAILED\n" : "SELF-TEST PASSED\n");
+	kernel_finish(failed == 0);
+}

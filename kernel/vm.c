@@ -1,0 +1,93 @@
+/* Kernel address space construction (see vm.h). Runs once, on the boot CPU, interrupts off. */
+#include "vm.h"
+#include "vmlayout.h"
+#include "phys.h"
+#include "efi_mmap.h"
+#include "arch_mm.h"
+#include "x86.h"
+#include "kprintf.h"
+#include "kassert.h"
+
+struct pt kernel_pt;
+vaddr_t vm_fb_virt;
+
+extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
+extern char __data_start[], __data_end[], __ksyms_start[], __kernel_end[];
+
+/* Maps the image range [start, end) (link addresses) with prot; panics on failure. */
+static void vm_map_image(const struct bootinfo *bi, const char *start, const char *end, unsigned prot,
+			 const char *what)
+{
+	vaddr_t va = (vaddr_t)start;
+	uint64_t size = (vaddr_t)end - va;
+	if (!size)
+		return;
+	paddr_t pa = bi->kernel_phys_base + (va - bi->kernel_virt_base);
+	int st = pt_map(&kernel_pt, va, pa, size, prot | PT_PROT_G, PT_SIZE_4K);
+	KASSERT(st == PT_OK, "mapping kernel %s failed: %d", what, st);
+}
+
+/* Maps every usable RAM range of the map into the direct map, large pages where aligned. */
+static void vm_map_dmap(const struct bootinfo *bi)
+{
+	const void *map = arch_phys_to_virt(bi->mmap_phys);
+	size_t n = bi->mmap_size / bi->mmap_desc_size;
+	for (size_t i = 0; i < n; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, bi->mmap_desc_size, i);
+		bool ram = phys_type_usable_at_init(d->type, d->attribute) ||
+			   phys_type_loader(d->type, d->attribute) || d->type == EFI_MEMORY_TYPE_KERNEL ||
+			   d->type == EFI_ACPI_RECLAIM || d->type == EFI_ACPI_NVS ||
+			   d->type == EFI_RT_CODE || d->type == EFI_RT_DATA;
+		if (!ram || !d->num_pages)
+			continue;
+		uint64_t size = d->num_pages << PAGE_SHIFT;
+		if (range_overflows(d->phys_start, size) || d->phys_start + size > DMAP_SIZE)
+			continue;
+		/* Descriptors may overlap: map page by page what is not mapped yet. */
+		for (uint64_t off = 0; off < size;) {
+			vaddr_t va = DMAP_BASE + d->phys_start + off;
+			uint64_t chunk = size - off;
+			int st = pt_map(&kernel_pt, va, d->phys_start + off, chunk, PT_PROT_W | PT_PROT_G,
+					PT_SIZE_4K | PT_SIZE_2M | PT_SIZE_1G);
+			if (st == PT_OK)
+				break;
+			KASSERT(st == PT_EEXIST, "direct map of 0x%llx failed: %d",
+				(unsigned long long)(d->phys_start + off), st);
+			if (!pt_query(&kernel_pt, va, NULL, NULL, NULL)) {
+				st = pt_map(&kernel_pt, va, d->phys_start + off, PAGE_SIZE, PT_PROT_W | PT_PROT_G, PT_SIZE_4K);
+				KASSERT(st == PT_OK, "direct map page failed: %d", st);
+			}
+			off += PAGE_SIZE;
+		}
+	}
+}
+
+/* Maps the framebuffer write-combining at FB_BASE. */
+static void vm_map_fb(const struct bootinfo *bi)
+{
+	if (bi->fb.format == BOOTINFO_FB_NONE || !bi->fb.size)
+		return;
+	paddr_t pa = ALIGN_DOWN(bi->fb.base, PAGE_SIZE);
+	uint64_t size = ALIGN_UP(bi->fb.base + bi->fb.size, PAGE_SIZE) - pa;
+	if (size > FB_MAX_SIZE) {
+		kprintf("vm: framebuffer of %llu bytes too large; console on serial only\n", (unsigned long long)size);
+		return;
+	}
+	int st = pt_map(&kernel_pt, FB_BASE, pa, size, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(PT_CACHE_WC),
+			PT_SIZE_4K | PT_SIZE_2M);
+	KASSERT(st == PT_OK, "framebuffer mapping failed: %d", st);
+	vm_fb_virt = FB_BASE + (bi->fb.base - pa);
+}
+
+void vm_init(const struct bootinfo *bi)
+{
+	KASSERT(pt_create(&kernel_pt, cpu_feat.nx, cpu_feat.page1g) == PT_OK, "no memory for the PML4");
+	vm_map_image(bi, __text_start, __text_end, PT_PROT_X, "text");
+	vm_map_image(bi, __rodata_start, __rodata_end, 0, "rodata");
+	vm_map_image(bi, __data_start, __data_end, PT_PROT_W, "data");
+	vm_map_image(bi, __ksyms_start, __kernel_end, 0, "symbols");
+	vm_map_dmap(bi);
+	vm_map_fb(bi);
+	arch_cr3_load(kernel_pt.root);
+	arch_tlb_flush_all();
+}

@@ -1,0 +1,247 @@
+/* Boot self-tests of the physical allocator and the live page tables. */
+#include "ktest.h"
+#include "phys.h"
+#include "pt.h"
+#include "vm.h"
+#include "vmlayout.h"
+#include "arch_mm.h"
+#include "trap.h"
+#include "x86.h"
+#include "kernel.h"
+#include "efi_mmap.h"
+
+extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[], __data_end[];
+
+KTEST(phys_accounting_adds_up)
+{
+	struct phys_stats s;
+	phys_get_stats(&s);
+	KEXPECT(s.usable_pages > 0);
+	KEXPECT_EQ(s.loader_pages, 0);   /* released after the CR3 switch */
+	KEXPECT_EQ(s.free_pages + s.allocated_pages + s.meta_pages, s.usable_pages);
+	KEXPECT_EQ(phys_check(), 0);
+}
+
+KTEST(phys_no_page_handed_out_twice)
+{
+	enum { N = 256 };
+	static paddr_t pages[N];
+	struct phys_stats before, after;
+	phys_get_stats(&before);
+	for (int i = 0; i < N; i++) {
+		pages[i] = phys_alloc(1, 0, UINT64_MAX);
+		KASSERT_TEST(pages[i] != 0, "allocation %d failed", i);
+		KEXPECT(!phys_is_free(pages[i], 1));
+		KEXPECT(phys_is_managed(pages[i]));
+		/* A mark in each page: a page handed out twice would be overwritten. */
+		*(volatile uint64_t *)arch_phys_to_virt(pages[i]) = pages[i];
+	}
+	for (int i = 0; i < N; i++)
+		KEXPECT_EQ(*(volatile uint64_t *)arch_phys_to_virt(pages[i]), pages[i]);
+	for (int i = 0; i < N; i++)
+		phys_free(pages[i], 1);
+	phys_get_stats(&after);
+	KEXPECT_EQ(after.free_pages, before.free_pages);
+}
+
+KTEST(phys_never_hands_out_reserved_or_kernel_memory)
+{
+	size_t size, dsz;
+	const void *map = kernel_memory_map(&size, &dsz);
+	for (size_t i = 0; i < size / dsz; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
+		bool usable = phys_type_usable_at_init(d->type, d->attribute) || phys_type_loader(d->type, d->attribute);
+		if (usable || !d->num_pages)
+			continue;
+		/* First and last page of every non-usable descriptor is unmanaged (and never free). */
+		KEXPECT(!phys_is_managed(d->phys_start), "type %u at 0x%llx", d->type, (unsigned long long)d->phys_start);
+		KEXPECT(!phys_is_managed(d->phys_start + ((d->num_pages - 1) << PAGE_SHIFT)));
+	}
+	KEXPECT(!phys_is_managed(kernel_bootinfo.kernel_phys_base));
+	KEXPECT(!phys_is_managed(0), "frame 0 is never handed out");
+}
+
+KTEST(phys_bounds_and_contiguity)
+{
+	paddr_t lo = phys_alloc(16, 0, 16ULL << 20);
+	KASSERT_TEST(lo != 0);
+	KEXPECT(lo + 16 * PAGE_SIZE <= (16ULL << 20));
+	paddr_t hi = phys_alloc(1, 64ULL << 20, 128ULL << 20);
+	KEXPECT(hi >= (64ULL << 20) && hi < (128ULL << 20));
+	KEXPECT_EQ(phys_alloc(0, 0, UINT64_MAX), 0);
+	KEXPECT_EQ(phys_alloc(1, 0x3000, 0x3000), 0);
+	KEXPECT_EQ(phys_alloc(1ULL << 40, 0, UINT64_MAX), 0);
+	phys_free(lo, 16);
+	if (hi)
+		phys_free(hi, 1);
+}
+
+KTEST(phys_zeroed_page_is_zero)
+{
+	paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
+	KASSERT_TEST(pa);
+	volatile uint64_t *p = arch_phys_to_virt(pa);
+	for (int i = 0; i < 512; i++)
+		p[i] = ~0ULL;
+	phys_free(pa, 1);
+	paddr_t z = phys_alloc_zeroed_page();
+	KASSERT_TEST(z);
+	p = arch_phys_to_virt(z);
+	bool zero = true;
+	for (int i = 0; i < 512; i++)
+		zero &= p[i] == 0;
+	KEXPECT(zero);
+	phys_free(z, 1);
+}
+
+KTEST(phys_census_restored_after_churn)
+{
+	uint64_t before[BUDDY_ORDERS], after[BUDDY_ORDERS];
+	static paddr_t got[64];
+	phys_census(before);
+	for (int i = 0; i < 64; i++)
+		got[i] = phys_alloc((uint64_t)(i % 7) + 1, 0, UINT64_MAX);
+	for (int i = 63; i >= 0; i--)
+		if (got[i])
+			phys_free(got[i], (uint64_t)(i % 7) + 1);
+	phys_census(after);
+	bool same = true;
+	for (int o = 0; o < BUDDY_ORDERS; o++)
+		same &= before[o] == after[o];
+	KEXPECT(same, "free blocks per order differ after freeing everything");
+}
+
+KTEST(pt_live_tables_wx_nx_no_user)
+{
+	KEXPECT_EQ(pt_check(&kernel_pt), 0);
+	KEXPECT_EQ(arch_cr3_read(), kernel_pt.root, "CR3 holds the kernel's own tables");
+}
+
+/* Checks the PTE flags of every page of an image section. */
+static void expect_section(const char *s, const char *e, bool w, bool x, const char *name)
+{
+	for (vaddr_t va = (vaddr_t)s; va < (vaddr_t)e; va += PAGE_SIZE) {
+		uint64_t pte, sz;
+		if (!KEXPECT(pt_query(&kernel_pt, va, NULL, &pte, &sz), "%s page 0x%llx unmapped", name, (unsigned long long)va))
+			return;
+		KEXPECT_EQ(!!(pte & PTE_W), w);
+		if (cpu_feat.nx)
+			KEXPECT_EQ(!(pte & PTE_NX), x);
+		KEXPECT_EQ(sz, PAGE_SIZE);
+		KEXPECT(!(pte & PTE_U));
+	}
+}
+
+KTEST(pt_kernel_segments_permissions)
+{
+	expect_section(__text_start, __text_end, false, true, "text");
+	expect_section(__rodata_start, __rodata_end, false, false, "rodata");
+	expect_section(__data_start, __data_end, true, false, "data");
+}
+
+KTEST(pt_direct_map_covers_ram_nx)
+{
+	struct phys_stats s;
+	phys_get_stats(&s);
+	paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
+	KASSERT_TEST(pa);
+	paddr_t got;
+	uint64_t pte, sz;
+	KEXPECT(pt_query(&kernel_pt, DMAP_BASE + pa, &got, &pte, &sz));
+	KEXPECT_EQ(got, pa);
+	if (cpu_feat.nx)
+		KEXPECT(pte & PTE_NX);
+	KEXPECT(sz == SIZE_1G || sz == SIZE_2M || sz == PAGE_SIZE);
+	phys_free(pa, 1);
+	/* The highest usable frame is mapped too. */
+	KEXPECT(pt_query(&kernel_pt, DMAP_BASE + pfn_to_pa(s.highest_pfn - 1), NULL, NULL, NULL));
+}
+
+KTEST(pt_framebuffer_write_combining)
+{
+	if (!vm_fb_virt) {
+		kprintf("# no framebuffer: nothing to check\n");
+		KEXPECT_EQ(kernel_bootinfo.fb.format, BOOTINFO_FB_NONE);
+		return;
+	}
+	uint64_t pte, sz;
+	KASSERT_TEST(pt_query(&kernel_pt, vm_fb_virt, NULL, &pte, &sz));
+	bool pat = sz == PAGE_SIZE ? (pte & PTE_PAT_4K) : (pte & PTE_PAT_LARGE);
+	KEXPECT(pat && !(pte & PTE_PCD) && !(pte & PTE_PWT), "PAT index 4 (WC)");
+	KEXPECT(pte & PTE_NX || !cpu_feat.nx);
+}
+
+/* A scratch VA in the unused top of the FB window for live mapping tests. */
+#define SCRATCH_VA (FB_BASE + FB_MAX_SIZE - 4 * SIZE_2M)
+
+KTEST(pt_live_map_write_read_unmap)
+{
+	paddr_t pa = phys_alloc_zeroed_page();
+	KASSERT_TEST(pa);
+	KASSERT_TEST(pt_map(&kernel_pt, SCRATCH_VA, pa, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K) == PT_OK);
+	*(volatile uint64_t *)SCRATCH_VA = 0x1122334455667788ULL;
+	KEXPECT_EQ(*(volatile uint64_t *)arch_phys_to_virt(pa), 0x1122334455667788ULL);
+	KEXPECT_EQ(pt_map(&kernel_pt, SCRATCH_VA, pa, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K), (uint64_t)PT_EEXIST);
+	KEXPECT_EQ(pt_unmap(&kernel_pt, SCRATCH_VA, PAGE_SIZE), PT_OK);
+	uint8_t v;
+	KEXPECT_EQ(arch_probe_read8((volatile void *)SCRATCH_VA, &v), (uint64_t)-1, "unmapped page faults");
+	KEXPECT_EQ(trap_last_fixup.cr2, SCRATCH_VA);
+	phys_free(pa, 1);
+}
+
+KTEST(pt_live_remap_sees_new_page_at_once)
+{
+	paddr_t a = phys_alloc_zeroed_page(), b = phys_alloc_zeroed_page();
+	KASSERT_TEST(a && b);
+	*(volatile uint64_t *)arch_phys_to_virt(a) = 0xAAAA;
+	*(volatile uint64_t *)arch_phys_to_virt(b) = 0xBBBB;
+	KASSERT_TEST(pt_map(&kernel_pt, SCRATCH_VA, a, PAGE_SIZE, 0, PT_SIZE_4K) == PT_OK);
+	KEXPECT_EQ(*(volatile uint64_t *)SCRATCH_VA, 0xAAAA);
+	KEXPECT_EQ(pt_unmap(&kernel_pt, SCRATCH_VA, PAGE_SIZE), PT_OK);
+	KASSERT_TEST(pt_map(&kernel_pt, SCRATCH_VA, b, PAGE_SIZE, 0, PT_SIZE_4K) == PT_OK);
+	KEXPECT_EQ(*(volatile uint64_t *)SCRATCH_VA, 0xBBBB, "a stale TLB entry would still show page a");
+	pt_unmap(&kernel_pt, SCRATCH_VA, PAGE_SIZE);
+	phys_free(a, 1);
+	phys_free(b, 1);
+}
+
+KTEST(pt_live_protect_makes_readonly)
+{
+	paddr_t pa = phys_alloc_zeroed_page();
+	KASSERT_TEST(pa);
+	KASSERT_TEST(pt_map(&kernel_pt, SCRATCH_VA, pa, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K) == PT_OK);
+	KEXPECT_EQ(arch_probe_write8((volatile void *)SCRATCH_VA, 1), 0);
+	KEXPECT_EQ(pt_protect(&kernel_pt, SCRATCH_VA, PAGE_SIZE, 0), PT_OK);
+	KEXPECT_EQ(arch_probe_write8((volatile void *)SCRATCH_VA, 2), (uint64_t)-1, "write after protect faults");
+	KEXPECT_EQ(trap_last_fixup.error, PF_ERR_PRESENT | PF_ERR_WRITE);
+	pt_unmap(&kernel_pt, SCRATCH_VA, PAGE_SIZE);
+	phys_free(pa, 1);
+}
+
+KTEST(pt_live_2m_page_split_by_partial_unmap)
+{
+	paddr_t pa = phys_alloc(512, 0, UINT64_MAX);   /* buddy: naturally aligned to 2 MiB */
+	KASSERT_TEST(pa && IS_ALIGNED(pa, SIZE_2M));
+	vaddr_t va = ALIGN_DOWN(SCRATCH_VA, SIZE_2M);
+	KASSERT_TEST(pt_map(&kernel_pt, va, pa, SIZE_2M, PT_PROT_W, PT_SIZE_2M | PT_SIZE_4K) == PT_OK);
+	uint64_t sz;
+	KEXPECT(pt_query(&kernel_pt, va, NULL, NULL, &sz) && sz == SIZE_2M);
+	*(volatile uint64_t *)(va + 5 * PAGE_SIZE) = 0x55;
+	KEXPECT_EQ(pt_unmap(&kernel_pt, va + 4 * PAGE_SIZE, PAGE_SIZE), PT_OK);
+	paddr_t got;
+	KEXPECT(pt_query(&kernel_pt, va + 5 * PAGE_SIZE, &got, NULL, &sz) && sz == PAGE_SIZE && got == pa + 5 * PAGE_SIZE);
+	KEXPECT(!pt_query(&kernel_pt, va + 4 * PAGE_SIZE, NULL, NULL, NULL));
+	KEXPECT_EQ(*(volatile uint64_t *)(va + 5 * PAGE_SIZE), 0x55);
+	KEXPECT_EQ(pt_unmap(&kernel_pt, va, SIZE_2M), PT_OK);
+	KEXPECT(!pt_query(&kernel_pt, va + 5 * PAGE_SIZE, NULL, NULL, NULL));
+	phys_free(pa, 512);
+}
+
+KTEST(pt_rejects_bad_ranges)
+{
+	KEXPECT_EQ(pt_map(&kernel_pt, SCRATCH_VA + 1, 0x1000, PAGE_SIZE, 0, PT_SIZE_4K), (uint64_t)PT_EINVAL);
+	KEXPECT_EQ(pt_map(&kernel_pt, SCRATCH_VA, 0x1000, 0, 0, PT_SIZE_4K), (uint64_t)PT_EINVAL);
+	KEXPECT_EQ(pt_map(&kernel_pt, 0x0000800000000000ULL, 0x1000, PAGE_SIZE, 0, PT_SIZE_4K), (uint64_t)PT_EINVAL);
+	KEXPECT_EQ(pt_map(&kernel_pt, 0xfffffffffffff000ULL, 0x1000, 2 * PAGE_SIZE, 0, PT_SIZE_4K), (uint64_t)PT_EINVAL);
+	KEXPECT_EQ(pt_unmap(&kernel_pt, 0x00007ffffffff000ULL, 2 * PAGE_SIZE), (uint64_t)PT_EINVAL);
+}

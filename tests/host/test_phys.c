@@ -1,0 +1,168 @@
+/* Host tests of the physical allocator on hand-made memory maps. */
+#include <stdlib.h>
+#include "tap.h"
+#include "machine.h"
+#include "fake_arch.h"
+#include "phys.h"
+#include "bootinfo.h"
+
+static struct machine_map m;
+
+/* Allocates single pages until failure, checking each is new, managed and inside [lo, hi). */
+static uint64_t drain(paddr_t *pages, uint64_t max, const struct machine_map *map, bool *ok_all)
+{
+	uint64_t n = 0;
+	*ok_all = true;
+	paddr_t pa;
+	while (n < max && (pa = phys_alloc(1, 0, UINT64_MAX)) != 0) {
+		pages[n++] = pa;
+		if (!phys_is_managed(pa))
+			*ok_all = false;
+		/* Never inside a non-usable descriptor. */
+		for (size_t i = 0; i < map->n; i++) {
+			const struct efi_memory_descriptor *d = efi_desc(map->buf, map->desc_size, i);
+			bool usable = phys_type_usable_at_init(d->type, d->attribute) || phys_type_loader(d->type, d->attribute);
+			if (!usable && pa >= d->phys_start && pa < d->phys_start + (d->num_pages << 12))
+				*ok_all = false;
+		}
+		uint64_t *mark = arch_phys_to_virt(pa);
+		if (*mark == 0xD1D1D1D1D1D1D1D1ULL)
+			*ok_all = false;   /* handed out before */
+		*mark = 0xD1D1D1D1D1D1D1D1ULL;
+	}
+	return n;
+}
+
+static int census_equal(const uint64_t *a, const uint64_t *b)
+{
+	for (int i = 0; i < BUDDY_ORDERS; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+static void test_simple_map(void)
+{
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0, 160, 0);               /* includes frame 0 */
+	machine_map_add(&m, EFI_RESERVED, 0xA0000, 96, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 3840, 0);        /* 1..16 MiB */
+	machine_map_add(&m, EFI_BS_DATA, 0x1000000, 256, 0);
+	machine_map_add(&m, EFI_MMIO, 0xFEC00000, 1, EFI_MEMORY_RUNTIME);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "simple map initialises");
+	struct phys_stats s;
+	phys_get_stats(&s);
+	is(s.usable_pages, 159 + 3840 + 256, "usable pages: all conventional and boot-services pages but frame 0");
+	is(s.free_pages + s.meta_pages, s.usable_pages, "free + metadata = usable");
+	is(phys_check(), 0, "check passes after init");
+	uint64_t before[BUDDY_ORDERS], after[BUDDY_ORDERS];
+	phys_census(before);
+	static paddr_t pages[8192];
+	bool good;
+	uint64_t n = drain(pages, 8192, &m, &good);
+	is(n, s.free_pages, "every free page can be allocated, one by one");
+	ok(good, "no page handed out twice, none outside usable RAM, frame 0 never");
+	is(phys_alloc(1, 0, UINT64_MAX), 0, "exhausted allocator returns 0");
+	for (uint64_t i = 0; i < n; i++)
+		phys_free(pages[i], 1);
+	phys_census(after);
+	ok(census_equal(before, after), "census identical after freeing everything");
+	is(phys_check(), 0, "check passes after churn");
+}
+
+static void test_overlap_unsorted_48byte_high_ram(void)
+{
+	machine_map_init(&m, 48);
+	/* 300 descriptors, unsorted: alternate usable and reserved 64 KiB pieces above 4 GiB. */
+	uint64_t base = 4ULL << 30;
+	for (int i = 299; i >= 0; i--)
+		machine_map_add(&m, (i % 3 == 2) ? EFI_ACPI_NVS : EFI_CONVENTIONAL, base + (uint64_t)i * 0x10000, 16, 0);
+	/* A conventional range that overlaps a runtime-services range: the runtime part wins. */
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x200000, 512, 0);
+	machine_map_add(&m, EFI_RT_DATA, 0x300000, 16, EFI_MEMORY_RUNTIME);
+	/* Duplicate descriptor: must not be freed twice. */
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x200000, 256, 0);
+	/* Conventional marked runtime: not usable. */
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x800000, 16, EFI_MEMORY_RUNTIME);
+	/* Loader data: usable only after release. */
+	machine_map_add(&m, EFI_LOADER_DATA, 0x900000, 32, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "300+ unsorted overlapping descriptors initialise");
+	struct phys_stats s;
+	phys_get_stats(&s);
+	is(s.usable_pages, 200 * 16 + 512 - 16 + 32, "usable pages exclude overlaps, NVS, runtime, duplicates");
+	is(s.loader_pages, 32, "loader pages held back");
+	ok(s.highest_pfn == (base >> 12) + 299 * 16 + 16 - 16, "highest frame is the last usable one above 4 GiB");
+	ok(!phys_is_managed(0x300000) && !phys_is_managed(0x30F000), "runtime range inside conventional is not managed");
+	ok(!phys_is_managed(0x800000), "conventional with the runtime attribute is not managed");
+	ok(!phys_is_managed(0x900000) || s.loader_pages, "loader data managed but held");
+	ok(!phys_is_free(0x900000, 1), "loader data not free before release");
+	static paddr_t pages[8192];
+	bool good;
+	uint64_t n = drain(pages, 8192, &m, &good);
+	is(n, s.free_pages, "all free pages allocatable");
+	ok(good, "no reserved page, no duplicate");
+	uint64_t above = 0;
+	for (uint64_t i = 0; i < n; i++)
+		above += pages[i] >= base;
+	is(above, 200 * 16, "RAM above 4 GiB handed out");
+	for (uint64_t i = 0; i < n; i++)
+		phys_free(pages[i], 1);
+	phys_release_loader(m.buf, machine_map_size(&m), m.desc_size);
+	ok(phys_is_free(0x900000, 32), "loader data free after release");
+	phys_get_stats(&s);
+	is(s.loader_pages, 0, "no loader pages left");
+	is(phys_check(), 0, "check passes");
+}
+
+static void test_40byte_stride_and_bounds(void)
+{
+	machine_map_init(&m, 40);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 4096, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x200000000ULL, 4096, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "40-byte descriptors initialise");
+	paddr_t lo = phys_alloc(8, 0, 1ULL << 32);
+	ok(lo && lo + 8 * 4096 <= (1ULL << 32), "allocation below 4 GiB honoured");
+	paddr_t hi = phys_alloc(8, 1ULL << 32, UINT64_MAX);
+	ok(hi >= (1ULL << 32), "allocation above 4 GiB honoured");
+	paddr_t big = phys_alloc(1024, 0, UINT64_MAX);
+	ok(big && (big & (1024 * 4096 - 1)) == 0, "power-of-two run is naturally aligned");
+	is(phys_alloc(1, 0x100000, 0x100000), 0, "empty window fails");
+	is(phys_alloc(0, 0, UINT64_MAX), 0, "zero pages fails");
+	is(phys_alloc(UINT64_MAX, 0, UINT64_MAX), 0, "absurd size fails");
+	is(phys_alloc(1, UINT64_MAX - 10, UINT64_MAX), 0, "window at the top of the address space fails cleanly");
+	phys_free(lo, 8);
+	phys_free(hi, 8);
+	phys_free(big, 1024);
+	is(phys_check(), 0, "check passes");
+}
+
+static void test_bad_maps(void)
+{
+	machine_map_init(&m, 48);
+	for (int i = 0; i < PHYS_MAX_RANGES + 1; i++)
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000 + (uint64_t)i * 0x2000, 1, 0);
+	ok(phys_init(m.buf, machine_map_size(&m), m.desc_size) < 0, "too many descriptors is a clear error");
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_RESERVED, 0, 100, 0);
+	ok(phys_init(m.buf, machine_map_size(&m), m.desc_size) < 0, "no usable memory is a clear error");
+	ok(phys_init(m.buf, 47, 47) < 0, "descriptor smaller than the structure is rejected");
+	ok(phys_init(m.buf, 50, 48) < 0, "map size not a multiple of the stride is rejected");
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0xFFFFFFFFFFFF0000ULL, 1000, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 64, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "a descriptor past the 52-bit limit is ignored");
+	ok(!phys_is_managed(0xFFFFFFFFFFFF0000ULL), "the impossible range is not managed");
+	struct phys_stats s;
+	phys_get_stats(&s);
+	is(s.usable_pages, 64, "only the real range counts");
+}
+
+int main(void)
+{
+	fake_arch_init();
+	test_simple_map();
+	test_overlap_unsorted_48byte_high_ram();
+	test_40byte_stride_and_bounds();
+	test_bad_maps();
+	return tap_done();
+}

@@ -1,0 +1,33 @@
+#!/bin/bash
+# TAP producer for prove: boots build/esp-test in QEMU, passes the kernel's KTAP through, and adds
+# a final check that QEMU ended through isa-debug-exit with the pass code (33). A hang is a timeout
+# failure, a panic the fail code (35); either way the serial log is shown.
+set -u
+cd "$(dirname "$0")/.."
+esp=${ESP:-build/esp-test}
+log=$(mktemp /tmp/boot-test.XXXXXX.log)
+start=$(date +%s)
+tools/qemu.sh --esp "$esp" --serial "$log" --timeout "${BOOT_TIMEOUT:-120}" ${QEMUFLAGS:-}
+rc=$?
+secs=$(( $(date +%s) - start ))
+tr -d '\r' < "$log" > "$log.txt"
+# The kernel's KTAP: from "KTAP version 1" on, minus the summary line (ours is the last test).
+awk '/^KTAP version 1$/ { on = 1; next } on && /^1\.\.[0-9]+$/ { n = substr($0, 4) + 1; print "1.." n; next }
+     on && /^[0-9]+ passed, [0-9]+ failed$/ { next } on { print }' "$log.txt" > "$log.tap"
+if ! grep -q '^1\.\.' "$log.tap"; then
+	echo "1..1"
+	echo "not ok 1 - kernel produced no KTAP plan (QEMU exit $rc after ${secs}s)"
+	sed 's/^/# /' "$log.txt" | tail -n 60
+	rm -f "$log" "$log.txt" "$log.tap"
+	exit 1
+fi
+cat "$log.tap"
+n=$(grep -c -E '^(not )?ok ' "$log.tap")
+if [ "$rc" = 33 ]; then
+	echo "ok $((n + 1)) - QEMU exited with the pass code after ${secs}s"
+else
+	why="exit status $rc"; [ "$rc" = 124 ] && why="timeout"
+	echo "not ok $((n + 1)) - QEMU did not end with the pass code ($why after ${secs}s)"
+	sed 's/^/# /' "$log.txt" | tail -n 60
+fi
+rm -f "$log" "$log.txt" "$log.tap"

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Boots an ESP directory in QEMU (q35, OVMF 4M as pflash with a fresh vars copy per run).
+#   --esp DIR         the ESP tree (EFI/BOOT/BOOTX64.EFI, kernel.elf, cmdline.txt)
+#   --interactive     serial on the terminal, no timeout
+#   --serial FILE     serial to FILE (batch mode)
+#   --timeout S       kill QEMU after S seconds (batch mode; default 120)
+#   --gdb             wait for gdb on :1234 (-s -S)
+# Other arguments go to QEMU unchanged (e.g. -m 4G -smp 2 -cpu max).
+# Exit status: QEMU's (33 = suite passed, 35 = failed through isa-debug-exit), 124 on timeout.
+set -eu
+esp= interactive=0 serial= timeout=120 gdb=()
+extra=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--esp) esp=$2; shift 2;;
+	--interactive) interactive=1; shift;;
+	--serial) serial=$2; shift 2;;
+	--timeout) timeout=$2; shift 2;;
+	--gdb) gdb=(-s -S); shift;;
+	*) extra+=("$1"); shift;;
+	esac
+done
+[ -n "$esp" ] || { echo "qemu.sh: --esp DIR is required" >&2; exit 2; }
+code=/usr/share/OVMF/OVMF_CODE_4M.fd vars_src=/usr/share/OVMF/OVMF_VARS_4M.fd
+[ -r "$code" ] || { echo "qemu.sh: $code missing: run tools/install-deps.sh" >&2; exit 2; }
+vars=$(mktemp /tmp/ovmf-vars.XXXXXX.fd)
+trap 'rm -f "$vars"' EXIT
+cp "$vars_src" "$vars"
+args=(-machine q35 -m 512M -no-reboot -monitor none
+	-drive if=pflash,format=raw,unit=0,readonly=on,file="$code"
+	-drive if=pflash,format=raw,unit=1,file="$vars"
+	-drive format=raw,file=fat:rw:"$esp"
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04 -net none)
+if [ "$interactive" = 1 ]; then
+	exec qemu-system-x86_64 "${args[@]}" -serial mon:stdio "${gdb[@]}" "${extra[@]}"
+fi
+set +e
+timeout --foreground -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" -display none \
+	-serial file:"${serial:-/dev/null}" "${extra[@]}"
+exit $?
