@@ -1,0 +1,136 @@
+/*
+ * The UEFI loader's main flow: load \kernel.elf and \cmdline.txt from the boot volume, gather
+ * firmware facts into a struct bootinfo (include/bootinfo.h), build page tables, exit boot
+ * services and jump to the kernel. Any failure before the jump prints what went wrong, waits,
+ * frees what the loader allocated and returns an error status to the firmware.
+ */
+#include "loader.h"
+
+/* How long a failure message stays on screen before control returns to the firmware. */
+#define FAILURE_DELAY_US 5000000
+
+static CHAR16 kernel_path[] = L"\\kernel.elf";
+static CHAR16 cmdline_path[] = L"\\cmdline.txt";
+
+/* Reads and loads \kernel.elf from `root` into *kernel. */
+static EFI_STATUS load_kernel(EFI_FILE_HANDLE root, struct kernel_image *kernel)
+{
+	VOID *file = NULL;
+	UINT64 size = 0;
+	EFI_STATUS status = file_read_all(root, kernel_path, &file, &size);
+
+	if (status == EFI_NOT_FOUND) {
+		Print(LOADER_TAG L"\\kernel.elf not found on the boot volume.\n"
+		      L"        Copy the kernel to the root of the EFI system partition as kernel.elf.\n");
+		return status;
+	}
+	if (EFI_ERROR(status))
+		return status;
+	status = elf_load_kernel(file, size, kernel);
+	FreePool(file);
+	return status;
+}
+
+/* True for the line-end bytes stripped from the end of the command line. */
+static BOOLEAN is_line_end(char c)
+{
+	return c == '\n' || c == '\r';
+}
+
+/*
+ * Fills cmdline (BOOTINFO_CMDLINE_MAX bytes) from \cmdline.txt, NUL-terminated: an absent file
+ * gives "", a long one is cut to BOOTINFO_CMDLINE_MAX - 1 bytes, trailing CR/LF are stripped.
+ */
+static EFI_STATUS read_cmdline(EFI_FILE_HANDLE root, char *cmdline)
+{
+	UINTN len = 0;
+	EFI_STATUS status = file_read_prefix(root, cmdline_path, cmdline, BOOTINFO_CMDLINE_MAX - 1, &len);
+
+	if (status == EFI_NOT_FOUND)
+		len = 0;
+	else if (EFI_ERROR(status))
+		return status;
+	while (len > 0 && is_line_end(cmdline[len - 1]))
+		len--;
+	cmdline[len] = '\0';
+	return EFI_SUCCESS;
+}
+
+/* Loads the kernel and the command line from the volume the loader was started from. */
+static EFI_STATUS load_files(EFI_LOADED_IMAGE *loaded, struct kernel_image *kernel, char *cmdline)
+{
+	EFI_FILE_HANDLE root;
+	EFI_STATUS status = volume_open(loaded, &root);
+
+	if (EFI_ERROR(status))
+		return status;
+	status = load_kernel(root, kernel);
+	if (!EFI_ERROR(status))
+		status = read_cmdline(root, cmdline);
+	root->Close(root);
+	return status;
+}
+
+/* Fills the bootinfo fields that describe the kernel image and the loader. */
+static void bootinfo_fill_header(struct bootinfo *bi, const struct kernel_image *kernel,
+				 const EFI_LOADED_IMAGE *loaded)
+{
+	bi->magic = BOOTINFO_MAGIC;
+	bi->version = BOOTINFO_VERSION;
+	bi->size = sizeof(*bi);
+	bi->kernel_phys_base = kernel->phys_base;
+	bi->kernel_phys_size = kernel->size;
+	bi->kernel_virt_base = kernel->virt_base;
+	bi->loader_image_base = (UINT64)(UINTN)loaded->ImageBase;
+}
+
+/* The whole boot; returns only if the kernel could not be started (message already printed). */
+static EFI_STATUS boot(EFI_HANDLE image)
+{
+	EFI_LOADED_IMAGE *loaded = NULL;
+	struct kernel_image kernel;
+	struct bootinfo *bi;
+	UINT64 bi_phys, pml4_phys, mmap_capacity;
+	EFI_STATUS status;
+
+	status = BS->HandleProtocol(image, &LoadedImageProtocol, (VOID **)&loaded);
+	if (EFI_ERROR(status)) {
+		Print(LOADER_TAG L"cannot find the loader's own image: %r. Firmware problem.\n", status);
+		return status;
+	}
+	status = pages_alloc(EfiLoaderData, sizeof(*bi), L"the boot information", &bi_phys);
+	if (EFI_ERROR(status))
+		return status;
+	bi = (struct bootinfo *)(UINTN)bi_phys;
+	status = load_files(loaded, &kernel, bi->cmdline);
+	if (EFI_ERROR(status))
+		return status;
+	bootinfo_fill_header(bi, &kernel, loaded);
+	platform_find_framebuffer(&bi->fb);
+	platform_find_rsdp(&bi->rsdp_phys, &bi->acpi_revision);
+	status = memmap_compute_top(&bi->fb, &bi->map_top);
+	if (EFI_ERROR(status))
+		return status;
+	status = paging_build(bi->map_top, &kernel, &pml4_phys);
+	if (EFI_ERROR(status))
+		return status;
+	Print(LOADER_TAG L"kernel %lx+%lx at %lx, entry %lx, map_top %lx, cmdline \"%a\"\n",
+	      kernel.virt_base, kernel.size, kernel.phys_base, kernel.entry, bi->map_top, bi->cmdline);
+	status = memmap_alloc_final_buffer(&bi->mmap_phys, &mmap_capacity);
+	if (EFI_ERROR(status))
+		return status;
+	return handover_exit_and_enter(image, bi, mmap_capacity, pml4_phys, kernel.entry);
+}
+
+/* Entry from GNU-EFI's crt0 (System V ABI, hence not EFIAPI). Returns only on failure. */
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
+{
+	EFI_STATUS status;
+
+	InitializeLib(image, systab);
+	status = boot(image);
+	pages_free_all();
+	Print(LOADER_TAG L"boot aborted (%r). Returning to the firmware in 5 seconds.\n", status);
+	BS->Stall(FAILURE_DELAY_US);
+	return status;
+}

@@ -1,0 +1,70 @@
+/*
+ * Interfaces between the parts of the UEFI loader. Every function that can fail prints its own
+ * message (what is wrong, what to do) before returning an error status; the caller only aborts.
+ */
+#ifndef BOOT_LOADER_H
+#define BOOT_LOADER_H
+
+#include <efi.h>
+#include <efilib.h>
+#include "bootinfo.h"
+
+#define PAGE_SIZE      4096ULL
+#define SIZE_2M        0x200000ULL
+#define SIZE_1G        0x40000000ULL
+#define SIZE_4G        0x100000000ULL
+
+/* Prefix of every line the loader prints. */
+#define LOADER_TAG L"loader: "
+
+/* True if x is a multiple of the power of two a. */
+static inline BOOLEAN is_aligned(UINT64 x, UINT64 a) { return (x & (a - 1)) == 0; }
+
+/* x rounded down to the power of two a. */
+static inline UINT64 align_down(UINT64 x, UINT64 a) { return x & ~(a - 1); }
+
+/* Rounds x up to the power of two a into *out; FALSE (and *out untouched) if that overflows. */
+static inline BOOLEAN align_up_checked(UINT64 x, UINT64 a, UINT64 *out)
+{
+	if (x > UINT64_MAX - (a - 1))
+		return FALSE;
+	*out = align_down(x + (a - 1), a);
+	return TRUE;
+}
+
+/* The kernel image as loaded: one contiguous block, mapped at virt_base. */
+struct kernel_image {
+	UINT64 phys_base;  /* page aligned, memory type EFI_MEMORY_TYPE_KERNEL */
+	UINT64 virt_base;  /* lowest PT_LOAD vaddr rounded down to a page */
+	UINT64 size;       /* page multiple; virt_base + size does not overflow */
+	UINT64 entry;      /* ELF entry point, inside an executable PT_LOAD segment */
+};
+
+/* alloc.c: page allocations, remembered so a failed boot can give them back. */
+EFI_STATUS pages_alloc(EFI_MEMORY_TYPE type, UINT64 bytes, const CHAR16 *what, UINT64 *phys);
+void pages_free_all(void);
+
+/* fileio.c: files on the volume the loader was started from. */
+EFI_STATUS volume_open(EFI_LOADED_IMAGE *image, EFI_FILE_HANDLE *root);
+EFI_STATUS file_read_all(EFI_FILE_HANDLE root, CHAR16 *path, VOID **buf, UINT64 *size);
+EFI_STATUS file_read_prefix(EFI_FILE_HANDLE root, CHAR16 *path, VOID *buf, UINTN cap, UINTN *got);
+
+/* elf.c: validate an ELF kernel file and load it into EFI_MEMORY_TYPE_KERNEL pages. */
+EFI_STATUS elf_load_kernel(const VOID *file, UINT64 file_size, struct kernel_image *kernel);
+
+/* memmap.c: memory map queries. */
+EFI_STATUS memmap_compute_top(const struct bootinfo_fb *fb, UINT64 *map_top);
+EFI_STATUS memmap_alloc_final_buffer(UINT64 *phys, UINT64 *capacity);
+
+/* paging.c: the page tables the kernel is entered with. */
+EFI_STATUS paging_build(UINT64 map_top, const struct kernel_image *kernel, UINT64 *pml4_phys);
+
+/* platform.c: firmware facts for the hand-over. */
+void platform_find_framebuffer(struct bootinfo_fb *fb);
+void platform_find_rsdp(UINT64 *rsdp_phys, UINT32 *acpi_revision);
+
+/* handover.c: leave boot services and enter the kernel; returns only on failure. */
+EFI_STATUS handover_exit_and_enter(EFI_HANDLE image, struct bootinfo *bi, UINT64 mmap_capacity,
+				   UINT64 pml4_phys, UINT64 entry);
+
+#endif
