@@ -104,7 +104,7 @@ debug: deps
 
 # ---------------------------------------------------------------- host build of mm/
 HCC := gcc
-HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -fsanitize=address,undefined -fno-omit-frame-pointer \
+HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror=implicit-function-declaration -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined -Iinclude -Imm -Itests/host -MMD -MP
 MM_SRC := $(wildcard mm/*.c)
 HOST_SUPPORT := tests/host/host_support.c tests/host/fake_arch.c

@@ -27,10 +27,11 @@ bool ktest_expect(bool cond, const char *file, int line, const char *expr, const
 	__attribute__((format(printf, 5, 6)));
 
 #define KEXPECT(cond, ...) ktest_expect(!!(cond), __FILE__, __LINE__, #cond, "" __VA_ARGS__)
-/* An optional third argument is a note (a string literal) shown with a failure. */
-#define KEXPECT_EQ(a, b, ...) \
-	ktest_expect((uint64_t)(a) == (uint64_t)(b), __FILE__, __LINE__, #a " == " #b " " __VA_ARGS__, \
-		     "got 0x%llx, want 0x%llx", (unsigned long long)(a), (unsigned long long)(b))
+/* Compares once-evaluated values; an optional third argument is a note (a string literal). */
+#define KEXPECT_EQ(a, b, ...) ({                                                             \
+	uint64_t ka_ = (uint64_t)(a), kb_ = (uint64_t)(b);                                   \
+	ktest_expect(ka_ == kb_, __FILE__, __LINE__, #a " == " #b " " __VA_ARGS__,           \
+		     "got 0x%llx, want 0x%llx", (unsigned long long)ka_, (unsigned long long)kb_); })
 /* Ends the running test on failure. */
 #define KASSERT_TEST(cond, ...) do { if (!KEXPECT(cond, __VA_ARGS__)) return; } while (0)
 

@@ -75,6 +75,12 @@ static void kernel_print_mmap(void)
 		const struct efi_memory_descriptor *d = efi_desc(kernel_mmap, kernel_bootinfo.mmap_desc_size, i);
 		bytes[d->type < ARRAY_SIZE(names) ? d->type : ARRAY_SIZE(names)] += d->num_pages << PAGE_SHIFT;
 	}
+	if (cmdline_value("mmapdump", (char[4]){0}, 4))
+		for (size_t i = 0; i < n; i++) {
+			const struct efi_memory_descriptor *d = efi_desc(kernel_mmap, kernel_bootinfo.mmap_desc_size, i);
+			kprintf("  %2u %016llx-%016llx attr %llx\n", d->type, (unsigned long long)d->phys_start,
+				(unsigned long long)(d->phys_start + (d->num_pages << PAGE_SHIFT)), (unsigned long long)d->attribute);
+		}
 	kprintf("memory map: %zu descriptors of %llu bytes\n", n, (unsigned long long)kernel_bootinfo.mmap_desc_size);
 	for (size_t t = 0; t <= ARRAY_SIZE(names); t++)
 		if (bytes[t])
@@ -100,6 +106,8 @@ void kmain(paddr_t bootinfo_pa)
 	if (phys_init(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size))
 		kpanic("cannot build the physical allocator from the memory map");
 	vm_init(&kernel_bootinfo);
+	if (cmdline_value("ptdump", (char[4]){0}, 4))
+		pt_dump(&kernel_pt);
 	phys_release_loader(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size);
 	if (vm_fb_virt)
 		fbcon_init(&kernel_bootinfo.fb, (void *)vm_fb_virt);

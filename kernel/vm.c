@@ -7,6 +7,7 @@
 #include "x86.h"
 #include "kprintf.h"
 #include "kassert.h"
+#include "kernel.h"
 
 struct pt kernel_pt;
 vaddr_t vm_fb_virt;
@@ -28,12 +29,12 @@ static void vm_map_image(const struct bootinfo *bi, const char *start, const cha
 }
 
 /* Maps every usable RAM range of the map into the direct map, large pages where aligned. */
-static void vm_map_dmap(const struct bootinfo *bi)
+static void vm_map_dmap(void)
 {
-	const void *map = arch_phys_to_virt(bi->mmap_phys);
-	size_t n = bi->mmap_size / bi->mmap_desc_size;
-	for (size_t i = 0; i < n; i++) {
-		const struct efi_memory_descriptor *d = efi_desc(map, bi->mmap_desc_size, i);
+	size_t size, dsz;
+	const void *map = kernel_memory_map(&size, &dsz);
+	for (size_t i = 0; i < size / dsz; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
 		bool ram = phys_type_usable_at_init(d->type, d->attribute) ||
 			   phys_type_loader(d->type, d->attribute) || d->type == EFI_MEMORY_TYPE_KERNEL ||
 			   d->type == EFI_ACPI_RECLAIM || d->type == EFI_ACPI_NVS ||
@@ -86,7 +87,7 @@ void vm_init(const struct bootinfo *bi)
 	vm_map_image(bi, __rodata_start, __rodata_end, 0, "rodata");
 	vm_map_image(bi, __data_start, __data_end, PT_PROT_W, "data");
 	vm_map_image(bi, __ksyms_start, __kernel_end, 0, "symbols");
-	vm_map_dmap(bi);
+	vm_map_dmap();
 	vm_map_fb(bi);
 	arch_cr3_load(kernel_pt.root);
 	arch_tlb_flush_all();

@@ -6,7 +6,7 @@ elf=$1; first=$2
 fail() { echo "check-kernel: $*" >&2; exit 1; }
 readelf -lW "$elf" | awk '$1 == "LOAD" { f = $(NF-1); if (f ~ /W/ && f ~ /E/) bad = 1 } END { exit bad }' ||
 	fail "a PT_LOAD segment of $elf is both writable and executable"
-nm -n --defined-only "$first" | grep -v ' ksyms_' > "$elf.syms0"
-nm -n --defined-only "$elf" | grep -v ' ksyms_' > "$elf.syms1"
+nm -n --defined-only "$first" | grep -v -e ' ksyms_' -e ' __kernel_end$' > "$elf.syms0"
+nm -n --defined-only "$elf" | grep -v -e ' ksyms_' -e ' __kernel_end$' > "$elf.syms1"
 cmp -s "$elf.syms0" "$elf.syms1" || fail "symbols moved between the two links of $elf"
 rm -f "$elf.syms0" "$elf.syms1"

@@ -69,7 +69,7 @@ static void test_split_and_protect(void)
 	for (unsigned i = 0; i < 5; i++) {
 		pt_map(&pt, va, 0x1000, PAGE_SIZE, PT_PROT_CACHE(caches[i]), PT_SIZE_4K);
 		pt_query(&pt, va, NULL, &pte, NULL);
-		unsigned idx = !!(pte & PTE_PWT) | (!!(pte & PTE_PCD) << 1) | (!!(pte & PTE_PAT_4K) << 2);
+		unsigned idx = (unsigned)!!(pte & PTE_PWT) | (!!(pte & PTE_PCD) << 1) | (!!(pte & PTE_PAT_4K) << 2);
 		is(idx, caches[i], "cache type %u encodes PAT index %u", caches[i], caches[i]);
 		pt_unmap(&pt, va, PAGE_SIZE);
 	}
