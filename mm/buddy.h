@@ -13,6 +13,8 @@
 
 #define BUDDY_MAX_ORDER 30           /* largest block: 2^30 units */
 #define BUDDY_ORDERS (BUDDY_MAX_ORDER + 1)
+#define BUDDY_LEVELS 6               /* 64-ary summary levels: npages <= 64^6 = 2^36 */
+#define BUDDY_MAX_PAGES ((uint64_t)1 << 36)
 
 struct buddy {
 	uint64_t npages;      /* units managed: [0, npages) */
@@ -20,14 +22,17 @@ struct buddy {
 	uint64_t free_units;  /* units currently free */
 	unsigned max_order;   /* largest order that fits in npages */
 	void *meta;           /* caller-provided metadata, buddy_meta_bytes(npages) bytes */
-	/* implementation-private fields follow */
-	uint64_t priv[2 * BUDDY_ORDERS + 8];
+	/* implementation-private fields follow (see the comment at the top of mm/buddy.c) */
+	uint64_t nfree[BUDDY_ORDERS];                 /* free blocks per order */
+	uint32_t lvl_off[BUDDY_ORDERS][BUDDY_LEVELS]; /* word offset in meta of each bitmap level */
+	uint8_t nlevels[BUDDY_ORDERS];                /* bitmap levels per order; the top one is 1 word */
 };
 
 /* Bytes of metadata buddy_init needs for npages units. */
 size_t buddy_meta_bytes(uint64_t npages);
 
-/* Initialises b over [0, npages) with every unit allocated. meta: buddy_meta_bytes(npages) bytes. */
+/* Initialises b over [0, npages) with every unit allocated. meta: buddy_meta_bytes(npages) bytes,
+ * 8-byte aligned; npages <= BUDDY_MAX_PAGES. Cost: zeroing the metadata. */
 void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta);
 
 /* Marks [start, start+count) free (initial population, or returning any allocated range);

@@ -1,0 +1,460 @@
+/*
+ * Host test of mm/buddy.c: a randomized differential test against a byte-per-unit model, plus
+ * exhaustion, bounds, divisors, census round trips and corruption detection. TAP output.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "tap.h"
+#include "buddy.h"
+
+/* ------------------------------------------------------------------ PRNG */
+
+static uint64_t rng_state;
+
+/* splitmix64 step. */
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n >= 1. */
+static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
+
+/* ------------------------------------------------------------------ model */
+
+struct live { uint64_t s, n; };
+
+struct world {
+	struct buddy b;
+	uint64_t npages, origin;
+	void *meta;
+	uint8_t *model;        /* 1 = free */
+	uint64_t model_free;
+	uint32_t *run;         /* scratch: free run length from each unit */
+	struct live *live;
+	size_t nlive, cap;
+	uint64_t init_census[BUDDY_ORDERS];
+	uint64_t init_free;
+	long fails;            /* check failures, reported once per seed */
+	long allocs, alloc_fail, frees, checks;
+};
+
+static void fail_once(struct world *w, int cond, const char *what, uint64_t a, uint64_t bb)
+{
+	if (cond)
+		return;
+	if (w->fails++ == 0)
+		printf("# mismatch: %s (%llu, %llu)\n", what, (unsigned long long)a, (unsigned long long)bb);
+}
+
+static void world_init(struct world *w, uint64_t npages, uint64_t origin)
+{
+	memset(w, 0, sizeof(*w));
+	w->npages = npages;
+	w->origin = origin;
+	size_t mb = buddy_meta_bytes(npages);
+	w->meta = malloc(mb ? mb : 8);
+	memset(w->meta, 0xa5, mb);   /* buddy_init must clear what it uses */
+	buddy_init(&w->b, npages, origin, w->meta);
+	w->model = calloc(npages + 1, 1);
+	w->run = calloc(npages + 1, sizeof(uint32_t));
+	w->cap = 1024;
+	w->live = malloc(w->cap * sizeof(*w->live));
+}
+
+static void world_fini(struct world *w)
+{
+	free(w->meta);
+	free(w->model);
+	free(w->run);
+	free(w->live);
+}
+
+static void model_set(struct world *w, uint64_t s, uint64_t n, uint8_t v)
+{
+	for (uint64_t u = s; u < s + n; u++) {
+		fail_once(w, w->model[u] != v, "model state before set", u, v);
+		w->model[u] = v;
+	}
+	w->model_free += v ? n : -n;
+}
+
+static void live_push(struct world *w, uint64_t s, uint64_t n)
+{
+	if (w->nlive == w->cap) {
+		w->cap *= 2;
+		w->live = realloc(w->live, w->cap * sizeof(*w->live));
+	}
+	w->live[w->nlive].s = s;
+	w->live[w->nlive].n = n;
+	w->nlive++;
+}
+
+/* Mirrors buddy.c's completeness guarantee: true when some placement the buddy promises to find
+ * exists for (n, d) in [lo, hi). */
+static int model_has_fit(struct world *w, uint64_t n, uint64_t d, uint64_t lo, uint64_t hi)
+{
+	if (hi > w->npages)
+		hi = w->npages;
+	if (n == 0 || lo >= hi || n > hi - lo)
+		return 0;
+	w->run[w->npages] = 0;
+	for (uint64_t u = w->npages; u-- > 0;)
+		w->run[u] = w->model[u] ? w->run[u + 1] + 1 : 0;
+	int div = d > 1 && ((d & (d - 1)) || (w->origin & (d - 1)));
+	unsigned p = 63 - __builtin_clzll(n);
+	if (p > w->b.max_order)
+		p = w->b.max_order;
+	uint64_t align = (uint64_t)1 << p;
+	if (!div && d > align)
+		align = d;
+	for (uint64_t s = lo; s + n <= hi; s++) {
+		if (div ? (w->origin % d + s % d) % d != 0 : (s & (align - 1)) != 0)
+			continue;
+		if (w->run[s] >= n)
+			return 1;
+	}
+	return 0;
+}
+
+/* Compares free totals, census and (when full) the whole invariant set. */
+static void world_verify(struct world *w, int full)
+{
+	uint64_t c[BUDDY_ORDERS], sum = 0;
+	fail_once(w, w->b.free_units == w->model_free, "free_units vs model", w->b.free_units, w->model_free);
+	buddy_census(&w->b, c);
+	for (unsigned k = 0; k < BUDDY_ORDERS; k++)
+		sum += c[k] << k;
+	fail_once(w, sum == w->model_free, "census sum vs model", sum, w->model_free);
+	if (full) {
+		w->checks++;
+		fail_once(w, buddy_check(&w->b) == 0, "buddy_check", 0, 0);
+	}
+}
+
+/* One allocation through buddy and model; returns 1 on success. */
+static int world_alloc(struct world *w, uint64_t n, uint64_t d, uint64_t lo, uint64_t hi)
+{
+	uint64_t s = ~0ull, before = w->b.free_units;
+	w->allocs++;
+	if (!buddy_alloc(&w->b, n, d, lo, hi, &s)) {
+		w->alloc_fail++;
+		fail_once(w, w->b.free_units == before, "failed alloc changed state", n, d);
+		fail_once(w, !model_has_fit(w, n, d, lo, hi), "alloc failed but model fits n/d", n, d);
+		return 0;
+	}
+	uint64_t h = hi > w->npages ? w->npages : hi;
+	fail_once(w, s >= lo && s + n <= h, "result outside bounds", s, n);
+	if (d > 1)
+		fail_once(w, (w->origin % d + s % d) % d == 0, "divisor violated", s, d);
+	if (d <= 1 && n <= ((uint64_t)1 << w->b.max_order)) {
+		uint64_t a = (uint64_t)1 << (63 - __builtin_clzll(n));
+		fail_once(w, (s & (a - 1)) == 0, "start not 2^floor(log2 n) aligned", s, n);
+	}
+	for (uint64_t u = s; u < s + n; u++)
+		if (!w->model[u]) {
+			fail_once(w, 0, "allocated a unit that was not free", u, n);
+			return 1;
+		}
+	model_set(w, s, n, 0);
+	live_push(w, s, n);
+	return 1;
+}
+
+/* Frees live reservation i. */
+static void world_free(struct world *w, size_t i)
+{
+	struct live l = w->live[i];
+	w->live[i] = w->live[--w->nlive];
+	buddy_free(&w->b, l.s, l.n);
+	model_set(w, l.s, l.n, 1);
+	w->frees++;
+}
+
+/* Frees every live reservation and compares the census with the one after initial population. */
+static void world_free_all(struct world *w)
+{
+	uint64_t c[BUDDY_ORDERS];
+	while (w->nlive)
+		world_free(w, rnd_below(w->nlive));
+	buddy_census(&w->b, c);
+	fail_once(w, memcmp(c, w->init_census, sizeof(c)) == 0, "census after free-all", 0, 0);
+	fail_once(w, w->b.free_units == w->init_free, "free units after free-all", w->b.free_units, w->init_free);
+	fail_once(w, buddy_check(&w->b) == 0, "check after free-all", 0, 0);
+}
+
+/* Initial population: everything, or random ranges. */
+static void world_populate(struct world *w)
+{
+	if (rnd_below(3) == 0) {
+		buddy_free(&w->b, 0, w->npages);
+		model_set(w, 0, w->npages, 1);
+	} else {
+		uint64_t u = 0;
+		while (u < w->npages) {
+			uint64_t len = 1 + rnd_below(1 + w->npages / 8);
+			if (len > w->npages - u)
+				len = w->npages - u;
+			if (rnd_below(4) != 0) {
+				buddy_free(&w->b, u, len);
+				model_set(w, u, len, 1);
+			}
+			u += len;
+		}
+	}
+	buddy_census(&w->b, w->init_census);
+	w->init_free = w->b.free_units;
+}
+
+/* A random request size: powers of two, uniform, or small. */
+static uint64_t rnd_size(struct world *w)
+{
+	uint64_t maxn = w->npages / 4 + 1;
+	switch (rnd_below(4)) {
+	case 0: {
+		unsigned k = (unsigned)rnd_below(64 - __builtin_clzll(maxn));
+		return (uint64_t)1 << k;
+	}
+	case 1:
+		return 1 + rnd_below(maxn);
+	default: {
+		unsigned k = (unsigned)rnd_below(64 - __builtin_clzll(maxn));
+		return 1 + rnd_below((uint64_t)1 << k);
+	}
+	}
+}
+
+/* A random divisor: none most of the time, else the size (the kernel's use), or anything. */
+static uint64_t rnd_divisor(uint64_t n)
+{
+	switch (rnd_below(10)) {
+	case 0: case 1: case 2:
+		return n;
+	case 3:
+		return 2 + rnd_below(40);
+	case 4:
+		return (uint64_t)1 << rnd_below(8);
+	default:
+		return rnd_below(2);   /* 0 or 1: no constraint */
+	}
+}
+
+/* Runs nops random operations on a fresh allocator; check_every: buddy_check period (1 = always). */
+static void run_seed(uint64_t seed, uint64_t npages, uint64_t origin, long nops, int check_every)
+{
+	struct world w;
+	rng_state = seed;
+	world_init(&w, npages, origin);
+	world_verify(&w, 1);
+	world_populate(&w);
+	world_verify(&w, 1);
+	for (long op = 0; op < nops; op++) {
+		uint64_t r = rnd_below(1000);
+		if (r < 450 || w.nlive == 0) {
+			uint64_t n = rnd_size(&w), d = rnd_divisor(n), lo = 0, hi = w.npages;
+			if (rnd_below(5) == 0) {
+				lo = rnd_below(w.npages);
+				hi = lo + 1 + rnd_below(w.npages - lo + 8);
+			}
+			if (!world_alloc(&w, n, d, lo, hi) && w.nlive)
+				world_free(&w, rnd_below(w.nlive));
+		} else if (r < 900) {
+			world_free(&w, rnd_below(w.nlive));
+		} else if (r < 980) {
+			uint64_t s = rnd_below(w.npages + 2), n = rnd_below(w.npages / 4 + 3);
+			int want = s <= w.npages && n <= w.npages - s;
+			for (uint64_t u = s; want && u < s + n; u++)
+				want = w.model[u];
+			fail_once(&w, buddy_range_is_free(&w.b, s, n) == want, "range_is_free", s, n);
+		} else if (r < 995) {
+			/* exhaustion: allocate one size until failure; the model must agree nothing fits */
+			uint64_t n = rnd_size(&w), d = rnd_below(3) ? 0 : n;
+			while (world_alloc(&w, n, d, 0, w.npages))
+				;
+		} else {
+			world_free_all(&w);
+		}
+		world_verify(&w, check_every == 1 || op % check_every == 0);
+	}
+	world_free_all(&w);
+	ok(w.fails == 0, "seed %llu: %llu units, origin %llu, %ld ops (%ld allocs, %ld failed, %ld frees, %ld checks)",
+	   (unsigned long long)seed, (unsigned long long)npages, (unsigned long long)origin, nops,
+	   w.allocs, w.alloc_fail, w.frees, w.checks);
+	world_fini(&w);
+}
+
+/* ------------------------------------------------------------------ directed tests */
+
+/* Sets bit i of order k directly in the metadata, with its summaries (a deliberate corruption). */
+static void poke_set(struct buddy *b, unsigned k, uint64_t i)
+{
+	for (unsigned l = 0; l < b->nlevels[k]; l++) {
+		uint64_t *w = (uint64_t *)b->meta + b->lvl_off[k][l] + (i >> 6);
+		*w |= (uint64_t)1 << (i & 63);
+		i >>= 6;
+	}
+}
+
+static void test_basics(void)
+{
+	static uint64_t meta[4096];
+	struct buddy b;
+	uint64_t s, c[BUDDY_ORDERS];
+	bool r;
+
+	ok(buddy_meta_bytes(1ull << 24) <= (1ull << 24) / 2 + 4096, "metadata for 16M units: %zu bytes (<= 0.5 B/unit)",
+	   buddy_meta_bytes(1ull << 24));
+	ok(buddy_meta_bytes(262144) * 1000 / 262144 <= 260, "metadata for 256K units: %zu bytes",
+	   buddy_meta_bytes(262144));
+	ok(buddy_meta_bytes(1000) <= sizeof(meta), "small metadata fits");
+
+	buddy_init(&b, 1000, 0, meta);
+	ok(b.free_units == 0 && buddy_check(&b) == 0, "init: all allocated, consistent");
+	ok(!buddy_alloc(&b, 1, 0, 0, 1000, &s), "alloc from empty fails");
+	buddy_free(&b, 0, 1000);
+	ok(b.free_units == 1000 && buddy_check(&b) == 0, "free all: 1000 units");
+	buddy_census(&b, c);
+	ok(c[9] == 1 && c[8] == 1 && c[7] == 1 && c[6] == 1 && c[5] == 1 && c[3] == 1 && c[2] == 0,
+	   "census of 1000 = 512+256+128+64+32+8");
+	r = buddy_alloc(&b, 3, 3, 0, 1000, &s);
+	ok(r && s % 3 == 0, "3 units divisible by 3: %llu", (unsigned long long)s);
+	r = buddy_alloc(&b, 5, 0, 0, 1000, &s);
+	ok(r && s % 4 == 0, "5 units 4-aligned: %llu", (unsigned long long)s);
+	r = buddy_alloc(&b, 64, 0, 850, 1000, &s);
+	ok(r && s >= 850 && s + 64 <= 1000 && s % 64 == 0, "64 units in [850, 1000): %llu", (unsigned long long)s);
+	ok(!buddy_alloc(&b, 64, 0, 850, 1000, &s), "second 64 in [850, 1000) fails");
+	r = buddy_alloc(&b, 24, 0, 850, 1000, &s);
+	ok(r && s >= 850 && s + 24 <= 1000 && s % 16 == 0, "24 units in [850, 1000): %llu", (unsigned long long)s);
+	ok(!buddy_alloc(&b, 0, 0, 0, 1000, &s), "count 0 fails");
+	ok(!buddy_alloc(&b, 1001, 0, 0, 1000, &s), "count > npages fails");
+	ok(!buddy_alloc(&b, 1, 0, 5, 5, &s), "empty bounds fail");
+	ok(!buddy_range_is_free(&b, ~0ull - 2, 10), "range_is_free: wrapping range is false");
+	ok(buddy_range_is_free(&b, 999, 0) && !buddy_range_is_free(&b, 1001, 0) && !buddy_range_is_free(&b, 990, 11),
+	   "range_is_free edges");
+	ok(buddy_check(&b) == 0, "consistent");
+	buddy_dump(&b);
+
+	/* origin matters for divisors: origin 1, divisor 3 -> index 2, 5, ... */
+	buddy_init(&b, 100, 1, meta);
+	buddy_free(&b, 0, 100);
+	r = buddy_alloc(&b, 3, 3, 0, 100, &s);
+	ok(r && (s + 1) % 3 == 0, "origin 1: (1 + %llu) %% 3 == 0", (unsigned long long)s);
+	r = buddy_alloc(&b, 4, 4, 0, 100, &s);
+	ok(r && (s + 1) % 4 == 0, "origin 1: (1 + %llu) %% 4 == 0", (unsigned long long)s);
+	ok(buddy_check(&b) == 0, "consistent");
+
+	/* 16M units: init + populate cost is per block, and one allocation works */
+	size_t mb = buddy_meta_bytes(1ull << 24);
+	void *big = malloc(mb);
+	buddy_init(&b, 1ull << 24, 0, big);
+	buddy_free(&b, 256, (1ull << 24) - 256 - 12345);
+	r = buddy_alloc(&b, 3, 3, 0, 1ull << 24, &s);
+	ok(r && s % 3 == 0 && s >= 256 && buddy_check(&b) == 0, "16M units: alloc 3/3 at %llu", (unsigned long long)s);
+	free(big);
+}
+
+static void test_corruption(void)
+{
+	static uint64_t meta[512];
+	struct buddy b, saved;
+	uint64_t s;
+
+	buddy_init(&b, 1024, 0, meta);
+	buddy_free(&b, 0, 1024);
+	ok(buddy_alloc(&b, 512, 0, 0, 1024, &s), "alloc 512");
+	ok(s == 0, "at 0");
+	ok(buddy_alloc(&b, 256, 0, 0, 1024, &s), "alloc 256");
+	ok(s == 512, "at 512");
+	/* free: [768, 1024) as one order-8 block */
+	saved = b;
+	uint64_t copy[512];
+	memcpy(copy, meta, sizeof(copy));
+
+	printf("# expected violations follow\n");
+	b.free_units++;
+	ok(buddy_check(&b) == -1, "detects free_units mismatch");
+	b = saved; memcpy(meta, copy, sizeof(copy));
+
+	/* an order-7 block inside the free order-8 block: overlap */
+	poke_set(&b, 7, 768 >> 7);
+	b.nfree[7]++;
+	b.free_units += 128;
+	ok(buddy_check(&b) == -1, "detects overlapping free blocks");
+	b = saved; memcpy(meta, copy, sizeof(copy));
+
+	/* [512, 768) marked free next to its free buddy [768, 1024): unmerged buddies */
+	poke_set(&b, 8, 512 >> 8);
+	b.nfree[8]++;
+	b.free_units += 256;
+	ok(buddy_check(&b) == -1, "detects unmerged free buddies");
+	b = saved; memcpy(meta, copy, sizeof(copy));
+
+	/* a level-0 bit without its summary */
+	((uint64_t *)b.meta + b.lvl_off[0][0])[3] |= 1;
+	ok(buddy_check(&b) == -1, "detects a summary that disagrees with its bitmap");
+	b = saved; memcpy(meta, copy, sizeof(copy));
+
+	b.nfree[3]++;
+	ok(buddy_check(&b) == -1, "detects a wrong per-order count");
+	b = saved; memcpy(meta, copy, sizeof(copy));
+	ok(buddy_check(&b) == 0, "restored state is consistent");
+}
+
+/* A double free must panic (KASSERT): run it in a child. */
+static void test_double_free(void)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		static uint64_t meta[64];
+		struct buddy b;
+		uint64_t s;
+		freopen("/dev/null", "w", stderr);
+		buddy_init(&b, 256, 0, meta);
+		buddy_free(&b, 0, 256);
+		buddy_alloc(&b, 12, 0, 0, 256, &s);
+		buddy_free(&b, s, 12);
+		buddy_free(&b, s, 12);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "double free panics");
+}
+
+int main(int argc, char **argv)
+{
+	long scale = argc > 1 ? atol(argv[1]) : 1;
+	static const uint64_t sizes[] = { 1, 2, 3, 7, 64, 100, 255, 256, 1000, 1024, 1500, 4099, 8192 };
+
+	test_basics();
+	test_corruption();
+	test_double_free();
+
+	uint64_t seed = 1;
+	long total = 0;
+	/* small regions, buddy_check after every operation */
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
+		for (int rep = 0; rep < 3; rep++, seed++) {
+			uint64_t origin = rep == 0 ? 0 : rep == 1 ? 7 : 1000003;
+			long nops = 20000 * scale;
+			run_seed(seed * 0x1234567ull, sizes[i], origin, nops, 1);
+			total += nops;
+		}
+	/* larger regions, buddy_check periodically */
+	for (int rep = 0; rep < 8; rep++, seed++) {
+		uint64_t np = 2000 + rnd_below(30000);
+		long nops = 50000 * scale;
+		run_seed(seed * 0x1234567ull, np, rep & 1 ? 12345 : 0, nops, 97);
+		total += nops;
+	}
+	printf("# %ld random operations\n", total);
+	return tap_done();
+}
