@@ -2,13 +2,8 @@
 #include "trap.h"
 #include "bugcheck.h"
 #include "vmlayout.h"
+#include "syspte.h"
 
-/* Base of the reservation containing va, or 0; weak so the kernel links before syspte exists. */
-__attribute__((weak)) uint64_t syspte_reservation_base(uint64_t va)
-{
-	(void)va;
-	return 0;
-}
 
 /* A non-present fault inside the system PTE region is bug check 0x50 naming the reservation. */
 void kernel_page_fault(struct trap_frame *tf, uint64_t cr2)

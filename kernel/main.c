@@ -114,6 +114,7 @@ void kmain(paddr_t bootinfo_pa)
 	kprintf("rmkernel: own page tables live (%llu table pages); loader memory reclaimed\n",
 		(unsigned long long)kernel_pt.table_pages);
 	phys_dump();
+	mm_init();
 
 
 	char filter[64] = "";

@@ -6,6 +6,7 @@
 #include "kprintf.h"
 #include "ksyms.h"
 #include "fbcon.h"
+#include "syspte.h"
 
 enum onexit_action kernel_onexit = ONEXIT_HALT;
 static volatile int panic_depth;
@@ -59,12 +60,6 @@ void kpanic_at(const char *file, int line, const char *fmt, ...)
 	kernel_finish(false);
 }
 
-/* The address description a bug check 0x50 adds ("in reservation ..."); weak: mm may refine it. */
-__attribute__((weak)) void bugcheck_describe_address(uint64_t va)
-{
-	(void)va;
-}
-
 void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
 {
 	panic_enter();
@@ -75,7 +70,7 @@ void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64
 	if (why[0])
 		kprintf("*** %s\n", why);
 	if (code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA)
-		bugcheck_describe_address(p1);
+		syspte_describe(p1);
 	panic_backtrace_here();
 	kernel_finish(false);
 }

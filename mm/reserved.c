@@ -1,0 +1,123 @@
+/*
+ * The WDK layer of reserved mappings: argument rules of the spec, MDL bookkeeping, and misuse
+ * turned into bug check 0xDA (SYSTEM_PTE_MISUSE). The work itself is mm/syspte.c's.
+ */
+#include "wdm.h"
+#include "syspte.h"
+#include "bugcheck.h"
+
+#define RESERVE_MAX_BYTES (1ULL << 32)   /* [ours] >= 4 GiB fails: an MDL never spans that much */
+
+/* PAT index for each MEMORY_CACHING_TYPE (see arch/x86_64/x86.h for the PAT programming). */
+static const unsigned reserved_cache_pat[MmMaximumCacheType] = {
+	[MmNonCached] = PT_CACHE_UC, [MmCached] = PT_CACHE_WB, [MmWriteCombined] = PT_CACHE_WC,
+	[MmHardwareCoherentCached] = PT_CACHE_WB, [MmNonCachedUnordered] = PT_CACHE_UCMINUS,
+	[MmUSWCCached] = PT_CACHE_WC,
+};
+
+/* PAT index of a caching type, or -1 when the type is out of range. */
+int reserved_cache_to_pat(MEMORY_CACHING_TYPE t)
+{
+	return ((unsigned)t < MmMaximumCacheType) ? (int)reserved_cache_pat[t] : -1;
+}
+
+static void reserved_bugcheck(const struct syspte_misuse *m)
+{
+	KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, m->subcode, m->p2, m->p3, m->p4);
+}
+
+PVOID MmAllocateMappingAddressEx(SIZE_T NumberOfBytes, ULONG PoolTag, ULONG Flags)
+{
+	if (NumberOfBytes == 0 || PoolTag == 0 || (Flags & ~(ULONG)MM_MAPPING_ADDRESS_DIVISIBLE) ||
+	    NumberOfBytes >= RESERVE_MAX_BYTES)
+		return NULL;
+	uint64_t pages = (NumberOfBytes + PAGE_SIZE - 1) >> WDK_PAGE_SHIFT;
+	return (PVOID)syspte_reserve(pages, PoolTag, (Flags & MM_MAPPING_ADDRESS_DIVISIBLE) ? SYSPTE_FLAG_DIVISIBLE : 0);
+}
+
+PVOID MmAllocateMappingAddress(SIZE_T NumberOfBytes, ULONG PoolTag)
+{
+	return MmAllocateMappingAddressEx(NumberOfBytes, PoolTag, 0);
+}
+
+VOID MmFreeMappingAddress(PVOID BaseAddress, ULONG PoolTag)
+{
+	struct syspte_misuse m;
+	vaddr_t va = (vaddr_t)BaseAddress & ~PAGE_MASK;
+	if (syspte_release(va, PoolTag, &m) == SYSPTE_MISUSE) {
+		if (m.subcode != 0x103)
+			m.p2 = (vaddr_t)BaseAddress;
+		reserved_bugcheck(&m);
+	}
+}
+
+/* Pages an MDL describes: ADDRESS_AND_SIZE_TO_SPAN_PAGES(StartVa + ByteOffset, ByteCount). */
+static uint64_t reserved_mdl_span(const MDL *mdl)
+{
+	return ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(mdl), mdl->ByteCount);
+}
+
+/* True when the MDL may be mapped: locked or partial, not already mapped, not pool, not empty. */
+static bool reserved_mdl_mappable(const MDL *mdl)
+{
+	uint16_t f = (uint16_t)mdl->MdlFlags;
+	if (!(f & (MDL_PAGES_LOCKED | MDL_PARTIAL)))
+		return false;
+	if (f & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL_HAS_BEEN_MAPPED))
+		return false;
+	return mdl->ByteCount != 0;
+}
+
+PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, PMDL Mdl,
+					  MEMORY_CACHING_TYPE CacheType)
+{
+	struct syspte_misuse m;
+	vaddr_t va = (vaddr_t)MappingAddress & ~PAGE_MASK;
+	struct syspte_info info;
+	/* Bug checks first (no reservation, wrong owner), then the NULL cases, then overlap. */
+	if (!syspte_lookup(va, &info)) {
+		m = (struct syspte_misuse){ 0x105, (vaddr_t)MappingAddress, PoolTag, 0 };
+		reserved_bugcheck(&m);
+		return NULL;
+	}
+	if (info.tag != PoolTag) {
+		m = (struct syspte_misuse){ 0x104, (vaddr_t)MappingAddress, PoolTag, info.tag };
+		reserved_bugcheck(&m);
+		return NULL;
+	}
+	int pat = reserved_cache_to_pat(CacheType);
+	if (!Mdl || pat < 0 || !reserved_mdl_mappable(Mdl))
+		return NULL;
+	uint64_t n = reserved_mdl_span(Mdl);
+	int st = syspte_map(va, PoolTag, MmGetMdlPfnArray(Mdl), n, (unsigned)pat, &m);
+	if (st == SYSPTE_MISUSE) {
+		m.p2 = (vaddr_t)MappingAddress;
+		reserved_bugcheck(&m);
+		return NULL;
+	}
+	if (st != SYSPTE_OK)
+		return NULL;
+	Mdl->MappedSystemVa = (PVOID)va;
+	Mdl->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
+	if (Mdl->MdlFlags & MDL_PARTIAL)
+		Mdl->MdlFlags |= MDL_PARTIAL_HAS_BEEN_MAPPED;
+	return (PVOID)(va + Mdl->ByteOffset);
+}
+
+VOID MmUnmapReservedMapping(PVOID BaseAddress, ULONG PoolTag, PMDL Mdl)
+{
+	struct syspte_misuse m;
+	vaddr_t va = (vaddr_t)BaseAddress & ~PAGE_MASK;
+	uint64_t n = Mdl ? reserved_mdl_span(Mdl) : 0;
+	int st = syspte_unmap(va, PoolTag, n, &m);
+	if (st == SYSPTE_MISUSE) {
+		if (m.subcode != 0x10B)
+			m.p2 = (vaddr_t)BaseAddress;
+		reserved_bugcheck(&m);
+		return;
+	}
+	if (st != SYSPTE_OK || !Mdl)
+		return;
+	Mdl->MdlFlags &= (CSHORT)~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED);
+	Mdl->MappedSystemVa = NULL;
+}
