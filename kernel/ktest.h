@@ -1,6 +1,6 @@
 /*
  * Boot-time self-tests. KTEST(name) { ... } declares a test; the runner (kernel/ktest.c) runs every
- * test at each boot in link order, printing KTAP version 1 on the console, then a summary
+ * test at each boot in name order (zz_ tests run last), printing KTAP version 1 on the console, then a summary
  * "N passed, N failed". KEXPECT records a failure and goes on; KASSERT_TEST ends the test.
  */
 #ifndef KTEST_H
@@ -18,7 +18,7 @@ struct ktest {
 #define KTEST(tname)                                                                    \
 	static void ktest_fn_##tname(void);                                             \
 	static const struct ktest ktest_##tname                                         \
-		__attribute__((used, section(".ktests"), aligned(8))) = {               \
+		__attribute__((used, section(".ktests." #tname), aligned(8))) = {               \
 		.name = #tname, .fn = ktest_fn_##tname, .file = __FILE__ };              \
 	static void ktest_fn_##tname(void)
 

@@ -1,0 +1,472 @@
+/* Boot self-tests of the system PTE region and the reserved-mapping API on the live kernel. */
+#include "ktest.h"
+#include "wdm.h"
+#include "syspte.h"
+#include "phys.h"
+#include "pt.h"
+#include "vm.h"
+#include "trap.h"
+#include "bugcheck.h"
+#include "arch_mm.h"
+#include "x86.h"
+#include "vmlayout.h"
+
+#define TAG  0x74736554u   /* 'Test' */
+#define TAG2 0x32747354u
+
+/* A stack MDL with room for PFNs, built by hand (the MDL toolkit is tested elsewhere). */
+struct test_mdl {
+	MDL mdl;
+	PFN_NUMBER pfn[64];
+};
+
+/* Describes npages fresh zeroed pages; returns false if memory ran out. */
+static bool test_mdl_alloc(struct test_mdl *t, unsigned npages, ULONG offset, ULONG bytes)
+{
+	*t = (struct test_mdl){ 0 };
+	t->mdl.Size = (CSHORT)(sizeof(MDL) + npages * sizeof(PFN_NUMBER));
+	t->mdl.MdlFlags = MDL_PAGES_LOCKED;
+	t->mdl.ByteOffset = offset;
+	t->mdl.ByteCount = bytes ? bytes : npages * 4096 - offset;
+	for (unsigned i = 0; i < npages; i++) {
+		paddr_t pa = phys_alloc_zeroed_page();
+		if (!pa)
+			return false;
+		t->pfn[i] = pa_to_pfn(pa);
+	}
+	return true;
+}
+
+static void test_mdl_free(struct test_mdl *t, unsigned npages)
+{
+	for (unsigned i = 0; i < npages; i++)
+		if (t->pfn[i])
+			phys_free(pfn_to_pa(t->pfn[i]), 1);
+}
+
+/* The same pages described by a second MDL object. */
+static void test_mdl_copy(struct test_mdl *dst, const struct test_mdl *src)
+{
+	*dst = *src;
+	dst->mdl.MdlFlags = MDL_PAGES_LOCKED;
+	dst->mdl.MappedSystemVa = NULL;
+}
+
+static uint8_t *dmap(PFN_NUMBER pfn) { return arch_phys_to_virt(pfn_to_pa(pfn)); }
+
+/* Intercepts bug checks; returns the previous hook. */
+static void intercept(void) { bugcheck_set_hook(bugcheck_record_hook); bugcheck_last.code = 0; }
+static void release_intercept(void) { bugcheck_set_hook(NULL); }
+
+KTEST(reserve_null_cases)
+{
+	KEXPECT(MmAllocateMappingAddress(0, TAG) == NULL, "0 bytes");
+	KEXPECT(MmAllocateMappingAddress(4096, 0) == NULL, "tag 0");
+	KEXPECT(MmAllocateMappingAddressEx(4096, TAG, 0x2) == NULL, "unknown flag");
+	KEXPECT(MmAllocateMappingAddress(1ULL << 32, TAG) == NULL, ">= 4 GiB");
+	KEXPECT(MmAllocateMappingAddress(~0ULL, TAG) == NULL, "SIZE_MAX");
+	struct syspte_stats s;
+	syspte_get_stats(&s);
+	KEXPECT_EQ(s.live, 0, "nothing reserved by the refused calls");
+}
+
+KTEST(reserve_pages_exist_and_free)
+{
+	struct syspte_stats before, after;
+	syspte_get_stats(&before);
+	uint64_t tables = kernel_pt.table_pages;
+	char *va = MmAllocateMappingAddress(5 * 4096 + 1, TAG);
+	KASSERT_TEST(va != NULL);
+	KEXPECT(syspte_in_region((vaddr_t)va) && IS_ALIGNED((vaddr_t)va, 4096));
+	struct syspte_info info;
+	KEXPECT(syspte_lookup((vaddr_t)va + 5 * 4096, &info) && info.npages == 6 && info.tag == TAG);
+	for (int i = 0; i < 6; i++) {
+		KEXPECT(pt_pte_slot(&kernel_pt, (vaddr_t)va + i * 4096ULL) != NULL, "page table exists");
+		KEXPECT(!pt_query(&kernel_pt, (vaddr_t)va + i * 4096ULL, NULL, NULL, NULL), "non-present");
+	}
+	KEXPECT_EQ(kernel_pt.table_pages, tables, "reserving allocated no page table");
+	MmFreeMappingAddress(va + 100, TAG);   /* an unaligned pointer into the first page */
+	syspte_get_stats(&after);
+	KEXPECT_EQ(after.live, before.live);
+	KEXPECT_EQ(after.free_pages, before.free_pages);
+	KEXPECT_EQ(syspte_check(), 0);
+}
+
+KTEST(reserve_divisible_any_size)
+{
+	static void *v[24];
+	for (int p = 1; p <= 24; p++) {
+		v[p - 1] = MmAllocateMappingAddressEx((SIZE_T)p * 4096, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+		KEXPECT(v[p - 1] && (uint64_t)v[p - 1] % ((uint64_t)p * 4096) == 0, "%d pages at %p", p, v[p - 1]);
+	}
+	KEXPECT_EQ(syspte_check(), 0);
+	for (int p = 1; p <= 24; p++)
+		if (v[p - 1])
+			MmFreeMappingAddress(v[p - 1], TAG);
+}
+
+KTEST(reserve_misuse_free_bugchecks)
+{
+	uint64_t census_before[BUDDY_ORDERS], census_after[BUDDY_ORDERS];
+	syspte_census(census_before);
+	char *va = MmAllocateMappingAddress(3 * 4096, TAG);
+	KASSERT_TEST(va);
+	intercept();
+	MmFreeMappingAddress(va, TAG2);
+	KEXPECT_EQ(bugcheck_last.code, 0xDA);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x101);
+	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va);
+	KEXPECT_EQ(bugcheck_last.p[2], TAG2);
+	KEXPECT_EQ(bugcheck_last.p[3], TAG);
+	MmFreeMappingAddress(va + 4096, TAG);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x102, "not the start");
+	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va + 4096);
+	MmFreeMappingAddress((void *)0xffff800000001000ULL, TAG);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x102, "outside the region");
+	struct test_mdl t;
+	KASSERT_TEST(test_mdl_alloc(&t, 1, 0, 0));
+	KEXPECT(MmMapLockedPagesWithReservedMapping(va + 4096, TAG, &t.mdl, MmCached) == va + 4096);
+	MmFreeMappingAddress(va, TAG);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x103, "still mapped");
+	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va + 4096, "first mapped address");
+	KEXPECT_EQ(bugcheck_last.p[3], 1, "pages still mapped");
+	release_intercept();
+	struct syspte_info info;
+	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 1, "state unchanged");
+	MmUnmapReservedMapping(va + 4096, TAG, &t.mdl);
+	MmFreeMappingAddress(va, TAG);
+	syspte_census(census_after);
+	bool same = true;
+	for (int o = 0; o < BUDDY_ORDERS; o++)
+		same &= census_before[o] == census_after[o];
+	KEXPECT(same, "free census back to where it was");
+	KEXPECT(!syspte_lookup((vaddr_t)va, NULL), "freed at last");
+	test_mdl_free(&t, 1);
+}
+
+KTEST(reserve_touch_unmapped_is_bugcheck_0x50)
+{
+	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	intercept();
+	uint8_t v;
+	KEXPECT_EQ(arch_probe_read8(va + 4096 + 8, &v), (uint64_t)-1);
+	KEXPECT_EQ(bugcheck_last.code, 0x50);
+	KEXPECT_EQ(bugcheck_last.p[0], (uint64_t)va + 4096 + 8, "address");
+	KEXPECT_EQ(bugcheck_last.p[1], 0, "read");
+	KEXPECT_EQ(bugcheck_last.p[3], (uint64_t)va, "names the reservation base");
+	KEXPECT_EQ(arch_probe_write8(va, 1), (uint64_t)-1);
+	KEXPECT_EQ(bugcheck_last.p[1], 1, "write");
+	release_intercept();
+	MmFreeMappingAddress(va, TAG);
+}
+
+KTEST(map_write_through_mapping_read_through_dmap)
+{
+	struct test_mdl t;
+	KASSERT_TEST(test_mdl_alloc(&t, 4, 0, 0));
+	char *va = MmAllocateMappingAddress(4 * 4096, TAG);
+	KASSERT_TEST(va);
+	char *p = MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached);
+	KEXPECT(p == va);
+	KEXPECT(t.mdl.MappedSystemVa == va && (t.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA));
+	for (int i = 0; i < 4; i++) {
+		p[i * 4096 + 7] = (char)(0x40 + i);
+		KEXPECT_EQ(dmap(t.pfn[i])[7], 0x40 + i);
+		dmap(t.pfn[i])[9] = (char)(0x60 + i);
+		KEXPECT_EQ(p[i * 4096 + 9], 0x60 + i);
+	}
+	uint64_t pte;
+	KEXPECT(pt_query(&kernel_pt, (vaddr_t)va, NULL, &pte, NULL));
+	KEXPECT((pte & PTE_P) && (pte & PTE_W) && (pte & PTE_G) && !(pte & PTE_U) && ((pte & PTE_NX) || !cpu_feat.nx));
+	MmUnmapReservedMapping(va, TAG, &t.mdl);
+	KEXPECT(t.mdl.MappedSystemVa == NULL && !(t.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA));
+	MmFreeMappingAddress(va, TAG);
+	test_mdl_free(&t, 4);
+}
+
+KTEST(map_unmap_remap_sees_new_pages_at_once)
+{
+	struct test_mdl a, b;
+	KASSERT_TEST(test_mdl_alloc(&a, 2, 0, 0) && test_mdl_alloc(&b, 2, 0, 0));
+	for (int i = 0; i < 2; i++) {
+		dmap(a.pfn[i])[0] = 'a';
+		dmap(b.pfn[i])[0] = 'b';
+	}
+	volatile char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	for (int round = 0; round < 8; round++) {
+		struct test_mdl *m = (round & 1) ? &b : &a;
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping((void *)va, TAG, &m->mdl, MmCached) == va);
+		KEXPECT_EQ(va[0], (round & 1) ? 'b' : 'a', "a stale TLB entry would show the old page");
+		KEXPECT_EQ(va[4096], (round & 1) ? 'b' : 'a');
+		MmUnmapReservedMapping((void *)va, TAG, &m->mdl);
+	}
+	MmFreeMappingAddress((void *)va, TAG);
+	test_mdl_free(&a, 2);
+	test_mdl_free(&b, 2);
+}
+
+KTEST(map_byte_offset_and_partial_flags)
+{
+	struct test_mdl t;
+	KASSERT_TEST(test_mdl_alloc(&t, 2, 0x234, 4096));   /* 0x234 + 4096 spans 2 pages */
+	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	char *p = MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached);
+	KEXPECT(p == va + 0x234, "returns MappingAddress + ByteOffset");
+	KEXPECT(t.mdl.MappedSystemVa == va, "MappedSystemVa excludes the offset");
+	p[0] = 'x';
+	KEXPECT_EQ(dmap(t.pfn[0])[0x234], 'x');
+	p[4095] = 'y';
+	KEXPECT_EQ(dmap(t.pfn[1])[0x233], 'y');
+	MmUnmapReservedMapping(va, TAG, &t.mdl);
+	t.mdl.MdlFlags = MDL_PARTIAL;   /* a partial MDL: mappable, and marked once mapped */
+	KEXPECT(MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached) == va + 0x234);
+	KEXPECT(t.mdl.MdlFlags & MDL_PARTIAL_HAS_BEEN_MAPPED);
+	MmUnmapReservedMapping(va, TAG, &t.mdl);
+	KEXPECT(!(t.mdl.MdlFlags & (MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_MAPPED_TO_SYSTEM_VA)));
+	MmFreeMappingAddress(va, TAG);
+	test_mdl_free(&t, 2);
+}
+
+KTEST(map_null_cases_change_nothing)
+{
+	struct test_mdl t;
+	KASSERT_TEST(test_mdl_alloc(&t, 3, 0, 0));
+	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached), "3 pages do not fit in 2");
+	t.mdl.ByteCount = 4096;
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va + 4096, TAG, &t.mdl, MmMaximumCacheType), "cache type out of range");
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, (MEMORY_CACHING_TYPE)-1), "negative cache type");
+	t.mdl.MdlFlags = 0;
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached), "neither locked nor partial");
+	t.mdl.MdlFlags = MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA;
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached), "already mapped");
+	t.mdl.MdlFlags = MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL;
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached), "nonpaged pool source");
+	t.mdl.MdlFlags = MDL_PARTIAL | MDL_PARTIAL_HAS_BEEN_MAPPED;
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached), "partial already mapped");
+	t.mdl.MdlFlags = MDL_PAGES_LOCKED;
+	t.mdl.ByteCount = 0;
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached), "ByteCount 0");
+	struct syspte_info info;
+	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 0, "nothing mapped");
+	KEXPECT(t.mdl.MappedSystemVa == NULL && t.mdl.MdlFlags == MDL_PAGES_LOCKED, "MDL untouched");
+	MmFreeMappingAddress(va, TAG);
+	test_mdl_free(&t, 3);
+}
+
+KTEST(map_misuse_bugchecks_change_nothing)
+{
+	struct test_mdl t, u;
+	KASSERT_TEST(test_mdl_alloc(&t, 2, 0, 0));
+	test_mdl_copy(&u, &t);
+	char *va = MmAllocateMappingAddress(4 * 4096, TAG);
+	KASSERT_TEST(va);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va + 4096, TAG, &t.mdl, MmCached));
+	intercept();
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG2, &u.mdl, MmCached));
+	KEXPECT_EQ(bugcheck_last.p[0], 0x104);
+	KEXPECT_EQ(bugcheck_last.p[2], TAG2);
+	KEXPECT_EQ(bugcheck_last.p[3], TAG);
+	KEXPECT(!MmMapLockedPagesWithReservedMapping((void *)(SYSPTE_BASE + SYSPTE_MAX_SIZE - 4096), TAG, &u.mdl, MmCached));
+	KEXPECT_EQ(bugcheck_last.p[0], 0x105, "not in a reservation");
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &u.mdl, MmCached));
+	KEXPECT_EQ(bugcheck_last.p[0], 0x107, "overlaps the mapping at page 1");
+	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va);
+	KEXPECT_EQ(bugcheck_last.p[2], (uint64_t)va + 4096, "first non-empty address");
+	KEXPECT_EQ(bugcheck_last.p[3], (uint64_t)va + 2 * 4096 - 1, "last address of the span");
+	release_intercept();
+	KEXPECT(!(u.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && u.mdl.MappedSystemVa == NULL);
+	struct syspte_info info;
+	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 2);
+	MmUnmapReservedMapping(va + 4096, TAG, &t.mdl);
+	MmFreeMappingAddress(va, TAG);
+	test_mdl_free(&t, 2);
+}
+
+KTEST(unmap_misuse_bugchecks_change_nothing)
+{
+	struct test_mdl a, b, span3, one;
+	KASSERT_TEST(test_mdl_alloc(&a, 2, 0, 0) && test_mdl_alloc(&b, 2, 0, 0));
+	char *va = MmAllocateMappingAddress(6 * 4096, TAG);
+	KASSERT_TEST(va);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &a.mdl, MmCached));          /* pages 0-1 */
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va + 2 * 4096, TAG, &b.mdl, MmCached)); /* pages 2-3 */
+	test_mdl_copy(&span3, &a);
+	span3.mdl.ByteCount = 3 * 4096;
+	test_mdl_copy(&one, &a);
+	one.mdl.ByteCount = 4096;
+	intercept();
+	MmUnmapReservedMapping(va, TAG2, &a.mdl);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x108);
+	KEXPECT_EQ(bugcheck_last.p[3], TAG);
+	MmUnmapReservedMapping(va + 4 * 4096, TAG, &one.mdl);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x109, "page not mapped");
+	MmUnmapReservedMapping((void *)(SYSPTE_BASE + SYSPTE_MAX_SIZE - 4096), TAG, &one.mdl);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x109, "not in a reservation");
+	struct test_mdl big;
+	test_mdl_copy(&big, &a);
+	big.mdl.ByteCount = 7 * 4096;
+	MmUnmapReservedMapping(va, TAG, &big.mdl);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x10A, "runs past the end");
+	KEXPECT_EQ(bugcheck_last.p[2], 6);
+	KEXPECT_EQ(bugcheck_last.p[3], 7);
+	struct test_mdl five;
+	test_mdl_copy(&five, &a);
+	five.mdl.ByteCount = 5 * 4096;
+	MmUnmapReservedMapping(va, TAG, &five.mdl);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x10B, "page 4 unmapped");
+	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va + 4 * 4096);
+	MmUnmapReservedMapping(va + 4096, TAG, &one.mdl);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x10C, "starts inside a mapping");
+	KEXPECT_EQ(bugcheck_last.p[2], (uint64_t)va, "first page of the cut mapping");
+	MmUnmapReservedMapping(va, TAG, &span3.mdl);
+	KEXPECT_EQ(bugcheck_last.p[0], 0x10C, "ends inside a mapping");
+	KEXPECT_EQ(bugcheck_last.p[2], (uint64_t)va + 2 * 4096);
+	release_intercept();
+	struct syspte_info info;
+	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 4, "all four pages still mapped");
+	KEXPECT(a.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA, "MDL untouched");
+	/* Two adjacent whole mappings in one unmap, with a new MDL describing the span. */
+	struct test_mdl four;
+	test_mdl_copy(&four, &a);
+	four.mdl.ByteCount = 4 * 4096;
+	MmUnmapReservedMapping(va, TAG, &four.mdl);
+	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 0);
+	MmFreeMappingAddress(va, TAG);
+	test_mdl_free(&a, 2);
+	test_mdl_free(&b, 2);
+}
+
+KTEST(map_cache_types_pte_bits)
+{
+	static const struct { MEMORY_CACHING_TYPE t; unsigned pat; } c[] = {
+		{ MmNonCached, 3 }, { MmCached, 0 }, { MmWriteCombined, 4 }, { MmHardwareCoherentCached, 0 },
+		{ MmNonCachedUnordered, 2 }, { MmUSWCCached, 4 },
+	};
+	struct test_mdl t;
+	KASSERT_TEST(test_mdl_alloc(&t, 1, 0, 0));
+	char *va = MmAllocateMappingAddress(4096, TAG);
+	KASSERT_TEST(va);
+	for (unsigned i = 0; i < ARRAY_SIZE(c); i++) {
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, c[i].t) == va);
+		uint64_t pte = 0;
+		pt_query(&kernel_pt, (vaddr_t)va, NULL, &pte, NULL);
+		unsigned idx = (unsigned)!!(pte & PTE_PWT) | (unsigned)!!(pte & PTE_PCD) << 1 | (unsigned)!!(pte & PTE_PAT_4K) << 2;
+		KEXPECT_EQ(idx, c[i].pat, "cache type");
+		uint8_t mt = (uint8_t)(rdmsr(MSR_PAT) >> (8 * idx));
+		static const uint8_t want_mt[] = { PAT_MT_WB, PAT_MT_WT, PAT_MT_UCM, PAT_MT_UC, PAT_MT_WC };
+		KEXPECT_EQ(mt, want_mt[c[i].pat], "memory type through the PAT MSR");
+		MmUnmapReservedMapping(va, TAG, &t.mdl);
+	}
+	MmFreeMappingAddress(va, TAG);
+	test_mdl_free(&t, 1);
+}
+
+KTEST(map_unmap_with_interrupts_disabled)
+{
+	struct test_mdl t;
+	KASSERT_TEST(test_mdl_alloc(&t, 2, 0, 0));
+	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	uint64_t f = arch_irq_save();
+	char *p = MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached);
+	if (p)
+		p[1] = 'i';
+	MmUnmapReservedMapping(va, TAG, &t.mdl);
+	bool still_off = !(read_rflags() & RFLAGS_IF);
+	arch_irq_restore(f);
+	KEXPECT(p == va);
+	KEXPECT(still_off, "interrupts stayed disabled");
+	KEXPECT_EQ(dmap(t.pfn[0])[1], 'i');
+	MmFreeMappingAddress(va, TAG);
+	test_mdl_free(&t, 2);
+}
+
+KTEST(pattern_looped_ring_buffer)
+{
+	for (unsigned n = 3; n <= 4; n++) {   /* a non-power of two and the 4 pages */
+		struct test_mdl first, second;
+		KASSERT_TEST(test_mdl_alloc(&first, n, 0, 0));
+		test_mdl_copy(&second, &first);
+		char *va = MmAllocateMappingAddressEx(2 * n * 4096, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+		KASSERT_TEST(va);
+		KEXPECT((uint64_t)va % (2 * n * 4096) == 0, "divisible by the size");
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &first.mdl, MmCached) == va);
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va + n * 4096, TAG, &second.mdl, MmCached) == va + n * 4096);
+		/* A write running past the end of the first copy lands at the start of the buffer. */
+		const char msg[] = "wrap-around!";
+		char *w = va + n * 4096 - 5;
+		for (unsigned i = 0; i < sizeof(msg); i++)
+			w[i] = msg[i];
+		KEXPECT(va[0] == msg[5] && va[1] == msg[6] && va[6] == msg[11], "tail landed at the start");
+		KEXPECT_EQ(dmap(first.pfn[0])[0], msg[5]);
+		MmUnmapReservedMapping(va + n * 4096, TAG, &second.mdl);
+		MmUnmapReservedMapping(va, TAG, &first.mdl);
+		MmFreeMappingAddress(va, TAG);
+		test_mdl_free(&first, n);
+	}
+}
+
+KTEST(region_exhaustion_and_refill)
+{
+	uint64_t before[BUDDY_ORDERS], after[BUDDY_ORDERS];
+	struct syspte_stats s;
+	syspte_census(before);
+	syspte_get_stats(&s);
+	/* Fill with 1 MiB reservations until NULL (the default region holds 1024 of them). */
+	static void *v[1100];
+	unsigned n = 0;
+	void *p;
+	while (n < ARRAY_SIZE(v) && (p = MmAllocateMappingAddress(1 << 20, TAG)))
+		v[n++] = p;
+	KEXPECT(n < ARRAY_SIZE(v), "region exhausted before the array (region %llu pages)", (unsigned long long)s.npages);
+	KEXPECT_EQ((uint64_t)n * 256, s.free_pages, "every page reserved");
+	KEXPECT(MmAllocateMappingAddress(4096, TAG) == NULL, "exhausted: clear NULL");
+	KEXPECT_EQ(syspte_check(), 0);
+	for (unsigned i = 0; i < n; i++)
+		MmFreeMappingAddress(v[i], TAG);
+	syspte_census(after);
+	bool same = true;
+	for (int o = 0; o < BUDDY_ORDERS; o++)
+		same &= before[o] == after[o];
+	KEXPECT(same, "free census identical after refill");
+	p = MmAllocateMappingAddress(4096, TAG);
+	KEXPECT(p != NULL, "usable again");
+	if (p)
+		MmFreeMappingAddress(p, TAG);
+}
+
+KTEST(syspte_accounting_per_tag)
+{
+	void *a = MmAllocateMappingAddress(3 * 4096, TAG), *b = MmAllocateMappingAddress(4096, TAG), *c = MmAllocateMappingAddress(2 * 4096, TAG2);
+	KASSERT_TEST(a && b && c);
+	struct test_mdl t;
+	KASSERT_TEST(test_mdl_alloc(&t, 1, 0, 0));
+	MmMapLockedPagesWithReservedMapping(a, TAG, &t.mdl, MmCached);
+	struct syspte_tag_total tt[8];
+	size_t n = syspte_tag_totals(tt, 8);
+	KEXPECT_EQ(n, 2);
+	const struct syspte_tag_total *x = tt[0].tag == TAG ? &tt[0] : &tt[1], *y = tt[0].tag == TAG ? &tt[1] : &tt[0];
+	KEXPECT(x->tag == TAG && x->count == 2 && x->pages_reserved == 4 && x->pages_mapped == 1);
+	KEXPECT(y->tag == TAG2 && y->count == 1 && y->pages_reserved == 2 && y->pages_mapped == 0);
+	syspte_dump();
+	MmUnmapReservedMapping(a, TAG, &t.mdl);
+	MmFreeMappingAddress(a, TAG);
+	MmFreeMappingAddress(b, TAG);
+	MmFreeMappingAddress(c, TAG2);
+	test_mdl_free(&t, 1);
+}
+
+KTEST(zz_no_reservation_leaked)
+{
+	struct syspte_stats s;
+	syspte_get_stats(&s);
+	KEXPECT_EQ(s.live, 0, "live reservations at the end of the suite");
+	KEXPECT_EQ(s.pages_mapped, 0);
+	KEXPECT_EQ(s.free_pages, s.npages);
+	KEXPECT_EQ(syspte_check(), 0);
+}
