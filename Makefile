@@ -107,7 +107,7 @@ HCC := gcc
 HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror=implicit-function-declaration -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined -Iinclude -Imm -Itests/host -MMD -MP
 MM_SRC := $(wildcard mm/*.c)
-HOST_SUPPORT := tests/host/host_support.c tests/host/fake_arch.c
+HOST_SUPPORT := tests/host/host_support.c tests/host/fake_arch.c tests/host/host_machine.c
 HOST_TESTS := $(patsubst tests/host/%.c,$(B)/host/%,$(wildcard tests/host/test_*.c))
 
 $(B)/host/%: tests/host/%.c $(MM_SRC) $(HOST_SUPPORT)
