@@ -123,11 +123,22 @@ test-boot: $(B)/esp-test/kernel.elf
 
 # make test: every test, host and QEMU boot, reported by prove.
 test: deps
-	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf
+	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --exec '' $(HOST_TESTS) tools/boot-test.sh
+	prove --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh
 
 clean:
 	rm -rf $(B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- hosted library
+# The real mm/ sources built for the host, with the fake machine, as a static library + headers.
+HOSTED := $(B)/hosted
+HOSTED_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imm -Itests/host
+$(HOSTED)/libmm.a: $(MM_SRC) $(HOST_SUPPORT)
+	@mkdir -p $(HOSTED)/obj $(HOSTED)/include
+	for f in $(MM_SRC) $(HOST_SUPPORT); do $(HCC) $(HOSTED_CFLAGS) -c $$f -o $(HOSTED)/obj/$$(basename $${f%.c}).o || exit 1; done
+	rm -f $@ && ar rcs $@ $(HOSTED)/obj/*.o
+	cp include/*.h mm/*.h tests/host/host_machine.h tests/host/fake_arch.h $(HOSTED)/include/
+hosted: $(HOSTED)/libmm.a
