@@ -20,34 +20,44 @@
  *
  * Arbitrary counts. An allocation of n units is any free run [s, s+n); buddy_free(s, n) gives back
  * whatever run it is handed by cutting it into maximal aligned blocks and merging each with free
- * buddies, so the allocator need not remember how a run was laid out. For n not a power of two,
- * with p = floor(log2 n), the start is 2^p-aligned, so the run is the binary decomposition of n laid
- * out in descending block sizes, each piece naturally aligned. Placements are tried in this order:
- *   A. a free block of order p whose following n - 2^p units are free too (it consumes the block
- *      and the front of its neighbour: nothing larger is split), for a few candidates (BUDDY_TIGHT);
- *   B. the first free block of the smallest order >= ceil(log2 n), allocated from its start; the
- *      tail of the block stays free as its binary decomposition;
- *   C. the remaining free blocks of order p (exhaustive: the allocator then fails only when no
- *      2^p-aligned free run of n units exists in [lo, hi)).
- * Measured with tests/bench/bench_buddy.c (1 GiB of 4 KiB pages, uniform sizes 1..512, 75 %
- * occupancy target): rounding each request up to a power of two fails about 1/3 of allocations,
- * since a quarter of every block is wasted; allocating the power-of-two block and giving the tail
- * back fails less but splits a large block for each request; A+B+C is the best of the three
- * and is the policy here. See the numbers at the end of this comment.
+ * buddies, so the allocator need not remember how a run was laid out, and every piece of every run
+ * is a naturally aligned block. A power of two n is one naturally aligned block (classic buddy:
+ * the first free block of the smallest order >= log2 n, split down). Otherwise, with
+ * p = floor(log2 n), the run starts on a multiple of 2^(p-2) (BUDDY_SLACK), and placements are
+ * tried in this order:
+ *   A. a free block of order p whose run continues into the free blocks after it (consumes the
+ *      block and the front of its neighbour; nothing larger is split), for BUDDY_TIGHT candidates;
+ *   B. the first free block of the smallest order >= ceil(log2 n), used from its start; the
+ *      block's tail stays free as its binary decomposition;
+ *   C. every free block of order >= p-1 in address order, extending its free run backwards (at
+ *      most n-1 units) and forwards: any run of n units contains an aligned block of order p-1,
+ *      which lies inside one free block, so this finds the first fitting run through each such
+ *      block and the search is exhaustive. It only runs when A and B failed (high occupancy).
+ * Measured with tests/bench/bench_buddy.c (1 GiB of 4 KiB pages, 10^7 steps, 75 % occupancy
+ * target, sizes uniform in 1..512), allocation failures: rounding every request up to a power of
+ * two 27 % (a quarter of each block is wasted, so 75 % live is ~100 % used); the power-of-two block
+ * with its tail given back 27 % (it still needs a free block of 2^ceil(log2 n)); runs starting
+ * 2^p-aligned as the binary decomposition 24 %; 2^(p-1)-aligned 6.5 %; 2^(p-2)-aligned 3 %; any
+ * start 1 % but twice the search time (the candidate runs multiply). Bounding phase C to a few
+ * dozen candidates cuts the time at 75 % but fails 12-25 %: failures feed on each other. A with 2
+ * candidates (against 0) trades ~20 % more time at 50 % occupancy for half the failures at 75 %.
+ * Hence 2^(p-2), A with 2 candidates, B, exhaustive C.
  *
  * Divisors. divisor == 2^t with origin % 2^t == 0 is alignment and is folded into the above. Any
  * other divisor d looks for s with (origin + s) % d == 0: per candidate free block, the first
  * multiple of d in it whose run fits (the run may continue into the free blocks after it). Blocks of
  * order >= ceil(log2(n + d - 1)) always hold one, so phase B runs on those and phase A on orders
- * ceil(log2 n) and up below them, both without a linear scan. Phase C then tries every free block of
- * order >= floor(log2 n) - 1, this time extending the run backwards too (at most n-1 units): any
- * run of n units contains an aligned block of that order, which lies inside one free block, and
- * the first multiple of d in the free run reaching that block is found, so the search is exhaustive.
+ * ceil(log2 n) and up below them, both without a linear scan; phase C as above takes the first
+ * multiple of d in the free run reaching each block of order >= floor(log2 n) - 1.
  *
  * Completeness (tested against a model): a power-of-two request (no divisor) fails only when no
- * naturally aligned free block of that size lies in [lo, hi); a non-power-of-two one only when no
- * 2^p-aligned free run fits; a divisor request only when no free run of n units in [lo, hi) starts
- * on a multiple of the divisor.
+ * naturally aligned free block of that size lies in [lo, hi); another one only when no free run of
+ * n units in [lo, hi) starts on a multiple of 2^(p-2) (p capped at max_order); a divisor request
+ * only when no free run of n units in [lo, hi) starts on a multiple of the divisor.
+ *
+ * Costs: alloc of a power of two and free are O(max_order * levels) bit operations; phases A and B
+ * are O(max_order) find-first-set searches plus a run check of O(log n) blocks; phase C is linear
+ * in the free blocks of order >= p-1 in [lo, hi), and only runs when no cheap placement exists.
  */
 #include "buddy.h"
 #include "kprintf.h"
@@ -57,7 +67,17 @@
 #define BUDDY_ONE ((uint64_t)1)
 
 /* Candidates tried in phase A (tight placements) before falling back to splitting a larger block. */
-#define BUDDY_TIGHT 8
+#ifndef BUDDY_TIGHT
+#define BUDDY_TIGHT 2
+#endif
+/* Phase C: candidates tried (0: no limit, the search is then exhaustive). */
+#ifndef BUDDY_DEEP
+#define BUDDY_DEEP 0
+#endif
+/* Non-power-of-two runs start on a multiple of 2^(floor(log2 n) - BUDDY_SLACK). */
+#ifndef BUDDY_SLACK
+#define BUDDY_SLACK 2
+#endif
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -99,7 +119,7 @@ static inline unsigned buddy_piece_order(const struct buddy *b, uint64_t a, uint
 /* Level l of the bitmap of order k (level 0: one bit per block). */
 static inline uint64_t *buddy_level(const struct buddy *b, unsigned k, unsigned l)
 {
-	return (uint64_t *)b->meta + b->lvl_off[k][l];
+	return b->lvl[k][l];
 }
 
 /* Lays out the bitmaps for npages units (filling b's offsets when b is not NULL); returns words. */
@@ -115,7 +135,7 @@ static uint64_t buddy_layout(uint64_t npages, struct buddy *b)
 			KASSERT(l < BUDDY_LEVELS, "buddy: %llu units need too many levels",
 				(unsigned long long)npages);
 			if (b)
-				b->lvl_off[k][l] = (uint32_t)off;
+				b->lvl[k][l] = (uint64_t *)b->meta + off;
 			nbits = (nbits + 63) >> 6;
 			off += nbits;
 			l++;
@@ -202,43 +222,55 @@ static inline void buddy_remove_block(struct buddy *b, unsigned k, uint64_t i)
 	b->free_units -= BUDDY_ONE << k;
 }
 
-/* Order (<= kmax) of the free block containing unit u < npages, or -1 when there is none. */
-static inline int buddy_cover(const struct buddy *b, uint64_t u, unsigned kmax)
+/* Order of the free block containing the aligned block [a, a+2^k), or -1 when that block is not
+ * wholly free. Such a free block is unique and of order >= k (a wholly free aligned block whose
+ * halves lay in different free blocks would have two free buddies), so only orders k..kmax are
+ * looked at; kmax = min(ctz(a), max_order) when a cannot lie inside a free block starting before it. */
+static inline int buddy_cover(const struct buddy *b, uint64_t a, unsigned k, unsigned kmax)
 {
-	for (unsigned k = 0; k <= kmax; k++) {
-		uint64_t i = u >> k;
-		if (i >= (b->npages >> k))
+	for (unsigned j = k; j <= kmax; j++) {
+		uint64_t i = a >> j;
+		if (i >= (b->npages >> j))
 			return -1;
-		if (buddy_bit_test(b, k, i))
-			return (int)k;
+		if (buddy_bit_test(b, j, i))
+			return (int)j;
 	}
 	return -1;
 }
 
-/* First allocated unit in [pos, limit), or limit when all of it is free (limit <= npages). */
-static uint64_t buddy_run_end(const struct buddy *b, uint64_t pos, uint64_t limit)
+/* Highest order a free block starting exactly at unit a can have. */
+static inline unsigned buddy_start_order(const struct buddy *b, uint64_t a)
 {
-	unsigned kmax = b->max_order;
-
-	while (pos < limit) {
-		int k = buddy_cover(b, pos, kmax);
-		if (k < 0)
-			return pos;
-		pos = ((pos >> k) + 1) << k;
-		/* pos now starts the next block, so a free block covering it starts there too. */
-		kmax = MIN(buddy_ctz(pos), b->max_order);
-	}
-	return limit;
+	return MIN(buddy_ctz(a), b->max_order);
 }
 
-/* Lowest x in [floor, pos] such that [x, pos) is free. */
+/* True when [pos, end) is free (pos < end <= npages). at_edge: pos is not inside a free block that
+ * starts before it (it ends a free block, or starts one), which bounds the orders to look at. */
+static bool buddy_run_free(const struct buddy *b, uint64_t pos, uint64_t end, bool at_edge)
+{
+	unsigned kmax = at_edge ? buddy_start_order(b, pos) : b->max_order;
+
+	while (pos < end) {
+		int j = buddy_cover(b, pos, buddy_piece_order(b, pos, end - pos), kmax);
+		if (j < 0)
+			return false;
+		pos = ((pos >> j) + 1) << j;
+		kmax = buddy_start_order(b, pos);
+	}
+	return true;
+}
+
+/* Lowest x in [floor, pos] such that [x, pos) is free, where pos starts a free block. */
 static uint64_t buddy_run_start(const struct buddy *b, uint64_t pos, uint64_t floor)
 {
 	while (pos > floor) {
-		int k = buddy_cover(b, pos - 1, b->max_order);
-		if (k < 0)
+		/* the free block holding pos-1, if any, ends at pos: its order is at most ctz(pos) */
+		unsigned kmax = buddy_start_order(b, pos), j = 0;
+		while (j <= kmax && !buddy_bit_test(b, j, (pos >> j) - 1))
+			j++;
+		if (j > kmax)
 			return pos;
-		pos = ((pos - 1) >> k) << k;
+		pos -= BUDDY_ONE << j;
 	}
 	return floor;
 }
@@ -248,7 +280,7 @@ static void buddy_insert(struct buddy *b, uint64_t a, uint64_t n)
 {
 	while (n) {
 		unsigned k = buddy_piece_order(b, a, n);
-		KASSERT(k == b->max_order || ((a >> k) ^ 1) >= (b->npages >> k) ||
+		KASSERT(!b->paranoid || k == b->max_order || ((a >> k) ^ 1) >= (b->npages >> k) ||
 			!buddy_bit_test(b, k, (a >> k) ^ 1),
 			"buddy: inserting block %llu/%u next to a free buddy", (unsigned long long)a, k);
 		buddy_add_block(b, k, a >> k);
@@ -257,13 +289,14 @@ static void buddy_insert(struct buddy *b, uint64_t a, uint64_t n)
 	}
 }
 
-/* Marks the free run [s, s+n) allocated: removes each free block covering part of it and re-inserts
- * the parts of that block outside the run. */
-static void buddy_take(struct buddy *b, uint64_t s, uint64_t n)
+/* Marks the free run [s, s+n) allocated; k: order of the free block containing s, or -1 when not
+ * known. Each free block meeting the run is removed and its parts outside the run re-inserted. */
+static void buddy_take(struct buddy *b, uint64_t s, uint64_t n, int k)
 {
 	uint64_t pos = s, end = s + n;
-	int k = buddy_cover(b, pos, b->max_order);
 
+	if (k < 0)
+		k = buddy_cover(b, s, buddy_piece_order(b, s, n), b->max_order);
 	for (;;) {
 		KASSERT(k >= 0, "buddy: taking unit %llu, which is not free", (unsigned long long)pos);
 		uint64_t cb = (pos >> k) << k, ce = cb + (BUDDY_ONE << k);
@@ -275,7 +308,7 @@ static void buddy_take(struct buddy *b, uint64_t s, uint64_t n)
 			return;
 		}
 		pos = ce;
-		k = buddy_cover(b, pos, MIN(buddy_ctz(pos), b->max_order));
+		k = buddy_cover(b, pos, buddy_piece_order(b, pos, end - pos), buddy_start_order(b, pos));
 	}
 }
 
@@ -284,7 +317,7 @@ static void buddy_free_block(struct buddy *b, uint64_t a, unsigned k)
 {
 	uint64_t i = a >> k;
 
-	KASSERT(buddy_cover(b, a, b->max_order) < 0,
+	KASSERT(!b->paranoid || buddy_cover(b, a, 0, b->max_order) < 0,
 		"buddy: double free: unit %llu is already free", (unsigned long long)a);
 	while (k < b->max_order) {
 		uint64_t bi = i ^ 1;
@@ -317,11 +350,12 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta)
 	b->free_units = 0;
 	b->max_order = buddy_max_order_for(npages);
 	b->meta = meta;
+	b->paranoid = false;
 	for (unsigned k = 0; k < BUDDY_ORDERS; k++) {
 		b->nfree[k] = 0;
 		b->nlevels[k] = 0;
 		for (unsigned l = 0; l < BUDDY_LEVELS; l++)
-			b->lvl_off[k][l] = 0;
+			b->lvl[k][l] = meta;
 	}
 	uint64_t words = buddy_layout(npages, b);
 	uint64_t *w = meta;
@@ -352,9 +386,9 @@ struct buddy_req {
 	bool div;         /* divisor mode, else alignment mode */
 	uint64_t align;   /* alignment mode: the start is a multiple of align (a power of two) */
 	uint64_t d, dmod; /* divisor mode: (dmod + start) % d == 0, with dmod = origin % d */
-	unsigned q;       /* lowest order whose free blocks may hold (alignment) or meet (divisor) a run */
-	unsigned tight;   /* phase A covers orders [tight, jg) */
-	unsigned jg;      /* lowest order whose every free block inside [lo, hi) holds a placement */
+	unsigned tight;   /* phase A: orders [tight, jg), a few candidates */
+	unsigned jg;      /* phase B: orders [jg, max_order]; each free block inside [lo, hi) fits */
+	unsigned q;       /* phase C: orders [q, max_order]; every placement meets such a block */
 };
 
 /* Smallest s >= x with (dmod + s) % d == 0, or BUDDY_NONE on overflow. */
@@ -368,88 +402,79 @@ static inline uint64_t buddy_next_multiple(const struct buddy_req *r, uint64_t x
 	return add > BUDDY_NONE - x ? BUDDY_NONE : x + add;
 }
 
-/* The first placement of r starting in free block i of order k (its run may extend into the free
- * blocks after it), or BUDDY_NONE. With back set, in divisor mode, the first placement meeting the
- * block, which may start in the free blocks before it: no placement meeting the block starts
- * earlier, which makes phase C exhaustive. */
+/* Smallest start >= x allowed by r's alignment or divisor (BUDDY_NONE or >= npages if none). */
+static inline uint64_t buddy_valid_start(const struct buddy_req *r, uint64_t x)
+{
+	if (!r->div)
+		return (x + (r->align - 1)) & ~(r->align - 1);
+	return buddy_next_multiple(r, x);
+}
+
+/* The first placement of r starting in free block i of order k (its run may continue into the free
+ * blocks after it), or BUDDY_NONE. With back set, the first placement meeting the block, which may
+ * start in the free blocks before it: no placement meeting the block starts earlier. */
 static uint64_t buddy_try_block(const struct buddy *b, const struct buddy_req *r, unsigned k,
 				uint64_t i, bool back)
 {
-	uint64_t b0 = i << k, e = b0 + (BUDDY_ONE << k), s;
+	uint64_t b0 = i << k, e = b0 + (BUDDY_ONE << k), x;
 
-	if (!r->div) {
-		uint64_t x = MAX(b0, r->lo);
-		s = (x + (r->align - 1)) & ~(r->align - 1);
-	} else if (b0 <= r->lo || !back) {
-		s = buddy_next_multiple(r, MAX(b0, r->lo));
-	} else {
-		uint64_t floor = b0 - r->lo >= r->n ? b0 - (r->n - 1) : r->lo;
-		s = buddy_next_multiple(r, buddy_run_start(b, b0, floor));
-	}
+	if (!back || b0 <= r->lo)
+		x = MAX(b0, r->lo);
+	else
+		x = buddy_run_start(b, b0, b0 - r->lo >= r->n ? b0 - (r->n - 1) : r->lo);
+	uint64_t s = buddy_valid_start(r, x);
 	if (s >= e || s > r->hi - r->n)
 		return BUDDY_NONE;
-	if (s + r->n <= e || buddy_run_end(b, e, s + r->n) == s + r->n)
+	if (s + r->n <= e || buddy_run_free(b, e, s + r->n, true))
 		return s;
 	return BUDDY_NONE;
 }
 
-/* Tries the free blocks of order k meeting [lo, hi) in address order from index *cur, at most
- * *budget of them (no limit when budget is NULL; back: see buddy_try_block); returns a start or
- * BUDDY_NONE and leaves *cur at the next block to try (BUDDY_NONE when the order is exhausted). */
+/* Tries the free blocks of order k meeting [lo, hi) in address order, at most *budget of them (no
+ * limit when budget is NULL; back: see buddy_try_block); returns a start or BUDDY_NONE, and in *hint
+ * the order of the free block holding the start (-1 when it is not the block tried). */
 static uint64_t buddy_scan_order(const struct buddy *b, const struct buddy_req *r, unsigned k,
-				 uint64_t *cur, unsigned *budget, bool back)
+				 unsigned *budget, bool back, int *hint)
 {
-	uint64_t last = (r->hi - 1) >> k, i = *cur;
+	uint64_t last = (r->hi - 1) >> k, i = r->lo >> k;
 
-	if (i == BUDDY_NONE || b->nfree[k] == 0)
+	if (b->nfree[k] == 0)
 		return BUDDY_NONE;
-	for (;;) {
-		if (budget && *budget == 0) {
-			*cur = i;
+	for (;; i++) {
+		if (budget && *budget == 0)
 			return BUDDY_NONE;
-		}
 		i = buddy_bit_next(b, k, i);
-		if (i == BUDDY_NONE || i > last) {
-			*cur = BUDDY_NONE;
+		if (i == BUDDY_NONE || i > last)
 			return BUDDY_NONE;
-		}
 		if (budget)
 			(*budget)--;
 		uint64_t s = buddy_try_block(b, r, k, i, back);
-		if (s != BUDDY_NONE)
+		if (s != BUDDY_NONE) {
+			*hint = s >= (i << k) ? (int)k : -1;
 			return s;
-		i++;
+		}
 	}
 }
 
 /* Finds a placement for r (phases A, B, C of the comment at the top), or BUDDY_NONE. */
-static uint64_t buddy_search(const struct buddy *b, const struct buddy_req *r)
+static uint64_t buddy_search(const struct buddy *b, const struct buddy_req *r, int *hint)
 {
 	unsigned maxo = b->max_order, jg = MIN(r->jg, maxo + 1), budget = BUDDY_TIGHT;
-	uint64_t cur[BUDDY_ORDERS], s;
+	uint64_t s;
 
-	for (unsigned k = r->q; k < jg; k++)
-		cur[k] = r->lo >> k;
 	for (unsigned k = r->tight; k < jg; k++) {
-		s = buddy_scan_order(b, r, k, &cur[k], &budget, false);
+		s = buddy_scan_order(b, r, k, &budget, false, hint);
 		if (s != BUDDY_NONE)
 			return s;
 	}
 	for (unsigned k = jg; k <= maxo; k++) {
-		uint64_t c = r->lo >> k;
-		s = buddy_scan_order(b, r, k, &c, NULL, false);
+		s = buddy_scan_order(b, r, k, NULL, false, hint);
 		if (s != BUDDY_NONE)
 			return s;
 	}
-	for (unsigned k = r->q; !r->div && k < jg; k++) {
-		s = buddy_scan_order(b, r, k, &cur[k], NULL, false);
-		if (s != BUDDY_NONE)
-			return s;
-	}
-	/* divisor mode: every block of order >= q, with runs starting in the free blocks before it */
-	for (unsigned k = r->q; r->div && k <= maxo; k++) {
-		uint64_t c = r->lo >> k;
-		s = buddy_scan_order(b, r, k, &c, NULL, true);
+	budget = BUDDY_DEEP;
+	for (unsigned k = r->q; k <= maxo; k++) {
+		s = buddy_scan_order(b, r, k, BUDDY_DEEP ? &budget : NULL, true, hint);
 		if (s != BUDDY_NONE)
 			return s;
 	}
@@ -461,22 +486,25 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 			   uint64_t divisor, uint64_t lo, uint64_t hi)
 {
 	unsigned p = buddy_log2_floor(count), pc = buddy_log2_ceil(count), maxo = b->max_order;
+	bool natural = p == pc && p <= maxo;
 
 	r->n = count;
 	r->lo = lo;
 	r->hi = hi;
 	r->div = divisor > 1 && ((divisor & (divisor - 1)) != 0 || (b->origin & (divisor - 1)) != 0);
+	r->q = p > 0 ? p - 1 : 0;
 	if (!r->div) {
 		unsigned t = divisor > 1 ? buddy_log2_floor(divisor) : 0;
-		r->align = BUDDY_ONE << MAX(MIN(p, maxo), t);
-		r->q = MIN(p, maxo);
-		r->tight = r->q;
+		unsigned a = natural ? p : MIN(p, maxo) >= BUDDY_SLACK ? MIN(p, maxo) - BUDDY_SLACK : 0;
+		r->align = BUDDY_ONE << MAX(a, t);
+		r->tight = p;
 		r->jg = MAX(pc, t);
+		if (natural && t <= p)
+			r->q = maxo + 1;   /* phase B alone is exhaustive for a naturally aligned block */
 	} else {
 		r->d = divisor;
 		r->dmod = b->origin % divisor;
-		r->q = MIN(p > 0 ? p - 1 : 0, maxo);
-		r->tight = MIN(pc, maxo);
+		r->tight = pc;
 		r->jg = divisor - 1 > BUDDY_NONE - count ? 64 : buddy_log2_ceil(count + divisor - 1);
 	}
 }
@@ -486,20 +514,27 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 		 uint64_t *start)
 {
 	struct buddy_req r;
+	int hint = -1;
 
 	if (hi > b->npages)
 		hi = b->npages;
 	if (count == 0 || lo >= hi || count > hi - lo || count > b->free_units)
 		return false;
 	buddy_make_req(b, &r, count, divisor, lo, hi);
-	uint64_t s = buddy_search(b, &r);
+	uint64_t s = buddy_search(b, &r, &hint);
 	if (s == BUDDY_NONE)
 		return false;
 	KASSERT(s >= lo && s + count <= hi, "buddy: placement %llu outside bounds",
 		(unsigned long long)s);
-	buddy_take(b, s, count);
+	buddy_take(b, s, count, hint);
 	*start = s;
 	return true;
+}
+
+/* Turns the expensive double-free check of buddy_free on or off (off after buddy_init). */
+void buddy_set_paranoid(struct buddy *b, bool on)
+{
+	b->paranoid = on;
 }
 
 /* ------------------------------------------------------------------ queries and checks */
@@ -509,7 +544,7 @@ bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count)
 {
 	if (range_overflows(start, count) || start > b->npages || count > b->npages - start)
 		return false;
-	return buddy_run_end(b, start, start + count) == start + count;
+	return count == 0 || buddy_run_free(b, start, start + count, false);
 }
 
 /* Free blocks per order. */

@@ -24,8 +24,9 @@ struct buddy {
 	void *meta;           /* caller-provided metadata, buddy_meta_bytes(npages) bytes */
 	/* implementation-private fields follow (see the comment at the top of mm/buddy.c) */
 	uint64_t nfree[BUDDY_ORDERS];                 /* free blocks per order */
-	uint32_t lvl_off[BUDDY_ORDERS][BUDDY_LEVELS]; /* word offset in meta of each bitmap level */
+	uint64_t *lvl[BUDDY_ORDERS][BUDDY_LEVELS];    /* each bitmap level, inside meta */
 	uint8_t nlevels[BUDDY_ORDERS];                /* bitmap levels per order; the top one is 1 word */
+	bool paranoid;                                /* buddy_free checks for double frees */
 };
 
 /* Bytes of metadata buddy_init needs for npages units. */
@@ -52,6 +53,10 @@ bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count);
 
 /* Free blocks per order. */
 void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS]);
+
+/* Makes buddy_free verify that no unit of a freed block is already free (a double free panics);
+ * costs about max_order bit tests per block freed. Off after buddy_init. */
+void buddy_set_paranoid(struct buddy *b, bool on);
 
 /* Verifies every invariant; returns 0, or -1 after printing the first violation with kprintf. */
 int buddy_check(const struct buddy *b);

@@ -1,0 +1,209 @@
+/*
+ * Benchmark of mm/buddy.c (host, not a test). The standard workload: a 1 GiB region of 4 KiB pages
+ * (262144 units), 10^7 steps; each step allocates with probability 0.7 while the live pages are
+ * below the target occupancy (0.3 above it), else frees a uniformly chosen live reservation. A
+ * failed allocation counts and is followed by a free. Sizes uniform in 1..512 pages, or log-skewed
+ * (k uniform in 0..9, size 1 + random mod 2^k); targets 50 % and 75 %; each also with 10 % of the
+ * requests DIVISIBLE (divisor = size). Per workload: median ns/op over 5 seeds (an op is one
+ * buddy_alloc or buddy_free call; the loop's PRNG and bookkeeping are included), allocation
+ * failures in %, mean occupancy reached, and metadata bytes per region page and per live
+ * reservation. The same workloads run with two baselines built on the same buddy: every request
+ * rounded up to a power of two ("pow2"), and the power-of-two block allocated with its tail given
+ * back at once ("tail").
+ *
+ * Build and run:
+ *   gcc -O2 -Iinclude -Imm tests/bench/bench_buddy.c mm/buddy.c tests/host/host_support.c \
+ *       mm/bugcheck.c -o build/bench_buddy && build/bench_buddy [steps] [seeds]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "buddy.h"
+
+#define NPAGES 262144u
+
+/* ------------------------------------------------------------------ PRNG: xorshift64* */
+
+static uint64_t rs;
+
+static inline uint64_t rnd(void)
+{
+	rs ^= rs >> 12;
+	rs ^= rs << 25;
+	rs ^= rs >> 27;
+	return rs * 0x2545f4914f6cdd1dull;
+}
+
+/* ------------------------------------------------------------------ allocators under test */
+
+enum policy { POL_BUDDY, POL_POW2, POL_TAIL, POL_N };
+static const char *const pol_name[POL_N] = { "buddy", "pow2", "tail" };
+
+/* Smallest power of two >= n. */
+static inline uint64_t pow2_up(uint64_t n)
+{
+	return n <= 1 ? 1 : (uint64_t)1 << (64 - __builtin_clzll(n - 1));
+}
+
+/* Allocates n units under policy pol; returns false on failure. */
+static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint64_t div, uint64_t *s)
+{
+	uint64_t r;
+	switch (pol) {
+	case POL_BUDDY:
+		return buddy_alloc(b, n, div, 0, NPAGES, s);
+	case POL_POW2:
+		return buddy_alloc(b, pow2_up(n), div, 0, NPAGES, s);
+	default:
+		r = pow2_up(n);
+		if (!buddy_alloc(b, r, div, 0, NPAGES, s))
+			return false;
+		if (r > n)
+			buddy_free(b, *s + n, r - n);
+		return true;
+	}
+}
+
+/* Frees what pol_alloc(n) returned at s. */
+static inline void pol_free(struct buddy *b, enum policy pol, uint64_t s, uint64_t n)
+{
+	buddy_free(b, s, pol == POL_POW2 ? pow2_up(n) : n);
+}
+
+/* ------------------------------------------------------------------ workload */
+
+struct workload {
+	const char *name;
+	int skewed;      /* log-skewed sizes, else uniform 1..512 */
+	int target_pct;  /* occupancy target */
+	int div_pct;     /* % of requests with divisor = size */
+};
+
+struct result {
+	double ns_per_op;
+	uint64_t allocs, fails;
+	double occupancy;   /* mean live pages / NPAGES, sampled */
+	double live_resv;   /* mean live reservations, sampled */
+};
+
+struct resv { uint32_t s, n; };
+
+static uint64_t meta[(NPAGES / 2) / 8 + 1024];
+static struct resv live[NPAGES];
+
+/* A request size for workload w. */
+static inline uint64_t wl_size(const struct workload *w)
+{
+	if (!w->skewed)
+		return 1 + rnd() % 512;
+	unsigned k = (unsigned)(rnd() % 10);
+	return 1 + rnd() % ((uint64_t)1 << k);
+}
+
+/* Runs steps steps of workload w under policy pol with the given seed. */
+static struct result run(const struct workload *w, enum policy pol, uint64_t seed, long steps)
+{
+	struct buddy b;
+	struct result r = { 0 };
+	uint64_t nlive = 0, live_pages = 0, ops = 0, target = (uint64_t)NPAGES * w->target_pct / 100;
+	double occ_sum = 0, resv_sum = 0;
+	long samples = 0;
+	struct timespec t0, t1;
+
+	rs = seed * 0x9e3779b97f4a7c15ull + 1;
+	buddy_init(&b, NPAGES, 0, meta);
+	buddy_free(&b, 0, NPAGES);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long step = 0; step < steps; step++) {
+		uint64_t x = rnd();
+		bool want = nlive == 0 || (x % 10) < (live_pages < target ? 7u : 3u);
+		if (want) {
+			uint64_t n = wl_size(w), s;
+			uint64_t div = w->div_pct && (x >> 32) % 100 < (uint64_t)w->div_pct ? n : 1;
+			r.allocs++;
+			ops++;
+			if (pol_alloc(&b, pol, n, div, &s)) {
+				live[nlive].s = (uint32_t)s;
+				live[nlive].n = (uint32_t)n;
+				nlive++;
+				live_pages += n;
+				goto sample;
+			}
+			r.fails++;
+			if (nlive == 0)
+				goto sample;
+		}
+		{
+			uint64_t i = (uint64_t)(((unsigned __int128)rnd() * nlive) >> 64);
+			struct resv v = live[i];
+			live[i] = live[--nlive];
+			pol_free(&b, pol, v.s, v.n);
+			live_pages -= v.n;
+			ops++;
+		}
+sample:
+		if ((step & 1023) == 0 && step >= steps / 10) {
+			occ_sum += (double)live_pages / NPAGES;
+			resv_sum += (double)nlive;
+			samples++;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r.ns_per_op = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)ops;
+	r.occupancy = samples ? occ_sum / samples : 0;
+	r.live_resv = samples ? resv_sum / samples : 0;
+	if (buddy_check(&b) != 0) {
+		printf("buddy_check failed after %s/%s\n", w->name, pol_name[pol]);
+		exit(1);
+	}
+	return r;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	long steps = argc > 1 ? atol(argv[1]) : 10000000;
+	int nseeds = argc > 2 ? atoi(argv[2]) : 5;
+	static const struct workload wls[] = {
+		{ "uniform/50%", 0, 50, 0 },      { "uniform/75%", 0, 75, 0 },
+		{ "skewed/50%", 1, 50, 0 },       { "skewed/75%", 1, 75, 0 },
+		{ "uniform/50%/div10", 0, 50, 10 }, { "uniform/75%/div10", 0, 75, 10 },
+		{ "skewed/50%/div10", 1, 50, 10 },  { "skewed/75%/div10", 1, 75, 10 },
+	};
+	size_t mb = buddy_meta_bytes(NPAGES);
+
+	if (mb > sizeof(meta)) {
+		printf("metadata %zu > %zu\n", mb, sizeof(meta));
+		return 1;
+	}
+	printf("region %u pages, %ld steps x %d seeds, metadata %zu bytes = %.4f B/page\n", NPAGES, steps,
+	       nseeds, mb, (double)mb / NPAGES);
+	printf("%-18s %-6s %9s %8s %7s %9s %10s\n", "workload", "policy", "ns/op", "fail%", "occup", "B/page",
+	       "B/resv");
+	for (size_t wi = 0; wi < sizeof(wls) / sizeof(wls[0]); wi++) {
+		for (int pol = 0; pol < POL_N; pol++) {
+			double ns[16], occ = 0, resv = 0;
+			uint64_t allocs = 0, fails = 0;
+			for (int sd = 0; sd < nseeds && sd < 16; sd++) {
+				struct result r = run(&wls[wi], (enum policy)pol, (uint64_t)sd + 1, steps);
+				ns[sd] = r.ns_per_op;
+				allocs += r.allocs;
+				fails += r.fails;
+				occ += r.occupancy;
+				resv += r.live_resv;
+			}
+			qsort(ns, (size_t)nseeds, sizeof(double), cmp_double);
+			printf("%-18s %-6s %9.1f %8.2f %6.1f%% %9.4f %10.1f\n", wls[wi].name, pol_name[pol],
+			       ns[nseeds / 2], 100.0 * (double)fails / (double)allocs, 100.0 * occ / nseeds,
+			       (double)mb / NPAGES, (double)mb / (resv / nseeds));
+			fflush(stdout);
+		}
+	}
+	return 0;
+}
