@@ -19,6 +19,7 @@
 #include "ktest.h"
 #include "kstring.h"
 #include "kernel.h"
+#include "crashtest.h"
 
 struct bootinfo kernel_bootinfo;
 static uint8_t kernel_mmap[64 * 1024] __attribute__((aligned(16)));
@@ -117,6 +118,7 @@ void kmain(paddr_t bootinfo_pa)
 	mm_init();
 
 
+	crashtest_run();
 	char filter[64] = "";
 	cmdline_value("ktest", filter, sizeof(filter));
 	int failed = ktest_run_all(filter);

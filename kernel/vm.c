@@ -87,6 +87,8 @@ void vm_init(const struct bootinfo *bi)
 	vm_map_image(bi, __rodata_start, __rodata_end, 0, "rodata");
 	vm_map_image(bi, __data_start, __data_end, PT_PROT_W, "data");
 	vm_map_image(bi, __ksyms_start, __kernel_end, 0, "symbols");
+	extern char boot_stack_guard[];
+	KASSERT(pt_unmap(&kernel_pt, (vaddr_t)boot_stack_guard, PAGE_SIZE) == PT_OK, "stack guard");
 	vm_map_dmap();
 	vm_map_fb(bi);
 	arch_cr3_load(kernel_pt.root);

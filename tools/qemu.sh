@@ -32,6 +32,10 @@ args=(-machine q35 -m 512M -no-reboot -monitor none
 	-drive format=raw,file=fat:rw:"$esp"
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 -net none)
 if [ "$interactive" = 1 ]; then
+	# A window needs a desktop and Debian's qemu-system-gui; otherwise the console is serial only.
+	if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || ! ls /usr/lib/x86_64-linux-gnu/qemu/ui-gtk.so >/dev/null 2>&1; then
+		args+=(-display none)
+	fi
 	exec qemu-system-x86_64 "${args[@]}" -serial mon:stdio "${gdb[@]}" "${extra[@]}"
 fi
 set +e

@@ -4,8 +4,10 @@ bits 64
 default rel
 
 section .bss
-align 16
-global boot_stack_bottom, boot_stack_top
+align 4096
+global boot_stack_guard, boot_stack_bottom, boot_stack_top
+boot_stack_guard:               ; left unmapped by vm_init: an overflow faults into #DF (IST)
+	resb 4096
 boot_stack_bottom:
 	resb 65536
 boot_stack_top:
