@@ -41,7 +41,10 @@
  * start 1 % but twice the search time (the candidate runs multiply). Bounding phase C to a few
  * dozen candidates cuts the time at 75 % but fails 12-25 %: failures feed on each other. A with 2
  * candidates (against 0) trades ~20 % more time at 50 % occupancy for half the failures at 75 %.
- * Hence 2^(p-2), A with 2 candidates, B, exhaustive C.
+ * Hence 2^(p-2), A with 2 candidates, B, exhaustive C. The price of exact sizes is speed: each
+ * operation inserts or merges the blocks of a run's binary decomposition (~8 bitmap updates
+ * against ~1 for pow2 rounding), so it runs at ~80-120 ns/op at 50 % occupancy against ~33 for
+ * rounding, and at 75 % the exhaustive phase C before a failure costs ~100-300 ns/op on average.
  *
  * Divisors. divisor == 2^t with origin % 2^t == 0 is alignment and is folded into the above. Any
  * other divisor d looks for s with (origin + s) % d == 0: per candidate free block, the first

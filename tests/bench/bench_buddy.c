@@ -13,7 +13,7 @@
  *
  * Build and run:
  *   gcc -O2 -Iinclude -Imm tests/bench/bench_buddy.c mm/buddy.c tests/host/host_support.c \
- *       mm/bugcheck.c -o build/bench_buddy && build/bench_buddy [steps] [seeds]
+ *       mm/bugcheck.c -o build/bench_buddy && build/bench_buddy [steps] [seeds] [workload prefix]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +170,7 @@ int main(int argc, char **argv)
 {
 	long steps = argc > 1 ? atol(argv[1]) : 10000000;
 	int nseeds = argc > 2 ? atoi(argv[2]) : 5;
+	const char *only = argc > 3 ? argv[3] : NULL;   /* run only the workloads with this prefix */
 	static const struct workload wls[] = {
 		{ "uniform/50%", 0, 50, 0 },      { "uniform/75%", 0, 75, 0 },
 		{ "skewed/50%", 1, 50, 0 },       { "skewed/75%", 1, 75, 0 },
@@ -178,6 +179,8 @@ int main(int argc, char **argv)
 	};
 	size_t mb = buddy_meta_bytes(NPAGES);
 
+	if (nseeds < 1 || nseeds > 16)
+		nseeds = 5;
 	if (mb > sizeof(meta)) {
 		printf("metadata %zu > %zu\n", mb, sizeof(meta));
 		return 1;
@@ -187,6 +190,8 @@ int main(int argc, char **argv)
 	printf("%-18s %-6s %9s %8s %7s %9s %10s\n", "workload", "policy", "ns/op", "fail%", "occup", "B/page",
 	       "B/resv");
 	for (size_t wi = 0; wi < sizeof(wls) / sizeof(wls[0]); wi++) {
+		if (only && strncmp(wls[wi].name, only, strlen(only)) != 0)
+			continue;
 		for (int pol = 0; pol < POL_N; pol++) {
 			double ns[16], occ = 0, resv = 0;
 			uint64_t allocs = 0, fails = 0;
