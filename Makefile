@@ -132,6 +132,14 @@ clean:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
+# ---------------------------------------------------------------- benchmarks (numbers, not tests)
+BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
+$(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
+	@mkdir -p $(@D)
+	$(HCC) -std=gnu11 -O2 -g -Iinclude -Imm -Itests/host $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+bench: $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
 # ---------------------------------------------------------------- hosted library
 # The real mm/ sources built for the host, with the fake machine, as a static library + headers.
 HOSTED := $(B)/hosted

@@ -11,9 +11,13 @@
 /* Kernel-virtual pointer to physical address pa (kernel: the direct map). pa must be RAM. */
 void *arch_phys_to_virt(paddr_t pa);
 
-/* Reads/writes one page-table entry; a write is a single 64-bit store (atomic w.r.t. the walker). */
-uint64_t arch_pte_read(const volatile uint64_t *pte);
-void arch_pte_write(volatile uint64_t *pte, uint64_t val);
+/*
+ * Reads/writes one page-table entry: a single aligned 64-bit access, atomic with respect to the
+ * hardware walker. Inline because map/unmap loops live on them; the same on the kernel and the
+ * host (the fake machine's tables are ordinary memory too).
+ */
+static inline uint64_t arch_pte_read(const volatile uint64_t *pte) { return *pte; }
+static inline void arch_pte_write(volatile uint64_t *pte, uint64_t val) { *pte = val; }
 
 /* Invalidates the TLB entry of one page on this CPU (invlpg; removes global entries too). */
 void arch_tlb_flush_page(vaddr_t va);

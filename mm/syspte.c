@@ -215,6 +215,61 @@ int syspte_release(vaddr_t va, uint32_t tag, struct syspte_misuse *m)
 	return st;
 }
 
+/* Pages from region page i to the end of its level-1 table (the slots of a run are contiguous). */
+static uint64_t syspte_run(uint64_t i, uint64_t left) { return MIN(left, PT_ENTRIES - i % PT_ENTRIES); }
+
+/* True when every frame number is below the 52-bit physical limit (one vectorisable pass). */
+static bool syspte_pfns_ok(const uint64_t *pfns, uint64_t n)
+{
+	uint64_t a = 0, b = 0, c = 0, d = 0, k = 0;
+	for (; k + 4 <= n; k += 4) {   /* four independent chains: loads, not the ORs, set the pace */
+		a |= pfns[k];
+		b |= pfns[k + 1];
+		c |= pfns[k + 2];
+		d |= pfns[k + 3];
+	}
+	for (; k < n; k++)
+		a |= pfns[k];
+	return (a | b | c | d) < SYSPTE_PFN_LIMIT;
+}
+
+/*
+ * Index (relative to i) of the first of n slots from page i that is present or whose frame is
+ * beyond the physical limit, or n. A reservation with nothing mapped has no present slot, so
+ * only the frames are checked then; otherwise each level-1 table run is walked with a pointer.
+ */
+static uint64_t syspte_map_conflict(const struct syspte_resv *r, uint64_t i, const uint64_t *pfns, uint64_t n)
+{
+	if (r->mapped == 0 && syspte_pfns_ok(pfns, n))
+		return n;
+	uint64_t k = 0;
+	while (k < n) {
+		const volatile uint64_t *p = syspte_slot(i + k);
+		uint64_t run = syspte_run(i + k, n - k);
+		for (uint64_t j = 0; j < run; j++, k++)
+			if ((arch_pte_read(&p[j]) & PTE_P) | (pfns[k] >= SYSPTE_PFN_LIMIT))
+				return k;
+	}
+	return n;
+}
+
+/*
+ * Writes n PTEs (tmpl | frame) from page i; the first carries PTE_SW_MAP_START. The slots were
+ * checked non-present, so no TLB entry can exist for them and none is invalidated. Validation
+ * is a separate pass: a map that would be refused never makes anything present, even briefly.
+ */
+static void syspte_write_ptes(uint64_t i, const uint64_t *pfns, uint64_t n, uint64_t tmpl)
+{
+	uint64_t k = 0;
+	while (k < n) {
+		volatile uint64_t *p = syspte_slot(i + k);
+		uint64_t run = syspte_run(i + k, n - k);
+		for (uint64_t j = 0; j < run; j++, k++)
+			arch_pte_write(&p[j], tmpl | pfn_to_pa(pfns[k]));
+	}
+	arch_pte_write(syspte_slot(i), arch_pte_read(syspte_slot(i)) | PTE_SW_MAP_START);
+}
+
 int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsigned cache,
 	       struct syspte_misuse *m)
 {
@@ -222,25 +277,21 @@ int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsig
 	int st = SYSPTE_OK;
 	uint64_t i = syspte_in_region(va) ? (va - sp.base) >> PAGE_SHIFT : 0;
 	struct syspte_resv *r = syspte_in_region(va) ? syspte_find_containing(i) : NULL;
-	if (!r) {
+	if (!r)
 		st = syspte_misuse(m, 0x105, va, tag, 0);
-	} else if (r->tag != tag) {
+	else if (r->tag != tag)
 		st = syspte_misuse(m, 0x104, va, tag, r->tag);
-	} else if (n == 0 || n > r->start + r->npages - i || cache > PT_CACHE_WC) {
+	else if (n == 0 || n > r->start + r->npages - i || cache > PT_CACHE_WC)
 		st = SYSPTE_REFUSED;
-	} else {
-		uint64_t busy = syspte_first_present(i, i + n);
-		if (busy < i + n)
-			st = syspte_misuse(m, 0x107, va, syspte_va(busy), syspte_va(i + n) - 1);
-		for (uint64_t k = 0; st == SYSPTE_OK && k < n; k++)
-			if (pfns[k] >= SYSPTE_PFN_LIMIT)
-				st = SYSPTE_REFUSED;
+	if (st == SYSPTE_OK) {
+		uint64_t stop = syspte_map_conflict(r, i, pfns, n);
+		if (stop < n && syspte_present(i + stop))
+			st = syspte_misuse(m, 0x107, va, syspte_va(i + stop), syspte_va(i + n) - 1);
+		else if (stop < n)
+			st = SYSPTE_REFUSED;   /* a frame number beyond the 52-bit physical limit */
 	}
 	if (st == SYSPTE_OK) {
-		unsigned prot = PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache);
-		for (uint64_t k = 0; k < n; k++)
-			arch_pte_write(syspte_slot(i + k), pt_make_pte(sp.pt, pfn_to_pa(pfns[k]), prot) |
-							       (k == 0 ? PTE_SW_MAP_START : 0));
+		syspte_write_ptes(i, pfns, n, pt_make_pte(sp.pt, 0, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache)));
 		r->mapped += n;
 		sp.pages_mapped += n;
 	}

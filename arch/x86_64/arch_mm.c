@@ -5,9 +5,7 @@
 
 void *arch_phys_to_virt(paddr_t pa) { return (void *)(DMAP_BASE + pa); }
 
-uint64_t arch_pte_read(const volatile uint64_t *pte) { return *pte; }
 
-void arch_pte_write(volatile uint64_t *pte, uint64_t val) { *pte = val; }
 
 void arch_tlb_flush_page(vaddr_t va) { __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 

@@ -50,8 +50,6 @@ void *arch_phys_to_virt(paddr_t pa)
 	return fake_ram + pa;
 }
 
-uint64_t arch_pte_read(const volatile uint64_t *pte) { return *pte; }
-void arch_pte_write(volatile uint64_t *pte, uint64_t val) { *pte = val; }
 
 void arch_tlb_flush_page(vaddr_t va)
 {
