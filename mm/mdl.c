@@ -1,0 +1,570 @@
+/*
+ * The MDL toolkit of include/wdm.h, as the WDK documents it, on top of the pool (mm/pool.c), the
+ * physical allocator and the reserved-mapping layer (mm/reserved.c).
+ *
+ * Conventions [ours, where Windows is silent or the spec decides]:
+ *  - MappedSystemVa is the page-aligned system address of the first page when MDL_MAPPED_TO_SYSTEM_VA
+ *    or MDL_PARENT_MAPPED_SYSTEM_VA is set (the spec's rule for reserved mappings); it is the data
+ *    address StartVa + ByteOffset when only MDL_SOURCE_IS_NONPAGED_POOL is set (Windows' rule for
+ *    MmBuildMdlForNonPagedPool). MmGetSystemAddressForMdlSafe applies both.
+ *  - Size is sizeof(MDL) + 8 * pages cast to CSHORT exactly as the WDK's MmInitializeMdl does, so it
+ *    wraps for MDLs over about 32 MiB; nothing here reads Size: the PFN array length is always the
+ *    span of StartVa + ByteOffset and ByteCount.
+ *  - A NULL MDL passed to a function that returns nothing is what dereferencing it would be on
+ *    Windows: bug check 0x50 (P1 0, P2 0, P3 caller's address, P4 0). Functions returning a pointer
+ *    return NULL for it.
+ *  - MmMapLockedPagesSpecifyCache makes a reservation of exactly the MDL's span under the tag
+ *    MDL_TAG_MAP and maps into it; MmUnmapLockedPages finds it again with syspte_lookup.
+ */
+#include "wdm.h"
+#include "pool.h"
+#include "pt.h"
+#include "phys.h"
+#include "syspte.h"
+#include "arch_mm.h"
+#include "bugcheck.h"
+#include "kassert.h"
+
+STATIC_ASSERT(sizeof(MDL) == 0x30, "MDL header is 0x30 bytes");
+STATIC_ASSERT(offsetof(MDL, Next) == 0x00, "MDL.Next");
+STATIC_ASSERT(offsetof(MDL, Size) == 0x08, "MDL.Size");
+STATIC_ASSERT(offsetof(MDL, MdlFlags) == 0x0A, "MDL.MdlFlags");
+STATIC_ASSERT(offsetof(MDL, AllocationProcessorNumber) == 0x0C, "MDL.AllocationProcessorNumber");
+STATIC_ASSERT(offsetof(MDL, Reserved) == 0x0E, "MDL.Reserved");
+STATIC_ASSERT(offsetof(MDL, Process) == 0x10, "MDL.Process");
+STATIC_ASSERT(offsetof(MDL, MappedSystemVa) == 0x18, "MDL.MappedSystemVa");
+STATIC_ASSERT(offsetof(MDL, StartVa) == 0x20, "MDL.StartVa");
+STATIC_ASSERT(offsetof(MDL, ByteCount) == 0x28, "MDL.ByteCount");
+STATIC_ASSERT(offsetof(MDL, ByteOffset) == 0x2C, "MDL.ByteOffset");
+STATIC_ASSERT(sizeof(PFN_NUMBER) == 8, "PFN_NUMBER is 64-bit");
+
+#define MDL_ALLOC_MAX_BYTES ((1ULL << 32) - PAGE_SIZE)   /* WDK: at most 4 GiB - PAGE_SIZE per call */
+#define MDL_ALLOC_FLAGS_KNOWN (MM_DONT_ZERO_ALLOCATION | MM_ALLOCATE_FROM_LOCAL_NODE_ONLY | \
+			       MM_ALLOCATE_FULLY_REQUIRED | MM_ALLOCATE_NO_WAIT | MM_ALLOCATE_PREFER_CONTIGUOUS | \
+			       MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS | MM_ALLOCATE_FAST_LARGE_PAGES)
+#define MDL_LARGE_PAGE_BYTES SIZE_2M     /* FAST_LARGE_PAGES chunks are multiples of this */
+#define MDL_FAULT_READ 0                 /* 0x50 P2: the reference was a read */
+/* Flags IoBuildPartialMdl copies from the source (as Windows). */
+#define MDL_PARTIAL_INHERITED (MDL_SOURCE_IS_NONPAGED_POOL | MDL_IO_PAGE_READ | MDL_IO_SPACE)
+
+static struct pt *mdl_kernel_pt;
+
+void mm_set_kernel_pt(struct pt *pt) { mdl_kernel_pt = pt; }
+struct pt *mm_get_kernel_pt(void) { return mdl_kernel_pt; }
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint16_t mdl_flags(const MDL *mdl) { return (uint16_t)mdl->MdlFlags; }
+
+static void mdl_set_flags(PMDL mdl, uint16_t f) { mdl->MdlFlags = (CSHORT)f; }
+
+/* Pages the MDL describes: the span of StartVa + ByteOffset and ByteCount (at most 2^20 + 1). */
+static uint64_t mdl_pages(const MDL *mdl)
+{
+	return ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(mdl), mdl->ByteCount);
+}
+
+/* Pages touched by [va, va + len) in 64 bits; false when len is too large to count. */
+static bool mdl_span64(vaddr_t va, uint64_t len, uint64_t *pages)
+{
+	if (len > UINT64_MAX - 2 * PAGE_SIZE)
+		return false;
+	*pages = ((va & PAGE_MASK) + len + PAGE_MASK) >> PAGE_SHIFT;
+	return true;
+}
+
+/* A NULL MDL dereferenced: bug check 0x50 naming address 0 and the caller. */
+static void mdl_null_bugcheck(void *caller)
+{
+	KeBugCheckEx(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0, MDL_FAULT_READ, (uint64_t)caller, 0);
+}
+
+/* Exclusive end for phys_alloc of an inclusive HighAddress. */
+static uint64_t mdl_high_exclusive(uint64_t high) { return high == UINT64_MAX ? UINT64_MAX : high + 1; }
+
+/* Frees n frames listed in pfn, coalescing consecutive runs. */
+static void mdl_free_frames(const PFN_NUMBER *pfn, uint64_t n)
+{
+	for (uint64_t i = 0; i < n;) {
+		uint64_t run = 1;
+		while (i + run < n && pfn[i + run] == pfn[i] + run)
+			run++;
+		phys_free(pfn_to_pa(pfn[i]), run);
+		i += run;
+	}
+}
+
+/* Writes the frames of [pa, pa + n pages) into pfn. */
+static void mdl_fill(PFN_NUMBER *pfn, paddr_t pa, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		pfn[i] = pa_to_pfn(pa) + i;
+}
+
+/* ---------------------------------------------------------------- building MDLs */
+
+/*
+ * MmSizeOfMdl: bytes of an MDL describing [Base, Base + Length): sizeof(MDL) + 8 * span pages.
+ * Returns 0 [ours] only when Length is too large to count pages (> 2^64 - 8 KiB).
+ */
+SIZE_T MmSizeOfMdl(PVOID Base, SIZE_T Length)
+{
+	uint64_t pages;
+	if (!mdl_span64((vaddr_t)Base, Length, &pages))
+		return 0;
+	return sizeof(MDL) + pages * sizeof(PFN_NUMBER);
+}
+
+/*
+ * MmInitializeMdl: the WDK macro: Next NULL, Size (CSHORT), flags 0, StartVa PAGE_ALIGN(BaseVa),
+ * ByteOffset, ByteCount = (ULONG)Length; [ours] Process, MappedSystemVa and the reserved fields are
+ * zeroed too. The caller provides room for the PFN array. NULL Mdl: bug check 0x50.
+ */
+VOID MmInitializeMdl(PMDL Mdl, PVOID BaseVa, SIZE_T Length)
+{
+	if (!Mdl) {
+		mdl_null_bugcheck(__builtin_return_address(0));
+		return;
+	}
+	*Mdl = (MDL){
+		.Size = (CSHORT)(sizeof(MDL) + sizeof(PFN_NUMBER) * ADDRESS_AND_SIZE_TO_SPAN_PAGES(BaseVa, Length)),
+		.StartVa = PAGE_ALIGN(BaseVa),
+		.ByteOffset = BYTE_OFFSET(BaseVa),
+		.ByteCount = (ULONG)Length,
+	};
+}
+
+/*
+ * IoAllocateMdl: an MDL from the pool (tag MDL_TAG_IO) for [VirtualAddress, +Length), initialised by
+ * MmInitializeMdl (flags 0); its PFN array is filled later (MmBuildMdlForNonPagedPool). SecondaryBuffer
+ * and ChargeQuota are ignored (no IRPs). NULL: Irp is not NULL [ours: no IRP support]; Length is 0;
+ * the range wraps past the top of the address space; the pool is exhausted.
+ */
+PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota, PIRP Irp)
+{
+	(void)SecondaryBuffer;
+	(void)ChargeQuota;
+	if (Irp || Length == 0 || range_overflows((vaddr_t)VirtualAddress, Length))
+		return NULL;
+	PMDL mdl = ExAllocatePoolWithTag(NonPagedPoolNx, MmSizeOfMdl(VirtualAddress, Length), MDL_TAG_IO);
+	if (mdl)
+		MmInitializeMdl(mdl, VirtualAddress, Length);
+	return mdl;
+}
+
+/* Unmaps the MDL when it holds a mapping MmMapLockedPagesSpecifyCache made (Windows' MmPrepareMdlForReuse). */
+static void mdl_unmap_own(PMDL mdl)
+{
+	struct syspte_info info;
+	if (!(mdl_flags(mdl) & MDL_MAPPED_TO_SYSTEM_VA) || !mdl->MappedSystemVa)
+		return;
+	if (syspte_lookup((vaddr_t)mdl->MappedSystemVa, &info) && info.tag == MDL_TAG_MAP &&
+	    info.base == (vaddr_t)mdl->MappedSystemVa)
+		MmUnmapLockedPages((char *)mdl->MappedSystemVa + mdl->ByteOffset, mdl);
+}
+
+/*
+ * IoFreeMdl: frees an MDL from IoAllocateMdl. A mapping made for it by MmMapLockedPagesSpecifyCache
+ * (MmGetSystemAddressForMdlSafe) is unmapped first, as Windows does for partial MDLs; a reserved
+ * mapping made by the caller is the caller's to unmap. An MDL not from IoAllocateMdl (NULL, on the
+ * stack, from MmAllocatePagesForMdl, freed already): bug check 0xC2 from ExFreePoolWithTag (0x46, 0x42,
+ * 0x0A, 0x07), with nothing unmapped.
+ */
+VOID IoFreeMdl(PMDL Mdl)
+{
+	uint32_t tag;
+	if (pool_block_info(Mdl, NULL, &tag) && tag == MDL_TAG_IO)
+		mdl_unmap_own(Mdl);
+	ExFreePoolWithTag(Mdl, MDL_TAG_IO);
+}
+
+/*
+ * MmBuildMdlForNonPagedPool: fills the PFN array by walking the kernel page tables for every page of
+ * the MDL's range (direct-map addresses and system-PTE mappings alike), sets SOURCE_IS_NONPAGED_POOL
+ * and MappedSystemVa = StartVa + ByteOffset (as Windows). A page of the range that is not mapped: bug
+ * check 0x50 (P1 its address, P2 0 read, P3 caller's address, P4 base of the reservation holding it or
+ * 0), with the MDL unchanged. NULL Mdl: 0x50 at address 0. Needs mm_set_kernel_pt (asserted).
+ */
+VOID MmBuildMdlForNonPagedPool(PMDL Mdl)
+{
+	void *caller = __builtin_return_address(0);
+	if (!Mdl) {
+		mdl_null_bugcheck(caller);
+		return;
+	}
+	KASSERT(mdl_kernel_pt != NULL, "MmBuildMdlForNonPagedPool before mm_set_kernel_pt");
+	vaddr_t start = (vaddr_t)Mdl->StartVa;
+	uint64_t n = mdl_pages(Mdl);
+	paddr_t pa;
+	for (uint64_t i = 0; i < n; i++) {   /* validate every page before writing anything */
+		vaddr_t va = start + (i << PAGE_SHIFT);
+		if (va < start || !pt_query(mdl_kernel_pt, va, &pa, NULL, NULL)) {
+			KeBugCheckEx(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va, MDL_FAULT_READ, (uint64_t)caller,
+				     syspte_reservation_base(va));
+			return;
+		}
+	}
+	PPFN_NUMBER pfn = MmGetMdlPfnArray(Mdl);
+	for (uint64_t i = 0; i < n; i++) {
+		bool mapped = pt_query(mdl_kernel_pt, start + (i << PAGE_SHIFT), &pa, NULL, NULL);
+		KASSERT(mapped, "page unmapped while building an MDL");
+		pfn[i] = pa_to_pfn(pa);
+	}
+	Mdl->MappedSystemVa = MmGetMdlVirtualAddress(Mdl);
+	mdl_set_flags(Mdl, mdl_flags(Mdl) | MDL_SOURCE_IS_NONPAGED_POOL);
+}
+
+/* Checks that an MDL from the pool has room for pages PFNs; stack MDLs cannot be checked. */
+static bool mdl_has_room(const MDL *mdl, uint64_t pages)
+{
+	size_t bytes;
+	return !pool_block_info(mdl, &bytes, NULL) || bytes >= sizeof(MDL) + pages * sizeof(PFN_NUMBER);
+}
+
+/* The target's MappedSystemVa for a partial MDL at byte offset off into the source's data. */
+static PVOID mdl_partial_system_va(const MDL *src, const MDL *dst, uint64_t off, uint16_t *flags)
+{
+	uint16_t sf = mdl_flags(src);
+	if ((sf & (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARENT_MAPPED_SYSTEM_VA)) && src->MappedSystemVa) {
+		*flags |= MDL_PARENT_MAPPED_SYSTEM_VA;   /* page-base convention: add whole pages */
+		return (char *)src->MappedSystemVa + ((vaddr_t)dst->StartVa - (vaddr_t)src->StartVa);
+	}
+	if (sf & MDL_SOURCE_IS_NONPAGED_POOL)
+		return (char *)src->MappedSystemVa + off;   /* data-address convention */
+	return NULL;
+}
+
+/*
+ * IoBuildPartialMdl: makes TargetMdl describe [VirtualAddress, +Length) of SourceMdl's range (Length 0:
+ * to the source's end): StartVa/ByteOffset/ByteCount, the PFNs copied, MDL_PARTIAL, the source's
+ * SOURCE_IS_NONPAGED_POOL / IO_PAGE_READ / IO_SPACE; when the source is mapped, PARENT_MAPPED_SYSTEM_VA
+ * with MappedSystemVa at the sub-range's first page inside the source's mapping (valid while that
+ * mapping lives). Target keeps only its ALLOCATED_FIXED_SIZE flag; a mapping it held is forgotten.
+ * [ours] Bug check 0x1A, target unchanged: P1 MDL_BUGCHECK_PARTIAL_RANGE (P2 VirtualAddress, P3 Length,
+ * P4 SourceMdl) when the sub-range leaves the source; P1 MDL_BUGCHECK_PARTIAL_ROOM (P2 TargetMdl, P3
+ * pages needed) when a pool-allocated target is too small. NULL MDL: 0x50 at address 0.
+ */
+VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length)
+{
+	if (!SourceMdl || !TargetMdl) {
+		mdl_null_bugcheck(__builtin_return_address(0));
+		return;
+	}
+	vaddr_t src = (vaddr_t)MmGetMdlVirtualAddress(SourceMdl), va = (vaddr_t)VirtualAddress;
+	uint64_t off = va - src;
+	if (va < src || off > SourceMdl->ByteCount ||
+	    (Length != 0 && Length > SourceMdl->ByteCount - off)) {
+		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_RANGE, va, Length, (uint64_t)SourceMdl);
+		return;
+	}
+	ULONG len = Length ? Length : (ULONG)(SourceMdl->ByteCount - off);
+	uint64_t n = ADDRESS_AND_SIZE_TO_SPAN_PAGES(va, len);
+	if (!mdl_has_room(TargetMdl, n)) {
+		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM, (uint64_t)TargetMdl, n, 0);
+		return;
+	}
+	TargetMdl->StartVa = PAGE_ALIGN(va);
+	TargetMdl->ByteOffset = BYTE_OFFSET(va);
+	TargetMdl->ByteCount = len;
+	TargetMdl->Process = SourceMdl->Process;
+	uint16_t f = (uint16_t)((mdl_flags(TargetMdl) & MDL_ALLOCATED_FIXED_SIZE) |
+				(mdl_flags(SourceMdl) & MDL_PARTIAL_INHERITED) | MDL_PARTIAL);
+	TargetMdl->MappedSystemVa = mdl_partial_system_va(SourceMdl, TargetMdl, off, &f);
+	mdl_set_flags(TargetMdl, f);
+	uint64_t first = ((vaddr_t)TargetMdl->StartVa - (vaddr_t)SourceMdl->StartVa) >> PAGE_SHIFT;
+	PPFN_NUMBER from = MmGetMdlPfnArray(SourceMdl) + first, to = MmGetMdlPfnArray(TargetMdl);
+	for (uint64_t i = 0; i < n; i++)
+		to[i] = from[i];
+}
+
+/* ---------------------------------------------------------------- allocating pages */
+
+/* Up to n frames inside [lo, hi_ex): runs as long as possible when contiguous, else single pages. */
+static uint64_t mdl_alloc_range(PFN_NUMBER *pfn, uint64_t n, uint64_t lo, uint64_t hi_ex, bool contiguous)
+{
+	uint64_t got = 0, run = contiguous ? n : 1;
+	while (got < n) {
+		uint64_t ask = MIN(run, n - got);
+		paddr_t pa = phys_alloc(ask, lo, hi_ex);
+		if (!pa) {
+			if (ask == 1)
+				break;
+			run = ask / 2;
+			continue;
+		}
+		mdl_fill(pfn + got, pa, ask);
+		got += ask;
+	}
+	return got;
+}
+
+/* Highest physical address + 1 the allocator manages. */
+static uint64_t mdl_phys_top(void)
+{
+	struct phys_stats st;
+	phys_get_stats(&st);
+	return pfn_to_pa(st.highest_pfn);
+}
+
+/* The default and PREFER_CONTIGUOUS policy: window [lo, hi], then [lo + skip, hi + skip], ... while
+ * pages are missing and the window starts below the top of RAM (one window when skip is 0). */
+static uint64_t mdl_alloc_windows(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, uint64_t hi, uint64_t skip,
+				  bool contiguous)
+{
+	uint64_t got = 0, top = mdl_phys_top();
+	for (;;) {
+		got += mdl_alloc_range(pfn + got, want - got, lo, mdl_high_exclusive(hi), contiguous);
+		if (got == want || skip == 0 || lo > UINT64_MAX - skip || hi > UINT64_MAX - skip)
+			return got;
+		lo += skip;
+		hi += skip;
+		if (lo >= top)
+			return got;
+	}
+}
+
+/* npages contiguous frames aligned to npages pages inside [lo, hi_ex); 0 when none. npages is a
+ * power of two. Tries a plain allocation, then over-allocates and trims to the aligned run. */
+static paddr_t mdl_alloc_aligned(uint64_t npages, uint64_t lo, uint64_t hi_ex)
+{
+	uint64_t align = npages << PAGE_SHIFT;
+	paddr_t pa = phys_alloc(npages, lo, hi_ex);
+	if (pa && IS_ALIGNED(pa, align))
+		return pa;
+	if (pa)
+		phys_free(pa, npages);
+	uint64_t big = 2 * npages - 1;
+	pa = phys_alloc(big, lo, hi_ex);
+	if (!pa)
+		return 0;
+	paddr_t a = ALIGN_UP(pa, align);
+	uint64_t head = (a - pa) >> PAGE_SHIFT, tail = big - head - npages;
+	if (head)
+		phys_free(pa, head);
+	if (tail)
+		phys_free(a + align, tail);
+	return a;
+}
+
+/* REQUIRE_CONTIGUOUS_CHUNKS: skip 0 = one block of want pages or nothing; else chunks of skip bytes,
+ * each aligned to skip, as many as fit (want is a multiple of the chunk). */
+static uint64_t mdl_alloc_chunks(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, uint64_t hi, uint64_t skip)
+{
+	uint64_t hi_ex = mdl_high_exclusive(hi);
+	if (skip == 0) {
+		paddr_t pa = phys_alloc(want, lo, hi_ex);
+		if (pa)
+			mdl_fill(pfn, pa, want);
+		return pa ? want : 0;
+	}
+	uint64_t chunk = skip >> PAGE_SHIFT, got = 0;
+	while (got < want) {
+		paddr_t pa = mdl_alloc_aligned(chunk, lo, hi_ex);
+		if (!pa)
+			break;
+		mdl_fill(pfn + got, pa, chunk);
+		got += chunk;
+	}
+	return got;
+}
+
+/* The argument rules of MmAllocatePagesForMdlEx; true when the call may proceed. */
+static bool mdl_alloc_args_ok(uint64_t lo, uint64_t hi, uint64_t skip, SIZE_T total, MEMORY_CACHING_TYPE cache,
+			      ULONG flags)
+{
+	bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS;
+	if ((flags & ~(ULONG)MDL_ALLOC_FLAGS_KNOWN) || (unsigned)cache >= MmMaximumCacheType)
+		return false;
+	if (total == 0 || total > MDL_ALLOC_MAX_BYTES || lo > hi || !IS_ALIGNED(skip, PAGE_SIZE))
+		return false;
+	if (chunks && skip && ((skip & (skip - 1)) || total % skip))
+		return false;
+	if ((flags & MM_ALLOCATE_FAST_LARGE_PAGES) && (!chunks || skip == 0 || skip % MDL_LARGE_PAGE_BYTES))
+		return false;
+	return true;
+}
+
+/*
+ * MmAllocatePagesForMdlEx: ceil(TotalBytes / 4 KiB) physical pages, each inside [LowAddress, HighAddress]
+ * (HighAddress inclusive, addresses taken as unsigned so -1 means "anywhere"), zeroed unless
+ * MM_DONT_ZERO_ALLOCATION. The MDL (pool, tag MDL_TAG_PAGES; the caller frees it with ExFreePool after
+ * MmFreePagesFromMdl) has PAGES_LOCKED, StartVa NULL, ByteOffset 0, ByteCount = pages obtained * 4 KiB.
+ * Placement: single pages by default; PREFER_CONTIGUOUS takes the longest runs it can, halving on
+ * failure; with a nonzero SkipBytes, missing pages are sought in [Low + k*Skip, High + k*Skip] for
+ * k = 1, 2, ... while the window starts below the top of RAM. REQUIRE_CONTIGUOUS_CHUNKS: SkipBytes 0 =
+ * one contiguous block or NULL; otherwise SkipBytes is the chunk (a power of two >= 4 KiB dividing
+ * TotalBytes), every chunk contiguous and aligned to its size, fewer chunks possible. LOCAL_NODE_ONLY
+ * and NO_WAIT change nothing (one node; never waits); FAST_LARGE_PAGES is accepted with its rules.
+ * Fewer pages than asked are returned unless MM_ALLOCATE_FULLY_REQUIRED.
+ * NULL, nothing allocated: no page found; FULLY_REQUIRED and not all found; an unknown flag bit;
+ * CacheType out of range; TotalBytes 0 or > 4 GiB - 4 KiB; Low > High; SkipBytes not a page multiple;
+ * CHUNKS with SkipBytes not a power of two or not dividing TotalBytes; FAST_LARGE_PAGES without
+ * CHUNKS or with SkipBytes not a multiple of 2 MiB; the pool cannot hold the MDL.
+ */
+PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress, PHYSICAL_ADDRESS SkipBytes,
+			     SIZE_T TotalBytes, MEMORY_CACHING_TYPE CacheType, ULONG Flags)
+{
+	uint64_t lo = (uint64_t)LowAddress.QuadPart, hi = (uint64_t)HighAddress.QuadPart;
+	uint64_t skip = (uint64_t)SkipBytes.QuadPart;
+	if (!mdl_alloc_args_ok(lo, hi, skip, TotalBytes, CacheType, Flags))
+		return NULL;
+	uint64_t want = TotalBytes / PAGE_SIZE + (TotalBytes % PAGE_SIZE != 0);
+	PMDL mdl = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(MDL) + want * sizeof(PFN_NUMBER), MDL_TAG_PAGES);
+	if (!mdl)
+		return NULL;
+	MmInitializeMdl(mdl, NULL, want << PAGE_SHIFT);
+	PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
+	uint64_t got = (Flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS)
+			       ? mdl_alloc_chunks(pfn, want, lo, hi, skip)
+			       : mdl_alloc_windows(pfn, want, lo, hi, skip, Flags & MM_ALLOCATE_PREFER_CONTIGUOUS);
+	if (got == 0 || ((Flags & MM_ALLOCATE_FULLY_REQUIRED) && got < want)) {
+		mdl_free_frames(pfn, got);
+		ExFreePoolWithTag(mdl, MDL_TAG_PAGES);
+		return NULL;
+	}
+	if (!(Flags & MM_DONT_ZERO_ALLOCATION))
+		for (uint64_t i = 0; i < got; i++) {
+			volatile uint64_t *w = arch_phys_to_virt(pfn_to_pa(pfn[i]));
+			for (size_t j = 0; j < PAGE_SIZE / sizeof(*w); j++)
+				w[j] = 0;
+		}
+	mdl->ByteCount = (ULONG)(got << PAGE_SHIFT);
+	mdl_set_flags(mdl, MDL_PAGES_LOCKED);
+	return mdl;
+}
+
+/* MmAllocatePagesForMdl: MmAllocatePagesForMdlEx(..., MmCached, 0); the same outcomes. */
+PMDL MmAllocatePagesForMdl(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress, PHYSICAL_ADDRESS SkipBytes,
+			   SIZE_T TotalBytes)
+{
+	return MmAllocatePagesForMdlEx(LowAddress, HighAddress, SkipBytes, TotalBytes, MmCached, 0);
+}
+
+/* True when MmFreePagesFromMdl may free the MDL's pages: not mapped, not partial, and either from
+ * MmAllocatePagesForMdl (PAGES_LOCKED) or built over mappings since unmapped (the growable-region
+ * tear-down: SOURCE_IS_NONPAGED_POOL with MappedSystemVa cleared by MmUnmapReservedMapping). */
+static bool mdl_pages_freeable(const MDL *mdl)
+{
+	uint16_t f = mdl_flags(mdl);
+	if (f & (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL | MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_PARENT_MAPPED_SYSTEM_VA |
+		 MDL_IO_SPACE))
+		return false;
+	return (f & MDL_PAGES_LOCKED) || ((f & MDL_SOURCE_IS_NONPAGED_POOL) && mdl->MappedSystemVa == NULL);
+}
+
+/*
+ * MmFreePagesFromMdl: returns every page the MDL lists to the physical allocator, then [ours] sets
+ * ByteCount 0 and clears PAGES_LOCKED / SOURCE_IS_NONPAGED_POOL so a second call is detected; the
+ * structure stays (ExFreePool it). Also accepts a tear-down MDL (see mdl_pages_freeable).
+ * [ours] Bug check 0x1A, nothing freed: P1 MDL_BUGCHECK_FREE_BAD_MDL (P2 MDL, P3 MdlFlags) when the
+ * MDL is mapped, partial, I/O space, pool memory or already freed; P1 MDL_BUGCHECK_FREE_BAD_PAGE (P2 MDL,
+ * P3 PFN, P4 index) when a listed frame is not allocated RAM. NULL: 0x50 at address 0. A frame listed
+ * twice in one MDL is caught by phys_free's double-free assertion (a panic).
+ */
+VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
+{
+	PMDL mdl = MemoryDescriptorList;
+	if (!mdl) {
+		mdl_null_bugcheck(__builtin_return_address(0));
+		return;
+	}
+	if (!mdl_pages_freeable(mdl)) {
+		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL, (uint64_t)mdl, mdl_flags(mdl), 0);
+		return;
+	}
+	uint64_t n = mdl_pages(mdl);
+	PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
+	for (uint64_t i = 0; i < n; i++)
+		if (pfn[i] == 0 || !phys_is_managed(pfn_to_pa(pfn[i])) || phys_is_free(pfn_to_pa(pfn[i]), 1)) {
+			KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE, (uint64_t)mdl, pfn[i], i);
+			return;
+		}
+	mdl_free_frames(pfn, n);
+	mdl->ByteCount = 0;
+	mdl_set_flags(mdl, mdl_flags(mdl) & (uint16_t)~(MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL));
+}
+
+/* ---------------------------------------------------------------- system mappings */
+
+/*
+ * MmMapLockedPagesSpecifyCache: maps the MDL's pages into a new reservation of exactly its span
+ * (tag MDL_TAG_MAP) with MmMapLockedPagesWithReservedMapping; returns the address of the data
+ * (mapping + ByteOffset). An MDL with SOURCE_IS_NONPAGED_POOL (and not mapped) is already mapped:
+ * its MappedSystemVa comes back and nothing is reserved. Priority is ignored (MdlMappingNoWrite too:
+ * mappings are always writable, never executable); BugCheckOnFailure is ignored [ours: failures are
+ * always NULL]. NULL, nothing reserved or mapped: NULL Mdl; AccessMode UserMode (no user mappings);
+ * RequestedAddress not NULL; CacheType out of range; every NULL case of
+ * MmMapLockedPagesWithReservedMapping (not locked nor partial, already mapped, ByteCount 0); the system
+ * PTE region is exhausted.
+ */
+PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
+				   MEMORY_CACHING_TYPE CacheType, PVOID RequestedAddress, ULONG BugCheckOnFailure,
+				   ULONG Priority)
+{
+	PMDL mdl = MemoryDescriptorList;
+	(void)BugCheckOnFailure;
+	(void)Priority;
+	if (!mdl || AccessMode != KernelMode || RequestedAddress || (unsigned)CacheType >= MmMaximumCacheType)
+		return NULL;
+	if ((mdl_flags(mdl) & (MDL_SOURCE_IS_NONPAGED_POOL | MDL_MAPPED_TO_SYSTEM_VA)) == MDL_SOURCE_IS_NONPAGED_POOL)
+		return mdl->MappedSystemVa;
+	if (mdl->ByteCount == 0)
+		return NULL;
+	PVOID base = MmAllocateMappingAddressEx((SIZE_T)mdl_pages(mdl) << PAGE_SHIFT, MDL_TAG_MAP, 0);
+	if (!base)
+		return NULL;
+	PVOID va = MmMapLockedPagesWithReservedMapping(base, MDL_TAG_MAP, mdl, CacheType);
+	if (!va)
+		MmFreeMappingAddress(base, MDL_TAG_MAP);
+	return va;
+}
+
+/*
+ * MmUnmapLockedPages: undoes MmMapLockedPagesSpecifyCache: unmaps the span and frees the reservation;
+ * BaseAddress is what the map returned (rounded down to its page). For an unmapped
+ * SOURCE_IS_NONPAGED_POOL MDL whose MappedSystemVa is BaseAddress, nothing was mapped: no-op.
+ * Misuse, state unchanged: BaseAddress inside one of our mappings but not at its start, or the MDL's
+ * span differs from the mapping's: 0xDA P1 0x10C (P2 BaseAddress, P3 the mapping's base, P4 pages
+ * asked); otherwise MmUnmapReservedMapping's checks with tag MDL_TAG_MAP: 0x108 (a reservation of
+ * another tag, e.g. the caller's own), 0x109 (no reservation, or already unmapped), ...
+ * NULL MDL: 0x50 at address 0.
+ */
+VOID MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList)
+{
+	PMDL mdl = MemoryDescriptorList;
+	struct syspte_info info;
+	if (!mdl) {
+		mdl_null_bugcheck(__builtin_return_address(0));
+		return;
+	}
+	if ((mdl_flags(mdl) & (MDL_SOURCE_IS_NONPAGED_POOL | MDL_MAPPED_TO_SYSTEM_VA)) == MDL_SOURCE_IS_NONPAGED_POOL &&
+	    BaseAddress == mdl->MappedSystemVa)
+		return;
+	vaddr_t va = (vaddr_t)PAGE_ALIGN(BaseAddress);
+	uint64_t n = mdl_pages(mdl);
+	if (syspte_lookup(va, &info) && info.tag == MDL_TAG_MAP && (info.base != va || info.npages != n)) {
+		KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C, (uint64_t)BaseAddress, info.base, n);
+		return;
+	}
+	MmUnmapReservedMapping(BaseAddress, MDL_TAG_MAP, mdl);
+	if (syspte_lookup(va, &info) && info.tag == MDL_TAG_MAP && info.base == va && info.mapped == 0)
+		MmFreeMappingAddress((PVOID)va, MDL_TAG_MAP);
+}
+
+/*
+ * MmGetSystemAddressForMdlSafe: the MDL's data in system space: MappedSystemVa + ByteOffset when
+ * MAPPED_TO_SYSTEM_VA (or PARENT_MAPPED_SYSTEM_VA with a MappedSystemVa); MappedSystemVa when
+ * SOURCE_IS_NONPAGED_POOL; otherwise a new mapping from MmMapLockedPagesSpecifyCache(MmCached), undone
+ * by MmUnmapLockedPages or IoFreeMdl. NULL: NULL Mdl, or the mapping fails (see above). Priority ignored.
+ */
+PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority)
+{
+	if (!Mdl)
+		return NULL;
+	uint16_t f = mdl_flags(Mdl);
+	if ((f & MDL_MAPPED_TO_SYSTEM_VA) || ((f & MDL_PARENT_MAPPED_SYSTEM_VA) && Mdl->MappedSystemVa))
+		return (char *)Mdl->MappedSystemVa + Mdl->ByteOffset;
+	if (f & MDL_SOURCE_IS_NONPAGED_POOL)
+		return Mdl->MappedSystemVa;
+	return MmMapLockedPagesSpecifyCache(Mdl, KernelMode, MmCached, NULL, 0, Priority);
+}

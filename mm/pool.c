@@ -1,0 +1,678 @@
+/*
+ * The nonpaged pool (design: mm/pool.h) and the WDK entry points ExAllocatePoolWithTag,
+ * ExFreePoolWithTag and ExFreePool.
+ *
+ * Assumption: the direct map is linear, arch_phys_to_virt(pa) == arch_phys_to_virt(0) + pa, on the
+ * kernel (DMAP_BASE + pa) and on the host (fake RAM base + pa); pool_virt_to_phys relies on it.
+ */
+#include "pool.h"
+#include "wdm.h"
+#include "phys.h"
+#include "arch_mm.h"
+#include "spinlock.h"
+#include "bugcheck.h"
+#include "kassert.h"
+#include "kprintf.h"
+
+#define POOL_SLAB_HDR 32u                 /* slab header at the start of each slab page */
+#define POOL_BLOCK_HDR 16u                /* header before each small block's data */
+#define POOL_SLAB_MAGIC 0x42414c534c4f4f50ULL /* "POOLSLAB", xored with the page's physical address */
+#define POOL_STATE_ALLOC 0x636f6c41u      /* "Aloc": a caller's block */
+#define POOL_STATE_FREE 0x65657246u       /* "Free" */
+#define POOL_STATE_INTERNAL 0x746e4950u   /* "PInt": a large-block record (the pool's own) */
+#define POOL_FREE_END 0u                  /* free-list terminator (offset 0 is the slab header) */
+#define POOL_EMPTY_KEPT 1u                /* empty slabs kept per class */
+#define POOL_TAG_SLOTS 256u               /* per-tag table (power of two); entries are never removed */
+#define POOL_LARGE_BUCKETS 64u            /* hash buckets of large-block records */
+#define POOL_RECENT_LARGE 32u             /* freed large addresses remembered to name double frees */
+#define POOL_CHECK_REPORT_MAX 5u          /* violations printed by pool_check */
+
+static const uint16_t pool_class_size[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };
+
+struct pool_slab {
+	uint64_t magic;                   /* POOL_SLAB_MAGIC ^ physical address of the page */
+	struct pool_slab *next, *prev;    /* on the class's avail or full list */
+	uint16_t cls, nfree, nblocks;
+	uint16_t free_off;                /* page offset of the first free block header, or POOL_FREE_END */
+};
+
+struct pool_block {
+	uint32_t state;                   /* POOL_STATE_* */
+	uint32_t tag;
+	uint32_t size;                    /* bytes asked for */
+	uint16_t next_off;                /* free list link while free */
+	uint16_t cls;
+};
+
+struct pool_class {
+	struct pool_slab *avail;          /* slabs with at least one free block */
+	struct pool_slab *full;           /* slabs with none */
+	uint64_t slabs, empty;
+};
+
+struct pool_large {
+	struct pool_large *next;
+	vaddr_t va;
+	uint64_t npages;
+	uint64_t bytes;
+	uint32_t tag;
+};
+
+struct pool_tag_slot {
+	struct pool_tag_total t;
+	bool used;
+};
+
+/* What a free found wrong: the BAD_POOL_CALLER parameters. */
+struct pool_misuse {
+	uint64_t p1, p2, p3, p4;
+};
+
+STATIC_ASSERT(sizeof(struct pool_slab) == POOL_SLAB_HDR, "slab header size");
+STATIC_ASSERT(sizeof(struct pool_block) == POOL_BLOCK_HDR, "block header size");
+STATIC_ASSERT(POOL_SLAB_HDR % POOL_ALIGN == 0 && POOL_BLOCK_HDR % POOL_ALIGN == 0, "data alignment");
+STATIC_ASSERT((POOL_TAG_SLOTS & (POOL_TAG_SLOTS - 1)) == 0, "tag slots: power of two");
+STATIC_ASSERT(2 * (POOL_SMALL_MAX + POOL_BLOCK_HDR) <= PAGE_SIZE - POOL_SLAB_HDR, "two blocks of the largest class fit");
+
+static struct {
+	spinlock_t lock;
+	struct pool_class cls[POOL_CLASSES];
+	struct pool_large *large[POOL_LARGE_BUCKETS];
+	vaddr_t recent_large[POOL_RECENT_LARGE];
+	unsigned recent_next;
+	struct pool_tag_slot tags[POOL_TAG_SLOTS];
+	uint64_t tags_used;
+	uint64_t internal_live;           /* large-block records */
+	struct pool_stats st;
+} pool;
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Bytes from one block header to the next in class ci. */
+static uint32_t pool_stride(unsigned ci) { return pool_class_size[ci] + POOL_BLOCK_HDR; }
+
+/* Blocks in one slab of class ci. */
+static uint16_t pool_nblocks(unsigned ci) { return (uint16_t)((PAGE_SIZE - POOL_SLAB_HDR) / pool_stride(ci)); }
+
+/* Smallest class holding n (1 <= n <= POOL_SMALL_MAX) bytes. */
+static unsigned pool_class_of(size_t n)
+{
+	unsigned ci = 0;
+	while (pool_class_size[ci] < n)
+		ci++;
+	KASSERT(ci < POOL_CLASSES, "pool class for %zu bytes", n);
+	return ci;
+}
+
+/* Physical address behind a direct-map pointer; false when p is not managed RAM in the direct map. */
+static bool pool_virt_to_phys(const void *p, paddr_t *pa)
+{
+	uintptr_t base = (uintptr_t)arch_phys_to_virt(0);
+	if ((uintptr_t)p < base)
+		return false;
+	*pa = (uintptr_t)p - base;
+	return phys_is_managed(*pa);
+}
+
+static void pool_list_push(struct pool_slab **head, struct pool_slab *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void pool_list_remove(struct pool_slab **head, struct pool_slab *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static struct pool_block *pool_block_at(struct pool_slab *s, uint32_t off)
+{
+	return (struct pool_block *)((char *)s + off);
+}
+
+static bool pool_misuse(struct pool_misuse *m, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	*m = (struct pool_misuse){ p1, p2, p3, p4 };
+	return false;
+}
+
+/* ---------------------------------------------------------------- per-tag accounting */
+
+/* The slot of tag, inserting it when create; NULL when absent (or the table is full). */
+static struct pool_tag_slot *pool_tag_slot(uint32_t tag, bool create)
+{
+	uint32_t h = (tag * 0x9E3779B1u) >> 24;
+	for (uint32_t i = 0; i < POOL_TAG_SLOTS; i++) {
+		struct pool_tag_slot *t = &pool.tags[(h + i) & (POOL_TAG_SLOTS - 1)];
+		if (t->used && t->t.tag == tag)
+			return t;
+		if (!t->used) {
+			if (!create)
+				return NULL;
+			t->used = true;
+			t->t = (struct pool_tag_total){ .tag = tag };
+			pool.tags_used++;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static void pool_account_alloc(uint32_t tag, uint64_t bytes)
+{
+	struct pool_tag_slot *t = pool_tag_slot(tag, true);
+	if (t) {
+		t->t.allocs++;
+		t->t.bytes_live += bytes;
+	} else {
+		pool.st.untracked_tags++;
+	}
+	pool.st.allocs++;
+	pool.st.bytes_live += bytes;
+}
+
+static void pool_account_free(uint32_t tag, uint64_t bytes)
+{
+	struct pool_tag_slot *t = pool_tag_slot(tag, false);
+	if (t) {
+		KASSERT(t->t.bytes_live >= bytes, "tag bytes underflow");
+		t->t.frees++;
+		t->t.bytes_live -= bytes;
+	}
+	pool.st.frees++;
+	pool.st.bytes_live -= bytes;
+}
+
+/* ---------------------------------------------------------------- slabs */
+
+/* A new empty slab of class ci on its avail list; NULL when no page is free. */
+static struct pool_slab *pool_slab_new(unsigned ci)
+{
+	paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
+	if (!pa)
+		return NULL;
+	struct pool_slab *s = arch_phys_to_virt(pa);
+	uint16_t n = pool_nblocks(ci);
+	*s = (struct pool_slab){ .magic = POOL_SLAB_MAGIC ^ pa, .cls = (uint16_t)ci, .nfree = n, .nblocks = n,
+				 .free_off = POOL_FREE_END };
+	for (uint16_t i = n; i-- > 0;) {
+		uint32_t off = POOL_SLAB_HDR + i * pool_stride(ci);
+		*pool_block_at(s, off) = (struct pool_block){ .state = POOL_STATE_FREE, .next_off = s->free_off,
+							       .cls = (uint16_t)ci };
+		s->free_off = (uint16_t)off;
+	}
+	struct pool_class *c = &pool.cls[ci];
+	pool_list_push(&c->avail, s);
+	c->slabs++;
+	c->empty++;
+	pool.st.slab_pages++;
+	return s;
+}
+
+/* Returns an empty slab (on its avail list) to the physical allocator. */
+static void pool_slab_release(struct pool_slab *s)
+{
+	struct pool_class *c = &pool.cls[s->cls];
+	KASSERT(s->nfree == s->nblocks, "releasing a slab with live blocks");
+	pool_list_remove(&c->avail, s);
+	paddr_t pa = s->magic ^ POOL_SLAB_MAGIC;
+	s->magic = 0;
+	c->slabs--;
+	c->empty--;
+	pool.st.slab_pages--;
+	phys_free(pa, 1);
+}
+
+/* Takes a block of class ci for n bytes in state; NULL when no page is free. */
+static void *pool_small_alloc(unsigned ci, size_t n, uint32_t tag, uint32_t state)
+{
+	struct pool_class *c = &pool.cls[ci];
+	struct pool_slab *s = c->avail ? c->avail : pool_slab_new(ci);
+	if (!s)
+		return NULL;
+	if (s->nfree == s->nblocks)
+		c->empty--;
+	struct pool_block *b = pool_block_at(s, s->free_off);
+	KASSERT(s->free_off != POOL_FREE_END && b->state == POOL_STATE_FREE, "pool free list corrupt in slab %p", s);
+	s->free_off = b->next_off;
+	if (--s->nfree == 0) {
+		pool_list_remove(&c->avail, s);
+		pool_list_push(&c->full, s);
+	}
+	*b = (struct pool_block){ .state = state, .tag = tag, .size = (uint32_t)n, .cls = (uint16_t)ci };
+	return (char *)b + POOL_BLOCK_HDR;
+}
+
+/* Returns a validated block to its slab; releases the slab when a spare empty one is already kept. */
+static void pool_small_release(struct pool_slab *s, struct pool_block *b)
+{
+	struct pool_class *c = &pool.cls[s->cls];
+	b->state = POOL_STATE_FREE;
+	b->next_off = s->free_off;
+	s->free_off = (uint16_t)((uintptr_t)b - (uintptr_t)s);
+	if (s->nfree++ == 0) {
+		pool_list_remove(&c->full, s);
+		pool_list_push(&c->avail, s);
+	}
+	if (s->nfree == s->nblocks) {
+		c->empty++;
+		if (c->empty > POOL_EMPTY_KEPT)
+			pool_slab_release(s);
+	}
+}
+
+/* Finds the small block whose data is p; 0 or a BAD_POOL_CALLER P1 in m. Accepts live blocks only. */
+static bool pool_small_find(const void *p, struct pool_slab **sp, struct pool_block **bp, struct pool_misuse *m)
+{
+	vaddr_t v = (vaddr_t)p;
+	paddr_t pa;
+	if (!pool_virt_to_phys(p, &pa))
+		return pool_misuse(m, POOL_BUGCHECK_NOT_POOL, v, 0, 0);
+	struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN(v, PAGE_SIZE);
+	if (s->magic != (POOL_SLAB_MAGIC ^ ALIGN_DOWN(pa, PAGE_SIZE)) || s->cls >= POOL_CLASSES)
+		return pool_misuse(m, POOL_BUGCHECK_NOT_POOL, v, 0, 0);
+	uint64_t off = v & PAGE_MASK, stride = pool_stride(s->cls);
+	uint64_t first = POOL_SLAB_HDR + POOL_BLOCK_HDR;
+	if (off < first || (off - first) % stride || (off - first) / stride >= s->nblocks)
+		return pool_misuse(m, POOL_BUGCHECK_BAD_ADDRESS, v, 0, 0);
+	struct pool_block *b = (struct pool_block *)(v - POOL_BLOCK_HDR);
+	if (b->state == POOL_STATE_FREE)
+		return pool_misuse(m, POOL_BUGCHECK_DOUBLE_FREE, 0, b->state | (uint64_t)b->tag << 32, v);
+	if (b->state != POOL_STATE_ALLOC)
+		return pool_misuse(m, POOL_BUGCHECK_BAD_ADDRESS, v, 0, 0);
+	*sp = s;
+	*bp = b;
+	return true;
+}
+
+/* ---------------------------------------------------------------- large blocks */
+
+static unsigned pool_large_bucket(vaddr_t va) { return (unsigned)((va >> PAGE_SHIFT) % POOL_LARGE_BUCKETS); }
+
+/* The link pointing at va's record, or NULL. */
+static struct pool_large **pool_large_find(vaddr_t va)
+{
+	struct pool_large **link = &pool.large[pool_large_bucket(va)];
+	for (; *link; link = &(*link)->next)
+		if ((*link)->va == va)
+			return link;
+	return NULL;
+}
+
+static void pool_recent_set(vaddr_t old, vaddr_t new)
+{
+	for (unsigned i = 0; i < POOL_RECENT_LARGE; i++)
+		if (pool.recent_large[i] == old) {
+			pool.recent_large[i] = new;
+			return;
+		}
+}
+
+/* Whole pages for n (> POOL_SMALL_MAX) bytes plus a side record; NULL when memory runs out. */
+static void *pool_large_alloc(size_t n, uint32_t tag)
+{
+	uint64_t npages = n / PAGE_SIZE + (n % PAGE_SIZE != 0);
+	unsigned rc = pool_class_of(sizeof(struct pool_large));
+	struct pool_large *r = pool_small_alloc(rc, sizeof(*r), tag, POOL_STATE_INTERNAL);
+	if (!r)
+		return NULL;
+	paddr_t pa = phys_alloc(npages, 0, UINT64_MAX);
+	if (!pa) {
+		struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN((vaddr_t)r, PAGE_SIZE);
+		pool_small_release(s, (struct pool_block *)((char *)r - POOL_BLOCK_HDR));
+		return NULL;
+	}
+	vaddr_t va = (vaddr_t)arch_phys_to_virt(pa);
+	*r = (struct pool_large){ .next = pool.large[pool_large_bucket(va)], .va = va, .npages = npages, .bytes = n,
+				  .tag = tag };
+	pool.large[pool_large_bucket(va)] = r;
+	pool_recent_set(va, 0);
+	pool.internal_live++;
+	pool.st.large_live++;
+	pool.st.large_pages += npages;
+	return (void *)va;
+}
+
+/* Frees the large block at v after the checks; false with the misuse filled in. */
+static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool_misuse *m, uint64_t *bytes,
+			    uint32_t *owner)
+{
+	struct pool_large **link = pool_large_find(v);
+	if (!link) {
+		for (unsigned i = 0; i < POOL_RECENT_LARGE; i++)
+			if (pool.recent_large[i] == v)
+				return pool_misuse(m, POOL_BUGCHECK_DOUBLE_FREE, 0, 0, v);
+		return pool_misuse(m, POOL_BUGCHECK_NOT_POOL, v, 0, 0);
+	}
+	struct pool_large *r = *link;
+	if (check_tag && r->tag != tag)
+		return pool_misuse(m, POOL_BUGCHECK_WRONG_TAG, v, r->tag, tag);
+	*link = r->next;
+	*bytes = r->bytes;
+	*owner = r->tag;
+	pool.recent_large[pool.recent_next++ % POOL_RECENT_LARGE] = v;
+	pool.internal_live--;
+	pool.st.large_live--;
+	pool.st.large_pages -= r->npages;
+	paddr_t pa;
+	bool ok = pool_virt_to_phys((void *)v, &pa);
+	KASSERT(ok, "large pool block %p outside the direct map", (void *)v);
+	phys_free(pa, r->npages);
+	struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN((vaddr_t)r, PAGE_SIZE);
+	pool_small_release(s, (struct pool_block *)((char *)r - POOL_BLOCK_HDR));
+	return true;
+}
+
+/* ---------------------------------------------------------------- allocation and free */
+
+void *pool_alloc(size_t n, uint32_t tag)
+{
+	if (n == 0)
+		return NULL;
+	uint64_t f = spin_lock(&pool.lock);
+	void *p = n <= POOL_SMALL_MAX ? pool_small_alloc(pool_class_of(n), n, tag, POOL_STATE_ALLOC)
+				      : pool_large_alloc(n, tag);
+	if (p) {
+		if (n <= POOL_SMALL_MAX)
+			pool.st.small_live++;
+		pool_account_alloc(tag, n);
+	} else {
+		pool.st.failures++;
+	}
+	spin_unlock(&pool.lock, f);
+	return p;
+}
+
+/* Validates and frees p under the lock; false with the BAD_POOL_CALLER parameters in m. */
+static bool pool_free_locked(void *p, uint32_t tag, bool check_tag, struct pool_misuse *m)
+{
+	vaddr_t v = (vaddr_t)p;
+	uint64_t bytes;
+	uint32_t owner;
+	if (!p)
+		return pool_misuse(m, POOL_BUGCHECK_BAD_ADDRESS, 0, 0, 0);
+	if (IS_ALIGNED(v, PAGE_SIZE)) {
+		if (!pool_large_free(v, tag, check_tag, m, &bytes, &owner))
+			return false;
+	} else {
+		struct pool_slab *s;
+		struct pool_block *b;
+		if (!pool_small_find(p, &s, &b, m))
+			return false;
+		if (check_tag && b->tag != tag)
+			return pool_misuse(m, POOL_BUGCHECK_WRONG_TAG, v, b->tag, tag);
+		bytes = b->size;
+		owner = b->tag;
+		pool_small_release(s, b);
+		pool.st.small_live--;
+	}
+	pool_account_free(owner, bytes);
+	return true;
+}
+
+void pool_free(void *p, uint32_t tag, bool check_tag)
+{
+	struct pool_misuse m;
+	uint64_t f = spin_lock(&pool.lock);
+	bool ok = pool_free_locked(p, tag, check_tag, &m);
+	spin_unlock(&pool.lock, f);
+	if (!ok)
+		KeBugCheckEx(BUGCHECK_BAD_POOL_CALLER, m.p1, m.p2, m.p3, m.p4);
+}
+
+bool pool_block_info(const void *p, size_t *size, uint32_t *tag)
+{
+	struct pool_misuse m;
+	bool live = false;
+	size_t n = 0;
+	uint32_t t = 0;
+	uint64_t f = spin_lock(&pool.lock);
+	if (p && IS_ALIGNED((vaddr_t)p, PAGE_SIZE)) {
+		struct pool_large **link = pool_large_find((vaddr_t)p);
+		if ((live = link != NULL))
+			n = (*link)->bytes, t = (*link)->tag;
+	} else if (p) {
+		struct pool_slab *s;
+		struct pool_block *b;
+		if ((live = pool_small_find(p, &s, &b, &m)))
+			n = b->size, t = b->tag;
+	}
+	spin_unlock(&pool.lock, f);
+	if (size)
+		*size = n;
+	if (tag)
+		*tag = t;
+	return live;
+}
+
+/* ---------------------------------------------------------------- WDK entry points */
+
+/*
+ * ExAllocatePoolWithTag: NumberOfBytes bytes of nonpaged pool, 16-byte aligned (page aligned when
+ * larger than POOL_SMALL_MAX), not zeroed. Tag 0 is accepted [ours; Windows' verifier rejects it].
+ * NULL, changing nothing: NumberOfBytes is 0; PoolType is neither NonPagedPool nor NonPagedPoolNx
+ * (both are the same no-execute pool here); memory is exhausted. Never bug-checks.
+ */
+PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+	if (PoolType != NonPagedPool && PoolType != NonPagedPoolNx)
+		return NULL;
+	return pool_alloc(NumberOfBytes, Tag);
+}
+
+/*
+ * ExFreePoolWithTag: frees P, checking Tag against the allocator's unless Tag is 0 (Windows defines
+ * ExFreePool as ExFreePoolWithTag(P, 0)). Misuse, state unchanged when intercepted: bug check 0xC2 with
+ * P1 0x0A wrong tag (P2 address, P3 allocator's tag, P4 Tag); 0x07 already freed (P2 0, P3 block header
+ * state | tag << 32, P4 address); 0x42 never a pool address, or a block whose slab went back to the
+ * page allocator (P2 address); 0x46 NULL or inside a pool page but not at a block's start (P2 address).
+ */
+VOID ExFreePoolWithTag(PVOID P, ULONG Tag)
+{
+	pool_free(P, Tag, Tag != 0);
+}
+
+/* ExFreePool: ExFreePoolWithTag without the tag check; the same bug checks otherwise. */
+VOID ExFreePool(PVOID P)
+{
+	pool_free(P, 0, false);
+}
+
+/* ---------------------------------------------------------------- statistics and checking */
+
+uint64_t pool_trim(void)
+{
+	uint64_t released = 0;
+	uint64_t f = spin_lock(&pool.lock);
+	for (unsigned ci = 0; ci < POOL_CLASSES; ci++) {
+		struct pool_slab *s = pool.cls[ci].avail;
+		while (s) {
+			struct pool_slab *next = s->next;
+			if (s->nfree == s->nblocks) {
+				pool_slab_release(s);
+				released++;
+			}
+			s = next;
+		}
+	}
+	spin_unlock(&pool.lock, f);
+	return released;
+}
+
+void pool_get_stats(struct pool_stats *st)
+{
+	uint64_t f = spin_lock(&pool.lock);
+	*st = pool.st;
+	st->empty_slabs = 0;
+	for (unsigned ci = 0; ci < POOL_CLASSES; ci++)
+		st->empty_slabs += pool.cls[ci].empty;
+	spin_unlock(&pool.lock, f);
+}
+
+size_t pool_tag_totals(struct pool_tag_total *out, size_t max)
+{
+	size_t n = 0;
+	uint64_t f = spin_lock(&pool.lock);
+	for (uint32_t i = 0; i < POOL_TAG_SLOTS; i++) {
+		if (!pool.tags[i].used)
+			continue;
+		if (n < max) {   /* insertion into the sorted prefix */
+			size_t j = n;
+			for (; j > 0 && out[j - 1].tag > pool.tags[i].t.tag; j--)
+				out[j] = out[j - 1];
+			out[j] = pool.tags[i].t;
+		} else if (max && pool.tags[i].t.tag < out[max - 1].tag) {
+			size_t j = max - 1;
+			for (; j > 0 && out[j - 1].tag > pool.tags[i].t.tag; j--)
+				out[j] = out[j - 1];
+			out[j] = pool.tags[i].t;
+		}
+		n++;
+	}
+	spin_unlock(&pool.lock, f);
+	return n;
+}
+
+bool pool_tag_get(uint32_t tag, struct pool_tag_total *out)
+{
+	uint64_t f = spin_lock(&pool.lock);
+	struct pool_tag_slot *t = pool_tag_slot(tag, false);
+	if (t)
+		*out = t->t;
+	spin_unlock(&pool.lock, f);
+	return t != NULL;
+}
+
+struct pool_census {
+	uint64_t violations, small_live, internal, bytes, empty;
+};
+
+static void pool_violation(struct pool_census *c, const char *what, const void *where)
+{
+	if (c->violations++ < POOL_CHECK_REPORT_MAX)
+		kprintf("pool_check: %s at %p\n", what, where);
+}
+
+/* Checks one slab of class ci on the avail (full = false) or full list. */
+static void pool_check_slab(struct pool_census *c, struct pool_slab *s, unsigned ci, bool full)
+{
+	paddr_t pa;
+	if (!pool_virt_to_phys(s, &pa) || s->magic != (POOL_SLAB_MAGIC ^ pa) || s->cls != ci ||
+	    s->nblocks != pool_nblocks(ci)) {
+		pool_violation(c, "bad slab header", s);
+		return;
+	}
+	if (full != (s->nfree == 0) || s->nfree > s->nblocks)
+		pool_violation(c, "slab on the wrong list", s);
+	uint64_t free_states = 0, listed = 0;
+	for (uint16_t i = 0; i < s->nblocks; i++) {
+		struct pool_block *b = pool_block_at(s, POOL_SLAB_HDR + i * pool_stride(ci));
+		if (b->cls != ci)
+			pool_violation(c, "block of another class", b);
+		if (b->state == POOL_STATE_FREE)
+			free_states++;
+		else if (b->state == POOL_STATE_ALLOC)
+			c->small_live++, c->bytes += b->size;
+		else if (b->state == POOL_STATE_INTERNAL)
+			c->internal++;
+		else
+			pool_violation(c, "block in an unknown state", b);
+	}
+	for (uint16_t off = s->free_off; off != POOL_FREE_END && listed <= s->nblocks; listed++) {
+		struct pool_block *b = pool_block_at(s, off);
+		if (off < POOL_SLAB_HDR || (off - POOL_SLAB_HDR) % pool_stride(ci) || b->state != POOL_STATE_FREE) {
+			pool_violation(c, "bad free-list link", s);
+			break;
+		}
+		off = b->next_off;
+	}
+	if (listed != s->nfree || free_states != s->nfree)
+		pool_violation(c, "free count disagrees with the blocks", s);
+	c->empty += s->nfree == s->nblocks;
+}
+
+/* Checks the large records and adds their bytes. */
+static void pool_check_large(struct pool_census *c)
+{
+	uint64_t n = 0, pages = 0;
+	for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++)
+		for (struct pool_large *r = pool.large[i]; r; r = r->next) {
+			if (!IS_ALIGNED(r->va, PAGE_SIZE) || pool_large_bucket(r->va) != i || r->bytes <= POOL_SMALL_MAX ||
+			    r->npages != r->bytes / PAGE_SIZE + (r->bytes % PAGE_SIZE != 0))
+				pool_violation(c, "bad large record", r);
+			n++;
+			pages += r->npages;
+			c->bytes += r->bytes;
+		}
+	if (n != pool.st.large_live || n != pool.internal_live || n != c->internal || pages != pool.st.large_pages)
+		pool_violation(c, "large block counts disagree", NULL);
+}
+
+uint64_t pool_check(void)
+{
+	struct pool_census c = { 0 };
+	uint64_t f = spin_lock(&pool.lock);
+	uint64_t slabs = 0;
+	for (unsigned ci = 0; ci < POOL_CLASSES; ci++) {
+		uint64_t n = 0, empty_before = c.empty;
+		for (struct pool_slab *s = pool.cls[ci].avail; s; s = s->next, n++)
+			pool_check_slab(&c, s, ci, false);
+		for (struct pool_slab *s = pool.cls[ci].full; s; s = s->next, n++)
+			pool_check_slab(&c, s, ci, true);
+		if (n != pool.cls[ci].slabs || c.empty - empty_before != pool.cls[ci].empty)
+			pool_violation(&c, "class slab counts disagree", &pool.cls[ci]);
+		slabs += n;
+	}
+	pool_check_large(&c);
+	if (slabs != pool.st.slab_pages || c.small_live != pool.st.small_live || c.bytes != pool.st.bytes_live)
+		pool_violation(&c, "pool totals disagree", NULL);
+	uint64_t tag_bytes = 0;
+	for (uint32_t i = 0; i < POOL_TAG_SLOTS; i++)
+		tag_bytes += pool.tags[i].used ? pool.tags[i].t.bytes_live : 0;
+	if (pool.st.untracked_tags == 0 && tag_bytes != pool.st.bytes_live)
+		pool_violation(&c, "per-tag bytes disagree with the total", NULL);
+	spin_unlock(&pool.lock, f);
+	return c.violations;
+}
+
+/* Writes tag as four printable characters (memory order) into s[5]. */
+static void pool_tag_text(uint32_t tag, char s[5])
+{
+	for (int i = 0; i < 4; i++) {
+		char ch = (char)(tag >> (8 * i));
+		s[i] = (ch >= 0x20 && ch < 0x7f) ? ch : '.';
+	}
+	s[4] = 0;
+}
+
+void pool_dump(void)
+{
+	struct pool_stats st;
+	pool_get_stats(&st);
+	kprintf("pool: %llu slab pages (%llu empty), %llu small blocks, %llu large blocks in %llu pages, %llu bytes live\n",
+		(unsigned long long)st.slab_pages, (unsigned long long)st.empty_slabs, (unsigned long long)st.small_live,
+		(unsigned long long)st.large_live, (unsigned long long)st.large_pages, (unsigned long long)st.bytes_live);
+	for (unsigned ci = 0; ci < POOL_CLASSES; ci++)
+		kprintf("  class %4u: %llu slabs, %u blocks each\n", pool_class_size[ci],
+			(unsigned long long)pool.cls[ci].slabs, pool_nblocks(ci));
+	enum { DUMP_MAX = 64 };
+	static struct pool_tag_total t[DUMP_MAX];
+	size_t n = pool_tag_totals(t, DUMP_MAX);
+	kprintf("  tag   allocs      frees       diff        bytes\n");
+	for (size_t i = 0; i < n && i < DUMP_MAX; i++) {
+		char s[5];
+		pool_tag_text(t[i].tag, s);
+		kprintf("  %s  %-10llu  %-10llu  %-10llu  %llu\n", s, (unsigned long long)t[i].allocs,
+			(unsigned long long)t[i].frees, (unsigned long long)(t[i].allocs - t[i].frees),
+			(unsigned long long)t[i].bytes_live);
+	}
+}

@@ -1,0 +1,101 @@
+/*
+ * pool_: the nonpaged pool behind ExAllocatePoolWithTag / ExFreePoolWithTag / ExFreePool (include/wdm.h),
+ * built on the physical page allocator; every address it returns lies in the direct map
+ * (arch_phys_to_virt), so pool memory is always mapped and never pages.
+ *
+ * Design:
+ *  - Small blocks (1 .. POOL_SMALL_MAX bytes) come from size classes (16, 32, 64, 128, 256, 512,
+ *    1024, 2016 bytes). Each slab is one page: a 32-byte slab header (magic bound to the page's
+ *    physical address, class, free count, free list) followed by blocks of a 16-byte block header
+ *    (state, tag, requested size) and the data. Data is 16-byte aligned and never page aligned.
+ *  - Large blocks (> POOL_SMALL_MAX) are whole contiguous pages from phys_alloc, page aligned, with a
+ *    side record (address, pages, bytes, tag) in a hash table; the records are small pool blocks.
+ *  - Slabs with free blocks and full slabs sit on two lists per class; one empty slab per class is
+ *    kept for reuse, others go back to the physical allocator at once (pool_trim returns all).
+ *  - Per-tag accounting like poolmon: allocations, frees, bytes live (bytes asked for).
+ *  - One spinlock (interrupts disabled) guards everything; bug checks are raised after it is
+ *    dropped, and every misuse is detected before anything changes.
+ *
+ * Misuse of ExFreePool[WithTag] is bug check 0xC2 BAD_POOL_CALLER with P1 one of POOL_BUGCHECK_*.
+ * Allocation never bug-checks: it returns NULL for 0 bytes, an unknown pool type, or no memory.
+ */
+#ifndef POOL_H
+#define POOL_H
+
+#include "types.h"
+
+struct pt;
+
+/* A tag from its four characters in memory order: POOL_TAG4('M','d','l',' ') shows as "Mdl ". */
+#define POOL_TAG4(a, b, c, d) \
+	((uint32_t)(uint8_t)(a) | (uint32_t)(uint8_t)(b) << 8 | (uint32_t)(uint8_t)(c) << 16 | (uint32_t)(uint8_t)(d) << 24)
+
+#define POOL_ALIGN 16u            /* every block's data is aligned to this */
+#define POOL_SMALL_MAX 2016u      /* largest request served from a slab; larger ones take whole pages */
+#define POOL_CLASSES 8u           /* small size classes */
+
+/* BAD_POOL_CALLER (0xC2) parameter 1 values, with Windows' meanings and parameters. */
+#define POOL_BUGCHECK_DOUBLE_FREE 0x07  /* freed twice: P2 0, P3 block header (state | tag << 32), P4 address */
+#define POOL_BUGCHECK_WRONG_TAG   0x0A  /* ExFreePoolWithTag tag differs: P2 address, P3 allocator's tag, P4 caller's tag */
+#define POOL_BUGCHECK_NOT_POOL    0x42  /* address never in the pool: P2 address, P3 0, P4 0 */
+#define POOL_BUGCHECK_BAD_ADDRESS 0x46  /* NULL, or inside a pool page but not a block start: P2 address, P3 0, P4 0 */
+
+struct pool_tag_total {
+	uint32_t tag;
+	uint64_t allocs;      /* successful allocations since boot */
+	uint64_t frees;       /* frees since boot */
+	uint64_t bytes_live;  /* bytes asked for by the blocks still allocated */
+};
+
+struct pool_stats {
+	uint64_t slab_pages;     /* pages held as slabs (including kept empty ones) */
+	uint64_t empty_slabs;    /* slabs with no block allocated, kept for reuse */
+	uint64_t small_live;     /* small blocks allocated (caller blocks, not internal records) */
+	uint64_t large_live;     /* large blocks allocated */
+	uint64_t large_pages;    /* pages held by large blocks */
+	uint64_t bytes_live;     /* bytes asked for by all live blocks */
+	uint64_t allocs, frees;  /* totals since boot */
+	uint64_t failures;       /* allocations refused for lack of memory */
+	uint64_t untracked_tags; /* allocations accounted to no tag because the tag table was full */
+};
+
+/* Allocates n (>= 1) bytes tagged tag; NULL when n is 0 or memory runs out. 16-byte aligned. */
+void *pool_alloc(size_t n, uint32_t tag);
+/* Frees p; check_tag compares tag with the allocator's. Misuse: bug check 0xC2 (state unchanged). */
+void pool_free(void *p, uint32_t tag, bool check_tag);
+/* True when p is a live pool block (as returned by pool_alloc); then its size asked for and tag
+ * (either pointer may be NULL). Never bug-checks. */
+bool pool_block_info(const void *p, size_t *size, uint32_t *tag);
+
+/* Returns every kept empty slab to the physical allocator; returns the pages released. */
+uint64_t pool_trim(void);
+void pool_get_stats(struct pool_stats *st);
+/* Fills at most max per-tag totals sorted by tag; returns the number of tags ever used. */
+size_t pool_tag_totals(struct pool_tag_total *out, size_t max);
+/* The totals of one tag; false when the tag was never used. */
+bool pool_tag_get(uint32_t tag, struct pool_tag_total *out);
+/* Verifies every invariant (slab headers, free lists, block states, large records, totals);
+ * returns the number of violations (the first few printed). */
+uint64_t pool_check(void);
+/* Prints the classes, the large blocks count and the per-tag table. */
+void pool_dump(void);
+
+/*
+ * The kernel address space mm/ translates kernel virtual addresses through (MmBuildMdlForNonPagedPool).
+ * The kernel calls mm_set_kernel_pt(&kernel_pt) once its tables are live; host tests pass their own.
+ */
+void mm_set_kernel_pt(struct pt *pt);
+struct pt *mm_get_kernel_pt(void);
+
+/* ---- the MDL toolkit's choices (mm/mdl.c), exposed for tests ---- */
+#define MDL_TAG_IO    POOL_TAG4('M', 'd', 'l', ' ')  /* MDL structures from IoAllocateMdl */
+#define MDL_TAG_PAGES POOL_TAG4('M', 'd', 'l', 'P')  /* MDL structures from MmAllocatePagesForMdl[Ex] */
+#define MDL_TAG_MAP   POOL_TAG4('M', 'd', 'l', 'M')  /* reservations made by MmMapLockedPagesSpecifyCache */
+
+/* MEMORY_MANAGEMENT (0x1A) parameter 1 values raised by the MDL toolkit. */
+#define MDL_BUGCHECK_PARTIAL_RANGE 0x4D440001u /* IoBuildPartialMdl range outside the source: P2 VirtualAddress, P3 Length, P4 source MDL */
+#define MDL_BUGCHECK_FREE_BAD_MDL  0x4D440002u /* MmFreePagesFromMdl on an MDL it cannot free: P2 MDL, P3 MdlFlags, P4 0 */
+#define MDL_BUGCHECK_FREE_BAD_PAGE 0x4D440003u /* MmFreePagesFromMdl on a frame not allocated: P2 MDL, P3 PFN, P4 index */
+#define MDL_BUGCHECK_PARTIAL_ROOM  0x4D440004u /* IoBuildPartialMdl target (from the pool) too small: P2 target, P3 pages needed, P4 0 */
+
+#endif

@@ -1,0 +1,277 @@
+/* Boot self-tests of the MDL toolkit (mm/mdl.c) and the nonpaged pool (mm/pool.c) on the live kernel. */
+#include "ktest.h"
+#include "wdm.h"
+#include "pool.h"
+#include "syspte.h"
+#include "phys.h"
+#include "pt.h"
+#include "vm.h"
+#include "bugcheck.h"
+#include "arch_mm.h"
+
+#define TAG_T POOL_TAG4('M', 'T', 's', 't')   /* this file's pool blocks */
+#define TAG_R POOL_TAG4('M', 'T', 'r', 's')   /* this file's reservations */
+
+static PHYSICAL_ADDRESS mdl_pa(uint64_t v) { PHYSICAL_ADDRESS p; p.QuadPart = (int64_t)v; return p; }
+static volatile uint8_t *dmap(PFN_NUMBER pfn) { return arch_phys_to_virt(pfn_to_pa(pfn)); }
+
+/* The kernel passes kernel_pt at mm_init; set it here too so these tests do not depend on it. */
+static void mdl_test_setup(void)
+{
+	if (!mm_get_kernel_pt())
+		mm_set_kernel_pt(&kernel_pt);
+}
+
+/* n fresh zeroed pages described by a pool MDL (MmAllocatePagesForMdlEx, fully). */
+static PMDL alloc_pages(unsigned n)
+{
+	return MmAllocatePagesForMdlEx(mdl_pa(0), mdl_pa(UINT64_MAX), mdl_pa(0), (SIZE_T)n * PAGE_SIZE, MmCached,
+				       MM_ALLOCATE_FULLY_REQUIRED);
+}
+
+static void free_pages(PMDL mdl)
+{
+	MmFreePagesFromMdl(mdl);
+	ExFreePool(mdl);
+}
+
+static void intercept(void) { bugcheck_set_hook(bugcheck_record_hook); bugcheck_last.count = 0; }
+static void release_intercept(void) { bugcheck_set_hook(NULL); }
+
+KTEST(mdl_reserved_mapping_write_read_both_ways)
+{
+	mdl_test_setup();
+	PMDL mdl = alloc_pages(4);
+	KASSERT_TEST(mdl);
+	KEXPECT(mdl->MdlFlags == MDL_PAGES_LOCKED && mdl->ByteCount == 4 * PAGE_SIZE);
+	for (unsigned i = 0; i < 4; i++)
+		KEXPECT_EQ(dmap(MmGetMdlPfnArray(mdl)[i])[123], 0, "zeroed");
+	char *r = MmAllocateMappingAddress(4 * PAGE_SIZE, TAG_R);
+	KASSERT_TEST(r);
+	volatile char *v = MmMapLockedPagesWithReservedMapping(r, TAG_R, mdl, MmCached);
+	KEXPECT(v == r);
+	for (unsigned i = 0; i < 4; i++) {
+		v[i * PAGE_SIZE + 5] = (char)(0x10 + i);
+		KEXPECT_EQ(dmap(MmGetMdlPfnArray(mdl)[i])[5], 0x10 + i, "write through the mapping, read through the direct map");
+		dmap(MmGetMdlPfnArray(mdl)[i])[6] = (uint8_t)(0x20 + i);
+		KEXPECT_EQ(v[i * PAGE_SIZE + 6], 0x20 + i, "and back");
+	}
+	MmUnmapReservedMapping(r, TAG_R, mdl);
+	MmFreeMappingAddress(r, TAG_R);
+	free_pages(mdl);
+}
+
+KTEST(mdl_partial_mapped_and_read)
+{
+	mdl_test_setup();
+	PMDL src = alloc_pages(4);
+	KASSERT_TEST(src);
+	for (unsigned i = 0; i < 4; i++)
+		for (unsigned b = 0; b < PAGE_SIZE; b += 512)
+			dmap(MmGetMdlPfnArray(src)[i])[b] = (uint8_t)(i * 8 + b / 512);
+	uintptr_t sv = (uintptr_t)MmGetMdlVirtualAddress(src);
+	PMDL part = IoAllocateMdl((PVOID)(sv + 0x1a00), 0x1400, 0, 0, NULL);
+	KASSERT_TEST(part);
+	IoBuildPartialMdl(src, part, (PVOID)(sv + 0x1a00), 0x1400);
+	KEXPECT_EQ(part->MdlFlags, MDL_PARTIAL);
+	KEXPECT_EQ(part->ByteOffset, 0xa00);
+	volatile uint8_t *p = MmGetSystemAddressForMdlSafe(part, NormalPagePriority);
+	KASSERT_TEST(p);
+	KEXPECT_EQ((uintptr_t)p & PAGE_MASK, 0xa00, "address carries the byte offset");
+	KEXPECT(part->MdlFlags & MDL_PARTIAL_HAS_BEEN_MAPPED);
+	KEXPECT_EQ(p[0], 1 * 8 + 5, "first byte: page 1 offset 0xa00");
+	KEXPECT_EQ(p[0x600], 2 * 8 + 0, "crossing into page 2");
+	KEXPECT_EQ(p[0x1200], 2 * 8 + 6);
+	/* The partial of a mapped parent: the parent's mapping, no new one. */
+	volatile uint8_t *whole = MmGetSystemAddressForMdlSafe(src, NormalPagePriority);
+	KASSERT_TEST(whole);
+	PMDL part2 = IoAllocateMdl((PVOID)(sv + 0x3200), 0x100, 0, 0, NULL);
+	KASSERT_TEST(part2);
+	IoBuildPartialMdl(src, part2, (PVOID)(sv + 0x3200), 0x100);
+	KEXPECT(part2->MdlFlags & MDL_PARENT_MAPPED_SYSTEM_VA);
+	volatile uint8_t *q = MmGetSystemAddressForMdlSafe(part2, NormalPagePriority);
+	KEXPECT(q == whole + 0x3200, "inside the parent's mapping");
+	KEXPECT_EQ(q[0], 3 * 8 + 1);
+	IoFreeMdl(part2);
+	IoFreeMdl(part);   /* unmaps the partial's own mapping */
+	MmUnmapLockedPages((PVOID)whole, src);
+	free_pages(src);
+}
+
+KTEST(mdl_byte_offset_returned_with_mapping)
+{
+	mdl_test_setup();
+	PMDL pages = alloc_pages(2);
+	KASSERT_TEST(pages);
+	PMDL m = IoAllocateMdl((PVOID)0x10345, PAGE_SIZE, 0, 0, NULL);
+	KASSERT_TEST(m);
+	MmGetMdlPfnArray(m)[0] = MmGetMdlPfnArray(pages)[0];
+	MmGetMdlPfnArray(m)[1] = MmGetMdlPfnArray(pages)[1];
+	m->MdlFlags |= MDL_PAGES_LOCKED;
+	char *r = MmAllocateMappingAddress(2 * PAGE_SIZE, TAG_R);
+	KASSERT_TEST(r);
+	volatile char *v = MmMapLockedPagesWithReservedMapping(r, TAG_R, m, MmCached);
+	KEXPECT(v == r + 0x345, "MappingAddress + ByteOffset");
+	KEXPECT(MmGetSystemAddressForMdlSafe(m, 0) == v);
+	v[0] = 0x5a;
+	KEXPECT_EQ(dmap(MmGetMdlPfnArray(pages)[0])[0x345], 0x5a);
+	MmUnmapReservedMapping(r, TAG_R, m);
+	MmFreeMappingAddress(r, TAG_R);
+	IoFreeMdl(m);
+	free_pages(pages);
+}
+
+KTEST(mdl_pattern_growable_region)
+{
+	enum { STEPS = 6, STEP_PAGES = 3, MAX_PAGES = 256 };
+	mdl_test_setup();
+	struct syspte_stats s0;
+	syspte_get_stats(&s0);
+	char *base = MmAllocateMappingAddress(MAX_PAGES * PAGE_SIZE, TAG_R);
+	KASSERT_TEST(base);
+	/* Commit on demand; each MDL structure is freed right after mapping, the mapping stays. */
+	for (unsigned i = 0; i < STEPS; i++) {
+		PMDL mdl = alloc_pages(STEP_PAGES);
+		KASSERT_TEST(mdl);
+		char *at = base + (uint64_t)i * STEP_PAGES * PAGE_SIZE;
+		KEXPECT(MmMapLockedPagesWithReservedMapping(at, TAG_R, mdl, MmCached) == at);
+		ExFreePool(mdl);
+		for (unsigned b = 0; b < STEP_PAGES * PAGE_SIZE; b += PAGE_SIZE)
+			at[b] = (char)(i + 1);
+	}
+	KEXPECT_EQ(base[(STEPS - 1) * STEP_PAGES * PAGE_SIZE], STEPS, "committed pages hold their data");
+	/* Tear down with one MDL over the whole committed range. The structures of the commit MDLs are
+	 * gone, so the tear-down MDL is what remembers the frames: after the unmap it is handed to
+	 * MmFreePagesFromMdl (it describes exactly the committed pages). */
+	uint64_t bytes = (uint64_t)STEPS * STEP_PAGES * PAGE_SIZE;
+	PMDL tear = IoAllocateMdl(base, (ULONG)bytes, 0, 0, NULL);
+	KASSERT_TEST(tear);
+	MmBuildMdlForNonPagedPool(tear);
+	KEXPECT(tear->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL);
+	KEXPECT_EQ(dmap(MmGetMdlPfnArray(tear)[STEP_PAGES])[0], 2, "the walk found the system-PTE frames");
+	struct phys_stats before, after;
+	phys_get_stats(&before);
+	MmUnmapReservedMapping(base, TAG_R, tear);
+	KEXPECT(tear->MappedSystemVa == NULL);
+	MmFreePagesFromMdl(tear);
+	phys_get_stats(&after);
+	KEXPECT_EQ(after.free_pages - before.free_pages, STEPS * STEP_PAGES, "every committed page freed");
+	IoFreeMdl(tear);
+	MmFreeMappingAddress(base, TAG_R);
+	struct syspte_stats s1;
+	syspte_get_stats(&s1);
+	KEXPECT_EQ(s1.live, s0.live);
+	KEXPECT_EQ(s1.pages_mapped, s0.pages_mapped);
+}
+
+KTEST(mdl_system_address_maps_then_unmap)
+{
+	mdl_test_setup();
+	PMDL mdl = alloc_pages(3);
+	KASSERT_TEST(mdl);
+	struct syspte_stats s0, s1;
+	syspte_get_stats(&s0);
+	volatile uint64_t *v = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority);
+	KASSERT_TEST(v);
+	KEXPECT(syspte_in_region((vaddr_t)v));
+	KEXPECT(mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA);
+	v[PAGE_SIZE / 8 * 2 + 1] = 0x1122334455667788ULL;
+	KEXPECT_EQ(*(volatile uint64_t *)(dmap(MmGetMdlPfnArray(mdl)[2]) + 8), 0x1122334455667788ULL);
+	KEXPECT(MmGetSystemAddressForMdlSafe(mdl, 0) == (void *)v, "second call: same mapping");
+	syspte_get_stats(&s1);
+	KEXPECT_EQ(s1.live, s0.live + 1);
+	MmUnmapLockedPages((PVOID)v, mdl);
+	KEXPECT(!(mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && mdl->MappedSystemVa == NULL);
+	syspte_get_stats(&s1);
+	KEXPECT_EQ(s1.live, s0.live, "reservation freed");
+	KEXPECT(!pt_query(&kernel_pt, (vaddr_t)v, NULL, NULL, NULL), "no longer mapped");
+	KEXPECT(MmMapLockedPagesSpecifyCache(mdl, UserMode, MmCached, NULL, 0, 0) == NULL, "UserMode: NULL");
+	intercept();
+	MmUnmapLockedPages((PVOID)v, mdl);
+	KEXPECT_EQ(bugcheck_last.count, 1);
+	KEXPECT(bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE && bugcheck_last.p[0] == 0x109, "double unmap: 0xDA/0x109");
+	release_intercept();
+	free_pages(mdl);
+}
+
+KTEST(mdl_build_nonpaged_pool_direct_map)
+{
+	mdl_test_setup();
+	uint8_t *buf = ExAllocatePoolWithTag(NonPagedPoolNx, 3 * PAGE_SIZE, TAG_T);
+	KASSERT_TEST(buf);
+	PMDL mdl = IoAllocateMdl(buf + 0x80, 2 * PAGE_SIZE, 0, 0, NULL);
+	KASSERT_TEST(mdl);
+	MmBuildMdlForNonPagedPool(mdl);
+	paddr_t pa;
+	KASSERT_TEST(pt_query(&kernel_pt, (vaddr_t)buf, &pa, NULL, NULL));
+	for (unsigned i = 0; i < 3; i++)
+		KEXPECT_EQ(MmGetMdlPfnArray(mdl)[i], pa_to_pfn(pa) + i);
+	KEXPECT(MmGetSystemAddressForMdlSafe(mdl, 0) == buf + 0x80);
+	/* An unmapped page: 0x50 intercepted, MDL unchanged. */
+	char *r = MmAllocateMappingAddress(2 * PAGE_SIZE, TAG_R);
+	KASSERT_TEST(r);
+	PMDL bad = IoAllocateMdl(r, PAGE_SIZE, 0, 0, NULL);
+	KASSERT_TEST(bad);
+	intercept();
+	MmBuildMdlForNonPagedPool(bad);
+	KEXPECT(bugcheck_last.count == 1 && bugcheck_last.code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA &&
+		bugcheck_last.p[0] == (uintptr_t)r && bugcheck_last.p[3] == (uintptr_t)r);
+	KEXPECT(bad->MdlFlags == 0 && bad->MappedSystemVa == NULL);
+	release_intercept();
+	IoFreeMdl(bad);
+	MmFreeMappingAddress(r, TAG_R);
+	IoFreeMdl(mdl);
+	ExFreePoolWithTag(buf, TAG_T);
+}
+
+KTEST(pool_alloc_free_accounting_and_misuse)
+{
+	enum { N = 64 };
+	static void *p[N];
+	struct pool_tag_total t0, t1;
+	bool had = pool_tag_get(TAG_T, &t0);
+	for (unsigned i = 0; i < N; i++) {
+		size_t n = 1 + i * 97;
+		p[i] = ExAllocatePoolWithTag(NonPagedPool, n, TAG_T);
+		KASSERT_TEST(p[i]);
+		KEXPECT_EQ((uintptr_t)p[i] % POOL_ALIGN, 0);
+		for (size_t b = 0; b < n; b++)
+			((volatile uint8_t *)p[i])[b] = (uint8_t)i;
+	}
+	for (unsigned i = 0; i < N; i++)
+		KEXPECT_EQ(((volatile uint8_t *)p[i])[i * 97], (uint8_t)i, "no overlap");
+	KEXPECT(pool_tag_get(TAG_T, &t1) && t1.allocs - t1.frees == N + (had ? t0.allocs - t0.frees : 0));
+	KEXPECT_EQ(pool_check(), 0);
+	intercept();
+	ExFreePoolWithTag(p[3], TAG_R);
+	KEXPECT(bugcheck_last.count == 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_CALLER &&
+		bugcheck_last.p[0] == POOL_BUGCHECK_WRONG_TAG && bugcheck_last.p[2] == TAG_T && bugcheck_last.p[3] == TAG_R);
+	KEXPECT(pool_block_info(p[3], NULL, NULL), "still live after the intercepted misuse");
+	ExFreePool(p[3]);
+	ExFreePool(p[3]);
+	KEXPECT(bugcheck_last.count == 2 && bugcheck_last.p[0] == POOL_BUGCHECK_DOUBLE_FREE &&
+		bugcheck_last.p[3] == (uintptr_t)p[3], "double free: 0x07 (the slab stays: its neighbours are live)");
+	int local;
+	ExFreePool(&local);
+	KEXPECT(bugcheck_last.count == 3 && bugcheck_last.p[0] == POOL_BUGCHECK_NOT_POOL, "kernel stack address: 0x42");
+	KEXPECT(ExAllocatePoolWithTag(NonPagedPool, 0, TAG_T) == NULL);
+	release_intercept();
+	for (unsigned i = 0; i < N; i++)
+		if (i != 3)
+			ExFreePoolWithTag(p[i], TAG_T);
+	KEXPECT(pool_tag_get(TAG_T, &t1) && t1.bytes_live == (had ? t0.bytes_live : 0));
+	KEXPECT_EQ(pool_check(), 0);
+}
+
+KTEST(zz_mdl_pool_tags_back_to_zero)
+{
+	struct pool_tag_total t;
+	uint32_t tags[] = { TAG_T, MDL_TAG_IO, MDL_TAG_PAGES };
+	for (unsigned i = 0; i < ARRAY_SIZE(tags); i++)
+		KEXPECT(!pool_tag_get(tags[i], &t) || (t.bytes_live == 0 && t.allocs == t.frees), "tag %u live", i);
+	struct syspte_tag_total st[16];
+	size_t n = syspte_tag_totals(st, 16);
+	for (size_t i = 0; i < n && i < 16; i++)
+		KEXPECT(st[i].tag != MDL_TAG_MAP && st[i].tag != TAG_R, "reservation of tag 0x%x left", st[i].tag);
+	KEXPECT_EQ(pool_check(), 0);
+}

@@ -1,0 +1,908 @@
+/*
+ * Host tests of the nonpaged pool (mm/pool.c) and the MDL toolkit (mm/mdl.c) on a fake machine: two
+ * RAM ranges (32 MiB at 1 MiB, 16 MiB at 4 GiB), page tables with the fake direct map mapped (so the
+ * page-table walk of MmBuildMdlForNonPagedPool sees pool addresses) and a 16 MiB system PTE region.
+ * System-PTE mappings are not host mappings: they are checked through pt_query, never dereferenced.
+ * Every misuse is intercepted with bugcheck_record_hook and followed by a check that nothing changed.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "machine.h"
+#include "fake_arch.h"
+#include "wdm.h"
+#include "pool.h"
+#include "phys.h"
+#include "pt.h"
+#include "syspte.h"
+#include "bugcheck.h"
+
+#define LOW_BASE 0x100000ULL
+#define LOW_PAGES 8192ULL                 /* 32 MiB */
+#define HIGH_BASE 0x100000000ULL
+#define HIGH_PAGES 4096ULL                /* 16 MiB */
+#define REGION_BASE 0xffffc00000000000ULL
+#define REGION_PAGES 4096ULL              /* 16 MiB */
+#define TAG_A POOL_TAG4('T', 's', 't', 'A')
+#define TAG_B POOL_TAG4('T', 's', 't', 'B')
+#define TAG_R POOL_TAG4('R', 's', 'v', 'd')
+
+static struct machine_map m;
+static struct pt pt;
+
+static PHYSICAL_ADDRESS pa_of(uint64_t v) { PHYSICAL_ADDRESS p; p.QuadPart = (int64_t)v; return p; }
+static void *dmap(paddr_t pa) { return arch_phys_to_virt(pa); }
+static paddr_t virt_to_pa(const void *p) { return (paddr_t)((uintptr_t)p - (uintptr_t)arch_phys_to_virt(0)); }
+
+/* ---------------------------------------------------------------- state snapshots and bug checks */
+
+/* What a misuse or a refusal must leave as it was: the page allocator, the region, and the pool's
+ * live blocks and pages (empty slabs the pool keeps for reuse are trimmed first). */
+struct snap {
+	struct phys_stats phys;
+	struct syspte_stats sys;
+	uint64_t pool_bytes, pool_small, pool_large, pool_pages;
+};
+
+static void take(struct snap *s)
+{
+	struct pool_stats ps;
+	memset(s, 0, sizeof(*s));
+	pool_trim();
+	pool_get_stats(&ps);
+	s->pool_bytes = ps.bytes_live;
+	s->pool_small = ps.small_live;
+	s->pool_large = ps.large_live;
+	s->pool_pages = ps.slab_pages + ps.large_pages;
+	phys_get_stats(&s->phys);
+	syspte_get_stats(&s->sys);
+}
+
+static bool same(const struct snap *a)
+{
+	struct snap b;
+	take(&b);
+	return memcmp(a, &b, sizeof(b)) == 0;
+}
+
+static uint64_t bc_count;
+static void intercept(void)
+{
+	bugcheck_set_hook(bugcheck_record_hook);
+	memset(&bugcheck_last, 0, sizeof(bugcheck_last));
+	bc_count = 0;
+}
+static void release(void) { bugcheck_set_hook(NULL); }
+
+/* True when exactly one new bug check code/p1 was recorded since the last call. */
+static bool fired(uint32_t code, uint64_t p1)
+{
+	bool r = bugcheck_last.count == bc_count + 1 && bugcheck_last.code == code && bugcheck_last.p[0] == p1;
+	if (!r)
+		printf("#   bug check: count %llu (want %llu) code 0x%x p1 0x%llx\n",
+		       (unsigned long long)bugcheck_last.count, (unsigned long long)bc_count + 1, bugcheck_last.code,
+		       (unsigned long long)bugcheck_last.p[0]);
+	bc_count = bugcheck_last.count;
+	return r;
+}
+static bool none_fired(void) { return bugcheck_last.count == bc_count; }
+
+/* ---------------------------------------------------------------- set-up */
+
+static void setup(void)
+{
+	fake_arch_init();
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, LOW_BASE, LOW_PAGES, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, HIGH_BASE, HIGH_PAGES, 0);
+	if (phys_init(m.buf, machine_map_size(&m), m.desc_size) || pt_create(&pt, true, true)) {
+		printf("Bail out! machine set-up failed\n");
+		exit(1);
+	}
+	/* The fake direct map, so translating pool addresses through the tables works as on the kernel. */
+	pt_map(&pt, (vaddr_t)dmap(LOW_BASE), LOW_BASE, LOW_PAGES * PAGE_SIZE, PT_PROT_W, PT_SIZE_4K | PT_SIZE_2M);
+	pt_map(&pt, (vaddr_t)dmap(HIGH_BASE), HIGH_BASE, HIGH_PAGES * PAGE_SIZE, PT_PROT_W, PT_SIZE_4K | PT_SIZE_2M);
+	if (syspte_init(&pt, REGION_BASE, REGION_PAGES)) {
+		printf("Bail out! syspte_init failed\n");
+		exit(1);
+	}
+	mm_set_kernel_pt(&pt);
+}
+
+/* PFN behind a kernel VA in our tables, or 0. */
+static PFN_NUMBER pfn_at(vaddr_t va)
+{
+	paddr_t pa;
+	return pt_query(&pt, va, &pa, NULL, NULL) ? pa_to_pfn(pa) : 0;
+}
+
+static uint64_t tag_live(uint32_t tag)
+{
+	struct pool_tag_total t;
+	return pool_tag_get(tag, &t) ? t.bytes_live : 0;
+}
+
+/* ---------------------------------------------------------------- MDL layout and sizes */
+
+static void test_layout(void)
+{
+	is(sizeof(MDL), 0x30, "sizeof(MDL) == 0x30");
+	is(offsetof(MDL, Size), 0x08, "Size @0x08");
+	is(offsetof(MDL, MdlFlags), 0x0A, "MdlFlags @0x0A");
+	is(offsetof(MDL, AllocationProcessorNumber), 0x0C, "AllocationProcessorNumber @0x0C");
+	is(offsetof(MDL, Reserved), 0x0E, "Reserved @0x0E");
+	is(offsetof(MDL, Process), 0x10, "Process @0x10");
+	is(offsetof(MDL, MappedSystemVa), 0x18, "MappedSystemVa @0x18");
+	is(offsetof(MDL, StartVa), 0x20, "StartVa @0x20");
+	is(offsetof(MDL, ByteCount), 0x28, "ByteCount @0x28");
+	is(offsetof(MDL, ByteOffset), 0x2C, "ByteOffset @0x2C");
+	MDL x;
+	is((uintptr_t)MmGetMdlPfnArray(&x) - (uintptr_t)&x, 0x30, "PFN array right after the header");
+
+	is(MmSizeOfMdl((PVOID)0x1000, 0), 0x30, "MmSizeOfMdl: 0 bytes is the header");
+	is(MmSizeOfMdl((PVOID)0x1000, 1), 0x38, "1 byte: one PFN");
+	is(MmSizeOfMdl((PVOID)0x1000, 4096), 0x38, "one aligned page");
+	is(MmSizeOfMdl((PVOID)0x1800, 4096), 0x40, "one unaligned page spans two");
+	is(MmSizeOfMdl((PVOID)0x1fff, 2), 0x40, "two bytes across a boundary");
+	is(MmSizeOfMdl((PVOID)0x1000, 0xffffffffULL), 0x30 + 8 * 0x100000ULL, "4 GiB - 1");
+	is(MmSizeOfMdl((PVOID)0x1000, UINT64_MAX), 0, "uncountable length: 0");
+
+	struct { MDL m; PFN_NUMBER p[4]; } s;
+	memset(&s, 0xA5, sizeof(s));
+	MmInitializeMdl(&s.m, (PVOID)0xffff800000012345ULL, 0x2000);
+	ok(s.m.Next == NULL && s.m.MdlFlags == 0 && s.m.Process == NULL && s.m.MappedSystemVa == NULL,
+	   "MmInitializeMdl: Next, flags, Process, MappedSystemVa cleared");
+	is((uintptr_t)s.m.StartVa, 0xffff800000012000ULL, "StartVa page aligned");
+	is(s.m.ByteOffset, 0x345, "ByteOffset");
+	is(s.m.ByteCount, 0x2000, "ByteCount");
+	is(s.m.Size, 0x30 + 3 * 8, "Size covers the 3 pages spanned");
+	is((uintptr_t)MmGetMdlVirtualAddress(&s.m), 0xffff800000012345ULL, "MmGetMdlVirtualAddress");
+
+	intercept();
+	MmInitializeMdl(NULL, NULL, 1);
+	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "MmInitializeMdl(NULL): 0x50 at address 0");
+	release();
+}
+
+/* ---------------------------------------------------------------- pool */
+
+static void test_pool_basics(void)
+{
+	struct snap before;
+	take(&before);
+	is(ExAllocatePoolWithTag(NonPagedPool, 0, TAG_A), 0, "0 bytes: NULL");
+	is(ExAllocatePoolWithTag((POOL_TYPE)1, 16, TAG_A), 0, "PagedPool (1): NULL");
+	is(ExAllocatePoolWithTag((POOL_TYPE)513, 16, TAG_A), 0, "unknown pool type: NULL");
+	ok(same(&before), "refused allocations change nothing");
+
+	static const size_t sizes[] = { 1, 15, 16, 17, 31, 48, 100, 128, 129, 500, 1000, 1024, 2000, 2016, 2017,
+					4095, 4096, 4097, 10000, 65536 };
+	enum { N = sizeof(sizes) / sizeof(sizes[0]), REP = 5 };
+	static uint8_t *p[N][REP];
+	bool aligned = true, large_paged = true, info_ok = true, direct = true;
+	for (unsigned i = 0; i < N; i++)
+		for (unsigned r = 0; r < REP; r++) {
+			p[i][r] = ExAllocatePoolWithTag(i % 2 ? NonPagedPoolNx : NonPagedPool, sizes[i], TAG_A);
+			if (!p[i][r])
+				continue;
+			aligned &= ((uintptr_t)p[i][r] % POOL_ALIGN) == 0;
+			if (sizes[i] > POOL_SMALL_MAX)
+				large_paged &= ((uintptr_t)p[i][r] % PAGE_SIZE) == 0;
+			size_t sz; uint32_t tg;
+			info_ok &= pool_block_info(p[i][r], &sz, &tg) && sz == sizes[i] && tg == TAG_A;
+			direct &= phys_is_managed(virt_to_pa(p[i][r]));
+			memset(p[i][r], (int)(i * REP + r + 1), sizes[i]);
+		}
+	bool all = true;
+	for (unsigned i = 0; i < N; i++)
+		for (unsigned r = 0; r < REP; r++)
+			all &= p[i][r] != NULL;
+	ok(all, "every allocation succeeded");
+	ok(aligned, "16-byte aligned");
+	ok(large_paged, "blocks over %u bytes are page aligned", POOL_SMALL_MAX);
+	ok(info_ok, "pool_block_info reports size and tag");
+	ok(direct, "addresses are in the direct map");
+	bool intact = true;
+	for (unsigned i = 0; i < N; i++)
+		for (unsigned r = 0; r < REP; r++)
+			for (size_t b = 0; b < sizes[i]; b++)
+				intact &= p[i][r][b] == (uint8_t)(i * REP + r + 1);
+	ok(intact, "no two blocks overlap (patterns intact)");
+	uint64_t want = 0;
+	for (unsigned i = 0; i < N; i++)
+		want += sizes[i] * REP;
+	struct pool_tag_total t;
+	ok(pool_tag_get(TAG_A, &t) && t.bytes_live == want && t.allocs - t.frees == N * REP, "per-tag bytes and count");
+	is(pool_check(), 0, "pool_check clean with blocks live");
+	for (unsigned i = 0; i < N; i++)
+		for (unsigned r = 0; r < REP; r++)
+			if (r % 2)
+				ExFreePoolWithTag(p[i][r], TAG_A);
+			else
+				ExFreePool(p[i][r]);
+	ok(pool_tag_get(TAG_A, &t) && t.bytes_live == 0 && t.allocs == t.frees, "per-tag totals back to zero");
+	is(pool_check(), 0, "pool_check clean after frees");
+	pool_trim();
+	ok(same(&before), "all pool pages back with the page allocator after pool_trim");
+
+	/* Tag 0 is accepted; ExFreePoolWithTag(p, 0) does not check the tag. */
+	void *z = ExAllocatePoolWithTag(NonPagedPool, 40, 0);
+	ok(z != NULL, "tag 0 accepted");
+	void *y = ExAllocatePoolWithTag(NonPagedPool, 40, TAG_B);
+	intercept();
+	ExFreePoolWithTag(z, 0);
+	ExFreePoolWithTag(y, 0);
+	ok(none_fired(), "ExFreePoolWithTag(p, 0) frees any tag");
+	release();
+
+	struct pool_tag_total tt[8];
+	size_t n = pool_tag_totals(tt, 8);
+	bool sorted = n >= 3;
+	for (size_t i = 1; i < n && i < 8; i++)
+		sorted &= tt[i - 1].tag < tt[i].tag;
+	ok(sorted, "pool_tag_totals sorted by tag (%zu tags)", n);
+	pool_dump();
+}
+
+static void test_pool_misuse(void)
+{
+	uint8_t *small = ExAllocatePoolWithTag(NonPagedPool, 100, TAG_A);
+	uint8_t *small2 = ExAllocatePoolWithTag(NonPagedPool, 100, TAG_A);
+	uint8_t *big = ExAllocatePoolWithTag(NonPagedPool, 3 * PAGE_SIZE, TAG_A);
+	ok(small && small2 && big, "blocks for misuse");
+	struct snap s;
+	take(&s);
+	intercept();
+
+	ExFreePoolWithTag(small, TAG_B);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_WRONG_TAG), "wrong tag: 0xC2/0x0A");
+	ok(bugcheck_last.p[1] == (uintptr_t)small && bugcheck_last.p[2] == TAG_A && bugcheck_last.p[3] == TAG_B,
+	   "0x0A parameters: address, allocator's tag, caller's tag");
+	ExFreePoolWithTag(big, TAG_B);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_WRONG_TAG) && bugcheck_last.p[1] == (uintptr_t)big,
+	   "wrong tag on a large block");
+	ok(same(&s) && pool_block_info(small, NULL, NULL) && pool_block_info(big, NULL, NULL), "blocks still live");
+
+	int on_stack;
+	ExFreePool(&on_stack);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_NOT_POOL) && bugcheck_last.p[1] == (uintptr_t)&on_stack,
+	   "stack address: 0x42 with the address");
+	paddr_t pg = phys_alloc(1, 0, UINT64_MAX);
+	take(&s);
+	ExFreePool((uint8_t *)dmap(pg) + 48);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_NOT_POOL), "direct-map page not in the pool: 0x42");
+	ExFreePool(dmap(pg));
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_NOT_POOL), "page-aligned non-pool address: 0x42");
+	ExFreePool(small + 16);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_BAD_ADDRESS) && bugcheck_last.p[1] == (uintptr_t)(small + 16),
+	   "inside a block: 0x46");
+	ExFreePool((void *)((uintptr_t)small & ~(uintptr_t)PAGE_MASK) + 8);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_BAD_ADDRESS), "inside the slab header: 0x46");
+	ExFreePool(NULL);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_BAD_ADDRESS) && bugcheck_last.p[1] == 0, "NULL: 0x46");
+	ok(same(&s), "nothing changed by the misuses");
+
+	ExFreePoolWithTag(small, TAG_A);
+	ok(none_fired(), "proper free");
+	take(&s);
+	ExFreePoolWithTag(small, TAG_A);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_DOUBLE_FREE) && bugcheck_last.p[3] == (uintptr_t)small,
+	   "double free of a small block: 0x07, P4 address");
+	ok((bugcheck_last.p[2] >> 32) == TAG_A, "0x07 P3 carries the header (tag in the high half)");
+	ExFreePool(big);
+	ok(none_fired(), "large freed");
+	take(&s);
+	ExFreePool(big);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_DOUBLE_FREE) && bugcheck_last.p[3] == (uintptr_t)big,
+	   "double free of a large block: 0x07");
+	ok(same(&s), "double frees changed nothing");
+	ExFreePool(small2);
+	phys_free(pg, 1);
+	release();
+	is(pool_check(), 0, "pool_check clean after misuse");
+	is(tag_live(TAG_A), 0, "TAG_A back to zero");
+}
+
+static void test_pool_exhaustion(void)
+{
+	struct snap s0;
+	struct pool_stats p0;
+	take(&s0);
+	pool_get_stats(&p0);
+	enum { MAXP = 200000 };
+	void **v = calloc(MAXP, sizeof(*v));
+	size_t n = 0, big = 0;
+	while (n < MAXP && (v[n] = ExAllocatePoolWithTag(NonPagedPool, 64 * 1024, TAG_B)))
+		n++, big++;
+	while (n < MAXP && (v[n] = ExAllocatePoolWithTag(NonPagedPool, PAGE_SIZE, TAG_B)))
+		n++;
+	while (n < MAXP && (v[n] = ExAllocatePoolWithTag(NonPagedPool, 16, TAG_B)))
+		n++;
+	struct pool_stats ps;
+	pool_get_stats(&ps);
+	ok(big > 100 && n > big, "exhausted after %zu blocks (%zu of 64 KiB)", n, big);
+	ok(ps.failures >= p0.failures + 3, "refusals counted");
+	ok(ExAllocatePoolWithTag(NonPagedPool, 8, TAG_B) == NULL, "still NULL when exhausted");
+	is(pool_check(), 0, "pool_check clean at exhaustion");
+	for (size_t i = 0; i < n; i++)
+		ExFreePoolWithTag(v[i], TAG_B);
+	is(tag_live(TAG_B), 0, "TAG_B back to zero");
+	ok(same(&s0), "every page back");
+	void *again = ExAllocatePoolWithTag(NonPagedPool, 64 * 1024, TAG_B);
+	ok(again != NULL, "allocations succeed again");
+	ExFreePool(again);
+	free(v);
+	is(pool_check(), 0, "pool_check clean after recovery");
+}
+
+/* ---------------------------------------------------------------- IoAllocateMdl / IoFreeMdl / build */
+
+static void test_io_allocate(void)
+{
+	struct snap s;
+	take(&s);
+	is(IoAllocateMdl((PVOID)0x10000, 4096, 0, 0, (PIRP)0x1000), 0, "Irp not NULL: NULL");
+	is(IoAllocateMdl((PVOID)0x10000, 0, 0, 0, NULL), 0, "Length 0: NULL");
+	is(IoAllocateMdl((PVOID)0xfffffffffffff000ULL, 0x2000, 0, 0, NULL), 0, "range wraps: NULL");
+	ok(same(&s), "refusals allocate nothing");
+	PMDL mdl = IoAllocateMdl((PVOID)0xffff800000101234ULL, 0x3000, 0, 0, NULL);
+	ok(mdl != NULL, "IoAllocateMdl");
+	is((uintptr_t)mdl->StartVa, 0xffff800000101000ULL, "StartVa");
+	is(mdl->ByteOffset, 0x234, "ByteOffset");
+	is(mdl->ByteCount, 0x3000, "ByteCount");
+	is(mdl->MdlFlags, 0, "flags 0");
+	is(mdl->Size, 0x30 + 4 * 8, "Size");
+	size_t sz;
+	uint32_t tg;
+	ok(pool_block_info(mdl, &sz, &tg) && tg == MDL_TAG_IO && sz == 0x30 + 4 * 8, "from the pool, tag 'Mdl '");
+	IoFreeMdl(mdl);
+	is(tag_live(MDL_TAG_IO), 0, "IoFreeMdl returns it");
+
+	intercept();
+	struct { MDL m; PFN_NUMBER p[2]; } st;
+	MmInitializeMdl(&st.m, (PVOID)0x1000, 4096);
+	take(&s);
+	IoFreeMdl(&st.m);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_NOT_POOL), "IoFreeMdl of a stack MDL: 0xC2/0x42");
+	PMDL pages = MmAllocatePagesForMdl(pa_of(0), pa_of(UINT64_MAX), pa_of(0), PAGE_SIZE);
+	take(&s);
+	IoFreeMdl(pages);
+	ok(fired(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_WRONG_TAG), "IoFreeMdl of a MmAllocatePagesForMdl MDL: 0x0A");
+	ok(same(&s), "unchanged");
+	MmFreePagesFromMdl(pages);
+	ExFreePool(pages);
+	ok(none_fired(), "proper release");
+	release();
+}
+
+static void test_build_nonpaged(void)
+{
+	/* Pool memory: a large (page-aligned, 3 pages) and a small unaligned block. */
+	uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, 3 * PAGE_SIZE, TAG_A);
+	PMDL mdl = IoAllocateMdl(buf + 100, 2 * PAGE_SIZE, 0, 0, NULL);
+	MmBuildMdlForNonPagedPool(mdl);
+	bool pf = true;
+	for (unsigned i = 0; i < 3; i++)
+		pf &= MmGetMdlPfnArray(mdl)[i] == pa_to_pfn(virt_to_pa(buf)) + i;
+	ok(pf, "PFNs of a pool buffer (3 pages spanned)");
+	ok((mdl->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) && mdl->MappedSystemVa == buf + 100,
+	   "SOURCE_IS_NONPAGED_POOL, MappedSystemVa = StartVa + ByteOffset");
+	ok(MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority) == buf + 100, "system address: the pool address");
+	ok(MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, NULL, 0, 0) == buf + 100,
+	   "MmMapLockedPagesSpecifyCache of a pool MDL returns MappedSystemVa");
+	intercept();
+	MmUnmapLockedPages(buf + 100, mdl);
+	ok(none_fired(), "MmUnmapLockedPages of a pool MDL: no-op");
+	IoFreeMdl(mdl);
+	ExFreePool(buf);
+
+	/* A system-PTE mapping and an unmapped page inside a reservation. */
+	PMDL pages = MmAllocatePagesForMdlEx(pa_of(0), pa_of(UINT64_MAX), pa_of(0), 3 * PAGE_SIZE, MmCached, 0);
+	char *r = MmAllocateMappingAddress(8 * PAGE_SIZE, TAG_R);
+	ok(pages && r, "pages and a reservation");
+	ok(MmMapLockedPagesWithReservedMapping(r, TAG_R, pages, MmCached) == r, "mapped at the start");
+	PMDL tear = IoAllocateMdl(r, 3 * PAGE_SIZE, 0, 0, NULL);
+	MmBuildMdlForNonPagedPool(tear);
+	ok(memcmp(MmGetMdlPfnArray(tear), MmGetMdlPfnArray(pages), 3 * sizeof(PFN_NUMBER)) == 0,
+	   "PFNs of a system-PTE mapping found by the walk");
+	PMDL over = IoAllocateMdl(r + PAGE_SIZE, 3 * PAGE_SIZE, 0, 0, NULL);
+	MmGetMdlPfnArray(over)[0] = 0x1234;
+	struct snap s;
+	take(&s);
+	MmBuildMdlForNonPagedPool(over);
+	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, (uintptr_t)(r + 3 * PAGE_SIZE)),
+	   "unmapped page: 0x50 naming the first unmapped address");
+	is(bugcheck_last.p[3], (uintptr_t)r, "P4: the reservation's base");
+	ok(over->MdlFlags == 0 && MmGetMdlPfnArray(over)[0] == 0x1234 && over->MappedSystemVa == NULL && same(&s),
+	   "MDL unchanged");
+	MmBuildMdlForNonPagedPool(NULL);
+	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "NULL MDL: 0x50 at 0");
+	IoFreeMdl(over);
+	MmUnmapReservedMapping(r, TAG_R, tear);
+	ok(none_fired() && !pfn_at((vaddr_t)r), "unmapped through the built MDL");
+	MmFreeMappingAddress(r, TAG_R);
+	IoFreeMdl(tear);
+	MmFreePagesFromMdl(pages);
+	ExFreePool(pages);
+	release();
+}
+
+/* ---------------------------------------------------------------- partial MDLs */
+
+static void test_partial(void)
+{
+	PMDL src = MmAllocatePagesForMdlEx(pa_of(0), pa_of(UINT64_MAX), pa_of(0), 4 * PAGE_SIZE, MmCached, 0);
+	PMDL dst = IoAllocateMdl((PVOID)0x1000, 4 * PAGE_SIZE, 0, 0, NULL);
+	ok(src && dst, "source and target");
+	uintptr_t sv = (uintptr_t)MmGetMdlVirtualAddress(src);   /* NULL: integer arithmetic, not pointer */
+#define SVA(off) ((PVOID)(sv + (uintptr_t)(off)))
+	IoBuildPartialMdl(src, dst, SVA(0x1800), 0x2000);
+	is((uintptr_t)dst->StartVa, (uintptr_t)SVA(0x1000), "partial StartVa");
+	is(dst->ByteOffset, 0x800, "partial ByteOffset");
+	is(dst->ByteCount, 0x2000, "partial ByteCount");
+	is(dst->MdlFlags, MDL_PARTIAL, "MDL_PARTIAL only (source unmapped)");
+	ok(MmGetMdlPfnArray(dst)[0] == MmGetMdlPfnArray(src)[1] && MmGetMdlPfnArray(dst)[1] == MmGetMdlPfnArray(src)[2] &&
+	   MmGetMdlPfnArray(dst)[2] == MmGetMdlPfnArray(src)[3], "PFNs 1..3 copied");
+	IoBuildPartialMdl(src, dst, SVA(0x3000), 0);
+	ok(dst->ByteCount == 0x1000 && MmGetMdlPfnArray(dst)[0] == MmGetMdlPfnArray(src)[3], "Length 0: to the end");
+
+	intercept();
+	struct snap s;
+	struct { MDL m; PFN_NUMBER p[4]; } before;
+	memcpy(&before, dst, sizeof(before));
+	take(&s);
+	IoBuildPartialMdl(src, dst, SVA(0x3000), 0x1001);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_RANGE), "past the source's end: 0x1A");
+	ok(bugcheck_last.p[1] == sv + 0x3000 && bugcheck_last.p[2] == 0x1001 && bugcheck_last.p[3] == (uintptr_t)src,
+	   "parameters: address, length, source");
+	IoBuildPartialMdl(src, dst, SVA(-1), 1);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_RANGE), "before the source's start: 0x1A");
+	IoBuildPartialMdl(src, dst, SVA(0x4001), 0);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_RANGE), "start past the end: 0x1A");
+	PMDL tiny = IoAllocateMdl((PVOID)0x1000, 1, 0, 0, NULL);
+	take(&s);
+	IoBuildPartialMdl(src, tiny, SVA(0), 3 * PAGE_SIZE);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM) && bugcheck_last.p[2] == 3, "target too small: 0x1A");
+	ok(memcmp(&before, dst, sizeof(before)) == 0 && tiny->ByteCount == 1 && same(&s), "targets unchanged");
+	IoBuildPartialMdl(NULL, dst, SVA(0), 1);
+	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "NULL source: 0x50");
+	release();
+	IoFreeMdl(tiny);
+
+	/* A mapped source: the partial is PARENT_MAPPED and its system address lies in the parent's mapping. */
+	char *m = MmMapLockedPagesSpecifyCache(src, KernelMode, MmCached, NULL, 0, NormalPagePriority);
+	ok(m && syspte_in_region((vaddr_t)m), "source mapped in the system PTE region");
+	IoBuildPartialMdl(src, dst, SVA(0x1800), 0x2000);
+	ok(dst->MdlFlags == (MDL_PARTIAL | MDL_PARENT_MAPPED_SYSTEM_VA), "PARTIAL | PARENT_MAPPED_SYSTEM_VA");
+	is((uintptr_t)dst->MappedSystemVa, (uintptr_t)m + 0x1000, "MappedSystemVa: the sub-range's page in the parent mapping");
+	is((uintptr_t)MmGetSystemAddressForMdlSafe(dst, 0), (uintptr_t)m + 0x1800, "system address of the partial");
+	is(pfn_at((vaddr_t)m + 0x1000), MmGetMdlPfnArray(dst)[0], "it maps the partial's first page");
+
+	/* The partial mapped on its own: PARTIAL_HAS_BEEN_MAPPED, and IoFreeMdl unmaps it. */
+	IoBuildPartialMdl(src, dst, SVA(0x1800), 0x2000);
+	dst->MdlFlags &= ~MDL_PARENT_MAPPED_SYSTEM_VA;
+	dst->MappedSystemVa = NULL;
+	char *pm = MmGetSystemAddressForMdlSafe(dst, 0);
+	ok(pm && pm != m + 0x1800 && ((uintptr_t)pm & PAGE_MASK) == 0x800, "partial mapped by itself");
+	ok(dst->MdlFlags & MDL_PARTIAL_HAS_BEEN_MAPPED, "PARTIAL_HAS_BEEN_MAPPED");
+	is(pfn_at((vaddr_t)pm), MmGetMdlPfnArray(src)[1], "its own mapping shows page 1");
+	struct syspte_stats ss;
+	syspte_get_stats(&ss);
+	IoFreeMdl(dst);
+	struct syspte_stats ss2;
+	syspte_get_stats(&ss2);
+	is(ss2.live, ss.live - 1, "IoFreeMdl unmapped it and freed its reservation");
+	MmUnmapLockedPages(m, src);
+
+	/* A pool source: the partial inherits SOURCE_IS_NONPAGED_POOL and the data address. */
+	uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, 2 * PAGE_SIZE, TAG_A);
+	PMDL pool_mdl = IoAllocateMdl(buf, 2 * PAGE_SIZE, 0, 0, NULL);
+	MmBuildMdlForNonPagedPool(pool_mdl);
+	PMDL part = IoAllocateMdl(buf, 2 * PAGE_SIZE, 0, 0, NULL);
+	IoBuildPartialMdl(pool_mdl, part, buf + 0x1100, 0x100);
+	ok(part->MdlFlags == (MDL_PARTIAL | MDL_SOURCE_IS_NONPAGED_POOL) && part->MappedSystemVa == buf + 0x1100,
+	   "pool partial: flags and MappedSystemVa");
+	ok(MmGetSystemAddressForMdlSafe(part, 0) == buf + 0x1100, "pool partial's system address");
+	IoFreeMdl(part);
+	IoFreeMdl(pool_mdl);
+	ExFreePool(buf);
+	MmFreePagesFromMdl(src);
+	ExFreePool(src);
+#undef SVA
+}
+
+/* ---------------------------------------------------------------- MmAllocatePagesForMdlEx */
+
+static uint64_t free_in(paddr_t lo, paddr_t hi)
+{
+	uint64_t n = 0;
+	for (paddr_t pa = lo; pa < hi; pa += PAGE_SIZE)
+		n += phys_is_free(pa, 1);
+	return n;
+}
+
+static bool all_in(PMDL mdl, paddr_t lo, paddr_t hi_incl)
+{
+	uint64_t n = mdl->ByteCount / PAGE_SIZE;
+	for (uint64_t i = 0; i < n; i++) {
+		paddr_t pa = pfn_to_pa(MmGetMdlPfnArray(mdl)[i]);
+		if (pa < lo || pa + PAGE_SIZE - 1 > hi_incl)
+			return false;
+	}
+	return true;
+}
+
+static bool all_zero(PMDL mdl)
+{
+	uint64_t n = mdl->ByteCount / PAGE_SIZE;
+	for (uint64_t i = 0; i < n; i++) {
+		const uint64_t *w = dmap(pfn_to_pa(MmGetMdlPfnArray(mdl)[i]));
+		for (size_t j = 0; j < PAGE_SIZE / 8; j++)
+			if (w[j])
+				return false;
+	}
+	return true;
+}
+
+static void fill_pages(PMDL mdl, int v)
+{
+	for (uint64_t i = 0; i < mdl->ByteCount / PAGE_SIZE; i++)
+		memset(dmap(pfn_to_pa(MmGetMdlPfnArray(mdl)[i])), v, PAGE_SIZE);
+}
+
+static void release_pages(PMDL mdl)
+{
+	if (!mdl)
+		return;
+	MmFreePagesFromMdl(mdl);
+	ExFreePool(mdl);
+}
+
+/* Number of runs of consecutive PFNs. */
+static uint64_t runs(PMDL mdl)
+{
+	uint64_t n = mdl->ByteCount / PAGE_SIZE, r = n ? 1 : 0;
+	for (uint64_t i = 1; i < n; i++)
+		r += MmGetMdlPfnArray(mdl)[i] != MmGetMdlPfnArray(mdl)[i - 1] + 1;
+	return r;
+}
+
+static void test_alloc_pages_args(void)
+{
+	struct snap s;
+	take(&s);
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	ok(!MmAllocatePagesForMdlEx(z, any, z, 0, MmCached, 0), "TotalBytes 0: NULL");
+	ok(!MmAllocatePagesForMdlEx(z, any, z, 1ULL << 32, MmCached, 0), "4 GiB: NULL");
+	ok(!MmAllocatePagesForMdlEx(z, any, z, (1ULL << 32) - PAGE_SIZE + 1, MmCached, 0), "over 4 GiB - 4 KiB: NULL");
+	ok(!MmAllocatePagesForMdlEx(z, any, z, PAGE_SIZE, MmCached, 0x80), "unknown flag: NULL");
+	ok(!MmAllocatePagesForMdlEx(z, any, z, PAGE_SIZE, MmMaximumCacheType, 0), "cache type out of range: NULL");
+	ok(!MmAllocatePagesForMdlEx(pa_of(0x2000000), pa_of(0x1000000), z, PAGE_SIZE, MmCached, 0), "Low > High: NULL");
+	ok(!MmAllocatePagesForMdlEx(z, pa_of(0x1000000), pa_of(100), PAGE_SIZE, MmCached, 0), "SkipBytes not page multiple: NULL");
+	ok(!MmAllocatePagesForMdlEx(z, any, pa_of(3 * PAGE_SIZE), 6 * PAGE_SIZE, MmCached, MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS),
+	   "chunk not a power of two: NULL");
+	ok(!MmAllocatePagesForMdlEx(z, any, pa_of(4 * PAGE_SIZE), 6 * PAGE_SIZE, MmCached, MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS),
+	   "TotalBytes not a multiple of the chunk: NULL");
+	ok(!MmAllocatePagesForMdlEx(z, any, pa_of(SIZE_2M), SIZE_2M, MmCached, MM_ALLOCATE_FAST_LARGE_PAGES),
+	   "FAST_LARGE_PAGES without CHUNKS: NULL");
+	ok(!MmAllocatePagesForMdlEx(z, any, pa_of(64 * 1024), 64 * 1024, MmCached,
+				    MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS),
+	   "FAST_LARGE_PAGES with a chunk under 2 MiB: NULL");
+	ok(!MmAllocatePagesForMdlEx(pa_of(0x3000000), pa_of(0x3ffffff), z, PAGE_SIZE, MmCached, 0), "no RAM in the window: NULL");
+	ok(same(&s), "refusals changed nothing");
+}
+
+static void test_alloc_pages(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	PMDL mdl = MmAllocatePagesForMdlEx(z, any, z, 4 * PAGE_SIZE, MmCached, MM_DONT_ZERO_ALLOCATION);
+	ok(mdl != NULL, "4 pages");
+	ok(mdl->MdlFlags == MDL_PAGES_LOCKED && mdl->StartVa == NULL && mdl->ByteOffset == 0 &&
+	   mdl->ByteCount == 4 * PAGE_SIZE, "PAGES_LOCKED, StartVa NULL, ByteOffset 0, ByteCount 16 KiB");
+	size_t sz;
+	uint32_t tg;
+	ok(pool_block_info(mdl, &sz, &tg) && tg == MDL_TAG_PAGES, "MDL from the pool, tag 'MdlP'");
+	fill_pages(mdl, 0xAB);
+	release_pages(mdl);
+	mdl = MmAllocatePagesForMdlEx(z, any, z, 4 * PAGE_SIZE, MmCached, 0);
+	ok(mdl && all_zero(mdl), "zeroed by default (after dirtying freed pages)");
+	fill_pages(mdl, 0xCD);
+	PFN_NUMBER first = MmGetMdlPfnArray(mdl)[0];
+	release_pages(mdl);
+	mdl = MmAllocatePagesForMdlEx(z, any, z, 4 * PAGE_SIZE, MmCached, MM_DONT_ZERO_ALLOCATION);
+	bool dirty = false;
+	for (unsigned i = 0; mdl && i < 4; i++)
+		dirty |= *(uint8_t *)dmap(pfn_to_pa(MmGetMdlPfnArray(mdl)[i])) == 0xCD;
+	ok(dirty, "DONT_ZERO leaves the old contents (page 0x%llx reused)", (unsigned long long)first);
+	release_pages(mdl);
+	mdl = MmAllocatePagesForMdl(z, any, z, 5000);
+	ok(mdl && mdl->ByteCount == 2 * PAGE_SIZE, "5000 bytes: 2 pages, ByteCount 8 KiB");
+	release_pages(mdl);
+
+	/* Address limits, HighAddress inclusive. */
+	mdl = MmAllocatePagesForMdlEx(pa_of(HIGH_BASE), pa_of(HIGH_BASE + 0x3fffff), z, 64 * PAGE_SIZE, MmCached, 0);
+	ok(mdl && all_in(mdl, HIGH_BASE, HIGH_BASE + 0x3fffff), "all pages in [4 GiB, 4 GiB + 4 MiB)");
+	release_pages(mdl);
+	mdl = MmAllocatePagesForMdlEx(z, pa_of(0xffffff), z, 64 * PAGE_SIZE, MmCached, 0);
+	ok(mdl && all_in(mdl, 0, 0xffffff), "all pages below 16 MiB");
+	release_pages(mdl);
+	paddr_t one = phys_alloc(1, HIGH_BASE + SIZE_2M, UINT64_MAX);
+	phys_free(one, 1);
+	mdl = MmAllocatePagesForMdlEx(pa_of(one), pa_of(one + PAGE_SIZE - 1), z, PAGE_SIZE, MmCached, 0);
+	ok(mdl && MmGetMdlPfnArray(mdl)[0] == pa_to_pfn(one), "window of exactly one page (High inclusive)");
+	release_pages(mdl);
+	ok(!MmAllocatePagesForMdlEx(pa_of(one), pa_of(one + PAGE_SIZE - 2), z, PAGE_SIZE, MmCached, 0),
+	   "window one byte short of a page: NULL");
+	mdl = MmAllocatePagesForMdlEx(pa_of(one + 1), pa_of(one + 2 * PAGE_SIZE - 1), z, PAGE_SIZE, MmCached, 0);
+	ok(mdl && MmGetMdlPfnArray(mdl)[0] == pa_to_pfn(one) + 1, "unaligned LowAddress: the next whole page");
+	release_pages(mdl);
+
+	/* Partial results, FULLY_REQUIRED, and the skip windows. */
+	paddr_t w0 = HIGH_BASE + 4 * SIZE_2M, w1 = w0 + SIZE_2M;   /* two 2 MiB windows in the high range */
+	uint64_t f0 = free_in(w0, w1), f1 = free_in(w1, w1 + SIZE_2M);
+	ok(f0 == 512 && f1 == 512, "windows free (%llu, %llu)", (unsigned long long)f0, (unsigned long long)f1);
+	struct snap s;
+	take(&s);
+	ok(!MmAllocatePagesForMdlEx(pa_of(w0), pa_of(w1 - 1), z, 600 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED),
+	   "FULLY_REQUIRED and too few pages: NULL");
+	ok(same(&s), "nothing kept");
+	mdl = MmAllocatePagesForMdlEx(pa_of(w0), pa_of(w1 - 1), z, 600 * PAGE_SIZE, MmCached, 0);
+	ok(mdl && mdl->ByteCount == 512 * PAGE_SIZE && all_in(mdl, w0, w1 - 1), "partial: 512 of 600 pages");
+	ok(!MmAllocatePagesForMdlEx(pa_of(w0), pa_of(w1 - 1), z, PAGE_SIZE, MmCached, 0), "window empty: NULL");
+	release_pages(mdl);
+	mdl = MmAllocatePagesForMdlEx(pa_of(w0), pa_of(w1 - 1), pa_of(SIZE_2M), 600 * PAGE_SIZE, MmCached,
+				      MM_ALLOCATE_FULLY_REQUIRED);
+	ok(mdl && mdl->ByteCount == 600 * PAGE_SIZE && all_in(mdl, w0, w1 + SIZE_2M - 1), "SkipBytes: next window fills in");
+	uint64_t in_second = 0;
+	for (unsigned i = 0; mdl && i < 600; i++)
+		in_second += pfn_to_pa(MmGetMdlPfnArray(mdl)[i]) >= w1;
+	is(in_second, 88, "88 pages from the second window");
+	release_pages(mdl);
+
+	/* Contiguity. */
+	mdl = MmAllocatePagesForMdlEx(z, any, z, 64 * PAGE_SIZE, MmCached, MM_ALLOCATE_PREFER_CONTIGUOUS);
+	ok(mdl && runs(mdl) == 1, "PREFER_CONTIGUOUS: one run when one is free");
+	release_pages(mdl);
+	mdl = MmAllocatePagesForMdlEx(z, any, z, 64 * PAGE_SIZE, MmCached, MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS);
+	ok(mdl && runs(mdl) == 1 && mdl->ByteCount == 64 * PAGE_SIZE, "REQUIRE_CONTIGUOUS_CHUNKS, skip 0: one block");
+	release_pages(mdl);
+	/* A window with free pages but no 4-page run: CHUNKS fails, PREFER falls back to single pages. */
+	paddr_t hole = phys_alloc(8, HIGH_BASE + 7 * SIZE_2M, UINT64_MAX);
+	phys_free(hole, 1);
+	phys_free(hole + 2 * PAGE_SIZE, 1);
+	phys_free(hole + 4 * PAGE_SIZE, 1);
+	phys_free(hole + 6 * PAGE_SIZE, 1);
+	ok(!MmAllocatePagesForMdlEx(pa_of(hole), pa_of(hole + 8 * PAGE_SIZE - 1), z, 4 * PAGE_SIZE, MmCached,
+				    MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS), "CHUNKS without a free run: NULL");
+	mdl = MmAllocatePagesForMdlEx(pa_of(hole), pa_of(hole + 8 * PAGE_SIZE - 1), z, 4 * PAGE_SIZE, MmCached,
+				      MM_ALLOCATE_PREFER_CONTIGUOUS);
+	ok(mdl && mdl->ByteCount == 4 * PAGE_SIZE && runs(mdl) == 4, "PREFER falls back to single pages");
+	release_pages(mdl);
+	for (unsigned i = 1; i < 8; i += 2)
+		phys_free(hole + i * PAGE_SIZE, 1);
+	mdl = MmAllocatePagesForMdlEx(z, any, pa_of(64 * 1024), 256 * 1024, MmCached, MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS);
+	bool chunks_ok = mdl && mdl->ByteCount == 256 * 1024;
+	for (unsigned c = 0; chunks_ok && c < 4; c++) {
+		PFN_NUMBER *p = MmGetMdlPfnArray(mdl) + c * 16;
+		chunks_ok &= (p[0] % 16) == 0;
+		for (unsigned i = 1; i < 16; i++)
+			chunks_ok &= p[i] == p[0] + i;
+	}
+	ok(chunks_ok, "CHUNKS of 64 KiB: 4 contiguous chunks aligned to 64 KiB");
+	release_pages(mdl);
+	mdl = MmAllocatePagesForMdlEx(z, any, pa_of(SIZE_2M), 2 * SIZE_2M, MmCached,
+				      MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS | MM_ALLOCATE_FAST_LARGE_PAGES);
+	ok(mdl && runs(mdl) <= 2 && (MmGetMdlPfnArray(mdl)[0] % 512) == 0 && (MmGetMdlPfnArray(mdl)[512] % 512) == 0,
+	   "FAST_LARGE_PAGES: 2 MiB aligned chunks");
+	release_pages(mdl);
+
+	/* Larger than RAM: a partial result of (almost) everything, then everything back. */
+	take(&s);
+	mdl = MmAllocatePagesForMdlEx(z, any, z, (1ULL << 32) - PAGE_SIZE, MmCached, MM_DONT_ZERO_ALLOCATION);
+	ok(mdl && mdl->ByteCount < (1ULL << 32) - PAGE_SIZE && mdl->ByteCount > 32 * 1024 * 1024,
+	   "4 GiB - 4 KiB: partial, %llu MiB", mdl ? (unsigned long long)mdl->ByteCount >> 20 : 0ULL);
+	release_pages(mdl);
+	pool_trim();
+	ok(same(&s), "every page back");
+}
+
+static void test_free_pages_misuse(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	PMDL mdl = MmAllocatePagesForMdlEx(z, any, z, 2 * PAGE_SIZE, MmCached, 0);
+	intercept();
+	struct snap s;
+	char *va = MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, NULL, 0, 0);
+	take(&s);
+	MmFreePagesFromMdl(mdl);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL) && bugcheck_last.p[1] == (uintptr_t)mdl,
+	   "freeing pages still mapped: 0x1A");
+	ok(same(&s) && mdl->ByteCount == 2 * PAGE_SIZE, "unchanged");
+	MmUnmapLockedPages(va, mdl);
+	PFN_NUMBER keep = MmGetMdlPfnArray(mdl)[1];
+	MmGetMdlPfnArray(mdl)[1] = pa_to_pfn(phys_alloc(1, 0, UINT64_MAX));
+	phys_free(pfn_to_pa(MmGetMdlPfnArray(mdl)[1]), 1);
+	take(&s);
+	MmFreePagesFromMdl(mdl);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE) && bugcheck_last.p[3] == 1,
+	   "a listed frame already free: 0x1A, P4 its index");
+	ok(same(&s), "nothing freed");
+	MmGetMdlPfnArray(mdl)[1] = keep;
+	MmFreePagesFromMdl(mdl);
+	ok(none_fired() && mdl->ByteCount == 0 && !(mdl->MdlFlags & MDL_PAGES_LOCKED), "freed: ByteCount 0, not locked");
+	MmFreePagesFromMdl(mdl);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL), "second MmFreePagesFromMdl: 0x1A");
+	ExFreePool(mdl);
+	uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, PAGE_SIZE, TAG_A);
+	PMDL pm = IoAllocateMdl(buf, PAGE_SIZE, 0, 0, NULL);
+	MmBuildMdlForNonPagedPool(pm);
+	take(&s);
+	MmFreePagesFromMdl(pm);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL) && same(&s), "pool memory refused: 0x1A");
+	MmFreePagesFromMdl(NULL);
+	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "NULL: 0x50");
+	release();
+	IoFreeMdl(pm);
+	ExFreePool(buf);
+}
+
+/* ---------------------------------------------------------------- system mappings */
+
+static void test_map_locked(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	PMDL mdl = MmAllocatePagesForMdlEx(z, any, z, 3 * PAGE_SIZE, MmCached, 0);
+	struct snap s;
+	take(&s);
+	ok(!MmMapLockedPagesSpecifyCache(mdl, UserMode, MmCached, NULL, 0, 0), "UserMode: NULL");
+	ok(!MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, (PVOID)REGION_BASE, 0, 0), "RequestedAddress: NULL");
+	ok(!MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmMaximumCacheType, NULL, 0, 0), "bad cache type: NULL");
+	ok(!MmMapLockedPagesSpecifyCache(NULL, KernelMode, MmCached, NULL, 0, 0), "NULL MDL: NULL");
+	struct { MDL m; PFN_NUMBER p[1]; } empty;
+	MmInitializeMdl(&empty.m, NULL, 0);
+	empty.m.MdlFlags = MDL_PAGES_LOCKED;
+	ok(!MmMapLockedPagesSpecifyCache(&empty.m, KernelMode, MmCached, NULL, 0, 0), "ByteCount 0: NULL");
+	struct { MDL m; PFN_NUMBER p[1]; } unlocked;
+	MmInitializeMdl(&unlocked.m, NULL, PAGE_SIZE);
+	unlocked.p[0] = MmGetMdlPfnArray(mdl)[0];
+	ok(!MmMapLockedPagesSpecifyCache(&unlocked.m, KernelMode, MmCached, NULL, 0, 0), "not locked: NULL");
+	ok(same(&s), "no reservation left by the refusals");
+
+	char *va = MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmWriteCombined, NULL, 1, HighPagePriority | MdlMappingNoExecute);
+	ok(va && syspte_in_region((vaddr_t)va) && ((uintptr_t)va & PAGE_MASK) == 0, "mapped in the region");
+	ok((mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && mdl->MappedSystemVa == va, "MAPPED_TO_SYSTEM_VA, MappedSystemVa");
+	struct syspte_info info;
+	ok(syspte_lookup((vaddr_t)va, &info) && info.tag == MDL_TAG_MAP && info.base == (vaddr_t)va && info.npages == 3 &&
+	   info.mapped == 3, "a reservation of exactly the span, tag 'MdlM'");
+	uint64_t pte;
+	bool ptes = true;
+	for (unsigned i = 0; i < 3; i++)
+		ptes &= pfn_at((vaddr_t)va + i * PAGE_SIZE) == MmGetMdlPfnArray(mdl)[i];
+	pt_query(&pt, (vaddr_t)va, NULL, &pte, NULL);
+	ok(ptes && (pte & PTE_PAT_4K) && (pte & PTE_NX) && (pte & PTE_W), "PTEs map the PFNs, WC, NX, writable");
+	ok(MmGetSystemAddressForMdlSafe(mdl, 0) == va, "MmGetSystemAddressForMdlSafe: the existing mapping");
+	take(&s);
+	ok(!MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, NULL, 0, 0), "already mapped: NULL");
+	ok(same(&s), "and no reservation leaked");
+
+	intercept();
+	MmUnmapLockedPages(va + PAGE_SIZE, mdl);
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C) && bugcheck_last.p[2] == (uintptr_t)va && bugcheck_last.p[3] == 3,
+	   "unmap from inside the mapping: 0xDA/0x10C");
+	struct { MDL m; PFN_NUMBER p[2]; } shorter;
+	MmInitializeMdl(&shorter.m, NULL, 2 * PAGE_SIZE);
+	MmUnmapLockedPages(va, &shorter.m);
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C), "unmap with a different span: 0xDA/0x10C");
+	char *r = MmAllocateMappingAddress(PAGE_SIZE, TAG_R);
+	MmUnmapLockedPages(r, mdl);
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x108), "unmap in another tag's reservation: 0xDA/0x108");
+	MmFreeMappingAddress(r, TAG_R);
+	ok(same(&s) && pfn_at((vaddr_t)va + 2 * PAGE_SIZE), "still mapped after the misuses");
+	MmUnmapLockedPages(va, mdl);
+	ok(none_fired() && !syspte_lookup((vaddr_t)va, &info), "unmapped and the reservation freed");
+	ok(!(mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && mdl->MappedSystemVa == NULL, "flags and MappedSystemVa cleared");
+	take(&s);
+	MmUnmapLockedPages(va, mdl);
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x109) && same(&s), "double unmap: 0xDA/0x109");
+	MmUnmapLockedPages(va, NULL);
+	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "NULL MDL: 0x50");
+	release();
+
+	/* ByteOffset: the returned address carries it. */
+	PMDL io = IoAllocateMdl((PVOID)0x7123, 2 * PAGE_SIZE, 0, 0, NULL);
+	for (unsigned i = 0; i < 3; i++)
+		MmGetMdlPfnArray(io)[i] = MmGetMdlPfnArray(mdl)[i];
+	io->MdlFlags |= MDL_PAGES_LOCKED;
+	char *v2 = MmGetSystemAddressForMdlSafe(io, NormalPagePriority);
+	ok(v2 && ((uintptr_t)v2 & PAGE_MASK) == 0x123 && io->MappedSystemVa == v2 - 0x123,
+	   "MmGetSystemAddressForMdlSafe maps: mapping + ByteOffset");
+	ok(MmGetSystemAddressForMdlSafe(io, 0) == v2, "second call: the same address");
+	ok(MmGetSystemAddressForMdlSafe(NULL, 0) == NULL, "NULL MDL: NULL");
+	struct syspte_stats ss;
+	syspte_get_stats(&ss);
+	IoFreeMdl(io);
+	struct syspte_stats ss2;
+	syspte_get_stats(&ss2);
+	is(ss2.live, ss.live - 1, "IoFreeMdl undid the mapping MmGetSystemAddressForMdlSafe made");
+	release_pages(mdl);
+
+	/* A reserved mapping made by the caller: MappedSystemVa + ByteOffset, and IoFreeMdl leaves it. */
+	PMDL own = MmAllocatePagesForMdlEx(z, any, z, PAGE_SIZE, MmCached, 0);
+	PMDL off = IoAllocateMdl((PVOID)0x5040, 0x100, 0, 0, NULL);
+	MmGetMdlPfnArray(off)[0] = MmGetMdlPfnArray(own)[0];
+	off->MdlFlags |= MDL_PAGES_LOCKED;
+	char *res = MmAllocateMappingAddress(4 * PAGE_SIZE, TAG_R);
+	char *got = MmMapLockedPagesWithReservedMapping(res + PAGE_SIZE, TAG_R, off, MmCached);
+	ok(got == res + PAGE_SIZE + 0x40, "reserved mapping returns MappingAddress + ByteOffset");
+	ok(MmGetSystemAddressForMdlSafe(off, 0) == got, "MmGetSystemAddressForMdlSafe agrees");
+	MmUnmapReservedMapping(res + PAGE_SIZE, TAG_R, off);
+	MmFreeMappingAddress(res, TAG_R);
+	IoFreeMdl(off);
+	release_pages(own);
+}
+
+/* The growable-region pattern of the spec, checked through the PTEs. */
+static void test_growable(void)
+{
+	enum { STEPS = 5, STEP_PAGES = 3 };
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	struct snap s;
+	pool_trim();
+	take(&s);
+	char *base = MmAllocateMappingAddress(64 * PAGE_SIZE, TAG_R);
+	PFN_NUMBER pfns[STEPS * STEP_PAGES];
+	bool mapped = base != NULL;
+	for (unsigned i = 0; mapped && i < STEPS; i++) {
+		PMDL mdl = MmAllocatePagesForMdlEx(z, any, z, STEP_PAGES * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+		mapped &= mdl && MmMapLockedPagesWithReservedMapping(base + i * STEP_PAGES * PAGE_SIZE, TAG_R, mdl, MmCached) ==
+					 base + i * STEP_PAGES * PAGE_SIZE;
+		memcpy(pfns + i * STEP_PAGES, MmGetMdlPfnArray(mdl), sizeof(PFN_NUMBER) * STEP_PAGES);
+		ExFreePool(mdl);
+	}
+	ok(mapped, "five commits mapped, each MDL structure freed right after");
+	is(tag_live(MDL_TAG_PAGES), 0, "no MDL structure live");
+	PMDL tear = IoAllocateMdl(base, STEPS * STEP_PAGES * PAGE_SIZE, 0, 0, NULL);
+	MmBuildMdlForNonPagedPool(tear);
+	ok(memcmp(MmGetMdlPfnArray(tear), pfns, sizeof(pfns)) == 0, "the tear-down MDL lists the committed pages");
+	intercept();
+	MmUnmapReservedMapping(base, TAG_R, tear);
+	ok(none_fired() && tear->MappedSystemVa == NULL, "one unmap over five mappings");
+	MmFreePagesFromMdl(tear);
+	ok(none_fired(), "MmFreePagesFromMdl on the tear-down MDL frees the pages");
+	release();
+	IoFreeMdl(tear);
+	MmFreeMappingAddress(base, TAG_R);
+	pool_trim();
+	ok(same(&s), "pages, pool and region as before");
+}
+
+static void test_final(void)
+{
+	is(pool_check(), 0, "pool_check clean");
+	is(syspte_check(), 0, "syspte_check clean");
+	struct syspte_stats ss;
+	syspte_get_stats(&ss);
+	is(ss.live, 0, "no reservation left");
+	ok(tag_live(MDL_TAG_IO) == 0 && tag_live(MDL_TAG_PAGES) == 0 && tag_live(TAG_A) == 0 && tag_live(TAG_B) == 0,
+	   "every tag back to zero bytes");
+	is(pt_check(&pt), 0, "page tables clean");
+}
+
+int main(void)
+{
+	setup();
+	test_layout();
+	test_pool_basics();
+	test_pool_misuse();
+	test_pool_exhaustion();
+	test_io_allocate();
+	test_build_nonpaged();
+	test_partial();
+	test_alloc_pages_args();
+	test_alloc_pages();
+	test_free_pages_misuse();
+	test_map_locked();
+	test_growable();
+	test_final();
+	return tap_done();
+}
