@@ -20,6 +20,7 @@
 #include "kstring.h"
 #include "kernel.h"
 #include "crashtest.h"
+#include "verifier.h"
 
 struct bootinfo kernel_bootinfo;
 static uint8_t kernel_mmap[64 * 1024] __attribute__((aligned(16)));
@@ -104,6 +105,11 @@ void kmain(paddr_t bootinfo_pa)
 	cpu_print_features();
 	kernel_print_mmap();
 
+	char vflag[4];
+	if (cmdline_value("verifier", vflag, sizeof(vflag)) && vflag[0] == '1') {
+		mm_verifier_set(true);
+		kprintf("verifier: on (checks after every operation, free-page patterns, guard pages)\n");
+	}
 	if (phys_init(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size))
 		kpanic("cannot build the physical allocator from the memory map");
 	vm_init(&kernel_bootinfo);

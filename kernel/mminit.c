@@ -1,6 +1,7 @@
 /* Brings up the memory manager above the page allocator: the system PTE region. */
 #include "kernel.h"
 #include "syspte.h"
+#include "pool.h"
 #include "vm.h"
 #include "vmlayout.h"
 #include "cmdline.h"
@@ -17,6 +18,7 @@ void mm_init(void)
 	}
 	if (syspte_init(&kernel_pt, SYSPTE_BASE, size >> PAGE_SHIFT))
 		kpanic("cannot set up the system PTE region of %llu MiB", (unsigned long long)(size >> 20));
+	mm_set_kernel_pt(&kernel_pt);
 	struct syspte_stats s;
 	syspte_get_stats(&s);
 	kprintf("syspte: region 0x%llx, %llu MiB, %llu page-table pages, %llu metadata bytes\n",

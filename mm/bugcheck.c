@@ -63,9 +63,36 @@ static const char *bugcheck_explain_pte_misuse(uint64_t sub)
 	}
 }
 
+/* Subcodes of BAD_POOL_CALLER (mm/pool.h). */
+static const char *bugcheck_explain_pool(uint64_t sub)
+{
+	switch (sub) {
+	case 0x07: return "pool block freed twice (P3 block header, P4 address)";
+	case 0x0A: return "ExFreePoolWithTag: tag differs (P2 address, P3 allocator's tag, P4 caller's tag)";
+	case 0x42: return "freeing an address that was never in the pool (P2 address)";
+	case 0x46: return "freeing NULL or an address inside a pool block (P2 address)";
+	default: return "unknown BAD_POOL_CALLER subcode";
+	}
+}
+
+/* Subcodes of MEMORY_MANAGEMENT (mm/pool.h, mm/verifier.h). */
+static const char *bugcheck_explain_mm(uint64_t sub)
+{
+	switch (sub) {
+	case 0x4D440001: return "IoBuildPartialMdl: range outside the source MDL (P2 address, P3 length, P4 source)";
+	case 0x4D440002: return "MmFreePagesFromMdl: MDL mapped, partial, from pool or already freed (P2 MDL, P3 flags)";
+	case 0x4D440003: return "MmFreePagesFromMdl: a frame that is not allocated (P2 MDL, P3 PFN, P4 index)";
+	case 0x4D440004: return "IoBuildPartialMdl: target MDL too small (P2 target, P3 pages needed)";
+	case 0x5A01: return "verifier: a free page was written (P2 address, P3 value found, P4 pattern)";
+	default: return "unknown MEMORY_MANAGEMENT subcode";
+	}
+}
+
 const char *bugcheck_explain(uint32_t code, uint64_t p1)
 {
 	switch (code) {
+	case BUGCHECK_BAD_POOL_CALLER: return bugcheck_explain_pool(p1);
+	case BUGCHECK_MEMORY_MANAGEMENT: return bugcheck_explain_mm(p1);
 	case BUGCHECK_SYSTEM_PTE_MISUSE: return bugcheck_explain_pte_misuse(p1);
 	case BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA: return "P1 address referenced, P2 1 if write / 0x10 if execute, P3 faulting RIP, P4 reservation base or 0";
 	case BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED: return "P1 exception vector, P2 faulting RIP, P3 error code, P4 CR2";

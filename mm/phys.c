@@ -11,6 +11,7 @@
 #include "spinlock.h"
 #include "kprintf.h"
 #include "kassert.h"
+#include "verifier.h"
 
 /* Frames beyond the architectural 52-bit physical limit are ignored wherever a map claims them. */
 #define PHYS_LIMIT_PFN (1ULL << (52 - PAGE_SHIFT))
@@ -182,8 +183,11 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 	now[mi].start += meta_pages;
 	buddy_init(&phys_buddy, highest, 0, arch_phys_to_virt(meta_pa));
 	for (size_t i = 0; i < nnow; i++)
-		if (now[i].end > now[i].start)
+		if (now[i].end > now[i].start) {
 			buddy_free(&phys_buddy, now[i].start, now[i].end - now[i].start);
+			if (mm_verifier)
+				verifier_poison(pfn_to_pa(now[i].start), now[i].end - now[i].start);
+		}
 	phys_st = (struct phys_stats){
 		.usable_pages = phys_range_pages(phys_managed, phys_nmanaged),
 		.free_pages = phys_range_pages(now, nnow),
@@ -198,8 +202,11 @@ void phys_release_loader(const void *map, size_t map_size, size_t desc_size)
 {
 	(void)map; (void)map_size; (void)desc_size;
 	uint64_t f = spin_lock(&phys_lock);
-	for (size_t i = 0; i < phys_nloader; i++)
+	for (size_t i = 0; i < phys_nloader; i++) {
 		buddy_free(&phys_buddy, phys_loader[i].start, phys_loader[i].end - phys_loader[i].start);
+		if (mm_verifier)
+			verifier_poison(pfn_to_pa(phys_loader[i].start), phys_loader[i].end - phys_loader[i].start);
+	}
 	phys_st.free_pages += phys_st.loader_pages;
 	phys_st.loader_pages = 0;
 	phys_nloader = 0;
@@ -224,6 +231,10 @@ paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi)
 		phys_st.allocated_pages += npages;
 	}
 	spin_unlock(&phys_lock, f);
+	if (ok && mm_verifier) {
+		verifier_check_poison(pfn_to_pa(start), npages);
+		KASSERT(phys_check() == 0, "verifier: physical allocator inconsistent after an allocation");
+	}
 	return ok ? pfn_to_pa(start) : 0;
 }
 
@@ -246,10 +257,14 @@ void phys_free(paddr_t pa, uint64_t npages)
 		"phys_free range 0x%llx+%llu outside RAM", (unsigned long long)pa, (unsigned long long)npages);
 	uint64_t f = spin_lock(&phys_lock);
 	KASSERT(!buddy_range_is_free(&phys_buddy, pfn, 1), "double free of frame 0x%llx", (unsigned long long)pfn);
+	if (mm_verifier)
+		verifier_poison(pa, npages);
 	buddy_free(&phys_buddy, pfn, npages);
 	phys_st.free_pages += npages;
 	phys_st.allocated_pages -= npages;
 	spin_unlock(&phys_lock, f);
+	if (mm_verifier)
+		KASSERT(phys_check() == 0, "verifier: physical allocator inconsistent after a free");
 }
 
 void phys_get_stats(struct phys_stats *st)

@@ -6,9 +6,11 @@
 #include "spinlock.h"
 #include "kprintf.h"
 #include "kassert.h"
+#include "verifier.h"
 
 #define SYSPTE_HASH_BUCKETS 4096
 #define SYSPTE_PFN_LIMIT (1ULL << (52 - PAGE_SHIFT))
+#define SYSPTE_FLAG_GUARD 0x100u   /* private: the reservation owns one unmapped page past its end */
 
 /* One live reservation. */
 struct syspte_resv {
@@ -34,6 +36,11 @@ static struct {
 	uint64_t live_count, pages_reserved, pages_mapped;
 	uint64_t slab_pages, meta_bytes, table_pages;
 } sp;
+
+/* Pages the allocator gave a reservation: its own plus the verifier's guard page. */
+static uint64_t syspte_span(const struct syspte_resv *r) { return r->npages + !!(r->flags & SYSPTE_FLAG_GUARD); }
+
+static void syspte_verify_locked(void);
 
 /* The PTE slot of region page i. */
 static volatile uint64_t *syspte_slot(uint64_t i) { return sp.l1[i / PT_ENTRIES] + i % PT_ENTRIES; }
@@ -167,15 +174,17 @@ vaddr_t syspte_reserve(uint64_t npages, uint32_t tag, uint32_t flags)
 		return 0;
 	uint64_t f = spin_lock(&sp.lock);
 	struct syspte_resv *r = syspte_rec_alloc();
-	uint64_t start;
-	if (!r || !buddy_alloc(&sp.buddy, npages, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, 0, sp.npages, &start)) {
+	uint64_t start, guard = mm_verifier ? 1 : 0;
+	if (!r || !buddy_alloc(&sp.buddy, npages + guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, 0, sp.npages, &start)) {
 		if (r)
 			syspte_rec_free(r);
 		spin_unlock(&sp.lock, f);
 		return 0;
 	}
-	*r = (struct syspte_resv){ .start = start, .npages = npages, .tag = tag, .flags = flags };
+	*r = (struct syspte_resv){ .start = start, .npages = npages, .tag = tag,
+				   .flags = flags | (guard ? SYSPTE_FLAG_GUARD : 0) };
 	syspte_link(r);
+	syspte_verify_locked();
 	spin_unlock(&sp.lock, f);
 	return syspte_va(start);
 }
@@ -208,9 +217,10 @@ int syspte_release(vaddr_t va, uint32_t tag, struct syspte_misuse *m)
 		st = syspte_misuse(m, 0x103, syspte_va(syspte_first_present(r->start, r->start + r->npages)), tag, r->mapped);
 	if (st == SYSPTE_OK) {
 		syspte_unlink(r);
-		buddy_free(&sp.buddy, r->start, r->npages);
+		buddy_free(&sp.buddy, r->start, syspte_span(r));
 		syspte_rec_free(r);
 	}
+	syspte_verify_locked();
 	spin_unlock(&sp.lock, f);
 	return st;
 }
@@ -350,6 +360,7 @@ int syspte_unmap(vaddr_t va, uint32_t tag, uint64_t n, struct syspte_misuse *m)
 		r->mapped -= n;
 		sp.pages_mapped -= n;
 	}
+	syspte_verify_locked();
 	spin_unlock(&sp.lock, f);
 	return st;
 }
@@ -452,6 +463,9 @@ static int syspte_check_record(const struct syspte_resv *r, uint64_t *present)
 		return syspte_bad("reserved pages free in the allocator", r->start, r->npages);
 	if ((r->flags & SYSPTE_FLAG_DIVISIBLE) && ((sp.base >> PAGE_SHIFT) + r->start) % r->npages)
 		return syspte_bad("divisible reservation misplaced", r->start, r->npages);
+	if ((r->flags & SYSPTE_FLAG_GUARD) && (r->start + r->npages >= sp.npages ||
+	    buddy_range_is_free(&sp.buddy, r->start + r->npages, 1) || syspte_present(r->start + r->npages)))
+		return syspte_bad("guard page missing, free or mapped", r->start, r->npages);
 	uint64_t n = 0;
 	for (uint64_t i = r->start; i < r->start + r->npages; i++)
 		n += syspte_present(i);
@@ -461,23 +475,24 @@ static int syspte_check_record(const struct syspte_resv *r, uint64_t *present)
 	return 0;
 }
 
-int syspte_check(void)
+/* syspte_check with the lock held. */
+static int syspte_check_locked(void)
 {
-	uint64_t f = spin_lock(&sp.lock);
 	int st = buddy_check(&sp.buddy);
 	if (!st)
 		st = bitset_check(&sp.starts);
-	uint64_t count = 0, pages = 0, mapped = 0, present = 0;
+	uint64_t count = 0, pages = 0, mapped = 0, present = 0, spans = 0;
 	for (struct syspte_resv *r = sp.live; r && !st; r = r->next) {
 		st = syspte_check_record(r, &present);
 		count++;
 		pages += r->npages;
+		spans += syspte_span(r);
 		mapped += r->mapped;
 	}
 	if (!st && (count != sp.live_count || pages != sp.pages_reserved || mapped != sp.pages_mapped))
 		st = syspte_bad("totals differ from the records", count, pages);
-	if (!st && pages + sp.buddy.free_units != sp.npages)
-		st = syspte_bad("reserved + free != region", pages, sp.buddy.free_units);
+	if (!st && spans + sp.buddy.free_units != sp.npages)
+		st = syspte_bad("reserved + guards + free != region", spans, sp.buddy.free_units);
 	if (!st && bitset_count(&sp.starts) != count)
 		st = syspte_bad("start bits differ from live reservations", bitset_count(&sp.starts), count);
 	if (!st) {
@@ -487,9 +502,25 @@ int syspte_check(void)
 		if (all != present)
 			st = syspte_bad("present PTEs outside any reservation", all, present);
 	}
+	return st;
+}
+
+int syspte_check(void)
+{
+	uint64_t f = spin_lock(&sp.lock);
+	int st = syspte_check_locked();
 	spin_unlock(&sp.lock, f);
 	return st;
 }
+
+/* In verifier mode, checks every invariant after an operation (lock held). */
+static void syspte_verify_locked(void)
+{
+	if (mm_verifier)
+		KASSERT(syspte_check_locked() == 0, "verifier: system PTE region inconsistent");
+}
+
+uint64_t syspte_guard_pages(void) { return mm_verifier ? 1 : 0; }
 
 /* Prints a pool-style tag: four characters, low byte first. */
 static void syspte_print_tag(uint32_t tag)
@@ -531,6 +562,14 @@ void syspte_describe(vaddr_t va)
 		return;
 	}
 	if (!syspte_lookup(va, &info)) {
+		if (va >= sp.base + PAGE_SIZE && syspte_lookup(va - PAGE_SIZE, &info) &&
+		    ((va - info.base) >> PAGE_SHIFT) == info.npages && syspte_guard_pages()) {
+			kprintf("*** 0x%llx is the verifier's guard page after reservation base 0x%llx, %llu pages, tag ",
+				(unsigned long long)va, (unsigned long long)info.base, (unsigned long long)info.npages);
+			syspte_print_tag(info.tag);
+			kprintf(" (an overrun)\n");
+			return;
+		}
 		kprintf("*** 0x%llx is free (unreserved) system PTE space\n", (unsigned long long)va);
 		return;
 	}

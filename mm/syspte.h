@@ -88,6 +88,8 @@ void syspte_dump(void);
 void syspte_describe(vaddr_t va);
 /* Base of the reservation holding va, or 0. */
 uint64_t syspte_reservation_base(uint64_t va);
+/* Pages added after each reservation as an unmapped guard: 1 in verifier mode, else 0. */
+uint64_t syspte_guard_pages(void);
 /* Invalidation policy: unmaps of more pages than this flush the whole TLB once. */
 #define SYSPTE_FLUSH_ALL_THRESHOLD 32
 

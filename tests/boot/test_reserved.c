@@ -417,15 +417,25 @@ KTEST(region_exhaustion_and_refill)
 	struct syspte_stats s;
 	syspte_census(before);
 	syspte_get_stats(&s);
-	/* Fill with 1 MiB reservations until NULL (the default region holds 1024 of them). */
-	static void *v[1100];
+	/* Fill with 1 MiB, then 64 KiB, then 4 KiB reservations, each until NULL. */
+	static void *v[16384];
+	static const SIZE_T sizes[] = { 1 << 20, 1 << 16, 1 << 12 };
 	unsigned n = 0;
-	void *p;
-	while (n < ARRAY_SIZE(v) && (p = MmAllocateMappingAddress(1 << 20, TAG)))
-		v[n++] = p;
+	uint64_t used = 0, g = syspte_guard_pages();
+	for (unsigned k = 0; k < ARRAY_SIZE(sizes); k++) {
+		void *p;
+		while (n < ARRAY_SIZE(v) && (p = MmAllocateMappingAddress(sizes[k], TAG))) {
+			v[n++] = p;
+			used += sizes[k] / 4096 + g;
+		}
+	}
 	KEXPECT(n < ARRAY_SIZE(v), "region exhausted before the array (region %llu pages)", (unsigned long long)s.npages);
-	KEXPECT_EQ((uint64_t)n * 256, s.free_pages, "every page reserved");
 	KEXPECT(MmAllocateMappingAddress(4096, TAG) == NULL, "exhausted: clear NULL");
+	struct syspte_stats full;
+	syspte_get_stats(&full);
+	KEXPECT_EQ(full.free_pages + used, s.free_pages, "every page accounted for");
+	if (!g)   /* 1-page reservations fill every page; with guard pages single free pages may remain */
+		KEXPECT_EQ(full.free_pages, 0, "nothing left");
 	KEXPECT_EQ(syspte_check(), 0);
 	for (unsigned i = 0; i < n; i++)
 		MmFreeMappingAddress(v[i], TAG);
@@ -434,7 +444,7 @@ KTEST(region_exhaustion_and_refill)
 	for (int o = 0; o < BUDDY_ORDERS; o++)
 		same &= before[o] == after[o];
 	KEXPECT(same, "free census identical after refill");
-	p = MmAllocateMappingAddress(4096, TAG);
+	void *p = MmAllocateMappingAddress(4096, TAG);
 	KEXPECT(p != NULL, "usable again");
 	if (p)
 		MmFreeMappingAddress(p, TAG);
@@ -469,4 +479,32 @@ KTEST(zz_no_reservation_leaked)
 	KEXPECT_EQ(s.pages_mapped, 0);
 	KEXPECT_EQ(s.free_pages, s.npages);
 	KEXPECT_EQ(syspte_check(), 0);
+}
+
+KTEST(verifier_guard_page_after_each_reservation)
+{
+	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	struct syspte_info info;
+	bool guard_free = !syspte_lookup((vaddr_t)va + 2 * 4096, &info);
+	KEXPECT(guard_free, "the page after a reservation belongs to no reservation");
+	if (syspte_guard_pages()) {
+		/* In verifier mode the page after it is held back: another reservation can't start there. */
+		void *next[64];
+		unsigned n = 0;
+		bool hit = false;
+		while (n < 64 && (next[n] = MmAllocateMappingAddress(4096, TAG)))
+			hit |= next[n++] == va + 2 * 4096;
+		KEXPECT(!hit, "no reservation placed on the guard page");
+		for (unsigned i = 0; i < n; i++)
+			MmFreeMappingAddress(next[i], TAG);
+		intercept();
+		KEXPECT_EQ(arch_probe_write8(va + 2 * 4096, 1), (uint64_t)-1, "an overrun faults");
+		KEXPECT_EQ(bugcheck_last.code, 0x50);
+		release_intercept();
+	} else {
+		kprintf("# verifier off: no guard pages\n");
+		KEXPECT_EQ(syspte_guard_pages(), 0);
+	}
+	MmFreeMappingAddress(va, TAG);
 }

@@ -1,0 +1,24 @@
+/*
+ * Verifier mode (cmdline `verifier=1`; mm_verifier_set on the host): every allocator runs its
+ * check() after each operation, freed physical pages are filled with a pattern that is verified
+ * when they are handed out again, and each reservation is followed by an unmapped guard page.
+ * Costly; meant for test runs. Must be chosen before phys_init.
+ */
+#ifndef VERIFIER_H
+#define VERIFIER_H
+
+#include "types.h"
+
+#define VERIFIER_PATTERN 0xFEEDFACEDEADBEEFULL
+/* MEMORY_MANAGEMENT (0x1A) subcode: a free page was written (P2 address, P3 found, P4 expected). */
+#define VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED 0x5A01
+
+extern bool mm_verifier;
+void mm_verifier_set(bool on);
+
+/* Fills npages from pa with the pattern. */
+void verifier_poison(paddr_t pa, uint64_t npages);
+/* Verifies the pattern; on the first difference bug checks 0x1A/0x5A01 (returns if intercepted). */
+void verifier_check_poison(paddr_t pa, uint64_t npages);
+
+#endif

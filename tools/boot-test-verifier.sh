@@ -1,0 +1,10 @@
+#!/bin/bash
+# TAP: the whole boot suite once more in verifier mode (checks after every operation, free-page
+# patterns, guard pages) on a 64 MiB system PTE region; see tools/boot-test.sh.
+set -eu
+cd "$(dirname "$0")/.."
+esp=$(mktemp -d /tmp/verifier-esp.XXXXXX)
+trap 'rm -rf "$esp"' EXIT
+cp -r build/esp-test/EFI build/esp-test/kernel.elf "$esp"/
+echo "onexit=qemu verifier=1 syspte=64M" > "$esp/cmdline.txt"
+ESP=$esp tools/boot-test.sh
