@@ -115,7 +115,7 @@ void kmain(paddr_t bootinfo_pa)
 	vm_init(&kernel_bootinfo);
 	if (cmdline_value("ptdump", (char[4]){0}, 4))
 		pt_dump(&kernel_pt);
-	phys_release_loader(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size);
+	phys_release_loader();
 	if (vm_fb_virt)
 		fbcon_init(&kernel_bootinfo.fb, (void *)vm_fb_virt);
 	kprintf("rmkernel: own page tables live (%llu table pages); loader memory reclaimed\n",

@@ -198,9 +198,8 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 	return 0;
 }
 
-void phys_release_loader(const void *map, size_t map_size, size_t desc_size)
+void phys_release_loader(void)
 {
-	(void)map; (void)map_size; (void)desc_size;
 	uint64_t f = spin_lock(&phys_lock);
 	for (size_t i = 0; i < phys_nloader; i++) {
 		buddy_free(&phys_buddy, phys_loader[i].start, phys_loader[i].end - phys_loader[i].start);

@@ -26,8 +26,8 @@ struct phys_stats {
 
 /* Initialises from the map; returns 0 or a negative value with a printed reason. */
 int phys_init(const void *map, size_t map_size, size_t desc_size);
-/* Hands the loader's pages to the allocator (call once, after the kernel's own tables are live). */
-void phys_release_loader(const void *map, size_t map_size, size_t desc_size);
+/* Hands the loader's pages (remembered by phys_init) to the allocator; once, after the kernel's own tables are live. */
+void phys_release_loader(void);
 
 /* Allocates npages contiguous frames inside [lo, hi) (0, ~0 for anywhere); 0 on failure. */
 paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi);

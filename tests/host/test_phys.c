@@ -115,7 +115,7 @@ static void test_overlap_unsorted_48byte_high_ram(void)
 		above += pages[i] >= base;
 	is(above, 200 * 16, "RAM above 4 GiB handed out");
 	release(pages, n);
-	phys_release_loader(m.buf, machine_map_size(&m), m.desc_size);
+	phys_release_loader();
 	ok(phys_is_free(0x900000, 32), "loader data free after release");
 	phys_get_stats(&s);
 	is(s.loader_pages, 0, "no loader pages left");
