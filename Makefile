@@ -15,10 +15,10 @@ KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 	-ffreestanding -fno-stack-protector -fno-stack-check -fno-pic -fno-pie -mcmodel=kernel \
 	-mno-red-zone -mgeneral-regs-only -mno-sse -mno-mmx -fno-omit-frame-pointer \
 	-fno-optimize-sibling-calls -fno-strict-aliasing -fno-builtin -nostdinc \
-	-isystem $(shell $(CC) -print-file-name=include) -Iinclude -Imm -Iarch/x86_64 -Ikernel -MMD -MP
+	-isystem $(shell $(CC) -print-file-name=include) -Iinclude -Imm -Iarch/x86_64 -Ikernel -Itests/common -MMD -MP
 KLDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments -T linker.ld
 
-KSRC_C := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c) $(wildcard mm/*.c) $(wildcard tests/boot/*.c)
+KSRC_C := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c) $(wildcard mm/*.c) $(wildcard tests/boot/*.c) $(wildcard tests/common/*.c)
 KSRC_ASM := $(wildcard arch/x86_64/*.asm)
 KOBJ := $(patsubst %.c,$(B)/k/%.o,$(KSRC_C)) $(patsubst %.asm,$(B)/k/%.o,$(KSRC_ASM)) $(B)/k/font.o
 
@@ -105,7 +105,7 @@ debug: deps
 # ---------------------------------------------------------------- host build of mm/
 HCC := gcc
 HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror=implicit-function-declaration -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=undefined -Iinclude -Imm -Itests/host -MMD -MP
+	-fno-sanitize-recover=undefined -Iinclude -Imm -Itests/host -Itests/common -MMD -MP
 MM_SRC := $(wildcard mm/*.c)
 HOST_SUPPORT := tests/host/host_support.c tests/host/fake_arch.c tests/host/host_machine.c
 HOST_TESTS := $(patsubst tests/host/%.c,$(B)/host/%,$(wildcard tests/host/test_*.c))
