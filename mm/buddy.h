@@ -23,9 +23,14 @@ struct buddy {
 	unsigned max_order;   /* largest order that fits in npages */
 	void *meta;           /* caller-provided metadata, buddy_meta_bytes(npages) bytes */
 	/* implementation-private fields follow (see the comment at the top of mm/buddy.c) */
-	uint64_t nfree[BUDDY_ORDERS];                 /* free blocks per order */
-	uint64_t *lvl[BUDDY_ORDERS][BUDDY_LEVELS];    /* each bitmap level, inside meta */
-	uint8_t nlevels[BUDDY_ORDERS];                /* bitmap levels per order; the top one is 1 word */
+	struct buddy_bm {                             /* a bitmap with 64-ary summary levels, in meta */
+		uint64_t *lv[BUDDY_LEVELS];           /* level l: bit j set iff word j of level l-1 != 0 */
+		uint64_t nb[BUDDY_LEVELS];            /* bits per level */
+		unsigned nl;                          /* levels; the top one is one word */
+	} start, end, x0, cls[BUDDY_ORDERS];         /* extent starts/ends, len-1 words, classes 1.. */
+	uint64_t next[BUDDY_ORDERS];                  /* free extents per class */
+	uint64_t hint[BUDDY_ORDERS];                  /* >= the longest free extent of each class */
+	uint64_t classmask;                           /* bit c set iff next[c] != 0 */
 	bool paranoid;                                /* buddy_free checks for double frees */
 };
 

@@ -98,15 +98,13 @@ static void live_push(struct world *w, uint64_t s, uint64_t n)
 }
 
 /* The alignment buddy.c promises without a divisor: natural for a power of two up to the largest
- * block, else 2^(floor(log2 n) - 2) (floor(log2 n) capped at max_order). */
+ * block, none for other counts. */
 static uint64_t model_align(const struct world *w, uint64_t n)
 {
-	unsigned p = 63 - __builtin_clzll(n), maxo = w->b.max_order;
-	if ((n & (n - 1)) == 0 && p <= maxo)
+	unsigned p = 63 - __builtin_clzll(n);
+	if ((n & (n - 1)) == 0 && p <= w->b.max_order)
 		return n;
-	if (p > maxo)
-		p = maxo;
-	return (uint64_t)1 << (p >= 2 ? p - 2 : 0);
+	return 1;
 }
 
 /* Mirrors buddy.c's completeness guarantee: true when some placement the buddy promises to find
@@ -300,11 +298,11 @@ static void run_seed(uint64_t seed, uint64_t npages, uint64_t origin, long nops,
 
 /* ------------------------------------------------------------------ directed tests */
 
-/* Sets bit i of order k directly in the metadata, with its summaries (a deliberate corruption). */
-static void poke_set(struct buddy *b, unsigned k, uint64_t i)
+/* Sets bit i of bitmap bm directly in the metadata, with its summaries (a deliberate corruption). */
+static void poke_set(struct buddy_bm *bm, uint64_t i)
 {
-	for (unsigned l = 0; l < b->nlevels[k]; l++) {
-		uint64_t *w = b->lvl[k][l] + (i >> 6);
+	for (unsigned l = 0; l < bm->nl; l++) {
+		uint64_t *w = bm->lv[l] + (i >> 6);
 		*w |= (uint64_t)1 << (i & 63);
 		i >>= 6;
 	}
@@ -319,7 +317,7 @@ static void test_basics(void)
 
 	ok(buddy_meta_bytes(1ull << 24) <= (1ull << 24) / 2 + 4096, "metadata for 16M units: %zu bytes (<= 0.5 B/unit)",
 	   buddy_meta_bytes(1ull << 24));
-	ok(buddy_meta_bytes(262144) * 1000 / 262144 <= 260, "metadata for 256K units: %zu bytes",
+	ok(buddy_meta_bytes(262144) * 1000 / 262144 <= 400, "metadata for 256K units: %zu bytes",
 	   buddy_meta_bytes(262144));
 	ok(buddy_meta_bytes(1000) <= sizeof(meta), "small metadata fits");
 
@@ -339,7 +337,7 @@ static void test_basics(void)
 	ok(r && s >= 850 && s + 64 <= 1000 && s % 64 == 0, "64 units in [850, 1000): %llu", (unsigned long long)s);
 	ok(!buddy_alloc(&b, 64, 0, 850, 1000, &s), "second 64 in [850, 1000) fails");
 	r = buddy_alloc(&b, 24, 0, 850, 1000, &s);
-	ok(r && s >= 850 && s + 24 <= 1000 && s % 4 == 0, "24 units in [850, 1000): %llu", (unsigned long long)s);
+	ok(r && s >= 850 && s + 24 <= 1000, "24 units (any start) in [850, 1000): %llu", (unsigned long long)s);
 	ok(!buddy_alloc(&b, 0, 0, 0, 1000, &s), "count 0 fails");
 	ok(!buddy_alloc(&b, 1001, 0, 0, 1000, &s), "count > npages fails");
 	ok(!buddy_alloc(&b, 1, 0, 5, 5, &s), "empty bounds fail");
@@ -390,27 +388,49 @@ static void test_corruption(void)
 	ok(buddy_check(&b) == -1, "detects free_units mismatch");
 	b = saved; memcpy(meta, copy, sizeof(copy));
 
-	/* an order-7 block inside the free order-8 block: overlap */
-	poke_set(&b, 7, 768 >> 7);
-	b.nfree[7]++;
-	b.free_units += 128;
-	ok(buddy_check(&b) == -1, "detects overlapping free blocks");
+	/* a start inside the free extent [768, 1024): starts and ends no longer alternate */
+	poke_set(&b.start, 800);
+	ok(buddy_check(&b) == -1, "detects a start inside a free extent");
 	b = saved; memcpy(meta, copy, sizeof(copy));
 
-	/* [512, 768) marked free next to its free buddy [768, 1024): unmerged buddies */
-	poke_set(&b, 8, 512 >> 8);
-	b.nfree[8]++;
-	b.free_units += 256;
-	ok(buddy_check(&b) == -1, "detects unmerged free buddies");
+	/* an end without a start after the free extent (unit 1023 is the last; use [512, 768)) */
+	poke_set(&b.end, 600);
+	ok(buddy_check(&b) == -1, "detects an unpaired end");
+	b = saved; memcpy(meta, copy, sizeof(copy));
+
+	/* a free extent next to an allocated one that is marked free too: [700, 768) unmerged */
+	poke_set(&b.start, 700);
+	poke_set(&b.end, 767);
+	poke_set(&b.cls[6], 700 >> 6);
+	b.next[6]++;
+	b.classmask |= 1u << 6;
+	b.hint[6] = 68;
+	b.free_units += 68;
+	ok(buddy_check(&b) == -1, "detects adjacent (unmerged) free extents");
+	b = saved; memcpy(meta, copy, sizeof(copy));
+
+	/* a class bit for no extent */
+	poke_set(&b.cls[5], 3);
+	ok(buddy_check(&b) == -1, "detects a stray class bit");
+	b = saved; memcpy(meta, copy, sizeof(copy));
+
+	/* the extent's class bit missing (count kept) */
+	b.cls[8].lv[0][0] &= ~((uint64_t)1 << 3);
+	ok(buddy_check(&b) == -1, "detects a missing class bit");
 	b = saved; memcpy(meta, copy, sizeof(copy));
 
 	/* a level-0 bit without its summary */
-	b.lvl[0][0][3] |= 1;
+	b.start.lv[0][3] |= 1;
 	ok(buddy_check(&b) == -1, "detects a summary that disagrees with its bitmap");
 	b = saved; memcpy(meta, copy, sizeof(copy));
 
-	b.nfree[3]++;
-	ok(buddy_check(&b) == -1, "detects a wrong per-order count");
+	/* a hint below the longest extent of its class */
+	b.hint[8] = 255;
+	ok(buddy_check(&b) == -1, "detects a class hint below its longest extent");
+	b = saved; memcpy(meta, copy, sizeof(copy));
+
+	b.next[8]++;
+	ok(buddy_check(&b) == -1, "detects a wrong per-class count");
 	b = saved; memcpy(meta, copy, sizeof(copy));
 	ok(buddy_check(&b) == 0, "restored state is consistent");
 }
