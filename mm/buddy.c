@@ -11,7 +11,7 @@
 
 /* Candidates tried in phase A (classes that may or may not fit) before phase B. */
 #ifndef BUDDY_TIGHT
-#define BUDDY_TIGHT 2
+#define BUDDY_TIGHT 0
 #endif
 
 /* ------------------------------------------------------------------ small helpers */
@@ -138,46 +138,31 @@ static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
 
 /* ------------------------------------------------------------------ extents */
 
-/* Keeps x0 (bit w set iff word w of start & end is non-zero: a one-unit extent starts there). */
-static inline void buddy_x0_sync(struct buddy *b, uint64_t u)
-{
-	uint64_t w = u >> 6;
-	bool want = (b->start.lv[0][w] & b->end.lv[0][w]) != 0;
-	if (want != bm_test(&b->x0, w)) {
-		if (want)
-			bm_set(&b->x0, w);
-		else
-			bm_clear(&b->x0, w);
-	}
-}
-
-static inline void buddy_mark(struct buddy *b, struct buddy_bm *bm, uint64_t u, bool on)
-{
-	if (on)
-		bm_set(bm, u);
-	else
-		bm_clear(bm, u);
-	buddy_x0_sync(b, u);
-}
-
-/* Indexes the free extent [s, s+len) in its class (start and end bits are the caller's). */
+/* Indexes the free extent [s, s+len) in its class (its start and end bits are already set; a
+ * one-unit extent sets its word's x0 bit). */
 static inline void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len)
 {
 	unsigned c = buddy_class(b, len);
 	if (c)
 		bm_set(&b->cls[c], s >> c);
+	else
+		bm_set(&b->x0, s >> 6);
 	b->next[c]++;
 	b->classmask |= BUDDY_ONE << c;
 	if (b->hint[c] < len)
 		b->hint[c] = len;
 }
 
-/* Drops the free extent [s, s+len) from its class. */
+/* Drops the free extent [s, s+len) from its class (a one-unit extent clears its word's x0 bit
+ * unless another one-unit extent starts in that word; its own start/end bits may or may not be
+ * cleared yet, and no other one-unit extent of the word may be half-built). */
 static inline void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len)
 {
 	unsigned c = buddy_class(b, len);
 	if (c)
 		bm_clear(&b->cls[c], s >> c);
+	else if (!(b->start.lv[0][s >> 6] & b->end.lv[0][s >> 6] & ~(BUDDY_ONE << (s & 63))))
+		bm_clear(&b->x0, s >> 6);
 	if (--b->next[c] == 0) {
 		b->classmask &= ~(BUDDY_ONE << c);
 		b->hint[c] = 0;
@@ -297,18 +282,18 @@ void buddy_free(struct buddy *b, uint64_t start, uint64_t count)
 	if (s > 0 && bm_test(&b->end, s - 1)) {
 		x = bm_prev(&b->start, s - 1);
 		buddy_class_del(b, x, s - x);
-		buddy_mark(b, &b->end, s - 1, false);
+		bm_clear(&b->end, s - 1);
 		s = x;
 	} else {
-		buddy_mark(b, &b->start, s, true);
+		bm_set(&b->start, s);
 	}
 	if (e < b->npages && bm_test(&b->start, e)) {
 		x = bm_next(&b->end, e) + 1;
 		buddy_class_del(b, e, x - e);
-		buddy_mark(b, &b->start, e, false);
+		bm_clear(&b->start, e);
 		e = x;
 	} else {
-		buddy_mark(b, &b->end, e - 1, true);
+		bm_set(&b->end, e - 1);
 	}
 	buddy_class_add(b, s, e - s);
 	b->free_units += count;
@@ -472,15 +457,15 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 		(unsigned long long)x);
 	buddy_class_del(b, h.s, h.e - h.s);
 	if (x == h.s)
-		buddy_mark(b, &b->start, x, false);
+		bm_clear(&b->start, x);
 	else {
-		buddy_mark(b, &b->end, x - 1, true);
+		bm_set(&b->end, x - 1);
 		buddy_class_add(b, h.s, x - h.s);
 	}
 	if (end == h.e)
-		buddy_mark(b, &b->end, end - 1, false);
+		bm_clear(&b->end, end - 1);
 	else {
-		buddy_mark(b, &b->start, end, true);
+		bm_set(&b->start, end);
 		buddy_class_add(b, end, h.e - end);
 	}
 	b->free_units -= count;
