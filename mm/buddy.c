@@ -9,9 +9,13 @@
 #define BUDDY_NONE UINT64_MAX
 #define BUDDY_ONE ((uint64_t)1)
 
-/* Candidates tried in phase A (classes that may or may not fit) before phase B. */
+/* Candidates tried in phase A (classes that may or may not fit) before phase B: for requests
+ * without a constraint, and for aligned or divisible ones. */
 #ifndef BUDDY_TIGHT
 #define BUDDY_TIGHT 0
+#endif
+#ifndef BUDDY_TIGHT_ALIGNED
+#define BUDDY_TIGHT_ALIGNED 4
 #endif
 
 /* ------------------------------------------------------------------ small helpers */
@@ -36,10 +40,34 @@ static unsigned buddy_max_order_for(uint64_t npages)
 	return MIN(buddy_log2_floor(npages), (unsigned)BUDDY_MAX_ORDER);
 }
 
+/* Size classes of free extents, by length: 0: 1; 1: 2..3; 2: 4..7; then for each octave p >= 3
+ * four quarters, class 3 + 4(p-3) + q holding [2^p + q 2^(p-2), 2^p + (q+1) 2^(p-2)). Octaves
+ * stop at max_order (longer extents, only in regions over 2^31 units, join its last class). */
+static inline unsigned buddy_class_octave(unsigned c)
+{
+	return c < 3 ? c : 3 + ((c - 3) >> 2);
+}
+
+/* Shortest extent of class c. */
+static inline uint64_t buddy_class_min(unsigned c)
+{
+	unsigned p = buddy_class_octave(c);
+	return c < 3 ? BUDDY_ONE << c : (BUDDY_ONE << p) + ((uint64_t)((c - 3) & 3) << (p - 2));
+}
+
+/* Classes used with largest order maxo. */
+static inline unsigned buddy_nclasses(unsigned maxo)
+{
+	return maxo < 3 ? maxo + 1 : 4 * maxo - 5;
+}
+
 /* Class of a free extent of len >= 1 units. */
 static inline unsigned buddy_class(const struct buddy *b, uint64_t len)
 {
-	return MIN(buddy_log2_floor(len), b->max_order);
+	unsigned p = buddy_log2_floor(len);
+	if (p > b->max_order)
+		return b->nclasses - 1;
+	return p < 3 ? p : 3 + 4 * (p - 3) + (unsigned)((len >> (p - 2)) & 3);
 }
 
 /* ------------------------------------------------------------------ summarised bitmaps */
@@ -115,6 +143,21 @@ static inline uint64_t bm_next(const struct buddy_bm *bm, uint64_t i)
 	return i;
 }
 
+/* First set bit, or BUDDY_NONE: straight down from the top word. */
+static inline uint64_t bm_first(const struct buddy_bm *bm)
+{
+	unsigned l = bm->nl - 1;
+	uint64_t w = bm->lv[l][0], i;
+	if (!w)
+		return BUDDY_NONE;
+	i = (uint64_t)__builtin_ctzll(w);
+	while (l > 0) {
+		l--;
+		i = (i << 6) | (uint64_t)__builtin_ctzll(bm->lv[l][i]);
+	}
+	return i;
+}
+
 /* Last set bit at or before i (i < nbits), or BUDDY_NONE. */
 static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
 {
@@ -144,11 +187,11 @@ static inline void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len)
 {
 	unsigned c = buddy_class(b, len);
 	if (c)
-		bm_set(&b->cls[c], s >> c);
+		bm_set(&b->cls[c], s >> buddy_class_octave(c));
 	else
 		bm_set(&b->x0, s >> 6);
 	b->next[c]++;
-	b->classmask |= BUDDY_ONE << c;
+	b->classmask[c >> 6] |= BUDDY_ONE << (c & 63);
 	if (b->hint[c] < len)
 		b->hint[c] = len;
 }
@@ -160,11 +203,11 @@ static inline void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len)
 {
 	unsigned c = buddy_class(b, len);
 	if (c)
-		bm_clear(&b->cls[c], s >> c);
+		bm_clear(&b->cls[c], s >> buddy_class_octave(c));
 	else if (!(b->start.lv[0][s >> 6] & b->end.lv[0][s >> 6] & ~(BUDDY_ONE << (s & 63))))
 		bm_clear(&b->x0, s >> 6);
 	if (--b->next[c] == 0) {
-		b->classmask &= ~(BUDDY_ONE << c);
+		b->classmask[c >> 6] &= ~(BUDDY_ONE << (c & 63));
 		b->hint[c] = 0;
 	}
 }
@@ -186,7 +229,7 @@ static inline uint64_t buddy_extent_at(const struct buddy *b, uint64_t u, uint64
 static inline uint64_t buddy_class_next(const struct buddy *b, unsigned c, uint64_t i)
 {
 	if (c)
-		return bm_next(&b->cls[c], i);
+		return i ? bm_next(&b->cls[c], i) : bm_first(&b->cls[c]);
 	uint64_t w = i >> 6;
 	if (w >= b->x0.nb[0])
 		return BUDDY_NONE;
@@ -200,16 +243,17 @@ static inline uint64_t buddy_class_next(const struct buddy *b, unsigned c, uint6
 	return (w << 6) | (uint64_t)__builtin_ctzll(v);
 }
 
-/* The extent of class c starting in window i (its length is in [2^c, 2^(c+1)), so it covers the
- * window's last unit and is the last extent starting in the window); its end in *e. */
+/* The extent of class c starting in window i (windows of class c are 2^p units, p its octave; the
+ * extent is at least 2^p long, so it covers the window's last unit and is the last extent starting
+ * in the window); its end in *e. */
 static inline uint64_t buddy_class_extent(const struct buddy *b, unsigned c, uint64_t i, uint64_t *e)
 {
 	if (c == 0) {
 		*e = i + 1;
 		return i;
 	}
-	uint64_t s = bm_prev(&b->start, ((i + 1) << c) - 1);
-	*e = bm_next(&b->end, s + (BUDDY_ONE << c) - 1) + 1;
+	uint64_t s = bm_prev(&b->start, ((i + 1) << buddy_class_octave(c)) - 1);
+	*e = bm_next(&b->end, s + buddy_class_min(c) - 1) + 1;
 	return s;
 }
 
@@ -224,8 +268,8 @@ static uint64_t buddy_layout(uint64_t npages, struct buddy *b, void *meta)
 	bm_layout(b ? &b->start : NULL, npages, meta, &off);
 	bm_layout(b ? &b->end : NULL, npages, meta, &off);
 	bm_layout(b ? &b->x0 : NULL, (npages + 63) >> 6, meta, &off);
-	for (unsigned c = 1; c <= maxo; c++)
-		bm_layout(b ? &b->cls[c] : NULL, npages >> c, meta, &off);
+	for (unsigned c = 1; c < buddy_nclasses(maxo); c++)
+		bm_layout(b ? &b->cls[c] : NULL, npages >> buddy_class_octave(c), meta, &off);
 	return off;
 }
 
@@ -248,8 +292,9 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta)
 	b->max_order = buddy_max_order_for(npages);
 	b->meta = meta;
 	b->paranoid = false;
-	b->classmask = 0;
-	for (unsigned c = 0; c < BUDDY_ORDERS; c++) {
+	b->classmask[0] = b->classmask[1] = 0;
+	b->nclasses = buddy_nclasses(b->max_order);
+	for (unsigned c = 0; c < BUDDY_CLASSES; c++) {
 		b->next[c] = 0;
 		b->hint[c] = 0;
 		b->cls[c].nl = 0;
@@ -308,7 +353,7 @@ struct buddy_req {
 	bool div;         /* divisor mode, else alignment mode */
 	uint64_t align;   /* alignment mode: the start is a multiple of align (a power of two) */
 	uint64_t d, dmod; /* divisor mode: (dmod + start) % d == 0, with dmod = origin % d */
-	unsigned pmin;    /* lowest class that can hold n units */
+	unsigned kmin;    /* lowest class that can hold n units */
 	unsigned g;       /* classes >= g always hold a placement (inside [lo, hi)) */
 };
 
@@ -347,9 +392,10 @@ static inline uint64_t buddy_fit(const struct buddy_req *r, uint64_t s, uint64_t
 static bool buddy_scan_class(const struct buddy *b, const struct buddy_req *r, unsigned c,
 			     unsigned *budget, uint64_t *maxlen, struct buddy_hit *h)
 {
-	uint64_t last = (r->hi - 1) >> c;
+	unsigned p = buddy_class_octave(c);
+	uint64_t last = (r->hi - 1) >> p;
 
-	for (uint64_t i = r->lo >> c;; i++) {
+	for (uint64_t i = r->lo >> p;; i++) {
 		if (budget && *budget == 0)
 			return false;
 		i = buddy_class_next(b, c, i);
@@ -375,7 +421,7 @@ static bool buddy_scan_class(const struct buddy *b, const struct buddy_req *r, u
 /* Finds a placement for r (phases A, B, C of the comment at the top); true when found. */
 static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct buddy_hit *h)
 {
-	unsigned maxo = b->max_order, budget = BUDDY_TIGHT;
+	unsigned budget = r->div || r->align > 1 ? BUDDY_TIGHT_ALIGNED : BUDDY_TIGHT;
 	uint64_t maxlen = 0, m;
 
 	/* the free extent holding lo, when it starts before lo, is not seen from the class windows */
@@ -388,19 +434,23 @@ static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct budd
 		}
 	}
 	/* A: the classes that may hold a fit, a few candidates (tight fits keep big extents whole) */
-	for (unsigned c = r->pmin; c < r->g && budget; c++)
+	for (unsigned c = r->kmin; c < r->g && budget; c++)
 		if (b->hint[c] >= r->n && buddy_scan_class(b, r, c, &budget, &maxlen, h))
 			return true;
 	/* B: the smallest class whose every extent holds a placement (only [lo, hi) can cut one) */
-	m = r->g <= maxo ? b->classmask & (~(uint64_t)0 << r->g) : 0;
-	while (m) {
-		unsigned c = (unsigned)__builtin_ctzll(m);
-		m &= m - 1;
-		if (buddy_scan_class(b, r, c, NULL, &maxlen, h))
-			return true;
+	for (unsigned wi = r->g >> 6; wi < 2 && r->g < b->nclasses; wi++) {
+		m = b->classmask[wi];
+		if (wi == r->g >> 6)
+			m &= ~(uint64_t)0 << (r->g & 63);
+		while (m) {
+			unsigned c = (unsigned)__builtin_ctzll(m) + 64 * wi;
+			m &= m - 1;
+			if (buddy_scan_class(b, r, c, NULL, &maxlen, h))
+				return true;
+		}
 	}
 	/* C: every extent of the uncertain classes; a failed full scan tightens the class's hint */
-	for (unsigned c = r->pmin; c < r->g && c <= maxo; c++) {
+	for (unsigned c = r->kmin; c < r->g; c++) {
 		if (b->hint[c] < r->n)
 			continue;
 		maxlen = 0;
@@ -419,10 +469,10 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 	unsigned p = buddy_log2_floor(count), maxo = b->max_order;
 	uint64_t slack;
 
+
 	r->n = count;
 	r->lo = lo;
 	r->hi = hi;
-	r->pmin = MIN(p, maxo);
 	r->div = divisor > 1 && ((divisor & (divisor - 1)) != 0 || (b->origin & (divisor - 1)) != 0);
 	if (!r->div) {
 		uint64_t a = (count & (count - 1)) == 0 && p <= maxo ? count : 1;
@@ -433,9 +483,14 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 		r->dmod = b->origin % divisor;
 		slack = divisor - 1;
 	}
-	r->g = slack > BUDDY_NONE - count ? 64 : buddy_log2_ceil(count + slack);
-	if (r->g > maxo + 1)
-		r->g = maxo + 1;
+	r->kmin = buddy_class(b, count);
+	if (slack > b->npages) {
+		r->g = b->nclasses;
+	} else {
+		r->g = buddy_class(b, count + slack);
+		if (buddy_class_min(r->g) < count + slack)
+			r->g++;
+	}
 }
 
 /* Allocates count contiguous units (see buddy.h); the placement policy is described at the top. */
@@ -538,10 +593,11 @@ static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned 
 /* Verifies every invariant; returns 0, or -1 after printing the first violation. */
 int buddy_check(const struct buddy *b)
 {
-	uint64_t total = 0, cnt[BUDDY_ORDERS] = { 0 }, longest[BUDDY_ORDERS] = { 0 };
+	uint64_t total = 0, cnt[BUDDY_CLASSES] = { 0 }, longest[BUDDY_CLASSES] = { 0 };
 	unsigned maxo = b->max_order;
 
-	if (maxo != buddy_max_order_for(b->npages) || b->free_units > b->npages) {
+	if (maxo != buddy_max_order_for(b->npages) || b->free_units > b->npages ||
+	    b->nclasses != buddy_nclasses(maxo)) {
 		kprintf("buddy_check: header: npages %llu max_order %u free %llu\n",
 			(unsigned long long)b->npages, maxo, (unsigned long long)b->free_units);
 		return -1;
@@ -556,7 +612,7 @@ int buddy_check(const struct buddy *b)
 			return -1;
 		}
 	}
-	for (unsigned c = 1; c <= maxo; c++)
+	for (unsigned c = 1; c < b->nclasses; c++)
 		if (buddy_check_bm(&b->cls[c], "class", c) < 0)
 			return -1;
 	/* the extents: starts and ends alternate, each extent is followed by an allocated unit */
@@ -578,7 +634,7 @@ int buddy_check(const struct buddy *b)
 		}
 		uint64_t len = le + 1 - s;
 		unsigned c = buddy_class(b, len);
-		if (c && !bm_test(&b->cls[c], s >> c)) {
+		if (c && !bm_test(&b->cls[c], s >> buddy_class_octave(c))) {
 			kprintf("buddy_check: extent [%llu, +%llu) missing from class %u\n",
 				(unsigned long long)s, (unsigned long long)len, c);
 			return -1;
@@ -588,24 +644,24 @@ int buddy_check(const struct buddy *b)
 		total += len;
 		s = ns;
 	}
-	for (unsigned c = 0; c < BUDDY_ORDERS; c++) {
+	for (unsigned c = 0; c < BUDDY_CLASSES; c++) {
 		uint64_t bits = 0;
-		if (c && c <= maxo)
+		bool inmask = (b->classmask[c >> 6] >> (c & 63)) & 1;
+		if (c && c < b->nclasses)
 			for (uint64_t i = bm_next(&b->cls[c], 0); i != BUDDY_NONE; i = bm_next(&b->cls[c], i + 1))
 				bits++;
-		if (c == 0 || c > maxo)
+		if (c == 0 || c >= b->nclasses)
 			bits = cnt[c];
-		if (cnt[c] != b->next[c] || bits != cnt[c] || ((b->classmask >> c) & 1) != (cnt[c] != 0) ||
-		    b->hint[c] < longest[c]) {
+		if (cnt[c] != b->next[c] || bits != cnt[c] || inmask != (cnt[c] != 0) || b->hint[c] < longest[c]) {
 			kprintf("buddy_check: class %u: %llu extents, %llu bits, count %llu, mask %d, hint %llu < %llu\n",
 				c, (unsigned long long)cnt[c], (unsigned long long)bits,
-				(unsigned long long)b->next[c], (int)((b->classmask >> c) & 1),
-				(unsigned long long)b->hint[c], (unsigned long long)longest[c]);
+				(unsigned long long)b->next[c], (int)inmask, (unsigned long long)b->hint[c],
+				(unsigned long long)longest[c]);
 			return -1;
 		}
 	}
-	if (b->classmask >> BUDDY_ORDERS) {
-		kprintf("buddy_check: class mask %llx\n", (unsigned long long)b->classmask);
+	if (b->classmask[1] >> (BUDDY_CLASSES - 64)) {
+		kprintf("buddy_check: class mask %llx\n", (unsigned long long)b->classmask[1]);
 		return -1;
 	}
 	if (total != b->free_units) {
@@ -628,9 +684,13 @@ void buddy_dump(const struct buddy *b)
 		(unsigned long long)buddy_meta_bytes(b->npages));
 	buddy_census(b, census);
 	for (unsigned k = 0; k <= b->max_order; k++) {
-		if (b->next[k] || census[k])
+		uint64_t ext = 0;
+		for (unsigned c = 0; c < b->nclasses; c++)
+			if (buddy_class_octave(c) == k)
+				ext += b->next[c];
+		if (ext || census[k])
 			kprintf("  order %2u (%10llu units): %8llu free extents of [2^k, 2^(k+1)), %8llu aligned blocks\n",
-				k, (unsigned long long)(BUDDY_ONE << k), (unsigned long long)b->next[k],
+				k, (unsigned long long)(BUDDY_ONE << k), (unsigned long long)ext,
 				(unsigned long long)census[k]);
 	}
 }

@@ -15,6 +15,7 @@
 #define BUDDY_ORDERS (BUDDY_MAX_ORDER + 1)
 #define BUDDY_LEVELS 6               /* 64-ary summary levels: npages <= 64^6 = 2^36 */
 #define BUDDY_MAX_PAGES ((uint64_t)1 << 36)
+#define BUDDY_CLASSES (4 * BUDDY_MAX_ORDER - 5)   /* free extent size classes (see mm/buddy.c) */
 
 struct buddy {
 	uint64_t npages;      /* units managed: [0, npages) */
@@ -27,10 +28,11 @@ struct buddy {
 		uint64_t *lv[BUDDY_LEVELS];           /* level l: bit j set iff word j of level l-1 != 0 */
 		uint64_t nb[BUDDY_LEVELS];            /* bits per level */
 		unsigned nl;                          /* levels; the top one is one word */
-	} start, end, x0, cls[BUDDY_ORDERS];         /* extent starts/ends, len-1 words, classes 1.. */
-	uint64_t next[BUDDY_ORDERS];                  /* free extents per class */
-	uint64_t hint[BUDDY_ORDERS];                  /* >= the longest free extent of each class */
-	uint64_t classmask;                           /* bit c set iff next[c] != 0 */
+	} start, end, x0, cls[BUDDY_CLASSES];        /* extent starts/ends, len-1 words, classes 1.. */
+	uint64_t next[BUDDY_CLASSES];                 /* free extents per class */
+	uint64_t hint[BUDDY_CLASSES];                 /* >= the longest free extent of each class */
+	uint64_t classmask[2];                        /* bit c set iff next[c] != 0 */
+	unsigned nclasses;                            /* classes in use for npages */
 	bool paranoid;                                /* buddy_free checks for double frees */
 };
 

@@ -13,7 +13,7 @@
  *
  * Build and run:
  *   gcc -O2 -Iinclude -Imm tests/bench/bench_buddy.c mm/buddy.c tests/host/host_support.c \
- *       mm/bugcheck.c -o build/bench_buddy && build/bench_buddy [steps] [seeds] [workload prefix]
+ *       mm/bugcheck.c -o build/bench_buddy && build/bench_buddy [steps] [seeds] [workload prefix] [policy]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +171,7 @@ int main(int argc, char **argv)
 	long steps = argc > 1 ? atol(argv[1]) : 10000000;
 	int nseeds = argc > 2 ? atoi(argv[2]) : 5;
 	const char *only = argc > 3 ? argv[3] : NULL;   /* run only the workloads with this prefix */
+	const char *only_pol = argc > 4 ? argv[4] : NULL;   /* and only this policy */
 	static const struct workload wls[] = {
 		{ "uniform/50%", 0, 50, 0 },      { "uniform/75%", 0, 75, 0 },
 		{ "skewed/50%", 1, 50, 0 },       { "skewed/75%", 1, 75, 0 },
@@ -193,6 +194,8 @@ int main(int argc, char **argv)
 		if (only && strncmp(wls[wi].name, only, strlen(only)) != 0)
 			continue;
 		for (int pol = 0; pol < POL_N; pol++) {
+			if (only_pol && strcmp(pol_name[pol], only_pol) != 0)
+				continue;
 			double ns[16], occ = 0, resv = 0;
 			uint64_t allocs = 0, fails = 0;
 			for (int sd = 0; sd < nseeds && sd < 16; sd++) {
