@@ -99,25 +99,37 @@ static inline bool bm_test(const struct buddy_bm *bm, uint64_t i)
 /* Sets bit i and the summary bits above it that were clear. */
 static inline void bm_set(struct buddy_bm *bm, uint64_t i)
 {
-	for (unsigned l = 0; l < bm->nl; l++) {
-		uint64_t *w = &bm->lv[l][i >> 6], old = *w;
-		*w = old | (BUDDY_ONE << (i & 63));
-		if (old)
-			return;
+	uint64_t *w = &bm->lv[0][i >> 6], old = *w;
+	*w = old | (BUDDY_ONE << (i & 63));
+	for (unsigned l = 1; !old && l < bm->nl; l++) {
 		i >>= 6;
+		w = &bm->lv[l][i >> 6];
+		old = *w;
+		*w = old | (BUDDY_ONE << (i & 63));
 	}
 }
 
 /* Clears bit i and the summary bits above it whose word became empty. */
 static inline void bm_clear(struct buddy_bm *bm, uint64_t i)
 {
-	for (unsigned l = 0; l < bm->nl; l++) {
-		uint64_t *w = &bm->lv[l][i >> 6];
-		*w &= ~(BUDDY_ONE << (i & 63));
-		if (*w)
-			return;
+	uint64_t *w = &bm->lv[0][i >> 6];
+	*w &= ~(BUDDY_ONE << (i & 63));
+	for (unsigned l = 1; !*w && l < bm->nl; l++) {
 		i >>= 6;
+		w = &bm->lv[l][i >> 6];
+		*w &= ~(BUDDY_ONE << (i & 63));
 	}
+}
+
+/* Moves set bit i to clear bit j (same effect as bm_clear(i), bm_set(j)). */
+static inline void bm_move(struct buddy_bm *bm, uint64_t i, uint64_t j)
+{
+	if ((i >> 6) == (j >> 6)) {
+		bm->lv[0][i >> 6] ^= (BUDDY_ONE << (i & 63)) | (BUDDY_ONE << (j & 63));
+		return;
+	}
+	bm_clear(bm, i);
+	bm_set(bm, j);
 }
 
 /* First set bit at or after i, or BUDDY_NONE. */
@@ -511,17 +523,22 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 	KASSERT(x >= lo && end <= hi && h.s <= x && end <= h.e, "buddy: placement %llu outside bounds",
 		(unsigned long long)x);
 	buddy_class_del(b, h.s, h.e - h.s);
-	if (x == h.s)
-		bm_clear(&b->start, x);
-	else {
-		bm_set(&b->end, x - 1);
-		buddy_class_add(b, h.s, x - h.s);
-	}
-	if (end == h.e)
-		bm_clear(&b->end, end - 1);
-	else {
-		bm_set(&b->start, end);
+	if (x == h.s && end < h.e) {
+		bm_move(&b->start, x, end);   /* the common case: the front of the extent */
 		buddy_class_add(b, end, h.e - end);
+	} else {
+		if (x == h.s)
+			bm_clear(&b->start, x);
+		else {
+			bm_set(&b->end, x - 1);
+			buddy_class_add(b, h.s, x - h.s);
+		}
+		if (end == h.e)
+			bm_clear(&b->end, end - 1);
+		else {
+			bm_set(&b->start, end);
+			buddy_class_add(b, end, h.e - end);
+		}
 	}
 	b->free_units -= count;
 	*start = x;
