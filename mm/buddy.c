@@ -1,6 +1,66 @@
 /*
- * buddy_: an extent allocator over unit indices [0, npages) with all of its state in bitmaps
- * (design and measurements: see the final comment revision; work in progress).
+ * buddy_: an allocator of exact runs over unit indices [0, npages), all of its state in bitmaps
+ * inside the caller's metadata block (nothing lives in the managed units: the system PTE region has
+ * no memory behind them). It keeps the binary buddy's API and guarantees (powers of two naturally
+ * aligned, coalescing on free), but the free set is kept as maximal free extents, not as blocks.
+ *
+ * Representation. A free extent [s, e) is maximal (units s-1 and e are allocated or outside).
+ *   start, end: bit s of start and bit e-1 of end are set for every free extent (2 bits/unit).
+ *     The extent holding unit u, if any: s = last start <= u, e-1 = first end >= s, free iff
+ *     e-1 >= u. Each bitmap has 64-ary summary levels (bit j of level l+1 set iff word j of level
+ *     l is non-zero), so a next/previous set bit is one find-first-set per level.
+ *   classes: extents by length; class 0 = 1 unit, 1 = 2..3, 2 = 4..7, then each octave p >= 3 split
+ *     in quarters [2^p + q 2^(p-2), 2^p + (q+1) 2^(p-2)), capped at max_order. A class of octave p
+ *     has a summarised bitmap with one bit per 2^p-unit window: bit s >> p for an extent starting at
+ *     s. This is injective (two extents of length >= 2^p start more than 2^p apart), and the extent
+ *     of window i is found again from start/end alone: it covers the window's last unit, so it is
+ *     the last start <= (i+1) 2^p - 1. Class 0 has no bitmap of its own: its "level 0" is
+ *     start & end (a one-unit extent has both bits), with stored summaries (x0) above it.
+ *   Per class: extent count, a bit in a two-word mask of non-empty classes, and a hint, an upper
+ *     bound of its longest extent (raised on insertion, tightened to the truth by a failed full scan).
+ * Metadata: 2 bits/unit for start/end, 1/2 + 1/4 + 4(1/8 + 1/16 + ...) = 1.75 bits/unit of class
+ * windows, 1/64 for x0, plus summaries (1/63): 0.48 byte/unit (125736 bytes for 262144 units).
+ * buddy_init zeroes it; a free never touches anything per unit.
+ *
+ * Free [s, s+n): if end bit s-1 is set, merge with the extent ending there (its start: the last
+ * start before s); if start bit s+n is set, merge with the extent starting there (its end: the
+ * next end bit); fix the class bits. O(levels) whatever n is; no list, no per-extent record.
+ *
+ * Allocation of n units (align: n for a power of two <= 2^max_order, or a power-of-two divisor
+ * when origin allows; else divisor d, or no constraint). Every extent of a class whose shortest
+ * length is >= n + slack (slack = align-1 or d-1, 0 without constraint) holds a placement: those
+ * classes are "certain"; the classes from class(n) below them are "uncertain".
+ *   (lo > 0: the extent holding lo, which no window at or after lo shows, is tried first.)
+ *   A. aligned or divisible requests only: up to BUDDY_TIGHT_ALIGNED candidates of the uncertain
+ *      classes (a tight fit keeps large extents whole; with 0, pow2 rounding fragments visibly);
+ *   B. the lowest-address extent of the smallest non-empty certain class (class mask: ctz), taken
+ *      from its first valid start; only [lo, hi) can make such a candidate fail (at most one per
+ *      class at each bound), so the scan of a certain class is O(1) candidates;
+ *   C. every extent of the uncertain classes whose hint is >= n, in address order; a failed full
+ *      scan (no bounds) sets the hint to the longest extent seen, so failures of the same size are
+ *      O(1) until a longer extent joins the class.
+ * The search is exhaustive: a request fails only when no free run of n units in [lo, hi) has a valid
+ * start (natural alignment for powers of two, the divisor, else any start). Taking a run removes
+ * the extent and indexes what is left before and after it (usually one start bit moves).
+ *
+ * Costs: free and phases A and B are O(levels) bit operations (levels <= 6); phase C is linear in
+ * the extents of a quarter-octave class, only when no certain class has an extent, and amortised by
+ * the hints. buddy_check is O(metadata + extents); buddy_census is O(extents).
+ *
+ * Measured (tests/bench/bench_buddy.c: 262144 units, median ns/op of 3 seeds x 2*10^6 steps, this
+ * code and the previous design, per-order buddy bitmaps with runs as binary decompositions starting
+ * 2^(p-2)-aligned, run back to back on a shared, noisy 2-core machine):
+ *                     this design            previous design        pow2 rounding (this code)
+ *   uniform/50 %      65-69 ns, 0.00 %       110-116 ns, 0.00 %     ~45-50 ns, 0 %
+ *   uniform/75 %      62 ns,    0.00 %       298-405 ns, 2.73 %     ~44 ns, 27.2 % failures
+ *   skewed/50 %       60 ns,    0.00 %       76 ns,      0.00 %     ~47 ns, 0 %
+ *   skewed/75 %       65 ns,    0.00 %       94 ns,      0.49 %     ~50 ns, 9.6 %
+ * Still above the 40 ns/op target: an operation is ~450 instructions (callgrind), spread over
+ * ~6-10 summarised-bitmap updates and searches (start, end, class bits, each with levels); the
+ * benchmark loop itself is ~80. Rejected: phase A for unconstrained requests (2 candidates: +20 %
+ * time for nothing now that failures are 0); one class per octave (uncertain classes twice as wide:
+ * more phase C, 0.3 % failures without phase A); a unit bitmap instead of start/end (n/64 word
+ * writes per run, O(n) for large runs).
  */
 #include "buddy.h"
 #include "kprintf.h"

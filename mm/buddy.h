@@ -1,6 +1,7 @@
 /*
- * buddy_: a generic binary-buddy allocator over unit indices [0, npages). Used for physical page
- * frames (mm/phys.c) and for the system PTE region (mm/syspte.c). It keeps no per-unit storage
+ * buddy_: a generic allocator of contiguous runs over unit indices [0, npages) (exact sizes; powers
+ * of two naturally aligned, as from a binary buddy). Used for physical page frames (mm/phys.c) and
+ * for the system PTE region (mm/syspte.c). It keeps no per-unit storage
  * inside the managed range (the system PTE region has no memory behind it): all metadata lives in
  * one caller-provided block of buddy_meta_bytes(npages) bytes, at most 0.5 byte per unit.
  *
@@ -43,12 +44,13 @@ size_t buddy_meta_bytes(uint64_t npages);
  * 8-byte aligned; npages <= BUDDY_MAX_PAGES. Cost: zeroing the metadata. */
 void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta);
 
-/* Marks [start, start+count) free (initial population, or returning any allocated range);
- * cost proportional to the number of maximal aligned blocks, not to count. */
+/* Marks [start, start+count) free (initial population, or returning any allocated range), merging
+ * it with the free units on either side; cost O(bitmap levels), independent of count. */
 void buddy_free(struct buddy *b, uint64_t start, uint64_t count);
 
 /*
- * Allocates count >= 1 contiguous units. When divisor > 1, (origin + start) % divisor == 0.
+ * Allocates count >= 1 contiguous units. A power of two count (up to 2^max_order) starts on a
+ * multiple of count; other counts may start anywhere. When divisor > 1, (origin + start) % divisor == 0.
  * The result lies inside [lo, hi) (pass 0, npages for anywhere). Returns false, changing
  * nothing, when no such range is free.
  */
@@ -58,11 +60,12 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 /* True when every unit of [start, start+count) is free. */
 bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count);
 
-/* Free blocks per order. */
+/* Free blocks per order: the maximal naturally aligned blocks (at most 2^max_order units) of the
+ * free units, i.e. what a binary buddy would hold. Cost O(free extents): for reports. */
 void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS]);
 
-/* Makes buddy_free verify that no unit of a freed block is already free (a double free panics);
- * costs about max_order bit tests per block freed. Off after buddy_init. */
+/* Makes buddy_free verify that no unit of the freed range is already free (a double free panics);
+ * costs two bitmap searches per free. Off after buddy_init. */
 void buddy_set_paranoid(struct buddy *b, bool on);
 
 /* Verifies every invariant; returns 0, or -1 after printing the first violation with kprintf. */
