@@ -125,7 +125,7 @@ test-boot: $(B)/esp-test/kernel.elf
 test: deps
 	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh
+	prove --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/usb-boot-test.sh
 
 clean:
 	rm -rf $(B)
@@ -150,3 +150,31 @@ $(HOSTED)/libmm.a: $(MM_SRC) $(HOST_SUPPORT)
 	rm -f $@ && ar rcs $@ $(HOSTED)/obj/*.o
 	cp include/*.h mm/*.h tests/host/host_machine.h tests/host/fake_arch.h $(HOSTED)/include/
 hosted: $(HOSTED)/libmm.a
+
+# ---------------------------------------------------------------- images, flashing, boot matrix
+# make image: build/disk.img, a GPT disk image with one FAT32 ESP, for a real PC (issue #5).
+# make flash DEV=/dev/sdX: writes it to a USB stick after safety checks and a typed confirmation.
+# make test-matrix: boots the suite per CPU model, RAM size, boot medium, CPU count, serial port.
+# make screenshot: docs/screenshot.png, the screen after a boot with onexit=halt.
+CMDLINE_IMAGE ?= onexit=halt
+.PHONY: image flash test-matrix screenshot
+
+$(B)/disk.img: $(B)/kernel.elf $(B)/BOOTX64.EFI tools/image.sh
+	tools/image.sh $@ '$(strip $(CMDLINE_IMAGE) $(CMDLINE))'
+
+image: deps
+	rm -f $(B)/disk.img
+	$(MAKE) $(B)/disk.img
+
+flash:
+	@[ -n '$(DEV)' ] || { tools/flash.sh; exit 2; }
+	$(MAKE) $(B)/disk.img
+	tools/flash.sh '$(DEV)' $(B)/disk.img
+
+test-matrix: deps
+	$(MAKE) $(B)/kernel.elf $(B)/BOOTX64.EFI
+	CMDLINE='$(CMDLINE)' tools/matrix.sh
+
+screenshot: deps
+	$(MAKE) $(B)/kernel.elf $(B)/BOOTX64.EFI
+	CMDLINE='$(CMDLINE)' QEMUFLAGS='$(QEMUFLAGS)' tools/screenshot.sh docs/screenshot.png

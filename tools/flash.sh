@@ -1,0 +1,91 @@
+#!/bin/bash
+# Writes the boot image to a USB stick: tools/flash.sh DEV [IMG] (make flash DEV=/dev/sdX).
+# Refuses, before touching anything: no DEV, a path that is not a block device, a partition, the
+# disk holding the running system, a non-removable disk, a disk with any partition mounted or in
+# use; then shows the device and asks you to type its name. IMG defaults to build/disk.img.
+set -eu
+
+# Prints a refusal and stops with status 2 (nothing was written).
+refuse() { echo "flash.sh: refusing: $*" >&2; exit 2; }
+
+# Prints the block devices a person could mean (whole disks, with removable flag and transport).
+candidates() { lsblk -d -o NAME,SIZE,RM,TRAN,MODEL 2>/dev/null | sed 's/^/    /' >&2 || true; }
+
+# Prints the whole-disk names (sda, nvme0n1) under the filesystem mounted at $1, if any.
+disks_under_mount() {
+	local majmin src dev
+	majmin=$(findmnt -n -o MAJ:MIN --target "$1" 2>/dev/null | head -n1 | tr -d ' ') || true
+	src=$(findmnt -n -o SOURCE --target "$1" 2>/dev/null | head -n1 | sed 's/\[.*//') || true
+	dev=
+	if [ -n "$majmin" ] && [ -e "/sys/dev/block/$majmin" ]; then
+		dev=/dev/$(basename "$(readlink -f "/sys/dev/block/$majmin")")
+	elif [ -b "$src" ]; then
+		dev=$src
+	fi
+	[ -n "$dev" ] || return 0
+	lsblk -nsro NAME,TYPE "$dev" 2>/dev/null | awk '$2 == "disk" { print $1 }'
+}
+
+# Prints "NAME MOUNTPOINT" for DEV and each of its partitions that is mounted or used as swap.
+mounted_parts() {
+	local part majmin
+	for part in $(lsblk -nrpo NAME "$1"); do
+		majmin=$(lsblk -ndro MAJ:MIN "$part" | tr -d ' ')
+		awk -v mm="$majmin" -v p="$part" '$3 == mm { print p, $5 }' /proc/self/mountinfo
+		awk -v p="$(readlink -f "$part")" 'NR > 1 && $1 == p { print p, "[swap]" }' /proc/swaps
+		if [ -n "$(ls -A "/sys/class/block/$(basename "$part")/holders" 2>/dev/null)" ]; then
+			echo "$part used-by-$(ls "/sys/class/block/$(basename "$part")/holders" | tr '\n' ' ')"
+		fi
+	done | sort -u
+}
+
+dev=${1:-}
+img=${2:-build/disk.img}
+if [ -z "$dev" ]; then
+	echo "flash.sh: refusing: no device given. Plug in the stick, find it below, then run" >&2
+	echo "    make flash DEV=/dev/sdX" >&2
+	candidates
+	exit 2
+fi
+[ -e "$dev" ] || refuse "$dev does not exist (is the stick plugged in? lsblk lists the disks)"
+[ -b "$dev" ] || refuse "$dev is not a block device ($(stat -L -c %F "$dev")); give a whole disk such as /dev/sdb"
+real=$(readlink -f "$dev")
+name=$(basename "$real")
+sys=/sys/class/block/$name
+[ -d "$sys" ] || refuse "$dev: no $sys; cannot check what it is"
+if [ -e "$sys/partition" ]; then
+	parent=$(basename "$(dirname "$(readlink -f "$sys")")")
+	refuse "$dev is a partition; give the whole disk (/dev/$parent)"
+fi
+for m in / /boot /boot/efi /usr /var; do
+	for d in $(disks_under_mount "$m"); do
+		[ "$d" = "$name" ] && refuse "$dev holds the running system ($m is on it)"
+	done
+done
+while read -r swap _; do
+	[ "$swap" = Filename ] && continue
+	for d in $(lsblk -nsro NAME,TYPE "$swap" 2>/dev/null | awk '$2 == "disk" { print $1 }'); do
+		[ "$d" = "$name" ] && refuse "$dev holds the running system (swap $swap is on it)"
+	done
+done < /proc/swaps
+removable=$(cat "/sys/block/$name/removable" 2>/dev/null || echo "?")
+[ "$removable" = 1 ] || refuse "$dev is not removable (/sys/block/$name/removable is $removable); this tool only writes USB sticks and card readers. Removable disks:
+$(lsblk -d -o NAME,SIZE,RM,TRAN,MODEL | awk 'NR == 1 || $3 == 1' | sed 's/^/    /')"
+busy=$(mounted_parts "$real")
+[ -z "$busy" ] || refuse "$dev is in use; unmount it first (e.g. sudo umount ${real}1):
+$(echo "$busy" | sed 's/^/    /')"
+[ -r "$img" ] || refuse "image $img missing: run make image"
+img_bytes=$(stat -c %s "$img")
+dev_bytes=$(( $(cat "/sys/block/$name/size") * 512 ))
+[ "$img_bytes" -le "$dev_bytes" ] || refuse "$dev holds $dev_bytes bytes, the image needs $img_bytes"
+[ -w "$real" ] || refuse "cannot write $dev as $(id -un): run sudo make flash DEV=$dev"
+
+echo "About to ERASE this device and write $img ($((img_bytes >> 20)) MiB) to it:"
+lsblk -o NAME,SIZE,RM,TRAN,VENDOR,MODEL,LABEL "$real" | sed 's/^/    /'
+printf 'Type the device name (%s) to continue, anything else to stop: ' "$name"
+read -r answer || answer=
+[ "$answer" = "$name" ] || { echo "flash.sh: not confirmed; nothing written" >&2; exit 1; }
+dd if="$img" of="$real" bs=4M conv=fsync oflag=direct status=progress
+sync
+blockdev --rereadpt "$real" 2>/dev/null || true
+echo "flash.sh: done. Remove the stick, boot the PC from it (Secure Boot off), see README."

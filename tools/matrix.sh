@@ -1,0 +1,182 @@
+#!/bin/bash
+# Boot matrix: boots the self-test suite once per configuration (CPU model, RAM size, boot medium,
+# CPU count, serial port) and prints a table: config, result, seconds, details. Every boot must end
+# through isa-debug-exit with the pass code (33); with a serial port the log must also say
+# "SELF-TEST PASSED" and "N passed, 0 failed". Exit status 0 when all pass, 1 otherwise.
+#   tools/matrix.sh [--only NAME[,NAME...]] [--logs DIR] [--list]
+# Needs build/BOOTX64.EFI and build/kernel.elf (make test-matrix builds them). Environment:
+# MATRIX_TIMEOUT (seconds per boot, default 120, times the config's factor), CMDLINE (extra kernel command-line words).
+set -eu
+cd "$(dirname "$0")/.."
+
+# name | -cpu | -m | -smp | medium (dir, dir-high, sata, usb) | serial (yes/no) | timeout factor
+# (12 GiB takes long: the exhaustion tests take all of RAM, and the host must supply it.)
+CONFIGS=(
+	"qemu64-512M|qemu64|512M|1|dir|yes|1"
+	"cpu-max|max|512M|1|dir|yes|1"
+	"cpu-core2duo|core2duo|512M|1|dir|yes|1"
+	"cpu-Nehalem|Nehalem|512M|1|dir|yes|1"
+	"ram-128M|qemu64|128M|1|dir|yes|1"
+	"ram-2G|qemu64|2G|1|dir|yes|1"
+	"ram-12G-loader-above-4G|max|12G|1|dir-high|yes|3"
+	"sata-disk-image|qemu64|512M|1|sata|yes|1"
+	"usb-stick-xhci|qemu64|512M|1|usb|yes|1"
+	"smp-4|qemu64|512M|4|dir|yes|1"
+	"no-serial-port|qemu64|512M|1|dir|no|1"
+)
+
+# Prints a message and stops.
+die() { echo "matrix.sh: $*" >&2; exit 2; }
+
+only= logs= list=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--only) only=$2; shift 2;;
+	--logs) logs=$2; shift 2;;
+	--list) list=1; shift;;
+	*) die "unknown argument $1 (use --only NAME[,NAME], --logs DIR, --list)";;
+	esac
+done
+if [ "$list" = 1 ]; then printf '%s\n' "${CONFIGS[@]%%|*}"; exit 0; fi
+for o in ${only//,/ }; do
+	printf '%s\n' "${CONFIGS[@]%%|*}" | grep -qx -- "$o" || die "no configuration named $o (tools/matrix.sh --list)"
+done
+
+timeout=${MATRIX_TIMEOUT:-120}
+cmdline="onexit=qemu ${CMDLINE:-}"
+efi=build/BOOTX64.EFI kernel=build/kernel.elf
+for f in "$efi" "$kernel"; do [ -r "$f" ] || die "$f missing: run make build/kernel.elf build/BOOTX64.EFI"; done
+code=/usr/share/OVMF/OVMF_CODE_4M.fd vars_src=/usr/share/OVMF/OVMF_VARS_4M.fd
+[ -r "$code" ] || die "$code missing: run tools/install-deps.sh"
+work=$(mktemp -d /tmp/matrix.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+logs=${logs:-$work/logs}
+mkdir -p "$logs"
+
+# Prints the seconds (one decimal) since $1, a `date +%s%N` timestamp.
+seconds_since() { local ms=$(( ($(date +%s%N) - $1) / 1000000 )); echo "$((ms / 1000)).$((ms % 1000 / 100))"; }
+
+# Wanted: is config $1 selected by --only?
+wanted() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+
+# Builds the boot media the selected configs need, in $work.
+prepare_media() {
+	local need=" "
+	for c in "${CONFIGS[@]}"; do
+		IFS='|' read -r name _ _ _ medium _ _ <<< "$c"
+		wanted "$name" && need+="$medium "
+	done
+	if [[ $need == *" dir "* ]]; then
+		mkdir -p "$work/esp/EFI/BOOT"
+		cp "$efi" "$work/esp/EFI/BOOT/BOOTX64.EFI"
+		cp "$kernel" "$work/esp/kernel.elf"
+		echo "$cmdline" > "$work/esp/cmdline.txt"
+	fi
+	if [[ $need == *" dir-high "* ]]; then
+		# The loader rebased to 8 GiB: OVMF loads it there when RAM reaches that high. mmapdump=1
+		# makes the kernel print the map, so the loader-code range shows where it really ran.
+		mkdir -p "$work/esp-high/EFI/BOOT"
+		# (objcopy warns "section below image base" for each section: the RVAs stay the same.)
+		objcopy --image-base 0x200000000 "$efi" "$work/esp-high/EFI/BOOT/BOOTX64.EFI" 2>"$work/objcopy.err" \
+			|| { cat "$work/objcopy.err" >&2; die "objcopy could not rebase $efi"; }
+		cp "$kernel" "$work/esp-high/kernel.elf"
+		echo "$cmdline mmapdump=1" > "$work/esp-high/cmdline.txt"
+	fi
+	if [[ $need == *" sata "* || $need == *" usb "* ]]; then
+		tools/image.sh "$work/disk-test.img" "$cmdline" --efi "$efi" --kernel "$kernel" >/dev/null
+	fi
+}
+
+# Boots one configuration: boot NAME CPU MEM SMP MEDIUM SERIAL LIMIT; sets rc (QEMU's exit status).
+boot() {
+	local name=$1 cpu=$2 mem=$3 smp=$4 medium=$5 serial=$6 limit=$7 vars
+	local log=$logs/$name.log
+	vars=$work/vars-$name.fd
+	cp "$vars_src" "$vars"
+	local args=(-machine q35 -cpu "$cpu" -m "$mem" -smp "$smp" -no-reboot -monitor none -display none
+		-drive if=pflash,format=raw,unit=0,readonly=on,file="$code"
+		-drive if=pflash,format=raw,unit=1,file="$vars"
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -net none)
+	case $medium in
+	dir) args+=(-drive format=raw,file=fat:rw:"$work/esp");;
+	dir-high) args+=(-drive format=raw,file=fat:rw:"$work/esp-high");;
+	sata) args+=(-drive file="$work/disk-test.img",format=raw,if=none,id=d,snapshot=on
+		-device ide-hd,drive=d,bus=ide.0);;
+	usb) args+=(-device qemu-xhci,id=xhci
+		-drive if=none,id=stick,format=raw,file="$work/disk-test.img",snapshot=on
+		-device usb-storage,bus=xhci.0,drive=stick,removable=on);;
+	esac
+	if [ "$serial" = yes ]; then args+=(-serial file:"$log"); else args+=(-serial none); : > "$log"; fi
+	set +e
+	timeout -k 5 "$limit" qemu-system-x86_64 "${args[@]}" </dev/null >"$logs/$name.qemu" 2>&1
+	rc=$?
+	set -e
+	echo "$rc" > "$logs/$name.rc"
+}
+
+# Judges one boot from rc and its log (judge NAME MEDIUM SERIAL LIMIT); sets verdict and detail.
+judge() {
+	local name=$1 medium=$2 serial=$3 limit=$4 log=$logs/$1.log txt summary features ram bootdev low
+	txt=$(tr -d '\r' < "$log")
+	verdict=FAIL
+	case $rc in
+	33) detail="exit 33";;
+	35) detail="exit 35 (suite failed)";;
+	124|137) detail="timeout after ${limit}s";;
+	*) detail="exit $rc ($(tail -n1 "$logs/$name.qemu" 2>/dev/null))";;
+	esac
+	if [ "$serial" = no ]; then
+		[ "$rc" = 33 ] && verdict=PASS && detail="exit 33, judged by exit code only"
+		return 0
+	fi
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<< "$txt" | tail -n1 || true)
+	features=$(grep -oE 'nx=[01] 1g=[01]' <<< "$txt" | head -n1 || true)
+	ram=$(grep -oE '^phys: [0-9]+ usable pages \([0-9]+ MiB\)' <<< "$txt" | grep -oE '[0-9]+ MiB' | head -n1 || true)
+	detail+=", ${summary:-no KTAP summary}${features:+, $features}${ram:+, $ram usable}"
+	[ "$rc" = 33 ] && grep -q '^SELF-TEST PASSED' <<< "$txt" && [[ $summary == *" 0 failed" ]] && verdict=PASS
+	bootdev=$(grep -oE 'BdsDxe: starting .*' <<< "$txt" | grep -oE '(Sata|USB|Scsi|NVMe|VirtioBlk)\([^)]*\)' | head -n1 || true)
+	case $medium in
+	sata) [[ $bootdev == Sata* ]] || { verdict=FAIL; detail+=", did not boot from SATA (${bootdev:-no boot line})"; }
+	      [[ $bootdev == Sata* ]] && detail+=", from $bootdev";;
+	usb) [[ $bootdev == USB* ]] || { verdict=FAIL; detail+=", did not boot from USB (${bootdev:-no boot line})"; }
+	     [[ $bootdev == USB* ]] && detail+=", from $bootdev";;
+	dir-high)
+		# Loader code (type 1) descriptors: the loader image must sit above 4 GiB.
+		low=$(awk '$1 == 1 && $2 ~ /^[0-9a-f]+-/ { print substr($2, 1, 16) }' <<< "$txt" | sort | tail -n1)
+		if [ -n "$low" ] && [ $((16#$low)) -ge $((1 << 32)) ]; then
+			detail+=", loader code at 0x$low"
+		else
+			verdict=FAIL; detail+=", loader code not above 4 GiB (${low:-not in map})"
+		fi;;
+	esac
+	return 0
+}
+
+prepare_media
+printf '%-26s %-6s %7s  %s\n' config result seconds details
+printf '%-26s %-6s %7s  %s\n' ------ ------ ------- -------
+failed=() ran=0
+total_start=$(date +%s%N)
+for c in "${CONFIGS[@]}"; do
+	IFS='|' read -r name cpu mem smp medium serial factor <<< "$c"
+	wanted "$name" || continue
+	start=$(date +%s%N)
+	boot "$name" "$cpu" "$mem" "$smp" "$medium" "$serial" $((timeout * factor))
+	secs=$(seconds_since "$start")
+	judge "$name" "$medium" "$serial" $((timeout * factor))
+	printf '%-26s %-6s %7s  %s\n' "$name" "$verdict" "$secs" "$detail"
+	ran=$((ran + 1))
+	[ "$verdict" = PASS ] || failed+=("$name")
+done
+echo "total $(seconds_since "$total_start") s for $ran boots"
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "FAILED: ${failed[*]}"
+	for f in "${failed[@]}"; do
+		echo "---- $f: last lines of the serial log ($logs/$f.log)"
+		tr -d '\r' < "$logs/$f.log" | tail -n 30 | sed 's/^/    /'
+		[ -s "$logs/$f.qemu" ] && sed 's/^/    qemu: /' "$logs/$f.qemu"
+	done
+	[ "$logs" = "$work/logs" ] && echo "(logs are removed on exit; keep them with --logs DIR)"
+	exit 1
+fi
+echo "all $ran configurations passed"
