@@ -666,7 +666,10 @@ static void test_alloc_pages(void)
 	mdl = MmAllocatePagesForMdlEx(z, any, z, 64 * PAGE_SIZE, MmCached, MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS);
 	ok(mdl && runs(mdl) == 1 && mdl->ByteCount == 64 * PAGE_SIZE, "REQUIRE_CONTIGUOUS_CHUNKS, skip 0: one block");
 	release_pages(mdl);
-	/* A window with free pages but no 4-page run: CHUNKS fails, PREFER falls back to single pages. */
+	/* A window with free pages but no 4-page run: CHUNKS fails, PREFER falls back to single pages.
+	 * A live MDL of the same size keeps a pool slab with room, so the MDL structures of the calls
+	 * below never take a fresh page (the allocator may place that page in the window's holes). */
+	PMDL keep_slab = IoAllocateMdl((void *)0x10000, 4 * PAGE_SIZE, 0, 0, NULL);
 	paddr_t hole = phys_alloc(8, HIGH_BASE + 7 * SIZE_2M, UINT64_MAX);
 	phys_free(hole, 1);
 	phys_free(hole + 2 * PAGE_SIZE, 1);
@@ -680,6 +683,7 @@ static void test_alloc_pages(void)
 	release_pages(mdl);
 	for (unsigned i = 1; i < 8; i += 2)
 		phys_free(hole + i * PAGE_SIZE, 1);
+	IoFreeMdl(keep_slab);
 	mdl = MmAllocatePagesForMdlEx(z, any, pa_of(64 * 1024), 256 * 1024, MmCached, MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS);
 	bool chunks_ok = mdl && mdl->ByteCount == 256 * 1024;
 	for (unsigned c = 0; chunks_ok && c < 4; c++) {
