@@ -84,7 +84,7 @@ $(B)/esp-%/kernel.elf: $(B)/kernel.elf $(B)/BOOTX64.EFI
 	cp $(B)/BOOTX64.EFI $(@D)/EFI/BOOT/BOOTX64.EFI
 	cp $(B)/kernel.elf $@
 
-.PHONY: all deps run test test-host test-boot debug hosted bench clean
+.PHONY: all deps run test test-host test-boot debug hosted bench bench-boot clean
 all: $(B)/kernel.elf $(B)/BOOTX64.EFI
 
 deps:
@@ -139,6 +139,12 @@ $(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
 	$(HCC) -std=gnu11 -O2 -g -Iinclude -Imm -Itests/host $< $(MM_SRC) $(HOST_SUPPORT) -o $@
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# Boot time and QEMU resident size with 2 and 16 GiB of RAM (must not grow with RAM).
+bench-boot: deps
+	$(MAKE) $(B)/esp-test/kernel.elf
+	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
+	tools/bench-boot.sh
 
 # ---------------------------------------------------------------- hosted library
 # The real mm/ sources built for the host, with the fake machine, as a static library + headers.

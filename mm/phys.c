@@ -23,6 +23,7 @@ struct phys_range {
 static struct buddy phys_buddy;
 static spinlock_t phys_lock = SPINLOCK_INIT;
 static struct phys_stats phys_st;
+static uint64_t phys_budget = UINT64_MAX;   /* fault injection: cap on allocated_pages */
 static struct phys_range phys_managed[PHYS_MAX_RANGES];
 static size_t phys_nmanaged;
 static struct phys_range phys_loader[PHYS_MAX_RANGES];
@@ -224,7 +225,8 @@ paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi)
 		return 0;
 	uint64_t start;
 	uint64_t f = spin_lock(&phys_lock);
-	bool ok = buddy_alloc(&phys_buddy, npages, 1, lo_pfn, hi_pfn, &start);
+	bool ok = phys_st.allocated_pages + npages <= phys_budget &&
+		  buddy_alloc(&phys_buddy, npages, 1, lo_pfn, hi_pfn, &start);
 	if (ok) {
 		phys_st.free_pages -= npages;
 		phys_st.allocated_pages += npages;
@@ -264,6 +266,13 @@ void phys_free(paddr_t pa, uint64_t npages)
 	spin_unlock(&phys_lock, f);
 	if (mm_verifier)
 		KASSERT(phys_check() == 0, "verifier: physical allocator inconsistent after a free");
+}
+
+void phys_set_budget(uint64_t pages)
+{
+	uint64_t f = spin_lock(&phys_lock);
+	phys_budget = pages;
+	spin_unlock(&phys_lock, f);
 }
 
 void phys_get_stats(struct phys_stats *st)

@@ -36,6 +36,13 @@ paddr_t phys_alloc_zeroed_page(void);
 /* Frees what phys_alloc returned (same npages). */
 void phys_free(paddr_t pa, uint64_t npages);
 
+/*
+ * Fault injection for exhaustion tests: from now on allocations fail once allocated_pages would
+ * exceed `pages` (UINT64_MAX: no budget). Lets the boot suite drive every "out of memory" path
+ * without touching all RAM, so its cost does not grow with the machine.
+ */
+void phys_set_budget(uint64_t pages);
+
 void phys_get_stats(struct phys_stats *st);
 bool phys_is_free(paddr_t pa, uint64_t npages);
 /* True when pa's frame is usable RAM the allocator manages (free or allocated). */

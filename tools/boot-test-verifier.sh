@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 esp=$(mktemp -d /tmp/verifier-esp.XXXXXX)
 trap 'rm -rf "$esp"' EXIT
 cp -r build/esp-test/EFI build/esp-test/kernel.elf "$esp"/
-echo "onexit=qemu verifier=1 syspte=64M" > "$esp/cmdline.txt"
+echo "onexit=qemu verifier=1 syspte=64M exhaust=full" > "$esp/cmdline.txt"
 ESP=$esp tools/boot-test.sh

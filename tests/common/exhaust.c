@@ -45,6 +45,7 @@ void exhaust_physical_mdl(uint64_t chunk_bytes, struct exhaust_result *r)
 	struct phys_stats s;
 	phys_get_stats(&s);
 	r->free_at_end = s.free_pages;
+	r->allocated_at_end = s.allocated_pages;
 	while (list) {
 		PMDL next = list->Next;
 		MmFreePagesFromMdl(list);
@@ -76,6 +77,7 @@ void exhaust_pool(struct exhaust_result *r)
 	struct phys_stats s;
 	phys_get_stats(&s);
 	r->free_at_end = s.free_pages;
+	r->allocated_at_end = s.allocated_pages;
 	while (list) {
 		void **next = *list;
 		ExFreePoolWithTag(list, EXHAUST_TAG);

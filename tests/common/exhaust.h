@@ -13,6 +13,7 @@ struct exhaust_result {
 	uint64_t pages;           /* physical pages they held */
 	uint64_t free_before;     /* free physical pages before */
 	uint64_t free_at_end;     /* free physical pages when NULL came (after the last retry size) */
+	uint64_t allocated_at_end; /* allocated physical pages then (compare with a phys_set_budget cap) */
 	bool nulls_clean;         /* every refusal was a plain NULL and left the allocators consistent */
 	bool census_same;         /* free census after freeing everything == before */
 	bool checks_pass;         /* phys_check and pool_check pass at the end */
