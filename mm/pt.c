@@ -323,7 +323,28 @@ volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va)
 	return pt_walk(pt, va, 1, false, &st);
 }
 
-/* Checker state carried through the recursive walk. */
+/* Sign-extends a 48-bit address built from table indices. */
+static vaddr_t pt_canon(vaddr_t va) { return (vaddr_t)((int64_t)(va << 16) >> 16); }
+
+/* Visitor of pt_walk_tree: called for every present entry, tables and leaves, before descending. */
+typedef void (*pt_visit_t)(void *ctx, vaddr_t va, int level, uint64_t e);
+
+/* Visits every present entry below the table at level, in address order. */
+static void pt_walk_tree(paddr_t table, int level, vaddr_t base, pt_visit_t visit, void *ctx)
+{
+	volatile uint64_t *t = arch_phys_to_virt(table);
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		uint64_t e = arch_pte_read(&t[i]);
+		vaddr_t va = pt_canon(base + (uint64_t)i * pt_level_size(level));
+		if (!(e & PTE_P))
+			continue;
+		visit(ctx, va, level, e);
+		if (!pt_is_leaf(e, level))
+			pt_walk_tree(e & PTE_ADDR_4K, level - 1, va, visit, ctx);
+	}
+}
+
+/* Checker state carried through the walk. */
 struct pt_check_ctx {
 	struct pt *pt;
 	uint64_t violations;
@@ -336,41 +357,31 @@ static void pt_violation(struct pt_check_ctx *c, vaddr_t va, int level, uint64_t
 			(unsigned long long)va, level, (unsigned long long)e);
 }
 
-/* Sign-extends a 48-bit address built from table indices. */
-static vaddr_t pt_canon(vaddr_t va) { return (vaddr_t)((int64_t)(va << 16) >> 16); }
-
-static void pt_check_table(struct pt_check_ctx *c, paddr_t table, int level, vaddr_t base)
+/* Checks one present entry (pt_walk_tree visitor). */
+static void pt_check_entry(void *ctx, vaddr_t va, int level, uint64_t e)
 {
-	volatile uint64_t *t = arch_phys_to_virt(table);
-	for (unsigned i = 0; i < PT_ENTRIES; i++) {
-		uint64_t e = arch_pte_read(&t[i]);
-		vaddr_t va = pt_canon(base + (uint64_t)i * pt_level_size(level));
-		if (!(e & PTE_P))
-			continue;
-		if (e & PTE_U)
-			pt_violation(c, va, level, e, "user-accessible entry");
-		if (e & PTE_SOFT_BITS)
-			pt_violation(c, va, level, e, "reserved/software bits set");
-		if (level == 4 && (e & PTE_PS))
-			pt_violation(c, va, level, e, "PS bit in a PML4 entry");
-		if (pt_is_leaf(e, level)) {
-			if ((e & PTE_W) && (!c->pt->nx || !(e & PTE_NX)))
-				pt_violation(c, va, level, e, "writable and executable page");
-			if (level > 1 && (pt_entry_addr(e, level) & (pt_level_size(level) - 1)))
-				pt_violation(c, va, level, e, "misaligned large page");
-			if (level > 1 && (e & (pt_level_size(level) - 1) & PTE_ADDR_4K & ~PTE_PAT_LARGE))
-				pt_violation(c, va, level, e, "reserved address bits in a large page");
-		} else if (level > 1) {
-			pt_check_table(c, e & PTE_ADDR_4K, level - 1, va);
-		}
-	}
+	struct pt_check_ctx *c = ctx;
+	if (e & PTE_U)
+		pt_violation(c, va, level, e, "user-accessible entry");
+	if (e & PTE_SOFT_BITS)
+		pt_violation(c, va, level, e, "reserved/software bits set");
+	if (level == 4 && (e & PTE_PS))
+		pt_violation(c, va, level, e, "PS bit in a PML4 entry");
+	if (!pt_is_leaf(e, level))
+		return;
+	if ((e & PTE_W) && (!c->pt->nx || !(e & PTE_NX)))
+		pt_violation(c, va, level, e, "writable and executable page");
+	if (level > 1 && (pt_entry_addr(e, level) & (pt_level_size(level) - 1)))
+		pt_violation(c, va, level, e, "misaligned large page");
+	if (level > 1 && (e & (pt_level_size(level) - 1) & PTE_ADDR_4K & ~PTE_PAT_LARGE))
+		pt_violation(c, va, level, e, "reserved address bits in a large page");
 }
 
 uint64_t pt_check(struct pt *pt)
 {
 	struct pt_check_ctx c = { .pt = pt };
 	uint64_t f = spin_lock(&pt->lock);
-	pt_check_table(&c, pt->root, PT_LEVELS, 0);
+	pt_walk_tree(pt->root, PT_LEVELS, 0, pt_check_entry, &c);
 	spin_unlock(&pt->lock, f);
 	return c.violations;
 }
@@ -380,43 +391,49 @@ struct pt_dump_run {
 	vaddr_t start, end;
 	paddr_t pa;
 	uint64_t flags;
-	uint64_t pages;
 };
 
-static uint64_t pt_perm_bits(uint64_t e) { return e & (PTE_W | PTE_NX | PTE_G | PTE_PWT | PTE_PCD); }
+/* PAT index (enum pt_cache) of a leaf at level. */
+static unsigned pt_cache_index(uint64_t e, int level)
+{
+	uint64_t pat = level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
+	return (unsigned)!!(e & PTE_PWT) | (unsigned)!!(e & PTE_PCD) << 1 | (unsigned)!!(e & pat) << 2;
+}
+
+#define PT_DUMP_CACHE_SHIFT 52   /* where a run's PAT index is kept beside its permission bits */
+
+/* What makes two leaves belong to one dump run: permissions and memory type. */
+static uint64_t pt_perm_bits(uint64_t e, int level)
+{
+	return (e & (PTE_W | PTE_NX | PTE_G)) | (uint64_t)pt_cache_index(e, level) << PT_DUMP_CACHE_SHIFT;
+}
 
 static void pt_dump_flush(struct pt_dump_run *r)
 {
 	if (r->end == r->start)
 		return;
-	kprintf("  %016llx-%016llx -> %013llx %c%c%c%s%s\n", (unsigned long long)r->start,
+	static const char *const cache_names[8] = { "wb", "wt", "uc-", "uc", "wc", "wt", "uc-", "uc" };
+	kprintf("  %016llx-%016llx -> %013llx %c%c%c %s%s\n", (unsigned long long)r->start,
 		(unsigned long long)r->end, (unsigned long long)r->pa, 'r',
 		(r->flags & PTE_W) ? 'w' : '-', (r->flags & PTE_NX) ? '-' : 'x',
-		(r->flags & PTE_G) ? " global" : "", (r->flags & (PTE_PWT | PTE_PCD)) ? " uncached/wt" : "");
+		cache_names[(r->flags >> PT_DUMP_CACHE_SHIFT) & 7], (r->flags & PTE_G) ? " global" : "");
 	r->start = r->end;
 }
 
-static void pt_dump_table(struct pt_dump_run *r, paddr_t table, int level, vaddr_t base)
+/* Extends or flushes the current run with one entry (pt_walk_tree visitor; tables are skipped). */
+static void pt_dump_entry(void *ctx, vaddr_t va, int level, uint64_t e)
 {
-	volatile uint64_t *t = arch_phys_to_virt(table);
-	for (unsigned i = 0; i < PT_ENTRIES; i++) {
-		uint64_t e = arch_pte_read(&t[i]);
-		vaddr_t va = pt_canon(base + (uint64_t)i * pt_level_size(level));
-		if (!(e & PTE_P))
-			continue;
-		if (!pt_is_leaf(e, level)) {
-			pt_dump_table(r, e & PTE_ADDR_4K, level - 1, va);
-			continue;
-		}
-		paddr_t pa = pt_entry_addr(e, level);
-		if (r->end != va || pt_perm_bits(e) != r->flags || r->pa + (r->end - r->start) != pa) {
-			pt_dump_flush(r);
-			r->start = r->end = va;
-			r->pa = pa;
-			r->flags = pt_perm_bits(e);
-		}
-		r->end = va + pt_level_size(level);
+	struct pt_dump_run *r = ctx;
+	if (!pt_is_leaf(e, level))
+		return;
+	paddr_t pa = pt_entry_addr(e, level);
+	if (r->end != va || pt_perm_bits(e, level) != r->flags || r->pa + (r->end - r->start) != pa) {
+		pt_dump_flush(r);
+		r->start = r->end = va;
+		r->pa = pa;
+		r->flags = pt_perm_bits(e, level);
 	}
+	r->end = va + pt_level_size(level);
 }
 
 void pt_dump(struct pt *pt)
@@ -424,6 +441,6 @@ void pt_dump(struct pt *pt)
 	struct pt_dump_run r = { 0 };
 	kprintf("page tables at 0x%llx (%llu table pages):\n", (unsigned long long)pt->root,
 		(unsigned long long)pt->table_pages);
-	pt_dump_table(&r, pt->root, PT_LEVELS, 0);
+	pt_walk_tree(pt->root, PT_LEVELS, 0, pt_dump_entry, &r);
 	pt_dump_flush(&r);
 }

@@ -110,6 +110,16 @@ static struct syspte_resv *syspte_find_containing(uint64_t i)
 	return i < r->start + r->npages ? r : NULL;
 }
 
+/* The reservation containing va (lock held) and va's page index in *i; NULL when in none. */
+static struct syspte_resv *syspte_resv_at(vaddr_t va, uint64_t *i)
+{
+	*i = 0;
+	if (!syspte_in_region(va))
+		return NULL;
+	*i = (va - sp.base) >> PAGE_SHIFT;
+	return syspte_find_containing(*i);
+}
+
 /* A free record, growing the slab by one page if needed; NULL when memory is exhausted. */
 static struct syspte_resv *syspte_rec_alloc(void)
 {
@@ -285,8 +295,8 @@ int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsig
 {
 	uint64_t f = spin_lock(&sp.lock);
 	int st = SYSPTE_OK;
-	uint64_t i = syspte_in_region(va) ? (va - sp.base) >> PAGE_SHIFT : 0;
-	struct syspte_resv *r = syspte_in_region(va) ? syspte_find_containing(i) : NULL;
+	uint64_t i;
+	struct syspte_resv *r = syspte_resv_at(va, &i);
 	if (!r)
 		st = syspte_misuse(m, 0x105, va, tag, 0);
 	else if (r->tag != tag)
@@ -339,8 +349,8 @@ int syspte_unmap(vaddr_t va, uint32_t tag, uint64_t n, struct syspte_misuse *m)
 {
 	uint64_t f = spin_lock(&sp.lock);
 	int st;
-	uint64_t i = syspte_in_region(va) ? (va - sp.base) >> PAGE_SHIFT : 0;
-	struct syspte_resv *r = syspte_in_region(va) ? syspte_find_containing(i) : NULL;
+	uint64_t i;
+	struct syspte_resv *r = syspte_resv_at(va, &i);
 	if (!r)
 		st = syspte_misuse(m, 0x109, va, tag, 0);
 	else if (r->tag != tag)
