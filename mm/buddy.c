@@ -130,6 +130,19 @@ static inline unsigned buddy_class(const struct buddy *b, uint64_t len)
 	return p < 3 ? p : 3 + 4 * (p - 3) + (unsigned)((len >> (p - 2)) & 3);
 }
 
+/* Class of a free extent of len units, 1 <= len <= npages, and in *p the octave of its windows
+ * (the same as buddy_class, without looking at b: only regions over 2^31 units cap the octave). */
+static inline unsigned buddy_ext_class(uint64_t len, unsigned *p)
+{
+	unsigned q = buddy_log2_floor(len);
+	if (__builtin_expect(q > BUDDY_MAX_ORDER, 0)) {
+		*p = BUDDY_MAX_ORDER;
+		return BUDDY_CLASSES - 1;
+	}
+	*p = q;
+	return q < 3 ? q : 4 * q - 9 + (unsigned)((len >> (q - 2)) & 3);
+}
+
 /* ------------------------------------------------------------------ summarised bitmaps */
 
 /* Lays out a bitmap of nbits bits at word offset *off of meta (b's fields filled when b is set). */
@@ -255,11 +268,10 @@ static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
 
 /* Indexes the free extent [s, s+len) in its class (its start and end bits are already set; a
  * one-unit extent sets its word's x0 bit). */
-static inline void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len)
+static inline void buddy_class_add_cp(struct buddy *b, uint64_t s, uint64_t len, unsigned c, unsigned p)
 {
-	unsigned c = buddy_class(b, len);
 	if (c)
-		bm_set(&b->cls[c], s >> buddy_class_octave(c));
+		bm_set(&b->cls[c], s >> p);
 	else
 		bm_set(&b->x0, s >> 6);
 	b->next[c]++;
@@ -268,20 +280,48 @@ static inline void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len)
 		b->hint[c] = len;
 }
 
+static inline void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len)
+{
+	unsigned p, c = buddy_ext_class(len, &p);
+	buddy_class_add_cp(b, s, len, c, p);
+}
+
 /* Drops the free extent [s, s+len) from its class (a one-unit extent clears its word's x0 bit
  * unless another one-unit extent starts in that word; its own start/end bits may or may not be
  * cleared yet, and no other one-unit extent of the word may be half-built). */
-static inline void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len)
+static inline void buddy_class_del_cp(struct buddy *b, uint64_t s, unsigned c, unsigned p)
 {
-	unsigned c = buddy_class(b, len);
 	if (c)
-		bm_clear(&b->cls[c], s >> buddy_class_octave(c));
+		bm_clear(&b->cls[c], s >> p);
 	else if (!(b->start.lv[0][s >> 6] & b->end.lv[0][s >> 6] & ~(BUDDY_ONE << (s & 63))))
 		bm_clear(&b->x0, s >> 6);
 	if (--b->next[c] == 0) {
 		b->classmask[c >> 6] &= ~(BUDDY_ONE << (c & 63));
 		b->hint[c] = 0;
 	}
+}
+
+static inline void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len)
+{
+	unsigned p, c = buddy_ext_class(len, &p);
+	buddy_class_del_cp(b, s, c, p);
+}
+
+/* The free extent [os, os+olen) becomes [ns, ns+nlen) (same conditions as buddy_class_del and
+ * buddy_class_add): when the class stays, one window bit moves (or none), the count is unchanged. */
+static inline void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns, uint64_t nlen)
+{
+	unsigned op, np, oc = buddy_ext_class(olen, &op), nc = buddy_ext_class(nlen, &np);
+	if (oc == nc && oc) {
+		uint64_t oi = os >> op, ni = ns >> op;
+		if (oi != ni)
+			bm_move(&b->cls[oc], oi, ni);
+		if (b->hint[oc] < nlen)
+			b->hint[oc] = nlen;
+		return;
+	}
+	buddy_class_del_cp(b, os, oc, op);
+	buddy_class_add_cp(b, ns, nlen, nc, np);
 }
 
 /* The free extent containing unit u: its start, and its end in *e; BUDDY_NONE when u is not free. */
@@ -396,23 +436,26 @@ void buddy_free(struct buddy *b, uint64_t start, uint64_t count)
 			"buddy: double free: [%llu, +%llu) meets a free extent", (unsigned long long)start,
 			(unsigned long long)count);
 	}
-	if (s > 0 && bm_test(&b->end, s - 1)) {
-		x = bm_prev(&b->start, s - 1);
-		buddy_class_del(b, x, s - x);
-		bm_clear(&b->end, s - 1);
-		s = x;
-	} else {
+	bool left = s > 0 && bm_test(&b->end, s - 1), right = e < b->npages && bm_test(&b->start, e);
+	if (!left && !right) {
 		bm_set(&b->start, s);
-	}
-	if (e < b->npages && bm_test(&b->start, e)) {
-		x = bm_next(&b->end, e) + 1;
-		buddy_class_del(b, e, x - e);
-		bm_clear(&b->start, e);
-		e = x;
-	} else {
 		bm_set(&b->end, e - 1);
+		buddy_class_add(b, s, count);
+	} else if (!right) {                     /* grows the extent ending at s-1 */
+		x = bm_prev(&b->start, s - 1);
+		bm_move(&b->end, s - 1, e - 1);
+		buddy_class_move(b, x, s - x, x, e - x);
+	} else if (!left) {                      /* grows the extent starting at e */
+		x = bm_next(&b->end, e) + 1;
+		bm_move(&b->start, e, s);
+		buddy_class_move(b, e, x - e, s, x - s);
+	} else {                                 /* joins both */
+		uint64_t ls = bm_prev(&b->start, s - 1), re = bm_next(&b->end, e) + 1;
+		bm_clear(&b->end, s - 1);
+		bm_clear(&b->start, e);
+		buddy_class_del(b, e, re - e);
+		buddy_class_move(b, ls, s - ls, ls, re - ls);
 	}
-	buddy_class_add(b, s, e - s);
 	b->free_units += count;
 }
 
@@ -490,11 +533,27 @@ static bool buddy_scan_class(const struct buddy *b, const struct buddy_req *r, u
 	}
 }
 
+/* The first class >= c whose mask bit is set, or >= nclasses. */
+static inline unsigned buddy_mask_next(const struct buddy *b, unsigned c)
+{
+	uint64_t m;
+	if (c < 64) {
+		m = b->classmask[0] & (~(uint64_t)0 << c);
+		if (m)
+			return (unsigned)__builtin_ctzll(m);
+		c = 64;
+	}
+	if (c >= 128)
+		return 128;
+	m = b->classmask[1] & (~(uint64_t)0 << (c - 64));
+	return m ? 64 + (unsigned)__builtin_ctzll(m) : 128;
+}
+
 /* Finds a placement for r (phases A, B, C of the comment at the top); true when found. */
 static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct buddy_hit *h)
 {
 	unsigned budget = r->div || r->align > 1 ? BUDDY_TIGHT_ALIGNED : BUDDY_TIGHT;
-	uint64_t maxlen = 0, m;
+	uint64_t maxlen = 0;
 
 	/* the free extent holding lo, when it starts before lo, is not seen from the class windows */
 	if (r->lo > 0 && bm_prev(&b->start, r->lo) != r->lo) {
@@ -510,16 +569,18 @@ static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct budd
 		if (b->hint[c] >= r->n && buddy_scan_class(b, r, c, &budget, &maxlen, h))
 			return true;
 	/* B: the smallest class whose every extent holds a placement (only [lo, hi) can cut one) */
-	for (unsigned wi = r->g >> 6; wi < 2 && r->g < b->nclasses; wi++) {
-		m = b->classmask[wi];
-		if (wi == r->g >> 6)
-			m &= ~(uint64_t)0 << (r->g & 63);
-		while (m) {
-			unsigned c = (unsigned)__builtin_ctzll(m) + 64 * wi;
-			m &= m - 1;
-			if (buddy_scan_class(b, r, c, NULL, &maxlen, h))
-				return true;
+	for (unsigned c = buddy_mask_next(b, r->g); c < b->nclasses; c = buddy_mask_next(b, c + 1)) {
+		if (r->lo == 0 && r->hi == b->npages) {
+			/* no bounds: the class's first extent fits */
+			uint64_t i = buddy_class_next(b, c, 0);
+			h->s = buddy_class_extent(b, c, i, &h->e);
+			h->x = buddy_fit(r, h->s, h->e);
+			KASSERT(h->x != BUDDY_NONE, "buddy: class %u extent [%llu, %llu) cannot hold %llu units",
+				c, (unsigned long long)h->s, (unsigned long long)h->e, (unsigned long long)r->n);
+			return true;
 		}
+		if (buddy_scan_class(b, r, c, NULL, &maxlen, h))
+			return true;
 	}
 	/* C: every extent of the uncertain classes; a failed full scan tightens the class's hint */
 	for (unsigned c = r->kmin; c < r->g; c++) {
@@ -576,17 +637,32 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 		hi = b->npages;
 	if (count == 0 || lo >= hi || count > hi - lo || count > b->free_units)
 		return false;
+	if (lo == 0 && hi == b->npages && divisor <= 1 && (count == 1 || (count & (count - 1))) &&
+	    count < (BUDDY_ONE << BUDDY_MAX_ORDER)) {
+		/* the common request, no bounds nor alignment: phase B straight, from the smallest class
+		 * whose shortest extent is >= count (the class of count, or the next one) */
+		unsigned p, g = buddy_ext_class(count, &p), gran = p < 3 ? p : p - 2;
+		g += (count & ((BUDDY_ONE << gran) - 1)) != 0;
+		unsigned c = buddy_mask_next(b, g);
+		if (c < b->nclasses) {
+			uint64_t i = buddy_class_next(b, c, 0);
+			h.s = buddy_class_extent(b, c, i, &h.e);
+			h.x = h.s;
+			goto take;
+		}
+	}
 	buddy_make_req(b, &r, count, divisor, lo, hi);
 	if (!buddy_search(b, &r, &h))
 		return false;
+take:;
 	uint64_t x = h.x, end = x + count;
 	KASSERT(x >= lo && end <= hi && h.s <= x && end <= h.e, "buddy: placement %llu outside bounds",
 		(unsigned long long)x);
-	buddy_class_del(b, h.s, h.e - h.s);
 	if (x == h.s && end < h.e) {
 		bm_move(&b->start, x, end);   /* the common case: the front of the extent */
-		buddy_class_add(b, end, h.e - end);
+		buddy_class_move(b, h.s, h.e - h.s, end, h.e - end);
 	} else {
+		buddy_class_del(b, h.s, h.e - h.s);
 		if (x == h.s)
 			bm_clear(&b->start, x);
 		else {
