@@ -39,6 +39,9 @@
  *   C. every extent of the uncertain classes whose hint is >= n, in address order; a failed full
  *      scan (no bounds) sets the hint to the longest extent seen, so failures of the same size are
  *      O(1) until a longer extent joins the class.
+ * A request with no bounds, no divisor and no alignment (not a power of two, or 1) skips the
+ * request set-up: buddy_alloc goes to phase B itself, and to the general path only when no certain
+ * class has an extent. An extent that changes but stays in its class moves one window bit, or none.
  * The search is exhaustive: a request fails only when no free run of n units in [lo, hi) has a valid
  * start (natural alignment for powers of two, the divisor, else any start). Taking a run removes
  * the extent and indexes what is left before and after it (usually one start bit moves).
@@ -47,17 +50,20 @@
  * the extents of a quarter-octave class, only when no certain class has an extent, and amortised by
  * the hints. buddy_check is O(metadata + extents); buddy_census is O(extents).
  *
- * Measured (tests/bench/bench_buddy.c: 262144 units, median ns/op of 3 seeds x 2*10^6 steps, this
- * code and the previous design, per-order buddy bitmaps with runs as binary decompositions starting
- * 2^(p-2)-aligned, run back to back on a shared, noisy 2-core machine):
- *                     this design            previous design        pow2 rounding (this code)
- *   uniform/50 %      65-69 ns, 0.00 %       110-116 ns, 0.00 %     ~45-50 ns, 0 %
- *   uniform/75 %      62 ns,    0.00 %       298-405 ns, 2.73 %     ~44 ns, 27.2 % failures
- *   skewed/50 %       60 ns,    0.00 %       76 ns,      0.00 %     ~47 ns, 0 %
- *   skewed/75 %       65 ns,    0.00 %       94 ns,      0.49 %     ~50 ns, 9.6 %
- * Still above the 40 ns/op target: an operation is ~450 instructions (callgrind), spread over
- * ~6-10 summarised-bitmap updates and searches (start, end, class bits, each with levels); the
- * benchmark loop itself is ~80. Rejected: phase A for unconstrained requests (2 candidates: +20 %
+ * Measured (tests/bench/bench_buddy.c: 262144 units, median ns/op of 5 seeds x 10^7 steps, this code
+ * and the plain power-of-two rounding on the same code, run back to back on a shared, loaded 2-core
+ * machine; instructions per step from callgrind, deterministic, the benchmark loop's ~70 included):
+ *                     this design                      pow2 rounding (same code)
+ *   uniform/50 %      56 ns, 0.00 %, 425 instr/op      45 ns, 0 %,             446 instr/op
+ *   uniform/75 %      56 ns, 0.00 %, 424 instr/op      42 ns, 27.2 % failures, 532 instr/op
+ *   skewed/50 %       53 ns, 0.00 %, 366 instr/op      44 ns, 0 %,             399 instr/op
+ *   skewed/75 %       54 ns, 0.00 %, 367 instr/op      50 ns, 21.3 % failures, 426 instr/op
+ * (before the unbounded fast path and class moves: 523/522/449/450 instr/op, 64-70 ns.) Still above
+ * the 40 ns/op target: the rest is ~6-8 summarised-bitmap updates and searches per operation (start,
+ * end, class bits; class bitmaps are sparse, so a set or clear usually walks every level), plus the
+ * benchmark loop's cache misses on its 2 MiB reservation table. The previous design (per-order buddy
+ * bitmaps, runs as binary decompositions) measured 110/298-405/76/94 ns with 2.73 % failures at
+ * uniform/75 %. Rejected: phase A for unconstrained requests (2 candidates: +20 %
  * time for nothing now that failures are 0); one class per octave (uncertain classes twice as wide:
  * more phase C, 0.3 % failures without phase A); a unit bitmap instead of start/end (n/64 word
  * writes per run, O(n) for large runs).
@@ -103,16 +109,24 @@ static unsigned buddy_max_order_for(uint64_t npages)
 /* Size classes of free extents, by length: 0: 1; 1: 2..3; 2: 4..7; then for each octave p >= 3
  * four quarters, class 3 + 4(p-3) + q holding [2^p + q 2^(p-2), 2^p + (q+1) 2^(p-2)). Octaves
  * stop at max_order (longer extents, only in regions over 2^31 units, join its last class). */
+#define BUDDY_O4(p) p, p, p, p
+#define BUDDY_M4(p) BUDDY_ONE << (p), 5 * BUDDY_ONE << ((p) - 2), 6 * BUDDY_ONE << ((p) - 2), 7 * BUDDY_ONE << ((p) - 2)
+#define BUDDY_X28(F) F(3), F(4), F(5), F(6), F(7), F(8), F(9), F(10), F(11), F(12), F(13), F(14), F(15), \
+	F(16), F(17), F(18), F(19), F(20), F(21), F(22), F(23), F(24), F(25), F(26), F(27), F(28), F(29), F(30)
+_Static_assert(BUDDY_MAX_ORDER == 30 && BUDDY_CLASSES == 3 + 4 * 28, "class tables: octaves 3..30");
+/* Octave (window shift) and shortest extent of each class, as tables (see buddy_class). */
+static const uint8_t buddy_octave_tab[BUDDY_CLASSES] = { 0, 1, 2, BUDDY_X28(BUDDY_O4) };
+static const uint64_t buddy_min_tab[BUDDY_CLASSES] = { 1, 2, 4, BUDDY_X28(BUDDY_M4) };
+
 static inline unsigned buddy_class_octave(unsigned c)
 {
-	return c < 3 ? c : 3 + ((c - 3) >> 2);
+	return buddy_octave_tab[c];
 }
 
 /* Shortest extent of class c. */
 static inline uint64_t buddy_class_min(unsigned c)
 {
-	unsigned p = buddy_class_octave(c);
-	return c < 3 ? BUDDY_ONE << c : (BUDDY_ONE << p) + ((uint64_t)((c - 3) & 3) << (p - 2));
+	return buddy_min_tab[c];
 }
 
 /* Classes used with largest order maxo. */
