@@ -89,7 +89,8 @@ typedef enum _POOL_TYPE { NonPagedPool = 0, NonPagedPoolNx = 512 } POOL_TYPE;
 static inline PPFN_NUMBER MmGetMdlPfnArray(PMDL mdl) { return (PPFN_NUMBER)(mdl + 1); }
 static inline ULONG MmGetMdlByteCount(const MDL *mdl) { return mdl->ByteCount; }
 static inline ULONG MmGetMdlByteOffset(const MDL *mdl) { return mdl->ByteOffset; }
-static inline PVOID MmGetMdlVirtualAddress(const MDL *mdl) { return (PVOID)((char *)mdl->StartVa + mdl->ByteOffset); }
+/* Integer arithmetic: StartVa may be NULL (an MDL for the first page, or one with no virtual address). */
+static inline PVOID MmGetMdlVirtualAddress(const MDL *mdl) { return (PVOID)((ULONG_PTR)mdl->StartVa + mdl->ByteOffset); }
 
 /* Reserved mappings. */
 PVOID MmAllocateMappingAddress(SIZE_T NumberOfBytes, ULONG PoolTag);

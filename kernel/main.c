@@ -35,8 +35,10 @@ static void kernel_take_bootinfo(paddr_t bi_pa)
 		       (unsigned long long)bi->magic, bi->version, bi->size);
 	kernel_bootinfo = *bi;
 	kernel_bootinfo.cmdline[BOOTINFO_CMDLINE_MAX - 1] = 0;
-	if (bi->mmap_size > sizeof(kernel_mmap) || bi->mmap_desc_size < sizeof(struct efi_memory_descriptor))
-		kpanic("memory map of %llu bytes (descriptor %llu) does not fit the kernel's %zu-byte copy",
+	if (bi->mmap_size > sizeof(kernel_mmap) || bi->mmap_desc_size < sizeof(struct efi_memory_descriptor) ||
+	    bi->mmap_desc_size % 8)
+		kpanic("memory map of %llu bytes (descriptor %llu) does not fit the kernel's %zu-byte copy "
+		       "or has a descriptor size that is not a multiple of 8",
 		       (unsigned long long)bi->mmap_size, (unsigned long long)bi->mmap_desc_size, sizeof(kernel_mmap));
 	memcpy(kernel_mmap, (const void *)(DMAP_BASE + bi->mmap_phys), bi->mmap_size);
 	kernel_bootinfo.mmap_phys = 0;   /* use kernel_mmap from now on */

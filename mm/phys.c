@@ -149,7 +149,9 @@ static size_t phys_drop_frame0(struct phys_range *r, size_t n)
 int phys_init(const void *map, size_t map_size, size_t desc_size)
 {
 	static struct phys_range now[PHYS_MAX_RANGES];
-	if (desc_size < sizeof(struct efi_memory_descriptor) || map_size % desc_size) {
+	/* Descriptors are read in place: the stride must keep each one 8-byte aligned. */
+	if (desc_size < sizeof(struct efi_memory_descriptor) || desc_size % 8 || map_size % desc_size ||
+	    (uintptr_t)map % 8) {
 		kprintf("phys: bad memory map geometry (size %zu, descriptor size %zu)\n", map_size, desc_size);
 		return -1;
 	}

@@ -892,9 +892,32 @@ static void test_final(void)
 	is(pt_check(&pt), 0, "page tables clean");
 }
 
+/* Found by fuzz_reserved: an MDL whose StartVa is NULL (a buffer in the first page) maps and
+ * unmaps by its span, and the returned address carries the byte offset. */
+static void test_null_start_va(void)
+{
+	struct { MDL mdl; PFN_NUMBER pfn[2]; } h;
+	memset(&h, 0, sizeof(h));
+	h.mdl.MdlFlags = MDL_PAGES_LOCKED;
+	h.mdl.ByteOffset = 0xfff;
+	h.mdl.ByteCount = 2;   /* the last byte of one page and the first of the next: 2 pages */
+	h.pfn[0] = 0x123;
+	h.pfn[1] = 0x456;
+	ok(MmGetMdlVirtualAddress(&h.mdl) == (void *)0xfff, "StartVa NULL: virtual address is the offset");
+	char *va = MmAllocateMappingAddress(2 * PAGE_SIZE, TAG_R);
+	ok(va && MmMapLockedPagesWithReservedMapping(va, TAG_R, &h.mdl, MmCached) == va + 0xfff,
+	   "StartVa NULL, ByteOffset 0xfff: mapped, returned address includes the offset");
+	paddr_t pa;
+	ok(pt_query(&pt, (vaddr_t)va + PAGE_SIZE, &pa, NULL, NULL) && pa == 0x456000, "both pages of the span mapped");
+	MmUnmapReservedMapping(va, TAG_R, &h.mdl);
+	ok(!pt_query(&pt, (vaddr_t)va, NULL, NULL, NULL) && !(h.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA), "unmapped by span");
+	MmFreeMappingAddress(va, TAG_R);
+}
+
 int main(void)
 {
 	setup();
+	test_null_start_va();
 	test_layout();
 	test_pool_basics();
 	test_pool_misuse();

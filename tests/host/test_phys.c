@@ -155,6 +155,10 @@ static void test_bad_maps(void)
 	ok(phys_init(m.buf, machine_map_size(&m), m.desc_size) < 0, "no usable memory is a clear error");
 	ok(phys_init(m.buf, 64, 32) < 0, "descriptor smaller than the structure is rejected");
 	ok(phys_init(m.buf, 50, 48) < 0, "map size not a multiple of the stride is rejected");
+	machine_map_init(&m, 63);   /* found by fuzz_phys: a stride that misaligns descriptors */
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 64, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x200000, 64, 0);
+	ok(phys_init(m.buf, machine_map_size(&m), m.desc_size) < 0, "descriptor stride not a multiple of 8 is rejected");
 	machine_map_init(&m, 48);
 	machine_map_add(&m, EFI_CONVENTIONAL, 0xFFFFFFFFFFFF0000ULL, 1000, 0);
 	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 64, 0);
