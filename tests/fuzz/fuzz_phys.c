@@ -1,0 +1,300 @@
+/*
+ * libFuzzer harness over the physical allocator (mm/phys.c): the input is an arbitrary UEFI
+ * memory map (descriptor stride, types, attributes, overlapping / unsorted / unaligned / huge /
+ * wrapping ranges) followed by allocation, zeroed-page, free and loader-release calls. A model
+ * computes from the map which frames are usable (phys.h: the non-usable descriptor wins, frame 0
+ * and frames past 52 bits never, metadata carved from the first usable run that fits) and checks:
+ * phys_init succeeds exactly when it should, the statistics, that no frame outside the usable set,
+ * inside the metadata or already handed out is ever returned, placement inside [lo, hi), zeroed
+ * pages zeroed, phys_check() after every call. Usable descriptors stay below WINDOW frames so the
+ * fake RAM backs everything; non-usable ones may lie anywhere.
+ * A refused allocation is a failure when the model has a free run where it may be placed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "phys.h"
+#include "efi_mmap.h"
+#include "arch_mm.h"
+
+#define WINDOW 8192                 /* frames usable descriptors may cover (32 MiB) */
+#define MAX_DESC 2100               /* a little past PHYS_MAX_RANGES */
+#define MAX_ALLOCS 256
+#define MAX_CALLS 64
+
+static const uint8_t *in;
+static size_t in_left;
+
+/* Choice in [0, n) from the next input bytes; 0 once the input is exhausted. */
+static uint64_t draw(uint64_t n)
+{
+	if (n <= 1)
+		return 0;
+	uint64_t v = 0, span = n - 1;
+	for (unsigned shift = 0; span && in_left; shift += 8, span >>= 8, in++, in_left--)
+		v |= (uint64_t)*in << shift;
+	return v % n;
+}
+
+static uint64_t draw_u64(void) { return draw(1ULL << 32) << 32 | draw(1ULL << 32); }
+
+/* Aborts with a message: a libFuzzer crash. */
+static void fail(const char *what, uint64_t a, uint64_t b)
+{
+	fprintf(stderr, "fuzz_phys: %s (0x%llx, 0x%llx)\n", what, (unsigned long long)a, (unsigned long long)b);
+	abort();
+}
+
+enum frame_state { F_NONE, F_NOW, F_LOADER, F_META, F_HANDED };
+static uint8_t cover_now[WINDOW], cover_loader[WINDOW], cover_other[WINDOW];
+static uint8_t state[WINDOW];       /* enum frame_state of each window frame */
+static bool loader_free;            /* loader frames released into the allocator */
+static uint64_t n_free, n_handed, n_loader;   /* model counts, kept as frames change state */
+static _Alignas(8) uint8_t mapbuf[MAX_DESC * 72 + 72];   /* strides up to 71, sizes rounded up */
+static struct { paddr_t pa; uint64_t n; } allocs[MAX_ALLOCS];
+static size_t nallocs;
+
+/* Marks the window frames of descriptor [start, +pages) in cover (phys.c's clamping rules). */
+static void model_cover(uint8_t *cover, uint64_t start, uint64_t pages)
+{
+	uint64_t s = start >> 12, e = s + pages, limit = 1ULL << 40;
+	if (pages == 0 || s >= limit)
+		return;
+	if (e < s || e > limit)
+		e = limit;
+	for (uint64_t f = s; f < e && f < WINDOW; f++)
+		cover[f] = 1;
+}
+
+/* Class of a descriptor by phys.h's rules: 1 usable now, 2 loader, 0 never usable. */
+static int desc_class(uint32_t type, uint64_t attr)
+{
+	if (attr & EFI_MEMORY_RUNTIME)
+		return 0;
+	if (type == EFI_CONVENTIONAL || type == EFI_BS_CODE || type == EFI_BS_DATA)
+		return 1;
+	return type == EFI_LOADER_CODE || type == EFI_LOADER_DATA ? 2 : 0;
+}
+
+/* Appends one random descriptor to the map and to the model's coverage. */
+static void gen_desc(uint8_t *d, size_t dsz)
+{
+	struct efi_memory_descriptor e = { 0 };
+	e.type = (uint32_t)(draw(16) == 0 ? draw(1ULL << 32) : draw(16));
+	e.attribute = draw(8) == 0 ? EFI_MEMORY_RUNTIME | draw(16) : draw(16);
+	int cls = desc_class(e.type, e.attribute);
+	if (cls && draw(16) == 0) {           /* usable but past the 52-bit limit: ignored */
+		e.phys_start = (1ULL << 52) + (draw(1ULL << 40) << 12);
+		e.num_pages = draw_u64();
+	} else if (cls) {
+		uint64_t s = draw(WINDOW);
+		e.phys_start = s << 12 | (draw(8) == 0 ? draw(4096) : 0);
+		e.num_pages = draw(draw(2) ? 64 : WINDOW - s + 1);
+		if (e.num_pages > WINDOW - s)
+			e.num_pages = WINDOW - s;
+	} else {
+		e.phys_start = draw(4) == 0 ? draw_u64() : draw(WINDOW) << 12;
+		e.num_pages = draw(4) == 0 ? draw_u64() : draw(draw(2) ? 64 : WINDOW);
+	}
+	memset(d, 0xA5, dsz);
+	memcpy(d, &e, sizeof(e));
+	model_cover(cls == 1 ? cover_now : cls == 2 ? cover_loader : cover_other, e.phys_start, e.num_pages);
+}
+
+/* Turns coverage into frame states; returns the highest usable frame + 1 (0: none). */
+static uint64_t model_classify(uint64_t *now, uint64_t *loader)
+{
+	uint64_t highest = 0;
+	*now = *loader = 0;
+	for (uint64_t f = 1; f < WINDOW; f++) {
+		bool o = cover_other[f], a = cover_now[f], l = cover_loader[f];
+		state[f] = a && !l && !o ? F_NOW : l && !a && !o ? F_LOADER : F_NONE;
+		*now += state[f] == F_NOW;
+		*loader += state[f] == F_LOADER;
+		if (state[f] != F_NONE)
+			highest = f + 1;
+	}
+	state[0] = F_NONE;
+	return highest;
+}
+
+/* Places the metadata in the first run of usable-now frames that holds it; false if none does. */
+static bool model_place_meta(uint64_t meta_pages)
+{
+	for (uint64_t f = 0; f < WINDOW;) {
+		uint64_t e = f;
+		while (e < WINDOW && state[e] == F_NOW)
+			e++;
+		if (e - f >= meta_pages && e > f) {
+			for (uint64_t k = f; k < f + meta_pages; k++)
+				state[k] = F_META;
+			n_free -= meta_pages;
+			return true;
+		}
+		f = e + 1;
+	}
+	return false;
+}
+
+/* Free frames according to the model. */
+static uint64_t model_free(void) { return n_free; }
+/* Frames handed out according to the model. */
+static uint64_t model_handed(void) { return n_handed; }
+
+static bool frame_free(uint64_t f) { return f < WINDOW && (state[f] == F_NOW || (loader_free && state[f] == F_LOADER)); }
+
+/* Checks phys_check and the statistics against the model after every call. */
+static void check_state(void)
+{
+	if (phys_check())
+		fail("phys_check failed", 0, 0);
+	struct phys_stats s;
+	phys_get_stats(&s);
+	if (s.free_pages != model_free() || s.allocated_pages != model_handed())
+		fail("free/allocated pages differ from the model", s.free_pages, model_free());
+}
+
+/* True when the model has n free frames in a row inside [lo, hi) where the allocator may place
+ * them (mm/buddy.h: a power-of-two count on a multiple of itself). */
+static bool model_has_run(uint64_t n, uint64_t lo, uint64_t hi)
+{
+	uint64_t run = 0;
+	bool pow2 = (n & (n - 1)) == 0;
+	for (uint64_t f = MIN(hi, WINDOW); f-- > lo;) {
+		run = frame_free(f) ? run + 1 : 0;
+		if (run >= n && (!pow2 || f % n == 0))
+			return true;
+	}
+	return false;
+}
+
+/* Checks an allocation of n frames at pa inside [lo, hi) and records it. */
+static void take(paddr_t pa, uint64_t n, paddr_t lo, paddr_t hi)
+{
+	uint64_t p = pa >> 12;
+	if (pa & 4095 || pa < lo || pa + n * 4096 > (hi & ~4095ULL))   /* whole frames inside [lo, hi) */
+		fail("allocation outside [lo, hi) or unaligned", pa, n);
+	for (uint64_t f = p; f < p + n; f++) {
+		if (!frame_free(f))
+			fail("handed out a frame that is not free usable RAM", f << 12, f < WINDOW ? state[f] : 99);
+		state[f] = F_HANDED;
+	}
+	n_free -= n;
+	n_handed += n;
+	if (nallocs < MAX_ALLOCS)
+		allocs[nallocs].pa = pa, allocs[nallocs++].n = n;
+	else
+		fail("harness: allocation table full", 0, 0);
+	for (uint64_t k = 0; k < n; k++)   /* dirty a word per page: zeroed pages must be cleared again */
+		*(uint64_t *)arch_phys_to_virt(pa + k * 4096 + (k * 8 & 4095)) = 0x5C5C5C5C5C5C5C5CULL;
+}
+
+static void op_alloc(void)
+{
+	uint64_t n = 1 + draw(draw(4) ? 8 : WINDOW);
+	paddr_t lo = 0, hi = UINT64_MAX;
+	if (draw(3) == 0) {
+		lo = draw(WINDOW) << 12 | (draw(4) == 0 ? draw(4096) : 0);
+		hi = draw(4) == 0 ? draw_u64() : draw(WINDOW + 2) << 12;
+	}
+	paddr_t pa = phys_alloc(n, lo, hi);
+	if (pa) {
+		take(pa, n, lo, hi);
+		return;
+	}
+	uint64_t lo_pfn = (lo + 4095) >> 12, hi_pfn = hi >> 12;
+	if (lo > UINT64_MAX - 4096)
+		return;
+	if (model_has_run(n, lo_pfn, hi_pfn))
+		fail("allocation refused although a free run fits", n, lo);
+}
+
+static void op_zeroed(void)
+{
+	paddr_t pa = phys_alloc_zeroed_page();
+	if (!pa) {
+		if (model_free())
+			fail("zeroed page refused with free pages", model_free(), 0);
+		return;
+	}
+	const uint8_t *p = arch_phys_to_virt(pa);
+	for (int k = 0; k < 4096; k++)
+		if (p[k])
+			fail("zeroed page not zero", pa, k);
+	take(pa, 1, 0, UINT64_MAX);
+}
+
+static void op_free(void)
+{
+	if (!nallocs)
+		return;
+	size_t k = draw(nallocs);
+	phys_free(allocs[k].pa, allocs[k].n);
+	for (uint64_t f = allocs[k].pa >> 12; f < (allocs[k].pa >> 12) + allocs[k].n; f++)
+		state[f] = cover_now[f] && !cover_loader[f] ? F_NOW : F_LOADER;
+	n_free += allocs[k].n;
+	n_handed -= allocs[k].n;
+	allocs[k] = allocs[--nallocs];
+}
+
+static void op_release(void)
+{
+	if (loader_free)
+		return;
+	phys_release_loader();
+	loader_free = true;
+	n_free += n_loader;
+}
+
+/* Builds the map from the input; returns its size in bytes, *dsz the stride. */
+static size_t gen_map(size_t *dsz, size_t *nd)
+{
+	*dsz = draw(16) == 0 ? draw(72) : 40 + 8 * draw(4);   /* any stride, usually a real one */
+	*nd = draw(4) == 0 ? draw(MAX_DESC + 1) : draw(40);
+	size_t stride = *dsz < 40 ? 40 : *dsz;   /* a short stride is refused before any read */
+	for (size_t i = 0; i < *nd; i++)
+		gen_desc(mapbuf + i * stride, stride);
+	size_t size = *nd * *dsz;
+	if (draw(32) == 0 && *dsz)
+		size += 1 + draw(*dsz - 1 ? *dsz - 1 : 1);   /* not a multiple of the stride */
+	return size;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	in = data;
+	in_left = size;
+	memset(cover_now, 0, sizeof(cover_now));
+	memset(cover_loader, 0, sizeof(cover_loader));
+	memset(cover_other, 0, sizeof(cover_other));
+	loader_free = false;
+	nallocs = 0;
+	size_t dsz, nd, msize = gen_map(&dsz, &nd);
+	uint64_t now, loader, highest = model_classify(&now, &loader);
+	n_free = now, n_handed = 0, n_loader = loader;
+	uint64_t meta = highest ? (buddy_meta_bytes(highest) + 4095) / 4096 : 0;
+	bool geometry = dsz >= sizeof(struct efi_memory_descriptor) && dsz % 8 == 0 && msize % dsz == 0 &&
+			nd <= PHYS_MAX_RANGES;   /* phys.h: 8-byte aligned descriptors only */
+	bool want = geometry && highest && model_place_meta(meta);
+	int r = phys_init(mapbuf, msize, dsz ? dsz : 1);
+	if ((r == 0) != want)
+		fail("phys_init result differs from the model", (uint64_t)r, want);
+	if (r)
+		return 0;
+	struct phys_stats st;
+	phys_get_stats(&st);
+	if (st.usable_pages != now + loader || st.meta_pages != meta || st.loader_pages != loader ||
+	    st.highest_pfn != highest)
+		fail("statistics after init differ from the model", st.usable_pages, now + loader);
+	check_state();
+	for (int k = 0; k < MAX_CALLS && in_left; k++) {
+		switch (draw(8)) {
+		case 0: case 1: case 2: op_alloc(); break;
+		case 3: op_zeroed(); break;
+		case 4: case 5: case 6: op_free(); break;
+		default: op_release(); break;
+		}
+		check_state();
+	}
+	return 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * libFuzzer harness over the reserved-mapping API of the hosted memory manager: the input bytes
+ * are the choices of the shared model's call generators (tests/host/model_syspte.h) in wild mode,
+ * so an input is a sequence of reserve / map / unmap / free calls with arbitrary sizes, flags,
+ * tags, addresses, MDLs and cache types, misuse included (bug checks intercepted). After every
+ * call syspte_check() runs and the model must agree; any disagreement aborts with the model's
+ * message. Each input starts on a fresh machine (4 MiB region).
+ * A valid reservation refused while the model sees room for it is a failure too.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "model_syspte.h"
+#include "model_syspte.c"
+
+#define MAX_CALLS 512
+
+static const uint8_t *in;
+static size_t in_left;
+
+/* Choice in [0, n) from the next input bytes (as many as n needs, little-endian); 0 once the
+ * input is exhausted. */
+static uint64_t input_draw(uint64_t n)
+{
+	if (n <= 1)
+		return 0;
+	uint64_t v = 0, span = n - 1;
+	for (unsigned shift = 0; span && in_left; shift += 8, span >>= 8, in++, in_left--)
+		v |= (uint64_t)*in << shift;
+	return v % n;
+}
+
+/* Aborts (a libFuzzer crash) when the model saw a disagreement. */
+static void require_agreement(uint64_t f0)
+{
+	if (model_counts.failures != f0) {
+		fprintf(stderr, "fuzz_reserved: the memory manager disagrees with the model (see the # op lines)\n");
+		fflush(stdout);
+		abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t f0 = model_counts.failures;
+	in = data;
+	in_left = size;
+	if (model_begin(input_draw, MODEL_WILD | MODEL_STRICT_ROOM))
+		abort();
+	for (int k = 0; k < MAX_CALLS && in_left; k++) {
+		model_step();
+		require_agreement(f0);
+	}
+	model_end();
+	require_agreement(f0);
+	return 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * Reference model of the reserved-mapping API (README "Misuse and its outcome") and generators
+ * of random calls checked against it. Shared by the differential test (tests/host/test_syspte.c,
+ * xorshift choices) and the fuzzer (tests/fuzz/fuzz_reserved.c, choices read from input bytes).
+ *
+ * Every choice a generator makes comes from model_draw(n), a value in [0, n). In "wild" mode the
+ * generators make extra choices that replace fields by arbitrary values (any size, flags, tag,
+ * address, MDL field, frame number, cache type, NULL MDL); with wild off the sequence of choices
+ * is exactly the one the differential test always made.
+ *
+ * Not a library: #include "model_syspte.c" once into the program that uses it (the host build
+ * compiles each test_*.c alone with mm/ and HOST_SUPPORT).
+ */
+#ifndef MODEL_SYSPTE_H
+#define MODEL_SYSPTE_H
+
+#include <stdint.h>
+#include <stdbool.h>
+
+#define MODEL_NPAGES 1024                 /* region pages: 4 MiB */
+#define MODEL_RAM_BYTES (64ULL << 20)     /* fake RAM of the machine behind the region */
+#define MODEL_MAXR 512                    /* reservations the model tracks at once */
+
+/* A source of choices: a value in [0, n) (0 when n is 0 or 1). */
+typedef uint64_t (*model_draw_fn)(uint64_t n);
+
+struct model_counts {
+	uint64_t ops;             /* calls made since the program started */
+	uint64_t failures;        /* disagreements with the model */
+	uint64_t bugchecks_seen;  /* bug checks predicted and seen */
+	uint64_t nulls_seen;      /* valid reservations refused (region full) */
+};
+extern struct model_counts model_counts;
+
+#define MODEL_WILD 0x1u          /* extra choices: arbitrary values in every argument */
+/* A refused valid reservation is a failure when the model sees a free run where the allocator
+ * may place it (mm/buddy.h: any free range; power-of-two counts naturally aligned). Off in the
+ * differential test (its assertions predate it), on in the fuzzer. */
+#define MODEL_STRICT_ROOM 0x2u
+
+/* Fresh machine and empty model, bug checks intercepted; choices from draw. 0, or -1. */
+int model_begin(model_draw_fn draw, unsigned flags);
+/* Makes one random call and checks its outcome, the PTEs, the TLB log, the MDL, syspte_check. */
+void model_step(void);
+/* Tears everything down through the API, checks the region is empty, removes the hook. */
+void model_end(void);
+
+#endif
