@@ -24,6 +24,15 @@ static bool exhaust_census_equal(const uint64_t *a, const uint64_t *b)
 	return true;
 }
 
+/* Records the physical allocator's state at the moment the last allocation returned NULL. */
+static void exhaust_note_end(struct exhaust_result *r)
+{
+	struct phys_stats s;
+	phys_get_stats(&s);
+	r->free_at_end = s.free_pages;
+	r->allocated_at_end = s.allocated_pages;
+}
+
 void exhaust_physical_mdl(uint64_t chunk_bytes, struct exhaust_result *r)
 {
 	static uint64_t before[BUDDY_ORDERS], after[BUDDY_ORDERS];
@@ -42,10 +51,7 @@ void exhaust_physical_mdl(uint64_t chunk_bytes, struct exhaust_result *r)
 		}
 		r->nulls_clean &= phys_check() == 0 && pool_check() == 0;
 	}
-	struct phys_stats s;
-	phys_get_stats(&s);
-	r->free_at_end = s.free_pages;
-	r->allocated_at_end = s.allocated_pages;
+	exhaust_note_end(r);
 	while (list) {
 		PMDL next = list->Next;
 		MmFreePagesFromMdl(list);
@@ -74,10 +80,7 @@ void exhaust_pool(struct exhaust_result *r)
 		}
 		r->nulls_clean &= phys_check() == 0 && pool_check() == 0;
 	}
-	struct phys_stats s;
-	phys_get_stats(&s);
-	r->free_at_end = s.free_pages;
-	r->allocated_at_end = s.allocated_pages;
+	exhaust_note_end(r);
 	while (list) {
 		void **next = *list;
 		ExFreePoolWithTag(list, EXHAUST_TAG);
