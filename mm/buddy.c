@@ -1,72 +1,5 @@
 /*
- * buddy_: an allocator of exact runs over unit indices [0, npages), all of its state in bitmaps
- * inside the caller's metadata block (nothing lives in the managed units: the system PTE region has
- * no memory behind them). It keeps the binary buddy's API and guarantees (powers of two naturally
- * aligned, coalescing on free), but the free set is kept as maximal free extents, not as blocks.
- *
- * Representation. A free extent [s, e) is maximal (units s-1 and e are allocated or outside).
- *   start, end: bit s of start and bit e-1 of end are set for every free extent (2 bits/unit).
- *     The extent holding unit u, if any: s = last start <= u, e-1 = first end >= s, free iff
- *     e-1 >= u. Each bitmap has 64-ary summary levels (bit j of level l+1 set iff word j of level
- *     l is non-zero), so a next/previous set bit is one find-first-set per level.
- *   classes: extents by length; class 0 = 1 unit, 1 = 2..3, 2 = 4..7, then each octave p >= 3 split
- *     in quarters [2^p + q 2^(p-2), 2^p + (q+1) 2^(p-2)), capped at max_order. A class of octave p
- *     has a summarised bitmap with one bit per 2^p-unit window: bit s >> p for an extent starting at
- *     s. This is injective (two extents of length >= 2^p start more than 2^p apart), and the extent
- *     of window i is found again from start/end alone: it covers the window's last unit, so it is
- *     the last start <= (i+1) 2^p - 1. Class 0 has no bitmap of its own: its "level 0" is
- *     start & end (a one-unit extent has both bits), with stored summaries (x0) above it.
- *   Per class: extent count, a bit in a two-word mask of non-empty classes, and a hint, an upper
- *     bound of its longest extent (raised on insertion, tightened to the truth by a failed full scan).
- * Metadata: 2 bits/unit for start/end, 1/2 + 1/4 + 4(1/8 + 1/16 + ...) = 1.75 bits/unit of class
- * windows, 1/64 for x0, plus summaries (1/63): 0.48 byte/unit (125736 bytes for 262144 units).
- * buddy_init zeroes it; a free never touches anything per unit.
- *
- * Free [s, s+n): if end bit s-1 is set, merge with the extent ending there (its start: the last
- * start before s); if start bit s+n is set, merge with the extent starting there (its end: the
- * next end bit); fix the class bits. O(levels) whatever n is; no list, no per-extent record.
- *
- * Allocation of n units (align: n for a power of two <= 2^max_order, or a power-of-two divisor
- * when origin allows; else divisor d, or no constraint). Every extent of a class whose shortest
- * length is >= n + slack (slack = align-1 or d-1, 0 without constraint) holds a placement: those
- * classes are "certain"; the classes from class(n) below them are "uncertain".
- *   (lo > 0: the extent holding lo, which no window at or after lo shows, is tried first.)
- *   A. aligned or divisible requests only: up to BUDDY_TIGHT_ALIGNED candidates of the uncertain
- *      classes (a tight fit keeps large extents whole; with 0, pow2 rounding fragments visibly);
- *   B. the lowest-address extent of the smallest non-empty certain class (class mask: ctz), taken
- *      from its first valid start; only [lo, hi) can make such a candidate fail (at most one per
- *      class at each bound), so the scan of a certain class is O(1) candidates;
- *   C. every extent of the uncertain classes whose hint is >= n, in address order; a failed full
- *      scan (no bounds) sets the hint to the longest extent seen, so failures of the same size are
- *      O(1) until a longer extent joins the class.
- * A request with no bounds, no divisor and no alignment (not a power of two, or 1) skips the
- * request set-up: buddy_alloc goes to phase B itself, and to the general path only when no certain
- * class has an extent. An extent that changes but stays in its class moves one window bit, or none.
- * The search is exhaustive: a request fails only when no free run of n units in [lo, hi) has a valid
- * start (natural alignment for powers of two, the divisor, else any start). Taking a run removes
- * the extent and indexes what is left before and after it (usually one start bit moves).
- *
- * Costs: free and phases A and B are O(levels) bit operations (levels <= 6); phase C is linear in
- * the extents of a quarter-octave class, only when no certain class has an extent, and amortised by
- * the hints. buddy_check is O(metadata + extents); buddy_census is O(extents).
- *
- * Measured (tests/bench/bench_buddy.c: 262144 units, median ns/op of 5 seeds x 10^7 steps, this code
- * and the plain power-of-two rounding on the same code, run back to back on a shared, loaded 2-core
- * machine; instructions per step from callgrind, deterministic, the benchmark loop's ~70 included):
- *                     this design                      pow2 rounding (same code)
- *   uniform/50 %      56 ns, 0.00 %, 425 instr/op      45 ns, 0 %,             446 instr/op
- *   uniform/75 %      56 ns, 0.00 %, 424 instr/op      42 ns, 27.2 % failures, 532 instr/op
- *   skewed/50 %       53 ns, 0.00 %, 366 instr/op      44 ns, 0 %,             399 instr/op
- *   skewed/75 %       54 ns, 0.00 %, 367 instr/op      50 ns, 21.3 % failures, 426 instr/op
- * (before the unbounded fast path and class moves: 523/522/449/450 instr/op, 64-70 ns.) Still above
- * the 40 ns/op target: the rest is ~6-8 summarised-bitmap updates and searches per operation (start,
- * end, class bits; class bitmaps are sparse, so a set or clear usually walks every level), plus the
- * benchmark loop's cache misses on its 2 MiB reservation table. The previous design (per-order buddy
- * bitmaps, runs as binary decompositions) measured 110/298-405/76/94 ns with 2.73 % failures at
- * uniform/75 %. Rejected: phase A for unconstrained requests (2 candidates: +20 %
- * time for nothing now that failures are 0); one class per octave (uncertain classes twice as wide:
- * more phase C, 0.3 % failures without phase A); a unit bitmap instead of start/end (n/64 word
- * writes per run, O(n) for large runs).
+ * buddy_: TOP COMMENT TO WRITE
  */
 #include "buddy.h"
 #include "kprintf.h"
@@ -75,14 +8,9 @@
 #define BUDDY_NONE UINT64_MAX
 #define BUDDY_ONE ((uint64_t)1)
 
-/* Candidates tried in phase A (classes that may or may not fit) before phase B: for requests
- * without a constraint, and for aligned or divisible ones. */
-#ifndef BUDDY_TIGHT
-#define BUDDY_TIGHT 0
-#endif
-#ifndef BUDDY_TIGHT_ALIGNED
+/* Candidates of the classes that may or may not fit tried first for aligned or divisible requests
+ * (phase A). */
 #define BUDDY_TIGHT_ALIGNED 4
-#endif
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -144,17 +72,15 @@ static inline unsigned buddy_class(const struct buddy *b, uint64_t len)
 	return p < 3 ? p : 3 + 4 * (p - 3) + (unsigned)((len >> (p - 2)) & 3);
 }
 
-/* Class of a free extent of len units, 1 <= len <= npages, and in *p the octave of its windows
- * (the same as buddy_class, without looking at b: only regions over 2^31 units cap the octave). */
-static inline unsigned buddy_ext_class(uint64_t len, unsigned *p)
+/* Class of a free extent of len units, 1 <= len <= npages (as buddy_class, without looking at b:
+ * only regions over 2^31 units cap the octave). Branch-free: small extents are common and their
+ * lengths random. */
+static inline unsigned buddy_ext_class(uint64_t len)
 {
-	unsigned q = buddy_log2_floor(len);
-	if (__builtin_expect(q > BUDDY_MAX_ORDER, 0)) {
-		*p = BUDDY_MAX_ORDER;
-		return BUDDY_CLASSES - 1;
-	}
-	*p = q;
-	return q < 3 ? q : 4 * q - 9 + (unsigned)((len >> (q - 2)) & 3);
+	_Static_assert(BUDDY_MAX_PAGES < (BUDDY_ONE << (BUDDY_MAX_ORDER + 1)), "octaves <= max order");
+	unsigned q = buddy_log2_floor(len | 4), small = buddy_log2_floor(len);
+	unsigned big = 4 * q - 9 + (unsigned)((len >> (q - 2)) & 3);
+	return len < 8 ? small : big;
 }
 
 /* ------------------------------------------------------------------ summarised bitmaps */
@@ -183,28 +109,21 @@ static inline bool bm_test(const struct buddy_bm *bm, uint64_t i)
 	return (bm->lv[0][i >> 6] >> (i & 63)) & 1;
 }
 
-/* Sets bit i and the summary bits above it that were clear. */
+/* Sets bit i and its summary bits (every level written: no data-dependent branch). */
 static inline void bm_set(struct buddy_bm *bm, uint64_t i)
 {
-	uint64_t *w = &bm->lv[0][i >> 6], old = *w;
-	*w = old | (BUDDY_ONE << (i & 63));
-	for (unsigned l = 1; !old && l < bm->nl; l++) {
-		i >>= 6;
-		w = &bm->lv[l][i >> 6];
-		old = *w;
-		*w = old | (BUDDY_ONE << (i & 63));
-	}
+	for (unsigned l = 0; l < bm->nl; l++, i >>= 6)
+		bm->lv[l][i >> 6] |= BUDDY_ONE << (i & 63);
 }
 
-/* Clears bit i and the summary bits above it whose word became empty. */
+/* Clears bit i and the summary bits above it whose word became empty (branch-free, as bm_set). */
 static inline void bm_clear(struct buddy_bm *bm, uint64_t i)
 {
-	uint64_t *w = &bm->lv[0][i >> 6];
-	*w &= ~(BUDDY_ONE << (i & 63));
-	for (unsigned l = 1; !*w && l < bm->nl; l++) {
-		i >>= 6;
-		w = &bm->lv[l][i >> 6];
-		*w &= ~(BUDDY_ONE << (i & 63));
+	uint64_t clr = 1;
+	for (unsigned l = 0; l < bm->nl; l++, i >>= 6) {
+		uint64_t *w = &bm->lv[l][i >> 6], v = *w & ~(clr << (i & 63));
+		*w = v;
+		clr = v == 0;
 	}
 }
 
@@ -278,38 +197,139 @@ static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
 	return i;
 }
 
+/* ------------------------------------------------------------------ free-extent records */
+
+/* The record of free extent [s, e) lives in its slots: slot(s) = its class-list links, next + 1 in
+ * bits 1..31 and previous + 1 in bits 32..62 (0: none), and for two or more units slot(s+1) =
+ * length << 1. Bit 0 stays clear: in a PTE the record reads as not present. */
+#define BUDDY_REC_NEXT_SHIFT 1
+#define BUDDY_REC_PREV_SHIFT 32
+#define BUDDY_REC_LINK_MASK 0x7fffffffULL
+#define BUDDY_REC_NEXT_BITS (BUDDY_REC_LINK_MASK << BUDDY_REC_NEXT_SHIFT)
+#define BUDDY_REC_PREV_BITS (BUDDY_REC_LINK_MASK << BUDDY_REC_PREV_SHIFT)
+_Static_assert(BUDDY_MAX_PAGES <= BUDDY_REC_LINK_MASK, "a link holds every unit index + 1");
+
+/* The slot of unit u. */
+static inline uint64_t *buddy_slot(const struct buddy *b, uint64_t u)
+{
+	return b->slot_dir[u >> BUDDY_GROUP_SHIFT] + ((u & ((BUDDY_ONE << BUDDY_GROUP_SHIFT) - 1)) << b->slot_shift);
+}
+
+/* Link field value for unit u (BUDDY_NONE: 0), and back (0: BUDDY_NONE, by wrap-around). */
+static inline uint64_t buddy_link_enc(uint64_t u)
+{
+	return (u + 1) & BUDDY_REC_LINK_MASK;
+}
+
+static inline uint64_t buddy_link_dec(uint64_t v)
+{
+	return v - 1;
+}
+
+static inline uint64_t buddy_rec_next(uint64_t w)
+{
+	return buddy_link_dec((w >> BUDDY_REC_NEXT_SHIFT) & BUDDY_REC_LINK_MASK);
+}
+
+static inline uint64_t buddy_rec_prev(uint64_t w)
+{
+	return buddy_link_dec((w >> BUDDY_REC_PREV_SHIFT) & BUDDY_REC_LINK_MASK);
+}
+
+/* Length of the free extent at s of two or more units. */
+static inline uint64_t buddy_rec_len(const struct buddy *b, uint64_t s)
+{
+	return *buddy_slot(b, s + 1) >> 1;
+}
+
+/* Records the length of the free extent [s, s+len), len >= 2. */
+static inline void buddy_rec_set_len(const struct buddy *b, uint64_t s, uint64_t len)
+{
+	*buddy_slot(b, s + 1) = len << 1;
+}
+
+/* Replaces the next (prev) link of the extent at s. */
+static inline void buddy_rec_set_next(const struct buddy *b, uint64_t s, uint64_t next)
+{
+	uint64_t *w = buddy_slot(b, s);
+	*w = (*w & ~BUDDY_REC_NEXT_BITS) | buddy_link_enc(next) << BUDDY_REC_NEXT_SHIFT;
+}
+
+static inline void buddy_rec_set_prev(const struct buddy *b, uint64_t s, uint64_t prev)
+{
+	uint64_t *w = buddy_slot(b, s);
+	*w = (*w & ~BUDDY_REC_PREV_BITS) | buddy_link_enc(prev) << BUDDY_REC_PREV_SHIFT;
+}
+
+/* ------------------------------------------------------------------ class lists */
+
+/* Pushes the free extent at s on the list of class c. */
+static inline void buddy_list_push(struct buddy *b, unsigned c, uint64_t s)
+{
+	uint64_t h = b->head[c];
+	*buddy_slot(b, s) = buddy_link_enc(h) << BUDDY_REC_NEXT_SHIFT;
+	if (h != BUDDY_NONE)
+		buddy_rec_set_prev(b, h, s);
+	b->head[c] = s;
+}
+
+/* Takes the free extent at s (record intact) off the list of class c. */
+static inline void buddy_list_unlink(struct buddy *b, unsigned c, uint64_t s)
+{
+	uint64_t w = *buddy_slot(b, s), n = buddy_rec_next(w), p = buddy_rec_prev(w);
+	if (p == BUDDY_NONE)
+		b->head[c] = n;
+	else
+		buddy_rec_set_next(b, p, n);
+	if (n != BUDDY_NONE)
+		buddy_rec_set_prev(b, n, p);
+}
+
+/* The free extent at s of class c moves to ns (same class) and keeps its place on the list. */
+static inline void buddy_list_replace(struct buddy *b, unsigned c, uint64_t s, uint64_t ns)
+{
+	if (ns == s)
+		return;
+	uint64_t w = *buddy_slot(b, s), n = buddy_rec_next(w), p = buddy_rec_prev(w);
+	*buddy_slot(b, ns) = w;
+	if (p == BUDDY_NONE)
+		b->head[c] = ns;
+	else
+		buddy_rec_set_next(b, p, ns);
+	if (n != BUDDY_NONE)
+		buddy_rec_set_prev(b, n, ns);
+}
+
 /* ------------------------------------------------------------------ extents */
 
-/* Indexes the free extent [s, s+len) in its class (its start and end bits are already set; a
- * one-unit extent sets its word's x0 bit). */
-static inline void buddy_class_add_cp(struct buddy *b, uint64_t s, uint64_t len, unsigned c, unsigned p)
+/* Counts the free extent [s, s+len) of class c in: mask, count, hint. */
+static inline void buddy_class_count_in(struct buddy *b, unsigned c, uint64_t len)
 {
-	if (c)
-		bm_set(&b->cls[c], s >> p);
-	else
-		bm_set(&b->x0, s >> 6);
-	b->next[c]++;
+	b->count[c]++;
 	b->classmask[c >> 6] |= BUDDY_ONE << (c & 63);
 	if (b->hint[c] < len)
 		b->hint[c] = len;
 }
 
-static inline void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len)
+/* Indexes the free extent [s, s+len) of class c (its start and end bits set or not, no matter). */
+static inline void buddy_class_add_c(struct buddy *b, unsigned c, uint64_t s, uint64_t len)
 {
-	unsigned p, c = buddy_ext_class(len, &p);
-	buddy_class_add_cp(b, s, len, c, p);
+	buddy_list_push(b, c, s);
+	if (c)
+		buddy_rec_set_len(b, s, len);
+	buddy_class_count_in(b, c, len);
 }
 
-/* Drops the free extent [s, s+len) from its class (a one-unit extent clears its word's x0 bit
- * unless another one-unit extent starts in that word; its own start/end bits may or may not be
- * cleared yet, and no other one-unit extent of the word may be half-built). */
-static inline void buddy_class_del_cp(struct buddy *b, uint64_t s, unsigned c, unsigned p)
+static inline void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len)
 {
-	if (c)
-		bm_clear(&b->cls[c], s >> p);
-	else if (!(b->start.lv[0][s >> 6] & b->end.lv[0][s >> 6] & ~(BUDDY_ONE << (s & 63))))
-		bm_clear(&b->x0, s >> 6);
-	if (--b->next[c] == 0) {
+	buddy_class_add_c(b, buddy_ext_class(len), s, len);
+}
+
+/* Drops the free extent at s of class c from its class (record intact). */
+static inline void buddy_class_del_c(struct buddy *b, unsigned c, uint64_t s)
+{
+	buddy_list_unlink(b, c, s);
+	if (--b->count[c] == 0) {
 		b->classmask[c >> 6] &= ~(BUDDY_ONE << (c & 63));
 		b->hint[c] = 0;
 	}
@@ -317,25 +337,29 @@ static inline void buddy_class_del_cp(struct buddy *b, uint64_t s, unsigned c, u
 
 static inline void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len)
 {
-	unsigned p, c = buddy_ext_class(len, &p);
-	buddy_class_del_cp(b, s, c, p);
+	buddy_class_del_c(b, buddy_ext_class(len), s);
 }
 
-/* The free extent [os, os+olen) becomes [ns, ns+nlen) (same conditions as buddy_class_del and
- * buddy_class_add): when the class stays, one window bit moves (or none), the count is unchanged. */
-static inline void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns, uint64_t nlen)
+/* The free extent [os, os+olen) of class oc becomes [ns, ns+nlen), the two overlapping (record
+ * intact): in the same class it keeps its place on the list, else it changes lists. */
+static inline void buddy_class_move_c(struct buddy *b, unsigned oc, uint64_t os, uint64_t ns, uint64_t nlen)
 {
-	unsigned op, np, oc = buddy_ext_class(olen, &op), nc = buddy_ext_class(nlen, &np);
-	if (oc == nc && oc) {
-		uint64_t oi = os >> op, ni = ns >> op;
-		if (oi != ni)
-			bm_move(&b->cls[oc], oi, ni);
+	unsigned nc = buddy_ext_class(nlen);
+	if (oc == nc) {
+		buddy_list_replace(b, oc, os, ns);
+		if (nc)
+			buddy_rec_set_len(b, ns, nlen);
 		if (b->hint[oc] < nlen)
 			b->hint[oc] = nlen;
 		return;
 	}
-	buddy_class_del_cp(b, os, oc, op);
-	buddy_class_add_cp(b, ns, nlen, nc, np);
+	buddy_class_del_c(b, oc, os);
+	buddy_class_add_c(b, nc, ns, nlen);
+}
+
+static inline void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns, uint64_t nlen)
+{
+	buddy_class_move_c(b, buddy_ext_class(olen), os, ns, nlen);
 }
 
 /* The free extent containing unit u: its start, and its end in *e; BUDDY_NONE when u is not free. */
@@ -351,36 +375,22 @@ static inline uint64_t buddy_extent_at(const struct buddy *b, uint64_t u, uint64
 	return s;
 }
 
-/* First bit at or after window i of class c (class 0: a one-unit extent at unit >= i). */
-static inline uint64_t buddy_class_next(const struct buddy *b, unsigned c, uint64_t i)
+/* End of the free extent starting at s (a start bit). */
+static inline uint64_t buddy_extent_end(const struct buddy *b, uint64_t s)
 {
-	if (c)
-		return i ? bm_next(&b->cls[c], i) : bm_first(&b->cls[c]);
-	uint64_t w = i >> 6;
-	if (w >= b->x0.nb[0])
-		return BUDDY_NONE;
-	uint64_t v = b->start.lv[0][w] & b->end.lv[0][w] & (~(uint64_t)0 << (i & 63));
-	if (!v) {
-		w = bm_next(&b->x0, w + 1);
-		if (w == BUDDY_NONE)
-			return BUDDY_NONE;
-		v = b->start.lv[0][w] & b->end.lv[0][w];
-	}
-	return (w << 6) | (uint64_t)__builtin_ctzll(v);
+	return bm_test(&b->end, s) ? s + 1 : s + buddy_rec_len(b, s);
 }
 
-/* The extent of class c starting in window i (windows of class c are 2^p units, p its octave; the
- * extent is at least 2^p long, so it covers the window's last unit and is the last extent starting
- * in the window); its end in *e. */
-static inline uint64_t buddy_class_extent(const struct buddy *b, unsigned c, uint64_t i, uint64_t *e)
+/* End of the free extent at s of class c. */
+static inline uint64_t buddy_class_end(const struct buddy *b, unsigned c, uint64_t s)
 {
-	if (c == 0) {
-		*e = i + 1;
-		return i;
-	}
-	uint64_t s = bm_prev(&b->start, ((i + 1) << buddy_class_octave(c)) - 1);
-	*e = bm_next(&b->end, s + buddy_class_min(c) - 1) + 1;
-	return s;
+	return c ? s + buddy_rec_len(b, s) : s + 1;
+}
+
+/* The extent after the one at s on its class list. */
+static inline uint64_t buddy_list_after(const struct buddy *b, uint64_t s)
+{
+	return buddy_rec_next(*buddy_slot(b, s));
 }
 
 /* ------------------------------------------------------------------ setup and free */
@@ -389,14 +399,13 @@ static inline uint64_t buddy_class_extent(const struct buddy *b, unsigned c, uin
 static uint64_t buddy_layout(uint64_t npages, struct buddy *b, void *meta)
 {
 	uint64_t off = 0;
-	unsigned maxo = buddy_max_order_for(npages);
 
 	bm_layout(b ? &b->start : NULL, npages, meta, &off);
 	bm_layout(b ? &b->end : NULL, npages, meta, &off);
-	bm_layout(b ? &b->x0 : NULL, (npages + 63) >> 6, meta, &off);
-	for (unsigned c = 1; c < buddy_nclasses(maxo); c++)
-		bm_layout(b ? &b->cls[c] : NULL, npages >> buddy_class_octave(c), meta, &off);
-	return off;
+	if (b)
+		b->slot_dir = (uint64_t **)((uint64_t *)meta + off);
+	_Static_assert(sizeof(uint64_t *) <= sizeof(uint64_t), "one slot page pointer per word");
+	return off + ((npages + (BUDDY_ONE << BUDDY_GROUP_SHIFT) - 1) >> BUDDY_GROUP_SHIFT);
 }
 
 /* Bytes of metadata buddy_init needs for npages units. */
@@ -407,11 +416,14 @@ size_t buddy_meta_bytes(uint64_t npages)
 	return (size_t)(buddy_layout(npages, NULL, NULL) * sizeof(uint64_t));
 }
 
-/* Initialises b over [0, npages) with every unit allocated: zeroes the metadata and nothing else. */
-void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta)
+/* Initialises b over [0, npages) with every unit allocated: zeroes the bitmaps, fills the slot
+ * directory, touches no slot. */
+void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta,
+		buddy_slot_page_fn *slot_page, void *ctx, unsigned slot_shift)
 {
 	KASSERT(npages <= BUDDY_MAX_PAGES, "buddy: %llu units is too many", (unsigned long long)npages);
 	KASSERT(((uintptr_t)meta & 7) == 0, "buddy: metadata %p is not 8-byte aligned", meta);
+	KASSERT(slot_shift < 16, "buddy: slot stride 2^%u words", slot_shift);
 	b->npages = npages;
 	b->origin = origin;
 	b->free_units = 0;
@@ -420,19 +432,20 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta)
 	b->paranoid = false;
 	b->classmask[0] = b->classmask[1] = 0;
 	b->nclasses = buddy_nclasses(b->max_order);
+	b->slot_shift = slot_shift;
 	for (unsigned c = 0; c < BUDDY_CLASSES; c++) {
-		b->next[c] = 0;
+		b->head[c] = BUDDY_NONE;
+		b->count[c] = 0;
 		b->hint[c] = 0;
-		b->cls[c].nl = 0;
-		for (unsigned l = 0; l < BUDDY_LEVELS; l++) {
-			b->cls[c].lv[l] = meta;
-			b->cls[c].nb[l] = 0;
-		}
 	}
-	uint64_t words = buddy_layout(npages, b, meta);
-	uint64_t *w = meta;
-	for (uint64_t j = 0; j < words; j++)
+	uint64_t words = buddy_layout(npages, b, meta), *w = meta;
+	uint64_t groups = (npages + (BUDDY_ONE << BUDDY_GROUP_SHIFT) - 1) >> BUDDY_GROUP_SHIFT;
+	for (uint64_t j = 0; j < words - groups; j++)
 		w[j] = 0;
+	for (uint64_t j = 0; j < groups; j++) {
+		b->slot_dir[j] = slot_page(ctx, j);
+		KASSERT(b->slot_dir[j], "buddy: no slots for units %llu..", (unsigned long long)(j << BUDDY_GROUP_SHIFT));
+	}
 }
 
 /* Marks [start, start+count) free, merging it with the free extents on either side: O(levels). */
@@ -460,11 +473,11 @@ void buddy_free(struct buddy *b, uint64_t start, uint64_t count)
 		bm_move(&b->end, s - 1, e - 1);
 		buddy_class_move(b, x, s - x, x, e - x);
 	} else if (!left) {                      /* grows the extent starting at e */
-		x = bm_next(&b->end, e) + 1;
+		x = buddy_extent_end(b, e);
 		bm_move(&b->start, e, s);
 		buddy_class_move(b, e, x - e, s, x - s);
 	} else {                                 /* joins both */
-		uint64_t ls = bm_prev(&b->start, s - 1), re = bm_next(&b->end, e) + 1;
+		uint64_t ls = bm_prev(&b->start, s - 1), re = buddy_extent_end(b, e);
 		bm_clear(&b->end, s - 1);
 		bm_clear(&b->start, e);
 		buddy_class_del(b, e, re - e);
@@ -483,10 +496,10 @@ struct buddy_req {
 	uint64_t align;   /* alignment mode: the start is a multiple of align (a power of two) */
 	uint64_t d, dmod; /* divisor mode: (dmod + start) % d == 0, with dmod = origin % d */
 	unsigned kmin;    /* lowest class that can hold n units */
-	unsigned g;       /* classes >= g always hold a placement (inside [lo, hi)) */
+	unsigned g;       /* classes >= g always hold a placement (without bounds) */
 };
 
-/* A placement found by the search: the run starts at x inside free extent [s, e) of class c. */
+/* A placement found by the search: the run starts at x inside free extent [s, e). */
 struct buddy_hit {
 	uint64_t x, s, e;
 };
@@ -515,36 +528,50 @@ static inline uint64_t buddy_fit(const struct buddy_req *r, uint64_t s, uint64_t
 	return x <= ce - r->n ? x : BUDDY_NONE;
 }
 
-/* Tries the extents of class c starting in windows meeting [lo, hi) in address order, at most
- * *budget of them (no limit when budget is NULL); fills h and returns true on a fit. *maxlen: the
- * longest extent seen. */
+/* Tries r in the extent [s, e); fills h and returns true on a fit. */
+static inline bool buddy_try(const struct buddy_req *r, uint64_t s, uint64_t e, struct buddy_hit *h)
+{
+	uint64_t x = buddy_fit(r, s, e);
+	if (x == BUDDY_NONE)
+		return false;
+	h->x = x;
+	h->s = s;
+	h->e = e;
+	return true;
+}
+
+/* Tries the extents of class c in list order, at most *budget of them (no limit when budget is
+ * NULL); fills h and returns true on a fit. *maxlen: the longest extent seen. */
 static bool buddy_scan_class(const struct buddy *b, const struct buddy_req *r, unsigned c,
 			     unsigned *budget, uint64_t *maxlen, struct buddy_hit *h)
 {
-	unsigned p = buddy_class_octave(c);
-	uint64_t last = (r->hi - 1) >> p;
-
-	for (uint64_t i = r->lo >> p;; i++) {
-		if (budget && *budget == 0)
+	for (uint64_t s = b->head[c]; s != BUDDY_NONE; s = buddy_list_after(b, s)) {
+		if (budget && (*budget)-- == 0)
 			return false;
-		i = buddy_class_next(b, c, i);
-		if (i == BUDDY_NONE || i > last)
-			return false;
-		if (budget)
-			(*budget)--;
-		uint64_t e, s = buddy_class_extent(b, c, i, &e);
+		uint64_t e = buddy_class_end(b, c, s);
 		if (e - s > *maxlen)
 			*maxlen = e - s;
-		uint64_t x = buddy_fit(r, s, e);
-		if (x != BUDDY_NONE) {
-			h->x = x;
-			h->s = s;
-			h->e = e;
+		if (buddy_try(r, s, e, h))
 			return true;
-		}
-		if (c == 0)
-			i = s;
 	}
+	return false;
+}
+
+/* Tries every free extent meeting [lo, hi) in address order (first fit); true when found. */
+static bool buddy_scan_range(const struct buddy *b, const struct buddy_req *r, struct buddy_hit *h)
+{
+	uint64_t e, s = buddy_extent_at(b, r->lo, &e);
+	if (s == BUDDY_NONE) {
+		s = bm_next(&b->start, r->lo);
+		e = s == BUDDY_NONE ? 0 : buddy_extent_end(b, s);
+	}
+	while (s != BUDDY_NONE && s < r->hi) {
+		if (buddy_try(r, s, e, h))
+			return true;
+		s = bm_next(&b->start, e);
+		e = s == BUDDY_NONE ? 0 : buddy_extent_end(b, s);
+	}
+	return false;
 }
 
 /* The first class >= c whose mask bit is set, or >= nclasses. */
@@ -563,48 +590,33 @@ static inline unsigned buddy_mask_next(const struct buddy *b, unsigned c)
 	return m ? 64 + (unsigned)__builtin_ctzll(m) : 128;
 }
 
-/* Finds a placement for r (phases A, B, C of the comment at the top); true when found. */
+/* Finds a placement for an unbounded r (phases A, B, C of the comment at the top); true when found. */
 static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct buddy_hit *h)
 {
-	unsigned budget = r->div || r->align > 1 ? BUDDY_TIGHT_ALIGNED : BUDDY_TIGHT;
+	unsigned budget = r->div || r->align > 1 ? BUDDY_TIGHT_ALIGNED : 0;
 	uint64_t maxlen = 0;
 
-	/* the free extent holding lo, when it starts before lo, is not seen from the class windows */
-	if (r->lo > 0 && bm_prev(&b->start, r->lo) != r->lo) {
-		uint64_t e, s = buddy_extent_at(b, r->lo, &e);
-		if (s != BUDDY_NONE && (h->x = buddy_fit(r, s, e)) != BUDDY_NONE) {
-			h->s = s;
-			h->e = e;
-			return true;
-		}
-	}
 	/* A: the classes that may hold a fit, a few candidates (tight fits keep big extents whole) */
 	for (unsigned c = r->kmin; c < r->g && budget; c++)
 		if (b->hint[c] >= r->n && buddy_scan_class(b, r, c, &budget, &maxlen, h))
 			return true;
-	/* B: the smallest class whose every extent holds a placement (only [lo, hi) can cut one) */
-	for (unsigned c = buddy_mask_next(b, r->g); c < b->nclasses; c = buddy_mask_next(b, c + 1)) {
-		if (r->lo == 0 && r->hi == b->npages) {
-			/* no bounds: the class's first extent fits */
-			uint64_t i = buddy_class_next(b, c, 0);
-			h->s = buddy_class_extent(b, c, i, &h->e);
-			h->x = buddy_fit(r, h->s, h->e);
-			KASSERT(h->x != BUDDY_NONE, "buddy: class %u extent [%llu, %llu) cannot hold %llu units",
-				c, (unsigned long long)h->s, (unsigned long long)h->e, (unsigned long long)r->n);
-			return true;
-		}
-		if (buddy_scan_class(b, r, c, NULL, &maxlen, h))
-			return true;
+	/* B: the smallest class whose every extent holds a placement: its first extent */
+	unsigned c = buddy_mask_next(b, r->g);
+	if (c < b->nclasses) {
+		uint64_t s = b->head[c];
+		bool hit = buddy_try(r, s, buddy_class_end(b, c, s), h);
+		KASSERT(hit, "buddy: class %u extent at %llu cannot hold %llu units", c, (unsigned long long)s,
+			(unsigned long long)r->n);
+		return hit;
 	}
 	/* C: every extent of the uncertain classes; a failed full scan tightens the class's hint */
-	for (unsigned c = r->kmin; c < r->g; c++) {
+	for (c = r->kmin; c < r->g; c++) {
 		if (b->hint[c] < r->n)
 			continue;
 		maxlen = 0;
 		if (buddy_scan_class(b, r, c, NULL, &maxlen, h))
 			return true;
-		if (r->lo == 0 && r->hi == b->npages)
-			b->hint[c] = maxlen;
+		b->hint[c] = maxlen;
 	}
 	return false;
 }
@@ -615,7 +627,6 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 {
 	unsigned p = buddy_log2_floor(count), maxo = b->max_order;
 	uint64_t slack;
-
 
 	r->n = count;
 	r->lo = lo;
@@ -651,22 +662,31 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 		hi = b->npages;
 	if (count == 0 || lo >= hi || count > hi - lo || count > b->free_units)
 		return false;
-	if (lo == 0 && hi == b->npages && divisor <= 1 && (count == 1 || (count & (count - 1))) &&
+	bool bounded = lo != 0 || hi != b->npages;
+	if (!bounded && divisor <= 1 && (count == 1 || (count & (count - 1))) &&
 	    count < (BUDDY_ONE << BUDDY_MAX_ORDER)) {
-		/* the common request, no bounds nor alignment: phase B straight, from the smallest class
+		/* the common request, no bounds nor alignment: the first extent of the smallest class
 		 * whose shortest extent is >= count (the class of count, or the next one) */
-		unsigned p, g = buddy_ext_class(count, &p), gran = p < 3 ? p : p - 2;
+		unsigned p = buddy_log2_floor(count), g = buddy_ext_class(count), gran = p < 3 ? p : p - 2;
 		g += (count & ((BUDDY_ONE << gran) - 1)) != 0;
 		unsigned c = buddy_mask_next(b, g);
 		if (c < b->nclasses) {
-			uint64_t i = buddy_class_next(b, c, 0);
-			h.s = buddy_class_extent(b, c, i, &h.e);
-			h.x = h.s;
+			uint64_t s = b->head[c], e = buddy_class_end(b, c, s), end = s + count;
+			if (end < e) {
+				bm_move(&b->start, s, end);
+				buddy_class_move_c(b, c, s, end, e - end);
+				b->free_units -= count;
+				*start = s;
+				return true;
+			}
+			h.s = s;
+			h.e = e;
+			h.x = s;
 			goto take;
 		}
 	}
 	buddy_make_req(b, &r, count, divisor, lo, hi);
-	if (!buddy_search(b, &r, &h))
+	if (!(bounded ? buddy_scan_range(b, &r, &h) : buddy_search(b, &r, &h)))
 		return false;
 take:;
 	uint64_t x = h.x, end = x + count;
@@ -757,6 +777,31 @@ static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned 
 	return 0;
 }
 
+/* Checks the list of class c against the extents: each entry a free extent of class c whose record
+ * agrees (bit 0 clear), back links consistent (so no entry repeats), cnt entries; 0 or -1. */
+static int buddy_check_list(const struct buddy *b, unsigned c, uint64_t cnt)
+{
+	uint64_t n = 0, prev = BUDDY_NONE;
+	for (uint64_t s = b->head[c]; s != BUDDY_NONE; prev = s, s = buddy_list_after(b, s), n++) {
+		uint64_t last = s < b->npages && bm_test(&b->start, s) ? bm_next(&b->end, s) : BUDDY_NONE;
+		if (n == cnt || last == BUDDY_NONE || buddy_class(b, last + 1 - s) != c ||
+		    (c && buddy_rec_len(b, s) != last + 1 - s) || buddy_rec_prev(*buddy_slot(b, s)) != prev ||
+		    (*buddy_slot(b, s) & 1) || (c && (*buddy_slot(b, s + 1) & 1))) {
+			kprintf("buddy_check: class %u list entry %llu (unit %llu, after %llu): not a free extent "
+				"of the class with a matching record (%llu extents in the class)\n", c,
+				(unsigned long long)n, (unsigned long long)s, (unsigned long long)prev,
+				(unsigned long long)cnt);
+			return -1;
+		}
+	}
+	if (n != cnt) {
+		kprintf("buddy_check: class %u list holds %llu of its %llu extents\n", c, (unsigned long long)n,
+			(unsigned long long)cnt);
+		return -1;
+	}
+	return 0;
+}
+
 /* Verifies every invariant; returns 0, or -1 after printing the first violation. */
 int buddy_check(const struct buddy *b)
 {
@@ -769,19 +814,8 @@ int buddy_check(const struct buddy *b)
 			(unsigned long long)b->npages, maxo, (unsigned long long)b->free_units);
 		return -1;
 	}
-	if (buddy_check_bm(&b->start, "starts", 0) < 0 || buddy_check_bm(&b->end, "ends", 0) < 0 ||
-	    buddy_check_bm(&b->x0, "x0", 0) < 0)
+	if (buddy_check_bm(&b->start, "starts", 0) < 0 || buddy_check_bm(&b->end, "ends", 0) < 0)
 		return -1;
-	for (uint64_t w = 0; w < b->x0.nb[0]; w++) {
-		if (bm_test(&b->x0, w) != ((b->start.lv[0][w] & b->end.lv[0][w]) != 0)) {
-			kprintf("buddy_check: x0 bit %llu disagrees with the one-unit extents\n",
-				(unsigned long long)w);
-			return -1;
-		}
-	}
-	for (unsigned c = 1; c < b->nclasses; c++)
-		if (buddy_check_bm(&b->cls[c], "class", c) < 0)
-			return -1;
 	/* the extents: starts and ends alternate, each extent is followed by an allocated unit */
 	uint64_t s = bm_next(&b->start, 0), last_end = bm_next(&b->end, 0);
 	if (s == BUDDY_NONE ? last_end != BUDDY_NONE : last_end == BUDDY_NONE || last_end < s) {
@@ -801,31 +835,23 @@ int buddy_check(const struct buddy *b)
 		}
 		uint64_t len = le + 1 - s;
 		unsigned c = buddy_class(b, len);
-		if (c && !bm_test(&b->cls[c], s >> buddy_class_octave(c))) {
-			kprintf("buddy_check: extent [%llu, +%llu) missing from class %u\n",
-				(unsigned long long)s, (unsigned long long)len, c);
-			return -1;
-		}
 		cnt[c]++;
 		longest[c] = MAX(longest[c], len);
 		total += len;
 		s = ns;
 	}
 	for (unsigned c = 0; c < BUDDY_CLASSES; c++) {
-		uint64_t bits = 0;
 		bool inmask = (b->classmask[c >> 6] >> (c & 63)) & 1;
-		if (c && c < b->nclasses)
-			for (uint64_t i = bm_next(&b->cls[c], 0); i != BUDDY_NONE; i = bm_next(&b->cls[c], i + 1))
-				bits++;
-		if (c == 0 || c >= b->nclasses)
-			bits = cnt[c];
-		if (cnt[c] != b->next[c] || bits != cnt[c] || inmask != (cnt[c] != 0) || b->hint[c] < longest[c]) {
-			kprintf("buddy_check: class %u: %llu extents, %llu bits, count %llu, mask %d, hint %llu < %llu\n",
-				c, (unsigned long long)cnt[c], (unsigned long long)bits,
-				(unsigned long long)b->next[c], (int)inmask, (unsigned long long)b->hint[c],
+		if (cnt[c] != b->count[c] || inmask != (cnt[c] != 0) || b->hint[c] < longest[c] ||
+		    (b->head[c] == BUDDY_NONE) != (cnt[c] == 0)) {
+			kprintf("buddy_check: class %u: %llu extents, count %llu, mask %d, head %llu, hint %llu < %llu\n",
+				c, (unsigned long long)cnt[c], (unsigned long long)b->count[c], (int)inmask,
+				(unsigned long long)b->head[c], (unsigned long long)b->hint[c],
 				(unsigned long long)longest[c]);
 			return -1;
 		}
+		if (buddy_check_list(b, c, cnt[c]) < 0)
+			return -1;
 	}
 	if (b->classmask[1] >> (BUDDY_CLASSES - 64)) {
 		kprintf("buddy_check: class mask %llx\n", (unsigned long long)b->classmask[1]);
@@ -854,7 +880,7 @@ void buddy_dump(const struct buddy *b)
 		uint64_t ext = 0;
 		for (unsigned c = 0; c < b->nclasses; c++)
 			if (buddy_class_octave(c) == k)
-				ext += b->next[c];
+				ext += b->count[c];
 		if (ext || census[k])
 			kprintf("  order %2u (%10llu units): %8llu free extents of [2^k, 2^(k+1)), %8llu aligned blocks\n",
 				k, (unsigned long long)(BUDDY_ONE << k), (unsigned long long)ext,

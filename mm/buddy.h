@@ -1,9 +1,9 @@
 /*
  * buddy_: a generic allocator of contiguous runs over unit indices [0, npages) (exact sizes; powers
  * of two naturally aligned, as from a binary buddy). Used for physical page frames (mm/phys.c) and
- * for the system PTE region (mm/syspte.c). It keeps no per-unit storage
- * inside the managed range (the system PTE region has no memory behind it): all metadata lives in
- * one caller-provided block of buddy_meta_bytes(npages) bytes, at most 0.5 byte per unit.
+ * for the system PTE region (mm/syspte.c). Its metadata is one caller-provided block of
+ * buddy_meta_bytes(npages) bytes (about 0.27 byte per unit) plus one word per unit that only the
+ * free units lend it (their "slots", below).
  *
  * Not locked: callers serialise.
  */
@@ -14,9 +14,20 @@
 
 #define BUDDY_MAX_ORDER 30           /* largest block: 2^30 units */
 #define BUDDY_ORDERS (BUDDY_MAX_ORDER + 1)
-#define BUDDY_LEVELS 6               /* 64-ary summary levels: npages <= 64^6 = 2^36 */
-#define BUDDY_MAX_PAGES ((uint64_t)1 << 36)
+#define BUDDY_LEVELS 6               /* 64-ary summary levels: up to 64^6 = 2^36 bits */
+#define BUDDY_MAX_PAGES (((uint64_t)1 << 31) - 1)   /* 8 TiB of 4 KiB units: records link 31-bit indices */
 #define BUDDY_CLASSES (4 * BUDDY_MAX_ORDER - 5)   /* free extent size classes (see mm/buddy.c) */
+#define BUDDY_GROUP_SHIFT 9          /* units per slot group: 512 (one page-table page of PTEs) */
+
+/*
+ * The slot of unit u: one 64-bit word the allocator owns while u is free and never touches while u
+ * is allocated. A free extent of two or more units keeps its record (length, class-list links) in
+ * the slots of its first two units, bit 0 always clear: for the system PTE region the slots are
+ * the region's own not-present PTEs (the NT design), for physical memory word 0 of each free page
+ * (as xv6 threads its free list through free pages). The slots of the 512 units of group j are
+ * slot_page(ctx, j)[k << slot_shift], k = 0..511; buddy_init asks once per group.
+ */
+typedef uint64_t *buddy_slot_page_fn(void *ctx, uint64_t group);
 
 struct buddy {
 	uint64_t npages;      /* units managed: [0, npages) */
@@ -29,10 +40,13 @@ struct buddy {
 		uint64_t *lv[BUDDY_LEVELS];           /* level l: bit j set iff word j of level l-1 != 0 */
 		uint64_t nb[BUDDY_LEVELS];            /* bits per level */
 		unsigned nl;                          /* levels; the top one is one word */
-	} start, end, x0, cls[BUDDY_CLASSES];        /* extent starts/ends, len-1 words, classes 1.. */
-	uint64_t next[BUDDY_CLASSES];                 /* free extents per class */
+	} start, end;                                 /* a bit at each free extent's first / last unit */
+	uint64_t **slot_dir;                          /* in meta: the slots of group j */
+	unsigned slot_shift;                          /* log2 of the words between two units' slots */
+	uint64_t head[BUDDY_CLASSES];                 /* first extent of each class list */
+	uint64_t count[BUDDY_CLASSES];                /* free extents per class */
 	uint64_t hint[BUDDY_CLASSES];                 /* >= the longest free extent of each class */
-	uint64_t classmask[2];                        /* bit c set iff next[c] != 0 */
+	uint64_t classmask[2];                        /* bit c set iff count[c] != 0 */
 	unsigned nclasses;                            /* classes in use for npages */
 	bool paranoid;                                /* buddy_free checks for double frees */
 };
@@ -41,8 +55,10 @@ struct buddy {
 size_t buddy_meta_bytes(uint64_t npages);
 
 /* Initialises b over [0, npages) with every unit allocated. meta: buddy_meta_bytes(npages) bytes,
- * 8-byte aligned; npages <= BUDDY_MAX_PAGES. Cost: zeroing the metadata. */
-void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta);
+ * 8-byte aligned; npages <= BUDDY_MAX_PAGES; slot_page and slot_shift locate the slots (above).
+ * Cost: zeroing the metadata and one slot_page call per 512 units; no slot is touched. */
+void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta,
+		buddy_slot_page_fn *slot_page, void *ctx, unsigned slot_shift);
 
 /* Marks [start, start+count) free (initial population, or returning any allocated range), merging
  * it with the free units on either side; cost O(bitmap levels), independent of count. */
@@ -52,7 +68,8 @@ void buddy_free(struct buddy *b, uint64_t start, uint64_t count);
  * Allocates count >= 1 contiguous units. A power of two count (up to 2^max_order) starts on a
  * multiple of count; other counts may start anywhere. When divisor > 1, (origin + start) % divisor == 0.
  * The result lies inside [lo, hi) (pass 0, npages for anywhere). Returns false, changing
- * nothing, when no such range is free.
+ * nothing, when no such range is free. Cost: O(bitmap levels) for an unbounded request without a
+ * divisor; a request with bounds is linear in the free extents inside them.
  */
 bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo, uint64_t hi,
 		 uint64_t *start);

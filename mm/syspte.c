@@ -45,6 +45,13 @@ static void syspte_verify_locked(void);
 /* The PTE slot of region page i. */
 static volatile uint64_t *syspte_slot(uint64_t i) { return sp.l1[i / PT_ENTRIES] + i % PT_ENTRIES; }
 
+/* The buddy's slots for region pages [512 group, +512): that table's PTEs (buddy.h). */
+static uint64_t *syspte_slot_page(void *ctx, uint64_t group)
+{
+	(void)ctx;
+	return (uint64_t *)sp.l1[group];
+}
+
 static bool syspte_present(uint64_t i) { return arch_pte_read(syspte_slot(i)) & PTE_P; }
 
 static vaddr_t syspte_va(uint64_t i) { return sp.base + (i << PAGE_SHIFT); }
@@ -75,13 +82,14 @@ int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages)
 	}
 	uint8_t *m = arch_phys_to_virt(meta);
 	sp = (typeof(sp)){ .pt = pt, .base = base, .npages = npages };
-	buddy_init(&sp.buddy, npages, base >> PAGE_SHIFT, m);
 	bitset_init(&sp.starts, npages, m + bbytes);
 	sp.l1 = (volatile uint64_t **)(m + bbytes + sbytes);
 	for (uint64_t j = 0; j < nl1; j++) {
 		sp.l1[j] = pt_pte_slot(pt, base + j * SIZE_2M);
 		KASSERT(sp.l1[j], "region table %llu missing after prealloc", (unsigned long long)j);
 	}
+	/* the free pages' not-present PTEs hold the allocator's free-extent records */
+	buddy_init(&sp.buddy, npages, base >> PAGE_SHIFT, m, syspte_slot_page, NULL, 0);
 	buddy_free(&sp.buddy, 0, npages);
 	sp.meta_bytes = bytes;
 	sp.table_pages = pt->table_pages - before;

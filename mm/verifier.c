@@ -11,7 +11,7 @@ void verifier_poison(paddr_t pa, uint64_t npages)
 {
 	for (uint64_t p = 0; p < npages; p++) {
 		volatile uint64_t *w = arch_phys_to_virt(pa + p * PAGE_SIZE);
-		for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		for (size_t i = VERIFIER_FIRST_WORD; i < PAGE_SIZE / 8; i++)
 			w[i] = VERIFIER_PATTERN;
 	}
 }
@@ -20,7 +20,7 @@ void verifier_check_poison(paddr_t pa, uint64_t npages)
 {
 	for (uint64_t p = 0; p < npages; p++) {
 		volatile uint64_t *w = arch_phys_to_virt(pa + p * PAGE_SIZE);
-		for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		for (size_t i = VERIFIER_FIRST_WORD; i < PAGE_SIZE / 8; i++)
 			if (w[i] != VERIFIER_PATTERN) {
 				KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED,
 					     pa + p * PAGE_SIZE + i * 8, w[i], VERIFIER_PATTERN);

@@ -16,7 +16,11 @@
 extern bool mm_verifier;
 void mm_verifier_set(bool on);
 
-/* Fills npages from pa with the pattern. */
+/* Word 0 of a free page belongs to the physical allocator (its free-extent records, mm/buddy.h):
+ * the pattern covers the other 511 words of each page. */
+#define VERIFIER_FIRST_WORD 1
+
+/* Fills npages from pa with the pattern (from word VERIFIER_FIRST_WORD of each page). */
 void verifier_poison(paddr_t pa, uint64_t npages);
 /* Verifies the pattern; on the first difference bug checks 0x1A/0x5A01 (returns if intercepted). */
 void verifier_check_poison(paddr_t pa, uint64_t npages);

@@ -35,6 +35,7 @@ struct world {
 	struct buddy b;
 	uint64_t npages, origin;
 	void *meta;
+	uint64_t *slots;       /* the units' slots (buddy.h); an allocated unit's holds canary(u) */
 	uint8_t *model;        /* 1 = free */
 	uint64_t model_free;
 	uint32_t *run;         /* scratch: free run length from each unit */
@@ -54,6 +55,30 @@ static void fail_once(struct world *w, int cond, const char *what, uint64_t a, u
 		printf("# mismatch: %s (%llu, %llu)\n", what, (unsigned long long)a, (unsigned long long)bb);
 }
 
+/* Slots for tests: one flat array of (npages rounded up to a group) words; ctx is the array. */
+static uint64_t *slot_page(void *ctx, uint64_t group)
+{
+	return (uint64_t *)ctx + (group << BUDDY_GROUP_SHIFT);
+}
+
+/* Slots one 4 KiB page apart: ctx is an array of 512 words per unit. */
+static uint64_t *slot_page_4k(void *ctx, uint64_t group)
+{
+	return (uint64_t *)ctx + (group << (BUDDY_GROUP_SHIFT + 9));
+}
+
+static uint64_t *slots_new(uint64_t npages)
+{
+	return calloc(npages + (1u << BUDDY_GROUP_SHIFT), sizeof(uint64_t));
+}
+
+/* What an allocated unit's slot holds in the differential test (a mapped PTE, in the region):
+ * the allocator must never change it. */
+static uint64_t canary(uint64_t u)
+{
+	return (u * 0x9e3779b97f4a7c15ull) | 1;
+}
+
 static void world_init(struct world *w, uint64_t npages, uint64_t origin)
 {
 	memset(w, 0, sizeof(*w));
@@ -62,7 +87,10 @@ static void world_init(struct world *w, uint64_t npages, uint64_t origin)
 	size_t mb = buddy_meta_bytes(npages);
 	w->meta = malloc(mb ? mb : 8);
 	memset(w->meta, 0xa5, mb);   /* buddy_init must clear what it uses */
-	buddy_init(&w->b, npages, origin, w->meta);
+	w->slots = slots_new(npages);
+	for (uint64_t u = 0; u < npages; u++)
+		w->slots[u] = canary(u);
+	buddy_init(&w->b, npages, origin, w->meta, slot_page, w->slots, 0);
 	w->model = calloc(npages + 1, 1);
 	w->run = calloc(npages + 1, sizeof(uint32_t));
 	w->cap = 1024;
@@ -72,16 +100,23 @@ static void world_init(struct world *w, uint64_t npages, uint64_t origin)
 static void world_fini(struct world *w)
 {
 	free(w->meta);
+	free(w->slots);
 	free(w->model);
 	free(w->run);
 	free(w->live);
 }
 
+/* Marks [s, s+n) free (v = 1: the allocator gave it back, its slots must still hold their
+ * canaries) or allocated (v = 0: the slots get their canaries). */
 static void model_set(struct world *w, uint64_t s, uint64_t n, uint8_t v)
 {
 	for (uint64_t u = s; u < s + n; u++) {
 		fail_once(w, w->model[u] != v, "model state before set", u, v);
 		w->model[u] = v;
+		if (v)
+			fail_once(w, w->slots[u] == canary(u), "an allocated unit's slot was written", u, w->slots[u]);
+		else
+			w->slots[u] = canary(u);
 	}
 	w->model_free += v ? n : -n;
 }
@@ -178,8 +213,8 @@ static void world_free(struct world *w, size_t i)
 {
 	struct live l = w->live[i];
 	w->live[i] = w->live[--w->nlive];
-	buddy_free(&w->b, l.s, l.n);
 	model_set(w, l.s, l.n, 1);
+	buddy_free(&w->b, l.s, l.n);
 	w->frees++;
 }
 
@@ -199,8 +234,8 @@ static void world_free_all(struct world *w)
 static void world_populate(struct world *w)
 {
 	if (rnd_below(3) == 0) {
-		buddy_free(&w->b, 0, w->npages);
 		model_set(w, 0, w->npages, 1);
+		buddy_free(&w->b, 0, w->npages);
 	} else {
 		uint64_t u = 0;
 		while (u < w->npages) {
@@ -208,8 +243,8 @@ static void world_populate(struct world *w)
 			if (len > w->npages - u)
 				len = w->npages - u;
 			if (rnd_below(4) != 0) {
-				buddy_free(&w->b, u, len);
 				model_set(w, u, len, 1);
+				buddy_free(&w->b, u, len);
 			}
 			u += len;
 		}
@@ -317,11 +352,14 @@ static void test_basics(void)
 
 	ok(buddy_meta_bytes(1ull << 24) <= (1ull << 24) / 2 + 4096, "metadata for 16M units: %zu bytes (<= 0.5 B/unit)",
 	   buddy_meta_bytes(1ull << 24));
-	ok(buddy_meta_bytes(262144) * 1000 / 262144 <= 490, "metadata for 256K units: %zu bytes",
+	ok(buddy_meta_bytes(262144) * 1000 / 262144 <= 280, "metadata for 256K units: %zu bytes (<= 0.28 B/unit)",
 	   buddy_meta_bytes(262144));
+	ok(buddy_meta_bytes(BUDDY_MAX_PAGES) > 0 && buddy_meta_bytes(BUDDY_MAX_PAGES + 1) == 0,
+	   "metadata: up to BUDDY_MAX_PAGES units, 0 (refused) past it");
 	ok(buddy_meta_bytes(1000) <= sizeof(meta), "small metadata fits");
 
-	buddy_init(&b, 1000, 0, meta);
+	uint64_t *slots = slots_new(1000);
+	buddy_init(&b, 1000, 0, meta, slot_page, slots, 0);
 	ok(b.free_units == 0 && buddy_check(&b) == 0, "init: all allocated, consistent");
 	ok(!buddy_alloc(&b, 1, 0, 0, 1000, &s), "alloc from empty fails");
 	buddy_free(&b, 0, 1000);
@@ -348,7 +386,7 @@ static void test_basics(void)
 	buddy_dump(&b);
 
 	/* origin matters for divisors: origin 1, divisor 3 -> index 2, 5, ... */
-	buddy_init(&b, 100, 1, meta);
+	buddy_init(&b, 100, 1, meta, slot_page, slots, 0);
 	buddy_free(&b, 0, 100);
 	r = buddy_alloc(&b, 3, 3, 0, 100, &s);
 	ok(r && (s + 1) % 3 == 0, "origin 1: (1 + %llu) %% 3 == 0", (unsigned long long)s);
@@ -359,80 +397,117 @@ static void test_basics(void)
 	/* 16M units: init + populate cost is per block, and one allocation works */
 	size_t mb = buddy_meta_bytes(1ull << 24);
 	void *big = malloc(mb);
-	buddy_init(&b, 1ull << 24, 0, big);
+	uint64_t *bigslots = slots_new(1ull << 24);
+	buddy_init(&b, 1ull << 24, 0, big, slot_page, bigslots, 0);
 	buddy_free(&b, 256, (1ull << 24) - 256 - 12345);
 	r = buddy_alloc(&b, 3, 3, 0, 1ull << 24, &s);
 	ok(r && s % 3 == 0 && s >= 256 && buddy_check(&b) == 0, "16M units: alloc 3/3 at %llu", (unsigned long long)s);
 	free(big);
+	free(bigslots);
+
+	/* slots one page apart (the physical allocator's layout: word 0 of each free page) */
+	uint64_t *pages = calloc(2048 * 512, sizeof(uint64_t));
+	buddy_init(&b, 2048, 0, meta, slot_page_4k, pages, 9);
+	buddy_free(&b, 0, 2048);
+	r = buddy_alloc(&b, 5, 0, 0, 2048, &s);
+	buddy_free(&b, s + 1, 2);
+	ok(r && buddy_check(&b) == 0, "slots at a 4 KiB stride: consistent");
+	uint64_t written = 0, elsewhere = 0;
+	for (uint64_t i = 0; i < 2048 * 512; i++)
+		if (pages[i])
+			*(i % 512 ? &elsewhere : &written) += 1;
+	ok(written >= 2 && elsewhere == 0, "records only in word 0 of a page (%llu words), nothing else (%llu)",
+	   (unsigned long long)written, (unsigned long long)elsewhere);
+	free(pages);
+	free(slots);
 }
 
 static void test_corruption(void)
 {
 	static uint64_t meta[512];
+	static uint64_t slots[1024 + 512], slots_copy[1024 + 512];
 	struct buddy b, saved;
 	uint64_t s;
 
-	buddy_init(&b, 1024, 0, meta);
+	buddy_init(&b, 1024, 0, meta, slot_page, slots, 0);
 	buddy_free(&b, 0, 1024);
 	ok(buddy_alloc(&b, 512, 0, 0, 1024, &s), "alloc 512");
 	ok(s == 0, "at 0");
 	ok(buddy_alloc(&b, 256, 0, 0, 1024, &s), "alloc 256");
 	ok(s == 512, "at 512");
-	/* free: [768, 1024) as one order-8 block */
+	ok(buddy_alloc(&b, 5, 0, 0, 1024, &s) && s == 768, "alloc 5 at 768");
+	ok(buddy_alloc(&b, 3, 0, 0, 1024, &s) && s == 773, "alloc 3 at 773");
+	buddy_free(&b, 768, 5);
+	/* free: [768, 773) (class of 5) and [776, 1024) (class of 248) */
 	saved = b;
 	uint64_t copy[512];
 	memcpy(copy, meta, sizeof(copy));
+	memcpy(slots_copy, slots, sizeof(slots));
+#define RESTORE() (b = saved, memcpy(meta, copy, sizeof(copy)), memcpy(slots, slots_copy, sizeof(slots)))
 
 	printf("# expected violations follow\n");
 	b.free_units++;
 	ok(buddy_check(&b) == -1, "detects free_units mismatch");
-	b = saved; memcpy(meta, copy, sizeof(copy));
+	RESTORE();
 
-	/* a start inside the free extent [768, 1024): starts and ends no longer alternate */
+	/* a start inside the free extent [776, 1024): starts and ends no longer alternate */
 	poke_set(&b.start, 800);
 	ok(buddy_check(&b) == -1, "detects a start inside a free extent");
-	b = saved; memcpy(meta, copy, sizeof(copy));
+	RESTORE();
 
-	/* an end without a start after the free extent (unit 1023 is the last; use [512, 768)) */
+	/* an end without a start inside the allocated [512, 768) */
 	poke_set(&b.end, 600);
 	ok(buddy_check(&b) == -1, "detects an unpaired end");
-	b = saved; memcpy(meta, copy, sizeof(copy));
+	RESTORE();
 
 	/* a free extent next to an allocated one that is marked free too: [700, 768) unmerged */
 	poke_set(&b.start, 700);
 	poke_set(&b.end, 767);
-	poke_set(&b.cls[15], 700 >> 6);   /* 68 units: octave 6, first quarter */
-	b.next[15]++;
-	b.classmask[0] |= 1u << 15;
-	b.hint[15] = 68;
 	b.free_units += 68;
 	ok(buddy_check(&b) == -1, "detects adjacent (unmerged) free extents");
-	b = saved; memcpy(meta, copy, sizeof(copy));
+	RESTORE();
 
-	/* a class bit for no extent */
-	poke_set(&b.cls[5], 3);
-	ok(buddy_check(&b) == -1, "detects a stray class bit");
-	b = saved; memcpy(meta, copy, sizeof(copy));
+	/* a record whose length disagrees with the bitmaps */
+	slots[777] -= 2;
+	ok(buddy_check(&b) == -1, "detects a record length that disagrees");
+	RESTORE();
 
-	/* the extent's class bit missing (count kept) */
-	b.cls[23].lv[0][0] &= ~((uint64_t)1 << 3);   /* 256 units: octave 8, first quarter */
-	ok(buddy_check(&b) == -1, "detects a missing class bit");
-	b = saved; memcpy(meta, copy, sizeof(copy));
+	/* a list that skips its extent (the head lost): the count no longer matches */
+	for (unsigned c = 0; c < BUDDY_CLASSES; c++)
+		if (b.head[c] == 776)
+			b.head[c] = ~0ull;
+	ok(buddy_check(&b) == -1, "detects an extent missing from its class list");
+	RESTORE();
+
+	/* a list entry that is not a free extent */
+	slots[768] |= (uint64_t)(512 + 1) << 1;   /* next link: unit 512 (allocated) */
+	ok(buddy_check(&b) == -1, "detects a list link to an allocated unit");
+	RESTORE();
+
+	/* a record with bit 0 set would read as a present PTE */
+	slots[776] |= 1;
+	ok(buddy_check(&b) == -1, "detects a record with bit 0 set");
+	RESTORE();
 
 	/* a level-0 bit without its summary */
 	b.start.lv[0][3] |= 1;
 	ok(buddy_check(&b) == -1, "detects a summary that disagrees with its bitmap");
-	b = saved; memcpy(meta, copy, sizeof(copy));
+	RESTORE();
 
 	/* a hint below the longest extent of its class */
-	b.hint[23] = 255;
+	for (unsigned c = 0; c < BUDDY_CLASSES; c++)
+		if (b.head[c] == 776)
+			b.hint[c] = 247;
 	ok(buddy_check(&b) == -1, "detects a class hint below its longest extent");
-	b = saved; memcpy(meta, copy, sizeof(copy));
+	RESTORE();
 
-	b.next[23]++;
+	for (unsigned c = 0; c < BUDDY_CLASSES; c++)
+		if (b.head[c] == 776)
+			b.count[c]++;
 	ok(buddy_check(&b) == -1, "detects a wrong per-class count");
-	b = saved; memcpy(meta, copy, sizeof(copy));
+	RESTORE();
 	ok(buddy_check(&b) == 0, "restored state is consistent");
+#undef RESTORE
 }
 
 /* A double free must panic (KASSERT): run it in a child. */
@@ -441,11 +516,11 @@ static void test_double_free(void)
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
-		static uint64_t meta[64];
+		static uint64_t meta[64], slots[256 + 512];
 		struct buddy b;
 		uint64_t s;
 		freopen("/dev/null", "w", stderr);
-		buddy_init(&b, 256, 0, meta);
+		buddy_init(&b, 256, 0, meta, slot_page, slots, 0);
 		buddy_set_paranoid(&b, true);
 		buddy_free(&b, 0, 256);
 		buddy_alloc(&b, 12, 0, 0, 256, &s);
