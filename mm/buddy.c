@@ -79,14 +79,15 @@ static inline unsigned buddy_ext_class(uint64_t len)
 {
 	_Static_assert(BUDDY_MAX_PAGES < (BUDDY_ONE << (BUDDY_MAX_ORDER + 1)), "octaves <= max order");
 	unsigned q = buddy_log2_floor(len | 4), small = buddy_log2_floor(len);
-	unsigned big = 4 * q - 9 + (unsigned)((len >> (q - 2)) & 3);
-	return len < 8 ? small : big;
+	unsigned big = 4 * q - 9 + (unsigned)((len >> (q - 2)) & 3), m = -(unsigned)(len < 8);
+	return (small & m) | (big & ~m);
 }
 
 /* ------------------------------------------------------------------ summarised bitmaps */
 
-/* Lays out a bitmap of nbits bits at word offset *off of meta (b's fields filled when b is set). */
-static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t *off)
+/* Lays out a bitmap of nbits bits at word offset *off of meta (b's fields filled when b is set),
+ * with summary levels up to a single word, or (flat) none: bm_test/set/clear/move only. */
+static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t *off, bool flat)
 {
 	unsigned l = 0;
 	do {
@@ -99,7 +100,7 @@ static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t 
 		*off += words;
 		nbits = words;
 		l++;
-	} while (nbits > 1);
+	} while (nbits > 1 && !flat);
 	if (bm)
 		bm->nl = l;
 }
@@ -127,13 +128,9 @@ static inline void bm_clear(struct buddy_bm *bm, uint64_t i)
 	}
 }
 
-/* Moves set bit i to clear bit j (same effect as bm_clear(i), bm_set(j)). */
+/* Moves set bit i to clear bit j (branch-free: whether they share a word is random). */
 static inline void bm_move(struct buddy_bm *bm, uint64_t i, uint64_t j)
 {
-	if ((i >> 6) == (j >> 6)) {
-		bm->lv[0][i >> 6] ^= (BUDDY_ONE << (i & 63)) | (BUDDY_ONE << (j & 63));
-		return;
-	}
 	bm_clear(bm, i);
 	bm_set(bm, j);
 }
@@ -176,6 +173,18 @@ static inline uint64_t bm_first(const struct buddy_bm *bm)
 	return i;
 }
 
+/* First set bit at or after i by a word-by-word scan (any bitmap, with summaries or flat), or
+ * BUDDY_NONE: for buddy_check, which reads all the metadata anyway. */
+static uint64_t bm_next_flat(const struct buddy_bm *bm, uint64_t i)
+{
+	for (uint64_t wi = i >> 6; i < bm->nb[0]; wi++, i = wi << 6) {
+		uint64_t w = bm->lv[0][wi] & (~(uint64_t)0 << (i & 63));
+		if (w)
+			return (wi << 6) | (uint64_t)__builtin_ctzll(w);
+	}
+	return BUDDY_NONE;
+}
+
 /* Last set bit at or before i (i < nbits), or BUDDY_NONE. */
 static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
 {
@@ -212,7 +221,7 @@ _Static_assert(BUDDY_MAX_PAGES <= BUDDY_REC_LINK_MASK, "a link holds every unit 
 /* The slot of unit u. */
 static inline uint64_t *buddy_slot(const struct buddy *b, uint64_t u)
 {
-	return b->slot_dir[u >> BUDDY_GROUP_SHIFT] + ((u & ((BUDDY_ONE << BUDDY_GROUP_SHIFT) - 1)) << b->slot_shift);
+	return b->slots + (u << b->slot_shift);
 }
 
 /* Link field value for unit u (BUDDY_NONE: 0), and back (0: BUDDY_NONE, by wrap-around). */
@@ -263,6 +272,9 @@ static inline void buddy_rec_set_prev(const struct buddy *b, uint64_t s, uint64_
 
 /* ------------------------------------------------------------------ class lists */
 
+/* The lists are doubly linked, except that the head's previous link means nothing: taking the
+ * head (the common case) then touches no other extent's slot. */
+
 /* Pushes the free extent at s on the list of class c. */
 static inline void buddy_list_push(struct buddy *b, unsigned c, uint64_t s)
 {
@@ -276,11 +288,13 @@ static inline void buddy_list_push(struct buddy *b, unsigned c, uint64_t s)
 /* Takes the free extent at s (record intact) off the list of class c. */
 static inline void buddy_list_unlink(struct buddy *b, unsigned c, uint64_t s)
 {
-	uint64_t w = *buddy_slot(b, s), n = buddy_rec_next(w), p = buddy_rec_prev(w);
-	if (p == BUDDY_NONE)
+	uint64_t w = *buddy_slot(b, s), n = buddy_rec_next(w);
+	if (b->head[c] == s) {
 		b->head[c] = n;
-	else
-		buddy_rec_set_next(b, p, n);
+		return;
+	}
+	uint64_t p = buddy_rec_prev(w);
+	buddy_rec_set_next(b, p, n);
 	if (n != BUDDY_NONE)
 		buddy_rec_set_prev(b, n, p);
 }
@@ -290,12 +304,12 @@ static inline void buddy_list_replace(struct buddy *b, unsigned c, uint64_t s, u
 {
 	if (ns == s)
 		return;
-	uint64_t w = *buddy_slot(b, s), n = buddy_rec_next(w), p = buddy_rec_prev(w);
+	uint64_t w = *buddy_slot(b, s), n = buddy_rec_next(w);
 	*buddy_slot(b, ns) = w;
-	if (p == BUDDY_NONE)
+	if (b->head[c] == s)
 		b->head[c] = ns;
 	else
-		buddy_rec_set_next(b, p, ns);
+		buddy_rec_set_next(b, buddy_rec_prev(w), ns);
 	if (n != BUDDY_NONE)
 		buddy_rec_set_prev(b, n, ns);
 }
@@ -342,7 +356,7 @@ static inline void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len)
 
 /* The free extent [os, os+olen) of class oc becomes [ns, ns+nlen), the two overlapping (record
  * intact): in the same class it keeps its place on the list, else it changes lists. */
-static inline void buddy_class_move_c(struct buddy *b, unsigned oc, uint64_t os, uint64_t ns, uint64_t nlen)
+static inline __attribute__((always_inline)) void buddy_class_move_c(struct buddy *b, unsigned oc, uint64_t os, uint64_t ns, uint64_t nlen)
 {
 	unsigned nc = buddy_ext_class(nlen);
 	if (oc == nc) {
@@ -362,23 +376,20 @@ static inline void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen,
 	buddy_class_move_c(b, buddy_ext_class(olen), os, ns, nlen);
 }
 
+/* End of the free extent starting at s (a start bit). */
+static inline uint64_t buddy_extent_end(const struct buddy *b, uint64_t s)
+{
+	return bm_test(&b->end, s) ? s + 1 : s + buddy_rec_len(b, s);
+}
+
 /* The free extent containing unit u: its start, and its end in *e; BUDDY_NONE when u is not free. */
 static inline uint64_t buddy_extent_at(const struct buddy *b, uint64_t u, uint64_t *e)
 {
 	uint64_t s = bm_prev(&b->start, u);
 	if (s == BUDDY_NONE)
 		return BUDDY_NONE;
-	uint64_t last = bm_next(&b->end, s);
-	if (last == BUDDY_NONE || last < u)
-		return BUDDY_NONE;
-	*e = last + 1;
-	return s;
-}
-
-/* End of the free extent starting at s (a start bit). */
-static inline uint64_t buddy_extent_end(const struct buddy *b, uint64_t s)
-{
-	return bm_test(&b->end, s) ? s + 1 : s + buddy_rec_len(b, s);
+	*e = buddy_extent_end(b, s);
+	return *e > u ? s : BUDDY_NONE;
 }
 
 /* End of the free extent at s of class c. */
@@ -400,12 +411,9 @@ static uint64_t buddy_layout(uint64_t npages, struct buddy *b, void *meta)
 {
 	uint64_t off = 0;
 
-	bm_layout(b ? &b->start : NULL, npages, meta, &off);
-	bm_layout(b ? &b->end : NULL, npages, meta, &off);
-	if (b)
-		b->slot_dir = (uint64_t **)((uint64_t *)meta + off);
-	_Static_assert(sizeof(uint64_t *) <= sizeof(uint64_t), "one slot page pointer per word");
-	return off + ((npages + (BUDDY_ONE << BUDDY_GROUP_SHIFT) - 1) >> BUDDY_GROUP_SHIFT);
+	bm_layout(b ? &b->start : NULL, npages, meta, &off, false);
+	bm_layout(b ? &b->end : NULL, npages, meta, &off, true);
+	return off;
 }
 
 /* Bytes of metadata buddy_init needs for npages units. */
@@ -416,10 +424,9 @@ size_t buddy_meta_bytes(uint64_t npages)
 	return (size_t)(buddy_layout(npages, NULL, NULL) * sizeof(uint64_t));
 }
 
-/* Initialises b over [0, npages) with every unit allocated: zeroes the bitmaps, fills the slot
- * directory, touches no slot. */
-void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta,
-		buddy_slot_page_fn *slot_page, void *ctx, unsigned slot_shift)
+/* Initialises b over [0, npages) with every unit allocated: zeroes the bitmaps, touches no slot. */
+void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *slots,
+		unsigned slot_shift)
 {
 	KASSERT(npages <= BUDDY_MAX_PAGES, "buddy: %llu units is too many", (unsigned long long)npages);
 	KASSERT(((uintptr_t)meta & 7) == 0, "buddy: metadata %p is not 8-byte aligned", meta);
@@ -432,6 +439,7 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta,
 	b->paranoid = false;
 	b->classmask[0] = b->classmask[1] = 0;
 	b->nclasses = buddy_nclasses(b->max_order);
+	b->slots = slots;
 	b->slot_shift = slot_shift;
 	for (unsigned c = 0; c < BUDDY_CLASSES; c++) {
 		b->head[c] = BUDDY_NONE;
@@ -439,13 +447,8 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta,
 		b->hint[c] = 0;
 	}
 	uint64_t words = buddy_layout(npages, b, meta), *w = meta;
-	uint64_t groups = (npages + (BUDDY_ONE << BUDDY_GROUP_SHIFT) - 1) >> BUDDY_GROUP_SHIFT;
-	for (uint64_t j = 0; j < words - groups; j++)
+	for (uint64_t j = 0; j < words; j++)
 		w[j] = 0;
-	for (uint64_t j = 0; j < groups; j++) {
-		b->slot_dir[j] = slot_page(ctx, j);
-		KASSERT(b->slot_dir[j], "buddy: no slots for units %llu..", (unsigned long long)(j << BUDDY_GROUP_SHIFT));
-	}
 }
 
 /* Marks [start, start+count) free, merging it with the free extents on either side: O(levels). */
@@ -459,7 +462,7 @@ void buddy_free(struct buddy *b, uint64_t start, uint64_t count)
 	uint64_t s = start, e = start + count, x;
 	if (b->paranoid) {
 		uint64_t ps = bm_prev(&b->start, e - 1);
-		KASSERT(ps == BUDDY_NONE || bm_next(&b->end, ps) < start,
+		KASSERT(ps == BUDDY_NONE || buddy_extent_end(b, ps) <= start,
 			"buddy: double free: [%llu, +%llu) meets a free extent", (unsigned long long)start,
 			(unsigned long long)count);
 	}
@@ -671,12 +674,12 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 		g += (count & ((BUDDY_ONE << gran) - 1)) != 0;
 		unsigned c = buddy_mask_next(b, g);
 		if (c < b->nclasses) {
-			uint64_t s = b->head[c], e = buddy_class_end(b, c, s), end = s + count;
-			if (end < e) {
-				bm_move(&b->start, s, end);
-				buddy_class_move_c(b, c, s, end, e - end);
+			uint64_t s = b->head[c], e = buddy_class_end(b, c, s), x = e - count;
+			if (x > s) {
+				bm_move(&b->end, e - 1, x - 1);
+				buddy_class_move_c(b, c, s, s, x - s);
 				b->free_units -= count;
-				*start = s;
+				*start = x;
 				return true;
 			}
 			h.s = s;
@@ -740,7 +743,7 @@ void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS])
 	for (unsigned k = 0; k < BUDDY_ORDERS; k++)
 		out[k] = 0;
 	for (uint64_t s = bm_next(&b->start, 0); s != BUDDY_NONE; s = bm_next(&b->start, s + 1)) {
-		uint64_t e = bm_next(&b->end, s) + 1;
+		uint64_t e = buddy_extent_end(b, s);
 		for (uint64_t a = s; a < e;) {
 			unsigned k = MIN(buddy_log2_floor(e - a), b->max_order);
 			if (a)
@@ -778,14 +781,15 @@ static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned 
 }
 
 /* Checks the list of class c against the extents: each entry a free extent of class c whose record
- * agrees (bit 0 clear), back links consistent (so no entry repeats), cnt entries; 0 or -1. */
+ * agrees (bit 0 clear), back links consistent past the head (so no entry repeats), cnt entries;
+ * 0 or -1. */
 static int buddy_check_list(const struct buddy *b, unsigned c, uint64_t cnt)
 {
 	uint64_t n = 0, prev = BUDDY_NONE;
 	for (uint64_t s = b->head[c]; s != BUDDY_NONE; prev = s, s = buddy_list_after(b, s), n++) {
-		uint64_t last = s < b->npages && bm_test(&b->start, s) ? bm_next(&b->end, s) : BUDDY_NONE;
+		uint64_t last = s < b->npages && bm_test(&b->start, s) ? bm_next_flat(&b->end, s) : BUDDY_NONE;
 		if (n == cnt || last == BUDDY_NONE || buddy_class(b, last + 1 - s) != c ||
-		    (c && buddy_rec_len(b, s) != last + 1 - s) || buddy_rec_prev(*buddy_slot(b, s)) != prev ||
+		    (c && buddy_rec_len(b, s) != last + 1 - s) || (n && buddy_rec_prev(*buddy_slot(b, s)) != prev) ||
 		    (*buddy_slot(b, s) & 1) || (c && (*buddy_slot(b, s + 1) & 1))) {
 			kprintf("buddy_check: class %u list entry %llu (unit %llu, after %llu): not a free extent "
 				"of the class with a matching record (%llu extents in the class)\n", c,
@@ -817,15 +821,15 @@ int buddy_check(const struct buddy *b)
 	if (buddy_check_bm(&b->start, "starts", 0) < 0 || buddy_check_bm(&b->end, "ends", 0) < 0)
 		return -1;
 	/* the extents: starts and ends alternate, each extent is followed by an allocated unit */
-	uint64_t s = bm_next(&b->start, 0), last_end = bm_next(&b->end, 0);
+	uint64_t s = bm_next(&b->start, 0), last_end = bm_next_flat(&b->end, 0);
 	if (s == BUDDY_NONE ? last_end != BUDDY_NONE : last_end == BUDDY_NONE || last_end < s) {
 		kprintf("buddy_check: first end %llu before first start %llu\n",
 			(unsigned long long)last_end, (unsigned long long)s);
 		return -1;
 	}
 	while (s != BUDDY_NONE) {
-		uint64_t le = bm_next(&b->end, s), ns = bm_next(&b->start, s + 1);
-		uint64_t ne = le == BUDDY_NONE ? BUDDY_NONE : bm_next(&b->end, le + 1);
+		uint64_t le = bm_next_flat(&b->end, s), ns = bm_next(&b->start, s + 1);
+		uint64_t ne = le == BUDDY_NONE ? BUDDY_NONE : bm_next_flat(&b->end, le + 1);
 		if (le == BUDDY_NONE || (ns != BUDDY_NONE && ns <= le + 1) ||
 		    (ne != BUDDY_NONE && (ns == BUDDY_NONE || ne < ns))) {
 			kprintf("buddy_check: extent at %llu: end %llu, next start %llu, next end %llu\n",

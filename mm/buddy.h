@@ -2,7 +2,7 @@
  * buddy_: a generic allocator of contiguous runs over unit indices [0, npages) (exact sizes; powers
  * of two naturally aligned, as from a binary buddy). Used for physical page frames (mm/phys.c) and
  * for the system PTE region (mm/syspte.c). Its metadata is one caller-provided block of
- * buddy_meta_bytes(npages) bytes (about 0.27 byte per unit) plus one word per unit that only the
+ * buddy_meta_bytes(npages) bytes (about 0.26 byte per unit) plus one word per unit that only the
  * free units lend it (their "slots", below).
  *
  * Not locked: callers serialise.
@@ -17,17 +17,15 @@
 #define BUDDY_LEVELS 6               /* 64-ary summary levels: up to 64^6 = 2^36 bits */
 #define BUDDY_MAX_PAGES (((uint64_t)1 << 31) - 1)   /* 8 TiB of 4 KiB units: records link 31-bit indices */
 #define BUDDY_CLASSES (4 * BUDDY_MAX_ORDER - 5)   /* free extent size classes (see mm/buddy.c) */
-#define BUDDY_GROUP_SHIFT 9          /* units per slot group: 512 (one page-table page of PTEs) */
 
 /*
- * The slot of unit u: one 64-bit word the allocator owns while u is free and never touches while u
- * is allocated. A free extent of two or more units keeps its record (length, class-list links) in
- * the slots of its first two units, bit 0 always clear: for the system PTE region the slots are
- * the region's own not-present PTEs (the NT design), for physical memory word 0 of each free page
- * (as xv6 threads its free list through free pages). The slots of the 512 units of group j are
- * slot_page(ctx, j)[k << slot_shift], k = 0..511; buddy_init asks once per group.
+ * The slot of unit u, slots[u << slot_shift]: one 64-bit word the allocator owns while u is free and
+ * never touches while u is allocated. A free extent keeps its record (class-list links; its length
+ * when two units or more) in the slots of its first two units, bit 0 always clear: for the system
+ * PTE region the slots are the region's own not-present PTEs (the NT design), for physical memory
+ * word 0 of each free page through the direct map (as xv6 threads its free list through free
+ * pages).
  */
-typedef uint64_t *buddy_slot_page_fn(void *ctx, uint64_t group);
 
 struct buddy {
 	uint64_t npages;      /* units managed: [0, npages) */
@@ -41,8 +39,8 @@ struct buddy {
 		uint64_t nb[BUDDY_LEVELS];            /* bits per level */
 		unsigned nl;                          /* levels; the top one is one word */
 	} start, end;                                 /* a bit at each free extent's first / last unit */
-	uint64_t **slot_dir;                          /* in meta: the slots of group j */
-	unsigned slot_shift;                          /* log2 of the words between two units' slots */
+	uint64_t *slots;                              /* unit u's slot: slots[u << slot_shift] */
+	unsigned slot_shift;
 	uint64_t head[BUDDY_CLASSES];                 /* first extent of each class list */
 	uint64_t count[BUDDY_CLASSES];                /* free extents per class */
 	uint64_t hint[BUDDY_CLASSES];                 /* >= the longest free extent of each class */
@@ -55,10 +53,10 @@ struct buddy {
 size_t buddy_meta_bytes(uint64_t npages);
 
 /* Initialises b over [0, npages) with every unit allocated. meta: buddy_meta_bytes(npages) bytes,
- * 8-byte aligned; npages <= BUDDY_MAX_PAGES; slot_page and slot_shift locate the slots (above).
- * Cost: zeroing the metadata and one slot_page call per 512 units; no slot is touched. */
-void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta,
-		buddy_slot_page_fn *slot_page, void *ctx, unsigned slot_shift);
+ * 8-byte aligned; npages <= BUDDY_MAX_PAGES; slots and slot_shift locate the slots (above).
+ * Cost: zeroing the metadata; no slot is touched. */
+void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *slots,
+		unsigned slot_shift);
 
 /* Marks [start, start+count) free (initial population, or returning any allocated range), merging
  * it with the free units on either side; cost O(bitmap levels), independent of count. */

@@ -146,14 +146,6 @@ static size_t phys_drop_frame0(struct phys_range *r, size_t n)
 	return n;
 }
 
-/* The buddy's slots for frames [512 group, +512): word 0 of each frame, through the direct map
- * (a free frame lends it to the allocator; see buddy.h and verifier.h). */
-static uint64_t *phys_slot_page(void *ctx, uint64_t group)
-{
-	(void)ctx;
-	return arch_phys_to_virt(pfn_to_pa(group << BUDDY_GROUP_SHIFT));
-}
-
 int phys_init(const void *map, size_t map_size, size_t desc_size)
 {
 	static struct phys_range now[PHYS_MAX_RANGES];
@@ -192,7 +184,8 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 	}
 	paddr_t meta_pa = pfn_to_pa(now[mi].start);
 	now[mi].start += meta_pages;
-	buddy_init(&phys_buddy, highest, 0, arch_phys_to_virt(meta_pa), phys_slot_page, NULL, PAGE_SHIFT - 3);
+	/* a free frame lends word 0 to the allocator's records (buddy.h, verifier.h) */
+	buddy_init(&phys_buddy, highest, 0, arch_phys_to_virt(meta_pa), arch_phys_to_virt(0), PAGE_SHIFT - 3);
 	for (size_t i = 0; i < nnow; i++)
 		if (now[i].end > now[i].start) {
 			buddy_free(&phys_buddy, now[i].start, now[i].end - now[i].start);

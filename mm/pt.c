@@ -317,6 +317,43 @@ int pt_prealloc(struct pt *pt, vaddr_t va, uint64_t size)
 	return st;
 }
 
+int pt_prealloc_contiguous(struct pt *pt, vaddr_t va, uint64_t size, volatile uint64_t **ptes)
+{
+	if (!pt_range_ok(va, size) || !IS_ALIGNED(va, SIZE_2M) || !IS_ALIGNED(size, SIZE_2M))
+		return PT_EINVAL;
+	uint64_t n = size / SIZE_2M, j;
+	paddr_t run = phys_alloc(n, 0, UINT64_MAX);
+	if (!run)
+		return PT_ENOMEM;
+	volatile uint64_t *t = arch_phys_to_virt(run);
+	for (uint64_t i = 0; i < n * PT_ENTRIES; i++)
+		t[i] = 0;
+	int st = PT_OK;
+	uint64_t f = spin_lock(&pt->lock);
+	for (j = 0; j < n; j++) {
+		volatile uint64_t *pde = pt_walk(pt, va + j * SIZE_2M, 2, true, &st);
+		if (!pde)
+			break;
+		if (arch_pte_read(pde) & PTE_P) {
+			st = PT_EEXIST;
+			break;
+		}
+		arch_pte_write(pde, (run + j * PAGE_SIZE) | PTE_P | PTE_W);
+	}
+	if (j < n)   /* undo: the tables installed so far go back with the run */
+		while (j-- > 0)
+			arch_pte_write(pt_walk(pt, va + j * SIZE_2M, 2, false, &st), 0);
+	else
+		pt->table_pages += n;
+	spin_unlock(&pt->lock, f);
+	if (st != PT_OK) {
+		phys_free(run, n);
+		return st;
+	}
+	*ptes = t;
+	return PT_OK;
+}
+
 volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va)
 {
 	int st = PT_OK;

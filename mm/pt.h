@@ -69,6 +69,13 @@ int pt_protect(struct pt *pt, vaddr_t va, uint64_t size, unsigned prot);
 bool pt_query(struct pt *pt, vaddr_t va, paddr_t *pa, uint64_t *pte, uint64_t *page_size);
 /* Creates every table down to level 1 for [va, va+size) so later 4 KiB maps never allocate. */
 int pt_prealloc(struct pt *pt, vaddr_t va, uint64_t size);
+/*
+ * Creates the level-1 tables of [va, va+size) (2 MiB aligned) as one physically contiguous, zeroed
+ * run, so the range's PTEs form one array in the direct map; *ptes = the PTE of va. PT_EEXIST
+ * (nothing changed but upper tables) when one of those tables or a large page is already there,
+ * PT_ENOMEM, PT_EINVAL.
+ */
+int pt_prealloc_contiguous(struct pt *pt, vaddr_t va, uint64_t size, volatile uint64_t **ptes);
 /* The level-1 PTE slot for va, or NULL when a table is missing or a large page covers va. */
 volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va);
 

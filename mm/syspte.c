@@ -28,7 +28,7 @@ static struct {
 	uint64_t npages;
 	struct buddy buddy;
 	struct bitset starts;
-	volatile uint64_t **l1;          /* level-1 table of each 2 MiB of the region */
+	volatile uint64_t *ptes;         /* the region's PTEs: its level-1 tables, one contiguous run */
 	spinlock_t lock;
 	struct syspte_resv *buckets[SYSPTE_HASH_BUCKETS];
 	struct syspte_resv *live;        /* newest first */
@@ -42,15 +42,8 @@ static uint64_t syspte_span(const struct syspte_resv *r) { return r->npages + !!
 
 static void syspte_verify_locked(void);
 
-/* The PTE slot of region page i. */
-static volatile uint64_t *syspte_slot(uint64_t i) { return sp.l1[i / PT_ENTRIES] + i % PT_ENTRIES; }
-
-/* The buddy's slots for region pages [512 group, +512): that table's PTEs (buddy.h). */
-static uint64_t *syspte_slot_page(void *ctx, uint64_t group)
-{
-	(void)ctx;
-	return (uint64_t *)sp.l1[group];
-}
+/* The PTE slot of region page i (the region's level-1 tables are one contiguous run). */
+static volatile uint64_t *syspte_slot(uint64_t i) { return sp.ptes + i; }
 
 static bool syspte_present(uint64_t i) { return arch_pte_read(syspte_slot(i)) & PTE_P; }
 
@@ -65,9 +58,8 @@ int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages)
 			(unsigned long long)base, (unsigned long long)npages);
 		return -1;
 	}
-	uint64_t nl1 = npages / PT_ENTRIES;
 	size_t bbytes = ALIGN_UP(buddy_meta_bytes(npages), 8), sbytes = ALIGN_UP(bitset_meta_bytes(npages), 8);
-	size_t bytes = bbytes + sbytes + nl1 * sizeof(uint64_t *);
+	size_t bytes = bbytes + sbytes;
 	uint64_t pages = ALIGN_UP(bytes, PAGE_SIZE) >> PAGE_SHIFT;
 	paddr_t meta = phys_alloc(pages, 0, UINT64_MAX);
 	if (!meta) {
@@ -75,21 +67,19 @@ int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages)
 		return -1;
 	}
 	uint64_t before = pt->table_pages;
-	if (pt_prealloc(pt, base, npages << PAGE_SHIFT) != PT_OK) {
-		kprintf("syspte: no memory for the region's page tables\n");
+	volatile uint64_t *ptes;
+	int st = pt_prealloc_contiguous(pt, base, npages << PAGE_SHIFT, &ptes);
+	if (st != PT_OK) {
+		kprintf("syspte: %s for the region's %llu page tables (one contiguous run)\n",
+			st == PT_ENOMEM ? "no memory" : "tables already present", (unsigned long long)(npages / PT_ENTRIES));
 		phys_free(meta, pages);
 		return -1;
 	}
 	uint8_t *m = arch_phys_to_virt(meta);
-	sp = (typeof(sp)){ .pt = pt, .base = base, .npages = npages };
+	sp = (typeof(sp)){ .pt = pt, .base = base, .npages = npages, .ptes = ptes };
 	bitset_init(&sp.starts, npages, m + bbytes);
-	sp.l1 = (volatile uint64_t **)(m + bbytes + sbytes);
-	for (uint64_t j = 0; j < nl1; j++) {
-		sp.l1[j] = pt_pte_slot(pt, base + j * SIZE_2M);
-		KASSERT(sp.l1[j], "region table %llu missing after prealloc", (unsigned long long)j);
-	}
 	/* the free pages' not-present PTEs hold the allocator's free-extent records */
-	buddy_init(&sp.buddy, npages, base >> PAGE_SHIFT, m, syspte_slot_page, NULL, 0);
+	buddy_init(&sp.buddy, npages, base >> PAGE_SHIFT, m, (uint64_t *)ptes, 0);
 	buddy_free(&sp.buddy, 0, npages);
 	sp.meta_bytes = bytes;
 	sp.table_pages = pt->table_pages - before;

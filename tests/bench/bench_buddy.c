@@ -95,11 +95,6 @@ static struct resv live[NPAGES];
  * allocator's to use; they are not metadata, a real region has them anyway). */
 static uint64_t ptes[NPAGES];
 
-static uint64_t *bench_slot_page(void *ctx, uint64_t group)
-{
-	(void)ctx;
-	return &ptes[group << BUDDY_GROUP_SHIFT];
-}
 
 /* A request size for workload w. */
 static inline uint64_t wl_size(const struct workload *w)
@@ -121,7 +116,7 @@ static struct result run(const struct workload *w, enum policy pol, uint64_t see
 	struct timespec t0, t1;
 
 	rs = seed * 0x9e3779b97f4a7c15ull + 1;
-	buddy_init(&b, NPAGES, 0, meta, bench_slot_page, NULL, 0);
+	buddy_init(&b, NPAGES, 0, meta, ptes, 0);
 	buddy_free(&b, 0, NPAGES);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long step = 0; step < steps; step++) {

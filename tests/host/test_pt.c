@@ -121,6 +121,35 @@ static void test_prealloc_and_enomem(void)
 	ok(!pt_query(&pt, VA0 + 100 * SIZE_1G, NULL, NULL, NULL), "nothing mapped after ENOMEM");
 }
 
+/* The system PTE region's tables: one contiguous run, its PTEs one array; refusals change nothing. */
+static void test_prealloc_contiguous(void)
+{
+	volatile uint64_t *ptes = NULL;
+	setup(256);   /* 1 MiB of RAM */
+	pt_create(&pt, true, false);
+	uint64_t t0 = pt.table_pages;
+	is(pt_prealloc_contiguous(&pt, VA0 + SIZE_1G, 4 * SIZE_2M, &ptes), PT_OK, "contiguous tables for 8 MiB");
+	ok(ptes != NULL, "PTE array returned");
+	for (int j = 0; j < 4; j++)
+		ok(pt_pte_slot(&pt, VA0 + SIZE_1G + (uint64_t)j * SIZE_2M) == ptes + j * 512, "table %d follows table %d", j, j - 1);
+	is(pt.table_pages - t0, 4 + 2, "4 level-1 tables counted, plus the upper levels created");
+	ptes[5] = 0x100000 | PTE_P;
+	paddr_t pa;
+	ok(pt_query(&pt, VA0 + SIZE_1G + 5 * PAGE_SIZE, &pa, NULL, NULL) && pa == 0x100000, "a PTE written in the array maps");
+	ptes[5] = 0;
+	uint64_t t1 = pt.table_pages, free_before;
+	struct phys_stats st;
+	phys_get_stats(&st);
+	free_before = st.free_pages;
+	is(pt_prealloc_contiguous(&pt, VA0 + SIZE_1G + 2 * SIZE_2M, 4 * SIZE_2M, &ptes), PT_EEXIST,
+	   "overlapping an existing table: PT_EEXIST");
+	phys_get_stats(&st);
+	ok(st.free_pages == free_before && pt.table_pages == t1, "refusal returned its run, counted nothing");
+	is(pt_prealloc_contiguous(&pt, VA0 + PAGE_SIZE, SIZE_2M, &ptes), PT_EINVAL, "unaligned: PT_EINVAL");
+	is(pt_prealloc_contiguous(&pt, VA0 + 8 * SIZE_1G, 1024 * SIZE_2M, &ptes), PT_ENOMEM, "1024 tables in 1 MiB: PT_ENOMEM");
+	is(pt_check(&pt), 0, "tree consistent");
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -128,5 +157,6 @@ int main(void)
 	test_split_and_protect();
 	test_bad_input_and_checker();
 	test_prealloc_and_enomem();
+	test_prealloc_contiguous();
 	return tap_done();
 }
