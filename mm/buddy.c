@@ -34,53 +34,43 @@ static unsigned buddy_max_order_for(uint64_t npages)
 	return MIN(buddy_log2_floor(npages), (unsigned)BUDDY_MAX_ORDER);
 }
 
-/* Size classes of free extents, by length: 0: 1; 1: 2..3; 2: 4..7; then for each octave p >= 3
- * four quarters, class 3 + 4(p-3) + q holding [2^p + q 2^(p-2), 2^p + (q+1) 2^(p-2)). Octaves
- * stop at max_order (longer extents, only in regions over 2^31 units, join its last class). */
-#define BUDDY_O4(p) p, p, p, p
-#define BUDDY_M4(p) BUDDY_ONE << (p), 5 * BUDDY_ONE << ((p) - 2), 6 * BUDDY_ONE << ((p) - 2), 7 * BUDDY_ONE << ((p) - 2)
-#define BUDDY_X28(F) F(3), F(4), F(5), F(6), F(7), F(8), F(9), F(10), F(11), F(12), F(13), F(14), F(15), \
-	F(16), F(17), F(18), F(19), F(20), F(21), F(22), F(23), F(24), F(25), F(26), F(27), F(28), F(29), F(30)
-_Static_assert(BUDDY_MAX_ORDER == 30 && BUDDY_CLASSES == 3 + 4 * 28, "class tables: octaves 3..30");
-/* Octave (window shift) and shortest extent of each class, as tables (see buddy_class). */
-static const uint8_t buddy_octave_tab[BUDDY_CLASSES] = { 0, 1, 2, BUDDY_X28(BUDDY_O4) };
-static const uint64_t buddy_min_tab[BUDDY_CLASSES] = { 1, 2, 4, BUDDY_X28(BUDDY_M4) };
+/* Size classes of free extents, by length: class 4q + k holds the lengths whose octave is q
+ * (2^q <= len < 2^(q+1)) and whose next two bits are k, i.e. [2^q + k 2^(q-2), 2^q + (k+1) 2^(q-2))
+ * for q >= 2; lengths 1, 2 and 3 have classes 0, 4 and 6 to themselves (1, 2, 3, 5, 7 stay empty).
+ * Classes are ordered as the lengths they hold. */
+_Static_assert(BUDDY_CLASSES == 4 * (BUDDY_MAX_ORDER + 1) && BUDDY_CLASSES <= 128 &&
+	       BUDDY_MAX_PAGES < (BUDDY_ONE << (BUDDY_MAX_ORDER + 1)), "two mask words hold every class");
 
+/* Octave of class c. */
 static inline unsigned buddy_class_octave(unsigned c)
 {
-	return buddy_octave_tab[c];
+	return c >> 2;
 }
 
-/* Shortest extent of class c. */
+/* Shortest length of class c (c the class of some length). */
 static inline uint64_t buddy_class_min(unsigned c)
 {
-	return buddy_min_tab[c];
+	return ((((uint64_t)4 + (c & 3)) << (c >> 2)) + 3) >> 2;
 }
 
 /* Classes used with largest order maxo. */
 static inline unsigned buddy_nclasses(unsigned maxo)
 {
-	return maxo < 3 ? maxo + 1 : 4 * maxo - 5;
+	return 4 * (maxo + 1);
 }
 
-/* Class of a free extent of len >= 1 units. */
-static inline unsigned buddy_class(const struct buddy *b, uint64_t len)
-{
-	unsigned p = buddy_log2_floor(len);
-	if (p > b->max_order)
-		return b->nclasses - 1;
-	return p < 3 ? p : 3 + 4 * (p - 3) + (unsigned)((len >> (p - 2)) & 3);
-}
-
-/* Class of a free extent of len units, 1 <= len <= npages (as buddy_class, without looking at b:
- * only regions over 2^31 units cap the octave). Branch-free: small extents are common and their
- * lengths random. */
+/* Class of a free extent of len units, 1 <= len <= BUDDY_MAX_PAGES: the octave and the two bits
+ * below the leading one (branch-free: small extents are common and their lengths random). */
 static inline unsigned buddy_ext_class(uint64_t len)
 {
-	_Static_assert(BUDDY_MAX_PAGES < (BUDDY_ONE << (BUDDY_MAX_ORDER + 1)), "octaves <= max order");
-	unsigned q = buddy_log2_floor(len | 4), small = buddy_log2_floor(len);
-	unsigned big = 4 * q - 9 + (unsigned)((len >> (q - 2)) & 3), m = -(unsigned)(len < 8);
-	return (small & m) | (big & ~m);
+	unsigned q = buddy_log2_floor(len);
+	return 4 * q + (unsigned)(((len << 2) >> q) & 3);
+}
+
+static inline unsigned buddy_class(const struct buddy *b, uint64_t len)
+{
+	(void)b;
+	return buddy_ext_class(len);
 }
 
 /* ------------------------------------------------------------------ summarised bitmaps */
@@ -651,6 +641,7 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 		r->g = buddy_class(b, count + slack);
 		if (buddy_class_min(r->g) < count + slack)
 			r->g++;
+		r->g = MIN(r->g, b->nclasses);
 	}
 }
 
@@ -670,8 +661,8 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 	    count < (BUDDY_ONE << BUDDY_MAX_ORDER)) {
 		/* the common request, no bounds nor alignment: the first extent of the smallest class
 		 * whose shortest extent is >= count (the class of count, or the next one) */
-		unsigned p = buddy_log2_floor(count), g = buddy_ext_class(count), gran = p < 3 ? p : p - 2;
-		g += (count & ((BUDDY_ONE << gran) - 1)) != 0;
+		unsigned p = buddy_log2_floor(count | 4), g = buddy_ext_class(count);
+		g += (count & ((BUDDY_ONE << (p - 2)) - 1)) != 0;
 		unsigned c = buddy_mask_next(b, g);
 		if (c < b->nclasses) {
 			uint64_t s = b->head[c], e = buddy_class_end(b, c, s), x = e - count;

@@ -16,7 +16,7 @@
 #define BUDDY_ORDERS (BUDDY_MAX_ORDER + 1)
 #define BUDDY_LEVELS 6               /* 64-ary summary levels: up to 64^6 = 2^36 bits */
 #define BUDDY_MAX_PAGES (((uint64_t)1 << 31) - 1)   /* 8 TiB of 4 KiB units: records link 31-bit indices */
-#define BUDDY_CLASSES (4 * BUDDY_MAX_ORDER - 5)   /* free extent size classes (see mm/buddy.c) */
+#define BUDDY_CLASSES (4 * BUDDY_ORDERS)   /* free extent size classes (see mm/buddy.c) */
 
 /*
  * The slot of unit u, slots[u << slot_shift]: one 64-bit word the allocator owns while u is free and
