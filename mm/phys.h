@@ -5,7 +5,10 @@
  * services, ACPI (reclaim and NVS), MMIO, reserved, unusable, persistent, unknown types, any range
  * with EFI_MEMORY_RUNTIME, the kernel image, and frame 0. Where descriptors overlap, the
  * non-usable one wins. Metadata (about 0.25 byte per frame up to the highest usable frame) is
- * carved from the first usable range that fits; initialisation touches only that metadata.
+ * carved from the first usable range that fits; initialisation touches only that metadata and
+ * word 0 of the first two frames of each free range: a free frame lends word 0 to the buddy's
+ * free-extent records (mm/buddy.h), so the frame's content past word 0 is all a caller may
+ * expect to find again (MM_DONT_ZERO_ALLOCATION, the verifier's free-page pattern).
  */
 #ifndef PHYS_H
 #define PHYS_H

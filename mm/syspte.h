@@ -5,9 +5,12 @@
  *
  * Design:
  *  - Address space: a buddy allocator over the region's pages (mm/buddy.c), origin = base page
- *    number, so DIVISIBLE ("address divisible by the size") is judged on real addresses.
- *  - Page tables: every level-1 table of the region is created at init, so no reservation and no
- *    mapping ever allocates a table; the cost is one 4 KiB table per 2 MiB of region.
+ *    number, so DIVISIBLE ("address divisible by the size") is judged on real addresses. Its
+ *    free-extent records live in the free pages' own not-present PTEs (bit 0 clear), as NT
+ *    threads its free system PTE lists through them; a reserved page's PTE is never touched.
+ *  - Page tables: every level-1 table of the region is created at init as one physically
+ *    contiguous run (pt_prealloc_contiguous), so the region's PTEs are one array and no
+ *    reservation or mapping ever allocates a table; the cost is one 4 KiB table per 2 MiB.
  *  - Reservations: a 56-byte record per live reservation (owner tag, size, flags, mapped count)
  *    in a hash table keyed by start page, plus one bit per region page marking starts, whose
  *    summary levels find the reservation containing any address in a few word operations.

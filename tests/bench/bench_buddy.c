@@ -9,7 +9,8 @@
  * failures in %, mean occupancy reached, and metadata bytes per region page and per live
  * reservation. The same workloads run with two baselines built on the same buddy: every request
  * rounded up to a power of two ("pow2"), and the power-of-two block allocated with its tail given
- * back at once ("tail").
+ * back at once ("tail"). The allocator's slots (mm/buddy.h) are an array standing in for the
+ * region's 512 page-table pages: a real region has those PTEs anyway, so they are not metadata.
  *
  * Build and run:
  *   gcc -O2 -Iinclude -Imm tests/bench/bench_buddy.c mm/buddy.c tests/host/host_support.c \
