@@ -9,7 +9,8 @@
  * failures in %, mean occupancy reached, and metadata bytes per region page and per live
  * reservation. The same workloads run with two baselines built on the same buddy: every request
  * rounded up to a power of two ("pow2"), and the power-of-two block allocated with its tail given
- * back at once ("tail"). The allocator's slots (mm/buddy.h) are an array standing in for the
+ * back at once ("tail"); "loop" runs the benchmark loop alone (no allocator call), the part of
+ * every ns/op figure that is not the allocator. The allocator's slots (mm/buddy.h) are an array standing in for the
  * region's 512 page-table pages: a real region has those PTEs anyway, so they are not metadata.
  *
  * Build and run:
@@ -38,8 +39,8 @@ static inline uint64_t rnd(void)
 
 /* ------------------------------------------------------------------ allocators under test */
 
-enum policy { POL_BUDDY, POL_POW2, POL_TAIL, POL_N };
-static const char *const pol_name[POL_N] = { "buddy", "pow2", "tail" };
+enum policy { POL_BUDDY, POL_POW2, POL_TAIL, POL_LOOP, POL_N };
+static const char *const pol_name[POL_N] = { "buddy", "pow2", "tail", "loop" };
 
 /* Smallest power of two >= n. */
 static inline uint64_t pow2_up(uint64_t n)
@@ -56,6 +57,9 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 		return buddy_alloc(b, n, div, 0, NPAGES, s);
 	case POL_POW2:
 		return buddy_alloc(b, pow2_up(n), div, 0, NPAGES, s);
+	case POL_LOOP:   /* the benchmark loop alone: no allocator call */
+		*s = n & (div | 1);
+		return true;
 	default:
 		r = pow2_up(n);
 		if (!buddy_alloc(b, r, div, 0, NPAGES, s))
@@ -69,7 +73,8 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 /* Frees what pol_alloc(n) returned at s. */
 static inline void pol_free(struct buddy *b, enum policy pol, uint64_t s, uint64_t n)
 {
-	buddy_free(b, s, pol == POL_POW2 ? pow2_up(n) : n);
+	if (pol != POL_LOOP)
+		buddy_free(b, s, pol == POL_POW2 ? pow2_up(n) : n);
 }
 
 /* ------------------------------------------------------------------ workload */
