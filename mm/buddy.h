@@ -24,7 +24,8 @@
  * when two units or more) in the slots of its first two units, bit 0 always clear: for the system
  * PTE region the slots are the region's own not-present PTEs (the NT design), for physical memory
  * word 0 of each free page through the direct map (as xv6 threads its free list through free
- * pages).
+ * pages). A unit comes back from buddy_alloc with its slot undefined but for bit 0, which is clear
+ * if it was clear when the unit was freed (it may hold a stale record).
  */
 
 struct buddy {

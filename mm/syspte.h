@@ -7,7 +7,9 @@
  *  - Address space: a buddy allocator over the region's pages (mm/buddy.c), origin = base page
  *    number, so DIVISIBLE ("address divisible by the size") is judged on real addresses. Its
  *    free-extent records live in the free pages' own not-present PTEs (bit 0 clear), as NT
- *    threads its free system PTE lists through them; a reserved page's PTE is never touched.
+ *    threads its free system PTE lists through them; a reserved page's PTE is never touched by it.
+ *    So a reserved, unmapped page's PTE is not present, its other bits undefined (a stale record)
+ *    until a map writes it; nothing reads them but the present bit.
  *  - Page tables: every level-1 table of the region is created at init as one physically
  *    contiguous run (pt_prealloc_contiguous), so the region's PTEs are one array and no
  *    reservation or mapping ever allocates a table; the cost is one 4 KiB table per 2 MiB.
