@@ -91,12 +91,6 @@ static inline unsigned buddy_log2_floor(uint64_t x)
 	return 63u - (unsigned)__builtin_clzll(x);
 }
 
-/* ceil(log2(x)), x >= 1. */
-static inline unsigned buddy_log2_ceil(uint64_t x)
-{
-	return x <= 1 ? 0 : 64u - (unsigned)__builtin_clzll(x - 1);
-}
-
 /* Largest order of a block inside npages units (0 for an empty allocator). */
 static unsigned buddy_max_order_for(uint64_t npages)
 {
@@ -136,12 +130,6 @@ static inline unsigned buddy_ext_class(uint64_t len)
 {
 	unsigned q = buddy_log2_floor(len);
 	return 4 * q + (unsigned)(((len << 2) >> q) & 3);
-}
-
-static inline unsigned buddy_class(const struct buddy *b, uint64_t len)
-{
-	(void)b;
-	return buddy_ext_class(len);
 }
 
 /* ------------------------------------------------------------------ summarised bitmaps */
@@ -212,21 +200,6 @@ static inline uint64_t bm_next(const struct buddy_bm *bm, uint64_t i)
 			return BUDDY_NONE;
 		i = (i >> 6) + 1;
 	}
-	while (l > 0) {
-		l--;
-		i = (i << 6) | (uint64_t)__builtin_ctzll(bm->lv[l][i]);
-	}
-	return i;
-}
-
-/* First set bit, or BUDDY_NONE: straight down from the top word. */
-static inline uint64_t bm_first(const struct buddy_bm *bm)
-{
-	unsigned l = bm->nl - 1;
-	uint64_t w = bm->lv[l][0], i;
-	if (!w)
-		return BUDDY_NONE;
-	i = (uint64_t)__builtin_ctzll(w);
 	while (l > 0) {
 		l--;
 		i = (i << 6) | (uint64_t)__builtin_ctzll(bm->lv[l][i]);
@@ -717,11 +690,11 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 		r->dinv = divisor <= UINT32_MAX ? UINT64_MAX / divisor + 1 : 0;
 		slack = divisor - 1;
 	}
-	r->kmin = buddy_class(b, count);
+	r->kmin = buddy_ext_class(count);
 	if (slack > b->npages) {
 		r->g = b->nclasses;
 	} else {
-		r->g = buddy_class(b, count + slack);
+		r->g = buddy_ext_class(count + slack);
 		if (buddy_class_min(r->g) < count + slack)
 			r->g++;
 		r->g = MIN(r->g, b->nclasses);
@@ -862,7 +835,7 @@ static int buddy_check_list(const struct buddy *b, unsigned c, uint64_t cnt)
 	uint64_t n = 0, prev = BUDDY_NONE;
 	for (uint64_t s = b->head[c]; s != BUDDY_NONE; prev = s, s = buddy_list_after(b, s), n++) {
 		uint64_t last = s < b->npages && bm_test(&b->start, s) ? bm_next_flat(&b->end, s) : BUDDY_NONE;
-		if (n == cnt || last == BUDDY_NONE || buddy_class(b, last + 1 - s) != c ||
+		if (n == cnt || last == BUDDY_NONE || buddy_ext_class(last + 1 - s) != c ||
 		    (c && buddy_rec_len(b, s) != last + 1 - s) || (n && buddy_rec_prev(*buddy_slot(b, s)) != prev) ||
 		    (*buddy_slot(b, s) & 1) || (c && (*buddy_slot(b, s + 1) & 1))) {
 			kprintf("buddy_check: class %u list entry %llu (unit %llu, after %llu): not a free extent "
@@ -912,7 +885,7 @@ int buddy_check(const struct buddy *b)
 			return -1;
 		}
 		uint64_t len = le + 1 - s;
-		unsigned c = buddy_class(b, len);
+		unsigned c = buddy_ext_class(len);
 		cnt[c]++;
 		longest[c] = MAX(longest[c], len);
 		total += len;
