@@ -13,8 +13,12 @@
 #include "kassert.h"
 #include "verifier.h"
 
-/* Frames beyond the architectural 52-bit physical limit are ignored wherever a map claims them. */
-#define PHYS_LIMIT_PFN (1ULL << (52 - PAGE_SHIFT))
+/* Frames from here up are ignored wherever a map claims them: the buddy's limit (2^31 - 1 frames,
+ * 8 TiB), below the architectural 52-bit physical limit. */
+#define PHYS_LIMIT_PFN MIN(1ULL << (52 - PAGE_SHIFT), BUDDY_MAX_PAGES)
+
+/* Frames of wanted ranges that phys_collect dropped at PHYS_LIMIT_PFN (reported by phys_init). */
+static uint64_t phys_clipped;
 
 struct phys_range {
 	uint64_t start, end;   /* page numbers, [start, end) */
@@ -79,12 +83,14 @@ static size_t phys_collect(const void *map, size_t nd, size_t dsz, phys_pred_t p
 		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
 		if (pred(d->type, d->attribute) != want || d->num_pages == 0)
 			continue;
-		uint64_t s = d->phys_start >> PAGE_SHIFT;
+		uint64_t s = d->phys_start >> PAGE_SHIFT, e = s + d->num_pages;
+		if (e < s || e > PHYS_LIMIT_PFN) {   /* past what we can manage: clamp */
+			if (want)
+				phys_clipped += (e < s ? UINT64_MAX : e) - MAX(s, PHYS_LIMIT_PFN);
+			e = PHYS_LIMIT_PFN;
+		}
 		if (s >= PHYS_LIMIT_PFN)
 			continue;
-		uint64_t e = s + d->num_pages;
-		if (e < s || e > PHYS_LIMIT_PFN)   /* past what x86-64 can address: clamp */
-			e = PHYS_LIMIT_PFN;
 		out[n++] = (struct phys_range){ s, e };
 	}
 	return phys_sort_merge(out, n);
@@ -160,6 +166,7 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 		kprintf("phys: memory map has %zu descriptors, more than %d supported\n", nd, PHYS_MAX_RANGES);
 		return -1;
 	}
+	phys_clipped = 0;
 	size_t nnow = phys_drop_frame0(now, phys_ranges_of(map, nd, desc_size, phys_type_usable_at_init, now));
 	phys_nloader = phys_drop_frame0(phys_loader,
 					phys_ranges_of(map, nd, desc_size, phys_type_loader, phys_loader));
@@ -172,6 +179,9 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 		kprintf("phys: no usable memory in the map\n");
 		return -1;
 	}
+	if (phys_clipped)
+		kprintf("phys: ignoring %llu pages of RAM at or above 0x%llx, past what the allocator manages\n",
+			(unsigned long long)phys_clipped, (unsigned long long)pfn_to_pa(PHYS_LIMIT_PFN));
 	uint64_t highest = phys_managed[phys_nmanaged - 1].end;
 	uint64_t meta_pages = ALIGN_UP(buddy_meta_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
 	size_t mi = 0;

@@ -4,7 +4,8 @@
  * the loader's tables: LoaderCode/LoaderData (phys_release_loader). Never handed out: runtime
  * services, ACPI (reclaim and NVS), MMIO, reserved, unusable, persistent, unknown types, any range
  * with EFI_MEMORY_RUNTIME, the kernel image, and frame 0. Where descriptors overlap, the
- * non-usable one wins. Metadata (about 0.25 byte per frame up to the highest usable frame) is
+ * non-usable one wins. RAM at or above frame 2^31 - 1 (8 TiB, the buddy's limit) is ignored, with a
+ * message. Metadata (about 0.25 byte per frame up to the highest usable frame) is
  * carved from the first usable range that fits; initialisation touches only that metadata and
  * word 0 of the first two frames of each free range: a free frame lends word 0 to the buddy's
  * free-extent records (mm/buddy.h), so the frame's content past word 0 is all a caller may

@@ -57,7 +57,7 @@ static size_t nallocs;
 /* Marks the window frames of descriptor [start, +pages) in cover (phys.c's clamping rules). */
 static void model_cover(uint8_t *cover, uint64_t start, uint64_t pages)
 {
-	uint64_t s = start >> 12, e = s + pages, limit = 1ULL << 40;
+	uint64_t s = start >> 12, e = s + pages, limit = BUDDY_MAX_PAGES;   /* phys.c: PHYS_LIMIT_PFN */
 	if (pages == 0 || s >= limit)
 		return;
 	if (e < s || e > limit)

@@ -167,6 +167,16 @@ static void test_bad_maps(void)
 	struct phys_stats s;
 	phys_get_stats(&s);
 	is(s.usable_pages, 64, "only the real range counts");
+	/* RAM above the buddy's 2^31-frame (8 TiB) limit: ignored with a message, the rest managed */
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 64, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, 8ULL << 40, 4096, 0);
+	machine_map_add(&m, EFI_LOADER_DATA, (8ULL << 40) + (64ULL << 20), 16, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "RAM at 8 TiB and above is ignored");
+	phys_get_stats(&s);
+	ok(s.usable_pages == 64 && s.highest_pfn < BUDDY_MAX_PAGES, "only the range below counts (%llu pages)",
+	   (unsigned long long)s.usable_pages);
+	ok(!phys_is_managed(8ULL << 40), "the range at 8 TiB is not managed");
 }
 
 int main(void)
