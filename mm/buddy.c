@@ -79,10 +79,6 @@
 #define BUDDY_NONE UINT64_MAX
 #define BUDDY_ONE ((uint64_t)1)
 
-/* Candidates of the classes that may or may not fit tried first for aligned or divisible requests
- * (phase A). */
-#define BUDDY_TIGHT_ALIGNED 4
-
 /* ------------------------------------------------------------------ small helpers */
 
 /* floor(log2(x)), x >= 1. */
@@ -471,6 +467,7 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
 	b->max_order = buddy_max_order_for(npages);
 	b->meta = meta;
 	b->paranoid = false;
+	b->probes = 0;
 	b->classmask[0] = b->classmask[1] = 0;
 	b->nclasses = buddy_nclasses(b->max_order);
 	b->slots = slots;
@@ -590,12 +587,16 @@ static inline bool buddy_try(const struct buddy_req *r, uint64_t s, uint64_t e, 
 
 /* Tries the extents of class c in list order, at most *budget of them (no limit when budget is
  * NULL); fills h and returns true on a fit. *maxlen: the longest extent seen. */
-static bool buddy_scan_class(const struct buddy *b, const struct buddy_req *r, unsigned c,
+static bool buddy_scan_class(struct buddy *b, const struct buddy_req *r, unsigned c,
 			     unsigned *budget, uint64_t *maxlen, struct buddy_hit *h)
 {
 	for (uint64_t s = b->head[c]; s != BUDDY_NONE; s = buddy_list_after(b, s)) {
-		if (budget && (*budget)-- == 0)
-			return false;
+		if (budget) {
+			if (*budget == 0)
+				return false;
+			--*budget;
+		}
+		b->probes++;
 		uint64_t e = buddy_class_end(b, c, s);
 		if (e - s > *maxlen)
 			*maxlen = e - s;
@@ -606,7 +607,7 @@ static bool buddy_scan_class(const struct buddy *b, const struct buddy_req *r, u
 }
 
 /* Tries every free extent meeting [lo, hi) in address order (first fit); true when found. */
-static bool buddy_scan_range(const struct buddy *b, const struct buddy_req *r, struct buddy_hit *h)
+static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct buddy_hit *h)
 {
 	uint64_t e, s = buddy_extent_at(b, r->lo, &e);
 	if (s == BUDDY_NONE) {
@@ -614,6 +615,7 @@ static bool buddy_scan_range(const struct buddy *b, const struct buddy_req *r, s
 		e = s == BUDDY_NONE ? 0 : buddy_extent_end(b, s);
 	}
 	while (s != BUDDY_NONE && s < r->hi) {
+		b->probes++;
 		if (buddy_try(r, s, e, h))
 			return true;
 		s = bm_next(&b->start, e);

@@ -17,6 +17,7 @@
 #define BUDDY_LEVELS 6               /* 64-ary summary levels: up to 64^6 = 2^36 bits */
 #define BUDDY_MAX_PAGES (((uint64_t)1 << 31) - 1)   /* 8 TiB of 4 KiB units: records link 31-bit indices */
 #define BUDDY_CLASSES (4 * BUDDY_ORDERS)   /* free extent size classes (see mm/buddy.c) */
+#define BUDDY_TIGHT_ALIGNED 4        /* aligned/divisible requests: tight-fit candidates tried first */
 
 /*
  * The slot of unit u, slots[u << slot_shift]: one 64-bit word the allocator owns while u is free and
@@ -48,6 +49,7 @@ struct buddy {
 	uint64_t classmask[2];                        /* bit c set iff count[c] != 0 */
 	unsigned nclasses;                            /* classes in use for npages */
 	bool paranoid;                                /* buddy_free checks for double frees */
+	uint64_t probes;      /* extents the searches examined (phases A and C, bounded scans): tests */
 };
 
 /* Bytes of metadata buddy_init needs for npages units. */
@@ -64,11 +66,14 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
 void buddy_free(struct buddy *b, uint64_t start, uint64_t count);
 
 /*
- * Allocates count >= 1 contiguous units. A power of two count (up to 2^max_order) starts on a
- * multiple of count; other counts may start anywhere. When divisor > 1, (origin + start) % divisor == 0.
- * The result lies inside [lo, hi) (pass 0, npages for anywhere). Returns false, changing
- * nothing, when no such range is free. Cost: O(bitmap levels) for an unbounded request without a
- * divisor; a request with bounds is linear in the free extents inside them.
+ * Allocates count >= 1 contiguous units inside [lo, hi) (pass 0, npages for anywhere). Without a
+ * divisor (0 or 1), a power of two count (up to 2^max_order) starts on a multiple of count and
+ * other counts anywhere. With divisor > 1, (origin + start) % divisor == 0 and nothing else, but
+ * when that is plain index alignment (divisor a power of two dividing origin) the larger of
+ * divisor and the natural alignment applies. Returns false, changing nothing, when no such range
+ * is free. Cost: O(bitmap levels) and O(1) list operations for an unbounded request (at most
+ * BUDDY_TIGHT_ALIGNED + 1 candidates examined with a divisor or alignment, unless no extent is
+ * certain to fit); a request with bounds is linear in the free extents inside them.
  */
 bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo, uint64_t hi,
 		 uint64_t *start);
@@ -81,7 +86,7 @@ bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count);
 void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS]);
 
 /* Makes buddy_free verify that no unit of the freed range is already free (a double free panics);
- * costs two bitmap searches per free. Off after buddy_init. */
+ * costs a bitmap search and a record read per free. Off after buddy_init. */
 void buddy_set_paranoid(struct buddy *b, bool on);
 
 /* Verifies every invariant; returns 0, or -1 after printing the first violation with kprintf. */

@@ -146,7 +146,7 @@ static int model_has_fit(struct world *w, uint64_t n, uint64_t d, uint64_t lo, u
 	if (!div && d > align)
 		align = d;
 	for (uint64_t s = lo; s + n <= hi; s++) {
-		if (div ? (w->origin % d + s % d) % d != 0 : (s & (align - 1)) != 0)
+		if (div ? ((unsigned __int128)w->origin + s) % d != 0 : (s & (align - 1)) != 0)
 			continue;
 		if (w->run[s] >= n)
 			return 1;
@@ -183,7 +183,7 @@ static int world_alloc(struct world *w, uint64_t n, uint64_t d, uint64_t lo, uin
 	uint64_t h = hi > w->npages ? w->npages : hi;
 	fail_once(w, s >= lo && s + n <= h, "result outside bounds", s, n);
 	if (d > 1)
-		fail_once(w, (w->origin % d + s % d) % d == 0, "divisor violated", s, d);
+		fail_once(w, ((unsigned __int128)w->origin + s) % d == 0, "divisor violated", s, d);
 	if (d <= 1)
 		fail_once(w, (s & (model_align(w, n) - 1)) == 0, "start not aligned as promised", s, n);
 	for (uint64_t u = s; u < s + n; u++)
@@ -492,6 +492,33 @@ static void test_corruption(void)
 #undef RESTORE
 }
 
+/* Phase A examines at most BUDDY_TIGHT_ALIGNED candidates however many extents could not hold the
+ * request, when some class is certain to (a regression: the budget once wrapped around). */
+static void test_phase_a_bound(void)
+{
+	static uint64_t meta[4096];
+	uint64_t *slots = slots_new(40000), s;
+	struct buddy b;
+
+	buddy_init(&b, 40000, 0, meta, slots, 0);
+	for (uint64_t k = 0; k < 1000; k++) {
+		buddy_free(&b, 32 * k + 1, 8);    /* 8 units at an odd start: no aligned 8 inside */
+		buddy_free(&b, 32 * k + 17, 10);  /* 10 units at 17: none either */
+	}
+	buddy_free(&b, 32001, 5000);              /* a class where every extent holds an aligned 8 */
+	b.probes = 0;
+	bool r = buddy_alloc(&b, 8, 0, 0, 40000, &s);
+	ok(r && s % 8 == 0 && s >= 32001, "aligned 8 found at %llu", (unsigned long long)s);
+	ok(b.probes <= BUDDY_TIGHT_ALIGNED, "phase A examined %llu extents of 2000 that cannot fit (<= %d)",
+	   (unsigned long long)b.probes, BUDDY_TIGHT_ALIGNED);
+	b.probes = 0;
+	r = buddy_alloc(&b, 6, 6, 0, 40000, &s);
+	ok(r && s % 6 == 0, "divisible 6 found at %llu", (unsigned long long)s);
+	ok(b.probes <= BUDDY_TIGHT_ALIGNED, "divisible: %llu extents examined", (unsigned long long)b.probes);
+	ok(buddy_check(&b) == 0, "consistent");
+	free(slots);
+}
+
 /* A double free must panic (KASSERT): run it in a child. */
 static void test_double_free(void)
 {
@@ -522,6 +549,7 @@ int main(int argc, char **argv)
 
 	test_basics();
 	test_corruption();
+	test_phase_a_bound();
 	test_double_free();
 
 	uint64_t seed = 1;
