@@ -54,12 +54,12 @@
  * Measured (tests/bench/bench_buddy.c: 262144 units, median ns/op of 5 seeds x 10^7 steps, the
  * benchmark loop's ~9 ns included; shared, noisy 2-core machine; see the README's table):
  *                  this design        pow2 rounding (same code)   loop alone
- *   uniform/50 %     36.8 ns, 0.00 %    30.7 ns, 0 %                 9.1 ns
- *   uniform/75 %     35.2 ns, 0.00 %    28.2 ns, 27.6 % failures     8.8 ns
- *   skewed/50 %      35.9 ns, 0.00 %    30.3 ns, 0 %                10.2 ns
- *   skewed/75 %      36.0 ns, 0.00 %    30.6 ns, 11.9 % failures    10.1 ns
- *   (10 % DIVISIBLE: 36.9-38.7 ns, 0 %.) About 250 instructions per operation besides the loop's
- *   ~80 (cachegrind).
+ *   uniform/50 %     33.9 ns, 0.00 %    29.0 ns, 0 %                 8.7 ns
+ *   uniform/75 %     34.3 ns, 0.00 %    28.4 ns, 27.6 % failures     8.5 ns
+ *   skewed/50 %      35.4 ns, 0.00 %    29.8 ns, 0 %                 9.6 ns
+ *   skewed/75 %      35.3 ns, 0.00 %    29.5 ns, 13.2 % failures     9.7 ns
+ *   (10 % DIVISIBLE: 38.1-40.3 ns, 0-0.25 % failures.) About 250 instructions per operation
+ *   besides the loop's ~80 (cachegrind).
  * Earlier designs, same benchmark: per-order buddy bitmaps with runs as binary decompositions
  * (110/298-405/76/94 ns, 2.7 % failures at uniform/75 %); free extents indexed by per-class
  * window bitmaps with 64-ary summaries, nothing in the slots (0.48 B/unit, 53-57 ns, 360-430
