@@ -34,7 +34,8 @@
  *     non-empty certain class (mask: one find-first-set), allocated from its back, so the record
  *     stays where it is and only its length changes while the class stays (the common case).
  *   A. aligned or divisible requests: up to BUDDY_TIGHT_ALIGNED candidates of the uncertain
- *      classes, a tight fit keeping large extents whole;
+ *      classes (from the first whose extents are all >= n), a tight fit keeping large extents
+ *      whole;
  *   B. the head of the smallest non-empty certain class, placed at its first valid start;
  *   C. every extent of the uncertain classes whose hint is >= n; a failed full scan sets the hint
  *      to the longest extent seen, so failures of the same size are O(1) until a longer extent
@@ -646,8 +647,9 @@ static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct budd
 	unsigned budget = r->div || r->align > 1 ? BUDDY_TIGHT_ALIGNED : 0;
 	uint64_t maxlen = 0;
 
-	/* A: the classes that may hold a fit, a few candidates (tight fits keep big extents whole) */
-	for (unsigned c = r->kmin; c < r->g && budget; c++)
+	/* A: the classes that may hold a fit, a few candidates (tight fits keep big extents whole);
+	 * not n's own class when it holds shorter extents too: half its candidates would be wasted */
+	for (unsigned c = r->kmin + (buddy_class_min(r->kmin) < r->n); c < r->g && budget; c++)
 		if (b->hint[c] >= r->n && buddy_scan_class(b, r, c, &budget, &maxlen, h))
 			return true;
 	/* B: the smallest class whose every extent holds a placement: its first extent */
