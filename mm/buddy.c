@@ -129,6 +129,14 @@ static inline unsigned buddy_ext_class(uint64_t len)
 	return 4 * q + (unsigned)(((len << 2) >> q) & 3);
 }
 
+/* The smallest class whose every extent is >= len units: len's own class when len is its shortest
+ * length, else the next one (possibly empty). */
+static inline unsigned buddy_class_atleast(uint64_t len)
+{
+	unsigned c = buddy_ext_class(len);
+	return c + (buddy_class_min(c) < len);
+}
+
 /* ------------------------------------------------------------------ summarised bitmaps */
 
 /* Lays out a bitmap of nbits bits at word offset *off of meta (b's fields filled when b is set),
@@ -649,7 +657,7 @@ static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct budd
 
 	/* A: the classes that may hold a fit, a few candidates (tight fits keep big extents whole);
 	 * not n's own class when it holds shorter extents too: half its candidates would be wasted */
-	for (unsigned c = r->kmin + (buddy_class_min(r->kmin) < r->n); c < r->g && budget; c++)
+	for (unsigned c = buddy_class_atleast(r->n); c < r->g && budget; c++)
 		if (b->hint[c] >= r->n && buddy_scan_class(b, r, c, &budget, &maxlen, h))
 			return true;
 	/* B: the smallest class whose every extent holds a placement: its first extent */
@@ -698,10 +706,7 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 	if (slack > b->npages) {
 		r->g = b->nclasses;
 	} else {
-		r->g = buddy_ext_class(count + slack);
-		if (buddy_class_min(r->g) < count + slack)
-			r->g++;
-		r->g = MIN(r->g, b->nclasses);
+		r->g = MIN(buddy_class_atleast(count + slack), b->nclasses);
 	}
 }
 
@@ -719,21 +724,19 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 	bool bounded = lo != 0 || hi != b->npages;
 	if (!bounded && divisor <= 1 && (count == 1 || (count & (count - 1))) &&
 	    count < (BUDDY_ONE << BUDDY_MAX_ORDER)) {
-		/* the common request, no bounds nor alignment: the first extent of the smallest class
-		 * whose shortest extent is >= count (the class of count, or the next one) */
-		unsigned p = buddy_log2_floor(count | 4), g = buddy_ext_class(count);
-		g += (count & ((BUDDY_ONE << (p - 2)) - 1)) != 0;
-		unsigned c = buddy_mask_next(b, g);
+		/* the common request, no bounds nor alignment: the head of the smallest non-empty class
+		 * whose every extent is >= count, from its back */
+		unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
 		if (c < b->nclasses) {
 			uint64_t s = b->head[c], e = buddy_class_end(b, c, s), x = e - count;
-			if (x > s) {
+			if (x > s) {   /* the record stays where it is: only its length changes */
 				bm_move(&b->end, e - 1, x - 1);
 				buddy_class_move_c(b, c, s, s, x - s);
 				b->free_units -= count;
 				*start = x;
 				return true;
 			}
-			h.s = s;
+			h.s = s;       /* the whole extent */
 			h.e = e;
 			h.x = s;
 			goto take;
@@ -747,7 +750,7 @@ take:;
 	KASSERT(x >= lo && end <= hi && h.s <= x && end <= h.e, "buddy: placement %llu outside bounds",
 		(unsigned long long)x);
 	if (x == h.s && end < h.e) {
-		bm_move(&b->start, x, end);   /* the common case: the front of the extent */
+		bm_move(&b->start, x, end);   /* the front of the extent (first fit): the record moves */
 		buddy_class_move(b, h.s, h.e - h.s, end, h.e - end);
 	} else {
 		buddy_class_del(b, h.s, h.e - h.s);

@@ -423,11 +423,8 @@ PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighA
 		return NULL;
 	}
 	if (!(Flags & MM_DONT_ZERO_ALLOCATION))
-		for (uint64_t i = 0; i < got; i++) {
-			volatile uint64_t *w = arch_phys_to_virt(pfn_to_pa(pfn[i]));
-			for (size_t j = 0; j < PAGE_SIZE / sizeof(*w); j++)
-				w[j] = 0;
-		}
+		for (uint64_t i = 0; i < got; i++)
+			phys_zero(pfn_to_pa(pfn[i]), 1);
 	mdl->ByteCount = (ULONG)(got << PAGE_SHIFT);
 	mdl_set_flags(mdl, MDL_PAGES_LOCKED);
 	return mdl;

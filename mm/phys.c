@@ -252,14 +252,18 @@ paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi)
 	return ok ? pfn_to_pa(start) : 0;
 }
 
+void phys_zero(paddr_t pa, uint64_t npages)
+{
+	volatile uint64_t *p = arch_phys_to_virt(pa);
+	for (uint64_t i = 0; i < npages * (PAGE_SIZE / 8); i++)
+		p[i] = 0;
+}
+
 paddr_t phys_alloc_zeroed_page(void)
 {
 	paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
-	if (pa) {
-		volatile uint64_t *p = arch_phys_to_virt(pa);
-		for (size_t i = 0; i < PAGE_SIZE / 8; i++)
-			p[i] = 0;
-	}
+	if (pa)
+		phys_zero(pa, 1);
 	return pa;
 }
 

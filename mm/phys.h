@@ -35,6 +35,8 @@ void phys_release_loader(void);
 
 /* Allocates npages contiguous frames inside [lo, hi) (0, ~0 for anywhere); 0 on failure. */
 paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi);
+/* Zeroes npages frames from pa through the direct map. */
+void phys_zero(paddr_t pa, uint64_t npages);
 /* Allocates one zeroed page; 0 on failure. */
 paddr_t phys_alloc_zeroed_page(void);
 /* Frees what phys_alloc returned (same npages). */

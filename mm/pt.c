@@ -325,9 +325,7 @@ int pt_prealloc_contiguous(struct pt *pt, vaddr_t va, uint64_t size, volatile ui
 	paddr_t run = phys_alloc(n, 0, UINT64_MAX);
 	if (!run)
 		return PT_ENOMEM;
-	volatile uint64_t *t = arch_phys_to_virt(run);
-	for (uint64_t i = 0; i < n * PT_ENTRIES; i++)
-		t[i] = 0;
+	phys_zero(run, n);
 	int st = PT_OK;
 	uint64_t f = spin_lock(&pt->lock);
 	for (j = 0; j < n; j++) {
@@ -350,7 +348,7 @@ int pt_prealloc_contiguous(struct pt *pt, vaddr_t va, uint64_t size, volatile ui
 		phys_free(run, n);
 		return st;
 	}
-	*ptes = t;
+	*ptes = arch_phys_to_virt(run);
 	return PT_OK;
 }
 

@@ -10,8 +10,9 @@
  * reservation. The same workloads run with two baselines built on the same buddy: every request
  * rounded up to a power of two ("pow2"), and the power-of-two block allocated with its tail given
  * back at once ("tail"); "loop" runs the benchmark loop alone (no allocator call), the part of
- * every ns/op figure that is not the allocator. The allocator's slots (mm/buddy.h) are an array standing in for the
- * region's 512 page-table pages: a real region has those PTEs anyway, so they are not metadata.
+ * every ns/op figure that is not the allocator. The allocator's slots (mm/buddy.h) are an array
+ * standing in for the region's 512 page-table pages: a real region has those PTEs anyway, so they
+ * are not metadata.
  *
  * Build and run:
  *   gcc -O2 -Iinclude -Imm tests/bench/bench_buddy.c mm/buddy.c tests/host/host_support.c \
@@ -58,7 +59,7 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 	case POL_POW2:
 		return buddy_alloc(b, pow2_up(n), div, 0, NPAGES, s);
 	case POL_LOOP:   /* the benchmark loop alone: no allocator call */
-		*s = n & (div | 1);
+		*s = 0;
 		return true;
 	default:
 		r = pow2_up(n);
@@ -100,7 +101,6 @@ static struct resv live[NPAGES];
 /* The units' slots: stand-ins for the region's 512 page-table pages (not-present PTEs are the
  * allocator's to use; they are not metadata, a real region has them anyway). */
 static uint64_t ptes[NPAGES];
-
 
 /* A request size for workload w. */
 static inline uint64_t wl_size(const struct workload *w)
