@@ -55,12 +55,12 @@
  * Measured (tests/bench/bench_buddy.c: 262144 units, median ns/op of 5 seeds x 10^7 steps, the
  * benchmark loop's ~9 ns included; shared, noisy 2-core machine; see the README's table):
  *                  this design        pow2 rounding (same code)   loop alone
- *   uniform/50 %     35.1 ns, 0.00 %    29.8 ns, 0 %                 9.2 ns
- *   uniform/75 %     36.8 ns, 0.00 %    30.0 ns, 27.6 % failures     8.6 ns
- *   skewed/50 %      35.3 ns, 0.00 %    32.3 ns, 0 %                10.4 ns
- *   skewed/75 %      36.0 ns, 0.00 %    30.3 ns, 13.2 % failures    10.2 ns
- *   (10 % DIVISIBLE: 37.7-38.1 ns, 0-0.06 % failures.) About 250 instructions per operation
- *   besides the loop's ~80 (cachegrind).
+ *   uniform/50 %     33.6 ns, 0.00 %    29.5 ns, 0 %                 8.6 ns
+ *   uniform/75 %     34.2 ns, 0.00 %    29.3 ns, 27.6 % failures     8.6 ns
+ *   skewed/50 %      35.3 ns, 0.00 %    31.1 ns, 0 %                10.2 ns
+ *   skewed/75 %      38.2 ns, 0.00 %    31.4 ns, 13.2 % failures     9.9 ns
+ *   (10 % DIVISIBLE: 39.0-40.5 ns, 0-0.06 % failures; 37.7-38.1 in another run: the machine's
+ *   noise is about 10 %.) About 250 instructions per operation besides the loop's ~80 (cachegrind).
  * Earlier designs, same benchmark: per-order buddy bitmaps with runs as binary decompositions
  * (110/298-405/76/94 ns, 2.7 % failures at uniform/75 %); free extents indexed by per-class
  * window bitmaps with 64-ary summaries, nothing in the slots (0.48 B/unit, 53-57 ns, 360-430
