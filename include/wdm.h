@@ -1,7 +1,7 @@
 /*
  * The WDK-compatible memory-manager API this kernel implements (x86-64, 4 KiB pages).
- * Semantics: shared/spec/reserved-mappings.md; our choices where Windows is silent are marked
- * there and in README.md. Names, types and layouts follow wdm.h so driver code ports unchanged.
+ * Semantics: docs/contract.md, which marks our choices where Windows is silent as [ours].
+ * Names, types and layouts follow the WDK's wdm.h so driver code ports unchanged.
  */
 #ifndef WDM_H
 #define WDM_H

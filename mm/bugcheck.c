@@ -44,7 +44,7 @@ const char *bugcheck_name(uint32_t code)
 	}
 }
 
-/* Subcodes of SYSTEM_PTE_MISUSE, as in the spec (shared/spec/reserved-mappings.md). */
+/* Subcodes of SYSTEM_PTE_MISUSE, as in docs/contract.md. */
 static const char *bugcheck_explain_pte_misuse(uint64_t sub)
 {
 	switch (sub) {

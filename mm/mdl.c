@@ -2,9 +2,9 @@
  * The MDL toolkit of include/wdm.h, as the WDK documents it, on top of the pool (mm/pool.c), the
  * physical allocator and the reserved-mapping layer (mm/reserved.c).
  *
- * Conventions [ours, where Windows is silent or the spec decides]:
+ * Conventions [ours, where Windows is silent or docs/contract.md decides]:
  *  - MappedSystemVa is the page-aligned system address of the first page when MDL_MAPPED_TO_SYSTEM_VA
- *    or MDL_PARENT_MAPPED_SYSTEM_VA is set (the spec's rule for reserved mappings); it is the data
+ *    or MDL_PARENT_MAPPED_SYSTEM_VA is set (the contract's rule for reserved mappings); it is the data
  *    address StartVa + ByteOffset when only MDL_SOURCE_IS_NONPAGED_POOL is set (Windows' rule for
  *    MmBuildMdlForNonPagedPool). MmGetSystemAddressForMdlSafe applies both.
  *  - Size is sizeof(MDL) + 8 * pages cast to CSHORT exactly as the WDK's MmInitializeMdl does, so it

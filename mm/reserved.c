@@ -1,5 +1,5 @@
 /*
- * The WDK layer of reserved mappings: argument rules of the spec, MDL bookkeeping, and misuse
+ * The WDK layer of reserved mappings: argument rules of docs/contract.md, MDL bookkeeping, and misuse
  * turned into bug check 0xDA (SYSTEM_PTE_MISUSE). The work itself is mm/syspte.c's.
  */
 #include "wdm.h"

@@ -18,7 +18,7 @@
 #define MAXR MODEL_MAXR
 #define PFN_LIMIT (1ULL << 40)   /* frames at or above the 52-bit physical limit are refused */
 static const uint32_t tags[] = { 0x61616161, 0x62626262, 0x63636363 };
-/* PAT index each MEMORY_CACHING_TYPE maps to (spec table; arch/x86_64/x86.h programs the PAT). */
+/* PAT index each MEMORY_CACHING_TYPE maps to (docs/contract.md; arch/x86_64/x86.h programs the PAT). */
 static const unsigned cache_pat[MmMaximumCacheType] = { 3, 0, 4, 0, 2, 4 };
 
 struct mresv { bool live; uint64_t start, npages; uint32_t tag; };

@@ -1,5 +1,5 @@
 /*
- * Reference model of the reserved-mapping API (README "Misuse and its outcome") and generators
+ * Reference model of the reserved-mapping API (docs/contract.md, section 3) and generators
  * of random calls checked against it. Shared by the differential test (tests/host/test_syspte.c,
  * xorshift choices) and the fuzzer (tests/fuzz/fuzz_reserved.c, choices read from input bytes).
  *

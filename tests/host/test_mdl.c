@@ -845,7 +845,7 @@ static void test_map_locked(void)
 	release_pages(own);
 }
 
-/* The growable-region pattern of the spec, checked through the PTEs. */
+/* The growable-region pattern of docs/contract.md, checked through the PTEs. */
 static void test_growable(void)
 {
 	enum { STEPS = 5, STEP_PAGES = 3 };
