@@ -4,6 +4,9 @@ MAKEFLAGS += -rR
 .DELETE_ON_ERROR:
 SHELL := /bin/bash
 
+# Plain `make` builds the loader and the kernel.
+.DEFAULT_GOAL := all
+
 B := build
 CC := gcc
 LD := ld
