@@ -115,7 +115,7 @@ void vm_report_cpu_limits(void)
 	if (!cpu_feat.nx)
 		kprintf("vm: NOTE: this CPU has no NX (absent, or Execute Disable turned off in the firmware setup): "
 			"every mapped page is executable, data and stacks included; W^X holds for writability only "
-			"(code is read-only; nothing else can be made non-executable)\n");
+			"(code stays read-only)\n");
 	if (cpu_feat.pat)
 		return;
 	kprintf("vm: NOTE: this CPU has no PAT: page tables select only WB, WT, UC-, UC;");

@@ -21,6 +21,7 @@ CONFIGS=(
 	"cpu-no-nx|qemu64,-nx|512M|1|dir|yes|1|nx=0;vm: NOTE: this CPU has no NX;pt_nx_blocks_instruction_fetch # SKIP CPU without NX;pt_live_tables_wx_nx_no_user # SKIP CPU without NX;, 0 failed, 2 skipped"
 	"cpu-no-pat|qemu64,-pat|512M|1|dir|yes|1|pat=0;vm: NOTE: this CPU has no PAT;MmWriteCombined WC -> UC-;cpu_pat_programmed # SKIP CPU without PAT;, 0 failed, 1 skipped"
 	"cpu-no-nx-pat-pge|qemu64,-nx,-pat,-pge|512M|1|dir|yes|1|nx=0;pat=0;pge=0;this CPU has no NX;this CPU has no PAT;, 0 failed, 3 skipped"
+	"cpu-no-ext-leaves|qemu64,xlevel=0|512M|1|dir|yes|1|nx=0 1g=0;physbits=36;this CPU has no NX;, 0 failed, 2 skipped"
 	"cpu-core2duo|core2duo|512M|1|dir|yes|1"
 	"cpu-Nehalem|Nehalem|512M|1|dir|yes|1"
 	"ram-128M|qemu64|128M|1|dir|yes|1"
