@@ -122,13 +122,13 @@ test-host: $(HOST_TESTS)
 
 test-boot: $(B)/esp-test/kernel.elf
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --exec '' tools/boot-test.sh
+	prove --directives --exec '' tools/boot-test.sh
 
-# make test: every test, host and QEMU boot, reported by prove.
+# make test: every test, host and QEMU boot, reported by prove (--directives: skipped tests shown with their reason).
 test: deps
 	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh
+	prove --directives --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh
 
 clean:
 	rm -rf $(B)

@@ -4,6 +4,10 @@
  *  - [0, map_top) identity mapped and mapped at DMAP_BASE with 2 MiB pages (shared PD pages);
  *  - the kernel image [virt_base, virt_base + size) mapped to its physical block with 4 KiB pages.
  * All entries are present + writable, supervisor, cacheable (PAT index 0), without NX.
+ * No entry ever has bit 63 (execute-disable) or the PAT bit, so the tables are valid on any x86-64
+ * CPU whatever the firmware left in EFER.NXE and the PAT: bit 63 is reserved while NXE is 0, and
+ * NX may be absent or turned off in the firmware setup. The loader therefore neither needs nor
+ * sets EFER.NXE; the kernel sets it from CPUID before it loads tables that use bit 63.
  * The firmware identity maps memory, so a table's physical address is also its pointer.
  */
 #include "loader.h"

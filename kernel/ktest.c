@@ -6,6 +6,8 @@
 extern const struct ktest __ktests_start[], __ktests_end[];
 
 static bool ktest_failed;
+static bool ktest_skipped;
+static char ktest_skip_reason[160];
 static const struct ktest *ktest_current;
 
 bool ktest_expect(bool cond, const char *file, int line, const char *expr, const char *fmt, ...)
@@ -23,6 +25,30 @@ bool ktest_expect(bool cond, const char *file, int line, const char *expr, const
 	}
 	kprintf("\n");
 	return false;
+}
+
+void ktest_skip(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	kvsnprintf(ktest_skip_reason, sizeof(ktest_skip_reason), fmt, ap);
+	va_end(ap);
+	/* The reason ends the KTAP line: keep it on that one line. */
+	for (char *c = ktest_skip_reason; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+	ktest_skipped = true;
+}
+
+/* Prints the result line of test number n (KTAP: "ok", "not ok", or "ok ... # SKIP reason"). */
+static void ktest_report(size_t n, const struct ktest *t)
+{
+	if (ktest_failed)
+		kprintf("not ok %zu %s\n", n, t->name);
+	else if (ktest_skipped)
+		kprintf("ok %zu %s # SKIP %s\n", n, t->name, ktest_skip_reason);
+	else
+		kprintf("ok %zu %s\n", n, t->name);
 }
 
 /* True when name starts with prefix (an empty prefix matches everything). */
@@ -43,7 +69,7 @@ static void ktest_check_invariants(void)
 
 int ktest_run_all(const char *filter)
 {
-	size_t total = 0, passed = 0, failed = 0;
+	size_t total = 0, passed = 0, failed = 0, skipped = 0;
 	for (const struct ktest *t = __ktests_start; t < __ktests_end; t++)
 		total += ktest_match(t->name, filter);
 	kprintf("KTAP version 1\n1..%zu\n", total);
@@ -51,17 +77,19 @@ int ktest_run_all(const char *filter)
 		if (!ktest_match(t->name, filter))
 			continue;
 		ktest_current = t;
-		ktest_failed = false;
+		ktest_failed = ktest_skipped = false;
 		t->fn();
 		ktest_check_invariants();
 		if (ktest_failed)
 			failed++;
+		else if (ktest_skipped)
+			skipped++;
 		else
 			passed++;
-		kprintf("%s %zu %s\n", ktest_failed ? "not ok" : "ok", passed + failed, t->name);
+		ktest_report(passed + failed + skipped, t);
 	}
 	ktest_current = NULL;
-	kprintf("# %zu passed, %zu failed\n", passed, failed);
-	kprintf("%zu passed, %zu failed\n", passed, failed);
+	kprintf("# %zu passed, %zu failed, %zu skipped\n", passed, failed, skipped);
+	kprintf("%zu passed, %zu failed, %zu skipped\n", passed, failed, skipped);
 	return (int)failed;
 }

@@ -1,7 +1,8 @@
 /*
  * Boot-time self-tests. KTEST(name) { ... } declares a test; the runner (kernel/ktest.c) runs every
  * test at each boot in name order (zz_ tests run last), printing KTAP version 1 on the console, then a summary
- * "N passed, N failed". KEXPECT records a failure and goes on; KASSERT_TEST ends the test.
+ * "N passed, N failed, N skipped". KEXPECT records a failure and goes on; KASSERT_TEST ends the test;
+ * KTEST_SKIP ends it as skipped ("ok N name # SKIP reason").
  */
 #ifndef KTEST_H
 #define KTEST_H
@@ -34,6 +35,15 @@ bool ktest_expect(bool cond, const char *file, int line, const char *expr, const
 		     "got 0x%llx, want 0x%llx", (unsigned long long)ka_, (unsigned long long)kb_); })
 /* Ends the running test on failure. */
 #define KASSERT_TEST(cond, ...) do { if (!KEXPECT(cond, __VA_ARGS__)) return; } while (0)
+
+/* Marks the running test skipped with a reason (printf format); KTEST_SKIP also ends it. */
+void ktest_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Ends the running test as skipped, for a test that needs hardware or a CPU feature the machine
+ * lacks: KTAP "ok N name # SKIP reason", counted apart from passes. A failure recorded before the
+ * skip still makes the test "not ok": a skip never hides a failure.
+ */
+#define KTEST_SKIP(...) do { ktest_skip(__VA_ARGS__); return; } while (0)
 
 /* Runs every test; returns the number of failures. */
 int ktest_run_all(const char *filter);

@@ -4,7 +4,8 @@
  *  2. boot information and memory map copied into the kernel image;
  *  3. physical allocator from the map (boot-services memory usable at once);
  *  4. the kernel's own page tables; CR3 switch; loader pages (and its tables) reclaimed last;
- *  5. framebuffer console; the memory manager; the self-test suite; the onexit action.
+ *  5. framebuffer console (and what the CPU cannot enforce: no NX, no PAT); the memory manager;
+ *     the self-test suite; the onexit action.
  */
 #include "bootinfo.h"
 #include "efi_mmap.h"
@@ -122,6 +123,7 @@ void kmain(paddr_t bootinfo_pa)
 		fbcon_init(&kernel_bootinfo.fb, (void *)vm_fb_virt);
 	kprintf("rmkernel: own page tables live (%llu table pages); loader memory reclaimed\n",
 		(unsigned long long)kernel_pt.table_pages);
+	vm_report_cpu_limits();   /* after fbcon_init: on the screen too */
 	phys_dump();
 	mm_init();
 
@@ -130,6 +132,7 @@ void kmain(paddr_t bootinfo_pa)
 	char filter[64] = "";
 	cmdline_value("ktest", filter, sizeof(filter));
 	int failed = ktest_run_all(filter);
+	vm_report_cpu_limits();   /* again, where the screen still shows it at the end */
 	kprintf(failed ? "SELF-TEST FAILED\n" : "SELF-TEST PASSED\n");
 	kernel_finish(failed == 0);
 }

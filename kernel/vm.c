@@ -8,6 +8,8 @@
 #include "kprintf.h"
 #include "kassert.h"
 #include "kernel.h"
+#include "wdm.h"
+#include "reserved.h"
 
 struct pt kernel_pt;
 vaddr_t vm_fb_virt;
@@ -63,7 +65,7 @@ static void vm_map_dmap(void)
 	}
 }
 
-/* Maps the framebuffer write-combining at FB_BASE. */
+/* Maps the framebuffer write-combining at FB_BASE (UC- without the PAT: pt_cache_effective). */
 static void vm_map_fb(const struct bootinfo *bi)
 {
 	if (bi->fb.format == BOOTINFO_FB_NONE || !bi->fb.size)
@@ -80,9 +82,15 @@ static void vm_map_fb(const struct bootinfo *bi)
 	vm_fb_virt = FB_BASE + (bi->fb.base - pa);
 }
 
+/* The PT_FEAT_* bits of the boot CPU. */
+static unsigned vm_pt_features(void)
+{
+	return (cpu_feat.nx ? PT_FEAT_NX : 0) | (cpu_feat.page1g ? PT_FEAT_1G : 0) | (cpu_feat.pat ? PT_FEAT_PAT : 0);
+}
+
 void vm_init(const struct bootinfo *bi)
 {
-	KASSERT(pt_create(&kernel_pt, cpu_feat.nx, cpu_feat.page1g) == PT_OK, "no memory for the PML4");
+	KASSERT(pt_create(&kernel_pt, vm_pt_features()) == PT_OK, "no memory for the PML4");
 	vm_map_image(bi, __text_start, __text_end, PT_PROT_X, "text");
 	vm_map_image(bi, __rodata_start, __rodata_end, 0, "rodata");
 	vm_map_image(bi, __data_start, __data_end, PT_PROT_W, "data");
@@ -93,4 +101,30 @@ void vm_init(const struct bootinfo *bi)
 	vm_map_fb(bi);
 	arch_cr3_load(kernel_pt.root);
 	arch_tlb_flush_all();
+}
+
+/* Names of the WDK caching types and of the memory types, for the report below. */
+static const char *const vm_caching_type_names[MmMaximumCacheType] = {
+	"MmNonCached", "MmCached", "MmWriteCombined", "MmHardwareCoherentCached", "MmNonCachedUnordered",
+	"MmUSWCCached",
+};
+static const char *const vm_cache_names[PT_CACHE_TYPES] = { "WB", "WT", "UC-", "UC", "WC" };
+
+void vm_report_cpu_limits(void)
+{
+	if (!cpu_feat.nx)
+		kprintf("vm: NOTE: this CPU has no NX (absent, or Execute Disable turned off in the firmware setup): "
+			"every mapped page is executable, data and stacks included; W^X holds for writability only "
+			"(code stays read-only)\n");
+	if (cpu_feat.pat)
+		return;
+	kprintf("vm: NOTE: this CPU has no PAT: page tables select only WB, WT, UC-, UC;");
+	for (unsigned t = 0; t < MmMaximumCacheType; t++) {
+		enum pt_cache want = (enum pt_cache)reserved_cache_to_pat((MEMORY_CACHING_TYPE)t);
+		enum pt_cache got = pt_cache_effective(want, false);
+		if (got != want)
+			kprintf(" %s %s -> %s,", vm_caching_type_names[t], vm_cache_names[want], vm_cache_names[got]);
+	}
+	kprintf(" the framebuffer %s -> %s (uncached; write-combining only where an MTRR says WC)\n",
+		vm_cache_names[PT_CACHE_WC], vm_cache_names[pt_cache_effective(PT_CACHE_WC, false)]);
 }

@@ -31,9 +31,18 @@ static paddr_t pt_entry_addr(uint64_t e, int level)
 
 static bool pt_is_leaf(uint64_t e, int level) { return level == 1 || (level <= 3 && (e & PTE_PS)); }
 
-int pt_create(struct pt *pt, bool nx, bool page1g)
+/* Fills pt's feature flags from PT_FEAT_* bits. */
+static void pt_set_features(struct pt *pt, unsigned features)
 {
-	*pt = (struct pt){ .nx = nx, .page1g = page1g };
+	pt->nx = features & PT_FEAT_NX;
+	pt->page1g = features & PT_FEAT_1G;
+	pt->pat = features & PT_FEAT_PAT;
+}
+
+int pt_create(struct pt *pt, unsigned features)
+{
+	*pt = (struct pt){ 0 };
+	pt_set_features(pt, features);
 	pt->root = phys_alloc_zeroed_page();
 	if (!pt->root)
 		return PT_ENOMEM;
@@ -41,28 +50,55 @@ int pt_create(struct pt *pt, bool nx, bool page1g)
 	return PT_OK;
 }
 
-void pt_attach(struct pt *pt, paddr_t root, bool nx, bool page1g)
+void pt_attach(struct pt *pt, paddr_t root, unsigned features)
 {
-	*pt = (struct pt){ .root = root, .nx = nx, .page1g = page1g };
+	*pt = (struct pt){ .root = root };
+	pt_set_features(pt, features);
 }
 
-/* Memory-type bits for a PAT index in an entry at level. */
-static uint64_t pt_cache_bits(unsigned cache, int level)
+/*
+ * Without the PAT, PWT and PCD index the four types of the power-on PAT (WB, WT, UC-, UC), which
+ * are also what they mean on CPUs without one; WC has no encoding and takes UC-.
+ */
+static const enum pt_cache pt_cache_no_pat[PT_CACHE_TYPES] = {
+	[PT_CACHE_WB] = PT_CACHE_WB, [PT_CACHE_WT] = PT_CACHE_WT, [PT_CACHE_UCMINUS] = PT_CACHE_UCMINUS,
+	[PT_CACHE_UC] = PT_CACHE_UC, [PT_CACHE_WC] = PT_CACHE_UCMINUS,
+};
+
+enum pt_cache pt_cache_effective(enum pt_cache want, bool pat)
 {
+	KASSERT((unsigned)want < PT_CACHE_TYPES, "pt_cache_effective: memory type %u", (unsigned)want);
+	return pat ? want : pt_cache_no_pat[want];
+}
+
+uint64_t pt_cache_pte_bits(enum pt_cache want, bool pat, int level)
+{
+	unsigned index = pt_cache_effective(want, pat);   /* a PAT index, below 4 without the PAT */
 	uint64_t b = 0;
-	if (cache & 1)
+	if (index & 1)
 		b |= PTE_PWT;
-	if (cache & 2)
+	if (index & 2)
 		b |= PTE_PCD;
-	if (cache & 4)
+	if (index & 4)
 		b |= level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
 	return b;
+}
+
+enum pt_cache pt_cache_of_pte(uint64_t e, bool pat, int level)
+{
+	/* The kernel's PAT repeats WT, UC-, UC at indices 5..7 (arch/x86_64/x86.h). */
+	static const enum pt_cache by_index[8] = { PT_CACHE_WB, PT_CACHE_WT, PT_CACHE_UCMINUS, PT_CACHE_UC,
+		PT_CACHE_WC, PT_CACHE_WT, PT_CACHE_UCMINUS, PT_CACHE_UC };
+	uint64_t pat_bit = level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
+	unsigned index = (unsigned)!!(e & PTE_PWT) | (unsigned)!!(e & PTE_PCD) << 1 |
+			 (unsigned)(pat && (e & pat_bit)) << 2;
+	return by_index[index];
 }
 
 /* Leaf entry value for pa at level with prot. */
 static uint64_t pt_make_leaf(const struct pt *pt, paddr_t pa, unsigned prot, int level)
 {
-	uint64_t e = pa | PTE_P | PTE_A | PTE_D | pt_cache_bits(PT_PROT_CACHE_OF(prot), level);
+	uint64_t e = pa | PTE_P | PTE_A | PTE_D | pt_cache_pte_bits(PT_PROT_CACHE_OF(prot), pt->pat, level);
 	if (prot & PT_PROT_W)
 		e |= PTE_W;
 	if (prot & PT_PROT_G)
@@ -159,9 +195,16 @@ static int pt_pick_level(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t remaini
 
 static int pt_unmap_locked(struct pt *pt, vaddr_t va, vaddr_t end);
 
+/* True when prot names only known bits and a memory type below PT_CACHE_TYPES. */
+static bool pt_prot_ok(unsigned prot)
+{
+	return !(prot & ~(PT_PROT_W | PT_PROT_X | PT_PROT_G | PT_PROT_CACHE(7))) &&
+	       PT_PROT_CACHE_OF(prot) < PT_CACHE_TYPES;
+}
+
 int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, unsigned sizes)
 {
-	if (!pt_range_ok(va, size) || !IS_ALIGNED(pa, PAGE_SIZE) || range_overflows(pa, size) ||
+	if (!pt_range_ok(va, size) || !pt_prot_ok(prot) || !IS_ALIGNED(pa, PAGE_SIZE) || range_overflows(pa, size) ||
 	    (pa + size - 1) > PTE_ADDR_4K)
 		return PT_EINVAL;
 	uint64_t f = spin_lock(&pt->lock);
@@ -274,7 +317,7 @@ static void pt_reprotect_leaf(struct pt *pt, volatile uint64_t *slot, int level,
 
 int pt_protect(struct pt *pt, vaddr_t va, uint64_t size, unsigned prot)
 {
-	if (!pt_range_ok(va, size))
+	if (!pt_range_ok(va, size) || !pt_prot_ok(prot))
 		return PT_EINVAL;
 	uint64_t f = spin_lock(&pt->lock);
 	int st = pt_for_each_leaf(pt, va, va + size, pt_reprotect_leaf, prot);
@@ -402,10 +445,14 @@ static void pt_check_entry(void *ctx, vaddr_t va, int level, uint64_t e)
 		pt_violation(c, va, level, e, "reserved/software bits set");
 	if (level == 4 && (e & PTE_PS))
 		pt_violation(c, va, level, e, "PS bit in a PML4 entry");
+	if (!c->pt->nx && (e & PTE_NX))
+		pt_violation(c, va, level, e, "execute-disable bit without NX (reserved: faults)");
 	if (!pt_is_leaf(e, level))
 		return;
-	if ((e & PTE_W) && (!c->pt->nx || !(e & PTE_NX)))
+	if (c->pt->nx && (e & PTE_W) && !(e & PTE_NX))
 		pt_violation(c, va, level, e, "writable and executable page");
+	if (!c->pt->pat && (e & (level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE)))
+		pt_violation(c, va, level, e, "PAT bit without the PAT");
 	if (level > 1 && (pt_entry_addr(e, level) & (pt_level_size(level) - 1)))
 		pt_violation(c, va, level, e, "misaligned large page");
 	if (level > 1 && (e & (pt_level_size(level) - 1) & PTE_ADDR_4K & ~PTE_PAT_LARGE))
@@ -423,31 +470,25 @@ uint64_t pt_check(struct pt *pt)
 
 /* Dump state: the run of leaves being coalesced. */
 struct pt_dump_run {
+	const struct pt *pt;
 	vaddr_t start, end;
 	paddr_t pa;
 	uint64_t flags;
 };
 
-/* PAT index (enum pt_cache) of a leaf at level. */
-static unsigned pt_cache_index(uint64_t e, int level)
-{
-	uint64_t pat = level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
-	return (unsigned)!!(e & PTE_PWT) | (unsigned)!!(e & PTE_PCD) << 1 | (unsigned)!!(e & pat) << 2;
-}
-
-#define PT_DUMP_CACHE_SHIFT 52   /* where a run's PAT index is kept beside its permission bits */
+#define PT_DUMP_CACHE_SHIFT 52   /* where a run's memory type is kept beside its permission bits */
 
 /* What makes two leaves belong to one dump run: permissions and memory type. */
-static uint64_t pt_perm_bits(uint64_t e, int level)
+static uint64_t pt_perm_bits(const struct pt *pt, uint64_t e, int level)
 {
-	return (e & (PTE_W | PTE_NX | PTE_G)) | (uint64_t)pt_cache_index(e, level) << PT_DUMP_CACHE_SHIFT;
+	return (e & (PTE_W | PTE_NX | PTE_G)) | (uint64_t)pt_cache_of_pte(e, pt->pat, level) << PT_DUMP_CACHE_SHIFT;
 }
 
 static void pt_dump_flush(struct pt_dump_run *r)
 {
 	if (r->end == r->start)
 		return;
-	static const char *const cache_names[8] = { "wb", "wt", "uc-", "uc", "wc", "wt", "uc-", "uc" };
+	static const char *const cache_names[PT_CACHE_TYPES] = { "wb", "wt", "uc-", "uc", "wc" };
 	kprintf("  %016llx-%016llx -> %013llx %c%c%c %s%s\n", (unsigned long long)r->start,
 		(unsigned long long)r->end, (unsigned long long)r->pa, 'r',
 		(r->flags & PTE_W) ? 'w' : '-', (r->flags & PTE_NX) ? '-' : 'x',
@@ -462,18 +503,19 @@ static void pt_dump_entry(void *ctx, vaddr_t va, int level, uint64_t e)
 	if (!pt_is_leaf(e, level))
 		return;
 	paddr_t pa = pt_entry_addr(e, level);
-	if (r->end != va || pt_perm_bits(e, level) != r->flags || r->pa + (r->end - r->start) != pa) {
+	uint64_t flags = pt_perm_bits(r->pt, e, level);
+	if (r->end != va || flags != r->flags || r->pa + (r->end - r->start) != pa) {
 		pt_dump_flush(r);
 		r->start = r->end = va;
 		r->pa = pa;
-		r->flags = pt_perm_bits(e, level);
+		r->flags = flags;
 	}
 	r->end = va + pt_level_size(level);
 }
 
 void pt_dump(struct pt *pt)
 {
-	struct pt_dump_run r = { 0 };
+	struct pt_dump_run r = { .pt = pt };
 	kprintf("page tables at 0x%llx (%llu table pages):\n", (unsigned long long)pt->root,
 		(unsigned long long)pt->table_pages);
 	pt_walk_tree(pt->root, PT_LEVELS, 0, pt_dump_entry, &r);

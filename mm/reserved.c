@@ -3,19 +3,22 @@
  * turned into bug check 0xDA (SYSTEM_PTE_MISUSE). The work itself is mm/syspte.c's.
  */
 #include "wdm.h"
+#include "reserved.h"
 #include "syspte.h"
 #include "bugcheck.h"
 
 #define RESERVE_MAX_BYTES (1ULL << 32)   /* [ours] >= 4 GiB fails: an MDL never spans that much */
 
-/* PAT index for each MEMORY_CACHING_TYPE (see arch/x86_64/x86.h for the PAT programming). */
+/*
+ * The memory type each MEMORY_CACHING_TYPE asks for; with the PAT also its PAT index (arch/x86_64/x86.h
+ * programs the PAT). Without the PAT, pt_make_pte gives pt_cache_effective() of it (README table).
+ */
 static const unsigned reserved_cache_pat[MmMaximumCacheType] = {
 	[MmNonCached] = PT_CACHE_UC, [MmCached] = PT_CACHE_WB, [MmWriteCombined] = PT_CACHE_WC,
 	[MmHardwareCoherentCached] = PT_CACHE_WB, [MmNonCachedUnordered] = PT_CACHE_UCMINUS,
 	[MmUSWCCached] = PT_CACHE_WC,
 };
 
-/* PAT index of a caching type, or -1 when the type is out of range. */
 int reserved_cache_to_pat(MEMORY_CACHING_TYPE t)
 {
 	return ((unsigned)t < MmMaximumCacheType) ? (int)reserved_cache_pat[t] : -1;

@@ -12,7 +12,7 @@ for m in 2G 16G; do
 	rc=$?
 	set -e
 	t1=$(date +%s.%N)
-	res=$(tr -d '\r' < "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+	res=$(tr -d '\r' < "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' | tail -1)
 	printf "%-6s %10.1f %14d %s (exit %d)\n" "$m" "$(echo "$t1 - $t0" | bc)" $(( $(tail -1 "$log.rss") / 1024 )) "${res:-no summary}" "$rc"
 	rm -f "$log" "$log.rss"
 done

@@ -2,7 +2,8 @@
 # Boot matrix: boots the self-test suite once per configuration (CPU model, RAM size, boot medium,
 # CPU count, serial port) and prints a table: config, result, seconds, details. Every boot must end
 # through isa-debug-exit with the pass code (33); with a serial port the log must also say
-# "SELF-TEST PASSED" and "N passed, 0 failed". Exit status 0 when all pass, 1 otherwise.
+# "SELF-TEST PASSED", "N passed, 0 failed, N skipped" and each string the config expects.
+# Exit status 0 when all pass, 1 otherwise.
 #   tools/matrix.sh [--only NAME[,NAME...]] [--logs DIR] [--list]
 # Needs build/BOOTX64.EFI and build/kernel.elf (make test-matrix builds them). Environment:
 # MATRIX_TIMEOUT (seconds per boot, default 120, times the config's factor), CMDLINE (extra kernel command-line words).
@@ -10,10 +11,17 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # name | -cpu | -m | -smp | medium (dir, dir-high, sata, usb) | serial (yes/no) | timeout factor
+#   | strings the serial log must contain, separated by ';' (optional)
 # (12 GiB takes long: the exhaustion tests take all of RAM, and the host must supply it.)
+# The CPUs without NX or PAT must say so at boot, skip the tests that need the feature with the
+# reason, and pass the rest; a CPU with both skips nothing.
 CONFIGS=(
-	"qemu64-512M|qemu64|512M|1|dir|yes|1"
-	"cpu-max|max|512M|1|dir|yes|1"
+	"qemu64-512M|qemu64|512M|1|dir|yes|1|nx=1;pat=1;, 0 failed, 0 skipped"
+	"cpu-max|max|512M|1|dir|yes|1|1g=1;, 0 failed, 0 skipped"
+	"cpu-no-nx|qemu64,-nx|512M|1|dir|yes|1|nx=0;vm: NOTE: this CPU has no NX;pt_nx_blocks_instruction_fetch # SKIP CPU without NX;pt_live_tables_wx_nx_no_user # SKIP CPU without NX;, 0 failed, 2 skipped"
+	"cpu-no-pat|qemu64,-pat|512M|1|dir|yes|1|pat=0;vm: NOTE: this CPU has no PAT;MmWriteCombined WC -> UC-;cpu_pat_programmed # SKIP CPU without PAT;, 0 failed, 1 skipped"
+	"cpu-no-nx-pat-pge|qemu64,-nx,-pat,-pge|512M|1|dir|yes|1|nx=0;pat=0;pge=0;this CPU has no NX;this CPU has no PAT;, 0 failed, 3 skipped"
+	"cpu-no-ext-leaves|qemu64,xlevel=0|512M|1|dir|yes|1|nx=0 1g=0;physbits=36;this CPU has no NX;, 0 failed, 2 skipped"
 	"cpu-core2duo|core2duo|512M|1|dir|yes|1"
 	"cpu-Nehalem|Nehalem|512M|1|dir|yes|1"
 	"ram-128M|qemu64|128M|1|dir|yes|1"
@@ -63,7 +71,7 @@ wanted() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 prepare_media() {
 	local need=" "
 	for c in "${CONFIGS[@]}"; do
-		IFS='|' read -r name _ _ _ medium _ _ <<< "$c"
+		IFS='|' read -r name _ _ _ medium _ _ _ <<< "$c"
 		wanted "$name" && need+="$medium "
 	done
 	if [[ $need == *" dir "* ]]; then
@@ -114,9 +122,9 @@ boot() {
 	echo "$rc" > "$logs/$name.rc"
 }
 
-# Judges one boot from rc and its log (judge NAME MEDIUM SERIAL LIMIT); sets verdict and detail.
+# Judges one boot from rc and its log (judge NAME MEDIUM SERIAL LIMIT EXPECT); sets verdict and detail.
 judge() {
-	local name=$1 medium=$2 serial=$3 limit=$4 log=$logs/$1.log txt summary features ram bootdev low
+	local name=$1 medium=$2 serial=$3 limit=$4 expect=$5 log=$logs/$1.log txt summary features ram bootdev low s want missing=""
 	txt=$(tr -d '\r' < "$log")
 	verdict=FAIL
 	case $rc in
@@ -129,11 +137,15 @@ judge() {
 		[ "$rc" = 33 ] && verdict=PASS && detail="exit 33, judged by exit code only"
 		return 0
 	fi
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<< "$txt" | tail -n1 || true)
-	features=$(grep -oE 'nx=[01] 1g=[01]' <<< "$txt" | head -n1 || true)
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' <<< "$txt" | tail -n1 || true)
+	features=$(grep -oE '^cpu: .* nx=[01] 1g=[01] .* pat=[01] pge=[01]' <<< "$txt" | head -n1 |
+		grep -oE '(nx|1g|pat|pge)=[01]' | tr '\n' ' ' | sed 's/ $//' || true)
 	ram=$(grep -oE '^phys: [0-9]+ usable pages \([0-9]+ MiB\)' <<< "$txt" | grep -oE '[0-9]+ MiB' | head -n1 || true)
 	detail+=", ${summary:-no KTAP summary}${features:+, $features}${ram:+, $ram usable}"
-	[ "$rc" = 33 ] && grep -q '^SELF-TEST PASSED' <<< "$txt" && [[ $summary == *" 0 failed" ]] && verdict=PASS
+	[ "$rc" = 33 ] && grep -q '^SELF-TEST PASSED' <<< "$txt" && [[ $summary =~ \ passed,\ 0\ failed(,|$) ]] && verdict=PASS
+	IFS=';' read -r -a want <<< "$expect"
+	for s in "${want[@]}"; do grep -qF -- "$s" <<< "$txt" || missing+=" [$s]"; done
+	[ -z "$missing" ] || { verdict=FAIL; detail+=", log lacks:$missing"; }
 	bootdev=$(grep -oE 'BdsDxe: starting .*' <<< "$txt" | grep -oE '(Sata|USB|Scsi|NVMe|VirtioBlk)\([^)]*\)' | head -n1 || true)
 	case $medium in
 	sata) [[ $bootdev == Sata* ]] || { verdict=FAIL; detail+=", did not boot from SATA (${bootdev:-no boot line})"; }
@@ -158,12 +170,12 @@ printf '%-26s %-6s %7s  %s\n' ------ ------ ------- -------
 failed=() ran=0
 total_start=$(date +%s%N)
 for c in "${CONFIGS[@]}"; do
-	IFS='|' read -r name cpu mem smp medium serial factor <<< "$c"
+	IFS='|' read -r name cpu mem smp medium serial factor expect <<< "$c"
 	wanted "$name" || continue
 	start=$(date +%s%N)
 	boot "$name" "$cpu" "$mem" "$smp" "$medium" "$serial" $((timeout * factor))
 	secs=$(seconds_since "$start")
-	judge "$name" "$medium" "$serial" $((timeout * factor))
+	judge "$name" "$medium" "$serial" $((timeout * factor)) "${expect:-}"
 	printf '%-26s %-6s %7s  %s\n' "$name" "$verdict" "$secs" "$detail"
 	ran=$((ran + 1))
 	[ "$verdict" = PASS ] || failed+=("$name")

@@ -23,18 +23,21 @@ void cpu_detect(void)
 	((uint32_t *)cpu_feat.vendor)[1] = r[3];
 	((uint32_t *)cpu_feat.vendor)[2] = r[2];
 	cpu_feat.vendor[12] = 0;
-	cpuid(1, 0, r);
-	cpu_feat.pat = r[3] & CPUID1_EDX_PAT;
-	cpu_feat.pge = r[3] & CPUID1_EDX_PGE;
-	cpu_feat.pcid = r[2] & CPUID1_ECX_PCID;
+	if (max_leaf >= 1) {
+		cpuid(1, 0, r);
+		cpu_feat.pat = r[3] & CPUID1_EDX_PAT;
+		cpu_feat.pge = r[3] & CPUID1_EDX_PGE;
+		cpu_feat.pcid = r[2] & CPUID1_ECX_PCID;
+	}
 	if (max_leaf >= 7) {
 		cpuid(7, 0, r);
 		cpu_feat.smep = r[1] & CPUID7_EBX_SMEP;
 		cpu_feat.smap = r[1] & CPUID7_EBX_SMAP;
 		cpu_feat.invpcid = r[1] & CPUID7_EBX_INVPCID;
 	}
+	/* Without extended leaves a CPU answers with its highest basic leaf: only 0x8000xxxx counts. */
 	cpuid(0x80000000, 0, r);
-	uint32_t max_ext = r[0];
+	uint32_t max_ext = (r[0] & 0xffff0000u) == 0x80000000u ? r[0] : 0;
 	if (max_ext >= 0x80000001) {
 		cpuid(0x80000001, 0, r);
 		cpu_feat.nx = r[3] & CPUIDX1_EDX_NX;
@@ -47,7 +50,10 @@ void cpu_detect(void)
 	}
 }
 
-/* Sets EFER.NXE, CR0.WP, CR4.PGE/SMEP/SMAP from what the CPU has. PCID stays off (one space). */
+/*
+ * Sets EFER.NXE, CR0.WP, CR4.PGE/SMEP/SMAP from what the CPU has; an absent feature's bit is never
+ * written (it would #GP). PCID stays off (one space).
+ */
 void cpu_init_control_regs(void)
 {
 	if (cpu_feat.nx)

@@ -8,6 +8,7 @@ struct trap_record trap_last_fixup;
 
 extern const char arch_probe_read8_insn[], arch_probe_read8_fixup[];
 extern const char arch_probe_write8_insn[], arch_probe_write8_fixup[];
+extern const char arch_probe_exec_fixup[];
 
 static const char *const trap_names[32] = {
 	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
@@ -26,6 +27,16 @@ const char *trap_name(uint64_t vector)
 	return vector < 32 ? trap_names[vector] : "external interrupt";
 }
 
+/*
+ * True when tf is an instruction-fetch page fault at the target arch_probe_exec called: the fault
+ * is at cr2 itself, and the return address on the stack is the probe's.
+ */
+static bool trap_is_exec_probe(const struct trap_frame *tf, uint64_t cr2)
+{
+	return tf->vector == VEC_PF && (tf->error & PF_ERR_FETCH) && tf->rip == cr2 &&
+	       *(const uint64_t *)tf->rsp == (uint64_t)arch_probe_exec_fixup;
+}
+
 /* If the faulting instruction is a probe, resumes at its fixup with rax = -1 and returns true. */
 static bool trap_try_fixup(struct trap_frame *tf, uint64_t cr2)
 {
@@ -34,6 +45,10 @@ static bool trap_try_fixup(struct trap_frame *tf, uint64_t cr2)
 		fixup = (uint64_t)arch_probe_read8_fixup;
 	else if (tf->rip == (uint64_t)arch_probe_write8_insn)
 		fixup = (uint64_t)arch_probe_write8_fixup;
+	else if (trap_is_exec_probe(tf, cr2)) {
+		fixup = (uint64_t)arch_probe_exec_fixup;
+		tf->rsp += 8;   /* as if the called code had returned */
+	}
 	if (!fixup)
 		return false;
 	trap_last_fixup.vector = tf->vector;

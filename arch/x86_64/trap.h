@@ -38,6 +38,8 @@ extern struct trap_record trap_last_fixup;
 /* Reads/writes one byte, returning 0, or -1 when it faulted (the fault is recorded, not fatal). */
 int arch_probe_read8(const volatile void *addr, uint8_t *out);
 int arch_probe_write8(volatile void *addr, uint8_t val);
+/* Calls code, which must return; 0 when it ran, -1 when fetching its first instruction faulted. */
+int arch_probe_exec(const void *code);
 
 /*
  * The memory manager's page-fault policy: called for a kernel page fault before it is fatal.

@@ -92,3 +92,11 @@ arch_probe_write8_insn:
 	mov [rdi], sil
 arch_probe_write8_fixup:
 	ret
+; int arch_probe_exec(const void *code): calls code (which must return), 0 when it ran, -1 when the
+; instruction fetch faulted (the trap handler pops the return address and resumes at the fixup).
+global arch_probe_exec, arch_probe_exec_fixup
+arch_probe_exec:
+	xor eax, eax
+	call rdi
+arch_probe_exec_fixup:
+	ret

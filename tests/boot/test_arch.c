@@ -23,7 +23,8 @@ KTEST(cpu_cr0_wp_and_cr4_bits)
 
 KTEST(cpu_pat_programmed)
 {
-	KASSERT_TEST(cpu_feat.pat, "CPU without PAT");
+	if (!cpu_feat.pat)
+		KTEST_SKIP("CPU without PAT: no PAT MSR to program; PWT/PCD select WB, WT, UC-, UC and WC becomes UC-");
 	KEXPECT_EQ(rdmsr(MSR_PAT), PAT_VALUE);
 	/* Each memory type the kernel promises is reachable from a 4 KiB PTE's 3 PAT bits. */
 	const uint8_t want[] = { PAT_MT_WB, PAT_MT_WT, PAT_MT_UCM, PAT_MT_UC, PAT_MT_WC };

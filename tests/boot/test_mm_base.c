@@ -1,5 +1,6 @@
 /* Boot self-tests of the physical allocator and the live page tables. */
 #include "ktest.h"
+#include "wdm.h"
 #include "phys.h"
 #include "pt.h"
 #include "vm.h"
@@ -113,8 +114,102 @@ KTEST(phys_census_restored_after_churn)
 
 KTEST(pt_live_tables_wx_nx_no_user)
 {
+	if (!cpu_feat.nx)
+		KTEST_SKIP("CPU without NX (absent, or Execute Disable off in the firmware setup): "
+			   "W^X holds for writability only");
 	KEXPECT_EQ(pt_check(&kernel_pt), 0);
 	KEXPECT_EQ(arch_cr3_read(), kernel_pt.root, "CR3 holds the kernel's own tables");
+}
+
+/* Counts of the live tables' entries by the feature bits they use (test walker, not pt.c's). */
+struct feature_bits {
+	uint64_t xd;            /* present entries, any level, with bit 63 */
+	uint64_t pat_bit;       /* leaves with the PAT bit (bit 7 in a PTE, 12 in a large page) */
+	uint64_t wx;            /* writable leaves without bit 63 */
+	uint64_t leaves;
+};
+
+/* Walks the table at level (4 = PML4) and adds its present entries to the counts. */
+static void count_feature_bits(paddr_t table, int level, struct feature_bits *c)
+{
+	const volatile uint64_t *t = arch_phys_to_virt(table);
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		uint64_t e = t[i];
+		if (!(e & PTE_P))
+			continue;
+		c->xd += !!(e & PTE_NX);
+		bool leaf = level == 1 || (level <= 3 && (e & PTE_PS));
+		if (!leaf) {
+			count_feature_bits(e & PTE_ADDR_4K, level - 1, c);
+			continue;
+		}
+		c->leaves++;
+		c->pat_bit += !!(e & (level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE));
+		c->wx += (e & PTE_W) && !(e & PTE_NX);
+	}
+}
+
+/* Without NX no entry may carry bit 63 (reserved then: every access through it would fault);
+ * without the PAT no leaf may carry the PAT bit. With them, W^X and a WC framebuffer. */
+KTEST(pt_live_tables_match_cpu_features)
+{
+	KEXPECT_EQ(pt_check(&kernel_pt), 0);
+	KEXPECT_EQ(arch_cr3_read(), kernel_pt.root, "CR3 holds the kernel's own tables");
+	KEXPECT_EQ(kernel_pt.nx, cpu_feat.nx);
+	KEXPECT_EQ(kernel_pt.pat, cpu_feat.pat);
+	struct feature_bits c = { 0 };
+	count_feature_bits(kernel_pt.root, PT_LEVELS, &c);
+	KEXPECT(c.leaves > 0);
+	if (cpu_feat.nx) {
+		KEXPECT_EQ(c.wx, 0, "writable and executable leaves");
+		KEXPECT(c.xd > 0, "data and the direct map are NX");
+	} else {
+		KEXPECT_EQ(c.xd, 0, "entries with bit 63 on a CPU without NX");
+	}
+	if (!cpu_feat.pat)
+		KEXPECT_EQ(c.pat_bit, 0, "leaves with the PAT bit on a CPU without PAT");
+	else if (vm_fb_virt)
+		KEXPECT(c.pat_bit > 0, "the framebuffer is WC through the PAT bit");
+	kprintf("# %llu leaves: %llu entries with bit 63, %llu leaves with the PAT bit (nx=%d pat=%d)\n",
+		(unsigned long long)c.leaves, (unsigned long long)c.xd, (unsigned long long)c.pat_bit,
+		cpu_feat.nx, cpu_feat.pat);
+}
+
+/* A page of kernel data holding one "ret": executable only without NX. */
+static uint8_t nx_probe_data[16] __attribute__((aligned(16))) = { 0xc3 };
+
+/* Executes a "ret" placed in kernel data, the direct map and a reserved mapping; NX must stop each. */
+KTEST(pt_nx_blocks_instruction_fetch)
+{
+	if (!cpu_feat.nx)
+		KTEST_SKIP("CPU without NX (absent, or Execute Disable off in the firmware setup): data is executable");
+	paddr_t pa = phys_alloc_zeroed_page();
+	KASSERT_TEST(pa);
+	uint8_t *dm = arch_phys_to_virt(pa);
+	dm[0] = 0xc3;
+	vaddr_t res = (vaddr_t)MmAllocateMappingAddress(PAGE_SIZE, 'xNtT');
+	PFN_NUMBER pfn = pa_to_pfn(pa);
+	struct { MDL mdl; PFN_NUMBER pfn[1]; } m = { .mdl = { .Size = sizeof(MDL) + sizeof(PFN_NUMBER),
+		.MdlFlags = MDL_PAGES_LOCKED, .ByteCount = PAGE_SIZE }, .pfn = { pfn } };
+	const void *mapped = res ? MmMapLockedPagesWithReservedMapping((void *)res, 'xNtT', &m.mdl, MmCached) : NULL;
+	KEXPECT(mapped, "reserved mapping");
+	const void *targets[] = { nx_probe_data, dm, mapped };
+	const char *what[] = { "kernel data", "direct map", "reserved mapping" };
+	for (unsigned i = 0; i < ARRAY_SIZE(targets); i++) {
+		if (!targets[i])
+			continue;
+		uint64_t before = trap_last_fixup.count;
+		KEXPECT_EQ(arch_probe_exec(targets[i]), (uint64_t)-1, "fetch from %s must fault", what[i]);
+		KEXPECT_EQ(trap_last_fixup.count, before + 1);
+		KEXPECT_EQ(trap_last_fixup.vector, VEC_PF);
+		KEXPECT_EQ(trap_last_fixup.cr2, (uint64_t)targets[i]);
+		KEXPECT_EQ(trap_last_fixup.error, PF_ERR_PRESENT | PF_ERR_FETCH);
+	}
+	if (mapped)
+		MmUnmapReservedMapping((void *)res, 'xNtT', &m.mdl);
+	if (res)
+		MmFreeMappingAddress((void *)res, 'xNtT');
+	phys_free(pa, 1);
 }
 
 extern char boot_stack_guard[];
@@ -131,8 +226,7 @@ static void expect_section(const char *s, const char *e, bool w, bool x, const c
 		if (!KEXPECT(pt_query(&kernel_pt, va, NULL, &pte, &sz), "%s page 0x%llx unmapped", name, (unsigned long long)va))
 			return;
 		KEXPECT_EQ(!!(pte & PTE_W), w);
-		if (cpu_feat.nx)
-			KEXPECT_EQ(!(pte & PTE_NX), x);
+		KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx && !x, "bit 63 only with NX, on what must not execute");
 		KEXPECT_EQ(sz, PAGE_SIZE);
 		KEXPECT(!(pte & PTE_U));
 	}
@@ -155,8 +249,7 @@ KTEST(pt_direct_map_covers_ram_nx)
 	uint64_t pte, sz;
 	KEXPECT(pt_query(&kernel_pt, DMAP_BASE + pa, &got, &pte, &sz));
 	KEXPECT_EQ(got, pa);
-	if (cpu_feat.nx)
-		KEXPECT(pte & PTE_NX);
+	KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx, "NX exactly when the CPU has it");
 	KEXPECT(sz == SIZE_1G || sz == SIZE_2M || sz == PAGE_SIZE);
 	phys_free(pa, 1);
 	/* The highest usable frame is mapped too. */
@@ -173,8 +266,11 @@ KTEST(pt_framebuffer_write_combining)
 	uint64_t pte, sz;
 	KASSERT_TEST(pt_query(&kernel_pt, vm_fb_virt, NULL, &pte, &sz));
 	bool pat = sz == PAGE_SIZE ? (pte & PTE_PAT_4K) : (pte & PTE_PAT_LARGE);
-	KEXPECT(pat && !(pte & PTE_PCD) && !(pte & PTE_PWT), "PAT index 4 (WC)");
-	KEXPECT(pte & PTE_NX || !cpu_feat.nx);
+	if (cpu_feat.pat)
+		KEXPECT(pat && !(pte & PTE_PCD) && !(pte & PTE_PWT), "PAT index 4 (WC)");
+	else   /* README: WC without the PAT is UC- (PCD alone), never cached */
+		KEXPECT(!pat && (pte & PTE_PCD) && !(pte & PTE_PWT), "UC- (PCD alone) without the PAT");
+	KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx);
 }
 
 /* A scratch VA in the unused top of the FB window for live mapping tests. */

@@ -178,7 +178,8 @@ KTEST(map_write_through_mapping_read_through_dmap)
 	}
 	uint64_t pte;
 	KEXPECT(pt_query(&kernel_pt, (vaddr_t)va, NULL, &pte, NULL));
-	KEXPECT((pte & PTE_P) && (pte & PTE_W) && (pte & PTE_G) && !(pte & PTE_U) && ((pte & PTE_NX) || !cpu_feat.nx));
+	KEXPECT((pte & PTE_P) && (pte & PTE_W) && (pte & PTE_G) && !(pte & PTE_U));
+	KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx, "NX exactly when the CPU has it");
 	MmUnmapReservedMapping(va, TAG, &t.mdl);
 	KEXPECT(t.mdl.MappedSystemVa == NULL && !(t.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA));
 	MmFreeMappingAddress(va, TAG);
@@ -341,11 +342,22 @@ KTEST(unmap_misuse_bugchecks_change_nothing)
 	test_mdl_free(&b, 2);
 }
 
+/* Memory types of the four PWT/PCD combinations on a CPU without PAT (and of the power-on PAT). */
+static const uint8_t fixed_mt[4] = { PAT_MT_WB, PAT_MT_WT, PAT_MT_UCM, PAT_MT_UC };
+
+/*
+ * Each MEMORY_CACHING_TYPE's PTE bits in the live tables and the memory type they select: through the
+ * PAT MSR with the PAT, through the fixed PWT/PCD types without (the README's table; never WB for WC).
+ */
 KTEST(map_cache_types_pte_bits)
 {
-	static const struct { MEMORY_CACHING_TYPE t; unsigned pat; } c[] = {
-		{ MmNonCached, 3 }, { MmCached, 0 }, { MmWriteCombined, 4 }, { MmHardwareCoherentCached, 0 },
-		{ MmNonCachedUnordered, 2 }, { MmUSWCCached, 4 },
+	static const struct { MEMORY_CACHING_TYPE t; unsigned pat, no_pat; uint8_t mt, no_pat_mt; } c[] = {
+		{ MmNonCached, 3, 3, PAT_MT_UC, PAT_MT_UC },
+		{ MmCached, 0, 0, PAT_MT_WB, PAT_MT_WB },
+		{ MmWriteCombined, 4, 2, PAT_MT_WC, PAT_MT_UCM },
+		{ MmHardwareCoherentCached, 0, 0, PAT_MT_WB, PAT_MT_WB },
+		{ MmNonCachedUnordered, 2, 2, PAT_MT_UCM, PAT_MT_UCM },
+		{ MmUSWCCached, 4, 2, PAT_MT_WC, PAT_MT_UCM },
 	};
 	struct test_mdl t;
 	KASSERT_TEST(test_mdl_alloc(&t, 1, 0, 0));
@@ -354,12 +366,18 @@ KTEST(map_cache_types_pte_bits)
 	for (unsigned i = 0; i < ARRAY_SIZE(c); i++) {
 		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, c[i].t) == va);
 		uint64_t pte = 0;
-		pt_query(&kernel_pt, (vaddr_t)va, NULL, &pte, NULL);
+		KEXPECT(pt_query(&kernel_pt, (vaddr_t)va, NULL, &pte, NULL));
 		unsigned idx = (unsigned)!!(pte & PTE_PWT) | (unsigned)!!(pte & PTE_PCD) << 1 | (unsigned)!!(pte & PTE_PAT_4K) << 2;
-		KEXPECT_EQ(idx, c[i].pat, "cache type");
-		uint8_t mt = (uint8_t)(rdmsr(MSR_PAT) >> (8 * idx));
-		static const uint8_t want_mt[] = { PAT_MT_WB, PAT_MT_WT, PAT_MT_UCM, PAT_MT_UC, PAT_MT_WC };
-		KEXPECT_EQ(mt, want_mt[c[i].pat], "memory type through the PAT MSR");
+		if (cpu_feat.pat) {
+			KEXPECT_EQ(idx, c[i].pat, "cache type");
+			uint8_t mt = (uint8_t)(rdmsr(MSR_PAT) >> (8 * idx));
+			KEXPECT_EQ(mt, c[i].mt, "memory type through the PAT MSR");
+		} else {
+			KEXPECT_EQ(idx, c[i].no_pat, "cache type without PAT (no PAT bit)");
+			KEXPECT_EQ(fixed_mt[idx & 3], c[i].no_pat_mt, "memory type PWT/PCD select without PAT");
+		}
+		KEXPECT(c[i].t == MmCached || c[i].t == MmHardwareCoherentCached ||
+			(cpu_feat.pat ? c[i].mt : c[i].no_pat_mt) != PAT_MT_WB, "an uncached type never becomes WB");
 		MmUnmapReservedMapping(va, TAG, &t.mdl);
 	}
 	MmFreeMappingAddress(va, TAG);

@@ -23,7 +23,7 @@ int host_machine_create(uint64_t ram_bytes, uint64_t region_bytes)
 	machine_map_add(&host_map, EFI_CONVENTIONAL, 1 << 20, ram_bytes >> PAGE_SHIFT, 0);
 	if (phys_init(host_map.buf, machine_map_size(&host_map), host_map.desc_size))
 		return -1;
-	if (pt_create(&host_pt, true, true))
+	if (pt_create(&host_pt, PT_FEAT_ALL))
 		return -1;
 	arch_cr3_load(host_pt.root);
 	return syspte_init(&host_pt, SYSPTE_BASE, region_bytes >> PAGE_SHIFT);

@@ -95,7 +95,7 @@ static void setup(void)
 	machine_map_init(&m, 48);
 	machine_map_add(&m, EFI_CONVENTIONAL, LOW_BASE, LOW_PAGES, 0);
 	machine_map_add(&m, EFI_CONVENTIONAL, HIGH_BASE, HIGH_PAGES, 0);
-	if (phys_init(m.buf, machine_map_size(&m), m.desc_size) || pt_create(&pt, true, true)) {
+	if (phys_init(m.buf, machine_map_size(&m), m.desc_size) || pt_create(&pt, PT_FEAT_ALL)) {
 		printf("Bail out! machine set-up failed\n");
 		exit(1);
 	}

@@ -20,7 +20,7 @@ static void setup(uint64_t ram_pages)
 static void test_round_trips(void)
 {
 	setup(65536 * 4);   /* 1 GiB from 1 MiB */
-	is(pt_create(&pt, true, true), PT_OK, "create");
+	is(pt_create(&pt, PT_FEAT_ALL), PT_OK, "create");
 	struct { uint64_t size; unsigned sizes; uint64_t want_page; const char *what; } cases[] = {
 		{ PAGE_SIZE, PT_SIZE_4K, PAGE_SIZE, "4 KiB" },
 		{ 5 * PAGE_SIZE, PT_SIZE_4K | PT_SIZE_2M, PAGE_SIZE, "5 pages stay 4 KiB" },
@@ -106,7 +106,7 @@ static void test_bad_input_and_checker(void)
 static void test_prealloc_and_enomem(void)
 {
 	setup(64);   /* 256 KiB of RAM: room for few tables */
-	pt_create(&pt, true, false);
+	pt_create(&pt, PT_FEAT_NX | PT_FEAT_PAT);
 	is(pt_prealloc(&pt, VA0, 4 * SIZE_2M), PT_OK, "prealloc 8 MiB of tables");
 	uint64_t before = pt.table_pages;
 	ok(pt_pte_slot(&pt, VA0 + 4 * SIZE_2M - PAGE_SIZE) != NULL, "last slot exists");
@@ -126,7 +126,7 @@ static void test_prealloc_contiguous(void)
 {
 	volatile uint64_t *ptes = NULL;
 	setup(256);   /* 1 MiB of RAM */
-	pt_create(&pt, true, false);
+	pt_create(&pt, PT_FEAT_NX | PT_FEAT_PAT);
 	uint64_t t0 = pt.table_pages;
 	is(pt_prealloc_contiguous(&pt, VA0 + SIZE_1G, 4 * SIZE_2M, &ptes), PT_OK, "contiguous tables for 8 MiB");
 	ok(ptes != NULL, "PTE array returned");
