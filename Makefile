@@ -218,6 +218,12 @@ $(FUZZERS): $(B)/fuzz/%: $(B)/fuzz/obj/%.o $(FUZZ_MM_OBJ) $(FUZZ_HOST_OBJ)
 
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
+# The ELF test #includes the loader's pure ELF checks and the shared case catalogue and judge.
+$(B)/host/test_elf: boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/host/elf_cases.h tests/host/elf_verify.h
+# Malformed kernels from that catalogue, for tools/loader-test.sh and the fuzz seeds.
+$(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/host/elf_cases.h
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
 
 fuzz-build: $(FUZZERS)
 
