@@ -522,6 +522,12 @@ static void m_ends_at_top(struct elf_image *img)
 	l->p_memsz = ELF_PAGE_SIZE - in_page;
 }
 
+/* The last PT_LOAD grown to 1.5 GiB of .bss: a valid image too large for a small machine. */
+static void m_huge_bss(struct elf_image *img)
+{
+	img_ph(img, img_last_load(img))->p_memsz = 0x60000000;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 struct elf_case {
@@ -603,6 +609,7 @@ static const struct elf_case elf_cases[] = {
 	{ "ok_adjacent", ELF_OK, m_adjacent },
 	{ "ok_bss_offset_past_end", ELF_OK, m_bss_offset_past_end },
 	{ "ok_ends_at_top", ELF_OK, m_ends_at_top },
+	{ "ok_huge_bss", ELF_OK, m_huge_bss },
 };
 
 #define ELF_NCASES (sizeof(elf_cases) / sizeof(elf_cases[0]))

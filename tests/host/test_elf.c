@@ -173,10 +173,16 @@ static uint64_t interesting(uint64_t old, size_t len)
 	}
 }
 
+/* True if [at, at + n) lies inside the image (at may be any value). */
+static int inside(const struct elf_image *img, uint64_t at, uint64_t n)
+{
+	return at <= img->len && n <= img->len - at;
+}
+
 /* Writes the low `width` bytes of v at offset `at`, when inside the image. */
 static void put(struct elf_image *img, uint64_t at, unsigned width, uint64_t v)
 {
-	if (at > img->len || width > img->len - at)
+	if (!inside(img, at, width))
 		return;
 	memcpy(img->buf + at, &v, width);   /* little-endian host */
 }
@@ -184,7 +190,7 @@ static void put(struct elf_image *img, uint64_t at, unsigned width, uint64_t v)
 static uint64_t get(const struct elf_image *img, uint64_t at, unsigned width)
 {
 	uint64_t v = 0;
-	if (at <= img->len && width <= img->len - at)
+	if (inside(img, at, width))
 		memcpy(&v, img->buf + at, width);
 	return v;
 }
@@ -239,8 +245,7 @@ static void mutate_once(struct elf_image *img)
 		break;
 	default: {   /* swap two program headers */
 		uint64_t other = phoff + sizeof(Elf64_Phdr) * rnd_below(phnum ? phnum : 1);
-		if (ph + sizeof(Elf64_Phdr) <= img->len && other + sizeof(Elf64_Phdr) <= img->len &&
-		    ph >= phoff && other >= phoff) {
+		if (inside(img, ph, sizeof(Elf64_Phdr)) && inside(img, other, sizeof(Elf64_Phdr))) {
 			Elf64_Phdr a, b;
 			memcpy(&a, img->buf + ph, sizeof(a));
 			memcpy(&b, img->buf + other, sizeof(b));
