@@ -41,6 +41,7 @@ static void read_file(const char *path, struct elf_image *img)
 	fclose(f);
 }
 
+/* Writes the image to `path`. */
 static void write_file(const char *path, const struct elf_image *img)
 {
 	FILE *f = fopen(path, "wb");

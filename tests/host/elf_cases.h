@@ -55,6 +55,7 @@ static inline void img_set(struct elf_image *img, const void *data, size_t len)
 	img->want_phdr = img->want_other = -1;
 }
 
+/* Releases the image's buffer. */
 static void img_free(struct elf_image *img)
 {
 	free(img->buf);
@@ -169,6 +170,7 @@ static void img_synthetic(struct elf_image *img)
 }
 
 /* ------------------------------------------------------------------ header mutations */
+/* Each m_ function is one case's mutation; the name says what it does to the image. */
 
 static void m_too_short(struct elf_image *img) { img->len = sizeof(Elf64_Ehdr) - 1; }
 static void m_empty(struct elf_image *img) { img->len = 0; }

@@ -34,6 +34,7 @@ static Elf64_Phdr ev_ph(const struct elf_view *ev, uint64_t i)
 	return ph;
 }
 
+/* Decodes the header and notes whether it and the program header table lie inside the file. */
 static void ev_init(struct elf_view *ev, const uint8_t *file, uint64_t size)
 {
 	memset(ev, 0, sizeof(*ev));

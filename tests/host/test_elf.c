@@ -31,6 +31,7 @@ static uint64_t rnd(void)
 	return z ^ (z >> 31);
 }
 
+/* Uniform in [0, n), n >= 1. */
 static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
 
 /* ------------------------------------------------------------------ running the check */
@@ -187,6 +188,7 @@ static void put(struct elf_image *img, uint64_t at, unsigned width, uint64_t v)
 	memcpy(img->buf + at, &v, width);   /* little-endian host */
 }
 
+/* The `width` bytes at offset `at` (little-endian), or 0 when outside the image. */
 static uint64_t get(const struct elf_image *img, uint64_t at, unsigned width)
 {
 	uint64_t v = 0;
