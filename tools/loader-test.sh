@@ -6,8 +6,8 @@
 # elf_check before the boot). A case passes when the serial log shows the expected message, the
 # loader's "boot aborted", then the firmware's own report that the boot option returned with the
 # expected status (BdsDxe: failed to start ...), and no kernel output. QEMU runs with -icount
-# (virtual time that does not wait for the wall clock), so the loader's 5-second pause passes at once; QEMU is
-# stopped once the firmware has reported the return (or after a timeout).
+# (virtual time that does not wait for the wall clock), so the loader's 5-second pause passes at
+# once; QEMU is stopped once the firmware has reported the return (or after a timeout).
 set -u
 cd "$(dirname "$0")/.."
 kernel=build/kernel.elf efi=build/BOOTX64.EFI mutate=build/tools/elf-mutate
