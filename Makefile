@@ -126,7 +126,7 @@ test-boot: $(B)/esp-test/kernel.elf
 
 # make test: every test, host and QEMU boot, reported by prove (--directives: skipped tests shown with their reason).
 test: deps
-	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a
+	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
 	prove --directives --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh
 
@@ -216,11 +216,23 @@ $(B)/fuzz/obj/host_%.o: tests/host/%.c
 $(B)/fuzz/obj/fuzz_%.o: tests/fuzz/fuzz_%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
-$(FUZZERS): $(B)/fuzz/%: $(B)/fuzz/obj/%.o $(FUZZ_MM_OBJ) $(FUZZ_HOST_OBJ)
+$(filter-out $(B)/fuzz/fuzz_elf,$(FUZZERS)): $(B)/fuzz/%: $(B)/fuzz/obj/%.o $(FUZZ_MM_OBJ) $(FUZZ_HOST_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@
+# fuzz_elf links the loader's pure ELF checks alone, with comparison tracing (magic values, bounds).
+$(B)/fuzz/obj/boot_elf_check.o: boot/elf_check.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzz/fuzz_elf: $(B)/fuzz/obj/fuzz_elf.o $(B)/fuzz/obj/boot_elf_check.o
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@
 
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
+# The ELF test #includes the loader's pure ELF checks and the shared case catalogue and judge.
+$(B)/host/test_elf: boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/host/elf_cases.h tests/host/elf_verify.h
+# Malformed kernels from that catalogue, for tools/loader-test.sh and the fuzz seeds.
+$(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/host/elf_cases.h
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
 
 fuzz-build: $(FUZZERS)
 

@@ -37,7 +37,7 @@ struct kernel_image {
 	UINT64 phys_base;  /* page aligned, memory type EFI_MEMORY_TYPE_KERNEL */
 	UINT64 virt_base;  /* lowest PT_LOAD vaddr rounded down to a page */
 	UINT64 size;       /* page multiple; virt_base + size does not overflow */
-	UINT64 entry;      /* ELF entry point, inside an executable PT_LOAD segment */
+	UINT64 entry;      /* ELF entry point, in the file bytes of an executable PT_LOAD segment */
 };
 
 /* alloc.c: page allocations, remembered so a failed boot can give them back. */
@@ -49,7 +49,7 @@ EFI_STATUS volume_open(EFI_LOADED_IMAGE *image, EFI_FILE_HANDLE *root);
 EFI_STATUS file_read_all(EFI_FILE_HANDLE root, CHAR16 *path, VOID **buf, UINT64 *size);
 EFI_STATUS file_read_prefix(EFI_FILE_HANDLE root, CHAR16 *path, VOID *buf, UINTN cap, UINTN *got);
 
-/* elf.c: validate an ELF kernel file and load it into EFI_MEMORY_TYPE_KERNEL pages. */
+/* elf.c: check an ELF kernel file (elf_check.h) and load it into EFI_MEMORY_TYPE_KERNEL pages. */
 EFI_STATUS elf_load_kernel(const VOID *file, UINT64 file_size, struct kernel_image *kernel);
 
 /* memmap.c: memory map queries. */

@@ -25,5 +25,7 @@
 #define FB_BASE          0xffffe00000000000ULL
 #define FB_MAX_SIZE      0x40000000ULL
 #define KERNEL_BASE      0xffffffff80000000ULL
+/* End (exclusive) of the kernel image window: the last page stays out so every end is representable. */
+#define KERNEL_TOP       0xfffffffffffff000ULL
 
 #endif

@@ -1,51 +1,88 @@
 #!/bin/bash
 # TAP: the loader refuses a bad boot volume with a message a person can act on and returns to the
 # firmware (never a hang, never a jump into garbage). Boots an ESP per case and reads the firmware
-# console on serial; QEMU is stopped as soon as the loader has returned (or after a timeout).
+# console on serial. Malformed kernels come from build/kernel.elf through build/tools/elf-mutate
+# (the case catalogue tests/host/elf_cases.h, which also checks each verdict with the loader's own
+# elf_check before the boot). A case passes when the serial log shows the expected message, the
+# loader's "boot aborted", then the firmware's own report that the boot option returned with the
+# expected status (BdsDxe: failed to start ...), and no kernel output. QEMU runs with -icount
+# (virtual time that does not wait for the wall clock), so the loader's 5-second pause passes at
+# once; QEMU is stopped once the firmware has reported the return (or after a timeout).
 set -u
 cd "$(dirname "$0")/.."
-kernel=build/kernel.elf efi=build/BOOTX64.EFI
+kernel=build/kernel.elf efi=build/BOOTX64.EFI mutate=build/tools/elf-mutate
+# name|how the ESP's kernel.elf is made|firmware status|expected text...
 cases=(
-	"missing|kernel.elf not found on the boot volume|Copy the kernel to the root"
-	"garbage|no ELF magic (not an ELF file)|Rebuild the kernel"
-	"i386|machine is not EM_X86_64|Rebuild the kernel"
-	"truncated|file bytes lie outside the file|Rebuild the kernel"
+	"missing kernel|none|Not Found|kernel.elf not found on the boot volume|Copy the kernel to the root"
+	"garbage file|garbage|Load Error|no ELF magic (not an ELF file)"
+	"i386 machine|machine|Load Error|machine is not EM_X86_64 (62) [e_machine = 0x3]"
+	"truncated file|truncated|Load Error|file bytes lie outside the file (truncated file?) (program header 3)"
+	"overlapping segments|overlap|Load Error|two PT_LOAD segments overlap in memory (program headers 0 and 1)"
+	"entry point in .bss|entry_bss|Load Error|the entry point lies in the zero-filled part of its segment (past p_filesz, like .bss) (program header 2)|set the entry point to code, not to .bss"
+	"entry point in a segment without file bytes|entry_no_file|Load Error|the entry point lies in a segment with no file bytes (p_filesz is 0) (program header 0)"
+	"e_phentsize not 56|phentsize_large|Load Error|e_phentsize is not 56, the size of an ELF64 program header [e_phentsize = 0x40]"
+	"writable and executable segment|wx_data|Load Error|a PT_LOAD segment is both writable and executable (program header 2) [p_flags = 0x7]|put code and writable data in separate segments"
+	"position-independent executable|type_dyn|Load Error|type is not ET_EXEC (a relocatable object, or a position-independent executable?) [e_type = 0x3]|link a static, non-PIE executable"
+	"segment below the kernel window|below_window|Load Error|a PT_LOAD segment lies outside the kernel window 0xffffffff80000000..0xfffffffffffff000 (program header 1)"
+	"1.5 GiB of .bss on 512 MiB|ok_huge_bss|Out of Resources|KiB for the kernel image: Out of Resources.|Give the machine more memory"
 )
+if ! make -s "$mutate" "$kernel" "$efi" >/tmp/loader-test-build.$$ 2>&1; then
+	echo "1..1"
+	echo "not ok 1 - build the loader, the kernel and elf-mutate"
+	sed 's/^/# /' /tmp/loader-test-build.$$ | tail -20
+	rm -f /tmp/loader-test-build.$$
+	exit 1
+fi
+rm -f /tmp/loader-test-build.$$
 echo "1..${#cases[@]}"
 n=0
 for c in "${cases[@]}"; do
 	n=$((n + 1))
 	IFS='|' read -r -a f <<< "$c"
+	name=${f[0]} how=${f[1]} status=${f[2]} started=$SECONDS
 	esp=$(mktemp -d /tmp/loader-esp.XXXXXX)
+	log=$esp.log
 	mkdir -p "$esp/EFI/BOOT"
 	cp "$efi" "$esp/EFI/BOOT/BOOTX64.EFI"
 	echo "onexit=qemu" > "$esp/cmdline.txt"
-	case ${f[0]} in
-	missing) ;;
+	problem=""
+	case $how in
+	none) ;;
 	garbage) yes "this is not a kernel" | head -c 8192 > "$esp/kernel.elf" ;;
-	i386) cp "$kernel" "$esp/kernel.elf"; printf '\003\000' | dd of="$esp/kernel.elf" bs=1 seek=18 conv=notrunc status=none ;;
-	truncated) head -c 3000 "$kernel" > "$esp/kernel.elf" ;;
+	*) "$mutate" "$kernel" "$how" "$esp/kernel.elf" > "$log.mutate" 2>&1 || problem="elf-mutate $how failed: $(cat "$log.mutate")" ;;
 	esac
-	log=$esp.log
 	: > "$log"
-	tools/qemu.sh --esp "$esp" --serial "$log" --timeout 60 &
-	pid=$!
-	for _ in $(seq 1 120); do   # up to 60 s: stop once the loader has given up
-		grep -q "boot aborted" "$log" 2>/dev/null && { sleep 1; break; }
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.5
-	done
-	pkill -f "fat:rw:$esp" 2>/dev/null
-	wait $pid 2>/dev/null
+	if [ -z "$problem" ]; then
+		# Own session, so the whole QEMU process group can be stopped by its leader's id.
+		setsid tools/qemu.sh --esp "$esp" --serial "$log" --timeout 60 -icount shift=7,sleep=off 2>"$log.err" &
+		pid=$!
+		for _ in $(seq 1 240); do   # up to 60 s: stop once the firmware reports the return
+			grep -qa "BdsDxe: failed to start Boot" "$log" 2>/dev/null && { sleep 0.5; break; }
+			kill -0 $pid 2>/dev/null || break
+			sleep 0.25
+		done
+		kill -TERM -- -$pid 2>/dev/null
+		wait $pid 2>/dev/null
+	fi
 	tr -d '\r' < "$log" | sed 's/\x1b\[[0-9;=]*[A-Za-z]//g' > "$log.txt"
-	missing=""
-	for s in "${f[@]:1}" "boot aborted" "Returning to the firmware"; do grep -qF -- "$s" "$log.txt" || missing="$missing [$s]"; done
+	missing=$problem
+	want=("${f[@]:3}" "boot aborted ($status)" "Returning to the firmware")
+	[ "$status" = "Load Error" ] && want+=("What to do: " "Rebuild the kernel")
+	for s in "${want[@]}"; do
+		grep -qF -- "$s" "$log.txt" || missing="$missing [$s]"
+	done
+	# The firmware's own line, after the loader gave up: the loader really returned, with its status.
+	abort_line=$(grep -n "boot aborted" "$log.txt" | head -1 | cut -d: -f1)
+	fw_line=$(grep -nE "BdsDxe: failed to start Boot[0-9A-F]{4} .*: $status\$" "$log.txt" | head -1 | cut -d: -f1)
+	if [ -z "$fw_line" ] || [ -z "$abort_line" ] || [ "$fw_line" -le "$abort_line" ]; then
+		missing="$missing [firmware: failed to start ...: $status, after the loader's message]"
+	fi
 	grep -q "rmkernel: booting" "$log.txt" && missing="$missing [the kernel must not have started]"
 	if [ -z "$missing" ]; then
-		echo "ok $n - ${f[0]} kernel: the loader explains and returns to the firmware"
+		echo "ok $n - $name: the loader explains and returns to the firmware ($((SECONDS - started)) s)"
 	else
-		echo "not ok $n - ${f[0]} kernel: missing$missing"
-		sed 's/^/# /' "$log.txt" | tail -n 30
+		echo "not ok $n - $name: missing$missing"
+		sed 's/^/# /' "$log.txt" | grep -v "^# $" | tail -n 30
 	fi
-	rm -rf "$esp" "$log" "$log.txt"
+	rm -rf "$esp" "$log" "$log.txt" "$log.mutate" "$log.err"
 done

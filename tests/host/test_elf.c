@@ -1,0 +1,319 @@
+/*
+ * Host test of the loader's ELF rules (boot/elf_check.c, compiled here unchanged): every case of
+ * the catalogue (tests/host/elf_cases.h, at least one per rule) on a synthetic minimal kernel
+ * must get its rule and program headers; every truncation of a valid file is refused; and a
+ * property test applies random mutations (fields set to boundary, neighbouring and random
+ * values, byte flips, truncations, extensions, swapped program headers, stacked on the valid
+ * variations of the catalogue) and has tests/host/elf_verify.h judge each outcome: accepted
+ * with a plan inside the file and the window, ascending and without overlap, or refused with a
+ * reason that holds. Each call gets an exact-size heap copy, so ASan sees any read outside it.
+ * ELF_TEST_SEED and ELF_TEST_ITERATIONS override the property test's seed and length. TAP.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "../../boot/elf_check.c"
+#include "elf_cases.h"
+#include "elf_verify.h"
+
+/* ------------------------------------------------------------------ PRNG */
+
+static uint64_t rng_state;
+
+/* splitmix64 step. */
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n >= 1. */
+static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
+
+/* ------------------------------------------------------------------ running the check */
+
+/* elf_check on an exact-size copy of the image, twice; fails the process on any inconsistency
+ * between the two runs or a write to the input. Returns the rule; *why gets the judge's word. */
+static enum elf_rule run_check(const struct elf_image *img, struct elf_plan *plan,
+			       struct elf_verdict *v, const char **why)
+{
+	uint8_t *copy = malloc(img->len ? img->len : 1);
+	struct elf_plan plan2;
+	struct elf_verdict v2;
+
+	memcpy(copy, img->buf, img->len);
+	memset(plan, 0xa5, sizeof(*plan));   /* elf_check must set every byte */
+	memset(v, 0xa5, sizeof(*v));
+	enum elf_rule rule = elf_check(copy, img->len, plan, v);
+	enum elf_rule rule2 = elf_check(copy, img->len, &plan2, &v2);
+	if (rule2 != rule || memcmp(&plan2, plan, sizeof(plan2)) || v2.rule != v->rule ||
+	    v2.phdr != v->phdr || v2.other != v->other || v2.value != v->value)
+		*why = "two runs on the same input disagree";
+	else if (memcmp(copy, img->buf, img->len) != 0)
+		*why = "elf_check wrote to its input";
+	else
+		*why = elf_verify(copy, img->len, rule, v, plan);
+	free(copy);
+	return rule;
+}
+
+/* ------------------------------------------------------------------ catalogue */
+
+/* The synthetic kernel is accepted with exactly the plan its layout implies. */
+static void test_synthetic_plan(void)
+{
+	struct elf_image img;
+	struct elf_plan p;
+	struct elf_verdict v;
+	const char *why;
+
+	img_synthetic(&img);
+	is(run_check(&img, &p, &v, &why), ELF_OK, "synthetic kernel accepted");
+	ok(why == NULL, "synthetic kernel: the judge agrees (%s)", why ? why : "ok");
+	is(p.nsegs, 3, "synthetic kernel: three segments planned (GNU_STACK is not one)");
+	is(p.virt_base, KERNEL_BASE, "synthetic kernel: virt_base");
+	is(p.size, 0x4000, "synthetic kernel: size runs to the page after .bss");
+	is(p.entry, KERNEL_BASE + 0x200, "synthetic kernel: entry");
+	is(p.seg[2].filesz, 0x40, "synthetic kernel: data file bytes");
+	is(p.seg[2].memsz, 0x1000, "synthetic kernel: data memory, .bss included");
+	img_free(&img);
+}
+
+/* Each case gets its rule, the program headers it names, and a verdict the judge accepts. */
+static void test_cases(void)
+{
+	int covered[ELF_RULE_COUNT] = { 0 };
+
+	for (size_t i = 0; i < ELF_NCASES; i++) {
+		const struct elf_case *c = &elf_cases[i];
+		struct elf_image img;
+		struct elf_plan p;
+		struct elf_verdict v;
+		const char *why;
+
+		img_synthetic(&img);
+		c->mutate(&img);
+		enum elf_rule rule = run_check(&img, &p, &v, &why);
+		int good = rule == c->rule && v.phdr == img.want_phdr && v.other == img.want_other && why == NULL;
+		ok(good, "case %s: %s", c->name, elf_rule_name(c->rule));
+		if (!good)
+			printf("#   got %s (phdr %d, other %d, value 0x%llx), want phdr %d other %d; judge: %s\n",
+			       elf_rule_name(rule), v.phdr, v.other, (unsigned long long)v.value, img.want_phdr,
+			       img.want_other, why ? why : "ok");
+		covered[c->rule]++;
+		img_free(&img);
+	}
+	for (int r = 0; r < ELF_RULE_COUNT; r++)
+		ok(covered[r] > 0, "rule %s has a case in the catalogue", elf_rule_name((enum elf_rule)r));
+}
+
+/* Names are unique, texts are present and end without a period (the loader adds it). */
+static void test_texts(void)
+{
+	int good = 1;
+
+	for (int r = 0; r < ELF_RULE_COUNT; r++) {
+		const char *pr = elf_rule_problem((enum elf_rule)r), *re = elf_rule_remedy((enum elf_rule)r);
+		if (!pr[0] || !re[0] || pr[strlen(pr) - 1] == '.' || re[strlen(re) - 1] == '.')
+			good = 0;
+		for (int s = 0; s < r; s++)
+			if (!strcmp(elf_rule_name((enum elf_rule)r), elf_rule_name((enum elf_rule)s)))
+				good = 0;
+	}
+	ok(good, "every rule has a unique name, a problem and a remedy");
+	ok(!strcmp(elf_rule_name(ELF_RULE_COUNT), "?") && !strcmp(elf_rule_name((enum elf_rule)-1), "?"),
+	   "an out-of-range rule is named \"?\"");
+}
+
+/* Every proper prefix of the valid file is refused (and the judge agrees why). */
+static void test_truncations(void)
+{
+	struct elf_image img;
+	struct elf_plan p;
+	struct elf_verdict v;
+	const char *why;
+	size_t full, bad = 0;
+
+	img_synthetic(&img);
+	full = img.len;
+	for (size_t len = 0; len < full; len++) {
+		img.len = len;
+		if (run_check(&img, &p, &v, &why) == ELF_OK || why != NULL) {
+			if (bad++ == 0)
+				printf("#   length %zu: %s, judge: %s\n", len, elf_rule_name(v.rule), why ? why : "ok");
+		}
+	}
+	ok(bad == 0, "every truncation of the synthetic kernel (0..%zu bytes) refused", full - 1);
+	img_free(&img);
+}
+
+/* ------------------------------------------------------------------ property test */
+
+/* A value worth trying in a field that holds `old`, for a file of `len` bytes. */
+static uint64_t interesting(uint64_t old, size_t len)
+{
+	switch (rnd_below(14)) {
+	case 0: return 0;
+	case 1: return 1;
+	case 2: return UINT64_MAX;
+	case 3: return old + 1 + rnd_below(16);
+	case 4: return old - 1 - rnd_below(16);
+	case 5: return old ^ (1ULL << rnd_below(64));
+	case 6: return 1ULL << rnd_below(64);
+	case 7: return KERNEL_BASE + rnd_below(0x10000) - 0x8000;
+	case 8: return KERNEL_TOP + rnd_below(0x2000) - 0x1000;
+	case 9: return len - rnd_below(64);
+	case 10: return UINT64_MAX - rnd_below(0x10000);
+	case 11: return old + (rnd_below(8) << 12) - 0x4000;
+	case 12: return rnd_below(0x1000);
+	default: return rnd();
+	}
+}
+
+/* True if [at, at + n) lies inside the image (at may be any value). */
+static int inside(const struct elf_image *img, uint64_t at, uint64_t n)
+{
+	return at <= img->len && n <= img->len - at;
+}
+
+/* Writes the low `width` bytes of v at offset `at`, when inside the image. */
+static void put(struct elf_image *img, uint64_t at, unsigned width, uint64_t v)
+{
+	if (!inside(img, at, width))
+		return;
+	memcpy(img->buf + at, &v, width);   /* little-endian host */
+}
+
+/* The `width` bytes at offset `at` (little-endian), or 0 when outside the image. */
+static uint64_t get(const struct elf_image *img, uint64_t at, unsigned width)
+{
+	uint64_t v = 0;
+	if (inside(img, at, width))
+		memcpy(&v, img->buf + at, width);
+	return v;
+}
+
+/* One random mutation of the image: a header or program header field, bytes, or the length. */
+static void mutate_once(struct elf_image *img)
+{
+	static const struct { uint8_t off, width; } ehdr_fields[] = {
+		{ 4, 1 }, { 5, 1 }, { 6, 1 }, { 7, 1 }, { 8, 1 }, { 16, 2 }, { 18, 2 }, { 20, 4 }, { 24, 8 },
+		{ 32, 8 }, { 48, 4 }, { 52, 2 }, { 54, 2 }, { 56, 2 },
+	};
+	static const struct { uint8_t off, width; } phdr_fields[] = {
+		{ 0, 4 }, { 4, 4 }, { 8, 8 }, { 16, 8 }, { 24, 8 }, { 32, 8 }, { 40, 8 }, { 48, 8 },
+	};
+	uint64_t phoff = get(img, 32, 8), phnum = get(img, 56, 2);
+	uint64_t ph = phoff + sizeof(Elf64_Phdr) * rnd_below(phnum ? phnum : 1);
+
+	switch (rnd_below(10)) {
+	case 0: case 1: {
+		unsigned f = rnd_below(sizeof(ehdr_fields) / sizeof(ehdr_fields[0]));
+		uint64_t at = ehdr_fields[f].off;
+		put(img, at, ehdr_fields[f].width, interesting(get(img, at, ehdr_fields[f].width), img->len));
+		break;
+	}
+	case 2: case 3: case 4: case 5: {
+		unsigned f = rnd_below(sizeof(phdr_fields) / sizeof(phdr_fields[0]));
+		uint64_t at = ph + phdr_fields[f].off;
+		put(img, at, phdr_fields[f].width, interesting(get(img, at, phdr_fields[f].width), img->len));
+		break;
+	}
+	case 6: {   /* a field copied from the same field of another program header */
+		unsigned f = rnd_below(sizeof(phdr_fields) / sizeof(phdr_fields[0]));
+		uint64_t from = phoff + sizeof(Elf64_Phdr) * rnd_below(phnum ? phnum : 1);
+		put(img, ph + phdr_fields[f].off, phdr_fields[f].width,
+		    get(img, from + phdr_fields[f].off, phdr_fields[f].width));
+		break;
+	}
+	case 7:   /* a byte flip anywhere */
+		if (img->len)
+			img->buf[rnd_below(img->len)] ^= (uint8_t)(1 + rnd_below(255));
+		break;
+	case 8:   /* truncate or extend with random bytes */
+		if (rnd_below(2) && img->len) {
+			img->len = rnd_below(img->len);
+		} else {
+			size_t more = 1 + rnd_below(256);
+			img_reserve(img, img->len + more);
+			for (size_t i = 0; i < more; i++)
+				img->buf[img->len + i] = (uint8_t)rnd();
+			img->len += more;
+		}
+		break;
+	default: {   /* swap two program headers */
+		uint64_t other = phoff + sizeof(Elf64_Phdr) * rnd_below(phnum ? phnum : 1);
+		if (inside(img, ph, sizeof(Elf64_Phdr)) && inside(img, other, sizeof(Elf64_Phdr))) {
+			Elf64_Phdr a, b;
+			memcpy(&a, img->buf + ph, sizeof(a));
+			memcpy(&b, img->buf + other, sizeof(b));
+			memcpy(img->buf + ph, &b, sizeof(b));
+			memcpy(img->buf + other, &a, sizeof(a));
+		}
+		break;
+	}
+	}
+}
+
+/* Random mutations of valid images, each outcome judged; both outcomes must occur often. */
+static void test_property(uint64_t seed, long iterations)
+{
+	size_t valid_bases[ELF_NCASES], nvalid = 0;
+	long accepted = 0, refused = 0, bad = 0;
+	long per_rule[ELF_RULE_COUNT] = { 0 };
+	int rules_seen = 0;
+
+	for (size_t i = 0; i < ELF_NCASES; i++)
+		if (elf_cases[i].rule == ELF_OK)
+			valid_bases[nvalid++] = i;
+	rng_state = seed;
+	for (long it = 0; it < iterations; it++) {
+		struct elf_image img;
+		struct elf_plan p;
+		struct elf_verdict v;
+		const char *why;
+
+		img_synthetic(&img);
+		elf_cases[valid_bases[rnd_below(nvalid)]].mutate(&img);
+		for (int n = 1 + (int)rnd_below(4); n > 0; n--)
+			mutate_once(&img);
+		enum elf_rule rule = run_check(&img, &p, &v, &why);
+		if (why != NULL && bad++ < 3)
+			printf("#   iteration %ld: %s (rule %s, phdr %d, other %d): %s\n", it, elf_rule_name(rule),
+			       elf_rule_name(v.rule), v.phdr, v.other, why);
+		if (rule == ELF_OK)
+			accepted++;
+		else
+			refused++;
+		if ((unsigned)rule < ELF_RULE_COUNT && per_rule[rule]++ == 0)
+			rules_seen++;
+		img_free(&img);
+	}
+	ok(bad == 0, "property: %ld random mutations (seed %llu) judged correct", iterations,
+	   (unsigned long long)seed);
+	ok(accepted > iterations / 50 && refused > iterations / 2,
+	   "property: both outcomes occur (%ld accepted, %ld refused)", accepted, refused);
+	ok(rules_seen >= ELF_RULE_COUNT * 3 / 4, "property: %d of %d rules reached by random mutation",
+	   rules_seen, ELF_RULE_COUNT);
+	printf("#   verdicts:");
+	for (int r = 0; r < ELF_RULE_COUNT; r++)
+		if (per_rule[r])
+			printf(" %s=%ld", elf_rule_name((enum elf_rule)r), per_rule[r]);
+	printf("\n");
+}
+
+int main(void)
+{
+	const char *s = getenv("ELF_TEST_SEED"), *n = getenv("ELF_TEST_ITERATIONS");
+
+	test_synthetic_plan();
+	test_cases();
+	test_texts();
+	test_truncations();
+	test_property(s ? strtoull(s, NULL, 0) : 20240601, n ? strtol(n, NULL, 0) : 200000);
+	return tap_done();
+}
