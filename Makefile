@@ -216,6 +216,11 @@ $(B)/fuzz/obj/fuzz_%.o: tests/fuzz/fuzz_%.c
 $(FUZZERS): $(B)/fuzz/%: $(B)/fuzz/obj/%.o $(FUZZ_MM_OBJ) $(FUZZ_HOST_OBJ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@
 
+# The ACPI reader is arch code with no mm/ dependency, tested on the host like mm/.
+$(B)/host/test_acpi: tests/host/test_acpi.c arch/x86_64/acpi.c $(MM_SRC) $(HOST_SUPPORT)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/acpi.c $(MM_SRC) $(HOST_SUPPORT) -o $@
+
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
 
