@@ -125,7 +125,7 @@ test-boot: $(B)/esp-test/kernel.elf
 test: deps
 	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh
+	prove --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh tools/screen-test.sh
 
 clean:
 	rm -rf $(B)
@@ -161,7 +161,8 @@ hosted: $(HOSTED)/libmm.a
 # make image: build/disk.img, a GPT disk image with one FAT32 ESP, for a real PC (issue #5).
 # make flash DEV=/dev/sdX: writes it to a USB stick after safety checks and a typed confirmation.
 # make test-matrix: boots the suite per CPU model, RAM size, boot medium, CPU count, serial port.
-# make screenshot: docs/screenshot.png, the screen after a boot with onexit=halt.
+# make screenshot: docs/screenshot.png, the screen after a boot with onexit=halt, and
+# docs/screenshot-failed.png, a deliberately failing boot (crashtest=leak) at 640x480.
 CMDLINE_IMAGE ?= onexit=halt
 .PHONY: image flash test-matrix screenshot
 
@@ -184,6 +185,8 @@ test-matrix: deps
 screenshot: deps
 	$(MAKE) $(B)/kernel.elf $(B)/BOOTX64.EFI
 	CMDLINE='$(CMDLINE)' QEMUFLAGS='$(QEMUFLAGS)' tools/screenshot.sh docs/screenshot.png
+	CMDLINE='crashtest=leak $(CMDLINE)' QEMUFLAGS='-vga none -device VGA,xres=640,yres=480 $(QEMUFLAGS)' \
+		tools/screenshot.sh docs/screenshot-failed.png
 
 # ---------------------------------------------------------------- fuzzing
 # libFuzzer harnesses tests/fuzz/fuzz_*.c over the real mm/ sources (clang 14, libclang-rt-14-dev):
