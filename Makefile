@@ -84,7 +84,7 @@ $(B)/esp-%/kernel.elf: $(B)/kernel.elf $(B)/BOOTX64.EFI
 	cp $(B)/BOOTX64.EFI $(@D)/EFI/BOOT/BOOTX64.EFI
 	cp $(B)/kernel.elf $@
 
-.PHONY: all deps run test test-host test-boot debug hosted bench bench-boot clean
+.PHONY: all deps run test test-host test-boot debug hosted bench bench-boot plots clean
 all: $(B)/kernel.elf $(B)/BOOTX64.EFI
 
 deps:
@@ -136,9 +136,16 @@ clean:
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
 $(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
 	@mkdir -p $(@D)
-	$(HCC) -std=gnu11 -O2 -g -Iinclude -Imm -Itests/host $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+	$(HCC) -std=gnu11 -O2 -g -Iinclude -Imm -Itests/host -Itests/common $< $(MM_SRC) $(HOST_SUPPORT) -o $@
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# make plots: PNGs in docs/ from the benchmarks (tools/plots.sh): occupancy sweep, map/unmap by
+# size, boot against RAM. Needs gnuplot (tools/plot-deps.sh says how to install it).
+plots: deps $(BENCHES)
+	$(MAKE) $(B)/esp-test/kernel.elf
+	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
+	tools/plots.sh
 
 # Boot time and QEMU resident size with 2 and 16 GiB of RAM (must not grow with RAM).
 bench-boot: deps
