@@ -536,9 +536,10 @@ void memview_ram(const struct memview_box *box, const char *title, const void *m
 	memview_drawing = box->draw;
 	for (size_t i = 0; desc_size && i < size / desc_size; i++) {
 		const struct efi_memory_descriptor *d = efi_desc(map, desc_size, i);
-		uint64_t end = pa_to_pfn(d->phys_start) + d->num_pages;
-		if (memview_is_ram(d->type) && d->num_pages && end > top && end >= d->num_pages)
-			top = end;
+		uint64_t first = pa_to_pfn(d->phys_start);
+		if (!memview_is_ram(d->type) || !d->num_pages || d->num_pages > UINT64_MAX - first)
+			continue;                    /* an empty or wrapping descriptor ends nothing */
+		top = MAX(top, first + d->num_pages);
 	}
 	for (unsigned i = 0; i < RAM_NCAT; i++) {
 		keys[nk].rgb = memview_ram_rgb[i];

@@ -8,7 +8,6 @@
 #include "kernel.h"
 #include "syspte.h"
 #include "phys.h"
-#include "vmlayout.h"
 #include "kprintf.h"
 
 #define SUMMARY_EXTRA_MAX   4          /* the screen's own failed checks listed */
