@@ -29,7 +29,7 @@ set logscale xy
 set xrange [0.8:640]
 set yrange [*:*]
 set xlabel "pages per call"
-set ylabel "ns per page (median of 7 runs)"
+set ylabel "ns per page (median of 7 timed batches)"
 set key top right
 plot dir."/map.txt" using 1:2 with linespoints lw 2 title "MmMapLockedPagesWithReservedMapping", \
      "" using 1:3 with linespoints lw 2 title "MmUnmapReservedMapping", \
