@@ -87,7 +87,7 @@ $(B)/esp-%/kernel.elf: $(B)/kernel.elf $(B)/BOOTX64.EFI
 	cp $(B)/BOOTX64.EFI $(@D)/EFI/BOOT/BOOTX64.EFI
 	cp $(B)/kernel.elf $@
 
-.PHONY: all deps run test test-host test-boot debug hosted bench bench-boot clean
+.PHONY: all deps run test test-host test-boot debug hosted bench bench-boot plots clean
 all: $(B)/kernel.elf $(B)/BOOTX64.EFI
 
 deps:
@@ -128,7 +128,7 @@ test-boot: $(B)/esp-test/kernel.elf
 test: deps
 	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --directives --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh
+	prove --directives --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh tools/screen-test.sh
 
 clean:
 	rm -rf $(B)
@@ -139,9 +139,16 @@ clean:
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
 $(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
 	@mkdir -p $(@D)
-	$(HCC) -std=gnu11 -O2 -g -Iinclude -Imm -Itests/host $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+	$(HCC) -std=gnu11 -O2 -g -Iinclude -Imm -Itests/host -Itests/common $< $(MM_SRC) $(HOST_SUPPORT) -o $@
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# make plots: PNGs in docs/ from the benchmarks (tools/plots.sh): occupancy sweep, map/unmap by
+# size, boot against RAM. Needs gnuplot (tools/plot-deps.sh says how to install it).
+plots: deps $(BENCHES)
+	$(MAKE) $(B)/esp-test/kernel.elf
+	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
+	tools/plots.sh
 
 # Boot time and QEMU resident size with 2 and 16 GiB of RAM (must not grow with RAM).
 bench-boot: deps
@@ -160,11 +167,29 @@ $(HOSTED)/libmm.a: $(MM_SRC) $(HOST_SUPPORT)
 	cp include/*.h mm/*.h tests/host/host_machine.h tests/host/fake_arch.h $(HOSTED)/include/
 hosted: $(HOSTED)/libmm.a
 
+# make region-picture: docs/region-picture.png, the summary screen's picture of the region after the
+# benchmark's standard workload at 75 %, this allocator above the power-of-two baseline, drawn by the
+# kernel's own kernel/memview.c and kernel/fbcon.c over the hosted library; gnuplot writes the PNG.
+REGION_PIC := $(B)/host/region_picture
+$(B)/host/font.o: $(B)/k/font.psf
+	@mkdir -p $(@D)
+	printf 'section .note.GNU-stack noalloc noexec nowrite progbits\nsection .rodata\nglobal font_psf, font_psf_end\nfont_psf: incbin "%s"\nfont_psf_end:\n' $< > $(B)/host/font.asm
+	$(NASM) -f elf64 $(B)/host/font.asm -o $@
+$(REGION_PIC): tests/host/region_picture.c kernel/fbcon.c kernel/memview.c tests/common/workload.h $(B)/host/font.o $(HOSTED)/libmm.a
+	$(HCC) $(HOSTED_CFLAGS) -I$(HOSTED)/include -Ikernel -Itests/common $< kernel/fbcon.c kernel/memview.c \
+		$(B)/host/font.o $(HOSTED)/libmm.a -o $@
+.PHONY: region-picture
+region-picture: $(REGION_PIC)
+	@tools/plot-deps.sh
+	$(REGION_PIC) $(B)/region-picture.ppm $(PICTURE_STEPS)
+	tools/ppm2png.sh $(B)/region-picture.ppm docs/region-picture.png
+
 # ---------------------------------------------------------------- images, flashing, boot matrix
 # make image: build/disk.img, a GPT disk image with one FAT32 ESP, for a real PC (issue #5).
 # make flash DEV=/dev/sdX: writes it to a USB stick after safety checks and a typed confirmation.
 # make test-matrix: boots the suite per CPU model, RAM size, boot medium, CPU count, serial port.
-# make screenshot: docs/screenshot.png, the screen after a boot with onexit=halt.
+# make screenshot: docs/screenshot.png, the screen after a boot with onexit=halt, and
+# docs/screenshot-failed.png, a deliberately failing boot (crashtest=leak) at 640x480.
 CMDLINE_IMAGE ?= onexit=halt
 .PHONY: image flash test-matrix screenshot
 
@@ -187,6 +212,8 @@ test-matrix: deps
 screenshot: deps
 	$(MAKE) $(B)/kernel.elf $(B)/BOOTX64.EFI
 	CMDLINE='$(CMDLINE)' QEMUFLAGS='$(QEMUFLAGS)' tools/screenshot.sh docs/screenshot.png
+	CMDLINE='crashtest=leak $(CMDLINE)' QEMUFLAGS='-vga none -device VGA,xres=640,yres=480 $(QEMUFLAGS)' \
+		tools/screenshot.sh docs/screenshot-failed.png
 
 # ---------------------------------------------------------------- fuzzing
 # libFuzzer harnesses tests/fuzz/fuzz_*.c over the real mm/ sources (clang 14, libclang-rt-14-dev):
@@ -224,6 +251,11 @@ $(B)/fuzz/obj/boot_elf_check.o: boot/elf_check.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(B)/fuzz/fuzz_elf: $(B)/fuzz/obj/fuzz_elf.o $(B)/fuzz/obj/boot_elf_check.o
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@
+
+# The ACPI reader is arch code with no mm/ dependency, tested on the host like mm/.
+$(B)/host/test_acpi: tests/host/test_acpi.c arch/x86_64/acpi.c $(MM_SRC) $(HOST_SUPPORT)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/acpi.c $(MM_SRC) $(HOST_SUPPORT) -o $@
 
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h

@@ -108,6 +108,7 @@ static EFI_STATUS boot(EFI_HANDLE image)
 	bootinfo_fill_header(bi, &kernel, loaded);
 	platform_find_framebuffer(&bi->fb);
 	platform_find_rsdp(&bi->rsdp_phys, &bi->acpi_revision);
+	platform_firmware_info(bi->fw_vendor, &bi->fw_revision, &bi->uefi_revision);
 	status = memmap_compute_top(&bi->fb, &bi->map_top);
 	if (EFI_ERROR(status))
 		return status;

@@ -62,6 +62,7 @@ EFI_STATUS paging_build(UINT64 map_top, const struct kernel_image *kernel, UINT6
 /* platform.c: firmware facts for the hand-over. */
 void platform_find_framebuffer(struct bootinfo_fb *fb);
 void platform_find_rsdp(UINT64 *rsdp_phys, UINT32 *acpi_revision);
+void platform_firmware_info(char vendor[BOOTINFO_FW_VENDOR_MAX], UINT32 *fw_revision, UINT32 *uefi_revision);
 
 /* handover.c: leave boot services and enter the kernel; returns only on failure. */
 EFI_STATUS handover_exit_and_enter(EFI_HANDLE image, struct bootinfo *bi, UINT64 mmap_capacity,

@@ -1,6 +1,6 @@
 /*
- * Firmware facts handed to the kernel: the GOP framebuffer and the ACPI RSDP. Both are optional:
- * their absence is recorded in bootinfo, not treated as an error.
+ * Firmware facts handed to the kernel: the GOP framebuffer, the ACPI RSDP, and the firmware's vendor
+ * and revisions. All are optional: their absence is recorded in bootinfo, not treated as an error.
  */
 #include "loader.h"
 
@@ -65,4 +65,19 @@ void platform_find_rsdp(UINT64 *rsdp_phys, UINT32 *acpi_revision)
 	}
 	if (*acpi_revision == 0)
 		Print(LOADER_TAG L"no ACPI RSDP in the firmware configuration table.\n");
+}
+
+/* The firmware's vendor string (ASCII, other characters as '?', cut to fit) and revisions. */
+void platform_firmware_info(char vendor[BOOTINFO_FW_VENDOR_MAX], UINT32 *fw_revision, UINT32 *uefi_revision)
+{
+	UINTN i = 0;
+
+	if (ST->FirmwareVendor)
+		for (; i < BOOTINFO_FW_VENDOR_MAX - 1 && ST->FirmwareVendor[i]; i++) {
+			CHAR16 c = ST->FirmwareVendor[i];
+			vendor[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		}
+	vendor[i] = '\0';
+	*fw_revision = ST->FirmwareRevision;
+	*uefi_revision = ST->Hdr.Revision;
 }

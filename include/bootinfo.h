@@ -17,12 +17,13 @@
 #include <stdint.h>
 
 #define BOOTINFO_MAGIC   0x4f464e49544f4f42ULL /* "BOOTINFO" */
-#define BOOTINFO_VERSION 1
+#define BOOTINFO_VERSION 2   /* 2: firmware vendor and revisions */
 
 /* OS-loader-reserved UEFI memory type the loader uses for the kernel image. */
 #define EFI_MEMORY_TYPE_KERNEL 0x80000001u
 
 #define BOOTINFO_CMDLINE_MAX 512
+#define BOOTINFO_FW_VENDOR_MAX 64
 
 enum bootinfo_fb_format {
 	BOOTINFO_FB_NONE = 0,    /* no linear framebuffer (BltOnly or no GOP) */
@@ -63,6 +64,11 @@ struct bootinfo {
 
 	struct bootinfo_fb fb;
 	char cmdline[BOOTINFO_CMDLINE_MAX]; /* NUL-terminated, from \cmdline.txt, may be empty */
+
+	/* Since version 2: the firmware, from the UEFI system table. */
+	char fw_vendor[BOOTINFO_FW_VENDOR_MAX]; /* FirmwareVendor, non-ASCII as '?', NUL-terminated, may be empty */
+	uint32_t fw_revision;        /* FirmwareRevision (vendor-defined) */
+	uint32_t uefi_revision;      /* Hdr.Revision: major << 16 | minor (2.70 is 0x00020046) */
 };
 
 #endif

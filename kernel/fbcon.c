@@ -110,6 +110,7 @@ static struct {
 	uint32_t *fb;
 	uint32_t width, height, pitch;     /* pixels */
 	unsigned cols, rows, cx, cy;       /* cx == cols: a wrap is pending */
+	unsigned top;                      /* first row of the text window (fbcon_set_text_window) */
 	struct fbcon_pixfmt fmt;
 	struct fbcon_font font;
 	uint8_t fg, bg, def_fg, def_bg;
@@ -479,10 +480,10 @@ static struct fbcon_cell fbcon_blank(void)
 	return (struct fbcon_cell){ .glyph = fbcon.font.space, .fg = fbcon.fg, .bg = fbcon.bg };
 }
 
-/* Scrolls the text up one row: shifts the shadow, redrawing changed cells only. */
+/* Scrolls the text window up one row: shifts the shadow, redrawing changed cells only. */
 static void fbcon_scroll(void)
 {
-	for (unsigned r = 0; r + 1 < fbcon.rows; r++)
+	for (unsigned r = fbcon.top; r + 1 < fbcon.rows; r++)
 		for (unsigned c = 0; c < fbcon.cols; c++)
 			fbcon_put_cell(c, r, *fbcon_cell_at(c, r + 1));
 	for (unsigned c = 0; c < fbcon.cols; c++)
@@ -660,6 +661,7 @@ void fbcon_clear(void)
 	for (unsigned i = 0; i < fbcon.rows * fbcon.cols; i++)
 		fbcon_cells[i] = blank;
 	fbcon.cx = fbcon.cy = 0;
+	fbcon.top = 0;
 }
 
 /* Validates fb and records its geometry; false if it cannot be used. */
@@ -744,4 +746,101 @@ void fbcon_get_geometry(unsigned *cols, unsigned *rows, unsigned *cell_w, unsign
 		*cell_w = on ? fbcon.font.width : 0;
 	if (cell_h)
 		*cell_h = on ? fbcon.font.height : 0;
+}
+
+/* ------------------------------------------------------------------ pixel drawing (summary screen) */
+
+#define FBCON_SCALE_MAX 8
+
+/* Screen size in pixels. */
+void fbcon_get_size(unsigned *width, unsigned *height)
+{
+	*width = fbcon.active ? fbcon.width : 0;
+	*height = fbcon.active ? fbcon.height : 0;
+}
+
+/* Fills a clipped rectangle with the native pixel value px. */
+static void fbcon_fill_native(unsigned x, unsigned y, unsigned w, unsigned h, uint32_t px)
+{
+	if (x >= fbcon.width || y >= fbcon.height)
+		return;
+	w = MIN(w, fbcon.width - x);
+	h = MIN(h, fbcon.height - y);
+	for (unsigned r = 0; r < h; r++) {
+		uint32_t *row = fbcon.fb + (size_t)(y + r) * fbcon.pitch + x;
+		for (unsigned c = 0; c < w; c++)
+			row[c] = px;
+	}
+}
+
+/* Fills a rectangle with 0xRRGGBB (clipped). */
+void fbcon_fill_rect(unsigned x, unsigned y, unsigned w, unsigned h, uint32_t rgb)
+{
+	if (fbcon.active)
+		fbcon_fill_native(x, y, w, h, fbcon_encode(rgb & 0xFFFFFF));
+}
+
+/* Draws glyph g at pixel (x, y), scaled, in native colours fg on bg (clipped). */
+static void fbcon_draw_glyph_px(unsigned x, unsigned y, unsigned scale, uint32_t g, uint32_t fg, uint32_t bg)
+{
+	const struct fbcon_font *f = &fbcon.font;
+	const uint8_t *gl = f->glyphs + (size_t)g * f->glyph_bytes;
+
+	for (unsigned r = 0; r < f->height; r++) {
+		uint32_t bits = fbcon_glyph_row(gl, r);
+		for (unsigned c = 0; c < f->width; c++, bits <<= 1)
+			fbcon_fill_native(x + c * scale, y + r * scale, scale, scale, (bits & 0x80000000u) ? fg : bg);
+	}
+}
+
+/* Draws s at pixel (x, y) (see fbcon.h); returns the width drawn. */
+unsigned fbcon_draw_text(unsigned x, unsigned y, unsigned scale, uint32_t fg, uint32_t bg, const char *s)
+{
+	uint32_t nfg, nbg, cp = 0;
+	unsigned x0 = x, need = 0;
+
+	if (!fbcon.active || !s)
+		return 0;
+	scale = scale < 1 ? 1 : MIN(scale, FBCON_SCALE_MAX);
+	nfg = fbcon_encode(fg & 0xFFFFFF);
+	nbg = fbcon_encode(bg & 0xFFFFFF);
+	for (; *s && x < fbcon.width; s++) {
+		uint8_t b = (uint8_t)*s;
+		uint32_t g;
+
+		if (need && (b & UTF8_CONT_MASK) == UTF8_CONT_TAG) {
+			cp = cp << UTF8_CONT_BITS | (b & ~UTF8_CONT_MASK & 0xFF);
+			if (--need)
+				continue;
+		} else if (b >= 0xC2 && b < 0xF5) {
+			cp = b & (b < 0xE0 ? 0x1F : b < 0xF0 ? 0x0F : 0x07);
+			need = b < 0xE0 ? 1 : b < 0xF0 ? 2 : 3;
+			continue;
+		} else if (b < 0x20 || b == FBCON_DEL) {
+			need = 0;
+			continue;
+		} else {
+			need = 0;
+			cp = b < 0x80 ? b : '?';
+		}
+		g = fbcon_glyph_lookup(cp);
+		fbcon_draw_glyph_px(x, y, scale, g == FBCON_NO_GLYPH ? fbcon.font.fallback : g, nfg, nbg);
+		x += fbcon.font.width * scale;
+	}
+	return MIN(x, fbcon.width) - x0;
+}
+
+/* Confines the text console to rows [first_row, rows) (see fbcon.h). */
+void fbcon_set_text_window(unsigned first_row)
+{
+	if (!fbcon.active)
+		return;
+	fbcon.top = MIN(first_row, fbcon.rows - 1);
+	for (unsigned r = fbcon.top; r < fbcon.rows; r++)
+		for (unsigned c = 0; c < fbcon.cols; c++) {
+			*fbcon_cell_at(c, r) = fbcon_blank();
+			fbcon_draw_cell(c, r, fbcon_blank());
+		}
+	fbcon.cx = 0;
+	fbcon.cy = fbcon.top;
 }

@@ -38,4 +38,23 @@ uint32_t fbcon_read_pixel(unsigned x, unsigned y);
 /* Text geometry: columns and rows of cells, and the cell size in pixels (all 0 when inactive). */
 void fbcon_get_geometry(unsigned *cols, unsigned *rows, unsigned *cell_w, unsigned *cell_h);
 
+/*
+ * Drawing for the summary screen, in pixels, outside the text flow: nothing here moves the cursor
+ * or touches the text cells, so text written later redraws only its own cells. All clip to the
+ * screen and do nothing when inactive.
+ */
+/* Screen size in pixels (0 x 0 when inactive). */
+void fbcon_get_size(unsigned *width, unsigned *height);
+/* Fills the rectangle [x, x + w) x [y, y + h) with 0xRRGGBB. */
+void fbcon_fill_rect(unsigned x, unsigned y, unsigned w, unsigned h, uint32_t rgb);
+/* Draws s (UTF-8 as fbcon_write, controls skipped) with its top-left corner at (x, y), each font
+ * pixel scale x scale (1..8) screen pixels, fg on bg; returns the width drawn in pixels. */
+unsigned fbcon_draw_text(unsigned x, unsigned y, unsigned scale, uint32_t fg, uint32_t bg, const char *s);
+/*
+ * Confines the text console to rows [first_row, rows): those rows are blanked, the cursor goes to
+ * their start, and scrolling moves only them, so what is drawn above stays. first_row >= rows
+ * keeps the last row only; fbcon_clear and fbcon_init give the whole screen back.
+ */
+void fbcon_set_text_window(unsigned first_row);
+
 #endif

@@ -9,11 +9,36 @@ static bool ktest_failed;
 static bool ktest_skipped;
 static char ktest_skip_reason[160];
 static const struct ktest *ktest_current;
+static struct ktest_results ktest_res;
+
+const struct ktest_results *ktest_results(void)
+{
+	return &ktest_res;
+}
+
+/* Keeps the first failed expectation of the running test for the summary screen. */
+static void ktest_keep_failure(const char *file, int line, const char *expr, const char *fmt, va_list ap)
+{
+	struct ktest_failure *f;
+	int n;
+
+	if (ktest_failed || ktest_res.kept >= KTEST_FAILURES_KEPT)
+		return;
+	f = &ktest_res.failures[ktest_res.kept++];
+	f->name = ktest_current ? ktest_current->name : "?";
+	n = ksnprintf(f->msg, sizeof(f->msg), "%s:%d: expected %s%s", file, line, expr, fmt && fmt[0] ? ": " : "");
+	if (n >= 0 && (size_t)n < sizeof(f->msg) && fmt && fmt[0])
+		kvsnprintf(f->msg + n, sizeof(f->msg) - (size_t)n, fmt, ap);
+}
 
 bool ktest_expect(bool cond, const char *file, int line, const char *expr, const char *fmt, ...)
 {
 	if (cond)
 		return true;
+	va_list keep;
+	va_start(keep, fmt);
+	ktest_keep_failure(file, line, expr, fmt, keep);
+	va_end(keep);
 	ktest_failed = true;
 	kprintf("    # %s: %s:%d: expected %s", ktest_current ? ktest_current->name : "?", file, line, expr);
 	if (fmt && fmt[0]) {
@@ -72,6 +97,7 @@ int ktest_run_all(const char *filter)
 	size_t total = 0, passed = 0, failed = 0, skipped = 0;
 	for (const struct ktest *t = __ktests_start; t < __ktests_end; t++)
 		total += ktest_match(t->name, filter);
+	ktest_res.planned = total;
 	kprintf("KTAP version 1\n1..%zu\n", total);
 	for (const struct ktest *t = __ktests_start; t < __ktests_end; t++) {
 		if (!ktest_match(t->name, filter))
@@ -86,6 +112,9 @@ int ktest_run_all(const char *filter)
 			skipped++;
 		else
 			passed++;
+		ktest_res.passed = passed;
+		ktest_res.failed = failed;
+		ktest_res.skipped = skipped;
 		ktest_report(passed + failed + skipped, t);
 	}
 	ktest_current = NULL;

@@ -48,4 +48,20 @@ void ktest_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs every test; returns the number of failures. */
 int ktest_run_all(const char *filter);
 
+/* The outcome of the last ktest_run_all, for the summary screen: the counts and the first failed
+ * expectation of each of the first KTEST_FAILURES_KEPT failing tests. */
+#define KTEST_FAILURES_KEPT 8
+#define KTEST_MSG_MAX 160
+struct ktest_failure {
+	const char *name;                  /* the failing test */
+	char msg[KTEST_MSG_MAX];           /* "file:line: expected EXPR: details", cut to fit */
+};
+struct ktest_results {
+	size_t planned, passed, failed, skipped;
+	size_t kept;                       /* failures[] entries filled: min(failed tests, KEPT) */
+	struct ktest_failure failures[KTEST_FAILURES_KEPT];
+};
+/* The results so far (all zero before ktest_run_all). */
+const struct ktest_results *ktest_results(void);
+
 #endif

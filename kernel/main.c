@@ -22,6 +22,9 @@
 #include "kernel.h"
 #include "crashtest.h"
 #include "verifier.h"
+#include "summary.h"
+#include "sysinfo.h"
+#include "tsc.h"
 
 struct bootinfo kernel_bootinfo;
 static uint8_t kernel_mmap[64 * 1024] __attribute__((aligned(16)));
@@ -36,6 +39,7 @@ static void kernel_take_bootinfo(paddr_t bi_pa)
 		       (unsigned long long)bi->magic, bi->version, bi->size);
 	kernel_bootinfo = *bi;
 	kernel_bootinfo.cmdline[BOOTINFO_CMDLINE_MAX - 1] = 0;
+	kernel_bootinfo.fw_vendor[BOOTINFO_FW_VENDOR_MAX - 1] = 0;
 	if (bi->mmap_size > sizeof(kernel_mmap) || bi->mmap_desc_size < sizeof(struct efi_memory_descriptor) ||
 	    bi->mmap_desc_size % 8)
 		kpanic("memory map of %llu bytes (descriptor %llu) does not fit the kernel's %zu-byte copy "
@@ -93,8 +97,25 @@ static void kernel_print_mmap(void)
 				(unsigned long long)(bytes[t] >> 10));
 }
 
+/* One line about the physical allocator; its full dump (free extents, census) with mmdump=1. */
+static void kernel_print_phys(void)
+{
+	struct phys_stats s;
+
+	if (cmdline_value("mmdump", (char[4]){0}, 4)) {
+		phys_dump();
+		return;
+	}
+	phys_get_stats(&s);
+	kprintf("phys: %llu usable pages (%llu MiB), %llu free, %llu allocated, %llu metadata; frames up to 0x%llx\n",
+		(unsigned long long)s.usable_pages, (unsigned long long)(s.usable_pages >> 8),
+		(unsigned long long)s.free_pages, (unsigned long long)s.allocated_pages,
+		(unsigned long long)s.meta_pages, (unsigned long long)s.highest_pfn);
+}
+
 void kmain(paddr_t bootinfo_pa)
 {
+	tsc_at_kmain = rdtsc();
 	serial_init();
 	cpu_detect();
 	gdt_init();
@@ -124,15 +145,17 @@ void kmain(paddr_t bootinfo_pa)
 	kprintf("rmkernel: own page tables live (%llu table pages); loader memory reclaimed\n",
 		(unsigned long long)kernel_pt.table_pages);
 	vm_report_cpu_limits();   /* after fbcon_init: on the screen too */
-	phys_dump();
+	kernel_print_phys();
 	mm_init();
-
+	sysinfo_init_clock();
 
 	crashtest_run();
 	char filter[64] = "";
 	cmdline_value("ktest", filter, sizeof(filter));
-	int failed = ktest_run_all(filter);
-	vm_report_cpu_limits();   /* again, where the screen still shows it at the end */
-	kprintf(failed ? "SELF-TEST FAILED\n" : "SELF-TEST PASSED\n");
-	kernel_finish(failed == 0);
+	ktest_run_all(filter);
+	vm_report_cpu_limits();   /* again after the suite's scroll; the summary's CPU row repeats it */
+	bool passed = summary_show();
+	passed = summary_finish(passed);
+	kprintf(passed ? "SELF-TEST PASSED\n" : "SELF-TEST FAILED\n");
+	kernel_finish(passed);
 }

@@ -923,25 +923,35 @@ int buddy_check(const struct buddy *b)
 	return 0;
 }
 
-/* Prints the free extents per class, the census and the totals. */
+/* Calls fn(start, count, arg) for every maximal free extent, in address order. O(extents). */
+void buddy_for_each_free(const struct buddy *b, void (*fn)(uint64_t start, uint64_t count, void *arg), void *arg)
+{
+	for (uint64_t s = bm_next(&b->start, 0); s != BUDDY_NONE; s = bm_next(&b->start, s + 1))
+		fn(s, buddy_extent_end(b, s) - s, arg);
+}
+
+/* Prints the totals, the free extents per octave (octaves holding some only) and the census on one line. */
 void buddy_dump(const struct buddy *b)
 {
 	unsigned long long pct = b->npages ? b->free_units * 1000 / b->npages : 0;
 	uint64_t census[BUDDY_ORDERS];
 
-	kprintf("buddy: %llu units at origin %llu, %llu free (%llu.%llu%%), %llu metadata bytes\n",
+	kprintf("buddy: %llu units at origin 0x%llx, %llu free (%llu.%llu%%), %llu metadata bytes\n",
 		(unsigned long long)b->npages, (unsigned long long)b->origin,
 		(unsigned long long)b->free_units, pct / 10, pct % 10,
 		(unsigned long long)buddy_meta_bytes(b->npages));
-	buddy_census(b, census);
 	for (unsigned k = 0; k <= b->max_order; k++) {
 		uint64_t ext = 0;
 		for (unsigned c = 0; c < b->nclasses; c++)
 			if (buddy_class_octave(c) == k)
 				ext += b->count[c];
-		if (ext || census[k])
-			kprintf("  order %2u (%10llu units): %8llu free extents of [2^k, 2^(k+1)), %8llu aligned blocks\n",
-				k, (unsigned long long)(BUDDY_ONE << k), (unsigned long long)ext,
-				(unsigned long long)census[k]);
+		if (ext)
+			kprintf("  %8llu free extents of [2^%u, 2^%u) units\n", (unsigned long long)ext, k, k + 1);
 	}
+	buddy_census(b, census);
+	kprintf("  aligned blocks per order (order:count):");
+	for (unsigned k = 0; k <= b->max_order; k++)
+		if (census[k])
+			kprintf(" %u:%llu", k, (unsigned long long)census[k]);
+	kprintf("\n");
 }

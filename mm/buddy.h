@@ -85,6 +85,10 @@ bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count);
  * free units, i.e. what a binary buddy would hold. Cost O(free extents): for reports. */
 void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS]);
 
+/* Calls fn(start, count, arg) for every maximal free extent, in address order; fn must not change b.
+ * Cost O(extents): for reports and pictures. */
+void buddy_for_each_free(const struct buddy *b, void (*fn)(uint64_t start, uint64_t count, void *arg), void *arg);
+
 /* Makes buddy_free verify that no unit of the freed range is already free (a double free panics);
  * costs a bitmap search and a record read per free. Off after buddy_init. */
 void buddy_set_paranoid(struct buddy *b, bool on);
@@ -92,7 +96,7 @@ void buddy_set_paranoid(struct buddy *b, bool on);
 /* Verifies every invariant; returns 0, or -1 after printing the first violation with kprintf. */
 int buddy_check(const struct buddy *b);
 
-/* Prints the free blocks per order and totals with kprintf. */
+/* Prints the totals, the free extents per octave that has some, and the census, with kprintf. */
 void buddy_dump(const struct buddy *b);
 
 #endif

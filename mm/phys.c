@@ -319,6 +319,19 @@ bool phys_is_managed(paddr_t pa)
 	return false;
 }
 
+/* phys_for_each_free's callback and its argument. */
+struct phys_walk {
+	void (*fn)(paddr_t pa, uint64_t npages, void *arg);
+	void *arg;
+};
+
+/* Adapts a buddy extent (frame numbers) to phys_for_each_free's callback (physical addresses). */
+static void phys_free_extent_cb(uint64_t start, uint64_t count, void *arg)
+{
+	struct phys_walk *c = arg;
+	c->fn(pfn_to_pa(start), count, c->arg);
+}
+
 void phys_census(uint64_t out[BUDDY_ORDERS])
 {
 	uint64_t f = spin_lock(&phys_lock);
@@ -362,4 +375,20 @@ void phys_dump(void)
 		(unsigned long long)s.meta_pages, (unsigned long long)s.loader_pages, phys_nmanaged,
 		(unsigned long long)s.highest_pfn);
 	buddy_dump(&phys_buddy);
+}
+
+/* Calls fn for every free extent of frames, in address order, under the allocator's lock. */
+void phys_for_each_free(void (*fn)(paddr_t pa, uint64_t npages, void *arg), void *arg)
+{
+	struct phys_walk c = { fn, arg };
+	uint64_t f = spin_lock(&phys_lock);
+	buddy_for_each_free(&phys_buddy, phys_free_extent_cb, &c);
+	spin_unlock(&phys_lock, f);
+}
+
+/* Calls fn for every range of frames the allocator manages (free or allocated), in address order. */
+void phys_for_each_managed(void (*fn)(paddr_t pa, uint64_t npages, void *arg), void *arg)
+{
+	for (size_t i = 0; i < phys_nmanaged; i++)
+		fn(pfn_to_pa(phys_managed[i].start), phys_managed[i].end - phys_managed[i].start, arg);
 }

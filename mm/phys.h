@@ -54,6 +54,10 @@ bool phys_is_free(paddr_t pa, uint64_t npages);
 /* True when pa's frame is usable RAM the allocator manages (free or allocated). */
 bool phys_is_managed(paddr_t pa);
 void phys_census(uint64_t out[BUDDY_ORDERS]);
+/* Calls fn for every free extent (address order) under the allocator's lock: fn must not call phys_. */
+void phys_for_each_free(void (*fn)(paddr_t pa, uint64_t npages, void *arg), void *arg);
+/* Calls fn for every range of frames the allocator manages, free or allocated (address order). */
+void phys_for_each_managed(void (*fn)(paddr_t pa, uint64_t npages, void *arg), void *arg);
 int phys_check(void);
 void phys_dump(void);
 

@@ -446,6 +446,43 @@ void syspte_for_each(void (*fn)(const struct syspte_info *, void *), void *arg)
 	spin_unlock(&sp.lock, f);
 }
 
+/* syspte_for_each_free's callback and its argument. */
+struct syspte_walk {
+	void (*fn)(vaddr_t va, uint64_t npages, void *arg);
+	void *arg;
+};
+
+/* Adapts a buddy extent (region page indices) to a callback taking addresses. */
+static void syspte_free_extent_cb(uint64_t start, uint64_t count, void *arg)
+{
+	struct syspte_walk *c = arg;
+	c->fn(syspte_va(start), count, c->arg);
+}
+
+void syspte_for_each_free(void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg)
+{
+	struct syspte_walk c = { fn, arg };
+	uint64_t f = spin_lock(&sp.lock);
+	buddy_for_each_free(&sp.buddy, syspte_free_extent_cb, &c);
+	spin_unlock(&sp.lock, f);
+}
+
+void syspte_for_each_mapped(void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg)
+{
+	uint64_t f = spin_lock(&sp.lock);
+	for (uint64_t i = 0; i < sp.npages;) {
+		if (!syspte_present(i)) {
+			i++;
+			continue;
+		}
+		uint64_t s = i;
+		while (i < sp.npages && syspte_present(i))
+			i++;
+		fn(syspte_va(s), i - s, arg);
+	}
+	spin_unlock(&sp.lock, f);
+}
+
 void syspte_census(uint64_t out[BUDDY_ORDERS])
 {
 	uint64_t f = spin_lock(&sp.lock);

@@ -85,6 +85,11 @@ void syspte_get_stats(struct syspte_stats *st);
 size_t syspte_tag_totals(struct syspte_tag_total *out, size_t max);
 /* Calls fn for every live reservation, newest first (under the lock: fn must not call syspte_). */
 void syspte_for_each(void (*fn)(const struct syspte_info *, void *), void *arg);
+/* Calls fn for every free extent of the region, in address order (under the lock, as above). */
+void syspte_for_each_free(void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
+/* Calls fn for every run of mapped (present) pages, in address order, read from the PTEs themselves
+ * (under the lock, as above). Cost: one PTE read per region page. */
+void syspte_for_each_mapped(void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
 void syspte_census(uint64_t out[BUDDY_ORDERS]);
 /* Verifies every invariant (buddy, starts, records, mapped counts against the PTEs). */
 int syspte_check(void);

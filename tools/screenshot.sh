@@ -1,8 +1,10 @@
 #!/bin/bash
 # Boots the suite with onexit=halt, waits for the serial log to say the suite ended and the machine
-# halted, then saves the framebuffer as a PNG through the QEMU monitor (screendump -f png).
-#   tools/screenshot.sh [OUT.png]       (default docs/screenshot.png; make screenshot)
-# Environment: CMDLINE (extra kernel words), QEMUFLAGS (extra QEMU arguments), SHOT_TIMEOUT (s, 120).
+# halted, then saves the framebuffer through the QEMU monitor (screendump): PNG, or PPM when OUT
+# ends in .ppm (what tools/screen-test.sh reads).
+#   tools/screenshot.sh [OUT.png|OUT.ppm]   (default docs/screenshot.png; make screenshot)
+# Environment: CMDLINE (extra kernel words), QEMUFLAGS (extra QEMU arguments), SHOT_TIMEOUT (s, 120),
+# SHOT_SERIAL (a file to receive the serial log).
 set -eu
 cd "$(dirname "$0")/.."
 out=${1:-docs/screenshot.png}
@@ -55,11 +57,13 @@ $(tr -d '\r' < "$log" | tail -n 30)"
 done
 verdict=$(tr -d '\r' < "$log" | grep -E '^SELF-TEST (PASSED|FAILED)' | tail -n1 || true)
 sleep 0.5
-monitor "$sock" "screendump $tmp/shot.png -f png" > "$tmp/reply"
-[ -s "$tmp/shot.png" ] || die "screendump wrote nothing; monitor said: $(cat "$tmp/reply")"
+fmt=png; case $out in *.ppm) fmt=ppm;; esac
+monitor "$sock" "screendump $tmp/shot.$fmt -f $fmt" > "$tmp/reply"
+[ -s "$tmp/shot.$fmt" ] || die "screendump wrote nothing; monitor said: $(cat "$tmp/reply")"
+[ -z "${SHOT_SERIAL:-}" ] || tr -d '\r' < "$log" > "$SHOT_SERIAL"
 monitor "$sock" quit > /dev/null || true
 wait "$qpid" 2>/dev/null || true
 qpid=
 mkdir -p "$(dirname "$out")"
-cp "$tmp/shot.png" "$out"
+cp "$tmp/shot.$fmt" "$out"
 echo "screenshot.sh: $out ($(stat -c %s "$out") bytes; ${verdict:-no SELF-TEST verdict on serial})"

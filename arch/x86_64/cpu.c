@@ -13,6 +13,27 @@ struct cpu_features cpu_feat;
 #define CPUIDX1_EDX_NX   (1u << 20)
 #define CPUIDX1_EDX_1G   (1u << 26)
 
+#define CPUID_BRAND_FIRST 0x80000002u
+#define CPUID_BRAND_LEAVES 3
+
+/* Fills cpu_feat.brand from the brand-string leaves (when max_ext has them), leading blanks dropped. */
+static void cpu_read_brand(uint32_t max_ext)
+{
+	uint32_t raw[4 * CPUID_BRAND_LEAVES + 1] = { 0 };
+	const char *p = (const char *)raw;
+	size_t i = 0;
+
+	if (max_ext < CPUID_BRAND_FIRST + CPUID_BRAND_LEAVES - 1)
+		return;
+	for (uint32_t l = 0; l < CPUID_BRAND_LEAVES; l++)
+		cpuid(CPUID_BRAND_FIRST + l, 0, &raw[4 * l]);
+	while (*p == ' ')
+		p++;
+	for (; p[i] && i < sizeof(cpu_feat.brand) - 1; i++)
+		cpu_feat.brand[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? p[i] : '?';
+	cpu_feat.brand[i] = 0;
+}
+
 /* Fills cpu_feat from CPUID. */
 void cpu_detect(void)
 {
@@ -25,6 +46,7 @@ void cpu_detect(void)
 	cpu_feat.vendor[12] = 0;
 	if (max_leaf >= 1) {
 		cpuid(1, 0, r);
+		cpu_feat.apic_id = r[1] >> 24;
 		cpu_feat.pat = r[3] & CPUID1_EDX_PAT;
 		cpu_feat.pge = r[3] & CPUID1_EDX_PGE;
 		cpu_feat.pcid = r[2] & CPUID1_ECX_PCID;
@@ -43,6 +65,7 @@ void cpu_detect(void)
 		cpu_feat.nx = r[3] & CPUIDX1_EDX_NX;
 		cpu_feat.page1g = r[3] & CPUIDX1_EDX_1G;
 	}
+	cpu_read_brand(max_ext);
 	cpu_feat.max_phys_bits = 36;
 	if (max_ext >= 0x80000008) {
 		cpuid(0x80000008, 0, r);
@@ -82,5 +105,6 @@ void cpu_print_features(void)
 	kprintf("cpu: %s nx=%d 1g=%d pcid=%d invpcid=%d smep=%d smap=%d pat=%d pge=%d physbits=%u\n",
 		cpu_feat.vendor, cpu_feat.nx, cpu_feat.page1g, cpu_feat.pcid, cpu_feat.invpcid,
 		cpu_feat.smep, cpu_feat.smap, cpu_feat.pat, cpu_feat.pge, cpu_feat.max_phys_bits);
+	kprintf("cpu: \"%s\", boot CPU APIC id %u\n", cpu_feat.brand, cpu_feat.apic_id);
 	kprintf("cpu: direct map uses %s pages\n", cpu_feat.page1g ? "1 GiB" : "2 MiB");
 }

@@ -17,6 +17,7 @@
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
 
 static inline uint64_t rdmsr(uint32_t msr)
@@ -55,6 +56,8 @@ struct cpu_features {
 	bool nx, page1g, pcid, invpcid, smep, smap, pat, pge;
 	uint32_t max_phys_bits;
 	char vendor[13];
+	char brand[49];              /* CPUID 0x80000002-4 without leading blanks, or "" */
+	uint32_t apic_id;            /* initial APIC id of the boot CPU (CPUID 1 EBX[31:24]) */
 };
 extern struct cpu_features cpu_feat;
 

@@ -17,25 +17,24 @@
  * Build and run:
  *   gcc -O2 -Iinclude -Imm tests/bench/bench_buddy.c mm/buddy.c tests/host/host_support.c \
  *       mm/bugcheck.c -o build/bench_buddy && build/bench_buddy [steps] [seeds] [workload prefix] [policy]
+ *   build/bench/bench_buddy sweep [steps] [seeds]   (occupancy 50..95 %, the plot of make plots)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "buddy.h"
+#include "workload.h"
 
 #define NPAGES 262144u
 
-/* ------------------------------------------------------------------ PRNG: xorshift64* */
+/* ------------------------------------------------------------------ PRNG: xorshift64* (workload.h) */
 
-static uint64_t rs;
+static struct wl_rng rs;
 
 static inline uint64_t rnd(void)
 {
-	rs ^= rs >> 12;
-	rs ^= rs << 25;
-	rs ^= rs >> 27;
-	return rs * 0x2545f4914f6cdd1dull;
+	return wl_rnd(&rs);
 }
 
 /* ------------------------------------------------------------------ allocators under test */
@@ -102,14 +101,6 @@ static struct resv live[NPAGES];
  * allocator's to use; they are not metadata, a real region has them anyway). */
 static uint64_t ptes[NPAGES];
 
-/* A request size for workload w. */
-static inline uint64_t wl_size(const struct workload *w)
-{
-	if (!w->skewed)
-		return 1 + rnd() % 512;
-	unsigned k = (unsigned)(rnd() % 10);
-	return 1 + rnd() % ((uint64_t)1 << k);
-}
 
 /* Runs steps steps of workload w under policy pol with the given seed. */
 static struct result run(const struct workload *w, enum policy pol, uint64_t seed, long steps)
@@ -121,15 +112,14 @@ static struct result run(const struct workload *w, enum policy pol, uint64_t see
 	long samples = 0;
 	struct timespec t0, t1;
 
-	rs = seed * 0x9e3779b97f4a7c15ull + 1;
+	wl_seed(&rs, seed);
 	buddy_init(&b, NPAGES, 0, meta, ptes, 0);
 	buddy_free(&b, 0, NPAGES);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long step = 0; step < steps; step++) {
 		uint64_t x = rnd();
-		bool want = nlive == 0 || (x % 10) < (live_pages < target ? 7u : 3u);
-		if (want) {
-			uint64_t n = wl_size(w), s;
+		if (wl_want_alloc(x, nlive, live_pages, target)) {
+			uint64_t n = wl_size(&rs, w->skewed, 512), s;
 			uint64_t div = w->div_pct && (x >> 32) % 100 < (uint64_t)w->div_pct ? n : 1;
 			r.allocs++;
 			ops++;
@@ -145,7 +135,7 @@ static struct result run(const struct workload *w, enum policy pol, uint64_t see
 				goto sample;
 		}
 		{
-			uint64_t i = (uint64_t)(((unsigned __int128)rnd() * nlive) >> 64);
+			uint64_t i = wl_pick(&rs, nlive);
 			struct resv v = live[i];
 			live[i] = live[--nlive];
 			pol_free(&b, pol, v.s, v.n);
@@ -176,8 +166,53 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Median ns/op, failure % and mean occupancy of workload w under pol over nseeds seeds. */
+static void measure(const struct workload *w, enum policy pol, long steps, int nseeds, double *ns_med, double *fail_pct,
+		    double *occ)
+{
+	double ns[16], o = 0;
+	uint64_t allocs = 0, fails = 0;
+	for (int sd = 0; sd < nseeds && sd < 16; sd++) {
+		struct result r = run(w, pol, (uint64_t)sd + 1, steps);
+		ns[sd] = r.ns_per_op;
+		allocs += r.allocs;
+		fails += r.fails;
+		o += r.occupancy;
+	}
+	qsort(ns, (size_t)nseeds, sizeof(double), cmp_double);
+	*ns_med = ns[nseeds / 2];
+	*fail_pct = 100.0 * (double)fails / (double)allocs;
+	*occ = 100.0 * o / nseeds;
+}
+
+/* "sweep": uniform sizes at target occupancies 50..95 %, one row per target, every policy in the
+ * same process (the occupancy plot of make plots). */
+static int sweep(long steps, int nseeds)
+{
+	printf("# uniform 1..512 pages, %ld steps x %d seeds per point; ns/op median, fail %%, mean occupancy %%\n",
+	       steps, nseeds);
+	printf("%-6s", "target");
+	for (int pol = 0; pol < POL_N; pol++)
+		printf(" %9s %9s %9s", pol_name[pol], "fail%", "occ%");
+	printf("\n");
+	for (int t = 50; t <= 95; t += 5) {
+		struct workload w = { "uniform", 0, t, 0 };
+		printf("%-6d", t);
+		for (int pol = 0; pol < POL_N; pol++) {
+			double ns, fail, occ;
+			measure(&w, (enum policy)pol, steps, nseeds, &ns, &fail, &occ);
+			printf(" %9.1f %9.2f %9.1f", ns, fail, occ);
+		}
+		printf("\n");
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
+		return sweep(argc > 2 ? atol(argv[2]) : 2000000, argc > 3 ? atoi(argv[3]) : 3);
 	long steps = argc > 1 ? atol(argv[1]) : 10000000;
 	int nseeds = argc > 2 ? atoi(argv[2]) : 5;
 	const char *only = argc > 3 ? argv[3] : NULL;   /* run only the workloads with this prefix */

@@ -2,6 +2,7 @@
  * Benchmark (not a test): MmMapLockedPagesWithReservedMapping and MmUnmapReservedMapping of 1, 16
  * and 512 pages into a reservation on the hosted machine, in ns per page, beside a raw loop that
  * stores the same number of PTE values into the same slots, in the same process. Median of 7 runs.
+ * With the argument "sweep", every power of two from 1 to 512 pages, timed in batches (sweep()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,80 @@ static double median(double *v)
 
 static struct { MDL mdl; PFN_NUMBER pfn[512]; } m;
 
-int main(void)
+#define SWEEP_RESV 32       /* reservations mapped back to back per timed batch */
+#define SWEEP_REGION (256ULL << 20)
+
+/*
+ * The sweep (make plots): for every power of two n from 1 to 512 pages, SWEEP_RESV reservations of
+ * n pages are mapped one after the other and timed as one batch, then unmapped as one batch, so a
+ * timer read costs nothing per page (no subtraction, which a loaded machine makes noisy); the raw
+ * loop stores and clears the same PTE values in the same slots. Median of RUNS batches.
+ */
+static int sweep(void)
 {
+	static char *va[SWEEP_RESV];
+	static volatile uint64_t *slots[SWEEP_RESV][512];
+	static struct { MDL mdl; PFN_NUMBER pfn[512]; } mdl[SWEEP_RESV];
+
+	if (host_machine_create(64ULL << 20, SWEEP_REGION))
+		return 1;
+	for (int r = 0; r < SWEEP_RESV; r++) {
+		va[r] = MmAllocateMappingAddress(512 * 4096, TAG);
+		if (!va[r])
+			return 1;
+		for (int i = 0; i < 512; i++) {
+			mdl[r].pfn[i] = 0x1000 + (PFN_NUMBER)i;
+			slots[r][i] = pt_pte_slot(host_machine_pt(), (vaddr_t)va[r] + (uint64_t)i * 4096);
+		}
+	}
+	uint64_t tmpl = pt_make_pte(host_machine_pt(), 0, PT_PROT_W | PT_PROT_G);
+	printf("# %d reservations mapped, then unmapped, per timed batch; median of %d batches\n", SWEEP_RESV, RUNS);
+	printf("%6s %12s %12s %12s %10s\n", "pages", "map ns/pg", "unmap ns/pg", "raw ns/pg", "map/raw");
+	for (unsigned n = 1; n <= 512; n *= 2) {
+		unsigned reps = 65536 / n + 16;   /* batches timed together per run */
+		double tmap[RUNS], tunmap[RUNS], traw[RUNS];
+		for (int run = 0; run < RUNS; run++) {
+			double map_ns = 0, unmap_ns = 0;
+			for (unsigned k = 0; k < reps; k++) {
+				for (int r = 0; r < SWEEP_RESV; r++) {
+					memset(&mdl[r].mdl, 0, sizeof(mdl[r].mdl));
+					mdl[r].mdl.MdlFlags = MDL_PAGES_LOCKED;
+					mdl[r].mdl.ByteCount = n * 4096;
+				}
+				double t0 = now_ns();
+				for (int r = 0; r < SWEEP_RESV; r++)
+					if (!MmMapLockedPagesWithReservedMapping(va[r], TAG, &mdl[r].mdl, MmCached))
+						return 2;
+				double t1 = now_ns();
+				for (int r = 0; r < SWEEP_RESV; r++)
+					MmUnmapReservedMapping(va[r], TAG, &mdl[r].mdl);
+				map_ns += t1 - t0;
+				unmap_ns += now_ns() - t1;
+			}
+			double t0 = now_ns();
+			for (unsigned k = 0; k < reps; k++) {
+				for (int r = 0; r < SWEEP_RESV; r++)
+					for (unsigned i = 0; i < n; i++)
+						arch_pte_write(slots[r][i], tmpl | ((uint64_t)mdl[r].pfn[i] << 12));
+				for (int r = 0; r < SWEEP_RESV; r++)
+					for (unsigned i = 0; i < n; i++)
+						arch_pte_write(slots[r][i], 0);
+			}
+			double pages = (double)reps * SWEEP_RESV * n;
+			traw[run] = (now_ns() - t0) / 2 / pages;   /* store and clear: count the store half */
+			tmap[run] = map_ns / pages;
+			tunmap[run] = unmap_ns / pages;
+		}
+		double mm = median(tmap), mu = median(tunmap), mr = median(traw);
+		printf("%6u %12.2f %12.2f %12.2f %9.2fx\n", n, mm, mu, mr, mm / mr);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
+		return sweep();
 	if (host_machine_create(64ULL << 20, 16ULL << 20))
 		return 1;
 	char *va = MmAllocateMappingAddress(512 * 4096, TAG);
@@ -58,9 +131,9 @@ int main(void)
 	}
 	double timer = median(pair);
 	printf("# timer pair %.1f ns, subtracted from each timed call\n", timer);
-	const unsigned sizes[] = { 1, 16, 512 };
+	const unsigned sizes[] = { 1, 16, 512 }, nsizes = 3;
 	printf("%6s %12s %12s %12s %10s\n", "pages", "map ns/pg", "unmap ns/pg", "raw ns/pg", "map/raw");
-	for (unsigned s = 0; s < 3; s++) {
+	for (unsigned s = 0; s < nsizes; s++) {
 		unsigned n = sizes[s];
 		unsigned iters = 2000000 / n + 1000;
 		double tmap[RUNS], tunmap[RUNS], traw[RUNS];

@@ -2,6 +2,7 @@
 #include "ktest.h"
 #include "wdm.h"
 #include "phys.h"
+#include "pool.h"
 #include "pt.h"
 #include "vm.h"
 #include "vmlayout.h"
@@ -187,11 +188,11 @@ KTEST(pt_nx_blocks_instruction_fetch)
 	KASSERT_TEST(pa);
 	uint8_t *dm = arch_phys_to_virt(pa);
 	dm[0] = 0xc3;
-	vaddr_t res = (vaddr_t)MmAllocateMappingAddress(PAGE_SIZE, 'xNtT');
+	vaddr_t res = (vaddr_t)MmAllocateMappingAddress(PAGE_SIZE, POOL_TAG4('T', 't', 'N', 'x'));
 	PFN_NUMBER pfn = pa_to_pfn(pa);
 	struct { MDL mdl; PFN_NUMBER pfn[1]; } m = { .mdl = { .Size = sizeof(MDL) + sizeof(PFN_NUMBER),
 		.MdlFlags = MDL_PAGES_LOCKED, .ByteCount = PAGE_SIZE }, .pfn = { pfn } };
-	const void *mapped = res ? MmMapLockedPagesWithReservedMapping((void *)res, 'xNtT', &m.mdl, MmCached) : NULL;
+	const void *mapped = res ? MmMapLockedPagesWithReservedMapping((void *)res, POOL_TAG4('T', 't', 'N', 'x'), &m.mdl, MmCached) : NULL;
 	KEXPECT(mapped, "reserved mapping");
 	const void *targets[] = { nx_probe_data, dm, mapped };
 	const char *what[] = { "kernel data", "direct map", "reserved mapping" };
@@ -206,9 +207,9 @@ KTEST(pt_nx_blocks_instruction_fetch)
 		KEXPECT_EQ(trap_last_fixup.error, PF_ERR_PRESENT | PF_ERR_FETCH);
 	}
 	if (mapped)
-		MmUnmapReservedMapping((void *)res, 'xNtT', &m.mdl);
+		MmUnmapReservedMapping((void *)res, POOL_TAG4('T', 't', 'N', 'x'), &m.mdl);
 	if (res)
-		MmFreeMappingAddress((void *)res, 'xNtT');
+		MmFreeMappingAddress((void *)res, POOL_TAG4('T', 't', 'N', 'x'));
 	phys_free(pa, 1);
 }
 

@@ -492,6 +492,47 @@ static void op_unmap(void)
 	check_resv_ptes(find_containing(i));
 }
 
+/* Page states seen by the walkers: bit 0 free extent, bit 1 mapped run, bit 2 reservation. */
+static uint8_t walked[NPAGES];
+static bool walk_bad;
+
+/* Marks [va, va + n pages) with bit in walked[]; a page outside the region or marked twice is bad. */
+static void walk_mark(vaddr_t va, uint64_t n, uint8_t bit)
+{
+	uint64_t i = (va - SYSPTE_BASE) / 4096;
+	if (va < SYSPTE_BASE || n == 0 || i >= NPAGES || n > NPAGES - i) {
+		walk_bad = true;
+		return;
+	}
+	for (uint64_t k = i; k < i + n; k++) {
+		walk_bad |= (walked[k] & bit) != 0;
+		walked[k] |= bit;
+	}
+}
+
+static void walk_free_cb(vaddr_t va, uint64_t n, void *arg) { (void)arg; walk_mark(va, n, 1); }
+static void walk_mapped_cb(vaddr_t va, uint64_t n, void *arg) { (void)arg; walk_mark(va, n, 2); }
+static void walk_resv_cb(const struct syspte_info *r, void *arg) { (void)arg; walk_mark(r->base, r->npages, 4); }
+
+/* The walkers (free extents, mapped runs, reservations) must draw exactly the model's region. */
+static void check_walkers(void)
+{
+	memset(walked, 0, sizeof(walked));
+	walk_bad = false;
+	syspte_for_each_free(walk_free_cb, NULL);
+	syspte_for_each_mapped(walk_mapped_cb, NULL);
+	syspte_for_each(walk_resv_cb, NULL);
+	if (walk_bad)
+		fail("a walker reported a page twice or outside the region", model_counts.ops, 0);
+	for (int i = 0; i < NPAGES; i++) {
+		uint8_t want = (owner[i] < 0 ? 1 : 4) | (mpfn[i] ? 2 : 0);
+		if (walked[i] != want) {
+			fail("walkers' picture differs from the model at page", (uint64_t)i, walked[i]);
+			return;
+		}
+	}
+}
+
 /* Checks the region's accounting against the model. */
 static void check_stats(void)
 {
@@ -534,6 +575,7 @@ void model_step(void)
 	if (syspte_check())
 		fail("syspte_check failed", model_counts.ops, 0);
 	check_stats();
+	check_walkers();
 	model_counts.ops++;
 }
 

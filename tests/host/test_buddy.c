@@ -154,7 +154,37 @@ static int model_has_fit(struct world *w, uint64_t n, uint64_t d, uint64_t lo, u
 	return 0;
 }
 
-/* Compares free totals, census and (when full) the whole invariant set. */
+/* State of the walk in world_walk_cb: the model unit expected next to be checked. */
+struct walk_state { struct world *w; uint64_t next, extents; };
+
+/* buddy_for_each_free callback: the extent must be free in the model, maximal, and after the last. */
+static void world_walk_cb(uint64_t s, uint64_t n, void *arg)
+{
+	struct walk_state *ws = arg;
+	struct world *w = ws->w;
+	int good = n > 0 && s >= ws->next && s + n <= w->npages && (s == 0 || !w->model[s - 1]) &&
+		   (s + n == w->npages || !w->model[s + n]);
+	for (uint64_t u = ws->next; good && u < s + n && u < w->npages; u++)
+		good = w->model[u] == (u >= s);
+	fail_once(w, good, "for_each_free extent vs model", s, n);
+	ws->next = s + n;
+	ws->extents++;
+}
+
+/* buddy_for_each_free must list exactly the model's maximal free runs, in address order. */
+static void world_verify_walk(struct world *w)
+{
+	struct walk_state ws = { w, 0, 0 };
+	uint64_t runs = 0;
+	buddy_for_each_free(&w->b, world_walk_cb, &ws);
+	for (uint64_t u = ws.next; u < w->npages; u++)
+		fail_once(w, !w->model[u], "free unit after the last extent walked", u, ws.next);
+	for (uint64_t u = 0; u < w->npages; u++)
+		runs += w->model[u] && (u == 0 || !w->model[u - 1]);
+	fail_once(w, runs == ws.extents, "extents walked vs model runs", ws.extents, runs);
+}
+
+/* Compares free totals, census and (when full) the whole invariant set and the free-extent walk. */
 static void world_verify(struct world *w, int full)
 {
 	uint64_t c[BUDDY_ORDERS], sum = 0;
@@ -166,6 +196,8 @@ static void world_verify(struct world *w, int full)
 	if (full) {
 		w->checks++;
 		fail_once(w, buddy_check(&w->b) == 0, "buddy_check", 0, 0);
+		if (w->checks % 8 == 0)   /* O(units): every 8th full check keeps the test's time */
+			world_verify_walk(w);
 	}
 }
 

@@ -51,6 +51,60 @@ static int census_equal(const uint64_t *a, const uint64_t *b)
 	return 1;
 }
 
+/* What the walkers reported: managed ranges and free extents, in the order given. */
+#define WALK_MAX 4096
+static struct { paddr_t pa; uint64_t n; } walk_managed[WALK_MAX], walk_free[WALK_MAX];
+static size_t walk_nmanaged, walk_nfree;
+
+static void walk_managed_cb(paddr_t pa, uint64_t n, void *arg)
+{
+	(void)arg;
+	if (walk_nmanaged < WALK_MAX)
+		walk_managed[walk_nmanaged].pa = pa, walk_managed[walk_nmanaged].n = n;
+	walk_nmanaged++;
+}
+
+static void walk_free_cb(paddr_t pa, uint64_t n, void *arg)
+{
+	(void)arg;
+	if (walk_nfree < WALK_MAX)
+		walk_free[walk_nfree].pa = pa, walk_free[walk_nfree].n = n;
+	walk_nfree++;
+}
+
+/* phys_for_each_managed/free must agree with the statistics, phys_is_free and phys_is_managed:
+ * sorted, disjoint, maximal free extents inside managed ranges, summing to the counters. */
+static void check_walkers(const char *when)
+{
+	struct phys_stats s;
+	phys_get_stats(&s);
+	walk_nmanaged = walk_nfree = 0;
+	phys_for_each_managed(walk_managed_cb, NULL);
+	phys_for_each_free(walk_free_cb, NULL);
+	bool good = walk_nmanaged <= WALK_MAX && walk_nfree <= WALK_MAX;
+	uint64_t managed = 0, free = 0;
+	for (size_t i = 0; good && i < walk_nmanaged; i++) {
+		managed += walk_managed[i].n;
+		good = walk_managed[i].n > 0 && phys_is_managed(walk_managed[i].pa) &&
+		       (i == 0 || walk_managed[i].pa >= walk_managed[i - 1].pa + walk_managed[i - 1].n * 4096);
+	}
+	for (size_t i = 0; good && i < walk_nfree; i++) {
+		paddr_t pa = walk_free[i].pa, end = pa + walk_free[i].n * 4096;
+		free += walk_free[i].n;
+		size_t k = 0;   /* the managed range holding the extent */
+		while (k < walk_nmanaged && walk_managed[k].pa + walk_managed[k].n * 4096 <= pa)
+			k++;
+		good = walk_free[i].n > 0 && phys_is_free(pa, walk_free[i].n) && k < walk_nmanaged &&
+		       walk_managed[k].pa <= pa && end <= walk_managed[k].pa + walk_managed[k].n * 4096 &&
+		       (pa == 0 || !phys_is_free(pa - 4096, 1)) && !phys_is_free(end, 1) &&
+		       (i == 0 || pa > walk_free[i - 1].pa + walk_free[i - 1].n * 4096);
+	}
+	ok(good && managed == s.usable_pages &&
+	   free == s.free_pages, "%s: walkers list %zu managed ranges (%llu pages) and %zu maximal free extents "
+	   "(%llu pages) matching the counters", when, walk_nmanaged, (unsigned long long)managed, walk_nfree,
+	   (unsigned long long)free);
+}
+
 static void test_simple_map(void)
 {
 	machine_map_init(&m, 48);
@@ -105,6 +159,7 @@ static void test_overlap_unsorted_48byte_high_ram(void)
 	ok(!phys_is_managed(0x800000), "conventional with the runtime attribute is not managed");
 	ok(!phys_is_managed(0x900000) || s.loader_pages, "loader data managed but held");
 	ok(!phys_is_free(0x900000, 1), "loader data not free before release");
+	check_walkers("after init");
 	static paddr_t pages[8192];
 	bool good;
 	uint64_t n = drain(pages, 8192, &m, &good);
@@ -114,9 +169,17 @@ static void test_overlap_unsorted_48byte_high_ram(void)
 	for (uint64_t i = 0; i < n; i++)
 		above += pages[i] >= base;
 	is(above, 200 * 16, "RAM above 4 GiB handed out");
+	for (uint64_t i = 0; i < n; i += 3)   /* a fragmented state: every third page back */
+		phys_free(pages[i], 1), *(uint64_t *)arch_phys_to_virt(pages[i]) = 0, pages[i] = 0;
+	check_walkers("every third page freed");
+	for (uint64_t i = 0, k = 0; i < n; i++)
+		if (pages[i])
+			pages[k++] = pages[i];
+	n -= (n + 2) / 3;
 	release(pages, n);
 	phys_release_loader();
 	ok(phys_is_free(0x900000, 32), "loader data free after release");
+	check_walkers("after the loader's release");
 	phys_get_stats(&s);
 	is(s.loader_pages, 0, "no loader pages left");
 	is(phys_check(), 0, "check passes");

@@ -1,0 +1,78 @@
+/*
+ * acpi_: a small, defensive reader of the ACPI tables the kernel needs: the RSDP the loader found,
+ * the XSDT (or the RSDT for ACPI 1.0), the MADT (the CPUs and their local APICs) and the FADT (the
+ * PM timer). Every table is checked before use: signature, length (at least its header, at most
+ * ACPI_TABLE_MAX, and long enough for the fields read) and checksum (bytes sum to 0 mod 256); MADT
+ * entries must lie inside the table and have the length their type defines.
+ *
+ * Physical memory is read only through the caller's map function, so the parser runs unchanged on
+ * the host (tests/host/test_acpi.c builds tables in a buffer). No allocation, no global state.
+ */
+#ifndef ACPI_H
+#define ACPI_H
+
+#include "types.h"
+
+#define ACPI_TABLE_MAX   (1u << 20)  /* a longer table is refused as corrupt */
+#define ACPI_MAX_CPUS    512         /* processor entries kept; more are counted, not kept */
+#define ACPI_PM_TIMER_HZ 3579545u    /* the PM timer's fixed frequency */
+
+/* Returns a pointer to len readable bytes at physical address pa, or NULL when they cannot be read.
+ * A pointer returned must stay valid until the acpi_ call that asked for it returns. */
+typedef const void *(*acpi_map_fn)(void *ctx, uint64_t pa, size_t len);
+
+struct acpi_access {
+	acpi_map_fn map;
+	void *ctx;
+};
+
+enum acpi_status {
+	ACPI_OK = 0,
+	ACPI_ENORSDP = -1,    /* no RSDP address */
+	ACPI_EBADRSDP = -2,   /* RSDP signature, checksum or length wrong */
+	ACPI_EBADROOT = -3,   /* XSDT/RSDT signature, length or checksum wrong */
+	ACPI_ENOTABLE = -4,   /* no valid table with that signature */
+	ACPI_EBADTABLE = -5,  /* the table is there but malformed (entry outside it, bad entry length) */
+	ACPI_EUNMAPPED = -6,  /* the map function could not provide the bytes */
+};
+
+/* One processor the MADT lists (type 0, local APIC, or type 9, local x2APIC). */
+struct acpi_cpu {
+	uint32_t apic_id;         /* local (x2)APIC id */
+	uint32_t uid;             /* ACPI processor id (8 bits for type 0) / UID (type 9) */
+	bool x2apic;              /* from a type-9 entry */
+	bool enabled;             /* flags bit 0: usable now */
+	bool online_capable;      /* flags bit 1 (ACPI 6.3+): may be started although not enabled */
+};
+
+struct acpi_madt_info {
+	uint64_t lapic_base;      /* local APIC address: the MADT's, or the type-5 override's */
+	uint32_t flags;           /* MADT flags (bit 0: dual 8259 PICs present) */
+	size_t entries;           /* processor entries seen, all kinds */
+	size_t usable;            /* entries enabled or online-capable: CPUs that can run */
+	size_t enabled;           /* entries enabled */
+	size_t kept;              /* min(entries, ACPI_MAX_CPUS): cpu[] entries filled, in table order */
+	struct acpi_cpu cpu[ACPI_MAX_CPUS];
+};
+
+/* The FADT's power-management timer. */
+struct acpi_pm_timer {
+	uint16_t port;            /* I/O port of the 24- or 32-bit counter; 0 when the FADT has none */
+	bool bits32;              /* TMR_VAL_EXT: the counter has 32 bits, else 24 */
+};
+
+/* Finds the table with signature sig (4 characters) through the RSDP at rsdp_pa; on ACPI_OK,
+ * *pa and *len locate a table whose header, length and checksum were verified. */
+int acpi_find_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char sig[4], uint64_t *pa,
+		    uint32_t *len);
+
+/* Reads the MADT's processors and local APIC address into *out. */
+int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_madt_info *out);
+
+/* Reads the PM timer's port and width from the FADT (the X_PM_TMR_BLK when it is an I/O address). */
+int acpi_read_pm_timer(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_pm_timer *out);
+
+/* A short description of an acpi_status value. */
+const char *acpi_strerror(int status);
+
+#endif

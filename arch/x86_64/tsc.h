@@ -1,0 +1,27 @@
+/*
+ * tsc_: the time-stamp counter as the kernel's clock. Its frequency is measured once against a
+ * timer of known frequency, the PIT's channel 2 (1.193182 MHz) or else the ACPI PM timer
+ * (3.579545 MHz), over a fixed interval; every wait is bounded by a loop count, so a missing or
+ * stuck timer makes calibration fail (frequency 0) instead of hanging. The TSC is assumed to run
+ * at a constant rate (invariant TSC on the CPUs this kernel targets; QEMU's is).
+ */
+#ifndef TSC_H
+#define TSC_H
+
+#include "types.h"
+
+/* TSC value taken first thing in kmain: the kernel's own start. */
+extern uint64_t tsc_at_kmain;
+
+/* Measures the frequency: the PIT first, then the PM timer at pm_port (0: none; pm32: 32-bit
+ * counter). Returns the frequency in Hz, or 0 when neither timer ticked as it should. */
+uint64_t tsc_calibrate(uint16_t pm_port, bool pm32);
+
+/* The calibrated frequency in Hz (0 before or after a failed calibration). */
+uint64_t tsc_hz(void);
+/* Which timer calibrated it: "PIT", "ACPI PM timer" or "none". */
+const char *tsc_source(void);
+/* TSC ticks converted to milliseconds (0 when uncalibrated). */
+uint64_t tsc_to_ms(uint64_t ticks);
+
+#endif

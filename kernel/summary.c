@@ -1,0 +1,337 @@
+/* The final screen after the suite (see summary.h). */
+#include "summary.h"
+#include "ktest.h"
+#include "sysinfo.h"
+#include "memview.h"
+#include "showcase.h"
+#include "fbcon.h"
+#include "kernel.h"
+#include "syspte.h"
+#include "phys.h"
+#include "kprintf.h"
+
+#define SUMMARY_EXTRA_MAX   4          /* the screen's own failed checks listed */
+#define SUMMARY_BG          0x000000u
+#define SUMMARY_WHITE       0xFFFFFFu
+#define SUMMARY_LABEL       0x9A9A9Au
+#define SUMMARY_VALUE       0xE8E8E8u
+#define SUMMARY_FAIL_TITLE  0xFF5555u
+#define SUMMARY_FAIL_NAME   0xFFFF55u
+#define SUMMARY_FAIL_MSG    0xD0D0D0u
+#define SUMMARY_LINE_MAX    160
+#define SUMMARY_MACHINE_ROWS 6
+#define SUMMARY_LABEL_COLS  10
+#define SUMMARY_BIG_SCALE_SMALL 3      /* banner word scale below SUMMARY_BIG_SCREEN_H pixels */
+#define SUMMARY_BIG_SCALE   4
+#define SUMMARY_BIG_SCREEN_H 600
+#define SUMMARY_MIN_PICTURE_H 48       /* a picture box smaller than this is left out */
+
+/* A failure shown on the screen: a test's or one of the screen's own checks. */
+struct summary_failure {
+	const char *name;
+	const char *msg;
+};
+
+static struct {
+	bool passed;
+	size_t nfail;                          /* failures listed (suite's kept + extra) */
+	size_t more;                           /* failures not listed */
+	struct summary_failure fail[KTEST_FAILURES_KEPT + SUMMARY_EXTRA_MAX];
+	char extra_msg[SUMMARY_EXTRA_MAX][SUMMARY_LINE_MAX];
+	size_t nextra;
+	char counts[SUMMARY_LINE_MAX], boot[SUMMARY_LINE_MAX];
+	char machine[SUMMARY_MACHINE_ROWS][2][SUMMARY_LINE_MAX];
+	struct showcase_stats sc;
+	bool sc_running;
+	char region_title[SUMMARY_LINE_MAX];
+	struct memview_result region, ram;
+	unsigned width, height, cw, ch, banner_h;
+} sum;
+
+/* Adds one of the screen's own failed checks: name and message (copied). */
+static void summary_extra(const char *name, const char *prefix, const char *msg)
+{
+	if (sum.nextra >= SUMMARY_EXTRA_MAX)
+		return;
+	ksnprintf(sum.extra_msg[sum.nextra], SUMMARY_LINE_MAX, "%s%s", prefix, msg);
+	sum.fail[sum.nfail++] = (struct summary_failure){ name, sum.extra_msg[sum.nextra] };
+	sum.nextra++;
+	sum.passed = false;
+}
+
+unsigned summary_banner_height(unsigned height_px, unsigned cell_h)
+{
+	unsigned scale = height_px < SUMMARY_BIG_SCREEN_H ? SUMMARY_BIG_SCALE_SMALL : SUMMARY_BIG_SCALE;
+	return cell_h * scale + cell_h;
+}
+
+/* ------------------------------------------------------------------ facts */
+
+/* Fills the text of the banner's right side and of the machine rows. */
+static void summary_format(const struct ktest_results *r, const struct sysinfo *si)
+{
+	uint64_t hz = si->tsc_hz;
+
+	ksnprintf(sum.counts, SUMMARY_LINE_MAX, "%zu passed, %zu failed, %zu skipped of %zu tests", r->passed,
+		  r->failed, r->skipped, r->planned);
+	if (hz)
+		ksnprintf(sum.boot, SUMMARY_LINE_MAX, "boot %llu.%02llu s since reset, kernel %llu.%02llu s",
+			  (unsigned long long)(si->ms_since_reset / 1000), (unsigned long long)(si->ms_since_reset % 1000 / 10),
+			  (unsigned long long)(si->ms_kernel / 1000), (unsigned long long)(si->ms_kernel % 1000 / 10));
+	else
+		ksnprintf(sum.boot, SUMMARY_LINE_MAX, "boot time unknown (TSC not calibrated)");
+	ksnprintf(sum.machine[0][0], SUMMARY_LINE_MAX, "CPU");
+	ksnprintf(sum.machine[0][1], SUMMARY_LINE_MAX, "%s, %s%s%s", si->cpu_vendor, si->cpu_brand,
+		  si->cpu_nx ? "" : "; no NX: data is executable", si->cpu_pat ? "" : "; no PAT: WC is UC-");
+	ksnprintf(sum.machine[1][0], SUMMARY_LINE_MAX, "CPUs");
+	if (si->madt_status == 0)
+		ksnprintf(sum.machine[1][1], SUMMARY_LINE_MAX, "%zu (ACPI MADT: %zu enabled, %zu listed)", si->cpus_usable,
+			  si->cpus_enabled, si->cpu_entries);
+	else
+		ksnprintf(sum.machine[1][1], SUMMARY_LINE_MAX, "unknown: %s", acpi_strerror(si->madt_status));
+	ksnprintf(sum.machine[2][0], SUMMARY_LINE_MAX, "RAM");
+	ksnprintf(sum.machine[2][1], SUMMARY_LINE_MAX, "%llu MiB in the memory map, %llu MiB managed by the allocator",
+		  (unsigned long long)(si->ram_bytes >> 20), (unsigned long long)(si->usable_bytes >> 20));
+	ksnprintf(sum.machine[3][0], SUMMARY_LINE_MAX, "Firmware");
+	ksnprintf(sum.machine[3][1], SUMMARY_LINE_MAX, "%s, revision 0x%08x, UEFI %u.%u", si->fw_vendor, si->fw_revision,
+		  si->uefi_revision >> 16, si->uefi_revision & 0xFFFF);
+	ksnprintf(sum.machine[4][0], SUMMARY_LINE_MAX, "Display");
+	if (si->fb_format)
+		ksnprintf(sum.machine[4][1], SUMMARY_LINE_MAX, "%u x %u, 32 bpp %s, %u pixels per line", si->fb_width,
+			  si->fb_height, sysinfo_fb_format_name(si->fb_format), si->fb_pitch);
+	else
+		ksnprintf(sum.machine[4][1], SUMMARY_LINE_MAX, "no linear framebuffer");
+	ksnprintf(sum.machine[5][0], SUMMARY_LINE_MAX, "Clock");
+	ksnprintf(sum.machine[5][1], SUMMARY_LINE_MAX, "TSC %llu.%03llu MHz, calibrated with the %s",
+		  (unsigned long long)(hz / 1000000), (unsigned long long)(hz / 1000 % 1000), si->tsc_source);
+}
+
+/* Collects the failures: the suite's first ones, then how many more. */
+static void summary_collect_failures(const struct ktest_results *r)
+{
+	for (size_t i = 0; i < r->kept; i++)
+		sum.fail[sum.nfail++] = (struct summary_failure){ r->failures[i].name, r->failures[i].msg };
+	sum.more = r->failed > r->kept ? r->failed - r->kept : 0;
+}
+
+/* ------------------------------------------------------------------ drawing */
+
+/* Draws the banner: the verdict in large letters, the counts and the boot time beside it. */
+static void summary_draw_banner(void)
+{
+	uint32_t bg = sum.passed ? SUMMARY_PASS_RGB : SUMMARY_FAIL_RGB;
+	unsigned scale = sum.height < SUMMARY_BIG_SCREEN_H ? SUMMARY_BIG_SCALE_SMALL : SUMMARY_BIG_SCALE;
+	unsigned pad = sum.ch / 2, x;
+
+	fbcon_fill_rect(0, 0, sum.width, sum.banner_h, bg);
+	x = sum.cw + fbcon_draw_text(sum.cw, pad, scale, SUMMARY_WHITE, bg, sum.passed ? "PASSED" : "FAILED");
+	x += 2 * sum.cw;
+	fbcon_draw_text(x, pad + sum.ch / 2, 1, SUMMARY_WHITE, bg, sum.counts);
+	fbcon_draw_text(x, pad + sum.ch / 2 + sum.ch + sum.ch / 2, 1, SUMMARY_WHITE, bg, sum.boot);
+}
+
+/* Draws s cut to the screen width at text column col, pixel row y. */
+static void summary_text(unsigned col, unsigned y, uint32_t fg, const char *s)
+{
+	char buf[SUMMARY_LINE_MAX];
+	size_t max = sum.width / sum.cw > col + 1 ? sum.width / sum.cw - col - 1 : 0, n = 0;
+
+	while (n < max && n < sizeof(buf) - 1 && s[n])
+		buf[n] = s[n], n++;
+	buf[n] = 0;
+	fbcon_draw_text(col * sum.cw, y, 1, fg, SUMMARY_BG, buf);
+}
+
+/* Length of s. */
+static size_t summary_strlen(const char *s)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+/* A failure message without the directories of its leading "path/file.c:line:". */
+static const char *summary_basename(const char *msg)
+{
+	const char *base = msg;
+	for (const char *p = msg; *p && *p != ':' && *p != ' '; p++)
+		if (*p == '/')
+			base = p + 1;
+	return base;
+}
+
+/* Draws the failures from pixel row y, at most max_rows text rows; returns the rows used. */
+static unsigned summary_draw_failures(unsigned y, unsigned max_rows)
+{
+	unsigned rows = 0;
+	char line[SUMMARY_LINE_MAX];
+
+	if (!sum.nfail && !sum.more)
+		return 0;
+	summary_text(1, y, SUMMARY_FAIL_TITLE, "Failed:");
+	rows++;
+	for (size_t i = 0; i < sum.nfail && rows < max_rows; i++) {
+		size_t n = summary_strlen(sum.fail[i].name);
+		summary_text(2, y + rows * sum.ch, SUMMARY_FAIL_NAME, sum.fail[i].name);
+		summary_text(3 + (unsigned)n, y + rows * sum.ch, SUMMARY_FAIL_MSG, summary_basename(sum.fail[i].msg));
+		rows++;
+	}
+	if (sum.more && rows < max_rows) {
+		ksnprintf(line, sizeof(line), "... and %zu more failed tests (see the KTAP lines on serial)", sum.more);
+		summary_text(2, y + rows * sum.ch, SUMMARY_FAIL_NAME, line);
+		rows++;
+	}
+	return rows;
+}
+
+/* Rows the failure list wants: a title, a row per failure, one for "more". */
+static unsigned summary_failure_rows(void)
+{
+	if (!sum.nfail && !sum.more)
+		return 0;
+	return 1 + (unsigned)sum.nfail + (sum.more ? 1 : 0);
+}
+
+/* Draws the machine rows from pixel row y. */
+static void summary_draw_machine(unsigned y)
+{
+	for (unsigned i = 0; i < SUMMARY_MACHINE_ROWS; i++) {
+		summary_text(1, y + i * sum.ch, SUMMARY_LABEL, sum.machine[i][0]);
+		summary_text(1 + SUMMARY_LABEL_COLS, y + i * sum.ch, SUMMARY_VALUE, sum.machine[i][1]);
+	}
+}
+
+/* The region picture's box: half of the space [y, bottom) (the RAM picture gets what it leaves). */
+static struct memview_box summary_region_box(unsigned y, unsigned bottom)
+{
+	unsigned h = bottom > y ? bottom - y : 0, gap = sum.ch / 2;
+
+	return (struct memview_box){ sum.cw, y, sum.width - 2 * sum.cw, h > gap ? (h - gap) / 2 : 0, true };
+}
+
+/* Lays out and draws the whole screen. */
+static void summary_draw(void)
+{
+	unsigned rows_total = sum.height / sum.ch, text_top = (rows_total - SUMMARY_TEXT_ROWS) * sum.ch;
+	unsigned y, fail_rows, max_fail_rows;
+	struct memview_box region, ram;
+	size_t msize, dsz;
+	const void *map = kernel_memory_map(&msize, &dsz);
+
+	fbcon_clear();
+	sum.banner_h = summary_banner_height(sum.height, sum.ch);
+	summary_draw_banner();
+	y = sum.banner_h + sum.ch / 2;
+	/* Failures first, but leave room for the machine rows and the console rows. */
+	max_fail_rows = text_top > y + (SUMMARY_MACHINE_ROWS + 1) * sum.ch ?
+			(text_top - y) / sum.ch - SUMMARY_MACHINE_ROWS - 1 : 0;
+	fail_rows = summary_draw_failures(y, MIN(max_fail_rows, summary_failure_rows()));
+	y += fail_rows ? fail_rows * sum.ch + sum.ch / 2 : 0;
+	summary_draw_machine(y);
+	y += SUMMARY_MACHINE_ROWS * sum.ch + sum.ch / 2;
+	region = summary_region_box(y, text_top - sum.ch / 2);
+	if (region.h >= SUMMARY_MIN_PICTURE_H) {
+		memview_region(&region, sum.region_title, &sum.region);
+		y += sum.region.height + sum.ch / 2;
+		ram = (struct memview_box){ sum.cw, y, region.w, text_top - sum.ch / 2 - y, true };
+		memview_ram(&ram, "Physical memory now", map, msize, dsz, &sum.ram);
+	} else {
+		summary_text(1, y, SUMMARY_LABEL, "(no room for the memory pictures on this screen)");
+	}
+	fbcon_set_text_window(rows_total - SUMMARY_TEXT_ROWS);
+}
+
+/* ------------------------------------------------------------------ the flow */
+
+/* Runs the showcase workload and checks the allocators afterwards. */
+static void summary_showcase(void)
+{
+	struct syspte_stats st;
+
+	sum.sc_running = showcase_start(&sum.sc);
+	syspte_get_stats(&st);
+	if (sum.sc_running)
+		ksnprintf(sum.region_title, SUMMARY_LINE_MAX, "System PTE region, %u %% workload (%llu live)",
+			  sum.sc.target_pct, (unsigned long long)sum.sc.live);
+	else
+		ksnprintf(sum.region_title, SUMMARY_LINE_MAX, "System PTE region as the suite left it");
+	if (syspte_check() != 0)
+		summary_extra("summary_showcase_syspte_check", "syspte_check failed after the showcase workload", "");
+	if (phys_check() != 0)
+		summary_extra("summary_showcase_phys_check", "phys_check failed after the showcase workload", "");
+}
+
+/* Checks the pictures' cross-checks without drawing (the verdict must be known before the layout). */
+static void summary_check_pictures(void)
+{
+	struct memview_box box = { 0, 0, sum.width ? sum.width : 640, sum.height ? sum.height / 3 : 160, false };
+	size_t msize, dsz;
+	const void *map = kernel_memory_map(&msize, &dsz);
+
+	if (!sum.cw)
+		sum.cw = 8, sum.ch = 16;
+	memview_region(&box, "", &sum.region);
+	memview_ram(&box, "", map, msize, dsz, &sum.ram);
+	if (sum.region.cells && !sum.region.agree)
+		summary_extra("summary_region_picture", "walkers disagree: ", sum.region.note);
+	if (sum.ram.cells && !sum.ram.agree)
+		summary_extra("summary_ram_picture", "walkers disagree: ", sum.ram.note);
+}
+
+/* Prints the summary as console lines (serial, and the screen's scroll before the panel). */
+static void summary_print(void)
+{
+	kprintf("summary: %s: %s\n", sum.passed ? "PASSED" : "FAILED", sum.counts);
+	kprintf("summary: %s\n", sum.boot);
+	for (size_t i = 0; i < sum.nfail; i++)
+		kprintf("summary: failed %s: %s\n", sum.fail[i].name, sum.fail[i].msg);
+	for (unsigned i = 0; i < SUMMARY_MACHINE_ROWS; i++)
+		kprintf("summary: %-9s %s\n", sum.machine[i][0], sum.machine[i][1]);
+	if (sum.sc_running)
+		kprintf("summary: showcase workload: %llu steps, %llu reservations tried, %llu refused; %llu live "
+			"(%llu pages, %llu rings)\n", (unsigned long long)sum.sc.steps, (unsigned long long)sum.sc.allocs,
+			(unsigned long long)sum.sc.fails, (unsigned long long)sum.sc.live,
+			(unsigned long long)sum.sc.live_pages, (unsigned long long)sum.sc.rings);
+	kprintf("summary: region picture: %u cells of %llu pages, walkers %s%s%s\n", sum.region.cells,
+		(unsigned long long)sum.region.chunk_pages, sum.region.agree ? "agree" : "DISAGREE",
+		sum.region.note[0] ? ": " : "", sum.region.note);
+	kprintf("summary: RAM picture: %u cells of %llu pages, walkers %s%s%s\n", sum.ram.cells,
+		(unsigned long long)sum.ram.chunk_pages, sum.ram.agree ? "agree" : "DISAGREE",
+		sum.ram.note[0] ? ": " : "", sum.ram.note);
+}
+
+bool summary_show(void)
+{
+	const struct ktest_results *r = ktest_results();
+	struct sysinfo si;
+
+	sum.passed = r->failed == 0;
+	summary_collect_failures(r);
+	fbcon_get_size(&sum.width, &sum.height);
+	fbcon_get_geometry(NULL, NULL, &sum.cw, &sum.ch);
+	summary_showcase();
+	summary_check_pictures();
+	sysinfo_collect(&si, NULL);
+	summary_format(r, &si);
+	summary_print();
+	if (sum.width && sum.height && sum.cw && sum.ch) {
+		summary_draw();
+		kprintf("summary: screen %ux%u, banner %u pixels high, region picture %u px, RAM picture %u px\n",
+			sum.width, sum.height, sum.banner_h, sum.region.height, sum.ram.height);
+	}
+	return sum.passed;
+}
+
+bool summary_finish(bool passed)
+{
+	int st = sum.sc_running ? showcase_stop() : 0;
+
+	if (st == 0)
+		return passed;
+	kprintf("summary: the showcase workload did not free cleanly (syspte_check %d)\n", st);
+	sum.passed = false;
+	if (sum.width && sum.height)
+		summary_draw_banner();
+	return false;
+}

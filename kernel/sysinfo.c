@@ -1,0 +1,100 @@
+/* Machine facts for the summary screen (see sysinfo.h). */
+#include "sysinfo.h"
+#include "tsc.h"
+#include "x86.h"
+#include "kernel.h"
+#include "vm.h"
+#include "vmlayout.h"
+#include "phys.h"
+#include "efi_mmap.h"
+#include "bootinfo.h"
+#include "kprintf.h"
+
+/* acpi_map_fn over the direct map: pages of [pa, pa + len) that are not mapped yet (ACPI tables in
+ * firmware-reserved memory) are added read-only and non-executable; NULL past the direct map. */
+static const void *sysinfo_acpi_map(void *ctx, uint64_t pa, size_t len)
+{
+	(void)ctx;
+	if (range_overflows(pa, len) || pa + len > DMAP_SIZE)
+		return NULL;
+	for (uint64_t p = ALIGN_DOWN(pa, PAGE_SIZE); p < pa + len; p += PAGE_SIZE)
+		if (!pt_query(&kernel_pt, DMAP_BASE + p, NULL, NULL, NULL) &&
+		    pt_map(&kernel_pt, DMAP_BASE + p, p, PAGE_SIZE, 0, PT_SIZE_4K) != PT_OK)
+			return NULL;
+	return (const void *)(DMAP_BASE + pa);
+}
+
+static const struct acpi_access sysinfo_acpi_access = { sysinfo_acpi_map, NULL };
+
+const struct acpi_access *sysinfo_acpi(void)
+{
+	return &sysinfo_acpi_access;
+}
+
+void sysinfo_init_clock(void)
+{
+	struct acpi_pm_timer pm = { 0 };
+	int st = acpi_read_pm_timer(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &pm);
+	uint64_t hz = tsc_calibrate(pm.port, pm.bits32);
+
+	kprintf("tsc: %llu.%03llu MHz, calibrated with the %s (ACPI PM timer: %s, port 0x%x)\n",
+		(unsigned long long)(hz / 1000000), (unsigned long long)(hz / 1000 % 1000), tsc_source(),
+		st ? acpi_strerror(st) : "present", pm.port);
+}
+
+const char *sysinfo_fb_format_name(uint32_t format)
+{
+	switch (format) {
+	case BOOTINFO_FB_RGBX: return "RGBX";
+	case BOOTINFO_FB_BGRX: return "BGRX";
+	case BOOTINFO_FB_BITMASK: return "bitmask";
+	default: return "none";
+	}
+}
+
+/* Bytes of RAM-like types in the memory map (everything but reserved, MMIO and PAL code). */
+static uint64_t sysinfo_ram_bytes(void)
+{
+	size_t size, dsz;
+	const void *map = kernel_memory_map(&size, &dsz);
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; dsz && i < size / dsz; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
+		if (d->type != EFI_RESERVED && d->type != EFI_MMIO && d->type != EFI_MMIO_PORT && d->type != EFI_PAL_CODE)
+			bytes += d->num_pages << PAGE_SHIFT;
+	}
+	return bytes;
+}
+
+void sysinfo_collect(struct sysinfo *si, struct acpi_madt_info *madt)
+{
+	static struct acpi_madt_info scratch;
+	struct phys_stats ps;
+	uint64_t now = rdtsc();
+
+	if (!madt)
+		madt = &scratch;
+	si->cpu_vendor = cpu_feat.vendor;
+	si->cpu_brand = cpu_feat.brand[0] ? cpu_feat.brand : "(no brand string)";
+	si->cpu_nx = cpu_feat.nx;
+	si->cpu_pat = cpu_feat.pat;
+	si->madt_status = acpi_read_madt(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, madt);
+	si->cpus_usable = si->madt_status ? 0 : madt->usable;
+	si->cpus_enabled = si->madt_status ? 0 : madt->enabled;
+	si->cpu_entries = si->madt_status ? 0 : madt->entries;
+	si->ram_bytes = sysinfo_ram_bytes();
+	phys_get_stats(&ps);
+	si->usable_bytes = ps.usable_pages << PAGE_SHIFT;
+	si->fw_vendor = kernel_bootinfo.fw_vendor[0] ? kernel_bootinfo.fw_vendor : "(unnamed)";
+	si->fw_revision = kernel_bootinfo.fw_revision;
+	si->uefi_revision = kernel_bootinfo.uefi_revision;
+	si->fb_width = kernel_bootinfo.fb.width;
+	si->fb_height = kernel_bootinfo.fb.height;
+	si->fb_pitch = kernel_bootinfo.fb.pitch;
+	si->fb_format = kernel_bootinfo.fb.format;
+	si->tsc_hz = tsc_hz();
+	si->tsc_source = tsc_source();
+	si->ms_since_reset = tsc_to_ms(now);
+	si->ms_kernel = tsc_to_ms(now - tsc_at_kmain);
+}

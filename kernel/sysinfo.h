@@ -1,0 +1,38 @@
+/*
+ * sysinfo_: the facts the summary screen shows about the machine, gathered after the suite: CPU
+ * (CPUID vendor and brand), CPUs found (ACPI MADT), RAM (memory map and physical allocator),
+ * firmware (vendor and revisions from the loader), framebuffer mode, and boot times from the TSC.
+ */
+#ifndef SYSINFO_H
+#define SYSINFO_H
+
+#include "types.h"
+#include "acpi.h"
+
+struct sysinfo {
+	const char *cpu_vendor, *cpu_brand;
+	bool cpu_nx, cpu_pat;            /* features whose absence the screen names */
+	int madt_status;                 /* acpi_ status of the MADT read */
+	size_t cpus_usable, cpus_enabled, cpu_entries;
+	uint64_t ram_bytes;              /* RAM types in the memory map */
+	uint64_t usable_bytes;           /* pages the physical allocator manages */
+	const char *fw_vendor;
+	uint32_t fw_revision, uefi_revision;
+	uint32_t fb_width, fb_height, fb_pitch, fb_format;
+	uint64_t tsc_hz;
+	const char *tsc_source;
+	uint64_t ms_since_reset;         /* TSC now / frequency: time since the CPU was reset */
+	uint64_t ms_kernel;              /* since kmain started */
+};
+
+/* Calibrates the TSC (PIT, else the FADT's PM timer); once, after the memory manager is up. */
+void sysinfo_init_clock(void);
+/* Fills *si; madt receives the MADT's processors (NULL: not needed). */
+void sysinfo_collect(struct sysinfo *si, struct acpi_madt_info *madt);
+/* The kernel's access to ACPI tables: the direct map, with read-only pages added for tables outside
+ * RAM the kernel maps (firmware-reserved memory). */
+const struct acpi_access *sysinfo_acpi(void);
+/* The name of a bootinfo framebuffer format. */
+const char *sysinfo_fb_format_name(uint32_t format);
+
+#endif

@@ -1,0 +1,364 @@
+/*
+ * Host tests of the ACPI reader (arch/x86_64/acpi.c) on tables built in a fake physical memory:
+ * ACPI 2.0 (XSDT) and 1.0 (RSDT) paths, MADT processor entries of both kinds with every flag
+ * combination, the local APIC override, the FADT's PM timer; generated MADTs compared with a model;
+ * every single-byte corruption of a checksummed byte refused; random entry streams with fixed-up
+ * checksums never read outside the table (each map call returns an exact-size copy, so ASan sees
+ * any overrun) and are accepted exactly when well formed.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "acpi.h"
+
+#define PHYS_BASE 0x80000u
+#define PHYS_SIZE 0x40000u
+#define RSDP_PA   0x80000u
+#define ROOT_PA   0x81000u
+#define MADT_PA   0x82000u
+#define FADT_PA   0x90000u
+#define OTHER_PA  0x91000u
+#define MAX_COPIES 64
+
+static uint8_t phys[PHYS_SIZE];
+static void *copies[MAX_COPIES];
+static size_t ncopies;
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* acpi_map_fn: an exact-size copy of [pa, pa + len) when it lies in phys[], else NULL. */
+static const void *fake_map(void *ctx, uint64_t pa, size_t len)
+{
+	(void)ctx;
+	if (pa < PHYS_BASE || len > PHYS_SIZE || pa - PHYS_BASE > PHYS_SIZE - len || ncopies == MAX_COPIES)
+		return NULL;
+	void *c = malloc(len);
+	memcpy(c, phys + (pa - PHYS_BASE), len);
+	copies[ncopies++] = c;
+	return c;
+}
+
+static void free_copies(void)
+{
+	while (ncopies)
+		free(copies[--ncopies]);
+}
+
+static const struct acpi_access acc = { fake_map, NULL };
+
+static uint8_t *at(uint64_t pa) { return phys + (pa - PHYS_BASE); }
+static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, uint32_t v) { put16(p, v); put16(p + 2, v >> 16); }
+static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
+
+/* Sets the byte at p[off] so that the len bytes at p sum to 0. */
+static void fix_sum(uint8_t *p, size_t len, size_t off)
+{
+	uint8_t s = 0;
+	p[off] = 0;
+	for (size_t i = 0; i < len; i++)
+		s = (uint8_t)(s + p[i]);
+	p[off] = (uint8_t)-s;
+}
+
+/* Writes a table header (signature, length) at pa; the checksum is fixed by seal(). */
+static void header(uint64_t pa, const char *sig, uint32_t len)
+{
+	memset(at(pa), 0, 36);
+	memcpy(at(pa), sig, 4);
+	put32(at(pa) + 4, len);
+	at(pa)[8] = 1;
+	memcpy(at(pa) + 10, "RMTEST", 6);
+}
+
+static void seal(uint64_t pa) { uint32_t len = at(pa)[4] | at(pa)[5] << 8 | at(pa)[6] << 16 | (uint32_t)at(pa)[7] << 24; fix_sum(at(pa), len, 9); }
+
+/* An RSDP of revision rev (2: XSDT at root, else RSDT at root). */
+static void make_rsdp(int rev, uint64_t root)
+{
+	uint8_t *r = at(RSDP_PA);
+	memset(r, 0, 36);
+	memcpy(r, "RSD PTR ", 8);
+	memcpy(r + 9, "RMTEST", 6);
+	r[15] = (uint8_t)rev;
+	if (rev >= 2) {
+		put32(r + 16, 0);
+		put32(r + 20, 36);
+		put64(r + 24, root);
+	} else {
+		put32(r + 16, (uint32_t)root);
+	}
+	fix_sum(r, 20, 8);
+	if (rev >= 2)
+		fix_sum(r, 36, 32);
+}
+
+/* A root table listing the given tables. */
+static void make_root(int rev, const uint64_t *tables, size_t n)
+{
+	unsigned esz = rev >= 2 ? 8 : 4;
+	header(ROOT_PA, rev >= 2 ? "XSDT" : "RSDT", (uint32_t)(36 + n * esz));
+	for (size_t i = 0; i < n; i++)
+		if (esz == 8)
+			put64(at(ROOT_PA) + 36 + i * 8, tables[i]);
+		else
+			put32(at(ROOT_PA) + 36 + i * 4, (uint32_t)tables[i]);
+	seal(ROOT_PA);
+}
+
+/* The model of a MADT being built. */
+struct madt_model { uint32_t len; size_t entries, usable, enabled; uint64_t lapic; };
+
+static void madt_begin(struct madt_model *m, uint32_t lapic)
+{
+	header(MADT_PA, "APIC", 44);
+	put32(at(MADT_PA) + 36, lapic);
+	put32(at(MADT_PA) + 40, 1);
+	*m = (struct madt_model){ .len = 44, .lapic = lapic };
+}
+
+/* Appends a processor entry (x2: type 9) with flags. */
+static void madt_cpu(struct madt_model *m, bool x2, uint32_t id, uint32_t flags)
+{
+	uint8_t *e = at(MADT_PA) + m->len;
+	if (x2) {
+		memset(e, 0, 16);
+		e[0] = 9, e[1] = 16;
+		put32(e + 4, id), put32(e + 8, flags), put32(e + 12, id + 100);
+		m->len += 16;
+	} else {
+		e[0] = 0, e[1] = 8, e[2] = (uint8_t)(id + 1), e[3] = (uint8_t)id;
+		put32(e + 4, flags);
+		m->len += 8;
+	}
+	m->entries++;
+	m->enabled += flags & 1;
+	m->usable += (flags & 3) != 0;
+}
+
+/* Appends an entry of another type with the given length and junk contents. */
+static void madt_other(struct madt_model *m, uint8_t type, uint8_t len)
+{
+	uint8_t *e = at(MADT_PA) + m->len;
+	for (int i = 0; i < len; i++)
+		e[i] = (uint8_t)rnd();
+	e[0] = type, e[1] = len;
+	m->len += len;
+}
+
+static void madt_end(struct madt_model *m)
+{
+	put32(at(MADT_PA) + 4, m->len);
+	seal(MADT_PA);
+}
+
+/* An FADT with a PM timer at port (legacy field), optionally also as X_PM_TMR_BLK. */
+static void make_fadt(uint16_t port, bool ext32, bool xblk, uint16_t xport)
+{
+	header(FADT_PA, "FACP", 244);
+	memset(at(FADT_PA) + 36, 0, 244 - 36);
+	put32(at(FADT_PA) + 76, port);
+	at(FADT_PA)[91] = port ? 4 : 0;
+	put32(at(FADT_PA) + 112, ext32 ? 1u << 8 : 0);
+	if (xblk) {
+		at(FADT_PA)[208] = 1;
+		at(FADT_PA)[209] = 32;
+		put64(at(FADT_PA) + 212, xport);
+	}
+	seal(FADT_PA);
+}
+
+/* A whole valid machine: RSDP rev, root with [other, FADT, MADT], a MADT of ncpu local APICs. */
+static void make_machine(int rev, size_t ncpu, struct madt_model *m)
+{
+	memset(phys, 0, sizeof(phys));
+	header(OTHER_PA, "HPET", 56);
+	seal(OTHER_PA);
+	make_fadt(0x608, true, rev >= 2, 0x608);
+	madt_begin(m, 0xFEE00000u);
+	for (size_t i = 0; i < ncpu; i++)
+		madt_cpu(m, false, (uint32_t)i, i == 0 ? 1 : (uint32_t)(i % 4));
+	madt_end(m);
+	uint64_t t[] = { OTHER_PA, FADT_PA, MADT_PA };
+	make_root(rev, t, 3);
+	make_rsdp(rev, ROOT_PA);
+}
+
+static struct acpi_madt_info info;
+
+/* Reads the MADT and compares with the model. */
+static bool madt_matches(const struct madt_model *m)
+{
+	int st = acpi_read_madt(&acc, RSDP_PA, &info);
+	free_copies();
+	return st == ACPI_OK && info.entries == m->entries && info.usable == m->usable && info.enabled == m->enabled &&
+	       info.kept == (m->entries < ACPI_MAX_CPUS ? m->entries : ACPI_MAX_CPUS) && info.lapic_base == m->lapic;
+}
+
+static void test_valid(void)
+{
+	struct madt_model m;
+	for (int rev = 0; rev <= 2; rev += 2) {
+		make_machine(rev, 4, &m);
+		bool match = madt_matches(&m);
+		ok(match, "rev %d: 4 local APICs: %zu entries, %zu enabled, %zu usable", rev, info.entries,
+		   info.enabled, info.usable);
+		ok(info.cpu[0].enabled && info.cpu[0].apic_id == 0 && info.cpu[2].online_capable && !info.cpu[2].enabled &&
+		   info.cpu[3].online_capable && info.cpu[3].enabled && info.cpu[1].uid == 2,
+		   "rev %d: per-CPU flags, ids and UIDs as written", rev);
+		struct acpi_pm_timer tm;
+		int st = acpi_read_pm_timer(&acc, RSDP_PA, &tm);
+		free_copies();
+		ok(st == ACPI_OK && tm.port == 0x608 && tm.bits32, "rev %d: PM timer at port 0x608, 32 bits", rev);
+	}
+	/* x2APIC entries and the address override. */
+	make_machine(2, 0, &m);
+	madt_begin(&m, 0xFEE00000u);
+	madt_cpu(&m, true, 0x1000, 1);
+	madt_cpu(&m, false, 3, 0);
+	madt_other(&m, 5, 12);
+	put64(at(MADT_PA) + m.len - 8, 0xFED00000ull);
+	m.lapic = 0xFED00000ull;
+	madt_other(&m, 1, 12);   /* an I/O APIC: skipped */
+	madt_end(&m);
+	bool match = madt_matches(&m);
+	ok(match && info.cpu[0].x2apic && info.cpu[0].apic_id == 0x1000 && info.cpu[0].uid == 0x1064 &&
+	   !info.cpu[1].enabled, "x2APIC entry, a disabled CPU, the APIC address override (0x%llx)",
+	   (unsigned long long)info.lapic_base);
+	/* FADT without X block, 24-bit timer; FADT without a timer. */
+	make_fadt(0xb008, false, false, 0);
+	struct acpi_pm_timer tm;
+	int st = acpi_read_pm_timer(&acc, RSDP_PA, &tm);
+	free_copies();
+	ok(st == ACPI_OK && tm.port == 0xb008 && !tm.bits32, "legacy PM_TMR_BLK, 24-bit timer");
+	make_fadt(0, false, false, 0);
+	st = acpi_read_pm_timer(&acc, RSDP_PA, &tm);
+	free_copies();
+	ok(st == ACPI_ENOTABLE && tm.port == 0, "no PM timer: ENOTABLE, port 0");
+	/* Missing pieces. */
+	ok(acpi_read_madt(&acc, 0, &info) == ACPI_ENORSDP, "no RSDP address");
+	free_copies();
+	ok(acpi_read_madt(&acc, 0x10, &info) == ACPI_EUNMAPPED, "RSDP in unreadable memory");
+	free_copies();
+	uint64_t t[] = { OTHER_PA };
+	make_root(2, t, 1);
+	ok(acpi_read_madt(&acc, RSDP_PA, &info) == ACPI_ENOTABLE && info.entries == 0, "no MADT in the XSDT");
+	free_copies();
+	uint64_t t2[] = { 0xdead0000ull, MADT_PA };
+	make_root(2, t2, 2);
+	ok(acpi_read_madt(&acc, RSDP_PA, &info) == ACPI_OK, "an unreadable entry before the MADT is skipped");
+	free_copies();
+}
+
+/* Generated MADTs: random mixes of entry kinds and flags, more CPUs than kept included. */
+static void test_generated(void)
+{
+	struct madt_model m;
+	int good = 0, n = 300;
+	for (int i = 0; i < n; i++) {
+		make_machine(i % 3 == 0 ? 0 : 2, 0, &m);
+		madt_begin(&m, (uint32_t)rnd());
+		size_t k = rnd() % (i % 10 == 0 ? 700 : 40);
+		for (size_t j = 0; j < k && m.len + 16 <= ACPI_TABLE_MAX && m.len + 16 < FADT_PA - MADT_PA; j++) {
+			switch (rnd() % 4) {
+			case 0: madt_cpu(&m, false, (uint32_t)rnd() & 0xff, (uint32_t)rnd()); break;
+			case 1: madt_cpu(&m, true, (uint32_t)rnd(), (uint32_t)rnd()); break;
+			case 2: madt_other(&m, (uint8_t)(1 + rnd() % 4), (uint8_t)(2 + rnd() % 14)); break;
+			default: madt_other(&m, (uint8_t)(10 + rnd() % 100), (uint8_t)(2 + rnd() % 30)); break;
+			}
+		}
+		madt_end(&m);
+		good += madt_matches(&m);
+	}
+	is(good, n, "%d generated MADTs (up to 700 processor entries) read exactly as the model", n);
+}
+
+/* Every single-byte change inside a checksummed byte of RSDP, root or MADT is refused. */
+static void test_single_byte_corruption(void)
+{
+	struct madt_model m;
+	static const struct { uint64_t pa; uint32_t len; const char *what; } regions[] = {
+		{ RSDP_PA, 36, "RSDP" }, { ROOT_PA, 36 + 3 * 8, "XSDT" }, { MADT_PA, 44 + 4 * 8, "MADT" },
+	};
+	for (size_t r = 0; r < 3; r++) {
+		int refused = 0, total = 0;
+		for (uint32_t off = 0; off < regions[r].len; off++) {
+			make_machine(2, 4, &m);
+			uint8_t delta = (uint8_t)(1 + rnd() % 255);
+			at(regions[r].pa)[off] = (uint8_t)(at(regions[r].pa)[off] + delta);
+			int st = acpi_read_madt(&acc, RSDP_PA, &info);
+			free_copies();
+			refused += st != ACPI_OK;
+			total++;
+		}
+		is(refused, total, "%s: all %d single-byte corruptions refused", regions[r].what, total);
+	}
+}
+
+/* Random entry streams with a valid checksum: never an overrun, accepted iff well formed. */
+static void test_random_streams(void)
+{
+	struct madt_model m;
+	int agree = 0, n = 2000, accepted = 0;
+	for (int i = 0; i < n; i++) {
+		make_machine(2, 0, &m);
+		madt_begin(&m, 0xFEE00000u);
+		uint32_t len = 44 + (uint32_t)(rnd() % 200);
+		for (uint32_t k = 44; k < len; k++)
+			at(MADT_PA)[k] = (uint8_t)rnd();
+		/* Mostly plausible entries (a type and its own length, sometimes off by a little). */
+		uint32_t off = 44;
+		for (; off + 2 <= len && rnd() % 16;) {
+			static const uint8_t types[] = { 0, 9, 5, 1, 2, 4, 40 }, lens[] = { 8, 16, 12, 12, 10, 6, 3 };
+			unsigned t = (unsigned)(rnd() % sizeof(types));
+			int el = lens[t] + (rnd() % 6 == 0 ? (int)(rnd() % 5) - 2 : 0);
+			at(MADT_PA)[off] = types[t];
+			at(MADT_PA)[off + 1] = (uint8_t)el;
+			off += el > 0 ? (uint32_t)el : 1;
+		}
+		if (rnd() % 2 && off <= len)   /* often end the table right after the last entry */
+			len = off;
+		/* The model: walk the same bytes with the specification's rules. */
+		bool wf = true;
+		for (uint32_t off = 44; wf && off < len;) {
+			uint32_t type = at(MADT_PA)[off], el = off + 1 < len ? at(MADT_PA)[off + 1] : 0;
+			wf = len - off >= 2 && el >= 2 && el <= len - off && !(type == 0 && el < 8) &&
+			     !(type == 9 && el < 16) && !(type == 5 && el < 12);
+			off += el;
+		}
+		m.len = len;
+		madt_end(&m);
+		if (rnd() % 8 == 0) {   /* a length field past readable memory or the size limit */
+			len = rnd() % 2 ? PHYS_SIZE : 0xFFFFFFF0u;
+			put32(at(MADT_PA) + 4, len);
+		}
+		int st = acpi_read_madt(&acc, RSDP_PA, &info);
+		free_copies();
+		bool bounded = len <= FADT_PA - MADT_PA;
+		if (!bounded) {
+			agree += st != ACPI_OK;
+		} else {
+			agree += (st == ACPI_OK) == wf && (st == ACPI_OK || st == ACPI_EBADTABLE);
+			accepted += st == ACPI_OK;
+		}
+	}
+	is(agree, n, "%d random MADT bodies: accepted exactly when well formed (%d accepted), no overrun", n, accepted);
+}
+
+int main(void)
+{
+	test_valid();
+	test_generated();
+	test_single_byte_corruption();
+	test_random_streams();
+	for (int s = ACPI_EUNMAPPED; s <= ACPI_OK; s++)
+		ok(acpi_strerror(s)[0] != 0, "status %d has a description: %s", s, acpi_strerror(s));
+	return tap_done();
+}
