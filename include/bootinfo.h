@@ -17,12 +17,15 @@
 #include <stdint.h>
 
 #define BOOTINFO_MAGIC   0x4f464e49544f4f42ULL /* "BOOTINFO" */
-#define BOOTINFO_VERSION 1
+#define BOOTINFO_VERSION 2
 
 /* OS-loader-reserved UEFI memory type the loader uses for the kernel image. */
 #define EFI_MEMORY_TYPE_KERNEL 0x80000001u
 
 #define BOOTINFO_CMDLINE_MAX 512
+
+/* cmdline_flags: \cmdline.txt held more than the BOOTINFO_CMDLINE_MAX - 1 bytes passed on. */
+#define BOOTINFO_CMDLINE_CUT 0x1u
 
 enum bootinfo_fb_format {
 	BOOTINFO_FB_NONE = 0,    /* no linear framebuffer (BltOnly or no GOP) */
@@ -62,7 +65,9 @@ struct bootinfo {
 	uint32_t reserved1;
 
 	struct bootinfo_fb fb;
-	char cmdline[BOOTINFO_CMDLINE_MAX]; /* NUL-terminated, from \cmdline.txt, may be empty */
+	char cmdline[BOOTINFO_CMDLINE_MAX]; /* \cmdline.txt's first bytes as they are, then a NUL */
+	uint32_t cmdline_len;        /* bytes of cmdline from the file (NULs inside count), < BOOTINFO_CMDLINE_MAX */
+	uint32_t cmdline_flags;      /* BOOTINFO_CMDLINE_CUT */
 };
 
 #endif

@@ -35,7 +35,9 @@ bool ktest_expect(bool cond, const char *file, int line, const char *expr, const
 /* Ends the running test on failure. */
 #define KASSERT_TEST(cond, ...) do { if (!KEXPECT(cond, __VA_ARGS__)) return; } while (0)
 
-/* Runs every test; returns the number of failures. */
+/* Number of tests whose names start with filter ("" matches every test). */
+size_t ktest_count(const char *filter);
+/* Runs every test whose name starts with filter; returns the number of failures (1 when none matches). */
 int ktest_run_all(const char *filter);
 
 #endif
