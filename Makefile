@@ -218,6 +218,15 @@ $(FUZZERS): $(B)/fuzz/%: $(B)/fuzz/obj/%.o $(FUZZ_MM_OBJ) $(FUZZ_HOST_OBJ)
 
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
+# The command-line test #includes the parser (kernel/cmdline.c) and its model.
+$(B)/host/test_cmdline: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
+
+# The command-line harness links the parser (kernel/cmdline.c), instrumented with comparison
+# tracing too: its input is text, where keys and values are magic values to find.
+$(B)/fuzz/obj/kernel_cmdline.o: kernel/cmdline.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzz/fuzz_cmdline: $(B)/fuzz/obj/kernel_cmdline.o
 
 fuzz-build: $(FUZZERS)
 

@@ -524,7 +524,9 @@ size_t cmdline_opts_format(const struct cmdline_opts *o, char *buf, size_t cap)
 	if (cap)
 		buf[0] = 0;
 	for (unsigned k = 0; k < CMDLINE_NKEYS; k++) {
-		if (k)
+		if (k == CMDLINE_KTEST && !o->ktest[0])
+			continue;   /* every test: no ktest= word gives that */
+		if (f.len)
 			fmt_byte(&f, ' ');
 		fmt_str(&f, cmdline_options[k].key);
 		fmt_byte(&f, '=');

@@ -107,7 +107,10 @@ void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut);
 const char *cmdline_key_name(unsigned key);
 /* Formats diagnostic i as one line without a newline, NUL-terminated in buf; returns its length. */
 size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t cap);
-/* Formats the options as "onexit=qemu syspte=1G ..." (every key), NUL-terminated; returns the length. */
+/*
+ * Formats the options as a command line giving exactly them, "onexit=qemu syspte=1G ..." (every
+ * key; ktest= only when set), NUL-terminated; returns the length.
+ */
 size_t cmdline_opts_format(const struct cmdline_opts *o, char *buf, size_t cap);
 /* Formats key's value in o as the value part of key=value ("1G", "qemu"), NUL-terminated. */
 size_t cmdline_value_format(const struct cmdline_opts *o, unsigned key, char *buf, size_t cap);
