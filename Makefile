@@ -125,7 +125,8 @@ test-boot: $(B)/esp-test/kernel.elf
 test: deps
 	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh
+	prove --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh \
+		tools/cmdline-boot-test.sh tools/syspte-sizes.sh
 
 clean:
 	rm -rf $(B)
