@@ -493,7 +493,7 @@ static void test_random_against_model(void)
 		4, 1, 1, 2, 1, 1, 3, 2, 2, 2, 1, 1, 4, 4, 6, 3, 2, 1, 1, 1, 20, 6 };
 	_Static_assert(sizeof(pieces) / sizeof(pieces[0]) == sizeof(piece_len) / sizeof(piece_len[0]), "piece lengths");
 	unsigned bad = 0, total = 0;
-	for (unsigned r = 0; r < 60000; r++) {
+	for (unsigned r = 0; r < 30000; r++) {
 		static char buf[1400];
 		size_t n = 0;
 		while (n < 1200 && draw(40)) {
