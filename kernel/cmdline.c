@@ -36,6 +36,7 @@ static const struct cmdline_option cmdline_options[CMDLINE_NKEYS] = {
 
 /* ---------------------------------------------------------------- small pure helpers */
 
+/* Length of the NUL-terminated s. */
 static size_t cmdline_strlen(const char *s)
 {
 	size_t n = 0;
@@ -60,13 +61,16 @@ static bool cmdline_is_sep(uint8_t b)
 	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f' || b == 0;
 }
 
+/* True for an ASCII decimal digit. */
 static bool cmdline_is_digit(uint8_t b) { return b >= '0' && b <= '9'; }
 
+/* True for the bytes of a test-name prefix: letters, digits and '_'. */
 static bool cmdline_is_word_byte(uint8_t b)
 {
 	return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || cmdline_is_digit(b) || b == '_';
 }
 
+/* b with ASCII upper case folded to lower case. */
 static uint8_t cmdline_lower(uint8_t b) { return b >= 'A' && b <= 'Z' ? (uint8_t)(b + 32) : b; }
 
 /*
@@ -345,7 +349,8 @@ struct cmdline_fmt {
 	size_t cap, len;
 };
 
-static void fmt_byte(struct cmdline_fmt *f, char ch)
+/* Appends one byte when room is left (one byte always stays for the NUL). */
+static void cmdline_fmt_byte(struct cmdline_fmt *f, char ch)
 {
 	if (f->len + 1 < f->cap) {
 		f->buf[f->len++] = ch;
@@ -353,13 +358,15 @@ static void fmt_byte(struct cmdline_fmt *f, char ch)
 	}
 }
 
-static void fmt_str(struct cmdline_fmt *f, const char *s)
+/* Appends the NUL-terminated s. */
+static void cmdline_fmt_str(struct cmdline_fmt *f, const char *s)
 {
 	while (*s)
-		fmt_byte(f, *s++);
+		cmdline_fmt_byte(f, *s++);
 }
 
-static void fmt_u64(struct cmdline_fmt *f, uint64_t v)
+/* Appends v in decimal. */
+static void cmdline_fmt_u64(struct cmdline_fmt *f, uint64_t v)
 {
 	char d[20];
 	int n = 0;
@@ -368,76 +375,78 @@ static void fmt_u64(struct cmdline_fmt *f, uint64_t v)
 		v /= 10;
 	} while (v);
 	while (n)
-		fmt_byte(f, d[--n]);
+		cmdline_fmt_byte(f, d[--n]);
 }
 
 /* Appends b as itself when printable ASCII other than '\\' and '"', else as \xNN. */
-static void fmt_escaped(struct cmdline_fmt *f, uint8_t b)
+static void cmdline_fmt_escaped(struct cmdline_fmt *f, uint8_t b)
 {
 	static const char hex[] = "0123456789abcdef";
 	if (b >= 0x20 && b <= 0x7E && b != '\\' && b != '"') {
-		fmt_byte(f, (char)b);
+		cmdline_fmt_byte(f, (char)b);
 		return;
 	}
-	fmt_byte(f, '\\');
-	fmt_byte(f, 'x');
-	fmt_byte(f, hex[b >> 4]);
-	fmt_byte(f, hex[b & 15]);
+	cmdline_fmt_byte(f, '\\');
+	cmdline_fmt_byte(f, 'x');
+	cmdline_fmt_byte(f, hex[b >> 4]);
+	cmdline_fmt_byte(f, hex[b & 15]);
 }
 
 /* Appends "word" quoted and escaped, at most CMDLINE_WORD_SHOWN bytes of it. */
-static void fmt_word(struct cmdline_fmt *f, const char *w, size_t n)
+static void cmdline_fmt_word(struct cmdline_fmt *f, const char *w, size_t n)
 {
-	fmt_byte(f, '"');
+	cmdline_fmt_byte(f, '"');
 	for (size_t i = 0; i < n && i < CMDLINE_WORD_SHOWN; i++)
-		fmt_escaped(f, (uint8_t)w[i]);
+		cmdline_fmt_escaped(f, (uint8_t)w[i]);
 	if (n > CMDLINE_WORD_SHOWN)
-		fmt_str(f, "...");
-	fmt_byte(f, '"');
+		cmdline_fmt_str(f, "...");
+	cmdline_fmt_byte(f, '"');
 }
 
-static void fmt_size(struct cmdline_fmt *f, uint64_t bytes)
+/* Appends a byte count as "1G" or "64M" (the largest exact unit), else in bytes. */
+static void cmdline_fmt_size(struct cmdline_fmt *f, uint64_t bytes)
 {
 	if (bytes && IS_ALIGNED(bytes, SIZE_1G)) {
-		fmt_u64(f, bytes >> 30);
-		fmt_byte(f, 'G');
+		cmdline_fmt_u64(f, bytes >> 30);
+		cmdline_fmt_byte(f, 'G');
 	} else if (IS_ALIGNED(bytes, 1ULL << 20)) {
-		fmt_u64(f, bytes >> 20);
-		fmt_byte(f, 'M');
+		cmdline_fmt_u64(f, bytes >> 20);
+		cmdline_fmt_byte(f, 'M');
 	} else {
-		fmt_u64(f, bytes);
+		cmdline_fmt_u64(f, bytes);
 	}
 }
 
-static void fmt_value(struct cmdline_fmt *f, const struct cmdline_opts *o, unsigned key)
+/* Appends key's value in o as the value part of key=value. */
+static void cmdline_fmt_value(struct cmdline_fmt *f, const struct cmdline_opts *o, unsigned key)
 {
 	switch (key) {
-	case CMDLINE_ONEXIT: fmt_str(f, cmdline_onexit_names[o->onexit % 3]); break;
-	case CMDLINE_SYSPTE: fmt_size(f, o->syspte); break;
-	case CMDLINE_KTEST: fmt_str(f, o->ktest[0] ? o->ktest : "(every test)"); break;
-	case CMDLINE_MMAPDUMP: fmt_byte(f, o->mmapdump ? '1' : '0'); break;
-	case CMDLINE_PTDUMP: fmt_byte(f, o->ptdump ? '1' : '0'); break;
-	case CMDLINE_VERIFIER: fmt_byte(f, o->verifier ? '1' : '0'); break;
-	case CMDLINE_EXHAUST: fmt_str(f, cmdline_exhaust_names[o->exhaust % 2]); break;
-	case CMDLINE_CRASHTEST: fmt_str(f, cmdline_crash_names[o->crashtest % 7]); break;
+	case CMDLINE_ONEXIT: cmdline_fmt_str(f, cmdline_onexit_names[o->onexit % 3]); break;
+	case CMDLINE_SYSPTE: cmdline_fmt_size(f, o->syspte); break;
+	case CMDLINE_KTEST: cmdline_fmt_str(f, o->ktest[0] ? o->ktest : "(every test)"); break;
+	case CMDLINE_MMAPDUMP: cmdline_fmt_byte(f, o->mmapdump ? '1' : '0'); break;
+	case CMDLINE_PTDUMP: cmdline_fmt_byte(f, o->ptdump ? '1' : '0'); break;
+	case CMDLINE_VERIFIER: cmdline_fmt_byte(f, o->verifier ? '1' : '0'); break;
+	case CMDLINE_EXHAUST: cmdline_fmt_str(f, cmdline_exhaust_names[o->exhaust % 2]); break;
+	case CMDLINE_CRASHTEST: cmdline_fmt_str(f, cmdline_crash_names[o->crashtest % 7]); break;
 	}
 }
 
 /* Appends "the accepted values" of key, as a reader would write them. */
-static void fmt_accepted(struct cmdline_fmt *f, unsigned key)
+static void cmdline_fmt_accepted(struct cmdline_fmt *f, unsigned key)
 {
 	const struct cmdline_option *opt = &cmdline_options[key];
 	if (opt->type == CMDLINE_T_SIZE) {
-		fmt_str(f, "a decimal size with an optional K, M or G, a multiple of 2M from 2M to 512G");
+		cmdline_fmt_str(f, "a decimal size with an optional K, M or G, a multiple of 2M from 2M to 512G");
 		return;
 	}
 	if (opt->type == CMDLINE_T_PREFIX) {
-		fmt_str(f, "a test-name prefix of 1 to 63 letters, digits or '_'");
+		cmdline_fmt_str(f, "a test-name prefix of 1 to 63 letters, digits or '_'");
 		return;
 	}
 	for (unsigned i = 0; i < opt->nnames; i++) {
-		fmt_str(f, i == 0 ? "" : i + 1 == opt->nnames ? " or " : ", ");
-		fmt_str(f, opt->names[i]);
+		cmdline_fmt_str(f, i == 0 ? "" : i + 1 == opt->nnames ? " or " : ", ");
+		cmdline_fmt_str(f, opt->names[i]);
 	}
 }
 
@@ -446,6 +455,7 @@ const char *cmdline_key_name(unsigned key)
 	return key < CMDLINE_NKEYS ? cmdline_options[key].key : "?";
 }
 
+/* What each problem says after "ignored: " (BAD_NAME and BAD_PREFIX go on with the accepted values). */
 static const char *const cmdline_problem_text[CMDLINE_NPROBLEMS] = {
 	[CMDLINE_P_NOT_ASCII] = "a byte that is not printable ASCII",
 	[CMDLINE_P_NO_EQUALS] = "not key=value",
@@ -471,39 +481,39 @@ size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t 
 	if (i >= c->ndiag)
 		return 0;
 	const struct cmdline_diag *d = &c->diag[i];
-	fmt_str(&f, "cmdline: ");
+	cmdline_fmt_str(&f, "cmdline: ");
 	if (d->problem == CMDLINE_P_INPUT_CUT) {
-		fmt_str(&f, "the command line is longer than the ");
-		fmt_u64(&f, c->raw_len);
-		fmt_str(&f, " bytes read; the rest is ignored");
+		cmdline_fmt_str(&f, "the command line is longer than the ");
+		cmdline_fmt_u64(&f, c->raw_len);
+		cmdline_fmt_str(&f, " bytes read; the rest is ignored");
 		return f.len;
 	}
-	fmt_word(&f, c->text + d->off, d->len);
-	fmt_str(&f, d->problem == CMDLINE_P_OVERRIDDEN ? " " : " ignored: ");
-	fmt_str(&f, d->problem < CMDLINE_NPROBLEMS ? cmdline_problem_text[d->problem] : "?");
+	cmdline_fmt_word(&f, c->text + d->off, d->len);
+	cmdline_fmt_str(&f, d->problem == CMDLINE_P_OVERRIDDEN ? " " : " ignored: ");
+	cmdline_fmt_str(&f, d->problem < CMDLINE_NPROBLEMS ? cmdline_problem_text[d->problem] : "?");
 	if (d->problem == CMDLINE_P_BAD_NAME || d->problem == CMDLINE_P_BAD_PREFIX)
-		fmt_accepted(&f, d->key);
+		cmdline_fmt_accepted(&f, d->key);
 	if (d->problem == CMDLINE_P_OVERRIDDEN) {
-		fmt_str(&f, cmdline_key_name(d->key));
-		fmt_byte(&f, '=');
+		cmdline_fmt_str(&f, cmdline_key_name(d->key));
+		cmdline_fmt_byte(&f, '=');
 	}
 	if ((d->problem == CMDLINE_P_NO_EQUALS || d->problem == CMDLINE_P_UNKNOWN_KEY) && d->suggest < CMDLINE_NKEYS) {
-		fmt_str(&f, d->key < CMDLINE_NKEYS ? " (write " : " (did you mean ");
-		fmt_str(&f, cmdline_key_name(d->suggest));
-		fmt_str(&f, d->key < CMDLINE_NKEYS ? "=VALUE)" : "?)");
+		cmdline_fmt_str(&f, d->key < CMDLINE_NKEYS ? " (write " : " (did you mean ");
+		cmdline_fmt_str(&f, cmdline_key_name(d->suggest));
+		cmdline_fmt_str(&f, d->key < CMDLINE_NKEYS ? "=VALUE)" : "?)");
 	} else if (d->problem == CMDLINE_P_NO_EQUALS || d->problem == CMDLINE_P_UNKNOWN_KEY) {
-		fmt_str(&f, " (options:");
+		cmdline_fmt_str(&f, " (options:");
 		for (unsigned k = 0; k < CMDLINE_NKEYS; k++) {
-			fmt_byte(&f, ' ');
-			fmt_str(&f, cmdline_options[k].key);
+			cmdline_fmt_byte(&f, ' ');
+			cmdline_fmt_str(&f, cmdline_options[k].key);
 		}
-		fmt_byte(&f, ')');
+		cmdline_fmt_byte(&f, ')');
 	}
 	if (d->key < CMDLINE_NKEYS) {
-		fmt_str(&f, "; using ");
-		fmt_str(&f, cmdline_key_name(d->key));
-		fmt_byte(&f, '=');
-		fmt_value(&f, &c->opts, d->key);
+		cmdline_fmt_str(&f, "; using ");
+		cmdline_fmt_str(&f, cmdline_key_name(d->key));
+		cmdline_fmt_byte(&f, '=');
+		cmdline_fmt_value(&f, &c->opts, d->key);
 	}
 	return f.len;
 }
@@ -514,7 +524,7 @@ size_t cmdline_value_format(const struct cmdline_opts *o, unsigned key, char *bu
 	if (cap)
 		buf[0] = 0;
 	if (key < CMDLINE_NKEYS)
-		fmt_value(&f, o, key);
+		cmdline_fmt_value(&f, o, key);
 	return f.len;
 }
 
@@ -527,10 +537,10 @@ size_t cmdline_opts_format(const struct cmdline_opts *o, char *buf, size_t cap)
 		if (k == CMDLINE_KTEST && !o->ktest[0])
 			continue;   /* every test: no ktest= word gives that */
 		if (f.len)
-			fmt_byte(&f, ' ');
-		fmt_str(&f, cmdline_options[k].key);
-		fmt_byte(&f, '=');
-		fmt_value(&f, o, k);
+			cmdline_fmt_byte(&f, ' ');
+		cmdline_fmt_str(&f, cmdline_options[k].key);
+		cmdline_fmt_byte(&f, '=');
+		cmdline_fmt_value(&f, o, k);
 	}
 	return f.len;
 }
@@ -548,9 +558,9 @@ size_t cmdline_text_format(const struct cmdline *c, char *buf, size_t cap)
 			continue;
 		}
 		if (gap)
-			fmt_byte(&f, ' ');
+			cmdline_fmt_byte(&f, ' ');
 		gap = false;
-		fmt_escaped(&f, b);
+		cmdline_fmt_escaped(&f, b);
 	}
 	return f.len;
 }
@@ -560,6 +570,6 @@ size_t cmdline_size_format(uint64_t bytes, char *buf, size_t cap)
 	struct cmdline_fmt f = { buf, cap, 0 };
 	if (cap)
 		buf[0] = 0;
-	fmt_size(&f, bytes);
+	cmdline_fmt_size(&f, bytes);
 	return f.len;
 }

@@ -25,6 +25,7 @@
 
 struct bootinfo kernel_bootinfo;
 struct cmdline kernel_cmdline;
+size_t kernel_cmdline_screen_bytes;
 static uint8_t kernel_mmap[64 * 1024] __attribute__((aligned(16)));
 
 /* Validates and copies the loader's structures into the kernel image (loader memory is reclaimed). */
@@ -67,41 +68,38 @@ static void kernel_parse_cmdline(void)
 	kernel_onexit = actions[kernel_cmdline.opts.onexit];
 }
 
-/* Writes s and a newline through out. */
-static void kernel_out_line(void (*out)(const char *, size_t), const char *s)
+/* Writes s and a newline through out; returns the bytes written. */
+static size_t kernel_out_line(void (*out)(const char *, size_t), const char *s)
 {
 	size_t n = 0;
 	while (s[n])
 		n++;
 	out(s, n);
 	out("\n", 1);
+	return n + 1;
 }
 
-/*
- * Writes what the command line did through out (serial right after parsing, the screen again
- * once it exists): one line per word that had no effect or lost it, a ktest= prefix that names
- * no test, and the options in effect.
- */
-static void kernel_cmdline_report(void (*out)(const char *, size_t))
+size_t kernel_cmdline_report(void (*out)(const char *, size_t))
 {
 	static char line[512];
 	const struct cmdline *c = &kernel_cmdline;
+	size_t bytes = 0;
 	for (size_t i = 0; i < c->ndiag; i++) {
 		cmdline_diag_format(c, i, line, sizeof(line));
-		kernel_out_line(out, line);
+		bytes += kernel_out_line(out, line);
 	}
 	if (c->ndropped) {
 		ksnprintf(line, sizeof(line), "cmdline: %zu more problems not shown", c->ndropped);
-		kernel_out_line(out, line);
+		bytes += kernel_out_line(out, line);
 	}
 	if (c->opts.ktest[0] && ktest_count(c->opts.ktest) == 0) {
 		ksnprintf(line, sizeof(line), "cmdline: ktest=%s names no test; the suite will fail", c->opts.ktest);
-		kernel_out_line(out, line);
+		bytes += kernel_out_line(out, line);
 	}
 	static const char head[] = "cmdline: in effect: ";
 	memcpy(line, head, sizeof(head) - 1);
 	cmdline_opts_format(&c->opts, line + sizeof(head) - 1, sizeof(line) - (sizeof(head) - 1));
-	kernel_out_line(out, line);
+	return bytes + kernel_out_line(out, line);
 }
 
 /* Prints the memory map summary: bytes per type. */
@@ -159,7 +157,7 @@ void kmain(paddr_t bootinfo_pa)
 	if (vm_fb_virt)
 		fbcon_init(&kernel_bootinfo.fb, (void *)vm_fb_virt);
 	if (fbcon_active())
-		kernel_cmdline_report(fbcon_write);
+		kernel_cmdline_screen_bytes = kernel_cmdline_report(fbcon_write);
 	kprintf("rmkernel: own page tables live (%llu table pages); loader memory reclaimed\n",
 		(unsigned long long)kernel_pt.table_pages);
 	phys_dump();

@@ -7,6 +7,7 @@
 #include "vmlayout.h"
 #include "kernel.h"
 #include "kstring.h"
+#include "fbcon.h"
 #include "syspte.h"
 #include "verifier.h"
 
@@ -119,6 +120,22 @@ KTEST(cmdline_in_effect_matches_this_boot)
 		(unsigned long long)o->syspte);
 	KEXPECT_EQ(mm_verifier, o->verifier);
 	KEXPECT(ktest_count(o->ktest) > 0, "this test runs, so the filter names a test");
+}
+
+static size_t test_report_bytes;
+static void test_count_sink(const char *s, size_t n) { (void)s; test_report_bytes += n; }
+
+/* The command line's report reached the screen in full, once the screen existed. */
+KTEST(cmdline_report_shown_on_screen)
+{
+	test_report_bytes = 0;
+	size_t n = kernel_cmdline_report(test_count_sink);
+	KEXPECT_EQ(test_report_bytes, n);
+	if (!fbcon_active()) {
+		KEXPECT_EQ(kernel_cmdline_screen_bytes, 0, "no screen");
+		return;
+	}
+	KEXPECT_EQ(kernel_cmdline_screen_bytes, n, "every byte of the report went to the screen");
 }
 
 KTEST(boot_info_sane)
