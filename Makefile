@@ -128,7 +128,8 @@ test-boot: $(B)/esp-test/kernel.elf
 test: deps
 	$(MAKE) $(HOST_TESTS) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --directives --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh tools/screen-test.sh
+	prove --directives --exec '' $(HOST_TESTS) tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/fuzz-smoke.sh tools/screen-test.sh \
+		tools/cmdline-boot-test.sh tools/syspte-sizes.sh
 
 clean:
 	rm -rf $(B)
@@ -265,6 +266,15 @@ $(B)/host/test_elf: boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/h
 $(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/host/elf_cases.h
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
+# The command-line test #includes the parser (kernel/cmdline.c) and its model.
+$(B)/host/test_cmdline: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
+
+# The command-line harness links the parser (kernel/cmdline.c), instrumented with comparison
+# tracing too: its input is text, where keys and values are magic values to find.
+$(B)/fuzz/obj/kernel_cmdline.o: kernel/cmdline.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzz/fuzz_cmdline: $(B)/fuzz/obj/kernel_cmdline.o
 
 fuzz-build: $(FUZZERS)
 

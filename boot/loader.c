@@ -31,33 +31,32 @@ static EFI_STATUS load_kernel(EFI_FILE_HANDLE root, struct kernel_image *kernel)
 	return status;
 }
 
-/* True for the line-end bytes stripped from the end of the command line. */
-static BOOLEAN is_line_end(char c)
-{
-	return c == '\n' || c == '\r';
-}
-
 /*
- * Fills cmdline (BOOTINFO_CMDLINE_MAX bytes) from \cmdline.txt, NUL-terminated: an absent file
- * gives "", a long one is cut to BOOTINFO_CMDLINE_MAX - 1 bytes, trailing CR/LF are stripped.
+ * Fills bi's command line from \cmdline.txt: its first BOOTINFO_CMDLINE_MAX - 1 bytes exactly as
+ * they are (the kernel's parser handles encodings, line ends and NULs), their count, and
+ * BOOTINFO_CMDLINE_CUT when the file is longer. An absent file gives 0 bytes.
  */
-static EFI_STATUS read_cmdline(EFI_FILE_HANDLE root, char *cmdline)
+static EFI_STATUS read_cmdline(EFI_FILE_HANDLE root, struct bootinfo *bi)
 {
 	UINTN len = 0;
-	EFI_STATUS status = file_read_prefix(root, cmdline_path, cmdline, BOOTINFO_CMDLINE_MAX - 1, &len);
+	EFI_STATUS status = file_read_prefix(root, cmdline_path, bi->cmdline, BOOTINFO_CMDLINE_MAX, &len);
 
 	if (status == EFI_NOT_FOUND)
 		len = 0;
 	else if (EFI_ERROR(status))
 		return status;
-	while (len > 0 && is_line_end(cmdline[len - 1]))
-		len--;
-	cmdline[len] = '\0';
+	bi->cmdline_flags = 0;
+	if (len > BOOTINFO_CMDLINE_MAX - 1) {   /* one byte more than fits: the file is longer */
+		len = BOOTINFO_CMDLINE_MAX - 1;
+		bi->cmdline_flags |= BOOTINFO_CMDLINE_CUT;
+	}
+	bi->cmdline[len] = '\0';
+	bi->cmdline_len = (UINT32)len;
 	return EFI_SUCCESS;
 }
 
 /* Loads the kernel and the command line from the volume the loader was started from. */
-static EFI_STATUS load_files(EFI_LOADED_IMAGE *loaded, struct kernel_image *kernel, char *cmdline)
+static EFI_STATUS load_files(EFI_LOADED_IMAGE *loaded, struct kernel_image *kernel, struct bootinfo *bi)
 {
 	EFI_FILE_HANDLE root;
 	EFI_STATUS status = volume_open(loaded, &root);
@@ -66,7 +65,7 @@ static EFI_STATUS load_files(EFI_LOADED_IMAGE *loaded, struct kernel_image *kern
 		return status;
 	status = load_kernel(root, kernel);
 	if (!EFI_ERROR(status))
-		status = read_cmdline(root, cmdline);
+		status = read_cmdline(root, bi);
 	root->Close(root);
 	return status;
 }
@@ -102,7 +101,7 @@ static EFI_STATUS boot(EFI_HANDLE image)
 	if (EFI_ERROR(status))
 		return status;
 	bi = (struct bootinfo *)(UINTN)bi_phys;
-	status = load_files(loaded, &kernel, bi->cmdline);
+	status = load_files(loaded, &kernel, bi);
 	if (EFI_ERROR(status))
 		return status;
 	bootinfo_fill_header(bi, &kernel, loaded);
@@ -115,8 +114,9 @@ static EFI_STATUS boot(EFI_HANDLE image)
 	status = paging_build(bi->map_top, &kernel, &pml4_phys);
 	if (EFI_ERROR(status))
 		return status;
-	Print(LOADER_TAG L"kernel %lx+%lx at %lx, entry %lx, map_top %lx, cmdline \"%a\"\n",
-	      kernel.virt_base, kernel.size, kernel.phys_base, kernel.entry, bi->map_top, bi->cmdline);
+	Print(LOADER_TAG L"kernel %lx+%lx at %lx, entry %lx, map_top %lx, cmdline %u bytes%a\n",
+	      kernel.virt_base, kernel.size, kernel.phys_base, kernel.entry, bi->map_top, bi->cmdline_len,
+	      (bi->cmdline_flags & BOOTINFO_CMDLINE_CUT) ? " (cut)" : "");
 	status = memmap_alloc_final_buffer(&bi->mmap_phys, &mmap_capacity);
 	if (EFI_ERROR(status))
 		return status;

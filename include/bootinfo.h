@@ -17,13 +17,16 @@
 #include <stdint.h>
 
 #define BOOTINFO_MAGIC   0x4f464e49544f4f42ULL /* "BOOTINFO" */
-#define BOOTINFO_VERSION 2   /* 2: firmware vendor and revisions */
+#define BOOTINFO_VERSION 2   /* 2: raw command-line bytes with length and flags; firmware vendor and revisions */
 
 /* OS-loader-reserved UEFI memory type the loader uses for the kernel image. */
 #define EFI_MEMORY_TYPE_KERNEL 0x80000001u
 
 #define BOOTINFO_CMDLINE_MAX 512
 #define BOOTINFO_FW_VENDOR_MAX 64
+
+/* cmdline_flags: \cmdline.txt held more than the BOOTINFO_CMDLINE_MAX - 1 bytes passed on. */
+#define BOOTINFO_CMDLINE_CUT 0x1u
 
 enum bootinfo_fb_format {
 	BOOTINFO_FB_NONE = 0,    /* no linear framebuffer (BltOnly or no GOP) */
@@ -63,7 +66,9 @@ struct bootinfo {
 	uint32_t reserved1;
 
 	struct bootinfo_fb fb;
-	char cmdline[BOOTINFO_CMDLINE_MAX]; /* NUL-terminated, from \cmdline.txt, may be empty */
+	char cmdline[BOOTINFO_CMDLINE_MAX]; /* \cmdline.txt's first bytes as they are, then a NUL */
+	uint32_t cmdline_len;        /* bytes of cmdline from the file (NULs inside count), < BOOTINFO_CMDLINE_MAX */
+	uint32_t cmdline_flags;      /* BOOTINFO_CMDLINE_CUT */
 
 	/* Since version 2: the firmware, from the UEFI system table. */
 	char fw_vendor[BOOTINFO_FW_VENDOR_MAX]; /* FirmwareVendor, non-ASCII as '?', NUL-terminated, may be empty */

@@ -1,76 +1,576 @@
-/* Kernel command-line parsing. */
+/*
+ * Kernel command-line parsing: a pure function of the file's bytes (grammar and contract in
+ * cmdline.h). Only types.h and vmlayout.h are included and no library function is called, so
+ * the file compiles unchanged for the kernel and for the host tests and fuzzer.
+ */
 #include "cmdline.h"
-#include "bootinfo.h"
+#include "vmlayout.h"
 
-static char cmdline_buf[BOOTINFO_CMDLINE_MAX];
+#define CMDLINE_SYSPTE_MIN SIZE_2M
 
-void cmdline_set(const char *s)
+enum cmdline_type { CMDLINE_T_BOOL, CMDLINE_T_SIZE, CMDLINE_T_NAME, CMDLINE_T_PREFIX };
+
+/* One option: its key, value type and, for names, the accepted values (index = stored value). */
+struct cmdline_option {
+	const char *key;
+	uint8_t type;
+	uint8_t nnames;
+	const char *const *names;
+};
+
+static const char *const cmdline_bool_names[] = { "0", "1", "off", "on" };
+static const char *const cmdline_onexit_names[] = { "halt", "qemu", "reboot" };
+static const char *const cmdline_exhaust_names[] = { "budget", "full" };
+static const char *const cmdline_crash_names[] = { "none", "panic", "pf", "reserved", "stack", "bugcheck", "nmi", "leak" };
+_Static_assert(sizeof(cmdline_crash_names) / sizeof(cmdline_crash_names[0]) == CMDLINE_CRASH_COUNT, "a name per crash test");
+
+static const struct cmdline_option cmdline_options[CMDLINE_NKEYS] = {
+	[CMDLINE_ONEXIT] = { "onexit", CMDLINE_T_NAME, 3, cmdline_onexit_names },
+	[CMDLINE_SYSPTE] = { "syspte", CMDLINE_T_SIZE, 0, 0 },
+	[CMDLINE_KTEST] = { "ktest", CMDLINE_T_PREFIX, 0, 0 },
+	[CMDLINE_MMAPDUMP] = { "mmapdump", CMDLINE_T_BOOL, 4, cmdline_bool_names },
+	[CMDLINE_PTDUMP] = { "ptdump", CMDLINE_T_BOOL, 4, cmdline_bool_names },
+	[CMDLINE_VERIFIER] = { "verifier", CMDLINE_T_BOOL, 4, cmdline_bool_names },
+	[CMDLINE_EXHAUST] = { "exhaust", CMDLINE_T_NAME, 2, cmdline_exhaust_names },
+	[CMDLINE_CRASHTEST] = { "crashtest", CMDLINE_T_NAME, CMDLINE_CRASH_COUNT, cmdline_crash_names },
+};
+
+/* ---------------------------------------------------------------- small pure helpers */
+
+/* Length of the NUL-terminated s. */
+static size_t cmdline_strlen(const char *s)
 {
-	size_t i = 0;
-	for (; s[i] && i < sizeof(cmdline_buf) - 1; i++)
-		cmdline_buf[i] = (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') ? ' ' : s[i];
-	cmdline_buf[i] = 0;
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
 }
 
-const char *cmdline_get(void) { return cmdline_buf; }
-
-/* Returns a pointer to the value of the last occurrence of key=, or NULL. */
-static const char *cmdline_find(const char *key)
+/* True when the n bytes at p are exactly the string s. */
+static bool cmdline_equals(const char *p, size_t n, const char *s)
 {
-	const char *found = NULL;
-	size_t klen = 0;
-	while (key[klen])
-		klen++;
-	for (const char *p = cmdline_buf; *p;) {
-		while (*p == ' ')
-			p++;
-		size_t i = 0;
-		while (i < klen && p[i] == key[i])
-			i++;
-		if (i == klen && p[i] == '=')
-			found = p + klen + 1;
-		while (*p && *p != ' ')
-			p++;
-	}
-	return found;
-}
-
-bool cmdline_value(const char *key, char *buf, size_t size)
-{
-	const char *v = cmdline_find(key);
-	if (!v || size == 0)
-		return false;
 	size_t i = 0;
-	for (; v[i] && v[i] != ' ' && i < size - 1; i++)
-		buf[i] = v[i];
-	buf[i] = 0;
-	return true;
-}
-
-bool cmdline_size(const char *key, uint64_t *out)
-{
-	char buf[32];
-	if (!cmdline_value(key, buf, sizeof(buf)) || !buf[0])
-		return false;
-	uint64_t v = 0;
-	size_t i = 0;
-	for (; buf[i] >= '0' && buf[i] <= '9'; i++) {
-		if (v > (UINT64_MAX - 9) / 10)
+	for (; i < n; i++)
+		if (!s[i] || s[i] != p[i])
 			return false;
-		v = v * 10 + (uint64_t)(buf[i] - '0');
+	return !s[i];
+}
+
+/* True for the bytes that separate words. */
+static bool cmdline_is_sep(uint8_t b)
+{
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f' || b == 0;
+}
+
+/* True for an ASCII decimal digit. */
+static bool cmdline_is_digit(uint8_t b) { return b >= '0' && b <= '9'; }
+
+/* True for the bytes of a test-name prefix: letters, digits and '_'. */
+static bool cmdline_is_word_byte(uint8_t b)
+{
+	return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || cmdline_is_digit(b) || b == '_';
+}
+
+/* b with ASCII upper case folded to lower case. */
+static uint8_t cmdline_lower(uint8_t b) { return b >= 'A' && b <= 'Z' ? (uint8_t)(b + 32) : b; }
+
+/*
+ * Optimal-string-alignment distance between a[0, n) and the string b (case-insensitive), or
+ * more than 2 when either is longer than 16 bytes: only small distances are wanted.
+ */
+static unsigned cmdline_distance(const char *a, size_t n, const char *b)
+{
+	enum { L = 16 };
+	size_t m = cmdline_strlen(b);
+	if (n > L || m > L)
+		return 3;
+	unsigned d[L + 1][L + 1];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			unsigned cost = cmdline_lower((uint8_t)a[i - 1]) != (uint8_t)b[j - 1];
+			unsigned v = MIN(d[i - 1][j] + 1, d[i][j - 1] + 1);
+			v = MIN(v, d[i - 1][j - 1] + cost);
+			if (i > 1 && j > 1 && cmdline_lower((uint8_t)a[i - 1]) == (uint8_t)b[j - 2] &&
+			    cmdline_lower((uint8_t)a[i - 2]) == (uint8_t)b[j - 1])
+				v = MIN(v, d[i - 2][j - 2] + 1);
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+/* The key whose name is closest to a[0, n) (distance 1 or 2, and less than n), or CMDLINE_NOKEY. */
+static uint8_t cmdline_suggest_key(const char *a, size_t n)
+{
+	unsigned best = 3, key = CMDLINE_NOKEY;
+	for (unsigned k = 0; k < CMDLINE_NKEYS; k++) {
+		unsigned d = cmdline_distance(a, n, cmdline_options[k].key);
+		if (d < best && d < n) {
+			best = d;
+			key = k;
+		}
 	}
-	if (i == 0)
+	return (uint8_t)key;
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+/* Appends one byte to c->text; false (and c->cut) when the text is full. */
+static bool cmdline_put(struct cmdline *c, uint8_t b)
+{
+	if (c->text_len >= CMDLINE_TEXT_MAX) {
+		c->cut = true;
 		return false;
-	unsigned shift = 0;
-	switch (buf[i]) {
-	case 0: break;
-	case 'k': case 'K': shift = 10; i++; break;
-	case 'm': case 'M': shift = 20; i++; break;
-	case 'g': case 'G': shift = 30; i++; break;
-	default: return false;
 	}
-	if (buf[i] || (shift && v > (UINT64_MAX >> shift)))
-		return false;
-	*out = v << shift;
+	c->text[c->text_len++] = (char)b;
 	return true;
+}
+
+/* Appends the UTF-8 encoding of a UTF-16 code unit (a lone surrogate is encoded as its value). */
+static bool cmdline_put_unit(struct cmdline *c, uint16_t u)
+{
+	if (u < 0x80)
+		return cmdline_put(c, (uint8_t)u);
+	size_t need = u < 0x800 ? 2 : 3;
+	if (c->text_len + need > CMDLINE_TEXT_MAX) {
+		c->cut = true;
+		return false;
+	}
+	if (need == 2)
+		return cmdline_put(c, (uint8_t)(0xC0 | u >> 6)) && cmdline_put(c, (uint8_t)(0x80 | (u & 0x3F)));
+	return cmdline_put(c, (uint8_t)(0xE0 | u >> 12)) && cmdline_put(c, (uint8_t)(0x80 | ((u >> 6) & 0x3F))) &&
+	       cmdline_put(c, (uint8_t)(0x80 | (u & 0x3F)));
+}
+
+/* Fills c->text from raw: byte-order mark skipped, UTF-16 decoded; an odd last byte is one unit. */
+static void cmdline_decode(struct cmdline *c, const uint8_t *raw, size_t len)
+{
+	size_t i = 0;
+	if (len >= 3 && raw[0] == 0xEF && raw[1] == 0xBB && raw[2] == 0xBF) {
+		c->encoding = CMDLINE_ENC_UTF8_BOM;
+		i = 3;
+	} else if (len >= 2 && ((raw[0] == 0xFF && raw[1] == 0xFE) || (raw[0] == 0xFE && raw[1] == 0xFF))) {
+		c->encoding = raw[0] == 0xFF ? CMDLINE_ENC_UTF16LE : CMDLINE_ENC_UTF16BE;
+		for (i = 2; i < len; i += 2) {
+			uint8_t lo = raw[i], hi = i + 1 < len ? raw[i + 1] : 0;
+			if (c->encoding == CMDLINE_ENC_UTF16BE && i + 1 < len) {
+				lo = raw[i + 1];
+				hi = raw[i];
+			}
+			if (!cmdline_put_unit(c, (uint16_t)(lo | hi << 8)))
+				return;
+		}
+		return;
+	}
+	for (; i < len; i++)
+		if (!cmdline_put(c, raw[i]))
+			return;
+}
+
+/* ---------------------------------------------------------------- words */
+
+/* Records a diagnostic (or counts it when the array is full). */
+static void cmdline_diag(struct cmdline *c, unsigned problem, unsigned key, unsigned suggest, size_t off, size_t len)
+{
+	if (c->ndiag >= CMDLINE_DIAG_MAX) {
+		c->ndropped++;
+		return;
+	}
+	c->diag[c->ndiag++] = (struct cmdline_diag){ .problem = (uint8_t)problem, .key = (uint8_t)key,
+		.suggest = (uint8_t)suggest, .off = (uint16_t)off, .len = (uint16_t)len };
+}
+
+/* The key named by p[0, n), or CMDLINE_NOKEY. */
+static unsigned cmdline_lookup(const char *p, size_t n)
+{
+	for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
+		if (cmdline_equals(p, n, cmdline_options[k].key))
+			return k;
+	return CMDLINE_NOKEY;
+}
+
+/* Parses a size value; returns CMDLINE_NPROBLEMS and *out on success, else the problem. */
+static unsigned cmdline_parse_size(const char *v, size_t n, uint64_t *out)
+{
+	if (!cmdline_is_digit((uint8_t)v[0]) || (n >= 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')))
+		return CMDLINE_P_NOT_DECIMAL;
+	uint64_t x = 0;
+	bool overflow = false;
+	size_t i = 0;
+	for (; i < n && cmdline_is_digit((uint8_t)v[i]); i++) {
+		unsigned d = (unsigned)(v[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			overflow = true;
+		else
+			x = x * 10 + d;
+	}
+	unsigned shift = 0;
+	if (i < n) {
+		switch (cmdline_lower((uint8_t)v[i])) {
+		case 'k': shift = 10; break;
+		case 'm': shift = 20; break;
+		case 'g': shift = 30; break;
+		default: return CMDLINE_P_BAD_SUFFIX;
+		}
+		if (i + 1 != n)
+			return CMDLINE_P_BAD_SUFFIX;
+	}
+	if (overflow || x > (SYSPTE_MAX_SIZE >> shift))
+		return CMDLINE_P_TOO_LARGE;
+	x <<= shift;
+	if (x < CMDLINE_SYSPTE_MIN)
+		return CMDLINE_P_TOO_SMALL;
+	if (!IS_ALIGNED(x, SIZE_2M))
+		return CMDLINE_P_NOT_MULTIPLE;
+	*out = x;
+	return CMDLINE_NPROBLEMS;
+}
+
+/* Parses v[0, n) (n >= 1) as key's value and stores it in o; returns CMDLINE_NPROBLEMS or the problem. */
+static unsigned cmdline_apply(struct cmdline_opts *o, unsigned key, const char *v, size_t n)
+{
+	const struct cmdline_option *opt = &cmdline_options[key];
+	if (opt->type == CMDLINE_T_SIZE)
+		return cmdline_parse_size(v, n, &o->syspte);
+	if (opt->type == CMDLINE_T_PREFIX) {
+		if (n >= CMDLINE_KTEST_MAX)
+			return CMDLINE_P_BAD_PREFIX;
+		for (size_t i = 0; i < n; i++)
+			if (!cmdline_is_word_byte((uint8_t)v[i]))
+				return CMDLINE_P_BAD_PREFIX;
+		for (size_t i = 0; i < n; i++)
+			o->ktest[i] = v[i];
+		o->ktest[n] = 0;
+		return CMDLINE_NPROBLEMS;
+	}
+	unsigned idx = opt->nnames;
+	for (unsigned i = 0; i < opt->nnames; i++)
+		if (cmdline_equals(v, n, opt->names[i]))
+			idx = i;
+	if (idx == opt->nnames)
+		return CMDLINE_P_BAD_NAME;
+	switch (key) {
+	case CMDLINE_ONEXIT: o->onexit = (uint8_t)idx; break;
+	case CMDLINE_EXHAUST: o->exhaust = (uint8_t)idx; break;
+	case CMDLINE_CRASHTEST: o->crashtest = (uint8_t)idx; break;
+	case CMDLINE_MMAPDUMP: o->mmapdump = idx & 1; break;
+	case CMDLINE_PTDUMP: o->ptdump = idx & 1; break;
+	case CMDLINE_VERIFIER: o->verifier = idx & 1; break;
+	}
+	return CMDLINE_NPROBLEMS;
+}
+
+/* Handles the word text[off, off + len); fragment: it may be cut, so it has no effect. */
+static void cmdline_word(struct cmdline *c, size_t off, size_t len, bool fragment)
+{
+	const char *w = c->text + off;
+	size_t eq = 0;
+	while (eq < len && w[eq] != '=')
+		eq++;
+	unsigned key = cmdline_lookup(w, eq);
+	if (fragment) {
+		cmdline_diag(c, CMDLINE_P_CUT_WORD, key, CMDLINE_NOKEY, off, len);
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((uint8_t)w[i] < 0x21 || (uint8_t)w[i] > 0x7E) {
+			cmdline_diag(c, CMDLINE_P_NOT_ASCII, key, CMDLINE_NOKEY, off, len);
+			return;
+		}
+	if (eq == len || key == CMDLINE_NOKEY) {
+		unsigned suggest = key != CMDLINE_NOKEY ? key : cmdline_suggest_key(w, eq);
+		cmdline_diag(c, eq == len ? CMDLINE_P_NO_EQUALS : CMDLINE_P_UNKNOWN_KEY, key, suggest, off, len);
+		return;
+	}
+	if (eq + 1 == len) {
+		cmdline_diag(c, CMDLINE_P_EMPTY, key, CMDLINE_NOKEY, off, len);
+		return;
+	}
+	struct cmdline_opts o = c->opts;
+	unsigned p = cmdline_apply(&o, key, w + eq + 1, len - eq - 1);
+	if (p != CMDLINE_NPROBLEMS) {
+		cmdline_diag(c, p, key, CMDLINE_NOKEY, off, len);
+		return;
+	}
+	if (c->set_by[key] >= 0) {
+		size_t prev = (size_t)c->set_by[key], plen = 0;
+		while (prev + plen < c->text_len && !cmdline_is_sep((uint8_t)c->text[prev + plen]))
+			plen++;
+		cmdline_diag(c, CMDLINE_P_OVERRIDDEN, key, CMDLINE_NOKEY, prev, plen);
+	}
+	c->opts = o;
+	c->set_by[key] = (int32_t)off;
+}
+
+void cmdline_defaults(struct cmdline_opts *o)
+{
+	*o = (struct cmdline_opts){ .syspte = SYSPTE_DEFAULT_SIZE, .onexit = CMDLINE_ONEXIT_HALT,
+		.exhaust = CMDLINE_EXHAUST_BUDGET, .crashtest = CMDLINE_CRASH_NONE };
+}
+
+void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut)
+{
+	c->text_len = c->ndiag = c->ndropped = 0;
+	c->raw_len = len;
+	c->cut = cut;
+	c->encoding = CMDLINE_ENC_ASCII;
+	cmdline_defaults(&c->opts);
+	for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
+		c->set_by[k] = -1;
+	cmdline_decode(c, raw, len);
+	const uint8_t *t = (const uint8_t *)c->text;
+	size_t n = c->text_len, i = 0;
+	while (i < n) {
+		if (cmdline_is_sep(t[i])) {
+			i++;
+			continue;
+		}
+		size_t start = i;
+		if (t[i] == '#') {   /* a comment: up to the end of the line */
+			while (i < n && t[i] != '\n' && t[i] != '\r')
+				i++;
+			continue;
+		}
+		while (i < n && !cmdline_is_sep(t[i]))
+			i++;
+		cmdline_word(c, start, i - start, c->cut && i == n);
+	}
+	if (c->cut)
+		cmdline_diag(c, CMDLINE_P_INPUT_CUT, CMDLINE_NOKEY, CMDLINE_NOKEY, n, 0);
+}
+
+/* ---------------------------------------------------------------- messages */
+
+/* A bounded string builder: never writes past cap, always NUL-terminated when cap > 0. */
+struct cmdline_fmt {
+	char *buf;
+	size_t cap, len;
+};
+
+/* Appends one byte when room is left (one byte always stays for the NUL). */
+static void cmdline_fmt_byte(struct cmdline_fmt *f, char ch)
+{
+	if (f->len + 1 < f->cap) {
+		f->buf[f->len++] = ch;
+		f->buf[f->len] = 0;
+	}
+}
+
+/* Appends the NUL-terminated s. */
+static void cmdline_fmt_str(struct cmdline_fmt *f, const char *s)
+{
+	while (*s)
+		cmdline_fmt_byte(f, *s++);
+}
+
+/* Appends v in decimal. */
+static void cmdline_fmt_u64(struct cmdline_fmt *f, uint64_t v)
+{
+	char d[20];
+	int n = 0;
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		cmdline_fmt_byte(f, d[--n]);
+}
+
+/* Appends b as itself when printable ASCII other than '\\' and '"', else as \xNN. */
+static void cmdline_fmt_escaped(struct cmdline_fmt *f, uint8_t b)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (b >= 0x20 && b <= 0x7E && b != '\\' && b != '"') {
+		cmdline_fmt_byte(f, (char)b);
+		return;
+	}
+	cmdline_fmt_byte(f, '\\');
+	cmdline_fmt_byte(f, 'x');
+	cmdline_fmt_byte(f, hex[b >> 4]);
+	cmdline_fmt_byte(f, hex[b & 15]);
+}
+
+/* Appends "word" quoted and escaped, at most CMDLINE_WORD_SHOWN bytes of it. */
+static void cmdline_fmt_word(struct cmdline_fmt *f, const char *w, size_t n)
+{
+	cmdline_fmt_byte(f, '"');
+	for (size_t i = 0; i < n && i < CMDLINE_WORD_SHOWN; i++)
+		cmdline_fmt_escaped(f, (uint8_t)w[i]);
+	if (n > CMDLINE_WORD_SHOWN)
+		cmdline_fmt_str(f, "...");
+	cmdline_fmt_byte(f, '"');
+}
+
+/* Appends a byte count as "1G" or "64M" (the largest exact unit), else in bytes. */
+static void cmdline_fmt_size(struct cmdline_fmt *f, uint64_t bytes)
+{
+	if (bytes && IS_ALIGNED(bytes, SIZE_1G)) {
+		cmdline_fmt_u64(f, bytes >> 30);
+		cmdline_fmt_byte(f, 'G');
+	} else if (IS_ALIGNED(bytes, 1ULL << 20)) {
+		cmdline_fmt_u64(f, bytes >> 20);
+		cmdline_fmt_byte(f, 'M');
+	} else {
+		cmdline_fmt_u64(f, bytes);
+	}
+}
+
+/* Appends key's value in o as the value part of key=value. */
+static void cmdline_fmt_value(struct cmdline_fmt *f, const struct cmdline_opts *o, unsigned key)
+{
+	switch (key) {
+	case CMDLINE_ONEXIT: cmdline_fmt_str(f, cmdline_onexit_names[o->onexit % 3]); break;
+	case CMDLINE_SYSPTE: cmdline_fmt_size(f, o->syspte); break;
+	case CMDLINE_KTEST: cmdline_fmt_str(f, o->ktest[0] ? o->ktest : "(every test)"); break;
+	case CMDLINE_MMAPDUMP: cmdline_fmt_byte(f, o->mmapdump ? '1' : '0'); break;
+	case CMDLINE_PTDUMP: cmdline_fmt_byte(f, o->ptdump ? '1' : '0'); break;
+	case CMDLINE_VERIFIER: cmdline_fmt_byte(f, o->verifier ? '1' : '0'); break;
+	case CMDLINE_EXHAUST: cmdline_fmt_str(f, cmdline_exhaust_names[o->exhaust % 2]); break;
+	case CMDLINE_CRASHTEST: cmdline_fmt_str(f, cmdline_crash_names[o->crashtest % CMDLINE_CRASH_COUNT]); break;
+	}
+}
+
+/* Appends "the accepted values" of key, as a reader would write them. */
+static void cmdline_fmt_accepted(struct cmdline_fmt *f, unsigned key)
+{
+	const struct cmdline_option *opt = &cmdline_options[key];
+	if (opt->type == CMDLINE_T_SIZE) {
+		cmdline_fmt_str(f, "a decimal size with an optional K, M or G, a multiple of 2M from 2M to 512G");
+		return;
+	}
+	if (opt->type == CMDLINE_T_PREFIX) {
+		cmdline_fmt_str(f, "a test-name prefix of 1 to 63 letters, digits or '_'");
+		return;
+	}
+	for (unsigned i = 0; i < opt->nnames; i++) {
+		cmdline_fmt_str(f, i == 0 ? "" : i + 1 == opt->nnames ? " or " : ", ");
+		cmdline_fmt_str(f, opt->names[i]);
+	}
+}
+
+const char *cmdline_key_name(unsigned key)
+{
+	return key < CMDLINE_NKEYS ? cmdline_options[key].key : "?";
+}
+
+/* What each problem says after "ignored: " (BAD_NAME and BAD_PREFIX go on with the accepted values). */
+static const char *const cmdline_problem_text[CMDLINE_NPROBLEMS] = {
+	[CMDLINE_P_NOT_ASCII] = "a byte that is not printable ASCII",
+	[CMDLINE_P_NO_EQUALS] = "not key=value",
+	[CMDLINE_P_UNKNOWN_KEY] = "no such option",
+	[CMDLINE_P_EMPTY] = "empty value",
+	[CMDLINE_P_BAD_NAME] = "not ",
+	[CMDLINE_P_NOT_DECIMAL] = "not a decimal size (hex and signs are not accepted)",
+	[CMDLINE_P_BAD_SUFFIX] = "unknown suffix (K, M or G)",
+	[CMDLINE_P_TOO_LARGE] = "larger than 512G",
+	[CMDLINE_P_TOO_SMALL] = "smaller than 2M",
+	[CMDLINE_P_NOT_MULTIPLE] = "not a multiple of 2M",
+	[CMDLINE_P_BAD_PREFIX] = "not ",
+	[CMDLINE_P_OVERRIDDEN] = "overridden by a later ",
+	[CMDLINE_P_CUT_WORD] = "cut at the end of the input (possibly a fragment)",
+	[CMDLINE_P_INPUT_CUT] = "",
+};
+
+size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t cap)
+{
+	struct cmdline_fmt f = { buf, cap, 0 };
+	if (cap)
+		buf[0] = 0;
+	if (i >= c->ndiag)
+		return 0;
+	const struct cmdline_diag *d = &c->diag[i];
+	cmdline_fmt_str(&f, "cmdline: ");
+	if (d->problem == CMDLINE_P_INPUT_CUT) {
+		cmdline_fmt_str(&f, "the command line is longer than the ");
+		cmdline_fmt_u64(&f, c->raw_len);
+		cmdline_fmt_str(&f, " bytes read; the rest is ignored");
+		return f.len;
+	}
+	cmdline_fmt_word(&f, c->text + d->off, d->len);
+	cmdline_fmt_str(&f, d->problem == CMDLINE_P_OVERRIDDEN ? " " : " ignored: ");
+	cmdline_fmt_str(&f, d->problem < CMDLINE_NPROBLEMS ? cmdline_problem_text[d->problem] : "?");
+	if (d->problem == CMDLINE_P_BAD_NAME || d->problem == CMDLINE_P_BAD_PREFIX)
+		cmdline_fmt_accepted(&f, d->key);
+	if (d->problem == CMDLINE_P_OVERRIDDEN) {
+		cmdline_fmt_str(&f, cmdline_key_name(d->key));
+		cmdline_fmt_byte(&f, '=');
+	}
+	if ((d->problem == CMDLINE_P_NO_EQUALS || d->problem == CMDLINE_P_UNKNOWN_KEY) && d->suggest < CMDLINE_NKEYS) {
+		cmdline_fmt_str(&f, d->key < CMDLINE_NKEYS ? " (write " : " (did you mean ");
+		cmdline_fmt_str(&f, cmdline_key_name(d->suggest));
+		cmdline_fmt_str(&f, d->key < CMDLINE_NKEYS ? "=VALUE)" : "?)");
+	} else if (d->problem == CMDLINE_P_NO_EQUALS || d->problem == CMDLINE_P_UNKNOWN_KEY) {
+		cmdline_fmt_str(&f, " (options:");
+		for (unsigned k = 0; k < CMDLINE_NKEYS; k++) {
+			cmdline_fmt_byte(&f, ' ');
+			cmdline_fmt_str(&f, cmdline_options[k].key);
+		}
+		cmdline_fmt_byte(&f, ')');
+	}
+	if (d->key < CMDLINE_NKEYS) {
+		cmdline_fmt_str(&f, "; using ");
+		cmdline_fmt_str(&f, cmdline_key_name(d->key));
+		cmdline_fmt_byte(&f, '=');
+		cmdline_fmt_value(&f, &c->opts, d->key);
+	}
+	return f.len;
+}
+
+size_t cmdline_value_format(const struct cmdline_opts *o, unsigned key, char *buf, size_t cap)
+{
+	struct cmdline_fmt f = { buf, cap, 0 };
+	if (cap)
+		buf[0] = 0;
+	if (key < CMDLINE_NKEYS)
+		cmdline_fmt_value(&f, o, key);
+	return f.len;
+}
+
+size_t cmdline_opts_format(const struct cmdline_opts *o, char *buf, size_t cap)
+{
+	struct cmdline_fmt f = { buf, cap, 0 };
+	if (cap)
+		buf[0] = 0;
+	for (unsigned k = 0; k < CMDLINE_NKEYS; k++) {
+		if (k == CMDLINE_KTEST && !o->ktest[0])
+			continue;   /* every test: no ktest= word gives that */
+		if (f.len)
+			cmdline_fmt_byte(&f, ' ');
+		cmdline_fmt_str(&f, cmdline_options[k].key);
+		cmdline_fmt_byte(&f, '=');
+		cmdline_fmt_value(&f, o, k);
+	}
+	return f.len;
+}
+
+size_t cmdline_text_format(const struct cmdline *c, char *buf, size_t cap)
+{
+	struct cmdline_fmt f = { buf, cap, 0 };
+	if (cap)
+		buf[0] = 0;
+	bool gap = false;
+	for (size_t i = 0; i < c->text_len; i++) {
+		uint8_t b = (uint8_t)c->text[i];
+		if (cmdline_is_sep(b)) {
+			gap = f.len > 0;
+			continue;
+		}
+		if (gap)
+			cmdline_fmt_byte(&f, ' ');
+		gap = false;
+		cmdline_fmt_escaped(&f, b);
+	}
+	return f.len;
+}
+
+size_t cmdline_size_format(uint64_t bytes, char *buf, size_t cap)
+{
+	struct cmdline_fmt f = { buf, cap, 0 };
+	if (cap)
+		buf[0] = 0;
+	cmdline_fmt_size(&f, bytes);
+	return f.len;
 }

@@ -1,11 +1,123 @@
-/* Kernel command line (\cmdline.txt): space-separated key=value words. */
+/*
+ * The kernel command line (\cmdline.txt) as a pure function: cmdline_parse() turns the file's
+ * bytes into options and diagnostics, with no kernel state and no library call, so the same
+ * source is built into the kernel, the host unit test (tests/host/test_cmdline.c) and the fuzz
+ * harness (tests/fuzz/fuzz_cmdline.c). The kernel prints the diagnostics (kernel/main.c).
+ *
+ * Grammar (also README.md, "Kernel command line"):
+ *  - Encoding: ASCII or UTF-8; a UTF-8 byte-order mark (EF BB BF) is skipped; a file starting with
+ *    a UTF-16 byte-order mark (FF FE or FE FF, Notepad's "Unicode") is decoded to UTF-8.
+ *  - Words are separated by space, tab, CR, LF, VT, FF and NUL, in any number, on any number of
+ *    lines. A word starting with '#' comments out the rest of its line.
+ *  - A word is key=value with a known lowercase key and a value of the key's type:
+ *      bool    0, 1, off, on
+ *      size    decimal digits with an optional K, M or G (or k, m, g), a multiple of 2M in 2M..512G
+ *      name    one of the key's names
+ *      prefix  1 to CMDLINE_KTEST_MAX - 1 letters, digits or '_'
+ *  - The last valid occurrence of a key wins; an earlier one gets an "overridden" diagnostic.
+ *  - Any other word has no effect and gets a diagnostic naming it and the value in effect: a
+ *    byte that is not printable ASCII, no '=', an unknown key, an empty or malformed value, and
+ *    the last word when the input was cut (it may be a fragment).
+ */
 #ifndef CMDLINE_H
 #define CMDLINE_H
 #include "types.h"
-void cmdline_set(const char *s);
-const char *cmdline_get(void);
-/* Copies the value of key into buf (NUL-terminated); false when the key is absent. */
-bool cmdline_value(const char *key, char *buf, size_t size);
-/* Parses key's value as a size with optional K/M/G suffix; false when absent or malformed. */
-bool cmdline_size(const char *key, uint64_t *out);
+
+#define CMDLINE_TEXT_MAX  1024   /* decoded bytes kept; more input is treated as cut */
+#define CMDLINE_KTEST_MAX 64     /* ktest= prefix buffer, NUL included */
+#define CMDLINE_DIAG_MAX  32     /* diagnostics kept; the rest are counted in ndropped */
+#define CMDLINE_WORD_SHOWN 48    /* bytes of a word a message quotes before "..." */
+
+enum cmdline_key {
+	CMDLINE_ONEXIT, CMDLINE_SYSPTE, CMDLINE_KTEST, CMDLINE_MMAPDUMP, CMDLINE_PTDUMP,
+	CMDLINE_VERIFIER, CMDLINE_EXHAUST, CMDLINE_CRASHTEST,
+	CMDLINE_NKEYS,
+	CMDLINE_NOKEY = CMDLINE_NKEYS
+};
+
+enum cmdline_onexit { CMDLINE_ONEXIT_HALT, CMDLINE_ONEXIT_QEMU, CMDLINE_ONEXIT_REBOOT };
+enum cmdline_exhaust { CMDLINE_EXHAUST_BUDGET, CMDLINE_EXHAUST_FULL };
+enum cmdline_crashtest {
+	CMDLINE_CRASH_NONE, CMDLINE_CRASH_PANIC, CMDLINE_CRASH_PF, CMDLINE_CRASH_RESERVED,
+	CMDLINE_CRASH_STACK, CMDLINE_CRASH_BUGCHECK, CMDLINE_CRASH_NMI, CMDLINE_CRASH_LEAK,
+	CMDLINE_CRASH_COUNT
+};
+
+/* The options in effect: defaults, then every valid word in order. */
+struct cmdline_opts {
+	uint64_t syspte;                 /* bytes: a multiple of 2 MiB in [2 MiB, SYSPTE_MAX_SIZE] */
+	uint8_t onexit;                  /* enum cmdline_onexit */
+	uint8_t exhaust;                 /* enum cmdline_exhaust */
+	uint8_t crashtest;               /* enum cmdline_crashtest */
+	bool mmapdump, ptdump, verifier;
+	char ktest[CMDLINE_KTEST_MAX];   /* "" runs every test; else the prefix, NUL-terminated */
+};
+
+/* Why a word had no effect (or, for OVERRIDDEN, lost it). */
+enum cmdline_problem {
+	CMDLINE_P_NOT_ASCII,     /* a byte that is not printable ASCII */
+	CMDLINE_P_NO_EQUALS,     /* a word without '=' */
+	CMDLINE_P_UNKNOWN_KEY,   /* key=value with a key that is no option */
+	CMDLINE_P_EMPTY,         /* key= with nothing after '=' */
+	CMDLINE_P_BAD_NAME,      /* bool or name: not one of the accepted values */
+	CMDLINE_P_NOT_DECIMAL,   /* size: no leading decimal digit (hex, a sign, letters) */
+	CMDLINE_P_BAD_SUFFIX,    /* size: digits followed by anything but one of K, M, G */
+	CMDLINE_P_TOO_LARGE,     /* size: above 512 GiB, or does not fit 64 bits */
+	CMDLINE_P_TOO_SMALL,     /* size: below 2 MiB */
+	CMDLINE_P_NOT_MULTIPLE,  /* size: not a multiple of 2 MiB */
+	CMDLINE_P_BAD_PREFIX,    /* prefix: a byte other than a letter, digit or '_', or too long */
+	CMDLINE_P_OVERRIDDEN,    /* valid, but a later word of the same key wins */
+	CMDLINE_P_CUT_WORD,      /* the last word of a cut input: possibly a fragment */
+	CMDLINE_P_INPUT_CUT,     /* the input is longer than what was parsed (no word) */
+	CMDLINE_NPROBLEMS
+};
+
+/* One diagnostic: a problem with the word text[off, off + len). */
+struct cmdline_diag {
+	uint8_t problem;   /* enum cmdline_problem */
+	uint8_t key;       /* the word's key, or CMDLINE_NOKEY when it names none */
+	uint8_t suggest;   /* UNKNOWN_KEY / NO_EQUALS: the closest key, or CMDLINE_NOKEY */
+	uint16_t off, len; /* the word in text (len 0 for INPUT_CUT) */
+};
+
+enum cmdline_encoding { CMDLINE_ENC_ASCII, CMDLINE_ENC_UTF8_BOM, CMDLINE_ENC_UTF16LE, CMDLINE_ENC_UTF16BE };
+
+/* Everything cmdline_parse() finds. */
+struct cmdline {
+	struct cmdline_opts opts;
+	char text[CMDLINE_TEXT_MAX];        /* the decoded input (NULs and all), text_len bytes */
+	size_t text_len;
+	size_t raw_len;                     /* bytes given to the parser */
+	bool cut;                           /* input (or its decoding) longer than what was parsed */
+	uint8_t encoding;                   /* enum cmdline_encoding */
+	int32_t set_by[CMDLINE_NKEYS];      /* offset in text of the word in effect, -1: default */
+	struct cmdline_diag diag[CMDLINE_DIAG_MAX];
+	size_t ndiag, ndropped;
+};
+
+/* The defaults every parse starts from. */
+void cmdline_defaults(struct cmdline_opts *o);
+/*
+ * Parses len bytes of raw (any bytes, NUL included) into c. cut says the source held more than
+ * raw (the loader's buffer was full); the last word then counts as a fragment unless a separator
+ * ends the input. Never reads raw past len, never fails.
+ */
+void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut);
+
+/* The key's name ("syspte"), or "?" for a value that is no key. */
+const char *cmdline_key_name(unsigned key);
+/* Formats diagnostic i as one line without a newline, NUL-terminated in buf; returns its length. */
+size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t cap);
+/*
+ * Formats the options as a command line giving exactly them, "onexit=qemu syspte=1G ..." (every
+ * key; ktest= only when set), NUL-terminated; returns the length.
+ */
+size_t cmdline_opts_format(const struct cmdline_opts *o, char *buf, size_t cap);
+/* Formats key's value in o as the value part of key=value ("1G", "qemu"), NUL-terminated. */
+size_t cmdline_value_format(const struct cmdline_opts *o, unsigned key, char *buf, size_t cap);
+/* Formats the decoded text for display: separator runs as one space, other bytes escaped as \xNN. */
+size_t cmdline_text_format(const struct cmdline *c, char *buf, size_t cap);
+/* Formats a byte count that is a multiple of 2 MiB as "64M" or "1G" (the largest exact unit). */
+size_t cmdline_size_format(uint64_t bytes, char *buf, size_t cap);
+
 #endif

@@ -45,7 +45,9 @@ void ktest_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 #define KTEST_SKIP(...) do { ktest_skip(__VA_ARGS__); return; } while (0)
 
-/* Runs every test; returns the number of failures. */
+/* Number of tests whose names start with filter ("" matches every test). */
+size_t ktest_count(const char *filter);
+/* Runs every test whose name starts with filter; returns the number of failures (1 when none matches). */
 int ktest_run_all(const char *filter);
 
 /* The outcome of the last ktest_run_all, for the summary screen: the counts and the first failed

@@ -25,8 +25,11 @@
 #include "summary.h"
 #include "sysinfo.h"
 #include "tsc.h"
+#include "serial.h"
 
 struct bootinfo kernel_bootinfo;
+struct cmdline kernel_cmdline;
+size_t kernel_cmdline_screen_bytes;
 static uint8_t kernel_mmap[64 * 1024] __attribute__((aligned(16)));
 
 /* Validates and copies the loader's structures into the kernel image (loader memory is reclaimed). */
@@ -38,8 +41,10 @@ static void kernel_take_bootinfo(paddr_t bi_pa)
 		       "rebuild the loader and kernel together", BOOTINFO_VERSION,
 		       (unsigned long long)bi->magic, bi->version, bi->size);
 	kernel_bootinfo = *bi;
-	kernel_bootinfo.cmdline[BOOTINFO_CMDLINE_MAX - 1] = 0;
 	kernel_bootinfo.fw_vendor[BOOTINFO_FW_VENDOR_MAX - 1] = 0;
+	if (kernel_bootinfo.cmdline_len >= BOOTINFO_CMDLINE_MAX)
+		kpanic("boot information: command line of %u bytes in a %d-byte buffer", kernel_bootinfo.cmdline_len,
+		       BOOTINFO_CMDLINE_MAX);
 	if (bi->mmap_size > sizeof(kernel_mmap) || bi->mmap_desc_size < sizeof(struct efi_memory_descriptor) ||
 	    bi->mmap_desc_size % 8)
 		kpanic("memory map of %llu bytes (descriptor %llu) does not fit the kernel's %zu-byte copy "
@@ -56,20 +61,50 @@ const void *kernel_memory_map(size_t *size, size_t *desc_size)
 	return kernel_mmap;
 }
 
-/* Applies onexit= from the command line. */
-static void kernel_parse_onexit(void)
+/* Parses the loader's copy of \cmdline.txt into kernel_cmdline and applies onexit= at once. */
+static void kernel_parse_cmdline(void)
 {
-	char v[16];
-	if (!cmdline_value("onexit", v, sizeof(v)))
-		return;
-	if (!memcmp(v, "qemu", 5))
-		kernel_onexit = ONEXIT_QEMU;
-	else if (!memcmp(v, "reboot", 7))
-		kernel_onexit = ONEXIT_REBOOT;
-	else if (!memcmp(v, "halt", 5))
-		kernel_onexit = ONEXIT_HALT;
-	else
-		kprintf("cmdline: unknown onexit=%s (use halt, qemu or reboot); halting after the suite\n", v);
+	static const enum onexit_action actions[] = {
+		[CMDLINE_ONEXIT_HALT] = ONEXIT_HALT, [CMDLINE_ONEXIT_QEMU] = ONEXIT_QEMU,
+		[CMDLINE_ONEXIT_REBOOT] = ONEXIT_REBOOT,
+	};
+	cmdline_parse(&kernel_cmdline, kernel_bootinfo.cmdline, kernel_bootinfo.cmdline_len,
+		      kernel_bootinfo.cmdline_flags & BOOTINFO_CMDLINE_CUT);
+	kernel_onexit = actions[kernel_cmdline.opts.onexit];
+}
+
+/* Writes s and a newline through out; returns the bytes written. */
+static size_t kernel_out_line(void (*out)(const char *, size_t), const char *s)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	out(s, n);
+	out("\n", 1);
+	return n + 1;
+}
+
+size_t kernel_cmdline_report(void (*out)(const char *, size_t))
+{
+	static char line[512];
+	const struct cmdline *c = &kernel_cmdline;
+	size_t bytes = 0;
+	for (size_t i = 0; i < c->ndiag; i++) {
+		cmdline_diag_format(c, i, line, sizeof(line));
+		bytes += kernel_out_line(out, line);
+	}
+	if (c->ndropped) {
+		ksnprintf(line, sizeof(line), "cmdline: %zu more problems not shown", c->ndropped);
+		bytes += kernel_out_line(out, line);
+	}
+	if (c->opts.ktest[0] && ktest_count(c->opts.ktest) == 0) {
+		ksnprintf(line, sizeof(line), "cmdline: ktest=%s names no test; the suite will fail", c->opts.ktest);
+		bytes += kernel_out_line(out, line);
+	}
+	static const char head[] = "cmdline: in effect: ";
+	memcpy(line, head, sizeof(head) - 1);
+	cmdline_opts_format(&c->opts, line + sizeof(head) - 1, sizeof(line) - (sizeof(head) - 1));
+	return bytes + kernel_out_line(out, line);
 }
 
 /* Prints the memory map summary: bytes per type. */
@@ -84,7 +119,7 @@ static void kernel_print_mmap(void)
 		const struct efi_memory_descriptor *d = efi_desc(kernel_mmap, kernel_bootinfo.mmap_desc_size, i);
 		bytes[d->type < ARRAY_SIZE(names) ? d->type : ARRAY_SIZE(names)] += d->num_pages << PAGE_SHIFT;
 	}
-	if (cmdline_value("mmapdump", (char[4]){0}, 4))
+	if (kernel_cmdline.opts.mmapdump)
 		for (size_t i = 0; i < n; i++) {
 			const struct efi_memory_descriptor *d = efi_desc(kernel_mmap, kernel_bootinfo.mmap_desc_size, i);
 			kprintf("  %2u %016llx-%016llx attr %llx\n", d->type, (unsigned long long)d->phys_start,
@@ -97,12 +132,12 @@ static void kernel_print_mmap(void)
 				(unsigned long long)(bytes[t] >> 10));
 }
 
-/* One line about the physical allocator; its full dump (free extents, census) with mmdump=1. */
+/* One line about the physical allocator; its full dump (free extents, census) with mmapdump=1. */
 static void kernel_print_phys(void)
 {
 	struct phys_stats s;
 
-	if (cmdline_value("mmdump", (char[4]){0}, 4)) {
+	if (kernel_cmdline.opts.mmapdump) {
 		phys_dump();
 		return;
 	}
@@ -123,25 +158,28 @@ void kmain(paddr_t bootinfo_pa)
 	cpu_init_control_regs();
 	cpu_init_pat();
 	kernel_take_bootinfo(bootinfo_pa);
-	cmdline_set(kernel_bootinfo.cmdline);
-	kernel_parse_onexit();
-	kprintf("\nrmkernel: booting; cmdline \"%s\"\n", cmdline_get());
+	kernel_parse_cmdline();
+	static char shown[4 * CMDLINE_TEXT_MAX + 1];
+	cmdline_text_format(&kernel_cmdline, shown, sizeof(shown));
+	kprintf("\nrmkernel: booting; cmdline \"%s\"\n", shown);
+	kernel_cmdline_report(serial_write);
 	cpu_print_features();
 	kernel_print_mmap();
 
-	char vflag[4];
-	if (cmdline_value("verifier", vflag, sizeof(vflag)) && vflag[0] == '1') {
+	if (kernel_cmdline.opts.verifier) {
 		mm_verifier_set(true);
 		kprintf("verifier: on (checks after every operation, free-page patterns, guard pages)\n");
 	}
 	if (phys_init(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size))
 		kpanic("cannot build the physical allocator from the memory map");
 	vm_init(&kernel_bootinfo);
-	if (cmdline_value("ptdump", (char[4]){0}, 4))
+	if (kernel_cmdline.opts.ptdump)
 		pt_dump(&kernel_pt);
 	phys_release_loader();
 	if (vm_fb_virt)
 		fbcon_init(&kernel_bootinfo.fb, (void *)vm_fb_virt);
+	if (fbcon_active())
+		kernel_cmdline_screen_bytes = kernel_cmdline_report(fbcon_write);
 	kprintf("rmkernel: own page tables live (%llu table pages); loader memory reclaimed\n",
 		(unsigned long long)kernel_pt.table_pages);
 	vm_report_cpu_limits();   /* after fbcon_init: on the screen too */
@@ -150,9 +188,7 @@ void kmain(paddr_t bootinfo_pa)
 	sysinfo_init_clock();
 
 	crashtest_run();
-	char filter[64] = "";
-	cmdline_value("ktest", filter, sizeof(filter));
-	ktest_run_all(filter);
+	ktest_run_all(kernel_cmdline.opts.ktest);
 	vm_report_cpu_limits();   /* again after the suite's scroll; the summary's CPU row repeats it */
 	bool passed = summary_show();
 	passed = summary_finish(passed);

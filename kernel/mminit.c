@@ -1,23 +1,64 @@
 /* Brings up the memory manager above the page allocator: the system PTE region. */
 #include "kernel.h"
 #include "syspte.h"
+#include "phys.h"
 #include "pool.h"
 #include "vm.h"
 #include "vmlayout.h"
-#include "cmdline.h"
 #include "kprintf.h"
 #include "kassert.h"
 
+/*
+ * True when a region of size bytes may be set up: its page tables and metadata take at most
+ * half of the free physical memory, so the rest of the system keeps room [ours].
+ */
+static bool mm_region_affordable(uint64_t size)
+{
+	struct phys_stats st;
+	phys_get_stats(&st);
+	return syspte_setup_pages(size >> PAGE_SHIFT) <= st.free_pages / 2;
+}
+
+/* The next smaller size to try after size: half of it, a multiple of 2 MiB, at least 2 MiB. */
+static uint64_t mm_region_smaller(uint64_t size)
+{
+	return MAX(ALIGN_DOWN(size / 2, SIZE_2M), SIZE_2M);
+}
+
+/*
+ * Sets up the system PTE region of syspte= bytes or, when this machine cannot hold it (its page
+ * tables must be one contiguous run and, with the metadata, fit in half of the free memory), of the
+ * largest size found by halving down to 2 MiB, with a message naming both sizes. Panics only
+ * when not even 2 MiB fits.
+ */
+static uint64_t mm_region_init(uint64_t asked)
+{
+	struct phys_stats st;
+	phys_get_stats(&st);
+	uint64_t size = asked;
+	for (;;) {
+		if (mm_region_affordable(size) && syspte_init(&kernel_pt, SYSPTE_BASE, size >> PAGE_SHIFT) == 0)
+			break;
+		if (size == SIZE_2M)
+			kpanic("cannot set up even a 2 MiB system PTE region (%llu MiB free)",
+			       (unsigned long long)(st.free_pages >> 8));
+		size = mm_region_smaller(size);
+	}
+	if (size != asked) {
+		char a[24], g[24];
+		cmdline_size_format(asked, a, sizeof(a));
+		cmdline_size_format(size, g, sizeof(g));
+		kprintf("syspte: this machine cannot hold syspte=%s (%llu MiB of page tables in one contiguous run and "
+			"metadata; the region may take at most half of the %llu MiB free); using syspte=%s\n", a,
+			(unsigned long long)(syspte_setup_pages(asked >> PAGE_SHIFT) >> 8),
+			(unsigned long long)(st.free_pages >> 8), g);
+	}
+	return size;
+}
+
 void mm_init(void)
 {
-	uint64_t size = SYSPTE_DEFAULT_SIZE;
-	if (cmdline_size("syspte", &size) && (size < SIZE_2M || size > SYSPTE_MAX_SIZE || !IS_ALIGNED(size, SIZE_2M))) {
-		kprintf("cmdline: syspte=%llu is not a multiple of 2 MiB between 2 MiB and 512 GiB; using 1 GiB\n",
-			(unsigned long long)size);
-		size = SYSPTE_DEFAULT_SIZE;
-	}
-	if (syspte_init(&kernel_pt, SYSPTE_BASE, size >> PAGE_SHIFT))
-		kpanic("cannot set up the system PTE region of %llu MiB", (unsigned long long)(size >> 20));
+	mm_region_init(kernel_cmdline.opts.syspte);
 	mm_set_kernel_pt(&kernel_pt);
 	struct syspte_stats s;
 	syspte_get_stats(&s);

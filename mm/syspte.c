@@ -51,6 +51,20 @@ static vaddr_t syspte_va(uint64_t i) { return sp.base + (i << PAGE_SHIFT); }
 
 bool syspte_in_region(vaddr_t va) { return sp.npages && va >= sp.base && ((va - sp.base) >> PAGE_SHIFT) < sp.npages; }
 
+/* The region's metadata: buddy bitmaps, then the start bitmap (each 8-byte aligned). */
+static size_t syspte_meta_bytes(uint64_t npages, size_t *buddy_bytes)
+{
+	*buddy_bytes = ALIGN_UP(buddy_meta_bytes(npages), 8);
+	return *buddy_bytes + ALIGN_UP(bitset_meta_bytes(npages), 8);
+}
+
+uint64_t syspte_setup_pages(uint64_t npages)
+{
+	size_t bbytes;
+	uint64_t meta = ALIGN_UP(syspte_meta_bytes(npages, &bbytes), PAGE_SIZE) >> PAGE_SHIFT;
+	return meta + (npages + PT_ENTRIES - 1) / PT_ENTRIES;
+}
+
 int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages)
 {
 	if (!npages || !IS_ALIGNED(base, SIZE_2M) || npages % PT_ENTRIES || range_overflows(base, npages << PAGE_SHIFT)) {
@@ -58,8 +72,7 @@ int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages)
 			(unsigned long long)base, (unsigned long long)npages);
 		return -1;
 	}
-	size_t bbytes = ALIGN_UP(buddy_meta_bytes(npages), 8), sbytes = ALIGN_UP(bitset_meta_bytes(npages), 8);
-	size_t bytes = bbytes + sbytes;
+	size_t bbytes, bytes = syspte_meta_bytes(npages, &bbytes);
 	uint64_t pages = ALIGN_UP(bytes, PAGE_SIZE) >> PAGE_SHIFT;
 	paddr_t meta = phys_alloc(pages, 0, UINT64_MAX);
 	if (!meta) {

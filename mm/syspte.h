@@ -62,6 +62,11 @@ struct syspte_stats {
 	uint64_t record_bytes;      /* slab pages for records */
 };
 
+/*
+ * Physical pages syspte_init(npages) takes: metadata plus the level-1 tables, which must be one
+ * contiguous run (the upper-level tables it may also create are not counted).
+ */
+uint64_t syspte_setup_pages(uint64_t npages);
 /* Sets up the region [base, base + npages pages) in pt; 0 or negative with a printed reason. */
 int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages);
 

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 # name | -cpu | -m | -smp | medium (dir, dir-high, sata, usb) | serial (yes/no) | timeout factor
 #   | strings the serial log must contain, separated by ';' (optional)
+#   [| extra command-line words: a dir medium of its own; with syspte=SIZE the region is checked too]
 # (12 GiB takes long: the exhaustion tests take all of RAM, and the host must supply it.)
 # The CPUs without NX or PAT must say so at boot, skip the tests that need the feature with the
 # reason, and pass the rest; a CPU with both skips nothing.
@@ -31,6 +32,15 @@ CONFIGS=(
 	"usb-stick-xhci|qemu64|512M|1|usb|yes|1"
 	"smp-4|qemu64|512M|4|dir|yes|1"
 	"no-serial-port|qemu64|512M|1|dir|no|1"
+	"syspte-2M|qemu64|512M|1|dir|yes|1||syspte=2M"
+	"syspte-64M|qemu64|512M|1|dir|yes|1||syspte=64M"
+	"syspte-16G|qemu64|1G|1|dir|yes|1||syspte=16G"
+	"syspte-32G|qemu64|1G|1|dir|yes|1||syspte=32G"
+	"syspte-64G|qemu64|1G|1|dir|yes|1||syspte=64G"
+	"syspte-128G|qemu64|1G|1|dir|yes|1||syspte=128G"
+	"syspte-256G|qemu64|2G|1|dir|yes|1||syspte=256G"
+	"syspte-512G|qemu64|4G|1|dir|yes|2||syspte=512G"
+	"syspte-512G-on-512M|qemu64|512M|1|dir|yes|1||syspte=512G"
 )
 
 # Prints a message and stops.
@@ -95,9 +105,9 @@ prepare_media() {
 	fi
 }
 
-# Boots one configuration: boot NAME CPU MEM SMP MEDIUM SERIAL LIMIT; sets rc (QEMU's exit status).
+# Boots one configuration: boot NAME CPU MEM SMP MEDIUM SERIAL LIMIT [WORDS]; sets rc (QEMU's exit status).
 boot() {
-	local name=$1 cpu=$2 mem=$3 smp=$4 medium=$5 serial=$6 limit=$7 vars
+	local name=$1 cpu=$2 mem=$3 smp=$4 medium=$5 serial=$6 limit=$7 words=${8:-} vars
 	local log=$logs/$name.log
 	vars=$work/vars-$name.fd
 	cp "$vars_src" "$vars"
@@ -106,7 +116,14 @@ boot() {
 		-drive if=pflash,format=raw,unit=1,file="$vars"
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -net none)
 	case $medium in
-	dir) args+=(-drive format=raw,file=fat:rw:"$work/esp");;
+	dir) if [ -n "$words" ]; then   # its own ESP, with the extra command-line words
+		mkdir -p "$work/esp-$name"
+		cp -r "$work/esp/EFI" "$work/esp/kernel.elf" "$work/esp-$name/"
+		echo "$cmdline $words" > "$work/esp-$name/cmdline.txt"
+		args+=(-drive format=raw,file=fat:rw:"$work/esp-$name")
+	     else
+		args+=(-drive format=raw,file=fat:rw:"$work/esp")
+	     fi;;
 	dir-high) args+=(-drive format=raw,file=fat:rw:"$work/esp-high");;
 	sata) args+=(-drive file="$work/disk-test.img",format=raw,if=none,id=d,snapshot=on
 		-device ide-hd,drive=d,bus=ide.0);;
@@ -122,9 +139,27 @@ boot() {
 	echo "$rc" > "$logs/$name.rc"
 }
 
-# Judges one boot from rc and its log (judge NAME MEDIUM SERIAL LIMIT EXPECT); sets verdict and detail.
+# Prints SIZE (64M, 2G) in MiB.
+mib() { local v=${1%[MG]}; [ "${1: -1}" = G ] && echo $((v * 1024)) || echo "$v"; }
+
+# Judges the region of a syspte=SIZE boot (judge_region SIZE TEXT): the size asked, or a smaller
+# one with the message naming both; appends to detail, and fails the verdict otherwise.
+judge_region() {
+	local size=$1 txt=$2 region granted
+	region=$(sed -n 's/^syspte: region 0x[0-9a-f]*, \([0-9]*\) MiB,.*/\1/p' <<< "$txt" | head -n1)
+	granted=$(sed -n "s/^syspte: this machine cannot hold syspte=$size (.*); using syspte=\([0-9]*[MG]\)$/\1/p" <<< "$txt")
+	if [ -n "$region" ] && [ "$region" = "$(mib "$size")" ]; then
+		detail+=", region $size"
+	elif [ -n "$region" ] && [ -n "$granted" ] && [ "$(mib "$granted")" = "$region" ] && [ "$region" -lt "$(mib "$size")" ]; then
+		detail+=", region $granted for syspte=$size (message names both)"
+	else
+		verdict=FAIL; detail+=", region ${region:-?} MiB for syspte=$size without the message"
+	fi
+}
+
+# Judges one boot from rc and its log (judge NAME MEDIUM SERIAL LIMIT EXPECT [WORDS]); sets verdict and detail.
 judge() {
-	local name=$1 medium=$2 serial=$3 limit=$4 expect=$5 log=$logs/$1.log txt summary features ram bootdev low s want missing=""
+	local name=$1 medium=$2 serial=$3 limit=$4 expect=$5 words=${6:-} log=$logs/$1.log txt summary features ram bootdev low s want missing=""
 	txt=$(tr -d '\r' < "$log")
 	verdict=FAIL
 	case $rc in
@@ -161,6 +196,7 @@ judge() {
 			verdict=FAIL; detail+=", loader code not above 4 GiB (${low:-not in map})"
 		fi;;
 	esac
+	if [[ " $words" =~ \ syspte=([0-9]+[MG]) ]]; then judge_region "${BASH_REMATCH[1]}" "$txt"; fi
 	return 0
 }
 
@@ -170,12 +206,12 @@ printf '%-26s %-6s %7s  %s\n' ------ ------ ------- -------
 failed=() ran=0
 total_start=$(date +%s%N)
 for c in "${CONFIGS[@]}"; do
-	IFS='|' read -r name cpu mem smp medium serial factor expect <<< "$c"
+	IFS='|' read -r name cpu mem smp medium serial factor expect words <<< "$c"
 	wanted "$name" || continue
 	start=$(date +%s%N)
-	boot "$name" "$cpu" "$mem" "$smp" "$medium" "$serial" $((timeout * factor))
+	boot "$name" "$cpu" "$mem" "$smp" "$medium" "$serial" $((timeout * factor)) "${words:-}"
 	secs=$(seconds_since "$start")
-	judge "$name" "$medium" "$serial" $((timeout * factor)) "${expect:-}"
+	judge "$name" "$medium" "$serial" $((timeout * factor)) "${expect:-}" "${words:-}"
 	printf '%-26s %-6s %7s  %s\n' "$name" "$verdict" "$secs" "$detail"
 	ran=$((ran + 1))
 	[ "$verdict" = PASS ] || failed+=("$name")

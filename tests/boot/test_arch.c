@@ -6,6 +6,10 @@
 #include "cmdline.h"
 #include "vmlayout.h"
 #include "kernel.h"
+#include "kstring.h"
+#include "fbcon.h"
+#include "syspte.h"
+#include "verifier.h"
 
 KTEST(cpu_efer_nxe_matches_cpuid)
 {
@@ -81,25 +85,58 @@ KTEST(trap_probe_succeeds_on_mapped_memory)
 	KEXPECT_EQ(cell, 0x12);
 }
 
-KTEST(cmdline_parses_values_and_sizes)
+/* The kernel's own build of the parser (freestanding, -O2) on the issue's inputs; the host test covers the rest. */
+KTEST(cmdline_kernel_build_parses_the_issue_cases)
 {
-	char saved[BOOTINFO_CMDLINE_MAX], buf[32];
-	const char *cur = cmdline_get();
-	size_t i = 0;
-	for (; cur[i]; i++)
-		saved[i] = cur[i];
-	saved[i] = 0;
-	cmdline_set("a=1 syspte=64M big=3G bad=12Q x=  onexit=qemu a=2 huge=99999999999999999999G");
-	KEXPECT(cmdline_value("a", buf, sizeof(buf)) && buf[0] == '2' && !buf[1], "last occurrence wins");
-	uint64_t v = 0;
-	KEXPECT(cmdline_size("syspte", &v) && v == (64ULL << 20));
-	KEXPECT(cmdline_size("big", &v) && v == (3ULL << 30));
-	KEXPECT(!cmdline_size("bad", &v), "bad suffix rejected");
-	KEXPECT(!cmdline_size("x", &v), "empty value rejected");
-	KEXPECT(!cmdline_size("huge", &v), "overflow rejected");
-	KEXPECT(!cmdline_value("missing", buf, sizeof(buf)));
-	KEXPECT(!cmdline_value("syspt", buf, sizeof(buf)), "prefix of a key does not match");
-	cmdline_set(saved);
+	static const char in[] = "\xEF\xBB\xBFonexit=qemu\r\nsyspte=0x4000000\tsyspte=-64M syspte= syspte=99999999999G "
+		"syspte=1T syspte=64MB mmapdump=0 ptdump=off onexti=halt verifier=yes\0ktest=cmdline_\r\n"
+		"# a comment: syspte=4M\nexhaust=full exhaust=budget";
+	static const uint8_t want[] = { CMDLINE_P_NOT_DECIMAL, CMDLINE_P_NOT_DECIMAL, CMDLINE_P_EMPTY,
+		CMDLINE_P_TOO_LARGE, CMDLINE_P_BAD_SUFFIX, CMDLINE_P_BAD_SUFFIX, CMDLINE_P_UNKNOWN_KEY,
+		CMDLINE_P_BAD_NAME, CMDLINE_P_OVERRIDDEN };
+	static struct cmdline c;
+	static char msg[256];
+	cmdline_parse(&c, in, sizeof(in) - 1, false);
+	KEXPECT_EQ(c.opts.onexit, CMDLINE_ONEXIT_QEMU, "the byte-order mark hid nothing");
+	KEXPECT_EQ(c.opts.syspte, SYSPTE_DEFAULT_SIZE);
+	KEXPECT(!c.opts.mmapdump && !c.opts.ptdump && !c.opts.verifier, "0 and off are off");
+	KEXPECT(c.opts.ktest[0] == 'c' && c.opts.ktest[7] == '_' && !c.opts.ktest[8], "a NUL separates words");
+	KEXPECT_EQ(c.opts.exhaust, CMDLINE_EXHAUST_BUDGET, "the last occurrence wins");
+	KASSERT_TEST(c.ndiag == ARRAY_SIZE(want), "got %zu diagnostics", c.ndiag);
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		KEXPECT(c.diag[i].problem == want[i], "diagnostic %zu is problem %u, want %u", i, c.diag[i].problem, want[i]);
+	KEXPECT_EQ(c.diag[6].suggest, CMDLINE_ONEXIT, "onexti suggests onexit");
+	size_t n = cmdline_diag_format(&c, 3, msg, sizeof(msg));
+	static const char expect[] = "cmdline: \"syspte=99999999999G\" ignored: larger than 512G; using syspte=1G";
+	KEXPECT(n == sizeof(expect) - 1 && !memcmp(msg, expect, sizeof(expect)), "message: %s", msg);
+}
+
+/* What the kernel did at this boot agrees with the options it reported in effect. */
+KTEST(cmdline_in_effect_matches_this_boot)
+{
+	const struct cmdline_opts *o = &kernel_cmdline.opts;
+	struct syspte_stats s;
+	syspte_get_stats(&s);
+	KEXPECT(s.npages << PAGE_SHIFT <= o->syspte, "region %llu pages, syspte=%llu", (unsigned long long)s.npages,
+		(unsigned long long)o->syspte);
+	KEXPECT_EQ(mm_verifier, o->verifier);
+	KEXPECT(ktest_count(o->ktest) > 0, "this test runs, so the filter names a test");
+}
+
+static size_t test_report_bytes;
+static void test_count_sink(const char *s, size_t n) { (void)s; test_report_bytes += n; }
+
+/* The command line's report reached the screen in full, once the screen existed. */
+KTEST(cmdline_report_shown_on_screen)
+{
+	test_report_bytes = 0;
+	size_t n = kernel_cmdline_report(test_count_sink);
+	KEXPECT_EQ(test_report_bytes, n);
+	if (!fbcon_active()) {
+		KEXPECT_EQ(kernel_cmdline_screen_bytes, 0, "no screen");
+		return;
+	}
+	KEXPECT_EQ(kernel_cmdline_screen_bytes, n, "every byte of the report went to the screen");
 }
 
 KTEST(boot_info_sane)

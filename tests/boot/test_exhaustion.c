@@ -6,16 +6,14 @@
 #include "ktest.h"
 #include "exhaust.h"
 #include "phys.h"
-#include "cmdline.h"
-#include "kstring.h"
+#include "kernel.h"
 
 #define EXHAUST_BUDGET_PAGES 16384   /* 64 MiB */
 
 /* Sets the budget for one exhaustion test; returns the cap on allocated pages (UINT64_MAX: none). */
 static uint64_t exhaust_begin(void)
 {
-	char v[8];
-	if (cmdline_value("exhaust", v, sizeof(v)) && !memcmp(v, "full", 5))
+	if (kernel_cmdline.opts.exhaust == CMDLINE_EXHAUST_FULL)
 		return UINT64_MAX;
 	struct phys_stats s;
 	phys_get_stats(&s);

@@ -63,19 +63,71 @@ KTEST(phys_never_hands_out_reserved_or_kernel_memory)
 	KEXPECT(!phys_is_managed(0), "frame 0 is never handed out");
 }
 
+/*
+ * The lowest (highest, when top) free page of the memory map, found by scanning each usable
+ * descriptor from its low (high) end; 0 when no page is free.
+ */
+static paddr_t test_extreme_free_page(bool top)
+{
+	size_t size, dsz;
+	const void *map = kernel_memory_map(&size, &dsz);
+	paddr_t best = 0;
+	for (size_t i = 0; i < size / dsz; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
+		if (!phys_type_usable_at_init(d->type, d->attribute) && !phys_type_loader(d->type, d->attribute))
+			continue;
+		for (uint64_t k = 0; k < d->num_pages; k++) {
+			paddr_t pa = d->phys_start + ((top ? d->num_pages - 1 - k : k) << PAGE_SHIFT);
+			if (best && (top ? pa <= best : pa >= best))
+				break;   /* this descriptor cannot improve on what was found */
+			if (phys_is_free(pa, 1)) {
+				best = pa;
+				break;
+			}
+		}
+	}
+	return best;
+}
+
+/*
+ * Bounds are honoured at both ends of free memory and around a known free run, with every
+ * address taken from the memory map and the allocator's own state, never assumed: a kernel image
+ * or a system PTE region of any size may sit anywhere.
+ */
 KTEST(phys_bounds_and_contiguity)
 {
-	paddr_t lo = phys_alloc(16, 0, 16ULL << 20);
-	KASSERT_TEST(lo != 0);
-	KEXPECT(lo + 16 * PAGE_SIZE <= (16ULL << 20));
-	paddr_t hi = phys_alloc(1, 64ULL << 20, 128ULL << 20);
-	KEXPECT(hi >= (64ULL << 20) && hi < (128ULL << 20));
+	paddr_t low = test_extreme_free_page(false), high = test_extreme_free_page(true);
+	KASSERT_TEST(low && high && low <= high, "free pages at 0x%llx .. 0x%llx", (unsigned long long)low,
+		     (unsigned long long)high);
+	KEXPECT_EQ(phys_alloc(1, 0, low), 0, "nothing free below the lowest free page");
+	KEXPECT_EQ(phys_alloc(1, high + PAGE_SIZE, UINT64_MAX), 0, "nothing free above the highest");
+	paddr_t a = phys_alloc(1, 0, low + PAGE_SIZE), b = phys_alloc(1, high, UINT64_MAX);
+	KEXPECT_EQ(a, low, "a window ending right after the lowest free page");
+	KEXPECT_EQ(b, high, "a window starting at the highest free page");
+	if (a)
+		phys_free(a, 1);
+	if (b && b != a)
+		phys_free(b, 1);
+	for (uint64_t n = 1; n <= 17; n += 2) {   /* a known free run of n pages: its exact window, and less */
+		paddr_t run = phys_alloc(n, 0, UINT64_MAX);
+		KASSERT_TEST(run, "%llu pages", (unsigned long long)n);
+		phys_free(run, n);
+		KEXPECT(phys_alloc(n, run, run + n * PAGE_SIZE - 1) == 0, "a window one byte short of %llu pages",
+			(unsigned long long)n);
+		paddr_t got = phys_alloc(n, run, run + n * PAGE_SIZE);
+		KEXPECT_EQ(got, run, "the run's exact window");
+		if (got)
+			phys_free(got, n);
+		paddr_t lo = run > (8ULL << 20) ? run - (8ULL << 20) : 0, hi = run + n * PAGE_SIZE + (8ULL << 20);
+		got = phys_alloc(n, lo, hi);
+		KEXPECT(got >= lo && got + n * PAGE_SIZE <= hi, "inside [0x%llx, 0x%llx): 0x%llx", (unsigned long long)lo,
+			(unsigned long long)hi, (unsigned long long)got);
+		if (got)
+			phys_free(got, n);
+	}
 	KEXPECT_EQ(phys_alloc(0, 0, UINT64_MAX), 0);
 	KEXPECT_EQ(phys_alloc(1, 0x3000, 0x3000), 0);
 	KEXPECT_EQ(phys_alloc(1ULL << 40, 0, UINT64_MAX), 0);
-	phys_free(lo, 16);
-	if (hi)
-		phys_free(hi, 1);
 }
 
 KTEST(phys_zeroed_page_is_zero)
@@ -323,8 +375,9 @@ KTEST(pt_live_protect_makes_readonly)
 
 KTEST(pt_live_2m_page_split_by_partial_unmap)
 {
-	paddr_t pa = phys_alloc(512, 0, UINT64_MAX);   /* buddy: naturally aligned to 2 MiB */
-	KASSERT_TEST(pa && IS_ALIGNED(pa, SIZE_2M));
+	/* 1023 pages always hold an aligned 2 MiB frame, however the allocator places the run. */
+	paddr_t run = phys_alloc(1023, 0, UINT64_MAX), pa = ALIGN_UP(run, SIZE_2M);
+	KASSERT_TEST(run);
 	vaddr_t va = ALIGN_DOWN(SCRATCH_VA, SIZE_2M);
 	KASSERT_TEST(pt_map(&kernel_pt, va, pa, SIZE_2M, PT_PROT_W, PT_SIZE_2M | PT_SIZE_4K) == PT_OK);
 	uint64_t sz;
@@ -337,7 +390,7 @@ KTEST(pt_live_2m_page_split_by_partial_unmap)
 	KEXPECT_EQ(*(volatile uint64_t *)(va + 5 * PAGE_SIZE), 0x55);
 	KEXPECT_EQ(pt_unmap(&kernel_pt, va, SIZE_2M), PT_OK);
 	KEXPECT(!pt_query(&kernel_pt, va + 5 * PAGE_SIZE, NULL, NULL, NULL));
-	phys_free(pa, 512);
+	phys_free(run, 1023);
 }
 
 KTEST(pt_rejects_bad_ranges)

@@ -1,0 +1,524 @@
+/*
+ * Host test of the command-line parser (kernel/cmdline.c, built here unchanged): each rule of the
+ * grammar in kernel/cmdline.h with generated cases, the issue's examples with their exact
+ * messages, and a differential run of random inputs against the reference model
+ * (model_cmdline.c), which also checks the properties every parse must have.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "model_cmdline.h"
+#include "model_cmdline.c"
+#include "../../kernel/cmdline.c"
+
+static uint64_t rng = 0x243F6A8885A308D3ULL;
+
+/* Xorshift choice in [0, n) (n >= 1). */
+static uint64_t draw(uint64_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng % n;
+}
+
+static struct cmdline c;
+static struct model_cmdline m;
+static char why[512];
+
+/* Parses s (len bytes) and checks the result against the model; returns true when they agree. */
+static bool parse_checked(const void *s, size_t len, bool cut)
+{
+	cmdline_parse(&c, s, len, cut);
+	model_cmdline_parse(&m, s, len, cut);
+	if (model_cmdline_check(&c, &m, why, sizeof(why))) {
+		printf("# model disagrees on %zu bytes: %s\n", len, why);
+		return false;
+	}
+	return true;
+}
+
+static bool parse_str(const char *s) { return parse_checked(s, strlen(s), false); }
+
+/* The problem of the only diagnostic, or CMDLINE_NPROBLEMS when there is none or several. */
+static unsigned only_problem(void) { return c.ndiag == 1 ? c.diag[0].problem : CMDLINE_NPROBLEMS; }
+
+/* ---------------------------------------------------------------- the issue's cases */
+
+static void test_issue_examples(void)
+{
+	static const struct { const char *word; unsigned problem; const char *msg; } cases[] = {
+		{ "syspte=0x4000000", CMDLINE_P_NOT_DECIMAL,
+		  "cmdline: \"syspte=0x4000000\" ignored: not a decimal size (hex and signs are not accepted); using syspte=1G" },
+		{ "syspte=-64M", CMDLINE_P_NOT_DECIMAL, NULL },
+		{ "syspte=", CMDLINE_P_EMPTY, "cmdline: \"syspte=\" ignored: empty value; using syspte=1G" },
+		{ "syspte=99999999999G", CMDLINE_P_TOO_LARGE, "cmdline: \"syspte=99999999999G\" ignored: larger than 512G; using syspte=1G" },
+		{ "syspte=1T", CMDLINE_P_BAD_SUFFIX, "cmdline: \"syspte=1T\" ignored: unknown suffix (K, M or G); using syspte=1G" },
+		{ "syspte=64MB", CMDLINE_P_BAD_SUFFIX, NULL },
+		{ "syspte=1M", CMDLINE_P_TOO_SMALL, NULL },
+		{ "syspte=3M", CMDLINE_P_NOT_MULTIPLE, "cmdline: \"syspte=3M\" ignored: not a multiple of 2M; using syspte=1G" },
+		{ "onexti=halt", CMDLINE_P_UNKNOWN_KEY, "cmdline: \"onexti=halt\" ignored: no such option (did you mean onexit?)" },
+		{ "verifier=yes", CMDLINE_P_BAD_NAME, "cmdline: \"verifier=yes\" ignored: not 0, 1, off or on; using verifier=0" },
+		{ "onexit=qmeu", CMDLINE_P_BAD_NAME, "cmdline: \"onexit=qmeu\" ignored: not halt, qemu or reboot; using onexit=halt" },
+		{ "verifier", CMDLINE_P_NO_EQUALS, "cmdline: \"verifier\" ignored: not key=value (write verifier=VALUE); using verifier=0" },
+		{ "hello", CMDLINE_P_NO_EQUALS,
+		  "cmdline: \"hello\" ignored: not key=value (options: onexit syspte ktest mmapdump ptdump verifier exhaust crashtest)" },
+		{ "ktest=map-", CMDLINE_P_BAD_PREFIX,
+		  "cmdline: \"ktest=map-\" ignored: not a test-name prefix of 1 to 63 letters, digits or '_'; using ktest=(every test)" },
+		{ "sysp\xc3\xa9te=1G", CMDLINE_P_NOT_ASCII, "cmdline: \"sysp\\xc3\\xa9te=1G\" ignored: a byte that is not printable ASCII" },
+		{ "Onexit=qemu", CMDLINE_P_UNKNOWN_KEY, "cmdline: \"Onexit=qemu\" ignored: no such option (did you mean onexit?)" },
+	};
+	char buf[512];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool agree = parse_str(cases[i].word);
+		cmdline_diag_format(&c, 0, buf, sizeof(buf));
+		ok(agree && only_problem() == cases[i].problem && (!cases[i].msg || !strcmp(buf, cases[i].msg)),
+		   "issue case %s: problem %u, message \"%s\"", cases[i].word, cases[i].problem, buf);
+	}
+	/* mmapdump=0 and ptdump=0 turn the dumps off; on and 1 turn them on. */
+	parse_str("mmapdump=1 ptdump=on mmapdump=0 ptdump=0");
+	ok(!c.opts.mmapdump && !c.opts.ptdump && c.ndiag == 2 && c.diag[0].problem == CMDLINE_P_OVERRIDDEN,
+	   "mmapdump=0 / ptdump=0 are off, the earlier on is reported as overridden");
+	parse_str("onexit=halt syspte=64M onexit=qemu");
+	buf[0] = 0;
+	cmdline_diag_format(&c, 0, buf, sizeof(buf));
+	ok(!strcmp(buf, "cmdline: \"onexit=halt\" overridden by a later onexit=; using onexit=qemu"), "overridden: %s", buf);
+	/* A byte-order mark as Notepad writes it, CRLF line ends, a tab, a NUL, a comment. */
+	static const char notepad[] = "\xEF\xBB\xBFonexit=qemu\r\nsyspte=64M\t# comment verifier=1\r\nktest=map_\0ptdump=1\r\n";
+	parse_checked(notepad, sizeof(notepad) - 1, false);
+	ok(c.ndiag == 0 && c.opts.onexit == CMDLINE_ONEXIT_QEMU && c.opts.syspte == 64ULL << 20 && !c.opts.verifier &&
+	   !strcmp(c.opts.ktest, "map_") && c.opts.ptdump && c.encoding == CMDLINE_ENC_UTF8_BOM,
+	   "Notepad-style file: BOM, CRLF, tab, comment, NUL");
+	/* A cut file: the last word may be a fragment, and the cut itself is reported. */
+	parse_checked("onexit=qemu syspte=64", 21, true);
+	cmdline_diag_format(&c, 1, buf, sizeof(buf));
+	ok(c.ndiag == 2 && c.diag[0].problem == CMDLINE_P_CUT_WORD && c.opts.syspte == SYSPTE_DEFAULT_SIZE &&
+	   c.diag[1].problem == CMDLINE_P_INPUT_CUT &&
+	   !strcmp(buf, "cmdline: the command line is longer than the 21 bytes read; the rest is ignored"),
+	   "cut input: fragment ignored and the cut reported (%s)", buf);
+	parse_checked("onexit=qemu syspte=64M ", 23, true);
+	ok(c.ndiag == 1 && c.diag[0].problem == CMDLINE_P_INPUT_CUT && c.opts.syspte == 64ULL << 20,
+	   "cut input ending in a separator: every word complete");
+}
+
+/* ---------------------------------------------------------------- sizes */
+
+/* The expected outcome of size value v, computed with 128-bit arithmetic. */
+static unsigned expect_size(const char *v, uint64_t *bytes)
+{
+	if (!v[0])
+		return CMDLINE_P_EMPTY;
+	return model_size(v, bytes);
+}
+
+static void test_sizes(void)
+{
+	static const char *const suffixes[] = { "", "k", "K", "m", "M", "g", "G", "T", "t", "B", "MB", "KiB", "GB", "x",
+		"M ", "%", "MM", "G0" };
+	static const char *const prefixes[] = { "", "", "", "", "0x", "0X", "-", "+", " ", "00" };
+	unsigned bad = 0, n = 0, hit[CMDLINE_NPROBLEMS + 1] = { 0 };
+	for (unsigned i = 0; i < 40000; i++) {
+		char v[64], w[80];
+		uint64_t mag;
+		switch (draw(4)) {
+		case 0: mag = draw(5000); break;                             /* small numbers */
+		case 1: mag = (draw(1 << 18) + 1) * 2 << draw(21); break;    /* multiples of 2 MiB-ish */
+		case 2: mag = rng; break;                                    /* anything */
+		default: mag = 512ULL << draw(40); break;                   /* near the limits */
+		}
+		const char *pre = prefixes[draw(sizeof(prefixes) / sizeof(prefixes[0]))];
+		const char *suf = suffixes[draw(sizeof(suffixes) / sizeof(suffixes[0]))];
+		if (draw(8) == 0)
+			snprintf(v, sizeof(v), "%s%llu%llu%s", pre, (unsigned long long)mag, (unsigned long long)rng, suf);
+		else
+			snprintf(v, sizeof(v), "%s%llu%s", pre, (unsigned long long)mag, suf);
+		snprintf(w, sizeof(w), "syspte=%s", v);
+		uint64_t want = SYSPTE_DEFAULT_SIZE, got = 0;
+		unsigned p = expect_size(v, &got);
+		if (strchr(v, ' '))   /* a space splits the word: the rest is a word of its own */
+			continue;
+		bool agree = parse_str(w);
+		if (p == CMDLINE_NPROBLEMS)
+			want = got;
+		n++;
+		hit[p]++;
+		if (!agree || c.opts.syspte != want || (p == CMDLINE_NPROBLEMS ? c.ndiag != 0 : only_problem() != p)) {
+			if (bad++ < 5)
+				printf("# syspte=%s: got %llu with %zu diagnostics, want %llu / problem %u\n", v,
+				       (unsigned long long)c.opts.syspte, c.ndiag, (unsigned long long)want, p);
+		}
+	}
+	ok(bad == 0, "sizes: %u generated values, each accepted with exactly its value or refused with its reason", n);
+	ok(hit[CMDLINE_NPROBLEMS] > 500 && hit[CMDLINE_P_NOT_DECIMAL] && hit[CMDLINE_P_BAD_SUFFIX] && hit[CMDLINE_P_TOO_LARGE] &&
+	   hit[CMDLINE_P_TOO_SMALL] && hit[CMDLINE_P_NOT_MULTIPLE],
+	   "sizes: the generator reached every outcome (%u valid, %u hex/sign, %u suffix, %u large, %u small, %u not 2M)",
+	   hit[CMDLINE_NPROBLEMS], hit[CMDLINE_P_NOT_DECIMAL], hit[CMDLINE_P_BAD_SUFFIX], hit[CMDLINE_P_TOO_LARGE],
+	   hit[CMDLINE_P_TOO_SMALL], hit[CMDLINE_P_NOT_MULTIPLE]);
+	/* The exact edges. */
+	parse_str("syspte=2M");
+	bool edges = c.opts.syspte == 2ULL << 20 && !c.ndiag;
+	parse_str("syspte=512G");
+	edges &= c.opts.syspte == 512ULL << 30 && !c.ndiag;
+	parse_str("syspte=549755813888");
+	edges &= c.opts.syspte == 512ULL << 30 && !c.ndiag;
+	parse_str("syspte=549755813890");
+	edges &= only_problem() == CMDLINE_P_TOO_LARGE;
+	parse_str("syspte=18446744073709551616");
+	edges &= only_problem() == CMDLINE_P_TOO_LARGE;
+	parse_str("syspte=0");
+	edges &= only_problem() == CMDLINE_P_TOO_SMALL;
+	parse_str("syspte=2048k");
+	edges &= c.opts.syspte == 2ULL << 20 && !c.ndiag;
+	ok(edges, "sizes: 2M and 512G accepted, one past and 2^64 refused, lowercase suffixes");
+}
+
+/* ---------------------------------------------------------------- names, booleans, prefixes */
+
+/* A random mutation of s: one byte changed, inserted, deleted, or the case flipped. */
+static void mutate(const char *s, char *out, size_t cap)
+{
+	size_t n = strlen(s), at = draw(n + 1);
+	char b = (char)(0x21 + draw(0x5E));
+	switch (draw(4)) {
+	case 0: snprintf(out, cap, "%.*s%c%s", (int)at, s, b, s + at); break;
+	case 1: snprintf(out, cap, "%.*s%s", (int)at, s, at < n ? s + at + 1 : ""); break;
+	case 2: snprintf(out, cap, "%s", s); if (at < n) out[at] = b; break;
+	default:
+		snprintf(out, cap, "%s", s);
+		for (char *p = out; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 32);
+	}
+}
+
+static void test_names(void)
+{
+	unsigned bad = 0, n = 0;
+	for (unsigned key = 0; key < CMDLINE_NKEYS; key++) {
+		const char *const *names = model_cmdline_names(key);
+		if (!names)
+			continue;
+		for (unsigned i = 0; names[i]; i++) {
+			char w[64];
+			snprintf(w, sizeof(w), "%s=%s", cmdline_key_name(key), names[i]);
+			struct cmdline_opts want;
+			cmdline_defaults(&want);
+			model_value(&want, key, names[i]);
+			bool agree = parse_str(w);
+			n++;
+			if (!agree || c.ndiag || !model_opts_equal(&c.opts, &want))
+				bad++, printf("# %s not accepted\n", w);
+		}
+		for (unsigned r = 0; r < 2000; r++) {
+			char v[64], w[96];
+			unsigned count = 0;
+			while (names[count])
+				count++;
+			mutate(names[draw(count)], v, sizeof(v));
+			bool valid = false;
+			for (unsigned i = 0; names[i]; i++)
+				valid |= !strcmp(v, names[i]);
+			if (valid || !v[0] || strpbrk(v, " \t"))
+				continue;
+			snprintf(w, sizeof(w), "%s=%s", cmdline_key_name(key), v);
+			bool agree = parse_str(w);
+			n++;
+			struct cmdline_opts def;
+			cmdline_defaults(&def);
+			if (!agree || only_problem() != CMDLINE_P_BAD_NAME || !model_opts_equal(&c.opts, &def))
+				if (bad++ < 5)
+					printf("# %s: %zu diagnostics, first %u\n", w, c.ndiag, c.ndiag ? c.diag[0].problem : 99);
+		}
+	}
+	ok(bad == 0, "bool and name values: %u generated, each name accepted, every other spelling refused", n);
+
+	bad = n = 0;
+	static const char ok_bytes[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+	for (unsigned r = 0; r < 5000; r++) {
+		char v[100], w[120];
+		size_t len = 1 + draw(draw(4) ? 63 : 90);
+		for (size_t i = 0; i < len; i++)
+			v[i] = ok_bytes[draw(sizeof(ok_bytes) - 1)];
+		v[len] = 0;
+		bool valid = len <= 63;
+		if (draw(3) == 0) {
+			v[draw(len)] = "-.*/=+,:;!?'\"[]"[draw(15)];
+			valid = false;
+		}
+		snprintf(w, sizeof(w), "ktest=%s", v);
+		bool agree = parse_str(w);
+		n++;
+		if (!agree || (valid ? c.ndiag || strcmp(c.opts.ktest, v) : only_problem() != CMDLINE_P_BAD_PREFIX || c.opts.ktest[0]))
+			if (bad++ < 5)
+				printf("# %s: %zu diagnostics, ktest \"%s\"\n", w, c.ndiag, c.opts.ktest);
+	}
+	ok(bad == 0, "ktest prefixes: %u generated, 1..63 name bytes accepted exactly, others refused", n);
+}
+
+/* ---------------------------------------------------------------- layout, encodings, keys */
+
+/* Fills out with a random valid word; returns the key it sets. */
+static unsigned random_valid_word(char *out, size_t cap)
+{
+	unsigned key = (unsigned)draw(CMDLINE_NKEYS);
+	const char *const *names = model_cmdline_names(key);
+	if (names) {
+		unsigned n = 0;
+		while (names[n])
+			n++;
+		snprintf(out, cap, "%s=%s", cmdline_key_name(key), names[draw(n)]);
+	} else if (key == CMDLINE_SYSPTE) {
+		snprintf(out, cap, "syspte=%lluM", (unsigned long long)(2 * (1 + draw(4096))));
+	} else {
+		snprintf(out, cap, "ktest=%s", (const char *[]){ "map_", "pt_", "phys", "x", "reserve_null" }[draw(5)]);
+	}
+	return key;
+}
+
+static size_t append(char *buf, size_t at, const char *s, size_t n)
+{
+	memcpy(buf + at, s, n);
+	return at + n;
+}
+
+static void test_layout(void)
+{
+	unsigned bad = 0;
+	for (unsigned r = 0; r < 3000; r++) {
+		char plain[1024], fancy[2048], words[8][64];
+		size_t np = 0, nf = 0, nw = 1 + draw(8);
+		for (size_t i = 0; i < nw; i++)
+			random_valid_word(words[i], sizeof(words[i]));
+		if (draw(2))
+			nf = append(fancy, nf, "\xEF\xBB\xBF", 3);
+		for (size_t i = 0; i < nw; i++) {
+			np = append(plain, np, words[i], strlen(words[i]));
+			plain[np++] = ' ';
+			nf = append(fancy, nf, words[i], strlen(words[i]));
+			for (size_t s = 1 + draw(3); s; s--)
+				fancy[nf++] = " \t\r\n\v\f\0"[draw(7)];
+			if (draw(4) == 0) {   /* a comment line: ignored up to its end */
+				nf = append(fancy, nf, "\n# syspte=4M onexit=reboot ", 27);
+				nf = append(fancy, nf, draw(2) ? "\r" : "\n", 1);
+			}
+		}
+		struct cmdline_opts want;
+		parse_checked(plain, np, false);
+		want = c.opts;
+		size_t want_diag = c.ndiag;
+		bool agree = parse_checked(fancy, nf, false);
+		if (!agree || !model_opts_equal(&c.opts, &want) || c.ndiag != want_diag)
+			if (bad++ < 5)
+				printf("# layout case %u differs\n", r);
+	}
+	ok(bad == 0, "separators (space, tab, CR, LF, VT, FF, NUL), BOM and comment lines change nothing");
+
+	bad = 0;
+	for (unsigned r = 0; r < 3000; r++) {
+		char ascii[1024], u16[2][2100];
+		size_t n = 0;
+		for (size_t i = 0, nw = 1 + draw(8); i < nw; i++) {
+			if (draw(3))
+				random_valid_word(ascii + n, sizeof(ascii) - n);
+			else
+				snprintf(ascii + n, sizeof(ascii) - n, "%s", (const char *[]){ "syspte=1T", "onexti=1", "x", "verifier=yes",
+					"ktest=a-b", "=", "syspte=" }[draw(7)]);
+			n += strlen(ascii + n);
+			ascii[n++] = draw(2) ? ' ' : '\n';
+		}
+		for (int be = 0; be < 2; be++) {
+			u16[be][0] = be ? '\xFE' : '\xFF';
+			u16[be][1] = be ? '\xFF' : '\xFE';
+			for (size_t i = 0; i < n; i++) {
+				u16[be][2 + 2 * i + be] = ascii[i];
+				u16[be][2 + 2 * i + !be] = 0;
+			}
+		}
+		parse_checked(ascii, n, false);
+		struct cmdline_opts want = c.opts;
+		size_t want_diag = c.ndiag;
+		uint8_t want_p[CMDLINE_DIAG_MAX];
+		for (size_t i = 0; i < c.ndiag; i++)
+			want_p[i] = c.diag[i].problem;
+		for (int be = 0; be < 2; be++) {
+			bool agree = parse_checked(u16[be], 2 + 2 * n, false);
+			bool same = agree && model_opts_equal(&c.opts, &want) && c.ndiag == want_diag &&
+				    c.encoding == (be ? CMDLINE_ENC_UTF16BE : CMDLINE_ENC_UTF16LE);
+			for (size_t i = 0; same && i < c.ndiag; i++)
+				same = c.diag[i].problem == want_p[i];
+			if (!same && bad++ < 5)
+				printf("# UTF-16%s case %u differs\n", be ? "BE" : "LE", r);
+		}
+	}
+	ok(bad == 0, "UTF-16LE and UTF-16BE files with a BOM parse as their ASCII text");
+	static const char u16_accent[] = "\xFF\xFEk\0t\0e\0s\0t\0=\0\xe9\0 \0o\0n\0e\0x\0i\0t\0=\0q\0e\0m\0u\0";
+	parse_checked(u16_accent, sizeof(u16_accent) - 1, false);
+	ok(c.opts.onexit == CMDLINE_ONEXIT_QEMU && only_problem() == CMDLINE_P_NOT_ASCII && c.diag[0].key == CMDLINE_KTEST &&
+	   c.diag[0].len == 8, "UTF-16 non-ASCII character: decoded to UTF-8, its word refused");
+
+	/* Non-ASCII or control bytes anywhere in a word refuse that word only. */
+	bad = 0;
+	for (unsigned r = 0; r < 5000; r++) {
+		char w[3][64], buf[256];
+		unsigned keys3[3];
+		for (int i = 0; i < 3; i++)
+			keys3[i] = random_valid_word(w[i], sizeof(w[i]));
+		int victim = (int)draw(3);
+		size_t len = strlen(w[victim]), at = draw(len + 1);
+		uint8_t b = draw(2) ? (uint8_t)(0x80 + draw(128)) : (uint8_t)"\x01\x02\x07\x08\x1b\x1f\x7f"[draw(7)];
+		memmove(w[victim] + at + 1, w[victim] + at, len - at + 1);
+		w[victim][at] = (char)b;
+		int n = snprintf(buf, sizeof(buf), "%s %s %s", w[0], w[1], w[2]);
+		bool agree = parse_checked(buf, (size_t)n, false);
+		bool victim_diag = false;
+		for (size_t i = 0; i < c.ndiag; i++)
+			victim_diag |= c.diag[i].problem == CMDLINE_P_NOT_ASCII;
+		(void)keys3;
+		if ((!agree || !victim_diag) && bad++ < 5)
+			printf("# non-ASCII case \"%s\" not refused\n", buf);
+	}
+	ok(bad == 0, "a byte outside printable ASCII refuses its word, named in the diagnostic");
+
+	/* Unknown keys, and suggestions for near misses of a real key. */
+	bad = 0;
+	unsigned suggested = 0, tries = 0;
+	for (unsigned r = 0; r < 5000; r++) {
+		char k[64], w[96];
+		unsigned key = (unsigned)draw(CMDLINE_NKEYS);
+		mutate(cmdline_key_name(key), k, sizeof(k));
+		if (model_cmdline_key(k) != CMDLINE_NOKEY || strpbrk(k, "= \t") || k[0] == '#')
+			continue;
+		snprintf(w, sizeof(w), "%s=1", k);
+		bool agree = parse_str(w);
+		tries++;
+		suggested += only_problem() == CMDLINE_P_UNKNOWN_KEY && c.diag[0].suggest == key;
+		if ((!agree || only_problem() != CMDLINE_P_UNKNOWN_KEY) && bad++ < 5)
+			printf("# unknown key %s not reported\n", w);
+	}
+	ok(bad == 0 && suggested * 10 > tries * 8, "unknown keys refused; %u of %u one-edit misspellings suggest the key",
+	   suggested, tries);
+}
+
+/* ---------------------------------------------------------------- occurrences, cuts, overflow */
+
+static void test_occurrences_and_cuts(void)
+{
+	unsigned bad = 0;
+	for (unsigned r = 0; r < 5000; r++) {
+		char buf[1024];
+		size_t n = 0;
+		unsigned nvalid = 0;
+		uint64_t want = SYSPTE_DEFAULT_SIZE;
+		for (size_t i = 0, nw = 1 + draw(10); i < nw; i++) {
+			if (draw(3)) {
+				uint64_t v = 2 * (1 + draw(1000));
+				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "syspte=%lluM ", (unsigned long long)v);
+				want = v << 20;
+				nvalid++;
+			} else {
+				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "syspte=%s ",
+						      (const char *[]){ "3M", "1T", "0x2", "", "-2M" }[draw(5)]);
+			}
+		}
+		bool agree = parse_checked(buf, n, false);
+		size_t over = 0;
+		for (size_t i = 0; i < c.ndiag; i++)
+			over += c.diag[i].problem == CMDLINE_P_OVERRIDDEN;
+		if ((!agree || c.opts.syspte != want || over != (nvalid ? nvalid - 1 : 0)) && bad++ < 5)
+			printf("# occurrence case \"%s\": got %llu\n", buf, (unsigned long long)c.opts.syspte);
+	}
+	ok(bad == 0, "the last valid occurrence wins; each earlier valid one is reported overridden, invalid ones ignored");
+
+	/* Every cut position of a valid line: the possibly cut last word has no effect. */
+	bad = 0;
+	for (unsigned r = 0; r < 300; r++) {
+		char full[600];
+		size_t n = 0;
+		for (size_t i = 0, nw = 1 + draw(10); i < nw; i++) {
+			random_valid_word(full + n, sizeof(full) - n);
+			n += strlen(full + n);
+			full[n++] = ' ';
+		}
+		for (size_t cut = 0; cut <= n; cut++) {
+			bool agree = parse_checked(full, cut, true);
+			bool last = c.ndiag && c.diag[c.ndiag - 1].problem == CMDLINE_P_INPUT_CUT;
+			bool frag_ok = true;
+			if (cut && full[cut - 1] != ' ') {   /* cut inside a word: that word is a fragment */
+				frag_ok = c.ndiag >= 2 && c.diag[c.ndiag - 2].problem == CMDLINE_P_CUT_WORD;
+				size_t start = cut;
+				while (start && full[start - 1] != ' ')
+					start--;
+				for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
+					frag_ok &= c.set_by[k] < (int32_t)start;
+			}
+			if ((!agree || !last || !frag_ok) && bad++ < 5)
+				printf("# cut at %zu of \"%.*s\"\n", cut, (int)n, full);
+		}
+	}
+	ok(bad == 0, "a cut input reports the cut, and a word cut in two has no effect");
+
+	/* More problems than the diagnostics array: counted, the first ones kept. */
+	char many[1024];
+	size_t n = 0;
+	for (int i = 0; i < 100; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "x%d ", i);
+	parse_checked(many, n, false);
+	ok(c.ndiag == CMDLINE_DIAG_MAX && c.ndropped == 100 - CMDLINE_DIAG_MAX && c.diag[0].off == 0,
+	   "100 bad words: %zu diagnostics kept, %zu counted", c.ndiag, c.ndropped);
+
+	/* Input longer than the text buffer: cut there, reported. */
+	static char huge[3 * CMDLINE_TEXT_MAX];
+	memset(huge, ' ', sizeof(huge));
+	memcpy(huge, "onexit=qemu", 11);
+	memcpy(huge + CMDLINE_TEXT_MAX - 4, "syspte=64M", 10);
+	parse_checked(huge, sizeof(huge), false);
+	ok(c.cut && c.opts.onexit == CMDLINE_ONEXIT_QEMU && c.opts.syspte == SYSPTE_DEFAULT_SIZE && c.ndiag == 2 &&
+	   c.diag[0].problem == CMDLINE_P_CUT_WORD, "input past the text buffer: cut, the word across the end ignored");
+	parse_checked("", 0, false);
+	struct cmdline_opts def;
+	cmdline_defaults(&def);
+	ok(!c.ndiag && model_opts_equal(&c.opts, &def), "empty input: defaults, no diagnostic");
+}
+
+/* ---------------------------------------------------------------- random inputs against the model */
+
+static void test_random_against_model(void)
+{
+	static const char *const pieces[] = { "onexit", "syspte", "ktest", "mmapdump", "ptdump", "verifier", "exhaust",
+		"crashtest", "=", "==", "qemu", "halt", "reboot", "1", "0", "on", "off", "yes", "64M", "2M", "512G", "1T",
+		"0x10", "-", "#", "# c\n", " ", "\t", "\r\n", "\n", "\0", "\xEF\xBB\xBF", "\xFF\xFE", "\xFE\xFF", "\xc3\xa9",
+		"\x80", "\x7f", "map_", "full", "budget", "nmi", "pf", "_", "K", "g", "99999999999999999999", "onexti" };
+	static const size_t piece_len[] = { 6, 6, 5, 8, 6, 8, 7, 9, 1, 2, 4, 4, 6, 1, 1, 2, 3, 3, 3, 2, 4, 2, 4, 1, 1,
+		4, 1, 1, 2, 1, 1, 3, 2, 2, 2, 1, 1, 4, 4, 6, 3, 2, 1, 1, 1, 20, 6 };
+	_Static_assert(sizeof(pieces) / sizeof(pieces[0]) == sizeof(piece_len) / sizeof(piece_len[0]), "piece lengths");
+	unsigned bad = 0, total = 0;
+	for (unsigned r = 0; r < 30000; r++) {
+		static char buf[1400];
+		size_t n = 0;
+		while (n < 1200 && draw(40)) {
+			if (draw(8) == 0) {
+				buf[n++] = (char)draw(256);
+				continue;
+			}
+			size_t p = draw(sizeof(pieces) / sizeof(pieces[0]));
+			n = append(buf, n, pieces[p], piece_len[p]);
+		}
+		bool cut = draw(4) == 0;
+		total++;
+		if (!parse_checked(buf, n, cut) && bad++ < 5)
+			printf("# random input %u disagrees (%zu bytes)\n", r, n);
+	}
+	ok(bad == 0, "%u random inputs: parser == model, every word in effect or diagnosed, messages bounded", total);
+}
+
+int main(void)
+{
+	test_issue_examples();
+	test_sizes();
+	test_names();
+	test_layout();
+	test_occurrences_and_cuts();
+	test_random_against_model();
+	return tap_done();
+}
