@@ -363,3 +363,15 @@ void phys_dump(void)
 		(unsigned long long)s.highest_pfn);
 	buddy_dump(&phys_buddy);
 }
+
+/* phys_reset: forgets every range, the allocator and the budget, as before phys_init. For a machine
+ * whose memory is being replaced (host_machine_create). */
+void phys_reset(void)
+{
+	phys_buddy = (struct buddy){ 0 };
+	phys_lock = (spinlock_t)SPINLOCK_INIT;
+	phys_st = (struct phys_stats){ 0 };
+	phys_budget = UINT64_MAX;
+	phys_clipped = 0;
+	phys_nmanaged = phys_nloader = 0;
+}

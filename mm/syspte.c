@@ -587,3 +587,10 @@ void syspte_describe(vaddr_t va)
 	syspte_print_tag(info.tag);
 	kprintf(", %llu pages mapped\n", (unsigned long long)info.mapped);
 }
+
+/* syspte_reset: forgets the region and every reservation, as before syspte_init. For a machine
+ * whose memory is being replaced (host_machine_create); nothing is unmapped or freed. */
+void syspte_reset(void)
+{
+	sp = (typeof(sp)){ .lock = SPINLOCK_INIT };
+}

@@ -64,6 +64,8 @@ struct syspte_stats {
 
 /* Sets up the region [base, base + npages pages) in pt; 0 or negative with a printed reason. */
 int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages);
+/* Forgets the region and its reservations, as before syspte_init (the machine is being replaced). */
+void syspte_reset(void);
 
 /* Reserves npages (>= 1) pages; 0 when the region or record memory is exhausted. */
 vaddr_t syspte_reserve(uint64_t npages, uint32_t tag, uint32_t flags);

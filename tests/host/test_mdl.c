@@ -898,9 +898,8 @@ static void test_null_start_va(void)
 {
 	struct { MDL mdl; PFN_NUMBER pfn[2]; } h;
 	memset(&h, 0, sizeof(h));
+	MmInitializeMdl(&h.mdl, (PVOID)0xfff, 2);   /* the last byte of one page and the first of the next: 2 pages */
 	h.mdl.MdlFlags = MDL_PAGES_LOCKED;
-	h.mdl.ByteOffset = 0xfff;
-	h.mdl.ByteCount = 2;   /* the last byte of one page and the first of the next: 2 pages */
 	h.pfn[0] = 0x123;
 	h.pfn[1] = 0x456;
 	ok(MmGetMdlVirtualAddress(&h.mdl) == (void *)0xfff, "StartVa NULL: virtual address is the offset");
