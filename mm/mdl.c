@@ -306,6 +306,16 @@ VOID IoFreeMdl(PMDL Mdl)
 	ExFreePoolWithTag(Mdl, MDL_TAG_IO);
 }
 
+/* True when an MDL whose PFN array a call writes can hold pages PFNs: its Size says so (mdl_room_ok)
+ * and, when it starts a pool block, the block really is that large. */
+static bool mdl_has_room(const MDL *mdl, uint64_t pages)
+{
+	size_t bytes;
+	if (!mdl_room_ok(mdl, pages))
+		return false;
+	return !pool_block_info(mdl, &bytes, NULL) || bytes >= sizeof(MDL) + pages * sizeof(PFN_NUMBER);
+}
+
 /*
  * MmBuildMdlForNonPagedPool: fills the PFN array by walking the kernel page tables for every page of
  * the MDL's range (direct-map addresses and system-PTE mappings alike), sets SOURCE_IS_NONPAGED_POOL
@@ -314,7 +324,8 @@ VOID IoFreeMdl(PMDL Mdl)
  * 0), with the MDL unchanged. Bug check 0x1A, MDL unchanged: a malformed MDL or ByteCount 0
  * (MDL_BUGCHECK_INVALID_BASE + reason, mm/mdl.h); an MDL that already describes pages, i.e. locked,
  * mapped, pool or partial (MDL_BUGCHECK_BUILD_BAD_MDL: P2 MDL, P3 MdlFlags), which Windows asserts
- * against. NULL Mdl: 0x50 at address 0. Needs mm_set_kernel_pt (asserted).
+ * against; an MDL starting a pool block too small for the span its Size admits (MDL_BUGCHECK_BAD_SIZE).
+ * NULL Mdl: 0x50 at address 0. Needs mm_set_kernel_pt (asserted).
  */
 VOID MmBuildMdlForNonPagedPool(PMDL Mdl)
 {
@@ -329,9 +340,14 @@ VOID MmBuildMdlForNonPagedPool(PMDL Mdl)
 		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BUILD_BAD_MDL, (uint64_t)Mdl, mdl_flags(Mdl), 0);
 		return;
 	}
-	KASSERT(mdl_kernel_pt != NULL, "MmBuildMdlForNonPagedPool before mm_set_kernel_pt");
 	vaddr_t start = (vaddr_t)Mdl->StartVa;
 	uint64_t n = mdl_pages(Mdl);
+	if (!mdl_has_room(Mdl, n)) {   /* Size holds the span, but the pool block under it does not */
+		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_SIZE, (uint64_t)Mdl, (uint16_t)Mdl->Size,
+			     sizeof(MDL) + n * sizeof(PFN_NUMBER));
+		return;
+	}
+	KASSERT(mdl_kernel_pt != NULL, "MmBuildMdlForNonPagedPool before mm_set_kernel_pt");
 	paddr_t pa;
 	for (uint64_t i = 0; i < n; i++) {   /* validate every page before writing anything */
 		vaddr_t va = start + (i << PAGE_SHIFT);   /* no wrap: the MDL is valid */
@@ -349,16 +365,6 @@ VOID MmBuildMdlForNonPagedPool(PMDL Mdl)
 	}
 	Mdl->MappedSystemVa = MmGetMdlVirtualAddress(Mdl);
 	mdl_set_flags(Mdl, mdl_flags(Mdl) | MDL_SOURCE_IS_NONPAGED_POOL);
-}
-
-/* True when a target MDL can hold pages PFNs: its Size says so (mdl_room_ok) and, when it is a pool
- * block, the block really is that large. */
-static bool mdl_has_room(const MDL *mdl, uint64_t pages)
-{
-	size_t bytes;
-	if (!mdl_room_ok(mdl, pages))
-		return false;
-	return !pool_block_info(mdl, &bytes, NULL) || bytes >= sizeof(MDL) + pages * sizeof(PFN_NUMBER);
 }
 
 /* The target's MappedSystemVa for a partial MDL at byte offset off into the source's data. */
