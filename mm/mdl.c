@@ -199,14 +199,18 @@ bool mdl_require(const MDL *mdl, unsigned checks)
 	return false;
 }
 
-bool mdl_mappable(const MDL *mdl)
+/* True when a valid MDL's state allows a mapping: locked or partial, not mapped, not pool. */
+static bool mdl_map_state_ok(const MDL *mdl)
 {
 	uint16_t f = mdl_flags(mdl);
-	if (mdl_validate(mdl, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, NULL) != MDL_VALID)
-		return false;
 	if (!(f & (MDL_PAGES_LOCKED | MDL_PARTIAL)))
 		return false;
 	return !(f & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL_HAS_BEEN_MAPPED));
+}
+
+bool mdl_mappable(const MDL *mdl)
+{
+	return mdl_validate(mdl, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, NULL) == MDL_VALID && mdl_map_state_ok(mdl);
 }
 
 const char *mdl_invalid_name(enum mdl_invalid why)
@@ -662,7 +666,7 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE Ac
 		return NULL;
 	if (mdl_flags(mdl) & MDL_SOURCE_IS_NONPAGED_POOL)   /* never mapped too: the validator says so */
 		return mdl->MappedSystemVa;
-	if (!mdl_mappable(mdl))   /* before reserving: a refusal changes nothing */
+	if (!mdl_map_state_ok(mdl))   /* before reserving: a refusal changes nothing */
 		return NULL;
 	PVOID base = MmAllocateMappingAddressEx((SIZE_T)mdl_pages(mdl) << PAGE_SHIFT, MDL_TAG_MAP, 0);
 	if (!base)

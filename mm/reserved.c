@@ -90,7 +90,8 @@ PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, P
 }
 
 /*
- * The MDL gives only the span. NULL MDL: bug check 0x50 at address 0 (as every call that cannot
+ * MmUnmapReservedMapping: unmaps the span of Mdl from BaseAddress (contract in the spec); the MDL
+ * gives only the span. NULL MDL: bug check 0x50 at address 0 (as every call that cannot
  * return an error); a malformed one: 0x1A, MDL_BUGCHECK_INVALID_BASE + reason (mm/mdl.h); both
  * before the address checks, since the span comes from the MDL. An MDL of 0 bytes does nothing
  * after the address and tag checks.
