@@ -151,17 +151,26 @@ static bool mdl_flags_ok(const MDL *mdl)
 	return true;
 }
 
-/* Index of the first of n frames at or beyond the physical address width, or n. */
+/* Index of the first of n frames at or beyond the physical address width, or n. The common case
+ * is one branch-free pass of four independent OR chains (the loads set the pace); the index is
+ * looked for only when some frame is too high. The map path's only pass over the frames. */
 static uint64_t mdl_first_bad_frame(const PFN_NUMBER *pfn, uint64_t n)
 {
-	uint64_t limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT), any = 0;
-	for (uint64_t i = 0; i < n; i++)   /* one branch-free pass; the index only on failure */
-		any |= pfn[i];
-	if (any < limit)
+	uint64_t limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	uint64_t a = 0, b = 0, c = 0, d = 0, k = 0;
+	for (; k + 4 <= n; k += 4) {
+		a |= pfn[k];
+		b |= pfn[k + 1];
+		c |= pfn[k + 2];
+		d |= pfn[k + 3];
+	}
+	for (; k < n; k++)
+		a |= pfn[k];
+	if ((a | b | c | d) < limit)
 		return n;
-	for (uint64_t i = 0; i < n; i++)
-		if (pfn[i] >= limit)
-			return i;
+	for (k = 0; k < n; k++)
+		if (pfn[k] >= limit)
+			return k;
 	return n;
 }
 

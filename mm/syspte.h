@@ -71,7 +71,8 @@ void syspte_reset(void);
 vaddr_t syspte_reserve(uint64_t npages, uint32_t tag, uint32_t flags);
 /* Frees the reservation starting at va's page (0x101, 0x102, 0x103 as misuse). */
 int syspte_release(vaddr_t va, uint32_t tag, struct syspte_misuse *m);
-/* Maps n frames at va's page with PAT index cache (0x104, 0x105, 0x107; REFUSED if it does not fit). */
+/* Maps n frames at va's page with PAT index cache (0x104, 0x105, 0x107; REFUSED if it does not fit).
+ * Every frame must exist (below the CPU's physical width): the caller validated them (mdl_validate). */
 int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsigned cache,
 	       struct syspte_misuse *m);
 /* Unmaps n pages from va's page: whole mappings only (0x108 .. 0x10C). */
