@@ -27,6 +27,10 @@ void arch_tlb_flush_all(void);
 void arch_cr3_load(paddr_t pml4_pa);
 paddr_t arch_cr3_read(void);
 
+/* Physical address width of the CPU (CPUID MAXPHYADDR, 32..52): no frame at or above
+ * 2^(bits - PAGE_SHIFT) exists, and a PTE naming one sets reserved bits. */
+unsigned arch_phys_addr_bits(void);
+
 /* Disables interrupts and returns the previous state for arch_irq_restore. */
 uint64_t arch_irq_save(void);
 void arch_irq_restore(uint64_t flags);

@@ -10,17 +10,49 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+/*
+ * The WDK's basic types (ntdef.h / basetsd.h), with the widths they have on 64-bit Windows: LONG
+ * and ULONG are 32 bits there (LLP64), so they are int32_t/uint32_t here, not C's long.
+ */
 typedef void VOID, *PVOID;
-typedef uint8_t UCHAR, BOOLEAN;
-typedef int16_t CSHORT;
-typedef uint16_t USHORT;
+typedef char CHAR, *PCHAR;
+typedef uint8_t UCHAR, *PUCHAR, BOOLEAN, *PBOOLEAN;
+typedef int16_t SHORT, *PSHORT, CSHORT;
+typedef uint16_t USHORT, *PUSHORT;
+typedef int32_t LONG, *PLONG;
 typedef uint32_t ULONG, *PULONG;
-typedef int32_t LONG, NTSTATUS;
-typedef uint64_t ULONG64, ULONG_PTR, SIZE_T, PFN_NUMBER, *PPFN_NUMBER;
+typedef int64_t LONGLONG, *PLONGLONG, LONG64, LONG_PTR, SSIZE_T;
+typedef uint64_t ULONGLONG, *PULONGLONG, ULONG64, ULONG_PTR, *PULONG_PTR, SIZE_T, *PSIZE_T;
+typedef uint64_t PFN_NUMBER, *PPFN_NUMBER;
+typedef LONG NTSTATUS, *PNTSTATUS;
 typedef struct _EPROCESS *PEPROCESS;
 typedef struct _IRP *PIRP;
 typedef union _LARGE_INTEGER { struct { ULONG LowPart; LONG HighPart; } u; int64_t QuadPart; } LARGE_INTEGER;
 typedef LARGE_INTEGER PHYSICAL_ADDRESS, *PPHYSICAL_ADDRESS;
+
+#ifndef FALSE
+#define FALSE 0
+#endif
+#ifndef TRUE
+#define TRUE 1
+#endif
+#define UNREFERENCED_PARAMETER(P) ((void)(P))
+#define ARGUMENT_PRESENT(ArgumentPointer) ((CHAR *)((ULONG_PTR)(ArgumentPointer)) != (CHAR *)NULL)
+
+/* NTSTATUS (ntstatus.h): severity in the top two bits; success and information are >= 0. */
+#define NT_SUCCESS(Status)     (((NTSTATUS)(Status)) >= 0)
+#define NT_INFORMATION(Status) ((((ULONG)(Status)) >> 30) == 1)
+#define NT_WARNING(Status)     ((((ULONG)(Status)) >> 30) == 2)
+#define NT_ERROR(Status)       ((((ULONG)(Status)) >> 30) == 3)
+#define STATUS_SUCCESS                ((NTSTATUS)0x00000000)
+#define STATUS_UNSUCCESSFUL           ((NTSTATUS)0xC0000001)
+#define STATUS_NOT_IMPLEMENTED        ((NTSTATUS)0xC0000002)
+#define STATUS_ACCESS_VIOLATION       ((NTSTATUS)0xC0000005)
+#define STATUS_INVALID_PARAMETER      ((NTSTATUS)0xC000000D)
+#define STATUS_NO_MEMORY              ((NTSTATUS)0xC0000017)
+#define STATUS_BUFFER_TOO_SMALL       ((NTSTATUS)0xC0000023)
+#define STATUS_INSUFFICIENT_RESOURCES ((NTSTATUS)0xC000009A)
+#define STATUS_NOT_SUPPORTED          ((NTSTATUS)0xC00000BB)
 
 /* Same spelling as include/types.h so both headers may be included together. */
 #define PAGE_SHIFT 12

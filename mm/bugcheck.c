@@ -1,5 +1,6 @@
 /* Bug-check dispatch, names and parameter explanations; shared by the kernel and the host build. */
 #include "bugcheck.h"
+#include "mdl.h"
 
 static bugcheck_hook_t bugcheck_hook;
 struct bugcheck_record bugcheck_last;
@@ -75,7 +76,23 @@ static const char *bugcheck_explain_pool(uint64_t sub)
 	}
 }
 
-/* Subcodes of MEMORY_MANAGEMENT (mm/pool.h, mm/verifier.h). */
+/* MEMORY_MANAGEMENT subcodes for a malformed MDL (mm/mdl.h): P2 is always the MDL. */
+static const char *bugcheck_explain_mdl(uint64_t sub)
+{
+	switch (sub) {
+	case MDL_BUGCHECK_BAD_BYTE_OFFSET: return "malformed MDL: ByteOffset >= 4096 (P2 MDL, P3 ByteOffset)";
+	case MDL_BUGCHECK_BAD_START_VA: return "malformed MDL: StartVa not page aligned (P2 MDL, P3 StartVa)";
+	case MDL_BUGCHECK_BAD_BYTE_COUNT: return "malformed MDL: ByteCount 0 where bytes are needed, or above 4 GiB - 4 KiB (P2 MDL, P3 ByteCount)";
+	case MDL_BUGCHECK_BAD_RANGE: return "malformed MDL: its range wraps past the top of the address space (P2 MDL, P3 StartVa, P4 ByteCount)";
+	case MDL_BUGCHECK_BAD_SIZE: return "malformed MDL: Size cannot hold the PFNs of its span (P2 MDL, P3 Size, P4 bytes needed)";
+	case MDL_BUGCHECK_BAD_FLAGS: return "malformed MDL: flags no MDL can have, or MappedSystemVa contradicting them (P2 MDL, P3 MdlFlags, P4 MappedSystemVa)";
+	case MDL_BUGCHECK_BAD_FRAME: return "malformed MDL: a frame beyond the physical address width (P2 MDL, P3 PFN, P4 index)";
+	case MDL_BUGCHECK_BUILD_BAD_MDL: return "MmBuildMdlForNonPagedPool: MDL already locked, mapped, pool or partial (P2 MDL, P3 MdlFlags)";
+	default: return "unknown MEMORY_MANAGEMENT subcode";
+	}
+}
+
+/* Subcodes of MEMORY_MANAGEMENT (mm/pool.h, mm/mdl.h, mm/verifier.h). */
 static const char *bugcheck_explain_mm(uint64_t sub)
 {
 	switch (sub) {
@@ -84,7 +101,7 @@ static const char *bugcheck_explain_mm(uint64_t sub)
 	case 0x4D440003: return "MmFreePagesFromMdl: a frame that is not allocated (P2 MDL, P3 PFN, P4 index)";
 	case 0x4D440004: return "IoBuildPartialMdl: target MDL too small (P2 target, P3 pages needed)";
 	case 0x5A01: return "verifier: a free page was written (P2 address, P3 value found, P4 pattern)";
-	default: return "unknown MEMORY_MANAGEMENT subcode";
+	default: return bugcheck_explain_mdl(sub);
 	}
 }
 

@@ -8,8 +8,11 @@
  *    address StartVa + ByteOffset when only MDL_SOURCE_IS_NONPAGED_POOL is set (Windows' rule for
  *    MmBuildMdlForNonPagedPool). MmGetSystemAddressForMdlSafe applies both.
  *  - Size is sizeof(MDL) + 8 * pages cast to CSHORT exactly as the WDK's MmInitializeMdl does, so it
- *    wraps for MDLs over about 32 MiB; nothing here reads Size: the PFN array length is always the
- *    span of StartVa + ByteOffset and ByteCount.
+ *    wraps for MDLs over about 32 MiB. The PFN array length is always the span of StartVa +
+ *    ByteOffset and ByteCount; Size only has to hold it (mdl_room_ok, mm/mdl.h).
+ *  - Every call validates the MDL before it reads a field it trusts (mdl_validate, the rules in
+ *    mm/mdl.h): calls returning a pointer return NULL for a malformed MDL, the others bug-check
+ *    0x1A with MDL_BUGCHECK_INVALID_BASE + the reason, changing nothing.
  *  - A NULL MDL passed to a function that returns nothing is what dereferencing it would be on
  *    Windows: bug check 0x50 (P1 0, P2 0, P3 caller's address, P4 0). Functions returning a pointer
  *    return NULL for it.
@@ -17,6 +20,7 @@
  *    MDL_TAG_MAP and maps into it; MmUnmapLockedPages finds it again with syspte_lookup.
  */
 #include "wdm.h"
+#include "mdl.h"
 #include "pool.h"
 #include "pt.h"
 #include "phys.h"
@@ -38,7 +42,7 @@ STATIC_ASSERT(offsetof(MDL, ByteCount) == 0x28, "MDL.ByteCount");
 STATIC_ASSERT(offsetof(MDL, ByteOffset) == 0x2C, "MDL.ByteOffset");
 STATIC_ASSERT(sizeof(PFN_NUMBER) == 8, "PFN_NUMBER is 64-bit");
 
-#define MDL_ALLOC_MAX_BYTES ((1ULL << 32) - PAGE_SIZE)   /* WDK: at most 4 GiB - PAGE_SIZE per call */
+#define MDL_ALLOC_MAX_BYTES MDL_MAX_BYTES   /* WDK: at most 4 GiB - PAGE_SIZE per call */
 #define MDL_ALLOC_FLAGS_KNOWN (MM_DONT_ZERO_ALLOCATION | MM_ALLOCATE_FROM_LOCAL_NODE_ONLY | \
 			       MM_ALLOCATE_FULLY_REQUIRED | MM_ALLOCATE_NO_WAIT | MM_ALLOCATE_PREFER_CONTIGUOUS | \
 			       MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS | MM_ALLOCATE_FAST_LARGE_PAGES)
@@ -46,6 +50,10 @@ STATIC_ASSERT(sizeof(PFN_NUMBER) == 8, "PFN_NUMBER is 64-bit");
 #define MDL_FAULT_READ 0                 /* 0x50 P2: the reference was a read */
 /* Flags IoBuildPartialMdl copies from the source (as Windows). */
 #define MDL_PARTIAL_INHERITED (MDL_SOURCE_IS_NONPAGED_POOL | MDL_IO_PAGE_READ | MDL_IO_SPACE)
+/* Flags of an MDL that already describes pages: MmBuildMdlForNonPagedPool refuses them (as Windows asserts). */
+#define MDL_DESCRIBES_PAGES (MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | \
+			     MDL_PARTIAL | MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_PARENT_MAPPED_SYSTEM_VA)
+#define MDL_SIZE_FIELD_MAX 0xFFFFu       /* Size read as the WDK's unsigned 16-bit byte count */
 
 static struct pt *mdl_kernel_pt;
 
@@ -58,11 +66,8 @@ static uint16_t mdl_flags(const MDL *mdl) { return (uint16_t)mdl->MdlFlags; }
 
 static void mdl_set_flags(PMDL mdl, uint16_t f) { mdl->MdlFlags = (CSHORT)f; }
 
-/* Pages the MDL describes: the span of StartVa + ByteOffset and ByteCount (at most 2^20 + 1). */
-static uint64_t mdl_pages(const MDL *mdl)
-{
-	return ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(mdl), mdl->ByteCount);
-}
+/* Pages the MDL describes: the span of StartVa + ByteOffset and ByteCount. */
+static uint64_t mdl_pages(const MDL *mdl) { return mdl_span_pages(mdl); }
 
 /* Pages touched by [va, va + len) in 64 bits; false when len is too large to count. */
 static bool mdl_span64(vaddr_t va, uint64_t len, uint64_t *pages)
@@ -74,7 +79,7 @@ static bool mdl_span64(vaddr_t va, uint64_t len, uint64_t *pages)
 }
 
 /* A NULL MDL dereferenced: bug check 0x50 naming address 0 and the caller. */
-static void mdl_null_bugcheck(void *caller)
+void mdl_null_bugcheck(void *caller)
 {
 	KeBugCheckEx(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0, MDL_FAULT_READ, (uint64_t)caller, 0);
 }
@@ -99,6 +104,137 @@ static void mdl_fill(PFN_NUMBER *pfn, paddr_t pa, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		pfn[i] = pa_to_pfn(pa) + i;
+}
+
+/* ---------------------------------------------------------------- validation (rules in mdl.h) */
+
+uint64_t mdl_span_pages(const MDL *mdl)
+{
+	uint64_t off = ((vaddr_t)mdl->StartVa + mdl->ByteOffset) & PAGE_MASK;
+	return (off + (uint64_t)mdl->ByteCount + PAGE_MASK) >> PAGE_SHIFT;
+}
+
+bool mdl_room_ok(const MDL *mdl, uint64_t pages)
+{
+	uint64_t need = sizeof(MDL) + pages * sizeof(PFN_NUMBER);
+	uint16_t size = (uint16_t)mdl->Size;
+	size_t block;
+	if (need <= MDL_SIZE_FIELD_MAX)
+		return size >= need;
+	if (pool_block_info(mdl, &block, NULL))
+		return block >= need;
+	return size == (uint16_t)need;
+}
+
+/* True when the flags and MappedSystemVa form a combination an MDL can have. */
+static bool mdl_flags_ok(const MDL *mdl)
+{
+	uint16_t f = mdl_flags(mdl);
+	vaddr_t sys = (vaddr_t)mdl->MappedSystemVa;
+	if (f & MDL_FLAGS_FOREIGN)
+		return false;
+	if ((f & MDL_PARTIAL_HAS_BEEN_MAPPED) && (f & (MDL_PARTIAL | MDL_MAPPED_TO_SYSTEM_VA)) !=
+						      (MDL_PARTIAL | MDL_MAPPED_TO_SYSTEM_VA))
+		return false;
+	if ((f & MDL_PARENT_MAPPED_SYSTEM_VA) && !(f & MDL_PARTIAL))
+		return false;
+	if ((f & MDL_MAPPED_TO_SYSTEM_VA) && !sys)
+		return false;
+	if ((f & (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARENT_MAPPED_SYSTEM_VA)) && !IS_ALIGNED(sys, PAGE_SIZE))
+		return false;
+	if (f & MDL_SOURCE_IS_NONPAGED_POOL) {
+		if (f & (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARENT_MAPPED_SYSTEM_VA))
+			return false;
+		if (sys && sys != (vaddr_t)MmGetMdlVirtualAddress(mdl))
+			return false;
+	}
+	return true;
+}
+
+/* Index of the first of n frames at or beyond the physical address width, or n. The common case
+ * is one branch-free pass of four independent OR chains (the loads set the pace); the index is
+ * looked for only when some frame is too high. The map path's only pass over the frames. */
+static uint64_t mdl_first_bad_frame(const PFN_NUMBER *pfn, uint64_t n)
+{
+	uint64_t limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	uint64_t a = 0, b = 0, c = 0, d = 0, k = 0;
+	for (; k + 4 <= n; k += 4) {
+		a |= pfn[k];
+		b |= pfn[k + 1];
+		c |= pfn[k + 2];
+		d |= pfn[k + 3];
+	}
+	for (; k < n; k++)
+		a |= pfn[k];
+	if ((a | b | c | d) < limit)
+		return n;
+	for (k = 0; k < n; k++)
+		if (pfn[k] >= limit)
+			return k;
+	return n;
+}
+
+enum mdl_invalid mdl_validate(const MDL *mdl, unsigned checks, struct mdl_fault *f)
+{
+	struct mdl_fault r = { MDL_VALID, 0, 0 };
+	vaddr_t start = (vaddr_t)mdl->StartVa;
+	uint64_t count = mdl->ByteCount, pages = 0, bad;
+	if (mdl->ByteOffset >= PAGE_SIZE)
+		r = (struct mdl_fault){ MDL_INVALID_BYTE_OFFSET, mdl->ByteOffset, 0 };
+	else if (!IS_ALIGNED(start, PAGE_SIZE))
+		r = (struct mdl_fault){ MDL_INVALID_START_VA, start, 0 };
+	else if (count > MDL_MAX_BYTES || (count == 0 && (checks & MDL_CHECK_BYTES)))
+		r = (struct mdl_fault){ MDL_INVALID_BYTE_COUNT, count, 0 };
+	else if (range_overflows(start, mdl->ByteOffset + count))
+		r = (struct mdl_fault){ MDL_INVALID_RANGE, start, count };
+	else if (pages = mdl_span_pages(mdl), !mdl_room_ok(mdl, pages))
+		r = (struct mdl_fault){ MDL_INVALID_SIZE, (uint16_t)mdl->Size, sizeof(MDL) + pages * sizeof(PFN_NUMBER) };
+	else if (!mdl_flags_ok(mdl))
+		r = (struct mdl_fault){ MDL_INVALID_FLAGS, mdl_flags(mdl), (vaddr_t)mdl->MappedSystemVa };
+	else if ((checks & MDL_CHECK_FRAMES) &&
+		 (bad = mdl_first_bad_frame(MmGetMdlPfnArray((PMDL)mdl), pages)) < pages)
+		r = (struct mdl_fault){ MDL_INVALID_FRAME, MmGetMdlPfnArray((PMDL)mdl)[bad], bad };
+	if (f)
+		*f = r;
+	return r.why;
+}
+
+bool mdl_require(const MDL *mdl, unsigned checks)
+{
+	struct mdl_fault f;
+	if (mdl_validate(mdl, checks, &f) == MDL_VALID)
+		return true;
+	KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_INVALID_BASE + f.why, (uint64_t)mdl, f.value, f.extra);
+	return false;
+}
+
+/* True when a valid MDL's state allows a mapping: locked or partial, not mapped, not pool. */
+static bool mdl_map_state_ok(const MDL *mdl)
+{
+	uint16_t f = mdl_flags(mdl);
+	if (!(f & (MDL_PAGES_LOCKED | MDL_PARTIAL)))
+		return false;
+	return !(f & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL_HAS_BEEN_MAPPED));
+}
+
+bool mdl_mappable(const MDL *mdl)
+{
+	return mdl_validate(mdl, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, NULL) == MDL_VALID && mdl_map_state_ok(mdl);
+}
+
+const char *mdl_invalid_name(enum mdl_invalid why)
+{
+	switch (why) {
+	case MDL_VALID: return "valid";
+	case MDL_INVALID_BYTE_OFFSET: return "ByteOffset >= PAGE_SIZE";
+	case MDL_INVALID_START_VA: return "StartVa not page aligned";
+	case MDL_INVALID_BYTE_COUNT: return "ByteCount 0 or above 4 GiB - 4 KiB";
+	case MDL_INVALID_RANGE: return "range wraps past the top of the address space";
+	case MDL_INVALID_SIZE: return "Size too small for the span";
+	case MDL_INVALID_FLAGS: return "flags no MDL can have";
+	case MDL_INVALID_FRAME: return "frame beyond the physical address width";
+	}
+	return "unknown";
 }
 
 /* ---------------------------------------------------------------- building MDLs */
@@ -137,14 +273,15 @@ VOID MmInitializeMdl(PMDL Mdl, PVOID BaseVa, SIZE_T Length)
 /*
  * IoAllocateMdl: an MDL from the pool (tag MDL_TAG_IO) for [VirtualAddress, +Length), initialised by
  * MmInitializeMdl (flags 0); its PFN array is filled later (MmBuildMdlForNonPagedPool). SecondaryBuffer
- * and ChargeQuota are ignored (no IRPs). NULL: Irp is not NULL [ours: no IRP support]; Length is 0;
- * the range wraps past the top of the address space; the pool is exhausted.
+ * and ChargeQuota are ignored (no IRPs). NULL: Irp is not NULL [ours: no IRP support]; Length is 0
+ * or above 4 GiB - 4 KiB (Windows' maximum); the range wraps past the top of the address space; the
+ * pool is exhausted.
  */
 PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota, PIRP Irp)
 {
 	(void)SecondaryBuffer;
 	(void)ChargeQuota;
-	if (Irp || Length == 0 || range_overflows((vaddr_t)VirtualAddress, Length))
+	if (Irp || Length == 0 || Length > MDL_MAX_BYTES || range_overflows((vaddr_t)VirtualAddress, Length))
 		return NULL;
 	PMDL mdl = ExAllocatePoolWithTag(NonPagedPoolNx, MmSizeOfMdl(VirtualAddress, Length), MDL_TAG_IO);
 	if (mdl)
@@ -168,14 +305,28 @@ static void mdl_unmap_own(PMDL mdl)
  * (MmGetSystemAddressForMdlSafe) is unmapped first, as Windows does for partial MDLs; a reserved
  * mapping made by the caller is the caller's to unmap. An MDL not from IoAllocateMdl (NULL, on the
  * stack, from MmAllocatePagesForMdl, freed already): bug check 0xC2 from ExFreePoolWithTag (0x46, 0x42,
- * 0x0A, 0x07), with nothing unmapped.
+ * 0x0A, 0x07), with nothing unmapped. A malformed one (mm/mdl.h): 0x1A, MDL_BUGCHECK_INVALID_BASE +
+ * reason, nothing unmapped or freed.
  */
 VOID IoFreeMdl(PMDL Mdl)
 {
 	uint32_t tag;
-	if (pool_block_info(Mdl, NULL, &tag) && tag == MDL_TAG_IO)
+	if (pool_block_info(Mdl, NULL, &tag) && tag == MDL_TAG_IO) {
+		if (!mdl_require(Mdl, 0))
+			return;
 		mdl_unmap_own(Mdl);
+	}
 	ExFreePoolWithTag(Mdl, MDL_TAG_IO);
+}
+
+/* True when an MDL whose PFN array a call writes can hold pages PFNs: its Size says so (mdl_room_ok)
+ * and, when it starts a pool block, the block really is that large. */
+static bool mdl_has_room(const MDL *mdl, uint64_t pages)
+{
+	size_t bytes;
+	if (!mdl_room_ok(mdl, pages))
+		return false;
+	return !pool_block_info(mdl, &bytes, NULL) || bytes >= sizeof(MDL) + pages * sizeof(PFN_NUMBER);
 }
 
 /*
@@ -183,7 +334,11 @@ VOID IoFreeMdl(PMDL Mdl)
  * the MDL's range (direct-map addresses and system-PTE mappings alike), sets SOURCE_IS_NONPAGED_POOL
  * and MappedSystemVa = StartVa + ByteOffset (as Windows). A page of the range that is not mapped: bug
  * check 0x50 (P1 its address, P2 0 read, P3 caller's address, P4 base of the reservation holding it or
- * 0), with the MDL unchanged. NULL Mdl: 0x50 at address 0. Needs mm_set_kernel_pt (asserted).
+ * 0), with the MDL unchanged. Bug check 0x1A, MDL unchanged: a malformed MDL or ByteCount 0
+ * (MDL_BUGCHECK_INVALID_BASE + reason, mm/mdl.h); an MDL that already describes pages, i.e. locked,
+ * mapped, pool or partial (MDL_BUGCHECK_BUILD_BAD_MDL: P2 MDL, P3 MdlFlags), which Windows asserts
+ * against; an MDL starting a pool block too small for the span its Size admits (MDL_BUGCHECK_BAD_SIZE).
+ * NULL Mdl: 0x50 at address 0. Needs mm_set_kernel_pt (asserted).
  */
 VOID MmBuildMdlForNonPagedPool(PMDL Mdl)
 {
@@ -192,13 +347,24 @@ VOID MmBuildMdlForNonPagedPool(PMDL Mdl)
 		mdl_null_bugcheck(caller);
 		return;
 	}
-	KASSERT(mdl_kernel_pt != NULL, "MmBuildMdlForNonPagedPool before mm_set_kernel_pt");
+	if (!mdl_require(Mdl, MDL_CHECK_BYTES))
+		return;
+	if (mdl_flags(Mdl) & MDL_DESCRIBES_PAGES) {
+		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BUILD_BAD_MDL, (uint64_t)Mdl, mdl_flags(Mdl), 0);
+		return;
+	}
 	vaddr_t start = (vaddr_t)Mdl->StartVa;
 	uint64_t n = mdl_pages(Mdl);
+	if (!mdl_has_room(Mdl, n)) {   /* Size holds the span, but the pool block under it does not */
+		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_SIZE, (uint64_t)Mdl, (uint16_t)Mdl->Size,
+			     sizeof(MDL) + n * sizeof(PFN_NUMBER));
+		return;
+	}
+	KASSERT(mdl_kernel_pt != NULL, "MmBuildMdlForNonPagedPool before mm_set_kernel_pt");
 	paddr_t pa;
 	for (uint64_t i = 0; i < n; i++) {   /* validate every page before writing anything */
-		vaddr_t va = start + (i << PAGE_SHIFT);
-		if (va < start || !pt_query(mdl_kernel_pt, va, &pa, NULL, NULL)) {
+		vaddr_t va = start + (i << PAGE_SHIFT);   /* no wrap: the MDL is valid */
+		if (!pt_query(mdl_kernel_pt, va, &pa, NULL, NULL)) {
 			KeBugCheckEx(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va, MDL_FAULT_READ, (uint64_t)caller,
 				     syspte_reservation_base(va));
 			return;
@@ -214,13 +380,6 @@ VOID MmBuildMdlForNonPagedPool(PMDL Mdl)
 	mdl_set_flags(Mdl, mdl_flags(Mdl) | MDL_SOURCE_IS_NONPAGED_POOL);
 }
 
-/* Checks that an MDL from the pool has room for pages PFNs; stack MDLs cannot be checked. */
-static bool mdl_has_room(const MDL *mdl, uint64_t pages)
-{
-	size_t bytes;
-	return !pool_block_info(mdl, &bytes, NULL) || bytes >= sizeof(MDL) + pages * sizeof(PFN_NUMBER);
-}
-
 /* The target's MappedSystemVa for a partial MDL at byte offset off into the source's data. */
 static PVOID mdl_partial_system_va(const MDL *src, const MDL *dst, uint64_t off, uint16_t *flags)
 {
@@ -229,7 +388,7 @@ static PVOID mdl_partial_system_va(const MDL *src, const MDL *dst, uint64_t off,
 		*flags |= MDL_PARENT_MAPPED_SYSTEM_VA;   /* page-base convention: add whole pages */
 		return (char *)src->MappedSystemVa + ((vaddr_t)dst->StartVa - (vaddr_t)src->StartVa);
 	}
-	if (sf & MDL_SOURCE_IS_NONPAGED_POOL)
+	if ((sf & MDL_SOURCE_IS_NONPAGED_POOL) && src->MappedSystemVa)
 		return (char *)src->MappedSystemVa + off;   /* data-address convention */
 	return NULL;
 }
@@ -240,9 +399,12 @@ static PVOID mdl_partial_system_va(const MDL *src, const MDL *dst, uint64_t off,
  * SOURCE_IS_NONPAGED_POOL / IO_PAGE_READ / IO_SPACE; when the source is mapped, PARENT_MAPPED_SYSTEM_VA
  * with MappedSystemVa at the sub-range's first page inside the source's mapping (valid while that
  * mapping lives). Target keeps only its ALLOCATED_FIXED_SIZE flag; a mapping it held is forgotten.
- * [ours] Bug check 0x1A, target unchanged: P1 MDL_BUGCHECK_PARTIAL_RANGE (P2 VirtualAddress, P3 Length,
- * P4 SourceMdl) when the sub-range leaves the source; P1 MDL_BUGCHECK_PARTIAL_ROOM (P2 TargetMdl, P3
- * pages needed) when a pool-allocated target is too small. NULL MDL: 0x50 at address 0.
+ * [ours] Bug check 0x1A, target unchanged, in this order: a malformed source, ByteCount 0 or a frame
+ * beyond the physical address width included (MDL_BUGCHECK_INVALID_BASE + reason, P2 SourceMdl,
+ * mm/mdl.h); P1 MDL_BUGCHECK_PARTIAL_RANGE (P2 VirtualAddress, P3 Length, P4 SourceMdl) when the
+ * sub-range leaves the source; P1 MDL_BUGCHECK_PARTIAL_ROOM (P2 TargetMdl, P3 pages needed) when the
+ * target's Size (or, for a pool block, the block) cannot hold the sub-range's PFNs. NULL MDL: 0x50
+ * at address 0.
  */
 VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length)
 {
@@ -250,6 +412,8 @@ VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULO
 		mdl_null_bugcheck(__builtin_return_address(0));
 		return;
 	}
+	if (!mdl_require(SourceMdl, MDL_CHECK_BYTES | MDL_CHECK_FRAMES))
+		return;
 	vaddr_t src = (vaddr_t)MmGetMdlVirtualAddress(SourceMdl), va = (vaddr_t)VirtualAddress;
 	uint64_t off = va - src;
 	if (va < src || off > SourceMdl->ByteCount ||
@@ -453,7 +617,8 @@ static bool mdl_pages_freeable(const MDL *mdl)
  * MmFreePagesFromMdl: returns every page the MDL lists to the physical allocator, then [ours] sets
  * ByteCount 0 and clears PAGES_LOCKED / SOURCE_IS_NONPAGED_POOL so a second call is detected; the
  * structure stays (ExFreePool it). Also accepts a tear-down MDL (see mdl_pages_freeable).
- * [ours] Bug check 0x1A, nothing freed: P1 MDL_BUGCHECK_FREE_BAD_MDL (P2 MDL, P3 MdlFlags) when the
+ * [ours] Bug check 0x1A, nothing freed: a malformed MDL (MDL_BUGCHECK_INVALID_BASE + reason, mm/mdl.h);
+ * P1 MDL_BUGCHECK_FREE_BAD_MDL (P2 MDL, P3 MdlFlags) when the
  * MDL is mapped, partial, I/O space, pool memory or already freed; P1 MDL_BUGCHECK_FREE_BAD_PAGE (P2 MDL,
  * P3 PFN, P4 index) when a listed frame is not allocated RAM. NULL: 0x50 at address 0. A frame listed
  * twice in one MDL is caught by phys_free's double-free assertion (a panic).
@@ -465,6 +630,8 @@ VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 		mdl_null_bugcheck(__builtin_return_address(0));
 		return;
 	}
+	if (!mdl_require(mdl, 0))
+		return;
 	if (!mdl_pages_freeable(mdl)) {
 		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL, (uint64_t)mdl, mdl_flags(mdl), 0);
 		return;
@@ -490,9 +657,10 @@ VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
  * its MappedSystemVa comes back and nothing is reserved. Priority is ignored (MdlMappingNoWrite too:
  * mappings are always writable, never executable); BugCheckOnFailure is ignored [ours: failures are
  * always NULL]. NULL, nothing reserved or mapped: NULL Mdl; AccessMode UserMode (no user mappings);
- * RequestedAddress not NULL; CacheType out of range; every NULL case of
- * MmMapLockedPagesWithReservedMapping (not locked nor partial, already mapped, ByteCount 0); the system
- * PTE region is exhausted.
+ * RequestedAddress not NULL; CacheType out of range; a malformed MDL, ByteCount 0 or a frame beyond
+ * the physical address width included (mm/mdl.h); every NULL case of
+ * MmMapLockedPagesWithReservedMapping (not locked nor partial, already mapped); the system PTE
+ * region is exhausted.
  */
 PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
 				   MEMORY_CACHING_TYPE CacheType, PVOID RequestedAddress, ULONG BugCheckOnFailure,
@@ -503,9 +671,11 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE Ac
 	(void)Priority;
 	if (!mdl || AccessMode != KernelMode || RequestedAddress || (unsigned)CacheType >= MmMaximumCacheType)
 		return NULL;
-	if ((mdl_flags(mdl) & (MDL_SOURCE_IS_NONPAGED_POOL | MDL_MAPPED_TO_SYSTEM_VA)) == MDL_SOURCE_IS_NONPAGED_POOL)
+	if (mdl_validate(mdl, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, NULL) != MDL_VALID)
+		return NULL;
+	if (mdl_flags(mdl) & MDL_SOURCE_IS_NONPAGED_POOL)   /* never mapped too: the validator says so */
 		return mdl->MappedSystemVa;
-	if (mdl->ByteCount == 0)
+	if (!mdl_map_state_ok(mdl))   /* before reserving: a refusal changes nothing */
 		return NULL;
 	PVOID base = MmAllocateMappingAddressEx((SIZE_T)mdl_pages(mdl) << PAGE_SHIFT, MDL_TAG_MAP, 0);
 	if (!base)
@@ -524,7 +694,8 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE Ac
  * span differs from the mapping's: 0xDA P1 0x10C (P2 BaseAddress, P3 the mapping's base, P4 pages
  * asked); otherwise MmUnmapReservedMapping's checks with tag MDL_TAG_MAP: 0x108 (a reservation of
  * another tag, e.g. the caller's own), 0x109 (no reservation, or already unmapped), ...
- * NULL MDL: 0x50 at address 0.
+ * NULL MDL: 0x50 at address 0. A malformed MDL, before anything else: 0x1A,
+ * MDL_BUGCHECK_INVALID_BASE + reason (mm/mdl.h).
  */
 VOID MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList)
 {
@@ -534,17 +705,22 @@ VOID MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList)
 		mdl_null_bugcheck(__builtin_return_address(0));
 		return;
 	}
-	if ((mdl_flags(mdl) & (MDL_SOURCE_IS_NONPAGED_POOL | MDL_MAPPED_TO_SYSTEM_VA)) == MDL_SOURCE_IS_NONPAGED_POOL &&
-	    BaseAddress == mdl->MappedSystemVa)
+	if (!mdl_require(mdl, 0))
+		return;
+	if ((mdl_flags(mdl) & MDL_SOURCE_IS_NONPAGED_POOL) && BaseAddress == mdl->MappedSystemVa)
 		return;
 	vaddr_t va = (vaddr_t)PAGE_ALIGN(BaseAddress);
 	uint64_t n = mdl_pages(mdl);
-	if (syspte_lookup(va, &info) && info.tag == MDL_TAG_MAP && (info.base != va || info.npages != n)) {
+	bool ours = syspte_lookup(va, &info) && info.tag == MDL_TAG_MAP;
+	if (ours && (info.base != va || info.npages != n)) {
 		KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C, (uint64_t)BaseAddress, info.base, n);
 		return;
 	}
+	uint64_t mapped_before = ours ? info.mapped : 0;
 	MmUnmapReservedMapping(BaseAddress, MDL_TAG_MAP, mdl);
-	if (syspte_lookup(va, &info) && info.tag == MDL_TAG_MAP && info.base == va && info.mapped == 0)
+	/* Free the reservation only when this unmap emptied it: after an intercepted bug check
+	 * nothing changed, and an empty reservation stays for MmFreeMappingAddress. */
+	if (mapped_before && syspte_lookup(va, &info) && info.tag == MDL_TAG_MAP && info.base == va && info.mapped == 0)
 		MmFreeMappingAddress((PVOID)va, MDL_TAG_MAP);
 }
 
@@ -552,11 +728,12 @@ VOID MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList)
  * MmGetSystemAddressForMdlSafe: the MDL's data in system space: MappedSystemVa + ByteOffset when
  * MAPPED_TO_SYSTEM_VA (or PARENT_MAPPED_SYSTEM_VA with a MappedSystemVa); MappedSystemVa when
  * SOURCE_IS_NONPAGED_POOL; otherwise a new mapping from MmMapLockedPagesSpecifyCache(MmCached), undone
- * by MmUnmapLockedPages or IoFreeMdl. NULL: NULL Mdl, or the mapping fails (see above). Priority ignored.
+ * by MmUnmapLockedPages or IoFreeMdl. NULL: NULL Mdl, a malformed one (mm/mdl.h), or the mapping
+ * fails (see above). Priority ignored.
  */
 PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority)
 {
-	if (!Mdl)
+	if (!Mdl || mdl_validate(Mdl, 0, NULL) != MDL_VALID)
 		return NULL;
 	uint16_t f = mdl_flags(Mdl);
 	if ((f & MDL_MAPPED_TO_SYSTEM_VA) || ((f & MDL_PARENT_MAPPED_SYSTEM_VA) && Mdl->MappedSystemVa))

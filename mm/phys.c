@@ -392,3 +392,15 @@ void phys_for_each_managed(void (*fn)(paddr_t pa, uint64_t npages, void *arg), v
 	for (size_t i = 0; i < phys_nmanaged; i++)
 		fn(pfn_to_pa(phys_managed[i].start), phys_managed[i].end - phys_managed[i].start, arg);
 }
+
+/* phys_reset: forgets every range, the allocator and the budget, as before phys_init. For a machine
+ * whose memory is being replaced (host_machine_create). */
+void phys_reset(void)
+{
+	phys_buddy = (struct buddy){ 0 };
+	phys_lock = (spinlock_t)SPINLOCK_INIT;
+	phys_st = (struct phys_stats){ 0 };
+	phys_budget = UINT64_MAX;
+	phys_clipped = 0;
+	phys_nmanaged = phys_nloader = 0;
+}

@@ -30,6 +30,8 @@ struct phys_stats {
 
 /* Initialises from the map; returns 0 or a negative value with a printed reason. */
 int phys_init(const void *map, size_t map_size, size_t desc_size);
+/* Forgets everything phys_init and later calls set up, the budget included (the machine is being replaced). */
+void phys_reset(void);
 /* Hands the loader's pages (remembered by phys_init) to the allocator; once, after the kernel's own tables are live. */
 void phys_release_loader(void);
 

@@ -676,3 +676,10 @@ void pool_dump(void)
 			(unsigned long long)t[i].bytes_live);
 	}
 }
+
+/* pool_reset: forgets every slab, large block and tag total, as at boot. For a machine whose
+ * physical memory is being replaced (host_machine_create); nothing is handed back. */
+void pool_reset(void)
+{
+	pool = (typeof(pool)){ .lock = SPINLOCK_INIT };
+}

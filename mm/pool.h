@@ -69,6 +69,8 @@ bool pool_block_info(const void *p, size_t *size, uint32_t *tag);
 
 /* Returns every kept empty slab to the physical allocator; returns the pages released. */
 uint64_t pool_trim(void);
+/* Forgets all pool state, as at boot, handing nothing back (the machine's memory is being replaced). */
+void pool_reset(void);
 void pool_get_stats(struct pool_stats *st);
 /* Fills at most max per-tag totals sorted by tag; returns the number of tags ever used. */
 size_t pool_tag_totals(struct pool_tag_total *out, size_t max);

@@ -1,8 +1,10 @@
 /*
  * The WDK layer of reserved mappings: argument rules of docs/contract.md, MDL bookkeeping, and misuse
- * turned into bug check 0xDA (SYSTEM_PTE_MISUSE). The work itself is mm/syspte.c's.
+ * turned into bug check 0xDA (SYSTEM_PTE_MISUSE). The work itself is mm/syspte.c's. MDLs are
+ * checked by mm/mdl.c's validator (mdl_validate, rules in mm/mdl.h) before any field is trusted.
  */
 #include "wdm.h"
+#include "mdl.h"
 #include "reserved.h"
 #include "syspte.h"
 #include "bugcheck.h"
@@ -54,23 +56,6 @@ VOID MmFreeMappingAddress(PVOID BaseAddress, ULONG PoolTag)
 	}
 }
 
-/* Pages an MDL describes: ADDRESS_AND_SIZE_TO_SPAN_PAGES(StartVa + ByteOffset, ByteCount). */
-static uint64_t reserved_mdl_span(const MDL *mdl)
-{
-	return ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(mdl), mdl->ByteCount);
-}
-
-/* True when the MDL may be mapped: locked or partial, not already mapped, not pool, not empty. */
-static bool reserved_mdl_mappable(const MDL *mdl)
-{
-	uint16_t f = (uint16_t)mdl->MdlFlags;
-	if (!(f & (MDL_PAGES_LOCKED | MDL_PARTIAL)))
-		return false;
-	if (f & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL_HAS_BEEN_MAPPED))
-		return false;
-	return mdl->ByteCount != 0;
-}
-
 PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, PMDL Mdl,
 					  MEMORY_CACHING_TYPE CacheType)
 {
@@ -89,9 +74,9 @@ PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, P
 		return NULL;
 	}
 	int pat = reserved_cache_to_pat(CacheType);
-	if (!Mdl || pat < 0 || !reserved_mdl_mappable(Mdl))
+	if (!Mdl || pat < 0 || !mdl_mappable(Mdl))
 		return NULL;
-	uint64_t n = reserved_mdl_span(Mdl);
+	uint64_t n = mdl_span_pages(Mdl);
 	int st = syspte_map(va, PoolTag, MmGetMdlPfnArray(Mdl), n, (unsigned)pat, &m);
 	if (st == SYSPTE_MISUSE) {
 		m.p2 = (vaddr_t)MappingAddress;
@@ -107,19 +92,31 @@ PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, P
 	return (PVOID)(va + Mdl->ByteOffset);
 }
 
+/*
+ * MmUnmapReservedMapping: unmaps the span of Mdl from BaseAddress (contract in the spec); the MDL
+ * gives only the span. NULL MDL: bug check 0x50 at address 0 (as every call that cannot
+ * return an error); a malformed one: 0x1A, MDL_BUGCHECK_INVALID_BASE + reason (mm/mdl.h); both
+ * before the address checks, since the span comes from the MDL. An MDL of 0 bytes does nothing
+ * after the address and tag checks.
+ */
 VOID MmUnmapReservedMapping(PVOID BaseAddress, ULONG PoolTag, PMDL Mdl)
 {
 	struct syspte_misuse m;
 	vaddr_t va = (vaddr_t)BaseAddress & ~PAGE_MASK;
-	uint64_t n = Mdl ? reserved_mdl_span(Mdl) : 0;
-	int st = syspte_unmap(va, PoolTag, n, &m);
+	if (!Mdl) {
+		mdl_null_bugcheck(__builtin_return_address(0));
+		return;
+	}
+	if (!mdl_require(Mdl, 0))
+		return;
+	int st = syspte_unmap(va, PoolTag, mdl_span_pages(Mdl), &m);
 	if (st == SYSPTE_MISUSE) {
 		if (m.subcode != 0x10B)
 			m.p2 = (vaddr_t)BaseAddress;
 		reserved_bugcheck(&m);
 		return;
 	}
-	if (st != SYSPTE_OK || !Mdl)
+	if (st != SYSPTE_OK)
 		return;
 	Mdl->MdlFlags &= (CSHORT)~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED);
 	Mdl->MappedSystemVa = NULL;

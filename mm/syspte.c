@@ -9,7 +9,6 @@
 #include "verifier.h"
 
 #define SYSPTE_HASH_BUCKETS 4096
-#define SYSPTE_PFN_LIMIT (1ULL << (52 - PAGE_SHIFT))
 #define SYSPTE_FLAG_GUARD 0x100u   /* private: the reservation owns one unmapped page past its end */
 
 /* One live reservation. */
@@ -249,36 +248,21 @@ int syspte_release(vaddr_t va, uint32_t tag, struct syspte_misuse *m)
 /* Pages from region page i to the end of its level-1 table (the slots of a run are contiguous). */
 static uint64_t syspte_run(uint64_t i, uint64_t left) { return MIN(left, PT_ENTRIES - i % PT_ENTRIES); }
 
-/* True when every frame number is below the 52-bit physical limit (one vectorisable pass). */
-static bool syspte_pfns_ok(const uint64_t *pfns, uint64_t n)
-{
-	uint64_t a = 0, b = 0, c = 0, d = 0, k = 0;
-	for (; k + 4 <= n; k += 4) {   /* four independent chains: loads, not the ORs, set the pace */
-		a |= pfns[k];
-		b |= pfns[k + 1];
-		c |= pfns[k + 2];
-		d |= pfns[k + 3];
-	}
-	for (; k < n; k++)
-		a |= pfns[k];
-	return (a | b | c | d) < SYSPTE_PFN_LIMIT;
-}
-
 /*
- * Index (relative to i) of the first of n slots from page i that is present or whose frame is
- * beyond the physical limit, or n. A reservation with nothing mapped has no present slot, so
- * only the frames are checked then; otherwise each level-1 table run is walked with a pointer.
+ * Index (relative to i) of the first of n slots from page i that is present, or n. A reservation
+ * with nothing mapped has no present slot; otherwise each level-1 table run is walked with a
+ * pointer.
  */
-static uint64_t syspte_map_conflict(const struct syspte_resv *r, uint64_t i, const uint64_t *pfns, uint64_t n)
+static uint64_t syspte_map_conflict(const struct syspte_resv *r, uint64_t i, uint64_t n)
 {
-	if (r->mapped == 0 && syspte_pfns_ok(pfns, n))
+	if (r->mapped == 0)
 		return n;
 	uint64_t k = 0;
 	while (k < n) {
 		const volatile uint64_t *p = syspte_slot(i + k);
 		uint64_t run = syspte_run(i + k, n - k);
 		for (uint64_t j = 0; j < run; j++, k++)
-			if ((arch_pte_read(&p[j]) & PTE_P) | (pfns[k] >= SYSPTE_PFN_LIMIT))
+			if (arch_pte_read(&p[j]) & PTE_P)
 				return k;
 	}
 	return n;
@@ -315,11 +299,9 @@ int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsig
 	else if (n == 0 || n > r->start + r->npages - i || cache > PT_CACHE_WC)
 		st = SYSPTE_REFUSED;
 	if (st == SYSPTE_OK) {
-		uint64_t stop = syspte_map_conflict(r, i, pfns, n);
-		if (stop < n && syspte_present(i + stop))
+		uint64_t stop = syspte_map_conflict(r, i, n);
+		if (stop < n)
 			st = syspte_misuse(m, 0x107, va, syspte_va(i + stop), syspte_va(i + n) - 1);
-		else if (stop < n)
-			st = SYSPTE_REFUSED;   /* a frame number beyond the 52-bit physical limit */
 	}
 	if (st == SYSPTE_OK) {
 		syspte_write_ptes(i, pfns, n, pt_make_pte(sp.pt, 0, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache)));
@@ -636,4 +618,11 @@ void syspte_describe(vaddr_t va)
 		(unsigned long long)info.npages);
 	syspte_print_tag(info.tag);
 	kprintf(", %llu pages mapped\n", (unsigned long long)info.mapped);
+}
+
+/* syspte_reset: forgets the region and every reservation, as before syspte_init. For a machine
+ * whose memory is being replaced (host_machine_create); nothing is unmapped or freed. */
+void syspte_reset(void)
+{
+	sp = (typeof(sp)){ .lock = SPINLOCK_INIT };
 }

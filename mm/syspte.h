@@ -69,12 +69,15 @@ struct syspte_stats {
 uint64_t syspte_setup_pages(uint64_t npages);
 /* Sets up the region [base, base + npages pages) in pt; 0 or negative with a printed reason. */
 int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages);
+/* Forgets the region and its reservations, as before syspte_init (the machine is being replaced). */
+void syspte_reset(void);
 
 /* Reserves npages (>= 1) pages; 0 when the region or record memory is exhausted. */
 vaddr_t syspte_reserve(uint64_t npages, uint32_t tag, uint32_t flags);
 /* Frees the reservation starting at va's page (0x101, 0x102, 0x103 as misuse). */
 int syspte_release(vaddr_t va, uint32_t tag, struct syspte_misuse *m);
-/* Maps n frames at va's page with PAT index cache (0x104, 0x105, 0x107; REFUSED if it does not fit). */
+/* Maps n frames at va's page with PAT index cache (0x104, 0x105, 0x107; REFUSED if it does not fit).
+ * Every frame must exist (below the CPU's physical width): the caller validated them (mdl_validate). */
 int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsigned cache,
 	       struct syspte_misuse *m);
 /* Unmaps n pages from va's page: whole mappings only (0x108 .. 0x10C). */

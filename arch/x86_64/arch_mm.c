@@ -44,4 +44,10 @@ void arch_irq_restore(uint64_t flags)
 		sti();
 }
 
+/* CPUID's MAXPHYADDR (cpu.c reads it at boot; 36 when the leaf is missing), kept in 32..52. */
+unsigned arch_phys_addr_bits(void)
+{
+	return MIN(MAX(cpu_feat.max_phys_bits, 32u), 52u);
+}
+
 void arch_cpu_relax(void) { __asm__ volatile("pause"); }

@@ -140,9 +140,8 @@ int main(int argc, char **argv)
 		for (int r = 0; r < RUNS; r++) {
 			double map_ns = 0, unmap_ns = 0;
 			for (unsigned it = 0; it < iters; it++) {
-				memset(&m.mdl, 0, sizeof(m.mdl));
+				MmInitializeMdl(&m.mdl, NULL, n * 4096);
 				m.mdl.MdlFlags = MDL_PAGES_LOCKED;
-				m.mdl.ByteCount = n * 4096;
 				double t0 = now_ns();
 				if (!MmMapLockedPagesWithReservedMapping(va, TAG, &m.mdl, MmCached))
 					return 2;

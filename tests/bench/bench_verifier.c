@@ -29,8 +29,8 @@ static double workload(bool verifier)
 	double t0 = now_ns();
 	for (int r = 0; r < ROUNDS; r++) {
 		memset(&m, 0, sizeof(m));
+		MmInitializeMdl(&m.mdl, NULL, 8 * 4096);
 		m.mdl.MdlFlags = MDL_PAGES_LOCKED;
-		m.mdl.ByteCount = 8 * 4096;
 		for (int k = 0; k < 8; k++)
 			m.pfn[k] = 0x300 + (PFN_NUMBER)k;
 		char *va = MmAllocateMappingAddress(8 * 4096, TAG);

@@ -1,6 +1,7 @@
 /* Boot self-tests of the MDL toolkit (mm/mdl.c) and the nonpaged pool (mm/pool.c) on the live kernel. */
 #include "ktest.h"
 #include "wdm.h"
+#include "mdl.h"
 #include "pool.h"
 #include "syspte.h"
 #include "phys.h"
@@ -8,6 +9,7 @@
 #include "vm.h"
 #include "bugcheck.h"
 #include "arch_mm.h"
+#include "kstring.h"
 
 #define TAG_T POOL_TAG4('M', 'T', 's', 't')   /* this file's pool blocks */
 #define TAG_R POOL_TAG4('M', 'T', 'r', 's')   /* this file's reservations */
@@ -274,4 +276,212 @@ KTEST(zz_mdl_pool_tags_back_to_zero)
 	for (size_t i = 0; i < n && i < 16; i++)
 		KEXPECT(st[i].tag != MDL_TAG_MAP && st[i].tag != TAG_R, "reservation of tag 0x%x left", st[i].tag);
 	KEXPECT_EQ(pool_check(), 0);
+}
+
+/* ---------------------------------------------------------------- malformed MDLs (mm/mdl.h) */
+
+/* The calls a malformed MDL is tried on; which rules each applies (a ByteCount of 0 or a frame
+ * beyond the physical width is an error only where the call needs bytes or reads frames). */
+enum mdl_bad_call { B_MAP_RESERVED, B_MAP_SPECIFY, B_SYSADDR, B_UNMAP_RESERVED, B_UNMAP_LOCKED, B_PARTIAL,
+		    B_FREE_PAGES, B_BUILD, B_IOFREE, B_COUNT };
+static const bool bad_call_returns[B_COUNT] = { true, true, true, false, false, false, false, false, false };
+static const bool bad_call_frames[B_COUNT] = { true, true, true, false, false, true, false, false, false };
+
+/* A mapping of three pages in a reservation and one by MmMapLockedPagesSpecifyCache, which every
+ * refused call must leave mapped, plus an empty reservation and a partial target. */
+struct bad_world {
+	PMDL pages, pages2, target;
+	char *r_mapped, *r_empty;
+	volatile char *sys;
+};
+
+static bool bad_world_make(struct bad_world *w)
+{
+	w->pages = alloc_pages(3);
+	w->pages2 = alloc_pages(3);
+	w->r_mapped = MmAllocateMappingAddress(3 * PAGE_SIZE, TAG_R);
+	w->r_empty = MmAllocateMappingAddress(8 * PAGE_SIZE, TAG_R);
+	w->target = IoAllocateMdl((PVOID)0x10000, 8 * PAGE_SIZE, FALSE, FALSE, NULL);
+	if (!w->pages || !w->pages2 || !w->r_mapped || !w->r_empty || !w->target ||
+	    MmMapLockedPagesWithReservedMapping(w->r_mapped, TAG_R, w->pages, MmCached) != w->r_mapped)
+		return false;
+	w->sys = MmMapLockedPagesSpecifyCache(w->pages2, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+	if (!w->sys)
+		return false;
+	for (unsigned i = 0; i < 3; i++) {
+		w->r_mapped[i * PAGE_SIZE] = (char)(0x40 + i);
+		w->sys[i * PAGE_SIZE] = (char)(0x50 + i);
+	}
+	return true;
+}
+
+/* True when both mappings still show their pages and the empty reservation is empty. */
+static bool bad_world_intact(const struct bad_world *w)
+{
+	bool good = true;
+	for (unsigned i = 0; i < 3; i++)
+		good &= w->r_mapped[i * PAGE_SIZE] == (char)(0x40 + i) && w->sys[i * PAGE_SIZE] == (char)(0x50 + i);
+	struct syspte_info info;
+	return good && syspte_lookup((vaddr_t)w->r_empty, &info) && info.mapped == 0;
+}
+
+static void bad_world_free(struct bad_world *w)
+{
+	MmUnmapLockedPages((PVOID)w->sys, w->pages2);
+	MmUnmapReservedMapping(w->r_mapped, TAG_R, w->pages);
+	MmFreeMappingAddress(w->r_mapped, TAG_R);
+	MmFreeMappingAddress(w->r_empty, TAG_R);
+	IoFreeMdl(w->target);
+	free_pages(w->pages);
+	free_pages(w->pages2);
+}
+
+static void *bad_call(enum mdl_bad_call c, PMDL m, const struct bad_world *w)
+{
+	switch (c) {
+	case B_MAP_RESERVED: return MmMapLockedPagesWithReservedMapping(w->r_empty, TAG_R, m, MmCached);
+	case B_MAP_SPECIFY: return MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+	case B_SYSADDR: return MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+	case B_UNMAP_RESERVED: MmUnmapReservedMapping(w->r_mapped, TAG_R, m); return NULL;
+	case B_UNMAP_LOCKED: MmUnmapLockedPages((PVOID)w->sys, m); return NULL;
+	case B_PARTIAL: IoBuildPartialMdl(m, w->target, MmGetMdlVirtualAddress(m), 1); return NULL;
+	case B_FREE_PAGES: MmFreePagesFromMdl(m); return NULL;
+	case B_BUILD: MmBuildMdlForNonPagedPool(m); return NULL;
+	default: IoFreeMdl(m); return NULL;
+	}
+}
+
+/* Breaks rule `rule` (variant v) of m, a valid locked 3-page MDL from IoAllocateMdl. */
+static void bad_malform(PMDL m, int rule, unsigned v)
+{
+	switch (rule) {
+	case MDL_INVALID_BYTE_OFFSET: m->ByteOffset = PAGE_SIZE + 0x10; break;
+	case MDL_INVALID_START_VA: m->StartVa = (char *)m->StartVa + 0x10; break;
+	case MDL_INVALID_BYTE_COUNT: m->ByteCount = (ULONG)(MDL_MAX_BYTES + 1); break;
+	case MDL_INVALID_RANGE: m->StartVa = (PVOID)0xfffffffffffff000ULL; break;   /* 3 pages from the last one */
+	case MDL_INVALID_SIZE: m->Size = (CSHORT)(m->Size - 8); break;
+	case MDL_INVALID_FLAGS:
+		switch (v) {
+		case 0: m->MdlFlags |= MDL_PARTIAL_HAS_BEEN_MAPPED; break;            /* without PARTIAL */
+		case 1: m->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA; break;                /* MappedSystemVa NULL */
+		case 2: m->MdlFlags |= MDL_PARENT_MAPPED_SYSTEM_VA; break;            /* without PARTIAL */
+		case 3: m->MdlFlags |= MDL_SOURCE_IS_NONPAGED_POOL | MDL_MAPPED_TO_SYSTEM_VA;
+			m->MappedSystemVa = (PVOID)PAGE_ALIGN(MmGetMdlVirtualAddress(m)); break;
+		default: m->MdlFlags |= MDL_INTERNAL; break;
+		}
+		break;
+	default: MmGetMdlPfnArray(m)[1] = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT); break;
+	}
+}
+
+/*
+ * One class of malformed MDL against every call: NULL from the calls returning a pointer, bug check
+ * 0x1A with MDL_BUGCHECK_INVALID_BASE + rule (P2 the MDL) from the others, and nothing changed: the
+ * page allocator, the pool, the region, both live mappings, the MDL.
+ */
+static void mdl_malformed_class(int rule, unsigned variants)
+{
+	mdl_test_setup();
+	struct bad_world w = { 0 };
+	KASSERT_TEST(bad_world_make(&w), "set-up");
+	for (unsigned v = 0; v < variants; v++)
+		for (unsigned c = 0; c < B_COUNT; c++) {
+			if (rule == MDL_INVALID_FRAME && !bad_call_frames[c])
+				continue;
+			PMDL m = IoAllocateMdl((PVOID)0x20000, 3 * PAGE_SIZE, FALSE, FALSE, NULL);
+			KASSERT_TEST(m);
+			for (unsigned i = 0; i < 3; i++)
+				MmGetMdlPfnArray(m)[i] = MmGetMdlPfnArray(w.pages)[i];
+			m->MdlFlags |= MDL_PAGES_LOCKED;
+			KEXPECT_EQ(mdl_validate(m, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, NULL), MDL_VALID, "unbroken MDL valid");
+			bad_malform(m, rule, v);
+			MDL saved = *m;
+			PFN_NUMBER pfn1 = MmGetMdlPfnArray(m)[1];
+			struct phys_stats p0, p1;
+			struct syspte_stats s0, s1;
+			struct pool_stats q0, q1;
+			phys_get_stats(&p0);
+			syspte_get_stats(&s0);
+			pool_get_stats(&q0);
+			intercept();
+			void *r = bad_call((enum mdl_bad_call)c, m, &w);
+			release_intercept();
+			if (bad_call_returns[c])
+				KEXPECT(r == NULL && bugcheck_last.count == 0, "call %u, variant %u: NULL, no bug check", c, v);
+			else
+				KEXPECT(bugcheck_last.count == 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+						bugcheck_last.p[0] == MDL_BUGCHECK_INVALID_BASE + (unsigned)rule &&
+						bugcheck_last.p[1] == (uintptr_t)m,
+					"call %u, variant %u: 0x1A/0x%llx, got 0x%x/0x%llx", c, v,
+					(unsigned long long)(MDL_BUGCHECK_INVALID_BASE + (unsigned)rule), bugcheck_last.code,
+					(unsigned long long)bugcheck_last.p[0]);
+			phys_get_stats(&p1);
+			syspte_get_stats(&s1);
+			pool_get_stats(&q1);
+			KEXPECT(memcmp(&p0, &p1, sizeof(p0)) == 0 && memcmp(&s0, &s1, sizeof(s0)) == 0 &&
+					memcmp(&q0, &q1, sizeof(q0)) == 0, "call %u: allocators and region unchanged", c);
+			KEXPECT(memcmp(&saved, m, sizeof(saved)) == 0 && MmGetMdlPfnArray(m)[1] == pfn1 && bad_world_intact(&w),
+				"call %u: MDL and mappings unchanged", c);
+			*m = saved;
+			m->MdlFlags = MDL_PAGES_LOCKED;   /* a valid MDL again, for IoFreeMdl */
+			m->ByteOffset = 0;
+			m->StartVa = (PVOID)0x20000;
+			m->ByteCount = 3 * PAGE_SIZE;
+			m->Size = (CSHORT)MmSizeOfMdl((PVOID)0x20000, 3 * PAGE_SIZE);
+			m->MappedSystemVa = NULL;
+			IoFreeMdl(m);
+		}
+	bad_world_free(&w);
+}
+
+KTEST(mdl_malformed_byte_offset) { mdl_malformed_class(MDL_INVALID_BYTE_OFFSET, 1); }
+KTEST(mdl_malformed_start_va) { mdl_malformed_class(MDL_INVALID_START_VA, 1); }
+KTEST(mdl_malformed_byte_count) { mdl_malformed_class(MDL_INVALID_BYTE_COUNT, 1); }
+KTEST(mdl_malformed_range_wraps) { mdl_malformed_class(MDL_INVALID_RANGE, 1); }
+KTEST(mdl_malformed_size) { mdl_malformed_class(MDL_INVALID_SIZE, 1); }
+KTEST(mdl_malformed_flags) { mdl_malformed_class(MDL_INVALID_FLAGS, 5); }
+KTEST(mdl_malformed_frame_beyond_phys_width) { mdl_malformed_class(MDL_INVALID_FRAME, 1); }
+
+/* The issue's case: an MDL whose ByteOffset is past its first page maps nothing (it used to return
+ * an address past the reservation, whose unmap then bug-checked and leaked the reservation); a NULL
+ * MDL to MmUnmapReservedMapping is 0x50 like every call that cannot return an error; ByteCount 0
+ * is refused where bytes are needed and MmBuildMdlForNonPagedPool refuses an MDL built already. */
+KTEST(mdl_malformed_issue_cases)
+{
+	mdl_test_setup();
+	PMDL pages = alloc_pages(2);
+	KASSERT_TEST(pages);
+	struct syspte_stats s0, s1;
+	syspte_get_stats(&s0);
+	pages->ByteOffset = 3 * PAGE_SIZE;
+	pages->ByteCount = PAGE_SIZE;
+	KEXPECT(MmMapLockedPagesSpecifyCache(pages, KernelMode, MmCached, NULL, FALSE, 0) == NULL,
+		"ByteOffset 3 pages: MmMapLockedPagesSpecifyCache NULL");
+	syspte_get_stats(&s1);
+	KEXPECT_EQ(s1.live, s0.live, "no reservation made or leaked");
+	pages->ByteOffset = 0;
+	pages->ByteCount = 2 * PAGE_SIZE;
+	char *r = MmAllocateMappingAddress(2 * PAGE_SIZE, TAG_R);
+	KASSERT_TEST(r && MmMapLockedPagesWithReservedMapping(r, TAG_R, pages, MmCached) == r);
+	intercept();
+	MmUnmapReservedMapping(r, TAG_R, NULL);
+	KEXPECT(bugcheck_last.count == 1 && bugcheck_last.code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA &&
+		bugcheck_last.p[0] == 0, "MmUnmapReservedMapping(NULL MDL): 0x50 at address 0");
+	PMDL tear = IoAllocateMdl(r, 2 * PAGE_SIZE, FALSE, FALSE, NULL);
+	KASSERT_TEST(tear);
+	tear->ByteCount = 0;
+	MmBuildMdlForNonPagedPool(tear);
+	KEXPECT(bugcheck_last.count == 2 && bugcheck_last.p[0] == MDL_BUGCHECK_BAD_BYTE_COUNT, "build of 0 bytes: 0x4D440103");
+	tear->ByteCount = 2 * PAGE_SIZE;
+	MmBuildMdlForNonPagedPool(tear);
+	MmBuildMdlForNonPagedPool(tear);
+	KEXPECT(bugcheck_last.count == 3 && bugcheck_last.p[0] == MDL_BUGCHECK_BUILD_BAD_MDL, "built twice: 0x4D440108");
+	release_intercept();
+	volatile char *v = r;
+	v[PAGE_SIZE] = 7;
+	KEXPECT_EQ(dmap(MmGetMdlPfnArray(pages)[1])[0], 7, "still mapped after the refusals");
+	MmUnmapReservedMapping(r, TAG_R, pages);
+	MmFreeMappingAddress(r, TAG_R);
+	IoFreeMdl(tear);
+	free_pages(pages);
 }

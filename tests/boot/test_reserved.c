@@ -24,7 +24,7 @@ struct test_mdl {
 static bool test_mdl_alloc(struct test_mdl *t, unsigned npages, ULONG offset, ULONG bytes)
 {
 	*t = (struct test_mdl){ 0 };
-	t->mdl.Size = (CSHORT)(sizeof(MDL) + npages * sizeof(PFN_NUMBER));
+	t->mdl.Size = (CSHORT)sizeof(*t);   /* the whole structure: room for any span the tests give it */
 	t->mdl.MdlFlags = MDL_PAGES_LOCKED;
 	t->mdl.ByteOffset = offset;
 	t->mdl.ByteCount = bytes ? bytes : npages * 4096 - offset;

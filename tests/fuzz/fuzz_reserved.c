@@ -2,9 +2,14 @@
  * libFuzzer harness over the reserved-mapping API of the hosted memory manager: the input bytes
  * are the choices of the shared model's call generators (tests/host/model_syspte.h) in wild mode,
  * so an input is a sequence of reserve / map / unmap / free calls with arbitrary sizes, flags,
- * tags, addresses, MDLs and cache types, misuse included (bug checks intercepted). After every
- * call syspte_check() runs and the model must agree; any disagreement aborts with the model's
- * message. Each input starts on a fresh machine (4 MiB region).
+ * tags, addresses, MDLs and cache types, misuse included (bug checks intercepted), mixed with
+ * calls of the MDL toolkit (MmMapLockedPagesSpecifyCache, MmUnmapLockedPages,
+ * MmBuildMdlForNonPagedPool, IoBuildPartialMdl, MmFreePagesFromMdl). Every MDL field can be
+ * arbitrary: Size, flags, ByteOffset, StartVa, ByteCount, MappedSystemVa, frames; the model
+ * predicts the outcome from the rules of a valid MDL (tests/host/model_mdl.h) and checks that a
+ * refused or bug-checked call changed nothing. After every call syspte_check() runs and the model
+ * must agree; any disagreement aborts with the model's message. Each input starts on a fresh
+ * machine (4 MiB region).
  * A valid reservation refused while the model sees room for it is a failure too.
  */
 #include <stdio.h>

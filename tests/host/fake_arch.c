@@ -13,18 +13,46 @@ struct fake_tlb_log fake_tlb;
 bool fake_irq_enabled = true;
 static uint8_t *fake_ram;
 static paddr_t fake_cr3;
+static unsigned fake_phys_bits = FAKE_PHYS_BITS_DEFAULT;
 
 void fake_arch_init(void)
 {
 	if (fake_ram)
 		return;
-	fake_ram = mmap(NULL, FAKE_PHYS_LIMIT, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (fake_ram == MAP_FAILED) {
+	/* One slack GiB so the start can be aligned; the slack stays reserved and untouched. */
+	uint8_t *m = mmap(NULL, FAKE_PHYS_LIMIT + SIZE_1G, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
 		perror("fake_arch_init: mmap");
 		abort();
 	}
+	fake_ram = (uint8_t *)ALIGN_UP((uintptr_t)m, SIZE_1G);
 }
+
+void fake_arch_reset(uint64_t bytes)
+{
+	fake_arch_init();
+	if (bytes > FAKE_PHYS_LIMIT)
+		bytes = FAKE_PHYS_LIMIT;
+	if (bytes && madvise(fake_ram, bytes, MADV_DONTNEED)) {
+		perror("fake_arch_reset: madvise");
+		abort();
+	}
+	fake_tlb_reset();
+	fake_cr3 = 0;
+	fake_irq_enabled = true;
+}
+
+void fake_arch_set_phys_bits(unsigned bits)
+{
+	if (bits < 32 || bits > 52) {
+		fprintf(stderr, "fake_arch_set_phys_bits: %u is not a physical address width (32..52)\n", bits);
+		abort();
+	}
+	fake_phys_bits = bits;
+}
+
+unsigned arch_phys_addr_bits(void) { return fake_phys_bits; }
 
 void fake_tlb_reset(void)
 {

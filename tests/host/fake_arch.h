@@ -5,6 +5,7 @@
 #include "types.h"
 
 #define FAKE_PHYS_LIMIT (64ULL << 30)   /* physical addresses the fake RAM can back */
+#define FAKE_PHYS_BITS_DEFAULT 46        /* arch_phys_addr_bits() until a test sets another width */
 
 enum fake_tlb_op { FAKE_TLB_PAGE, FAKE_TLB_ALL, FAKE_CR3 };
 struct fake_tlb_event {
@@ -20,8 +21,14 @@ struct fake_tlb_log {
 };
 extern struct fake_tlb_log fake_tlb;
 
-/* Reserves (lazily backed) fake RAM; idempotent. */
+/* Reserves (lazily backed) fake RAM, aligned to 1 GiB so the direct map can use large pages;
+ * idempotent. */
 void fake_arch_init(void);
+/* A fresh machine's hardware state: the first `bytes` of fake RAM read as zeros again (their host
+ * pages are dropped), the TLB log cleared, CR3 0, interrupts enabled. The physical width stays. */
+void fake_arch_reset(uint64_t bytes);
+/* Sets the physical address width arch_phys_addr_bits() reports (32..52). */
+void fake_arch_set_phys_bits(unsigned bits);
 void fake_tlb_reset(void);
 /* Interrupt state as arch_irq_save/restore see it (true = enabled). */
 extern bool fake_irq_enabled;

@@ -10,13 +10,16 @@
 #include "fake_arch.h"
 #include "host_machine.h"
 #include "wdm.h"
+#include "model_mdl.h"
+#include "mdl.h"
+#include "pool.h"
+#include "phys.h"
 #include "syspte.h"
 #include "bugcheck.h"
 #include "vmlayout.h"
 
 #define NPAGES MODEL_NPAGES
 #define MAXR MODEL_MAXR
-#define PFN_LIMIT (1ULL << 40)   /* frames at or above the 52-bit physical limit are refused */
 static const uint32_t tags[] = { 0x61616161, 0x62626262, 0x63636363 };
 /* PAT index each MEMORY_CACHING_TYPE maps to (docs/contract.md; arch/x86_64/x86.h programs the PAT). */
 static const unsigned cache_pat[MmMaximumCacheType] = { 3, 0, 4, 0, 2, 4 };
@@ -37,7 +40,26 @@ static uint64_t below(uint64_t n) { return draw(n); }
 static uint64_t below_u64(void) { return below(1ULL << 32) << 32 | below(1ULL << 32); }
 static vaddr_t pva(uint64_t i) { return SYSPTE_BASE + i * 4096; }
 
-struct expect { uint32_t sub; uint64_t p2, p3, p4; };   /* sub 0: no bug check */
+/* An expected bug check: code 0 for none; P3 not compared when any_p3 (a caller's address). */
+struct expect { uint32_t code; uint64_t p1, p2, p3, p4; bool any_p3; };
+
+/* Bug check 0xDA with subcode sub. */
+static struct expect da(uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	return (struct expect){ BUGCHECK_SYSTEM_PTE_MISUSE, sub, p2, p3, p4, false };
+}
+
+/* Bug check 0x1A with subcode sub. */
+static struct expect mm(uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	return (struct expect){ BUGCHECK_MEMORY_MANAGEMENT, sub, p2, p3, p4, false };
+}
+
+/* Bug check 0x50 at address va (P3 the caller's address, P4 a reservation base or 0). */
+static struct expect pf(uint64_t va, uint64_t p4)
+{
+	return (struct expect){ BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va, 0, 0, p4, true };
+}
 
 /* Counts a disagreement; prints the first ten. */
 static void fail(const char *what, uint64_t a, uint64_t b)
@@ -51,16 +73,16 @@ static void fail(const char *what, uint64_t a, uint64_t b)
 static void check_bugcheck(const struct expect *e, uint64_t count_before)
 {
 	bool fired = bugcheck_last.count != count_before;
-	if (!e->sub) {
+	if (!e->code) {
 		if (fired)
 			fail("unexpected bug check", bugcheck_last.code, bugcheck_last.p[0]);
 		return;
 	}
 	model_counts.bugchecks_seen++;
-	if (!fired || bugcheck_last.code != 0xDA || bugcheck_last.p[0] != e->sub)
-		fail("wrong or missing bug check", fired ? bugcheck_last.p[0] : 0, e->sub);
-	else if (bugcheck_last.p[1] != e->p2 || bugcheck_last.p[2] != e->p3 || bugcheck_last.p[3] != e->p4)
-		fail("bug check parameters differ", e->sub, bugcheck_last.p[1]);
+	if (!fired || bugcheck_last.code != e->code || bugcheck_last.p[0] != e->p1)
+		fail("wrong or missing bug check", fired ? bugcheck_last.p[0] : 0, e->p1);
+	else if (bugcheck_last.p[1] != e->p2 || (!e->any_p3 && bugcheck_last.p[2] != e->p3) || bugcheck_last.p[3] != e->p4)
+		fail("bug check parameters differ", e->p1, bugcheck_last.p[1]);
 }
 
 /* PAT index encoded in a 4 KiB PTE (PWT, PCD, PAT bits). */
@@ -251,13 +273,13 @@ static void op_free(void)
 	struct expect e = { 0 };
 	int at = find_containing(ai);
 	if (at < 0 || res[at].start != ai)
-		e = (struct expect){ 0x102, addr, tag, 0 };
+		e = da(0x102, addr, tag, 0);
 	else if (res[at].tag != tag)
-		e = (struct expect){ 0x101, addr, tag, res[at].tag };
+		e = da(0x101, addr, tag, res[at].tag);
 	else {
 		uint64_t first, n = mapped_in(&res[at], &first);
 		if (n)
-			e = (struct expect){ 0x103, pva(first), tag, n };
+			e = da(0x103, pva(first), tag, n);
 	}
 	uint64_t before = bugcheck_last.count;
 	fake_tlb_reset();
@@ -265,7 +287,7 @@ static void op_free(void)
 	check_bugcheck(&e, before);
 	if (fake_tlb.pages || fake_tlb.alls)
 		fail("free flushed the TLB", fake_tlb.pages, fake_tlb.alls);
-	if (!e.sub) {
+	if (!e.code) {
 		for (uint64_t k = res[at].start; k < res[at].start + res[at].npages; k++)
 			owner[k] = -1;
 		res[at].live = false;
@@ -273,8 +295,20 @@ static void op_free(void)
 	check_resv_ptes(at);
 }
 
-/* A hand-built MDL: header plus PFN array (room for any span that fits the region). */
-struct hmdl { MDL mdl; PFN_NUMBER pfn[NPAGES]; };
+/* ---------------------------------------------------------------- MDLs */
+
+/* PFN entries behind every hand-built MDL: the longest span a valid MDL can have (4 GiB - 4 KiB from
+ * offset 4095), so whatever a valid Size claims, a call that believes it reads inside the buffer. */
+#define HMDL_PFNS ((1u << 20) + 1)
+#define HMDL_USED 1024u   /* entries the generators write; the others stay zero */
+struct hmdl { MDL mdl; PFN_NUMBER pfn[HMDL_PFNS]; };
+/* What a refused call must leave as it was of an MDL: the header and the generated entries. */
+struct hmdl_saved { MDL mdl; PFN_NUMBER pfn[HMDL_USED]; };
+static struct hmdl hsrc, htgt;   /* the MDL of an op; IoBuildPartialMdl's target */
+
+static void hmdl_clear(struct hmdl *h) { memset(h, 0, sizeof(struct hmdl_saved)); }
+static void hmdl_save(const struct hmdl *h, struct hmdl_saved *s) { memcpy(s, h, sizeof(*s)); }
+static bool hmdl_same(const struct hmdl *h, const struct hmdl_saved *s) { return memcmp(h, s, sizeof(*s)) == 0; }
 
 /* Pages an MDL spans (ADDRESS_AND_SIZE_TO_SPAN_PAGES of its address and ByteCount). */
 static uint64_t mdl_span(const MDL *mdl)
@@ -283,55 +317,105 @@ static uint64_t mdl_span(const MDL *mdl)
 	return (off + mdl->ByteCount + 4095) / 4096;
 }
 
-/* True when an MDL may be mapped: locked or partial, not mapped, not pool, ByteCount non-zero. */
-static bool mdl_mappable(const MDL *mdl)
+/* Sets Size to what MmInitializeMdl writes for the MDL's span. */
+static void hmdl_fit(struct hmdl *h) { h->mdl.Size = (CSHORT)(sizeof(MDL) + 8 * mdl_span(&h->mdl)); }
+
+static unsigned phys_bits(void) { return arch_phys_addr_bits(); }
+/* First frame number beyond the machine's physical address width. */
+static uint64_t pfn_limit(void) { return 1ULL << (phys_bits() - 12); }
+
+/* The documented rule an MDL breaks (model_mdl.h), or 0; the bug check it gives when non-zero. */
+static int mdl_rule(const struct hmdl *h, bool need_bytes, bool frames, struct expect *e)
+{
+	uint64_t p3, p4;
+	int rule = ref_mdl_check(&h->mdl, need_bytes, frames, phys_bits(), 0, &p3, &p4);
+	if (rule && e)
+		*e = mm(REF_MDL_SUBCODE(rule), (uint64_t)&h->mdl, p3, p4);
+	return rule;
+}
+
+/* The state of a valid MDL that may be mapped: locked or partial, not mapped, not pool. */
+static bool model_mappable(const MDL *mdl)
 {
 	uint16_t f = (uint16_t)mdl->MdlFlags;
-	return (f & (MDL_PAGES_LOCKED | MDL_PARTIAL)) && mdl->ByteCount &&
+	return (f & (MDL_PAGES_LOCKED | MDL_PARTIAL)) &&
 	       !(f & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL_HAS_BEEN_MAPPED));
 }
 
-/* Wild mode: may replace MDL fields, frames and the cache type, or drop the MDL (*use = false). */
+/* A MappedSystemVa for wild MDLs: NULL, the data address, a page of the region, or anything. */
+static PVOID wild_sysva(const MDL *m)
+{
+	switch (below(4)) {
+	case 0: return NULL;
+	case 1: return (PVOID)((uint64_t)m->StartVa + m->ByteOffset);
+	case 2: return (PVOID)(pva(below(NPAGES)) + (below(2) ? 0 : below(4096)));
+	default: return (PVOID)below_u64();
+	}
+}
+
+/* Wild mode: may replace any MDL field (Size, flags, ByteOffset, StartVa, ByteCount, MappedSystemVa),
+ * a frame and the cache type, or drop the MDL (*use = false). */
 static void wild_mdl(struct hmdl *h, uint64_t n, MEMORY_CACHING_TYPE *ct, bool *use)
 {
 	if (!wild)
 		return;
-	if (below(6) == 0)
-		h->mdl.MdlFlags = (CSHORT)below(1 << 16);
+	if (below(6) == 0)   /* any flags, or any without the foreign ones */
+		h->mdl.MdlFlags = (CSHORT)(below(2) ? below(1 << 16) : below(1 << 16) & ~REF_MDL_FOREIGN);
 	if (below(6) == 0)
 		h->mdl.ByteOffset = (ULONG)(below(2) ? below(1ULL << 32) : below(4096));
 	if (below(6) == 0)
 		h->mdl.ByteCount = (ULONG)(below(2) ? below(1ULL << 32) : below((n + 2) * 4096));
-	if (below(8) == 0)   /* any page: NULL and the top of the address space included */
-		h->mdl.StartVa = (PVOID)(below(1ULL << 52) << 12);
+	if (below(8) == 0)   /* any page (NULL and the top of the address space included), or any value */
+		h->mdl.StartVa = (PVOID)(below(4) ? below(1ULL << 52) << 12 : below_u64());
 	if (below(6) == 0)
-		h->pfn[below(n + 1)] = below(2) ? PFN_LIMIT + below(1 << 20) : below_u64();
+		h->pfn[below(n + 1)] = below(2) ? pfn_limit() + below(1 << 20) : below_u64();
+	if (below(6) == 0)
+		h->mdl.MappedSystemVa = wild_sysva(&h->mdl);
+	switch (below(8)) {   /* Size: as the changes left it, fitted again, anything, or a PFN or two short */
+	case 0: h->mdl.Size = (CSHORT)below(1 << 16); break;
+	case 1: hmdl_fit(h); h->mdl.Size = (CSHORT)(h->mdl.Size - 8 * (1 + below(2))); break;
+	case 2: case 3: hmdl_fit(h); break;
+	}
 	if (below(8) == 0)
 		*ct = (MEMORY_CACHING_TYPE)(int)(uint32_t)below(1ULL << 32);
 	*use = below(32) != 0;
+}
+
+/* What a refused call must leave as it was outside the region: the page allocator and the pool. */
+struct model_snap { struct phys_stats phys; struct pool_stats pool; };
+static void snap_take(struct model_snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	phys_get_stats(&s->phys);
+	pool_get_stats(&s->pool);
+}
+static void snap_check(const struct model_snap *s, const char *what)
+{
+	struct model_snap now;
+	snap_take(&now);
+	if (memcmp(s, &now, sizeof(now)))
+		fail(what, now.phys.free_pages, now.pool.allocs);
 }
 
 /* Predicts a map of h at addr: a bug check in *e, or *want_null, else success. */
 static void predict_map(const struct hmdl *h, bool use, vaddr_t addr, uint32_t tag, MEMORY_CACHING_TYPE ct,
 			struct expect *e, bool *want_null)
 {
-	uint64_t i = page_of(addr), n = use ? mdl_span(&h->mdl) : 0;
+	uint64_t i = page_of(addr);
 	int at = find_containing(i);
 	*want_null = false;
 	if (at < 0)
-		*e = (struct expect){ 0x105, addr, tag, 0 };
+		*e = da(0x105, addr, tag, 0);
 	else if (res[at].tag != tag)
-		*e = (struct expect){ 0x104, addr, tag, res[at].tag };
-	else if (!use || (unsigned)ct >= MmMaximumCacheType || !mdl_mappable(&h->mdl) ||
-		 n > res[at].start + res[at].npages - i)
+		*e = da(0x104, addr, tag, res[at].tag);
+	else if (!use || (unsigned)ct >= MmMaximumCacheType || mdl_rule(h, true, true, NULL) || !model_mappable(&h->mdl) ||
+		 mdl_span(&h->mdl) > res[at].start + res[at].npages - i)
 		*want_null = true;
 	else {
+		uint64_t n = mdl_span(&h->mdl);
 		for (uint64_t k = 0; k < n; k++)
-			if (mpfn[i + k] || h->pfn[k] >= PFN_LIMIT) {
-				if (mpfn[i + k])
-					*e = (struct expect){ 0x107, addr, pva(i + k), pva(i + n) - 1 };
-				else
-					*want_null = true;   /* a frame beyond the physical limit */
+			if (mpfn[i + k]) {
+				*e = da(0x107, addr, pva(i + k), pva(i + n) - 1);
 				break;
 			}
 	}
@@ -348,48 +432,50 @@ static void op_map(void)
 	uint64_t n = 1 + below(room + 1);
 	if (n > 100)
 		n = 100;
-	static struct hmdl h, saved;
-	memset(&h, 0, sizeof(h));
-	h.mdl.MdlFlags = below(10) ? MDL_PAGES_LOCKED : (CSHORT)(below(2) ? MDL_PARTIAL : MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA);
-	h.mdl.ByteOffset = below(3) ? 0 : (ULONG)below(4096);
-	h.mdl.ByteCount = (ULONG)(n * 4096 - h.mdl.ByteOffset - (h.mdl.ByteOffset ? 0 : below(4096)));
+	struct hmdl *h = &hsrc;
+	static struct hmdl_saved saved;
+	hmdl_clear(h);
+	h->mdl.MdlFlags = below(10) ? MDL_PAGES_LOCKED : (CSHORT)(below(2) ? MDL_PARTIAL : MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA);
+	h->mdl.ByteOffset = below(3) ? 0 : (ULONG)below(4096);
+	h->mdl.ByteCount = (ULONG)(n * 4096 - h->mdl.ByteOffset - (h->mdl.ByteOffset ? 0 : below(4096)));
+	hmdl_fit(h);
 	for (uint64_t k = 0; k < n; k++)
-		h.pfn[k] = 0x100 + below(1 << 20);
+		h->pfn[k] = 0x100 + below(1 << 20);
 	MEMORY_CACHING_TYPE ct = (MEMORY_CACHING_TYPE)(below(16) ? below(6) : 6 + below(3));
 	vaddr_t addr = pva(i) + (below(4) ? 0 : below(4096));
 	bool use = true, want_null;
-	wild_mdl(&h, n, &ct, &use);
+	wild_mdl(h, n, &ct, &use);
 	wild_addr_tag(&addr, &tag);
 	struct expect e = { 0 };
-	predict_map(&h, use, addr, tag, ct, &e, &want_null);
+	predict_map(h, use, addr, tag, ct, &e, &want_null);
 	i = page_of(addr);
-	n = use ? mdl_span(&h.mdl) : 0;
-	saved = h;
+	hmdl_save(h, &saved);
 	uint64_t before = bugcheck_last.count;
 	fake_tlb_reset();
-	char *p = MmMapLockedPagesWithReservedMapping((void *)addr, tag, use ? &h.mdl : NULL, ct);
+	char *p = MmMapLockedPagesWithReservedMapping((void *)addr, tag, use ? &h->mdl : NULL, ct);
 	check_bugcheck(&e, before);
 	if (fake_tlb.pages || fake_tlb.alls)
 		fail("map flushed the TLB", fake_tlb.pages, fake_tlb.alls);
-	bool should_map = !e.sub && !want_null;
+	bool should_map = !e.code && !want_null;
 	if (should_map != (p != NULL)) {
 		fail("map result differs from the model", (uint64_t)p, should_map);
 		return;
 	}
 	if (!p) {
-		if (memcmp(&h, &saved, sizeof(h)))
-			fail("refused map changed the MDL", h.mdl.MdlFlags, 0);
+		if (!hmdl_same(h, &saved))
+			fail("refused map changed the MDL", (uint16_t)h->mdl.MdlFlags, 0);
 		check_resv_ptes(find_containing(i));
 		return;
 	}
+	n = mdl_span(&h->mdl);
 	CSHORT want_flags = saved.mdl.MdlFlags | MDL_MAPPED_TO_SYSTEM_VA |
 			    ((saved.mdl.MdlFlags & MDL_PARTIAL) ? MDL_PARTIAL_HAS_BEEN_MAPPED : 0);
-	if ((vaddr_t)p != pva(i) + h.mdl.ByteOffset || h.mdl.MappedSystemVa != (void *)pva(i))
+	if ((vaddr_t)p != pva(i) + h->mdl.ByteOffset || h->mdl.MappedSystemVa != (void *)pva(i))
 		fail("map returned the wrong address", (vaddr_t)p, pva(i));
-	if (h.mdl.MdlFlags != want_flags)
-		fail("map set the wrong MDL flags", (uint16_t)h.mdl.MdlFlags, (uint16_t)want_flags);
+	if (h->mdl.MdlFlags != want_flags)
+		fail("map set the wrong MDL flags", (uint16_t)h->mdl.MdlFlags, (uint16_t)want_flags);
 	for (uint64_t k = 0; k < n; k++) {
-		mpfn[i + k] = h.pfn[k] + 1;
+		mpfn[i + k] = h->pfn[k] + 1;
 		mstart[i + k] = k == 0;
 		mpat[i + k] = (uint8_t)cache_pat[ct];
 	}
@@ -410,23 +496,23 @@ static struct expect predict_unmap(vaddr_t addr, uint32_t tag, uint64_t n)
 	uint64_t i = page_of(addr);
 	int at = find_containing(i);
 	if (at < 0)
-		return (struct expect){ 0x109, addr, tag, 0 };
+		return da(0x109, addr, tag, 0);
 	if (res[at].tag != tag)
-		return (struct expect){ 0x108, addr, tag, res[at].tag };
+		return da(0x108, addr, tag, res[at].tag);
 	if (n == 0)
 		return (struct expect){ 0 };   /* no MDL or an empty one: nothing to do */
 	if (!mpfn[i])
-		return (struct expect){ 0x109, addr, tag, 0 };
+		return da(0x109, addr, tag, 0);
 	uint64_t end = res[at].start + res[at].npages;
 	if (n > end - i)
-		return (struct expect){ 0x10A, addr, end - i, n };
+		return da(0x10A, addr, end - i, n);
 	for (uint64_t k = i; k < i + n; k++)
 		if (!mpfn[k])
-			return (struct expect){ 0x10B, pva(k), 0, 0 };
+			return da(0x10B, pva(k), 0, 0);
 	if (!mstart[i])
-		return (struct expect){ 0x10C, addr, pva(model_map_start(i, res[at].start)), n };
+		return da(0x10C, addr, pva(model_map_start(i, res[at].start)), n);
 	if (i + n < end && mpfn[i + n] && !mstart[i + n])
-		return (struct expect){ 0x10C, addr, pva(model_map_start(i + n - 1, res[at].start)), n };
+		return da(0x10C, addr, pva(model_map_start(i + n - 1, res[at].start)), n);
 	return (struct expect){ 0 };
 }
 
@@ -458,35 +544,42 @@ static void op_unmap(void)
 	int at = find_containing(i);
 	uint32_t tag = at >= 0 && below(15) ? res[at].tag : tags[below(3)];
 	vaddr_t addr = pva(i) + (below(4) ? 0 : below(4096));
-	static struct hmdl h, saved;
-	memset(&h, 0, sizeof(h));
-	h.mdl.MdlFlags = MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA;
-	h.mdl.ByteOffset = (ULONG)below(4096);
-	h.mdl.ByteCount = (ULONG)(n * 4096 - h.mdl.ByteOffset);
-	h.mdl.MappedSystemVa = (void *)pva(i);
+	struct hmdl *h = &hsrc;
+	static struct hmdl_saved saved;
+	hmdl_clear(h);
+	h->mdl.MdlFlags = MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA;
+	h->mdl.ByteOffset = (ULONG)below(4096);
+	h->mdl.ByteCount = (ULONG)(n * 4096 - h->mdl.ByteOffset);
+	h->mdl.MappedSystemVa = (void *)pva(i);
+	hmdl_fit(h);
 	bool use = true;
 	MEMORY_CACHING_TYPE unused;
-	wild_mdl(&h, n, &unused, &use);
+	wild_mdl(h, n, &unused, &use);
 	wild_addr_tag(&addr, &tag);
 	i = page_of(addr);
-	n = use ? mdl_span(&h.mdl) : 0;
-	struct expect e = predict_unmap(addr, tag, n);
-	saved = h;
+	/* NULL MDL: 0x50; malformed: 0x1A; both before the address checks (the span comes from the MDL). */
+	struct expect e = { 0 };
+	n = 0;
+	if (!use)
+		e = pf(0, 0);
+	else if (!mdl_rule(h, false, false, &e))
+		e = predict_unmap(addr, tag, n = mdl_span(&h->mdl));
+	hmdl_save(h, &saved);
 	uint64_t before = bugcheck_last.count;
 	fake_tlb_reset();
-	MmUnmapReservedMapping((void *)addr, tag, use ? &h.mdl : NULL);
+	MmUnmapReservedMapping((void *)addr, tag, use ? &h->mdl : NULL);
 	check_bugcheck(&e, before);
-	if (e.sub || n == 0 || find_containing(i) < 0) {
+	if (e.code || n == 0 || find_containing(i) < 0) {
 		if (fake_tlb.pages || fake_tlb.alls)
 			fail("refused unmap flushed the TLB", fake_tlb.pages, fake_tlb.alls);
-		if (memcmp(&h, &saved, sizeof(h)))
-			fail("refused unmap changed the MDL", h.mdl.MdlFlags, 0);
+		if (!hmdl_same(h, &saved))
+			fail("refused unmap changed the MDL", (uint16_t)h->mdl.MdlFlags, 0);
 		check_resv_ptes(find_containing(i));
 		return;
 	}
 	check_unmap_tlb(i, n);
-	if (h.mdl.MappedSystemVa || h.mdl.MdlFlags != (CSHORT)(saved.mdl.MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED)))
-		fail("unmap did not reset the MDL", h.mdl.MdlFlags, 0);
+	if (h->mdl.MappedSystemVa || h->mdl.MdlFlags != (CSHORT)(saved.mdl.MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED)))
+		fail("unmap did not reset the MDL", (uint16_t)h->mdl.MdlFlags, 0);
 	for (uint64_t k = i; k < i + n; k++)
 		mpfn[k] = 0, mstart[k] = false;
 	check_resv_ptes(find_containing(i));
@@ -533,6 +626,377 @@ static void check_walkers(void)
 	}
 }
 
+/* Builds a locked MDL of n pages (frames below the limit) from byte offset off, Size fitted. */
+static void hmdl_locked(struct hmdl *h, uint64_t n, ULONG off)
+{
+	hmdl_clear(h);
+	h->mdl.MdlFlags = MDL_PAGES_LOCKED;
+	h->mdl.ByteOffset = off;
+	h->mdl.ByteCount = (ULONG)(n * 4096 - off);
+	hmdl_fit(h);
+	for (uint64_t k = 0; k < n; k++)
+		h->pfn[k] = 0x100 + below(1 << 20);
+}
+
+/* A free model slot for a reservation, or -1. */
+static int free_slot(void)
+{
+	for (int r = 0; r < MAXR; r++)
+		if (!res[r].live)
+			return r;
+	return -1;
+}
+
+/* MmMapLockedPagesSpecifyCache: a new reservation of exactly the span (tag MDL_TAG_MAP), mapped; a
+ * pool MDL's MappedSystemVa; or NULL with nothing changed. */
+static void op_map_locked(void)
+{
+	struct hmdl *h = &hsrc;
+	static struct hmdl_saved saved;
+	uint64_t n = 1 + below(below(4) ? 8 : 48);
+	hmdl_locked(h, n, below(2) ? 0 : (ULONG)below(4096));
+	if (below(8) == 0)
+		h->mdl.MdlFlags = MDL_PARTIAL;
+	MEMORY_CACHING_TYPE ct = (MEMORY_CACHING_TYPE)(below(16) ? below(6) : 6 + below(3));
+	KPROCESSOR_MODE mode = below(16) ? KernelMode : UserMode;
+	PVOID want_at = below(16) ? NULL : (PVOID)pva(below(NPAGES));
+	bool use = true;
+	wild_mdl(h, n, &ct, &use);
+	bool refuse = !use || mode != KernelMode || want_at || (unsigned)ct >= MmMaximumCacheType ||
+		      mdl_rule(h, true, true, NULL);
+	bool pool = !refuse && (h->mdl.MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL);
+	n = refuse || pool ? 0 : mdl_span(&h->mdl);
+	refuse |= !pool && !model_mappable(&h->mdl);   /* a span longer than the region: no room, below */
+	struct model_snap snap;
+	snap_take(&snap);
+	hmdl_save(h, &saved);
+	struct expect none = { 0 };
+	uint64_t before = bugcheck_last.count;
+	fake_tlb_reset();
+	char *p = MmMapLockedPagesSpecifyCache(use ? &h->mdl : NULL, mode, ct, want_at, 0, NormalPagePriority);
+	check_bugcheck(&none, before);
+	if (fake_tlb.pages || fake_tlb.alls)
+		fail("MmMapLockedPagesSpecifyCache flushed the TLB", fake_tlb.pages, fake_tlb.alls);
+	if (refuse || pool || !p) {
+		if (refuse && p)
+			fail("MmMapLockedPagesSpecifyCache mapped a refused MDL", (uint64_t)p, (uint16_t)h->mdl.MdlFlags);
+		if (pool && p != saved.mdl.MappedSystemVa)
+			fail("MmMapLockedPagesSpecifyCache of a pool MDL: not its MappedSystemVa", (uint64_t)p, 0);
+		if (!refuse && !pool) {
+			model_counts.nulls_seen++;
+			if (strict_room && model_has_room(n, false))
+				fail("MmMapLockedPagesSpecifyCache refused although the region has room", n, 0);
+		} else
+			snap_check(&snap, "refused MmMapLockedPagesSpecifyCache changed memory");
+		if (!hmdl_same(h, &saved))
+			fail("refused MmMapLockedPagesSpecifyCache changed the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+		return;
+	}
+	vaddr_t base = (vaddr_t)p & ~4095ULL;
+	uint64_t start = page_of(base);
+	if (!syspte_in_region(base) || start + n > NPAGES || (vaddr_t)p != base + saved.mdl.ByteOffset) {
+		fail("MmMapLockedPagesSpecifyCache returned an address outside the region", (uint64_t)p, n);
+		return;
+	}
+	for (uint64_t k = start; k < start + n; k++)
+		if (owner[k] >= 0)
+			fail("MmMapLockedPagesSpecifyCache reserved over a live reservation", k, (uint64_t)owner[k]);
+	CSHORT want_flags = saved.mdl.MdlFlags | MDL_MAPPED_TO_SYSTEM_VA |
+			    ((saved.mdl.MdlFlags & MDL_PARTIAL) ? MDL_PARTIAL_HAS_BEEN_MAPPED : 0);
+	if (h->mdl.MappedSystemVa != (PVOID)base || h->mdl.MdlFlags != want_flags)
+		fail("MmMapLockedPagesSpecifyCache left the MDL wrong", (uint16_t)h->mdl.MdlFlags, (uint16_t)want_flags);
+	int slot = free_slot();
+	if (slot < 0) {
+		MmUnmapLockedPages(p, &h->mdl);
+		if (bugcheck_last.count != before)
+			fail("MmUnmapLockedPages of a fresh mapping bug checked", bugcheck_last.p[0], 0);
+		return;
+	}
+	res[slot] = (struct mresv){ true, start, n, MDL_TAG_MAP };
+	for (uint64_t k = 0; k < n; k++) {
+		owner[start + k] = slot;
+		mpfn[start + k] = h->pfn[k] + 1;
+		mstart[start + k] = k == 0;
+		mpat[start + k] = (uint8_t)cache_pat[ct];
+	}
+	check_resv_ptes(slot);
+}
+
+/* A live reservation of tag MDL_TAG_MAP if a few picks find one, else any, else -1. */
+static int pick_map_tagged(void)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		int r = (int)below(MAXR);
+		if (res[r].live && res[r].tag == MDL_TAG_MAP)
+			return r;
+	}
+	return pick_live();
+}
+
+/* MmUnmapLockedPages at (usually) the start of a reservation, with an MDL of (usually) its span. */
+static void op_unmap_locked(void)
+{
+	int r = pick_map_tagged();
+	uint64_t i = r >= 0 ? res[r].start : below(NPAGES), n = r >= 0 ? res[r].npages : 1 + below(4);
+	if (below(8) == 0)
+		i = i + below(3) < NPAGES ? i + below(3) : i;
+	if (below(8) == 0)
+		n = n + below(3) - 1 ? n + below(3) - 1 : 1;
+	vaddr_t addr = pva(i) + (below(4) ? 0 : below(4096));
+	uint32_t tag = MDL_TAG_MAP;
+	struct hmdl *h = &hsrc;
+	static struct hmdl_saved saved;
+	hmdl_clear(h);
+	h->mdl.MdlFlags = MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA;
+	h->mdl.MappedSystemVa = (PVOID)pva(i);
+	h->mdl.ByteOffset = (ULONG)(addr & 4095);
+	h->mdl.ByteCount = (ULONG)(n * 4096 - h->mdl.ByteOffset);
+	hmdl_fit(h);
+	bool use = true;
+	MEMORY_CACHING_TYPE unused;
+	wild_mdl(h, n, &unused, &use);
+	wild_addr_tag(&addr, &tag);   /* the tag is MmUnmapLockedPages' own; only the address changes */
+	uint64_t ai = page_of(addr);
+	int at = find_containing(ai);
+	struct expect e = { 0 };
+	bool noop = false;
+	n = 0;
+	if (!use)
+		e = pf(0, 0);
+	else if (mdl_rule(h, false, false, &e))
+		;
+	else if ((h->mdl.MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) && (PVOID)addr == h->mdl.MappedSystemVa)
+		noop = true;
+	else if (n = mdl_span(&h->mdl), at >= 0 && res[at].tag == MDL_TAG_MAP && (res[at].start != ai || res[at].npages != n))
+		e = da(0x10C, addr, pva(res[at].start), n);
+	else
+		e = predict_unmap(addr, MDL_TAG_MAP, n);
+	hmdl_save(h, &saved);
+	uint64_t before = bugcheck_last.count;
+	fake_tlb_reset();
+	MmUnmapLockedPages((PVOID)addr, use ? &h->mdl : NULL);
+	check_bugcheck(&e, before);
+	if (e.code || noop || n == 0) {
+		if (fake_tlb.pages || fake_tlb.alls)
+			fail("refused MmUnmapLockedPages flushed the TLB", fake_tlb.pages, fake_tlb.alls);
+		if (!hmdl_same(h, &saved))
+			fail("refused MmUnmapLockedPages changed the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+		check_resv_ptes(at);
+		return;
+	}
+	check_unmap_tlb(ai, n);
+	if (h->mdl.MappedSystemVa || h->mdl.MdlFlags != (CSHORT)(saved.mdl.MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED)))
+		fail("MmUnmapLockedPages did not reset the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+	for (uint64_t k = ai; k < ai + n; k++)
+		mpfn[k] = 0, mstart[k] = false, owner[k] = -1;   /* the whole reservation: its span is n */
+	res[at].live = false;
+	check_ptes(ai, ai + n);
+	struct syspte_info info;
+	if (syspte_lookup(pva(ai), &info))
+		fail("MmUnmapLockedPages left its reservation", info.base, info.tag);
+}
+
+/* Frame behind kernel address va in the machine's tables as the model sees them (region pages it
+ * mapped, the direct map of RAM); false when unmapped. */
+static bool model_translate(vaddr_t va, uint64_t *pfn)
+{
+	uint64_t i = page_of(va), dmap = (uint64_t)arch_phys_to_virt(0);
+	if (va >= SYSPTE_BASE && i < NPAGES) {
+		*pfn = mpfn[i] - 1;
+		return mpfn[i] != 0;
+	}
+	if (va >= dmap + (1ULL << 20) && va - dmap < (1ULL << 20) + MODEL_RAM_BYTES) {
+		*pfn = (va - dmap) >> 12;
+		return true;
+	}
+	return false;
+}
+
+/* MmBuildMdlForNonPagedPool over region pages (mapped or not) or the direct map. */
+static void op_build(void)
+{
+	struct hmdl *h = &hsrc;
+	static struct hmdl_saved saved;
+	int r = pick_live();
+	uint64_t n = 1 + below(8);
+	vaddr_t va = r >= 0 ? pva(res[r].start + below(res[r].npages)) : pva(below(NPAGES));
+	if (below(4) == 0)
+		va = (vaddr_t)arch_phys_to_virt((1ULL << 20) + below(MODEL_RAM_BYTES / 4096 - 8) * 4096);
+	hmdl_clear(h);
+	h->mdl.StartVa = (PVOID)va;
+	h->mdl.ByteOffset = below(2) ? 0 : (ULONG)below(4096);
+	h->mdl.ByteCount = (ULONG)(n * 4096 - h->mdl.ByteOffset - below(4096));
+	hmdl_fit(h);
+	for (uint64_t k = 0; k < n; k++)
+		h->pfn[k] = 0xdead;
+	bool use = true;
+	MEMORY_CACHING_TYPE unused;
+	wild_mdl(h, n, &unused, &use);
+	struct expect e = { 0 };
+	uint16_t f = (uint16_t)h->mdl.MdlFlags;
+	uint64_t want[8] = { 0 };
+	if (!use)
+		e = pf(0, 0);
+	else if (mdl_rule(h, true, false, &e))
+		;
+	else if (f & (MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL |
+		      MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_PARENT_MAPPED_SYSTEM_VA))
+		e = mm(MDL_BUGCHECK_BUILD_BAD_MDL, (uint64_t)&h->mdl, f, 0);
+	else
+		for (uint64_t k = 0; k < mdl_span(&h->mdl); k++) {
+			vaddr_t pv = (vaddr_t)h->mdl.StartVa + k * 4096;
+			uint64_t pfn = 0;
+			if (!model_translate(pv, &pfn)) {
+				int at = pv >= SYSPTE_BASE ? find_containing(page_of(pv)) : -1;
+				e = pf(pv, at >= 0 ? pva(res[at].start) : 0);
+				break;
+			}
+			if (k < 8)
+				want[k] = pfn;
+		}
+	struct model_snap snap;
+	snap_take(&snap);
+	hmdl_save(h, &saved);
+	uint64_t before = bugcheck_last.count;
+	MmBuildMdlForNonPagedPool(use ? &h->mdl : NULL);
+	check_bugcheck(&e, before);
+	snap_check(&snap, "MmBuildMdlForNonPagedPool changed memory");
+	if (e.code) {
+		if (!hmdl_same(h, &saved))
+			fail("refused MmBuildMdlForNonPagedPool changed the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+		return;
+	}
+	uint64_t span = mdl_span(&h->mdl);
+	for (uint64_t k = 0; k < span && k < 8; k++)
+		if (h->pfn[k] != want[k])
+			fail("MmBuildMdlForNonPagedPool listed the wrong frame", k, h->pfn[k]);
+	if (h->mdl.MappedSystemVa != (PVOID)((uint64_t)h->mdl.StartVa + h->mdl.ByteOffset) ||
+	    h->mdl.MdlFlags != (CSHORT)(saved.mdl.MdlFlags | MDL_SOURCE_IS_NONPAGED_POOL))
+		fail("MmBuildMdlForNonPagedPool left the MDL wrong", (uint16_t)h->mdl.MdlFlags, 0);
+	if (mdl_rule(h, false, false, NULL))
+		fail("MmBuildMdlForNonPagedPool made a malformed MDL", (uint16_t)h->mdl.MdlFlags, 0);
+}
+
+/* IoBuildPartialMdl of a (possibly wild) source into a target of (possibly wrong) Size. */
+static void op_partial(void)
+{
+	struct hmdl *s = &hsrc, *t = &htgt;
+	static struct hmdl_saved ssaved, tsaved;
+	uint64_t n = 1 + below(8);
+	hmdl_locked(s, n, below(2) ? 0 : (ULONG)below(4096));
+	s->mdl.StartVa = (PVOID)(below(2) ? 0 : pva(below(NPAGES)));
+	switch (below(4)) {   /* unmapped, mapped (page base), or pool (data address) */
+	case 0: s->mdl.MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA; s->mdl.MappedSystemVa = (PVOID)pva(below(NPAGES)); break;
+	case 1: s->mdl.MdlFlags = MDL_SOURCE_IS_NONPAGED_POOL;
+		s->mdl.MappedSystemVa = (PVOID)((uint64_t)s->mdl.StartVa + s->mdl.ByteOffset); break;
+	}
+	uint64_t count = s->mdl.ByteCount, off = below(count + 2);
+	ULONG len = below(3) ? (ULONG)below(off <= count ? count - off + 2 : 2) : 0;
+	vaddr_t va = (uint64_t)s->mdl.StartVa + s->mdl.ByteOffset + off;
+	if (below(16) == 0)
+		va -= 1 + below(8);
+	hmdl_clear(t);
+	uint64_t tpages = 1 + below(10);
+	t->mdl.Size = (CSHORT)(below(8) ? sizeof(MDL) + 8 * tpages : below(1 << 16));
+	t->mdl.MdlFlags = (CSHORT)(below(2) ? 0 : MDL_ALLOCATED_FIXED_SIZE);
+	t->pfn[0] = 0xdead;
+	bool use = true, use_t = below(32) != 0;
+	MEMORY_CACHING_TYPE unused;
+	wild_mdl(s, n, &unused, &use);
+	struct expect e = { 0 };
+	uint64_t sdata = (uint64_t)s->mdl.StartVa + s->mdl.ByteOffset, o = va - sdata, np = 0;
+	count = s->mdl.ByteCount;
+	if (!use || !use_t)
+		e = pf(0, 0);
+	else if (mdl_rule(s, true, true, &e))
+		;
+	else if (va < sdata || o > count || (len && len > count - o))
+		e = mm(MDL_BUGCHECK_PARTIAL_RANGE, va, len, (uint64_t)&s->mdl);
+	else if (np = ((va & 4095) + (len ? len : count - o) + 4095) / 4096, !ref_mdl_room(&t->mdl, np, 0))
+		e = mm(MDL_BUGCHECK_PARTIAL_ROOM, (uint64_t)&t->mdl, np, 0);
+	hmdl_save(s, &ssaved);
+	hmdl_save(t, &tsaved);
+	struct model_snap snap;
+	snap_take(&snap);
+	uint64_t before = bugcheck_last.count;
+	IoBuildPartialMdl(use ? &s->mdl : NULL, use_t ? &t->mdl : NULL, (PVOID)va, len);
+	check_bugcheck(&e, before);
+	snap_check(&snap, "IoBuildPartialMdl changed memory");
+	if (!hmdl_same(s, &ssaved))
+		fail("IoBuildPartialMdl changed its source", (uint16_t)s->mdl.MdlFlags, 0);
+	if (e.code) {
+		if (!hmdl_same(t, &tsaved))
+			fail("refused IoBuildPartialMdl changed the target", (uint16_t)t->mdl.MdlFlags, 0);
+		return;
+	}
+	uint16_t sf = (uint16_t)s->mdl.MdlFlags;
+	uint64_t sys = (uint64_t)s->mdl.MappedSystemVa, tstart = va & ~4095ULL;
+	uint16_t want_f = (uint16_t)(((uint16_t)tsaved.mdl.MdlFlags & MDL_ALLOCATED_FIXED_SIZE) |
+				     (sf & (MDL_SOURCE_IS_NONPAGED_POOL | MDL_IO_PAGE_READ | MDL_IO_SPACE)) | MDL_PARTIAL);
+	uint64_t want_sys = 0;
+	if ((sf & (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARENT_MAPPED_SYSTEM_VA)) && sys)
+		want_f |= MDL_PARENT_MAPPED_SYSTEM_VA, want_sys = sys + (tstart - (uint64_t)s->mdl.StartVa);
+	else if ((sf & MDL_SOURCE_IS_NONPAGED_POOL) && sys)
+		want_sys = sys + o;
+	if ((uint64_t)t->mdl.StartVa != tstart || t->mdl.ByteOffset != (va & 4095) ||
+	    t->mdl.ByteCount != (len ? len : count - o) || (uint16_t)t->mdl.MdlFlags != want_f ||
+	    (uint64_t)t->mdl.MappedSystemVa != want_sys || t->mdl.Size != tsaved.mdl.Size)
+		fail("IoBuildPartialMdl built the wrong target", (uint16_t)t->mdl.MdlFlags, want_f);
+	uint64_t first = (tstart - (uint64_t)s->mdl.StartVa) / 4096;
+	for (uint64_t k = 0; k < np && k < HMDL_USED; k++)
+		if (t->pfn[k] != s->pfn[first + k])
+			fail("IoBuildPartialMdl copied the wrong frame", k, t->pfn[k]);
+	if (mdl_rule(t, false, true, NULL))
+		fail("IoBuildPartialMdl made a malformed MDL", (uint16_t)t->mdl.MdlFlags, 0);
+}
+
+/* MmFreePagesFromMdl with MDLs it must refuse before touching a frame: NULL, malformed, or in a state
+ * that cannot be freed (a valid freeable one would free frames the model never allocated: skipped). */
+static void op_free_pages(void)
+{
+	struct hmdl *h = &hsrc;
+	static struct hmdl_saved saved;
+	uint64_t n = 1 + below(8);
+	hmdl_locked(h, n, 0);
+	bool use = true;
+	MEMORY_CACHING_TYPE unused;
+	wild_mdl(h, n, &unused, &use);
+	uint16_t f = (uint16_t)h->mdl.MdlFlags;
+	bool freeable = !(f & (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL | MDL_PARTIAL_HAS_BEEN_MAPPED |
+			       MDL_PARENT_MAPPED_SYSTEM_VA | MDL_IO_SPACE)) &&
+			((f & MDL_PAGES_LOCKED) || ((f & MDL_SOURCE_IS_NONPAGED_POOL) && !h->mdl.MappedSystemVa));
+	struct expect e = { 0 };
+	if (!use)
+		e = pf(0, 0);
+	else if (mdl_rule(h, false, false, &e))
+		;
+	else if (!freeable)
+		e = mm(MDL_BUGCHECK_FREE_BAD_MDL, (uint64_t)&h->mdl, f, 0);
+	else
+		return;
+	struct model_snap snap;
+	snap_take(&snap);
+	hmdl_save(h, &saved);
+	uint64_t before = bugcheck_last.count;
+	MmFreePagesFromMdl(use ? &h->mdl : NULL);
+	check_bugcheck(&e, before);
+	snap_check(&snap, "refused MmFreePagesFromMdl changed memory");
+	if (!hmdl_same(h, &saved))
+		fail("refused MmFreePagesFromMdl changed the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+}
+
+/* One call of the MDL toolkit (wild mode). */
+static void op_mdl_call(void)
+{
+	switch (below(8)) {
+	case 0: case 1: op_map_locked(); break;
+	case 2: case 3: op_unmap_locked(); break;
+	case 4: op_build(); break;
+	case 5: case 6: op_partial(); break;
+	default: op_free_pages(); break;
+	}
+}
+
 /* Checks the region's accounting against the model. */
 static void check_stats(void)
 {
@@ -566,12 +1030,15 @@ int model_begin(model_draw_fn source, unsigned flags)
 
 void model_step(void)
 {
-	switch (below(10)) {
-	case 0: case 1: case 2: op_reserve(); break;
-	case 3: case 4: op_free(); break;
-	case 5: case 6: case 7: op_map(); break;
-	default: op_unmap(); break;
-	}
+	if (wild && below(4) == 0)
+		op_mdl_call();
+	else
+		switch (below(10)) {
+		case 0: case 1: case 2: op_reserve(); break;
+		case 3: case 4: op_free(); break;
+		case 5: case 6: case 7: op_map(); break;
+		default: op_unmap(); break;
+		}
 	if (syspte_check())
 		fail("syspte_check failed", model_counts.ops, 0);
 	check_stats();
@@ -587,11 +1054,11 @@ static void unmap_all(void)
 			uint64_t n = 1;
 			while (i + n < NPAGES && mpfn[i + n] && !mstart[i + n])
 				n++;
-			static struct hmdl h;
-			memset(&h, 0, sizeof(h));
-			h.mdl.ByteCount = (ULONG)(n * 4096);
+			hmdl_clear(&hsrc);
+			hsrc.mdl.ByteCount = (ULONG)(n * 4096);
+			hmdl_fit(&hsrc);
 			uint64_t before = bugcheck_last.count;
-			MmUnmapReservedMapping((void *)pva(i), res[owner[i]].tag, &h.mdl);
+			MmUnmapReservedMapping((void *)pva(i), res[owner[i]].tag, &hsrc.mdl);
 			if (bugcheck_last.count != before)
 				fail("teardown unmap bug checked", i, bugcheck_last.p[0]);
 		}

@@ -5,8 +5,10 @@
  *
  * Every choice a generator makes comes from model_draw(n), a value in [0, n). In "wild" mode the
  * generators make extra choices that replace fields by arbitrary values (any size, flags, tag,
- * address, MDL field, frame number, cache type, NULL MDL); with wild off the sequence of choices
- * is exactly the one the differential test always made.
+ * address, MDL field, frame number, cache type, NULL MDL), and a quarter of the steps call the
+ * MDL toolkit instead (MmMapLockedPagesSpecifyCache, MmUnmapLockedPages, MmBuildMdlForNonPagedPool,
+ * IoBuildPartialMdl, MmFreePagesFromMdl); with wild off the sequence of choices is the one the
+ * differential test always made, its MDLs now carrying the Size their span needs.
  *
  * Not a library: #include "model_syspte.c" once into the program that uses it (the host build
  * compiles each test_*.c alone with mm/ and HOST_SUPPORT).

@@ -16,6 +16,8 @@
 #include "pt.h"
 #include "syspte.h"
 #include "bugcheck.h"
+#include "mdl.h"
+#include "model_mdl.h"
 
 #define LOW_BASE 0x100000ULL
 #define LOW_PAGES 8192ULL                 /* 32 MiB */
@@ -845,6 +847,435 @@ static void test_map_locked(void)
 	release_pages(own);
 }
 
+/* ---------------------------------------------------------------- malformed MDLs (README "What a valid MDL is") */
+
+static uint64_t prng = 0x2545F4914F6CDD1DULL;
+
+/* Xorshift choice in [0, n); 0 when n is 0. */
+static uint64_t rnd(uint64_t n)
+{
+	prng ^= prng << 13;
+	prng ^= prng >> 7;
+	prng ^= prng << 17;
+	return n ? prng % n : 0;
+}
+
+/* A hand-built MDL with room behind it for any span a valid MDL can have. */
+#define BIG_PFNS ((1u << 20) + 1)
+static struct { MDL m; PFN_NUMBER pfn[BIG_PFNS]; } big;
+
+/* The calls every malformed MDL is tried on, with what each demands of it. */
+enum mdl_call { C_MAP_RESERVED, C_MAP_SPECIFY, C_SYSADDR, C_UNMAP_RESERVED, C_UNMAP_LOCKED, C_PARTIAL, C_FREE_PAGES,
+		C_BUILD, C_IOFREE, C_COUNT };
+static const char *const call_name[C_COUNT] = {
+	"MmMapLockedPagesWithReservedMapping", "MmMapLockedPagesSpecifyCache", "MmGetSystemAddressForMdlSafe",
+	"MmUnmapReservedMapping", "MmUnmapLockedPages", "IoBuildPartialMdl", "MmFreePagesFromMdl",
+	"MmBuildMdlForNonPagedPool", "IoFreeMdl",
+};
+static const bool call_needs_bytes[C_COUNT] = { true, true, true, false, false, true, false, true, false };
+static const bool call_needs_frames[C_COUNT] = { true, true, true, false, false, true, false, false, false };
+static const bool call_returns[C_COUNT] = { true, true, true, false, false, false, false, false, false };
+
+/* Breaks rule `rule` (model_mdl.h numbering) of a valid MDL whose span is n pages. */
+static void malform(PMDL m, int rule, uint64_t n)
+{
+	switch (rule) {
+	case 1: m->ByteOffset = (ULONG)(4096 + rnd(0xFFFFF000ULL)); break;
+	case 2: m->StartVa = (PVOID)((uintptr_t)m->StartVa + 1 + rnd(4095)); break;
+	case 3: m->ByteCount = rnd(2) ? 0 : (ULONG)(MDL_MAX_BYTES + 1 + rnd(4095)); break;
+	case 4: m->StartVa = (PVOID)(0ULL - 4096 * (1 + rnd(n))); m->ByteCount = (ULONG)(n * 4096 + 1 + rnd(4096)); break;
+	case 5: m->Size = rnd(2) ? (CSHORT)(m->Size - 8 * (1 + rnd(n))) : (CSHORT)rnd(48); break;
+	case 6:
+		switch (rnd(8)) {
+		case 0: m->MdlFlags |= (CSHORT)(rnd(3) == 0 ? MDL_FREE_EXTRA_PTES : rnd(2) ? MDL_DESCRIBES_AWE : MDL_INTERNAL); break;
+		case 1: m->MdlFlags = (CSHORT)((m->MdlFlags & ~MDL_PARTIAL) | MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_MAPPED_TO_SYSTEM_VA);
+			m->MappedSystemVa = (PVOID)(REGION_BASE + PAGE_SIZE); break;
+		case 2: m->MdlFlags = (CSHORT)((m->MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL)) |
+					       MDL_PARTIAL | MDL_PARTIAL_HAS_BEEN_MAPPED); break;
+		case 3: m->MdlFlags = (CSHORT)((m->MdlFlags & ~MDL_PARTIAL) | MDL_PARENT_MAPPED_SYSTEM_VA); break;
+		case 4: m->MdlFlags = (CSHORT)((m->MdlFlags & ~MDL_SOURCE_IS_NONPAGED_POOL) | MDL_MAPPED_TO_SYSTEM_VA);
+			m->MappedSystemVa = NULL; break;
+		case 5: m->MdlFlags = (CSHORT)((m->MdlFlags & ~MDL_SOURCE_IS_NONPAGED_POOL) | MDL_MAPPED_TO_SYSTEM_VA);
+			m->MappedSystemVa = (PVOID)(REGION_BASE + 1 + rnd(4095)); break;
+		case 6: m->MdlFlags |= MDL_SOURCE_IS_NONPAGED_POOL | MDL_MAPPED_TO_SYSTEM_VA;
+			m->MappedSystemVa = (PVOID)REGION_BASE; break;
+		default: m->MdlFlags |= MDL_SOURCE_IS_NONPAGED_POOL;
+			m->MappedSystemVa = (PVOID)((uintptr_t)MmGetMdlVirtualAddress(m) + 1 + rnd(PAGE_SIZE)); break;
+		}
+		break;
+	default:
+		MmGetMdlPfnArray(m)[rnd(n)] = rnd(2) ? (1ULL << (arch_phys_addr_bits() - PAGE_SHIFT)) + rnd(1ULL << 30)
+						     : UINT64_MAX >> rnd(12);
+		break;
+	}
+}
+
+/* The rule an MDL breaks for a call (model_mdl.h), with the bug check's P3 and P4. */
+static int mdl_rule_for(const MDL *m, enum mdl_call c, uint64_t *p3, uint64_t *p4)
+{
+	size_t bytes = 0;
+	if (!pool_block_info(m, &bytes, NULL))
+		bytes = 0;
+	bool bytes_needed = call_needs_bytes[c], frames = call_needs_frames[c];
+	if (c == C_SYSADDR && (m->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL))
+		bytes_needed = frames = false;   /* a pool MDL's address comes back without a mapping */
+	return ref_mdl_check(m, bytes_needed, frames, arch_phys_addr_bits(), bytes, p3, p4);
+}
+
+/* What the property test keeps fixed around each call: a reserved mapping and a system mapping to
+ * unmap, an empty reservation to map into, a partial target. */
+struct mdl_world {
+	char *r_mapped, *r_empty, *sys_va;
+	PMDL pages_r, pages_sys, target;
+};
+
+/* Makes one call of the test with m; returns its pointer result (NULL for void calls). */
+static void *mdl_call(enum mdl_call c, PMDL m, const struct mdl_world *w)
+{
+	switch (c) {
+	case C_MAP_RESERVED: return MmMapLockedPagesWithReservedMapping(w->r_empty, TAG_R, m, MmCached);
+	case C_MAP_SPECIFY: return MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, 0, NormalPagePriority);
+	case C_SYSADDR: return MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+	case C_UNMAP_RESERVED: MmUnmapReservedMapping(w->r_mapped, TAG_R, m); return NULL;
+	case C_UNMAP_LOCKED: MmUnmapLockedPages(w->sys_va, m); return NULL;
+	case C_PARTIAL: IoBuildPartialMdl(m, w->target, MmGetMdlVirtualAddress(m), 1); return NULL;
+	case C_FREE_PAGES: MmFreePagesFromMdl(m); return NULL;
+	case C_BUILD: MmBuildMdlForNonPagedPool(m); return NULL;
+	default: IoFreeMdl(m); return NULL;
+	}
+}
+
+/* True when both mappings of the world still map what they mapped and the empty reservation is empty. */
+static bool mdl_world_intact(const struct mdl_world *w)
+{
+	bool ok = true;
+	for (unsigned i = 0; i < 3; i++) {
+		ok &= pfn_at((vaddr_t)w->r_mapped + i * PAGE_SIZE) == MmGetMdlPfnArray(w->pages_r)[i];
+		ok &= pfn_at((vaddr_t)w->sys_va + i * PAGE_SIZE) == MmGetMdlPfnArray(w->pages_sys)[i];
+	}
+	struct syspte_info info;
+	return ok && syspte_lookup((vaddr_t)w->r_empty, &info) && info.mapped == 0;
+}
+
+/*
+ * Property: every malformed MDL, of every class and from every kind of MDL (hand-built, from
+ * IoAllocateMdl + MmBuildMdlForNonPagedPool, from MmAllocatePagesForMdlEx), passed to every call
+ * that takes one: NULL from the calls that return a pointer, bug check 0x1A with the reference's
+ * subcode and parameters from the others; nothing changed (allocators, region, pool, mappings,
+ * the MDL itself). The unbroken MDL is valid for every call and maps.
+ */
+static void test_malformed_generated(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	struct mdl_world w;
+	w.pages_r = MmAllocatePagesForMdlEx(z, any, z, 3 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+	w.pages_sys = MmAllocatePagesForMdlEx(z, any, z, 3 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+	w.r_mapped = MmAllocateMappingAddress(3 * PAGE_SIZE, TAG_R);
+	w.r_empty = MmAllocateMappingAddress(16 * PAGE_SIZE, TAG_R);
+	w.target = IoAllocateMdl((PVOID)0x10000, 16 * PAGE_SIZE, FALSE, FALSE, NULL);
+	uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, 8 * PAGE_SIZE, TAG_A);
+	ok(w.pages_r && w.pages_sys && w.r_mapped && w.r_empty && w.target && buf, "the fixed world");
+	ok(MmMapLockedPagesWithReservedMapping(w.r_mapped, TAG_R, w.pages_r, MmCached) == w.r_mapped, "a reserved mapping");
+	w.sys_va = MmMapLockedPagesSpecifyCache(w.pages_sys, KernelMode, MmCached, NULL, 0, NormalPagePriority);
+	ok(w.sys_va != NULL, "a system mapping");
+
+	enum { ITER = 1500, KEEP = 64 };
+	static uint64_t seen[C_COUNT][8];
+	static struct { MDL m; PFN_NUMBER pfn[KEEP]; } good, saved;
+	uint64_t bad = 0, valid_ok = 0, valid_tries = 0;
+	struct snap s;
+	intercept();
+	for (unsigned it = 0; it < ITER; it++) {
+		/* A valid MDL of one of three kinds. */
+		unsigned kind = (unsigned)rnd(3);
+		uint64_t n = 1 + rnd(6);
+		PMDL m = NULL;
+		if (kind == 0) {
+			memset(&big, 0, sizeof(MDL) + KEEP * sizeof(PFN_NUMBER));
+			MmInitializeMdl(&big.m, (PVOID)(0xffff900000000000ULL + rnd(1 << 20) * PAGE_SIZE + rnd(PAGE_SIZE)),
+					n * PAGE_SIZE - rnd(PAGE_SIZE));
+			big.m.MdlFlags = rnd(4) ? MDL_PAGES_LOCKED : MDL_PARTIAL;
+			for (unsigned k = 0; k < KEEP; k++)
+				big.pfn[k] = MmGetMdlPfnArray(w.pages_r)[k % 3];
+			m = &big.m;
+		} else if (kind == 1) {
+			m = IoAllocateMdl(buf + rnd(PAGE_SIZE), (ULONG)(1 + rnd(n * PAGE_SIZE)), FALSE, FALSE, NULL);
+			release();
+			MmBuildMdlForNonPagedPool(m);
+			intercept();
+		} else {
+			m = MmAllocatePagesForMdlEx(z, any, z, n * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+		}
+		n = mdl_span_pages(m);
+		bool all_valid = true;
+		for (unsigned c = 0; c < C_COUNT; c++)
+			all_valid &= mdl_rule_for(m, (enum mdl_call)c, NULL, NULL) == 0;
+		bad += !all_valid;
+		if (kind != 1 && rnd(4) == 0) {   /* the unbroken MDL maps */
+			valid_tries++;
+			char *v = MmMapLockedPagesWithReservedMapping(w.r_empty, TAG_R, m, MmCached);
+			if (v == w.r_empty + m->ByteOffset) {
+				MmUnmapReservedMapping(w.r_empty, TAG_R, m);
+				valid_ok += none_fired();
+			}
+		}
+		memcpy(&good, m, sizeof(MDL) + MIN(n, KEEP) * sizeof(PFN_NUMBER));
+		int rule = 1 + (int)rnd(7);
+		for (unsigned c = 0; c < C_COUNT; c++) {
+			if (c == C_IOFREE && kind != 1)
+				continue;
+			memcpy(m, &good, sizeof(MDL) + MIN(n, KEEP) * sizeof(PFN_NUMBER));
+			malform(m, rule, n);
+			uint64_t p3, p4;
+			int broken = mdl_rule_for(m, (enum mdl_call)c, &p3, &p4);
+			if (!broken)
+				continue;   /* e.g. ByteCount 0 where the call needs no bytes */
+			seen[c][broken]++;
+			memcpy(&saved, m, sizeof(saved));
+			take(&s);
+			void *r = mdl_call((enum mdl_call)c, m, &w);
+			bool right = call_returns[c] ? r == NULL && none_fired()
+						     : bugcheck_last.count == bc_count + 1 &&
+						       bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+						       bugcheck_last.p[0] == REF_MDL_SUBCODE(broken) &&
+						       bugcheck_last.p[1] == (uintptr_t)m && bugcheck_last.p[2] == p3 &&
+						       bugcheck_last.p[3] == p4;
+			bc_count = bugcheck_last.count;
+			bool kept = same(&s) && memcmp(&saved, m, sizeof(MDL) + MIN(n, KEEP) * sizeof(PFN_NUMBER)) == 0 &&
+				    mdl_world_intact(&w) && (kind != 1 || pool_block_info(m, NULL, NULL));
+			if (!right || !kept) {
+				ok(0, "%s, %s (rule %d), MDL kind %u: %s", call_name[c], mdl_invalid_name((enum mdl_invalid)broken),
+				   broken, kind, !right ? "wrong outcome" : "state changed");
+				printf("#   got code 0x%x p1 0x%llx p2 0x%llx p3 0x%llx p4 0x%llx; want p3 0x%llx p4 0x%llx\n",
+				       bugcheck_last.code, (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
+				       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3],
+				       (unsigned long long)p3, (unsigned long long)p4);
+				it = ITER;
+				break;
+			}
+		}
+		memcpy(m, &good, sizeof(MDL) + MIN(n, KEEP) * sizeof(PFN_NUMBER));
+		if (kind == 1)
+			IoFreeMdl(m);
+		else if (kind == 2)
+			release_pages(m);
+	}
+	is(bad, 0, "every unbroken MDL is valid for every call");
+	ok(valid_tries > 50 && valid_ok == valid_tries, "unbroken MDLs map (%llu of %llu)", (unsigned long long)valid_ok,
+	   (unsigned long long)valid_tries);
+	for (unsigned c = 0; c < C_COUNT; c++) {
+		uint64_t total = 0;
+		bool every = true;
+		for (int r = 1; r <= 7; r++) {
+			bool applies = (r != 7 || call_needs_frames[c]);
+			every &= !applies || seen[c][r] > 0;
+			total += seen[c][r];
+		}
+		ok(every, "%s: every class of malformed MDL refused as documented, nothing changed (%llu cases)",
+		   call_name[c], (unsigned long long)total);
+	}
+	release();
+	MmUnmapLockedPages(w.sys_va, w.pages_sys);
+	MmUnmapReservedMapping(w.r_mapped, TAG_R, w.pages_r);
+	MmFreeMappingAddress(w.r_mapped, TAG_R);
+	MmFreeMappingAddress(w.r_empty, TAG_R);
+	IoFreeMdl(w.target);
+	release_pages(w.pages_r);
+	release_pages(w.pages_sys);
+	ExFreePool(buf);
+}
+
+/* Directed cases of the validation: the issue's examples, the edges of each rule, the NULL MDL of
+ * MmUnmapReservedMapping, MmBuildMdlForNonPagedPool's own rules, large MDLs whose Size wraps. */
+static void test_malformed_directed(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	struct snap s;
+	struct mdl_fault f;
+	struct { MDL m; PFN_NUMBER p[4]; } h;
+
+	/* The edges of each rule, on the validator itself. */
+	MmInitializeMdl(&h.m, (PVOID)0x7000, 3 * PAGE_SIZE);
+	h.p[0] = h.p[1] = h.p[2] = 0x100;
+	is(mdl_validate(&h.m, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, &f), MDL_VALID, "a fresh MDL is valid");
+	h.m.ByteOffset = 4095;
+	h.m.ByteCount = 2 * PAGE_SIZE + 1;   /* 4095 + 8193 bytes: still 3 pages */
+	is(mdl_validate(&h.m, 0, &f), MDL_VALID, "ByteOffset 4095, same span: valid");
+	h.m.ByteOffset = 4096;
+	ok(mdl_validate(&h.m, 0, &f) == MDL_INVALID_BYTE_OFFSET && f.value == 4096, "ByteOffset 4096: rule 1, P3 4096");
+	h.m.ByteOffset = 0;
+	h.m.ByteCount = 3 * PAGE_SIZE + 1;
+	ok(mdl_validate(&h.m, 0, &f) == MDL_INVALID_SIZE && f.value == 0x30 + 3 * 8 && f.extra == 0x30 + 4 * 8,
+	   "one byte more than Size holds: rule 5, P3 Size, P4 bytes needed");
+	h.m.ByteCount = 0;
+	is(mdl_validate(&h.m, 0, NULL), MDL_VALID, "ByteCount 0 where no bytes are needed: valid");
+	is(mdl_validate(&h.m, MDL_CHECK_BYTES, NULL), MDL_INVALID_BYTE_COUNT, "ByteCount 0 where bytes are needed: rule 3");
+	h.m.ByteCount = 0xFFFFF001u;
+	is(mdl_validate(&h.m, 0, NULL), MDL_INVALID_BYTE_COUNT, "ByteCount 4 GiB - 4 KiB + 1: rule 3");
+	h.m.ByteCount = PAGE_SIZE;
+	h.m.StartVa = (PVOID)0xfffffffffffff000ULL;
+	is(mdl_validate(&h.m, 0, NULL), MDL_VALID, "the last page of the address space: valid");
+	h.m.ByteOffset = 1;
+	ok(mdl_validate(&h.m, 0, &f) == MDL_INVALID_RANGE && f.value == 0xfffffffffffff000ULL && f.extra == PAGE_SIZE,
+	   "one byte past the top: rule 4");
+	h.m.ByteOffset = 0;
+	h.m.StartVa = (PVOID)0x7001;
+	ok(mdl_validate(&h.m, 0, &f) == MDL_INVALID_START_VA && f.value == 0x7001, "StartVa not page aligned: rule 2");
+	h.m.StartVa = (PVOID)0x7000;
+	h.p[0] = (1ULL << (arch_phys_addr_bits() - PAGE_SHIFT)) - 1;
+	is(mdl_validate(&h.m, MDL_CHECK_FRAMES, NULL), MDL_VALID, "the highest frame of the physical width: valid");
+	h.p[0]++;
+	ok(mdl_validate(&h.m, MDL_CHECK_FRAMES, &f) == MDL_INVALID_FRAME && f.extra == 0, "one frame beyond: rule 7, P4 index");
+	fake_arch_set_phys_bits(52);
+	is(mdl_validate(&h.m, MDL_CHECK_FRAMES, NULL), MDL_VALID, "the limit follows the CPU's width (52 bits)");
+	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
+	h.p[0] = 0x100;
+	h.m.MdlFlags = MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL;
+	h.m.MappedSystemVa = (PVOID)0x7000;
+	is(mdl_validate(&h.m, 0, NULL), MDL_VALID, "a partial MDL of pool memory (as IoBuildPartialMdl makes): valid");
+	h.m.MdlFlags = MDL_PAGES_LOCKED;
+	h.m.MappedSystemVa = NULL;
+
+	/* Large MDLs: Size wraps (WDK truncation); the pool block or the truncated value decides. */
+	PMDL io = IoAllocateMdl((PVOID)0x100000, 64u << 20, FALSE, FALSE, NULL);
+	ok(io && (uint16_t)io->Size == (uint16_t)(0x30 + 8 * 16384) && mdl_validate(io, 0, NULL) == MDL_VALID,
+	   "a 64 MiB MDL from IoAllocateMdl: Size truncated, valid (its pool block holds the span)");
+	MmInitializeMdl(&big.m, (PVOID)0x100000, 64u << 20);
+	is(mdl_validate(&big.m, 0, NULL), MDL_VALID, "a 64 MiB MDL built by MmInitializeMdl: valid (Size is the truncated need)");
+	big.m.Size = (CSHORT)(big.m.Size + 8);
+	is(mdl_validate(&big.m, 0, NULL), MDL_INVALID_SIZE, "another Size on it: rule 5");
+	io->ByteCount += PAGE_SIZE;
+	is(mdl_validate(io, 0, NULL), MDL_INVALID_SIZE, "the pool MDL grown past its block: rule 5");
+	io->ByteCount -= PAGE_SIZE;
+	IoFreeMdl(io);
+	is(IoAllocateMdl((PVOID)0x100000, 0xFFFFF001u, FALSE, FALSE, NULL), 0, "IoAllocateMdl beyond 4 GiB - 4 KiB: NULL");
+
+	/* The case: ByteOffset >= PAGE_SIZE no longer maps past the end of a reservation. */
+	PMDL pages = MmAllocatePagesForMdlEx(z, any, z, 2 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+	take(&s);
+	pages->ByteOffset = 3 * PAGE_SIZE;
+	pages->ByteCount = PAGE_SIZE;
+	ok(MmMapLockedPagesSpecifyCache(pages, KernelMode, MmCached, NULL, 0, 0) == NULL && same(&s),
+	   "ByteOffset 3 pages: MmMapLockedPagesSpecifyCache NULL, nothing reserved");
+	pages->ByteOffset = 0;
+	pages->ByteCount = 2 * PAGE_SIZE;
+
+	/* MmUnmapReservedMapping with a NULL MDL: 0x50 at address 0, as the other void calls. */
+	char *r = MmAllocateMappingAddress(2 * PAGE_SIZE, TAG_R);
+	ok(MmMapLockedPagesWithReservedMapping(r, TAG_R, pages, MmCached) == r, "mapped");
+	intercept();
+	take(&s);
+	MmUnmapReservedMapping(r, TAG_R, NULL);
+	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0) && bugcheck_last.p[1] == 0 && bugcheck_last.p[2] != 0,
+	   "MmUnmapReservedMapping(NULL MDL): 0x50, P1 0, P2 read, P3 the caller");
+	ok(same(&s) && pfn_at((vaddr_t)r) == MmGetMdlPfnArray(pages)[0], "still mapped");
+	MmUnmapReservedMapping((char *)REGION_BASE - PAGE_SIZE, TAG_R, NULL);
+	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "NULL MDL comes before the address checks");
+	PMDL copy = IoAllocateMdl(r, 2 * PAGE_SIZE, FALSE, FALSE, NULL);
+	take(&s);
+	copy->ByteOffset = PAGE_SIZE;
+	MmUnmapReservedMapping(r, TAG_R, copy);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_BYTE_OFFSET) && bugcheck_last.p[1] == (uintptr_t)copy &&
+	   bugcheck_last.p[2] == PAGE_SIZE, "malformed MDL to MmUnmapReservedMapping: 0x1A/0x4D440101, P2 MDL, P3 ByteOffset");
+	ok(same(&s) && pfn_at((vaddr_t)r + PAGE_SIZE) == MmGetMdlPfnArray(pages)[1], "still mapped");
+	copy->ByteOffset = 0;
+
+	/* MmBuildMdlForNonPagedPool: ByteCount 0, an MDL that already describes pages, a pool block too small. */
+	copy->ByteCount = 0;
+	MmBuildMdlForNonPagedPool(copy);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_BYTE_COUNT), "MmBuildMdlForNonPagedPool, ByteCount 0: 0x4D440103");
+	copy->ByteCount = 2 * PAGE_SIZE;
+	MmBuildMdlForNonPagedPool(copy);
+	ok(none_fired() && (copy->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL), "built over the reserved mapping");
+	take(&s);
+	MmBuildMdlForNonPagedPool(copy);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BUILD_BAD_MDL) && bugcheck_last.p[2] == MDL_SOURCE_IS_NONPAGED_POOL &&
+	   same(&s), "built twice: 0x4D440108, P3 the flags");
+	PMDL small = IoAllocateMdl(r, 1, FALSE, FALSE, NULL);
+	take(&s);
+	small->ByteCount = 2 * PAGE_SIZE;
+	small->Size = (CSHORT)(0x30 + 2 * 8);   /* Size admits 2 pages; the block holds one */
+	MmBuildMdlForNonPagedPool(small);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_SIZE) && bugcheck_last.p[3] == 0x30 + 2 * 8 &&
+	   small->MdlFlags == 0 && same(&s), "a pool MDL whose block is smaller than its Size: 0x4D440105, unchanged");
+	release();
+	IoFreeMdl(small);
+
+	/* A bug check that MmUnmapLockedPages raises leaves its reservation (found by fuzz_reserved: it
+	 * used to free an empty 'MdlM' reservation after the intercepted 0x109). */
+	PMDL pages2 = MmAllocatePagesForMdlEx(z, any, z, 2 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+	char *sys = MmMapLockedPagesSpecifyCache(pages2, KernelMode, MmCached, NULL, 0, 0);
+	ok(sys != NULL, "a system mapping");
+	struct { MDL m; PFN_NUMBER p[2]; } span2;
+	MmInitializeMdl(&span2.m, NULL, 2 * PAGE_SIZE);
+	MmUnmapReservedMapping(sys, MDL_TAG_MAP, &span2.m);   /* emptied by hand: the reservation stays */
+	struct syspte_info info;
+	ok(syspte_lookup((vaddr_t)sys, &info) && info.mapped == 0, "an empty 'MdlM' reservation");
+	intercept();
+	take(&s);
+	MmUnmapLockedPages(sys, &span2.m);
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x109) && same(&s) && syspte_lookup((vaddr_t)sys, &info),
+	   "MmUnmapLockedPages of it: 0xDA/0x109, the reservation stays");
+	release();
+	MmFreeMappingAddress(sys, MDL_TAG_MAP);
+	pages2->MdlFlags &= ~MDL_MAPPED_TO_SYSTEM_VA;
+	pages2->MappedSystemVa = NULL;
+	release_pages(pages2);
+
+	MmUnmapReservedMapping(r, TAG_R, pages);
+	MmFreeMappingAddress(r, TAG_R);
+	IoFreeMdl(copy);
+	release_pages(pages);
+
+	/* Every subcode has its line in the report decoder. */
+	bool named = true;
+	for (uint64_t sub = MDL_BUGCHECK_BAD_BYTE_OFFSET; sub <= MDL_BUGCHECK_BUILD_BAD_MDL; sub++)
+		named &= strncmp(bugcheck_explain(BUGCHECK_MEMORY_MANAGEMENT, sub), "unknown", 7) != 0;
+	ok(named, "bug-check report explains 0x4D440101..0x4D440108");
+}
+
+/* ---------------------------------------------------------------- the WDK's basic definitions */
+
+/* A driver-style routine using the WDK spellings: NTSTATUS, TRUE/FALSE, BOOLEAN, STATUS_*. */
+static NTSTATUS drv_map_buffer(PVOID buffer, ULONG length, PMDL *out)
+{
+	UNREFERENCED_PARAMETER(out);
+	if (!ARGUMENT_PRESENT(buffer) || length == 0)
+		return STATUS_INVALID_PARAMETER;
+	PMDL mdl = IoAllocateMdl(buffer, length, FALSE, FALSE, NULL);
+	if (!mdl)
+		return STATUS_INSUFFICIENT_RESOURCES;
+	MmBuildMdlForNonPagedPool(mdl);
+	*out = mdl;
+	return STATUS_SUCCESS;
+}
+
+static void test_wdk_definitions(void)
+{
+	ok(TRUE == 1 && FALSE == 0, "TRUE 1, FALSE 0");
+	ok(sizeof(BOOLEAN) == 1 && sizeof(CHAR) == 1 && sizeof(SHORT) == 2 && sizeof(CSHORT) == 2 && sizeof(USHORT) == 2 &&
+	   sizeof(LONG) == 4 && sizeof(ULONG) == 4 && sizeof(NTSTATUS) == 4 && sizeof(LONGLONG) == 8 &&
+	   sizeof(ULONGLONG) == 8 && sizeof(ULONG_PTR) == sizeof(void *) && sizeof(SIZE_T) == 8 && sizeof(PVOID) == 8,
+	   "WDK type widths (LLP64: LONG and ULONG are 32 bits)");
+	ok((LONG)-1 < 0 && (ULONG)-1 > 0 && (BOOLEAN)-1 > 0 && (CSHORT)-1 < 0, "WDK signedness");
+	ok(STATUS_SUCCESS == 0 && (ULONG)STATUS_UNSUCCESSFUL == 0xC0000001u && (ULONG)STATUS_NOT_IMPLEMENTED == 0xC0000002u &&
+	   (ULONG)STATUS_ACCESS_VIOLATION == 0xC0000005u && (ULONG)STATUS_INVALID_PARAMETER == 0xC000000Du &&
+	   (ULONG)STATUS_NO_MEMORY == 0xC0000017u && (ULONG)STATUS_BUFFER_TOO_SMALL == 0xC0000023u &&
+	   (ULONG)STATUS_INSUFFICIENT_RESOURCES == 0xC000009Au && (ULONG)STATUS_NOT_SUPPORTED == 0xC00000BBu,
+	   "STATUS_* values of ntstatus.h");
+	ok(NT_SUCCESS(STATUS_SUCCESS) && !NT_SUCCESS(STATUS_INSUFFICIENT_RESOURCES) && NT_ERROR(STATUS_INVALID_PARAMETER) &&
+	   !NT_ERROR(STATUS_SUCCESS) && NT_WARNING((NTSTATUS)0x80000005) && NT_INFORMATION((NTSTATUS)0x40000000),
+	   "NT_SUCCESS, NT_ERROR, NT_WARNING, NT_INFORMATION");
+	uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, 100, TAG_A);
+	PMDL mdl = NULL;
+	ok(drv_map_buffer(NULL, 100, &mdl) == STATUS_INVALID_PARAMETER, "a driver routine returns STATUS_INVALID_PARAMETER");
+	NTSTATUS st = drv_map_buffer(buf, 100, &mdl);
+	ok(NT_SUCCESS(st) && mdl && MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority) == buf,
+	   "and STATUS_SUCCESS with a built MDL");
+	IoFreeMdl(mdl);
+	ExFreePool(buf);
+}
+
 /* The growable-region pattern of docs/contract.md, checked through the PTEs. */
 static void test_growable(void)
 {
@@ -898,9 +1329,8 @@ static void test_null_start_va(void)
 {
 	struct { MDL mdl; PFN_NUMBER pfn[2]; } h;
 	memset(&h, 0, sizeof(h));
+	MmInitializeMdl(&h.mdl, (PVOID)0xfff, 2);   /* the last byte of one page and the first of the next: 2 pages */
 	h.mdl.MdlFlags = MDL_PAGES_LOCKED;
-	h.mdl.ByteOffset = 0xfff;
-	h.mdl.ByteCount = 2;   /* the last byte of one page and the first of the next: 2 pages */
 	h.pfn[0] = 0x123;
 	h.pfn[1] = 0x456;
 	ok(MmGetMdlVirtualAddress(&h.mdl) == (void *)0xfff, "StartVa NULL: virtual address is the offset");
@@ -930,6 +1360,9 @@ int main(void)
 	test_free_pages_misuse();
 	test_map_locked();
 	test_growable();
+	test_malformed_directed();
+	test_malformed_generated();
+	test_wdk_definitions();
 	test_final();
 	return tap_done();
 }

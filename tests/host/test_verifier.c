@@ -28,8 +28,8 @@ int main(void)
 	bugcheck_set_hook(bugcheck_record_hook);
 	struct { MDL mdl; PFN_NUMBER pfn[4]; } m;
 	memset(&m, 0, sizeof(m));
+	MmInitializeMdl(&m.mdl, NULL, 4096);
 	m.mdl.MdlFlags = MDL_PAGES_LOCKED;
-	m.mdl.ByteCount = 4096;
 	m.pfn[0] = 0x400;
 	uint64_t before = bugcheck_last.count;
 	ok(!MmMapLockedPagesWithReservedMapping(a + 3 * 4096, TAG, &m.mdl, MmCached), "mapping onto the guard page refused");
