@@ -1,5 +1,5 @@
 /* The memory manager's page-fault policy for kernel faults (called from trap_dispatch). */
-#include "trap.h"
+#include "fault.h"
 #include "bugcheck.h"
 #include "vmlayout.h"
 #include "syspte.h"
