@@ -1,4 +1,4 @@
-/* The memory manager's page-fault policy for kernel faults (called from trap_dispatch). */
+/* The memory manager's page-fault policy for kernel faults (registered with trap_set_handlers). */
 #include "fault.h"
 #include "bugcheck.h"
 #include "vmlayout.h"

@@ -2,7 +2,7 @@
 #include "panic.h"
 #include "bugcheck.h"
 #include "trap.h"
-#include "machine.h"
+#include "shutdown.h"
 #include "arch_mm.h"
 #include "kprintf.h"
 #include "ksyms.h"
@@ -17,11 +17,11 @@ void kernel_finish(bool success)
 {
 	(void)arch_irq_save();
 	if (kernel_onexit == ONEXIT_QEMU)
-		machine_qemu_exit(success ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
+		shutdown_qemu_exit(success ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
 	if (kernel_onexit == ONEXIT_REBOOT)
-		machine_reset();
+		shutdown_reset();
 	kprintf("System halted.\n");
-	machine_halt();
+	shutdown_halt();
 }
 
 /* Marks entry to a fatal path; a fatal error inside a fatal report ends at once. */

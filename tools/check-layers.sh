@@ -17,7 +17,7 @@ declare -A SEES=(
 	[tests/common]="tests/common mm include"
 )
 # Headers only their own layer may include: x86.h is the instruction wrappers and register bits;
-# the kernel reaches the CPU through cpu.h, trap.h, tsc.h, serial.h, machine.h (arch/x86_64).
+# the kernel reaches the CPU through cpu.h, trap.h, tsc.h, serial.h, shutdown.h (arch/x86_64).
 declare -A PRIVATE=(
 	[arch/x86_64/x86.h]="arch/x86_64"
 )

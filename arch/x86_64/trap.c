@@ -3,7 +3,7 @@
 #include "trap.h"
 #include "x86.h"
 #include "kprintf.h"
-#include "machine.h"
+#include "shutdown.h"
 
 struct trap_record trap_last_fixup;
 static trap_handler_fn *trap_page_fault_handler, *trap_fatal_handler;
@@ -94,7 +94,7 @@ static __attribute__((noreturn)) void trap_fatal_fallback(struct trap_frame *tf,
 		(unsigned long long)tf->vector, trap_name(tf->vector), (unsigned long long)tf->error,
 		(unsigned long long)tf->rip);
 	trap_dump_frame(tf, cr2);
-	machine_halt();
+	shutdown_halt();
 }
 
 void trap_dispatch(struct trap_frame *tf)

@@ -1,7 +1,8 @@
 /*
  * x86-64 instructions, control-register and MSR bits, named once. Private to arch/x86_64/ (and the
- * boot tests of the CPU set-up): the kernel reaches the CPU through cpu.h, trap.h, tsc.h, serial.h
- * and machine.h, so that another architecture replaces those and leaves kernel/ unchanged.
+ * boot tests of the CPU set-up): the kernel reaches the CPU only through the interfaces cpu.h,
+ * trap.h, tsc.h, serial.h and shutdown.h, which another architecture would provide in its own
+ * terms (tools/check-layers.sh keeps x86.h out of kernel/).
  */
 #ifndef X86_H
 #define X86_H
