@@ -1,5 +1,5 @@
-/* The memory manager's page-fault policy for kernel faults (called from trap_dispatch). */
-#include "trap.h"
+/* The memory manager's page-fault policy for kernel faults (registered with trap_set_handlers). */
+#include "fault.h"
 #include "bugcheck.h"
 #include "vmlayout.h"
 #include "syspte.h"

@@ -17,6 +17,11 @@ size_t kernel_cmdline_report(void (*out)(const char *, size_t));
 extern size_t kernel_cmdline_screen_bytes;
 /* The kernel's copy of the final UEFI memory map. */
 const void *kernel_memory_map(size_t *size, size_t *desc_size);
-/* Initialises the memory manager's services above the page allocator (system PTEs, pool). */
+/*
+ * Brings up the memory manager above the page allocator, once kernel_pt is live (kernel/mminit.c):
+ * sets up the system PTE region of syspte= bytes, or of the largest size this machine can hold,
+ * with a message naming both, and registers kernel_pt for the MDL calls. The pool needs no set-up:
+ * it takes pages from the physical allocator on demand.
+ */
 void mm_init(void);
 #endif

@@ -1,6 +1,7 @@
 /*
  * Kernel entry: from the loader's hand-over to the self-test suite.
- *  1. serial, CPU (GDT/TSS/IDT, EFER.NXE, CR0.WP, CR4, PAT) — nothing assumed from firmware;
+ *  1. serial, CPU (GDT/TSS, the kernel's trap handlers, IDT, EFER.NXE, CR0.WP, CR4, PAT) — nothing
+ *     assumed from firmware;
  *  2. boot information and memory map copied into the kernel image;
  *  3. physical allocator from the map (boot-services memory usable at once);
  *  4. the kernel's own page tables; CR3 switch; loader pages (and its tables) reclaimed last;
@@ -10,7 +11,9 @@
 #include "bootinfo.h"
 #include "efi_mmap.h"
 #include "vmlayout.h"
-#include "x86.h"
+#include "cpu.h"
+#include "trap.h"
+#include "fault.h"
 #include "serial.h"
 #include "fbcon.h"
 #include "cmdline.h"
@@ -25,7 +28,6 @@
 #include "summary.h"
 #include "sysinfo.h"
 #include "tsc.h"
-#include "serial.h"
 
 struct bootinfo kernel_bootinfo;
 struct cmdline kernel_cmdline;
@@ -150,10 +152,11 @@ static void kernel_print_phys(void)
 
 void kmain(paddr_t bootinfo_pa)
 {
-	tsc_at_kmain = rdtsc();
+	tsc_at_kmain = tsc_read();
 	serial_init();
 	cpu_detect();
 	gdt_init();
+	trap_set_handlers(kernel_page_fault, panic_trap);
 	idt_init();
 	cpu_init_control_regs();
 	cpu_init_pat();

@@ -2,7 +2,8 @@
 #include "panic.h"
 #include "bugcheck.h"
 #include "trap.h"
-#include "x86.h"
+#include "shutdown.h"
+#include "arch_mm.h"
 #include "kprintf.h"
 #include "ksyms.h"
 #include "fbcon.h"
@@ -14,23 +15,19 @@ static volatile int panic_depth;
 /* Stops the machine as the command line asked: QEMU exit code, reboot, or halt forever. */
 void kernel_finish(bool success)
 {
-	cli();
+	(void)arch_irq_save();
 	if (kernel_onexit == ONEXIT_QEMU)
-		outl(0xf4, success ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
-	if (kernel_onexit == ONEXIT_REBOOT) {
-		outb(0x64, 0xFE);                         /* keyboard controller pulse reset */
-		struct { uint16_t l; uint64_t b; } __attribute__((packed)) null_idt = { 0, 0 };
-		__asm__ volatile("lidt %0; int3" ::"m"(null_idt)); /* triple fault as a fallback */
-	}
+		shutdown_qemu_exit(success ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
+	if (kernel_onexit == ONEXIT_REBOOT)
+		shutdown_reset();
 	kprintf("System halted.\n");
-	for (;;)
-		hlt();
+	shutdown_halt();
 }
 
 /* Marks entry to a fatal path; a fatal error inside a fatal report ends at once. */
 static void panic_enter(void)
 {
-	cli();
+	(void)arch_irq_save();
 	if (panic_depth++ > 0) {
 		kprintf("\n*** nested fatal error during a fatal report; stopping\n");
 		kernel_finish(false);
@@ -41,10 +38,8 @@ static void panic_enter(void)
 
 static void panic_backtrace_here(void)
 {
-	uint64_t rbp;
-	__asm__ volatile("mov %%rbp, %0" : "=r"(rbp));
 	kprintf("Backtrace:\n");
-	ksyms_backtrace(rbp, (uint64_t)__builtin_return_address(0), 16);
+	ksyms_backtrace((uint64_t)__builtin_frame_address(0), (uint64_t)__builtin_return_address(0), 16);
 }
 
 void kpanic_at(const char *file, int line, const char *fmt, ...)
@@ -75,24 +70,6 @@ void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64
 	kernel_finish(false);
 }
 
-/* Prints all registers of a trap frame. */
-static void panic_dump_frame(const struct trap_frame *tf, uint64_t cr2)
-{
-	kprintf("RIP %016llx  CS %04llx  RFLAGS %016llx  RSP %016llx  SS %04llx\n",
-		(unsigned long long)tf->rip, (unsigned long long)tf->cs, (unsigned long long)tf->rflags,
-		(unsigned long long)tf->rsp, (unsigned long long)tf->ss);
-	kprintf("RAX %016llx  RBX %016llx  RCX %016llx  RDX %016llx\n", (unsigned long long)tf->rax,
-		(unsigned long long)tf->rbx, (unsigned long long)tf->rcx, (unsigned long long)tf->rdx);
-	kprintf("RSI %016llx  RDI %016llx  RBP %016llx  R8  %016llx\n", (unsigned long long)tf->rsi,
-		(unsigned long long)tf->rdi, (unsigned long long)tf->rbp, (unsigned long long)tf->r8);
-	kprintf("R9  %016llx  R10 %016llx  R11 %016llx  R12 %016llx\n", (unsigned long long)tf->r9,
-		(unsigned long long)tf->r10, (unsigned long long)tf->r11, (unsigned long long)tf->r12);
-	kprintf("R13 %016llx  R14 %016llx  R15 %016llx\n", (unsigned long long)tf->r13,
-		(unsigned long long)tf->r14, (unsigned long long)tf->r15);
-	kprintf("CR0 %016llx  CR2 %016llx  CR3 %016llx  CR4 %016llx\n", (unsigned long long)read_cr0(),
-		(unsigned long long)cr2, (unsigned long long)read_cr3(), (unsigned long long)read_cr4());
-}
-
 void panic_trap(struct trap_frame *tf, uint64_t cr2)
 {
 	panic_enter();
@@ -108,7 +85,7 @@ void panic_trap(struct trap_frame *tf, uint64_t cr2)
 			(unsigned long long)cr2, (tf->error & PF_ERR_PRESENT) ? "present" : "non-present",
 			(tf->error & PF_ERR_USER) ? "user" : "kernel",
 			(tf->error & PF_ERR_RSVD) ? ", reserved bit set" : "");
-	panic_dump_frame(tf, cr2);
+	trap_dump_frame(tf, cr2);
 	kprintf("Backtrace:\n");
 	ksyms_backtrace(tf->rbp, tf->rip, 16);
 	kernel_finish(false);

@@ -1,7 +1,7 @@
 /*
  * showcase_: a workload kept alive after the suite so the summary screen's picture of the system
  * PTE region shows something worth seeing (the suite leaves the region empty). It is the benchmark's
- * standard workload (tests/common/workload.h: uniform sizes, 75 % target occupancy) through the
+ * standard workload (include/workload.h: uniform sizes, 75 % target occupancy) through the
  * public API, scaled to the region, with two tags by size and a few looped ring buffers (the
  * spec's pattern: the same pages mapped twice back to back) so mapped pages appear too.
  * The picture is labelled as this workload's state, not the suite's.

@@ -1,7 +1,7 @@
 /* Machine facts for the summary screen (see sysinfo.h). */
 #include "sysinfo.h"
 #include "tsc.h"
-#include "x86.h"
+#include "cpu.h"
 #include "kernel.h"
 #include "vm.h"
 #include "vmlayout.h"
@@ -71,7 +71,7 @@ void sysinfo_collect(struct sysinfo *si, struct acpi_madt_info *madt)
 {
 	static struct acpi_madt_info scratch;
 	struct phys_stats ps;
-	uint64_t now = rdtsc();
+	uint64_t now = tsc_read();
 
 	if (!madt)
 		madt = &scratch;

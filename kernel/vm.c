@@ -4,7 +4,7 @@
 #include "phys.h"
 #include "efi_mmap.h"
 #include "arch_mm.h"
-#include "x86.h"
+#include "cpu.h"
 #include "kprintf.h"
 #include "kassert.h"
 #include "kernel.h"

@@ -6,8 +6,10 @@
 
 extern struct pt kernel_pt;
 
-/* Builds the kernel's page tables (image per segment, direct map, framebuffer WC), switches CR3
- * and returns the loader's pages to the allocator. Panics with a reason if it cannot. */
+/* Builds kernel_pt (the image per section with its own protection, the boot stack's guard page
+ * left unmapped, the direct map of RAM, the framebuffer write-combining) and switches CR3 to it.
+ * The loader's pages stay allocated: kmain hands them to the allocator afterwards
+ * (phys_release_loader). Panics with a reason if a mapping fails. */
 void vm_init(const struct bootinfo *bi);
 
 /*
@@ -16,6 +18,7 @@ void vm_init(const struct bootinfo *bi);
  */
 void vm_report_cpu_limits(void);
 
-/* Maps and unmaps a throwaway test range; exposed for self-tests. */
+/* The framebuffer's first byte in the kernel's address space (inside FB_BASE's window), or 0
+ * when there is no framebuffer or it is larger than the window; set by vm_init. */
 extern vaddr_t vm_fb_virt;
 #endif

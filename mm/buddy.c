@@ -633,7 +633,8 @@ static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct 
 	return false;
 }
 
-/* The first class >= c whose mask bit is set, or >= nclasses. */
+/* The first class >= c whose mask bit is set, or nclasses when none is (no class at or above
+ * nclasses ever has its bit set, so nclasses is the one "no class" value, and a valid bound). */
 static inline unsigned buddy_mask_next(const struct buddy *b, unsigned c)
 {
 	uint64_t m;
@@ -643,10 +644,10 @@ static inline unsigned buddy_mask_next(const struct buddy *b, unsigned c)
 			return (unsigned)__builtin_ctzll(m);
 		c = 64;
 	}
-	if (c >= 128)
-		return 128;
+	if (c >= b->nclasses)
+		return b->nclasses;
 	m = b->classmask[1] & (~(uint64_t)0 << (c - 64));
-	return m ? 64 + (unsigned)__builtin_ctzll(m) : 128;
+	return m ? 64 + (unsigned)__builtin_ctzll(m) : b->nclasses;
 }
 
 /* Finds a placement for an unbounded r (phases A, B, C of the comment at the top); true when found. */

@@ -2,6 +2,7 @@
 #include "arch_mm.h"
 #include "vmlayout.h"
 #include "x86.h"
+#include "cpu.h"
 
 void *arch_phys_to_virt(paddr_t pa) { return (void *)(DMAP_BASE + pa); }
 

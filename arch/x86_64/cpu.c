@@ -1,5 +1,6 @@
 /* CPU feature detection and control-register setup: never assume the firmware set anything. */
 #include "x86.h"
+#include "cpu.h"
 #include "kprintf.h"
 
 struct cpu_features cpu_feat;

@@ -1,5 +1,6 @@
 /* GDT with a 64-bit code/data pair and a TSS whose IST stacks take #DF, NMI and #MC. */
 #include "x86.h"
+#include "cpu.h"
 #include "trap.h"
 
 #define GDT_KCODE 0x08

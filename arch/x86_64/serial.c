@@ -36,8 +36,6 @@ bool serial_init(void)
 	return serial_present = true;
 }
 
-bool serial_active(void) { return serial_present; }
-
 /* Sends one byte; gives up after a bounded wait so a stuck UART cannot hang the kernel. */
 static void serial_putc(char c)
 {

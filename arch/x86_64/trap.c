@@ -1,10 +1,12 @@
-/* Exception and interrupt dispatch: probe fixups, the page-fault policy, then a fatal report. */
+/* Exception and interrupt dispatch: the kernel's page-fault policy, probe fixups, then the kernel's
+ * fatal report (both registered with trap_set_handlers). */
 #include "trap.h"
 #include "x86.h"
 #include "kprintf.h"
-#include "panic.h"
+#include "shutdown.h"
 
 struct trap_record trap_last_fixup;
+static trap_handler_fn *trap_page_fault_handler, *trap_fatal_handler;
 
 extern const char arch_probe_read8_insn[], arch_probe_read8_fixup[];
 extern const char arch_probe_write8_insn[], arch_probe_write8_fixup[];
@@ -21,10 +23,32 @@ static const char *const trap_names[32] = {
 	"#VC VMM communication", "#SX security", "reserved 31",
 };
 
-/* Human name of a vector. */
 const char *trap_name(uint64_t vector)
 {
 	return vector < 32 ? trap_names[vector] : "external interrupt";
+}
+
+void trap_set_handlers(trap_handler_fn *page_fault, trap_handler_fn *fatal)
+{
+	trap_page_fault_handler = page_fault;
+	trap_fatal_handler = fatal;
+}
+
+void trap_dump_frame(const struct trap_frame *tf, uint64_t cr2)
+{
+	kprintf("RIP %016llx  CS %04llx  RFLAGS %016llx  RSP %016llx  SS %04llx\n",
+		(unsigned long long)tf->rip, (unsigned long long)tf->cs, (unsigned long long)tf->rflags,
+		(unsigned long long)tf->rsp, (unsigned long long)tf->ss);
+	kprintf("RAX %016llx  RBX %016llx  RCX %016llx  RDX %016llx\n", (unsigned long long)tf->rax,
+		(unsigned long long)tf->rbx, (unsigned long long)tf->rcx, (unsigned long long)tf->rdx);
+	kprintf("RSI %016llx  RDI %016llx  RBP %016llx  R8  %016llx\n", (unsigned long long)tf->rsi,
+		(unsigned long long)tf->rdi, (unsigned long long)tf->rbp, (unsigned long long)tf->r8);
+	kprintf("R9  %016llx  R10 %016llx  R11 %016llx  R12 %016llx\n", (unsigned long long)tf->r9,
+		(unsigned long long)tf->r10, (unsigned long long)tf->r11, (unsigned long long)tf->r12);
+	kprintf("R13 %016llx  R14 %016llx  R15 %016llx\n", (unsigned long long)tf->r13,
+		(unsigned long long)tf->r14, (unsigned long long)tf->r15);
+	kprintf("CR0 %016llx  CR2 %016llx  CR3 %016llx  CR4 %016llx\n", (unsigned long long)read_cr0(),
+		(unsigned long long)cr2, (unsigned long long)read_cr3(), (unsigned long long)read_cr4());
 }
 
 /*
@@ -63,7 +87,16 @@ static bool trap_try_fixup(struct trap_frame *tf, uint64_t cr2)
 
 static uint64_t trap_unexpected_count;
 
-/* Entry from traps.asm for every vector. */
+/* Ends a fatal trap when the kernel has no fatal handler (yet), or when its handler returned. */
+static __attribute__((noreturn)) void trap_fatal_fallback(struct trap_frame *tf, uint64_t cr2)
+{
+	kprintf("\n*** trap: exception %llu (%s), error code 0x%llx, at rip 0x%llx, with no fatal handler; halting\n",
+		(unsigned long long)tf->vector, trap_name(tf->vector), (unsigned long long)tf->error,
+		(unsigned long long)tf->rip);
+	trap_dump_frame(tf, cr2);
+	shutdown_halt();
+}
+
 void trap_dispatch(struct trap_frame *tf)
 {
 	uint64_t cr2 = tf->vector == VEC_PF ? read_cr2() : 0;
@@ -77,9 +110,11 @@ void trap_dispatch(struct trap_frame *tf)
 			(unsigned long long)tf->vector, (unsigned long long)tf->rip);
 		return;
 	}
-	if (tf->vector == VEC_PF)
-		kernel_page_fault(tf, cr2);
+	if (tf->vector == VEC_PF && trap_page_fault_handler)
+		trap_page_fault_handler(tf, cr2);
 	if (trap_try_fixup(tf, cr2))
 		return;
-	panic_trap(tf, cr2);
+	if (trap_fatal_handler)
+		trap_fatal_handler(tf, cr2);
+	trap_fatal_fallback(tf, cr2);
 }

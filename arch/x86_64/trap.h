@@ -42,12 +42,21 @@ int arch_probe_write8(volatile void *addr, uint8_t val);
 int arch_probe_exec(const void *code);
 
 /*
- * The memory manager's page-fault policy: called for a kernel page fault before it is fatal.
- * May bug check (0x50 for the system PTE region). Defined in kernel/fault.c.
+ * The kernel's trap policy, registered at boot so that arch/ calls up through pointers and never
+ * names a function of a layer above it. page_fault: called for every page fault before the probe
+ * fixups; it may bug check, or return to let the dispatcher go on. fatal: called for a trap that
+ * nothing handled; it reports and ends the machine. Until registered (or when NULL), the
+ * dispatcher goes on without a page-fault policy and ends a fatal trap itself: trap_dump_frame,
+ * then a halt. A fatal handler that returns ends there too.
  */
-void kernel_page_fault(struct trap_frame *tf, uint64_t cr2);
+typedef void trap_handler_fn(struct trap_frame *tf, uint64_t cr2);
+void trap_set_handlers(trap_handler_fn *page_fault, trap_handler_fn *fatal);
 
+/* Human name of a vector ("#PF page fault"). */
 const char *trap_name(uint64_t vector);
+/* Prints every register of tf and the control registers, CR2 as the trap saw it. */
+void trap_dump_frame(const struct trap_frame *tf, uint64_t cr2);
+/* Entry from traps.asm for every vector. */
 void trap_dispatch(struct trap_frame *tf);
 
 #endif

@@ -79,6 +79,7 @@ uint64_t tsc_calibrate(uint16_t pm_port, bool pm32)
 	return hz;
 }
 
+uint64_t tsc_read(void) { return rdtsc(); }
 uint64_t tsc_hz(void) { return tsc_freq; }
 const char *tsc_source(void) { return tsc_src; }
 

@@ -10,6 +10,9 @@
 
 #include "types.h"
 
+/* The time-stamp counter now. */
+uint64_t tsc_read(void);
+
 /* TSC value taken first thing in kmain: the kernel's own start. */
 extern uint64_t tsc_at_kmain;
 

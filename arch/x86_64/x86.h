@@ -1,4 +1,9 @@
-/* x86-64 instructions, control-register and MSR bits used by the kernel, named once. */
+/*
+ * x86-64 instructions, control-register and MSR bits, named once. Private to arch/x86_64/ (and the
+ * boot tests of the CPU set-up): the kernel reaches the CPU only through the interfaces cpu.h,
+ * trap.h, tsc.h, serial.h and shutdown.h, which another architecture would provide in its own
+ * terms (tools/check-layers.sh keeps x86.h out of kernel/).
+ */
 #ifndef X86_H
 #define X86_H
 
@@ -50,23 +55,6 @@ static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
 static inline uint64_t rdtsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
-
-/* CPU features the kernel decides on (CPUID), filled by cpu_detect. */
-struct cpu_features {
-	bool nx, page1g, pcid, invpcid, smep, smap, pat, pge;
-	uint32_t max_phys_bits;
-	char vendor[13];
-	char brand[49];              /* CPUID 0x80000002-4 without leading blanks, or "" */
-	uint32_t apic_id;            /* initial APIC id of the boot CPU (CPUID 1 EBX[31:24]) */
-};
-extern struct cpu_features cpu_feat;
-
-void cpu_detect(void);
-void cpu_init_control_regs(void);
-void cpu_init_pat(void);
-void gdt_init(void);
-void idt_init(void);
-void cpu_print_features(void);
 
 /* PAT layout the kernel programs: index = PAT:PCD:PWT bits of a 4 KiB PTE. */
 #define PAT_MT_UC  0x00

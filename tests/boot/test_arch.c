@@ -1,8 +1,10 @@
 /* Boot self-tests of the CPU setup, traps and the command line. */
 #include "ktest.h"
 #include "x86.h"
+#include "cpu.h"
 #include "trap.h"
-#include "serial.h"
+#include "fault.h"
+#include "panic.h"
 #include "cmdline.h"
 #include "vmlayout.h"
 #include "kernel.h"
@@ -83,6 +85,41 @@ KTEST(trap_probe_succeeds_on_mapped_memory)
 	KEXPECT_EQ(v, 0x77);
 	KEXPECT_EQ(arch_probe_write8(&cell, 0x12), 0);
 	KEXPECT_EQ(cell, 0x12);
+}
+
+/* What a substitute page-fault policy saw (trap_handler_pf_runs_before_the_fixup). */
+static struct {
+	uint64_t count, vector, cr2, fixups_before;
+} test_pf_seen;
+
+/* Records the fault and returns, so the dispatcher goes on to the probe's fixup. */
+static void test_pf_record(struct trap_frame *tf, uint64_t cr2)
+{
+	test_pf_seen.count++;
+	test_pf_seen.vector = tf->vector;
+	test_pf_seen.cr2 = cr2;
+	test_pf_seen.fixups_before = trap_last_fixup.count;
+}
+
+/* arch/ reaches the kernel's policy only through the registered handlers: a substitute sees the
+ * fault, with its address, before the fixup; the kernel's own handlers are registered again after. */
+KTEST(trap_handler_pf_runs_before_the_fixup)
+{
+	uint8_t v = 0;
+	uint64_t before = trap_last_fixup.count;
+	test_pf_seen.count = 0;
+	trap_set_handlers(test_pf_record, panic_trap);
+	int r = arch_probe_read8((const volatile void *)0x2000, &v);
+	trap_set_handlers(kernel_page_fault, panic_trap);
+	KEXPECT_EQ(r, -1);
+	KEXPECT_EQ(test_pf_seen.count, 1);
+	KEXPECT_EQ(test_pf_seen.vector, VEC_PF);
+	KEXPECT_EQ(test_pf_seen.cr2, 0x2000);
+	KEXPECT_EQ(test_pf_seen.fixups_before, before, "the policy ran before the fixup");
+	KEXPECT_EQ(trap_last_fixup.count, before + 1);
+	/* a probe now reaches the kernel's policy again, not the substitute */
+	KEXPECT_EQ(arch_probe_read8((const volatile void *)0x2000, &v), -1);
+	KEXPECT_EQ(test_pf_seen.count, 1);
 }
 
 /* The kernel's own build of the parser (freestanding, -O2) on the inputs; the host test covers the rest. */

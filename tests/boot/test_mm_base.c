@@ -9,6 +9,7 @@
 #include "arch_mm.h"
 #include "trap.h"
 #include "x86.h"
+#include "cpu.h"
 #include "kernel.h"
 #include "efi_mmap.h"
 

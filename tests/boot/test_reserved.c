@@ -9,6 +9,7 @@
 #include "bugcheck.h"
 #include "arch_mm.h"
 #include "x86.h"
+#include "cpu.h"
 #include "vmlayout.h"
 
 #define TAG  0x74736554u   /* 'Test' */

@@ -11,6 +11,7 @@
 #include "sysinfo.h"
 #include "tsc.h"
 #include "x86.h"
+#include "cpu.h"
 #include "kernel.h"
 #include "memview.h"
 #include "wdm.h"

@@ -1,6 +1,6 @@
 /*
  * The summary screen's picture of the system PTE region, drawn on the host over the hosted library
- * (make region-picture; not a test): the benchmark's standard workload (tests/common/workload.h:
+ * (make region-picture; not a test): the benchmark's standard workload (include/workload.h:
  * 1 GiB region, uniform 1..512 pages, 75 % target occupancy) through MmAllocateMappingAddress, once
  * with the exact sizes (the allocator) and once with every request rounded up to a power of two
  * (the "pow2" baseline of tests/bench/bench_buddy.c), drawn one above the other by the kernel's own

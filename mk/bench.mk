@@ -1,0 +1,23 @@
+# ---------------------------------------------------------------- benchmarks (numbers, not tests)
+# Optimised like the kernel (-O2), without sanitizers.
+BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -Imm -Itests/host -Itests/common
+BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
+.PHONY: bench plots bench-boot
+$(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
+	@mkdir -p $(@D)
+	$(HCC) $(BENCH_CFLAGS) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+bench: $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# make plots: PNGs in docs/ from the benchmarks (tools/plots.sh): occupancy sweep, map/unmap by
+# size, boot against RAM. Needs gnuplot (tools/plot-deps.sh says how to install it).
+plots: deps $(BENCHES)
+	$(MAKE) $(B)/esp-test/kernel.elf
+	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
+	tools/plots.sh
+
+# Boot time and QEMU resident size with 2 and 16 GiB of RAM (must not grow with RAM).
+bench-boot: deps
+	$(MAKE) $(B)/esp-test/kernel.elf
+	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
+	tools/bench-boot.sh

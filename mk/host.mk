@@ -1,0 +1,32 @@
+# ---------------------------------------------------------------- host build of mm/
+# The host tests tests/host/test_*.c, each one program with the real mm/ sources and the fake
+# machine, under ASan/UBSan; tests see what they test (extra paths per test below).
+HCFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined -Iinclude -Imm -Itests/host -Itests/common -MMD -MP
+MM_SRC := $(wildcard mm/*.c)
+HOST_SUPPORT := tests/host/host_support.c tests/host/fake_arch.c tests/host/host_machine.c
+HOST_TESTS := $(patsubst tests/host/%.c,$(B)/host/%,$(wildcard tests/host/test_*.c))
+.PHONY: test-host
+
+$(B)/host/%: tests/host/%.c $(MM_SRC) $(HOST_SUPPORT)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+
+test-host: $(HOST_TESTS)
+	prove --exec '' $(HOST_TESTS)
+
+# The ACPI reader is arch code with no mm/ dependency, tested on the host like mm/.
+$(B)/host/test_acpi: tests/host/test_acpi.c arch/x86_64/acpi.c $(MM_SRC) $(HOST_SUPPORT)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/acpi.c $(MM_SRC) $(HOST_SUPPORT) -o $@
+
+# The differential test #includes the shared model (one translation unit per host test).
+$(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
+# The ELF test #includes the loader's pure ELF checks and the shared case catalogue and judge.
+$(B)/host/test_elf: boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/host/elf_cases.h tests/host/elf_verify.h
+# Malformed kernels from that catalogue, for tools/loader-test.sh and the fuzz seeds.
+$(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/host/elf_cases.h
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
+# The command-line test #includes the parser (kernel/cmdline.c) and its model.
+$(B)/host/test_cmdline: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h

@@ -1,0 +1,30 @@
+# ---------------------------------------------------------------- images, flashing, boot matrix
+# make image: build/disk.img, a GPT disk image with one FAT32 ESP, for a real PC (issue #5).
+# make flash DEV=/dev/sdX: writes it to a USB stick after safety checks and a typed confirmation.
+# make test-matrix: boots the suite per CPU model, RAM size, boot medium, CPU count, serial port.
+# make screenshot: docs/screenshot.png, the screen after a boot with onexit=halt, and
+# docs/screenshot-failed.png, a deliberately failing boot (crashtest=leak) at 640x480.
+CMDLINE_IMAGE ?= onexit=halt
+.PHONY: image flash test-matrix screenshot
+
+$(B)/disk.img: $(B)/kernel.elf $(B)/BOOTX64.EFI tools/image.sh
+	tools/image.sh $@ '$(strip $(CMDLINE_IMAGE) $(CMDLINE))'
+
+image: deps
+	rm -f $(B)/disk.img
+	$(MAKE) $(B)/disk.img
+
+flash:
+	@[ -n '$(DEV)' ] || { tools/flash.sh; exit 2; }
+	$(MAKE) $(B)/disk.img
+	tools/flash.sh '$(DEV)' $(B)/disk.img
+
+test-matrix: deps
+	$(MAKE) $(B)/kernel.elf $(B)/BOOTX64.EFI
+	CMDLINE='$(CMDLINE)' tools/matrix.sh
+
+screenshot: deps
+	$(MAKE) $(B)/kernel.elf $(B)/BOOTX64.EFI
+	CMDLINE='$(CMDLINE)' QEMUFLAGS='$(QEMUFLAGS)' tools/screenshot.sh docs/screenshot.png
+	CMDLINE='crashtest=leak $(CMDLINE)' QEMUFLAGS='-vga none -device VGA,xres=640,yres=480 $(QEMUFLAGS)' \
+		tools/screenshot.sh docs/screenshot-failed.png

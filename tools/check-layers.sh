@@ -1,0 +1,92 @@
+#!/bin/bash
+# The layering by name (the second line behind the Makefile's per-directory include paths): every
+# header a layer's file includes must live in its own directory or in a layer below it, and an
+# arch-private header is included by arch/ alone. Test and tool directories see what they test and
+# are not checked. Usage: tools/check-layers.sh [tree] (default: this repository). Prints each
+# violation with its file and line; exits 1 if there is one.
+set -euo pipefail
+cd "${1:-$(dirname "$0")/..}"
+
+# What each layer may include from, its own directory first; the same sets as INC_* in Makefile.
+declare -A SEES=(
+	[include]="include"
+	[arch/x86_64]="arch/x86_64 include"
+	[mm]="mm include"
+	[boot]="boot include"
+	[kernel]="kernel mm arch/x86_64 include"
+	[tests/common]="tests/common mm include"
+)
+# Headers only their own layer may include: x86.h is the instruction wrappers and register bits;
+# the kernel reaches the CPU through cpu.h, trap.h, tsc.h, serial.h, shutdown.h (arch/x86_64).
+declare -A PRIVATE=(
+	[arch/x86_64/x86.h]="arch/x86_64"
+)
+# Every directory that holds project headers, where an include that resolves nowhere it may look
+# is searched for, to name the layer it came from.
+ALL_DIRS="include arch/x86_64 mm boot kernel tests/common tests/host tests/boot tests/fuzz tests/bench tools"
+
+bad=0
+violation() {
+	echo "check-layers: $1" >&2
+	bad=1
+}
+
+# Normalises a relative path (no symlinks involved): a/b/../c -> a/c.
+normpath() {
+	local IFS=/ out=() p
+	for p in $1; do
+		case $p in
+		'' | .) ;;
+		..) [ ${#out[@]} -gt 0 ] && unset 'out[${#out[@]}-1]' ;;
+		*) out+=("$p") ;;
+		esac
+	done
+	echo "${out[*]}"
+}
+
+# Checks one include of file f (layer dir d): name as written, line number n.
+check_include() {
+	local f=$1 d=$2 name=$3 n=$4 found="" dir
+	if [[ $name == */* ]]; then
+		found=$(normpath "$(dirname "$f")/$name")
+		[ -f "$found" ] || return 0        # not a project file (a system header with a path)
+	else
+		for dir in $(dirname "$f") ${SEES[$d]}; do
+			if [ -f "$dir/$name" ]; then
+				found=$dir/$name
+				break
+			fi
+		done
+		if [ -z "$found" ]; then
+			for dir in $ALL_DIRS; do
+				if [ -f "$dir/$name" ]; then
+					violation "$f:$n includes \"$name\" from $dir/, which layer $d/ may not see (it sees ${SEES[$d]})"
+					return
+				fi
+			done
+			return 0                           # a system header
+		fi
+	fi
+	local hdir
+	hdir=$(dirname "$found")
+	if [[ " ${SEES[$d]} " != *" $hdir "* ]]; then
+		violation "$f:$n includes \"$name\" ($found), outside what layer $d/ may see (${SEES[$d]})"
+		return
+	fi
+	if [ -n "${PRIVATE[$found]:-}" ] && [[ " ${PRIVATE[$found]} " != *" $d "* ]]; then
+		violation "$f:$n includes \"$name\": $found is private to ${PRIVATE[$found]}/"
+	fi
+}
+
+for d in "${!SEES[@]}"; do
+	for f in "$d"/*.[ch]; do
+		[ -f "$f" ] || continue
+		n=0
+		while IFS= read -r line; do
+			n=$((n + 1))
+			[[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*[\"\<]([^\"\>]+)[\"\>] ]] &&
+				check_include "$f" "$d" "${BASH_REMATCH[1]}" "$n"
+		done <"$f"
+	done
+done
+[ $bad -eq 0 ] || { echo "check-layers: a layer includes from above it (see the layering in Makefile, README \"Source layout\")" >&2; exit 1; }
