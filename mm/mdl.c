@@ -323,29 +323,6 @@ static uint64_t mdl_alloc_windows(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, u
 	}
 }
 
-/* npages contiguous frames aligned to npages pages inside [lo, hi_ex); 0 when none. npages is a
- * power of two. Tries a plain allocation, then over-allocates and trims to the aligned run. */
-static paddr_t mdl_alloc_aligned(uint64_t npages, uint64_t lo, uint64_t hi_ex)
-{
-	uint64_t align = npages << PAGE_SHIFT;
-	paddr_t pa = phys_alloc(npages, lo, hi_ex);
-	if (pa && IS_ALIGNED(pa, align))
-		return pa;
-	if (pa)
-		phys_free(pa, npages);
-	uint64_t big = 2 * npages - 1;
-	pa = phys_alloc(big, lo, hi_ex);
-	if (!pa)
-		return 0;
-	paddr_t a = ALIGN_UP(pa, align);
-	uint64_t head = (a - pa) >> PAGE_SHIFT, tail = big - head - npages;
-	if (head)
-		phys_free(pa, head);
-	if (tail)
-		phys_free(a + align, tail);
-	return a;
-}
-
 /* REQUIRE_CONTIGUOUS_CHUNKS: skip 0 = one block of want pages or nothing; else chunks of skip bytes,
  * each aligned to skip, as many as fit (want is a multiple of the chunk). */
 static uint64_t mdl_alloc_chunks(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, uint64_t hi, uint64_t skip)
@@ -359,7 +336,7 @@ static uint64_t mdl_alloc_chunks(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, ui
 	}
 	uint64_t chunk = skip >> PAGE_SHIFT, got = 0;
 	while (got < want) {
-		paddr_t pa = mdl_alloc_aligned(chunk, lo, hi_ex);
+		paddr_t pa = phys_alloc_aligned(chunk, chunk, lo, hi_ex);
 		if (!pa)
 			break;
 		mdl_fill(pfn + got, pa, chunk);
@@ -455,8 +432,9 @@ static bool mdl_pages_freeable(const MDL *mdl)
  * structure stays (ExFreePool it). Also accepts a tear-down MDL (see mdl_pages_freeable).
  * [ours] Bug check 0x1A, nothing freed: P1 MDL_BUGCHECK_FREE_BAD_MDL (P2 MDL, P3 MdlFlags) when the
  * MDL is mapped, partial, I/O space, pool memory or already freed; P1 MDL_BUGCHECK_FREE_BAD_PAGE (P2 MDL,
- * P3 PFN, P4 index) when a listed frame is not allocated RAM. NULL: 0x50 at address 0. A frame listed
- * twice in one MDL is caught by phys_free's double-free assertion (a panic).
+ * P3 PFN, P4 index) when a listed frame is not allocated RAM: outside what the physical allocator
+ * manages, free already, or listed twice (P4 the index of the second listing); the whole list is
+ * checked before any frame is freed. NULL: 0x50 at address 0.
  */
 VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 {
@@ -469,14 +447,12 @@ VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL, (uint64_t)mdl, mdl_flags(mdl), 0);
 		return;
 	}
-	uint64_t n = mdl_pages(mdl);
+	uint64_t bad;
 	PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
-	for (uint64_t i = 0; i < n; i++)
-		if (pfn[i] == 0 || !phys_is_managed(pfn_to_pa(pfn[i])) || phys_is_free(pfn_to_pa(pfn[i]), 1)) {
-			KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE, (uint64_t)mdl, pfn[i], i);
-			return;
-		}
-	mdl_free_frames(pfn, n);
+	if (!phys_free_frames(pfn, mdl_pages(mdl), &bad)) {
+		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE, (uint64_t)mdl, pfn[bad], bad);
+		return;
+	}
 	mdl->ByteCount = 0;
 	mdl_set_flags(mdl, mdl_flags(mdl) & (uint16_t)~(MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL));
 }

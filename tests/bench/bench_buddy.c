@@ -8,8 +8,9 @@
  * buddy_alloc or buddy_free call; the loop's PRNG and bookkeeping are included), allocation
  * failures in %, mean occupancy reached, and metadata bytes per region page and per live
  * reservation. The same workloads run with two baselines built on the same buddy: every request
- * rounded up to a power of two ("pow2"), and the power-of-two block allocated with its tail given
- * back at once ("tail"); "loop" runs the benchmark loop alone (no allocator call), the part of
+ * rounded up to a power of two and naturally aligned, as a binary buddy places it ("pow2"), and
+ * that block allocated with its tail given back at once ("tail"); the alignment is an explicit
+ * divisor, since buddy_alloc only prefers it; "loop" runs the benchmark loop alone (no allocator call), the part of
  * every ns/op figure that is not the allocator. The allocator's slots (mm/buddy.h) are an array
  * standing in for the region's 512 page-table pages: a real region has those PTEs anyway, so they
  * are not metadata.
@@ -56,17 +57,17 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 	switch (pol) {
 	case POL_BUDDY:
 		return buddy_alloc(b, n, div, 0, NPAGES, s);
-	case POL_POW2:
-		return buddy_alloc(b, pow2_up(n), div, 0, NPAGES, s);
+	case POL_POW2:   /* a binary buddy: the block naturally aligned (explicitly: origin 0) */
+		return buddy_alloc(b, pow2_up(n), div > 1 ? div : pow2_up(n), 0, NPAGES, s);
 	case POL_LOOP:   /* the benchmark loop alone: no allocator call */
 		*s = 0;
 		return true;
 	default:
 		r = pow2_up(n);
-		if (!buddy_alloc(b, r, div, 0, NPAGES, s))
+		if (!buddy_alloc(b, r, div > 1 ? div : r, 0, NPAGES, s))
 			return false;
-		if (r > n)
-			buddy_free(b, *s + n, r - n);
+		if (r > n && !buddy_free(b, *s + n, r - n))
+			abort();
 		return true;
 	}
 }
@@ -74,8 +75,8 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 /* Frees what pol_alloc(n) returned at s. */
 static inline void pol_free(struct buddy *b, enum policy pol, uint64_t s, uint64_t n)
 {
-	if (pol != POL_LOOP)
-		buddy_free(b, s, pol == POL_POW2 ? pow2_up(n) : n);
+	if (pol != POL_LOOP && !buddy_free(b, s, pol == POL_POW2 ? pow2_up(n) : n))
+		abort();
 }
 
 /* ------------------------------------------------------------------ workload */
@@ -123,7 +124,8 @@ static struct result run(const struct workload *w, enum policy pol, uint64_t see
 
 	rs = seed * 0x9e3779b97f4a7c15ull + 1;
 	buddy_init(&b, NPAGES, 0, meta, ptes, 0);
-	buddy_free(&b, 0, NPAGES);
+	if (!buddy_free(&b, 0, NPAGES))
+		abort();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long step = 0; step < steps; step++) {
 		uint64_t x = rnd();
