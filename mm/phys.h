@@ -26,8 +26,8 @@
 #define PHYS_MAX_RANGES 2048   /* descriptors considered; a longer map is a clear panic */
 
 /* MEMORY_MANAGEMENT (0x1A) parameter 1 of a phys_free misuse: P2 the address given, P3 the pages
- * given, P4 the physical address of the first frame at fault (the address itself when it is not
- * page aligned or the count is 0). */
+ * given, P4 the frame at fault as a physical address: the first one the allocator may not hold,
+ * else the first free one (the address itself when it is not page aligned or the count is 0). */
 #define PHYS_BUGCHECK_BAD_FREE 0x50480001u
 
 struct phys_stats {
