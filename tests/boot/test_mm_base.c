@@ -226,7 +226,7 @@ KTEST(pt_live_protect_makes_readonly)
 
 KTEST(pt_live_2m_page_split_by_partial_unmap)
 {
-	paddr_t pa = phys_alloc(512, 0, UINT64_MAX);   /* buddy: naturally aligned to 2 MiB */
+	paddr_t pa = phys_alloc_aligned(512, 512, 0, UINT64_MAX);   /* a 2 MiB page's frames */
 	KASSERT_TEST(pa && IS_ALIGNED(pa, SIZE_2M));
 	vaddr_t va = ALIGN_DOWN(SCRATCH_VA, SIZE_2M);
 	KASSERT_TEST(pt_map(&kernel_pt, va, pa, SIZE_2M, PT_PROT_W, PT_SIZE_2M | PT_SIZE_4K) == PT_OK);
