@@ -22,13 +22,16 @@
  * two slots of each free extent, which the region's free PTEs (or the free pages) provide.
  * buddy_init zeroes the bitmaps and touches no slot.
  *
- * Free [s, s+n): the last start at or before s+n-1 proves the range meets no free extent (it lies
- * before s and its extent ends at or before s), else the free is refused and nothing changes; end
- * bit s-1 set: merge with the extent ending there (its start: that same last start); start bit
- * s+n set: merge with the extent starting there (its length: its record). The merged extent keeps
- * its list place when its class stays (its record moves if its start moves), else it changes
- * lists. O(levels) bit operations, at most one record read for the check, O(1) list operations,
- * whatever n.
+ * Free [s, s+n): end bit s-1 set: merge with the extent ending there (its start: the last start
+ * before s); start bit s+n set: merge with the extent starting there (its length: its record). The
+ * merged extent keeps its list place when its class stays (its record moves if its start moves),
+ * else it changes lists. O(levels) bit operations and O(1) list operations, whatever n.
+ * buddy_free first proves the range meets no free unit: the last start at or before s+n-1 lies
+ * before s and its extent ends at or before s (when end bit s-1 is set, that start is the one to
+ * merge with, so the check costs nothing more; else one bitmap search and at most a record read),
+ * else it refuses and nothing changes. buddy_free_allocated skips the proof, for a caller whose
+ * own records show the range allocated (the system PTE region frees a reservation it has looked
+ * up); buddy_free_list proves a whole list (runs, repeats) before it frees any of it.
  *
  * Allocation of n units. The required rule is a divisor d (d-1 units of slack) or, when d is a
  * power of two dividing origin, plain index alignment to d; without a divisor none. Natural
@@ -78,7 +81,9 @@
  * benchmark's "pow2" column) or giving the tail back (as many, "tail"); requiring natural
  * alignment of powers of two (refuses them while longer runs are free); a separate slot array
  * (8 bytes per unit of metadata); summary levels on end (every move of an end bit on the fast
- * path would walk them, to save one record read per free).
+ * path would walk them, to save one record read per checked free); deciding the check from the
+ * level-0 words around s alone (at the usual occupancies the nearest start or end is rarely in
+ * the same word, so the summaries are searched anyway: more instructions, not fewer).
  */
 #include "buddy.h"
 #include "kprintf.h"
@@ -507,40 +512,63 @@ static uint64_t buddy_first_free(const struct buddy *b, uint64_t s, uint64_t e)
 	return ps < e ? ps : BUDDY_NONE;
 }
 
-/* Marks [start, start+count) free, merging it with the free extents on either side; false, nothing
- * changed, when the range leaves [0, npages) or meets a free unit. O(levels). */
+/* Adds the allocated units [s, e) (s < e <= npages) to the free set, merging them with the free
+ * extents on either side; ls: the start of the free extent ending at s-1 when the caller knows it
+ * (BUDDY_NONE: looked up). O(levels) bit operations and O(1) list operations. */
+static inline void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls)
+{
+	bool left = s > 0 && bm_test(&b->end, s - 1), right = e < b->npages && bm_test(&b->start, e);
+	uint64_t x;
+	if (left && ls == BUDDY_NONE)
+		ls = bm_prev(&b->start, s - 1);
+	if (!left && !right) {
+		bm_set(&b->start, s);
+		bm_set(&b->end, e - 1);
+		buddy_class_add(b, s, e - s);
+	} else if (!right) {                     /* grows the extent [ls, s) */
+		bm_move(&b->end, s - 1, e - 1);
+		buddy_class_move(b, ls, s - ls, ls, e - ls);
+	} else if (!left) {                      /* grows the extent starting at e */
+		x = buddy_extent_end(b, e);
+		bm_move(&b->start, e, s);
+		buddy_class_move(b, e, x - e, s, x - s);
+	} else {                                 /* joins [ls, s) and the extent starting at e */
+		x = buddy_extent_end(b, e);
+		bm_clear(&b->end, s - 1);
+		bm_clear(&b->start, e);
+		buddy_class_del(b, e, x - e);
+		buddy_class_move(b, ls, s - ls, ls, x - ls);
+	}
+	b->free_units += e - s;
+}
+
+/* Marks [start, start+count) free after checking it; false, nothing changed, when the range leaves
+ * [0, npages) or meets a free unit. O(levels) and at most one record read. */
 bool buddy_free(struct buddy *b, uint64_t start, uint64_t count)
 {
 	if (range_overflows(start, count) || start > b->npages || count > b->npages - start)
 		return false;
 	if (count == 0)
 		return true;
-	uint64_t s = start, e = start + count, x;
-	/* the last start before e: inside [s, e), or its extent reaches s unless it ends at s-1 */
+	uint64_t s = start, e = start + count;
+	/* the last start before e: inside [s, e), or its extent reaches s unless it ends at s-1 (then
+	 * it is the extent to merge with) */
 	uint64_t ps = bm_prev(&b->start, e - 1);
-	bool left = s > 0 && bm_test(&b->end, s - 1), right = e < b->npages && bm_test(&b->start, e);
+	bool left = s > 0 && bm_test(&b->end, s - 1);
 	if (ps != BUDDY_NONE && (ps >= s || (!left && buddy_extent_end(b, ps) > s)))
 		return false;
-	if (!left && !right) {
-		bm_set(&b->start, s);
-		bm_set(&b->end, e - 1);
-		buddy_class_add(b, s, count);
-	} else if (!right) {                     /* grows the extent [ps, s) */
-		bm_move(&b->end, s - 1, e - 1);
-		buddy_class_move(b, ps, s - ps, ps, e - ps);
-	} else if (!left) {                      /* grows the extent starting at e */
-		x = buddy_extent_end(b, e);
-		bm_move(&b->start, e, s);
-		buddy_class_move(b, e, x - e, s, x - s);
-	} else {                                 /* joins [ps, s) and the extent starting at e */
-		uint64_t re = buddy_extent_end(b, e);
-		bm_clear(&b->end, s - 1);
-		bm_clear(&b->start, e);
-		buddy_class_del(b, e, re - e);
-		buddy_class_move(b, ps, s - ps, ps, re - ps);
-	}
-	b->free_units += count;
+	buddy_insert(b, s, e, left ? ps : BUDDY_NONE);
 	return true;
+}
+
+/* Marks the allocated range [start, start+count) free, unchecked (buddy.h). */
+void buddy_free_allocated(struct buddy *b, uint64_t start, uint64_t count)
+{
+	KASSERT(!range_overflows(start, count) && start + count <= b->npages,
+		"buddy: freeing [%llu, +%llu) outside [0, %llu)", (unsigned long long)start,
+		(unsigned long long)count, (unsigned long long)b->npages);
+	if (count)
+		buddy_insert(b, start, start + count, BUDDY_NONE);
 }
 
 /*

@@ -66,6 +66,12 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
  * levels) and at most one record read, independent of count. */
 bool buddy_free(struct buddy *b, uint64_t start, uint64_t count);
 
+/* buddy_free without the proof that the range is allocated, for a caller whose own records show it
+ * (the system PTE region, freeing a reservation it has just looked up): one bitmap search and a
+ * record read less on about half the frees. The range must lie in [0, npages) (a panic otherwise)
+ * and be allocated (else the free set is corrupted). */
+void buddy_free_allocated(struct buddy *b, uint64_t start, uint64_t count);
+
 /*
  * Frees the n units listed in units[] (consecutive entries u, u+1, ... as one run), all or none:
  * every unit must lie in [0, npages), be allocated, and be listed once. Otherwise returns false,

@@ -226,8 +226,7 @@ int syspte_release(vaddr_t va, uint32_t tag, struct syspte_misuse *m)
 		st = syspte_misuse(m, 0x103, syspte_va(syspte_first_present(r->start, r->start + r->npages)), tag, r->mapped);
 	if (st == SYSPTE_OK) {
 		syspte_unlink(r);
-		bool freed = buddy_free(&sp.buddy, r->start, syspte_span(r));
-		KASSERT(freed, "syspte: live reservation at page %llu met free pages", (unsigned long long)r->start);
+		buddy_free_allocated(&sp.buddy, r->start, syspte_span(r));   /* the record proves it allocated */
 		syspte_rec_free(r);
 	}
 	syspte_verify_locked();

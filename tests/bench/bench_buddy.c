@@ -11,7 +11,9 @@
  * rounded up to a power of two and naturally aligned, as a binary buddy places it ("pow2"), and
  * that block allocated with its tail given back at once ("tail"); the alignment is an explicit
  * divisor, since buddy_alloc only prefers it; "loop" runs the benchmark loop alone (no allocator call), the part of
- * every ns/op figure that is not the allocator. The allocator's slots (mm/buddy.h) are an array
+ * every ns/op figure that is not the allocator. Frees go through buddy_free_allocated, as the
+ * system PTE region's do; "checked" is the buddy policy with every free through buddy_free, which
+ * first proves the range allocated (the physical allocator's free). The allocator's slots (mm/buddy.h) are an array
  * standing in for the region's 512 page-table pages: a real region has those PTEs anyway, so they
  * are not metadata.
  *
@@ -41,8 +43,8 @@ static inline uint64_t rnd(void)
 
 /* ------------------------------------------------------------------ allocators under test */
 
-enum policy { POL_BUDDY, POL_POW2, POL_TAIL, POL_LOOP, POL_N };
-static const char *const pol_name[POL_N] = { "buddy", "pow2", "tail", "loop" };
+enum policy { POL_BUDDY, POL_POW2, POL_TAIL, POL_LOOP, POL_CHECKED, POL_N };
+static const char *const pol_name[POL_N] = { "buddy", "pow2", "tail", "loop", "checked" };
 
 /* Smallest power of two >= n. */
 static inline uint64_t pow2_up(uint64_t n)
@@ -56,6 +58,7 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 	uint64_t r;
 	switch (pol) {
 	case POL_BUDDY:
+	case POL_CHECKED:
 		return buddy_alloc(b, n, div, 0, NPAGES, s);
 	case POL_POW2:   /* a binary buddy: the block naturally aligned (explicitly: origin 0) */
 		return buddy_alloc(b, pow2_up(n), div > 1 ? div : pow2_up(n), 0, NPAGES, s);
@@ -66,8 +69,8 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 		r = pow2_up(n);
 		if (!buddy_alloc(b, r, div > 1 ? div : r, 0, NPAGES, s))
 			return false;
-		if (r > n && !buddy_free(b, *s + n, r - n))
-			abort();
+		if (r > n)
+			buddy_free_allocated(b, *s + n, r - n);
 		return true;
 	}
 }
@@ -75,8 +78,12 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 /* Frees what pol_alloc(n) returned at s. */
 static inline void pol_free(struct buddy *b, enum policy pol, uint64_t s, uint64_t n)
 {
-	if (pol != POL_LOOP && !buddy_free(b, s, pol == POL_POW2 ? pow2_up(n) : n))
-		abort();
+	if (pol == POL_CHECKED) {
+		if (!buddy_free(b, s, n))
+			abort();
+	} else if (pol != POL_LOOP) {
+		buddy_free_allocated(b, s, pol == POL_POW2 ? pow2_up(n) : n);
+	}
 }
 
 /* ------------------------------------------------------------------ workload */
