@@ -578,34 +578,35 @@ void buddy_free_allocated(struct buddy *b, uint64_t start, uint64_t count)
  * allocated units, and every mark is cleared again before the function returns.
  */
 
-/* Marks the allocated units [s, e) (s < e <= npages); false, nothing marked, when one of them is
- * marked already; *dup = the first such unit. O((e - s) / 64 + 1). */
+/* The bits of word i/64 that [i, e) covers (i < e). */
+static inline uint64_t buddy_span_mask(uint64_t i, uint64_t e)
+{
+	uint64_t top = MIN(e - (i & ~(uint64_t)63), 64);   /* bits below top are inside */
+	return (top == 64 ? ~(uint64_t)0 : (BUDDY_ONE << top) - 1) & (~(uint64_t)0 << (i & 63));
+}
+
+/* Marks the allocated units [s, e) (e <= npages); false, nothing marked, when one of them is marked
+ * already; *dup = the first such unit. O((e - s) / 64 + 1). */
 static bool buddy_mark(struct buddy *b, uint64_t s, uint64_t e, uint64_t *dup)
 {
 	uint64_t *w = b->end.lv[0];
 	for (uint64_t i = s; i < e; i = (i | 63) + 1) {
-		uint64_t hi = MIN(e - (i & ~(uint64_t)63), 64);
-		uint64_t m = (hi == 64 ? ~(uint64_t)0 : (BUDDY_ONE << hi) - 1) & (~(uint64_t)0 << (i & 63));
-		if (w[i >> 6] & m) {
-			*dup = (i & ~(uint64_t)63) | (uint64_t)__builtin_ctzll(w[i >> 6] & m);
+		uint64_t hit = w[i >> 6] & buddy_span_mask(i, e);
+		if (hit) {
+			*dup = (i & ~(uint64_t)63) | (uint64_t)__builtin_ctzll(hit);
 			return false;
 		}
 	}
-	for (uint64_t i = s; i < e; i = (i | 63) + 1) {
-		uint64_t hi = MIN(e - (i & ~(uint64_t)63), 64);
-		w[i >> 6] |= (hi == 64 ? ~(uint64_t)0 : (BUDDY_ONE << hi) - 1) & (~(uint64_t)0 << (i & 63));
-	}
+	for (uint64_t i = s; i < e; i = (i | 63) + 1)
+		w[i >> 6] |= buddy_span_mask(i, e);
 	return true;
 }
 
-/* Clears the marks of [s, e) (s < e <= npages). */
+/* Clears the marks of [s, e) (e <= npages). */
 static void buddy_unmark(struct buddy *b, uint64_t s, uint64_t e)
 {
-	uint64_t *w = b->end.lv[0];
-	for (uint64_t i = s; i < e; i = (i | 63) + 1) {
-		uint64_t hi = MIN(e - (i & ~(uint64_t)63), 64);
-		w[i >> 6] &= ~((hi == 64 ? ~(uint64_t)0 : (BUDDY_ONE << hi) - 1) & (~(uint64_t)0 << (i & 63)));
-	}
+	for (uint64_t i = s; i < e; i = (i | 63) + 1)
+		b->end.lv[0][i >> 6] &= ~buddy_span_mask(i, e);
 }
 
 /* Length of the run of consecutive units starting at list index i (at most n - i). */
@@ -635,8 +636,12 @@ bool buddy_free_list(struct buddy *b, const uint64_t *units, uint64_t n, uint64_
 		if (s >= b->npages || run > b->npages - s) {   /* the first unit past the end */
 			*bad = i + (s >= b->npages ? 0 : b->npages - s);
 		} else if ((f = buddy_first_free(b, s, s + run)) != BUDDY_NONE) {
-			/* free already: only a duplicate marked before it can come first */
-			*bad = i + (!buddy_mark(b, s, f, &dup) ? dup - s : (buddy_unmark(b, s, f), f - s));
+			/* a unit free already; a repeat of an earlier entry before it comes first */
+			if (buddy_mark(b, s, f, &dup)) {
+				buddy_unmark(b, s, f);
+				dup = f;
+			}
+			*bad = i + (dup - s);
 		} else if (!buddy_mark(b, s, s + run, &dup)) {
 			*bad = i + (dup - s);
 		} else {
