@@ -369,8 +369,9 @@ static bool mdl_alloc_args_ok(uint64_t lo, uint64_t hi, uint64_t skip, SIZE_T to
  * Placement: single pages by default; PREFER_CONTIGUOUS takes the longest runs it can, halving on
  * failure; with a nonzero SkipBytes, missing pages are sought in [Low + k*Skip, High + k*Skip] for
  * k = 1, 2, ... while the window starts below the top of RAM. REQUIRE_CONTIGUOUS_CHUNKS: SkipBytes 0 =
- * one contiguous block or NULL; otherwise SkipBytes is the chunk (a power of two >= 4 KiB dividing
- * TotalBytes), every chunk contiguous and aligned to its size, fewer chunks possible. LOCAL_NODE_ONLY
+ * one contiguous block, any free run that long inside the bounds, or NULL; otherwise SkipBytes is the
+ * chunk (a power of two >= 4 KiB dividing TotalBytes), every chunk contiguous and aligned to its size,
+ * fewer chunks possible. LOCAL_NODE_ONLY
  * and NO_WAIT change nothing (one node; never waits); FAST_LARGE_PAGES is accepted with its rules.
  * Fewer pages than asked are returned unless MM_ALLOCATE_FULLY_REQUIRED.
  * NULL, nothing allocated: no page found; FULLY_REQUIRED and not all found; an unknown flag bit;
