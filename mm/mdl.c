@@ -371,8 +371,8 @@ static bool mdl_alloc_args_ok(uint64_t lo, uint64_t hi, uint64_t skip, SIZE_T to
  * k = 1, 2, ... while the window starts below the top of RAM. REQUIRE_CONTIGUOUS_CHUNKS: SkipBytes 0 =
  * one contiguous block, any free run that long inside the bounds, or NULL; otherwise SkipBytes is the
  * chunk (a power of two >= 4 KiB dividing TotalBytes), every chunk contiguous and aligned to its size,
- * fewer chunks possible. LOCAL_NODE_ONLY
- * and NO_WAIT change nothing (one node; never waits); FAST_LARGE_PAGES is accepted with its rules.
+ * fewer chunks possible. LOCAL_NODE_ONLY and NO_WAIT change nothing (one node; never waits);
+ * FAST_LARGE_PAGES is accepted with its rules.
  * Fewer pages than asked are returned unless MM_ALLOCATE_FULLY_REQUIRED.
  * NULL, nothing allocated: no page found; FULLY_REQUIRED and not all found; an unknown flag bit;
  * CacheType out of range; TotalBytes 0 or > 4 GiB - 4 KiB; Low > High; SkipBytes not a page multiple;
