@@ -207,7 +207,7 @@ int main(int argc, char **argv)
 	}
 	printf("region %u pages, %ld steps x %d seeds, metadata %zu bytes = %.4f B/page\n", NPAGES, steps,
 	       nseeds, mb, (double)mb / NPAGES);
-	printf("%-18s %-6s %9s %8s %7s %9s %10s\n", "workload", "policy", "ns/op", "fail%", "occup", "B/page",
+	printf("%-18s %-7s %9s %8s %7s %9s %10s\n", "workload", "policy", "ns/op", "fail%", "occup", "B/page",
 	       "B/resv");
 	for (size_t wi = 0; wi < sizeof(wls) / sizeof(wls[0]); wi++) {
 		if (only && strncmp(wls[wi].name, only, strlen(only)) != 0)
@@ -226,7 +226,7 @@ int main(int argc, char **argv)
 				resv += r.live_resv;
 			}
 			qsort(ns, (size_t)nseeds, sizeof(double), cmp_double);
-			printf("%-18s %-6s %9.1f %8.2f %6.1f%% %9.4f %10.1f\n", wls[wi].name, pol_name[pol],
+			printf("%-18s %-7s %9.1f %8.2f %6.1f%% %9.4f %10.1f\n", wls[wi].name, pol_name[pol],
 			       ns[nseeds / 2], 100.0 * (double)fails / (double)allocs, 100.0 * occ / nseeds,
 			       (double)mb / NPAGES, (double)mb / (resv / nseeds));
 			fflush(stdout);

@@ -237,8 +237,12 @@ static void test_phys_free(void)
 	for (long op = 0; op < 30000; op++) {
 		uint64_t r = below(100);
 		if (op == 15000) {
+			struct snap s;
 			phys_release_loader();
 			loader_released = true;
+			take(&s);
+			phys_release_loader();   /* the hand-over happens once: a second call finds nothing */
+			ok(same(&s), "a second loader hand-over changes nothing");
 		}
 		if (r < 35)
 			mine_alloc();
