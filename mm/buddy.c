@@ -707,10 +707,13 @@ static inline uint64_t buddy_fit(const struct buddy_req *r, uint64_t s, uint64_t
 	uint64_t cs = MAX(s, r->lo), ce = MIN(e, r->hi), x;
 	if (ce <= cs || ce - cs < r->n)
 		return BUDDY_NONE;
-	if (r->div)
+	if (r->div) {
 		x = buddy_next_multiple(r, cs);
-	else if ((x = (cs + (r->pref - 1)) & ~(r->pref - 1)) > ce - r->n)
+	} else if ((x = (cs + (r->pref - 1)) & ~(r->pref - 1)) > ce - r->n) {
+		if (r->pref == r->align)
+			return BUDDY_NONE;
 		x = (cs + (r->align - 1)) & ~(r->align - 1);
+	}
 	return x <= ce - r->n ? x : BUDDY_NONE;
 }
 
@@ -792,7 +795,8 @@ static inline unsigned buddy_mask_next(const struct buddy *b, unsigned c)
 
 /* Finds a placement for an unbounded r (phases A, B and, when exhaustive, C of the comment at the
  * top); true when found. */
-static bool buddy_search(struct buddy *b, const struct buddy_req *r, bool exhaustive, struct buddy_hit *h)
+static inline __attribute__((always_inline)) bool buddy_search(struct buddy *b, const struct buddy_req *r, bool exhaustive,
+							       struct buddy_hit *h)
 {
 	unsigned budget = r->div || r->align > 1 ? BUDDY_TIGHT_ALIGNED : 0;
 	uint64_t maxlen = 0;
@@ -891,13 +895,14 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 	if (bounded) {
 		if (!buddy_scan_range(b, &r, &h))
 			return false;
-	} else {
+	} else if (r.pref > r.align) {
 		/* natural alignment where it costs O(1) candidates, else the required rule, exhaustively */
 		struct buddy_req p = r;
-		if (r.pref > r.align)
-			buddy_req_align(b, &p, r.pref);
-		if (!(r.pref > r.align && buddy_search(b, &p, false, &h)) && !buddy_search(b, &r, true, &h))
+		buddy_req_align(b, &p, r.pref);
+		if (!buddy_search(b, &p, false, &h) && !buddy_search(b, &r, true, &h))
 			return false;
+	} else if (!buddy_search(b, &r, true, &h)) {
+		return false;
 	}
 take:;
 	uint64_t x = h.x, end = x + count;
