@@ -1,8 +1,9 @@
 /*
  * buddy_: an allocator of exact runs over unit indices [0, npages). It keeps the binary buddy's
- * API and guarantees (powers of two naturally aligned, coalescing on free) but stores the free set
- * as maximal free extents on segregated lists (TLSF-like), threaded through the free units' own
- * slots the way NT threads its free system PTEs through the not-present PTEs themselves.
+ * API and coalescing on free, but stores the free set as maximal free extents on segregated lists
+ * (TLSF-like), threaded through the free units' own slots the way NT threads its free system PTEs
+ * through the not-present PTEs themselves. Unlike a binary buddy it never requires alignment: a
+ * request without a divisor fails only when no free run of its length exists (inside its bounds).
  *
  * Representation. A free extent [s, e) is maximal (units s-1 and e are allocated or outside).
  *   start, end (metadata): bit s of start and bit e-1 of end are set for every free extent. start
@@ -17,61 +18,72 @@
  *     two-word mask of non-empty classes, and a hint (an upper bound of its longest extent, raised
  *     on insertion, tightened by a failed full scan). A list head's previous link means nothing,
  *     so taking the head touches no other extent.
- * Metadata: 1 + 1/63 bits/unit for start, 1 for end: 0.252 byte/unit (66056 bytes for 262144
- * units), plus two slots of each free extent, which the region's free PTEs (or the free pages)
- * provide. buddy_init zeroes the bitmaps and touches no slot.
+ * Metadata: 1 + 1/63 bits/unit for start, 1 for end (about a quarter of a byte per unit), plus
+ * two slots of each free extent, which the region's free PTEs (or the free pages) provide.
+ * buddy_init zeroes the bitmaps and touches no slot.
  *
  * Free [s, s+n): end bit s-1 set: merge with the extent ending there (its start: the last start
- * before s); start bit s+n set: merge with the extent starting there (its length: its record).
- * The merged extent keeps its list place when its class stays (its record moves if its start
- * moves), else it changes lists. O(levels) bit operations and O(1) list operations, whatever n.
+ * before s); start bit s+n set: merge with the extent starting there (its length: its record). The
+ * merged extent keeps its list place when its class stays (its record moves if its start moves),
+ * else it changes lists. O(levels) bit operations and O(1) list operations, whatever n.
+ * buddy_free first proves the range meets no free unit: the last start at or before s+n-1 lies
+ * before s and its extent ends at or before s (when end bit s-1 is set, that start is the one to
+ * merge with, so the check costs nothing more; else one bitmap search and at most a record read),
+ * else it refuses and nothing changes. buddy_free_allocated skips the proof, for a caller whose
+ * own records show the range allocated (the system PTE region frees a reservation it has looked
+ * up); buddy_free_list proves a whole list (runs, repeats) before it frees any of it.
  *
- * Allocation of n units (align: n for a power of two <= 2^max_order, or a power-of-two divisor
- * when origin allows; else divisor d, or no constraint). Every extent of a class whose shortest
- * length is >= n + slack (slack = align-1 or d-1, 0 without constraint) holds a placement: those
- * classes are "certain"; the classes from class(n) below them are "uncertain".
+ * Allocation of n units. The required rule is a divisor d (d-1 units of slack) or, when d is a
+ * power of two dividing origin, plain index alignment to d; without a divisor none. Natural
+ * alignment of a power of two (a start on a multiple of n) is preferred, never required: it is
+ * taken when it costs nothing (phases A and B below), as it keeps large aligned blocks whole and
+ * lets 2 MiB runs map with large pages. Every extent of a class whose shortest length is >= n +
+ * slack holds a placement: those classes are "certain"; the classes from class(n) below them are
+ * "uncertain".
  *   Fast path (no bounds, no divisor, n = 1 or not a power of two): the head of the smallest
  *     non-empty certain class (mask: one find-first-set), allocated from its back, so the record
  *     stays where it is and only its length changes while the class stays (the common case).
+ *   Preferred pass (a power of two without a divisor, or with a smaller one): phases A and B with
+ *     natural alignment as the rule; no phase C, so it costs O(1) candidates.
  *   A. aligned or divisible requests: up to BUDDY_TIGHT_ALIGNED candidates of the uncertain
  *      classes (from the first whose extents are all >= n), a tight fit keeping large extents
  *      whole;
- *   B. the head of the smallest non-empty certain class, placed at its first valid start;
+ *   B. the head of the smallest non-empty certain class, placed at its first valid start (the
+ *      first naturally aligned one when that fits in the extent);
  *   C. every extent of the uncertain classes whose hint is >= n; a failed full scan sets the hint
  *      to the longest extent seen, so failures of the same size are O(1) until a longer extent
- *      joins the class.
+ *      joins the class. A power of two without a divisor has no uncertain class (2^q is the
+ *      shortest length of its class), so its fallback is O(1) too.
  *   With bounds [lo, hi) (physical allocations under an address limit; the region never has any):
- *      first fit over the extents meeting [lo, hi) in address order, through the start bitmap.
- * The search is exhaustive: a request fails only when no free run of n units in [lo, hi) has a valid
- * start (natural alignment for powers of two, the divisor, else any start). Divisor remainders use
+ *      first fit over the extents meeting [lo, hi) in address order, through the start bitmap;
+ *      the first naturally aligned fit when there is one, else the first fit.
+ * The search is exhaustive for the required rule: a request fails only when no free run of n units
+ * in [lo, hi) has a valid start (the divisor's multiples, else any start). Divisor remainders use
  * one multiplication per candidate (buddy_mod), not a division.
  *
  * Costs: free and the fast path are O(levels) bit operations (levels <= 6) plus O(1) list
  * operations; phases A and B are O(1) candidates; phase C is linear in the extents of the
  * uncertain classes, only when no certain class has an extent, and amortised by the hints;
  * bounded requests are linear in the extents inside the bounds. buddy_check is O(metadata +
- * extents); buddy_census is O(extents).
+ * extents); buddy_census is O(extents). The measured costs against a plain power-of-two buddy in
+ * the same process are the README's allocator benchmark table (tests/bench/bench_buddy.c).
  *
- * Measured (tests/bench/bench_buddy.c: 262144 units, median ns/op of 5 seeds x 10^7 steps, the
- * benchmark loop's ~9 ns included; shared, noisy 2-core machine; see the README's table):
- *                  this design        pow2 rounding (same code)   loop alone
- *   uniform/50 %     33.6 ns, 0.00 %    29.5 ns, 0 %                 8.6 ns
- *   uniform/75 %     34.2 ns, 0.00 %    29.3 ns, 27.6 % failures     8.6 ns
- *   skewed/50 %      35.3 ns, 0.00 %    31.1 ns, 0 %                10.2 ns
- *   skewed/75 %      38.2 ns, 0.00 %    31.4 ns, 13.2 % failures     9.9 ns
- *   (10 % DIVISIBLE: 39.0-40.5 ns, 0-0.06 % failures; 37.7-38.1 in another run: the machine's
- *   noise is about 10 %.) About 250 instructions per operation besides the loop's ~80 (cachegrind).
- * Earlier designs, same benchmark: per-order buddy bitmaps with runs as binary decompositions
- * (110/298-405/76/94 ns, 2.7 % failures at uniform/75 %); free extents indexed by per-class
- * window bitmaps with 64-ary summaries, nothing in the slots (0.48 B/unit, 53-57 ns, 360-430
- * instructions/op: every class change walked the summary levels of two sparse bitmaps). Lists
- * through the slots replace those walks by a few pointer updates; what remains is mostly cache
- * misses on slots of random extents (about 2.2-2.5 simulated L1 misses per step, cachegrind).
+ * Designs this one replaced: per-order buddy bitmaps with runs as binary decompositions (several
+ * times slower, and failures at high occupancy from the decompositions); free extents indexed by
+ * per-class window bitmaps with 64-ary summaries and nothing in the slots (about twice the
+ * metadata, and every class change walked the summary levels of two sparse bitmaps). Lists through
+ * the slots replace those walks by a few pointer updates; what remains is mostly cache misses on
+ * slots of random extents.
  * Rejected: address-ordered lists (O(n) insertion); allocating from the front (the record moves
- * and its list neighbours are touched even when the class stays: +0.3-0.6 L1 misses/step); one
- * class per octave (with the previous index: uncertain classes twice as wide, more phase C, 0.3 %
- * failures); rounding to powers of two (27 % failures at uniform/75 %, the "pow2" column); giving
- * the tail back (28 %, "tail"); a separate slot array (8 bytes per unit of metadata).
+ * and its list neighbours are touched even when the class stays: more cache misses per step); one
+ * class per octave (uncertain classes twice as wide: more phase C, and more failures of divisible
+ * requests); rounding to powers of two (a quarter of the requests refused at high occupancy, the
+ * benchmark's "pow2" column) or giving the tail back (as many, "tail"); requiring natural
+ * alignment of powers of two (refuses them while longer runs are free); a separate slot array
+ * (8 bytes per unit of metadata); summary levels on end (every move of an end bit on the fast
+ * path would walk them, to save one record read per checked free); deciding the check from the
+ * level-0 words around s alone (at the usual occupancies the nearest start or end is rarely in
+ * the same word, so the summaries are searched anyway: more instructions, not fewer).
  */
 #include "buddy.h"
 #include "kprintf.h"
@@ -475,7 +487,6 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
 	b->free_units = 0;
 	b->max_order = buddy_max_order_for(npages);
 	b->meta = meta;
-	b->paranoid = false;
 	b->probes = 0;
 	b->classmask[0] = b->classmask[1] = 0;
 	b->nclasses = buddy_nclasses(b->max_order);
@@ -491,42 +502,161 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
 		w[j] = 0;
 }
 
-/* Marks [start, start+count) free, merging it with the free extents on either side: O(levels). */
-void buddy_free(struct buddy *b, uint64_t start, uint64_t count)
+/* The first free unit of [s, e) (s < e <= npages), or BUDDY_NONE: O(levels). */
+static uint64_t buddy_first_free(const struct buddy *b, uint64_t s, uint64_t e)
 {
-	KASSERT(!range_overflows(start, count) && start + count <= b->npages,
-		"buddy: freeing [%llu, +%llu) outside [0, %llu)", (unsigned long long)start,
-		(unsigned long long)count, (unsigned long long)b->npages);
-	if (count == 0)
-		return;
-	uint64_t s = start, e = start + count, x;
-	if (b->paranoid) {
-		uint64_t ps = bm_prev(&b->start, e - 1);
-		KASSERT(ps == BUDDY_NONE || buddy_extent_end(b, ps) <= start,
-			"buddy: double free: [%llu, +%llu) meets a free extent", (unsigned long long)start,
-			(unsigned long long)count);
-	}
+	uint64_t ps = bm_prev(&b->start, s);
+	if (ps != BUDDY_NONE && buddy_extent_end(b, ps) > s)
+		return s;
+	ps = s + 1 < e ? bm_next(&b->start, s + 1) : BUDDY_NONE;
+	return ps < e ? ps : BUDDY_NONE;
+}
+
+/* Adds the allocated units [s, e) (s < e <= npages) to the free set, merging them with the free
+ * extents on either side; ls: the start of the free extent ending at s-1 when the caller knows it
+ * (BUDDY_NONE: looked up). O(levels) bit operations and O(1) list operations. */
+static inline void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls)
+{
 	bool left = s > 0 && bm_test(&b->end, s - 1), right = e < b->npages && bm_test(&b->start, e);
+	uint64_t x;
+	if (left && ls == BUDDY_NONE)
+		ls = bm_prev(&b->start, s - 1);
 	if (!left && !right) {
 		bm_set(&b->start, s);
 		bm_set(&b->end, e - 1);
-		buddy_class_add(b, s, count);
-	} else if (!right) {                     /* grows the extent ending at s-1 */
-		x = bm_prev(&b->start, s - 1);
+		buddy_class_add(b, s, e - s);
+	} else if (!right) {                     /* grows the extent [ls, s) */
 		bm_move(&b->end, s - 1, e - 1);
-		buddy_class_move(b, x, s - x, x, e - x);
+		buddy_class_move(b, ls, s - ls, ls, e - ls);
 	} else if (!left) {                      /* grows the extent starting at e */
 		x = buddy_extent_end(b, e);
 		bm_move(&b->start, e, s);
 		buddy_class_move(b, e, x - e, s, x - s);
-	} else {                                 /* joins both */
-		uint64_t ls = bm_prev(&b->start, s - 1), re = buddy_extent_end(b, e);
+	} else {                                 /* joins [ls, s) and the extent starting at e */
+		x = buddy_extent_end(b, e);
 		bm_clear(&b->end, s - 1);
 		bm_clear(&b->start, e);
-		buddy_class_del(b, e, re - e);
-		buddy_class_move(b, ls, s - ls, ls, re - ls);
+		buddy_class_del(b, e, x - e);
+		buddy_class_move(b, ls, s - ls, ls, x - ls);
 	}
-	b->free_units += count;
+	b->free_units += e - s;
+}
+
+/* Marks [start, start+count) free after checking it; false, nothing changed, when the range leaves
+ * [0, npages) or meets a free unit. O(levels) and at most one record read. */
+bool buddy_free(struct buddy *b, uint64_t start, uint64_t count)
+{
+	if (range_overflows(start, count) || start > b->npages || count > b->npages - start)
+		return false;
+	if (count == 0)
+		return true;
+	uint64_t s = start, e = start + count;
+	/* the last start before e: inside [s, e), or its extent reaches s unless it ends at s-1 (then
+	 * it is the extent to merge with) */
+	uint64_t ps = bm_prev(&b->start, e - 1);
+	bool left = s > 0 && bm_test(&b->end, s - 1);
+	if (ps != BUDDY_NONE && (ps >= s || (!left && buddy_extent_end(b, ps) > s)))
+		return false;
+	buddy_insert(b, s, e, left ? ps : BUDDY_NONE);
+	return true;
+}
+
+/* Marks the allocated range [start, start+count) free, unchecked (buddy.h). */
+void buddy_free_allocated(struct buddy *b, uint64_t start, uint64_t count)
+{
+	KASSERT(!range_overflows(start, count) && start + count <= b->npages,
+		"buddy: freeing [%llu, +%llu) outside [0, %llu)", (unsigned long long)start,
+		(unsigned long long)count, (unsigned long long)b->npages);
+	if (count)
+		buddy_insert(b, start, start + count, BUDDY_NONE);
+}
+
+/*
+ * Batch frees (buddy_free_list). While a list is validated, its units are marked in the end bitmap:
+ * a unit's end bit means something only while the unit is free (the last unit of a free extent),
+ * so an allocated unit's is clear and free to borrow. Nothing else reads the end bits of
+ * allocated units, and every mark is cleared again before the function returns.
+ */
+
+/* The bits of word i/64 that [i, e) covers (i < e). */
+static inline uint64_t buddy_span_mask(uint64_t i, uint64_t e)
+{
+	uint64_t top = MIN(e - (i & ~(uint64_t)63), 64);   /* bits below top are inside */
+	return (top == 64 ? ~(uint64_t)0 : (BUDDY_ONE << top) - 1) & (~(uint64_t)0 << (i & 63));
+}
+
+/* Marks the allocated units [s, e) (e <= npages); false, nothing marked, when one of them is marked
+ * already; *dup = the first such unit. O((e - s) / 64 + 1). */
+static bool buddy_mark(struct buddy *b, uint64_t s, uint64_t e, uint64_t *dup)
+{
+	uint64_t *w = b->end.lv[0];
+	for (uint64_t i = s; i < e; i = (i | 63) + 1) {
+		uint64_t hit = w[i >> 6] & buddy_span_mask(i, e);
+		if (hit) {
+			*dup = (i & ~(uint64_t)63) | (uint64_t)__builtin_ctzll(hit);
+			return false;
+		}
+	}
+	for (uint64_t i = s; i < e; i = (i | 63) + 1)
+		w[i >> 6] |= buddy_span_mask(i, e);
+	return true;
+}
+
+/* Clears the marks of [s, e) (e <= npages). */
+static void buddy_unmark(struct buddy *b, uint64_t s, uint64_t e)
+{
+	for (uint64_t i = s; i < e; i = (i | 63) + 1)
+		b->end.lv[0][i >> 6] &= ~buddy_span_mask(i, e);
+}
+
+/* Length of the run of consecutive units starting at list index i (at most n - i). */
+static uint64_t buddy_list_run(const uint64_t *units, uint64_t n, uint64_t i)
+{
+	uint64_t run = 1;
+	while (i + run < n && units[i + run] == units[i] + run)
+		run++;
+	return run;
+}
+
+/* Clears the marks of the runs of units[0, n). */
+static void buddy_unmark_list(struct buddy *b, const uint64_t *units, uint64_t n)
+{
+	for (uint64_t i = 0, run; i < n; i += run) {
+		run = buddy_list_run(units, n, i);
+		buddy_unmark(b, units[i], units[i] + run);
+	}
+}
+
+/* Frees every unit listed, consecutive ones as one run, or nothing (see buddy.h). */
+bool buddy_free_list(struct buddy *b, const uint64_t *units, uint64_t n, uint64_t *bad)
+{
+	for (uint64_t i = 0, run; i < n; i += run) {
+		run = buddy_list_run(units, n, i);
+		uint64_t s = units[i], f, dup;
+		if (s >= b->npages || run > b->npages - s) {   /* the first unit past the end */
+			*bad = i + (s >= b->npages ? 0 : b->npages - s);
+		} else if ((f = buddy_first_free(b, s, s + run)) != BUDDY_NONE) {
+			/* a unit free already; a repeat of an earlier entry before it comes first */
+			if (buddy_mark(b, s, f, &dup)) {
+				buddy_unmark(b, s, f);
+				dup = f;
+			}
+			*bad = i + (dup - s);
+		} else if (!buddy_mark(b, s, s + run, &dup)) {
+			*bad = i + (dup - s);
+		} else {
+			continue;
+		}
+		buddy_unmark_list(b, units, i);
+		return false;
+	}
+	buddy_unmark_list(b, units, n);
+	for (uint64_t i = 0, run; i < n; i += run) {
+		run = buddy_list_run(units, n, i);
+		bool ok = buddy_free(b, units[i], run);
+		KASSERT(ok, "buddy: validated run at %llu refused", (unsigned long long)units[i]);
+	}
+	return true;
 }
 
 /* ------------------------------------------------------------------ allocation */
@@ -537,10 +667,11 @@ struct buddy_req {
 	uint64_t lo, hi;  /* the run lies in [lo, hi), hi <= npages, hi - lo >= n */
 	bool div;         /* divisor mode, else alignment mode */
 	uint64_t align;   /* alignment mode: the start is a multiple of align (a power of two) */
+	uint64_t pref;    /* alignment mode: a multiple of pref (>= align) is preferred where it fits */
 	uint64_t d, dmod; /* divisor mode: (dmod + start) % d == 0, with dmod = origin % d */
 	uint64_t dinv;    /* divisor mode, d < 2^32: 2^64 / d rounded up, for buddy_mod (else 0) */
 	unsigned kmin;    /* lowest class that can hold n units */
-	unsigned g;       /* classes >= g always hold a placement (without bounds) */
+	unsigned g;       /* classes >= g always hold a placement of the rule (without bounds) */
 };
 
 /* A placement found by the search: the run starts at x inside free extent [s, e). */
@@ -569,16 +700,20 @@ static inline uint64_t buddy_next_multiple(const struct buddy_req *r, uint64_t x
 	return add > BUDDY_NONE - x ? BUDDY_NONE : x + add;
 }
 
-/* The first placement of r inside free extent [s, e), or BUDDY_NONE. */
+/* The first placement of r inside free extent [s, e) (the first preferred one when one fits), or
+ * BUDDY_NONE. */
 static inline uint64_t buddy_fit(const struct buddy_req *r, uint64_t s, uint64_t e)
 {
 	uint64_t cs = MAX(s, r->lo), ce = MIN(e, r->hi), x;
 	if (ce <= cs || ce - cs < r->n)
 		return BUDDY_NONE;
-	if (!r->div)
-		x = (cs + (r->align - 1)) & ~(r->align - 1);
-	else
+	if (r->div) {
 		x = buddy_next_multiple(r, cs);
+	} else if ((x = (cs + (r->pref - 1)) & ~(r->pref - 1)) > ce - r->n) {
+		if (r->pref == r->align)
+			return BUDDY_NONE;
+		x = (cs + (r->align - 1)) & ~(r->align - 1);
+	}
 	return x <= ce - r->n ? x : BUDDY_NONE;
 }
 
@@ -615,9 +750,11 @@ static bool buddy_scan_class(struct buddy *b, const struct buddy_req *r, unsigne
 	return false;
 }
 
-/* Tries every free extent meeting [lo, hi) in address order (first fit); true when found. */
+/* Tries every free extent meeting [lo, hi) in address order: the first preferred fit, else the
+ * first fit; true when found. */
 static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct buddy_hit *h)
 {
+	bool any = false;
 	uint64_t e, s = buddy_extent_at(b, r->lo, &e);
 	if (s == BUDDY_NONE) {
 		s = bm_next(&b->start, r->lo);
@@ -625,12 +762,19 @@ static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct 
 	}
 	while (s != BUDDY_NONE && s < r->hi) {
 		b->probes++;
-		if (buddy_try(r, s, e, h))
+		uint64_t x = buddy_fit(r, s, e);
+		if (x != BUDDY_NONE && (r->div || (x & (r->pref - 1)) == 0)) {
+			*h = (struct buddy_hit){ x, s, e };
 			return true;
+		}
+		if (x != BUDDY_NONE && !any) {
+			*h = (struct buddy_hit){ x, s, e };
+			any = true;
+		}
 		s = bm_next(&b->start, e);
 		e = s == BUDDY_NONE ? 0 : buddy_extent_end(b, s);
 	}
-	return false;
+	return any;
 }
 
 /* The first class >= c whose mask bit is set, or nclasses when none is (no class at or above
@@ -650,8 +794,10 @@ static inline unsigned buddy_mask_next(const struct buddy *b, unsigned c)
 	return m ? 64 + (unsigned)__builtin_ctzll(m) : b->nclasses;
 }
 
-/* Finds a placement for an unbounded r (phases A, B, C of the comment at the top); true when found. */
-static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct buddy_hit *h)
+/* Finds a placement for an unbounded r (phases A, B and, when exhaustive, C of the comment at the
+ * top); true when found. */
+static inline __attribute__((always_inline)) bool buddy_search(struct buddy *b, const struct buddy_req *r, bool exhaustive,
+							       struct buddy_hit *h)
 {
 	unsigned budget = r->div || r->align > 1 ? BUDDY_TIGHT_ALIGNED : 0;
 	uint64_t maxlen = 0;
@@ -663,7 +809,7 @@ static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct budd
 			return true;
 	/* B: the smallest class whose every extent holds a placement: its first extent */
 	unsigned c = buddy_mask_next(b, r->g);
-	if (c < b->nclasses) {
+	if (c < b->nclasses && c < BUDDY_CLASSES) {
 		uint64_t s = b->head[c];
 		bool hit = buddy_try(r, s, buddy_class_end(b, c, s), h);
 		KASSERT(hit, "buddy: class %u extent at %llu cannot hold %llu units", c, (unsigned long long)s,
@@ -671,7 +817,7 @@ static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct budd
 		return hit;
 	}
 	/* C: every extent of the uncertain classes; a failed full scan tightens the class's hint */
-	for (c = r->kmin; c < r->g; c++) {
+	for (c = r->kmin; exhaustive && c < r->g; c++) {
 		if (b->hint[c] < r->n)
 			continue;
 		maxlen = 0;
@@ -682,33 +828,36 @@ static bool buddy_search(struct buddy *b, const struct buddy_req *r, struct budd
 	return false;
 }
 
-/* Fills r for count units, divisor, inside [lo, hi) (already clipped and checked). */
+/* Sets r's alignment rule to align (alignment mode) and the classes certain to hold it. */
+static void buddy_req_align(const struct buddy *b, struct buddy_req *r, uint64_t align)
+{
+	r->align = align;
+	r->g = align - 1 > b->npages ? b->nclasses : MIN(buddy_class_atleast(r->n + (align - 1)), b->nclasses);
+}
+
+/* Fills r for count units, divisor, inside [lo, hi) (already clipped and checked): the required
+ * rule (buddy.h), and natural alignment preferred for a power of two up to 2^max_order. */
 static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t count,
 			   uint64_t divisor, uint64_t lo, uint64_t hi)
 {
-	unsigned p = buddy_log2_floor(count), maxo = b->max_order;
-	uint64_t slack;
-
 	r->n = count;
 	r->lo = lo;
 	r->hi = hi;
+	r->kmin = buddy_ext_class(count);
 	r->div = divisor > 1 && ((divisor & (divisor - 1)) != 0 || (b->origin & (divisor - 1)) != 0);
-	if (!r->div) {
-		uint64_t a = (count & (count - 1)) == 0 && p <= maxo ? count : 1;
-		r->align = divisor > a ? divisor : a;
-		slack = r->align - 1;
-	} else {
+	if (r->div) {
 		r->d = divisor;
 		r->dmod = b->origin % divisor;
 		r->dinv = divisor <= UINT32_MAX ? UINT64_MAX / divisor + 1 : 0;
-		slack = divisor - 1;
+		r->align = r->pref = 1;
+		r->g = divisor - 1 > b->npages ? b->nclasses
+					       : MIN(buddy_class_atleast(count + (divisor - 1)), b->nclasses);
+		return;
 	}
-	r->kmin = buddy_ext_class(count);
-	if (slack > b->npages) {
-		r->g = b->nclasses;
-	} else {
-		r->g = MIN(buddy_class_atleast(count + slack), b->nclasses);
-	}
+	uint64_t align = divisor > 1 ? divisor : 1;
+	bool natural = (count & (count - 1)) == 0 && buddy_log2_floor(count) <= b->max_order;
+	r->pref = natural && count > align ? count : align;
+	buddy_req_align(b, r, align);
 }
 
 /* Allocates count contiguous units (see buddy.h); the placement policy is described at the top. */
@@ -728,7 +877,7 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 		/* the common request, no bounds nor alignment: the head of the smallest non-empty class
 		 * whose every extent is >= count, from its back */
 		unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
-		if (c < b->nclasses) {
+		if (c < b->nclasses && c < BUDDY_CLASSES) {
 			uint64_t s = b->head[c], e = buddy_class_end(b, c, s), x = e - count;
 			if (x > s) {   /* the record stays where it is: only its length changes */
 				bm_move(&b->end, e - 1, x - 1);
@@ -744,8 +893,18 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 		}
 	}
 	buddy_make_req(b, &r, count, divisor, lo, hi);
-	if (!(bounded ? buddy_scan_range(b, &r, &h) : buddy_search(b, &r, &h)))
+	if (bounded) {
+		if (!buddy_scan_range(b, &r, &h))
+			return false;
+	} else if (r.pref > r.align) {
+		/* natural alignment where it costs O(1) candidates, else the required rule, exhaustively */
+		struct buddy_req p = r;
+		buddy_req_align(b, &p, r.pref);
+		if (!buddy_search(b, &p, false, &h) && !buddy_search(b, &r, true, &h))
+			return false;
+	} else if (!buddy_search(b, &r, true, &h)) {
 		return false;
+	}
 take:;
 	uint64_t x = h.x, end = x + count;
 	KASSERT(x >= lo && end <= hi && h.s <= x && end <= h.e, "buddy: placement %llu outside bounds",
@@ -773,12 +932,6 @@ take:;
 	return true;
 }
 
-/* Turns the double-free check of buddy_free on or off (off after buddy_init). */
-void buddy_set_paranoid(struct buddy *b, bool on)
-{
-	b->paranoid = on;
-}
-
 /* ------------------------------------------------------------------ queries and checks */
 
 /* True when every unit of [start, start+count) is free (false when the range leaves [0, npages)). */
@@ -789,6 +942,14 @@ bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count)
 	if (range_overflows(start, count) || start > b->npages || count > b->npages - start)
 		return false;
 	return count == 0 || (buddy_extent_at(b, start, &e) != BUDDY_NONE && e >= start + count);
+}
+
+/* The first free unit of [start, start+count), or BUDDY_NONE (also when the range leaves [0, npages)). */
+uint64_t buddy_range_first_free(const struct buddy *b, uint64_t start, uint64_t count)
+{
+	if (range_overflows(start, count) || start > b->npages || count > b->npages - start || count == 0)
+		return BUDDY_NONE;
+	return buddy_first_free(b, start, start + count);
 }
 
 /* Free blocks per order: the maximal naturally aligned blocks (at most 2^max_order units) of the

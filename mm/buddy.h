@@ -1,6 +1,6 @@
 /*
- * buddy_: a generic allocator of contiguous runs over unit indices [0, npages) (exact sizes; powers
- * of two naturally aligned, as from a binary buddy). Used for physical page frames (mm/phys.c) and
+ * buddy_: a generic allocator of contiguous runs over unit indices [0, npages) (exact sizes, any
+ * start unless the caller asks for a divisor or an alignment). Used for physical page frames (mm/phys.c) and
  * for the system PTE region (mm/syspte.c). Its metadata is one caller-provided block of
  * buddy_meta_bytes(npages) bytes (about 0.26 byte per unit) plus one word per unit that only the
  * free units lend it (their "slots", below).
@@ -17,7 +17,7 @@
 #define BUDDY_LEVELS 6               /* 64-ary summary levels: up to 64^6 = 2^36 bits */
 #define BUDDY_MAX_PAGES (((uint64_t)1 << 31) - 1)   /* 8 TiB of 4 KiB units: records link 31-bit indices */
 #define BUDDY_CLASSES (4 * BUDDY_ORDERS)   /* free extent size classes (see mm/buddy.c) */
-#define BUDDY_TIGHT_ALIGNED 4        /* aligned/divisible requests: tight-fit candidates tried first */
+#define BUDDY_TIGHT_ALIGNED 4        /* aligned/divisible placements: tight-fit candidates tried first */
 
 /*
  * The slot of unit u, slots[u << slot_shift]: one 64-bit word the allocator owns while u is free and
@@ -48,7 +48,6 @@ struct buddy {
 	uint64_t hint[BUDDY_CLASSES];                 /* >= the longest free extent of each class */
 	uint64_t classmask[2];                        /* bit c set iff count[c] != 0 */
 	unsigned nclasses;                            /* classes in use for npages */
-	bool paranoid;                                /* buddy_free checks for double frees */
 	uint64_t probes;      /* extents the searches examined (phases A and C, bounded scans): tests */
 };
 
@@ -62,24 +61,47 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
 		unsigned slot_shift);
 
 /* Marks [start, start+count) free (initial population, or returning any allocated range), merging
- * it with the free units on either side; cost O(bitmap levels), independent of count. */
-void buddy_free(struct buddy *b, uint64_t start, uint64_t count);
+ * it with the free units on either side. Returns false, changing nothing, when the range leaves
+ * [0, npages) or any unit of it is already free (a double or overlapping free). Cost O(bitmap
+ * levels) and at most one record read, independent of count. */
+bool buddy_free(struct buddy *b, uint64_t start, uint64_t count);
+
+/* buddy_free without the proof that the range is allocated, for a caller whose own records show it
+ * (the system PTE region, freeing a reservation it has just looked up): one bitmap search and a
+ * record read less on about half the frees. The range must lie in [0, npages) (a panic otherwise)
+ * and be allocated (else the free set is corrupted). */
+void buddy_free_allocated(struct buddy *b, uint64_t start, uint64_t count);
 
 /*
- * Allocates count >= 1 contiguous units inside [lo, hi) (pass 0, npages for anywhere). Without a
- * divisor (0 or 1), a power of two count (up to 2^max_order) starts on a multiple of count and
- * other counts anywhere. With divisor > 1, (origin + start) % divisor == 0 and nothing else, but
- * when that is plain index alignment (divisor a power of two dividing origin) the larger of
- * divisor and the natural alignment applies. Returns false, changing nothing, when no such range
- * is free. Cost: O(bitmap levels) and O(1) list operations for an unbounded request (at most
- * BUDDY_TIGHT_ALIGNED + 1 candidates examined with a divisor or alignment, unless no extent is
- * certain to fit); a request with bounds is linear in the free extents inside them.
+ * Frees the n units listed in units[] (consecutive entries u, u+1, ... as one run), all or none:
+ * every unit must lie in [0, npages), be allocated, and be listed once. Otherwise returns false,
+ * changing nothing, with *bad = the index of the first entry at fault (a unit listed twice: its
+ * second listing). Cost O(runs x bitmap levels + n / 64); no memory besides the metadata.
+ */
+bool buddy_free_list(struct buddy *b, const uint64_t *units, uint64_t n, uint64_t *bad);
+
+/*
+ * Allocates count >= 1 contiguous units inside [lo, hi) (pass 0, npages for anywhere).
+ * The rule: without a divisor (0 or 1) any start; with divisor > 1, (origin + start) % divisor ==
+ * 0 and nothing else (when divisor is a power of two dividing origin that is index alignment: an
+ * explicit alignment request). Returns false, changing nothing, only when no free run of count
+ * units inside [lo, hi) has a start obeying the rule.
+ * Preference, never required: a power-of-two count (up to 2^max_order) starts on a multiple of
+ * count when such a placement is found among the O(1) candidates examined first (unbounded), or
+ * anywhere inside [lo, hi) (bounded).
+ * Cost: O(bitmap levels) and O(1) list operations for an unbounded request (at most
+ * 2 (BUDDY_TIGHT_ALIGNED + 1) candidates examined, unless no extent is certain to hold the rule's
+ * placement); a request with bounds is linear in the free extents inside them.
  */
 bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo, uint64_t hi,
 		 uint64_t *start);
 
 /* True when every unit of [start, start+count) is free. */
 bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count);
+
+/* The first free unit of [start, start+count), or UINT64_MAX when none is (or the range leaves
+ * [0, npages)). O(bitmap levels). */
+uint64_t buddy_range_first_free(const struct buddy *b, uint64_t start, uint64_t count);
 
 /* Free blocks per order: the maximal naturally aligned blocks (at most 2^max_order units) of the
  * free units, i.e. what a binary buddy would hold. Cost O(free extents): for reports. */
@@ -88,10 +110,6 @@ void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS]);
 /* Calls fn(start, count, arg) for every maximal free extent, in address order; fn must not change b.
  * Cost O(extents): for reports and pictures. */
 void buddy_for_each_free(const struct buddy *b, void (*fn)(uint64_t start, uint64_t count, void *arg), void *arg);
-
-/* Makes buddy_free verify that no unit of the freed range is already free (a double free panics);
- * costs a bitmap search and a record read per free. Off after buddy_init. */
-void buddy_set_paranoid(struct buddy *b, bool on);
 
 /* Verifies every invariant; returns 0, or -1 after printing the first violation with kprintf. */
 int buddy_check(const struct buddy *b);

@@ -68,10 +68,10 @@ static const char *bugcheck_explain_pte_misuse(uint64_t sub)
 static const char *bugcheck_explain_pool(uint64_t sub)
 {
 	switch (sub) {
-	case 0x07: return "pool block freed twice (P3 block header, P4 address)";
+	case 0x07: return "pool block freed already: its header says free, or its page is free memory (P3 block header or 0, P4 address)";
 	case 0x0A: return "ExFreePoolWithTag: tag differs (P2 address, P3 allocator's tag, P4 caller's tag)";
-	case 0x42: return "freeing an address that was never in the pool (P2 address)";
-	case 0x46: return "freeing NULL or an address inside a pool block (P2 address)";
+	case 0x42: return "freeing memory the pool does not hold: never did, or its page now serves another user (P2 address)";
+	case 0x46: return "freeing NULL, an address inside a pool block, or a slab address that starts no block (P2 address)";
 	default: return "unknown BAD_POOL_CALLER subcode";
 	}
 }
@@ -92,14 +92,15 @@ static const char *bugcheck_explain_mdl(uint64_t sub)
 	}
 }
 
-/* Subcodes of MEMORY_MANAGEMENT (mm/pool.h, mm/mdl.h, mm/verifier.h). */
+/* Subcodes of MEMORY_MANAGEMENT (mm/pool.h, mm/phys.h, mm/mdl.h, mm/verifier.h). */
 static const char *bugcheck_explain_mm(uint64_t sub)
 {
 	switch (sub) {
 	case 0x4D440001: return "IoBuildPartialMdl: range outside the source MDL (P2 address, P3 length, P4 source)";
 	case 0x4D440002: return "MmFreePagesFromMdl: MDL mapped, partial, from pool or already freed (P2 MDL, P3 flags)";
-	case 0x4D440003: return "MmFreePagesFromMdl: a frame that is not allocated (P2 MDL, P3 PFN, P4 index)";
+	case 0x4D440003: return "MmFreePagesFromMdl: a frame that is not allocated: unmanaged, free, or listed twice (P2 MDL, P3 PFN, P4 index)";
 	case 0x4D440004: return "IoBuildPartialMdl: target MDL too small (P2 target, P3 pages needed)";
+	case 0x50480001: return "phys_free: frames not allocated: unaligned, none, unmanaged or free (P2 address, P3 pages, P4 frame at fault)";
 	case 0x5A01: return "verifier: a free page was written (P2 address, P3 value found, P4 pattern)";
 	default: return bugcheck_explain_mdl(sub);
 	}

@@ -487,29 +487,6 @@ static uint64_t mdl_alloc_windows(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, u
 	}
 }
 
-/* npages contiguous frames aligned to npages pages inside [lo, hi_ex); 0 when none. npages is a
- * power of two. Tries a plain allocation, then over-allocates and trims to the aligned run. */
-static paddr_t mdl_alloc_aligned(uint64_t npages, uint64_t lo, uint64_t hi_ex)
-{
-	uint64_t align = npages << PAGE_SHIFT;
-	paddr_t pa = phys_alloc(npages, lo, hi_ex);
-	if (pa && IS_ALIGNED(pa, align))
-		return pa;
-	if (pa)
-		phys_free(pa, npages);
-	uint64_t big = 2 * npages - 1;
-	pa = phys_alloc(big, lo, hi_ex);
-	if (!pa)
-		return 0;
-	paddr_t a = ALIGN_UP(pa, align);
-	uint64_t head = (a - pa) >> PAGE_SHIFT, tail = big - head - npages;
-	if (head)
-		phys_free(pa, head);
-	if (tail)
-		phys_free(a + align, tail);
-	return a;
-}
-
 /* REQUIRE_CONTIGUOUS_CHUNKS: skip 0 = one block of want pages or nothing; else chunks of skip bytes,
  * each aligned to skip, as many as fit (want is a multiple of the chunk). */
 static uint64_t mdl_alloc_chunks(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, uint64_t hi, uint64_t skip)
@@ -523,7 +500,7 @@ static uint64_t mdl_alloc_chunks(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, ui
 	}
 	uint64_t chunk = skip >> PAGE_SHIFT, got = 0;
 	while (got < want) {
-		paddr_t pa = mdl_alloc_aligned(chunk, lo, hi_ex);
+		paddr_t pa = phys_alloc_aligned(chunk, chunk, lo, hi_ex);
 		if (!pa)
 			break;
 		mdl_fill(pfn + got, pa, chunk);
@@ -556,9 +533,10 @@ static bool mdl_alloc_args_ok(uint64_t lo, uint64_t hi, uint64_t skip, SIZE_T to
  * Placement: single pages by default; PREFER_CONTIGUOUS takes the longest runs it can, halving on
  * failure; with a nonzero SkipBytes, missing pages are sought in [Low + k*Skip, High + k*Skip] for
  * k = 1, 2, ... while the window starts below the top of RAM. REQUIRE_CONTIGUOUS_CHUNKS: SkipBytes 0 =
- * one contiguous block or NULL; otherwise SkipBytes is the chunk (a power of two >= 4 KiB dividing
- * TotalBytes), every chunk contiguous and aligned to its size, fewer chunks possible. LOCAL_NODE_ONLY
- * and NO_WAIT change nothing (one node; never waits); FAST_LARGE_PAGES is accepted with its rules.
+ * one contiguous block, any free run that long inside the bounds, or NULL; otherwise SkipBytes is the
+ * chunk (a power of two >= 4 KiB dividing TotalBytes), every chunk contiguous and aligned to its size,
+ * fewer chunks possible. LOCAL_NODE_ONLY and NO_WAIT change nothing (one node; never waits);
+ * FAST_LARGE_PAGES is accepted with its rules.
  * Fewer pages than asked are returned unless MM_ALLOCATE_FULLY_REQUIRED.
  * NULL, nothing allocated: no page found; FULLY_REQUIRED and not all found; an unknown flag bit;
  * CacheType out of range; TotalBytes 0 or > 4 GiB - 4 KiB; Low > High; SkipBytes not a page multiple;
@@ -620,8 +598,9 @@ static bool mdl_pages_freeable(const MDL *mdl)
  * [ours] Bug check 0x1A, nothing freed: a malformed MDL (MDL_BUGCHECK_INVALID_BASE + reason, mm/mdl.h);
  * P1 MDL_BUGCHECK_FREE_BAD_MDL (P2 MDL, P3 MdlFlags) when the
  * MDL is mapped, partial, I/O space, pool memory or already freed; P1 MDL_BUGCHECK_FREE_BAD_PAGE (P2 MDL,
- * P3 PFN, P4 index) when a listed frame is not allocated RAM. NULL: 0x50 at address 0. A frame listed
- * twice in one MDL is caught by phys_free's double-free assertion (a panic).
+ * P3 PFN, P4 index) when a listed frame is not allocated RAM: outside what the physical allocator
+ * manages, free already, or listed twice (P4 the index of the second listing); the whole list is
+ * checked before any frame is freed. NULL: 0x50 at address 0.
  */
 VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 {
@@ -636,14 +615,12 @@ VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL, (uint64_t)mdl, mdl_flags(mdl), 0);
 		return;
 	}
-	uint64_t n = mdl_pages(mdl);
+	uint64_t bad;
 	PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
-	for (uint64_t i = 0; i < n; i++)
-		if (pfn[i] == 0 || !phys_is_managed(pfn_to_pa(pfn[i])) || phys_is_free(pfn_to_pa(pfn[i]), 1)) {
-			KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE, (uint64_t)mdl, pfn[i], i);
-			return;
-		}
-	mdl_free_frames(pfn, n);
+	if (!phys_free_frames(pfn, mdl_pages(mdl), &bad)) {
+		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE, (uint64_t)mdl, pfn[bad], bad);
+		return;
+	}
 	mdl->ByteCount = 0;
 	mdl_set_flags(mdl, mdl_flags(mdl) & (uint16_t)~(MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL));
 }

@@ -12,6 +12,7 @@
 #include "kprintf.h"
 #include "kassert.h"
 #include "verifier.h"
+#include "bugcheck.h"
 
 /* Frames from here up are ignored wherever a map claims them: the buddy's limit (2^31 - 1 frames,
  * 8 TiB), below the architectural 52-bit physical limit. */
@@ -30,8 +31,9 @@ static struct phys_stats phys_st;
 static uint64_t phys_budget = UINT64_MAX;   /* fault injection: cap on allocated_pages */
 static struct phys_range phys_managed[PHYS_MAX_RANGES];
 static size_t phys_nmanaged;
-static struct phys_range phys_loader[PHYS_MAX_RANGES];
+static struct phys_range phys_loader[PHYS_MAX_RANGES];   /* held back until phys_release_loader */
 static size_t phys_nloader;
+static struct phys_range phys_meta;   /* the allocator's metadata frames */
 static struct phys_range phys_tmp_a[PHYS_MAX_RANGES], phys_tmp_b[PHYS_MAX_RANGES];
 
 typedef bool (*phys_pred_t)(uint32_t type, uint64_t attr);
@@ -152,6 +154,41 @@ static size_t phys_drop_frame0(struct phys_range *r, size_t n)
 	return n;
 }
 
+/* Index of the last of the sorted, disjoint ranges r[0, n) starting at or before pfn; n when none. */
+static size_t phys_range_find(const struct phys_range *r, size_t n, uint64_t pfn)
+{
+	size_t lo = 0, hi = n;   /* r[0, lo) start at or before pfn, r[hi, n) after it */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r[mid].start <= pfn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? lo - 1 : n;
+}
+
+/* End of the run of frames from pfn that the allocator may hold (managed RAM, not its metadata, not
+ * loader memory held back): pfn itself when pfn is no such frame. O(log ranges); lock held. */
+static uint64_t phys_usable_end(uint64_t pfn)
+{
+	size_t i = phys_range_find(phys_managed, phys_nmanaged, pfn);
+	if (i == phys_nmanaged || pfn >= phys_managed[i].end)
+		return pfn;
+	uint64_t end = phys_managed[i].end;
+	if (pfn >= phys_meta.start && pfn < phys_meta.end)
+		return pfn;
+	if (phys_meta.start > pfn)
+		end = MIN(end, phys_meta.start);
+	size_t j = phys_range_find(phys_loader, phys_nloader, pfn);
+	if (j < phys_nloader && pfn < phys_loader[j].end)
+		return pfn;
+	j = j == phys_nloader ? 0 : j + 1;   /* the first loader range after pfn */
+	if (j < phys_nloader)
+		end = MIN(end, phys_loader[j].start);
+	return end;
+}
+
 int phys_init(const void *map, size_t map_size, size_t desc_size)
 {
 	static struct phys_range now[PHYS_MAX_RANGES];
@@ -193,12 +230,15 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 		return -1;
 	}
 	paddr_t meta_pa = pfn_to_pa(now[mi].start);
+	phys_meta = (struct phys_range){ now[mi].start, now[mi].start + meta_pages };
 	now[mi].start += meta_pages;
 	/* a free frame lends word 0 to the allocator's records (buddy.h, verifier.h) */
 	buddy_init(&phys_buddy, highest, 0, arch_phys_to_virt(meta_pa), arch_phys_to_virt(0), PAGE_SHIFT - 3);
 	for (size_t i = 0; i < nnow; i++)
 		if (now[i].end > now[i].start) {
-			buddy_free(&phys_buddy, now[i].start, now[i].end - now[i].start);
+			bool ok = buddy_free(&phys_buddy, now[i].start, now[i].end - now[i].start);
+			KASSERT(ok, "phys: usable range [0x%llx, 0x%llx) met free frames", (unsigned long long)now[i].start,
+				(unsigned long long)now[i].end);
 			if (mm_verifier)
 				verifier_poison(pfn_to_pa(now[i].start), now[i].end - now[i].start);
 		}
@@ -212,11 +252,15 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 	return 0;
 }
 
+/* Hands the loader's ranges over once; a second call finds none and does nothing. The ranges are
+ * disjoint from everything phys_init freed (phys_ranges_of), which buddy_free checks again. */
 void phys_release_loader(void)
 {
 	uint64_t f = spin_lock(&phys_lock);
 	for (size_t i = 0; i < phys_nloader; i++) {
-		buddy_free(&phys_buddy, phys_loader[i].start, phys_loader[i].end - phys_loader[i].start);
+		bool ok = buddy_free(&phys_buddy, phys_loader[i].start, phys_loader[i].end - phys_loader[i].start);
+		KASSERT(ok, "phys: loader range [0x%llx, 0x%llx) met free frames", (unsigned long long)phys_loader[i].start,
+			(unsigned long long)phys_loader[i].end);
 		if (mm_verifier)
 			verifier_poison(pfn_to_pa(phys_loader[i].start), phys_loader[i].end - phys_loader[i].start);
 	}
@@ -228,7 +272,12 @@ void phys_release_loader(void)
 
 paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi)
 {
-	if (npages == 0 || npages > phys_st.highest_pfn)
+	return phys_alloc_aligned(npages, 1, lo, hi);
+}
+
+paddr_t phys_alloc_aligned(uint64_t npages, uint64_t align_pages, paddr_t lo, paddr_t hi)
+{
+	if (npages == 0 || npages > phys_st.highest_pfn || align_pages == 0 || (align_pages & (align_pages - 1)))
 		return 0;
 	uint64_t lo_pfn = ALIGN_UP(lo, PAGE_SIZE) >> PAGE_SHIFT;
 	if (lo > UINT64_MAX - PAGE_SIZE)
@@ -239,7 +288,7 @@ paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi)
 	uint64_t start;
 	uint64_t f = spin_lock(&phys_lock);
 	bool ok = phys_st.allocated_pages + npages <= phys_budget &&
-		  buddy_alloc(&phys_buddy, npages, 1, lo_pfn, hi_pfn, &start);
+		  buddy_alloc(&phys_buddy, npages, align_pages, lo_pfn, hi_pfn, &start);
 	if (ok) {
 		phys_st.free_pages -= npages;
 		phys_st.allocated_pages += npages;
@@ -267,22 +316,70 @@ paddr_t phys_alloc_zeroed_page(void)
 	return pa;
 }
 
+/* Frees [pa, +npages) after checking every frame of it (phys.h); bug check 0x1A on a misuse. */
 void phys_free(paddr_t pa, uint64_t npages)
 {
-	KASSERT(IS_ALIGNED(pa, PAGE_SIZE) && pa != 0, "phys_free of bad address 0x%llx", (unsigned long long)pa);
-	uint64_t pfn = pa_to_pfn(pa);
-	KASSERT(npages > 0 && pfn + npages <= phys_st.highest_pfn && pfn + npages > pfn,
-		"phys_free range 0x%llx+%llu outside RAM", (unsigned long long)pa, (unsigned long long)npages);
+	uint64_t pfn = pa_to_pfn(pa), end, first = pa;
+	bool bad = true;
 	uint64_t f = spin_lock(&phys_lock);
-	KASSERT(!buddy_range_is_free(&phys_buddy, pfn, 1), "double free of frame 0x%llx", (unsigned long long)pfn);
-	if (mm_verifier)
-		verifier_poison(pa, npages);
-	buddy_free(&phys_buddy, pfn, npages);
-	phys_st.free_pages += npages;
-	phys_st.allocated_pages -= npages;
+	if (IS_ALIGNED(pa, PAGE_SIZE) && npages) {
+		if ((end = phys_usable_end(pfn)) - pfn < npages)
+			first = pfn_to_pa(end);
+		else if (!buddy_free(&phys_buddy, pfn, npages))
+			first = pfn_to_pa(buddy_range_first_free(&phys_buddy, pfn, npages));
+		else
+			bad = false;
+	}
+	if (!bad) {
+		phys_st.free_pages += npages;
+		phys_st.allocated_pages -= npages;
+		if (mm_verifier)
+			verifier_poison(pa, npages);
+	}
 	spin_unlock(&phys_lock, f);
+	if (bad) {
+		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, PHYS_BUGCHECK_BAD_FREE, pa, npages, first);
+		return;
+	}
 	if (mm_verifier)
 		KASSERT(phys_check() == 0, "verifier: physical allocator inconsistent after a free");
+}
+
+/* Length of the run of consecutive frame numbers at pfn[i] (at most n - i). */
+static uint64_t phys_list_run(const uint64_t *pfn, uint64_t n, uint64_t i)
+{
+	uint64_t run = 1;
+	while (i + run < n && pfn[i + run] == pfn[i] + run)
+		run++;
+	return run;
+}
+
+/* Frees the frames listed, all or none (phys.h). */
+bool phys_free_frames(const uint64_t *pfn, uint64_t n, uint64_t *bad)
+{
+	bool ok = true;
+	uint64_t f = spin_lock(&phys_lock);
+	for (uint64_t i = 0, run, end; ok && i < n; i += run) {   /* frames the allocator never holds */
+		run = phys_list_run(pfn, n, i);
+		if ((end = phys_usable_end(pfn[i])) - pfn[i] < run) {
+			*bad = i + (end - pfn[i]);
+			ok = false;
+		}
+	}
+	if (ok)   /* free or listed twice: the buddy checks the whole list before it frees any of it */
+		ok = buddy_free_list(&phys_buddy, pfn, n, bad);
+	if (ok) {
+		phys_st.free_pages += n;
+		phys_st.allocated_pages -= n;
+		for (uint64_t i = 0, run; mm_verifier && i < n; i += run) {
+			run = phys_list_run(pfn, n, i);
+			verifier_poison(pfn_to_pa(pfn[i]), run);
+		}
+	}
+	spin_unlock(&phys_lock, f);
+	if (ok && mm_verifier)
+		KASSERT(phys_check() == 0, "verifier: physical allocator inconsistent after a list free");
+	return ok;
 }
 
 void phys_set_budget(uint64_t pages)
@@ -313,10 +410,8 @@ bool phys_is_free(paddr_t pa, uint64_t npages)
 bool phys_is_managed(paddr_t pa)
 {
 	uint64_t pfn = pa_to_pfn(pa);
-	for (size_t i = 0; i < phys_nmanaged; i++)
-		if (pfn >= phys_managed[i].start && pfn < phys_managed[i].end)
-			return true;
-	return false;
+	size_t i = phys_range_find(phys_managed, phys_nmanaged, pfn);
+	return i < phys_nmanaged && pfn < phys_managed[i].end;
 }
 
 /* phys_for_each_free's callback and its argument. */

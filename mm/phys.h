@@ -10,6 +10,12 @@
  * word 0 of the first two frames of each free range: a free frame lends word 0 to the buddy's
  * free-extent records (mm/buddy.h), so the frame's content past word 0 is all a caller may
  * expect to find again (MM_DONT_ZERO_ALLOCATION, the verifier's free-page pattern).
+ *
+ * Placement: phys_alloc takes any free run of the length inside the bounds (it fails only when none
+ * exists); an alignment the caller needs is asked for explicitly (phys_alloc_aligned).
+ * Frees are checked whole, in every mode: a frame handed back must be one the allocator manages
+ * (usable RAM, not its metadata, not loader memory still held back) and be allocated; a misuse
+ * is a bug check (phys_free) or a refusal (phys_free_frames) with nothing changed.
  */
 #ifndef PHYS_H
 #define PHYS_H
@@ -18,6 +24,11 @@
 #include "buddy.h"
 
 #define PHYS_MAX_RANGES 2048   /* descriptors considered; a longer map is a clear panic */
+
+/* MEMORY_MANAGEMENT (0x1A) parameter 1 of a phys_free misuse: P2 the address given, P3 the pages
+ * given, P4 the frame at fault as a physical address: the first one the allocator may not hold,
+ * else the first free one (the address itself when it is not page aligned or the count is 0). */
+#define PHYS_BUGCHECK_BAD_FREE 0x50480001u
 
 struct phys_stats {
 	uint64_t usable_pages;     /* every page that is or will be the allocator's to manage */
@@ -35,14 +46,32 @@ void phys_reset(void);
 /* Hands the loader's pages (remembered by phys_init) to the allocator; once, after the kernel's own tables are live. */
 void phys_release_loader(void);
 
-/* Allocates npages contiguous frames inside [lo, hi) (0, ~0 for anywhere); 0 on failure. */
+/* Allocates npages contiguous frames inside [lo, hi) (0, ~0 for anywhere), any run; 0 only when no
+ * free run of npages frames lies inside [lo, hi) (or the fault-injection budget is spent). A
+ * power-of-two count is naturally aligned when that comes free (mm/buddy.h), never by necessity. */
 paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi);
+/* The same with the first frame a multiple of align_pages (a power of two; else 0 is returned). */
+paddr_t phys_alloc_aligned(uint64_t npages, uint64_t align_pages, paddr_t lo, paddr_t hi);
 /* Zeroes npages frames from pa through the direct map. */
 void phys_zero(paddr_t pa, uint64_t npages);
 /* Allocates one zeroed page; 0 on failure. */
 paddr_t phys_alloc_zeroed_page(void);
-/* Frees what phys_alloc returned (same npages). */
+/*
+ * Frees npages frames from pa, allocated by phys_alloc* (any part of an allocation may go back
+ * alone). Bug check 0x1A, P1 PHYS_BUGCHECK_BAD_FREE, nothing changed (if intercepted): pa not page
+ * aligned; npages 0; a frame the allocator does not manage (outside usable RAM, frame 0, its
+ * metadata, loader memory not yet released); a frame already free. Cost O(log ranges + bitmap
+ * levels) whatever npages (plus the verifier's pattern in verifier mode).
+ */
 void phys_free(paddr_t pa, uint64_t npages);
+/*
+ * Frees the n frames listed in pfn[] (consecutive numbers as one run), all or none: true when
+ * freed. False, nothing changed, when an entry is not a frame the allocator manages (as phys_free),
+ * is free already, or repeats an earlier entry; *bad = the index of the entry at fault (the first
+ * unmanaged one, else the first free or repeated one). Cost O(runs x (log ranges + bitmap levels)
+ * + n / 64); allocates nothing. For MmFreePagesFromMdl, which bug-checks on false.
+ */
+bool phys_free_frames(const uint64_t *pfn, uint64_t n, uint64_t *bad);
 
 /*
  * Fault injection for exhaustion tests: from now on allocations fail once allocated_pages would

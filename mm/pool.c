@@ -24,7 +24,6 @@
 #define POOL_EMPTY_KEPT 1u                /* empty slabs kept per class */
 #define POOL_TAG_SLOTS 256u               /* per-tag table (power of two); entries are never removed */
 #define POOL_LARGE_BUCKETS 64u            /* hash buckets of large-block records */
-#define POOL_RECENT_LARGE 32u             /* freed large addresses remembered to name double frees */
 #define POOL_CHECK_REPORT_MAX 5u          /* violations printed by pool_check */
 
 static const uint16_t pool_class_size[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };
@@ -78,8 +77,6 @@ static struct {
 	spinlock_t lock;
 	struct pool_class cls[POOL_CLASSES];
 	struct pool_large *large[POOL_LARGE_BUCKETS];
-	vaddr_t recent_large[POOL_RECENT_LARGE];
-	unsigned recent_next;
 	struct pool_tag_slot tags[POOL_TAG_SLOTS];
 	uint64_t tags_used;
 	uint64_t internal_live;           /* large-block records */
@@ -139,9 +136,11 @@ static struct pool_block *pool_block_at(struct pool_slab *s, uint32_t off)
 	return (struct pool_block *)((char *)s + off);
 }
 
+/* Records a misuse in m (when not NULL); always false. */
 static bool pool_misuse(struct pool_misuse *m, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
 {
-	*m = (struct pool_misuse){ p1, p2, p3, p4 };
+	if (m)
+		*m = (struct pool_misuse){ p1, p2, p3, p4 };
 	return false;
 }
 
@@ -270,16 +269,53 @@ static void pool_small_release(struct pool_slab *s, struct pool_block *b)
 	}
 }
 
-/* Finds the small block whose data is p; 0 or a BAD_POOL_CALLER P1 in m. Accepts live blocks only. */
+/* The live slab holding address p (its page carries the slab magic bound to its physical address),
+ * or NULL. Reads the page only when it is managed RAM in the direct map. */
+static struct pool_slab *pool_slab_of(const void *p)
+{
+	paddr_t pa;
+	if (!pool_virt_to_phys(p, &pa))
+		return NULL;
+	struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN((vaddr_t)p, PAGE_SIZE);
+	return s->magic == (POOL_SLAB_MAGIC ^ ALIGN_DOWN(pa, PAGE_SIZE)) && s->cls < POOL_CLASSES ? s : NULL;
+}
+
+/* True when v lies inside a live large block, past its start. O(large blocks): misuse paths only. */
+static bool pool_inside_large(vaddr_t v)
+{
+	for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++)
+		for (const struct pool_large *r = pool.large[i]; r; r = r->next)
+			if (v > r->va && v - r->va < r->npages * PAGE_SIZE)
+				return true;
+	return false;
+}
+
+/* The misuse of freeing v, which lies in no live slab and starts no live large block: 0x46 inside a
+ * live large block; 0x07 when v's page is free memory (a block freed already, its pages back with
+ * the page allocator); else 0x42, memory the pool does not hold (never did, or its page now serves
+ * another user). */
+static void pool_misuse_outside(vaddr_t v, struct pool_misuse *m)
+{
+	paddr_t pa;
+	if (pool_inside_large(v))
+		pool_misuse(m, POOL_BUGCHECK_BAD_ADDRESS, v, 0, 0);
+	else if (pool_virt_to_phys((void *)v, &pa) && phys_is_free(ALIGN_DOWN(pa, PAGE_SIZE), 1))
+		pool_misuse(m, POOL_BUGCHECK_DOUBLE_FREE, 0, 0, v);
+	else
+		pool_misuse(m, POOL_BUGCHECK_NOT_POOL, v, 0, 0);
+}
+
+/* Finds the small block whose data is p; false with the BAD_POOL_CALLER parameters in m (unless m
+ * is NULL: a query). Accepts live blocks only. */
 static bool pool_small_find(const void *p, struct pool_slab **sp, struct pool_block **bp, struct pool_misuse *m)
 {
 	vaddr_t v = (vaddr_t)p;
-	paddr_t pa;
-	if (!pool_virt_to_phys(p, &pa))
-		return pool_misuse(m, POOL_BUGCHECK_NOT_POOL, v, 0, 0);
-	struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN(v, PAGE_SIZE);
-	if (s->magic != (POOL_SLAB_MAGIC ^ ALIGN_DOWN(pa, PAGE_SIZE)) || s->cls >= POOL_CLASSES)
-		return pool_misuse(m, POOL_BUGCHECK_NOT_POOL, v, 0, 0);
+	struct pool_slab *s = pool_slab_of(p);
+	if (!s) {
+		if (m)
+			pool_misuse_outside(v, m);
+		return false;
+	}
 	uint64_t off = v & PAGE_MASK, stride = pool_stride(s->cls);
 	uint64_t first = POOL_SLAB_HDR + POOL_BLOCK_HDR;
 	if (off < first || (off - first) % stride || (off - first) / stride >= s->nblocks)
@@ -308,15 +344,6 @@ static struct pool_large **pool_large_find(vaddr_t va)
 	return NULL;
 }
 
-static void pool_recent_set(vaddr_t old, vaddr_t new)
-{
-	for (unsigned i = 0; i < POOL_RECENT_LARGE; i++)
-		if (pool.recent_large[i] == old) {
-			pool.recent_large[i] = new;
-			return;
-		}
-}
-
 /* Whole pages for n (> POOL_SMALL_MAX) bytes plus a side record; NULL when memory runs out. */
 static void *pool_large_alloc(size_t n, uint32_t tag)
 {
@@ -335,7 +362,6 @@ static void *pool_large_alloc(size_t n, uint32_t tag)
 	*r = (struct pool_large){ .next = pool.large[pool_large_bucket(va)], .va = va, .npages = npages, .bytes = n,
 				  .tag = tag };
 	pool.large[pool_large_bucket(va)] = r;
-	pool_recent_set(va, 0);
 	pool.internal_live++;
 	pool.st.large_live++;
 	pool.st.large_pages += npages;
@@ -348,10 +374,11 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 {
 	struct pool_large **link = pool_large_find(v);
 	if (!link) {
-		for (unsigned i = 0; i < POOL_RECENT_LARGE; i++)
-			if (pool.recent_large[i] == v)
-				return pool_misuse(m, POOL_BUGCHECK_DOUBLE_FREE, 0, 0, v);
-		return pool_misuse(m, POOL_BUGCHECK_NOT_POOL, v, 0, 0);
+		if (pool_slab_of((void *)v))
+			pool_misuse(m, POOL_BUGCHECK_BAD_ADDRESS, v, 0, 0);   /* a slab's first byte: its header */
+		else
+			pool_misuse_outside(v, m);
+		return false;
 	}
 	struct pool_large *r = *link;
 	if (check_tag && r->tag != tag)
@@ -359,7 +386,6 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 	*link = r->next;
 	*bytes = r->bytes;
 	*owner = r->tag;
-	pool.recent_large[pool.recent_next++ % POOL_RECENT_LARGE] = v;
 	pool.internal_live--;
 	pool.st.large_live--;
 	pool.st.large_pages -= r->npages;
@@ -431,7 +457,6 @@ void pool_free(void *p, uint32_t tag, bool check_tag)
 
 bool pool_block_info(const void *p, size_t *size, uint32_t *tag)
 {
-	struct pool_misuse m;
 	bool live = false;
 	size_t n = 0;
 	uint32_t t = 0;
@@ -443,7 +468,7 @@ bool pool_block_info(const void *p, size_t *size, uint32_t *tag)
 	} else if (p) {
 		struct pool_slab *s;
 		struct pool_block *b;
-		if ((live = pool_small_find(p, &s, &b, &m)))
+		if ((live = pool_small_find(p, &s, &b, NULL)))
 			n = b->size, t = b->tag;
 	}
 	spin_unlock(&pool.lock, f);
@@ -472,9 +497,13 @@ PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 /*
  * ExFreePoolWithTag: frees P, checking Tag against the allocator's unless Tag is 0 (Windows defines
  * ExFreePool as ExFreePoolWithTag(P, 0)). Misuse, state unchanged when intercepted: bug check 0xC2 with
- * P1 0x0A wrong tag (P2 address, P3 allocator's tag, P4 Tag); 0x07 already freed (P2 0, P3 block header
- * state | tag << 32, P4 address); 0x42 never a pool address, or a block whose slab went back to the
- * page allocator (P2 address); 0x46 NULL or inside a pool page but not at a block's start (P2 address).
+ * P1 0x0A wrong tag (P2 address, P3 allocator's tag, P4 Tag); 0x07 already freed: a small block whose
+ * header says free (P2 0, P3 header state | tag << 32, P4 address), or any address in a page that is
+ * free memory, where a block freed before went back to the page allocator (P2 0, P3 0, P4 address);
+ * 0x46 NULL, inside a live block (small or large), or in a slab page but not at a block's start (P2
+ * address); 0x42 memory the pool does not hold: never did, or its page now serves another user (P2
+ * address). [ours] A block freed twice after its address was handed out again is freed as the new
+ * block: no allocator without per-allocation history can tell.
  */
 VOID ExFreePoolWithTag(PVOID P, ULONG Tag)
 {

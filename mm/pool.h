@@ -35,10 +35,10 @@ struct pt;
 #define POOL_CLASSES 8u           /* small size classes */
 
 /* BAD_POOL_CALLER (0xC2) parameter 1 values, with Windows' meanings and parameters. */
-#define POOL_BUGCHECK_DOUBLE_FREE 0x07  /* freed twice: P2 0, P3 block header (state | tag << 32), P4 address */
+#define POOL_BUGCHECK_DOUBLE_FREE 0x07  /* freed already (header says free, or the page is free memory): P2 0, P3 block header (state | tag << 32) or 0, P4 address */
 #define POOL_BUGCHECK_WRONG_TAG   0x0A  /* ExFreePoolWithTag tag differs: P2 address, P3 allocator's tag, P4 caller's tag */
-#define POOL_BUGCHECK_NOT_POOL    0x42  /* address never in the pool: P2 address, P3 0, P4 0 */
-#define POOL_BUGCHECK_BAD_ADDRESS 0x46  /* NULL, or inside a pool page but not a block start: P2 address, P3 0, P4 0 */
+#define POOL_BUGCHECK_NOT_POOL    0x42  /* memory the pool does not hold (never did, or now another user's): P2 address, P3 0, P4 0 */
+#define POOL_BUGCHECK_BAD_ADDRESS 0x46  /* NULL, inside a live block (small or large), or in a slab but not a block start: P2 address, P3 0, P4 0 */
 
 struct pool_tag_total {
 	uint32_t tag;

@@ -98,7 +98,8 @@ bool pt_query(struct pt *pt, vaddr_t va, paddr_t *pa, uint64_t *pte, uint64_t *p
 int pt_prealloc(struct pt *pt, vaddr_t va, uint64_t size);
 /*
  * Creates the level-1 tables of [va, va+size) (2 MiB aligned) as one physically contiguous, zeroed
- * run, so the range's PTEs form one array in the direct map; *ptes = the PTE of va. PT_EEXIST
+ * run (any free run: the tables need no alignment beyond a page), so the range's PTEs form one
+ * array in the direct map; *ptes = the PTE of va. PT_EEXIST
  * (nothing changed but upper tables) when one of those tables or a large page is already there,
  * PT_ENOMEM, PT_EINVAL.
  */

@@ -92,7 +92,8 @@ int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages)
 	bitset_init(&sp.starts, npages, m + bbytes);
 	/* the free pages' not-present PTEs hold the allocator's free-extent records */
 	buddy_init(&sp.buddy, npages, base >> PAGE_SHIFT, m, (uint64_t *)ptes, 0);
-	buddy_free(&sp.buddy, 0, npages);
+	bool all = buddy_free(&sp.buddy, 0, npages);
+	KASSERT(all, "syspte: populating the region allocator failed");
 	sp.meta_bytes = bytes;
 	sp.table_pages = pt->table_pages - before;
 	return 0;
@@ -237,7 +238,7 @@ int syspte_release(vaddr_t va, uint32_t tag, struct syspte_misuse *m)
 		st = syspte_misuse(m, 0x103, syspte_va(syspte_first_present(r->start, r->start + r->npages)), tag, r->mapped);
 	if (st == SYSPTE_OK) {
 		syspte_unlink(r);
-		buddy_free(&sp.buddy, r->start, syspte_span(r));
+		buddy_free_allocated(&sp.buddy, r->start, syspte_span(r));   /* the record proves it allocated */
 		syspte_rec_free(r);
 	}
 	syspte_verify_locked();

@@ -8,9 +8,12 @@
  * buddy_alloc or buddy_free call; the loop's PRNG and bookkeeping are included), allocation
  * failures in %, mean occupancy reached, and metadata bytes per region page and per live
  * reservation. The same workloads run with two baselines built on the same buddy: every request
- * rounded up to a power of two ("pow2"), and the power-of-two block allocated with its tail given
- * back at once ("tail"); "loop" runs the benchmark loop alone (no allocator call), the part of
- * every ns/op figure that is not the allocator. The allocator's slots (mm/buddy.h) are an array
+ * rounded up to a power of two and naturally aligned, as a binary buddy places it ("pow2"), and
+ * that block allocated with its tail given back at once ("tail"); the alignment is an explicit
+ * divisor, since buddy_alloc only prefers it; "loop" runs the benchmark loop alone (no allocator call), the part of
+ * every ns/op figure that is not the allocator. Frees go through buddy_free_allocated, as the
+ * system PTE region's do; "checked" is the buddy policy with every free through buddy_free, which
+ * first proves the range allocated (the physical allocator's free). The allocator's slots (mm/buddy.h) are an array
  * standing in for the region's 512 page-table pages: a real region has those PTEs anyway, so they
  * are not metadata.
  *
@@ -39,8 +42,8 @@ static inline uint64_t rnd(void)
 
 /* ------------------------------------------------------------------ allocators under test */
 
-enum policy { POL_BUDDY, POL_POW2, POL_TAIL, POL_LOOP, POL_N };
-static const char *const pol_name[POL_N] = { "buddy", "pow2", "tail", "loop" };
+enum policy { POL_BUDDY, POL_POW2, POL_TAIL, POL_LOOP, POL_CHECKED, POL_N };
+static const char *const pol_name[POL_N] = { "buddy", "pow2", "tail", "loop", "checked" };
 
 /* Smallest power of two >= n. */
 static inline uint64_t pow2_up(uint64_t n)
@@ -54,18 +57,19 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 	uint64_t r;
 	switch (pol) {
 	case POL_BUDDY:
+	case POL_CHECKED:
 		return buddy_alloc(b, n, div, 0, NPAGES, s);
-	case POL_POW2:
-		return buddy_alloc(b, pow2_up(n), div, 0, NPAGES, s);
+	case POL_POW2:   /* a binary buddy: the block naturally aligned (explicitly: origin 0) */
+		return buddy_alloc(b, pow2_up(n), div > 1 ? div : pow2_up(n), 0, NPAGES, s);
 	case POL_LOOP:   /* the benchmark loop alone: no allocator call */
 		*s = 0;
 		return true;
 	default:
 		r = pow2_up(n);
-		if (!buddy_alloc(b, r, div, 0, NPAGES, s))
+		if (!buddy_alloc(b, r, div > 1 ? div : r, 0, NPAGES, s))
 			return false;
 		if (r > n)
-			buddy_free(b, *s + n, r - n);
+			buddy_free_allocated(b, *s + n, r - n);
 		return true;
 	}
 }
@@ -73,8 +77,12 @@ static inline bool pol_alloc(struct buddy *b, enum policy pol, uint64_t n, uint6
 /* Frees what pol_alloc(n) returned at s. */
 static inline void pol_free(struct buddy *b, enum policy pol, uint64_t s, uint64_t n)
 {
-	if (pol != POL_LOOP)
-		buddy_free(b, s, pol == POL_POW2 ? pow2_up(n) : n);
+	if (pol == POL_CHECKED) {
+		if (!buddy_free(b, s, n))
+			abort();
+	} else if (pol != POL_LOOP) {
+		buddy_free_allocated(b, s, pol == POL_POW2 ? pow2_up(n) : n);
+	}
 }
 
 /* ------------------------------------------------------------------ workload */
@@ -114,7 +122,8 @@ static struct result run(const struct workload *w, enum policy pol, uint64_t see
 
 	wl_seed(&rs, seed);
 	buddy_init(&b, NPAGES, 0, meta, ptes, 0);
-	buddy_free(&b, 0, NPAGES);
+	if (!buddy_free(&b, 0, NPAGES))
+		abort();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long step = 0; step < steps; step++) {
 		uint64_t x = rnd();
@@ -233,7 +242,7 @@ int main(int argc, char **argv)
 	}
 	printf("region %u pages, %ld steps x %d seeds, metadata %zu bytes = %.4f B/page\n", NPAGES, steps,
 	       nseeds, mb, (double)mb / NPAGES);
-	printf("%-18s %-6s %9s %8s %7s %9s %10s\n", "workload", "policy", "ns/op", "fail%", "occup", "B/page",
+	printf("%-18s %-7s %9s %8s %7s %9s %10s\n", "workload", "policy", "ns/op", "fail%", "occup", "B/page",
 	       "B/resv");
 	for (size_t wi = 0; wi < sizeof(wls) / sizeof(wls[0]); wi++) {
 		if (only && strncmp(wls[wi].name, only, strlen(only)) != 0)
@@ -252,7 +261,7 @@ int main(int argc, char **argv)
 				resv += r.live_resv;
 			}
 			qsort(ns, (size_t)nseeds, sizeof(double), cmp_double);
-			printf("%-18s %-6s %9.1f %8.2f %6.1f%% %9.4f %10.1f\n", wls[wi].name, pol_name[pol],
+			printf("%-18s %-7s %9.1f %8.2f %6.1f%% %9.4f %10.1f\n", wls[wi].name, pol_name[pol],
 			       ns[nseeds / 2], 100.0 * (double)fails / (double)allocs, 100.0 * occ / nseeds,
 			       (double)mb / NPAGES, (double)mb / (resv / nseeds));
 			fflush(stdout);

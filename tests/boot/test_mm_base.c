@@ -376,9 +376,8 @@ KTEST(pt_live_protect_makes_readonly)
 
 KTEST(pt_live_2m_page_split_by_partial_unmap)
 {
-	/* 1023 pages always hold an aligned 2 MiB frame, however the allocator places the run. */
-	paddr_t run = phys_alloc(1023, 0, UINT64_MAX), pa = ALIGN_UP(run, SIZE_2M);
-	KASSERT_TEST(run);
+	paddr_t pa = phys_alloc_aligned(512, 512, 0, UINT64_MAX);   /* a 2 MiB page's frames */
+	KASSERT_TEST(pa && IS_ALIGNED(pa, SIZE_2M));
 	vaddr_t va = ALIGN_DOWN(SCRATCH_VA, SIZE_2M);
 	KASSERT_TEST(pt_map(&kernel_pt, va, pa, SIZE_2M, PT_PROT_W, PT_SIZE_2M | PT_SIZE_4K) == PT_OK);
 	uint64_t sz;
@@ -391,7 +390,7 @@ KTEST(pt_live_2m_page_split_by_partial_unmap)
 	KEXPECT_EQ(*(volatile uint64_t *)(va + 5 * PAGE_SIZE), 0x55);
 	KEXPECT_EQ(pt_unmap(&kernel_pt, va, SIZE_2M), PT_OK);
 	KEXPECT(!pt_query(&kernel_pt, va + 5 * PAGE_SIZE, NULL, NULL, NULL));
-	phys_free(run, 1023);
+	phys_free(pa, 512);
 }
 
 KTEST(pt_rejects_bad_ranges)

@@ -1,14 +1,18 @@
 /*
  * libFuzzer harness over the physical allocator (mm/phys.c): the input is an arbitrary UEFI
  * memory map (descriptor stride, types, attributes, overlapping / unsorted / unaligned / huge /
- * wrapping ranges) followed by allocation, zeroed-page, free and loader-release calls. A model
+ * wrapping ranges) followed by allocation, zeroed-page, free, misused free (double, overlapping,
+ * unmanaged, metadata, held-back loader frames, unaligned, empty), list free (phys_free_frames with
+ * repeated, free or unmanaged entries) and loader-release calls. A model
  * computes from the map which frames are usable (phys.h: the non-usable descriptor wins, frame 0
  * and frames past 52 bits never, metadata carved from the first usable run that fits) and checks:
  * phys_init succeeds exactly when it should, the statistics, that no frame outside the usable set,
  * inside the metadata or already handed out is ever returned, placement inside [lo, hi), zeroed
  * pages zeroed, phys_check() after every call. Usable descriptors stay below WINDOW frames so the
  * fake RAM backs everything; non-usable ones may lie anywhere.
- * A refused allocation is a failure when the model has a free run where it may be placed.
+ * A refused allocation is a failure when the model has a free run of its length inside the bounds
+ * (any start). A misused free must bug-check 0x1A/PHYS_BUGCHECK_BAD_FREE naming the frame the
+ * model predicts, and a faulty list must be refused with the index it predicts; both change nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 #include "phys.h"
 #include "efi_mmap.h"
 #include "arch_mm.h"
+#include "bugcheck.h"
 
 #define WINDOW 8192                 /* frames usable descriptors may cover (32 MiB) */
 #define MAX_DESC 2100               /* a little past PHYS_MAX_RANGES */
@@ -154,18 +159,24 @@ static void check_state(void)
 		fail("free/allocated pages differ from the model", s.free_pages, model_free());
 }
 
-/* True when the model has n free frames in a row inside [lo, hi) where the allocator may place
- * them (mm/buddy.h: a power-of-two count on a multiple of itself). */
+/* True when the model has n free frames in a row inside [lo, hi): the allocator must then find
+ * them (phys.h: any start, powers of two included). */
 static bool model_has_run(uint64_t n, uint64_t lo, uint64_t hi)
 {
 	uint64_t run = 0;
-	bool pow2 = (n & (n - 1)) == 0;
 	for (uint64_t f = MIN(hi, WINDOW); f-- > lo;) {
 		run = frame_free(f) ? run + 1 : 0;
-		if (run >= n && (!pow2 || f % n == 0))
+		if (run >= n)
 			return true;
 	}
 	return false;
+}
+
+/* True when frame f is one the allocator may hold (usable RAM, not metadata, not loader frames
+ * still held back), free or not. */
+static bool frame_usable(uint64_t f)
+{
+	return f < WINDOW && (state[f] == F_NOW || state[f] == F_HANDED || (loader_free && state[f] == F_LOADER));
 }
 
 /* Checks an allocation of n frames at pa inside [lo, hi) and records it. */
@@ -237,6 +248,126 @@ static void op_free(void)
 	allocs[k] = allocs[--nallocs];
 }
 
+/* A free the model says is wrong; phys_free must bug-check with the predicted frame and change nothing. */
+static void op_bad_free(void)
+{
+	uint64_t f, n;
+	switch (draw(4)) {
+	case 0:   /* a recorded allocation stretched or shifted into its neighbourhood */
+		if (nallocs) {
+			size_t k = draw(nallocs);
+			f = (allocs[k].pa >> 12) - MIN(draw(3), allocs[k].pa >> 12);
+			n = allocs[k].n + draw(4);
+			break;
+		}
+		/* fall through */
+	case 1:   /* anywhere in the window and a little past it */
+		f = draw(WINDOW + 8);
+		n = draw(4) ? 1 + draw(16) : draw(WINDOW);
+		break;
+	case 2:   /* absurd frames and counts */
+		f = draw(2) ? draw_u64() >> 12 : draw(WINDOW);
+		n = draw(2) ? draw_u64() : draw(4);
+		break;
+	default:  /* a single free, metadata or held-back frame when one is drawn */
+		f = draw(WINDOW);
+		n = 1;
+		break;
+	}
+	paddr_t pa = f << 12 | (draw(16) == 0 ? 1 + draw(4095) : 0);
+	/* the model's verdict (phys.h): the address itself when unaligned or empty, else the first
+	 * frame the allocator may not hold, else the first free one; none when all are handed out */
+	uint64_t want = UINT64_MAX, first_free = UINT64_MAX;
+	if ((pa & 4095) || n == 0 || f >= WINDOW) {
+		want = pa;
+	} else {
+		for (uint64_t g = f; g - f < n; g++) {
+			if (!frame_usable(g)) {
+				want = g << 12;
+				break;
+			}
+			if (frame_free(g) && first_free == UINT64_MAX)
+				first_free = g << 12;
+		}
+		if (want == UINT64_MAX)
+			want = first_free;
+	}
+	if (want == UINT64_MAX)
+		return;   /* every frame handed out: a valid free (maybe of several allocations), not this op's */
+	uint64_t count = bugcheck_last.count;
+	phys_free(pa, n);
+	if (bugcheck_last.count != count + 1 || bugcheck_last.code != BUGCHECK_MEMORY_MANAGEMENT ||
+	    bugcheck_last.p[0] != PHYS_BUGCHECK_BAD_FREE)
+		fail("misused phys_free not bug-checked", pa, n);
+	if (bugcheck_last.p[1] != pa || bugcheck_last.p[2] != n || bugcheck_last.p[3] != want)
+		fail("phys_free bug check names another frame", bugcheck_last.p[3], want);
+	for (uint64_t g = f; g < WINDOW && g - f < MIN(n, 64); g++)
+		if (phys_is_free(g << 12, 1) != frame_free(g))
+			fail("refused phys_free changed a frame", g << 12, frame_free(g));
+}
+
+/* phys_free_frames on the frames of up to three recorded allocations, in shuffled pieces, maybe with
+ * a fault inserted: a repeated frame, a free one, an unusable one, frame 0 or an absurd number. */
+static void op_free_list(void)
+{
+	static uint64_t list[WINDOW + 1];
+	static uint8_t seen[WINDOW];
+	size_t k = nallocs ? 1 + draw(MIN(nallocs, 3)) : 0;
+	uint64_t n = 0;
+	for (size_t j = 0; j < k; j++)   /* the last k allocations, their frames in pieces at random places */
+		for (uint64_t f = allocs[nallocs - 1 - j].pa >> 12, e = f + allocs[nallocs - 1 - j].n; f < e;) {
+			uint64_t piece = 1 + draw(e - f), at = draw(n + 1);
+			memmove(list + at + piece, list + at, (n - at) * sizeof(*list));
+			for (uint64_t q = 0; q < piece; q++)
+				list[at + q] = f + q;
+			n += piece;
+			f += piece;
+		}
+	if (n < WINDOW && draw(3)) {
+		uint64_t v, at = draw(n + 1);
+		switch (draw(4)) {
+		case 0: v = n ? list[draw(n)] : 0; break;
+		case 1: v = draw(WINDOW); break;   /* free, unusable or someone else's: the model says */
+		case 2: v = 0; break;
+		default: v = draw_u64(); break;
+		}
+		if (v < WINDOW && state[v] == F_HANDED) {   /* another allocation's frame would be valid */
+			bool mine = false;
+			for (uint64_t q = 0; q < n && !mine; q++)
+				mine = list[q] == v;
+			if (!mine)
+				return;
+		}
+		memmove(list + at + 1, list + at, (n - at) * sizeof(*list));
+		list[at] = v;
+		n++;
+	}
+	uint64_t want = n;   /* the first unusable entry, else the first free or repeated one */
+	for (uint64_t q = 0; q < n && want == n; q++)
+		if (!frame_usable(list[q]))
+			want = q;
+	memset(seen, 0, sizeof(seen));
+	for (uint64_t q = 0; q < n && want == n; q++) {
+		if (frame_free(list[q]) || seen[list[q]])
+			want = q;
+		seen[list[q]] = 1;
+	}
+	uint64_t bad = UINT64_MAX;
+	bool ok = phys_free_frames(list, n, &bad);
+	if (ok != (want == n) || (!ok && bad != want))
+		fail("phys_free_frames verdict differs from the model", ok ? n : bad, want);
+	if (!ok)
+		return;
+	for (size_t j = 0; j < k; j++) {
+		size_t a = nallocs - 1;
+		for (uint64_t f = allocs[a].pa >> 12; f < (allocs[a].pa >> 12) + allocs[a].n; f++)
+			state[f] = cover_now[f] && !cover_loader[f] ? F_NOW : F_LOADER;
+		n_free += allocs[a].n;
+		n_handed -= allocs[a].n;
+		nallocs--;
+	}
+}
+
 static void op_release(void)
 {
 	if (loader_free)
@@ -264,6 +395,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	in = data;
 	in_left = size;
+	bugcheck_set_hook(bugcheck_record_hook);
 	memset(cover_now, 0, sizeof(cover_now));
 	memset(cover_loader, 0, sizeof(cover_loader));
 	memset(cover_other, 0, sizeof(cover_other));
@@ -288,10 +420,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("statistics after init differ from the model", st.usable_pages, now + loader);
 	check_state();
 	for (int k = 0; k < MAX_CALLS && in_left; k++) {
-		switch (draw(8)) {
+		switch (draw(11)) {
 		case 0: case 1: case 2: op_alloc(); break;
 		case 3: op_zeroed(); break;
 		case 4: case 5: case 6: op_free(); break;
+		case 7: case 8: op_bad_free(); break;
+		case 9: op_free_list(); break;
 		default: op_release(); break;
 		}
 		check_state();

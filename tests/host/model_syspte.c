@@ -125,15 +125,14 @@ static int find_containing(uint64_t i)
 /* Region page index of an address (huge when outside the region). */
 static uint64_t page_of(vaddr_t addr) { return ((addr & ~4095ULL) - SYSPTE_BASE) / 4096; }
 
-/* True when the model has a free run of pages pages where the allocator may place it: a
- * power-of-two count on a multiple of itself (mm/buddy.h), a DIVISIBLE one at a divisible address. */
+/* True when the model has a free run of pages pages where the allocator must place it (README: any
+ * start, power of two or not; a DIVISIBLE one at an address divisible by its size). */
 static bool model_has_room(uint64_t pages, bool div)
 {
 	uint64_t run = 0;
-	bool pow2 = (pages & (pages - 1)) == 0;
 	for (uint64_t i = NPAGES; i-- > 0;) {
 		run = owner[i] < 0 ? run + 1 : 0;
-		if (run >= pages && (!(div || pow2) || (pva(i) / 4096) % pages == 0))
+		if (run >= pages && (!div || (pva(i) / 4096) % pages == 0))
 			return true;
 	}
 	return false;

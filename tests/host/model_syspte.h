@@ -36,8 +36,8 @@ extern struct model_counts model_counts;
 
 #define MODEL_WILD 0x1u          /* extra choices: arbitrary values in every argument */
 /* A refused valid reservation is a failure when the model sees a free run where the allocator
- * may place it (mm/buddy.h: any free range; power-of-two counts naturally aligned). Off in the
- * differential test (its assertions predate it), on in the fuzzer. */
+ * must place it (any start, powers of two included; DIVISIBLE: a divisible start). On in the
+ * differential test and in the fuzzer. */
 #define MODEL_STRICT_ROOM 0x2u
 
 /* Fresh machine and empty model, bug checks intercepted; choices from draw. 0, or -1. */

@@ -1,13 +1,13 @@
 /*
- * Host test of mm/buddy.c: a randomized differential test against a byte-per-unit model, plus
- * exhaustion, bounds, divisors, census round trips and corruption detection. TAP output.
+ * Host test of mm/buddy.c: a randomized differential test against a byte-per-unit model (every
+ * refused allocation proven by a walk of the model's free runs, every refused free proven by the
+ * model, state unchanged after each), a property test over generated allocator states and
+ * requests, generated list frees with duplicates and free units, plus exhaustion, bounds,
+ * divisors, census round trips and corruption detection. TAP output.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include "tap.h"
 #include "buddy.h"
 
@@ -44,7 +44,8 @@ struct world {
 	uint64_t init_census[BUDDY_ORDERS];
 	uint64_t init_free;
 	long fails;            /* check failures, reported once per seed */
-	long allocs, alloc_fail, frees, checks;
+	long allocs, alloc_fail, frees, checks, bad_frees, lists;
+	long pow2, pow2_aligned;  /* power-of-two placements without a divisor, and those aligned */
 };
 
 static void fail_once(struct world *w, int cond, const char *what, uint64_t a, uint64_t bb)
@@ -120,36 +121,33 @@ static void live_push(struct world *w, uint64_t s, uint64_t n)
 	w->nlive++;
 }
 
-/* The alignment buddy.c promises without a divisor: natural for a power of two up to the largest
- * block, none for other counts. */
-static uint64_t model_align(const struct world *w, uint64_t n)
+/* buddy.h's rule for a start s of a request with divisor d: (origin + s) % d == 0, any start
+ * without a divisor. Natural alignment of powers of two is a preference, not part of the rule. */
+static int model_start_ok(const struct world *w, uint64_t s, uint64_t d)
 {
-	unsigned p = 63 - __builtin_clzll(n);
-	if ((n & (n - 1)) == 0 && p <= w->b.max_order)
-		return n;
-	return 1;
+	return d <= 1 || ((unsigned __int128)w->origin + s) % d == 0;
 }
 
-/* Mirrors buddy.c's completeness guarantee: true when some placement the buddy promises to find
- * exists for (n, d) in [lo, hi). */
+/* The proof behind a refusal: true when the model's free set holds a run of n units inside [lo, hi)
+ * whose start obeys the rule for d, found by walking the model's maximal free runs. */
 static int model_has_fit(struct world *w, uint64_t n, uint64_t d, uint64_t lo, uint64_t hi)
 {
 	if (hi > w->npages)
 		hi = w->npages;
 	if (n == 0 || lo >= hi || n > hi - lo)
 		return 0;
-	w->run[w->npages] = 0;
-	for (uint64_t u = w->npages; u-- > 0;)
-		w->run[u] = w->model[u] ? w->run[u + 1] + 1 : 0;
-	int div = d > 1 && ((d & (d - 1)) || (w->origin & (d - 1)));
-	uint64_t align = model_align(w, n);
-	if (!div && d > align)
-		align = d;
-	for (uint64_t s = lo; s + n <= hi; s++) {
-		if (div ? ((unsigned __int128)w->origin + s) % d != 0 : (s & (align - 1)) != 0)
+	for (uint64_t a = lo; a < hi;) {
+		if (!w->model[a]) {
+			a++;
 			continue;
-		if (w->run[s] >= n)
-			return 1;
+		}
+		uint64_t e = a;
+		while (e < hi && w->model[e])
+			e++;
+		for (uint64_t s = a; e - a >= n && s + n <= e; s++)   /* the free run [a, e) clipped to the bounds */
+			if (model_start_ok(w, s, d))
+				return 1;
+		a = e;
 	}
 	return 0;
 }
@@ -214,10 +212,11 @@ static int world_alloc(struct world *w, uint64_t n, uint64_t d, uint64_t lo, uin
 	}
 	uint64_t h = hi > w->npages ? w->npages : hi;
 	fail_once(w, s >= lo && s + n <= h, "result outside bounds", s, n);
-	if (d > 1)
-		fail_once(w, ((unsigned __int128)w->origin + s) % d == 0, "divisor violated", s, d);
-	if (d <= 1)
-		fail_once(w, (s & (model_align(w, n) - 1)) == 0, "start not aligned as promised", s, n);
+	fail_once(w, model_start_ok(w, s, d), "divisor violated", s, d);
+	if (d <= 1 && (n & (n - 1)) == 0 && n > 1) {
+		w->pow2++;
+		w->pow2_aligned += (s & (n - 1)) == 0;
+	}
 	for (uint64_t u = s; u < s + n; u++)
 		if (!w->model[u]) {
 			fail_once(w, 0, "allocated a unit that was not free", u, n);
@@ -234,8 +233,128 @@ static void world_free(struct world *w, size_t i)
 	struct live l = w->live[i];
 	w->live[i] = w->live[--w->nlive];
 	model_set(w, l.s, l.n, 1);
-	buddy_free(&w->b, l.s, l.n);
+	if (rnd_below(2))   /* the checked free, or the one for callers whose records prove the range */
+		fail_once(w, buddy_free(&w->b, l.s, l.n), "free of a live range refused", l.s, l.n);
+	else
+		buddy_free_allocated(&w->b, l.s, l.n);
 	w->frees++;
+}
+
+/* True when every allocated unit's slot still holds its canary (the allocator never touched it). */
+static int slots_intact(const struct world *w)
+{
+	for (uint64_t u = 0; u < w->npages; u++)
+		if (!w->model[u] && w->slots[u] != canary(u))
+			return 0;
+	return 1;
+}
+
+/* True when every unit of [s, s+n) is allocated in the model (n may be 0; false past the end). */
+static int model_all_allocated(const struct world *w, uint64_t s, uint64_t n)
+{
+	if (s > w->npages || n > w->npages - s)
+		return 0;
+	for (uint64_t u = s; u < s + n; u++)
+		if (w->model[u])
+			return 0;
+	return 1;
+}
+
+/* A free the model says is wrong (a range meeting a free unit, or past the end): buddy_free must
+ * refuse it and change nothing (free units, census, every invariant, the slots of allocated units). */
+static void world_bad_free(struct world *w)
+{
+	uint64_t s, n;
+	if (w->nlive && rnd_below(2)) {   /* a live range stretched into its free neighbourhood */
+		struct live l = w->live[rnd_below(w->nlive)];
+		s = l.s - rnd_below(l.s < 4 ? l.s + 1 : 4);
+		n = l.s + l.n - s + rnd_below(4);
+	} else {                          /* anywhere: a double free, an overlap, or past the end */
+		s = rnd_below(w->npages + 2);
+		n = 1 + rnd_below(w->npages / 4 + 2);
+	}
+	if (model_all_allocated(w, s, n))
+		return;   /* a valid free of allocated units (maybe several ranges): not this test's case */
+	uint64_t c0[BUDDY_ORDERS], c1[BUDDY_ORDERS], before = w->b.free_units;
+	buddy_census(&w->b, c0);
+	w->bad_frees++;
+	fail_once(w, !buddy_free(&w->b, s, n), "overlapping or out-of-range free accepted", s, n);
+	buddy_census(&w->b, c1);
+	fail_once(w, w->b.free_units == before && memcmp(c0, c1, sizeof(c0)) == 0, "refused free changed state", s, n);
+	fail_once(w, slots_intact(w), "refused free wrote an allocated unit's slot", s, n);
+}
+
+/* Frees a random subset of the live ranges through buddy_free_list, their units shuffled in runs,
+ * sometimes with a fault added (a unit listed twice, a free unit, a unit past the end): the model
+ * predicts success or the index of the first entry at fault; a refusal changes nothing. */
+static void world_free_list(struct world *w)
+{
+	size_t k = w->nlive ? 1 + rnd_below(w->nlive < 8 ? w->nlive : 8) : 0;
+	uint64_t n = 0, cap = 16;
+	for (size_t j = 0; j < k; j++)
+		cap += w->live[w->nlive - 1 - j].n;
+	uint64_t *units = malloc(cap * sizeof(*units));
+	for (size_t j = 0; j < k; j++) {   /* the last k live ranges, each cut in a few pieces, pieces in random order */
+		struct live l = w->live[w->nlive - 1 - j];
+		for (uint64_t u = l.s; u < l.s + l.n;) {
+			uint64_t piece = 1 + rnd_below(l.s + l.n - u);
+			uint64_t at = n ? rnd_below(n + 1) : 0;   /* insert the piece at a random point */
+			for (uint64_t q = n; q-- > at;)
+				units[q + piece] = units[q];
+			for (uint64_t q = 0; q < piece; q++)
+				units[at + q] = u + q;
+			n += piece;
+			u += piece;
+		}
+	}
+	if (rnd_below(2) && n + 1 < cap) {   /* a fault at a random place */
+		uint64_t at = rnd_below(n + 1), v;
+		switch (rnd_below(3)) {
+		case 0: v = n ? units[rnd_below(n)] : 0; break;   /* a duplicate */
+		case 1:                                            /* a free unit (an allocated one would be valid) */
+			v = rnd_below(w->npages);
+			for (int t = 0; t < 8 && !w->model[v]; t++)
+				v = rnd_below(w->npages);
+			if (!w->model[v])
+				v = w->npages;
+			break;
+		default: v = w->npages + rnd_below(4); break;      /* past the end */
+		}
+		for (uint64_t q = n; q-- > at;)
+			units[q + 1] = units[q];
+		units[at] = v;
+		n++;
+	}
+	/* the model's verdict: the first entry past the end, free, or listed before */
+	uint64_t expect = n;
+	uint8_t *seen = calloc(w->npages + 1, 1);
+	for (uint64_t q = 0; q < n && expect == n; q++) {
+		if (units[q] >= w->npages || w->model[units[q]] || seen[units[q]])
+			expect = q;
+		else
+			seen[units[q]] = 1;
+	}
+	free(seen);
+	uint64_t c0[BUDDY_ORDERS], c1[BUDDY_ORDERS], before = w->b.free_units, bad = ~0ull;
+	buddy_census(&w->b, c0);
+	if (expect == n)   /* the model first: it checks the slots are still the caller's */
+		for (size_t j = 0; j < k; j++) {
+			struct live l = w->live[--w->nlive];
+			model_set(w, l.s, l.n, 1);
+			w->frees++;
+		}
+	bool r = buddy_free_list(&w->b, units, n, &bad);
+	w->lists++;
+	if (expect < n) {
+		buddy_census(&w->b, c1);
+		fail_once(w, !r && bad == expect, "list free: wrong verdict", expect, r ? n : bad);
+		fail_once(w, w->b.free_units == before && memcmp(c0, c1, sizeof(c0)) == 0, "refused list free changed state",
+			  expect, n);
+		fail_once(w, slots_intact(w), "refused list free wrote an allocated unit's slot", expect, n);
+	} else {
+		fail_once(w, r, "valid list free refused", bad, n);
+	}
+	free(units);
 }
 
 /* Frees every live reservation and compares the census with the one after initial population. */
@@ -255,7 +374,7 @@ static void world_populate(struct world *w)
 {
 	if (rnd_below(3) == 0) {
 		model_set(w, 0, w->npages, 1);
-		buddy_free(&w->b, 0, w->npages);
+		fail_once(w, buddy_free(&w->b, 0, w->npages), "populate refused", 0, w->npages);
 	} else {
 		uint64_t u = 0;
 		while (u < w->npages) {
@@ -264,7 +383,7 @@ static void world_populate(struct world *w)
 				len = w->npages - u;
 			if (rnd_below(4) != 0) {
 				model_set(w, u, len, 1);
-				buddy_free(&w->b, u, len);
+				fail_once(w, buddy_free(&w->b, u, len), "populate refused", u, len);
 			}
 			u += len;
 		}
@@ -312,7 +431,6 @@ static void run_seed(uint64_t seed, uint64_t npages, uint64_t origin, long nops,
 	struct world w;
 	rng_state = seed;
 	world_init(&w, npages, origin);
-	buddy_set_paranoid(&w.b, seed & 1);   /* internal KASSERTs of buddy_free/insert in half the seeds */
 	world_verify(&w, 1);
 	world_populate(&w);
 	world_verify(&w, 1);
@@ -328,6 +446,10 @@ static void run_seed(uint64_t seed, uint64_t npages, uint64_t origin, long nops,
 				world_free(&w, rnd_below(w.nlive));
 		} else if (r < 900) {
 			world_free(&w, rnd_below(w.nlive));
+		} else if (r < 930) {
+			world_bad_free(&w);
+		} else if (r < 945) {
+			world_free_list(&w);
 		} else if (r < 980) {
 			uint64_t s = rnd_below(w.npages + 2), n = rnd_below(w.npages / 4 + 3);
 			int want = s <= w.npages && n <= w.npages - s;
@@ -345,9 +467,10 @@ static void run_seed(uint64_t seed, uint64_t npages, uint64_t origin, long nops,
 		world_verify(&w, check_every == 1 || op % check_every == 0);
 	}
 	world_free_all(&w);
-	ok(w.fails == 0, "seed %llu: %llu units, origin %llu, %ld ops (%ld allocs, %ld failed, %ld frees, %ld checks)",
-	   (unsigned long long)seed, (unsigned long long)npages, (unsigned long long)origin, nops,
-	   w.allocs, w.alloc_fail, w.frees, w.checks);
+	ok(w.fails == 0, "seed %llu: %llu units, origin %llu, %ld ops (%ld allocs, %ld failed, %ld frees, %ld refused "
+	   "frees, %ld list frees, %ld checks; %ld of %ld powers of two aligned)", (unsigned long long)seed,
+	   (unsigned long long)npages, (unsigned long long)origin, nops, w.allocs, w.alloc_fail, w.frees, w.bad_frees,
+	   w.lists, w.checks, w.pow2_aligned, w.pow2);
 	world_fini(&w);
 }
 
@@ -551,27 +674,126 @@ static void test_phase_a_bound(void)
 	free(slots);
 }
 
-/* A double free must panic (KASSERT): run it in a child. */
-static void test_double_free(void)
+/* A double or overlapping free is refused with nothing changed (it used to need a paranoid mode
+ * and panicked), and buddy_free_list reports the entry at fault. */
+static void test_refused_frees(void)
 {
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		static uint64_t meta[64], slots[256 + 512];
-		struct buddy b;
-		uint64_t s;
-		freopen("/dev/null", "w", stderr);
-		buddy_init(&b, 256, 0, meta, slots, 0);
-		buddy_set_paranoid(&b, true);
-		buddy_free(&b, 0, 256);
-		buddy_alloc(&b, 12, 0, 0, 256, &s);
-		buddy_free(&b, s, 12);
-		buddy_free(&b, s, 12);
-		_exit(0);
+	static uint64_t meta[64], slots[256];
+	struct buddy b;
+	uint64_t s, bad = 0, c0[BUDDY_ORDERS], c1[BUDDY_ORDERS];
+
+	buddy_init(&b, 256, 0, meta, slots, 0);
+	ok(buddy_free(&b, 0, 256), "populate");
+	ok(buddy_alloc(&b, 12, 0, 0, 256, &s) && buddy_free(&b, s, 12), "allocate 12, free them");
+	buddy_census(&b, c0);
+	ok(!buddy_free(&b, s, 12), "double free refused");
+	ok(!buddy_free(&b, 100, 1) && !buddy_free(&b, 0, 256) && !buddy_free(&b, 255, 2) && !buddy_free(&b, 257, 0),
+	   "free units and ranges past the end refused");
+	buddy_census(&b, c1);
+	ok(b.free_units == 256 && memcmp(c0, c1, sizeof(c0)) == 0 && buddy_check(&b) == 0, "nothing changed");
+	ok(buddy_alloc(&b, 200, 0, 0, 200, &s) && s == 0, "200 units at 0");
+	ok(!buddy_free(&b, 150, 60) && !buddy_free(&b, 199, 2), "a range running into free units is refused");
+	ok(!buddy_free(&b, 250, 1), "a free unit after the allocated range is refused");
+	uint64_t dup[] = { 10, 11, 12, 40, 11 }, freed[] = { 5, 6, 250 }, past[] = { 7, 300 }, good[] = { 3, 1, 2, 0, 4 };
+	ok(!buddy_free_list(&b, dup, 5, &bad) && bad == 4, "list with a unit listed twice: index of the second listing");
+	ok(!buddy_free_list(&b, freed, 3, &bad) && bad == 2, "list with a free unit: its index");
+	ok(!buddy_free_list(&b, past, 2, &bad) && bad == 1, "list with a unit past the end: its index");
+	ok(b.free_units == 56 && buddy_check(&b) == 0, "refused lists changed nothing");
+	ok(buddy_free_list(&b, good, 5, &bad) && b.free_units == 61 && buddy_range_is_free(&b, 0, 5) &&
+	   buddy_check(&b) == 0, "a valid shuffled list is freed");
+	ok(buddy_free_list(&b, good, 0, &bad), "an empty list frees nothing");
+	ok(buddy_range_first_free(&b, 5, 200) == 200 && buddy_range_first_free(&b, 0, 4) == 0 &&
+	   buddy_range_first_free(&b, 5, 10) == UINT64_MAX, "first free unit of a range");
+}
+
+/* The issue's example at the buddy level: 4096 units, 4094 free in one run [1, 4095). A binary
+ * buddy (alignment required) refuses 2048 units and grants 2049; the contract grants every length
+ * up to 4094, and refuses only what no run holds (4095; 2048 divisible by 2048). */
+static void test_no_alignment_required(void)
+{
+	static uint64_t meta[512];
+	uint64_t *slots = slots_new(4096), s;
+	struct buddy b;
+
+	buddy_init(&b, 4096, 0, meta, slots, 0);
+	ok(buddy_free(&b, 1, 4094), "4094 free units in one run");
+	ok(buddy_alloc(&b, 2048, 0, 0, 4096, &s) && s >= 1 && s + 2048 <= 4095, "2048 units granted at %llu",
+	   (unsigned long long)s);
+	ok(buddy_free(&b, s, 2048), "and freed");
+	ok(!buddy_alloc(&b, 2048, 2048, 0, 4096, &s), "2048 units divisible by 2048: refused (no such start)");
+	ok(buddy_alloc(&b, 4094, 0, 0, 4096, &s) && s == 1 && buddy_free(&b, 1, 4094), "4094 units granted");
+	ok(!buddy_alloc(&b, 4095, 0, 0, 4096, &s), "4095 units refused");
+	ok(buddy_alloc(&b, 1024, 0, 0, 4096, &s) && s % 1024 == 0 && buddy_free(&b, s, 1024),
+	   "1024 units: naturally aligned where free (%llu)", (unsigned long long)s);
+	ok(buddy_alloc(&b, 2048, 0, 1, 4095, &s) && s >= 1 && s + 2048 <= 4095, "bounded 2048 in [1, 4095): %llu",
+	   (unsigned long long)s);
+	ok(buddy_check(&b) == 0, "consistent");
+	free(slots);
+}
+
+/*
+ * The property over generated allocator states: random free sets (runs of random lengths around
+ * powers of two, at random densities), then random requests (powers of two and their neighbours,
+ * with and without divisors and bounds). A refused request must have no qualifying run in the
+ * model's free set (model_has_fit walks it); a granted one must obey the rule and lie on free units.
+ */
+static void test_refusal_property(long scale)
+{
+	long states = 0, requests = 0, refused = 0, bad = 0, unaligned = 0;
+	long allocs0;
+	for (uint64_t seed = 1; seed <= (uint64_t)300 * (uint64_t)scale; seed++) {
+		struct world w;
+		rng_state = seed * 0x5851f42d4c957f2dull;
+		uint64_t npages = 1 + rnd_below(rnd_below(2) ? 600 : 9000);
+		uint64_t origin = rnd_below(3) == 0 ? rnd_below(1u << 20) : 0;
+		world_init(&w, npages, origin);
+		unsigned k = (unsigned)rnd_below(10), density = 1 + (unsigned)rnd_below(7);
+		for (uint64_t u = 0; u < npages;) {   /* alternate runs: free with probability density/8 */
+			uint64_t len = (1ull << rnd_below(k + 1)) + rnd_below(3) - 1;
+			len = len == 0 ? 1 : MIN(len, npages - u);
+			if (rnd_below(8) < density) {
+				model_set(&w, u, len, 1);
+				if (!buddy_free(&w.b, u, len))
+					bad++;
+			}
+			u += len;
+		}
+		states++;
+		for (int q = 0; q < 200; q++) {
+			unsigned e = (unsigned)rnd_below(64 - __builtin_clzll(npages));
+			uint64_t n = ((uint64_t)1 << e) + (rnd_below(4) == 0 ? rnd_below(3) - 1 : 0), d = 0, lo = 0,
+				 hi = npages;
+			if (n == 0)
+				n = 1;
+			switch (rnd_below(6)) {
+			case 0: d = n; break;
+			case 1: d = (uint64_t)1 << rnd_below(e + 2); break;
+			case 2: d = 2 + rnd_below(20); break;
+			}
+			if (rnd_below(4) == 0) {
+				lo = rnd_below(npages);
+				hi = lo + rnd_below(npages - lo + 2);
+			}
+			allocs0 = w.allocs - w.alloc_fail;
+			long p2 = w.pow2 - w.pow2_aligned;
+			requests++;
+			if (!world_alloc(&w, n, d, lo, hi))
+				refused++;
+			else if (w.allocs - w.alloc_fail != allocs0 + 1)
+				bad++;
+			unaligned += (w.pow2 - w.pow2_aligned) - p2;
+			if (rnd_below(3) == 0 && w.nlive)
+				world_free(&w, rnd_below(w.nlive));
+		}
+		world_verify(&w, 1);
+		bad += w.fails != 0;
+		if (w.fails)
+			printf("# state seed %llu failed\n", (unsigned long long)seed);
+		world_fini(&w);
 	}
-	int st = 0;
-	waitpid(pid, &st, 0);
-	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "double free panics (paranoid mode)");
+	ok(bad == 0 && refused > requests / 20 && unaligned > 0,
+	   "%ld generated states, %ld requests: every one of %ld refusals proven by the free set (%ld powers of two "
+	   "placed unaligned where no aligned fit was taken)", states, requests, refused, unaligned);
 }
 
 int main(int argc, char **argv)
@@ -582,7 +804,9 @@ int main(int argc, char **argv)
 	test_basics();
 	test_corruption();
 	test_phase_a_bound();
-	test_double_free();
+	test_refused_frees();
+	test_no_alignment_required();
+	test_refusal_property(scale);
 
 	uint64_t seed = 1;
 	long total = 0;

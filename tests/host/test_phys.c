@@ -195,8 +195,10 @@ static void test_40byte_stride_and_bounds(void)
 	ok(lo && lo + 8 * 4096 <= (1ULL << 32), "allocation below 4 GiB honoured");
 	paddr_t hi = phys_alloc(8, 1ULL << 32, UINT64_MAX);
 	ok(hi >= (1ULL << 32), "allocation above 4 GiB honoured");
-	paddr_t big = phys_alloc(1024, 0, UINT64_MAX);
-	ok(big && (big & (1024 * 4096 - 1)) == 0, "power-of-two run is naturally aligned");
+	paddr_t big = phys_alloc_aligned(1024, 1024, 0, UINT64_MAX);
+	ok(big && (big & (1024 * 4096 - 1)) == 0, "phys_alloc_aligned: a run aligned as asked");
+	ok(!phys_alloc_aligned(1, 3, 0, UINT64_MAX) && !phys_alloc_aligned(1, 0, 0, UINT64_MAX),
+	   "an alignment that is not a power of two is refused");
 	is(phys_alloc(1, 0x100000, 0x100000), 0, "empty window fails");
 	is(phys_alloc(0, 0, UINT64_MAX), 0, "zero pages fails");
 	is(phys_alloc(UINT64_MAX, 0, UINT64_MAX), 0, "absurd size fails");
