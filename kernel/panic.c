@@ -7,11 +7,13 @@
 #include "ksyms.h"
 #include "fbcon.h"
 #include "syspte.h"
+#include "smp.h"
 
 enum onexit_action kernel_onexit = ONEXIT_HALT;
 static volatile int panic_depth;
 
-/* Stops the machine as the command line asked: QEMU exit code, reboot, or halt forever. */
+/* Stops the machine as the command line asked: QEMU exit code, reboot, or halt forever (every CPU:
+ * the others through an NMI, after the last line is out, so none holds the console lock). */
 void kernel_finish(bool success)
 {
 	cli();
@@ -23,6 +25,7 @@ void kernel_finish(bool success)
 		__asm__ volatile("lidt %0; int3" ::"m"(null_idt)); /* triple fault as a fallback */
 	}
 	kprintf("System halted.\n");
+	smp_stop_others();
 	for (;;)
 		hlt();
 }

@@ -3,6 +3,8 @@
 #include "x86.h"
 #include "kprintf.h"
 #include "panic.h"
+#include "percpu.h"
+#include "smp.h"
 
 struct trap_record trap_last_fixup;
 
@@ -63,15 +65,19 @@ static bool trap_try_fixup(struct trap_frame *tf, uint64_t cr2)
 
 static uint64_t trap_unexpected_count;
 
-/* Entry from traps.asm for every vector. */
-void trap_dispatch(struct trap_frame *tf)
+/* Handles one trap: NMIs and interrupts (the SMP vectors first), faults, fixups, else a fatal report. */
+static void trap_handle(struct trap_frame *tf)
 {
 	uint64_t cr2 = tf->vector == VEC_PF ? read_cr2() : 0;
 	if (tf->vector == VEC_NMI) {
+		if (smp_nmi(tf))
+			return;
 		kprintf("trap: NMI received at rip 0x%llx; continuing\n", (unsigned long long)tf->rip);
 		return;
 	}
 	if (tf->vector >= 32) {
+		if (smp_interrupt(tf))
+			return;
 		trap_unexpected_count++;
 		kprintf("trap: unexpected interrupt vector %llu at rip 0x%llx; ignored\n",
 			(unsigned long long)tf->vector, (unsigned long long)tf->rip);
@@ -82,4 +88,14 @@ void trap_dispatch(struct trap_frame *tf)
 	if (trap_try_fixup(tf, cr2))
 		return;
 	panic_trap(tf, cr2);
+}
+
+/* Entry from traps.asm for every vector: counts the handler in this CPU's nesting while it runs. */
+void trap_dispatch(struct trap_frame *tf)
+{
+	struct percpu *pc = this_cpu();
+
+	pc->irq_nesting++;
+	trap_handle(tf);
+	pc->irq_nesting--;
 }
