@@ -87,6 +87,9 @@ int apic_send(uint32_t dest, uint32_t low)
 	int st = 0;
 
 	if (apic_x2) {
+		/* A WRMSR to the x2APIC ICR is not serializing: earlier stores (a posted call, the
+		 * trampoline's data) must be visible before the IPI is (SDM vol. 3A, 11.12.3). */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		wrmsr(APIC_X2APIC_ICR, apic_icr_x2apic(dest, low));
 	} else {
 		st = apic_wait_idle();

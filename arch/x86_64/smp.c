@@ -192,7 +192,7 @@ bool smp_interrupt(struct trap_frame *tf)
 		apic_eoi();
 		return true;
 	case SMP_VEC_PING:
-		this_cpu()->pings++;
+		__atomic_fetch_add(&this_cpu()->pings, 1, __ATOMIC_RELEASE);
 		apic_eoi();
 		return true;
 	case APIC_VEC_SPURIOUS:   /* no EOI for a spurious interrupt */
@@ -215,19 +215,19 @@ bool smp_nmi(struct trap_frame *tf)
 {
 	struct percpu *pc = this_cpu();
 	volatile uint64_t here = 0;
+	bool expected = pc->nmi_expected != 0;
 
 	(void)tf;
-	pc->nmis++;
 	pc->nmi_rsp = (uint64_t)&here;
+	if (expected)
+		pc->nmi_expected--;
+	/* The count last: whoever sees it sees the record and the expectation counted down too. */
+	__atomic_fetch_add(&pc->nmis, 1, __ATOMIC_RELEASE);
 	if (smp_stopping && pc->state == PERCPU_ONLINE) {
 		__atomic_store_n(&pc->state, PERCPU_STOPPED, __ATOMIC_RELEASE);
 		smp_halt_forever();
 	}
-	if (pc->nmi_expected) {
-		pc->nmi_expected--;
-		return true;
-	}
-	return false;
+	return expected;
 }
 
 void smp_stop_others(void)
@@ -534,6 +534,7 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcp
 	}
 	if (apic_init_boot())
 		return;
+	uint64_t t0 = rdtsc();
 	percpu_boot.apic_id = apic_id();
 	smp_plan_make(madt, percpu_boot.apic_id, apic_x2apic(), maxcpus, &plan);
 	smp_found = (unsigned)plan.found;
@@ -550,9 +551,9 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcp
 			else
 				smp_start_cpu(pc, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US);
 		}
-	kprintf("smp: %u of %u CPUs started (%s, boot CPU APIC id %u, trampoline at 0x%llx, maxcpus=%u)\n",
-		smp_cpu_count(), smp_found, apic_x2apic() ? "x2APIC" : "xAPIC", percpu_boot.apic_id,
-		(unsigned long long)smp_tramp_pa, maxcpus);
+	kprintf("smp: %u of %u CPUs started in %llu ms (%s, boot CPU APIC id %u, trampoline at 0x%llx, maxcpus=%u)\n",
+		smp_cpu_count(), smp_found, (unsigned long long)tsc_to_ms(rdtsc() - t0), apic_x2apic() ? "x2APIC" : "xAPIC",
+		percpu_boot.apic_id, (unsigned long long)smp_tramp_pa, maxcpus);
 }
 
 /* ---------------------------------------------------------------- tests' start and stop */
