@@ -202,6 +202,7 @@ void kmain(paddr_t bootinfo_pa)
 	mm_init();
 	sysinfo_init_clock();
 	kernel_start_cpus();
+	smp_enable_interrupts();   /* the boot CPU takes calls by IPI, as the others do */
 
 	crashtest_run();
 	ktest_run_all(kernel_cmdline.opts.ktest);

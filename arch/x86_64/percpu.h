@@ -78,6 +78,7 @@ struct percpu {
 	volatile uint32_t apic_id_seen;  /* the id the AP read from its own APIC when it started */
 	uint32_t calling;                /* inside smp_call_many: its slots in other CPUs are busy */
 	volatile uint32_t nmi_expected;  /* NMIs a test sent: taken quietly (counted down) */
+	volatile uint32_t stop_requested; /* smp_stop_others: the next NMI halts this CPU */
 	volatile uint64_t pings;         /* SMP_VEC_PING interrupts taken */
 	volatile uint64_t nmis;          /* NMIs taken */
 	volatile uint64_t nmi_rsp;       /* a stack address inside the last NMI's handler */

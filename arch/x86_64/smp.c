@@ -56,7 +56,6 @@ static bool smp_tramp_ready;
 static cpumask_t smp_online = 1;             /* bit 0: the boot CPU, from the first instruction */
 static unsigned smp_found = 1;
 static unsigned smp_next_index = 1;          /* the index the next CPU started gets */
-static volatile bool smp_stopping;
 
 /* ---------------------------------------------------------------- queries */
 
@@ -169,20 +168,23 @@ void smp_call_all(void (*fn)(void *), void *arg)
 
 /* ---------------------------------------------------------------- IPIs */
 
-/* Sends the ICR low word low to every online CPU in mask; returns the sends that stayed busy. */
-static int smp_send(cpumask_t mask, uint32_t low)
+/* Sends the ICR low word low to every CPU in mask that is online (or has per-CPU data, when
+ * any_known); returns the sends that stayed busy. */
+static int smp_send(cpumask_t mask, uint32_t low, bool any_known)
 {
 	int failed = 0;
 
+	mask &= any_known ? ~0ULL : smp_online_mask();
 	if (!apic_ready())
-		return (int)cpumask_weight(mask & smp_online_mask());
-	for (cpumask_t m = mask & smp_online_mask(); m; m &= m - 1)
-		failed += apic_send(percpu_of[__builtin_ctzll(m)]->apic_id, low) != 0;
+		return (int)cpumask_weight(mask);
+	for (cpumask_t m = mask; m; m &= m - 1)
+		if (percpu_of[__builtin_ctzll(m)])
+			failed += apic_send(percpu_of[__builtin_ctzll(m)]->apic_id, low) != 0;
 	return failed;
 }
 
-int smp_send_ipi(cpumask_t mask, uint8_t vector) { return smp_send(mask, apic_icr_low(APIC_DM_FIXED, vector)); }
-int smp_send_nmi(cpumask_t mask) { return smp_send(mask, apic_icr_low(APIC_DM_NMI, 0)); }
+int smp_send_ipi(cpumask_t mask, uint8_t vector) { return smp_send(mask, apic_icr_low(APIC_DM_FIXED, vector), false); }
+int smp_send_nmi(cpumask_t mask) { return smp_send(mask, apic_icr_low(APIC_DM_NMI, 0), false); }
 
 bool smp_interrupt(struct trap_frame *tf)
 {
@@ -223,26 +225,32 @@ bool smp_nmi(struct trap_frame *tf)
 		pc->nmi_expected--;
 	/* The count last: whoever sees it sees the record and the expectation counted down too. */
 	__atomic_fetch_add(&pc->nmis, 1, __ATOMIC_RELEASE);
-	if (smp_stopping && pc->state == PERCPU_ONLINE) {
+	if (pc->stop_requested) {
 		__atomic_store_n(&pc->state, PERCPU_STOPPED, __ATOMIC_RELEASE);
 		smp_halt_forever();
 	}
 	return expected;
 }
 
-void smp_stop_others(void)
+unsigned smp_stop_others(void)
 {
 	cpumask_t others = smp_online_mask() & ~(1ULL << smp_self());
+	unsigned stopped = 0;
 
 	if (!others || !apic_ready() || !tsc_hz())
-		return;
-	smp_stopping = true;
-	smp_send_nmi(others);
-	uint64_t start = rdtsc(), limit = tsc_us_to_ticks(SMP_STOP_TIMEOUT_US);
+		return 0;
+	__atomic_fetch_and(&smp_online, ~others, __ATOMIC_ACQ_REL);   /* no call goes to them any more */
 	for (cpumask_t m = others; m; m &= m - 1)
-		while (percpu_of[__builtin_ctzll(m)]->state != PERCPU_STOPPED && rdtsc() - start < limit)
+		__atomic_store_n(&percpu_of[__builtin_ctzll(m)]->stop_requested, 1, __ATOMIC_RELEASE);
+	smp_send(others, apic_icr_low(APIC_DM_NMI, 0), true);
+	uint64_t start = rdtsc(), limit = tsc_us_to_ticks(SMP_STOP_TIMEOUT_US);
+	for (cpumask_t m = others; m; m &= m - 1) {
+		struct percpu *pc = percpu_of[__builtin_ctzll(m)];
+		while (__atomic_load_n(&pc->state, __ATOMIC_ACQUIRE) != PERCPU_STOPPED && rdtsc() - start < limit)
 			arch_cpu_relax();
-	__atomic_store_n(&smp_online, 1ULL << smp_self(), __ATOMIC_RELEASE);
+		stopped += pc->state == PERCPU_STOPPED;
+	}
+	return stopped;
 }
 
 /* ---------------------------------------------------------------- the AP side */
@@ -281,7 +289,7 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 	percpu_set_gs(pc);
 	if (!smp_state_move(pc, PERCPU_STARTING, PERCPU_ALIVE))
 		smp_halt_forever();
-	pc->irq_depth = pc->irq_nesting = pc->calling = 0;   /* a restarted CPU may have been parked anywhere */
+	pc->irq_depth = pc->irq_nesting = pc->calling = pc->stop_requested = 0;   /* a restarted CPU was stopped anywhere */
 	cpu_init_control_state();
 	arch_cr3_load(kernel_pt.root);
 	gdt_init_cpu(pc);
@@ -556,12 +564,20 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcp
 		percpu_boot.apic_id, (unsigned long long)smp_tramp_pa, maxcpus);
 }
 
+void smp_enable_interrupts(void)
+{
+	KASSERT(this_cpu() == &percpu_boot && arch_irq_depth() == 0, "from kmain, outside any arch_irq_save section");
+	if (apic_ready())
+		sti();
+}
+
 /* ---------------------------------------------------------------- tests' start and stop */
 
 int smp_park(unsigned cpu)
 {
 	KASSERT(this_cpu() == &percpu_boot, "CPUs are parked by the boot CPU");
-	if (cpu == 0 || cpu >= SMP_MAX_CPUS || !(smp_online_mask() & (1ULL << cpu)))
+	if (cpu == 0 || cpu >= SMP_MAX_CPUS || !percpu_of[cpu] ||
+	    !((smp_online_mask() & (1ULL << cpu)) || percpu_of[cpu]->state == PERCPU_STOPPED))
 		return -1;
 	__atomic_fetch_and(&smp_online, ~(1ULL << cpu), __ATOMIC_ACQ_REL);
 	__atomic_store_n(&percpu_of[cpu]->state, PERCPU_PARKED, __ATOMIC_RELEASE);

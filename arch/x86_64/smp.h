@@ -105,12 +105,19 @@ int smp_send_nmi(cpumask_t mask);
 bool smp_interrupt(struct trap_frame *tf);
 /* The NMI hook: counts it; halts the CPU for smp_stop_others; true when the NMI was expected. */
 bool smp_nmi(struct trap_frame *tf);
-/* Halts every other online CPU through an NMI (the machine is ending); bounded. */
-void smp_stop_others(void);
+/* Halts every other online CPU through an NMI (the machine is ending): they leave the online mask
+ * and stop wherever they are. Returns the CPUs that confirmed within SMP_STOP_TIMEOUT_US. */
+unsigned smp_stop_others(void);
+/*
+ * Turns interrupts on for the boot CPU once its APIC works (kmain, after smp_init): from then on it
+ * takes calls and IPIs as the APs do, between its arch_irq_save sections. The only interrupts the
+ * kernel enables are the IPIs of this file (apic.h masks every other source).
+ */
+void smp_enable_interrupts(void);
 
 /*
- * For tests, on the boot CPU. smp_park sends an online AP INIT (it stops between calls and waits
- * for a start-up IPI). smp_restart starts a parked CPU again with a fault injected, waiting
+ * For tests, on the boot CPU. smp_park sends an online (or stopped) AP INIT (it stops where it is
+ * and waits for a start-up IPI). smp_restart starts a parked CPU again with a fault injected, waiting
  * answer_us for its answer and for its setup; smp_start_new tries an APIC id no CPU has at the
  * next free index. Both return enum smp_step, after reporting and parking on failure.
  */

@@ -5,6 +5,7 @@
 #include "panic.h"
 #include "percpu.h"
 #include "smp.h"
+#include "apic.h"
 
 struct trap_record trap_last_fixup;
 
@@ -78,6 +79,8 @@ static void trap_handle(struct trap_frame *tf)
 	if (tf->vector >= 32) {
 		if (smp_interrupt(tf))
 			return;
+		if (apic_ready())
+			apic_eoi();   /* an interrupt from a source left unmasked must not block the IPIs below it */
 		trap_unexpected_count++;
 		kprintf("trap: unexpected interrupt vector %llu at rip 0x%llx; ignored\n",
 			(unsigned long long)tf->vector, (unsigned long long)tf->rip);

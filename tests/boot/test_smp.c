@@ -43,6 +43,20 @@ static bool test_wait_for(volatile uint64_t *p, uint64_t want)
 /* The online CPUs other than the boot CPU. */
 static cpumask_t test_aps(void) { return smp_online_mask() & ~1ULL; }
 
+/* Opens a window with interrupts enabled on this CPU until *p reaches want (bounded), then puts the
+ * interrupt flag back as it was. */
+static void test_irq_window_until(volatile uint64_t *p, uint64_t want)
+{
+	uint64_t end = rdtsc() + tsc_us_to_ticks(TEST_WAIT_US);
+	bool was = arch_irqs_enabled();
+
+	sti();
+	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < want && rdtsc() < end)
+		arch_cpu_relax();
+	if (!was)
+		cli();
+}
+
 /* ---------------------------------------------------------------- bring-up */
 
 KTEST(smp_every_cpu_found_is_online)
@@ -251,8 +265,8 @@ KTEST(smp_nmi_reaches_each_cpu_on_its_own_ist)
 
 /* ---------------------------------------------------------------- IPIs */
 
-/* Sends SMP_VEC_PING to set and checks that exactly those CPUs took it once (the boot CPU, with
- * interrupts otherwise off, takes its self-IPI in a short window with interrupts enabled). */
+/* Sends SMP_VEC_PING to set and checks that exactly those CPUs took it once (the boot CPU takes its
+ * self-IPI as soon as interrupts are on: at once, or in a short window when they are off). */
 static void test_ping_set(cpumask_t set)
 {
 	uint64_t before[SMP_MAX_CPUS];
@@ -261,13 +275,8 @@ static void test_ping_set(cpumask_t set)
 	for (cpumask_t m = online; m; m &= m - 1)
 		before[__builtin_ctzll(m)] = percpu_of[__builtin_ctzll(m)]->pings;
 	KEXPECT(smp_send_ipi(set, SMP_VEC_PING) == 0, "sends to 0x%llx", (unsigned long long)set);
-	if (set & 1) {
-		uint64_t end = rdtsc() + tsc_us_to_ticks(TEST_WAIT_US);
-		sti();
-		while (percpu_boot.pings == before[0] && rdtsc() < end)
-			arch_cpu_relax();
-		cli();
-	}
+	if (set & 1)
+		test_irq_window_until(&percpu_boot.pings, before[0] + 1);
 	for (cpumask_t m = set & online; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(m);
 		KEXPECT(test_wait_for(&percpu_of[i]->pings, before[i] + 1), "CPU %u took the ping (set 0x%llx)", i,
@@ -357,7 +366,9 @@ KTEST(smp_interrupt_state_is_per_cpu)
 {
 	cpumask_t online = smp_online_mask();
 
-	KEXPECT(!arch_irqs_enabled() && arch_irq_depth() == 0 && !arch_in_interrupt(), "the suite runs with interrupts off");
+	bool was = arch_irqs_enabled();
+	KEXPECT(was == apic_ready() && arch_irq_depth() == 0 && !arch_in_interrupt(),
+		"the boot CPU runs the suite with interrupts on once its APIC takes IPIs, outside any section");
 	uint64_t outer = arch_irq_save();
 	uint64_t inner = arch_irq_save();
 	KEXPECT_EQ(arch_irq_depth(), 2);
@@ -371,15 +382,17 @@ KTEST(smp_interrupt_state_is_per_cpu)
 			test_tabs[i].depth, test_tabs[i].irqs);
 	}
 	arch_irq_restore(inner);
+	KEXPECT(!arch_irqs_enabled() && arch_irq_depth() == 1, "the inner restore keeps them off");
 	arch_irq_restore(outer);
-	KEXPECT_EQ(arch_irq_depth(), 0);
+	KEXPECT(arch_irq_depth() == 0 && arch_irqs_enabled() == was, "the outermost restore puts them back");
 	/* Interrupts on: a save turns them off, the outermost restore back on. */
 	sti();
 	uint64_t f = arch_irq_save();
 	bool off_inside = !arch_irqs_enabled();
 	arch_irq_restore(f);
 	bool on_after = arch_irqs_enabled();
-	cli();
+	if (!was)
+		cli();
 	KEXPECT(off_inside && on_after, "save turns interrupts off, restore back on");
 }
 
@@ -540,4 +553,26 @@ KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 		test_ctl[cpu].efer == test_ctl[0].efer && test_ctl[cpu].pat == test_ctl[0].pat &&
 		test_ctl[cpu].cr3 == test_ctl[0].cr3 && !memcmp(&test_ctl[cpu].mtrr, &test_ctl[0].mtrr, sizeof(test_ctl[0].mtrr)),
 		"the restarted CPU has the boot CPU's control state and MTRRs");
+}
+
+/* smp_stop_others (what a halting or panicking kernel does) takes every AP out of the online mask
+ * and halts it in its NMI handler; parked and restarted, each takes calls again. */
+KTEST(smp_stop_halts_every_other_cpu_and_they_restart)
+{
+	cpumask_t aps = test_aps(), online = smp_online_mask();
+
+	memset(test_runs, 0, sizeof(test_runs));
+	KEXPECT_EQ(smp_stop_others(), cpumask_weight(aps), "every AP confirmed");
+	KEXPECT_EQ(smp_online_mask(), 1, "only the caller stays online");
+	for (cpumask_t m = aps; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		KEXPECT(percpu_of[i]->state == PERCPU_STOPPED, "CPU %u state %u", i, percpu_of[i]->state);
+		KEXPECT(smp_call(i, test_count_slow, NULL) == -1, "a stopped CPU %u takes no call", i);
+		KEXPECT(smp_park(i) == 0 && smp_restart(i, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED,
+			"CPU %u restarted", i);
+	}
+	KEXPECT_EQ(smp_online_mask(), online);
+	smp_call_many(online, test_count_slow, NULL);
+	for (cpumask_t m = online; m; m &= m - 1)
+		KEXPECT_EQ(test_runs[__builtin_ctzll(m)], 1);
 }
