@@ -18,6 +18,7 @@
 
 _Static_assert(SMP_MAX_CPUS == CMDLINE_MAXCPUS_MAX, "maxcpus= covers exactly the CPUs the kernel can run");
 _Static_assert(SMP_MAX_CPUS <= 64, "a cpumask_t has 64 bits");
+_Static_assert(SMP_MAX_CPUS == ARCH_MAX_CPUS, "the mm seam's CPU limit is the kernel's");
 
 #define SMP_TRAMP_LIMIT   0x100000ULL            /* the start-up vector names a page below 1 MiB */
 #define SMP_TABLES_LIMIT  0x100000000ULL         /* the trampoline loads CR3 in 32-bit mode */
@@ -528,40 +529,54 @@ static void smp_report_plan(const struct smp_plan *p, unsigned maxcpus)
 			p->unread, ACPI_MAX_CPUS);
 }
 
+/* Starts each AP of the plan in turn (the boot CPU is index 0 and runs already). */
+static void smp_start_planned(const struct smp_plan *plan)
+{
+	if (!apic_sipi_vector(smp_tramp_pa)) {
+		kprintf("smp: no page below 1 MiB was kept back for the trampoline: the APs cannot start\n");
+		return;
+	}
+	if (!smp_tramp_build())
+		return;
+	for (size_t i = 1; i < plan->n; i++) {
+		unsigned index = smp_next_index++;
+		struct percpu *pc = smp_slot(index, plan->apic_id[i]);
+		if (!pc)
+			kprintf("smp: CPU %u (APIC id %u) not started: %s\n", index, plan->apic_id[i],
+				smp_step_text(SMP_STEP_RESOURCES));
+		else
+			smp_start_cpu(pc, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US);
+	}
+}
+
 void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcpus)
 {
 	static struct smp_plan plan;
-
-	if (madt_status != ACPI_OK) {
-		kprintf("smp: no usable MADT (%s): running on the boot CPU alone\n", acpi_strerror(madt_status));
-		return;
-	}
-	if (!tsc_hz()) {
-		kprintf("smp: no calibrated clock to time INIT-SIPI-SIPI: running on the boot CPU alone\n");
-		return;
-	}
-	if (apic_init_boot())
-		return;
+	static bool planned;
 	uint64_t t0 = rdtsc();
-	percpu_boot.apic_id = apic_id();
-	smp_plan_make(madt, percpu_boot.apic_id, apic_x2apic(), maxcpus, &plan);
-	smp_found = (unsigned)plan.found;
-	smp_report_plan(&plan, maxcpus);
-	if (plan.n > 1 && !apic_sipi_vector(smp_tramp_pa))
-		kprintf("smp: no page below 1 MiB was kept back for the trampoline: running on the boot CPU alone\n");
-	else if (plan.n > 1 && smp_tramp_build())
-		for (size_t i = 1; i < plan.n; i++) {
-			unsigned index = smp_next_index++;
-			struct percpu *pc = smp_slot(index, plan.apic_id[i]);
-			if (!pc)
-				kprintf("smp: CPU %u (APIC id %u) not started: %s\n", index, plan.apic_id[i],
-					smp_step_text(SMP_STEP_RESOURCES));
-			else
-				smp_start_cpu(pc, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US);
-		}
+
+	KASSERT(!planned || madt_status != ACPI_OK, "smp_init plans and starts the CPUs once");
+	if (!apic_ready())
+		percpu_boot.apic_id = cpu_feat.apic_id;
+	if (madt_status != ACPI_OK)
+		kprintf("smp: no usable MADT (%s): no other CPU is started\n", acpi_strerror(madt_status));
+	else if (!tsc_hz())
+		kprintf("smp: no calibrated clock to time INIT-SIPI-SIPI: no other CPU is started\n");
+	else if (apic_init_boot() == 0)
+		percpu_boot.apic_id = apic_id();
+	if (madt_status == ACPI_OK) {
+		/* Planned even when nothing can start, so the CPUs found are known (the summary shows them). */
+		planned = true;
+		smp_plan_make(madt, percpu_boot.apic_id, apic_ready() && apic_x2apic(), maxcpus, &plan);
+		smp_found = (unsigned)plan.found;
+		smp_report_plan(&plan, maxcpus);
+		if (apic_ready() && plan.n > 1)
+			smp_start_planned(&plan);
+	}
 	kprintf("smp: %u of %u CPUs started in %llu ms (%s, boot CPU APIC id %u, trampoline at 0x%llx, maxcpus=%u)\n",
-		smp_cpu_count(), smp_found, (unsigned long long)tsc_to_ms(rdtsc() - t0), apic_x2apic() ? "x2APIC" : "xAPIC",
-		percpu_boot.apic_id, (unsigned long long)smp_tramp_pa, maxcpus);
+		smp_cpu_count(), smp_found, (unsigned long long)tsc_to_ms(rdtsc() - t0),
+		!apic_ready() ? "no local APIC in use" : apic_x2apic() ? "x2APIC" : "xAPIC", percpu_boot.apic_id,
+		(unsigned long long)smp_tramp_pa, maxcpus);
 }
 
 void smp_enable_interrupts(void)

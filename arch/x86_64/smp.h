@@ -69,8 +69,9 @@ paddr_t smp_trampoline_page(void);
 
 /*
  * Starts the CPUs madt lists (madt_status: acpi_read_madt's result), at most maxcpus of them, the
- * boot CPU counted. Needs the calibrated TSC; without it, or without a MADT or a local APIC, the
- * kernel runs on the boot CPU alone, saying why. Prints one line per CPU not started and a total.
+ * boot CPU counted. Needs the calibrated TSC; without it, or without a MADT or a local APIC, no
+ * other CPU is started, with a message saying why. Prints one line per CPU not started and a
+ * total. Plans and starts once: later calls (tests) may only pass a failed madt_status.
  */
 void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcpus);
 

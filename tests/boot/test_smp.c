@@ -79,6 +79,19 @@ KTEST(smp_every_cpu_found_is_online)
 		KEXPECT_EQ(percpu_boot.apic_id, apic_id());
 }
 
+/* Without a MADT nothing starts and nothing changes: the boot CPU runs alone, with a message. */
+KTEST(smp_init_without_a_madt_starts_nothing)
+{
+	cpumask_t online = smp_online_mask();
+	unsigned found = smp_cpus_found(), apic = percpu_boot.apic_id;
+
+	smp_init(NULL, ACPI_EBADTABLE, SMP_MAX_CPUS);
+	smp_init(NULL, ACPI_ENORSDP, 1);
+	KEXPECT_EQ(smp_online_mask(), online);
+	KEXPECT_EQ(smp_cpus_found(), found);
+	KEXPECT_EQ(percpu_boot.apic_id, apic);
+}
+
 KTEST(smp_trampoline_page_kept_below_1m)
 {
 	paddr_t pa = smp_trampoline_page();
