@@ -85,8 +85,10 @@ unsigned smp_self(void);
 
 /*
  * Runs fn(arg) on every online CPU in mask and returns when all have returned; the caller's own
- * bit runs fn here, after the others were sent theirs. Callable with interrupts enabled or not; not
- * from within a call fn of this CPU's own smp_call_many.
+ * bit runs fn here, after the others were sent theirs. Callable with interrupts enabled or not.
+ * Not re-entrant on one CPU (its slots in the targets are busy until it returns: a panic): so fn
+ * may call other CPUs itself only where its CPU cannot be inside smp_call_many (the tests do that
+ * on purpose; a TLB flush never calls).
  */
 void smp_call_many(cpumask_t mask, void (*fn)(void *arg), void *arg);
 /* smp_call_many on one CPU; -1 when cpu is not online. */
