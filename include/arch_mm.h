@@ -31,9 +31,50 @@ paddr_t arch_cr3_read(void);
  * 2^(bits - PAGE_SHIFT) exists, and a PTE naming one sets reserved bits. */
 unsigned arch_phys_addr_bits(void);
 
-/* Disables interrupts and returns the previous state for arch_irq_restore. */
+/*
+ * Disables interrupts and returns the previous state for arch_irq_restore. Sections nest and are
+ * counted per CPU; interrupts come back on only when the outermost section that found them on is
+ * restored (restoring out of order is a panic on the kernel).
+ */
 uint64_t arch_irq_save(void);
 void arch_irq_restore(uint64_t flags);
 void arch_cpu_relax(void);
+
+/*
+ * The per-CPU interrupt state, for the lock code: whether interrupts are enabled on this CPU, how
+ * many arch_irq_save sections are open on it, and whether it runs an interrupt or exception
+ * handler. Each answer is this CPU's own, whatever the others do.
+ */
+bool arch_irqs_enabled(void);
+unsigned arch_irq_depth(void);
+bool arch_in_interrupt(void);
+
+/*
+ * CPUs. The kernel runs on up to ARCH_MAX_CPUS CPUs (arch/x86_64/smp.c, index 0 the boot CPU); the
+ * host's fake machine is one CPU, index 0. mm/ does not call these yet.
+ *
+ * How the cross-CPU TLB shootdown will use them: a path that clears or changes present PTEs
+ * writes them under its lock, invalidates the span on its own CPU as today, and then calls
+ * arch_cpu_call(arch_cpus_online() & ~(1 << arch_cpu_index()), flush, &span) once per call
+ * whatever the page count: every other CPU runs flush (the same per-page / whole-TLB threshold
+ * as the local invalidation) and arch_cpu_call returns only when all of them have, so the unmap
+ * returns with no stale translation anywhere. The seam guarantees what that needs to be
+ * deadlock-free: arch_cpu_call may be called with interrupts disabled, and while it waits it runs
+ * the calls other CPUs posted to this one (two CPUs shooting down at once both finish); a CPU that
+ * spins with interrupts disabled, on a lock or anything else, calls arch_cpu_poll() in its loop,
+ * so a lock holder waiting for its acknowledgement gets it. fn runs with interrupts disabled and
+ * must not wait for anything the caller may hold.
+ */
+#define ARCH_MAX_CPUS 64
+typedef uint64_t arch_cpumask_t;   /* bit i: the CPU of index i */
+
+/* The index of the running CPU. */
+unsigned arch_cpu_index(void);
+/* The CPUs that run kernel code and take calls. */
+arch_cpumask_t arch_cpus_online(void);
+/* Runs fn(arg) on every online CPU in mask (the caller's bit: here) and returns when all returned. */
+void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg);
+/* Runs the calls other CPUs posted to this one. */
+void arch_cpu_poll(void);
 
 #endif

@@ -8,7 +8,7 @@
 
 #define CMDLINE_SYSPTE_MIN SIZE_2M
 
-enum cmdline_type { CMDLINE_T_BOOL, CMDLINE_T_SIZE, CMDLINE_T_NAME, CMDLINE_T_PREFIX };
+enum cmdline_type { CMDLINE_T_BOOL, CMDLINE_T_SIZE, CMDLINE_T_NAME, CMDLINE_T_PREFIX, CMDLINE_T_COUNT };
 
 /* One option: its key, value type and, for names, the accepted values (index = stored value). */
 struct cmdline_option {
@@ -33,6 +33,7 @@ static const struct cmdline_option cmdline_options[CMDLINE_NKEYS] = {
 	[CMDLINE_VERIFIER] = { "verifier", CMDLINE_T_BOOL, 4, cmdline_bool_names },
 	[CMDLINE_EXHAUST] = { "exhaust", CMDLINE_T_NAME, 2, cmdline_exhaust_names },
 	[CMDLINE_CRASHTEST] = { "crashtest", CMDLINE_T_NAME, CMDLINE_CRASH_COUNT, cmdline_crash_names },
+	[CMDLINE_MAXCPUS] = { "maxcpus", CMDLINE_T_COUNT, 0, 0 },
 };
 
 /* ---------------------------------------------------------------- small pure helpers */
@@ -229,12 +230,31 @@ static unsigned cmdline_parse_size(const char *v, size_t n, uint64_t *out)
 	return CMDLINE_NPROBLEMS;
 }
 
+/* Parses a count value: digits only, 1..CMDLINE_MAXCPUS_MAX; CMDLINE_NPROBLEMS and *out, else the problem. */
+static unsigned cmdline_parse_count(const char *v, size_t n, uint8_t *out)
+{
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!cmdline_is_digit((uint8_t)v[i]))
+			return CMDLINE_P_BAD_NUMBER;
+		x = x * 10 + (unsigned)(v[i] - '0');
+		if (x > CMDLINE_MAXCPUS_MAX)   /* stays small: no overflow however many digits */
+			return CMDLINE_P_BAD_NUMBER;
+	}
+	if (x < 1)
+		return CMDLINE_P_BAD_NUMBER;
+	*out = (uint8_t)x;
+	return CMDLINE_NPROBLEMS;
+}
+
 /* Parses v[0, n) (n >= 1) as key's value and stores it in o; returns CMDLINE_NPROBLEMS or the problem. */
 static unsigned cmdline_apply(struct cmdline_opts *o, unsigned key, const char *v, size_t n)
 {
 	const struct cmdline_option *opt = &cmdline_options[key];
 	if (opt->type == CMDLINE_T_SIZE)
 		return cmdline_parse_size(v, n, &o->syspte);
+	if (opt->type == CMDLINE_T_COUNT)
+		return cmdline_parse_count(v, n, &o->maxcpus);
 	if (opt->type == CMDLINE_T_PREFIX) {
 		if (n >= CMDLINE_KTEST_MAX)
 			return CMDLINE_P_BAD_PREFIX;
@@ -308,7 +328,7 @@ static void cmdline_word(struct cmdline *c, size_t off, size_t len, bool fragmen
 void cmdline_defaults(struct cmdline_opts *o)
 {
 	*o = (struct cmdline_opts){ .syspte = SYSPTE_DEFAULT_SIZE, .onexit = CMDLINE_ONEXIT_HALT,
-		.exhaust = CMDLINE_EXHAUST_BUDGET, .crashtest = CMDLINE_CRASH_NONE };
+		.exhaust = CMDLINE_EXHAUST_BUDGET, .crashtest = CMDLINE_CRASH_NONE, .maxcpus = CMDLINE_MAXCPUS_MAX };
 }
 
 void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut)
@@ -430,6 +450,7 @@ static void cmdline_fmt_value(struct cmdline_fmt *f, const struct cmdline_opts *
 	case CMDLINE_VERIFIER: cmdline_fmt_byte(f, o->verifier ? '1' : '0'); break;
 	case CMDLINE_EXHAUST: cmdline_fmt_str(f, cmdline_exhaust_names[o->exhaust % 2]); break;
 	case CMDLINE_CRASHTEST: cmdline_fmt_str(f, cmdline_crash_names[o->crashtest % CMDLINE_CRASH_COUNT]); break;
+	case CMDLINE_MAXCPUS: cmdline_fmt_u64(f, o->maxcpus); break;
 	}
 }
 
@@ -445,6 +466,11 @@ static void cmdline_fmt_accepted(struct cmdline_fmt *f, unsigned key)
 		cmdline_fmt_str(f, "a test-name prefix of 1 to 63 letters, digits or '_'");
 		return;
 	}
+	if (opt->type == CMDLINE_T_COUNT) {
+		cmdline_fmt_str(f, "a whole number from 1 to ");
+		cmdline_fmt_u64(f, CMDLINE_MAXCPUS_MAX);
+		return;
+	}
 	for (unsigned i = 0; i < opt->nnames; i++) {
 		cmdline_fmt_str(f, i == 0 ? "" : i + 1 == opt->nnames ? " or " : ", ");
 		cmdline_fmt_str(f, opt->names[i]);
@@ -456,7 +482,7 @@ const char *cmdline_key_name(unsigned key)
 	return key < CMDLINE_NKEYS ? cmdline_options[key].key : "?";
 }
 
-/* What each problem says after "ignored: " (BAD_NAME and BAD_PREFIX go on with the accepted values). */
+/* What each problem says after "ignored: " (BAD_NAME, BAD_PREFIX and BAD_NUMBER go on with the accepted values). */
 static const char *const cmdline_problem_text[CMDLINE_NPROBLEMS] = {
 	[CMDLINE_P_NOT_ASCII] = "a byte that is not printable ASCII",
 	[CMDLINE_P_NO_EQUALS] = "not key=value",
@@ -472,6 +498,7 @@ static const char *const cmdline_problem_text[CMDLINE_NPROBLEMS] = {
 	[CMDLINE_P_OVERRIDDEN] = "overridden by a later ",
 	[CMDLINE_P_CUT_WORD] = "cut at the end of the input (possibly a fragment)",
 	[CMDLINE_P_INPUT_CUT] = "",
+	[CMDLINE_P_BAD_NUMBER] = "not ",
 };
 
 size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t cap)
@@ -492,7 +519,7 @@ size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t 
 	cmdline_fmt_word(&f, c->text + d->off, d->len);
 	cmdline_fmt_str(&f, d->problem == CMDLINE_P_OVERRIDDEN ? " " : " ignored: ");
 	cmdline_fmt_str(&f, d->problem < CMDLINE_NPROBLEMS ? cmdline_problem_text[d->problem] : "?");
-	if (d->problem == CMDLINE_P_BAD_NAME || d->problem == CMDLINE_P_BAD_PREFIX)
+	if (d->problem == CMDLINE_P_BAD_NAME || d->problem == CMDLINE_P_BAD_PREFIX || d->problem == CMDLINE_P_BAD_NUMBER)
 		cmdline_fmt_accepted(&f, d->key);
 	if (d->problem == CMDLINE_P_OVERRIDDEN) {
 		cmdline_fmt_str(&f, cmdline_key_name(d->key));

@@ -14,6 +14,7 @@
  *      size    decimal digits with an optional K, M or G (or k, m, g), a multiple of 2M in 2M..512G
  *      name    one of the key's names
  *      prefix  1 to CMDLINE_KTEST_MAX - 1 letters, digits or '_'
+ *      count   decimal digits (leading zeros allowed) giving 1..CMDLINE_MAXCPUS_MAX; no sign, no suffix
  *  - The last valid occurrence of a key wins; an earlier one gets an "overridden" diagnostic.
  *  - Any other word has no effect and gets a diagnostic naming it and the value in effect: a
  *    byte that is not printable ASCII, no '=', an unknown key, an empty or malformed value, and
@@ -27,10 +28,11 @@
 #define CMDLINE_KTEST_MAX 64     /* ktest= prefix buffer, NUL included */
 #define CMDLINE_DIAG_MAX  32     /* diagnostics kept; the rest are counted in ndropped */
 #define CMDLINE_WORD_SHOWN 48    /* bytes of a word a message quotes before "..." */
+#define CMDLINE_MAXCPUS_MAX 64   /* maxcpus= range 1..this: the kernel's CPU limit (SMP_MAX_CPUS) */
 
 enum cmdline_key {
 	CMDLINE_ONEXIT, CMDLINE_SYSPTE, CMDLINE_KTEST, CMDLINE_MMAPDUMP, CMDLINE_PTDUMP,
-	CMDLINE_VERIFIER, CMDLINE_EXHAUST, CMDLINE_CRASHTEST,
+	CMDLINE_VERIFIER, CMDLINE_EXHAUST, CMDLINE_CRASHTEST, CMDLINE_MAXCPUS,
 	CMDLINE_NKEYS,
 	CMDLINE_NOKEY = CMDLINE_NKEYS
 };
@@ -49,6 +51,7 @@ struct cmdline_opts {
 	uint8_t onexit;                  /* enum cmdline_onexit */
 	uint8_t exhaust;                 /* enum cmdline_exhaust */
 	uint8_t crashtest;               /* enum cmdline_crashtest */
+	uint8_t maxcpus;                 /* CPUs to run, the boot CPU counted: 1..CMDLINE_MAXCPUS_MAX */
 	bool mmapdump, ptdump, verifier;
 	char ktest[CMDLINE_KTEST_MAX];   /* "" runs every test; else the prefix, NUL-terminated */
 };
@@ -69,6 +72,7 @@ enum cmdline_problem {
 	CMDLINE_P_OVERRIDDEN,    /* valid, but a later word of the same key wins */
 	CMDLINE_P_CUT_WORD,      /* the last word of a cut input: possibly a fragment */
 	CMDLINE_P_INPUT_CUT,     /* the input is longer than what was parsed (no word) */
+	CMDLINE_P_BAD_NUMBER,    /* count: not decimal digits, or outside the key's range */
 	CMDLINE_NPROBLEMS
 };
 

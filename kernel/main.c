@@ -1,12 +1,14 @@
 /*
  * Kernel entry: from the loader's hand-over to the self-test suite.
- *  1. serial, CPU (GDT/TSS, the kernel's trap handlers, IDT, EFER.NXE, CR0.WP, CR4, PAT) — nothing
- *     assumed from firmware;
+ *  1. per-CPU data (GS base), serial, CPU (GDT/TSS, the kernel's trap handlers, IDT, EFER, CR0,
+ *     CR4, PAT) — nothing assumed from firmware;
  *  2. boot information and memory map copied into the kernel image;
- *  3. physical allocator from the map (boot-services memory usable at once);
+ *  3. physical allocator from the map (boot-services memory usable at once), and at once the page
+ *     below 1 MiB the APs' trampoline needs;
  *  4. the kernel's own page tables; CR3 switch; loader pages (and its tables) reclaimed last;
  *  5. framebuffer console (and what the CPU cannot enforce: no NX, no PAT); the memory manager;
- *     the self-test suite; the onexit action.
+ *     the TSC calibration; the other CPUs (ACPI MADT, INIT-SIPI-SIPI); the self-test suite; the
+ *     onexit action.
  */
 #include "bootinfo.h"
 #include "efi_mmap.h"
@@ -28,6 +30,8 @@
 #include "summary.h"
 #include "sysinfo.h"
 #include "tsc.h"
+#include "percpu.h"
+#include "smp.h"
 
 struct bootinfo kernel_bootinfo;
 struct cmdline kernel_cmdline;
@@ -150,16 +154,25 @@ static void kernel_print_phys(void)
 		(unsigned long long)s.meta_pages, (unsigned long long)s.highest_pfn);
 }
 
+/* Starts the CPUs the ACPI MADT lists, at most maxcpus= of them (arch/x86_64/smp.c). */
+static void kernel_start_cpus(void)
+{
+	static struct acpi_madt_info madt;
+	int st = acpi_read_madt(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &madt);
+
+	smp_init(&madt, st, kernel_cmdline.opts.maxcpus);
+}
+
 void kmain(paddr_t bootinfo_pa)
 {
 	tsc_at_kmain = tsc_read();
+	percpu_init_boot();   /* first: locks count interrupt sections per CPU through it */
 	serial_init();
 	cpu_detect();
-	gdt_init();
+	gdt_init_cpu(&percpu_boot);
 	trap_set_handlers(kernel_page_fault, panic_trap);
 	idt_init();
-	cpu_init_control_regs();
-	cpu_init_pat();
+	cpu_init_control_state();
 	kernel_take_bootinfo(bootinfo_pa);
 	kernel_parse_cmdline();
 	static char shown[4 * CMDLINE_TEXT_MAX + 1];
@@ -175,10 +188,12 @@ void kmain(paddr_t bootinfo_pa)
 	}
 	if (phys_init(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size))
 		kpanic("cannot build the physical allocator from the memory map");
+	smp_reserve_trampoline();   /* before anything else can take the pages below 1 MiB */
 	vm_init(&kernel_bootinfo);
 	if (kernel_cmdline.opts.ptdump)
 		pt_dump(&kernel_pt);
 	phys_release_loader();
+	smp_reserve_trampoline();   /* again, in case every low page was the loader's */
 	if (vm_fb_virt)
 		fbcon_init(&kernel_bootinfo.fb, (void *)vm_fb_virt);
 	if (fbcon_active())
@@ -189,6 +204,8 @@ void kmain(paddr_t bootinfo_pa)
 	kernel_print_phys();
 	mm_init();
 	sysinfo_init_clock();
+	kernel_start_cpus();
+	smp_enable_interrupts();   /* the boot CPU takes calls by IPI, as the others do */
 
 	crashtest_run();
 	ktest_run_all(kernel_cmdline.opts.ktest);

@@ -8,11 +8,13 @@
 #include "ksyms.h"
 #include "fbcon.h"
 #include "syspte.h"
+#include "smp.h"
 
 enum onexit_action kernel_onexit = ONEXIT_HALT;
 static volatile int panic_depth;
 
-/* Stops the machine as the command line asked: QEMU exit code, reboot, or halt forever. */
+/* Stops the machine as the command line asked: QEMU exit code, reboot, or halt forever (every CPU:
+ * the others through an NMI, after the last line is out, so none holds the console lock). */
 void kernel_finish(bool success)
 {
 	(void)arch_irq_save();
@@ -21,6 +23,7 @@ void kernel_finish(bool success)
 	if (kernel_onexit == ONEXIT_REBOOT)
 		shutdown_reset();
 	kprintf("System halted.\n");
+	smp_stop_others();
 	shutdown_halt();
 }
 

@@ -85,10 +85,12 @@ static void summary_format(const struct ktest_results *r, const struct sysinfo *
 		  si->cpu_nx ? "" : "; no NX: data is executable", si->cpu_pat ? "" : "; no PAT: WC is UC-");
 	ksnprintf(sum.machine[1][0], SUMMARY_LINE_MAX, "CPUs");
 	if (si->madt_status == 0)
-		ksnprintf(sum.machine[1][1], SUMMARY_LINE_MAX, "%zu (ACPI MADT: %zu enabled, %zu listed)", si->cpus_usable,
+		ksnprintf(sum.machine[1][1], SUMMARY_LINE_MAX, "%u/%u started%s (ACPI MADT: %zu enabled, %zu listed)",
+			  si->cpus_started, si->cpus_found, si->cpus_found > si->cpus_started ? ", see the log" : "",
 			  si->cpus_enabled, si->cpu_entries);
 	else
-		ksnprintf(sum.machine[1][1], SUMMARY_LINE_MAX, "unknown: %s", acpi_strerror(si->madt_status));
+		ksnprintf(sum.machine[1][1], SUMMARY_LINE_MAX, "%u started; ACPI MADT unknown: %s", si->cpus_started,
+			  acpi_strerror(si->madt_status));
 	ksnprintf(sum.machine[2][0], SUMMARY_LINE_MAX, "RAM");
 	ksnprintf(sum.machine[2][1], SUMMARY_LINE_MAX, "%llu MiB in the memory map, %llu MiB managed by the allocator",
 		  (unsigned long long)(si->ram_bytes >> 20), (unsigned long long)(si->usable_bytes >> 20));

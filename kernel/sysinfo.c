@@ -9,6 +9,7 @@
 #include "efi_mmap.h"
 #include "bootinfo.h"
 #include "kprintf.h"
+#include "smp.h"
 
 /* acpi_map_fn over the direct map: pages of [pa, pa + len) that are not mapped yet (ACPI tables in
  * firmware-reserved memory) are added read-only and non-executable; NULL past the direct map. */
@@ -83,6 +84,8 @@ void sysinfo_collect(struct sysinfo *si, struct acpi_madt_info *madt)
 	si->cpus_usable = si->madt_status ? 0 : madt->usable;
 	si->cpus_enabled = si->madt_status ? 0 : madt->enabled;
 	si->cpu_entries = si->madt_status ? 0 : madt->entries;
+	si->cpus_started = smp_cpu_count();
+	si->cpus_found = smp_cpus_found();
 	si->ram_bytes = sysinfo_ram_bytes();
 	phys_get_stats(&ps);
 	si->usable_bytes = ps.usable_pages << PAGE_SHIFT;

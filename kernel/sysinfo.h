@@ -1,6 +1,6 @@
 /*
  * sysinfo_: the facts the summary screen shows about the machine, gathered after the suite: CPU
- * (CPUID vendor and brand), CPUs found (ACPI MADT), RAM (memory map and physical allocator),
+ * (CPUID vendor and brand), CPUs started and found (ACPI MADT), RAM (memory map and physical allocator),
  * firmware (vendor and revisions from the loader), framebuffer mode, and boot times from the TSC.
  */
 #ifndef SYSINFO_H
@@ -14,6 +14,7 @@ struct sysinfo {
 	bool cpu_nx, cpu_pat;            /* features whose absence the screen names */
 	int madt_status;                 /* acpi_ status of the MADT read */
 	size_t cpus_usable, cpus_enabled, cpu_entries;
+	unsigned cpus_started, cpus_found;  /* CPUs online / distinct CPUs the MADT lists as able to run */
 	uint64_t ram_bytes;              /* RAM types in the memory map */
 	uint64_t usable_bytes;           /* pages the physical allocator manages */
 	const char *fw_vendor;

@@ -2,8 +2,9 @@
 # TAP: the kernel command line as people write \cmdline.txt, booted for real (loader + kernel).
 # Each case writes a cmdline.txt byte for byte, boots it and checks QEMU's exit code and the
 # lines the serial log must (and must not) hold: a message naming every word that had no effect,
-# the options in effect, a ktest= prefix naming no test failing the suite. The cases run only the
-# cmdline_ tests (a few seconds each); the whole suite at other sizes is tools/syspte-sizes.sh.
+# the options in effect, a ktest= prefix naming no test failing the suite, maxcpus= starting only
+# that many of QEMU's CPUs. The cases run only the cmdline_ (or smp_) tests, a few seconds each; the
+# whole suite at other sizes is tools/syspte-sizes.sh.
 set -u
 cd "$(dirname "$0")/.."
 src=build/esp-test
@@ -25,8 +26,11 @@ long() {
 	printf '\nsyspte=640M\n'
 }
 nomatch() { printf 'onexit=qemu ktest=no_such_test\n'; }
+# maxcpus= on a 4-CPU machine: a refused value, then 2 (the smp_ tests only).
+maxcpus() { printf 'onexit=qemu ktest=smp_ maxcpus=0 maxcpus=2\n'; }
 
 # name | writer | expected exit | strings the log must hold (separated by ;) | strings it must not hold
+#   [| QEMU arguments]
 cases=(
 	"notepad|notepad|33|rmkernel: booting; cmdline \"onexit=qemu ktest=cmdline_ mmapdump=0 ptdump=0 # a comment: verifier=1 syspte=0x4000000;\
 cmdline: \"syspte=0x4000000\" ignored: not a decimal size (hex and signs are not accepted); using syspte=1G;\
@@ -44,17 +48,22 @@ syspte: region 0xffffc00000000000, 1024 MiB;SELF-TEST PASSED|page tables at 0x;a
 cmdline: the command line is longer than the 511 bytes read; the rest is ignored;SELF-TEST PASSED|syspte: region 0xffffc00000000000, 6 MiB"
 	"ktest-names-nothing|nomatch|35|cmdline: ktest=no_such_test names no test; the suite will fail;\
 not ok 1 ktest_filter_names_a_test;0 passed, 1 failed;SELF-TEST FAILED|SELF-TEST PASSED"
+	"maxcpus|maxcpus|33|cmdline: \"maxcpus=0\" ignored: not a whole number from 1 to 64; using maxcpus=2;\
+cmdline: in effect: onexit=qemu syspte=1G ktest=smp_ mmapdump=0 ptdump=0 verifier=0 exhaust=budget crashtest=none maxcpus=2;\
+smp: APIC id 2 not started: beyond maxcpus=2;smp: APIC id 3 not started: beyond maxcpus=2;smp: 2 of 4 CPUs started;\
+, 0 failed, 0 skipped;SELF-TEST PASSED|smp: 4 of 4|-smp 4"
 )
 echo "1..${#cases[@]}"
 n=0
 for c in "${cases[@]}"; do
 	n=$((n + 1))
-	IFS='|' read -r name writer want musts mustnots <<< "$c"
+	IFS='|' read -r name writer want musts mustnots qargs <<< "$c"
 	esp=$(mktemp -d /tmp/cmdline-esp.XXXXXX)
 	cp -r "$src"/EFI "$src"/kernel.elf "$esp"/
 	"$writer" > "$esp/cmdline.txt"
 	log=$esp.log
-	tools/qemu.sh --esp "$esp" --serial "$log" --timeout 90
+	# shellcheck disable=SC2086
+	tools/qemu.sh --esp "$esp" --serial "$log" --timeout 90 ${qargs:-}
 	rc=$?
 	tr -d '\r' < "$log" > "$log.txt"
 	missing="" present=""

@@ -13,24 +13,36 @@ cd "$(dirname "$0")/.."
 # name | -cpu | -m | -smp | medium (dir, dir-high, sata, usb) | serial (yes/no) | timeout factor
 #   | strings the serial log must contain, separated by ';' (optional)
 #   [| extra command-line words: a dir medium of its own; with syspte=SIZE the region is checked too]
+#   [| extra QEMU arguments]
 # (12 GiB takes long: the exhaustion tests take all of RAM, and the host must supply it.)
 # The CPUs without NX or PAT must say so at boot, skip the tests that need the feature with the
-# reason, and pass the rest; a CPU with both skips nothing.
+# reason, and pass the rest; a CPU with both skips nothing. The CPU models run two CPUs, so each
+# AP's control state is checked against the boot CPU's on every model; a one-CPU machine skips the
+# three tests that need a second CPU (qemu64-512M). Every configuration with a serial port must
+# report all of its -smp CPUs started.
+SKIP1="smp_call_reaches_a_busy_cpu_through_the_ipi # SKIP one CPU online;smp_calls_crossing_with_interrupts_off_all_finish # SKIP one CPU online;smp_stalled_cpu_is_reported_parked_and_restarts # SKIP one CPU online"
 CONFIGS=(
-	"qemu64-512M|qemu64|512M|1|dir|yes|1|nx=1;pat=1;, 0 failed, 0 skipped"
-	"cpu-max|max|512M|1|dir|yes|1|1g=1;, 0 failed, 0 skipped"
-	"cpu-no-nx|qemu64,-nx|512M|1|dir|yes|1|nx=0;vm: NOTE: this CPU has no NX;pt_nx_blocks_instruction_fetch # SKIP CPU without NX;pt_live_tables_wx_nx_no_user # SKIP CPU without NX;, 0 failed, 2 skipped"
-	"cpu-no-pat|qemu64,-pat|512M|1|dir|yes|1|pat=0;vm: NOTE: this CPU has no PAT;MmWriteCombined WC -> UC-;cpu_pat_programmed # SKIP CPU without PAT;, 0 failed, 1 skipped"
-	"cpu-no-nx-pat-pge|qemu64,-nx,-pat,-pge|512M|1|dir|yes|1|nx=0;pat=0;pge=0;this CPU has no NX;this CPU has no PAT;, 0 failed, 3 skipped"
-	"cpu-no-ext-leaves|qemu64,xlevel=0|512M|1|dir|yes|1|nx=0 1g=0;physbits=36;this CPU has no NX;, 0 failed, 2 skipped"
-	"cpu-core2duo|core2duo|512M|1|dir|yes|1"
-	"cpu-Nehalem|Nehalem|512M|1|dir|yes|1"
+	"qemu64-512M|qemu64|512M|1|dir|yes|1|nx=1;pat=1;smp: 1 of 1 CPUs started;$SKIP1;, 0 failed, 3 skipped"
+	"cpu-max|max|512M|2|dir|yes|1|1g=1;, 0 failed, 0 skipped"
+	"cpu-no-nx|qemu64,-nx|512M|2|dir|yes|1|nx=0;vm: NOTE: this CPU has no NX;pt_nx_blocks_instruction_fetch # SKIP CPU without NX;pt_live_tables_wx_nx_no_user # SKIP CPU without NX;, 0 failed, 2 skipped"
+	"cpu-no-pat|qemu64,-pat|512M|2|dir|yes|1|pat=0;vm: NOTE: this CPU has no PAT;MmWriteCombined WC -> UC-;cpu_pat_programmed # SKIP CPU without PAT;, 0 failed, 1 skipped"
+	"cpu-no-nx-pat-pge|qemu64,-nx,-pat,-pge|512M|2|dir|yes|1|nx=0;pat=0;pge=0;this CPU has no NX;this CPU has no PAT;, 0 failed, 3 skipped"
+	"cpu-no-ext-leaves|qemu64,xlevel=0|512M|2|dir|yes|1|nx=0 1g=0;physbits=36;this CPU has no NX;, 0 failed, 2 skipped"
+	"cpu-core2duo|core2duo|512M|2|dir|yes|1|, 0 failed, 0 skipped"
+	"cpu-Nehalem|Nehalem|512M|2|dir|yes|1|, 0 failed, 0 skipped"
 	"ram-128M|qemu64|128M|1|dir|yes|1"
 	"ram-2G|qemu64|2G|1|dir|yes|1"
 	"ram-12G-loader-above-4G|max|12G|1|dir-high|yes|3"
 	"sata-disk-image|qemu64|512M|1|sata|yes|1"
 	"usb-stick-xhci|qemu64|512M|1|usb|yes|1"
-	"smp-4|qemu64|512M|4|dir|yes|1"
+	"smp-2|qemu64|512M|2|dir|yes|1|, 0 failed, 0 skipped"
+	"smp-4|qemu64|512M|4|dir|yes|1|, 0 failed, 0 skipped"
+	"smp-8|qemu64|512M|8|dir|yes|1|, 0 failed, 0 skipped"
+	"smp-16|qemu64|512M|16|dir|yes|1|, 0 failed, 0 skipped"
+	"smp-4-mttcg|qemu64|512M|4|dir|yes|1|, 0 failed, 0 skipped||-accel tcg,thread=multi"
+	"smp-16-mttcg|max|512M|16|dir|yes|1|, 0 failed, 0 skipped||-accel tcg,thread=multi"
+	"smp-4-tcg-single-thread|qemu64|512M|4|dir|yes|1|, 0 failed, 0 skipped||-accel tcg,thread=single"
+	"smp-4-maxcpus-2|qemu64|512M|4|dir|yes|1|smp: APIC id 2 not started: beyond maxcpus=2;smp: APIC id 3 not started: beyond maxcpus=2;smp: 2 of 4 CPUs started;, 0 failed, 0 skipped|maxcpus=2"
 	"no-serial-port|qemu64|512M|1|dir|no|1"
 	"syspte-2M|qemu64|512M|1|dir|yes|1||syspte=2M"
 	"syspte-64M|qemu64|512M|1|dir|yes|1||syspte=64M"
@@ -105,9 +117,10 @@ prepare_media() {
 	fi
 }
 
-# Boots one configuration: boot NAME CPU MEM SMP MEDIUM SERIAL LIMIT [WORDS]; sets rc (QEMU's exit status).
+# Boots one configuration: boot NAME CPU MEM SMP MEDIUM SERIAL LIMIT [WORDS [QEMU-ARGS]]; sets rc
+# (QEMU's exit status).
 boot() {
-	local name=$1 cpu=$2 mem=$3 smp=$4 medium=$5 serial=$6 limit=$7 words=${8:-} vars
+	local name=$1 cpu=$2 mem=$3 smp=$4 medium=$5 serial=$6 limit=$7 words=${8:-} qextra=${9:-} vars
 	local log=$logs/$name.log
 	vars=$work/vars-$name.fd
 	cp "$vars_src" "$vars"
@@ -115,6 +128,8 @@ boot() {
 		-drive if=pflash,format=raw,unit=0,readonly=on,file="$code"
 		-drive if=pflash,format=raw,unit=1,file="$vars"
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -net none)
+	# shellcheck disable=SC2206
+	[ -z "$qextra" ] || args+=($qextra)
 	case $medium in
 	dir) if [ -n "$words" ]; then   # its own ESP, with the extra command-line words
 		mkdir -p "$work/esp-$name"
@@ -157,10 +172,11 @@ judge_region() {
 	fi
 }
 
-# Judges one boot from rc and its log (judge NAME MEDIUM SERIAL LIMIT EXPECT [WORDS]); sets verdict and detail.
+# Judges one boot from rc and its log (judge NAME MEDIUM SERIAL LIMIT EXPECT WORDS SMP); sets verdict
+# and detail.
 judge() {
-	local name=$1 medium=$2 serial=$3 limit=$4 expect=$5 words=${6:-} log=$logs/$1.log txt summary features ram bootdev low s want missing=""
-	txt=$(tr -d '\r' < "$log")
+	local name=$1 medium=$2 serial=$3 limit=$4 expect=$5 words=${6:-} smp=${7:-1} log=$logs/$1.log txt summary features ram cpus bootdev low s want missing=""
+	txt=$(tr -d '\r' < "$log" 2>/dev/null || true)   # no log when QEMU did not start
 	verdict=FAIL
 	case $rc in
 	33) detail="exit 33";;
@@ -176,11 +192,16 @@ judge() {
 	features=$(grep -oE '^cpu: .* nx=[01] 1g=[01] .* pat=[01] pge=[01]' <<< "$txt" | head -n1 |
 		grep -oE '(nx|1g|pat|pge)=[01]' | tr '\n' ' ' | sed 's/ $//' || true)
 	ram=$(grep -oE '^phys: [0-9]+ usable pages \([0-9]+ MiB\)' <<< "$txt" | grep -oE '[0-9]+ MiB' | head -n1 || true)
-	detail+=", ${summary:-no KTAP summary}${features:+, $features}${ram:+, $ram usable}"
+	cpus=$(grep -oE '^smp: [0-9]+ of [0-9]+ CPUs started' <<< "$txt" | head -n1 | sed 's/^smp: //' || true)
+	detail+=", ${summary:-no KTAP summary}${features:+, $features}${ram:+, $ram usable}, ${cpus:-no smp line}"
 	[ "$rc" = 33 ] && grep -q '^SELF-TEST PASSED' <<< "$txt" && [[ $summary =~ \ passed,\ 0\ failed(,|$) ]] && verdict=PASS
 	IFS=';' read -r -a want <<< "$expect"
 	for s in "${want[@]}"; do grep -qF -- "$s" <<< "$txt" || missing+=" [$s]"; done
 	[ -z "$missing" ] || { verdict=FAIL; detail+=", log lacks:$missing"; }
+	# Every CPU QEMU runs is found, and started unless maxcpus= says fewer.
+	local want_started=$smp
+	[[ " $words" =~ \ maxcpus=([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -lt "$smp" ] && want_started=${BASH_REMATCH[1]}
+	[ "$cpus" = "$want_started of $smp CPUs started" ] || { verdict=FAIL; detail+=", want $want_started of $smp CPUs started"; }
 	bootdev=$(grep -oE 'BdsDxe: starting .*' <<< "$txt" | grep -oE '(Sata|USB|Scsi|NVMe|VirtioBlk)\([^)]*\)' | head -n1 || true)
 	case $medium in
 	sata) [[ $bootdev == Sata* ]] || { verdict=FAIL; detail+=", did not boot from SATA (${bootdev:-no boot line})"; }
@@ -206,12 +227,12 @@ printf '%-26s %-6s %7s  %s\n' ------ ------ ------- -------
 failed=() ran=0
 total_start=$(date +%s%N)
 for c in "${CONFIGS[@]}"; do
-	IFS='|' read -r name cpu mem smp medium serial factor expect words <<< "$c"
+	IFS='|' read -r name cpu mem smp medium serial factor expect words qextra <<< "$c"
 	wanted "$name" || continue
 	start=$(date +%s%N)
-	boot "$name" "$cpu" "$mem" "$smp" "$medium" "$serial" $((timeout * factor)) "${words:-}"
+	boot "$name" "$cpu" "$mem" "$smp" "$medium" "$serial" $((timeout * factor)) "${words:-}" "${qextra:-}"
 	secs=$(seconds_since "$start")
-	judge "$name" "$medium" "$serial" $((timeout * factor)) "${expect:-}" "${words:-}"
+	judge "$name" "$medium" "$serial" $((timeout * factor)) "${expect:-}" "${words:-}" "$smp"
 	printf '%-26s %-6s %7s  %s\n' "$name" "$verdict" "$secs" "$detail"
 	ran=$((ran + 1))
 	[ "$verdict" = PASS ] || failed+=("$name")

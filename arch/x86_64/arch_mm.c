@@ -3,6 +3,9 @@
 #include "vmlayout.h"
 #include "x86.h"
 #include "cpu.h"
+#include "percpu.h"
+#include "smp.h"
+#include "kassert.h"
 
 void *arch_phys_to_virt(paddr_t pa) { return (void *)(DMAP_BASE + pa); }
 
@@ -36,11 +39,20 @@ uint64_t arch_irq_save(void)
 {
 	uint64_t f = read_rflags();
 	cli();
+	this_cpu()->irq_depth++;
 	return f;
 }
 
+/* Closes the innermost arch_irq_save section; interrupts come back on only with the outermost. */
 void arch_irq_restore(uint64_t flags)
 {
+	struct percpu *pc = this_cpu();
+
+	KASSERT(pc->irq_depth > 0, "arch_irq_restore on CPU %u without an open arch_irq_save", pc->index);
+	pc->irq_depth--;
+	KASSERT(!(flags & RFLAGS_IF) || pc->irq_depth == 0,
+		"CPU %u enables interrupts with %u arch_irq_save sections still open (restored out of order)",
+		pc->index, pc->irq_depth);
 	if (flags & RFLAGS_IF)
 		sti();
 }
@@ -50,5 +62,14 @@ unsigned arch_phys_addr_bits(void)
 {
 	return MIN(MAX(cpu_feat.max_phys_bits, 32u), 52u);
 }
+
+bool arch_irqs_enabled(void) { return read_rflags() & RFLAGS_IF; }
+unsigned arch_irq_depth(void) { return this_cpu()->irq_depth; }
+bool arch_in_interrupt(void) { return this_cpu()->irq_nesting != 0; }
+
+unsigned arch_cpu_index(void) { return this_cpu()->index; }
+arch_cpumask_t arch_cpus_online(void) { return smp_online_mask(); }
+void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg) { smp_call_many(mask, fn, arg); }
+void arch_cpu_poll(void) { smp_poll(); }
 
 void arch_cpu_relax(void) { __asm__ volatile("pause"); }

@@ -2,12 +2,16 @@
 #include "x86.h"
 #include "cpu.h"
 #include "kprintf.h"
+#include "kstring.h"
 
 struct cpu_features cpu_feat;
 
 #define CPUID1_EDX_PAT   (1u << 16)
 #define CPUID1_EDX_PGE   (1u << 13)
+#define CPUID1_EDX_MTRR  (1u << 12)
+#define CPUID1_EDX_MCE   (1u << 7)
 #define CPUID1_ECX_PCID  (1u << 17)
+#define CPUID1_ECX_X2APIC (1u << 21)
 #define CPUID7_EBX_SMEP  (1u << 7)
 #define CPUID7_EBX_INVPCID (1u << 10)
 #define CPUID7_EBX_SMAP  (1u << 20)
@@ -51,6 +55,9 @@ void cpu_detect(void)
 		cpu_feat.pat = r[3] & CPUID1_EDX_PAT;
 		cpu_feat.pge = r[3] & CPUID1_EDX_PGE;
 		cpu_feat.pcid = r[2] & CPUID1_ECX_PCID;
+		cpu_feat.x2apic = r[2] & CPUID1_ECX_X2APIC;
+		cpu_feat.mce = r[3] & CPUID1_EDX_MCE;
+		cpu_feat.mtrr = r[3] & CPUID1_EDX_MTRR;
 	}
 	if (max_leaf >= 7) {
 		cpuid(7, 0, r);
@@ -74,38 +81,132 @@ void cpu_detect(void)
 	}
 }
 
-/*
- * Sets EFER.NXE, CR0.WP, CR4.PGE/SMEP/SMAP from what the CPU has; an absent feature's bit is never
- * written (it would #GP). PCID stays off (one space).
- */
-void cpu_init_control_regs(void)
+/* CR0: protected mode and paging, write protection in ring 0 (WP), native x87 errors (NE, MP),
+ * caches on (CD and NW clear: an AP leaves INIT with both set). */
+uint64_t cpu_cr0_value(void)
 {
-	if (cpu_feat.nx)
-		wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
-	write_cr0(read_cr0() | CR0_WP);
-	uint64_t cr4 = read_cr4();
-	if (cpu_feat.pge)
-		cr4 |= CR4_PGE;
-	if (cpu_feat.smep)
-		cr4 |= CR4_SMEP;
-	if (cpu_feat.smap)
-		cr4 |= CR4_SMAP;
-	write_cr4(cr4);
+	return CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 }
 
-/* Programs the PAT so WB, WT, UC-, UC and WC are each reachable from a 4 KiB PTE (x86.h). */
-void cpu_init_pat(void)
+/*
+ * CR4: PAE (long mode), and where the CPU has them PGE (global pages), SMEP, SMAP and MCE (a machine
+ * check reaches the #MC handler instead of shutting the CPU down). Nothing else: no PCID (one
+ * address space), no OSFXSR/OSXSAVE (the kernel uses no SSE), whatever the firmware had set.
+ */
+uint64_t cpu_cr4_value(void)
 {
+	return CR4_PAE | (cpu_feat.pge ? CR4_PGE : 0) | (cpu_feat.smep ? CR4_SMEP : 0) |
+	       (cpu_feat.smap ? CR4_SMAP : 0) | (cpu_feat.mce ? CR4_MCE : 0);
+}
+
+/* EFER: long mode (LME, and LMA, which the CPU sets) and NXE when the CPU has NX; no SYSCALL. */
+uint64_t cpu_efer_value(void)
+{
+	return EFER_LME | EFER_LMA | (cpu_feat.nx ? EFER_NXE : 0);
+}
+
+static const uint32_t cpu_mtrr_fixed_msr[MTRR_FIXED_COUNT] = {
+	0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F,
+};
+static struct cpu_mtrrs cpu_mtrrs_boot;
+static bool cpu_mtrrs_recorded;
+
+void cpu_mtrr_read(struct cpu_mtrrs *m)
+{
+	memset(m, 0, sizeof(*m));   /* padding too: callers may compare with memcmp */
+	if (!cpu_feat.mtrr)
+		return;
+	uint64_t cap = rdmsr(MSR_MTRR_CAP);
+	m->def_type = rdmsr(MSR_MTRR_DEF_TYPE);
+	m->fixed_present = cap & MTRR_CAP_FIX;
+	m->nvar = (unsigned)MIN(cap & MTRR_CAP_VCNT, (uint64_t)MTRR_VAR_MAX);
+	for (unsigned i = 0; m->fixed_present && i < MTRR_FIXED_COUNT; i++)
+		m->fixed[i] = rdmsr(cpu_mtrr_fixed_msr[i]);
+	for (unsigned i = 0; i < 2 * m->nvar; i++)
+		m->var[i] = rdmsr(MSR_MTRR_PHYS_BASE0 + i);
+}
+
+const struct cpu_mtrrs *cpu_mtrr_boot(void) { return &cpu_mtrrs_boot; }
+
+/* True when a and b hold the same MTRR values. */
+static bool cpu_mtrr_equal(const struct cpu_mtrrs *a, const struct cpu_mtrrs *b)
+{
+	bool same = a->def_type == b->def_type && a->nvar == b->nvar && a->fixed_present == b->fixed_present;
+	for (unsigned i = 0; same && i < MTRR_FIXED_COUNT; i++)
+		same = a->fixed[i] == b->fixed[i];
+	for (unsigned i = 0; same && i < 2 * MTRR_VAR_MAX; i++)
+		same = a->var[i] == b->var[i];
+	return same;
+}
+
+/* Flushes this CPU's TLB, global entries included (CR4.PGE toggle, or a CR3 reload without PGE). */
+static void cpu_flush_tlb(uint64_t cr4)
+{
+	if (cr4 & CR4_PGE) {
+		write_cr4(cr4 & ~CR4_PGE);
+		write_cr4(cr4);
+	} else {
+		write_cr3(read_cr3());
+	}
+}
+
+/*
+ * Writes m into this CPU's MTRRs by the SDM's procedure (vol. 3A, 11.11.7.2): caches in no-fill
+ * mode and flushed, TLB flushed, MTRRs disabled while they change, then flushed again and
+ * restored. Interrupts must be off.
+ */
+static void cpu_mtrr_write(const struct cpu_mtrrs *m)
+{
+	uint64_t cr0 = read_cr0(), cr4 = read_cr4();
+
+	write_cr0((cr0 | CR0_CD) & ~CR0_NW);
+	wbinvd();
+	cpu_flush_tlb(cr4);
+	wrmsr(MSR_MTRR_DEF_TYPE, m->def_type & ~(MTRR_DEF_E | MTRR_DEF_FE));
+	for (unsigned i = 0; m->fixed_present && i < MTRR_FIXED_COUNT; i++)
+		wrmsr(cpu_mtrr_fixed_msr[i], m->fixed[i]);
+	for (unsigned i = 0; i < 2 * m->nvar; i++)
+		wrmsr(MSR_MTRR_PHYS_BASE0 + i, m->var[i]);
+	wbinvd();
+	cpu_flush_tlb(cr4);
+	wrmsr(MSR_MTRR_DEF_TYPE, m->def_type);
+	write_cr0(cr0);
+}
+
+/*
+ * Writes EFER, CR0, CR4 and the PAT from the values above; a feature the CPU lacks is never
+ * written (its bit would #GP). Runs on the boot CPU in kmain and on each AP as it starts, with
+ * interrupts off. The PAT and the MTRRs are the same on every CPU, as the SDM requires (vol. 3A,
+ * 11.12.4 and 11.11.8): the firmware sets the MTRRs, the kernel copies the boot CPU's to each AP
+ * whose MTRRs differ (QEMU's INIT, for one, clears an AP's).
+ */
+void cpu_init_control_state(void)
+{
+	wrmsr(MSR_EFER, cpu_efer_value());
+	write_cr0(cpu_cr0_value());
+	write_cr4(cpu_cr4_value());
 	if (cpu_feat.pat)
 		wrmsr(MSR_PAT, PAT_VALUE);
+	if (!cpu_mtrrs_recorded) {
+		cpu_mtrr_read(&cpu_mtrrs_boot);
+		cpu_mtrrs_recorded = true;
+		return;
+	}
+	struct cpu_mtrrs here;
+	cpu_mtrr_read(&here);
+	if (!cpu_mtrr_equal(&here, &cpu_mtrrs_boot))
+		cpu_mtrr_write(&cpu_mtrrs_boot);
 }
 
 /* Logs the decisions taken from CPUID. */
 void cpu_print_features(void)
 {
-	kprintf("cpu: %s nx=%d 1g=%d pcid=%d invpcid=%d smep=%d smap=%d pat=%d pge=%d physbits=%u\n",
+	kprintf("cpu: %s nx=%d 1g=%d pcid=%d invpcid=%d smep=%d smap=%d pat=%d pge=%d x2apic=%d physbits=%u\n",
 		cpu_feat.vendor, cpu_feat.nx, cpu_feat.page1g, cpu_feat.pcid, cpu_feat.invpcid,
-		cpu_feat.smep, cpu_feat.smap, cpu_feat.pat, cpu_feat.pge, cpu_feat.max_phys_bits);
+		cpu_feat.smep, cpu_feat.smap, cpu_feat.pat, cpu_feat.pge, cpu_feat.x2apic, cpu_feat.max_phys_bits);
+	kprintf("cpu: control state CR0 0x%llx CR4 0x%llx EFER 0x%llx on every CPU\n",
+		(unsigned long long)cpu_cr0_value(), (unsigned long long)cpu_cr4_value(),
+		(unsigned long long)cpu_efer_value());
 	kprintf("cpu: \"%s\", boot CPU APIC id %u\n", cpu_feat.brand, cpu_feat.apic_id);
 	kprintf("cpu: direct map uses %s pages\n", cpu_feat.page1g ? "1 GiB" : "2 MiB");
 }

@@ -1,26 +1,11 @@
-/* GDT with a 64-bit code/data pair and a TSS whose IST stacks take #DF, NMI and #MC. */
+/*
+ * Per-CPU GDT with a 64-bit code/data pair and a TSS whose IST stacks take #DF, NMI and #MC; one IDT
+ * shared by every CPU. Each CPU's GDT and TSS live in its struct percpu (percpu.h).
+ */
 #include "x86.h"
 #include "cpu.h"
 #include "trap.h"
-
-#define GDT_KCODE 0x08
-#define GDT_KDATA 0x10
-#define GDT_TSS   0x18
-
-#define IST_DF 1
-#define IST_NMI 2
-#define IST_MC 3
-#define IST_STACK_SIZE 16384
-
-struct tss {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-} __attribute__((packed));
+#include "percpu.h"
 
 struct gdt_ptr {
 	uint16_t limit;
@@ -43,29 +28,26 @@ struct idt_entry {
 #define TSS_TYPE_AVAIL (0x9ULL << 40)
 #define IDT_INTERRUPT_GATE 0x8E
 
-static uint64_t gdt[5] __attribute__((aligned(16)));
-static struct tss tss __attribute__((aligned(16)));
-static uint8_t ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));
 static struct idt_entry idt[256] __attribute__((aligned(16)));
 extern const uint64_t trap_stub_table[256];
 
-/* Loads the GDT and TSS and reloads every segment register. */
-void gdt_init(void)
+void gdt_init_cpu(struct percpu *pc)
 {
-	tss.ist[IST_DF - 1] = (uint64_t)&ist_stacks[0][IST_STACK_SIZE];
-	tss.ist[IST_NMI - 1] = (uint64_t)&ist_stacks[1][IST_STACK_SIZE];
-	tss.ist[IST_MC - 1] = (uint64_t)&ist_stacks[2][IST_STACK_SIZE];
-	tss.iomap_base = sizeof(tss);
+	struct x86_tss *tss = &pc->tss;
 
-	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
-	gdt[0] = 0;
-	gdt[1] = SEG_PRESENT | SEG_CODE_DATA | SEG_EXEC | SEG_RW | SEG_LONG;
-	gdt[2] = SEG_PRESENT | SEG_CODE_DATA | SEG_RW;
-	gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | TSS_TYPE_AVAIL | SEG_PRESENT |
-		 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-	gdt[4] = base >> 32;
+	*tss = (struct x86_tss){ .iomap_base = sizeof(*tss) };
+	for (int i = 0; i < PERCPU_IST_COUNT; i++)
+		tss->ist[i] = pc->ist_top[i];
+	uint64_t base = (uint64_t)tss, limit = sizeof(*tss) - 1;
+	pc->gdt[0] = 0;
+	pc->gdt[1] = SEG_PRESENT | SEG_CODE_DATA | SEG_EXEC | SEG_RW | SEG_LONG;
+	pc->gdt[2] = SEG_PRESENT | SEG_CODE_DATA | SEG_RW;
+	/* Rewritten as "available" each time: ltr faults on a TSS already marked busy (a restarted AP). */
+	pc->gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | TSS_TYPE_AVAIL | SEG_PRESENT |
+		     (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	pc->gdt[4] = base >> 32;
 
-	struct gdt_ptr p = { sizeof(gdt) - 1, (uint64_t)gdt };
+	struct gdt_ptr p = { sizeof(pc->gdt) - 1, (uint64_t)pc->gdt };
 	__asm__ volatile(
 		"lgdt %0\n"
 		"pushq %1\n"
@@ -78,6 +60,7 @@ void gdt_init(void)
 		"xor %%eax, %%eax\n mov %%ax, %%fs\n mov %%ax, %%gs\n"
 		"mov %3, %%ax\n ltr %%ax\n"
 		:: "m"(p), "i"(GDT_KCODE), "i"(GDT_KDATA), "i"(GDT_TSS) : "rax", "memory");
+	percpu_set_gs(pc);
 }
 
 /* Points all 256 vectors at their stubs; #DF, NMI and #MC run on their own IST stacks. */
@@ -93,6 +76,11 @@ void idt_init(void)
 	idt[VEC_DF].ist = IST_DF;
 	idt[VEC_NMI].ist = IST_NMI;
 	idt[VEC_MC].ist = IST_MC;
+	idt_load();
+}
+
+void idt_load(void)
+{
 	struct gdt_ptr p = { sizeof(idt) - 1, (uint64_t)idt };
 	__asm__ volatile("lidt %0" ::"m"(p));
 }

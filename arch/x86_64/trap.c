@@ -4,6 +4,9 @@
 #include "x86.h"
 #include "kprintf.h"
 #include "shutdown.h"
+#include "percpu.h"
+#include "smp.h"
+#include "apic.h"
 
 struct trap_record trap_last_fixup;
 static trap_handler_fn *trap_page_fault_handler, *trap_fatal_handler;
@@ -97,14 +100,21 @@ static __attribute__((noreturn)) void trap_fatal_fallback(struct trap_frame *tf,
 	shutdown_halt();
 }
 
-void trap_dispatch(struct trap_frame *tf)
+/* Handles one trap: NMIs and interrupts (the SMP vectors first), faults, fixups, else a fatal report. */
+static void trap_handle(struct trap_frame *tf)
 {
 	uint64_t cr2 = tf->vector == VEC_PF ? read_cr2() : 0;
 	if (tf->vector == VEC_NMI) {
+		if (smp_nmi(tf))
+			return;
 		kprintf("trap: NMI received at rip 0x%llx; continuing\n", (unsigned long long)tf->rip);
 		return;
 	}
 	if (tf->vector >= 32) {
+		if (smp_interrupt(tf))
+			return;
+		if (apic_ready())
+			apic_eoi();   /* an interrupt from a source left unmasked must not block the IPIs below it */
 		trap_unexpected_count++;
 		kprintf("trap: unexpected interrupt vector %llu at rip 0x%llx; ignored\n",
 			(unsigned long long)tf->vector, (unsigned long long)tf->rip);
@@ -117,4 +127,14 @@ void trap_dispatch(struct trap_frame *tf)
 	if (trap_fatal_handler)
 		trap_fatal_handler(tf, cr2);
 	trap_fatal_fallback(tf, cr2);
+}
+
+/* Entry from traps.asm for every vector: counts the handler in this CPU's nesting while it runs. */
+void trap_dispatch(struct trap_frame *tf)
+{
+	struct percpu *pc = this_cpu();
+
+	pc->irq_nesting++;
+	trap_handle(tf);
+	pc->irq_nesting--;
 }

@@ -89,3 +89,23 @@ uint64_t tsc_to_ms(uint64_t ticks)
 		return 0;
 	return ticks / tsc_freq * 1000 + ticks % tsc_freq * 1000 / tsc_freq;   /* no overflow, no 128-bit division */
 }
+
+uint64_t tsc_to_us(uint64_t ticks)
+{
+	if (!tsc_freq)
+		return 0;
+	return ticks / tsc_freq * 1000000 + ticks % tsc_freq * 1000000 / tsc_freq;
+}
+
+uint64_t tsc_us_to_ticks(uint64_t us)
+{
+	return us / 1000000 * tsc_freq + us % 1000000 * tsc_freq / 1000000;   /* no overflow below 2^64 ticks */
+}
+
+void tsc_delay_us(uint64_t us)
+{
+	uint64_t start = rdtsc(), ticks = tsc_us_to_ticks(us);
+
+	while (rdtsc() - start < ticks)
+		__asm__ volatile("pause");
+}

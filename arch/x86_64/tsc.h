@@ -26,5 +26,11 @@ uint64_t tsc_hz(void);
 const char *tsc_source(void);
 /* TSC ticks converted to milliseconds (0 when uncalibrated). */
 uint64_t tsc_to_ms(uint64_t ticks);
+/* TSC ticks converted to microseconds (0 when uncalibrated). */
+uint64_t tsc_to_us(uint64_t ticks);
+/* TSC ticks in us microseconds (0 when uncalibrated: callers that wait check tsc_hz() first). */
+uint64_t tsc_us_to_ticks(uint64_t us);
+/* Spins (pause) for us microseconds of the calibrated TSC; returns at once when uncalibrated. */
+void tsc_delay_us(uint64_t us);
 
 #endif

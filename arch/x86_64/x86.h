@@ -9,16 +9,37 @@
 
 #include "types.h"
 
+#define CR0_PE  (1ULL << 0)
+#define CR0_MP  (1ULL << 1)
+#define CR0_ET  (1ULL << 4)
+#define CR0_NE  (1ULL << 5)
 #define CR0_WP  (1ULL << 16)
+#define CR0_NW  (1ULL << 29)
+#define CR0_CD  (1ULL << 30)
+#define CR0_PG  (1ULL << 31)
+#define CR4_PAE (1ULL << 5)
+#define CR4_MCE (1ULL << 6)
 #define CR4_PGE (1ULL << 7)
 #define CR4_PCIDE (1ULL << 17)
 #define CR4_SMEP (1ULL << 20)
 #define CR4_SMAP (1ULL << 21)
 #define RFLAGS_IF (1ULL << 9)
 
+#define MSR_APIC_BASE 0x1Bu
+#define MSR_MTRR_CAP  0xFEu
+#define MSR_MTRR_PHYS_BASE0 0x200u   /* variable range n: base 0x200 + 2n, mask 0x201 + 2n */
+#define MSR_MTRR_DEF_TYPE 0x2FFu
+#define MTRR_CAP_VCNT 0xFFu          /* MTRRcap bits 7:0: variable ranges */
+#define MTRR_CAP_FIX  (1ULL << 8)    /* MTRRcap: the fixed ranges exist */
+#define MTRR_DEF_E    (1ULL << 11)   /* MTRRdefType: MTRRs enabled */
+#define MTRR_DEF_FE   (1ULL << 10)   /* MTRRdefType: fixed ranges enabled */
 #define MSR_EFER 0xC0000080u
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
 #define EFER_NXE (1ULL << 11)
 #define MSR_PAT  0x277u
+#define MSR_GS_BASE 0xC0000101u
+#define MSR_KERNEL_GS_BASE 0xC0000102u
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
@@ -54,6 +75,7 @@ static inline uint64_t read_rflags(void) { uint64_t f; __asm__ volatile("pushfq;
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+static inline void wbinvd(void) { __asm__ volatile("wbinvd" ::: "memory"); }
 static inline uint64_t rdtsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
 
 /* PAT layout the kernel programs: index = PAT:PCD:PWT bits of a 4 KiB PTE. */

@@ -12,6 +12,7 @@
 #include "fbcon.h"
 #include "syspte.h"
 #include "verifier.h"
+#include "smp.h"
 
 KTEST(cpu_efer_nxe_matches_cpuid)
 {
@@ -158,6 +159,8 @@ KTEST(cmdline_in_effect_matches_this_boot)
 		(unsigned long long)o->syspte);
 	KEXPECT_EQ(mm_verifier, o->verifier);
 	KEXPECT(ktest_count(o->ktest) > 0, "this test runs, so the filter names a test");
+	KEXPECT(smp_cpu_count() <= o->maxcpus && o->maxcpus >= 1 && o->maxcpus <= SMP_MAX_CPUS, "%u CPUs online, maxcpus=%u",
+		smp_cpu_count(), o->maxcpus);
 }
 
 static size_t test_report_bytes;

@@ -100,12 +100,47 @@ void arch_cr3_load(paddr_t root)
 
 paddr_t arch_cr3_read(void) { return fake_cr3; }
 
+static unsigned fake_irq_depth;
+uint64_t fake_cpu_calls;
+
 uint64_t arch_irq_save(void)
 {
 	uint64_t was = fake_irq_enabled;
 	fake_irq_enabled = false;
+	fake_irq_depth++;
 	return was;
 }
 
-void arch_irq_restore(uint64_t flags) { fake_irq_enabled = flags != 0; }
+/* As on the kernel: sections nest, and interrupts come back only with the outermost (else abort). */
+void arch_irq_restore(uint64_t flags)
+{
+	if (fake_irq_depth == 0 || (flags && fake_irq_depth != 1)) {
+		fprintf(stderr, "fake_arch: arch_irq_restore with %u sections open (flags %llu): out of order\n",
+			fake_irq_depth, (unsigned long long)flags);
+		abort();
+	}
+	fake_irq_depth--;
+	fake_irq_enabled = flags != 0;
+}
+
+bool arch_irqs_enabled(void) { return fake_irq_enabled; }
+unsigned arch_irq_depth(void) { return fake_irq_depth; }
+bool arch_in_interrupt(void) { return false; }
+
+/* The fake machine is one CPU, index 0: a call for it runs here with interrupts disabled. */
+unsigned arch_cpu_index(void) { return 0; }
+arch_cpumask_t arch_cpus_online(void) { return 1; }
+
+void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg)
+{
+	if (!(mask & 1))
+		return;
+	uint64_t f = arch_irq_save();
+	fn(arg);
+	fake_cpu_calls++;
+	arch_irq_restore(f);
+}
+
+/* No other CPU posts calls on the fake machine: nothing to run. */
+void arch_cpu_poll(void) { }
 void arch_cpu_relax(void) { }

@@ -32,5 +32,7 @@ void fake_arch_set_phys_bits(unsigned bits);
 void fake_tlb_reset(void);
 /* Interrupt state as arch_irq_save/restore see it (true = enabled). */
 extern bool fake_irq_enabled;
+/* Functions arch_cpu_call ran (on the fake machine's one CPU). */
+extern uint64_t fake_cpu_calls;
 
 #endif

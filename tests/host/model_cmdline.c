@@ -14,7 +14,7 @@ static const char *const onexit_names[] = { "halt", "qemu", "reboot", NULL };
 static const char *const exhaust_names[] = { "budget", "full", NULL };
 static const char *const crash_names[] = { "none", "panic", "pf", "reserved", "stack", "bugcheck", "nmi", "leak", NULL };
 static const char *const keys[CMDLINE_NKEYS] = { "onexit", "syspte", "ktest", "mmapdump", "ptdump", "verifier",
-	"exhaust", "crashtest" };
+	"exhaust", "crashtest", "maxcpus" };
 
 unsigned model_cmdline_key(const char *s)
 {
@@ -174,11 +174,29 @@ static unsigned model_size(const char *v, uint64_t *out)
 	return CMDLINE_NPROBLEMS;
 }
 
+/* The problem with count value v (maxcpus=), or CMDLINE_NPROBLEMS with *out set. */
+static unsigned model_count(const char *v, uint8_t *out)
+{
+	size_t digits = strspn(v, "0123456789");
+	if (!digits || v[digits])
+		return CMDLINE_P_BAD_NUMBER;
+	unsigned __int128 x = 0;
+	for (size_t i = 0; i < digits; i++)
+		if ((x = x * 10 + (unsigned)(v[i] - '0')) > 1000)
+			x = 1000;   /* saturate: anything this big is out of range */
+	if (x < 1 || x > 64)   /* the documented range */
+		return CMDLINE_P_BAD_NUMBER;
+	*out = (uint8_t)x;
+	return CMDLINE_NPROBLEMS;
+}
+
 /* The problem with value v for key, or CMDLINE_NPROBLEMS after storing it in o. */
 static unsigned model_value(struct cmdline_opts *o, unsigned key, const char *v)
 {
 	if (key == CMDLINE_SYSPTE)
 		return model_size(v, &o->syspte);
+	if (key == CMDLINE_MAXCPUS)
+		return model_count(v, &o->maxcpus);
 	if (key == CMDLINE_KTEST) {
 		size_t n = strlen(v);
 		if (n > CMDLINE_KTEST_MAX - 1 ||
@@ -259,6 +277,7 @@ void model_cmdline_parse(struct model_cmdline *m, const void *raw, size_t len, b
 {
 	memset(m, 0, sizeof(*m));
 	m->opts.syspte = SYSPTE_DEFAULT_SIZE;
+	m->opts.maxcpus = 64;
 	m->cut = cut;
 	for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
 		m->set_by[k] = -1;
@@ -309,7 +328,7 @@ static void model_quoted(const struct cmdline *c, const struct cmdline_diag *d, 
 static bool model_opts_equal(const struct cmdline_opts *a, const struct cmdline_opts *b)
 {
 	return a->syspte == b->syspte && a->onexit == b->onexit && a->exhaust == b->exhaust &&
-	       a->crashtest == b->crashtest && a->mmapdump == b->mmapdump && a->ptdump == b->ptdump &&
+	       a->crashtest == b->crashtest && a->maxcpus == b->maxcpus && a->mmapdump == b->mmapdump && a->ptdump == b->ptdump &&
 	       a->verifier == b->verifier && !strcmp(a->ktest, b->ktest);
 }
 
@@ -320,6 +339,8 @@ static int model_check_ranges(const struct cmdline_opts *o, char *why, size_t ca
 		return model_fail(why, cap, "syspte %llu out of range", (unsigned long long)o->syspte);
 	if (o->onexit > 2 || o->exhaust > 1 || o->crashtest >= CMDLINE_CRASH_COUNT)
 		return model_fail(why, cap, "enum out of range");
+	if (o->maxcpus < 1 || o->maxcpus > 64)
+		return model_fail(why, cap, "maxcpus %u out of range", o->maxcpus);
 	size_t n = strnlen(o->ktest, CMDLINE_KTEST_MAX);
 	if (n == CMDLINE_KTEST_MAX || strspn(o->ktest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)
 		return model_fail(why, cap, "ktest prefix malformed");

@@ -1,0 +1,158 @@
+/* The local APIC in xAPIC or x2APIC mode (see apic.h). Register offsets: SDM vol. 3A, table 11-1. */
+#include "apic.h"
+#include "x86.h"
+#include "tsc.h"
+#include "pt.h"
+#include "vm.h"
+#include "vmlayout.h"
+#include "arch_mm.h"
+#include "kprintf.h"
+
+#define APIC_REG_ID       0x020
+#define APIC_REG_VERSION  0x030
+#define APIC_REG_TPR      0x080
+#define APIC_REG_EOI      0x0B0
+#define APIC_REG_SVR      0x0F0
+#define APIC_REG_ESR      0x280
+#define APIC_REG_ICR_LO   0x300
+#define APIC_REG_ICR_HI   0x310
+#define APIC_REG_LVT_TIMER   0x320
+#define APIC_REG_LVT_THERMAL 0x330
+#define APIC_REG_LVT_PERF    0x340
+#define APIC_REG_LVT_LINT0   0x350
+#define APIC_REG_LVT_ERROR   0x370
+#define APIC_X2APIC_MSR_BASE 0x800u   /* x2APIC register r is MSR 0x800 + r / 16 */
+#define APIC_X2APIC_ICR      0x830u
+
+#define APIC_SVR_ENABLE   (1u << 8)
+#define APIC_LVT_MASKED   (1u << 16)
+#define APIC_LVT_MAX_PERF 4u          /* version bits 23:16 (highest LVT index) from which PERF exists */
+#define APIC_LVT_MAX_THERMAL 5u
+#define APIC_BASE_EXTD    (1ULL << 10) /* IA32_APIC_BASE: x2APIC mode */
+#define APIC_BASE_EN      (1ULL << 11) /* IA32_APIC_BASE: global enable */
+#define CPUID1_EDX_APIC   (1u << 9)
+#define PIC1_DATA 0x21
+#define PIC2_DATA 0xA1
+
+static bool apic_up;
+static bool apic_x2;
+static paddr_t apic_phys;
+static volatile uint32_t *const apic_mmio = (volatile uint32_t *)LAPIC_VA;
+
+bool apic_ready(void) { return apic_up; }
+bool apic_x2apic(void) { return apic_x2; }
+paddr_t apic_mmio_phys(void) { return apic_x2 ? 0 : apic_phys; }
+
+/* Reads register reg (an xAPIC offset) in the current mode. */
+static uint32_t apic_read(uint32_t reg)
+{
+	if (apic_x2)
+		return (uint32_t)rdmsr(APIC_X2APIC_MSR_BASE + (reg >> 4));
+	return apic_mmio[reg / 4];
+}
+
+/* Writes register reg (an xAPIC offset) in the current mode. */
+static void apic_write(uint32_t reg, uint32_t v)
+{
+	if (apic_x2)
+		wrmsr(APIC_X2APIC_MSR_BASE + (reg >> 4), v);
+	else
+		apic_mmio[reg / 4] = v;
+}
+
+uint32_t apic_id(void)
+{
+	uint32_t id = apic_read(APIC_REG_ID);
+	return apic_x2 ? id : id >> 24;
+}
+
+void apic_eoi(void) { apic_write(APIC_REG_EOI, 0); }
+
+/* Waits until the xAPIC's delivery status says idle; 0, or -1 after APIC_SEND_TIMEOUT_US. */
+static int apic_wait_idle(void)
+{
+	uint64_t deadline = rdtsc() + tsc_us_to_ticks(APIC_SEND_TIMEOUT_US);
+
+	while (apic_read(APIC_REG_ICR_LO) & APIC_ICR_BUSY) {
+		if (rdtsc() > deadline)
+			return -1;
+		arch_cpu_relax();
+	}
+	return 0;
+}
+
+int apic_send(uint32_t dest, uint32_t low)
+{
+	uint64_t f = arch_irq_save();   /* the two xAPIC writes must not interleave with a handler's send */
+	int st = 0;
+
+	if (apic_x2) {
+		/* A WRMSR to the x2APIC ICR is not serializing: earlier stores (a posted call, the
+		 * trampoline's data) must be visible before the IPI is (SDM vol. 3A, 11.12.3). */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		wrmsr(APIC_X2APIC_ICR, apic_icr_x2apic(dest, low));
+	} else {
+		st = apic_wait_idle();
+		if (st == 0) {
+			apic_write(APIC_REG_ICR_HI, apic_icr_xapic_high(dest));
+			apic_write(APIC_REG_ICR_LO, low);
+			st = apic_wait_idle();
+		}
+	}
+	arch_irq_restore(f);
+	return st;
+}
+
+void apic_init_cpu(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+
+	/* Disabled -> x2APIC is not a valid transition: enable in xAPIC mode first (SDM 11.12.5). */
+	if (!(base & APIC_BASE_EN))
+		wrmsr(MSR_APIC_BASE, base |= APIC_BASE_EN);
+	if (apic_x2 && !(base & APIC_BASE_EXTD))
+		wrmsr(MSR_APIC_BASE, base | APIC_BASE_EXTD);
+	apic_write(APIC_REG_SVR, APIC_SVR_ENABLE | APIC_VEC_SPURIOUS);
+	apic_write(APIC_REG_TPR, 0);
+	uint32_t maxlvt = (apic_read(APIC_REG_VERSION) >> 16) & 0xFF;
+	apic_write(APIC_REG_LVT_TIMER, APIC_LVT_MASKED);
+	apic_write(APIC_REG_LVT_LINT0, APIC_LVT_MASKED);
+	apic_write(APIC_REG_LVT_ERROR, APIC_LVT_MASKED);
+	if (maxlvt >= APIC_LVT_MAX_PERF)
+		apic_write(APIC_REG_LVT_PERF, APIC_LVT_MASKED);
+	if (maxlvt >= APIC_LVT_MAX_THERMAL)
+		apic_write(APIC_REG_LVT_THERMAL, APIC_LVT_MASKED);
+	apic_write(APIC_REG_ESR, 0);
+}
+
+int apic_init_boot(void)
+{
+	uint32_t r[4];
+
+	cpuid(1, 0, r);
+	if (!(r[3] & CPUID1_EDX_APIC)) {
+		kprintf("apic: the CPU has no local APIC\n");
+		return -1;
+	}
+	apic_x2 = cpu_feat.x2apic;
+	apic_phys = rdmsr(MSR_APIC_BASE) & ~PAGE_MASK & (((uint64_t)1 << cpu_feat.max_phys_bits) - 1);
+	if (!apic_x2) {
+		if (pt_query(&kernel_pt, DMAP_BASE + apic_phys, NULL, NULL, NULL)) {
+			kprintf("apic: the local APIC page 0x%llx lies in RAM the direct map covers (write-back); "
+				"not using it\n", (unsigned long long)apic_phys);
+			return -1;
+		}
+		int st = pt_map(&kernel_pt, LAPIC_VA, apic_phys, PAGE_SIZE,
+				PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(PT_CACHE_UC), PT_SIZE_4K);
+		if (st != PT_OK) {
+			kprintf("apic: cannot map the local APIC page 0x%llx: %d\n", (unsigned long long)apic_phys, st);
+			return -1;
+		}
+	}
+	/* The 8259 PICs stay masked: the kernel takes no legacy interrupt. */
+	outb(PIC1_DATA, 0xFF);
+	outb(PIC2_DATA, 0xFF);
+	apic_up = true;
+	apic_init_cpu();
+	return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * apic_: the local APIC of each CPU, in x2APIC mode when CPUID.1:ECX[21] says the CPU has it
+ * (registers are MSRs 0x800 + offset / 16, the ICR one 64-bit write) and else in xAPIC mode
+ * (registers in a 4 KiB MMIO page, mapped uncached and non-executable at LAPIC_VA, never through
+ * the write-back direct map). The boot CPU chooses the mode once (apic_init_boot) and every CPU
+ * enables its own APIC the same way (apic_init_cpu). Interrupts the kernel takes: the IPI vectors
+ * of smp.h and the spurious vector; every LVT source (timer, LINT0, error, performance, thermal)
+ * is masked, and so is the legacy 8259 PIC.
+ */
+#ifndef APIC_H
+#define APIC_H
+
+#include "types.h"
+#include "apic_icr.h"
+
+#define APIC_VEC_SPURIOUS 0xFF
+
+/* Sets up the boot CPU's local APIC; 0, or -1 with the reason printed (then there is one CPU). */
+int apic_init_boot(void);
+/* Enables this CPU's local APIC in the boot CPU's mode: spurious vector, TPR 0, LVTs masked. */
+void apic_init_cpu(void);
+/* True once apic_init_boot succeeded. */
+bool apic_ready(void);
+/* True in x2APIC mode. */
+bool apic_x2apic(void);
+/* The local APIC's physical address (xAPIC mode; 0 in x2APIC mode or before apic_init_boot). */
+paddr_t apic_mmio_phys(void);
+/* This CPU's APIC id (x2APIC id in x2APIC mode). */
+uint32_t apic_id(void);
+/* Signals the end of the interrupt being handled (fixed vectors; not for NMI or spurious). */
+void apic_eoi(void);
+/*
+ * Sends the IPI with ICR low word low to dest: waits (bounded) for a previous send to leave the
+ * ICR, writes it, and in xAPIC mode waits until the APIC took it. 0, or -1 when the delivery
+ * status stayed busy for APIC_SEND_TIMEOUT_US.
+ */
+int apic_send(uint32_t dest, uint32_t low);
+
+#define APIC_SEND_TIMEOUT_US 100000
+
+#endif

@@ -1,0 +1,622 @@
+/* Starting the other CPUs, and calls and IPIs between CPUs (see smp.h). */
+#include "smp.h"
+#include "smp_plan.h"
+#include "apic.h"
+#include "x86.h"
+#include "trap.h"
+#include "tsc.h"
+#include "phys.h"
+#include "pt.h"
+#include "vm.h"
+#include "vmlayout.h"
+#include "arch_mm.h"
+#include "ksyms.h"
+#include "kstring.h"
+#include "kprintf.h"
+#include "kassert.h"
+#include "cmdline.h"
+
+_Static_assert(SMP_MAX_CPUS == CMDLINE_MAXCPUS_MAX, "maxcpus= covers exactly the CPUs the kernel can run");
+_Static_assert(SMP_MAX_CPUS <= 64, "a cpumask_t has 64 bits");
+_Static_assert(SMP_MAX_CPUS == ARCH_MAX_CPUS, "the mm seam's CPU limit is the kernel's");
+
+#define SMP_TRAMP_LIMIT   0x100000ULL            /* the start-up vector names a page below 1 MiB */
+#define SMP_TABLES_LIMIT  0x100000000ULL         /* the trampoline loads CR3 in 32-bit mode */
+#define SMP_KSTACK_SIZE   0x8000ULL              /* an AP's kernel stack */
+#define SMP_IST_SIZE      ((uint64_t)PERCPU_IST_SIZE) /* each of its #DF, NMI and #MC stacks */
+#define SMP_GUARD_SIZE    PAGE_SIZE              /* unmapped, below each stack */
+#define SMP_PML4_KERNEL_HALF 256                 /* PML4 entries 256..511 map the upper half */
+
+_Static_assert(SMP_GUARD_SIZE + SMP_KSTACK_SIZE + PERCPU_IST_COUNT * (SMP_GUARD_SIZE + SMP_IST_SIZE) <= CPU_STACKS_SLOT,
+	       "an AP's stacks and guards fit its slot");
+
+/* The trampoline's data block (trampoline.asm, smp_tramp_data): keep the two in sync. */
+struct smp_tramp_data {
+	uint32_t pm_off;          /* far pointer to the 32-bit code: physical offset, then selector */
+	uint16_t pm_sel, pad0;
+	uint32_t lm_off;          /* far pointer to the 64-bit code */
+	uint16_t lm_sel, pad1;
+	uint16_t gdt_limit;       /* lgdt operand */
+	uint32_t gdt_base;
+	uint16_t pad2;
+	uint32_t cr3;             /* the start-up tables (below 4 GiB) */
+	uint32_t efer;            /* EFER bits the trampoline sets: LME, NXE */
+	uint32_t cr0;             /* the kernel's CR0 */
+	uint32_t pad3;
+	uint64_t stack;           /* the AP's stack top */
+	uint64_t percpu;          /* its struct percpu: smp_ap_main's argument */
+	uint64_t entry;           /* smp_ap_main, or the no-answer loop of a test */
+	uint32_t off_pm32, off_lm64, off_gdt, pad4; /* code offsets in the page (read-only) */
+} __attribute__((packed));
+
+extern const uint8_t smp_tramp_start[], smp_tramp_end[], smp_tramp_data[];
+
+static paddr_t smp_tramp_pa;                 /* the kept-back page below 1 MiB */
+static paddr_t smp_tables[PT_LEVELS];        /* start-up tables: PML4, PDPT, PD, PT */
+static bool smp_tramp_ready;
+static cpumask_t smp_online = 1;             /* bit 0: the boot CPU, from the first instruction */
+static unsigned smp_found = 1;
+static unsigned smp_next_index = 1;          /* the index the next CPU started gets */
+
+/* ---------------------------------------------------------------- queries */
+
+unsigned smp_cpu_count(void) { return cpumask_weight(smp_online_mask()); }
+cpumask_t smp_online_mask(void) { return __atomic_load_n(&smp_online, __ATOMIC_ACQUIRE); }
+unsigned smp_cpus_found(void) { return smp_found; }
+unsigned smp_self(void) { return this_cpu()->index; }
+paddr_t smp_trampoline_page(void) { return smp_tramp_pa; }
+
+const char *smp_step_text(int step)
+{
+	switch (step) {
+	case SMP_STARTED: return "started";
+	case SMP_STEP_RESOURCES: return "no memory for its per-CPU page and stacks";
+	case SMP_STEP_INIT: return "the INIT IPI stayed in the APIC's ICR";
+	case SMP_STEP_SIPI: return "a start-up IPI stayed in the APIC's ICR";
+	case SMP_STEP_ANSWER: return "no answer to INIT-SIPI-SIPI in time";
+	case SMP_STEP_SETUP: return "answered, then not online in time";
+	case SMP_STEP_IDENTITY: return "answered with another APIC id";
+	default: return "?";
+	}
+}
+
+/* ---------------------------------------------------------------- calls */
+
+/* Runs every call posted to this CPU, each with interrupts disabled, and marks each done. */
+void smp_poll(void)
+{
+	struct percpu *pc = this_cpu();
+	uint64_t pending = __atomic_exchange_n(&pc->call_pending, 0, __ATOMIC_ACQUIRE);
+
+	while (pending) {
+		unsigned s = (unsigned)__builtin_ctzll(pending);
+		struct smp_call_slot *slot = &pc->call_slot[s];
+		uint64_t f = arch_irq_save();
+
+		pending &= pending - 1;
+		slot->fn(slot->arg);
+		arch_irq_restore(f);
+		__atomic_store_n(&slot->done, 1, __ATOMIC_RELEASE);
+	}
+}
+
+/* Posts fn(arg) from CPU self into target's slot for self: fn and arg are visible before the bit. */
+static void smp_post(struct percpu *target, unsigned self, void (*fn)(void *), void *arg)
+{
+	struct smp_call_slot *slot = &target->call_slot[self];
+
+	slot->fn = fn;
+	slot->arg = arg;
+	__atomic_store_n(&slot->done, 0, __ATOMIC_RELAXED);
+	__atomic_fetch_or(&target->call_pending, 1ULL << self, __ATOMIC_RELEASE);
+}
+
+/* Waits until target ran the call of self, running calls posted to this CPU meanwhile; panics
+ * after SMP_CALL_TIMEOUT_US from start. */
+static void smp_wait_done(unsigned target, unsigned self, uint64_t start, void (*fn)(void *))
+{
+	struct smp_call_slot *slot = &percpu_of[target]->call_slot[self];
+	uint64_t limit = tsc_us_to_ticks(SMP_CALL_TIMEOUT_US);
+
+	while (!__atomic_load_n(&slot->done, __ATOMIC_ACQUIRE)) {
+		smp_poll();
+		if (rdtsc() - start > limit) {
+			uint64_t off = 0;
+			const char *name = ksyms_lookup((uint64_t)fn, &off);
+			kpanic("smp: CPU %u (APIC id %u) did not finish a call to %s+0x%llx from CPU %u within %u ms",
+			       target, percpu_of[target]->apic_id, name ? name : "?", (unsigned long long)off, self,
+			       (unsigned)(SMP_CALL_TIMEOUT_US / 1000));
+		}
+		arch_cpu_relax();
+	}
+}
+
+void smp_call_many(cpumask_t mask, void (*fn)(void *), void *arg)
+{
+	struct percpu *me = this_cpu();
+	unsigned self = me->index;
+	uint64_t start = rdtsc();
+
+	KASSERT(!me->calling, "smp_call_many on CPU %u from a call it is still waiting for", self);
+	mask &= smp_online_mask();
+	cpumask_t others = mask & ~(1ULL << self);
+	me->calling = 1;
+	for (cpumask_t m = others; m; m &= m - 1)
+		smp_post(percpu_of[__builtin_ctzll(m)], self, fn, arg);
+	smp_send_ipi(others, SMP_VEC_CALL);
+	if (mask & (1ULL << self)) {
+		uint64_t f = arch_irq_save();
+		fn(arg);
+		arch_irq_restore(f);
+	}
+	for (cpumask_t m = others; m; m &= m - 1)
+		smp_wait_done((unsigned)__builtin_ctzll(m), self, start, fn);
+	me->calling = 0;
+}
+
+int smp_call(unsigned cpu, void (*fn)(void *), void *arg)
+{
+	if (cpu >= SMP_MAX_CPUS || !(smp_online_mask() & (1ULL << cpu)))
+		return -1;
+	smp_call_many(1ULL << cpu, fn, arg);
+	return 0;
+}
+
+void smp_call_all(void (*fn)(void *), void *arg)
+{
+	smp_call_many(smp_online_mask() & ~(1ULL << smp_self()), fn, arg);
+}
+
+/* ---------------------------------------------------------------- IPIs */
+
+/* Sends the ICR low word low to every CPU in mask that is online (or has per-CPU data, when
+ * any_known); returns the sends that stayed busy. */
+static int smp_send(cpumask_t mask, uint32_t low, bool any_known)
+{
+	int failed = 0;
+
+	mask &= any_known ? ~0ULL : smp_online_mask();
+	if (!apic_ready())
+		return (int)cpumask_weight(mask);
+	for (cpumask_t m = mask; m; m &= m - 1)
+		if (percpu_of[__builtin_ctzll(m)])
+			failed += apic_send(percpu_of[__builtin_ctzll(m)]->apic_id, low) != 0;
+	return failed;
+}
+
+int smp_send_ipi(cpumask_t mask, uint8_t vector) { return smp_send(mask, apic_icr_low(APIC_DM_FIXED, vector), false); }
+int smp_send_nmi(cpumask_t mask) { return smp_send(mask, apic_icr_low(APIC_DM_NMI, 0), false); }
+
+bool smp_interrupt(struct trap_frame *tf)
+{
+	switch (tf->vector) {
+	case SMP_VEC_CALL:
+		smp_poll();
+		apic_eoi();
+		return true;
+	case SMP_VEC_PING:
+		__atomic_fetch_add(&this_cpu()->pings, 1, __ATOMIC_RELEASE);
+		apic_eoi();
+		return true;
+	case APIC_VEC_SPURIOUS:   /* no EOI for a spurious interrupt */
+		return apic_ready();
+	default:
+		return false;
+	}
+}
+
+/* Stops this CPU for good: interrupts off, halted (an NMI or SMI only comes back here). */
+static __attribute__((noreturn)) void smp_halt_forever(void)
+{
+	for (;;) {
+		cli();
+		hlt();
+	}
+}
+
+bool smp_nmi(struct trap_frame *tf)
+{
+	struct percpu *pc = this_cpu();
+	volatile uint64_t here = 0;
+	bool expected = pc->nmi_expected != 0;
+
+	(void)tf;
+	pc->nmi_rsp = (uint64_t)&here;
+	if (expected)
+		pc->nmi_expected--;
+	/* The count last: whoever sees it sees the record and the expectation counted down too. */
+	__atomic_fetch_add(&pc->nmis, 1, __ATOMIC_RELEASE);
+	if (pc->stop_requested) {
+		__atomic_store_n(&pc->state, PERCPU_STOPPED, __ATOMIC_RELEASE);
+		smp_halt_forever();
+	}
+	return expected;
+}
+
+unsigned smp_stop_others(void)
+{
+	cpumask_t others = smp_online_mask() & ~(1ULL << smp_self());
+	unsigned stopped = 0;
+
+	if (!others || !apic_ready() || !tsc_hz())
+		return 0;
+	__atomic_fetch_and(&smp_online, ~others, __ATOMIC_ACQ_REL);   /* no call goes to them any more */
+	for (cpumask_t m = others; m; m &= m - 1)
+		__atomic_store_n(&percpu_of[__builtin_ctzll(m)]->stop_requested, 1, __ATOMIC_RELEASE);
+	smp_send(others, apic_icr_low(APIC_DM_NMI, 0), true);
+	uint64_t start = rdtsc(), limit = tsc_us_to_ticks(SMP_STOP_TIMEOUT_US);
+	for (cpumask_t m = others; m; m &= m - 1) {
+		struct percpu *pc = percpu_of[__builtin_ctzll(m)];
+		while (__atomic_load_n(&pc->state, __ATOMIC_ACQUIRE) != PERCPU_STOPPED && rdtsc() - start < limit)
+			arch_cpu_relax();
+		stopped += pc->state == PERCPU_STOPPED;
+	}
+	return stopped;
+}
+
+/* ---------------------------------------------------------------- the AP side */
+
+/* Moves pc->state from old to new; false when it was not old (the boot CPU gave up on this start). */
+static bool smp_state_move(struct percpu *pc, uint32_t old, uint32_t new)
+{
+	return __atomic_compare_exchange_n(&pc->state, &old, new, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* The idle loop of an AP: runs posted calls, else halts with interrupts on until an IPI. */
+static __attribute__((noreturn)) void smp_idle(void)
+{
+	for (;;) {
+		cli();
+		smp_poll();
+		if (!__atomic_load_n(&this_cpu()->call_pending, __ATOMIC_ACQUIRE))
+			__asm__ volatile("sti; hlt" ::: "memory");   /* sti's shadow covers hlt: no lost wake-up */
+	}
+}
+
+/* What SMP_INJECT_NO_ANSWER puts in the trampoline instead of smp_ap_main: never answers. */
+__attribute__((noreturn)) void smp_ap_no_answer(struct percpu *pc)
+{
+	(void)pc;
+	smp_halt_forever();
+}
+
+/*
+ * The AP's first C code, on its own stack with the start-up tables (trampoline.asm). Takes its
+ * per-CPU data, answers, and sets itself up exactly as the boot CPU is; halts for good when the
+ * boot CPU gave up on it meanwhile or its APIC id is not the one it was started as.
+ */
+__attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
+{
+	percpu_set_gs(pc);
+	if (!smp_state_move(pc, PERCPU_STARTING, PERCPU_ALIVE))
+		smp_halt_forever();
+	pc->irq_depth = pc->irq_nesting = pc->calling = pc->stop_requested = 0;   /* a restarted CPU was stopped anywhere */
+	cpu_init_control_state();
+	arch_cr3_load(kernel_pt.root);
+	gdt_init_cpu(pc);
+	idt_load();
+	apic_init_cpu();
+	pc->apic_id_seen = apic_id();
+	if (pc->apic_id_seen != pc->apic_id) {
+		smp_state_move(pc, PERCPU_ALIVE, PERCPU_WRONG_ID);
+		smp_halt_forever();
+	}
+	if (pc->inject == SMP_INJECT_STALL_SETUP || !smp_state_move(pc, PERCPU_ALIVE, PERCPU_ONLINE))
+		smp_halt_forever();
+	smp_idle();
+}
+
+/* ---------------------------------------------------------------- the boot CPU side */
+
+void smp_reserve_trampoline(void)
+{
+	if (!smp_tramp_pa)
+		smp_tramp_pa = phys_alloc(1, PAGE_SIZE, SMP_TRAMP_LIMIT);
+}
+
+/* Allocates and zeroes one page below 4 GiB; 0 on failure. */
+static paddr_t smp_low_table(void)
+{
+	paddr_t pa = phys_alloc(1, PAGE_SIZE, SMP_TABLES_LIMIT);
+
+	if (pa)
+		phys_zero(pa, 1);
+	return pa;
+}
+
+/*
+ * Copies the trampoline into its page and builds the start-up tables, which map that page at its
+ * own address (executable: the AP runs there as paging turns on) and share the kernel's upper
+ * half. Once; false (with a message) when a table page below 4 GiB cannot be had.
+ */
+static bool smp_tramp_build(void)
+{
+	size_t len = (size_t)(smp_tramp_end - smp_tramp_start);
+
+	if (smp_tramp_ready)
+		return true;
+	KASSERT(len <= PAGE_SIZE && (size_t)(smp_tramp_end - smp_tramp_data) == sizeof(struct smp_tramp_data),
+		"trampoline of %zu bytes, data block of %zu (struct smp_tramp_data: %zu)", len,
+		(size_t)(smp_tramp_end - smp_tramp_data), sizeof(struct smp_tramp_data));
+	for (int i = 0; i < PT_LEVELS; i++)
+		if (!smp_tables[i] && !(smp_tables[i] = smp_low_table())) {
+			kprintf("smp: no page below 4 GiB for the start-up page tables\n");
+			return false;
+		}
+	/* PML4 -> PDPT -> PD -> PT -> the trampoline's page; indexes of a page below 1 MiB. */
+	vaddr_t va = smp_tramp_pa;
+	unsigned shift[PT_LEVELS] = { 39, 30, 21, 12 };
+	for (int i = 0; i < PT_LEVELS; i++) {
+		volatile uint64_t *t = arch_phys_to_virt(smp_tables[i]);
+		paddr_t next = i + 1 < PT_LEVELS ? smp_tables[i + 1] : smp_tramp_pa;
+		t[(va >> shift[i]) % PT_ENTRIES] = next | PTE_P | PTE_W;
+	}
+	memcpy(arch_phys_to_virt(smp_tramp_pa), smp_tramp_start, len);
+	smp_tramp_ready = true;
+	return true;
+}
+
+/* Fills the trampoline's data block for starting pc (entry: smp_ap_main or the no-answer loop) and
+ * refreshes the start-up PML4's copy of the kernel's upper half. */
+static void smp_tramp_fill(struct percpu *pc, bool no_answer)
+{
+	const uint64_t *kpml4 = arch_phys_to_virt(kernel_pt.root);
+	uint64_t *pml4 = arch_phys_to_virt(smp_tables[0]);
+	struct smp_tramp_data *d = (struct smp_tramp_data *)((uint8_t *)arch_phys_to_virt(smp_tramp_pa) +
+							     (smp_tramp_data - smp_tramp_start));
+
+	for (int i = SMP_PML4_KERNEL_HALF; i < PT_ENTRIES; i++)
+		pml4[i] = kpml4[i];
+	d->pm_off = (uint32_t)smp_tramp_pa + d->off_pm32;
+	d->lm_off = (uint32_t)smp_tramp_pa + d->off_lm64;
+	d->gdt_base = (uint32_t)smp_tramp_pa + d->off_gdt;
+	d->cr3 = (uint32_t)smp_tables[0];
+	d->efer = (uint32_t)(EFER_LME | (cpu_feat.nx ? EFER_NXE : 0));
+	d->cr0 = (uint32_t)cpu_cr0_value();
+	d->stack = pc->stack_top;
+	d->percpu = (uint64_t)pc;
+	d->entry = no_answer ? (uint64_t)smp_ap_no_answer : (uint64_t)smp_ap_main;
+}
+
+/* Maps size bytes of fresh pages at va (writable, non-executable, global); false when out of memory. */
+static bool smp_map_stack(vaddr_t va, uint64_t size)
+{
+	paddr_t pa = phys_alloc(size >> PAGE_SHIFT, 0, UINT64_MAX);
+
+	if (!pa)
+		return false;
+	if (pt_map(&kernel_pt, va, pa, size, PT_PROT_W | PT_PROT_G, PT_SIZE_4K) != PT_OK) {
+		phys_free(pa, size >> PAGE_SHIFT);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The per-CPU page and stacks of index (made once and kept: a CPU given up on may still wake, and
+ * must find only its own memory). Stacks sit in the index's slot of CPU_STACKS_BASE, each above an
+ * unmapped guard page: kernel stack, then #DF, NMI and #MC. NULL when memory ran out; what was
+ * made so far stays, and a later call for the index goes on from there.
+ */
+static struct percpu *smp_slot(unsigned index, uint32_t apic_id)
+{
+	uint64_t pages = ALIGN_UP(sizeof(struct percpu), PAGE_SIZE) >> PAGE_SHIFT;
+	vaddr_t va = CPU_STACKS_BASE + index * CPU_STACKS_SLOT + SMP_GUARD_SIZE;
+	struct percpu *pc = percpu_of[index];
+
+	if (!pc) {
+		paddr_t pa = phys_alloc(pages, 0, UINT64_MAX);
+		if (!pa)
+			return NULL;
+		phys_zero(pa, pages);
+		pc = arch_phys_to_virt(pa);
+		pc->self = pc;
+		pc->index = index;
+		percpu_of[index] = pc;
+	}
+	if (!pc->stack_top) {
+		if (!smp_map_stack(va, SMP_KSTACK_SIZE))
+			return NULL;
+		pc->stack_bottom = va;
+		pc->stack_top = va + SMP_KSTACK_SIZE;
+	}
+	va += SMP_KSTACK_SIZE + SMP_GUARD_SIZE;
+	for (int i = 0; i < PERCPU_IST_COUNT; i++, va += SMP_IST_SIZE + SMP_GUARD_SIZE) {
+		if (pc->ist_top[i])
+			continue;
+		if (!smp_map_stack(va, SMP_IST_SIZE))
+			return NULL;
+		pc->ist_top[i] = va + SMP_IST_SIZE;
+	}
+	pc->apic_id = apic_id;
+	return pc;
+}
+
+/* Waits up to us for pc->state to leave from; returns the state then. */
+static uint32_t smp_wait_state(struct percpu *pc, uint32_t from, uint64_t us)
+{
+	uint64_t start = rdtsc(), limit = tsc_us_to_ticks(us);
+	uint32_t st;
+
+	while ((st = __atomic_load_n(&pc->state, __ATOMIC_ACQUIRE)) == from && rdtsc() - start < limit)
+		arch_cpu_relax();
+	return st;
+}
+
+/* Sends INIT to pc's APIC id: the CPU stops whatever it runs and waits for a start-up IPI. */
+static void smp_send_init(struct percpu *pc)
+{
+	apic_send(pc->apic_id, apic_icr_low(APIC_DM_INIT, 0));
+}
+
+/*
+ * Gives up on the start of pc at step: the AP may still be moving on (answering, coming online)
+ * while the boot CPU decides, so the state becomes PARKED only from a value the AP left there; an
+ * AP that reached ONLINE meanwhile counts as started. Otherwise sends INIT (the CPU stops and waits
+ * for a start-up IPI), reports and returns step.
+ */
+static int smp_start_failed(struct percpu *pc, int step, uint64_t answer_us)
+{
+	uint32_t st = __atomic_load_n(&pc->state, __ATOMIC_ACQUIRE);
+
+	while (!(st == PERCPU_ONLINE && step != SMP_STEP_IDENTITY) && !smp_state_move(pc, st, PERCPU_PARKED))
+		st = __atomic_load_n(&pc->state, __ATOMIC_ACQUIRE);
+	if (st == PERCPU_ONLINE && step != SMP_STEP_IDENTITY)
+		return SMP_STARTED;
+	smp_send_init(pc);
+	if (step == SMP_STEP_IDENTITY)
+		kprintf("smp: CPU %u (APIC id %u) not started: answered as APIC id %u; parked with INIT\n", pc->index,
+			pc->apic_id, pc->apic_id_seen);
+	else if (step == SMP_STEP_ANSWER || step == SMP_STEP_SETUP)
+		kprintf("smp: CPU %u (APIC id %u) not started: %s (%llu ms); parked with INIT\n", pc->index,
+			pc->apic_id, smp_step_text(step), (unsigned long long)(answer_us / 1000));
+	else
+		kprintf("smp: CPU %u (APIC id %u) not started: %s; parked with INIT\n", pc->index, pc->apic_id,
+			smp_step_text(step));
+	return step;
+}
+
+/*
+ * INIT-SIPI-SIPI for pc: INIT, SMP_INIT_DELAY_US, a start-up IPI, SMP_SIPI_DELAY_US, a second one
+ * unless the AP answered, then up to answer_us for the answer and as long again for the setup.
+ * Returns SMP_STARTED with the CPU online, or the step that failed (reported, the CPU parked).
+ */
+static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t answer_us)
+{
+	uint8_t vector = apic_sipi_vector(smp_tramp_pa);
+	uint32_t st = PERCPU_STARTING;
+
+	KASSERT(this_cpu() == &percpu_boot, "CPUs are started by the boot CPU, one at a time");
+	KASSERT(vector, "trampoline page 0x%llx", (unsigned long long)smp_tramp_pa);
+	smp_tramp_fill(pc, inject == SMP_INJECT_NO_ANSWER);
+	pc->inject = inject;
+	__atomic_store_n(&pc->state, PERCPU_STARTING, __ATOMIC_RELEASE);
+	if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_INIT, 0)))
+		return smp_start_failed(pc, SMP_STEP_INIT, answer_us);
+	tsc_delay_us(SMP_INIT_DELAY_US);
+	for (int sipi = 0; sipi < 2 && st == PERCPU_STARTING; sipi++) {
+		if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_STARTUP, vector)))
+			return smp_start_failed(pc, SMP_STEP_SIPI, answer_us);
+		st = smp_wait_state(pc, PERCPU_STARTING, sipi == 0 ? SMP_SIPI_DELAY_US : answer_us);
+	}
+	if (st == PERCPU_STARTING)
+		return smp_start_failed(pc, SMP_STEP_ANSWER, answer_us);
+	st = smp_wait_state(pc, PERCPU_ALIVE, answer_us);
+	if (st == PERCPU_WRONG_ID)
+		return smp_start_failed(pc, SMP_STEP_IDENTITY, answer_us);
+	if (st != PERCPU_ONLINE && smp_start_failed(pc, SMP_STEP_SETUP, answer_us) != SMP_STARTED)
+		return SMP_STEP_SETUP;
+	__atomic_fetch_or(&smp_online, 1ULL << pc->index, __ATOMIC_RELEASE);
+	return SMP_STARTED;
+}
+
+/* Prints the plan's skipped CPUs (not the disabled or duplicate entries) and what it noticed. */
+static void smp_report_plan(const struct smp_plan *p, unsigned maxcpus)
+{
+	for (size_t i = 0; i < p->nkept; i++) {
+		unsigned why = p->skip[i].why;
+		if (why == SMP_SKIP_MAXCPUS)
+			kprintf("smp: APIC id %u not started: beyond maxcpus=%u\n", p->skip[i].apic_id, maxcpus);
+		else if (why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE)
+			kprintf("smp: APIC id %u not started: %s\n", p->skip[i].apic_id, smp_skip_reason(why));
+	}
+	if (p->nkept == SMP_PLAN_SKIPS_KEPT)
+		kprintf("smp: (the first %d skipped MADT entries are listed)\n", SMP_PLAN_SKIPS_KEPT);
+	if (!p->boot_listed)
+		kprintf("smp: NOTE: the MADT does not list the boot CPU (APIC id %u) as enabled\n", p->apic_id[0]);
+	if (p->unread)
+		kprintf("smp: NOTE: %zu processor entries past the %d the MADT reader keeps were not considered\n",
+			p->unread, ACPI_MAX_CPUS);
+}
+
+/* Starts each AP of the plan in turn (the boot CPU is index 0 and runs already). */
+static void smp_start_planned(const struct smp_plan *plan)
+{
+	if (!apic_sipi_vector(smp_tramp_pa)) {
+		kprintf("smp: no page below 1 MiB was kept back for the trampoline: the APs cannot start\n");
+		return;
+	}
+	if (!smp_tramp_build())
+		return;
+	for (size_t i = 1; i < plan->n; i++) {
+		unsigned index = smp_next_index++;
+		struct percpu *pc = smp_slot(index, plan->apic_id[i]);
+		if (!pc)
+			kprintf("smp: CPU %u (APIC id %u) not started: %s\n", index, plan->apic_id[i],
+				smp_step_text(SMP_STEP_RESOURCES));
+		else
+			smp_start_cpu(pc, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US);
+	}
+}
+
+void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcpus)
+{
+	static struct smp_plan plan;
+	static bool planned;
+	uint64_t t0 = rdtsc();
+
+	KASSERT(!planned || madt_status != ACPI_OK, "smp_init plans and starts the CPUs once");
+	if (!apic_ready())
+		percpu_boot.apic_id = cpu_feat.apic_id;
+	if (madt_status != ACPI_OK)
+		kprintf("smp: no usable MADT (%s): no other CPU is started\n", acpi_strerror(madt_status));
+	else if (!tsc_hz())
+		kprintf("smp: no calibrated clock to time INIT-SIPI-SIPI: no other CPU is started\n");
+	else if (apic_init_boot() == 0)
+		percpu_boot.apic_id = apic_id();
+	if (madt_status == ACPI_OK) {
+		/* Planned even when nothing can start, so the CPUs found are known (the summary shows them). */
+		planned = true;
+		smp_plan_make(madt, percpu_boot.apic_id, apic_ready() && apic_x2apic(), maxcpus, &plan);
+		smp_found = (unsigned)plan.found;
+		smp_report_plan(&plan, maxcpus);
+		if (apic_ready() && plan.n > 1)
+			smp_start_planned(&plan);
+	}
+	kprintf("smp: %u of %u CPUs started in %llu ms (%s, boot CPU APIC id %u, trampoline at 0x%llx, maxcpus=%u)\n",
+		smp_cpu_count(), smp_found, (unsigned long long)tsc_to_ms(rdtsc() - t0),
+		!apic_ready() ? "no local APIC in use" : apic_x2apic() ? "x2APIC" : "xAPIC", percpu_boot.apic_id,
+		(unsigned long long)smp_tramp_pa, maxcpus);
+}
+
+void smp_enable_interrupts(void)
+{
+	KASSERT(this_cpu() == &percpu_boot && arch_irq_depth() == 0, "from kmain, outside any arch_irq_save section");
+	if (apic_ready())
+		sti();
+}
+
+/* ---------------------------------------------------------------- tests' start and stop */
+
+int smp_park(unsigned cpu)
+{
+	KASSERT(this_cpu() == &percpu_boot, "CPUs are parked by the boot CPU");
+	if (cpu == 0 || cpu >= SMP_MAX_CPUS || !percpu_of[cpu] ||
+	    !((smp_online_mask() & (1ULL << cpu)) || percpu_of[cpu]->state == PERCPU_STOPPED))
+		return -1;
+	__atomic_fetch_and(&smp_online, ~(1ULL << cpu), __ATOMIC_ACQ_REL);
+	__atomic_store_n(&percpu_of[cpu]->state, PERCPU_PARKED, __ATOMIC_RELEASE);
+	smp_send_init(percpu_of[cpu]);
+	return 0;
+}
+
+int smp_restart(unsigned cpu, enum smp_inject inject, uint64_t answer_us)
+{
+	if (cpu == 0 || cpu >= SMP_MAX_CPUS || !percpu_of[cpu] || percpu_of[cpu]->state != PERCPU_PARKED ||
+	    !smp_tramp_ready)
+		return -1;
+	return smp_start_cpu(percpu_of[cpu], inject, answer_us);
+}
+
+int smp_start_new(uint32_t apic_id, uint64_t answer_us, unsigned *index)
+{
+	struct percpu *pc;
+
+	if (!apic_ready() || smp_next_index >= SMP_MAX_CPUS || !apic_sipi_vector(smp_tramp_pa) || !smp_tramp_build())
+		return -1;
+	*index = smp_next_index;
+	pc = smp_slot(smp_next_index++, apic_id);
+	if (!pc)
+		return SMP_STEP_RESOURCES;
+	return smp_start_cpu(pc, SMP_INJECT_NONE, answer_us);
+}

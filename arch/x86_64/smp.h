@@ -1,0 +1,133 @@
+/*
+ * smp_: every CPU the ACPI MADT lists, started, and the primitives to use them.
+ *
+ * Bring-up (smp_init, boot CPU, once): the local APICs (apic.h), the plan (smp_plan.h), then for
+ * each AP in turn INIT, a 10 ms wait, a start-up IPI, 200 us, a second start-up IPI if the AP has
+ * not answered, and a bounded wait for its answer (every delay from the calibrated TSC). The AP
+ * runs the trampoline (trampoline.asm) in the page below 1 MiB that smp_reserve_trampoline kept
+ * back, reaches smp_ap_main on its own stack, programs its control state with the boot CPU's
+ * function (cpu_init_control_state), loads the kernel's page tables, its own GDT, TSS and IST
+ * stacks, the shared IDT, enables its APIC and goes idle. An AP that does not answer, or answers
+ * and does not finish, within the bound is reported (APIC id, the step that failed), sent INIT
+ * again (parked: it waits for a start-up IPI and runs nothing) and skipped; it keeps its index,
+ * its stacks and its per-CPU page, so a late start cannot land in another CPU's memory.
+ *
+ * Indexes: the boot CPU is 0, the others follow the MADT's order; a CPU that failed to start
+ * leaves its index unused, so the online mask may have holes.
+ *
+ * Calls: smp_call_many() posts fn/arg into one slot per (target, sender) pair of the target's
+ * per-CPU mailbox, sends SMP_VEC_CALL to the targets and waits until each ran it. A target runs
+ * posted calls from the IPI handler, from its idle loop, and from smp_poll() wherever it waits;
+ * each call runs with interrupts disabled. Idle APs wait in `sti; hlt` (a halted CPU costs no
+ * host time in QEMU; the IPI wakes it). The waiting sender runs calls posted to itself, so two
+ * CPUs calling each other with interrupts disabled both finish (never a deadlock on the mailbox).
+ * A call not completed within SMP_CALL_TIMEOUT_US is a panic naming the CPU: never a hang.
+ */
+#ifndef SMP_H
+#define SMP_H
+
+#include "types.h"
+#include "percpu.h"
+#include "acpi.h"
+
+struct trap_frame;
+
+#define SMP_VEC_CALL 0xFD            /* runs the posted calls */
+#define SMP_VEC_PING 0xFC            /* does nothing but count (percpu.pings): tests IPI delivery */
+
+#define SMP_INIT_DELAY_US      10000     /* after INIT, before the first start-up IPI */
+#define SMP_SIPI_DELAY_US      200       /* after the first start-up IPI, before the second */
+#define SMP_ANSWER_TIMEOUT_US  1000000   /* after the second start-up IPI: the AP must have answered */
+#define SMP_SETUP_TIMEOUT_US   1000000   /* after answering: the AP must be online */
+#define SMP_CALL_TIMEOUT_US    10000000  /* a call must be done by then, or the kernel panics */
+#define SMP_STOP_TIMEOUT_US    100000    /* smp_stop_others waits this long for the NMIs to land */
+
+/* What failed when a CPU did not start (0: it started). */
+enum smp_step {
+	SMP_STARTED = 0,
+	SMP_STEP_RESOURCES,       /* no memory for its per-CPU page or stacks */
+	SMP_STEP_INIT,            /* the INIT IPI stayed in the ICR (delivery status busy) */
+	SMP_STEP_SIPI,            /* a start-up IPI stayed in the ICR */
+	SMP_STEP_ANSWER,          /* no answer after INIT-SIPI-SIPI */
+	SMP_STEP_SETUP,           /* answered, then not online in time */
+	SMP_STEP_IDENTITY,        /* answered with another APIC id than the one it was sent to */
+	SMP_STEP_COUNT
+};
+
+/* Faults a test can make a start suffer (percpu.inject). */
+enum smp_inject {
+	SMP_INJECT_NONE,
+	SMP_INJECT_NO_ANSWER,     /* the trampoline enters a halt loop instead of smp_ap_main */
+	SMP_INJECT_STALL_SETUP,   /* the AP answers, then halts before it is online */
+};
+
+/* Keeps a page below 1 MiB back for the trampoline; called right after phys_init (and again after
+ * the loader's memory is released, in case all low pages were the loader's). */
+void smp_reserve_trampoline(void);
+/* The trampoline's page, or 0 when none could be kept back. */
+paddr_t smp_trampoline_page(void);
+
+/*
+ * Starts the CPUs madt lists (madt_status: acpi_read_madt's result), at most maxcpus of them, the
+ * boot CPU counted. Needs the calibrated TSC; without it, or without a MADT or a local APIC, no
+ * other CPU is started, with a message saying why. Prints one line per CPU not started and a
+ * total. Plans and starts once: later calls (tests) may only pass a failed madt_status.
+ */
+void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcpus);
+
+/* CPUs online (taking calls), and the mask of their indexes. */
+unsigned smp_cpu_count(void);
+cpumask_t smp_online_mask(void);
+/* Distinct CPUs the MADT lists as able to run, the boot CPU included (1 without a MADT). */
+unsigned smp_cpus_found(void);
+/* The index of the running CPU. */
+unsigned smp_self(void);
+
+/*
+ * Runs fn(arg) on every online CPU in mask and returns when all have returned; the caller's own
+ * bit runs fn here, after the others were sent theirs. Callable with interrupts enabled or not.
+ * Not re-entrant on one CPU (its slots in the targets are busy until it returns: a panic): so fn
+ * may call other CPUs itself only where its CPU cannot be inside smp_call_many (the tests do that
+ * on purpose; a TLB flush never calls).
+ */
+void smp_call_many(cpumask_t mask, void (*fn)(void *arg), void *arg);
+/* smp_call_many on one CPU; -1 when cpu is not online. */
+int smp_call(unsigned cpu, void (*fn)(void *arg), void *arg);
+/* smp_call_many on every online CPU but the caller. */
+void smp_call_all(void (*fn)(void *arg), void *arg);
+/* Runs the calls posted to this CPU; for loops that wait with interrupts disabled. */
+void smp_poll(void);
+
+/* Sends a fixed-vector IPI to every online CPU in mask (the caller's own bit: a self-IPI, taken
+ * when it enables interrupts); returns the number of sends that stayed busy. */
+int smp_send_ipi(cpumask_t mask, uint8_t vector);
+/* Sends an NMI to every online CPU in mask; returns the number of sends that stayed busy. */
+int smp_send_nmi(cpumask_t mask);
+
+/* The interrupt vectors above: true when tf's vector was one (then it is handled). */
+bool smp_interrupt(struct trap_frame *tf);
+/* The NMI hook: counts it; halts the CPU for smp_stop_others; true when the NMI was expected. */
+bool smp_nmi(struct trap_frame *tf);
+/* Halts every other online CPU through an NMI (the machine is ending): they leave the online mask
+ * and stop wherever they are. Returns the CPUs that confirmed within SMP_STOP_TIMEOUT_US. */
+unsigned smp_stop_others(void);
+/*
+ * Turns interrupts on for the boot CPU once its APIC works (kmain, after smp_init): from then on it
+ * takes calls and IPIs as the APs do, between its arch_irq_save sections. The only interrupts the
+ * kernel enables are the IPIs of this file (apic.h masks every other source).
+ */
+void smp_enable_interrupts(void);
+
+/*
+ * For tests, on the boot CPU. smp_park sends an online (or stopped) AP INIT (it stops where it is
+ * and waits for a start-up IPI). smp_restart starts a parked CPU again with a fault injected, waiting
+ * answer_us for its answer and for its setup; smp_start_new tries an APIC id no CPU has at the
+ * next free index. Both return enum smp_step, after reporting and parking on failure.
+ */
+int smp_park(unsigned cpu);
+int smp_restart(unsigned cpu, enum smp_inject inject, uint64_t answer_us);
+int smp_start_new(uint32_t apic_id, uint64_t answer_us, unsigned *index);
+/* The words for a step. */
+const char *smp_step_text(int step);
+
+#endif

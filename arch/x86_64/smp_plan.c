@@ -1,0 +1,70 @@
+/* The CPUs to start, from the MADT (rules in smp_plan.h). */
+#include "smp_plan.h"
+#include "apic_icr.h"
+
+/* Records entry id as skipped for why. */
+static void smp_plan_skip(struct smp_plan *p, uint32_t id, unsigned why)
+{
+	p->skipped[why]++;
+	if (p->nkept < SMP_PLAN_SKIPS_KEPT) {
+		p->skip[p->nkept].apic_id = id;
+		p->skip[p->nkept].why = (uint8_t)why;
+		p->nkept++;
+	}
+}
+
+/* True when an entry before index i of madt is usable with APIC id id. */
+static bool smp_plan_seen(const struct acpi_madt_info *madt, size_t i, uint32_t id)
+{
+	for (size_t j = 0; j < i; j++)
+		if (madt->cpu[j].apic_id == id && (madt->cpu[j].enabled || madt->cpu[j].online_capable))
+			return true;
+	return false;
+}
+
+void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, bool x2apic, unsigned maxcpus,
+		   struct smp_plan *out)
+{
+	size_t kept = MIN(madt->kept, (size_t)ACPI_MAX_CPUS);
+
+	*out = (struct smp_plan){ .n = 1, .found = 1 };
+	out->apic_id[0] = boot_id;
+	maxcpus = MAX(1u, MIN(maxcpus, (unsigned)SMP_MAX_CPUS));
+	out->unread = madt->entries > kept ? madt->entries - kept : 0;
+	for (size_t i = 0; i < kept; i++) {
+		const struct acpi_cpu *c = &madt->cpu[i];
+		if (!c->enabled && !c->online_capable) {
+			smp_plan_skip(out, c->apic_id, SMP_SKIP_DISABLED);
+			continue;
+		}
+		if (c->apic_id == boot_id && !out->boot_listed) {
+			out->boot_listed = true;
+			continue;
+		}
+		if (c->apic_id == boot_id || smp_plan_seen(madt, i, c->apic_id)) {
+			smp_plan_skip(out, c->apic_id, SMP_SKIP_DUPLICATE);
+			continue;
+		}
+		out->found++;
+		if (!x2apic && c->apic_id > APIC_XAPIC_ID_MAX)
+			smp_plan_skip(out, c->apic_id, SMP_SKIP_NEEDS_X2APIC);
+		else if (out->n == SMP_MAX_CPUS)
+			smp_plan_skip(out, c->apic_id, SMP_SKIP_LIMIT);
+		else if (out->n == maxcpus)
+			smp_plan_skip(out, c->apic_id, SMP_SKIP_MAXCPUS);
+		else
+			out->apic_id[out->n++] = c->apic_id;
+	}
+}
+
+const char *smp_skip_reason(unsigned why)
+{
+	switch (why) {
+	case SMP_SKIP_DISABLED: return "disabled in the MADT";
+	case SMP_SKIP_DUPLICATE: return "listed twice";
+	case SMP_SKIP_NEEDS_X2APIC: return "APIC id above 0xFE needs x2APIC, which this CPU lacks";
+	case SMP_SKIP_LIMIT: return "beyond the kernel's 64 CPUs";
+	case SMP_SKIP_MAXCPUS: return "beyond maxcpus=";
+	default: return "?";
+	}
+}

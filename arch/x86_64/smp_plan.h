@@ -1,0 +1,50 @@
+/*
+ * smp_plan_: which CPUs to start, decided from the ACPI MADT before any is touched. A pure
+ * function (no hardware, no allocation), also built for the host, where tests/host/test_smp_plan.c
+ * checks it on generated MADTs.
+ *
+ * Rules: index 0 is the boot CPU, whether or not the MADT lists it. Then, in table order, each
+ * processor entry that is enabled or online-capable (ACPI 6.3 flags bits 0 and 1) and names an
+ * APIC id not seen before is a CPU found. A CPU found is started unless its id needs x2APIC mode
+ * (above 0xFE) while the APICs run in xAPIC mode, the kernel already has SMP_MAX_CPUS CPUs, or
+ * maxcpus CPUs (the boot CPU counted) are planned already; each of those is recorded with its
+ * reason. A second entry for an id already seen (an xAPIC and an x2APIC entry of one CPU) is a
+ * duplicate, neither found again nor started.
+ */
+#ifndef SMP_PLAN_H
+#define SMP_PLAN_H
+
+#include "types.h"
+#include "acpi.h"
+#include "percpu.h"
+
+enum smp_skip {
+	SMP_SKIP_DISABLED,        /* neither enabled nor online-capable: not a CPU found */
+	SMP_SKIP_DUPLICATE,       /* an APIC id listed before (or the boot CPU's again) */
+	SMP_SKIP_NEEDS_X2APIC,    /* id above 0xFE while the APICs run in xAPIC mode */
+	SMP_SKIP_LIMIT,           /* the kernel already has SMP_MAX_CPUS CPUs */
+	SMP_SKIP_MAXCPUS,         /* maxcpus= CPUs planned already */
+	SMP_SKIP_COUNT
+};
+
+#define SMP_PLAN_SKIPS_KEPT 16   /* skipped entries remembered for the report; all are counted */
+
+struct smp_plan {
+	size_t n;                            /* CPUs to run; apic_id[0] is the boot CPU */
+	uint32_t apic_id[SMP_MAX_CPUS];
+	size_t found;                        /* distinct CPUs that can run, the boot CPU included */
+	bool boot_listed;                    /* the MADT lists the boot CPU as enabled or online-capable */
+	size_t unread;                       /* processor entries past what the MADT reader keeps */
+	size_t skipped[SMP_SKIP_COUNT];      /* entries skipped, per reason */
+	size_t nkept;                        /* skip[] entries filled */
+	struct { uint32_t apic_id; uint8_t why; } skip[SMP_PLAN_SKIPS_KEPT]; /* the first skips, in order */
+};
+
+/* Plans the CPUs of madt for a boot CPU with APIC id boot_id, APICs in x2APIC mode or not, and at
+ * most maxcpus CPUs (1 to SMP_MAX_CPUS; other values are clamped into that range). */
+void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, bool x2apic, unsigned maxcpus,
+		   struct smp_plan *out);
+/* A few words for a skip reason. */
+const char *smp_skip_reason(unsigned why);
+
+#endif

@@ -1,0 +1,100 @@
+; The AP start-up trampoline. smp.c copies the bytes from smp_tramp_start to smp_tramp_end into a
+; page below 1 MiB that the physical allocator kept back, fills the data block at its end (struct
+; smp_tramp_data in smp.c: keep the two in sync) and sends INIT-SIPI-SIPI with that page's number
+; as the vector. The AP starts here in real mode with CS = page >> 4, IP = 0, and goes:
+;   real mode -> lgdt (this page's GDT) -> protected mode (flat 32-bit)
+;   -> CR4.PAE, CR3 = the start-up tables (below 4 GiB: the page identity-mapped, the kernel's
+;      upper half shared), EFER.LME (and NXE when the CPU has NX, before any entry with bit 63
+;      is used), CR0 = the kernel's CR0 (paging on, caches on) -> compatibility mode
+;   -> far jump to 64-bit code -> the AP's stack, smp_ap_main(percpu) in the higher half.
+; 16- and 32-bit code addresses data through offsets from this page (DS = CS in real mode; EBX =
+; the page's physical address in protected mode); 64-bit code uses RIP-relative addresses. The
+; only absolute addresses, in the far-jump pointers and the GDT pointer, are filled in by smp.c.
+bits 16
+default abs
+
+%define TRAMP_CODE32 0x08
+%define TRAMP_DATA   0x10
+%define TRAMP_CODE64 0x18
+%define CR4_PAE      (1 << 5)
+%define MSR_EFER     0xC0000080
+%define CR0_PE       1
+%define OFF(x)       ((x) - smp_tramp_start)
+
+section .rodata
+global smp_tramp_start, smp_tramp_end, smp_tramp_data
+align 16
+smp_tramp_start:
+	cli
+	cld
+	mov ax, cs
+	mov ds, ax
+	xor ebx, ebx
+	mov bx, ax
+	shl ebx, 4                      ; EBX = this page's physical address
+	o32 lgdt [OFF(td_gdtr)]
+	mov eax, cr0
+	or eax, CR0_PE
+	mov cr0, eax
+	o32 jmp far [OFF(td_pm_ptr)]    ; -> tramp_pm32 through the 32-bit code segment
+
+bits 32
+tramp_pm32:
+	mov ax, TRAMP_DATA
+	mov ds, ax
+	mov es, ax
+	mov ss, ax
+	xor ax, ax
+	mov fs, ax
+	mov gs, ax
+	mov eax, CR4_PAE
+	mov cr4, eax
+	mov eax, [ebx + OFF(td_cr3)]
+	mov cr3, eax
+	mov ecx, MSR_EFER
+	rdmsr
+	or eax, [ebx + OFF(td_efer)]   ; LME, and NXE when the CPU has NX
+	wrmsr
+	mov eax, [ebx + OFF(td_cr0)]   ; the kernel's CR0: PG turns long mode on
+	mov cr0, eax
+	jmp far [ebx + OFF(td_lm_ptr)]  ; -> tramp_lm64 through the 64-bit code segment
+
+bits 64
+tramp_lm64:
+	mov rsp, [rel td_stack]
+	mov rdi, [rel td_percpu]
+	mov rax, [rel td_entry]
+	xor ebp, ebp                    ; ends frame-pointer backtraces
+	push rbp                        ; a zero return address: the entry is entered as if called
+	jmp rax
+
+; The accessed bits are preset: loading a selector would otherwise write them into this page.
+align 8
+tramp_gdt:
+	dq 0
+	dq 0x00CF9B000000FFFF           ; 0x08: 32-bit code, flat
+	dq 0x00CF93000000FFFF           ; 0x10: data, flat
+	dq 0x00209B0000000000           ; 0x18: 64-bit code
+tramp_gdt_end:
+
+; struct smp_tramp_data (smp.c). The far pointers are m16:32; the GDT pointer is limit16, base32.
+align 8
+smp_tramp_data:
+td_pm_ptr:  dd 0                    ; physical address of tramp_pm32
+            dw TRAMP_CODE32
+            dw 0
+td_lm_ptr:  dd 0                    ; physical address of tramp_lm64
+            dw TRAMP_CODE64
+            dw 0
+td_gdtr:    dw tramp_gdt_end - tramp_gdt - 1
+            dd 0                    ; physical address of tramp_gdt
+            dw 0
+td_cr3:     dd 0
+td_efer:    dd 0
+td_cr0:     dd 0
+td_pad:     dd 0
+td_stack:   dq 0
+td_percpu:  dq 0
+td_entry:   dq 0
+td_offsets: dd OFF(tramp_pm32), OFF(tramp_lm64), OFF(tramp_gdt), 0
+smp_tramp_end:

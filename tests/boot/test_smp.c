@@ -1,0 +1,591 @@
+/*
+ * Boot self-tests of the CPUs (arch/x86_64/smp.c, apic.c, percpu.c): every CPU the MADT lists
+ * started, each in the boot CPU's control state with its own GDT, TSS, IST stacks and GS base;
+ * fixed-vector IPIs and NMIs reach exactly the CPUs sent to; calls run once on each target, also
+ * on a target busy with interrupts enabled and between CPUs that call each other with interrupts
+ * disabled; the interrupt state is per CPU; a CPU that does not answer, or stalls in its setup,
+ * is reported, parked and skipped, and a parked CPU starts again. Tests that need a second CPU
+ * skip on a machine with one.
+ */
+#include "ktest.h"
+#include "x86.h"
+#include "smp.h"
+#include "apic.h"
+#include "percpu.h"
+#include "tsc.h"
+#include "pt.h"
+#include "vm.h"
+#include "phys.h"
+#include "vmlayout.h"
+#include "arch_mm.h"
+#include "kernel.h"
+#include "kstring.h"
+#include "sysinfo.h"
+
+#define TEST_WAIT_US 2000000             /* bound on every wait for another CPU in these tests */
+#define TEST_START_WAIT_US 50000         /* a start a test expects to fail waits this long */
+
+extern const uint8_t smp_tramp_start[], smp_tramp_data[];
+extern char boot_stack_guard[];
+
+/* Spins (interrupts as they are) until *p reaches want or TEST_WAIT_US pass; true when it did. */
+static bool test_wait_for(volatile uint64_t *p, uint64_t want)
+{
+	uint64_t end = rdtsc() + tsc_us_to_ticks(TEST_WAIT_US);
+	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < want)
+		if (rdtsc() > end)
+			return false;
+		else
+			arch_cpu_relax();
+	return true;
+}
+
+/* The online CPUs other than the boot CPU. */
+static cpumask_t test_aps(void) { return smp_online_mask() & ~1ULL; }
+
+/* Opens a window with interrupts enabled on this CPU until *p reaches want (bounded), then puts the
+ * interrupt flag back as it was. */
+static void test_irq_window_until(volatile uint64_t *p, uint64_t want)
+{
+	uint64_t end = rdtsc() + tsc_us_to_ticks(TEST_WAIT_US);
+	bool was = arch_irqs_enabled();
+
+	sti();
+	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < want && rdtsc() < end)
+		arch_cpu_relax();
+	if (!was)
+		cli();
+}
+
+/* ---------------------------------------------------------------- bring-up */
+
+KTEST(smp_every_cpu_found_is_online)
+{
+	unsigned want = MIN(smp_cpus_found(), (unsigned)kernel_cmdline.opts.maxcpus);
+	cpumask_t online = smp_online_mask();
+
+	KEXPECT_EQ(smp_cpu_count(), want, "every CPU the MADT lists, up to maxcpus=");
+	KEXPECT(online & 1, "the boot CPU is online");
+	KEXPECT_EQ(smp_self(), 0, "tests run on the boot CPU");
+	for (cpumask_t m = online; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		struct percpu *pc = percpu_of[i];
+		KASSERT_TEST(pc, "CPU %u online without per-CPU data", i);
+		KEXPECT(pc->self == pc && pc->index == i && pc->state == PERCPU_ONLINE, "CPU %u's data", i);
+		for (cpumask_t n = m & (m - 1); n; n &= n - 1)
+			KEXPECT(percpu_of[__builtin_ctzll(n)]->apic_id != pc->apic_id, "two CPUs with APIC id %u", pc->apic_id);
+	}
+	if (apic_ready())
+		KEXPECT_EQ(percpu_boot.apic_id, apic_id());
+}
+
+/* Without a MADT nothing starts and nothing changes: the boot CPU runs alone, with a message. */
+KTEST(smp_init_without_a_madt_starts_nothing)
+{
+	cpumask_t online = smp_online_mask();
+	unsigned found = smp_cpus_found(), apic = percpu_boot.apic_id;
+
+	smp_init(NULL, ACPI_EBADTABLE, SMP_MAX_CPUS);
+	smp_init(NULL, ACPI_ENORSDP, 1);
+	KEXPECT_EQ(smp_online_mask(), online);
+	KEXPECT_EQ(smp_cpus_found(), found);
+	KEXPECT_EQ(percpu_boot.apic_id, apic);
+}
+
+KTEST(smp_trampoline_page_kept_below_1m)
+{
+	paddr_t pa = smp_trampoline_page();
+	size_t code = (size_t)(smp_tramp_data - smp_tramp_start);
+
+	KASSERT_TEST(pa && pa < 0x100000 && IS_ALIGNED(pa, PAGE_SIZE), "trampoline page 0x%llx", (unsigned long long)pa);
+	KEXPECT_EQ(apic_sipi_vector(pa), pa >> PAGE_SHIFT);
+	KEXPECT(phys_is_managed(pa) && !phys_is_free(pa, 1), "the allocator holds the page back");
+	KEXPECT(!memcmp(arch_phys_to_virt(pa), smp_tramp_start, code), "the trampoline's code is intact");
+}
+
+/* The xAPIC page: uncached, non-executable, writable, at LAPIC_VA and nowhere in the direct map. */
+KTEST(smp_lapic_page_uncached_nx_outside_direct_map)
+{
+	paddr_t pa = 0;
+	uint64_t pte = 0, size = 0;
+
+	if (!apic_ready())
+		KTEST_SKIP("no local APIC in use");
+	if (apic_x2apic()) {
+		KEXPECT(!pt_query(&kernel_pt, LAPIC_VA, NULL, NULL, NULL), "x2APIC mode maps no register page");
+		return;
+	}
+	KASSERT_TEST(pt_query(&kernel_pt, LAPIC_VA, &pa, &pte, &size), "LAPIC_VA not mapped");
+	KEXPECT_EQ(pa, apic_mmio_phys());
+	KEXPECT_EQ(size, PAGE_SIZE);
+	KEXPECT_EQ(pt_cache_of_pte(pte, cpu_feat.pat, 1), PT_CACHE_UC);
+	KEXPECT(pte & PTE_W);
+	KEXPECT(!(pte & PTE_U));
+	KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx, "non-executable wherever the CPU can say so");
+	KEXPECT(!pt_query(&kernel_pt, DMAP_BASE + pa, NULL, NULL, NULL), "the direct map does not cover it");
+}
+
+/* ---------------------------------------------------------------- per-CPU state */
+
+struct test_ctl {
+	uint64_t cr0, cr4, efer, pat, cr3;
+	struct cpu_mtrrs mtrr;
+	uint64_t runs;
+};
+static struct test_ctl test_ctl[SMP_MAX_CPUS];
+
+/* Records this CPU's control registers, PAT and MTRRs. */
+static void test_snap_ctl(void *arg)
+{
+	struct test_ctl *c = &test_ctl[this_cpu()->index];
+
+	(void)arg;
+	c->cr0 = read_cr0();
+	c->cr4 = read_cr4();
+	c->efer = rdmsr(MSR_EFER);
+	c->pat = cpu_feat.pat ? rdmsr(MSR_PAT) : 0;
+	c->cr3 = read_cr3();
+	cpu_mtrr_read(&c->mtrr);
+	c->runs++;
+}
+
+/* CR0, CR4, EFER, the PAT MSR and CR3 of every CPU equal the boot CPU's and the kernel's values;
+ * the MTRRs (the firmware's) agree too, or the same PTE would mean different memory types. */
+KTEST(smp_control_state_same_on_every_cpu)
+{
+	cpumask_t online = smp_online_mask();
+
+	memset(test_ctl, 0, sizeof(test_ctl));
+	smp_call_many(online, test_snap_ctl, NULL);
+	const struct test_ctl *b = &test_ctl[0];
+	KEXPECT_EQ(b->cr0, cpu_cr0_value());
+	KEXPECT_EQ(b->cr4, cpu_cr4_value());
+	KEXPECT_EQ(b->efer, cpu_efer_value());
+	KEXPECT_EQ(b->cr3 & ~PAGE_MASK, kernel_pt.root);
+	if (cpu_feat.pat)
+		KEXPECT_EQ(b->pat, PAT_VALUE);
+	KEXPECT(!memcmp(&b->mtrr, cpu_mtrr_boot(), sizeof(b->mtrr)), "the boot CPU's MTRRs are the ones recorded at boot");
+	KEXPECT(!cpu_feat.mtrr || (b->mtrr.def_type & MTRR_DEF_E), "the firmware enabled the MTRRs");
+	for (cpumask_t m = online; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		const struct test_ctl *c = &test_ctl[i];
+		KEXPECT_EQ(c->runs, 1, "each CPU snapshot once");
+		KEXPECT(c->cr0 == b->cr0, "CPU %u CR0 0x%llx, boot CPU 0x%llx", i, (unsigned long long)c->cr0,
+			(unsigned long long)b->cr0);
+		KEXPECT(c->cr4 == b->cr4, "CPU %u CR4 0x%llx, boot CPU 0x%llx", i, (unsigned long long)c->cr4,
+			(unsigned long long)b->cr4);
+		KEXPECT(c->efer == b->efer, "CPU %u EFER 0x%llx, boot CPU 0x%llx", i, (unsigned long long)c->efer,
+			(unsigned long long)b->efer);
+		KEXPECT(c->pat == b->pat, "CPU %u PAT 0x%llx, boot CPU 0x%llx", i, (unsigned long long)c->pat,
+			(unsigned long long)b->pat);
+		KEXPECT(c->cr3 == b->cr3, "CPU %u CR3 0x%llx, boot CPU 0x%llx", i, (unsigned long long)c->cr3,
+			(unsigned long long)b->cr3);
+		KEXPECT(c->mtrr.def_type == b->mtrr.def_type, "CPU %u MTRRdefType 0x%llx, boot CPU 0x%llx", i,
+			(unsigned long long)c->mtrr.def_type, (unsigned long long)b->mtrr.def_type);
+		KEXPECT(!memcmp(&c->mtrr, &b->mtrr, sizeof(c->mtrr)), "CPU %u MTRRs differ from the boot CPU's", i);
+	}
+}
+
+struct test_tabs {
+	uint64_t gs_base, gdt_base, idt_base, rsp, apic_id;
+	uint16_t tr, cs, gdt_limit;
+	bool irqs, in_irq;
+	unsigned depth;
+};
+static struct test_tabs test_tabs[SMP_MAX_CPUS];
+
+/* Records this CPU's GS base, GDT, IDT, task register, stack and APIC id. */
+static void test_snap_tables(void *arg)
+{
+	struct test_tabs *t = &test_tabs[this_cpu()->index];
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) g, d;
+	volatile uint64_t here = 0;
+
+	(void)arg;
+	__asm__ volatile("sgdt %0" : "=m"(g));
+	__asm__ volatile("sidt %0" : "=m"(d));
+	__asm__ volatile("str %0" : "=r"(t->tr));
+	__asm__ volatile("mov %%cs, %0" : "=r"(t->cs));
+	t->gdt_base = g.base;
+	t->gdt_limit = g.limit;
+	t->idt_base = d.base;
+	t->gs_base = rdmsr(MSR_GS_BASE);
+	t->rsp = (uint64_t)&here;
+	t->apic_id = apic_ready() ? apic_id() : percpu_boot.apic_id;
+	t->irqs = arch_irqs_enabled();
+	t->in_irq = arch_in_interrupt();
+	t->depth = arch_irq_depth();
+}
+
+/* Each CPU: GS at its own struct percpu, its own GDT and TSS with its own IST stacks (mapped above
+ * an unmapped guard), the shared IDT, running on its own kernel stack, with the APIC id it was
+ * started as. */
+KTEST(smp_percpu_gs_gdt_tss_and_stacks_are_each_cpus_own)
+{
+	cpumask_t online = smp_online_mask();
+
+	memset(test_tabs, 0, sizeof(test_tabs));
+	smp_call_many(online, test_snap_tables, NULL);
+	for (cpumask_t m = online; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		struct percpu *pc = percpu_of[i];
+		const struct test_tabs *t = &test_tabs[i];
+		KEXPECT(t->gs_base == (uint64_t)pc, "CPU %u GS base 0x%llx", i, (unsigned long long)t->gs_base);
+		KEXPECT(t->gdt_base == (uint64_t)pc->gdt && t->gdt_limit == sizeof(pc->gdt) - 1, "CPU %u GDT", i);
+		KEXPECT(t->tr == GDT_TSS && t->cs == GDT_KCODE, "CPU %u TR 0x%x CS 0x%x", i, t->tr, t->cs);
+		KEXPECT(t->idt_base == test_tabs[0].idt_base, "CPU %u IDT is the shared one", i);
+		KEXPECT(t->rsp >= pc->stack_bottom && t->rsp < pc->stack_top, "CPU %u runs on its own stack (0x%llx)", i,
+			(unsigned long long)t->rsp);
+		KEXPECT_EQ(t->apic_id, pc->apic_id);
+		for (int k = 0; k < PERCPU_IST_COUNT; k++) {
+			KEXPECT(pc->tss.ist[k] == pc->ist_top[k], "CPU %u IST%d in its TSS", i, k + 1);
+			for (cpumask_t n = m & (m - 1); n; n &= n - 1)
+				KEXPECT(percpu_of[__builtin_ctzll(n)]->ist_top[k] != pc->ist_top[k], "two CPUs share IST%d", k + 1);
+		}
+		if (i == 0) {
+			KEXPECT(!pt_query(&kernel_pt, (vaddr_t)boot_stack_guard, NULL, NULL, NULL), "boot stack guard");
+			continue;
+		}
+		uint64_t pte = 0;
+		KEXPECT(!pt_query(&kernel_pt, pc->stack_bottom - PAGE_SIZE, NULL, NULL, NULL), "CPU %u stack guard", i);
+		KEXPECT(pt_query(&kernel_pt, pc->stack_bottom, NULL, &pte, NULL) && (pte & PTE_W) &&
+			!!(pte & PTE_NX) == cpu_feat.nx, "CPU %u stack mapped writable, non-executable", i);
+		for (int k = 0; k < PERCPU_IST_COUNT; k++)
+			KEXPECT(!pt_query(&kernel_pt, pc->ist_top[k] - PERCPU_IST_SIZE - PAGE_SIZE, NULL, NULL, NULL) &&
+				pt_query(&kernel_pt, pc->ist_top[k] - PERCPU_IST_SIZE, NULL, NULL, NULL),
+				"CPU %u IST%d: stack mapped above an unmapped guard", i, k + 1);
+	}
+}
+
+/* An NMI sent to each CPU in turn lands on that CPU's own NMI stack (its TSS's IST2). */
+KTEST(smp_nmi_reaches_each_cpu_on_its_own_ist)
+{
+	if (!apic_ready())
+		KTEST_SKIP("no local APIC in use");
+	for (cpumask_t m = smp_online_mask(); m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		struct percpu *pc = percpu_of[i];
+		uint64_t before = pc->nmis, top = pc->ist_top[IST_NMI - 1];
+		pc->nmi_expected = 1;
+		KEXPECT(smp_send_nmi(1ULL << i) == 0, "NMI to CPU %u sent", i);
+		KEXPECT(test_wait_for(&pc->nmis, before + 1), "CPU %u took the NMI", i);
+		KEXPECT(pc->nmi_rsp < top && pc->nmi_rsp >= top - PERCPU_IST_SIZE, "CPU %u NMI ran at 0x%llx, its IST at 0x%llx",
+			i, (unsigned long long)pc->nmi_rsp, (unsigned long long)top);
+		KEXPECT_EQ(pc->nmi_expected, 0);
+		pc->nmi_expected = 0;
+	}
+}
+
+/* ---------------------------------------------------------------- IPIs */
+
+/* Sends SMP_VEC_PING to set and checks that exactly those CPUs took it once (the boot CPU takes its
+ * self-IPI as soon as interrupts are on: at once, or in a short window when they are off). */
+static void test_ping_set(cpumask_t set)
+{
+	uint64_t before[SMP_MAX_CPUS];
+	cpumask_t online = smp_online_mask();
+
+	for (cpumask_t m = online; m; m &= m - 1)
+		before[__builtin_ctzll(m)] = percpu_of[__builtin_ctzll(m)]->pings;
+	KEXPECT(smp_send_ipi(set, SMP_VEC_PING) == 0, "sends to 0x%llx", (unsigned long long)set);
+	if (set & 1)
+		test_irq_window_until(&percpu_boot.pings, before[0] + 1);
+	for (cpumask_t m = set & online; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		KEXPECT(test_wait_for(&percpu_of[i]->pings, before[i] + 1), "CPU %u took the ping (set 0x%llx)", i,
+			(unsigned long long)set);
+	}
+	tsc_delay_us(1000);   /* time for a stray ping to land where it must not */
+	for (cpumask_t m = online; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		KEXPECT(percpu_of[i]->pings == before[i] + !!(set & (1ULL << i)), "CPU %u took %llu pings for set 0x%llx", i,
+			(unsigned long long)(percpu_of[i]->pings - before[i]), (unsigned long long)set);
+	}
+}
+
+KTEST(smp_fixed_ipi_reaches_exactly_the_cpus_sent_to)
+{
+	cpumask_t online = smp_online_mask();
+
+	if (!apic_ready())
+		KTEST_SKIP("no local APIC in use");
+	test_ping_set(online);
+	test_ping_set(0);
+	for (cpumask_t m = online; m; m &= m - 1)
+		test_ping_set(m & -m);
+	test_ping_set(online & 0xAAAAAAAAAAAAAAAAULL);
+	test_ping_set(online & 0x5555555555555555ULL);
+	KEXPECT_EQ(smp_send_ipi(~online, SMP_VEC_PING), 0, "CPUs not online are left out, not sent to");
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static uint64_t test_runs[SMP_MAX_CPUS];
+static volatile uint64_t test_slow_done;
+
+/* Counts a run on this CPU, checks the call's context, and takes a while (the caller must wait). */
+static void test_count_slow(void *arg)
+{
+	unsigned i = this_cpu()->index;
+
+	test_runs[i]++;
+	test_tabs[i].irqs = arch_irqs_enabled();
+	test_tabs[i].depth = arch_irq_depth();
+	test_tabs[i].apic_id = (uint64_t)arg;
+	tsc_delay_us(2000);
+	__atomic_fetch_add(&test_slow_done, 1, __ATOMIC_RELEASE);
+}
+
+KTEST(smp_call_runs_once_on_each_target_and_waits)
+{
+	cpumask_t online = smp_online_mask();
+	unsigned n = smp_cpu_count();
+
+	memset(test_runs, 0, sizeof(test_runs));
+	test_slow_done = 0;
+	smp_call_many(online, test_count_slow, (void *)0x5a);
+	KEXPECT_EQ(test_slow_done, n, "returned after every CPU finished");
+	for (cpumask_t m = online; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		KEXPECT(test_runs[i] == 1, "CPU %u ran the call %llu times", i, (unsigned long long)test_runs[i]);
+		KEXPECT(!test_tabs[i].irqs && test_tabs[i].depth >= 1, "CPU %u ran it with interrupts disabled", i);
+		KEXPECT_EQ(test_tabs[i].apic_id, 0x5a, "the argument arrived");
+	}
+	memset(test_runs, 0, sizeof(test_runs));
+	smp_call_all(test_count_slow, NULL);
+	KEXPECT_EQ(test_runs[0], 0, "smp_call_all leaves the caller out");
+	for (cpumask_t m = test_aps(); m; m &= m - 1)
+		KEXPECT_EQ(test_runs[__builtin_ctzll(m)], 1);
+	for (cpumask_t m = online; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		memset(test_runs, 0, sizeof(test_runs));
+		KEXPECT_EQ(smp_call(i, test_count_slow, NULL), 0);
+		KEXPECT(test_runs[i] == 1 && cpumask_weight(online) == n, "smp_call(%u) ran there", i);
+		for (unsigned j = 0; j < SMP_MAX_CPUS; j++)
+			KEXPECT(j == i || !test_runs[j], "smp_call(%u) also ran on CPU %u", i, j);
+	}
+	memset(test_runs, 0, sizeof(test_runs));
+	KEXPECT_EQ(smp_call(SMP_MAX_CPUS, test_count_slow, NULL), (uint64_t)-1, "no such index");
+	KEXPECT_EQ(smp_call(63, test_count_slow, NULL), online >> 63 ? 0 : (uint64_t)-1, "CPU 63 only when online");
+	memset(test_runs, 0, sizeof(test_runs));
+	smp_call_many(~online, test_count_slow, NULL);
+	for (unsigned j = 0; j < SMP_MAX_CPUS; j++)
+		KEXPECT(!test_runs[j], "a mask of offline CPUs ran on CPU %u", j);
+}
+
+/* The interrupt state is each CPU's own: the caller's open section neither shows on the targets
+ * nor changes while they run theirs. */
+KTEST(smp_interrupt_state_is_per_cpu)
+{
+	cpumask_t online = smp_online_mask();
+
+	bool was = arch_irqs_enabled();
+	KEXPECT(was == apic_ready() && arch_irq_depth() == 0 && !arch_in_interrupt(),
+		"the boot CPU runs the suite with interrupts on once its APIC takes IPIs, outside any section");
+	uint64_t outer = arch_irq_save();
+	uint64_t inner = arch_irq_save();
+	KEXPECT_EQ(arch_irq_depth(), 2);
+	memset(test_tabs, 0, sizeof(test_tabs));
+	smp_call_many(online, test_snap_tables, NULL);
+	KEXPECT_EQ(arch_irq_depth(), 2, "the targets' sections left the caller's count alone");
+	KEXPECT_EQ(test_tabs[0].depth, 3, "the caller's own part runs one section deeper");
+	for (cpumask_t m = online & ~1ULL; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		KEXPECT(test_tabs[i].depth == 1 && !test_tabs[i].irqs, "CPU %u: depth %u, interrupts %d", i,
+			test_tabs[i].depth, test_tabs[i].irqs);
+	}
+	arch_irq_restore(inner);
+	KEXPECT(!arch_irqs_enabled() && arch_irq_depth() == 1, "the inner restore keeps them off");
+	arch_irq_restore(outer);
+	KEXPECT(arch_irq_depth() == 0 && arch_irqs_enabled() == was, "the outermost restore puts them back");
+	/* Interrupts on: a save turns them off, the outermost restore back on. */
+	sti();
+	uint64_t f = arch_irq_save();
+	bool off_inside = !arch_irqs_enabled();
+	arch_irq_restore(f);
+	bool on_after = arch_irqs_enabled();
+	if (!was)
+		cli();
+	KEXPECT(off_inside && on_after, "save turns interrupts off, restore back on");
+}
+
+static volatile uint64_t test_mark_in_irq, test_mark_runs, test_busy_freed;
+
+/* Marks that it ran, and whether from an interrupt handler. */
+static void test_mark(void *arg)
+{
+	(void)arg;
+	test_mark_in_irq = arch_in_interrupt();
+	__atomic_fetch_add(&test_mark_runs, 1, __ATOMIC_RELEASE);
+}
+
+/* The boot CPU's part: busy with interrupts enabled, never polling. A CPU's part: calls the boot CPU. */
+static void test_busy_or_call(void *arg)
+{
+	(void)arg;
+	if (this_cpu()->index == 0) {
+		uint64_t end = rdtsc() + tsc_us_to_ticks(TEST_WAIT_US);
+		sti();
+		while (!__atomic_load_n(&test_mark_runs, __ATOMIC_ACQUIRE) && rdtsc() < end)
+			__asm__ volatile("" ::: "memory");   /* busy: no pause, no poll */
+		cli();
+		test_busy_freed = 1;
+		return;
+	}
+	smp_call(0, test_mark, NULL);
+}
+
+/* A CPU busy with interrupts enabled (not idle, not polling its mailbox) takes a call by the IPI. */
+KTEST(smp_call_reaches_a_busy_cpu_through_the_ipi)
+{
+	cpumask_t aps = test_aps();
+
+	if (!aps)
+		KTEST_SKIP("one CPU online: no other CPU to send the call");
+	test_mark_runs = test_mark_in_irq = test_busy_freed = 0;
+	smp_call_many(1 | (aps & -aps), test_busy_or_call, NULL);
+	KEXPECT_EQ(test_mark_runs, 1, "the busy boot CPU ran the call");
+	KEXPECT_EQ(test_mark_in_irq, 1, "from the SMP_VEC_CALL handler");
+	KEXPECT_EQ(test_busy_freed, 1);
+}
+
+static uint64_t test_cross[SMP_MAX_CPUS][SMP_MAX_CPUS];   /* [target][sender] */
+static uint64_t test_cross_irqs;
+
+/* Counts one call from the CPU in arg on this CPU; notes a run with interrupts enabled. */
+static void test_cross_mark(void *arg)
+{
+	unsigned sender = (unsigned)(uint64_t)arg;
+
+	__atomic_fetch_add(&test_cross[this_cpu()->index][sender], 1, __ATOMIC_RELAXED);
+	if (arch_irqs_enabled())
+		__atomic_fetch_add(&test_cross_irqs, 1, __ATOMIC_RELAXED);
+}
+
+/* On each AP at once, interrupts disabled: call every other online CPU, the waiting boot CPU too. */
+static void test_cross_call_all(void *arg)
+{
+	(void)arg;
+	smp_call_all(test_cross_mark, (void *)(uint64_t)this_cpu()->index);
+}
+
+/* CPUs calling each other at the same time with interrupts disabled all finish: each runs the
+ * calls posted to it while it waits for its own. Rounds: 20 up to 4 CPUs, fewer above (every AP
+ * spins while it waits, which a QEMU with more vCPUs than host cores pays for dearly), at least 2. */
+KTEST(smp_calls_crossing_with_interrupts_off_all_finish)
+{
+	cpumask_t online = smp_online_mask(), aps = test_aps();
+	unsigned n = cpumask_weight(online);
+
+	if (!aps)
+		KTEST_SKIP("one CPU online: no other CPU to cross calls with");
+	uint64_t rounds = MAX(2u, 240 / ((n - 1) * n));
+	rounds = MIN(rounds, 20u);
+	memset(test_cross, 0, sizeof(test_cross));
+	test_cross_irqs = 0;
+	for (uint64_t round = 0; round < rounds; round++)
+		smp_call_many(aps, test_cross_call_all, NULL);
+	for (cpumask_t s = aps; s; s &= s - 1)
+		for (cpumask_t t = online; t; t &= t - 1) {
+			unsigned sender = (unsigned)__builtin_ctzll(s), target = (unsigned)__builtin_ctzll(t);
+			uint64_t want = sender == target ? 0 : rounds;
+			KEXPECT(test_cross[target][sender] == want, "CPU %u ran %llu calls from CPU %u, want %llu", target,
+				(unsigned long long)test_cross[target][sender], sender, (unsigned long long)want);
+		}
+	KEXPECT_EQ(test_cross_irqs, 0, "every call ran with interrupts disabled");
+}
+
+/* ---------------------------------------------------------------- failed starts */
+
+/* An APIC id no MADT entry names, from the top of the xAPIC range down; 0 when there is none. */
+static uint32_t test_unused_apic_id(void)
+{
+	static struct acpi_madt_info madt;
+
+	if (acpi_read_madt(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &madt) != ACPI_OK || madt.entries > madt.kept)
+		return 0;
+	for (uint32_t id = APIC_XAPIC_ID_MAX; id > 0; id--) {
+		bool used = false;
+		for (size_t i = 0; i < madt.kept; i++)
+			used |= madt.cpu[i].apic_id == id;
+		if (!used)
+			return id;
+	}
+	return 0;
+}
+
+/* INIT-SIPI-SIPI to an APIC id no CPU has: reported as no answer, parked, skipped; nothing else changes. */
+KTEST(smp_cpu_that_does_not_answer_is_reported_and_skipped)
+{
+	uint32_t id = test_unused_apic_id();
+	cpumask_t online = smp_online_mask();
+	unsigned index = 0;
+
+	if (!apic_ready() || !smp_trampoline_page())
+		KTEST_SKIP("no local APIC or trampoline page: CPUs cannot be started");
+	if (!id)
+		KTEST_SKIP("every xAPIC id is in the MADT: no id is surely absent");
+	uint64_t t0 = rdtsc();
+	int st = smp_start_new(id, TEST_START_WAIT_US, &index);
+	uint64_t us = tsc_to_us(rdtsc() - t0);
+	KEXPECT_EQ(st, SMP_STEP_ANSWER, "step: %s", smp_step_text(st));
+	KEXPECT(us >= SMP_INIT_DELAY_US + TEST_START_WAIT_US && us < SMP_INIT_DELAY_US + TEST_START_WAIT_US + 500000,
+		"the wait took %llu us: INIT delay plus the bound asked", (unsigned long long)us);
+	KEXPECT_EQ(smp_online_mask(), online, "no CPU came or went");
+	KASSERT_TEST(index < SMP_MAX_CPUS && percpu_of[index]);
+	KEXPECT_EQ(percpu_of[index]->state, PERCPU_PARKED);
+	KEXPECT_EQ(smp_call(index, test_mark, NULL), (uint64_t)-1, "the skipped index takes no call");
+}
+
+/* An AP parked, started with a trampoline that never answers, then with a setup that stalls:
+ * each reported at its step and parked; then started for real, it takes calls again. */
+KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
+{
+	cpumask_t aps = test_aps(), online = smp_online_mask();
+	unsigned cpu = 63 - (unsigned)__builtin_clzll(aps | 1);
+
+	if (!aps)
+		KTEST_SKIP("one CPU online: no AP to restart");
+	KEXPECT_EQ(smp_park(cpu), 0);
+	KEXPECT(!(smp_online_mask() & (1ULL << cpu)) && percpu_of[cpu]->state == PERCPU_PARKED, "CPU %u parked", cpu);
+	KEXPECT_EQ(smp_call(cpu, test_mark, NULL), (uint64_t)-1, "a parked CPU takes no call");
+	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_NO_ANSWER, TEST_START_WAIT_US), SMP_STEP_ANSWER);
+	KEXPECT_EQ(percpu_of[cpu]->state, PERCPU_PARKED);
+	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_STALL_SETUP, TEST_START_WAIT_US), SMP_STEP_SETUP);
+	KEXPECT_EQ(percpu_of[cpu]->state, PERCPU_PARKED);
+	KEXPECT(!(smp_online_mask() & (1ULL << cpu)), "still offline");
+	KEXPECT_EQ(smp_restart(0, SMP_INJECT_NONE, TEST_START_WAIT_US), (uint64_t)-1, "the boot CPU is not restarted");
+	KASSERT_TEST(smp_restart(cpu, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED, "CPU %u did not restart", cpu);
+	KEXPECT_EQ(smp_online_mask(), online);
+	test_mark_runs = 0;
+	KEXPECT_EQ(smp_call(cpu, test_mark, NULL), 0);
+	KEXPECT_EQ(test_mark_runs, 1, "the restarted CPU takes calls");
+	memset(test_ctl, 0, sizeof(test_ctl));
+	smp_call_many(1 | (1ULL << cpu), test_snap_ctl, NULL);
+	KEXPECT(test_ctl[cpu].cr0 == test_ctl[0].cr0 && test_ctl[cpu].cr4 == test_ctl[0].cr4 &&
+		test_ctl[cpu].efer == test_ctl[0].efer && test_ctl[cpu].pat == test_ctl[0].pat &&
+		test_ctl[cpu].cr3 == test_ctl[0].cr3 && !memcmp(&test_ctl[cpu].mtrr, &test_ctl[0].mtrr, sizeof(test_ctl[0].mtrr)),
+		"the restarted CPU has the boot CPU's control state and MTRRs");
+}
+
+/* smp_stop_others (what a halting or panicking kernel does) takes every AP out of the online mask
+ * and halts it in its NMI handler; parked and restarted, each takes calls again. */
+KTEST(smp_stop_halts_every_other_cpu_and_they_restart)
+{
+	cpumask_t aps = test_aps(), online = smp_online_mask();
+
+	memset(test_runs, 0, sizeof(test_runs));
+	KEXPECT_EQ(smp_stop_others(), cpumask_weight(aps), "every AP confirmed");
+	KEXPECT_EQ(smp_online_mask(), 1, "only the caller stays online");
+	for (cpumask_t m = aps; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		KEXPECT(percpu_of[i]->state == PERCPU_STOPPED, "CPU %u state %u", i, percpu_of[i]->state);
+		KEXPECT(smp_call(i, test_count_slow, NULL) == -1, "a stopped CPU %u takes no call", i);
+		KEXPECT(smp_park(i) == 0 && smp_restart(i, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED,
+			"CPU %u restarted", i);
+	}
+	KEXPECT_EQ(smp_online_mask(), online);
+	smp_call_many(online, test_count_slow, NULL);
+	for (cpumask_t m = online; m; m &= m - 1)
+		KEXPECT_EQ(test_runs[__builtin_ctzll(m)], 1);
+}

@@ -1,0 +1,266 @@
+/*
+ * Host tests of the CPU start plan (arch/x86_64/smp_plan.c) and the APIC's command-register values
+ * (arch/x86_64/apic_icr.h): the issue's cases (1 CPU, 4, maxcpus=2, more than 64, an x2APIC id in
+ * xAPIC mode, duplicates, disabled and online-capable entries, a boot CPU the MADT omits), then
+ * 20000 generated MADTs planned by the kernel's function and by an independent model, with the
+ * properties every plan must have; the ICR encodings against the SDM's bit layout, and the
+ * start-up vector of every page below 1 MiB and around it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "smp_plan.h"
+#include "apic_icr.h"
+
+static struct acpi_madt_info madt;
+static struct smp_plan plan;
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* Empties the MADT. */
+static void madt_clear(void) { memset(&madt, 0, sizeof(madt)); }
+
+/* Appends one processor entry. */
+static void madt_add(uint32_t id, bool enabled, bool capable)
+{
+	if (madt.kept < ACPI_MAX_CPUS)
+		madt.cpu[madt.kept++] = (struct acpi_cpu){ .apic_id = id, .uid = id, .x2apic = id > 0xFE,
+							   .enabled = enabled, .online_capable = capable };
+	madt.entries++;
+	madt.usable += enabled || capable;
+	madt.enabled += enabled;
+}
+
+/* True when the plan starts exactly ids[0..n) in that order. */
+static bool plan_is(const uint32_t *ids, size_t n)
+{
+	if (plan.n != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (plan.apic_id[i] != ids[i])
+			return false;
+	return true;
+}
+
+static void test_issue_cases(void)
+{
+	madt_clear();
+	madt_add(0, true, false);
+	smp_plan_make(&madt, 0, false, 64, &plan);
+	ok(plan.n == 1 && plan.found == 1 && plan.boot_listed, "one CPU: the boot CPU alone, found and listed");
+
+	madt_clear();
+	for (uint32_t i = 0; i < 4; i++)
+		madt_add(i, true, false);
+	smp_plan_make(&madt, 0, false, 64, &plan);
+	ok(plan_is((uint32_t[]){ 0, 1, 2, 3 }, 4) && plan.found == 4, "four CPUs: all four, in MADT order");
+	smp_plan_make(&madt, 0, false, 2, &plan);
+	ok(plan_is((uint32_t[]){ 0, 1 }, 2) && plan.found == 4 && plan.skipped[SMP_SKIP_MAXCPUS] == 2 &&
+	   plan.nkept == 2 && plan.skip[0].apic_id == 2 && plan.skip[1].why == SMP_SKIP_MAXCPUS,
+	   "maxcpus=2 of 4: two started, two skipped for maxcpus=, all four found");
+	smp_plan_make(&madt, 2, false, 64, &plan);
+	ok(plan_is((uint32_t[]){ 2, 0, 1, 3 }, 4), "a boot CPU in the middle of the list comes first, the rest keep their order");
+	smp_plan_make(&madt, 0, false, 0, &plan);
+	ok(plan.n == 1, "maxcpus=0 (out of range) is clamped to 1");
+	smp_plan_make(&madt, 0, false, 1000, &plan);
+	ok(plan.n == 4, "maxcpus above 64 is clamped to 64");
+
+	madt_clear();
+	for (uint32_t i = 0; i < 70; i++)
+		madt_add(2 * i, true, false);
+	smp_plan_make(&madt, 0, false, 64, &plan);
+	ok(plan.n == 64 && plan.found == 70 && plan.skipped[SMP_SKIP_LIMIT] == 6 && plan.apic_id[63] == 126,
+	   "70 CPUs: the first 64 started, 6 beyond the kernel's limit");
+	smp_plan_make(&madt, 0, true, 10, &plan);
+	ok(plan.n == 10 && plan.skipped[SMP_SKIP_MAXCPUS] == 60, "70 CPUs with maxcpus=10: 60 skipped for maxcpus=");
+
+	madt_clear();
+	madt_add(0, true, false);
+	madt_add(1, true, false);
+	madt_add(300, true, false);
+	madt_add(2, true, false);
+	smp_plan_make(&madt, 0, false, 64, &plan);
+	ok(plan_is((uint32_t[]){ 0, 1, 2 }, 3) && plan.found == 4 && plan.skipped[SMP_SKIP_NEEDS_X2APIC] == 1 &&
+	   plan.skip[0].apic_id == 300, "xAPIC mode: id 300 needs x2APIC and is skipped, the next CPU still starts");
+	smp_plan_make(&madt, 0, true, 64, &plan);
+	ok(plan_is((uint32_t[]){ 0, 1, 300, 2 }, 4), "x2APIC mode: id 300 starts");
+
+	madt_clear();
+	madt_add(0, true, false);
+	madt_add(1, true, false);
+	madt_add(1, true, false);
+	madt_add(0, true, false);
+	madt_add(2, false, false);
+	madt_add(3, false, true);
+	madt_add(4, false, false);
+	smp_plan_make(&madt, 0, false, 64, &plan);
+	ok(plan_is((uint32_t[]){ 0, 1, 3 }, 3) && plan.found == 3 && plan.skipped[SMP_SKIP_DUPLICATE] == 2 &&
+	   plan.skipped[SMP_SKIP_DISABLED] == 2, "duplicates and disabled entries skipped; online-capable started");
+
+	madt_clear();
+	madt_add(1, true, false);
+	madt_add(2, true, false);
+	smp_plan_make(&madt, 7, false, 64, &plan);
+	ok(plan_is((uint32_t[]){ 7, 1, 2 }, 3) && plan.found == 3 && !plan.boot_listed,
+	   "a boot CPU the MADT omits is still CPU 0 and counted found, and the plan says it is not listed");
+
+	madt_clear();
+	smp_plan_make(&madt, 5, false, 64, &plan);
+	ok(plan_is((uint32_t[]){ 5 }, 1) && plan.found == 1, "an empty MADT: the boot CPU alone");
+
+	madt_clear();
+	for (uint32_t i = 0; i < ACPI_MAX_CPUS + 10; i++)
+		madt_add(i, true, false);
+	smp_plan_make(&madt, 0, true, 64, &plan);
+	ok(plan.unread == 10 && plan.n == 64, "entries past what the MADT reader kept are counted as unread");
+}
+
+/* ---------------------------------------------------------------- the model */
+
+struct model {
+	size_t n, found, skipped[SMP_SKIP_COUNT];
+	uint32_t ids[SMP_MAX_CPUS];
+	bool boot_listed;
+};
+
+/* Plans the same MADT another way: first the distinct usable ids, then the start decisions. */
+static void model_plan(uint32_t boot, bool x2, unsigned maxcpus, struct model *m)
+{
+	static uint32_t distinct[ACPI_MAX_CPUS];
+	size_t nd = 0;
+	unsigned limit = maxcpus < 1 ? 1 : maxcpus > 64 ? 64 : maxcpus;
+
+	memset(m, 0, sizeof(*m));
+	m->ids[m->n++] = boot;
+	for (size_t i = 0; i < madt.kept; i++) {
+		const struct acpi_cpu *c = &madt.cpu[i];
+		if (!c->enabled && !c->online_capable) {
+			m->skipped[SMP_SKIP_DISABLED]++;
+			continue;
+		}
+		bool seen = false;
+		for (size_t j = 0; j < nd; j++)
+			seen |= distinct[j] == c->apic_id;
+		if (c->apic_id == boot) {
+			if (m->boot_listed)
+				m->skipped[SMP_SKIP_DUPLICATE]++;
+			m->boot_listed = true;
+			continue;
+		}
+		if (seen) {
+			m->skipped[SMP_SKIP_DUPLICATE]++;
+			continue;
+		}
+		distinct[nd++] = c->apic_id;
+	}
+	m->found = 1 + nd;
+	for (size_t j = 0; j < nd; j++) {
+		if (!x2 && distinct[j] >= 0xFF)
+			m->skipped[SMP_SKIP_NEEDS_X2APIC]++;
+		else if (m->n == limit)
+			m->skipped[m->n == 64 ? SMP_SKIP_LIMIT : SMP_SKIP_MAXCPUS]++;
+		else
+			m->ids[m->n++] = distinct[j];
+	}
+}
+
+/* Fills the MADT with a random machine: ids from a small range (duplicates) or anywhere (x2APIC). */
+static void madt_random(void)
+{
+	size_t k = rnd() % 8 == 0 ? 60 + rnd() % 500 : rnd() % 80;
+	uint32_t range = rnd() % 3 == 0 ? 300 : rnd() % 2 ? 100 : 0xFFFFFFFFu;
+
+	madt_clear();
+	for (size_t i = 0; i < k; i++) {
+		unsigned f = (unsigned)(rnd() % 8);
+		madt_add((uint32_t)(rnd() % range), f != 0 && f != 1, f == 1 || f == 7);
+	}
+}
+
+static void test_generated(void)
+{
+	unsigned agree = 0, props = 0, total = 20000, hit[SMP_SKIP_COUNT] = { 0 };
+	struct model m;
+
+	for (unsigned r = 0; r < total; r++) {
+		madt_random();
+		uint32_t boot = madt.kept && rnd() % 4 ? madt.cpu[rnd() % madt.kept].apic_id : (uint32_t)(rnd() % 300);
+		bool x2 = rnd() % 2;
+		unsigned maxcpus = rnd() % 5 == 0 ? (unsigned)(rnd() % 100) : 64;
+		smp_plan_make(&madt, boot, x2, maxcpus, &plan);
+		model_plan(boot, x2, maxcpus, &m);
+		bool same = plan.n == m.n && plan.found == m.found && plan.boot_listed == m.boot_listed &&
+			    !memcmp(plan.apic_id, m.ids, m.n * sizeof(uint32_t)) &&
+			    !memcmp(plan.skipped, m.skipped, sizeof(m.skipped));
+		agree += same;
+		if (!same && total - agree < 5)
+			printf("# case %u: plan n %zu found %zu, model n %zu found %zu\n", r, plan.n, plan.found, m.n, m.found);
+		/* Properties, independent of the model. */
+		unsigned limit = maxcpus < 1 ? 1 : maxcpus;
+		bool p = plan.n >= 1 && plan.apic_id[0] == boot && plan.n <= SMP_MAX_CPUS && plan.n <= limit &&
+			 plan.n <= plan.found;
+		for (size_t i = 0; p && i < plan.n; i++)
+			for (size_t j = i + 1; j < plan.n; j++)
+				p &= plan.apic_id[i] != plan.apic_id[j];
+		for (size_t i = 1; p && i < plan.n; i++) {
+			bool listed = false;
+			for (size_t j = 0; j < madt.kept; j++)
+				listed |= madt.cpu[j].apic_id == plan.apic_id[i] && (madt.cpu[j].enabled || madt.cpu[j].online_capable);
+			p &= listed && (x2 || plan.apic_id[i] <= APIC_XAPIC_ID_MAX);
+		}
+		p &= plan.n + plan.skipped[SMP_SKIP_NEEDS_X2APIC] + plan.skipped[SMP_SKIP_LIMIT] +
+		     plan.skipped[SMP_SKIP_MAXCPUS] == plan.found;
+		size_t skipped = 0;
+		for (unsigned w = 0; w < SMP_SKIP_COUNT; w++)
+			skipped += plan.skipped[w], hit[w] += plan.skipped[w] != 0;
+		p &= skipped + (plan.n - 1) + plan.boot_listed == madt.kept;
+		p &= plan.nkept == (skipped < SMP_PLAN_SKIPS_KEPT ? skipped : SMP_PLAN_SKIPS_KEPT);
+		props += p;
+		if (!p && r - props < 5)
+			printf("# case %u breaks a property\n", r);
+	}
+	is(agree, total, "%u generated MADTs planned as the model plans them", total);
+	is(props, total, "every plan: boot CPU first, no id twice, only usable listed ids, within maxcpus and 64, "
+	   "every entry started, skipped or the boot CPU");
+	ok(hit[SMP_SKIP_DISABLED] && hit[SMP_SKIP_DUPLICATE] && hit[SMP_SKIP_NEEDS_X2APIC] && hit[SMP_SKIP_LIMIT] &&
+	   hit[SMP_SKIP_MAXCPUS], "the generator reached every skip reason (%u %u %u %u %u plans)", hit[0], hit[1], hit[2],
+	   hit[3], hit[4]);
+}
+
+/* ---------------------------------------------------------------- ICR values */
+
+static void test_icr(void)
+{
+	is(apic_icr_low(APIC_DM_INIT, 0), 0x4500, "INIT, level assert, edge, physical, no shorthand");
+	is(apic_icr_low(APIC_DM_STARTUP, 0x0A), 0x460A, "start-up IPI with vector 0x0A (trampoline at 0xA000)");
+	is(apic_icr_low(APIC_DM_FIXED, 0xFD), 0x40FD, "fixed vector 0xFD");
+	is(apic_icr_low(APIC_DM_NMI, 0), 0x4400, "NMI");
+	is(apic_icr_low(APIC_DM_FIXED | 0x800, 0x20), 0x4020, "a destination-mode bit in the mode is dropped: physical only");
+	is(apic_icr_xapic_high(3), 0x03000000, "xAPIC destination in ICR high bits 31:24");
+	is(apic_icr_xapic_high(APIC_XAPIC_ID_MAX), 0xFE000000, "the highest xAPIC id");
+	is(apic_icr_x2apic(0x12345678, 0x40FD), 0x12345678000040FDULL, "x2APIC: destination in bits 63:32 of MSR 0x830");
+	unsigned good = 0, n = 0;
+	for (paddr_t pa = 0; pa < 0x110000; pa += 0x800) {
+		uint8_t want = (pa % PAGE_SIZE == 0 && pa && pa < 0x100000) ? (uint8_t)(pa >> 12) : 0;
+		good += apic_sipi_vector(pa) == want;
+		n++;
+	}
+	is(good, n, "start-up vector of %u addresses: the page number below 1 MiB, 0 for page 0, unaligned or higher", n);
+	ok(apic_sipi_vector(0xFFFFFFFFFFFFF000ULL) == 0 && apic_sipi_vector(0x100000000ULL + 0xA000) == 0,
+	   "no vector for high addresses whose low bits look like a low page");
+}
+
+int main(void)
+{
+	test_issue_cases();
+	test_generated();
+	test_icr();
+	return tap_done();
+}
