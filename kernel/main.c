@@ -32,6 +32,7 @@
 #include "tsc.h"
 #include "percpu.h"
 #include "smp.h"
+#include "smpinit.h"
 
 struct bootinfo kernel_bootinfo;
 struct cmdline kernel_cmdline;
@@ -154,15 +155,6 @@ static void kernel_print_phys(void)
 		(unsigned long long)s.meta_pages, (unsigned long long)s.highest_pfn);
 }
 
-/* Starts the CPUs the ACPI MADT lists, at most maxcpus= of them (arch/x86_64/smp.c). */
-static void kernel_start_cpus(void)
-{
-	static struct acpi_madt_info madt;
-	int st = acpi_read_madt(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &madt);
-
-	smp_init(&madt, st, kernel_cmdline.opts.maxcpus);
-}
-
 void kmain(paddr_t bootinfo_pa)
 {
 	tsc_at_kmain = tsc_read();
@@ -188,6 +180,7 @@ void kmain(paddr_t bootinfo_pa)
 	}
 	if (phys_init(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size))
 		kpanic("cannot build the physical allocator from the memory map");
+	smpinit_register();         /* the bring-up's memory services: phys_alloc, kernel_pt */
 	smp_reserve_trampoline();   /* before anything else can take the pages below 1 MiB */
 	vm_init(&kernel_bootinfo);
 	if (kernel_cmdline.opts.ptdump)
@@ -204,7 +197,7 @@ void kmain(paddr_t bootinfo_pa)
 	kernel_print_phys();
 	mm_init();
 	sysinfo_init_clock();
-	kernel_start_cpus();
+	smpinit_start_cpus();
 	smp_enable_interrupts();   /* the boot CPU takes calls by IPI, as the others do */
 
 	crashtest_run();

@@ -15,6 +15,8 @@ cases=(
 	'arch/x86_64/cpu.c|#include "panic.h"|build/k/arch/x86_64/cpu.o|1'
 	'arch/x86_64/cpu.c|#include "phys.h"|build/k/arch/x86_64/cpu.o|1'
 	'arch/x86_64/trap.c|#include "kernel.h"|build/k/arch/x86_64/trap.o|1'
+	'arch/x86_64/smp.c|#include "pt.h"|build/k/arch/x86_64/smp.o|1'
+	'arch/x86_64/apic.c|#include "ksyms.h"|build/k/arch/x86_64/apic.o|1'
 	'mm/bitset.c|#include "trap.h"|build/k/mm/bitset.o|1'
 	'mm/bitset.c|#include "vm.h"|build/k/mm/bitset.o|1'
 	'include/kprintf.h|#include "phys.h"|build/k/arch/x86_64/cpu.o|1'

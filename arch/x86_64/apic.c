@@ -1,9 +1,8 @@
 /* The local APIC in xAPIC or x2APIC mode (see apic.h). Register offsets: SDM vol. 3A, table 11-1. */
 #include "apic.h"
 #include "x86.h"
+#include "cpu.h"
 #include "tsc.h"
-#include "pt.h"
-#include "vm.h"
 #include "vmlayout.h"
 #include "arch_mm.h"
 #include "kprintf.h"
@@ -125,7 +124,7 @@ void apic_init_cpu(void)
 	apic_write(APIC_REG_ESR, 0);
 }
 
-int apic_init_boot(void)
+int apic_init_boot(const struct smp_ops *ops)
 {
 	uint32_t r[4];
 
@@ -137,15 +136,13 @@ int apic_init_boot(void)
 	apic_x2 = cpu_feat.x2apic;
 	apic_phys = rdmsr(MSR_APIC_BASE) & ~PAGE_MASK & (((uint64_t)1 << cpu_feat.max_phys_bits) - 1);
 	if (!apic_x2) {
-		if (pt_query(&kernel_pt, DMAP_BASE + apic_phys, NULL, NULL, NULL)) {
+		if (ops->mapped(DMAP_BASE + apic_phys)) {
 			kprintf("apic: the local APIC page 0x%llx lies in RAM the direct map covers (write-back); "
 				"not using it\n", (unsigned long long)apic_phys);
 			return -1;
 		}
-		int st = pt_map(&kernel_pt, LAPIC_VA, apic_phys, PAGE_SIZE,
-				PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(PT_CACHE_UC), PT_SIZE_4K);
-		if (st != PT_OK) {
-			kprintf("apic: cannot map the local APIC page 0x%llx: %d\n", (unsigned long long)apic_phys, st);
+		if (ops->map(LAPIC_VA, apic_phys, PAGE_SIZE, SMP_CACHE_UC) != 0) {
+			kprintf("apic: cannot map the local APIC page 0x%llx\n", (unsigned long long)apic_phys);
 			return -1;
 		}
 	}

@@ -12,11 +12,13 @@
 
 #include "types.h"
 #include "apic_icr.h"
+#include "smp_ops.h"
 
 #define APIC_VEC_SPURIOUS 0xFF
 
-/* Sets up the boot CPU's local APIC; 0, or -1 with the reason printed (then there is one CPU). */
-int apic_init_boot(void);
+/* Sets up the boot CPU's local APIC, in xAPIC mode mapping its page through ops (never where the
+ * direct map covers it); 0, or -1 with the reason printed (then there is one CPU). */
+int apic_init_boot(const struct smp_ops *ops);
 /* Enables this CPU's local APIC in the boot CPU's mode: spurious vector, TPR 0, LVTs masked. */
 void apic_init_cpu(void);
 /* True once apic_init_boot succeeded. */

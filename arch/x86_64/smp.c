@@ -3,20 +3,15 @@
 #include "smp_plan.h"
 #include "apic.h"
 #include "x86.h"
+#include "cpu.h"
 #include "trap.h"
 #include "tsc.h"
-#include "phys.h"
-#include "pt.h"
-#include "vm.h"
 #include "vmlayout.h"
 #include "arch_mm.h"
-#include "ksyms.h"
 #include "kstring.h"
 #include "kprintf.h"
 #include "kassert.h"
-#include "cmdline.h"
 
-_Static_assert(SMP_MAX_CPUS == CMDLINE_MAXCPUS_MAX, "maxcpus= covers exactly the CPUs the kernel can run");
 _Static_assert(SMP_MAX_CPUS <= 64, "a cpumask_t has 64 bits");
 _Static_assert(SMP_MAX_CPUS == ARCH_MAX_CPUS, "the mm seam's CPU limit is the kernel's");
 
@@ -26,6 +21,12 @@ _Static_assert(SMP_MAX_CPUS == ARCH_MAX_CPUS, "the mm seam's CPU limit is the ke
 #define SMP_IST_SIZE      ((uint64_t)PERCPU_IST_SIZE) /* each of its #DF, NMI and #MC stacks */
 #define SMP_GUARD_SIZE    PAGE_SIZE              /* unmapped, below each stack */
 #define SMP_PML4_KERNEL_HALF 256                 /* PML4 entries 256..511 map the upper half */
+/* The start-up tables in the hardware's format (mm/pt.h names it for the kernel's tables, which
+ * arch/ does not see; the loader's paging.c names its own, too). */
+#define SMP_PT_LEVELS     4                      /* PML4, PDPT, PD, PT */
+#define SMP_PT_ENTRIES    512                    /* entries in each table */
+#define SMP_PTE_P         (1ULL << 0)            /* present */
+#define SMP_PTE_W         (1ULL << 1)            /* writable */
 
 _Static_assert(SMP_GUARD_SIZE + SMP_KSTACK_SIZE + PERCPU_IST_COUNT * (SMP_GUARD_SIZE + SMP_IST_SIZE) <= CPU_STACKS_SLOT,
 	       "an AP's stacks and guards fit its slot");
@@ -52,7 +53,8 @@ struct smp_tramp_data {
 extern const uint8_t smp_tramp_start[], smp_tramp_end[], smp_tramp_data[];
 
 static paddr_t smp_tramp_pa;                 /* the kept-back page below 1 MiB */
-static paddr_t smp_tables[PT_LEVELS];        /* start-up tables: PML4, PDPT, PD, PT */
+static paddr_t smp_tables[SMP_PT_LEVELS];    /* start-up tables: PML4, PDPT, PD, PT */
+static const struct smp_ops *smp_ops;        /* the kernel's services (smp_set_ops) */
 static bool smp_tramp_ready;
 static cpumask_t smp_online = 1;             /* bit 0: the boot CPU, from the first instruction */
 static unsigned smp_found = 1;
@@ -122,7 +124,7 @@ static void smp_wait_done(unsigned target, unsigned self, uint64_t start, void (
 		smp_poll();
 		if (rdtsc() - start > limit) {
 			uint64_t off = 0;
-			const char *name = ksyms_lookup((uint64_t)fn, &off);
+			const char *name = smp_ops->symbol((uint64_t)fn, &off);
 			kpanic("smp: CPU %u (APIC id %u) did not finish a call to %s+0x%llx from CPU %u within %u ms",
 			       target, percpu_of[target]->apic_id, name ? name : "?", (unsigned long long)off, self,
 			       (unsigned)(SMP_CALL_TIMEOUT_US / 1000));
@@ -292,7 +294,7 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 		smp_halt_forever();
 	pc->irq_depth = pc->irq_nesting = pc->calling = pc->stop_requested = 0;   /* a restarted CPU was stopped anywhere */
 	cpu_init_control_state();
-	arch_cr3_load(kernel_pt.root);
+	arch_cr3_load(smp_ops->root());
 	gdt_init_cpu(pc);
 	idt_load();
 	apic_init_cpu();
@@ -308,19 +310,27 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 
 /* ---------------------------------------------------------------- the boot CPU side */
 
-void smp_reserve_trampoline(void)
+void smp_set_ops(const struct smp_ops *ops)
 {
-	if (!smp_tramp_pa)
-		smp_tramp_pa = phys_alloc(1, PAGE_SIZE, SMP_TRAMP_LIMIT);
+	KASSERT(ops && ops->alloc && ops->free && ops->map && ops->mapped && ops->root && ops->symbol,
+		"smp_set_ops needs every service of struct smp_ops");
+	smp_ops = ops;
 }
 
-/* Allocates and zeroes one page below 4 GiB; 0 on failure. */
-static paddr_t smp_low_table(void)
+void smp_reserve_trampoline(void)
 {
-	paddr_t pa = phys_alloc(1, PAGE_SIZE, SMP_TABLES_LIMIT);
+	KASSERT(smp_ops, "smp_set_ops before smp_reserve_trampoline");
+	if (!smp_tramp_pa)
+		smp_tramp_pa = smp_ops->alloc(1, SMP_TRAMP_LIMIT);
+}
+
+/* Allocates and zeroes pages frames below below; 0 on failure. */
+static paddr_t smp_alloc_zeroed(uint64_t pages, paddr_t below)
+{
+	paddr_t pa = smp_ops->alloc(pages, below);
 
 	if (pa)
-		phys_zero(pa, 1);
+		memset(arch_phys_to_virt(pa), 0, pages * PAGE_SIZE);
 	return pa;
 }
 
@@ -338,18 +348,18 @@ static bool smp_tramp_build(void)
 	KASSERT(len <= PAGE_SIZE && (size_t)(smp_tramp_end - smp_tramp_data) == sizeof(struct smp_tramp_data),
 		"trampoline of %zu bytes, data block of %zu (struct smp_tramp_data: %zu)", len,
 		(size_t)(smp_tramp_end - smp_tramp_data), sizeof(struct smp_tramp_data));
-	for (int i = 0; i < PT_LEVELS; i++)
-		if (!smp_tables[i] && !(smp_tables[i] = smp_low_table())) {
+	for (int i = 0; i < SMP_PT_LEVELS; i++)
+		if (!smp_tables[i] && !(smp_tables[i] = smp_alloc_zeroed(1, SMP_TABLES_LIMIT))) {
 			kprintf("smp: no page below 4 GiB for the start-up page tables\n");
 			return false;
 		}
 	/* PML4 -> PDPT -> PD -> PT -> the trampoline's page; indexes of a page below 1 MiB. */
 	vaddr_t va = smp_tramp_pa;
-	unsigned shift[PT_LEVELS] = { 39, 30, 21, 12 };
-	for (int i = 0; i < PT_LEVELS; i++) {
+	unsigned shift[SMP_PT_LEVELS] = { 39, 30, 21, 12 };
+	for (int i = 0; i < SMP_PT_LEVELS; i++) {
 		volatile uint64_t *t = arch_phys_to_virt(smp_tables[i]);
-		paddr_t next = i + 1 < PT_LEVELS ? smp_tables[i + 1] : smp_tramp_pa;
-		t[(va >> shift[i]) % PT_ENTRIES] = next | PTE_P | PTE_W;
+		paddr_t next = i + 1 < SMP_PT_LEVELS ? smp_tables[i + 1] : smp_tramp_pa;
+		t[(va >> shift[i]) % SMP_PT_ENTRIES] = next | SMP_PTE_P | SMP_PTE_W;
 	}
 	memcpy(arch_phys_to_virt(smp_tramp_pa), smp_tramp_start, len);
 	smp_tramp_ready = true;
@@ -360,12 +370,12 @@ static bool smp_tramp_build(void)
  * refreshes the start-up PML4's copy of the kernel's upper half. */
 static void smp_tramp_fill(struct percpu *pc, bool no_answer)
 {
-	const uint64_t *kpml4 = arch_phys_to_virt(kernel_pt.root);
+	const uint64_t *kpml4 = arch_phys_to_virt(smp_ops->root());
 	uint64_t *pml4 = arch_phys_to_virt(smp_tables[0]);
 	struct smp_tramp_data *d = (struct smp_tramp_data *)((uint8_t *)arch_phys_to_virt(smp_tramp_pa) +
 							     (smp_tramp_data - smp_tramp_start));
 
-	for (int i = SMP_PML4_KERNEL_HALF; i < PT_ENTRIES; i++)
+	for (int i = SMP_PML4_KERNEL_HALF; i < SMP_PT_ENTRIES; i++)
 		pml4[i] = kpml4[i];
 	d->pm_off = (uint32_t)smp_tramp_pa + d->off_pm32;
 	d->lm_off = (uint32_t)smp_tramp_pa + d->off_lm64;
@@ -381,12 +391,12 @@ static void smp_tramp_fill(struct percpu *pc, bool no_answer)
 /* Maps size bytes of fresh pages at va (writable, non-executable, global); false when out of memory. */
 static bool smp_map_stack(vaddr_t va, uint64_t size)
 {
-	paddr_t pa = phys_alloc(size >> PAGE_SHIFT, 0, UINT64_MAX);
+	paddr_t pa = smp_ops->alloc(size >> PAGE_SHIFT, UINT64_MAX);
 
 	if (!pa)
 		return false;
-	if (pt_map(&kernel_pt, va, pa, size, PT_PROT_W | PT_PROT_G, PT_SIZE_4K) != PT_OK) {
-		phys_free(pa, size >> PAGE_SHIFT);
+	if (smp_ops->map(va, pa, size, SMP_CACHE_WB) != 0) {
+		smp_ops->free(pa, size >> PAGE_SHIFT);
 		return false;
 	}
 	return true;
@@ -405,10 +415,9 @@ static struct percpu *smp_slot(unsigned index, uint32_t apic_id)
 	struct percpu *pc = percpu_of[index];
 
 	if (!pc) {
-		paddr_t pa = phys_alloc(pages, 0, UINT64_MAX);
+		paddr_t pa = smp_alloc_zeroed(pages, UINT64_MAX);
 		if (!pa)
 			return NULL;
-		phys_zero(pa, pages);
 		pc = arch_phys_to_virt(pa);
 		pc->self = pc;
 		pc->index = index;
@@ -556,13 +565,14 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcp
 	uint64_t t0 = rdtsc();
 
 	KASSERT(!planned || madt_status != ACPI_OK, "smp_init plans and starts the CPUs once");
+	KASSERT(smp_ops, "smp_set_ops before smp_init");
 	if (!apic_ready())
 		percpu_boot.apic_id = cpu_feat.apic_id;
 	if (madt_status != ACPI_OK)
 		kprintf("smp: no usable MADT (%s): no other CPU is started\n", acpi_strerror(madt_status));
 	else if (!tsc_hz())
 		kprintf("smp: no calibrated clock to time INIT-SIPI-SIPI: no other CPU is started\n");
-	else if (apic_init_boot() == 0)
+	else if (apic_init_boot(smp_ops) == 0)
 		percpu_boot.apic_id = apic_id();
 	if (madt_status == ACPI_OK) {
 		/* Planned even when nothing can start, so the CPUs found are known (the summary shows them). */

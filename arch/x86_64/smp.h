@@ -29,6 +29,7 @@
 #include "types.h"
 #include "percpu.h"
 #include "acpi.h"
+#include "smp_ops.h"
 
 struct trap_frame;
 
@@ -61,8 +62,12 @@ enum smp_inject {
 	SMP_INJECT_STALL_SETUP,   /* the AP answers, then halts before it is online */
 };
 
-/* Keeps a page below 1 MiB back for the trampoline; called right after phys_init (and again after
- * the loader's memory is released, in case all low pages were the loader's). */
+/* Registers the kernel's services the bring-up calls up to (smp_ops.h); once, before anything
+ * below. ops must stay valid for good and name every service (a NULL one is a panic). */
+void smp_set_ops(const struct smp_ops *ops);
+/* Keeps a page below 1 MiB back for the trampoline (through ops->alloc); called right after
+ * phys_init (and again after the loader's memory is released, in case all low pages were the
+ * loader's). */
 void smp_reserve_trampoline(void);
 /* The trampoline's page, or 0 when none could be kept back. */
 paddr_t smp_trampoline_page(void);

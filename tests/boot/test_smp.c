@@ -9,6 +9,7 @@
  */
 #include "ktest.h"
 #include "x86.h"
+#include "cpu.h"
 #include "smp.h"
 #include "apic.h"
 #include "percpu.h"
@@ -21,6 +22,7 @@
 #include "kernel.h"
 #include "kstring.h"
 #include "sysinfo.h"
+#include "smpinit.h"
 
 #define TEST_WAIT_US 2000000             /* bound on every wait for another CPU in these tests */
 #define TEST_START_WAIT_US 50000         /* a start a test expects to fail waits this long */
@@ -123,6 +125,129 @@ KTEST(smp_lapic_page_uncached_nx_outside_direct_map)
 	KEXPECT(!(pte & PTE_U));
 	KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx, "non-executable wherever the CPU can say so");
 	KEXPECT(!pt_query(&kernel_pt, DMAP_BASE + pa, NULL, NULL, NULL), "the direct map does not cover it");
+}
+
+/* ---------------------------------------------------------------- the kernel's services */
+
+#define TEST_OPS_VA (FB_BASE + FB_MAX_SIZE - 2 * SIZE_2M)   /* unused top of the framebuffer window */
+#define TEST_OPS_ALLOCS 400
+
+/* A xorshift64 step: the generated cases below. */
+static uint64_t test_next(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* The limit of a generated allocation: an edge (frame 0 and 1, 1 MiB, 4 GiB, none) or any address
+ * up to past the highest frame, page-aligned or not. */
+static paddr_t test_below(uint64_t *x, uint64_t highest)
+{
+	static const paddr_t edges[] = { 0, 1, PAGE_SIZE, PAGE_SIZE + 1, 2 * PAGE_SIZE, 0x100000, 0x100000000ULL,
+					 UINT64_MAX };
+	uint64_t r = test_next(x);
+
+	if (r % 4 == 0)
+		return edges[(r >> 8) % ARRAY_SIZE(edges)];
+	return (r >> 2) % (highest + highest / 8 + 1);
+}
+
+/* A run of pages frames sought in [4 KiB, below), against the free extents. */
+struct test_run {
+	uint64_t pages;
+	paddr_t below;
+	bool exists;
+};
+
+/* phys_for_each_free callback: whether this free extent holds the run sought. */
+static void test_run_fits(paddr_t pa, uint64_t npages, void *arg)
+{
+	struct test_run *r = arg;
+	paddr_t lo = MAX(pa, (paddr_t)PAGE_SIZE), hi = MIN(pa + npages * PAGE_SIZE, ALIGN_DOWN(r->below, PAGE_SIZE));
+
+	if (hi > lo && (hi - lo) >> PAGE_SHIFT >= r->pages)
+		r->exists = true;
+}
+
+/* smpinit_ops.alloc over generated (pages, below): every run it gives lies in [4 KiB, below) and is
+ * the allocator's, and free gives it back; it gives 0 exactly when the free extents hold no such
+ * run. */
+KTEST(smp_kernel_alloc_keeps_below_its_limit)
+{
+	struct phys_stats before, after;
+	uint64_t x = 0x9e3779b97f4a7c15ULL, got = 0;
+
+	phys_get_stats(&before);
+	for (int i = 0; i < TEST_OPS_ALLOCS; i++) {
+		uint64_t pages = 1 + test_next(&x) % 16;
+		paddr_t below = test_below(&x, before.highest_pfn << PAGE_SHIFT);
+		paddr_t pa = smpinit_ops.alloc(pages, below);
+		if (!pa) {
+			struct test_run run = { pages, below, false };
+			phys_for_each_free(test_run_fits, &run);
+			KEXPECT(!run.exists, "0 for %llu pages below 0x%llx, and a free run has them",
+				(unsigned long long)pages, (unsigned long long)below);
+			continue;
+		}
+		got++;
+		KEXPECT(IS_ALIGNED(pa, PAGE_SIZE) && pa >= PAGE_SIZE && pa + pages * PAGE_SIZE <= below,
+			"%llu pages at 0x%llx below 0x%llx", (unsigned long long)pages, (unsigned long long)pa,
+			(unsigned long long)below);
+		KEXPECT(phys_is_managed(pa) && !phys_is_free(pa, pages), "0x%llx is the allocator's", (unsigned long long)pa);
+		smpinit_ops.free(pa, pages);
+		KEXPECT(phys_is_free(pa, pages), "0x%llx back", (unsigned long long)pa);
+	}
+	KEXPECT_EQ(smpinit_ops.alloc(1, PAGE_SIZE), 0, "no frame below the second");
+	KEXPECT_EQ(smpinit_ops.alloc(1, 0), 0);
+	KEXPECT(got > TEST_OPS_ALLOCS / 4, "only %llu of %d runs given", (unsigned long long)got, TEST_OPS_ALLOCS);
+	phys_get_stats(&after);
+	KEXPECT_EQ(after.free_pages, before.free_pages);
+}
+
+/* smpinit_ops.map: 4 KiB pages of the type asked, writable, global, NX where the CPU has it; a
+ * range partly mapped already is refused with nothing mapped; mapped agrees with the tables. */
+KTEST(smp_kernel_map_gives_the_attributes_asked)
+{
+	paddr_t pa = smpinit_ops.alloc(2, UINT64_MAX), got = 0;
+	uint64_t pte = 0, size = 0;
+	static const enum smp_cache types[] = { SMP_CACHE_WB, SMP_CACHE_UC };
+	static const enum pt_cache want[] = { PT_CACHE_WB, PT_CACHE_UC };
+
+	KASSERT_TEST(pa, "no memory");
+	KASSERT_TEST(!smpinit_ops.mapped(TEST_OPS_VA) && !smpinit_ops.mapped(TEST_OPS_VA + PAGE_SIZE), "scratch VA in use");
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		KEXPECT_EQ(smpinit_ops.map(TEST_OPS_VA, pa, 2 * PAGE_SIZE, types[i]), 0);
+		KEXPECT(smpinit_ops.mapped(TEST_OPS_VA) && smpinit_ops.mapped(TEST_OPS_VA + PAGE_SIZE));
+		KEXPECT(pt_query(&kernel_pt, TEST_OPS_VA + PAGE_SIZE, &got, &pte, &size));
+		KEXPECT(got == pa + PAGE_SIZE && size == PAGE_SIZE, "0x%llx, %llu bytes", (unsigned long long)got,
+			(unsigned long long)size);
+		KEXPECT_EQ(pt_cache_of_pte(pte, cpu_feat.pat, 1), want[i]);
+		KEXPECT((pte & PTE_W) && (pte & PTE_G) && !(pte & PTE_U), "pte 0x%llx", (unsigned long long)pte);
+		KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx);
+		KEXPECT_EQ(pt_unmap(&kernel_pt, TEST_OPS_VA, 2 * PAGE_SIZE), PT_OK);
+	}
+	KEXPECT_EQ(smpinit_ops.map(TEST_OPS_VA + PAGE_SIZE, pa, PAGE_SIZE, SMP_CACHE_WB), 0);
+	KEXPECT_EQ(smpinit_ops.map(TEST_OPS_VA, pa, 2 * PAGE_SIZE, SMP_CACHE_UC), -1, "over a mapped page");
+	KEXPECT(!smpinit_ops.mapped(TEST_OPS_VA), "a refused map leaves nothing");
+	KEXPECT_EQ(pt_unmap(&kernel_pt, TEST_OPS_VA, 2 * PAGE_SIZE), PT_OK);
+	KEXPECT(!smpinit_ops.mapped(TEST_OPS_VA + PAGE_SIZE));
+	smpinit_ops.free(pa, 2);
+}
+
+/* smpinit_ops.root is the table every CPU runs on; symbol names a function and the offset in it. */
+KTEST(smp_kernel_root_and_symbols)
+{
+	uint64_t off = 0;
+	const char *name = smpinit_ops.symbol((uint64_t)smpinit_register + 3, &off);
+	static const char want[] = "smpinit_register";
+
+	KEXPECT_EQ(smpinit_ops.root(), kernel_pt.root);
+	KEXPECT_EQ(smpinit_ops.root(), arch_cr3_read());
+	KASSERT_TEST(name, "no symbol for smpinit_register");
+	KEXPECT(!memcmp(name, want, sizeof(want)) && off == 3, "%s+0x%llx", name, (unsigned long long)off);
+	KEXPECT(!smpinit_ops.symbol(0, &off), "address 0 is no function");
 }
 
 /* ---------------------------------------------------------------- per-CPU state */
