@@ -324,7 +324,7 @@ void smp_reserve_trampoline(void)
 		smp_tramp_pa = smp_ops->alloc(1, SMP_TRAMP_LIMIT);
 }
 
-/* Allocates and zeroes pages frames below below; 0 on failure. */
+/* Allocates pages frames, every one below the address below, and zeroes them; 0 on failure. */
 static paddr_t smp_alloc_zeroed(uint64_t pages, paddr_t below)
 {
 	paddr_t pa = smp_ops->alloc(pages, below);
