@@ -287,6 +287,18 @@ static void syspte_write_ptes(uint64_t i, const uint64_t *pfns, uint64_t n, pte_
 	arch_pte_write(syspte_slot(i), arch_pte_set_map_start(arch_pte_read(syspte_slot(i))));
 }
 
+/*
+ * In verifier mode, asserts that none of the n slots from page i is present before a map writes
+ * them: a map owes no TLB invalidation only because it fills not-present PTEs (include/tlb_batch.h).
+ * The validation pass (or a reservation's zero count) has established it; this checks every slot.
+ */
+static void syspte_verify_unmapped(uint64_t i, uint64_t n)
+{
+	if (mm_verifier)
+		for (uint64_t k = i; k < i + n; k++)
+			KASSERT(!syspte_present(k), "verifier: a map met the present PTE of region page %llu", (unsigned long long)k);
+}
+
 int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsigned cache,
 	       struct syspte_misuse *m)
 {
@@ -306,6 +318,7 @@ int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsig
 			st = syspte_misuse(m, 0x107, va, syspte_va(i + stop), syspte_va(i + n) - 1);
 	}
 	if (st == SYSPTE_OK) {
+		syspte_verify_unmapped(i, n);
 		syspte_write_ptes(i, pfns, n, pt_leaf_attrs(sp.pt, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache)));
 		r->mapped += n;
 		sp.pages_mapped += n;
