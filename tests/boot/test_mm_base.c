@@ -374,7 +374,7 @@ KTEST(pt_live_protect_makes_readonly)
 	phys_free(pa, 1);
 }
 
-KTEST(pt_live_2m_page_split_by_partial_unmap)
+KTEST(pt_live_2m_page_split_by_protect_and_unmap)
 {
 	/* 1023 pages always hold an aligned 2 MiB frame, however the allocator places the run. */
 	paddr_t run = phys_alloc(1023, 0, UINT64_MAX), pa = ALIGN_UP(run, SIZE_2M);
@@ -384,10 +384,18 @@ KTEST(pt_live_2m_page_split_by_partial_unmap)
 	uint64_t sz;
 	KEXPECT(pt_query(&kernel_pt, va, NULL, NULL, &sz) && sz == SIZE_2M);
 	*(volatile uint64_t *)(va + 5 * PAGE_SIZE) = 0x55;
+	*(volatile uint64_t *)(va + 4 * PAGE_SIZE) = 0x44;   /* the TLB now translates these pages */
+	*(volatile uint64_t *)(va + 6 * PAGE_SIZE) = 0x66;
+	/* Protecting one page splits the leaf; the large translation must be gone before the piece changes. */
+	KEXPECT_EQ(pt_protect(&kernel_pt, va + 6 * PAGE_SIZE, PAGE_SIZE, 0), PT_OK);
+	KEXPECT_EQ(arch_probe_write8((volatile void *)(va + 6 * PAGE_SIZE), 1), (uint64_t)-1, "the reprotected piece refuses writes");
+	KEXPECT_EQ(arch_probe_write8((volatile void *)(va + 7 * PAGE_SIZE), 1), 0, "its neighbour still takes them");
 	KEXPECT_EQ(pt_unmap(&kernel_pt, va + 4 * PAGE_SIZE, PAGE_SIZE), PT_OK);
 	paddr_t got;
 	KEXPECT(pt_query(&kernel_pt, va + 5 * PAGE_SIZE, &got, NULL, &sz) && sz == PAGE_SIZE && got == pa + 5 * PAGE_SIZE);
 	KEXPECT(!pt_query(&kernel_pt, va + 4 * PAGE_SIZE, NULL, NULL, NULL));
+	uint8_t v;
+	KEXPECT_EQ(arch_probe_read8((volatile void *)(va + 4 * PAGE_SIZE), &v), (uint64_t)-1, "the unmapped piece faults");
 	KEXPECT_EQ(*(volatile uint64_t *)(va + 5 * PAGE_SIZE), 0x55);
 	KEXPECT_EQ(pt_unmap(&kernel_pt, va, SIZE_2M), PT_OK);
 	KEXPECT(!pt_query(&kernel_pt, va + 5 * PAGE_SIZE, NULL, NULL, NULL));
