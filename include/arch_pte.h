@@ -41,6 +41,7 @@
 #define ARCH_PTE_H
 
 #include "types.h"
+#include "kassert.h"
 
 /* One page-table entry. */
 typedef uint64_t pte_t;

@@ -111,6 +111,7 @@ static inline pte_t arch_pte_table(paddr_t table) { return table | X86_PTE_P | X
 
 static inline enum pt_cache arch_pte_cache_effective(enum pt_cache want, unsigned features)
 {
+	KASSERT((unsigned)want < PT_CACHE_TYPES, "arch_pte: memory type %u", (unsigned)want);
 	/* Without the PAT, PWT and PCD select the four types of the power-on PAT (WB, WT, UC-, UC);
 	 * WC has no encoding and becomes UC-: uncached, and still write-combining where an MTRR says WC. */
 	return (features & PT_FEAT_MEMTYPES) || want != PT_CACHE_WC ? want : PT_CACHE_UCMINUS;
