@@ -296,7 +296,8 @@ static void syspte_verify_unmapped(uint64_t i, uint64_t n)
 {
 	if (mm_verifier)
 		for (uint64_t k = i; k < i + n; k++)
-			KASSERT(!syspte_present(k), "verifier: a map met the present PTE of region page %llu", (unsigned long long)k);
+			KASSERT(!syspte_present(k), "verifier: a map met the present PTE of region page %llu",
+				(unsigned long long)k);
 }
 
 int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsigned cache,
