@@ -24,10 +24,16 @@ WARN := -Wall -Wextra -Werror
 # Include paths per layer: a directory sees its own headers and those of the layers below it, so
 # an include from a layer above is a compile error (tools/check-layers.sh checks the same by name).
 # include/ is shared by all; arch/ and mm/ stand on it side by side (mm/ reaches the machine only
-# through include/arch_mm.h); kernel/ sees everything; the loader sees only include/.
-INC_ARCH := -Iinclude -Iarch/x86_64
-INC_MM := -Iinclude -Imm
-INC_KERNEL := -Iinclude -Imm -Iarch/x86_64 -Ikernel
+# through include/arch_mm.h, the page-table format through include/arch_pte.h and TLB invalidation
+# through include/tlb_batch.h); kernel/ sees everything; the loader sees only include/.
+# INC_ARCH_PTE is the one deliberate opening of arch/ to the layers beside and above it: the
+# architecture's inline page-table format (arch/x86_64/include/arch_pte_impl.h), which
+# include/arch_pte.h includes and nothing else may (check-layers). Every build of mm/ uses it, so
+# the host tests run the real encoding.
+INC_ARCH_PTE := -Iarch/x86_64/include
+INC_ARCH := -Iinclude $(INC_ARCH_PTE) -Iarch/x86_64
+INC_MM := -Iinclude $(INC_ARCH_PTE) -Imm
+INC_KERNEL := -Iinclude $(INC_ARCH_PTE) -Imm -Iarch/x86_64 -Ikernel
 INC_BOOT := -Iinclude
 
 include mk/kernel.mk

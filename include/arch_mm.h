@@ -1,7 +1,8 @@
 /*
  * The seam between the memory manager (mm/) and the machine. mm/ touches hardware only through
  * these functions: arch/x86_64/ implements them for the kernel, tests/host/fake_arch.c for the host
- * (malloc'd "physical memory", recorded TLB flushes and CR3 loads). Keep it narrow.
+ * (malloc'd "physical memory", recorded TLB flushes and CR3 loads). Keep it narrow. The page-table
+ * format is include/arch_pte.h; TLB invalidation goes through include/tlb_batch.h.
  */
 #ifndef ARCH_MM_H
 #define ARCH_MM_H
@@ -19,10 +20,14 @@ void *arch_phys_to_virt(paddr_t pa);
 static inline uint64_t arch_pte_read(const volatile uint64_t *pte) { return *pte; }
 static inline void arch_pte_write(volatile uint64_t *pte, uint64_t val) { *pte = val; }
 
-/* Invalidates the TLB entry of one page on this CPU (invlpg; removes global entries too). */
-void arch_tlb_flush_page(vaddr_t va);
-/* Invalidates every TLB entry, global ones included (CR4.PGE toggle or INVPCID type 2). */
-void arch_tlb_flush_all(void);
+/*
+ * Invalidates on this CPU the translations batch b names (include/tlb_batch.h): every one, global
+ * ones included, when b->all, else the translation containing each page of b->va (a large leaf
+ * goes with any of its pages). Called by tlb_batch_flush alone, with no lock held: the one place
+ * mm/ invalidates, and the one SMP shootdown will extend to the other CPUs.
+ */
+struct tlb_batch;
+void arch_tlb_flush_batch(const struct tlb_batch *b);
 /* Loads CR3 (flushes non-global entries). */
 void arch_cr3_load(paddr_t pml4_pa);
 paddr_t arch_cr3_read(void);
@@ -54,8 +59,9 @@ bool arch_in_interrupt(void);
  * host's fake machine is one CPU, index 0. mm/ does not call these yet.
  *
  * How the cross-CPU TLB shootdown will use them: a path that clears or changes present PTEs
- * writes them under its lock, invalidates the span on its own CPU as today, and then calls
- * arch_cpu_call(arch_cpus_online() & ~(1 << arch_cpu_index()), flush, &span) once per call
+ * collects them in a struct tlb_batch under its lock and calls arch_tlb_flush_batch after the
+ * lock is released; that function invalidates on its own CPU as today and then calls
+ * arch_cpu_call(arch_cpus_online() & ~(1 << arch_cpu_index()), flush, batch) once per batch
  * whatever the page count: every other CPU runs flush (the same per-page / whole-TLB threshold
  * as the local invalidation) and arch_cpu_call returns only when all of them have, so the unmap
  * returns with no stale translation anywhere. The seam guarantees what that needs to be

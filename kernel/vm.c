@@ -4,6 +4,7 @@
 #include "phys.h"
 #include "efi_mmap.h"
 #include "arch_mm.h"
+#include "tlb_batch.h"
 #include "cpu.h"
 #include "kprintf.h"
 #include "kassert.h"
@@ -65,7 +66,7 @@ static void vm_map_dmap(void)
 	}
 }
 
-/* Maps the framebuffer write-combining at FB_BASE (UC- without the PAT: pt_cache_effective). */
+/* Maps the framebuffer write-combining at FB_BASE (UC- without the PAT: arch_pte_cache_effective). */
 static void vm_map_fb(const struct bootinfo *bi)
 {
 	if (bi->fb.format == BOOTINFO_FB_NONE || !bi->fb.size)
@@ -85,7 +86,7 @@ static void vm_map_fb(const struct bootinfo *bi)
 /* The PT_FEAT_* bits of the boot CPU. */
 static unsigned vm_pt_features(void)
 {
-	return (cpu_feat.nx ? PT_FEAT_NX : 0) | (cpu_feat.page1g ? PT_FEAT_1G : 0) | (cpu_feat.pat ? PT_FEAT_PAT : 0);
+	return (cpu_feat.nx ? PT_FEAT_NX : 0) | (cpu_feat.page1g ? PT_FEAT_1G : 0) | (cpu_feat.pat ? PT_FEAT_MEMTYPES : 0);
 }
 
 void vm_init(const struct bootinfo *bi)
@@ -100,7 +101,10 @@ void vm_init(const struct bootinfo *bi)
 	vm_map_dmap();
 	vm_map_fb(bi);
 	arch_cr3_load(kernel_pt.root);
-	arch_tlb_flush_all();
+	struct tlb_batch all;   /* the loader's global translations survive the CR3 load */
+	tlb_batch_init(&all);
+	tlb_batch_add_all(&all);
+	tlb_batch_flush(&all);
 }
 
 /* Names of the WDK caching types and of the memory types, for the report below. */
@@ -120,11 +124,11 @@ void vm_report_cpu_limits(void)
 		return;
 	kprintf("vm: NOTE: this CPU has no PAT: page tables select only WB, WT, UC-, UC;");
 	for (unsigned t = 0; t < MmMaximumCacheType; t++) {
-		enum pt_cache want = (enum pt_cache)reserved_cache_to_pat((MEMORY_CACHING_TYPE)t);
-		enum pt_cache got = pt_cache_effective(want, false);
+		enum pt_cache want = (enum pt_cache)reserved_cache_type((MEMORY_CACHING_TYPE)t);
+		enum pt_cache got = arch_pte_cache_effective(want, vm_pt_features());
 		if (got != want)
 			kprintf(" %s %s -> %s,", vm_caching_type_names[t], vm_cache_names[want], vm_cache_names[got]);
 	}
 	kprintf(" the framebuffer %s -> %s (uncached; write-combining only where an MTRR says WC)\n",
-		vm_cache_names[PT_CACHE_WC], vm_cache_names[pt_cache_effective(PT_CACHE_WC, false)]);
+		vm_cache_names[PT_CACHE_WC], vm_cache_names[arch_pte_cache_effective(PT_CACHE_WC, vm_pt_features())]);
 }

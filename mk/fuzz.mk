@@ -10,7 +10,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # Edge coverage without comparison tracing: the checks run after every call walk whole bitmaps and
 # PTE ranges, where trace-cmp costs ~3x the executions; inputs are choices, not magic values.
 FUZZ_COV ?= -fno-sanitize-coverage=trace-cmp
-FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fno-omit-frame-pointer -Iinclude -Imm -Itests/host -Itests/common $(FUZZ_SAN) -MMD -MP
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fno-omit-frame-pointer -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common $(FUZZ_SAN) -MMD -MP
 FUZZERS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_MM_OBJ := $(patsubst mm/%.c,$(B)/fuzz/obj/mm_%.o,$(MM_SRC))
 FUZZ_HOST_OBJ := $(patsubst tests/host/%.c,$(B)/fuzz/obj/host_%.o,$(HOST_SUPPORT))

@@ -1,13 +1,13 @@
 # ---------------------------------------------------------------- hosted library
 # The real mm/ sources built for the host, with the fake machine, as a static library + headers.
 HOSTED := $(B)/hosted
-HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -Imm -Itests/host
+HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host
 .PHONY: hosted region-picture
 $(HOSTED)/libmm.a: $(MM_SRC) $(HOST_SUPPORT)
 	@mkdir -p $(HOSTED)/obj $(HOSTED)/include
 	for f in $(MM_SRC) $(HOST_SUPPORT); do $(HCC) $(HOSTED_CFLAGS) -c $$f -o $(HOSTED)/obj/$$(basename $${f%.c}).o || exit 1; done
 	rm -f $@ && ar rcs $@ $(HOSTED)/obj/*.o
-	cp include/*.h mm/*.h tests/host/host_machine.h tests/host/fake_arch.h $(HOSTED)/include/
+	cp include/*.h arch/x86_64/include/*.h mm/*.h tests/host/host_machine.h tests/host/fake_arch.h $(HOSTED)/include/
 hosted: $(HOSTED)/libmm.a
 
 # make region-picture: docs/region-picture.png, the summary screen's picture of the region after the

@@ -1,48 +1,31 @@
-/* Page-table module (contract in pt.h). Callers hold no lock; pt->lock serialises changes. */
+/*
+ * Page-table module (contract in pt.h). Callers hold no lock: pt->lock serialises changes to the
+ * tree, and the TLB invalidations a change owes are collected in a batch while it is held and
+ * issued after it is released (include/tlb_batch.h). Entries are read, built and tested only
+ * through include/arch_pte.h.
+ */
 #include "pt.h"
 #include "phys.h"
 #include "arch_mm.h"
+#include "tlb_batch.h"
 #include "kprintf.h"
 #include "kassert.h"
 
-#define PTE_SOFT_BITS 0x7ff0000000000000ULL   /* bits 52..62: never set by this kernel */
-
-/* Index of va in a table at level (1..4). */
-static unsigned pt_index(vaddr_t va, int level) { return (va >> (PAGE_SHIFT + 9 * (level - 1))) & (PT_ENTRIES - 1); }
+/* Index of va in a table at level (1..PT_LEVELS). */
+static unsigned pt_index(vaddr_t va, int level) { return (va >> arch_pt_level_shift(level)) & (PT_ENTRIES - 1); }
 
 /* Bytes one entry at level maps. */
-static uint64_t pt_level_size(int level) { return 1ULL << (PAGE_SHIFT + 9 * (level - 1)); }
+static uint64_t pt_level_size(int level) { return 1ULL << arch_pt_level_shift(level); }
 
 /* One walker step: the entry for va in the table (physical address) at level. */
-static volatile uint64_t *pt_step(paddr_t table, vaddr_t va, int level)
+static volatile pte_t *pt_step(paddr_t table, vaddr_t va, int level)
 {
-	return (volatile uint64_t *)arch_phys_to_virt(table) + pt_index(va, level);
-}
-
-/* Physical address an entry points at (table or page), by the entry's level and kind. */
-static paddr_t pt_entry_addr(uint64_t e, int level)
-{
-	if (level == 3 && (e & PTE_PS))
-		return e & PTE_ADDR_1G;
-	if (level == 2 && (e & PTE_PS))
-		return e & PTE_ADDR_2M;
-	return e & PTE_ADDR_4K;
-}
-
-static bool pt_is_leaf(uint64_t e, int level) { return level == 1 || (level <= 3 && (e & PTE_PS)); }
-
-/* Fills pt's feature flags from PT_FEAT_* bits. */
-static void pt_set_features(struct pt *pt, unsigned features)
-{
-	pt->nx = features & PT_FEAT_NX;
-	pt->page1g = features & PT_FEAT_1G;
-	pt->pat = features & PT_FEAT_PAT;
+	return (volatile pte_t *)arch_phys_to_virt(table) + pt_index(va, level);
 }
 
 int pt_create(struct pt *pt, unsigned features)
 {
-	*pt = (struct pt){ 0 };
-	pt_set_features(pt, features);
+	*pt = (struct pt){ .features = features & PT_FEAT_ALL };
 	pt->root = phys_alloc_zeroed_page();
 	if (!pt->root)
 		return PT_ENOMEM;
@@ -50,97 +33,43 @@ int pt_create(struct pt *pt, unsigned features)
 	return PT_OK;
 }
 
-void pt_attach(struct pt *pt, paddr_t root, unsigned features)
+/* The attributes of a leaf at level with prot (its memory type included) on pt's CPU. */
+static pte_t pt_attrs(const struct pt *pt, unsigned prot, int level)
 {
-	*pt = (struct pt){ .root = root };
-	pt_set_features(pt, features);
+	return arch_pte_leaf_attrs(prot, (enum pt_cache)PT_PROT_CACHE_OF(prot), level, pt->features);
 }
 
-/*
- * Without the PAT, PWT and PCD index the four types of the power-on PAT (WB, WT, UC-, UC), which
- * are also what they mean on CPUs without one; WC has no encoding and takes UC-.
- */
-static const enum pt_cache pt_cache_no_pat[PT_CACHE_TYPES] = {
-	[PT_CACHE_WB] = PT_CACHE_WB, [PT_CACHE_WT] = PT_CACHE_WT, [PT_CACHE_UCMINUS] = PT_CACHE_UCMINUS,
-	[PT_CACHE_UC] = PT_CACHE_UC, [PT_CACHE_WC] = PT_CACHE_UCMINUS,
-};
-
-enum pt_cache pt_cache_effective(enum pt_cache want, bool pat)
-{
-	KASSERT((unsigned)want < PT_CACHE_TYPES, "pt_cache_effective: memory type %u", (unsigned)want);
-	return pat ? want : pt_cache_no_pat[want];
-}
-
-uint64_t pt_cache_pte_bits(enum pt_cache want, bool pat, int level)
-{
-	unsigned index = pt_cache_effective(want, pat);   /* a PAT index, below 4 without the PAT */
-	uint64_t b = 0;
-	if (index & 1)
-		b |= PTE_PWT;
-	if (index & 2)
-		b |= PTE_PCD;
-	if (index & 4)
-		b |= level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
-	return b;
-}
-
-enum pt_cache pt_cache_of_pte(uint64_t e, bool pat, int level)
-{
-	/* The kernel's PAT repeats WT, UC-, UC at indices 5..7 (arch/x86_64/x86.h). */
-	static const enum pt_cache by_index[8] = { PT_CACHE_WB, PT_CACHE_WT, PT_CACHE_UCMINUS, PT_CACHE_UC,
-		PT_CACHE_WC, PT_CACHE_WT, PT_CACHE_UCMINUS, PT_CACHE_UC };
-	uint64_t pat_bit = level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
-	unsigned index = (unsigned)!!(e & PTE_PWT) | (unsigned)!!(e & PTE_PCD) << 1 |
-			 (unsigned)(pat && (e & pat_bit)) << 2;
-	return by_index[index];
-}
-
-/* Leaf entry value for pa at level with prot. */
-static uint64_t pt_make_leaf(const struct pt *pt, paddr_t pa, unsigned prot, int level)
-{
-	uint64_t e = pa | PTE_P | PTE_A | PTE_D | pt_cache_pte_bits(PT_PROT_CACHE_OF(prot), pt->pat, level);
-	if (prot & PT_PROT_W)
-		e |= PTE_W;
-	if (prot & PT_PROT_G)
-		e |= PTE_G;
-	if (pt->nx && !(prot & PT_PROT_X))
-		e |= PTE_NX;
-	if (level > 1)
-		e |= PTE_PS;
-	return e;
-}
-
-uint64_t pt_make_pte(const struct pt *pt, paddr_t pa, unsigned prot) { return pt_make_leaf(pt, pa, prot, 1); }
+pte_t pt_leaf_attrs(const struct pt *pt, unsigned prot) { return pt_attrs(pt, prot, 1); }
 
 /*
  * Finds the leaf mapping va. Returns its slot and level, or NULL with *level = the level whose
  * entry was non-present (the caller may skip pt_level_size(*level) bytes).
  */
-static volatile uint64_t *pt_leaf(struct pt *pt, vaddr_t va, int *level)
+static volatile pte_t *pt_leaf(struct pt *pt, vaddr_t va, int *level)
 {
 	paddr_t table = pt->root;
 	for (int l = PT_LEVELS; l >= 1; l--) {
-		volatile uint64_t *slot = pt_step(table, va, l);
-		uint64_t e = arch_pte_read(slot);
+		volatile pte_t *slot = pt_step(table, va, l);
+		pte_t e = arch_pte_read(slot);
 		*level = l;
-		if (!(e & PTE_P))
+		if (!arch_pte_present(e))
 			return NULL;
-		if (pt_is_leaf(e, l))
+		if (arch_pte_is_leaf(e, l))
 			return slot;
-		table = e & PTE_ADDR_4K;
+		table = arch_pte_frame(e, l);
 	}
 	return NULL;
 }
 
 /* Walks to va's slot at target level, creating missing tables when create; NULL if absent,
  * out of memory (*st = PT_ENOMEM) or blocked by a large page above target (*st = PT_EEXIST). */
-static volatile uint64_t *pt_walk(struct pt *pt, vaddr_t va, int target, bool create, int *st)
+static volatile pte_t *pt_walk(struct pt *pt, vaddr_t va, int target, bool create, int *st)
 {
 	paddr_t table = pt->root;
 	for (int l = PT_LEVELS; l > target; l--) {
-		volatile uint64_t *slot = pt_step(table, va, l);
-		uint64_t e = arch_pte_read(slot);
-		if (!(e & PTE_P)) {
+		volatile pte_t *slot = pt_step(table, va, l);
+		pte_t e = arch_pte_read(slot);
+		if (!arch_pte_present(e)) {
 			if (!create)
 				return NULL;
 			paddr_t n = phys_alloc_zeroed_page();
@@ -149,23 +78,25 @@ static volatile uint64_t *pt_walk(struct pt *pt, vaddr_t va, int target, bool cr
 				return NULL;
 			}
 			pt->table_pages++;
-			e = n | PTE_P | PTE_W;
+			e = arch_pte_table(n);
 			arch_pte_write(slot, e);
-		} else if (pt_is_leaf(e, l)) {
+		} else if (arch_pte_is_leaf(e, l)) {
 			*st = PT_EEXIST;
 			return NULL;
 		}
-		table = e & PTE_ADDR_4K;
+		table = arch_pte_frame(e, l);
 	}
 	return pt_step(table, va, target);
 }
 
-/* Validates a page-aligned, canonical, non-wrapping range. */
+/*
+ * Validates a page-aligned range of translatable addresses whose end is representable (so the last
+ * page of the address space is never part of a range: its end would wrap to 0).
+ */
 static bool pt_range_ok(vaddr_t va, uint64_t size)
 {
-	return size && IS_ALIGNED(va, PAGE_SIZE) && IS_ALIGNED(size, PAGE_SIZE) &&
-	       !range_overflows(va, size) && pt_is_canonical(va) && pt_is_canonical(va + size - 1) &&
-	       (va >> 47) == ((va + size - 1) >> 47);
+	return size && IS_ALIGNED(va, PAGE_SIZE) && IS_ALIGNED(size, PAGE_SIZE) && !range_overflows(va, size) &&
+	       va + size != 0 && arch_va_range_ok(va, va + size - 1);
 }
 
 /* True when no page of [va, end) is mapped. */
@@ -183,17 +114,18 @@ static bool pt_range_unmapped(struct pt *pt, vaddr_t va, vaddr_t end)
 	return true;
 }
 
-/* Largest allowed level (3, 2 or 1) whose page fits at va/pa with remaining bytes. */
+/* Largest level whose leaf pt_map may use at va/pa for remaining bytes: allowed by sizes (bit
+ * level - 1) and by the CPU, aligned, and not longer than what is left. */
 static int pt_pick_level(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t remaining, unsigned sizes)
 {
-	if ((sizes & PT_SIZE_1G) && pt->page1g && IS_ALIGNED(va | pa, SIZE_1G) && remaining >= SIZE_1G)
-		return 3;
-	if ((sizes & PT_SIZE_2M) && IS_ALIGNED(va | pa, SIZE_2M) && remaining >= SIZE_2M)
-		return 2;
+	for (int level = PT_LEVELS; level > 1; level--) {
+		uint64_t sz = pt_level_size(level);
+		if ((sizes & (1u << (level - 1))) && arch_pt_leaf_ok(level, pt->features) && IS_ALIGNED(va | pa, sz) &&
+		    remaining >= sz)
+			return level;
+	}
 	return 1;
 }
-
-static int pt_unmap_locked(struct pt *pt, vaddr_t va, vaddr_t end);
 
 /* True when prot names only known bits and a memory type below PT_CACHE_TYPES. */
 static bool pt_prot_ok(unsigned prot)
@@ -202,11 +134,71 @@ static bool pt_prot_ok(unsigned prot)
 	       PT_PROT_CACHE_OF(prot) < PT_CACHE_TYPES;
 }
 
+/*
+ * Stores e in the leaf slot of the leaf at va. Replacing a present entry owes the invalidation of
+ * va's translation, which goes into b. Filling a not-present one owes nothing, since no CPU caches
+ * a translation for it: a map passes no batch, and meeting a present entry there is a bug (maps
+ * refuse mapped ranges before writing).
+ */
+static void pt_store_leaf(volatile pte_t *slot, pte_t e, vaddr_t va, struct tlb_batch *b)
+{
+	if (arch_pte_present(arch_pte_read(slot))) {
+		KASSERT(b, "pt: a map met the present entry of 0x%llx", (unsigned long long)va);
+		tlb_batch_add_page(b, va);
+	}
+	arch_pte_write(slot, e);
+}
+
+/* A leaf visitor: gets the leaf's slot, level and first address, its argument and the batch. */
+typedef void (*pt_leaf_fn)(struct pt *pt, volatile pte_t *slot, int level, vaddr_t va, unsigned arg,
+			   struct tlb_batch *b);
+
+/* True when the leaf of level containing v reaches outside [va, end). */
+static bool pt_leaf_cut(vaddr_t v, int level, vaddr_t va, vaddr_t end)
+{
+	vaddr_t first = ALIGN_DOWN(v, pt_level_size(level));
+	return first < va || first + (pt_level_size(level) - 1) > end - 1;
+}
+
+/*
+ * Applies fn to every leaf in [va, end) (lock held). Every leaf met lies inside the range: the
+ * caller split those the range cut (pt_split_cut).
+ */
+static void pt_for_each_leaf(struct pt *pt, vaddr_t va, vaddr_t end, pt_leaf_fn fn, unsigned arg,
+			     struct tlb_batch *b)
+{
+	vaddr_t v = va;
+	while (v < end) {
+		int level;
+		volatile pte_t *slot = pt_leaf(pt, v, &level);
+		vaddr_t first = ALIGN_DOWN(v, pt_level_size(level));
+		vaddr_t next = first + pt_level_size(level);
+		if (slot) {
+			KASSERT(!pt_leaf_cut(v, level, va, end), "pt: leaf at 0x%llx crosses the range's end",
+				(unsigned long long)first);
+			fn(pt, slot, level, first, arg, b);
+		}
+		if (next <= v)
+			break;
+		v = next;
+	}
+}
+
+/* Clears one leaf (pt_leaf_fn), owing its invalidation. */
+static void pt_clear_leaf(struct pt *pt, volatile pte_t *slot, int level, vaddr_t va, unsigned arg,
+			  struct tlb_batch *b)
+{
+	(void)pt; (void)level; (void)arg;
+	pt_store_leaf(slot, 0, va, b);
+}
+
 int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, unsigned sizes)
 {
 	if (!pt_range_ok(va, size) || !pt_prot_ok(prot) || !IS_ALIGNED(pa, PAGE_SIZE) || range_overflows(pa, size) ||
-	    (pa + size - 1) > PTE_ADDR_4K)
+	    pa + size - 1 > ARCH_PTE_MAX_PA)
 		return PT_EINVAL;
+	struct tlb_batch undo;   /* a map owes nothing, unless it fails and clears what it wrote */
+	tlb_batch_init(&undo);
 	uint64_t f = spin_lock(&pt->lock);
 	vaddr_t end = va + size;
 	if (!pt_range_unmapped(pt, va, end)) {
@@ -217,126 +209,122 @@ int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, 
 	for (vaddr_t v = va; v < end;) {
 		paddr_t p = pa + (v - va);
 		int level = pt_pick_level(pt, v, p, end - v, sizes);
-		volatile uint64_t *slot;
+		volatile pte_t *slot;
 		/* A table may already sit where a large page would go: use smaller pages below it. */
-		while ((slot = pt_walk(pt, v, level, true, &st)) && (arch_pte_read(slot) & PTE_P) && level > 1)
+		while ((slot = pt_walk(pt, v, level, true, &st)) && arch_pte_present(arch_pte_read(slot)) && level > 1)
 			level--;
 		if (!slot) {
-			pt_unmap_locked(pt, va, v);
+			pt_for_each_leaf(pt, va, v, pt_clear_leaf, 0, &undo);
 			break;
 		}
-		KASSERT(!(arch_pte_read(slot) & PTE_P), "pt_map: slot for 0x%llx already present", (unsigned long long)v);
-		arch_pte_write(slot, pt_make_leaf(pt, p, prot, level));
+		pt_store_leaf(slot, arch_pte_leaf(pt_attrs(pt, prot, level), p), v, NULL);
 		v += pt_level_size(level);
 	}
 	spin_unlock(&pt->lock, f);
+	tlb_batch_flush(&undo);
 	return st;
 }
 
-/* Replaces the large leaf at slot (level 2 or 3, mapping va) by a table of the next smaller pages. */
-static int pt_split(struct pt *pt, volatile uint64_t *slot, int level, vaddr_t va)
+/*
+ * Replaces the large leaf at slot (level 2 or more) by a table of leaves of the next smaller size
+ * with the same frames, protection and memory type. The caller owes the invalidation of the large
+ * translation.
+ */
+static int pt_split(struct pt *pt, volatile pte_t *slot, int level)
 {
-	uint64_t e = arch_pte_read(slot);
+	pte_t e = arch_pte_read(slot);
 	paddr_t table = phys_alloc_zeroed_page();
 	if (!table)
 		return PT_ENOMEM;
 	pt->table_pages++;
-	uint64_t flags = e & ~(level == 3 ? PTE_ADDR_1G : PTE_ADDR_2M);
-	if (level == 2) {          /* 4 KiB children: no PS, PAT moves from bit 12 to bit 7 */
-		flags &= ~PTE_PS;
-		if (flags & PTE_PAT_LARGE)
-			flags = (flags & ~PTE_PAT_LARGE) | PTE_PAT_4K;
-	}
-	paddr_t base = pt_entry_addr(e, level);
-	volatile uint64_t *child = arch_phys_to_virt(table);
+	pte_t attrs = arch_pte_split_attrs(e, level);
+	paddr_t base = arch_pte_frame(e, level);
+	volatile pte_t *child = arch_phys_to_virt(table);
 	for (unsigned i = 0; i < PT_ENTRIES; i++)
-		arch_pte_write(&child[i], flags | (base + i * pt_level_size(level - 1)));
-	arch_pte_write(slot, table | PTE_P | PTE_W);
-	arch_tlb_flush_page(ALIGN_DOWN(va, pt_level_size(level)));
+		arch_pte_write(&child[i], arch_pte_leaf(attrs, base + i * pt_level_size(level - 1)));
+	arch_pte_write(slot, arch_pte_table(table));
 	return PT_OK;
 }
 
-/* Applies fn to every leaf in [va, end), splitting large leaves the range cuts. */
-static int pt_for_each_leaf(struct pt *pt, vaddr_t va, vaddr_t end,
-			    void (*fn)(struct pt *, volatile uint64_t *, int, vaddr_t, unsigned), unsigned arg)
+/*
+ * Splits the large leaves that [va, end) cuts, at its two ends, until none is cut, naming each
+ * split leaf in b (lock held). PT_OK, or PT_ENOMEM with the splits done so far kept (they change
+ * no mapping).
+ */
+static int pt_split_cut(struct pt *pt, vaddr_t va, vaddr_t end, struct tlb_batch *b)
 {
-	vaddr_t v = va;
-	while (v < end) {
+	const vaddr_t ends[2] = { va, end - 1 };
+	for (int k = 0; k < 2; k++) {
 		int level;
-		volatile uint64_t *slot = pt_leaf(pt, v, &level);
-		vaddr_t lbase = ALIGN_DOWN(v, pt_level_size(level));
-		vaddr_t next = lbase + pt_level_size(level);
-		if (!slot) {
-			if (next <= v)
-				break;
-			v = next;
-			continue;
-		}
-		if (level > 1 && (lbase < va || next > end || next < lbase)) {
-			int st = pt_split(pt, slot, level, v);
+		volatile pte_t *slot;
+		while ((slot = pt_leaf(pt, ends[k], &level)) && level > 1 && pt_leaf_cut(ends[k], level, va, end)) {
+			int st = pt_split(pt, slot, level);
 			if (st)
 				return st;
-			continue;
+			tlb_batch_add_page(b, ALIGN_DOWN(ends[k], pt_level_size(level)));
 		}
-		fn(pt, slot, level, lbase, arg);
-		if (next <= v)
-			break;
-		v = next;
 	}
 	return PT_OK;
 }
 
-static void pt_clear_leaf(struct pt *pt, volatile uint64_t *slot, int level, vaddr_t va, unsigned arg)
+/*
+ * Applies fn to every leaf of [va, end), after splitting the large leaves the range cuts, and issues
+ * what they owe after the lock is released. A split changes the page size of a live translation:
+ * the TLB may then hold a translation of each size for one address and use either (Intel SDM
+ * Vol. 3A, "Details of TLB Use"), so the splits are invalidated before any of their pieces changes:
+ * the lock is dropped for that flush, then taken again and the range checked anew.
+ */
+static int pt_change(struct pt *pt, vaddr_t va, vaddr_t end, pt_leaf_fn fn, unsigned arg)
 {
-	(void)pt; (void)level; (void)arg;
-	arch_pte_write(slot, 0);
-	arch_tlb_flush_page(va);
-}
-
-static int pt_unmap_locked(struct pt *pt, vaddr_t va, vaddr_t end)
-{
-	return pt_for_each_leaf(pt, va, end, pt_clear_leaf, 0);
+	struct tlb_batch b;
+	for (;;) {
+		tlb_batch_init(&b);
+		uint64_t f = spin_lock(&pt->lock);
+		int st = pt_split_cut(pt, va, end, &b);
+		bool split = !tlb_batch_empty(&b);
+		if (st == PT_OK && !split)
+			pt_for_each_leaf(pt, va, end, fn, arg, &b);
+		spin_unlock(&pt->lock, f);
+		tlb_batch_flush(&b);
+		if (st != PT_OK || !split)
+			return st;
+	}
 }
 
 int pt_unmap(struct pt *pt, vaddr_t va, uint64_t size)
 {
 	if (!pt_range_ok(va, size))
 		return PT_EINVAL;
-	uint64_t f = spin_lock(&pt->lock);
-	int st = pt_unmap_locked(pt, va, va + size);
-	spin_unlock(&pt->lock, f);
-	return st;
+	return pt_change(pt, va, va + size, pt_clear_leaf, 0);
 }
 
-static void pt_reprotect_leaf(struct pt *pt, volatile uint64_t *slot, int level, vaddr_t va, unsigned prot)
+/* Gives one leaf the protection prot (pt_leaf_fn), owing its invalidation. */
+static void pt_reprotect_leaf(struct pt *pt, volatile pte_t *slot, int level, vaddr_t va, unsigned prot,
+			      struct tlb_batch *b)
 {
-	uint64_t e = arch_pte_read(slot);
-	arch_pte_write(slot, pt_make_leaf(pt, pt_entry_addr(e, level), prot, level));
-	arch_tlb_flush_page(va);
+	pte_t e = arch_pte_read(slot);
+	pt_store_leaf(slot, arch_pte_leaf(pt_attrs(pt, prot, level), arch_pte_frame(e, level)), va, b);
 }
 
 int pt_protect(struct pt *pt, vaddr_t va, uint64_t size, unsigned prot)
 {
 	if (!pt_range_ok(va, size) || !pt_prot_ok(prot))
 		return PT_EINVAL;
-	uint64_t f = spin_lock(&pt->lock);
-	int st = pt_for_each_leaf(pt, va, va + size, pt_reprotect_leaf, prot);
-	spin_unlock(&pt->lock, f);
-	return st;
+	return pt_change(pt, va, va + size, pt_reprotect_leaf, prot);
 }
 
 bool pt_query(struct pt *pt, vaddr_t va, paddr_t *pa, uint64_t *pte, uint64_t *page_size)
 {
 	int level;
-	if (!pt_is_canonical(va))
+	if (!arch_va_canonical(va))
 		return false;
-	volatile uint64_t *slot = pt_leaf(pt, va, &level);
+	volatile pte_t *slot = pt_leaf(pt, va, &level);
 	if (!slot)
 		return false;
-	uint64_t e = arch_pte_read(slot);
+	pte_t e = arch_pte_read(slot);
 	uint64_t sz = pt_level_size(level);
 	if (pa)
-		*pa = pt_entry_addr(e, level) + (va & (sz - 1));
+		*pa = arch_pte_frame(e, level) + (va & (sz - 1));
 	if (pte)
 		*pte = e;
 	if (page_size)
@@ -349,11 +337,12 @@ int pt_prealloc(struct pt *pt, vaddr_t va, uint64_t size)
 	if (!pt_range_ok(va, size))
 		return PT_EINVAL;
 	int st = PT_OK;
+	uint64_t span = pt_level_size(2);   /* what one level-1 table maps */
 	uint64_t f = spin_lock(&pt->lock);
-	for (vaddr_t v = ALIGN_DOWN(va, SIZE_2M); v < va + size; v += SIZE_2M) {
+	for (vaddr_t v = ALIGN_DOWN(va, span); v < va + size; v += span) {
 		if (!pt_walk(pt, v, 1, true, &st))
 			break;
-		if (v + SIZE_2M < v)
+		if (v + span < v)
 			break;
 	}
 	spin_unlock(&pt->lock, f);
@@ -362,31 +351,38 @@ int pt_prealloc(struct pt *pt, vaddr_t va, uint64_t size)
 
 int pt_prealloc_contiguous(struct pt *pt, vaddr_t va, uint64_t size, volatile uint64_t **ptes)
 {
-	if (!pt_range_ok(va, size) || !IS_ALIGNED(va, SIZE_2M) || !IS_ALIGNED(size, SIZE_2M))
+	uint64_t span = pt_level_size(2);   /* what one level-1 table maps */
+	if (!pt_range_ok(va, size) || !IS_ALIGNED(va, span) || !IS_ALIGNED(size, span))
 		return PT_EINVAL;
-	uint64_t n = size / SIZE_2M, j;
+	uint64_t n = size / span, j;
 	paddr_t run = phys_alloc(n, 0, UINT64_MAX);
 	if (!run)
 		return PT_ENOMEM;
 	phys_zero(run, n);
 	int st = PT_OK;
+	struct tlb_batch undo;   /* pointers to tables installed, then removed: the walk caches may hold them */
+	tlb_batch_init(&undo);
 	uint64_t f = spin_lock(&pt->lock);
 	for (j = 0; j < n; j++) {
-		volatile uint64_t *pde = pt_walk(pt, va + j * SIZE_2M, 2, true, &st);
+		volatile pte_t *pde = pt_walk(pt, va + j * span, 2, true, &st);
 		if (!pde)
 			break;
-		if (arch_pte_read(pde) & PTE_P) {
+		if (arch_pte_present(arch_pte_read(pde))) {
 			st = PT_EEXIST;
 			break;
 		}
-		arch_pte_write(pde, (run + j * PAGE_SIZE) | PTE_P | PTE_W);
+		arch_pte_write(pde, arch_pte_table(run + j * PAGE_SIZE));
 	}
-	if (j < n)   /* undo: the tables installed so far go back with the run */
-		while (j-- > 0)
-			arch_pte_write(pt_walk(pt, va + j * SIZE_2M, 2, false, &st), 0);
-	else
+	if (j < n) {   /* undo: the tables installed so far go back with the run */
+		while (j-- > 0) {
+			arch_pte_write(pt_walk(pt, va + j * span, 2, false, &st), 0);
+			tlb_batch_add_page(&undo, va + j * span);
+		}
+	} else {
 		pt->table_pages += n;
+	}
 	spin_unlock(&pt->lock, f);
+	tlb_batch_flush(&undo);
 	if (st != PT_OK) {
 		phys_free(run, n);
 		return st;
@@ -401,24 +397,21 @@ volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va)
 	return pt_walk(pt, va, 1, false, &st);
 }
 
-/* Sign-extends a 48-bit address built from table indices. */
-static vaddr_t pt_canon(vaddr_t va) { return (vaddr_t)((int64_t)(va << 16) >> 16); }
-
 /* Visitor of pt_walk_tree: called for every present entry, tables and leaves, before descending. */
-typedef void (*pt_visit_t)(void *ctx, vaddr_t va, int level, uint64_t e);
+typedef void (*pt_visit_t)(void *ctx, vaddr_t va, int level, pte_t e);
 
 /* Visits every present entry below the table at level, in address order. */
 static void pt_walk_tree(paddr_t table, int level, vaddr_t base, pt_visit_t visit, void *ctx)
 {
-	volatile uint64_t *t = arch_phys_to_virt(table);
+	volatile pte_t *t = arch_phys_to_virt(table);
 	for (unsigned i = 0; i < PT_ENTRIES; i++) {
-		uint64_t e = arch_pte_read(&t[i]);
-		vaddr_t va = pt_canon(base + (uint64_t)i * pt_level_size(level));
-		if (!(e & PTE_P))
+		pte_t e = arch_pte_read(&t[i]);
+		vaddr_t va = arch_va_canonicalize(base + (uint64_t)i * pt_level_size(level));
+		if (!arch_pte_present(e))
 			continue;
 		visit(ctx, va, level, e);
-		if (!pt_is_leaf(e, level))
-			pt_walk_tree(e & PTE_ADDR_4K, level - 1, va, visit, ctx);
+		if (!arch_pte_is_leaf(e, level))
+			pt_walk_tree(arch_pte_frame(e, level), level - 1, va, visit, ctx);
 	}
 }
 
@@ -428,35 +421,26 @@ struct pt_check_ctx {
 	uint64_t violations;
 };
 
-static void pt_violation(struct pt_check_ctx *c, vaddr_t va, int level, uint64_t e, const char *what)
+static void pt_violation(struct pt_check_ctx *c, vaddr_t va, int level, pte_t e, const char *what)
 {
 	if (c->violations++ < 8)
 		kprintf("pt_check: %s at va 0x%llx level %d entry 0x%016llx\n", what,
 			(unsigned long long)va, level, (unsigned long long)e);
 }
 
-/* Checks one present entry (pt_walk_tree visitor). */
-static void pt_check_entry(void *ctx, vaddr_t va, int level, uint64_t e)
+/* Checks one present entry (pt_walk_tree visitor): the format's faults, then W^X on leaves. */
+static void pt_check_entry(void *ctx, vaddr_t va, int level, pte_t e)
 {
 	struct pt_check_ctx *c = ctx;
-	if (e & PTE_U)
-		pt_violation(c, va, level, e, "user-accessible entry");
-	if (e & PTE_SOFT_BITS)
-		pt_violation(c, va, level, e, "reserved/software bits set");
-	if (level == 4 && (e & PTE_PS))
-		pt_violation(c, va, level, e, "PS bit in a PML4 entry");
-	if (!c->pt->nx && (e & PTE_NX))
-		pt_violation(c, va, level, e, "execute-disable bit without NX (reserved: faults)");
-	if (!pt_is_leaf(e, level))
-		return;
-	if (c->pt->nx && (e & PTE_W) && !(e & PTE_NX))
+	unsigned faults = arch_pte_faults(e, level, c->pt->features);
+	for (unsigned bit = 1; faults; bit <<= 1)
+		if (faults & bit) {
+			pt_violation(c, va, level, e, arch_pte_fault_name(bit));
+			faults &= ~bit;
+		}
+	unsigned prot = arch_pte_prot(e, c->pt->features);
+	if (arch_pte_is_leaf(e, level) && (c->pt->features & PT_FEAT_NX) && (prot & PT_PROT_W) && (prot & PT_PROT_X))
 		pt_violation(c, va, level, e, "writable and executable page");
-	if (!c->pt->pat && (e & (level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE)))
-		pt_violation(c, va, level, e, "PAT bit without the PAT");
-	if (level > 1 && (pt_entry_addr(e, level) & (pt_level_size(level) - 1)))
-		pt_violation(c, va, level, e, "misaligned large page");
-	if (level > 1 && (e & (pt_level_size(level) - 1) & PTE_ADDR_4K & ~PTE_PAT_LARGE))
-		pt_violation(c, va, level, e, "reserved address bits in a large page");
 }
 
 uint64_t pt_check(struct pt *pt)
@@ -473,16 +457,8 @@ struct pt_dump_run {
 	const struct pt *pt;
 	vaddr_t start, end;
 	paddr_t pa;
-	uint64_t flags;
+	unsigned prot;          /* PT_PROT_W/X/G and the memory type (PT_PROT_CACHE) of the run */
 };
-
-#define PT_DUMP_CACHE_SHIFT 52   /* where a run's memory type is kept beside its permission bits */
-
-/* What makes two leaves belong to one dump run: permissions and memory type. */
-static uint64_t pt_perm_bits(const struct pt *pt, uint64_t e, int level)
-{
-	return (e & (PTE_W | PTE_NX | PTE_G)) | (uint64_t)pt_cache_of_pte(e, pt->pat, level) << PT_DUMP_CACHE_SHIFT;
-}
 
 static void pt_dump_flush(struct pt_dump_run *r)
 {
@@ -491,24 +467,24 @@ static void pt_dump_flush(struct pt_dump_run *r)
 	static const char *const cache_names[PT_CACHE_TYPES] = { "wb", "wt", "uc-", "uc", "wc" };
 	kprintf("  %016llx-%016llx -> %013llx %c%c%c %s%s\n", (unsigned long long)r->start,
 		(unsigned long long)r->end, (unsigned long long)r->pa, 'r',
-		(r->flags & PTE_W) ? 'w' : '-', (r->flags & PTE_NX) ? '-' : 'x',
-		cache_names[(r->flags >> PT_DUMP_CACHE_SHIFT) & 7], (r->flags & PTE_G) ? " global" : "");
+		(r->prot & PT_PROT_W) ? 'w' : '-', (r->prot & PT_PROT_X) ? 'x' : '-',
+		cache_names[PT_PROT_CACHE_OF(r->prot)], (r->prot & PT_PROT_G) ? " global" : "");
 	r->start = r->end;
 }
 
 /* Extends or flushes the current run with one entry (pt_walk_tree visitor; tables are skipped). */
-static void pt_dump_entry(void *ctx, vaddr_t va, int level, uint64_t e)
+static void pt_dump_entry(void *ctx, vaddr_t va, int level, pte_t e)
 {
 	struct pt_dump_run *r = ctx;
-	if (!pt_is_leaf(e, level))
+	if (!arch_pte_is_leaf(e, level))
 		return;
-	paddr_t pa = pt_entry_addr(e, level);
-	uint64_t flags = pt_perm_bits(r->pt, e, level);
-	if (r->end != va || flags != r->flags || r->pa + (r->end - r->start) != pa) {
+	paddr_t pa = arch_pte_frame(e, level);
+	unsigned prot = arch_pte_prot(e, r->pt->features) | PT_PROT_CACHE(arch_pte_cache(e, level, r->pt->features));
+	if (r->end != va || prot != r->prot || r->pa + (r->end - r->start) != pa) {
 		pt_dump_flush(r);
 		r->start = r->end = va;
 		r->pa = pa;
-		r->flags = flags;
+		r->prot = prot;
 	}
 	r->end = va + pt_level_size(level);
 }

@@ -1,56 +1,22 @@
 /*
- * pt_: 4-level x86-64 page tables. Map, unmap, query and protect ranges; large pages where
- * alignment allows; an invariant checker. All PTE accesses go through arch_pte_read/write and
- * every change to a present entry is followed by its TLB invalidation.
+ * pt_: multi-level page tables. Map, unmap, query and protect ranges; large pages where alignment
+ * allows; an invariant checker. The entry format and the tree's geometry are the architecture's
+ * (include/arch_pte.h): this module names no bit. All entry accesses go through
+ * arch_pte_read/write, and every change to a present entry is invalidated through a TLB batch
+ * (include/tlb_batch.h) issued after pt->lock is released, before the call returns.
  */
 #ifndef PT_H
 #define PT_H
 
 #include "types.h"
 #include "spinlock.h"
+#include "arch_pte.h"
 
-/* Hardware PTE bits. */
-#define PTE_P         (1ULL << 0)
-#define PTE_W         (1ULL << 1)
-#define PTE_U         (1ULL << 2)
-#define PTE_PWT       (1ULL << 3)
-#define PTE_PCD       (1ULL << 4)
-#define PTE_A         (1ULL << 5)
-#define PTE_D         (1ULL << 6)
-#define PTE_PS        (1ULL << 7)   /* PDE/PDPTE: large page */
-#define PTE_PAT_4K    (1ULL << 7)   /* 4 KiB PTE: PAT index bit 2 */
-#define PTE_G         (1ULL << 8)
-#define PTE_PAT_LARGE (1ULL << 12)  /* 2 MiB / 1 GiB entries: PAT index bit 2 */
-#define PTE_NX        (1ULL << 63)
-#define PTE_ADDR_4K   0x000ffffffffff000ULL
-#define PTE_ADDR_2M   0x000fffffffe00000ULL
-#define PTE_ADDR_1G   0x000fffffc0000000ULL
+#define PT_ENTRIES ARCH_PT_ENTRIES   /* entries per table */
+#define PT_LEVELS ARCH_PT_LEVELS     /* level PT_LEVELS = the root ... level 1 = the smallest pages */
 
-#define PT_ENTRIES 512
-#define PT_LEVELS 4          /* level 4 = PML4 ... level 1 = page table */
-
-/*
- * Memory types a mapping asks for. With the PAT each value is the PAT index of that type under the
- * kernel's PAT programming (arch/x86_64/x86.h); without it, pt_cache_effective() says what the page
- * gets instead. pt_cache_pte_bits() is the one place a type becomes PTE bits.
- */
-enum pt_cache { PT_CACHE_WB = 0, PT_CACHE_WT = 1, PT_CACHE_UCMINUS = 2, PT_CACHE_UC = 3, PT_CACHE_WC = 4 };
-#define PT_CACHE_TYPES 5
-
-/* CPU features the tables may use (pt_create); each absent one changes what pt_map writes. */
-#define PT_FEAT_NX  (1u << 0)   /* execute-disable: bit 63 on non-executable leaves (EFER.NXE is on) */
-#define PT_FEAT_1G  (1u << 1)   /* 1 GiB pages */
-#define PT_FEAT_PAT (1u << 2)   /* the PAT: PWT, PCD and the PAT bit index 8 programmed types */
-#define PT_FEAT_ALL (PT_FEAT_NX | PT_FEAT_1G | PT_FEAT_PAT)
-
-/* Protection requested from pt_map/pt_protect. Never user-accessible. */
-#define PT_PROT_W        (1u << 0)
-#define PT_PROT_X        (1u << 1)
-#define PT_PROT_G        (1u << 2)
-#define PT_PROT_CACHE(c) ((unsigned)(c) << 8)
-#define PT_PROT_CACHE_OF(p) (((p) >> 8) & 7u)
-
-/* Page sizes allowed in pt_map. */
+/* Page sizes allowed in pt_map, by level: bit l - 1 allows leaves of level l (4 KiB, 2 MiB, 1 GiB on
+ * x86-64), where arch_pt_leaf_ok also allows them. */
 #define PT_SIZE_4K (1u << 0)
 #define PT_SIZE_2M (1u << 1)
 #define PT_SIZE_1G (1u << 2)
@@ -58,39 +24,27 @@ enum pt_cache { PT_CACHE_WB = 0, PT_CACHE_WT = 1, PT_CACHE_UCMINUS = 2, PT_CACHE
 enum pt_status { PT_OK = 0, PT_ENOMEM = -1, PT_EEXIST = -2, PT_EINVAL = -3, PT_ENOENT = -4 };
 
 struct pt {
-	paddr_t root;           /* physical address of the PML4 */
-	bool nx;                /* the CPU has NX: non-executable mappings get PTE_NX; else bit 63 never set */
-	bool page1g;            /* 1 GiB pages may be used */
-	bool pat;               /* the CPU has the PAT; else the PAT bit is never set (pt_cache_effective) */
+	paddr_t root;           /* physical address of the root table */
+	unsigned features;      /* PT_FEAT_* of the CPU: what the leaves may use (include/arch_pte.h) */
 	uint64_t table_pages;   /* page-table pages allocated through this pt */
-	spinlock_t lock;        /* serialises structural changes */
+	spinlock_t lock;        /* serialises changes to the tree */
 };
 
 /* Creates an empty address space for a CPU with the PT_FEAT_* features; PT_OK or PT_ENOMEM. */
 int pt_create(struct pt *pt, unsigned features);
-/* Uses an existing root (for checking the live tables). */
-void pt_attach(struct pt *pt, paddr_t root, unsigned features);
-
-/*
- * The memory type a page asking for want gets: want itself with the PAT. Without it PWT and PCD
- * select one of four fixed types (WB, WT, UC-, UC) and WC, which has none, becomes UC-: uncached
- * like UC, but an MTRR of type WC still makes it write-combining, and never cached (README table).
- * want must be below PT_CACHE_TYPES.
- */
-enum pt_cache pt_cache_effective(enum pt_cache want, bool pat);
-/* The PWT/PCD/PAT bits giving want in a leaf at level (1: 4 KiB PTE, PAT bit 7; 2, 3: large, bit 12). */
-uint64_t pt_cache_pte_bits(enum pt_cache want, bool pat, int level);
-/* The memory type a leaf's PWT/PCD/PAT bits give (the inverse; PAT bit ignored without the PAT). */
-enum pt_cache pt_cache_of_pte(uint64_t e, bool pat, int level);
 
 /*
  * Maps [va, va+size) to [pa, pa+size); fails with PT_EEXIST (changing nothing) if any page is mapped,
  * PT_EINVAL for a bad range or a cache type not below PT_CACHE_TYPES.
  */
 int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, unsigned sizes);
-/* Unmaps every mapped page in [va, va+size), splitting large pages cut by the range. */
+/*
+ * Unmaps every mapped page in [va, va+size), splitting large pages cut by the range; PT_EINVAL for a
+ * bad range, PT_ENOMEM (no mapping changed) when a split finds no page for a table.
+ */
 int pt_unmap(struct pt *pt, vaddr_t va, uint64_t size);
-/* Changes the protection of every mapped page in the range (splitting as needed); PT_EINVAL as pt_map. */
+/* Changes the protection of every mapped page in the range (splitting as needed); errors as
+ * pt_unmap, and PT_EINVAL for prot as pt_map. */
 int pt_protect(struct pt *pt, vaddr_t va, uint64_t size, unsigned prot);
 /* Translates va; false when not mapped. pte/page_size may be NULL. */
 bool pt_query(struct pt *pt, vaddr_t va, paddr_t *pa, uint64_t *pte, uint64_t *page_size);
@@ -107,23 +61,17 @@ int pt_prealloc_contiguous(struct pt *pt, vaddr_t va, uint64_t size, volatile ui
 /* The level-1 PTE slot for va, or NULL when a table is missing or a large page covers va. */
 volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va);
 
-/* The leaf PTE value pt_map writes for a 4 KiB page. */
-uint64_t pt_make_pte(const struct pt *pt, paddr_t pa, unsigned prot);
+/* The attributes pt_map gives a 4 KiB leaf with prot (a valid protection): arch_pte_leaf of them and
+ * a frame is the entry. */
+pte_t pt_leaf_attrs(const struct pt *pt, unsigned prot);
 
 /*
- * Walks the whole tree and checks: no user bit anywhere, large pages only at levels 2 and 3 and
- * aligned, no reserved bits; with NX no writable+executable leaf, without NX no entry with bit 63
- * (reserved then: every access through it would fault); without the PAT no leaf with the PAT bit.
- * Returns the number of violations (each printed, up to a few).
+ * Walks the whole tree and checks every present entry for the format's faults (arch_pte_faults:
+ * user bits, reserved bits, large pages where none may be, bits the CPU lacks) and, with
+ * PT_FEAT_NX, every leaf for W^X. Returns the number of violations (each printed, up to a few).
  */
 uint64_t pt_check(struct pt *pt);
-/* Prints the mapped ranges, coalesced, with their permissions. */
+/* Prints the mapped ranges, coalesced, with their permissions and memory types. */
 void pt_dump(struct pt *pt);
-
-/* Canonical form of a 48-bit address. */
-static inline bool pt_is_canonical(vaddr_t va)
-{
-	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
-}
 
 #endif

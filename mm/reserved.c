@@ -12,18 +12,18 @@
 #define RESERVE_MAX_BYTES (1ULL << 32)   /* [ours] >= 4 GiB fails: an MDL never spans that much */
 
 /*
- * The memory type each MEMORY_CACHING_TYPE asks for; with the PAT also its PAT index (arch/x86_64/x86.h
- * programs the PAT). Without the PAT, pt_make_pte gives pt_cache_effective() of it (README table).
+ * The memory type each MEMORY_CACHING_TYPE asks for. What a page gets on a CPU that cannot express
+ * it is arch_pte_cache_effective() of it (README table).
  */
-static const unsigned reserved_cache_pat[MmMaximumCacheType] = {
+static const unsigned reserved_cache_types[MmMaximumCacheType] = {
 	[MmNonCached] = PT_CACHE_UC, [MmCached] = PT_CACHE_WB, [MmWriteCombined] = PT_CACHE_WC,
 	[MmHardwareCoherentCached] = PT_CACHE_WB, [MmNonCachedUnordered] = PT_CACHE_UCMINUS,
 	[MmUSWCCached] = PT_CACHE_WC,
 };
 
-int reserved_cache_to_pat(MEMORY_CACHING_TYPE t)
+int reserved_cache_type(MEMORY_CACHING_TYPE t)
 {
-	return ((unsigned)t < MmMaximumCacheType) ? (int)reserved_cache_pat[t] : -1;
+	return ((unsigned)t < MmMaximumCacheType) ? (int)reserved_cache_types[t] : -1;
 }
 
 static void reserved_bugcheck(const struct syspte_misuse *m)
@@ -73,11 +73,11 @@ PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, P
 		reserved_bugcheck(&m);
 		return NULL;
 	}
-	int pat = reserved_cache_to_pat(CacheType);
-	if (!Mdl || pat < 0 || !mdl_mappable(Mdl))
+	int cache = reserved_cache_type(CacheType);
+	if (!Mdl || cache < 0 || !mdl_mappable(Mdl))
 		return NULL;
 	uint64_t n = mdl_span_pages(Mdl);
-	int st = syspte_map(va, PoolTag, MmGetMdlPfnArray(Mdl), n, (unsigned)pat, &m);
+	int st = syspte_map(va, PoolTag, MmGetMdlPfnArray(Mdl), n, (unsigned)cache, &m);
 	if (st == SYSPTE_MISUSE) {
 		m.p2 = (vaddr_t)MappingAddress;
 		reserved_bugcheck(&m);

@@ -9,8 +9,8 @@
 
 /*
  * The memory type (enum pt_cache) a MEMORY_CACHING_TYPE asks for, or -1 when the type is out of
- * range. What the page then gets on the running CPU is pt_cache_effective() of it (README table).
+ * range. What the page then gets on the running CPU is arch_pte_cache_effective() of it (README table).
  */
-int reserved_cache_to_pat(MEMORY_CACHING_TYPE t);
+int reserved_cache_type(MEMORY_CACHING_TYPE t);
 
 #endif

@@ -3,6 +3,7 @@
 #include "bitset.h"
 #include "phys.h"
 #include "arch_mm.h"
+#include "tlb_batch.h"
 #include "spinlock.h"
 #include "kprintf.h"
 #include "kassert.h"
@@ -44,7 +45,7 @@ static void syspte_verify_locked(void);
 /* The PTE slot of region page i (the region's level-1 tables are one contiguous run). */
 static volatile uint64_t *syspte_slot(uint64_t i) { return sp.ptes + i; }
 
-static bool syspte_present(uint64_t i) { return arch_pte_read(syspte_slot(i)) & PTE_P; }
+static bool syspte_present(uint64_t i) { return arch_pte_present(arch_pte_read(syspte_slot(i))); }
 
 static vaddr_t syspte_va(uint64_t i) { return sp.base + (i << PAGE_SHIFT); }
 
@@ -263,27 +264,41 @@ static uint64_t syspte_map_conflict(const struct syspte_resv *r, uint64_t i, uin
 		const volatile uint64_t *p = syspte_slot(i + k);
 		uint64_t run = syspte_run(i + k, n - k);
 		for (uint64_t j = 0; j < run; j++, k++)
-			if (arch_pte_read(&p[j]) & PTE_P)
+			if (arch_pte_present(arch_pte_read(&p[j])))
 				return k;
 	}
 	return n;
 }
 
 /*
- * Writes n PTEs (tmpl | frame) from page i; the first carries PTE_SW_MAP_START. The slots were
- * checked non-present, so no TLB entry can exist for them and none is invalidated. Validation
- * is a separate pass: a map that would be refused never makes anything present, even briefly.
+ * Writes n PTEs (attributes attrs, one frame each) from page i; the first carries the mapping-start
+ * mark. The slots were checked non-present, so no TLB entry can exist for them and the map owes no
+ * invalidation (include/tlb_batch.h). Validation is a separate pass: a map that would be refused
+ * never makes anything present, even briefly.
  */
-static void syspte_write_ptes(uint64_t i, const uint64_t *pfns, uint64_t n, uint64_t tmpl)
+static void syspte_write_ptes(uint64_t i, const uint64_t *pfns, uint64_t n, pte_t attrs)
 {
 	uint64_t k = 0;
 	while (k < n) {
 		volatile uint64_t *p = syspte_slot(i + k);
 		uint64_t run = syspte_run(i + k, n - k);
 		for (uint64_t j = 0; j < run; j++, k++)
-			arch_pte_write(&p[j], tmpl | pfn_to_pa(pfns[k]));
+			arch_pte_write(&p[j], arch_pte_leaf(attrs, pfn_to_pa(pfns[k])));
 	}
-	arch_pte_write(syspte_slot(i), arch_pte_read(syspte_slot(i)) | PTE_SW_MAP_START);
+	arch_pte_write(syspte_slot(i), arch_pte_set_map_start(arch_pte_read(syspte_slot(i))));
+}
+
+/*
+ * In verifier mode, asserts that none of the n slots from page i is present before a map writes
+ * them: a map owes no TLB invalidation only because it fills not-present PTEs (include/tlb_batch.h).
+ * The validation pass (or a reservation's zero count) has established it; this checks every slot.
+ */
+static void syspte_verify_unmapped(uint64_t i, uint64_t n)
+{
+	if (mm_verifier)
+		for (uint64_t k = i; k < i + n; k++)
+			KASSERT(!syspte_present(k), "verifier: a map met the present PTE of region page %llu",
+				(unsigned long long)k);
 }
 
 int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsigned cache,
@@ -305,7 +320,8 @@ int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsig
 			st = syspte_misuse(m, 0x107, va, syspte_va(i + stop), syspte_va(i + n) - 1);
 	}
 	if (st == SYSPTE_OK) {
-		syspte_write_ptes(i, pfns, n, pt_make_pte(sp.pt, 0, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache)));
+		syspte_verify_unmapped(i, n);
+		syspte_write_ptes(i, pfns, n, pt_leaf_attrs(sp.pt, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache)));
 		r->mapped += n;
 		sp.pages_mapped += n;
 	}
@@ -316,7 +332,7 @@ int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsig
 /* First page of the mapping that contains present page i (scans back to its start bit). */
 static uint64_t syspte_mapping_start(uint64_t i, uint64_t floor)
 {
-	while (i > floor && !(arch_pte_read(syspte_slot(i)) & PTE_SW_MAP_START))
+	while (i > floor && !arch_pte_map_start(arch_pte_read(syspte_slot(i))))
 		i--;
 	return i;
 }
@@ -332,15 +348,17 @@ static int syspte_unmap_check(struct syspte_resv *r, vaddr_t va, uint64_t i, uin
 	for (uint64_t k = i; k < i + n; k++)
 		if (!syspte_present(k))
 			return syspte_misuse(m, 0x10B, syspte_va(k), 0, 0);
-	if (!(arch_pte_read(syspte_slot(i)) & PTE_SW_MAP_START))
+	if (!arch_pte_map_start(arch_pte_read(syspte_slot(i))))
 		return syspte_misuse(m, 0x10C, va, syspte_va(syspte_mapping_start(i, r->start)), n);
-	if (i + n < end && syspte_present(i + n) && !(arch_pte_read(syspte_slot(i + n)) & PTE_SW_MAP_START))
+	if (i + n < end && syspte_present(i + n) && !arch_pte_map_start(arch_pte_read(syspte_slot(i + n))))
 		return syspte_misuse(m, 0x10C, va, syspte_va(syspte_mapping_start(i + n - 1, r->start)), n);
 	return SYSPTE_OK;
 }
 
 int syspte_unmap(vaddr_t va, uint32_t tag, uint64_t n, struct syspte_misuse *m)
 {
+	struct tlb_batch b;
+	tlb_batch_init(&b);
 	uint64_t f = spin_lock(&sp.lock);
 	int st;
 	uint64_t i;
@@ -356,16 +374,13 @@ int syspte_unmap(vaddr_t va, uint32_t tag, uint64_t n, struct syspte_misuse *m)
 	if (st == SYSPTE_OK) {
 		for (uint64_t k = i; k < i + n; k++)
 			arch_pte_write(syspte_slot(k), 0);
-		if (n > SYSPTE_FLUSH_ALL_THRESHOLD)
-			arch_tlb_flush_all();
-		else
-			for (uint64_t k = i; k < i + n; k++)
-				arch_tlb_flush_page(syspte_va(k));
+		tlb_batch_add_range(&b, syspte_va(i), n);
 		r->mapped -= n;
 		sp.pages_mapped -= n;
 	}
 	syspte_verify_locked();
 	spin_unlock(&sp.lock, f);
+	tlb_batch_flush(&b);
 	return st;
 }
 

@@ -17,7 +17,8 @@
  *    in a hash table keyed by start page, plus one bit per region page marking starts, whose
  *    summary levels find the reservation containing any address in a few word operations.
  *  - Per-page mapped state is the PTE itself (present bit); the first page of each mapping carries
- *    the software bit PTE_SW_MAP_START, so unmap can tell whole mappings from cut ones.
+ *    the software "mapping start" bit (arch_pte_set_map_start), so unmap can tell whole mappings
+ *    from cut ones.
  * All operations take one spinlock with interrupts disabled; none allocates after init except
  * records (reserve), which come from a page-sized slab grown through the physical allocator.
  */
@@ -27,8 +28,6 @@
 #include "types.h"
 #include "buddy.h"
 #include "pt.h"
-
-#define PTE_SW_MAP_START (1ULL << 9)   /* available-to-software bit: first page of a mapping */
 
 #define SYSPTE_FLAG_DIVISIBLE 0x1u      /* MM_MAPPING_ADDRESS_DIVISIBLE */
 #define SYSPTE_FLAGS_KNOWN SYSPTE_FLAG_DIVISIBLE
@@ -76,11 +75,13 @@ void syspte_reset(void);
 vaddr_t syspte_reserve(uint64_t npages, uint32_t tag, uint32_t flags);
 /* Frees the reservation starting at va's page (0x101, 0x102, 0x103 as misuse). */
 int syspte_release(vaddr_t va, uint32_t tag, struct syspte_misuse *m);
-/* Maps n frames at va's page with PAT index cache (0x104, 0x105, 0x107; REFUSED if it does not fit).
+/* Maps n frames at va's page with memory type cache, an enum pt_cache (0x104, 0x105, 0x107; REFUSED
+ * if it does not fit or cache is not a type).
  * Every frame must exist (below the CPU's physical width): the caller validated them (mdl_validate). */
 int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsigned cache,
 	       struct syspte_misuse *m);
-/* Unmaps n pages from va's page: whole mappings only (0x108 .. 0x10C). */
+/* Unmaps n pages from va's page: whole mappings only (0x108 .. 0x10C). Their TLB invalidation is one
+ * batch (include/tlb_batch.h), issued after the region's lock is released, before the call returns. */
 int syspte_unmap(vaddr_t va, uint32_t tag, uint64_t n, struct syspte_misuse *m);
 
 /* The reservation containing va; false when va is in none. */
@@ -108,7 +109,5 @@ void syspte_describe(vaddr_t va);
 uint64_t syspte_reservation_base(uint64_t va);
 /* Pages added after each reservation as an unmapped guard: 1 in verifier mode, else 0. */
 uint64_t syspte_guard_pages(void);
-/* Invalidation policy: unmaps of more pages than this flush the whole TLB once. */
-#define SYSPTE_FLUSH_ALL_THRESHOLD 32
 
 #endif

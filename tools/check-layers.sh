@@ -1,29 +1,34 @@
 #!/bin/bash
 # The layering by name (the second line behind the Makefile's per-directory include paths): every
 # header a layer's file includes must live in its own directory or in a layer below it, and an
-# arch-private header is included by arch/ alone. Test and tool directories see what they test and
-# are not checked. Usage: tools/check-layers.sh [tree] (default: this repository). Prints each
+# arch-private header is included by arch/ alone; mm/ names none of the page-table format's x86
+# identifiers. Test and tool directories see what they test and are not checked. Usage: tools/check-layers.sh [tree] (default: this repository). Prints each
 # violation with its file and line; exits 1 if there is one.
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
 
 # What each layer may include from, its own directory first; the same sets as INC_* in Makefile.
+# arch/x86_64/include holds the architecture's inline page-table format, which include/arch_pte.h
+# includes (INC_ARCH_PTE): the include path is open to the layers that see include/arch_pte.h,
+# and PRIVATE below lets no one but include/ and arch/ name the header.
 declare -A SEES=(
-	[include]="include"
-	[arch/x86_64]="arch/x86_64 include"
-	[mm]="mm include"
+	[include]="include arch/x86_64/include"
+	[arch/x86_64/include]="arch/x86_64/include include"
+	[arch/x86_64]="arch/x86_64 arch/x86_64/include include"
+	[mm]="mm include arch/x86_64/include"
 	[boot]="boot include"
-	[kernel]="kernel mm arch/x86_64 include"
-	[tests/common]="tests/common mm include"
+	[kernel]="kernel mm arch/x86_64 arch/x86_64/include include"
+	[tests/common]="tests/common mm include arch/x86_64/include"
 )
 # Headers only their own layer may include: x86.h is the instruction wrappers and register bits;
 # the kernel reaches the CPU through cpu.h, trap.h, tsc.h, serial.h, shutdown.h (arch/x86_64).
 declare -A PRIVATE=(
 	[arch/x86_64/x86.h]="arch/x86_64"
+	[arch/x86_64/include/arch_pte_impl.h]="include arch/x86_64"
 )
 # Every directory that holds project headers, where an include that resolves nowhere it may look
 # is searched for, to name the layer it came from.
-ALL_DIRS="include arch/x86_64 mm boot kernel tests/common tests/host tests/boot tests/fuzz tests/bench tools"
+ALL_DIRS="include arch/x86_64/include arch/x86_64 mm boot kernel tests/common tests/host tests/boot tests/fuzz tests/bench tools"
 
 bad=0
 violation() {
@@ -89,4 +94,10 @@ for d in "${!SEES[@]}"; do
 		done <"$f"
 	done
 done
+# The inline format is visible to mm/ (it must be, to be inline), so its names are kept out by
+# name: mm/ uses the functions of include/arch_pte.h, never the x86 encoding behind them.
+while IFS= read -r hit; do
+	violation "${hit%%:*}:$(cut -d: -f2 <<<"$hit") names the x86 page-table encoding (use include/arch_pte.h's functions)"
+done < <(grep -nE '\b(X86_PTE_|X86_PAT_|x86_pte_)' mm/*.[ch] || true)
+
 [ $bad -eq 0 ] || { echo "check-layers: a layer includes from above it (see the layering in Makefile, README \"Source layout\")" >&2; exit 1; }

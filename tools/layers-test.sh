@@ -1,8 +1,9 @@
 #!/bin/bash
 # The layering is enforced: in a scratch copy of the tree, each case adds one include from a layer
-# above (or an arch-private header, or a relative path around the include paths) to one file, and
-# expects the compile of that file with the Makefile's own flags to fail on exactly that header
-# where the include paths forbid it, and tools/check-layers.sh to fail in every case. The
+# above (or an arch-private header, or a relative path around the include paths, or a name of the
+# x86 page-table encoding in mm/) to one file, and expects the compile of that file with the
+# Makefile's own flags to fail on exactly that header where the include paths forbid it, and
+# tools/check-layers.sh to fail in every case. The
 # untouched copy compiles and passes the check. Prints TAP.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,12 +26,17 @@ cases=(
 	'tests/common/exhaust.c|#include "vm.h"|build/k/tests/common/exhaust.o|1'
 	'kernel/panic.c|#include "x86.h"|build/k/kernel/panic.o|0'
 	'mm/bitset.c|#include "../kernel/panic.h"|build/k/mm/bitset.o|0'
+	'arch/x86_64/include/arch_pte_impl.h|#include "x86.h"|build/k/mm/pt.o|1'
+	'arch/x86_64/include/arch_pte_impl.h|#include "syspte.h"|build/k/arch/x86_64/arch_mm.o|1'
+	'mm/pt.c|#include "arch_pte_impl.h"|build/k/mm/pt.o|0'
+	'kernel/vm.c|#include "arch_pte_impl.h"|build/k/kernel/vm.o|0'
+	'mm/syspte.c|#define LAYERS_TEST_BIT X86_PTE_SW_MAP_START|build/k/mm/syspte.o|0'
 )
 echo "1..$((${#cases[@]} + 1))"
 
 n=1
 if (cd "$tmp" && tools/check-layers.sh) >/dev/null 2>&1 &&
-	make -s -C "$tmp" build/k/arch/x86_64/cpu.o build/k/mm/bitset.o build/b/boot/alloc.o >/dev/null 2>&1; then
+	make -s -C "$tmp" build/k/arch/x86_64/cpu.o build/k/mm/bitset.o build/k/mm/pt.o build/b/boot/alloc.o >/dev/null 2>&1; then
 	echo "ok $n - the tree as it is compiles and passes check-layers"
 else
 	echo "not ok $n - the tree as it is fails check-layers or a compile"

@@ -1,5 +1,6 @@
 /* Starting the other CPUs, and calls and IPIs between CPUs (see smp.h). */
 #include "smp.h"
+#include "arch_pte.h"
 #include "smp_plan.h"
 #include "apic.h"
 #include "x86.h"
@@ -21,12 +22,6 @@ _Static_assert(SMP_MAX_CPUS == ARCH_MAX_CPUS, "the mm seam's CPU limit is the ke
 #define SMP_IST_SIZE      ((uint64_t)PERCPU_IST_SIZE) /* each of its #DF, NMI and #MC stacks */
 #define SMP_GUARD_SIZE    PAGE_SIZE              /* unmapped, below each stack */
 #define SMP_PML4_KERNEL_HALF 256                 /* PML4 entries 256..511 map the upper half */
-/* The start-up tables in the hardware's format (mm/pt.h names it for the kernel's tables, which
- * arch/ does not see; the loader's paging.c names its own, too). */
-#define SMP_PT_LEVELS     4                      /* PML4, PDPT, PD, PT */
-#define SMP_PT_ENTRIES    512                    /* entries in each table */
-#define SMP_PTE_P         (1ULL << 0)            /* present */
-#define SMP_PTE_W         (1ULL << 1)            /* writable */
 
 _Static_assert(SMP_GUARD_SIZE + SMP_KSTACK_SIZE + PERCPU_IST_COUNT * (SMP_GUARD_SIZE + SMP_IST_SIZE) <= CPU_STACKS_SLOT,
 	       "an AP's stacks and guards fit its slot");
@@ -53,7 +48,7 @@ struct smp_tramp_data {
 extern const uint8_t smp_tramp_start[], smp_tramp_end[], smp_tramp_data[];
 
 static paddr_t smp_tramp_pa;                 /* the kept-back page below 1 MiB */
-static paddr_t smp_tables[SMP_PT_LEVELS];    /* start-up tables: PML4, PDPT, PD, PT */
+static paddr_t smp_tables[ARCH_PT_LEVELS];    /* start-up tables: PML4, PDPT, PD, PT */
 static const struct smp_ops *smp_ops;        /* the kernel's services (smp_set_ops) */
 static bool smp_tramp_ready;
 static cpumask_t smp_online = 1;             /* bit 0: the boot CPU, from the first instruction */
@@ -348,18 +343,17 @@ static bool smp_tramp_build(void)
 	KASSERT(len <= PAGE_SIZE && (size_t)(smp_tramp_end - smp_tramp_data) == sizeof(struct smp_tramp_data),
 		"trampoline of %zu bytes, data block of %zu (struct smp_tramp_data: %zu)", len,
 		(size_t)(smp_tramp_end - smp_tramp_data), sizeof(struct smp_tramp_data));
-	for (int i = 0; i < SMP_PT_LEVELS; i++)
+	for (int i = 0; i < ARCH_PT_LEVELS; i++)
 		if (!smp_tables[i] && !(smp_tables[i] = smp_alloc_zeroed(1, SMP_TABLES_LIMIT))) {
 			kprintf("smp: no page below 4 GiB for the start-up page tables\n");
 			return false;
 		}
 	/* PML4 -> PDPT -> PD -> PT -> the trampoline's page; indexes of a page below 1 MiB. */
 	vaddr_t va = smp_tramp_pa;
-	unsigned shift[SMP_PT_LEVELS] = { 39, 30, 21, 12 };
-	for (int i = 0; i < SMP_PT_LEVELS; i++) {
+	for (int i = 0; i < ARCH_PT_LEVELS; i++) {
 		volatile uint64_t *t = arch_phys_to_virt(smp_tables[i]);
-		paddr_t next = i + 1 < SMP_PT_LEVELS ? smp_tables[i + 1] : smp_tramp_pa;
-		t[(va >> shift[i]) % SMP_PT_ENTRIES] = next | SMP_PTE_P | SMP_PTE_W;
+		paddr_t next = i + 1 < ARCH_PT_LEVELS ? smp_tables[i + 1] : smp_tramp_pa;
+		t[(va >> arch_pt_level_shift(ARCH_PT_LEVELS - i)) % ARCH_PT_ENTRIES] = next | X86_PTE_P | X86_PTE_W;
 	}
 	memcpy(arch_phys_to_virt(smp_tramp_pa), smp_tramp_start, len);
 	smp_tramp_ready = true;
@@ -375,7 +369,7 @@ static void smp_tramp_fill(struct percpu *pc, bool no_answer)
 	struct smp_tramp_data *d = (struct smp_tramp_data *)((uint8_t *)arch_phys_to_virt(smp_tramp_pa) +
 							     (smp_tramp_data - smp_tramp_start));
 
-	for (int i = SMP_PML4_KERNEL_HALF; i < SMP_PT_ENTRIES; i++)
+	for (int i = SMP_PML4_KERNEL_HALF; i < ARCH_PT_ENTRIES; i++)
 		pml4[i] = kpml4[i];
 	d->pm_off = (uint32_t)smp_tramp_pa + d->off_pm32;
 	d->lm_off = (uint32_t)smp_tramp_pa + d->off_lm64;

@@ -63,7 +63,7 @@ static int sweep(void)
 			slots[r][i] = pt_pte_slot(host_machine_pt(), (vaddr_t)va[r] + (uint64_t)i * 4096);
 		}
 	}
-	uint64_t tmpl = pt_make_pte(host_machine_pt(), 0, PT_PROT_W | PT_PROT_G);
+	uint64_t tmpl = pt_leaf_attrs(host_machine_pt(), PT_PROT_W | PT_PROT_G);
 	printf("# %d reservations mapped, then unmapped, per timed batch; median of %d batches\n", SWEEP_RESV, RUNS);
 	printf("%6s %12s %12s %12s %10s\n", "pages", "map ns/pg", "unmap ns/pg", "raw ns/pg", "map/raw");
 	for (unsigned n = 1; n <= 512; n *= 2) {
@@ -91,7 +91,7 @@ static int sweep(void)
 			for (unsigned k = 0; k < reps; k++) {
 				for (int r = 0; r < SWEEP_RESV; r++)
 					for (unsigned i = 0; i < n; i++)
-						arch_pte_write(slots[r][i], tmpl | ((uint64_t)mdl[r].pfn[i] << 12));
+						arch_pte_write(slots[r][i], arch_pte_leaf(tmpl, pfn_to_pa(mdl[r].pfn[i])));
 				for (int r = 0; r < SWEEP_RESV; r++)
 					for (unsigned i = 0; i < n; i++)
 						arch_pte_write(slots[r][i], 0);
@@ -152,10 +152,10 @@ int main(int argc, char **argv)
 				unmap_ns += t2 - t1 - timer;
 			}
 			double t0 = now_ns();
-			uint64_t tmpl = pt_make_pte(host_machine_pt(), 0, PT_PROT_W | PT_PROT_G);
+			uint64_t tmpl = pt_leaf_attrs(host_machine_pt(), PT_PROT_W | PT_PROT_G);
 			for (unsigned it = 0; it < iters; it++) {
 				for (unsigned k = 0; k < n; k++)
-					arch_pte_write(slot[k], tmpl | ((uint64_t)m.pfn[k] << 12));
+					arch_pte_write(slot[k], arch_pte_leaf(tmpl, pfn_to_pa(m.pfn[k])));
 				for (unsigned k = 0; k < n; k++)
 					arch_pte_write(slot[k], 0);
 			}

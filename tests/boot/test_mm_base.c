@@ -189,17 +189,17 @@ static void count_feature_bits(paddr_t table, int level, struct feature_bits *c)
 	const volatile uint64_t *t = arch_phys_to_virt(table);
 	for (unsigned i = 0; i < PT_ENTRIES; i++) {
 		uint64_t e = t[i];
-		if (!(e & PTE_P))
+		if (!(e & X86_PTE_P))
 			continue;
-		c->xd += !!(e & PTE_NX);
-		bool leaf = level == 1 || (level <= 3 && (e & PTE_PS));
+		c->xd += !!(e & X86_PTE_NX);
+		bool leaf = level == 1 || (level <= 3 && (e & X86_PTE_PS));
 		if (!leaf) {
-			count_feature_bits(e & PTE_ADDR_4K, level - 1, c);
+			count_feature_bits(e & X86_PTE_ADDR_4K, level - 1, c);
 			continue;
 		}
 		c->leaves++;
-		c->pat_bit += !!(e & (level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE));
-		c->wx += (e & PTE_W) && !(e & PTE_NX);
+		c->pat_bit += !!(e & (level == 1 ? X86_PTE_PAT_4K : X86_PTE_PAT_LARGE));
+		c->wx += (e & X86_PTE_W) && !(e & X86_PTE_NX);
 	}
 }
 
@@ -209,8 +209,8 @@ KTEST(pt_live_tables_match_cpu_features)
 {
 	KEXPECT_EQ(pt_check(&kernel_pt), 0);
 	KEXPECT_EQ(arch_cr3_read(), kernel_pt.root, "CR3 holds the kernel's own tables");
-	KEXPECT_EQ(kernel_pt.nx, cpu_feat.nx);
-	KEXPECT_EQ(kernel_pt.pat, cpu_feat.pat);
+	KEXPECT_EQ(!!(kernel_pt.features & PT_FEAT_NX), cpu_feat.nx);
+	KEXPECT_EQ(!!(kernel_pt.features & PT_FEAT_MEMTYPES), cpu_feat.pat);
 	struct feature_bits c = { 0 };
 	count_feature_bits(kernel_pt.root, PT_LEVELS, &c);
 	KEXPECT(c.leaves > 0);
@@ -279,10 +279,10 @@ static void expect_section(const char *s, const char *e, bool w, bool x, const c
 		}
 		if (!KEXPECT(pt_query(&kernel_pt, va, NULL, &pte, &sz), "%s page 0x%llx unmapped", name, (unsigned long long)va))
 			return;
-		KEXPECT_EQ(!!(pte & PTE_W), w);
-		KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx && !x, "bit 63 only with NX, on what must not execute");
+		KEXPECT_EQ(!!(pte & X86_PTE_W), w);
+		KEXPECT_EQ(!!(pte & X86_PTE_NX), cpu_feat.nx && !x, "bit 63 only with NX, on what must not execute");
 		KEXPECT_EQ(sz, PAGE_SIZE);
-		KEXPECT(!(pte & PTE_U));
+		KEXPECT(!(pte & X86_PTE_U));
 	}
 }
 
@@ -303,7 +303,7 @@ KTEST(pt_direct_map_covers_ram_nx)
 	uint64_t pte, sz;
 	KEXPECT(pt_query(&kernel_pt, DMAP_BASE + pa, &got, &pte, &sz));
 	KEXPECT_EQ(got, pa);
-	KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx, "NX exactly when the CPU has it");
+	KEXPECT_EQ(!!(pte & X86_PTE_NX), cpu_feat.nx, "NX exactly when the CPU has it");
 	KEXPECT(sz == SIZE_1G || sz == SIZE_2M || sz == PAGE_SIZE);
 	phys_free(pa, 1);
 	/* The highest usable frame is mapped too. */
@@ -319,12 +319,12 @@ KTEST(pt_framebuffer_write_combining)
 	}
 	uint64_t pte, sz;
 	KASSERT_TEST(pt_query(&kernel_pt, vm_fb_virt, NULL, &pte, &sz));
-	bool pat = sz == PAGE_SIZE ? (pte & PTE_PAT_4K) : (pte & PTE_PAT_LARGE);
+	bool pat = sz == PAGE_SIZE ? (pte & X86_PTE_PAT_4K) : (pte & X86_PTE_PAT_LARGE);
 	if (cpu_feat.pat)
-		KEXPECT(pat && !(pte & PTE_PCD) && !(pte & PTE_PWT), "PAT index 4 (WC)");
+		KEXPECT(pat && !(pte & X86_PTE_PCD) && !(pte & X86_PTE_PWT), "PAT index 4 (WC)");
 	else   /* README: WC without the PAT is UC- (PCD alone), never cached */
-		KEXPECT(!pat && (pte & PTE_PCD) && !(pte & PTE_PWT), "UC- (PCD alone) without the PAT");
-	KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx);
+		KEXPECT(!pat && (pte & X86_PTE_PCD) && !(pte & X86_PTE_PWT), "UC- (PCD alone) without the PAT");
+	KEXPECT_EQ(!!(pte & X86_PTE_NX), cpu_feat.nx);
 }
 
 /* A scratch VA in the unused top of the FB window for live mapping tests. */
@@ -374,7 +374,7 @@ KTEST(pt_live_protect_makes_readonly)
 	phys_free(pa, 1);
 }
 
-KTEST(pt_live_2m_page_split_by_partial_unmap)
+KTEST(pt_live_2m_page_split_by_protect_and_unmap)
 {
 	paddr_t pa = phys_alloc_aligned(512, 512, 0, UINT64_MAX);   /* a 2 MiB page's frames */
 	KASSERT_TEST(pa && IS_ALIGNED(pa, SIZE_2M));
@@ -383,10 +383,18 @@ KTEST(pt_live_2m_page_split_by_partial_unmap)
 	uint64_t sz;
 	KEXPECT(pt_query(&kernel_pt, va, NULL, NULL, &sz) && sz == SIZE_2M);
 	*(volatile uint64_t *)(va + 5 * PAGE_SIZE) = 0x55;
+	*(volatile uint64_t *)(va + 4 * PAGE_SIZE) = 0x44;   /* the TLB now translates these pages */
+	*(volatile uint64_t *)(va + 6 * PAGE_SIZE) = 0x66;
+	/* Protecting one page splits the leaf; the large translation must be gone before the piece changes. */
+	KEXPECT_EQ(pt_protect(&kernel_pt, va + 6 * PAGE_SIZE, PAGE_SIZE, 0), PT_OK);
+	KEXPECT_EQ(arch_probe_write8((volatile void *)(va + 6 * PAGE_SIZE), 1), (uint64_t)-1, "the reprotected piece refuses writes");
+	KEXPECT_EQ(arch_probe_write8((volatile void *)(va + 7 * PAGE_SIZE), 1), 0, "its neighbour still takes them");
 	KEXPECT_EQ(pt_unmap(&kernel_pt, va + 4 * PAGE_SIZE, PAGE_SIZE), PT_OK);
 	paddr_t got;
 	KEXPECT(pt_query(&kernel_pt, va + 5 * PAGE_SIZE, &got, NULL, &sz) && sz == PAGE_SIZE && got == pa + 5 * PAGE_SIZE);
 	KEXPECT(!pt_query(&kernel_pt, va + 4 * PAGE_SIZE, NULL, NULL, NULL));
+	uint8_t v;
+	KEXPECT_EQ(arch_probe_read8((volatile void *)(va + 4 * PAGE_SIZE), &v), (uint64_t)-1, "the unmapped piece faults");
 	KEXPECT_EQ(*(volatile uint64_t *)(va + 5 * PAGE_SIZE), 0x55);
 	KEXPECT_EQ(pt_unmap(&kernel_pt, va, SIZE_2M), PT_OK);
 	KEXPECT(!pt_query(&kernel_pt, va + 5 * PAGE_SIZE, NULL, NULL, NULL));

@@ -179,8 +179,8 @@ KTEST(map_write_through_mapping_read_through_dmap)
 	}
 	uint64_t pte;
 	KEXPECT(pt_query(&kernel_pt, (vaddr_t)va, NULL, &pte, NULL));
-	KEXPECT((pte & PTE_P) && (pte & PTE_W) && (pte & PTE_G) && !(pte & PTE_U));
-	KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx, "NX exactly when the CPU has it");
+	KEXPECT((pte & X86_PTE_P) && (pte & X86_PTE_W) && (pte & X86_PTE_G) && !(pte & X86_PTE_U));
+	KEXPECT_EQ(!!(pte & X86_PTE_NX), cpu_feat.nx, "NX exactly when the CPU has it");
 	MmUnmapReservedMapping(va, TAG, &t.mdl);
 	KEXPECT(t.mdl.MappedSystemVa == NULL && !(t.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA));
 	MmFreeMappingAddress(va, TAG);
@@ -368,7 +368,7 @@ KTEST(map_cache_types_pte_bits)
 		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, c[i].t) == va);
 		uint64_t pte = 0;
 		KEXPECT(pt_query(&kernel_pt, (vaddr_t)va, NULL, &pte, NULL));
-		unsigned idx = (unsigned)!!(pte & PTE_PWT) | (unsigned)!!(pte & PTE_PCD) << 1 | (unsigned)!!(pte & PTE_PAT_4K) << 2;
+		unsigned idx = (unsigned)!!(pte & X86_PTE_PWT) | (unsigned)!!(pte & X86_PTE_PCD) << 1 | (unsigned)!!(pte & X86_PTE_PAT_4K) << 2;
 		if (cpu_feat.pat) {
 			KEXPECT_EQ(idx, c[i].pat, "cache type");
 			uint8_t mt = (uint8_t)(rdmsr(MSR_PAT) >> (8 * idx));

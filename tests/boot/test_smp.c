@@ -120,10 +120,10 @@ KTEST(smp_lapic_page_uncached_nx_outside_direct_map)
 	KASSERT_TEST(pt_query(&kernel_pt, LAPIC_VA, &pa, &pte, &size), "LAPIC_VA not mapped");
 	KEXPECT_EQ(pa, apic_mmio_phys());
 	KEXPECT_EQ(size, PAGE_SIZE);
-	KEXPECT_EQ(pt_cache_of_pte(pte, cpu_feat.pat, 1), PT_CACHE_UC);
-	KEXPECT(pte & PTE_W);
-	KEXPECT(!(pte & PTE_U));
-	KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx, "non-executable wherever the CPU can say so");
+	KEXPECT_EQ(arch_pte_cache(pte, 1, kernel_pt.features), PT_CACHE_UC);
+	KEXPECT(pte & X86_PTE_W);
+	KEXPECT(!(pte & X86_PTE_U));
+	KEXPECT_EQ(!!(pte & X86_PTE_NX), cpu_feat.nx, "non-executable wherever the CPU can say so");
 	KEXPECT(!pt_query(&kernel_pt, DMAP_BASE + pa, NULL, NULL, NULL), "the direct map does not cover it");
 }
 
@@ -223,9 +223,9 @@ KTEST(smp_kernel_map_gives_the_attributes_asked)
 		KEXPECT(pt_query(&kernel_pt, TEST_OPS_VA + PAGE_SIZE, &got, &pte, &size));
 		KEXPECT(got == pa + PAGE_SIZE && size == PAGE_SIZE, "0x%llx, %llu bytes", (unsigned long long)got,
 			(unsigned long long)size);
-		KEXPECT_EQ(pt_cache_of_pte(pte, cpu_feat.pat, 1), want[i]);
-		KEXPECT((pte & PTE_W) && (pte & PTE_G) && !(pte & PTE_U), "pte 0x%llx", (unsigned long long)pte);
-		KEXPECT_EQ(!!(pte & PTE_NX), cpu_feat.nx);
+		KEXPECT_EQ(arch_pte_cache(pte, 1, kernel_pt.features), want[i]);
+		KEXPECT((pte & X86_PTE_W) && (pte & X86_PTE_G) && !(pte & X86_PTE_U), "pte 0x%llx", (unsigned long long)pte);
+		KEXPECT_EQ(!!(pte & X86_PTE_NX), cpu_feat.nx);
 		KEXPECT_EQ(pt_unmap(&kernel_pt, TEST_OPS_VA, 2 * PAGE_SIZE), PT_OK);
 	}
 	KEXPECT_EQ(smpinit_ops.map(TEST_OPS_VA + PAGE_SIZE, pa, PAGE_SIZE, SMP_CACHE_WB), 0);
@@ -373,8 +373,8 @@ KTEST(smp_percpu_gs_gdt_tss_and_stacks_are_each_cpus_own)
 		}
 		uint64_t pte = 0;
 		KEXPECT(!pt_query(&kernel_pt, pc->stack_bottom - PAGE_SIZE, NULL, NULL, NULL), "CPU %u stack guard", i);
-		KEXPECT(pt_query(&kernel_pt, pc->stack_bottom, NULL, &pte, NULL) && (pte & PTE_W) &&
-			!!(pte & PTE_NX) == cpu_feat.nx, "CPU %u stack mapped writable, non-executable", i);
+		KEXPECT(pt_query(&kernel_pt, pc->stack_bottom, NULL, &pte, NULL) && (pte & X86_PTE_W) &&
+			!!(pte & X86_PTE_NX) == cpu_feat.nx, "CPU %u stack mapped writable, non-executable", i);
 		for (int k = 0; k < PERCPU_IST_COUNT; k++)
 			KEXPECT(!pt_query(&kernel_pt, pc->ist_top[k] - PERCPU_IST_SIZE - PAGE_SIZE, NULL, NULL, NULL) &&
 				pt_query(&kernel_pt, pc->ist_top[k] - PERCPU_IST_SIZE, NULL, NULL, NULL),

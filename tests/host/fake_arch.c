@@ -1,11 +1,13 @@
 /*
  * Host implementation of include/arch_mm.h. "Physical memory" is one lazily-backed anonymous
  * mapping of FAKE_PHYS_LIMIT bytes: only pages the code touches use host memory, so maps with RAM
- * far above 4 GiB cost nothing. TLB invalidations and CR3 loads are recorded for assertions.
+ * far above 4 GiB cost nothing. TLB flushes (each batch as given) and CR3 loads are recorded for
+ * assertions.
  */
 #include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "arch_mm.h"
 #include "fake_arch.h"
 
@@ -56,15 +58,49 @@ unsigned arch_phys_addr_bits(void) { return fake_phys_bits; }
 
 void fake_tlb_reset(void)
 {
-	fake_tlb.pages = fake_tlb.alls = fake_tlb.cr3_loads = 0;
-	fake_tlb.n = 0;
+	fake_tlb.flushes = fake_tlb.pages = fake_tlb.alls = fake_tlb.irqs_off = fake_tlb.cr3_loads = 0;
 }
 
-static void fake_tlb_record(enum fake_tlb_op op, uint64_t arg)
+static int fake_cmp_va(const void *a, const void *b)
 {
-	if (fake_tlb.n < FAKE_TLB_LOG)
-		fake_tlb.ev[fake_tlb.n] = (struct fake_tlb_event){ op, arg };
-	fake_tlb.n++;
+	vaddr_t x = *(const vaddr_t *)a, y = *(const vaddr_t *)b;
+	return (x > y) - (x < y);
+}
+
+bool fake_tlb_flushed_pages(size_t k, const vaddr_t *want, size_t n)
+{
+	if (k >= fake_tlb.flushes || k >= FAKE_TLB_LOG || n > TLB_BATCH_PAGES) {
+		printf("# fake_tlb: flush %zu of %llu not logged, or %zu pages asked for\n", k,
+		       (unsigned long long)fake_tlb.flushes, n);
+		return false;
+	}
+	const struct fake_tlb_flush *f = &fake_tlb.ev[k];
+	vaddr_t got[TLB_BATCH_PAGES], exp[TLB_BATCH_PAGES];
+	memcpy(got, f->va, f->n * sizeof(vaddr_t));
+	memcpy(exp, want, n * sizeof(vaddr_t));
+	qsort(got, f->n, sizeof(vaddr_t), fake_cmp_va);
+	qsort(exp, n, sizeof(vaddr_t), fake_cmp_va);
+	bool same = !f->all && f->n == n && memcmp(got, exp, n * sizeof(vaddr_t)) == 0;
+	if (!same) {
+		printf("# fake_tlb: flush %zu named %s%u pages:", k, f->all ? "everything, " : "", f->n);
+		for (unsigned i = 0; i < f->n; i++)
+			printf(" %llx", (unsigned long long)got[i]);
+		printf("\n# fake_tlb: expected %zu:", n);
+		for (size_t i = 0; i < n; i++)
+			printf(" %llx", (unsigned long long)exp[i]);
+		printf("\n");
+	}
+	return same;
+}
+
+bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages)
+{
+	vaddr_t want[TLB_BATCH_PAGES];
+	if (npages > TLB_BATCH_PAGES)
+		return false;
+	for (size_t i = 0; i < npages; i++)
+		want[i] = va + i * PAGE_SIZE;
+	return fake_tlb_flushed_pages(k, want, npages);
 }
 
 void *arch_phys_to_virt(paddr_t pa)
@@ -79,23 +115,24 @@ void *arch_phys_to_virt(paddr_t pa)
 }
 
 
-void arch_tlb_flush_page(vaddr_t va)
+/* Records the batch as one flush, and whether a lock (interrupts disabled) was still held. */
+void arch_tlb_flush_batch(const struct tlb_batch *b)
 {
-	fake_tlb.pages++;
-	fake_tlb_record(FAKE_TLB_PAGE, va);
-}
-
-void arch_tlb_flush_all(void)
-{
-	fake_tlb.alls++;
-	fake_tlb_record(FAKE_TLB_ALL, 0);
+	if (fake_tlb.flushes < FAKE_TLB_LOG) {
+		struct fake_tlb_flush *f = &fake_tlb.ev[fake_tlb.flushes];
+		*f = (struct fake_tlb_flush){ .all = b->all, .irqs_off = !fake_irq_enabled, .n = b->all ? 0 : b->n };
+		memcpy(f->va, b->va, f->n * sizeof(vaddr_t));
+	}
+	fake_tlb.flushes++;
+	fake_tlb.alls += b->all;
+	fake_tlb.pages += b->all ? 0 : b->n;
+	fake_tlb.irqs_off += !fake_irq_enabled;
 }
 
 void arch_cr3_load(paddr_t root)
 {
 	fake_cr3 = root;
 	fake_tlb.cr3_loads++;
-	fake_tlb_record(FAKE_CR3, root);
 }
 
 paddr_t arch_cr3_read(void) { return fake_cr3; }

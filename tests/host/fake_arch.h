@@ -3,23 +3,36 @@
 #define FAKE_ARCH_H
 
 #include "types.h"
+#include "tlb_batch.h"
 
 #define FAKE_PHYS_LIMIT (64ULL << 30)   /* physical addresses the fake RAM can back */
 #define FAKE_PHYS_BITS_DEFAULT 46        /* arch_phys_addr_bits() until a test sets another width */
 
-enum fake_tlb_op { FAKE_TLB_PAGE, FAKE_TLB_ALL, FAKE_CR3 };
-struct fake_tlb_event {
-	enum fake_tlb_op op;
-	uint64_t arg;     /* va for PAGE, root for CR3 */
+/* One TLB flush: the batch arch_tlb_flush_batch was given (include/tlb_batch.h). */
+struct fake_tlb_flush {
+	bool all;                       /* every translation */
+	bool irqs_off;                  /* issued with interrupts disabled: a lock was still held */
+	unsigned n;                     /* pages named, in va[] (0 when all) */
+	vaddr_t va[TLB_BATCH_PAGES];
 };
 
-#define FAKE_TLB_LOG 4096
+#define FAKE_TLB_LOG 1024
 struct fake_tlb_log {
-	uint64_t pages, alls, cr3_loads;   /* totals since fake_tlb_reset */
-	size_t n;                          /* events logged (the first FAKE_TLB_LOG kept) */
-	struct fake_tlb_event ev[FAKE_TLB_LOG];
+	uint64_t flushes;                  /* arch_tlb_flush_batch calls since fake_tlb_reset */
+	uint64_t pages, alls;              /* pages named by them, and flushes of everything */
+	uint64_t irqs_off;                 /* flushes issued with interrupts disabled */
+	uint64_t cr3_loads;
+	struct fake_tlb_flush ev[FAKE_TLB_LOG];   /* the first FAKE_TLB_LOG flushes */
 };
 extern struct fake_tlb_log fake_tlb;
+
+/*
+ * True when flush k (0 = the first since fake_tlb_reset) named exactly the n pages of want, in any
+ * order and each once, and not everything. Prints the difference when false.
+ */
+bool fake_tlb_flushed_pages(size_t k, const vaddr_t *want, size_t n);
+/* The same for npages consecutive pages from va. */
+bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages);
 
 /* Reserves (lazily backed) fake RAM, aligned to 1 GiB so the direct map can use large pages;
  * idempotent. */

@@ -1,6 +1,7 @@
 /*
  * Host tests of what the page tables give a CPU with and without NX and PAT: the memory-type
- * translation (pt_cache_effective / pt_cache_pte_bits, the one place a type becomes PTE bits)
+ * translation of the page-table format (include/arch_pte.h: arch_pte_leaf_attrs, the one place a
+ * type becomes entry bits, arch_pte_cache_effective and arch_pte_cache, arch_pte_split_attrs)
  * against the README's table for both, decoded by a model of the hardware; a property test of
  * pt_map over generated protections, page sizes and feature sets; the reserved-mapping API end to
  * end on machines without PAT or NX; and pt_check catching bits such a CPU would fault on.
@@ -25,10 +26,10 @@ static const uint8_t no_pat_mt[4] = { MT_WB, MT_WT, MT_UCM, MT_UC };
 /* The hardware's view: the memory type a leaf at level selects (before MTRRs). */
 static uint8_t hw_memory_type(uint64_t e, bool pat, int level)
 {
-	unsigned idx = (unsigned)!!(e & PTE_PWT) | (unsigned)!!(e & PTE_PCD) << 1;
+	unsigned idx = (unsigned)!!(e & X86_PTE_PWT) | (unsigned)!!(e & X86_PTE_PCD) << 1;
 	if (!pat)
 		return no_pat_mt[idx];
-	idx |= (unsigned)!!(e & (level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE)) << 2;
+	idx |= (unsigned)!!(e & (level == 1 ? X86_PTE_PAT_4K : X86_PTE_PAT_LARGE)) << 2;
 	return (uint8_t)(KERNEL_PAT >> (8 * idx));
 }
 
@@ -49,38 +50,54 @@ static uint8_t mt_of(enum pt_cache c)
 	return m[c];
 }
 
-/* Every type, with and without PAT, at every level: bits, effective type and the inverse agree. */
+/* The features a CPU with or without the PAT (and without NX) gives pt_create. */
+static unsigned feats_of(bool pat) { return pat ? PT_FEAT_MEMTYPES : 0; }
+
+/*
+ * Every type, with and without PAT, at every level: the leaf's bits, the effective type and the
+ * inverse agree; a large leaf's pieces after a split keep its type (the PAT bit moves from 12 to 7).
+ */
 static void test_translation(void)
 {
 	for (unsigned c = 0; c < PT_CACHE_TYPES; c++)
 		for (int pat = 0; pat <= 1; pat++) {
-			enum pt_cache eff = pt_cache_effective((enum pt_cache)c, pat);
+			unsigned feats = feats_of(pat);
+			enum pt_cache eff = arch_pte_cache_effective((enum pt_cache)c, feats);
 			bool good = pat ? eff == c : (c == PT_CACHE_WC ? eff == PT_CACHE_UCMINUS : eff == c);
 			ok(good, "type %u %s PAT: effective %u", c, pat ? "with" : "without", eff);
 			for (int level = 1; level <= 3; level++) {
-				uint64_t b = pt_cache_pte_bits((enum pt_cache)c, pat, level);
-				uint64_t pat_bit = level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
-				ok(!(b & ~(PTE_PWT | PTE_PCD | pat_bit)), "type %u level %d: only PWT/PCD/PAT bits", c, level);
-				ok(pat || !(b & pat_bit), "type %u level %d without PAT: no PAT bit", c, level);
-				is(hw_memory_type(b, pat, level), mt_of(eff), "type %u level %d %s PAT: the hardware sees the effective type",
+				uint64_t e = arch_pte_leaf_attrs(PT_PROT_X, (enum pt_cache)c, level, feats);
+				uint64_t pat_bit = level == 1 ? X86_PTE_PAT_4K : X86_PTE_PAT_LARGE;
+				uint64_t base = X86_PTE_P | X86_PTE_A | X86_PTE_D | (level > 1 ? X86_PTE_PS : 0);
+				ok((e & base) == base && !(e & ~(base | X86_PTE_PWT | X86_PTE_PCD | pat_bit)),
+				   "type %u level %d: present, accessed, dirty, PS for a large leaf, and only PWT/PCD/PAT besides", c, level);
+				ok(pat || !(e & pat_bit), "type %u level %d without PAT: no PAT bit", c, level);
+				is(hw_memory_type(e, pat, level), mt_of(eff), "type %u level %d %s PAT: the hardware sees the effective type",
 				   c, level, pat ? "with" : "without");
-				is(pt_cache_of_pte(b, pat, level), eff, "type %u level %d: pt_cache_of_pte inverts", c, level);
+				is(arch_pte_cache(e, level, feats), eff, "type %u level %d: arch_pte_cache inverts", c, level);
+				if (level == 1)
+					continue;
+				uint64_t piece = arch_pte_split_attrs(arch_pte_leaf(e, level == 3 ? SIZE_1G : SIZE_2M), level);
+				is(hw_memory_type(piece, pat, level - 1), mt_of(eff), "type %u: a level-%d piece of a level-%d leaf keeps it",
+				   c, level - 1, level);
+				ok(arch_pte_is_leaf(piece, level - 1) && arch_pte_frame(piece, level - 1) == 0 &&
+				   arch_pte_prot(piece, feats) == arch_pte_prot(e, feats), "type %u: the piece is a leaf without a frame, same protection", c);
 			}
 		}
 	/* The README's table, through the WDK layer's type and the one translation. */
 	for (size_t i = 0; i < ARRAY_SIZE(readme); i++) {
-		int want = reserved_cache_to_pat(readme[i].t);
+		int want = reserved_cache_type(readme[i].t);
 		ok(want >= 0 && want < PT_CACHE_TYPES, "%s is a known type", readme[i].name);
 		for (int pat = 0; pat <= 1; pat++) {
-			uint8_t mt = hw_memory_type(pt_cache_pte_bits((enum pt_cache)want, pat, 1), pat, 1);
+			uint8_t mt = hw_memory_type(arch_pte_leaf_attrs(0, (enum pt_cache)want, 1, feats_of(pat)), pat, 1);
 			is(mt, pat ? readme[i].with_pat : readme[i].without_pat, "%s %s PAT: README's memory type",
 			   readme[i].name, pat ? "with" : "without");
 			bool cached = readme[i].t == MmCached || readme[i].t == MmHardwareCoherentCached;
 			ok(cached || mt != MT_WB, "%s %s PAT: never write-back", readme[i].name, pat ? "with" : "without");
 		}
 	}
-	is(reserved_cache_to_pat(MmMaximumCacheType), -1, "MmMaximumCacheType: no type");
-	is(reserved_cache_to_pat((MEMORY_CACHING_TYPE)-1), -1, "negative: no type");
+	is(reserved_cache_type(MmMaximumCacheType), -1, "MmMaximumCacheType: no type");
+	is(reserved_cache_type((MEMORY_CACHING_TYPE)-1), -1, "negative: no type");
 }
 
 #define TAG 0x68636143u   /* 'Cach' */
@@ -112,12 +129,12 @@ static uint64_t draw(uint64_t n)
 /* Checks one leaf against what pt_map was asked for; returns false (after printing) on mismatch. */
 static bool leaf_as_asked(uint64_t e, unsigned prot, unsigned features, int level)
 {
-	bool nx = features & PT_FEAT_NX, pat = features & PT_FEAT_PAT;
+	bool nx = features & PT_FEAT_NX, pat = features & PT_FEAT_MEMTYPES;
 	enum pt_cache c = (enum pt_cache)PT_PROT_CACHE_OF(prot);
-	uint64_t pat_bit = level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
-	bool good = !!(e & PTE_NX) == (nx && !(prot & PT_PROT_X)) && !!(e & PTE_W) == !!(prot & PT_PROT_W) &&
-		    !!(e & PTE_G) == !!(prot & PT_PROT_G) && !(e & PTE_U) && (pat || !(e & pat_bit)) &&
-		    hw_memory_type(e, pat, level) == mt_of(pt_cache_effective(c, pat));
+	uint64_t pat_bit = level == 1 ? X86_PTE_PAT_4K : X86_PTE_PAT_LARGE;
+	bool good = !!(e & X86_PTE_NX) == (nx && !(prot & PT_PROT_X)) && !!(e & X86_PTE_W) == !!(prot & PT_PROT_W) &&
+		    !!(e & X86_PTE_G) == !!(prot & PT_PROT_G) && !(e & X86_PTE_U) && (pat || !(e & pat_bit)) &&
+		    hw_memory_type(e, pat, level) == mt_of(arch_pte_cache_effective(c, features));
 	if (!good)
 		printf("#   leaf 0x%016llx for prot 0x%x features 0x%x level %d\n", (unsigned long long)e, prot, features, level);
 	return good;
@@ -126,7 +143,7 @@ static bool leaf_as_asked(uint64_t e, unsigned prot, unsigned features, int leve
 /*
  * Property: for generated protection words (valid or not), feature sets and page sizes, pt_map
  * refuses exactly the invalid words, and every leaf it writes carries bit 63 only with NX on a
- * non-executable mapping, the PAT bit only with PAT, and the memory type pt_cache_effective names;
+ * non-executable mapping, the PAT bit only with PAT, and the memory type arch_pte_cache_effective names;
  * pt_protect the same; pt_check stays clean.
  */
 static void test_pt_map_property(void)
@@ -186,9 +203,9 @@ static void test_pt_map_property(void)
 /* The reserved-mapping API on machines with every combination of NX and PAT: PTE bits per caching type. */
 static void test_reserved_api(void)
 {
-	static const unsigned feats[] = { PT_FEAT_ALL, PT_FEAT_NX | PT_FEAT_1G, PT_FEAT_PAT, 0 };
+	static const unsigned feats[] = { PT_FEAT_ALL, PT_FEAT_NX | PT_FEAT_1G, PT_FEAT_MEMTYPES, 0 };
 	for (size_t f = 0; f < ARRAY_SIZE(feats); f++) {
-		bool nx = feats[f] & PT_FEAT_NX, pat = feats[f] & PT_FEAT_PAT;
+		bool nx = feats[f] & PT_FEAT_NX, pat = feats[f] & PT_FEAT_MEMTYPES;
 		if (!machine(feats[f]) || syspte_init(&pt, VA0, REGION_PAGES)) {
 			ok(0, "machine with features 0x%x", feats[f]);
 			return;
@@ -203,13 +220,13 @@ static void test_reserved_api(void)
 			bool mapped = MmMapLockedPagesWithReservedMapping(va, TAG, &md.mdl, readme[i].t) == va &&
 				      pt_query(&pt, (vaddr_t)va, NULL, &e, NULL);
 			ok(mapped && hw_memory_type(e, pat, 1) == (pat ? readme[i].with_pat : readme[i].without_pat) &&
-			   (pat || !(e & PTE_PAT_4K)) && !!(e & PTE_NX) == nx,
+			   (pat || !(e & X86_PTE_PAT_4K)) && !!(e & X86_PTE_NX) == nx,
 			   "reserved mapping %s (nx=%d pat=%d): PTE 0x%016llx", readme[i].name, nx, pat, (unsigned long long)e);
 			MmUnmapReservedMapping(va, TAG, &md.mdl);
 			char *p = MmMapLockedPagesSpecifyCache(&md.mdl, KernelMode, readme[i].t, NULL, 0, NormalPagePriority);
 			e = 0;
 			ok(p && pt_query(&pt, (vaddr_t)p, NULL, &e, NULL) &&
-			   hw_memory_type(e, pat, 1) == (pat ? readme[i].with_pat : readme[i].without_pat) && !!(e & PTE_NX) == nx,
+			   hw_memory_type(e, pat, 1) == (pat ? readme[i].with_pat : readme[i].without_pat) && !!(e & X86_PTE_NX) == nx,
 			   "MmMapLockedPagesSpecifyCache %s (nx=%d pat=%d): PTE 0x%016llx", readme[i].name, nx, pat,
 			   (unsigned long long)e);
 			if (p)
@@ -226,18 +243,18 @@ static void test_reserved_api(void)
 static void test_checker(void)
 {
 	vaddr_t va = VA0 + SIZE_1G;
-	machine(PT_FEAT_1G | PT_FEAT_PAT);   /* no NX */
+	machine(PT_FEAT_1G | PT_FEAT_MEMTYPES);   /* no NX */
 	pt_map(&pt, va, 0x200000, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);
 	is(pt_check(&pt), 0, "without NX a writable page is no violation (W^X cannot hold)");
 	volatile uint64_t *slot = pt_pte_slot(&pt, va);
-	*slot |= PTE_NX;
+	*slot |= X86_PTE_NX;
 	is(pt_check(&pt), 1, "without NX: bit 63 in a leaf flagged");
-	*slot &= ~PTE_NX;
+	*slot &= ~X86_PTE_NX;
 	volatile uint64_t *pml4 = arch_phys_to_virt(pt.root);
 	unsigned top = (va >> 39) & 511;
-	pml4[top] |= PTE_NX;
+	pml4[top] |= X86_PTE_NX;
 	is(pt_check(&pt), 1, "without NX: bit 63 in a table entry flagged");
-	pml4[top] &= ~PTE_NX;
+	pml4[top] &= ~X86_PTE_NX;
 	is(pt_check(&pt), 0, "clean again");
 
 	machine(PT_FEAT_NX | PT_FEAT_1G);   /* no PAT */
@@ -245,15 +262,15 @@ static void test_checker(void)
 	pt_map(&pt, va + SIZE_2M, 0x400000, SIZE_2M, PT_PROT_CACHE(PT_CACHE_WC), PT_SIZE_2M);
 	is(pt_check(&pt), 0, "without PAT: WC mappings carry no PAT bit");
 	slot = pt_pte_slot(&pt, va);
-	*slot |= PTE_PAT_4K;
+	*slot |= X86_PTE_PAT_4K;
 	is(pt_check(&pt), 1, "without PAT: the PAT bit of a PTE flagged");
-	*slot &= ~PTE_PAT_4K;
+	*slot &= ~X86_PTE_PAT_4K;
 	uint64_t e, sz;
-	ok(pt_query(&pt, va + SIZE_2M, NULL, &e, &sz) && sz == SIZE_2M && (e & PTE_PCD) && !(e & PTE_PWT) &&
-	   !(e & PTE_PAT_LARGE), "without PAT: a 2 MiB WC page is UC- (PCD alone)");
+	ok(pt_query(&pt, va + SIZE_2M, NULL, &e, &sz) && sz == SIZE_2M && (e & X86_PTE_PCD) && !(e & X86_PTE_PWT) &&
+	   !(e & X86_PTE_PAT_LARGE), "without PAT: a 2 MiB WC page is UC- (PCD alone)");
 	is(pt_protect(&pt, va + SIZE_2M, PAGE_SIZE, 0), PT_OK, "split it");
-	ok(pt_query(&pt, va + SIZE_2M + PAGE_SIZE, NULL, &e, &sz) && sz == PAGE_SIZE && (e & PTE_PCD) &&
-	   !(e & PTE_PAT_4K), "the split pieces stay UC- without the PAT bit");
+	ok(pt_query(&pt, va + SIZE_2M + PAGE_SIZE, NULL, &e, &sz) && sz == PAGE_SIZE && (e & X86_PTE_PCD) &&
+	   !(e & X86_PTE_PAT_4K), "the split pieces stay UC- without the PAT bit");
 	is(pt_check(&pt), 0, "clean again");
 
 	machine(PT_FEAT_ALL);

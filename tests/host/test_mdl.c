@@ -785,7 +785,7 @@ static void test_map_locked(void)
 	for (unsigned i = 0; i < 3; i++)
 		ptes &= pfn_at((vaddr_t)va + i * PAGE_SIZE) == MmGetMdlPfnArray(mdl)[i];
 	pt_query(&pt, (vaddr_t)va, NULL, &pte, NULL);
-	ok(ptes && (pte & PTE_PAT_4K) && (pte & PTE_NX) && (pte & PTE_W), "PTEs map the PFNs, WC, NX, writable");
+	ok(ptes && (pte & X86_PTE_PAT_4K) && (pte & X86_PTE_NX) && (pte & X86_PTE_W), "PTEs map the PFNs, WC, NX, writable");
 	ok(MmGetSystemAddressForMdlSafe(mdl, 0) == va, "MmGetSystemAddressForMdlSafe: the existing mapping");
 	take(&s);
 	ok(!MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, NULL, 0, 0), "already mapped: NULL");

@@ -1,4 +1,8 @@
-/* Host tests of the page-table module against the fake machine (recorded TLB operations). */
+/*
+ * Host tests of the page-table module against the fake machine: mappings, splits, refusals, the
+ * checker, and the TLB batches each operation issues (recorded per flush by the fake machine,
+ * compared as sets), in examples and over generated layouts and ranges.
+ */
 #include "tap.h"
 #include "machine.h"
 #include "fake_arch.h"
@@ -33,16 +37,23 @@ static void test_round_trips(void)
 		paddr_t pa = 0x40000000ULL * (i + 1);
 		fake_tlb_reset();
 		is(pt_map(&pt, va, pa, cases[i].size, PT_PROT_W, cases[i].sizes), PT_OK, "map %s", cases[i].what);
-		is(fake_tlb.pages + fake_tlb.alls, 0, "map %s flushes nothing", cases[i].what);
+		is(fake_tlb.flushes, 0, "map %s flushes nothing", cases[i].what);
 		paddr_t got; uint64_t pte, sz;
 		ok(pt_query(&pt, va + cases[i].size - 8, &got, &pte, &sz) && got == pa + cases[i].size - 8,
 		   "query last byte of %s", cases[i].what);
 		is(sz, cases[i].want_page, "page size for %s", cases[i].what);
-		ok((pte & PTE_NX) && (pte & PTE_W) && !(pte & PTE_U), "NX, W, supervisor for %s", cases[i].what);
+		ok((pte & X86_PTE_NX) && (pte & X86_PTE_W) && !(pte & X86_PTE_U), "NX, W, supervisor for %s", cases[i].what);
 		is(pt_map(&pt, va, pa, PAGE_SIZE, 0, PT_SIZE_4K), PT_EEXIST, "double map of %s refused", cases[i].what);
 		fake_tlb_reset();
 		is(pt_unmap(&pt, va, cases[i].size), PT_OK, "unmap %s", cases[i].what);
-		is(fake_tlb.pages, cases[i].size / cases[i].want_page, "one invalidation per leaf for %s", cases[i].what);
+		uint64_t leaves = cases[i].size / cases[i].want_page;
+		vaddr_t want[TLB_BATCH_PAGES];
+		for (uint64_t k = 0; k < leaves && k < TLB_BATCH_PAGES; k++)
+			want[k] = va + k * cases[i].want_page;
+		ok(fake_tlb.flushes == 1 && !fake_tlb.irqs_off &&
+		   (leaves > TLB_BATCH_PAGES ? fake_tlb.ev[0].all : fake_tlb_flushed_pages(0, want, leaves)),
+		   "unmap of %s: one flush after the lock, one entry per leaf (%llu), everything above %u",
+		   cases[i].what, (unsigned long long)leaves, TLB_BATCH_PAGES);
 		ok(!pt_query(&pt, va, NULL, NULL, NULL) && !pt_query(&pt, va + cases[i].size - 1, NULL, NULL, NULL),
 		   "%s gone", cases[i].what);
 	}
@@ -55,13 +66,17 @@ static void test_split_and_protect(void)
 	is(pt_map(&pt, va, 0x40000000, SIZE_2M, PT_PROT_W | PT_PROT_CACHE(PT_CACHE_WC), PT_SIZE_2M), PT_OK, "map 2M WC");
 	uint64_t pte, sz;
 	pt_query(&pt, va, NULL, &pte, &sz);
-	ok((pte & PTE_PAT_LARGE) && !(pte & PTE_PCD) && !(pte & PTE_PWT), "WC in a large page uses bit 12");
+	ok((pte & X86_PTE_PAT_LARGE) && !(pte & X86_PTE_PCD) && !(pte & X86_PTE_PWT), "WC in a large page uses bit 12");
+	fake_tlb_reset();
 	is(pt_protect(&pt, va + 3 * PAGE_SIZE, PAGE_SIZE, 0), PT_OK, "protect one page inside the 2M page");
+	ok(fake_tlb.flushes == 2 && !fake_tlb.irqs_off && fake_tlb_flushed_pages(0, &va, 1) &&
+	   fake_tlb_flushed_range(1, va + 3 * PAGE_SIZE, 1),
+	   "the split 2M leaf is flushed before its piece changes, then the piece, both after the lock");
 	pt_query(&pt, va + 3 * PAGE_SIZE, NULL, &pte, &sz);
-	ok(sz == PAGE_SIZE && !(pte & PTE_W), "split page read-only");
-	ok(!(pte & PTE_PAT_4K), "protect to WB cleared the PAT bit");
+	ok(sz == PAGE_SIZE && !(pte & X86_PTE_W), "split page read-only");
+	ok(!(pte & X86_PTE_PAT_4K), "protect to WB cleared the PAT bit");
 	pt_query(&pt, va + 4 * PAGE_SIZE, NULL, &pte, &sz);
-	ok(sz == PAGE_SIZE && (pte & PTE_W) && (pte & PTE_PAT_4K), "neighbour keeps W and WC (PAT moved to bit 7)");
+	ok(sz == PAGE_SIZE && (pte & X86_PTE_W) && (pte & X86_PTE_PAT_4K), "neighbour keeps W and WC (PAT moved to bit 7)");
 	paddr_t got;
 	ok(pt_query(&pt, va + 511 * PAGE_SIZE, &got, NULL, NULL) && got == 0x40000000 + 511 * PAGE_SIZE, "split keeps addresses");
 	is(pt_unmap(&pt, va, SIZE_2M), PT_OK, "unmap");
@@ -69,7 +84,7 @@ static void test_split_and_protect(void)
 	for (unsigned i = 0; i < 5; i++) {
 		pt_map(&pt, va, 0x1000, PAGE_SIZE, PT_PROT_CACHE(caches[i]), PT_SIZE_4K);
 		pt_query(&pt, va, NULL, &pte, NULL);
-		unsigned idx = (unsigned)!!(pte & PTE_PWT) | (!!(pte & PTE_PCD) << 1) | (!!(pte & PTE_PAT_4K) << 2);
+		unsigned idx = (unsigned)!!(pte & X86_PTE_PWT) | (!!(pte & X86_PTE_PCD) << 1) | (!!(pte & X86_PTE_PAT_4K) << 2);
 		is(idx, caches[i], "cache type %u encodes PAT index %u", caches[i], caches[i]);
 		pt_unmap(&pt, va, PAGE_SIZE);
 	}
@@ -87,6 +102,7 @@ static void test_bad_input_and_checker(void)
 	is(pt_map(&pt, VA0, 0xfffffffffffff000ULL, PAGE_SIZE, 0, PT_SIZE_4K), PT_EINVAL, "pa beyond 52 bits");
 	/* Partial overlap: nothing of the new range may be mapped. */
 	pt_map(&pt, VA0 + 8 * PAGE_SIZE, 0x5000, PAGE_SIZE, 0, PT_SIZE_4K);
+	is(pt_map(&pt, 0xfffffffffffff000ULL, 0, PAGE_SIZE, 0, PT_SIZE_4K), PT_EINVAL, "the last page (its end wraps to 0)");
 	is(pt_map(&pt, VA0, 0x9000, 16 * PAGE_SIZE, 0, PT_SIZE_4K), PT_EEXIST, "overlap refused");
 	ok(!pt_query(&pt, VA0, NULL, NULL, NULL), "refused map changed nothing");
 	pt_unmap(&pt, VA0 + 8 * PAGE_SIZE, PAGE_SIZE);
@@ -96,9 +112,9 @@ static void test_bad_input_and_checker(void)
 	pt_unmap(&pt, VA0, PAGE_SIZE);
 	pt_map(&pt, VA0, 0x5000, PAGE_SIZE, 0, PT_SIZE_4K);
 	volatile uint64_t *slot = pt_pte_slot(&pt, VA0);
-	*slot |= PTE_U;
+	*slot |= X86_PTE_U;
 	is(pt_check(&pt), 1, "checker flags a user page");
-	*slot &= ~PTE_U;
+	*slot &= ~X86_PTE_U;
 	is(pt_check(&pt), 0, "clean again");
 	pt_unmap(&pt, VA0, PAGE_SIZE);
 }
@@ -106,7 +122,7 @@ static void test_bad_input_and_checker(void)
 static void test_prealloc_and_enomem(void)
 {
 	setup(64);   /* 256 KiB of RAM: room for few tables */
-	pt_create(&pt, PT_FEAT_NX | PT_FEAT_PAT);
+	pt_create(&pt, PT_FEAT_NX | PT_FEAT_MEMTYPES);
 	is(pt_prealloc(&pt, VA0, 4 * SIZE_2M), PT_OK, "prealloc 8 MiB of tables");
 	uint64_t before = pt.table_pages;
 	ok(pt_pte_slot(&pt, VA0 + 4 * SIZE_2M - PAGE_SIZE) != NULL, "last slot exists");
@@ -119,6 +135,13 @@ static void test_prealloc_and_enomem(void)
 		;
 	is(pt_map(&pt, VA0 + 100 * SIZE_1G, 0x100000, PAGE_SIZE, 0, PT_SIZE_4K), PT_ENOMEM, "out of table memory reported");
 	ok(!pt_query(&pt, VA0 + 100 * SIZE_1G, NULL, NULL, NULL), "nothing mapped after ENOMEM");
+	/* A map that fails half-way clears what it wrote: those pages were present, so they are flushed. */
+	vaddr_t va = VA0 + 4 * SIZE_2M - 2 * PAGE_SIZE;
+	fake_tlb_reset();
+	is(pt_map(&pt, va, 0x100000, 4 * PAGE_SIZE, 0, PT_SIZE_4K), PT_ENOMEM, "map running out of tables half-way");
+	ok(!pt_query(&pt, va, NULL, NULL, NULL) && !pt_query(&pt, va + PAGE_SIZE, NULL, NULL, NULL), "its first pages are cleared");
+	ok(fake_tlb.flushes == 1 && !fake_tlb.irqs_off && fake_tlb_flushed_range(0, va, 2),
+	   "and flushed, once, after the lock");
 }
 
 /* The system PTE region's tables: one contiguous run, its PTEs one array; refusals change nothing. */
@@ -126,14 +149,14 @@ static void test_prealloc_contiguous(void)
 {
 	volatile uint64_t *ptes = NULL;
 	setup(256);   /* 1 MiB of RAM */
-	pt_create(&pt, PT_FEAT_NX | PT_FEAT_PAT);
+	pt_create(&pt, PT_FEAT_NX | PT_FEAT_MEMTYPES);
 	uint64_t t0 = pt.table_pages;
 	is(pt_prealloc_contiguous(&pt, VA0 + SIZE_1G, 4 * SIZE_2M, &ptes), PT_OK, "contiguous tables for 8 MiB");
 	ok(ptes != NULL, "PTE array returned");
 	for (int j = 0; j < 4; j++)
 		ok(pt_pte_slot(&pt, VA0 + SIZE_1G + (uint64_t)j * SIZE_2M) == ptes + j * 512, "table %d follows table %d", j, j - 1);
 	is(pt.table_pages - t0, 4 + 2, "4 level-1 tables counted, plus the upper levels created");
-	ptes[5] = 0x100000 | PTE_P;
+	ptes[5] = 0x100000 | X86_PTE_P;
 	paddr_t pa;
 	ok(pt_query(&pt, VA0 + SIZE_1G + 5 * PAGE_SIZE, &pa, NULL, NULL) && pa == 0x100000, "a PTE written in the array maps");
 	ptes[5] = 0;
@@ -141,13 +164,255 @@ static void test_prealloc_contiguous(void)
 	struct phys_stats st;
 	phys_get_stats(&st);
 	free_before = st.free_pages;
+	fake_tlb_reset();
 	is(pt_prealloc_contiguous(&pt, VA0 + SIZE_1G + 2 * SIZE_2M, 4 * SIZE_2M, &ptes), PT_EEXIST,
 	   "overlapping an existing table: PT_EEXIST");
 	phys_get_stats(&st);
 	ok(st.free_pages == free_before && pt.table_pages == t1, "refusal returned its run, counted nothing");
+	is(fake_tlb.flushes, 0, "nothing installed, nothing flushed");
+	/* Two tables installed before the conflict are removed again, and their pointers flushed. */
+	vaddr_t low = VA0 + SIZE_1G - 2 * SIZE_2M;
+	fake_tlb_reset();
+	is(pt_prealloc_contiguous(&pt, low, 4 * SIZE_2M, &ptes), PT_EEXIST, "conflict at the third table: PT_EEXIST");
+	vaddr_t removed[] = { low, low + SIZE_2M };
+	ok(pt_pte_slot(&pt, low) == NULL && pt_pte_slot(&pt, low + SIZE_2M) == NULL, "the two tables are gone");
+	ok(fake_tlb.flushes == 1 && !fake_tlb.irqs_off && fake_tlb_flushed_pages(0, removed, 2),
+	   "their pointers are flushed once, after the lock");
 	is(pt_prealloc_contiguous(&pt, VA0 + PAGE_SIZE, SIZE_2M, &ptes), PT_EINVAL, "unaligned: PT_EINVAL");
 	is(pt_prealloc_contiguous(&pt, VA0 + 8 * SIZE_1G, 1024 * SIZE_2M, &ptes), PT_ENOMEM, "1024 tables in 1 MiB: PT_ENOMEM");
 	is(pt_check(&pt), 0, "tree consistent");
+}
+
+/*
+ * Splits at both ends of a range, through two levels: the 1 GiB leaf and both 2 MiB pieces the
+ * range cuts are flushed first (one batch), then the four pages unmapped (the second); the rest
+ * of the gigabyte still maps the same frames.
+ */
+static void test_split_both_ends(void)
+{
+	setup(65536);   /* 256 MiB */
+	pt_create(&pt, PT_FEAT_ALL);
+	vaddr_t b = VA0 + 64 * SIZE_1G;
+	paddr_t pa = 7 * SIZE_1G;
+	is(pt_map(&pt, b, pa, SIZE_1G, PT_PROT_W, PT_SIZE_4K | PT_SIZE_2M | PT_SIZE_1G), PT_OK, "map a 1 GiB leaf");
+	uint64_t tables = pt.table_pages;
+	vaddr_t va = b + 5 * SIZE_2M + 510 * PAGE_SIZE;
+	fake_tlb_reset();
+	is(pt_unmap(&pt, va, 4 * PAGE_SIZE), PT_OK, "unmap 4 pages across a 2 MiB boundary inside it");
+	vaddr_t splits[] = { b, b + 5 * SIZE_2M, b + 6 * SIZE_2M };
+	ok(fake_tlb.flushes == 2 && !fake_tlb.irqs_off && fake_tlb_flushed_pages(0, splits, 3) &&
+	   fake_tlb_flushed_range(1, va, 4), "first the three split leaves, then the four pages");
+	is(pt.table_pages - tables, 3, "one table per split");
+	uint64_t sz;
+	paddr_t got;
+	ok(pt_query(&pt, va - PAGE_SIZE, &got, NULL, &sz) && got == pa + (va - PAGE_SIZE - b) && sz == PAGE_SIZE,
+	   "the page before is a 4 KiB piece with its frame");
+	ok(pt_query(&pt, va + 4 * PAGE_SIZE, &got, NULL, &sz) && got == pa + (va + 4 * PAGE_SIZE - b) && sz == PAGE_SIZE,
+	   "the page after too");
+	ok(pt_query(&pt, b + 100 * SIZE_2M + 8, &got, NULL, &sz) && got == pa + 100 * SIZE_2M + 8 && sz == SIZE_2M,
+	   "the rest of the gigabyte is 2 MiB pieces");
+	bool gone = true;
+	for (int k = 0; k < 4; k++)
+		gone &= !pt_query(&pt, va + (uint64_t)k * PAGE_SIZE, NULL, NULL, NULL);
+	ok(gone, "the four pages are unmapped");
+	is(pt_check(&pt), 0, "checker clean");
+}
+
+/* Leaves exactly one free physical page. */
+static void leave_one_page(void)
+{
+	paddr_t last = 0, p;
+	while ((p = phys_alloc(1, 0, UINT64_MAX)))
+		last = p;
+	phys_free(last, 1);
+}
+
+/*
+ * A split that finds no page changes no mapping: PT_ENOMEM, nothing unmapped or reprotected, and
+ * only the splits that did happen are flushed.
+ */
+static void test_split_enomem(void)
+{
+	setup(4096);   /* 16 MiB */
+	pt_create(&pt, PT_FEAT_ALL);
+	vaddr_t b = VA0 + SIZE_1G;
+	is(pt_map(&pt, b, SIZE_1G, SIZE_1G, PT_PROT_W, PT_SIZE_4K | PT_SIZE_2M | PT_SIZE_1G), PT_OK, "map a 1 GiB leaf");
+	leave_one_page();
+	fake_tlb_reset();
+	is(pt_protect(&pt, b + 3 * PAGE_SIZE, PAGE_SIZE, 0), PT_ENOMEM, "protect needing two splits with one page: PT_ENOMEM");
+	ok(fake_tlb.flushes == 1 && fake_tlb_flushed_pages(0, &b, 1), "the one split done is flushed");
+	uint64_t e, sz;
+	ok(pt_query(&pt, b + 3 * PAGE_SIZE, NULL, &e, &sz) && sz == SIZE_2M && (e & X86_PTE_W), "the page is unchanged");
+	fake_tlb_reset();
+	is(pt_unmap(&pt, b + 3 * PAGE_SIZE, PAGE_SIZE), PT_ENOMEM, "unmap of one page of a 2 MiB leaf without memory: PT_ENOMEM");
+	ok(fake_tlb.flushes == 0, "nothing split, nothing flushed");
+	ok(pt_query(&pt, b + 3 * PAGE_SIZE, NULL, NULL, &sz) && sz == SIZE_2M, "still mapped");
+	is(pt_unmap(&pt, b, SIZE_2M), PT_OK, "a whole leaf needs no split");
+	is(pt_check(&pt), 0, "checker clean");
+}
+
+/* ---------------------------------------------------------------- generated layouts and ranges */
+
+#define GEN_WINDOW (VA0 + 16 * SIZE_1G)   /* 4 GiB of generated leaves from here */
+#define GEN_GIGS 4
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+static uint64_t draw(uint64_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng % n;
+}
+
+/* Fills the window: per gigabyte one 1 GiB leaf, or 2 MiB leaves, runs of 4 KiB pages and holes. */
+static void gen_layout(void)
+{
+	for (int g = 0; g < GEN_GIGS; g++) {
+		vaddr_t gb = GEN_WINDOW + (uint64_t)g * SIZE_1G;
+		paddr_t pa = (uint64_t)(g + 1) * SIZE_1G;
+		if (draw(3) == 0) {
+			pt_map(&pt, gb, pa, SIZE_1G, PT_PROT_W, PT_SIZE_1G);
+			continue;
+		}
+		for (uint64_t m = 0; m < PT_ENTRIES; m++) {
+			vaddr_t mb = gb + m * SIZE_2M;
+			switch (draw(4)) {
+			case 0:
+				pt_map(&pt, mb, pa + m * SIZE_2M, SIZE_2M, PT_PROT_W | PT_PROT_CACHE(PT_CACHE_WC), PT_SIZE_2M);
+				break;
+			case 1: {
+				uint64_t first = draw(PT_ENTRIES), n = 1 + draw(PT_ENTRIES - first);
+				pt_map(&pt, mb + first * PAGE_SIZE, pa + m * SIZE_2M + first * PAGE_SIZE, n * PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);
+				break;
+			}
+			default:
+				break;
+			}
+		}
+	}
+}
+
+/* Split leaves the prediction has already split (base and size). */
+static struct { vaddr_t base; uint64_t size; } gen_split[8];
+static size_t gen_nsplit;
+
+/* The leaf containing v once the splits in gen_split are done: false when not mapped. */
+static bool gen_leaf(vaddr_t v, vaddr_t *base, uint64_t *size)
+{
+	if (!pt_query(&pt, v, NULL, NULL, size))
+		return false;
+	*base = ALIGN_DOWN(v, *size);
+	for (size_t k = 0; k < gen_nsplit; k++)
+		if (gen_split[k].base == *base && gen_split[k].size == *size) {
+			*size /= PT_ENTRIES;
+			*base = ALIGN_DOWN(v, *size);
+			k = (size_t)-1;   /* the piece may have been split too */
+		}
+	return true;
+}
+
+/* What an unmap or protect of [va, end) owes, from the layout before it: the leaves split at the
+ * ends (first batch) and the leaves changed (second batch, or the only one). */
+struct gen_want {
+	size_t nchange;
+	vaddr_t change[TLB_BATCH_PAGES];
+};
+
+static void gen_predict(vaddr_t va, vaddr_t end, struct gen_want *w)
+{
+	gen_nsplit = 0;
+	w->nchange = 0;
+	const vaddr_t ends[2] = { va, end - 1 };
+	for (int k = 0; k < 2; k++) {
+		vaddr_t b;
+		uint64_t sz;
+		while (gen_leaf(ends[k], &b, &sz) && sz > PAGE_SIZE && (b < va || b + sz - 1 > end - 1))
+			gen_split[gen_nsplit++] = (typeof(gen_split[0])){ b, sz };
+	}
+	for (vaddr_t v = va; v < end;) {
+		vaddr_t b;
+		uint64_t sz;
+		if (!gen_leaf(v, &b, &sz)) {
+			v += PAGE_SIZE;
+			continue;
+		}
+		if (w->nchange < TLB_BATCH_PAGES)
+			w->change[w->nchange] = b;
+		w->nchange++;
+		v = b + sz;
+	}
+}
+
+/* True when the flushes logged since the reset are exactly the predicted ones, after the lock. */
+static bool gen_flushes_ok(const struct gen_want *w)
+{
+	vaddr_t split[8];
+	for (size_t k = 0; k < gen_nsplit; k++)
+		split[k] = gen_split[k].base;
+	size_t f = 0;
+	if (gen_nsplit && !fake_tlb_flushed_pages(f++, split, gen_nsplit))
+		return false;
+	if (w->nchange && !(w->nchange > TLB_BATCH_PAGES ? fake_tlb.ev[f].all : fake_tlb_flushed_pages(f, w->change, w->nchange)))
+		return false;
+	f += w->nchange != 0;
+	return fake_tlb.flushes == f && !fake_tlb.irqs_off;
+}
+
+/*
+ * Property: over generated layouts (1 GiB and 2 MiB leaves, runs of pages, holes) and generated
+ * ranges (mostly across 2 MiB and 1 GiB boundaries), pt_unmap and pt_protect flush exactly the
+ * predicted batches: the leaves they split, then every leaf they change, one entry per leaf, all
+ * above TLB_BATCH_PAGES, never with the lock held. The range ends up unmapped or reprotected, the
+ * pages around it keep their frames, and pt_check stays clean.
+ */
+static void test_generated_batches(void)
+{
+	uint64_t ops = 0, wrong = 0, splits = 0, alls = 0, empty = 0;
+	for (int round = 0; round < 20; round++) {
+		setup(65536 * 4);   /* 1 GiB */
+		pt_create(&pt, PT_FEAT_ALL);
+		gen_layout();
+		for (int k = 0; k < 100; k++, ops++) {
+			uint64_t grain = draw(2) ? SIZE_2M : SIZE_1G;
+			vaddr_t c = GEN_WINDOW + ALIGN_DOWN(draw(GEN_GIGS * SIZE_1G), grain);
+			vaddr_t va = c - draw(1024) * PAGE_SIZE, end = va + (1 + draw(draw(4) ? 64 : 1500)) * PAGE_SIZE;
+			if (va < GEN_WINDOW || end > GEN_WINDOW + GEN_GIGS * SIZE_1G) {
+				ops--;
+				continue;
+			}
+			paddr_t before_pa = 0, after_pa = 0;
+			bool before = pt_query(&pt, va - PAGE_SIZE, &before_pa, NULL, NULL);
+			bool after = pt_query(&pt, end, &after_pa, NULL, NULL);
+			struct gen_want w;
+			gen_predict(va, end, &w);
+			bool unmap = draw(3) == 0;
+			unsigned prot = (unsigned)draw(2) * PT_PROT_W | PT_PROT_CACHE(draw(PT_CACHE_TYPES));
+			fake_tlb_reset();
+			int st = unmap ? pt_unmap(&pt, va, end - va) : pt_protect(&pt, va, end - va, prot);
+			bool good = st == PT_OK && gen_flushes_ok(&w);
+			paddr_t pa;
+			good &= pt_query(&pt, va - PAGE_SIZE, &pa, NULL, NULL) == before && (!before || pa == before_pa);
+			good &= pt_query(&pt, end, &pa, NULL, NULL) == after && (!after || pa == after_pa);
+			for (vaddr_t v = va; v < end && good; v += PAGE_SIZE) {
+				uint64_t e;
+				bool mapped = pt_query(&pt, v, NULL, &e, NULL);
+				good &= unmap ? !mapped : !mapped || ((arch_pte_prot(e, PT_FEAT_ALL) & PT_PROT_W) == (prot & PT_PROT_W));
+			}
+			if (!good && wrong++ < 5)
+				printf("# op %llu: %s [0x%llx, 0x%llx): status %d, %zu splits, %zu changes, %llu flushes\n",
+				       (unsigned long long)ops, unmap ? "unmap" : "protect", (unsigned long long)va,
+				       (unsigned long long)end, st, gen_nsplit, w.nchange, (unsigned long long)fake_tlb.flushes);
+			splits += gen_nsplit != 0;
+			alls += w.nchange > TLB_BATCH_PAGES;
+			empty += w.nchange == 0;
+		}
+		wrong += pt_check(&pt) != 0;
+	}
+	is(wrong, 0, "%llu generated unmaps and protects flushed exactly the predicted batches, checker clean", (unsigned long long)ops);
+	ok(splits > 20 && alls > 20 && empty > 5 && ops - alls - empty > 50,
+	   "generated: %llu with splits, %llu flushing everything, %llu changing nothing", (unsigned long long)splits,
+	   (unsigned long long)alls, (unsigned long long)empty);
 }
 
 int main(void)
@@ -158,5 +423,8 @@ int main(void)
 	test_bad_input_and_checker();
 	test_prealloc_and_enomem();
 	test_prealloc_contiguous();
+	test_split_both_ends();
+	test_split_enomem();
+	test_generated_batches();
 	return tap_done();
 }

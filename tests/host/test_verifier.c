@@ -1,5 +1,8 @@
 /* Host tests of verifier mode: guard pages, free-page patterns, and checks that stay quiet on good use. */
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include "tap.h"
 #include "fake_arch.h"
 #include "host_machine.h"
@@ -12,11 +15,46 @@
 
 #define TAG 0x66726556u   /* 'Verf' */
 
+/*
+ * A map owes no TLB invalidation because it only fills not-present PTEs; verifier mode checks that
+ * before writing. A present PTE planted behind the region's back in a reservation with nothing
+ * mapped (its count says none, so the validation pass reads no slot) must panic the map, in a
+ * child; the same map without the plant succeeds.
+ */
+static void test_map_meets_present_pte(void)
+{
+	for (int plant = 0; plant <= 1; plant++) {
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			freopen("/dev/null", "w", stderr);
+			char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+			struct { MDL mdl; PFN_NUMBER pfn[2]; } m;
+			memset(&m, 0, sizeof(m));
+			MmInitializeMdl(&m.mdl, NULL, 2 * 4096);
+			m.mdl.MdlFlags = MDL_PAGES_LOCKED;
+			m.pfn[0] = 0x400;
+			m.pfn[1] = 0x401;
+			if (plant)
+				arch_pte_write(pt_pte_slot(host_machine_pt(), (vaddr_t)va + 4096),
+					       arch_pte_leaf(pt_leaf_attrs(host_machine_pt(), PT_PROT_W), 0x500000));
+			_exit(MmMapLockedPagesWithReservedMapping(va, TAG, &m.mdl, MmCached) == va ? 0 : 1);
+		}
+		int st = 0;
+		waitpid(pid, &st, 0);
+		if (plant)
+			ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "a map meeting a present PTE panics in verifier mode");
+		else
+			ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the same map over not-present PTEs succeeds");
+	}
+}
+
 int main(void)
 {
 	mm_verifier_set(true);
 	is(host_machine_create(32ULL << 20, 4ULL << 20), 0, "machine in verifier mode");
 	is(syspte_guard_pages(), 1, "one guard page per reservation");
+	test_map_meets_present_pte();
 
 	/* Guard pages: 3-page reservations are 4 pages apart at least, and never adjacent. */
 	char *a = MmAllocateMappingAddress(3 * 4096, TAG), *b = MmAllocateMappingAddress(3 * 4096, TAG);

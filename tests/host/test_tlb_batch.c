@@ -1,0 +1,131 @@
+/*
+ * Host tests of the TLB batch (include/tlb_batch.h) on the fake machine: generated sequences of
+ * add-page, add-range, add-all and flush against a model of the policy (each page named once per
+ * add, page aligned; more than TLB_BATCH_PAGES pages, or add-all, is one flush of everything; an
+ * empty batch reaches no CPU); the threshold at its edge; and the fake machine's record of a flush
+ * issued with interrupts disabled (a lock held), which the other tests rely on.
+ */
+#include <string.h>
+#include "tap.h"
+#include "fake_arch.h"
+#include "tlb_batch.h"
+
+static uint64_t rng = 0x13198A2E03707344ULL;
+static uint64_t draw(uint64_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return n ? rng % n : rng;
+}
+
+/* The model: pages named so far, or everything. */
+static struct {
+	bool all;
+	size_t n;
+	vaddr_t va[TLB_BATCH_PAGES];
+} model;
+
+static void model_add(vaddr_t va)
+{
+	if (model.all)
+		return;
+	if (model.n == TLB_BATCH_PAGES) {
+		model.all = true;
+		return;
+	}
+	model.va[model.n++] = va & ~PAGE_MASK;
+}
+
+/* Checks the last flush logged against the model (or that none was, for an empty model). */
+static bool model_matches(uint64_t flushes_before)
+{
+	if (!model.all && model.n == 0)
+		return fake_tlb.flushes == flushes_before;
+	if (fake_tlb.flushes != flushes_before + 1)
+		return false;
+	if (model.all)
+		return fake_tlb.ev[flushes_before].all;
+	return fake_tlb_flushed_pages(flushes_before, model.va, model.n);
+}
+
+/* Property: generated sequences of adds and flushes carry out exactly the model's batches. */
+static void test_generated(void)
+{
+	struct tlb_batch b;
+	tlb_batch_init(&b);
+	fake_tlb_reset();
+	uint64_t wrong = 0, flushes = 0, alls = 0, empties = 0;
+	for (int k = 0; k < FAKE_TLB_LOG - 1; k++) {
+		int adds = (int)draw(draw(2) ? 8 : 40);
+		for (int a = 0; a < adds; a++) {
+			vaddr_t va = 0xffffc00000000000ULL + draw(1 << 30);
+			switch (draw(16)) {
+			case 0:
+				tlb_batch_add_all(&b);
+				model.all = true;
+				break;
+			case 1: case 2: case 3: case 4: {
+				uint64_t n = draw(draw(4) ? 6 : 2 * TLB_BATCH_PAGES);
+				va &= ~PAGE_MASK;
+				tlb_batch_add_range(&b, va, n);
+				for (uint64_t i = 0; i < n; i++)
+					model_add(va + i * PAGE_SIZE);
+				break;
+			}
+			default:
+				tlb_batch_add_page(&b, va);   /* any address in the page */
+				model_add(va);
+			}
+		}
+		wrong += tlb_batch_empty(&b) != (!model.all && model.n == 0);
+		uint64_t before = fake_tlb.flushes;
+		tlb_batch_flush(&b);
+		wrong += !model_matches(before) || !tlb_batch_empty(&b);
+		flushes += fake_tlb.flushes - before;
+		alls += model.all;
+		empties += !model.all && model.n == 0;
+		model.all = false;
+		model.n = 0;
+	}
+	is(wrong, 0, "%d generated batches carried out as the policy says", FAKE_TLB_LOG - 1);
+	ok(alls > 50 && empties > 50 && flushes - alls > 300, "generated: %llu flushes of everything, %llu empty batches",
+	   (unsigned long long)alls, (unsigned long long)empties);
+	is(fake_tlb.irqs_off, 0, "no flush with interrupts disabled");
+}
+
+/* The threshold at its edge, a range of 0 pages, and a flush under a lock as the fake records it. */
+static void test_edges(void)
+{
+	struct tlb_batch b;
+	tlb_batch_init(&b);
+	fake_tlb_reset();
+	tlb_batch_add_range(&b, 0x1000, TLB_BATCH_PAGES);
+	tlb_batch_flush(&b);
+	ok(fake_tlb.flushes == 1 && fake_tlb_flushed_range(0, 0x1000, TLB_BATCH_PAGES), "%u pages: one by one", TLB_BATCH_PAGES);
+	tlb_batch_add_range(&b, 0x1000, TLB_BATCH_PAGES);
+	tlb_batch_add_page(&b, 0x900000);
+	tlb_batch_flush(&b);
+	ok(fake_tlb.flushes == 2 && fake_tlb.ev[1].all, "one more page: everything");
+	tlb_batch_add_range(&b, 0x1000, TLB_BATCH_PAGES + 1);
+	tlb_batch_flush(&b);
+	ok(fake_tlb.flushes == 3 && fake_tlb.ev[2].all, "a range of %u pages: everything", TLB_BATCH_PAGES + 1);
+	tlb_batch_add_range(&b, 0x1000, 0);
+	ok(tlb_batch_empty(&b), "a range of no pages names nothing");
+	tlb_batch_flush(&b);
+	is(fake_tlb.flushes, 3, "an empty batch reaches no CPU");
+	tlb_batch_add_page(&b, 0x5fff);
+	uint64_t f = arch_irq_save();
+	tlb_batch_flush(&b);
+	arch_irq_restore(f);
+	ok(fake_tlb.flushes == 4 && fake_tlb.irqs_off == 1 && fake_tlb.ev[3].irqs_off && fake_tlb_flushed_range(3, 0x5000, 1),
+	   "a flush with interrupts disabled is recorded as one, with its page");
+}
+
+int main(void)
+{
+	fake_arch_init();
+	test_generated();
+	test_edges();
+	return tap_done();
+}
