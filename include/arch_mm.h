@@ -36,4 +36,15 @@ uint64_t arch_irq_save(void);
 void arch_irq_restore(uint64_t flags);
 void arch_cpu_relax(void);
 
+/*
+ * CPUs. The kernel runs on up to ARCH_MAX_CPUS CPUs, index 0 the boot CPU; until the other CPUs are
+ * brought up it runs on the boot CPU alone. The host's fake machine says which CPU the caller is
+ * (fake_cpu, tests/host/fake_arch.h). mm/ uses the index as the owner of a spin lock
+ * (include/spinlock.h).
+ */
+#define ARCH_MAX_CPUS 64
+
+/* The index of the running CPU. */
+unsigned arch_cpu_index(void);
+
 #endif

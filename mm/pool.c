@@ -81,7 +81,7 @@ static struct {
 	uint64_t tags_used;
 	uint64_t internal_live;           /* large-block records */
 	struct pool_stats st;
-} pool;
+} pool = { .lock = SPINLOCK_INIT(LOCK_RANK_POOL, "pool") };
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -421,6 +421,7 @@ void *pool_alloc(size_t n, uint32_t tag)
 /* Validates and frees p under the lock; false with the BAD_POOL_CALLER parameters in m. */
 static bool pool_free_locked(void *p, uint32_t tag, bool check_tag, struct pool_misuse *m)
 {
+	spin_assert_held(&pool.lock);
 	vaddr_t v = (vaddr_t)p;
 	uint64_t bytes;
 	uint32_t owner;
@@ -710,5 +711,5 @@ void pool_dump(void)
  * physical memory is being replaced (host_machine_create); nothing is handed back. */
 void pool_reset(void)
 {
-	pool = (typeof(pool)){ .lock = SPINLOCK_INIT };
+	pool = (typeof(pool)){ .lock = SPINLOCK_INIT(LOCK_RANK_POOL, "pool") };
 }

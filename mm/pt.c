@@ -42,18 +42,13 @@ static void pt_set_features(struct pt *pt, unsigned features)
 int pt_create(struct pt *pt, unsigned features)
 {
 	*pt = (struct pt){ 0 };
+	spin_init(&pt->lock, LOCK_RANK_PT, "pt");
 	pt_set_features(pt, features);
 	pt->root = phys_alloc_zeroed_page();
 	if (!pt->root)
 		return PT_ENOMEM;
 	pt->table_pages = 1;
 	return PT_OK;
-}
-
-void pt_attach(struct pt *pt, paddr_t root, unsigned features)
-{
-	*pt = (struct pt){ .root = root };
-	pt_set_features(pt, features);
 }
 
 /*
@@ -132,10 +127,16 @@ static volatile uint64_t *pt_leaf(struct pt *pt, vaddr_t va, int *level)
 	return NULL;
 }
 
-/* Walks to va's slot at target level, creating missing tables when create; NULL if absent,
- * out of memory (*st = PT_ENOMEM) or blocked by a large page above target (*st = PT_EEXIST). */
+/*
+ * Walks to va's slot at target level, creating missing tables when create; NULL if absent, out of
+ * memory (*st = PT_ENOMEM) or blocked by a large page above target (*st = PT_EEXIST). Creating
+ * needs pt->lock held by this CPU (asserted); a missing table then comes from the physical
+ * allocator, whose lock ranks after the page table's (include/spinlock.h).
+ */
 static volatile uint64_t *pt_walk(struct pt *pt, vaddr_t va, int target, bool create, int *st)
 {
+	if (create)
+		spin_assert_held(&pt->lock);
 	paddr_t table = pt->root;
 	for (int l = PT_LEVELS; l > target; l--) {
 		volatile uint64_t *slot = pt_step(table, va, l);
@@ -295,6 +296,7 @@ static void pt_clear_leaf(struct pt *pt, volatile uint64_t *slot, int level, vad
 
 static int pt_unmap_locked(struct pt *pt, vaddr_t va, vaddr_t end)
 {
+	spin_assert_held(&pt->lock);
 	return pt_for_each_leaf(pt, va, end, pt_clear_leaf, 0);
 }
 

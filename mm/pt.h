@@ -68,8 +68,6 @@ struct pt {
 
 /* Creates an empty address space for a CPU with the PT_FEAT_* features; PT_OK or PT_ENOMEM. */
 int pt_create(struct pt *pt, unsigned features);
-/* Uses an existing root (for checking the live tables). */
-void pt_attach(struct pt *pt, paddr_t root, unsigned features);
 
 /*
  * The memory type a page asking for want gets: want itself with the PAT. Without it PWT and PCD

@@ -52,3 +52,6 @@ unsigned arch_phys_addr_bits(void)
 }
 
 void arch_cpu_relax(void) { __asm__ volatile("pause"); }
+
+/* The boot CPU: the only one running until the other CPUs are brought up. */
+unsigned arch_cpu_index(void) { return 0; }

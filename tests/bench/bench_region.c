@@ -17,6 +17,7 @@
 #include "wdm.h"
 #include "host_machine.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "buddy.h"
 #include "workload.h"
 
@@ -141,7 +142,7 @@ static double lookups(enum subject s)
 		struct syspte_info info;
 		if (s == SUBJ_LOOP)
 			sum += va;
-		else if (!syspte_lookup(va, &info))
+		else if (!syspte_lookup(reserved_region(), va, &info))
 			abort();
 		else
 			sum += info.base;
@@ -184,7 +185,7 @@ int main(int argc, char **argv)
 			t[5][sd] = lookups(SUBJ_LOOP);
 			for (uint64_t i = 0; i < nlive; i++)
 				MmFreeMappingAddress(live[i].va, TAG);
-			if (syspte_check() != 0)
+			if (syspte_check(reserved_region()) != 0)
 				return 1;
 		}
 		for (int c = 0; c < 6; c++)

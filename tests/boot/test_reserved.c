@@ -2,6 +2,7 @@
 #include "ktest.h"
 #include "wdm.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "phys.h"
 #include "pt.h"
 #include "vm.h"
@@ -11,6 +12,7 @@
 #include "x86.h"
 #include "cpu.h"
 #include "vmlayout.h"
+#include "testhooks.h"
 
 #define TAG  0x74736554u   /* 'Test' */
 #define TAG2 0x32747354u
@@ -67,30 +69,30 @@ KTEST(reserve_null_cases)
 	KEXPECT(MmAllocateMappingAddress(1ULL << 32, TAG) == NULL, ">= 4 GiB");
 	KEXPECT(MmAllocateMappingAddress(~0ULL, TAG) == NULL, "SIZE_MAX");
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	KEXPECT_EQ(s.live, 0, "nothing reserved by the refused calls");
 }
 
 KTEST(reserve_pages_exist_and_free)
 {
 	struct syspte_stats before, after;
-	syspte_get_stats(&before);
+	syspte_get_stats(reserved_region(), &before);
 	uint64_t tables = kernel_pt.table_pages;
 	char *va = MmAllocateMappingAddress(5 * 4096 + 1, TAG);
 	KASSERT_TEST(va != NULL);
-	KEXPECT(syspte_in_region((vaddr_t)va) && IS_ALIGNED((vaddr_t)va, 4096));
+	KEXPECT(syspte_in_region(reserved_region(), (vaddr_t)va) && IS_ALIGNED((vaddr_t)va, 4096));
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va + 5 * 4096, &info) && info.npages == 6 && info.tag == TAG);
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va + 5 * 4096, &info) && info.npages == 6 && info.tag == TAG);
 	for (int i = 0; i < 6; i++) {
 		KEXPECT(pt_pte_slot(&kernel_pt, (vaddr_t)va + i * 4096ULL) != NULL, "page table exists");
 		KEXPECT(!pt_query(&kernel_pt, (vaddr_t)va + i * 4096ULL, NULL, NULL, NULL), "non-present");
 	}
 	KEXPECT_EQ(kernel_pt.table_pages, tables, "reserving allocated no page table");
 	MmFreeMappingAddress(va + 100, TAG);   /* an unaligned pointer into the first page */
-	syspte_get_stats(&after);
+	syspte_get_stats(reserved_region(), &after);
 	KEXPECT_EQ(after.live, before.live);
 	KEXPECT_EQ(after.free_pages, before.free_pages);
-	KEXPECT_EQ(syspte_check(), 0);
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 }
 
 KTEST(reserve_divisible_any_size)
@@ -100,7 +102,7 @@ KTEST(reserve_divisible_any_size)
 		v[p - 1] = MmAllocateMappingAddressEx((SIZE_T)p * 4096, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
 		KEXPECT(v[p - 1] && (uint64_t)v[p - 1] % ((uint64_t)p * 4096) == 0, "%d pages at %p", p, v[p - 1]);
 	}
-	KEXPECT_EQ(syspte_check(), 0);
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 	for (int p = 1; p <= 24; p++)
 		if (v[p - 1])
 			MmFreeMappingAddress(v[p - 1], TAG);
@@ -109,7 +111,7 @@ KTEST(reserve_divisible_any_size)
 KTEST(reserve_misuse_free_bugchecks)
 {
 	uint64_t census_before[BUDDY_ORDERS], census_after[BUDDY_ORDERS];
-	syspte_census(census_before);
+	syspte_census(reserved_region(), census_before);
 	char *va = MmAllocateMappingAddress(3 * 4096, TAG);
 	KASSERT_TEST(va);
 	intercept();
@@ -133,15 +135,15 @@ KTEST(reserve_misuse_free_bugchecks)
 	KEXPECT_EQ(bugcheck_last.p[3], 1, "pages still mapped");
 	release_intercept();
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 1, "state unchanged");
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 1, "state unchanged");
 	MmUnmapReservedMapping(va + 4096, TAG, &t.mdl);
 	MmFreeMappingAddress(va, TAG);
-	syspte_census(census_after);
+	syspte_census(reserved_region(), census_after);
 	bool same = true;
 	for (int o = 0; o < BUDDY_ORDERS; o++)
 		same &= census_before[o] == census_after[o];
 	KEXPECT(same, "free census back to where it was");
-	KEXPECT(!syspte_lookup((vaddr_t)va, NULL), "freed at last");
+	KEXPECT(!syspte_lookup(reserved_region(), (vaddr_t)va, NULL), "freed at last");
 	test_mdl_free(&t, 1);
 }
 
@@ -254,7 +256,7 @@ KTEST(map_null_cases_change_nothing)
 	t.mdl.ByteCount = 0;
 	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached), "ByteCount 0");
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 0, "nothing mapped");
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 0, "nothing mapped");
 	KEXPECT(t.mdl.MappedSystemVa == NULL && t.mdl.MdlFlags == MDL_PAGES_LOCKED, "MDL untouched");
 	MmFreeMappingAddress(va, TAG);
 	test_mdl_free(&t, 3);
@@ -283,7 +285,7 @@ KTEST(map_misuse_bugchecks_change_nothing)
 	release_intercept();
 	KEXPECT(!(u.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && u.mdl.MappedSystemVa == NULL);
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 2);
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 2);
 	MmUnmapReservedMapping(va + 4096, TAG, &t.mdl);
 	MmFreeMappingAddress(va, TAG);
 	test_mdl_free(&t, 2);
@@ -330,14 +332,14 @@ KTEST(unmap_misuse_bugchecks_change_nothing)
 	KEXPECT_EQ(bugcheck_last.p[2], (uint64_t)va + 2 * 4096);
 	release_intercept();
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 4, "all four pages still mapped");
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 4, "all four pages still mapped");
 	KEXPECT(a.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA, "MDL untouched");
 	/* Two adjacent whole mappings in one unmap, with a new MDL describing the span. */
 	struct test_mdl four;
 	test_mdl_copy(&four, &a);
 	four.mdl.ByteCount = 4 * 4096;
 	MmUnmapReservedMapping(va, TAG, &four.mdl);
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 0);
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 0);
 	MmFreeMappingAddress(va, TAG);
 	test_mdl_free(&a, 2);
 	test_mdl_free(&b, 2);
@@ -440,12 +442,12 @@ KTEST(region_exhaustion_and_refill)
 {
 	uint64_t before[BUDDY_ORDERS], after[BUDDY_ORDERS];
 	struct syspte_stats s;
-	syspte_census(before);
-	syspte_get_stats(&s);
+	syspte_census(reserved_region(), before);
+	syspte_get_stats(reserved_region(), &s);
 	static void *v[1024];
 	static const SIZE_T sizes[] = { (1ULL << 32) - (1ULL << 20), 1 << 26, 1 << 20, 1 << 16, 1 << 12 };
 	unsigned n = 0;
-	uint64_t used = 0, g = syspte_guard_pages();
+	uint64_t used = 0, g = syspte_guard_pages(reserved_region());
 	for (unsigned k = 0; k < ARRAY_SIZE(sizes); k++) {
 		void *p;
 		while (n < ARRAY_SIZE(v) && (p = MmAllocateMappingAddress(sizes[k], TAG))) {
@@ -459,14 +461,14 @@ KTEST(region_exhaustion_and_refill)
 	if (extra)   /* never leak it into the tests that follow */
 		MmFreeMappingAddress(extra, TAG);
 	struct syspte_stats full;
-	syspte_get_stats(&full);
+	syspte_get_stats(reserved_region(), &full);
 	KEXPECT_EQ(full.free_pages + used, s.free_pages, "every page accounted for");
 	if (!g)   /* 1-page reservations fill every page; with guard pages single free pages may remain */
 		KEXPECT_EQ(full.free_pages, 0, "nothing left");
-	KEXPECT_EQ(syspte_check(), 0);
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 	for (unsigned i = 0; i < n; i++)
 		MmFreeMappingAddress(v[i], TAG);
-	syspte_census(after);
+	syspte_census(reserved_region(), after);
 	bool same = true;
 	for (int o = 0; o < BUDDY_ORDERS; o++)
 		same &= before[o] == after[o];
@@ -485,12 +487,12 @@ KTEST(syspte_accounting_per_tag)
 	KASSERT_TEST(test_mdl_alloc(&t, 1, 0, 0));
 	MmMapLockedPagesWithReservedMapping(a, TAG, &t.mdl, MmCached);
 	struct syspte_tag_total tt[8];
-	size_t n = syspte_tag_totals(tt, 8);
+	size_t n = syspte_tag_totals(reserved_region(), tt, 8);
 	KEXPECT_EQ(n, 2);
 	const struct syspte_tag_total *x = tt[0].tag == TAG ? &tt[0] : &tt[1], *y = tt[0].tag == TAG ? &tt[1] : &tt[0];
 	KEXPECT(x->tag == TAG && x->count == 2 && x->pages_reserved == 4 && x->pages_mapped == 1);
 	KEXPECT(y->tag == TAG2 && y->count == 1 && y->pages_reserved == 2 && y->pages_mapped == 0);
-	syspte_dump();
+	syspte_dump(reserved_region());
 	MmUnmapReservedMapping(a, TAG, &t.mdl);
 	MmFreeMappingAddress(a, TAG);
 	MmFreeMappingAddress(b, TAG);
@@ -501,11 +503,11 @@ KTEST(syspte_accounting_per_tag)
 KTEST(zz_no_reservation_leaked)
 {
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	KEXPECT_EQ(s.live, 0, "live reservations at the end of the suite");
 	KEXPECT_EQ(s.pages_mapped, 0);
 	KEXPECT_EQ(s.free_pages, s.npages);
-	KEXPECT_EQ(syspte_check(), 0);
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 }
 
 KTEST(verifier_guard_page_after_each_reservation)
@@ -513,9 +515,9 @@ KTEST(verifier_guard_page_after_each_reservation)
 	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
 	KASSERT_TEST(va);
 	struct syspte_info info;
-	bool guard_free = !syspte_lookup((vaddr_t)va + 2 * 4096, &info);
+	bool guard_free = !syspte_lookup(reserved_region(), (vaddr_t)va + 2 * 4096, &info);
 	KEXPECT(guard_free, "the page after a reservation belongs to no reservation");
-	if (syspte_guard_pages()) {
+	if (syspte_guard_pages(reserved_region())) {
 		/* In verifier mode the page after it is held back: another reservation can't start there. */
 		void *next[64];
 		unsigned n = 0;
@@ -531,7 +533,7 @@ KTEST(verifier_guard_page_after_each_reservation)
 		release_intercept();
 	} else {
 		kprintf("# verifier off: no guard pages\n");
-		KEXPECT_EQ(syspte_guard_pages(), 0);
+		KEXPECT_EQ(syspte_guard_pages(reserved_region()), 0);
 	}
 	MmFreeMappingAddress(va, TAG);
 }

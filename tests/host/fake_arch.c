@@ -41,6 +41,7 @@ void fake_arch_reset(uint64_t bytes)
 	fake_tlb_reset();
 	fake_cr3 = 0;
 	fake_irq_enabled = true;
+	fake_cpu = 0;
 }
 
 void fake_arch_set_phys_bits(unsigned bits)
@@ -109,3 +110,7 @@ uint64_t arch_irq_save(void)
 
 void arch_irq_restore(uint64_t flags) { fake_irq_enabled = flags != 0; }
 void arch_cpu_relax(void) { }
+
+unsigned fake_cpu;
+
+unsigned arch_cpu_index(void) { return fake_cpu; }

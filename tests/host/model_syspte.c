@@ -15,8 +15,10 @@
 #include "pool.h"
 #include "phys.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "bugcheck.h"
 #include "vmlayout.h"
+#include "testhooks.h"
 
 #define NPAGES MODEL_NPAGES
 #define MAXR MODEL_MAXR
@@ -611,9 +613,9 @@ static void check_walkers(void)
 {
 	memset(walked, 0, sizeof(walked));
 	walk_bad = false;
-	syspte_for_each_free(walk_free_cb, NULL);
-	syspte_for_each_mapped(walk_mapped_cb, NULL);
-	syspte_for_each(walk_resv_cb, NULL);
+	syspte_for_each_free(reserved_region(), walk_free_cb, NULL);
+	syspte_for_each_mapped(reserved_region(), walk_mapped_cb, NULL);
+	syspte_for_each(reserved_region(), walk_resv_cb, NULL);
 	if (walk_bad)
 		fail("a walker reported a page twice or outside the region", model_counts.ops, 0);
 	for (int i = 0; i < NPAGES; i++) {
@@ -693,7 +695,7 @@ static void op_map_locked(void)
 	}
 	vaddr_t base = (vaddr_t)p & ~4095ULL;
 	uint64_t start = page_of(base);
-	if (!syspte_in_region(base) || start + n > NPAGES || (vaddr_t)p != base + saved.mdl.ByteOffset) {
+	if (!syspte_in_region(reserved_region(), base) || start + n > NPAGES || (vaddr_t)p != base + saved.mdl.ByteOffset) {
 		fail("MmMapLockedPagesSpecifyCache returned an address outside the region", (uint64_t)p, n);
 		return;
 	}
@@ -791,7 +793,7 @@ static void op_unmap_locked(void)
 	res[at].live = false;
 	check_ptes(ai, ai + n);
 	struct syspte_info info;
-	if (syspte_lookup(pva(ai), &info))
+	if (syspte_lookup(reserved_region(), pva(ai), &info))
 		fail("MmUnmapLockedPages left its reservation", info.base, info.tag);
 }
 
@@ -1006,7 +1008,7 @@ static void check_stats(void)
 	for (int i = 0; i < NPAGES; i++)
 		mapped += mpfn[i] != 0;
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	if (s.live != live || s.pages_reserved != reserved || s.free_pages != NPAGES - reserved)
 		fail("reservation accounting differs from the model", s.live, s.pages_reserved);
 	if (s.pages_mapped != mapped)
@@ -1038,7 +1040,7 @@ void model_step(void)
 		case 5: case 6: case 7: op_map(); break;
 		default: op_unmap(); break;
 		}
-	if (syspte_check())
+	if (syspte_check(reserved_region()))
 		fail("syspte_check failed", model_counts.ops, 0);
 	check_stats();
 	check_walkers();
@@ -1071,7 +1073,7 @@ void model_end(void)
 		if (res[r].live)
 			MmFreeMappingAddress((void *)pva(res[r].start), res[r].tag);
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	if (s.live || s.free_pages != NPAGES || s.pages_mapped)
 		fail("region not empty after teardown", s.live, s.free_pages);
 	bugcheck_set_hook(NULL);

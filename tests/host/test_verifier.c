@@ -5,10 +5,12 @@
 #include "host_machine.h"
 #include "wdm.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "phys.h"
 #include "verifier.h"
 #include "bugcheck.h"
 #include "arch_mm.h"
+#include "testhooks.h"
 
 #define TAG 0x66726556u   /* 'Verf' */
 
@@ -16,14 +18,14 @@ int main(void)
 {
 	mm_verifier_set(true);
 	is(host_machine_create(32ULL << 20, 4ULL << 20), 0, "machine in verifier mode");
-	is(syspte_guard_pages(), 1, "one guard page per reservation");
+	is(syspte_guard_pages(reserved_region()), 1, "one guard page per reservation");
 
 	/* Guard pages: 3-page reservations are 4 pages apart at least, and never adjacent. */
 	char *a = MmAllocateMappingAddress(3 * 4096, TAG), *b = MmAllocateMappingAddress(3 * 4096, TAG);
 	ok(a && b, "two reservations");
 	ok(b != a + 3 * 4096 && a != b + 3 * 4096, "no reservation starts on another's guard page");
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	is(s.free_pages, s.npages - 8, "each reservation took its pages plus a guard");
 	bugcheck_set_hook(bugcheck_record_hook);
 	struct { MDL mdl; PFN_NUMBER pfn[4]; } m;
@@ -36,9 +38,9 @@ int main(void)
 	ok(bugcheck_last.count == before + 1 && bugcheck_last.p[0] == 0x105, "as a page in no reservation (0x105)");
 	MmFreeMappingAddress(a, TAG);
 	MmFreeMappingAddress(b, TAG);
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	is(s.free_pages, s.npages, "guards returned with their reservations");
-	is(syspte_check(), 0, "region consistent");
+	is(syspte_check(reserved_region()), 0, "region consistent");
 
 	/* Free-page pattern: a write into a freed page is caught when the page is handed out again. */
 	paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
