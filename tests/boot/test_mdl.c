@@ -193,7 +193,7 @@ KTEST(mdl_system_address_maps_then_unmap)
 	intercept();
 	MmUnmapLockedPages((PVOID)v, mdl);
 	KEXPECT_EQ(bugcheck_last.count, 1);
-	KEXPECT(bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE && bugcheck_last.p[0] == 0x109, "double unmap: 0xDA/0x109");
+	KEXPECT(bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE && bugcheck_last.p[0] == SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, "double unmap: 0xDA/0x109");
 	release_intercept();
 	free_pages(mdl);
 }

@@ -274,13 +274,13 @@ static void op_free(void)
 	struct expect e = { 0 };
 	int at = find_containing(ai);
 	if (at < 0 || res[at].start != ai)
-		e = da(0x102, addr, tag, 0);
+		e = da(SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (res[at].tag != tag)
-		e = da(0x101, addr, tag, res[at].tag);
+		e = da(SYSPTE_BUGCHECK_FREE_WRONG_TAG, addr, tag, res[at].tag);
 	else {
 		uint64_t first, n = mapped_in(&res[at], &first);
 		if (n)
-			e = da(0x103, pva(first), tag, n);
+			e = da(SYSPTE_BUGCHECK_FREE_STILL_MAPPED, pva(first), tag, n);
 	}
 	uint64_t before = bugcheck_last.count;
 	fake_tlb_reset();
@@ -406,9 +406,9 @@ static void predict_map(const struct hmdl *h, bool use, vaddr_t addr, uint32_t t
 	int at = find_containing(i);
 	*want_null = false;
 	if (at < 0)
-		*e = da(0x105, addr, tag, 0);
+		*e = da(SYSPTE_BUGCHECK_MAP_NO_RESERVATION, addr, tag, 0);
 	else if (res[at].tag != tag)
-		*e = da(0x104, addr, tag, res[at].tag);
+		*e = da(SYSPTE_BUGCHECK_MAP_WRONG_TAG, addr, tag, res[at].tag);
 	else if (!use || (unsigned)ct >= MmMaximumCacheType || mdl_rule(h, true, true, NULL) || !model_mappable(&h->mdl) ||
 		 mdl_span(&h->mdl) > res[at].start + res[at].npages - i)
 		*want_null = true;
@@ -416,7 +416,7 @@ static void predict_map(const struct hmdl *h, bool use, vaddr_t addr, uint32_t t
 		uint64_t n = mdl_span(&h->mdl);
 		for (uint64_t k = 0; k < n; k++)
 			if (mpfn[i + k]) {
-				*e = da(0x107, addr, pva(i + k), pva(i + n) - 1);
+				*e = da(SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, addr, pva(i + k), pva(i + n) - 1);
 				break;
 			}
 	}
@@ -497,23 +497,23 @@ static struct expect predict_unmap(vaddr_t addr, uint32_t tag, uint64_t n)
 	uint64_t i = page_of(addr);
 	int at = find_containing(i);
 	if (at < 0)
-		return da(0x109, addr, tag, 0);
+		return da(SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, tag, 0);
 	if (res[at].tag != tag)
-		return da(0x108, addr, tag, res[at].tag);
+		return da(SYSPTE_BUGCHECK_UNMAP_WRONG_TAG, addr, tag, res[at].tag);
 	if (n == 0)
 		return (struct expect){ 0 };   /* no MDL or an empty one: nothing to do */
 	if (!mpfn[i])
-		return da(0x109, addr, tag, 0);
+		return da(SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, tag, 0);
 	uint64_t end = res[at].start + res[at].npages;
 	if (n > end - i)
-		return da(0x10A, addr, end - i, n);
+		return da(SYSPTE_BUGCHECK_UNMAP_PAST_END, addr, end - i, n);
 	for (uint64_t k = i; k < i + n; k++)
 		if (!mpfn[k])
-			return da(0x10B, pva(k), 0, 0);
+			return da(SYSPTE_BUGCHECK_UNMAP_HOLE, pva(k), 0, 0);
 	if (!mstart[i])
-		return da(0x10C, addr, pva(model_map_start(i, res[at].start)), n);
+		return da(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr, pva(model_map_start(i, res[at].start)), n);
 	if (i + n < end && mpfn[i + n] && !mstart[i + n])
-		return da(0x10C, addr, pva(model_map_start(i + n - 1, res[at].start)), n);
+		return da(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr, pva(model_map_start(i + n - 1, res[at].start)), n);
 	return (struct expect){ 0 };
 }
 
@@ -769,7 +769,7 @@ static void op_unmap_locked(void)
 	else if ((h->mdl.MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) && (PVOID)addr == h->mdl.MappedSystemVa)
 		noop = true;
 	else if (n = mdl_span(&h->mdl), at >= 0 && res[at].tag == MDL_TAG_MAP && (res[at].start != ai || res[at].npages != n))
-		e = da(0x10C, addr, pva(res[at].start), n);
+		e = da(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr, pva(res[at].start), n);
 	else
 		e = predict_unmap(addr, MDL_TAG_MAP, n);
 	hmdl_save(h, &saved);

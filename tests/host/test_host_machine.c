@@ -76,7 +76,7 @@ static bool dirty(void)
 	good &= more && MmMapLockedPagesSpecifyCache(more, KernelMode, MmCached, NULL, FALSE, NormalPagePriority) != NULL;
 	bugcheck_hook_t old = bugcheck_set_hook(bugcheck_record_hook);
 	MmFreeMappingAddress(r, TAG_U);   /* still mapped: an intercepted 0xDA/0x103 */
-	good &= bugcheck_last.count == 1 && bugcheck_last.p[0] == 0x103;
+	good &= bugcheck_last.count == 1 && bugcheck_last.p[0] == SYSPTE_BUGCHECK_FREE_STILL_MAPPED;
 	bugcheck_set_hook(old);
 	phys_set_budget(1);   /* fault injection left on */
 	return good;
@@ -142,7 +142,7 @@ int main(void)
 	bugcheck_set_hook(bugcheck_record_hook);
 	ok(host_machine_create(64ULL << 20, 16ULL << 20) == 0, "re-created with a hook installed");
 	MmFreeMappingAddress((PVOID)0x1000, TAG_U);
-	ok(bugcheck_last.count == 1 && bugcheck_last.p[0] == 0x102, "the hook still intercepts");
+	ok(bugcheck_last.count == 1 && bugcheck_last.p[0] == SYSPTE_BUGCHECK_FREE_NOT_START, "the hook still intercepts");
 	bugcheck_set_hook(NULL);
 	ok(host_machine_create(3 << 20, 16ULL << 20) == 0 && host_machine_create(1ULL << 20, 2ULL << 20) == 0,
 	   "small machines");

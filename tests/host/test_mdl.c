@@ -797,15 +797,15 @@ static void test_map_locked(void)
 
 	intercept();
 	MmUnmapLockedPages(va + PAGE_SIZE, mdl);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C) && bugcheck_last.p[2] == (uintptr_t)va && bugcheck_last.p[3] == 3,
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING) && bugcheck_last.p[2] == (uintptr_t)va && bugcheck_last.p[3] == 3,
 	   "unmap from inside the mapping: 0xDA/0x10C");
 	struct { MDL m; PFN_NUMBER p[2]; } shorter;
 	MmInitializeMdl(&shorter.m, NULL, 2 * PAGE_SIZE);
 	MmUnmapLockedPages(va, &shorter.m);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C), "unmap with a different span: 0xDA/0x10C");
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING), "unmap with a different span: 0xDA/0x10C");
 	char *r = MmAllocateMappingAddress(PAGE_SIZE, TAG_R);
 	MmUnmapLockedPages(r, mdl);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x108), "unmap in another tag's reservation: 0xDA/0x108");
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_WRONG_TAG), "unmap in another tag's reservation: 0xDA/0x108");
 	MmFreeMappingAddress(r, TAG_R);
 	ok(same(&s) && pfn_at((vaddr_t)va + 2 * PAGE_SIZE), "still mapped after the misuses");
 	MmUnmapLockedPages(va, mdl);
@@ -813,7 +813,7 @@ static void test_map_locked(void)
 	ok(!(mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && mdl->MappedSystemVa == NULL, "flags and MappedSystemVa cleared");
 	take(&s);
 	MmUnmapLockedPages(va, mdl);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x109) && same(&s), "double unmap: 0xDA/0x109");
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED) && same(&s), "double unmap: 0xDA/0x109");
 	MmUnmapLockedPages(va, NULL);
 	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "NULL MDL: 0x50");
 	release();
@@ -1218,7 +1218,7 @@ static void test_malformed_directed(void)
 	intercept();
 	take(&s);
 	MmUnmapLockedPages(sys, &span2.m);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x109) && same(&s) && syspte_lookup(reserved_region(), (vaddr_t)sys, &info),
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED) && same(&s) && syspte_lookup(reserved_region(), (vaddr_t)sys, &info),
 	   "MmUnmapLockedPages of it: 0xDA/0x109, the reservation stays");
 	release();
 	MmFreeMappingAddress(sys, MDL_TAG_MAP);

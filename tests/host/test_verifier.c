@@ -35,7 +35,7 @@ int main(void)
 	m.pfn[0] = 0x400;
 	uint64_t before = bugcheck_last.count;
 	ok(!MmMapLockedPagesWithReservedMapping(a + 3 * 4096, TAG, &m.mdl, MmCached), "mapping onto the guard page refused");
-	ok(bugcheck_last.count == before + 1 && bugcheck_last.p[0] == 0x105, "as a page in no reservation (0x105)");
+	ok(bugcheck_last.count == before + 1 && bugcheck_last.p[0] == SYSPTE_BUGCHECK_MAP_NO_RESERVATION, "as a page in no reservation (0x105)");
 	MmFreeMappingAddress(a, TAG);
 	MmFreeMappingAddress(b, TAG);
 	syspte_get_stats(reserved_region(), &s);
@@ -55,7 +55,7 @@ int main(void)
 		again = phys_alloc(1, 0, UINT64_MAX);
 	while (again && again != pa);
 	ok(again == pa, "the page came back");
-	ok(bugcheck_last.count == before + 1 && bugcheck_last.code == 0x1A && bugcheck_last.p[0] == VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED,
+	ok(bugcheck_last.count == before + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT && bugcheck_last.p[0] == VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED,
 	   "use after free reported as 0x1A/0x5A01");
 	is(bugcheck_last.p[1], pa + 17 * 8, "at the modified word");
 	is(bugcheck_last.p[2], 0x1234, "with the value found");
