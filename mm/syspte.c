@@ -284,7 +284,7 @@ bool syspte_lookup(struct syspte_region *r, vaddr_t va, struct syspte_info *out)
 uint64_t syspte_reservation_base(struct syspte_region *r, vaddr_t va)
 {
 	struct syspte_info info;
-	if (spin_held(&r->lock))
+	if (!spin_may_take(&r->lock))
 		return 0;
 	return syspte_lookup(r, va, &info) ? info.base : 0;
 }

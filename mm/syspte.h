@@ -134,12 +134,13 @@ int syspte_check(struct syspte_region *r);
 void syspte_dump(struct syspte_region *r);
 /*
  * Prints what va is in the region: a page of a reservation (base, size, tag, pages mapped), a
- * verifier guard page, free space, or outside the region. For fatal reports: when this CPU holds
- * the region's lock (a fault inside the region's own code) it says so and reads nothing.
+ * verifier guard page, free space, or outside the region. For fatal reports: when this CPU may not
+ * take the region's lock (it holds it, or a lock ranked after it: a fault inside the memory
+ * manager) it says so and reads nothing.
  */
 void syspte_describe(struct syspte_region *r, vaddr_t va);
-/* Base of the reservation holding va, or 0; also 0, without reading the region, when this CPU
- * holds its lock (the page-fault path may run inside a region call). */
+/* Base of the reservation holding va, or 0; also 0, without reading the region, when this CPU may
+ * not take its lock (the page-fault path may run inside a region call, or under a later lock). */
 uint64_t syspte_reservation_base(struct syspte_region *r, vaddr_t va);
 
 #endif

@@ -265,9 +265,9 @@ void syspte_describe(struct syspte_region *r, vaddr_t va)
 		kprintf("*** 0x%llx is outside the system PTE region\n", (unsigned long long)va);
 		return;
 	}
-	if (spin_held(&r->lock)) {
-		kprintf("*** 0x%llx is in the system PTE region, whose lock this CPU holds: the fault came from inside "
-			"the region's own code, so its state is not read\n", (unsigned long long)va);
+	if (!spin_may_take(&r->lock)) {
+		kprintf("*** 0x%llx is in the system PTE region, but this CPU holds its lock or one ranked after it: "
+			"the fault came from inside the memory manager, so the region is not read\n", (unsigned long long)va);
 		return;
 	}
 	if (!syspte_lookup(r, va, &info)) {

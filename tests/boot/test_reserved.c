@@ -13,6 +13,8 @@
 #include "cpu.h"
 #include "vmlayout.h"
 #include "testhooks.h"
+#include "syspte_impl.h"
+#include "spinlock.h"
 
 #define TAG  0x74736554u   /* 'Test' */
 #define TAG2 0x32747354u
@@ -162,6 +164,48 @@ KTEST(reserve_touch_unmapped_is_bugcheck_0x50)
 	KEXPECT_EQ(bugcheck_last.p[1], PF_NONPAGED_WRITE, "write");
 	release_intercept();
 	MmFreeMappingAddress(va, TAG);
+}
+
+/*
+ * A fault in the region while this CPU holds the region's lock (a bug inside the region's own
+ * code): the page-fault path must report 0x50 without the lock. Were it to take the lock, the
+ * re-entry would be bug check 0x0F and a panic (and, without the lock's owner, a hang).
+ */
+KTEST(lock_fault_under_region_lock_reports_without_it)
+{
+	struct syspte_region *r = reserved_region();
+	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	intercept();
+	uint8_t v;
+	uint64_t f = spin_lock(&r->lock);
+	uint64_t got = arch_probe_read8(va + 8, &v);
+	spin_unlock(&r->lock, f);
+	KEXPECT_EQ(got, (uint64_t)-1, "the probe faulted and resumed");
+	KEXPECT_EQ(bugcheck_last.code, BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA);
+	KEXPECT_EQ(bugcheck_last.p[0], (uint64_t)va + 8, "address");
+	KEXPECT_EQ(bugcheck_last.p[3], 0, "no reservation named: the region was not read under its own lock");
+	KEXPECT_EQ(arch_probe_read8(va + 8, &v), (uint64_t)-1);
+	KEXPECT_EQ(bugcheck_last.p[3], (uint64_t)va, "the same fault without the lock names the reservation");
+	release_intercept();
+	MmFreeMappingAddress(va, TAG);
+}
+
+/* The lock order holds on the live kernel: a lock below a held rank is reported as 0xC4/0x1001. */
+KTEST(lock_out_of_order_is_bugcheck_0xc4)
+{
+	static spinlock_t low = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-low");
+	static spinlock_t high = SPINLOCK_INIT(LOCK_RANK_TEST_HIGH, "test-high");
+	intercept();
+	uint64_t f2 = spin_lock(&high), f1 = spin_lock(&low);
+	KEXPECT(spin_held(&low) && spin_held(&high), "both held by this CPU");
+	spin_unlock(&low, f1);
+	spin_unlock(&high, f2);
+	release_intercept();
+	KEXPECT_EQ(bugcheck_last.code, BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION);
+	KEXPECT_EQ(bugcheck_last.p[0], LOCK_BUGCHECK_ORDER);
+	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)&low, "the lock taken out of order");
+	KEXPECT_EQ(spin_cpus[arch_cpu_index()].held, 0, "no rank left held");
 }
 
 KTEST(map_write_through_mapping_read_through_dmap)
