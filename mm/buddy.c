@@ -1,9 +1,12 @@
 /*
- * buddy_: an allocator of exact runs over unit indices [0, npages). It keeps the binary buddy's
- * API and coalescing on free, but stores the free set as maximal free extents on segregated lists
- * (TLSF-like), threaded through the free units' own slots the way NT threads its free system PTEs
- * through the not-present PTEs themselves. Unlike a binary buddy it never requires alignment: a
- * request without a divisor fails only when no free run of its length exists (inside its bounds).
+ * buddy_: the buddy allocator's contract over maximal free extents.
+ *
+ * Runs are allocated and coalesced as a binary buddy does, and powers of two are naturally aligned
+ * where that costs nothing, but sizes are exact and a run may start anywhere: the free set is kept
+ * as maximal extents on segregated lists, threaded through the free units' own slots as NT threads
+ * its free system PTEs through the not-present PTEs themselves. Unlike a binary buddy it never
+ * requires alignment: a request without a divisor fails only when no free run of its length
+ * exists (inside its bounds).
  *
  * Representation. A free extent [s, e) is maximal (units s-1 and e are allocated or outside).
  *   start, end (metadata): bit s of start and bit e-1 of end are set for every free extent. start
@@ -85,7 +88,7 @@
  * level-0 words around s alone (at the usual occupancies the nearest start or end is rarely in
  * the same word, so the summaries are searched anyway: more instructions, not fewer).
  */
-#include "buddy.h"
+#include "buddy_impl.h"
 #include "kprintf.h"
 #include "kassert.h"
 
@@ -468,6 +471,8 @@ static uint64_t buddy_layout(uint64_t npages, struct buddy *b, void *meta)
 }
 
 /* Bytes of metadata buddy_init needs for npages units. */
+uint64_t buddy_free_units(const struct buddy *b) { return b->free_units; }
+
 size_t buddy_meta_bytes(uint64_t npages)
 {
 	if (npages > BUDDY_MAX_PAGES)

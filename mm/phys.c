@@ -6,6 +6,7 @@
  * page twice. The two usable sets (now, and loader-later) are disjoint by construction.
  */
 #include "phys.h"
+#include "buddy_impl.h"
 #include "efi_mmap.h"
 #include "arch_mm.h"
 #include "spinlock.h"
@@ -441,7 +442,7 @@ int phys_check(void)
 	uint64_t f = spin_lock(&phys_lock);
 	int r = buddy_check(&phys_buddy);
 	struct phys_stats s = phys_st;
-	uint64_t bfree = phys_buddy.free_units;
+	uint64_t bfree = buddy_free_units(&phys_buddy);
 	spin_unlock(&phys_lock, f);
 	if (r)
 		return r;

@@ -13,6 +13,7 @@
 #include "bugcheck.h"
 #include "kassert.h"
 #include "kprintf.h"
+#include "verifier.h"
 
 #define POOL_SLAB_HDR 32u                 /* slab header at the start of each slab page */
 #define POOL_BLOCK_HDR 16u                /* header before each small block's data */
@@ -400,6 +401,13 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 
 /* ---------------------------------------------------------------- allocation and free */
 
+/* In verifier mode, checks every invariant of the pool after an allocation or a free. */
+static void pool_verify(void)
+{
+	if (mm_verifier)
+		KASSERT(pool_check() == 0, "verifier: pool inconsistent");
+}
+
 void *pool_alloc(size_t n, uint32_t tag)
 {
 	if (n == 0)
@@ -415,6 +423,7 @@ void *pool_alloc(size_t n, uint32_t tag)
 		pool.st.failures++;
 	}
 	spin_unlock(&pool.lock, f);
+	pool_verify();
 	return p;
 }
 
@@ -454,6 +463,8 @@ void pool_free(void *p, uint32_t tag, bool check_tag)
 	spin_unlock(&pool.lock, f);
 	if (!ok)
 		KeBugCheckEx(BUGCHECK_BAD_POOL_CALLER, m.p1, m.p2, m.p3, m.p4);
+	else
+		pool_verify();
 }
 
 bool pool_block_info(const void *p, size_t *size, uint32_t *tag)

@@ -15,6 +15,7 @@
 #define SYSPTE_IMPL_H
 
 #include "syspte.h"
+#include "buddy_impl.h"
 #include "bitset.h"
 #include "spinlock.h"
 #include "arch_mm.h"

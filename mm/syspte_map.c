@@ -77,6 +77,7 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 		v->mapped += n;
 		r->pages_mapped += n;
 	}
+	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(&m);

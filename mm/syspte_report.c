@@ -11,7 +11,7 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 {
 	uint64_t f = spin_lock(&r->lock);
 	*st = (struct syspte_stats){
-		.base = r->base, .npages = r->npages, .free_pages = r->buddy.free_units,
+		.base = r->base, .npages = r->npages, .free_pages = buddy_free_units(&r->buddy),
 		.live = r->live_count, .pages_reserved = r->pages_reserved, .pages_mapped = r->pages_mapped,
 		.table_pages = r->table_pages, .meta_bytes = r->meta_bytes,
 		.record_bytes = r->slab_pages * PAGE_SIZE };
@@ -182,8 +182,8 @@ int syspte_check_locked(struct syspte_region *r)
 		st = syspte_bad("totals differ from the records", count, pages);
 	if (!st && syspte_hash_count_locked(r) != count)
 		st = syspte_bad("hash records differ from the start bits", syspte_hash_count_locked(r), count);
-	if (!st && spans + r->buddy.free_units != r->npages)
-		st = syspte_bad("reserved + guards + free != region", spans, r->buddy.free_units);
+	if (!st && spans + buddy_free_units(&r->buddy) != r->npages)
+		st = syspte_bad("reserved + guards + free != region", spans, buddy_free_units(&r->buddy));
 	if (!st) {
 		uint64_t all = 0;
 		for (uint64_t i = 0; i < r->npages; i++)

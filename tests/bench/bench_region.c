@@ -18,7 +18,7 @@
 #include "host_machine.h"
 #include "syspte.h"
 #include "reserved.h"
-#include "buddy.h"
+#include "buddy_impl.h"
 #include "workload.h"
 
 #define NPAGES 262144u        /* 1 GiB of 4 KiB pages */

@@ -1,5 +1,8 @@
 /* Host tests of verifier mode: guard pages, free-page patterns, and checks that stay quiet on good use. */
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include "tap.h"
 #include "fake_arch.h"
 #include "host_machine.h"
@@ -11,8 +14,55 @@
 #include "bugcheck.h"
 #include "arch_mm.h"
 #include "testhooks.h"
+#include "pt.h"
 
 #define TAG 0x66726556u   /* 'Verf' */
+
+/* Runs fn in a child process; true when it aborted and its stderr contains want. */
+static bool aborts_with(void (*fn)(void), const char *want)
+{
+	int fd[2];
+	if (pipe(fd))
+		return false;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		close(fd[0]);
+		fn();
+		_exit(0);
+	}
+	close(fd[1]);
+	char buf[4096] = { 0 };
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof(buf) - 1 && (k = read(fd[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, want) != NULL;
+}
+
+/* A pool block's header overwritten (an underrun), then any pool call: the verifier's pool check. */
+static void corrupt_pool(void)
+{
+	uint32_t *p = ExAllocatePoolWithTag(NonPagedPool, 40, TAG);
+	p[-4] = 0x12345678;   /* the block header's state word */
+	ExAllocatePoolWithTag(NonPagedPool, 40, TAG);
+}
+
+/* A stray present PTE in free region space, then a map elsewhere: the region check after the map. */
+static void corrupt_region(void)
+{
+	char *va = MmAllocateMappingAddress(4096, TAG);
+	struct syspte_stats s;
+	syspte_get_stats(reserved_region(), &s);
+	*pt_pte_slot(host_machine_pt(), s.base + (s.npages - 1) * 4096) = 0x400000 | PTE_P;
+	struct { MDL mdl; PFN_NUMBER pfn[1]; } m = { .mdl = { .Size = sizeof(m), .MdlFlags = MDL_PAGES_LOCKED,
+							       .ByteCount = 4096 }, .pfn = { 0x400 } };
+	MmMapLockedPagesWithReservedMapping(va, TAG, &m.mdl, MmCached);
+}
 
 int main(void)
 {
@@ -61,5 +111,9 @@ int main(void)
 	is(bugcheck_last.p[2], 0x1234, "with the value found");
 	bugcheck_set_hook(NULL);
 	is(phys_check(), 0, "physical allocator consistent");
+
+	ok(aborts_with(corrupt_pool, "verifier: pool inconsistent"), "a pool call after a header was overwritten: caught");
+	ok(aborts_with(corrupt_region, "verifier: system PTE region inconsistent"),
+	   "a map after a stray PTE was written: caught by the check after the map");
 	return tap_done();
 }
