@@ -6,7 +6,9 @@
  * buddy over the same pages ("buddy"), in the same process. Then, on the live reservations the
  * workload leaves, three calls that find a reservation from an address: a 1-page map and unmap at
  * a random page of a random reservation ("map+unmap", through the WDK calls), and syspte_lookup of
- * such a page ("lookup"). ns per call, median of the seeds; "loop" is the loop alone.
+ * such a page ("lookup"). ns per call, median of the seeds; "loop" is the loop alone. Last, a walk
+ * of every live reservation (syspte_tag_totals, what accounting and the summary screen do), in
+ * microseconds.
  *
  *   build/bench/bench_region [steps] [seeds]   (default 2*10^6 steps, 5 seeds)
  */
@@ -152,6 +154,21 @@ static double lookups(enum subject s)
 	return (now_ns() - t0) / PROBES;
 }
 
+#define WALKS 200
+
+/* syspte_tag_totals over the live reservations, WALKS times; microseconds per walk. */
+static double walks(void)
+{
+	struct syspte_tag_total tags[16];
+	uint64_t sum = 0;
+	double t0 = now_ns();
+	for (int k = 0; k < WALKS; k++)
+		sum += syspte_tag_totals(reserved_region(), tags, 16);
+	if (sum == 1)
+		printf(" ");
+	return (now_ns() - t0) / WALKS / 1000;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -170,10 +187,10 @@ int main(int argc, char **argv)
 	if (host_machine_create(64ULL << 20, (uint64_t)NPAGES << 12))
 		return 1;
 	printf("# 1 GiB region, %ld steps x %d seeds; ns per call, median of the seeds\n", steps, nseeds);
-	printf("%-12s %10s %10s %10s %8s %12s %10s %10s %8s\n", "workload", "region", "buddy", "loop", "reg/bud",
-	       "map+unmap", "lookup", "loop", "live");
+	printf("%-12s %10s %10s %10s %8s %12s %10s %10s %8s %9s\n", "workload", "region", "buddy", "loop", "reg/bud",
+	       "map+unmap", "lookup", "loop", "live", "walk us");
 	for (size_t wi = 0; wi < sizeof(wls) / sizeof(wls[0]); wi++) {
-		double t[6][16];
+		double t[7][16];
 		uint64_t live_sum = 0;
 		for (int sd = 0; sd < nseeds; sd++) {
 			t[1][sd] = churn(&wls[wi], SUBJ_BUDDY, (uint64_t)sd + 1, steps);
@@ -183,16 +200,18 @@ int main(int argc, char **argv)
 			t[3][sd] = map_unmap(SUBJ_REGION);
 			t[4][sd] = lookups(SUBJ_REGION);
 			t[5][sd] = lookups(SUBJ_LOOP);
+			t[6][sd] = walks();
 			for (uint64_t i = 0; i < nlive; i++)
 				MmFreeMappingAddress(live[i].va, TAG);
 			if (syspte_check(reserved_region()) != 0)
 				return 1;
 		}
-		for (int c = 0; c < 6; c++)
+		for (int c = 0; c < 7; c++)
 			qsort(t[c], (size_t)nseeds, sizeof(double), cmp_double);
 		int m = nseeds / 2;
-		printf("%-12s %10.1f %10.1f %10.1f %7.2fx %12.1f %10.1f %10.1f %8llu\n", wls[wi].name, t[0][m], t[1][m],
-		       t[2][m], t[0][m] / t[1][m], t[3][m], t[4][m], t[5][m], (unsigned long long)(live_sum / nseeds));
+		printf("%-12s %10.1f %10.1f %10.1f %7.2fx %12.1f %10.1f %10.1f %8llu %9.1f\n", wls[wi].name, t[0][m],
+		       t[1][m], t[2][m], t[0][m] / t[1][m], t[3][m], t[4][m], t[5][m], (unsigned long long)(live_sum / nseeds),
+		       t[6][m]);
 		fflush(stdout);
 	}
 	host_machine_destroy();
