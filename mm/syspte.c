@@ -111,25 +111,19 @@ static struct syspte_resv **syspte_bucket(struct syspte_region *r, uint64_t star
 	return &r->buckets[(start * 0x9E3779B97F4A7C15ULL) >> (64 - r->hash_bits)];
 }
 
-struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t start)
+/* The hash probe of syspte_find_start_locked, for callers that asserted the lock already. */
+static struct syspte_resv *syspte_hash_find(struct syspte_region *r, uint64_t start)
 {
-	spin_assert_held(&r->lock);
 	for (struct syspte_resv *v = *syspte_bucket(r, start); v; v = v->hnext)
 		if (v->start == start)
 			return v;
 	return NULL;
 }
 
-/* The record whose reservation contains page index i, or NULL. */
-static struct syspte_resv *syspte_find_containing_locked(struct syspte_region *r, uint64_t i)
+struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t start)
 {
 	spin_assert_held(&r->lock);
-	uint64_t s = bitset_prev(&r->starts, i);
-	if (s == UINT64_MAX)
-		return NULL;
-	struct syspte_resv *v = syspte_find_start_locked(r, s);
-	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
-	return i < v->start + v->npages ? v : NULL;
+	return syspte_hash_find(r, start);
 }
 
 struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i)
@@ -139,7 +133,12 @@ struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, u
 	if (!syspte_in_region(r, va))
 		return NULL;
 	*i = (va - r->base) >> PAGE_SHIFT;
-	return syspte_find_containing_locked(r, *i);
+	uint64_t s = bitset_prev(&r->starts, *i);   /* the last start at or before page i */
+	if (s == UINT64_MAX)
+		return NULL;
+	struct syspte_resv *v = syspte_hash_find(r, s);
+	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
+	return *i < v->start + v->npages ? v : NULL;
 }
 
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i)
@@ -249,7 +248,7 @@ int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	vaddr_t va = addr & ~PAGE_MASK;
 	uint64_t f = spin_lock(&r->lock);
 	int st = SYSPTE_OK;
-	struct syspte_resv *v = syspte_in_region(r, va) ? syspte_find_start_locked(r, (va - r->base) >> PAGE_SHIFT) : NULL;
+	struct syspte_resv *v = syspte_in_region(r, va) ? syspte_hash_find(r, (va - r->base) >> PAGE_SHIFT) : NULL;
 	if (!v)
 		st = syspte_misuse(&m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (v->tag != tag)

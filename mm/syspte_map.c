@@ -13,22 +13,6 @@
 static uint64_t syspte_run(uint64_t i, uint64_t left) { return MIN(left, PT_ENTRIES - i % PT_ENTRIES); }
 
 /*
- * Index (relative to i) of the first of n slots from page i that is present, or n. A reservation
- * with nothing mapped has no present slot; otherwise each level-1 table run is walked.
- */
-static uint64_t syspte_map_conflict_locked(const struct syspte_region *r, const struct syspte_resv *v, uint64_t i,
-					   uint64_t n)
-{
-	spin_assert_held(&r->lock);
-	if (v->mapped == 0)
-		return n;
-	for (uint64_t k = 0; k < n; k++)
-		if (syspte_pte_present(r, i + k))
-			return k;
-	return n;
-}
-
-/*
  * Writes n PTEs (tmpl | frame) from page i; the first carries the mapping-start bit. The slots were
  * checked non-present, so no TLB entry can exist for them and none is invalidated.
  */
@@ -46,7 +30,10 @@ static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const 
 	syspte_pte_mark_start(r, i);
 }
 
-/* Validates a map of n pages at page i of v; SYSPTE_OK, REFUSED, or a misuse report. */
+/*
+ * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED, or a misuse report. The span's
+ * slots are scanned for a present one only when v has pages mapped at all.
+ */
 static int syspte_map_check_locked(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
 				   uint64_t i, const uint64_t *pfns, uint64_t n, unsigned cache, struct syspte_misuse *m)
 {
@@ -57,10 +44,10 @@ static int syspte_map_check_locked(struct syspte_region *r, struct syspte_resv *
 		return syspte_misuse(m, SYSPTE_BUGCHECK_MAP_WRONG_TAG, addr, tag, v->tag);
 	if (!pfns || n == 0 || n > v->start + v->npages - i || cache >= PT_CACHE_TYPES)
 		return SYSPTE_REFUSED;
-	uint64_t stop = syspte_map_conflict_locked(r, v, i, n);
-	if (stop < n)
-		return syspte_misuse(m, SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, addr, syspte_va(r, i + stop),
-				     syspte_va(r, i + n) - 1);
+	for (uint64_t k = 0; v->mapped && k < n; k++)
+		if (syspte_pte_present(r, i + k))
+			return syspte_misuse(m, SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, addr, syspte_va(r, i + k),
+					     syspte_va(r, i + n) - 1);
 	return SYSPTE_OK;
 }
 
@@ -92,11 +79,18 @@ static uint64_t syspte_mapping_start(const struct syspte_region *r, uint64_t i, 
 	return i;
 }
 
-/* Validates an unmap of [i, i+n) in v; SYSPTE_OK or a misuse report (contract rows 4 to 8). */
-static int syspte_unmap_span_check_locked(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint64_t i,
-					  uint64_t n, struct syspte_misuse *m)
+/* Validates an unmap of n pages at page i of v, the contract's rows in order: SYSPTE_OK, REFUSED or
+ * a misuse report. */
+static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
+				     uint64_t i, uint64_t n, struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
+	if (!v)
+		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, tag, 0);
+	if (v->tag != tag)
+		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_WRONG_TAG, addr, tag, v->tag);
+	if (n == 0)
+		return SYSPTE_REFUSED;
 	uint64_t end = v->start + v->npages;
 	if (!syspte_pte_present(r, i))
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, v->tag, 0);
@@ -112,20 +106,6 @@ static int syspte_unmap_span_check_locked(struct syspte_region *r, struct syspte
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr,
 				     syspte_va(r, syspte_mapping_start(r, i + n - 1, v->start)), n);
 	return SYSPTE_OK;
-}
-
-/* Validates an unmap of n pages at page i (contract rows 1 to 8); SYSPTE_OK, REFUSED or misuse. */
-static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
-				     uint64_t i, uint64_t n, struct syspte_misuse *m)
-{
-	spin_assert_held(&r->lock);
-	if (!v)
-		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, tag, 0);
-	if (v->tag != tag)
-		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_WRONG_TAG, addr, tag, v->tag);
-	if (n == 0)
-		return SYSPTE_REFUSED;
-	return syspte_unmap_span_check_locked(r, v, addr, i, n, m);
 }
 
 /*
