@@ -169,6 +169,7 @@ static struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r)
 	return v;
 }
 
+/* Returns an unused record to the slab's free list. */
 static void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
 {
 	spin_assert_held(&r->lock);
