@@ -46,6 +46,7 @@ void arch_irq_restore(uint64_t flags);
 void arch_cpu_relax(void);
 
 /*
+<<<<<<< HEAD
  * The per-CPU interrupt state, for the lock code: whether interrupts are enabled on this CPU, how
  * many arch_irq_save sections are open on it, and whether it runs an interrupt or exception
  * handler. Each answer is this CPU's own, whatever the others do.
@@ -82,5 +83,16 @@ arch_cpumask_t arch_cpus_online(void);
 void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg);
 /* Runs the calls other CPUs posted to this one. */
 void arch_cpu_poll(void);
+=======
+ * CPUs. The kernel runs on up to ARCH_MAX_CPUS CPUs, index 0 the boot CPU; until the other CPUs are
+ * brought up it runs on the boot CPU alone. The host's fake machine says which CPU the caller is
+ * (fake_cpu, tests/host/fake_arch.h). mm/ uses the index as the owner of a spin lock
+ * (include/spinlock.h).
+ */
+#define ARCH_MAX_CPUS 64
+
+/* The index of the running CPU. */
+unsigned arch_cpu_index(void);
+>>>>>>> region
 
 #endif

@@ -19,9 +19,10 @@ extern size_t kernel_cmdline_screen_bytes;
 const void *kernel_memory_map(size_t *size, size_t *desc_size);
 /*
  * Brings up the memory manager above the page allocator, once kernel_pt is live (kernel/mminit.c):
- * sets up the system PTE region of syspte= bytes, or of the largest size this machine can hold,
- * with a message naming both, and registers kernel_pt for the MDL calls. The pool needs no set-up:
- * it takes pages from the physical allocator on demand.
+ * registers kernel_pt for the MDL calls (mm_set_kernel_pt), sets up the system PTE region of
+ * syspte= bytes, or of the largest size this machine can hold, with a message naming both, and
+ * registers it for the WDK calls (reserved_set_region). The pool needs no set-up: it takes pages
+ * from the physical allocator on demand.
  */
 void mm_init(void);
 #endif

@@ -2,6 +2,7 @@
 #include "memview.h"
 #include "fbcon.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "phys.h"
 #include "efi_mmap.h"
 #include "bootinfo.h"
@@ -340,11 +341,11 @@ static void memview_region_count(struct memview_walk *w, const struct syspte_sta
 
 	for (unsigned c = 0; c < g->cells; c++)
 		memview_cell[c] = (typeof(memview_cell[0])){ 0 };
-	syspte_for_each(memview_region_resv_cb, w);
+	syspte_for_each(reserved_region(), memview_region_resv_cb, w);
 	reserved = w->total, w->total = 0;
-	syspte_for_each_mapped(memview_region_mapped_cb, w);
+	syspte_for_each_mapped(reserved_region(), memview_region_mapped_cb, w);
 	mapped = w->total, w->total = 0;
-	syspte_for_each_free(memview_region_free_cb, w);
+	syspte_for_each_free(reserved_region(), memview_region_free_cb, w);
 	if (w->outside)
 		ksnprintf(res->note, sizeof(res->note), "a walker reported pages outside the region");
 	else if (reserved != st->pages_reserved || w->total != st->free_pages || mapped != st->pages_mapped)
@@ -434,8 +435,8 @@ void memview_region(const struct memview_box *box, const char *title, struct mem
 
 	*res = (struct memview_result){ 0 };
 	memview_drawing = box->draw;
-	syspte_get_stats(&st);
-	syspte_for_each(memview_region_tag_cb, &walk);
+	syspte_get_stats(reserved_region(), &st);
+	syspte_for_each(reserved_region(), memview_region_tag_cb, &walk);
 	nk = memview_region_keys(&walk, &st, keys);
 	if (!memview_layout(&g, st.npages, box->w, box->h, keys, nk, &grid_y, res))
 		return;

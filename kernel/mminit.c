@@ -1,8 +1,10 @@
-/* Brings up the memory manager above the page allocator: the system PTE region. */
+/* Brings up the memory manager above the page allocator: the kernel's page tables registered, the
+ * system PTE region. */
 #include "kernel.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "phys.h"
-#include "pool.h"
+#include "mdl.h"
 #include "vm.h"
 #include "vmlayout.h"
 #include "kprintf.h"
@@ -31,13 +33,14 @@ static uint64_t mm_region_smaller(uint64_t size)
  * largest size found by halving down to 2 MiB, with a message naming both sizes. Panics only
  * when not even 2 MiB fits.
  */
-static uint64_t mm_region_init(uint64_t asked)
+static struct syspte_region *mm_region_init(uint64_t asked)
 {
 	struct phys_stats st;
 	phys_get_stats(&st);
 	uint64_t size = asked;
+	struct syspte_region *r;
 	for (;;) {
-		if (mm_region_affordable(size) && syspte_init(&kernel_pt, SYSPTE_BASE, size >> PAGE_SHIFT) == 0)
+		if (mm_region_affordable(size) && (r = syspte_create(&kernel_pt, SYSPTE_BASE, size >> PAGE_SHIFT)))
 			break;
 		if (size == SIZE_2M)
 			kpanic("cannot set up even a 2 MiB system PTE region (%llu MiB free)",
@@ -53,15 +56,17 @@ static uint64_t mm_region_init(uint64_t asked)
 			(unsigned long long)(syspte_setup_pages(asked >> PAGE_SHIFT) >> 8),
 			(unsigned long long)(st.free_pages >> 8), g);
 	}
-	return size;
+	return r;
 }
 
+/* Registers the kernel's page tables and its system PTE region with the WDK layer (mm/mdl.h,
+ * mm/reserved.h), so that the driver API works from here on. */
 void mm_init(void)
 {
-	mm_region_init(kernel_cmdline.opts.syspte);
 	mm_set_kernel_pt(&kernel_pt);
+	reserved_set_region(mm_region_init(kernel_cmdline.opts.syspte));
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	kprintf("syspte: region 0x%llx, %llu MiB, %llu page-table pages, %llu metadata bytes\n",
 		(unsigned long long)s.base, (unsigned long long)(s.npages >> 8), (unsigned long long)s.table_pages,
 		(unsigned long long)s.meta_bytes);

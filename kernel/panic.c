@@ -8,7 +8,11 @@
 #include "ksyms.h"
 #include "fbcon.h"
 #include "syspte.h"
+<<<<<<< HEAD
 #include "smp.h"
+=======
+#include "reserved.h"
+>>>>>>> region
 
 enum onexit_action kernel_onexit = ONEXIT_HALT;
 static volatile int panic_depth;
@@ -67,8 +71,11 @@ void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64
 	const char *why = bugcheck_explain(code, p1);
 	if (why[0])
 		kprintf("*** %s\n", why);
-	if (code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA)
-		syspte_describe(p1);
+	const char *sub = bugcheck_subcode_name(code, p1);
+	if (sub)
+		kprintf("*** P1 0x%llx is %s\n", (unsigned long long)p1, sub);
+	if (code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA && reserved_region())
+		syspte_describe(reserved_region(), p1);
 	panic_backtrace_here();
 	kernel_finish(false);
 }

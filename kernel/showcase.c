@@ -3,6 +3,7 @@
 #include "workload.h"
 #include "wdm.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "phys.h"
 #include "kprintf.h"
 
@@ -100,7 +101,7 @@ bool showcase_start(struct showcase_stats *st)
 	showcase_buf = phys_alloc(SHOWCASE_RING_PAGES, 0, ~0ULL);
 	if (!showcase_buf)
 		return false;
-	syspte_get_stats(&ss);
+	syspte_get_stats(reserved_region(), &ss);
 	uint64_t target = ss.npages * SHOWCASE_TARGET_PCT / 100, max = MIN(SHOWCASE_MAX_SIZE, MAX(ss.npages / 64, 1));
 	wl_seed(&rng, SHOWCASE_SEED);
 	for (uint64_t step = 0; step < SHOWCASE_STEPS; step++) {
@@ -144,5 +145,5 @@ int showcase_stop(void)
 	if (showcase_buf)
 		phys_free(showcase_buf, SHOWCASE_RING_PAGES);
 	showcase_buf = 0;
-	return syspte_check();
+	return syspte_check(reserved_region());
 }

@@ -23,7 +23,7 @@ struct showcase_stats {
 
 /* Runs the workload and keeps its end state; false if it could not start (no memory for rings). */
 bool showcase_start(struct showcase_stats *st);
-/* Unmaps and frees everything the workload kept; returns syspte_check() afterwards (0: clean). */
+/* Unmaps and frees everything the workload kept; returns the region's syspte_check afterwards (0: clean). */
 int showcase_stop(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include "fbcon.h"
 #include "kernel.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "phys.h"
 #include "kprintf.h"
 
@@ -252,13 +253,13 @@ static void summary_showcase(void)
 	struct syspte_stats st;
 
 	sum.sc_running = showcase_start(&sum.sc);
-	syspte_get_stats(&st);
+	syspte_get_stats(reserved_region(), &st);
 	if (sum.sc_running)
 		ksnprintf(sum.region_title, SUMMARY_LINE_MAX, "System PTE region, %u %% workload (%llu live)",
 			  sum.sc.target_pct, (unsigned long long)sum.sc.live);
 	else
 		ksnprintf(sum.region_title, SUMMARY_LINE_MAX, "System PTE region as the suite left it");
-	if (syspte_check() != 0)
+	if (syspte_check(reserved_region()) != 0)
 		summary_extra("summary_showcase_syspte_check", "syspte_check failed after the showcase workload", "");
 	if (phys_check() != 0)
 		summary_extra("summary_showcase_phys_check", "phys_check failed after the showcase workload", "");

@@ -98,6 +98,30 @@ uint64_t bitset_prev(const struct bitset *s, uint64_t i)
 	return bitset_prev_at(s, 0, i);
 }
 
+/* Lowest set bit >= i in level l, using the levels above to skip empty words. */
+static uint64_t bitset_next_at(const struct bitset *s, unsigned l, uint64_t i)
+{
+	uint64_t w = i / 64;
+	if (w >= s->words[l])
+		return UINT64_MAX;
+	uint64_t bits = s->level[l][w] & (~0ULL << (i % 64));
+	if (bits)
+		return w * 64 + (uint64_t)__builtin_ctzll(bits);
+	if (l + 1 < s->nlevels) {
+		uint64_t nw = w + 1 < s->words[l] ? bitset_next_at(s, l + 1, w + 1) : UINT64_MAX;   /* next non-empty word */
+		return nw == UINT64_MAX ? UINT64_MAX : nw * 64 + (uint64_t)__builtin_ctzll(s->level[l][nw]);
+	}
+	while (++w < s->words[l])
+		if (s->level[l][w])
+			return w * 64 + (uint64_t)__builtin_ctzll(s->level[l][w]);
+	return UINT64_MAX;
+}
+
+uint64_t bitset_next(const struct bitset *s, uint64_t i)
+{
+	return i < s->nbits ? bitset_next_at(s, 0, i) : UINT64_MAX;
+}
+
 /* Set bits in one word (the kernel links no libgcc, so no __builtin_popcount). */
 static uint64_t bitset_popcount(uint64_t x)
 {

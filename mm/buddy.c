@@ -1,9 +1,12 @@
 /*
- * buddy_: an allocator of exact runs over unit indices [0, npages). It keeps the binary buddy's
- * API and coalescing on free, but stores the free set as maximal free extents on segregated lists
- * (TLSF-like), threaded through the free units' own slots the way NT threads its free system PTEs
- * through the not-present PTEs themselves. Unlike a binary buddy it never requires alignment: a
- * request without a divisor fails only when no free run of its length exists (inside its bounds).
+ * buddy_: the buddy allocator's contract over maximal free extents.
+ *
+ * Runs are allocated and coalesced as a binary buddy does, and powers of two are naturally aligned
+ * where that costs nothing, but sizes are exact and a run may start anywhere: the free set is kept
+ * as maximal extents on segregated lists, threaded through the free units' own slots as NT threads
+ * its free system PTEs through the not-present PTEs themselves. Unlike a binary buddy it never
+ * requires alignment: a request without a divisor fails only when no free run of its length
+ * exists (inside its bounds).
  *
  * Representation. A free extent [s, e) is maximal (units s-1 and e are allocated or outside).
  *   start, end (metadata): bit s of start and bit e-1 of end are set for every free extent. start
@@ -85,7 +88,7 @@
  * level-0 words around s alone (at the usual occupancies the nearest start or end is rarely in
  * the same word, so the summaries are searched anyway: more instructions, not fewer).
  */
-#include "buddy.h"
+#include "buddy_impl.h"
 #include "kprintf.h"
 #include "kassert.h"
 
@@ -468,6 +471,8 @@ static uint64_t buddy_layout(uint64_t npages, struct buddy *b, void *meta)
 }
 
 /* Bytes of metadata buddy_init needs for npages units. */
+uint64_t buddy_free_units(const struct buddy *b) { return b->free_units; }
+
 size_t buddy_meta_bytes(uint64_t npages)
 {
 	if (npages > BUDDY_MAX_PAGES)
@@ -663,40 +668,42 @@ bool buddy_free_list(struct buddy *b, const uint64_t *units, uint64_t n, uint64_
 
 /* A normalised allocation request. */
 struct buddy_req {
-	uint64_t n;       /* units wanted */
-	uint64_t lo, hi;  /* the run lies in [lo, hi), hi <= npages, hi - lo >= n */
-	bool div;         /* divisor mode, else alignment mode */
-	uint64_t align;   /* alignment mode: the start is a multiple of align (a power of two) */
-	uint64_t pref;    /* alignment mode: a multiple of pref (>= align) is preferred where it fits */
-	uint64_t d, dmod; /* divisor mode: (dmod + start) % d == 0, with dmod = origin % d */
-	uint64_t dinv;    /* divisor mode, d < 2^32: 2^64 / d rounded up, for buddy_mod (else 0) */
-	unsigned kmin;    /* lowest class that can hold n units */
-	unsigned g;       /* classes >= g always hold a placement of the rule (without bounds) */
+	uint64_t count;           /* units wanted */
+	uint64_t lo, hi;          /* the run lies in [lo, hi), hi <= npages, hi - lo >= count */
+	bool by_divisor;          /* divisor mode, else alignment mode */
+	uint64_t align;           /* alignment mode: the start is a multiple of align (a power of two) */
+	uint64_t preferred;       /* alignment mode: a multiple of preferred (>= align) where one fits */
+	uint64_t divisor;         /* divisor mode: (origin_mod + start) % divisor == 0 */
+	uint64_t origin_mod;      /* divisor mode: origin % divisor */
+	uint64_t divisor_inv;     /* divisor mode, divisor < 2^32: 2^64 / divisor rounded up (buddy_mod), else 0 */
+	unsigned first_class;     /* the lowest class that can hold count units */
+	unsigned first_certain;   /* from this class up every extent holds a placement of the rule (unbounded) */
 };
 
-/* A placement found by the search: the run starts at x inside free extent [s, e). */
+/* A placement found by the search: the run starts at start, inside the free extent
+ * [ext_start, ext_end). */
 struct buddy_hit {
-	uint64_t x, s, e;
+	uint64_t start, ext_start, ext_end;
 };
 
-/* x % d for a unit index x (< 2^32): one multiplication when dinv is set (Lemire, Kaser and
- * Kurz, "Faster remainder by direct computation", 2019: exact for 32-bit x and d), instead of a
- * division per candidate extent. */
+/* x % divisor for a unit index x (< 2^32): one multiplication when divisor_inv is set (Lemire,
+ * Kaser and Kurz, "Faster remainder by direct computation", 2019: exact for 32-bit x and divisor),
+ * instead of a division per candidate extent. */
 static inline uint64_t buddy_mod(const struct buddy_req *r, uint64_t x)
 {
-	if (r->dinv && x <= UINT32_MAX)
-		return (uint64_t)(((unsigned __int128)(r->dinv * x) * r->d) >> 64);
-	return x % r->d;
+	if (r->divisor_inv && x <= UINT32_MAX)
+		return (uint64_t)(((unsigned __int128)(r->divisor_inv * x) * r->divisor) >> 64);
+	return x % r->divisor;
 }
 
-/* Smallest s >= x with (dmod + s) % d == 0, or BUDDY_NONE on overflow. */
+/* Smallest s >= x with (origin_mod + s) % divisor == 0, or BUDDY_NONE on overflow. */
 static inline uint64_t buddy_next_multiple(const struct buddy_req *r, uint64_t x)
 {
 	uint64_t xm = buddy_mod(r, x);
-	uint64_t rem = xm >= r->d - r->dmod ? xm - (r->d - r->dmod) : xm + r->dmod;
+	uint64_t rem = xm >= r->divisor - r->origin_mod ? xm - (r->divisor - r->origin_mod) : xm + r->origin_mod;
 	if (rem == 0)
 		return x;
-	uint64_t add = r->d - rem;
+	uint64_t add = r->divisor - rem;
 	return add > BUDDY_NONE - x ? BUDDY_NONE : x + add;
 }
 
@@ -705,16 +712,16 @@ static inline uint64_t buddy_next_multiple(const struct buddy_req *r, uint64_t x
 static inline uint64_t buddy_fit(const struct buddy_req *r, uint64_t s, uint64_t e)
 {
 	uint64_t cs = MAX(s, r->lo), ce = MIN(e, r->hi), x;
-	if (ce <= cs || ce - cs < r->n)
+	if (ce <= cs || ce - cs < r->count)
 		return BUDDY_NONE;
-	if (r->div) {
+	if (r->by_divisor) {
 		x = buddy_next_multiple(r, cs);
-	} else if ((x = (cs + (r->pref - 1)) & ~(r->pref - 1)) > ce - r->n) {
-		if (r->pref == r->align)
+	} else if ((x = (cs + (r->preferred - 1)) & ~(r->preferred - 1)) > ce - r->count) {
+		if (r->preferred == r->align)
 			return BUDDY_NONE;
 		x = (cs + (r->align - 1)) & ~(r->align - 1);
 	}
-	return x <= ce - r->n ? x : BUDDY_NONE;
+	return x <= ce - r->count ? x : BUDDY_NONE;
 }
 
 /* Tries r in the extent [s, e); fills h and returns true on a fit. */
@@ -723,9 +730,9 @@ static inline bool buddy_try(const struct buddy_req *r, uint64_t s, uint64_t e, 
 	uint64_t x = buddy_fit(r, s, e);
 	if (x == BUDDY_NONE)
 		return false;
-	h->x = x;
-	h->s = s;
-	h->e = e;
+	h->start = x;
+	h->ext_start = s;
+	h->ext_end = e;
 	return true;
 }
 
@@ -763,7 +770,7 @@ static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct 
 	while (s != BUDDY_NONE && s < r->hi) {
 		b->probes++;
 		uint64_t x = buddy_fit(r, s, e);
-		if (x != BUDDY_NONE && (r->div || (x & (r->pref - 1)) == 0)) {
+		if (x != BUDDY_NONE && (r->by_divisor || (x & (r->preferred - 1)) == 0)) {
 			*h = (struct buddy_hit){ x, s, e };
 			return true;
 		}
@@ -799,26 +806,26 @@ static inline unsigned buddy_mask_next(const struct buddy *b, unsigned c)
 static inline __attribute__((always_inline)) bool buddy_search(struct buddy *b, const struct buddy_req *r, bool exhaustive,
 							       struct buddy_hit *h)
 {
-	unsigned budget = r->div || r->align > 1 ? BUDDY_TIGHT_ALIGNED : 0;
+	unsigned budget = r->by_divisor || r->align > 1 ? BUDDY_TIGHT_ALIGNED : 0;
 	uint64_t maxlen = 0;
 
 	/* A: the classes that may hold a fit, a few candidates (tight fits keep big extents whole);
 	 * not n's own class when it holds shorter extents too: half its candidates would be wasted */
-	for (unsigned c = buddy_class_atleast(r->n); c < r->g && budget; c++)
-		if (b->hint[c] >= r->n && buddy_scan_class(b, r, c, &budget, &maxlen, h))
+	for (unsigned c = buddy_class_atleast(r->count); c < r->first_certain && budget; c++)
+		if (b->hint[c] >= r->count && buddy_scan_class(b, r, c, &budget, &maxlen, h))
 			return true;
 	/* B: the smallest class whose every extent holds a placement: its first extent */
-	unsigned c = buddy_mask_next(b, r->g);
+	unsigned c = buddy_mask_next(b, r->first_certain);
 	if (c < b->nclasses && c < BUDDY_CLASSES) {
 		uint64_t s = b->head[c];
 		bool hit = buddy_try(r, s, buddy_class_end(b, c, s), h);
 		KASSERT(hit, "buddy: class %u extent at %llu cannot hold %llu units", c, (unsigned long long)s,
-			(unsigned long long)r->n);
+			(unsigned long long)r->count);
 		return hit;
 	}
 	/* C: every extent of the uncertain classes; a failed full scan tightens the class's hint */
-	for (c = r->kmin; exhaustive && c < r->g; c++) {
-		if (b->hint[c] < r->n)
+	for (c = r->first_class; exhaustive && c < r->first_certain; c++) {
+		if (b->hint[c] < r->count)
 			continue;
 		maxlen = 0;
 		if (buddy_scan_class(b, r, c, NULL, &maxlen, h))
@@ -832,7 +839,7 @@ static inline __attribute__((always_inline)) bool buddy_search(struct buddy *b, 
 static void buddy_req_align(const struct buddy *b, struct buddy_req *r, uint64_t align)
 {
 	r->align = align;
-	r->g = align - 1 > b->npages ? b->nclasses : MIN(buddy_class_atleast(r->n + (align - 1)), b->nclasses);
+	r->first_certain = align - 1 > b->npages ? b->nclasses : MIN(buddy_class_atleast(r->count + (align - 1)), b->nclasses);
 }
 
 /* Fills r for count units, divisor, inside [lo, hi) (already clipped and checked): the required
@@ -840,23 +847,23 @@ static void buddy_req_align(const struct buddy *b, struct buddy_req *r, uint64_t
 static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t count,
 			   uint64_t divisor, uint64_t lo, uint64_t hi)
 {
-	r->n = count;
+	r->count = count;
 	r->lo = lo;
 	r->hi = hi;
-	r->kmin = buddy_ext_class(count);
-	r->div = divisor > 1 && ((divisor & (divisor - 1)) != 0 || (b->origin & (divisor - 1)) != 0);
-	if (r->div) {
-		r->d = divisor;
-		r->dmod = b->origin % divisor;
-		r->dinv = divisor <= UINT32_MAX ? UINT64_MAX / divisor + 1 : 0;
-		r->align = r->pref = 1;
-		r->g = divisor - 1 > b->npages ? b->nclasses
+	r->first_class = buddy_ext_class(count);
+	r->by_divisor = divisor > 1 && ((divisor & (divisor - 1)) != 0 || (b->origin & (divisor - 1)) != 0);
+	if (r->by_divisor) {
+		r->divisor = divisor;
+		r->origin_mod = b->origin % divisor;
+		r->divisor_inv = divisor <= UINT32_MAX ? UINT64_MAX / divisor + 1 : 0;
+		r->align = r->preferred = 1;
+		r->first_certain = divisor - 1 > b->npages ? b->nclasses
 					       : MIN(buddy_class_atleast(count + (divisor - 1)), b->nclasses);
 		return;
 	}
 	uint64_t align = divisor > 1 ? divisor : 1;
 	bool natural = (count & (count - 1)) == 0 && buddy_log2_floor(count) <= b->max_order;
-	r->pref = natural && count > align ? count : align;
+	r->preferred = natural && count > align ? count : align;
 	buddy_req_align(b, r, align);
 }
 
@@ -886,9 +893,9 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 				*start = x;
 				return true;
 			}
-			h.s = s;       /* the whole extent */
-			h.e = e;
-			h.x = s;
+			h.ext_start = s;       /* the whole extent */
+			h.ext_end = e;
+			h.start = s;
 			goto take;
 		}
 	}
@@ -896,35 +903,35 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
 	if (bounded) {
 		if (!buddy_scan_range(b, &r, &h))
 			return false;
-	} else if (r.pref > r.align) {
+	} else if (r.preferred > r.align) {
 		/* natural alignment where it costs O(1) candidates, else the required rule, exhaustively */
 		struct buddy_req p = r;
-		buddy_req_align(b, &p, r.pref);
+		buddy_req_align(b, &p, r.preferred);
 		if (!buddy_search(b, &p, false, &h) && !buddy_search(b, &r, true, &h))
 			return false;
 	} else if (!buddy_search(b, &r, true, &h)) {
 		return false;
 	}
 take:;
-	uint64_t x = h.x, end = x + count;
-	KASSERT(x >= lo && end <= hi && h.s <= x && end <= h.e, "buddy: placement %llu outside bounds",
+	uint64_t x = h.start, end = x + count;
+	KASSERT(x >= lo && end <= hi && h.ext_start <= x && end <= h.ext_end, "buddy: placement %llu outside bounds",
 		(unsigned long long)x);
-	if (x == h.s && end < h.e) {
+	if (x == h.ext_start && end < h.ext_end) {
 		bm_move(&b->start, x, end);   /* the front of the extent (first fit): the record moves */
-		buddy_class_move(b, h.s, h.e - h.s, end, h.e - end);
+		buddy_class_move(b, h.ext_start, h.ext_end - h.ext_start, end, h.ext_end - end);
 	} else {
-		buddy_class_del(b, h.s, h.e - h.s);
-		if (x == h.s)
+		buddy_class_del(b, h.ext_start, h.ext_end - h.ext_start);
+		if (x == h.ext_start)
 			bm_clear(&b->start, x);
 		else {
 			bm_set(&b->end, x - 1);
-			buddy_class_add(b, h.s, x - h.s);
+			buddy_class_add(b, h.ext_start, x - h.ext_start);
 		}
-		if (end == h.e)
+		if (end == h.ext_end)
 			bm_clear(&b->end, end - 1);
 		else {
 			bm_set(&b->start, end);
-			buddy_class_add(b, end, h.e - end);
+			buddy_class_add(b, end, h.ext_end - end);
 		}
 	}
 	b->free_units -= count;

@@ -1,11 +1,13 @@
 /*
- * buddy_: a generic allocator of contiguous runs over unit indices [0, npages) (exact sizes, any
- * start unless the caller asks for a divisor or an alignment). Used for physical page frames (mm/phys.c) and
- * for the system PTE region (mm/syspte.c). Its metadata is one caller-provided block of
- * buddy_meta_bytes(npages) bytes (about 0.26 byte per unit) plus one word per unit that only the
- * free units lend it (their "slots", below).
+ * buddy_: the buddy allocator's contract (exact runs, natural alignment preferred, coalescing on
+ * free) kept over maximal free extents. It allocates contiguous runs over unit indices
+ * [0, npages), of exact sizes, at any start unless the caller asks for a divisor or an alignment;
+ * physical page frames (mm/phys.c) and each system PTE region (mm/syspte.c) are ones. Its metadata
+ * is one caller-provided block of buddy_meta_bytes(npages) bytes (about 0.26 byte per unit) plus
+ * one word per unit that only the free units lend it (their "slots", below).
  *
- * Not locked: callers serialise.
+ * Not locked: callers serialise. The structure's fields are private (mm/buddy_impl.h), for the
+ * allocator, the code that embeds one, and tests.
  */
 #ifndef BUDDY_H
 #define BUDDY_H
@@ -14,9 +16,7 @@
 
 #define BUDDY_MAX_ORDER 30           /* largest block: 2^30 units */
 #define BUDDY_ORDERS (BUDDY_MAX_ORDER + 1)
-#define BUDDY_LEVELS 6               /* 64-ary summary levels: up to 64^6 = 2^36 bits */
 #define BUDDY_MAX_PAGES (((uint64_t)1 << 31) - 1)   /* 8 TiB of 4 KiB units: records link 31-bit indices */
-#define BUDDY_CLASSES (4 * BUDDY_ORDERS)   /* free extent size classes (see mm/buddy.c) */
 #define BUDDY_TIGHT_ALIGNED 4        /* aligned/divisible placements: tight-fit candidates tried first */
 
 /*
@@ -29,30 +29,12 @@
  * if it was clear when the unit was freed (it may hold a stale record).
  */
 
-struct buddy {
-	uint64_t npages;      /* units managed: [0, npages) */
-	uint64_t origin;      /* absolute unit number of index 0; divisibility is judged on origin+index */
-	uint64_t free_units;  /* units currently free */
-	unsigned max_order;   /* largest order that fits in npages */
-	void *meta;           /* caller-provided metadata, buddy_meta_bytes(npages) bytes */
-	/* implementation-private fields follow (see the comment at the top of mm/buddy.c) */
-	struct buddy_bm {                             /* a bitmap with 64-ary summary levels, in meta */
-		uint64_t *lv[BUDDY_LEVELS];           /* level l: bit j set iff word j of level l-1 != 0 */
-		uint64_t nb[BUDDY_LEVELS];            /* bits per level */
-		unsigned nl;                          /* levels; the top one is one word */
-	} start, end;                                 /* a bit at each free extent's first / last unit */
-	uint64_t *slots;                              /* unit u's slot: slots[u << slot_shift] */
-	unsigned slot_shift;
-	uint64_t head[BUDDY_CLASSES];                 /* first extent of each class list */
-	uint64_t count[BUDDY_CLASSES];                /* free extents per class */
-	uint64_t hint[BUDDY_CLASSES];                 /* >= the longest free extent of each class */
-	uint64_t classmask[2];                        /* bit c set iff count[c] != 0 */
-	unsigned nclasses;                            /* classes in use for npages */
-	uint64_t probes;      /* extents the searches examined (phases A and C, bounded scans): tests */
-};
+struct buddy;
 
 /* Bytes of metadata buddy_init needs for npages units. */
 size_t buddy_meta_bytes(uint64_t npages);
+/* Units currently free. */
+uint64_t buddy_free_units(const struct buddy *b);
 
 /* Initialises b over [0, npages) with every unit allocated. meta: buddy_meta_bytes(npages) bytes,
  * 8-byte aligned; npages <= BUDDY_MAX_PAGES; slots and slot_shift locate the slots (above).

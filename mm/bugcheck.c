@@ -1,6 +1,10 @@
-/* Bug-check dispatch, names and parameter explanations; shared by the kernel and the host build. */
+/*
+ * Bug-check dispatch and the report decoder: one table with an explanation per code and subcode of
+ * mm/bugcheck_codes.h (tests/host/test_bugcheck.c checks that none is missing). Shared by the
+ * kernel and the host build.
+ */
 #include "bugcheck.h"
-#include "mdl.h"
+#include "testhooks.h"
 
 static bugcheck_hook_t bugcheck_hook;
 struct bugcheck_record bugcheck_last;
@@ -31,89 +35,132 @@ void KeBugCheckEx(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t
 	bugcheck_fatal(code, p1, p2, p3, p4);
 }
 
+/* A code's entry and a subcode's entry: the name is spelt once, in mm/bugcheck_codes.h. */
+#define CODE(name, text) { name, false, 0, &#name[9], text }   /* #name without "BUGCHECK_" */
+#define SUB(code, name, text) { code, true, name, #name, text }
+
+static const struct bugcheck_desc bugcheck_table[] = {
+	CODE(BUGCHECK_SPIN_LOCK_ALREADY_OWNED, "a CPU took a spin lock it already holds, which would never return "
+	     "(P1 the lock, P2 the CPU, P3 the lock's rank, P4 the lock's name)"),
+	CODE(BUGCHECK_SPIN_LOCK_NOT_OWNED, "a CPU released a spin lock it does not hold "
+	     "(P1 the lock, P2 the CPU, P3 the owner: its CPU + 1, 0 when free, P4 the lock's name)"),
+	CODE(BUGCHECK_MEMORY_MANAGEMENT, "a memory-management rule was broken: P1 says which"),
+	CODE(BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, "P1 exception vector, P2 faulting RIP, P3 error code, P4 CR2"),
+	CODE(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA,
+	     "P1 address referenced, P2 0 read / 1 write / 0x10 instruction fetch, P3 faulting RIP, P4 reservation base or 0"),
+	CODE(BUGCHECK_BAD_POOL_CALLER, "a pool call was misused: P1 says how"),
+	CODE(BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, "the verifier caught a violation: P1 says which"),
+	CODE(BUGCHECK_SYSTEM_PTE_MISUSE, "a reserved-mapping call was misused: P1 says how"),
+
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_FREE_WRONG_TAG,
+	    "MmFreeMappingAddress: tag differs from the owner's (P2 address, P3 caller's tag, P4 owner's tag)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_FREE_NOT_START,
+	    "MmFreeMappingAddress: not the start of a live reservation (P2 address, P3 caller's tag)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
+	    "MmFreeMappingAddress: pages still mapped (P2 first mapped address, P3 tag, P4 pages mapped)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_MAP_WRONG_TAG,
+	    "MmMapLockedPagesWithReservedMapping: tag differs (P2 address, P3 caller's tag, P4 owner's tag)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_MAP_NO_RESERVATION,
+	    "MmMapLockedPagesWithReservedMapping: address in no live reservation (P2 address, P3 tag)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED,
+	    "MmMapLockedPagesWithReservedMapping: target already mapped (P2 address, P3 first mapped, P4 last of span)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_WRONG_TAG,
+	    "MmUnmapReservedMapping: tag differs (P2 address, P3 caller's tag, P4 owner's tag)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED,
+	    "MmUnmapReservedMapping: address in no reservation or not mapped (P2 address, P3 tag)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_PAST_END,
+	    "MmUnmapReservedMapping: span runs past the reservation (P2 address, P3 pages to end, P4 pages asked)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_HOLE,
+	    "MmUnmapReservedMapping: a page in the span is not mapped (P2 first unmapped address)"),
+	SUB(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING,
+	    "MmUnmapReservedMapping or MmUnmapLockedPages: span cuts a mapping (P2 address, P3 first page of the cut "
+	    "mapping, P4 pages asked)"),
+
+	SUB(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_DOUBLE_FREE,
+	    "pool block freed already: its header says free, or its page is free memory (P3 block header or 0, P4 address)"),
+	SUB(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_WRONG_TAG,
+	    "ExFreePoolWithTag: tag differs (P2 address, P3 allocator's tag, P4 caller's tag)"),
+	SUB(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_NOT_POOL,
+	    "freeing memory the pool does not hold: never did, or its page now serves another user (P2 address)"),
+	SUB(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_BAD_ADDRESS,
+	    "freeing NULL, an address inside a pool block, or a slab address that starts no block (P2 address)"),
+
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_RANGE,
+	    "IoBuildPartialMdl: range outside the source MDL (P2 address, P3 length, P4 source)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL,
+	    "MmFreePagesFromMdl: MDL mapped, partial, from pool or already freed (P2 MDL, P3 flags)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE,
+	    "MmFreePagesFromMdl: a frame that is not allocated: unmanaged, free, or listed twice (P2 MDL, P3 PFN, P4 index)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM,
+	    "IoBuildPartialMdl: target MDL too small (P2 target, P3 pages needed)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_BYTE_OFFSET,
+	    "malformed MDL: ByteOffset >= 4096 (P2 MDL, P3 ByteOffset)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_START_VA,
+	    "malformed MDL: StartVa not page aligned (P2 MDL, P3 StartVa)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_BYTE_COUNT,
+	    "malformed MDL: ByteCount 0 where bytes are needed, or above 4 GiB - 4 KiB (P2 MDL, P3 ByteCount)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_RANGE,
+	    "malformed MDL: its range wraps past the top of the address space (P2 MDL, P3 StartVa, P4 ByteCount)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_SIZE,
+	    "malformed MDL: Size cannot hold the PFNs of its span (P2 MDL, P3 Size, P4 bytes needed)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_FLAGS,
+	    "malformed MDL: flags no MDL can have, or MappedSystemVa contradicting them (P2 MDL, P3 MdlFlags, P4 "
+	    "MappedSystemVa)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_FRAME,
+	    "malformed MDL: a frame beyond the physical address width (P2 MDL, P3 PFN, P4 index)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BUILD_BAD_MDL,
+	    "MmBuildMdlForNonPagedPool: MDL already locked, mapped, pool or partial (P2 MDL, P3 MdlFlags)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, PHYS_BUGCHECK_BAD_FREE,
+	    "phys_free: frames not allocated: unaligned, none, unmanaged or free (P2 address, P3 pages, P4 frame at fault)"),
+	SUB(BUGCHECK_MEMORY_MANAGEMENT, VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED,
+	    "verifier: a free page was written (P2 address, P3 value found, P4 pattern)"),
+
+	SUB(BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION, LOCK_BUGCHECK_ORDER,
+	    "a spin lock taken out of the lock order: a lock of its rank or above is held (P2 the lock, P3 its rank, "
+	    "P4 the ranks held, bit r for rank r)"),
+};
+
+/* True when code's P1 is a subcode (some entry of the table is one of its subcodes). */
+static bool bugcheck_has_subcodes(uint32_t code)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(bugcheck_table); i++)
+		if (bugcheck_table[i].code == code && bugcheck_table[i].has_sub)
+			return true;
+	return false;
+}
+
+/* The table's entry for (code, has_sub, sub), or NULL. */
+static const struct bugcheck_desc *bugcheck_find(uint32_t code, bool has_sub, uint64_t sub)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(bugcheck_table); i++) {
+		const struct bugcheck_desc *d = &bugcheck_table[i];
+		if (d->code == code && d->has_sub == has_sub && (!has_sub || d->sub == sub))
+			return d;
+	}
+	return NULL;
+}
+
+const struct bugcheck_desc *bugcheck_describe(uint32_t code, uint64_t p1)
+{
+	return bugcheck_find(code, bugcheck_has_subcodes(code), p1);
+}
+
 const char *bugcheck_name(uint32_t code)
 {
-	switch (code) {
-	case BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA: return "PAGE_FAULT_IN_NONPAGED_AREA";
-	case BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED: return "KMODE_EXCEPTION_NOT_HANDLED";
-	case BUGCHECK_UNEXPECTED_KERNEL_MODE_TRAP: return "UNEXPECTED_KERNEL_MODE_TRAP";
-	case BUGCHECK_SYSTEM_PTE_MISUSE: return "SYSTEM_PTE_MISUSE";
-	case BUGCHECK_BAD_POOL_CALLER: return "BAD_POOL_CALLER";
-	case BUGCHECK_MEMORY_MANAGEMENT: return "MEMORY_MANAGEMENT";
-	case BUGCHECK_MANUALLY_INITIATED_CRASH: return "MANUALLY_INITIATED_CRASH";
-	default: return "UNKNOWN";
-	}
+	const struct bugcheck_desc *d = bugcheck_find(code, false, 0);
+	return d ? d->name : "UNKNOWN";
 }
 
-/* Subcodes of SYSTEM_PTE_MISUSE, as in docs/contract.md. */
-static const char *bugcheck_explain_pte_misuse(uint64_t sub)
+const char *bugcheck_subcode_name(uint32_t code, uint64_t p1)
 {
-	switch (sub) {
-	case 0x101: return "MmFreeMappingAddress: tag differs from the owner's (P2 address, P3 caller's tag, P4 owner's tag)";
-	case 0x102: return "MmFreeMappingAddress: not the start of a live reservation (P2 address, P3 caller's tag)";
-	case 0x103: return "MmFreeMappingAddress: pages still mapped (P2 first mapped address, P3 tag, P4 pages mapped)";
-	case 0x104: return "MmMapLockedPagesWithReservedMapping: tag differs (P2 address, P3 caller's tag, P4 owner's tag)";
-	case 0x105: return "MmMapLockedPagesWithReservedMapping: address in no live reservation (P2 address, P3 tag)";
-	case 0x107: return "MmMapLockedPagesWithReservedMapping: target already mapped (P2 address, P3 first mapped, P4 last of span)";
-	case 0x108: return "MmUnmapReservedMapping: tag differs (P2 address, P3 caller's tag, P4 owner's tag)";
-	case 0x109: return "MmUnmapReservedMapping: address in no reservation or not mapped (P2 address, P3 tag)";
-	case 0x10A: return "MmUnmapReservedMapping: span runs past the reservation (P2 address, P3 pages to end, P4 pages asked)";
-	case 0x10B: return "MmUnmapReservedMapping: a page in the span is not mapped (P2 first unmapped address)";
-	case 0x10C: return "MmUnmapReservedMapping: span cuts a mapping (P2 address, P3 first page of the cut mapping, P4 pages asked)";
-	default: return "unknown SYSTEM_PTE_MISUSE subcode";
-	}
-}
-
-/* Subcodes of BAD_POOL_CALLER (mm/pool.h). */
-static const char *bugcheck_explain_pool(uint64_t sub)
-{
-	switch (sub) {
-	case 0x07: return "pool block freed already: its header says free, or its page is free memory (P3 block header or 0, P4 address)";
-	case 0x0A: return "ExFreePoolWithTag: tag differs (P2 address, P3 allocator's tag, P4 caller's tag)";
-	case 0x42: return "freeing memory the pool does not hold: never did, or its page now serves another user (P2 address)";
-	case 0x46: return "freeing NULL, an address inside a pool block, or a slab address that starts no block (P2 address)";
-	default: return "unknown BAD_POOL_CALLER subcode";
-	}
-}
-
-/* MEMORY_MANAGEMENT subcodes for a malformed MDL (mm/mdl.h): P2 is always the MDL. */
-static const char *bugcheck_explain_mdl(uint64_t sub)
-{
-	switch (sub) {
-	case MDL_BUGCHECK_BAD_BYTE_OFFSET: return "malformed MDL: ByteOffset >= 4096 (P2 MDL, P3 ByteOffset)";
-	case MDL_BUGCHECK_BAD_START_VA: return "malformed MDL: StartVa not page aligned (P2 MDL, P3 StartVa)";
-	case MDL_BUGCHECK_BAD_BYTE_COUNT: return "malformed MDL: ByteCount 0 where bytes are needed, or above 4 GiB - 4 KiB (P2 MDL, P3 ByteCount)";
-	case MDL_BUGCHECK_BAD_RANGE: return "malformed MDL: its range wraps past the top of the address space (P2 MDL, P3 StartVa, P4 ByteCount)";
-	case MDL_BUGCHECK_BAD_SIZE: return "malformed MDL: Size cannot hold the PFNs of its span (P2 MDL, P3 Size, P4 bytes needed)";
-	case MDL_BUGCHECK_BAD_FLAGS: return "malformed MDL: flags no MDL can have, or MappedSystemVa contradicting them (P2 MDL, P3 MdlFlags, P4 MappedSystemVa)";
-	case MDL_BUGCHECK_BAD_FRAME: return "malformed MDL: a frame beyond the physical address width (P2 MDL, P3 PFN, P4 index)";
-	case MDL_BUGCHECK_BUILD_BAD_MDL: return "MmBuildMdlForNonPagedPool: MDL already locked, mapped, pool or partial (P2 MDL, P3 MdlFlags)";
-	default: return "unknown MEMORY_MANAGEMENT subcode";
-	}
-}
-
-/* Subcodes of MEMORY_MANAGEMENT (mm/pool.h, mm/phys.h, mm/mdl.h, mm/verifier.h). */
-static const char *bugcheck_explain_mm(uint64_t sub)
-{
-	switch (sub) {
-	case 0x4D440001: return "IoBuildPartialMdl: range outside the source MDL (P2 address, P3 length, P4 source)";
-	case 0x4D440002: return "MmFreePagesFromMdl: MDL mapped, partial, from pool or already freed (P2 MDL, P3 flags)";
-	case 0x4D440003: return "MmFreePagesFromMdl: a frame that is not allocated: unmanaged, free, or listed twice (P2 MDL, P3 PFN, P4 index)";
-	case 0x4D440004: return "IoBuildPartialMdl: target MDL too small (P2 target, P3 pages needed)";
-	case 0x50480001: return "phys_free: frames not allocated: unaligned, none, unmanaged or free (P2 address, P3 pages, P4 frame at fault)";
-	case 0x5A01: return "verifier: a free page was written (P2 address, P3 value found, P4 pattern)";
-	default: return bugcheck_explain_mdl(sub);
-	}
+	const struct bugcheck_desc *d = bugcheck_has_subcodes(code) ? bugcheck_find(code, true, p1) : NULL;
+	return d ? d->name : NULL;
 }
 
 const char *bugcheck_explain(uint32_t code, uint64_t p1)
 {
-	switch (code) {
-	case BUGCHECK_BAD_POOL_CALLER: return bugcheck_explain_pool(p1);
-	case BUGCHECK_MEMORY_MANAGEMENT: return bugcheck_explain_mm(p1);
-	case BUGCHECK_SYSTEM_PTE_MISUSE: return bugcheck_explain_pte_misuse(p1);
-	case BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA: return "P1 address referenced, P2 1 if write / 0x10 if execute, P3 faulting RIP, P4 reservation base or 0";
-	case BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED: return "P1 exception vector, P2 faulting RIP, P3 error code, P4 CR2";
-	default: return "";
-	}
+	const struct bugcheck_desc *d = bugcheck_describe(code, p1);
+	if (d)
+		return d->explain;
+	return bugcheck_has_subcodes(code) ? "unknown subcode of this code" : "";
 }

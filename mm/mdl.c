@@ -25,6 +25,7 @@
 #include "pt.h"
 #include "phys.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "arch_mm.h"
 #include "bugcheck.h"
 #include "kassert.h"
@@ -41,13 +42,20 @@ STATIC_ASSERT(offsetof(MDL, StartVa) == 0x20, "MDL.StartVa");
 STATIC_ASSERT(offsetof(MDL, ByteCount) == 0x28, "MDL.ByteCount");
 STATIC_ASSERT(offsetof(MDL, ByteOffset) == 0x2C, "MDL.ByteOffset");
 STATIC_ASSERT(sizeof(PFN_NUMBER) == 8, "PFN_NUMBER is 64-bit");
+STATIC_ASSERT(MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_BYTE_OFFSET == MDL_BUGCHECK_BAD_BYTE_OFFSET &&
+	      MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_START_VA == MDL_BUGCHECK_BAD_START_VA &&
+	      MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_BYTE_COUNT == MDL_BUGCHECK_BAD_BYTE_COUNT &&
+	      MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_RANGE == MDL_BUGCHECK_BAD_RANGE &&
+	      MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_SIZE == MDL_BUGCHECK_BAD_SIZE &&
+	      MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_FLAGS == MDL_BUGCHECK_BAD_FLAGS &&
+	      MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_FRAME == MDL_BUGCHECK_BAD_FRAME,
+	      "the validator's subcodes are MDL_BUGCHECK_INVALID_BASE + enum mdl_invalid");
 
 #define MDL_ALLOC_MAX_BYTES MDL_MAX_BYTES   /* WDK: at most 4 GiB - PAGE_SIZE per call */
 #define MDL_ALLOC_FLAGS_KNOWN (MM_DONT_ZERO_ALLOCATION | MM_ALLOCATE_FROM_LOCAL_NODE_ONLY | \
 			       MM_ALLOCATE_FULLY_REQUIRED | MM_ALLOCATE_NO_WAIT | MM_ALLOCATE_PREFER_CONTIGUOUS | \
 			       MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS | MM_ALLOCATE_FAST_LARGE_PAGES)
 #define MDL_LARGE_PAGE_BYTES SIZE_2M     /* FAST_LARGE_PAGES chunks are multiples of this */
-#define MDL_FAULT_READ 0                 /* 0x50 P2: the reference was a read */
 /* Flags IoBuildPartialMdl copies from the source (as Windows). */
 #define MDL_PARTIAL_INHERITED (MDL_SOURCE_IS_NONPAGED_POOL | MDL_IO_PAGE_READ | MDL_IO_SPACE)
 /* Flags of an MDL that already describes pages: MmBuildMdlForNonPagedPool refuses them (as Windows asserts). */
@@ -81,7 +89,7 @@ static bool mdl_span64(vaddr_t va, uint64_t len, uint64_t *pages)
 /* A NULL MDL dereferenced: bug check 0x50 naming address 0 and the caller. */
 void mdl_null_bugcheck(void *caller)
 {
-	KeBugCheckEx(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0, MDL_FAULT_READ, (uint64_t)caller, 0);
+	KeBugCheckEx(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0, PF_NONPAGED_READ, (uint64_t)caller, 0);
 }
 
 /* Exclusive end for phys_alloc of an inclusive HighAddress. */
@@ -295,7 +303,7 @@ static void mdl_unmap_own(PMDL mdl)
 	struct syspte_info info;
 	if (!(mdl_flags(mdl) & MDL_MAPPED_TO_SYSTEM_VA) || !mdl->MappedSystemVa)
 		return;
-	if (syspte_lookup((vaddr_t)mdl->MappedSystemVa, &info) && info.tag == MDL_TAG_MAP &&
+	if (syspte_lookup(reserved_region(), (vaddr_t)mdl->MappedSystemVa, &info) && info.tag == MDL_TAG_MAP &&
 	    info.base == (vaddr_t)mdl->MappedSystemVa)
 		MmUnmapLockedPages((char *)mdl->MappedSystemVa + mdl->ByteOffset, mdl);
 }
@@ -365,8 +373,8 @@ VOID MmBuildMdlForNonPagedPool(PMDL Mdl)
 	for (uint64_t i = 0; i < n; i++) {   /* validate every page before writing anything */
 		vaddr_t va = start + (i << PAGE_SHIFT);   /* no wrap: the MDL is valid */
 		if (!pt_query(mdl_kernel_pt, va, &pa, NULL, NULL)) {
-			KeBugCheckEx(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va, MDL_FAULT_READ, (uint64_t)caller,
-				     syspte_reservation_base(va));
+			KeBugCheckEx(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, va, PF_NONPAGED_READ, (uint64_t)caller,
+				     syspte_reservation_base(reserved_region(), va));
 			return;
 		}
 	}
@@ -688,16 +696,16 @@ VOID MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList)
 		return;
 	vaddr_t va = (vaddr_t)PAGE_ALIGN(BaseAddress);
 	uint64_t n = mdl_pages(mdl);
-	bool ours = syspte_lookup(va, &info) && info.tag == MDL_TAG_MAP;
+	bool ours = syspte_lookup(reserved_region(), va, &info) && info.tag == MDL_TAG_MAP;
 	if (ours && (info.base != va || info.npages != n)) {
-		KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C, (uint64_t)BaseAddress, info.base, n);
+		KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, (uint64_t)BaseAddress, info.base, n);
 		return;
 	}
 	uint64_t mapped_before = ours ? info.mapped : 0;
 	MmUnmapReservedMapping(BaseAddress, MDL_TAG_MAP, mdl);
 	/* Free the reservation only when this unmap emptied it: after an intercepted bug check
 	 * nothing changed, and an empty reservation stays for MmFreeMappingAddress. */
-	if (mapped_before && syspte_lookup(va, &info) && info.tag == MDL_TAG_MAP && info.base == va && info.mapped == 0)
+	if (mapped_before && syspte_lookup(reserved_region(), va, &info) && info.tag == MDL_TAG_MAP && info.base == va && info.mapped == 0)
 		MmFreeMappingAddress((PVOID)va, MDL_TAG_MAP);
 }
 

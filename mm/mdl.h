@@ -24,6 +24,9 @@
 
 #include "wdm.h"
 #include "types.h"
+#include "pool.h"
+
+struct pt;
 
 #define MDL_MAX_BYTES ((1ULL << 32) - PAGE_SIZE)   /* WDK: an MDL describes at most 4 GiB - PAGE_SIZE */
 
@@ -55,20 +58,22 @@ struct mdl_fault {
 };
 
 /*
- * MEMORY_MANAGEMENT (0x1A) parameter 1 for a malformed MDL passed to a call that cannot return an
- * error: MDL_BUGCHECK_INVALID_BASE + enum mdl_invalid, P2 the MDL, P3 and P4 struct mdl_fault.
+ * A malformed MDL passed to a call that cannot return an error is bug check 0x1A, P1
+ * MDL_BUGCHECK_INVALID_BASE + enum mdl_invalid (MDL_BUGCHECK_BAD_BYTE_OFFSET ..
+ * MDL_BUGCHECK_BAD_FRAME, mm/bugcheck_codes.h), P2 the MDL, P3 and P4 struct mdl_fault.
  */
-#define MDL_BUGCHECK_INVALID_BASE  0x4D440100u
-#define MDL_BUGCHECK_BAD_BYTE_OFFSET (MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_BYTE_OFFSET) /* 0x4D440101 */
-#define MDL_BUGCHECK_BAD_START_VA    (MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_START_VA)    /* 0x4D440102 */
-#define MDL_BUGCHECK_BAD_BYTE_COUNT  (MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_BYTE_COUNT)  /* 0x4D440103 */
-#define MDL_BUGCHECK_BAD_RANGE       (MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_RANGE)       /* 0x4D440104 */
-#define MDL_BUGCHECK_BAD_SIZE        (MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_SIZE)        /* 0x4D440105 */
-#define MDL_BUGCHECK_BAD_FLAGS       (MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_FLAGS)       /* 0x4D440106 */
-#define MDL_BUGCHECK_BAD_FRAME       (MDL_BUGCHECK_INVALID_BASE + MDL_INVALID_FRAME)       /* 0x4D440107 */
-/* MmBuildMdlForNonPagedPool on an MDL that already describes pages (locked, mapped, pool or
- * partial), as Windows asserts: P2 MDL, P3 MdlFlags, P4 0. */
-#define MDL_BUGCHECK_BUILD_BAD_MDL   0x4D440108u
+
+/* Pool tags of the MDL toolkit's own memory. */
+#define MDL_TAG_IO    POOL_TAG4('M', 'd', 'l', ' ')  /* MDL structures from IoAllocateMdl */
+#define MDL_TAG_PAGES POOL_TAG4('M', 'd', 'l', 'P')  /* MDL structures from MmAllocatePagesForMdl[Ex] */
+#define MDL_TAG_MAP   POOL_TAG4('M', 'd', 'l', 'M')  /* reservations made by MmMapLockedPagesSpecifyCache */
+
+/*
+ * The kernel address space MmBuildMdlForNonPagedPool translates kernel virtual addresses through.
+ * mm_init registers the kernel's tables (kernel/mminit.c); a host machine registers its own.
+ */
+void mm_set_kernel_pt(struct pt *pt);
+struct pt *mm_get_kernel_pt(void);
 
 /* Pages the MDL spans: ADDRESS_AND_SIZE_TO_SPAN_PAGES(StartVa + ByteOffset, ByteCount), in 64 bits. */
 uint64_t mdl_span_pages(const MDL *mdl);

@@ -6,6 +6,7 @@
  * page twice. The two usable sets (now, and loader-later) are disjoint by construction.
  */
 #include "phys.h"
+#include "buddy_impl.h"
 #include "efi_mmap.h"
 #include "arch_mm.h"
 #include "spinlock.h"
@@ -13,6 +14,7 @@
 #include "kassert.h"
 #include "verifier.h"
 #include "bugcheck.h"
+#include "testhooks.h"
 
 /* Frames from here up are ignored wherever a map claims them: the buddy's limit (2^31 - 1 frames,
  * 8 TiB), below the architectural 52-bit physical limit. */
@@ -26,7 +28,7 @@ struct phys_range {
 };
 
 static struct buddy phys_buddy;
-static spinlock_t phys_lock = SPINLOCK_INIT;
+static spinlock_t phys_lock = SPINLOCK_INIT(LOCK_RANK_PHYS, "phys");
 static struct phys_stats phys_st;
 static uint64_t phys_budget = UINT64_MAX;   /* fault injection: cap on allocated_pages */
 static struct phys_range phys_managed[PHYS_MAX_RANGES];
@@ -440,7 +442,7 @@ int phys_check(void)
 	uint64_t f = spin_lock(&phys_lock);
 	int r = buddy_check(&phys_buddy);
 	struct phys_stats s = phys_st;
-	uint64_t bfree = phys_buddy.free_units;
+	uint64_t bfree = buddy_free_units(&phys_buddy);
 	spin_unlock(&phys_lock, f);
 	if (r)
 		return r;
@@ -493,7 +495,7 @@ void phys_for_each_managed(void (*fn)(paddr_t pa, uint64_t npages, void *arg), v
 void phys_reset(void)
 {
 	phys_buddy = (struct buddy){ 0 };
-	phys_lock = (spinlock_t)SPINLOCK_INIT;
+	spin_init(&phys_lock, LOCK_RANK_PHYS, "phys");
 	phys_st = (struct phys_stats){ 0 };
 	phys_budget = UINT64_MAX;
 	phys_clipped = 0;

@@ -25,11 +25,6 @@
 
 #define PHYS_MAX_RANGES 2048   /* descriptors considered; a longer map is a clear panic */
 
-/* MEMORY_MANAGEMENT (0x1A) parameter 1 of a phys_free misuse: P2 the address given, P3 the pages
- * given, P4 the frame at fault as a physical address: the first one the allocator may not hold,
- * else the first free one (the address itself when it is not page aligned or the count is 0). */
-#define PHYS_BUGCHECK_BAD_FREE 0x50480001u
-
 struct phys_stats {
 	uint64_t usable_pages;     /* every page that is or will be the allocator's to manage */
 	uint64_t free_pages;
@@ -72,13 +67,6 @@ void phys_free(paddr_t pa, uint64_t npages);
  * + n / 64); allocates nothing. For MmFreePagesFromMdl, which bug-checks on false.
  */
 bool phys_free_frames(const uint64_t *pfn, uint64_t n, uint64_t *bad);
-
-/*
- * Fault injection for exhaustion tests: from now on allocations fail once allocated_pages would
- * exceed `pages` (UINT64_MAX: no budget). Lets the boot suite drive every "out of memory" path
- * without touching all RAM, so its cost does not grow with the machine.
- */
-void phys_set_budget(uint64_t pages);
 
 void phys_get_stats(struct phys_stats *st);
 bool phys_is_free(paddr_t pa, uint64_t npages);

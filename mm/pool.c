@@ -13,6 +13,7 @@
 #include "bugcheck.h"
 #include "kassert.h"
 #include "kprintf.h"
+#include "verifier.h"
 
 #define POOL_SLAB_HDR 32u                 /* slab header at the start of each slab page */
 #define POOL_BLOCK_HDR 16u                /* header before each small block's data */
@@ -81,7 +82,7 @@ static struct {
 	uint64_t tags_used;
 	uint64_t internal_live;           /* large-block records */
 	struct pool_stats st;
-} pool;
+} pool = { .lock = SPINLOCK_INIT(LOCK_RANK_POOL, "pool") };
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -400,6 +401,13 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 
 /* ---------------------------------------------------------------- allocation and free */
 
+/* In verifier mode, checks every invariant of the pool after an allocation or a free. */
+static void pool_verify(void)
+{
+	if (mm_verifier)
+		KASSERT(pool_check() == 0, "verifier: pool inconsistent");
+}
+
 void *pool_alloc(size_t n, uint32_t tag)
 {
 	if (n == 0)
@@ -415,12 +423,14 @@ void *pool_alloc(size_t n, uint32_t tag)
 		pool.st.failures++;
 	}
 	spin_unlock(&pool.lock, f);
+	pool_verify();
 	return p;
 }
 
 /* Validates and frees p under the lock; false with the BAD_POOL_CALLER parameters in m. */
 static bool pool_free_locked(void *p, uint32_t tag, bool check_tag, struct pool_misuse *m)
 {
+	spin_assert_held(&pool.lock);
 	vaddr_t v = (vaddr_t)p;
 	uint64_t bytes;
 	uint32_t owner;
@@ -453,6 +463,8 @@ void pool_free(void *p, uint32_t tag, bool check_tag)
 	spin_unlock(&pool.lock, f);
 	if (!ok)
 		KeBugCheckEx(BUGCHECK_BAD_POOL_CALLER, m.p1, m.p2, m.p3, m.p4);
+	else
+		pool_verify();
 }
 
 bool pool_block_info(const void *p, size_t *size, uint32_t *tag)
@@ -710,5 +722,5 @@ void pool_dump(void)
  * physical memory is being replaced (host_machine_create); nothing is handed back. */
 void pool_reset(void)
 {
-	pool = (typeof(pool)){ .lock = SPINLOCK_INIT };
+	pool = (typeof(pool)){ .lock = SPINLOCK_INIT(LOCK_RANK_POOL, "pool") };
 }

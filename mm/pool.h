@@ -16,15 +16,14 @@
  *  - One spinlock (interrupts disabled) guards everything; bug checks are raised after it is
  *    dropped, and every misuse is detected before anything changes.
  *
- * Misuse of ExFreePool[WithTag] is bug check 0xC2 BAD_POOL_CALLER with P1 one of POOL_BUGCHECK_*.
+ * Misuse of ExFreePool[WithTag] is bug check 0xC2 BAD_POOL_CALLER with P1 one of POOL_BUGCHECK_*
+ * (mm/bugcheck_codes.h).
  * Allocation never bug-checks: it returns NULL for 0 bytes, an unknown pool type, or no memory.
  */
 #ifndef POOL_H
 #define POOL_H
 
 #include "types.h"
-
-struct pt;
 
 /* A tag from its four characters in memory order: POOL_TAG4('M','d','l',' ') shows as "Mdl ". */
 #define POOL_TAG4(a, b, c, d) \
@@ -33,12 +32,6 @@ struct pt;
 #define POOL_ALIGN 16u            /* every block's data is aligned to this */
 #define POOL_SMALL_MAX 2016u      /* largest request served from a slab; larger ones take whole pages */
 #define POOL_CLASSES 8u           /* small size classes */
-
-/* BAD_POOL_CALLER (0xC2) parameter 1 values, with Windows' meanings and parameters. */
-#define POOL_BUGCHECK_DOUBLE_FREE 0x07  /* freed already (header says free, or the page is free memory): P2 0, P3 block header (state | tag << 32) or 0, P4 address */
-#define POOL_BUGCHECK_WRONG_TAG   0x0A  /* ExFreePoolWithTag tag differs: P2 address, P3 allocator's tag, P4 caller's tag */
-#define POOL_BUGCHECK_NOT_POOL    0x42  /* memory the pool does not hold (never did, or now another user's): P2 address, P3 0, P4 0 */
-#define POOL_BUGCHECK_BAD_ADDRESS 0x46  /* NULL, inside a live block (small or large), or in a slab but not a block start: P2 address, P3 0, P4 0 */
 
 struct pool_tag_total {
 	uint32_t tag;
@@ -81,23 +74,5 @@ bool pool_tag_get(uint32_t tag, struct pool_tag_total *out);
 uint64_t pool_check(void);
 /* Prints the classes, the large blocks count and the per-tag table. */
 void pool_dump(void);
-
-/*
- * The kernel address space mm/ translates kernel virtual addresses through (MmBuildMdlForNonPagedPool).
- * The kernel calls mm_set_kernel_pt(&kernel_pt) once its tables are live; host tests pass their own.
- */
-void mm_set_kernel_pt(struct pt *pt);
-struct pt *mm_get_kernel_pt(void);
-
-/* ---- the MDL toolkit's choices (mm/mdl.c), exposed for tests ---- */
-#define MDL_TAG_IO    POOL_TAG4('M', 'd', 'l', ' ')  /* MDL structures from IoAllocateMdl */
-#define MDL_TAG_PAGES POOL_TAG4('M', 'd', 'l', 'P')  /* MDL structures from MmAllocatePagesForMdl[Ex] */
-#define MDL_TAG_MAP   POOL_TAG4('M', 'd', 'l', 'M')  /* reservations made by MmMapLockedPagesSpecifyCache */
-
-/* MEMORY_MANAGEMENT (0x1A) parameter 1 values raised by the MDL toolkit. */
-#define MDL_BUGCHECK_PARTIAL_RANGE 0x4D440001u /* IoBuildPartialMdl range outside the source: P2 VirtualAddress, P3 Length, P4 source MDL */
-#define MDL_BUGCHECK_FREE_BAD_MDL  0x4D440002u /* MmFreePagesFromMdl on an MDL it cannot free: P2 MDL, P3 MdlFlags, P4 0 */
-#define MDL_BUGCHECK_FREE_BAD_PAGE 0x4D440003u /* MmFreePagesFromMdl on a frame not allocated: P2 MDL, P3 PFN, P4 index */
-#define MDL_BUGCHECK_PARTIAL_ROOM  0x4D440004u /* IoBuildPartialMdl target (from the pool) too small: P2 target, P3 pages needed, P4 0 */
 
 #endif

@@ -1,13 +1,15 @@
 /*
- * The WDK layer of reserved mappings: argument rules of docs/contract.md, MDL bookkeeping, and misuse
- * turned into bug check 0xDA (SYSTEM_PTE_MISUSE). The work itself is mm/syspte.c's. MDLs are
- * checked by mm/mdl.c's validator (mdl_validate, rules in mm/mdl.h) before any field is trusted.
+ * The WDK layer of reserved mappings: the argument rules of docs/contract.md that concern the
+ * arguments alone, and the MDL's bookkeeping. The work, the checks against the region's state and
+ * their bug checks (0xDA) are the system PTE region's (mm/syspte*.c); this layer calls it once per
+ * call, on the region registered with reserved_set_region. MDLs are checked by mm/mdl.c's
+ * validator (mdl_validate, rules in mm/mdl.h) before any field is trusted.
  */
 #include "wdm.h"
 #include "mdl.h"
 #include "reserved.h"
 #include "syspte.h"
-#include "bugcheck.h"
+#include "kassert.h"
 
 #define RESERVE_MAX_BYTES (1ULL << 32)   /* [ours] >= 4 GiB fails: an MDL never spans that much */
 
@@ -26,9 +28,16 @@ int reserved_cache_type(MEMORY_CACHING_TYPE t)
 	return ((unsigned)t < MmMaximumCacheType) ? (int)reserved_cache_types[t] : -1;
 }
 
-static void reserved_bugcheck(const struct syspte_misuse *m)
+static struct syspte_region *reserved_sysptes;
+
+void reserved_set_region(struct syspte_region *r) { reserved_sysptes = r; }
+struct syspte_region *reserved_region(void) { return reserved_sysptes; }
+
+/* The region the calls work on; a call before there is one is a kernel bug (asserted). */
+static struct syspte_region *reserved_the_region(void)
 {
-	KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, m->subcode, m->p2, m->p3, m->p4);
+	KASSERT(reserved_sysptes, "a reserved-mapping call before the system PTE region exists");
+	return reserved_sysptes;
 }
 
 PVOID MmAllocateMappingAddressEx(SIZE_T NumberOfBytes, ULONG PoolTag, ULONG Flags)
@@ -37,7 +46,8 @@ PVOID MmAllocateMappingAddressEx(SIZE_T NumberOfBytes, ULONG PoolTag, ULONG Flag
 	    NumberOfBytes >= RESERVE_MAX_BYTES)
 		return NULL;
 	uint64_t pages = (NumberOfBytes + PAGE_SIZE - 1) >> WDK_PAGE_SHIFT;
-	return (PVOID)syspte_reserve(pages, PoolTag, (Flags & MM_MAPPING_ADDRESS_DIVISIBLE) ? SYSPTE_FLAG_DIVISIBLE : 0);
+	return (PVOID)syspte_reserve(reserved_the_region(), pages, PoolTag,
+				     (Flags & MM_MAPPING_ADDRESS_DIVISIBLE) ? SYSPTE_FLAG_DIVISIBLE : 0);
 }
 
 PVOID MmAllocateMappingAddress(SIZE_T NumberOfBytes, ULONG PoolTag)
@@ -45,22 +55,25 @@ PVOID MmAllocateMappingAddress(SIZE_T NumberOfBytes, ULONG PoolTag)
 	return MmAllocateMappingAddressEx(NumberOfBytes, PoolTag, 0);
 }
 
+/* MmFreeMappingAddress: the region's checks and bug checks (0x102, 0x101, 0x103), in that order. */
 VOID MmFreeMappingAddress(PVOID BaseAddress, ULONG PoolTag)
 {
-	struct syspte_misuse m;
-	vaddr_t va = (vaddr_t)BaseAddress & ~PAGE_MASK;
-	if (syspte_release(va, PoolTag, &m) == SYSPTE_MISUSE) {
-		if (m.subcode != 0x103)
-			m.p2 = (vaddr_t)BaseAddress;
-		reserved_bugcheck(&m);
-	}
+	syspte_release(reserved_the_region(), (vaddr_t)BaseAddress, PoolTag);
 }
 
+/*
+ * MmMapLockedPagesWithReservedMapping: one call into the region, which checks the address and the
+ * tag first (0x105, 0x104), then the NULL cases this layer found in the MDL and the cache type
+ * (pfns NULL), then the span. The MDL is only read before that call, and written after a success.
+ */
 PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, PMDL Mdl,
 					  MEMORY_CACHING_TYPE CacheType)
 {
-	struct syspte_misuse m;
+	int cache = reserved_cache_to_pat(CacheType);
+	bool usable = Mdl && cache >= 0 && mdl_mappable(Mdl);
+	uint64_t n = usable ? mdl_span_pages(Mdl) : 0;
 	vaddr_t va = (vaddr_t)MappingAddress & ~PAGE_MASK;
+<<<<<<< HEAD
 	struct syspte_info info;
 	/* Bug checks first (no reservation, wrong owner), then the NULL cases, then overlap. */
 	if (!syspte_lookup(va, &info)) {
@@ -84,6 +97,10 @@ PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, P
 		return NULL;
 	}
 	if (st != SYSPTE_OK)
+=======
+	if (syspte_map(reserved_the_region(), (vaddr_t)MappingAddress, PoolTag, usable ? MmGetMdlPfnArray(Mdl) : NULL,
+		       n, usable ? (unsigned)cache : 0) != SYSPTE_OK)
+>>>>>>> region
 		return NULL;
 	Mdl->MappedSystemVa = (PVOID)va;
 	Mdl->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
@@ -93,30 +110,21 @@ PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, P
 }
 
 /*
- * MmUnmapReservedMapping: unmaps the span of Mdl from BaseAddress (contract in the spec); the MDL
- * gives only the span. NULL MDL: bug check 0x50 at address 0 (as every call that cannot
+ * MmUnmapReservedMapping: unmaps the span of Mdl from BaseAddress (contract in docs/contract.md);
+ * the MDL gives only the span. NULL MDL: bug check 0x50 at address 0 (as every call that cannot
  * return an error); a malformed one: 0x1A, MDL_BUGCHECK_INVALID_BASE + reason (mm/mdl.h); both
- * before the address checks, since the span comes from the MDL. An MDL of 0 bytes does nothing
- * after the address and tag checks.
+ * before the address checks, since the span comes from the MDL. Then the region's checks and bug
+ * checks (0x109 .. 0x10C); an MDL of 0 bytes does nothing after the address and tag checks.
  */
 VOID MmUnmapReservedMapping(PVOID BaseAddress, ULONG PoolTag, PMDL Mdl)
 {
-	struct syspte_misuse m;
-	vaddr_t va = (vaddr_t)BaseAddress & ~PAGE_MASK;
 	if (!Mdl) {
 		mdl_null_bugcheck(__builtin_return_address(0));
 		return;
 	}
 	if (!mdl_require(Mdl, 0))
 		return;
-	int st = syspte_unmap(va, PoolTag, mdl_span_pages(Mdl), &m);
-	if (st == SYSPTE_MISUSE) {
-		if (m.subcode != 0x10B)
-			m.p2 = (vaddr_t)BaseAddress;
-		reserved_bugcheck(&m);
-		return;
-	}
-	if (st != SYSPTE_OK)
+	if (syspte_unmap(reserved_the_region(), (vaddr_t)BaseAddress, PoolTag, mdl_span_pages(Mdl)) != SYSPTE_OK)
 		return;
 	Mdl->MdlFlags &= (CSHORT)~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED);
 	Mdl->MappedSystemVa = NULL;

@@ -1,26 +1,40 @@
 /*
- * syspte_: the system PTE region, a range of kernel virtual address space handed out as
+ * syspte_: a system PTE region, a range of kernel virtual address space handed out as
  * reservations (MmAllocateMappingAddress) into which page lists are mapped later without
- * allocating (MmMapLockedPagesWithReservedMapping).
+ * allocating (MmMapLockedPagesWithReservedMapping). Every function takes the region it works on;
+ * regions are independent, and the kernel has one, which the WDK layer uses (reserved_region(),
+ * mm/reserved.h). The region's state is private (mm/syspte_impl.h).
  *
- * Design:
+ * Design (docs/design.md, "The system PTE region"):
  *  - Address space: a buddy allocator over the region's pages (mm/buddy.c), origin = base page
  *    number, so DIVISIBLE ("address divisible by the size") is judged on real addresses. Its
- *    free-extent records live in the free pages' own not-present PTEs (bit 0 clear), as NT
- *    threads its free system PTE lists through them; a reserved page's PTE is never touched by it.
- *    So a reserved, unmapped page's PTE is not present, its other bits undefined (a stale record)
- *    until a map writes it; nothing reads them but the present bit.
- *  - Page tables: every level-1 table of the region is created at init as one physically
+ *    free-extent records live in the free pages' own not-present PTEs, as NT threads its free
+ *    system PTE lists through them; a reserved page's PTE is never touched by it. So a reserved,
+ *    unmapped page's PTE is not present, its other bits undefined (a stale record) until a map
+ *    writes it; nothing reads them but the present bit.
+ *  - Page tables: every level-1 table of the region is created by syspte_create as one physically
  *    contiguous run (pt_prealloc_contiguous), so the region's PTEs are one array and no
  *    reservation or mapping ever allocates a table; the cost is one 4 KiB table per 2 MiB.
- *  - Reservations: a 56-byte record per live reservation (owner tag, size, flags, mapped count)
- *    in a hash table keyed by start page, plus one bit per region page marking starts, whose
- *    summary levels find the reservation containing any address in a few word operations.
+ *  - Reservations: a 40-byte record per live reservation (owner tag, size, flags, mapped count),
+ *    found through one index: a bit per region page marking where reservations start, whose
+ *    summary levels find the start at or before any address in a few word operations, and a hash
+ *    table from a start to its record.
  *  - Per-page mapped state is the PTE itself (present bit); the first page of each mapping carries
+<<<<<<< HEAD
  *    the software "mapping start" bit (arch_pte_set_map_start), so unmap can tell whole mappings
  *    from cut ones.
  * All operations take one spinlock with interrupts disabled; none allocates after init except
  * records (reserve), which come from a page-sized slab grown through the physical allocator.
+=======
+ *    a software bit, so unmap can tell whole mappings from cut ones.
+ * Each region has one spinlock (rank LOCK_RANK_SYSPTE, include/spinlock.h), taken with interrupts
+ * disabled by every call. Nothing is allocated under it except a record slab page when a
+ * reservation finds none free (the physical allocator's lock, a higher rank, nests inside).
+ *
+ * Misuse of a call is bug check 0xDA SYSTEM_PTE_MISUSE, with the subcodes and parameters of
+ * docs/contract.md section 3 (SYSPTE_BUGCHECK_*, mm/bugcheck_codes.h). The region alone assembles
+ * them and raises them, after its lock is released, with nothing changed.
+>>>>>>> region
  */
 #ifndef SYSPTE_H
 #define SYSPTE_H
@@ -31,14 +45,14 @@
 
 #define SYSPTE_FLAG_DIVISIBLE 0x1u      /* MM_MAPPING_ADDRESS_DIVISIBLE */
 #define SYSPTE_FLAGS_KNOWN SYSPTE_FLAG_DIVISIBLE
+/* Invalidation policy (docs/contract.md): unmaps of more pages than this flush the whole TLB once. */
+#define SYSPTE_FLUSH_ALL_THRESHOLD 32
 
-/* Outcome of an internal operation: success, a caller error reported as NULL/no-op, or misuse
- * that the WDK layer turns into bug check 0xDA with the parameters in struct syspte_misuse. */
+/* Outcome of a call: success, a caller error reported as NULL or a no-op, or misuse, reported as
+ * bug check 0xDA (returned to when a test hook intercepted it). */
 enum syspte_status { SYSPTE_OK = 0, SYSPTE_REFUSED = 1, SYSPTE_MISUSE = 2 };
 
-struct syspte_misuse {
-	uint64_t subcode, p2, p3, p4;
-};
+struct syspte_region;
 
 struct syspte_info {
 	vaddr_t base;
@@ -57,20 +71,26 @@ struct syspte_stats {
 	vaddr_t base;
 	uint64_t npages, free_pages, live, pages_reserved, pages_mapped;
 	uint64_t table_pages;       /* level-1 tables created for the region */
-	uint64_t meta_bytes;        /* buddy + start bitmap */
+	uint64_t meta_bytes;        /* the region's state, its hash table, the buddy and the start bitmap */
 	uint64_t record_bytes;      /* slab pages for records */
 };
 
+/* ---- set-up (mm/syspte.c) */
+
 /*
- * Physical pages syspte_init(npages) takes: metadata plus the level-1 tables, which must be one
+ * Physical pages syspte_create(npages) takes: metadata plus the level-1 tables, which must be one
  * contiguous run (the upper-level tables it may also create are not counted).
  */
 uint64_t syspte_setup_pages(uint64_t npages);
-/* Sets up the region [base, base + npages pages) in pt; 0 or negative with a printed reason. */
-int syspte_init(struct pt *pt, vaddr_t base, uint64_t npages);
-/* Forgets the region and its reservations, as before syspte_init (the machine is being replaced). */
-void syspte_reset(void);
+/*
+ * Sets up a region [base, base + npages pages) in pt (base 2 MiB aligned, npages a non-zero
+ * multiple of 512, no table of the range present yet); its state lives in pages taken from the
+ * physical allocator. NULL, with a printed reason and nothing kept, when that fails. The region's
+ * guard policy (syspte_guard_pages) is the verifier setting at this moment.
+ */
+struct syspte_region *syspte_create(struct pt *pt, vaddr_t base, uint64_t npages);
 
+<<<<<<< HEAD
 /* Reserves npages (>= 1) pages; 0 when the region or record memory is exhausted. */
 vaddr_t syspte_reserve(uint64_t npages, uint32_t tag, uint32_t flags);
 /* Frees the reservation starting at va's page (0x101, 0x102, 0x103 as misuse). */
@@ -83,21 +103,52 @@ int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsig
 /* Unmaps n pages from va's page: whole mappings only (0x108 .. 0x10C). Their TLB invalidation is one
  * batch (include/tlb_batch.h), issued after the region's lock is released, before the call returns. */
 int syspte_unmap(vaddr_t va, uint32_t tag, uint64_t n, struct syspte_misuse *m);
+=======
+/* ---- reservations (mm/syspte.c) */
+>>>>>>> region
 
+/* Reserves npages (>= 1) pages; 0 when the region or record memory is exhausted, or npages or
+ * flags are out of range. */
+vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
+/* Frees the reservation starting at addr's page (the caller's pointer as passed: misuse 0x101,
+ * 0x102, 0x103 name it). */
+int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag);
 /* The reservation containing va; false when va is in none. */
-bool syspte_lookup(vaddr_t va, struct syspte_info *out);
+bool syspte_lookup(struct syspte_region *r, vaddr_t va, struct syspte_info *out);
 /* True when va lies inside the region. */
-bool syspte_in_region(vaddr_t va);
+bool syspte_in_region(const struct syspte_region *r, vaddr_t va);
+/* Pages added after each reservation as an unmapped guard: 1 in verifier mode, else 0. */
+uint64_t syspte_guard_pages(const struct syspte_region *r);
 
-void syspte_get_stats(struct syspte_stats *st);
+/* ---- mapping and unmapping (mm/syspte_map.c) */
+
+/*
+ * Maps n frames at addr's page with memory type cache (an enum pt_cache). In the contract's order:
+ * misuse 0x105, 0x104 (addr in no reservation, tag differs); REFUSED when pfns is NULL (the
+ * caller refused the request itself: its checks come after the address's), n is 0, the span does
+ * not fit before the reservation's end or cache is not a type; misuse 0x107 when a page of the
+ * span is mapped. Every frame must exist (below the CPU's physical width): the caller validated
+ * them (mdl_validate). Allocates nothing and invalidates nothing.
+ */
+int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64_t *pfns, uint64_t n,
+	       unsigned cache);
+/* Unmaps n pages from addr's page, whole mappings only (misuse 0x108 .. 0x10C); REFUSED, nothing
+ * done, when n is 0 (after the address and tag checks). The span's TLB entries are invalidated
+ * before the call returns. */
+int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n);
+
+/* ---- accounting, walks, checks and reports (mm/syspte_report.c) */
+
+void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st);
 /* Fills at most max per-tag totals (sorted by tag); returns the number of distinct tags. */
-size_t syspte_tag_totals(struct syspte_tag_total *out, size_t max);
-/* Calls fn for every live reservation, newest first (under the lock: fn must not call syspte_). */
-void syspte_for_each(void (*fn)(const struct syspte_info *, void *), void *arg);
+size_t syspte_tag_totals(struct syspte_region *r, struct syspte_tag_total *out, size_t max);
+/* Calls fn for every live reservation, in address order (under the lock: fn must not call syspte_). */
+void syspte_for_each(struct syspte_region *r, void (*fn)(const struct syspte_info *, void *), void *arg);
 /* Calls fn for every free extent of the region, in address order (under the lock, as above). */
-void syspte_for_each_free(void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
+void syspte_for_each_free(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
 /* Calls fn for every run of mapped (present) pages, in address order, read from the PTEs themselves
  * (under the lock, as above). Cost: one PTE read per region page. */
+<<<<<<< HEAD
 void syspte_for_each_mapped(void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
 void syspte_census(uint64_t out[BUDDY_ORDERS]);
 /* Verifies every invariant (buddy, starts, records, mapped counts against the PTEs). */
@@ -109,5 +160,23 @@ void syspte_describe(vaddr_t va);
 uint64_t syspte_reservation_base(uint64_t va);
 /* Pages added after each reservation as an unmapped guard: 1 in verifier mode, else 0. */
 uint64_t syspte_guard_pages(void);
+=======
+void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
+void syspte_census(struct syspte_region *r, uint64_t out[BUDDY_ORDERS]);
+/* Verifies every invariant (buddy, start bitmap, hash, records, mapped counts against the PTEs);
+ * 0, or -1 after printing the first violation. */
+int syspte_check(struct syspte_region *r);
+void syspte_dump(struct syspte_region *r);
+/*
+ * Prints what va is in the region: a page of a reservation (base, size, tag, pages mapped), a
+ * verifier guard page, free space, or outside the region. For fatal reports: when this CPU may not
+ * take the region's lock (it holds it, or a lock ranked after it: a fault inside the memory
+ * manager) it says so and reads nothing.
+ */
+void syspte_describe(struct syspte_region *r, vaddr_t va);
+/* Base of the reservation holding va, or 0; also 0, without reading the region, when this CPU may
+ * not take its lock (the page-fault path may run inside a region call, or under a later lock). */
+uint64_t syspte_reservation_base(struct syspte_region *r, vaddr_t va);
+>>>>>>> region
 
 #endif

@@ -10,8 +10,6 @@
 #include "types.h"
 
 #define VERIFIER_PATTERN 0xFEEDFACEDEADBEEFULL
-/* MEMORY_MANAGEMENT (0x1A) subcode: a free page was written (P2 address, P3 found, P4 expected). */
-#define VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED 0x5A01
 
 extern bool mm_verifier;
 void mm_verifier_set(bool on);
@@ -22,7 +20,8 @@ void mm_verifier_set(bool on);
 
 /* Fills npages from pa with the pattern (from word VERIFIER_FIRST_WORD of each page). */
 void verifier_poison(paddr_t pa, uint64_t npages);
-/* Verifies the pattern; on the first difference bug checks 0x1A/0x5A01 (returns if intercepted). */
+/* Verifies the pattern; on the first difference bug checks 0x1A, P1
+ * VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED (P2 address, P3 value found, P4 pattern; returns if intercepted). */
 void verifier_check_poison(paddr_t pa, uint64_t npages);
 
 #endif

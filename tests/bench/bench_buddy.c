@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "buddy.h"
+#include "buddy_impl.h"
 #include "workload.h"
 
 #define NPAGES 262144u

@@ -11,6 +11,7 @@
 #include "kstring.h"
 #include "fbcon.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "verifier.h"
 #include "smp.h"
 
@@ -154,7 +155,7 @@ KTEST(cmdline_in_effect_matches_this_boot)
 {
 	const struct cmdline_opts *o = &kernel_cmdline.opts;
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	KEXPECT(s.npages << PAGE_SHIFT <= o->syspte, "region %llu pages, syspte=%llu", (unsigned long long)s.npages,
 		(unsigned long long)o->syspte);
 	KEXPECT_EQ(mm_verifier, o->verifier);

@@ -7,6 +7,7 @@
 #include "exhaust.h"
 #include "phys.h"
 #include "kernel.h"
+#include "testhooks.h"
 
 #define EXHAUST_BUDGET_PAGES 16384   /* 64 MiB */
 

@@ -4,12 +4,14 @@
 #include "mdl.h"
 #include "pool.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "phys.h"
 #include "pt.h"
 #include "vm.h"
 #include "bugcheck.h"
 #include "arch_mm.h"
 #include "kstring.h"
+#include "testhooks.h"
 
 #define TAG_T POOL_TAG4('M', 'T', 's', 't')   /* this file's pool blocks */
 #define TAG_R POOL_TAG4('M', 'T', 'r', 's')   /* this file's reservations */
@@ -128,7 +130,7 @@ KTEST(mdl_pattern_growable_region)
 	enum { STEPS = 6, STEP_PAGES = 3, MAX_PAGES = 256 };
 	mdl_test_setup();
 	struct syspte_stats s0;
-	syspte_get_stats(&s0);
+	syspte_get_stats(reserved_region(), &s0);
 	char *base = MmAllocateMappingAddress(MAX_PAGES * PAGE_SIZE, TAG_R);
 	KASSERT_TEST(base);
 	/* Commit on demand; each MDL structure is freed right after mapping, the mapping stays. */
@@ -161,7 +163,7 @@ KTEST(mdl_pattern_growable_region)
 	IoFreeMdl(tear);
 	MmFreeMappingAddress(base, TAG_R);
 	struct syspte_stats s1;
-	syspte_get_stats(&s1);
+	syspte_get_stats(reserved_region(), &s1);
 	KEXPECT_EQ(s1.live, s0.live);
 	KEXPECT_EQ(s1.pages_mapped, s0.pages_mapped);
 }
@@ -172,26 +174,26 @@ KTEST(mdl_system_address_maps_then_unmap)
 	PMDL mdl = alloc_pages(3);
 	KASSERT_TEST(mdl);
 	struct syspte_stats s0, s1;
-	syspte_get_stats(&s0);
+	syspte_get_stats(reserved_region(), &s0);
 	volatile uint64_t *v = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority);
 	KASSERT_TEST(v);
-	KEXPECT(syspte_in_region((vaddr_t)v));
+	KEXPECT(syspte_in_region(reserved_region(), (vaddr_t)v));
 	KEXPECT(mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA);
 	v[PAGE_SIZE / 8 * 2 + 1] = 0x1122334455667788ULL;
 	KEXPECT_EQ(*(volatile uint64_t *)(dmap(MmGetMdlPfnArray(mdl)[2]) + 8), 0x1122334455667788ULL);
 	KEXPECT(MmGetSystemAddressForMdlSafe(mdl, 0) == (void *)v, "second call: same mapping");
-	syspte_get_stats(&s1);
+	syspte_get_stats(reserved_region(), &s1);
 	KEXPECT_EQ(s1.live, s0.live + 1);
 	MmUnmapLockedPages((PVOID)v, mdl);
 	KEXPECT(!(mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && mdl->MappedSystemVa == NULL);
-	syspte_get_stats(&s1);
+	syspte_get_stats(reserved_region(), &s1);
 	KEXPECT_EQ(s1.live, s0.live, "reservation freed");
 	KEXPECT(!pt_query(&kernel_pt, (vaddr_t)v, NULL, NULL, NULL), "no longer mapped");
 	KEXPECT(MmMapLockedPagesSpecifyCache(mdl, UserMode, MmCached, NULL, 0, 0) == NULL, "UserMode: NULL");
 	intercept();
 	MmUnmapLockedPages((PVOID)v, mdl);
 	KEXPECT_EQ(bugcheck_last.count, 1);
-	KEXPECT(bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE && bugcheck_last.p[0] == 0x109, "double unmap: 0xDA/0x109");
+	KEXPECT(bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE && bugcheck_last.p[0] == SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, "double unmap: 0xDA/0x109");
 	release_intercept();
 	free_pages(mdl);
 }
@@ -272,7 +274,7 @@ KTEST(zz_mdl_pool_tags_back_to_zero)
 	for (unsigned i = 0; i < ARRAY_SIZE(tags); i++)
 		KEXPECT(!pool_tag_get(tags[i], &t) || (t.bytes_live == 0 && t.allocs == t.frees), "tag %u live", i);
 	struct syspte_tag_total st[16];
-	size_t n = syspte_tag_totals(st, 16);
+	size_t n = syspte_tag_totals(reserved_region(), st, 16);
 	for (size_t i = 0; i < n && i < 16; i++)
 		KEXPECT(st[i].tag != MDL_TAG_MAP && st[i].tag != TAG_R, "reservation of tag 0x%x left", st[i].tag);
 	KEXPECT_EQ(pool_check(), 0);
@@ -322,7 +324,7 @@ static bool bad_world_intact(const struct bad_world *w)
 	for (unsigned i = 0; i < 3; i++)
 		good &= w->r_mapped[i * PAGE_SIZE] == (char)(0x40 + i) && w->sys[i * PAGE_SIZE] == (char)(0x50 + i);
 	struct syspte_info info;
-	return good && syspte_lookup((vaddr_t)w->r_empty, &info) && info.mapped == 0;
+	return good && syspte_lookup(reserved_region(), (vaddr_t)w->r_empty, &info) && info.mapped == 0;
 }
 
 static void bad_world_free(struct bad_world *w)
@@ -401,7 +403,7 @@ static void mdl_malformed_class(int rule, unsigned variants)
 			struct syspte_stats s0, s1;
 			struct pool_stats q0, q1;
 			phys_get_stats(&p0);
-			syspte_get_stats(&s0);
+			syspte_get_stats(reserved_region(), &s0);
 			pool_get_stats(&q0);
 			intercept();
 			void *r = bad_call((enum mdl_bad_call)c, m, &w);
@@ -416,7 +418,7 @@ static void mdl_malformed_class(int rule, unsigned variants)
 					(unsigned long long)(MDL_BUGCHECK_INVALID_BASE + (unsigned)rule), bugcheck_last.code,
 					(unsigned long long)bugcheck_last.p[0]);
 			phys_get_stats(&p1);
-			syspte_get_stats(&s1);
+			syspte_get_stats(reserved_region(), &s1);
 			pool_get_stats(&q1);
 			KEXPECT(memcmp(&p0, &p1, sizeof(p0)) == 0 && memcmp(&s0, &s1, sizeof(s0)) == 0 &&
 					memcmp(&q0, &q1, sizeof(q0)) == 0, "call %u: allocators and region unchanged", c);
@@ -452,12 +454,12 @@ KTEST(mdl_malformed_issue_cases)
 	PMDL pages = alloc_pages(2);
 	KASSERT_TEST(pages);
 	struct syspte_stats s0, s1;
-	syspte_get_stats(&s0);
+	syspte_get_stats(reserved_region(), &s0);
 	pages->ByteOffset = 3 * PAGE_SIZE;
 	pages->ByteCount = PAGE_SIZE;
 	KEXPECT(MmMapLockedPagesSpecifyCache(pages, KernelMode, MmCached, NULL, FALSE, 0) == NULL,
 		"ByteOffset 3 pages: MmMapLockedPagesSpecifyCache NULL");
-	syspte_get_stats(&s1);
+	syspte_get_stats(reserved_region(), &s1);
 	KEXPECT_EQ(s1.live, s0.live, "no reservation made or leaked");
 	pages->ByteOffset = 0;
 	pages->ByteCount = 2 * PAGE_SIZE;

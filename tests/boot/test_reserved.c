@@ -2,6 +2,7 @@
 #include "ktest.h"
 #include "wdm.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "phys.h"
 #include "pt.h"
 #include "vm.h"
@@ -11,6 +12,9 @@
 #include "x86.h"
 #include "cpu.h"
 #include "vmlayout.h"
+#include "testhooks.h"
+#include "syspte_impl.h"
+#include "spinlock.h"
 
 #define TAG  0x74736554u   /* 'Test' */
 #define TAG2 0x32747354u
@@ -67,30 +71,30 @@ KTEST(reserve_null_cases)
 	KEXPECT(MmAllocateMappingAddress(1ULL << 32, TAG) == NULL, ">= 4 GiB");
 	KEXPECT(MmAllocateMappingAddress(~0ULL, TAG) == NULL, "SIZE_MAX");
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	KEXPECT_EQ(s.live, 0, "nothing reserved by the refused calls");
 }
 
 KTEST(reserve_pages_exist_and_free)
 {
 	struct syspte_stats before, after;
-	syspte_get_stats(&before);
+	syspte_get_stats(reserved_region(), &before);
 	uint64_t tables = kernel_pt.table_pages;
 	char *va = MmAllocateMappingAddress(5 * 4096 + 1, TAG);
 	KASSERT_TEST(va != NULL);
-	KEXPECT(syspte_in_region((vaddr_t)va) && IS_ALIGNED((vaddr_t)va, 4096));
+	KEXPECT(syspte_in_region(reserved_region(), (vaddr_t)va) && IS_ALIGNED((vaddr_t)va, 4096));
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va + 5 * 4096, &info) && info.npages == 6 && info.tag == TAG);
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va + 5 * 4096, &info) && info.npages == 6 && info.tag == TAG);
 	for (int i = 0; i < 6; i++) {
 		KEXPECT(pt_pte_slot(&kernel_pt, (vaddr_t)va + i * 4096ULL) != NULL, "page table exists");
 		KEXPECT(!pt_query(&kernel_pt, (vaddr_t)va + i * 4096ULL, NULL, NULL, NULL), "non-present");
 	}
 	KEXPECT_EQ(kernel_pt.table_pages, tables, "reserving allocated no page table");
 	MmFreeMappingAddress(va + 100, TAG);   /* an unaligned pointer into the first page */
-	syspte_get_stats(&after);
+	syspte_get_stats(reserved_region(), &after);
 	KEXPECT_EQ(after.live, before.live);
 	KEXPECT_EQ(after.free_pages, before.free_pages);
-	KEXPECT_EQ(syspte_check(), 0);
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 }
 
 KTEST(reserve_divisible_any_size)
@@ -100,7 +104,7 @@ KTEST(reserve_divisible_any_size)
 		v[p - 1] = MmAllocateMappingAddressEx((SIZE_T)p * 4096, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
 		KEXPECT(v[p - 1] && (uint64_t)v[p - 1] % ((uint64_t)p * 4096) == 0, "%d pages at %p", p, v[p - 1]);
 	}
-	KEXPECT_EQ(syspte_check(), 0);
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 	for (int p = 1; p <= 24; p++)
 		if (v[p - 1])
 			MmFreeMappingAddress(v[p - 1], TAG);
@@ -109,39 +113,39 @@ KTEST(reserve_divisible_any_size)
 KTEST(reserve_misuse_free_bugchecks)
 {
 	uint64_t census_before[BUDDY_ORDERS], census_after[BUDDY_ORDERS];
-	syspte_census(census_before);
+	syspte_census(reserved_region(), census_before);
 	char *va = MmAllocateMappingAddress(3 * 4096, TAG);
 	KASSERT_TEST(va);
 	intercept();
 	MmFreeMappingAddress(va, TAG2);
-	KEXPECT_EQ(bugcheck_last.code, 0xDA);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x101);
+	KEXPECT_EQ(bugcheck_last.code, BUGCHECK_SYSTEM_PTE_MISUSE);
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_FREE_WRONG_TAG);
 	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va);
 	KEXPECT_EQ(bugcheck_last.p[2], TAG2);
 	KEXPECT_EQ(bugcheck_last.p[3], TAG);
 	MmFreeMappingAddress(va + 4096, TAG);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x102, "not the start");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_FREE_NOT_START, "not the start");
 	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va + 4096);
 	MmFreeMappingAddress((void *)0xffff800000001000ULL, TAG);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x102, "outside the region");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_FREE_NOT_START, "outside the region");
 	struct test_mdl t;
 	KASSERT_TEST(test_mdl_alloc(&t, 1, 0, 0));
 	KEXPECT(MmMapLockedPagesWithReservedMapping(va + 4096, TAG, &t.mdl, MmCached) == va + 4096);
 	MmFreeMappingAddress(va, TAG);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x103, "still mapped");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_FREE_STILL_MAPPED, "still mapped");
 	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va + 4096, "first mapped address");
 	KEXPECT_EQ(bugcheck_last.p[3], 1, "pages still mapped");
 	release_intercept();
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 1, "state unchanged");
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 1, "state unchanged");
 	MmUnmapReservedMapping(va + 4096, TAG, &t.mdl);
 	MmFreeMappingAddress(va, TAG);
-	syspte_census(census_after);
+	syspte_census(reserved_region(), census_after);
 	bool same = true;
 	for (int o = 0; o < BUDDY_ORDERS; o++)
 		same &= census_before[o] == census_after[o];
 	KEXPECT(same, "free census back to where it was");
-	KEXPECT(!syspte_lookup((vaddr_t)va, NULL), "freed at last");
+	KEXPECT(!syspte_lookup(reserved_region(), (vaddr_t)va, NULL), "freed at last");
 	test_mdl_free(&t, 1);
 }
 
@@ -152,14 +156,56 @@ KTEST(reserve_touch_unmapped_is_bugcheck_0x50)
 	intercept();
 	uint8_t v;
 	KEXPECT_EQ(arch_probe_read8(va + 4096 + 8, &v), (uint64_t)-1);
-	KEXPECT_EQ(bugcheck_last.code, 0x50);
+	KEXPECT_EQ(bugcheck_last.code, BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA);
 	KEXPECT_EQ(bugcheck_last.p[0], (uint64_t)va + 4096 + 8, "address");
-	KEXPECT_EQ(bugcheck_last.p[1], 0, "read");
+	KEXPECT_EQ(bugcheck_last.p[1], PF_NONPAGED_READ, "read");
 	KEXPECT_EQ(bugcheck_last.p[3], (uint64_t)va, "names the reservation base");
 	KEXPECT_EQ(arch_probe_write8(va, 1), (uint64_t)-1);
-	KEXPECT_EQ(bugcheck_last.p[1], 1, "write");
+	KEXPECT_EQ(bugcheck_last.p[1], PF_NONPAGED_WRITE, "write");
 	release_intercept();
 	MmFreeMappingAddress(va, TAG);
+}
+
+/*
+ * A fault in the region while this CPU holds the region's lock (a bug inside the region's own
+ * code): the page-fault path must report 0x50 without the lock. Were it to take the lock, the
+ * re-entry would be bug check 0x0F and a panic (and, without the lock's owner, a hang).
+ */
+KTEST(lock_fault_under_region_lock_reports_without_it)
+{
+	struct syspte_region *r = reserved_region();
+	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	intercept();
+	uint8_t v;
+	uint64_t f = spin_lock(&r->lock);
+	uint64_t got = arch_probe_read8(va + 8, &v);
+	spin_unlock(&r->lock, f);
+	KEXPECT_EQ(got, (uint64_t)-1, "the probe faulted and resumed");
+	KEXPECT_EQ(bugcheck_last.code, BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA);
+	KEXPECT_EQ(bugcheck_last.p[0], (uint64_t)va + 8, "address");
+	KEXPECT_EQ(bugcheck_last.p[3], 0, "no reservation named: the region was not read under its own lock");
+	KEXPECT_EQ(arch_probe_read8(va + 8, &v), (uint64_t)-1);
+	KEXPECT_EQ(bugcheck_last.p[3], (uint64_t)va, "the same fault without the lock names the reservation");
+	release_intercept();
+	MmFreeMappingAddress(va, TAG);
+}
+
+/* The lock order holds on the live kernel: a lock below a held rank is reported as 0xC4/0x1001. */
+KTEST(lock_out_of_order_is_bugcheck_0xc4)
+{
+	static spinlock_t low = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-low");
+	static spinlock_t high = SPINLOCK_INIT(LOCK_RANK_TEST_HIGH, "test-high");
+	intercept();
+	uint64_t f2 = spin_lock(&high), f1 = spin_lock(&low);
+	KEXPECT(spin_held(&low) && spin_held(&high), "both held by this CPU");
+	spin_unlock(&low, f1);
+	spin_unlock(&high, f2);
+	release_intercept();
+	KEXPECT_EQ(bugcheck_last.code, BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION);
+	KEXPECT_EQ(bugcheck_last.p[0], LOCK_BUGCHECK_ORDER);
+	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)&low, "the lock taken out of order");
+	KEXPECT_EQ(spin_cpus[arch_cpu_index()].held, 0, "no rank left held");
 }
 
 KTEST(map_write_through_mapping_read_through_dmap)
@@ -254,7 +300,7 @@ KTEST(map_null_cases_change_nothing)
 	t.mdl.ByteCount = 0;
 	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, MmCached), "ByteCount 0");
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 0, "nothing mapped");
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 0, "nothing mapped");
 	KEXPECT(t.mdl.MappedSystemVa == NULL && t.mdl.MdlFlags == MDL_PAGES_LOCKED, "MDL untouched");
 	MmFreeMappingAddress(va, TAG);
 	test_mdl_free(&t, 3);
@@ -270,20 +316,20 @@ KTEST(map_misuse_bugchecks_change_nothing)
 	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va + 4096, TAG, &t.mdl, MmCached));
 	intercept();
 	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG2, &u.mdl, MmCached));
-	KEXPECT_EQ(bugcheck_last.p[0], 0x104);
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_MAP_WRONG_TAG);
 	KEXPECT_EQ(bugcheck_last.p[2], TAG2);
 	KEXPECT_EQ(bugcheck_last.p[3], TAG);
 	KEXPECT(!MmMapLockedPagesWithReservedMapping((void *)(SYSPTE_BASE + SYSPTE_MAX_SIZE - 4096), TAG, &u.mdl, MmCached));
-	KEXPECT_EQ(bugcheck_last.p[0], 0x105, "not in a reservation");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_MAP_NO_RESERVATION, "not in a reservation");
 	KEXPECT(!MmMapLockedPagesWithReservedMapping(va, TAG, &u.mdl, MmCached));
-	KEXPECT_EQ(bugcheck_last.p[0], 0x107, "overlaps the mapping at page 1");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, "overlaps the mapping at page 1");
 	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va);
 	KEXPECT_EQ(bugcheck_last.p[2], (uint64_t)va + 4096, "first non-empty address");
 	KEXPECT_EQ(bugcheck_last.p[3], (uint64_t)va + 2 * 4096 - 1, "last address of the span");
 	release_intercept();
 	KEXPECT(!(u.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && u.mdl.MappedSystemVa == NULL);
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 2);
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 2);
 	MmUnmapReservedMapping(va + 4096, TAG, &t.mdl);
 	MmFreeMappingAddress(va, TAG);
 	test_mdl_free(&t, 2);
@@ -303,41 +349,41 @@ KTEST(unmap_misuse_bugchecks_change_nothing)
 	one.mdl.ByteCount = 4096;
 	intercept();
 	MmUnmapReservedMapping(va, TAG2, &a.mdl);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x108);
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_UNMAP_WRONG_TAG);
 	KEXPECT_EQ(bugcheck_last.p[3], TAG);
 	MmUnmapReservedMapping(va + 4 * 4096, TAG, &one.mdl);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x109, "page not mapped");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, "page not mapped");
 	MmUnmapReservedMapping((void *)(SYSPTE_BASE + SYSPTE_MAX_SIZE - 4096), TAG, &one.mdl);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x109, "not in a reservation");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, "not in a reservation");
 	struct test_mdl big;
 	test_mdl_copy(&big, &a);
 	big.mdl.ByteCount = 7 * 4096;
 	MmUnmapReservedMapping(va, TAG, &big.mdl);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x10A, "runs past the end");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_UNMAP_PAST_END, "runs past the end");
 	KEXPECT_EQ(bugcheck_last.p[2], 6);
 	KEXPECT_EQ(bugcheck_last.p[3], 7);
 	struct test_mdl five;
 	test_mdl_copy(&five, &a);
 	five.mdl.ByteCount = 5 * 4096;
 	MmUnmapReservedMapping(va, TAG, &five.mdl);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x10B, "page 4 unmapped");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_UNMAP_HOLE, "page 4 unmapped");
 	KEXPECT_EQ(bugcheck_last.p[1], (uint64_t)va + 4 * 4096);
 	MmUnmapReservedMapping(va + 4096, TAG, &one.mdl);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x10C, "starts inside a mapping");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, "starts inside a mapping");
 	KEXPECT_EQ(bugcheck_last.p[2], (uint64_t)va, "first page of the cut mapping");
 	MmUnmapReservedMapping(va, TAG, &span3.mdl);
-	KEXPECT_EQ(bugcheck_last.p[0], 0x10C, "ends inside a mapping");
+	KEXPECT_EQ(bugcheck_last.p[0], SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, "ends inside a mapping");
 	KEXPECT_EQ(bugcheck_last.p[2], (uint64_t)va + 2 * 4096);
 	release_intercept();
 	struct syspte_info info;
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 4, "all four pages still mapped");
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 4, "all four pages still mapped");
 	KEXPECT(a.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA, "MDL untouched");
 	/* Two adjacent whole mappings in one unmap, with a new MDL describing the span. */
 	struct test_mdl four;
 	test_mdl_copy(&four, &a);
 	four.mdl.ByteCount = 4 * 4096;
 	MmUnmapReservedMapping(va, TAG, &four.mdl);
-	KEXPECT(syspte_lookup((vaddr_t)va, &info) && info.mapped == 0);
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 0);
 	MmFreeMappingAddress(va, TAG);
 	test_mdl_free(&a, 2);
 	test_mdl_free(&b, 2);
@@ -440,12 +486,12 @@ KTEST(region_exhaustion_and_refill)
 {
 	uint64_t before[BUDDY_ORDERS], after[BUDDY_ORDERS];
 	struct syspte_stats s;
-	syspte_census(before);
-	syspte_get_stats(&s);
+	syspte_census(reserved_region(), before);
+	syspte_get_stats(reserved_region(), &s);
 	static void *v[1024];
 	static const SIZE_T sizes[] = { (1ULL << 32) - (1ULL << 20), 1 << 26, 1 << 20, 1 << 16, 1 << 12 };
 	unsigned n = 0;
-	uint64_t used = 0, g = syspte_guard_pages();
+	uint64_t used = 0, g = syspte_guard_pages(reserved_region());
 	for (unsigned k = 0; k < ARRAY_SIZE(sizes); k++) {
 		void *p;
 		while (n < ARRAY_SIZE(v) && (p = MmAllocateMappingAddress(sizes[k], TAG))) {
@@ -459,14 +505,14 @@ KTEST(region_exhaustion_and_refill)
 	if (extra)   /* never leak it into the tests that follow */
 		MmFreeMappingAddress(extra, TAG);
 	struct syspte_stats full;
-	syspte_get_stats(&full);
+	syspte_get_stats(reserved_region(), &full);
 	KEXPECT_EQ(full.free_pages + used, s.free_pages, "every page accounted for");
 	if (!g)   /* 1-page reservations fill every page; with guard pages single free pages may remain */
 		KEXPECT_EQ(full.free_pages, 0, "nothing left");
-	KEXPECT_EQ(syspte_check(), 0);
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 	for (unsigned i = 0; i < n; i++)
 		MmFreeMappingAddress(v[i], TAG);
-	syspte_census(after);
+	syspte_census(reserved_region(), after);
 	bool same = true;
 	for (int o = 0; o < BUDDY_ORDERS; o++)
 		same &= before[o] == after[o];
@@ -485,12 +531,12 @@ KTEST(syspte_accounting_per_tag)
 	KASSERT_TEST(test_mdl_alloc(&t, 1, 0, 0));
 	MmMapLockedPagesWithReservedMapping(a, TAG, &t.mdl, MmCached);
 	struct syspte_tag_total tt[8];
-	size_t n = syspte_tag_totals(tt, 8);
+	size_t n = syspte_tag_totals(reserved_region(), tt, 8);
 	KEXPECT_EQ(n, 2);
 	const struct syspte_tag_total *x = tt[0].tag == TAG ? &tt[0] : &tt[1], *y = tt[0].tag == TAG ? &tt[1] : &tt[0];
 	KEXPECT(x->tag == TAG && x->count == 2 && x->pages_reserved == 4 && x->pages_mapped == 1);
 	KEXPECT(y->tag == TAG2 && y->count == 1 && y->pages_reserved == 2 && y->pages_mapped == 0);
-	syspte_dump();
+	syspte_dump(reserved_region());
 	MmUnmapReservedMapping(a, TAG, &t.mdl);
 	MmFreeMappingAddress(a, TAG);
 	MmFreeMappingAddress(b, TAG);
@@ -501,11 +547,11 @@ KTEST(syspte_accounting_per_tag)
 KTEST(zz_no_reservation_leaked)
 {
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	KEXPECT_EQ(s.live, 0, "live reservations at the end of the suite");
 	KEXPECT_EQ(s.pages_mapped, 0);
 	KEXPECT_EQ(s.free_pages, s.npages);
-	KEXPECT_EQ(syspte_check(), 0);
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 }
 
 KTEST(verifier_guard_page_after_each_reservation)
@@ -513,9 +559,9 @@ KTEST(verifier_guard_page_after_each_reservation)
 	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
 	KASSERT_TEST(va);
 	struct syspte_info info;
-	bool guard_free = !syspte_lookup((vaddr_t)va + 2 * 4096, &info);
+	bool guard_free = !syspte_lookup(reserved_region(), (vaddr_t)va + 2 * 4096, &info);
 	KEXPECT(guard_free, "the page after a reservation belongs to no reservation");
-	if (syspte_guard_pages()) {
+	if (syspte_guard_pages(reserved_region())) {
 		/* In verifier mode the page after it is held back: another reservation can't start there. */
 		void *next[64];
 		unsigned n = 0;
@@ -527,11 +573,11 @@ KTEST(verifier_guard_page_after_each_reservation)
 			MmFreeMappingAddress(next[i], TAG);
 		intercept();
 		KEXPECT_EQ(arch_probe_write8(va + 2 * 4096, 1), (uint64_t)-1, "an overrun faults");
-		KEXPECT_EQ(bugcheck_last.code, 0x50);
+		KEXPECT_EQ(bugcheck_last.code, BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA);
 		release_intercept();
 	} else {
 		kprintf("# verifier off: no guard pages\n");
-		KEXPECT_EQ(syspte_guard_pages(), 0);
+		KEXPECT_EQ(syspte_guard_pages(reserved_region()), 0);
 	}
 	MmFreeMappingAddress(va, TAG);
 }

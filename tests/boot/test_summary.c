@@ -16,6 +16,7 @@
 #include "memview.h"
 #include "wdm.h"
 #include "syspte.h"
+#include "reserved.h"
 
 #define SUM_TAG 0x6d755354u   /* 'TSum' */
 #define SUM_RGB 0x123456u
@@ -114,7 +115,7 @@ KTEST(summary_region_picture_agrees_with_allocator)
 	struct memview_result res;
 	struct syspte_stats st;
 	memview_region(&box, "", &res);
-	syspte_get_stats(&st);
+	syspte_get_stats(reserved_region(), &st);
 	KEXPECT(res.cells > 0 && res.chunk_pages > 0 && res.cells * res.chunk_pages >= st.npages, "%u cells of %llu",
 		res.cells, (unsigned long long)res.chunk_pages);
 	KEXPECT(res.agree && res.bad_cells == 0, "%s", res.note);

@@ -21,6 +21,7 @@
 #include "efi_mmap.h"
 #include "arch_mm.h"
 #include "bugcheck.h"
+#include "testhooks.h"
 
 #define WINDOW 8192                 /* frames usable descriptors may cover (32 MiB) */
 #define MAX_DESC 2100               /* a little past PHYS_MAX_RANGES */

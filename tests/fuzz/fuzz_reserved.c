@@ -7,7 +7,7 @@
  * MmBuildMdlForNonPagedPool, IoBuildPartialMdl, MmFreePagesFromMdl). Every MDL field can be
  * arbitrary: Size, flags, ByteOffset, StartVa, ByteCount, MappedSystemVa, frames; the model
  * predicts the outcome from the rules of a valid MDL (tests/host/model_mdl.h) and checks that a
- * refused or bug-checked call changed nothing. After every call syspte_check() runs and the model
+ * refused or bug-checked call changed nothing. After every call syspte_check(reserved_region()) runs and the model
  * must agree; any disagreement aborts with the model's message. Each input starts on a fresh
  * machine (4 MiB region).
  * A valid reservation refused while the model sees room for it is a failure too.
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "model_syspte.h"
+#include "reserved.h"
 #include "model_syspte.c"
 
 #define MAX_CALLS 512

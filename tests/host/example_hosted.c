@@ -82,14 +82,14 @@ static void reserved_mappings(void)
 	bugcheck_set_hook(on_bugcheck);
 	got_count = 0;
 	MmFreeMappingAddress(ring, EX_TAG);
-	CHECK(got_count == 1 && got_code == 0xDA && got_sub == 0x103, "freeing while mapped: 0xDA/0x103, intercepted");
+	CHECK(got_count == 1 && got_code == BUGCHECK_SYSTEM_PTE_MISUSE && got_sub == SYSPTE_BUGCHECK_FREE_STILL_MAPPED, "freeing while mapped: 0xDA/0x103, intercepted");
 	walk->ByteOffset = PAGE_SIZE;
 	MmUnmapReservedMapping(ring, EX_TAG, walk);
-	CHECK(got_count == 2 && got_code == 0x1A && got_sub == 0x4D440101 && frame_at(ring),
+	CHECK(got_count == 2 && got_code == BUGCHECK_MEMORY_MANAGEMENT && got_sub == MDL_BUGCHECK_BAD_BYTE_OFFSET && frame_at(ring),
 	      "a malformed MDL (ByteOffset 4096): 0x1A/0x4D440101, still mapped");
 	walk->ByteOffset = 0;
 	MmUnmapReservedMapping(ring, EX_TAG, NULL);
-	CHECK(got_count == 3 && got_code == 0x50, "a NULL MDL: 0x50");
+	CHECK(got_count == 3 && got_code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, "a NULL MDL: 0x50");
 	bugcheck_set_hook(NULL);
 
 	MmUnmapReservedMapping(ring, EX_TAG, walk);   /* one unmap over both mappings */

@@ -43,6 +43,7 @@ void fake_arch_reset(uint64_t bytes)
 	fake_tlb_reset();
 	fake_cr3 = 0;
 	fake_irq_enabled = true;
+	fake_cpu = 0;
 }
 
 void fake_arch_set_phys_bits(unsigned bits)
@@ -181,3 +182,7 @@ void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg)
 /* No other CPU posts calls on the fake machine: nothing to run. */
 void arch_cpu_poll(void) { }
 void arch_cpu_relax(void) { }
+
+unsigned fake_cpu;
+
+unsigned arch_cpu_index(void) { return fake_cpu; }

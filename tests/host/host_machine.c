@@ -6,9 +6,12 @@
 #include "fake_arch.h"
 #include "phys.h"
 #include "pool.h"
+#include "mdl.h"
+#include "reserved.h"
 #include "syspte.h"
 #include "bugcheck.h"
 #include "vmlayout.h"
+#include "testhooks.h"
 
 #define HOST_RAM_BASE (1ULL << 20)   /* RAM starts at 1 MiB: frame 0 and the low megabyte are never RAM */
 
@@ -16,13 +19,14 @@ static struct machine_map host_map;
 static struct pt host_pt;
 static uint64_t host_ram_end;        /* end of the current machine's RAM, 0 when there is none */
 
-/* Every module back to its state before the first machine: mm/ (phys, pool, syspte, the kernel
- * address space of mdl), the intercepted bug-check record, the fake hardware and its RAM. Kept
- * across machines: the verifier switch, the bug-check hook, the fake CPU's physical width. */
+/* Every module back to its state before the first machine: mm/ (phys, pool, the region and the
+ * kernel address space the WDK layer uses), the intercepted bug-check record, the fake hardware
+ * and its RAM. Kept across machines: the verifier switch, the bug-check hook, the fake CPU's
+ * physical width. */
 static void host_machine_reset(void)
 {
 	mm_set_kernel_pt(NULL);
-	syspte_reset();
+	reserved_set_region(NULL);
 	pool_reset();
 	phys_reset();
 	memset(&bugcheck_last, 0, sizeof(bugcheck_last));
@@ -58,9 +62,11 @@ int host_machine_create(uint64_t ram_bytes, uint64_t region_bytes)
 		return -1;
 	}
 	arch_cr3_load(host_pt.root);
-	if (syspte_init(&host_pt, SYSPTE_BASE, region_bytes >> PAGE_SHIFT))
-		return -1;
 	mm_set_kernel_pt(&host_pt);
+	struct syspte_region *r = syspte_create(&host_pt, SYSPTE_BASE, region_bytes >> PAGE_SHIFT);
+	if (!r)
+		return -1;
+	reserved_set_region(r);
 	return 0;
 }
 

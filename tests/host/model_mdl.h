@@ -11,9 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "wdm.h"
+#include "bugcheck_codes.h"
 
 #define REF_MDL_FOREIGN 0x8600u       /* FREE_EXTRA_PTES, DESCRIBES_AWE, INTERNAL */
-#define REF_MDL_SUBCODE(r) (0x4D440100u + (unsigned)(r))
+#define REF_MDL_SUBCODE(r) (MDL_BUGCHECK_INVALID_BASE + (unsigned)(r))
 
 /* True when m has room for a PFN array of pages entries: Size (unsigned 16 bits) holds it, or for
  * more than 65535 bytes the pool block does (pool_bytes), or else Size is the truncated need. */

@@ -15,8 +15,10 @@
 #include "pool.h"
 #include "phys.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "bugcheck.h"
 #include "vmlayout.h"
+#include "testhooks.h"
 
 #define NPAGES MODEL_NPAGES
 #define MAXR MODEL_MAXR
@@ -272,13 +274,13 @@ static void op_free(void)
 	struct expect e = { 0 };
 	int at = find_containing(ai);
 	if (at < 0 || res[at].start != ai)
-		e = da(0x102, addr, tag, 0);
+		e = da(SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (res[at].tag != tag)
-		e = da(0x101, addr, tag, res[at].tag);
+		e = da(SYSPTE_BUGCHECK_FREE_WRONG_TAG, addr, tag, res[at].tag);
 	else {
 		uint64_t first, n = mapped_in(&res[at], &first);
 		if (n)
-			e = da(0x103, pva(first), tag, n);
+			e = da(SYSPTE_BUGCHECK_FREE_STILL_MAPPED, pva(first), tag, n);
 	}
 	uint64_t before = bugcheck_last.count;
 	fake_tlb_reset();
@@ -404,9 +406,9 @@ static void predict_map(const struct hmdl *h, bool use, vaddr_t addr, uint32_t t
 	int at = find_containing(i);
 	*want_null = false;
 	if (at < 0)
-		*e = da(0x105, addr, tag, 0);
+		*e = da(SYSPTE_BUGCHECK_MAP_NO_RESERVATION, addr, tag, 0);
 	else if (res[at].tag != tag)
-		*e = da(0x104, addr, tag, res[at].tag);
+		*e = da(SYSPTE_BUGCHECK_MAP_WRONG_TAG, addr, tag, res[at].tag);
 	else if (!use || (unsigned)ct >= MmMaximumCacheType || mdl_rule(h, true, true, NULL) || !model_mappable(&h->mdl) ||
 		 mdl_span(&h->mdl) > res[at].start + res[at].npages - i)
 		*want_null = true;
@@ -414,7 +416,7 @@ static void predict_map(const struct hmdl *h, bool use, vaddr_t addr, uint32_t t
 		uint64_t n = mdl_span(&h->mdl);
 		for (uint64_t k = 0; k < n; k++)
 			if (mpfn[i + k]) {
-				*e = da(0x107, addr, pva(i + k), pva(i + n) - 1);
+				*e = da(SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, addr, pva(i + k), pva(i + n) - 1);
 				break;
 			}
 	}
@@ -495,23 +497,23 @@ static struct expect predict_unmap(vaddr_t addr, uint32_t tag, uint64_t n)
 	uint64_t i = page_of(addr);
 	int at = find_containing(i);
 	if (at < 0)
-		return da(0x109, addr, tag, 0);
+		return da(SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, tag, 0);
 	if (res[at].tag != tag)
-		return da(0x108, addr, tag, res[at].tag);
+		return da(SYSPTE_BUGCHECK_UNMAP_WRONG_TAG, addr, tag, res[at].tag);
 	if (n == 0)
 		return (struct expect){ 0 };   /* no MDL or an empty one: nothing to do */
 	if (!mpfn[i])
-		return da(0x109, addr, tag, 0);
+		return da(SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, tag, 0);
 	uint64_t end = res[at].start + res[at].npages;
 	if (n > end - i)
-		return da(0x10A, addr, end - i, n);
+		return da(SYSPTE_BUGCHECK_UNMAP_PAST_END, addr, end - i, n);
 	for (uint64_t k = i; k < i + n; k++)
 		if (!mpfn[k])
-			return da(0x10B, pva(k), 0, 0);
+			return da(SYSPTE_BUGCHECK_UNMAP_HOLE, pva(k), 0, 0);
 	if (!mstart[i])
-		return da(0x10C, addr, pva(model_map_start(i, res[at].start)), n);
+		return da(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr, pva(model_map_start(i, res[at].start)), n);
 	if (i + n < end && mpfn[i + n] && !mstart[i + n])
-		return da(0x10C, addr, pva(model_map_start(i + n - 1, res[at].start)), n);
+		return da(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr, pva(model_map_start(i + n - 1, res[at].start)), n);
 	return (struct expect){ 0 };
 }
 
@@ -612,9 +614,9 @@ static void check_walkers(void)
 {
 	memset(walked, 0, sizeof(walked));
 	walk_bad = false;
-	syspte_for_each_free(walk_free_cb, NULL);
-	syspte_for_each_mapped(walk_mapped_cb, NULL);
-	syspte_for_each(walk_resv_cb, NULL);
+	syspte_for_each_free(reserved_region(), walk_free_cb, NULL);
+	syspte_for_each_mapped(reserved_region(), walk_mapped_cb, NULL);
+	syspte_for_each(reserved_region(), walk_resv_cb, NULL);
 	if (walk_bad)
 		fail("a walker reported a page twice or outside the region", model_counts.ops, 0);
 	for (int i = 0; i < NPAGES; i++) {
@@ -694,7 +696,7 @@ static void op_map_locked(void)
 	}
 	vaddr_t base = (vaddr_t)p & ~4095ULL;
 	uint64_t start = page_of(base);
-	if (!syspte_in_region(base) || start + n > NPAGES || (vaddr_t)p != base + saved.mdl.ByteOffset) {
+	if (!syspte_in_region(reserved_region(), base) || start + n > NPAGES || (vaddr_t)p != base + saved.mdl.ByteOffset) {
 		fail("MmMapLockedPagesSpecifyCache returned an address outside the region", (uint64_t)p, n);
 		return;
 	}
@@ -768,7 +770,7 @@ static void op_unmap_locked(void)
 	else if ((h->mdl.MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) && (PVOID)addr == h->mdl.MappedSystemVa)
 		noop = true;
 	else if (n = mdl_span(&h->mdl), at >= 0 && res[at].tag == MDL_TAG_MAP && (res[at].start != ai || res[at].npages != n))
-		e = da(0x10C, addr, pva(res[at].start), n);
+		e = da(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr, pva(res[at].start), n);
 	else
 		e = predict_unmap(addr, MDL_TAG_MAP, n);
 	hmdl_save(h, &saved);
@@ -792,7 +794,7 @@ static void op_unmap_locked(void)
 	res[at].live = false;
 	check_ptes(ai, ai + n);
 	struct syspte_info info;
-	if (syspte_lookup(pva(ai), &info))
+	if (syspte_lookup(reserved_region(), pva(ai), &info))
 		fail("MmUnmapLockedPages left its reservation", info.base, info.tag);
 }
 
@@ -1007,7 +1009,7 @@ static void check_stats(void)
 	for (int i = 0; i < NPAGES; i++)
 		mapped += mpfn[i] != 0;
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	if (s.live != live || s.pages_reserved != reserved || s.free_pages != NPAGES - reserved)
 		fail("reservation accounting differs from the model", s.live, s.pages_reserved);
 	if (s.pages_mapped != mapped)
@@ -1039,7 +1041,7 @@ void model_step(void)
 		case 5: case 6: case 7: op_map(); break;
 		default: op_unmap(); break;
 		}
-	if (syspte_check())
+	if (syspte_check(reserved_region()))
 		fail("syspte_check failed", model_counts.ops, 0);
 	check_stats();
 	check_walkers();
@@ -1072,7 +1074,7 @@ void model_end(void)
 		if (res[r].live)
 			MmFreeMappingAddress((void *)pva(res[r].start), res[r].tag);
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	if (s.live || s.free_pages != NPAGES || s.pages_mapped)
 		fail("region not empty after teardown", s.live, s.free_pages);
 	bugcheck_set_hook(NULL);

@@ -17,6 +17,7 @@
 #include "wdm.h"
 #include "host_machine.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "fbcon.h"
 #include "memview.h"
 #include "bootinfo.h"
@@ -99,7 +100,7 @@ static void run(bool pow2, long steps, unsigned y, unsigned h)
 	memview_region(&box, title, &res);
 	printf("%s: cell %llu pages, %u cells, walkers %s %s\n", title, (unsigned long long)res.chunk_pages, res.cells,
 	       res.agree ? "agree" : "DISAGREE", res.note);
-	if (!res.agree || syspte_check())
+	if (!res.agree || syspte_check(reserved_region()))
 		exit(1);
 }
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
-#include "buddy.h"
+#include "buddy_impl.h"
 
 /* ------------------------------------------------------------------ PRNG */
 

@@ -23,6 +23,7 @@
 #include "phys.h"
 #include "pool.h"
 #include "bugcheck.h"
+#include "testhooks.h"
 
 #define NF 12288                              /* frames of the window the map covers: 48 MiB */
 #define LOADER_START (33ULL << 8)             /* loader data: frames [33 MiB, 34 MiB) */

@@ -16,7 +16,9 @@
 #include "phys.h"
 #include "pool.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "bugcheck.h"
+#include "testhooks.h"
 
 #define TAG_U POOL_TAG4('U', 's', 'e', 'd')
 
@@ -37,11 +39,11 @@ static void observe(struct fresh *f)
 	memset(f, 0, sizeof(*f));
 	phys_get_stats(&f->phys);
 	pool_get_stats(&f->pool);
-	syspte_get_stats(&f->sys);
+	syspte_get_stats(reserved_region(), &f->sys);
 	phys_census(f->phys_census);
-	syspte_census(f->sys_census);
+	syspte_census(reserved_region(), f->sys_census);
 	f->pool_tags = pool_tag_totals(NULL, 0);
-	f->sys_tags = syspte_tag_totals(NULL, 0);
+	f->sys_tags = syspte_tag_totals(reserved_region(), NULL, 0);
 	f->table_pages = host_machine_pt()->table_pages;
 	f->bc = bugcheck_last;
 	f->tlb_pages = fake_tlb.pages;
@@ -74,7 +76,7 @@ static bool dirty(void)
 	good &= more && MmMapLockedPagesSpecifyCache(more, KernelMode, MmCached, NULL, FALSE, NormalPagePriority) != NULL;
 	bugcheck_hook_t old = bugcheck_set_hook(bugcheck_record_hook);
 	MmFreeMappingAddress(r, TAG_U);   /* still mapped: an intercepted 0xDA/0x103 */
-	good &= bugcheck_last.count == 1 && bugcheck_last.p[0] == 0x103;
+	good &= bugcheck_last.count == 1 && bugcheck_last.p[0] == SYSPTE_BUGCHECK_FREE_STILL_MAPPED;
 	bugcheck_set_hook(old);
 	phys_set_budget(1);   /* fault injection left on */
 	return good;
@@ -130,7 +132,7 @@ int main(void)
 			   "  physical allocator of the new RAM size; allocated: the page tables and the region's metadata only");
 			ok(memcmp(&now.bc, &zero_bc, sizeof(zero_bc)) == 0, "  no bug check recorded");
 			ok(memcmp(&now, &first[s], sizeof(now)) == 0, "  every statistic, census and table count as on the first machine of this size");
-			ok(phys_check() == 0 && pool_check() == 0 && syspte_check() == 0 && pt_check(host_machine_pt()) == 0,
+			ok(phys_check() == 0 && pool_check() == 0 && syspte_check(reserved_region()) == 0 && pt_check(host_machine_pt()) == 0,
 			   "  every module's check passes");
 			ok(ram_clean(), "  RAM reads as zeros (no page content of an earlier machine)");
 			ok(dirty(), "  the whole API works; state left behind on purpose");
@@ -140,7 +142,7 @@ int main(void)
 	bugcheck_set_hook(bugcheck_record_hook);
 	ok(host_machine_create(64ULL << 20, 16ULL << 20) == 0, "re-created with a hook installed");
 	MmFreeMappingAddress((PVOID)0x1000, TAG_U);
-	ok(bugcheck_last.count == 1 && bugcheck_last.p[0] == 0x102, "the hook still intercepts");
+	ok(bugcheck_last.count == 1 && bugcheck_last.p[0] == SYSPTE_BUGCHECK_FREE_NOT_START, "the hook still intercepts");
 	bugcheck_set_hook(NULL);
 	ok(host_machine_create(3 << 20, 16ULL << 20) == 0 && host_machine_create(1ULL << 20, 2ULL << 20) == 0,
 	   "small machines");

@@ -15,9 +15,11 @@
 #include "phys.h"
 #include "pt.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "bugcheck.h"
 #include "mdl.h"
 #include "model_mdl.h"
+#include "testhooks.h"
 
 #define LOW_BASE 0x100000ULL
 #define LOW_PAGES 8192ULL                 /* 32 MiB */
@@ -57,7 +59,7 @@ static void take(struct snap *s)
 	s->pool_large = ps.large_live;
 	s->pool_pages = ps.slab_pages + ps.large_pages;
 	phys_get_stats(&s->phys);
-	syspte_get_stats(&s->sys);
+	syspte_get_stats(reserved_region(), &s->sys);
 }
 
 static bool same(const struct snap *a)
@@ -104,8 +106,10 @@ static void setup(void)
 	/* The fake direct map, so translating pool addresses through the tables works as on the kernel. */
 	pt_map(&pt, (vaddr_t)dmap(LOW_BASE), LOW_BASE, LOW_PAGES * PAGE_SIZE, PT_PROT_W, PT_SIZE_4K | PT_SIZE_2M);
 	pt_map(&pt, (vaddr_t)dmap(HIGH_BASE), HIGH_BASE, HIGH_PAGES * PAGE_SIZE, PT_PROT_W, PT_SIZE_4K | PT_SIZE_2M);
-	if (syspte_init(&pt, REGION_BASE, REGION_PAGES)) {
-		printf("Bail out! syspte_init failed\n");
+	struct syspte_region *r = syspte_create(&pt, REGION_BASE, REGION_PAGES);
+	reserved_set_region(r);
+	if (!r) {
+		printf("Bail out! syspte_create failed\n");
 		exit(1);
 	}
 	mm_set_kernel_pt(&pt);
@@ -473,7 +477,7 @@ static void test_partial(void)
 
 	/* A mapped source: the partial is PARENT_MAPPED and its system address lies in the parent's mapping. */
 	char *m = MmMapLockedPagesSpecifyCache(src, KernelMode, MmCached, NULL, 0, NormalPagePriority);
-	ok(m && syspte_in_region((vaddr_t)m), "source mapped in the system PTE region");
+	ok(m && syspte_in_region(reserved_region(), (vaddr_t)m), "source mapped in the system PTE region");
 	IoBuildPartialMdl(src, dst, SVA(0x1800), 0x2000);
 	ok(dst->MdlFlags == (MDL_PARTIAL | MDL_PARENT_MAPPED_SYSTEM_VA), "PARTIAL | PARENT_MAPPED_SYSTEM_VA");
 	is((uintptr_t)dst->MappedSystemVa, (uintptr_t)m + 0x1000, "MappedSystemVa: the sub-range's page in the parent mapping");
@@ -489,10 +493,10 @@ static void test_partial(void)
 	ok(dst->MdlFlags & MDL_PARTIAL_HAS_BEEN_MAPPED, "PARTIAL_HAS_BEEN_MAPPED");
 	is(pfn_at((vaddr_t)pm), MmGetMdlPfnArray(src)[1], "its own mapping shows page 1");
 	struct syspte_stats ss;
-	syspte_get_stats(&ss);
+	syspte_get_stats(reserved_region(), &ss);
 	IoFreeMdl(dst);
 	struct syspte_stats ss2;
-	syspte_get_stats(&ss2);
+	syspte_get_stats(reserved_region(), &ss2);
 	is(ss2.live, ss.live - 1, "IoFreeMdl unmapped it and freed its reservation");
 	MmUnmapLockedPages(m, src);
 
@@ -775,10 +779,10 @@ static void test_map_locked(void)
 	ok(same(&s), "no reservation left by the refusals");
 
 	char *va = MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmWriteCombined, NULL, 1, HighPagePriority | MdlMappingNoExecute);
-	ok(va && syspte_in_region((vaddr_t)va) && ((uintptr_t)va & PAGE_MASK) == 0, "mapped in the region");
+	ok(va && syspte_in_region(reserved_region(), (vaddr_t)va) && ((uintptr_t)va & PAGE_MASK) == 0, "mapped in the region");
 	ok((mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && mdl->MappedSystemVa == va, "MAPPED_TO_SYSTEM_VA, MappedSystemVa");
 	struct syspte_info info;
-	ok(syspte_lookup((vaddr_t)va, &info) && info.tag == MDL_TAG_MAP && info.base == (vaddr_t)va && info.npages == 3 &&
+	ok(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.tag == MDL_TAG_MAP && info.base == (vaddr_t)va && info.npages == 3 &&
 	   info.mapped == 3, "a reservation of exactly the span, tag 'MdlM'");
 	uint64_t pte;
 	bool ptes = true;
@@ -793,23 +797,23 @@ static void test_map_locked(void)
 
 	intercept();
 	MmUnmapLockedPages(va + PAGE_SIZE, mdl);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C) && bugcheck_last.p[2] == (uintptr_t)va && bugcheck_last.p[3] == 3,
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING) && bugcheck_last.p[2] == (uintptr_t)va && bugcheck_last.p[3] == 3,
 	   "unmap from inside the mapping: 0xDA/0x10C");
 	struct { MDL m; PFN_NUMBER p[2]; } shorter;
 	MmInitializeMdl(&shorter.m, NULL, 2 * PAGE_SIZE);
 	MmUnmapLockedPages(va, &shorter.m);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x10C), "unmap with a different span: 0xDA/0x10C");
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING), "unmap with a different span: 0xDA/0x10C");
 	char *r = MmAllocateMappingAddress(PAGE_SIZE, TAG_R);
 	MmUnmapLockedPages(r, mdl);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x108), "unmap in another tag's reservation: 0xDA/0x108");
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_WRONG_TAG), "unmap in another tag's reservation: 0xDA/0x108");
 	MmFreeMappingAddress(r, TAG_R);
 	ok(same(&s) && pfn_at((vaddr_t)va + 2 * PAGE_SIZE), "still mapped after the misuses");
 	MmUnmapLockedPages(va, mdl);
-	ok(none_fired() && !syspte_lookup((vaddr_t)va, &info), "unmapped and the reservation freed");
+	ok(none_fired() && !syspte_lookup(reserved_region(), (vaddr_t)va, &info), "unmapped and the reservation freed");
 	ok(!(mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && mdl->MappedSystemVa == NULL, "flags and MappedSystemVa cleared");
 	take(&s);
 	MmUnmapLockedPages(va, mdl);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x109) && same(&s), "double unmap: 0xDA/0x109");
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED) && same(&s), "double unmap: 0xDA/0x109");
 	MmUnmapLockedPages(va, NULL);
 	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "NULL MDL: 0x50");
 	release();
@@ -825,10 +829,10 @@ static void test_map_locked(void)
 	ok(MmGetSystemAddressForMdlSafe(io, 0) == v2, "second call: the same address");
 	ok(MmGetSystemAddressForMdlSafe(NULL, 0) == NULL, "NULL MDL: NULL");
 	struct syspte_stats ss;
-	syspte_get_stats(&ss);
+	syspte_get_stats(reserved_region(), &ss);
 	IoFreeMdl(io);
 	struct syspte_stats ss2;
-	syspte_get_stats(&ss2);
+	syspte_get_stats(reserved_region(), &ss2);
 	is(ss2.live, ss.live - 1, "IoFreeMdl undid the mapping MmGetSystemAddressForMdlSafe made");
 	release_pages(mdl);
 
@@ -954,7 +958,7 @@ static bool mdl_world_intact(const struct mdl_world *w)
 		ok &= pfn_at((vaddr_t)w->sys_va + i * PAGE_SIZE) == MmGetMdlPfnArray(w->pages_sys)[i];
 	}
 	struct syspte_info info;
-	return ok && syspte_lookup((vaddr_t)w->r_empty, &info) && info.mapped == 0;
+	return ok && syspte_lookup(reserved_region(), (vaddr_t)w->r_empty, &info) && info.mapped == 0;
 }
 
 /*
@@ -1210,11 +1214,11 @@ static void test_malformed_directed(void)
 	MmInitializeMdl(&span2.m, NULL, 2 * PAGE_SIZE);
 	MmUnmapReservedMapping(sys, MDL_TAG_MAP, &span2.m);   /* emptied by hand: the reservation stays */
 	struct syspte_info info;
-	ok(syspte_lookup((vaddr_t)sys, &info) && info.mapped == 0, "an empty 'MdlM' reservation");
+	ok(syspte_lookup(reserved_region(), (vaddr_t)sys, &info) && info.mapped == 0, "an empty 'MdlM' reservation");
 	intercept();
 	take(&s);
 	MmUnmapLockedPages(sys, &span2.m);
-	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, 0x109) && same(&s) && syspte_lookup((vaddr_t)sys, &info),
+	ok(fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED) && same(&s) && syspte_lookup(reserved_region(), (vaddr_t)sys, &info),
 	   "MmUnmapLockedPages of it: 0xDA/0x109, the reservation stays");
 	release();
 	MmFreeMappingAddress(sys, MDL_TAG_MAP);
@@ -1314,9 +1318,9 @@ static void test_growable(void)
 static void test_final(void)
 {
 	is(pool_check(), 0, "pool_check clean");
-	is(syspte_check(), 0, "syspte_check clean");
+	is(syspte_check(reserved_region()), 0, "syspte_check clean");
 	struct syspte_stats ss;
-	syspte_get_stats(&ss);
+	syspte_get_stats(reserved_region(), &ss);
 	is(ss.live, 0, "no reservation left");
 	ok(tag_live(MDL_TAG_IO) == 0 && tag_live(MDL_TAG_PAGES) == 0 && tag_live(TAG_A) == 0 && tag_live(TAG_B) == 0,
 	   "every tag back to zero bytes");

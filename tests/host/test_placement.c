@@ -18,6 +18,7 @@
 #include "phys.h"
 #include "pool.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "vmlayout.h"
 
 #define TAG POOL_TAG4('P', 'l', 'a', 'c')
@@ -48,7 +49,7 @@ static void test_region_run(void)
 		if (page_index(one[i]) != 0 && page_index(one[i]) != REGION_PAGES - 1)
 			MmFreeMappingAddress(one[i], TAG);
 	struct syspte_stats st;
-	syspte_get_stats(&st);
+	syspte_get_stats(reserved_region(), &st);
 	is(st.free_pages, REGION_PAGES - 2, "4094 pages free in one run, no 8 MiB aligned block");
 	ok(reserve_and_free(8ULL << 20, 0), "8 MiB granted (a binary buddy refused it)");
 	ok(reserve_and_free((8ULL << 20) + PAGE_SIZE, 0), "8 MiB + 4 KiB granted");
@@ -61,8 +62,8 @@ static void test_region_run(void)
 	for (uint64_t i = 0; i < got; i++)
 		if (page_index(one[i]) == 0 || page_index(one[i]) == REGION_PAGES - 1)
 			MmFreeMappingAddress(one[i], TAG);
-	syspte_get_stats(&st);
-	ok(st.free_pages == REGION_PAGES && syspte_check() == 0, "region empty and consistent");
+	syspte_get_stats(reserved_region(), &st);
+	ok(st.free_pages == REGION_PAGES && syspte_check(reserved_region()) == 0, "region empty and consistent");
 }
 
 static void test_huge_region(void)
@@ -73,7 +74,7 @@ static void test_huge_region(void)
 	ok(va != NULL, "a 1 GiB reservation in it");
 	if (va)
 		MmFreeMappingAddress(va, TAG);
-	is(syspte_check(), 0, "region consistent");
+	is(syspte_check(reserved_region()), 0, "region consistent");
 }
 
 static void test_mdl_contiguous(void)

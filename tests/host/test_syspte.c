@@ -2,7 +2,7 @@
  * Differential test of the reserved-mapping API against a reference model: random sequences of
  * reserve / map / unmap / free, misuse included, on a small region. After every call: the bug
  * check (or its absence) and its parameters match the model, the PTEs match the model, the
- * recorded TLB operations are exactly those documented, and syspte_check() passes; a refused
+ * recorded TLB operations are exactly those documented, and syspte_check(reserved_region()) passes; a refused
  * reservation must have no free run of its length in the model (any start, a divisible one for
  * DIVISIBLE). The model
  * and the call generators are shared with the fuzzer (model_syspte.h); here choices come from
@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include "tap.h"
+#include "reserved.h"
 #include "model_syspte.h"
 #include "model_syspte.c"
 

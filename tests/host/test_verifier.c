@@ -1,20 +1,30 @@
 /* Host tests of verifier mode: guard pages, free-page patterns, and checks that stay quiet on good use. */
 #include <string.h>
+<<<<<<< HEAD
 #include <signal.h>
 #include <unistd.h>
 #include <sys/wait.h>
+=======
+#include <unistd.h>
+#include <sys/wait.h>
+#include <signal.h>
+>>>>>>> region
 #include "tap.h"
 #include "fake_arch.h"
 #include "host_machine.h"
 #include "wdm.h"
 #include "syspte.h"
+#include "reserved.h"
 #include "phys.h"
 #include "verifier.h"
 #include "bugcheck.h"
 #include "arch_mm.h"
+#include "testhooks.h"
+#include "pt.h"
 
 #define TAG 0x66726556u   /* 'Verf' */
 
+<<<<<<< HEAD
 /*
  * A map owes no TLB invalidation because it only fills not-present PTEs; verifier mode checks that
  * before writing. A present PTE planted behind the region's back in a reservation with nothing
@@ -47,21 +57,71 @@ static void test_map_meets_present_pte(void)
 		else
 			ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the same map over not-present PTEs succeeds");
 	}
+=======
+/* Runs fn in a child process; true when it aborted and its stderr contains want. */
+static bool aborts_with(void (*fn)(void), const char *want)
+{
+	int fd[2];
+	if (pipe(fd))
+		return false;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		close(fd[0]);
+		fn();
+		_exit(0);
+	}
+	close(fd[1]);
+	char buf[4096] = { 0 };
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof(buf) - 1 && (k = read(fd[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, want) != NULL;
+}
+
+/* A pool block's header overwritten (an underrun), then any pool call: the verifier's pool check. */
+static void corrupt_pool(void)
+{
+	uint32_t *p = ExAllocatePoolWithTag(NonPagedPool, 40, TAG);
+	p[-4] = 0x12345678;   /* the block header's state word */
+	ExAllocatePoolWithTag(NonPagedPool, 40, TAG);
+}
+
+/* A stray present PTE in free region space, then a map elsewhere: the region check after the map. */
+static void corrupt_region(void)
+{
+	char *va = MmAllocateMappingAddress(4096, TAG);
+	struct syspte_stats s;
+	syspte_get_stats(reserved_region(), &s);
+	*pt_pte_slot(host_machine_pt(), s.base + (s.npages - 1) * 4096) = 0x400000 | PTE_P;
+	struct { MDL mdl; PFN_NUMBER pfn[1]; } m = { .mdl = { .Size = sizeof(m), .MdlFlags = MDL_PAGES_LOCKED,
+							       .ByteCount = 4096 }, .pfn = { 0x400 } };
+	MmMapLockedPagesWithReservedMapping(va, TAG, &m.mdl, MmCached);
+>>>>>>> region
 }
 
 int main(void)
 {
 	mm_verifier_set(true);
 	is(host_machine_create(32ULL << 20, 4ULL << 20), 0, "machine in verifier mode");
+<<<<<<< HEAD
 	is(syspte_guard_pages(), 1, "one guard page per reservation");
 	test_map_meets_present_pte();
+=======
+	is(syspte_guard_pages(reserved_region()), 1, "one guard page per reservation");
+>>>>>>> region
 
 	/* Guard pages: 3-page reservations are 4 pages apart at least, and never adjacent. */
 	char *a = MmAllocateMappingAddress(3 * 4096, TAG), *b = MmAllocateMappingAddress(3 * 4096, TAG);
 	ok(a && b, "two reservations");
 	ok(b != a + 3 * 4096 && a != b + 3 * 4096, "no reservation starts on another's guard page");
 	struct syspte_stats s;
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	is(s.free_pages, s.npages - 8, "each reservation took its pages plus a guard");
 	bugcheck_set_hook(bugcheck_record_hook);
 	struct { MDL mdl; PFN_NUMBER pfn[4]; } m;
@@ -71,12 +131,12 @@ int main(void)
 	m.pfn[0] = 0x400;
 	uint64_t before = bugcheck_last.count;
 	ok(!MmMapLockedPagesWithReservedMapping(a + 3 * 4096, TAG, &m.mdl, MmCached), "mapping onto the guard page refused");
-	ok(bugcheck_last.count == before + 1 && bugcheck_last.p[0] == 0x105, "as a page in no reservation (0x105)");
+	ok(bugcheck_last.count == before + 1 && bugcheck_last.p[0] == SYSPTE_BUGCHECK_MAP_NO_RESERVATION, "as a page in no reservation (0x105)");
 	MmFreeMappingAddress(a, TAG);
 	MmFreeMappingAddress(b, TAG);
-	syspte_get_stats(&s);
+	syspte_get_stats(reserved_region(), &s);
 	is(s.free_pages, s.npages, "guards returned with their reservations");
-	is(syspte_check(), 0, "region consistent");
+	is(syspte_check(reserved_region()), 0, "region consistent");
 
 	/* Free-page pattern: a write into a freed page is caught when the page is handed out again. */
 	paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
@@ -91,11 +151,15 @@ int main(void)
 		again = phys_alloc(1, 0, UINT64_MAX);
 	while (again && again != pa);
 	ok(again == pa, "the page came back");
-	ok(bugcheck_last.count == before + 1 && bugcheck_last.code == 0x1A && bugcheck_last.p[0] == VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED,
+	ok(bugcheck_last.count == before + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT && bugcheck_last.p[0] == VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED,
 	   "use after free reported as 0x1A/0x5A01");
 	is(bugcheck_last.p[1], pa + 17 * 8, "at the modified word");
 	is(bugcheck_last.p[2], 0x1234, "with the value found");
 	bugcheck_set_hook(NULL);
 	is(phys_check(), 0, "physical allocator consistent");
+
+	ok(aborts_with(corrupt_pool, "verifier: pool inconsistent"), "a pool call after a header was overwritten: caught");
+	ok(aborts_with(corrupt_region, "verifier: system PTE region inconsistent"),
+	   "a map after a stray PTE was written: caught by the check after the map");
 	return tap_done();
 }

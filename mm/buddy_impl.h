@@ -1,0 +1,35 @@
+/*
+ * The buddy allocator's state (contract in mm/buddy.h, representation at the top of mm/buddy.c).
+ * Included by the allocator, by the code that embeds a struct buddy (mm/phys.c, the system PTE
+ * region), and by tests; everyone else goes through the functions of mm/buddy.h.
+ */
+#ifndef BUDDY_IMPL_H
+#define BUDDY_IMPL_H
+
+#include "buddy.h"
+
+#define BUDDY_LEVELS 6                      /* 64-ary summary levels: up to 64^6 = 2^36 bits */
+#define BUDDY_CLASSES (4 * BUDDY_ORDERS)    /* free extent size classes (see mm/buddy.c) */
+
+struct buddy {
+	uint64_t npages;      /* units managed: [0, npages) */
+	uint64_t origin;      /* absolute unit number of index 0; divisibility is judged on origin+index */
+	uint64_t free_units;  /* units currently free */
+	unsigned max_order;   /* largest order that fits in npages */
+	void *meta;           /* caller-provided metadata, buddy_meta_bytes(npages) bytes */
+	struct buddy_bm {                             /* a bitmap with 64-ary summary levels, in meta */
+		uint64_t *lv[BUDDY_LEVELS];           /* level l: bit j set iff word j of level l-1 != 0 */
+		uint64_t nb[BUDDY_LEVELS];            /* bits per level */
+		unsigned nl;                          /* levels; the top one is one word */
+	} start, end;                                 /* a bit at each free extent's first / last unit */
+	uint64_t *slots;                              /* unit u's slot: slots[u << slot_shift] */
+	unsigned slot_shift;
+	uint64_t head[BUDDY_CLASSES];                 /* first extent of each class list */
+	uint64_t count[BUDDY_CLASSES];                /* free extents per class */
+	uint64_t hint[BUDDY_CLASSES];                 /* >= the longest free extent of each class */
+	uint64_t classmask[2];                        /* bit c set iff count[c] != 0 */
+	unsigned nclasses;                            /* classes in use for npages */
+	uint64_t probes;      /* test hook: extents the searches examined (phases A and C, bounded scans) */
+};
+
+#endif

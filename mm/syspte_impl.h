@@ -1,0 +1,112 @@
+/*
+ * The system PTE region's private state and the helpers its three files share: mm/syspte.c
+ * (set-up, the record slab, reservations and their index), mm/syspte_map.c (PTE writes, mapping
+ * and unmapping, the invalidation policy) and mm/syspte_report.c (accounting, walks, check(),
+ * reports). Only those files include it, and tests that look inside a region.
+ *
+ * Locking: r->lock (LOCK_RANK_SYSPTE) guards everything in struct syspte_region but the fields
+ * marked constant, which syspte_create sets before the region is published, and the region's PTEs.
+ * Functions named *_locked require it held by this CPU and assert so.
+ *
+ * The PTE format is touched in one place: the syspte_pte_* helpers below, and the invalidation in
+ * one function (syspte_flush_span, mm/syspte_map.c).
+ */
+#ifndef SYSPTE_IMPL_H
+#define SYSPTE_IMPL_H
+
+#include "syspte.h"
+#include "buddy_impl.h"
+#include "bitset.h"
+#include "spinlock.h"
+#include "arch_mm.h"
+#include "bugcheck.h"
+
+#define SYSPTE_FLAG_GUARD 0x100u   /* the reservation owns one unmapped page past its end */
+#define SYSPTE_PTE_MAP_START (1ULL << 9)   /* available-to-software bit: the first page of a mapping */
+
+/* One live reservation; on the slab's free list when unused. */
+struct syspte_resv {
+	uint64_t start;                  /* page index in the region */
+	uint64_t npages;                 /* pages asked for (the guard page not included) */
+	uint64_t mapped;                 /* pages with a present PTE */
+	uint32_t tag, flags;
+	struct syspte_resv *hnext;       /* hash chain; the slab's free list when unused */
+};
+
+struct syspte_region {
+	spinlock_t lock;
+	/* constant after syspte_create */
+	struct pt *pt;
+	vaddr_t base;
+	uint64_t npages;
+	uint64_t guard;                  /* pages after each reservation: 1 in verifier mode */
+	volatile uint64_t *ptes;         /* the region's PTEs: its level-1 tables, one contiguous run */
+	struct syspte_resv **buckets;    /* hash of live records by start page */
+	unsigned hash_bits;              /* 2^hash_bits buckets */
+	uint64_t meta_bytes, meta_pages, table_pages;
+	/* guarded by the lock */
+	struct buddy buddy;
+	struct bitset starts;            /* bit i set iff a live reservation starts at page i */
+	struct syspte_resv *free_recs;
+	uint64_t live_count, pages_reserved, pages_mapped;
+	uint64_t slab_pages;
+};
+
+/* A misuse found under the lock, raised as bug check 0xDA once it is released. */
+struct syspte_misuse {
+	uint64_t subcode, p2, p3, p4;
+};
+
+/* ---- the PTE format: the only place the region reads or builds PTE bits */
+
+/* The PTE slot of region page i (the region's level-1 tables are one contiguous run). */
+static inline volatile uint64_t *syspte_slot(const struct syspte_region *r, uint64_t i) { return r->ptes + i; }
+
+/* True when region page i is mapped. */
+static inline bool syspte_pte_present(const struct syspte_region *r, uint64_t i)
+{
+	return arch_pte_read(syspte_slot(r, i)) & PTE_P;
+}
+
+/* True when region page i is the first page of a mapping (present or not: callers test both). */
+static inline bool syspte_pte_map_start(const struct syspte_region *r, uint64_t i)
+{
+	return arch_pte_read(syspte_slot(r, i)) & SYSPTE_PTE_MAP_START;
+}
+
+/* Marks present region page i as the first page of a mapping. */
+static inline void syspte_pte_mark_start(struct syspte_region *r, uint64_t i)
+{
+	arch_pte_write(syspte_slot(r, i), arch_pte_read(syspte_slot(r, i)) | SYSPTE_PTE_MAP_START);
+}
+
+/* The address of region page i. */
+static inline vaddr_t syspte_va(const struct syspte_region *r, uint64_t i) { return r->base + (i << PAGE_SHIFT); }
+
+/* Pages the allocator gave a reservation: its own plus the verifier's guard page. */
+static inline uint64_t syspte_span(const struct syspte_resv *v) { return v->npages + !!(v->flags & SYSPTE_FLAG_GUARD); }
+
+/* What a caller may know of a record. */
+static inline void syspte_fill_info(const struct syspte_region *r, const struct syspte_resv *v, struct syspte_info *out)
+{
+	*out = (struct syspte_info){ syspte_va(r, v->start), v->npages, v->mapped, v->tag, v->flags };
+}
+
+/* ---- shared between the files */
+
+/* The record whose reservation starts at page index start, or NULL (mm/syspte.c). */
+struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t start);
+/* The reservation containing va and va's page index in *i; NULL when in none (mm/syspte.c). */
+struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i);
+/* Fills a misuse report and returns SYSPTE_MISUSE. */
+int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4);
+/* Raises the misuse as bug check 0xDA (lock released). */
+void syspte_raise(const struct syspte_misuse *m);
+/* syspte_check with the lock held (mm/syspte_report.c). */
+int syspte_check_locked(struct syspte_region *r);
+/* In verifier mode, checks every invariant after an operation (mm/syspte_report.c). */
+void syspte_verify_locked(struct syspte_region *r);
+/* The next live record at or after page index i, in address order, or NULL (mm/syspte.c). */
+struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i);
+
+#endif

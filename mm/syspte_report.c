@@ -1,0 +1,282 @@
+/*
+ * A system PTE region's accounting, walks, invariant checker and reports (contract in
+ * mm/syspte.h). Walks of the live reservations go through the start bitmap, in address order.
+ */
+#include "syspte_impl.h"
+#include "kprintf.h"
+#include "kassert.h"
+#include "verifier.h"
+
+void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
+{
+	uint64_t f = spin_lock(&r->lock);
+	*st = (struct syspte_stats){
+		.base = r->base, .npages = r->npages, .free_pages = buddy_free_units(&r->buddy),
+		.live = r->live_count, .pages_reserved = r->pages_reserved, .pages_mapped = r->pages_mapped,
+		.table_pages = r->table_pages, .meta_bytes = r->meta_bytes,
+		.record_bytes = r->slab_pages * PAGE_SIZE };
+	spin_unlock(&r->lock, f);
+}
+
+/* Adds record v to the per-tag totals out[0, *n). A tag not there takes a new entry while there are
+ * fewer than max; returns true when it was not there (then counted as distinct even if not stored). */
+static bool syspte_tag_add(struct syspte_tag_total *out, size_t *n, size_t max, const struct syspte_resv *v)
+{
+	size_t k = 0;
+	while (k < *n && out[k].tag != v->tag)
+		k++;
+	bool fresh = k == *n;
+	if (fresh) {
+		if (*n == max)
+			return true;
+		out[(*n)++] = (struct syspte_tag_total){ .tag = v->tag };
+	}
+	out[k].count++;
+	out[k].pages_reserved += v->npages;
+	out[k].pages_mapped += v->mapped;
+	return fresh;
+}
+
+/* Sorts per-tag totals by tag (insertion sort: few tags). */
+static void syspte_tag_sort(struct syspte_tag_total *out, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && out[j - 1].tag > out[j].tag; j--) {
+			struct syspte_tag_total t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+}
+
+size_t syspte_tag_totals(struct syspte_region *r, struct syspte_tag_total *out, size_t max)
+{
+	size_t n = 0, distinct = 0;
+	uint64_t f = spin_lock(&r->lock);
+	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1))
+		distinct += syspte_tag_add(out, &n, max, v);
+	spin_unlock(&r->lock, f);
+	syspte_tag_sort(out, n);
+	return distinct;
+}
+
+void syspte_for_each(struct syspte_region *r, void (*fn)(const struct syspte_info *, void *), void *arg)
+{
+	uint64_t f = spin_lock(&r->lock);
+	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1)) {
+		struct syspte_info info;
+		syspte_fill_info(r, v, &info);
+		fn(&info, arg);
+	}
+	spin_unlock(&r->lock, f);
+}
+
+/* syspte_for_each_free's callback, its argument and the region. */
+struct syspte_walk {
+	const struct syspte_region *r;
+	void (*fn)(vaddr_t va, uint64_t npages, void *arg);
+	void *arg;
+};
+
+/* Adapts a buddy extent (region page indices) to a callback taking addresses. */
+static void syspte_free_extent_cb(uint64_t start, uint64_t count, void *arg)
+{
+	struct syspte_walk *c = arg;
+	c->fn(syspte_va(c->r, start), count, c->arg);
+}
+
+void syspte_for_each_free(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg)
+{
+	struct syspte_walk c = { r, fn, arg };
+	uint64_t f = spin_lock(&r->lock);
+	buddy_for_each_free(&r->buddy, syspte_free_extent_cb, &c);
+	spin_unlock(&r->lock, f);
+}
+
+void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg)
+{
+	uint64_t f = spin_lock(&r->lock);
+	for (uint64_t i = 0; i < r->npages;) {
+		if (!syspte_pte_present(r, i)) {
+			i++;
+			continue;
+		}
+		uint64_t s = i;
+		while (i < r->npages && syspte_pte_present(r, i))
+			i++;
+		fn(syspte_va(r, s), i - s, arg);
+	}
+	spin_unlock(&r->lock, f);
+}
+
+void syspte_census(struct syspte_region *r, uint64_t out[BUDDY_ORDERS])
+{
+	uint64_t f = spin_lock(&r->lock);
+	buddy_census(&r->buddy, out);
+	spin_unlock(&r->lock, f);
+}
+
+/* Reports a failed invariant; returns -1. */
+static int syspte_bad(const char *what, uint64_t a, uint64_t b)
+{
+	kprintf("syspte_check: %s (0x%llx, 0x%llx)\n", what, (unsigned long long)a, (unsigned long long)b);
+	return -1;
+}
+
+/* Checks one record against the bitmap, the hash, the buddy and its PTEs; adds its present pages. */
+static int syspte_check_record_locked(struct syspte_region *r, const struct syspte_resv *v, uint64_t *present)
+{
+	spin_assert_held(&r->lock);
+	if (v->start + v->npages > r->npages || v->npages == 0)
+		return syspte_bad("record outside the region", v->start, v->npages);
+	if (!bitset_test(&r->starts, v->start) || syspte_find_start_locked(r, v->start) != v)
+		return syspte_bad("record not indexed", v->start, 0);
+	if (buddy_range_is_free(&r->buddy, v->start, 1) || buddy_range_is_free(&r->buddy, v->start + v->npages - 1, 1))
+		return syspte_bad("reserved pages free in the allocator", v->start, v->npages);
+	if ((v->flags & SYSPTE_FLAG_DIVISIBLE) && ((r->base >> PAGE_SHIFT) + v->start) % v->npages)
+		return syspte_bad("divisible reservation misplaced", v->start, v->npages);
+	if ((v->flags & SYSPTE_FLAG_GUARD) && (v->start + v->npages >= r->npages ||
+	    buddy_range_is_free(&r->buddy, v->start + v->npages, 1) || syspte_pte_present(r, v->start + v->npages)))
+		return syspte_bad("guard page missing, free or mapped", v->start, v->npages);
+	if (!!(v->flags & SYSPTE_FLAG_GUARD) != (r->guard != 0))
+		return syspte_bad("guard flag differs from the region's policy", v->start, v->flags);
+	uint64_t n = 0;
+	for (uint64_t i = v->start; i < v->start + v->npages; i++)
+		n += syspte_pte_present(r, i);
+	if (n != v->mapped)
+		return syspte_bad("mapped count differs from the PTEs", v->mapped, n);
+	*present += n;
+	return 0;
+}
+
+/* Counts the records in the hash table (each chain walked), so a record missing from the start
+ * bitmap shows up as a difference. */
+static uint64_t syspte_hash_count_locked(const struct syspte_region *r)
+{
+	spin_assert_held(&r->lock);
+	uint64_t n = 0;
+	for (size_t k = 0; k < (1ULL << r->hash_bits); k++)
+		for (const struct syspte_resv *v = r->buckets[k]; v && n <= r->npages; v = v->hnext)
+			n++;
+	return n;
+}
+
+int syspte_check_locked(struct syspte_region *r)
+{
+	spin_assert_held(&r->lock);
+	int st = buddy_check(&r->buddy);
+	if (!st)
+		st = bitset_check(&r->starts);
+	uint64_t count = 0, pages = 0, mapped = 0, present = 0, spans = 0, prev_end = 0;
+	for (struct syspte_resv *v = syspte_next_locked(r, 0); v && !st; v = syspte_next_locked(r, v->start + 1)) {
+		if (v->start < prev_end)
+			st = syspte_bad("reservations overlap", v->start, prev_end);
+		else
+			st = syspte_check_record_locked(r, v, &present);
+		prev_end = v->start + syspte_span(v);
+		count++;
+		pages += v->npages;
+		spans += syspte_span(v);
+		mapped += v->mapped;
+	}
+	if (!st && (count != r->live_count || pages != r->pages_reserved || mapped != r->pages_mapped))
+		st = syspte_bad("totals differ from the records", count, pages);
+	if (!st && syspte_hash_count_locked(r) != count)
+		st = syspte_bad("hash records differ from the start bits", syspte_hash_count_locked(r), count);
+	if (!st && spans + buddy_free_units(&r->buddy) != r->npages)
+		st = syspte_bad("reserved + guards + free != region", spans, buddy_free_units(&r->buddy));
+	if (!st) {
+		uint64_t all = 0;
+		for (uint64_t i = 0; i < r->npages; i++)
+			all += syspte_pte_present(r, i);
+		if (all != present)
+			st = syspte_bad("present PTEs outside any reservation", all, present);
+	}
+	return st;
+}
+
+int syspte_check(struct syspte_region *r)
+{
+	uint64_t f = spin_lock(&r->lock);
+	int st = syspte_check_locked(r);
+	spin_unlock(&r->lock, f);
+	return st;
+}
+
+/* The lock is asserted by syspte_check_locked, the only thing this reads. */
+void syspte_verify_locked(struct syspte_region *r)
+{
+	if (mm_verifier)
+		KASSERT(syspte_check_locked(r) == 0, "verifier: system PTE region inconsistent");
+}
+
+/* Prints a pool-style tag: four characters, low byte first. */
+static void syspte_print_tag(uint32_t tag)
+{
+	char s[5];
+	for (int k = 0; k < 4; k++) {
+		char c = (char)(tag >> (8 * k));
+		s[k] = (c >= 32 && c < 127) ? c : '.';
+	}
+	s[4] = 0;
+	kprintf("'%s'", s);
+}
+
+void syspte_dump(struct syspte_region *r)
+{
+	struct syspte_stats s;
+	struct syspte_tag_total tags[16];
+	syspte_get_stats(r, &s);
+	kprintf("system PTE region 0x%llx, %llu pages: %llu free, %llu live reservations (%llu pages, %llu mapped)\n",
+		(unsigned long long)s.base, (unsigned long long)s.npages, (unsigned long long)s.free_pages,
+		(unsigned long long)s.live, (unsigned long long)s.pages_reserved, (unsigned long long)s.pages_mapped);
+	kprintf("  %llu page-table pages, %llu metadata bytes, %llu record bytes\n", (unsigned long long)s.table_pages,
+		(unsigned long long)s.meta_bytes, (unsigned long long)s.record_bytes);
+	size_t n = syspte_tag_totals(r, tags, ARRAY_SIZE(tags));
+	for (size_t i = 0; i < MIN(n, ARRAY_SIZE(tags)); i++) {
+		kprintf("  tag ");
+		syspte_print_tag(tags[i].tag);
+		kprintf(": %llu reservations, %llu pages reserved, %llu mapped\n", (unsigned long long)tags[i].count,
+			(unsigned long long)tags[i].pages_reserved, (unsigned long long)tags[i].pages_mapped);
+	}
+	uint64_t f = spin_lock(&r->lock);
+	buddy_dump(&r->buddy);
+	spin_unlock(&r->lock, f);
+}
+
+/* Prints what va is when it lies in no reservation: a verifier guard page, or free space. */
+static void syspte_describe_outside(struct syspte_region *r, vaddr_t va)
+{
+	struct syspte_info info;
+	if (r->guard && va >= r->base + PAGE_SIZE && syspte_lookup(r, va - PAGE_SIZE, &info) &&
+	    ((va - info.base) >> PAGE_SHIFT) == info.npages) {
+		kprintf("*** 0x%llx is the verifier's guard page after reservation base 0x%llx, %llu pages, tag ",
+			(unsigned long long)va, (unsigned long long)info.base, (unsigned long long)info.npages);
+		syspte_print_tag(info.tag);
+		kprintf(" (an overrun)\n");
+		return;
+	}
+	kprintf("*** 0x%llx is free (unreserved) system PTE space\n", (unsigned long long)va);
+}
+
+void syspte_describe(struct syspte_region *r, vaddr_t va)
+{
+	struct syspte_info info;
+	if (!syspte_in_region(r, va)) {
+		kprintf("*** 0x%llx is outside the system PTE region\n", (unsigned long long)va);
+		return;
+	}
+	if (!spin_may_take(&r->lock)) {
+		kprintf("*** 0x%llx is in the system PTE region, but this CPU holds its lock or one ranked after it: "
+			"the fault came from inside the memory manager, so the region is not read\n", (unsigned long long)va);
+		return;
+	}
+	if (!syspte_lookup(r, va, &info)) {
+		syspte_describe_outside(r, va);
+		return;
+	}
+	kprintf("*** 0x%llx is page %llu of reservation base 0x%llx, %llu pages, tag ", (unsigned long long)va,
+		(unsigned long long)((va - info.base) >> PAGE_SHIFT), (unsigned long long)info.base,
+		(unsigned long long)info.npages);
+	syspte_print_tag(info.tag);
+	kprintf(", %llu pages mapped\n", (unsigned long long)info.mapped);
+}

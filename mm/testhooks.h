@@ -1,0 +1,27 @@
+/*
+ * The memory manager's test hooks: what the host tests, the boot suite and fault injection use to
+ * watch and steer mm/, and nothing else calls. Kept out of the modules' public headers so that a
+ * reader of those sees only the API.
+ */
+#ifndef TESTHOOKS_H
+#define TESTHOOKS_H
+
+#include "types.h"
+
+/* The last bug check bugcheck_record_hook intercepted, and how many it has seen. */
+struct bugcheck_record {
+	uint32_t code;
+	uint64_t p[4];
+	uint64_t count;
+};
+extern struct bugcheck_record bugcheck_last;
+/* A bug-check hook (bugcheck_set_hook) that fills bugcheck_last. */
+void bugcheck_record_hook(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4);
+
+/* Fault injection for exhaustion tests: from now on physical allocations fail once the allocated
+ * pages would exceed pages (UINT64_MAX: no budget; phys_reset restores that). Lets the boot suite
+ * drive every "out of memory" path without touching all RAM, so its cost does not grow with the
+ * machine. */
+void phys_set_budget(uint64_t pages);
+
+#endif

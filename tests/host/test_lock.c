@@ -1,0 +1,233 @@
+/*
+ * The lock order and owners (include/spinlock.h) on the host: a lock taken below a held rank, a
+ * lock taken again by its owner, a release by a CPU that does not hold it, a lock never
+ * initialised, a *_locked function called without its lock, and the page-fault path's lookup
+ * and report while the region's lock is held. Bug checks are intercepted with a hook (one that
+ * jumps back here where going on would deadlock); assertions run in a child process whose abort
+ * and message are checked.
+ */
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "tap.h"
+#include "fake_arch.h"
+#include "host_machine.h"
+#include "syspte_impl.h"
+#include "reserved.h"
+#include "bugcheck.h"
+#include "testhooks.h"
+#include "wdm.h"
+
+#define TAG 0x6b636f4cu   /* 'Lock' */
+
+static jmp_buf back;
+static bool jumping;
+
+/* Records the bug check, then, when asked to, jumps back to the test instead of returning. */
+static void hook(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	bugcheck_record_hook(code, p1, p2, p3, p4);
+	if (jumping)
+		longjmp(back, 1);
+}
+
+static bool held_none(void) { return spin_cpus[0].held == 0 && spin_cpus[1].held == 0; }
+
+/* Runs fn in a child process; true when it aborted and its stderr contains want. */
+static bool aborts_with(void (*fn)(void *), void *arg, const char *want)
+{
+	int fd[2];
+	if (pipe(fd))
+		return false;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		close(fd[0]);
+		fn(arg);
+		_exit(0);
+	}
+	close(fd[1]);
+	char buf[4096] = { 0 };
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof(buf) - 1 && (k = read(fd[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, want) != NULL;
+}
+
+static void test_order(void)
+{
+	spinlock_t low = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-low"), high = SPINLOCK_INIT(LOCK_RANK_TEST_HIGH, "test-high");
+	uint64_t f1 = spin_lock(&low), f2 = spin_lock(&high);
+	ok(bugcheck_last.count == 0 && spin_held(&low) && spin_held(&high), "in order: no report, both held by CPU 0");
+	spin_unlock(&high, f2);
+	spin_unlock(&low, f1);
+	ok(held_none() && !spin_held(&low), "released: no rank held");
+
+	f2 = spin_lock(&high);
+	f1 = spin_lock(&low);
+	ok(bugcheck_last.count == 1 && bugcheck_last.code == BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION &&
+	   bugcheck_last.p[0] == LOCK_BUGCHECK_ORDER && bugcheck_last.p[1] == (uintptr_t)&low &&
+	   bugcheck_last.p[2] == LOCK_RANK_TEST_LOW && bugcheck_last.p[3] == 1u << LOCK_RANK_TEST_HIGH,
+	   "out of order: 0xC4/0x1001, P2 the lock, P3 its rank, P4 the ranks held");
+	ok(spin_held(&low) && spin_held(&high), "intercepted: the lock is taken anyway (one CPU cannot deadlock on it)");
+	spin_unlock(&low, f1);
+	spin_unlock(&high, f2);
+	ok(held_none(), "released: no rank held");
+}
+
+static void test_same_rank(void)
+{
+	spinlock_t a = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "a"), b = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "b");
+	uint64_t before = bugcheck_last.count, fa = spin_lock(&a), fb = spin_lock(&b);
+	ok(bugcheck_last.count == before + 1 && bugcheck_last.p[0] == LOCK_BUGCHECK_ORDER && bugcheck_last.p[1] == (uintptr_t)&b,
+	   "two locks of one rank never nest: 0xC4/0x1001");
+	spin_unlock(&b, fb);
+	spin_unlock(&a, fa);
+}
+
+static void test_reentry(void)
+{
+	spinlock_t l = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-low");
+	uint64_t before = bugcheck_last.count, f = spin_lock(&l);
+	jumping = true;
+	if (!setjmp(back))
+		spin_lock(&l);
+	jumping = false;
+	ok(bugcheck_last.count == before + 1 && bugcheck_last.code == BUGCHECK_SPIN_LOCK_ALREADY_OWNED &&
+	   bugcheck_last.p[0] == (uintptr_t)&l && bugcheck_last.p[1] == 0 && bugcheck_last.p[2] == LOCK_RANK_TEST_LOW,
+	   "taken again by its owner: 0x0F, P1 the lock, P2 the CPU, P3 its rank");
+	ok(spin_held(&l) && fake_irq_enabled == false, "the first hold is intact");
+	spin_unlock(&l, f);
+	ok(held_none() && fake_irq_enabled, "released, interrupts back on");
+}
+
+/* The child of test_reentry_hook_returns: a hook that returns cannot make re-entry go on. */
+static void reenter_returning(void *arg)
+{
+	(void)arg;
+	spinlock_t l = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-low");
+	bugcheck_set_hook(bugcheck_record_hook);
+	spin_lock(&l);
+	spin_lock(&l);
+}
+
+static void test_owner(void)
+{
+	spinlock_t l = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-low");
+	uint64_t before = bugcheck_last.count, f = spin_lock(&l);
+	fake_cpu = 1;
+	ok(!spin_held(&l) && spin_may_take(&l), "CPU 1 does not hold CPU 0's lock, and holds no rank itself");
+	spin_unlock(&l, f);
+	ok(bugcheck_last.count == before + 1 && bugcheck_last.code == BUGCHECK_SPIN_LOCK_NOT_OWNED &&
+	   bugcheck_last.p[0] == (uintptr_t)&l && bugcheck_last.p[1] == 1 && bugcheck_last.p[2] == 1,
+	   "released by CPU 1: 0x10, P2 the CPU, P3 the owner (CPU 0 + 1)");
+	fake_cpu = 0;
+	ok(spin_held(&l) && spin_cpus[0].held == 1u << LOCK_RANK_TEST_LOW, "nothing released: CPU 0 still holds it");
+	spin_unlock(&l, f);
+	ok(held_none() && bugcheck_last.count == before + 1, "its owner releases it");
+	uint64_t g = arch_irq_save();
+	spin_unlock(&l, g);
+	ok(bugcheck_last.count == before + 2 && bugcheck_last.code == BUGCHECK_SPIN_LOCK_NOT_OWNED && bugcheck_last.p[2] == 0,
+	   "released while free: 0x10, P3 0");
+}
+
+static void lock_zeroed(void *arg)
+{
+	(void)arg;
+	spinlock_t l = { 0 };
+	spin_lock(&l);
+}
+
+/* Calls a *_locked function of the region without its lock. */
+static void find_unlocked(void *arg)
+{
+	syspte_find_start_locked(arg, 0);
+}
+
+/* Calls it as CPU 1 while CPU 0 holds the lock. */
+static void find_other_cpu(void *arg)
+{
+	struct syspte_region *r = arg;
+	spin_lock(&r->lock);
+	fake_cpu = 1;
+	syspte_find_start_locked(r, 0);
+}
+
+static void test_asserts(struct syspte_region *r)
+{
+	ok(aborts_with(reenter_returning, NULL, "took its own test-low lock again"),
+	   "re-entry whose bug check a hook returned from: a panic, not a hang");
+	ok(aborts_with(lock_zeroed, NULL, "taken before spin_init"), "a lock never initialised: a panic");
+	ok(aborts_with(find_unlocked, r, "syspte lock"), "a _locked function without its lock: a panic naming it");
+	ok(aborts_with(find_other_cpu, r, "not held by CPU 1"), "a _locked function on a CPU that does not hold it: a panic");
+}
+
+/* The page-fault path's calls while the region's lock is held: no lock taken, nothing read. */
+static void test_fault_path(struct syspte_region *r)
+{
+	vaddr_t va = syspte_reserve(r, 4, TAG, 0);
+	ok(va && syspte_reservation_base(r, va + 2 * PAGE_SIZE) == va, "unlocked: the reservation's base");
+	uint64_t f = spin_lock(&r->lock), before = bugcheck_last.count;
+	ok(!spin_may_take(&r->lock) && syspte_reservation_base(r, va + 2 * PAGE_SIZE) == 0,
+	   "region lock held by this CPU: base 0, returned without waiting");
+	syspte_describe(r, va);   /* prints that the region is not read */
+	ok(bugcheck_last.count == before, "and no lock report");
+	spin_unlock(&r->lock, f);
+	spinlock_t phys_ranked = SPINLOCK_INIT(LOCK_RANK_PHYS, "test-phys");
+	f = spin_lock(&phys_ranked);
+	ok(syspte_reservation_base(r, va) == 0 && bugcheck_last.count == before,
+	   "a lock ranked after the region's held: base 0, no out-of-order acquisition");
+	spin_unlock(&phys_ranked, f);
+	syspte_release(r, va, TAG);
+	ok(held_none() && syspte_check(r) == 0, "region intact");
+}
+
+/* A region call under a lock that ranks after the region's: the order report, then the call works. */
+static void test_region_order(struct syspte_region *r)
+{
+	spinlock_t phys_ranked = SPINLOCK_INIT(LOCK_RANK_PHYS, "test-phys");
+	uint64_t f = spin_lock(&phys_ranked), before = bugcheck_last.count;
+	vaddr_t va = syspte_reserve(r, 2, TAG, 0);
+	ok(bugcheck_last.count > before && bugcheck_last.code == BUGCHECK_DRIVER_VERIFIER_DETECTED_VIOLATION &&
+	   bugcheck_last.p[1] != (uintptr_t)&phys_ranked,
+	   "syspte_reserve under a PHYS-ranked lock: 0xC4/0x1001 on the region's (or the allocator's) lock");
+	spin_unlock(&phys_ranked, f);
+	ok(va && syspte_release(r, va, TAG) == SYSPTE_OK && syspte_check(r) == 0 && held_none(),
+	   "intercepted, the call went on and left the region consistent");
+
+	before = bugcheck_last.count;
+	f = spin_lock(&r->lock);
+	jumping = true;
+	if (!setjmp(back))
+		syspte_reserve(r, 2, TAG, 0);
+	jumping = false;
+	ok(bugcheck_last.count == before + 1 && bugcheck_last.code == BUGCHECK_SPIN_LOCK_ALREADY_OWNED &&
+	   bugcheck_last.p[0] == (uintptr_t)&r->lock, "a region call under the region's own lock: 0x0F naming it");
+	spin_unlock(&r->lock, f);
+	ok(syspte_check(r) == 0 && held_none(), "region untouched");
+}
+
+int main(void)
+{
+	if (host_machine_create(64ULL << 20, 8ULL << 20))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	bugcheck_set_hook(hook);
+	test_order();
+	test_same_rank();
+	test_reentry();
+	test_owner();
+	test_asserts(r);
+	test_fault_path(r);
+	test_region_order(r);
+	bugcheck_set_hook(NULL);
+	host_machine_destroy();
+	return tap_done();
+}
