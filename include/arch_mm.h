@@ -46,7 +46,6 @@ void arch_irq_restore(uint64_t flags);
 void arch_cpu_relax(void);
 
 /*
-<<<<<<< HEAD
  * The per-CPU interrupt state, for the lock code: whether interrupts are enabled on this CPU, how
  * many arch_irq_save sections are open on it, and whether it runs an interrupt or exception
  * handler. Each answer is this CPU's own, whatever the others do.
@@ -56,8 +55,11 @@ unsigned arch_irq_depth(void);
 bool arch_in_interrupt(void);
 
 /*
- * CPUs. The kernel runs on up to ARCH_MAX_CPUS CPUs (arch/x86_64/smp.c, index 0 the boot CPU); the
- * host's fake machine is one CPU, index 0. mm/ does not call these yet.
+ * CPUs. The kernel runs on up to ARCH_MAX_CPUS CPUs (arch/x86_64/smp.c, index 0 the boot CPU); until
+ * the other CPUs are brought up it runs on the boot CPU alone. The host's fake machine has one
+ * online CPU, index 0, and says which CPU the caller acts as (fake_cpu, tests/host/fake_arch.h).
+ * mm/ uses arch_cpu_index as the owner of a spin lock, and spin_lock calls arch_cpu_poll while it
+ * spins (include/spinlock.h); mm/ does not call the others yet.
  *
  * How the cross-CPU TLB shootdown will use them: a path that clears or changes present PTEs
  * collects them in a struct tlb_batch under its lock and calls arch_tlb_flush_batch after the
@@ -70,7 +72,8 @@ bool arch_in_interrupt(void);
  * the calls other CPUs posted to this one (two CPUs shooting down at once both finish); a CPU that
  * spins with interrupts disabled, on a lock or anything else, calls arch_cpu_poll() in its loop,
  * so a lock holder waiting for its acknowledgement gets it. fn runs with interrupts disabled and
- * must not wait for anything the caller may hold.
+ * must not wait for anything the caller may hold; since a CPU runs it wherever it spins, with the
+ * locks it holds still held, fn takes no lock but the console's.
  */
 #define ARCH_MAX_CPUS 64
 typedef uint64_t arch_cpumask_t;   /* bit i: the CPU of index i */
@@ -83,16 +86,5 @@ arch_cpumask_t arch_cpus_online(void);
 void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg);
 /* Runs the calls other CPUs posted to this one. */
 void arch_cpu_poll(void);
-=======
- * CPUs. The kernel runs on up to ARCH_MAX_CPUS CPUs, index 0 the boot CPU; until the other CPUs are
- * brought up it runs on the boot CPU alone. The host's fake machine says which CPU the caller is
- * (fake_cpu, tests/host/fake_arch.h). mm/ uses the index as the owner of a spin lock
- * (include/spinlock.h).
- */
-#define ARCH_MAX_CPUS 64
-
-/* The index of the running CPU. */
-unsigned arch_cpu_index(void);
->>>>>>> region
 
 #endif

@@ -22,12 +22,18 @@
  * word): taking a lock this CPU holds would never return and is bug check 0x0F
  * SPIN_LOCK_ALREADY_OWNED; taking one below a held rank is bug check 0xC4
  * DRIVER_VERIFIER_DETECTED_VIOLATION, P1 0x1001 (the lock is then taken, if a test hook returns);
- * releasing a lock this CPU does not hold is bug check 0x10 SPIN_LOCK_NOT_OWNED (nothing released).
+ * releasing a lock this CPU does not hold is bug check 0x10 SPIN_LOCK_NOT_OWNED (nothing released,
+ * the interrupt state untouched).
  * The parameters are in mm/bugcheck.c. Code that runs where it cannot know which locks are held
  * (the page-fault path, fatal reports) asks spin_may_take first and works without the lock.
  *
  * Functions named *_locked require their lock held by the running CPU and assert it
  * (spin_assert_held).
+ *
+ * A CPU spinning for a lock has interrupts disabled, so it runs the calls other CPUs posted to it
+ * (arch_cpu_poll, include/arch_mm.h) in its loop: a CPU that holds a lock and waits for the others
+ * to run a call is never blocked by one waiting for that lock, and a TLB shootdown is not held up
+ * by CPUs waiting for locks. On the host's fake machine the poll does nothing.
  */
 #ifndef SPINLOCK_H
 #define SPINLOCK_H
@@ -96,24 +102,30 @@ static inline uint64_t spin_lock(spinlock_t *l)
 		spin_order_violation(l, cpu);
 	uint64_t flags = arch_irq_save();
 	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
+			arch_cpu_poll();
 			arch_cpu_relax();
+		}
 	__atomic_store_n(&l->owner, cpu + 1, __ATOMIC_RELAXED);
 	spin_cpus[cpu].held |= 1u << l->rank;
 	return flags;
 }
 
-/* Releases a lock this CPU holds and restores the interrupt state spin_lock returned. */
+/*
+ * Releases a lock this CPU holds and restores the interrupt state spin_lock returned. A CPU that
+ * does not hold l opened no interrupt section with it, so after the report (when a test hook
+ * returns) nothing is released and its interrupt state stays as it is.
+ */
 static inline void spin_unlock(spinlock_t *l, uint64_t flags)
 {
 	unsigned cpu = arch_cpu_index();
 	if (__builtin_expect(__atomic_load_n(&l->owner, __ATOMIC_RELAXED) != cpu + 1, 0)) {
 		spin_owner_violation(l, cpu);
-	} else {
-		spin_cpus[cpu].held &= ~(1u << l->rank);
-		__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+		return;
 	}
+	spin_cpus[cpu].held &= ~(1u << l->rank);
+	__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 	arch_irq_restore(flags);
 }
 

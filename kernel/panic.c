@@ -8,11 +8,8 @@
 #include "ksyms.h"
 #include "fbcon.h"
 #include "syspte.h"
-<<<<<<< HEAD
-#include "smp.h"
-=======
 #include "reserved.h"
->>>>>>> region
+#include "smp.h"
 
 enum onexit_action kernel_onexit = ONEXIT_HALT;
 static volatile int panic_depth;

@@ -25,13 +25,8 @@ static volatile pte_t *pt_step(paddr_t table, vaddr_t va, int level)
 
 int pt_create(struct pt *pt, unsigned features)
 {
-<<<<<<< HEAD
 	*pt = (struct pt){ .features = features & PT_FEAT_ALL };
-=======
-	*pt = (struct pt){ 0 };
 	spin_init(&pt->lock, LOCK_RANK_PT, "pt");
-	pt_set_features(pt, features);
->>>>>>> region
 	pt->root = phys_alloc_zeroed_page();
 	if (!pt->root)
 		return PT_ENOMEM;
@@ -39,7 +34,6 @@ int pt_create(struct pt *pt, unsigned features)
 	return PT_OK;
 }
 
-<<<<<<< HEAD
 /* The attributes of a leaf at level with prot (its memory type included) on pt's CPU. */
 static pte_t pt_attrs(const struct pt *pt, unsigned prot, int level)
 {
@@ -47,63 +41,6 @@ static pte_t pt_attrs(const struct pt *pt, unsigned prot, int level)
 }
 
 pte_t pt_leaf_attrs(const struct pt *pt, unsigned prot) { return pt_attrs(pt, prot, 1); }
-=======
-/*
- * Without the PAT, PWT and PCD index the four types of the power-on PAT (WB, WT, UC-, UC), which
- * are also what they mean on CPUs without one; WC has no encoding and takes UC-.
- */
-static const enum pt_cache pt_cache_no_pat[PT_CACHE_TYPES] = {
-	[PT_CACHE_WB] = PT_CACHE_WB, [PT_CACHE_WT] = PT_CACHE_WT, [PT_CACHE_UCMINUS] = PT_CACHE_UCMINUS,
-	[PT_CACHE_UC] = PT_CACHE_UC, [PT_CACHE_WC] = PT_CACHE_UCMINUS,
-};
-
-enum pt_cache pt_cache_effective(enum pt_cache want, bool pat)
-{
-	KASSERT((unsigned)want < PT_CACHE_TYPES, "pt_cache_effective: memory type %u", (unsigned)want);
-	return pat ? want : pt_cache_no_pat[want];
-}
-
-uint64_t pt_cache_pte_bits(enum pt_cache want, bool pat, int level)
-{
-	unsigned index = pt_cache_effective(want, pat);   /* a PAT index, below 4 without the PAT */
-	uint64_t b = 0;
-	if (index & 1)
-		b |= PTE_PWT;
-	if (index & 2)
-		b |= PTE_PCD;
-	if (index & 4)
-		b |= level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
-	return b;
-}
-
-enum pt_cache pt_cache_of_pte(uint64_t e, bool pat, int level)
-{
-	/* The kernel's PAT repeats WT, UC-, UC at indices 5..7 (arch/x86_64/x86.h). */
-	static const enum pt_cache by_index[8] = { PT_CACHE_WB, PT_CACHE_WT, PT_CACHE_UCMINUS, PT_CACHE_UC,
-		PT_CACHE_WC, PT_CACHE_WT, PT_CACHE_UCMINUS, PT_CACHE_UC };
-	uint64_t pat_bit = level == 1 ? PTE_PAT_4K : PTE_PAT_LARGE;
-	unsigned index = (unsigned)!!(e & PTE_PWT) | (unsigned)!!(e & PTE_PCD) << 1 |
-			 (unsigned)(pat && (e & pat_bit)) << 2;
-	return by_index[index];
-}
-
-/* Leaf entry value for pa at level with prot. */
-static uint64_t pt_make_leaf(const struct pt *pt, paddr_t pa, unsigned prot, int level)
-{
-	uint64_t e = pa | PTE_P | PTE_A | PTE_D | pt_cache_pte_bits(PT_PROT_CACHE_OF(prot), pt->pat, level);
-	if (prot & PT_PROT_W)
-		e |= PTE_W;
-	if (prot & PT_PROT_G)
-		e |= PTE_G;
-	if (pt->nx && !(prot & PT_PROT_X))
-		e |= PTE_NX;
-	if (level > 1)
-		e |= PTE_PS;
-	return e;
-}
-
-uint64_t pt_make_pte(const struct pt *pt, paddr_t pa, unsigned prot) { return pt_make_leaf(pt, pa, prot, 1); }
->>>>>>> region
 
 /*
  * Finds the leaf mapping va. Returns its slot and level, or NULL with *level = the level whose
@@ -125,19 +62,13 @@ static volatile pte_t *pt_leaf(struct pt *pt, vaddr_t va, int *level)
 	return NULL;
 }
 
-<<<<<<< HEAD
-/* Walks to va's slot at target level, creating missing tables when create; NULL if absent,
- * out of memory (*st = PT_ENOMEM) or blocked by a large page above target (*st = PT_EEXIST). */
-static volatile pte_t *pt_walk(struct pt *pt, vaddr_t va, int target, bool create, int *st)
-=======
 /*
  * Walks to va's slot at target level, creating missing tables when create; NULL if absent, out of
  * memory (*st = PT_ENOMEM) or blocked by a large page above target (*st = PT_EEXIST). Creating
  * needs pt->lock held by this CPU (asserted); a missing table then comes from the physical
  * allocator, whose lock ranks after the page table's (include/spinlock.h).
  */
-static volatile uint64_t *pt_walk(struct pt *pt, vaddr_t va, int target, bool create, int *st)
->>>>>>> region
+static volatile pte_t *pt_walk(struct pt *pt, vaddr_t va, int target, bool create, int *st)
 {
 	if (create)
 		spin_assert_held(&pt->lock);
@@ -237,12 +168,13 @@ static bool pt_leaf_cut(vaddr_t v, int level, vaddr_t va, vaddr_t end)
 }
 
 /*
- * Applies fn to every leaf in [va, end) (lock held). Every leaf met lies inside the range: the
- * caller split those the range cut (pt_split_cut).
+ * Applies fn to every leaf in [va, end), pt->lock held by this CPU (asserted). Every leaf met lies
+ * inside the range: the caller split those the range cut (pt_split_cut).
  */
 static void pt_for_each_leaf(struct pt *pt, vaddr_t va, vaddr_t end, pt_leaf_fn fn, unsigned arg,
 			     struct tlb_batch *b)
 {
+	spin_assert_held(&pt->lock);
 	vaddr_t v = va;
 	while (v < end) {
 		int level;
@@ -324,11 +256,12 @@ static int pt_split(struct pt *pt, volatile pte_t *slot, int level)
 
 /*
  * Splits the large leaves that [va, end) cuts, at its two ends, until none is cut, naming each
- * split leaf in b (lock held). PT_OK, or PT_ENOMEM with the splits done so far kept (they change
- * no mapping).
+ * split leaf in b, pt->lock held by this CPU (asserted). PT_OK, or PT_ENOMEM with the splits done
+ * so far kept (they change no mapping).
  */
 static int pt_split_cut(struct pt *pt, vaddr_t va, vaddr_t end, struct tlb_batch *b)
 {
+	spin_assert_held(&pt->lock);
 	const vaddr_t ends[2] = { va, end - 1 };
 	for (int k = 0; k < 2; k++) {
 		int level;
@@ -352,7 +285,6 @@ static int pt_split_cut(struct pt *pt, vaddr_t va, vaddr_t end, struct tlb_batch
  */
 static int pt_change(struct pt *pt, vaddr_t va, vaddr_t end, pt_leaf_fn fn, unsigned arg)
 {
-<<<<<<< HEAD
 	struct tlb_batch b;
 	for (;;) {
 		tlb_batch_init(&b);
@@ -366,17 +298,6 @@ static int pt_change(struct pt *pt, vaddr_t va, vaddr_t end, pt_leaf_fn fn, unsi
 		if (st != PT_OK || !split)
 			return st;
 	}
-=======
-	(void)pt; (void)level; (void)arg;
-	arch_pte_write(slot, 0);
-	arch_tlb_flush_page(va);
-}
-
-static int pt_unmap_locked(struct pt *pt, vaddr_t va, vaddr_t end)
-{
-	spin_assert_held(&pt->lock);
-	return pt_for_each_leaf(pt, va, end, pt_clear_leaf, 0);
->>>>>>> region
 }
 
 int pt_unmap(struct pt *pt, vaddr_t va, uint64_t size)

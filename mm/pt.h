@@ -32,21 +32,6 @@ struct pt {
 
 /* Creates an empty address space for a CPU with the PT_FEAT_* features; PT_OK or PT_ENOMEM. */
 int pt_create(struct pt *pt, unsigned features);
-<<<<<<< HEAD
-=======
-
-/*
- * The memory type a page asking for want gets: want itself with the PAT. Without it PWT and PCD
- * select one of four fixed types (WB, WT, UC-, UC) and WC, which has none, becomes UC-: uncached
- * like UC, but an MTRR of type WC still makes it write-combining, and never cached (README table).
- * want must be below PT_CACHE_TYPES.
- */
-enum pt_cache pt_cache_effective(enum pt_cache want, bool pat);
-/* The PWT/PCD/PAT bits giving want in a leaf at level (1: 4 KiB PTE, PAT bit 7; 2, 3: large, bit 12). */
-uint64_t pt_cache_pte_bits(enum pt_cache want, bool pat, int level);
-/* The memory type a leaf's PWT/PCD/PAT bits give (the inverse; PAT bit ignored without the PAT). */
-enum pt_cache pt_cache_of_pte(uint64_t e, bool pat, int level);
->>>>>>> region
 
 /*
  * Maps [va, va+size) to [pa, pa+size); fails with PT_EEXIST (changing nothing) if any page is mapped,

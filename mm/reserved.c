@@ -69,38 +69,12 @@ VOID MmFreeMappingAddress(PVOID BaseAddress, ULONG PoolTag)
 PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, PMDL Mdl,
 					  MEMORY_CACHING_TYPE CacheType)
 {
-	int cache = reserved_cache_to_pat(CacheType);
+	int cache = reserved_cache_type(CacheType);
 	bool usable = Mdl && cache >= 0 && mdl_mappable(Mdl);
 	uint64_t n = usable ? mdl_span_pages(Mdl) : 0;
 	vaddr_t va = (vaddr_t)MappingAddress & ~PAGE_MASK;
-<<<<<<< HEAD
-	struct syspte_info info;
-	/* Bug checks first (no reservation, wrong owner), then the NULL cases, then overlap. */
-	if (!syspte_lookup(va, &info)) {
-		m = (struct syspte_misuse){ 0x105, (vaddr_t)MappingAddress, PoolTag, 0 };
-		reserved_bugcheck(&m);
-		return NULL;
-	}
-	if (info.tag != PoolTag) {
-		m = (struct syspte_misuse){ 0x104, (vaddr_t)MappingAddress, PoolTag, info.tag };
-		reserved_bugcheck(&m);
-		return NULL;
-	}
-	int cache = reserved_cache_type(CacheType);
-	if (!Mdl || cache < 0 || !mdl_mappable(Mdl))
-		return NULL;
-	uint64_t n = mdl_span_pages(Mdl);
-	int st = syspte_map(va, PoolTag, MmGetMdlPfnArray(Mdl), n, (unsigned)cache, &m);
-	if (st == SYSPTE_MISUSE) {
-		m.p2 = (vaddr_t)MappingAddress;
-		reserved_bugcheck(&m);
-		return NULL;
-	}
-	if (st != SYSPTE_OK)
-=======
 	if (syspte_map(reserved_the_region(), (vaddr_t)MappingAddress, PoolTag, usable ? MmGetMdlPfnArray(Mdl) : NULL,
 		       n, usable ? (unsigned)cache : 0) != SYSPTE_OK)
->>>>>>> region
 		return NULL;
 	Mdl->MappedSystemVa = (PVOID)va;
 	Mdl->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;

@@ -10,13 +10,7 @@
  */
 #include "syspte_impl.h"
 #include "phys.h"
-<<<<<<< HEAD
-#include "arch_mm.h"
-#include "tlb_batch.h"
-#include "spinlock.h"
-=======
 #include "bugcheck.h"
->>>>>>> region
 #include "kprintf.h"
 #include "kassert.h"
 #include "verifier.h"
@@ -39,41 +33,7 @@ struct syspte_layout {
 	size_t buckets, buddy, starts, total;
 };
 
-<<<<<<< HEAD
-static struct {
-	struct pt *pt;
-	vaddr_t base;
-	uint64_t npages;
-	struct buddy buddy;
-	struct bitset starts;
-	volatile uint64_t *ptes;         /* the region's PTEs: its level-1 tables, one contiguous run */
-	spinlock_t lock;
-	struct syspte_resv *buckets[SYSPTE_HASH_BUCKETS];
-	struct syspte_resv *live;        /* newest first */
-	struct syspte_resv *free_recs;
-	uint64_t live_count, pages_reserved, pages_mapped;
-	uint64_t slab_pages, meta_bytes, table_pages;
-} sp;
-
-/* Pages the allocator gave a reservation: its own plus the verifier's guard page. */
-static uint64_t syspte_span(const struct syspte_resv *r) { return r->npages + !!(r->flags & SYSPTE_FLAG_GUARD); }
-
-static void syspte_verify_locked(void);
-
-/* The PTE slot of region page i (the region's level-1 tables are one contiguous run). */
-static volatile uint64_t *syspte_slot(uint64_t i) { return sp.ptes + i; }
-
-static bool syspte_present(uint64_t i) { return arch_pte_present(arch_pte_read(syspte_slot(i))); }
-
-static vaddr_t syspte_va(uint64_t i) { return sp.base + (i << PAGE_SHIFT); }
-
-bool syspte_in_region(vaddr_t va) { return sp.npages && va >= sp.base && ((va - sp.base) >> PAGE_SHIFT) < sp.npages; }
-
-/* The region's metadata: buddy bitmaps, then the start bitmap (each 8-byte aligned). */
-static size_t syspte_meta_bytes(uint64_t npages, size_t *buddy_bytes)
-=======
 static struct syspte_layout syspte_layout_of(uint64_t npages)
->>>>>>> region
 {
 	struct syspte_layout l;
 	l.buckets = ALIGN_UP(sizeof(struct syspte_region), 8);
@@ -311,145 +271,7 @@ int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 
 bool syspte_lookup(struct syspte_region *r, vaddr_t va, struct syspte_info *out)
 {
-<<<<<<< HEAD
-	if (r->mapped == 0)
-		return n;
-	uint64_t k = 0;
-	while (k < n) {
-		const volatile uint64_t *p = syspte_slot(i + k);
-		uint64_t run = syspte_run(i + k, n - k);
-		for (uint64_t j = 0; j < run; j++, k++)
-			if (arch_pte_present(arch_pte_read(&p[j])))
-				return k;
-	}
-	return n;
-}
-
-/*
- * Writes n PTEs (attributes attrs, one frame each) from page i; the first carries the mapping-start
- * mark. The slots were checked non-present, so no TLB entry can exist for them and the map owes no
- * invalidation (include/tlb_batch.h). Validation is a separate pass: a map that would be refused
- * never makes anything present, even briefly.
- */
-static void syspte_write_ptes(uint64_t i, const uint64_t *pfns, uint64_t n, pte_t attrs)
-{
-	uint64_t k = 0;
-	while (k < n) {
-		volatile uint64_t *p = syspte_slot(i + k);
-		uint64_t run = syspte_run(i + k, n - k);
-		for (uint64_t j = 0; j < run; j++, k++)
-			arch_pte_write(&p[j], arch_pte_leaf(attrs, pfn_to_pa(pfns[k])));
-	}
-	arch_pte_write(syspte_slot(i), arch_pte_set_map_start(arch_pte_read(syspte_slot(i))));
-}
-
-/*
- * In verifier mode, asserts that none of the n slots from page i is present before a map writes
- * them: a map owes no TLB invalidation only because it fills not-present PTEs (include/tlb_batch.h).
- * The validation pass (or a reservation's zero count) has established it; this checks every slot.
- */
-static void syspte_verify_unmapped(uint64_t i, uint64_t n)
-{
-	if (mm_verifier)
-		for (uint64_t k = i; k < i + n; k++)
-			KASSERT(!syspte_present(k), "verifier: a map met the present PTE of region page %llu",
-				(unsigned long long)k);
-}
-
-int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsigned cache,
-	       struct syspte_misuse *m)
-{
-	uint64_t f = spin_lock(&sp.lock);
-	int st = SYSPTE_OK;
-	uint64_t i;
-	struct syspte_resv *r = syspte_resv_at(va, &i);
-	if (!r)
-		st = syspte_misuse(m, 0x105, va, tag, 0);
-	else if (r->tag != tag)
-		st = syspte_misuse(m, 0x104, va, tag, r->tag);
-	else if (n == 0 || n > r->start + r->npages - i || cache > PT_CACHE_WC)
-		st = SYSPTE_REFUSED;
-	if (st == SYSPTE_OK) {
-		uint64_t stop = syspte_map_conflict(r, i, n);
-		if (stop < n)
-			st = syspte_misuse(m, 0x107, va, syspte_va(i + stop), syspte_va(i + n) - 1);
-	}
-	if (st == SYSPTE_OK) {
-		syspte_verify_unmapped(i, n);
-		syspte_write_ptes(i, pfns, n, pt_leaf_attrs(sp.pt, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache)));
-		r->mapped += n;
-		sp.pages_mapped += n;
-	}
-	spin_unlock(&sp.lock, f);
-	return st;
-}
-
-/* First page of the mapping that contains present page i (scans back to its start bit). */
-static uint64_t syspte_mapping_start(uint64_t i, uint64_t floor)
-{
-	while (i > floor && !arch_pte_map_start(arch_pte_read(syspte_slot(i))))
-		i--;
-	return i;
-}
-
-/* Validates an unmap of [i, i+n) in r; SYSPTE_OK or a misuse report. */
-static int syspte_unmap_check(struct syspte_resv *r, vaddr_t va, uint64_t i, uint64_t n, struct syspte_misuse *m)
-{
-	uint64_t end = r->start + r->npages;
-	if (!syspte_present(i))
-		return syspte_misuse(m, 0x109, va, r->tag, 0);
-	if (n > end - i)
-		return syspte_misuse(m, 0x10A, va, end - i, n);
-	for (uint64_t k = i; k < i + n; k++)
-		if (!syspte_present(k))
-			return syspte_misuse(m, 0x10B, syspte_va(k), 0, 0);
-	if (!arch_pte_map_start(arch_pte_read(syspte_slot(i))))
-		return syspte_misuse(m, 0x10C, va, syspte_va(syspte_mapping_start(i, r->start)), n);
-	if (i + n < end && syspte_present(i + n) && !arch_pte_map_start(arch_pte_read(syspte_slot(i + n))))
-		return syspte_misuse(m, 0x10C, va, syspte_va(syspte_mapping_start(i + n - 1, r->start)), n);
-	return SYSPTE_OK;
-}
-
-int syspte_unmap(vaddr_t va, uint32_t tag, uint64_t n, struct syspte_misuse *m)
-{
-	struct tlb_batch b;
-	tlb_batch_init(&b);
-	uint64_t f = spin_lock(&sp.lock);
-	int st;
-	uint64_t i;
-	struct syspte_resv *r = syspte_resv_at(va, &i);
-	if (!r)
-		st = syspte_misuse(m, 0x109, va, tag, 0);
-	else if (r->tag != tag)
-		st = syspte_misuse(m, 0x108, va, tag, r->tag);
-	else if (n == 0)
-		st = SYSPTE_REFUSED;
-	else
-		st = syspte_unmap_check(r, va, i, n, m);
-	if (st == SYSPTE_OK) {
-		for (uint64_t k = i; k < i + n; k++)
-			arch_pte_write(syspte_slot(k), 0);
-		tlb_batch_add_range(&b, syspte_va(i), n);
-		r->mapped -= n;
-		sp.pages_mapped -= n;
-	}
-	syspte_verify_locked();
-	spin_unlock(&sp.lock, f);
-	tlb_batch_flush(&b);
-	return st;
-}
-
-static void syspte_fill_info(const struct syspte_resv *r, struct syspte_info *out)
-{
-	*out = (struct syspte_info){ syspte_va(r->start), r->npages, r->mapped, r->tag, r->flags };
-}
-
-bool syspte_lookup(vaddr_t va, struct syspte_info *out)
-{
-	if (!syspte_in_region(va))
-=======
 	if (!syspte_in_region(r, va))
->>>>>>> region
 		return false;
 	uint64_t f = spin_lock(&r->lock), i;
 	struct syspte_resv *v = syspte_resv_at_locked(r, va, &i);

@@ -20,13 +20,8 @@
  *    summary levels find the start at or before any address in a few word operations, and a hash
  *    table from a start to its record.
  *  - Per-page mapped state is the PTE itself (present bit); the first page of each mapping carries
-<<<<<<< HEAD
- *    the software "mapping start" bit (arch_pte_set_map_start), so unmap can tell whole mappings
- *    from cut ones.
- * All operations take one spinlock with interrupts disabled; none allocates after init except
- * records (reserve), which come from a page-sized slab grown through the physical allocator.
-=======
- *    a software bit, so unmap can tell whole mappings from cut ones.
+ *    the software "mapping start" bit (arch_pte_set_map_start, include/arch_pte.h), so unmap can
+ *    tell whole mappings from cut ones. The region names no PTE bit itself.
  * Each region has one spinlock (rank LOCK_RANK_SYSPTE, include/spinlock.h), taken with interrupts
  * disabled by every call. Nothing is allocated under it except a record slab page when a
  * reservation finds none free (the physical allocator's lock, a higher rank, nests inside).
@@ -34,7 +29,6 @@
  * Misuse of a call is bug check 0xDA SYSTEM_PTE_MISUSE, with the subcodes and parameters of
  * docs/contract.md section 3 (SYSPTE_BUGCHECK_*, mm/bugcheck_codes.h). The region alone assembles
  * them and raises them, after its lock is released, with nothing changed.
->>>>>>> region
  */
 #ifndef SYSPTE_H
 #define SYSPTE_H
@@ -45,8 +39,6 @@
 
 #define SYSPTE_FLAG_DIVISIBLE 0x1u      /* MM_MAPPING_ADDRESS_DIVISIBLE */
 #define SYSPTE_FLAGS_KNOWN SYSPTE_FLAG_DIVISIBLE
-/* Invalidation policy (docs/contract.md): unmaps of more pages than this flush the whole TLB once. */
-#define SYSPTE_FLUSH_ALL_THRESHOLD 32
 
 /* Outcome of a call: success, a caller error reported as NULL or a no-op, or misuse, reported as
  * bug check 0xDA (returned to when a test hook intercepted it). */
@@ -90,22 +82,7 @@ uint64_t syspte_setup_pages(uint64_t npages);
  */
 struct syspte_region *syspte_create(struct pt *pt, vaddr_t base, uint64_t npages);
 
-<<<<<<< HEAD
-/* Reserves npages (>= 1) pages; 0 when the region or record memory is exhausted. */
-vaddr_t syspte_reserve(uint64_t npages, uint32_t tag, uint32_t flags);
-/* Frees the reservation starting at va's page (0x101, 0x102, 0x103 as misuse). */
-int syspte_release(vaddr_t va, uint32_t tag, struct syspte_misuse *m);
-/* Maps n frames at va's page with memory type cache, an enum pt_cache (0x104, 0x105, 0x107; REFUSED
- * if it does not fit or cache is not a type).
- * Every frame must exist (below the CPU's physical width): the caller validated them (mdl_validate). */
-int syspte_map(vaddr_t va, uint32_t tag, const uint64_t *pfns, uint64_t n, unsigned cache,
-	       struct syspte_misuse *m);
-/* Unmaps n pages from va's page: whole mappings only (0x108 .. 0x10C). Their TLB invalidation is one
- * batch (include/tlb_batch.h), issued after the region's lock is released, before the call returns. */
-int syspte_unmap(vaddr_t va, uint32_t tag, uint64_t n, struct syspte_misuse *m);
-=======
 /* ---- reservations (mm/syspte.c) */
->>>>>>> region
 
 /* Reserves npages (>= 1) pages; 0 when the region or record memory is exhausted, or npages or
  * flags are out of range. */
@@ -133,8 +110,8 @@ uint64_t syspte_guard_pages(const struct syspte_region *r);
 int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64_t *pfns, uint64_t n,
 	       unsigned cache);
 /* Unmaps n pages from addr's page, whole mappings only (misuse 0x108 .. 0x10C); REFUSED, nothing
- * done, when n is 0 (after the address and tag checks). The span's TLB entries are invalidated
- * before the call returns. */
+ * done, when n is 0 (after the address and tag checks). The span's TLB invalidation is one batch
+ * (include/tlb_batch.h), issued after the region's lock is released, before the call returns. */
 int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n);
 
 /* ---- accounting, walks, checks and reports (mm/syspte_report.c) */
@@ -148,19 +125,6 @@ void syspte_for_each(struct syspte_region *r, void (*fn)(const struct syspte_inf
 void syspte_for_each_free(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
 /* Calls fn for every run of mapped (present) pages, in address order, read from the PTEs themselves
  * (under the lock, as above). Cost: one PTE read per region page. */
-<<<<<<< HEAD
-void syspte_for_each_mapped(void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
-void syspte_census(uint64_t out[BUDDY_ORDERS]);
-/* Verifies every invariant (buddy, starts, records, mapped counts against the PTEs). */
-int syspte_check(void);
-void syspte_dump(void);
-/* Prints what va is in the region: "reservation base/size/tag", or free space. */
-void syspte_describe(vaddr_t va);
-/* Base of the reservation holding va, or 0. */
-uint64_t syspte_reservation_base(uint64_t va);
-/* Pages added after each reservation as an unmapped guard: 1 in verifier mode, else 0. */
-uint64_t syspte_guard_pages(void);
-=======
 void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
 void syspte_census(struct syspte_region *r, uint64_t out[BUDDY_ORDERS]);
 /* Verifies every invariant (buddy, start bitmap, hash, records, mapped counts against the PTEs);
@@ -177,6 +141,5 @@ void syspte_describe(struct syspte_region *r, vaddr_t va);
 /* Base of the reservation holding va, or 0; also 0, without reading the region, when this CPU may
  * not take its lock (the page-fault path may run inside a region call, or under a later lock). */
 uint64_t syspte_reservation_base(struct syspte_region *r, vaddr_t va);
->>>>>>> region
 
 #endif

@@ -8,8 +8,9 @@
  * marked constant, which syspte_create sets before the region is published, and the region's PTEs.
  * Functions named *_locked require it held by this CPU and assert so.
  *
- * The PTE format is touched in one place: the syspte_pte_* helpers below, and the invalidation in
- * one function (syspte_flush_span, mm/syspte_map.c).
+ * The region reads and builds PTEs only through the format's functions (include/arch_pte.h), in
+ * the syspte_pte_* helpers below and the map's write loop, and owes TLB invalidations only in
+ * unmap, through one batch flushed after its lock is released (include/tlb_batch.h).
  */
 #ifndef SYSPTE_IMPL_H
 #define SYSPTE_IMPL_H
@@ -19,10 +20,10 @@
 #include "bitset.h"
 #include "spinlock.h"
 #include "arch_mm.h"
+#include "arch_pte.h"
 #include "bugcheck.h"
 
 #define SYSPTE_FLAG_GUARD 0x100u   /* the reservation owns one unmapped page past its end */
-#define SYSPTE_PTE_MAP_START (1ULL << 9)   /* available-to-software bit: the first page of a mapping */
 
 /* One live reservation; on the slab's free list when unused. */
 struct syspte_resv {
@@ -57,7 +58,7 @@ struct syspte_misuse {
 	uint64_t subcode, p2, p3, p4;
 };
 
-/* ---- the PTE format: the only place the region reads or builds PTE bits */
+/* ---- the region's PTEs, read and marked through the format's functions (include/arch_pte.h) */
 
 /* The PTE slot of region page i (the region's level-1 tables are one contiguous run). */
 static inline volatile uint64_t *syspte_slot(const struct syspte_region *r, uint64_t i) { return r->ptes + i; }
@@ -65,19 +66,19 @@ static inline volatile uint64_t *syspte_slot(const struct syspte_region *r, uint
 /* True when region page i is mapped. */
 static inline bool syspte_pte_present(const struct syspte_region *r, uint64_t i)
 {
-	return arch_pte_read(syspte_slot(r, i)) & PTE_P;
+	return arch_pte_present(arch_pte_read(syspte_slot(r, i)));
 }
 
 /* True when region page i is the first page of a mapping (present or not: callers test both). */
 static inline bool syspte_pte_map_start(const struct syspte_region *r, uint64_t i)
 {
-	return arch_pte_read(syspte_slot(r, i)) & SYSPTE_PTE_MAP_START;
+	return arch_pte_map_start(arch_pte_read(syspte_slot(r, i)));
 }
 
 /* Marks present region page i as the first page of a mapping. */
 static inline void syspte_pte_mark_start(struct syspte_region *r, uint64_t i)
 {
-	arch_pte_write(syspte_slot(r, i), arch_pte_read(syspte_slot(r, i)) | SYSPTE_PTE_MAP_START);
+	arch_pte_write(syspte_slot(r, i), arch_pte_set_map_start(arch_pte_read(syspte_slot(r, i))));
 }
 
 /* The address of region page i. */

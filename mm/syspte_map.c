@@ -1,31 +1,51 @@
 /*
  * Mapping into and unmapping from a system PTE region's reservations: the PTE writes, the unmap
- * rules of docs/contract.md section 3, and the invalidation policy (contract in mm/syspte.h).
+ * rules of docs/contract.md section 3, and the TLB invalidations they owe (contract in
+ * mm/syspte.h).
  *
  * Map validates in one pass and writes in a second, so a refused map never makes anything
- * present, even briefly; it owes no TLB invalidation, since every slot it writes was not present.
- * Unmap validates the whole span, clears it, then invalidates it (syspte_flush_span).
+ * present, even briefly; it owes no TLB invalidation, since every slot it writes was not present
+ * (in verifier mode each slot is asserted not present first). Unmap validates the whole span and
+ * clears it under the lock, naming its pages in a TLB batch, which it flushes once the lock is
+ * released and before it returns (include/tlb_batch.h).
  */
 #include "syspte_impl.h"
+#include "tlb_batch.h"
+#include "verifier.h"
 #include "kassert.h"
 
 /* Pages from region page i to the end of its level-1 table (the slots of a run are contiguous). */
 static uint64_t syspte_run(uint64_t i, uint64_t left) { return MIN(left, PT_ENTRIES - i % PT_ENTRIES); }
 
 /*
- * Writes n PTEs (tmpl | frame) from page i; the first carries the mapping-start bit. The slots were
- * checked non-present, so no TLB entry can exist for them and none is invalidated.
+ * In verifier mode, asserts that none of the n slots from page i is present before a map writes
+ * them: a map owes no TLB invalidation only because it fills not-present PTEs (include/tlb_batch.h).
+ * The validation pass (or a reservation's zero count) has established it; this checks every slot.
+ */
+static void syspte_verify_unmapped_locked(const struct syspte_region *r, uint64_t i, uint64_t n)
+{
+	if (mm_verifier)
+		for (uint64_t k = i; k < i + n; k++)
+			KASSERT(!syspte_pte_present(r, k), "verifier: a map met the present PTE of region page %llu",
+				(unsigned long long)k);
+}
+
+/*
+ * Writes n PTEs (attributes attrs, one frame each) from page i; the first carries the mapping-start
+ * mark. The slots were checked non-present, so no TLB entry can exist for them and the map owes no
+ * invalidation (include/tlb_batch.h).
  */
 static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
-				     uint64_t tmpl)
+				     pte_t attrs)
 {
 	spin_assert_held(&r->lock);
+	syspte_verify_unmapped_locked(r, i, n);
 	uint64_t k = 0;
 	while (k < n) {
 		volatile uint64_t *p = syspte_slot(r, i + k);
 		uint64_t run = syspte_run(i + k, n - k);
 		for (uint64_t j = 0; j < run; j++, k++)
-			arch_pte_write(&p[j], tmpl | pfn_to_pa(pfns[k]));
+			arch_pte_write(&p[j], arch_pte_leaf(attrs, pfn_to_pa(pfns[k])));
 	}
 	syspte_pte_mark_start(r, i);
 }
@@ -60,7 +80,7 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i);
 	int st = syspte_map_check_locked(r, v, addr, tag, i, pfns, n, cache, &m);
 	if (st == SYSPTE_OK) {
-		syspte_write_ptes_locked(r, i, pfns, n, pt_make_pte(r->pt, 0, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache)));
+		syspte_write_ptes_locked(r, i, pfns, n, pt_leaf_attrs(r->pt, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache)));
 		v->mapped += n;
 		r->pages_mapped += n;
 	}
@@ -108,35 +128,33 @@ static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv
 	return SYSPTE_OK;
 }
 
-/*
- * Invalidates the TLB entries of n region pages from page i on this CPU: page by page up to
- * SYSPTE_FLUSH_ALL_THRESHOLD, one full flush above it. The region's one invalidation call.
- */
-static void syspte_flush_span(const struct syspte_region *r, uint64_t i, uint64_t n)
+/* Clears the PTEs of n region pages from page i, naming their translations in b (the caller
+ * flushes it after the lock is released: the region's one source of invalidations). */
+static void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b)
 {
-	if (n > SYSPTE_FLUSH_ALL_THRESHOLD)
-		arch_tlb_flush_all();
-	else
-		for (uint64_t k = i; k < i + n; k++)
-			arch_tlb_flush_page(syspte_va(r, k));
+	spin_assert_held(&r->lock);
+	for (uint64_t k = i; k < i + n; k++)
+		arch_pte_write(syspte_slot(r, k), 0);
+	tlb_batch_add_range(b, syspte_va(r, i), n);
 }
 
 int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n)
 {
 	struct syspte_misuse m;
+	struct tlb_batch b;
 	uint64_t i;
+	tlb_batch_init(&b);
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i);
 	int st = syspte_unmap_check_locked(r, v, addr, tag, i, n, &m);
 	if (st == SYSPTE_OK) {
-		for (uint64_t k = i; k < i + n; k++)
-			arch_pte_write(syspte_slot(r, k), 0);
-		syspte_flush_span(r, i, n);
+		syspte_clear_ptes_locked(r, i, n, &b);
 		v->mapped -= n;
 		r->pages_mapped -= n;
 	}
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
+	tlb_batch_flush(&b);
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(&m);
 	return st;

@@ -94,6 +94,3 @@ void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg) { smp_
 void arch_cpu_poll(void) { smp_poll(); }
 
 void arch_cpu_relax(void) { __asm__ volatile("pause"); }
-
-/* The boot CPU: the only one running until the other CPUs are brought up. */
-unsigned arch_cpu_index(void) { return 0; }

@@ -23,6 +23,7 @@
 #include "kstring.h"
 #include "sysinfo.h"
 #include "smpinit.h"
+#include "spinlock.h"
 
 #define TEST_WAIT_US 2000000             /* bound on every wait for another CPU in these tests */
 #define TEST_START_WAIT_US 50000         /* a start a test expects to fail waits this long */
@@ -618,6 +619,56 @@ KTEST(smp_calls_crossing_with_interrupts_off_all_finish)
 				(unsigned long long)test_cross[target][sender], sender, (unsigned long long)want);
 		}
 	KEXPECT_EQ(test_cross_irqs, 0, "every call ran with interrupts disabled");
+}
+
+static spinlock_t test_poll_lock = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-poll");
+static volatile uint64_t test_poll_held, test_poll_marks, test_poll_mark_saw_holder, test_poll_mark_in_irq;
+static unsigned test_poll_holder;
+
+/* Runs on the boot CPU while it spins for test_poll_lock: notes whether the AP still held it. */
+static void test_poll_mark(void *arg)
+{
+	(void)arg;
+	test_poll_mark_saw_holder = test_poll_lock.owner == test_poll_holder + 1;
+	test_poll_mark_in_irq = arch_in_interrupt();
+	__atomic_fetch_add(&test_poll_marks, 1, __ATOMIC_RELEASE);
+}
+
+/* The AP's part: takes the lock, then calls the boot CPU while holding it (interrupts disabled).
+ * The boot CPU's part: once the AP holds the lock, spins for it with interrupts disabled. */
+static void test_hold_or_spin(void *arg)
+{
+	(void)arg;
+	if (this_cpu()->index != 0) {
+		uint64_t f = spin_lock(&test_poll_lock);
+		__atomic_store_n(&test_poll_held, 1, __ATOMIC_RELEASE);
+		smp_call(0, test_poll_mark, NULL);
+		spin_unlock(&test_poll_lock, f);
+		return;
+	}
+	if (!test_wait_for(&test_poll_held, 1))
+		return;
+	uint64_t f = spin_lock(&test_poll_lock);
+	spin_unlock(&test_poll_lock, f);
+}
+
+/* A CPU spinning for a lock with interrupts disabled runs the calls posted to it (spin_lock polls,
+ * include/spinlock.h): a holder that calls it gets its answer, where without the poll its call
+ * would time out (a panic) and the spinner would never get the lock. */
+KTEST(smp_a_cpu_spinning_for_a_lock_answers_the_holders_call)
+{
+	cpumask_t aps = test_aps();
+
+	if (!aps)
+		KTEST_SKIP("one CPU online: no other CPU to hold the lock");
+	test_poll_holder = (unsigned)__builtin_ctzll(aps);
+	test_poll_held = test_poll_marks = test_poll_mark_saw_holder = test_poll_mark_in_irq = 0;
+	smp_call_many(1 | (aps & -aps), test_hold_or_spin, NULL);
+	KEXPECT_EQ(test_poll_held, 1, "the AP took the lock");
+	KEXPECT_EQ(test_poll_marks, 1, "the boot CPU ran the AP's call once");
+	KEXPECT_EQ(test_poll_mark_saw_holder, 1, "while the AP held the lock: from the spin loop");
+	KEXPECT_EQ(test_poll_mark_in_irq, 0, "polled, not taken by interrupt");
+	KEXPECT(!spin_held(&test_poll_lock) && spin_cpus[0].held == 0, "the lock is free again");
 }
 
 /* ---------------------------------------------------------------- failed starts */

@@ -44,6 +44,7 @@ void fake_arch_reset(uint64_t bytes)
 	fake_cr3 = 0;
 	fake_irq_enabled = true;
 	fake_cpu = 0;
+	fake_cpu_poll_hook = NULL;
 }
 
 void fake_arch_set_phys_bits(unsigned bits)
@@ -165,8 +166,12 @@ bool arch_irqs_enabled(void) { return fake_irq_enabled; }
 unsigned arch_irq_depth(void) { return fake_irq_depth; }
 bool arch_in_interrupt(void) { return false; }
 
-/* The fake machine is one CPU, index 0: a call for it runs here with interrupts disabled. */
-unsigned arch_cpu_index(void) { return 0; }
+unsigned fake_cpu;
+
+/* The CPU the caller acts as (fake_cpu, set by tests that play another CPU's part). */
+unsigned arch_cpu_index(void) { return fake_cpu; }
+
+/* The fake machine has one online CPU, index 0: a call for it runs here with interrupts disabled. */
 arch_cpumask_t arch_cpus_online(void) { return 1; }
 
 void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg)
@@ -179,10 +184,14 @@ void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg)
 	arch_irq_restore(f);
 }
 
-/* No other CPU posts calls on the fake machine: nothing to run. */
-void arch_cpu_poll(void) { }
+uint64_t fake_cpu_polls;
+void (*fake_cpu_poll_hook)(void);
+
+/* No other CPU posts calls on the fake machine: a poll is counted and runs the test's hook, if any. */
+void arch_cpu_poll(void)
+{
+	fake_cpu_polls++;
+	if (fake_cpu_poll_hook)
+		fake_cpu_poll_hook();
+}
 void arch_cpu_relax(void) { }
-
-unsigned fake_cpu;
-
-unsigned arch_cpu_index(void) { return fake_cpu; }

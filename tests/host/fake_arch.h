@@ -38,20 +38,21 @@ bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages);
  * idempotent. */
 void fake_arch_init(void);
 /* A fresh machine's hardware state: the first `bytes` of fake RAM read as zeros again (their host
- * pages are dropped), the TLB log cleared, CR3 0, interrupts enabled, CPU 0 running. The physical width stays. */
+ * pages are dropped), the TLB log cleared, CR3 0, interrupts enabled, CPU 0 running, no poll hook. The physical width stays. */
 void fake_arch_reset(uint64_t bytes);
 /* Sets the physical address width arch_phys_addr_bits() reports (32..52). */
 void fake_arch_set_phys_bits(unsigned bits);
 void fake_tlb_reset(void);
 /* Interrupt state as arch_irq_save/restore see it (true = enabled). */
 extern bool fake_irq_enabled;
-<<<<<<< HEAD
-/* Functions arch_cpu_call ran (on the fake machine's one CPU). */
+/* Functions arch_cpu_call ran (on the fake machine's one online CPU). */
 extern uint64_t fake_cpu_calls;
-=======
 /* The CPU arch_cpu_index() says the caller runs on (0 after fake_arch_reset): a test sets it to act
  * as another CPU, for instance to release a lock that CPU 0 holds. Below ARCH_MAX_CPUS. */
 extern unsigned fake_cpu;
->>>>>>> region
+/* arch_cpu_poll calls since start, and a function each call runs (NULL after fake_arch_reset): a
+ * test plays the other CPUs' part with it, for instance releasing a lock one of them holds. */
+extern uint64_t fake_cpu_polls;
+extern void (*fake_cpu_poll_hook)(void);
 
 #endif

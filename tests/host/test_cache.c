@@ -213,13 +213,8 @@ static void test_reserved_api(void)
 {
 	static const unsigned feats[] = { PT_FEAT_ALL, PT_FEAT_NX | PT_FEAT_1G, PT_FEAT_MEMTYPES, 0 };
 	for (size_t f = 0; f < ARRAY_SIZE(feats); f++) {
-<<<<<<< HEAD
 		bool nx = feats[f] & PT_FEAT_NX, pat = feats[f] & PT_FEAT_MEMTYPES;
-		if (!machine(feats[f]) || syspte_init(&pt, VA0, REGION_PAGES)) {
-=======
-		bool nx = feats[f] & PT_FEAT_NX, pat = feats[f] & PT_FEAT_PAT;
 		if (!machine(feats[f]) || !region_on()) {
->>>>>>> region
 			ok(0, "machine with features 0x%x", feats[f]);
 			return;
 		}

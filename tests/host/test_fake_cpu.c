@@ -35,8 +35,10 @@ int main(void)
 	arch_cpu_call(~(arch_cpumask_t)1, count, &one);
 	arch_cpu_call(0, count, &one);
 	is(ran, 1, "a mask without CPU 0 (other CPUs only, or none) runs nothing on the fake machine");
+	uint64_t polls = fake_cpu_polls;
 	arch_cpu_poll();
 	is(ran, 1, "polling runs nothing: no other CPU posts calls");
+	is(fake_cpu_polls, polls + 1, "the poll is counted");
 
 	uint64_t outer = arch_irq_save();
 	uint64_t inner = arch_irq_save();

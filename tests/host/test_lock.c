@@ -1,8 +1,8 @@
 /*
  * The lock order and owners (include/spinlock.h) on the host: a lock taken below a held rank, a
- * lock taken again by its owner, a release by a CPU that does not hold it, a lock never
- * initialised, a *_locked function called without its lock, and the page-fault path's lookup
- * and report while the region's lock is held. Bug checks are intercepted with a hook (one that
+ * lock taken again by its owner, a release by a CPU that does not hold it, the poll while spinning
+ * for a lock another CPU holds, a lock never initialised, a *_locked function called without its
+ * lock, and the page-fault path's lookup and report while the region's lock is held. Bug checks are intercepted with a hook (one that
  * jumps back here where going on would deadlock); assertions run in a child process whose abort
  * and message are checked.
  */
@@ -130,12 +130,48 @@ static void test_owner(void)
 	   "released by CPU 1: 0x10, P2 the CPU, P3 the owner (CPU 0 + 1)");
 	fake_cpu = 0;
 	ok(spin_held(&l) && spin_cpus[0].held == 1u << LOCK_RANK_TEST_LOW, "nothing released: CPU 0 still holds it");
+	ok(!fake_irq_enabled && arch_irq_depth() == 1, "and the interrupt state is the holder's: disabled, one section");
 	spin_unlock(&l, f);
-	ok(held_none() && bugcheck_last.count == before + 1, "its owner releases it");
+	ok(held_none() && bugcheck_last.count == before + 1 && fake_irq_enabled, "its owner releases it, interrupts back on");
 	uint64_t g = arch_irq_save();
 	spin_unlock(&l, g);
 	ok(bugcheck_last.count == before + 2 && bugcheck_last.code == BUGCHECK_SPIN_LOCK_NOT_OWNED && bugcheck_last.p[2] == 0,
 	   "released while free: 0x10, P3 0");
+	ok(!fake_irq_enabled && arch_irq_depth() == 1, "the caller's interrupt section left open");
+	arch_irq_restore(g);
+}
+
+static spinlock_t polled = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-polled");
+static unsigned polls_seen, polls_irqs_on;
+
+/* Plays CPU 1, which holds polled: answers three polls of the spinning CPU, then releases it. */
+static void poll_as_cpu1(void)
+{
+	polls_irqs_on += arch_irqs_enabled();
+	if (++polls_seen == 3)
+		__atomic_store_n(&polled.locked, 0, __ATOMIC_RELEASE);
+}
+
+/* A CPU spinning for a lock held elsewhere runs the calls posted to it (arch_cpu_poll) in its
+ * loop, interrupts disabled, and takes the lock once it is released. A spin that never polls would
+ * never end: the alarm kills the test instead. */
+static void test_spin_polls(void)
+{
+	polled.locked = 1;   /* CPU 1 holds it */
+	polled.owner = 2;
+	fake_cpu_poll_hook = poll_as_cpu1;
+	alarm(20);
+	uint64_t before = fake_cpu_polls, f = spin_lock(&polled);
+	alarm(0);
+	fake_cpu_poll_hook = NULL;
+	ok(polls_seen == 3 && fake_cpu_polls == before + 3, "spinning, the CPU polled until the holder released");
+	is(polls_irqs_on, 0, "each poll with interrupts disabled");
+	ok(spin_held(&polled) && !fake_irq_enabled, "then took the lock");
+	spin_unlock(&polled, f);
+	uint64_t g = spin_lock(&polled);
+	ok(fake_cpu_polls == before + 3, "a free lock is taken without polling");
+	spin_unlock(&polled, g);
+	ok(held_none() && fake_irq_enabled, "released");
 }
 
 static void lock_zeroed(void *arg)
@@ -224,6 +260,7 @@ int main(void)
 	test_same_rank();
 	test_reentry();
 	test_owner();
+	test_spin_polls();
 	test_asserts(r);
 	test_fault_path(r);
 	test_region_order(r);
