@@ -62,7 +62,8 @@ struct syspte_tag_total {
 struct syspte_stats {
 	vaddr_t base;
 	uint64_t npages, free_pages, live, pages_reserved, pages_mapped;
-	uint64_t table_pages;       /* level-1 tables created for the region */
+	uint64_t table_pages;       /* level-1 tables created for the region (on demand, kept) */
+	uint64_t large_leaves;      /* spans mapped by one 2 MiB leaf now */
 	uint64_t meta_bytes;        /* the region's state, its hash table, the buddy and the start bitmap */
 	uint64_t record_bytes;      /* slab pages for records */
 };
@@ -84,9 +85,14 @@ struct syspte_region *syspte_create(struct pt *pt, vaddr_t base, uint64_t npages
 
 /* ---- reservations (mm/syspte.c) */
 
-/* Reserves npages (>= 1) pages; 0 when the region or record memory is exhausted, or npages or
- * flags are out of range. */
+/* Reserves npages (>= 1) pages, creating the page tables they need; 0, nothing changed, when the
+ * region, record memory or page-table memory is exhausted, or npages or flags are out of range. */
 vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
+/* syspte_reserve preferring (never requiring) a start whose page index in the address space plus
+ * phase is a multiple of prefer (a power of two; 1: no preference): MmMapLockedPagesSpecifyCache asks
+ * for the placement that lets its MDL's aligned 2 MiB runs map with 2 MiB leaves. */
+vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
+			   uint64_t phase);
 /* Frees the reservation starting at addr's page (the caller's pointer as passed: misuse 0x101,
  * 0x102, 0x103 name it). */
 int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag);
