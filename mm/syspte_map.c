@@ -4,8 +4,9 @@
  * mm/syspte.h).
  *
  * Map validates in one pass and writes in a second, so a refused map never makes anything
- * present, even briefly; it owes no TLB invalidation, since every slot it writes was not present
- * (in verifier mode each slot is asserted not present first). Unmap validates the whole span and
+ * present, even briefly; it owes no TLB invalidation for the PTEs it writes, since every one was
+ * not present (in verifier mode each is asserted not present first), and one entry per 2 MiB leaf,
+ * which replaces a table pointer (syspte_write_ptes_locked). Unmap validates the whole span and
  * clears it under the lock, naming its pages in a TLB batch, which it flushes once the lock is
  * released and before it returns (include/tlb_batch.h).
  */
@@ -42,13 +43,14 @@ static bool syspte_frames_large(const uint64_t *pfns)
  * Maps n frames from page i. A span the mapping covers whole, whose frames are one aligned 2 MiB
  * run (syspte_frames_large), gets one 2 MiB leaf (attrs2) in its level-2 entry instead of its
  * table pointer; the table stays allocated for the unmap to restore. Other pages get level-1 PTEs
- * (attrs). The first page carries the mapping-start mark. Every entry written was not present and
- * a table pointer replaced by a leaf pointed only to not-present entries, so no translation of these
- * pages can be cached and the map owes no TLB invalidation (a walk cached from the old level-2 entry
- * finds not-present entries: at worst a spurious fault, which the fault handler retries).
+ * (attrs). The first page carries the mapping-start mark. Every level-1 entry written was not
+ * present, so no translation of it can be cached. A leaf replaces a present table pointer, which a
+ * CPU's paging-structure caches may hold (Intel SDM Vol. 3A 4.10.3: even over a table of
+ * not-present entries) and use for the span, faulting on a mapped page: each leaf's address goes
+ * into b, whose invalidation clears them (one entry per leaf).
  */
 static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
-				     pte_t attrs, pte_t attrs2)
+				     pte_t attrs, pte_t attrs2, struct tlb_batch *b)
 {
 	spin_assert_held(&r->lock);
 	syspte_verify_unmapped_locked(r, i, n);
@@ -57,6 +59,7 @@ static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const 
 		uint64_t j = i + k, off = j & (SYSPTE_SPAN_PAGES - 1);
 		if (off == 0 && n - k >= SYSPTE_SPAN_PAGES && attrs2 && syspte_frames_large(pfns + k)) {
 			arch_pte_write(syspte_pde(r, j >> SYSPTE_SPAN_SHIFT), arch_pte_leaf(attrs2, pfn_to_pa(pfns[k])));
+			tlb_batch_add_page(b, syspte_va(r, j));
 			r->large_leaves++;
 			k += SYSPTE_SPAN_PAGES;
 			continue;
@@ -93,19 +96,22 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	       unsigned cache)
 {
 	struct syspte_misuse m;
+	struct tlb_batch b;
 	uint64_t i;
+	tlb_batch_init(&b);
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i);
 	int st = syspte_map_check_locked(r, v, addr, tag, i, pfns, n, cache, &m);
 	if (st == SYSPTE_OK) {
 		unsigned prot = PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache);
 		pte_t attrs2 = n >= SYSPTE_SPAN_PAGES && pt_leaf_level_ok(r->pt, 2) ? pt_leaf_attrs_level(r->pt, prot, 2) : 0;
-		syspte_write_ptes_locked(r, i, pfns, n, pt_leaf_attrs(r->pt, prot), attrs2);
+		syspte_write_ptes_locked(r, i, pfns, n, pt_leaf_attrs(r->pt, prot), attrs2, &b);
 		v->mapped += n;
 		r->pages_mapped += n;
 	}
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
+	tlb_batch_flush(&b);   /* the 2 MiB leaves' spans, if any */
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(&m);
 	return st;

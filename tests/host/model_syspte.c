@@ -97,6 +97,24 @@ static unsigned pte_pat(uint64_t pte, uint64_t page_size)
 	return (unsigned)!!(pte & X86_PTE_PWT) | (unsigned)!!(pte & X86_PTE_PCD) << 1 | (unsigned)!!(pte & pat) << 2;
 }
 
+/* Checks the TLB log of a map of n pages at page i just recorded in the model: no flush without
+ * 2 MiB leaves, else one flush after the lock naming each leaf once (everything beyond a batch). */
+static void check_map_tlb(uint64_t i, uint64_t n)
+{
+	vaddr_t want[TLB_BATCH_PAGES];
+	size_t leaves = 0;
+	for (uint64_t s = (i + SPAN - 1) / SPAN; (s + 1) * SPAN <= i + n; s++)
+		if (mleaf[s]) {
+			if (leaves < TLB_BATCH_PAGES)
+				want[leaves] = pva(s * SPAN);
+			leaves++;
+		}
+	if (leaves == 0 ? fake_tlb.flushes != 0 : fake_tlb.flushes != 1 || fake_tlb.irqs_off)
+		fail("map TLB flushes differ from its 2 MiB leaves", fake_tlb.flushes, leaves);
+	else if (leaves && (leaves > TLB_BATCH_PAGES ? !fake_tlb.ev[0].all : !fake_tlb_flushed_pages(0, want, leaves)))
+		fail("map invalidated other entries than its 2 MiB leaves", fake_tlb.pages, leaves);
+}
+
 /* After a map of n frames at page i: each span it covers whole with one aligned run of frames is
  * mapped by a 2 MiB leaf (the region's rule, README "2 MiB mappings"). */
 static void model_leaves_after_map(uint64_t i, uint64_t n)
@@ -507,9 +525,9 @@ static void op_map(void)
 	fake_tlb_reset();
 	char *p = MmMapLockedPagesWithReservedMapping((void *)addr, tag, use ? &h->mdl : NULL, ct);
 	check_bugcheck(&e, before);
-	if (fake_tlb.flushes)
-		fail("map flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
 	bool should_map = !e.code && !want_null;
+	if (!(should_map && p) && fake_tlb.flushes)
+		fail("refused map flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
 	if (should_map != (p != NULL)) {
 		fail("map result differs from the model", (uint64_t)p, should_map);
 		return;
@@ -533,6 +551,7 @@ static void op_map(void)
 		mpat[i + k] = (uint8_t)cache_pat[ct];
 	}
 	model_leaves_after_map(i, n);
+	check_map_tlb(i, n);
 	check_resv_ptes(find_containing(i));
 }
 
@@ -757,8 +776,8 @@ static void op_map_locked(void)
 	fake_tlb_reset();
 	char *p = MmMapLockedPagesSpecifyCache(use ? &h->mdl : NULL, mode, ct, want_at, 0, NormalPagePriority);
 	check_bugcheck(&none, before);
-	if (fake_tlb.flushes)
-		fail("MmMapLockedPagesSpecifyCache flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
+	if ((refuse || pool || !p) && fake_tlb.flushes)
+		fail("refused MmMapLockedPagesSpecifyCache flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
 	if (refuse || pool || !p) {
 		if (refuse && p)
 			fail("MmMapLockedPagesSpecifyCache mapped a refused MDL", (uint64_t)p, (uint16_t)h->mdl.MdlFlags);
@@ -802,6 +821,7 @@ static void op_map_locked(void)
 		mpat[start + k] = (uint8_t)cache_pat[ct];
 	}
 	model_leaves_after_map(start, n);
+	check_map_tlb(start, n);
 	check_resv_ptes(slot);
 }
 
