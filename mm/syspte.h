@@ -71,8 +71,8 @@ struct syspte_stats {
 /* ---- set-up (mm/syspte.c) */
 
 /*
- * Physical pages syspte_create(npages) takes: metadata plus the level-1 tables, which must be one
- * contiguous run (the upper-level tables it may also create are not counted).
+ * Physical pages syspte_create(npages) takes: its metadata, one contiguous run. No page table: the
+ * region's tables are made by the reservations that need them (syspte_reserve).
  */
 uint64_t syspte_setup_pages(uint64_t npages);
 /*

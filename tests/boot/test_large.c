@@ -68,6 +68,17 @@ static paddr_t large_run(void)
 	return pa;
 }
 
+/* Skips the test when the region is too small for a 2 MiB-aligned reservation of bytes beside the
+ * suite's live ones (syspte=2M boots: tools/syspte-sizes.sh). */
+#define LARGE_NEED(bytes)                                                                                          \
+	do {                                                                                                        \
+		struct syspte_stats s_;                                                                             \
+		syspte_get_stats(reserved_region(), &s_);                                                           \
+		if ((s_.npages << PAGE_SHIFT) < (uint64_t)(bytes) + SIZE_2M)                                        \
+			KTEST_SKIP("the region (%llu MiB) is too small for a %llu KiB 2 MiB-aligned reservation",    \
+				   (unsigned long long)(s_.npages >> 8), (unsigned long long)((bytes) >> 10));       \
+	} while (0)
+
 /* Each caching type: one level-2 leaf (PS) with its PAT index in PWT, PCD and bit 12, the mapping
  * start mark, the frame, and through it the memory of the run; unmapped, the span's table is back. */
 KTEST(large_leaf_at_level2_with_each_cache_type)
@@ -155,6 +166,7 @@ KTEST(large_leaf_remap_reads_new_frames)
  * middle of a span: each page maps its frame at its size; the accounting counts pages. */
 KTEST(large_leaf_mixed_with_small_pages)
 {
+	LARGE_NEED(2 * SIZE_2M);
 	static paddr_t singles[SPAN / 2];
 	paddr_t run = large_run();
 	KASSERT_TEST(run);
@@ -206,6 +218,7 @@ static void large_expect_da(uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4,
  * parameters of 4 KiB mappings, and the leaf, the counts and the tables unchanged after each. */
 KTEST(large_leaf_misuse_rows)
 {
+	LARGE_NEED(2 * SIZE_2M);
 	static struct { MDL mdl; PFN_NUMBER pfn[SPAN + 8]; } t;
 	paddr_t run = large_run(), page = phys_alloc_zeroed_page();
 	KASSERT_TEST(run && page);
@@ -280,6 +293,7 @@ KTEST(large_leaf_misuse_rows)
  */
 KTEST(large_leaf_misuse_rows_of_mixed_mappings)
 {
+	LARGE_NEED(2 * SIZE_2M);
 	static paddr_t singles[SPAN / 2];
 	static struct { MDL mdl; PFN_NUMBER pfn[2 * SPAN + 1]; } t;
 	paddr_t run = large_run();
@@ -406,6 +420,7 @@ KTEST(large_leaf_verifier_guard_after_the_leaf)
  * two leaves and a 4 KiB tail, read and written, then unmapped and freed. */
 KTEST(large_fast_large_pages_map_locked)
 {
+	LARGE_NEED(2 * SIZE_2M + 3 * PAGE_SIZE);
 	PHYSICAL_ADDRESS z = { .QuadPart = 0 }, any = { .QuadPart = -1 };
 	PMDL mdl = MmAllocatePagesForMdlEx(z, any, z, 2 * SIZE_2M + 3 * PAGE_SIZE, MmCached,
 					   MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_FULLY_REQUIRED);
