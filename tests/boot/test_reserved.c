@@ -481,7 +481,7 @@ static paddr_t hold_all_ram(uint64_t *held)
 {
 	paddr_t head = 0, pa;
 	*held = 0;
-	for (uint64_t chunk = 512; chunk; chunk >>= 1)
+	for (uint64_t chunk = 1ULL << 24; chunk; chunk >>= 1)
 		while ((pa = phys_alloc(chunk, 0, UINT64_MAX))) {
 			uint64_t *w = arch_phys_to_virt(pa);
 			w[0] = head;
