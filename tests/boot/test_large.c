@@ -19,6 +19,9 @@
 #include "mdl.h"
 #include "testhooks.h"
 #include "verifier.h"
+#include "kernel.h"
+#include "kstring.h"
+#include "tsc.h"
 
 #define TAG 0x6567724cu   /* 'Lrge' */
 #define SPAN 512u         /* pages of a 2 MiB leaf */
@@ -443,4 +446,46 @@ KTEST(large_fast_large_pages_map_locked)
 	}
 	MmFreePagesFromMdl(mdl);
 	ExFreePool(mdl);
+}
+
+#define LARGE_PROBE_NAME "large_tlb_probe"
+#define LARGE_PROBE_HOLD_US 8000000u   /* how long a boot of this test alone keeps the mappings */
+
+/*
+ * For tools/tlb-test.sh, which reads QEMU's monitor (info tlb): a 2 MiB leaf and, in the next span,
+ * one 4 KiB page, their addresses said on serial. When the boot runs this test alone
+ * (ktest=large_tlb_probe) it holds them mapped for LARGE_PROBE_HOLD_US between two serial marks, so
+ * the script can stop the machine and read the translations; in the whole suite it checks the same
+ * mappings and ends at once.
+ */
+KTEST(large_tlb_probe)
+{
+	LARGE_NEED(2 * SIZE_2M);
+	paddr_t run = large_run(), page = phys_alloc_zeroed_page();
+	KASSERT_TEST(run && page);
+	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	static struct { MDL mdl; PFN_NUMBER pfn[1]; } one;
+	one.mdl = (MDL){ .Size = (CSHORT)sizeof(one), .MdlFlags = MDL_PAGES_LOCKED, .ByteCount = PAGE_SIZE };
+	one.pfn[0] = pa_to_pfn(page);
+	large_mdl(SPAN, 0, run, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached) == va);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va + SIZE_2M, TAG, &one.mdl, MmCached) == va + SIZE_2M);
+	KEXPECT(large_page_size(va, NULL, NULL) == SIZE_2M && large_page_size(va + SIZE_2M, NULL, NULL) == PAGE_SIZE,
+		"a 2 MiB leaf and a 4 KiB page");
+	*(volatile uint64_t *)(va + 5 * PAGE_SIZE) = 1;   /* both translations used once */
+	*(volatile uint64_t *)(va + SIZE_2M) = 2;
+	kprintf("# tlbprobe: leaf va 0x%llx pa 0x%llx; page va 0x%llx pa 0x%llx\n", (unsigned long long)(vaddr_t)va,
+		(unsigned long long)run, (unsigned long long)(vaddr_t)(va + SIZE_2M), (unsigned long long)page);
+	const char *only = kernel_cmdline.opts.ktest;
+	if (memcmp(only, LARGE_PROBE_NAME, sizeof(LARGE_PROBE_NAME)) == 0) {
+		kprintf("# tlbprobe: holding\n");
+		tsc_delay_us(LARGE_PROBE_HOLD_US);
+		kprintf("# tlbprobe: released\n");
+	}
+	MmUnmapReservedMapping(va + SIZE_2M, TAG, &one.mdl);
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	MmFreeMappingAddress(va, TAG);
+	phys_free(run, SPAN);
+	phys_free(page, 1);
 }
