@@ -538,13 +538,26 @@ void fake_cpu_set(unsigned i)
 	fake_cpu = i;
 }
 
+/* A CPU coming online starts with an empty TLB and an empty TLB mailbox, as one started by INIT:
+ * while offline it was sent nothing. Called by the CPU's own thread, or before it runs. */
+static void fake_cpu_join(unsigned i)
+{
+	struct fake_cpu_state *c = &fake_cpus[i];
+	if (fake_online_mask() & (1ULL << i))
+		return;
+	c->gen++;
+	c->gen_ng++;
+	__atomic_store_n(&c->tlb_pending, 0, __ATOMIC_RELAXED);
+}
+
 void fake_cpu_online(unsigned i, bool on)
 {
 	if (i >= ARCH_MAX_CPUS)
 		fake_die("fake_cpu_online(%u): CPUs are 0..%u", i, ARCH_MAX_CPUS - 1);
-	if (on)
+	if (on) {
+		fake_cpu_join(i);
 		__atomic_fetch_or(&fake_online, 1ULL << i, __ATOMIC_ACQ_REL);
-	else
+	} else
 		__atomic_fetch_and(&fake_online, ~(1ULL << i), __ATOMIC_ACQ_REL);
 }
 
@@ -665,6 +678,8 @@ void fake_smp_run(unsigned n, void (*fn)(unsigned cpu, void *arg), void *arg)
 	bool irqs = fake_irq_enabled;
 	if (n == 0 || n > ARCH_MAX_CPUS)
 		fake_die("fake_smp_run(%u): 1..%u CPUs", n, ARCH_MAX_CPUS);
+	for (unsigned i = 0; i < n; i++)
+		fake_cpu_join(i);
 	__atomic_store_n(&fake_online, n == ARCH_MAX_CPUS ? ~0ULL : (1ULL << n) - 1, __ATOMIC_RELEASE);
 	for (unsigned i = 1; i < n; i++) {
 		rc[i] = (struct fake_run_cpu){ &run, i };
