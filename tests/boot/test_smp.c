@@ -636,8 +636,8 @@ static void test_poll_mark(void *arg)
 
 /* The AP's part: takes the lock, then, once the boot CPU is about to spin for it, calls the boot
  * CPU while holding it (interrupts disabled). The boot CPU's part: once the AP holds the lock, spins
- * for it with interrupts disabled. (Calling earlier, the call could reach the boot CPU by interrupt
- * before its part disabled them, when its vCPU thread is descheduled.) */
+ * for it with interrupts disabled from before it lets the AP call. (Otherwise the call could reach
+ * the boot CPU by interrupt before its part disabled them, when its vCPU thread is descheduled.) */
 static void test_hold_or_spin(void *arg)
 {
 	(void)arg;
@@ -649,11 +649,15 @@ static void test_hold_or_spin(void *arg)
 		spin_unlock(&test_poll_lock, f);
 		return;
 	}
-	if (!test_wait_for(&test_poll_held, 1))
-		return;
-	__atomic_store_n(&test_poll_spinning, 1, __ATOMIC_RELEASE);
-	uint64_t f = spin_lock(&test_poll_lock);
-	spin_unlock(&test_poll_lock, f);
+	/* Interrupts off from here, before the AP is told to call: its call can then reach this CPU
+	 * only through spin_lock's poll (test_wait_for does not poll), never as an interrupt. */
+	uint64_t irq = arch_irq_save();
+	if (test_wait_for(&test_poll_held, 1)) {
+		__atomic_store_n(&test_poll_spinning, 1, __ATOMIC_RELEASE);
+		uint64_t f = spin_lock(&test_poll_lock);
+		spin_unlock(&test_poll_lock, f);
+	}
+	arch_irq_restore(irq);
 }
 
 /* A CPU spinning for a lock with interrupts disabled runs the calls posted to it (spin_lock polls,
