@@ -106,7 +106,7 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	struct syspte_misuse m;
 	struct tlb_batch b;
 	uint64_t i;
-	tlb_batch_init(&b);
+	tlb_batch_init_from(&b, TLB_FROM_REGION_MAP_LEAF);   /* stays empty unless a 2 MiB leaf is written */
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i);
 	int st = syspte_map_check_locked(r, v, addr, tag, i, pfns, n, cache, &m);
@@ -195,7 +195,7 @@ int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n
 	struct syspte_misuse m;
 	struct tlb_batch b;
 	uint64_t i;
-	tlb_batch_init(&b);
+	tlb_batch_init_from(&b, TLB_FROM_REGION_UNMAP);   /* the region's one batch: maps have none */
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i);
 	int st = syspte_unmap_check_locked(r, v, addr, tag, i, n, &m);
