@@ -22,6 +22,8 @@
 #include "kernel.h"
 #include "kstring.h"
 #include "tsc.h"
+#include "smp.h"
+#include "percpu.h"
 
 #define TAG 0x6567724cu   /* 'Lrge' */
 #define SPAN 512u         /* pages of a 2 MiB leaf */
@@ -159,6 +161,76 @@ KTEST(large_leaf_remap_reads_new_frames)
 	large_mdl(SPAN, 0, a, SPAN, NULL);
 	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
 	KEXPECT(large_page_size(va, NULL, NULL) == SIZE_2M && p[5 * 512] == 0xa005, "a leaf again over those PTEs");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	MmFreeMappingAddress(va, TAG);
+	phys_free(a, SPAN);
+	phys_free(b, SPAN);
+}
+
+/* What every CPU reads through the mapping at lr.p: pages 0 and 511's first words, against the
+ * values wanted. */
+static struct {
+	volatile uint64_t *p;
+	uint64_t want0, want511;
+	bool ok[SMP_MAX_CPUS];
+} lr;
+
+static void large_read_on_cpu(void *arg)
+{
+	(void)arg;
+	lr.ok[this_cpu()->index] = lr.p[0] == lr.want0 && lr.p[511 * 512] == lr.want511;
+}
+
+/* Every online CPU reads the mapping (filling its TLB); the number that read the values wanted. */
+static unsigned large_read_everywhere(uint64_t want0, uint64_t want511)
+{
+	lr.want0 = want0;
+	lr.want511 = want511;
+	for (unsigned i = 0; i < SMP_MAX_CPUS; i++)
+		lr.ok[i] = false;
+	smp_call_many(smp_online_mask(), large_read_on_cpu, NULL);
+	unsigned n = 0;
+	for (unsigned i = 0; i < SMP_MAX_CPUS; i++)
+		n += lr.ok[i];
+	return n;
+}
+
+/* The remap of large_leaf_remap_reads_new_frames with every CPU reading between the steps: each
+ * one's 2 MiB translation (and its cached pointer to the span's table) is gone after the unmap (and
+ * the leaf's map) returned on the boot CPU: leaf a, leaf b, 4 KiB pages of b shuffled, leaf a. */
+KTEST(large_leaf_remap_seen_by_every_cpu)
+{
+	if (cpumask_weight(smp_online_mask()) < 2)
+		KTEST_SKIP("one CPU online: no other TLB to hold the old translation");
+	static paddr_t singles[SPAN];
+	paddr_t a = large_run(), b = large_run();
+	KASSERT_TEST(a && b, "no 2 MiB-aligned runs");
+	for (unsigned k = 0; k < SPAN; k++) {
+		*(volatile uint64_t *)arch_phys_to_virt(a + k * PAGE_SIZE) = 0xa000 + k;
+		*(volatile uint64_t *)arch_phys_to_virt(b + k * PAGE_SIZE) = 0xb000 + k;
+		singles[k] = b + (uint64_t)((k * 7) % SPAN) * PAGE_SIZE;
+	}
+	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va);
+	lr.p = (volatile uint64_t *)va;
+	unsigned online = (unsigned)cpumask_weight(smp_online_mask());
+	large_mdl(SPAN, 0, a, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT_EQ(large_read_everywhere(0xa000, 0xa000 + 511), online, "every CPU reads a through the leaf");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	large_mdl(SPAN, 0, b, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT_EQ(large_read_everywhere(0xb000, 0xb000 + 511), online, "every CPU reads b at once after the leaf's remap");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	large_mdl(SPAN, SPAN, 0, 0, singles);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT_EQ(large_page_size(va, NULL, NULL), PAGE_SIZE);
+	KEXPECT_EQ(large_read_everywhere(0xb000, 0xb000 + (511 * 7) % SPAN), online,
+		   "every CPU reads the 4 KiB pages that replaced the leaf");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	large_mdl(SPAN, 0, a, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT_EQ(large_read_everywhere(0xa000, 0xa000 + 511), online, "every CPU reads the leaf that replaced the table");
 	MmUnmapReservedMapping(va, TAG, &lm.mdl);
 	MmFreeMappingAddress(va, TAG);
 	phys_free(a, SPAN);
