@@ -12,19 +12,26 @@
  *    system PTE lists through them; a reserved page's PTE is never touched by it. So a reserved,
  *    unmapped page's PTE is not present, its other bits undefined (a stale record) until a map
  *    writes it; nothing reads them but the present bit.
- *  - Page tables: every level-1 table of the region is created by syspte_create as one physically
- *    contiguous run (pt_prealloc_contiguous), so the region's PTEs are one array and no
- *    reservation or mapping ever allocates a table; the cost is one 4 KiB table per 2 MiB.
+ *  - Page tables: none at set-up. A reservation creates the level-1 table of each 2 MiB span it
+ *    covers that has none (pt_span_tables, one page each, all or nothing; NULL when memory is
+ *    short), and the table of the two pages after it that take the free extent's record; a span
+ *    keeps its table. A map never allocates. The records are reached through a per-span
+ *    directory of tables (buddy_init_dir), and every record slot lies in a span with a table.
+ *  - 2 MiB leaves: a span that one mapping covers whole with an aligned run of 512 frames is
+ *    mapped by one leaf in its level-2 entry, its table kept for the unmap to restore; every rule
+ *    and count is that of 4 KiB pages (mm/syspte_map.c).
  *  - Reservations: a 40-byte record per live reservation (owner tag, size, flags, mapped count),
  *    found through one index: a bit per region page marking where reservations start, whose
  *    summary levels find the start at or before any address in a few word operations, and a hash
  *    table from a start to its record.
- *  - Per-page mapped state is the PTE itself (present bit); the first page of each mapping carries
- *    the software "mapping start" bit (arch_pte_set_map_start, include/arch_pte.h), so unmap can
- *    tell whole mappings from cut ones. The region names no PTE bit itself.
+ *  - Per-page mapped state is the PTE itself (present bit, or the span's leaf); the first page of
+ *    each mapping carries the software "mapping start" bit (arch_pte_set_map_start,
+ *    include/arch_pte.h), so unmap can tell whole mappings from cut ones. The region names no
+ *    PTE bit itself.
  * Each region has one spinlock (rank LOCK_RANK_SYSPTE, include/spinlock.h), taken with interrupts
- * disabled by every call. Nothing is allocated under it except a record slab page when a
- * reservation finds none free (the physical allocator's lock, a higher rank, nests inside).
+ * disabled by every call. Nothing is allocated under it except, by a reservation, a record slab
+ * page when none is free and the tables of its spans (the page tables' and the physical
+ * allocator's locks, higher ranks, nest inside).
  *
  * Misuse of a call is bug check 0xDA SYSTEM_PTE_MISUSE, with the subcodes and parameters of
  * docs/contract.md section 3 (SYSPTE_BUGCHECK_*, mm/bugcheck_codes.h). The region alone assembles
