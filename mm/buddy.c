@@ -425,7 +425,8 @@ static inline __attribute__((always_inline)) void buddy_class_move_c(struct budd
 	buddy_class_add_c(b, nc, ns, nlen);
 }
 
-static inline void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns, uint64_t nlen)
+static inline __attribute__((always_inline)) void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns,
+								     uint64_t nlen)
 {
 	buddy_class_move_c(b, buddy_ext_class(olen), os, ns, nlen);
 }
