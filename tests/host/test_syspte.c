@@ -52,5 +52,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)model_counts.nulls_seen);
 	ok(model_counts.bugchecks_seen > seeds * 100, "misuse was exercised");
 	ok(model_counts.nulls_seen > seeds, "refusals were exercised (each proven by the model's free runs)");
+	printf("# %llu 2 MiB leaves mapped, %llu unmapped\n", (unsigned long long)model_large.leaves_mapped,
+	       (unsigned long long)model_large.leaf_unmaps);
+	ok(model_large.leaves_mapped > seeds * 10 && model_large.leaf_unmaps > seeds * 5,
+	   "2 MiB leaves were mapped and unmapped (generated aligned runs of frames)");
 	return tap_done();
 }
