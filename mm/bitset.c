@@ -69,10 +69,10 @@ void bitset_chunk_install(struct bitset *s, uint64_t i, void *page)
 	s->chunks++;
 }
 
-/* Word w of level l. */
+/* Word w of level l: level 0 through the chunk directory when chunked (its level[0] is NULL). */
 static inline uint64_t *bitset_word(const struct bitset *s, unsigned l, uint64_t w)
 {
-	return l ? &s->level[l][w] : &s->piece[w / BITSET_PIECE_WORDS][w % BITSET_PIECE_WORDS];
+	return s->level[l] ? &s->level[l][w] : &s->piece[w / BITSET_PIECE_WORDS][w % BITSET_PIECE_WORDS];
 }
 
 /* True when level-0 word w lies in a missing chunk (reads zero, never written). */

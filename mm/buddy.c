@@ -24,6 +24,17 @@
  * Metadata: 1 + 1/63 bits/unit for start, 1 for end (about a quarter of a byte per unit), plus
  * two slots of each free extent, which the region's free PTEs (or the free pages) provide.
  * buddy_init zeroes the bitmaps and touches no slot.
+ * Level 0 of both bitmaps (all but 1/63 of the metadata) is reached through a directory of pieces
+ * of BUDDY_PIECE_WORDS words: for buddy_init the pieces are consecutive parts of the flat block,
+ * for buddy_init_dir (the system PTE region) they are chunks of one page (a start piece and an end
+ * piece for the same 2^14 units) that the caller installs before an operation may set a bit in
+ * them, and a missing chunk's pieces are buddy_zero_piece, so reads need no test: every word there
+ * is zero and so are the summary bits above it. The bits a take or a free sets lie at the run's
+ * ends and their neighbours (s - 1, s, e - 1, e); a merge only clears bits. So chunks are made
+ * when a range is reserved, never when it is freed, and a region's set-up zeroes only the
+ * summaries and the directories (about 1/400 of a byte per unit). The one extra load per level-0
+ * access (the directory entry, always cached) is what the flat allocator pays for sharing the
+ * code; the README's allocator table measures it.
  *
  * Free [s, s+n): end bit s-1 set: merge with the extent ending there (its start: the last start
  * before s); start bit s+n set: merge with the extent starting there (its length: its record). The
@@ -187,9 +198,13 @@ static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t 
 		bm->nl = l;
 }
 
-/* Word w of level 0. */
+/* Word w of level 0: straight into the flat block when there is one (no directory load on the
+ * physical allocator's path; the branch goes one way for each allocator), else through the
+ * directory. */
 static inline uint64_t *bm_w0(const struct buddy_bm *bm, uint64_t w)
 {
+	if (__builtin_expect(bm->lv[0] != NULL, 1))
+		return bm->lv[0] + w;
 	return bm->piece[w >> BUDDY_PIECE_SHIFT] + (w & (BUDDY_PIECE_WORDS - 1));
 }
 
@@ -209,7 +224,7 @@ static inline bool bm_test(const struct buddy_bm *bm, uint64_t i)
 static inline void bm_set(struct buddy_bm *bm, uint64_t i)
 {
 	uint64_t *w = bm_w0(bm, i >> 6);
-	KASSERT(bm->piece[i >> (6 + BUDDY_PIECE_SHIFT)] != buddy_zero_piece,
+	KASSERT(bm->lv[0] || bm->piece[i >> (6 + BUDDY_PIECE_SHIFT)] != buddy_zero_piece,
 		"buddy: setting bit %llu of a missing chunk", (unsigned long long)i);
 	*w |= BUDDY_ONE << (i & 63);
 	i >>= 6;

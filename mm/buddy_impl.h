@@ -17,6 +17,7 @@
  * verifies it). */
 extern uint64_t buddy_zero_piece[BUDDY_PIECE_WORDS];
 
+
 struct buddy {
 	uint64_t npages;      /* units managed: [0, npages) */
 	uint64_t origin;      /* absolute unit number of index 0; divisibility is judged on origin+index */
@@ -45,5 +46,11 @@ struct buddy {
 	uint64_t chunks;                              /* chunks installed (buddy_chunk_install) */
 	uint64_t probes;      /* test hook: extents the searches examined (phases A and C, bounded scans) */
 };
+
+/* True when unit u has its chunk (buddy_chunk_present, inline for the region's reserve path). */
+static inline bool buddy_chunk_here(const struct buddy *b, uint64_t u)
+{
+	return b->start.piece[u >> (BUDDY_PIECE_SHIFT + 6)] != buddy_zero_piece;
+}
 
 #endif
