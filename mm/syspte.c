@@ -137,9 +137,10 @@ static bool syspte_run_chunks_alloc(struct syspte_region *r, uint64_t s, uint64_
 	const struct buddy *b = &r->buddy;
 	ch->n = 0;
 	ch->starts_page = 0;
-	if ((s == 0 || buddy_chunk_here(b, s - 1)) && buddy_chunk_here(b, s) && buddy_chunk_here(b, e - 1) &&
-	    (e == r->npages || buddy_chunk_here(b, e)) && r->starts.piece[s / BITSET_CHUNK_BITS] != bitset_zero_piece)
-		return true;   /* the common case: every chunk there already */
+	uint64_t lo = s ? s - 1 : s, hi = e < r->npages ? e : e - 1;
+	if ((lo >> BUDDY_CHUNK_SHIFT) == (hi >> BUDDY_CHUNK_SHIFT) && buddy_chunk_here(b, lo) &&
+	    r->starts.piece[s / BITSET_CHUNK_BITS] != bitset_zero_piece)
+		return true;   /* the common case: one chunk, there already */
 	uint64_t u[4];
 	unsigned n = 0;
 	if (s > 0)
