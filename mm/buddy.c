@@ -32,9 +32,10 @@
  * is zero and so are the summary bits above it. The bits a take or a free sets lie at the run's
  * ends and their neighbours (s - 1, s, e - 1, e); a merge only clears bits. So chunks are made
  * when a range is reserved, never when it is freed, and a region's set-up zeroes only the
- * summaries and the directories (about 1/400 of a byte per unit). The one extra load per level-0
- * access (the directory entry, always cached) is what the flat allocator pays for sharing the
- * code; the README's allocator table measures it.
+ * summaries and the directories (about 1/400 of a byte per unit). A flat allocator reads its
+ * block straight (bm_w0 tests which kind it is, a branch that always goes the same way for one
+ * allocator), so only the chunked one pays the directory's extra dependent load; the README's
+ * benchmark tables measure both against the code before chunks.
  *
  * Free [s, s+n): end bit s-1 set: merge with the extent ending there (its start: the last start
  * before s); start bit s+n set: merge with the extent starting there (its length: its record). The
