@@ -1,6 +1,6 @@
 # ---------------------------------------------------------------- benchmarks (numbers, not tests)
 # Optimised like the kernel (-O2), without sanitizers.
-BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
+BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
 .PHONY: bench plots bench-boot
 $(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)

@@ -1,7 +1,7 @@
 # ---------------------------------------------------------------- host build of mm/
 # The host tests tests/host/test_*.c, each one program with the real mm/ sources and the fake
 # machine, under ASan/UBSan; tests see what they test (extra paths per test below).
-HCFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
+HCFLAGS := -std=gnu11 -O1 -g $(WARN) -pthread -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
 MM_SRC := $(wildcard mm/*.c)
 HOST_SUPPORT := tests/host/host_support.c tests/host/fake_arch.c tests/host/host_machine.c

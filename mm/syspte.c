@@ -6,7 +6,9 @@
  * and "which reservation contains page i" (map, unmap, the fault report). The start bitmap gives
  * the last start at or before i in a few word operations; a hash table keyed by the start gives
  * its record. Walks (accounting, check) go through the bitmap in address order, so no list of
- * records is kept.
+ * records is kept. A page in a chunk of a CPU's cache is found in that chunk instead
+ * (mm/syspte_cache.c): reserve and free try the caches first, and each lookup asks whether the
+ * page's chunk is cached before it reads the region's own index.
  */
 #include "syspte_impl.h"
 #include "phys.h"
@@ -30,7 +32,7 @@ static unsigned syspte_hash_bits(uint64_t npages)
 
 /* Where the parts of a region's state lie in its metadata run (offsets, each 8-byte aligned). */
 struct syspte_layout {
-	size_t buckets, buddy, starts, total;
+	size_t buckets, buddy, starts, cache, total;
 };
 
 static struct syspte_layout syspte_layout_of(uint64_t npages)
@@ -39,7 +41,8 @@ static struct syspte_layout syspte_layout_of(uint64_t npages)
 	l.buckets = ALIGN_UP(sizeof(struct syspte_region), 8);
 	l.buddy = l.buckets + (sizeof(struct syspte_resv *) << syspte_hash_bits(npages));
 	l.starts = l.buddy + ALIGN_UP(buddy_meta_bytes(npages), 8);
-	l.total = l.starts + ALIGN_UP(bitset_meta_bytes(npages), 8);
+	l.cache = l.starts + ALIGN_UP(bitset_meta_bytes(npages), 8);
+	l.total = l.cache + ALIGN_UP(syspte_cache_meta_bytes(npages), 8);
 	return l;
 }
 
@@ -68,6 +71,11 @@ static bool syspte_geometry_ok(vaddr_t base, uint64_t npages)
 }
 
 struct syspte_region *syspte_create(struct pt *pt, vaddr_t base, uint64_t npages)
+{
+	return syspte_create_ex(pt, base, npages, 0);
+}
+
+struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npages, unsigned flags)
 {
 	if (!syspte_geometry_ok(base, npages))
 		return NULL;
@@ -102,6 +110,7 @@ struct syspte_region *syspte_create(struct pt *pt, vaddr_t base, uint64_t npages
 	buddy_init(&r->buddy, npages, base >> PAGE_SHIFT, m + l.buddy, (uint64_t *)ptes, 0);
 	bool all = buddy_free(&r->buddy, 0, npages);
 	KASSERT(all, "syspte: populating the region allocator failed");
+	syspte_cache_init(r, m + l.cache, !(flags & SYSPTE_CREATE_NO_CACHE));
 	return r;
 }
 
@@ -126,13 +135,16 @@ struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t s
 	return syspte_hash_find(r, start);
 }
 
-struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i)
+struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h)
 {
 	spin_assert_held(&r->lock);
 	*i = 0;
+	h->cache = NULL;
 	if (!syspte_in_region(r, va))
 		return NULL;
 	*i = (va - r->base) >> PAGE_SHIFT;
+	if (syspte_cache_owns_locked(r, *i))   /* a cached chunk holds no reservation of the region's own */
+		return syspte_cache_resv_at_locked(r, *i, h);
 	uint64_t s = bitset_prev(&r->starts, *i);   /* the last start at or before page i */
 	if (s == UINT64_MAX)
 		return NULL;
@@ -145,12 +157,14 @@ struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i)
 {
 	spin_assert_held(&r->lock);
 	uint64_t s = i < r->npages ? bitset_next(&r->starts, i) : UINT64_MAX;
+	struct syspte_resv *c = syspte_cache_next_locked(r, i, s);   /* a cached one before s */
+	if (c)
+		return c;
 	return s == UINT64_MAX ? NULL : syspte_find_start_locked(r, s);
 }
 
-/* A free record, growing the slab by one page if needed; NULL when memory is exhausted. The
- * physical allocator's lock nests inside the region's here (LOCK_RANK_PHYS > LOCK_RANK_SYSPTE). */
-static struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r)
+/* The physical allocator's lock nests inside the region's here (LOCK_RANK_PHYS > LOCK_RANK_SYSPTE). */
+struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r)
 {
 	spin_assert_held(&r->lock);
 	if (!r->free_recs) {
@@ -169,16 +183,14 @@ static struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r)
 	return v;
 }
 
-/* Returns an unused record to the slab's free list. */
-static void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
+void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
 {
 	spin_assert_held(&r->lock);
 	v->hnext = r->free_recs;
 	r->free_recs = v;
 }
 
-/* Enters a filled record into the index (hash and start bitmap) and the totals. */
-static void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v)
+void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v)
 {
 	spin_assert_held(&r->lock);
 	struct syspte_resv **b = syspte_bucket(r, v->start);
@@ -189,8 +201,7 @@ static void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v)
 	r->pages_reserved += v->npages;
 }
 
-/* Removes a record from the index and the totals. */
-static void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v)
+void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v)
 {
 	spin_assert_held(&r->lock);
 	struct syspte_resv **pp = syspte_bucket(r, v->start);
@@ -202,26 +213,48 @@ static void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v)
 	r->pages_reserved -= v->npages;
 }
 
+/* A reservation placed by the region's allocator and entered into its own index; false, nothing
+ * changed, when no run or no record is free. */
+static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
+				  uint64_t *start)
+{
+	spin_assert_held(&r->lock);
+	struct syspte_resv *v = syspte_rec_alloc_locked(r);
+	if (!v || !buddy_alloc(&r->buddy, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, 0,
+			       r->npages, start)) {
+		if (v)
+			syspte_rec_free_locked(r, v);
+		return false;
+	}
+	*v = (struct syspte_resv){ .start = *start, .npages = npages, .tag = tag,
+				   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
+	syspte_link_locked(r, v);
+	return true;
+}
+
+/*
+ * This CPU's cache first, without the region's lock; then, under it, the cache refilled, then the
+ * allocator; and when both fail while the caches' free pages make a run with the allocator's, every
+ * cache drained into the allocator and the allocator tried again, so 0 means that no free run (or
+ * no record) exists anywhere. A small reservation the
+ * allocator placed may bring its aligned chunk into this CPU's cache (syspte_cache_adopt_locked).
+ */
 vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
 {
 	if (!npages || npages > r->npages || (flags & ~SYSPTE_FLAGS_KNOWN))
 		return 0;
-	uint64_t f = spin_lock(&r->lock);
-	struct syspte_resv *v = syspte_rec_alloc_locked(r);
-	uint64_t start;
-	if (!v || !buddy_alloc(&r->buddy, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, 0,
-			       r->npages, &start)) {
-		if (v)
-			syspte_rec_free_locked(r, v);
-		spin_unlock(&r->lock, f);
-		return 0;
-	}
-	*v = (struct syspte_resv){ .start = start, .npages = npages, .tag = tag,
-				   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
-	syspte_link_locked(r, v);
+	vaddr_t va = syspte_cache_reserve(r, npages, tag, flags);
+	if (va)
+		return va;
+	uint64_t f = spin_lock(&r->lock), start;
+	bool ok = syspte_cache_reserve_locked(r, npages, tag, flags, &start);
+	if (!ok && (syspte_reserve_locked(r, npages, tag, flags, &start) ||
+		    (syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1) &&
+		     syspte_reserve_locked(r, npages, tag, flags, &start))))
+		ok = true, syspte_cache_adopt_locked(r, start);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
-	return syspte_va(r, start);
+	return ok ? syspte_va(r, start) : 0;
 }
 
 int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)
@@ -235,33 +268,48 @@ void syspte_raise(const struct syspte_misuse *m)
 	KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, m->subcode, m->p2, m->p3, m->p4);
 }
 
-/* Index of the first present page in [i, end), or end. */
-static uint64_t syspte_first_present(const struct syspte_region *r, uint64_t i, uint64_t end)
+uint64_t syspte_first_present(const struct syspte_region *r, uint64_t i, uint64_t end)
 {
 	while (i < end && !syspte_pte_present(r, i))
 		i++;
 	return i;
 }
 
-int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+/* A reservation of the region's own index: the checks, then the free; a misuse in *m. */
+static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m)
 {
-	struct syspte_misuse m;
+	spin_assert_held(&r->lock);
 	vaddr_t va = addr & ~PAGE_MASK;
-	uint64_t f = spin_lock(&r->lock);
 	int st = SYSPTE_OK;
 	struct syspte_resv *v = syspte_in_region(r, va) ? syspte_hash_find(r, (va - r->base) >> PAGE_SHIFT) : NULL;
 	if (!v)
-		st = syspte_misuse(&m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
+		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (v->tag != tag)
-		st = syspte_misuse(&m, SYSPTE_BUGCHECK_FREE_WRONG_TAG, addr, tag, v->tag);
+		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_WRONG_TAG, addr, tag, v->tag);
 	else if (v->mapped)
-		st = syspte_misuse(&m, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
+		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
 				   syspte_va(r, syspte_first_present(r, v->start, v->start + v->npages)), tag, v->mapped);
 	if (st == SYSPTE_OK) {
+		r->cache.slow += r->cache.on && v->npages <= SYSPTE_CACHE_MAX_PAGES;
 		syspte_unlink_locked(r, v);
 		buddy_free_allocated(&r->buddy, v->start, syspte_span(v));   /* the record proves it allocated */
 		syspte_rec_free_locked(r, v);
 	}
+	return st;
+}
+
+/* A cached reservation goes back to its chunk without the region's lock when the caches allow;
+ * otherwise, under the lock, to its chunk or to the allocator. */
+int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+{
+	int st = syspte_cache_release(r, addr, tag);
+	if (st != SYSPTE_CACHE_PASS)
+		return st;
+	struct syspte_misuse m;
+	uint64_t f = spin_lock(&r->lock);
+	st = syspte_cache_release_locked(r, addr, tag, &m);
+	if (st == SYSPTE_CACHE_PASS)
+		st = syspte_release_locked(r, addr, tag, &m);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	if (st == SYSPTE_MISUSE)
@@ -273,10 +321,12 @@ bool syspte_lookup(struct syspte_region *r, vaddr_t va, struct syspte_info *out)
 {
 	if (!syspte_in_region(r, va))
 		return false;
+	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock), i;
-	struct syspte_resv *v = syspte_resv_at_locked(r, va, &i);
+	struct syspte_resv *v = syspte_resv_at_locked(r, va, &i, &h);
 	if (v && out)
 		syspte_fill_info(r, v, out);
+	syspte_unhold_locked(r, &h);
 	spin_unlock(&r->lock, f);
 	return v != NULL;
 }

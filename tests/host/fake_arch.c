@@ -2,7 +2,8 @@
  * Host implementation of include/arch_mm.h. "Physical memory" is one lazily-backed anonymous
  * mapping of FAKE_PHYS_LIMIT bytes: only pages the code touches use host memory, so maps with RAM
  * far above 4 GiB cost nothing. TLB flushes (each batch as given) and CR3 loads are recorded for
- * assertions.
+ * assertions. Host threads may act as CPUs at once: the CPU index and the interrupt state are
+ * per thread, and the shared counters are atomic.
  */
 #include <sys/mman.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 #include "fake_arch.h"
 
 struct fake_tlb_log fake_tlb;
-bool fake_irq_enabled = true;
+__thread bool fake_irq_enabled = true;
 static uint8_t *fake_ram;
 static paddr_t fake_cr3;
 static unsigned fake_phys_bits = FAKE_PHYS_BITS_DEFAULT;
@@ -117,18 +118,19 @@ void *arch_phys_to_virt(paddr_t pa)
 }
 
 
-/* Records the batch as one flush, and whether a lock (interrupts disabled) was still held. */
+/* Records the batch as one flush, and whether a lock (interrupts disabled) was still held. Threads
+ * acting as CPUs may flush at once: each takes its own entry of the log. */
 void arch_tlb_flush_batch(const struct tlb_batch *b)
 {
-	if (fake_tlb.flushes < FAKE_TLB_LOG) {
-		struct fake_tlb_flush *f = &fake_tlb.ev[fake_tlb.flushes];
+	uint64_t k = __atomic_fetch_add(&fake_tlb.flushes, 1, __ATOMIC_RELAXED);
+	if (k < FAKE_TLB_LOG) {
+		struct fake_tlb_flush *f = &fake_tlb.ev[k];
 		*f = (struct fake_tlb_flush){ .all = b->all, .irqs_off = !fake_irq_enabled, .n = b->all ? 0 : b->n };
 		memcpy(f->va, b->va, f->n * sizeof(vaddr_t));
 	}
-	fake_tlb.flushes++;
-	fake_tlb.alls += b->all;
-	fake_tlb.pages += b->all ? 0 : b->n;
-	fake_tlb.irqs_off += !fake_irq_enabled;
+	__atomic_fetch_add(&fake_tlb.alls, b->all, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&fake_tlb.pages, b->all ? 0 : b->n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&fake_tlb.irqs_off, !fake_irq_enabled, __ATOMIC_RELAXED);
 }
 
 void arch_cr3_load(paddr_t root)
@@ -139,7 +141,7 @@ void arch_cr3_load(paddr_t root)
 
 paddr_t arch_cr3_read(void) { return fake_cr3; }
 
-static unsigned fake_irq_depth;
+static __thread unsigned fake_irq_depth;
 uint64_t fake_cpu_calls;
 
 uint64_t arch_irq_save(void)
@@ -166,9 +168,9 @@ bool arch_irqs_enabled(void) { return fake_irq_enabled; }
 unsigned arch_irq_depth(void) { return fake_irq_depth; }
 bool arch_in_interrupt(void) { return false; }
 
-unsigned fake_cpu;
+__thread unsigned fake_cpu;
 
-/* The CPU the caller acts as (fake_cpu, set by tests that play another CPU's part). */
+/* The CPU the caller acts as (fake_cpu, per thread, set by tests that play another CPU's part). */
 unsigned arch_cpu_index(void) { return fake_cpu; }
 
 /* The fake machine has one online CPU, index 0: a call for it runs here with interrupts disabled. */
@@ -180,7 +182,7 @@ void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg)
 		return;
 	uint64_t f = arch_irq_save();
 	fn(arg);
-	fake_cpu_calls++;
+	__atomic_fetch_add(&fake_cpu_calls, 1, __ATOMIC_RELAXED);
 	arch_irq_restore(f);
 }
 
@@ -190,7 +192,7 @@ void (*fake_cpu_poll_hook)(void);
 /* No other CPU posts calls on the fake machine: a poll is counted and runs the test's hook, if any. */
 void arch_cpu_poll(void)
 {
-	fake_cpu_polls++;
+	__atomic_fetch_add(&fake_cpu_polls, 1, __ATOMIC_RELAXED);
 	if (fake_cpu_poll_hook)
 		fake_cpu_poll_hook();
 }

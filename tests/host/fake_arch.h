@@ -43,13 +43,14 @@ void fake_arch_reset(uint64_t bytes);
 /* Sets the physical address width arch_phys_addr_bits() reports (32..52). */
 void fake_arch_set_phys_bits(unsigned bits);
 void fake_tlb_reset(void);
-/* Interrupt state as arch_irq_save/restore see it (true = enabled). */
-extern bool fake_irq_enabled;
+/* Interrupt state as arch_irq_save/restore see it (true = enabled), per thread (a thread is a CPU). */
+extern __thread bool fake_irq_enabled;
 /* Functions arch_cpu_call ran (on the fake machine's one online CPU). */
 extern uint64_t fake_cpu_calls;
-/* The CPU arch_cpu_index() says the caller runs on (0 after fake_arch_reset): a test sets it to act
- * as another CPU, for instance to release a lock that CPU 0 holds. Below ARCH_MAX_CPUS. */
-extern unsigned fake_cpu;
+/* The CPU arch_cpu_index() says the caller runs on (0 after fake_arch_reset, which sets the calling
+ * thread's): a test sets it to act as another CPU, for instance to release a lock that CPU 0 holds,
+ * and each host thread that acts as a CPU sets its own. Below ARCH_MAX_CPUS. */
+extern __thread unsigned fake_cpu;
 /* arch_cpu_poll calls since start, and a function each call runs (NULL after fake_arch_reset): a
  * test plays the other CPUs' part with it, for instance releasing a lock one of them holds. */
 extern uint64_t fake_cpu_polls;
