@@ -6,6 +6,10 @@ BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
 $(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
 	@mkdir -p $(@D)
 	$(HCC) $(BENCH_CFLAGS) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+# The per-CPU caches' benchmark links the hosted library, as an outside program would (mk/hosted.mk).
+$(B)/bench/bench_pcpu: tests/bench/bench_pcpu.c $(B)/hosted/libmm.a
+	@mkdir -p $(@D)
+	$(HCC) -std=gnu11 -O2 -g $(WARN) -pthread -I$(B)/hosted/include -MMD -MP $< $(B)/hosted/libmm.a -o $@
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
