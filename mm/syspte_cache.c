@@ -415,7 +415,9 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start)
 
 vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
 {
-	if (npages > SYSPTE_CACHE_MAX_PAGES || !r->cache.on)
+	/* A CPU that may not take the region's lock goes to it all the same, where the lock order's
+	 * report names the misuse: a call of the region is one whether or not its cache would serve it. */
+	if (npages > SYSPTE_CACHE_MAX_PAGES || !r->cache.on || !spin_may_take(&r->lock))
 		return 0;
 	struct syspte_cache *c = syspte_cache_of(r, arch_cpu_index());
 	if (!c)
@@ -512,7 +514,7 @@ bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t 
 int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 {
 	vaddr_t va = addr & ~PAGE_MASK;
-	if (!r->cache.on || !syspte_in_region(r, va))
+	if (!r->cache.on || !syspte_in_region(r, va) || !spin_may_take(&r->lock))   /* as in syspte_cache_reserve */
 		return SYSPTE_CACHE_PASS;
 	uint64_t i = (va - r->base) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
 	unsigned o = syspte_owner_load(r, idx);
