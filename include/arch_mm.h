@@ -14,20 +14,47 @@ void *arch_phys_to_virt(paddr_t pa);
 
 /*
  * Reads/writes one page-table entry: a single aligned 64-bit access, atomic with respect to the
- * hardware walker. Inline because map/unmap loops live on them; the same on the kernel and the
- * host (the fake machine's tables are ordinary memory too).
+ * hardware walker and to other CPUs (a relaxed atomic: one plain move on x86-64, never torn or
+ * split by the compiler). Ordering comes from the locks around the writes: an entry written under
+ * a lock is seen by any CPU that later takes the lock, or that learns the mapped address through
+ * anything published after the lock's release. Inline because map/unmap loops live on them; the
+ * same on the kernel and the host (the fake machine's tables are ordinary memory too).
  */
-static inline uint64_t arch_pte_read(const volatile uint64_t *pte) { return *pte; }
-static inline void arch_pte_write(volatile uint64_t *pte, uint64_t val) { *pte = val; }
+static inline uint64_t arch_pte_read(const volatile uint64_t *pte) { return __atomic_load_n(pte, __ATOMIC_RELAXED); }
+static inline void arch_pte_write(volatile uint64_t *pte, uint64_t val) { __atomic_store_n(pte, val, __ATOMIC_RELAXED); }
 
 /*
- * Invalidates on this CPU the translations batch b names (include/tlb_batch.h): every one, global
- * ones included, when b->all, else the translation containing each page of b->va (a large leaf
- * goes with any of its pages). Called by tlb_batch_flush alone, with no lock held: the one place
- * mm/ invalidates, and the one SMP shootdown will extend to the other CPUs.
+ * Invalidates, on every CPU that may hold them, the translations batch b names
+ * (include/tlb_batch.h), and returns when all have done it: the TLB shootdown. Called by
+ * tlb_batch_flush alone, with no lock held, interrupts enabled or not. The running CPU applies
+ * the batch itself (tlb_batch_invalidate); every other online CPU is sent it in one round, one
+ * request and one interrupt per CPU whatever the page count, applies it by the same policy and
+ * acknowledges. How the round is deadlock-free, in every implementation:
+ *  - the issuing CPU holds no lock of mm/ (callers flush after releasing theirs), and while it
+ *    waits for acknowledgements, with interrupts disabled, it applies the batches posted to it:
+ *    two CPUs shooting down at once each answer the other;
+ *  - every CPU that waits with interrupts disabled, for a spin lock or anything else, calls
+ *    arch_cpu_poll() in its loop, which applies the batches posted to it; one with interrupts
+ *    enabled takes the request's interrupt; an idle one is woken by it. So a CPU spinning on a lock
+ *    whose holder waits for its acknowledgement gives it, and the holder goes on;
+ *  - applying a batch takes no lock, waits for nothing and never shoots down itself, and the
+ *    issuing CPU runs nothing else until its round is over (interrupts stay disabled, and its wait
+ *    runs only batches, not calls): one round per CPU at a time;
+ *  - only online CPUs are asked and waited for (arch_cpus_online): before the other CPUs start, a
+ *    flush is local; a CPU stopped by the panic path (or parked by a test) leaves the mask, and a
+ *    round stops waiting for a CPU that left it. A CPU joins the mask with a TLB emptied by its
+ *    start (INIT), having touched no mapping mm/ changes.
+ * A CPU that does not acknowledge within the kernel's call timeout is a panic naming it, never a
+ * hang.
  */
 struct tlb_batch;
 void arch_tlb_flush_batch(const struct tlb_batch *b);
+/* This CPU only (tlb_batch_invalidate's primitives): the translation containing va, whatever its
+ * size, global or not; every translation, global ones included; every non-global translation
+ * (what a CR3 load drops). */
+void arch_tlb_invalidate_page(vaddr_t va);
+void arch_tlb_invalidate_all(void);
+void arch_tlb_invalidate_nonglobal(void);
 /* Loads CR3 (flushes non-global entries). */
 void arch_cr3_load(paddr_t pml4_pa);
 paddr_t arch_cr3_read(void);
@@ -56,24 +83,18 @@ bool arch_in_interrupt(void);
 
 /*
  * CPUs. The kernel runs on up to ARCH_MAX_CPUS CPUs (arch/x86_64/smp.c, index 0 the boot CPU); until
- * the other CPUs are brought up it runs on the boot CPU alone. The host's fake machine has one
- * online CPU, index 0, and says which CPU the caller acts as (fake_cpu, tests/host/fake_arch.h).
- * mm/ uses arch_cpu_index as the owner of a spin lock, and spin_lock calls arch_cpu_poll while it
- * spins (include/spinlock.h); mm/ does not call the others yet.
+ * the other CPUs are brought up it runs on the boot CPU alone. The host's fake machine runs one
+ * CPU per thread (tests/host/fake_arch.h: fake_cpu_set, fake_smp_run); CPU 0 alone is online
+ * unless a test starts more. mm/ uses arch_cpu_index as the owner of a spin lock, and spin_lock
+ * calls arch_cpu_poll while it spins (include/spinlock.h); the shootdown (arch_tlb_flush_batch
+ * above) uses arch_cpus_online. mm/ does not call arch_cpu_call.
  *
- * How the cross-CPU TLB shootdown will use them: a path that clears or changes present PTEs
- * collects them in a struct tlb_batch under its lock and calls arch_tlb_flush_batch after the
- * lock is released; that function invalidates on its own CPU as today and then calls
- * arch_cpu_call(arch_cpus_online() & ~(1 << arch_cpu_index()), flush, batch) once per batch
- * whatever the page count: every other CPU runs flush (the same per-page / whole-TLB threshold
- * as the local invalidation) and arch_cpu_call returns only when all of them have, so the unmap
- * returns with no stale translation anywhere. The seam guarantees what that needs to be
- * deadlock-free: arch_cpu_call may be called with interrupts disabled, and while it waits it runs
- * the calls other CPUs posted to this one (two CPUs shooting down at once both finish); a CPU that
- * spins with interrupts disabled, on a lock or anything else, calls arch_cpu_poll() in its loop,
- * so a lock holder waiting for its acknowledgement gets it. fn runs with interrupts disabled and
- * must not wait for anything the caller may hold; since a CPU runs it wherever it spins, with the
- * locks it holds still held, fn takes no lock but the console's.
+ * arch_cpu_call may be called with interrupts disabled, and while it waits it runs the calls and
+ * TLB batches other CPUs posted to this one (two CPUs calling each other at once both finish). fn
+ * runs with interrupts disabled and must not wait for anything the caller may hold; since a CPU
+ * runs it wherever it spins, with the locks it holds still held, fn takes no lock but the
+ * console's. The TLB shootdown does not use it: it has a mailbox of its own, so that a flush may
+ * be issued from anywhere, also from inside a call or by a CPU running its own part of one.
  */
 #define ARCH_MAX_CPUS 64
 typedef uint64_t arch_cpumask_t;   /* bit i: the CPU of index i */
@@ -84,7 +105,7 @@ unsigned arch_cpu_index(void);
 arch_cpumask_t arch_cpus_online(void);
 /* Runs fn(arg) on every online CPU in mask (the caller's bit: here) and returns when all returned. */
 void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg);
-/* Runs the calls other CPUs posted to this one. */
+/* Runs the TLB batches and the calls other CPUs posted to this one. */
 void arch_cpu_poll(void);
 
 #endif

@@ -76,13 +76,22 @@ static void ktest_report(size_t n, const struct ktest *t)
 		kprintf("ok %zu %s\n", n, t->name);
 }
 
-/* True when name starts with prefix (an empty prefix matches everything). */
-static bool ktest_match(const char *name, const char *prefix)
+/* True when s starts with prefix (an empty prefix matches everything). */
+static bool ktest_starts(const char *s, const char *prefix)
 {
 	while (*prefix)
-		if (*name++ != *prefix++)
+		if (*s++ != *prefix++)
 			return false;
 	return true;
+}
+
+/* True when the test name runs under the ktest= prefix: it starts with it, and a benchmark
+ * (KTEST_BENCH_PREFIX) only when the prefix names benchmarks. */
+static bool ktest_match(const char *name, const char *prefix)
+{
+	if (ktest_starts(name, KTEST_BENCH_PREFIX) && !ktest_starts(prefix, KTEST_BENCH_PREFIX))
+		return false;
+	return ktest_starts(name, prefix);
 }
 
 /* Allocator invariants every test must leave intact. */

@@ -3,12 +3,18 @@
  * test at each boot in name order (zz_ tests run last), printing KTAP version 1 on the console, then a summary
  * "N passed, N failed, N skipped". KEXPECT records a failure and goes on; KASSERT_TEST ends the test;
  * KTEST_SKIP ends it as skipped ("ok N name # SKIP reason").
+ *
+ * Tests named KTEST_BENCH_PREFIX... are benchmarks: they print numbers and check only what they
+ * measured, and run only when ktest= starts with the prefix (make bench-shootdown), never in a
+ * plain boot.
  */
 #ifndef KTEST_H
 #define KTEST_H
 
 #include "types.h"
 #include "kprintf.h"
+
+#define KTEST_BENCH_PREFIX "bench_"
 
 struct ktest {
 	const char *name;

@@ -1,12 +1,12 @@
 # ---------------------------------------------------------------- host build of mm/
 # The host tests tests/host/test_*.c, each one program with the real mm/ sources and the fake
 # machine, under ASan/UBSan; tests see what they test (extra paths per test below).
-HCFLAGS := -std=gnu11 -O1 -g $(WARN) -pthread -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=undefined -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
+HCFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined -pthread -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
 MM_SRC := $(wildcard mm/*.c)
 HOST_SUPPORT := tests/host/host_support.c tests/host/fake_arch.c tests/host/host_machine.c
 HOST_TESTS := $(patsubst tests/host/%.c,$(B)/host/%,$(wildcard tests/host/test_*.c))
-.PHONY: test-host
+.PHONY: test-host test-tsan
 
 $(B)/host/%: tests/host/%.c $(MM_SRC) $(HOST_SUPPORT)
 	@mkdir -p $(@D)
@@ -36,3 +36,21 @@ $(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h incl
 	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
 # The command-line test #includes the parser (kernel/cmdline.c) and its model.
 $(B)/host/test_cmdline: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
+
+# The same tests under ThreadSanitizer (with UBSan) instead of ASan: make test-tsan builds and runs
+# them all; make test runs TSAN_IN_TEST, the tests that run several fake CPUs at once.
+comma := ,
+TSAN_CFLAGS := $(subst -fsanitize=address$(comma)undefined,-fsanitize=thread$(comma)undefined,$(HCFLAGS))
+TSAN_TESTS := $(patsubst tests/host/%.c,$(B)/tsan/%,$(wildcard tests/host/test_*.c))
+TSAN_IN_TEST := $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu
+TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
+TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
+
+$(B)/tsan/%: tests/host/%.c $(MM_SRC) $(HOST_SUPPORT)
+	@mkdir -p $(@D)
+	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+$(B)/tsan/test_acpi: arch/x86_64/acpi.c
+$(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/percpu.h
+
+test-tsan: $(TSAN_TESTS)
+	prove --exec '' $(TSAN_TESTS)

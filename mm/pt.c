@@ -205,7 +205,10 @@ int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, 
 	if (!pt_range_ok(va, size) || !pt_prot_ok(prot) || !IS_ALIGNED(pa, PAGE_SIZE) || range_overflows(pa, size) ||
 	    pa + size - 1 > ARCH_PTE_MAX_PA)
 		return PT_EINVAL;
-	struct tlb_batch undo;   /* a map owes nothing, unless it fails and clears what it wrote */
+	/* A map fills only not-present entries, so it owes no invalidation and no shootdown: this batch
+	 * stays empty unless the map fails half-way and clears what it wrote (pt_store_leaf asserts
+	 * that a map meets no present entry). */
+	struct tlb_batch undo;
 	tlb_batch_init(&undo);
 	uint64_t f = spin_lock(&pt->lock);
 	vaddr_t end = va + size;
@@ -287,7 +290,7 @@ static int pt_change(struct pt *pt, vaddr_t va, vaddr_t end, pt_leaf_fn fn, unsi
 {
 	struct tlb_batch b;
 	for (;;) {
-		tlb_batch_init(&b);
+		tlb_batch_init_from(&b, fn == pt_clear_leaf ? TLB_FROM_PT_UNMAP : TLB_FROM_PT_PROTECT);
 		uint64_t f = spin_lock(&pt->lock);
 		int st = pt_split_cut(pt, va, end, &b);
 		bool split = !tlb_batch_empty(&b);

@@ -53,10 +53,11 @@ static inline struct syspte_cache *syspte_cache_of(const struct syspte_region *r
 	return __atomic_load_n(&r->cache.cpu[cpu], __ATOMIC_ACQUIRE);
 }
 
-/* True while a walker holds the region's lock with the caches frozen. */
+/* True while a walker holds the region's lock with the caches frozen. Acquire: a fast path that
+ * finds the caches thawed sees the walker's reads done (the thaw is a release). */
 static inline bool syspte_cache_frozen(const struct syspte_region *r)
 {
-	return __atomic_load_n(&r->cache.frozen, __ATOMIC_RELAXED) != 0;
+	return __atomic_load_n(&r->cache.frozen, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* The chunk of index idx among c's, or NULL (c's lock held, or the caches frozen). */
@@ -424,7 +425,8 @@ vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t 
 		return 0;
 	uint64_t start, f = spin_lock(&c->lock);
 	bool ok = !syspte_cache_frozen(r) && syspte_cache_take(r, c, npages, tag, flags, &start);
-	c->fast += ok;
+	if (ok)   /* written only when it changes: a walker may be reading the caches, frozen */
+		c->fast++;
 	spin_unlock(&c->lock, f);
 	if (!ok)
 		return 0;
@@ -634,7 +636,9 @@ void syspte_cache_thaw_locked(struct syspte_region *r)
 	if (!r->cache.on)
 		return;
 	KASSERT(syspte_cache_frozen(r), "syspte: caches thawed more often than frozen");
-	__atomic_store_n(&r->cache.frozen, __atomic_load_n(&r->cache.frozen, __ATOMIC_RELAXED) - 1, __ATOMIC_RELAXED);
+	/* Release: what the walker read of the caches happens before any change a fast path makes after
+	 * it finds them thawed. */
+	__atomic_store_n(&r->cache.frozen, __atomic_load_n(&r->cache.frozen, __ATOMIC_RELAXED) - 1, __ATOMIC_RELEASE);
 }
 
 void syspte_cache_totals_locked(struct syspte_region *r, struct syspte_cache_totals *t)

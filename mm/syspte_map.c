@@ -146,7 +146,7 @@ int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n
 	struct syspte_misuse m;
 	struct tlb_batch b;
 	uint64_t i;
-	tlb_batch_init(&b);
+	tlb_batch_init_from(&b, TLB_FROM_REGION_UNMAP);   /* the region's one batch: maps have none */
 	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);

@@ -1,6 +1,5 @@
 /* The kernel side of the mm/ seam (include/arch_mm.h). */
 #include "arch_mm.h"
-#include "tlb_batch.h"
 #include "arch_pte.h"
 #include "kassert.h"
 #include "vmlayout.h"
@@ -19,39 +18,6 @@ STATIC_ASSERT(PAT_ENTRY(X86_PAT_INDEX_WB) == PAT_MT_WB && PAT_ENTRY(X86_PAT_INDE
 	      PAT_ENTRY(X86_PAT_INDEX_UCM) == PAT_MT_UCM && PAT_ENTRY(X86_PAT_INDEX_UC) == PAT_MT_UC &&
 	      PAT_ENTRY(X86_PAT_INDEX_WC) == PAT_MT_WC && PAT_ENTRY(5) == PAT_MT_WT && PAT_ENTRY(6) == PAT_MT_UCM &&
 	      PAT_ENTRY(7) == PAT_MT_UC, "the PAT programming and the PTE format's PAT indices agree");
-
-/* Invalidates the translation of va's page (or large leaf), global or not, on this CPU. */
-static void arch_tlb_flush_page(vaddr_t va) { __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory"); }
-
-/* Removes every TLB entry including global ones: INVPCID type 2 if present, else a CR4.PGE toggle. */
-static void arch_tlb_flush_all(void)
-{
-	if (cpu_feat.invpcid) {
-		struct { uint64_t pcid, addr; } desc = { 0, 0 };
-		__asm__ volatile("invpcid %0, %1" ::"m"(desc), "r"((uint64_t)2) : "memory");
-		return;
-	}
-	uint64_t flags = arch_irq_save();
-	uint64_t cr4 = read_cr4();
-	if (cr4 & CR4_PGE) {
-		write_cr4(cr4 & ~CR4_PGE);
-		write_cr4(cr4);
-	} else {
-		write_cr3(read_cr3());
-	}
-	arch_irq_restore(flags);
-}
-
-/* This CPU only, for now: SMP shootdown sends the same batch to the other CPUs here (tlb_batch.h). */
-void arch_tlb_flush_batch(const struct tlb_batch *b)
-{
-	if (b->all) {
-		arch_tlb_flush_all();
-		return;
-	}
-	for (unsigned i = 0; i < b->n; i++)
-		arch_tlb_flush_page(b->va[i]);
-}
 
 void arch_cr3_load(paddr_t pml4_pa) { write_cr3(pml4_pa); }
 paddr_t arch_cr3_read(void) { return read_cr3() & ~PAGE_MASK; }

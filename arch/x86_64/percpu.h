@@ -10,6 +10,7 @@
 #define PERCPU_H
 
 #include "types.h"
+#include "tlb_batch.h"
 
 #define SMP_MAX_CPUS 64              /* CPUs the kernel runs on: one bit each in a cpumask_t */
 typedef uint64_t cpumask_t;          /* bit i: the CPU of index i */
@@ -86,6 +87,18 @@ struct percpu {
 	struct x86_tss tss __attribute__((aligned(16)));
 	volatile uint64_t call_pending __attribute__((aligned(64))); /* bit s: call_slot[s] posted */
 	struct smp_call_slot call_slot[SMP_MAX_CPUS];                /* one per sending CPU */
+	/* The TLB shootdown (arch/x86_64/tlb.c): this CPU as a receiver, then as an issuer. */
+	volatile uint64_t tlb_pending __attribute__((aligned(64))); /* bit s: CPU s's tlb_out awaits this CPU */
+	volatile uint64_t tlb_acks __attribute__((aligned(64)));    /* CPUs yet to apply this CPU's tlb_out */
+	uint32_t tlb_busy;               /* inside arch_tlb_flush_batch: one round at a time */
+	struct tlb_batch tlb_out;        /* the batch of this CPU's current (or last) round */
+	struct tlb_cpu_stats {           /* counted by this CPU alone; tests and the benchmark read them */
+		volatile uint64_t rounds;        /* batches it sent to other CPUs (one round each) */
+		volatile uint64_t requests;      /* requests it sent: one per other CPU per round */
+		volatile uint64_t received;      /* batches of other CPUs it applied */
+		volatile uint64_t received_all;  /* of which flushes of everything */
+		volatile uint64_t received_pages; /* pages named by the others */
+	} tlb_stats;
 };
 
 _Static_assert(__builtin_offsetof(struct percpu, self) == 0, "this_cpu() reads %gs:0");

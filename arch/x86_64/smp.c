@@ -12,6 +12,7 @@
 #include "kstring.h"
 #include "kprintf.h"
 #include "kassert.h"
+#include "tlb.h"
 
 _Static_assert(SMP_MAX_CPUS <= 64, "a cpumask_t has 64 bits");
 _Static_assert(SMP_MAX_CPUS == ARCH_MAX_CPUS, "the mm seam's CPU limit is the kernel's");
@@ -79,10 +80,12 @@ const char *smp_step_text(int step)
 
 /* ---------------------------------------------------------------- calls */
 
-/* Runs every call posted to this CPU, each with interrupts disabled, and marks each done. */
+/* Applies the TLB batches posted to this CPU (tlb.h), then runs every call posted to it, each with
+ * interrupts disabled, and marks each done. */
 void smp_poll(void)
 {
 	struct percpu *pc = this_cpu();
+	tlb_poll();
 	uint64_t pending = __atomic_exchange_n(&pc->call_pending, 0, __ATOMIC_ACQUIRE);
 
 	while (pending) {
@@ -265,7 +268,8 @@ static __attribute__((noreturn)) void smp_idle(void)
 	for (;;) {
 		cli();
 		smp_poll();
-		if (!__atomic_load_n(&this_cpu()->call_pending, __ATOMIC_ACQUIRE))
+		if (!__atomic_load_n(&this_cpu()->call_pending, __ATOMIC_ACQUIRE) &&
+		    !__atomic_load_n(&this_cpu()->tlb_pending, __ATOMIC_ACQUIRE))
 			__asm__ volatile("sti; hlt" ::: "memory");   /* sti's shadow covers hlt: no lost wake-up */
 	}
 }
@@ -287,7 +291,8 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 	percpu_set_gs(pc);
 	if (!smp_state_move(pc, PERCPU_STARTING, PERCPU_ALIVE))
 		smp_halt_forever();
-	pc->irq_depth = pc->irq_nesting = pc->calling = pc->stop_requested = 0;   /* a restarted CPU was stopped anywhere */
+	pc->irq_depth = pc->irq_nesting = pc->calling = pc->stop_requested = pc->tlb_busy = 0;   /* a restarted CPU was stopped anywhere */
+	pc->tlb_pending = 0;   /* offline, it was asked nothing since; its TLB is empty after INIT */
 	cpu_init_control_state();
 	arch_cr3_load(smp_ops->root());
 	gdt_init_cpu(pc);

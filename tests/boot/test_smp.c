@@ -622,7 +622,7 @@ KTEST(smp_calls_crossing_with_interrupts_off_all_finish)
 }
 
 static spinlock_t test_poll_lock = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-poll");
-static volatile uint64_t test_poll_held, test_poll_marks, test_poll_mark_saw_holder, test_poll_mark_in_irq;
+static volatile uint64_t test_poll_held, test_poll_spinning, test_poll_marks, test_poll_mark_saw_holder, test_poll_mark_in_irq;
 static unsigned test_poll_holder;
 
 /* Runs on the boot CPU while it spins for test_poll_lock: notes whether the AP still held it. */
@@ -634,22 +634,30 @@ static void test_poll_mark(void *arg)
 	__atomic_fetch_add(&test_poll_marks, 1, __ATOMIC_RELEASE);
 }
 
-/* The AP's part: takes the lock, then calls the boot CPU while holding it (interrupts disabled).
- * The boot CPU's part: once the AP holds the lock, spins for it with interrupts disabled. */
+/* The AP's part: takes the lock, then, once the boot CPU is about to spin for it, calls the boot
+ * CPU while holding it (interrupts disabled). The boot CPU's part: once the AP holds the lock, spins
+ * for it with interrupts disabled from before it lets the AP call. (Otherwise the call could reach
+ * the boot CPU by interrupt before its part disabled them, when its vCPU thread is descheduled.) */
 static void test_hold_or_spin(void *arg)
 {
 	(void)arg;
 	if (this_cpu()->index != 0) {
 		uint64_t f = spin_lock(&test_poll_lock);
 		__atomic_store_n(&test_poll_held, 1, __ATOMIC_RELEASE);
+		test_wait_for(&test_poll_spinning, 1);
 		smp_call(0, test_poll_mark, NULL);
 		spin_unlock(&test_poll_lock, f);
 		return;
 	}
-	if (!test_wait_for(&test_poll_held, 1))
-		return;
-	uint64_t f = spin_lock(&test_poll_lock);
-	spin_unlock(&test_poll_lock, f);
+	/* Interrupts off from here, before the AP is told to call: its call can then reach this CPU
+	 * only through spin_lock's poll (test_wait_for does not poll), never as an interrupt. */
+	uint64_t irq = arch_irq_save();
+	if (test_wait_for(&test_poll_held, 1)) {
+		__atomic_store_n(&test_poll_spinning, 1, __ATOMIC_RELEASE);
+		uint64_t f = spin_lock(&test_poll_lock);
+		spin_unlock(&test_poll_lock, f);
+	}
+	arch_irq_restore(irq);
 }
 
 /* A CPU spinning for a lock with interrupts disabled runs the calls posted to it (spin_lock polls,
@@ -662,7 +670,7 @@ KTEST(smp_a_cpu_spinning_for_a_lock_answers_the_holders_call)
 	if (!aps)
 		KTEST_SKIP("one CPU online: no other CPU to hold the lock");
 	test_poll_holder = (unsigned)__builtin_ctzll(aps);
-	test_poll_held = test_poll_marks = test_poll_mark_saw_holder = test_poll_mark_in_irq = 0;
+	test_poll_held = test_poll_spinning = test_poll_marks = test_poll_mark_saw_holder = test_poll_mark_in_irq = 0;
 	smp_call_many(1 | (aps & -aps), test_hold_or_spin, NULL);
 	KEXPECT_EQ(test_poll_held, 1, "the AP took the lock");
 	KEXPECT_EQ(test_poll_marks, 1, "the boot CPU ran the AP's call once");

@@ -1,22 +1,104 @@
 /*
- * Host implementation of include/arch_mm.h. "Physical memory" is one lazily-backed anonymous
- * mapping of FAKE_PHYS_LIMIT bytes: only pages the code touches use host memory, so maps with RAM
- * far above 4 GiB cost nothing. TLB flushes (each batch as given) and CR3 loads are recorded for
- * assertions. Host threads may act as CPUs at once: the CPU index and the interrupt state are
- * per thread, and the shared counters are atomic.
+ * Host implementation of include/arch_mm.h (contract of the model in fake_arch.h). "Physical memory"
+ * is one lazily-backed anonymous mapping of FAKE_PHYS_LIMIT bytes: only pages the code touches use
+ * host memory, so maps with RAM far above 4 GiB cost nothing. Each CPU is a host thread with a
+ * software TLB and a mailbox; the TLB shootdown follows the kernel's protocol (arch/x86_64/tlb.c):
+ * the issuer copies its batch into its own tlb_out, sets the receivers' bits in its tlb_acks and its
+ * bit in each receiver's tlb_pending, applies the batch itself and waits, applying the batches posted
+ * to it, until every online receiver acknowledged.
  */
 #include <sys/mman.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "arch_mm.h"
+#include "arch_pte.h"
 #include "fake_arch.h"
 
+#define FAKE_TLB_SETS 512         /* 4 KiB translations: direct-mapped by page number */
+#define FAKE_TLB_LARGE 16         /* 2 MiB and 1 GiB translations: replaced in turn */
+
+/* One cached translation: valid while level != 0 and its generations are the CPU's. */
+struct fake_tlbe {
+	vaddr_t va;                   /* first address it translates (aligned to its size) */
+	paddr_t pa;                   /* the frame */
+	uint32_t gen, gen_ng;         /* the CPU's generations when it was filled */
+	uint8_t level;                /* 1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB; 0 = empty */
+	bool writable, global;
+};
+
+/* One posted call (arch_cpu_call): written by its sender while done is set. */
+struct fake_call_slot {
+	void (*fn)(void *arg);
+	void *arg;
+	uint32_t done;
+};
+
+struct fake_cpu_state {
+	/* The TLB: touched by the thread acting as this CPU alone. */
+	struct fake_tlbe small[FAKE_TLB_SETS], large[FAKE_TLB_LARGE];
+	unsigned large_next;
+	uint32_t gen;                 /* a flush of everything makes every entry old */
+	uint32_t gen_ng;              /* a CR3 load makes every non-global entry old */
+	/* The mailbox, as on the kernel (arch/x86_64/percpu.h). */
+	uint64_t tlb_pending;         /* bit s: CPU s's tlb_out awaits this CPU */
+	uint64_t tlb_acks;            /* CPUs yet to apply this CPU's tlb_out */
+	bool tlb_busy;                /* inside arch_tlb_flush_batch */
+	struct tlb_batch tlb_out;
+	uint64_t call_pending;        /* bit s: call_slot[s] posted */
+	struct fake_call_slot call_slot[ARCH_MAX_CPUS];
+	bool calling;                 /* inside arch_cpu_call */
+	struct fake_cpu_stats stats;
+} __attribute__((aligned(64)));
+
 struct fake_tlb_log fake_tlb;
-__thread bool fake_irq_enabled = true;
-static uint8_t *fake_ram;
+struct fake_stale_log fake_stale;
+unsigned tlb_inject;
+_Thread_local unsigned fake_cpu;
+_Thread_local bool fake_irq_enabled = true;
+static _Thread_local unsigned fake_irq_depth;
+uint64_t fake_cpu_calls;
+uint64_t fake_cpu_polls;
+void (*fake_cpu_poll_hook)(void);
+
+static struct fake_cpu_state fake_cpus[ARCH_MAX_CPUS];
+static arch_cpumask_t fake_online = 1;
 static paddr_t fake_cr3;
+static uint8_t *fake_ram;
 static unsigned fake_phys_bits = FAKE_PHYS_BITS_DEFAULT;
+static pthread_mutex_t fake_log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Aborts the test with a message: the fake machine's panic. */
+static void __attribute__((noreturn, format(printf, 1, 2))) fake_die(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fprintf(stderr, "fake_arch: CPU %u: ", fake_cpu);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	abort();
+}
+
+/* The calling thread's CPU. */
+static struct fake_cpu_state *fake_me(void) { return &fake_cpus[fake_cpu]; }
+
+static arch_cpumask_t fake_online_mask(void) { return __atomic_load_n(&fake_online, __ATOMIC_ACQUIRE); }
+
+/* Seconds on a monotonic clock, for the bounded waits. */
+static double fake_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------------- RAM and the machine */
 
 void fake_arch_init(void)
 {
@@ -42,6 +124,9 @@ void fake_arch_reset(uint64_t bytes)
 		abort();
 	}
 	fake_tlb_reset();
+	fake_stale_reset();
+	memset(fake_cpus, 0, sizeof(fake_cpus));
+	fake_online = 1;
 	fake_cr3 = 0;
 	fake_irq_enabled = true;
 	fake_cpu = 0;
@@ -58,6 +143,28 @@ void fake_arch_set_phys_bits(unsigned bits)
 }
 
 unsigned arch_phys_addr_bits(void) { return fake_phys_bits; }
+
+void *arch_phys_to_virt(paddr_t pa)
+{
+	if (!fake_ram)
+		fake_arch_init();
+	if (pa >= FAKE_PHYS_LIMIT) {
+		fprintf(stderr, "fake_arch: physical address 0x%llx beyond the fake RAM\n", (unsigned long long)pa);
+		abort();
+	}
+	return fake_ram + pa;
+}
+
+void arch_cr3_load(paddr_t root)
+{
+	__atomic_store_n(&fake_cr3, root, __ATOMIC_RELEASE);
+	arch_tlb_invalidate_nonglobal();
+	__atomic_fetch_add(&fake_tlb.cr3_loads, 1, __ATOMIC_RELAXED);
+}
+
+paddr_t arch_cr3_read(void) { return __atomic_load_n(&fake_cr3, __ATOMIC_ACQUIRE); }
+
+/* ---------------------------------------------------------------- the TLB log */
 
 void fake_tlb_reset(void)
 {
@@ -106,43 +213,289 @@ bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages)
 	return fake_tlb_flushed_pages(k, want, npages);
 }
 
-void *arch_phys_to_virt(paddr_t pa)
+/* Records batch b from CPU self, and whether a lock (interrupts disabled) was still held. With
+ * other CPUs online the log is shared, so it is locked; alone, CPU 0 writes it as it is (the
+ * map/unmap benchmarks run there). */
+static void fake_tlb_log_batch(const struct tlb_batch *b, unsigned self)
 {
-	if (!fake_ram)
-		fake_arch_init();
-	if (pa >= FAKE_PHYS_LIMIT) {
-		fprintf(stderr, "fake_arch: physical address 0x%llx beyond the fake RAM\n", (unsigned long long)pa);
-		abort();
-	}
-	return fake_ram + pa;
-}
-
-
-/* Records the batch as one flush, and whether a lock (interrupts disabled) was still held. Threads
- * acting as CPUs may flush at once: each takes its own entry of the log. */
-void arch_tlb_flush_batch(const struct tlb_batch *b)
-{
-	uint64_t k = __atomic_fetch_add(&fake_tlb.flushes, 1, __ATOMIC_RELAXED);
-	if (k < FAKE_TLB_LOG) {
-		struct fake_tlb_flush *f = &fake_tlb.ev[k];
-		*f = (struct fake_tlb_flush){ .all = b->all, .irqs_off = !fake_irq_enabled, .n = b->all ? 0 : b->n };
+	bool shared = fake_online_mask() != 1;
+	if (shared)
+		pthread_mutex_lock(&fake_log_lock);
+	if (fake_tlb.flushes < FAKE_TLB_LOG) {
+		struct fake_tlb_flush *f = &fake_tlb.ev[fake_tlb.flushes];
+		*f = (struct fake_tlb_flush){ .all = b->all, .irqs_off = !fake_irq_enabled, .origin = b->origin,
+					      .cpu = self, .n = b->all ? 0 : b->n };
 		memcpy(f->va, b->va, f->n * sizeof(vaddr_t));
 	}
-	__atomic_fetch_add(&fake_tlb.alls, b->all, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&fake_tlb.pages, b->all ? 0 : b->n, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&fake_tlb.irqs_off, !fake_irq_enabled, __ATOMIC_RELAXED);
+	fake_tlb.flushes++;
+	fake_tlb.alls += b->all;
+	fake_tlb.pages += b->all ? 0 : b->n;
+	fake_tlb.irqs_off += !fake_irq_enabled;
+	if (shared)
+		pthread_mutex_unlock(&fake_log_lock);
 }
 
-void arch_cr3_load(paddr_t root)
+/* ---------------------------------------------------------------- one CPU's TLB */
+
+static uint64_t fake_level_size(int level) { return 1ULL << arch_pt_level_shift(level); }
+
+static bool fake_tlbe_valid(const struct fake_cpu_state *c, const struct fake_tlbe *e)
 {
-	fake_cr3 = root;
-	fake_tlb.cr3_loads++;
+	return e->level && e->gen == c->gen && (e->global || e->gen_ng == c->gen_ng);
 }
 
-paddr_t arch_cr3_read(void) { return fake_cr3; }
+static struct fake_tlbe *fake_tlb_slot(struct fake_cpu_state *c, vaddr_t va)
+{
+	return &c->small[(va >> PAGE_SHIFT) % FAKE_TLB_SETS];
+}
 
-static __thread unsigned fake_irq_depth;
-uint64_t fake_cpu_calls;
+/* The running CPU's translation of va, or NULL. */
+static struct fake_tlbe *fake_tlb_lookup(struct fake_cpu_state *c, vaddr_t va)
+{
+	for (unsigned i = 0; i < FAKE_TLB_LARGE; i++) {
+		struct fake_tlbe *e = &c->large[i];
+		if (fake_tlbe_valid(c, e) && va - e->va < fake_level_size(e->level))
+			return e;
+	}
+	struct fake_tlbe *e = fake_tlb_slot(c, va);
+	return fake_tlbe_valid(c, e) && e->va == (va & ~PAGE_MASK) ? e : NULL;
+}
+
+void arch_tlb_invalidate_page(vaddr_t va)
+{
+	struct fake_cpu_state *c = fake_me();
+	for (unsigned i = 0; i < FAKE_TLB_LARGE; i++) {
+		struct fake_tlbe *e = &c->large[i];
+		if (e->level && va - e->va < fake_level_size(e->level))
+			e->level = 0;
+	}
+	struct fake_tlbe *e = fake_tlb_slot(c, va);
+	if (e->va == (va & ~PAGE_MASK))
+		e->level = 0;
+}
+
+void arch_tlb_invalidate_all(void) { fake_me()->gen++; }
+void arch_tlb_invalidate_nonglobal(void) { fake_me()->gen_ng++; }
+
+bool fake_tlb_holds(vaddr_t va) { return fake_tlb_lookup(fake_me(), va) != NULL; }
+
+/* ---------------------------------------------------------------- the MMU */
+
+/* A translation the tables give. */
+struct fake_xlat {
+	vaddr_t va;                   /* first address of the leaf */
+	paddr_t pa;
+	int level;
+	bool writable, global;
+};
+
+/* Walks the loaded tables for va: true with its leaf, false when some level is not present. */
+static bool fake_mmu_walk(vaddr_t va, struct fake_xlat *x)
+{
+	paddr_t table = arch_cr3_read();
+	if (!table || !arch_va_canonical(va))
+		return false;
+	for (int l = ARCH_PT_LEVELS; l >= 1; l--) {
+		volatile pte_t *t = arch_phys_to_virt(table);
+		pte_t e = arch_pte_read(&t[(va >> arch_pt_level_shift(l)) % ARCH_PT_ENTRIES]);
+		if (!arch_pte_present(e))
+			return false;
+		if (arch_pte_is_leaf(e, l)) {
+			unsigned prot = arch_pte_prot(e, PT_FEAT_ALL);
+			*x = (struct fake_xlat){ .va = va & ~(fake_level_size(l) - 1), .pa = arch_pte_frame(e, l), .level = l,
+						 .writable = prot & PT_PROT_W, .global = prot & PT_PROT_G };
+			return true;
+		}
+		table = arch_pte_frame(e, l);
+	}
+	return false;
+}
+
+/* Caches translation x in the running CPU's TLB. */
+static void fake_tlb_fill(struct fake_cpu_state *c, const struct fake_xlat *x)
+{
+	struct fake_tlbe *e = x->level == 1 ? fake_tlb_slot(c, x->va) : &c->large[c->large_next++ % FAKE_TLB_LARGE];
+	*e = (struct fake_tlbe){ .va = x->va, .pa = x->pa, .gen = c->gen, .gen_ng = c->gen_ng, .level = (uint8_t)x->level,
+				 .writable = x->writable, .global = x->global };
+}
+
+void fake_stale_reset(void) { memset(&fake_stale, 0, sizeof(fake_stale)); }
+
+static void fake_stale_record(vaddr_t va, paddr_t tlb_pa, bool tlb_w, bool present, paddr_t pa, bool w)
+{
+	if (__atomic_fetch_add(&fake_stale.hits, 1, __ATOMIC_RELAXED) == 0)
+		fake_stale.first = (struct fake_stale_hit){ .cpu = fake_cpu, .va = va, .tlb_pa = tlb_pa, .tlb_writable = tlb_w,
+							    .table_present = present, .table_pa = pa, .table_writable = w };
+}
+
+void fake_stale_print(void)
+{
+	const struct fake_stale_hit *h = &fake_stale.first;
+	if (!fake_stale.hits)
+		return;
+	printf("# stale TLB hit (%llu in all): CPU %u read 0x%llx through frame 0x%llx%s; the tables say %s 0x%llx%s\n",
+	       (unsigned long long)fake_stale.hits, h->cpu, (unsigned long long)h->va, (unsigned long long)h->tlb_pa,
+	       h->tlb_writable ? " (writable)" : "", h->table_present ? "frame" : "not present", (unsigned long long)h->table_pa,
+	       h->table_present ? (h->table_writable ? " (writable)" : " (read-only)") : "");
+}
+
+/* ---------------------------------------------------------------- the mailbox */
+
+/* Applies the TLB batches posted to CPU c (the running one) and acknowledges each. */
+static void fake_tlb_poll(struct fake_cpu_state *c)
+{
+	uint64_t pending = __atomic_exchange_n(&c->tlb_pending, 0, __ATOMIC_ACQUIRE);
+	while (pending) {
+		unsigned s = (unsigned)__builtin_ctzll(pending);
+		struct fake_cpu_state *from = &fake_cpus[s];
+		pending &= pending - 1;
+		tlb_batch_invalidate(&from->tlb_out, true);
+		c->stats.received++;
+		c->stats.received_all += from->tlb_out.all;
+		c->stats.received_pages += from->tlb_out.all ? 0 : from->tlb_out.n;
+		__atomic_fetch_and(&from->tlb_acks, ~(1ULL << fake_cpu), __ATOMIC_RELEASE);
+	}
+}
+
+static void fake_irq_restore_quiet(uint64_t flags);
+
+/* Takes the running CPU's mailbox: its TLB batches, then its calls, each call with interrupts
+ * disabled; what smp_poll does on the kernel. */
+static void fake_take_mail(void)
+{
+	struct fake_cpu_state *c = fake_me();
+	fake_tlb_poll(c);
+	uint64_t pending = __atomic_exchange_n(&c->call_pending, 0, __ATOMIC_ACQUIRE);
+	while (pending) {
+		unsigned s = (unsigned)__builtin_ctzll(pending);
+		struct fake_call_slot *slot = &c->call_slot[s];
+		pending &= pending - 1;
+		uint64_t f = arch_irq_save();
+		slot->fn(slot->arg);
+		fake_irq_restore_quiet(f);
+		__atomic_store_n(&slot->done, 1, __ATOMIC_RELEASE);
+	}
+}
+
+/* True when something waits in the running CPU's mailbox. */
+static bool fake_mail_waiting(void)
+{
+	struct fake_cpu_state *c = fake_me();
+	return __atomic_load_n(&c->tlb_pending, __ATOMIC_RELAXED) | __atomic_load_n(&c->call_pending, __ATOMIC_RELAXED);
+}
+
+/* The model of an interrupt: with interrupts enabled, a waiting mailbox is taken at once, in a
+ * handler that runs with them disabled. */
+static void fake_interrupt_point(void)
+{
+	if (!fake_irq_enabled || !fake_mail_waiting())
+		return;
+	fake_irq_enabled = false;
+	fake_irq_depth++;
+	fake_take_mail();
+	fake_irq_depth--;
+	fake_irq_enabled = true;
+}
+
+/* ---------------------------------------------------------------- memory through the MMU */
+
+enum fake_op { FAKE_OP_READ, FAKE_OP_WRITE, FAKE_OP_ADD };
+
+/* One access through the running CPU's TLB (fake_arch.h); false on a page fault. */
+static bool fake_access(vaddr_t va, enum fake_op op, uint64_t *val)
+{
+	if (va & 7)
+		fake_die("unaligned access at 0x%llx", (unsigned long long)va);
+	fake_interrupt_point();
+	struct fake_cpu_state *c = fake_me();
+	struct fake_xlat t;
+	bool present = fake_mmu_walk(va, &t);
+	struct fake_tlbe *e = fake_tlb_lookup(c, va);
+	paddr_t pa;
+	if (e) {
+		c->stats.hits++;
+		pa = e->pa + (va - e->va);
+		if (!present || t.pa + (va - t.va) != pa || (e->writable && !t.writable))
+			fake_stale_record(va, pa, e->writable, present, present ? t.pa + (va - t.va) : 0, present && t.writable);
+		if (op != FAKE_OP_READ && !e->writable) {   /* the fault drops the entry */
+			e->level = 0;
+			c->stats.faults++;
+			return false;
+		}
+	} else {
+		c->stats.misses++;
+		if (!present || (op != FAKE_OP_READ && !t.writable)) {
+			c->stats.faults++;
+			return false;
+		}
+		fake_tlb_fill(c, &t);
+		pa = t.pa + (va - t.va);
+	}
+	uint64_t *w = arch_phys_to_virt(pa);
+	if (op == FAKE_OP_READ)
+		*val = __atomic_load_n(w, __ATOMIC_RELAXED);
+	else if (op == FAKE_OP_WRITE)
+		__atomic_store_n(w, *val, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(w, *val, __ATOMIC_RELAXED);
+	return true;
+}
+
+bool fake_read(vaddr_t va, uint64_t *val) { return fake_access(va, FAKE_OP_READ, val); }
+bool fake_write(vaddr_t va, uint64_t val) { return fake_access(va, FAKE_OP_WRITE, &val); }
+bool fake_add(vaddr_t va, uint64_t delta) { return fake_access(va, FAKE_OP_ADD, &delta); }
+
+/* ---------------------------------------------------------------- the shootdown */
+
+/* Waits until every online CPU of the running one's round acknowledged, applying the batches posted
+ * to it meanwhile; aborts after FAKE_WAIT_SECONDS. */
+static void fake_tlb_wait_acks(struct fake_cpu_state *me)
+{
+	double limit = fake_now() + FAKE_WAIT_SECONDS;
+	for (;;) {
+		arch_cpumask_t left = __atomic_load_n(&me->tlb_acks, __ATOMIC_ACQUIRE) & fake_online_mask();
+		if (!left)
+			return;
+		fake_tlb_poll(me);
+		if (fake_now() > limit)
+			fake_die("CPU %u did not acknowledge a TLB shootdown within %d s", (unsigned)__builtin_ctzll(left),
+				 FAKE_WAIT_SECONDS);
+		sched_yield();
+	}
+}
+
+/* The shootdown, as the kernel's (include/arch_mm.h, arch/x86_64/tlb.c), on the fake CPUs. */
+void arch_tlb_flush_batch(const struct tlb_batch *b)
+{
+	unsigned self = fake_cpu;
+	struct fake_cpu_state *me = fake_me();
+	fake_tlb_log_batch(b, self);
+	uint64_t f = arch_irq_save();
+	unsigned skip = __atomic_load_n(&tlb_inject, __ATOMIC_RELAXED);
+	arch_cpumask_t others = fake_online_mask() & ~(1ULL << self);
+	if (me->tlb_busy)
+		fake_die("a TLB shootdown inside its own");
+	if (b->n > TLB_BATCH_PAGES || b->origin >= TLB_FROM_COUNT)
+		fake_die("a batch of %u pages from %u", b->n, b->origin);
+	if (skip & (TLB_INJECT_NO_ROUND | TLB_INJECT_NO_ROUND_FROM(b->origin)))
+		others = 0;
+	me->tlb_busy = true;
+	if (others) {
+		me->tlb_out = *b;
+		__atomic_store_n(&me->tlb_acks, others, __ATOMIC_RELAXED);
+		for (arch_cpumask_t m = others; m; m &= m - 1)
+			__atomic_fetch_or(&fake_cpus[__builtin_ctzll(m)].tlb_pending, 1ULL << self, __ATOMIC_RELEASE);
+		me->stats.rounds++;
+		me->stats.requests += (uint64_t)__builtin_popcountll(others);
+	}
+	tlb_batch_invalidate(b, false);
+	if (others)
+		fake_tlb_wait_acks(me);
+	me->tlb_busy = false;
+	arch_irq_restore(f);
+}
+
+/* ---------------------------------------------------------------- interrupts */
 
 uint64_t arch_irq_save(void)
 {
@@ -152,8 +505,8 @@ uint64_t arch_irq_save(void)
 	return was;
 }
 
-/* As on the kernel: sections nest, and interrupts come back only with the outermost (else abort). */
-void arch_irq_restore(uint64_t flags)
+/* arch_irq_restore without taking the mailbox when interrupts come back on. */
+static void fake_irq_restore_quiet(uint64_t flags)
 {
 	if (fake_irq_depth == 0 || (flags && fake_irq_depth != 1)) {
 		fprintf(stderr, "fake_arch: arch_irq_restore with %u sections open (flags %llu): out of order\n",
@@ -164,36 +517,179 @@ void arch_irq_restore(uint64_t flags)
 	fake_irq_enabled = flags != 0;
 }
 
+/* As on the kernel: sections nest, and interrupts come back only with the outermost (else abort);
+ * when they do, what waits in the mailbox is taken, as a pending interrupt would be. */
+void arch_irq_restore(uint64_t flags)
+{
+	fake_irq_restore_quiet(flags);
+	fake_interrupt_point();
+}
+
 bool arch_irqs_enabled(void) { return fake_irq_enabled; }
 unsigned arch_irq_depth(void) { return fake_irq_depth; }
 bool arch_in_interrupt(void) { return false; }
 
-__thread unsigned fake_cpu;
+/* ---------------------------------------------------------------- CPUs */
 
-/* The CPU the caller acts as (fake_cpu, per thread, set by tests that play another CPU's part). */
-unsigned arch_cpu_index(void) { return fake_cpu; }
-
-/* The fake machine has one online CPU, index 0: a call for it runs here with interrupts disabled. */
-arch_cpumask_t arch_cpus_online(void) { return 1; }
-
-void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg)
+void fake_cpu_set(unsigned i)
 {
-	if (!(mask & 1))
-		return;
-	uint64_t f = arch_irq_save();
-	fn(arg);
-	__atomic_fetch_add(&fake_cpu_calls, 1, __ATOMIC_RELAXED);
-	arch_irq_restore(f);
+	if (i >= ARCH_MAX_CPUS)
+		fake_die("fake_cpu_set(%u): CPUs are 0..%u", i, ARCH_MAX_CPUS - 1);
+	fake_cpu = i;
 }
 
-uint64_t fake_cpu_polls;
-void (*fake_cpu_poll_hook)(void);
+/* A CPU coming online starts with an empty TLB and an empty TLB mailbox, as one started by INIT:
+ * while offline it was sent nothing. Called by the CPU's own thread, or before it runs. */
+static void fake_cpu_join(unsigned i)
+{
+	struct fake_cpu_state *c = &fake_cpus[i];
+	if (fake_online_mask() & (1ULL << i))
+		return;
+	c->gen++;
+	c->gen_ng++;
+	__atomic_store_n(&c->tlb_pending, 0, __ATOMIC_RELAXED);
+}
 
-/* No other CPU posts calls on the fake machine: a poll is counted and runs the test's hook, if any. */
+void fake_cpu_online(unsigned i, bool on)
+{
+	if (i >= ARCH_MAX_CPUS)
+		fake_die("fake_cpu_online(%u): CPUs are 0..%u", i, ARCH_MAX_CPUS - 1);
+	if (on) {
+		fake_cpu_join(i);
+		__atomic_fetch_or(&fake_online, 1ULL << i, __ATOMIC_ACQ_REL);
+	} else
+		__atomic_fetch_and(&fake_online, ~(1ULL << i), __ATOMIC_ACQ_REL);
+}
+
+const struct fake_cpu_stats *fake_cpu_stats(unsigned i) { return &fake_cpus[i % ARCH_MAX_CPUS].stats; }
+
+/* The CPU the caller acts as (fake_cpu). */
+unsigned arch_cpu_index(void) { return fake_cpu; }
+
+arch_cpumask_t arch_cpus_online(void) { return fake_online_mask(); }
+
+/* As smp_call_many: posts fn to every other online CPU of mask, runs it here when mask names this
+ * CPU, and waits for the others, taking this CPU's mailbox meanwhile. Not re-entrant on one CPU. */
+void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg)
+{
+	unsigned self = fake_cpu;
+	struct fake_cpu_state *me = fake_me();
+	mask &= fake_online_mask() | (1ULL << self);
+	arch_cpumask_t others = mask & ~(1ULL << self);
+	if (me->calling)
+		fake_die("arch_cpu_call inside its own");
+	me->calling = true;
+	for (arch_cpumask_t m = others; m; m &= m - 1) {
+		struct fake_call_slot *slot = &fake_cpus[__builtin_ctzll(m)].call_slot[self];
+		slot->fn = fn;
+		slot->arg = arg;
+		__atomic_store_n(&slot->done, 0, __ATOMIC_RELAXED);
+		__atomic_fetch_or(&fake_cpus[__builtin_ctzll(m)].call_pending, 1ULL << self, __ATOMIC_RELEASE);
+	}
+	if (mask & (1ULL << self)) {
+		uint64_t f = arch_irq_save();
+		fn(arg);
+		__atomic_fetch_add(&fake_cpu_calls, 1, __ATOMIC_RELAXED);
+		arch_irq_restore(f);
+	}
+	double limit = fake_now() + FAKE_WAIT_SECONDS;
+	for (arch_cpumask_t m = others; m; m &= m - 1) {
+		struct fake_call_slot *slot = &fake_cpus[__builtin_ctzll(m)].call_slot[self];
+		while (!__atomic_load_n(&slot->done, __ATOMIC_ACQUIRE)) {
+			uint64_t f = arch_irq_save();
+			fake_take_mail();
+			fake_irq_restore_quiet(f);
+			if (fake_now() > limit)
+				fake_die("CPU %u did not run a call within %d s", (unsigned)__builtin_ctzll(m), FAKE_WAIT_SECONDS);
+			sched_yield();
+		}
+	}
+	me->calling = false;
+}
+
+/* Takes the mailbox (counted), after the test's hook, if any. */
 void arch_cpu_poll(void)
 {
 	__atomic_fetch_add(&fake_cpu_polls, 1, __ATOMIC_RELAXED);
+	fake_me()->stats.polls++;
 	if (fake_cpu_poll_hook)
 		fake_cpu_poll_hook();
+	uint64_t f = arch_irq_save();
+	fake_take_mail();
+	fake_irq_restore_quiet(f);
 }
-void arch_cpu_relax(void) { }
+
+/* Other threads need the host CPU: a spinning one gives it up. */
+void arch_cpu_relax(void) { sched_yield(); }
+
+/* ---------------------------------------------------------------- fake_smp_run */
+
+struct fake_run {
+	unsigned n;
+	void (*fn)(unsigned cpu, void *arg);
+	void *arg;
+	unsigned started, finished;
+};
+
+struct fake_run_cpu {
+	struct fake_run *run;
+	unsigned cpu;
+};
+
+/* Idles until count reaches n, taking the mailbox as the kernel's idle loop does. */
+static void fake_idle_until(unsigned *count, unsigned n)
+{
+	while (__atomic_load_n(count, __ATOMIC_ACQUIRE) < n) {
+		uint64_t f = arch_irq_save();
+		fake_take_mail();
+		fake_irq_restore_quiet(f);
+		sched_yield();
+	}
+}
+
+/* One CPU's life in fake_smp_run: started with the others, its function, then idle. */
+static void fake_run_on(struct fake_run *run, unsigned cpu)
+{
+	fake_cpu_set(cpu);
+	fake_irq_enabled = true;
+	fake_irq_depth = 0;
+	__atomic_fetch_add(&run->started, 1, __ATOMIC_ACQ_REL);
+	fake_idle_until(&run->started, run->n);
+	run->fn(cpu, run->arg);
+	if (fake_irq_depth != 0)
+		fake_die("returned from its part with %u interrupt sections open", fake_irq_depth);
+	__atomic_fetch_add(&run->finished, 1, __ATOMIC_ACQ_REL);
+	fake_idle_until(&run->finished, run->n);
+}
+
+static void *fake_run_thread(void *p)
+{
+	struct fake_run_cpu *rc = p;
+	fake_run_on(rc->run, rc->cpu);
+	return NULL;
+}
+
+void fake_smp_run(unsigned n, void (*fn)(unsigned cpu, void *arg), void *arg)
+{
+	struct fake_run run = { .n = n, .fn = fn, .arg = arg };
+	struct fake_run_cpu rc[ARCH_MAX_CPUS];
+	pthread_t th[ARCH_MAX_CPUS];
+	unsigned caller = fake_cpu;
+	bool irqs = fake_irq_enabled;
+	if (n == 0 || n > ARCH_MAX_CPUS)
+		fake_die("fake_smp_run(%u): 1..%u CPUs", n, ARCH_MAX_CPUS);
+	for (unsigned i = 0; i < n; i++)
+		fake_cpu_join(i);
+	__atomic_store_n(&fake_online, n == ARCH_MAX_CPUS ? ~0ULL : (1ULL << n) - 1, __ATOMIC_RELEASE);
+	for (unsigned i = 1; i < n; i++) {
+		rc[i] = (struct fake_run_cpu){ &run, i };
+		if (pthread_create(&th[i], NULL, fake_run_thread, &rc[i]))
+			fake_die("pthread_create for CPU %u failed", i);
+	}
+	fake_run_on(&run, 0);
+	for (unsigned i = 1; i < n; i++)
+		pthread_join(th[i], NULL);
+	__atomic_store_n(&fake_online, 1, __ATOMIC_RELEASE);
+	fake_cpu = caller;
+	fake_irq_enabled = irqs;
+}

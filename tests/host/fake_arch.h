@@ -1,4 +1,30 @@
-/* The host's fake machine behind include/arch_mm.h: sparse "physical memory" and a TLB log. */
+/*
+ * The host's fake machine behind include/arch_mm.h: sparse "physical memory", an MMU that walks the
+ * page tables mm/ builds, N CPUs (one host thread each) with a software TLB each, the cross-CPU TLB
+ * shootdown, and a log of every TLB batch.
+ *
+ * CPUs. Each host thread acts as one CPU: fake_cpu (thread-local) is what arch_cpu_index() returns
+ * to it, 0 until the thread calls fake_cpu_set. Threads running at once must act as different
+ * CPUs. The interrupt state (arch_irq_save/restore) is per thread too. CPU 0 alone is online, so a
+ * single-threaded test sees a one-CPU machine; fake_smp_run runs a function on CPUs 0..n-1 at once,
+ * all online, and a thread of one's own can join with fake_cpu_set and fake_cpu_online. An online
+ * CPU must take its mailbox (the TLB batches and calls other CPUs post to it) as the kernel's CPUs
+ * do: arch_cpu_poll in every loop that waits (spin_lock does), and, while its interrupts are
+ * enabled, at every fake_read/fake_write/fake_add and when it enables them (arch_irq_restore): the
+ * model of an interrupt. A CPU left waiting for an acknowledgement or a call for FAKE_WAIT_SECONDS
+ * aborts the test with a message: never a hang.
+ *
+ * TLBs and the MMU. fake_read/fake_write/fake_add access a 64-bit word at a virtual address as the
+ * running CPU would: through its TLB, and on a miss through the tables loaded by arch_cr3_load
+ * (every CPU runs on those), caching the translation found (its frame, size, write permission and
+ * global bit). A not-present entry is never cached, a write the translation forbids faults, and a
+ * fault returns false. A CR3 load drops the CPU's non-global translations; the invalidations of
+ * include/tlb_batch.h drop what they name, a large leaf with any of its pages. A TLB hit whose
+ * translation differs from the tables' (another frame, not present, or writable where the tables
+ * say read-only) is a stale hit: the access goes through the stale translation, as on hardware, and
+ * is counted in fake_stale, which tests require to stay 0 wherever no change of that mapping is in
+ * flight.
+ */
 #ifndef FAKE_ARCH_H
 #define FAKE_ARCH_H
 
@@ -7,11 +33,16 @@
 
 #define FAKE_PHYS_LIMIT (64ULL << 30)   /* physical addresses the fake RAM can back */
 #define FAKE_PHYS_BITS_DEFAULT 46        /* arch_phys_addr_bits() until a test sets another width */
+#define FAKE_WAIT_SECONDS 60             /* a CPU waiting this long for another aborts the test */
 
-/* One TLB flush: the batch arch_tlb_flush_batch was given (include/tlb_batch.h). */
+/* ---------------------------------------------------------------- the TLB log */
+
+/* One TLB batch as arch_tlb_flush_batch was given it (include/tlb_batch.h). */
 struct fake_tlb_flush {
 	bool all;                       /* every translation */
 	bool irqs_off;                  /* issued with interrupts disabled: a lock was still held */
+	uint8_t origin;                 /* enum tlb_origin */
+	unsigned cpu;                   /* the CPU that issued it */
 	unsigned n;                     /* pages named, in va[] (0 when all) */
 	vaddr_t va[TLB_BATCH_PAGES];
 };
@@ -24,6 +55,7 @@ struct fake_tlb_log {
 	uint64_t cr3_loads;
 	struct fake_tlb_flush ev[FAKE_TLB_LOG];   /* the first FAKE_TLB_LOG flushes */
 };
+/* Read it while no other CPU runs (before fake_smp_run or after it returns). */
 extern struct fake_tlb_log fake_tlb;
 
 /*
@@ -33,27 +65,91 @@ extern struct fake_tlb_log fake_tlb;
 bool fake_tlb_flushed_pages(size_t k, const vaddr_t *want, size_t n);
 /* The same for npages consecutive pages from va. */
 bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages);
+void fake_tlb_reset(void);
+
+/* ---------------------------------------------------------------- the machine */
 
 /* Reserves (lazily backed) fake RAM, aligned to 1 GiB so the direct map can use large pages;
  * idempotent. */
 void fake_arch_init(void);
 /* A fresh machine's hardware state: the first `bytes` of fake RAM read as zeros again (their host
- * pages are dropped), the TLB log cleared, CR3 0, interrupts enabled, CPU 0 running, no poll hook. The physical width stays. */
+ * pages are dropped), the TLB log and every CPU's TLB and counters cleared, CR3 0, CPU 0 alone
+ * online, the caller acting as CPU 0 with interrupts enabled, no poll hook, no stale hit. The
+ * physical width and tlb_inject stay. Call while no other CPU thread runs. */
 void fake_arch_reset(uint64_t bytes);
 /* Sets the physical address width arch_phys_addr_bits() reports (32..52). */
 void fake_arch_set_phys_bits(unsigned bits);
-void fake_tlb_reset(void);
-/* Interrupt state as arch_irq_save/restore see it (true = enabled), per thread (a thread is a CPU). */
-extern __thread bool fake_irq_enabled;
-/* Functions arch_cpu_call ran (on the fake machine's one online CPU). */
+
+/* ---------------------------------------------------------------- CPUs */
+
+/* The CPU the calling thread acts as (thread-local; 0 until set): below ARCH_MAX_CPUS. A
+ * single-threaded test may set it to act as another CPU for a moment (to release a lock CPU 0
+ * holds); a thread of a multi-CPU run keeps its own. */
+extern _Thread_local unsigned fake_cpu;
+void fake_cpu_set(unsigned i);
+/* Puts CPU i in the online mask (on) or takes it out: an online CPU is sent every TLB batch and
+ * must poll its mailbox (above). */
+void fake_cpu_online(unsigned i, bool on);
+/*
+ * Runs fn(cpu, arg) on CPUs 0..n-1 at once (1 <= n <= ARCH_MAX_CPUS): CPU 0 in the calling thread,
+ * each other in a thread of its own, all online and started together, each with interrupts
+ * enabled. A CPU whose fn returned goes idle, polling its mailbox, until every fn returned; then
+ * the threads end and CPU 0 alone is online again.
+ */
+void fake_smp_run(unsigned n, void (*fn)(unsigned cpu, void *arg), void *arg);
+
+/* The interrupt state of the calling thread's CPU as arch_irq_save/restore see it (true = enabled). */
+extern _Thread_local bool fake_irq_enabled;
+/* Functions arch_cpu_call ran on the caller's own CPU. */
 extern uint64_t fake_cpu_calls;
-/* The CPU arch_cpu_index() says the caller runs on (0 after fake_arch_reset, which sets the calling
- * thread's): a test sets it to act as another CPU, for instance to release a lock that CPU 0 holds,
- * and each host thread that acts as a CPU sets its own. Below ARCH_MAX_CPUS. */
-extern __thread unsigned fake_cpu;
-/* arch_cpu_poll calls since start, and a function each call runs (NULL after fake_arch_reset): a
- * test plays the other CPUs' part with it, for instance releasing a lock one of them holds. */
+/* arch_cpu_poll calls since start (every CPU), and a function each call runs (NULL after
+ * fake_arch_reset): a single-threaded test plays the other CPUs' part with it, for instance
+ * releasing a lock one of them holds. */
 extern uint64_t fake_cpu_polls;
 extern void (*fake_cpu_poll_hook)(void);
+
+/* What one CPU did, counted by its own thread (read them after fake_smp_run returns, or from the
+ * CPU itself). */
+struct fake_cpu_stats {
+	uint64_t rounds;          /* TLB batches it sent to other CPUs (one round each) */
+	uint64_t requests;        /* requests sent: one per other CPU per round */
+	uint64_t received;        /* other CPUs' batches it applied */
+	uint64_t received_all;    /* of which flushes of everything */
+	uint64_t received_pages;  /* pages the others named */
+	uint64_t polls;           /* arch_cpu_poll calls it made */
+	uint64_t hits, misses, faults;   /* fake_read/fake_write/fake_add through its TLB */
+};
+/* CPU i's counters. */
+const struct fake_cpu_stats *fake_cpu_stats(unsigned i);
+
+/* ---------------------------------------------------------------- memory through the MMU */
+
+/* The 64-bit word at va (8-byte aligned) read, written, or atomically added to (a locked add)
+ * through the running CPU's TLB and the fake MMU; false (nothing accessed) on a page fault. */
+bool fake_read(vaddr_t va, uint64_t *val);
+bool fake_write(vaddr_t va, uint64_t val);
+bool fake_add(vaddr_t va, uint64_t delta);
+/* True when the running CPU's TLB holds a translation of va (whatever it says). */
+bool fake_tlb_holds(vaddr_t va);
+
+/* TLB hits that went through a stale translation since fake_arch_reset or fake_stale_reset, and
+ * the first one. */
+struct fake_stale_hit {
+	unsigned cpu;
+	vaddr_t va;
+	paddr_t tlb_pa;           /* the frame the TLB said */
+	bool tlb_writable;
+	bool table_present;       /* what the tables said */
+	paddr_t table_pa;
+	bool table_writable;
+};
+struct fake_stale_log {
+	uint64_t hits;
+	struct fake_stale_hit first;
+};
+extern struct fake_stale_log fake_stale;
+void fake_stale_reset(void);
+/* Prints the first stale hit as a TAP comment (nothing when there was none). */
+void fake_stale_print(void);
 
 #endif

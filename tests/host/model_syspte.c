@@ -1071,10 +1071,21 @@ int model_begin(model_draw_fn source, unsigned flags)
 	return 0;
 }
 
+/* The one thread acts as CPU cpu, the machine's only online CPU (MODEL_CPUS): an unmap's TLB batch
+ * then stays on it, as on a one-CPU machine. */
+static void model_act_as(unsigned cpu)
+{
+	if (cpu == fake_cpu)
+		return;
+	fake_cpu_online(cpu, true);
+	fake_cpu_online(fake_cpu, false);
+	fake_cpu_set(cpu);
+}
+
 void model_step(void)
 {
 	if (cpus)
-		fake_cpu = (unsigned)(model_counts.ops / 7 % 3);
+		model_act_as((unsigned)(model_counts.ops / 7 % 3));
 	if (wild && below(4) == 0)
 		op_mdl_call();
 	else
@@ -1123,6 +1134,6 @@ void model_end(void)
 		fail("region not empty after teardown", s.live, s.free_pages);
 	model_counts.cache_fast += s.cache_fast;
 	model_counts.cache_drains += s.cache_drains;
-	fake_cpu = 0;
+	model_act_as(0);
 	bugcheck_set_hook(NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * The system PTE region's per-CPU caches (mm/syspte_cache.c) on the host, host threads acting as
- * CPUs (each its own fake_cpu).
+ * CPUs (fake_smp_run: each thread its own CPU, all online, the TLB shootdown between them).
  *
  *  - Concurrent property test: four CPUs reserve (mostly 1..16 pages, some larger, some
  *    DIVISIBLE), map, unmap, look up and free at once, and hand reservations to each other to free
@@ -56,32 +56,26 @@ static void bugcheck_is_failure(uint32_t code, uint64_t p1, uint64_t p2, uint64_
 	bad(fake_cpu, "unexpected bug check", code, p1 ^ p2);
 }
 
-/* Runs fn(cpu, arg) on CPUs 0..n-1 at once, one host thread each. */
-struct run_arg {
-	unsigned cpu;
-	void (*fn)(unsigned cpu, void *arg);
-	void *arg;
-};
-
-static void *run_thread(void *p)
+/*
+ * The calling thread acts as CPU cpu alone: a single-threaded part of a test plays one CPU after
+ * another, and the machine has just that one online (an unmap's TLB batch then goes to no other
+ * CPU, which no thread would answer).
+ */
+static void act_as(unsigned cpu)
 {
-	struct run_arg *a = p;
-	fake_cpu = a->cpu;
-	a->fn(a->cpu, a->arg);
-	return NULL;
+	if (cpu == fake_cpu)
+		return;
+	fake_cpu_online(cpu, true);
+	fake_cpu_online(fake_cpu, false);
+	fake_cpu_set(cpu);
 }
 
+/* Runs fn(cpu, arg) on CPUs 0..n-1 at once, one host thread each, all online (fake_smp_run); the
+ * caller acts as CPU 0 alone again afterwards. */
 static void run_cpus(unsigned n, void (*fn)(unsigned cpu, void *arg), void *arg)
 {
-	pthread_t t[NCPUS];
-	struct run_arg a[NCPUS];
-	for (unsigned c = 0; c < n; c++) {
-		a[c] = (struct run_arg){ c, fn, arg };
-		pthread_create(&t[c], NULL, run_thread, &a[c]);
-	}
-	for (unsigned c = 0; c < n; c++)
-		pthread_join(t[c], NULL);
-	fake_cpu = 0;
+	act_as(0);
+	fake_smp_run(n, fn, arg);
 }
 
 /* ---------------------------------------------------------------- the concurrent test */
@@ -400,11 +394,11 @@ static void run_concurrent(bool verifier, uint64_t ops)
 		unsigned k = 0;
 		for (; k < cpus[c].ninbox && cpus[c].nown < MAXL; k++)
 			cpus[c].own[cpus[c].nown++] = cpus[c].inbox[k];
-		for (fake_cpu = c; k < cpus[c].ninbox; k++)
+		for (act_as(c); k < cpus[c].ninbox; k++)
 			free_item(&cpus[c], &cpus[c].inbox[k]);
 		cpus[c].ninbox = 0;
 	}
-	fake_cpu = 0;
+	act_as(0);
 	syspte_dump(region);
 	check_against_shadow(mode);
 	struct syspte_stats s;
@@ -414,11 +408,11 @@ static void run_concurrent(bool verifier, uint64_t ops)
 	ok(s.cache_fast > 0 && s.cache_slow > 0, "%s: the caches served calls, and the region the rest", mode);
 	/* every CPU frees another CPU's reservations */
 	for (unsigned c = 0; c < NCPUS; c++) {
-		fake_cpu = (c + 1) % NCPUS;
+		act_as((c + 1) % NCPUS);
 		while (cpus[c].nown)
 			free_item(&cpus[fake_cpu], &cpus[c].own[--cpus[c].nown]);
 	}
-	fake_cpu = 0;
+	act_as(0);
 	check_against_shadow(verifier ? "verifier mode, all freed" : "normal mode, all freed");
 	ok(failures == 0, "%s: the teardown's calls all succeeded", mode);
 	bugcheck_set_hook(NULL);
@@ -485,7 +479,7 @@ static void test_steady_state(uint64_t ops)
 	   (unsigned long long)s.cache_fast, (unsigned long long)calls);
 	ok(syspte_check(region) == 0 && s.live == 0 && s.free_pages == REGION_PAGES, "steady state: all freed, check passes");
 	bugcheck_set_hook(NULL);
-	fake_cpu = 0;
+	act_as(0);
 }
 
 /* ---------------------------------------------------------------- drains */
@@ -518,7 +512,7 @@ static bool fill_allocator(void)
 	struct syspte_region *r = reserved_region();
 	uint64_t d = drains();
 	nfills = 0;
-	fake_cpu = 0;
+	act_as(0);
 	for (;;) {
 		uint64_t longest = 0, f = spin_lock(&r->lock);
 		buddy_for_each_free(&r->buddy, longest_extent, &longest);
@@ -552,7 +546,7 @@ static void test_drain_whole_chunk(void)
 {
 	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	fake_cpu = 1;
+	act_as(1);
 	vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
 	ok(v && syspte_release(r, v, TAG1) == SYSPTE_OK, "CPU 1 reserved a page from its new cache and freed it there");
 	vaddr_t chunk = ALIGN_DOWN(v, SYSPTE_CHUNK_PAGES * PAGE_SIZE);
@@ -581,7 +575,7 @@ static void test_drain_run_across_chunk(void)
 {
 	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	fake_cpu = 1;
+	act_as(1);
 	vaddr_t v[4];
 	for (int k = 0; k < 4; k++)
 		v[k] = syspte_reserve(r, 16, TAG1, 0);
@@ -589,7 +583,7 @@ static void test_drain_run_across_chunk(void)
 	bool packed = v[0] && v[0] == chunk && v[1] == chunk + 16 * PAGE_SIZE && v[2] == chunk + 32 * PAGE_SIZE &&
 		      v[3] == chunk + 48 * PAGE_SIZE;
 	ok(packed, "CPU 1 filled one chunk with four 16-page reservations");
-	fake_cpu = 2;
+	act_as(2);
 	ok(syspte_release(r, v[0], TAG1) == SYSPTE_OK && syspte_release(r, v[3], TAG1) == SYSPTE_OK,
 	   "CPU 2 freed the first and the last into CPU 1's chunk");
 	ok(fill_allocator(), "CPU 0 filled every page the allocator had, without draining");
@@ -615,10 +609,10 @@ static void test_drain_run_across_chunk(void)
 	ok(syspte_lookup(r, v[1] + PAGE_SIZE, &info) && info.base == v[1] && info.npages == 16 && info.tag == TAG1 &&
 	   syspte_lookup(r, v[2], &info) && info.base == v[2], "CPU 1's live reservations found after the drain");
 	ok(syspte_check(r) == 0, "check passes");
-	fake_cpu = 3;
+	act_as(3);
 	ok(syspte_release(r, v[1], TAG1) == SYSPTE_OK && syspte_release(r, v[2], TAG1) == SYSPTE_OK,
 	   "CPU 3 frees them through the region");
-	fake_cpu = 0;
+	act_as(0);
 	syspte_release(r, w, FILL_TAG);
 	free_fills();
 	ok(syspte_check(r) == 0 && stats().free_pages == SMALL_PAGES && stats().live == 0, "all freed");
@@ -629,7 +623,7 @@ static void test_drain_divisible(void)
 {
 	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	fake_cpu = 1;
+	act_as(1);
 	vaddr_t v = syspte_reserve(r, 3, TAG1, 0);
 	syspte_release(r, v, TAG1);
 	vaddr_t chunk = ALIGN_DOWN(v, SYSPTE_CHUNK_PAGES * PAGE_SIZE);
@@ -647,7 +641,7 @@ static void test_drain_records(void)
 {
 	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	fake_cpu = 1;
+	act_as(1);
 	vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
 	syspte_release(r, v, TAG1);
 	uint64_t slab = r->slab_pages, stash = r->cache.cpu[1]->nstash, per_page = PAGE_SIZE / sizeof(struct syspte_resv);
@@ -655,7 +649,7 @@ static void test_drain_records(void)
 	struct phys_stats ps;
 	phys_get_stats(&ps);
 	phys_set_budget(ps.allocated_pages);   /* no page more: the slab cannot grow */
-	fake_cpu = 0;
+	act_as(0);
 	static vaddr_t got[SMALL_PAGES];
 	unsigned n = 0;
 	uint64_t d = drains();
@@ -686,7 +680,7 @@ static void test_fast_paths_take_no_region_lock(void)
 {
 	host_machine_create(64ULL << 20, 16ULL << 20);
 	struct syspte_region *r = reserved_region();
-	fake_cpu = 1;
+	act_as(1);
 	vaddr_t warm = syspte_reserve(r, 2, TAG1, 0);
 	syspte_release(r, warm, TAG1);
 	r->lock.locked = 1;   /* CPU 0 holds the region's lock */
@@ -704,7 +698,7 @@ static void test_fast_paths_take_no_region_lock(void)
 	   "8 times (1..15 pages) without waiting for it");
 	r->lock.locked = 0;
 	r->lock.owner = 0;
-	fake_cpu = 0;
+	act_as(0);
 	ok(syspte_check(r) == 0, "check passes");
 }
 
@@ -713,14 +707,14 @@ static void test_other_cpus_on_a_cached_reservation(void)
 	host_machine_create(64ULL << 20, 16ULL << 20);
 	struct syspte_region *r = reserved_region();
 	bugcheck_set_hook(bugcheck_record_hook);
-	fake_cpu = 1;
+	act_as(1);
 	vaddr_t v = syspte_reserve(r, 6, TAG1, 0);
 	ok(v && stats().cached_pages == 64 - 6, "CPU 1: 6 pages from its cache");
-	fake_cpu = 3;
+	act_as(3);
 	uint64_t pfns[4] = { 0x1234, 0x1235, 0x2000, 0x3000 };
 	ok(syspte_map(r, v + PAGE_SIZE, TAG1, pfns, 4, PT_CACHE_WB) == SYSPTE_OK, "CPU 3 maps 4 of its pages");
 	struct syspte_info info;
-	fake_cpu = 2;
+	act_as(2);
 	ok(syspte_lookup(r, v + 3 * PAGE_SIZE, &info) && info.base == v && info.npages == 6 && info.mapped == 4 &&
 	   syspte_reservation_base(r, v + 5 * PAGE_SIZE) == v, "CPU 2 finds it from an inner page");
 	struct syspte_stats s0 = stats();
@@ -737,15 +731,15 @@ static void test_other_cpus_on_a_cached_reservation(void)
 	struct syspte_stats s1 = stats();
 	ok(bugcheck_last.count == n0 + 3 && s1.live == s0.live && s1.free_pages == s0.free_pages &&
 	   s1.pages_mapped == s0.pages_mapped && syspte_check(r) == 0, "each refused with nothing changed");
-	fake_cpu = 0;
+	act_as(0);
 	ok(syspte_unmap(r, v + PAGE_SIZE, TAG1, 4) == SYSPTE_OK, "CPU 0 unmaps them");
 	uint64_t fast = stats().cache_fast, slow = stats().cache_slow;
-	fake_cpu = 2;
+	act_as(2);
 	ok(syspte_release(r, v, TAG1) == SYSPTE_OK && stats().cache_fast == fast + 1 && stats().cache_slow == slow,
 	   "CPU 2 frees it into CPU 1's cache without the region's lock");
 	ok(stats().cached_pages == 64 && syspte_check(r) == 0, "the chunk is whole again");
 	/* the page-fault path, under a cache's lock: may not take the region's lock, reads nothing */
-	fake_cpu = 1;
+	act_as(1);
 	v = syspte_reserve(r, 2, TAG1, 0);
 	struct syspte_cache *c = r->cache.cpu[1];
 	uint64_t f = spin_lock(&c->lock);
@@ -755,7 +749,7 @@ static void test_other_cpus_on_a_cached_reservation(void)
 	ok(syspte_reservation_base(r, v) == v, "without it, the base");
 	syspte_release(r, v, TAG1);
 	bugcheck_set_hook(NULL);
-	fake_cpu = 0;
+	act_as(0);
 }
 
 /* A region created without caches never makes one. */

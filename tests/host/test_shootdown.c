@@ -1,0 +1,718 @@
+/*
+ * Host tests of the cross-CPU TLB shootdown on the fake machine's CPUs (tests/host/fake_arch.h: one
+ * thread per CPU, a software TLB each, filled through the fake MMU; a read through a stale
+ * translation is counted).
+ *
+ *  - Cross-CPU staleness, per path: CPUs 1..3 read a mapping (their TLBs hold it), CPU 0 changes it
+ *    (MmUnmapReservedMapping then a map of other pages at the same address, MmUnmapLockedPages,
+ *    pt_unmap of pages and of a 2 MiB leaf, pt_protect to read-only, also of a page inside a 2 MiB
+ *    leaf) with 1 to 100 pages, so both the per-page and the flush-everything paths run, with
+ *    global translations; once the call returns, every CPU reads the new state at once, with no
+ *    stale hit, after exactly the rounds the call owes (one per batch), each applied by every
+ *    receiver with the same threshold.
+ *  - A map needs no shootdown: a CPU that read the address before (a fault) reads the new mapping
+ *    at once, and no batch was issued.
+ *  - Deadlock freedom: four CPUs unmapping at once with interrupts disabled; a CPU spinning with
+ *    interrupts disabled for a lock whose holder waits for the issuer of a shootdown; a round stops
+ *    waiting for a CPU taken out of the online mask (a stopped CPU), and a CPU alone sends nothing.
+ *  - Concurrency: four CPUs reserve, map, write, hand their mapping to the next CPU (which reads and
+ *    adds to a shared counter through it), unmap and free at once; then no overlap (syspte_check),
+ *    no leak (region, frames, pool), no lost update (the shared counter) and no stale hit.
+ *
+ * TLB_INJECT=name (environment) deletes one part of the shootdown (include/tlb_batch.h) for the
+ * whole run; tools/shootdown-deletions.sh runs every deletion and requires this test to fail.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sched.h>
+#include <time.h>
+#include "tap.h"
+#include "fake_arch.h"
+#include "host_machine.h"
+#include "wdm.h"
+#include "mdl.h"
+#include "pt.h"
+#include "phys.h"
+#include "pool.h"
+#include "syspte.h"
+#include "reserved.h"
+#include "spinlock.h"
+#include "tlb_batch.h"
+
+#define NCPU 4
+#define TAG 0x64685354u                /* 'TShd' */
+#define PT_TEST_VA 0xffffe00000000000ULL   /* scratch addresses in the machine's tables (FB_BASE) */
+#define WAIT_SECONDS 30
+
+static const struct { const char *name; unsigned bits; } injections[] = {
+	{ "round", TLB_INJECT_NO_ROUND },
+	{ "recv-pages", TLB_INJECT_RECV_NO_PAGES },
+	{ "recv-all", TLB_INJECT_RECV_NO_ALL },
+	{ "recv-all-local", TLB_INJECT_RECV_ALL_LOCAL },
+	{ "local", TLB_INJECT_LOCAL },
+	{ "region-unmap", TLB_INJECT_NO_ROUND_FROM(TLB_FROM_REGION_UNMAP) },
+	{ "pt-unmap", TLB_INJECT_NO_ROUND_FROM(TLB_FROM_PT_UNMAP) },
+	{ "pt-protect", TLB_INJECT_NO_ROUND_FROM(TLB_FROM_PT_PROTECT) },
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static PHYSICAL_ADDRESS phys(long long v) { PHYSICAL_ADDRESS p; p.QuadPart = v; return p; }
+
+/* What a test word holds: page k of the mapping made in round r by CPU cpu. */
+static uint64_t pattern(unsigned cpu, uint64_t r, uint64_t k) { return 0x5D00000000000000ULL | (uint64_t)cpu << 48 | r << 20 | k; }
+
+/* Fills word 0 of every frame of mdl, through the direct map, with pattern(cpu, r, k). */
+static void fill_frames(PMDL mdl, unsigned cpu, uint64_t r)
+{
+	PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
+	for (uint64_t k = 0; k < mdl_span_pages(mdl); k++)
+		*(volatile uint64_t *)arch_phys_to_virt(pfn[k] << PAGE_SHIFT) = pattern(cpu, r, k);
+}
+
+/* Frames for pages pages, each word 0 set to pattern(cpu, r, k). */
+static PMDL frames(uint64_t pages, unsigned cpu, uint64_t r)
+{
+	PMDL mdl = MmAllocatePagesForMdlEx(phys(0), phys(-1), phys(0), pages * PAGE_SIZE, MmCached, 0);
+	if (!mdl || mdl_span_pages(mdl) != pages) {
+		printf("# no frames for %llu pages\n", (unsigned long long)pages);
+		abort();
+	}
+	fill_frames(mdl, cpu, r);
+	return mdl;
+}
+
+static void frames_free(PMDL mdl)
+{
+	MmFreePagesFromMdl(mdl);
+	ExFreePool(mdl);
+}
+
+/* Shared steps of a scripted run: a CPU waits for a step taking its mailbox, as a kernel loop. */
+static uint64_t step;
+static unsigned ready;
+
+static void wait_for(uint64_t *p, uint64_t want)
+{
+	time_t end = time(NULL) + WAIT_SECONDS;
+	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < want) {
+		arch_cpu_poll();
+		arch_cpu_relax();
+		if (time(NULL) > end) {
+			printf("# CPU %u waited %d s for a step: the test is stuck\n", fake_cpu, WAIT_SECONDS);
+			abort();
+		}
+	}
+}
+
+static void wait_for32(unsigned *p, unsigned want)
+{
+	time_t end = time(NULL) + WAIT_SECONDS;
+	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < want) {
+		arch_cpu_poll();
+		arch_cpu_relax();
+		if (time(NULL) > end) {
+			printf("# CPU %u waited %d s for the others: the test is stuck\n", fake_cpu, WAIT_SECONDS);
+			abort();
+		}
+	}
+}
+
+static void set_step(uint64_t s) { __atomic_store_n(&step, s, __ATOMIC_RELEASE); }
+
+/* ---------------------------------------------------------------- cross-CPU staleness */
+
+enum xkind { X_REGION_REMAP, X_UNMAP_LOCKED, X_PT_UNMAP, X_PT_UNMAP_2M, X_PT_PROTECT, X_PT_PROTECT_IN_2M };
+
+static const char *const xkind_name[] = {
+	[X_REGION_REMAP] = "MmUnmapReservedMapping, then other pages mapped there",
+	[X_UNMAP_LOCKED] = "MmUnmapLockedPages",
+	[X_PT_UNMAP] = "pt_unmap",
+	[X_PT_UNMAP_2M] = "pt_unmap of a 2 MiB leaf",
+	[X_PT_PROTECT] = "pt_protect to read-only",
+	[X_PT_PROTECT_IN_2M] = "pt_protect of one page inside a 2 MiB leaf",
+};
+
+/* One case: what CPU 0 sets up and changes, and what every CPU must then see. */
+struct xcase {
+	enum xkind kind;
+	uint64_t pages;              /* pages mapped (and read by every CPU) */
+	vaddr_t va;
+	PMDL before, after;          /* region cases: the frames mapped before and after */
+	paddr_t pa;                  /* page-table cases: the frames */
+	uint64_t rounds;             /* rounds CPU 0 sent for the change */
+	/* per CPU, after the change: */
+	uint64_t wrong[NCPU];        /* words that read other than what the change left */
+	uint64_t received[NCPU], received_all[NCPU];
+	bool filled[NCPU];           /* the CPU's TLB held every page before the change */
+};
+
+/* What page k of case c reads after the change: the new frame's word, the old one, or a fault (as
+ * -1, for a read that must fault). */
+static uint64_t x_expect(const struct xcase *c, uint64_t k)
+{
+	switch (c->kind) {
+	case X_REGION_REMAP: return pattern(0, 2, k);
+	case X_PT_PROTECT: case X_PT_PROTECT_IN_2M: return pattern(0, 1, k);
+	default: return UINT64_MAX;
+	}
+}
+
+/* Reads page k of case c as the running CPU: the word, or UINT64_MAX on a fault. */
+static uint64_t x_read(const struct xcase *c, uint64_t k)
+{
+	uint64_t v;
+	return fake_read(c->va + k * PAGE_SIZE, &v) ? v : UINT64_MAX;
+}
+
+/* The pages of case c every CPU reads: all of them, or for a 2 MiB leaf a spread of them. */
+static uint64_t x_page(const struct xcase *c, uint64_t i)
+{
+	return c->pages <= 128 || i == 1 ? i : i * (c->pages / 64);   /* page 1: the one reprotected */
+}
+static uint64_t x_count(const struct xcase *c) { return c->pages <= 128 ? c->pages : 64; }
+
+/* CPU 0: maps case c (before the run, frames with pattern(0, 1, k)). */
+static void x_setup(struct xcase *c)
+{
+	struct pt *pt = host_machine_pt();
+	switch (c->kind) {
+	case X_REGION_REMAP:
+		c->before = frames(c->pages, 0, 1);
+		c->after = frames(c->pages, 0, 2);
+		c->va = (vaddr_t)MmAllocateMappingAddress(c->pages * PAGE_SIZE, TAG);
+		ok(c->va && MmMapLockedPagesWithReservedMapping((PVOID)c->va, TAG, c->before, MmCached), "map %llu pages",
+		   (unsigned long long)c->pages);
+		break;
+	case X_UNMAP_LOCKED:
+		c->before = frames(c->pages, 0, 1);
+		c->va = (vaddr_t)MmMapLockedPagesSpecifyCache(c->before, KernelMode, MmCached, NULL, 0, 0);
+		ok(c->va != 0, "MmMapLockedPagesSpecifyCache of %llu pages", (unsigned long long)c->pages);
+		break;
+	case X_PT_UNMAP: case X_PT_PROTECT:
+	case X_PT_UNMAP_2M: case X_PT_PROTECT_IN_2M: {
+		bool large = c->kind == X_PT_UNMAP_2M || c->kind == X_PT_PROTECT_IN_2M;
+		/* A 2 MiB leaf needs a 2 MiB slot where no table sits yet: one of its own per case. */
+		c->va = large ? PT_TEST_VA + SIZE_2M * (2 + (uint64_t)c->kind) : PT_TEST_VA;
+		c->pa = large ? phys_alloc_aligned(c->pages, c->pages, 0, UINT64_MAX) : phys_alloc(c->pages, 0, UINT64_MAX);
+		for (uint64_t k = 0; k < c->pages; k++)
+			*(volatile uint64_t *)arch_phys_to_virt(c->pa + k * PAGE_SIZE) = pattern(0, 1, k);
+		ok(c->pa && pt_map(pt, c->va, c->pa, c->pages * PAGE_SIZE, PT_PROT_W | PT_PROT_G,
+				   large ? PT_SIZE_2M : PT_SIZE_4K) == PT_OK, "pt_map %llu pages%s", (unsigned long long)c->pages,
+		   large ? " as one 2 MiB leaf" : "");
+		uint64_t size = 0;
+		ok(pt_query(pt, c->va, NULL, NULL, &size) && size == (large ? SIZE_2M : PAGE_SIZE), "mapped with %s pages",
+		   large ? "2 MiB" : "4 KiB");
+		break;
+	}
+	}
+}
+
+/* CPU 0: the change under test; returns when the call did. */
+static void x_change(struct xcase *c)
+{
+	struct pt *pt = host_machine_pt();
+	switch (c->kind) {
+	case X_REGION_REMAP:
+		MmUnmapReservedMapping((PVOID)c->va, TAG, c->before);
+		MmMapLockedPagesWithReservedMapping((PVOID)c->va, TAG, c->after, MmCached);
+		break;
+	case X_UNMAP_LOCKED:
+		MmUnmapLockedPages((PVOID)c->va, c->before);
+		break;
+	case X_PT_UNMAP: case X_PT_UNMAP_2M:
+		pt_unmap(pt, c->va, c->pages * PAGE_SIZE);
+		break;
+	case X_PT_PROTECT:
+		pt_protect(pt, c->va, c->pages * PAGE_SIZE, PT_PROT_G);
+		break;
+	case X_PT_PROTECT_IN_2M:
+		pt_protect(pt, c->va + PAGE_SIZE, PAGE_SIZE, PT_PROT_G);
+		break;
+	}
+}
+
+/* CPU 0: undoes case c after the run. */
+static void x_teardown(struct xcase *c)
+{
+	struct pt *pt = host_machine_pt();
+	switch (c->kind) {
+	case X_REGION_REMAP:
+		MmUnmapReservedMapping((PVOID)c->va, TAG, c->after);
+		MmFreeMappingAddress((PVOID)c->va, TAG);
+		frames_free(c->before);
+		frames_free(c->after);
+		break;
+	case X_UNMAP_LOCKED:
+		frames_free(c->before);
+		break;
+	default:
+		if (c->kind != X_PT_UNMAP && c->kind != X_PT_UNMAP_2M)
+			pt_unmap(pt, c->va, c->pages * PAGE_SIZE);
+		phys_free(c->pa, c->pages);
+	}
+}
+
+/* Every CPU's part: read every page (filling its TLB), then, once CPU 0's change returned, read
+ * them again and count what differs from what the change left; a write to a page made read-only
+ * must fault. CPU 0 reads too (its own invalidation). */
+static void x_run(unsigned cpu, void *arg)
+{
+	struct xcase *c = arg;
+	bool filled = true;
+	for (uint64_t i = 0; i < x_count(c); i++) {
+		uint64_t k = x_page(c, i);
+		filled &= x_read(c, k) == pattern(0, 1, k) && fake_tlb_holds(c->va + k * PAGE_SIZE);
+	}
+	c->filled[cpu] = filled;
+	uint64_t received = fake_cpu_stats(cpu)->received, all = fake_cpu_stats(cpu)->received_all;
+	__atomic_fetch_add(&ready, 1, __ATOMIC_ACQ_REL);
+	if (cpu == 0) {
+		wait_for32(&ready, NCPU);
+		uint64_t rounds = fake_cpu_stats(0)->rounds;
+		x_change(c);
+		c->rounds = fake_cpu_stats(0)->rounds - rounds;
+		set_step(1);
+	} else {
+		wait_for(&step, 1);
+	}
+	uint64_t wrong = 0;
+	for (uint64_t i = 0; i < x_count(c); i++) {
+		uint64_t k = x_page(c, i);
+		uint64_t want = x_expect(c, k);
+		if (c->kind == X_PT_PROTECT_IN_2M && k != 1)
+			want = pattern(0, 1, k);
+		if (c->kind == X_UNMAP_LOCKED && x_read(c, k) != UINT64_MAX)
+			wrong++;   /* the address may be reserved again by now, but not mapped */
+		else if (c->kind != X_UNMAP_LOCKED && x_read(c, k) != want)
+			wrong++;
+		bool ro = c->kind == X_PT_PROTECT || (c->kind == X_PT_PROTECT_IN_2M && k == 1);
+		if (ro && fake_write(c->va + k * PAGE_SIZE, 0xBAD))
+			wrong++;
+	}
+	c->wrong[cpu] = wrong;
+	c->received[cpu] = fake_cpu_stats(cpu)->received - received;
+	c->received_all[cpu] = fake_cpu_stats(cpu)->received_all - all;
+}
+
+/* The rounds a change of case c owes: one per batch; a change that cuts a 2 MiB leaf flushes the
+ * split first, in a batch of its own; the region's remap issues none for the map. */
+static uint64_t x_rounds(const struct xcase *c) { return c->kind == X_PT_PROTECT_IN_2M ? 2 : 1; }
+
+static void test_cross_cpu(enum xkind kind, uint64_t pages)
+{
+	struct xcase c = { .kind = kind, .pages = pages };
+	x_setup(&c);
+	step = 0;
+	ready = 0;
+	fake_stale_reset();
+	fake_smp_run(NCPU, x_run, &c);
+	uint64_t wrong = 0, filled = 0;
+	bool received = true;
+	/* Above TLB_BATCH_PAGES pages a batch is a flush of everything, and a 2 MiB leaf is one entry. */
+	bool all = kind != X_PT_UNMAP_2M && kind != X_PT_PROTECT_IN_2M && pages > TLB_BATCH_PAGES;
+	for (unsigned i = 0; i < NCPU; i++) {
+		wrong += c.wrong[i];
+		filled += c.filled[i];
+		if (i)
+			received &= c.received[i] == x_rounds(&c) && c.received_all[i] == (all ? x_rounds(&c) : 0);
+	}
+	const char *what = xkind_name[kind];
+	is(filled, NCPU, "%s, %llu pages: every CPU's TLB held the mapping first", what, (unsigned long long)pages);
+	is(wrong, 0, "%s, %llu pages: every CPU reads the new state at once", what, (unsigned long long)pages);
+	is(fake_stale.hits, 0, "%s, %llu pages: no read went through a stale translation", what, (unsigned long long)pages);
+	fake_stale_print();
+	if (!received || c.rounds != x_rounds(&c))
+		for (unsigned i = 0; i < NCPU; i++)
+			printf("# CPU %u: %llu received, %llu of everything (CPU 0 sent %llu rounds)\n", i,
+			       (unsigned long long)c.received[i], (unsigned long long)c.received_all[i], (unsigned long long)c.rounds);
+	ok(c.rounds == x_rounds(&c) && received, "%s, %llu pages: %llu round(s), each applied once by every other CPU, %s",
+	   what, (unsigned long long)pages, (unsigned long long)x_rounds(&c), all ? "as a flush of everything" : "page by page");
+	x_teardown(&c);
+}
+
+/* ---------------------------------------------------------------- a map needs no shootdown */
+
+static struct { vaddr_t va; PMDL mdl; uint64_t before_fault, after; uint64_t flushes, rounds; } nomap;
+
+static void nomap_run(unsigned cpu, void *arg)
+{
+	(void)arg;
+	uint64_t v;
+	if (cpu == 1)
+		nomap.before_fault = !fake_read(nomap.va, &v) && !fake_tlb_holds(nomap.va);
+	__atomic_fetch_add(&ready, 1, __ATOMIC_ACQ_REL);
+	if (cpu == 0) {
+		wait_for32(&ready, NCPU);
+		uint64_t flushes = fake_tlb.flushes, rounds = fake_cpu_stats(0)->rounds;
+		MmMapLockedPagesWithReservedMapping((PVOID)nomap.va, TAG, nomap.mdl, MmCached);
+		nomap.flushes = fake_tlb.flushes - flushes;
+		nomap.rounds = fake_cpu_stats(0)->rounds - rounds;
+		set_step(1);
+	} else {
+		wait_for(&step, 1);
+	}
+	if (cpu == 1 && fake_read(nomap.va, &v))
+		nomap.after = v;
+}
+
+static void test_map_needs_no_shootdown(void)
+{
+	nomap.mdl = frames(4, 0, 7);
+	nomap.va = (vaddr_t)MmAllocateMappingAddress(4 * PAGE_SIZE, TAG);
+	step = 0;
+	ready = 0;
+	fake_smp_run(NCPU, nomap_run, NULL);
+	ok(nomap.before_fault, "a read of the unmapped address faults and caches nothing");
+	ok(nomap.flushes == 0 && nomap.rounds == 0, "the map issues no batch and no round");
+	is(nomap.after, pattern(0, 7, 0), "the other CPU reads the new mapping at once");
+	MmUnmapReservedMapping((PVOID)nomap.va, TAG, nomap.mdl);
+	MmFreeMappingAddress((PVOID)nomap.va, TAG);
+	frames_free(nomap.mdl);
+}
+
+/* ---------------------------------------------------------------- deadlock freedom */
+
+#define CROSS_ROUNDS 200
+static uint64_t cross_done[NCPU], cross_irqs_on[NCPU];
+
+/* Each CPU at once, interrupts disabled throughout: reserve, map, touch, unmap, free. */
+static void cross_run(unsigned cpu, void *arg)
+{
+	(void)arg;
+	PMDL mdl = frames(40, cpu, 3);
+	__atomic_fetch_add(&ready, 1, __ATOMIC_ACQ_REL);
+	wait_for32(&ready, NCPU);
+	uint64_t f = arch_irq_save();
+	for (uint64_t r = 0; r < CROSS_ROUNDS; r++) {
+		uint64_t pages = 1 + (r * 7 + cpu) % 40;
+		PVOID va = MmAllocateMappingAddress(pages * PAGE_SIZE, TAG);
+		MDL *part = IoAllocateMdl((PVOID)0x10000, (ULONG)(pages * PAGE_SIZE), FALSE, FALSE, NULL);
+		memcpy(MmGetMdlPfnArray(part), MmGetMdlPfnArray(mdl), pages * sizeof(PFN_NUMBER));
+		part->MdlFlags |= MDL_PAGES_LOCKED;
+		uint64_t v = 0;
+		if (va && MmMapLockedPagesWithReservedMapping(va, TAG, part, MmCached)) {
+			bool read = fake_read((vaddr_t)va, &v) && v == pattern(cpu, 3, 0);
+			MmUnmapReservedMapping(va, TAG, part);
+			cross_done[cpu] += read;
+		}
+		cross_irqs_on[cpu] += arch_irqs_enabled();
+		MmFreeMappingAddress(va, TAG);
+		IoFreeMdl(part);
+	}
+	arch_irq_restore(f);
+	frames_free(mdl);
+}
+
+static void test_unmapping_at_once_with_interrupts_off(void)
+{
+	uint64_t rounds[NCPU], received[NCPU];
+	ready = 0;
+	for (unsigned i = 0; i < NCPU; i++)
+		rounds[i] = fake_cpu_stats(i)->rounds, received[i] = fake_cpu_stats(i)->received;
+	alarm(120);
+	fake_smp_run(NCPU, cross_run, NULL);
+	alarm(0);
+	uint64_t done = 0, sent = 0, got = 0, each = true, irqs_on = 0;
+	for (unsigned i = 0; i < NCPU; i++) {
+		done += cross_done[i];
+		irqs_on += cross_irqs_on[i];
+		sent += fake_cpu_stats(i)->rounds - rounds[i];
+		got += fake_cpu_stats(i)->received - received[i];
+		each &= fake_cpu_stats(i)->rounds - rounds[i] == CROSS_ROUNDS;
+	}
+	is(done, NCPU * CROSS_ROUNDS, "%d CPUs each unmapped %d times at once, interrupts disabled: all finished", NCPU,
+	   CROSS_ROUNDS);
+	ok(each && irqs_on == 0, "one round per unmap, every one issued with interrupts disabled");
+	is(got, sent * (NCPU - 1), "every round applied by each of the %d other CPUs", NCPU - 1);
+}
+
+static spinlock_t held = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-held");
+static struct { uint64_t holding, spinning, unmapped, spinner_acked, spinner_got_lock; PMDL mdl; PVOID va; } sp;
+
+/*
+ * CPU 1 holds a lock and waits (polling) until CPU 0's unmap returned; CPU 2 spins for that lock
+ * with interrupts disabled meanwhile; CPU 0 unmaps once CPU 2 spins, so its round needs CPU 2's
+ * acknowledgement, which only the poll in spin_lock can give. CPU 3 idles.
+ */
+static void spin_run(unsigned cpu, void *arg)
+{
+	(void)arg;
+	if (cpu == 1) {
+		uint64_t f = spin_lock(&held);
+		__atomic_store_n(&sp.holding, 1, __ATOMIC_RELEASE);
+		wait_for(&sp.unmapped, 1);
+		sp.spinner_acked = fake_cpu_stats(2)->received;   /* read before the release: CPU 2 still spins */
+		spin_unlock(&held, f);
+	} else if (cpu == 2) {
+		wait_for(&sp.holding, 1);
+		__atomic_store_n(&sp.spinning, 1, __ATOMIC_RELEASE);
+		uint64_t f = spin_lock(&held);
+		sp.spinner_got_lock = 1;
+		spin_unlock(&held, f);
+	} else if (cpu == 0) {
+		wait_for(&sp.spinning, 1);
+		usleep(20000);   /* CPU 2 is in spin_lock by now (it polls there; the test holds either way) */
+		MmUnmapReservedMapping(sp.va, TAG, sp.mdl);
+		__atomic_store_n(&sp.unmapped, 1, __ATOMIC_RELEASE);
+	}
+}
+
+static void test_spinning_cpu_acknowledges(void)
+{
+	sp.mdl = frames(2, 0, 4);
+	sp.va = MmAllocateMappingAddress(2 * PAGE_SIZE, TAG);
+	MmMapLockedPagesWithReservedMapping(sp.va, TAG, sp.mdl, MmCached);
+	uint64_t before = fake_cpu_stats(2)->received;
+	alarm(120);
+	fake_smp_run(NCPU, spin_run, NULL);
+	alarm(0);
+	ok(sp.unmapped && sp.spinner_got_lock, "the unmap returned while a CPU spun for a lock whose holder waited for it");
+	is(sp.spinner_acked - before, 1, "the spinning CPU acknowledged the round before it had the lock");
+	MmFreeMappingAddress(sp.va, TAG);
+	frames_free(sp.mdl);
+}
+
+static struct { uint64_t go, stop, unmapped, received, before; PMDL mdl; PVOID va; } off;
+
+/* CPU 1 stops answering (interrupts disabled, no poll) as a CPU halted by smp_stop_others; CPU 2
+ * takes it out of the online mask after a while, as smp_stop_others does; CPU 0's unmap must then
+ * end without it. */
+static void offline_run(unsigned cpu, void *arg)
+{
+	(void)arg;
+	if (cpu == 1) {
+		uint64_t f = arch_irq_save();
+		off.before = fake_cpu_stats(1)->received;
+		__atomic_store_n(&off.go, 1, __ATOMIC_RELEASE);
+		while (!__atomic_load_n(&off.stop, __ATOMIC_ACQUIRE))
+			sched_yield();   /* halted: takes nothing */
+		off.received = fake_cpu_stats(1)->received - off.before;
+		arch_irq_restore(f);
+	} else if (cpu == 2) {
+		wait_for(&off.go, 1);
+		usleep(50000);
+		fake_cpu_online(1, false);
+	} else if (cpu == 0) {
+		wait_for(&off.go, 1);
+		MmUnmapReservedMapping(off.va, TAG, off.mdl);
+		__atomic_store_n(&off.unmapped, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&off.stop, 1, __ATOMIC_RELEASE);
+	}
+}
+
+static void test_stopped_cpu_is_not_waited_for(void)
+{
+	off.mdl = frames(1, 0, 5);
+	off.va = MmAllocateMappingAddress(PAGE_SIZE, TAG);
+	MmMapLockedPagesWithReservedMapping(off.va, TAG, off.mdl, MmCached);
+	alarm(120);
+	fake_smp_run(NCPU, offline_run, NULL);
+	alarm(0);
+	ok(off.unmapped && off.received == 0, "a round ends without the CPU that left the online mask unanswered");
+	MmFreeMappingAddress(off.va, TAG);
+	frames_free(off.mdl);
+
+	/* One CPU online, as before the others start: nothing is sent. */
+	PMDL mdl = frames(1, 0, 6);
+	PVOID va = MmAllocateMappingAddress(PAGE_SIZE, TAG);
+	MmMapLockedPagesWithReservedMapping(va, TAG, mdl, MmCached);
+	uint64_t rounds = fake_cpu_stats(0)->rounds;
+	MmUnmapReservedMapping(va, TAG, mdl);
+	ok(arch_cpus_online() == 1 && fake_cpu_stats(0)->rounds == rounds, "alone online, a CPU sends no round");
+	MmFreeMappingAddress(va, TAG);
+	frames_free(mdl);
+}
+
+/* ---------------------------------------------------------------- all CPUs at once */
+
+#define STRESS_ROUNDS 250
+#define STRESS_MAX_PAGES 48
+
+/* The mapping CPU i hands to CPU i + 1: published, then checked by the receiver. */
+struct handoff {
+	uint64_t state;               /* 0 empty, 1 published, 2 checked */
+	vaddr_t va;
+	uint64_t pages, round;
+	unsigned owner;
+} __attribute__((aligned(64)));
+
+static struct {
+	struct handoff box[NCPU];
+	paddr_t shared;               /* one frame every mapping shows as its page 0: the counter */
+	uint64_t adds[NCPU], bad[NCPU], faults[NCPU], mapped[NCPU];
+	unsigned finished;
+} st;
+
+static uint64_t rng_next(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Checks the mapping waiting in this CPU's box, if any: each page's word through it, and one add to
+ * the shared counter through its page 0. */
+static void stress_check_box(unsigned cpu)
+{
+	struct handoff *h = &st.box[cpu];
+	if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) != 1)
+		return;
+	for (uint64_t k = 1; k < h->pages; k++) {
+		uint64_t v;
+		if (!fake_read(h->va + k * PAGE_SIZE, &v))
+			st.faults[cpu]++;
+		else if (v != pattern(h->owner, h->round, k))
+			st.bad[cpu]++;
+	}
+	if (fake_add(h->va, 1))
+		st.adds[cpu]++;
+	else
+		st.faults[cpu]++;
+	__atomic_store_n(&h->state, 2, __ATOMIC_RELEASE);
+}
+
+/* One CPU: STRESS_ROUNDS times a mapping of 1..STRESS_MAX_PAGES pages, page 0 the shared frame,
+ * through a reserved mapping or MmMapLockedPagesSpecifyCache, written, handed to the next CPU,
+ * checked back, unmapped and freed; meanwhile it checks what the previous CPU hands it. */
+static void stress_run(unsigned cpu, void *arg)
+{
+	(void)arg;
+	uint64_t x = 0x9E3779B97F4A7C15ULL * (cpu + 1);
+	struct handoff *out = &st.box[(cpu + 1) % NCPU];
+	for (uint64_t r = 1; r <= STRESS_ROUNDS; r++) {
+		uint64_t pages = 2 + rng_next(&x) % (STRESS_MAX_PAGES - 1);
+		bool locked = rng_next(&x) % 2;
+		PMDL own = frames(pages - 1, cpu, 0);
+		PMDL mdl = IoAllocateMdl((PVOID)0x10000, (ULONG)(pages * PAGE_SIZE), FALSE, FALSE, NULL);
+		PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
+		pfn[0] = st.shared >> PAGE_SHIFT;
+		memcpy(pfn + 1, MmGetMdlPfnArray(own), (pages - 1) * sizeof(PFN_NUMBER));
+		mdl->MdlFlags |= MDL_PAGES_LOCKED;
+		PVOID va = NULL, base = NULL;
+		if (locked) {
+			base = va = MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, NULL, 0, 0);
+		} else if ((base = MmAllocateMappingAddress(pages * PAGE_SIZE, TAG + cpu))) {
+			va = MmMapLockedPagesWithReservedMapping(base, TAG + cpu, mdl, MmCached);
+		}
+		if (!va) {
+			st.faults[cpu]++;
+			goto next;
+		}
+		st.mapped[cpu]++;
+		for (uint64_t k = 1; k < pages; k++)
+			if (!fake_write((vaddr_t)va + k * PAGE_SIZE, pattern(cpu, r, k)))
+				st.faults[cpu]++;
+		if (fake_add((vaddr_t)va, 1))
+			st.adds[cpu]++;
+		out->va = (vaddr_t)va;
+		out->pages = pages;
+		out->round = r;
+		out->owner = cpu;
+		__atomic_store_n(&out->state, 1, __ATOMIC_RELEASE);
+		time_t end = time(NULL) + WAIT_SECONDS;
+		while (__atomic_load_n(&out->state, __ATOMIC_ACQUIRE) != 2) {
+			stress_check_box(cpu);
+			arch_cpu_poll();
+			arch_cpu_relax();
+			if (time(NULL) > end)
+				abort();
+		}
+		for (uint64_t k = 1; k < pages; k++) {
+			uint64_t v;
+			if (!fake_read((vaddr_t)va + k * PAGE_SIZE, &v) || v != pattern(cpu, r, k))
+				st.bad[cpu]++;
+		}
+		if (locked) {
+			MmUnmapLockedPages(va, mdl);
+		} else {
+			MmUnmapReservedMapping(base, TAG + cpu, mdl);
+			MmFreeMappingAddress(base, TAG + cpu);
+		}
+		__atomic_store_n(&out->state, 0, __ATOMIC_RELEASE);
+	next:
+		if (base && !va)
+			MmFreeMappingAddress(base, TAG + cpu);
+		IoFreeMdl(mdl);
+		frames_free(own);
+		stress_check_box(cpu);
+	}
+	__atomic_fetch_add(&st.finished, 1, __ATOMIC_ACQ_REL);
+	while (__atomic_load_n(&st.finished, __ATOMIC_ACQUIRE) < NCPU) {
+		stress_check_box(cpu);
+		arch_cpu_poll();
+		arch_cpu_relax();
+	}
+}
+
+static void test_all_cpus_at_once(void)
+{
+	struct syspte_stats before, after;
+	struct phys_stats pbefore, pafter;
+	struct pool_stats qbefore, qafter;
+	st.shared = phys_alloc_zeroed_page();
+	syspte_get_stats(reserved_region(), &before);
+	phys_get_stats(&pbefore);
+	pool_get_stats(&qbefore);
+	fake_stale_reset();
+	alarm(300);
+	fake_smp_run(NCPU, stress_run, NULL);
+	alarm(0);
+	syspte_get_stats(reserved_region(), &after);
+	phys_get_stats(&pafter);
+	pool_get_stats(&qafter);
+	uint64_t adds = 0, bad = 0, faults = 0, mapped = 0;
+	for (unsigned i = 0; i < NCPU; i++)
+		adds += st.adds[i], bad += st.bad[i], faults += st.faults[i], mapped += st.mapped[i];
+	is(mapped, NCPU * STRESS_ROUNDS, "%d CPUs mapped %d times each at once", NCPU, STRESS_ROUNDS);
+	ok(bad == 0 && faults == 0, "every word read back as written, by the owner and the next CPU (%llu wrong, %llu faults)",
+	   (unsigned long long)bad, (unsigned long long)faults);
+	is(*(volatile uint64_t *)arch_phys_to_virt(st.shared), adds, "no lost update: the shared counter has all %llu adds",
+	   (unsigned long long)adds);
+	is(fake_stale.hits, 0, "no read went through a stale translation");
+	fake_stale_print();
+	is(syspte_check(reserved_region()), 0, "the region is consistent: no overlap");
+	ok(after.live == before.live && after.free_pages == before.free_pages && after.pages_mapped == 0,
+	   "no reservation leaked");
+	ok(pafter.free_pages == pbefore.free_pages && qafter.bytes_live == qbefore.bytes_live, "no frame or pool block leaked");
+	phys_free(st.shared, 1);
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(void)
+{
+	const char *inject = getenv("TLB_INJECT");
+	if (inject && *inject) {
+		size_t i = 0;
+		while (i < ARRAY_SIZE(injections) && strcmp(injections[i].name, inject))
+			i++;
+		if (i == ARRAY_SIZE(injections)) {
+			printf("Bail out! TLB_INJECT=%s names no deletion\n", inject);
+			return 2;
+		}
+		tlb_inject = injections[i].bits;
+		printf("# TLB_INJECT=%s: that part of the shootdown is deleted for this run\n", inject);
+	}
+	alarm(600);
+	if (host_machine_create(256ULL << 20, 64ULL << 20))
+		return 1;
+	static const uint64_t sizes[] = { 1, 8, TLB_BATCH_PAGES, TLB_BATCH_PAGES + 1, 100 };
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		test_cross_cpu(X_REGION_REMAP, sizes[i]);
+		test_cross_cpu(X_UNMAP_LOCKED, sizes[i]);
+		test_cross_cpu(X_PT_UNMAP, sizes[i]);
+		test_cross_cpu(X_PT_PROTECT, sizes[i]);
+	}
+	test_cross_cpu(X_PT_UNMAP_2M, 512);
+	test_cross_cpu(X_PT_PROTECT_IN_2M, 512);
+	test_map_needs_no_shootdown();
+	test_unmapping_at_once_with_interrupts_off();
+	test_spinning_cpu_acknowledges();
+	test_stopped_cpu_is_not_waited_for();
+	test_all_cpus_at_once();
+	host_machine_destroy();
+	return tap_done();
+}
