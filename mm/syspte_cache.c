@@ -250,6 +250,41 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 	return SYSPTE_OK;
 }
 
+/* ---- the allocator's side: every page a cache takes from the region's allocator or gives back
+ * goes through these three (the region's lock held) */
+
+/* An aligned chunk of free pages taken from the allocator: its first page in *start; false, nothing
+ * changed, when no aligned run is free. */
+static bool syspte_alloc_chunk_locked(struct syspte_region *r, uint64_t *start)
+{
+	spin_assert_held(&r->lock);
+	return buddy_alloc(&r->buddy, SYSPTE_CHUNK_PAGES, SYSPTE_CHUNK_PAGES, 0, r->npages, start);
+}
+
+/* Takes the free pages of chunk idx (bit k of free: page k) out of the allocator; false, nothing
+ * changed, when it cannot. */
+static bool syspte_take_chunk_free_locked(struct syspte_region *r, uint64_t idx, uint64_t free)
+{
+	spin_assert_held(&r->lock);
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT;
+	for (uint64_t x = free; x;) {
+		unsigned o = (unsigned)__builtin_ctzll(x);
+		uint64_t rest = ~(x >> o), got;
+		unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SYSPTE_CHUNK_PAGES - o;
+		bool taken = buddy_alloc(&r->buddy, n, 1, b + o, b + o + n, &got);
+		KASSERT(taken && got == b + o, "syspte: free run at page %llu not taken", (unsigned long long)(b + o));
+		x &= ~syspte_bits(o, n);
+	}
+	return true;
+}
+
+/* Gives the free pages [start, start + n) back to the allocator, merging with their neighbours. */
+static void syspte_give_run_locked(struct syspte_region *r, uint64_t start, uint64_t n)
+{
+	spin_assert_held(&r->lock);
+	buddy_free_allocated(&r->buddy, start, n);
+}
+
 /* ---- moving space and records between a cache and the region (both locks held) */
 
 /* Fills c's stash up to SYSPTE_CACHE_STASH records from the region's slab (as far as memory goes). */
@@ -298,7 +333,7 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 		unsigned o = (unsigned)__builtin_ctzll(x);
 		uint64_t rest = ~(x >> o);
 		unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SYSPTE_CHUNK_PAGES - o;
-		buddy_free_allocated(&r->buddy, base + o, n);
+		syspte_give_run_locked(r, base + o, n);
 		x &= ~syspte_bits(o, n);
 	}
 	bitset_clear(&r->cache.owned, k->index);
@@ -330,7 +365,7 @@ static bool syspte_chunk_carve_locked(struct syspte_region *r, struct syspte_cac
 	if (c->nchunks == r->cache.max_chunks)
 		syspte_chunk_dissolve_locked(r, c, syspte_chunk_victim(c));
 	uint64_t start;
-	if (!buddy_alloc(&r->buddy, SYSPTE_CHUNK_PAGES, SYSPTE_CHUNK_PAGES, 0, r->npages, &start))
+	if (!syspte_alloc_chunk_locked(r, &start))
 		return false;
 	KASSERT(!(start & SYSPTE_CHUNK_MASK), "syspte: chunk at page %llu not aligned", (unsigned long long)start);
 	struct syspte_chunk *k = &c->chunks[c->nchunks++];
@@ -358,22 +393,23 @@ static bool syspte_chunk_adoptable_locked(struct syspte_region *r, uint64_t idx)
 	return q == UINT64_MAX || q < b || q + syspte_span(syspte_find_start_locked(r, q)) <= e;
 }
 
-/* Makes chunk idx (adoptable) c's: its free runs leave the allocator, its reservations leave the
- * region's index for the chunk's. */
-static void syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t idx)
+/* The free pages of chunk idx in the allocator: bit k for page k. */
+static uint64_t syspte_chunk_free_in_allocator(const struct syspte_region *r, uint64_t idx)
 {
-	spin_assert_held(&r->lock);
 	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = 0;
 	for (unsigned o = 0; o < SYSPTE_CHUNK_PAGES; o++)
 		free |= (uint64_t)buddy_range_is_free(&r->buddy, b + o, 1) << o;
-	for (uint64_t x = free; x;) {
-		unsigned o = (unsigned)__builtin_ctzll(x);
-		uint64_t rest = ~(x >> o), got;
-		unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SYSPTE_CHUNK_PAGES - o;
-		bool taken = buddy_alloc(&r->buddy, n, 1, b + o, b + o + n, &got);
-		KASSERT(taken && got == b + o, "syspte: free run at page %llu not taken", (unsigned long long)(b + o));
-		x &= ~syspte_bits(o, n);
-	}
+	return free;
+}
+
+/* Makes chunk idx (adoptable) c's: its free runs leave the allocator, its reservations leave the
+ * region's index for the chunk's. False, nothing changed, when the allocator cannot give the runs. */
+static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t idx)
+{
+	spin_assert_held(&r->lock);
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx);
+	if (!syspte_take_chunk_free_locked(r, idx, free))
+		return false;
 	struct syspte_chunk *k = &c->chunks[c->nchunks++];
 	*k = (struct syspte_chunk){ .index = idx, .free = free };
 	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
@@ -390,6 +426,7 @@ static void syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 	r->cache.adopted++;
 	bitset_set(&r->cache.owned, idx);
 	syspte_owner_store(r, idx, c->cpu + 1);
+	return true;
 }
 
 void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start)
