@@ -2,7 +2,7 @@
 # Optimised like the kernel (-O2), without sanitizers.
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
-.PHONY: bench plots bench-boot
+.PHONY: bench plots bench-boot bench-shootdown
 $(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
 	@mkdir -p $(@D)
 	$(HCC) $(BENCH_CFLAGS) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
@@ -25,3 +25,8 @@ bench-boot: deps
 	$(MAKE) $(B)/esp-test/kernel.elf
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
 	tools/bench-boot.sh
+
+# The cost of an unmap's TLB shootdown with 1, 2 and 4 CPUs (tools/bench-shootdown.sh; TCG numbers).
+bench-shootdown: deps
+	$(MAKE) $(B)/esp-test/kernel.elf
+	tools/bench-shootdown.sh
