@@ -9,7 +9,7 @@
  * the same mode, the host CPU time the threads got (the machine may be shared), and the caches'
  * ratio to the lock; then the share of the calls that took no region lock.
  *
- *   build/bench/bench_pcpu [rounds] [ms per run]   (default 5 rounds of 200 ms per configuration)
+ *   build/bench/bench_pcpu [rounds] [ms per run]   (default 7 rounds of 300 ms per configuration)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -131,8 +131,8 @@ static double median(double *v, unsigned n)
 
 int main(int argc, char **argv)
 {
-	unsigned rounds = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 0) : 5;
-	unsigned ms = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 200;
+	unsigned rounds = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 0) : 7;
+	unsigned ms = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 300;
 	if (rounds < 1 || rounds > MAX_ROUNDS || ms < 1) {
 		fprintf(stderr, "usage: bench_pcpu [rounds 1..%u] [ms per run]\n", MAX_ROUNDS);
 		return 2;
