@@ -10,8 +10,11 @@
  *    leaf is one entry; tlb_batch_add_range names n pages; tlb_batch_add_all names every
  *    translation. Filling a not-present entry owes nothing: no CPU caches a translation for an
  *    entry that is not present (Intel SDM Vol. 3A, "Caching Translation Information"), so a map
- *    never adds to a batch and never causes a shootdown. The maps assert it: pt_map's leaf store
- *    (no batch to add to, a present entry is a panic) and, in verifier mode, the region's map.
+ *    of 4 KiB pages never adds to a batch and never causes a shootdown. The maps assert it: pt_map's
+ *    leaf store (no batch to add to, a present entry is a panic) and, in verifier mode, the
+ *    region's map. The one exception: the region's 2 MiB leaf replaces a present pointer to the
+ *    span's level-1 table, which a CPU's paging-structure caches may hold, so such a map adds one
+ *    entry per leaf (TLB_FROM_REGION_MAP_LEAF, mm/syspte_map.c).
  *  - The threshold: a batch names at most TLB_BATCH_PAGES pages. One more turns it into a flush
  *    of the whole TLB, which beyond that many pages is cheaper than one invalidation per page and
  *    bounds the cost of any batch. This is the only place the policy lives: tlb_batch_invalidate
@@ -36,14 +39,15 @@
 
 /*
  * Which operation a batch comes from: the CPUs do the same whatever it is; tests delete one
- * source's shootdown by it (tlb_inject) and the fake machine records it. There is no map source:
- * a map owes nothing (above).
+ * source's shootdown by it (tlb_inject) and the fake machine records it. A map of 4 KiB pages owes
+ * nothing (above); the region's map owes an entry per 2 MiB leaf.
  */
 enum tlb_origin {
-	TLB_FROM_OTHER = 0,        /* set-up and undo paths (pt_map's and pt_prealloc_contiguous's undo, CR3 switch) */
+	TLB_FROM_OTHER = 0,        /* set-up and undo paths (pt_map's undo, CR3 switch) */
 	TLB_FROM_REGION_UNMAP,     /* syspte_unmap: MmUnmapReservedMapping, and MmUnmapLockedPages through it */
 	TLB_FROM_PT_UNMAP,         /* pt_unmap, its large-page splits included */
 	TLB_FROM_PT_PROTECT,       /* pt_protect, its large-page splits included */
+	TLB_FROM_REGION_MAP_LEAF,  /* syspte_map's 2 MiB leaves, each over its span's table pointer */
 	TLB_FROM_COUNT
 };
 

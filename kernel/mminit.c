@@ -11,8 +11,9 @@
 #include "kassert.h"
 
 /*
- * True when a region of size bytes may be set up: its page tables and metadata take at most
- * half of the free physical memory, so the rest of the system keeps room [ours].
+ * True when a region of size bytes may be set up: its metadata (about 0.4 byte per page; its page
+ * tables come later, one page at a time, for what is reserved) takes at most half of the free
+ * physical memory, so the rest of the system keeps room [ours].
  */
 static bool mm_region_affordable(uint64_t size)
 {
@@ -28,10 +29,9 @@ static uint64_t mm_region_smaller(uint64_t size)
 }
 
 /*
- * Sets up the system PTE region of syspte= bytes or, when this machine cannot hold it (its page
- * tables must be one contiguous run and, with the metadata, fit in half of the free memory), of the
- * largest size found by halving down to 2 MiB, with a message naming both sizes. Panics only
- * when not even 2 MiB fits.
+ * Sets up the system PTE region of syspte= bytes or, when this machine cannot hold its metadata
+ * (in half of the free memory), of the largest size found by halving down to 2 MiB, with a
+ * message naming both sizes. Panics only when not even 2 MiB fits.
  */
 static struct syspte_region *mm_region_init(uint64_t asked)
 {
@@ -51,9 +51,9 @@ static struct syspte_region *mm_region_init(uint64_t asked)
 		char a[24], g[24];
 		cmdline_size_format(asked, a, sizeof(a));
 		cmdline_size_format(size, g, sizeof(g));
-		kprintf("syspte: this machine cannot hold syspte=%s (%llu MiB of page tables in one contiguous run and "
-			"metadata; the region may take at most half of the %llu MiB free); using syspte=%s\n", a,
-			(unsigned long long)(syspte_setup_pages(asked >> PAGE_SHIFT) >> 8),
+		kprintf("syspte: this machine cannot hold syspte=%s (%llu KiB of region metadata; the region may take at "
+			"most half of the %llu MiB free); using syspte=%s\n", a,
+			(unsigned long long)(syspte_setup_pages(asked >> PAGE_SHIFT) << 2),
 			(unsigned long long)(st.free_pages >> 8), g);
 	}
 	return r;
@@ -67,7 +67,7 @@ void mm_init(void)
 	reserved_set_region(mm_region_init(kernel_cmdline.opts.syspte));
 	struct syspte_stats s;
 	syspte_get_stats(reserved_region(), &s);
-	kprintf("syspte: region 0x%llx, %llu MiB, %llu page-table pages, %llu metadata bytes\n",
-		(unsigned long long)s.base, (unsigned long long)(s.npages >> 8), (unsigned long long)s.table_pages,
+	kprintf("syspte: region 0x%llx, %llu MiB, %llu page-table pages (made as reservations need them), %llu metadata "
+		"bytes\n", (unsigned long long)s.base, (unsigned long long)(s.npages >> 8), (unsigned long long)s.table_pages,
 		(unsigned long long)s.meta_bytes);
 }

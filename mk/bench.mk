@@ -20,7 +20,8 @@ plots: deps $(BENCHES)
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
 	tools/plots.sh
 
-# Boot time and QEMU resident size with 2 and 16 GiB of RAM (must not grow with RAM).
+# Boot time and QEMU resident size with 2 and 16 GiB of RAM (must not grow with RAM), then with
+# syspte=1G and syspte=512G on 512 MiB (must not grow with the region; tools/bench-boot.sh).
 bench-boot: deps
 	$(MAKE) $(B)/esp-test/kernel.elf
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt

@@ -275,7 +275,7 @@ _Static_assert(BUDDY_MAX_PAGES <= BUDDY_REC_LINK_MASK, "a link holds every unit 
 /* The slot of unit u. */
 static inline uint64_t *buddy_slot(const struct buddy *b, uint64_t u)
 {
-	return b->slots + (u << b->slot_shift);
+	return b->slot_dir[u >> b->dir_shift] + ((u & b->dir_mask) << b->slot_shift);
 }
 
 /* Link field value for unit u (BUDDY_NONE: 0), and back (0: BUDDY_NONE, by wrap-around). */
@@ -425,7 +425,8 @@ static inline __attribute__((always_inline)) void buddy_class_move_c(struct budd
 	buddy_class_add_c(b, nc, ns, nlen);
 }
 
-static inline void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns, uint64_t nlen)
+static inline __attribute__((always_inline)) void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns,
+								     uint64_t nlen)
 {
 	buddy_class_move_c(b, buddy_ext_class(olen), os, ns, nlen);
 }
@@ -480,13 +481,12 @@ size_t buddy_meta_bytes(uint64_t npages)
 	return (size_t)(buddy_layout(npages, NULL, NULL) * sizeof(uint64_t));
 }
 
-/* Initialises b over [0, npages) with every unit allocated: zeroes the bitmaps, touches no slot. */
-void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *slots,
-		unsigned slot_shift)
+/* Initialises b over [0, npages) with every unit allocated, its slots through dir: zeroes the
+ * bitmaps, touches no slot. */
+static void buddy_init_common(struct buddy *b, uint64_t npages, uint64_t origin, void *meta)
 {
 	KASSERT(npages <= BUDDY_MAX_PAGES, "buddy: %llu units is too many", (unsigned long long)npages);
 	KASSERT(((uintptr_t)meta & 7) == 0, "buddy: metadata %p is not 8-byte aligned", meta);
-	KASSERT(slot_shift < 16, "buddy: slot stride 2^%u words", slot_shift);
 	b->npages = npages;
 	b->origin = origin;
 	b->free_units = 0;
@@ -495,8 +495,6 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
 	b->probes = 0;
 	b->classmask[0] = b->classmask[1] = 0;
 	b->nclasses = buddy_nclasses(b->max_order);
-	b->slots = slots;
-	b->slot_shift = slot_shift;
 	for (unsigned c = 0; c < BUDDY_CLASSES; c++) {
 		b->head[c] = BUDDY_NONE;
 		b->count[c] = 0;
@@ -505,6 +503,30 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
 	uint64_t words = buddy_layout(npages, b, meta), *w = meta;
 	for (uint64_t j = 0; j < words; j++)
 		w[j] = 0;
+}
+
+void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *slots,
+		unsigned slot_shift)
+{
+	KASSERT(slot_shift < 16, "buddy: slot stride 2^%u words", slot_shift);
+	buddy_init_common(b, npages, origin, meta);
+	b->flat_dir[0] = slots;
+	b->slot_dir = b->flat_dir;
+	b->dir_shift = 63;   /* every unit index is below 2^63: one entry */
+	b->dir_mask = ~(uint64_t)0 >> 1;
+	b->slot_shift = slot_shift;
+}
+
+void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *const *dir,
+		    unsigned dir_shift)
+{
+	KASSERT(dir_shift < 32, "buddy: slot pieces of 2^%u units", dir_shift);
+	buddy_init_common(b, npages, origin, meta);
+	b->flat_dir[0] = NULL;
+	b->slot_dir = dir;
+	b->dir_shift = dir_shift;
+	b->dir_mask = ((uint64_t)1 << dir_shift) - 1;
+	b->slot_shift = 0;
 }
 
 /* The first free unit of [s, e) (s < e <= npages), or BUDDY_NONE: O(levels). */
@@ -672,7 +694,8 @@ struct buddy_req {
 	uint64_t lo, hi;          /* the run lies in [lo, hi), hi <= npages, hi - lo >= count */
 	bool by_divisor;          /* divisor mode, else alignment mode */
 	uint64_t align;           /* alignment mode: the start is a multiple of align (a power of two) */
-	uint64_t preferred;       /* alignment mode: a multiple of preferred (>= align) where one fits */
+	uint64_t preferred;       /* alignment mode: start + phase a multiple of preferred (>= align) where one fits */
+	uint64_t phase;           /* 0 unless the caller asked for a preference (buddy_find) */
 	uint64_t divisor;         /* divisor mode: (origin_mod + start) % divisor == 0 */
 	uint64_t origin_mod;      /* divisor mode: origin % divisor */
 	uint64_t divisor_inv;     /* divisor mode, divisor < 2^32: 2^64 / divisor rounded up (buddy_mod), else 0 */
@@ -716,7 +739,7 @@ static inline uint64_t buddy_fit(const struct buddy_req *r, uint64_t s, uint64_t
 		return BUDDY_NONE;
 	if (r->by_divisor) {
 		x = buddy_next_multiple(r, cs);
-	} else if ((x = (cs + (r->preferred - 1)) & ~(r->preferred - 1)) > ce - r->count) {
+	} else if ((x = ((cs + r->phase + (r->preferred - 1)) & ~(r->preferred - 1)) - r->phase) > ce - r->count) {
 		if (r->preferred == r->align)
 			return BUDDY_NONE;
 		x = (cs + (r->align - 1)) & ~(r->align - 1);
@@ -770,7 +793,7 @@ static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct 
 	while (s != BUDDY_NONE && s < r->hi) {
 		b->probes++;
 		uint64_t x = buddy_fit(r, s, e);
-		if (x != BUDDY_NONE && (r->by_divisor || (x & (r->preferred - 1)) == 0)) {
+		if (x != BUDDY_NONE && (r->by_divisor || ((x + r->phase) & (r->preferred - 1)) == 0)) {
 			*h = (struct buddy_hit){ x, s, e };
 			return true;
 		}
@@ -847,6 +870,7 @@ static void buddy_req_align(const struct buddy *b, struct buddy_req *r, uint64_t
 static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t count,
 			   uint64_t divisor, uint64_t lo, uint64_t hi)
 {
+	r->phase = 0;
 	r->count = count;
 	r->lo = lo;
 	r->hi = hi;
@@ -867,76 +891,113 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 	buddy_req_align(b, r, align);
 }
 
-/* Allocates count contiguous units (see buddy.h); the placement policy is described at the top. */
-bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo, uint64_t hi,
-		 uint64_t *start)
+/*
+ * Finds a placement of count units (buddy.h): the rule of divisor inside [lo, hi), preferring a
+ * start with (start + phase) a multiple of prefer when prefer > 1 (a power of two), else natural
+ * alignment for a power-of-two count; changes nothing but the search hints. The policy is
+ * described at the top.
+ */
+static inline __attribute__((always_inline)) bool buddy_place(struct buddy *b, uint64_t count, uint64_t divisor,
+							      uint64_t prefer, uint64_t phase, uint64_t lo,
+							      uint64_t hi, struct buddy_hit *h)
 {
 	struct buddy_req r;
-	struct buddy_hit h;
 
 	if (hi > b->npages)
 		hi = b->npages;
 	if (count == 0 || lo >= hi || count > hi - lo || count > b->free_units)
 		return false;
 	bool bounded = lo != 0 || hi != b->npages;
-	if (!bounded && divisor <= 1 && (count == 1 || (count & (count - 1))) &&
+	if (!bounded && divisor <= 1 && prefer <= 1 && (count == 1 || (count & (count - 1))) &&
 	    count < (BUDDY_ONE << BUDDY_MAX_ORDER)) {
 		/* the common request, no bounds nor alignment: the head of the smallest non-empty class
-		 * whose every extent is >= count, from its back */
+		 * whose every extent is >= count, from its back (the record stays where it is) */
 		unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
 		if (c < b->nclasses && c < BUDDY_CLASSES) {
-			uint64_t s = b->head[c], e = buddy_class_end(b, c, s), x = e - count;
-			if (x > s) {   /* the record stays where it is: only its length changes */
-				bm_move(&b->end, e - 1, x - 1);
-				buddy_class_move_c(b, c, s, s, x - s);
-				b->free_units -= count;
-				*start = x;
-				return true;
-			}
-			h.ext_start = s;       /* the whole extent */
-			h.ext_end = e;
-			h.start = s;
-			goto take;
+			uint64_t s = b->head[c], e = buddy_class_end(b, c, s);
+			*h = (struct buddy_hit){ e - count > s ? e - count : s, s, e };
+			return true;
 		}
 	}
 	buddy_make_req(b, &r, count, divisor, lo, hi);
-	if (bounded) {
-		if (!buddy_scan_range(b, &r, &h))
-			return false;
-	} else if (r.preferred > r.align) {
-		/* natural alignment where it costs O(1) candidates, else the required rule, exhaustively */
+	if (prefer > 1 && !r.by_divisor && prefer > r.align && prefer <= b->npages) {
+		r.preferred = prefer;
+		r.phase = phase & (prefer - 1);
+	}
+	if (bounded)
+		return buddy_scan_range(b, &r, h);
+	if (r.preferred > r.align) {
+		/* the preferred alignment where it costs O(1) candidates, else the required rule, exhaustively */
 		struct buddy_req p = r;
 		buddy_req_align(b, &p, r.preferred);
-		if (!buddy_search(b, &p, false, &h) && !buddy_search(b, &r, true, &h))
-			return false;
-	} else if (!buddy_search(b, &r, true, &h)) {
-		return false;
+		return buddy_search(b, &p, false, h) || buddy_search(b, &r, true, h);
 	}
-take:;
-	uint64_t x = h.start, end = x + count;
-	KASSERT(x >= lo && end <= hi && h.ext_start <= x && end <= h.ext_end, "buddy: placement %llu outside bounds",
-		(unsigned long long)x);
-	if (x == h.ext_start && end < h.ext_end) {
+	return buddy_search(b, &r, true, h);
+}
+
+/* Takes the placement h of count units out of the free set. */
+static inline __attribute__((always_inline)) void buddy_take_hit(struct buddy *b, const struct buddy_hit *h,
+								 uint64_t count)
+{
+	uint64_t x = h->start, end = x + count;
+	KASSERT(h->ext_start <= x && end <= h->ext_end && bm_test(&b->start, h->ext_start),
+		"buddy: placement %llu outside its extent", (unsigned long long)x);
+	if (x > h->ext_start && end == h->ext_end) {
+		/* the back of the extent: the record stays where it is, only its length changes */
+		bm_move(&b->end, end - 1, x - 1);
+		buddy_class_move(b, h->ext_start, h->ext_end - h->ext_start, h->ext_start, x - h->ext_start);
+	} else if (x == h->ext_start && end < h->ext_end) {
 		bm_move(&b->start, x, end);   /* the front of the extent (first fit): the record moves */
-		buddy_class_move(b, h.ext_start, h.ext_end - h.ext_start, end, h.ext_end - end);
+		buddy_class_move(b, h->ext_start, h->ext_end - h->ext_start, end, h->ext_end - end);
 	} else {
-		buddy_class_del(b, h.ext_start, h.ext_end - h.ext_start);
-		if (x == h.ext_start)
+		buddy_class_del(b, h->ext_start, h->ext_end - h->ext_start);
+		if (x == h->ext_start)
 			bm_clear(&b->start, x);
 		else {
 			bm_set(&b->end, x - 1);
-			buddy_class_add(b, h.ext_start, x - h.ext_start);
+			buddy_class_add(b, h->ext_start, x - h->ext_start);
 		}
-		if (end == h.ext_end)
+		if (end == h->ext_end)
 			bm_clear(&b->end, end - 1);
 		else {
 			bm_set(&b->start, end);
-			buddy_class_add(b, end, h.ext_end - end);
+			buddy_class_add(b, end, h->ext_end - end);
 		}
 	}
 	b->free_units -= count;
-	*start = x;
+}
+
+/* Allocates count contiguous units (see buddy.h). */
+bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo, uint64_t hi,
+		 uint64_t *start)
+{
+	struct buddy_hit h;
+	if (!buddy_place(b, count, divisor, 1, 0, lo, hi, &h))
+		return false;
+	KASSERT(h.start >= lo && h.start + count <= MIN(hi, b->npages), "buddy: placement %llu outside bounds",
+		(unsigned long long)h.start);
+	buddy_take_hit(b, &h, count);
+	*start = h.start;
 	return true;
+}
+
+bool buddy_find(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
+		struct buddy_place *p)
+{
+	struct buddy_hit h;
+	if (!buddy_place(b, count, divisor, prefer, phase, 0, b->npages, &h))
+		return false;
+	*p = (struct buddy_place){ h.start, h.ext_start, h.ext_end };
+	return true;
+}
+
+void buddy_take(struct buddy *b, const struct buddy_place *p, uint64_t count)
+{
+	struct buddy_hit h = { p->start, p->ext_start, p->ext_end };
+	KASSERT(count && p->ext_end <= b->npages && buddy_extent_end(b, p->ext_start) == p->ext_end,
+		"buddy: taking [%llu, +%llu) from a stale placement", (unsigned long long)p->start,
+		(unsigned long long)count);
+	buddy_take_hit(b, &h, count);
 }
 
 /* ------------------------------------------------------------------ queries and checks */
@@ -1097,6 +1158,16 @@ void buddy_for_each_free(const struct buddy *b, void (*fn)(uint64_t start, uint6
 {
 	for (uint64_t s = bm_next(&b->start, 0); s != BUDDY_NONE; s = bm_next(&b->start, s + 1))
 		fn(s, buddy_extent_end(b, s) - s, arg);
+}
+
+/* Calls fn(u, arg) for every unit whose slot holds a record, from the bitmaps alone. O(extents). */
+void buddy_for_each_record_slot(const struct buddy *b, void (*fn)(uint64_t u, void *arg), void *arg)
+{
+	for (uint64_t s = bm_next(&b->start, 0); s != BUDDY_NONE; s = bm_next(&b->start, s + 1)) {
+		fn(s, arg);
+		if (!bm_test(&b->end, s))
+			fn(s + 1, arg);
+	}
 }
 
 /* Prints the totals, the free extents per octave (octaves holding some only) and the census on one line. */

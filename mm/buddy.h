@@ -20,7 +20,7 @@
 #define BUDDY_TIGHT_ALIGNED 4        /* aligned/divisible placements: tight-fit candidates tried first */
 
 /*
- * The slot of unit u, slots[u << slot_shift]: one 64-bit word the allocator owns while u is free and
+ * The slot of unit u: one 64-bit word the allocator owns while u is free and
  * never touches while u is allocated. A free extent keeps its record (class-list links; its length
  * when two units or more) in the slots of its first two units, bit 0 always clear: for the system
  * PTE region the slots are the region's own not-present PTEs (the NT design), for physical memory
@@ -37,10 +37,18 @@ size_t buddy_meta_bytes(uint64_t npages);
 uint64_t buddy_free_units(const struct buddy *b);
 
 /* Initialises b over [0, npages) with every unit allocated. meta: buddy_meta_bytes(npages) bytes,
- * 8-byte aligned; npages <= BUDDY_MAX_PAGES; slots and slot_shift locate the slots (above).
- * Cost: zeroing the metadata; no slot is touched. */
+ * 8-byte aligned; npages <= BUDDY_MAX_PAGES; unit u's slot is slots[u << slot_shift] (one array:
+ * physical memory's free pages through the direct map). Cost: zeroing the metadata; no slot is
+ * touched. b must not move afterwards (it points into itself). */
 void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *slots,
 		unsigned slot_shift);
+/* buddy_init with the slots in pieces of 2^dir_shift units: unit u's slot is
+ * dir[u >> dir_shift][u & (2^dir_shift - 1)]. An entry of dir is read only while a unit it covers
+ * is a free extent's record slot, so pieces that never hold one may be missing (the system PTE
+ * region: its level-1 tables, created on demand). dir is the caller's and may change while b lives
+ * (an entry set before the allocator can need it). dir_shift < 32. */
+void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *const *dir,
+		    unsigned dir_shift);
 
 /* Marks [start, start+count) free (initial population, or returning any allocated range), merging
  * it with the free units on either side. Returns false, changing nothing, when the range leaves
@@ -78,6 +86,25 @@ bool buddy_free_list(struct buddy *b, const uint64_t *units, uint64_t n, uint64_
 bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo, uint64_t hi,
 		 uint64_t *start);
 
+/*
+ * buddy_alloc in two steps, for a caller that must prepare the slots a placement writes before the
+ * allocator writes them (the system PTE region creates page tables on demand). buddy_find finds
+ * the placement buddy_alloc would choose, unbounded, changing nothing but search hints; prefer > 1
+ * (a power of two) asks for a start with (start + phase) a multiple of prefer where one is found
+ * among the O(1) candidates examined first (preferred, never required), replacing the natural
+ * alignment of a power-of-two count. buddy_take takes it, with nothing changed in between; it
+ * writes the record slots of ext_start and ext_start + 1 (its extent, already free) and, when the
+ * run ends before ext_end, of start + count and start + count + 1 (the extent after the run; the
+ * second only when it has two units or more).
+ */
+struct buddy_place {
+	uint64_t start;                  /* the run's first unit */
+	uint64_t ext_start, ext_end;     /* the free extent it is taken from */
+};
+bool buddy_find(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
+		struct buddy_place *p);
+void buddy_take(struct buddy *b, const struct buddy_place *p, uint64_t count);
+
 /* True when every unit of [start, start+count) is free. */
 bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count);
 
@@ -92,6 +119,11 @@ void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS]);
 /* Calls fn(start, count, arg) for every maximal free extent, in address order; fn must not change b.
  * Cost O(extents): for reports and pictures. */
 void buddy_for_each_free(const struct buddy *b, void (*fn)(uint64_t start, uint64_t count, void *arg), void *arg);
+
+/* Calls fn(u, arg) for every unit whose slot holds a free extent's record (its first unit, and its
+ * second when it has two or more), reading the bitmaps only: a caller checks that those slots
+ * exist before buddy_check follows the records. O(extents). */
+void buddy_for_each_record_slot(const struct buddy *b, void (*fn)(uint64_t u, void *arg), void *arg);
 
 /* Verifies every invariant; returns 0, or -1 after printing the first violation with kprintf. */
 int buddy_check(const struct buddy *b);

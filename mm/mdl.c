@@ -517,6 +517,21 @@ static uint64_t mdl_alloc_chunks(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, ui
 	return got;
 }
 
+/* FAST_LARGE_PAGES without CHUNKS [ours]: as many 2 MiB runs, each 2 MiB aligned, as whole 2 MiB
+ * pieces of want fit and [lo, hi] holds; returns the pages taken (a multiple of 512). */
+static uint64_t mdl_alloc_large(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, uint64_t hi)
+{
+	uint64_t large = MDL_LARGE_PAGE_BYTES >> PAGE_SHIFT, got = 0;
+	while (want - got >= large) {
+		paddr_t pa = phys_alloc_aligned(large, large, lo, mdl_high_exclusive(hi));
+		if (!pa)
+			break;
+		mdl_fill(pfn + got, pa, large);
+		got += large;
+	}
+	return got;
+}
+
 /* The argument rules of MmAllocatePagesForMdlEx; true when the call may proceed. */
 static bool mdl_alloc_args_ok(uint64_t lo, uint64_t hi, uint64_t skip, SIZE_T total, MEMORY_CACHING_TYPE cache,
 			      ULONG flags)
@@ -528,7 +543,7 @@ static bool mdl_alloc_args_ok(uint64_t lo, uint64_t hi, uint64_t skip, SIZE_T to
 		return false;
 	if (chunks && skip && ((skip & (skip - 1)) || total % skip))
 		return false;
-	if ((flags & MM_ALLOCATE_FAST_LARGE_PAGES) && (!chunks || skip == 0 || skip % MDL_LARGE_PAGE_BYTES))
+	if ((flags & MM_ALLOCATE_FAST_LARGE_PAGES) && chunks && (skip == 0 || skip % MDL_LARGE_PAGE_BYTES))
 		return false;
 	return true;
 }
@@ -543,13 +558,16 @@ static bool mdl_alloc_args_ok(uint64_t lo, uint64_t hi, uint64_t skip, SIZE_T to
  * k = 1, 2, ... while the window starts below the top of RAM. REQUIRE_CONTIGUOUS_CHUNKS: SkipBytes 0 =
  * one contiguous block, any free run that long inside the bounds, or NULL; otherwise SkipBytes is the
  * chunk (a power of two >= 4 KiB dividing TotalBytes), every chunk contiguous and aligned to its size,
- * fewer chunks possible. LOCAL_NODE_ONLY and NO_WAIT change nothing (one node; never waits);
- * FAST_LARGE_PAGES is accepted with its rules.
+ * fewer chunks possible. LOCAL_NODE_ONLY and NO_WAIT change nothing (one node; never waits).
+ * FAST_LARGE_PAGES [ours]: with CHUNKS, SkipBytes must be a multiple of 2 MiB (chunks as above);
+ * without, every whole 2 MiB of the request is first sought as a 2 MiB-aligned run inside
+ * [Low, High], as many as found, and the pages still missing follow the policy above, so the MDL
+ * maps with 2 MiB leaves (MmMapLockedPagesSpecifyCache, a 2 MiB-aligned reserved mapping).
  * Fewer pages than asked are returned unless MM_ALLOCATE_FULLY_REQUIRED.
  * NULL, nothing allocated: no page found; FULLY_REQUIRED and not all found; an unknown flag bit;
  * CacheType out of range; TotalBytes 0 or > 4 GiB - 4 KiB; Low > High; SkipBytes not a page multiple;
- * CHUNKS with SkipBytes not a power of two or not dividing TotalBytes; FAST_LARGE_PAGES without
- * CHUNKS or with SkipBytes not a multiple of 2 MiB; the pool cannot hold the MDL.
+ * CHUNKS with SkipBytes not a power of two or not dividing TotalBytes; FAST_LARGE_PAGES with
+ * CHUNKS and SkipBytes not a multiple of 2 MiB; the pool cannot hold the MDL.
  */
 PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress, PHYSICAL_ADDRESS SkipBytes,
 			     SIZE_T TotalBytes, MEMORY_CACHING_TYPE CacheType, ULONG Flags)
@@ -564,9 +582,13 @@ PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighA
 		return NULL;
 	MmInitializeMdl(mdl, NULL, want << PAGE_SHIFT);
 	PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
-	uint64_t got = (Flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS)
-			       ? mdl_alloc_chunks(pfn, want, lo, hi, skip)
-			       : mdl_alloc_windows(pfn, want, lo, hi, skip, Flags & MM_ALLOCATE_PREFER_CONTIGUOUS);
+	uint64_t got;
+	if (Flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS) {
+		got = mdl_alloc_chunks(pfn, want, lo, hi, skip);
+	} else {
+		got = (Flags & MM_ALLOCATE_FAST_LARGE_PAGES) ? mdl_alloc_large(pfn, want, lo, hi) : 0;
+		got += mdl_alloc_windows(pfn + got, want - got, lo, hi, skip, Flags & MM_ALLOCATE_PREFER_CONTIGUOUS);
+	}
 	if (got == 0 || ((Flags & MM_ALLOCATE_FULLY_REQUIRED) && got < want)) {
 		mdl_free_frames(pfn, got);
 		ExFreePoolWithTag(mdl, MDL_TAG_PAGES);
@@ -635,6 +657,23 @@ VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 
 /* ---------------------------------------------------------------- system mappings */
 
+/* The index of the first frame of pfn[0, n) that starts 512 frames forming one 2 MiB-aligned run,
+ * the first such candidate only (a frame on a 2 MiB boundary), or UINT64_MAX: where a 2 MiB leaf
+ * could go if the mapping's address allowed it. */
+static uint64_t mdl_large_phase(const PFN_NUMBER *pfn, uint64_t n)
+{
+	uint64_t large = MDL_LARGE_PAGE_BYTES >> PAGE_SHIFT;
+	for (uint64_t j = 0; j + large <= n; j++) {
+		if (pfn[j] % large)
+			continue;
+		for (uint64_t k = 1; k < large; k++)
+			if (pfn[j + k] != pfn[j] + k)
+				return UINT64_MAX;
+		return j;
+	}
+	return UINT64_MAX;
+}
+
 /*
  * MmMapLockedPagesSpecifyCache: maps the MDL's pages into a new reservation of exactly its span
  * (tag MDL_TAG_MAP) with MmMapLockedPagesWithReservedMapping; returns the address of the data
@@ -645,7 +684,8 @@ VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
  * RequestedAddress not NULL; CacheType out of range; a malformed MDL, ByteCount 0 or a frame beyond
  * the physical address width included (mm/mdl.h); every NULL case of
  * MmMapLockedPagesWithReservedMapping (not locked nor partial, already mapped); the system PTE
- * region is exhausted.
+ * region is exhausted. [ours] When the MDL holds an aligned 2 MiB run of frames, the reservation
+ * prefers (never requires) the address that lets it map with a 2 MiB leaf.
  */
 PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
 				   MEMORY_CACHING_TYPE CacheType, PVOID RequestedAddress, ULONG BugCheckOnFailure,
@@ -662,7 +702,9 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE Ac
 		return mdl->MappedSystemVa;
 	if (!mdl_map_state_ok(mdl))   /* before reserving: a refusal changes nothing */
 		return NULL;
-	PVOID base = MmAllocateMappingAddressEx((SIZE_T)mdl_pages(mdl) << PAGE_SHIFT, MDL_TAG_MAP, 0);
+	uint64_t n = mdl_pages(mdl), phase = mdl_large_phase(MmGetMdlPfnArray(mdl), n);
+	PVOID base = (PVOID)syspte_reserve_pref(reserved_region(), n, MDL_TAG_MAP, 0,
+						phase == UINT64_MAX ? 1 : MDL_LARGE_PAGE_BYTES >> PAGE_SHIFT, phase);
 	if (!base)
 		return NULL;
 	PVOID va = MmMapLockedPagesWithReservedMapping(base, MDL_TAG_MAP, mdl, CacheType);

@@ -42,6 +42,10 @@ static pte_t pt_attrs(const struct pt *pt, unsigned prot, int level)
 
 pte_t pt_leaf_attrs(const struct pt *pt, unsigned prot) { return pt_attrs(pt, prot, 1); }
 
+pte_t pt_leaf_attrs_level(const struct pt *pt, unsigned prot, int level) { return pt_attrs(pt, prot, level); }
+
+bool pt_leaf_level_ok(const struct pt *pt, int level) { return arch_pt_leaf_ok(level, pt->features); }
+
 /*
  * Finds the leaf mapping va. Returns its slot and level, or NULL with *level = the level whose
  * entry was non-present (the caller may skip pt_level_size(*level) bytes).
@@ -361,45 +365,102 @@ int pt_prealloc(struct pt *pt, vaddr_t va, uint64_t size)
 	return st;
 }
 
-int pt_prealloc_contiguous(struct pt *pt, vaddr_t va, uint64_t size, volatile uint64_t **ptes)
+/*
+ * The tables missing for the level-1 tables of the n spans (2 MiB) from va: walks each span down to
+ * its level-2 entry and counts every table a creation would add, a table shared by consecutive
+ * spans once. PT_EEXIST when a leaf above level 2 covers a span. pt->lock held (asserted).
+ */
+static int pt_spans_missing(struct pt *pt, vaddr_t va, uint64_t n, uint64_t *missing)
 {
-	uint64_t span = pt_level_size(2);   /* what one level-1 table maps */
-	if (!pt_range_ok(va, size) || !IS_ALIGNED(va, span) || !IS_ALIGNED(size, span))
+	spin_assert_held(&pt->lock);
+	uint64_t last[PT_LEVELS + 1], span = pt_level_size(2);
+	for (int l = 0; l <= PT_LEVELS; l++)
+		last[l] = UINT64_MAX;
+	*missing = 0;
+	for (uint64_t k = 0; k < n; k++) {
+		vaddr_t v = va + k * span;
+		paddr_t table = pt->root;
+		int l = PT_LEVELS;
+		for (; l >= 2; l--) {
+			pte_t e = arch_pte_read(pt_step(table, v, l));
+			if (!arch_pte_present(e))
+				break;
+			if (arch_pte_is_leaf(e, l) && l > 2)
+				return PT_EEXIST;
+			if (l == 2)
+				break;   /* a table or a leaf: the span has its entry */
+			table = arch_pte_frame(e, l);
+		}
+		if (l < 2 || arch_pte_present(arch_pte_read(pt_step(table, v, l))))
+			continue;
+		/* the entry at level l is missing: so are the tables of levels l - 1 .. 1 over v */
+		for (int j = l - 1; j >= 1; j--) {
+			uint64_t id = v >> arch_pt_level_shift(j + 1);
+			if (last[j] != id) {
+				last[j] = id;
+				(*missing)++;
+			}
+		}
+	}
+	return PT_OK;
+}
+
+/* Takes a zeroed page from the list of pages allocated ahead (linked through word 0). */
+static paddr_t pt_pool_take(paddr_t *pool)
+{
+	paddr_t p = *pool;
+	KASSERT(p, "pt: the tables counted ahead ran out");
+	volatile uint64_t *w = arch_phys_to_virt(p);
+	*pool = arch_pte_read(w);
+	arch_pte_write(w, 0);
+	return p;
+}
+
+int pt_span_tables(struct pt *pt, vaddr_t va, uint64_t n, pt_span_fn fn, void *arg)
+{
+	uint64_t span = pt_level_size(2), missing;
+	if (n == 0 || !IS_ALIGNED(va, span) || n > UINT64_MAX / span || !pt_range_ok(va, n * span))
 		return PT_EINVAL;
-	uint64_t n = size / span, j;
-	paddr_t run = phys_alloc(n, 0, UINT64_MAX);
-	if (!run)
-		return PT_ENOMEM;
-	phys_zero(run, n);
-	int st = PT_OK;
-	struct tlb_batch undo;   /* pointers to tables installed, then removed: the walk caches may hold them */
-	tlb_batch_init(&undo);
 	uint64_t f = spin_lock(&pt->lock);
-	for (j = 0; j < n; j++) {
-		volatile pte_t *pde = pt_walk(pt, va + j * span, 2, true, &st);
-		if (!pde)
-			break;
-		if (arch_pte_present(arch_pte_read(pde))) {
-			st = PT_EEXIST;
+	int st = pt_spans_missing(pt, va, n, &missing);
+	paddr_t pool = 0;
+	for (uint64_t k = 0; st == PT_OK && k < missing; k++) {
+		paddr_t p = phys_alloc_zeroed_page();
+		if (!p) {
+			st = PT_ENOMEM;
 			break;
 		}
-		arch_pte_write(pde, arch_pte_table(run + j * PAGE_SIZE));
+		arch_pte_write(arch_phys_to_virt(p), pool);   /* bit 0 clear: a page address */
+		pool = p;
 	}
-	if (j < n) {   /* undo: the tables installed so far go back with the run */
-		while (j-- > 0) {
-			arch_pte_write(pt_walk(pt, va + j * span, 2, false, &st), 0);
-			tlb_batch_add_page(&undo, va + j * span);
-		}
-	} else {
-		pt->table_pages += n;
-	}
-	spin_unlock(&pt->lock, f);
-	tlb_batch_flush(&undo);
-	if (st != PT_OK) {
-		phys_free(run, n);
+	if (st != PT_OK) {   /* all or nothing: nothing was installed */
+		while (pool)
+			phys_free(pt_pool_take(&pool), 1);
+		spin_unlock(&pt->lock, f);
 		return st;
 	}
-	*ptes = arch_phys_to_virt(run);
+	for (uint64_t k = 0; k < n; k++) {
+		vaddr_t v = va + k * span;
+		paddr_t table = pt->root;
+		for (int l = PT_LEVELS; l >= 2; l--) {
+			volatile pte_t *slot = pt_step(table, v, l);
+			pte_t e = arch_pte_read(slot);
+			if (arch_pte_present(e) && l == 2)
+				break;   /* the span had its table (or a leaf) */
+			if (!arch_pte_present(e)) {
+				e = arch_pte_table(pt_pool_take(&pool));
+				arch_pte_write(slot, e);
+				pt->table_pages++;
+			}
+			if (l == 2) {
+				fn(arg, v, arch_pte_frame(e, 2), slot);
+				break;
+			}
+			table = arch_pte_frame(e, l);
+		}
+	}
+	KASSERT(pool == 0, "pt: tables counted ahead were left over");
+	spin_unlock(&pt->lock, f);
 	return PT_OK;
 }
 

@@ -50,20 +50,28 @@ int pt_protect(struct pt *pt, vaddr_t va, uint64_t size, unsigned prot);
 bool pt_query(struct pt *pt, vaddr_t va, paddr_t *pa, uint64_t *pte, uint64_t *page_size);
 /* Creates every table down to level 1 for [va, va+size) so later 4 KiB maps never allocate. */
 int pt_prealloc(struct pt *pt, vaddr_t va, uint64_t size);
+/* Called by pt_span_tables for each level-1 table it creates: the span's address, the table's
+ * physical address and the level-2 entry (slot) that points to it. Runs under pt->lock. */
+typedef void (*pt_span_fn)(void *arg, vaddr_t va, paddr_t table, volatile pte_t *pde);
 /*
- * Creates the level-1 tables of [va, va+size) (2 MiB aligned) as one physically contiguous, zeroed
- * run (any free run: the tables need no alignment beyond a page), so the range's PTEs form one
- * array in the direct map; *ptes = the PTE of va. PT_EEXIST
- * (nothing changed but upper tables) when one of those tables or a large page is already there,
- * PT_ENOMEM, PT_EINVAL.
+ * Creates the level-1 table of every span (2 MiB, what one level-1 table maps) of the n from va
+ * (span aligned) that has no level-2 entry, with any table missing above it, each from one page
+ * of the physical allocator: all or nothing. Spans whose level-2 entry is present (a table or a
+ * leaf) are left as they are. fn is called for each table created. PT_ENOMEM (a page missing) and
+ * PT_EEXIST (a leaf above level 2 covers a span) change nothing; PT_EINVAL for a bad range. Only
+ * not-present entries are filled, so no TLB invalidation is owed.
  */
-int pt_prealloc_contiguous(struct pt *pt, vaddr_t va, uint64_t size, volatile uint64_t **ptes);
+int pt_span_tables(struct pt *pt, vaddr_t va, uint64_t n, pt_span_fn fn, void *arg);
 /* The level-1 PTE slot for va, or NULL when a table is missing or a large page covers va. */
 volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va);
 
 /* The attributes pt_map gives a 4 KiB leaf with prot (a valid protection): arch_pte_leaf of them and
  * a frame is the entry. */
 pte_t pt_leaf_attrs(const struct pt *pt, unsigned prot);
+/* The same for a leaf of level (a 2 MiB leaf: level 2), which pt's CPU must allow (pt_leaf_level_ok). */
+pte_t pt_leaf_attrs_level(const struct pt *pt, unsigned prot, int level);
+/* True when pt's CPU allows leaves at level. */
+bool pt_leaf_level_ok(const struct pt *pt, int level);
 
 /*
  * Walks the whole tree and checks every present entry for the format's faults (arch_pte_faults:

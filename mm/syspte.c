@@ -32,24 +32,33 @@ static unsigned syspte_hash_bits(uint64_t npages)
 
 /* Where the parts of a region's state lie in its metadata run (offsets, each 8-byte aligned). */
 struct syspte_layout {
-	size_t buckets, buddy, starts, cache, total;
+	size_t buckets, buddy, starts, tables, table_pa, pd, cache, total;
 };
 
-static struct syspte_layout syspte_layout_of(uint64_t npages)
+/* Level-2 tables a region of npages pages from base may meet: one per 1 GiB of address it touches. */
+static uint64_t syspte_pd_count(vaddr_t base, uint64_t npages)
+{
+	return (((base + (npages << PAGE_SHIFT) - 1) >> 30) - (base >> 30)) + 1;
+}
+
+static struct syspte_layout syspte_layout_of(vaddr_t base, uint64_t npages)
 {
 	struct syspte_layout l;
+	uint64_t nspans = npages / SYSPTE_SPAN_PAGES;
 	l.buckets = ALIGN_UP(sizeof(struct syspte_region), 8);
 	l.buddy = l.buckets + (sizeof(struct syspte_resv *) << syspte_hash_bits(npages));
 	l.starts = l.buddy + ALIGN_UP(buddy_meta_bytes(npages), 8);
-	l.cache = l.starts + ALIGN_UP(bitset_meta_bytes(npages), 8);
+	l.tables = l.starts + ALIGN_UP(bitset_meta_bytes(npages), 8);
+	l.table_pa = l.tables + nspans * sizeof(uint64_t *);
+	l.pd = l.table_pa + nspans * sizeof(paddr_t);
+	l.cache = l.pd + syspte_pd_count(base, npages) * sizeof(pte_t *);
 	l.total = l.cache + ALIGN_UP(syspte_cache_meta_bytes(npages), 8);
 	return l;
 }
 
 uint64_t syspte_setup_pages(uint64_t npages)
 {
-	uint64_t meta = ALIGN_UP(syspte_layout_of(npages).total, PAGE_SIZE) >> PAGE_SHIFT;
-	return meta + (npages + PT_ENTRIES - 1) / PT_ENTRIES;
+	return ALIGN_UP(syspte_layout_of(0, npages).total + sizeof(pte_t *), PAGE_SIZE) >> PAGE_SHIFT;
 }
 
 bool syspte_in_region(const struct syspte_region *r, vaddr_t va)
@@ -79,39 +88,80 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 {
 	if (!syspte_geometry_ok(base, npages))
 		return NULL;
-	struct syspte_layout l = syspte_layout_of(npages);
+	struct syspte_layout l = syspte_layout_of(base, npages);
 	uint64_t pages = ALIGN_UP(l.total, PAGE_SIZE) >> PAGE_SHIFT;
 	paddr_t meta = phys_alloc(pages, 0, UINT64_MAX);
 	if (!meta) {
 		kprintf("syspte: no memory for %zu bytes of region metadata\n", l.total);
 		return NULL;
 	}
-	uint64_t before = pt->table_pages;
-	volatile uint64_t *ptes;
-	int st = pt_prealloc_contiguous(pt, base, npages << PAGE_SHIFT, &ptes);
-	if (st != PT_OK) {
-		kprintf("syspte: %s for the region's %llu page tables (one contiguous run)\n",
-			st == PT_ENOMEM ? "no memory" : "tables already present", (unsigned long long)(npages / PT_ENTRIES));
-		phys_free(meta, pages);
-		return NULL;
-	}
 	uint8_t *m = arch_phys_to_virt(meta);
 	struct syspte_region *r = (struct syspte_region *)m;
 	*r = (struct syspte_region){
-		.pt = pt, .base = base, .npages = npages, .guard = mm_verifier ? 1 : 0, .ptes = ptes,
+		.pt = pt, .base = base, .npages = npages, .guard = mm_verifier ? 1 : 0,
+		.nspans = npages / SYSPTE_SPAN_PAGES, .span0 = base >> (PAGE_SHIFT + SYSPTE_SPAN_SHIFT),
+		.tables = (uint64_t **)(m + l.tables), .table_pa = (paddr_t *)(m + l.table_pa),
+		.pd = (volatile pte_t **)(m + l.pd),
 		.buckets = (struct syspte_resv **)(m + l.buckets), .hash_bits = syspte_hash_bits(npages),
-		.meta_bytes = l.total, .meta_pages = pages, .table_pages = pt->table_pages - before,
+		.meta_bytes = l.total, .meta_pages = pages,
 	};
 	spin_init(&r->lock, LOCK_RANK_SYSPTE, "syspte");
 	for (size_t k = 0; k < (1ULL << r->hash_bits); k++)
 		r->buckets[k] = NULL;
+	for (uint64_t s = 0; s < r->nspans; s++) {
+		r->tables[s] = NULL;
+		r->table_pa[s] = 0;
+	}
+	for (uint64_t g = 0; g < syspte_pd_count(base, npages); g++)
+		r->pd[g] = NULL;
+	r->tables[0] = r->slot0;   /* the first free-extent record, until span 0 gets its table */
 	bitset_init(&r->starts, npages, m + l.starts);
-	/* the free pages' not-present PTEs hold the allocator's free-extent records */
-	buddy_init(&r->buddy, npages, base >> PAGE_SHIFT, m + l.buddy, (uint64_t *)ptes, 0);
+	/* the free extents' records live in their first pages' not-present PTEs (slot0 for pages 0, 1) */
+	buddy_init_dir(&r->buddy, npages, base >> PAGE_SHIFT, m + l.buddy, r->tables, SYSPTE_SPAN_SHIFT);
 	bool all = buddy_free(&r->buddy, 0, npages);
 	KASSERT(all, "syspte: populating the region allocator failed");
 	syspte_cache_init(r, m + l.cache, !(flags & SYSPTE_CREATE_NO_CACHE));
 	return r;
+}
+
+/* Records a level-1 table pt_span_tables created for the region (pt_span_fn, under both locks): the
+ * span's slots move to it, and span 0's record slots are copied from slot0. */
+static void syspte_table_made(void *arg, vaddr_t va, paddr_t table, volatile pte_t *pde)
+{
+	struct syspte_region *r = arg;
+	uint64_t s = (va - r->base) >> (PAGE_SHIFT + SYSPTE_SPAN_SHIFT);
+	uint64_t *t = arch_phys_to_virt(table);
+	KASSERT(s < r->nspans && !r->table_pa[s], "syspte: a second table for span %llu", (unsigned long long)s);
+	if (s == 0) {   /* pages 0 and 1 may hold a free extent's record: it moves with them */
+		t[0] = r->slot0[0];
+		t[1] = r->slot0[1];
+	}
+	r->tables[s] = t;
+	r->table_pa[s] = table;
+	r->pd[((r->span0 + s) >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] =
+		pde - ((r->span0 + s) & (PT_ENTRIES - 1));
+	r->table_pages++;
+}
+
+/*
+ * Creates the level-1 tables pages [i, end) need, all or nothing (pt_span_tables: the tables above
+ * them too, one page each); false, nothing changed, when memory is short. Called before the
+ * allocator writes a record there or a map a PTE. The physical allocator's and the page tables'
+ * locks nest inside the region's (LOCK_RANK_SYSPTE < LOCK_RANK_PT < LOCK_RANK_PHYS).
+ */
+bool syspte_tables_locked(struct syspte_region *r, uint64_t i, uint64_t end)
+{
+	spin_assert_held(&r->lock);
+	uint64_t first = UINT64_MAX, last = 0;
+	for (uint64_t s = i >> SYSPTE_SPAN_SHIFT; s <= (end - 1) >> SYSPTE_SPAN_SHIFT; s++)
+		if (!syspte_has_table(r, s)) {
+			first = MIN(first, s);
+			last = s;
+		}
+	if (first == UINT64_MAX)
+		return true;
+	return pt_span_tables(r->pt, r->base + (first << (PAGE_SHIFT + SYSPTE_SPAN_SHIFT)), last - first + 1,
+			      syspte_table_made, r) == PT_OK;
 }
 
 /* The hash bucket of a start page. */
@@ -213,22 +263,35 @@ void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v)
 	r->pages_reserved -= v->npages;
 }
 
-/* A reservation placed by the region's allocator and entered into its own index; false, nothing
- * changed, when no run or no record is free. */
+/* A reservation placed by the region's allocator (the tables it needs made first) and entered into
+ * its own index: its first page in *start; false, nothing changed, when no run, no record or no
+ * page for a table is free. */
 static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
-				  uint64_t *start)
+				  uint64_t prefer, uint64_t phase, uint64_t *start)
 {
 	spin_assert_held(&r->lock);
 	struct syspte_resv *v = syspte_rec_alloc_locked(r);
-	if (!v || !buddy_alloc(&r->buddy, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, 0,
-			       r->npages, start)) {
+	struct buddy_place p;
+	uint64_t span = npages + r->guard, need = 0;
+	bool found = v && buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
+	if (found) {
+		/* The run's tables, and when the free extent it is cut from goes on after it, the tables
+		 * of that extent's first two pages, which take its record now. A later free puts records
+		 * only where these or older reservations made tables: it never allocates. */
+		need = p.start + span;
+		if (need < p.ext_end)
+			need = MIN(need + 2, p.ext_end);
+	}
+	if (!found || !syspte_tables_locked(r, p.start, need)) {
 		if (v)
 			syspte_rec_free_locked(r, v);
 		return false;
 	}
-	*v = (struct syspte_resv){ .start = *start, .npages = npages, .tag = tag,
+	buddy_take(&r->buddy, &p, span);
+	*v = (struct syspte_resv){ .start = p.start, .npages = npages, .tag = tag,
 				   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
 	syspte_link_locked(r, v);
+	*start = p.start;
 	return true;
 }
 
@@ -236,10 +299,11 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
  * This CPU's cache first, without the region's lock; then, under it, the cache refilled, then the
  * allocator; and when both fail while the caches' free pages make a run with the allocator's, every
  * cache drained into the allocator and the allocator tried again, so 0 means that no free run (or
- * no record) exists anywhere. A small reservation the
- * allocator placed may bring its aligned chunk into this CPU's cache (syspte_cache_adopt_locked).
+ * no record, or no page for a table) exists anywhere. A small reservation the allocator placed may
+ * bring its aligned chunk into this CPU's cache (syspte_cache_adopt_locked).
  */
-vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
+vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
+			   uint64_t phase)
 {
 	if (!npages || npages > r->npages || (flags & ~SYSPTE_FLAGS_KNOWN))
 		return 0;
@@ -248,13 +312,18 @@ vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, u
 		return va;
 	uint64_t f = spin_lock(&r->lock), start;
 	bool ok = syspte_cache_reserve_locked(r, npages, tag, flags, &start);
-	if (!ok && (syspte_reserve_locked(r, npages, tag, flags, &start) ||
+	if (!ok && (syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start) ||
 		    (syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1) &&
-		     syspte_reserve_locked(r, npages, tag, flags, &start))))
+		     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start))))
 		ok = true, syspte_cache_adopt_locked(r, start);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	return ok ? syspte_va(r, start) : 0;
+}
+
+vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
+{
+	return syspte_reserve_pref(r, npages, tag, flags, 1, 0);
 }
 
 int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)
@@ -266,13 +335,6 @@ int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p
 void syspte_raise(const struct syspte_misuse *m)
 {
 	KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, m->subcode, m->p2, m->p3, m->p4);
-}
-
-uint64_t syspte_first_present(const struct syspte_region *r, uint64_t i, uint64_t end)
-{
-	while (i < end && !syspte_pte_present(r, i))
-		i++;
-	return i;
 }
 
 /* A reservation of the region's own index: the checks, then the free; a misuse in *m. */

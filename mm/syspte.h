@@ -12,16 +12,22 @@
  *    system PTE lists through them; a reserved page's PTE is never touched by it. So a reserved,
  *    unmapped page's PTE is not present, its other bits undefined (a stale record) until a map
  *    writes it; nothing reads them but the present bit.
- *  - Page tables: every level-1 table of the region is created by syspte_create as one physically
- *    contiguous run (pt_prealloc_contiguous), so the region's PTEs are one array and no
- *    reservation or mapping ever allocates a table; the cost is one 4 KiB table per 2 MiB.
+ *  - Page tables: none at set-up. A reservation creates the level-1 table of each 2 MiB span it
+ *    covers that has none (pt_span_tables, one page each, all or nothing; NULL when memory is
+ *    short), and the table of the two pages after it that take the free extent's record; a span
+ *    keeps its table. A map never allocates. The records are reached through a per-span
+ *    directory of tables (buddy_init_dir), and every record slot lies in a span with a table.
+ *  - 2 MiB leaves: a span that one mapping covers whole with an aligned run of 512 frames is
+ *    mapped by one leaf in its level-2 entry, its table kept for the unmap to restore; every rule
+ *    and count is that of 4 KiB pages (mm/syspte_map.c).
  *  - Reservations: a 40-byte record per live reservation (owner tag, size, flags, mapped count),
  *    found through one index: a bit per region page marking where reservations start, whose
  *    summary levels find the start at or before any address in a few word operations, and a hash
  *    table from a start to its record.
- *  - Per-page mapped state is the PTE itself (present bit); the first page of each mapping carries
- *    the software "mapping start" bit (arch_pte_set_map_start, include/arch_pte.h), so unmap can
- *    tell whole mappings from cut ones. The region names no PTE bit itself.
+ *  - Per-page mapped state is the PTE itself (present bit, or the span's leaf); the first page of
+ *    each mapping carries the software "mapping start" bit (arch_pte_set_map_start,
+ *    include/arch_pte.h), so unmap can tell whole mappings from cut ones. The region names no
+ *    PTE bit itself.
  *  - Per-CPU caches (mm/syspte_cache.h): each CPU keeps a few aligned 64-page chunks of the region
  *    and places reservations of up to 16 pages in them, and frees them there, under its cache's
  *    lock alone; a cached page counts as free everywhere, and a reservation nothing else can place
@@ -29,8 +35,9 @@
  * Each region has one spinlock (rank LOCK_RANK_SYSPTE, include/spinlock.h), taken with interrupts
  * disabled by every call but the caches' fast paths, and each CPU's cache one more (rank
  * LOCK_RANK_SYSPTE_CACHE). Nothing is allocated under them except a record slab page when a
- * reservation or a cache finds no record free, and a cache's own pages the first time a CPU needs
- * one (the physical allocator's lock, a higher rank, nests inside).
+ * reservation or a cache finds no record free, the tables of a reservation's or a cached chunk's
+ * spans, and a cache's own pages the first time a CPU needs one (the page tables' and the physical
+ * allocator's locks, higher ranks, nest inside).
  *
  * Misuse of a call is bug check 0xDA SYSTEM_PTE_MISUSE, with the subcodes and parameters of
  * docs/contract.md section 3 (SYSPTE_BUGCHECK_*, mm/bugcheck_codes.h). The region alone assembles
@@ -70,7 +77,8 @@ struct syspte_tag_total {
 struct syspte_stats {
 	vaddr_t base;
 	uint64_t npages, free_pages, live, pages_reserved, pages_mapped;
-	uint64_t table_pages;       /* level-1 tables created for the region */
+	uint64_t table_pages;       /* level-1 tables created for the region (on demand, kept) */
+	uint64_t large_leaves;      /* spans mapped by one 2 MiB leaf now */
 	uint64_t meta_bytes;        /* the region's state, its hash table, the buddy and the start bitmap */
 	uint64_t record_bytes;      /* slab pages for records */
 	uint64_t cached_pages;      /* free pages the CPUs' caches hold (counted in free_pages too) */
@@ -83,8 +91,8 @@ struct syspte_stats {
 /* ---- set-up (mm/syspte.c) */
 
 /*
- * Physical pages syspte_create(npages) takes: metadata plus the level-1 tables, which must be one
- * contiguous run (the upper-level tables it may also create are not counted).
+ * Physical pages syspte_create(npages) takes: its metadata, one contiguous run. No page table: the
+ * region's tables are made by the reservations that need them (syspte_reserve).
  */
 uint64_t syspte_setup_pages(uint64_t npages);
 /*
@@ -99,10 +107,16 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 
 /* ---- reservations (mm/syspte.c) */
 
-/* Reserves npages (>= 1) pages; 0 when the region or record memory is exhausted, or npages or
- * flags are out of range. Up to SYSPTE_CACHE_MAX_PAGES pages usually come from this CPU's cache
- * without the region's lock; 0 only after every cache was drained. */
+/* Reserves npages (>= 1) pages, creating the page tables they need; 0, nothing changed, when the
+ * region, record memory or page-table memory is exhausted, or npages or flags are out of range. Up
+ * to SYSPTE_CACHE_MAX_PAGES pages usually come from this CPU's cache without the region's lock; 0
+ * only after every cache was drained when that could help. */
 vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
+/* syspte_reserve preferring (never requiring) a start whose page index in the address space plus
+ * phase is a multiple of prefer (a power of two; 1: no preference): MmMapLockedPagesSpecifyCache asks
+ * for the placement that lets its MDL's aligned 2 MiB runs map with 2 MiB leaves. */
+vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
+			   uint64_t phase);
 /* Frees the reservation starting at addr's page (the caller's pointer as passed: misuse 0x101,
  * 0x102, 0x103 name it); one a cache placed goes back to it without the region's lock. */
 int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag);

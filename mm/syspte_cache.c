@@ -253,20 +253,36 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 /* ---- the allocator's side: every page a cache takes from the region's allocator or gives back
  * goes through these three (the region's lock held) */
 
-/* An aligned chunk of free pages taken from the allocator: its first page in *start; false, nothing
- * changed, when no aligned run is free. */
+/* An aligned chunk of free pages taken from the allocator, with its span's page table (and the
+ * table of the two pages after it when its free extent goes on there, as a reservation's): its
+ * first page in *start; false, nothing changed, when no aligned run or no page for a table is free. */
 static bool syspte_alloc_chunk_locked(struct syspte_region *r, uint64_t *start)
 {
 	spin_assert_held(&r->lock);
-	return buddy_alloc(&r->buddy, SYSPTE_CHUNK_PAGES, SYSPTE_CHUNK_PAGES, 0, r->npages, start);
+	struct buddy_place p;
+	if (!buddy_find(&r->buddy, SYSPTE_CHUNK_PAGES, SYSPTE_CHUNK_PAGES, 1, 0, &p))
+		return false;
+	uint64_t need = p.start + SYSPTE_CHUNK_PAGES;
+	if (need < p.ext_end)
+		need = MIN(need + 2, p.ext_end);
+	if (!syspte_tables_locked(r, p.start, need))
+		return false;
+	buddy_take(&r->buddy, &p, SYSPTE_CHUNK_PAGES);
+	*start = p.start;
+	return true;
 }
 
 /* Takes the free pages of chunk idx (bit k of free: page k) out of the allocator; false, nothing
- * changed, when it cannot. */
+ * changed, when it cannot: a free extent that goes on past the chunk keeps its record in the two
+ * pages after it, whose table may have to be made first. The chunk's own span has its table (a
+ * reservation lies in it). */
 static bool syspte_take_chunk_free_locked(struct syspte_region *r, uint64_t idx, uint64_t free)
 {
 	spin_assert_held(&r->lock);
-	uint64_t b = idx << SYSPTE_CHUNK_SHIFT;
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, e = b + SYSPTE_CHUNK_PAGES;
+	if ((free >> (SYSPTE_CHUNK_PAGES - 1)) && e < r->npages && buddy_range_is_free(&r->buddy, e, 1) &&
+	    !syspte_tables_locked(r, e, MIN(e + 2, r->npages)))
+		return false;
 	for (uint64_t x = free; x;) {
 		unsigned o = (unsigned)__builtin_ctzll(x);
 		uint64_t rest = ~(x >> o), got;

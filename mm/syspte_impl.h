@@ -45,16 +45,22 @@ struct syspte_region {
 	vaddr_t base;
 	uint64_t npages;
 	uint64_t guard;                  /* pages after each reservation: 1 in verifier mode */
-	volatile uint64_t *ptes;         /* the region's PTEs: its level-1 tables, one contiguous run */
+	uint64_t nspans;                 /* 2 MiB spans: npages / SYSPTE_SPAN_PAGES */
+	uint64_t span0;                  /* base's span number in the address space (base >> 21) */
+	uint64_t **tables;               /* per span: its level-1 table (direct map), NULL until created;
+					    the allocator's slot directory: tables[0] is slot0 until span 0 has one */
+	paddr_t *table_pa;               /* per span: its level-1 table's physical address, 0 until created */
+	volatile pte_t **pd;             /* per 1 GiB of address from base's: the level-2 table, NULL until met */
 	struct syspte_resv **buckets;    /* hash of live records by start page */
 	unsigned hash_bits;              /* 2^hash_bits buckets */
-	uint64_t meta_bytes, meta_pages, table_pages;
+	uint64_t meta_bytes, meta_pages;
 	/* guarded by the lock */
 	struct buddy buddy;
 	struct bitset starts;            /* bit i set iff a live reservation starts at page i */
 	struct syspte_resv *free_recs;
 	uint64_t live_count, pages_reserved, pages_mapped;
-	uint64_t slab_pages;
+	uint64_t slab_pages, table_pages, large_leaves;
+	uint64_t slot0[2];               /* the record slots of pages 0 and 1 until span 0 has a table */
 	struct syspte_caches cache;      /* the per-CPU caches (mm/syspte_cache.h) */
 };
 
@@ -63,27 +69,131 @@ struct syspte_misuse {
 	uint64_t subcode, p2, p3, p4;
 };
 
-/* ---- the region's PTEs, read and marked through the format's functions (include/arch_pte.h) */
+/* ---- the region's PTEs, read and marked through the format's functions (include/arch_pte.h)
+ *
+ * Page i lies in span i / SYSPTE_SPAN_PAGES (the region's base is span aligned). A span has a
+ * level-1 table once a reservation needed it (syspte_reserve), and keeps it; its level-2 entry
+ * (PDE) then points to that table, or is a 2 MiB leaf mapping the whole span while one mapping
+ * covers it (mm/syspte_map.c). A page of a span without a table is not mapped. */
 
-/* The PTE slot of region page i (the region's level-1 tables are one contiguous run). */
-static inline volatile uint64_t *syspte_slot(const struct syspte_region *r, uint64_t i) { return r->ptes + i; }
+#define SYSPTE_SPAN_PAGES ((uint64_t)PT_ENTRIES)   /* pages one level-1 table maps */
+#define SYSPTE_SPAN_SHIFT 9
+_Static_assert(SYSPTE_SPAN_PAGES == 1u << SYSPTE_SPAN_SHIFT, "span shift");
+
+/* True when span s has its level-1 table. */
+static inline bool syspte_has_table(const struct syspte_region *r, uint64_t s) { return r->table_pa[s] != 0; }
+
+/* The level-2 entry of span s (which has its table). */
+static inline volatile pte_t *syspte_pde(const struct syspte_region *r, uint64_t s)
+{
+	uint64_t a = r->span0 + s;
+	return r->pd[(a >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] + (a & (PT_ENTRIES - 1));
+}
+
+/* True when span s is mapped by one 2 MiB leaf. */
+static inline bool syspte_span_leaf(const struct syspte_region *r, uint64_t s)
+{
+	if (!syspte_has_table(r, s))
+		return false;
+	pte_t d = arch_pte_read(syspte_pde(r, s));
+	return arch_pte_present(d) && arch_pte_is_leaf(d, 2);
+}
+
+/* The level-1 PTE slot of page i, whose span has its table. */
+static inline volatile uint64_t *syspte_slot(const struct syspte_region *r, uint64_t i)
+{
+	return r->tables[i >> SYSPTE_SPAN_SHIFT] + (i & (SYSPTE_SPAN_PAGES - 1));
+}
+
+/* What maps page i: its level-1 PTE, or the 2 MiB leaf of its span (*level 2); 0 (not present)
+ * when its span has no table. */
+static inline pte_t syspte_entry(const struct syspte_region *r, uint64_t i, int *level)
+{
+	uint64_t s = i >> SYSPTE_SPAN_SHIFT;
+	*level = 1;
+	if (!syspte_has_table(r, s))
+		return 0;
+	pte_t d = arch_pte_read(syspte_pde(r, s));
+	if (arch_pte_present(d) && arch_pte_is_leaf(d, 2)) {
+		*level = 2;
+		return d;
+	}
+	return arch_pte_read(syspte_slot(r, i));
+}
 
 /* True when region page i is mapped. */
 static inline bool syspte_pte_present(const struct syspte_region *r, uint64_t i)
 {
-	return arch_pte_present(arch_pte_read(syspte_slot(r, i)));
+	int level;
+	return arch_pte_present(syspte_entry(r, i, &level));
 }
 
-/* True when region page i is the first page of a mapping (present or not: callers test both). */
+/* True when mapped region page i is the first page of a mapping: the mark of its PTE, or of its
+ * span's leaf for the span's first page (a mapping never starts inside a leaf). */
 static inline bool syspte_pte_map_start(const struct syspte_region *r, uint64_t i)
 {
-	return arch_pte_map_start(arch_pte_read(syspte_slot(r, i)));
+	int level;
+	pte_t e = syspte_entry(r, i, &level);
+	if (level == 2 && (i & (SYSPTE_SPAN_PAGES - 1)))
+		return false;
+	return arch_pte_present(e) && arch_pte_map_start(e);
 }
 
-/* Marks present region page i as the first page of a mapping. */
+/* Marks mapped region page i as the first page of a mapping (in its span's leaf when one maps it). */
 static inline void syspte_pte_mark_start(struct syspte_region *r, uint64_t i)
 {
-	arch_pte_write(syspte_slot(r, i), arch_pte_set_map_start(arch_pte_read(syspte_slot(r, i))));
+	volatile pte_t *slot = syspte_span_leaf(r, i >> SYSPTE_SPAN_SHIFT) ? syspte_pde(r, i >> SYSPTE_SPAN_SHIFT)
+									     : syspte_slot(r, i);
+	arch_pte_write(slot, arch_pte_set_map_start(arch_pte_read(slot)));
+}
+
+/* The first mapped page of [i, end), or end: a span at a time (a span without a table, or mapped by
+ * a leaf, in one step). */
+static inline uint64_t syspte_first_present(const struct syspte_region *r, uint64_t i, uint64_t end)
+{
+	while (i < end) {
+		uint64_t s = i >> SYSPTE_SPAN_SHIFT, stop = MIN(end, (s + 1) << SYSPTE_SPAN_SHIFT);
+		if (syspte_span_leaf(r, s))
+			return i;
+		if (syspte_has_table(r, s))
+			for (; i < stop; i++)
+				if (arch_pte_present(arch_pte_read(syspte_slot(r, i))))
+					return i;
+		i = stop;
+	}
+	return end;
+}
+
+/* The first page of [i, end) that is not mapped, or end (a span at a time, as above). */
+static inline uint64_t syspte_first_absent(const struct syspte_region *r, uint64_t i, uint64_t end)
+{
+	while (i < end) {
+		uint64_t s = i >> SYSPTE_SPAN_SHIFT, stop = MIN(end, (s + 1) << SYSPTE_SPAN_SHIFT);
+		if (!syspte_has_table(r, s))
+			return i;
+		if (!syspte_span_leaf(r, s))
+			for (; i < stop; i++)
+				if (!arch_pte_present(arch_pte_read(syspte_slot(r, i))))
+					return i;
+		i = stop;
+	}
+	return end;
+}
+
+/* Mapped pages in [i, end) (a span at a time). */
+static inline uint64_t syspte_count_present(const struct syspte_region *r, uint64_t i, uint64_t end)
+{
+	uint64_t n = 0;
+	while (i < end) {
+		uint64_t s = i >> SYSPTE_SPAN_SHIFT, stop = MIN(end, (s + 1) << SYSPTE_SPAN_SHIFT);
+		if (syspte_span_leaf(r, s))
+			n += stop - i;
+		else if (syspte_has_table(r, s))
+			for (uint64_t k = i; k < stop; k++)
+				n += arch_pte_present(arch_pte_read(syspte_slot(r, k)));
+		i = stop;
+	}
+	return n;
 }
 
 /* The address of region page i. */
@@ -125,7 +235,8 @@ void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v);
 void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v);
 /* Removes a record from the region's own index and totals. */
 void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v);
-/* Index of the first present page in [i, end), or end. */
-uint64_t syspte_first_present(const struct syspte_region *r, uint64_t i, uint64_t end);
+/* Creates the level-1 tables pages [i, end) need, all or nothing; false, nothing changed, when
+ * memory is short (mm/syspte.c). */
+bool syspte_tables_locked(struct syspte_region *r, uint64_t i, uint64_t end);
 
 #endif

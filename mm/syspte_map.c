@@ -4,8 +4,9 @@
  * mm/syspte.h).
  *
  * Map validates in one pass and writes in a second, so a refused map never makes anything
- * present, even briefly; it owes no TLB invalidation, since every slot it writes was not present
- * (in verifier mode each slot is asserted not present first). Unmap validates the whole span and
+ * present, even briefly; it owes no TLB invalidation for the PTEs it writes, since every one was
+ * not present (in verifier mode each is asserted not present first), and one entry per 2 MiB leaf,
+ * which replaces a table pointer (syspte_write_ptes_locked). Unmap validates the whole span and
  * clears it under the lock, naming its pages in a TLB batch, which it flushes once the lock is
  * released and before it returns (include/tlb_batch.h). A reservation a CPU's cache placed is held
  * through that cache's lock as well (syspte_resv_at_locked), so it cannot be freed meanwhile.
@@ -15,45 +16,74 @@
 #include "verifier.h"
 #include "kassert.h"
 
-/* Pages from region page i to the end of its level-1 table (the slots of a run are contiguous). */
-static uint64_t syspte_run(uint64_t i, uint64_t left) { return MIN(left, PT_ENTRIES - i % PT_ENTRIES); }
-
 /*
- * In verifier mode, asserts that none of the n slots from page i is present before a map writes
- * them: a map owes no TLB invalidation only because it fills not-present PTEs (include/tlb_batch.h).
- * The validation pass (or a reservation's zero count) has established it; this checks every slot.
+ * In verifier mode, asserts that none of the n pages from page i is mapped before a map writes
+ * them: a map owes no TLB invalidation only because it fills not-present entries
+ * (include/tlb_batch.h). The validation pass (or a reservation's zero count) has established it;
+ * this reads every PTE, and the level-2 entry of every span.
  */
 static void syspte_verify_unmapped_locked(const struct syspte_region *r, uint64_t i, uint64_t n)
 {
-	if (mm_verifier)
-		for (uint64_t k = i; k < i + n; k++)
-			KASSERT(!syspte_pte_present(r, k), "verifier: a map met the present PTE of region page %llu",
-				(unsigned long long)k);
+	if (mm_verifier) {
+		uint64_t k = syspte_first_present(r, i, i + n);
+		KASSERT(k == i + n, "verifier: a map met the present PTE of region page %llu", (unsigned long long)k);
+	}
+}
+
+/* True when the SYSPTE_SPAN_PAGES frames from pfns are one run starting on a multiple of the span:
+ * what one 2 MiB leaf maps. The ends first (most lists that are no run fail there), then one pass
+ * of a whole span without an early exit. */
+static bool syspte_frames_large(const uint64_t *pfns)
+{
+	uint64_t first = pfns[0], diff = 0;
+	if ((first & (SYSPTE_SPAN_PAGES - 1)) || pfns[SYSPTE_SPAN_PAGES - 1] != first + SYSPTE_SPAN_PAGES - 1)
+		return false;
+	uint64_t b = 0, c = 0, d = 0;   /* four independent chains: the loads set the pace */
+	for (uint64_t k = 0; k < SYSPTE_SPAN_PAGES; k += 4) {
+		diff |= pfns[k] ^ (first + k);
+		b |= pfns[k + 1] ^ (first + k + 1);
+		c |= pfns[k + 2] ^ (first + k + 2);
+		d |= pfns[k + 3] ^ (first + k + 3);
+	}
+	return (diff | b | c | d) == 0;
 }
 
 /*
- * Writes n PTEs (attributes attrs, one frame each) from page i; the first carries the mapping-start
- * mark. The slots were checked non-present, so no TLB entry can exist for them and the map owes no
- * invalidation (include/tlb_batch.h).
+ * Maps n frames from page i. A span the mapping covers whole, whose frames are one aligned 2 MiB
+ * run (syspte_frames_large), gets one 2 MiB leaf (attrs2) in its level-2 entry instead of its
+ * table pointer; the table stays allocated for the unmap to restore. Other pages get level-1 PTEs
+ * (attrs). The first page carries the mapping-start mark. Every level-1 entry written was not
+ * present, so no translation of it can be cached. A leaf replaces a present table pointer, which a
+ * CPU's paging-structure caches may hold (Intel SDM Vol. 3A 4.10.3: even over a table of
+ * not-present entries) and use for the span, faulting on a mapped page: each leaf's address goes
+ * into b, whose invalidation clears them (one entry per leaf).
  */
 static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
-				     pte_t attrs)
+				     pte_t attrs, pte_t attrs2, struct tlb_batch *b)
 {
 	spin_assert_held(&r->lock);
 	syspte_verify_unmapped_locked(r, i, n);
 	uint64_t k = 0;
 	while (k < n) {
-		volatile uint64_t *p = syspte_slot(r, i + k);
-		uint64_t run = syspte_run(i + k, n - k);
-		for (uint64_t j = 0; j < run; j++, k++)
-			arch_pte_write(&p[j], arch_pte_leaf(attrs, pfn_to_pa(pfns[k])));
+		uint64_t j = i + k, off = j & (SYSPTE_SPAN_PAGES - 1);
+		if (off == 0 && n - k >= SYSPTE_SPAN_PAGES && attrs2 && syspte_frames_large(pfns + k)) {
+			arch_pte_write(syspte_pde(r, j >> SYSPTE_SPAN_SHIFT), arch_pte_leaf(attrs2, pfn_to_pa(pfns[k])));
+			tlb_batch_add_page(b, syspte_va(r, j));
+			r->large_leaves++;
+			k += SYSPTE_SPAN_PAGES;
+			continue;
+		}
+		volatile uint64_t *p = syspte_slot(r, j);
+		uint64_t run = MIN(n - k, SYSPTE_SPAN_PAGES - off);
+		for (uint64_t q = 0; q < run; q++, k++)
+			arch_pte_write(&p[q], arch_pte_leaf(attrs, pfn_to_pa(pfns[k])));
 	}
 	syspte_pte_mark_start(r, i);
 }
 
 /*
- * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED, or a misuse report. The span's
- * slots are scanned for a present one only when v has pages mapped at all.
+ * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED, or a misuse report. The span is
+ * scanned for a mapped page only when v has pages mapped at all.
  */
 static int syspte_map_check_locked(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
 				   uint64_t i, const uint64_t *pfns, uint64_t n, unsigned cache, struct syspte_misuse *m)
@@ -65,10 +95,9 @@ static int syspte_map_check_locked(struct syspte_region *r, struct syspte_resv *
 		return syspte_misuse(m, SYSPTE_BUGCHECK_MAP_WRONG_TAG, addr, tag, v->tag);
 	if (!pfns || n == 0 || n > v->start + v->npages - i || cache >= PT_CACHE_TYPES)
 		return SYSPTE_REFUSED;
-	for (uint64_t k = 0; v->mapped && k < n; k++)
-		if (syspte_pte_present(r, i + k))
-			return syspte_misuse(m, SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, addr, syspte_va(r, i + k),
-					     syspte_va(r, i + n) - 1);
+	uint64_t k = v->mapped ? syspte_first_present(r, i, i + n) : i + n;
+	if (k < i + n)
+		return syspte_misuse(m, SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, addr, syspte_va(r, k), syspte_va(r, i + n) - 1);
 	return SYSPTE_OK;
 }
 
@@ -76,34 +105,41 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	       unsigned cache)
 {
 	struct syspte_misuse m;
+	struct tlb_batch b;
 	uint64_t i;
+	tlb_batch_init_from(&b, TLB_FROM_REGION_MAP_LEAF);   /* stays empty unless a 2 MiB leaf is written */
 	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);
 	int st = syspte_map_check_locked(r, v, addr, tag, i, pfns, n, cache, &m);
 	if (st == SYSPTE_OK) {
-		syspte_write_ptes_locked(r, i, pfns, n, pt_leaf_attrs(r->pt, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache)));
+		unsigned prot = PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache);
+		pte_t attrs2 = n >= SYSPTE_SPAN_PAGES && pt_leaf_level_ok(r->pt, 2) ? pt_leaf_attrs_level(r->pt, prot, 2) : 0;
+		syspte_write_ptes_locked(r, i, pfns, n, pt_leaf_attrs(r->pt, prot), attrs2, &b);
 		v->mapped += n;
 		r->pages_mapped += n;
 	}
 	syspte_unhold_locked(r, &h);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
+	tlb_batch_flush(&b);   /* the 2 MiB leaves' spans, if any */
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(&m);
 	return st;
 }
 
-/* First page of the mapping that contains present page i (scans back to its start bit). */
+/* First page of the mapping that contains mapped page i (scans back to its start mark; a span mapped
+ * by a leaf in one step). */
 static uint64_t syspte_mapping_start(const struct syspte_region *r, uint64_t i, uint64_t floor)
 {
 	while (i > floor && !syspte_pte_map_start(r, i))
-		i--;
+		i = (i & (SYSPTE_SPAN_PAGES - 1)) && syspte_span_leaf(r, i >> SYSPTE_SPAN_SHIFT)
+			    ? i & ~(SYSPTE_SPAN_PAGES - 1) : i - 1;
 	return i;
 }
 
 /* Validates an unmap of n pages at page i of v, the contract's rows in order: SYSPTE_OK, REFUSED or
- * a misuse report. */
+ * a misuse report. Whether a page is mapped or starts a mapping does not depend on its leaf. */
 static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
 				     uint64_t i, uint64_t n, struct syspte_misuse *m)
 {
@@ -114,14 +150,13 @@ static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_WRONG_TAG, addr, tag, v->tag);
 	if (n == 0)
 		return SYSPTE_REFUSED;
-	uint64_t end = v->start + v->npages;
+	uint64_t end = v->start + v->npages, k;
 	if (!syspte_pte_present(r, i))
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, v->tag, 0);
 	if (n > end - i)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_PAST_END, addr, end - i, n);
-	for (uint64_t k = i; k < i + n; k++)
-		if (!syspte_pte_present(r, k))
-			return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_HOLE, syspte_va(r, k), 0, 0);
+	if ((k = syspte_first_absent(r, i, i + n)) < i + n)
+		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_HOLE, syspte_va(r, k), 0, 0);
 	if (!syspte_pte_map_start(r, i))
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr,
 				     syspte_va(r, syspte_mapping_start(r, i, v->start)), n);
@@ -131,14 +166,31 @@ static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv
 	return SYSPTE_OK;
 }
 
-/* Clears the PTEs of n region pages from page i, naming their translations in b (the caller
- * flushes it after the lock is released: the region's one source of invalidations). */
+/*
+ * Clears the mappings of n region pages from page i, whole mappings (checked), naming their
+ * translations in b (the caller flushes it after the lock is released: the region's one source of
+ * invalidations). A span mapped by a 2 MiB leaf gets its table pointer back and is one entry of the
+ * batch; other pages are cleared one PTE each, an entry each.
+ */
 static void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b)
 {
 	spin_assert_held(&r->lock);
-	for (uint64_t k = i; k < i + n; k++)
-		arch_pte_write(syspte_slot(r, k), 0);
-	tlb_batch_add_range(b, syspte_va(r, i), n);
+	for (uint64_t k = i, end = i + n; k < end;) {
+		uint64_t s = k >> SYSPTE_SPAN_SHIFT, stop = MIN(end, (s + 1) << SYSPTE_SPAN_SHIFT);
+		if (syspte_span_leaf(r, s)) {
+			KASSERT((k & (SYSPTE_SPAN_PAGES - 1)) == 0 && stop - k == SYSPTE_SPAN_PAGES,
+				"syspte: an unmap cuts the 2 MiB leaf of span %llu", (unsigned long long)s);
+			arch_pte_write(syspte_pde(r, s), arch_pte_table(r->table_pa[s]));
+			tlb_batch_add_page(b, syspte_va(r, k));
+			r->large_leaves--;
+		} else {
+			volatile uint64_t *p = syspte_slot(r, k);
+			for (uint64_t q = 0; q < stop - k; q++)
+				arch_pte_write(&p[q], 0);
+			tlb_batch_add_range(b, syspte_va(r, k), stop - k);
+		}
+		k = stop;
+	}
 }
 
 int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n)

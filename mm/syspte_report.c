@@ -18,7 +18,8 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 	*st = (struct syspte_stats){
 		.base = r->base, .npages = r->npages, .free_pages = buddy_free_units(&r->buddy) + t.free,
 		.live = r->live_count + t.live, .pages_reserved = r->pages_reserved + t.pages,
-		.pages_mapped = r->pages_mapped, .table_pages = r->table_pages, .meta_bytes = r->meta_bytes,
+		.pages_mapped = r->pages_mapped, .table_pages = r->table_pages, .large_leaves = r->large_leaves,
+		.meta_bytes = r->meta_bytes,
 		.record_bytes = r->slab_pages * PAGE_SIZE, .cached_pages = t.free,
 		.cache_bytes = r->cache.cache_pages * PAGE_SIZE, .cache_fast = t.fast, .cache_slow = r->cache.slow,
 		.cache_drains = r->cache.drains };
@@ -110,13 +111,10 @@ void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint
 {
 	uint64_t f = spin_lock(&r->lock);
 	for (uint64_t i = 0; i < r->npages;) {
-		if (!syspte_pte_present(r, i)) {
-			i++;
-			continue;
-		}
-		uint64_t s = i;
-		while (i < r->npages && syspte_pte_present(r, i))
-			i++;
+		uint64_t s = syspte_first_present(r, i, r->npages);
+		if (s == r->npages)
+			break;
+		i = syspte_first_absent(r, s, r->npages);
 		fn(syspte_va(r, s), i - s, arg);
 	}
 	spin_unlock(&r->lock, f);
@@ -157,9 +155,7 @@ static int syspte_check_record_locked(struct syspte_region *r, const struct sysp
 		return syspte_bad("guard page missing, free or mapped", v->start, v->npages);
 	if (!!(v->flags & SYSPTE_FLAG_GUARD) != (r->guard != 0))
 		return syspte_bad("guard flag differs from the region's policy", v->start, v->flags);
-	uint64_t n = 0;
-	for (uint64_t i = v->start; i < v->start + v->npages; i++)
-		n += syspte_pte_present(r, i);
+	uint64_t n = syspte_count_present(r, v->start, v->start + v->npages);
 	if (n != v->mapped)
 		return syspte_bad("mapped count differs from the PTEs", v->mapped, n);
 	*present += n;
@@ -178,12 +174,83 @@ static uint64_t syspte_hash_count_locked(const struct syspte_region *r)
 	return n;
 }
 
+/* syspte_check_tables' walk of the free extents' record slots: each must exist. */
+struct syspte_slot_walk {
+	const struct syspte_region *r;
+	uint64_t bad;   /* first extent start without them, or UINT64_MAX */
+};
+
+/* True when page i's record slot exists: a table, or slot0 for pages 0 and 1. */
+static bool syspte_slot_ok(const struct syspte_region *r, uint64_t i)
+{
+	return syspte_has_table(r, i >> SYSPTE_SPAN_SHIFT) || (i < 2 && r->tables[0] == r->slot0);
+}
+
+static void syspte_slot_walk_cb(uint64_t u, void *arg)
+{
+	struct syspte_slot_walk *w = arg;
+	if (w->bad == UINT64_MAX && !syspte_slot_ok(w->r, u))
+		w->bad = u;
+}
+
+/*
+ * The page tables' invariants: each span's directory entries agree (a table's address and its
+ * level-2 entry: the table, or a 2 MiB leaf over a span one reservation maps whole), every page of
+ * a reservation has its table, the leaves are counted, and every free extent's record lies in
+ * slots that exist (read before the allocator's own check follows the records). 0 or -1.
+ */
+static int syspte_check_tables_locked(struct syspte_region *r)
+{
+	uint64_t leaves = 0, tables = 0;
+	for (uint64_t s = 0; s < r->nspans; s++) {
+		if (!syspte_has_table(r, s)) {
+			if (r->tables[s] && !(s == 0 && r->tables[0] == r->slot0))
+				return syspte_bad("a span without a table has slots", s, 0);
+			continue;
+		}
+		tables++;
+		if (r->tables[s] != arch_phys_to_virt(r->table_pa[s]))
+			return syspte_bad("a span's table and its slots differ", s, r->table_pa[s]);
+		pte_t d = arch_pte_read(syspte_pde(r, s));
+		if (!arch_pte_present(d))
+			return syspte_bad("a span's level-2 entry is not present", s, d);
+		if (!arch_pte_is_leaf(d, 2)) {
+			if (arch_pte_frame(d, 2) != r->table_pa[s])
+				return syspte_bad("a span's level-2 entry points to another table", s, d);
+			continue;
+		}
+		leaves++;
+		uint64_t i = s << SYSPTE_SPAN_SHIFT, at;
+		struct syspte_hold h;
+		struct syspte_resv *v = syspte_resv_at_locked(r, syspte_va(r, i), &at, &h);
+		bool outside = !v || i + SYSPTE_SPAN_PAGES > v->start + v->npages;
+		syspte_unhold_locked(r, &h);
+		if (outside)
+			return syspte_bad("a 2 MiB leaf outside a reservation", s, d);
+		if (arch_pte_frame(d, 2) & (SIZE_2M - 1))
+			return syspte_bad("a 2 MiB leaf's frame is not aligned", s, d);
+	}
+	if (tables != r->table_pages || leaves != r->large_leaves)
+		return syspte_bad("tables or 2 MiB leaves differ from their counts", tables, leaves);
+	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1))
+		for (uint64_t s = v->start >> SYSPTE_SPAN_SHIFT; s <= (v->start + syspte_span(v) - 1) >> SYSPTE_SPAN_SHIFT; s++)
+			if (!syspte_has_table(r, s))
+				return syspte_bad("a reservation's span has no table", v->start, s);
+	struct syspte_slot_walk w = { r, UINT64_MAX };
+	buddy_for_each_record_slot(&r->buddy, syspte_slot_walk_cb, &w);
+	if (w.bad != UINT64_MAX)
+		return syspte_bad("a free extent's record slot has no table", w.bad, 0);
+	return 0;
+}
+
 /* The walk of syspte_check_locked, with the caches frozen. */
 static int syspte_check_frozen_locked(struct syspte_region *r)
 {
 	spin_assert_held(&r->lock);
 	struct syspte_cache_totals t;
-	int st = buddy_check(&r->buddy);
+	int st = syspte_check_tables_locked(r);
+	if (!st)
+		st = buddy_check(&r->buddy);
 	if (!st)
 		st = bitset_check(&r->starts);
 	if (!st)
@@ -208,9 +275,7 @@ static int syspte_check_frozen_locked(struct syspte_region *r)
 	if (!st && spans + buddy_free_units(&r->buddy) + t.free != r->npages)
 		st = syspte_bad("reserved + guards + free != region", spans, buddy_free_units(&r->buddy) + t.free);
 	if (!st) {
-		uint64_t all = 0;
-		for (uint64_t i = 0; i < r->npages; i++)
-			all += syspte_pte_present(r, i);
+		uint64_t all = syspte_count_present(r, 0, r->npages);
 		if (all != present)
 			st = syspte_bad("present PTEs outside any reservation", all, present);
 	}
@@ -261,8 +326,9 @@ void syspte_dump(struct syspte_region *r)
 	kprintf("system PTE region 0x%llx, %llu pages: %llu free, %llu live reservations (%llu pages, %llu mapped)\n",
 		(unsigned long long)s.base, (unsigned long long)s.npages, (unsigned long long)s.free_pages,
 		(unsigned long long)s.live, (unsigned long long)s.pages_reserved, (unsigned long long)s.pages_mapped);
-	kprintf("  %llu page-table pages, %llu metadata bytes, %llu record bytes\n", (unsigned long long)s.table_pages,
-		(unsigned long long)s.meta_bytes, (unsigned long long)s.record_bytes);
+	kprintf("  %llu page-table pages, %llu 2 MiB leaves, %llu metadata bytes, %llu record bytes\n",
+		(unsigned long long)s.table_pages, (unsigned long long)s.large_leaves, (unsigned long long)s.meta_bytes,
+		(unsigned long long)s.record_bytes);
 	size_t n = syspte_tag_totals(r, tags, ARRAY_SIZE(tags));
 	for (size_t i = 0; i < MIN(n, ARRAY_SIZE(tags)); i++) {
 		kprintf("  tag ");

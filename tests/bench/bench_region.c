@@ -10,7 +10,12 @@
  * of every live reservation (syspte_tag_totals, what accounting and the summary screen do), in
  * microseconds.
  *
+ * Then the cost against the region's size: the same reserve/free loop (region and bare buddy) at
+ * 2^14, 2^18 and 2^22 pages (64 MiB, 1 GiB, 16 GiB), the workload unchanged (so the live
+ * reservations grow with the region), and the ratio of the largest to the middle size.
+ *
  *   build/bench/bench_region [steps] [seeds]   (default 2*10^6 steps, 5 seeds)
+ *   build/bench/bench_region sizes [steps] [seeds]   (the size table alone)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,16 +28,19 @@
 #include "buddy_impl.h"
 #include "workload.h"
 
-#define NPAGES 262144u        /* 1 GiB of 4 KiB pages */
+#define NPAGES_1G 262144u     /* 1 GiB of 4 KiB pages: the main table */
+#define MAX_NPAGES (1u << 22) /* the largest region of the size table */
+#define RAM_BYTES (256ULL << 20)
 #define TAG 0x6e676552u       /* 'Regn' */
 #define PROBES 1000000        /* lookups and map/unmap pairs per seed */
 
 struct resv { char *va; uint32_t n; uint32_t s; };
 
-static struct resv live[NPAGES];
+static uint64_t npages = NPAGES_1G;   /* the region's pages in the current run */
+static struct resv *live;             /* MAX_NPAGES entries */
 static uint64_t nlive;
-static uint64_t meta[(NPAGES / 2) / 8 + 1024];
-static uint64_t slots[NPAGES];
+static uint64_t *meta;                /* the bare buddy's metadata, for MAX_NPAGES */
+static uint64_t *slots;               /* and its slots */
 static struct wl_rng rs;
 
 struct workload {
@@ -58,7 +66,7 @@ static bool take(enum subject s, struct buddy *b, uint64_t n, struct resv *out)
 		out->va = MmAllocateMappingAddress(n << 12, TAG);
 		return out->va != NULL;
 	}
-	if (s == SUBJ_BUDDY && !buddy_alloc(b, n, 1, 0, NPAGES, &start))
+	if (s == SUBJ_BUDDY && !buddy_alloc(b, n, 1, 0, npages, &start))
 		return false;
 	out->s = (uint32_t)start;
 	return true;
@@ -76,12 +84,12 @@ static void give(enum subject s, struct buddy *b, const struct resv *v)
 static double churn(const struct workload *w, enum subject s, uint64_t seed, long steps)
 {
 	struct buddy b;
-	uint64_t live_pages = 0, ops = 0, target = (uint64_t)NPAGES * w->target_pct / 100;
+	uint64_t live_pages = 0, ops = 0, target = npages * w->target_pct / 100;
 	nlive = 0;
 	wl_seed(&rs, seed);
 	if (s != SUBJ_REGION) {
-		buddy_init(&b, NPAGES, 0, meta, slots, 0);
-		buddy_free(&b, 0, NPAGES);
+		buddy_init(&b, npages, 0, meta, slots, 0);
+		buddy_free(&b, 0, npages);
 	}
 	double t0 = now_ns();
 	for (long step = 0; step < steps; step++) {
@@ -175,21 +183,21 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int main(int argc, char **argv)
+static const struct workload wls[] = {
+	{ "uniform/50%", 0, 50 }, { "uniform/75%", 0, 75 }, { "skewed/50%", 1, 50 }, { "skewed/75%", 1, 75 },
+};
+#define NWL (sizeof(wls) / sizeof(wls[0]))
+
+/* The main table: a 1 GiB region, every column. */
+static int main_table(long steps, int nseeds)
 {
-	long steps = argc > 1 ? atol(argv[1]) : 2000000;
-	int nseeds = argc > 2 ? atoi(argv[2]) : 5;
-	static const struct workload wls[] = {
-		{ "uniform/50%", 0, 50 }, { "uniform/75%", 0, 75 }, { "skewed/50%", 1, 50 }, { "skewed/75%", 1, 75 },
-	};
-	if (nseeds < 1 || nseeds > 16)
-		nseeds = 5;
-	if (host_machine_create(64ULL << 20, (uint64_t)NPAGES << 12))
+	npages = NPAGES_1G;
+	if (host_machine_create(RAM_BYTES, npages << 12))
 		return 1;
 	printf("# 1 GiB region, %ld steps x %d seeds; ns per call, median of the seeds\n", steps, nseeds);
 	printf("%-12s %10s %10s %10s %8s %12s %10s %10s %8s %9s\n", "workload", "region", "buddy", "loop", "reg/bud",
 	       "map+unmap", "lookup", "loop", "live", "walk us");
-	for (size_t wi = 0; wi < sizeof(wls) / sizeof(wls[0]); wi++) {
+	for (size_t wi = 0; wi < NWL; wi++) {
 		double t[7][16];
 		uint64_t live_sum = 0;
 		for (int sd = 0; sd < nseeds; sd++) {
@@ -216,4 +224,69 @@ int main(int argc, char **argv)
 	}
 	host_machine_destroy();
 	return 0;
+}
+
+/* The size table: reserve/free (region, bare buddy) at 2^14, 2^18 and 2^22 pages, the same workload. */
+static int size_table(long steps, int nseeds)
+{
+	static const unsigned shifts[] = { 14, 18, 22 };
+	double reg[3][NWL], bud[3][NWL];
+	uint64_t tables[3][NWL];
+	printf("# reserve/free against the region's size (ns per call, median of %d seeds x %ld steps; the same\n"
+	       "# workload, so the live reservations grow with the region); last columns: 2^22 / 2^18\n", nseeds, steps);
+	printf("%-12s", "workload");
+	for (int z = 0; z < 3; z++)
+		printf("  region 2^%-2u  buddy 2^%-2u", shifts[z], shifts[z]);
+	printf("  %9s %9s %12s\n", "region x", "buddy x", "tables 2^22");
+	for (int z = 0; z < 3; z++) {
+		npages = 1ULL << shifts[z];
+		if (host_machine_create(RAM_BYTES, npages << 12))
+			return 1;
+		for (size_t wi = 0; wi < NWL; wi++) {
+			double tr[16], tb[16];
+			for (int sd = 0; sd < nseeds; sd++) {
+				tb[sd] = churn(&wls[wi], SUBJ_BUDDY, (uint64_t)sd + 1, steps);
+				tr[sd] = churn(&wls[wi], SUBJ_REGION, (uint64_t)sd + 1, steps);
+				for (uint64_t i = 0; i < nlive; i++)
+					MmFreeMappingAddress(live[i].va, TAG);
+			}
+			if (syspte_check(reserved_region()) != 0)
+				return 1;
+			struct syspte_stats st;
+			syspte_get_stats(reserved_region(), &st);
+			tables[z][wi] = st.table_pages;
+			qsort(tr, (size_t)nseeds, sizeof(double), cmp_double);
+			qsort(tb, (size_t)nseeds, sizeof(double), cmp_double);
+			reg[z][wi] = tr[nseeds / 2];
+			bud[z][wi] = tb[nseeds / 2];
+		}
+		host_machine_destroy();
+	}
+	for (size_t wi = 0; wi < NWL; wi++) {
+		printf("%-12s", wls[wi].name);
+		for (int z = 0; z < 3; z++)
+			printf("  %11.1f  %10.1f", reg[z][wi], bud[z][wi]);
+		printf("  %8.2fx %8.2fx %12llu\n", reg[2][wi] / reg[1][wi], bud[2][wi] / bud[1][wi],
+		       (unsigned long long)tables[2][wi]);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	bool sizes_only = argc > 1 && strcmp(argv[1], "sizes") == 0;
+	int a = sizes_only ? 2 : 1;
+	long steps = argc > a ? atol(argv[a]) : 2000000;
+	int nseeds = argc > a + 1 ? atoi(argv[a + 1]) : 5;
+	if (nseeds < 1 || nseeds > 16)
+		nseeds = 5;
+	live = calloc(MAX_NPAGES, sizeof(*live));
+	meta = calloc(buddy_meta_bytes(MAX_NPAGES) / 8 + 1, 8);
+	slots = calloc(MAX_NPAGES, 8);
+	if (!live || !meta || !slots)
+		return 1;
+	if (!sizes_only && main_table(steps, nseeds))
+		return 1;
+	return size_table(steps, nseeds);
 }

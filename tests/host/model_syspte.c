@@ -32,6 +32,9 @@ static int owner[NPAGES];            /* reservation index, or -1 */
 static uint64_t mpfn[NPAGES];        /* mapped PFN + 1, or 0 */
 static bool mstart[NPAGES];          /* first page of a mapping */
 static uint8_t mpat[NPAGES];         /* PAT index of a mapped page */
+#define SPAN 512                     /* pages a 2 MiB leaf maps */
+static bool mleaf[NPAGES / SPAN];    /* the span is mapped by one 2 MiB leaf */
+struct model_counts_large { uint64_t leaves_mapped, leaf_unmaps; } model_large;
 static model_draw_fn draw;
 static bool wild;                    /* MODEL_WILD */
 static bool strict_room;             /* MODEL_STRICT_ROOM */
@@ -89,10 +92,43 @@ static void check_bugcheck(const struct expect *e, uint64_t count_before)
 		fail("bug check parameters differ", e->p1, bugcheck_last.p[1]);
 }
 
-/* PAT index encoded in a 4 KiB PTE (PWT, PCD, PAT bits). */
-static unsigned pte_pat(uint64_t pte)
+/* PAT index encoded in a leaf (PWT, PCD, and the PAT bit: bit 7 in a 4 KiB PTE, bit 12 in a 2 MiB leaf). */
+static unsigned pte_pat(uint64_t pte, uint64_t page_size)
 {
-	return (unsigned)!!(pte & X86_PTE_PWT) | (unsigned)!!(pte & X86_PTE_PCD) << 1 | (unsigned)!!(pte & X86_PTE_PAT_4K) << 2;
+	uint64_t pat = page_size == SIZE_2M ? X86_PTE_PAT_LARGE : X86_PTE_PAT_4K;
+	return (unsigned)!!(pte & X86_PTE_PWT) | (unsigned)!!(pte & X86_PTE_PCD) << 1 | (unsigned)!!(pte & pat) << 2;
+}
+
+/* Checks the TLB log of a map of n pages at page i just recorded in the model: no flush without
+ * 2 MiB leaves, else one flush after the lock naming each leaf once (everything beyond a batch). */
+static void check_map_tlb(uint64_t i, uint64_t n)
+{
+	vaddr_t want[TLB_BATCH_PAGES];
+	size_t leaves = 0;
+	for (uint64_t s = (i + SPAN - 1) / SPAN; (s + 1) * SPAN <= i + n; s++)
+		if (mleaf[s]) {
+			if (leaves < TLB_BATCH_PAGES)
+				want[leaves] = pva(s * SPAN);
+			leaves++;
+		}
+	if (leaves == 0 ? fake_tlb.flushes != 0 : fake_tlb.flushes != 1 || fake_tlb.irqs_off)
+		fail("map TLB flushes differ from its 2 MiB leaves", fake_tlb.flushes, leaves);
+	else if (leaves && (leaves > TLB_BATCH_PAGES ? !fake_tlb.ev[0].all : !fake_tlb_flushed_pages(0, want, leaves)))
+		fail("map invalidated other entries than its 2 MiB leaves", fake_tlb.pages, leaves);
+}
+
+/* After a map of n frames at page i: each span it covers whole with one aligned run of frames is
+ * mapped by a 2 MiB leaf (the region's rule, README "2 MiB mappings"). */
+static void model_leaves_after_map(uint64_t i, uint64_t n)
+{
+	for (uint64_t s = (i + SPAN - 1) / SPAN; (s + 1) * SPAN <= i + n; s++) {
+		uint64_t first = mpfn[s * SPAN] - 1;
+		bool run = first % SPAN == 0;
+		for (uint64_t k = 1; run && k < SPAN; k++)
+			run = mpfn[s * SPAN + k] - 1 == first + k;
+		mleaf[s] = run;
+		model_large.leaves_mapped += run;
+	}
 }
 
 /* Checks PTEs of pages [a, b) against the model. */
@@ -100,15 +136,17 @@ static void check_ptes(uint64_t a, uint64_t b)
 {
 	for (uint64_t i = a; i < b && i < NPAGES; i++) {
 		paddr_t pa;
-		uint64_t pte;
-		bool present = pt_query(host_machine_pt(), pva(i), &pa, &pte, NULL);
+		uint64_t pte, size = 0;
+		bool present = pt_query(host_machine_pt(), pva(i), &pa, &pte, &size);
 		if (present != (mpfn[i] != 0))
 			fail("present bit differs from the model", i, present);
+		else if (present && (size == SIZE_2M) != mleaf[i / SPAN])
+			fail("page size differs from the model (2 MiB leaf or not)", i, size);
 		else if (present && (pa >> 12) != mpfn[i] - 1)
 			fail("mapped frame differs", i, pa >> 12);
 		else if (present && (!(pte & X86_PTE_G) || !(pte & X86_PTE_NX) || !(pte & X86_PTE_W) || (pte & X86_PTE_U)))
 			fail("mapping bits wrong", i, pte);
-		else if (present && pte_pat(pte) != mpat[i])
+		else if (present && pte_pat(pte, size) != mpat[i])
 			fail("mapping cache type wrong", i, pte);
 	}
 }
@@ -183,6 +221,8 @@ static void wild_reserve(SIZE_T *bytes, uint32_t *tag, ULONG *flags)
 static void op_reserve(void)
 {
 	uint64_t pages = 1 + (below(8) ? below(16) : below(96));
+	if (below(10) == 0)   /* room for 2 MiB leaves: one or two spans (aligned with DIVISIBLE) */
+		pages = SPAN + below(SPAN + 1);
 	SIZE_T bytes = pages * 4096 - below(4096);
 	uint32_t tag = tags[below(3)];
 	ULONG flags = below(4) ? 0 : MM_MAPPING_ADDRESS_DIVISIBLE;
@@ -424,9 +464,22 @@ static void predict_map(const struct hmdl *h, bool use, vaddr_t addr, uint32_t t
 	}
 }
 
+/* A live reservation holding a whole span, if any (from a random slot on), else -1. */
+static int pick_big(void)
+{
+	for (int k = 0, r0 = (int)below(MAXR); k < MAXR; k++) {
+		int r = (r0 + k) % MAXR;
+		if (res[r].live && (res[r].start + SPAN - 1) / SPAN * SPAN + SPAN <= res[r].start + res[r].npages)
+			return r;
+	}
+	return -1;
+}
+
 static void op_map(void)
 {
 	int r = pick_live();
+	if (below(3) == 0 && pick_big() >= 0)
+		r = pick_big();
 	uint64_t i = r >= 0 ? res[r].start + below(res[r].npages) : below(NPAGES);
 	if (below(20) == 0)
 		i = below(NPAGES);
@@ -435,6 +488,16 @@ static void op_map(void)
 	uint64_t n = 1 + below(room + 1);
 	if (n > 100)
 		n = 100;
+	/* A third of the maps into a reservation holding a whole span cover it, from its start or from
+	 * up to half a span before (mixed leaves), usually with one aligned run of frames over it. */
+	uint64_t lead = 0, span_at = r >= 0 ? (res[r].start + SPAN - 1) / SPAN * SPAN : 0;
+	bool big = r >= 0 && span_at + SPAN <= res[r].start + res[r].npages && below(2) == 0;
+	if (big) {
+		lead = below(3) ? 0 : below(MIN(SPAN / 2, span_at - res[r].start) + 1);
+		i = span_at - lead;
+		room = res[r].start + res[r].npages - i;
+		n = lead + SPAN + below(room - lead - SPAN + 1);
+	}
 	struct hmdl *h = &hsrc;
 	static struct hmdl_saved saved;
 	hmdl_clear(h);
@@ -444,6 +507,13 @@ static void op_map(void)
 	hmdl_fit(h);
 	for (uint64_t k = 0; k < n; k++)
 		h->pfn[k] = 0x100 + below(1 << 20);
+	if (big && below(4)) {   /* one run, aligned where the span starts; sometimes one frame off */
+		uint64_t base = SPAN * (1 + below(1 << 12)) - lead;
+		for (uint64_t k = 0; k < n; k++)
+			h->pfn[k] = base + k;
+		if (below(4) == 0)
+			h->pfn[below(n)] += 1 + below(SPAN);
+	}
 	MEMORY_CACHING_TYPE ct = (MEMORY_CACHING_TYPE)(below(16) ? below(6) : 6 + below(3));
 	vaddr_t addr = pva(i) + (below(4) ? 0 : below(4096));
 	bool use = true, want_null;
@@ -457,9 +527,9 @@ static void op_map(void)
 	fake_tlb_reset();
 	char *p = MmMapLockedPagesWithReservedMapping((void *)addr, tag, use ? &h->mdl : NULL, ct);
 	check_bugcheck(&e, before);
-	if (fake_tlb.flushes)
-		fail("map flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
 	bool should_map = !e.code && !want_null;
+	if (!(should_map && p) && fake_tlb.flushes)
+		fail("refused map flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
 	if (should_map != (p != NULL)) {
 		fail("map result differs from the model", (uint64_t)p, should_map);
 		return;
@@ -482,6 +552,8 @@ static void op_map(void)
 		mstart[i + k] = k == 0;
 		mpat[i + k] = (uint8_t)cache_pat[ct];
 	}
+	model_leaves_after_map(i, n);
+	check_map_tlb(i, n);
 	check_resv_ptes(find_containing(i));
 }
 
@@ -524,10 +596,28 @@ static struct expect predict_unmap(vaddr_t addr, uint32_t tag, uint64_t n)
  * are more than a batch holds (include/tlb_batch.h). */
 static void check_unmap_tlb(uint64_t i, uint64_t n)
 {
+	vaddr_t want[TLB_BATCH_PAGES];
+	size_t entries = 0;
+	for (uint64_t k = i; k < i + n;) {   /* a 2 MiB leaf is one entry, any other page one each */
+		bool leaf = mleaf[k / SPAN];
+		if (entries < TLB_BATCH_PAGES)
+			want[entries] = pva(k);
+		entries++;
+		k += leaf ? SPAN : 1;
+	}
 	if (fake_tlb.flushes != 1 || fake_tlb.irqs_off)
 		fail("unmap did not flush exactly once with its lock released", fake_tlb.flushes, fake_tlb.irqs_off);
-	else if (n > TLB_BATCH_PAGES ? !fake_tlb.ev[0].all : !fake_tlb_flushed_range(0, pva(i), n))
+	else if (entries > TLB_BATCH_PAGES ? !fake_tlb.ev[0].all : !fake_tlb_flushed_pages(0, want, entries))
 		fail("unmap TLB invalidations differ from the documented policy", fake_tlb.pages, fake_tlb.alls);
+}
+
+/* The model's leaves of the spans [i, i + n) touches are gone after their unmap. */
+static void model_leaves_after_unmap(uint64_t i, uint64_t n)
+{
+	for (uint64_t s = i / SPAN; s * SPAN < i + n; s++) {
+		model_large.leaf_unmaps += mleaf[s];
+		mleaf[s] = false;
+	}
 }
 
 static void op_unmap(void)
@@ -584,6 +674,7 @@ static void op_unmap(void)
 	check_unmap_tlb(i, n);
 	if (h->mdl.MappedSystemVa || h->mdl.MdlFlags != (CSHORT)(saved.mdl.MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED)))
 		fail("unmap did not reset the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+	model_leaves_after_unmap(i, n);
 	for (uint64_t k = i; k < i + n; k++)
 		mpfn[k] = 0, mstart[k] = false;
 	check_resv_ptes(find_containing(i));
@@ -658,7 +749,15 @@ static void op_map_locked(void)
 	struct hmdl *h = &hsrc;
 	static struct hmdl_saved saved;
 	uint64_t n = 1 + below(below(4) ? 8 : 48);
+	bool big = below(8) == 0;
+	if (big)   /* one or two spans' worth */
+		n = SPAN + below(SPAN);
 	hmdl_locked(h, n, below(2) ? 0 : (ULONG)below(4096));
+	if (big && below(4)) {   /* one run, aligned from frame 0 or from a later frame */
+		uint64_t lead = below(2) ? 0 : below(n - SPAN + 1), base = SPAN * (1 + below(1 << 12)) - lead;
+		for (uint64_t k = 0; k < n; k++)
+			h->pfn[k] = base + k;
+	}
 	if (below(8) == 0)
 		h->mdl.MdlFlags = MDL_PARTIAL;
 	MEMORY_CACHING_TYPE ct = (MEMORY_CACHING_TYPE)(below(16) ? below(6) : 6 + below(3));
@@ -679,8 +778,8 @@ static void op_map_locked(void)
 	fake_tlb_reset();
 	char *p = MmMapLockedPagesSpecifyCache(use ? &h->mdl : NULL, mode, ct, want_at, 0, NormalPagePriority);
 	check_bugcheck(&none, before);
-	if (fake_tlb.flushes)
-		fail("MmMapLockedPagesSpecifyCache flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
+	if ((refuse || pool || !p) && fake_tlb.flushes)
+		fail("refused MmMapLockedPagesSpecifyCache flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
 	if (refuse || pool || !p) {
 		if (refuse && p)
 			fail("MmMapLockedPagesSpecifyCache mapped a refused MDL", (uint64_t)p, (uint16_t)h->mdl.MdlFlags);
@@ -723,6 +822,8 @@ static void op_map_locked(void)
 		mstart[start + k] = k == 0;
 		mpat[start + k] = (uint8_t)cache_pat[ct];
 	}
+	model_leaves_after_map(start, n);
+	check_map_tlb(start, n);
 	check_resv_ptes(slot);
 }
 
@@ -791,6 +892,7 @@ static void op_unmap_locked(void)
 	check_unmap_tlb(ai, n);
 	if (h->mdl.MappedSystemVa || h->mdl.MdlFlags != (CSHORT)(saved.mdl.MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED)))
 		fail("MmUnmapLockedPages did not reset the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+	model_leaves_after_unmap(ai, n);
 	for (uint64_t k = ai; k < ai + n; k++)
 		mpfn[k] = 0, mstart[k] = false, owner[k] = -1;   /* the whole reservation: its span is n */
 	res[at].live = false;
@@ -1023,9 +1125,8 @@ static void op_teardown(void)
 		hmdl_fit(&hsrc);
 		fake_tlb_reset();
 		MmUnmapReservedMapping((void *)pva(i), res[r].tag, &hsrc.mdl);
-		if (n <= TLB_BATCH_PAGES ? !fake_tlb_flushed_range(0, pva(i), n) || fake_tlb.flushes != 1
-					 : fake_tlb.alls != 1 || fake_tlb.flushes != 1)
-			fail("teardown unmap invalidated other than its span", pva(i), n);
+		check_unmap_tlb(i, n);
+		model_leaves_after_unmap(i, n);
 		for (uint64_t k = i; k < i + n; k++)
 			mpfn[k] = 0, mstart[k] = false;
 	}
@@ -1053,6 +1154,11 @@ static void check_stats(void)
 		fail("reservation accounting differs from the model", s.live, s.pages_reserved);
 	if (s.pages_mapped != mapped)
 		fail("mapped-page accounting differs from the model", s.pages_mapped, mapped);
+	uint64_t leaves = 0;
+	for (int k = 0; k < NPAGES / SPAN; k++)
+		leaves += mleaf[k];
+	if (s.large_leaves != leaves)
+		fail("2 MiB leaves differ from the model", s.large_leaves, leaves);
 }
 
 int model_begin(model_draw_fn source, unsigned flags)
@@ -1065,6 +1171,7 @@ int model_begin(model_draw_fn source, unsigned flags)
 	memset(res, 0, sizeof(res));
 	for (int i = 0; i < NPAGES; i++)
 		owner[i] = -1, mpfn[i] = 0, mstart[i] = false, mpat[i] = 0;
+	memset(mleaf, 0, sizeof(mleaf));
 	if (host_machine_create(MODEL_RAM_BYTES, NPAGES * 4096))
 		return -1;
 	bugcheck_set_hook(bugcheck_record_hook);
@@ -1082,11 +1189,51 @@ static void model_act_as(unsigned cpu)
 	fake_cpu_set(cpu);
 }
 
+/* Unmaps every model mapping through the API. */
+static void unmap_all(void)
+{
+	for (uint64_t i = 0; i < NPAGES; i++)
+		if (mpfn[i] && mstart[i]) {
+			uint64_t n = 1;
+			while (i + n < NPAGES && mpfn[i + n] && !mstart[i + n])
+				n++;
+			hmdl_clear(&hsrc);
+			hsrc.mdl.ByteCount = (ULONG)(n * 4096);
+			hmdl_fit(&hsrc);
+			uint64_t before = bugcheck_last.count;
+			MmUnmapReservedMapping((void *)pva(i), res[owner[i]].tag, &hsrc.mdl);
+			if (bugcheck_last.count != before)
+				fail("teardown unmap bug checked", i, bugcheck_last.p[0]);
+			model_leaves_after_unmap(i, n);
+			for (uint64_t k = i; k < i + n; k++)
+				mpfn[k] = 0, mstart[k] = false;
+		}
+}
+
+/* Empties the region through the API (unmaps, then frees everything), and the model with it: the
+ * big reservations that 2 MiB leaves need find room again. */
+static void op_drain(void)
+{
+	unmap_all();
+	for (int r = 0; r < MAXR; r++)
+		if (res[r].live) {
+			uint64_t before = bugcheck_last.count;
+			MmFreeMappingAddress((void *)pva(res[r].start), res[r].tag);
+			if (bugcheck_last.count != before)
+				fail("drain free bug checked", res[r].start, bugcheck_last.p[0]);
+			for (uint64_t k = res[r].start; k < res[r].start + res[r].npages; k++)
+				owner[k] = -1;
+			res[r].live = false;
+		}
+}
+
 void model_step(void)
 {
 	if (cpus)
 		model_act_as((unsigned)(model_counts.ops / 7 % 3));
-	if (wild && below(4) == 0)
+	if (below(256) == 0)
+		op_drain();
+	else if (wild && below(4) == 0)
 		op_mdl_call();
 	else
 		switch (below(10)) {
@@ -1103,31 +1250,10 @@ void model_step(void)
 	model_counts.ops++;
 }
 
-/* Unmaps every model mapping through the API. */
-static void unmap_all(void)
-{
-	for (uint64_t i = 0; i < NPAGES; i++)
-		if (mpfn[i] && mstart[i]) {
-			uint64_t n = 1;
-			while (i + n < NPAGES && mpfn[i + n] && !mstart[i + n])
-				n++;
-			hmdl_clear(&hsrc);
-			hsrc.mdl.ByteCount = (ULONG)(n * 4096);
-			hmdl_fit(&hsrc);
-			uint64_t before = bugcheck_last.count;
-			MmUnmapReservedMapping((void *)pva(i), res[owner[i]].tag, &hsrc.mdl);
-			if (bugcheck_last.count != before)
-				fail("teardown unmap bug checked", i, bugcheck_last.p[0]);
-		}
-}
-
 void model_end(void)
 {
 	check_ptes(0, NPAGES);
-	unmap_all();
-	for (int r = 0; r < MAXR; r++)
-		if (res[r].live)
-			MmFreeMappingAddress((void *)pva(res[r].start), res[r].tag);
+	op_drain();
 	struct syspte_stats s;
 	syspte_get_stats(reserved_region(), &s);
 	if (s.live || s.free_pages != NPAGES || s.pages_mapped)

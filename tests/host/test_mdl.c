@@ -591,8 +591,6 @@ static void test_alloc_pages_args(void)
 	   "chunk not a power of two: NULL");
 	ok(!MmAllocatePagesForMdlEx(z, any, pa_of(4 * PAGE_SIZE), 6 * PAGE_SIZE, MmCached, MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS),
 	   "TotalBytes not a multiple of the chunk: NULL");
-	ok(!MmAllocatePagesForMdlEx(z, any, pa_of(SIZE_2M), SIZE_2M, MmCached, MM_ALLOCATE_FAST_LARGE_PAGES),
-	   "FAST_LARGE_PAGES without CHUNKS: NULL");
 	ok(!MmAllocatePagesForMdlEx(z, any, pa_of(64 * 1024), 64 * 1024, MmCached,
 				    MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS),
 	   "FAST_LARGE_PAGES with a chunk under 2 MiB: NULL");
@@ -706,6 +704,30 @@ static void test_alloc_pages(void)
 				      MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS | MM_ALLOCATE_FAST_LARGE_PAGES);
 	ok(mdl && runs(mdl) <= 2 && (MmGetMdlPfnArray(mdl)[0] % 512) == 0 && (MmGetMdlPfnArray(mdl)[512] % 512) == 0,
 	   "FAST_LARGE_PAGES: 2 MiB aligned chunks");
+	release_pages(mdl);
+	/* without CHUNKS: every whole 2 MiB as an aligned run, the rest as usual */
+	mdl = MmAllocatePagesForMdlEx(z, any, z, 2 * SIZE_2M + 3 * PAGE_SIZE, MmCached, MM_ALLOCATE_FAST_LARGE_PAGES);
+	bool large_ok = mdl && mdl->ByteCount == 2 * SIZE_2M + 3 * PAGE_SIZE;
+	for (unsigned c = 0; large_ok && c < 2; c++)
+		for (unsigned k = 0; k < 512; k++)
+			large_ok &= MmGetMdlPfnArray(mdl)[c * 512 + k] == MmGetMdlPfnArray(mdl)[c * 512] + k &&
+				    MmGetMdlPfnArray(mdl)[c * 512] % 512 == 0;
+	ok(large_ok, "FAST_LARGE_PAGES without CHUNKS: two aligned 2 MiB runs and 3 more pages");
+	if (mdl) {
+		char *va = MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+		struct syspte_stats st;
+		syspte_get_stats(reserved_region(), &st);
+		ok(va && ((vaddr_t)va & (SIZE_2M - 1)) == 0 && st.large_leaves == 2,
+		   "MmMapLockedPagesSpecifyCache of it: placed 2 MiB aligned, two 2 MiB leaves");
+		uint64_t pte, size;
+		ok(va && pt_query(&pt, (vaddr_t)va + SIZE_2M + 5 * PAGE_SIZE, NULL, &pte, &size) && size == SIZE_2M &&
+		   pt_query(&pt, (vaddr_t)va + 2 * SIZE_2M, NULL, &pte, &size) && size == PAGE_SIZE,
+		   "the third piece maps with 4 KiB pages");
+		if (va)
+			MmUnmapLockedPages(va, mdl);
+		syspte_get_stats(reserved_region(), &st);
+		ok(st.large_leaves == 0 && st.live == 0, "unmapped and freed");
+	}
 	release_pages(mdl);
 
 	/* Larger than RAM: a partial result of (almost) everything, then everything back. */

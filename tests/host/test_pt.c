@@ -144,42 +144,73 @@ static void test_prealloc_and_enomem(void)
 	   "and flushed, once, after the lock");
 }
 
-/* The system PTE region's tables: one contiguous run, its PTEs one array; refusals change nothing. */
-static void test_prealloc_contiguous(void)
+/* pt_span_tables's callback: counts and records the tables created. */
+struct span_log { unsigned n; vaddr_t va[8]; paddr_t table[8]; volatile pte_t *pde[8]; };
+static void span_log_cb(void *arg, vaddr_t va, paddr_t table, volatile pte_t *pde)
 {
-	volatile uint64_t *ptes = NULL;
-	setup(256);   /* 1 MiB of RAM */
-	pt_create(&pt, PT_FEAT_NX | PT_FEAT_MEMTYPES);
-	uint64_t t0 = pt.table_pages;
-	is(pt_prealloc_contiguous(&pt, VA0 + SIZE_1G, 4 * SIZE_2M, &ptes), PT_OK, "contiguous tables for 8 MiB");
-	ok(ptes != NULL, "PTE array returned");
-	for (int j = 0; j < 4; j++)
-		ok(pt_pte_slot(&pt, VA0 + SIZE_1G + (uint64_t)j * SIZE_2M) == ptes + j * 512, "table %d follows table %d", j, j - 1);
-	is(pt.table_pages - t0, 4 + 2, "4 level-1 tables counted, plus the upper levels created");
-	ptes[5] = 0x100000 | X86_PTE_P;
-	paddr_t pa;
-	ok(pt_query(&pt, VA0 + SIZE_1G + 5 * PAGE_SIZE, &pa, NULL, NULL) && pa == 0x100000, "a PTE written in the array maps");
-	ptes[5] = 0;
-	uint64_t t1 = pt.table_pages, free_before;
+	struct span_log *l = arg;
+	if (l->n < 8) {
+		l->va[l->n] = va;
+		l->table[l->n] = table;
+		l->pde[l->n] = pde;
+	}
+	l->n++;
+}
+
+/* The system PTE region's tables on demand: each span's level-1 table and the tables above it, one
+ * page each, all or nothing; spans that have one are left alone; refusals change nothing. */
+static void test_span_tables(void)
+{
+	struct span_log log = { 0 };
 	struct phys_stats st;
+	setup(256);   /* 1 MiB of RAM */
+	pt_create(&pt, PT_FEAT_ALL);
+	uint64_t t0 = pt.table_pages;
+	fake_tlb_reset();
+	is(pt_span_tables(&pt, VA0 + SIZE_1G - SIZE_2M, 3, span_log_cb, &log), PT_OK, "tables for 3 spans across a GiB");
+	is(log.n, 3, "three level-1 tables reported");
+	is(pt.table_pages - t0, 3 + 2 + 1, "3 level-1 tables, 2 level-2 tables and 1 level-3 table counted");
+	is(fake_tlb.flushes, 0, "filling not-present entries flushes nothing");
+	for (unsigned j = 0; j < 3 && j < log.n; j++) {
+		ok(log.va[j] == VA0 + SIZE_1G - SIZE_2M + j * SIZE_2M, "span %u reported in order", j);
+		ok(pt_pte_slot(&pt, log.va[j]) == (volatile uint64_t *)arch_phys_to_virt(log.table[j]),
+		   "span %u: its table is the one reported", j);
+		ok(arch_pte_frame(arch_pte_read(log.pde[j]), 2) == log.table[j], "span %u: its level-2 entry points to it", j);
+	}
+	log.n = 0;
+	uint64_t t1 = pt.table_pages;
+	is(pt_span_tables(&pt, VA0 + SIZE_1G - 2 * SIZE_2M, 5, span_log_cb, &log), PT_OK, "5 spans, 3 of them with tables");
+	ok(log.n == 2 && pt.table_pages - t1 == 2, "only the 2 missing tables made (one span before, one after)");
+	/* a 2 MiB leaf where a table would go is left alone: the span has its entry */
+	is(pt_map(&pt, VA0 + 4 * SIZE_1G, 0x200000, SIZE_2M, PT_PROT_W, PT_SIZE_2M), PT_OK, "a 2 MiB leaf");
+	log.n = 0;
+	is(pt_span_tables(&pt, VA0 + 4 * SIZE_1G, 2, span_log_cb, &log), PT_OK, "spans of a leaf and after it");
+	ok(log.n == 1 && log.va[0] == VA0 + 4 * SIZE_1G + SIZE_2M, "only the span after the leaf gets a table");
+	is(pt_map(&pt, VA0 + 8 * SIZE_1G, 0x40000000, SIZE_1G, PT_PROT_W, PT_SIZE_1G), PT_OK, "a 1 GiB leaf");
 	phys_get_stats(&st);
+	uint64_t free_before = st.free_pages, t2 = pt.table_pages;
+	log.n = 0;
+	is(pt_span_tables(&pt, VA0 + 8 * SIZE_1G - SIZE_2M, 2, span_log_cb, &log), PT_EEXIST, "a span under a 1 GiB leaf: PT_EEXIST");
+	phys_get_stats(&st);
+	ok(log.n == 0 && st.free_pages == free_before && pt.table_pages == t2, "nothing created, nothing allocated");
+	ok(pt_pte_slot(&pt, VA0 + 8 * SIZE_1G - SIZE_2M) == NULL, "not even the span before the leaf");
+	is(pt_span_tables(&pt, VA0 + PAGE_SIZE, 1, span_log_cb, &log), PT_EINVAL, "unaligned: PT_EINVAL");
+	is(pt_span_tables(&pt, VA0, 0, span_log_cb, &log), PT_EINVAL, "no span: PT_EINVAL");
+	/* all or nothing when memory runs out: take all but a few pages, then ask for more tables */
+	phys_get_stats(&st);
+	while (st.free_pages > 5 && phys_alloc(1, 0, UINT64_MAX))
+		phys_get_stats(&st);
 	free_before = st.free_pages;
-	fake_tlb_reset();
-	is(pt_prealloc_contiguous(&pt, VA0 + SIZE_1G + 2 * SIZE_2M, 4 * SIZE_2M, &ptes), PT_EEXIST,
-	   "overlapping an existing table: PT_EEXIST");
+	t2 = pt.table_pages;
+	log.n = 0;
+	is(pt_span_tables(&pt, VA0 + 16 * SIZE_1G, 8, span_log_cb, &log), PT_ENOMEM, "10 tables with 5 pages left: PT_ENOMEM");
 	phys_get_stats(&st);
-	ok(st.free_pages == free_before && pt.table_pages == t1, "refusal returned its run, counted nothing");
-	is(fake_tlb.flushes, 0, "nothing installed, nothing flushed");
-	/* Two tables installed before the conflict are removed again, and their pointers flushed. */
-	vaddr_t low = VA0 + SIZE_1G - 2 * SIZE_2M;
-	fake_tlb_reset();
-	is(pt_prealloc_contiguous(&pt, low, 4 * SIZE_2M, &ptes), PT_EEXIST, "conflict at the third table: PT_EEXIST");
-	vaddr_t removed[] = { low, low + SIZE_2M };
-	ok(pt_pte_slot(&pt, low) == NULL && pt_pte_slot(&pt, low + SIZE_2M) == NULL, "the two tables are gone");
-	ok(fake_tlb.flushes == 1 && !fake_tlb.irqs_off && fake_tlb_flushed_pages(0, removed, 2),
-	   "their pointers are flushed once, after the lock");
-	is(pt_prealloc_contiguous(&pt, VA0 + PAGE_SIZE, SIZE_2M, &ptes), PT_EINVAL, "unaligned: PT_EINVAL");
-	is(pt_prealloc_contiguous(&pt, VA0 + 8 * SIZE_1G, 1024 * SIZE_2M, &ptes), PT_ENOMEM, "1024 tables in 1 MiB: PT_ENOMEM");
+	ok(log.n == 0 && st.free_pages == free_before && pt.table_pages == t2, "all or nothing: no page kept, nothing counted");
+	ok(pt_pte_slot(&pt, VA0 + 16 * SIZE_1G) == NULL && !pt_query(&pt, VA0 + 16 * SIZE_1G, NULL, NULL, NULL),
+	   "no table installed");
+	phys_get_stats(&st);
+	is(pt_span_tables(&pt, VA0 + 16 * SIZE_1G, 2, span_log_cb, &log), PT_OK, "3 tables fit in 5 pages (%llu free)",
+	   (unsigned long long)st.free_pages);
 	is(pt_check(&pt), 0, "tree consistent");
 }
 
@@ -422,7 +453,7 @@ int main(void)
 	test_split_and_protect();
 	test_bad_input_and_checker();
 	test_prealloc_and_enomem();
-	test_prealloc_contiguous();
+	test_span_tables();
 	test_split_both_ends();
 	test_split_enomem();
 	test_generated_batches();

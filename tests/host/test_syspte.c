@@ -58,5 +58,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)model_counts.cache_fast, (unsigned long long)model_counts.cache_drains);
 	ok(model_counts.cache_fast > seeds * 1000 && model_counts.cache_drains > seeds,
 	   "three CPUs' caches served calls and were drained before refusals");
+	printf("# %llu 2 MiB leaves mapped, %llu unmapped\n", (unsigned long long)model_large.leaves_mapped,
+	       (unsigned long long)model_large.leaf_unmaps);
+	ok(model_large.leaves_mapped > seeds * 10 && model_large.leaf_unmaps > seeds * 5,
+	   "2 MiB leaves were mapped and unmapped (generated aligned runs of frames)");
 	return tap_done();
 }

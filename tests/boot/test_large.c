@@ -1,0 +1,563 @@
+/*
+ * Boot self-tests of 2 MiB leaves in the system PTE region (README "2 MiB mappings"): the live
+ * tables hold a level-2 leaf with the cache bits of each caching type, a remap reads the new
+ * frames at once, leaves mix with 4 KiB pages in one mapping, every misuse row keeps its outcome
+ * on a large mapping, and the MDL toolkit's FAST_LARGE_PAGES pages map with leaves.
+ */
+#include "ktest.h"
+#include "wdm.h"
+#include "syspte.h"
+#include "reserved.h"
+#include "phys.h"
+#include "pt.h"
+#include "vm.h"
+#include "trap.h"
+#include "bugcheck.h"
+#include "arch_mm.h"
+#include "x86.h"
+#include "cpu.h"
+#include "mdl.h"
+#include "testhooks.h"
+#include "verifier.h"
+#include "kernel.h"
+#include "kstring.h"
+#include "tsc.h"
+#include "smp.h"
+#include "percpu.h"
+
+#define TAG 0x6567724cu   /* 'Lrge' */
+#define SPAN 512u         /* pages of a 2 MiB leaf */
+
+/* An MDL of up to three spans' frames, built by hand. */
+static struct {
+	MDL mdl;
+	PFN_NUMBER pfn[3 * SPAN];
+} lm;
+
+/* Makes lm describe n locked pages: k < lead single pages from singles, then the run from run_pa
+ * (run_pages pages), then single pages again. */
+static void large_mdl(uint64_t n, uint64_t lead, paddr_t run_pa, uint64_t run_pages, const paddr_t *singles)
+{
+	lm.mdl = (MDL){ .Size = (CSHORT)sizeof(lm), .MdlFlags = MDL_PAGES_LOCKED, .ByteCount = (ULONG)(n * PAGE_SIZE) };
+	for (uint64_t k = 0, s = 0; k < n; k++)
+		lm.pfn[k] = k >= lead && k < lead + run_pages ? pa_to_pfn(run_pa) + (k - lead) : pa_to_pfn(singles[s++]);
+}
+
+/* The page size and leaf of the live translation of va (0 when not mapped). */
+static uint64_t large_page_size(const void *va, uint64_t *pte, paddr_t *pa)
+{
+	uint64_t size = 0, e = 0;
+	paddr_t p = 0;
+	if (!pt_query(&kernel_pt, (vaddr_t)va, &p, &e, &size))
+		return 0;
+	if (pte)
+		*pte = e;
+	if (pa)
+		*pa = p;
+	return size;
+}
+
+static uint64_t large_leaves(void)
+{
+	struct syspte_stats s;
+	syspte_get_stats(reserved_region(), &s);
+	return s.large_leaves;
+}
+
+/* A 2 MiB-aligned run of 512 zeroed frames, or 0. */
+static paddr_t large_run(void)
+{
+	paddr_t pa = phys_alloc_aligned(SPAN, SPAN, 0, UINT64_MAX);
+	if (pa)
+		phys_zero(pa, SPAN);
+	return pa;
+}
+
+/* Skips the test when the region is too small for a 2 MiB-aligned reservation of bytes beside the
+ * suite's live ones (syspte=2M boots: tools/syspte-sizes.sh). */
+#define LARGE_NEED(bytes)                                                                                          \
+	do {                                                                                                        \
+		struct syspte_stats s_;                                                                             \
+		syspte_get_stats(reserved_region(), &s_);                                                           \
+		if ((s_.npages << PAGE_SHIFT) < (uint64_t)(bytes) + SIZE_2M)                                        \
+			KTEST_SKIP("the region (%llu MiB) is too small for a %llu KiB 2 MiB-aligned reservation",    \
+				   (unsigned long long)(s_.npages >> 8), (unsigned long long)((bytes) >> 10));       \
+	} while (0)
+
+/* Each caching type: one level-2 leaf (PS) with its PAT index in PWT, PCD and bit 12, the mapping
+ * start mark, the frame, and through it the memory of the run; unmapped, the span's table is back. */
+KTEST(large_leaf_at_level2_with_each_cache_type)
+{
+	static const struct { MEMORY_CACHING_TYPE t; unsigned pat, no_pat; } c[] = {
+		{ MmNonCached, 3, 3 }, { MmCached, 0, 0 }, { MmWriteCombined, 4, 2 },
+		{ MmHardwareCoherentCached, 0, 0 }, { MmNonCachedUnordered, 2, 2 }, { MmUSWCCached, 4, 2 },
+	};
+	paddr_t run = large_run();
+	KASSERT_TEST(run, "no 2 MiB-aligned run of frames");
+	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	uint64_t leaves = large_leaves();
+	large_mdl(SPAN, 0, run, SPAN, NULL);
+	for (unsigned i = 0; i < ARRAY_SIZE(c); i++) {
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, c[i].t) == va);
+		uint64_t pte = 0;
+		paddr_t pa = 0;
+		KEXPECT(large_page_size(va + 7 * PAGE_SIZE, &pte, &pa) == SIZE_2M, "type %d: a 2 MiB leaf", c[i].t);
+		KEXPECT(pa == run + 7 * PAGE_SIZE, "type %d: the run's frame", c[i].t);
+		KEXPECT(pte & X86_PTE_PS, "type %d: PS set in the level-2 entry", c[i].t);
+		unsigned idx = (unsigned)!!(pte & X86_PTE_PWT) | (unsigned)!!(pte & X86_PTE_PCD) << 1 |
+			       (unsigned)!!(pte & X86_PTE_PAT_LARGE) << 2;
+		KEXPECT(idx == (cpu_feat.pat ? c[i].pat : c[i].no_pat), "type %d: PAT index %u (PAT bit at bit 12)", c[i].t, idx);
+		KEXPECT(!(pte & X86_PTE_PAT_4K) || (pte & X86_PTE_PS), "bit 7 is PS, never the PAT bit, in a leaf");
+		KEXPECT(arch_pte_map_start(pte), "the leaf carries the mapping-start mark");
+		KEXPECT_EQ(large_leaves(), leaves + 1);
+		KEXPECT_EQ(pt_check(&kernel_pt), 0, "the live tables hold no format fault");
+		volatile uint64_t *w = (volatile uint64_t *)(va + 300 * PAGE_SIZE);
+		*w = 0x1e4f0000ULL + i;
+		KEXPECT_EQ(*(volatile uint64_t *)arch_phys_to_virt(run + 300 * PAGE_SIZE), 0x1e4f0000ULL + i,
+			   "a write through the leaf reaches the run");
+		MmUnmapReservedMapping(va, TAG, &lm.mdl);
+		KEXPECT_EQ(large_page_size(va, NULL, NULL), 0, "unmapped");
+		KEXPECT(pt_pte_slot(&kernel_pt, (vaddr_t)va) != NULL, "the span's level-1 table is back");
+		KEXPECT_EQ(large_leaves(), leaves);
+	}
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
+	MmFreeMappingAddress(va, TAG);
+	phys_free(run, SPAN);
+}
+
+/* Read through a leaf, unmap, map other frames at the same address, read again: the new contents
+ * (the unmap invalidated the large translation). Then 4 KiB pages over the same span, and a leaf
+ * again. */
+KTEST(large_leaf_remap_reads_new_frames)
+{
+	paddr_t a = large_run(), b = large_run();
+	static paddr_t singles[SPAN];
+	KASSERT_TEST(a && b, "no 2 MiB-aligned runs");
+	for (unsigned k = 0; k < SPAN; k++)
+		*(volatile uint64_t *)arch_phys_to_virt(a + k * PAGE_SIZE) = 0xa000 + k,
+		*(volatile uint64_t *)arch_phys_to_virt(b + k * PAGE_SIZE) = 0xb000 + k;
+	for (unsigned k = 0; k < SPAN; k++)
+		singles[k] = b + (uint64_t)((k * 7) % SPAN) * PAGE_SIZE;   /* b's frames, shuffled: no run */
+	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va);
+	volatile uint64_t *p = (volatile uint64_t *)va;
+	large_mdl(SPAN, 0, a, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT(p[0] == 0xa000 && p[511 * 512] == 0xa000 + 511, "a's contents through the leaf");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	large_mdl(SPAN, 0, b, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT(p[0] == 0xb000 && p[511 * 512] == 0xb000 + 511, "b's contents at once after the remap");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	large_mdl(SPAN, SPAN, 0, 0, singles);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT_EQ(large_page_size(va, NULL, NULL), PAGE_SIZE, "shuffled frames: 4 KiB pages");
+	bool all = true;
+	for (unsigned k = 0; k < SPAN; k++)
+		all &= p[k * 512] == 0xb000 + (k * 7) % SPAN;
+	KEXPECT(all, "every 4 KiB page over the old leaf reads its own frame");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	large_mdl(SPAN, 0, a, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT(large_page_size(va, NULL, NULL) == SIZE_2M && p[5 * 512] == 0xa005, "a leaf again over those PTEs");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	MmFreeMappingAddress(va, TAG);
+	phys_free(a, SPAN);
+	phys_free(b, SPAN);
+}
+
+/* What every CPU reads through the mapping at lr.p: pages 0 and 511's first words, against the
+ * values wanted. */
+static struct {
+	volatile uint64_t *p;
+	uint64_t want0, want511;
+	bool ok[SMP_MAX_CPUS];
+} lr;
+
+static void large_read_on_cpu(void *arg)
+{
+	(void)arg;
+	lr.ok[this_cpu()->index] = lr.p[0] == lr.want0 && lr.p[511 * 512] == lr.want511;
+}
+
+/* Every online CPU reads the mapping (filling its TLB); the number that read the values wanted. */
+static unsigned large_read_everywhere(uint64_t want0, uint64_t want511)
+{
+	lr.want0 = want0;
+	lr.want511 = want511;
+	for (unsigned i = 0; i < SMP_MAX_CPUS; i++)
+		lr.ok[i] = false;
+	smp_call_many(smp_online_mask(), large_read_on_cpu, NULL);
+	unsigned n = 0;
+	for (unsigned i = 0; i < SMP_MAX_CPUS; i++)
+		n += lr.ok[i];
+	return n;
+}
+
+/* The remap of large_leaf_remap_reads_new_frames with every CPU reading between the steps: each
+ * one's 2 MiB translation (and its cached pointer to the span's table) is gone after the unmap (and
+ * the leaf's map) returned on the boot CPU: leaf a, leaf b, 4 KiB pages of b shuffled, leaf a. */
+KTEST(large_leaf_remap_seen_by_every_cpu)
+{
+	if (cpumask_weight(smp_online_mask()) < 2)
+		KTEST_SKIP("one CPU online: no other TLB to hold the old translation");
+	static paddr_t singles[SPAN];
+	paddr_t a = large_run(), b = large_run();
+	KASSERT_TEST(a && b, "no 2 MiB-aligned runs");
+	for (unsigned k = 0; k < SPAN; k++) {
+		*(volatile uint64_t *)arch_phys_to_virt(a + k * PAGE_SIZE) = 0xa000 + k;
+		*(volatile uint64_t *)arch_phys_to_virt(b + k * PAGE_SIZE) = 0xb000 + k;
+		singles[k] = b + (uint64_t)((k * 7) % SPAN) * PAGE_SIZE;
+	}
+	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va);
+	lr.p = (volatile uint64_t *)va;
+	unsigned online = (unsigned)cpumask_weight(smp_online_mask());
+	large_mdl(SPAN, 0, a, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT_EQ(large_read_everywhere(0xa000, 0xa000 + 511), online, "every CPU reads a through the leaf");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	large_mdl(SPAN, 0, b, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT_EQ(large_read_everywhere(0xb000, 0xb000 + 511), online, "every CPU reads b at once after the leaf's remap");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	large_mdl(SPAN, SPAN, 0, 0, singles);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT_EQ(large_page_size(va, NULL, NULL), PAGE_SIZE);
+	KEXPECT_EQ(large_read_everywhere(0xb000, 0xb000 + (511 * 7) % SPAN), online,
+		   "every CPU reads the 4 KiB pages that replaced the leaf");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	large_mdl(SPAN, 0, a, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached));
+	KEXPECT_EQ(large_read_everywhere(0xa000, 0xa000 + 511), online, "every CPU reads the leaf that replaced the table");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	MmFreeMappingAddress(va, TAG);
+	phys_free(a, SPAN);
+	phys_free(b, SPAN);
+}
+
+/* One mapping of a leaf and 256 small pages, then one of 256 small pages and a leaf starting in the
+ * middle of a span: each page maps its frame at its size; the accounting counts pages. */
+KTEST(large_leaf_mixed_with_small_pages)
+{
+	LARGE_NEED(2 * SIZE_2M);
+	static paddr_t singles[SPAN / 2];
+	paddr_t run = large_run();
+	KASSERT_TEST(run);
+	for (unsigned k = 0; k < SPAN / 2; k++)
+		KASSERT_TEST(singles[k] = phys_alloc_zeroed_page());
+	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	struct syspte_info info;
+	for (unsigned round = 0; round < 2; round++) {
+		uint64_t at = round ? SPAN / 2 : 0, lead = round ? SPAN / 2 : 0;
+		large_mdl(SPAN + SPAN / 2, lead, run, SPAN, singles);
+		char *m = va + at * PAGE_SIZE;
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(m, TAG, &lm.mdl, MmCached) == m);
+		bool sizes = true, frames = true;
+		for (uint64_t k = 0; k < SPAN + SPAN / 2; k++) {
+			paddr_t pa = 0;
+			uint64_t size = large_page_size(m + k * PAGE_SIZE, NULL, &pa);
+			sizes &= size == (k >= lead && k < lead + SPAN ? SIZE_2M : PAGE_SIZE);
+			frames &= pa == pfn_to_pa(lm.pfn[k]);
+			*(volatile uint32_t *)(m + k * PAGE_SIZE + 64) = (uint32_t)(k + 1);
+			frames &= *(volatile uint32_t *)((char *)arch_phys_to_virt(pfn_to_pa(lm.pfn[k])) + 64) == k + 1;
+		}
+		KEXPECT(sizes, "round %u: a 2 MiB leaf where a span is covered by the run, 4 KiB pages elsewhere", round);
+		KEXPECT(frames, "round %u: every page writes its own frame", round);
+		KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == SPAN + SPAN / 2,
+			"round %u: the leaf counts its 512 pages", round);
+		KEXPECT_EQ(syspte_check(reserved_region()), 0);
+		MmUnmapReservedMapping(m, TAG, &lm.mdl);
+		KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 0);
+	}
+	MmFreeMappingAddress(va, TAG);
+	phys_free(run, SPAN);
+	for (unsigned k = 0; k < SPAN / 2; k++)
+		phys_free(singles[k], 1);
+}
+
+/* Checks the last intercepted bug check: code 0xDA, subcode and P2..P4; then clears it. */
+static void large_expect_da(uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4, const char *what)
+{
+	KEXPECT(bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE && bugcheck_last.p[0] == sub && bugcheck_last.p[1] == p2 &&
+		bugcheck_last.p[2] == p3 && bugcheck_last.p[3] == p4,
+		"%s: got 0x%llx/0x%llx (0x%llx, 0x%llx, 0x%llx)", what, (unsigned long long)bugcheck_last.code,
+		(unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
+		(unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3]);
+	bugcheck_last.code = 0;
+}
+
+/* Every misuse row on a reservation of two spans whose first is one 2 MiB mapping: the outcome and
+ * parameters of 4 KiB mappings, and the leaf, the counts and the tables unchanged after each. */
+KTEST(large_leaf_misuse_rows)
+{
+	LARGE_NEED(2 * SIZE_2M);
+	static struct { MDL mdl; PFN_NUMBER pfn[SPAN + 8]; } t;
+	paddr_t run = large_run(), page = phys_alloc_zeroed_page();
+	KASSERT_TEST(run && page);
+	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va);
+	large_mdl(SPAN, 0, run, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached) == va);
+	uint64_t leaves = large_leaves();
+	char *last = va + 2 * SIZE_2M - 1;
+	bugcheck_set_hook(bugcheck_record_hook);
+	bugcheck_last.code = 0;
+	/* map over the leaf, from its start, from inside it, and from before it */
+	t.mdl = (MDL){ .Size = (CSHORT)sizeof(t), .MdlFlags = MDL_PAGES_LOCKED, .ByteCount = 4 * PAGE_SIZE };
+	for (unsigned k = 0; k < SPAN + 8; k++)
+		t.pfn[k] = pa_to_pfn(page);
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va + 100 * PAGE_SIZE, TAG, &t.mdl, MmCached));
+	large_expect_da(SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, (uint64_t)va + 100 * PAGE_SIZE, (uint64_t)va + 100 * PAGE_SIZE,
+			(uint64_t)va + 104 * PAGE_SIZE - 1, "map inside a leaf: 0x107");
+	/* a span partly mapped: 4 pages at the second span, then a run over all of it */
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va + (SPAN + 10) * PAGE_SIZE, TAG, &t.mdl, MmCached));
+	large_mdl(SPAN, 0, run, SPAN, NULL);
+	KEXPECT(!MmMapLockedPagesWithReservedMapping(va + SPAN * PAGE_SIZE, TAG, &lm.mdl, MmCached));
+	large_expect_da(SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, (uint64_t)va + SPAN * PAGE_SIZE,
+			(uint64_t)va + (SPAN + 10) * PAGE_SIZE, (uint64_t)last, "map over a partly mapped span: 0x107");
+	MmUnmapReservedMapping(va + (SPAN + 10) * PAGE_SIZE, TAG, &t.mdl);
+	KEXPECT_EQ(bugcheck_last.code, 0, "the small mapping unmapped");
+	/* unmaps that cut the leaf's mapping, run past it, start inside it */
+	t.mdl.ByteCount = 256 * PAGE_SIZE;
+	MmUnmapReservedMapping(va, TAG, &t.mdl);
+	large_expect_da(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, (uint64_t)va, (uint64_t)va, 256, "unmap of half a leaf: 0x10C");
+	MmUnmapReservedMapping(va + 4 * PAGE_SIZE, TAG, &t.mdl);
+	large_expect_da(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, (uint64_t)va + 4 * PAGE_SIZE, (uint64_t)va, 256,
+			"unmap from inside a leaf: 0x10C");
+	t.mdl.ByteCount = (SPAN + 8) * PAGE_SIZE;
+	MmUnmapReservedMapping(va, TAG, &t.mdl);
+	large_expect_da(SYSPTE_BUGCHECK_UNMAP_HOLE, (uint64_t)va + SPAN * PAGE_SIZE, 0, 0, "unmap past the leaf: 0x10B");
+	MmUnmapReservedMapping(va + SPAN * PAGE_SIZE, TAG, &t.mdl);
+	large_expect_da(SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, (uint64_t)va + SPAN * PAGE_SIZE, TAG, 0,
+			"unmap of the unmapped span: 0x109");
+	MmUnmapReservedMapping(va, TAG + 1, &lm.mdl);
+	large_expect_da(SYSPTE_BUGCHECK_UNMAP_WRONG_TAG, (uint64_t)va, TAG + 1, TAG, "unmap with another tag: 0x108");
+	MmFreeMappingAddress(va, TAG);
+	large_expect_da(SYSPTE_BUGCHECK_FREE_STILL_MAPPED, (uint64_t)va, TAG, SPAN, "free while the leaf maps: 0x103");
+	/* a touch of the reservation's unmapped span: 0x50 naming the base */
+	uint8_t v;
+	KEXPECT_EQ(arch_probe_read8(va + SPAN * PAGE_SIZE + 8, &v), (uint64_t)-1);
+	KEXPECT(bugcheck_last.code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA && bugcheck_last.p[0] == (uint64_t)va + SPAN * PAGE_SIZE + 8 &&
+		bugcheck_last.p[3] == (uint64_t)va, "touch of the unmapped span: 0x50, P4 the base");
+	bugcheck_set_hook(NULL);
+	struct syspte_info info;
+	KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == SPAN, "the leaf's 512 pages still counted");
+	KEXPECT(large_leaves() == leaves && large_page_size(va + 5 * PAGE_SIZE, NULL, NULL) == SIZE_2M, "the leaf unchanged");
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	KEXPECT_EQ(large_page_size(va, NULL, NULL), 0);
+	MmFreeMappingAddress(va, TAG);
+	phys_free(run, SPAN);
+	phys_free(page, 1);
+}
+
+/* Expects the last intercepted bug check to be 0xDA with subcode sub and P2 p2, P3 p3, P4 p4. */
+#define LARGE_DA(sub, p2, p3, p4, what) large_expect_da(sub, (uint64_t)(p2), (uint64_t)(p3), (uint64_t)(p4), what)
+
+/*
+ * The rows that depend on where a mapping starts and ends, on mappings that mix a 2 MiB leaf with
+ * 4 KiB pages in a reservation of two spans: the leaf first and an 8-page tail, then a 256-page
+ * head and the leaf. An unmap that cuts either (at the leaf's edge, from inside, up to the leaf
+ * only) is 0x10C naming the mapping's first page; past the reservation 0x10A; over the mapping's
+ * end a hole 0x10B; the free rows 0x101, 0x102, 0x103; a map with another tag 0x104; a touch of
+ * the reservation's unmapped pages 0x50 naming its base. The mapping, its leaf and the counts stay
+ * as they were, and it unmaps whole afterwards.
+ */
+KTEST(large_leaf_misuse_rows_of_mixed_mappings)
+{
+	LARGE_NEED(2 * SIZE_2M);
+	static paddr_t singles[SPAN / 2];
+	static struct { MDL mdl; PFN_NUMBER pfn[2 * SPAN + 1]; } t;
+	paddr_t run = large_run();
+	KASSERT_TEST(run);
+	for (unsigned k = 0; k < SPAN / 2; k++)
+		KASSERT_TEST(singles[k] = phys_alloc_zeroed_page());
+	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	uint64_t leaves = large_leaves();
+	t.mdl = (MDL){ .Size = (CSHORT)sizeof(t), .MdlFlags = MDL_PAGES_LOCKED };
+	for (unsigned k = 0; k < ARRAY_SIZE(t.pfn); k++)
+		t.pfn[k] = pa_to_pfn(singles[0]);
+	struct syspte_info info;
+	for (unsigned shape = 0; shape < 2; shape++) {
+		/* shape 0: pages 0..519, a leaf and 8 small pages; shape 1: pages 256..1023, 256 small and a leaf */
+		uint64_t at = shape ? SPAN / 2 : 0, n = shape ? SPAN + SPAN / 2 : SPAN + 8, lead = shape ? SPAN / 2 : 0;
+		char *m = va + at * PAGE_SIZE, *leaf = va + (shape ? SPAN : 0) * PAGE_SIZE;
+		large_mdl(n, lead, run, SPAN, singles);
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(m, TAG, &lm.mdl, MmCached) == m);
+		KEXPECT(large_leaves() == leaves + 1, "shape %u: one leaf", shape);
+		*(volatile uint64_t *)(leaf + 9 * PAGE_SIZE) = 0x5a5a0000u + shape;
+		bugcheck_set_hook(bugcheck_record_hook);
+		bugcheck_last.code = 0;
+		if (shape == 0) {
+			t.mdl.ByteCount = SPAN * PAGE_SIZE;   /* the leaf only: ends inside the mapping */
+			MmUnmapReservedMapping(va, TAG, &t.mdl);
+			LARGE_DA(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, va, va, SPAN, "unmap of the leaf without the tail: 0x10C");
+			t.mdl.ByteCount = 8 * PAGE_SIZE;      /* the tail only: starts inside, right after the leaf */
+			MmUnmapReservedMapping(va + SPAN * PAGE_SIZE, TAG, &t.mdl);
+			LARGE_DA(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, va + SPAN * PAGE_SIZE, va, 8, "unmap of the tail: 0x10C");
+			t.mdl.ByteCount = 600 * PAGE_SIZE;    /* past the mapping's end, inside the reservation */
+			MmUnmapReservedMapping(va, TAG, &t.mdl);
+			LARGE_DA(SYSPTE_BUGCHECK_UNMAP_HOLE, va + (SPAN + 8) * PAGE_SIZE, 0, 0, "unmap past the tail: 0x10B");
+			t.mdl.ByteCount = (2 * SPAN + 1) * PAGE_SIZE;   /* past the reservation's end */
+			MmUnmapReservedMapping(va, TAG, &t.mdl);
+			LARGE_DA(SYSPTE_BUGCHECK_UNMAP_PAST_END, va, 2 * SPAN, 2 * SPAN + 1, "unmap past the reservation: 0x10A");
+		} else {
+			t.mdl.ByteCount = SPAN * PAGE_SIZE;   /* the leaf only: starts inside the mapping */
+			MmUnmapReservedMapping(va + SPAN * PAGE_SIZE, TAG, &t.mdl);
+			LARGE_DA(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, va + SPAN * PAGE_SIZE, m, SPAN, "unmap of the leaf without the head: 0x10C");
+			t.mdl.ByteCount = (SPAN / 2) * PAGE_SIZE;   /* the head only: ends at the leaf */
+			MmUnmapReservedMapping(m, TAG, &t.mdl);
+			LARGE_DA(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, m, m, SPAN / 2, "unmap of the head: 0x10C");
+			t.mdl.ByteCount = (SPAN + 4) * PAGE_SIZE;   /* from inside the head into the leaf */
+			MmUnmapReservedMapping(m + (SPAN / 2 - 4) * PAGE_SIZE, TAG, &t.mdl);
+			LARGE_DA(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, m + (SPAN / 2 - 4) * PAGE_SIZE, m, SPAN + 4,
+				 "unmap from the head into the leaf: 0x10C");
+			t.mdl.ByteCount = (SPAN + SPAN / 2) * PAGE_SIZE;   /* from the unmapped head of the reservation */
+			MmUnmapReservedMapping(va, TAG, &t.mdl);
+			LARGE_DA(SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, va, TAG, 0, "unmap from an unmapped page: 0x109");
+			uint8_t b;
+			KEXPECT_EQ(arch_probe_read8(va + 8 * PAGE_SIZE, &b), (uint64_t)-1);
+			KEXPECT(bugcheck_last.code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA && bugcheck_last.p[0] == (uint64_t)va + 8 * PAGE_SIZE &&
+				bugcheck_last.p[3] == (uint64_t)va, "touch before the mapping, in the leaf's reservation: 0x50, P4 the base");
+			bugcheck_last.code = 0;
+		}
+		t.mdl.ByteCount = PAGE_SIZE;
+		KEXPECT(!MmMapLockedPagesWithReservedMapping(leaf, TAG + 1, &t.mdl, MmCached));
+		LARGE_DA(SYSPTE_BUGCHECK_MAP_WRONG_TAG, leaf, TAG + 1, TAG, "map with another tag: 0x104");
+		MmFreeMappingAddress(va, TAG + 1);
+		LARGE_DA(SYSPTE_BUGCHECK_FREE_WRONG_TAG, va, TAG + 1, TAG, "free with another tag: 0x101");
+		MmFreeMappingAddress(va + SIZE_2M, TAG);
+		LARGE_DA(SYSPTE_BUGCHECK_FREE_NOT_START, va + SIZE_2M, TAG, 0, "free of the second span: 0x102");
+		MmFreeMappingAddress(va, TAG);
+		LARGE_DA(SYSPTE_BUGCHECK_FREE_STILL_MAPPED, m, TAG, n, "free while mapped: 0x103");
+		bugcheck_set_hook(NULL);
+		KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == n, "shape %u: every page still counted", shape);
+		KEXPECT(large_leaves() == leaves + 1 && large_page_size(leaf + 3 * PAGE_SIZE, NULL, NULL) == SIZE_2M,
+			"shape %u: the leaf unchanged", shape);
+		KEXPECT(*(volatile uint64_t *)(leaf + 9 * PAGE_SIZE) == 0x5a5a0000u + shape, "shape %u: reads through the leaf", shape);
+		KEXPECT_EQ(syspte_check(reserved_region()), 0);
+		MmUnmapReservedMapping(m, TAG, &lm.mdl);
+		KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 0 && large_leaves() == leaves,
+			"shape %u: unmapped whole", shape);
+	}
+	MmFreeMappingAddress(va, TAG);
+	phys_free(run, SPAN);
+	for (unsigned k = 0; k < SPAN / 2; k++)
+		phys_free(singles[k], 1);
+}
+
+/*
+ * In verifier mode (tools/boot-test-verifier.sh boots the suite so) a DIVISIBLE 2 MiB reservation
+ * keeps its 2 MiB base and leaf, and its guard page after it: no reservation starts there and an
+ * overrun of the leaf's mapping faults with 0x50. The verifier checks the region (leaves counted,
+ * level-2 entries read before the map) after every call here. Verifier off: the same reservation
+ * has no guard (said as a comment line).
+ */
+KTEST(large_leaf_verifier_guard_after_the_leaf)
+{
+	paddr_t run = large_run();
+	KASSERT_TEST(run);
+	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	large_mdl(SPAN, 0, run, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmNonCached) == va);
+	KEXPECT(large_page_size(va, NULL, NULL) == SIZE_2M, "a leaf with the verifier %s", mm_verifier ? "on" : "off");
+	struct syspte_info info;
+	KEXPECT(!syspte_lookup(reserved_region(), (vaddr_t)va + SIZE_2M, &info), "the page after it is in no reservation");
+	if (syspte_guard_pages(reserved_region())) {
+		void *next[64];
+		unsigned n = 0;
+		bool hit = false;
+		while (n < 64 && (next[n] = MmAllocateMappingAddress(PAGE_SIZE, TAG)))
+			hit |= next[n++] == va + SIZE_2M;
+		KEXPECT(!hit, "no reservation placed on the leaf's guard page");
+		for (unsigned i = 0; i < n; i++)
+			MmFreeMappingAddress(next[i], TAG);
+		bugcheck_set_hook(bugcheck_record_hook);
+		bugcheck_last.code = 0;
+		KEXPECT_EQ(arch_probe_write8(va + SIZE_2M, 1), (uint64_t)-1, "an overrun of the leaf faults");
+		KEXPECT_EQ(bugcheck_last.code, BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA);
+		bugcheck_set_hook(NULL);
+	} else {
+		kprintf("# verifier off: no guard page after the leaf's reservation\n");
+	}
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	MmFreeMappingAddress(va, TAG);
+	phys_free(run, SPAN);
+}
+
+/* FAST_LARGE_PAGES gives 2 MiB-aligned runs and MmMapLockedPagesSpecifyCache places them on 2 MiB:
+ * two leaves and a 4 KiB tail, read and written, then unmapped and freed. */
+KTEST(large_fast_large_pages_map_locked)
+{
+	LARGE_NEED(2 * SIZE_2M + 3 * PAGE_SIZE);
+	PHYSICAL_ADDRESS z = { .QuadPart = 0 }, any = { .QuadPart = -1 };
+	PMDL mdl = MmAllocatePagesForMdlEx(z, any, z, 2 * SIZE_2M + 3 * PAGE_SIZE, MmCached,
+					   MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_FULLY_REQUIRED);
+	KASSERT_TEST(mdl, "no two 2 MiB-aligned runs free");
+	uint64_t leaves = large_leaves();
+	char *va = MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+	KEXPECT(va && IS_ALIGNED((vaddr_t)va, SIZE_2M), "placed on 2 MiB: %p", va);
+	if (va) {
+		KEXPECT_EQ(large_leaves(), leaves + 2, "two 2 MiB leaves");
+		KEXPECT_EQ(large_page_size(va + SIZE_2M, NULL, NULL), SIZE_2M);
+		KEXPECT_EQ(large_page_size(va + 2 * SIZE_2M + PAGE_SIZE, NULL, NULL), PAGE_SIZE, "the tail in 4 KiB pages");
+		for (unsigned k = 0; k < 2 * SPAN + 3; k += 97)
+			*(volatile uint64_t *)(va + k * PAGE_SIZE) = k;
+		bool same = true;
+		for (unsigned k = 0; k < 2 * SPAN + 3; k += 97)
+			same &= *(volatile uint64_t *)arch_phys_to_virt(pfn_to_pa(MmGetMdlPfnArray(mdl)[k])) == k;
+		KEXPECT(same, "each page reaches its frame");
+		MmUnmapLockedPages(va, mdl);
+		KEXPECT_EQ(large_leaves(), leaves);
+	}
+	MmFreePagesFromMdl(mdl);
+	ExFreePool(mdl);
+}
+
+#define LARGE_PROBE_NAME "large_tlb_probe"
+#define LARGE_PROBE_HOLD_US 8000000u   /* how long a boot of this test alone keeps the mappings */
+
+/*
+ * For tools/tlb-test.sh, which reads QEMU's monitor (info tlb): a 2 MiB leaf and, in the next span,
+ * one 4 KiB page, their addresses said on serial. When the boot runs this test alone
+ * (ktest=large_tlb_probe) it holds them mapped for LARGE_PROBE_HOLD_US between two serial marks, so
+ * the script can stop the machine and read the translations; in the whole suite it checks the same
+ * mappings and ends at once.
+ */
+KTEST(large_tlb_probe)
+{
+	LARGE_NEED(2 * SIZE_2M);
+	paddr_t run = large_run(), page = phys_alloc_zeroed_page();
+	KASSERT_TEST(run && page);
+	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	static struct { MDL mdl; PFN_NUMBER pfn[1]; } one;
+	one.mdl = (MDL){ .Size = (CSHORT)sizeof(one), .MdlFlags = MDL_PAGES_LOCKED, .ByteCount = PAGE_SIZE };
+	one.pfn[0] = pa_to_pfn(page);
+	large_mdl(SPAN, 0, run, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached) == va);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va + SIZE_2M, TAG, &one.mdl, MmCached) == va + SIZE_2M);
+	KEXPECT(large_page_size(va, NULL, NULL) == SIZE_2M && large_page_size(va + SIZE_2M, NULL, NULL) == PAGE_SIZE,
+		"a 2 MiB leaf and a 4 KiB page");
+	*(volatile uint64_t *)(va + 5 * PAGE_SIZE) = 1;   /* both translations used once */
+	*(volatile uint64_t *)(va + SIZE_2M) = 2;
+	kprintf("# tlbprobe: leaf va 0x%llx pa 0x%llx; page va 0x%llx pa 0x%llx\n", (unsigned long long)(vaddr_t)va,
+		(unsigned long long)run, (unsigned long long)(vaddr_t)(va + SIZE_2M), (unsigned long long)page);
+	const char *only = kernel_cmdline.opts.ktest;
+	if (memcmp(only, LARGE_PROBE_NAME, sizeof(LARGE_PROBE_NAME)) == 0) {
+		kprintf("# tlbprobe: holding\n");
+		tsc_delay_us(LARGE_PROBE_HOLD_US);
+		kprintf("# tlbprobe: released\n");
+	}
+	MmUnmapReservedMapping(va + SIZE_2M, TAG, &one.mdl);
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	MmFreeMappingAddress(va, TAG);
+	phys_free(run, SPAN);
+	phys_free(page, 1);
+}
