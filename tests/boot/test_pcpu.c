@@ -1,5 +1,7 @@
 /*
- * Boot self-tests of the system PTE region's per-CPU caches (mm/syspte_cache.c) on every CPU.
+ * Boot self-tests of the system PTE region's per-CPU caches (mm/syspte_cache.c) on every CPU. They
+ * are named syspte_cache_* so that they run after region_a_reserve_without_table_memory_is_null
+ * (the suite runs in name order): the exhaustion test makes every span's page table, for good.
  *
  *  - All CPUs at once, interrupts disabled (a call runs so): each keeps a few reservations of 1..16
  *    pages (some DIVISIBLE), frees one and reserves another, looks each up, and frees a reservation
@@ -115,7 +117,7 @@ static unsigned pcpu_weight(cpumask_t m)
 	return n;
 }
 
-KTEST(pcpu_cache_all_cpus_reserve_and_free_at_once)
+KTEST(syspte_cache_all_cpus_reserve_and_free_at_once)
 {
 	struct syspte_region *r = reserved_region();
 	cpumask_t online = smp_online_mask();
@@ -172,7 +174,7 @@ static void pcpu_warm(void *arg)
 		MmFreeMappingAddress(va, PCPU_TAG);
 }
 
-KTEST(pcpu_cache_exhaustion_drains_every_cpu)
+KTEST(syspte_cache_exhaustion_drains_every_cpu)
 {
 	struct syspte_region *r = reserved_region();
 	struct syspte_stats s0, full;
