@@ -4,8 +4,8 @@
  *
  * Design (docs/design.md, "Per-CPU caches"):
  *  - The region is cut into aligned chunks of SYSPTE_CHUNK_PAGES pages. A CPU's cache owns up to
- *    a few chunks, each taken from the region's allocator as one allocation (under the region's
- *    lock) and then managed by the cache alone: a word of free bits and a word of start bits, and
+ *    a few chunks, each taken from the region's allocator as one allocation with its page tables
+ *    (under the region's lock) and then managed by the cache alone: a word of free bits and a word of start bits, and
  *    the record of each reservation starting in it. Reservations of up to SYSPTE_CACHE_MAX_PAGES
  *    pages are placed in the running CPU's chunks and freed into the chunk they lie in, under that
  *    cache's lock alone. A reservation so placed is a real reservation: the region finds it from
