@@ -8,9 +8,16 @@
  *
  *   LOCK_RANK_POOL     the nonpaged pool (mm/pool.c). Takes PHYS inside it: slab and large-block
  *                      pages come from the physical allocator and go back to it.
- *   LOCK_RANK_SYSPTE   a system PTE region (mm/syspte*.c). Takes PHYS inside it: a record slab
- *                      page when a reservation finds no record free. It never takes PT: the region
- *                      writes its own PTEs, in tables it created at set-up.
+ *   LOCK_RANK_SYSPTE   a system PTE region (mm/syspte*.c). Takes SYSPTE_CACHE inside it (a drain,
+ *                      a refill, a walk's freeze, a map of a cached reservation), PT (a
+ *                      reservation's or a cached chunk's page tables, made on demand) and PHYS: a
+ *                      record slab page when a reservation finds no record free. It writes its own
+ *                      PTEs, in those tables, under its own lock.
+ *   LOCK_RANK_SYSPTE_CACHE  one CPU's cache of a region's free space (mm/syspte_cache.c). Held
+ *                      alone on the fast paths of reserve and free; under the region's lock when
+ *                      the region refills, drains or reads it. Takes PT and PHYS inside it (a new
+ *                      chunk's tables, records for the cache, under the region's lock too). One
+ *                      CPU's cache lock never nests in another's.
  *   LOCK_RANK_PT       an address space's page tables (mm/pt.c). Takes PHYS inside it: a missing
  *                      table, or a large page split.
  *   LOCK_RANK_PHYS     the physical allocator (mm/phys.c). Takes only CONSOLE (its checker and dump
@@ -45,9 +52,10 @@ enum lock_rank {
 	LOCK_RANK_NONE = 0,        /* not initialised: taking such a lock is a panic */
 	LOCK_RANK_POOL = 1,
 	LOCK_RANK_SYSPTE = 2,
-	LOCK_RANK_PT = 3,
-	LOCK_RANK_PHYS = 4,
-	LOCK_RANK_CONSOLE = 5,
+	LOCK_RANK_SYSPTE_CACHE = 3,
+	LOCK_RANK_PT = 4,
+	LOCK_RANK_PHYS = 5,
+	LOCK_RANK_CONSOLE = 6,
 	LOCK_RANK_TEST_LOW = 30,   /* tests only */
 	LOCK_RANK_TEST_HIGH = 31,  /* tests only */
 };

@@ -1,11 +1,15 @@
 # ---------------------------------------------------------------- benchmarks (numbers, not tests)
 # Optimised like the kernel (-O2), without sanitizers.
-BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
+BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
 .PHONY: bench plots bench-boot bench-shootdown
 $(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
 	@mkdir -p $(@D)
 	$(HCC) $(BENCH_CFLAGS) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+# The per-CPU caches' benchmark links the hosted library, as an outside program would (mk/hosted.mk).
+$(B)/bench/bench_pcpu: tests/bench/bench_pcpu.c $(B)/hosted/libmm.a
+	@mkdir -p $(@D)
+	$(HCC) -std=gnu11 -O2 -g $(WARN) -pthread -I$(B)/hosted/include -MMD -MP $< $(B)/hosted/libmm.a -o $@
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 

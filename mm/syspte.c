@@ -6,7 +6,9 @@
  * and "which reservation contains page i" (map, unmap, the fault report). The start bitmap gives
  * the last start at or before i in a few word operations; a hash table keyed by the start gives
  * its record. Walks (accounting, check) go through the bitmap in address order, so no list of
- * records is kept.
+ * records is kept. A page in a chunk of a CPU's cache is found in that chunk instead
+ * (mm/syspte_cache.c): reserve and free try the caches first, and each lookup asks whether the
+ * page's chunk is cached before it reads the region's own index.
  */
 #include "syspte_impl.h"
 #include "phys.h"
@@ -30,7 +32,7 @@ static unsigned syspte_hash_bits(uint64_t npages)
 
 /* Where the parts of a region's state lie in its metadata run (offsets, each 8-byte aligned). */
 struct syspte_layout {
-	size_t buckets, buddy, starts, tables, table_pa, pd, total;
+	size_t buckets, buddy, starts, tables, table_pa, pd, cache, total;
 };
 
 /* Level-2 tables a region of npages pages from base may meet: one per 1 GiB of address it touches. */
@@ -49,7 +51,8 @@ static struct syspte_layout syspte_layout_of(vaddr_t base, uint64_t npages)
 	l.tables = l.starts + ALIGN_UP(bitset_meta_bytes_chunked(npages), 8);
 	l.table_pa = l.tables + nspans * sizeof(uint64_t *);
 	l.pd = l.table_pa + nspans * sizeof(paddr_t);
-	l.total = l.pd + syspte_pd_count(base, npages) * sizeof(pte_t *);
+	l.cache = l.pd + syspte_pd_count(base, npages) * sizeof(pte_t *);
+	l.total = l.cache + ALIGN_UP(syspte_cache_meta_bytes(npages), 8);
 	return l;
 }
 
@@ -77,18 +80,8 @@ static bool syspte_geometry_ok(vaddr_t base, uint64_t npages)
 	return false;
 }
 
-/* Chunk pages allocated for the region's allocator, not installed yet: at most one per unit a
- * reservation sets bits at (mm/buddy.h: s - 1, s, e - 1, e), and the start bitmap's chunk of s. */
-struct syspte_chunks {
-	uint64_t unit[4];
-	paddr_t page[4];
-	unsigned n;
-	paddr_t starts_page;   /* 0: none needed */
-	uint64_t starts_unit;  /* the start bit it is for */
-};
-
 /* Frees the chunk pages of *ch (none installed). */
-static void syspte_chunks_drop(struct syspte_chunks *ch)
+void syspte_meta_drop(struct syspte_meta_chunks *ch)
 {
 	while (ch->n)
 		phys_free(ch->page[--ch->n], 1);
@@ -99,7 +92,7 @@ static void syspte_chunks_drop(struct syspte_chunks *ch)
 
 /* Allocates a zeroed chunk for each of units[0, n) (< npages) whose chunk is missing, one per
  * chunk, into *ch; false, nothing kept, when memory is short. */
-static bool syspte_chunks_alloc(struct syspte_region *r, const uint64_t *units, unsigned n, struct syspte_chunks *ch)
+static bool syspte_meta_alloc_units(struct syspte_region *r, const uint64_t *units, unsigned n, struct syspte_meta_chunks *ch)
 {
 	ch->n = 0;
 	ch->starts_page = 0;
@@ -111,7 +104,7 @@ static bool syspte_chunks_alloc(struct syspte_region *r, const uint64_t *units, 
 			continue;
 		paddr_t pa = phys_alloc_zeroed_page();
 		if (!pa) {
-			syspte_chunks_drop(ch);
+			syspte_meta_drop(ch);
 			return false;
 		}
 		ch->unit[ch->n] = units[k];
@@ -120,8 +113,8 @@ static bool syspte_chunks_alloc(struct syspte_region *r, const uint64_t *units, 
 	return true;
 }
 
-/* Installs the chunks syspte_chunks_alloc allocated. */
-static void syspte_chunks_install(struct syspte_region *r, const struct syspte_chunks *ch)
+/* Installs the chunks syspte_meta_alloc_units allocated. */
+void syspte_meta_install(struct syspte_region *r, const struct syspte_meta_chunks *ch)
 {
 	for (unsigned k = 0; k < ch->n; k++)
 		buddy_chunk_install(&r->buddy, ch->unit[k], arch_phys_to_virt(ch->page[k]));
@@ -132,7 +125,7 @@ static void syspte_chunks_install(struct syspte_region *r, const struct syspte_c
 /* Allocates the chunks a reservation of the run [s, e) needs: the allocator's for units s - 1, s,
  * e - 1 and e inside the region (mm/buddy.h), the start bitmap's for s; false, none kept, when
  * memory is short. */
-static bool syspte_run_chunks_alloc(struct syspte_region *r, uint64_t s, uint64_t e, struct syspte_chunks *ch)
+bool syspte_meta_alloc_locked(struct syspte_region *r, uint64_t s, uint64_t e, struct syspte_meta_chunks *ch)
 {
 	const struct buddy *b = &r->buddy;
 	ch->n = 0;
@@ -149,17 +142,22 @@ static bool syspte_run_chunks_alloc(struct syspte_region *r, uint64_t s, uint64_
 	u[n++] = e - 1;
 	if (e < r->npages)
 		u[n++] = e;
-	if (!syspte_chunks_alloc(r, u, n, ch))
+	if (!syspte_meta_alloc_units(r, u, n, ch))
 		return false;
 	ch->starts_unit = s;
 	if (!bitset_chunk_present(&r->starts, s) && !(ch->starts_page = phys_alloc_zeroed_page())) {
-		syspte_chunks_drop(ch);
+		syspte_meta_drop(ch);
 		return false;
 	}
 	return true;
 }
 
 struct syspte_region *syspte_create(struct pt *pt, vaddr_t base, uint64_t npages)
+{
+	return syspte_create_ex(pt, base, npages, 0);
+}
+
+struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npages, unsigned flags)
 {
 	if (!syspte_geometry_ok(base, npages))
 		return NULL;
@@ -195,15 +193,16 @@ struct syspte_region *syspte_create(struct pt *pt, vaddr_t base, uint64_t npages
 	 * the allocator's bitmaps get chunks where bits are set: now the whole region's two ends */
 	buddy_init_dir(&r->buddy, npages, base >> PAGE_SHIFT, m + l.buddy, r->tables, SYSPTE_SPAN_SHIFT);
 	uint64_t ends[2] = { 0, npages - 1 };
-	struct syspte_chunks ch;
-	if (!syspte_chunks_alloc(r, ends, 2, &ch)) {
+	struct syspte_meta_chunks ch;
+	if (!syspte_meta_alloc_units(r, ends, 2, &ch)) {
 		kprintf("syspte: no memory for the region allocator's first chunks\n");
 		phys_free(meta, pages);
 		return NULL;
 	}
-	syspte_chunks_install(r, &ch);
+	syspte_meta_install(r, &ch);
 	bool all = buddy_free(&r->buddy, 0, npages);
 	KASSERT(all, "syspte: populating the region allocator failed");
+	syspte_cache_init(r, m + l.cache, !(flags & SYSPTE_CREATE_NO_CACHE));
 	return r;
 }
 
@@ -232,7 +231,7 @@ static void syspte_table_made(void *arg, vaddr_t va, paddr_t table, volatile pte
  * allocator writes a record there or a map a PTE. The physical allocator's and the page tables'
  * locks nest inside the region's (LOCK_RANK_SYSPTE < LOCK_RANK_PT < LOCK_RANK_PHYS).
  */
-static bool syspte_tables_locked(struct syspte_region *r, uint64_t i, uint64_t end)
+bool syspte_tables_locked(struct syspte_region *r, uint64_t i, uint64_t end)
 {
 	spin_assert_held(&r->lock);
 	uint64_t first = UINT64_MAX, last = 0;
@@ -268,13 +267,16 @@ struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t s
 	return syspte_hash_find(r, start);
 }
 
-struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i)
+struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h)
 {
 	spin_assert_held(&r->lock);
 	*i = 0;
+	h->cache = NULL;
 	if (!syspte_in_region(r, va))
 		return NULL;
 	*i = (va - r->base) >> PAGE_SHIFT;
+	if (syspte_cache_owns_locked(r, *i))   /* a cached chunk holds no reservation of the region's own */
+		return syspte_cache_resv_at_locked(r, *i, h);
 	uint64_t s = bitset_prev(&r->starts, *i);   /* the last start at or before page i */
 	if (s == UINT64_MAX)
 		return NULL;
@@ -287,12 +289,14 @@ struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i)
 {
 	spin_assert_held(&r->lock);
 	uint64_t s = i < r->npages ? bitset_next(&r->starts, i) : UINT64_MAX;
+	struct syspte_resv *c = syspte_cache_next_locked(r, i, s);   /* a cached one before s */
+	if (c)
+		return c;
 	return s == UINT64_MAX ? NULL : syspte_find_start_locked(r, s);
 }
 
-/* A free record, growing the slab by one page if needed; NULL when memory is exhausted. The
- * physical allocator's lock nests inside the region's here (LOCK_RANK_PHYS > LOCK_RANK_SYSPTE). */
-static struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r)
+/* The physical allocator's lock nests inside the region's here (LOCK_RANK_PHYS > LOCK_RANK_SYSPTE). */
+struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r)
 {
 	spin_assert_held(&r->lock);
 	if (!r->free_recs) {
@@ -311,16 +315,14 @@ static struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r)
 	return v;
 }
 
-/* Returns an unused record to the slab's free list. */
-static void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
+void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
 {
 	spin_assert_held(&r->lock);
 	v->hnext = r->free_recs;
 	r->free_recs = v;
 }
 
-/* Enters a filled record into the index (hash and start bitmap) and the totals. */
-static void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v)
+void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v)
 {
 	spin_assert_held(&r->lock);
 	struct syspte_resv **b = syspte_bucket(r, v->start);
@@ -331,8 +333,7 @@ static void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v)
 	r->pages_reserved += v->npages;
 }
 
-/* Removes a record from the index and the totals. */
-static void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v)
+void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v)
 {
 	spin_assert_held(&r->lock);
 	struct syspte_resv **pp = syspte_bucket(r, v->start);
@@ -344,15 +345,16 @@ static void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v)
 	r->pages_reserved -= v->npages;
 }
 
-vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
-			   uint64_t phase)
+/* A reservation placed by the region's allocator (the tables it needs made first) and entered into
+ * its own index: its first page in *start; false, nothing changed, when no run, no record or no
+ * page for a table is free. */
+static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
+				  uint64_t prefer, uint64_t phase, uint64_t *start)
 {
-	if (!npages || npages > r->npages || (flags & ~SYSPTE_FLAGS_KNOWN))
-		return 0;
-	uint64_t f = spin_lock(&r->lock);
+	spin_assert_held(&r->lock);
 	struct syspte_resv *v = syspte_rec_alloc_locked(r);
 	struct buddy_place p;
-	struct syspte_chunks ch = { .n = 0, .starts_page = 0 };
+	struct syspte_meta_chunks ch = { .n = 0, .starts_page = 0 };
 	uint64_t span = npages + r->guard, need = 0;
 	bool found = v && buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
 	if (found) {
@@ -364,21 +366,45 @@ vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t t
 			need = MIN(need + 2, p.ext_end);
 	}
 	/* the allocator's chunks where the take and a later free set bits, then the tables: all or nothing */
-	if (!found || !syspte_run_chunks_alloc(r, p.start, p.start + span, &ch) || !syspte_tables_locked(r, p.start, need)) {
-		syspte_chunks_drop(&ch);
+	if (!found || !syspte_meta_alloc_locked(r, p.start, p.start + span, &ch) || !syspte_tables_locked(r, p.start, need)) {
+		syspte_meta_drop(&ch);
 		if (v)
 			syspte_rec_free_locked(r, v);
-		spin_unlock(&r->lock, f);
-		return 0;
+		return false;
 	}
-	syspte_chunks_install(r, &ch);
+	syspte_meta_install(r, &ch);
 	buddy_take(&r->buddy, &p, span);
 	*v = (struct syspte_resv){ .start = p.start, .npages = npages, .tag = tag,
 				   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
 	syspte_link_locked(r, v);
+	*start = p.start;
+	return true;
+}
+
+/*
+ * This CPU's cache first, without the region's lock; then, under it, the cache refilled, then the
+ * allocator; and when both fail while the caches' free pages make a run with the allocator's, every
+ * cache drained into the allocator and the allocator tried again, so 0 means that no free run (or
+ * no record, or no page for a table) exists anywhere. A small reservation the allocator placed may
+ * bring its aligned chunk into this CPU's cache (syspte_cache_adopt_locked).
+ */
+vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
+			   uint64_t phase)
+{
+	if (!npages || npages > r->npages || (flags & ~SYSPTE_FLAGS_KNOWN))
+		return 0;
+	vaddr_t va = syspte_cache_reserve(r, npages, tag, flags);
+	if (va)
+		return va;
+	uint64_t f = spin_lock(&r->lock), start;
+	bool ok = syspte_cache_reserve_locked(r, npages, tag, flags, &start);
+	if (!ok && (syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start) ||
+		    (syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1) &&
+		     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start))))
+		ok = true, syspte_cache_adopt_locked(r, start);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
-	return syspte_va(r, p.start);
+	return ok ? syspte_va(r, start) : 0;
 }
 
 vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
@@ -397,25 +423,41 @@ void syspte_raise(const struct syspte_misuse *m)
 	KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, m->subcode, m->p2, m->p3, m->p4);
 }
 
-int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+/* A reservation of the region's own index: the checks, then the free; a misuse in *m. */
+static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m)
 {
-	struct syspte_misuse m;
+	spin_assert_held(&r->lock);
 	vaddr_t va = addr & ~PAGE_MASK;
-	uint64_t f = spin_lock(&r->lock);
 	int st = SYSPTE_OK;
 	struct syspte_resv *v = syspte_in_region(r, va) ? syspte_hash_find(r, (va - r->base) >> PAGE_SHIFT) : NULL;
 	if (!v)
-		st = syspte_misuse(&m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
+		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (v->tag != tag)
-		st = syspte_misuse(&m, SYSPTE_BUGCHECK_FREE_WRONG_TAG, addr, tag, v->tag);
+		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_WRONG_TAG, addr, tag, v->tag);
 	else if (v->mapped)
-		st = syspte_misuse(&m, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
+		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
 				   syspte_va(r, syspte_first_present(r, v->start, v->start + v->npages)), tag, v->mapped);
 	if (st == SYSPTE_OK) {
+		r->cache.slow += r->cache.on && v->npages <= SYSPTE_CACHE_MAX_PAGES;
 		syspte_unlink_locked(r, v);
 		buddy_free_allocated(&r->buddy, v->start, syspte_span(v));   /* the record proves it allocated */
 		syspte_rec_free_locked(r, v);
 	}
+	return st;
+}
+
+/* A cached reservation goes back to its chunk without the region's lock when the caches allow;
+ * otherwise, under the lock, to its chunk or to the allocator. */
+int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+{
+	int st = syspte_cache_release(r, addr, tag);
+	if (st != SYSPTE_CACHE_PASS)
+		return st;
+	struct syspte_misuse m;
+	uint64_t f = spin_lock(&r->lock);
+	st = syspte_cache_release_locked(r, addr, tag, &m);
+	if (st == SYSPTE_CACHE_PASS)
+		st = syspte_release_locked(r, addr, tag, &m);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	if (st == SYSPTE_MISUSE)
@@ -427,10 +469,12 @@ bool syspte_lookup(struct syspte_region *r, vaddr_t va, struct syspte_info *out)
 {
 	if (!syspte_in_region(r, va))
 		return false;
+	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock), i;
-	struct syspte_resv *v = syspte_resv_at_locked(r, va, &i);
+	struct syspte_resv *v = syspte_resv_at_locked(r, va, &i, &h);
 	if (v && out)
 		syspte_fill_info(r, v, out);
+	syspte_unhold_locked(r, &h);
 	spin_unlock(&r->lock, f);
 	return v != NULL;
 }

@@ -28,9 +28,15 @@
  *    each mapping carries the software "mapping start" bit (arch_pte_set_map_start,
  *    include/arch_pte.h), so unmap can tell whole mappings from cut ones. The region names no
  *    PTE bit itself.
+ *  - Per-CPU caches (mm/syspte_cache.h): each CPU keeps a few aligned 64-page chunks of the region
+ *    and places reservations of up to 16 pages in them, and frees them there, under its cache's
+ *    lock alone; a cached page counts as free everywhere, and a reservation nothing else can place
+ *    drains every cache before it is refused.
  * Each region has one spinlock (rank LOCK_RANK_SYSPTE, include/spinlock.h), taken with interrupts
- * disabled by every call. Nothing is allocated under it except, by a reservation, a record slab
- * page when none is free and the tables of its spans (the page tables' and the physical
+ * disabled by every call but the caches' fast paths, and each CPU's cache one more (rank
+ * LOCK_RANK_SYSPTE_CACHE). Nothing is allocated under them except a record slab page when a
+ * reservation or a cache finds no record free, the tables of a reservation's or a cached chunk's
+ * spans, and a cache's own pages the first time a CPU needs one (the page tables' and the physical
  * allocator's locks, higher ranks, nest inside).
  *
  * Misuse of a call is bug check 0xDA SYSTEM_PTE_MISUSE, with the subcodes and parameters of
@@ -46,6 +52,8 @@
 
 #define SYSPTE_FLAG_DIVISIBLE 0x1u      /* MM_MAPPING_ADDRESS_DIVISIBLE */
 #define SYSPTE_FLAGS_KNOWN SYSPTE_FLAG_DIVISIBLE
+
+#define SYSPTE_CREATE_NO_CACHE 0x1u     /* syspte_create_ex: no per-CPU caches (every call takes the lock) */
 
 /* Outcome of a call: success, a caller error reported as NULL or a no-op, or misuse, reported as
  * bug check 0xDA (returned to when a test hook intercepted it). */
@@ -74,6 +82,11 @@ struct syspte_stats {
 	uint64_t meta_bytes;        /* the region's state, its hash table, the buddy and the start bitmap, made at set-up */
 	uint64_t chunk_pages;       /* the buddy's bitmap chunks (on demand, kept) */
 	uint64_t record_bytes;      /* slab pages for records */
+	uint64_t cached_pages;      /* free pages the CPUs' caches hold (counted in free_pages too) */
+	uint64_t cache_bytes;       /* pages the CPUs' caches occupy */
+	uint64_t cache_fast;        /* reserves and frees done under a cache's lock alone */
+	uint64_t cache_slow;        /* reserves and frees of a cache's size that took the region's lock */
+	uint64_t cache_drains;      /* drains of every cache that returned something */
 };
 
 /* ---- set-up (mm/syspte.c) */
@@ -90,11 +103,15 @@ uint64_t syspte_setup_pages(uint64_t npages);
  * guard policy (syspte_guard_pages) is the verifier setting at this moment.
  */
 struct syspte_region *syspte_create(struct pt *pt, vaddr_t base, uint64_t npages);
+/* syspte_create with flags: SYSPTE_CREATE_NO_CACHE (no per-CPU caches; for comparison). */
+struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npages, unsigned flags);
 
 /* ---- reservations (mm/syspte.c) */
 
 /* Reserves npages (>= 1) pages, creating the page tables they need; 0, nothing changed, when the
- * region, record memory or page-table memory is exhausted, or npages or flags are out of range. */
+ * region, record memory or page-table memory is exhausted, or npages or flags are out of range. Up
+ * to SYSPTE_CACHE_MAX_PAGES pages usually come from this CPU's cache without the region's lock; 0
+ * only after every cache was drained when that could help. */
 vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
 /* syspte_reserve preferring (never requiring) a start whose page index in the address space plus
  * phase is a multiple of prefer (a power of two; 1: no preference): MmMapLockedPagesSpecifyCache asks
@@ -102,7 +119,7 @@ vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, u
 vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
 			   uint64_t phase);
 /* Frees the reservation starting at addr's page (the caller's pointer as passed: misuse 0x101,
- * 0x102, 0x103 name it). */
+ * 0x102, 0x103 name it); one a cache placed goes back to it without the region's lock. */
 int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag);
 /* The reservation containing va; false when va is in none. */
 bool syspte_lookup(struct syspte_region *r, vaddr_t va, struct syspte_info *out);
@@ -135,14 +152,16 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st);
 size_t syspte_tag_totals(struct syspte_region *r, struct syspte_tag_total *out, size_t max);
 /* Calls fn for every live reservation, in address order (under the lock: fn must not call syspte_). */
 void syspte_for_each(struct syspte_region *r, void (*fn)(const struct syspte_info *, void *), void *arg);
-/* Calls fn for every free extent of the region, in address order (under the lock, as above). */
+/* Calls fn for every maximal run of free pages of the region, in address order, those the CPUs'
+ * caches hold included (under the lock, as above). */
 void syspte_for_each_free(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
 /* Calls fn for every run of mapped (present) pages, in address order, read from the PTEs themselves
  * (under the lock, as above). Cost: one PTE read per region page. */
 void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
+/* Free blocks per order (as buddy_census counts them) over every free page, cached ones included. */
 void syspte_census(struct syspte_region *r, uint64_t out[BUDDY_ORDERS]);
-/* Verifies every invariant (buddy, start bitmap, hash, records, mapped counts against the PTEs);
- * 0, or -1 after printing the first violation. */
+/* Verifies every invariant (buddy, start bitmap, hash, records, mapped counts against the PTEs, the
+ * CPUs' caches against the allocator); 0, or -1 after printing the first violation. */
 int syspte_check(struct syspte_region *r);
 void syspte_dump(struct syspte_region *r);
 /*

@@ -1,12 +1,15 @@
 /*
- * The system PTE region's private state and the helpers its three files share: mm/syspte.c
- * (set-up, the record slab, reservations and their index), mm/syspte_map.c (PTE writes, mapping
- * and unmapping, the invalidation policy) and mm/syspte_report.c (accounting, walks, check(),
- * reports). Only those files include it, and tests that look inside a region.
+ * The system PTE region's private state and the helpers its files share: mm/syspte.c (set-up, the
+ * record slab, reservations and their index), mm/syspte_map.c (PTE writes, mapping and unmapping,
+ * the invalidation policy), mm/syspte_report.c (accounting, walks, check(), reports) and
+ * mm/syspte_cache.c (the per-CPU caches, mm/syspte_cache.h). Only those files include it, and tests
+ * that look inside a region.
  *
  * Locking: r->lock (LOCK_RANK_SYSPTE) guards everything in struct syspte_region but the fields
- * marked constant, which syspte_create sets before the region is published, and the region's PTEs.
- * Functions named *_locked require it held by this CPU and assert so.
+ * marked constant, which syspte_create sets before the region is published, the region's PTEs, and
+ * what the per-CPU caches own (their chunks and the records of the reservations in them), which
+ * each cache's lock guards (mm/syspte_cache.h). Functions named *_locked require the region's lock
+ * held by this CPU and assert so.
  *
  * The region reads and builds PTEs only through the format's functions (include/arch_pte.h), in
  * the syspte_pte_* helpers below and the map's write loop, and owes TLB invalidations only in
@@ -22,6 +25,7 @@
 #include "arch_mm.h"
 #include "arch_pte.h"
 #include "bugcheck.h"
+#include "syspte_cache.h"
 
 #define SYSPTE_FLAG_GUARD 0x100u   /* the reservation owns one unmapped page past its end */
 
@@ -57,7 +61,27 @@ struct syspte_region {
 	uint64_t live_count, pages_reserved, pages_mapped;
 	uint64_t slab_pages, table_pages, large_leaves;
 	uint64_t slot0[2];               /* the record slots of pages 0 and 1 until span 0 has a table */
+	struct syspte_caches cache;      /* the per-CPU caches (mm/syspte_cache.h) */
 };
+
+/* Chunk pages allocated for the region's allocator, not installed yet: at most one per unit a
+ * reservation sets bits at (mm/buddy.h: s - 1, s, e - 1, e), and the start bitmap's chunk of s. */
+struct syspte_meta_chunks {
+	uint64_t unit[4];
+	paddr_t page[4];
+	unsigned n;
+	paddr_t starts_page;   /* 0: none needed */
+	uint64_t starts_unit;  /* the start bit it is for */
+};
+
+/* Allocates (not installs) the metadata chunks a run [s, e) taken from the region's allocator
+ * needs (mm/buddy.h: its units s - 1, s, e - 1, e; the start bitmap's chunk of s), under the lock;
+ * false, nothing kept, when memory is short. Every taker of a run calls it before buddy_take or
+ * buddy_alloc, then syspte_meta_install once nothing else can fail, else syspte_meta_drop; later
+ * frees inside [s, e) and start bits set there need nothing more. */
+bool syspte_meta_alloc_locked(struct syspte_region *r, uint64_t s, uint64_t e, struct syspte_meta_chunks *ch);
+void syspte_meta_install(struct syspte_region *r, const struct syspte_meta_chunks *ch);
+void syspte_meta_drop(struct syspte_meta_chunks *ch);
 
 /* A misuse found under the lock, raised as bug check 0xDA once it is released. */
 struct syspte_misuse {
@@ -207,8 +231,10 @@ static inline void syspte_fill_info(const struct syspte_region *r, const struct 
 
 /* The record whose reservation starts at page index start, or NULL (mm/syspte.c). */
 struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t start);
-/* The reservation containing va and va's page index in *i; NULL when in none (mm/syspte.c). */
-struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i);
+/* The reservation containing va and va's page index in *i; NULL when in none (mm/syspte.c). When va
+ * lies in a chunk of a CPU's cache, that cache's lock is taken into h, so the record stays as it is
+ * until the caller releases h (syspte_unhold_locked) before its own lock. */
+struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h);
 /* Fills a misuse report and returns SYSPTE_MISUSE. */
 int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4);
 /* Raises the misuse as bug check 0xDA (lock released). */
@@ -217,7 +243,19 @@ void syspte_raise(const struct syspte_misuse *m);
 int syspte_check_locked(struct syspte_region *r);
 /* In verifier mode, checks every invariant after an operation (mm/syspte_report.c). */
 void syspte_verify_locked(struct syspte_region *r);
-/* The next live record at or after page index i, in address order, or NULL (mm/syspte.c). */
+/* The next live record at or after page index i, in address order, or NULL, the caches' included
+ * (frozen: syspte_cache_freeze_locked) (mm/syspte.c). */
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i);
+/* A free record from the slab, which grows by a page when empty; NULL when memory is exhausted. */
+struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r);
+/* Returns an unused record to the slab. */
+void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v);
+/* Enters a filled record into the region's own index (hash and start bitmap) and totals. */
+void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v);
+/* Removes a record from the region's own index and totals. */
+void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v);
+/* Creates the level-1 tables pages [i, end) need, all or nothing; false, nothing changed, when
+ * memory is short (mm/syspte.c). */
+bool syspte_tables_locked(struct syspte_region *r, uint64_t i, uint64_t end);
 
 #endif

@@ -8,7 +8,8 @@
  * not present (in verifier mode each is asserted not present first), and one entry per 2 MiB leaf,
  * which replaces a table pointer (syspte_write_ptes_locked). Unmap validates the whole span and
  * clears it under the lock, naming its pages in a TLB batch, which it flushes once the lock is
- * released and before it returns (include/tlb_batch.h).
+ * released and before it returns (include/tlb_batch.h). A reservation a CPU's cache placed is held
+ * through that cache's lock as well (syspte_resv_at_locked), so it cannot be freed meanwhile.
  */
 #include "syspte_impl.h"
 #include "tlb_batch.h"
@@ -107,8 +108,9 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	struct tlb_batch b;
 	uint64_t i;
 	tlb_batch_init_from(&b, TLB_FROM_REGION_MAP_LEAF);   /* stays empty unless a 2 MiB leaf is written */
+	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock);
-	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i);
+	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);
 	int st = syspte_map_check_locked(r, v, addr, tag, i, pfns, n, cache, &m);
 	if (st == SYSPTE_OK) {
 		unsigned prot = PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache);
@@ -117,6 +119,7 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 		v->mapped += n;
 		r->pages_mapped += n;
 	}
+	syspte_unhold_locked(r, &h);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	tlb_batch_flush(&b);   /* the 2 MiB leaves' spans, if any */
@@ -196,14 +199,16 @@ int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n
 	struct tlb_batch b;
 	uint64_t i;
 	tlb_batch_init_from(&b, TLB_FROM_REGION_UNMAP);   /* the region's one batch: maps have none */
+	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock);
-	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i);
+	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);
 	int st = syspte_unmap_check_locked(r, v, addr, tag, i, n, &m);
 	if (st == SYSPTE_OK) {
 		syspte_clear_ptes_locked(r, i, n, &b);
 		v->mapped -= n;
 		r->pages_mapped -= n;
 	}
+	syspte_unhold_locked(r, &h);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	tlb_batch_flush(&b);

@@ -1,6 +1,8 @@
 /*
  * A system PTE region's accounting, walks, invariant checker and reports (contract in
- * mm/syspte.h). Walks of the live reservations go through the start bitmap, in address order.
+ * mm/syspte.h). Walks of the live reservations go through the start bitmap and the cached chunks,
+ * in address order. Every walk freezes the CPUs' caches first (syspte_cache_freeze_locked), so
+ * what they hold is counted as it is, cached pages as free.
  */
 #include "syspte_impl.h"
 #include "kprintf.h"
@@ -9,12 +11,19 @@
 
 void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 {
+	struct syspte_cache_totals t;
 	uint64_t f = spin_lock(&r->lock);
+	syspte_cache_freeze_locked(r);
+	syspte_cache_totals_locked(r, &t);
 	*st = (struct syspte_stats){
-		.base = r->base, .npages = r->npages, .free_pages = buddy_free_units(&r->buddy),
-		.live = r->live_count, .pages_reserved = r->pages_reserved, .pages_mapped = r->pages_mapped,
-		.table_pages = r->table_pages, .large_leaves = r->large_leaves, .meta_bytes = r->meta_bytes,
-		.chunk_pages = buddy_chunk_count(&r->buddy) + r->starts.chunks, .record_bytes = r->slab_pages * PAGE_SIZE };
+		.base = r->base, .npages = r->npages, .free_pages = buddy_free_units(&r->buddy) + t.free,
+		.live = r->live_count + t.live, .pages_reserved = r->pages_reserved + t.pages,
+		.pages_mapped = r->pages_mapped, .table_pages = r->table_pages, .large_leaves = r->large_leaves,
+		.meta_bytes = r->meta_bytes, .chunk_pages = buddy_chunk_count(&r->buddy) + r->starts.chunks,
+		.record_bytes = r->slab_pages * PAGE_SIZE, .cached_pages = t.free,
+		.cache_bytes = r->cache.cache_pages * PAGE_SIZE, .cache_fast = t.fast, .cache_slow = r->cache.slow,
+		.cache_drains = r->cache.drains };
+	syspte_cache_thaw_locked(r);
 	spin_unlock(&r->lock, f);
 }
 
@@ -52,8 +61,10 @@ size_t syspte_tag_totals(struct syspte_region *r, struct syspte_tag_total *out, 
 {
 	size_t n = 0, distinct = 0;
 	uint64_t f = spin_lock(&r->lock);
+	syspte_cache_freeze_locked(r);
 	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1))
 		distinct += syspte_tag_add(out, &n, max, v);
+	syspte_cache_thaw_locked(r);
 	spin_unlock(&r->lock, f);
 	syspte_tag_sort(out, n);
 	return distinct;
@@ -62,11 +73,13 @@ size_t syspte_tag_totals(struct syspte_region *r, struct syspte_tag_total *out, 
 void syspte_for_each(struct syspte_region *r, void (*fn)(const struct syspte_info *, void *), void *arg)
 {
 	uint64_t f = spin_lock(&r->lock);
+	syspte_cache_freeze_locked(r);
 	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1)) {
 		struct syspte_info info;
 		syspte_fill_info(r, v, &info);
 		fn(&info, arg);
 	}
+	syspte_cache_thaw_locked(r);
 	spin_unlock(&r->lock, f);
 }
 
@@ -77,7 +90,7 @@ struct syspte_walk {
 	void *arg;
 };
 
-/* Adapts a buddy extent (region page indices) to a callback taking addresses. */
+/* Adapts a free run (region page indices) to a callback taking addresses. */
 static void syspte_free_extent_cb(uint64_t start, uint64_t count, void *arg)
 {
 	struct syspte_walk *c = arg;
@@ -88,7 +101,9 @@ void syspte_for_each_free(struct syspte_region *r, void (*fn)(vaddr_t va, uint64
 {
 	struct syspte_walk c = { r, fn, arg };
 	uint64_t f = spin_lock(&r->lock);
-	buddy_for_each_free(&r->buddy, syspte_free_extent_cb, &c);
+	syspte_cache_freeze_locked(r);
+	syspte_free_runs_locked(r, syspte_free_extent_cb, &c);
+	syspte_cache_thaw_locked(r);
 	spin_unlock(&r->lock, f);
 }
 
@@ -108,7 +123,9 @@ void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint
 void syspte_census(struct syspte_region *r, uint64_t out[BUDDY_ORDERS])
 {
 	uint64_t f = spin_lock(&r->lock);
-	buddy_census(&r->buddy, out);
+	syspte_cache_freeze_locked(r);
+	syspte_census_locked(r, out);
+	syspte_cache_thaw_locked(r);
 	spin_unlock(&r->lock, f);
 }
 
@@ -119,20 +136,22 @@ static int syspte_bad(const char *what, uint64_t a, uint64_t b)
 	return -1;
 }
 
-/* Checks one record against the bitmap, the hash, the buddy and its PTEs; adds its present pages. */
+/* Checks one record against its index (the region's, or its cached chunk's), the free pages (the
+ * allocator's and the caches') and its PTEs; adds its present pages (caches frozen). */
 static int syspte_check_record_locked(struct syspte_region *r, const struct syspte_resv *v, uint64_t *present)
 {
 	spin_assert_held(&r->lock);
 	if (v->start + v->npages > r->npages || v->npages == 0)
 		return syspte_bad("record outside the region", v->start, v->npages);
-	if (!bitset_test(&r->starts, v->start) || syspte_find_start_locked(r, v->start) != v)
+	int cached = syspte_cache_indexes_locked(r, v);
+	if (cached < 0 || (!cached && (!bitset_test(&r->starts, v->start) || syspte_find_start_locked(r, v->start) != v)))
 		return syspte_bad("record not indexed", v->start, 0);
-	if (buddy_range_is_free(&r->buddy, v->start, 1) || buddy_range_is_free(&r->buddy, v->start + v->npages - 1, 1))
+	if (syspte_page_free_locked(r, v->start) || syspte_page_free_locked(r, v->start + v->npages - 1))
 		return syspte_bad("reserved pages free in the allocator", v->start, v->npages);
 	if ((v->flags & SYSPTE_FLAG_DIVISIBLE) && ((r->base >> PAGE_SHIFT) + v->start) % v->npages)
 		return syspte_bad("divisible reservation misplaced", v->start, v->npages);
 	if ((v->flags & SYSPTE_FLAG_GUARD) && (v->start + v->npages >= r->npages ||
-	    buddy_range_is_free(&r->buddy, v->start + v->npages, 1) || syspte_pte_present(r, v->start + v->npages)))
+	    syspte_page_free_locked(r, v->start + v->npages) || syspte_pte_present(r, v->start + v->npages)))
 		return syspte_bad("guard page missing, free or mapped", v->start, v->npages);
 	if (!!(v->flags & SYSPTE_FLAG_GUARD) != (r->guard != 0))
 		return syspte_bad("guard flag differs from the region's policy", v->start, v->flags);
@@ -202,8 +221,11 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 		}
 		leaves++;
 		uint64_t i = s << SYSPTE_SPAN_SHIFT, at;
-		struct syspte_resv *v = syspte_resv_at_locked(r, syspte_va(r, i), &at);
-		if (!v || i + SYSPTE_SPAN_PAGES > v->start + v->npages)
+		struct syspte_hold h;
+		struct syspte_resv *v = syspte_resv_at_locked(r, syspte_va(r, i), &at, &h);
+		bool outside = !v || i + SYSPTE_SPAN_PAGES > v->start + v->npages;
+		syspte_unhold_locked(r, &h);
+		if (outside)
 			return syspte_bad("a 2 MiB leaf outside a reservation", s, d);
 		if (arch_pte_frame(d, 2) & (SIZE_2M - 1))
 			return syspte_bad("a 2 MiB leaf's frame is not aligned", s, d);
@@ -228,16 +250,21 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 	return 0;
 }
 
-int syspte_check_locked(struct syspte_region *r)
+/* The walk of syspte_check_locked, with the caches frozen. */
+static int syspte_check_frozen_locked(struct syspte_region *r)
 {
 	spin_assert_held(&r->lock);
+	struct syspte_cache_totals t;
 	int st = syspte_check_tables_locked(r);
 	if (!st)
 		st = buddy_check(&r->buddy);
 	if (!st)
 		st = bitset_check(&r->starts);
+	if (!st)
+		st = syspte_cache_check_locked(r);
+	syspte_cache_totals_locked(r, &t);
 	uint64_t count = 0, pages = 0, mapped = 0, present = 0, spans = 0, prev_end = 0;
-	for (struct syspte_resv *v = syspte_next_locked(r, 0); v && !st; v = syspte_next_locked(r, v->start + 1)) {
+	for (struct syspte_resv *v = st ? NULL : syspte_next_locked(r, 0); v && !st; v = syspte_next_locked(r, v->start + 1)) {
 		if (v->start < prev_end)
 			st = syspte_bad("reservations overlap", v->start, prev_end);
 		else
@@ -248,17 +275,26 @@ int syspte_check_locked(struct syspte_region *r)
 		spans += syspte_span(v);
 		mapped += v->mapped;
 	}
-	if (!st && (count != r->live_count || pages != r->pages_reserved || mapped != r->pages_mapped))
+	if (!st && (count != r->live_count + t.live || pages != r->pages_reserved + t.pages || mapped != r->pages_mapped))
 		st = syspte_bad("totals differ from the records", count, pages);
-	if (!st && syspte_hash_count_locked(r) != count)
-		st = syspte_bad("hash records differ from the start bits", syspte_hash_count_locked(r), count);
-	if (!st && spans + buddy_free_units(&r->buddy) != r->npages)
-		st = syspte_bad("reserved + guards + free != region", spans, buddy_free_units(&r->buddy));
+	if (!st && syspte_hash_count_locked(r) != count - t.live)
+		st = syspte_bad("hash records differ from the start bits", syspte_hash_count_locked(r), count - t.live);
+	if (!st && spans + buddy_free_units(&r->buddy) + t.free != r->npages)
+		st = syspte_bad("reserved + guards + free != region", spans, buddy_free_units(&r->buddy) + t.free);
 	if (!st) {
 		uint64_t all = syspte_count_present(r, 0, r->npages);
 		if (all != present)
 			st = syspte_bad("present PTEs outside any reservation", all, present);
 	}
+	return st;
+}
+
+int syspte_check_locked(struct syspte_region *r)
+{
+	spin_assert_held(&r->lock);
+	syspte_cache_freeze_locked(r);
+	int st = syspte_check_frozen_locked(r);
+	syspte_cache_thaw_locked(r);
 	return st;
 }
 
@@ -308,6 +344,9 @@ void syspte_dump(struct syspte_region *r)
 			(unsigned long long)tags[i].pages_reserved, (unsigned long long)tags[i].pages_mapped);
 	}
 	uint64_t f = spin_lock(&r->lock);
+	syspte_cache_freeze_locked(r);
+	syspte_cache_dump_locked(r);
+	syspte_cache_thaw_locked(r);
 	buddy_dump(&r->buddy);
 	spin_unlock(&r->lock, f);
 }

@@ -9,7 +9,8 @@
  * predicts the outcome from the rules of a valid MDL (tests/host/model_mdl.h) and checks that a
  * refused or bug-checked call changed nothing. After every call syspte_check(reserved_region()) runs and the model
  * must agree; any disagreement aborts with the model's message. Each input starts on a fresh
- * machine (4 MiB region).
+ * machine (4 MiB region), and the calls run on CPUs 0, 1 and 2 in turn (MODEL_CPUS, no input byte
+ * drawn for it), so the region's per-CPU caches place, free and drain as they would on three CPUs.
  * A valid reservation refused while the model sees room for it is a failure too.
  */
 #include <stdio.h>
@@ -50,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t f0 = model_counts.failures;
 	in = data;
 	in_left = size;
-	if (model_begin(input_draw, MODEL_WILD | MODEL_STRICT_ROOM))
+	if (model_begin(input_draw, MODEL_WILD | MODEL_STRICT_ROOM | MODEL_CPUS))
 		abort();
 	for (int k = 0; k < MAX_CALLS && in_left; k++) {
 		model_step();

@@ -38,6 +38,8 @@ struct model_counts_large { uint64_t leaves_mapped, leaf_unmaps; } model_large;
 static model_draw_fn draw;
 static bool wild;                    /* MODEL_WILD */
 static bool strict_room;             /* MODEL_STRICT_ROOM */
+static bool cpus;                    /* MODEL_CPUS */
+static bool sparse;                  /* MODEL_SPARSE */
 struct model_counts model_counts;
 
 static uint64_t below(uint64_t n) { return draw(n); }
@@ -1101,6 +1103,42 @@ static void op_mdl_call(void)
 	}
 }
 
+/*
+ * A driver's teardown of one live reservation (MODEL_SPARSE): each of its mappings unmapped, then
+ * the reservation freed, through the API; none of these calls may bug-check, and the PTEs and TLB
+ * invalidations are checked as for op_unmap and op_free.
+ */
+static void op_teardown(void)
+{
+	int r = pick_live();
+	if (r < 0)
+		return;
+	uint64_t before = bugcheck_last.count;
+	for (uint64_t i = res[r].start; i < res[r].start + res[r].npages; i++) {
+		if (!mpfn[i] || !mstart[i])
+			continue;
+		uint64_t n = 1;
+		while (i + n < res[r].start + res[r].npages && mpfn[i + n] && !mstart[i + n])
+			n++;
+		hmdl_clear(&hsrc);
+		hsrc.mdl.ByteCount = (ULONG)(n * 4096);
+		hmdl_fit(&hsrc);
+		fake_tlb_reset();
+		MmUnmapReservedMapping((void *)pva(i), res[r].tag, &hsrc.mdl);
+		check_unmap_tlb(i, n);
+		model_leaves_after_unmap(i, n);
+		for (uint64_t k = i; k < i + n; k++)
+			mpfn[k] = 0, mstart[k] = false;
+	}
+	MmFreeMappingAddress((void *)pva(res[r].start), res[r].tag);
+	if (bugcheck_last.count != before)
+		fail("teardown of a reservation bug checked", res[r].start, bugcheck_last.p[0]);
+	for (uint64_t k = res[r].start; k < res[r].start + res[r].npages; k++)
+		owner[k] = -1;
+	res[r].live = false;
+	check_ptes(res[r].start, res[r].start + res[r].npages);
+}
+
 /* Checks the region's accounting against the model. */
 static void check_stats(void)
 {
@@ -1128,6 +1166,8 @@ int model_begin(model_draw_fn source, unsigned flags)
 	draw = source;
 	wild = flags & MODEL_WILD;
 	strict_room = flags & MODEL_STRICT_ROOM;
+	cpus = flags & MODEL_CPUS;
+	sparse = flags & MODEL_SPARSE;
 	memset(res, 0, sizeof(res));
 	for (int i = 0; i < NPAGES; i++)
 		owner[i] = -1, mpfn[i] = 0, mstart[i] = false, mpat[i] = 0;
@@ -1136,6 +1176,17 @@ int model_begin(model_draw_fn source, unsigned flags)
 		return -1;
 	bugcheck_set_hook(bugcheck_record_hook);
 	return 0;
+}
+
+/* The one thread acts as CPU cpu, the machine's only online CPU (MODEL_CPUS): an unmap's TLB batch
+ * then stays on it, as on a one-CPU machine. */
+static void model_act_as(unsigned cpu)
+{
+	if (cpu == fake_cpu)
+		return;
+	fake_cpu_online(cpu, true);
+	fake_cpu_online(fake_cpu, false);
+	fake_cpu_set(cpu);
 }
 
 /* Unmaps every model mapping through the API. */
@@ -1176,17 +1227,18 @@ static void op_drain(void)
 		}
 }
 
-
-
 void model_step(void)
 {
+	if (cpus)
+		model_act_as((unsigned)(model_counts.ops / 7 % 3));
 	if (below(256) == 0)
 		op_drain();
 	else if (wild && below(4) == 0)
 		op_mdl_call();
 	else
 		switch (below(10)) {
-		case 0: case 1: case 2: op_reserve(); break;
+		case 0: case 1: op_reserve(); break;
+		case 2: if (sparse) op_teardown(); else op_reserve(); break;
 		case 3: case 4: op_free(); break;
 		case 5: case 6: case 7: op_map(); break;
 		default: op_unmap(); break;
@@ -1206,5 +1258,8 @@ void model_end(void)
 	syspte_get_stats(reserved_region(), &s);
 	if (s.live || s.free_pages != NPAGES || s.pages_mapped)
 		fail("region not empty after teardown", s.live, s.free_pages);
+	model_counts.cache_fast += s.cache_fast;
+	model_counts.cache_drains += s.cache_drains;
+	model_act_as(0);
 	bugcheck_set_hook(NULL);
 }

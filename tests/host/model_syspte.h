@@ -31,6 +31,8 @@ struct model_counts {
 	uint64_t failures;        /* disagreements with the model */
 	uint64_t bugchecks_seen;  /* bug checks predicted and seen */
 	uint64_t nulls_seen;      /* valid reservations refused (region full) */
+	uint64_t cache_fast;      /* reserves and frees the CPUs' caches did without the region's lock */
+	uint64_t cache_drains;    /* drains of every cache before a refusal */
 };
 extern struct model_counts model_counts;
 
@@ -39,6 +41,12 @@ extern struct model_counts model_counts;
  * must place it (any start, powers of two included; DIVISIBLE: a divisible start). On in the
  * differential test and in the fuzzer. */
 #define MODEL_STRICT_ROOM 0x2u
+/* The calls run on CPUs 0, 1 and 2 in turn (a few steps each, no extra choice drawn), so each CPU's
+ * cache of the region serves some and frees what another placed, and a refusal drains them all. */
+#define MODEL_CPUS 0x4u
+/* One in ten steps that would reserve tears a live reservation down instead (unmaps it, frees it;
+ * no extra choice drawn): the region stays sparse, so the CPUs' caches place most small ones. */
+#define MODEL_SPARSE 0x8u
 
 /* Fresh machine and empty model, bug checks intercepted; choices from draw. 0, or -1. */
 int model_begin(model_draw_fn draw, unsigned flags);

@@ -233,13 +233,15 @@ static void region_observe(struct region_state *s)
 }
 
 /* True when nothing changed but the record slab, which a reservation may grow by a page before it
- * finds its run (the slab keeps its pages: not the subject here). */
+ * finds its run, and the per-CPU caches, which a refusal drains first (neither the subject here):
+ * free and reserved pages, reservations, tables, chunks, and the other physical pages. */
 static bool region_same(const struct region_state *a, const struct region_state *b)
 {
-	struct syspte_stats sa = a->st, sb = b->st;
-	uint64_t slab_a = sa.record_bytes / PAGE_SIZE, slab_b = sb.record_bytes / PAGE_SIZE;
-	sa.record_bytes = sb.record_bytes = 0;
-	return memcmp(&sa, &sb, sizeof(sa)) == 0 && a->allocated - slab_a == b->allocated - slab_b &&
+	const struct syspte_stats *x = &a->st, *y = &b->st;
+	uint64_t own_a = (x->record_bytes + x->cache_bytes) / PAGE_SIZE, own_b = (y->record_bytes + y->cache_bytes) / PAGE_SIZE;
+	return x->free_pages == y->free_pages && x->live == y->live && x->pages_reserved == y->pages_reserved &&
+	       x->pages_mapped == y->pages_mapped && x->table_pages == y->table_pages &&
+	       x->chunk_pages == y->chunk_pages && a->allocated - own_a == b->allocated - own_b &&
 	       a->buddy_chunks == b->buddy_chunks && a->start_chunks == b->start_chunks;
 }
 

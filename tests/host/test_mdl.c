@@ -60,6 +60,8 @@ static void take(struct snap *s)
 	s->pool_pages = ps.slab_pages + ps.large_pages;
 	phys_get_stats(&s->phys);
 	syspte_get_stats(reserved_region(), &s->sys);
+	/* activity counters of the per-CPU caches, not state: a reserve and its free move them */
+	s->sys.cache_fast = s->sys.cache_slow = s->sys.cache_drains = 0;
 }
 
 static bool same(const struct snap *a)

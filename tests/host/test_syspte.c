@@ -4,7 +4,9 @@
  * check (or its absence) and its parameters match the model, the PTEs match the model, the
  * recorded TLB operations are exactly those documented, and syspte_check(reserved_region()) passes; a refused
  * reservation must have no free run of its length in the model (any start, a divisible one for
- * DIVISIBLE). The model
+ * DIVISIBLE). The calls run on three fake CPUs in turn, so the region's per-CPU caches serve them,
+ * take frees of each other's reservations and are drained before any refusal; even seeds keep the
+ * region sparse (MODEL_SPARSE), where the caches place most small reservations, odd ones full. The model
  * and the call generators are shared with the fuzzer (model_syspte.h); here choices come from
  * a xorshift generator seeded per run.
  */
@@ -32,7 +34,7 @@ static uint64_t run_seed(uint64_t seed, uint64_t nops)
 {
 	uint64_t f0 = model_counts.failures;
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
-	if (model_begin(xorshift_draw, MODEL_STRICT_ROOM))
+	if (model_begin(xorshift_draw, MODEL_STRICT_ROOM | MODEL_CPUS | (seed % 2 ? 0 : MODEL_SPARSE)))
 		return 1;
 	for (uint64_t k = 0; k < nops && model_counts.failures - f0 < 10; k++)
 		model_step();
@@ -52,6 +54,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)model_counts.nulls_seen);
 	ok(model_counts.bugchecks_seen > seeds * 100, "misuse was exercised");
 	ok(model_counts.nulls_seen > seeds, "refusals were exercised (each proven by the model's free runs)");
+	printf("# the CPUs' caches: %llu calls without the region's lock, %llu drains\n",
+	       (unsigned long long)model_counts.cache_fast, (unsigned long long)model_counts.cache_drains);
+	ok(model_counts.cache_fast > seeds * 1000 && model_counts.cache_drains > seeds,
+	   "three CPUs' caches served calls and were drained before refusals");
 	printf("# %llu 2 MiB leaves mapped, %llu unmapped\n", (unsigned long long)model_large.leaves_mapped,
 	       (unsigned long long)model_large.leaf_unmaps);
 	ok(model_large.leaves_mapped > seeds * 10 && model_large.leaf_unmaps > seeds * 5,

@@ -56,9 +56,9 @@ static void corrupt_pool(void)
 static void corrupt_region(void)
 {
 	char *va = MmAllocateMappingAddress(4096, TAG);
-	struct syspte_stats s;
-	syspte_get_stats(reserved_region(), &s);
-	arch_pte_write(pt_pte_slot(host_machine_pt(), s.base + (s.npages - 1) * 4096),
+	/* the other page of va's aligned pair: its guard or a neighbour's page, in a span whose table
+	 * exists wherever the reservation was placed */
+	arch_pte_write(pt_pte_slot(host_machine_pt(), (vaddr_t)va ^ 4096),
 		       arch_pte_leaf(pt_leaf_attrs(host_machine_pt(), PT_PROT_W), 0x400000));
 	struct { MDL mdl; PFN_NUMBER pfn[1]; } m = { .mdl = { .Size = sizeof(m), .MdlFlags = MDL_PAGES_LOCKED,
 							       .ByteCount = 4096 }, .pfn = { 0x400 } };

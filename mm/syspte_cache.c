@@ -1,0 +1,967 @@
+/*
+ * Per-CPU caches of a system PTE region's free space (design, state and locking in
+ * mm/syspte_cache.h; the region's contract in mm/syspte.h).
+ *
+ * The fast paths (syspte_cache_reserve, syspte_cache_release) take one lock, the cache's, and write
+ * only what the cache owns: its chunks' words, the records of their reservations and its counters.
+ * Everything that moves space or records between a cache and the region (a new chunk, a dissolved
+ * one, a stash refilled or trimmed, a drain) holds the region's lock and then the cache's.
+ */
+#include "syspte_impl.h"
+#include "phys.h"
+#include "kstring.h"
+#include "kprintf.h"
+#include "kassert.h"
+#include "verifier.h"
+
+#define SYSPTE_CHUNK_MASK ((uint64_t)SYSPTE_CHUNK_PAGES - 1)
+_Static_assert(SYSPTE_CHUNK_PAGES == 64, "a chunk's pages are the bits of one word");
+_Static_assert(SYSPTE_CACHE_MAX_PAGES + 1 < SYSPTE_CHUNK_PAGES, "a cached reservation and its guard fit a chunk");
+_Static_assert(PT_ENTRIES % SYSPTE_CHUNK_PAGES == 0, "regions are whole chunks, each inside one page table");
+
+/* ---- small helpers */
+
+/* Bits [o, o + n) of a chunk's word, n <= 64 - o. */
+static inline uint64_t syspte_bits(unsigned o, unsigned n)
+{
+	return (n >= 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1)) << o;
+}
+
+/* Set bits of x (the kernel links no libgcc, so no __builtin_popcount). */
+static unsigned syspte_popcount(uint64_t x)
+{
+	unsigned n = 0;
+	for (; x; x &= x - 1)
+		n++;
+	return n;
+}
+
+/* The owner of chunk idx: 0, or its CPU + 1. Acquire: the owner's cache is published before. */
+static inline unsigned syspte_owner_load(const struct syspte_region *r, uint64_t idx)
+{
+	return __atomic_load_n(&r->cache.owner[idx], __ATOMIC_ACQUIRE);
+}
+
+static inline void syspte_owner_store(struct syspte_region *r, uint64_t idx, unsigned owner)
+{
+	__atomic_store_n(&r->cache.owner[idx], (uint8_t)owner, __ATOMIC_RELEASE);
+}
+
+/* CPU cpu's cache, or NULL before it first needed one. */
+static inline struct syspte_cache *syspte_cache_of(const struct syspte_region *r, unsigned cpu)
+{
+	return __atomic_load_n(&r->cache.cpu[cpu], __ATOMIC_ACQUIRE);
+}
+
+/* True while a walker holds the region's lock with the caches frozen. Acquire: a fast path that
+ * finds the caches thawed sees the walker's reads done (the thaw is a release). */
+static inline bool syspte_cache_frozen(const struct syspte_region *r)
+{
+	return __atomic_load_n(&r->cache.frozen, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* The chunk of index idx among c's, or NULL (c's lock held, or the caches frozen). */
+static struct syspte_chunk *syspte_chunk_in(struct syspte_cache *c, uint64_t idx)
+{
+	for (unsigned s = 0; s < c->nchunks; s++)
+		if (c->chunks[s].index == idx)
+			return &c->chunks[s];
+	return NULL;
+}
+
+/* The chunk of owned chunk index idx (the region's lock held and the caches frozen, or the owner's
+ * lock held). */
+static struct syspte_chunk *syspte_chunk_of(const struct syspte_region *r, uint64_t idx)
+{
+	unsigned o = syspte_owner_load(r, idx);
+	struct syspte_cache *c = o ? syspte_cache_of(r, o - 1) : NULL;
+	struct syspte_chunk *k = c ? syspte_chunk_in(c, idx) : NULL;
+	KASSERT(k, "syspte: cached chunk %llu (owner %u) not in its cache", (unsigned long long)idx, o);
+	return k;
+}
+
+/* In verifier mode, checks the whole region after a fast path (under the region's lock). */
+static void syspte_cache_verify(struct syspte_region *r)
+{
+	if (!mm_verifier)
+		return;
+	uint64_t f = spin_lock(&r->lock);
+	syspte_verify_locked(r);
+	spin_unlock(&r->lock, f);
+}
+
+/* ---- set-up */
+
+size_t syspte_cache_meta_bytes(uint64_t npages)
+{
+	uint64_t n = npages >> SYSPTE_CHUNK_SHIFT;
+	return ALIGN_UP(n, 8) + bitset_meta_bytes(n);
+}
+
+void syspte_cache_init(struct syspte_region *r, void *meta, bool on)
+{
+	struct syspte_caches *k = &r->cache;
+	*k = (struct syspte_caches){ .on = on, .nchunks = r->npages >> SYSPTE_CHUNK_SHIFT, .owner = meta };
+	k->max_chunks = (unsigned)MIN(MAX(k->nchunks / 16, 1), SYSPTE_CACHE_CHUNKS);
+	for (uint64_t i = 0; i < k->nchunks; i++)
+		k->owner[i] = 0;
+	bitset_init(&k->owned, k->nchunks, (uint8_t *)meta + ALIGN_UP(k->nchunks, 8));
+}
+
+/* True when the region may give a cache one more chunk: its allocator keeps a sixteenth of the
+ * region free besides, so caches stop growing before the region fills and drains stay rare. */
+static bool syspte_may_carve(const struct syspte_region *r)
+{
+	return buddy_free_units(&r->buddy) >= SYSPTE_CHUNK_PAGES + r->npages / 16;
+}
+
+/* CPU cpu's cache, made now in pages of its own; NULL when the region could not give it a chunk at
+ * once (so a refused reservation allocates nothing) or memory is exhausted. Region's lock held. */
+static struct syspte_cache *syspte_cache_create_locked(struct syspte_region *r, unsigned cpu)
+{
+	spin_assert_held(&r->lock);
+	if (!syspte_may_carve(r))
+		return NULL;
+	uint64_t pages = ALIGN_UP(sizeof(struct syspte_cache), PAGE_SIZE) >> PAGE_SHIFT;
+	paddr_t pa = phys_alloc(pages, 0, UINT64_MAX);
+	if (!pa)
+		return NULL;
+	struct syspte_cache *c = arch_phys_to_virt(pa);
+	memset(c, 0, sizeof(*c));
+	spin_init(&c->lock, LOCK_RANK_SYSPTE_CACHE, "syspte-cache");
+	c->cpu = cpu;
+	r->cache.cache_pages += pages;
+	__atomic_store_n(&r->cache.cpu[cpu], c, __ATOMIC_RELEASE);
+	return c;
+}
+
+/* ---- placing and freeing in a chunk (the cache's lock held) */
+
+/* Natural alignments preferred for power-of-two sizes: bit k set where k is a multiple of n. */
+static const uint64_t syspte_align_pref[SYSPTE_CACHE_MAX_PAGES + 1] = {
+	[1] = UINT64_MAX, [2] = 0x5555555555555555ULL, [4] = 0x1111111111111111ULL,
+	[8] = 0x0101010101010101ULL, [16] = 0x0001000100010001ULL,
+};
+
+/* Bit p set where pages p .. p + span - 1 of free mask f are all free (span >= 1). */
+static inline uint64_t syspte_chunk_fits(uint64_t f, unsigned span)
+{
+	for (unsigned len = 1; len < span;) {
+		unsigned step = MIN(len, span - len);
+		f &= f >> step;
+		len += step;
+	}
+	return f;
+}
+
+/*
+ * Where npages pages (span with the guard) go in chunk k: a page offset, or -1 when nowhere. With
+ * DIVISIBLE the lowest fit whose address is a multiple of npages pages; otherwise the lowest fit,
+ * a multiple of npages preferred for a power of two (chunks are aligned, so that is the address
+ * alignment the allocator prefers too).
+ */
+static int syspte_chunk_place(const struct syspte_region *r, const struct syspte_chunk *k, uint64_t npages,
+			      unsigned span, bool divisible)
+{
+	uint64_t fit = syspte_chunk_fits(k->free, span);
+	if (!fit)
+		return -1;
+	if (divisible && npages > 1) {
+		uint64_t first = (r->base >> PAGE_SHIFT) + (k->index << SYSPTE_CHUNK_SHIFT);
+		for (uint64_t o = (npages - first % npages) % npages; o + span <= SYSPTE_CHUNK_PAGES; o += npages)
+			if ((fit >> o) & 1)
+				return (int)o;
+		return -1;
+	}
+	uint64_t pref = fit & syspte_align_pref[npages];
+	return __builtin_ctzll(pref ? pref : fit);
+}
+
+/* True when one of c's chunks has room for npages pages (and the guard). */
+static bool syspte_cache_room(const struct syspte_region *r, const struct syspte_cache *c, uint64_t npages,
+			      uint32_t flags)
+{
+	for (unsigned s = 0; s < c->nchunks; s++)
+		if (syspte_chunk_place(r, &c->chunks[s], npages, (unsigned)(npages + r->guard), flags & SYSPTE_FLAG_DIVISIBLE) >= 0)
+			return true;
+	return false;
+}
+
+/* Places a reservation in one of c's chunks with a record from c's stash; its page index in
+ * *start, or false when the stash is empty or no chunk has room. */
+static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, uint64_t npages, uint32_t tag,
+			      uint32_t flags, uint64_t *start)
+{
+	unsigned span = (unsigned)(npages + r->guard);
+	if (!c->stash)
+		return false;
+	for (unsigned s = 0; s < c->nchunks; s++) {
+		struct syspte_chunk *k = &c->chunks[s];
+		int o = syspte_chunk_place(r, k, npages, span, flags & SYSPTE_FLAG_DIVISIBLE);
+		if (o < 0)
+			continue;
+		struct syspte_resv *v = c->stash;
+		c->stash = v->hnext;
+		c->nstash--;
+		*start = (k->index << SYSPTE_CHUNK_SHIFT) + (unsigned)o;
+		*v = (struct syspte_resv){ .start = *start, .npages = npages, .tag = tag,
+					   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
+		k->free &= ~syspte_bits((unsigned)o, span);
+		k->starts |= (uint64_t)1 << o;
+		k->rec[o] = v;
+		k->live++;
+		c->live++;
+		c->pages += npages;
+		c->free -= span;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Frees the reservation starting at page i (in chunk k of cache c), after the region's checks in
+ * the contract's order (0x102 not a start, 0x101 tag, 0x103 still mapped); a misuse in *m with
+ * nothing changed. The record goes to c's stash.
+ */
+static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k, vaddr_t addr,
+			     uint64_t i, uint32_t tag, struct syspte_misuse *m)
+{
+	unsigned o = (unsigned)(i & SYSPTE_CHUNK_MASK);
+	struct syspte_resv *v = ((k->starts >> o) & 1) ? k->rec[o] : NULL;
+	if (!v)
+		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
+	if (v->tag != tag)
+		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_WRONG_TAG, addr, tag, v->tag);
+	if (v->mapped)
+		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
+				     syspte_va(r, syspte_first_present(r, v->start, v->start + v->npages)), tag, v->mapped);
+	uint64_t bits = syspte_bits(o, (unsigned)syspte_span(v));
+	KASSERT(!(k->free & bits), "syspte: cached reservation at page %llu overlaps free pages", (unsigned long long)i);
+	k->free |= bits;
+	k->starts &= ~((uint64_t)1 << o);
+	k->rec[o] = NULL;
+	k->live--;
+	c->live--;
+	c->pages -= v->npages;
+	c->free += syspte_span(v);
+	v->hnext = c->stash;
+	c->stash = v;
+	c->nstash++;
+	return SYSPTE_OK;
+}
+
+/* ---- the allocator's side: every page a cache takes from the region's allocator or gives back
+ * goes through these three (the region's lock held) */
+
+/* An aligned chunk of free pages taken from the allocator, with its span's page table (and the
+ * table of the two pages after it when its free extent goes on there, as a reservation's): its
+ * first page in *start; false, nothing changed, when no aligned run or no page for a table is free. */
+static bool syspte_alloc_chunk_locked(struct syspte_region *r, uint64_t *start)
+{
+	spin_assert_held(&r->lock);
+	struct buddy_place p;
+	if (!buddy_find(&r->buddy, SYSPTE_CHUNK_PAGES, SYSPTE_CHUNK_PAGES, 1, 0, &p))
+		return false;
+	uint64_t need = p.start + SYSPTE_CHUNK_PAGES;
+	if (need < p.ext_end)
+		need = MIN(need + 2, p.ext_end);
+	struct syspte_meta_chunks mc;   /* the allocator's and the start bitmap's, for the chunk's life */
+	if (!syspte_meta_alloc_locked(r, p.start, p.start + SYSPTE_CHUNK_PAGES, &mc))
+		return false;
+	if (!syspte_tables_locked(r, p.start, need)) {
+		syspte_meta_drop(&mc);
+		return false;
+	}
+	syspte_meta_install(r, &mc);
+	buddy_take(&r->buddy, &p, SYSPTE_CHUNK_PAGES);
+	*start = p.start;
+	return true;
+}
+
+/* Takes the free pages of chunk idx (bit k of free: page k) out of the allocator; false, nothing
+ * changed, when it cannot: a free extent that goes on past the chunk keeps its record in the two
+ * pages after it, whose table may have to be made first. The chunk's own span has its table (a
+ * reservation lies in it). */
+static bool syspte_take_chunk_free_locked(struct syspte_region *r, uint64_t idx, uint64_t free)
+{
+	spin_assert_held(&r->lock);
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, e = b + SYSPTE_CHUNK_PAGES;
+	struct syspte_meta_chunks mc;   /* the allocator's and the start bitmap's, for the chunk's life */
+	if (!syspte_meta_alloc_locked(r, b, e, &mc))
+		return false;
+	if ((free >> (SYSPTE_CHUNK_PAGES - 1)) && e < r->npages && buddy_range_is_free(&r->buddy, e, 1) &&
+	    !syspte_tables_locked(r, e, MIN(e + 2, r->npages))) {
+		syspte_meta_drop(&mc);
+		return false;
+	}
+	syspte_meta_install(r, &mc);
+	for (uint64_t x = free; x;) {
+		unsigned o = (unsigned)__builtin_ctzll(x);
+		uint64_t rest = ~(x >> o), got;
+		unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SYSPTE_CHUNK_PAGES - o;
+		bool taken = buddy_alloc(&r->buddy, n, 1, b + o, b + o + n, &got);
+		KASSERT(taken && got == b + o, "syspte: free run at page %llu not taken", (unsigned long long)(b + o));
+		x &= ~syspte_bits(o, n);
+	}
+	return true;
+}
+
+/* Gives the free pages [start, start + n) back to the allocator, merging with their neighbours. */
+static void syspte_give_run_locked(struct syspte_region *r, uint64_t start, uint64_t n)
+{
+	spin_assert_held(&r->lock);
+	buddy_free_allocated(&r->buddy, start, n);
+}
+
+/* ---- moving space and records between a cache and the region (both locks held) */
+
+/* Fills c's stash up to SYSPTE_CACHE_STASH records from the region's slab (as far as memory goes). */
+static void syspte_stash_fill_locked(struct syspte_region *r, struct syspte_cache *c)
+{
+	spin_assert_held(&r->lock);
+	while (c->nstash < SYSPTE_CACHE_STASH) {
+		struct syspte_resv *v = syspte_rec_alloc_locked(r);
+		if (!v)
+			return;
+		v->hnext = c->stash;
+		c->stash = v;
+		c->nstash++;
+	}
+}
+
+/* Gives the region back all of c's stash beyond keep records (frees on other CPUs fill it). */
+static void syspte_stash_trim_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t keep)
+{
+	spin_assert_held(&r->lock);
+	while (c->nstash > keep) {
+		struct syspte_resv *v = c->stash;
+		c->stash = v->hnext;
+		c->nstash--;
+		syspte_rec_free_locked(r, v);
+	}
+}
+
+/*
+ * Empties chunk slot s of c into the region: its reservations enter the region's own index, its
+ * free runs go back to the allocator (merging with their neighbours), and the chunk has no owner.
+ */
+static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_cache *c, unsigned s)
+{
+	spin_assert_held(&r->lock);
+	struct syspte_chunk *k = &c->chunks[s];
+	uint64_t base = k->index << SYSPTE_CHUNK_SHIFT;
+	for (uint64_t b = k->starts; b; b &= b - 1) {
+		struct syspte_resv *v = k->rec[__builtin_ctzll(b)];
+		c->live--;
+		c->pages -= v->npages;
+		syspte_link_locked(r, v);
+	}
+	c->free -= syspte_popcount(k->free);
+	for (uint64_t x = k->free; x;) {
+		unsigned o = (unsigned)__builtin_ctzll(x);
+		uint64_t rest = ~(x >> o);
+		unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SYSPTE_CHUNK_PAGES - o;
+		syspte_give_run_locked(r, base + o, n);
+		x &= ~syspte_bits(o, n);
+	}
+	bitset_clear(&r->cache.owned, k->index);
+	syspte_owner_store(r, k->index, 0);
+	r->cache.dissolved++;
+	c->chunks[s] = c->chunks[--c->nchunks];
+}
+
+/* The slot of c's chunk with the fewest reservations (dissolving it moves the fewest records). */
+static unsigned syspte_chunk_victim(const struct syspte_cache *c)
+{
+	unsigned best = 0;
+	for (unsigned s = 1; s < c->nchunks; s++)
+		if (c->chunks[s].live < c->chunks[best].live)
+			best = s;
+	return best;
+}
+
+/*
+ * Gives c one more chunk: an aligned run of SYSPTE_CHUNK_PAGES from the allocator, its emptiest
+ * chunk dissolved first when c owns its share already. False when the region keeps its free pages
+ * for everyone (syspte_may_carve) or has no aligned run.
+ */
+static bool syspte_chunk_carve_locked(struct syspte_region *r, struct syspte_cache *c)
+{
+	spin_assert_held(&r->lock);
+	if (!syspte_may_carve(r))
+		return false;
+	if (c->nchunks == r->cache.max_chunks)
+		syspte_chunk_dissolve_locked(r, c, syspte_chunk_victim(c));
+	uint64_t start;
+	if (!syspte_alloc_chunk_locked(r, &start))
+		return false;
+	KASSERT(!(start & SYSPTE_CHUNK_MASK), "syspte: chunk at page %llu not aligned", (unsigned long long)start);
+	struct syspte_chunk *k = &c->chunks[c->nchunks++];
+	*k = (struct syspte_chunk){ .index = start >> SYSPTE_CHUNK_SHIFT, .free = UINT64_MAX };
+	c->free += SYSPTE_CHUNK_PAGES;
+	r->cache.carved++;
+	bitset_set(&r->cache.owned, k->index);
+	syspte_owner_store(r, k->index, c->cpu + 1);
+	return true;
+}
+
+/*
+ * True when chunk idx may be adopted: no cache owns it, and no reservation of the region's index
+ * crosses its first or its last page's edge (each one starting in it lies wholly in it).
+ */
+static bool syspte_chunk_adoptable_locked(struct syspte_region *r, uint64_t idx)
+{
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, e = b + SYSPTE_CHUNK_PAGES;
+	if (syspte_owner_load(r, idx))
+		return false;
+	uint64_t p = b ? bitset_prev(&r->starts, b - 1) : UINT64_MAX;
+	if (p != UINT64_MAX && p + syspte_span(syspte_find_start_locked(r, p)) > b)
+		return false;
+	uint64_t q = bitset_prev(&r->starts, e - 1);
+	return q == UINT64_MAX || q < b || q + syspte_span(syspte_find_start_locked(r, q)) <= e;
+}
+
+/* The free pages of chunk idx in the allocator: bit k for page k. */
+static uint64_t syspte_chunk_free_in_allocator(const struct syspte_region *r, uint64_t idx)
+{
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = 0;
+	for (unsigned o = 0; o < SYSPTE_CHUNK_PAGES; o++)
+		free |= (uint64_t)buddy_range_is_free(&r->buddy, b + o, 1) << o;
+	return free;
+}
+
+/* Makes chunk idx (adoptable) c's: its free runs leave the allocator, its reservations leave the
+ * region's index for the chunk's. False, nothing changed, when the allocator cannot give the runs. */
+static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t idx)
+{
+	spin_assert_held(&r->lock);
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx);
+	if (!syspte_take_chunk_free_locked(r, idx, free))
+		return false;
+	struct syspte_chunk *k = &c->chunks[c->nchunks++];
+	*k = (struct syspte_chunk){ .index = idx, .free = free };
+	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
+	     s = bitset_next(&r->starts, s + 1)) {
+		struct syspte_resv *v = syspte_find_start_locked(r, s);
+		syspte_unlink_locked(r, v);
+		k->rec[s - b] = v;
+		k->starts |= (uint64_t)1 << (s - b);
+		k->live++;
+		c->live++;
+		c->pages += v->npages;
+	}
+	c->free += syspte_popcount(free);
+	r->cache.adopted++;
+	bitset_set(&r->cache.owned, idx);
+	syspte_owner_store(r, idx, c->cpu + 1);
+	return true;
+}
+
+void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start)
+{
+	spin_assert_held(&r->lock);
+	uint64_t idx = start >> SYSPTE_CHUNK_SHIFT;
+	if (!r->cache.on || !syspte_may_carve(r) || syspte_owner_load(r, idx))
+		return;
+	const struct syspte_resv *v = syspte_find_start_locked(r, start);
+	if (!v || v->npages > SYSPTE_CACHE_MAX_PAGES || !syspte_chunk_adoptable_locked(r, idx))
+		return;
+	unsigned cpu = arch_cpu_index();
+	struct syspte_cache *c = syspte_cache_of(r, cpu);
+	if (!c && !(c = syspte_cache_create_locked(r, cpu)))
+		return;
+	uint64_t f = spin_lock(&c->lock);
+	if (c->nchunks == r->cache.max_chunks)
+		syspte_chunk_dissolve_locked(r, c, syspte_chunk_victim(c));
+	syspte_chunk_adopt_locked(r, c, idx);
+	spin_unlock(&c->lock, f);
+}
+
+/* ---- reserve and free */
+
+vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
+{
+	/* A CPU that may not take the region's lock goes to it all the same, where the lock order's
+	 * report names the misuse: a call of the region is one whether or not its cache would serve it. */
+	if (npages > SYSPTE_CACHE_MAX_PAGES || !r->cache.on || !spin_may_take(&r->lock))
+		return 0;
+	struct syspte_cache *c = syspte_cache_of(r, arch_cpu_index());
+	if (!c)
+		return 0;
+	uint64_t start, f = spin_lock(&c->lock);
+	bool ok = !syspte_cache_frozen(r) && syspte_cache_take(r, c, npages, tag, flags, &start);
+	if (ok)   /* written only when it changes: a walker may be reading the caches, frozen */
+		c->fast++;
+	spin_unlock(&c->lock, f);
+	if (!ok)
+		return 0;
+	syspte_cache_verify(r);
+	return syspte_va(r, start);
+}
+
+bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
+				 uint64_t *start)
+{
+	spin_assert_held(&r->lock);
+	if (npages > SYSPTE_CACHE_MAX_PAGES || !r->cache.on)
+		return false;
+	r->cache.slow++;
+	unsigned cpu = arch_cpu_index();
+	struct syspte_cache *c = syspte_cache_of(r, cpu);
+	if (!c && !(c = syspte_cache_create_locked(r, cpu)))
+		return false;
+	uint64_t f = spin_lock(&c->lock);
+	bool ok = false;
+	/* Records are taken from the slab only for a reservation the cache can place. */
+	if (syspte_cache_room(r, c, npages, flags) || syspte_chunk_carve_locked(r, c)) {
+		syspte_stash_fill_locked(r, c);
+		ok = syspte_cache_take(r, c, npages, tag, flags, start);
+	}
+	syspte_stash_trim_locked(r, c, 2 * SYSPTE_CACHE_STASH);
+	spin_unlock(&c->lock, f);
+	return ok;
+}
+
+/* syspte_cache_would_fit's request and answer. */
+struct syspte_fit {
+	uint64_t span, divisor, origin;
+	bool found;
+};
+
+/* Whether free run [start, start + count) holds the request at a start obeying its divisor. */
+static void syspte_fit_run(uint64_t start, uint64_t count, void *arg)
+{
+	struct syspte_fit *q = arg;
+	if (q->found || count < q->span)
+		return;
+	uint64_t skip = q->divisor > 1 ? (q->divisor - (q->origin + start) % q->divisor) % q->divisor : 0;
+	q->found = skip <= count - q->span;
+}
+
+/*
+ * True when draining would let the allocator place span pages (at a multiple of divisor) or give a
+ * record: a run of every free page, the caches' merged with the allocator's, holds the request,
+ * or the slab is empty while a cache stashes records. Caches frozen for the look.
+ */
+static bool syspte_cache_drain_helps(struct syspte_region *r, uint64_t span, uint64_t divisor)
+{
+	struct syspte_cache_totals t;
+	struct syspte_fit q = { span, divisor, r->base >> PAGE_SHIFT, false };
+	syspte_cache_freeze_locked(r);
+	syspte_cache_totals_locked(r, &t);
+	if (t.stash && !r->free_recs)
+		q.found = true;
+	else if (t.free)
+		syspte_free_runs_locked(r, syspte_fit_run, &q);
+	syspte_cache_thaw_locked(r);
+	return q.found;
+}
+
+bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor)
+{
+	spin_assert_held(&r->lock);
+	bool any = false;
+	if (!r->cache.on || !syspte_cache_drain_helps(r, span, divisor))
+		return false;
+	for (unsigned cpu = 0; r->cache.on && cpu < ARCH_MAX_CPUS; cpu++) {
+		struct syspte_cache *c = syspte_cache_of(r, cpu);
+		if (!c)
+			continue;
+		uint64_t f = spin_lock(&c->lock);
+		any |= c->nchunks || c->stash;
+		while (c->nchunks)
+			syspte_chunk_dissolve_locked(r, c, c->nchunks - 1);
+		syspte_stash_trim_locked(r, c, 0);
+		spin_unlock(&c->lock, f);
+	}
+	r->cache.drains += any;
+	return any;
+}
+
+int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+{
+	vaddr_t va = addr & ~PAGE_MASK;
+	if (!r->cache.on || !syspte_in_region(r, va) || !spin_may_take(&r->lock))   /* as in syspte_cache_reserve */
+		return SYSPTE_CACHE_PASS;
+	uint64_t i = (va - r->base) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
+	unsigned o = syspte_owner_load(r, idx);
+	if (!o)
+		return SYSPTE_CACHE_PASS;
+	struct syspte_cache *c = syspte_cache_of(r, o - 1);
+	struct syspte_misuse m;
+	int st = SYSPTE_CACHE_PASS;
+	uint64_t f = spin_lock(&c->lock);
+	/* The owner changes only under this lock too: checked again, it holds until the unlock. */
+	if (!syspte_cache_frozen(r) && syspte_owner_load(r, idx) == o) {
+		st = syspte_chunk_free(r, c, syspte_chunk_in(c, idx), addr, i, tag, &m);
+		c->fast += st == SYSPTE_OK;
+	}
+	spin_unlock(&c->lock, f);
+	if (st == SYSPTE_CACHE_PASS)
+		return st;
+	syspte_cache_verify(r);
+	if (st == SYSPTE_MISUSE)
+		syspte_raise(&m);
+	return st;
+}
+
+int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m)
+{
+	spin_assert_held(&r->lock);
+	vaddr_t va = addr & ~PAGE_MASK;
+	if (!r->cache.on || !syspte_in_region(r, va))
+		return SYSPTE_CACHE_PASS;
+	uint64_t i = (va - r->base) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
+	unsigned o = syspte_owner_load(r, idx);
+	if (!o)
+		return SYSPTE_CACHE_PASS;
+	struct syspte_cache *c = syspte_cache_of(r, o - 1);
+	uint64_t f = spin_lock(&c->lock);
+	int st = syspte_chunk_free(r, c, syspte_chunk_in(c, idx), addr, i, tag, m);
+	spin_unlock(&c->lock, f);
+	r->cache.slow += st == SYSPTE_OK;
+	return st;
+}
+
+/* ---- finding cached reservations */
+
+bool syspte_cache_owns_locked(struct syspte_region *r, uint64_t i)
+{
+	spin_assert_held(&r->lock);
+	return r->cache.on && syspte_owner_load(r, i >> SYSPTE_CHUNK_SHIFT) != 0;
+}
+
+struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_t i, struct syspte_hold *h)
+{
+	spin_assert_held(&r->lock);
+	uint64_t idx = i >> SYSPTE_CHUNK_SHIFT;
+	struct syspte_cache *c = syspte_cache_of(r, syspte_owner_load(r, idx) - 1);
+	h->flags = spin_lock(&c->lock);
+	h->cache = c;
+	struct syspte_chunk *k = syspte_chunk_of(r, idx);
+	uint64_t before = k->starts & syspte_bits(0, (unsigned)(i & SYSPTE_CHUNK_MASK) + 1);
+	if (!before)
+		return NULL;
+	struct syspte_resv *v = k->rec[63 - __builtin_clzll(before)];
+	return i < v->start + v->npages ? v : NULL;
+}
+
+void syspte_unhold_locked(struct syspte_region *r, struct syspte_hold *h)
+{
+	spin_assert_held(&r->lock);
+	if (h->cache)
+		spin_unlock(&h->cache->lock, h->flags);
+	h->cache = NULL;
+}
+
+struct syspte_resv *syspte_cache_next_locked(struct syspte_region *r, uint64_t i, uint64_t limit)
+{
+	spin_assert_held(&r->lock);
+	if (!r->cache.on)
+		return NULL;
+	KASSERT(syspte_cache_frozen(r), "syspte: a walk of the reservations with the caches not frozen");
+	uint64_t first = i >> SYSPTE_CHUNK_SHIFT;
+	for (uint64_t idx = bitset_next(&r->cache.owned, first); idx != UINT64_MAX && (idx << SYSPTE_CHUNK_SHIFT) < limit;
+	     idx = bitset_next(&r->cache.owned, idx + 1)) {
+		const struct syspte_chunk *k = syspte_chunk_of(r, idx);
+		uint64_t b = k->starts & (idx == first ? ~syspte_bits(0, (unsigned)(i & SYSPTE_CHUNK_MASK)) : UINT64_MAX);
+		if (b) {
+			unsigned o = (unsigned)__builtin_ctzll(b);
+			return (idx << SYSPTE_CHUNK_SHIFT) + o < limit ? k->rec[o] : NULL;
+		}
+	}
+	return NULL;
+}
+
+/* ---- walks, accounting, check */
+
+void syspte_cache_freeze_locked(struct syspte_region *r)
+{
+	spin_assert_held(&r->lock);
+	if (!r->cache.on)
+		return;
+	uint32_t n = __atomic_load_n(&r->cache.frozen, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->cache.frozen, n + 1, __ATOMIC_RELAXED);
+	if (n)
+		return;
+	/* A fast path in progress finishes before its lock is ours; one that starts after sees the count
+	 * (published by the release of each lock) and goes to the region's lock, held here. */
+	for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
+		struct syspte_cache *c = syspte_cache_of(r, cpu);
+		if (c) {
+			uint64_t f = spin_lock(&c->lock);
+			spin_unlock(&c->lock, f);
+		}
+	}
+}
+
+void syspte_cache_thaw_locked(struct syspte_region *r)
+{
+	spin_assert_held(&r->lock);
+	if (!r->cache.on)
+		return;
+	KASSERT(syspte_cache_frozen(r), "syspte: caches thawed more often than frozen");
+	/* Release: what the walker read of the caches happens before any change a fast path makes after
+	 * it finds them thawed. */
+	__atomic_store_n(&r->cache.frozen, __atomic_load_n(&r->cache.frozen, __ATOMIC_RELAXED) - 1, __ATOMIC_RELEASE);
+}
+
+void syspte_cache_totals_locked(struct syspte_region *r, struct syspte_cache_totals *t)
+{
+	spin_assert_held(&r->lock);
+	*t = (struct syspte_cache_totals){ 0 };
+	if (!r->cache.on)
+		return;
+	KASSERT(syspte_cache_frozen(r), "syspte: caches counted without being frozen");
+	for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
+		const struct syspte_cache *c = syspte_cache_of(r, cpu);
+		if (!c)
+			continue;
+		t->live += c->live;
+		t->pages += c->pages;
+		t->spans += c->pages + c->live * r->guard;
+		t->free += c->free;
+		t->chunks += c->nchunks;
+		t->stash += c->nstash;
+		t->fast += c->fast;
+	}
+}
+
+/* syspte_free_runs_locked's state: the run being gathered and the next cached chunk to feed. */
+struct syspte_runs {
+	struct syspte_region *r;
+	void (*fn)(uint64_t start, uint64_t count, void *arg);
+	void *arg;
+	uint64_t s, n;        /* the run gathered so far (n 0: none) */
+	uint64_t next;        /* the first chunk index not fed yet */
+};
+
+/* Adds free pages [s, s + n) (in address order) to the run, or reports the run and starts anew. */
+static void syspte_runs_feed(struct syspte_runs *w, uint64_t s, uint64_t n)
+{
+	if (w->n && w->s + w->n == s) {
+		w->n += n;
+		return;
+	}
+	if (w->n)
+		w->fn(w->s, w->n, w->arg);
+	w->s = s;
+	w->n = n;
+}
+
+/* Feeds the free runs of the cached chunks below page limit not fed yet. */
+static void syspte_runs_chunks(struct syspte_runs *w, uint64_t limit)
+{
+	const struct syspte_region *r = w->r;
+	if (!r->cache.on)
+		return;
+	for (uint64_t idx = bitset_next(&r->cache.owned, w->next); idx != UINT64_MAX && (idx << SYSPTE_CHUNK_SHIFT) < limit;
+	     idx = bitset_next(&r->cache.owned, idx + 1)) {
+		uint64_t x = syspte_chunk_of(r, idx)->free, base = idx << SYSPTE_CHUNK_SHIFT;
+		while (x) {
+			unsigned o = (unsigned)__builtin_ctzll(x);
+			uint64_t rest = ~(x >> o);
+			unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SYSPTE_CHUNK_PAGES - o;
+			syspte_runs_feed(w, base + o, n);
+			x &= ~syspte_bits(o, n);
+		}
+		w->next = idx + 1;
+	}
+}
+
+/* The allocator's extents come in address order: the chunks before each are fed first. */
+static void syspte_runs_extent(uint64_t start, uint64_t count, void *arg)
+{
+	struct syspte_runs *w = arg;
+	syspte_runs_chunks(w, start);
+	syspte_runs_feed(w, start, count);
+}
+
+void syspte_free_runs_locked(struct syspte_region *r, void (*fn)(uint64_t start, uint64_t count, void *arg),
+			     void *arg)
+{
+	spin_assert_held(&r->lock);
+	KASSERT(!r->cache.on || syspte_cache_frozen(r), "syspte: free runs walked with the caches not frozen");
+	struct syspte_runs w = { .r = r, .fn = fn, .arg = arg };
+	buddy_for_each_free(&r->buddy, syspte_runs_extent, &w);
+	syspte_runs_chunks(&w, UINT64_MAX);
+	if (w.n)
+		fn(w.s, w.n, arg);
+}
+
+/* syspte_census_locked's counts and the largest order. */
+struct syspte_census_walk {
+	uint64_t *out;
+	unsigned max_order;
+};
+
+/* Counts a free run as the naturally aligned blocks a binary buddy would hold (as buddy_census). */
+static void syspte_census_run(uint64_t start, uint64_t count, void *arg)
+{
+	const struct syspte_census_walk *w = arg;
+	for (uint64_t a = start, e = start + count; a < e;) {
+		unsigned k = MIN(63u - (unsigned)__builtin_clzll(e - a), w->max_order);
+		if (a)
+			k = MIN(k, (unsigned)__builtin_ctzll(a));
+		w->out[k]++;
+		a += (uint64_t)1 << k;
+	}
+}
+
+void syspte_census_locked(struct syspte_region *r, uint64_t *out)
+{
+	for (unsigned k = 0; k < BUDDY_ORDERS; k++)
+		out[k] = 0;
+	struct syspte_census_walk w = { out, r->buddy.max_order };
+	syspte_free_runs_locked(r, syspte_census_run, &w);
+}
+
+bool syspte_page_free_locked(struct syspte_region *r, uint64_t i)
+{
+	if (buddy_range_is_free(&r->buddy, i, 1))
+		return true;
+	if (!syspte_cache_owns_locked(r, i))
+		return false;
+	return (syspte_chunk_of(r, i >> SYSPTE_CHUNK_SHIFT)->free >> (i & SYSPTE_CHUNK_MASK)) & 1;
+}
+
+int syspte_cache_indexes_locked(struct syspte_region *r, const struct syspte_resv *v)
+{
+	if (!syspte_cache_owns_locked(r, v->start))
+		return 0;
+	const struct syspte_chunk *k = syspte_chunk_of(r, v->start >> SYSPTE_CHUNK_SHIFT);
+	unsigned o = (unsigned)(v->start & SYSPTE_CHUNK_MASK);
+	return ((k->starts >> o) & 1) && k->rec[o] == v ? 1 : -1;
+}
+
+/* Reports a failed invariant of the caches; returns -1. */
+static int syspte_cache_bad(const char *what, uint64_t a, uint64_t b)
+{
+	kprintf("syspte_check: caches: %s (0x%llx, 0x%llx)\n", what, (unsigned long long)a, (unsigned long long)b);
+	return -1;
+}
+
+/* Checks one cached chunk against the allocator, the region's index and its records; adds its
+ * reservations and their pages. */
+static int syspte_chunk_check_locked(struct syspte_region *r, const struct syspte_chunk *k, uint64_t *live,
+				     uint64_t *pages)
+{
+	uint64_t base = k->index << SYSPTE_CHUNK_SHIFT, used = 0, n = 0;
+	if (buddy_range_first_free(&r->buddy, base, SYSPTE_CHUNK_PAGES) != UINT64_MAX)
+		return syspte_cache_bad("cached chunk free in the allocator", k->index, base);
+	uint64_t s = bitset_next(&r->starts, base);
+	if (s < base + SYSPTE_CHUNK_PAGES)
+		return syspte_cache_bad("a reservation of the region's index starts in a cached chunk", k->index, s);
+	const struct syspte_resv *p = base ? syspte_find_start_locked(r, bitset_prev(&r->starts, base - 1)) : NULL;
+	if (p && p->start + syspte_span(p) > base)
+		return syspte_cache_bad("a reservation of the region's index runs into a cached chunk", k->index, p->start);
+	if (k->starts & k->free)
+		return syspte_cache_bad("a cached reservation starts on a free page", k->index, k->starts & k->free);
+	for (unsigned o = 0; o < SYSPTE_CHUNK_PAGES; o++) {
+		const struct syspte_resv *v = k->rec[o];
+		if (!((k->starts >> o) & 1)) {
+			if (v)
+				return syspte_cache_bad("a record where no cached reservation starts", k->index, o);
+			continue;
+		}
+		if (!v || v->start != base + o)
+			return syspte_cache_bad("a start bit without its record", k->index, o);
+		uint64_t span = syspte_span(v);
+		if (o + span > SYSPTE_CHUNK_PAGES)
+			return syspte_cache_bad("a cached reservation past its chunk", v->start, v->npages);
+		uint64_t bits = syspte_bits(o, (unsigned)span);
+		if (bits & (used | k->free))
+			return syspte_cache_bad("cached reservations overlap each other or free pages", v->start, v->npages);
+		used |= bits;
+		n++;
+		*pages += v->npages;
+	}
+	if (n != k->live)
+		return syspte_cache_bad("chunk's count differs from its start bits", k->live, n);
+	if ((used | k->free) != UINT64_MAX)
+		return syspte_cache_bad("chunk pages neither free nor reserved", k->index, ~(used | k->free));
+	*live += n;
+	return 0;
+}
+
+/* Checks one CPU's cache: its chunks (each owned by it, once), its counts, its stash. Adds its
+ * chunks, reservations and stashed records. */
+static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const struct syspte_cache *c,
+				  uint64_t *chunks, uint64_t *live, uint64_t *stash)
+{
+	if (c->cpu != cpu || c->nchunks > r->cache.max_chunks || c->lock.rank != LOCK_RANK_SYSPTE_CACHE)
+		return syspte_cache_bad("a cache's header is wrong", cpu, c->nchunks);
+	uint64_t n = 0, pages = 0, free = 0;
+	for (unsigned s = 0; s < c->nchunks; s++) {
+		const struct syspte_chunk *k = &c->chunks[s];
+		if (k->index >= r->cache.nchunks || syspte_owner_load(r, k->index) != cpu + 1)
+			return syspte_cache_bad("a cache holds a chunk it does not own", cpu, k->index);
+		for (unsigned t = 0; t < s; t++)
+			if (c->chunks[t].index == k->index)
+				return syspte_cache_bad("a chunk twice in a cache", cpu, k->index);
+		if (syspte_chunk_check_locked(r, k, &n, &pages))
+			return -1;
+		free += syspte_popcount(k->free);
+	}
+	if (n != c->live || pages != c->pages || free != c->free)
+		return syspte_cache_bad("a cache's counts differ from its chunks", cpu, c->live);
+	uint64_t recs = 0;
+	for (const struct syspte_resv *v = c->stash; v && recs <= c->nstash; v = v->hnext)
+		recs++;
+	if (recs != c->nstash)
+		return syspte_cache_bad("a cache's stash differs from its count", cpu, recs);
+	*chunks += c->nchunks;
+	*live += n;
+	*stash += recs;
+	return 0;
+}
+
+int syspte_cache_check_locked(struct syspte_region *r)
+{
+	spin_assert_held(&r->lock);
+	if (r->cache.on && !syspte_cache_frozen(r))
+		return syspte_cache_bad("checked with the caches not frozen", 0, 0);
+	uint64_t owned = 0, chunks = 0, live = 0, stash = 0;
+	for (uint64_t idx = 0; idx < r->cache.nchunks; idx++) {
+		unsigned o = syspte_owner_load(r, idx);
+		const struct syspte_cache *c = o && o <= ARCH_MAX_CPUS ? syspte_cache_of(r, o - 1) : NULL;
+		if (o && (!r->cache.on || !c || !syspte_chunk_in((struct syspte_cache *)c, idx)))
+			return syspte_cache_bad("an owned chunk not in its owner's cache", idx, o);
+		if ((o != 0) != bitset_test(&r->cache.owned, idx))
+			return syspte_cache_bad("a chunk's owner differs from the owned bits", idx, o);
+		owned += o != 0;
+	}
+	if (bitset_check(&r->cache.owned))
+		return -1;
+	for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
+		const struct syspte_cache *c = syspte_cache_of(r, cpu);
+		if (c && syspte_cache_check_one(r, cpu, c, &chunks, &live, &stash))
+			return -1;
+	}
+	if (chunks != owned)
+		return syspte_cache_bad("caches hold other chunks than those owned", chunks, owned);
+	uint64_t free_recs = 0, total = r->slab_pages * (PAGE_SIZE / sizeof(struct syspte_resv));
+	for (const struct syspte_resv *v = r->free_recs; v && free_recs <= total; v = v->hnext)
+		free_recs++;
+	if (free_recs + stash + live + r->live_count != total)
+		return syspte_cache_bad("records lost or counted twice (free + stashed + live != slab)",
+					free_recs + stash + live + r->live_count, total);
+	return 0;
+}
+
+void syspte_cache_dump_locked(struct syspte_region *r)
+{
+	struct syspte_cache_totals t;
+	syspte_cache_totals_locked(r, &t);
+	uint64_t caches = 0;
+	for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
+		caches += syspte_cache_of(r, cpu) != NULL;
+	kprintf("  CPU caches %s: %llu (%llu bytes), %llu chunks, %llu free pages and %llu records held; "
+		"%llu calls without the region's lock, %llu with it; %llu chunks carved, %llu adopted, %llu dissolved, "
+		"%llu drains\n",
+		r->cache.on ? "on" : "off",
+		(unsigned long long)caches, (unsigned long long)(r->cache.cache_pages * PAGE_SIZE),
+		(unsigned long long)t.chunks, (unsigned long long)t.free, (unsigned long long)t.stash,
+		(unsigned long long)t.fast, (unsigned long long)r->cache.slow, (unsigned long long)r->cache.carved,
+		(unsigned long long)r->cache.adopted, (unsigned long long)r->cache.dissolved, (unsigned long long)r->cache.drains);
+}

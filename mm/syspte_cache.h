@@ -1,0 +1,175 @@
+/*
+ * Per-CPU caches of a system PTE region's free space (mm/syspte_cache.c): their state and the hooks
+ * the region's other files call. Private to the region (included by mm/syspte_impl.h).
+ *
+ * Design (docs/design.md, "Per-CPU caches"):
+ *  - The region is cut into aligned chunks of SYSPTE_CHUNK_PAGES pages. A CPU's cache owns up to
+ *    a few chunks, each taken from the region's allocator as one allocation with its page tables
+ *    (under the region's lock) and then managed by the cache alone: a word of free bits and a word of start bits, and
+ *    the record of each reservation starting in it. Reservations of up to SYSPTE_CACHE_MAX_PAGES
+ *    pages are placed in the running CPU's chunks and freed into the chunk they lie in, under that
+ *    cache's lock alone. A reservation so placed is a real reservation: the region finds it from
+ *    any address in two steps, the chunk's owner (a byte per chunk) and the chunk's start bits.
+ *    Where no whole chunk is free, a cache adopts the chunk around a small reservation the
+ *    allocator placed, with the reservations that lie wholly inside it.
+ *  - Records come from a stash per cache, which the region refills from its slab in batches.
+ *  - A cached page counts as free everywhere: statistics, census, walks, the summary screen.
+ *  - A reservation the caches and the allocator cannot place is looked for among every free page,
+ *    the caches' merged with the allocator's (caches frozen); when a run is there, every cache is
+ *    drained (its chunks dissolved: live reservations enter the region's own index, free pages go
+ *    back to the allocator, records to the slab) and the allocator, whose search is exhaustive,
+ *    places it. So the region refuses only when no run exists, and drains only when that helps.
+ *
+ * Locking: a cache's lock (rank LOCK_RANK_SYSPTE_CACHE) guards its chunks, records and counters;
+ * it ranks after the region's lock, so the region (refill, drain, a map of a cached reservation)
+ * takes it inside its own, and the fast paths hold it alone. A chunk changes owner only under both
+ * locks, so either one fixes the owner of every chunk the holder cares about. Walkers (accounting,
+ * check, census) freeze the caches instead of locking them one by one: under the region's lock they
+ * raise the freeze count and take and release each cache's lock once; a fast path that then finds
+ * the count raised goes to the region's lock, which the walker holds, so no cache changes until
+ * the walker is done.
+ */
+#ifndef SYSPTE_CACHE_H
+#define SYSPTE_CACHE_H
+
+#include "types.h"
+#include "bitset.h"
+#include "spinlock.h"
+
+#define SYSPTE_CHUNK_SHIFT 6
+#define SYSPTE_CHUNK_PAGES (1u << SYSPTE_CHUNK_SHIFT)   /* one word of free bits, one of start bits */
+#define SYSPTE_CACHE_MAX_PAGES 16u    /* the largest reservation a cache places (its guard page besides) */
+#define SYSPTE_CACHE_CHUNKS 8u        /* chunks a cache may own (fewer on small regions) */
+#define SYSPTE_CACHE_STASH 32u        /* records a cache takes from the slab at a time */
+
+_Static_assert(ARCH_MAX_CPUS < 256, "a chunk's owner is one byte: the CPU index + 1");
+
+struct syspte_resv;
+struct syspte_region;
+struct syspte_misuse;
+
+/* One chunk a cache owns: region pages [index << SYSPTE_CHUNK_SHIFT, + SYSPTE_CHUNK_PAGES). */
+struct syspte_chunk {
+	uint64_t index;
+	uint64_t free;                               /* bit k: page k is free */
+	uint64_t starts;                             /* bit k: a reservation starts at page k */
+	uint64_t live;                               /* reservations in the chunk (set bits of starts) */
+	struct syspte_resv *rec[SYSPTE_CHUNK_PAGES]; /* the record of each start; NULL elsewhere */
+};
+
+/* One CPU's cache, in pages of its own (allocated the first time the CPU needs one). */
+struct syspte_cache {
+	spinlock_t lock;
+	unsigned cpu;                    /* constant: the CPU index it serves */
+	unsigned nchunks;                /* chunks[0, nchunks) are owned */
+	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
+	uint64_t free;                   /* free pages in its chunks */
+	struct syspte_resv *stash;       /* unused records (linked through hnext) */
+	uint64_t nstash;
+	uint64_t fast;                   /* reserves and frees done under this lock alone */
+	struct syspte_chunk chunks[SYSPTE_CACHE_CHUNKS];
+} __attribute__((aligned(64)));
+
+/* The region's part (struct syspte_region's member `cache`). */
+struct syspte_caches {
+	/* constant after syspte_create */
+	bool on;                         /* the region was created with caches */
+	unsigned max_chunks;             /* chunks per cache: SYSPTE_CACHE_CHUNKS, fewer on small regions */
+	uint64_t nchunks;                /* whole chunks in the region */
+	uint8_t *owner;                  /* per chunk: 0, or the owning CPU + 1 (changed under both locks) */
+	/* set once each, under the region's lock; read by the fast paths */
+	struct syspte_cache *cpu[ARCH_MAX_CPUS];
+	/* the walkers' freeze count: changed under the region's lock, read by the fast paths */
+	uint32_t frozen;
+	/* guarded by the region's lock */
+	struct bitset owned;             /* owned chunks, for walks in address order */
+	uint64_t cache_pages;            /* physical pages the caches occupy */
+	uint64_t slow;                   /* reserves and frees of cache size that took the region's lock */
+	uint64_t drains;                 /* drains that returned something */
+	uint64_t carved, adopted;        /* chunks given to caches: whole and free, or around a reservation */
+	uint64_t dissolved;              /* chunks taken back */
+};
+
+/* The cache a caller holds while it works on a cached reservation (syspte_resv_at_locked). */
+struct syspte_hold {
+	struct syspte_cache *cache;      /* NULL: none held */
+	uint64_t flags;
+};
+
+/* Totals of every cache (caches frozen). */
+struct syspte_cache_totals {
+	uint64_t live, pages, spans, free, chunks, stash, fast;
+};
+
+/* A call the caches leave to the region's own path. */
+#define SYSPTE_CACHE_PASS (-1)
+
+/* ---- set-up */
+
+/* Bytes of region metadata the caches need for a region of npages. */
+size_t syspte_cache_meta_bytes(uint64_t npages);
+/* Initialises the region's part over meta (syspte_cache_meta_bytes bytes); on: caches enabled. */
+void syspte_cache_init(struct syspte_region *r, void *meta, bool on);
+
+/* ---- reserve and free */
+
+/* The fast path: a reservation placed in this CPU's cache under its lock alone; 0 when it cannot
+ * (too large, no cache, no room or record in it, caches frozen). */
+vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
+/* The same under the region's lock, refilling the cache (records, a new chunk) first; the page index
+ * in *start, or false. */
+bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
+				 uint64_t *start);
+/* After the allocator placed a reservation at page start (in the region's index): when it is of a
+ * cache's size and the aligned chunk around it holds no reservation crossing its edges, that chunk
+ * becomes this CPU's (its free pages leave the allocator, its reservations the region's index), so
+ * caches keep working where no whole chunk is free. */
+void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start);
+/* After the allocator refused span pages at a multiple of divisor (or had no record): when the
+ * caches' free pages, merged with the allocator's, make such a run (or a cache stashes records
+ * while the slab is empty), empties every cache into the region (reservations into its index,
+ * pages into its allocator, records into its slab) and returns true: the allocator then succeeds.
+ * Otherwise changes nothing and returns false: the request is refused with no run anywhere. */
+bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor);
+/* The fast path of a free: SYSPTE_OK or SYSPTE_MISUSE (raised) when addr lies in a cached chunk,
+ * SYSPTE_CACHE_PASS when the region must handle it. */
+int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag);
+/* The same under the region's lock (misuse reported in *m, not raised). */
+int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m);
+
+/* ---- finding cached reservations (region's lock held) */
+
+/* True when region page i lies in a chunk a cache owns. */
+bool syspte_cache_owns_locked(struct syspte_region *r, uint64_t i);
+/* The cached reservation containing page i (which lies in an owned chunk), or NULL; the owner's
+ * lock is taken into h either way, for syspte_unhold_locked to release. */
+struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_t i, struct syspte_hold *h);
+/* Releases what h holds. */
+void syspte_unhold_locked(struct syspte_region *r, struct syspte_hold *h);
+/* The first cached reservation starting in [i, limit), or NULL (caches frozen). */
+struct syspte_resv *syspte_cache_next_locked(struct syspte_region *r, uint64_t i, uint64_t limit);
+
+/* ---- walks, accounting, check (region's lock held) */
+
+void syspte_cache_freeze_locked(struct syspte_region *r);
+void syspte_cache_thaw_locked(struct syspte_region *r);
+void syspte_cache_totals_locked(struct syspte_region *r, struct syspte_cache_totals *t);
+/* Calls fn for every maximal run of free pages, the allocator's and the caches', in address order
+ * (caches frozen). */
+void syspte_free_runs_locked(struct syspte_region *r, void (*fn)(uint64_t start, uint64_t count, void *arg),
+			     void *arg);
+/* Free blocks per order over every free page, as buddy_census counts them (caches frozen). */
+void syspte_census_locked(struct syspte_region *r, uint64_t *out);
+/* True when page i is free, in the allocator or in a cached chunk (caches frozen). */
+bool syspte_page_free_locked(struct syspte_region *r, uint64_t i);
+/* 1 when v lies in an owned chunk that indexes it, 0 when v lies in none, -1 when it lies in one
+ * that does not (caches frozen). */
+int syspte_cache_indexes_locked(struct syspte_region *r, const struct syspte_resv *v);
+/* The caches against the region: owners, chunks allocated in the allocator and free of the
+ * region's own reservations, chunk bits against records, per-cache counts, records conserved.
+ * 0, or -1 after printing the first violation (caches frozen). */
+int syspte_cache_check_locked(struct syspte_region *r);
+/* Prints one line on the caches (caches frozen). */
+void syspte_cache_dump_locked(struct syspte_region *r);
+
+#endif

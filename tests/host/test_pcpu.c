@@ -1,0 +1,783 @@
+/*
+ * The system PTE region's per-CPU caches (mm/syspte_cache.c) on the host, host threads acting as
+ * CPUs (fake_smp_run: each thread its own CPU, all online, the TLB shootdown between them).
+ *
+ *  - Concurrent property test: four CPUs reserve (mostly 1..16 pages, some larger, some
+ *    DIVISIBLE), map, unmap, look up and free at once, and hand reservations to each other to free
+ *    (so a cache takes frees from other CPUs). A shadow of every region page, claimed with a
+ *    compare-exchange by the CPU a reservation was returned to, catches any overlap the moment it
+ *    happens; each CPU checks its own reservations (lookups, PTEs); CPU 0 runs syspte_check and the
+ *    accounting identity while the others work. Afterwards: syspte_check, and the statistics, the
+ *    walkers (reservations, free runs) and the census against the shadow exactly; then everything is
+ *    freed from other CPUs and the region must be whole again. Once normally, once in verifier mode
+ *    (guard pages, a full check after every call).
+ *  - Drains: requests that only another CPU's cache can satisfy (its whole free chunk; a run made of
+ *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run; records held in
+ *    its stash when memory is exhausted) succeed, and refuse only when nothing is left.
+ *  - The fast paths take no lock of the region's: with the region's lock held by another CPU, a
+ *    warm CPU reserves and frees without spinning; a reservation of CPU 1's cache is freed, mapped
+ *    and looked up from other CPUs, and its misuse gives the region's bug checks with nothing
+ *    changed; the page-fault path under a cache's lock reads nothing.
+ *
+ *   build/host/test_pcpu [ops per CPU]
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "host_machine.h"
+#include "fake_arch.h"
+#include "syspte_impl.h"
+#include "testhooks.h"
+#include "verifier.h"
+#include "vmlayout.h"
+#include "phys.h"
+#include "reserved.h"
+
+#define NCPUS 4
+#define REGION_PAGES 4096u             /* 16 MiB: 64 chunks, 4 per cache */
+#define MAXL 48                        /* reservations a CPU holds at once */
+#define INBOX 64                       /* reservations handed to a CPU, not freed yet */
+#define TAG_OF(cpu) (0x30555043u + ((uint32_t)(cpu) << 24))   /* 'CPU0' .. 'CPU3' */
+
+static uint64_t failures;              /* disagreements, any thread */
+
+/* Counts a failure; prints the first twenty. */
+static void bad(unsigned cpu, const char *what, uint64_t a, uint64_t b)
+{
+	if (__atomic_fetch_add(&failures, 1, __ATOMIC_RELAXED) < 20)
+		printf("# CPU %u: %s (0x%llx, 0x%llx)\n", cpu, what, (unsigned long long)a, (unsigned long long)b);
+}
+
+/* No call of the concurrent test may bug-check. */
+static void bugcheck_is_failure(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	(void)p3, (void)p4;
+	bad(fake_cpu, "unexpected bug check", code, p1 ^ p2);
+}
+
+/*
+ * The calling thread acts as CPU cpu alone: a single-threaded part of a test plays one CPU after
+ * another, and the machine has just that one online (an unmap's TLB batch then goes to no other
+ * CPU, which no thread would answer).
+ */
+static void act_as(unsigned cpu)
+{
+	if (cpu == fake_cpu)
+		return;
+	fake_cpu_online(cpu, true);
+	fake_cpu_online(fake_cpu, false);
+	fake_cpu_set(cpu);
+}
+
+/* Runs fn(cpu, arg) on CPUs 0..n-1 at once, one host thread each, all online (fake_smp_run); the
+ * caller acts as CPU 0 alone again afterwards. */
+static void run_cpus(unsigned n, void (*fn)(unsigned cpu, void *arg), void *arg)
+{
+	act_as(0);
+	fake_smp_run(n, fn, arg);
+}
+
+/* ---------------------------------------------------------------- the concurrent test */
+
+struct item {
+	vaddr_t va;
+	uint64_t n;
+	uint32_t tag, id;
+	uint64_t moff, mn, pfn0;       /* mapped pages [moff, moff + mn) with frames pfn0 + k; mn 0: none */
+};
+
+struct cpu_state {
+	unsigned cpu;
+	uint64_t rng, ops;
+	struct item own[MAXL];
+	unsigned nown;
+	pthread_mutex_t lock;          /* guards the inbox */
+	struct item inbox[INBOX];
+	unsigned ninbox;
+};
+
+static struct cpu_state cpus[NCPUS];
+static struct syspte_region *region;
+static uint32_t shadow[REGION_PAGES];  /* id of the reservation (guard page included) owning each page; 0 free */
+static uint32_t next_id = 1;
+static uint64_t guard;
+static volatile int stop_checks;
+
+static uint64_t draw(struct cpu_state *c, uint64_t n)
+{
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return n ? c->rng % n : 0;
+}
+
+static uint64_t page_of(vaddr_t va) { return (va - SYSPTE_BASE) >> PAGE_SHIFT; }
+
+/* Claims the pages of a reservation just returned; a page owned already is an overlap. */
+static void claim(unsigned cpu, const struct item *it)
+{
+	uint64_t s = page_of(it->va);
+	for (uint64_t k = 0; k < it->n + guard; k++) {
+		uint32_t zero = 0;
+		if (!__atomic_compare_exchange_n(&shadow[s + k], &zero, it->id, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			bad(cpu, "a reservation overlaps a live one", it->va + k * PAGE_SIZE, zero);
+	}
+}
+
+/* Gives the pages back to the shadow, before the region frees them. */
+static void unclaim(const struct item *it)
+{
+	uint64_t s = page_of(it->va);
+	for (uint64_t k = 0; k < it->n + guard; k++)
+		__atomic_store_n(&shadow[s + k], 0, __ATOMIC_RELEASE);
+}
+
+/* Checks the PTEs of it's pages against its mapping. */
+static void check_ptes(unsigned cpu, const struct item *it)
+{
+	for (uint64_t k = 0; k < it->n; k++) {
+		paddr_t pa;
+		bool m = pt_query(host_machine_pt(), it->va + k * PAGE_SIZE, &pa, NULL, NULL);
+		bool want = k >= it->moff && k < it->moff + it->mn;
+		if (m != want || (m && pa_to_pfn(pa) != it->pfn0 + k - it->moff))
+			bad(cpu, "a PTE differs from the mapping made", it->va + k * PAGE_SIZE, m);
+	}
+}
+
+static void unmap_item(struct cpu_state *c, struct item *it)
+{
+	if (!it->mn)
+		return;
+	if (syspte_unmap(region, it->va + it->moff * PAGE_SIZE, it->tag, it->mn) != SYSPTE_OK)
+		bad(c->cpu, "unmap refused", it->va, it->mn);
+	it->mn = 0;
+	check_ptes(c->cpu, it);
+}
+
+static void free_item(struct cpu_state *c, struct item *it)
+{
+	unmap_item(c, it);
+	unclaim(it);
+	if (syspte_release(region, it->va, it->tag) != SYSPTE_OK)
+		bad(c->cpu, "free refused", it->va, it->n);
+}
+
+static void op_reserve(struct cpu_state *c)
+{
+	if (c->nown == MAXL) {
+		free_item(c, &c->own[0]);
+		c->own[0] = c->own[--c->nown];
+	}
+	uint64_t kind = draw(c, 20), n = kind < 16 ? 1 + draw(c, 16) : kind < 19 ? 17 + draw(c, 48) : 1 + draw(c, 16);
+	uint32_t flags = kind == 19 ? SYSPTE_FLAG_DIVISIBLE : 0, tag = TAG_OF(c->cpu);
+	vaddr_t va = syspte_reserve(region, n, tag, flags);
+	if (!va)
+		return;   /* the region may be full for a moment; the drain tests prove refusals exact */
+	if (!syspte_in_region(region, va) || va % PAGE_SIZE || page_of(va) + n + guard > REGION_PAGES)
+		return bad(c->cpu, "a reservation outside the region", va, n);
+	if (flags && (va / PAGE_SIZE) % n)
+		bad(c->cpu, "a DIVISIBLE reservation not divisible", va, n);
+	struct item *it = &c->own[c->nown++];
+	*it = (struct item){ .va = va, .n = n, .tag = tag, .id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED) };
+	claim(c->cpu, it);
+	check_ptes(c->cpu, it);
+}
+
+static void op_map(struct cpu_state *c, struct item *it)
+{
+	if (it->mn)
+		return;
+	uint64_t off = draw(c, it->n), mn = 1 + draw(c, it->n - off), pfns[64];
+	uint64_t pfn0 = 0x100 + draw(c, 1 << 20);
+	for (uint64_t k = 0; k < mn; k++)
+		pfns[k] = pfn0 + k;
+	if (syspte_map(region, it->va + off * PAGE_SIZE, it->tag, pfns, mn, PT_CACHE_WB) != SYSPTE_OK)
+		return bad(c->cpu, "map refused", it->va, mn);
+	it->moff = off, it->mn = mn, it->pfn0 = pfn0;
+	check_ptes(c->cpu, it);
+}
+
+static void op_lookup_own(struct cpu_state *c, const struct item *it)
+{
+	struct syspte_info info;
+	vaddr_t va = it->va + draw(c, it->n) * PAGE_SIZE;
+	if (!syspte_lookup(region, va, &info) || info.base != it->va || info.npages != it->n || info.tag != it->tag ||
+	    info.mapped != it->mn || syspte_reservation_base(region, va) != it->va)
+		bad(c->cpu, "lookup of an own reservation differs", va, info.base);
+}
+
+/* Any page: whatever another CPU does meanwhile, a reservation found contains the page. */
+static void op_lookup_any(struct cpu_state *c)
+{
+	struct syspte_info info;
+	vaddr_t va = SYSPTE_BASE + draw(c, REGION_PAGES) * PAGE_SIZE;
+	if (syspte_lookup(region, va, &info) && (va < info.base || va >= info.base + info.npages * PAGE_SIZE ||
+						 info.mapped > info.npages))
+		bad(c->cpu, "a lookup found a reservation not containing the page", va, info.base);
+}
+
+/* Hands an own reservation (unmapped) to the next CPU, which frees it. */
+static void op_hand_off(struct cpu_state *c)
+{
+	if (!c->nown)
+		return;
+	unsigned k = (unsigned)draw(c, c->nown);
+	struct cpu_state *to = &cpus[(c->cpu + 1 + draw(c, NCPUS - 1)) % NCPUS];
+	unmap_item(c, &c->own[k]);
+	pthread_mutex_lock(&to->lock);
+	bool room = to->ninbox < INBOX;
+	if (room)
+		to->inbox[to->ninbox++] = c->own[k];
+	pthread_mutex_unlock(&to->lock);
+	if (room)
+		c->own[k] = c->own[--c->nown];
+}
+
+/* Frees what other CPUs handed to this one. */
+static void free_inbox(struct cpu_state *c)
+{
+	struct item got[INBOX];
+	pthread_mutex_lock(&c->lock);
+	unsigned n = c->ninbox;
+	memcpy(got, c->inbox, n * sizeof(got[0]));
+	c->ninbox = 0;
+	pthread_mutex_unlock(&c->lock);
+	for (unsigned k = 0; k < n; k++)
+		free_item(c, &got[k]);
+}
+
+/* The accounting identity at one moment (the statistics are taken with the caches frozen). */
+static void check_identity(unsigned cpu)
+{
+	struct syspte_stats s;
+	syspte_get_stats(region, &s);
+	if (s.free_pages + s.pages_reserved + s.live * guard != REGION_PAGES || s.cached_pages > s.free_pages)
+		bad(cpu, "free + reserved + guards != region", s.free_pages, s.pages_reserved);
+	if (syspte_check(region))
+		bad(cpu, "syspte_check failed while the CPUs work", 0, 0);
+}
+
+static void cpu_main(unsigned cpu, void *arg)
+{
+	struct cpu_state *c = &((struct cpu_state *)arg)[cpu];
+	for (uint64_t k = 0; k < c->ops; k++) {
+		struct item *it = c->nown ? &c->own[draw(c, c->nown)] : NULL;
+		switch (draw(c, 20)) {
+		case 0: case 1: case 2: case 3: case 4: case 5: case 6: op_reserve(c); break;
+		case 7: case 8: case 9:
+			if (it) {
+				free_item(c, it);
+				*it = c->own[--c->nown];
+			}
+			break;
+		case 10: op_hand_off(c); break;
+		case 11: case 12: case 13: if (it) op_map(c, it); break;
+		case 14: case 15: if (it) unmap_item(c, it); break;
+		case 16: if (it) op_lookup_own(c, it); break;
+		case 17: op_lookup_any(c); break;
+		default: free_inbox(c); break;
+		}
+		if (c->cpu == 0 && k % 256 == 0)
+			check_identity(c->cpu);
+	}
+}
+
+/* syspte_for_each's callback: every live reservation once, as the shadow has it. */
+static void walk_resv(const struct syspte_info *info, void *arg)
+{
+	uint64_t *n = arg, s = page_of(info->base);
+	(*n)++;
+	for (unsigned c = 0; c < NCPUS; c++)
+		for (unsigned k = 0; k < cpus[c].nown; k++)
+			if (cpus[c].own[k].va == info->base) {
+				const struct item *it = &cpus[c].own[k];
+				if (info->npages != it->n || info->tag != it->tag || info->mapped != it->mn || shadow[s] != it->id)
+					bad(0, "a walked reservation differs from the shadow", info->base, info->npages);
+				return;
+			}
+	bad(0, "a walked reservation nobody holds", info->base, info->npages);
+}
+
+static uint8_t walked_free[REGION_PAGES];
+
+static void walk_free(vaddr_t va, uint64_t n, void *arg)
+{
+	uint64_t *runs = arg, s = page_of(va);
+	(*runs)++;
+	if ((s && !shadow[s - 1]) || s + n > REGION_PAGES || (s + n < REGION_PAGES && !shadow[s + n]))
+		bad(0, "a free run not maximal or past the region", va, n);
+	for (uint64_t k = s; k < s + n && k < REGION_PAGES; k++)
+		walked_free[k]++;
+}
+
+/* Free blocks per order of the shadow's free pages, counted as buddy_census does. */
+static void shadow_census(uint64_t out[BUDDY_ORDERS])
+{
+	memset(out, 0, BUDDY_ORDERS * sizeof(out[0]));
+	unsigned max_order = 63 - (unsigned)__builtin_clzll(REGION_PAGES);
+	for (uint64_t i = 0; i < REGION_PAGES;) {
+		if (shadow[i]) {
+			i++;
+			continue;
+		}
+		uint64_t e = i;
+		while (e < REGION_PAGES && !shadow[e])
+			e++;
+		for (uint64_t a = i; a < e;) {
+			unsigned k = MIN(63u - (unsigned)__builtin_clzll(e - a), max_order);
+			if (a)
+				k = MIN(k, (unsigned)__builtin_ctzll(a));
+			out[k]++;
+			a += 1ULL << k;
+		}
+		i = e;
+	}
+}
+
+/* The region against the shadow, every CPU stopped. */
+static void check_against_shadow(const char *when)
+{
+	uint64_t live = 0, pages = 0, mapped = 0, free = 0, nwalked = 0, runs = 0;
+	for (unsigned c = 0; c < NCPUS; c++)
+		for (unsigned k = 0; k < cpus[c].nown; k++)
+			live++, pages += cpus[c].own[k].n, mapped += cpus[c].own[k].mn;
+	for (unsigned i = 0; i < REGION_PAGES; i++)
+		free += !shadow[i];
+	struct syspte_stats s;
+	syspte_get_stats(region, &s);
+	ok(syspte_check(region) == 0, "%s: syspte_check passes", when);
+	ok(s.live == live && s.pages_reserved == pages && s.pages_mapped == mapped && s.free_pages == free,
+	   "%s: statistics exact (live %llu/%llu, reserved %llu/%llu, mapped %llu/%llu, free %llu/%llu, %llu cached)",
+	   when, (unsigned long long)s.live, (unsigned long long)live, (unsigned long long)s.pages_reserved,
+	   (unsigned long long)pages, (unsigned long long)s.pages_mapped, (unsigned long long)mapped,
+	   (unsigned long long)s.free_pages, (unsigned long long)free, (unsigned long long)s.cached_pages);
+	uint64_t f0 = failures;
+	syspte_for_each(region, walk_resv, &nwalked);
+	ok(nwalked == live && failures == f0, "%s: the walk of reservations is the shadow's", when);
+	memset(walked_free, 0, sizeof(walked_free));
+	syspte_for_each_free(region, walk_free, &runs);
+	bool same = failures == f0;
+	for (unsigned i = 0; i < REGION_PAGES; i++)
+		same &= walked_free[i] == !shadow[i];
+	ok(same, "%s: the free runs (%llu, cached pages among them) are exactly the shadow's free pages", when,
+	   (unsigned long long)runs);
+	uint64_t want[BUDDY_ORDERS], got[BUDDY_ORDERS];
+	shadow_census(want);
+	syspte_census(region, got);
+	ok(memcmp(want, got, sizeof(got)) == 0, "%s: the census is the shadow's", when);
+}
+
+/* One run: a fresh machine (verifier mode or not), NCPUS threads of ops each, the checks. */
+static void run_concurrent(bool verifier, uint64_t ops)
+{
+	const char *mode = verifier ? "verifier mode" : "normal mode";
+	mm_verifier_set(verifier);
+	if (host_machine_create(256ULL << 20, REGION_PAGES * PAGE_SIZE)) {
+		ok(0, "%s: machine created", mode);
+		return;
+	}
+	region = reserved_region();
+	guard = syspte_guard_pages(region);
+	memset(shadow, 0, sizeof(shadow));
+	failures = 0;
+	bugcheck_set_hook(bugcheck_is_failure);
+	for (unsigned c = 0; c < NCPUS; c++) {
+		cpus[c] = (struct cpu_state){ .cpu = c, .rng = 0x9E3779B97F4A7C15ULL * (c + 1) + verifier, .ops = ops };
+		pthread_mutex_init(&cpus[c].lock, NULL);
+	}
+	run_cpus(NCPUS, cpu_main, cpus);
+	ok(failures == 0, "%s: %u CPUs, %llu calls each: no overlap, every lookup, PTE, check and identity right "
+	   "while they ran", mode, NCPUS, (unsigned long long)ops);
+	/* what is still in the inboxes goes back to the CPUs that were handed it */
+	for (unsigned c = 0; c < NCPUS; c++) {
+		unsigned k = 0;
+		for (; k < cpus[c].ninbox && cpus[c].nown < MAXL; k++)
+			cpus[c].own[cpus[c].nown++] = cpus[c].inbox[k];
+		for (act_as(c); k < cpus[c].ninbox; k++)
+			free_item(&cpus[c], &cpus[c].inbox[k]);
+		cpus[c].ninbox = 0;
+	}
+	act_as(0);
+	syspte_dump(region);
+	check_against_shadow(mode);
+	struct syspte_stats s;
+	syspte_get_stats(region, &s);
+	printf("# %s: %llu calls without the region's lock, %llu with it, %llu drains\n", mode,
+	       (unsigned long long)s.cache_fast, (unsigned long long)s.cache_slow, (unsigned long long)s.cache_drains);
+	ok(s.cache_fast > 0 && s.cache_slow > 0, "%s: the caches served calls, and the region the rest", mode);
+	/* every CPU frees another CPU's reservations */
+	for (unsigned c = 0; c < NCPUS; c++) {
+		act_as((c + 1) % NCPUS);
+		while (cpus[c].nown)
+			free_item(&cpus[fake_cpu], &cpus[c].own[--cpus[c].nown]);
+	}
+	act_as(0);
+	check_against_shadow(verifier ? "verifier mode, all freed" : "normal mode, all freed");
+	ok(failures == 0, "%s: the teardown's calls all succeeded", mode);
+	bugcheck_set_hook(NULL);
+	for (unsigned c = 0; c < NCPUS; c++)
+		pthread_mutex_destroy(&cpus[c].lock);
+	mm_verifier_set(false);
+}
+
+/* ---------------------------------------------------------------- steady state */
+
+#define STEADY_LIVE 8u            /* reservations each CPU holds: 1..16 pages each, its cache's share fits them */
+
+struct steady {
+	uint64_t ops, failed;
+};
+
+/* CPU cpu: STEADY_LIVE reservations of 1..16 pages (one in eight DIVISIBLE), each op frees one and
+ * reserves another, all freed at the end. */
+static void steady_cpu(unsigned cpu, void *arg)
+{
+	struct steady *st = arg;
+	vaddr_t v[STEADY_LIVE] = { 0 };
+	uint32_t tag = TAG_OF(cpu);
+	uint64_t rng = 0x2545F4914F6CDD1DULL * (cpu + 1);
+	for (uint64_t k = 0; k < st->ops; k++) {
+		unsigned slot = (unsigned)(k % STEADY_LIVE);
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		if (v[slot] && syspte_release(region, v[slot], tag) != SYSPTE_OK)
+			bad(cpu, "steady state: a free refused", v[slot], 0);
+		uint64_t n = 1 + rng % 16;
+		uint32_t flags = (rng >> 8) % 8 ? 0 : SYSPTE_FLAG_DIVISIBLE;
+		v[slot] = syspte_reserve(region, n, tag, flags);
+		if (!v[slot])
+			__atomic_fetch_add(&st->failed, 1, __ATOMIC_RELAXED);
+		else if (flags && (v[slot] / PAGE_SIZE) % n)
+			bad(cpu, "steady state: a DIVISIBLE reservation not divisible", v[slot], n);
+	}
+	for (unsigned k = 0; k < STEADY_LIVE; k++)
+		if (v[k] && syspte_release(region, v[k], tag) != SYSPTE_OK)
+			bad(cpu, "steady state: a free refused", v[k], 0);
+}
+
+/*
+ * The caches' purpose: when each CPU's small reservations fit its cache's share of chunks, nearly
+ * every reserve and free takes no region lock, and nothing is refused or drained.
+ */
+static void test_steady_state(uint64_t ops)
+{
+	host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);
+	region = reserved_region();
+	failures = 0;
+	bugcheck_set_hook(bugcheck_is_failure);
+	struct steady st = { .ops = ops };
+	run_cpus(NCPUS, steady_cpu, &st);
+	struct syspte_stats s;
+	syspte_get_stats(region, &s);
+	uint64_t calls = s.cache_fast + s.cache_slow;
+	printf("# steady state: %llu calls without the region's lock, %llu with it, %llu drains\n",
+	       (unsigned long long)s.cache_fast, (unsigned long long)s.cache_slow, (unsigned long long)s.cache_drains);
+	ok(failures == 0 && st.failed == 0 && s.cache_drains == 0, "steady state: %u CPUs, %llu reserve+free each, "
+	   "none refused or drained", NCPUS, (unsigned long long)ops);
+	ok(calls >= 2 * NCPUS * ops && s.cache_fast * 100 >= calls * 95,
+	   "steady state: at least 95%% of the reserves and frees took no region lock (%llu of %llu)",
+	   (unsigned long long)s.cache_fast, (unsigned long long)calls);
+	ok(syspte_check(region) == 0 && s.live == 0 && s.free_pages == REGION_PAGES, "steady state: all freed, check passes");
+	bugcheck_set_hook(NULL);
+	act_as(0);
+}
+
+/* ---------------------------------------------------------------- drains */
+
+#define SMALL_PAGES 512u          /* a 2 MiB region: 8 chunks, one per cache */
+#define FILL_TAG 0x6c6c6946u      /* 'Fill' */
+#define TAG1 0x31757043u          /* 'Cpu1' */
+
+static vaddr_t fills[SMALL_PAGES];
+static unsigned nfills;
+
+static void longest_extent(uint64_t start, uint64_t count, void *arg)
+{
+	(void)start;
+	uint64_t *m = arg;
+	*m = MAX(*m, count);
+}
+
+static uint64_t drains(void)
+{
+	struct syspte_stats s;
+	syspte_get_stats(reserved_region(), &s);
+	return s.cache_drains;
+}
+
+/* As CPU 0, reserves the allocator's every free extent (not the caches'), longest first, each by its
+ * exact length, so only the caches keep free pages; none of it may drain a cache. */
+static bool fill_allocator(void)
+{
+	struct syspte_region *r = reserved_region();
+	uint64_t d = drains();
+	nfills = 0;
+	act_as(0);
+	for (;;) {
+		uint64_t longest = 0, f = spin_lock(&r->lock);
+		buddy_for_each_free(&r->buddy, longest_extent, &longest);
+		spin_unlock(&r->lock, f);
+		if (!longest)
+			break;
+		vaddr_t va = syspte_reserve(r, longest, FILL_TAG, 0);
+		if (!va)
+			return false;
+		fills[nfills++] = va;
+	}
+	return drains() == d;
+}
+
+static void free_fills(void)
+{
+	for (unsigned k = 0; k < nfills; k++)
+		syspte_release(reserved_region(), fills[k], FILL_TAG);
+	nfills = 0;
+}
+
+static struct syspte_stats stats(void)
+{
+	struct syspte_stats s;
+	syspte_get_stats(reserved_region(), &s);
+	return s;
+}
+
+/* The only free pages are CPU 1's whole cached chunk: CPU 0's 64 pages come from it. */
+static void test_drain_whole_chunk(void)
+{
+	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
+	ok(v && syspte_release(r, v, TAG1) == SYSPTE_OK, "CPU 1 reserved a page from its new cache and freed it there");
+	vaddr_t chunk = ALIGN_DOWN(v, SYSPTE_CHUNK_PAGES * PAGE_SIZE);
+	struct syspte_stats s = stats();
+	ok(s.cached_pages == 64 && s.free_pages == SMALL_PAGES, "its chunk: 64 cached pages, counted free");
+	ok(fill_allocator(), "CPU 0 filled every page the allocator had, without draining");
+	s = stats();
+	ok(s.free_pages == 64 && s.cached_pages == 64, "only CPU 1's cached chunk is free (%llu free)",
+	   (unsigned long long)s.free_pages);
+	uint64_t d = drains();
+	vaddr_t w = syspte_reserve(r, 64, FILL_TAG, 0);
+	ok(w == chunk && drains() == d + 1, "CPU 0's 64 pages: CPU 1's chunk, after one drain");
+	ok(syspte_check(r) == 0 && stats().free_pages == 0 && stats().cached_pages == 0, "region full, caches empty, check passes");
+	ok(syspte_reserve(r, 1, FILL_TAG, 0) == 0, "one page more: refused (nothing is free anywhere)");
+	syspte_release(r, w, FILL_TAG);
+	free_fills();
+	ok(syspte_check(r) == 0 && stats().free_pages == SMALL_PAGES, "all freed");
+}
+
+/*
+ * CPU 1's chunk holds two live reservations between two free runs; the allocator's free pages are
+ * only the reservation next to the chunk, freed: the one run long enough spans both, so CPU 0's
+ * request needs the drain, and CPU 1's reservations survive it (in the region's own index).
+ */
+static void test_drain_run_across_chunk(void)
+{
+	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	vaddr_t v[4];
+	for (int k = 0; k < 4; k++)
+		v[k] = syspte_reserve(r, 16, TAG1, 0);
+	vaddr_t chunk = ALIGN_DOWN(v[0], SYSPTE_CHUNK_PAGES * PAGE_SIZE);
+	bool packed = v[0] && v[0] == chunk && v[1] == chunk + 16 * PAGE_SIZE && v[2] == chunk + 32 * PAGE_SIZE &&
+		      v[3] == chunk + 48 * PAGE_SIZE;
+	ok(packed, "CPU 1 filled one chunk with four 16-page reservations");
+	act_as(2);
+	ok(syspte_release(r, v[0], TAG1) == SYSPTE_OK && syspte_release(r, v[3], TAG1) == SYSPTE_OK,
+	   "CPU 2 freed the first and the last into CPU 1's chunk");
+	ok(fill_allocator(), "CPU 0 filled every page the allocator had, without draining");
+	/* the neighbour of the chunk: before it, or after it when the chunk is the region's first */
+	bool before = chunk > SYSPTE_BASE;
+	vaddr_t edge = before ? chunk : chunk + SYSPTE_CHUNK_PAGES * PAGE_SIZE, nb = 0;
+	struct syspte_info info;
+	for (unsigned k = 0; k < nfills && !nb; k++)
+		if (syspte_lookup(r, fills[k], &info) && (before ? info.base + info.npages * PAGE_SIZE == edge : info.base == edge))
+			nb = fills[k];
+	ok(nb != 0, "a filled reservation borders the chunk");
+	if (!nb)
+		return;
+	syspte_release(r, nb, FILL_TAG);
+	for (unsigned k = 0; k < nfills; k++)
+		if (fills[k] == nb)
+			fills[k] = fills[--nfills];
+	uint64_t want = info.npages + 16, d = drains();
+	vaddr_t at = before ? info.base : chunk + 48 * PAGE_SIZE;
+	vaddr_t w = syspte_reserve(r, want, FILL_TAG, 0);
+	ok(w == at && drains() == d + 1, "CPU 0's %llu pages span the allocator's run and the chunk's free pages, after a drain",
+	   (unsigned long long)want);
+	ok(syspte_lookup(r, v[1] + PAGE_SIZE, &info) && info.base == v[1] && info.npages == 16 && info.tag == TAG1 &&
+	   syspte_lookup(r, v[2], &info) && info.base == v[2], "CPU 1's live reservations found after the drain");
+	ok(syspte_check(r) == 0, "check passes");
+	act_as(3);
+	ok(syspte_release(r, v[1], TAG1) == SYSPTE_OK && syspte_release(r, v[2], TAG1) == SYSPTE_OK,
+	   "CPU 3 frees them through the region");
+	act_as(0);
+	syspte_release(r, w, FILL_TAG);
+	free_fills();
+	ok(syspte_check(r) == 0 && stats().free_pages == SMALL_PAGES && stats().live == 0, "all freed");
+}
+
+/* The only divisible run of 32 pages lies in CPU 1's cached chunk. */
+static void test_drain_divisible(void)
+{
+	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	vaddr_t v = syspte_reserve(r, 3, TAG1, 0);
+	syspte_release(r, v, TAG1);
+	vaddr_t chunk = ALIGN_DOWN(v, SYSPTE_CHUNK_PAGES * PAGE_SIZE);
+	ok(fill_allocator(), "CPU 0 filled the allocator");
+	uint64_t d = drains();
+	vaddr_t w = syspte_reserve(r, 32, FILL_TAG, SYSPTE_FLAG_DIVISIBLE);
+	ok(w == chunk && w % (32 * PAGE_SIZE) == 0 && drains() == d + 1, "a DIVISIBLE 32-page request: CPU 1's chunk, after a drain");
+	syspte_release(r, w, FILL_TAG);
+	free_fills();
+	ok(syspte_check(r) == 0, "check passes");
+}
+
+/* Memory exhausted: the only free records are in CPU 1's stash; CPU 0 gets them through a drain. */
+static void test_drain_records(void)
+{
+	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
+	syspte_release(r, v, TAG1);
+	uint64_t slab = r->slab_pages, stash = r->cache.cpu[1]->nstash, per_page = PAGE_SIZE / sizeof(struct syspte_resv);
+	ok(slab == 1 && stash == SYSPTE_CACHE_STASH, "one slab page; CPU 1 stashed %llu records", (unsigned long long)stash);
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	phys_set_budget(ps.allocated_pages);   /* no page more: the slab cannot grow */
+	act_as(0);
+	static vaddr_t got[SMALL_PAGES];
+	unsigned n = 0;
+	uint64_t d = drains();
+	while (n < SMALL_PAGES && (got[n] = syspte_reserve(r, 1, FILL_TAG, 0)))
+		n++;
+	ok(n == per_page && drains() > d, "CPU 0 got %u one-page reservations, every record of the slab, CPU 1's stash "
+	   "through a drain (%llu records a page)", n, (unsigned long long)per_page);
+	ok(stats().free_pages > 0, "then refused with pages free: record memory exhausted");
+	phys_set_budget(UINT64_MAX);
+	for (unsigned k = 0; k < n; k++)
+		syspte_release(r, got[k], FILL_TAG);
+	ok(syspte_check(r) == 0 && stats().free_pages == SMALL_PAGES, "all freed, check passes");
+}
+
+/* ---------------------------------------------------------------- fast paths */
+
+static unsigned spins;
+
+/* Plays CPU 0 holding the region's lock: counts a spin on it and releases it, so a regression fails
+ * instead of hanging. */
+static void region_lock_spun(void)
+{
+	spins++;
+	__atomic_store_n(&reserved_region()->lock.locked, 0, __ATOMIC_RELEASE);
+}
+
+static void test_fast_paths_take_no_region_lock(void)
+{
+	host_machine_create(64ULL << 20, 16ULL << 20);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	vaddr_t warm = syspte_reserve(r, 2, TAG1, 0);
+	syspte_release(r, warm, TAG1);
+	r->lock.locked = 1;   /* CPU 0 holds the region's lock */
+	r->lock.owner = 1;
+	spins = 0;
+	fake_cpu_poll_hook = region_lock_spun;
+	uint64_t polls = fake_cpu_polls;
+	vaddr_t v[8];
+	for (int k = 0; k < 8; k++)
+		v[k] = syspte_reserve(r, 1 + (uint64_t)k * 2, TAG1, 0);
+	for (int k = 0; k < 8; k++)
+		syspte_release(r, v[k], TAG1);
+	fake_cpu_poll_hook = NULL;
+	ok(spins == 0 && fake_cpu_polls == polls && v[7], "with the region's lock held by CPU 0, CPU 1 reserved and freed "
+	   "8 times (1..15 pages) without waiting for it");
+	r->lock.locked = 0;
+	r->lock.owner = 0;
+	act_as(0);
+	ok(syspte_check(r) == 0, "check passes");
+}
+
+static void test_other_cpus_on_a_cached_reservation(void)
+{
+	host_machine_create(64ULL << 20, 16ULL << 20);
+	struct syspte_region *r = reserved_region();
+	bugcheck_set_hook(bugcheck_record_hook);
+	act_as(1);
+	vaddr_t v = syspte_reserve(r, 6, TAG1, 0);
+	ok(v && stats().cached_pages == 64 - 6, "CPU 1: 6 pages from its cache");
+	act_as(3);
+	uint64_t pfns[4] = { 0x1234, 0x1235, 0x2000, 0x3000 };
+	ok(syspte_map(r, v + PAGE_SIZE, TAG1, pfns, 4, PT_CACHE_WB) == SYSPTE_OK, "CPU 3 maps 4 of its pages");
+	struct syspte_info info;
+	act_as(2);
+	ok(syspte_lookup(r, v + 3 * PAGE_SIZE, &info) && info.base == v && info.npages == 6 && info.mapped == 4 &&
+	   syspte_reservation_base(r, v + 5 * PAGE_SIZE) == v, "CPU 2 finds it from an inner page");
+	struct syspte_stats s0 = stats();
+	uint64_t n0 = bugcheck_last.count;
+	syspte_release(r, v + PAGE_SIZE, TAG1);
+	ok(bugcheck_last.count == n0 + 1 && bugcheck_last.p[0] == SYSPTE_BUGCHECK_FREE_NOT_START &&
+	   bugcheck_last.p[1] == v + PAGE_SIZE && bugcheck_last.p[2] == TAG1, "a free of its second page: 0x102");
+	syspte_release(r, v, 0x21212121);
+	ok(bugcheck_last.p[0] == SYSPTE_BUGCHECK_FREE_WRONG_TAG && bugcheck_last.p[2] == 0x21212121 &&
+	   bugcheck_last.p[3] == TAG1, "another tag: 0x101 naming both");
+	syspte_release(r, v + 17, TAG1);
+	ok(bugcheck_last.p[0] == SYSPTE_BUGCHECK_FREE_STILL_MAPPED && bugcheck_last.p[1] == v + PAGE_SIZE &&
+	   bugcheck_last.p[3] == 4, "still mapped: 0x103, the first mapped page and the count");
+	struct syspte_stats s1 = stats();
+	ok(bugcheck_last.count == n0 + 3 && s1.live == s0.live && s1.free_pages == s0.free_pages &&
+	   s1.pages_mapped == s0.pages_mapped && syspte_check(r) == 0, "each refused with nothing changed");
+	act_as(0);
+	ok(syspte_unmap(r, v + PAGE_SIZE, TAG1, 4) == SYSPTE_OK, "CPU 0 unmaps them");
+	uint64_t fast = stats().cache_fast, slow = stats().cache_slow;
+	act_as(2);
+	ok(syspte_release(r, v, TAG1) == SYSPTE_OK && stats().cache_fast == fast + 1 && stats().cache_slow == slow,
+	   "CPU 2 frees it into CPU 1's cache without the region's lock");
+	ok(stats().cached_pages == 64 && syspte_check(r) == 0, "the chunk is whole again");
+	/* the page-fault path, under a cache's lock: may not take the region's lock, reads nothing */
+	act_as(1);
+	v = syspte_reserve(r, 2, TAG1, 0);
+	struct syspte_cache *c = r->cache.cpu[1];
+	uint64_t f = spin_lock(&c->lock);
+	ok(!spin_may_take(&r->lock) && syspte_reservation_base(r, v) == 0,
+	   "under a cache's lock the fault path reads nothing (base 0) and returns");
+	spin_unlock(&c->lock, f);
+	ok(syspte_reservation_base(r, v) == v, "without it, the base");
+	syspte_release(r, v, TAG1);
+	bugcheck_set_hook(NULL);
+	act_as(0);
+}
+
+/* A region created without caches never makes one. */
+static void test_no_cache_region(void)
+{
+	host_machine_create(64ULL << 20, 2ULL << 20);
+	struct syspte_region *r = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (64ULL << 30), 512, SYSPTE_CREATE_NO_CACHE);
+	vaddr_t v = r ? syspte_reserve(r, 3, TAG1, 0) : 0;
+	struct syspte_stats s;
+	if (r)
+		syspte_get_stats(r, &s);
+	ok(v && s.cached_pages == 0 && s.cache_bytes == 0 && s.cache_fast == 0 && syspte_release(r, v, TAG1) == SYSPTE_OK &&
+	   syspte_check(r) == 0, "SYSPTE_CREATE_NO_CACHE: reservations through the region's lock only");
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t ops = argc > 1 ? strtoull(argv[1], NULL, 0) : 20000;
+	run_concurrent(false, ops);
+	run_concurrent(true, ops / 10);
+	test_steady_state(ops);
+	test_drain_whole_chunk();
+	test_drain_run_across_chunk();
+	test_drain_divisible();
+	test_drain_records();
+	test_fast_paths_take_no_region_lock();
+	test_other_cpus_on_a_cached_reservation();
+	test_no_cache_region();
+	host_machine_destroy();
+	return tap_done();
+}
