@@ -11,9 +11,10 @@
 #include "kassert.h"
 
 /*
- * True when a region of size bytes may be set up: its metadata (about 0.4 byte per page; its page
- * tables come later, one page at a time, for what is reserved) takes at most half of the free
- * physical memory, so the rest of the system keeps room [ours].
+ * True when a region of size bytes may be set up: its set-up metadata (at most about 0.22 byte per
+ * page; its page tables and its allocator's bitmap chunks come later, one page at a time, for
+ * what is reserved) takes at most half of the free physical memory, so the rest of the system
+ * keeps room [ours].
  */
 static bool mm_region_affordable(uint64_t size)
 {

@@ -3,54 +3,98 @@
 #include "kprintf.h"
 #include "kassert.h"
 
+uint64_t bitset_zero_piece[BITSET_PIECE_WORDS];
+
 /* Words needed for n bits. */
 static uint64_t bitset_words(uint64_t n) { return (n + 63) / 64; }
 
-size_t bitset_meta_bytes(uint64_t nbits)
+/* Level-0 pieces for nbits. */
+static uint64_t bitset_npieces(uint64_t nbits)
 {
-	size_t total = 0;
-	uint64_t n = nbits ? nbits : 1;
+	return (bitset_words(nbits ? nbits : 1) + BITSET_PIECE_WORDS - 1) / BITSET_PIECE_WORDS;
+}
+
+/* Lays out a bitset of nbits at meta (s filled when not NULL): the piece directory, level 0
+ * unless chunked, the summaries; returns the bytes. */
+static size_t bitset_layout(struct bitset *s, uint64_t nbits, void *meta, bool chunked)
+{
+	uint64_t *w = meta, n = nbits ? nbits : 1, off = bitset_npieces(nbits);
+	if (s) {
+		*s = (struct bitset){ .nbits = nbits, .piece = (uint64_t **)meta, .chunked = chunked };
+	}
 	for (unsigned l = 0; l < BITSET_MAX_LEVELS; l++) {
-		total += bitset_words(n) * 8;
+		bool stored = l > 0 || !chunked;
+		if (s) {
+			s->level[l] = stored ? w + off : NULL;
+			s->words[l] = bitset_words(n);
+			s->nlevels = l + 1;
+		}
+		off += stored ? bitset_words(n) : 0;
 		if (bitset_words(n) == 1)
 			break;
 		n = bitset_words(n);
 	}
-	return total;
+	return off * 8;
 }
 
-void bitset_init(struct bitset *s, uint64_t nbits, void *meta)
+size_t bitset_meta_bytes(uint64_t nbits) { return bitset_layout(NULL, nbits, NULL, false); }
+size_t bitset_meta_bytes_chunked(uint64_t nbits) { return bitset_layout(NULL, nbits, NULL, true); }
+
+/* bitset_init, level 0 flat or in chunks. */
+static void bitset_init_common(struct bitset *s, uint64_t nbits, void *meta, bool chunked)
 {
-	uint64_t *w = meta;
-	uint64_t n = nbits ? nbits : 1;
-	*s = (struct bitset){ .nbits = nbits };
-	for (unsigned l = 0; l < BITSET_MAX_LEVELS; l++) {
-		s->level[l] = w;
-		s->words[l] = bitset_words(n);
-		for (uint64_t i = 0; i < s->words[l]; i++)
-			w[i] = 0;
-		w += s->words[l];
-		s->nlevels = l + 1;
-		if (s->words[l] == 1)
-			break;
-		n = s->words[l];
-	}
+	size_t words = bitset_layout(s, nbits, meta, chunked) / 8;
+	for (size_t i = 0; i < words; i++)
+		((uint64_t *)meta)[i] = 0;
+	for (uint64_t k = 0; k < bitset_npieces(nbits); k++)
+		s->piece[k] = chunked ? bitset_zero_piece : s->level[0] + k * BITSET_PIECE_WORDS;
 	KASSERT(s->words[s->nlevels - 1] == 1, "bitset of %llu bits needs more than %d levels",
 		(unsigned long long)nbits, BITSET_MAX_LEVELS);
+}
+
+void bitset_init(struct bitset *s, uint64_t nbits, void *meta) { bitset_init_common(s, nbits, meta, false); }
+void bitset_init_chunked(struct bitset *s, uint64_t nbits, void *meta) { bitset_init_common(s, nbits, meta, true); }
+
+bool bitset_chunk_present(const struct bitset *s, uint64_t i)
+{
+	KASSERT(i < s->nbits, "bit %llu out of %llu", (unsigned long long)i, (unsigned long long)s->nbits);
+	return s->piece[i / BITSET_CHUNK_BITS] != bitset_zero_piece;
+}
+
+void bitset_chunk_install(struct bitset *s, uint64_t i, void *page)
+{
+	KASSERT(s->chunked && !bitset_chunk_present(s, i) && page && ((uintptr_t)page & 7) == 0,
+		"bitset: installing chunk %p for bit %llu", page, (unsigned long long)i);
+	s->piece[i / BITSET_CHUNK_BITS] = page;
+	s->chunks++;
+}
+
+/* Word w of level l: level 0 through the chunk directory when chunked (its level[0] is NULL). */
+static inline uint64_t *bitset_word(const struct bitset *s, unsigned l, uint64_t w)
+{
+	return s->level[l] ? &s->level[l][w] : &s->piece[w / BITSET_PIECE_WORDS][w % BITSET_PIECE_WORDS];
+}
+
+/* True when level-0 word w lies in a missing chunk (reads zero, never written). */
+static inline bool bitset_missing(const struct bitset *s, uint64_t w)
+{
+	return s->piece[w / BITSET_PIECE_WORDS] == bitset_zero_piece;
 }
 
 bool bitset_test(const struct bitset *s, uint64_t i)
 {
 	KASSERT(i < s->nbits, "bit %llu out of %llu", (unsigned long long)i, (unsigned long long)s->nbits);
-	return (s->level[0][i / 64] >> (i % 64)) & 1;
+	return (*bitset_word(s, 0, i / 64) >> (i % 64)) & 1;
 }
 
 void bitset_set(struct bitset *s, uint64_t i)
 {
 	KASSERT(i < s->nbits, "bit %llu out of %llu", (unsigned long long)i, (unsigned long long)s->nbits);
+	KASSERT(!bitset_missing(s, i / 64), "bitset: setting bit %llu of a missing chunk", (unsigned long long)i);
 	for (unsigned l = 0; l < s->nlevels; l++, i /= 64) {
-		bool was_empty = s->level[l][i / 64] == 0;
-		s->level[l][i / 64] |= 1ULL << (i % 64);
+		uint64_t *w = bitset_word(s, l, i / 64);
+		bool was_empty = *w == 0;
+		*w |= 1ULL << (i % 64);
 		if (!was_empty)
 			break;
 	}
@@ -60,8 +104,9 @@ void bitset_clear(struct bitset *s, uint64_t i)
 {
 	KASSERT(i < s->nbits, "bit %llu out of %llu", (unsigned long long)i, (unsigned long long)s->nbits);
 	for (unsigned l = 0; l < s->nlevels; l++, i /= 64) {
-		s->level[l][i / 64] &= ~(1ULL << (i % 64));
-		if (s->level[l][i / 64] != 0)
+		uint64_t *w = bitset_word(s, l, i / 64);
+		*w &= ~(1ULL << (i % 64));
+		if (*w != 0)
 			break;
 	}
 }
@@ -71,7 +116,7 @@ static uint64_t bitset_prev_at(const struct bitset *s, unsigned l, uint64_t i)
 {
 	uint64_t w = i / 64;
 	uint64_t mask = (i % 64 == 63) ? ~0ULL : ((1ULL << (i % 64 + 1)) - 1);
-	uint64_t bits = s->level[l][w] & mask;
+	uint64_t bits = *bitset_word(s, l, w) & mask;
 	if (bits)
 		return w * 64 + 63 - (uint64_t)__builtin_clzll(bits);
 	if (w == 0 || l + 1 >= s->nlevels)
@@ -80,12 +125,12 @@ static uint64_t bitset_prev_at(const struct bitset *s, unsigned l, uint64_t i)
 		uint64_t pw = bitset_prev_at(s, l + 1, w - 1);   /* previous non-empty word */
 		if (pw == UINT64_MAX)
 			return UINT64_MAX;
-		return pw * 64 + 63 - (uint64_t)__builtin_clzll(s->level[l][pw]);
+		return pw * 64 + 63 - (uint64_t)__builtin_clzll(*bitset_word(s, l, pw));
 	}
 scan:
 	while (w-- > 0)
-		if (s->level[l][w])
-			return w * 64 + 63 - (uint64_t)__builtin_clzll(s->level[l][w]);
+		if (*bitset_word(s, l, w))
+			return w * 64 + 63 - (uint64_t)__builtin_clzll(*bitset_word(s, l, w));
 	return UINT64_MAX;
 }
 
@@ -104,16 +149,16 @@ static uint64_t bitset_next_at(const struct bitset *s, unsigned l, uint64_t i)
 	uint64_t w = i / 64;
 	if (w >= s->words[l])
 		return UINT64_MAX;
-	uint64_t bits = s->level[l][w] & (~0ULL << (i % 64));
+	uint64_t bits = *bitset_word(s, l, w) & (~0ULL << (i % 64));
 	if (bits)
 		return w * 64 + (uint64_t)__builtin_ctzll(bits);
 	if (l + 1 < s->nlevels) {
 		uint64_t nw = w + 1 < s->words[l] ? bitset_next_at(s, l + 1, w + 1) : UINT64_MAX;   /* next non-empty word */
-		return nw == UINT64_MAX ? UINT64_MAX : nw * 64 + (uint64_t)__builtin_ctzll(s->level[l][nw]);
+		return nw == UINT64_MAX ? UINT64_MAX : nw * 64 + (uint64_t)__builtin_ctzll(*bitset_word(s, l, nw));
 	}
 	while (++w < s->words[l])
-		if (s->level[l][w])
-			return w * 64 + (uint64_t)__builtin_ctzll(s->level[l][w]);
+		if (*bitset_word(s, l, w))
+			return w * 64 + (uint64_t)__builtin_ctzll(*bitset_word(s, l, w));
 	return UINT64_MAX;
 }
 
@@ -135,7 +180,7 @@ uint64_t bitset_count(const struct bitset *s)
 {
 	uint64_t c = 0;
 	for (uint64_t w = 0; w < s->words[0]; w++)
-		c += bitset_popcount(s->level[0][w]);
+		c += bitset_missing(s, w) ? 0 : bitset_popcount(*bitset_word(s, 0, w));
 	return c;
 }
 
@@ -144,13 +189,23 @@ int bitset_check(const struct bitset *s)
 	for (unsigned l = 0; l + 1 < s->nlevels; l++)
 		for (uint64_t w = 0; w < s->words[l]; w++) {
 			bool up = (s->level[l + 1][w / 64] >> (w % 64)) & 1;
-			if (up != (s->level[l][w] != 0)) {
-				kprintf("bitset_check: level %u word %llu is %s but its summary bit is %d\n", l,
-					(unsigned long long)w, s->level[l][w] ? "non-empty" : "empty", up);
+			bool missing = l == 0 && bitset_missing(s, w);
+			uint64_t v = missing ? 0 : *bitset_word(s, l, w);
+			if (up != (v != 0)) {
+				kprintf("bitset_check: level %u word %llu is %s but its summary bit is %d%s\n", l,
+					(unsigned long long)w, v ? "non-empty" : "empty", up,
+					missing ? " (its chunk is missing)" : "");
 				return -1;
 			}
+			if (missing && w % 64 == 0 && w + 64 <= s->words[l] && s->level[l + 1][w / 64] == 0)
+				w += 63;   /* a clear summary word over a missing chunk: nothing to read */
 		}
-	if (s->nbits % 64 && (s->level[0][s->words[0] - 1] >> (s->nbits % 64))) {
+	for (unsigned k = 0; k < BITSET_PIECE_WORDS; k++)
+		if (bitset_zero_piece[k]) {
+			kprintf("bitset_check: the missing chunks' zero piece was written\n");
+			return -1;
+		}
+	if (s->nbits % 64 && (*bitset_word(s, 0, s->words[0] - 1) >> (s->nbits % 64))) {
 		kprintf("bitset_check: bits set past the end\n");
 		return -1;
 	}

@@ -24,6 +24,18 @@
  * Metadata: 1 + 1/63 bits/unit for start, 1 for end (about a quarter of a byte per unit), plus
  * two slots of each free extent, which the region's free PTEs (or the free pages) provide.
  * buddy_init zeroes the bitmaps and touches no slot.
+ * Level 0 of both bitmaps (all but 1/63 of the metadata) is reached through a directory of pieces
+ * of BUDDY_PIECE_WORDS words: for buddy_init the pieces are consecutive parts of the flat block,
+ * for buddy_init_dir (the system PTE region) they are chunks of one page (a start piece and an end
+ * piece for the same 2^14 units) that the caller installs before an operation may set a bit in
+ * them, and a missing chunk's pieces are buddy_zero_piece, so reads need no test: every word there
+ * is zero and so are the summary bits above it. The bits a take or a free sets lie at the run's
+ * ends and their neighbours (s - 1, s, e - 1, e); a merge only clears bits. So chunks are made
+ * when a range is reserved, never when it is freed, and a region's set-up zeroes only the
+ * summaries and the directories (about 1/400 of a byte per unit). A flat allocator reads its
+ * block straight (bm_w0 tests which kind it is, a branch that always goes the same way for one
+ * allocator), so only the chunked one pays the directory's extra dependent load; the README's
+ * benchmark tables measure both against the code before chunks.
  *
  * Free [s, s+n): end bit s-1 set: merge with the extent ending there (its start: the last start
  * before s); start bit s+n set: merge with the extent starting there (its length: its record). The
@@ -154,19 +166,32 @@ static inline unsigned buddy_class_atleast(uint64_t len)
 
 /* ------------------------------------------------------------------ summarised bitmaps */
 
-/* Lays out a bitmap of nbits bits at word offset *off of meta (b's fields filled when b is set),
- * with summary levels up to a single word, or (flat) none: bm_test/set/clear/move only. */
-static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t *off, bool flat)
+uint64_t buddy_zero_piece[BUDDY_PIECE_WORDS];
+
+/* Pieces of level 0 for nbits bits. */
+static inline uint64_t bm_npieces(uint64_t nbits)
+{
+	return (((nbits + 63) >> 6) + BUDDY_PIECE_WORDS - 1) >> BUDDY_PIECE_SHIFT;
+}
+
+/* Lays out a bitmap of nbits bits at word offset *off of meta (b's fields filled when b is set):
+ * its level-0 piece directory, its level 0 unless chunked, and summary levels up to a single
+ * word, or (flat) none: bm_test/set/clear/move only. */
+static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t *off, bool flat, bool chunked)
 {
 	unsigned l = 0;
+	if (bm)
+		bm->piece = (uint64_t **)((uint64_t *)meta + *off);
+	*off += bm_npieces(nbits);
 	do {
 		KASSERT(l < BUDDY_LEVELS, "buddy: %llu bits need too many levels", (unsigned long long)nbits);
 		uint64_t words = (nbits + 63) >> 6;
+		bool stored = l > 0 || !chunked;
 		if (bm) {
-			bm->lv[l] = (uint64_t *)meta + *off;
+			bm->lv[l] = stored ? (uint64_t *)meta + *off : NULL;
 			bm->nb[l] = nbits;
 		}
-		*off += words;
+		*off += stored ? words : 0;
 		nbits = words;
 		l++;
 	} while (nbits > 1 && !flat);
@@ -174,23 +199,49 @@ static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t 
 		bm->nl = l;
 }
 
-static inline bool bm_test(const struct buddy_bm *bm, uint64_t i)
+/* Word w of level 0: straight into the flat block when there is one (no directory load on the
+ * physical allocator's path; the branch goes one way for each allocator), else through the
+ * directory. */
+static inline uint64_t *bm_w0(const struct buddy_bm *bm, uint64_t w)
 {
-	return (bm->lv[0][i >> 6] >> (i & 63)) & 1;
+	if (__builtin_expect(bm->lv[0] != NULL, 1))
+		return bm->lv[0] + w;
+	return bm->piece[w >> BUDDY_PIECE_SHIFT] + (w & (BUDDY_PIECE_WORDS - 1));
 }
 
-/* Sets bit i and its summary bits (every level written: no data-dependent branch). */
+/* Word w of level l. */
+static inline uint64_t *bm_word(const struct buddy_bm *bm, unsigned l, uint64_t w)
+{
+	return l ? &bm->lv[l][w] : bm_w0(bm, w);
+}
+
+static inline bool bm_test(const struct buddy_bm *bm, uint64_t i)
+{
+	return (*bm_w0(bm, i >> 6) >> (i & 63)) & 1;
+}
+
+/* Sets bit i and its summary bits (every level written: no data-dependent branch). Bit i's piece
+ * exists (mm/buddy.h: the caller installed its chunk). */
 static inline void bm_set(struct buddy_bm *bm, uint64_t i)
 {
-	for (unsigned l = 0; l < bm->nl; l++, i >>= 6)
+	uint64_t *w = bm_w0(bm, i >> 6);
+	KASSERT(bm->lv[0] || bm->piece[i >> (6 + BUDDY_PIECE_SHIFT)] != buddy_zero_piece,
+		"buddy: setting bit %llu of a missing chunk", (unsigned long long)i);
+	*w |= BUDDY_ONE << (i & 63);
+	i >>= 6;
+	for (unsigned l = 1; l < bm->nl; l++, i >>= 6)
 		bm->lv[l][i >> 6] |= BUDDY_ONE << (i & 63);
 }
 
-/* Clears bit i and the summary bits above it whose word became empty (branch-free, as bm_set). */
+/* Clears bit i (set, so its piece exists) and the summary bits above it whose word became empty
+ * (branch-free, as bm_set). */
 static inline void bm_clear(struct buddy_bm *bm, uint64_t i)
 {
-	uint64_t clr = 1;
-	for (unsigned l = 0; l < bm->nl; l++, i >>= 6) {
+	uint64_t *w0 = bm_w0(bm, i >> 6), v0 = *w0 & ~(BUDDY_ONE << (i & 63));
+	*w0 = v0;
+	uint64_t clr = v0 == 0;
+	i >>= 6;
+	for (unsigned l = 1; l < bm->nl; l++, i >>= 6) {
 		uint64_t *w = &bm->lv[l][i >> 6], v = *w & ~(clr << (i & 63));
 		*w = v;
 		clr = v == 0;
@@ -211,7 +262,7 @@ static inline uint64_t bm_next(const struct buddy_bm *bm, uint64_t i)
 	for (;;) {
 		if (i >= bm->nb[l])
 			return BUDDY_NONE;
-		uint64_t w = bm->lv[l][i >> 6] & (~(uint64_t)0 << (i & 63));
+		uint64_t w = *bm_word(bm, l, i >> 6) & (~(uint64_t)0 << (i & 63));
 		if (w) {
 			i = (i & ~(uint64_t)63) | (uint64_t)__builtin_ctzll(w);
 			break;
@@ -222,17 +273,21 @@ static inline uint64_t bm_next(const struct buddy_bm *bm, uint64_t i)
 	}
 	while (l > 0) {
 		l--;
-		i = (i << 6) | (uint64_t)__builtin_ctzll(bm->lv[l][i]);
+		i = (i << 6) | (uint64_t)__builtin_ctzll(*bm_word(bm, l, i));
 	}
 	return i;
 }
 
-/* First set bit at or after i by a word-by-word scan (any bitmap, with summaries or flat), or
- * BUDDY_NONE: for buddy_check, which reads all the metadata anyway. */
+/* First set bit at or after i by a word-by-word scan of the pieces that exist (any bitmap, with
+ * summaries or flat), or BUDDY_NONE: for buddy_check, which reads all the metadata anyway. */
 static uint64_t bm_next_flat(const struct buddy_bm *bm, uint64_t i)
 {
 	for (uint64_t wi = i >> 6; i < bm->nb[0]; wi++, i = wi << 6) {
-		uint64_t w = bm->lv[0][wi] & (~(uint64_t)0 << (i & 63));
+		if (bm->piece[wi >> BUDDY_PIECE_SHIFT] == buddy_zero_piece) {
+			wi = (wi | (BUDDY_PIECE_WORDS - 1));   /* a missing piece: no bit set */
+			continue;
+		}
+		uint64_t w = *bm_w0(bm, wi) & (~(uint64_t)0 << (i & 63));
 		if (w)
 			return (wi << 6) | (uint64_t)__builtin_ctzll(w);
 	}
@@ -244,7 +299,7 @@ static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
 {
 	unsigned l = 0;
 	for (;;) {
-		uint64_t w = bm->lv[l][i >> 6] & (~(uint64_t)0 >> (63 - (i & 63)));
+		uint64_t w = *bm_word(bm, l, i >> 6) & (~(uint64_t)0 >> (63 - (i & 63)));
 		if (w) {
 			i = (i & ~(uint64_t)63) | (uint64_t)(63 - __builtin_clzll(w));
 			break;
@@ -255,7 +310,7 @@ static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
 	}
 	while (l > 0) {
 		l--;
-		i = (i << 6) | (uint64_t)(63 - __builtin_clzll(bm->lv[l][i]));
+		i = (i << 6) | (uint64_t)(63 - __builtin_clzll(*bm_word(bm, l, i)));
 	}
 	return i;
 }
@@ -461,13 +516,14 @@ static inline uint64_t buddy_list_after(const struct buddy *b, uint64_t s)
 
 /* ------------------------------------------------------------------ setup and free */
 
-/* Lays out the metadata for npages units (b's bitmaps set when b is not NULL); returns words. */
-static uint64_t buddy_layout(uint64_t npages, struct buddy *b, void *meta)
+/* Lays out the metadata for npages units, level 0 in chunks or not (b's bitmaps set when b is not
+ * NULL); returns words. */
+static uint64_t buddy_layout(uint64_t npages, struct buddy *b, void *meta, bool chunked)
 {
 	uint64_t off = 0;
 
-	bm_layout(b ? &b->start : NULL, npages, meta, &off, false);
-	bm_layout(b ? &b->end : NULL, npages, meta, &off, true);
+	bm_layout(b ? &b->start : NULL, npages, meta, &off, false, chunked);
+	bm_layout(b ? &b->end : NULL, npages, meta, &off, true, chunked);
 	return off;
 }
 
@@ -478,12 +534,45 @@ size_t buddy_meta_bytes(uint64_t npages)
 {
 	if (npages > BUDDY_MAX_PAGES)
 		return 0;
-	return (size_t)(buddy_layout(npages, NULL, NULL) * sizeof(uint64_t));
+	return (size_t)(buddy_layout(npages, NULL, NULL, false) * sizeof(uint64_t));
 }
 
+size_t buddy_meta_bytes_dir(uint64_t npages)
+{
+	if (npages > BUDDY_MAX_PAGES)
+		return 0;
+	return (size_t)(buddy_layout(npages, NULL, NULL, true) * sizeof(uint64_t));
+}
+
+/* Points every level-0 piece of bm into its flat level 0, or (chunked) at the zero piece. */
+static void bm_pieces_init(struct buddy_bm *bm, bool chunked)
+{
+	for (uint64_t k = 0; k < bm_npieces(bm->nb[0]); k++)
+		bm->piece[k] = chunked ? buddy_zero_piece : bm->lv[0] + (k << BUDDY_PIECE_SHIFT);
+}
+
+bool buddy_chunk_present(const struct buddy *b, uint64_t u)
+{
+	KASSERT(u < b->npages, "buddy: unit %llu outside [0, %llu)", (unsigned long long)u, (unsigned long long)b->npages);
+	return b->start.piece[u >> BUDDY_CHUNK_SHIFT] != buddy_zero_piece;
+}
+
+void buddy_chunk_install(struct buddy *b, uint64_t u, void *page)
+{
+	_Static_assert(BUDDY_CHUNK_SHIFT == BUDDY_PIECE_SHIFT + 6 && BUDDY_CHUNK_BYTES == 2 * 8 * BUDDY_PIECE_WORDS,
+		       "a chunk: one piece of each bitmap");
+	KASSERT(b->chunked && u < b->npages && !buddy_chunk_present(b, u) && page && ((uintptr_t)page & 7) == 0,
+		"buddy: installing chunk %p for unit %llu", page, (unsigned long long)u);
+	b->start.piece[u >> BUDDY_CHUNK_SHIFT] = page;
+	b->end.piece[u >> BUDDY_CHUNK_SHIFT] = (uint64_t *)page + BUDDY_PIECE_WORDS;
+	b->chunks++;
+}
+
+uint64_t buddy_chunk_count(const struct buddy *b) { return b->chunks; }
+
 /* Initialises b over [0, npages) with every unit allocated, its slots through dir: zeroes the
- * bitmaps, touches no slot. */
-static void buddy_init_common(struct buddy *b, uint64_t npages, uint64_t origin, void *meta)
+ * bitmaps (chunked: the summaries, no chunk yet), touches no slot. */
+static void buddy_init_common(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, bool chunked)
 {
 	KASSERT(npages <= BUDDY_MAX_PAGES, "buddy: %llu units is too many", (unsigned long long)npages);
 	KASSERT(((uintptr_t)meta & 7) == 0, "buddy: metadata %p is not 8-byte aligned", meta);
@@ -500,16 +589,20 @@ static void buddy_init_common(struct buddy *b, uint64_t npages, uint64_t origin,
 		b->count[c] = 0;
 		b->hint[c] = 0;
 	}
-	uint64_t words = buddy_layout(npages, b, meta), *w = meta;
+	uint64_t words = buddy_layout(npages, b, meta, chunked), *w = meta;
 	for (uint64_t j = 0; j < words; j++)
 		w[j] = 0;
+	b->chunked = chunked;
+	b->chunks = 0;
+	bm_pieces_init(&b->start, chunked);
+	bm_pieces_init(&b->end, chunked);
 }
 
 void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *slots,
 		unsigned slot_shift)
 {
 	KASSERT(slot_shift < 16, "buddy: slot stride 2^%u words", slot_shift);
-	buddy_init_common(b, npages, origin, meta);
+	buddy_init_common(b, npages, origin, meta, false);
 	b->flat_dir[0] = slots;
 	b->slot_dir = b->flat_dir;
 	b->dir_shift = 63;   /* every unit index is below 2^63: one entry */
@@ -521,7 +614,7 @@ void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *met
 		    unsigned dir_shift)
 {
 	KASSERT(dir_shift < 32, "buddy: slot pieces of 2^%u units", dir_shift);
-	buddy_init_common(b, npages, origin, meta);
+	buddy_init_common(b, npages, origin, meta, true);
 	b->flat_dir[0] = NULL;
 	b->slot_dir = dir;
 	b->dir_shift = dir_shift;
@@ -617,6 +710,7 @@ static inline uint64_t buddy_span_mask(uint64_t i, uint64_t e)
 static bool buddy_mark(struct buddy *b, uint64_t s, uint64_t e, uint64_t *dup)
 {
 	uint64_t *w = b->end.lv[0];
+	KASSERT(!b->chunked, "buddy: a list free on a chunked allocator");
 	for (uint64_t i = s; i < e; i = (i | 63) + 1) {
 		uint64_t hit = w[i >> 6] & buddy_span_mask(i, e);
 		if (hit) {
@@ -1038,26 +1132,31 @@ void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS])
 	}
 }
 
-/* Checks the summary levels of bm and its bits past the end; 0 or -1. */
+/* Checks the summary levels of bm and its bits past the end; 0 or -1. A missing level-0 piece
+ * reads as zero words, so its summary bits must be clear; it is skipped, not read. */
 static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned c)
 {
 	for (unsigned l = 0; l < bm->nl; l++) {
-		const uint64_t *w = bm->lv[l];
 		uint64_t nbits = bm->nb[l], words = (nbits + 63) >> 6;
-		if ((nbits & 63) && words && (w[words - 1] >> (nbits & 63))) {
+		if ((nbits & 63) && words && (*bm_word(bm, l, words - 1) >> (nbits & 63))) {
 			kprintf("buddy_check: %s %u level %u: bits set past the end (word %llx)\n", name, c, l,
-				(unsigned long long)w[words - 1]);
+				(unsigned long long)*bm_word(bm, l, words - 1));
 			return -1;
 		}
 		if (l + 1u < bm->nl) {
 			const uint64_t *up = bm->lv[l + 1];
 			for (uint64_t j = 0; j < words; j++) {
 				bool sum = (up[j >> 6] >> (j & 63)) & 1;
-				if (sum != (w[j] != 0)) {
-					kprintf("buddy_check: %s %u level %u: summary bit %llu is %d but word is %llx\n",
-						name, c, l + 1, (unsigned long long)j, sum, (unsigned long long)w[j]);
+				bool missing = l == 0 && bm->piece[j >> BUDDY_PIECE_SHIFT] == buddy_zero_piece;
+				uint64_t w = missing ? 0 : *bm_word(bm, l, j);
+				if (sum != (w != 0)) {
+					kprintf("buddy_check: %s %u level %u: summary bit %llu is %d but word is %llx%s\n",
+						name, c, l + 1, (unsigned long long)j, sum, (unsigned long long)w,
+						missing ? " (its chunk is missing)" : "");
 					return -1;
 				}
+				if (missing && (j & 63) == 0 && j + 64 <= words && up[j >> 6] == 0)
+					j += 63;   /* a whole summary word over the missing piece: clear, as checked */
 			}
 		}
 	}
@@ -1102,6 +1201,12 @@ int buddy_check(const struct buddy *b)
 			(unsigned long long)b->npages, maxo, (unsigned long long)b->free_units);
 		return -1;
 	}
+	for (unsigned k = 0; k < BUDDY_PIECE_WORDS; k++)
+		if (buddy_zero_piece[k]) {
+			kprintf("buddy_check: the missing chunks' zero piece was written (word %u: %llx)\n", k,
+				(unsigned long long)buddy_zero_piece[k]);
+			return -1;
+		}
 	if (buddy_check_bm(&b->start, "starts", 0) < 0 || buddy_check_bm(&b->end, "ends", 0) < 0)
 		return -1;
 	/* the extents: starts and ends alternate, each extent is followed by an allocated unit */

@@ -4,7 +4,10 @@
  * [0, npages), of exact sizes, at any start unless the caller asks for a divisor or an alignment;
  * physical page frames (mm/phys.c) and each system PTE region (mm/syspte.c) are ones. Its metadata
  * is one caller-provided block of buddy_meta_bytes(npages) bytes (about 0.26 byte per unit) plus
- * one word per unit that only the free units lend it (their "slots", below).
+ * one word per unit that only the free units lend it (their "slots", below). A chunked allocator
+ * (buddy_init_dir: the system PTE region) keeps the bulk of that block, the bitmaps' bottom level,
+ * in chunks of one page the caller installs where bits may be set (BUDDY_CHUNK_UNITS units each),
+ * so its block is buddy_meta_bytes_dir(npages), about 1/400 of a byte per unit.
  *
  * Not locked: callers serialise. The structure's fields are private (mm/buddy_impl.h), for the
  * allocator, the code that embeds one, and tests.
@@ -31,8 +34,14 @@
 
 struct buddy;
 
-/* Bytes of metadata buddy_init needs for npages units. */
+#define BUDDY_CHUNK_SHIFT 14          /* a chunk covers 2^14 units: its page holds both bitmaps' bits */
+#define BUDDY_CHUNK_UNITS ((uint64_t)1 << BUDDY_CHUNK_SHIFT)
+#define BUDDY_CHUNK_BYTES 4096
+
+/* Bytes of metadata buddy_init needs for npages units (0 when npages > BUDDY_MAX_PAGES). */
 size_t buddy_meta_bytes(uint64_t npages);
+/* Bytes of metadata buddy_init_dir needs for npages units (its chunks not included). */
+size_t buddy_meta_bytes_dir(uint64_t npages);
 /* Units currently free. */
 uint64_t buddy_free_units(const struct buddy *b);
 
@@ -46,9 +55,23 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
  * dir[u >> dir_shift][u & (2^dir_shift - 1)]. An entry of dir is read only while a unit it covers
  * is a free extent's record slot, so pieces that never hold one may be missing (the system PTE
  * region: its level-1 tables, created on demand). dir is the caller's and may change while b lives
- * (an entry set before the allocator can need it). dir_shift < 32. */
+ * (an entry set before the allocator can need it). dir_shift < 32.
+ * The bitmaps are chunked: meta is buddy_meta_bytes_dir(npages) bytes, and no chunk exists yet. A
+ * missing chunk reads as no extent starting or ending in it. The caller installs (buddy_chunk_install)
+ * the chunk of every unit whose bit an operation may set before that operation: units 0 and
+ * npages - 1 before the first free of [0, npages); for a run [s, e) taken from the free set, units
+ * s - 1, s, e - 1 and e (those inside [0, npages)) before buddy_take: its take and every later free
+ * of [s, e) set bits there only (a merge clears bits, never sets one), so a free never needs a
+ * chunk. buddy_free_list is for flat allocators only. */
 void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *const *dir,
 		    unsigned dir_shift);
+/* True when unit u (< npages) has its chunk (always, for buddy_init's flat metadata). */
+bool buddy_chunk_present(const struct buddy *b, uint64_t u);
+/* Installs page (BUDDY_CHUNK_BYTES zeroed bytes, 8-byte aligned, the caller's for b's lifetime)
+ * as the chunk of unit u (< npages), which has none; chunked allocators only. */
+void buddy_chunk_install(struct buddy *b, uint64_t u, void *page);
+/* Chunks installed so far. */
+uint64_t buddy_chunk_count(const struct buddy *b);
 
 /* Marks [start, start+count) free (initial population, or returning any allocated range), merging
  * it with the free units on either side. Returns false, changing nothing, when the range leaves

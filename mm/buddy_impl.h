@@ -10,6 +10,13 @@
 
 #define BUDDY_LEVELS 6                      /* 64-ary summary levels: up to 64^6 = 2^36 bits */
 #define BUDDY_CLASSES (4 * BUDDY_ORDERS)    /* free extent size classes (see mm/buddy.c) */
+#define BUDDY_PIECE_SHIFT 8                 /* a level-0 piece: 2^8 words, half a chunk */
+#define BUDDY_PIECE_WORDS (1u << BUDDY_PIECE_SHIFT)
+
+/* What every missing piece of a chunked bitmap reads: zero words, never written (buddy_check
+ * verifies it). */
+extern uint64_t buddy_zero_piece[BUDDY_PIECE_WORDS];
+
 
 struct buddy {
 	uint64_t npages;      /* units managed: [0, npages) */
@@ -18,7 +25,11 @@ struct buddy {
 	unsigned max_order;   /* largest order that fits in npages */
 	void *meta;           /* caller-provided metadata, buddy_meta_bytes(npages) bytes */
 	struct buddy_bm {                             /* a bitmap with 64-ary summary levels, in meta */
-		uint64_t *lv[BUDDY_LEVELS];           /* level l: bit j set iff word j of level l-1 != 0 */
+		uint64_t *lv[BUDDY_LEVELS];           /* level l: bit j set iff word j of level l-1 != 0;
+							 lv[0]: the flat level 0 (buddy_init), NULL when chunked */
+		uint64_t **piece;                     /* level 0 in pieces of BUDDY_PIECE_WORDS words: word w is
+							 piece[w >> BUDDY_PIECE_SHIFT][w & (BUDDY_PIECE_WORDS - 1)];
+							 a missing piece is buddy_zero_piece (all zero, never written) */
 		uint64_t nb[BUDDY_LEVELS];            /* bits per level */
 		unsigned nl;                          /* levels; the top one is one word */
 	} start, end;                                 /* a bit at each free extent's first / last unit */
@@ -31,7 +42,15 @@ struct buddy {
 	uint64_t hint[BUDDY_CLASSES];                 /* >= the longest free extent of each class */
 	uint64_t classmask[2];                        /* bit c set iff count[c] != 0 */
 	unsigned nclasses;                            /* classes in use for npages */
+	bool chunked;                                 /* buddy_init_dir: level 0 in chunks the caller installs */
+	uint64_t chunks;                              /* chunks installed (buddy_chunk_install) */
 	uint64_t probes;      /* test hook: extents the searches examined (phases A and C, bounded scans) */
 };
+
+/* True when unit u has its chunk (buddy_chunk_present, inline for the region's reserve path). */
+static inline bool buddy_chunk_here(const struct buddy *b, uint64_t u)
+{
+	return b->start.piece[u >> (BUDDY_PIECE_SHIFT + 6)] != buddy_zero_piece;
+}
 
 #endif

@@ -277,8 +277,11 @@ paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi)
 	return phys_alloc_aligned(npages, 1, lo, hi);
 }
 
+uint64_t phys_alloc_calls;
+
 paddr_t phys_alloc_aligned(uint64_t npages, uint64_t align_pages, paddr_t lo, paddr_t hi)
 {
+	__atomic_fetch_add(&phys_alloc_calls, 1, __ATOMIC_RELAXED);
 	if (npages == 0 || npages > phys_st.highest_pfn || align_pages == 0 || (align_pages & (align_pages - 1)))
 		return 0;
 	uint64_t lo_pfn = ALIGN_UP(lo, PAGE_SIZE) >> PAGE_SHIFT;

@@ -47,8 +47,8 @@ static struct syspte_layout syspte_layout_of(vaddr_t base, uint64_t npages)
 	uint64_t nspans = npages / SYSPTE_SPAN_PAGES;
 	l.buckets = ALIGN_UP(sizeof(struct syspte_region), 8);
 	l.buddy = l.buckets + (sizeof(struct syspte_resv *) << syspte_hash_bits(npages));
-	l.starts = l.buddy + ALIGN_UP(buddy_meta_bytes(npages), 8);
-	l.tables = l.starts + ALIGN_UP(bitset_meta_bytes(npages), 8);
+	l.starts = l.buddy + ALIGN_UP(buddy_meta_bytes_dir(npages), 8);
+	l.tables = l.starts + ALIGN_UP(bitset_meta_bytes_chunked(npages), 8);
 	l.table_pa = l.tables + nspans * sizeof(uint64_t *);
 	l.pd = l.table_pa + nspans * sizeof(paddr_t);
 	l.cache = l.pd + syspte_pd_count(base, npages) * sizeof(pte_t *);
@@ -58,7 +58,8 @@ static struct syspte_layout syspte_layout_of(vaddr_t base, uint64_t npages)
 
 uint64_t syspte_setup_pages(uint64_t npages)
 {
-	return ALIGN_UP(syspte_layout_of(0, npages).total + sizeof(pte_t *), PAGE_SIZE) >> PAGE_SHIFT;
+	/* the metadata run, and the allocator's chunks of the region's two ends */
+	return (ALIGN_UP(syspte_layout_of(0, npages).total + sizeof(pte_t *), PAGE_SIZE) >> PAGE_SHIFT) + 2;
 }
 
 bool syspte_in_region(const struct syspte_region *r, vaddr_t va)
@@ -77,6 +78,78 @@ static bool syspte_geometry_ok(vaddr_t base, uint64_t npages)
 	kprintf("syspte: bad region 0x%llx + %llu pages (must be whole, aligned 2 MiB pieces)\n",
 		(unsigned long long)base, (unsigned long long)npages);
 	return false;
+}
+
+/* Frees the chunk pages of *ch (none installed). */
+void syspte_meta_drop(struct syspte_meta_chunks *ch)
+{
+	while (ch->n)
+		phys_free(ch->page[--ch->n], 1);
+	if (ch->starts_page)
+		phys_free(ch->starts_page, 1);
+	ch->starts_page = 0;
+}
+
+/* Allocates a zeroed chunk for each of units[0, n) (< npages) whose chunk is missing, one per
+ * chunk, into *ch; false, nothing kept, when memory is short. */
+static bool syspte_meta_alloc_units(struct syspte_region *r, const uint64_t *units, unsigned n, struct syspte_meta_chunks *ch)
+{
+	ch->n = 0;
+	ch->starts_page = 0;
+	for (unsigned k = 0; k < n; k++) {
+		bool dup = buddy_chunk_present(&r->buddy, units[k]);
+		for (unsigned j = 0; j < ch->n && !dup; j++)
+			dup = (ch->unit[j] >> BUDDY_CHUNK_SHIFT) == (units[k] >> BUDDY_CHUNK_SHIFT);
+		if (dup)
+			continue;
+		paddr_t pa = phys_alloc_zeroed_page();
+		if (!pa) {
+			syspte_meta_drop(ch);
+			return false;
+		}
+		ch->unit[ch->n] = units[k];
+		ch->page[ch->n++] = pa;
+	}
+	return true;
+}
+
+/* Installs the chunks syspte_meta_alloc_units allocated. */
+void syspte_meta_install(struct syspte_region *r, const struct syspte_meta_chunks *ch)
+{
+	for (unsigned k = 0; k < ch->n; k++)
+		buddy_chunk_install(&r->buddy, ch->unit[k], arch_phys_to_virt(ch->page[k]));
+	if (ch->starts_page)
+		bitset_chunk_install(&r->starts, ch->starts_unit, arch_phys_to_virt(ch->starts_page));
+}
+
+/* Allocates the chunks a reservation of the run [s, e) needs: the allocator's for units s - 1, s,
+ * e - 1 and e inside the region (mm/buddy.h), the start bitmap's for s; false, none kept, when
+ * memory is short. */
+bool syspte_meta_alloc_locked(struct syspte_region *r, uint64_t s, uint64_t e, struct syspte_meta_chunks *ch)
+{
+	const struct buddy *b = &r->buddy;
+	ch->n = 0;
+	ch->starts_page = 0;
+	uint64_t lo = s ? s - 1 : s, hi = e < r->npages ? e : e - 1;
+	if ((lo >> BUDDY_CHUNK_SHIFT) == (hi >> BUDDY_CHUNK_SHIFT) && buddy_chunk_here(b, lo) &&
+	    r->starts.piece[s / BITSET_CHUNK_BITS] != bitset_zero_piece)
+		return true;   /* the common case: one chunk, there already */
+	uint64_t u[4];
+	unsigned n = 0;
+	if (s > 0)
+		u[n++] = s - 1;
+	u[n++] = s;
+	u[n++] = e - 1;
+	if (e < r->npages)
+		u[n++] = e;
+	if (!syspte_meta_alloc_units(r, u, n, ch))
+		return false;
+	ch->starts_unit = s;
+	if (!bitset_chunk_present(&r->starts, s) && !(ch->starts_page = phys_alloc_zeroed_page())) {
+		syspte_meta_drop(ch);
+		return false;
+	}
+	return true;
 }
 
 struct syspte_region *syspte_create(struct pt *pt, vaddr_t base, uint64_t npages)
@@ -115,9 +188,18 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 	for (uint64_t g = 0; g < syspte_pd_count(base, npages); g++)
 		r->pd[g] = NULL;
 	r->tables[0] = r->slot0;   /* the first free-extent record, until span 0 gets its table */
-	bitset_init(&r->starts, npages, m + l.starts);
-	/* the free extents' records live in their first pages' not-present PTEs (slot0 for pages 0, 1) */
+	bitset_init_chunked(&r->starts, npages, m + l.starts);
+	/* the free extents' records live in their first pages' not-present PTEs (slot0 for pages 0, 1);
+	 * the allocator's bitmaps get chunks where bits are set: now the whole region's two ends */
 	buddy_init_dir(&r->buddy, npages, base >> PAGE_SHIFT, m + l.buddy, r->tables, SYSPTE_SPAN_SHIFT);
+	uint64_t ends[2] = { 0, npages - 1 };
+	struct syspte_meta_chunks ch;
+	if (!syspte_meta_alloc_units(r, ends, 2, &ch)) {
+		kprintf("syspte: no memory for the region allocator's first chunks\n");
+		phys_free(meta, pages);
+		return NULL;
+	}
+	syspte_meta_install(r, &ch);
 	bool all = buddy_free(&r->buddy, 0, npages);
 	KASSERT(all, "syspte: populating the region allocator failed");
 	syspte_cache_init(r, m + l.cache, !(flags & SYSPTE_CREATE_NO_CACHE));
@@ -272,6 +354,7 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 	spin_assert_held(&r->lock);
 	struct syspte_resv *v = syspte_rec_alloc_locked(r);
 	struct buddy_place p;
+	struct syspte_meta_chunks ch = { .n = 0, .starts_page = 0 };
 	uint64_t span = npages + r->guard, need = 0;
 	bool found = v && buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
 	if (found) {
@@ -282,11 +365,14 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 		if (need < p.ext_end)
 			need = MIN(need + 2, p.ext_end);
 	}
-	if (!found || !syspte_tables_locked(r, p.start, need)) {
+	/* the allocator's chunks where the take and a later free set bits, then the tables: all or nothing */
+	if (!found || !syspte_meta_alloc_locked(r, p.start, p.start + span, &ch) || !syspte_tables_locked(r, p.start, need)) {
+		syspte_meta_drop(&ch);
 		if (v)
 			syspte_rec_free_locked(r, v);
 		return false;
 	}
+	syspte_meta_install(r, &ch);
 	buddy_take(&r->buddy, &p, span);
 	*v = (struct syspte_resv){ .start = p.start, .npages = npages, .tag = tag,
 				   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };

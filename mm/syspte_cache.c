@@ -265,8 +265,14 @@ static bool syspte_alloc_chunk_locked(struct syspte_region *r, uint64_t *start)
 	uint64_t need = p.start + SYSPTE_CHUNK_PAGES;
 	if (need < p.ext_end)
 		need = MIN(need + 2, p.ext_end);
-	if (!syspte_tables_locked(r, p.start, need))
+	struct syspte_meta_chunks mc;   /* the allocator's and the start bitmap's, for the chunk's life */
+	if (!syspte_meta_alloc_locked(r, p.start, p.start + SYSPTE_CHUNK_PAGES, &mc))
 		return false;
+	if (!syspte_tables_locked(r, p.start, need)) {
+		syspte_meta_drop(&mc);
+		return false;
+	}
+	syspte_meta_install(r, &mc);
 	buddy_take(&r->buddy, &p, SYSPTE_CHUNK_PAGES);
 	*start = p.start;
 	return true;
@@ -280,9 +286,15 @@ static bool syspte_take_chunk_free_locked(struct syspte_region *r, uint64_t idx,
 {
 	spin_assert_held(&r->lock);
 	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, e = b + SYSPTE_CHUNK_PAGES;
-	if ((free >> (SYSPTE_CHUNK_PAGES - 1)) && e < r->npages && buddy_range_is_free(&r->buddy, e, 1) &&
-	    !syspte_tables_locked(r, e, MIN(e + 2, r->npages)))
+	struct syspte_meta_chunks mc;   /* the allocator's and the start bitmap's, for the chunk's life */
+	if (!syspte_meta_alloc_locked(r, b, e, &mc))
 		return false;
+	if ((free >> (SYSPTE_CHUNK_PAGES - 1)) && e < r->npages && buddy_range_is_free(&r->buddy, e, 1) &&
+	    !syspte_tables_locked(r, e, MIN(e + 2, r->npages))) {
+		syspte_meta_drop(&mc);
+		return false;
+	}
+	syspte_meta_install(r, &mc);
 	for (uint64_t x = free; x;) {
 		unsigned o = (unsigned)__builtin_ctzll(x);
 		uint64_t rest = ~(x >> o), got;

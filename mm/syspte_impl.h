@@ -64,6 +64,25 @@ struct syspte_region {
 	struct syspte_caches cache;      /* the per-CPU caches (mm/syspte_cache.h) */
 };
 
+/* Chunk pages allocated for the region's allocator, not installed yet: at most one per unit a
+ * reservation sets bits at (mm/buddy.h: s - 1, s, e - 1, e), and the start bitmap's chunk of s. */
+struct syspte_meta_chunks {
+	uint64_t unit[4];
+	paddr_t page[4];
+	unsigned n;
+	paddr_t starts_page;   /* 0: none needed */
+	uint64_t starts_unit;  /* the start bit it is for */
+};
+
+/* Allocates (not installs) the metadata chunks a run [s, e) taken from the region's allocator
+ * needs (mm/buddy.h: its units s - 1, s, e - 1, e; the start bitmap's chunk of s), under the lock;
+ * false, nothing kept, when memory is short. Every taker of a run calls it before buddy_take or
+ * buddy_alloc, then syspte_meta_install once nothing else can fail, else syspte_meta_drop; later
+ * frees inside [s, e) and start bits set there need nothing more. */
+bool syspte_meta_alloc_locked(struct syspte_region *r, uint64_t s, uint64_t e, struct syspte_meta_chunks *ch);
+void syspte_meta_install(struct syspte_region *r, const struct syspte_meta_chunks *ch);
+void syspte_meta_drop(struct syspte_meta_chunks *ch);
+
 /* A misuse found under the lock, raised as bug check 0xDA once it is released. */
 struct syspte_misuse {
 	uint64_t subcode, p2, p3, p4;

@@ -19,7 +19,7 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 		.base = r->base, .npages = r->npages, .free_pages = buddy_free_units(&r->buddy) + t.free,
 		.live = r->live_count + t.live, .pages_reserved = r->pages_reserved + t.pages,
 		.pages_mapped = r->pages_mapped, .table_pages = r->table_pages, .large_leaves = r->large_leaves,
-		.meta_bytes = r->meta_bytes,
+		.meta_bytes = r->meta_bytes, .chunk_pages = buddy_chunk_count(&r->buddy) + r->starts.chunks,
 		.record_bytes = r->slab_pages * PAGE_SIZE, .cached_pages = t.free,
 		.cache_bytes = r->cache.cache_pages * PAGE_SIZE, .cache_fast = t.fast, .cache_slow = r->cache.slow,
 		.cache_drains = r->cache.drains };
@@ -236,6 +236,13 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 		for (uint64_t s = v->start >> SYSPTE_SPAN_SHIFT; s <= (v->start + syspte_span(v) - 1) >> SYSPTE_SPAN_SHIFT; s++)
 			if (!syspte_has_table(r, s))
 				return syspte_bad("a reservation's span has no table", v->start, s);
+	/* every unit a reservation's free may set a bit at has its allocator chunk (mm/buddy.h) */
+	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1)) {
+		uint64_t e = v->start + syspte_span(v);
+		if ((v->start && !buddy_chunk_present(&r->buddy, v->start - 1)) || !buddy_chunk_present(&r->buddy, v->start) ||
+		    !buddy_chunk_present(&r->buddy, e - 1) || (e < r->npages && !buddy_chunk_present(&r->buddy, e)))
+			return syspte_bad("a reservation's end has no allocator chunk", v->start, e);
+	}
 	struct syspte_slot_walk w = { r, UINT64_MAX };
 	buddy_for_each_record_slot(&r->buddy, syspte_slot_walk_cb, &w);
 	if (w.bad != UINT64_MAX)
@@ -326,9 +333,9 @@ void syspte_dump(struct syspte_region *r)
 	kprintf("system PTE region 0x%llx, %llu pages: %llu free, %llu live reservations (%llu pages, %llu mapped)\n",
 		(unsigned long long)s.base, (unsigned long long)s.npages, (unsigned long long)s.free_pages,
 		(unsigned long long)s.live, (unsigned long long)s.pages_reserved, (unsigned long long)s.pages_mapped);
-	kprintf("  %llu page-table pages, %llu 2 MiB leaves, %llu metadata bytes, %llu record bytes\n",
-		(unsigned long long)s.table_pages, (unsigned long long)s.large_leaves, (unsigned long long)s.meta_bytes,
-		(unsigned long long)s.record_bytes);
+	kprintf("  %llu page-table pages, %llu 2 MiB leaves, %llu metadata bytes, %llu allocator chunk pages, %llu record "
+		"bytes\n", (unsigned long long)s.table_pages, (unsigned long long)s.large_leaves,
+		(unsigned long long)s.meta_bytes, (unsigned long long)s.chunk_pages, (unsigned long long)s.record_bytes);
 	size_t n = syspte_tag_totals(r, tags, ARRAY_SIZE(tags));
 	for (size_t i = 0; i < MIN(n, ARRAY_SIZE(tags)); i++) {
 		kprintf("  tag ");

@@ -24,4 +24,8 @@ void bugcheck_record_hook(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, 
  * machine. */
 void phys_set_budget(uint64_t pages);
 
+/* Calls of phys_alloc* so far, granted or refused: lets a test prove that an operation asked for no
+ * memory at all. */
+extern uint64_t phys_alloc_calls;
+
 #endif

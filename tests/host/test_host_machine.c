@@ -128,8 +128,10 @@ int main(void)
 			ok(now.sys.live == 0 && now.sys.free_pages == now.sys.npages && now.sys.npages == sizes[s].region / PAGE_SIZE &&
 			   now.sys_tags == 0, "  region empty, of the new size");
 			ok(now.phys.usable_pages == sizes[s].ram / PAGE_SIZE &&
-			   now.phys.allocated_pages == now.table_pages + ALIGN_UP(now.sys.meta_bytes, PAGE_SIZE) / PAGE_SIZE,
-			   "  physical allocator of the new RAM size; allocated: the page tables and the region's metadata only");
+			   now.phys.allocated_pages == now.table_pages + ALIGN_UP(now.sys.meta_bytes, PAGE_SIZE) / PAGE_SIZE +
+			   now.sys.chunk_pages && now.sys.chunk_pages >= 1 && now.sys.chunk_pages <= 2,
+			   "  physical allocator of the new RAM size; allocated: the page tables, the region's metadata and "
+			   "its allocator's chunks of the region's two ends only");
 			ok(memcmp(&now.bc, &zero_bc, sizeof(zero_bc)) == 0, "  no bug check recorded");
 			ok(memcmp(&now, &first[s], sizeof(now)) == 0, "  every statistic, census and table count as on the first machine of this size");
 			ok(phys_check() == 0 && pool_check() == 0 && syspte_check(reserved_region()) == 0 && pt_check(host_machine_pt()) == 0,

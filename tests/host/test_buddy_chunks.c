@@ -1,0 +1,352 @@
+/*
+ * The region allocator's metadata on demand (mm/buddy.h buddy_init_dir, mm/bitset.h chunked):
+ * - differential: a chunked buddy, its chunks installed exactly where the contract says (the two
+ *   ends at set-up; s - 1, s, e - 1, e before each take), against a flat one over generated
+ *   sequences of finds, takes and frees: the same placements, the same free extents, both checks
+ *   passing, and no chunk besides those installed ever written (the zero piece stays zero);
+ * - the region: reservations under a physical budget of 0 to 6 pages (fault injection) either
+ *   succeed or return 0 changing nothing (free pages, chunks, tables, physical allocation);
+ *   releases ask the physical allocator for nothing; syspte_check catches a corrupted chunk.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "buddy_impl.h"
+#include "syspte_impl.h"
+#include "reserved.h"
+#include "phys.h"
+#include "testhooks.h"
+#include "host_machine.h"
+
+#define TAG 0x6b686374u   /* "tchk" */
+
+static uint64_t rng;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
+
+/* ------------------------------------------------------------------ flat against chunked */
+
+struct pair {
+	uint64_t npages;
+	struct buddy flat, lazy;
+	void *meta_flat, *meta_lazy;
+	uint64_t *slots_flat, *slots_lazy, **dir;
+	void **chunks;                 /* the lazy side's installed chunk pages, to free */
+	uint64_t nchunks;
+	uint64_t (*live)[2];
+	size_t nlive, cap;
+};
+
+/* The lazy side's chunk of unit u, installed if missing. */
+static void pair_chunk(struct pair *p, uint64_t u)
+{
+	if (u >= p->npages || buddy_chunk_present(&p->lazy, u))
+		return;
+	void *c = aligned_alloc(4096, BUDDY_CHUNK_BYTES);
+	memset(c, 0, BUDDY_CHUNK_BYTES);
+	buddy_chunk_install(&p->lazy, u, c);
+	p->chunks[p->nchunks++] = c;
+}
+
+static void pair_init(struct pair *p, uint64_t npages)
+{
+	memset(p, 0, sizeof(*p));
+	p->npages = npages;
+	p->meta_flat = malloc(buddy_meta_bytes(npages));
+	p->meta_lazy = malloc(buddy_meta_bytes_dir(npages));
+	memset(p->meta_lazy, 0x5a, buddy_meta_bytes_dir(npages));   /* buddy_init_dir clears what it uses */
+	p->slots_flat = calloc(npages + 1, 8);
+	p->slots_lazy = calloc(npages + 1, 8);
+	p->dir = calloc(npages / 64 + 2, sizeof(*p->dir));   /* slot pieces of 64 units */
+	for (uint64_t k = 0; k <= npages / 64; k++)
+		p->dir[k] = p->slots_lazy + k * 64;
+	p->chunks = calloc(npages / BUDDY_CHUNK_UNITS + 2, sizeof(void *));
+	p->cap = 4096;
+	p->live = malloc(p->cap * sizeof(*p->live));
+	buddy_init(&p->flat, npages, 0, p->meta_flat, p->slots_flat, 0);
+	buddy_init_dir(&p->lazy, npages, 0, p->meta_lazy, (uint64_t *const *)p->dir, 6);
+	pair_chunk(p, 0);
+	pair_chunk(p, npages - 1);
+	buddy_free(&p->flat, 0, npages);
+	buddy_free(&p->lazy, 0, npages);
+}
+
+static void pair_fini(struct pair *p)
+{
+	for (uint64_t k = 0; k < p->nchunks; k++)
+		free(p->chunks[k]);
+	free(p->chunks);
+	free(p->meta_flat);
+	free(p->meta_lazy);
+	free(p->slots_flat);
+	free(p->slots_lazy);
+	free(p->dir);
+	free(p->live);
+}
+
+struct extents {
+	uint64_t n, hash;
+};
+
+static void extent_cb(uint64_t s, uint64_t c, void *arg)
+{
+	struct extents *e = arg;
+	e->n++;
+	e->hash = (e->hash ^ s) * 0x100000001b3ULL;
+	e->hash = (e->hash ^ c) * 0x100000001b3ULL;
+}
+
+/* True when both sides hold the same free extents. */
+static bool pair_same(const struct pair *p)
+{
+	struct extents a = { 0, 0 }, b = { 0, 0 };
+	buddy_for_each_free(&p->flat, extent_cb, &a);
+	buddy_for_each_free(&p->lazy, extent_cb, &b);
+	return a.n == b.n && a.hash == b.hash && buddy_free_units(&p->flat) == buddy_free_units(&p->lazy);
+}
+
+/* One find + take on both sides; false on a disagreement. */
+static bool pair_alloc(struct pair *p, uint64_t n, uint64_t divisor, uint64_t prefer, uint64_t phase)
+{
+	struct buddy_place a, b;
+	bool fa = buddy_find(&p->flat, n, divisor, prefer, phase, &a);
+	bool fb = buddy_find(&p->lazy, n, divisor, prefer, phase, &b);
+	if (fa != fb || (fa && (a.start != b.start || a.ext_start != b.ext_start || a.ext_end != b.ext_end)))
+		return false;
+	if (!fa || p->nlive == p->cap)
+		return true;
+	uint64_t s = b.start, e = s + n;
+	if (s)
+		pair_chunk(p, s - 1);
+	pair_chunk(p, s);
+	pair_chunk(p, e - 1);
+	pair_chunk(p, e);
+	buddy_take(&p->flat, &a, n);
+	buddy_take(&p->lazy, &b, n);
+	p->live[p->nlive][0] = s;
+	p->live[p->nlive++][1] = n;
+	return true;
+}
+
+/* Frees live range i on both sides: no chunk is installed for it. */
+static void pair_free(struct pair *p, size_t i)
+{
+	uint64_t c = buddy_chunk_count(&p->lazy);
+	buddy_free_allocated(&p->flat, p->live[i][0], p->live[i][1]);
+	if (rnd_below(2))
+		buddy_free_allocated(&p->lazy, p->live[i][0], p->live[i][1]);
+	else
+		buddy_free(&p->lazy, p->live[i][0], p->live[i][1]);
+	if (buddy_chunk_count(&p->lazy) != c)
+		abort();
+	p->live[i][0] = p->live[--p->nlive][0];
+	p->live[i][1] = p->live[p->nlive][1];
+}
+
+/* Runs one generated sequence; returns the first failing step + 1, or 0. */
+static long pair_run(uint64_t seed, uint64_t npages, long nops, uint64_t maxlen, uint64_t *chunks_out)
+{
+	struct pair p;
+	rng = seed * 0x9E3779B97F4A7C15ULL + 7;
+	pair_init(&p, npages);
+	long bad = 0;
+	for (long k = 0; k < nops && !bad; k++) {
+		bool grow = p.nlive == 0 || rnd_below(100) < (k % 4000 < 2000 ? 65 : 40);
+		if (grow) {
+			uint64_t n = 1 + rnd_below(rnd_below(8) ? 64 : maxlen);
+			uint64_t d = rnd_below(10) == 0 ? 1 + rnd_below(24) : 1;
+			uint64_t pref = rnd_below(10) == 0 ? (uint64_t)1 << rnd_below(10) : 1;
+			if (!pair_alloc(&p, n, d, pref, rnd_below(1024)))
+				bad = k + 1;
+		} else {
+			pair_free(&p, rnd_below(p.nlive));
+		}
+		if (!bad && (k % 97 == 0 || k == nops - 1) &&
+		    (!pair_same(&p) || buddy_check(&p.flat) || buddy_check(&p.lazy)))
+			bad = k + 1;
+	}
+	while (!bad && p.nlive)
+		pair_free(&p, rnd_below(p.nlive));
+	if (!bad && (!pair_same(&p) || buddy_check(&p.lazy) || buddy_free_units(&p.lazy) != npages))
+		bad = nops + 1;
+	*chunks_out = buddy_chunk_count(&p.lazy);
+	pair_fini(&p);
+	return bad;
+}
+
+static void test_differential(void)
+{
+	static const uint64_t sizes[] = { 512, 16384, 16385, 3 * 16384 + 77, 200000 };
+	static const uint64_t maxlens[] = { 300, 5000, 30000 };
+	uint64_t total_chunks = 0, possible = 0;
+	for (unsigned s = 0; s < ARRAY_SIZE(sizes); s++)
+		for (unsigned m = 0; m < ARRAY_SIZE(maxlens); m++)
+			for (uint64_t seed = 1; seed <= 3; seed++) {
+				uint64_t chunks;
+				long bad = pair_run(seed + 10 * m, sizes[s], 12000, maxlens[m], &chunks);
+				ok(bad == 0, "%llu units, runs up to %llu, seed %llu: chunked and flat agree (step %ld), %llu chunks",
+				   (unsigned long long)sizes[s], (unsigned long long)maxlens[m], (unsigned long long)seed, bad,
+				   (unsigned long long)chunks);
+				total_chunks += chunks;
+				possible += (sizes[s] + BUDDY_CHUNK_UNITS - 1) / BUDDY_CHUNK_UNITS;
+			}
+	ok(total_chunks < possible, "some chunks were never needed (%llu of %llu made)", (unsigned long long)total_chunks,
+	   (unsigned long long)possible);
+}
+
+/* A chunked allocator before any take has exactly the chunks of its two ends, and the metadata
+ * block is a small fraction of the flat one. */
+static void test_setup_cost(void)
+{
+	struct pair p;
+	pair_init(&p, 1u << 22);
+	ok(buddy_chunk_count(&p.lazy) == 2 && buddy_check(&p.lazy) == 0, "4M units: 2 chunks after set-up, check passes");
+	ok(buddy_meta_bytes_dir(1u << 22) * 50 < buddy_meta_bytes(1u << 22),
+	   "chunked metadata block %zu bytes, flat %zu", buddy_meta_bytes_dir(1u << 22), buddy_meta_bytes(1u << 22));
+	pair_fini(&p);
+}
+
+/* ------------------------------------------------------------------ the region */
+
+struct region_state {
+	struct syspte_stats st;
+	uint64_t allocated, buddy_chunks, start_chunks;
+};
+
+static void region_observe(struct region_state *s)
+{
+	struct phys_stats ps;
+	struct syspte_region *r = reserved_region();
+	syspte_get_stats(r, &s->st);
+	phys_get_stats(&ps);
+	s->allocated = ps.allocated_pages;
+	s->buddy_chunks = buddy_chunk_count(&r->buddy);
+	s->start_chunks = r->starts.chunks;
+}
+
+/* True when nothing changed but the record slab, which a reservation may grow by a page before it
+ * finds its run, and the per-CPU caches, which a refusal drains first (neither the subject here):
+ * free and reserved pages, reservations, tables, chunks, and the other physical pages. */
+static bool region_same(const struct region_state *a, const struct region_state *b)
+{
+	const struct syspte_stats *x = &a->st, *y = &b->st;
+	uint64_t own_a = (x->record_bytes + x->cache_bytes) / PAGE_SIZE, own_b = (y->record_bytes + y->cache_bytes) / PAGE_SIZE;
+	return x->free_pages == y->free_pages && x->live == y->live && x->pages_reserved == y->pages_reserved &&
+	       x->pages_mapped == y->pages_mapped && x->table_pages == y->table_pages &&
+	       x->chunk_pages == y->chunk_pages && a->allocated - own_a == b->allocated - own_b &&
+	       a->buddy_chunks == b->buddy_chunks && a->start_chunks == b->start_chunks;
+}
+
+static void test_region(void)
+{
+	struct syspte_region *r;
+	enum { LIVE = 64 };
+	vaddr_t live[LIVE] = { 0 };
+	uint64_t refused = 0, refused_chunk = 0, granted = 0, refused_clean = 0, releases = 0, release_allocs = 0, checks_bad = 0;
+
+	is(host_machine_create(64ULL << 20, 1ULL << 30), 0, "machine: 64 MiB of RAM, 1 GiB region");
+	r = reserved_region();
+	rng = 12345;
+	for (int k = 0; k < 20000; k++) {
+		unsigned i = (unsigned)rnd_below(LIVE);
+		struct phys_stats ps;
+		phys_get_stats(&ps);
+		if (live[i]) {   /* a release under a budget of nothing: it must ask for no memory */
+			phys_set_budget(ps.allocated_pages);
+			struct region_state a, b;
+			region_observe(&a);
+			uint64_t calls = phys_alloc_calls;
+			syspte_release(r, live[i], TAG);
+			release_allocs += phys_alloc_calls - calls;
+			region_observe(&b);
+			releases++;
+			checks_bad += b.buddy_chunks != a.buddy_chunks || b.allocated != a.allocated;
+			live[i] = 0;
+		} else {         /* a reservation anywhere in the region under a budget of 0 to 6 pages */
+			uint64_t n = rnd_below(4) ? 1 + rnd_below(600) : 1 + rnd_below(40000);
+			phys_set_budget(ps.allocated_pages + rnd_below(7));
+			struct region_state a, b;
+			region_observe(&a);
+			live[i] = syspte_reserve(r, n, TAG, rnd_below(8) ? 0 : SYSPTE_FLAG_DIVISIBLE);
+			region_observe(&b);
+			if (live[i])
+				granted++;
+			else {
+				refused++;
+				refused_clean += region_same(&a, &b);
+				/* the same request without a budget: did the refused one need a chunk? */
+				phys_set_budget(UINT64_MAX);
+				live[i] = syspte_reserve(r, n, TAG, 0);
+				region_observe(&a);
+				refused_chunk += live[i] && (a.buddy_chunks != b.buddy_chunks || a.start_chunks != b.start_chunks);
+			}
+		}
+		phys_set_budget(UINT64_MAX);
+		if (k % 50 == 0)
+			checks_bad += syspte_check(r) != 0;
+	}
+	ok(granted > 500 && refused > 200, "reservations granted (%llu) and refused by the budget (%llu)",
+	   (unsigned long long)granted, (unsigned long long)refused);
+	ok(refused_chunk > 0, "%llu refusals were for want of an allocator chunk", (unsigned long long)refused_chunk);
+	ok(refused_clean == refused, "every refusal changed nothing (%llu of %llu): chunks, tables, pages, statistics",
+	   (unsigned long long)refused_clean, (unsigned long long)refused);
+	ok(releases > 500 && release_allocs == 0, "%llu releases asked the physical allocator for nothing (%llu calls)",
+	   (unsigned long long)releases, (unsigned long long)release_allocs);
+	ok(checks_bad == 0, "syspte_check passes throughout, releases leave chunks and pages alone");
+	struct syspte_stats st;
+	syspte_get_stats(r, &st);
+	ok(st.chunk_pages > 2 && st.chunk_pages < 2 * (r->npages / BUDDY_CHUNK_UNITS) + 2,
+	   "chunks made on demand: %llu pages for %llu chunk positions", (unsigned long long)st.chunk_pages,
+	   (unsigned long long)(r->npages / BUDDY_CHUNK_UNITS));
+	for (unsigned i = 0; i < LIVE; i++)
+		if (live[i])
+			syspte_release(r, live[i], TAG);
+	ok(syspte_check(r) == 0, "all released: check passes");
+}
+
+/* A set bit in an installed chunk where no extent ends, a bit in the zero piece, and a start
+ * bitmap chunk's stray bit are each caught by syspte_check. */
+static void test_corrupt_chunk(void)
+{
+	struct syspte_region *r = reserved_region();
+	vaddr_t a = syspte_reserve(r, 100, TAG, 0);
+	ok(a && syspte_check(r) == 0, "a reservation, check passes");
+	uint64_t s = (a - r->base) >> PAGE_SHIFT, u = s + 50;   /* inside the reservation: allocated */
+	ok(buddy_chunk_present(&r->buddy, u), "its chunk exists");
+	uint64_t *w = r->buddy.end.piece[u >> BUDDY_CHUNK_SHIFT] + ((u >> 6) & (BUDDY_PIECE_WORDS - 1));
+	uint64_t old = *w;
+	*w |= (uint64_t)1 << (u & 63);
+	ok(syspte_check(r) != 0, "an end bit set inside a reservation's chunk: check fails");
+	*w = old;
+	uint64_t *sw = r->buddy.start.piece[u >> BUDDY_CHUNK_SHIFT] + ((u >> 6) & (BUDDY_PIECE_WORDS - 1));
+	old = *sw;
+	*sw |= (uint64_t)1 << (u & 63);   /* a start bit without its summary bit */
+	ok(syspte_check(r) != 0, "a start bit set without its summary: check fails");
+	*sw = old;
+	ok(syspte_check(r) == 0, "restored: check passes");
+	buddy_zero_piece[3] = 1;
+	ok(syspte_check(r) != 0, "a write to the missing chunks' zero piece: check fails");
+	buddy_zero_piece[3] = 0;
+	bitset_zero_piece[5] = 4;
+	ok(syspte_check(r) != 0, "a write to the start bitmap's zero piece: check fails");
+	bitset_zero_piece[5] = 0;
+	ok(syspte_check(r) == 0, "restored: check passes");
+	syspte_release(r, a, TAG);
+}
+
+int main(void)
+{
+	test_setup_cost();
+	test_differential();
+	test_region();
+	test_corrupt_chunk();
+	return tap_done();
+}
