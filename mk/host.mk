@@ -8,23 +8,34 @@ HOST_SUPPORT := tests/host/host_support.c tests/host/fake_arch.c tests/host/host
 HOST_TESTS := $(patsubst tests/host/%.c,$(B)/host/%,$(wildcard tests/host/test_*.c))
 .PHONY: test-host test-tsan
 
-$(B)/host/%: tests/host/%.c $(MM_SRC) $(HOST_SUPPORT)
+# mm/ and the fake machine are compiled once per flag set (objects in obj/, dependencies tracked
+# per object, through the Makefile's include of every .d) and linked into every test, rather than
+# compiled again for each test.
+HOST_LIB_SRC := $(MM_SRC) $(HOST_SUPPORT)
+HOST_OBJ := $(patsubst %.c,$(B)/host/obj/%.o,$(HOST_LIB_SRC))
+TSAN_OBJ := $(patsubst %.c,$(B)/tsan/obj/%.o,$(HOST_LIB_SRC))
+.SECONDARY: $(HOST_OBJ) $(TSAN_OBJ)
+$(B)/host/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(HCC) $(HCFLAGS) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+	$(HCC) $(HCFLAGS) -c $< -o $@
+
+$(B)/host/%: tests/host/%.c $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $< $(HOST_OBJ) -o $@
 
 test-host: $(HOST_TESTS)
 	prove --exec '' $(HOST_TESTS)
 
 # The ACPI reader is arch code with no mm/ dependency, tested on the host like mm/.
-$(B)/host/test_acpi: tests/host/test_acpi.c arch/x86_64/acpi.c $(MM_SRC) $(HOST_SUPPORT)
+$(B)/host/test_acpi: tests/host/test_acpi.c arch/x86_64/acpi.c $(HOST_OBJ)
 	@mkdir -p $(@D)
-	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/acpi.c $(MM_SRC) $(HOST_SUPPORT) -o $@
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
 
 # The CPU start plan and the APIC's command-register values are arch code with no hardware access.
 $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h \
-		arch/x86_64/percpu.h $(MM_SRC) $(HOST_SUPPORT)
+		arch/x86_64/percpu.h $(HOST_OBJ)
 	@mkdir -p $(@D)
-	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/smp_plan.c $(MM_SRC) $(HOST_SUPPORT) -o $@
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/smp_plan.c $(HOST_OBJ) -o $@
 
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
@@ -46,9 +57,13 @@ TSAN_IN_TEST := $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu
 TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
 
-$(B)/tsan/%: tests/host/%.c $(MM_SRC) $(HOST_SUPPORT)
+$(B)/tsan/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
+	$(HCC) $(TSAN_CFLAGS) -c $< -o $@
+
+$(B)/tsan/%: tests/host/%.c $(TSAN_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(TSAN_OBJ) -o $@
 $(B)/tsan/test_acpi: arch/x86_64/acpi.c
 $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/percpu.h
 
