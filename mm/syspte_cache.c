@@ -578,13 +578,24 @@ bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t 
 	return any;
 }
 
-int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+/* The owner (1 + CPU index) of the cached chunk holding addr, 0 when caches are off, addr lies
+ * outside the region or its chunk is no cache's; *i and *idx: addr's page and chunk. */
+static unsigned syspte_cache_owner_of(const struct syspte_region *r, vaddr_t addr, uint64_t *i, uint64_t *idx)
 {
 	vaddr_t va = addr & ~PAGE_MASK;
-	if (!r->cache.on || !syspte_in_region(r, va) || !spin_may_take(&r->lock))   /* as in syspte_cache_reserve */
+	if (!r->cache.on || !syspte_in_region(r, va))
+		return 0;
+	*i = (va - r->base) >> PAGE_SHIFT;
+	*idx = *i >> SYSPTE_CHUNK_SHIFT;
+	return syspte_owner_load(r, *idx);
+}
+
+int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+{
+	uint64_t i, idx;
+	if (!spin_may_take(&r->lock))   /* as in syspte_cache_reserve */
 		return SYSPTE_CACHE_PASS;
-	uint64_t i = (va - r->base) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
-	unsigned o = syspte_owner_load(r, idx);
+	unsigned o = syspte_cache_owner_of(r, addr, &i, &idx);
 	if (!o)
 		return SYSPTE_CACHE_PASS;
 	struct syspte_cache *c = syspte_cache_of(r, o - 1);
@@ -608,11 +619,8 @@ int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
-	vaddr_t va = addr & ~PAGE_MASK;
-	if (!r->cache.on || !syspte_in_region(r, va))
-		return SYSPTE_CACHE_PASS;
-	uint64_t i = (va - r->base) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
-	unsigned o = syspte_owner_load(r, idx);
+	uint64_t i, idx;
+	unsigned o = syspte_cache_owner_of(r, addr, &i, &idx);
 	if (!o)
 		return SYSPTE_CACHE_PASS;
 	struct syspte_cache *c = syspte_cache_of(r, o - 1);
