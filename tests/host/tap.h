@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stdbool.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 static int tap_n, tap_failed;
 
@@ -35,6 +40,33 @@ static inline int tap_done(void)
 {
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
+}
+
+/* Runs fn(arg) in a child process; true when it aborted (SIGABRT) and its stderr contains want:
+ * how host tests check a panic or an assertion without ending themselves. */
+static inline bool tap_aborts_with(void (*fn)(void *), void *arg, const char *want)
+{
+	int fd[2];
+	if (pipe(fd))
+		return false;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		close(fd[0]);
+		fn(arg);
+		_exit(0);
+	}
+	close(fd[1]);
+	char buf[4096] = { 0 };
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof(buf) - 1 && (k = read(fd[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, want) != NULL;
 }
 
 #endif

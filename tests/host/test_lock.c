@@ -35,32 +35,6 @@ static void hook(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t 
 
 static bool held_none(void) { return spin_cpus[0].held == 0 && spin_cpus[1].held == 0; }
 
-/* Runs fn in a child process; true when it aborted and its stderr contains want. */
-static bool aborts_with(void (*fn)(void *), void *arg, const char *want)
-{
-	int fd[2];
-	if (pipe(fd))
-		return false;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fd[1], 2);
-		close(fd[0]);
-		fn(arg);
-		_exit(0);
-	}
-	close(fd[1]);
-	char buf[4096] = { 0 };
-	size_t n = 0;
-	ssize_t k;
-	while (n < sizeof(buf) - 1 && (k = read(fd[0], buf + n, sizeof(buf) - 1 - n)) > 0)
-		n += (size_t)k;
-	close(fd[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, want) != NULL;
-}
-
 static void test_order(void)
 {
 	spinlock_t low = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-low"), high = SPINLOCK_INIT(LOCK_RANK_TEST_HIGH, "test-high");
@@ -198,11 +172,11 @@ static void find_other_cpu(void *arg)
 
 static void test_asserts(struct syspte_region *r)
 {
-	ok(aborts_with(reenter_returning, NULL, "took its own test-low lock again"),
+	ok(tap_aborts_with(reenter_returning, NULL, "took its own test-low lock again"),
 	   "re-entry whose bug check a hook returned from: a panic, not a hang");
-	ok(aborts_with(lock_zeroed, NULL, "taken before spin_init"), "a lock never initialised: a panic");
-	ok(aborts_with(find_unlocked, r, "syspte lock"), "a _locked function without its lock: a panic naming it");
-	ok(aborts_with(find_other_cpu, r, "not held by CPU 1"), "a _locked function on a CPU that does not hold it: a panic");
+	ok(tap_aborts_with(lock_zeroed, NULL, "taken before spin_init"), "a lock never initialised: a panic");
+	ok(tap_aborts_with(find_unlocked, r, "syspte lock"), "a _locked function without its lock: a panic naming it");
+	ok(tap_aborts_with(find_other_cpu, r, "not held by CPU 1"), "a _locked function on a CPU that does not hold it: a panic");
 }
 
 /* The page-fault path's calls while the region's lock is held: no lock taken, nothing read. */

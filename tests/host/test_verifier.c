@@ -18,43 +18,19 @@
 
 #define TAG 0x66726556u   /* 'Verf' */
 
-/* Runs fn in a child process; true when it aborted and its stderr contains want. */
-static bool aborts_with(void (*fn)(void), const char *want)
-{
-	int fd[2];
-	if (pipe(fd))
-		return false;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fd[1], 2);
-		close(fd[0]);
-		fn();
-		_exit(0);
-	}
-	close(fd[1]);
-	char buf[4096] = { 0 };
-	size_t n = 0;
-	ssize_t k;
-	while (n < sizeof(buf) - 1 && (k = read(fd[0], buf + n, sizeof(buf) - 1 - n)) > 0)
-		n += (size_t)k;
-	close(fd[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, want) != NULL;
-}
-
 /* A pool block's header overwritten (an underrun), then any pool call: the verifier's pool check. */
-static void corrupt_pool(void)
+static void corrupt_pool(void *arg)
 {
+	(void)arg;
 	uint32_t *p = ExAllocatePoolWithTag(NonPagedPool, 40, TAG);
 	p[-4] = 0x12345678;   /* the block header's state word */
 	ExAllocatePoolWithTag(NonPagedPool, 40, TAG);
 }
 
 /* A stray present PTE in free region space, then a map elsewhere: the region check after the map. */
-static void corrupt_region(void)
+static void corrupt_region(void *arg)
 {
+	(void)arg;
 	char *va = MmAllocateMappingAddress(4096, TAG);
 	/* the other page of va's aligned pair: its guard or a neighbour's page, in a span whose table
 	 * exists wherever the reservation was placed */
@@ -91,7 +67,7 @@ static bool map_two_pages(bool plant)
 	return mapped;
 }
 
-static void map_over_planted_pte(void) { map_two_pages(true); }
+static void map_over_planted_pte(void *arg) { (void)arg; map_two_pages(true); }
 
 int main(void)
 {
@@ -102,7 +78,7 @@ int main(void)
 	/* A map owes no TLB invalidation because it only fills not-present PTEs; verifier mode checks
 	 * every slot before writing. */
 	ok(map_two_pages(false), "a map over not-present PTEs succeeds");
-	ok(aborts_with(map_over_planted_pte, "verifier: a map met the present PTE"),
+	ok(tap_aborts_with(map_over_planted_pte, NULL, "verifier: a map met the present PTE"),
 	   "a map meeting a present PTE panics in verifier mode");
 	is(syspte_check(reserved_region()), 0, "region consistent after the map and its unmap");
 
@@ -148,8 +124,8 @@ int main(void)
 	bugcheck_set_hook(NULL);
 	is(phys_check(), 0, "physical allocator consistent");
 
-	ok(aborts_with(corrupt_pool, "verifier: pool inconsistent"), "a pool call after a header was overwritten: caught");
-	ok(aborts_with(corrupt_region, "verifier: system PTE region inconsistent"),
+	ok(tap_aborts_with(corrupt_pool, NULL, "verifier: pool inconsistent"), "a pool call after a header was overwritten: caught");
+	ok(tap_aborts_with(corrupt_region, NULL, "verifier: system PTE region inconsistent"),
 	   "a map after a stray PTE was written: caught by the check after the map");
 	return tap_done();
 }
