@@ -161,7 +161,8 @@ static bool mdl_flags_ok(const MDL *mdl)
 
 /* Index of the first of n frames at or beyond the physical address width, or n. The common case
  * is one branch-free pass of four independent OR chains (the loads set the pace); the index is
- * looked for only when some frame is too high. The map path's only pass over the frames. */
+ * looked for only when some frame is too high. The reserved map does not come here: the region's
+ * map checks the width in its own pass over the frames (syspte_map). */
 static uint64_t mdl_first_bad_frame(const PFN_NUMBER *pfn, uint64_t n)
 {
 	uint64_t limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
@@ -227,7 +228,7 @@ static bool mdl_map_state_ok(const MDL *mdl)
 
 bool mdl_mappable(const MDL *mdl)
 {
-	return mdl_validate(mdl, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, NULL) == MDL_VALID && mdl_map_state_ok(mdl);
+	return mdl_validate(mdl, MDL_CHECK_BYTES, NULL) == MDL_VALID && mdl_map_state_ok(mdl);
 }
 
 const char *mdl_invalid_name(enum mdl_invalid why)

@@ -86,8 +86,10 @@ enum mdl_invalid mdl_validate(const MDL *mdl, unsigned checks, struct mdl_fault 
 /* mdl_validate for calls that cannot return an error: true when valid, otherwise bug check 0x1A
  * (MDL_BUGCHECK_INVALID_BASE + reason) and false (the hook returned; the caller changes nothing). */
 bool mdl_require(const MDL *mdl, unsigned checks);
-/* True when the MDL may be mapped: valid with bytes and existing frames, locked or partial, not
- * already mapped (nor a partial whose mapping lives), not nonpaged pool (mapped by nature). */
+/* True when the MDL may be mapped: valid with bytes, locked or partial, not already mapped (nor a
+ * partial whose mapping lives), not nonpaged pool (mapped by nature). Its frames are not read: the
+ * region's map refuses a frame beyond the physical width in the one pass over them that also
+ * finds its 2 MiB runs (syspte_map), so MmMapLockedPagesWithReservedMapping reads each once. */
 bool mdl_mappable(const MDL *mdl);
 /* A NULL MDL where one is needed: what dereferencing it would be, bug check 0x50 (P1 0, P2 0 read,
  * P3 caller, P4 0). */

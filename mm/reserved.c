@@ -63,8 +63,10 @@ VOID MmFreeMappingAddress(PVOID BaseAddress, ULONG PoolTag)
 
 /*
  * MmMapLockedPagesWithReservedMapping: one call into the region, which checks the address and the
- * tag first (0x105, 0x104), then the NULL cases this layer found in the MDL and the cache type
- * (pfns NULL), then the span. The MDL is only read before that call, and written after a success.
+ * tag first (0x105, 0x104), then the NULL cases this layer found in the MDL's header and state and
+ * in the cache type (pfns NULL) and a frame beyond the physical width (the region reads the frames
+ * once, finding its 2 MiB runs in the same pass), then the span. The MDL is only read before that
+ * call, and written after a success.
  */
 PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, PMDL Mdl,
 					  MEMORY_CACHING_TYPE CacheType)

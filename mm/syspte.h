@@ -135,8 +135,9 @@ uint64_t syspte_guard_pages(const struct syspte_region *r);
  * misuse 0x105, 0x104 (addr in no reservation, tag differs); REFUSED when pfns is NULL (the
  * caller refused the request itself: its checks come after the address's), n is 0, the span does
  * not fit before the reservation's end or cache is not a type; misuse 0x107 when a page of the
- * span is mapped. Every frame must exist (below the CPU's physical width): the caller validated
- * them (mdl_validate). Allocates nothing and invalidates nothing.
+ * span is mapped. REFUSED too when a frame lies at or beyond the CPU's physical address width
+ * (the MDL rule, checked here in the one pass over the frames that also finds the 2 MiB runs).
+ * Allocates nothing, and invalidates only the 2 MiB leaves it writes.
  */
 int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64_t *pfns, uint64_t n,
 	       unsigned cache);

@@ -30,43 +30,104 @@ static void syspte_verify_unmapped_locked(const struct syspte_region *r, uint64_
 	}
 }
 
+/* The OR of the n frames from pfns: below 2^b iff every frame is. Four independent chains, no
+ * early exit: the loads set the pace. */
+static uint64_t syspte_frames_or(const uint64_t *pfns, uint64_t n)
+{
+	uint64_t a = 0, b = 0, c = 0, d = 0;
+	for (; n >= 4; n -= 4, pfns += 4) {
+		a |= pfns[0];
+		b |= pfns[1];
+		c |= pfns[2];
+		d |= pfns[3];
+	}
+	for (; n; n--)
+		a |= *pfns++;
+	return a | b | c | d;
+}
+
 /* True when the SYSPTE_SPAN_PAGES frames from pfns are one run starting on a multiple of the span:
  * what one 2 MiB leaf maps. The ends first (most lists that are no run fail there), then one pass
- * of a whole span without an early exit. */
+ * of the whole span without an early exit. Since first is span aligned, first + k == first ^ k for
+ * k below the span: each frame is xored with first and must leave exactly its index; eight
+ * independent chains, each reading one frame per step, keep the loads the limit on any build (the
+ * kernel's has no vector registers). */
 static bool syspte_frames_large(const uint64_t *pfns)
 {
-	uint64_t first = pfns[0], diff = 0;
+	uint64_t first = pfns[0];
 	if ((first & (SYSPTE_SPAN_PAGES - 1)) || pfns[SYSPTE_SPAN_PAGES - 1] != first + SYSPTE_SPAN_PAGES - 1)
 		return false;
-	uint64_t b = 0, c = 0, d = 0;   /* four independent chains: the loads set the pace */
-	for (uint64_t k = 0; k < SYSPTE_SPAN_PAGES; k += 4) {
-		diff |= pfns[k] ^ (first + k);
-		b |= pfns[k + 1] ^ (first + k + 1);
-		c |= pfns[k + 2] ^ (first + k + 2);
-		d |= pfns[k + 3] ^ (first + k + 3);
+	uint64_t a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0, h = 0;
+	for (uint64_t k = 0; k < SYSPTE_SPAN_PAGES; k += 8) {
+		uint64_t x = first + k;
+		a |= pfns[k] ^ x;
+		b |= pfns[k + 1] ^ (x + 1);
+		c |= pfns[k + 2] ^ (x + 2);
+		d |= pfns[k + 3] ^ (x + 3);
+		e |= pfns[k + 4] ^ (x + 4);
+		f |= pfns[k + 5] ^ (x + 5);
+		g |= pfns[k + 6] ^ (x + 6);
+		h |= pfns[k + 7] ^ (x + 7);
 	}
-	return (diff | b | c | d) == 0;
+	return (a | b | c | d | e | f | g | h) == 0;
+}
+
+/* Spans whose leaf decision the frame pass records (bit s of syspte_frame_scan.runs); a span after
+ * them is tested again when its PTEs are written. */
+#define SYSPTE_SCAN_SPANS 64
+
+/* What the one pass over a map's frames found (syspte_frames_scan). */
+struct syspte_frame_scan {
+	bool fit;          /* every frame below the CPU's physical address width */
+	uint64_t runs;     /* bit s: the s-th span the mapping covers whole holds one aligned run */
+};
+
+/*
+ * The map's one pass over its n frames, for a mapping from region page i: whether every frame fits
+ * the physical address width (the contract's rule for an MDL's frames, 2^MAXPHYADDR), and, when
+ * leaves is set, which spans the mapping covers whole hold one aligned run of frames. A run's
+ * frames are first .. first + 511, so it fits when its last frame does, and its frames are read
+ * once; the frames of any other span, and those outside whole spans, are ORed together (a span
+ * that is no run may be read up to twice: its run test, then the OR).
+ */
+static void syspte_frames_scan(const uint64_t *pfns, uint64_t n, uint64_t i, bool leaves, struct syspte_frame_scan *sc)
+{
+	uint64_t k = MIN(n, (SYSPTE_SPAN_PAGES - (i & (SYSPTE_SPAN_PAGES - 1))) & (SYSPTE_SPAN_PAGES - 1));
+	uint64_t any = syspte_frames_or(pfns, k);
+	sc->runs = 0;
+	for (uint64_t s = 0; n - k >= SYSPTE_SPAN_PAGES; s++, k += SYSPTE_SPAN_PAGES) {
+		if (leaves && syspte_frames_large(pfns + k)) {
+			any |= pfns[k] + SYSPTE_SPAN_PAGES - 1;
+			sc->runs |= s < SYSPTE_SCAN_SPANS ? 1ULL << s : 0;
+		} else
+			any |= syspte_frames_or(pfns + k, SYSPTE_SPAN_PAGES);
+	}
+	any |= syspte_frames_or(pfns + k, n - k);
+	sc->fit = (any >> (arch_phys_addr_bits() - PAGE_SHIFT)) == 0;
 }
 
 /*
  * Maps n frames from page i. A span the mapping covers whole, whose frames are one aligned 2 MiB
- * run (syspte_frames_large), gets one 2 MiB leaf (attrs2) in its level-2 entry instead of its
+ * run (bit s of runs for the s-th such span, from syspte_frames_scan; syspte_frames_large for those
+ * past SYSPTE_SCAN_SPANS), gets one 2 MiB leaf (attrs2) in its level-2 entry instead of its
  * table pointer; the table stays allocated for the unmap to restore. Other pages get level-1 PTEs
- * (attrs). The first page carries the mapping-start mark. Every level-1 entry written was not
+ * (the attributes of prot). The first page carries the mapping-start mark. Every level-1 entry written was not
  * present, so no translation of it can be cached. A leaf replaces a present table pointer, which a
  * CPU's paging-structure caches may hold (Intel SDM Vol. 3A 4.10.3: even over a table of
  * not-present entries) and use for the span, faulting on a mapped page: each leaf's address goes
  * into b, whose invalidation clears them (one entry per leaf).
  */
 static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
-				     pte_t attrs, pte_t attrs2, struct tlb_batch *b)
+				     unsigned prot, pte_t attrs2, uint64_t runs, struct tlb_batch *b)
 {
 	spin_assert_held(&r->lock);
 	syspte_verify_unmapped_locked(r, i, n);
-	uint64_t k = 0;
+	uint64_t k = 0, s = 0;
+	pte_t attrs = 0;   /* made when a level-1 PTE is first written (never 0: it has P) */
 	while (k < n) {
 		uint64_t j = i + k, off = j & (SYSPTE_SPAN_PAGES - 1);
-		if (off == 0 && n - k >= SYSPTE_SPAN_PAGES && attrs2 && syspte_frames_large(pfns + k)) {
+		if (off == 0 && n - k >= SYSPTE_SPAN_PAGES && attrs2 &&
+		    (s < SYSPTE_SCAN_SPANS ? (runs >> s++) & 1 : syspte_frames_large(pfns + k))) {
 			arch_pte_write(syspte_pde(r, j >> SYSPTE_SPAN_SHIFT), arch_pte_leaf(attrs2, pfn_to_pa(pfns[k])));
 			tlb_batch_add_page(b, syspte_va(r, j));
 			r->large_leaves++;
@@ -75,6 +136,8 @@ static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const 
 		}
 		volatile uint64_t *p = syspte_slot(r, j);
 		uint64_t run = MIN(n - k, SYSPTE_SPAN_PAGES - off);
+		if (!attrs)
+			attrs = pt_leaf_attrs(r->pt, prot);
 		for (uint64_t q = 0; q < run; q++, k++)
 			arch_pte_write(&p[q], arch_pte_leaf(attrs, pfn_to_pa(pfns[k])));
 	}
@@ -82,18 +145,19 @@ static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const 
 }
 
 /*
- * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED, or a misuse report. The span is
- * scanned for a mapped page only when v has pages mapped at all.
+ * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED (fit false: no frames, or one
+ * beyond the physical width), or a misuse report. The span is scanned for a mapped page only when
+ * v has pages mapped at all.
  */
 static int syspte_map_check_locked(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
-				   uint64_t i, const uint64_t *pfns, uint64_t n, unsigned cache, struct syspte_misuse *m)
+				   uint64_t i, bool fit, uint64_t n, unsigned cache, struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
 	if (!v)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_MAP_NO_RESERVATION, addr, tag, 0);
 	if (v->tag != tag)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_MAP_WRONG_TAG, addr, tag, v->tag);
-	if (!pfns || n == 0 || n > v->start + v->npages - i || cache >= PT_CACHE_TYPES)
+	if (!fit || n == 0 || n > v->start + v->npages - i || cache >= PT_CACHE_TYPES)
 		return SYSPTE_REFUSED;
 	uint64_t k = v->mapped ? syspte_first_present(r, i, i + n) : i + n;
 	if (k < i + n)
@@ -106,16 +170,21 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 {
 	struct syspte_misuse m;
 	struct tlb_batch b;
+	struct syspte_frame_scan sc = { .fit = false, .runs = 0 };
 	uint64_t i;
+	bool leaves = n >= SYSPTE_SPAN_PAGES && pt_leaf_level_ok(r->pt, 2);
+	/* The frames are the caller's: read once, before the lock, and judged after the address and tag. */
+	if (pfns && syspte_in_region(r, addr))
+		syspte_frames_scan(pfns, n, (addr - r->base) >> PAGE_SHIFT, leaves, &sc);
 	tlb_batch_init_from(&b, TLB_FROM_REGION_MAP_LEAF);   /* stays empty unless a 2 MiB leaf is written */
 	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);
-	int st = syspte_map_check_locked(r, v, addr, tag, i, pfns, n, cache, &m);
+	int st = syspte_map_check_locked(r, v, addr, tag, i, sc.fit, n, cache, &m);
 	if (st == SYSPTE_OK) {
 		unsigned prot = PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache);
-		pte_t attrs2 = n >= SYSPTE_SPAN_PAGES && pt_leaf_level_ok(r->pt, 2) ? pt_leaf_attrs_level(r->pt, prot, 2) : 0;
-		syspte_write_ptes_locked(r, i, pfns, n, pt_leaf_attrs(r->pt, prot), attrs2, &b);
+		pte_t attrs2 = leaves ? pt_leaf_attrs_level(r->pt, prot, 2) : 0;
+		syspte_write_ptes_locked(r, i, pfns, n, prot, attrs2, sc.runs, &b);
 		v->mapped += n;
 		r->pages_mapped += n;
 	}
@@ -151,18 +220,25 @@ static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv
 	if (n == 0)
 		return SYSPTE_REFUSED;
 	uint64_t end = v->start + v->npages, k;
-	if (!syspte_pte_present(r, i))
+	int level;
+	pte_t first = syspte_entry(r, i, &level);   /* page i's entry, read once for both its rows */
+	if (!arch_pte_present(first))
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, v->tag, 0);
 	if (n > end - i)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_PAST_END, addr, end - i, n);
-	if ((k = syspte_first_absent(r, i, i + n)) < i + n)
+	/* page i is mapped: the search for a hole starts after it, or after its span's leaf */
+	k = level == 2 ? MIN(i + n, (i | (SYSPTE_SPAN_PAGES - 1)) + 1) : i + 1;
+	if ((k = syspte_first_absent(r, k, i + n)) < i + n)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_HOLE, syspte_va(r, k), 0, 0);
-	if (!syspte_pte_map_start(r, i))
+	if (!arch_pte_map_start(first) || (level == 2 && (i & (SYSPTE_SPAN_PAGES - 1))))
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr,
 				     syspte_va(r, syspte_mapping_start(r, i, v->start)), n);
-	if (i + n < end && syspte_pte_present(r, i + n) && !syspte_pte_map_start(r, i + n))
-		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr,
-				     syspte_va(r, syspte_mapping_start(r, i + n - 1, v->start)), n);
+	if (i + n < end) {
+		pte_t next = syspte_entry(r, i + n, &level);
+		if (arch_pte_present(next) && (!arch_pte_map_start(next) || (level == 2 && ((i + n) & (SYSPTE_SPAN_PAGES - 1)))))
+			return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, addr,
+					     syspte_va(r, syspte_mapping_start(r, i + n - 1, v->start)), n);
+	}
 	return SYSPTE_OK;
 }
 

@@ -21,6 +21,7 @@
 
 #define FAKE_TLB_SETS 512         /* 4 KiB translations: direct-mapped by page number */
 #define FAKE_TLB_LARGE 16         /* 2 MiB and 1 GiB translations: replaced in turn */
+_Static_assert(FAKE_TLB_LARGE <= 32, "large_used has a bit per large entry");
 
 /* One cached translation: valid while level != 0 and its generations are the CPU's. */
 struct fake_tlbe {
@@ -42,6 +43,8 @@ struct fake_cpu_state {
 	/* The TLB: touched by the thread acting as this CPU alone. */
 	struct fake_tlbe small[FAKE_TLB_SETS], large[FAKE_TLB_LARGE];
 	unsigned large_next;
+	uint32_t large_used;          /* bit i: large[i] was filled since it was last invalidated by
+					 address (it may be old by generation): only those are searched */
 	uint32_t gen;                 /* a flush of everything makes every entry old */
 	uint32_t gen_ng;              /* a CR3 load makes every non-global entry old */
 	/* The mailbox, as on the kernel (arch/x86_64/percpu.h). */
@@ -252,8 +255,8 @@ static struct fake_tlbe *fake_tlb_slot(struct fake_cpu_state *c, vaddr_t va)
 /* The running CPU's translation of va, or NULL. */
 static struct fake_tlbe *fake_tlb_lookup(struct fake_cpu_state *c, vaddr_t va)
 {
-	for (unsigned i = 0; i < FAKE_TLB_LARGE; i++) {
-		struct fake_tlbe *e = &c->large[i];
+	for (uint32_t m = c->large_used; m; m &= m - 1) {
+		struct fake_tlbe *e = &c->large[__builtin_ctz(m)];
 		if (fake_tlbe_valid(c, e) && va - e->va < fake_level_size(e->level))
 			return e;
 	}
@@ -261,13 +264,19 @@ static struct fake_tlbe *fake_tlb_lookup(struct fake_cpu_state *c, vaddr_t va)
 	return fake_tlbe_valid(c, e) && e->va == (va & ~PAGE_MASK) ? e : NULL;
 }
 
+/* Drops the running CPU's translations containing va: its 4 KiB slot, and the large entries filled
+ * since their last drop (large_used; none in most runs, which then pay one test), those made old
+ * by a flush of everything with them. */
 void arch_tlb_invalidate_page(vaddr_t va)
 {
 	struct fake_cpu_state *c = fake_me();
-	for (unsigned i = 0; i < FAKE_TLB_LARGE; i++) {
+	for (uint32_t m = c->large_used; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
 		struct fake_tlbe *e = &c->large[i];
-		if (e->level && va - e->va < fake_level_size(e->level))
+		if (!fake_tlbe_valid(c, e) || va - e->va < fake_level_size(e->level)) {
 			e->level = 0;
+			c->large_used &= ~(1u << i);
+		}
 	}
 	struct fake_tlbe *e = fake_tlb_slot(c, va);
 	if (e->va == (va & ~PAGE_MASK))
@@ -314,7 +323,12 @@ static bool fake_mmu_walk(vaddr_t va, struct fake_xlat *x)
 /* Caches translation x in the running CPU's TLB. */
 static void fake_tlb_fill(struct fake_cpu_state *c, const struct fake_xlat *x)
 {
-	struct fake_tlbe *e = x->level == 1 ? fake_tlb_slot(c, x->va) : &c->large[c->large_next++ % FAKE_TLB_LARGE];
+	struct fake_tlbe *e = fake_tlb_slot(c, x->va);
+	if (x->level != 1) {
+		unsigned i = c->large_next++ % FAKE_TLB_LARGE;
+		e = &c->large[i];
+		c->large_used |= 1u << i;
+	}
 	*e = (struct fake_tlbe){ .va = x->va, .pa = x->pa, .gen = c->gen, .gen_ng = c->gen_ng, .level = (uint8_t)x->level,
 				 .writable = x->writable, .global = x->global };
 }
