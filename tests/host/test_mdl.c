@@ -888,6 +888,100 @@ static uint64_t rnd(uint64_t n)
 	return n ? prng % n : 0;
 }
 
+/*
+ * The reserved map reads an MDL's frames once, in the region's pass that finds its 2 MiB runs and
+ * checks the physical width (syspte_map). Generated maps of 1..1536 pages at every phase of a
+ * 2 MiB-aligned reservation, under widths of 32..52 bits, with frames that are aligned runs (below
+ * the width, or wholly beyond it), runs broken by one frame, scattered frames, and one frame beyond
+ * the width anywhere: the map succeeds exactly when every frame fits, with exactly one leaf per
+ * span it covers whole with an aligned run; a refusal changes neither the region nor the MDL; and
+ * the toolkit's own check (IoBuildPartialMdl's rule 7) names the first frame beyond the width.
+ */
+static void test_map_frames_generated(void)
+{
+	static struct { MDL m; PFN_NUMBER pfn[3 * 512]; } g;
+	const uint64_t span = 512, resv = 3 * span;
+	char *va = MmAllocateMappingAddressEx(resv * PAGE_SIZE, TAG_R, MM_MAPPING_ADDRESS_DIVISIBLE);
+	ok(va && ((vaddr_t)va & (SIZE_2M - 1)) == 0, "a 2 MiB-aligned reservation of three spans");
+	if (!va)
+		return;
+	unsigned cases = 0, right = 0, mapped = 0, refused = 0, leaves_seen = 0, beyond_runs = 0;
+	for (unsigned c = 0; c < 4000; c++) {
+		unsigned bits = 32 + (unsigned)rnd(21);
+		uint64_t limit = 1ULL << (bits - 12);
+		fake_arch_set_phys_bits(bits);
+		uint64_t p = rnd(4) ? rnd(span) : 0, n = 1 + rnd(resv - p);
+		if (rnd(3) == 0 && resv - p >= span)   /* often at least one whole span */
+			n = span + rnd(resv - p - span + 1);
+		for (uint64_t k = 0; k < n; k++)
+			g.pfn[k] = rnd(limit);
+		/* the spans the mapping covers whole: aligned runs, some beyond the width, some broken */
+		for (uint64_t k = (span - p % span) % span; k + span <= n; k += span) {
+			if (rnd(4) == 0)
+				continue;
+			uint64_t base = rnd(8) ? (rnd(limit / span)) * span : limit + rnd(8) * span;
+			for (uint64_t q = 0; q < span; q++)
+				g.pfn[k + q] = base + q;
+			if (rnd(6) == 0)
+				g.pfn[k + rnd(span)] ^= 1ULL << rnd(bits - 12);
+		}
+		if (rnd(4) == 0)   /* one frame beyond the width, anywhere */
+			g.pfn[rnd(n)] = rnd(2) ? limit + rnd(1 << 20) : limit | (rnd(1ULL << 63) << 1);
+		/* what the map must do, from the frames directly */
+		bool fit = true;
+		uint64_t first_bad = n, want_leaves = 0;
+		for (uint64_t k = 0; k < n; k++)
+			if (g.pfn[k] >= limit) {
+				fit = false;
+				first_bad = MIN(first_bad, k);
+			}
+		for (uint64_t k = (span - p % span) % span; k + span <= n; k += span) {
+			bool run = g.pfn[k] % span == 0;
+			for (uint64_t q = 1; run && q < span; q++)
+				run = g.pfn[k + q] == g.pfn[k] + q;
+			want_leaves += run;
+			beyond_runs += run && g.pfn[k] >= limit;
+		}
+		MmInitializeMdl(&g.m, NULL, n * PAGE_SIZE);
+		g.m.MdlFlags = MDL_PAGES_LOCKED;
+		struct mdl_fault f;
+		enum mdl_invalid why = mdl_validate(&g.m, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, &f);
+		struct syspte_stats before, st;
+		syspte_get_stats(reserved_region(), &before);
+		uint64_t fired = bugcheck_last.count;
+		char *got = MmMapLockedPagesWithReservedMapping(va + p * PAGE_SIZE, TAG_R, &g.m, MmCached);
+		syspte_get_stats(reserved_region(), &st);
+		bool good = bugcheck_last.count == fired &&
+			    (fit ? why == MDL_VALID : why == MDL_INVALID_FRAME && f.extra == first_bad && f.value == g.pfn[first_bad]);
+		if (fit)
+			good &= got == va + p * PAGE_SIZE && st.pages_mapped == before.pages_mapped + n &&
+				st.large_leaves == before.large_leaves + want_leaves && (g.m.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA);
+		else
+			good &= !got && st.pages_mapped == before.pages_mapped && st.large_leaves == before.large_leaves &&
+				g.m.MdlFlags == MDL_PAGES_LOCKED && g.m.MappedSystemVa == NULL;
+		if (got) {
+			mapped++;
+			leaves_seen += (unsigned)want_leaves;
+			MmUnmapReservedMapping(got, TAG_R, &g.m);
+			syspte_get_stats(reserved_region(), &st);
+			good &= st.pages_mapped == before.pages_mapped && st.large_leaves == before.large_leaves;
+		} else
+			refused++;
+		cases++;
+		right += good;
+		if (!good && right + 5 > cases)
+			printf("# case %u: %u bits, page %llu, %llu pages, fit %d, leaves %llu: map %p, leaves now %llu\n", c, bits,
+			       (unsigned long long)p, (unsigned long long)n, fit, (unsigned long long)want_leaves, (void *)got,
+			       (unsigned long long)st.large_leaves);
+	}
+	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
+	MmFreeMappingAddress(va, TAG_R);
+	printf("# %u maps, %u refused, %u leaves, %u aligned runs beyond the width\n", mapped, refused, leaves_seen, beyond_runs);
+	ok(right == cases && mapped > 1000 && refused > 1000 && leaves_seen > 500 && beyond_runs > 50,
+	   "generated maps: mapped exactly when every frame fits the width, one leaf per aligned run (%u of %u right)", right,
+	   cases);
+}
+
 /* A hand-built MDL with room behind it for any span a valid MDL can have. */
 #define BIG_PFNS ((1u << 20) + 1)
 static struct { MDL m; PFN_NUMBER pfn[BIG_PFNS]; } big;
@@ -1387,6 +1481,7 @@ int main(void)
 	test_alloc_pages();
 	test_free_pages_misuse();
 	test_map_locked();
+	test_map_frames_generated();
 	test_growable();
 	test_malformed_directed();
 	test_malformed_generated();
