@@ -92,11 +92,15 @@ struct syspte_frame_scan {
  */
 static void syspte_frames_scan(const uint64_t *pfns, uint64_t n, uint64_t i, bool leaves, struct syspte_frame_scan *sc)
 {
+	sc->runs = 0;
+	if (!leaves) {   /* no 2 MiB leaf possible (fewer pages than a span, or no such leaves): an OR */
+		sc->fit = (syspte_frames_or(pfns, n) >> (arch_phys_addr_bits() - PAGE_SHIFT)) == 0;
+		return;
+	}
 	uint64_t k = MIN(n, (SYSPTE_SPAN_PAGES - (i & (SYSPTE_SPAN_PAGES - 1))) & (SYSPTE_SPAN_PAGES - 1));
 	uint64_t any = syspte_frames_or(pfns, k);
-	sc->runs = 0;
 	for (uint64_t s = 0; n - k >= SYSPTE_SPAN_PAGES; s++, k += SYSPTE_SPAN_PAGES) {
-		if (leaves && syspte_frames_large(pfns + k)) {
+		if (syspte_frames_large(pfns + k)) {
 			any |= pfns[k] + SYSPTE_SPAN_PAGES - 1;
 			sc->runs |= s < SYSPTE_SCAN_SPANS ? 1ULL << s : 0;
 		} else
@@ -174,8 +178,9 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	uint64_t i;
 	bool leaves = n >= SYSPTE_SPAN_PAGES && pt_leaf_level_ok(r->pt, 2);
 	/* The frames are the caller's: read once, before the lock, and judged after the address and tag. */
-	if (pfns && syspte_in_region(r, addr))
-		syspte_frames_scan(pfns, n, (addr - r->base) >> PAGE_SHIFT, leaves, &sc);
+	uint64_t at = (addr - r->base) >> PAGE_SHIFT;   /* addr's page, when it lies in the region */
+	if (pfns && addr >= r->base && at < r->npages)
+		syspte_frames_scan(pfns, n, at, leaves, &sc);
 	tlb_batch_init_from(&b, TLB_FROM_REGION_MAP_LEAF);   /* stays empty unless a 2 MiB leaf is written */
 	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock);
