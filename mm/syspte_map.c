@@ -113,10 +113,10 @@ static void syspte_frames_scan(const uint64_t *pfns, uint64_t n, uint64_t i, boo
 /*
  * Maps n frames from page i. A span the mapping covers whole, whose frames are one aligned 2 MiB
  * run (bit s of runs for the s-th such span, from syspte_frames_scan; syspte_frames_large for those
- * past SYSPTE_SCAN_SPANS), gets one 2 MiB leaf (attrs2) in its level-2 entry instead of its
- * table pointer; the table stays allocated for the unmap to restore. Other pages get level-1 PTEs
- * (the attributes of prot). The first page carries the mapping-start mark. Every level-1 entry written was not
- * present, so no translation of it can be cached. A leaf replaces a present table pointer, which a
+ * past SYSPTE_SCAN_SPANS), gets one 2 MiB leaf (attrs2) in its level-2 entry instead of its table
+ * pointer; the table stays allocated for the unmap to restore. Other pages get level-1 PTEs (the
+ * attributes of prot). The first page carries the mapping-start mark. Every level-1 entry written
+ * was not present, so no translation of it can be cached. A leaf replaces a present table pointer, which a
  * CPU's paging-structure caches may hold (Intel SDM Vol. 3A 4.10.3: even over a table of
  * not-present entries) and use for the span, faulting on a mapped page: each leaf's address goes
  * into b, whose invalidation clears them (one entry per leaf).
