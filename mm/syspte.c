@@ -351,7 +351,9 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 	spin_assert_held(&r->lock);
 	struct syspte_resv *v = syspte_rec_alloc_locked(r);
 	struct buddy_place p;
-	struct syspte_meta_chunks ch = { .n = 0, .starts_page = 0 };
+	struct syspte_meta_chunks ch;   /* filled only when a chunk is missing: n and starts_page say what */
+	ch.n = 0;
+	ch.starts_page = 0;
 	uint64_t span = npages + r->guard, need = 0;
 	bool found = v && buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
 	if (found) {
