@@ -189,16 +189,17 @@ static bool syspte_cache_room(const struct syspte_region *r, const struct syspte
 	return false;
 }
 
-/* Places a reservation in one of c's chunks with a record from c's stash, trying first the chunk
- * the last placement went to (the others are often full); its page index in *start, or false when
- * the stash is empty or no chunk has room. */
+/* Places a reservation in one of c's chunks with a record from c's stash; its page index in
+ * *start, or false when the stash is empty or no chunk has room. The chunks are tried in their
+ * order: trying the last one used first would spread the caches' chunks (and the page tables they
+ * make) over more of the region. */
 static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, uint64_t npages, uint32_t tag,
 			      uint32_t flags, uint64_t *start)
 {
 	unsigned span = (unsigned)(npages + r->guard);
 	if (!c->stash)
 		return false;
-	for (unsigned n = 0, s = c->last < c->nchunks ? c->last : 0; n < c->nchunks; n++, s = s + 1 < c->nchunks ? s + 1 : 0) {
+	for (unsigned s = 0; s < c->nchunks; s++) {
 		struct syspte_chunk *k = &c->chunks[s];
 		int o = syspte_chunk_place(r, k, npages, span, flags & SYSPTE_FLAG_DIVISIBLE);
 		if (o < 0)
@@ -216,7 +217,6 @@ static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, u
 		c->live++;
 		c->pages += npages;
 		c->free -= span;
-		c->last = s;
 		return true;
 	}
 	return false;

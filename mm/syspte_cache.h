@@ -62,7 +62,6 @@ struct syspte_cache {
 	spinlock_t lock;
 	unsigned cpu;                    /* constant: the CPU index it serves */
 	unsigned nchunks;                /* chunks[0, nchunks) are owned */
-	unsigned last;                   /* the chunk slot the last placement went to: tried first */
 	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
 	uint64_t free;                   /* free pages in its chunks */
 	struct syspte_resv *stash;       /* unused records (linked through hnext) */
