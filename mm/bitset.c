@@ -69,10 +69,25 @@ void bitset_chunk_install(struct bitset *s, uint64_t i, void *page)
 	s->chunks++;
 }
 
-/* Word w of level l: level 0 through the chunk directory when chunked (its level[0] is NULL). */
+/*
+ * The hot functions take ch: the bitset is chunked (its level 0 through the chunk directory), else
+ * flat (level 0 read straight). The entry points test s->chunked once and call an always-inlined
+ * body with ch a constant, so a flat bitset pays no directory load and a chunked one no test.
+ */
+#define BITSET_HOT static inline __attribute__((always_inline))
+
+/* Word w of level l. */
+BITSET_HOT uint64_t *bitset_word_k(const struct bitset *s, unsigned l, uint64_t w, bool ch)
+{
+	if (l == 0 && ch)
+		return &s->piece[w / BITSET_PIECE_WORDS][w % BITSET_PIECE_WORDS];
+	return &s->level[l][w];
+}
+
+/* Word w of level l, the form read from s (for the cold paths). */
 static inline uint64_t *bitset_word(const struct bitset *s, unsigned l, uint64_t w)
 {
-	return s->level[l] ? &s->level[l][w] : &s->piece[w / BITSET_PIECE_WORDS][w % BITSET_PIECE_WORDS];
+	return bitset_word_k(s, l, w, s->chunked);
 }
 
 /* True when level-0 word w lies in a missing chunk (reads zero, never written). */
@@ -87,12 +102,11 @@ bool bitset_test(const struct bitset *s, uint64_t i)
 	return (*bitset_word(s, 0, i / 64) >> (i % 64)) & 1;
 }
 
-void bitset_set(struct bitset *s, uint64_t i)
+/* bitset_set's body: bit i, then each summary bit whose word was empty. */
+BITSET_HOT void bitset_set_k(struct bitset *s, uint64_t i, bool ch)
 {
-	KASSERT(i < s->nbits, "bit %llu out of %llu", (unsigned long long)i, (unsigned long long)s->nbits);
-	KASSERT(!bitset_missing(s, i / 64), "bitset: setting bit %llu of a missing chunk", (unsigned long long)i);
 	for (unsigned l = 0; l < s->nlevels; l++, i /= 64) {
-		uint64_t *w = bitset_word(s, l, i / 64);
+		uint64_t *w = bitset_word_k(s, l, i / 64, ch);
 		bool was_empty = *w == 0;
 		*w |= 1ULL << (i % 64);
 		if (!was_empty)
@@ -100,38 +114,55 @@ void bitset_set(struct bitset *s, uint64_t i)
 	}
 }
 
-void bitset_clear(struct bitset *s, uint64_t i)
+void bitset_set(struct bitset *s, uint64_t i)
 {
 	KASSERT(i < s->nbits, "bit %llu out of %llu", (unsigned long long)i, (unsigned long long)s->nbits);
+	KASSERT(!bitset_missing(s, i / 64), "bitset: setting bit %llu of a missing chunk", (unsigned long long)i);
+	if (s->chunked)
+		bitset_set_k(s, i, true);
+	else
+		bitset_set_k(s, i, false);
+}
+
+/* bitset_clear's body: bit i, then each summary bit whose word became empty. */
+BITSET_HOT void bitset_clear_k(struct bitset *s, uint64_t i, bool ch)
+{
 	for (unsigned l = 0; l < s->nlevels; l++, i /= 64) {
-		uint64_t *w = bitset_word(s, l, i / 64);
+		uint64_t *w = bitset_word_k(s, l, i / 64, ch);
 		*w &= ~(1ULL << (i % 64));
 		if (*w != 0)
 			break;
 	}
 }
 
-/* Highest set bit <= i in level l, using the levels above to skip empty words. */
-static uint64_t bitset_prev_at(const struct bitset *s, unsigned l, uint64_t i)
+void bitset_clear(struct bitset *s, uint64_t i)
 {
-	uint64_t w = i / 64;
-	uint64_t mask = (i % 64 == 63) ? ~0ULL : ((1ULL << (i % 64 + 1)) - 1);
-	uint64_t bits = *bitset_word(s, l, w) & mask;
-	if (bits)
-		return w * 64 + 63 - (uint64_t)__builtin_clzll(bits);
-	if (w == 0 || l + 1 >= s->nlevels)
-		goto scan;
-	{
-		uint64_t pw = bitset_prev_at(s, l + 1, w - 1);   /* previous non-empty word */
-		if (pw == UINT64_MAX)
-			return UINT64_MAX;
-		return pw * 64 + 63 - (uint64_t)__builtin_clzll(*bitset_word(s, l, pw));
+	KASSERT(i < s->nbits, "bit %llu out of %llu", (unsigned long long)i, (unsigned long long)s->nbits);
+	if (s->chunked)
+		bitset_clear_k(s, i, true);
+	else
+		bitset_clear_k(s, i, false);
+}
+
+/* The highest set bit <= i (i < nbits): up the levels while the word holds none at or below the
+ * position (then the search goes on from the previous word), down them from the first word that
+ * does. A missing chunk reads as zero words, and its summary bits are clear. */
+BITSET_HOT uint64_t bitset_prev_k(const struct bitset *s, uint64_t i, bool ch)
+{
+	unsigned l = 0;
+	for (;;) {
+		uint64_t bits = *bitset_word_k(s, l, i / 64, ch) & (~0ULL >> (63 - i % 64));
+		if (bits) {
+			i = (i & ~63ULL) + 63 - (uint64_t)__builtin_clzll(bits);
+			break;
+		}
+		if (i < 64 || ++l == s->nlevels)
+			return UINT64_MAX;   /* no earlier word at this level, or none above */
+		i = i / 64 - 1;
 	}
-scan:
-	while (w-- > 0)
-		if (*bitset_word(s, l, w))
-			return w * 64 + 63 - (uint64_t)__builtin_clzll(*bitset_word(s, l, w));
-	return UINT64_MAX;
+	while (l-- > 0)
+		i = i * 64 + 63 - (uint64_t)__builtin_clzll(*bitset_word_k(s, l, i, ch));
+	return i;
 }
 
 uint64_t bitset_prev(const struct bitset *s, uint64_t i)
@@ -140,31 +171,35 @@ uint64_t bitset_prev(const struct bitset *s, uint64_t i)
 		return UINT64_MAX;
 	if (i >= s->nbits)
 		i = s->nbits - 1;
-	return bitset_prev_at(s, 0, i);
+	return s->chunked ? bitset_prev_k(s, i, true) : bitset_prev_k(s, i, false);
 }
 
-/* Lowest set bit >= i in level l, using the levels above to skip empty words. */
-static uint64_t bitset_next_at(const struct bitset *s, unsigned l, uint64_t i)
+/* The lowest set bit >= i (i < nbits), as bitset_prev_k the other way. */
+BITSET_HOT uint64_t bitset_next_k(const struct bitset *s, uint64_t i, bool ch)
 {
-	uint64_t w = i / 64;
-	if (w >= s->words[l])
-		return UINT64_MAX;
-	uint64_t bits = *bitset_word(s, l, w) & (~0ULL << (i % 64));
-	if (bits)
-		return w * 64 + (uint64_t)__builtin_ctzll(bits);
-	if (l + 1 < s->nlevels) {
-		uint64_t nw = w + 1 < s->words[l] ? bitset_next_at(s, l + 1, w + 1) : UINT64_MAX;   /* next non-empty word */
-		return nw == UINT64_MAX ? UINT64_MAX : nw * 64 + (uint64_t)__builtin_ctzll(*bitset_word(s, l, nw));
+	unsigned l = 0;
+	for (;;) {
+		if (i / 64 >= s->words[l])
+			return UINT64_MAX;
+		uint64_t bits = *bitset_word_k(s, l, i / 64, ch) & (~0ULL << (i % 64));
+		if (bits) {
+			i = (i & ~63ULL) + (uint64_t)__builtin_ctzll(bits);
+			break;
+		}
+		if (++l == s->nlevels)
+			return UINT64_MAX;
+		i = i / 64 + 1;
 	}
-	while (++w < s->words[l])
-		if (*bitset_word(s, l, w))
-			return w * 64 + (uint64_t)__builtin_ctzll(*bitset_word(s, l, w));
-	return UINT64_MAX;
+	while (l-- > 0)
+		i = i * 64 + (uint64_t)__builtin_ctzll(*bitset_word_k(s, l, i, ch));
+	return i;
 }
 
 uint64_t bitset_next(const struct bitset *s, uint64_t i)
 {
-	return i < s->nbits ? bitset_next_at(s, 0, i) : UINT64_MAX;
+	if (i >= s->nbits)
+		return UINT64_MAX;
+	return s->chunked ? bitset_next_k(s, i, true) : bitset_next_k(s, i, false);
 }
 
 /* Set bits in one word (the kernel links no libgcc, so no __builtin_popcount). */

@@ -33,8 +33,8 @@
  * ends and their neighbours (s - 1, s, e - 1, e); a merge only clears bits. So chunks are made
  * when a range is reserved, never when it is freed, and a region's set-up zeroes only the
  * summaries and the directories (about 1/400 of a byte per unit). A flat allocator reads its
- * block straight (bm_w0 tests which kind it is, a branch that always goes the same way for one
- * allocator), so only the chunked one pays the directory's extra dependent load; the README's
+ * block and its slot array straight: the hot functions are compiled once per form (BUDDY_HOT
+ * below), so only the chunked one pays the directories' extra dependent loads; the README's
  * benchmark tables measure both against the code before chunks.
  *
  * Free [s, s+n): end bit s-1 set: merge with the extent ending there (its start: the last start
@@ -199,33 +199,41 @@ static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t 
 		bm->nl = l;
 }
 
-/* Word w of level 0: straight into the flat block when there is one (no directory load on the
- * physical allocator's path; the branch goes one way for each allocator), else through the
- * directory. */
-static inline uint64_t *bm_w0(const struct buddy_bm *bm, uint64_t w)
+/*
+ * The two forms of the allocator. Every function that reads the bitmaps' level 0 or the slots takes
+ * ch: the allocator is chunked (buddy_init_dir), else flat (buddy_init). The entry points test
+ * b->chunked once and call an always-inlined body with ch a constant, so each has two compiled
+ * forms: the flat one reads its block and its slot array straight (the physical allocator's
+ * path, as before chunks existed), the chunked one goes through the piece and slot directories.
+ * Reports and checks pass b->chunked as it is.
+ */
+#define BUDDY_HOT static inline __attribute__((always_inline))
+
+/* Word w of level 0: straight into the flat block, or (chunked) through the piece directory. */
+BUDDY_HOT uint64_t *bm_w0(const struct buddy_bm *bm, uint64_t w, bool ch)
 {
-	if (__builtin_expect(bm->lv[0] != NULL, 1))
+	if (!ch)
 		return bm->lv[0] + w;
 	return bm->piece[w >> BUDDY_PIECE_SHIFT] + (w & (BUDDY_PIECE_WORDS - 1));
 }
 
 /* Word w of level l. */
-static inline uint64_t *bm_word(const struct buddy_bm *bm, unsigned l, uint64_t w)
+BUDDY_HOT uint64_t *bm_word(const struct buddy_bm *bm, unsigned l, uint64_t w, bool ch)
 {
-	return l ? &bm->lv[l][w] : bm_w0(bm, w);
+	return l ? &bm->lv[l][w] : bm_w0(bm, w, ch);
 }
 
-static inline bool bm_test(const struct buddy_bm *bm, uint64_t i)
+BUDDY_HOT bool bm_test(const struct buddy_bm *bm, uint64_t i, bool ch)
 {
-	return (*bm_w0(bm, i >> 6) >> (i & 63)) & 1;
+	return (*bm_w0(bm, i >> 6, ch) >> (i & 63)) & 1;
 }
 
 /* Sets bit i and its summary bits (every level written: no data-dependent branch). Bit i's piece
  * exists (mm/buddy.h: the caller installed its chunk). */
-static inline void bm_set(struct buddy_bm *bm, uint64_t i)
+BUDDY_HOT void bm_set(struct buddy_bm *bm, uint64_t i, bool ch)
 {
-	uint64_t *w = bm_w0(bm, i >> 6);
-	KASSERT(bm->lv[0] || bm->piece[i >> (6 + BUDDY_PIECE_SHIFT)] != buddy_zero_piece,
+	uint64_t *w = bm_w0(bm, i >> 6, ch);
+	KASSERT(!ch || bm->piece[i >> (6 + BUDDY_PIECE_SHIFT)] != buddy_zero_piece,
 		"buddy: setting bit %llu of a missing chunk", (unsigned long long)i);
 	*w |= BUDDY_ONE << (i & 63);
 	i >>= 6;
@@ -235,9 +243,9 @@ static inline void bm_set(struct buddy_bm *bm, uint64_t i)
 
 /* Clears bit i (set, so its piece exists) and the summary bits above it whose word became empty
  * (branch-free, as bm_set). */
-static inline void bm_clear(struct buddy_bm *bm, uint64_t i)
+BUDDY_HOT void bm_clear(struct buddy_bm *bm, uint64_t i, bool ch)
 {
-	uint64_t *w0 = bm_w0(bm, i >> 6), v0 = *w0 & ~(BUDDY_ONE << (i & 63));
+	uint64_t *w0 = bm_w0(bm, i >> 6, ch), v0 = *w0 & ~(BUDDY_ONE << (i & 63));
 	*w0 = v0;
 	uint64_t clr = v0 == 0;
 	i >>= 6;
@@ -249,20 +257,20 @@ static inline void bm_clear(struct buddy_bm *bm, uint64_t i)
 }
 
 /* Moves set bit i to clear bit j (branch-free: whether they share a word is random). */
-static inline void bm_move(struct buddy_bm *bm, uint64_t i, uint64_t j)
+BUDDY_HOT void bm_move(struct buddy_bm *bm, uint64_t i, uint64_t j, bool ch)
 {
-	bm_clear(bm, i);
-	bm_set(bm, j);
+	bm_clear(bm, i, ch);
+	bm_set(bm, j, ch);
 }
 
 /* First set bit at or after i, or BUDDY_NONE. */
-static inline uint64_t bm_next(const struct buddy_bm *bm, uint64_t i)
+BUDDY_HOT uint64_t bm_next(const struct buddy_bm *bm, uint64_t i, bool ch)
 {
 	unsigned l = 0;
 	for (;;) {
 		if (i >= bm->nb[l])
 			return BUDDY_NONE;
-		uint64_t w = *bm_word(bm, l, i >> 6) & (~(uint64_t)0 << (i & 63));
+		uint64_t w = *bm_word(bm, l, i >> 6, ch) & (~(uint64_t)0 << (i & 63));
 		if (w) {
 			i = (i & ~(uint64_t)63) | (uint64_t)__builtin_ctzll(w);
 			break;
@@ -273,7 +281,7 @@ static inline uint64_t bm_next(const struct buddy_bm *bm, uint64_t i)
 	}
 	while (l > 0) {
 		l--;
-		i = (i << 6) | (uint64_t)__builtin_ctzll(*bm_word(bm, l, i));
+		i = (i << 6) | (uint64_t)__builtin_ctzll(*bm_word(bm, l, i, ch));
 	}
 	return i;
 }
@@ -282,12 +290,13 @@ static inline uint64_t bm_next(const struct buddy_bm *bm, uint64_t i)
  * summaries or flat), or BUDDY_NONE: for buddy_check, which reads all the metadata anyway. */
 static uint64_t bm_next_flat(const struct buddy_bm *bm, uint64_t i)
 {
+	bool ch = bm->lv[0] == NULL;
 	for (uint64_t wi = i >> 6; i < bm->nb[0]; wi++, i = wi << 6) {
 		if (bm->piece[wi >> BUDDY_PIECE_SHIFT] == buddy_zero_piece) {
 			wi = (wi | (BUDDY_PIECE_WORDS - 1));   /* a missing piece: no bit set */
 			continue;
 		}
-		uint64_t w = *bm_w0(bm, wi) & (~(uint64_t)0 << (i & 63));
+		uint64_t w = *bm_w0(bm, wi, ch) & (~(uint64_t)0 << (i & 63));
 		if (w)
 			return (wi << 6) | (uint64_t)__builtin_ctzll(w);
 	}
@@ -295,11 +304,11 @@ static uint64_t bm_next_flat(const struct buddy_bm *bm, uint64_t i)
 }
 
 /* Last set bit at or before i (i < nbits), or BUDDY_NONE. */
-static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
+BUDDY_HOT uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i, bool ch)
 {
 	unsigned l = 0;
 	for (;;) {
-		uint64_t w = *bm_word(bm, l, i >> 6) & (~(uint64_t)0 >> (63 - (i & 63)));
+		uint64_t w = *bm_word(bm, l, i >> 6, ch) & (~(uint64_t)0 >> (63 - (i & 63)));
 		if (w) {
 			i = (i & ~(uint64_t)63) | (uint64_t)(63 - __builtin_clzll(w));
 			break;
@@ -310,7 +319,7 @@ static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
 	}
 	while (l > 0) {
 		l--;
-		i = (i << 6) | (uint64_t)(63 - __builtin_clzll(*bm_word(bm, l, i)));
+		i = (i << 6) | (uint64_t)(63 - __builtin_clzll(*bm_word(bm, l, i, ch)));
 	}
 	return i;
 }
@@ -328,9 +337,11 @@ static inline uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i)
 _Static_assert(BUDDY_MAX_PAGES <= BUDDY_REC_LINK_MASK, "a link holds every unit index + 1");
 
 /* The slot of unit u. */
-static inline uint64_t *buddy_slot(const struct buddy *b, uint64_t u)
+BUDDY_HOT uint64_t *buddy_slot(const struct buddy *b, uint64_t u, bool ch)
 {
-	return b->slot_dir[u >> b->dir_shift] + ((u & b->dir_mask) << b->slot_shift);
+	if (!ch)
+		return b->slots + (u << b->slot_shift);
+	return b->slot_dir[u >> b->dir_shift] + (u & b->dir_mask);
 }
 
 /* Link field value for unit u (BUDDY_NONE: 0), and back (0: BUDDY_NONE, by wrap-around). */
@@ -355,27 +366,27 @@ static inline uint64_t buddy_rec_prev(uint64_t w)
 }
 
 /* Length of the free extent at s of two or more units. */
-static inline uint64_t buddy_rec_len(const struct buddy *b, uint64_t s)
+BUDDY_HOT uint64_t buddy_rec_len(const struct buddy *b, uint64_t s, bool ch)
 {
-	return *buddy_slot(b, s + 1) >> 1;
+	return *buddy_slot(b, s + 1, ch) >> 1;
 }
 
 /* Records the length of the free extent [s, s+len), len >= 2. */
-static inline void buddy_rec_set_len(const struct buddy *b, uint64_t s, uint64_t len)
+BUDDY_HOT void buddy_rec_set_len(const struct buddy *b, uint64_t s, uint64_t len, bool ch)
 {
-	*buddy_slot(b, s + 1) = len << 1;
+	*buddy_slot(b, s + 1, ch) = len << 1;
 }
 
 /* Replaces the next (prev) link of the extent at s. */
-static inline void buddy_rec_set_next(const struct buddy *b, uint64_t s, uint64_t next)
+BUDDY_HOT void buddy_rec_set_next(const struct buddy *b, uint64_t s, uint64_t next, bool ch)
 {
-	uint64_t *w = buddy_slot(b, s);
+	uint64_t *w = buddy_slot(b, s, ch);
 	*w = (*w & ~BUDDY_REC_NEXT_BITS) | buddy_link_enc(next) << BUDDY_REC_NEXT_SHIFT;
 }
 
-static inline void buddy_rec_set_prev(const struct buddy *b, uint64_t s, uint64_t prev)
+BUDDY_HOT void buddy_rec_set_prev(const struct buddy *b, uint64_t s, uint64_t prev, bool ch)
 {
-	uint64_t *w = buddy_slot(b, s);
+	uint64_t *w = buddy_slot(b, s, ch);
 	*w = (*w & ~BUDDY_REC_PREV_BITS) | buddy_link_enc(prev) << BUDDY_REC_PREV_SHIFT;
 }
 
@@ -385,42 +396,42 @@ static inline void buddy_rec_set_prev(const struct buddy *b, uint64_t s, uint64_
  * head (the common case) then touches no other extent's slot. */
 
 /* Pushes the free extent at s on the list of class c. */
-static inline void buddy_list_push(struct buddy *b, unsigned c, uint64_t s)
+BUDDY_HOT void buddy_list_push(struct buddy *b, unsigned c, uint64_t s, bool ch)
 {
 	uint64_t h = b->head[c];
-	*buddy_slot(b, s) = buddy_link_enc(h) << BUDDY_REC_NEXT_SHIFT;
+	*buddy_slot(b, s, ch) = buddy_link_enc(h) << BUDDY_REC_NEXT_SHIFT;
 	if (h != BUDDY_NONE)
-		buddy_rec_set_prev(b, h, s);
+		buddy_rec_set_prev(b, h, s, ch);
 	b->head[c] = s;
 }
 
 /* Takes the free extent at s (record intact) off the list of class c. */
-static inline void buddy_list_unlink(struct buddy *b, unsigned c, uint64_t s)
+BUDDY_HOT void buddy_list_unlink(struct buddy *b, unsigned c, uint64_t s, bool ch)
 {
-	uint64_t w = *buddy_slot(b, s), n = buddy_rec_next(w);
+	uint64_t w = *buddy_slot(b, s, ch), n = buddy_rec_next(w);
 	if (b->head[c] == s) {
 		b->head[c] = n;
 		return;
 	}
 	uint64_t p = buddy_rec_prev(w);
-	buddy_rec_set_next(b, p, n);
+	buddy_rec_set_next(b, p, n, ch);
 	if (n != BUDDY_NONE)
-		buddy_rec_set_prev(b, n, p);
+		buddy_rec_set_prev(b, n, p, ch);
 }
 
 /* The free extent at s of class c moves to ns (same class) and keeps its place on the list. */
-static inline void buddy_list_replace(struct buddy *b, unsigned c, uint64_t s, uint64_t ns)
+BUDDY_HOT void buddy_list_replace(struct buddy *b, unsigned c, uint64_t s, uint64_t ns, bool ch)
 {
 	if (ns == s)
 		return;
-	uint64_t w = *buddy_slot(b, s), n = buddy_rec_next(w);
-	*buddy_slot(b, ns) = w;
+	uint64_t w = *buddy_slot(b, s, ch), n = buddy_rec_next(w);
+	*buddy_slot(b, ns, ch) = w;
 	if (b->head[c] == s)
 		b->head[c] = ns;
 	else
-		buddy_rec_set_next(b, buddy_rec_prev(w), ns);
+		buddy_rec_set_next(b, buddy_rec_prev(w), ns, ch);
 	if (n != BUDDY_NONE)
-		buddy_rec_set_prev(b, n, ns);
+		buddy_rec_set_prev(b, n, ns, ch);
 }
 
 /* ------------------------------------------------------------------ extents */
@@ -435,83 +446,83 @@ static inline void buddy_class_count_in(struct buddy *b, unsigned c, uint64_t le
 }
 
 /* Indexes the free extent [s, s+len) of class c (its start and end bits set or not, no matter). */
-static inline void buddy_class_add_c(struct buddy *b, unsigned c, uint64_t s, uint64_t len)
+BUDDY_HOT void buddy_class_add_c(struct buddy *b, unsigned c, uint64_t s, uint64_t len, bool ch)
 {
-	buddy_list_push(b, c, s);
+	buddy_list_push(b, c, s, ch);
 	if (c)
-		buddy_rec_set_len(b, s, len);
+		buddy_rec_set_len(b, s, len, ch);
 	buddy_class_count_in(b, c, len);
 }
 
-static inline void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len)
+BUDDY_HOT void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len, bool ch)
 {
-	buddy_class_add_c(b, buddy_ext_class(len), s, len);
+	buddy_class_add_c(b, buddy_ext_class(len), s, len, ch);
 }
 
 /* Drops the free extent at s of class c from its class (record intact). */
-static inline void buddy_class_del_c(struct buddy *b, unsigned c, uint64_t s)
+BUDDY_HOT void buddy_class_del_c(struct buddy *b, unsigned c, uint64_t s, bool ch)
 {
-	buddy_list_unlink(b, c, s);
+	buddy_list_unlink(b, c, s, ch);
 	if (--b->count[c] == 0) {
 		b->classmask[c >> 6] &= ~(BUDDY_ONE << (c & 63));
 		b->hint[c] = 0;
 	}
 }
 
-static inline void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len)
+BUDDY_HOT void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len, bool ch)
 {
-	buddy_class_del_c(b, buddy_ext_class(len), s);
+	buddy_class_del_c(b, buddy_ext_class(len), s, ch);
 }
 
 /* The free extent [os, os+olen) of class oc becomes [ns, ns+nlen), the two overlapping (record
  * intact): in the same class it keeps its place on the list, else it changes lists. */
-static inline __attribute__((always_inline)) void buddy_class_move_c(struct buddy *b, unsigned oc, uint64_t os, uint64_t ns, uint64_t nlen)
+BUDDY_HOT void buddy_class_move_c(struct buddy *b, unsigned oc, uint64_t os, uint64_t ns, uint64_t nlen, bool ch)
 {
 	unsigned nc = buddy_ext_class(nlen);
 	if (oc == nc) {
-		buddy_list_replace(b, oc, os, ns);
+		buddy_list_replace(b, oc, os, ns, ch);
 		if (nc)
-			buddy_rec_set_len(b, ns, nlen);
+			buddy_rec_set_len(b, ns, nlen, ch);
 		if (b->hint[oc] < nlen)
 			b->hint[oc] = nlen;
 		return;
 	}
-	buddy_class_del_c(b, oc, os);
-	buddy_class_add_c(b, nc, ns, nlen);
+	buddy_class_del_c(b, oc, os, ch);
+	buddy_class_add_c(b, nc, ns, nlen, ch);
 }
 
-static inline __attribute__((always_inline)) void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns,
-								     uint64_t nlen)
+BUDDY_HOT void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns,
+								     uint64_t nlen, bool ch)
 {
-	buddy_class_move_c(b, buddy_ext_class(olen), os, ns, nlen);
+	buddy_class_move_c(b, buddy_ext_class(olen), os, ns, nlen, ch);
 }
 
 /* End of the free extent starting at s (a start bit). */
-static inline uint64_t buddy_extent_end(const struct buddy *b, uint64_t s)
+BUDDY_HOT uint64_t buddy_extent_end(const struct buddy *b, uint64_t s, bool ch)
 {
-	return bm_test(&b->end, s) ? s + 1 : s + buddy_rec_len(b, s);
+	return bm_test(&b->end, s, ch) ? s + 1 : s + buddy_rec_len(b, s, ch);
 }
 
 /* The free extent containing unit u: its start, and its end in *e; BUDDY_NONE when u is not free. */
-static inline uint64_t buddy_extent_at(const struct buddy *b, uint64_t u, uint64_t *e)
+BUDDY_HOT uint64_t buddy_extent_at(const struct buddy *b, uint64_t u, uint64_t *e, bool ch)
 {
-	uint64_t s = bm_prev(&b->start, u);
+	uint64_t s = bm_prev(&b->start, u, ch);
 	if (s == BUDDY_NONE)
 		return BUDDY_NONE;
-	*e = buddy_extent_end(b, s);
+	*e = buddy_extent_end(b, s, ch);
 	return *e > u ? s : BUDDY_NONE;
 }
 
 /* End of the free extent at s of class c. */
-static inline uint64_t buddy_class_end(const struct buddy *b, unsigned c, uint64_t s)
+BUDDY_HOT uint64_t buddy_class_end(const struct buddy *b, unsigned c, uint64_t s, bool ch)
 {
-	return c ? s + buddy_rec_len(b, s) : s + 1;
+	return c ? s + buddy_rec_len(b, s, ch) : s + 1;
 }
 
 /* The extent after the one at s on its class list. */
-static inline uint64_t buddy_list_after(const struct buddy *b, uint64_t s)
+BUDDY_HOT uint64_t buddy_list_after(const struct buddy *b, uint64_t s, bool ch)
 {
-	return buddy_rec_next(*buddy_slot(b, s));
+	return buddy_rec_next(*buddy_slot(b, s, ch));
 }
 
 /* ------------------------------------------------------------------ setup and free */
@@ -603,11 +614,11 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
 {
 	KASSERT(slot_shift < 16, "buddy: slot stride 2^%u words", slot_shift);
 	buddy_init_common(b, npages, origin, meta, false);
-	b->flat_dir[0] = slots;
-	b->slot_dir = b->flat_dir;
-	b->dir_shift = 63;   /* every unit index is below 2^63: one entry */
-	b->dir_mask = ~(uint64_t)0 >> 1;
+	b->slots = slots;
 	b->slot_shift = slot_shift;
+	b->slot_dir = NULL;
+	b->dir_shift = 0;
+	b->dir_mask = 0;
 }
 
 void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *const *dir,
@@ -615,56 +626,56 @@ void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *met
 {
 	KASSERT(dir_shift < 32, "buddy: slot pieces of 2^%u units", dir_shift);
 	buddy_init_common(b, npages, origin, meta, true);
-	b->flat_dir[0] = NULL;
+	b->slots = NULL;
+	b->slot_shift = 0;
 	b->slot_dir = dir;
 	b->dir_shift = dir_shift;
 	b->dir_mask = ((uint64_t)1 << dir_shift) - 1;
-	b->slot_shift = 0;
 }
 
 /* The first free unit of [s, e) (s < e <= npages), or BUDDY_NONE: O(levels). */
-static uint64_t buddy_first_free(const struct buddy *b, uint64_t s, uint64_t e)
+static uint64_t buddy_first_free(const struct buddy *b, uint64_t s, uint64_t e, bool ch)
 {
-	uint64_t ps = bm_prev(&b->start, s);
-	if (ps != BUDDY_NONE && buddy_extent_end(b, ps) > s)
+	uint64_t ps = bm_prev(&b->start, s, ch);
+	if (ps != BUDDY_NONE && buddy_extent_end(b, ps, ch) > s)
 		return s;
-	ps = s + 1 < e ? bm_next(&b->start, s + 1) : BUDDY_NONE;
+	ps = s + 1 < e ? bm_next(&b->start, s + 1, ch) : BUDDY_NONE;
 	return ps < e ? ps : BUDDY_NONE;
 }
 
 /* Adds the allocated units [s, e) (s < e <= npages) to the free set, merging them with the free
  * extents on either side; ls: the start of the free extent ending at s-1 when the caller knows it
  * (BUDDY_NONE: looked up). O(levels) bit operations and O(1) list operations. */
-static inline void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls)
+BUDDY_HOT void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls, bool ch)
 {
-	bool left = s > 0 && bm_test(&b->end, s - 1), right = e < b->npages && bm_test(&b->start, e);
+	bool left = s > 0 && bm_test(&b->end, s - 1, ch), right = e < b->npages && bm_test(&b->start, e, ch);
 	uint64_t x;
 	if (left && ls == BUDDY_NONE)
-		ls = bm_prev(&b->start, s - 1);
+		ls = bm_prev(&b->start, s - 1, ch);
 	if (!left && !right) {
-		bm_set(&b->start, s);
-		bm_set(&b->end, e - 1);
-		buddy_class_add(b, s, e - s);
+		bm_set(&b->start, s, ch);
+		bm_set(&b->end, e - 1, ch);
+		buddy_class_add(b, s, e - s, ch);
 	} else if (!right) {                     /* grows the extent [ls, s) */
-		bm_move(&b->end, s - 1, e - 1);
-		buddy_class_move(b, ls, s - ls, ls, e - ls);
+		bm_move(&b->end, s - 1, e - 1, ch);
+		buddy_class_move(b, ls, s - ls, ls, e - ls, ch);
 	} else if (!left) {                      /* grows the extent starting at e */
-		x = buddy_extent_end(b, e);
-		bm_move(&b->start, e, s);
-		buddy_class_move(b, e, x - e, s, x - s);
+		x = buddy_extent_end(b, e, ch);
+		bm_move(&b->start, e, s, ch);
+		buddy_class_move(b, e, x - e, s, x - s, ch);
 	} else {                                 /* joins [ls, s) and the extent starting at e */
-		x = buddy_extent_end(b, e);
-		bm_clear(&b->end, s - 1);
-		bm_clear(&b->start, e);
-		buddy_class_del(b, e, x - e);
-		buddy_class_move(b, ls, s - ls, ls, x - ls);
+		x = buddy_extent_end(b, e, ch);
+		bm_clear(&b->end, s - 1, ch);
+		bm_clear(&b->start, e, ch);
+		buddy_class_del(b, e, x - e, ch);
+		buddy_class_move(b, ls, s - ls, ls, x - ls, ch);
 	}
 	b->free_units += e - s;
 }
 
 /* Marks [start, start+count) free after checking it; false, nothing changed, when the range leaves
  * [0, npages) or meets a free unit. O(levels) and at most one record read. */
-bool buddy_free(struct buddy *b, uint64_t start, uint64_t count)
+BUDDY_HOT bool buddy_free_k(struct buddy *b, uint64_t start, uint64_t count, bool ch)
 {
 	if (range_overflows(start, count) || start > b->npages || count > b->npages - start)
 		return false;
@@ -673,12 +684,17 @@ bool buddy_free(struct buddy *b, uint64_t start, uint64_t count)
 	uint64_t s = start, e = start + count;
 	/* the last start before e: inside [s, e), or its extent reaches s unless it ends at s-1 (then
 	 * it is the extent to merge with) */
-	uint64_t ps = bm_prev(&b->start, e - 1);
-	bool left = s > 0 && bm_test(&b->end, s - 1);
-	if (ps != BUDDY_NONE && (ps >= s || (!left && buddy_extent_end(b, ps) > s)))
+	uint64_t ps = bm_prev(&b->start, e - 1, ch);
+	bool left = s > 0 && bm_test(&b->end, s - 1, ch);
+	if (ps != BUDDY_NONE && (ps >= s || (!left && buddy_extent_end(b, ps, ch) > s)))
 		return false;
-	buddy_insert(b, s, e, left ? ps : BUDDY_NONE);
+	buddy_insert(b, s, e, left ? ps : BUDDY_NONE, ch);
 	return true;
+}
+
+bool buddy_free(struct buddy *b, uint64_t start, uint64_t count)
+{
+	return b->chunked ? buddy_free_k(b, start, count, true) : buddy_free_k(b, start, count, false);
 }
 
 /* Marks the allocated range [start, start+count) free, unchecked (buddy.h). */
@@ -687,8 +703,12 @@ void buddy_free_allocated(struct buddy *b, uint64_t start, uint64_t count)
 	KASSERT(!range_overflows(start, count) && start + count <= b->npages,
 		"buddy: freeing [%llu, +%llu) outside [0, %llu)", (unsigned long long)start,
 		(unsigned long long)count, (unsigned long long)b->npages);
-	if (count)
-		buddy_insert(b, start, start + count, BUDDY_NONE);
+	if (count == 0)
+		return;
+	if (b->chunked)
+		buddy_insert(b, start, start + count, BUDDY_NONE, true);
+	else
+		buddy_insert(b, start, start + count, BUDDY_NONE, false);
 }
 
 /*
@@ -710,7 +730,6 @@ static inline uint64_t buddy_span_mask(uint64_t i, uint64_t e)
 static bool buddy_mark(struct buddy *b, uint64_t s, uint64_t e, uint64_t *dup)
 {
 	uint64_t *w = b->end.lv[0];
-	KASSERT(!b->chunked, "buddy: a list free on a chunked allocator");
 	for (uint64_t i = s; i < e; i = (i | 63) + 1) {
 		uint64_t hit = w[i >> 6] & buddy_span_mask(i, e);
 		if (hit) {
@@ -751,12 +770,14 @@ static void buddy_unmark_list(struct buddy *b, const uint64_t *units, uint64_t n
 /* Frees every unit listed, consecutive ones as one run, or nothing (see buddy.h). */
 bool buddy_free_list(struct buddy *b, const uint64_t *units, uint64_t n, uint64_t *bad)
 {
+	const bool ch = false;
+	KASSERT(!b->chunked, "buddy: a list free on a chunked allocator");
 	for (uint64_t i = 0, run; i < n; i += run) {
 		run = buddy_list_run(units, n, i);
 		uint64_t s = units[i], f, dup;
 		if (s >= b->npages || run > b->npages - s) {   /* the first unit past the end */
 			*bad = i + (s >= b->npages ? 0 : b->npages - s);
-		} else if ((f = buddy_first_free(b, s, s + run)) != BUDDY_NONE) {
+		} else if ((f = buddy_first_free(b, s, s + run, ch)) != BUDDY_NONE) {
 			/* a unit free already; a repeat of an earlier entry before it comes first */
 			if (buddy_mark(b, s, f, &dup)) {
 				buddy_unmark(b, s, f);
@@ -856,16 +877,16 @@ static inline bool buddy_try(const struct buddy_req *r, uint64_t s, uint64_t e, 
 /* Tries the extents of class c in list order, at most *budget of them (no limit when budget is
  * NULL); fills h and returns true on a fit. *maxlen: the longest extent seen. */
 static bool buddy_scan_class(struct buddy *b, const struct buddy_req *r, unsigned c,
-			     unsigned *budget, uint64_t *maxlen, struct buddy_hit *h)
+			     unsigned *budget, uint64_t *maxlen, struct buddy_hit *h, bool ch)
 {
-	for (uint64_t s = b->head[c]; s != BUDDY_NONE; s = buddy_list_after(b, s)) {
+	for (uint64_t s = b->head[c]; s != BUDDY_NONE; s = buddy_list_after(b, s, ch)) {
 		if (budget) {
 			if (*budget == 0)
 				return false;
 			--*budget;
 		}
 		b->probes++;
-		uint64_t e = buddy_class_end(b, c, s);
+		uint64_t e = buddy_class_end(b, c, s, ch);
 		if (e - s > *maxlen)
 			*maxlen = e - s;
 		if (buddy_try(r, s, e, h))
@@ -876,13 +897,13 @@ static bool buddy_scan_class(struct buddy *b, const struct buddy_req *r, unsigne
 
 /* Tries every free extent meeting [lo, hi) in address order: the first preferred fit, else the
  * first fit; true when found. */
-static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct buddy_hit *h)
+static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct buddy_hit *h, bool ch)
 {
 	bool any = false;
-	uint64_t e, s = buddy_extent_at(b, r->lo, &e);
+	uint64_t e, s = buddy_extent_at(b, r->lo, &e, ch);
 	if (s == BUDDY_NONE) {
-		s = bm_next(&b->start, r->lo);
-		e = s == BUDDY_NONE ? 0 : buddy_extent_end(b, s);
+		s = bm_next(&b->start, r->lo, ch);
+		e = s == BUDDY_NONE ? 0 : buddy_extent_end(b, s, ch);
 	}
 	while (s != BUDDY_NONE && s < r->hi) {
 		b->probes++;
@@ -895,8 +916,8 @@ static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct 
 			*h = (struct buddy_hit){ x, s, e };
 			any = true;
 		}
-		s = bm_next(&b->start, e);
-		e = s == BUDDY_NONE ? 0 : buddy_extent_end(b, s);
+		s = bm_next(&b->start, e, ch);
+		e = s == BUDDY_NONE ? 0 : buddy_extent_end(b, s, ch);
 	}
 	return any;
 }
@@ -920,8 +941,8 @@ static inline unsigned buddy_mask_next(const struct buddy *b, unsigned c)
 
 /* Finds a placement for an unbounded r (phases A, B and, when exhaustive, C of the comment at the
  * top); true when found. */
-static inline __attribute__((always_inline)) bool buddy_search(struct buddy *b, const struct buddy_req *r, bool exhaustive,
-							       struct buddy_hit *h)
+BUDDY_HOT bool buddy_search(struct buddy *b, const struct buddy_req *r, bool exhaustive,
+							       struct buddy_hit *h, bool ch)
 {
 	unsigned budget = r->by_divisor || r->align > 1 ? BUDDY_TIGHT_ALIGNED : 0;
 	uint64_t maxlen = 0;
@@ -929,13 +950,13 @@ static inline __attribute__((always_inline)) bool buddy_search(struct buddy *b, 
 	/* A: the classes that may hold a fit, a few candidates (tight fits keep big extents whole);
 	 * not n's own class when it holds shorter extents too: half its candidates would be wasted */
 	for (unsigned c = buddy_class_atleast(r->count); c < r->first_certain && budget; c++)
-		if (b->hint[c] >= r->count && buddy_scan_class(b, r, c, &budget, &maxlen, h))
+		if (b->hint[c] >= r->count && buddy_scan_class(b, r, c, &budget, &maxlen, h, ch))
 			return true;
 	/* B: the smallest class whose every extent holds a placement: its first extent */
 	unsigned c = buddy_mask_next(b, r->first_certain);
 	if (c < b->nclasses && c < BUDDY_CLASSES) {
 		uint64_t s = b->head[c];
-		bool hit = buddy_try(r, s, buddy_class_end(b, c, s), h);
+		bool hit = buddy_try(r, s, buddy_class_end(b, c, s, ch), h);
 		KASSERT(hit, "buddy: class %u extent at %llu cannot hold %llu units", c, (unsigned long long)s,
 			(unsigned long long)r->count);
 		return hit;
@@ -945,7 +966,7 @@ static inline __attribute__((always_inline)) bool buddy_search(struct buddy *b, 
 		if (b->hint[c] < r->count)
 			continue;
 		maxlen = 0;
-		if (buddy_scan_class(b, r, c, NULL, &maxlen, h))
+		if (buddy_scan_class(b, r, c, NULL, &maxlen, h, ch))
 			return true;
 		b->hint[c] = maxlen;
 	}
@@ -991,9 +1012,9 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
  * alignment for a power-of-two count; changes nothing but the search hints. The policy is
  * described at the top.
  */
-static inline __attribute__((always_inline)) bool buddy_place(struct buddy *b, uint64_t count, uint64_t divisor,
+BUDDY_HOT bool buddy_place(struct buddy *b, uint64_t count, uint64_t divisor,
 							      uint64_t prefer, uint64_t phase, uint64_t lo,
-							      uint64_t hi, struct buddy_hit *h)
+							      uint64_t hi, struct buddy_hit *h, bool ch)
 {
 	struct buddy_req r;
 
@@ -1008,7 +1029,7 @@ static inline __attribute__((always_inline)) bool buddy_place(struct buddy *b, u
 		 * whose every extent is >= count, from its back (the record stays where it is) */
 		unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
 		if (c < b->nclasses && c < BUDDY_CLASSES) {
-			uint64_t s = b->head[c], e = buddy_class_end(b, c, s);
+			uint64_t s = b->head[c], e = buddy_class_end(b, c, s, ch);
 			*h = (struct buddy_hit){ e - count > s ? e - count : s, s, e };
 			return true;
 		}
@@ -1019,79 +1040,106 @@ static inline __attribute__((always_inline)) bool buddy_place(struct buddy *b, u
 		r.phase = phase & (prefer - 1);
 	}
 	if (bounded)
-		return buddy_scan_range(b, &r, h);
+		return buddy_scan_range(b, &r, h, ch);
 	if (r.preferred > r.align) {
 		/* the preferred alignment where it costs O(1) candidates, else the required rule, exhaustively */
 		struct buddy_req p = r;
 		buddy_req_align(b, &p, r.preferred);
-		return buddy_search(b, &p, false, h) || buddy_search(b, &r, true, h);
+		return buddy_search(b, &p, false, h, ch) || buddy_search(b, &r, true, h, ch);
 	}
-	return buddy_search(b, &r, true, h);
+	return buddy_search(b, &r, true, h, ch);
 }
 
 /* Takes the placement h of count units out of the free set. */
-static inline __attribute__((always_inline)) void buddy_take_hit(struct buddy *b, const struct buddy_hit *h,
-								 uint64_t count)
+BUDDY_HOT void buddy_take_hit(struct buddy *b, const struct buddy_hit *h,
+								 uint64_t count, bool ch)
 {
 	uint64_t x = h->start, end = x + count;
-	KASSERT(h->ext_start <= x && end <= h->ext_end && bm_test(&b->start, h->ext_start),
+	KASSERT(h->ext_start <= x && end <= h->ext_end && bm_test(&b->start, h->ext_start, ch),
 		"buddy: placement %llu outside its extent", (unsigned long long)x);
 	if (x > h->ext_start && end == h->ext_end) {
 		/* the back of the extent: the record stays where it is, only its length changes */
-		bm_move(&b->end, end - 1, x - 1);
-		buddy_class_move(b, h->ext_start, h->ext_end - h->ext_start, h->ext_start, x - h->ext_start);
+		bm_move(&b->end, end - 1, x - 1, ch);
+		buddy_class_move(b, h->ext_start, h->ext_end - h->ext_start, h->ext_start, x - h->ext_start, ch);
 	} else if (x == h->ext_start && end < h->ext_end) {
-		bm_move(&b->start, x, end);   /* the front of the extent (first fit): the record moves */
-		buddy_class_move(b, h->ext_start, h->ext_end - h->ext_start, end, h->ext_end - end);
+		bm_move(&b->start, x, end, ch);   /* the front of the extent (first fit): the record moves */
+		buddy_class_move(b, h->ext_start, h->ext_end - h->ext_start, end, h->ext_end - end, ch);
 	} else {
-		buddy_class_del(b, h->ext_start, h->ext_end - h->ext_start);
+		buddy_class_del(b, h->ext_start, h->ext_end - h->ext_start, ch);
 		if (x == h->ext_start)
-			bm_clear(&b->start, x);
+			bm_clear(&b->start, x, ch);
 		else {
-			bm_set(&b->end, x - 1);
-			buddy_class_add(b, h->ext_start, x - h->ext_start);
+			bm_set(&b->end, x - 1, ch);
+			buddy_class_add(b, h->ext_start, x - h->ext_start, ch);
 		}
 		if (end == h->ext_end)
-			bm_clear(&b->end, end - 1);
+			bm_clear(&b->end, end - 1, ch);
 		else {
-			bm_set(&b->start, end);
-			buddy_class_add(b, end, h->ext_end - end);
+			bm_set(&b->start, end, ch);
+			buddy_class_add(b, end, h->ext_end - end, ch);
 		}
 	}
 	b->free_units -= count;
+}
+
+/* buddy_alloc's body for one form of the allocator. */
+BUDDY_HOT bool buddy_alloc_k(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo, uint64_t hi,
+			     uint64_t *start, bool ch)
+{
+	struct buddy_hit h;
+	if (!buddy_place(b, count, divisor, 1, 0, lo, hi, &h, ch))
+		return false;
+	KASSERT(h.start >= lo && h.start + count <= MIN(hi, b->npages), "buddy: placement %llu outside bounds",
+		(unsigned long long)h.start);
+	buddy_take_hit(b, &h, count, ch);
+	*start = h.start;
+	return true;
 }
 
 /* Allocates count contiguous units (see buddy.h). */
 bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo, uint64_t hi,
 		 uint64_t *start)
 {
+	if (b->chunked)
+		return buddy_alloc_k(b, count, divisor, lo, hi, start, true);
+	return buddy_alloc_k(b, count, divisor, lo, hi, start, false);
+}
+
+/* buddy_find's body for one form of the allocator. */
+BUDDY_HOT bool buddy_find_k(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
+			    struct buddy_place *p, bool ch)
+{
 	struct buddy_hit h;
-	if (!buddy_place(b, count, divisor, 1, 0, lo, hi, &h))
+	if (!buddy_place(b, count, divisor, prefer, phase, 0, b->npages, &h, ch))
 		return false;
-	KASSERT(h.start >= lo && h.start + count <= MIN(hi, b->npages), "buddy: placement %llu outside bounds",
-		(unsigned long long)h.start);
-	buddy_take_hit(b, &h, count);
-	*start = h.start;
+	*p = (struct buddy_place){ h.start, h.ext_start, h.ext_end };
 	return true;
 }
 
 bool buddy_find(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
 		struct buddy_place *p)
 {
-	struct buddy_hit h;
-	if (!buddy_place(b, count, divisor, prefer, phase, 0, b->npages, &h))
-		return false;
-	*p = (struct buddy_place){ h.start, h.ext_start, h.ext_end };
-	return true;
+	if (b->chunked)
+		return buddy_find_k(b, count, divisor, prefer, phase, p, true);
+	return buddy_find_k(b, count, divisor, prefer, phase, p, false);
+}
+
+/* buddy_take's body for one form of the allocator. */
+BUDDY_HOT void buddy_take_k(struct buddy *b, const struct buddy_place *p, uint64_t count, bool ch)
+{
+	struct buddy_hit h = { p->start, p->ext_start, p->ext_end };
+	KASSERT(count && p->ext_end <= b->npages && buddy_extent_end(b, p->ext_start, ch) == p->ext_end,
+		"buddy: taking [%llu, +%llu) from a stale placement", (unsigned long long)p->start,
+		(unsigned long long)count);
+	buddy_take_hit(b, &h, count, ch);
 }
 
 void buddy_take(struct buddy *b, const struct buddy_place *p, uint64_t count)
 {
-	struct buddy_hit h = { p->start, p->ext_start, p->ext_end };
-	KASSERT(count && p->ext_end <= b->npages && buddy_extent_end(b, p->ext_start) == p->ext_end,
-		"buddy: taking [%llu, +%llu) from a stale placement", (unsigned long long)p->start,
-		(unsigned long long)count);
-	buddy_take_hit(b, &h, count);
+	if (b->chunked)
+		buddy_take_k(b, p, count, true);
+	else
+		buddy_take_k(b, p, count, false);
 }
 
 /* ------------------------------------------------------------------ queries and checks */
@@ -1099,29 +1147,32 @@ void buddy_take(struct buddy *b, const struct buddy_place *p, uint64_t count)
 /* True when every unit of [start, start+count) is free (false when the range leaves [0, npages)). */
 bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count)
 {
+	bool ch = b->chunked;
 	uint64_t e;
 
 	if (range_overflows(start, count) || start > b->npages || count > b->npages - start)
 		return false;
-	return count == 0 || (buddy_extent_at(b, start, &e) != BUDDY_NONE && e >= start + count);
+	return count == 0 || (buddy_extent_at(b, start, &e, ch) != BUDDY_NONE && e >= start + count);
 }
 
 /* The first free unit of [start, start+count), or BUDDY_NONE (also when the range leaves [0, npages)). */
 uint64_t buddy_range_first_free(const struct buddy *b, uint64_t start, uint64_t count)
 {
+	bool ch = b->chunked;
 	if (range_overflows(start, count) || start > b->npages || count > b->npages - start || count == 0)
 		return BUDDY_NONE;
-	return buddy_first_free(b, start, start + count);
+	return buddy_first_free(b, start, start + count, ch);
 }
 
 /* Free blocks per order: the maximal naturally aligned blocks (at most 2^max_order units) of the
  * free extents, i.e. what a binary buddy with the same free units would hold. O(extents). */
 void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS])
 {
+	bool ch = b->chunked;
 	for (unsigned k = 0; k < BUDDY_ORDERS; k++)
 		out[k] = 0;
-	for (uint64_t s = bm_next(&b->start, 0); s != BUDDY_NONE; s = bm_next(&b->start, s + 1)) {
-		uint64_t e = buddy_extent_end(b, s);
+	for (uint64_t s = bm_next(&b->start, 0, ch); s != BUDDY_NONE; s = bm_next(&b->start, s + 1, ch)) {
+		uint64_t e = buddy_extent_end(b, s, ch);
 		for (uint64_t a = s; a < e;) {
 			unsigned k = MIN(buddy_log2_floor(e - a), b->max_order);
 			if (a)
@@ -1136,11 +1187,12 @@ void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS])
  * reads as zero words, so its summary bits must be clear; it is skipped, not read. */
 static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned c)
 {
+	bool ch = bm->lv[0] == NULL;
 	for (unsigned l = 0; l < bm->nl; l++) {
 		uint64_t nbits = bm->nb[l], words = (nbits + 63) >> 6;
-		if ((nbits & 63) && words && (*bm_word(bm, l, words - 1) >> (nbits & 63))) {
+		if ((nbits & 63) && words && (*bm_word(bm, l, words - 1, ch) >> (nbits & 63))) {
 			kprintf("buddy_check: %s %u level %u: bits set past the end (word %llx)\n", name, c, l,
-				(unsigned long long)*bm_word(bm, l, words - 1));
+				(unsigned long long)*bm_word(bm, l, words - 1, ch));
 			return -1;
 		}
 		if (l + 1u < bm->nl) {
@@ -1148,7 +1200,7 @@ static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned 
 			for (uint64_t j = 0; j < words; j++) {
 				bool sum = (up[j >> 6] >> (j & 63)) & 1;
 				bool missing = l == 0 && bm->piece[j >> BUDDY_PIECE_SHIFT] == buddy_zero_piece;
-				uint64_t w = missing ? 0 : *bm_word(bm, l, j);
+				uint64_t w = missing ? 0 : *bm_word(bm, l, j, ch);
 				if (sum != (w != 0)) {
 					kprintf("buddy_check: %s %u level %u: summary bit %llu is %d but word is %llx%s\n",
 						name, c, l + 1, (unsigned long long)j, sum, (unsigned long long)w,
@@ -1168,12 +1220,13 @@ static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned 
  * 0 or -1. */
 static int buddy_check_list(const struct buddy *b, unsigned c, uint64_t cnt)
 {
+	bool ch = b->chunked;
 	uint64_t n = 0, prev = BUDDY_NONE;
-	for (uint64_t s = b->head[c]; s != BUDDY_NONE; prev = s, s = buddy_list_after(b, s), n++) {
-		uint64_t last = s < b->npages && bm_test(&b->start, s) ? bm_next_flat(&b->end, s) : BUDDY_NONE;
+	for (uint64_t s = b->head[c]; s != BUDDY_NONE; prev = s, s = buddy_list_after(b, s, ch), n++) {
+		uint64_t last = s < b->npages && bm_test(&b->start, s, ch) ? bm_next_flat(&b->end, s) : BUDDY_NONE;
 		if (n == cnt || last == BUDDY_NONE || buddy_ext_class(last + 1 - s) != c ||
-		    (c && buddy_rec_len(b, s) != last + 1 - s) || (n && buddy_rec_prev(*buddy_slot(b, s)) != prev) ||
-		    (*buddy_slot(b, s) & 1) || (c && (*buddy_slot(b, s + 1) & 1))) {
+		    (c && buddy_rec_len(b, s, ch) != last + 1 - s) || (n && buddy_rec_prev(*buddy_slot(b, s, ch)) != prev) ||
+		    (*buddy_slot(b, s, ch) & 1) || (c && (*buddy_slot(b, s + 1, ch) & 1))) {
 			kprintf("buddy_check: class %u list entry %llu (unit %llu, after %llu): not a free extent "
 				"of the class with a matching record (%llu extents in the class)\n", c,
 				(unsigned long long)n, (unsigned long long)s, (unsigned long long)prev,
@@ -1192,6 +1245,7 @@ static int buddy_check_list(const struct buddy *b, unsigned c, uint64_t cnt)
 /* Verifies every invariant; returns 0, or -1 after printing the first violation. */
 int buddy_check(const struct buddy *b)
 {
+	bool ch = b->chunked;
 	uint64_t total = 0, cnt[BUDDY_CLASSES] = { 0 }, longest[BUDDY_CLASSES] = { 0 };
 	unsigned maxo = b->max_order;
 
@@ -1210,14 +1264,14 @@ int buddy_check(const struct buddy *b)
 	if (buddy_check_bm(&b->start, "starts", 0) < 0 || buddy_check_bm(&b->end, "ends", 0) < 0)
 		return -1;
 	/* the extents: starts and ends alternate, each extent is followed by an allocated unit */
-	uint64_t s = bm_next(&b->start, 0), last_end = bm_next_flat(&b->end, 0);
+	uint64_t s = bm_next(&b->start, 0, ch), last_end = bm_next_flat(&b->end, 0);
 	if (s == BUDDY_NONE ? last_end != BUDDY_NONE : last_end == BUDDY_NONE || last_end < s) {
 		kprintf("buddy_check: first end %llu before first start %llu\n",
 			(unsigned long long)last_end, (unsigned long long)s);
 		return -1;
 	}
 	while (s != BUDDY_NONE) {
-		uint64_t le = bm_next_flat(&b->end, s), ns = bm_next(&b->start, s + 1);
+		uint64_t le = bm_next_flat(&b->end, s), ns = bm_next(&b->start, s + 1, ch);
 		uint64_t ne = le == BUDDY_NONE ? BUDDY_NONE : bm_next_flat(&b->end, le + 1);
 		if (le == BUDDY_NONE || (ns != BUDDY_NONE && ns <= le + 1) ||
 		    (ne != BUDDY_NONE && (ns == BUDDY_NONE || ne < ns))) {
@@ -1261,16 +1315,18 @@ int buddy_check(const struct buddy *b)
 /* Calls fn(start, count, arg) for every maximal free extent, in address order. O(extents). */
 void buddy_for_each_free(const struct buddy *b, void (*fn)(uint64_t start, uint64_t count, void *arg), void *arg)
 {
-	for (uint64_t s = bm_next(&b->start, 0); s != BUDDY_NONE; s = bm_next(&b->start, s + 1))
-		fn(s, buddy_extent_end(b, s) - s, arg);
+	bool ch = b->chunked;
+	for (uint64_t s = bm_next(&b->start, 0, ch); s != BUDDY_NONE; s = bm_next(&b->start, s + 1, ch))
+		fn(s, buddy_extent_end(b, s, ch) - s, arg);
 }
 
 /* Calls fn(u, arg) for every unit whose slot holds a record, from the bitmaps alone. O(extents). */
 void buddy_for_each_record_slot(const struct buddy *b, void (*fn)(uint64_t u, void *arg), void *arg)
 {
-	for (uint64_t s = bm_next(&b->start, 0); s != BUDDY_NONE; s = bm_next(&b->start, s + 1)) {
+	bool ch = b->chunked;
+	for (uint64_t s = bm_next(&b->start, 0, ch); s != BUDDY_NONE; s = bm_next(&b->start, s + 1, ch)) {
 		fn(s, arg);
-		if (!bm_test(&b->end, s))
+		if (!bm_test(&b->end, s, ch))
 			fn(s + 1, arg);
 	}
 }

@@ -33,10 +33,11 @@ struct buddy {
 		uint64_t nb[BUDDY_LEVELS];            /* bits per level */
 		unsigned nl;                          /* levels; the top one is one word */
 	} start, end;                                 /* a bit at each free extent's first / last unit */
-	uint64_t *const *slot_dir;                    /* unit u's slot: slot_dir[u >> dir_shift] + ((u & dir_mask) << slot_shift) */
+	uint64_t *slots;                              /* flat (buddy_init): unit u's slot is slots[u << slot_shift] */
+	unsigned slot_shift;
+	uint64_t *const *slot_dir;                    /* chunked (buddy_init_dir): slot_dir[u >> dir_shift][u & dir_mask] */
 	uint64_t dir_mask;
-	unsigned dir_shift, slot_shift;
-	uint64_t *flat_dir[1];                        /* slot_dir of buddy_init: one directory entry */
+	unsigned dir_shift;
 	uint64_t head[BUDDY_CLASSES];                 /* first extent of each class list */
 	uint64_t count[BUDDY_CLASSES];                /* free extents per class */
 	uint64_t hint[BUDDY_CLASSES];                 /* >= the longest free extent of each class */

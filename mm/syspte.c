@@ -127,12 +127,9 @@ void syspte_meta_install(struct syspte_region *r, const struct syspte_meta_chunk
  * memory is short. */
 bool syspte_meta_alloc_locked(struct syspte_region *r, uint64_t s, uint64_t e, struct syspte_meta_chunks *ch)
 {
-	const struct buddy *b = &r->buddy;
 	ch->n = 0;
 	ch->starts_page = 0;
-	uint64_t lo = s ? s - 1 : s, hi = e < r->npages ? e : e - 1;
-	if ((lo >> BUDDY_CHUNK_SHIFT) == (hi >> BUDDY_CHUNK_SHIFT) && buddy_chunk_here(b, lo) &&
-	    r->starts.piece[s / BITSET_CHUNK_BITS] != bitset_zero_piece)
+	if (syspte_meta_ready(r, s, e))
 		return true;   /* the common case: one chunk, there already */
 	uint64_t u[4];
 	unsigned n = 0;
@@ -275,7 +272,7 @@ struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, u
 	if (!syspte_in_region(r, va))
 		return NULL;
 	*i = (va - r->base) >> PAGE_SHIFT;
-	if (syspte_cache_owns_locked(r, *i))   /* a cached chunk holds no reservation of the region's own */
+	if (syspte_cache_owner_page(r, *i))   /* a cached chunk holds no reservation of the region's own */
 		return syspte_cache_resv_at_locked(r, *i, h);
 	uint64_t s = bitset_prev(&r->starts, *i);   /* the last start at or before page i */
 	if (s == UINT64_MAX)
@@ -354,7 +351,9 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 	spin_assert_held(&r->lock);
 	struct syspte_resv *v = syspte_rec_alloc_locked(r);
 	struct buddy_place p;
-	struct syspte_meta_chunks ch = { .n = 0, .starts_page = 0 };
+	struct syspte_meta_chunks ch;   /* filled only when a chunk is missing: n and starts_page say what */
+	ch.n = 0;
+	ch.starts_page = 0;
 	uint64_t span = npages + r->guard, need = 0;
 	bool found = v && buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
 	if (found) {
@@ -365,14 +364,17 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 		if (need < p.ext_end)
 			need = MIN(need + 2, p.ext_end);
 	}
-	/* the allocator's chunks where the take and a later free set bits, then the tables: all or nothing */
-	if (!found || !syspte_meta_alloc_locked(r, p.start, p.start + span, &ch) || !syspte_tables_locked(r, p.start, need)) {
+	/* the allocator's chunks where the take and a later free set bits, then the tables: all or nothing
+	 * (both there already in the common case, tested inline) */
+	if (!found || (!syspte_meta_ready(r, p.start, p.start + span) && !syspte_meta_alloc_locked(r, p.start, p.start + span, &ch)) ||
+	    (!syspte_tables_ready(r, p.start, need) && !syspte_tables_locked(r, p.start, need))) {
 		syspte_meta_drop(&ch);
 		if (v)
 			syspte_rec_free_locked(r, v);
 		return false;
 	}
-	syspte_meta_install(r, &ch);
+	if (ch.n || ch.starts_page)
+		syspte_meta_install(r, &ch);
 	buddy_take(&r->buddy, &p, span);
 	*v = (struct syspte_resv){ .start = p.start, .npages = npages, .tag = tag,
 				   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
@@ -393,15 +395,19 @@ vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t t
 {
 	if (!npages || npages > r->npages || (flags & ~SYSPTE_FLAGS_KNOWN))
 		return 0;
-	vaddr_t va = syspte_cache_reserve(r, npages, tag, flags);
+	bool cached = syspte_cache_sized(r, npages);   /* else the caches have nothing to do with it */
+	vaddr_t va = cached ? syspte_cache_reserve(r, npages, tag, flags) : 0;
 	if (va)
 		return va;
 	uint64_t f = spin_lock(&r->lock), start;
-	bool ok = syspte_cache_reserve_locked(r, npages, tag, flags, &start);
+	bool ok = cached && syspte_cache_reserve_locked(r, npages, tag, flags, &start);
 	if (!ok && (syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start) ||
 		    (syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1) &&
-		     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start))))
-		ok = true, syspte_cache_adopt_locked(r, start);
+		     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start)))) {
+		ok = true;
+		if (cached)
+			syspte_cache_adopt_locked(r, start, npages);
+	}
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	return ok ? syspte_va(r, start) : 0;
@@ -454,8 +460,11 @@ int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	if (st != SYSPTE_CACHE_PASS)
 		return st;
 	struct syspte_misuse m;
+	vaddr_t va = addr & ~PAGE_MASK;
 	uint64_t f = spin_lock(&r->lock);
-	st = syspte_cache_release_locked(r, addr, tag, &m);
+	/* a chunk with no owner holds no cached reservation: no call into the caches (the common case) */
+	if (syspte_in_region(r, va) && syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT))
+		st = syspte_cache_release_locked(r, addr, tag, &m);
 	if (st == SYSPTE_CACHE_PASS)
 		st = syspte_release_locked(r, addr, tag, &m);
 	syspte_verify_locked(r);

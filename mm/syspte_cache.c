@@ -146,6 +146,8 @@ static const uint64_t syspte_align_pref[SYSPTE_CACHE_MAX_PAGES + 1] = {
 /* Bit p set where pages p .. p + span - 1 of free mask f are all free (span >= 1). */
 static inline uint64_t syspte_chunk_fits(uint64_t f, unsigned span)
 {
+	if (!(f & (f >> (span - 1))))
+		return 0;   /* no two free pages span - 1 apart: no run (most full chunks, in a few operations) */
 	for (unsigned len = 1; len < span;) {
 		unsigned step = MIN(len, span - len);
 		f &= f >> step;
@@ -188,7 +190,9 @@ static bool syspte_cache_room(const struct syspte_region *r, const struct syspte
 }
 
 /* Places a reservation in one of c's chunks with a record from c's stash; its page index in
- * *start, or false when the stash is empty or no chunk has room. */
+ * *start, or false when the stash is empty or no chunk has room. The chunks are tried in their
+ * order: trying the last one used first would spread the caches' chunks (and the page tables they
+ * make) over more of the region. */
 static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, uint64_t npages, uint32_t tag,
 			      uint32_t flags, uint64_t *start)
 {
@@ -457,14 +461,15 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 	return true;
 }
 
-void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start)
+void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t npages)
 {
 	spin_assert_held(&r->lock);
 	uint64_t idx = start >> SYSPTE_CHUNK_SHIFT;
-	if (!r->cache.on || !syspte_may_carve(r) || syspte_owner_load(r, idx))
+	if (!syspte_cache_sized(r, npages) || !syspte_may_carve(r) || syspte_owner_load(r, idx))
 		return;
-	const struct syspte_resv *v = syspte_find_start_locked(r, start);
-	if (!v || v->npages > SYSPTE_CACHE_MAX_PAGES || !syspte_chunk_adoptable_locked(r, idx))
+	KASSERT(syspte_find_start_locked(r, start), "syspte: adopting around page %llu, where no reservation starts",
+		(unsigned long long)start);
+	if (!syspte_chunk_adoptable_locked(r, idx))
 		return;
 	unsigned cpu = arch_cpu_index();
 	struct syspte_cache *c = syspte_cache_of(r, cpu);
@@ -593,10 +598,8 @@ static unsigned syspte_cache_owner_of(const struct syspte_region *r, vaddr_t add
 int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 {
 	uint64_t i, idx;
-	if (!spin_may_take(&r->lock))   /* as in syspte_cache_reserve */
-		return SYSPTE_CACHE_PASS;
 	unsigned o = syspte_cache_owner_of(r, addr, &i, &idx);
-	if (!o)
+	if (!o || !spin_may_take(&r->lock))   /* the latter as in syspte_cache_reserve */
 		return SYSPTE_CACHE_PASS;
 	struct syspte_cache *c = syspte_cache_of(r, o - 1);
 	struct syspte_misuse m;
@@ -652,14 +655,6 @@ struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_
 		return NULL;
 	struct syspte_resv *v = k->rec[63 - __builtin_clzll(before)];
 	return i < v->start + v->npages ? v : NULL;
-}
-
-void syspte_unhold_locked(struct syspte_region *r, struct syspte_hold *h)
-{
-	spin_assert_held(&r->lock);
-	if (h->cache)
-		spin_unlock(&h->cache->lock, h->flags);
-	h->cache = NULL;
 }
 
 struct syspte_resv *syspte_cache_next_locked(struct syspte_region *r, uint64_t i, uint64_t limit)

@@ -120,11 +120,11 @@ vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t 
  * in *start, or false. */
 bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
 				 uint64_t *start);
-/* After the allocator placed a reservation at page start (in the region's index): when it is of a
- * cache's size and the aligned chunk around it holds no reservation crossing its edges, that chunk
+/* After the allocator placed a reservation of npages pages at page start (in the region's index):
+ * when it is of a cache's size and the aligned chunk around it holds no reservation crossing its edges, that chunk
  * becomes this CPU's (its free pages leave the allocator, its reservations the region's index), so
  * caches keep working where no whole chunk is free. */
-void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start);
+void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t npages);
 /* After the allocator refused span pages at a multiple of divisor (or had no record): when the
  * caches' free pages, merged with the allocator's, make such a run (or a cache stashes records
  * while the slab is empty), empties every cache into the region (reservations into its index,
@@ -144,8 +144,7 @@ bool syspte_cache_owns_locked(struct syspte_region *r, uint64_t i);
 /* The cached reservation containing page i (which lies in an owned chunk), or NULL; the owner's
  * lock is taken into h either way, for syspte_unhold_locked to release. */
 struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_t i, struct syspte_hold *h);
-/* Releases what h holds. */
-void syspte_unhold_locked(struct syspte_region *r, struct syspte_hold *h);
+/* syspte_unhold_locked (mm/syspte_impl.h) releases what h holds. */
 /* The first cached reservation starting in [i, limit), or NULL (caches frozen). */
 struct syspte_resv *syspte_cache_next_locked(struct syspte_region *r, uint64_t i, uint64_t limit);
 

@@ -74,6 +74,16 @@ struct syspte_meta_chunks {
 	uint64_t starts_unit;  /* the start bit it is for */
 };
 
+/* True when a run [s, e) taken from the region's allocator needs no metadata chunk: its units s - 1
+ * .. e lie in one of the allocator's chunks, which exists, and so does the start bitmap's chunk of
+ * s (the common case, tested inline before syspte_meta_alloc_locked). */
+static inline bool syspte_meta_ready(const struct syspte_region *r, uint64_t s, uint64_t e)
+{
+	uint64_t lo = s ? s - 1 : s, hi = e < r->npages ? e : e - 1;
+	return (lo >> BUDDY_CHUNK_SHIFT) == (hi >> BUDDY_CHUNK_SHIFT) && buddy_chunk_here(&r->buddy, lo) &&
+	       r->starts.piece[s / BITSET_CHUNK_BITS] != bitset_zero_piece;
+}
+
 /* Allocates (not installs) the metadata chunks a run [s, e) taken from the region's allocator
  * needs (mm/buddy.h: its units s - 1, s, e - 1, e; the start bitmap's chunk of s), under the lock;
  * false, nothing kept, when memory is short. Every taker of a run calls it before buddy_take or
@@ -101,6 +111,15 @@ _Static_assert(SYSPTE_SPAN_PAGES == 1u << SYSPTE_SPAN_SHIFT, "span shift");
 
 /* True when span s has its level-1 table. */
 static inline bool syspte_has_table(const struct syspte_region *r, uint64_t s) { return r->table_pa[s] != 0; }
+
+/* True when every span of pages [i, end) (i < end) has its table: syspte_tables_locked has nothing to do. */
+static inline bool syspte_tables_ready(const struct syspte_region *r, uint64_t i, uint64_t end)
+{
+	for (uint64_t s = i >> SYSPTE_SPAN_SHIFT; s <= (end - 1) >> SYSPTE_SPAN_SHIFT; s++)
+		if (!syspte_has_table(r, s))
+			return false;
+	return true;
+}
 
 /* The level-2 entry of span s (which has its table). */
 static inline volatile pte_t *syspte_pde(const struct syspte_region *r, uint64_t s)
@@ -225,6 +244,31 @@ static inline uint64_t syspte_span(const struct syspte_resv *v) { return v->npag
 static inline void syspte_fill_info(const struct syspte_region *r, const struct syspte_resv *v, struct syspte_info *out)
 {
 	*out = (struct syspte_info){ syspte_va(r, v->start), v->npages, v->mapped, v->tag, v->flags };
+}
+
+/* ---- the per-CPU caches' part of the lookups (mm/syspte_cache.c), inline on the region's paths */
+
+/* True when the region's caches place and adopt reservations of npages pages (its guard besides). */
+static inline bool syspte_cache_sized(const struct syspte_region *r, uint64_t npages)
+{
+	return npages <= SYSPTE_CACHE_MAX_PAGES && r->cache.on;
+}
+
+/* The owner of the chunk holding region page i (< npages): 0 (none, or caches off) or its CPU + 1.
+ * Acquire: the owner's cache is published before. Exact under the region's lock (an owner changes
+ * under it); without it, a hint a fast path checks again under the cache's lock. */
+static inline unsigned syspte_cache_owner_page(const struct syspte_region *r, uint64_t i)
+{
+	return r->cache.on ? __atomic_load_n(&r->cache.owner[i >> SYSPTE_CHUNK_SHIFT], __ATOMIC_ACQUIRE) : 0;
+}
+
+/* Releases what h holds (region's lock held). */
+static inline void syspte_unhold_locked(struct syspte_region *r, struct syspte_hold *h)
+{
+	spin_assert_held(&r->lock);
+	if (h->cache)
+		spin_unlock(&h->cache->lock, h->flags);
+	h->cache = NULL;
 }
 
 /* ---- shared between the files */

@@ -14,8 +14,10 @@
  * 2^14, 2^18 and 2^22 pages (64 MiB, 1 GiB, 16 GiB), the workload unchanged (so the live
  * reservations grow with the region), and the ratio of the largest to the middle size.
  *
- *   build/bench/bench_region [steps] [seeds]   (default 2*10^6 steps, 5 seeds)
+ *   build/bench/bench_region [steps] [seeds]   (default 2*10^6 steps, 5 seeds; both tables)
+ *   build/bench/bench_region table [steps] [seeds]   (the main table alone)
  *   build/bench/bench_region sizes [steps] [seeds]   (the size table alone)
+ * steps >= 1 and seeds 1..16, else a usage message and exit status 2.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,20 +275,39 @@ static int size_table(long steps, int nseeds)
 	return 0;
 }
 
+/* Prints how to run the benchmark; returns the exit status for bad arguments. */
+static int usage(void)
+{
+	fprintf(stderr, "usage: bench_region [table|sizes] [steps >= 1] [seeds 1..16]\n");
+	return 2;
+}
+
+/* A whole decimal number in [lo, hi] from arg, or -1. */
+static long parse_count(const char *arg, long lo, long hi)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+	return end != arg && *end == 0 && v >= lo && v <= hi ? v : -1;
+}
+
 int main(int argc, char **argv)
 {
-	bool sizes_only = argc > 1 && strcmp(argv[1], "sizes") == 0;
-	int a = sizes_only ? 2 : 1;
-	long steps = argc > a ? atol(argv[a]) : 2000000;
-	int nseeds = argc > a + 1 ? atoi(argv[a + 1]) : 5;
-	if (nseeds < 1 || nseeds > 16)
-		nseeds = 5;
+	bool sizes = true, table = true;
+	int a = 1;
+	if (argc > 1 && strcmp(argv[1], "sizes") == 0)
+		table = false, a = 2;
+	else if (argc > 1 && strcmp(argv[1], "table") == 0)
+		sizes = false, a = 2;
+	long steps = argc > a ? parse_count(argv[a], 1, 1000000000000L) : 2000000;
+	long nseeds = argc > a + 1 ? parse_count(argv[a + 1], 1, 16) : 5;
+	if (steps < 1 || nseeds < 1 || argc > a + 2)
+		return usage();
 	live = calloc(MAX_NPAGES, sizeof(*live));
 	meta = calloc(buddy_meta_bytes(MAX_NPAGES) / 8 + 1, 8);
 	slots = calloc(MAX_NPAGES, 8);
 	if (!live || !meta || !slots)
 		return 1;
-	if (!sizes_only && main_table(steps, nseeds))
+	if (table && main_table(steps, (int)nseeds))
 		return 1;
-	return size_table(steps, nseeds);
+	return sizes ? size_table(steps, (int)nseeds) : 0;
 }
