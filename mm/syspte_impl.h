@@ -298,6 +298,9 @@ void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v);
 void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v);
 /* Removes a record from the region's own index and totals. */
 void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v);
+/* True when the 512 frames from pfns are one run starting on a 2 MiB frame: what one 2 MiB leaf
+ * maps (mm/syspte_map.c; tests/bench/bench_map.c times it as the leaf's floor). */
+bool syspte_frames_large(const uint64_t *pfns);
 /* Creates the level-1 tables pages [i, end) need, all or nothing; false, nothing changed, when
  * memory is short (mm/syspte.c). */
 bool syspte_tables_locked(struct syspte_region *r, uint64_t i, uint64_t end);

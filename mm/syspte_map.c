@@ -3,10 +3,20 @@
  * rules of docs/contract.md section 3, and the TLB invalidations they owe (contract in
  * mm/syspte.h).
  *
- * Map validates in one pass and writes in a second, so a refused map never makes anything
- * present, even briefly; it owes no TLB invalidation for the PTEs it writes, since every one was
- * not present (in verifier mode each is asserted not present first), and one entry per 2 MiB leaf,
- * which replaces a table pointer (syspte_write_ptes_locked). Unmap validates the whole span and
+ * Map validates in one pass and writes in a second, so a map refused by its checks never makes
+ * anything present, even briefly; it owes no TLB invalidation for the PTEs it writes, since every
+ * one was not present (in verifier mode each is asserted not present first), and one entry per
+ * 2 MiB leaf, which replaces a table pointer (syspte_write_ptes_locked).
+ *
+ * The frames are the caller's and are read twice: once before the lock (syspte_frames_scan: the
+ * physical width, the 2 MiB runs) and again under it by the write. A caller must not change a
+ * locked MDL's frames while a call reads them (docs/contract.md); one that does still gets no
+ * malformed entry: the write takes each frame once, writes a 2 MiB leaf only when the frame it
+ * read is 2 MiB aligned and its run fits the width (else 4 KiB PTEs), and a 4 KiB PTE only when
+ * its frame fits the width; on a frame beyond it, it clears what it wrote (invalidated like an
+ * unmap) and the map is refused, nothing changed. Which frames such a map maps is unspecified.
+ *
+ * Unmap validates the whole span and
  * clears it under the lock, naming its pages in a TLB batch, which it flushes once the lock is
  * released and before it returns (include/tlb_batch.h). A reservation a CPU's cache placed is held
  * through that cache's lock as well (syspte_resv_at_locked), so it cannot be freed meanwhile.
@@ -51,8 +61,9 @@ static uint64_t syspte_frames_or(const uint64_t *pfns, uint64_t n)
  * of the whole span without an early exit. Since first is span aligned, first + k == first ^ k for
  * k below the span: each frame is xored with first and must leave exactly its index; eight
  * independent chains, each reading one frame per step, keep the loads the limit on any build (the
- * kernel's has no vector registers). */
-static bool syspte_frames_large(const uint64_t *pfns)
+ * kernel's has no vector registers). Not static: tests/bench/bench_map.c times it as the leaf's
+ * floor. */
+bool syspte_frames_large(const uint64_t *pfns)
 {
 	uint64_t first = pfns[0];
 	if ((first & (SYSPTE_SPAN_PAGES - 1)) || pfns[SYSPTE_SPAN_PAGES - 1] != first + SYSPTE_SPAN_PAGES - 1)
@@ -73,7 +84,8 @@ static bool syspte_frames_large(const uint64_t *pfns)
 }
 
 /* Spans whose leaf decision the frame pass records (bit s of syspte_frame_scan.runs); a span after
- * them is tested again when its PTEs are written. */
+ * them is tested again for a run when its PTEs are written (its width was checked by the pass, and
+ * its leaf's frame is checked again by the write like every leaf's). */
 #define SYSPTE_SCAN_SPANS 64
 
 /* What the one pass over a map's frames found (syspte_frames_scan). */
@@ -83,18 +95,20 @@ struct syspte_frame_scan {
 };
 
 /*
- * The map's one pass over its n frames, for a mapping from region page i: whether every frame fits
- * the physical address width (the contract's rule for an MDL's frames, 2^MAXPHYADDR), and, when
+ * The map's one pass over its n frames, for a mapping from region page i: whether every frame is at
+ * most maxpfn (the last frame below the physical address width: the contract's rule for an MDL's
+ * frames, 2^MAXPHYADDR), and, when
  * leaves is set, which spans the mapping covers whole hold one aligned run of frames. A run's
  * frames are first .. first + 511, so it fits when its last frame does, and its frames are read
  * once; the frames of any other span, and those outside whole spans, are ORed together (a span
  * that is no run may be read up to twice: its run test, then the OR).
  */
-static void syspte_frames_scan(const uint64_t *pfns, uint64_t n, uint64_t i, bool leaves, struct syspte_frame_scan *sc)
+static void syspte_frames_scan(const uint64_t *pfns, uint64_t n, uint64_t i, bool leaves, uint64_t maxpfn,
+			       struct syspte_frame_scan *sc)
 {
 	sc->runs = 0;
 	if (!leaves) {   /* no 2 MiB leaf possible (fewer pages than a span, or no such leaves): an OR */
-		sc->fit = (syspte_frames_or(pfns, n) >> (arch_phys_addr_bits() - PAGE_SHIFT)) == 0;
+		sc->fit = (syspte_frames_or(pfns, n) & ~maxpfn) == 0;
 		return;
 	}
 	uint64_t k = MIN(n, (SYSPTE_SPAN_PAGES - (i & (SYSPTE_SPAN_PAGES - 1))) & (SYSPTE_SPAN_PAGES - 1));
@@ -107,22 +121,46 @@ static void syspte_frames_scan(const uint64_t *pfns, uint64_t n, uint64_t i, boo
 			any |= syspte_frames_or(pfns + k, SYSPTE_SPAN_PAGES);
 	}
 	any |= syspte_frames_or(pfns + k, n - k);
-	sc->fit = (any >> (arch_phys_addr_bits() - PAGE_SHIFT)) == 0;
+	sc->fit = (any & ~maxpfn) == 0;
+}
+
+/* The last frame below the CPU's physical address width: 2^(MAXPHYADDR - 12) - 1, a mask of the
+ * frame bits a PTE may carry (at most bits 12..51 of its address). */
+static uint64_t syspte_max_pfn(void)
+{
+	return (1ULL << (arch_phys_addr_bits() - PAGE_SHIFT)) - 1;
+}
+
+/* True when a 2 MiB leaf may map the run from frame first: it is span aligned and its last frame is
+ * at most maxpfn, so the leaf's address has no bit below 2 MiB (bit 12 is a leaf's PAT bit) and
+ * none beyond the width. */
+static bool syspte_leaf_frame_ok(uint64_t first, uint64_t maxpfn)
+{
+	return (first & (SYSPTE_SPAN_PAGES - 1)) == 0 && first <= maxpfn - (SYSPTE_SPAN_PAGES - 1);
 }
 
 /*
- * Maps n frames from page i. A span the mapping covers whole, whose frames are one aligned 2 MiB
- * run (bit s of runs for the s-th such span, from syspte_frames_scan; syspte_frames_large for those
- * past SYSPTE_SCAN_SPANS), gets one 2 MiB leaf (attrs2) in its level-2 entry instead of its table
- * pointer; the table stays allocated for the unmap to restore. Other pages get level-1 PTEs (the
- * attributes of prot). The first page carries the mapping-start mark. Every level-1 entry written
- * was not present, so no translation of it can be cached. A leaf replaces a present table pointer, which a
- * CPU's paging-structure caches may hold (Intel SDM Vol. 3A 4.10.3: even over a table of
- * not-present entries) and use for the span, faulting on a mapped page: each leaf's address goes
- * into b, whose invalidation clears them (one entry per leaf).
+ * Maps n frames from page i; returns n, or the pages it wrote before it met a frame above maxpfn,
+ * which it leaves unwritten (the caller clears those pages and refuses the map). A span the mapping
+ * covers whole, whose frames are one aligned 2 MiB run (bit s of runs for the s-th such span, from
+ * syspte_frames_scan; syspte_frames_large for those past SYSPTE_SCAN_SPANS), gets one 2 MiB leaf
+ * (attrs2) in its level-2 entry instead of its table pointer; the table stays allocated for the
+ * unmap to restore. Other pages get level-1 PTEs (the attributes of prot). The first page carries
+ * the mapping-start mark.
+ *
+ * The frames were checked before the lock, but the caller's array is read again here: each frame a
+ * PTE is made of is read once into a local and checked against what the entry may hold (a leaf's
+ * first frame: syspte_leaf_frame_ok, else the span gets 4 KiB PTEs; a 4 KiB PTE's frame: at most
+ * maxpfn), so an entry never has a bit outside its address field's valid frames, whatever the
+ * caller does to its array meanwhile.
+ *
+ * Every level-1 entry written was not present, so no translation of it can be cached. A leaf
+ * replaces a present table pointer, which a CPU's paging-structure caches may hold (Intel SDM Vol.
+ * 3A 4.10.3: even over a table of not-present entries) and use for the span, faulting on a mapped
+ * page: each leaf's address goes into b, whose invalidation clears them (one entry per leaf).
  */
-static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
-				     unsigned prot, pte_t attrs2, uint64_t runs, struct tlb_batch *b)
+static uint64_t syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
+					 unsigned prot, pte_t attrs2, uint64_t runs, uint64_t maxpfn, struct tlb_batch *b)
 {
 	spin_assert_held(&r->lock);
 	syspte_verify_unmapped_locked(r, i, n);
@@ -132,21 +170,31 @@ static void syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const 
 		uint64_t j = i + k, off = j & (SYSPTE_SPAN_PAGES - 1);
 		if (off == 0 && n - k >= SYSPTE_SPAN_PAGES && attrs2 &&
 		    (s < SYSPTE_SCAN_SPANS ? (runs >> s++) & 1 : syspte_frames_large(pfns + k))) {
-			arch_pte_write(syspte_pde(r, j >> SYSPTE_SPAN_SHIFT), arch_pte_leaf(attrs2, pfn_to_pa(pfns[k])));
-			tlb_batch_add_page(b, syspte_va(r, j));
-			r->large_leaves++;
-			k += SYSPTE_SPAN_PAGES;
-			continue;
+			uint64_t first = pfns[k];   /* the leaf's frame, read once */
+			if (syspte_leaf_frame_ok(first, maxpfn)) {
+				arch_pte_write(syspte_pde(r, j >> SYSPTE_SPAN_SHIFT), arch_pte_leaf(attrs2, pfn_to_pa(first)));
+				tlb_batch_add_page(b, syspte_va(r, j));
+				r->large_leaves++;
+				k += SYSPTE_SPAN_PAGES;
+				continue;
+			}
 		}
 		volatile uint64_t *p = syspte_slot(r, j);
 		uint64_t run = MIN(n - k, SYSPTE_SPAN_PAGES - off);
 		if (!attrs)
 			attrs = pt_leaf_attrs(r->pt, prot);
-		for (uint64_t q = 0; q < run; q++, k++)
-			arch_pte_write(&p[q], arch_pte_leaf(attrs, pfn_to_pa(pfns[k])));
+		for (uint64_t q = 0; q < run; q++, k++) {
+			uint64_t pfn = pfns[k];   /* read once: checked, then written */
+			if (__builtin_expect(pfn > maxpfn, 0))
+				return k;
+			arch_pte_write(&p[q], arch_pte_leaf(attrs, pfn_to_pa(pfn)));
+		}
 	}
 	syspte_pte_mark_start(r, i);
+	return n;
 }
+
+static void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b);
 
 /*
  * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED (fit false: no frames, or one
@@ -175,13 +223,14 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	struct syspte_misuse m;
 	struct tlb_batch b;
 	struct syspte_frame_scan sc = { .fit = false, .runs = 0 };
-	uint64_t i;
+	uint64_t i, maxpfn = syspte_max_pfn();
 	bool leaves = n >= SYSPTE_SPAN_PAGES && pt_leaf_level_ok(r->pt, 2);
-	/* The frames are the caller's: read once, before the lock, and judged after the address and tag. */
+	/* The frames are the caller's: checked before the lock, judged after the address and tag, and
+	 * read again by the write, which checks each frame it writes (syspte_write_ptes_locked). */
 	uint64_t at = (addr - r->base) >> PAGE_SHIFT;   /* addr's page, when it lies in the region */
 	if (pfns && addr >= r->base && at < r->npages)
-		syspte_frames_scan(pfns, n, at, leaves, &sc);
-	tlb_batch_init_from(&b, TLB_FROM_REGION_MAP_LEAF);   /* stays empty unless a 2 MiB leaf is written */
+		syspte_frames_scan(pfns, n, at, leaves, maxpfn, &sc);
+	tlb_batch_init_from(&b, TLB_FROM_REGION_MAP_LEAF);   /* empty unless a 2 MiB leaf is written (or a write undone) */
 	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);
@@ -189,14 +238,19 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	if (st == SYSPTE_OK) {
 		unsigned prot = PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache);
 		pte_t attrs2 = leaves ? pt_leaf_attrs_level(r->pt, prot, 2) : 0;
-		syspte_write_ptes_locked(r, i, pfns, n, prot, attrs2, sc.runs, &b);
-		v->mapped += n;
-		r->pages_mapped += n;
+		uint64_t done = syspte_write_ptes_locked(r, i, pfns, n, prot, attrs2, sc.runs, maxpfn, &b);
+		if (done == n) {
+			v->mapped += n;
+			r->pages_mapped += n;
+		} else {   /* the caller changed a frame since the check: undo, as an unmap would, and refuse */
+			syspte_clear_ptes_locked(r, i, done, &b);
+			st = SYSPTE_REFUSED;
+		}
 	}
 	syspte_unhold_locked(r, &h);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
-	tlb_batch_flush(&b);   /* the 2 MiB leaves' spans, if any */
+	tlb_batch_flush(&b);   /* the 2 MiB leaves' spans, if any (and the pages of an undone write) */
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(&m);
 	return st;
