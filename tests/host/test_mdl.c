@@ -889,12 +889,37 @@ static uint64_t rnd(uint64_t n)
 }
 
 /*
- * The reserved map reads an MDL's frames once, in the region's pass that finds its 2 MiB runs and
- * checks the physical width (syspte_map). Generated maps of 1..1536 pages at every phase of a
- * 2 MiB-aligned reservation, under widths of 32..52 bits, with frames that are aligned runs (below
- * the width, or wholly beyond it), runs broken by one frame, scattered frames, and one frame beyond
- * the width anywhere: the map succeeds exactly when every frame fits, with exactly one leaf per
- * span it covers whole with an aligned run; a refusal changes neither the region nor the MDL; and
+ * Where a generated map of n frames from page p of a span-aligned reservation gets its one frame
+ * beyond the width: seven times in eight a frame where a part of the map's pass starts or ends (the
+ * first and the last frame, the last before the first whole span and its first, each whole span's
+ * first and last, the first after the last whole span), else any frame.
+ */
+static uint64_t bad_frame_at(uint64_t n, uint64_t p, uint64_t span)
+{
+	uint64_t edge[16], e = 0, k0 = MIN(n, (span - p % span) % span), k = k0;
+	edge[e++] = 0;
+	edge[e++] = n - 1;
+	if (k0)
+		edge[e++] = k0 - 1;
+	for (; k + span <= n && e + 2 < 16; k += span) {
+		edge[e++] = k;
+		edge[e++] = k + span - 1;
+	}
+	if (k < n)
+		edge[e++] = k;   /* k0 itself when no span is whole */
+	return rnd(8) ? edge[rnd(e)] : rnd(n);
+}
+
+/*
+ * The reserved map checks an MDL's frames in one pass before the region's lock, which finds its
+ * 2 MiB runs and checks the physical width (syspte_map). Generated maps of 1..1536 pages at every
+ * phase of a 2 MiB-aligned reservation, under widths of 32..52 bits, with frames that are aligned
+ * runs (below the width, or wholly beyond it), runs broken by one frame, scattered frames, and one
+ * frame beyond the width, mostly where a part of the pass starts or ends (bad_frame_at), else
+ * anywhere: the map succeeds exactly when every frame fits, with exactly one leaf per
+ * span it covers whole with an aligned run; a refusal changes neither the region nor the MDL and
+ * comes from the pass, before any PTE is written (the write's own check would undo and invalidate
+ * its writes: no invalidation may be seen); and
  * the toolkit's own check (IoBuildPartialMdl's rule 7) names the first frame beyond the width.
  */
 static void test_map_frames_generated(void)
@@ -905,7 +930,7 @@ static void test_map_frames_generated(void)
 	ok(va && ((vaddr_t)va & (SIZE_2M - 1)) == 0, "a 2 MiB-aligned reservation of three spans");
 	if (!va)
 		return;
-	unsigned cases = 0, right = 0, mapped = 0, refused = 0, leaves_seen = 0, beyond_runs = 0;
+	unsigned cases = 0, right = 0, mapped = 0, refused = 0, leaves_seen = 0, beyond_runs = 0, at_edge = 0;
 	for (unsigned c = 0; c < 4000; c++) {
 		unsigned bits = 32 + (unsigned)rnd(21);
 		uint64_t limit = 1ULL << (bits - 12);
@@ -925,8 +950,11 @@ static void test_map_frames_generated(void)
 			if (rnd(6) == 0)
 				g.pfn[k + rnd(span)] ^= 1ULL << rnd(bits - 12);
 		}
-		if (rnd(4) == 0)   /* one frame beyond the width, anywhere */
-			g.pfn[rnd(n)] = rnd(2) ? limit + rnd(1 << 20) : limit | (rnd(1ULL << 63) << 1);
+		if (rnd(4) == 0) {   /* one frame beyond the width, mostly where a pass starts or ends */
+			uint64_t at = bad_frame_at(n, p, span);
+			g.pfn[at] = rnd(2) ? limit + rnd(1 << 20) : limit | (rnd(1ULL << 63) << 1);
+			at_edge += at == n - 1 || at == 0;
+		}
 		/* what the map must do, from the frames directly */
 		bool fit = true;
 		uint64_t first_bad = n, want_leaves = 0;
@@ -948,7 +976,7 @@ static void test_map_frames_generated(void)
 		enum mdl_invalid why = mdl_validate(&g.m, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, &f);
 		struct syspte_stats before, st;
 		syspte_get_stats(reserved_region(), &before);
-		uint64_t fired = bugcheck_last.count;
+		uint64_t fired = bugcheck_last.count, flushes = fake_tlb.flushes;
 		char *got = MmMapLockedPagesWithReservedMapping(va + p * PAGE_SIZE, TAG_R, &g.m, MmCached);
 		syspte_get_stats(reserved_region(), &st);
 		bool good = bugcheck_last.count == fired &&
@@ -956,9 +984,9 @@ static void test_map_frames_generated(void)
 		if (fit)
 			good &= got == va + p * PAGE_SIZE && st.pages_mapped == before.pages_mapped + n &&
 				st.large_leaves == before.large_leaves + want_leaves && (g.m.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA);
-		else
+		else   /* refused by the pass before the lock: no PTE ever written, so none invalidated */
 			good &= !got && st.pages_mapped == before.pages_mapped && st.large_leaves == before.large_leaves &&
-				g.m.MdlFlags == MDL_PAGES_LOCKED && g.m.MappedSystemVa == NULL;
+				g.m.MdlFlags == MDL_PAGES_LOCKED && g.m.MappedSystemVa == NULL && fake_tlb.flushes == flushes;
 		if (got) {
 			mapped++;
 			leaves_seen += (unsigned)want_leaves;
@@ -976,8 +1004,9 @@ static void test_map_frames_generated(void)
 	}
 	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
 	MmFreeMappingAddress(va, TAG_R);
-	printf("# %u maps, %u refused, %u leaves, %u aligned runs beyond the width\n", mapped, refused, leaves_seen, beyond_runs);
-	ok(right == cases && mapped > 1000 && refused > 1000 && leaves_seen > 500 && beyond_runs > 50,
+	printf("# %u maps, %u refused, %u leaves, %u aligned runs beyond the width, %u bad frames first or last\n", mapped,
+	       refused, leaves_seen, beyond_runs, at_edge);
+	ok(right == cases && mapped > 1000 && refused > 1000 && leaves_seen > 500 && beyond_runs > 50 && at_edge > 150,
 	   "generated maps: mapped exactly when every frame fits the width, one leaf per aligned run (%u of %u right)", right,
 	   cases);
 }
