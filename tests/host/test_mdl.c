@@ -15,6 +15,7 @@
 #include "phys.h"
 #include "pt.h"
 #include "syspte.h"
+#include "syspte_impl.h"   /* the region's lock, held by "another CPU" in test_map_frames_changed */
 #include "reserved.h"
 #include "bugcheck.h"
 #include "mdl.h"
@@ -1011,6 +1012,258 @@ static void test_map_frames_generated(void)
 	   cases);
 }
 
+/*
+ * A map over an already-mapped page whose frames include one beyond the width: NULL, no bug check,
+ * nothing changed; the frame refusal comes before the already-mapped bug check 0x107 (contract
+ * rows 10 and 9), whatever their pages' order, for a small map and for one whose beyond-width frames
+ * are an aligned 2 MiB run. The same maps with frames that fit do report 0x107 (the page is mapped).
+ */
+static void test_map_bad_frame_over_mapped(void)
+{
+	static struct { MDL m; PFN_NUMBER pfn[1024]; } g;
+	struct { MDL m; PFN_NUMBER pfn[1]; } one;
+	const uint64_t limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT), mapped_at = 600;
+	char *res = MmAllocateMappingAddressEx(1024 * PAGE_SIZE, TAG_R, MM_MAPPING_ADDRESS_DIVISIBLE);
+	ok(res && ((vaddr_t)res & (SIZE_2M - 1)) == 0, "a 2 MiB-aligned reservation of two spans");
+	if (!res)
+		return;
+	MmInitializeMdl(&one.m, NULL, PAGE_SIZE);
+	one.m.MdlFlags = MDL_PAGES_LOCKED;
+	one.pfn[0] = 0x4321;
+	char *at = res + mapped_at * PAGE_SIZE;
+	ok(MmMapLockedPagesWithReservedMapping(at, TAG_R, &one.m, MmCached) == at, "page 600 mapped");
+	intercept();
+	struct {
+		const char *what;
+		uint64_t first, n, bad_at;   /* the map's first page, its pages, the beyond-width frame's index */
+		bool run;                    /* span 1 an aligned run (beyond the width when bad) */
+	} c[] = {
+		{ "3 pages over it, the last frame beyond the width", mapped_at - 1, 3, 2, false },
+		{ "3 pages over it, the first frame beyond the width", mapped_at, 3, 0, false },
+		{ "1024 pages over it, span 1 an aligned run beyond the width", 0, 1024, 512, true },
+		{ "1024 pages over it, the last frame beyond the width", 0, 1024, 1023, false },
+	};
+	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		for (int fits = 0; fits < 2; fits++) {
+			for (uint64_t q = 0; q < c[k].n; q++)
+				g.pfn[q] = 0x10000 + q;   /* span 0 (when covered): an aligned run */
+			if (c[k].run)
+				for (uint64_t q = 0; q < 512; q++)
+					g.pfn[512 + q] = (fits ? 0x20000 : limit) + q;
+			else if (!fits)
+				g.pfn[c[k].bad_at] = limit + c[k].bad_at;
+			MmInitializeMdl(&g.m, NULL, c[k].n * PAGE_SIZE);
+			g.m.MdlFlags = MDL_PAGES_LOCKED;
+			struct snap sn;
+			take(&sn);
+			uint64_t flushes = fake_tlb.flushes;
+			char *got = MmMapLockedPagesWithReservedMapping(res + c[k].first * PAGE_SIZE, TAG_R, &g.m, MmCached);
+			if (fits)
+				ok(!got && fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED) &&
+				   bugcheck_last.p[2] == (uintptr_t)at && same(&sn), "%s, but fitting: 0xDA/0x107 at page 600", c[k].what);
+			else
+				ok(!got && none_fired() && same(&sn) && fake_tlb.flushes == flushes && g.m.MdlFlags == MDL_PAGES_LOCKED &&
+				   pfn_at((vaddr_t)at) == 0x4321 && !pfn_at((vaddr_t)res) && syspte_check(reserved_region()) == 0,
+				   "%s: NULL, no bug check, nothing changed", c[k].what);
+		}
+	}
+	release();
+	MmUnmapReservedMapping(at, TAG_R, &one.m);
+	MmFreeMappingAddress(res, TAG_R);
+}
+
+/*
+ * More spans than the map's pass records (SYSPTE_SCAN_SPANS, 64): a second region of 72 spans on
+ * the same tables, a map of 100 pages, 67 whole spans and 37 pages, whose spans are aligned runs
+ * but for span 66. Spans 64 and 65 get leaves as the first 64 do (the write tests them again) and
+ * span 66 4 KiB PTEs; a frame beyond the width past span 64 (an aligned run of span 65 beyond it,
+ * the last frame of broken span 66, the tail's last) refuses the map before any write.
+ */
+static struct syspte_region *many_region;
+static PFN_NUMBER many_pfn[71 * 512];
+
+static void test_map_many_spans(void)
+{
+	const uint64_t span = 512, head = 100, spans = 67, n = head + spans * span + 37;
+	const uint64_t limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	many_region = syspte_create(&pt, REGION_BASE + (1ULL << 30), 72 * span);
+	struct syspte_region *r = many_region;
+	vaddr_t v = r ? syspte_reserve(r, 71 * span, TAG_R, 0) : 0;
+	ok(v, "a region of 72 spans and a reservation of 71");
+	if (!v)
+		return;
+	vaddr_t a = (v + head * PAGE_SIZE + SIZE_2M - 1) & ~(SIZE_2M - 1), start = a - head * PAGE_SIZE;
+	for (int c = 0; c < 4; c++) {
+		for (uint64_t k = 0; k < n; k++)
+			many_pfn[k] = 0x100000 + 7 * k;   /* no run anywhere */
+		for (uint64_t sp = 0; sp < spans; sp++)
+			if (sp != 66)
+				for (uint64_t q = 0; q < span; q++)
+					many_pfn[head + sp * span + q] = (sp + 1) * 0x10000 + q;
+		const char *what = "every span but 66 an aligned run: 66 leaves, spans 64 and 65 past the pass's 64";
+		if (c == 1) {
+			for (uint64_t q = 0; q < span; q++)
+				many_pfn[head + 65 * span + q] = limit + q;
+			what = "span 65 an aligned run beyond the width: refused";
+		} else if (c == 2) {
+			many_pfn[head + 67 * span - 1] = limit;
+			what = "the last frame of span 66 (no run) beyond the width: refused";
+		} else if (c == 3) {
+			many_pfn[n - 1] = limit | 1;
+			what = "the tail's last frame beyond the width: refused";
+		}
+		struct syspte_stats before, st;
+		syspte_get_stats(r, &before);
+		uint64_t flushes = fake_tlb.flushes;
+		int got = syspte_map(r, start, TAG_R, many_pfn, n, PT_CACHE_WB);
+		syspte_get_stats(r, &st);
+		bool good = syspte_check(r) == 0;
+		if (c == 0) {
+			uint64_t pte, size = 0, size66 = 0;
+			paddr_t pa = 0;
+			pt_query(&pt, a + 65 * SIZE_2M + 5 * PAGE_SIZE, &pa, &pte, &size);
+			pt_query(&pt, a + 66 * SIZE_2M, NULL, NULL, &size66);
+			good &= got == SYSPTE_OK && st.large_leaves == before.large_leaves + 66 && st.pages_mapped == before.pages_mapped + n &&
+				size == SIZE_2M && pa == ((66 * 0x10000ULL + 5) << PAGE_SHIFT) && size66 == PAGE_SIZE;
+			good &= syspte_unmap(r, start, TAG_R, n) == SYSPTE_OK;
+			syspte_get_stats(r, &st);
+			good &= st.large_leaves == before.large_leaves && st.pages_mapped == before.pages_mapped;
+		} else
+			good &= got == SYSPTE_REFUSED && st.large_leaves == before.large_leaves &&
+				st.pages_mapped == before.pages_mapped && fake_tlb.flushes == flushes &&
+				!pt_query(&pt, start, NULL, NULL, NULL) && !pt_query(&pt, a + 64 * SIZE_2M, NULL, NULL, NULL);
+		ok(good, "%llu pages over %llu whole spans, %s", (unsigned long long)n, (unsigned long long)spans, what);
+	}
+	ok(syspte_release(r, v, TAG_R) == SYSPTE_OK && syspte_check(r) == 0, "released, the region clean");
+}
+
+/* The frames a test's poll hook writes into a caller's array while a map waits for the region's
+ * lock (held by "CPU 1"), after the map's pass checked them and before its write reads them. */
+static struct {
+	struct syspte_region *r;
+	uint64_t *pfns, at, n, base;   /* pfns[at .. at + n) = base + q, or base for each when !run */
+	bool run;
+	unsigned calls;
+} race;
+
+static void race_change_frames(void)
+{
+	race.calls++;
+	for (uint64_t q = 0; q < race.n; q++)
+		race.pfns[race.at + q] = race.run ? race.base + q : race.base;
+	race.r->lock.owner = 0;
+	__atomic_store_n(&race.r->lock.locked, 0, __ATOMIC_RELEASE);
+}
+
+/* syspte_map of n frames at va, with race's change made while it waits for the lock. */
+static int map_racing(struct syspte_region *r, vaddr_t va, uint64_t *pfns, uint64_t n)
+{
+	race.r = r;
+	race.pfns = pfns;
+	race.calls = 0;
+	r->lock.locked = 1;   /* CPU 1 holds the region's lock */
+	r->lock.owner = 2;
+	fake_cpu_poll_hook = race_change_frames;
+	int st = syspte_map(r, va, TAG_R, pfns, n, PT_CACHE_WB);
+	fake_cpu_poll_hook = NULL;
+	return race.calls == 1 ? st : -100;
+}
+
+/*
+ * A caller that changes its locked MDL's frames during the map (a contract violation: the map
+ * checks them before the region's lock and reads them again under it) never gets a malformed
+ * entry: a leaf's frame turned unaligned gives 4 KiB PTEs of the frames read; a frame turned
+ * beyond the width, in a leaf's run or a 4 KiB page, refuses the map with every write undone
+ * (invalidated like an unmap) and nothing changed; the same past the pass's 64 spans, where the
+ * write tests a span for a run again.
+ */
+static void test_map_frames_changed(void)
+{
+	static PFN_NUMBER f[3 * 512];
+	const uint64_t limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	struct syspte_region *r = reserved_region();
+	char *va = MmAllocateMappingAddressEx(3 * 512 * PAGE_SIZE, TAG_R, MM_MAPPING_ADDRESS_DIVISIBLE);
+	ok(va && ((vaddr_t)va & (SIZE_2M - 1)) == 0, "a 2 MiB-aligned reservation of three spans");
+	if (!va)
+		return;
+	struct syspte_stats before, st;
+	uint64_t pte = 0, size = 0, flushes;
+	paddr_t pa = 0;
+
+	/* a leaf's first frame turned unaligned: 4 KiB PTEs of what the write read */
+	for (uint64_t q = 0; q < 512; q++)
+		f[q] = 0x40000 + q;
+	race = (typeof(race)){ .at = 0, .n = 1, .base = 0x40001, .run = false };
+	syspte_get_stats(r, &before);
+	int got = map_racing(r, (vaddr_t)va, f, 512);
+	syspte_get_stats(r, &st);
+	bool q0 = pt_query(&pt, (vaddr_t)va, &pa, &pte, &size);
+	ok(got == SYSPTE_OK && st.large_leaves == before.large_leaves && q0 && size == PAGE_SIZE && pa == (0x40001ULL << PAGE_SHIFT) &&
+	   pfn_at((vaddr_t)va + 511 * PAGE_SIZE) == 0x40000 + 511 && syspte_check(r) == 0,
+	   "a leaf's first frame unaligned when written: no leaf, 4 KiB PTEs of the frames read");
+	ok(syspte_unmap(r, (vaddr_t)va, TAG_R, 512) == SYSPTE_OK, "and it unmaps");
+
+	/* a leaf's run turned beyond the width: refused, nothing written */
+	race = (typeof(race)){ .at = 0, .n = 512, .base = limit, .run = true };
+	for (uint64_t q = 0; q < 512; q++)
+		f[q] = 0x40000 + q;
+	syspte_get_stats(r, &before);
+	flushes = fake_tlb.flushes;
+	got = map_racing(r, (vaddr_t)va, f, 512);
+	syspte_get_stats(r, &st);
+	ok(got == SYSPTE_REFUSED && st.large_leaves == before.large_leaves && st.pages_mapped == before.pages_mapped &&
+	   !pt_query(&pt, (vaddr_t)va, NULL, NULL, NULL) && fake_tlb.flushes == flushes && syspte_check(r) == 0,
+	   "a leaf's run beyond the width when written: refused, nothing written");
+
+	/* the tail's last frame turned beyond the width after a head and a leaf were written: undone */
+	const uint64_t first = 412, n = 100 + 512 + 50;
+	for (uint64_t k = 0; k < n; k++)
+		f[k] = k >= 100 && k < 612 ? 0x40000 + (k - 100) : 0x9000 + 3 * k;
+	race = (typeof(race)){ .at = n - 1, .n = 1, .base = limit, .run = false };
+	syspte_get_stats(r, &before);
+	flushes = fake_tlb.flushes;
+	got = map_racing(r, (vaddr_t)va + first * PAGE_SIZE, f, n);
+	syspte_get_stats(r, &st);
+	bool none = true;
+	for (uint64_t k = 0; k < n; k++)
+		none &= !pt_query(&pt, (vaddr_t)va + (first + k) * PAGE_SIZE, NULL, NULL, NULL);
+	ok(got == SYSPTE_REFUSED && st.large_leaves == before.large_leaves && st.pages_mapped == before.pages_mapped && none &&
+	   fake_tlb.flushes == flushes + 1 && syspte_check(r) == 0 && pt_check(&pt) == 0,
+	   "the last frame beyond the width when written: refused, the head's PTEs and the leaf undone and invalidated");
+
+	/* past the pass's 64 spans: span 65, no run when checked, an aligned run beyond the width when written */
+	struct syspte_region *big_r = many_region;
+	vaddr_t v = big_r ? syspte_reserve(big_r, 71 * 512, TAG_R, 0) : 0;
+	if (v) {
+		vaddr_t a = (v + SIZE_2M - 1) & ~(SIZE_2M - 1);
+		const uint64_t m = 67 * 512;
+		for (uint64_t k = 0; k < m; k++)
+			many_pfn[k] = k / 512 == 65 ? 0x300000 + 7 * k : (k / 512 + 1) * 0x10000 + k % 512;
+		race = (typeof(race)){ .at = 65 * 512, .n = 512, .base = limit, .run = true };
+		syspte_get_stats(big_r, &before);
+		flushes = fake_tlb.flushes;
+		got = map_racing(big_r, a, many_pfn, m);
+		syspte_get_stats(big_r, &st);
+		ok(got == SYSPTE_REFUSED && st.large_leaves == before.large_leaves && st.pages_mapped == before.pages_mapped &&
+		   fake_tlb.flushes == flushes + 1 &&
+		   !pt_query(&pt, a, NULL, NULL, NULL) && !pt_query(&pt, a + 65 * SIZE_2M, NULL, NULL, NULL) && syspte_check(big_r) == 0,
+		   "span 65 an aligned run beyond the width only when written: refused, its 65 leaves undone");
+		/* the same span turned into an aligned run that fits: a leaf, decided by the write */
+		for (uint64_t k = 65 * 512; k < 66 * 512; k++)
+			many_pfn[k] = 0x300000 + 7 * k;
+		race = (typeof(race)){ .at = 65 * 512, .n = 512, .base = 0x500000, .run = true };
+		got = map_racing(big_r, a, many_pfn, m);
+		syspte_get_stats(big_r, &st);
+		pt_query(&pt, a + 65 * SIZE_2M, &pa, NULL, &size);
+		ok(got == SYSPTE_OK && st.large_leaves == before.large_leaves + 67 && size == SIZE_2M && pa == (0x500000ULL << PAGE_SHIFT),
+		   "span 65 an aligned run that fits only when written: its leaf");
+		ok(syspte_unmap(big_r, a, TAG_R, m) == SYSPTE_OK && syspte_release(big_r, v, TAG_R) == SYSPTE_OK &&
+		   syspte_check(big_r) == 0, "unmapped and released");
+	} else
+		ok(false, "a reservation of 71 spans in the second region");
+	MmFreeMappingAddress(va, TAG_R);
+}
+
 /* A hand-built MDL with room behind it for any span a valid MDL can have. */
 #define BIG_PFNS ((1u << 20) + 1)
 static struct { MDL m; PFN_NUMBER pfn[BIG_PFNS]; } big;
@@ -1511,6 +1764,9 @@ int main(void)
 	test_free_pages_misuse();
 	test_map_locked();
 	test_map_frames_generated();
+	test_map_bad_frame_over_mapped();
+	test_map_many_spans();
+	test_map_frames_changed();
 	test_growable();
 	test_malformed_directed();
 	test_malformed_generated();
