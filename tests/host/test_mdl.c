@@ -1014,9 +1014,10 @@ static void test_map_frames_generated(void)
 
 /*
  * A map over an already-mapped page whose frames include one beyond the width: NULL, no bug check,
- * nothing changed; the frame refusal comes before the already-mapped bug check 0x107 (contract
- * rows 10 and 9), whatever their pages' order, for a small map and for one whose beyond-width frames
- * are an aligned 2 MiB run. The same maps with frames that fit do report 0x107 (the page is mapped).
+ * nothing changed; the frame refusal comes before the already-mapped bug check 0x107 (rows 9 and
+ * 10 of the map's table, docs/contract.md), whatever their pages' order, for a small map and for
+ * one whose beyond-width frames are an aligned 2 MiB run. The same maps with frames that fit do
+ * report 0x107 (the page is mapped).
  */
 static void test_map_bad_frame_over_mapped(void)
 {
