@@ -16,10 +16,10 @@
  * its frame fits the width; on a frame beyond it, it clears what it wrote (invalidated like an
  * unmap) and the map is refused, nothing changed. Which frames such a map maps is unspecified.
  *
- * Unmap validates the whole span and
- * clears it under the lock, naming its pages in a TLB batch, which it flushes once the lock is
- * released and before it returns (include/tlb_batch.h). A reservation a CPU's cache placed is held
- * through that cache's lock as well (syspte_resv_at_locked), so it cannot be freed meanwhile.
+ * Unmap validates the whole span and clears it under the lock, naming its pages in a TLB batch,
+ * which it flushes once the lock is released and before it returns (include/tlb_batch.h). A
+ * reservation a CPU's cache placed is held through that cache's lock as well
+ * (syspte_resv_at_locked), so it cannot be freed meanwhile.
  */
 #include "syspte_impl.h"
 #include "tlb_batch.h"
@@ -133,7 +133,7 @@ static uint64_t syspte_max_pfn(void)
 
 /* True when a 2 MiB leaf may map the run from frame first: it is span aligned and its last frame is
  * at most maxpfn, so the leaf's address has no bit below 2 MiB (bit 12 is a leaf's PAT bit) and
- * none beyond the width. */
+ * none beyond the width (of at least 32 bits: maxpfn is above the span). */
 static bool syspte_leaf_frame_ok(uint64_t first, uint64_t maxpfn)
 {
 	return (first & (SYSPTE_SPAN_PAGES - 1)) == 0 && first <= maxpfn - (SYSPTE_SPAN_PAGES - 1);
