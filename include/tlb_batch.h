@@ -47,7 +47,8 @@ enum tlb_origin {
 	TLB_FROM_REGION_UNMAP,     /* syspte_unmap: MmUnmapReservedMapping, and MmUnmapLockedPages through it */
 	TLB_FROM_PT_UNMAP,         /* pt_unmap, its large-page splits included */
 	TLB_FROM_PT_PROTECT,       /* pt_protect, its large-page splits included */
-	TLB_FROM_REGION_MAP_LEAF,  /* syspte_map's 2 MiB leaves, each over its span's table pointer */
+	TLB_FROM_REGION_MAP_LEAF,  /* syspte_map's 2 MiB leaves, each over its span's table pointer,
+				      and the pages of a map it undoes (a frame changed under it) */
 	TLB_FROM_COUNT
 };
 

@@ -137,7 +137,9 @@ uint64_t syspte_guard_pages(const struct syspte_region *r);
  * not fit before the reservation's end or cache is not a type; misuse 0x107 when a page of the
  * span is mapped. REFUSED too when a frame lies at or beyond the CPU's physical address width
  * (the MDL rule, checked here in the one pass over the frames that also finds the 2 MiB runs).
- * Allocates nothing, and invalidates only the 2 MiB leaves it writes.
+ * Allocates nothing, and invalidates only the 2 MiB leaves it writes, and the pages of a write it
+ * undoes (a frame found beyond the width under the lock: the caller changed its locked MDL during
+ * the call; the map is then REFUSED with nothing left mapped).
  */
 int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64_t *pfns, uint64_t n,
 	       unsigned cache);
