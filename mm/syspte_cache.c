@@ -60,13 +60,60 @@ static inline bool syspte_cache_frozen(const struct syspte_region *r)
 	return __atomic_load_n(&r->cache.frozen, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* The chunk of index idx among c's, or NULL (c's lock held, or the caches frozen). */
-static struct syspte_chunk *syspte_chunk_in(struct syspte_cache *c, uint64_t idx)
+/* ---- a cache's hash of its chunks (c's lock held, or the caches frozen) */
+
+/* The home slot of chunk idx in a cache's hash. */
+static inline unsigned syspte_map_home(uint64_t idx)
 {
-	for (unsigned s = 0; s < c->nchunks; s++)
-		if (c->chunks[s].index == idx)
-			return &c->chunks[s];
-	return NULL;
+	return (unsigned)((idx * 0x9E3779B97F4A7C15ULL) >> (64 - SYSPTE_CACHE_MAP_SHIFT));
+}
+
+/* The hash slot holding chunk idx of c, or the empty slot where it would go. */
+static inline unsigned syspte_map_find(const struct syspte_cache *c, uint64_t idx)
+{
+	unsigned h = syspte_map_home(idx);
+	while (c->map[h] && c->chunk[c->map[h] - 1]->index != idx)
+		h = (h + 1) & (SYSPTE_CACHE_MAP - 1);
+	return h;
+}
+
+/* The chunk of index idx among c's, or NULL. */
+static inline struct syspte_chunk *syspte_chunk_in(const struct syspte_cache *c, uint64_t idx)
+{
+	unsigned h = syspte_map_find(c, idx);
+	return c->map[h] ? c->chunk[c->map[h] - 1] : NULL;
+}
+
+/* Takes chunk idx (in c's hash) out of c's hash, moving the entries after it back (linear probing
+ * with no tombstones). */
+static void syspte_map_remove(struct syspte_cache *c, uint64_t idx)
+{
+	const unsigned mask = SYSPTE_CACHE_MAP - 1;
+	unsigned hole = syspte_map_find(c, idx);
+	KASSERT(c->map[hole], "syspte: chunk %llu not in its cache's hash", (unsigned long long)idx);
+	for (unsigned j = (hole + 1) & mask; c->map[j]; j = (j + 1) & mask) {
+		unsigned home = syspte_map_home(c->chunk[c->map[j] - 1]->index);
+		/* the entry stays when its home lies cyclically in (hole, j] */
+		bool stays = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
+		if (!stays) {
+			c->map[hole] = c->map[j];
+			hole = j;
+		}
+	}
+	c->map[hole] = 0;
+}
+
+/* Exchanges c's chunk slots s and t (their hash entries follow). */
+static void syspte_slot_swap(struct syspte_cache *c, unsigned s, unsigned t)
+{
+	if (s == t)
+		return;
+	unsigned hs = syspte_map_find(c, c->chunk[s]->index), ht = syspte_map_find(c, c->chunk[t]->index);
+	struct syspte_chunk *k = c->chunk[s];
+	c->chunk[s] = c->chunk[t];
+	c->chunk[t] = k;
+	c->map[hs] = (uint16_t)(t + 1);
+	c->map[ht] = (uint16_t)(s + 1);
 }
 
 /* The chunk of owned chunk index idx (the region's lock held and the caches frozen, or the owner's
@@ -122,7 +169,8 @@ static struct syspte_cache *syspte_cache_create_locked(struct syspte_region *r, 
 	spin_assert_held(&r->lock);
 	if (!syspte_may_carve(r))
 		return NULL;
-	uint64_t pages = ALIGN_UP(sizeof(struct syspte_cache), PAGE_SIZE) >> PAGE_SHIFT;
+	_Static_assert(sizeof(struct syspte_cache) <= PAGE_SIZE, "a cache is one page");
+	uint64_t pages = 1;
 	paddr_t pa = phys_alloc(pages, 0, UINT64_MAX);
 	if (!pa)
 		return NULL;
@@ -179,31 +227,64 @@ static int syspte_chunk_place(const struct syspte_region *r, const struct syspte
 	return __builtin_ctzll(pref ? pref : fit);
 }
 
-/* True when one of c's chunks has room for npages pages (and the guard). */
-static bool syspte_cache_room(const struct syspte_region *r, const struct syspte_cache *c, uint64_t npages,
-			      uint32_t flags)
+/* The slot of c's active chunk with the fewest free pages (the one parked for another). */
+static unsigned syspte_fullest_active(const struct syspte_cache *c)
 {
-	for (unsigned s = 0; s < c->nchunks; s++)
-		if (syspte_chunk_place(r, &c->chunks[s], npages, (unsigned)(npages + r->guard), flags & SYSPTE_FLAG_DIVISIBLE) >= 0)
-			return true;
-	return false;
+	unsigned best = 0;
+	for (unsigned s = 1; s < MIN(c->nchunks, SYSPTE_CACHE_ACTIVE); s++)
+		if (c->chunk[s]->nfree < c->chunk[best]->nfree)
+			best = s;
+	return best;
 }
 
-/* Places a reservation in one of c's chunks with a record from c's stash; its page index in
- * *start, or false when the stash is empty or no chunk has room. The chunks are tried in their
- * order: trying the last one used first would spread the caches' chunks (and the page tables they
- * make) over more of the region. */
+/*
+ * Where npages pages (span with the guard) go among c's chunks: a chunk's slot and page offset in
+ * *off, or -1 when no chunk has room. The active chunks are tried in their order (trying the last
+ * one used first would spread the chunks, and the page tables they make, over more of the region);
+ * then the parked chunk with the most free pages that has room becomes active in place of the
+ * fullest active one. That search is skipped while it failed for this span or a smaller one and
+ * fewer than SYSPTE_CACHE_RETRY frees came since (it reads every chunk).
+ */
+static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
+			     bool divisible, int *off)
+{
+	unsigned na = MIN(c->nchunks, SYSPTE_CACHE_ACTIVE);
+	for (unsigned s = 0; s < na; s++)
+		if ((*off = syspte_chunk_place(r, c->chunk[s], npages, span, divisible)) >= 0)
+			return (int)s;
+	if (c->nchunks <= na || (c->nofit && span >= c->nofit && c->frees < SYSPTE_CACHE_RETRY))
+		return -1;
+	int best = -1, best_off = -1;
+	for (unsigned s = na; s < c->nchunks; s++) {
+		const struct syspte_chunk *k = c->chunk[s];
+		if (k->nfree < span || (best >= 0 && k->nfree <= c->chunk[best]->nfree))
+			continue;
+		int o = syspte_chunk_place(r, k, npages, span, divisible);
+		if (o >= 0)
+			best = (int)s, best_off = o;
+	}
+	if (best < 0) {
+		c->nofit = c->nofit && c->frees < SYSPTE_CACHE_RETRY ? MIN(c->nofit, span) : span;
+		c->frees = 0;
+		return -1;
+	}
+	unsigned slot = syspte_fullest_active(c);
+	syspte_slot_swap(c, slot, (unsigned)best);
+	*off = best_off;
+	return (int)slot;
+}
+
+/* Places a reservation in one of c's chunks (syspte_cache_find) with a record from c's stash; its
+ * page index in *start, or false when the stash is empty or no chunk has room. */
 static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, uint64_t npages, uint32_t tag,
 			      uint32_t flags, uint64_t *start)
 {
 	unsigned span = (unsigned)(npages + r->guard);
 	if (!c->stash)
 		return false;
-	for (unsigned s = 0; s < c->nchunks; s++) {
-		struct syspte_chunk *k = &c->chunks[s];
-		int o = syspte_chunk_place(r, k, npages, span, flags & SYSPTE_FLAG_DIVISIBLE);
-		if (o < 0)
-			continue;
+	int o, s = syspte_cache_find(r, c, npages, span, flags & SYSPTE_FLAG_DIVISIBLE, &o);
+	if (s >= 0) {
+		struct syspte_chunk *k = c->chunk[s];
 		struct syspte_resv *v = c->stash;
 		c->stash = v->hnext;
 		c->nstash--;
@@ -211,9 +292,10 @@ static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, u
 		*v = (struct syspte_resv){ .start = *start, .npages = npages, .tag = tag,
 					   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
 		k->free &= ~syspte_bits((unsigned)o, span);
+		k->nfree -= span;
 		k->starts |= (uint64_t)1 << o;
 		k->rec[o] = v;
-		k->live++;
+		c->nempty -= k->live++ == 0;
 		c->live++;
 		c->pages += npages;
 		c->free -= span;
@@ -242,9 +324,11 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 	uint64_t bits = syspte_bits(o, (unsigned)syspte_span(v));
 	KASSERT(!(k->free & bits), "syspte: cached reservation at page %llu overlaps free pages", (unsigned long long)i);
 	k->free |= bits;
+	k->nfree += (uint32_t)syspte_span(v);
 	k->starts &= ~((uint64_t)1 << o);
 	k->rec[o] = NULL;
-	k->live--;
+	c->nempty += --k->live == 0;
+	c->frees++;
 	c->live--;
 	c->pages -= v->npages;
 	c->free += syspte_span(v);
@@ -352,7 +436,8 @@ static void syspte_stash_trim_locked(struct syspte_region *r, struct syspte_cach
 static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_cache *c, unsigned s)
 {
 	spin_assert_held(&r->lock);
-	struct syspte_chunk *k = &c->chunks[s];
+	struct syspte_chunk *k = c->chunk[s];
+	c->nempty -= k->live == 0;
 	uint64_t base = k->index << SYSPTE_CHUNK_SHIFT;
 	for (uint64_t b = k->starts; b; b &= b - 1) {
 		struct syspte_resv *v = k->rec[__builtin_ctzll(b)];
@@ -360,7 +445,7 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 		c->pages -= v->npages;
 		syspte_link_locked(r, v);
 	}
-	c->free -= syspte_popcount(k->free);
+	c->free -= k->nfree;
 	for (uint64_t x = k->free; x;) {
 		unsigned o = (unsigned)__builtin_ctzll(x);
 		uint64_t rest = ~(x >> o);
@@ -371,41 +456,84 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 	bitset_clear(&r->cache.owned, k->index);
 	syspte_owner_store(r, k->index, 0);
 	r->cache.dissolved++;
-	c->chunks[s] = c->chunks[--c->nchunks];
+	syspte_map_remove(c, k->index);
+	unsigned last = --c->nchunks;
+	if (s != last) {   /* the last chunk takes the slot */
+		c->map[syspte_map_find(c, c->chunk[last]->index)] = (uint16_t)(s + 1);
+		c->chunk[s] = c->chunk[last];
+	}
+	k->next = c->spare;
+	c->spare = k;
 }
 
-/* The slot of c's chunk with the fewest reservations (dissolving it moves the fewest records). */
-static unsigned syspte_chunk_victim(const struct syspte_cache *c)
+/* Dissolves c's empty chunks beyond SYSPTE_CACHE_EMPTY_KEEP, parked ones first. */
+static void syspte_empties_trim_locked(struct syspte_region *r, struct syspte_cache *c)
 {
-	unsigned best = 0;
-	for (unsigned s = 1; s < c->nchunks; s++)
-		if (c->chunks[s].live < c->chunks[best].live)
-			best = s;
-	return best;
+	for (unsigned s = c->nchunks; c->nempty > SYSPTE_CACHE_EMPTY_KEEP && s-- > 0;)
+		if (!c->chunk[s]->live)
+			syspte_chunk_dissolve_locked(r, c, s);
+}
+
+/* A chunk's state for c, from its spare list, which takes a page of them when it is empty; NULL
+ * when no page is left. Region's lock held. */
+static struct syspte_chunk *syspte_chunk_state_locked(struct syspte_region *r, struct syspte_cache *c)
+{
+	spin_assert_held(&r->lock);
+	if (!c->spare) {
+		paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
+		if (!pa)
+			return NULL;
+		struct syspte_chunk *a = arch_phys_to_virt(pa);
+		for (unsigned i = 0; i < PAGE_SIZE / sizeof(*a); i++) {
+			a[i].next = c->spare;
+			c->spare = &a[i];
+		}
+		r->cache.cache_pages++;
+	}
+	struct syspte_chunk *k = c->spare;
+	c->spare = k->next;
+	return k;
+}
+
+/* Makes k (chunk index idx, its free bits set) c's, in an active slot when it has room for one:
+ * the fullest active chunk is parked. */
+static void syspte_chunk_own_locked(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k)
+{
+	unsigned s = c->nchunks++;
+	c->chunk[s] = k;
+	c->map[syspte_map_find(c, k->index)] = (uint16_t)(s + 1);
+	if (s >= SYSPTE_CACHE_ACTIVE)
+		syspte_slot_swap(c, syspte_fullest_active(c), s);
+	c->nempty += k->live == 0;
+	c->free += k->nfree;
+	c->nofit = 0;
+	bitset_set(&r->cache.owned, k->index);
+	syspte_owner_store(r, k->index, c->cpu + 1);
 }
 
 /*
- * Gives c one more chunk: an aligned run of SYSPTE_CHUNK_PAGES from the allocator, its emptiest
- * chunk dissolved first when c owns its share already. False when the region keeps its free pages
- * for everyone (syspte_may_carve) or has no aligned run.
+ * Gives c one more chunk: an aligned run of SYSPTE_CHUNK_PAGES from the allocator. False when c
+ * owns its share already, the region keeps its free pages for everyone (syspte_may_carve) or has
+ * no aligned run, or no page is left for the chunk's state.
  */
 static bool syspte_chunk_carve_locked(struct syspte_region *r, struct syspte_cache *c)
 {
 	spin_assert_held(&r->lock);
-	if (!syspte_may_carve(r))
+	if (c->nchunks >= r->cache.max_chunks || !syspte_may_carve(r))
 		return false;
-	if (c->nchunks == r->cache.max_chunks)
-		syspte_chunk_dissolve_locked(r, c, syspte_chunk_victim(c));
+	struct syspte_chunk *k = syspte_chunk_state_locked(r, c);
 	uint64_t start;
-	if (!syspte_alloc_chunk_locked(r, &start))
+	if (!k)
 		return false;
+	if (!syspte_alloc_chunk_locked(r, &start)) {
+		k->next = c->spare;
+		c->spare = k;
+		return false;
+	}
 	KASSERT(!(start & SYSPTE_CHUNK_MASK), "syspte: chunk at page %llu not aligned", (unsigned long long)start);
-	struct syspte_chunk *k = &c->chunks[c->nchunks++];
-	*k = (struct syspte_chunk){ .index = start >> SYSPTE_CHUNK_SHIFT, .free = UINT64_MAX };
-	c->free += SYSPTE_CHUNK_PAGES;
+	*k = (struct syspte_chunk){ .index = start >> SYSPTE_CHUNK_SHIFT, .free = UINT64_MAX, .nfree = SYSPTE_CHUNK_PAGES };
+	syspte_chunk_own_locked(r, c, k);
 	r->cache.carved++;
-	bitset_set(&r->cache.owned, k->index);
-	syspte_owner_store(r, k->index, c->cpu + 1);
 	return true;
 }
 
@@ -440,10 +568,15 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 {
 	spin_assert_held(&r->lock);
 	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx);
-	if (!syspte_take_chunk_free_locked(r, idx, free))
+	struct syspte_chunk *k = syspte_chunk_state_locked(r, c);
+	if (!k)
 		return false;
-	struct syspte_chunk *k = &c->chunks[c->nchunks++];
-	*k = (struct syspte_chunk){ .index = idx, .free = free };
+	if (!syspte_take_chunk_free_locked(r, idx, free)) {
+		k->next = c->spare;
+		c->spare = k;
+		return false;
+	}
+	*k = (struct syspte_chunk){ .index = idx, .free = free, .nfree = syspte_popcount(free) };
 	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
 	     s = bitset_next(&r->starts, s + 1)) {
 		struct syspte_resv *v = syspte_find_start_locked(r, s);
@@ -454,10 +587,8 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 		c->live++;
 		c->pages += v->npages;
 	}
-	c->free += syspte_popcount(free);
+	syspte_chunk_own_locked(r, c, k);
 	r->cache.adopted++;
-	bitset_set(&r->cache.owned, idx);
-	syspte_owner_store(r, idx, c->cpu + 1);
 	return true;
 }
 
@@ -476,9 +607,8 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
 	if (!c && !(c = syspte_cache_create_locked(r, cpu)))
 		return;
 	uint64_t f = spin_lock(&c->lock);
-	if (c->nchunks == r->cache.max_chunks)
-		syspte_chunk_dissolve_locked(r, c, syspte_chunk_victim(c));
-	syspte_chunk_adopt_locked(r, c, idx);
+	if (c->nchunks < r->cache.max_chunks)   /* a cache at its share keeps what it has */
+		syspte_chunk_adopt_locked(r, c, idx);
 	spin_unlock(&c->lock, f);
 }
 
@@ -517,12 +647,15 @@ bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint3
 		return false;
 	uint64_t f = spin_lock(&c->lock);
 	bool ok = false;
+	int off;
 	/* Records are taken from the slab only for a reservation the cache can place. */
-	if (syspte_cache_room(r, c, npages, flags) || syspte_chunk_carve_locked(r, c)) {
+	if (syspte_cache_find(r, c, npages, (unsigned)(npages + r->guard), flags & SYSPTE_FLAG_DIVISIBLE, &off) >= 0 ||
+	    syspte_chunk_carve_locked(r, c)) {
 		syspte_stash_fill_locked(r, c);
 		ok = syspte_cache_take(r, c, npages, tag, flags, start);
 	}
 	syspte_stash_trim_locked(r, c, 2 * SYSPTE_CACHE_STASH);
+	syspte_empties_trim_locked(r, c);
 	spin_unlock(&c->lock, f);
 	return ok;
 }
@@ -894,19 +1027,26 @@ static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const s
 {
 	if (c->cpu != cpu || c->nchunks > r->cache.max_chunks || c->lock.rank != LOCK_RANK_SYSPTE_CACHE)
 		return syspte_cache_bad("a cache's header is wrong", cpu, c->nchunks);
-	uint64_t n = 0, pages = 0, free = 0;
+	uint64_t n = 0, pages = 0, free = 0, empty = 0, mapped = 0;
 	for (unsigned s = 0; s < c->nchunks; s++) {
-		const struct syspte_chunk *k = &c->chunks[s];
+		const struct syspte_chunk *k = c->chunk[s];
 		if (k->index >= r->cache.nchunks || syspte_owner_load(r, k->index) != cpu + 1)
 			return syspte_cache_bad("a cache holds a chunk it does not own", cpu, k->index);
-		for (unsigned t = 0; t < s; t++)
-			if (c->chunks[t].index == k->index)
-				return syspte_cache_bad("a chunk twice in a cache", cpu, k->index);
+		/* each chunk found at its own slot (so no index twice), and the hash holds nothing else */
+		if (syspte_chunk_in(c, k->index) != k)
+			return syspte_cache_bad("a cache's hash does not find its chunk", cpu, k->index);
+		if (k->nfree != syspte_popcount(k->free))
+			return syspte_cache_bad("a chunk's free count differs from its free bits", k->index, k->nfree);
 		if (syspte_chunk_check_locked(r, k, &n, &pages))
 			return -1;
-		free += syspte_popcount(k->free);
+		free += k->nfree;
+		empty += k->live == 0;
 	}
-	if (n != c->live || pages != c->pages || free != c->free)
+	for (unsigned h = 0; h < SYSPTE_CACHE_MAP; h++)
+		mapped += c->map[h] != 0;
+	if (mapped != c->nchunks)
+		return syspte_cache_bad("a cache's hash holds other entries than its chunks", cpu, mapped);
+	if (n != c->live || pages != c->pages || free != c->free || empty != c->nempty)
 		return syspte_cache_bad("a cache's counts differ from its chunks", cpu, c->live);
 	uint64_t recs = 0;
 	for (const struct syspte_resv *v = c->stash; v && recs <= c->nstash; v = v->hnext)
