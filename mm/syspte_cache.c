@@ -237,13 +237,56 @@ static unsigned syspte_fullest_active(const struct syspte_cache *c)
 	return best;
 }
 
+/* Puts chunk idx on c's ready list (the oldest entry is overwritten when it is full). */
+static inline void syspte_ready_push(struct syspte_cache *c, uint64_t idx)
+{
+	c->ready[c->rtop++ % SYSPTE_CACHE_READY] = idx;
+	c->nready = MIN(c->nready + 1, SYSPTE_CACHE_READY);
+}
+
+/* The slot of the parked chunk of c with the most free pages that has room for npages pages
+ * (span with the guard), and the page offset in *off; -1 when none has room. Reads every chunk,
+ * and puts those with half of SYSPTE_CACHE_ROOMY free pages or more on the ready list for the
+ * next searches. */
+static int syspte_parked_roomiest(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages,
+				  unsigned span, bool divisible, int *off)
+{
+	int best = -1;
+	for (unsigned s = SYSPTE_CACHE_ACTIVE; s < c->nchunks; s++) {
+		const struct syspte_chunk *k = c->chunk[s];
+		if (k->nfree >= SYSPTE_CACHE_ROOMY / 2)
+			syspte_ready_push(c, k->index);
+		if (k->nfree < span || (best >= 0 && k->nfree <= c->chunk[best]->nfree))
+			continue;
+		int o = syspte_chunk_place(r, k, npages, span, divisible);
+		if (o >= 0)
+			best = (int)s, *off = o;
+	}
+	return best;
+}
+
+/* The slot of a parked chunk of c on its ready list that has room for npages pages, and the page
+ * offset in *off; -1 when none. Entries looked at leave the list (their chunks may have become
+ * active, gone back to the region, or be too fragmented). */
+static int syspte_parked_ready(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
+			       bool divisible, int *off)
+{
+	while (c->nready) {
+		c->nready--;
+		unsigned slot1 = c->map[syspte_map_find(c, c->ready[--c->rtop % SYSPTE_CACHE_READY])];
+		if (slot1 > SYSPTE_CACHE_ACTIVE && (*off = syspte_chunk_place(r, c->chunk[slot1 - 1], npages, span, divisible)) >= 0)
+			return (int)slot1 - 1;
+	}
+	return -1;
+}
+
 /*
  * Where npages pages (span with the guard) go among c's chunks: a chunk's slot and page offset in
  * *off, or -1 when no chunk has room. The active chunks are tried in their order (trying the last
  * one used first would spread the chunks, and the page tables they make, over more of the region);
- * then the parked chunk with the most free pages that has room becomes active in place of the
- * fullest active one. That search is skipped while it failed for this span or a smaller one and
- * fewer than SYSPTE_CACHE_RETRY frees came since (it reads every chunk).
+ * then a parked chunk takes the place of the fullest active one: the newest on the ready list with
+ * room, else the roomiest with room. That last search, which reads every chunk, is skipped while
+ * it failed for this span or a smaller one and fewer than SYSPTE_CACHE_RETRY frees came since.
  */
 static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
 			     bool divisible, int *off)
@@ -252,16 +295,13 @@ static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache 
 	for (unsigned s = 0; s < na; s++)
 		if ((*off = syspte_chunk_place(r, c->chunk[s], npages, span, divisible)) >= 0)
 			return (int)s;
-	if (c->nchunks <= na || (c->nofit && span >= c->nofit && c->frees < SYSPTE_CACHE_RETRY))
+	if (c->nchunks <= na)
 		return -1;
-	int best = -1, best_off = -1;
-	for (unsigned s = na; s < c->nchunks; s++) {
-		const struct syspte_chunk *k = c->chunk[s];
-		if (k->nfree < span || (best >= 0 && k->nfree <= c->chunk[best]->nfree))
-			continue;
-		int o = syspte_chunk_place(r, k, npages, span, divisible);
-		if (o >= 0)
-			best = (int)s, best_off = o;
+	int best = syspte_parked_ready(r, c, npages, span, divisible, off);
+	if (best < 0) {
+		if (c->nofit && span >= c->nofit && c->frees < SYSPTE_CACHE_RETRY)
+			return -1;
+		best = syspte_parked_roomiest(r, c, npages, span, divisible, off);
 	}
 	if (best < 0) {
 		c->nofit = c->nofit && c->frees < SYSPTE_CACHE_RETRY ? MIN(c->nofit, span) : span;
@@ -270,7 +310,6 @@ static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache 
 	}
 	unsigned slot = syspte_fullest_active(c);
 	syspte_slot_swap(c, slot, (unsigned)best);
-	*off = best_off;
 	return (int)slot;
 }
 
@@ -325,6 +364,8 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 	KASSERT(!(k->free & bits), "syspte: cached reservation at page %llu overlaps free pages", (unsigned long long)i);
 	k->free |= bits;
 	k->nfree += (uint32_t)syspte_span(v);
+	if (k->nfree >= SYSPTE_CACHE_ROOMY && k->nfree - syspte_span(v) < SYSPTE_CACHE_ROOMY)
+		syspte_ready_push(c, k->index);
 	k->starts &= ~((uint64_t)1 << o);
 	k->rec[o] = NULL;
 	c->nempty += --k->live == 0;
