@@ -282,9 +282,8 @@ static int syspte_parked_ready(const struct syspte_region *r, struct syspte_cach
 
 /*
  * Where npages pages (span with the guard) go among c's chunks: a chunk's slot and page offset in
- * *off, or -1 when no chunk has room. The active chunks are tried in their order (trying the last
- * one used first would spread the chunks, and the page tables they make, over more of the region);
- * then a parked chunk takes the place of the fullest active one: the newest on the ready list with
+ * *off, or -1 when no chunk has room. The active chunk used last is tried first, then the others
+ * in their order (so a chunk fills before the next one is touched); then a parked chunk takes the place of the fullest active one: the newest on the ready list with
  * room, else the roomiest with room. That last search, which reads every chunk, is skipped while
  * it failed for this span or a smaller one and fewer than SYSPTE_CACHE_RETRY frees came since.
  */
@@ -292,9 +291,12 @@ static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache 
 			     bool divisible, int *off)
 {
 	unsigned na = MIN(c->nchunks, SYSPTE_CACHE_ACTIVE);
+	if (c->last < na && (*off = syspte_chunk_place(r, c->chunk[c->last], npages, span, divisible)) >= 0)
+		return (int)c->last;
 	for (unsigned s = 0; s < na; s++)
-		if ((*off = syspte_chunk_place(r, c->chunk[s], npages, span, divisible)) >= 0)
-			return (int)s;
+		if (s != c->last && c->chunk[s]->nfree >= span &&
+		    (*off = syspte_chunk_place(r, c->chunk[s], npages, span, divisible)) >= 0)
+			return (int)(c->last = s);
 	if (c->nchunks <= na)
 		return -1;
 	int best = syspte_parked_ready(r, c, npages, span, divisible, off);
@@ -310,7 +312,7 @@ static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache 
 	}
 	unsigned slot = syspte_fullest_active(c);
 	syspte_slot_swap(c, slot, (unsigned)best);
-	return (int)slot;
+	return (int)(c->last = slot);
 }
 
 /* Places a reservation in one of c's chunks (syspte_cache_find) with a record from c's stash; its

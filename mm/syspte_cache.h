@@ -85,6 +85,7 @@ struct syspte_cache {
 	unsigned nempty;                 /* owned chunks with no reservation */
 	unsigned nofit;                  /* a span the last search of the parked chunks could not place, or 0 */
 	unsigned frees;                  /* frees into the cache since that search */
+	unsigned last;                   /* the active slot that took the last reservation placed */
 	unsigned nready, rtop;           /* ready[]: the last nready entries below rtop (mod its size) */
 	uint64_t ready[SYSPTE_CACHE_READY];   /* chunks that reached SYSPTE_CACHE_ROOMY free pages, newest last */
 	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
