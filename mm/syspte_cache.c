@@ -227,6 +227,26 @@ static int syspte_chunk_place(const struct syspte_region *r, const struct syspte
 	return __builtin_ctzll(pref ? pref : fit);
 }
 
+/*
+ * True while c has no room for span pages as far as it knows: a search found none for this span or
+ * a smaller one, and since then fewer than SYSPTE_CACHE_ROOMY pages were freed into it, no chunk
+ * joined its ready list and it got no new chunk (syspte_cache_room_again clears it). Read without
+ * c's lock by the fast path and the region's path (a stale answer only sends a request the other
+ * way), so a cache at its share, its chunks full of long-lived reservations, costs its CPU's small
+ * requests two loads.
+ */
+static inline bool syspte_cache_full(const struct syspte_cache *c, unsigned span)
+{
+	unsigned nofit = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
+	return nofit && span >= nofit;
+}
+
+/* Forgets that c had no room (c's lock held). */
+static inline void syspte_cache_room_again(struct syspte_cache *c)
+{
+	__atomic_store_n(&c->nofit, 0, __ATOMIC_RELAXED);
+}
+
 /* The slot of c's active chunk with the fewest free pages (the one parked for another). */
 static unsigned syspte_fullest_active(const struct syspte_cache *c)
 {
@@ -283,13 +303,17 @@ static int syspte_parked_ready(const struct syspte_region *r, struct syspte_cach
 /*
  * Where npages pages (span with the guard) go among c's chunks: a chunk's slot and page offset in
  * *off, or -1 when no chunk has room. The active chunk used last is tried first, then the others
- * in their order (so a chunk fills before the next one is touched); then a parked chunk takes the place of the fullest active one: the newest on the ready list with
- * room, else the roomiest with room. That last search, which reads every chunk, is skipped while
- * it failed for this span or a smaller one and fewer than SYSPTE_CACHE_RETRY frees came since.
+ * in their order (so a chunk fills before the next one is touched); then a parked chunk takes the
+ * place of the fullest active one: the newest on the ready list with room, else the roomiest with
+ * room. That last search, which reads every chunk, is made only when the chunks hold a quarter of
+ * SYSPTE_CACHE_ROOMY free pages each on average. A failure for a span sets c->nofit
+ * (syspte_cache_full): the cache then answers "no room" to that span or a larger one at once.
  */
 static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
 			     bool divisible, int *off)
 {
+	if (syspte_cache_full(c, span))
+		return -1;
 	unsigned na = MIN(c->nchunks, SYSPTE_CACHE_ACTIVE);
 	if (c->last < na && (*off = syspte_chunk_place(r, c->chunk[c->last], npages, span, divisible)) >= 0)
 		return (int)c->last;
@@ -297,17 +321,13 @@ static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache 
 		if (s != c->last && c->chunk[s]->nfree >= span &&
 		    (*off = syspte_chunk_place(r, c->chunk[s], npages, span, divisible)) >= 0)
 			return (int)(c->last = s);
-	if (c->nchunks <= na)
-		return -1;
-	int best = syspte_parked_ready(r, c, npages, span, divisible, off);
-	if (best < 0) {
-		if (c->nofit && span >= c->nofit && c->frees < SYSPTE_CACHE_RETRY)
-			return -1;
+	int best = c->nchunks > na ? syspte_parked_ready(r, c, npages, span, divisible, off) : -1;
+	if (best < 0 && c->nchunks > na && c->free * 4 >= (uint64_t)c->nchunks * SYSPTE_CACHE_ROOMY)
 		best = syspte_parked_roomiest(r, c, npages, span, divisible, off);
-	}
 	if (best < 0) {
-		c->nofit = c->nofit && c->frees < SYSPTE_CACHE_RETRY ? MIN(c->nofit, span) : span;
-		c->frees = 0;
+		unsigned was = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->nofit, was ? MIN(was, span) : span, __ATOMIC_RELAXED);
+		c->nofit_free = c->free;
 		return -1;
 	}
 	unsigned slot = syspte_fullest_active(c);
@@ -366,15 +386,18 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 	KASSERT(!(k->free & bits), "syspte: cached reservation at page %llu overlaps free pages", (unsigned long long)i);
 	k->free |= bits;
 	k->nfree += (uint32_t)syspte_span(v);
-	if (k->nfree >= SYSPTE_CACHE_ROOMY && k->nfree - syspte_span(v) < SYSPTE_CACHE_ROOMY)
+	if (k->nfree >= SYSPTE_CACHE_ROOMY && k->nfree - syspte_span(v) < SYSPTE_CACHE_ROOMY) {
 		syspte_ready_push(c, k->index);
+		syspte_cache_room_again(c);
+	}
 	k->starts &= ~((uint64_t)1 << o);
 	k->rec[o] = NULL;
 	c->nempty += --k->live == 0;
-	c->frees++;
 	c->live--;
 	c->pages -= v->npages;
 	c->free += syspte_span(v);
+	if (c->free >= c->nofit_free + SYSPTE_CACHE_ROOMY)
+		syspte_cache_room_again(c);
 	v->hnext = c->stash;
 	c->stash = v;
 	c->nstash++;
@@ -549,7 +572,7 @@ static void syspte_chunk_own_locked(struct syspte_region *r, struct syspte_cache
 		syspte_slot_swap(c, syspte_fullest_active(c), s);
 	c->nempty += k->live == 0;
 	c->free += k->nfree;
-	c->nofit = 0;
+	syspte_cache_room_again(c);
 	bitset_set(&r->cache.owned, k->index);
 	syspte_owner_store(r, k->index, c->cpu + 1);
 }
@@ -639,19 +662,19 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
 {
 	spin_assert_held(&r->lock);
 	uint64_t idx = start >> SYSPTE_CHUNK_SHIFT;
-	if (!syspte_cache_sized(r, npages) || !syspte_may_carve(r) || syspte_owner_load(r, idx))
-		return;
+	unsigned cpu = arch_cpu_index();
+	struct syspte_cache *c = syspte_cache_of(r, cpu);
+	if (!syspte_cache_sized(r, npages) || (c && c->nchunks >= r->cache.max_chunks) || !syspte_may_carve(r) ||
+	    syspte_owner_load(r, idx))
+		return;   /* a cache at its share keeps what it has */
 	KASSERT(syspte_find_start_locked(r, start), "syspte: adopting around page %llu, where no reservation starts",
 		(unsigned long long)start);
 	if (!syspte_chunk_adoptable_locked(r, idx))
 		return;
-	unsigned cpu = arch_cpu_index();
-	struct syspte_cache *c = syspte_cache_of(r, cpu);
 	if (!c && !(c = syspte_cache_create_locked(r, cpu)))
 		return;
 	uint64_t f = spin_lock(&c->lock);
-	if (c->nchunks < r->cache.max_chunks)   /* a cache at its share keeps what it has */
-		syspte_chunk_adopt_locked(r, c, idx);
+	syspte_chunk_adopt_locked(r, c, idx);
 	spin_unlock(&c->lock, f);
 }
 
@@ -664,7 +687,7 @@ vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t 
 	if (npages > SYSPTE_CACHE_MAX_PAGES || !r->cache.on || !spin_may_take(&r->lock))
 		return 0;
 	struct syspte_cache *c = syspte_cache_of(r, arch_cpu_index());
-	if (!c)
+	if (!c || syspte_cache_full(c, (unsigned)(npages + r->guard)))
 		return 0;
 	uint64_t start, f = spin_lock(&c->lock);
 	bool ok = !syspte_cache_frozen(r) && syspte_cache_take(r, c, npages, tag, flags, &start);
@@ -687,6 +710,10 @@ bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint3
 	unsigned cpu = arch_cpu_index();
 	struct syspte_cache *c = syspte_cache_of(r, cpu);
 	if (!c && !(c = syspte_cache_create_locked(r, cpu)))
+		return false;
+	/* A cache at its share with no room leaves the request to the allocator without its lock (the
+	 * region's lock fixes its chunk count). */
+	if (c->nchunks >= r->cache.max_chunks && syspte_cache_full(c, (unsigned)(npages + r->guard)))
 		return false;
 	uint64_t f = spin_lock(&c->lock);
 	bool ok = false;

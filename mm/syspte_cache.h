@@ -53,9 +53,8 @@
 #define SYSPTE_CACHE_MAP_SHIFT 9
 #define SYSPTE_CACHE_MAP (1u << SYSPTE_CACHE_MAP_SHIFT)   /* slots of a cache's hash of its chunks */
 #define SYSPTE_CACHE_EMPTY_KEEP 2u    /* empty chunks a cache keeps; more go back to the allocator */
-#define SYSPTE_CACHE_ROOMY 32u        /* free pages that put a parked chunk on its cache's ready list */
+#define SYSPTE_CACHE_ROOMY 40u        /* free pages that put a parked chunk on its cache's ready list */
 #define SYSPTE_CACHE_READY 32u        /* parked chunks a cache remembers as roomy (a power of two) */
-#define SYSPTE_CACHE_RETRY 8u         /* frees into a cache before a failed search of its parked chunks is tried again */
 #define SYSPTE_CACHE_STASH 32u        /* records a cache takes from the slab at a time */
 _Static_assert(SYSPTE_CACHE_MAP >= 2 * SYSPTE_CACHE_CHUNKS, "a cache's hash is at most half full");
 
@@ -83,8 +82,8 @@ struct syspte_cache {
 	unsigned cpu;                    /* constant: the CPU index it serves */
 	unsigned nchunks;                /* chunk[0, nchunks) are owned; the first SYSPTE_CACHE_ACTIVE active */
 	unsigned nempty;                 /* owned chunks with no reservation */
-	unsigned nofit;                  /* a span the last search of the parked chunks could not place, or 0 */
-	unsigned frees;                  /* frees into the cache since that search */
+	unsigned nofit;                  /* the smallest span no chunk had room for lately, or 0 */
+	uint64_t nofit_free;             /* free pages when that was found */
 	unsigned last;                   /* the active slot that took the last reservation placed */
 	unsigned nready, rtop;           /* ready[]: the last nready entries below rtop (mod its size) */
 	uint64_t ready[SYSPTE_CACHE_READY];   /* chunks that reached SYSPTE_CACHE_ROOMY free pages, newest last */

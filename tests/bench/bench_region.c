@@ -22,8 +22,9 @@
  *   build/bench/bench_region [steps] [seeds]   (default 2*10^6 steps, 5 seeds; both tables)
  *   build/bench/bench_region table [steps] [seeds]   (the main table alone)
  *   build/bench/bench_region sizes [steps] [seeds]   (the size table alone)
- *   build/bench/bench_region ops W cache|nocache|loop [steps]   (one workload W in 0..3, one seed:
- *     the churn alone, for callgrind: its instructions less the loop's, divided by the printed calls)
+ *   build/bench/bench_region ops W cache|nocache|loop [steps] [log2 pages]   (one workload W in 0..3,
+ *     one seed, a region of 2^18 pages unless given (14..22): the churn alone, for callgrind: its
+ *     instructions less the loop's, divided by the printed calls)
  * steps >= 1 and seeds 1..16, else a usage message and exit status 2.
  */
 #include <stdio.h>
@@ -305,9 +306,9 @@ static int size_table(long steps, int nseeds)
 }
 
 /* The ops mode: workload wi's churn alone on one subject (one seed), for an instruction count. */
-static int ops_mode(size_t wi, const char *subject, long steps)
+static int ops_mode(size_t wi, const char *subject, long steps, unsigned shift)
 {
-	npages = NPAGES_1G;
+	npages = 1ULL << shift;
 	if (!machine_up())
 		return 1;
 	bool loop = strcmp(subject, "loop") == 0;
@@ -333,7 +334,7 @@ static int ops_mode(size_t wi, const char *subject, long steps)
 static int usage(void)
 {
 	fprintf(stderr, "usage: bench_region [table|sizes] [steps >= 1] [seeds 1..16]\n"
-			"       bench_region ops 0..3 cache|nocache|loop [steps >= 1]\n");
+			"       bench_region ops 0..3 cache|nocache|loop [steps >= 1] [log2 pages 14..22]\n");
 	return 2;
 }
 
@@ -352,12 +353,13 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "ops") == 0) {
 		long wi = argc > 3 ? parse_count(argv[2], 0, (long)NWL - 1) : -1;
 		long n = argc > 4 ? parse_count(argv[4], 1, 1000000000000L) : 200000;
-		if (wi < 0 || n < 1 || argc > 5)
+		long shift = argc > 5 ? parse_count(argv[5], 14, 22) : 18;
+		if (wi < 0 || n < 1 || shift < 0 || argc > 6)
 			return usage();
 		live = calloc(MAX_NPAGES, sizeof(*live));
 		if (!live)
 			return 1;
-		int st = ops_mode((size_t)wi, argv[3], n);
+		int st = ops_mode((size_t)wi, argv[3], n, (unsigned)shift);
 		return st == 2 ? usage() : st;
 	}
 	if (argc > 1 && strcmp(argv[1], "sizes") == 0)
