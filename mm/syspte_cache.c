@@ -60,13 +60,60 @@ static inline bool syspte_cache_frozen(const struct syspte_region *r)
 	return __atomic_load_n(&r->cache.frozen, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* The chunk of index idx among c's, or NULL (c's lock held, or the caches frozen). */
-static struct syspte_chunk *syspte_chunk_in(struct syspte_cache *c, uint64_t idx)
+/* ---- a cache's hash of its chunks (c's lock held, or the caches frozen) */
+
+/* The home slot of chunk idx in a cache's hash. */
+static inline unsigned syspte_map_home(uint64_t idx)
 {
-	for (unsigned s = 0; s < c->nchunks; s++)
-		if (c->chunks[s].index == idx)
-			return &c->chunks[s];
-	return NULL;
+	return (unsigned)((idx * 0x9E3779B97F4A7C15ULL) >> (64 - SYSPTE_CACHE_MAP_SHIFT));
+}
+
+/* The hash slot holding chunk idx of c, or the empty slot where it would go. */
+static inline unsigned syspte_map_find(const struct syspte_cache *c, uint64_t idx)
+{
+	unsigned h = syspte_map_home(idx);
+	while (c->map[h] && c->chunk[c->map[h] - 1]->index != idx)
+		h = (h + 1) & (SYSPTE_CACHE_MAP - 1);
+	return h;
+}
+
+/* The chunk of index idx among c's, or NULL. */
+static inline struct syspte_chunk *syspte_chunk_in(const struct syspte_cache *c, uint64_t idx)
+{
+	unsigned h = syspte_map_find(c, idx);
+	return c->map[h] ? c->chunk[c->map[h] - 1] : NULL;
+}
+
+/* Takes chunk idx (in c's hash) out of c's hash, moving the entries after it back (linear probing
+ * with no tombstones). */
+static void syspte_map_remove(struct syspte_cache *c, uint64_t idx)
+{
+	const unsigned mask = SYSPTE_CACHE_MAP - 1;
+	unsigned hole = syspte_map_find(c, idx);
+	KASSERT(c->map[hole], "syspte: chunk %llu not in its cache's hash", (unsigned long long)idx);
+	for (unsigned j = (hole + 1) & mask; c->map[j]; j = (j + 1) & mask) {
+		unsigned home = syspte_map_home(c->chunk[c->map[j] - 1]->index);
+		/* the entry stays when its home lies cyclically in (hole, j] */
+		bool stays = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
+		if (!stays) {
+			c->map[hole] = c->map[j];
+			hole = j;
+		}
+	}
+	c->map[hole] = 0;
+}
+
+/* Exchanges c's chunk slots s and t (their hash entries follow). */
+static void syspte_slot_swap(struct syspte_cache *c, unsigned s, unsigned t)
+{
+	if (s == t)
+		return;
+	unsigned hs = syspte_map_find(c, c->chunk[s]->index), ht = syspte_map_find(c, c->chunk[t]->index);
+	struct syspte_chunk *k = c->chunk[s];
+	c->chunk[s] = c->chunk[t];
+	c->chunk[t] = k;
+	c->map[hs] = (uint16_t)(t + 1);
+	c->map[ht] = (uint16_t)(s + 1);
 }
 
 /* The chunk of owned chunk index idx (the region's lock held and the caches frozen, or the owner's
@@ -122,7 +169,8 @@ static struct syspte_cache *syspte_cache_create_locked(struct syspte_region *r, 
 	spin_assert_held(&r->lock);
 	if (!syspte_may_carve(r))
 		return NULL;
-	uint64_t pages = ALIGN_UP(sizeof(struct syspte_cache), PAGE_SIZE) >> PAGE_SHIFT;
+	_Static_assert(sizeof(struct syspte_cache) <= PAGE_SIZE, "a cache is one page");
+	uint64_t pages = 1;
 	paddr_t pa = phys_alloc(pages, 0, UINT64_MAX);
 	if (!pa)
 		return NULL;
@@ -179,31 +227,125 @@ static int syspte_chunk_place(const struct syspte_region *r, const struct syspte
 	return __builtin_ctzll(pref ? pref : fit);
 }
 
-/* True when one of c's chunks has room for npages pages (and the guard). */
-static bool syspte_cache_room(const struct syspte_region *r, const struct syspte_cache *c, uint64_t npages,
-			      uint32_t flags)
+/*
+ * True while c has no room for span pages as far as it knows: a search found none for this span or
+ * a smaller one, and since then fewer than SYSPTE_CACHE_ROOMY pages were freed into it, no chunk
+ * joined its ready list and it got no new chunk (syspte_cache_room_again clears it). Read without
+ * c's lock by the fast path and the region's path (a stale answer only sends a request the other
+ * way), so a cache at its share, its chunks full of long-lived reservations, costs its CPU's small
+ * requests two loads.
+ */
+static inline bool syspte_cache_full(const struct syspte_cache *c, unsigned span)
 {
-	for (unsigned s = 0; s < c->nchunks; s++)
-		if (syspte_chunk_place(r, &c->chunks[s], npages, (unsigned)(npages + r->guard), flags & SYSPTE_FLAG_DIVISIBLE) >= 0)
-			return true;
-	return false;
+	unsigned nofit = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
+	return nofit && span >= nofit;
 }
 
-/* Places a reservation in one of c's chunks with a record from c's stash; its page index in
- * *start, or false when the stash is empty or no chunk has room. The chunks are tried in their
- * order: trying the last one used first would spread the caches' chunks (and the page tables they
- * make) over more of the region. */
+/* Forgets that c had no room (c's lock held). */
+static inline void syspte_cache_room_again(struct syspte_cache *c)
+{
+	__atomic_store_n(&c->nofit, 0, __ATOMIC_RELAXED);
+}
+
+/* The slot of c's active chunk with the fewest free pages (the one parked for another). */
+static unsigned syspte_fullest_active(const struct syspte_cache *c)
+{
+	unsigned best = 0;
+	for (unsigned s = 1; s < MIN(c->nchunks, SYSPTE_CACHE_ACTIVE); s++)
+		if (c->chunk[s]->nfree < c->chunk[best]->nfree)
+			best = s;
+	return best;
+}
+
+/* Puts chunk idx on c's ready list (the oldest entry is overwritten when it is full). */
+static inline void syspte_ready_push(struct syspte_cache *c, uint64_t idx)
+{
+	c->ready[c->rtop++ % SYSPTE_CACHE_READY] = idx;
+	c->nready = MIN(c->nready + 1, SYSPTE_CACHE_READY);
+}
+
+/* The slot of the parked chunk of c with the most free pages that has room for npages pages
+ * (span with the guard), and the page offset in *off; -1 when none has room. Reads every chunk,
+ * and puts those with half of SYSPTE_CACHE_ROOMY free pages or more on the ready list for the
+ * next searches. */
+static int syspte_parked_roomiest(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages,
+				  unsigned span, bool divisible, int *off)
+{
+	int best = -1;
+	for (unsigned s = SYSPTE_CACHE_ACTIVE; s < c->nchunks; s++) {
+		const struct syspte_chunk *k = c->chunk[s];
+		if (k->nfree >= SYSPTE_CACHE_ROOMY / 2)
+			syspte_ready_push(c, k->index);
+		if (k->nfree < span || (best >= 0 && k->nfree <= c->chunk[best]->nfree))
+			continue;
+		int o = syspte_chunk_place(r, k, npages, span, divisible);
+		if (o >= 0)
+			best = (int)s, *off = o;
+	}
+	return best;
+}
+
+/* The slot of a parked chunk of c on its ready list that has room for npages pages, and the page
+ * offset in *off; -1 when none. Entries looked at leave the list (their chunks may have become
+ * active, gone back to the region, or be too fragmented). */
+static int syspte_parked_ready(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
+			       bool divisible, int *off)
+{
+	while (c->nready) {
+		c->nready--;
+		unsigned slot1 = c->map[syspte_map_find(c, c->ready[--c->rtop % SYSPTE_CACHE_READY])];
+		if (slot1 > SYSPTE_CACHE_ACTIVE && (*off = syspte_chunk_place(r, c->chunk[slot1 - 1], npages, span, divisible)) >= 0)
+			return (int)slot1 - 1;
+	}
+	return -1;
+}
+
+/*
+ * Where npages pages (span with the guard) go among c's chunks: a chunk's slot and page offset in
+ * *off, or -1 when no chunk has room. The active chunk used last is tried first, then the others
+ * in their order (so a chunk fills before the next one is touched); then a parked chunk takes the
+ * place of the fullest active one: the newest on the ready list with room, else the roomiest with
+ * room. That last search, which reads every chunk, is made only when the chunks hold a quarter of
+ * SYSPTE_CACHE_ROOMY free pages each on average. A failure for a span sets c->nofit
+ * (syspte_cache_full): the cache then answers "no room" to that span or a larger one at once.
+ */
+static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
+			     bool divisible, int *off)
+{
+	if (syspte_cache_full(c, span))
+		return -1;
+	unsigned na = MIN(c->nchunks, SYSPTE_CACHE_ACTIVE);
+	if (c->last < na && (*off = syspte_chunk_place(r, c->chunk[c->last], npages, span, divisible)) >= 0)
+		return (int)c->last;
+	for (unsigned s = 0; s < na; s++)
+		if (s != c->last && c->chunk[s]->nfree >= span &&
+		    (*off = syspte_chunk_place(r, c->chunk[s], npages, span, divisible)) >= 0)
+			return (int)(c->last = s);
+	int best = c->nchunks > na ? syspte_parked_ready(r, c, npages, span, divisible, off) : -1;
+	if (best < 0 && c->nchunks > na && c->free * 4 >= (uint64_t)c->nchunks * SYSPTE_CACHE_ROOMY)
+		best = syspte_parked_roomiest(r, c, npages, span, divisible, off);
+	if (best < 0) {
+		unsigned was = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->nofit, was ? MIN(was, span) : span, __ATOMIC_RELAXED);
+		c->nofit_free = c->free;
+		return -1;
+	}
+	unsigned slot = syspte_fullest_active(c);
+	syspte_slot_swap(c, slot, (unsigned)best);
+	return (int)(c->last = slot);
+}
+
+/* Places a reservation in one of c's chunks (syspte_cache_find) with a record from c's stash; its
+ * page index in *start, or false when the stash is empty or no chunk has room. */
 static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, uint64_t npages, uint32_t tag,
 			      uint32_t flags, uint64_t *start)
 {
 	unsigned span = (unsigned)(npages + r->guard);
 	if (!c->stash)
 		return false;
-	for (unsigned s = 0; s < c->nchunks; s++) {
-		struct syspte_chunk *k = &c->chunks[s];
-		int o = syspte_chunk_place(r, k, npages, span, flags & SYSPTE_FLAG_DIVISIBLE);
-		if (o < 0)
-			continue;
+	int o, s = syspte_cache_find(r, c, npages, span, flags & SYSPTE_FLAG_DIVISIBLE, &o);
+	if (s >= 0) {
+		struct syspte_chunk *k = c->chunk[s];
 		struct syspte_resv *v = c->stash;
 		c->stash = v->hnext;
 		c->nstash--;
@@ -211,9 +353,10 @@ static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, u
 		*v = (struct syspte_resv){ .start = *start, .npages = npages, .tag = tag,
 					   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
 		k->free &= ~syspte_bits((unsigned)o, span);
+		k->nfree -= span;
 		k->starts |= (uint64_t)1 << o;
 		k->rec[o] = v;
-		k->live++;
+		c->nempty -= k->live++ == 0;
 		c->live++;
 		c->pages += npages;
 		c->free -= span;
@@ -242,12 +385,19 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 	uint64_t bits = syspte_bits(o, (unsigned)syspte_span(v));
 	KASSERT(!(k->free & bits), "syspte: cached reservation at page %llu overlaps free pages", (unsigned long long)i);
 	k->free |= bits;
+	k->nfree += (uint32_t)syspte_span(v);
+	if (k->nfree >= SYSPTE_CACHE_ROOMY && k->nfree - syspte_span(v) < SYSPTE_CACHE_ROOMY) {
+		syspte_ready_push(c, k->index);
+		syspte_cache_room_again(c);
+	}
 	k->starts &= ~((uint64_t)1 << o);
 	k->rec[o] = NULL;
-	k->live--;
+	c->nempty += --k->live == 0;
 	c->live--;
 	c->pages -= v->npages;
 	c->free += syspte_span(v);
+	if (c->free >= c->nofit_free + SYSPTE_CACHE_ROOMY)
+		syspte_cache_room_again(c);
 	v->hnext = c->stash;
 	c->stash = v;
 	c->nstash++;
@@ -352,7 +502,8 @@ static void syspte_stash_trim_locked(struct syspte_region *r, struct syspte_cach
 static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_cache *c, unsigned s)
 {
 	spin_assert_held(&r->lock);
-	struct syspte_chunk *k = &c->chunks[s];
+	struct syspte_chunk *k = c->chunk[s];
+	c->nempty -= k->live == 0;
 	uint64_t base = k->index << SYSPTE_CHUNK_SHIFT;
 	for (uint64_t b = k->starts; b; b &= b - 1) {
 		struct syspte_resv *v = k->rec[__builtin_ctzll(b)];
@@ -360,7 +511,7 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 		c->pages -= v->npages;
 		syspte_link_locked(r, v);
 	}
-	c->free -= syspte_popcount(k->free);
+	c->free -= k->nfree;
 	for (uint64_t x = k->free; x;) {
 		unsigned o = (unsigned)__builtin_ctzll(x);
 		uint64_t rest = ~(x >> o);
@@ -371,41 +522,84 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 	bitset_clear(&r->cache.owned, k->index);
 	syspte_owner_store(r, k->index, 0);
 	r->cache.dissolved++;
-	c->chunks[s] = c->chunks[--c->nchunks];
+	syspte_map_remove(c, k->index);
+	unsigned last = --c->nchunks;
+	if (s != last) {   /* the last chunk takes the slot */
+		c->map[syspte_map_find(c, c->chunk[last]->index)] = (uint16_t)(s + 1);
+		c->chunk[s] = c->chunk[last];
+	}
+	k->next = c->spare;
+	c->spare = k;
 }
 
-/* The slot of c's chunk with the fewest reservations (dissolving it moves the fewest records). */
-static unsigned syspte_chunk_victim(const struct syspte_cache *c)
+/* Dissolves c's empty chunks beyond SYSPTE_CACHE_EMPTY_KEEP, parked ones first. */
+static void syspte_empties_trim_locked(struct syspte_region *r, struct syspte_cache *c)
 {
-	unsigned best = 0;
-	for (unsigned s = 1; s < c->nchunks; s++)
-		if (c->chunks[s].live < c->chunks[best].live)
-			best = s;
-	return best;
+	for (unsigned s = c->nchunks; c->nempty > SYSPTE_CACHE_EMPTY_KEEP && s-- > 0;)
+		if (!c->chunk[s]->live)
+			syspte_chunk_dissolve_locked(r, c, s);
+}
+
+/* A chunk's state for c, from its spare list, which takes a page of them when it is empty; NULL
+ * when no page is left. Region's lock held. */
+static struct syspte_chunk *syspte_chunk_state_locked(struct syspte_region *r, struct syspte_cache *c)
+{
+	spin_assert_held(&r->lock);
+	if (!c->spare) {
+		paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
+		if (!pa)
+			return NULL;
+		struct syspte_chunk *a = arch_phys_to_virt(pa);
+		for (unsigned i = 0; i < PAGE_SIZE / sizeof(*a); i++) {
+			a[i].next = c->spare;
+			c->spare = &a[i];
+		}
+		r->cache.cache_pages++;
+	}
+	struct syspte_chunk *k = c->spare;
+	c->spare = k->next;
+	return k;
+}
+
+/* Makes k (chunk index idx, its free bits set) c's, in an active slot when it has room for one:
+ * the fullest active chunk is parked. */
+static void syspte_chunk_own_locked(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k)
+{
+	unsigned s = c->nchunks++;
+	c->chunk[s] = k;
+	c->map[syspte_map_find(c, k->index)] = (uint16_t)(s + 1);
+	if (s >= SYSPTE_CACHE_ACTIVE)
+		syspte_slot_swap(c, syspte_fullest_active(c), s);
+	c->nempty += k->live == 0;
+	c->free += k->nfree;
+	syspte_cache_room_again(c);
+	bitset_set(&r->cache.owned, k->index);
+	syspte_owner_store(r, k->index, c->cpu + 1);
 }
 
 /*
- * Gives c one more chunk: an aligned run of SYSPTE_CHUNK_PAGES from the allocator, its emptiest
- * chunk dissolved first when c owns its share already. False when the region keeps its free pages
- * for everyone (syspte_may_carve) or has no aligned run.
+ * Gives c one more chunk: an aligned run of SYSPTE_CHUNK_PAGES from the allocator. False when c
+ * owns its share already, the region keeps its free pages for everyone (syspte_may_carve) or has
+ * no aligned run, or no page is left for the chunk's state.
  */
 static bool syspte_chunk_carve_locked(struct syspte_region *r, struct syspte_cache *c)
 {
 	spin_assert_held(&r->lock);
-	if (!syspte_may_carve(r))
+	if (c->nchunks >= r->cache.max_chunks || !syspte_may_carve(r))
 		return false;
-	if (c->nchunks == r->cache.max_chunks)
-		syspte_chunk_dissolve_locked(r, c, syspte_chunk_victim(c));
+	struct syspte_chunk *k = syspte_chunk_state_locked(r, c);
 	uint64_t start;
-	if (!syspte_alloc_chunk_locked(r, &start))
+	if (!k)
 		return false;
+	if (!syspte_alloc_chunk_locked(r, &start)) {
+		k->next = c->spare;
+		c->spare = k;
+		return false;
+	}
 	KASSERT(!(start & SYSPTE_CHUNK_MASK), "syspte: chunk at page %llu not aligned", (unsigned long long)start);
-	struct syspte_chunk *k = &c->chunks[c->nchunks++];
-	*k = (struct syspte_chunk){ .index = start >> SYSPTE_CHUNK_SHIFT, .free = UINT64_MAX };
-	c->free += SYSPTE_CHUNK_PAGES;
+	*k = (struct syspte_chunk){ .index = start >> SYSPTE_CHUNK_SHIFT, .free = UINT64_MAX, .nfree = SYSPTE_CHUNK_PAGES };
+	syspte_chunk_own_locked(r, c, k);
 	r->cache.carved++;
-	bitset_set(&r->cache.owned, k->index);
-	syspte_owner_store(r, k->index, c->cpu + 1);
 	return true;
 }
 
@@ -440,10 +634,15 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 {
 	spin_assert_held(&r->lock);
 	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx);
-	if (!syspte_take_chunk_free_locked(r, idx, free))
+	struct syspte_chunk *k = syspte_chunk_state_locked(r, c);
+	if (!k)
 		return false;
-	struct syspte_chunk *k = &c->chunks[c->nchunks++];
-	*k = (struct syspte_chunk){ .index = idx, .free = free };
+	if (!syspte_take_chunk_free_locked(r, idx, free)) {
+		k->next = c->spare;
+		c->spare = k;
+		return false;
+	}
+	*k = (struct syspte_chunk){ .index = idx, .free = free, .nfree = syspte_popcount(free) };
 	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
 	     s = bitset_next(&r->starts, s + 1)) {
 		struct syspte_resv *v = syspte_find_start_locked(r, s);
@@ -454,10 +653,8 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 		c->live++;
 		c->pages += v->npages;
 	}
-	c->free += syspte_popcount(free);
+	syspte_chunk_own_locked(r, c, k);
 	r->cache.adopted++;
-	bitset_set(&r->cache.owned, idx);
-	syspte_owner_store(r, idx, c->cpu + 1);
 	return true;
 }
 
@@ -465,19 +662,18 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
 {
 	spin_assert_held(&r->lock);
 	uint64_t idx = start >> SYSPTE_CHUNK_SHIFT;
-	if (!syspte_cache_sized(r, npages) || !syspte_may_carve(r) || syspte_owner_load(r, idx))
-		return;
+	unsigned cpu = arch_cpu_index();
+	struct syspte_cache *c = syspte_cache_of(r, cpu);
+	if (!syspte_cache_sized(r, npages) || (c && c->nchunks >= r->cache.max_chunks) || !syspte_may_carve(r) ||
+	    syspte_owner_load(r, idx))
+		return;   /* a cache at its share keeps what it has */
 	KASSERT(syspte_find_start_locked(r, start), "syspte: adopting around page %llu, where no reservation starts",
 		(unsigned long long)start);
 	if (!syspte_chunk_adoptable_locked(r, idx))
 		return;
-	unsigned cpu = arch_cpu_index();
-	struct syspte_cache *c = syspte_cache_of(r, cpu);
 	if (!c && !(c = syspte_cache_create_locked(r, cpu)))
 		return;
 	uint64_t f = spin_lock(&c->lock);
-	if (c->nchunks == r->cache.max_chunks)
-		syspte_chunk_dissolve_locked(r, c, syspte_chunk_victim(c));
 	syspte_chunk_adopt_locked(r, c, idx);
 	spin_unlock(&c->lock, f);
 }
@@ -491,7 +687,7 @@ vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t 
 	if (npages > SYSPTE_CACHE_MAX_PAGES || !r->cache.on || !spin_may_take(&r->lock))
 		return 0;
 	struct syspte_cache *c = syspte_cache_of(r, arch_cpu_index());
-	if (!c)
+	if (!c || syspte_cache_full(c, (unsigned)(npages + r->guard)))
 		return 0;
 	uint64_t start, f = spin_lock(&c->lock);
 	bool ok = !syspte_cache_frozen(r) && syspte_cache_take(r, c, npages, tag, flags, &start);
@@ -515,14 +711,21 @@ bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint3
 	struct syspte_cache *c = syspte_cache_of(r, cpu);
 	if (!c && !(c = syspte_cache_create_locked(r, cpu)))
 		return false;
+	/* A cache at its share with no room leaves the request to the allocator without its lock (the
+	 * region's lock fixes its chunk count). */
+	if (c->nchunks >= r->cache.max_chunks && syspte_cache_full(c, (unsigned)(npages + r->guard)))
+		return false;
 	uint64_t f = spin_lock(&c->lock);
 	bool ok = false;
+	int off;
 	/* Records are taken from the slab only for a reservation the cache can place. */
-	if (syspte_cache_room(r, c, npages, flags) || syspte_chunk_carve_locked(r, c)) {
+	if (syspte_cache_find(r, c, npages, (unsigned)(npages + r->guard), flags & SYSPTE_FLAG_DIVISIBLE, &off) >= 0 ||
+	    syspte_chunk_carve_locked(r, c)) {
 		syspte_stash_fill_locked(r, c);
 		ok = syspte_cache_take(r, c, npages, tag, flags, start);
 	}
 	syspte_stash_trim_locked(r, c, 2 * SYSPTE_CACHE_STASH);
+	syspte_empties_trim_locked(r, c);
 	spin_unlock(&c->lock, f);
 	return ok;
 }
@@ -894,19 +1097,26 @@ static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const s
 {
 	if (c->cpu != cpu || c->nchunks > r->cache.max_chunks || c->lock.rank != LOCK_RANK_SYSPTE_CACHE)
 		return syspte_cache_bad("a cache's header is wrong", cpu, c->nchunks);
-	uint64_t n = 0, pages = 0, free = 0;
+	uint64_t n = 0, pages = 0, free = 0, empty = 0, mapped = 0;
 	for (unsigned s = 0; s < c->nchunks; s++) {
-		const struct syspte_chunk *k = &c->chunks[s];
+		const struct syspte_chunk *k = c->chunk[s];
 		if (k->index >= r->cache.nchunks || syspte_owner_load(r, k->index) != cpu + 1)
 			return syspte_cache_bad("a cache holds a chunk it does not own", cpu, k->index);
-		for (unsigned t = 0; t < s; t++)
-			if (c->chunks[t].index == k->index)
-				return syspte_cache_bad("a chunk twice in a cache", cpu, k->index);
+		/* each chunk found at its own slot (so no index twice), and the hash holds nothing else */
+		if (syspte_chunk_in(c, k->index) != k)
+			return syspte_cache_bad("a cache's hash does not find its chunk", cpu, k->index);
+		if (k->nfree != syspte_popcount(k->free))
+			return syspte_cache_bad("a chunk's free count differs from its free bits", k->index, k->nfree);
 		if (syspte_chunk_check_locked(r, k, &n, &pages))
 			return -1;
-		free += syspte_popcount(k->free);
+		free += k->nfree;
+		empty += k->live == 0;
 	}
-	if (n != c->live || pages != c->pages || free != c->free)
+	for (unsigned h = 0; h < SYSPTE_CACHE_MAP; h++)
+		mapped += c->map[h] != 0;
+	if (mapped != c->nchunks)
+		return syspte_cache_bad("a cache's hash holds other entries than its chunks", cpu, mapped);
+	if (n != c->live || pages != c->pages || free != c->free || empty != c->nempty)
 		return syspte_cache_bad("a cache's counts differ from its chunks", cpu, c->live);
 	uint64_t recs = 0;
 	for (const struct syspte_resv *v = c->stash; v && recs <= c->nstash; v = v->hnext)

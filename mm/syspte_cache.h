@@ -3,13 +3,22 @@
  * the region's other files call. Private to the region (included by mm/syspte_impl.h).
  *
  * Design (docs/design.md, "Per-CPU caches"):
- *  - The region is cut into aligned chunks of SYSPTE_CHUNK_PAGES pages. A CPU's cache owns up to
- *    a few chunks, each taken from the region's allocator as one allocation with its page tables
- *    (under the region's lock) and then managed by the cache alone: a word of free bits and a word of start bits, and
- *    the record of each reservation starting in it. Reservations of up to SYSPTE_CACHE_MAX_PAGES
- *    pages are placed in the running CPU's chunks and freed into the chunk they lie in, under that
- *    cache's lock alone. A reservation so placed is a real reservation: the region finds it from
- *    any address in two steps, the chunk's owner (a byte per chunk) and the chunk's start bits.
+ *  - The region is cut into aligned chunks of SYSPTE_CHUNK_PAGES pages. A CPU's cache owns chunks,
+ *    each taken from the region's allocator as one allocation with its page tables (under the
+ *    region's lock) and then managed by the cache alone: a word of free bits and a word of start
+ *    bits, and the record of each reservation starting in it. Reservations of up to
+ *    SYSPTE_CACHE_MAX_PAGES pages are placed in the running CPU's chunks and freed into the chunk
+ *    they lie in, under that cache's lock alone. A reservation so placed is a real reservation: the
+ *    region finds it from any address in three steps, the chunk's owner (a byte per chunk), the
+ *    owner's hash of its chunks, and the chunk's start bits.
+ *  - A cache keeps every chunk until its reservations are freed, so small reservations live out
+ *    their lives in the cache however long they live (many of them, with lifetimes mixed, leave
+ *    most chunks partly used). A reservation is placed first in one of SYSPTE_CACHE_ACTIVE
+ *    "active" chunks; when none has room, the parked chunk with the most free pages that has room
+ *    takes the place of the fullest active one (under the cache's lock alone); only when no chunk
+ *    has room is a new one carved (under the region's lock), up to max_chunks per cache. A chunk
+ *    goes back to the allocator when it is empty and its cache holds enough empty ones, or in a
+ *    drain; a cache at its limit leaves what it cannot place to the allocator.
  *    Where no whole chunk is free, a cache adopts the chunk around a small reservation the
  *    allocator placed, with the reservations that lie wholly inside it.
  *  - Records come from a stash per cache, which the region refills from its slab in batches.
@@ -39,8 +48,15 @@
 #define SYSPTE_CHUNK_SHIFT 6
 #define SYSPTE_CHUNK_PAGES (1u << SYSPTE_CHUNK_SHIFT)   /* one word of free bits, one of start bits */
 #define SYSPTE_CACHE_MAX_PAGES 16u    /* the largest reservation a cache places (its guard page besides) */
-#define SYSPTE_CACHE_CHUNKS 8u        /* chunks a cache may own (fewer on small regions) */
+#define SYSPTE_CACHE_CHUNKS 256u      /* chunks a cache may own (fewer on small regions) */
+#define SYSPTE_CACHE_ACTIVE 8u        /* of them, those a reservation is placed in first */
+#define SYSPTE_CACHE_MAP_SHIFT 9
+#define SYSPTE_CACHE_MAP (1u << SYSPTE_CACHE_MAP_SHIFT)   /* slots of a cache's hash of its chunks */
+#define SYSPTE_CACHE_EMPTY_KEEP 2u    /* empty chunks a cache keeps; more go back to the allocator */
+#define SYSPTE_CACHE_ROOMY 40u        /* free pages that put a parked chunk on its cache's ready list */
+#define SYSPTE_CACHE_READY 32u        /* parked chunks a cache remembers as roomy (a power of two) */
 #define SYSPTE_CACHE_STASH 32u        /* records a cache takes from the slab at a time */
+_Static_assert(SYSPTE_CACHE_MAP >= 2 * SYSPTE_CACHE_CHUNKS, "a cache's hash is at most half full");
 
 _Static_assert(ARCH_MAX_CPUS < 256, "a chunk's owner is one byte: the CPU index + 1");
 
@@ -53,28 +69,39 @@ struct syspte_chunk {
 	uint64_t index;
 	uint64_t free;                               /* bit k: page k is free */
 	uint64_t starts;                             /* bit k: a reservation starts at page k */
-	uint64_t live;                               /* reservations in the chunk (set bits of starts) */
+	uint32_t live;                               /* reservations in the chunk (set bits of starts) */
+	uint32_t nfree;                              /* free pages (set bits of free) */
+	struct syspte_chunk *next;                   /* in its cache's spare list while unused */
 	struct syspte_resv *rec[SYSPTE_CHUNK_PAGES]; /* the record of each start; NULL elsewhere */
 };
 
-/* One CPU's cache, in pages of its own (allocated the first time the CPU needs one). */
+/* One CPU's cache, in a page of its own (allocated the first time the CPU needs one); its chunks'
+ * state in pages of their own, several chunks a page, taken as the cache grows and kept. */
 struct syspte_cache {
 	spinlock_t lock;
 	unsigned cpu;                    /* constant: the CPU index it serves */
-	unsigned nchunks;                /* chunks[0, nchunks) are owned */
+	unsigned nchunks;                /* chunk[0, nchunks) are owned; the first SYSPTE_CACHE_ACTIVE active */
+	unsigned nempty;                 /* owned chunks with no reservation */
+	unsigned nofit;                  /* the smallest span no chunk had room for lately, or 0 */
+	uint64_t nofit_free;             /* free pages when that was found */
+	unsigned last;                   /* the active slot that took the last reservation placed */
+	unsigned nready, rtop;           /* ready[]: the last nready entries below rtop (mod its size) */
+	uint64_t ready[SYSPTE_CACHE_READY];   /* chunks that reached SYSPTE_CACHE_ROOMY free pages, newest last */
 	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
 	uint64_t free;                   /* free pages in its chunks */
 	struct syspte_resv *stash;       /* unused records (linked through hnext) */
 	uint64_t nstash;
 	uint64_t fast;                   /* reserves and frees done under this lock alone */
-	struct syspte_chunk chunks[SYSPTE_CACHE_CHUNKS];
+	struct syspte_chunk *spare;      /* unused chunk states (linked through next) */
+	struct syspte_chunk *chunk[SYSPTE_CACHE_CHUNKS];
+	uint16_t map[SYSPTE_CACHE_MAP];  /* open addressing by chunk index: 1 + its slot in chunk[], or 0 */
 } __attribute__((aligned(64)));
 
 /* The region's part (struct syspte_region's member `cache`). */
 struct syspte_caches {
 	/* constant after syspte_create */
 	bool on;                         /* the region was created with caches */
-	unsigned max_chunks;             /* chunks per cache: SYSPTE_CACHE_CHUNKS, fewer on small regions */
+	unsigned max_chunks;             /* chunks per cache: a sixteenth of the region, at most SYSPTE_CACHE_CHUNKS */
 	uint64_t nchunks;                /* whole chunks in the region */
 	uint8_t *owner;                  /* per chunk: 0, or the owning CPU + 1 (changed under both locks) */
 	/* set once each, under the region's lock; read by the fast paths */

@@ -10,6 +10,11 @@
  * of every live reservation (syspte_tag_totals, what accounting and the summary screen do), in
  * microseconds.
  *
+ * "no cache" is the region's column again on a second region of the same size created with
+ * SYSPTE_CREATE_NO_CACHE (every call takes the region's lock and its allocator; the WDK calls are
+ * pointed at it with reserved_set_region), and "cache x" the ratio of the two: what the per-CPU
+ * caches (mm/syspte_cache.c) save or cost on one CPU.
+ *
  * Then the cost against the region's size: the same reserve/free loop (region and bare buddy) at
  * 2^14, 2^18 and 2^22 pages (64 MiB, 1 GiB, 16 GiB), the workload unchanged (so the live
  * reservations grow with the region), and the ratio of the largest to the middle size.
@@ -17,6 +22,9 @@
  *   build/bench/bench_region [steps] [seeds]   (default 2*10^6 steps, 5 seeds; both tables)
  *   build/bench/bench_region table [steps] [seeds]   (the main table alone)
  *   build/bench/bench_region sizes [steps] [seeds]   (the size table alone)
+ *   build/bench/bench_region ops W cache|nocache|loop [steps] [log2 pages]   (one workload W in 0..3,
+ *     one seed, a region of 2^18 pages unless given (14..22): the churn alone, for callgrind: its
+ *     instructions less the loop's, divided by the printed calls)
  * steps >= 1 and seeds 1..16, else a usage message and exit status 2.
  */
 #include <stdio.h>
@@ -29,6 +37,7 @@
 #include "reserved.h"
 #include "buddy_impl.h"
 #include "workload.h"
+#include "vmlayout.h"
 
 #define NPAGES_1G 262144u     /* 1 GiB of 4 KiB pages: the main table */
 #define MAX_NPAGES (1u << 22) /* the largest region of the size table */
@@ -44,6 +53,7 @@ static uint64_t nlive;
 static uint64_t *meta;                /* the bare buddy's metadata, for MAX_NPAGES */
 static uint64_t *slots;               /* and its slots */
 static struct wl_rng rs;
+static uint64_t churn_ops;            /* reserve and free calls of the last churn */
 
 struct workload {
 	const char *name;
@@ -51,6 +61,18 @@ struct workload {
 };
 
 enum subject { SUBJ_REGION, SUBJ_BUDDY, SUBJ_LOOP };
+
+static struct syspte_region *with_cache, *no_cache;   /* the hosted machine's region, and its twin */
+
+/* Makes the hosted machine with a region of npages, and the twin without caches; false on failure. */
+static bool machine_up(void)
+{
+	if (host_machine_create(RAM_BYTES, npages << 12))
+		return false;
+	with_cache = reserved_region();
+	no_cache = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (64ULL << 30), npages, SYSPTE_CREATE_NO_CACHE);
+	return no_cache != NULL;
+}
 
 static double now_ns(void)
 {
@@ -114,6 +136,7 @@ static double churn(const struct workload *w, enum subject s, uint64_t seed, lon
 		live_pages -= v.n;
 		ops++;
 	}
+	churn_ops = ops;
 	return (now_ns() - t0) / (double)ops;
 }
 
@@ -194,17 +217,24 @@ static const struct workload wls[] = {
 static int main_table(long steps, int nseeds)
 {
 	npages = NPAGES_1G;
-	if (host_machine_create(RAM_BYTES, npages << 12))
+	if (!machine_up())
 		return 1;
 	printf("# 1 GiB region, %ld steps x %d seeds; ns per call, median of the seeds\n", steps, nseeds);
-	printf("%-12s %10s %10s %10s %8s %12s %10s %10s %8s %9s\n", "workload", "region", "buddy", "loop", "reg/bud",
-	       "map+unmap", "lookup", "loop", "live", "walk us");
+	printf("%-12s %10s %10s %10s %8s %12s %10s %10s %8s %9s %9s %8s\n", "workload", "region", "buddy", "loop", "reg/bud",
+	       "map+unmap", "lookup", "loop", "live", "walk us", "no cache", "cache x");
 	for (size_t wi = 0; wi < NWL; wi++) {
-		double t[7][16];
+		double t[8][16];
 		uint64_t live_sum = 0;
 		for (int sd = 0; sd < nseeds; sd++) {
 			t[1][sd] = churn(&wls[wi], SUBJ_BUDDY, (uint64_t)sd + 1, steps);
 			t[2][sd] = churn(&wls[wi], SUBJ_LOOP, (uint64_t)sd + 1, steps);
+			reserved_set_region(no_cache);
+			t[7][sd] = churn(&wls[wi], SUBJ_REGION, (uint64_t)sd + 1, steps);
+			for (uint64_t i = 0; i < nlive; i++)
+				MmFreeMappingAddress(live[i].va, TAG);
+			reserved_set_region(with_cache);
+			if (syspte_check(no_cache) != 0)
+				return 1;
 			t[0][sd] = churn(&wls[wi], SUBJ_REGION, (uint64_t)sd + 1, steps);
 			live_sum += nlive;
 			t[3][sd] = map_unmap(SUBJ_REGION);
@@ -216,12 +246,12 @@ static int main_table(long steps, int nseeds)
 			if (syspte_check(reserved_region()) != 0)
 				return 1;
 		}
-		for (int c = 0; c < 7; c++)
+		for (int c = 0; c < 8; c++)
 			qsort(t[c], (size_t)nseeds, sizeof(double), cmp_double);
 		int m = nseeds / 2;
-		printf("%-12s %10.1f %10.1f %10.1f %7.2fx %12.1f %10.1f %10.1f %8llu %9.1f\n", wls[wi].name, t[0][m],
-		       t[1][m], t[2][m], t[0][m] / t[1][m], t[3][m], t[4][m], t[5][m], (unsigned long long)(live_sum / nseeds),
-		       t[6][m]);
+		printf("%-12s %10.1f %10.1f %10.1f %7.2fx %12.1f %10.1f %10.1f %8llu %9.1f %9.1f %7.2fx\n", wls[wi].name,
+		       t[0][m], t[1][m], t[2][m], t[0][m] / t[1][m], t[3][m], t[4][m], t[5][m],
+		       (unsigned long long)(live_sum / nseeds), t[6][m], t[7][m], t[0][m] / t[7][m]);
 		fflush(stdout);
 	}
 	host_machine_destroy();
@@ -275,10 +305,36 @@ static int size_table(long steps, int nseeds)
 	return 0;
 }
 
+/* The ops mode: workload wi's churn alone on one subject (one seed), for an instruction count. */
+static int ops_mode(size_t wi, const char *subject, long steps, unsigned shift)
+{
+	npages = 1ULL << shift;
+	if (!machine_up())
+		return 1;
+	bool loop = strcmp(subject, "loop") == 0;
+	if (strcmp(subject, "nocache") == 0)
+		reserved_set_region(no_cache);
+	else if (!loop && strcmp(subject, "cache") != 0)
+		return 2;
+	churn(&wls[wi], loop ? SUBJ_LOOP : SUBJ_REGION, 1, steps);
+	uint64_t calls = churn_ops, small = 0, small_pages = 0;
+	for (uint64_t i = 0; i < nlive; i++)
+		if (live[i].n <= 16)
+			small++, small_pages += live[i].n + 1;
+	struct syspte_stats st;
+	syspte_get_stats(reserved_region(), &st);
+	printf("%s %s: %llu calls, %llu live (%llu of <= 16 pages, %llu pages with guards); caches: %llu free pages held, %llu calls without the region's lock, %llu with it, "
+	       "%llu drains\n", wls[wi].name, subject, (unsigned long long)calls, (unsigned long long)nlive,
+	       (unsigned long long)small, (unsigned long long)small_pages, (unsigned long long)st.cached_pages,
+	       (unsigned long long)st.cache_fast, (unsigned long long)st.cache_slow, (unsigned long long)st.cache_drains);
+	return 0;
+}
+
 /* Prints how to run the benchmark; returns the exit status for bad arguments. */
 static int usage(void)
 {
-	fprintf(stderr, "usage: bench_region [table|sizes] [steps >= 1] [seeds 1..16]\n");
+	fprintf(stderr, "usage: bench_region [table|sizes] [steps >= 1] [seeds 1..16]\n"
+			"       bench_region ops 0..3 cache|nocache|loop [steps >= 1] [log2 pages 14..22]\n");
 	return 2;
 }
 
@@ -294,6 +350,18 @@ int main(int argc, char **argv)
 {
 	bool sizes = true, table = true;
 	int a = 1;
+	if (argc > 1 && strcmp(argv[1], "ops") == 0) {
+		long wi = argc > 3 ? parse_count(argv[2], 0, (long)NWL - 1) : -1;
+		long n = argc > 4 ? parse_count(argv[4], 1, 1000000000000L) : 200000;
+		long shift = argc > 5 ? parse_count(argv[5], 14, 22) : 18;
+		if (wi < 0 || n < 1 || shift < 0 || argc > 6)
+			return usage();
+		live = calloc(MAX_NPAGES, sizeof(*live));
+		if (!live)
+			return 1;
+		int st = ops_mode((size_t)wi, argv[3], n, (unsigned)shift);
+		return st == 2 ? usage() : st;
+	}
 	if (argc > 1 && strcmp(argv[1], "sizes") == 0)
 		table = false, a = 2;
 	else if (argc > 1 && strcmp(argv[1], "table") == 0)

@@ -11,6 +11,9 @@
  *    walkers (reservations, free runs) and the census against the shadow exactly; then everything is
  *    freed from other CPUs and the region must be whole again. Once normally, once in verifier mode
  *    (guard pages, a full check after every call).
+ *  - Many long-lived small reservations on one CPU (more than its active chunks hold, freed in
+ *    random order): still at least 95 % of the calls without the region's lock, checks pass, and a
+ *    reservation of the whole region afterwards drains every chunk.
  *  - Drains: requests that only another CPU's cache can satisfy (its whole free chunk; a run made of
  *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run; records held in
  *    its stash when memory is exhausted) succeed, and refuse only when nothing is left.
@@ -482,6 +485,81 @@ static void test_steady_state(uint64_t ops)
 	act_as(0);
 }
 
+/* ---------------------------------------------------------------- many long-lived small reservations */
+
+#define LONG_PAGES 262144u        /* 1 GiB: 4096 chunks, 256 per cache */
+#define LONG_LIVE 1500u           /* small reservations held at once: about 110 chunks' worth */
+#define LONG_TAG 0x676e6f4cu      /* 'Long' */
+
+/*
+ * One CPU holds far more small reservations than its active chunks hold, freed in random order
+ * (the standard workload's skewed variants): the cache keeps its partly used chunks and swaps them
+ * in, so after the warm-up at least 95 % of the reserves and frees take no region lock, nothing is
+ * refused or drained, and syspte_check (each chunk found through its cache's hash, counts) passes
+ * along the way. Then everything is freed and one reservation of the whole region must drain
+ * every chunk back (0 only when no run exists). On a region of npages; below LONG_PAGES the cache
+ * reaches its share (a sixteenth of the chunks) and the allocator places the rest: the 95 % is
+ * not asked there, but every other property is.
+ */
+static void test_long_lived_small(uint64_t ops, uint64_t npages)
+{
+	host_machine_create(64ULL << 20, npages * PAGE_SIZE);
+	region = reserved_region();
+	act_as(0);
+	static vaddr_t v[LONG_LIVE];
+	uint64_t rng = 0x9E3779B97F4A7C15ULL, refused = 0, checks_failed = 0;
+	struct syspte_stats s0, s;
+	for (unsigned k = 0; k < LONG_LIVE; k++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		v[k] = syspte_reserve(region, 1 + (rng >> 4) % (1u << (rng % 5)), LONG_TAG, (rng >> 9) % 8 ? 0 : SYSPTE_FLAG_DIVISIBLE);
+		refused += !v[k];
+	}
+	syspte_get_stats(region, &s0);
+	for (uint64_t k = 0; k < ops; k++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		unsigned i = (unsigned)((rng >> 20) % LONG_LIVE);
+		if (v[i] && syspte_release(region, v[i], LONG_TAG) != SYSPTE_OK)
+			checks_failed++;
+		uint64_t n = 1 + (rng >> 4) % (1u << (rng % 5));   /* 1..16 pages, small ones more often */
+		uint32_t flags = (rng >> 9) % 8 ? 0 : SYSPTE_FLAG_DIVISIBLE;
+		v[i] = syspte_reserve(region, n, LONG_TAG, flags);
+		refused += !v[i];
+		if (v[i] && flags && (v[i] / PAGE_SIZE) % n)
+			checks_failed++;
+		if (k % (ops / 8 + 1) == 0)
+			checks_failed += syspte_check(region) != 0;
+	}
+	syspte_get_stats(region, &s);
+	uint64_t fast = s.cache_fast - s0.cache_fast, calls = fast + s.cache_slow - s0.cache_slow;
+	printf("# long-lived, %llu pages: %llu calls without the region's lock, %llu with it, %llu cached free pages, %llu drains\n",
+	       (unsigned long long)npages, (unsigned long long)fast, (unsigned long long)(calls - fast),
+	       (unsigned long long)s.cached_pages, (unsigned long long)s.cache_drains);
+	ok(refused == 0 && checks_failed == 0 && s.cache_drains == 0 && syspte_check(region) == 0,
+	   "long-lived, %llu pages: %u small reservations churned %llu times on one CPU, none refused or drained, "
+	   "checks pass", (unsigned long long)npages, LONG_LIVE, (unsigned long long)ops);
+	if (npages >= LONG_PAGES)
+		ok(calls >= 2 * ops && fast * 100 >= calls * 95,
+		   "long-lived: at least 95%% of the reserves and frees took no region lock (%llu of %llu)",
+		   (unsigned long long)fast, (unsigned long long)calls);
+	else
+		ok(calls >= 2 * ops && fast > 0 && s.cached_pages <= npages / 16,
+		   "long-lived, %llu pages: a cache at its share (a sixteenth) still serves some calls (%llu of %llu)",
+		   (unsigned long long)npages, (unsigned long long)fast, (unsigned long long)calls);
+	for (unsigned k = 0; k < LONG_LIVE; k++)
+		if (v[k])
+			syspte_release(region, v[k], LONG_TAG);
+	syspte_get_stats(region, &s);
+	uint64_t guard = region->guard, held = s.cached_pages;
+	vaddr_t all = syspte_reserve(region, npages - guard, LONG_TAG, 0);
+	struct syspte_stats s2;
+	syspte_get_stats(region, &s2);
+	ok(held > 0 && all && s2.cached_pages == 0 && s2.cache_drains == 1 && syspte_check(region) == 0,
+	   "long-lived, %llu pages: the whole region reserved after the frees drains every cached chunk (%llu "
+	   "pages held)", (unsigned long long)npages, (unsigned long long)held);
+	ok(all && syspte_release(region, all, LONG_TAG) == SYSPTE_OK && syspte_check(region) == 0,
+	   "long-lived, %llu pages: and freed, the region is whole", (unsigned long long)npages);
+}
+
 /* ---------------------------------------------------------------- drains */
 
 #define SMALL_PAGES 512u          /* a 2 MiB region: 8 chunks, one per cache */
@@ -771,6 +849,8 @@ int main(int argc, char **argv)
 	run_concurrent(false, ops);
 	run_concurrent(true, ops / 10);
 	test_steady_state(ops);
+	test_long_lived_small(ops * 3, LONG_PAGES);
+	test_long_lived_small(ops * 3, LONG_PAGES / 16);
 	test_drain_whole_chunk();
 	test_drain_run_across_chunk();
 	test_drain_divisible();
