@@ -25,6 +25,7 @@ declare -A SEES=(
 declare -A PRIVATE=(
 	[arch/x86_64/x86.h]="arch/x86_64"
 	[arch/x86_64/include/arch_pte_impl.h]="include arch/x86_64"
+	[arch/x86_64/include/arch_cpu_impl.h]="include arch/x86_64"
 )
 # Every directory that holds project headers, where an include that resolves nowhere it may look
 # is searched for, to name the layer it came from.
