@@ -219,19 +219,24 @@ bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages)
 	return fake_tlb_flushed_pages(k, want, npages);
 }
 
-/* Records batch b from CPU self, and whether a lock (interrupts disabled) was still held. With
- * other CPUs online (shared) the log is shared, so it is locked; alone, CPU 0 writes it as it is
- * (the map/unmap benchmarks run there). Only the first FAKE_TLB_LOG batches are copied. */
+/* Copies batch b from CPU self into log entry f. */
+static void __attribute__((noinline)) fake_tlb_log_copy(struct fake_tlb_flush *f, const struct tlb_batch *b, unsigned self)
+{
+	*f = (struct fake_tlb_flush){ .all = b->all, .irqs_off = !fake_irq_enabled, .origin = b->origin, .cpu = self,
+				      .n = b->all ? 0 : b->n };
+	memcpy(f->va, b->va, f->n * sizeof(vaddr_t));
+}
+
+/* Records batch b from CPU self, and whether a lock (interrupts disabled) was still held: the
+ * counters, and a copy of each of the first FAKE_TLB_LOG batches. With other CPUs online (shared)
+ * the log is shared, so it is locked; alone, CPU 0 writes it as it is (the map/unmap benchmarks
+ * run there). */
 static inline void fake_tlb_log_batch(const struct tlb_batch *b, unsigned self, bool shared)
 {
 	if (shared)
 		pthread_mutex_lock(&fake_log_lock);
-	if (fake_tlb.flushes < FAKE_TLB_LOG) {
-		struct fake_tlb_flush *f = &fake_tlb.ev[fake_tlb.flushes];
-		*f = (struct fake_tlb_flush){ .all = b->all, .irqs_off = !fake_irq_enabled, .origin = b->origin,
-					      .cpu = self, .n = b->all ? 0 : b->n };
-		memcpy(f->va, b->va, f->n * sizeof(vaddr_t));
-	}
+	if (fake_tlb.flushes < FAKE_TLB_LOG)
+		fake_tlb_log_copy(&fake_tlb.ev[fake_tlb.flushes], b, self);
 	fake_tlb.flushes++;
 	fake_tlb.alls += b->all;
 	fake_tlb.pages += b->all ? 0 : b->n;
