@@ -405,6 +405,7 @@ static void fake_tlb_poll(struct fake_cpu_state *c)
 }
 
 static void fake_irq_restore_quiet(uint64_t flags);
+static inline void fake_irq_restore(uint64_t flags);
 
 /* Takes the running CPU's mailbox: its TLB batches, then its calls, each call with interrupts
  * disabled; what smp_poll does on the kernel. */
@@ -553,7 +554,7 @@ void arch_tlb_flush_batch(const struct tlb_batch *b)
 	if (others)
 		fake_tlb_wait_acks(me);
 	me->tlb_busy = false;
-	arch_irq_restore(f);
+	fake_irq_restore(f);
 }
 
 /* ---------------------------------------------------------------- interrupts */
@@ -580,12 +581,14 @@ static inline void fake_irq_restore_quiet(uint64_t flags)
 
 /* As on the kernel: sections nest, and interrupts come back only with the outermost (else abort);
  * when they do, what waits in the mailbox is taken, as a pending interrupt would be. */
-void arch_irq_restore(uint64_t flags)
+static inline void fake_irq_restore(uint64_t flags)
 {
 	fake_irq_restore_quiet(flags);
 	if (flags && fake_mail_waiting())
 		fake_interrupt();
 }
+
+void arch_irq_restore(uint64_t flags) { fake_irq_restore(flags); }
 
 bool arch_irqs_enabled(void) { return fake_irq_enabled; }
 unsigned arch_irq_depth(void) { return fake_irq_depth; }
