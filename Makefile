@@ -28,8 +28,9 @@ WARN := -Wall -Wextra -Werror
 # through include/tlb_batch.h); kernel/ sees everything; the loader sees only include/.
 # INC_ARCH_PTE is the one deliberate opening of arch/ to the layers beside and above it: the
 # architecture's inline page-table format (arch/x86_64/include/arch_pte_impl.h), which
-# include/arch_pte.h includes and nothing else may (check-layers). Every build of mm/ uses it, so
-# the host tests run the real encoding.
+# include/arch_pte.h includes and nothing else may (check-layers), and the kernel's inline CPU index
+# (arch_cpu_impl.h, which include/arch_mm.h includes in freestanding builds only). Every build of
+# mm/ uses it, so the host tests run the real encoding.
 INC_ARCH_PTE := -Iarch/x86_64/include
 INC_ARCH := -Iinclude $(INC_ARCH_PTE) -Iarch/x86_64
 INC_MM := -Iinclude $(INC_ARCH_PTE) -Imm

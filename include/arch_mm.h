@@ -99,8 +99,20 @@ bool arch_in_interrupt(void);
 #define ARCH_MAX_CPUS 64
 typedef uint64_t arch_cpumask_t;   /* bit i: the CPU of index i */
 
-/* The index of the running CPU. */
-unsigned arch_cpu_index(void);
+/*
+ * unsigned arch_cpu_index(void): the index of the running CPU. Every spin lock, unlock and held-lock
+ * check asks it, so each machine defines it inline, as a read of one per-CPU word: the kernel
+ * (built freestanding) from its struct percpu through the GS base (arch/x86_64/include/
+ * arch_cpu_impl.h); the host's fake machine (every hosted build of mm/) from the thread-local
+ * fake_cpu of the host thread that acts as the CPU (tests/host/fake_arch.h). This choice of the
+ * machine by the build is the seam's only one; mm/ sees the same function either way.
+ */
+#if __STDC_HOSTED__
+extern _Thread_local unsigned fake_cpu;
+static inline unsigned arch_cpu_index(void) { return fake_cpu; }
+#else
+#include "arch_cpu_impl.h"
+#endif
 /* The CPUs that run kernel code and take calls. */
 arch_cpumask_t arch_cpus_online(void);
 /* Runs fn(arg) on every online CPU in mask (the caller's bit: here) and returns when all returned. */

@@ -9,8 +9,9 @@ cd "${1:-$(dirname "$0")/..}"
 
 # What each layer may include from, its own directory first; the same sets as INC_* in Makefile.
 # arch/x86_64/include holds the architecture's inline page-table format, which include/arch_pte.h
-# includes (INC_ARCH_PTE): the include path is open to the layers that see include/arch_pte.h,
-# and PRIVATE below lets no one but include/ and arch/ name the header.
+# includes (INC_ARCH_PTE), and its inline CPU index, which include/arch_mm.h includes: the include
+# path is open to the layers that see those headers, and PRIVATE below lets no one but include/
+# and arch/ name them.
 declare -A SEES=(
 	[include]="include arch/x86_64/include"
 	[arch/x86_64/include]="arch/x86_64/include include"
@@ -25,6 +26,7 @@ declare -A SEES=(
 declare -A PRIVATE=(
 	[arch/x86_64/x86.h]="arch/x86_64"
 	[arch/x86_64/include/arch_pte_impl.h]="include arch/x86_64"
+	[arch/x86_64/include/arch_cpu_impl.h]="include arch/x86_64"
 )
 # Every directory that holds project headers, where an include that resolves nowhere it may look
 # is searched for, to name the layer it came from.

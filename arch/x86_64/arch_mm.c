@@ -11,6 +11,9 @@
 
 void *arch_phys_to_virt(paddr_t pa) { return (void *)(DMAP_BASE + pa); }
 
+/* arch_cpu_index (inline, arch/x86_64/include/arch_cpu_impl.h) reads the index at this offset. */
+STATIC_ASSERT(__builtin_offsetof(struct percpu, index) == ARCH_PERCPU_INDEX_OFFSET, "arch_cpu_index reads struct percpu's index");
+
 /* The page-table format (arch_pte_impl.h) selects memory types by PAT index; the PAT the kernel
  * programs (x86.h) must hold those types at those indices. */
 #define PAT_ENTRY(i) ((PAT_VALUE >> (8 * (i))) & 0xff)
@@ -54,7 +57,6 @@ bool arch_irqs_enabled(void) { return read_rflags() & RFLAGS_IF; }
 unsigned arch_irq_depth(void) { return this_cpu()->irq_depth; }
 bool arch_in_interrupt(void) { return this_cpu()->irq_nesting != 0; }
 
-unsigned arch_cpu_index(void) { return this_cpu()->index; }
 arch_cpumask_t arch_cpus_online(void) { return smp_online_mask(); }
 void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg) { smp_call_many(mask, fn, arg); }
 void arch_cpu_poll(void) { smp_poll(); }
