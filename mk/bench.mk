@@ -2,7 +2,7 @@
 # Optimised like the kernel (-O2), without sanitizers.
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
-.PHONY: bench plots bench-boot bench-shootdown
+.PHONY: bench plots bench-boot bench-shootdown bench-misses
 $(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
 	@mkdir -p $(@D)
 	$(HCC) $(BENCH_CFLAGS) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
@@ -31,3 +31,8 @@ bench-boot: deps
 bench-shootdown: deps
 	$(MAKE) $(B)/esp-test/kernel.elf
 	tools/bench-shootdown.sh
+
+# Cache misses per reserve/free call at 2^18 and 2^22 pages, by function (tools/region-misses.sh:
+# cachegrind with a last level the size of one core's L2; needs valgrind).
+bench-misses:
+	tools/region-misses.sh

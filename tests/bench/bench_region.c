@@ -357,7 +357,9 @@ int main(int argc, char **argv)
 		if (wi < 0 || n < 1 || shift < 0 || argc > 6)
 			return usage();
 		live = calloc(MAX_NPAGES, sizeof(*live));
-		if (!live)
+		meta = calloc(buddy_meta_bytes(MAX_NPAGES) / 8 + 1, 8);   /* the loop subject sets up a buddy too */
+		slots = calloc(MAX_NPAGES, 8);
+		if (!live || !meta || !slots)
 			return 1;
 		int st = ops_mode((size_t)wi, argv[3], n, (unsigned)shift);
 		return st == 2 ? usage() : st;

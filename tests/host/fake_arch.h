@@ -31,7 +31,9 @@
 #include "types.h"
 #include "tlb_batch.h"
 
+#ifndef FAKE_PHYS_LIMIT                   /* a build may lower it: valgrind cannot reserve 65 GiB */
 #define FAKE_PHYS_LIMIT (64ULL << 30)   /* physical addresses the fake RAM can back */
+#endif
 #define FAKE_PHYS_BITS_DEFAULT 46        /* arch_phys_addr_bits() until a test sets another width */
 #define FAKE_WAIT_SECONDS 60             /* a CPU waiting this long for another aborts the test */
 
