@@ -44,5 +44,5 @@ for z in 18 22; do
 		FNR == NR { a[$2] = $1; next }
 		{ d = ($1 - a[$2]) / c; if ($2 == "TOTAL") t = d; else if (d >= 0.02) f[$2] = d }
 		END { printf "2^%s pages: %.2f misses per call\n", z, t; for (k in f) printf "    %5.2f  %s\n", f[k], k }' \
-		"$B/cg.$N.$z.f" "$B/cg.$((2 * N)).$z.f"
+		"$B/cg.$N.$z.f" "$B/cg.$((2 * N)).$z.f" | { read -r head; echo "$head"; sort -rn; }
 done
