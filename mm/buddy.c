@@ -1008,6 +1008,25 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 	buddy_req_align(b, r, align);
 }
 
+/* The common request's placement, unbounded (lo = 0, hi = npages): without a divisor nor a
+ * preference, count 1 or not a power of two, the head of the smallest non-empty class whose every
+ * extent is >= count, from its back (the record stays where it is). False when the request is not
+ * that one or no such class has an extent: the full search decides (buddy_place). */
+BUDDY_HOT bool buddy_place_common(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer,
+				  struct buddy_hit *h, bool ch)
+{
+	/* count <= free_units <= npages: the run fits in [0, npages) */
+	if (count == 0 || count > b->free_units || divisor > 1 || prefer > 1 ||
+	    !(count == 1 || (count & (count - 1))) || count >= (BUDDY_ONE << BUDDY_MAX_ORDER))
+		return false;
+	unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
+	if (c >= b->nclasses || c >= BUDDY_CLASSES)
+		return false;
+	uint64_t s = b->head[c], e = buddy_class_end(b, c, s, ch);
+	*h = (struct buddy_hit){ e - count > s ? e - count : s, s, e, c };
+	return true;
+}
+
 /*
  * Finds a placement of count units (buddy.h): the rule of divisor inside [lo, hi), preferring a
  * start with (start + phase) a multiple of prefer when prefer > 1 (a power of two), else natural
@@ -1025,17 +1044,8 @@ BUDDY_HOT bool buddy_place(struct buddy *b, uint64_t count, uint64_t divisor,
 	if (count == 0 || lo >= hi || count > hi - lo || count > b->free_units)
 		return false;
 	bool bounded = lo != 0 || hi != b->npages;
-	if (!bounded && divisor <= 1 && prefer <= 1 && (count == 1 || (count & (count - 1))) &&
-	    count < (BUDDY_ONE << BUDDY_MAX_ORDER)) {
-		/* the common request, no bounds nor alignment: the head of the smallest non-empty class
-		 * whose every extent is >= count, from its back (the record stays where it is) */
-		unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
-		if (c < b->nclasses && c < BUDDY_CLASSES) {
-			uint64_t s = b->head[c], e = buddy_class_end(b, c, s, ch);
-			*h = (struct buddy_hit){ e - count > s ? e - count : s, s, e, c };
-			return true;
-		}
-	}
+	if (!bounded && buddy_place_common(b, count, divisor, prefer, h, ch))
+		return true;
 	buddy_make_req(b, &r, count, divisor, lo, hi);
 	if (prefer > 1 && !r.by_divisor && prefer > r.align && prefer <= b->npages) {
 		r.preferred = prefer;
@@ -1118,12 +1128,32 @@ BUDDY_HOT bool buddy_find_k(struct buddy *b, uint64_t count, uint64_t divisor, u
 	return true;
 }
 
+/* buddy_find_k of each form, out of line: the search's registers and stack are not the common
+ * request's. */
+static __attribute__((noinline)) bool buddy_find_chunked(struct buddy *b, uint64_t count, uint64_t divisor,
+							  uint64_t prefer, uint64_t phase, struct buddy_place *p)
+{
+	return buddy_find_k(b, count, divisor, prefer, phase, p, true);
+}
+
+static __attribute__((noinline)) bool buddy_find_flat(struct buddy *b, uint64_t count, uint64_t divisor,
+						       uint64_t prefer, uint64_t phase, struct buddy_place *p)
+{
+	return buddy_find_k(b, count, divisor, prefer, phase, p, false);
+}
+
+/* Finds a placement (buddy.h): the common request inline, anything else by the full search. */
 bool buddy_find(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
 		struct buddy_place *p)
 {
-	if (b->chunked)
-		return buddy_find_k(b, count, divisor, prefer, phase, p, true);
-	return buddy_find_k(b, count, divisor, prefer, phase, p, false);
+	struct buddy_hit h;
+	bool ch = b->chunked;
+	if (!(ch ? buddy_place_common(b, count, divisor, prefer, &h, true)
+		 : buddy_place_common(b, count, divisor, prefer, &h, false)))
+		return ch ? buddy_find_chunked(b, count, divisor, prefer, phase, p)
+			  : buddy_find_flat(b, count, divisor, prefer, phase, p);
+	*p = (struct buddy_place){ h.start, h.ext_start, h.ext_end, h.c };
+	return true;
 }
 
 /* buddy_take's body for one form of the allocator. */
