@@ -630,7 +630,7 @@ void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *met
 	b->slot_shift = 0;
 	b->slot_dir = dir;
 	b->dir_shift = dir_shift;
-	b->dir_mask = ((uint64_t)1 << dir_shift) - 1;
+	b->dir_mask = (uint32_t)(((uint64_t)1 << dir_shift) - 1);
 }
 
 /* The first free unit of [s, e) (s < e <= npages), or BUDDY_NONE: O(levels). */
