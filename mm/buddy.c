@@ -630,7 +630,7 @@ void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *met
 	b->slot_shift = 0;
 	b->slot_dir = dir;
 	b->dir_shift = dir_shift;
-	b->dir_mask = ((uint64_t)1 << dir_shift) - 1;
+	b->dir_mask = (uint32_t)(((uint64_t)1 << dir_shift) - 1);
 }
 
 /* The first free unit of [s, e) (s < e <= npages), or BUDDY_NONE: O(levels). */
@@ -819,9 +819,10 @@ struct buddy_req {
 };
 
 /* A placement found by the search: the run starts at start, inside the free extent
- * [ext_start, ext_end). */
+ * [ext_start, ext_end) of class c (the search knows it: the take need not compute it again). */
 struct buddy_hit {
 	uint64_t start, ext_start, ext_end;
+	unsigned c;
 };
 
 /* x % divisor for a unit index x (< 2^32): one multiplication when divisor_inv is set (Lemire,
@@ -862,8 +863,8 @@ static inline uint64_t buddy_fit(const struct buddy_req *r, uint64_t s, uint64_t
 	return x <= ce - r->count ? x : BUDDY_NONE;
 }
 
-/* Tries r in the extent [s, e); fills h and returns true on a fit. */
-static inline bool buddy_try(const struct buddy_req *r, uint64_t s, uint64_t e, struct buddy_hit *h)
+/* Tries r in the extent [s, e) of class c; fills h and returns true on a fit. */
+static inline bool buddy_try(const struct buddy_req *r, uint64_t s, uint64_t e, unsigned c, struct buddy_hit *h)
 {
 	uint64_t x = buddy_fit(r, s, e);
 	if (x == BUDDY_NONE)
@@ -871,6 +872,7 @@ static inline bool buddy_try(const struct buddy_req *r, uint64_t s, uint64_t e, 
 	h->start = x;
 	h->ext_start = s;
 	h->ext_end = e;
+	h->c = c;
 	return true;
 }
 
@@ -889,7 +891,7 @@ static bool buddy_scan_class(struct buddy *b, const struct buddy_req *r, unsigne
 		uint64_t e = buddy_class_end(b, c, s, ch);
 		if (e - s > *maxlen)
 			*maxlen = e - s;
-		if (buddy_try(r, s, e, h))
+		if (buddy_try(r, s, e, c, h))
 			return true;
 	}
 	return false;
@@ -909,11 +911,11 @@ static bool buddy_scan_range(struct buddy *b, const struct buddy_req *r, struct 
 		b->probes++;
 		uint64_t x = buddy_fit(r, s, e);
 		if (x != BUDDY_NONE && (r->by_divisor || ((x + r->phase) & (r->preferred - 1)) == 0)) {
-			*h = (struct buddy_hit){ x, s, e };
+			*h = (struct buddy_hit){ x, s, e, buddy_ext_class(e - s) };
 			return true;
 		}
 		if (x != BUDDY_NONE && !any) {
-			*h = (struct buddy_hit){ x, s, e };
+			*h = (struct buddy_hit){ x, s, e, buddy_ext_class(e - s) };
 			any = true;
 		}
 		s = bm_next(&b->start, e, ch);
@@ -956,7 +958,7 @@ BUDDY_HOT bool buddy_search(struct buddy *b, const struct buddy_req *r, bool exh
 	unsigned c = buddy_mask_next(b, r->first_certain);
 	if (c < b->nclasses && c < BUDDY_CLASSES) {
 		uint64_t s = b->head[c];
-		bool hit = buddy_try(r, s, buddy_class_end(b, c, s, ch), h);
+		bool hit = buddy_try(r, s, buddy_class_end(b, c, s, ch), c, h);
 		KASSERT(hit, "buddy: class %u extent at %llu cannot hold %llu units", c, (unsigned long long)s,
 			(unsigned long long)r->count);
 		return hit;
@@ -1006,6 +1008,25 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 	buddy_req_align(b, r, align);
 }
 
+/* The common request's placement, unbounded (lo = 0, hi = npages): without a divisor nor a
+ * preference, count 1 or not a power of two, the head of the smallest non-empty class whose every
+ * extent is >= count, from its back (the record stays where it is). False when the request is not
+ * that one or no such class has an extent: the full search decides (buddy_place). */
+BUDDY_HOT bool buddy_place_common(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer,
+				  struct buddy_hit *h, bool ch)
+{
+	/* count <= free_units <= npages: the run fits in [0, npages) */
+	if (count == 0 || count > b->free_units || divisor > 1 || prefer > 1 ||
+	    !(count == 1 || (count & (count - 1))) || count >= (BUDDY_ONE << BUDDY_MAX_ORDER))
+		return false;
+	unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
+	if (c >= b->nclasses || c >= BUDDY_CLASSES)
+		return false;
+	uint64_t s = b->head[c], e = buddy_class_end(b, c, s, ch);
+	*h = (struct buddy_hit){ e - count > s ? e - count : s, s, e, c };
+	return true;
+}
+
 /*
  * Finds a placement of count units (buddy.h): the rule of divisor inside [lo, hi), preferring a
  * start with (start + phase) a multiple of prefer when prefer > 1 (a power of two), else natural
@@ -1023,17 +1044,8 @@ BUDDY_HOT bool buddy_place(struct buddy *b, uint64_t count, uint64_t divisor,
 	if (count == 0 || lo >= hi || count > hi - lo || count > b->free_units)
 		return false;
 	bool bounded = lo != 0 || hi != b->npages;
-	if (!bounded && divisor <= 1 && prefer <= 1 && (count == 1 || (count & (count - 1))) &&
-	    count < (BUDDY_ONE << BUDDY_MAX_ORDER)) {
-		/* the common request, no bounds nor alignment: the head of the smallest non-empty class
-		 * whose every extent is >= count, from its back (the record stays where it is) */
-		unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
-		if (c < b->nclasses && c < BUDDY_CLASSES) {
-			uint64_t s = b->head[c], e = buddy_class_end(b, c, s, ch);
-			*h = (struct buddy_hit){ e - count > s ? e - count : s, s, e };
-			return true;
-		}
-	}
+	if (!bounded && buddy_place_common(b, count, divisor, prefer, h, ch))
+		return true;
 	buddy_make_req(b, &r, count, divisor, lo, hi);
 	if (prefer > 1 && !r.by_divisor && prefer > r.align && prefer <= b->npages) {
 		r.preferred = prefer;
@@ -1060,12 +1072,12 @@ BUDDY_HOT void buddy_take_hit(struct buddy *b, const struct buddy_hit *h,
 	if (x > h->ext_start && end == h->ext_end) {
 		/* the back of the extent: the record stays where it is, only its length changes */
 		bm_move(&b->end, end - 1, x - 1, ch);
-		buddy_class_move(b, h->ext_start, h->ext_end - h->ext_start, h->ext_start, x - h->ext_start, ch);
+		buddy_class_move_c(b, h->c, h->ext_start, h->ext_start, x - h->ext_start, ch);
 	} else if (x == h->ext_start && end < h->ext_end) {
 		bm_move(&b->start, x, end, ch);   /* the front of the extent (first fit): the record moves */
-		buddy_class_move(b, h->ext_start, h->ext_end - h->ext_start, end, h->ext_end - end, ch);
+		buddy_class_move_c(b, h->c, h->ext_start, end, h->ext_end - end, ch);
 	} else {
-		buddy_class_del(b, h->ext_start, h->ext_end - h->ext_start, ch);
+		buddy_class_del_c(b, h->c, h->ext_start, ch);
 		if (x == h->ext_start)
 			bm_clear(&b->start, x, ch);
 		else {
@@ -1112,22 +1124,42 @@ BUDDY_HOT bool buddy_find_k(struct buddy *b, uint64_t count, uint64_t divisor, u
 	struct buddy_hit h;
 	if (!buddy_place(b, count, divisor, prefer, phase, 0, b->npages, &h, ch))
 		return false;
-	*p = (struct buddy_place){ h.start, h.ext_start, h.ext_end };
+	*p = (struct buddy_place){ h.start, h.ext_start, h.ext_end, h.c };
 	return true;
 }
 
+/* buddy_find_k of each form, out of line: the search's registers and stack are not the common
+ * request's. */
+static __attribute__((noinline)) bool buddy_find_chunked(struct buddy *b, uint64_t count, uint64_t divisor,
+							  uint64_t prefer, uint64_t phase, struct buddy_place *p)
+{
+	return buddy_find_k(b, count, divisor, prefer, phase, p, true);
+}
+
+static __attribute__((noinline)) bool buddy_find_flat(struct buddy *b, uint64_t count, uint64_t divisor,
+						       uint64_t prefer, uint64_t phase, struct buddy_place *p)
+{
+	return buddy_find_k(b, count, divisor, prefer, phase, p, false);
+}
+
+/* Finds a placement (buddy.h): the common request inline, anything else by the full search. */
 bool buddy_find(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
 		struct buddy_place *p)
 {
-	if (b->chunked)
-		return buddy_find_k(b, count, divisor, prefer, phase, p, true);
-	return buddy_find_k(b, count, divisor, prefer, phase, p, false);
+	struct buddy_hit h;
+	bool ch = b->chunked;
+	if (!(ch ? buddy_place_common(b, count, divisor, prefer, &h, true)
+		 : buddy_place_common(b, count, divisor, prefer, &h, false)))
+		return ch ? buddy_find_chunked(b, count, divisor, prefer, phase, p)
+			  : buddy_find_flat(b, count, divisor, prefer, phase, p);
+	*p = (struct buddy_place){ h.start, h.ext_start, h.ext_end, h.c };
+	return true;
 }
 
 /* buddy_take's body for one form of the allocator. */
 BUDDY_HOT void buddy_take_k(struct buddy *b, const struct buddy_place *p, uint64_t count, bool ch)
 {
-	struct buddy_hit h = { p->start, p->ext_start, p->ext_end };
+	struct buddy_hit h = { p->start, p->ext_start, p->ext_end, p->ext_class };
 	KASSERT(count && p->ext_end <= b->npages && buddy_extent_end(b, p->ext_start, ch) == p->ext_end,
 		"buddy: taking [%llu, +%llu) from a stale placement", (unsigned long long)p->start,
 		(unsigned long long)count);
