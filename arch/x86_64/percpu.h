@@ -24,6 +24,13 @@ static inline unsigned cpumask_weight(cpumask_t m)
 	return n;
 }
 
+/* The CPU after i in m (i < SMP_MAX_CPUS, m not empty), wrapping to m's first: a ring over m. */
+static inline unsigned cpumask_ring_next(cpumask_t m, unsigned i)
+{
+	cpumask_t after = m & ~((2ULL << i) - 1);
+	return (unsigned)__builtin_ctzll(after ? after : m);
+}
+
 #define GDT_KCODE 0x08
 #define GDT_KDATA 0x10
 #define GDT_TSS   0x18               /* 16-byte system descriptor: entries 3 and 4 */

@@ -108,27 +108,18 @@ static void pcpu_run(void *arg)
 	__atomic_store_n(&pc.done[cpu], 1, __ATOMIC_RELEASE);
 }
 
-/* The number of set bits. */
-static unsigned pcpu_weight(cpumask_t m)
-{
-	unsigned n = 0;
-	for (; m; m &= m - 1)
-		n++;
-	return n;
-}
 
 KTEST(syspte_cache_all_cpus_reserve_and_free_at_once)
 {
 	struct syspte_region *r = reserved_region();
 	cpumask_t online = smp_online_mask();
-	unsigned n = pcpu_weight(online);
+	unsigned n = cpumask_weight(online);
 	if (n < 2)
 		KTEST_SKIP("one CPU online: nothing runs at once");
 	memset(&pc, 0, sizeof(pc));
 	for (cpumask_t m = online; m; m &= m - 1) {   /* a ring over the online CPUs */
 		unsigned i = (unsigned)__builtin_ctzll(m);
-		cpumask_t after = online & ~((2ULL << i) - 1);
-		pc.next[i] = (unsigned)__builtin_ctzll(after ? after : online);
+		pc.next[i] = cpumask_ring_next(online, i);
 	}
 	uint64_t fast0[SMP_MAX_CPUS] = { 0 };
 	for (unsigned i = 0; i < SMP_MAX_CPUS; i++)

@@ -630,8 +630,7 @@ KTEST(tlb_shootdown_all_cpus_map_and_unmap_at_once)
 	memset(&ts, 0, sizeof(ts));
 	for (cpumask_t m = online; m; m &= m - 1) {   /* a ring over the online CPUs */
 		unsigned i = (unsigned)__builtin_ctzll(m);
-		cpumask_t after = online & ~((2ULL << i) - 1);
-		ts.next[i] = (unsigned)__builtin_ctzll(after ? after : online);
+		ts.next[i] = cpumask_ring_next(online, i);
 	}
 	ts.shared = phys_alloc_zeroed_page();
 	KASSERT_TEST(ts.shared);
