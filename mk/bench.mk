@@ -2,7 +2,7 @@
 # Optimised like the kernel (-O2), without sanitizers.
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host -Itests/common -MMD -MP
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/*.c))
-.PHONY: bench plots bench-boot bench-shootdown bench-misses
+.PHONY: bench plots bench-boot bench-shootdown bench-leaf bench-misses
 $(B)/bench/%: tests/bench/%.c $(MM_SRC) $(HOST_SUPPORT)
 	@mkdir -p $(@D)
 	$(HCC) $(BENCH_CFLAGS) $< $(MM_SRC) $(HOST_SUPPORT) -o $@
@@ -31,6 +31,12 @@ bench-boot: deps
 bench-shootdown: deps
 	$(MAKE) $(B)/esp-test/kernel.elf
 	tools/bench-shootdown.sh
+
+# Map + unmap of a 2 MiB run as one 2 MiB leaf against 512 4 KiB PTEs, with and without a read of
+# every page, in one boot on the kernel's own tables (tools/bench-leaf.sh; TCG numbers).
+bench-leaf: deps
+	$(MAKE) $(B)/esp-test/kernel.elf
+	tools/bench-leaf.sh
 
 # Cache misses per reserve/free call at 2^18 and 2^22 pages, by function (tools/region-misses.sh:
 # cachegrind with a last level the size of one core's L2; needs valgrind).

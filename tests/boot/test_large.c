@@ -561,3 +561,213 @@ KTEST(large_tlb_probe)
 	phys_free(run, SPAN);
 	phys_free(page, 1);
 }
+
+/* ---------------------------------------------------------------- the benchmark */
+
+#define LB_ROUNDS 16            /* blocks of each variant, the variants interleaved block by block */
+#define LB_BLOCK 65             /* iterations per block; the first warms up after the other variant */
+#define LB_KEPT (LB_ROUNDS * (LB_BLOCK - 1))
+#define LB_PATTERN 0x4c42000000000000ULL   /* word 0 of the run's frame k holds LB_PATTERN | k */
+
+enum lb_variant { LB_LEAF, LB_SMALL, LB_LEAF_TOUCH, LB_SMALL_TOUCH, LB_NVARIANTS };
+
+static const struct {
+	const char *name;
+	bool small, touch;
+} lb_variant[LB_NVARIANTS] = {
+	[LB_LEAF] = { "2 MiB leaf", false, false },
+	[LB_SMALL] = { "512 4 KiB PTEs", true, false },
+	[LB_LEAF_TOUCH] = { "2 MiB leaf, touch", false, true },
+	[LB_SMALL_TOUCH] = { "512 4 KiB PTEs, touch", true, true },
+};
+
+/* TSC ticks of each kept iteration, per variant and phase (an iteration is far below 2^32 ticks). */
+enum lb_phase { LB_MAP, LB_TOUCH, LB_UNMAP, LB_TOTAL, LB_NPHASES };
+static uint32_t lb_ticks[LB_NVARIANTS][LB_NPHASES][LB_KEPT];
+
+/* The same 512 frames in a second MDL, rotated by one page: no aligned run, so 4 KiB PTEs. */
+static struct {
+	MDL mdl;
+	PFN_NUMBER pfn[SPAN];
+} lb_rot;
+
+static uint32_t lb_clamp(uint64_t ticks) { return ticks > UINT32_MAX ? UINT32_MAX : (uint32_t)ticks; }
+
+/* TSC ticks (below 2^32) in ns. */
+static uint64_t lb_ns(uint64_t ticks) { return ticks * 1000000 / (tsc_hz() / 1000); }
+
+/* Sorts a[0, n) ascending (insertion sort: n is small and this runs once per column). */
+static void lb_sort(uint32_t *a, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		uint32_t v = a[i];
+		size_t j = i;
+		for (; j > 0 && a[j - 1] > v; j--)
+			a[j] = a[j - 1];
+		a[j] = v;
+	}
+}
+
+/* Reads word 0 of each of the mapping's pages once, as a driver touching its buffer does; returns
+ * their sum (the same for both MDLs: the same frames). */
+static uint64_t lb_touch(const char *va)
+{
+	uint64_t sum = 0;
+	for (unsigned k = 0; k < SPAN; k++)
+		sum += *(volatile const uint64_t *)(va + (uint64_t)k * PAGE_SIZE);
+	return sum;
+}
+
+/* One map (+ touch) + unmap of variant v at va; the ticks of its phases in t[]; false when the map
+ * failed or its sum was wrong. check: also walk the live tables for the page size and read every
+ * page's frame (outside the timed part). */
+static bool lb_once(enum lb_variant v, char *va, PMDL big, bool check, uint64_t t[LB_NPHASES])
+{
+	PMDL m = lb_variant[v].small ? &lb_rot.mdl : big;
+	uint64_t want = SPAN * LB_PATTERN + (uint64_t)SPAN * (SPAN - 1) / 2, sum = want;
+	bool ok = true;
+
+	uint64_t t0 = rdtsc();
+	PVOID got = MmMapLockedPagesWithReservedMapping(va, TAG, m, MmCached);
+	uint64_t t1 = rdtsc();
+	if (got != va)
+		return false;
+	if (lb_variant[v].touch)
+		sum = lb_touch(va);
+	uint64_t t2 = rdtsc();
+	if (check) {
+		uint64_t size = lb_variant[v].small ? PAGE_SIZE : SIZE_2M;
+		for (unsigned k = 0; k < SPAN; k += 73)
+			ok &= large_page_size(va + (uint64_t)k * PAGE_SIZE, NULL, NULL) == size;
+		for (unsigned k = 0; k < SPAN; k++)
+			ok &= *(volatile uint64_t *)(va + (uint64_t)k * PAGE_SIZE) ==
+			      (LB_PATTERN | (lb_variant[v].small ? (k + 1) % SPAN : k));
+	}
+	uint64_t t3 = rdtsc();
+	MmUnmapReservedMapping(va, TAG, m);
+	uint64_t t4 = rdtsc();
+	t[LB_MAP] = t1 - t0;
+	t[LB_TOUCH] = lb_variant[v].touch ? t2 - t1 : 0;
+	t[LB_UNMAP] = t4 - t3;
+	t[LB_TOTAL] = t[LB_MAP] + t[LB_TOUCH] + t[LB_UNMAP];
+	return ok && sum == want;
+}
+
+/* Runs LB_ROUNDS blocks of each variant, interleaved; false (with a message) on the first wrong
+ * iteration. */
+static bool lb_run(char *va, PMDL big)
+{
+	for (unsigned r = 0; r < LB_ROUNDS; r++)
+		for (unsigned v = 0; v < LB_NVARIANTS; v++)
+			for (unsigned i = 0; i < LB_BLOCK; i++) {
+				uint64_t t[LB_NPHASES];
+				if (!lb_once(v, va, big, i == 0, t))
+					return KEXPECT(false, "%s, round %u, iteration %u: mapped, each page its frame, "
+						       "the page size of its leaves", lb_variant[v].name, r, i);
+				if (i == 0)
+					continue;   /* warm-up: the block's first pays for the other variant's last */
+				size_t s = r * (LB_BLOCK - 1) + i - 1;
+				for (unsigned p = 0; p < LB_NPHASES; p++)
+					lb_ticks[v][p][s] = lb_clamp(t[p]);
+			}
+	return true;
+}
+
+/* The median of two back-to-back TSC reads, in ticks: the timer's own cost (not subtracted). */
+static uint64_t lb_timer_ticks(void)
+{
+	static uint32_t d[LB_KEPT];
+	for (size_t i = 0; i < LB_KEPT; i++) {
+		uint64_t a = rdtsc();
+		d[i] = lb_clamp(rdtsc() - a);
+	}
+	lb_sort(d, LB_KEPT);
+	return d[LB_KEPT / 2];
+}
+
+/* x.xx of num / den (0 when den is 0) as value * 100. */
+static uint64_t lb_ratio100(uint64_t num, uint64_t den) { return den ? (num * 100 + den / 2) / den : 0; }
+
+/* Prints the table: medians per phase, the total's minimum and 90th percentile, and each 4 KiB
+ * row's total against the leaf row of the same kind. */
+static void lb_print(void)
+{
+	uint64_t med[LB_NVARIANTS][LB_NPHASES], lo[LB_NVARIANTS], p90[LB_NVARIANTS];
+	for (unsigned v = 0; v < LB_NVARIANTS; v++) {
+		for (unsigned p = 0; p < LB_NPHASES; p++) {
+			lb_sort(lb_ticks[v][p], LB_KEPT);
+			med[v][p] = lb_ns(lb_ticks[v][p][LB_KEPT / 2]);
+		}
+		lo[v] = lb_ns(lb_ticks[v][LB_TOTAL][0]);
+		p90[v] = lb_ns(lb_ticks[v][LB_TOTAL][LB_KEPT * 9 / 10]);
+	}
+	kprintf("# | variant | map ns | touch ns | unmap ns | total ns | total min | total p90 | 4K / leaf |\n");
+	kprintf("# |---|---|---|---|---|---|---|---|\n");
+	for (unsigned v = 0; v < LB_NVARIANTS; v++) {
+		unsigned leaf = lb_variant[v].touch ? LB_LEAF_TOUCH : LB_LEAF;
+		uint64_t x = lb_ratio100(med[v][LB_TOTAL], med[leaf][LB_TOTAL]);
+		kprintf("# | %s | %llu | %llu | %llu | %llu | %llu | %llu | %llu.%02llux |\n", lb_variant[v].name,
+			(unsigned long long)med[v][LB_MAP], (unsigned long long)med[v][LB_TOUCH],
+			(unsigned long long)med[v][LB_UNMAP], (unsigned long long)med[v][LB_TOTAL],
+			(unsigned long long)lo[v], (unsigned long long)p90[v], (unsigned long long)(x / 100),
+			(unsigned long long)(x % 100));
+	}
+	for (unsigned touch = 0; touch < 2; touch++) {
+		uint64_t l = med[touch ? LB_LEAF_TOUCH : LB_LEAF][LB_TOTAL], s = med[touch ? LB_SMALL_TOUCH : LB_SMALL][LB_TOTAL];
+		uint64_t x = lb_ratio100(s, l), y = l && s ? (l * 1000 + s / 2) / s : 0;
+		kprintf("# bench_large_leaf: %s: 4K / leaf %llu.%02llux, leaf / 4K %llu.%03llu\n",
+			touch ? "map + touch + unmap" : "map + unmap", (unsigned long long)(x / 100),
+			(unsigned long long)(x % 100), (unsigned long long)(y / 1000), (unsigned long long)(y % 1000));
+	}
+}
+
+/*
+ * Benchmark (make bench-leaf; runs only when ktest= names it): map + unmap of a 2 MiB, 2 MiB-aligned
+ * run of frames into a 2 MiB-aligned reservation as one 2 MiB leaf, against the same 512 frames
+ * rotated by one page (no aligned run: 512 4 KiB PTEs in the same span's table, the same address),
+ * each also with a read of every page after the map. Timed with the TSC on this machine's own
+ * tables and invalidations; medians per phase. Checks what it measured: each map succeeded with the
+ * expected page size, each page read its frame, and nothing leaked.
+ */
+KTEST(bench_large_leaf)
+{
+	if (!tsc_hz())
+		KTEST_SKIP("the TSC is not calibrated: no clock to time with");
+	LARGE_NEED(SIZE_2M);
+	PHYSICAL_ADDRESS z = { .QuadPart = 0 }, any = { .QuadPart = -1 };
+	struct syspte_stats before, after;
+	syspte_get_stats(reserved_region(), &before);
+	PMDL big = MmAllocatePagesForMdlEx(z, any, z, SIZE_2M, MmCached,
+					   MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_FULLY_REQUIRED);
+	KASSERT_TEST(big, "no 2 MiB-aligned run of frames free");
+	PPFN_NUMBER pfn = MmGetMdlPfnArray(big);
+	bool run = IS_ALIGNED(pfn_to_pa(pfn[0]), SIZE_2M);
+	for (unsigned k = 0; k < SPAN; k++) {
+		run &= pfn[k] == pfn[0] + k;
+		*(volatile uint64_t *)arch_phys_to_virt(pfn_to_pa(pfn[k])) = LB_PATTERN | k;
+	}
+	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	if (KEXPECT(run, "FAST_LARGE_PAGES gave one 2 MiB-aligned run") &&
+	    KEXPECT(va && IS_ALIGNED((vaddr_t)va, SIZE_2M), "a 2 MiB-aligned reservation: %p", va)) {
+		lb_rot.mdl = *big;
+		lb_rot.mdl.Size = (CSHORT)sizeof(lb_rot);
+		for (unsigned k = 0; k < SPAN; k++)
+			lb_rot.pfn[k] = pfn[(k + 1) % SPAN];
+		kprintf("# bench_large_leaf: va 0x%llx, frames 0x%llx, %u CPU(s) online, TSC %llu MHz (%s), flush of "
+			"everything: %s; %u rounds of %u blocked iterations per variant (first of each block not kept), "
+			"medians in ns; two TSC reads: %llu ns (not subtracted); QEMU TCG unless run on hardware\n",
+			(unsigned long long)(vaddr_t)va, (unsigned long long)pfn_to_pa(pfn[0]),
+			cpumask_weight(smp_online_mask()), (unsigned long long)(tsc_hz() / 1000000), tsc_source(),
+			cpu_feat.invpcid ? "INVPCID" : cpu_feat.pge ? "CR4.PGE toggle" : "CR3 reload", LB_ROUNDS,
+			LB_BLOCK - 1, (unsigned long long)lb_ns(lb_timer_ticks()));
+		if (lb_run(va, big))
+			lb_print();
+	}
+	if (va)
+		MmFreeMappingAddress(va, TAG);
+	MmFreePagesFromMdl(big);
+	ExFreePool(big);
+	syspte_get_stats(reserved_region(), &after);
+	KEXPECT(after.live == before.live && after.pages_mapped == before.pages_mapped &&
+		after.large_leaves == before.large_leaves, "no reservation, mapping or leaf left behind");
+}
