@@ -6,7 +6,7 @@
 # BENCH_SMP says otherwise: with more, each unmap is also a shootdown round) and prints the table the
 # kernel writes, the ratios taken in the same boot. Under QEMU TCG these are TCG numbers: compare
 # them with each other, never with hardware (README "2 MiB leaves against 512 PTEs").
-# Fails, showing the end of the log, when the boot did not pass or printed no table.
+# Fails, showing the command line's messages, the failures and the log's end, when the boot did not pass or printed no table.
 set -eu
 cd "$(dirname "$0")/.."
 src=build/esp-test
@@ -23,7 +23,8 @@ grep -E '^# (bench_large_leaf|\|)' <<< "$log" || true
 res=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<< "$log" | tail -1)
 echo "${res:-no summary} (exit $rc)"
 if [ "$rc" != 33 ] || ! grep -qE '^ok [0-9]+ bench_large_leaf$' <<< "$log" || ! grep -qE '^# \| 2 MiB leaf \|' <<< "$log"; then
-	echo "bench-leaf: the boot did not pass or printed no table; the end of its log:" >&2
-	tail -n 30 <<< "$log" >&2
+	echo "bench-leaf: the boot did not pass or printed no table; its command-line messages, failures and end:" >&2
+	grep -E '^(cmdline:|not ok |    # )' <<< "$log" >&2 || true
+	tail -n 5 <<< "$log" >&2
 	exit 1
 fi

@@ -26,6 +26,9 @@ long() {
 	printf '\nsyspte=640M\n'
 }
 nomatch() { printf 'onexit=qemu ktest=no_such_test\n'; }
+# A benchmark's name misspelt (make bench-leaf boots ktest=bench_large_leaf): reported, and the boot
+# fails instead of running nothing or the suite without the benchmark.
+benchtypo() { printf 'onexit=qemu ktest=bench_leaf\n'; }
 # maxcpus= on a 4-CPU machine: a refused value, then 2 (the smp_ tests only).
 maxcpus() { printf 'onexit=qemu ktest=smp_ maxcpus=0 maxcpus=2\n'; }
 
@@ -48,6 +51,8 @@ syspte: region 0xffffc00000000000, 1024 MiB;SELF-TEST PASSED|page tables at 0x;a
 cmdline: the command line is longer than the 511 bytes read; the rest is ignored;SELF-TEST PASSED|syspte: region 0xffffc00000000000, 6 MiB"
 	"ktest-names-nothing|nomatch|35|cmdline: ktest=no_such_test names no test; the suite will fail;\
 not ok 1 ktest_filter_names_a_test;0 passed, 1 failed;SELF-TEST FAILED|SELF-TEST PASSED"
+	"ktest-bench-misspelt|benchtypo|35|cmdline: ktest=bench_leaf names no test; the suite will fail;\
+not ok 1 ktest_filter_names_a_test;0 passed, 1 failed;SELF-TEST FAILED|SELF-TEST PASSED;bench_large_leaf:"
 	"maxcpus|maxcpus|33|cmdline: \"maxcpus=0\" ignored: not a whole number from 1 to 64; using maxcpus=2;\
 cmdline: in effect: onexit=qemu syspte=1G ktest=smp_ mmapdump=0 ptdump=0 verifier=0 exhaust=budget crashtest=none maxcpus=2;\
 smp: APIC id 2 not started: beyond maxcpus=2;smp: APIC id 3 not started: beyond maxcpus=2;smp: 2 of 4 CPUs started;\
