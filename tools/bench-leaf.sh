@@ -2,11 +2,12 @@
 # Benchmark (not a test): map + unmap of a 2 MiB, 2 MiB-aligned run of frames as one 2 MiB leaf
 # against the same 512 frames as 512 4 KiB PTEs, without and with a read of every page, in the
 # kernel on its own page tables with real invalidations (tests/boot/test_large.c: bench_large_leaf,
-# which runs only when ktest= names it). Boots once with ktest=bench_large_leaf (one CPU unless
-# BENCH_SMP says otherwise: with more, each unmap is also a shootdown round) and prints the table the
-# kernel writes, the ratios taken in the same boot. Under QEMU TCG these are TCG numbers: compare
-# them with each other, never with hardware (README "2 MiB leaves against 512 PTEs").
-# Fails, showing the command line's messages, the failures and the log's end, when the boot did not pass or printed no table.
+# which runs only when ktest= names it). Boots once with ktest=bench_large_leaf and prints the table
+# the kernel writes, the ratios taken in the same boot. One CPU unless BENCH_SMP says otherwise (with
+# more, each unmap is also a shootdown round); BENCH_QEMUFLAGS adds QEMU arguments (-cpu max).
+# Under QEMU TCG these are TCG numbers: compare them with each other, never with hardware (README
+# "2 MiB leaves against 512 PTEs"). Fails, showing the command line's messages, the failures and the
+# log's end, when the boot did not pass or printed no table.
 set -eu
 cd "$(dirname "$0")/.."
 src=build/esp-test
@@ -15,7 +16,8 @@ trap 'rm -rf "$esp" "$esp.log"' EXIT
 cp -r "$src"/EFI "$src"/kernel.elf "$esp"/
 echo 'onexit=qemu ktest=bench_large_leaf' > "$esp/cmdline.txt"
 set +e
-tools/qemu.sh --esp "$esp" --serial "$esp.log" --timeout 300 -smp "${BENCH_SMP:-1}"
+# shellcheck disable=SC2086
+tools/qemu.sh --esp "$esp" --serial "$esp.log" --timeout 300 -smp "${BENCH_SMP:-1}" ${BENCH_QEMUFLAGS:-}
 rc=$?
 set -e
 log=$(tr -d '\r' < "$esp.log")
