@@ -144,25 +144,26 @@ void bitset_clear(struct bitset *s, uint64_t i)
 		bitset_clear_k(s, i, false);
 }
 
-/* The highest set bit <= i (i < nbits): up the levels while the word holds none at or below the
- * position (then the search goes on from the previous word), down them from the first word that
- * does. A missing chunk reads as zero words, and its summary bits are clear. */
+/* The highest set bit <= i (i < nbits): level 0's word first, then up the summaries while the
+ * word holds none at or below the position (the search going on from the previous word), down
+ * them from the first word that does. A missing chunk reads as zero words, and its summary bits
+ * are clear. Level 0, the only one behind the chunk directory, is read outside the loops. */
 BITSET_HOT uint64_t bitset_prev_k(const struct bitset *s, uint64_t i, bool ch)
 {
+	uint64_t bits = *bitset_word_k(s, 0, i / 64, ch) & (~0ULL >> (63 - i % 64));
+	if (bits)
+		return (i & ~63ULL) + 63 - (uint64_t)__builtin_clzll(bits);
 	unsigned l = 0;
-	for (;;) {
-		uint64_t bits = *bitset_word_k(s, l, i / 64, ch) & (~0ULL >> (63 - i % 64));
-		if (bits) {
-			i = (i & ~63ULL) + 63 - (uint64_t)__builtin_clzll(bits);
-			break;
-		}
+	do {
 		if (i < 64 || ++l == s->nlevels)
 			return UINT64_MAX;   /* no earlier word at this level, or none above */
 		i = i / 64 - 1;
-	}
-	while (l-- > 0)
-		i = i * 64 + 63 - (uint64_t)__builtin_clzll(*bitset_word_k(s, l, i, ch));
-	return i;
+		bits = s->level[l][i / 64] & (~0ULL >> (63 - i % 64));
+	} while (!bits);
+	i = (i & ~63ULL) + 63 - (uint64_t)__builtin_clzll(bits);
+	while (--l > 0)
+		i = i * 64 + 63 - (uint64_t)__builtin_clzll(s->level[l][i]);
+	return i * 64 + 63 - (uint64_t)__builtin_clzll(*bitset_word_k(s, 0, i, ch));
 }
 
 uint64_t bitset_prev(const struct bitset *s, uint64_t i)
@@ -177,22 +178,22 @@ uint64_t bitset_prev(const struct bitset *s, uint64_t i)
 /* The lowest set bit >= i (i < nbits), as bitset_prev_k the other way. */
 BITSET_HOT uint64_t bitset_next_k(const struct bitset *s, uint64_t i, bool ch)
 {
+	uint64_t bits = *bitset_word_k(s, 0, i / 64, ch) & (~0ULL << (i % 64));
+	if (bits)
+		return (i & ~63ULL) + (uint64_t)__builtin_ctzll(bits);
 	unsigned l = 0;
-	for (;;) {
-		if (i / 64 >= s->words[l])
-			return UINT64_MAX;
-		uint64_t bits = *bitset_word_k(s, l, i / 64, ch) & (~0ULL << (i % 64));
-		if (bits) {
-			i = (i & ~63ULL) + (uint64_t)__builtin_ctzll(bits);
-			break;
-		}
+	do {
 		if (++l == s->nlevels)
 			return UINT64_MAX;
 		i = i / 64 + 1;
-	}
-	while (l-- > 0)
-		i = i * 64 + (uint64_t)__builtin_ctzll(*bitset_word_k(s, l, i, ch));
-	return i;
+		if (i / 64 >= s->words[l])
+			return UINT64_MAX;
+		bits = s->level[l][i / 64] & (~0ULL << (i % 64));
+	} while (!bits);
+	i = (i & ~63ULL) + (uint64_t)__builtin_ctzll(bits);
+	while (--l > 0)
+		i = i * 64 + (uint64_t)__builtin_ctzll(s->level[l][i]);
+	return i * 64 + (uint64_t)__builtin_ctzll(*bitset_word_k(s, 0, i, ch));
 }
 
 uint64_t bitset_next(const struct bitset *s, uint64_t i)

@@ -341,7 +341,7 @@ BUDDY_HOT uint64_t *buddy_slot(const struct buddy *b, uint64_t u, bool ch)
 {
 	if (!ch)
 		return b->slots + (u << b->slot_shift);
-	return b->slot_dir[u >> b->dir_shift] + (u & b->dir_mask);
+	return b->slot_dir[u >> BUDDY_DIR_SHIFT] + (u & (BUDDY_DIR_UNITS - 1));
 }
 
 /* Link field value for unit u (BUDDY_NONE: 0), and back (0: BUDDY_NONE, by wrap-around). */
@@ -617,20 +617,14 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
 	b->slots = slots;
 	b->slot_shift = slot_shift;
 	b->slot_dir = NULL;
-	b->dir_shift = 0;
-	b->dir_mask = 0;
 }
 
-void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *const *dir,
-		    unsigned dir_shift)
+void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *const *dir)
 {
-	KASSERT(dir_shift < 32, "buddy: slot pieces of 2^%u units", dir_shift);
 	buddy_init_common(b, npages, origin, meta, true);
 	b->slots = NULL;
 	b->slot_shift = 0;
 	b->slot_dir = dir;
-	b->dir_shift = dir_shift;
-	b->dir_mask = (uint32_t)(((uint64_t)1 << dir_shift) - 1);
 }
 
 /* The first free unit of [s, e) (s < e <= npages), or BUDDY_NONE: O(levels). */

@@ -37,6 +37,8 @@ struct buddy;
 #define BUDDY_CHUNK_SHIFT 14          /* a chunk covers 2^14 units: its page holds both bitmaps' bits */
 #define BUDDY_CHUNK_UNITS ((uint64_t)1 << BUDDY_CHUNK_SHIFT)
 #define BUDDY_CHUNK_BYTES 4096
+#define BUDDY_DIR_SHIFT 9             /* a chunked allocator's slot piece: 2^9 units (a level-1 table) */
+#define BUDDY_DIR_UNITS ((uint64_t)1 << BUDDY_DIR_SHIFT)
 
 /* Bytes of metadata buddy_init needs for npages units (0 when npages > BUDDY_MAX_PAGES). */
 size_t buddy_meta_bytes(uint64_t npages);
@@ -51,11 +53,12 @@ uint64_t buddy_free_units(const struct buddy *b);
  * touched. b must not move afterwards (it points into itself). */
 void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *slots,
 		unsigned slot_shift);
-/* buddy_init with the slots in pieces of 2^dir_shift units: unit u's slot is
- * dir[u >> dir_shift][u & (2^dir_shift - 1)]. An entry of dir is read only while a unit it covers
- * is a free extent's record slot, so pieces that never hold one may be missing (the system PTE
- * region: its level-1 tables, created on demand). dir is the caller's and may change while b lives
- * (an entry set before the allocator can need it). dir_shift < 32.
+/* buddy_init with the slots in pieces of BUDDY_DIR_UNITS units: unit u's slot is
+ * dir[u >> BUDDY_DIR_SHIFT][u & (BUDDY_DIR_UNITS - 1)] (a piece: one level-1 table of the system
+ * PTE region, a compile-time constant so that the hot paths index it with a fixed shift). An entry
+ * of dir is read only while a unit it covers is a free extent's record slot, so pieces that never
+ * hold one may be missing (the system PTE region: its level-1 tables, created on demand). dir is
+ * the caller's and may change while b lives (an entry set before the allocator can need it).
  * The bitmaps are chunked: meta is buddy_meta_bytes_dir(npages) bytes, and no chunk exists yet. A
  * missing chunk reads as no extent starting or ending in it. The caller installs (buddy_chunk_install)
  * the chunk of every unit whose bit an operation may set before that operation: units 0 and
@@ -63,8 +66,7 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, u
  * s - 1, s, e - 1 and e (those inside [0, npages)) before buddy_take: its take and every later free
  * of [s, e) set bits there only (a merge clears bits, never sets one), so a free never needs a
  * chunk. buddy_free_list is for flat allocators only. */
-void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *const *dir,
-		    unsigned dir_shift);
+void buddy_init_dir(struct buddy *b, uint64_t npages, uint64_t origin, void *meta, uint64_t *const *dir);
 /* True when unit u (< npages) has its chunk (always, for buddy_init's flat metadata). */
 bool buddy_chunk_present(const struct buddy *b, uint64_t u);
 /* Installs page (BUDDY_CHUNK_BYTES zeroed bytes, 8-byte aligned, the caller's for b's lifetime)

@@ -35,9 +35,8 @@ struct buddy {
 	} start, end;                                 /* a bit at each free extent's first / last unit */
 	uint64_t *slots;                              /* flat (buddy_init): unit u's slot is slots[u << slot_shift] */
 	unsigned slot_shift;
-	uint64_t *const *slot_dir;                    /* chunked (buddy_init_dir): slot_dir[u >> dir_shift][u & dir_mask] */
-	uint32_t dir_mask;                            /* 2^dir_shift - 1 (no uint64_t: slot and bitmap stores cannot alias it) */
-	unsigned dir_shift;
+	uint64_t *const *slot_dir;                    /* chunked (buddy_init_dir): slot_dir[u >> BUDDY_DIR_SHIFT]
+							 [u & (BUDDY_DIR_UNITS - 1)] */
 	uint64_t head[BUDDY_CLASSES];                 /* first extent of each class list */
 	uint64_t count[BUDDY_CLASSES];                /* free extents per class */
 	uint64_t hint[BUDDY_CLASSES];                 /* >= the longest free extent of each class */

@@ -188,7 +188,7 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 	bitset_init_chunked(&r->starts, npages, m + l.starts);
 	/* the free extents' records live in their first pages' not-present PTEs (slot0 for pages 0, 1);
 	 * the allocator's bitmaps get chunks where bits are set: now the whole region's two ends */
-	buddy_init_dir(&r->buddy, npages, base >> PAGE_SHIFT, m + l.buddy, r->tables, SYSPTE_SPAN_SHIFT);
+	buddy_init_dir(&r->buddy, npages, base >> PAGE_SHIFT, m + l.buddy, r->tables);
 	uint64_t ends[2] = { 0, npages - 1 };
 	struct syspte_meta_chunks ch;
 	if (!syspte_meta_alloc_units(r, ends, 2, &ch)) {

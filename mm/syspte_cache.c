@@ -116,15 +116,22 @@ static void syspte_slot_swap(struct syspte_cache *c, unsigned s, unsigned t)
 	c->map[ht] = (uint16_t)(s + 1);
 }
 
+/* The chunk of index idx of c, which owns it (c's lock held, or the caches frozen). */
+static inline struct syspte_chunk *syspte_owned_chunk(const struct syspte_cache *c, uint64_t idx)
+{
+	struct syspte_chunk *k = syspte_chunk_in(c, idx);
+	KASSERT(k, "syspte: cached chunk %llu not in its cache", (unsigned long long)idx);
+	return k;
+}
+
 /* The chunk of owned chunk index idx (the region's lock held and the caches frozen, or the owner's
  * lock held). */
 static struct syspte_chunk *syspte_chunk_of(const struct syspte_region *r, uint64_t idx)
 {
 	unsigned o = syspte_owner_load(r, idx);
 	struct syspte_cache *c = o ? syspte_cache_of(r, o - 1) : NULL;
-	struct syspte_chunk *k = c ? syspte_chunk_in(c, idx) : NULL;
-	KASSERT(k, "syspte: cached chunk %llu (owner %u) not in its cache", (unsigned long long)idx, o);
-	return k;
+	KASSERT(c, "syspte: cached chunk %llu (owner %u) without its cache", (unsigned long long)idx, o);
+	return syspte_owned_chunk(c, idx);
 }
 
 /* In verifier mode, checks the whole region after a fast path (under the region's lock). */
@@ -849,10 +856,12 @@ struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_
 {
 	spin_assert_held(&r->lock);
 	uint64_t idx = i >> SYSPTE_CHUNK_SHIFT;
-	struct syspte_cache *c = syspte_cache_of(r, syspte_owner_load(r, idx) - 1);
+	unsigned o = syspte_owner_load(r, idx);   /* steady: an owner changes under the region's lock */
+	struct syspte_cache *c = o ? syspte_cache_of(r, o - 1) : NULL;
+	KASSERT(c, "syspte: page %llu of a cached chunk (owner %u) without its cache", (unsigned long long)i, o);
 	h->flags = spin_lock(&c->lock);
 	h->cache = c;
-	struct syspte_chunk *k = syspte_chunk_of(r, idx);
+	struct syspte_chunk *k = syspte_owned_chunk(c, idx);
 	uint64_t before = k->starts & syspte_bits(0, (unsigned)(i & SYSPTE_CHUNK_MASK) + 1);
 	if (!before)
 		return NULL;

@@ -108,6 +108,7 @@ struct syspte_misuse {
 #define SYSPTE_SPAN_PAGES ((uint64_t)PT_ENTRIES)   /* pages one level-1 table maps */
 #define SYSPTE_SPAN_SHIFT 9
 _Static_assert(SYSPTE_SPAN_PAGES == 1u << SYSPTE_SPAN_SHIFT, "span shift");
+_Static_assert(SYSPTE_SPAN_SHIFT == BUDDY_DIR_SHIFT, "the allocator's slot pieces are the spans' tables");
 
 /* True when span s has its level-1 table. */
 static inline bool syspte_has_table(const struct syspte_region *r, uint64_t s) { return r->table_pa[s] != 0; }

@@ -3,7 +3,10 @@
  * - differential: a chunked buddy, its chunks installed exactly where the contract says (the two
  *   ends at set-up; s - 1, s, e - 1, e before each take), against a flat one over generated
  *   sequences of finds, takes and frees: the same placements, the same free extents, both checks
- *   passing, and no chunk besides those installed ever written (the zero piece stays zero);
+ *   passing, and no chunk besides those installed ever written (the zero piece stays zero). Its
+ *   slot pieces (BUDDY_DIR_UNITS units, as the region's tables) lie in memory in reverse order, so
+ *   a record whose two slots straddle a piece boundary is reached through two entries or fails;
+ *   the sequences are counted to have made such records;
  * - the region: reservations under a physical budget of 0 to 6 pages (fault injection) either
  *   succeed or return 0 changing nothing (free pages, chunks, tables, physical allocation);
  *   releases ask the physical allocator for nothing; syspte_check catches a corrupted chunk.
@@ -38,7 +41,7 @@ struct pair {
 	uint64_t npages;
 	struct buddy flat, lazy;
 	void *meta_flat, *meta_lazy;
-	uint64_t *slots_flat, *slots_lazy, **dir;
+	uint64_t *slots_flat, *slots_lazy, **dir, npieces;
 	void **chunks;                 /* the lazy side's installed chunk pages, to free */
 	uint64_t nchunks;
 	uint64_t (*live)[2];
@@ -64,15 +67,17 @@ static void pair_init(struct pair *p, uint64_t npages)
 	p->meta_lazy = malloc(buddy_meta_bytes_dir(npages));
 	memset(p->meta_lazy, 0x5a, buddy_meta_bytes_dir(npages));   /* buddy_init_dir clears what it uses */
 	p->slots_flat = calloc(npages + 1, 8);
-	p->slots_lazy = calloc(npages + 1, 8);
-	p->dir = calloc(npages / 64 + 2, sizeof(*p->dir));   /* slot pieces of 64 units */
-	for (uint64_t k = 0; k <= npages / 64; k++)
-		p->dir[k] = p->slots_lazy + k * 64;
+	/* slot pieces of BUDDY_DIR_UNITS units, piece k at the place of piece npieces - 1 - k */
+	p->npieces = (npages + BUDDY_DIR_UNITS - 1) / BUDDY_DIR_UNITS;
+	p->slots_lazy = calloc(p->npieces * BUDDY_DIR_UNITS, 8);
+	p->dir = calloc(p->npieces, sizeof(*p->dir));
+	for (uint64_t k = 0; k < p->npieces; k++)
+		p->dir[k] = p->slots_lazy + (p->npieces - 1 - k) * BUDDY_DIR_UNITS;
 	p->chunks = calloc(npages / BUDDY_CHUNK_UNITS + 2, sizeof(void *));
 	p->cap = 4096;
 	p->live = malloc(p->cap * sizeof(*p->live));
 	buddy_init(&p->flat, npages, 0, p->meta_flat, p->slots_flat, 0);
-	buddy_init_dir(&p->lazy, npages, 0, p->meta_lazy, (uint64_t *const *)p->dir, 6);
+	buddy_init_dir(&p->lazy, npages, 0, p->meta_lazy, (uint64_t *const *)p->dir);
 	pair_chunk(p, 0);
 	pair_chunk(p, npages - 1);
 	buddy_free(&p->flat, 0, npages);
@@ -111,6 +116,26 @@ static bool pair_same(const struct pair *p)
 	buddy_for_each_free(&p->flat, extent_cb, &a);
 	buddy_for_each_free(&p->lazy, extent_cb, &b);
 	return a.n == b.n && a.hash == b.hash && buddy_free_units(&p->flat) == buddy_free_units(&p->lazy);
+}
+
+/* Records whose two slots lie in different slot pieces (unit u - 1 and u, u a piece's first), as
+ * buddy_for_each_record_slot lists them: the coverage the reversed pieces are for. */
+struct straddles {
+	uint64_t last, n;
+};
+
+static void straddle_cb(uint64_t u, void *arg)
+{
+	struct straddles *st = arg;
+	st->n += u == st->last + 1 && (u & (BUDDY_DIR_UNITS - 1)) == 0;
+	st->last = u;
+}
+
+static uint64_t pair_straddles(const struct pair *p)
+{
+	struct straddles st = { UINT64_MAX - 1, 0 };
+	buddy_for_each_record_slot(&p->lazy, straddle_cb, &st);
+	return st.n;
 }
 
 /* One find + take on both sides; false on a disagreement. */
@@ -152,7 +177,8 @@ static void pair_free(struct pair *p, size_t i)
 }
 
 /* Runs one generated sequence; returns the first failing step + 1, or 0. */
-static long pair_run(uint64_t seed, uint64_t npages, long nops, uint64_t maxlen, uint64_t *chunks_out)
+static long pair_run(uint64_t seed, uint64_t npages, long nops, uint64_t maxlen, uint64_t *chunks_out,
+		     uint64_t *straddles_out)
 {
 	struct pair p;
 	rng = seed * 0x9E3779B97F4A7C15ULL + 7;
@@ -163,15 +189,23 @@ static long pair_run(uint64_t seed, uint64_t npages, long nops, uint64_t maxlen,
 		if (grow) {
 			uint64_t n = 1 + rnd_below(rnd_below(8) ? 64 : maxlen);
 			uint64_t d = rnd_below(10) == 0 ? 1 + rnd_below(24) : 1;
-			uint64_t pref = rnd_below(10) == 0 ? (uint64_t)1 << rnd_below(10) : 1;
-			if (!pair_alloc(&p, n, d, pref, rnd_below(1024)))
+			uint64_t pref = rnd_below(10) == 0 ? (uint64_t)1 << rnd_below(10) : 1, phase = rnd_below(1024);
+			if (rnd_below(8) == 0) {
+				/* preferably a run starting, or ending before, a slot piece's last unit: the
+				 * record of the extent starting there then straddles two pieces */
+				pref = BUDDY_DIR_UNITS;
+				phase = rnd_below(2) ? 1 : n + 1;
+			}
+			if (!pair_alloc(&p, n, d, pref, phase))
 				bad = k + 1;
 		} else {
 			pair_free(&p, rnd_below(p.nlive));
 		}
-		if (!bad && (k % 97 == 0 || k == nops - 1) &&
-		    (!pair_same(&p) || buddy_check(&p.flat) || buddy_check(&p.lazy)))
-			bad = k + 1;
+		if (!bad && (k % 97 == 0 || k == nops - 1)) {
+			if (!pair_same(&p) || buddy_check(&p.flat) || buddy_check(&p.lazy))
+				bad = k + 1;
+			*straddles_out += pair_straddles(&p);
+		}
 	}
 	while (!bad && p.nlive)
 		pair_free(&p, rnd_below(p.nlive));
@@ -184,20 +218,21 @@ static long pair_run(uint64_t seed, uint64_t npages, long nops, uint64_t maxlen,
 
 static void test_differential(void)
 {
-	static const uint64_t sizes[] = { 512, 16384, 16385, 3 * 16384 + 77, 200000 };
+	static const uint64_t sizes[] = { 4096, 16384, 16385, 3 * 16384 + 77, 200000 };
 	static const uint64_t maxlens[] = { 300, 5000, 30000 };
-	uint64_t total_chunks = 0, possible = 0;
+	uint64_t total_chunks = 0, possible = 0, straddles = 0;
 	for (unsigned s = 0; s < ARRAY_SIZE(sizes); s++)
 		for (unsigned m = 0; m < ARRAY_SIZE(maxlens); m++)
 			for (uint64_t seed = 1; seed <= 3; seed++) {
 				uint64_t chunks;
-				long bad = pair_run(seed + 10 * m, sizes[s], 12000, maxlens[m], &chunks);
+				long bad = pair_run(seed + 10 * m, sizes[s], 12000, maxlens[m], &chunks, &straddles);
 				ok(bad == 0, "%llu units, runs up to %llu, seed %llu: chunked and flat agree (step %ld), %llu chunks",
 				   (unsigned long long)sizes[s], (unsigned long long)maxlens[m], (unsigned long long)seed, bad,
 				   (unsigned long long)chunks);
 				total_chunks += chunks;
 				possible += (sizes[s] + BUDDY_CHUNK_UNITS - 1) / BUDDY_CHUNK_UNITS;
 			}
+	ok(straddles >= 10000, "records across a slot piece boundary: %llu seen at the checks", (unsigned long long)straddles);
 	ok(total_chunks < possible, "some chunks were never needed (%llu of %llu made)", (unsigned long long)total_chunks,
 	   (unsigned long long)possible);
 }
