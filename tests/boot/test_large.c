@@ -568,6 +568,7 @@ KTEST(large_tlb_probe)
 #define LB_BLOCK 65             /* iterations per block; the first warms up after the other variant */
 #define LB_KEPT (LB_ROUNDS * (LB_BLOCK - 1))
 #define LB_PATTERN 0x4c42000000000000ULL   /* word 0 of the run's frame k holds LB_PATTERN | k */
+#define LB_WALK_STEP 73u        /* a check walks the tables at pages 0, 73, ..., 511: the span's two ends */
 
 enum lb_variant { LB_LEAF, LB_SMALL, LB_LEAF_TOUCH, LB_SMALL_TOUCH, LB_NVARIANTS };
 
@@ -591,6 +592,7 @@ static struct {
 	PFN_NUMBER pfn[SPAN];
 } lb_rot;
 
+/* Ticks as stored in lb_ticks: saturated at UINT32_MAX (an interrupted iteration stays the largest). */
 static uint32_t lb_clamp(uint64_t ticks) { return ticks > UINT32_MAX ? UINT32_MAX : (uint32_t)ticks; }
 
 /* TSC ticks (below 2^32) in ns. */
@@ -619,8 +621,8 @@ static uint64_t lb_touch(const char *va)
 }
 
 /* One map (+ touch) + unmap of variant v at va; the ticks of its phases in t[]; false when the map
- * failed or its sum was wrong. check: also walk the live tables for the page size and read every
- * page's frame (outside the timed part). */
+ * failed or its sum was wrong. check: also walk the live tables for the page size, read every
+ * page's frame, and after the unmap find va unmapped (outside the timed parts). */
 static bool lb_once(enum lb_variant v, char *va, PMDL big, bool check, uint64_t t[LB_NPHASES])
 {
 	PMDL m = lb_variant[v].small ? &lb_rot.mdl : big;
@@ -637,7 +639,7 @@ static bool lb_once(enum lb_variant v, char *va, PMDL big, bool check, uint64_t 
 	uint64_t t2 = rdtsc();
 	if (check) {
 		uint64_t size = lb_variant[v].small ? PAGE_SIZE : SIZE_2M;
-		for (unsigned k = 0; k < SPAN; k += 73)
+		for (unsigned k = 0; k < SPAN; k += LB_WALK_STEP)
 			ok &= large_page_size(va + (uint64_t)k * PAGE_SIZE, NULL, NULL) == size;
 		for (unsigned k = 0; k < SPAN; k++)
 			ok &= *(volatile uint64_t *)(va + (uint64_t)k * PAGE_SIZE) ==
@@ -646,6 +648,9 @@ static bool lb_once(enum lb_variant v, char *va, PMDL big, bool check, uint64_t 
 	uint64_t t3 = rdtsc();
 	MmUnmapReservedMapping(va, TAG, m);
 	uint64_t t4 = rdtsc();
+	if (check)
+		for (unsigned k = 0; k < SPAN; k += LB_WALK_STEP)
+			ok &= large_page_size(va + (uint64_t)k * PAGE_SIZE, NULL, NULL) == 0;
 	t[LB_MAP] = t1 - t0;
 	t[LB_TOUCH] = lb_variant[v].touch ? t2 - t1 : 0;
 	t[LB_UNMAP] = t4 - t3;
@@ -685,18 +690,21 @@ static uint64_t lb_timer_ticks(void)
 	return d[LB_KEPT / 2];
 }
 
-/* The median, in ns, of LB_KEPT runs of what (0: a flush of everything, 1: one invlpg of va, 2: a
- * read of every page of the mapping at va, each page read once before: its translations warm). */
-static uint64_t lb_floor(unsigned what, char *va)
+/* What a floor times alone: a flush of everything, one invlpg of va, or a read of every page of the
+ * mapping at va with its translations warm. */
+enum lb_floor_kind { LB_FLUSH_ALL, LB_INVLPG, LB_WARM_READ };
+
+/* The median, in ns, of LB_KEPT runs of what (LB_WARM_READ: each page read once before). */
+static uint64_t lb_floor(enum lb_floor_kind what, char *va)
 {
 	static uint32_t d[LB_KEPT];
-	if (what == 2)
+	if (what == LB_WARM_READ)
 		(void)lb_touch(va);
 	for (size_t i = 0; i < LB_KEPT; i++) {
 		uint64_t a = rdtsc();
-		if (what == 0)
+		if (what == LB_FLUSH_ALL)
 			arch_tlb_invalidate_all();
-		else if (what == 1)
+		else if (what == LB_INVLPG)
 			arch_tlb_invalidate_page((vaddr_t)va);
 		else
 			(void)lb_touch(va);
@@ -710,12 +718,12 @@ static uint64_t lb_floor(unsigned what, char *va)
  * each kind of mapping (a failed map is recorded as the test's failure). */
 static void lb_floors(char *va, PMDL big)
 {
-	uint64_t all = lb_floor(0, va), one = lb_floor(1, va), warm[2];
+	uint64_t all = lb_floor(LB_FLUSH_ALL, va), one = lb_floor(LB_INVLPG, va), warm[2];
 	for (unsigned small = 0; small < 2; small++) {
 		PMDL m = small ? &lb_rot.mdl : big;
 		if (!KEXPECT(MmMapLockedPagesWithReservedMapping(va, TAG, m, MmCached) == va))
 			return;
-		warm[small] = lb_floor(2, va);
+		warm[small] = lb_floor(LB_WARM_READ, va);
 		MmUnmapReservedMapping(va, TAG, m);
 	}
 	kprintf("# bench_large_leaf: floors (medians, ns): flush of everything alone %llu; one invlpg alone %llu; "
@@ -764,20 +772,26 @@ static void lb_print(void)
  * run of frames into a 2 MiB-aligned reservation as one 2 MiB leaf, against the same 512 frames
  * rotated by one page (no aligned run: 512 4 KiB PTEs in the same span's table, the same address),
  * each also with a read of every page after the map. Timed with the TSC on this machine's own
- * tables and invalidations; medians per phase. Checks what it measured: each map succeeded with the
- * expected page size, each page read its frame, and nothing leaked.
+ * tables and invalidations; medians per phase. Checks what it measured: each map succeeded, each
+ * touch read the run's pattern, the first iteration of each block had the expected page size, each
+ * page its frame and nothing mapped after the unmap, and nothing leaked. Skips when no 2 MiB-aligned
+ * run of frames is free (a small or fragmented machine); FAST_LARGE_PAGES must give one when it is.
  */
 KTEST(bench_large_leaf)
 {
 	if (!tsc_hz())
 		KTEST_SKIP("the TSC is not calibrated: no clock to time with");
 	LARGE_NEED(SIZE_2M);
+	paddr_t probe = phys_alloc_aligned(SPAN, SPAN, 0, UINT64_MAX);
+	if (!probe)
+		KTEST_SKIP("no 2 MiB-aligned run of frames is free");
+	phys_free(probe, SPAN);
 	PHYSICAL_ADDRESS z = { .QuadPart = 0 }, any = { .QuadPart = -1 };
 	struct syspte_stats before, after;
 	syspte_get_stats(reserved_region(), &before);
 	PMDL big = MmAllocatePagesForMdlEx(z, any, z, SIZE_2M, MmCached,
 					   MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_FULLY_REQUIRED);
-	KASSERT_TEST(big, "no 2 MiB-aligned run of frames free");
+	KASSERT_TEST(big, "MmAllocatePagesForMdlEx refused 2 MiB while a 2 MiB-aligned run is free");
 	PPFN_NUMBER pfn = MmGetMdlPfnArray(big);
 	bool run = IS_ALIGNED(pfn_to_pa(pfn[0]), SIZE_2M);
 	for (unsigned k = 0; k < SPAN; k++) {
