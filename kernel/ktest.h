@@ -5,8 +5,8 @@
  * KTEST_SKIP ends it as skipped ("ok N name # SKIP reason").
  *
  * Tests named KTEST_BENCH_PREFIX... are benchmarks: they print numbers and check only what they
- * measured, and run only when ktest= starts with the prefix (make bench-shootdown), never in a
- * plain boot.
+ * measured, and run only when ktest= starts with the prefix (make bench-shootdown, make bench-leaf),
+ * never in a plain boot.
  */
 #ifndef KTEST_H
 #define KTEST_H
