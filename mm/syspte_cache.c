@@ -124,14 +124,21 @@ static inline struct syspte_chunk *syspte_owned_chunk(const struct syspte_cache 
 	return k;
 }
 
-/* The chunk of owned chunk index idx (the region's lock held and the caches frozen, or the owner's
- * lock held). */
-static struct syspte_chunk *syspte_chunk_of(const struct syspte_region *r, uint64_t idx)
+/* The cache owning chunk idx, which a cache owns (the region's lock or the owner's held: an owner
+ * changes under both). */
+static inline struct syspte_cache *syspte_owner_cache(const struct syspte_region *r, uint64_t idx)
 {
 	unsigned o = syspte_owner_load(r, idx);
 	struct syspte_cache *c = o ? syspte_cache_of(r, o - 1) : NULL;
 	KASSERT(c, "syspte: cached chunk %llu (owner %u) without its cache", (unsigned long long)idx, o);
-	return syspte_owned_chunk(c, idx);
+	return c;
+}
+
+/* The chunk of owned chunk index idx (the region's lock held and the caches frozen, or the owner's
+ * lock held). */
+static struct syspte_chunk *syspte_chunk_of(const struct syspte_region *r, uint64_t idx)
+{
+	return syspte_owned_chunk(syspte_owner_cache(r, idx), idx);
 }
 
 /* In verifier mode, checks the whole region after a fast path (under the region's lock). */
@@ -856,9 +863,7 @@ struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_
 {
 	spin_assert_held(&r->lock);
 	uint64_t idx = i >> SYSPTE_CHUNK_SHIFT;
-	unsigned o = syspte_owner_load(r, idx);   /* steady: an owner changes under the region's lock */
-	struct syspte_cache *c = o ? syspte_cache_of(r, o - 1) : NULL;
-	KASSERT(c, "syspte: page %llu of a cached chunk (owner %u) without its cache", (unsigned long long)i, o);
+	struct syspte_cache *c = syspte_owner_cache(r, idx);   /* steady under the region's lock */
 	h->flags = spin_lock(&c->lock);
 	h->cache = c;
 	struct syspte_chunk *k = syspte_owned_chunk(c, idx);
