@@ -64,14 +64,28 @@ static uint64_t large_leaves(void)
 	return s.large_leaves;
 }
 
-/* A 2 MiB-aligned run of 512 zeroed frames, or 0. */
-static paddr_t large_run(void)
+/* Fills runs[0..n) with 2 MiB-aligned runs of 512 zeroed frames; false, nothing kept, when fewer are
+ * free (a small or fragmented machine). */
+static bool large_runs(paddr_t *runs, unsigned n)
 {
-	paddr_t pa = phys_alloc_aligned(SPAN, SPAN, 0, UINT64_MAX);
-	if (pa)
-		phys_zero(pa, SPAN);
-	return pa;
+	for (unsigned k = 0; k < n; k++) {
+		runs[k] = phys_alloc_aligned(SPAN, SPAN, 0, UINT64_MAX);
+		if (!runs[k]) {
+			while (k--)
+				phys_free(runs[k], SPAN);
+			return false;
+		}
+		phys_zero(runs[k], SPAN);
+	}
+	return true;
 }
+
+/* Gets n runs into runs[] (large_runs), or skips the test: the machine lacks what it needs. */
+#define LARGE_RUNS(runs, n)                                                                                        \
+	do {                                                                                                        \
+		if (!large_runs(runs, n))                                                                           \
+			KTEST_SKIP("needs %u free 2 MiB-aligned run(s) of frames; fewer are free", (unsigned)(n)); \
+	} while (0)
 
 /* Skips the test when the region is too small for a 2 MiB-aligned reservation of bytes beside the
  * suite's live ones (syspte=2M boots: tools/syspte-sizes.sh). */
@@ -92,8 +106,8 @@ KTEST(large_leaf_at_level2_with_each_cache_type)
 		{ MmNonCached, 3, 3 }, { MmCached, 0, 0 }, { MmWriteCombined, 4, 2 },
 		{ MmHardwareCoherentCached, 0, 0 }, { MmNonCachedUnordered, 2, 2 }, { MmUSWCCached, 4, 2 },
 	};
-	paddr_t run = large_run();
-	KASSERT_TEST(run, "no 2 MiB-aligned run of frames");
+	paddr_t run;
+	LARGE_RUNS(&run, 1);
 	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
 	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
 	uint64_t leaves = large_leaves();
@@ -131,9 +145,10 @@ KTEST(large_leaf_at_level2_with_each_cache_type)
  * again. */
 KTEST(large_leaf_remap_reads_new_frames)
 {
-	paddr_t a = large_run(), b = large_run();
+	paddr_t ab[2];
+	LARGE_RUNS(ab, 2);
+	paddr_t a = ab[0], b = ab[1];
 	static paddr_t singles[SPAN];
-	KASSERT_TEST(a && b, "no 2 MiB-aligned runs");
 	for (unsigned k = 0; k < SPAN; k++)
 		*(volatile uint64_t *)arch_phys_to_virt(a + k * PAGE_SIZE) = 0xa000 + k,
 		*(volatile uint64_t *)arch_phys_to_virt(b + k * PAGE_SIZE) = 0xb000 + k;
@@ -203,8 +218,9 @@ KTEST(large_leaf_remap_seen_by_every_cpu)
 	if (cpumask_weight(smp_online_mask()) < 2)
 		KTEST_SKIP("one CPU online: no other TLB to hold the old translation");
 	static paddr_t singles[SPAN];
-	paddr_t a = large_run(), b = large_run();
-	KASSERT_TEST(a && b, "no 2 MiB-aligned runs");
+	paddr_t ab[2];
+	LARGE_RUNS(ab, 2);
+	paddr_t a = ab[0], b = ab[1];
 	for (unsigned k = 0; k < SPAN; k++) {
 		*(volatile uint64_t *)arch_phys_to_virt(a + k * PAGE_SIZE) = 0xa000 + k;
 		*(volatile uint64_t *)arch_phys_to_virt(b + k * PAGE_SIZE) = 0xb000 + k;
@@ -243,8 +259,8 @@ KTEST(large_leaf_mixed_with_small_pages)
 {
 	LARGE_NEED(2 * SIZE_2M);
 	static paddr_t singles[SPAN / 2];
-	paddr_t run = large_run();
-	KASSERT_TEST(run);
+	paddr_t run;
+	LARGE_RUNS(&run, 1);
 	for (unsigned k = 0; k < SPAN / 2; k++)
 		KASSERT_TEST(singles[k] = phys_alloc_zeroed_page());
 	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
@@ -295,8 +311,10 @@ KTEST(large_leaf_misuse_rows)
 {
 	LARGE_NEED(2 * SIZE_2M);
 	static struct { MDL mdl; PFN_NUMBER pfn[SPAN + 8]; } t;
-	paddr_t run = large_run(), page = phys_alloc_zeroed_page();
-	KASSERT_TEST(run && page);
+	paddr_t run;
+	LARGE_RUNS(&run, 1);
+	paddr_t page = phys_alloc_zeroed_page();
+	KASSERT_TEST(page);
 	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
 	KASSERT_TEST(va);
 	large_mdl(SPAN, 0, run, SPAN, NULL);
@@ -371,8 +389,8 @@ KTEST(large_leaf_misuse_rows_of_mixed_mappings)
 	LARGE_NEED(2 * SIZE_2M);
 	static paddr_t singles[SPAN / 2];
 	static struct { MDL mdl; PFN_NUMBER pfn[2 * SPAN + 1]; } t;
-	paddr_t run = large_run();
-	KASSERT_TEST(run);
+	paddr_t run;
+	LARGE_RUNS(&run, 1);
 	for (unsigned k = 0; k < SPAN / 2; k++)
 		KASSERT_TEST(singles[k] = phys_alloc_zeroed_page());
 	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
@@ -459,8 +477,8 @@ KTEST(large_leaf_misuse_rows_of_mixed_mappings)
  */
 KTEST(large_leaf_verifier_guard_after_the_leaf)
 {
-	paddr_t run = large_run();
-	KASSERT_TEST(run);
+	paddr_t run;
+	LARGE_RUNS(&run, 1);
 	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
 	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
 	large_mdl(SPAN, 0, run, SPAN, NULL);
@@ -533,8 +551,10 @@ KTEST(large_fast_large_pages_map_locked)
 KTEST(large_tlb_probe)
 {
 	LARGE_NEED(2 * SIZE_2M);
-	paddr_t run = large_run(), page = phys_alloc_zeroed_page();
-	KASSERT_TEST(run && page);
+	paddr_t run;
+	LARGE_RUNS(&run, 1);
+	paddr_t page = phys_alloc_zeroed_page();
+	KASSERT_TEST(page);
 	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
 	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
 	static struct { MDL mdl; PFN_NUMBER pfn[1]; } one;
@@ -782,9 +802,8 @@ KTEST(bench_large_leaf)
 	if (!tsc_hz())
 		KTEST_SKIP("the TSC is not calibrated: no clock to time with");
 	LARGE_NEED(SIZE_2M);
-	paddr_t probe = phys_alloc_aligned(SPAN, SPAN, 0, UINT64_MAX);
-	if (!probe)
-		KTEST_SKIP("no 2 MiB-aligned run of frames is free");
+	paddr_t probe;
+	LARGE_RUNS(&probe, 1);
 	phys_free(probe, SPAN);
 	PHYSICAL_ADDRESS z = { .QuadPart = 0 }, any = { .QuadPart = -1 };
 	struct syspte_stats before, after;
