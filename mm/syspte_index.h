@@ -1,0 +1,97 @@
+/*
+ * The system PTE region's index of its own live reservations by start page (mm/syspte_index.c):
+ * an open-addressed hash table whose slots are the records themselves, so a free finds its
+ * reservation in the one cache line its start hashes to. Private to the region (included by
+ * mm/syspte_impl.h). Design and alternatives: docs/design.md, "Reservations and their index".
+ *
+ *  - Linear probing from a start's home slot (Fibonacci hashing); an empty slot has npages 0.
+ *    Removal shifts the following entries of the cluster back (no tombstones), so a probe ends at
+ *    the first empty slot and probe lengths never degrade with churn.
+ *  - The table grows by doubling (a rehash under the region's lock) before an insert would make it
+ *    more than half full, and halves when a removal leaves it less than an eighth full: its
+ *    memory follows the live reservations, not the region's pages. Nothing is allocated up front
+ *    but the top level below (about one byte per 8192 region pages).
+ *  - Slots live in pages of their own, found through two levels: a directory page holds the
+ *    addresses of SYSPTE_INDEX_DIR_SPAN slot pages, and a top array in the region's metadata
+ *    (two halves: the current table's and the one a rehash builds) those of the directory pages.
+ *    No allocation needs more than one physically contiguous page.
+ *  - Entries move (rehash, backward shift): a record pointer from syspte_index_find is valid
+ *    until the next insert or removal. Callers read or change the record under the region's lock
+ *    and keep no pointer past a change of the index; the per-CPU caches keep records of their own
+ *    (from the region's slab) and copy them in and out (mm/syspte_cache.c).
+ *
+ * Locking: the region's lock guards the index; these functions are called with it held.
+ */
+#ifndef SYSPTE_INDEX_H
+#define SYSPTE_INDEX_H
+
+#include "types.h"
+
+/* One live reservation: a slot of the region's index, or a record of a CPU's cache. */
+struct syspte_resv {
+	union {
+		struct {
+			uint64_t start;          /* page index in the region */
+			uint64_t npages;         /* pages asked for (the guard page not included); 0: an empty slot */
+			uint64_t mapped;         /* pages with a present PTE */
+			uint32_t tag, flags;
+		};
+		struct syspte_resv *next;        /* an unused record: the slab's free list, a cache's stash */
+	};
+};
+_Static_assert(sizeof(struct syspte_resv) == 32, "two records a cache line, none across one");
+
+#define SYSPTE_INDEX_PAGE_SHIFT 7   /* slots a page: PAGE_SIZE / sizeof(struct syspte_resv) */
+#define SYSPTE_INDEX_DIR_SHIFT 8    /* slot pages a directory page: their addresses and frames */
+#define SYSPTE_INDEX_DIR_SPAN (1u << SYSPTE_INDEX_DIR_SHIFT)
+#define SYSPTE_INDEX_MIN_BITS SYSPTE_INDEX_PAGE_SHIFT   /* the smallest table: one slot page */
+_Static_assert(PAGE_SIZE == sizeof(struct syspte_resv) << SYSPTE_INDEX_PAGE_SHIFT, "a slot page");
+
+/* A directory page: the slot pages' addresses, then their frames. */
+struct syspte_index_dir {
+	struct syspte_resv *page[SYSPTE_INDEX_DIR_SPAN];
+	paddr_t pa[SYSPTE_INDEX_DIR_SPAN];
+};
+_Static_assert(sizeof(struct syspte_index_dir) == PAGE_SIZE, "a directory page");
+
+/* A top entry: a directory page's address and frame. */
+struct syspte_index_top {
+	struct syspte_index_dir *dir;
+	paddr_t pa;
+};
+
+struct syspte_index {
+	struct syspte_index_top *top;    /* the current table's top level (one of the two halves) */
+	struct syspte_index_top *other;  /* the other half, where a rehash builds the next table */
+	uint64_t top_len;                /* entries of each half: enough for the largest table */
+	unsigned bits;                   /* 2^bits slots; 0: no table yet */
+	unsigned max_bits;               /* the largest table: live reservations never exceed the pages */
+	uint64_t count;                  /* entries */
+	uint64_t pages;                  /* pages held: slot and directory pages */
+	uint64_t grows, shrinks;         /* rehashes, for the reports and tests */
+};
+
+/* Bytes of region metadata the index needs for a region of npages pages (its top level's halves). */
+size_t syspte_index_meta_bytes(uint64_t npages);
+/* Initialises an empty index (no table) over meta (syspte_index_meta_bytes bytes). */
+void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta);
+/* The entry of the reservation starting at page start, or NULL. */
+struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start);
+/* Makes room for n more entries (a rehash into a larger table when they would fill it beyond
+ * half); false, nothing changed, when memory is short. */
+bool syspte_index_room(struct syspte_index *ix, uint64_t n);
+/* Enters a copy of v (whose start has no entry; room made) and returns where it lies. */
+struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v);
+/* Removes entry e (from syspte_index_find), shifting the entries after it back; the table halves
+ * when it is left less than an eighth full and memory for the smaller one is there. */
+void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e);
+/* The home slot of a start page in the current table (tests force collisions with it). */
+uint64_t syspte_index_home(const struct syspte_index *ix, uint64_t start);
+/* The slot at position s < 2^bits. */
+struct syspte_resv *syspte_index_slot(const struct syspte_index *ix, uint64_t s);
+/* The index's invariants: every entry reachable from its home with no empty slot between, no
+ * start twice, the count and the pages held right. Calls fn for each entry (in slot order) so the
+ * caller can match them with its own structures; 0, or -1 after printing the first violation. */
+int syspte_index_check(const struct syspte_index *ix, int (*fn)(const struct syspte_resv *, void *), void *arg);
+
+#endif
