@@ -81,14 +81,15 @@ struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t st
 {
 	if (!ix->bits)
 		return NULL;
-	uint64_t mask = ((uint64_t)1 << ix->bits) - 1;
-	for (uint64_t s = syspte_index_hash(start, ix->bits);; s = (s + 1) & mask) {
+	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, s = syspte_index_hash(start, ix->bits);
+	for (uint64_t n = 0; n <= mask; n++, s = (s + 1) & mask) {   /* bounded: a corrupt table never hangs */
 		struct syspte_resv *e = syspte_index_at(ix->top, s);
 		if (!e->npages)
 			return NULL;
 		if (e->start == start)
 			return e;
 	}
+	return NULL;
 }
 
 /* Frees the pages of the table of 2^bits slots at top (entries cleared). */
@@ -139,14 +140,16 @@ short_of_memory:
 /* Puts a copy of v into the free slot its probe meets in the table (top, bits); returns it. */
 static struct syspte_resv *syspte_index_put(struct syspte_index_top *top, unsigned bits, const struct syspte_resv *v)
 {
-	uint64_t mask = ((uint64_t)1 << bits) - 1;
-	for (uint64_t s = syspte_index_hash(v->start, bits);; s = (s + 1) & mask) {
+	uint64_t mask = ((uint64_t)1 << bits) - 1, s = syspte_index_hash(v->start, bits);
+	for (uint64_t n = 0; n <= mask; n++, s = (s + 1) & mask) {
 		struct syspte_resv *e = syspte_index_at(top, s);
 		if (!e->npages) {
 			*e = *v;
 			return e;
 		}
 	}
+	KASSERT(false, "syspte_index: no free slot in a table of %llu", (unsigned long long)mask + 1);
+	return NULL;
 }
 
 /* Moves every entry into a new table of 2^bits slots (in the other half of the top level); false,
@@ -194,11 +197,13 @@ struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct sy
 
 void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
 {
-	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, i = syspte_index_hash(e->start, ix->bits);
-	while (syspte_index_at(ix->top, i) != e)
+	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, i = syspte_index_hash(e->start, ix->bits), n = 0;
+	while (syspte_index_at(ix->top, i) != e) {
+		KASSERT(++n <= mask, "syspte_index: removing an entry not in the table");
 		i = (i + 1) & mask;
+	}
 	/* Backward shift: each later entry of the cluster whose home is not in (i, j] moves to the hole. */
-	for (uint64_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+	for (uint64_t j = (i + 1) & mask, m = 0; m < mask; j = (j + 1) & mask, m++) {
 		struct syspte_resv *x = syspte_index_at(ix->top, j);
 		if (!x->npages)
 			break;
