@@ -381,6 +381,42 @@ static void region_exhaustion(struct syspte_region *r)
 		region_del(r, nrs - 1);
 }
 
+/*
+ * Adoption moves reservations out of the region's index into a cache's chunk (copies, the entries
+ * removed): CPU 0's cache full, no aligned free chunk left (32-page reservations in every other
+ * half chunk), so a 3-page reservation is placed by the allocator and its chunk adopted with the
+ * 32-page reservation beside it. Both are then found in the chunk, not in the index.
+ */
+static void region_adoption(struct syspte_region *r)
+{
+	memset(owner, 0, sizeof(owner));
+	nrs = 0;
+	bool all = true;
+	for (int k = 0; k < 4; k++)   /* CPU 0's cache: one chunk, full */
+		all &= region_add(r, 16);
+	while (region_add(r, 32))
+		;
+	for (unsigned i = 0; i < nrs;)
+		if (rs[i].n == 32 && (page_at(r, rs[i].va) / 32) % 2 == 0)
+			region_del(r, i);
+		else
+			i++;
+	uint64_t adopted = r->cache.adopted, count = r->index.count;
+	ok(all && region_add(r, 3), "with CPU 0's cache full and no aligned free chunk, 3 pages placed by the allocator");
+	uint64_t p = page_at(r, rs[nrs - 1].va), b = p & ~(uint64_t)(SYSPTE_CHUNK_PAGES - 1);
+	uint64_t f = spin_lock(&r->lock);
+	bool gone = !syspte_find_start_locked(r, p) && !syspte_find_start_locked(r, b + 32) &&
+		    syspte_cache_owns_locked(r, p);
+	spin_unlock(&r->lock, f);
+	ok(r->cache.adopted == adopted + 1 && r->index.count == count - 1 && gone,
+	   "its chunk adopted: it and the 32-page reservation beside it left the index (%llu entries, %llu before the "
+	   "3 pages)", (unsigned long long)r->index.count, (unsigned long long)count);
+	ok(region_lookups_exact(r) && syspte_check(r) == 0, "every page's lookup matches the shadow, check passes");
+	while (nrs)
+		region_del(r, nrs - 1);
+	ok(syspte_check(r) == 0 && r->index.count == 0, "all freed, check passes");
+}
+
 /* syspte_check against a corrupt index: each corruption is found, and undoing it passes again. */
 static void region_check_catches(struct syspte_region *r)
 {
@@ -444,6 +480,7 @@ int main(int argc, char **argv)
 	ok(plain != NULL, "a second region, without caches");
 	region_churn(plain, "no caches", steps);
 	region_churn(reserved_region(), "caches", steps);
+	region_adoption(reserved_region());
 	region_exhaustion(plain);
 	region_check_catches(plain);
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
