@@ -340,8 +340,7 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 	if (ch.n || ch.starts_page)
 		syspte_meta_install(r, &ch);
 	buddy_take(&r->buddy, &p, span);
-	struct syspte_resv v = { .start = p.start, .npages = npages, .tag = tag,
-				 .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
+	struct syspte_resv v = syspte_resv_make(p.start, npages, tag, flags, r->guard != 0);
 	syspte_link_locked(r, &v);
 	*start = p.start;
 	return true;

@@ -350,8 +350,7 @@ static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, u
 		c->stash = v->next;
 		c->nstash--;
 		*start = (k->index << SYSPTE_CHUNK_SHIFT) + (unsigned)o;
-		*v = (struct syspte_resv){ .start = *start, .npages = npages, .tag = tag,
-					   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
+		*v = syspte_resv_make(*start, npages, tag, flags, r->guard != 0);
 		k->free &= ~syspte_bits((unsigned)o, span);
 		k->nfree -= span;
 		k->starts |= (uint64_t)1 << o;

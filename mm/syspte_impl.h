@@ -229,12 +229,25 @@ static inline uint64_t syspte_count_present(const struct syspte_region *r, uint6
 static inline vaddr_t syspte_va(const struct syspte_region *r, uint64_t i) { return r->base + (i << PAGE_SHIFT); }
 
 /* Pages the allocator gave a reservation: its own plus the verifier's guard page. */
-static inline uint64_t syspte_span(const struct syspte_resv *v) { return v->npages + !!(v->flags & SYSPTE_FLAG_GUARD); }
+static inline uint64_t syspte_span(const struct syspte_resv *v) { return (uint64_t)v->npages + v->guard; }
+
+/* A record's flags as the caller gave them, SYSPTE_FLAG_GUARD added when it has a guard page. */
+static inline uint32_t syspte_resv_flags(const struct syspte_resv *v)
+{
+	return (v->divisible ? SYSPTE_FLAG_DIVISIBLE : 0) | (v->guard ? SYSPTE_FLAG_GUARD : 0);
+}
+
+/* A record of npages (< 2^31) pages at page start (< 2^31); guard: a guard page follows. */
+static inline struct syspte_resv syspte_resv_make(uint64_t start, uint64_t npages, uint32_t tag, uint32_t flags, bool guard)
+{
+	return (struct syspte_resv){ .start = (uint32_t)start, .npages = (uint32_t)npages & 0x7fffffffu,
+				     .divisible = !!(flags & SYSPTE_FLAG_DIVISIBLE), .guard = guard, .tag = tag };
+}
 
 /* What a caller may know of a record. */
 static inline void syspte_fill_info(const struct syspte_region *r, const struct syspte_resv *v, struct syspte_info *out)
 {
-	*out = (struct syspte_info){ syspte_va(r, v->start), v->npages, v->mapped, v->tag, v->flags };
+	*out = (struct syspte_info){ syspte_va(r, v->start), v->npages, v->mapped, v->tag, syspte_resv_flags(v) };
 }
 
 /* ---- the per-CPU caches' part of the lookups (mm/syspte_cache.c), inline on the region's paths */

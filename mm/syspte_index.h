@@ -27,21 +27,25 @@
 
 #include "types.h"
 
-/* One live reservation: a slot of the region's index, or a record of a CPU's cache. */
+/* One live reservation: a slot of the region's index, or a record of a CPU's cache. Page counts
+ * and indices fit 31 bits (a region has at most BUDDY_MAX_PAGES pages), so a record is 16 bytes:
+ * four to a cache line, none across one. The flags are bits of their own (syspte_resv_flags). */
 struct syspte_resv {
 	union {
 		struct {
-			uint64_t start;          /* page index in the region */
-			uint64_t npages;         /* pages asked for (the guard page not included); 0: an empty slot */
-			uint64_t mapped;         /* pages with a present PTE */
-			uint32_t tag, flags;
+			uint32_t start;          /* page index in the region */
+			uint32_t npages : 31;    /* pages asked for (the guard page not included); 0: an empty slot */
+			uint32_t divisible : 1;  /* SYSPTE_FLAG_DIVISIBLE */
+			uint32_t mapped : 31;    /* pages with a present PTE */
+			uint32_t guard : 1;      /* SYSPTE_FLAG_GUARD: a verifier guard page follows */
+			uint32_t tag;
 		};
 		struct syspte_resv *next;        /* an unused record: the slab's free list, a cache's stash */
 	};
 };
-_Static_assert(sizeof(struct syspte_resv) == 32, "two records a cache line, none across one");
+_Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, none across one");
 
-#define SYSPTE_INDEX_PAGE_SHIFT 7   /* slots a page: PAGE_SIZE / sizeof(struct syspte_resv) */
+#define SYSPTE_INDEX_PAGE_SHIFT 8   /* slots a page: PAGE_SIZE / sizeof(struct syspte_resv) */
 #define SYSPTE_INDEX_DIR_SHIFT 8    /* slot pages a directory page: their addresses and frames */
 #define SYSPTE_INDEX_DIR_SPAN (1u << SYSPTE_INDEX_DIR_SHIFT)
 #define SYSPTE_INDEX_MIN_BITS SYSPTE_INDEX_PAGE_SHIFT   /* the smallest table: one slot page */

@@ -148,13 +148,13 @@ static int syspte_check_record_locked(struct syspte_region *r, const struct sysp
 		return syspte_bad("record not indexed", v->start, 0);
 	if (syspte_page_free_locked(r, v->start) || syspte_page_free_locked(r, v->start + v->npages - 1))
 		return syspte_bad("reserved pages free in the allocator", v->start, v->npages);
-	if ((v->flags & SYSPTE_FLAG_DIVISIBLE) && ((r->base >> PAGE_SHIFT) + v->start) % v->npages)
+	if (v->divisible && ((r->base >> PAGE_SHIFT) + v->start) % v->npages)
 		return syspte_bad("divisible reservation misplaced", v->start, v->npages);
-	if ((v->flags & SYSPTE_FLAG_GUARD) && (v->start + v->npages >= r->npages ||
+	if (v->guard && (v->start + v->npages >= r->npages ||
 	    syspte_page_free_locked(r, v->start + v->npages) || syspte_pte_present(r, v->start + v->npages)))
 		return syspte_bad("guard page missing, free or mapped", v->start, v->npages);
-	if (!!(v->flags & SYSPTE_FLAG_GUARD) != (r->guard != 0))
-		return syspte_bad("guard flag differs from the region's policy", v->start, v->flags);
+	if (v->guard != (r->guard != 0))
+		return syspte_bad("guard flag differs from the region's policy", v->start, syspte_resv_flags(v));
 	uint64_t n = syspte_count_present(r, v->start, v->start + v->npages);
 	if (n != v->mapped)
 		return syspte_bad("mapped count differs from the PTEs", v->mapped, n);

@@ -51,7 +51,10 @@ static uint64_t allocated_pages(void)
 /* ---------------------------------------------------------------- the table alone */
 
 #define IX_NPAGES (1u << 20)   /* the region the index is sized for */
-#define KEYS (1u << 14)        /* starts the churn draws from */
+#define KEYS (1u << 16)        /* starts the tests may enter */
+#define CHURN_KEYS (1u << 14)  /* starts the churn draws from */
+#define MIN_HALF (1u << (SYSPTE_INDEX_MIN_BITS - 1))              /* entries the first table holds */
+#define TOP_BITS (SYSPTE_INDEX_PAGE_SHIFT + SYSPTE_INDEX_DIR_SHIFT) /* the largest table with one directory page */
 
 static struct syspte_index ix;
 static void *ix_meta;
@@ -75,7 +78,7 @@ static bool ix_add(uint64_t k)
 	if (!syspte_index_room(&ix, 1))
 		return false;
 	tag_of[k] = (uint32_t)below(1u << 31);
-	struct syspte_resv v = { .start = k, .npages = 1 + k % 7, .mapped = k % 3, .tag = tag_of[k], .flags = (uint32_t)(k & 1) };
+	struct syspte_resv v = { .start = k, .npages = 1 + k % 7, .mapped = k % 3, .divisible = k & 1, .tag = tag_of[k] };
 	struct syspte_resv *e = syspte_index_insert(&ix, &v);
 	live[k] = true;
 	if (e->start != k || e->tag != tag_of[k] || syspte_index_find(&ix, k) != e)
@@ -102,7 +105,7 @@ static bool ix_lookups_exact(uint64_t n)
 	for (uint64_t k = 0; k < n; k++) {
 		const struct syspte_resv *e = syspte_index_find(&ix, k);
 		if (!!e != live[k] || (e && (e->start != k || e->npages != 1 + k % 7 || e->mapped != k % 3 ||
-					     e->tag != tag_of[k] || e->flags != (k & 1)))) {
+					     e->tag != tag_of[k] || e->divisible != (k & 1)))) {
 			printf("# start %llu: %s\n", (unsigned long long)k, e ? "wrong or stale" : "lost");
 			return false;
 		}
@@ -117,9 +120,9 @@ static void test_table_churn(uint64_t steps)
 	bool up = true;
 	for (uint64_t s = 1; s <= steps; s++) {
 		bool add = n == 0 || (up ? below(5) != 0 : below(5) == 0);   /* the count swept up and down */
-		uint64_t k = below(KEYS), tries = 0;
-		while (live[k] != !add && ++tries < KEYS)
-			k = (k + 1) % KEYS;
+		uint64_t k = below(CHURN_KEYS), tries = 0;
+		while (live[k] != !add && ++tries < CHURN_KEYS)
+			k = (k + 1) % CHURN_KEYS;
 		if (!add) {
 			ix_del(k);
 			n--;
@@ -138,11 +141,11 @@ static void test_table_churn(uint64_t steps)
 		pages_max = ix.pages > pages_max ? ix.pages : pages_max;
 		if (s % 2000 == 0) {
 			batches++;
-			bad += !ix_lookups_exact(KEYS) || syspte_index_check(&ix, NULL, NULL) || ix.count != n;
+			bad += !ix_lookups_exact(CHURN_KEYS) || syspte_index_check(&ix, NULL, NULL) || ix.count != n;
 		}
 	}
 	ok(bad == 0 && refused == 0, "%llu steps: after each of %llu batches every one of %u starts found exactly when live, "
-	   "check passes", (unsigned long long)steps, (unsigned long long)batches, KEYS);
+	   "check passes", (unsigned long long)steps, (unsigned long long)batches, CHURN_KEYS);
 	ok(ix.grows >= 10 && ix.shrinks >= 10, "the table grew %llu and shrank %llu times (up to %llu pages)",
 	   (unsigned long long)ix.grows, (unsigned long long)ix.shrinks, (unsigned long long)pages_max);
 	uint64_t before = allocated_pages(), held = ix.pages;
@@ -157,7 +160,7 @@ static void test_table_churn(uint64_t steps)
 static unsigned homed_at(uint64_t h, uint64_t from, uint64_t *out, unsigned n)
 {
 	unsigned got = 0;
-	for (uint64_t k = from; got < n && k < KEYS; k++)
+	for (uint64_t k = from; got < n && k < CHURN_KEYS; k++)
 		if (syspte_index_home(&ix, k) == h)
 			out[got++] = k;
 	return got;
@@ -198,7 +201,7 @@ static void test_collisions(void)
 		}
 		for (unsigned i = 0; i < n; i++) {
 			ix_del(keys[i]);
-			bad += !ix_lookups_exact(KEYS) || syspte_index_check(&ix, NULL, NULL) != 0;
+			bad += !ix_lookups_exact(CHURN_KEYS) || syspte_index_check(&ix, NULL, NULL) != 0;
 		}
 	}
 	ok(bad == 0, "%u rounds: 40 starts homed at the last slot, 10 at slot 0 and 10 at slot 1, inserted and removed in "
@@ -211,49 +214,53 @@ static void test_memory_short(void)
 {
 	ix_fresh();
 	bool all = true;
-	for (uint64_t k = 0; k < 64; k++)
+	for (uint64_t k = 0; k < MIN_HALF; k++)
 		all &= ix_add(k);
-	ok(all && ix.bits == 7 && ix.pages == 2, "64 entries: the first table (128 slots) is half full");
+	ok(all && ix.bits == SYSPTE_INDEX_MIN_BITS && ix.pages == 2, "%u entries: the first table (%u slots) is half full",
+	   MIN_HALF, 2 * MIN_HALF);
 	bool same = true;
 	for (uint64_t extra = 0; extra < 3; extra++) {   /* the next table: 2 slot pages and a directory */
 		uint64_t before = allocated_pages();
 		phys_set_budget(before + extra);
-		same &= !syspte_index_room(&ix, 1) && ix.bits == 7 && ix.pages == 2 && ix.count == 64 &&
+		same &= !syspte_index_room(&ix, 1) && ix.bits == SYSPTE_INDEX_MIN_BITS && ix.pages == 2 && ix.count == MIN_HALF &&
 			allocated_pages() == before && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0;
 		phys_set_budget(UINT64_MAX);
 	}
 	ok(same, "growth with 0, 1 or 2 pages to spare of the 3 it needs: refused, table and entries unchanged, no page kept");
-	ok(syspte_index_room(&ix, 1) && ix.bits == 8 && ix.pages == 3, "with memory: grown to 256 slots");
-	/* a table across two directory pages: 2^16 slots, 512 slot pages and 2 directory pages */
-	uint64_t k = 64;
-	while (ix.count < (1u << 14))
+	ok(syspte_index_room(&ix, 1) && ix.bits == SYSPTE_INDEX_MIN_BITS + 1 && ix.pages == 3, "with memory: grown to %u slots",
+	   4 * MIN_HALF);
+	/* from the largest table with one directory page to one with two */
+	uint64_t k = MIN_HALF, big = 1ULL << (TOP_BITS - 1), pages = (1ULL << (TOP_BITS - SYSPTE_INDEX_PAGE_SHIFT)) + 1;
+	while (ix.count < big)
 		all &= ix_add(k++);
-	ok(all && ix.bits == 15, "16384 entries: 32768 slots, one directory page, half full");
+	ok(all && ix.bits == TOP_BITS && ix.pages == pages, "%llu entries: %llu slots in %llu pages (one directory page), "
+	   "half full", (unsigned long long)big, 2 * (unsigned long long)big, (unsigned long long)pages);
 	same = true;
-	uint64_t shortfalls[] = { 0, 1, 2, 255, 256, 257, 300, 511, 513 };
+	uint64_t need = 2 * (pages - 1) + 2, shortfalls[] = { 0, 1, 2, need / 2 - 1, need / 2, need / 2 + 1, need - 2, need - 1 };
 	for (unsigned i = 0; i < ARRAY_SIZE(shortfalls); i++) {
 		uint64_t before = allocated_pages();
 		phys_set_budget(before + shortfalls[i]);
-		same &= !syspte_index_room(&ix, 1) && ix.bits == 15 && ix.count == (1u << 14) && allocated_pages() == before;
+		same &= !syspte_index_room(&ix, 1) && ix.bits == TOP_BITS && ix.count == big && allocated_pages() == before;
 		phys_set_budget(UINT64_MAX);
 	}
 	ok(same && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0,
-	   "growth to 65536 slots (514 pages) with up to 513 to spare: refused, unchanged, no page kept");
-	ok(syspte_index_room(&ix, 1) && ix.bits == 16 && ix.pages == 514 && ix_lookups_exact(KEYS) &&
-	   syspte_index_check(&ix, NULL, NULL) == 0, "with memory: grown to 65536 slots, every entry found");
+	   "growth to %llu pages (two directory pages) with up to %llu to spare: refused, unchanged, no page kept",
+	   (unsigned long long)need, (unsigned long long)need - 1);
+	ok(syspte_index_room(&ix, 1) && ix.bits == TOP_BITS + 1 && ix.pages == need && ix_lookups_exact(KEYS) &&
+	   syspte_index_check(&ix, NULL, NULL) == 0, "with memory: grown, every entry found");
 	/* shrink refused: the count falls below an eighth with no page to spare */
 	phys_set_budget(allocated_pages());
-	uint64_t shrinks = ix.shrinks;
-	for (uint64_t j = 0; j < KEYS && ix.count >= (1u << 13) - 2; j++)
+	uint64_t shrinks = ix.shrinks, eighth = 1ULL << (ix.bits - 3);
+	for (uint64_t j = 0; j < KEYS && ix.count + 2 >= eighth; j++)
 		if (live[j])
 			ix_del(j);
-	ok(ix.bits == 16 && ix.shrinks == shrinks && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0,
+	ok(ix.bits == TOP_BITS + 1 && ix.shrinks == shrinks && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0,
 	   "below an eighth full with no page to spare: the table is kept as it is, every lookup exact");
 	phys_set_budget(UINT64_MAX);
 	for (uint64_t j = 0; j < KEYS && ix.shrinks == shrinks; j++)
 		if (live[j])
 			ix_del(j);
-	ok(ix.bits == 15 && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0,
+	ok(ix.bits == TOP_BITS && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0,
 	   "with memory: the next removal halves it");
 	for (uint64_t j = 0; j < KEYS; j++)
 		if (live[j])
@@ -372,8 +379,9 @@ static void region_exhaustion(struct syspte_region *r)
 	syspte_get_stats(r, &st);
 	ok(all && syspte_reserve(r, 4, 0x41414141, 0) == 0 && st.free_pages > RPAGES / 2,
 	   "its index half full, no page to spare: a reserve is refused with %llu pages free", (unsigned long long)st.free_pages);
-	ok(allocated_pages() == before && r->index.count == 64 && r->live_count == 64 && region_lookups_exact(r) &&
-	   syspte_check(r) == 0, "nothing kept, nothing lost: 64 reservations, each found, check passes");
+	ok(allocated_pages() == before && r->index.count == MIN_HALF && r->live_count == MIN_HALF &&
+	   region_lookups_exact(r) && syspte_check(r) == 0, "nothing kept, nothing lost: %u reservations, each found, check "
+	   "passes", MIN_HALF);
 	phys_set_budget(UINT64_MAX);
 	ok(region_add(r, 4) && r->index.bits == SYSPTE_INDEX_MIN_BITS + 1 && region_lookups_exact(r) && syspte_check(r) == 0,
 	   "with memory back: placed, the index grown");
