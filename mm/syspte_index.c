@@ -9,9 +9,6 @@
 #include "kassert.h"
 #include "kprintf.h"
 
-#define SYSPTE_INDEX_TOP_SHIFT (SYSPTE_INDEX_PAGE_SHIFT + SYSPTE_INDEX_DIR_SHIFT)   /* slots a directory page covers */
-#define SYSPTE_INDEX_SLOT_MASK ((1u << SYSPTE_INDEX_PAGE_SHIFT) - 1)
-#define SYSPTE_INDEX_HASH 0x9E3779B97F4A7C15ULL   /* 2^64 / the golden ratio: Fibonacci hashing */
 
 /* The largest table's bits for a region of npages: live reservations never exceed the pages,
  * and a table is at most half full. */
@@ -52,17 +49,11 @@ void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta)
 		ix->top[k] = (struct syspte_index_top){ NULL, 0 };
 }
 
-/* Slot s of the table whose top level is top. */
+/* Slot s of the table whose top level is top (the current one, or one a rehash builds). */
 static inline struct syspte_resv *syspte_index_at(const struct syspte_index_top *top, uint64_t s)
 {
 	return top[s >> SYSPTE_INDEX_TOP_SHIFT].dir->page[(s >> SYSPTE_INDEX_PAGE_SHIFT) & (SYSPTE_INDEX_DIR_SPAN - 1)] +
 	       (s & SYSPTE_INDEX_SLOT_MASK);
-}
-
-/* The home slot of start in a table of 2^bits slots. */
-static inline uint64_t syspte_index_hash(uint64_t start, unsigned bits)
-{
-	return (start * SYSPTE_INDEX_HASH) >> (64 - bits);
 }
 
 uint64_t syspte_index_home(const struct syspte_index *ix, uint64_t start)
@@ -74,22 +65,7 @@ struct syspte_resv *syspte_index_slot(const struct syspte_index *ix, uint64_t s)
 {
 	KASSERT(ix->bits && s < ((uint64_t)1 << ix->bits), "syspte_index: slot %llu outside the table",
 		(unsigned long long)s);
-	return syspte_index_at(ix->top, s);
-}
-
-struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start)
-{
-	if (!ix->bits)
-		return NULL;
-	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, s = syspte_index_hash(start, ix->bits);
-	for (uint64_t n = 0; n <= mask; n++, s = (s + 1) & mask) {   /* bounded: a corrupt table never hangs */
-		struct syspte_resv *e = syspte_index_at(ix->top, s);
-		if (!e->npages)
-			return NULL;
-		if (e->start == start)
-			return e;
-	}
-	return NULL;
+	return syspte_index_cur(ix, s);
 }
 
 /* Frees the pages of the table of 2^bits slots at top (entries cleared). */
@@ -169,15 +145,16 @@ static bool syspte_index_rehash(struct syspte_index *ix, unsigned bits)
 	struct syspte_index_top *t = ix->top;
 	ix->top = ix->other;
 	ix->other = t;
+	ix->dir0 = ix->top[0].dir;
 	ix->bits = bits;
 	return true;
 }
 
-bool syspte_index_room(struct syspte_index *ix, uint64_t n)
+bool syspte_index_grow(struct syspte_index *ix, uint64_t n)
 {
 	uint64_t need = ix->count + n;
 	if (ix->bits && need <= (uint64_t)1 << (ix->bits - 1))
-		return true;   /* the common case */
+		return true;
 	unsigned bits = ix->bits ? ix->bits : SYSPTE_INDEX_MIN_BITS;
 	while (need > (uint64_t)1 << (bits - 1))
 		bits++;
@@ -191,28 +168,42 @@ struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct sy
 {
 	KASSERT(ix->bits && ix->count < (uint64_t)1 << (ix->bits - 1), "syspte_index: insert with no room made");
 	KASSERT(v->npages, "syspte_index: an entry of no pages");
-	ix->count++;
-	return syspte_index_put(ix->top, ix->bits, v);
+	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, s = syspte_index_hash(v->start, ix->bits);
+	struct syspte_resv *e = syspte_index_cur(ix, s);
+	for (uint64_t n = 0; n <= mask; n++) {
+		if (!e->npages) {
+			*e = *v;
+			ix->count++;
+			return e;
+		}
+		e = syspte_index_step(ix, s, e);
+		s = (s + 1) & mask;
+	}
+	KASSERT(false, "syspte_index: no free slot in a table of %llu", (unsigned long long)mask + 1);
+	return NULL;
 }
 
 void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
 {
 	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, i = syspte_index_hash(e->start, ix->bits), n = 0;
-	while (syspte_index_at(ix->top, i) != e) {
+	struct syspte_resv *hole = syspte_index_cur(ix, i);
+	while (hole != e) {
 		KASSERT(++n <= mask, "syspte_index: removing an entry not in the table");
+		hole = syspte_index_step(ix, i, hole);
 		i = (i + 1) & mask;
 	}
 	/* Backward shift: each later entry of the cluster whose home is not in (i, j] moves to the hole. */
-	for (uint64_t j = (i + 1) & mask, m = 0; m < mask; j = (j + 1) & mask, m++) {
-		struct syspte_resv *x = syspte_index_at(ix->top, j);
-		if (!x->npages)
-			break;
+	struct syspte_resv *x = syspte_index_step(ix, i, hole);
+	for (uint64_t j = (i + 1) & mask, m = 0; m < mask && x->npages; m++) {
 		if (((j - syspte_index_hash(x->start, ix->bits)) & mask) >= ((j - i) & mask)) {
-			*syspte_index_at(ix->top, i) = *x;
+			*hole = *x;
+			hole = x;
 			i = j;
 		}
+		x = syspte_index_step(ix, j, x);
+		j = (j + 1) & mask;
 	}
-	*syspte_index_at(ix->top, i) = (struct syspte_resv){ .npages = 0 };
+	*hole = (struct syspte_resv){ .npages = 0 };
 	ix->count--;
 	/* halve a table left less than an eighth full (kept as it is when memory is short) */
 	if (ix->bits > SYSPTE_INDEX_MIN_BITS && ix->count < (uint64_t)1 << (ix->bits - 3) &&
@@ -235,6 +226,8 @@ int syspte_index_check(const struct syspte_index *ix, int (*fn)(const struct sys
 		return syspte_index_bad("table size out of bounds", ix->bits, ix->max_bits);
 	if (ix->pages != syspte_index_table_pages(ix->bits))
 		return syspte_index_bad("pages held differ from the table's", ix->pages, syspte_index_table_pages(ix->bits));
+	if (ix->dir0 != ix->top[0].dir)
+		return syspte_index_bad("the first directory's shortcut is stale", (uint64_t)(uintptr_t)ix->dir0, 0);
 	for (uint64_t t = 0; t < ix->top_len; t++)
 		if ((t < syspte_index_top_entries(ix->bits)) != (ix->top[t].dir != NULL) || ix->other[t].dir)
 			return syspte_index_bad("top level differs from the table's size", t, ix->bits);

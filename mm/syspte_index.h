@@ -49,6 +49,9 @@ _Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, non
 #define SYSPTE_INDEX_DIR_SHIFT 8    /* slot pages a directory page: their addresses and frames */
 #define SYSPTE_INDEX_DIR_SPAN (1u << SYSPTE_INDEX_DIR_SHIFT)
 #define SYSPTE_INDEX_MIN_BITS SYSPTE_INDEX_PAGE_SHIFT   /* the smallest table: one slot page */
+#define SYSPTE_INDEX_TOP_SHIFT (SYSPTE_INDEX_PAGE_SHIFT + SYSPTE_INDEX_DIR_SHIFT)   /* slots a directory page covers */
+#define SYSPTE_INDEX_SLOT_MASK ((1u << SYSPTE_INDEX_PAGE_SHIFT) - 1)
+#define SYSPTE_INDEX_HASH 0x9E3779B97F4A7C15ULL   /* 2^64 / the golden ratio: Fibonacci hashing */
 _Static_assert(PAGE_SIZE == sizeof(struct syspte_resv) << SYSPTE_INDEX_PAGE_SHIFT, "a slot page");
 
 /* A directory page: the slot pages' addresses, then their frames. */
@@ -66,6 +69,8 @@ struct syspte_index_top {
 
 struct syspte_index {
 	struct syspte_index_top *top;    /* the current table's top level (one of the two halves) */
+	struct syspte_index_dir *dir0;   /* top[0].dir: a table of up to 2^SYSPTE_INDEX_TOP_SHIFT slots
+					    is found from it with one load less */
 	struct syspte_index_top *other;  /* the other half, where a rehash builds the next table */
 	uint64_t top_len;                /* entries of each half: enough for the largest table */
 	unsigned bits;                   /* 2^bits slots; 0: no table yet */
@@ -75,15 +80,60 @@ struct syspte_index {
 	uint64_t grows, shrinks;         /* rehashes, for the reports and tests */
 };
 
+/* The home slot of start in a table of 2^bits slots. */
+static inline uint64_t syspte_index_hash(uint64_t start, unsigned bits)
+{
+	return (start * SYSPTE_INDEX_HASH) >> (64 - bits);
+}
+
+/* Slot s (< 2^bits) of the current table (which exists). */
+static inline struct syspte_resv *syspte_index_cur(const struct syspte_index *ix, uint64_t s)
+{
+	const struct syspte_index_dir *d = ix->bits <= SYSPTE_INDEX_TOP_SHIFT ? ix->dir0 : ix->top[s >> SYSPTE_INDEX_TOP_SHIFT].dir;
+	return d->page[(s >> SYSPTE_INDEX_PAGE_SHIFT) & (SYSPTE_INDEX_DIR_SPAN - 1)] + (s & SYSPTE_INDEX_SLOT_MASK);
+}
+
+/* The slot after slot s (now at e) of the current table, s + 1 taken modulo its size: the next
+ * one in e's page unless s was a page's last. */
+static inline struct syspte_resv *syspte_index_step(const struct syspte_index *ix, uint64_t s, struct syspte_resv *e)
+{
+	s = (s + 1) & (((uint64_t)1 << ix->bits) - 1);
+	return (s & SYSPTE_INDEX_SLOT_MASK) ? e + 1 : syspte_index_cur(ix, s);
+}
+
+/* The entry of the reservation starting at page start, or NULL (inline on the free and lookup
+ * paths). The probe is bounded: a corrupt table never hangs it. */
+static inline struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start)
+{
+	if (!ix->bits)
+		return NULL;
+	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, s = syspte_index_hash(start, ix->bits);
+	struct syspte_resv *e = syspte_index_cur(ix, s);
+	for (uint64_t n = 0; n <= mask; n++) {
+		if (!e->npages)
+			return NULL;
+		if (e->start == start)
+			return e;
+		e = syspte_index_step(ix, s, e);
+		s = (s + 1) & mask;
+	}
+	return NULL;
+}
+
+/* Grows the table to hold n more entries (syspte_index_room's slow path). */
+bool syspte_index_grow(struct syspte_index *ix, uint64_t n);
+
+/* Makes room for n more entries (a rehash into a larger table when they would fill it beyond
+ * half); false, nothing changed, when memory is short. */
+static inline bool syspte_index_room(struct syspte_index *ix, uint64_t n)
+{
+	return (ix->bits && ix->count + n <= (uint64_t)1 << (ix->bits - 1)) || syspte_index_grow(ix, n);
+}
+
 /* Bytes of region metadata the index needs for a region of npages pages (its top level's halves). */
 size_t syspte_index_meta_bytes(uint64_t npages);
 /* Initialises an empty index (no table) over meta (syspte_index_meta_bytes bytes). */
 void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta);
-/* The entry of the reservation starting at page start, or NULL. */
-struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start);
-/* Makes room for n more entries (a rehash into a larger table when they would fill it beyond
- * half); false, nothing changed, when memory is short. */
-bool syspte_index_room(struct syspte_index *ix, uint64_t n);
 /* Enters a copy of v (whose start has no entry; room made) and returns where it lies. */
 struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v);
 /* Removes entry e (from syspte_index_find), shifting the entries after it back; the table halves
