@@ -68,6 +68,20 @@ struct syspte_resv *syspte_index_slot(const struct syspte_index *ix, uint64_t s)
 	return syspte_index_cur(ix, s);
 }
 
+struct syspte_resv *syspte_index_probe(const struct syspte_index *ix, uint64_t start, uint64_t s, struct syspte_resv *e)
+{
+	uint64_t mask = ((uint64_t)1 << ix->bits) - 1;
+	for (uint64_t n = 0; n < mask; n++) {   /* bounded: a corrupt table never hangs a probe */
+		e = syspte_index_step(ix, s, e);
+		s = (s + 1) & mask;
+		if (!e->npages)
+			return NULL;
+		if (e->start == start)
+			return e;
+	}
+	return NULL;
+}
+
 /* Frees the pages of the table of 2^bits slots at top (entries cleared). */
 static void syspte_index_free_table(struct syspte_index *ix, struct syspte_index_top *top, unsigned bits)
 {
@@ -185,13 +199,15 @@ struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct sy
 
 void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
 {
-	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, i = syspte_index_hash(e->start, ix->bits), n = 0;
+	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, h = syspte_index_hash(e->start, ix->bits), n = 0;
+	/* e's slot from its place in its page, when it lies less than a page from its home (nearly always) */
+	uint64_t i = (h + (((uintptr_t)e / sizeof(*e) - h) & SYSPTE_INDEX_SLOT_MASK)) & mask;
 	struct syspte_resv *hole = syspte_index_cur(ix, i);
-	while (hole != e) {
-		KASSERT(++n <= mask, "syspte_index: removing an entry not in the table");
-		hole = syspte_index_step(ix, i, hole);
-		i = (i + 1) & mask;
-	}
+	if (hole != e)
+		for (i = h, hole = syspte_index_cur(ix, i); hole != e; i = (i + 1) & mask) {
+			KASSERT(++n <= mask, "syspte_index: removing an entry not in the table");
+			hole = syspte_index_step(ix, i, hole);
+		}
 	/* Backward shift: each later entry of the cluster whose home is not in (i, j] moves to the hole. */
 	struct syspte_resv *x = syspte_index_step(ix, i, hole);
 	for (uint64_t j = (i + 1) & mask, m = 0; m < mask && x->npages; m++) {

@@ -101,23 +101,20 @@ static inline struct syspte_resv *syspte_index_step(const struct syspte_index *i
 	return (s & SYSPTE_INDEX_SLOT_MASK) ? e + 1 : syspte_index_cur(ix, s);
 }
 
-/* The entry of the reservation starting at page start, or NULL (inline on the free and lookup
- * paths). The probe is bounded: a corrupt table never hangs it. */
+/* syspte_index_find past the home slot s (at e, neither empty nor start's). */
+struct syspte_resv *syspte_index_probe(const struct syspte_index *ix, uint64_t start, uint64_t s, struct syspte_resv *e);
+
+/* The entry of the reservation starting at page start, or NULL (the home slot inline on the free
+ * and lookup paths: at most half full, the table has most entries there). */
 static inline struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start)
 {
 	if (!ix->bits)
 		return NULL;
-	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, s = syspte_index_hash(start, ix->bits);
+	uint64_t s = syspte_index_hash(start, ix->bits);
 	struct syspte_resv *e = syspte_index_cur(ix, s);
-	for (uint64_t n = 0; n <= mask; n++) {
-		if (!e->npages)
-			return NULL;
-		if (e->start == start)
-			return e;
-		e = syspte_index_step(ix, s, e);
-		s = (s + 1) & mask;
-	}
-	return NULL;
+	if (e->start == start && e->npages)
+		return e;
+	return e->npages ? syspte_index_probe(ix, start, s, e) : NULL;
 }
 
 /* Grows the table to hold n more entries (syspte_index_room's slow path). */
