@@ -10,12 +10,11 @@
 #include "kprintf.h"
 
 
-/* The largest table's bits for a region of npages: live reservations never exceed the pages,
- * and a table is at most half full. */
+/* The largest table's bits for a region of npages: live reservations never exceed the pages. */
 static unsigned syspte_index_max_bits(uint64_t npages)
 {
 	unsigned b = SYSPTE_INDEX_MIN_BITS;
-	while (((uint64_t)1 << (b - 1)) < npages)
+	while (syspte_index_cap(b) < npages)
 		b++;
 	return b;
 }
@@ -167,10 +166,10 @@ static bool syspte_index_rehash(struct syspte_index *ix, unsigned bits)
 bool syspte_index_grow(struct syspte_index *ix, uint64_t n)
 {
 	uint64_t need = ix->count + n;
-	if (ix->bits && need <= (uint64_t)1 << (ix->bits - 1))
+	if (ix->bits && need <= syspte_index_cap(ix->bits))
 		return true;
 	unsigned bits = ix->bits ? ix->bits : SYSPTE_INDEX_MIN_BITS;
-	while (need > (uint64_t)1 << (bits - 1))
+	while (need > syspte_index_cap(bits))
 		bits++;
 	if (bits > ix->max_bits || !syspte_index_rehash(ix, bits))
 		return false;
@@ -180,7 +179,7 @@ bool syspte_index_grow(struct syspte_index *ix, uint64_t n)
 
 struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v)
 {
-	KASSERT(ix->bits && ix->count < (uint64_t)1 << (ix->bits - 1), "syspte_index: insert with no room made");
+	KASSERT(ix->bits && ix->count < syspte_index_cap(ix->bits), "syspte_index: insert with no room made");
 	KASSERT(v->npages, "syspte_index: an entry of no pages");
 	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, s = syspte_index_hash(v->start, ix->bits);
 	struct syspte_resv *e = syspte_index_cur(ix, s);
@@ -221,8 +220,8 @@ void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
 	}
 	*hole = (struct syspte_resv){ .npages = 0 };
 	ix->count--;
-	/* halve a table left less than an eighth full (kept as it is when memory is short) */
-	if (ix->bits > SYSPTE_INDEX_MIN_BITS && ix->count < (uint64_t)1 << (ix->bits - 3) &&
+	/* halve a table left under half the smaller one's capacity (kept as it is when memory is short) */
+	if (ix->bits > SYSPTE_INDEX_MIN_BITS && ix->count < syspte_index_cap(ix->bits - 1) / 2 &&
 	    syspte_index_rehash(ix, ix->bits - 1))
 		ix->shrinks++;
 }
@@ -262,7 +261,7 @@ int syspte_index_check(const struct syspte_index *ix, int (*fn)(const struct sys
 	}
 	if (n != ix->count)
 		return syspte_index_bad("entries differ from the count", n, ix->count);
-	if (n > (uint64_t)1 << (ix->bits - 1))
-		return syspte_index_bad("table more than half full", n, ix->bits);
+	if (n > syspte_index_cap(ix->bits))
+		return syspte_index_bad("table beyond its capacity", n, ix->bits);
 	return 0;
 }

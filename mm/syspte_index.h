@@ -7,9 +7,11 @@
  *  - Linear probing from a start's home slot (Fibonacci hashing); an empty slot has npages 0.
  *    Removal shifts the following entries of the cluster back (no tombstones), so a probe ends at
  *    the first empty slot and probe lengths never degrade with churn.
- *  - The table grows by doubling (a rehash under the region's lock) before an insert would make it
- *    more than half full, and halves when a removal leaves it less than an eighth full: its
- *    memory follows the live reservations, not the region's pages. Nothing is allocated up front
+ *  - The table grows by doubling (a rehash under the region's lock) before an insert would take it
+ *    beyond its capacity (syspte_index_cap: a quarter of its slots while it is small enough to stay
+ *    in the caches, where a sparser table mispredicts fewer probes, half above, where its size
+ *    decides), and halves when a removal leaves it under half the capacity of the smaller table:
+ *    its memory follows the live reservations, not the region's pages. Nothing is allocated up front
  *    but the top level below (about one byte per 8192 region pages).
  *  - Slots live in pages of their own, found through two levels: a directory page holds the
  *    addresses of SYSPTE_INDEX_DIR_SPAN slot pages, and a top array in the region's metadata
@@ -52,6 +54,13 @@ _Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, non
 #define SYSPTE_INDEX_TOP_SHIFT (SYSPTE_INDEX_PAGE_SHIFT + SYSPTE_INDEX_DIR_SHIFT)   /* slots a directory page covers */
 #define SYSPTE_INDEX_SLOT_MASK ((1u << SYSPTE_INDEX_PAGE_SHIFT) - 1)
 #define SYSPTE_INDEX_HASH 0x9E3779B97F4A7C15ULL   /* 2^64 / the golden ratio: Fibonacci hashing */
+#define SYSPTE_INDEX_DENSE_BITS 16   /* tables larger than 2^16 slots (1 MiB) are filled to half, not a quarter */
+
+/* The most entries a table of 2^bits slots holds. */
+static inline uint64_t syspte_index_cap(unsigned bits)
+{
+	return (uint64_t)1 << (bits - (bits <= SYSPTE_INDEX_DENSE_BITS ? 2 : 1));
+}
 _Static_assert(PAGE_SIZE == sizeof(struct syspte_resv) << SYSPTE_INDEX_PAGE_SHIFT, "a slot page");
 
 /* A directory page: the slot pages' addresses, then their frames. */
@@ -120,11 +129,11 @@ static inline struct syspte_resv *syspte_index_find(const struct syspte_index *i
 /* Grows the table to hold n more entries (syspte_index_room's slow path). */
 bool syspte_index_grow(struct syspte_index *ix, uint64_t n);
 
-/* Makes room for n more entries (a rehash into a larger table when they would fill it beyond
- * half); false, nothing changed, when memory is short. */
+/* Makes room for n more entries (a rehash into a larger table when they would fill it beyond its
+ * capacity); false, nothing changed, when memory is short. */
 static inline bool syspte_index_room(struct syspte_index *ix, uint64_t n)
 {
-	return (ix->bits && ix->count + n <= (uint64_t)1 << (ix->bits - 1)) || syspte_index_grow(ix, n);
+	return (ix->bits && ix->count + n <= syspte_index_cap(ix->bits)) || syspte_index_grow(ix, n);
 }
 
 /* Bytes of region metadata the index needs for a region of npages pages (its top level's halves). */
@@ -134,7 +143,7 @@ void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta);
 /* Enters a copy of v (whose start has no entry; room made) and returns where it lies. */
 struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v);
 /* Removes entry e (from syspte_index_find), shifting the entries after it back; the table halves
- * when it is left less than an eighth full and memory for the smaller one is there. */
+ * when it is left under half the smaller table's capacity and memory for that one is there. */
 void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e);
 /* The home slot of a start page in the current table (tests force collisions with it). */
 uint64_t syspte_index_home(const struct syspte_index *ix, uint64_t start);

@@ -53,7 +53,7 @@ static uint64_t allocated_pages(void)
 #define IX_NPAGES (1u << 20)   /* the region the index is sized for */
 #define KEYS (1u << 16)        /* starts the tests may enter */
 #define CHURN_KEYS (1u << 14)  /* starts the churn draws from */
-#define MIN_HALF (1u << (SYSPTE_INDEX_MIN_BITS - 1))              /* entries the first table holds */
+#define MIN_HALF ((unsigned)syspte_index_cap(SYSPTE_INDEX_MIN_BITS))   /* entries the first table holds */
 #define TOP_BITS (SYSPTE_INDEX_PAGE_SHIFT + SYSPTE_INDEX_DIR_SHIFT) /* the largest table with one directory page */
 
 static struct syspte_index ix;
@@ -216,8 +216,8 @@ static void test_memory_short(void)
 	bool all = true;
 	for (uint64_t k = 0; k < MIN_HALF; k++)
 		all &= ix_add(k);
-	ok(all && ix.bits == SYSPTE_INDEX_MIN_BITS && ix.pages == 2, "%u entries: the first table (%u slots) is half full",
-	   MIN_HALF, 2 * MIN_HALF);
+	ok(all && ix.bits == SYSPTE_INDEX_MIN_BITS && ix.pages == 2, "%u entries: the first table (%u slots) is full",
+	   MIN_HALF, 1u << SYSPTE_INDEX_MIN_BITS);
 	bool same = true;
 	for (uint64_t extra = 0; extra < 3; extra++) {   /* the next table: 2 slot pages and a directory */
 		uint64_t before = allocated_pages();
@@ -228,13 +228,13 @@ static void test_memory_short(void)
 	}
 	ok(same, "growth with 0, 1 or 2 pages to spare of the 3 it needs: refused, table and entries unchanged, no page kept");
 	ok(syspte_index_room(&ix, 1) && ix.bits == SYSPTE_INDEX_MIN_BITS + 1 && ix.pages == 3, "with memory: grown to %u slots",
-	   4 * MIN_HALF);
+	   2u << SYSPTE_INDEX_MIN_BITS);
 	/* from the largest table with one directory page to one with two */
-	uint64_t k = MIN_HALF, big = 1ULL << (TOP_BITS - 1), pages = (1ULL << (TOP_BITS - SYSPTE_INDEX_PAGE_SHIFT)) + 1;
+	uint64_t k = MIN_HALF, big = syspte_index_cap(TOP_BITS), pages = (1ULL << (TOP_BITS - SYSPTE_INDEX_PAGE_SHIFT)) + 1;
 	while (ix.count < big)
 		all &= ix_add(k++);
 	ok(all && ix.bits == TOP_BITS && ix.pages == pages, "%llu entries: %llu slots in %llu pages (one directory page), "
-	   "half full", (unsigned long long)big, 2 * (unsigned long long)big, (unsigned long long)pages);
+	   "full", (unsigned long long)big, 1ULL << TOP_BITS, (unsigned long long)pages);
 	same = true;
 	uint64_t need = 2 * (pages - 1) + 2, shortfalls[] = { 0, 1, 2, need / 2 - 1, need / 2, need / 2 + 1, need - 2, need - 1 };
 	for (unsigned i = 0; i < ARRAY_SIZE(shortfalls); i++) {
@@ -250,12 +250,12 @@ static void test_memory_short(void)
 	   syspte_index_check(&ix, NULL, NULL) == 0, "with memory: grown, every entry found");
 	/* shrink refused: the count falls below an eighth with no page to spare */
 	phys_set_budget(allocated_pages());
-	uint64_t shrinks = ix.shrinks, eighth = 1ULL << (ix.bits - 3);
-	for (uint64_t j = 0; j < KEYS && ix.count + 2 >= eighth; j++)
+	uint64_t shrinks = ix.shrinks, low = syspte_index_cap(ix.bits - 1) / 2;
+	for (uint64_t j = 0; j < KEYS && ix.count + 2 >= low; j++)
 		if (live[j])
 			ix_del(j);
 	ok(ix.bits == TOP_BITS + 1 && ix.shrinks == shrinks && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0,
-	   "below an eighth full with no page to spare: the table is kept as it is, every lookup exact");
+	   "below the shrink threshold with no page to spare: the table is kept as it is, every lookup exact");
 	phys_set_budget(UINT64_MAX);
 	for (uint64_t j = 0; j < KEYS && ix.shrinks == shrinks; j++)
 		if (live[j])
@@ -371,14 +371,14 @@ static void region_exhaustion(struct syspte_region *r)
 	ok(r->index.bits == SYSPTE_INDEX_MIN_BITS && r->index.count == 0, "the region filled with 4-page reservations and "
 	   "emptied: its index back to %u slots", 1u << SYSPTE_INDEX_MIN_BITS);
 	bool all = true;
-	while (r->index.count < (1u << (SYSPTE_INDEX_MIN_BITS - 1)))
+	while (r->index.count < MIN_HALF)
 		all &= region_add(r, 4);
 	uint64_t before = allocated_pages();
 	phys_set_budget(before);
 	struct syspte_stats st;
 	syspte_get_stats(r, &st);
 	ok(all && syspte_reserve(r, 4, 0x41414141, 0) == 0 && st.free_pages > RPAGES / 2,
-	   "its index half full, no page to spare: a reserve is refused with %llu pages free", (unsigned long long)st.free_pages);
+	   "its index full, no page to spare: a reserve is refused with %llu pages free", (unsigned long long)st.free_pages);
 	ok(allocated_pages() == before && r->index.count == MIN_HALF && r->live_count == MIN_HALF &&
 	   region_lookups_exact(r) && syspte_check(r) == 0, "nothing kept, nothing lost: %u reservations, each found, check "
 	   "passes", MIN_HALF);
