@@ -786,6 +786,12 @@ bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t 
 		if (!c)
 			continue;
 		uint64_t f = spin_lock(&c->lock);
+		/* its fast path may have placed more since the look: room for what it holds now (a
+		 * cache left as it is when memory is short; the request may then be refused) */
+		if (!syspte_index_room(&r->index, c->live + 1)) {
+			spin_unlock(&c->lock, f);
+			continue;
+		}
 		any |= c->nchunks || c->stash;
 		while (c->nchunks)
 			syspte_chunk_dissolve_locked(r, c, c->nchunks - 1);
