@@ -2,7 +2,7 @@
  * The system PTE region's index of its own live reservations by start page (mm/syspte_index.c):
  * an open-addressed hash table whose slots are the records themselves, so a free finds its
  * reservation in the one cache line its start hashes to. Private to the region (included by
- * mm/syspte_impl.h). Design and alternatives: docs/design.md, "Reservations and their index".
+ * mm/syspte_impl.h). Design and alternatives: docs/design.md, "Reservations and their one index".
  *
  *  - Linear probing from a start's home slot (Fibonacci hashing); an empty slot has npages 0.
  *    Removal shifts the following entries of the cluster back (no tombstones), so a probe ends at
@@ -12,7 +12,7 @@
  *    in the caches, where a sparser table mispredicts fewer probes, half above, where its size
  *    decides), and halves when a removal leaves it under half the capacity of the smaller table:
  *    its memory follows the live reservations, not the region's pages. Nothing is allocated up front
- *    but the top level below (about one byte per 8192 region pages).
+ *    but the top level below (one byte per 512 to 1024 region pages).
  *  - Slots live in pages of their own, found through two levels: a directory page holds the
  *    addresses of SYSPTE_INDEX_DIR_SPAN slot pages, and a top array in the region's metadata
  *    (two halves: the current table's and the one a rehash builds) those of the directory pages.
