@@ -4,8 +4,9 @@
  *
  * The index answers two questions: "which record starts at page s" (free, and the lookups below)
  * and "which reservation contains page i" (map, unmap, the fault report). The start bitmap gives
- * the last start at or before i in a few word operations; a hash table keyed by the start gives
- * its record. Walks (accounting, check) go through the bitmap in address order, so no list of
+ * the last start at or before i in a few word operations; an open-addressed table keyed by the
+ * start holds the record itself (mm/syspte_index.h), so a free finds it in the line its start
+ * hashes to. Walks (accounting, check) go through the bitmap in address order, so no list of
  * records is kept. A page in a chunk of a CPU's cache is found in that chunk instead
  * (mm/syspte_cache.c): reserve and free try the caches first, and each lookup asks whether the
  * page's chunk is cached before it reads the region's own index.
@@ -17,22 +18,9 @@
 #include "kassert.h"
 #include "verifier.h"
 
-#define SYSPTE_HASH_MIN_BITS 6
-#define SYSPTE_HASH_MAX_BITS 16
-#define SYSPTE_PAGES_PER_BUCKET 64   /* one bucket per this many region pages, within the bounds above */
-
-/* Buckets of the hash for a region of npages: a power of two near npages / 64, within bounds. */
-static unsigned syspte_hash_bits(uint64_t npages)
-{
-	unsigned bits = SYSPTE_HASH_MIN_BITS;
-	while (bits < SYSPTE_HASH_MAX_BITS && (1ULL << bits) * SYSPTE_PAGES_PER_BUCKET < npages)
-		bits++;
-	return bits;
-}
-
 /* Where the parts of a region's state lie in its metadata run (offsets, each 8-byte aligned). */
 struct syspte_layout {
-	size_t buckets, buddy, starts, tables, table_pa, pd, cache, total;
+	size_t index, buddy, starts, tables, table_pa, pd, cache, total;
 };
 
 /* Level-2 tables a region of npages pages from base may meet: one per 1 GiB of address it touches. */
@@ -45,8 +33,8 @@ static struct syspte_layout syspte_layout_of(vaddr_t base, uint64_t npages)
 {
 	struct syspte_layout l;
 	uint64_t nspans = npages / SYSPTE_SPAN_PAGES;
-	l.buckets = ALIGN_UP(sizeof(struct syspte_region), 8);
-	l.buddy = l.buckets + (sizeof(struct syspte_resv *) << syspte_hash_bits(npages));
+	l.index = ALIGN_UP(sizeof(struct syspte_region), 8);
+	l.buddy = l.index + ALIGN_UP(syspte_index_meta_bytes(npages), 8);
 	l.starts = l.buddy + ALIGN_UP(buddy_meta_bytes_dir(npages), 8);
 	l.tables = l.starts + ALIGN_UP(bitset_meta_bytes_chunked(npages), 8);
 	l.table_pa = l.tables + nspans * sizeof(uint64_t *);
@@ -172,12 +160,10 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 		.nspans = npages / SYSPTE_SPAN_PAGES, .span0 = base >> (PAGE_SHIFT + SYSPTE_SPAN_SHIFT),
 		.tables = (uint64_t **)(m + l.tables), .table_pa = (paddr_t *)(m + l.table_pa),
 		.pd = (volatile pte_t **)(m + l.pd),
-		.buckets = (struct syspte_resv **)(m + l.buckets), .hash_bits = syspte_hash_bits(npages),
 		.meta_bytes = l.total, .meta_pages = pages,
 	};
 	spin_init(&r->lock, LOCK_RANK_SYSPTE, "syspte");
-	for (size_t k = 0; k < (1ULL << r->hash_bits); k++)
-		r->buckets[k] = NULL;
+	syspte_index_init(&r->index, npages, m + l.index);
 	for (uint64_t s = 0; s < r->nspans; s++) {
 		r->tables[s] = NULL;
 		r->table_pa[s] = 0;
@@ -243,25 +229,10 @@ bool syspte_tables_locked(struct syspte_region *r, uint64_t i, uint64_t end)
 			      syspte_table_made, r) == PT_OK;
 }
 
-/* The hash bucket of a start page. */
-static struct syspte_resv **syspte_bucket(struct syspte_region *r, uint64_t start)
-{
-	return &r->buckets[(start * 0x9E3779B97F4A7C15ULL) >> (64 - r->hash_bits)];
-}
-
-/* The hash probe of syspte_find_start_locked, for callers that asserted the lock already. */
-static struct syspte_resv *syspte_hash_find(struct syspte_region *r, uint64_t start)
-{
-	for (struct syspte_resv *v = *syspte_bucket(r, start); v; v = v->hnext)
-		if (v->start == start)
-			return v;
-	return NULL;
-}
-
 struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t start)
 {
 	spin_assert_held(&r->lock);
-	return syspte_hash_find(r, start);
+	return syspte_index_find(&r->index, start);
 }
 
 struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h)
@@ -277,7 +248,7 @@ struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, u
 	uint64_t s = bitset_prev(&r->starts, *i);   /* the last start at or before page i */
 	if (s == UINT64_MAX)
 		return NULL;
-	struct syspte_resv *v = syspte_hash_find(r, s);
+	struct syspte_resv *v = syspte_index_find(&r->index, s);
 	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
 	return *i < v->start + v->npages ? v : NULL;
 }
@@ -303,59 +274,54 @@ struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r)
 		r->slab_pages++;
 		struct syspte_resv *recs = arch_phys_to_virt(pa);
 		for (size_t k = 0; k < PAGE_SIZE / sizeof(*recs); k++) {
-			recs[k].hnext = r->free_recs;
+			recs[k].next = r->free_recs;
 			r->free_recs = &recs[k];
 		}
 	}
 	struct syspte_resv *v = r->free_recs;
-	r->free_recs = v->hnext;
+	r->free_recs = v->next;
 	return v;
 }
 
 void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
 {
 	spin_assert_held(&r->lock);
-	v->hnext = r->free_recs;
+	v->next = r->free_recs;
 	r->free_recs = v;
 }
 
-void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v)
+struct syspte_resv *syspte_link_locked(struct syspte_region *r, const struct syspte_resv *v)
 {
 	spin_assert_held(&r->lock);
-	struct syspte_resv **b = syspte_bucket(r, v->start);
-	v->hnext = *b;
-	*b = v;
 	bitset_set(&r->starts, v->start);
 	r->live_count++;
 	r->pages_reserved += v->npages;
+	return syspte_index_insert(&r->index, v);
 }
 
-void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v)
+void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *e)
 {
 	spin_assert_held(&r->lock);
-	struct syspte_resv **pp = syspte_bucket(r, v->start);
-	while (*pp != v)
-		pp = &(*pp)->hnext;
-	*pp = v->hnext;
-	bitset_clear(&r->starts, v->start);
+	bitset_clear(&r->starts, e->start);
 	r->live_count--;
-	r->pages_reserved -= v->npages;
+	r->pages_reserved -= e->npages;
+	syspte_index_remove(&r->index, e);
 }
 
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
- * its own index: its first page in *start; false, nothing changed, when no run, no record or no
- * page for a table is free. */
+ * its own index: its first page in *start; false, nothing changed, when no run is free, or no page
+ * for a table or for the index's growth. */
 static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
 				  uint64_t prefer, uint64_t phase, uint64_t *start)
 {
 	spin_assert_held(&r->lock);
-	struct syspte_resv *v = syspte_rec_alloc_locked(r);
 	struct buddy_place p;
 	struct syspte_meta_chunks ch;   /* filled only when a chunk is missing: n and starts_page say what */
 	ch.n = 0;
 	ch.starts_page = 0;
 	uint64_t span = npages + r->guard, need = 0;
-	bool found = v && buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
+	/* room in the index first: a rehash, when it grows, changes nothing a failure must undo */
+	bool found = syspte_index_room(&r->index, 1) && buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
 	if (found) {
 		/* The run's tables, and when the free extent it is cut from goes on after it, the tables
 		 * of that extent's first two pages, which take its record now. A later free puts records
@@ -369,16 +335,13 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 	if (!found || (!syspte_meta_ready(r, p.start, p.start + span) && !syspte_meta_alloc_locked(r, p.start, p.start + span, &ch)) ||
 	    (!syspte_tables_ready(r, p.start, need) && !syspte_tables_locked(r, p.start, need))) {
 		syspte_meta_drop(&ch);
-		if (v)
-			syspte_rec_free_locked(r, v);
 		return false;
 	}
 	if (ch.n || ch.starts_page)
 		syspte_meta_install(r, &ch);
 	buddy_take(&r->buddy, &p, span);
-	*v = (struct syspte_resv){ .start = p.start, .npages = npages, .tag = tag,
-				   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
-	syspte_link_locked(r, v);
+	struct syspte_resv v = syspte_resv_make(p.start, npages, tag, flags, r->guard != 0);
+	syspte_link_locked(r, &v);
 	*start = p.start;
 	return true;
 }
@@ -435,7 +398,7 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t
 	spin_assert_held(&r->lock);
 	vaddr_t va = addr & ~PAGE_MASK;
 	int st = SYSPTE_OK;
-	struct syspte_resv *v = syspte_in_region(r, va) ? syspte_hash_find(r, (va - r->base) >> PAGE_SHIFT) : NULL;
+	struct syspte_resv *v = syspte_in_region(r, va) ? syspte_index_find(&r->index, (va - r->base) >> PAGE_SHIFT) : NULL;
 	if (!v)
 		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (v->tag != tag)
@@ -445,9 +408,9 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t
 				   syspte_va(r, syspte_first_present(r, v->start, v->start + v->npages)), tag, v->mapped);
 	if (st == SYSPTE_OK) {
 		r->cache.slow += r->cache.on && v->npages <= SYSPTE_CACHE_MAX_PAGES;
-		syspte_unlink_locked(r, v);
-		buddy_free_allocated(&r->buddy, v->start, syspte_span(v));   /* the record proves it allocated */
-		syspte_rec_free_locked(r, v);
+		uint64_t start = v->start, span = syspte_span(v);
+		syspte_unlink_locked(r, v);   /* v is stale from here */
+		buddy_free_allocated(&r->buddy, start, span);   /* the record proved it allocated */
 	}
 	return st;
 }

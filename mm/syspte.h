@@ -79,9 +79,9 @@ struct syspte_stats {
 	uint64_t npages, free_pages, live, pages_reserved, pages_mapped;
 	uint64_t table_pages;       /* level-1 tables created for the region (on demand, kept) */
 	uint64_t large_leaves;      /* spans mapped by one 2 MiB leaf now */
-	uint64_t meta_bytes;        /* the region's state, its hash table, the buddy and the start bitmap, made at set-up */
+	uint64_t meta_bytes;        /* the region's state, its index's top level, the buddy and the start bitmap, made at set-up */
 	uint64_t chunk_pages;       /* the buddy's bitmap chunks (on demand, kept) */
-	uint64_t record_bytes;      /* slab pages for records */
+	uint64_t record_bytes;      /* the index's pages and the caches' record slab (both on demand) */
 	uint64_t cached_pages;      /* free pages the CPUs' caches hold (counted in free_pages too) */
 	uint64_t cache_bytes;       /* pages the CPUs' caches occupy */
 	uint64_t cache_fast;        /* reserves and frees done under a cache's lock alone */

@@ -361,11 +361,10 @@ static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, u
 	if (s >= 0) {
 		struct syspte_chunk *k = c->chunk[s];
 		struct syspte_resv *v = c->stash;
-		c->stash = v->hnext;
+		c->stash = v->next;
 		c->nstash--;
 		*start = (k->index << SYSPTE_CHUNK_SHIFT) + (unsigned)o;
-		*v = (struct syspte_resv){ .start = *start, .npages = npages, .tag = tag,
-					   .flags = flags | (r->guard ? SYSPTE_FLAG_GUARD : 0) };
+		*v = syspte_resv_make(*start, npages, tag, flags, r->guard != 0);
 		k->free &= ~syspte_bits((unsigned)o, span);
 		k->nfree -= span;
 		k->starts |= (uint64_t)1 << o;
@@ -412,7 +411,7 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 	c->free += syspte_span(v);
 	if (c->free >= c->nofit_free + SYSPTE_CACHE_ROOMY)
 		syspte_cache_room_again(c);
-	v->hnext = c->stash;
+	v->next = c->stash;
 	c->stash = v;
 	c->nstash++;
 	return SYSPTE_OK;
@@ -483,15 +482,15 @@ static void syspte_give_run_locked(struct syspte_region *r, uint64_t start, uint
 
 /* ---- moving space and records between a cache and the region (both locks held) */
 
-/* Fills c's stash up to SYSPTE_CACHE_STASH records from the region's slab (as far as memory goes). */
-static void syspte_stash_fill_locked(struct syspte_region *r, struct syspte_cache *c)
+/* Fills c's stash up to want records from the region's slab (as far as memory goes). */
+static void syspte_stash_fill_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t want)
 {
 	spin_assert_held(&r->lock);
-	while (c->nstash < SYSPTE_CACHE_STASH) {
+	while (c->nstash < want) {
 		struct syspte_resv *v = syspte_rec_alloc_locked(r);
 		if (!v)
 			return;
-		v->hnext = c->stash;
+		v->next = c->stash;
 		c->stash = v;
 		c->nstash++;
 	}
@@ -503,15 +502,16 @@ static void syspte_stash_trim_locked(struct syspte_region *r, struct syspte_cach
 	spin_assert_held(&r->lock);
 	while (c->nstash > keep) {
 		struct syspte_resv *v = c->stash;
-		c->stash = v->hnext;
+		c->stash = v->next;
 		c->nstash--;
 		syspte_rec_free_locked(r, v);
 	}
 }
 
 /*
- * Empties chunk slot s of c into the region: its reservations enter the region's own index, its
- * free runs go back to the allocator (merging with their neighbours), and the chunk has no owner.
+ * Empties chunk slot s of c into the region: its reservations enter the region's own index (room
+ * made for them: syspte_index_room) and their records c's stash, its free runs go back to the
+ * allocator (merging with their neighbours), and the chunk has no owner.
  */
 static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_cache *c, unsigned s)
 {
@@ -524,6 +524,10 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 		c->live--;
 		c->pages -= v->npages;
 		syspte_link_locked(r, v);
+		k->rec[__builtin_ctzll(b)] = NULL;
+		v->next = c->stash;
+		c->stash = v;
+		c->nstash++;
 	}
 	c->free -= k->nfree;
 	for (uint64_t x = k->free; x;) {
@@ -643,12 +647,17 @@ static uint64_t syspte_chunk_free_in_allocator(const struct syspte_region *r, ui
 }
 
 /* Makes chunk idx (adoptable) c's: its free runs leave the allocator, its reservations leave the
- * region's index for the chunk's. False, nothing changed, when the allocator cannot give the runs. */
+ * region's index for the chunk's, copied into records of c's stash. False, nothing changed, when
+ * the allocator cannot give the runs or the slab the records. */
 static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t idx)
 {
 	spin_assert_held(&r->lock);
-	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx);
-	struct syspte_chunk *k = syspte_chunk_state_locked(r, c);
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx), n = 0;
+	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
+	     s = bitset_next(&r->starts, s + 1))
+		n++;
+	syspte_stash_fill_locked(r, c, n);
+	struct syspte_chunk *k = c->nstash >= n ? syspte_chunk_state_locked(r, c) : NULL;
 	if (!k)
 		return false;
 	if (!syspte_take_chunk_free_locked(r, idx, free)) {
@@ -659,8 +668,11 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 	*k = (struct syspte_chunk){ .index = idx, .free = free, .nfree = syspte_popcount(free) };
 	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
 	     s = bitset_next(&r->starts, s + 1)) {
-		struct syspte_resv *v = syspte_find_start_locked(r, s);
-		syspte_unlink_locked(r, v);
+		struct syspte_resv *v = c->stash;
+		c->stash = v->next;
+		c->nstash--;
+		*v = *syspte_find_start_locked(r, s);
+		syspte_unlink_locked(r, syspte_find_start_locked(r, s));
 		k->rec[s - b] = v;
 		k->starts |= (uint64_t)1 << (s - b);
 		k->live++;
@@ -735,7 +747,7 @@ bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint3
 	/* Records are taken from the slab only for a reservation the cache can place. */
 	if (syspte_cache_find(r, c, npages, (unsigned)(npages + r->guard), flags & SYSPTE_FLAG_DIVISIBLE, &off) >= 0 ||
 	    syspte_chunk_carve_locked(r, c)) {
-		syspte_stash_fill_locked(r, c);
+		syspte_stash_fill_locked(r, c, SYSPTE_CACHE_STASH);
 		ok = syspte_cache_take(r, c, npages, tag, flags, start);
 	}
 	syspte_stash_trim_locked(r, c, 2 * SYSPTE_CACHE_STASH);
@@ -761,9 +773,9 @@ static void syspte_fit_run(uint64_t start, uint64_t count, void *arg)
 }
 
 /*
- * True when draining would let the allocator place span pages (at a multiple of divisor) or give a
- * record: a run of every free page, the caches' merged with the allocator's, holds the request,
- * or the slab is empty while a cache stashes records. Caches frozen for the look.
+ * True when draining would let the allocator place span pages (at a multiple of divisor): a run of
+ * every free page, the caches' merged with the allocator's, holds the request, and the region's
+ * index has room for the caches' reservations (made here: it may grow). Caches frozen for the look.
  */
 static bool syspte_cache_drain_helps(struct syspte_region *r, uint64_t span, uint64_t divisor)
 {
@@ -771,12 +783,10 @@ static bool syspte_cache_drain_helps(struct syspte_region *r, uint64_t span, uin
 	struct syspte_fit q = { span, divisor, r->base >> PAGE_SHIFT, false };
 	syspte_cache_freeze_locked(r);
 	syspte_cache_totals_locked(r, &t);
-	if (t.stash && !r->free_recs)
-		q.found = true;
-	else if (t.free)
+	if (t.free)
 		syspte_free_runs_locked(r, syspte_fit_run, &q);
 	syspte_cache_thaw_locked(r);
-	return q.found;
+	return q.found && syspte_index_room(&r->index, t.live + 1);   /* theirs, and the request's */
 }
 
 bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor)
@@ -790,6 +800,12 @@ bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t 
 		if (!c)
 			continue;
 		uint64_t f = spin_lock(&c->lock);
+		/* its fast path may have placed more since the look: room for what it holds now (a
+		 * cache left as it is when memory is short; the request may then be refused) */
+		if (!syspte_index_room(&r->index, c->live + 1)) {
+			spin_unlock(&c->lock, f);
+			continue;
+		}
 		any |= c->nchunks || c->stash;
 		while (c->nchunks)
 			syspte_chunk_dissolve_locked(r, c, c->nchunks - 1);
@@ -1133,7 +1149,7 @@ static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const s
 	if (n != c->live || pages != c->pages || free != c->free || empty != c->nempty)
 		return syspte_cache_bad("a cache's counts differ from its chunks", cpu, c->live);
 	uint64_t recs = 0;
-	for (const struct syspte_resv *v = c->stash; v && recs <= c->nstash; v = v->hnext)
+	for (const struct syspte_resv *v = c->stash; v && recs <= c->nstash; v = v->next)
 		recs++;
 	if (recs != c->nstash)
 		return syspte_cache_bad("a cache's stash differs from its count", cpu, recs);
@@ -1168,11 +1184,11 @@ int syspte_cache_check_locked(struct syspte_region *r)
 	if (chunks != owned)
 		return syspte_cache_bad("caches hold other chunks than those owned", chunks, owned);
 	uint64_t free_recs = 0, total = r->slab_pages * (PAGE_SIZE / sizeof(struct syspte_resv));
-	for (const struct syspte_resv *v = r->free_recs; v && free_recs <= total; v = v->hnext)
+	for (const struct syspte_resv *v = r->free_recs; v && free_recs <= total; v = v->next)
 		free_recs++;
-	if (free_recs + stash + live + r->live_count != total)
-		return syspte_cache_bad("records lost or counted twice (free + stashed + live != slab)",
-					free_recs + stash + live + r->live_count, total);
+	if (free_recs + stash + live != total)   /* the region's own reservations live in its index */
+		return syspte_cache_bad("records lost or counted twice (free + stashed + cached live != slab)",
+					free_recs + stash + live, total);
 	return 0;
 }
 

@@ -21,13 +21,15 @@
  *    drain; a cache at its limit leaves what it cannot place to the allocator.
  *    Where no whole chunk is free, a cache adopts the chunk around a small reservation the
  *    allocator placed, with the reservations that lie wholly inside it.
- *  - Records come from a stash per cache, which the region refills from its slab in batches.
+ *  - Records come from a stash per cache, which the region refills from its slab in batches. The
+ *    region's own reservations live in its index (mm/syspte_index.h), whose entries move: a
+ *    reservation entering or leaving a cache is copied between a record and the index.
  *  - A cached page counts as free everywhere: statistics, census, walks, the summary screen.
  *  - A reservation the caches and the allocator cannot place is looked for among every free page,
  *    the caches' merged with the allocator's (caches frozen); when a run is there, every cache is
- *    drained (its chunks dissolved: live reservations enter the region's own index, free pages go
- *    back to the allocator, records to the slab) and the allocator, whose search is exhaustive,
- *    places it. So the region refuses only when no run exists, and drains only when that helps.
+ *    drained (its chunks dissolved: live reservations are copied into the region's own index,
+ *    free pages go back to the allocator, records to the slab) and the allocator, whose search is
+ *    exhaustive, places it. So the region refuses only when no run exists, and drains only when that helps.
  *
  * Locking: a cache's lock (rank LOCK_RANK_SYSPTE_CACHE) guards its chunks, records and counters;
  * it ranks after the region's lock, so the region (refill, drain, a map of a cached reservation)
@@ -89,7 +91,7 @@ struct syspte_cache {
 	uint64_t ready[SYSPTE_CACHE_READY];   /* chunks that reached SYSPTE_CACHE_ROOMY free pages, newest last */
 	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
 	uint64_t free;                   /* free pages in its chunks */
-	struct syspte_resv *stash;       /* unused records (linked through hnext) */
+	struct syspte_resv *stash;       /* unused records (linked through next) */
 	uint64_t nstash;
 	uint64_t fast;                   /* reserves and frees done under this lock alone */
 	struct syspte_chunk *spare;      /* unused chunk states (linked through next) */
@@ -152,11 +154,12 @@ bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint3
  * becomes this CPU's (its free pages leave the allocator, its reservations the region's index), so
  * caches keep working where no whole chunk is free. */
 void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t npages);
-/* After the allocator refused span pages at a multiple of divisor (or had no record): when the
- * caches' free pages, merged with the allocator's, make such a run (or a cache stashes records
- * while the slab is empty), empties every cache into the region (reservations into its index,
+/* After the allocator refused span pages at a multiple of divisor: when the caches' free pages,
+ * merged with the allocator's, make such a run and the region's index can grow to hold the caches'
+ * reservations and one more, empties every cache into the region (reservations into its index,
  * pages into its allocator, records into its slab) and returns true: the allocator then succeeds.
- * Otherwise changes nothing and returns false: the request is refused with no run anywhere. */
+ * Otherwise changes nothing (but the index's room) and returns false: the request is refused, with
+ * no run anywhere or no memory for the index. */
 bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor);
 /* The fast path of a free: SYSPTE_OK or SYSPTE_MISUSE (raised) when addr lies in a cached chunk,
  * SYSPTE_CACHE_PASS when the region must handle it. */

@@ -26,17 +26,9 @@
 #include "arch_pte.h"
 #include "bugcheck.h"
 #include "syspte_cache.h"
+#include "syspte_index.h"
 
 #define SYSPTE_FLAG_GUARD 0x100u   /* the reservation owns one unmapped page past its end */
-
-/* One live reservation; on the slab's free list when unused. */
-struct syspte_resv {
-	uint64_t start;                  /* page index in the region */
-	uint64_t npages;                 /* pages asked for (the guard page not included) */
-	uint64_t mapped;                 /* pages with a present PTE */
-	uint32_t tag, flags;
-	struct syspte_resv *hnext;       /* hash chain; the slab's free list when unused */
-};
 
 struct syspte_region {
 	spinlock_t lock;
@@ -51,13 +43,12 @@ struct syspte_region {
 					    the allocator's slot directory: tables[0] is slot0 until span 0 has one */
 	paddr_t *table_pa;               /* per span: its level-1 table's physical address, 0 until created */
 	volatile pte_t **pd;             /* per 1 GiB of address from base's: the level-2 table, NULL until met */
-	struct syspte_resv **buckets;    /* hash of live records by start page */
-	unsigned hash_bits;              /* 2^hash_bits buckets */
 	uint64_t meta_bytes, meta_pages;
 	/* guarded by the lock */
 	struct buddy buddy;
-	struct bitset starts;            /* bit i set iff a live reservation starts at page i */
-	struct syspte_resv *free_recs;
+	struct syspte_index index;       /* the region's own live reservations by start (mm/syspte_index.h) */
+	struct bitset starts;            /* bit i set iff a reservation of the index starts at page i */
+	struct syspte_resv *free_recs;   /* the slab's unused records (the caches' records come from it) */
 	uint64_t live_count, pages_reserved, pages_mapped;
 	uint64_t slab_pages, table_pages, large_leaves;
 	uint64_t slot0[2];               /* the record slots of pages 0 and 1 until span 0 has a table */
@@ -239,12 +230,25 @@ static inline uint64_t syspte_count_present(const struct syspte_region *r, uint6
 static inline vaddr_t syspte_va(const struct syspte_region *r, uint64_t i) { return r->base + (i << PAGE_SHIFT); }
 
 /* Pages the allocator gave a reservation: its own plus the verifier's guard page. */
-static inline uint64_t syspte_span(const struct syspte_resv *v) { return v->npages + !!(v->flags & SYSPTE_FLAG_GUARD); }
+static inline uint64_t syspte_span(const struct syspte_resv *v) { return (uint64_t)v->npages + v->guard; }
+
+/* A record's flags as the caller gave them, SYSPTE_FLAG_GUARD added when it has a guard page. */
+static inline uint32_t syspte_resv_flags(const struct syspte_resv *v)
+{
+	return (v->divisible ? SYSPTE_FLAG_DIVISIBLE : 0) | (v->guard ? SYSPTE_FLAG_GUARD : 0);
+}
+
+/* A record of npages (< 2^31) pages at page start (< 2^31); guard: a guard page follows. */
+static inline struct syspte_resv syspte_resv_make(uint64_t start, uint64_t npages, uint32_t tag, uint32_t flags, bool guard)
+{
+	return (struct syspte_resv){ .start = (uint32_t)start, .npages = (uint32_t)npages & 0x7fffffffu,
+				     .divisible = !!(flags & SYSPTE_FLAG_DIVISIBLE), .guard = guard, .tag = tag };
+}
 
 /* What a caller may know of a record. */
 static inline void syspte_fill_info(const struct syspte_region *r, const struct syspte_resv *v, struct syspte_info *out)
 {
-	*out = (struct syspte_info){ syspte_va(r, v->start), v->npages, v->mapped, v->tag, v->flags };
+	*out = (struct syspte_info){ syspte_va(r, v->start), v->npages, v->mapped, v->tag, syspte_resv_flags(v) };
 }
 
 /* ---- the per-CPU caches' part of the lookups (mm/syspte_cache.c), inline on the region's paths */
@@ -274,7 +278,8 @@ static inline void syspte_unhold_locked(struct syspte_region *r, struct syspte_h
 
 /* ---- shared between the files */
 
-/* The record whose reservation starts at page index start, or NULL (mm/syspte.c). */
+/* The record whose reservation starts at page index start, or NULL (mm/syspte.c). A record of the
+ * region's index is valid until the index changes (an insert or removal: mm/syspte_index.h). */
 struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t start);
 /* The reservation containing va and va's page index in *i; NULL when in none (mm/syspte.c). When va
  * lies in a chunk of a CPU's cache, that cache's lock is taken into h, so the record stays as it is
@@ -291,14 +296,17 @@ void syspte_verify_locked(struct syspte_region *r);
 /* The next live record at or after page index i, in address order, or NULL, the caches' included
  * (frozen: syspte_cache_freeze_locked) (mm/syspte.c). */
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i);
-/* A free record from the slab, which grows by a page when empty; NULL when memory is exhausted. */
+/* A free record from the slab, which grows by a page when empty; NULL when memory is exhausted. The
+ * slab serves the per-CPU caches; the region's own reservations live in its index. */
 struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r);
 /* Returns an unused record to the slab. */
 void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v);
-/* Enters a filled record into the region's own index (hash and start bitmap) and totals. */
-void syspte_link_locked(struct syspte_region *r, struct syspte_resv *v);
-/* Removes a record from the region's own index and totals. */
-void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *v);
+/* Enters a copy of a filled record into the region's own index (its table and start bitmap) and
+ * totals, room made (syspte_index_room); returns the entry. */
+struct syspte_resv *syspte_link_locked(struct syspte_region *r, const struct syspte_resv *v);
+/* Removes an entry of the region's own index from it and the totals (the entry and every other
+ * record pointer into the index are stale after it). */
+void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *e);
 /* True when the 512 frames from pfns are one run starting on a 2 MiB frame: what one 2 MiB leaf
  * maps (mm/syspte_map.c; tests/bench/bench_map.c times it as the leaf's floor). */
 bool syspte_frames_large(const uint64_t *pfns);

@@ -20,7 +20,7 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 		.live = r->live_count + t.live, .pages_reserved = r->pages_reserved + t.pages,
 		.pages_mapped = r->pages_mapped, .table_pages = r->table_pages, .large_leaves = r->large_leaves,
 		.meta_bytes = r->meta_bytes, .chunk_pages = buddy_chunk_count(&r->buddy) + r->starts.chunks,
-		.record_bytes = r->slab_pages * PAGE_SIZE, .cached_pages = t.free,
+		.record_bytes = (r->slab_pages + r->index.pages) * PAGE_SIZE, .cached_pages = t.free,
 		.cache_bytes = r->cache.cache_pages * PAGE_SIZE, .cache_fast = t.fast, .cache_slow = r->cache.slow,
 		.cache_drains = r->cache.drains };
 	syspte_cache_thaw_locked(r);
@@ -148,13 +148,13 @@ static int syspte_check_record_locked(struct syspte_region *r, const struct sysp
 		return syspte_bad("record not indexed", v->start, 0);
 	if (syspte_page_free_locked(r, v->start) || syspte_page_free_locked(r, v->start + v->npages - 1))
 		return syspte_bad("reserved pages free in the allocator", v->start, v->npages);
-	if ((v->flags & SYSPTE_FLAG_DIVISIBLE) && ((r->base >> PAGE_SHIFT) + v->start) % v->npages)
+	if (v->divisible && ((r->base >> PAGE_SHIFT) + v->start) % v->npages)
 		return syspte_bad("divisible reservation misplaced", v->start, v->npages);
-	if ((v->flags & SYSPTE_FLAG_GUARD) && (v->start + v->npages >= r->npages ||
+	if (v->guard && (v->start + v->npages >= r->npages ||
 	    syspte_page_free_locked(r, v->start + v->npages) || syspte_pte_present(r, v->start + v->npages)))
 		return syspte_bad("guard page missing, free or mapped", v->start, v->npages);
-	if (!!(v->flags & SYSPTE_FLAG_GUARD) != (r->guard != 0))
-		return syspte_bad("guard flag differs from the region's policy", v->start, v->flags);
+	if (v->guard != (r->guard != 0))
+		return syspte_bad("guard flag differs from the region's policy", v->start, syspte_resv_flags(v));
 	uint64_t n = syspte_count_present(r, v->start, v->start + v->npages);
 	if (n != v->mapped)
 		return syspte_bad("mapped count differs from the PTEs", v->mapped, n);
@@ -162,16 +162,17 @@ static int syspte_check_record_locked(struct syspte_region *r, const struct sysp
 	return 0;
 }
 
-/* Counts the records in the hash table (each chain walked), so a record missing from the start
- * bitmap shows up as a difference. */
-static uint64_t syspte_hash_count_locked(const struct syspte_region *r)
+/* syspte_check's test of each entry of the region's index: its start bit is set and its start
+ * lies in no cached chunk (a reservation is in one index only), so no stale entry survives a free
+ * or a move into a cache. */
+static int syspte_check_entry(const struct syspte_resv *e, void *arg)
 {
-	spin_assert_held(&r->lock);
-	uint64_t n = 0;
-	for (size_t k = 0; k < (1ULL << r->hash_bits); k++)
-		for (const struct syspte_resv *v = r->buckets[k]; v && n <= r->npages; v = v->hnext)
-			n++;
-	return n;
+	struct syspte_region *r = arg;
+	if (e->start >= r->npages || !bitset_test(&r->starts, e->start))
+		return syspte_bad("an index entry without its start bit (stale)", e->start, e->npages);
+	if (syspte_cache_owner_page(r, e->start))
+		return syspte_bad("an index entry inside a cached chunk", e->start, e->npages);
+	return 0;
 }
 
 /* syspte_check_tables' walk of the free extents' record slots: each must exist. */
@@ -277,8 +278,15 @@ static int syspte_check_frozen_locked(struct syspte_region *r)
 	}
 	if (!st && (count != r->live_count + t.live || pages != r->pages_reserved + t.pages || mapped != r->pages_mapped))
 		st = syspte_bad("totals differ from the records", count, pages);
-	if (!st && syspte_hash_count_locked(r) != count - t.live)
-		st = syspte_bad("hash records differ from the start bits", syspte_hash_count_locked(r), count - t.live);
+	/* every start bit has its entry, every entry its start bit */
+	for (uint64_t s = st ? UINT64_MAX : bitset_next(&r->starts, 0); s != UINT64_MAX && !st;
+	     s = s + 1 < r->npages ? bitset_next(&r->starts, s + 1) : UINT64_MAX)
+		if (!syspte_find_start_locked(r, s))
+			st = syspte_bad("a start bit without its index entry", s, 0);
+	if (!st)
+		st = syspte_index_check(&r->index, syspte_check_entry, r);
+	if (!st && (r->index.count != count - t.live || r->index.count != r->live_count))
+		st = syspte_bad("index entries differ from the start bits", r->index.count, count - t.live);
 	if (!st && spans + buddy_free_units(&r->buddy) + t.free != r->npages)
 		st = syspte_bad("reserved + guards + free != region", spans, buddy_free_units(&r->buddy) + t.free);
 	if (!st) {
@@ -347,6 +355,9 @@ void syspte_dump(struct syspte_region *r)
 	syspte_cache_freeze_locked(r);
 	syspte_cache_dump_locked(r);
 	syspte_cache_thaw_locked(r);
+	kprintf("  index: %llu entries in %llu slots (%llu pages), %llu grown, %llu shrunk\n",
+		(unsigned long long)r->index.count, r->index.bits ? 1ULL << r->index.bits : 0ULL,
+		(unsigned long long)r->index.pages, (unsigned long long)r->index.grows, (unsigned long long)r->index.shrinks);
 	buddy_dump(&r->buddy);
 	spin_unlock(&r->lock, f);
 }

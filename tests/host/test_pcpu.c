@@ -15,8 +15,9 @@
  *    random order): still at least 95 % of the calls without the region's lock, checks pass, and a
  *    reservation of the whole region afterwards drains every chunk.
  *  - Drains: requests that only another CPU's cache can satisfy (its whole free chunk; a run made of
- *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run; records held in
- *    its stash when memory is exhausted) succeed, and refuse only when nothing is left.
+ *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run) succeed, and
+ *    refuse only when nothing is left, or when memory is exhausted and the region's index cannot
+ *    grow to take the cache's reservations (then nothing moves).
  *  - The fast paths take no lock of the region's: with the region's lock held by another CPU, a
  *    warm CPU reserves and frees without spinning; a reservation of CPU 1's cache is freed, mapped
  *    and looked up from other CPUs, and its misuse gives the region's bug checks with nothing
@@ -714,32 +715,59 @@ static void test_drain_divisible(void)
 	ok(syspte_check(r) == 0, "check passes");
 }
 
-/* Memory exhausted: the only free records are in CPU 1's stash; CPU 0 gets them through a drain. */
-static void test_drain_records(void)
+/* True when each of CPU 1's reservations mine[0, n) is found, with its tag, from its address. */
+static bool all_found(const vaddr_t *mine, unsigned n)
 {
-	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
+	for (unsigned k = 0; k < n; k++) {
+		struct syspte_info info;
+		if (!syspte_lookup(reserved_region(), mine[k], &info) || info.base != mine[k] || info.tag != TAG1)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Memory exhausted: the only free pages lie in CPU 1's chunks, and a drain would move its 252 live
+ * reservations into the region's index, which cannot grow to hold them. CPU 0's request is refused
+ * with nothing drained, moved or lost; with memory back, it is placed through the drain.
+ */
+static void test_drain_index_short(void)
+{
+	enum { PAGES = 4096, MINE = 4 * 64 - 4 };   /* 64 chunks: 4 a cache; CPU 1's full but 4 pages */
+	host_machine_create(64ULL << 20, PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
+	static vaddr_t mine[MINE];
+	bool all = true;
 	act_as(1);
-	vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
-	syspte_release(r, v, TAG1);
-	uint64_t slab = r->slab_pages, stash = r->cache.cpu[1]->nstash, per_page = PAGE_SIZE / sizeof(struct syspte_resv);
-	ok(slab == 1 && stash == SYSPTE_CACHE_STASH, "one slab page; CPU 1 stashed %llu records", (unsigned long long)stash);
+	for (unsigned k = 0; k < MINE; k++)
+		all &= (mine[k] = syspte_reserve(r, 1, TAG1, 0)) != 0;
+	ok(all && stats().cached_pages == 4 && r->cache.cpu[1]->live == MINE,
+	   "CPU 1's chunks hold %u one-page reservations and 4 free pages", MINE);
+	act_as(0);
+	ok(fill_allocator(), "CPU 0 reserved every page the allocator had");
+	uint64_t count = r->index.count, bits = r->index.bits;
+	ok(count + MINE + 1 > syspte_index_cap((unsigned)bits), "the region's index (%llu entries, %llu slots) must grow to take CPU 1's "
+	   "reservations", (unsigned long long)count, 1ULL << bits);
 	struct phys_stats ps;
 	phys_get_stats(&ps);
-	phys_set_budget(ps.allocated_pages);   /* no page more: the slab cannot grow */
-	act_as(0);
-	static vaddr_t got[SMALL_PAGES];
-	unsigned n = 0;
+	phys_set_budget(ps.allocated_pages);   /* no page more: the index cannot grow */
 	uint64_t d = drains();
-	while (n < SMALL_PAGES && (got[n] = syspte_reserve(r, 1, FILL_TAG, 0)))
-		n++;
-	ok(n == per_page && drains() > d, "CPU 0 got %u one-page reservations, every record of the slab, CPU 1's stash "
-	   "through a drain (%llu records a page)", n, (unsigned long long)per_page);
-	ok(stats().free_pages > 0, "then refused with pages free: record memory exhausted");
+	ok(syspte_reserve(r, 2, FILL_TAG, 0) == 0 && drains() == d, "CPU 0's 2 pages: refused, nothing drained");
+	ok(r->index.count == count && r->index.bits == bits && r->cache.cpu[1]->live == MINE && stats().cached_pages == 4 &&
+	   all_found(mine, MINE), "nothing moved: CPU 1's reservations in its chunks, each found");
+	ok(syspte_check(r) == 0, "check passes");
 	phys_set_budget(UINT64_MAX);
-	for (unsigned k = 0; k < n; k++)
-		syspte_release(r, got[k], FILL_TAG);
-	ok(syspte_check(r) == 0 && stats().free_pages == SMALL_PAGES, "all freed, check passes");
+	vaddr_t w = syspte_reserve(r, 2, FILL_TAG, 0);
+	ok(w && drains() == d + 1 && r->index.count == count + MINE + 1 && r->index.bits > bits && stats().cached_pages == 0,
+	   "with memory back: placed after a drain, the index grown to hold CPU 1's reservations");
+	ok(all_found(mine, MINE) && syspte_check(r) == 0, "each of CPU 1's reservations found in the region's index; check passes");
+	syspte_release(r, w, FILL_TAG);
+	act_as(1);   /* freed by their CPU, from the region's index now */
+	for (unsigned k = 0; k < MINE; k++)
+		syspte_release(r, mine[k], TAG1);
+	act_as(0);
+	free_fills();
+	ok(syspte_check(r) == 0 && stats().free_pages == PAGES && stats().live == 0, "all freed, check passes");
 }
 
 /* ---------------------------------------------------------------- fast paths */
@@ -854,7 +882,7 @@ int main(int argc, char **argv)
 	test_drain_whole_chunk();
 	test_drain_run_across_chunk();
 	test_drain_divisible();
-	test_drain_records();
+	test_drain_index_short();
 	test_fast_paths_take_no_region_lock();
 	test_other_cpus_on_a_cached_reservation();
 	test_no_cache_region();

@@ -1,0 +1,157 @@
+/*
+ * The system PTE region's index of its own live reservations by start page (mm/syspte_index.c):
+ * an open-addressed hash table whose slots are the records themselves, so a free finds its
+ * reservation in the one cache line its start hashes to. Private to the region (included by
+ * mm/syspte_impl.h). Design and alternatives: docs/design.md, "Reservations and their one index".
+ *
+ *  - Linear probing from a start's home slot (Fibonacci hashing); an empty slot has npages 0.
+ *    Removal shifts the following entries of the cluster back (no tombstones), so a probe ends at
+ *    the first empty slot and probe lengths never degrade with churn.
+ *  - The table grows by doubling (a rehash under the region's lock) before an insert would take it
+ *    beyond its capacity (syspte_index_cap: a quarter of its slots while it is small enough to stay
+ *    in the caches, where a sparser table mispredicts fewer probes, half above, where its size
+ *    decides), and halves when a removal leaves it under half the capacity of the smaller table:
+ *    its memory follows the live reservations, not the region's pages. Nothing is allocated up front
+ *    but the top level below (one byte per 512 to 1024 region pages).
+ *  - Slots live in pages of their own, found through two levels: a directory page holds the
+ *    addresses of SYSPTE_INDEX_DIR_SPAN slot pages, and a top array in the region's metadata
+ *    (two halves: the current table's and the one a rehash builds) those of the directory pages.
+ *    No allocation needs more than one physically contiguous page.
+ *  - Entries move (rehash, backward shift): a record pointer from syspte_index_find is valid
+ *    until the next insert or removal. Callers read or change the record under the region's lock
+ *    and keep no pointer past a change of the index; the per-CPU caches keep records of their own
+ *    (from the region's slab) and copy them in and out (mm/syspte_cache.c).
+ *
+ * Locking: the region's lock guards the index; these functions are called with it held.
+ */
+#ifndef SYSPTE_INDEX_H
+#define SYSPTE_INDEX_H
+
+#include "types.h"
+
+/* One live reservation: a slot of the region's index, or a record of a CPU's cache. Page counts
+ * and indices fit 31 bits (a region has at most BUDDY_MAX_PAGES pages), so a record is 16 bytes:
+ * four to a cache line, none across one. The flags are bits of their own (syspte_resv_flags). */
+struct syspte_resv {
+	union {
+		struct {
+			uint32_t start;          /* page index in the region */
+			uint32_t npages : 31;    /* pages asked for (the guard page not included); 0: an empty slot */
+			uint32_t divisible : 1;  /* SYSPTE_FLAG_DIVISIBLE */
+			uint32_t mapped : 31;    /* pages with a present PTE */
+			uint32_t guard : 1;      /* SYSPTE_FLAG_GUARD: a verifier guard page follows */
+			uint32_t tag;
+		};
+		struct syspte_resv *next;        /* an unused record: the slab's free list, a cache's stash */
+	};
+};
+_Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, none across one");
+
+#define SYSPTE_INDEX_PAGE_SHIFT 8   /* slots a page: PAGE_SIZE / sizeof(struct syspte_resv) */
+#define SYSPTE_INDEX_DIR_SHIFT 8    /* slot pages a directory page: their addresses and frames */
+#define SYSPTE_INDEX_DIR_SPAN (1u << SYSPTE_INDEX_DIR_SHIFT)
+#define SYSPTE_INDEX_MIN_BITS SYSPTE_INDEX_PAGE_SHIFT   /* the smallest table: one slot page */
+#define SYSPTE_INDEX_TOP_SHIFT (SYSPTE_INDEX_PAGE_SHIFT + SYSPTE_INDEX_DIR_SHIFT)   /* slots a directory page covers */
+#define SYSPTE_INDEX_SLOT_MASK ((1u << SYSPTE_INDEX_PAGE_SHIFT) - 1)
+#define SYSPTE_INDEX_HASH 0x9E3779B97F4A7C15ULL   /* 2^64 / the golden ratio: Fibonacci hashing */
+#define SYSPTE_INDEX_DENSE_BITS 16   /* tables larger than 2^16 slots (1 MiB) are filled to half, not a quarter */
+
+/* The most entries a table of 2^bits slots holds. */
+static inline uint64_t syspte_index_cap(unsigned bits)
+{
+	return (uint64_t)1 << (bits - (bits <= SYSPTE_INDEX_DENSE_BITS ? 2 : 1));
+}
+_Static_assert(PAGE_SIZE == sizeof(struct syspte_resv) << SYSPTE_INDEX_PAGE_SHIFT, "a slot page");
+
+/* A directory page: the slot pages' addresses, then their frames. */
+struct syspte_index_dir {
+	struct syspte_resv *page[SYSPTE_INDEX_DIR_SPAN];
+	paddr_t pa[SYSPTE_INDEX_DIR_SPAN];
+};
+_Static_assert(sizeof(struct syspte_index_dir) == PAGE_SIZE, "a directory page");
+
+/* A top entry: a directory page's address and frame. */
+struct syspte_index_top {
+	struct syspte_index_dir *dir;
+	paddr_t pa;
+};
+
+struct syspte_index {
+	struct syspte_index_top *top;    /* the current table's top level (one of the two halves) */
+	struct syspte_index_dir *dir0;   /* top[0].dir: a table of up to 2^SYSPTE_INDEX_TOP_SHIFT slots
+					    is found from it with one load less */
+	struct syspte_index_top *other;  /* the other half, where a rehash builds the next table */
+	uint64_t top_len;                /* entries of each half: enough for the largest table */
+	unsigned bits;                   /* 2^bits slots; 0: no table yet */
+	unsigned max_bits;               /* the largest table: live reservations never exceed the pages */
+	uint64_t count;                  /* entries */
+	uint64_t pages;                  /* pages held: slot and directory pages */
+	uint64_t grows, shrinks;         /* rehashes, for the reports and tests */
+};
+
+/* The home slot of start in a table of 2^bits slots. */
+static inline uint64_t syspte_index_hash(uint64_t start, unsigned bits)
+{
+	return (start * SYSPTE_INDEX_HASH) >> (64 - bits);
+}
+
+/* Slot s (< 2^bits) of the current table (which exists). */
+static inline struct syspte_resv *syspte_index_cur(const struct syspte_index *ix, uint64_t s)
+{
+	const struct syspte_index_dir *d = ix->bits <= SYSPTE_INDEX_TOP_SHIFT ? ix->dir0 : ix->top[s >> SYSPTE_INDEX_TOP_SHIFT].dir;
+	return d->page[(s >> SYSPTE_INDEX_PAGE_SHIFT) & (SYSPTE_INDEX_DIR_SPAN - 1)] + (s & SYSPTE_INDEX_SLOT_MASK);
+}
+
+/* The slot after slot s (now at e) of the current table, s + 1 taken modulo its size: the next
+ * one in e's page unless s was a page's last. */
+static inline struct syspte_resv *syspte_index_step(const struct syspte_index *ix, uint64_t s, struct syspte_resv *e)
+{
+	s = (s + 1) & (((uint64_t)1 << ix->bits) - 1);
+	return (s & SYSPTE_INDEX_SLOT_MASK) ? e + 1 : syspte_index_cur(ix, s);
+}
+
+/* syspte_index_find past the home slot s (at e, neither empty nor start's). */
+struct syspte_resv *syspte_index_probe(const struct syspte_index *ix, uint64_t start, uint64_t s, struct syspte_resv *e);
+
+/* The entry of the reservation starting at page start, or NULL (the home slot inline on the free
+ * and lookup paths: at most half full, the table has most entries there). */
+static inline struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start)
+{
+	if (!ix->bits)
+		return NULL;
+	uint64_t s = syspte_index_hash(start, ix->bits);
+	struct syspte_resv *e = syspte_index_cur(ix, s);
+	if (e->start == start && e->npages)
+		return e;
+	return e->npages ? syspte_index_probe(ix, start, s, e) : NULL;
+}
+
+/* Grows the table to hold n more entries (syspte_index_room's slow path). */
+bool syspte_index_grow(struct syspte_index *ix, uint64_t n);
+
+/* Makes room for n more entries (a rehash into a larger table when they would fill it beyond its
+ * capacity); false, nothing changed, when memory is short. */
+static inline bool syspte_index_room(struct syspte_index *ix, uint64_t n)
+{
+	return (ix->bits && ix->count + n <= syspte_index_cap(ix->bits)) || syspte_index_grow(ix, n);
+}
+
+/* Bytes of region metadata the index needs for a region of npages pages (its top level's halves). */
+size_t syspte_index_meta_bytes(uint64_t npages);
+/* Initialises an empty index (no table) over meta (syspte_index_meta_bytes bytes). */
+void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta);
+/* Enters a copy of v (whose start has no entry; room made) and returns where it lies. */
+struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v);
+/* Removes entry e (from syspte_index_find), shifting the entries after it back; the table halves
+ * when it is left under half the smaller table's capacity and memory for that one is there. */
+void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e);
+/* The home slot of a start page in the current table (tests force collisions with it). */
+uint64_t syspte_index_home(const struct syspte_index *ix, uint64_t start);
+/* The slot at position s < 2^bits. */
+struct syspte_resv *syspte_index_slot(const struct syspte_index *ix, uint64_t s);
+/* The index's invariants: every entry reachable from its home with no empty slot between, no
+ * start twice, the count and the pages held right. Calls fn for each entry (in slot order) so the
+ * caller can match them with its own structures; 0, or -1 after printing the first violation. */
+int syspte_index_check(const struct syspte_index *ix, int (*fn)(const struct syspte_resv *, void *), void *arg);
+
+#endif

@@ -1,0 +1,497 @@
+/*
+ * The system PTE region's index of its own reservations (mm/syspte_index.c) on the host.
+ *
+ *  - The table alone against a shadow: generated churn (inserts and removals of random starts, the
+ *    live count swept up and down so the table grows and shrinks many times), after each batch a
+ *    lookup of every start of the key space (live ones found with their contents, freed ones not)
+ *    and syspte_index_check.
+ *  - Collisions forced: starts sharing the table's last home slot (so the cluster wraps to slot 0)
+ *    mixed with starts homed at slots 0 and 1 inside that cluster, inserted and removed in
+ *    generated orders; every lookup exact after each removal (the backward shift's rule).
+ *  - Memory short while growing or shrinking: for budgets below what the new table needs (one
+ *    page short, none at all, a directory page short), growth is refused with the table, its
+ *    entries and the physical allocator's count unchanged; a shrink that cannot allocate keeps
+ *    the table; both succeed once memory is back.
+ *  - Through a region (no caches, and the machine's with caches): reserve/free churn with the
+ *    index growing and shrinking, every page looked up after each batch against a shadow;
+ *    memory exhausted while the index must grow: reserve returns NULL with pages free, every
+ *    reservation still found, nothing leaked, and succeeds once memory is back.
+ *  - syspte_check catches a corrupt index: a stale entry, a lost one, a start entered twice, an
+ *    entry its probe cannot reach, a wrong count.
+ *
+ *   build/host/test_syspte_index [churn steps]
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "host_machine.h"
+#include "syspte_impl.h"
+#include "testhooks.h"
+#include "vmlayout.h"
+#include "phys.h"
+#include "reserved.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t below(uint64_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return n ? rng % n : 0;
+}
+
+static uint64_t allocated_pages(void)
+{
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	return ps.allocated_pages;
+}
+
+/* ---------------------------------------------------------------- the table alone */
+
+#define IX_NPAGES (1u << 20)   /* the region the index is sized for */
+#define KEYS (1u << 16)        /* starts the tests may enter */
+#define CHURN_KEYS (1u << 14)  /* starts the churn draws from */
+#define MIN_HALF ((unsigned)syspte_index_cap(SYSPTE_INDEX_MIN_BITS))   /* entries the first table holds */
+#define TOP_BITS (SYSPTE_INDEX_PAGE_SHIFT + SYSPTE_INDEX_DIR_SHIFT) /* the largest table with one directory page */
+
+static struct syspte_index ix;
+static void *ix_meta;
+static bool live[KEYS];
+static uint32_t tag_of[KEYS];
+
+/* A fresh, empty index (its pages from the machine's allocator). */
+static void ix_fresh(void)
+{
+	free(ix_meta);
+	ix_meta = calloc(1, syspte_index_meta_bytes(IX_NPAGES));
+	syspte_index_init(&ix, IX_NPAGES, ix_meta);
+	memset(live, 0, sizeof(live));
+}
+
+static uint64_t misplaced;   /* inserts whose entry was not where a lookup finds it */
+
+/* Enters start k with a generated record (room made first); false when room was refused. */
+static bool ix_add(uint64_t k)
+{
+	if (!syspte_index_room(&ix, 1))
+		return false;
+	tag_of[k] = (uint32_t)below(1u << 31);
+	struct syspte_resv v = { .start = k, .npages = 1 + k % 7, .mapped = k % 3, .divisible = k & 1, .tag = tag_of[k] };
+	struct syspte_resv *e = syspte_index_insert(&ix, &v);
+	live[k] = true;
+	if (e->start != k || e->tag != tag_of[k] || syspte_index_find(&ix, k) != e)
+		misplaced++;
+	return true;
+}
+
+static uint64_t lost;   /* live starts the index did not find when they were removed */
+
+/* Removes start k (live). */
+static void ix_del(uint64_t k)
+{
+	struct syspte_resv *e = syspte_index_find(&ix, k);
+	if (e)
+		syspte_index_remove(&ix, e);
+	else if (lost++ < 4)
+		printf("# start %llu lost before its removal\n", (unsigned long long)k);
+	live[k] = false;
+}
+
+/* True when every start of [0, n) is found exactly when live, with its record. */
+static bool ix_lookups_exact(uint64_t n)
+{
+	for (uint64_t k = 0; k < n; k++) {
+		const struct syspte_resv *e = syspte_index_find(&ix, k);
+		if (!!e != live[k] || (e && (e->start != k || e->npages != 1 + k % 7 || e->mapped != k % 3 ||
+					     e->tag != tag_of[k] || e->divisible != (k & 1)))) {
+			printf("# start %llu: %s\n", (unsigned long long)k, e ? "wrong or stale" : "lost");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void test_table_churn(uint64_t steps)
+{
+	ix_fresh();
+	uint64_t n = 0, target = 3000, batches = 0, bad = 0, refused = 0, pages_max = 0;
+	bool up = true;
+	for (uint64_t s = 1; s <= steps; s++) {
+		bool add = n == 0 || (up ? below(5) != 0 : below(5) == 0);   /* the count swept up and down */
+		uint64_t k = below(CHURN_KEYS), tries = 0;
+		while (live[k] != !add && ++tries < CHURN_KEYS)
+			k = (k + 1) % CHURN_KEYS;
+		if (!add) {
+			ix_del(k);
+			n--;
+		} else if (ix_add(k)) {
+			n++;
+		} else {
+			refused++;
+		}
+		if (up && n >= target) {
+			up = false;
+			target = 20 + below(40);
+		} else if (!up && n <= target) {
+			up = true;
+			target = 1000 + below(5000);
+		}
+		pages_max = ix.pages > pages_max ? ix.pages : pages_max;
+		if (s % 2000 == 0) {
+			batches++;
+			bad += !ix_lookups_exact(CHURN_KEYS) || syspte_index_check(&ix, NULL, NULL) || ix.count != n;
+		}
+	}
+	ok(bad == 0 && refused == 0, "%llu steps: after each of %llu batches every one of %u starts found exactly when live, "
+	   "check passes", (unsigned long long)steps, (unsigned long long)batches, CHURN_KEYS);
+	ok(ix.grows >= 10 && ix.shrinks >= 10, "the table grew %llu and shrank %llu times (up to %llu pages)",
+	   (unsigned long long)ix.grows, (unsigned long long)ix.shrinks, (unsigned long long)pages_max);
+	uint64_t before = allocated_pages(), held = ix.pages;
+	for (uint64_t k = 0; k < KEYS; k++)
+		if (live[k])
+			ix_del(k);
+	ok(ix.count == 0 && ix.bits == SYSPTE_INDEX_MIN_BITS && ix.pages == 2 && before - allocated_pages() == held - 2 &&
+	   syspte_index_check(&ix, NULL, NULL) == 0, "emptied: back to one slot page and its directory, the rest freed");
+}
+
+/* Starts whose home is slot h in the current table: n of them from start 'from' up. */
+static unsigned homed_at(uint64_t h, uint64_t from, uint64_t *out, unsigned n)
+{
+	unsigned got = 0;
+	for (uint64_t k = from; got < n && k < CHURN_KEYS; k++)
+		if (syspte_index_home(&ix, k) == h)
+			out[got++] = k;
+	return got;
+}
+
+static void test_collisions(void)
+{
+	unsigned rounds = 40, bad = 0, wrapped = 0;
+	for (unsigned round = 0; round < rounds; round++) {
+		ix_fresh();
+		bad += !syspte_index_room(&ix, 1) || ix.bits != SYSPTE_INDEX_MIN_BITS;   /* a first table */
+		uint64_t last = (1u << SYSPTE_INDEX_MIN_BITS) - 1, keys[60];
+		unsigned n = homed_at(last, 0, keys, 40);
+		n += homed_at(0, 0, keys + n, 10);
+		n += homed_at(1, 0, keys + n, 10);
+		if (n != 60) {
+			bad++;
+			continue;
+		}
+		for (unsigned i = n - 1; i > 0; i--) {   /* a generated order */
+			unsigned j = (unsigned)below(i + 1);
+			uint64_t t = keys[i];
+			keys[i] = keys[j];
+			keys[j] = t;
+		}
+		for (unsigned i = 0; i < n; i++)
+			bad += !ix_add(keys[i]);
+		bad += ix.bits != SYSPTE_INDEX_MIN_BITS;   /* 60 entries: still the first table */
+		bool w = false;   /* an entry homed at the last slot lies at the table's front */
+		for (uint64_t t = 0; t < 64; t++)
+			w |= syspte_index_slot(&ix, t)->npages && syspte_index_home(&ix, syspte_index_slot(&ix, t)->start) == last;
+		wrapped += w;
+		for (unsigned i = n - 1; i > 0; i--) {   /* another order to remove them in */
+			unsigned j = (unsigned)below(i + 1);
+			uint64_t t = keys[i];
+			keys[i] = keys[j];
+			keys[j] = t;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			ix_del(keys[i]);
+			bad += !ix_lookups_exact(CHURN_KEYS) || syspte_index_check(&ix, NULL, NULL) != 0;
+		}
+	}
+	ok(bad == 0, "%u rounds: 40 starts homed at the last slot, 10 at slot 0 and 10 at slot 1, inserted and removed in "
+	   "generated orders: every lookup exact after each removal", rounds);
+	ok(wrapped == rounds, "the last slot's cluster wrapped to slot 0 in every round");
+}
+
+/* Growth and shrink refused for want of pages: nothing changes, nothing is kept. */
+static void test_memory_short(void)
+{
+	ix_fresh();
+	bool all = true;
+	for (uint64_t k = 0; k < MIN_HALF; k++)
+		all &= ix_add(k);
+	ok(all && ix.bits == SYSPTE_INDEX_MIN_BITS && ix.pages == 2, "%u entries: the first table (%u slots) is full",
+	   MIN_HALF, 1u << SYSPTE_INDEX_MIN_BITS);
+	bool same = true;
+	for (uint64_t extra = 0; extra < 3; extra++) {   /* the next table: 2 slot pages and a directory */
+		uint64_t before = allocated_pages();
+		phys_set_budget(before + extra);
+		same &= !syspte_index_room(&ix, 1) && ix.bits == SYSPTE_INDEX_MIN_BITS && ix.pages == 2 && ix.count == MIN_HALF &&
+			allocated_pages() == before && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0;
+		phys_set_budget(UINT64_MAX);
+	}
+	ok(same, "growth with 0, 1 or 2 pages to spare of the 3 it needs: refused, table and entries unchanged, no page kept");
+	ok(syspte_index_room(&ix, 1) && ix.bits == SYSPTE_INDEX_MIN_BITS + 1 && ix.pages == 3, "with memory: grown to %u slots",
+	   2u << SYSPTE_INDEX_MIN_BITS);
+	/* from the largest table with one directory page to one with two */
+	uint64_t k = MIN_HALF, big = syspte_index_cap(TOP_BITS), pages = (1ULL << (TOP_BITS - SYSPTE_INDEX_PAGE_SHIFT)) + 1;
+	while (ix.count < big)
+		all &= ix_add(k++);
+	ok(all && ix.bits == TOP_BITS && ix.pages == pages, "%llu entries: %llu slots in %llu pages (one directory page), "
+	   "full", (unsigned long long)big, 1ULL << TOP_BITS, (unsigned long long)pages);
+	same = true;
+	uint64_t need = 2 * (pages - 1) + 2, shortfalls[] = { 0, 1, 2, need / 2 - 1, need / 2, need / 2 + 1, need - 2, need - 1 };
+	for (unsigned i = 0; i < ARRAY_SIZE(shortfalls); i++) {
+		uint64_t before = allocated_pages();
+		phys_set_budget(before + shortfalls[i]);
+		same &= !syspte_index_room(&ix, 1) && ix.bits == TOP_BITS && ix.count == big && allocated_pages() == before;
+		phys_set_budget(UINT64_MAX);
+	}
+	ok(same && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0,
+	   "growth to %llu pages (two directory pages) with up to %llu to spare: refused, unchanged, no page kept",
+	   (unsigned long long)need, (unsigned long long)need - 1);
+	ok(syspte_index_room(&ix, 1) && ix.bits == TOP_BITS + 1 && ix.pages == need && ix_lookups_exact(KEYS) &&
+	   syspte_index_check(&ix, NULL, NULL) == 0, "with memory: grown, every entry found");
+	/* shrink refused: the count falls below an eighth with no page to spare */
+	phys_set_budget(allocated_pages());
+	uint64_t shrinks = ix.shrinks, low = syspte_index_cap(ix.bits - 1) / 2;
+	for (uint64_t j = 0; j < KEYS && ix.count + 2 >= low; j++)
+		if (live[j])
+			ix_del(j);
+	ok(ix.bits == TOP_BITS + 1 && ix.shrinks == shrinks && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0,
+	   "below the shrink threshold with no page to spare: the table is kept as it is, every lookup exact");
+	phys_set_budget(UINT64_MAX);
+	for (uint64_t j = 0; j < KEYS && ix.shrinks == shrinks; j++)
+		if (live[j])
+			ix_del(j);
+	ok(ix.bits == TOP_BITS && ix_lookups_exact(KEYS) && syspte_index_check(&ix, NULL, NULL) == 0,
+	   "with memory: the next removal halves it");
+	for (uint64_t j = 0; j < KEYS; j++)
+		if (live[j])
+			ix_del(j);
+}
+
+/* ---------------------------------------------------------------- through a region */
+
+#define RPAGES (1u << 14)
+#define MAXR 6000
+
+struct resv {
+	vaddr_t va;
+	uint64_t n;
+	uint32_t tag;
+};
+
+static struct resv rs[MAXR];
+static unsigned nrs;
+static uint32_t owner[RPAGES];   /* 1 + the index in rs[] of the reservation holding each page, or 0 */
+
+static uint64_t page_at(struct syspte_region *r, vaddr_t va) { return (va - r->base) >> PAGE_SHIFT; }
+
+/* True when every page's lookup names the reservation the shadow has there, or none. */
+static bool region_lookups_exact(struct syspte_region *r)
+{
+	for (uint64_t p = 0; p < RPAGES; p++) {
+		struct syspte_info info;
+		bool in = syspte_lookup(r, r->base + (p << PAGE_SHIFT), &info);
+		const struct resv *x = owner[p] ? &rs[owner[p] - 1] : NULL;
+		if (in != !!x || (x && (info.base != x->va || info.npages != x->n || info.tag != x->tag))) {
+			printf("# page %llu: %s\n", (unsigned long long)p, in ? (x ? "another reservation" : "stale") : "lost");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void shadow_set(struct syspte_region *r, unsigned i, uint32_t val)
+{
+	for (uint64_t p = page_at(r, rs[i].va); p < page_at(r, rs[i].va) + rs[i].n; p++)
+		owner[p] = val;
+}
+
+static bool region_add(struct syspte_region *r, uint64_t n)
+{
+	uint32_t tag = 0x30000000u + (uint32_t)below(1u << 24);
+	vaddr_t va = syspte_reserve(r, n, tag, 0);
+	if (!va)
+		return false;
+	rs[nrs] = (struct resv){ va, n, tag };
+	shadow_set(r, nrs, nrs + 1);
+	nrs++;
+	return true;
+}
+
+static void region_del(struct syspte_region *r, unsigned i)
+{
+	shadow_set(r, i, 0);
+	syspte_release(r, rs[i].va, rs[i].tag);
+	rs[i] = rs[--nrs];
+	if (i < nrs)
+		shadow_set(r, i, i + 1);
+}
+
+static void region_churn(struct syspte_region *r, const char *name, uint64_t steps)
+{
+	memset(owner, 0, sizeof(owner));
+	nrs = 0;
+	uint64_t target = 1500, bad = 0, batches = 0, grows = r->index.grows, shrinks = r->index.shrinks;
+	bool up = true;
+	for (uint64_t s = 1; s <= steps; s++) {
+		bool add = nrs == 0 || (up ? below(5) != 0 : below(5) == 0);   /* the count swept up and down */
+		if (!add)
+			region_del(r, (unsigned)below(nrs));
+		else if (!region_add(r, below(8) ? 1 + below(3) : 17 + below(24)))   /* small (the caches' size) and not */
+			target = nrs;   /* full: sweep down from here */
+		if (up && nrs >= target) {
+			up = false;
+			target = 5 + below(20);
+		} else if (!up && nrs <= target) {
+			up = true;
+			target = 300 + below(1200);
+		}
+		if (s % 5000 == 0) {
+			batches++;
+			bad += !region_lookups_exact(r) || syspte_check(r) != 0;
+		}
+	}
+	ok(bad == 0, "%s: %llu steps; after each of %llu batches every page's lookup matches the shadow, check passes", name,
+	   (unsigned long long)steps, (unsigned long long)batches);
+	ok(r->index.grows > grows && r->index.shrinks > shrinks, "%s: its index grew %llu and shrank %llu times", name,
+	   (unsigned long long)(r->index.grows - grows), (unsigned long long)(r->index.shrinks - shrinks));
+	while (nrs)
+		region_del(r, nrs - 1);
+	ok(syspte_check(r) == 0 && r->live_count == 0 && r->index.count == 0, "%s: all freed, check passes", name);
+}
+
+/* Memory exhausted while the region's index must grow: NULL with pages free, nothing lost. */
+static void region_exhaustion(struct syspte_region *r)
+{
+	memset(owner, 0, sizeof(owner));
+	nrs = 0;
+	while (region_add(r, 4))   /* every table and allocator chunk made once */
+		;
+	while (nrs)
+		region_del(r, nrs - 1);
+	ok(r->index.bits == SYSPTE_INDEX_MIN_BITS && r->index.count == 0, "the region filled with 4-page reservations and "
+	   "emptied: its index back to %u slots", 1u << SYSPTE_INDEX_MIN_BITS);
+	bool all = true;
+	while (r->index.count < MIN_HALF)
+		all &= region_add(r, 4);
+	uint64_t before = allocated_pages();
+	phys_set_budget(before);
+	struct syspte_stats st;
+	syspte_get_stats(r, &st);
+	ok(all && syspte_reserve(r, 4, 0x41414141, 0) == 0 && st.free_pages > RPAGES / 2,
+	   "its index full, no page to spare: a reserve is refused with %llu pages free", (unsigned long long)st.free_pages);
+	ok(allocated_pages() == before && r->index.count == MIN_HALF && r->live_count == MIN_HALF &&
+	   region_lookups_exact(r) && syspte_check(r) == 0, "nothing kept, nothing lost: %u reservations, each found, check "
+	   "passes", MIN_HALF);
+	phys_set_budget(UINT64_MAX);
+	ok(region_add(r, 4) && r->index.bits == SYSPTE_INDEX_MIN_BITS + 1 && region_lookups_exact(r) && syspte_check(r) == 0,
+	   "with memory back: placed, the index grown");
+	while (nrs)
+		region_del(r, nrs - 1);
+}
+
+/*
+ * Adoption moves reservations out of the region's index into a cache's chunk (copies, the entries
+ * removed): CPU 0's cache full, no aligned free chunk left (32-page reservations in every other
+ * half chunk), so a 3-page reservation is placed by the allocator and its chunk adopted with the
+ * 32-page reservation beside it. Both are then found in the chunk, not in the index.
+ */
+static void region_adoption(struct syspte_region *r)
+{
+	memset(owner, 0, sizeof(owner));
+	nrs = 0;
+	bool all = true;
+	for (int k = 0; k < 4; k++)   /* CPU 0's cache: one chunk, full */
+		all &= region_add(r, 16);
+	while (region_add(r, 32))
+		;
+	for (unsigned i = 0; i < nrs;)
+		if (rs[i].n == 32 && (page_at(r, rs[i].va) / 32) % 2 == 0)
+			region_del(r, i);
+		else
+			i++;
+	uint64_t adopted = r->cache.adopted, count = r->index.count;
+	ok(all && region_add(r, 3), "with CPU 0's cache full and no aligned free chunk, 3 pages placed by the allocator");
+	uint64_t p = page_at(r, rs[nrs - 1].va), b = p & ~(uint64_t)(SYSPTE_CHUNK_PAGES - 1);
+	uint64_t f = spin_lock(&r->lock);
+	bool gone = !syspte_find_start_locked(r, p) && !syspte_find_start_locked(r, b + 32) &&
+		    syspte_cache_owns_locked(r, p);
+	spin_unlock(&r->lock, f);
+	ok(r->cache.adopted == adopted + 1 && r->index.count == count - 1 && gone,
+	   "its chunk adopted: it and the 32-page reservation beside it left the index (%llu entries, %llu before the "
+	   "3 pages)", (unsigned long long)r->index.count, (unsigned long long)count);
+	ok(region_lookups_exact(r) && syspte_check(r) == 0, "every page's lookup matches the shadow, check passes");
+	while (nrs)
+		region_del(r, nrs - 1);
+	ok(syspte_check(r) == 0 && r->index.count == 0, "all freed, check passes");
+}
+
+/* syspte_check against a corrupt index: each corruption is found, and undoing it passes again. */
+static void region_check_catches(struct syspte_region *r)
+{
+	memset(owner, 0, sizeof(owner));
+	nrs = 0;
+	for (int k = 0; k < 40; k++)
+		region_add(r, 17);
+	struct syspte_resv *e = syspte_index_find(&r->index, page_at(r, rs[7].va)), saved = *e;
+	ok(syspte_check(r) == 0, "40 reservations: check passes");
+	/* a stale entry: a start with no reservation (one of rs[7]'s inner pages) */
+	struct syspte_resv stale = saved;
+	stale.start = saved.start + 3;
+	syspte_index_room(&r->index, 1);
+	syspte_index_remove(&r->index, syspte_index_insert(&r->index, &stale));
+	bool undone = syspte_check(r) == 0;
+	syspte_index_insert(&r->index, &stale);
+	ok(syspte_check(r) != 0, "a stale entry is caught");
+	syspte_index_remove(&r->index, syspte_index_find(&r->index, stale.start));
+	/* a lost entry */
+	syspte_index_remove(&r->index, syspte_index_find(&r->index, saved.start));
+	ok(syspte_check(r) != 0, "a lost entry is caught");
+	syspte_index_room(&r->index, 1);
+	syspte_index_insert(&r->index, &saved);
+	undone &= syspte_check(r) == 0;
+	/* a start entered twice */
+	syspte_index_room(&r->index, 1);
+	struct syspte_resv *twice = syspte_index_insert(&r->index, &saved);
+	ok(syspte_check(r) != 0, "a start entered twice is caught");
+	syspte_index_remove(&r->index, twice);
+	undone &= syspte_check(r) == 0;
+	/* an entry its probe cannot reach: moved to an empty slot its home's probe stops before */
+	e = syspte_index_find(&r->index, saved.start);
+	uint64_t mask = (1ULL << r->index.bits) - 1, far = (syspte_index_home(&r->index, saved.start) - 1) & mask;
+	while (syspte_index_slot(&r->index, far)->npages)   /* the empty slot last in its probe's order */
+		far = (far - 1) & mask;
+	*syspte_index_slot(&r->index, far) = *e;
+	e->npages = 0;
+	ok(syspte_check(r) != 0, "an entry beyond an empty slot of its probe is caught");
+	*e = *syspte_index_slot(&r->index, far);
+	syspte_index_slot(&r->index, far)->npages = 0;
+	undone &= syspte_check(r) == 0;
+	/* a wrong count */
+	r->index.count++;
+	ok(syspte_check(r) != 0, "a wrong entry count is caught");
+	r->index.count--;
+	undone &= syspte_check(r) == 0 && region_lookups_exact(r);
+	ok(undone, "each corruption undone: check passes, every lookup exact");
+	while (nrs)
+		region_del(r, nrs - 1);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t steps = argc > 1 ? strtoull(argv[1], NULL, 0) : 200000;
+	is(host_machine_create(256ULL << 20, (uint64_t)RPAGES * PAGE_SIZE), 0, "machine: 256 MiB of RAM, a 64 MiB region");
+	test_table_churn(steps);
+	test_collisions();
+	test_memory_short();
+	struct syspte_region *plain = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (256ULL << 30), RPAGES,
+						       SYSPTE_CREATE_NO_CACHE);
+	ok(plain != NULL, "a second region, without caches");
+	region_churn(plain, "no caches", steps);
+	region_churn(reserved_region(), "caches", steps);
+	region_adoption(reserved_region());
+	region_exhaustion(plain);
+	region_check_catches(plain);
+	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
+	free(ix_meta);
+	return tap_done();
+}
