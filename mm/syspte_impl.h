@@ -241,8 +241,9 @@ static inline uint32_t syspte_resv_flags(const struct syspte_resv *v)
 /* A record of npages (< 2^31) pages at page start (< 2^31); guard: a guard page follows. */
 static inline struct syspte_resv syspte_resv_make(uint64_t start, uint64_t npages, uint32_t tag, uint32_t flags, bool guard)
 {
-	return (struct syspte_resv){ .start = (uint32_t)start, .npages = (uint32_t)npages & 0x7fffffffu,
-				     .divisible = !!(flags & SYSPTE_FLAG_DIVISIBLE), .guard = guard, .tag = tag };
+	return (struct syspte_resv){ .word = { (uint32_t)start,
+					       ((uint32_t)npages & 0x7fffffffu) | (uint32_t)!!(flags & SYSPTE_FLAG_DIVISIBLE) << 31,
+					       (uint32_t)guard << 31, tag } };
 }
 
 /* What a caller may know of a record. */
