@@ -187,7 +187,7 @@ bool syspte_index_grow(struct syspte_index *ix, uint64_t n)
 	return true;
 }
 
-struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v)
+struct syspte_resv *syspte_index_insert_probe(struct syspte_index *ix, const struct syspte_resv *v)
 {
 	KASSERT(ix->count < ix->cap, "syspte_index: insert with no room made");
 	KASSERT(v->npages, "syspte_index: an entry of no pages");
@@ -206,7 +206,7 @@ struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct sy
 	return NULL;
 }
 
-void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
+void syspte_index_remove_shift(struct syspte_index *ix, struct syspte_resv *e)
 {
 	uint64_t mask = ix->mask, h = syspte_index_hash_cur(ix, e->start), n = 0;
 	/* e's slot from its place in its page, when it lies less than a page from its home (nearly always) */

@@ -28,6 +28,7 @@
 #define SYSPTE_INDEX_H
 
 #include "types.h"
+#include "kassert.h"
 
 /* One live reservation: a slot of the region's index, or a record of a CPU's cache. Page counts
  * and indices fit 31 bits (a region has at most BUDDY_MAX_PAGES pages), so a record is 16 bytes:
@@ -155,11 +156,42 @@ static inline bool syspte_index_room(struct syspte_index *ix, uint64_t n)
 size_t syspte_index_meta_bytes(uint64_t npages);
 /* Initialises an empty index (no table) over meta (syspte_index_meta_bytes bytes). */
 void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta);
-/* Enters a copy of v (whose start has no entry; room made) and returns where it lies. */
-struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v);
+/* syspte_index_insert past a full home slot (or any insert: it probes from the home). */
+struct syspte_resv *syspte_index_insert_probe(struct syspte_index *ix, const struct syspte_resv *v);
+/* syspte_index_remove's general case: e found in the table, the entries after it shifted back,
+ * the table halved when due. */
+void syspte_index_remove_shift(struct syspte_index *ix, struct syspte_resv *e);
+
+/* Enters a copy of v (whose start has no entry; room made) and returns where it lies (its home
+ * slot inline when that is empty: at most half full, the table has most entries there). */
+static inline struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v)
+{
+	KASSERT(ix->count < ix->cap, "syspte_index: insert with no room made");
+	KASSERT(v->npages, "syspte_index: an entry of no pages");
+	struct syspte_resv *e = syspte_index_cur(ix, syspte_index_hash_cur(ix, v->start));
+	if (e->npages)
+		return syspte_index_insert_probe(ix, v);
+	*e = *v;
+	ix->count++;
+	return e;
+}
+
 /* Removes entry e (from syspte_index_find), shifting the entries after it back; the table halves
- * when it is left under half the smaller table's capacity and memory for that one is there. */
-void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e);
+ * when it is left under half the smaller table's capacity and memory for that one is there.
+ * Inline when nothing moves: e lies at the slot its place in its page names (checked against the
+ * table), the slot after it is in the same page and empty, and no halving is due. */
+static inline void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
+{
+	uint64_t h = syspte_index_hash_cur(ix, e->start);
+	uint64_t i = (h + (((uintptr_t)e / sizeof(*e) - h) & SYSPTE_INDEX_SLOT_MASK)) & ix->mask;
+	if ((i & SYSPTE_INDEX_SLOT_MASK) == SYSPTE_INDEX_SLOT_MASK || e[1].npages || ix->count <= ix->low ||
+	    syspte_index_cur(ix, i) != e) {
+		syspte_index_remove_shift(ix, e);
+		return;
+	}
+	*e = (struct syspte_resv){ .npages = 0 };
+	ix->count--;
+}
 /* The home slot of a start page in the current table (tests force collisions with it). */
 uint64_t syspte_index_home(const struct syspte_index *ix, uint64_t start);
 /* The slot at position s < 2^bits. */
