@@ -250,7 +250,7 @@ struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, u
 		return NULL;
 	struct syspte_resv *v = syspte_index_find(&r->index, s);
 	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
-	return *i < v->start + v->npages ? v : NULL;
+	return *i < s + v->npages ? v : NULL;   /* v->start is s */
 }
 
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i)
