@@ -178,14 +178,13 @@ static inline struct syspte_resv *syspte_index_insert(struct syspte_index *ix, c
 
 /* Removes entry e (from syspte_index_find), shifting the entries after it back; the table halves
  * when it is left under half the smaller table's capacity and memory for that one is there.
- * Inline when nothing moves: e lies at the slot its place in its page names (checked against the
- * table), the slot after it is in the same page and empty, and no halving is due. */
+ * Inline when nothing moves: e is its home slot (checked against the table), the slot after it is
+ * in the same page and empty, and no halving is due. */
 static inline void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
 {
 	uint64_t h = syspte_index_hash_cur(ix, e->start);
-	uint64_t i = (h + (((uintptr_t)e / sizeof(*e) - h) & SYSPTE_INDEX_SLOT_MASK)) & ix->mask;
-	if ((i & SYSPTE_INDEX_SLOT_MASK) == SYSPTE_INDEX_SLOT_MASK || e[1].npages || ix->count <= ix->low ||
-	    syspte_index_cur(ix, i) != e) {
+	if ((h & SYSPTE_INDEX_SLOT_MASK) == SYSPTE_INDEX_SLOT_MASK || syspte_index_cur(ix, h) != e || e[1].npages ||
+	    ix->count <= ix->low) {
 		syspte_index_remove_shift(ix, e);
 		return;
 	}
