@@ -250,7 +250,7 @@ struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, u
 		return NULL;
 	struct syspte_resv *v = syspte_index_find(&r->index, s);
 	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
-	return *i < v->start + v->npages ? v : NULL;
+	return *i < s + v->npages ? v : NULL;   /* v->start is s */
 }
 
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i)
@@ -419,7 +419,7 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t
  * otherwise, under the lock, to its chunk or to the allocator. */
 int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 {
-	int st = syspte_cache_release(r, addr, tag);
+	int st = r->cache.on ? syspte_cache_release(r, addr, tag) : SYSPTE_CACHE_PASS;   /* no call without caches */
 	if (st != SYSPTE_CACHE_PASS)
 		return st;
 	struct syspte_misuse m;

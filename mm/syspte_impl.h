@@ -232,23 +232,41 @@ static inline vaddr_t syspte_va(const struct syspte_region *r, uint64_t i) { ret
 /* Pages the allocator gave a reservation: its own plus the verifier's guard page. */
 static inline uint64_t syspte_span(const struct syspte_resv *v) { return (uint64_t)v->npages + v->guard; }
 
+/* The flags of a record whose second and third words are w1 and w2: divisible and guard are
+ * their top bits. */
+static inline uint32_t syspte_resv_flags_of(uint32_t w1, uint32_t w2)
+{
+	_Static_assert(SYSPTE_FLAG_DIVISIBLE == 1u << 0 && SYSPTE_FLAG_GUARD == 1u << 8, "the flags' bits");
+	return (w1 >> 31) | (w2 >> 31 << 8);
+}
+
 /* A record's flags as the caller gave them, SYSPTE_FLAG_GUARD added when it has a guard page. */
 static inline uint32_t syspte_resv_flags(const struct syspte_resv *v)
 {
-	return (v->divisible ? SYSPTE_FLAG_DIVISIBLE : 0) | (v->guard ? SYSPTE_FLAG_GUARD : 0);
+	return syspte_resv_flags_of(v->word[1], v->word[2]);
 }
 
 /* A record of npages (< 2^31) pages at page start (< 2^31); guard: a guard page follows. */
 static inline struct syspte_resv syspte_resv_make(uint64_t start, uint64_t npages, uint32_t tag, uint32_t flags, bool guard)
 {
-	return (struct syspte_resv){ .start = (uint32_t)start, .npages = (uint32_t)npages & 0x7fffffffu,
-				     .divisible = !!(flags & SYSPTE_FLAG_DIVISIBLE), .guard = guard, .tag = tag };
+	return (struct syspte_resv){ .word = { (uint32_t)start,
+					       ((uint32_t)npages & 0x7fffffffu) | (uint32_t)!!(flags & SYSPTE_FLAG_DIVISIBLE) << 31,
+					       (uint32_t)guard << 31, tag } };
+}
+
+/* Adds delta pages (negative: takes them away) to v's mapped count with one add on its word: the
+ * map's and unmap's checks keep the count within [0, npages], below the guard bit above it. */
+static inline void syspte_resv_mapped_add(struct syspte_resv *v, int64_t delta)
+{
+	v->word[2] += (uint32_t)delta;
 }
 
 /* What a caller may know of a record. */
 static inline void syspte_fill_info(const struct syspte_region *r, const struct syspte_resv *v, struct syspte_info *out)
 {
-	*out = (struct syspte_info){ syspte_va(r, v->start), v->npages, v->mapped, v->tag, syspte_resv_flags(v) };
+	uint32_t w1 = v->word[1], w2 = v->word[2];   /* npages and mapped with the flags' bits, read once */
+	*out = (struct syspte_info){ syspte_va(r, v->start), w1 & 0x7fffffffu, w2 & 0x7fffffffu, v->tag,
+				     syspte_resv_flags_of(w1, w2) };
 }
 
 /* ---- the per-CPU caches' part of the lookups (mm/syspte_cache.c), inline on the region's paths */

@@ -69,7 +69,7 @@ struct syspte_resv *syspte_index_slot(const struct syspte_index *ix, uint64_t s)
 
 struct syspte_resv *syspte_index_probe(const struct syspte_index *ix, uint64_t start, uint64_t s, struct syspte_resv *e)
 {
-	uint64_t mask = ((uint64_t)1 << ix->bits) - 1;
+	uint64_t mask = ix->mask;
 	for (uint64_t n = 0; n < mask; n++) {   /* bounded: a corrupt table never hangs a probe */
 		e = syspte_index_step(ix, s, e);
 		s = (s + 1) & mask;
@@ -141,6 +141,16 @@ static struct syspte_resv *syspte_index_put(struct syspte_index_top *top, unsign
 	return NULL;
 }
 
+/* Makes bits the current table's size, with the values derived from it. */
+static void syspte_index_set_bits(struct syspte_index *ix, unsigned bits)
+{
+	ix->bits = bits;
+	ix->shift = 64 - bits;
+	ix->mask = ((uint64_t)1 << bits) - 1;
+	ix->cap = syspte_index_cap(bits);
+	ix->low = bits > SYSPTE_INDEX_MIN_BITS ? syspte_index_cap(bits - 1) / 2 : 0;
+}
+
 /* Moves every entry into a new table of 2^bits slots (in the other half of the top level); false,
  * nothing changed, when memory is short. */
 static bool syspte_index_rehash(struct syspte_index *ix, unsigned bits)
@@ -159,7 +169,7 @@ static bool syspte_index_rehash(struct syspte_index *ix, unsigned bits)
 	ix->top = ix->other;
 	ix->other = t;
 	ix->dir0 = ix->top[0].dir;
-	ix->bits = bits;
+	syspte_index_set_bits(ix, bits);
 	return true;
 }
 
@@ -177,11 +187,11 @@ bool syspte_index_grow(struct syspte_index *ix, uint64_t n)
 	return true;
 }
 
-struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v)
+struct syspte_resv *syspte_index_insert_probe(struct syspte_index *ix, const struct syspte_resv *v)
 {
-	KASSERT(ix->bits && ix->count < syspte_index_cap(ix->bits), "syspte_index: insert with no room made");
+	KASSERT(ix->count < ix->cap, "syspte_index: insert with no room made");
 	KASSERT(v->npages, "syspte_index: an entry of no pages");
-	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, s = syspte_index_hash(v->start, ix->bits);
+	uint64_t mask = ix->mask, s = syspte_index_hash_cur(ix, v->start);
 	struct syspte_resv *e = syspte_index_cur(ix, s);
 	for (uint64_t n = 0; n <= mask; n++) {
 		if (!e->npages) {
@@ -196,9 +206,9 @@ struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct sy
 	return NULL;
 }
 
-void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
+void syspte_index_remove_shift(struct syspte_index *ix, struct syspte_resv *e)
 {
-	uint64_t mask = ((uint64_t)1 << ix->bits) - 1, h = syspte_index_hash(e->start, ix->bits), n = 0;
+	uint64_t mask = ix->mask, h = syspte_index_hash_cur(ix, e->start), n = 0;
 	/* e's slot from its place in its page, when it lies less than a page from its home (nearly always) */
 	uint64_t i = (h + (((uintptr_t)e / sizeof(*e) - h) & SYSPTE_INDEX_SLOT_MASK)) & mask;
 	struct syspte_resv *hole = syspte_index_cur(ix, i);
@@ -210,7 +220,7 @@ void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
 	/* Backward shift: each later entry of the cluster whose home is not in (i, j] moves to the hole. */
 	struct syspte_resv *x = syspte_index_step(ix, i, hole);
 	for (uint64_t j = (i + 1) & mask, m = 0; m < mask && x->npages; m++) {
-		if (((j - syspte_index_hash(x->start, ix->bits)) & mask) >= ((j - i) & mask)) {
+		if (((j - syspte_index_hash_cur(ix, x->start)) & mask) >= ((j - i) & mask)) {
 			*hole = *x;
 			hole = x;
 			i = j;
@@ -221,8 +231,7 @@ void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
 	*hole = (struct syspte_resv){ .npages = 0 };
 	ix->count--;
 	/* halve a table left under half the smaller one's capacity (kept as it is when memory is short) */
-	if (ix->bits > SYSPTE_INDEX_MIN_BITS && ix->count < syspte_index_cap(ix->bits - 1) / 2 &&
-	    syspte_index_rehash(ix, ix->bits - 1))
+	if (ix->count < ix->low && syspte_index_rehash(ix, ix->bits - 1))
 		ix->shrinks++;
 }
 
@@ -236,13 +245,16 @@ static int syspte_index_bad(const char *what, uint64_t a, uint64_t b)
 int syspte_index_check(const struct syspte_index *ix, int (*fn)(const struct syspte_resv *, void *), void *arg)
 {
 	if (!ix->bits)
-		return ix->count || ix->pages ? syspte_index_bad("entries or pages without a table", ix->count, ix->pages) : 0;
+		return ix->count || ix->pages || ix->cap ? syspte_index_bad("entries, pages or room without a table", ix->count, ix->pages) : 0;
 	if (ix->bits < SYSPTE_INDEX_MIN_BITS || ix->bits > ix->max_bits)
 		return syspte_index_bad("table size out of bounds", ix->bits, ix->max_bits);
 	if (ix->pages != syspte_index_table_pages(ix->bits))
 		return syspte_index_bad("pages held differ from the table's", ix->pages, syspte_index_table_pages(ix->bits));
 	if (ix->dir0 != ix->top[0].dir)
 		return syspte_index_bad("the first directory's shortcut is stale", (uint64_t)(uintptr_t)ix->dir0, 0);
+	if (ix->shift != 64 - ix->bits || ix->mask != ((uint64_t)1 << ix->bits) - 1 || ix->cap != syspte_index_cap(ix->bits) ||
+	    ix->low != (ix->bits > SYSPTE_INDEX_MIN_BITS ? syspte_index_cap(ix->bits - 1) / 2 : 0))
+		return syspte_index_bad("the values derived from the table's size are stale", ix->bits, ix->cap);
 	for (uint64_t t = 0; t < ix->top_len; t++)
 		if ((t < syspte_index_top_entries(ix->bits)) != (ix->top[t].dir != NULL) || ix->other[t].dir)
 			return syspte_index_bad("top level differs from the table's size", t, ix->bits);

@@ -28,6 +28,7 @@
 #define SYSPTE_INDEX_H
 
 #include "types.h"
+#include "kassert.h"
 
 /* One live reservation: a slot of the region's index, or a record of a CPU's cache. Page counts
  * and indices fit 31 bits (a region has at most BUDDY_MAX_PAGES pages), so a record is 16 bytes:
@@ -43,6 +44,10 @@ struct syspte_resv {
 			uint32_t tag;
 		};
 		struct syspte_resv *next;        /* an unused record: the slab's free list, a cache's stash */
+		uint32_t word[4];                /* the fields above as the compiler lays them out: start,
+						    npages | divisible << 31, mapped | guard << 31, tag
+						    (syspte_resv_make builds a record from them in one go;
+						    test_syspte_index checks the layout) */
 	};
 };
 _Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, none across one");
@@ -84,6 +89,11 @@ struct syspte_index {
 	uint64_t top_len;                /* entries of each half: enough for the largest table */
 	unsigned bits;                   /* 2^bits slots; 0: no table yet */
 	unsigned max_bits;               /* the largest table: live reservations never exceed the pages */
+	/* Derived from bits at each rehash, so the hot paths do no arithmetic on it: */
+	unsigned shift;                  /* 64 - bits: the hash's shift */
+	uint64_t mask;                   /* 2^bits - 1: slot numbers wrap with it */
+	uint64_t cap;                    /* syspte_index_cap(bits); 0 with no table, so room is one test */
+	uint64_t low;                    /* the table halves when a removal leaves fewer entries */
 	uint64_t count;                  /* entries */
 	uint64_t pages;                  /* pages held: slot and directory pages */
 	uint64_t grows, shrinks;         /* rehashes, for the reports and tests */
@@ -93,6 +103,12 @@ struct syspte_index {
 static inline uint64_t syspte_index_hash(uint64_t start, unsigned bits)
 {
 	return (start * SYSPTE_INDEX_HASH) >> (64 - bits);
+}
+
+/* The home slot of start in the current table (which exists). */
+static inline uint64_t syspte_index_hash_cur(const struct syspte_index *ix, uint64_t start)
+{
+	return (start * SYSPTE_INDEX_HASH) >> ix->shift;
 }
 
 /* Slot s (< 2^bits) of the current table (which exists). */
@@ -106,7 +122,7 @@ static inline struct syspte_resv *syspte_index_cur(const struct syspte_index *ix
  * one in e's page unless s was a page's last. */
 static inline struct syspte_resv *syspte_index_step(const struct syspte_index *ix, uint64_t s, struct syspte_resv *e)
 {
-	s = (s + 1) & (((uint64_t)1 << ix->bits) - 1);
+	s = (s + 1) & ix->mask;
 	return (s & SYSPTE_INDEX_SLOT_MASK) ? e + 1 : syspte_index_cur(ix, s);
 }
 
@@ -119,7 +135,7 @@ static inline struct syspte_resv *syspte_index_find(const struct syspte_index *i
 {
 	if (!ix->bits)
 		return NULL;
-	uint64_t s = syspte_index_hash(start, ix->bits);
+	uint64_t s = syspte_index_hash_cur(ix, start);
 	struct syspte_resv *e = syspte_index_cur(ix, s);
 	if (e->start == start && e->npages)
 		return e;
@@ -133,18 +149,48 @@ bool syspte_index_grow(struct syspte_index *ix, uint64_t n);
  * capacity); false, nothing changed, when memory is short. */
 static inline bool syspte_index_room(struct syspte_index *ix, uint64_t n)
 {
-	return (ix->bits && ix->count + n <= syspte_index_cap(ix->bits)) || syspte_index_grow(ix, n);
+	return ix->count + n <= ix->cap || syspte_index_grow(ix, n);
 }
 
 /* Bytes of region metadata the index needs for a region of npages pages (its top level's halves). */
 size_t syspte_index_meta_bytes(uint64_t npages);
 /* Initialises an empty index (no table) over meta (syspte_index_meta_bytes bytes). */
 void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta);
-/* Enters a copy of v (whose start has no entry; room made) and returns where it lies. */
-struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v);
+/* syspte_index_insert past a full home slot (or any insert: it probes from the home). */
+struct syspte_resv *syspte_index_insert_probe(struct syspte_index *ix, const struct syspte_resv *v);
+/* syspte_index_remove's general case: e found in the table, the entries after it shifted back,
+ * the table halved when due. */
+void syspte_index_remove_shift(struct syspte_index *ix, struct syspte_resv *e);
+
+/* Enters a copy of v (whose start has no entry; room made) and returns where it lies (its home
+ * slot inline when that is empty: at most half full, the table has most entries there). */
+static inline struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v)
+{
+	KASSERT(ix->count < ix->cap, "syspte_index: insert with no room made");
+	KASSERT(v->npages, "syspte_index: an entry of no pages");
+	struct syspte_resv *e = syspte_index_cur(ix, syspte_index_hash_cur(ix, v->start));
+	if (e->npages)
+		return syspte_index_insert_probe(ix, v);
+	*e = *v;
+	ix->count++;
+	return e;
+}
+
 /* Removes entry e (from syspte_index_find), shifting the entries after it back; the table halves
- * when it is left under half the smaller table's capacity and memory for that one is there. */
-void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e);
+ * when it is left under half the smaller table's capacity and memory for that one is there.
+ * Inline when nothing moves: e is its home slot (checked against the table), the slot after it is
+ * in the same page and empty, and no halving is due. */
+static inline void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
+{
+	uint64_t h = syspte_index_hash_cur(ix, e->start);
+	if ((h & SYSPTE_INDEX_SLOT_MASK) == SYSPTE_INDEX_SLOT_MASK || syspte_index_cur(ix, h) != e || e[1].npages ||
+	    ix->count <= ix->low) {
+		syspte_index_remove_shift(ix, e);
+		return;
+	}
+	*e = (struct syspte_resv){ .npages = 0 };
+	ix->count--;
+}
 /* The home slot of a start page in the current table (tests force collisions with it). */
 uint64_t syspte_index_home(const struct syspte_index *ix, uint64_t start);
 /* The slot at position s < 2^bits. */

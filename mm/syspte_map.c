@@ -240,7 +240,7 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 		pte_t attrs2 = leaves ? pt_leaf_attrs_level(r->pt, prot, 2) : 0;
 		uint64_t done = syspte_write_ptes_locked(r, i, pfns, n, prot, attrs2, sc.runs, maxpfn, &b);
 		if (done == n) {
-			v->mapped += n;
+			syspte_resv_mapped_add(v, (int64_t)n);
 			r->pages_mapped += n;
 		} else {   /* the caller changed a frame since the check: undo, as an unmap would, and refuse */
 			syspte_clear_ptes_locked(r, i, done, &b);
@@ -340,7 +340,7 @@ int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n
 	int st = syspte_unmap_check_locked(r, v, addr, tag, i, n, &m);
 	if (st == SYSPTE_OK) {
 		syspte_clear_ptes_locked(r, i, n, &b);
-		v->mapped -= n;
+		syspte_resv_mapped_add(v, -(int64_t)n);
 		r->pages_mapped -= n;
 	}
 	syspte_unhold_locked(r, &h);

@@ -113,6 +113,32 @@ static bool ix_lookups_exact(uint64_t n)
 	return true;
 }
 
+/* syspte_resv_make (which builds a record from its words) against the fields it must set, over
+ * generated values at the fields' limits and between them. */
+static void test_record_layout(void)
+{
+	static const uint64_t edge[] = { 0, 1, 2, 0x7ffffffeu, 0x7fffffffu };
+	unsigned bad = 0, n = 0;
+	for (unsigned k = 0; k < 4000; k++, n++) {
+		uint64_t start = k < 25 ? edge[k % 5] : below(1u << 31), npages = k < 25 ? edge[k / 5] : 1 + below((1u << 31) - 1);
+		uint32_t tag = (uint32_t)below(1u << 31) * 2 + (k & 1), flags = (k >> 1) & 1 ? SYSPTE_FLAG_DIVISIBLE : 0;
+		bool guard = (k >> 2) & 1;
+		struct syspte_resv v = syspte_resv_make(start, npages, tag, flags, guard);
+		bad += v.start != start || v.npages != npages || v.mapped != 0 || v.tag != tag || v.divisible != !!flags ||
+		       v.guard != guard || syspte_resv_flags(&v) != (flags | (guard ? SYSPTE_FLAG_GUARD : 0));
+		v.mapped = (uint32_t)npages;   /* the mapped count beside the guard bit */
+		bad += v.mapped != npages || v.guard != guard || v.npages != npages;
+		uint64_t part = npages ? below(npages + 1) : 0;   /* the map's and unmap's one-add update */
+		syspte_resv_mapped_add(&v, -(int64_t)npages);
+		bad += v.mapped != 0 || v.guard != guard;
+		syspte_resv_mapped_add(&v, (int64_t)part);
+		bad += v.mapped != part || v.guard != guard || v.npages != npages || v.start != start || v.tag != tag;
+		syspte_resv_mapped_add(&v, (int64_t)(npages - part));
+		bad += v.mapped != npages || v.guard != guard || v.divisible != !!flags;
+	}
+	ok(bad == 0, "%u generated records: every field as made, the mapped count's updates leave the guard bit alone", n);
+}
+
 static void test_table_churn(uint64_t steps)
 {
 	ix_fresh();
@@ -480,6 +506,7 @@ int main(int argc, char **argv)
 {
 	uint64_t steps = argc > 1 ? strtoull(argv[1], NULL, 0) : 200000;
 	is(host_machine_create(256ULL << 20, (uint64_t)RPAGES * PAGE_SIZE), 0, "machine: 256 MiB of RAM, a 64 MiB region");
+	test_record_layout();
 	test_table_churn(steps);
 	test_collisions();
 	test_memory_short();
