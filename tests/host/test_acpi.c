@@ -10,6 +10,7 @@
 #include <string.h>
 #include "tap.h"
 #include "acpi.h"
+#include "test_rng.h"
 
 #define PHYS_BASE 0x80000u
 #define PHYS_SIZE 0x40000u
@@ -27,10 +28,7 @@ static uint64_t rng = 88172645463325252ull;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_rng_next(&rng);
 }
 
 /* acpi_map_fn: an exact-size copy of [pa, pa + len) when it lies in phys[], else NULL. */

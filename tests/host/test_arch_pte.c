@@ -7,14 +7,13 @@
  */
 #include "tap.h"
 #include "arch_pte.h"
+#include "test_rng.h"
 
 static uint64_t rng = 0x243F6A8885A308D3ULL;
 static uint64_t draw(uint64_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return n ? rng % n : rng;
+	uint64_t x = test_rng_next(&rng);
+	return n ? x % n : x;
 }
 
 static uint64_t level_size(int level) { return 1ULL << arch_pt_level_shift(level); }

@@ -7,15 +7,13 @@
 #include <string.h>
 #include "tap.h"
 #include "bitset.h"
+#include "test_rng.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 
 static uint64_t draw(uint64_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng % n;
+	return test_rng_next(&rng) % n;
 }
 
 /* The model's answers at every index: the last set bit at or below i, the first at or above i,

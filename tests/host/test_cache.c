@@ -15,6 +15,7 @@
 #include "syspte.h"
 #include "reserved.h"
 #include "wdm.h"
+#include "test_rng.h"
 
 /* Architectural memory-type encodings (PAT entries, MTRR types). */
 enum { MT_UC = 0x00, MT_WC = 0x01, MT_WT = 0x04, MT_WB = 0x06, MT_UCM = 0x07 };
@@ -128,10 +129,7 @@ static bool region_on(void)
 static uint64_t rng = 0x243F6A8885A308D3ULL;
 static uint64_t draw(uint64_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng % n;
+	return test_rng_next(&rng) % n;
 }
 
 /* Checks one leaf against what pt_map was asked for; returns false (after printing) on mismatch. */

@@ -11,16 +11,14 @@
 #include "model_cmdline.h"
 #include "model_cmdline.c"
 #include "../../kernel/cmdline.c"
+#include "test_rng.h"
 
 static uint64_t rng = 0x243F6A8885A308D3ULL;
 
 /* Xorshift choice in [0, n) (n >= 1). */
 static uint64_t draw(uint64_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng % n;
+	return test_rng_next(&rng) % n;
 }
 
 static struct cmdline c;

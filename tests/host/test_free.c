@@ -24,6 +24,7 @@
 #include "pool.h"
 #include "bugcheck.h"
 #include "testhooks.h"
+#include "test_rng.h"
 
 #define NF 12288                              /* frames of the window the map covers: 48 MiB */
 #define LOADER_START (33ULL << 8)             /* loader data: frames [33 MiB, 34 MiB) */
@@ -40,10 +41,8 @@ static long failures;
 
 static uint64_t below(uint64_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return n ? rng % n : 0;
+	uint64_t x = test_rng_next(&rng);
+	return n ? x % n : 0;
 }
 
 /* Counts a failure; prints the first few. */

@@ -21,6 +21,7 @@
 #include "mdl.h"
 #include "model_mdl.h"
 #include "testhooks.h"
+#include "test_rng.h"
 
 #define LOW_BASE 0x100000ULL
 #define LOW_PAGES 8192ULL                 /* 32 MiB */
@@ -883,10 +884,8 @@ static uint64_t prng = 0x2545F4914F6CDD1DULL;
 /* Xorshift choice in [0, n); 0 when n is 0. */
 static uint64_t rnd(uint64_t n)
 {
-	prng ^= prng << 13;
-	prng ^= prng >> 7;
-	prng ^= prng << 17;
-	return n ? prng % n : 0;
+	uint64_t x = test_rng_next(&prng);
+	return n ? x % n : 0;
 }
 
 /*

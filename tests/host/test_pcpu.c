@@ -37,6 +37,7 @@
 #include "vmlayout.h"
 #include "phys.h"
 #include "reserved.h"
+#include "test_rng.h"
 
 #define NCPUS 4
 #define REGION_PAGES 4096u             /* 16 MiB: 64 chunks, 4 per cache */
@@ -110,10 +111,8 @@ static volatile int stop_checks;
 
 static uint64_t draw(struct cpu_state *c, uint64_t n)
 {
-	c->rng ^= c->rng << 13;
-	c->rng ^= c->rng >> 7;
-	c->rng ^= c->rng << 17;
-	return n ? c->rng % n : 0;
+	uint64_t x = test_rng_next(&c->rng);
+	return n ? x % n : 0;
 }
 
 static uint64_t page_of(vaddr_t va) { return (va - SYSPTE_BASE) >> PAGE_SHIFT; }
@@ -443,7 +442,7 @@ static void steady_cpu(unsigned cpu, void *arg)
 	uint64_t rng = 0x2545F4914F6CDD1DULL * (cpu + 1);
 	for (uint64_t k = 0; k < st->ops; k++) {
 		unsigned slot = (unsigned)(k % STEADY_LIVE);
-		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		test_rng_next(&rng);
 		if (v[slot] && syspte_release(region, v[slot], tag) != SYSPTE_OK)
 			bad(cpu, "steady state: a free refused", v[slot], 0);
 		uint64_t n = 1 + rng % 16;
@@ -511,13 +510,13 @@ static void test_long_lived_small(uint64_t ops, uint64_t npages)
 	uint64_t rng = 0x9E3779B97F4A7C15ULL, refused = 0, checks_failed = 0;
 	struct syspte_stats s0, s;
 	for (unsigned k = 0; k < LONG_LIVE; k++) {
-		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		test_rng_next(&rng);
 		v[k] = syspte_reserve(region, 1 + (rng >> 4) % (1u << (rng % 5)), LONG_TAG, (rng >> 9) % 8 ? 0 : SYSPTE_FLAG_DIVISIBLE);
 		refused += !v[k];
 	}
 	syspte_get_stats(region, &s0);
 	for (uint64_t k = 0; k < ops; k++) {
-		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		test_rng_next(&rng);
 		unsigned i = (unsigned)((rng >> 20) % LONG_LIVE);
 		if (v[i] && syspte_release(region, v[i], LONG_TAG) != SYSPTE_OK)
 			checks_failed++;

@@ -8,6 +8,7 @@
 #include "fake_arch.h"
 #include "phys.h"
 #include "pt.h"
+#include "test_rng.h"
 
 static struct machine_map m;
 static struct pt pt;
@@ -290,10 +291,7 @@ static void test_split_enomem(void)
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static uint64_t draw(uint64_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng % n;
+	return test_rng_next(&rng) % n;
 }
 
 /* Fills the window: per gigabyte one 1 GiB leaf, or 2 MiB leaves, runs of 4 KiB pages and holes. */

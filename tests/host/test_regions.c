@@ -13,6 +13,7 @@
 #include "tap.h"
 #include "model_syspte.h"
 #include "model_syspte.c"
+#include "test_rng.h"
 
 #define B_BASE (SYSPTE_BASE + (64ULL << 30))   /* 64 GiB above the machine's region */
 #define B_PAGES 2048                            /* 8 MiB */
@@ -25,10 +26,7 @@ static uint64_t xdraw(uint64_t n)
 {
 	if (!n)
 		return 0;
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng % n;
+	return test_rng_next(&rng) % n;
 }
 
 /* The second region and its shadow: live reservations, and the frame mapped at each page (0: none). */

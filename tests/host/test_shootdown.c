@@ -39,6 +39,7 @@
 #include "reserved.h"
 #include "spinlock.h"
 #include "tlb_batch.h"
+#include "test_rng.h"
 
 #define NCPU 4
 #define TAG 0x64685354u                /* 'TShd' */
@@ -545,14 +546,6 @@ static struct {
 	unsigned finished;
 } st;
 
-static uint64_t rng_next(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
 /* Checks the mapping waiting in this CPU's box, if any: each page's word through it, and one add to
  * the shared counter through its page 0. */
 static void stress_check_box(unsigned cpu)
@@ -583,8 +576,8 @@ static void stress_run(unsigned cpu, void *arg)
 	uint64_t x = 0x9E3779B97F4A7C15ULL * (cpu + 1);
 	struct handoff *out = &st.box[(cpu + 1) % NCPU];
 	for (uint64_t r = 1; r <= STRESS_ROUNDS; r++) {
-		uint64_t pages = 2 + rng_next(&x) % (STRESS_MAX_PAGES - 1);
-		bool locked = rng_next(&x) % 2;
+		uint64_t pages = 2 + test_rng_next(&x) % (STRESS_MAX_PAGES - 1);
+		bool locked = test_rng_next(&x) % 2;
 		PMDL own = frames(pages - 1, cpu, 0);
 		PMDL mdl = IoAllocateMdl((PVOID)0x10000, (ULONG)(pages * PAGE_SIZE), FALSE, FALSE, NULL);
 		PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);

@@ -11,6 +11,7 @@
 #include "tap.h"
 #include "smp_plan.h"
 #include "apic_icr.h"
+#include "test_rng.h"
 
 static struct acpi_madt_info madt;
 static struct smp_plan plan;
@@ -18,10 +19,7 @@ static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_rng_next(&rng);
 }
 
 /* Empties the MADT. */

@@ -15,6 +15,7 @@
 #include "reserved.h"
 #include "model_syspte.h"
 #include "model_syspte.c"
+#include "test_rng.h"
 
 static uint64_t rng;
 
@@ -23,10 +24,7 @@ static uint64_t xorshift_draw(uint64_t n)
 {
 	if (!n)
 		return 0;
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng % n;
+	return test_rng_next(&rng) % n;
 }
 
 /* Runs one seed; returns the failures it added. */

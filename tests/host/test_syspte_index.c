@@ -30,15 +30,14 @@
 #include "vmlayout.h"
 #include "phys.h"
 #include "reserved.h"
+#include "test_rng.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 
 static uint64_t below(uint64_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return n ? rng % n : 0;
+	uint64_t x = test_rng_next(&rng);
+	return n ? x % n : 0;
 }
 
 static uint64_t allocated_pages(void)

@@ -9,14 +9,13 @@
 #include "tap.h"
 #include "fake_arch.h"
 #include "tlb_batch.h"
+#include "test_rng.h"
 
 static uint64_t rng = 0x13198A2E03707344ULL;
 static uint64_t draw(uint64_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return n ? rng % n : rng;
+	uint64_t x = test_rng_next(&rng);
+	return n ? x % n : x;
 }
 
 /* The model: pages named so far, or everything. */
