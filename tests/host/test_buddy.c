@@ -627,7 +627,7 @@ static void test_corruption(void)
 	RESTORE();
 
 	/* a level-0 bit without its summary */
-	b.start.lv[0][3] |= 1;
+	*buddy_bm_word0(&b.start, 3) |= 1;
 	ok(buddy_check(&b) == -1, "detects a summary that disagrees with its bitmap");
 	RESTORE();
 
