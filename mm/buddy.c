@@ -1289,6 +1289,14 @@ int buddy_check(const struct buddy *b)
 				(unsigned long long)buddy_zero_piece[k]);
 			return -1;
 		}
+	for (uint64_t k = 0; k < bm_npieces(b->npages); k++) {
+		const uint64_t *sp = b->start.piece[k], *ep = b->end.piece[k];
+		if (sp == buddy_zero_piece ? ep != buddy_zero_piece : ep != sp + 1) {
+			kprintf("buddy_check: level-0 piece %llu: start %p and end %p are not one paired piece\n",
+				(unsigned long long)k, (const void *)sp, (const void *)ep);
+			return -1;
+		}
+	}
 	if (buddy_check_bm(&b->start, "starts", 0) < 0 || buddy_check_bm(&b->end, "ends", 0) < 0)
 		return -1;
 	/* the extents: starts and ends alternate, each extent is followed by an allocated unit */

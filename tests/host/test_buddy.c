@@ -631,6 +631,11 @@ static void test_corruption(void)
 	ok(buddy_check(&b) == -1, "detects a summary that disagrees with its bitmap");
 	RESTORE();
 
+	/* an end piece that is not its start piece's partner (level 0 is one array of word pairs) */
+	b.end.piece[0] += BUDDY_BM_STRIDE;
+	ok(buddy_check(&b) == -1, "detects an end bitmap piece not paired with its start piece");
+	RESTORE();
+
 	/* a hint below the longest extent of its class */
 	for (unsigned c = 0; c < BUDDY_CLASSES; c++)
 		if (b.head[c] == 776)
