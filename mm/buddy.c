@@ -24,12 +24,15 @@
  * Metadata: 1 + 1/63 bits/unit for start, 1 for end (about a quarter of a byte per unit), plus
  * two slots of each free extent, which the region's free PTEs (or the free pages) provide.
  * buddy_init zeroes the bitmaps and touches no slot.
- * Level 0 of both bitmaps (all but 1/63 of the metadata) is reached through a directory of pieces
- * of BUDDY_PIECE_WORDS words: for buddy_init the pieces are consecutive parts of the flat block,
- * for buddy_init_dir (the system PTE region) they are chunks of one page (a start piece and an end
- * piece for the same 2^14 units) that the caller installs before an operation may set a bit in
- * them, and a missing chunk's pieces are buddy_zero_piece, so reads need no test: every word there
- * is zero and so are the summary bits above it. The bits a take or a free sets lie at the run's
+ * Level 0 of both bitmaps (all but 1/63 of the metadata) is one array of word pairs, start word w
+ * then end word w (BUDDY_BM_STRIDE, mm/buddy_impl.h): a free tests end bit s-1 and start bit e,
+ * searches the start bitmap back from s-1 and moves bits at s and e-1, so around a short run
+ * those are one cache line instead of two or four. It is reached through a directory of pieces
+ * of BUDDY_PIECE_WORDS strided words per bitmap: for buddy_init the pieces are consecutive parts of
+ * the flat block, for buddy_init_dir (the system PTE region) they are chunks of one page (the
+ * paired start and end pieces of the same 2^14 units) that the caller installs before an
+ * operation may set a bit in them, and a missing chunk's pieces are buddy_zero_piece, so reads
+ * need no test: every word there is zero and so are the summary bits above it. The bits a take or a free sets lie at the run's
  * ends and their neighbours (s - 1, s, e - 1, e); a merge only clears bits. So chunks are made
  * when a range is reserved, never when it is freed, and a region's set-up zeroes only the
  * summaries and the directories (about 1/400 of a byte per unit). A flat allocator reads its
