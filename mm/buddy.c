@@ -24,12 +24,15 @@
  * Metadata: 1 + 1/63 bits/unit for start, 1 for end (about a quarter of a byte per unit), plus
  * two slots of each free extent, which the region's free PTEs (or the free pages) provide.
  * buddy_init zeroes the bitmaps and touches no slot.
- * Level 0 of both bitmaps (all but 1/63 of the metadata) is reached through a directory of pieces
- * of BUDDY_PIECE_WORDS words: for buddy_init the pieces are consecutive parts of the flat block,
- * for buddy_init_dir (the system PTE region) they are chunks of one page (a start piece and an end
- * piece for the same 2^14 units) that the caller installs before an operation may set a bit in
- * them, and a missing chunk's pieces are buddy_zero_piece, so reads need no test: every word there
- * is zero and so are the summary bits above it. The bits a take or a free sets lie at the run's
+ * Level 0 of both bitmaps (all but 1/63 of the metadata) is one array of word pairs, start word w
+ * then end word w (BUDDY_BM_STRIDE, mm/buddy_impl.h): a free tests end bit s-1 and start bit e,
+ * searches the start bitmap back from s-1 and moves bits at s and e-1, so around a short run
+ * those are one cache line instead of two or four. It is reached through a directory of pieces
+ * of BUDDY_PIECE_WORDS strided words per bitmap: for buddy_init the pieces are consecutive parts of
+ * the flat block, for buddy_init_dir (the system PTE region) they are chunks of one page (the
+ * paired start and end pieces of the same 2^14 units) that the caller installs before an
+ * operation may set a bit in them, and a missing chunk's pieces are buddy_zero_piece, so reads
+ * need no test: every word there is zero and so are the summary bits above it. The bits a take or a free sets lie at the run's
  * ends and their neighbours (s - 1, s, e - 1, e); a merge only clears bits. So chunks are made
  * when a range is reserved, never when it is freed, and a region's set-up zeroes only the
  * summaries and the directories (about 1/400 of a byte per unit). A flat allocator reads its
@@ -166,7 +169,7 @@ static inline unsigned buddy_class_atleast(uint64_t len)
 
 /* ------------------------------------------------------------------ summarised bitmaps */
 
-uint64_t buddy_zero_piece[BUDDY_PIECE_WORDS];
+uint64_t buddy_zero_piece[BUDDY_PIECE_WORDS * BUDDY_BM_STRIDE];
 
 /* Pieces of level 0 for nbits bits. */
 static inline uint64_t bm_npieces(uint64_t nbits)
@@ -175,26 +178,27 @@ static inline uint64_t bm_npieces(uint64_t nbits)
 }
 
 /* Lays out a bitmap of nbits bits at word offset *off of meta (b's fields filled when b is set):
- * its level-0 piece directory, its level 0 unless chunked, and summary levels up to a single
- * word, or (flat) none: bm_test/set/clear/move only. */
-static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t *off, bool flat, bool chunked)
+ * its level-0 piece directory and summary levels up to a single word, or (flat) none:
+ * bm_test/set/clear/move only. Its level 0 is lane lane of the pair array at word offset l0 of
+ * meta (buddy_layout), or, chunked, the pieces the caller installs. */
+static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t *off, uint64_t l0,
+		      unsigned lane, bool flat, bool chunked)
 {
 	unsigned l = 0;
-	if (bm)
+	if (bm) {
 		bm->piece = (uint64_t **)((uint64_t *)meta + *off);
+		bm->lv[0] = chunked ? NULL : (uint64_t *)meta + l0 + lane;
+		bm->nb[0] = nbits;
+	}
 	*off += bm_npieces(nbits);
-	do {
+	for (nbits = (nbits + 63) >> 6, l = 1; nbits > 1 && !flat; nbits = (nbits + 63) >> 6, l++) {
 		KASSERT(l < BUDDY_LEVELS, "buddy: %llu bits need too many levels", (unsigned long long)nbits);
-		uint64_t words = (nbits + 63) >> 6;
-		bool stored = l > 0 || !chunked;
 		if (bm) {
-			bm->lv[l] = stored ? (uint64_t *)meta + *off : NULL;
+			bm->lv[l] = (uint64_t *)meta + *off;
 			bm->nb[l] = nbits;
 		}
-		*off += stored ? words : 0;
-		nbits = words;
-		l++;
-	} while (nbits > 1 && !flat);
+		*off += (nbits + 63) >> 6;
+	}
 	if (bm)
 		bm->nl = l;
 }
@@ -209,12 +213,13 @@ static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t 
  */
 #define BUDDY_HOT static inline __attribute__((always_inline))
 
-/* Word w of level 0: straight into the flat block, or (chunked) through the piece directory. */
+/* Word w of level 0: straight into the flat pair array, or (chunked) through the piece directory;
+ * either way BUDDY_BM_STRIDE words after word w - 1 (buddy_impl.h: start and end paired). */
 BUDDY_HOT uint64_t *bm_w0(const struct buddy_bm *bm, uint64_t w, bool ch)
 {
 	if (!ch)
-		return bm->lv[0] + w;
-	return bm->piece[w >> BUDDY_PIECE_SHIFT] + (w & (BUDDY_PIECE_WORDS - 1));
+		return bm->lv[0] + w * BUDDY_BM_STRIDE;
+	return buddy_bm_word0(bm, w);
 }
 
 /* Word w of level l. */
@@ -531,10 +536,10 @@ BUDDY_HOT uint64_t buddy_list_after(const struct buddy *b, uint64_t s, bool ch)
  * NULL); returns words. */
 static uint64_t buddy_layout(uint64_t npages, struct buddy *b, void *meta, bool chunked)
 {
-	uint64_t off = 0;
+	uint64_t l0 = 0, off = chunked ? 0 : ((npages + 63) >> 6) * BUDDY_BM_STRIDE;   /* the pair array */
 
-	bm_layout(b ? &b->start : NULL, npages, meta, &off, false, chunked);
-	bm_layout(b ? &b->end : NULL, npages, meta, &off, true, chunked);
+	bm_layout(b ? &b->start : NULL, npages, meta, &off, l0, 0, false, chunked);
+	bm_layout(b ? &b->end : NULL, npages, meta, &off, l0, 1, true, chunked);
 	return off;
 }
 
@@ -559,7 +564,7 @@ size_t buddy_meta_bytes_dir(uint64_t npages)
 static void bm_pieces_init(struct buddy_bm *bm, bool chunked)
 {
 	for (uint64_t k = 0; k < bm_npieces(bm->nb[0]); k++)
-		bm->piece[k] = chunked ? buddy_zero_piece : bm->lv[0] + (k << BUDDY_PIECE_SHIFT);
+		bm->piece[k] = chunked ? buddy_zero_piece : bm->lv[0] + (k << BUDDY_PIECE_SHIFT) * BUDDY_BM_STRIDE;
 }
 
 bool buddy_chunk_present(const struct buddy *b, uint64_t u)
@@ -570,12 +575,13 @@ bool buddy_chunk_present(const struct buddy *b, uint64_t u)
 
 void buddy_chunk_install(struct buddy *b, uint64_t u, void *page)
 {
-	_Static_assert(BUDDY_CHUNK_SHIFT == BUDDY_PIECE_SHIFT + 6 && BUDDY_CHUNK_BYTES == 2 * 8 * BUDDY_PIECE_WORDS,
-		       "a chunk: one piece of each bitmap");
+	_Static_assert(BUDDY_CHUNK_SHIFT == BUDDY_PIECE_SHIFT + 6 && BUDDY_BM_STRIDE == 2 &&
+		       BUDDY_CHUNK_BYTES == BUDDY_BM_STRIDE * 8 * BUDDY_PIECE_WORDS,
+		       "a chunk: one piece of each bitmap, paired word by word");
 	KASSERT(b->chunked && u < b->npages && !buddy_chunk_present(b, u) && page && ((uintptr_t)page & 7) == 0,
 		"buddy: installing chunk %p for unit %llu", page, (unsigned long long)u);
 	b->start.piece[u >> BUDDY_CHUNK_SHIFT] = page;
-	b->end.piece[u >> BUDDY_CHUNK_SHIFT] = (uint64_t *)page + BUDDY_PIECE_WORDS;
+	b->end.piece[u >> BUDDY_CHUNK_SHIFT] = (uint64_t *)page + 1;
 	b->chunks++;
 }
 
@@ -723,16 +729,15 @@ static inline uint64_t buddy_span_mask(uint64_t i, uint64_t e)
  * already; *dup = the first such unit. O((e - s) / 64 + 1). */
 static bool buddy_mark(struct buddy *b, uint64_t s, uint64_t e, uint64_t *dup)
 {
-	uint64_t *w = b->end.lv[0];
 	for (uint64_t i = s; i < e; i = (i | 63) + 1) {
-		uint64_t hit = w[i >> 6] & buddy_span_mask(i, e);
+		uint64_t hit = *bm_w0(&b->end, i >> 6, false) & buddy_span_mask(i, e);
 		if (hit) {
 			*dup = (i & ~(uint64_t)63) | (uint64_t)__builtin_ctzll(hit);
 			return false;
 		}
 	}
 	for (uint64_t i = s; i < e; i = (i | 63) + 1)
-		w[i >> 6] |= buddy_span_mask(i, e);
+		*bm_w0(&b->end, i >> 6, false) |= buddy_span_mask(i, e);
 	return true;
 }
 
@@ -740,7 +745,7 @@ static bool buddy_mark(struct buddy *b, uint64_t s, uint64_t e, uint64_t *dup)
 static void buddy_unmark(struct buddy *b, uint64_t s, uint64_t e)
 {
 	for (uint64_t i = s; i < e; i = (i | 63) + 1)
-		b->end.lv[0][i >> 6] &= ~buddy_span_mask(i, e);
+		*bm_w0(&b->end, i >> 6, false) &= ~buddy_span_mask(i, e);
 }
 
 /* Length of the run of consecutive units starting at list index i (at most n - i). */
@@ -1281,12 +1286,20 @@ int buddy_check(const struct buddy *b)
 			(unsigned long long)b->npages, maxo, (unsigned long long)b->free_units);
 		return -1;
 	}
-	for (unsigned k = 0; k < BUDDY_PIECE_WORDS; k++)
+	for (unsigned k = 0; k < BUDDY_PIECE_WORDS * BUDDY_BM_STRIDE; k++)
 		if (buddy_zero_piece[k]) {
 			kprintf("buddy_check: the missing chunks' zero piece was written (word %u: %llx)\n", k,
 				(unsigned long long)buddy_zero_piece[k]);
 			return -1;
 		}
+	for (uint64_t k = 0; k < bm_npieces(b->npages); k++) {
+		const uint64_t *sp = b->start.piece[k], *ep = b->end.piece[k];
+		if (sp == buddy_zero_piece ? ep != buddy_zero_piece : ep != sp + 1) {
+			kprintf("buddy_check: level-0 piece %llu: start %p and end %p are not one paired piece\n",
+				(unsigned long long)k, (const void *)sp, (const void *)ep);
+			return -1;
+		}
+	}
 	if (buddy_check_bm(&b->start, "starts", 0) < 0 || buddy_check_bm(&b->end, "ends", 0) < 0)
 		return -1;
 	/* the extents: starts and ends alternate, each extent is followed by an allocated unit */

@@ -10,12 +10,17 @@
 
 #define BUDDY_LEVELS 6                      /* 64-ary summary levels: up to 64^6 = 2^36 bits */
 #define BUDDY_CLASSES (4 * BUDDY_ORDERS)    /* free extent size classes (see mm/buddy.c) */
-#define BUDDY_PIECE_SHIFT 8                 /* a level-0 piece: 2^8 words, half a chunk */
+#define BUDDY_PIECE_SHIFT 8                 /* a level-0 piece: 2^8 words of one bitmap */
 #define BUDDY_PIECE_WORDS (1u << BUDDY_PIECE_SHIFT)
+/* Level 0 of the start and end bitmaps is one array of word pairs: word w of start at 2w, word w
+ * of end at 2w + 1, so the two bits a free tests around a short run (end bit s-1, start bit e)
+ * and the bits it then moves share a cache line. A bitmap's level-0 words lie BUDDY_BM_STRIDE
+ * words apart; only the accessors below and bm_* in mm/buddy.c know it. */
+#define BUDDY_BM_STRIDE 2
 
 /* What every missing piece of a chunked bitmap reads: zero words, never written (buddy_check
- * verifies it). */
-extern uint64_t buddy_zero_piece[BUDDY_PIECE_WORDS];
+ * verifies it); a piece spans BUDDY_PIECE_WORDS strided words. */
+extern uint64_t buddy_zero_piece[BUDDY_PIECE_WORDS * BUDDY_BM_STRIDE];
 
 
 struct buddy {
@@ -26,9 +31,10 @@ struct buddy {
 	void *meta;           /* caller-provided metadata, buddy_meta_bytes(npages) bytes */
 	struct buddy_bm {                             /* a bitmap with 64-ary summary levels, in meta */
 		uint64_t *lv[BUDDY_LEVELS];           /* level l: bit j set iff word j of level l-1 != 0;
-							 lv[0]: the flat level 0 (buddy_init), NULL when chunked */
+							 lv[0]: the flat level 0 (buddy_init), word w at
+							 lv[0][w * BUDDY_BM_STRIDE]; NULL when chunked */
 		uint64_t **piece;                     /* level 0 in pieces of BUDDY_PIECE_WORDS words: word w is
-							 piece[w >> BUDDY_PIECE_SHIFT][w & (BUDDY_PIECE_WORDS - 1)];
+							 buddy_bm_word0(bm, w), in piece w >> BUDDY_PIECE_SHIFT;
 							 a missing piece is buddy_zero_piece (all zero, never written) */
 		uint64_t nb[BUDDY_LEVELS];            /* bits per level */
 		unsigned nl;                          /* levels; the top one is one word */
@@ -46,6 +52,13 @@ struct buddy {
 	uint64_t chunks;                              /* chunks installed (buddy_chunk_install) */
 	uint64_t probes;      /* test hook: extents the searches examined (phases A and C, bounded scans) */
 };
+
+/* Word w of bm's level 0 through its piece directory (either form): the one place outside
+ * mm/buddy.c's bm_* that knows the pairing (tests corrupt words through it). */
+static inline uint64_t *buddy_bm_word0(const struct buddy_bm *bm, uint64_t w)
+{
+	return bm->piece[w >> BUDDY_PIECE_SHIFT] + (w & (BUDDY_PIECE_WORDS - 1)) * BUDDY_BM_STRIDE;
+}
 
 /* True when unit u has its chunk (buddy_chunk_present, inline for the region's reserve path). */
 static inline bool buddy_chunk_here(const struct buddy *b, uint64_t u)

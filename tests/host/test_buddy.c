@@ -627,8 +627,13 @@ static void test_corruption(void)
 	RESTORE();
 
 	/* a level-0 bit without its summary */
-	b.start.lv[0][3] |= 1;
+	*buddy_bm_word0(&b.start, 3) |= 1;
 	ok(buddy_check(&b) == -1, "detects a summary that disagrees with its bitmap");
+	RESTORE();
+
+	/* an end piece that is not its start piece's partner (level 0 is one array of word pairs) */
+	b.end.piece[0] += BUDDY_BM_STRIDE;
+	ok(buddy_check(&b) == -1, "detects an end bitmap piece not paired with its start piece");
 	RESTORE();
 
 	/* a hint below the longest extent of its class */

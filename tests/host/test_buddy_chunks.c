@@ -356,12 +356,12 @@ static void test_corrupt_chunk(void)
 	ok(a && syspte_check(r) == 0, "a reservation, check passes");
 	uint64_t s = (a - r->base) >> PAGE_SHIFT, u = s + 50;   /* inside the reservation: allocated */
 	ok(buddy_chunk_present(&r->buddy, u), "its chunk exists");
-	uint64_t *w = r->buddy.end.piece[u >> BUDDY_CHUNK_SHIFT] + ((u >> 6) & (BUDDY_PIECE_WORDS - 1));
+	uint64_t *w = buddy_bm_word0(&r->buddy.end, u >> 6);
 	uint64_t old = *w;
 	*w |= (uint64_t)1 << (u & 63);
 	ok(syspte_check(r) != 0, "an end bit set inside a reservation's chunk: check fails");
 	*w = old;
-	uint64_t *sw = r->buddy.start.piece[u >> BUDDY_CHUNK_SHIFT] + ((u >> 6) & (BUDDY_PIECE_WORDS - 1));
+	uint64_t *sw = buddy_bm_word0(&r->buddy.start, u >> 6);
 	old = *sw;
 	*sw |= (uint64_t)1 << (u & 63);   /* a start bit without its summary bit */
 	ok(syspte_check(r) != 0, "a start bit set without its summary: check fails");
