@@ -20,18 +20,13 @@
 #include "phys.h"
 #include "testhooks.h"
 #include "host_machine.h"
+#include "test_rng.h"
 
 #define TAG 0x6b686374u   /* "tchk" */
 
 static uint64_t rng;
 
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+static uint64_t rnd(void) { return test_rng_next(&rng); }
 
 static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
 
