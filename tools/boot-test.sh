@@ -1,6 +1,7 @@
 #!/bin/bash
 # TAP producer for prove: boots build/esp-test in QEMU with BOOT_SMP CPUs (default 4), passes the
-# kernel's KTAP through, and adds two checks: every CPU started ("smp: N of N CPUs started"), and
+# kernel's KTAP through, and adds three checks: every CPU started ("smp: N of N CPUs started"), no
+# benchmark (a bench_ KTEST) ran unless the command line asked for one with ktest=bench_..., and
 # QEMU ended through isa-debug-exit with the pass code (33). A hang is a timeout failure, a panic
 # the fail code (35); either way the serial log is shown.
 set -u
@@ -13,9 +14,9 @@ tools/qemu.sh --esp "$esp" --serial "$log" --timeout "${BOOT_TIMEOUT:-120}" -smp
 rc=$?
 secs=$(( $(date +%s) - start ))
 tr -d '\r' < "$log" > "$log.txt"
-# The kernel's KTAP: from "KTAP version 1" on, minus the summary line (ours are the last two tests).
+# The kernel's KTAP: from "KTAP version 1" on, minus the summary line (ours are the last three tests).
 # Skipped tests stay "ok N name # SKIP reason" lines, which prove counts (make test shows them).
-awk '/^KTAP version 1$/ { on = 1; next } on && /^1\.\.[0-9]+$/ { n = substr($0, 4) + 2; print "1.." n; next }
+awk '/^KTAP version 1$/ { on = 1; next } on && /^1\.\.[0-9]+$/ { n = substr($0, 4) + 3; print "1.." n; next }
      on && /^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$/ { next } on { print }' "$log.txt" > "$log.tap"
 if ! grep -q '^1\.\.' "$log.tap"; then
 	echo "1..1"
@@ -32,6 +33,14 @@ if [ "$cpus" = "smp: $smp of $smp CPUs started" ]; then
 else
 	echo "not ok $((n + 1)) - QEMU ran $smp CPUs; the kernel says: ${cpus:-no smp line}"
 	grep '^smp:' "$log.txt" | sed 's/^/# /'
+fi
+n=$((n + 1))
+benches=$(grep -cE '^(not )?ok [0-9]+ bench_' "$log.tap")
+if grep -q 'ktest=bench_' "$esp/cmdline.txt" 2>/dev/null || [ "$benches" = 0 ]; then
+	echo "ok $((n + 1)) - no benchmark ran unasked ($benches bench_ tests; the command line decides)"
+else
+	echo "not ok $((n + 1)) - $benches benchmark(s) ran in a boot whose command line asked for none"
+	grep -E '^(not )?ok [0-9]+ bench_' "$log.tap" | sed 's/^/# /'
 fi
 n=$((n + 1))
 if [ "$rc" = 33 ]; then
