@@ -234,6 +234,136 @@ static void test_collisions(void)
 	ok(wrapped == rounds, "the last slot's cluster wrapped to slot 0 in every round");
 }
 
+/* ---- clusters across slot pages, the directory's edge and the table's wrap, in larger tables */
+
+#define EDGE_MAX 9000   /* entries a boundary test holds at most */
+
+static uint64_t edge_key[EDGE_MAX];
+static bool edge_live[EDGE_MAX];
+static unsigned edge_n;
+
+/* A start below 2^31 not used yet whose home in a table of 2^bits slots is h (found by search:
+ * about 2^bits tries), searching from *next up. */
+static uint64_t edge_homed(uint64_t h, unsigned bits, uint64_t *next)
+{
+	for (uint64_t k = *next; k < (1ULL << 31); k++)
+		if (syspte_index_hash(k, bits) == h) {
+			*next = k + 1;
+			return k;
+		}
+	return UINT64_MAX;
+}
+
+/* Enters start k (room made by the caller) with a record derived from it. */
+static bool edge_add(uint64_t k)
+{
+	struct syspte_resv v = { .start = (uint32_t)k, .npages = 1 + k % 5, .mapped = k % 3, .tag = (uint32_t)(k * 7) };
+	if (edge_n == EDGE_MAX || ix.count >= ix.cap)
+		return false;
+	struct syspte_resv *e = syspte_index_insert(&ix, &v);
+	edge_key[edge_n] = k;
+	edge_live[edge_n++] = true;
+	return e->start == k && syspte_index_find(&ix, k) == e;
+}
+
+/* True when every entered start is found exactly when live, with its record. */
+static bool edge_exact(void)
+{
+	for (unsigned i = 0; i < edge_n; i++) {
+		uint64_t k = edge_key[i];
+		const struct syspte_resv *e = syspte_index_find(&ix, k);
+		if (!!e != edge_live[i] || (e && (e->npages != 1 + k % 5 || e->mapped != k % 3 || e->tag != (uint32_t)(k * 7)))) {
+			printf("# start %llu: %s\n", (unsigned long long)k, e ? "wrong or stale" : "lost");
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * For a table of 2^bits slots (made by growth, kept above its shrink threshold by fillers so every
+ * removal takes the inline path or the backward shift, never a rehash): clusters forced around
+ * each slot L in edges (the last slot of a page: the next one lies in another page, or is slot 0
+ * of the table), with starts homed at L - 1, L and L + 1, entered and removed in generated orders;
+ * every lookup exact and check clean after each removal. Returns the failures; *inline_hits counts
+ * removals of an entry at its home with an empty next slot in its page (the inline path).
+ */
+static unsigned edge_round(unsigned bits, const uint64_t *edges, unsigned nedges, uint64_t *inline_hits)
+{
+	unsigned bad = 0;
+	ix_fresh();
+	edge_n = 0;
+	if (!syspte_index_room(&ix, syspte_index_cap(bits - 1) + 1) || ix.bits != bits)
+		return 1;
+	uint64_t next = 1, mask = ix.mask;
+	for (unsigned e = 0; e < nedges; e++) {   /* the clusters, entered in a generated order */
+		uint64_t keys[12];
+		unsigned n = 0;
+		for (int d = -1; d <= 1; d++)
+			for (unsigned c = 0; c < (d == 0 ? 6u : 3u); c++)
+				keys[n++] = edge_homed((edges[e] + (uint64_t)(int64_t)d) & mask, bits, &next);
+		for (unsigned i = n - 1; i > 0; i--) {
+			unsigned j = (unsigned)below(i + 1);
+			uint64_t t = keys[i];
+			keys[i] = keys[j];
+			keys[j] = t;
+		}
+		for (unsigned i = 0; i < n; i++)
+			bad += keys[i] == UINT64_MAX || !edge_add(keys[i]);
+	}
+	unsigned clusters = edge_n;
+	/* fillers (starts far above the clusters' search) up past the shrink threshold */
+	for (uint64_t k = (1ULL << 30) + below(1u << 20); ix.count <= ix.low + clusters + 8; k += 1 + below(64))
+		bad += !edge_add(k);
+	bad += ix.bits != bits || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
+	unsigned order[EDGE_MAX];
+	for (unsigned i = 0; i < clusters; i++)
+		order[i] = i;
+	for (unsigned i = clusters - 1; i > 0; i--) {
+		unsigned j = (unsigned)below(i + 1), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (unsigned i = 0; i < clusters; i++) {
+		uint64_t k = edge_key[order[i]];
+		struct syspte_resv *e = syspte_index_find(&ix, k);
+		if (!e) {
+			bad++;
+			continue;
+		}
+		uint64_t h = syspte_index_home(&ix, k);
+		*inline_hits += syspte_index_slot(&ix, h) == e && (h & SYSPTE_INDEX_SLOT_MASK) != SYSPTE_INDEX_SLOT_MASK &&
+				!syspte_index_slot(&ix, h + 1)->npages;
+		syspte_index_remove(&ix, e);
+		edge_live[order[i]] = false;
+		bad += ix.bits != bits || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
+	}
+	return bad;
+}
+
+static void test_page_edges(void)
+{
+	uint64_t inline_hits = 0;
+	unsigned bad = 0, rounds = 6;
+	const uint64_t page = 1u << SYSPTE_INDEX_PAGE_SHIFT;
+	for (unsigned round = 0; round < rounds; round++) {
+		uint64_t two[] = { page - 1, 2 * page - 1 };   /* two pages: their edge, and the wrap */
+		bad += edge_round(SYSPTE_INDEX_MIN_BITS + 1, two, 2, &inline_hits);
+		uint64_t four[] = { page - 1, 2 * page - 1, 3 * page - 1, 4 * page - 1, page / 2 };
+		bad += edge_round(SYSPTE_INDEX_MIN_BITS + 2, four, 5, &inline_hits);
+	}
+	ok(bad == 0, "%u rounds: clusters homed around every slot page's last slot (the next in another page or the "
+	   "table's slot 0) of 2- and 4-page tables, removed in generated orders: every lookup exact, check clean", rounds);
+	/* the largest table one directory page reaches, and the next: the directory's edge, the wrap */
+	uint64_t dir[] = { (1ull << TOP_BITS) - 1, (2ull << TOP_BITS) - 1, (1ull << TOP_BITS) + page - 1 };
+	bad = edge_round(TOP_BITS + 1, dir, 3, &inline_hits);
+	ok(bad == 0, "a table of two directory pages: clusters across the directories' edge, a page edge and the wrap, "
+	   "removed in a generated order: every lookup exact, check clean");
+	ok(inline_hits > 0, "%llu of those removals took the inline path (home slot, empty next slot in its page)",
+	   (unsigned long long)inline_hits);
+	edge_n = 0;
+}
+
 /* Growth and shrink refused for want of pages: nothing changes, nothing is kept. */
 static void test_memory_short(void)
 {
@@ -508,6 +638,7 @@ int main(int argc, char **argv)
 	test_record_layout();
 	test_table_churn(steps);
 	test_collisions();
+	test_page_edges();
 	test_memory_short();
 	struct syspte_region *plain = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (256ULL << 30), RPAGES,
 						       SYSPTE_CREATE_NO_CACHE);
