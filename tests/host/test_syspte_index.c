@@ -8,6 +8,11 @@
  *  - Collisions forced: starts sharing the table's last home slot (so the cluster wraps to slot 0)
  *    mixed with starts homed at slots 0 and 1 inside that cluster, inserted and removed in
  *    generated orders; every lookup exact after each removal (the backward shift's rule).
+ *  - Clusters across slot pages: in 2- and 4-page tables and one of two directory pages, starts
+ *    homed at a page's last slot and at the slots either side (so clusters run into the next page,
+ *    the next directory's first page, or the table's slot 0), removed in generated orders while
+ *    fillers keep the table above its shrink threshold (the inline removal and the backward shift,
+ *    never a rehash); every lookup exact and check clean after each removal.
  *  - Memory short while growing or shrinking: for budgets below what the new table needs (one
  *    page short, none at all, a directory page short), growth is refused with the table, its
  *    entries and the physical allocator's count unchanged; a shrink that cannot allocate keeps
