@@ -21,6 +21,10 @@
  *    index growing and shrinking, every page looked up after each batch against a shadow;
  *    memory exhausted while the index must grow: reserve returns NULL with pages free, every
  *    reservation still found, nothing leaked, and succeeds once memory is back.
+ *  - Adoption across a shrink: a chunk of 16 reservations adopted with the index one entry above
+ *    its shrink threshold, so the table halves between the adoption's unlinks (its entries move):
+ *    every reservation is found whole in the chunk afterwards (a pointer kept across the unlinks
+ *    would copy a moved or cleared slot).
  *  - syspte_check catches a corrupt index: a stale entry, a lost one, a start entered twice, an
  *    entry its probe cannot reach, a wrong count.
  *
@@ -519,6 +523,54 @@ static void region_churn(struct syspte_region *r, const char *name, uint64_t ste
 	ok(syspte_check(r) == 0 && r->live_count == 0 && r->index.count == 0, "%s: all freed, check passes", name);
 }
 
+/*
+ * Adoption across a shrink of the index (records move while the adoption unlinks them): with the
+ * caches held off, 4-page reservations grow the index, then frees leave it one entry above its
+ * shrink threshold with the 16 reservations of one chunk among the survivors. Adopting that chunk
+ * unlinks them one by one; the second unlink halves the table, so the other 14 are copied from
+ * where the new table holds them. Each is then found whole in the chunk, none in the index.
+ */
+static void region_adoption_shrink(struct syspte_region *r)
+{
+	memset(owner, 0, sizeof(owner));
+	nrs = 0;
+	uint64_t f = spin_lock(&r->lock);
+	r->cache.on = false;   /* every reservation placed by the allocator, into the region's index */
+	spin_unlock(&r->lock, f);
+	bool all = true;
+	for (int k = 0; k < 600; k++)
+		all &= region_add(r, 4);
+	uint64_t idx = page_at(r, rs[300].va) >> SYSPTE_CHUNK_SHIFT, first = UINT64_MAX;
+	for (unsigned i = 0; i < nrs && r->index.count > r->index.low + 1;)
+		if (page_at(r, rs[i].va) >> SYSPTE_CHUNK_SHIFT != idx)
+			region_del(r, i);
+		else
+			i++;
+	unsigned in_chunk = 0;
+	for (unsigned i = 0; i < nrs; i++)
+		if (page_at(r, rs[i].va) >> SYSPTE_CHUNK_SHIFT == idx) {
+			in_chunk++;
+			first = MIN(first, page_at(r, rs[i].va));
+		}
+	unsigned bits = r->index.bits;
+	uint64_t shrinks = r->index.shrinks, adopted = r->cache.adopted, count = r->index.count, low = r->index.low;
+	f = spin_lock(&r->lock);
+	r->cache.on = true;
+	if (in_chunk)
+		syspte_cache_adopt_locked(r, first, 4);
+	bool owned = in_chunk && syspte_cache_owns_locked(r, first);
+	spin_unlock(&r->lock, f);
+	ok(all && in_chunk == 16 && count == low + 1 && owned && r->cache.adopted == adopted + 1 &&
+	   r->index.shrinks == shrinks + 1 && r->index.bits == bits - 1 && r->index.count == count - 16,
+	   "a chunk of 16 reservations adopted with the index one above its threshold: the table halved during the "
+	   "adoption (%u to %u bits), all 16 left it", bits, r->index.bits);
+	ok(region_lookups_exact(r) && syspte_check(r) == 0,
+	   "every reservation found with its own record (base, pages, tag) after the adoption, check passes");
+	while (nrs)
+		region_del(r, nrs - 1);
+	ok(syspte_check(r) == 0 && r->index.count == 0, "all freed, check passes");
+}
+
 /* Memory exhausted while the region's index must grow: NULL with pages free, nothing lost. */
 static void region_exhaustion(struct syspte_region *r)
 {
@@ -651,6 +703,7 @@ int main(int argc, char **argv)
 	region_churn(plain, "no caches", steps);
 	region_churn(reserved_region(), "caches", steps);
 	region_adoption(reserved_region());
+	region_adoption_shrink(reserved_region());
 	region_exhaustion(plain);
 	region_check_catches(plain);
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
