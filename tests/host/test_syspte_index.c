@@ -8,6 +8,11 @@
  *  - Collisions forced: starts sharing the table's last home slot (so the cluster wraps to slot 0)
  *    mixed with starts homed at slots 0 and 1 inside that cluster, inserted and removed in
  *    generated orders; every lookup exact after each removal (the backward shift's rule).
+ *  - Clusters across slot pages: in 2- and 4-page tables and one of two directory pages, starts
+ *    homed at a page's last slot and at the slots either side (so clusters run into the next page,
+ *    the next directory's first page, or the table's slot 0), removed in generated orders while
+ *    fillers keep the table above its shrink threshold (the inline removal and the backward shift,
+ *    never a rehash); every lookup exact and check clean after each removal.
  *  - Memory short while growing or shrinking: for budgets below what the new table needs (one
  *    page short, none at all, a directory page short), growth is refused with the table, its
  *    entries and the physical allocator's count unchanged; a shrink that cannot allocate keeps
@@ -16,6 +21,10 @@
  *    index growing and shrinking, every page looked up after each batch against a shadow;
  *    memory exhausted while the index must grow: reserve returns NULL with pages free, every
  *    reservation still found, nothing leaked, and succeeds once memory is back.
+ *  - Adoption across a shrink: a chunk of 16 reservations adopted with the index one entry above
+ *    its shrink threshold, so the table halves between the adoption's unlinks (its entries move):
+ *    every reservation is found whole in the chunk afterwards (a pointer kept across the unlinks
+ *    would copy a moved or cleared slot).
  *  - syspte_check catches a corrupt index: a stale entry, a lost one, a start entered twice, an
  *    entry its probe cannot reach, a wrong count.
  *
@@ -234,6 +243,136 @@ static void test_collisions(void)
 	ok(wrapped == rounds, "the last slot's cluster wrapped to slot 0 in every round");
 }
 
+/* ---- clusters across slot pages, the directory's edge and the table's wrap, in larger tables */
+
+#define EDGE_MAX 9000   /* entries a boundary test holds at most */
+
+static uint64_t edge_key[EDGE_MAX];
+static bool edge_live[EDGE_MAX];
+static unsigned edge_n;
+
+/* A start below 2^31 not used yet whose home in a table of 2^bits slots is h (found by search:
+ * about 2^bits tries), searching from *next up. */
+static uint64_t edge_homed(uint64_t h, unsigned bits, uint64_t *next)
+{
+	for (uint64_t k = *next; k < (1ULL << 31); k++)
+		if (syspte_index_hash(k, bits) == h) {
+			*next = k + 1;
+			return k;
+		}
+	return UINT64_MAX;
+}
+
+/* Enters start k (room made by the caller) with a record derived from it. */
+static bool edge_add(uint64_t k)
+{
+	struct syspte_resv v = { .start = (uint32_t)k, .npages = 1 + k % 5, .mapped = k % 3, .tag = (uint32_t)(k * 7) };
+	if (edge_n == EDGE_MAX || ix.count >= ix.cap)
+		return false;
+	struct syspte_resv *e = syspte_index_insert(&ix, &v);
+	edge_key[edge_n] = k;
+	edge_live[edge_n++] = true;
+	return e->start == k && syspte_index_find(&ix, k) == e;
+}
+
+/* True when every entered start is found exactly when live, with its record. */
+static bool edge_exact(void)
+{
+	for (unsigned i = 0; i < edge_n; i++) {
+		uint64_t k = edge_key[i];
+		const struct syspte_resv *e = syspte_index_find(&ix, k);
+		if (!!e != edge_live[i] || (e && (e->npages != 1 + k % 5 || e->mapped != k % 3 || e->tag != (uint32_t)(k * 7)))) {
+			printf("# start %llu: %s\n", (unsigned long long)k, e ? "wrong or stale" : "lost");
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * For a table of 2^bits slots (made by growth, kept above its shrink threshold by fillers so every
+ * removal takes the inline path or the backward shift, never a rehash): clusters forced around
+ * each slot L in edges (the last slot of a page: the next one lies in another page, or is slot 0
+ * of the table), with starts homed at L - 1, L and L + 1, entered and removed in generated orders;
+ * every lookup exact and check clean after each removal. Returns the failures; *inline_hits counts
+ * removals of an entry at its home with an empty next slot in its page (the inline path).
+ */
+static unsigned edge_round(unsigned bits, const uint64_t *edges, unsigned nedges, uint64_t *inline_hits)
+{
+	unsigned bad = 0;
+	ix_fresh();
+	edge_n = 0;
+	if (!syspte_index_room(&ix, syspte_index_cap(bits - 1) + 1) || ix.bits != bits)
+		return 1;
+	uint64_t next = 1, mask = ix.mask;
+	for (unsigned e = 0; e < nedges; e++) {   /* the clusters, entered in a generated order */
+		uint64_t keys[12];
+		unsigned n = 0;
+		for (int d = -1; d <= 1; d++)
+			for (unsigned c = 0; c < (d == 0 ? 6u : 3u); c++)
+				keys[n++] = edge_homed((edges[e] + (uint64_t)(int64_t)d) & mask, bits, &next);
+		for (unsigned i = n - 1; i > 0; i--) {
+			unsigned j = (unsigned)below(i + 1);
+			uint64_t t = keys[i];
+			keys[i] = keys[j];
+			keys[j] = t;
+		}
+		for (unsigned i = 0; i < n; i++)
+			bad += keys[i] == UINT64_MAX || !edge_add(keys[i]);
+	}
+	unsigned clusters = edge_n;
+	/* fillers (starts far above the clusters' search) up past the shrink threshold */
+	for (uint64_t k = (1ULL << 30) + below(1u << 20); ix.count <= ix.low + clusters + 8; k += 1 + below(64))
+		bad += !edge_add(k);
+	bad += ix.bits != bits || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
+	unsigned order[EDGE_MAX];
+	for (unsigned i = 0; i < clusters; i++)
+		order[i] = i;
+	for (unsigned i = clusters - 1; i > 0; i--) {
+		unsigned j = (unsigned)below(i + 1), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (unsigned i = 0; i < clusters; i++) {
+		uint64_t k = edge_key[order[i]];
+		struct syspte_resv *e = syspte_index_find(&ix, k);
+		if (!e) {
+			bad++;
+			continue;
+		}
+		uint64_t h = syspte_index_home(&ix, k);
+		*inline_hits += syspte_index_slot(&ix, h) == e && (h & SYSPTE_INDEX_SLOT_MASK) != SYSPTE_INDEX_SLOT_MASK &&
+				!syspte_index_slot(&ix, h + 1)->npages;
+		syspte_index_remove(&ix, e);
+		edge_live[order[i]] = false;
+		bad += ix.bits != bits || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
+	}
+	return bad;
+}
+
+static void test_page_edges(void)
+{
+	uint64_t inline_hits = 0;
+	unsigned bad = 0, rounds = 6;
+	const uint64_t page = 1u << SYSPTE_INDEX_PAGE_SHIFT;
+	for (unsigned round = 0; round < rounds; round++) {
+		uint64_t two[] = { page - 1, 2 * page - 1 };   /* two pages: their edge, and the wrap */
+		bad += edge_round(SYSPTE_INDEX_MIN_BITS + 1, two, 2, &inline_hits);
+		uint64_t four[] = { page - 1, 2 * page - 1, 3 * page - 1, 4 * page - 1, page / 2 };
+		bad += edge_round(SYSPTE_INDEX_MIN_BITS + 2, four, 5, &inline_hits);
+	}
+	ok(bad == 0, "%u rounds: clusters homed around every slot page's last slot (the next in another page or the "
+	   "table's slot 0) of 2- and 4-page tables, removed in generated orders: every lookup exact, check clean", rounds);
+	/* the largest table one directory page reaches, and the next: the directory's edge, the wrap */
+	uint64_t dir[] = { (1ull << TOP_BITS) - 1, (2ull << TOP_BITS) - 1, (1ull << TOP_BITS) + page - 1 };
+	bad = edge_round(TOP_BITS + 1, dir, 3, &inline_hits);
+	ok(bad == 0, "a table of two directory pages: clusters across the directories' edge, a page edge and the wrap, "
+	   "removed in a generated order: every lookup exact, check clean");
+	ok(inline_hits > 0, "%llu of those removals took the inline path (home slot, empty next slot in its page)",
+	   (unsigned long long)inline_hits);
+	edge_n = 0;
+}
+
 /* Growth and shrink refused for want of pages: nothing changes, nothing is kept. */
 static void test_memory_short(void)
 {
@@ -384,6 +523,54 @@ static void region_churn(struct syspte_region *r, const char *name, uint64_t ste
 	ok(syspte_check(r) == 0 && r->live_count == 0 && r->index.count == 0, "%s: all freed, check passes", name);
 }
 
+/*
+ * Adoption across a shrink of the index (records move while the adoption unlinks them): with the
+ * caches held off, 4-page reservations grow the index, then frees leave it one entry above its
+ * shrink threshold with the 16 reservations of one chunk among the survivors. Adopting that chunk
+ * unlinks them one by one; the second unlink halves the table, so the other 14 are copied from
+ * where the new table holds them. Each is then found whole in the chunk, none in the index.
+ */
+static void region_adoption_shrink(struct syspte_region *r)
+{
+	memset(owner, 0, sizeof(owner));
+	nrs = 0;
+	uint64_t f = spin_lock(&r->lock);
+	r->cache.on = false;   /* every reservation placed by the allocator, into the region's index */
+	spin_unlock(&r->lock, f);
+	bool all = true;
+	for (int k = 0; k < 600; k++)
+		all &= region_add(r, 4);
+	uint64_t idx = page_at(r, rs[300].va) >> SYSPTE_CHUNK_SHIFT, first = UINT64_MAX;
+	for (unsigned i = 0; i < nrs && r->index.count > r->index.low + 1;)
+		if (page_at(r, rs[i].va) >> SYSPTE_CHUNK_SHIFT != idx)
+			region_del(r, i);
+		else
+			i++;
+	unsigned in_chunk = 0;
+	for (unsigned i = 0; i < nrs; i++)
+		if (page_at(r, rs[i].va) >> SYSPTE_CHUNK_SHIFT == idx) {
+			in_chunk++;
+			first = MIN(first, page_at(r, rs[i].va));
+		}
+	unsigned bits = r->index.bits;
+	uint64_t shrinks = r->index.shrinks, adopted = r->cache.adopted, count = r->index.count, low = r->index.low;
+	f = spin_lock(&r->lock);
+	r->cache.on = true;
+	if (in_chunk)
+		syspte_cache_adopt_locked(r, first, 4);
+	bool owned = in_chunk && syspte_cache_owns_locked(r, first);
+	spin_unlock(&r->lock, f);
+	ok(all && in_chunk == 16 && count == low + 1 && owned && r->cache.adopted == adopted + 1 &&
+	   r->index.shrinks == shrinks + 1 && r->index.bits == bits - 1 && r->index.count == count - 16,
+	   "a chunk of 16 reservations adopted with the index one above its threshold: the table halved during the "
+	   "adoption (%u to %u bits), all 16 left it", bits, r->index.bits);
+	ok(region_lookups_exact(r) && syspte_check(r) == 0,
+	   "every reservation found with its own record (base, pages, tag) after the adoption, check passes");
+	while (nrs)
+		region_del(r, nrs - 1);
+	ok(syspte_check(r) == 0 && r->index.count == 0, "all freed, check passes");
+}
+
 /* Memory exhausted while the region's index must grow: NULL with pages free, nothing lost. */
 static void region_exhaustion(struct syspte_region *r)
 {
@@ -508,6 +695,7 @@ int main(int argc, char **argv)
 	test_record_layout();
 	test_table_churn(steps);
 	test_collisions();
+	test_page_edges();
 	test_memory_short();
 	struct syspte_region *plain = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (256ULL << 30), RPAGES,
 						       SYSPTE_CREATE_NO_CACHE);
@@ -515,6 +703,7 @@ int main(int argc, char **argv)
 	region_churn(plain, "no caches", steps);
 	region_churn(reserved_region(), "caches", steps);
 	region_adoption(reserved_region());
+	region_adoption_shrink(reserved_region());
 	region_exhaustion(plain);
 	region_check_catches(plain);
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
