@@ -230,9 +230,15 @@ void syspte_index_remove_shift(struct syspte_index *ix, struct syspte_resv *e)
 	}
 	*hole = (struct syspte_resv){ .npages = 0 };
 	ix->count--;
-	/* halve a table left under half the smaller one's capacity (kept as it is when memory is short) */
-	if (ix->count < ix->low && syspte_index_rehash(ix, ix->bits - 1))
-		ix->shrinks++;
+	/* Halve a table left under half the smaller one's capacity. When memory is short it is kept as
+	 * it is and the next try waits until the count halves again, so removals under exhaustion do not
+	 * each build and drop a table (a growth or a rehash sets the threshold from the size again). */
+	if (ix->count < ix->low) {
+		if (syspte_index_rehash(ix, ix->bits - 1))
+			ix->shrinks++;
+		else
+			ix->low = ix->count / 2;
+	}
 }
 
 /* Reports a failed invariant; returns -1. */
@@ -253,7 +259,7 @@ int syspte_index_check(const struct syspte_index *ix, int (*fn)(const struct sys
 	if (ix->dir0 != ix->top[0].dir)
 		return syspte_index_bad("the first directory's shortcut is stale", (uint64_t)(uintptr_t)ix->dir0, 0);
 	if (ix->shift != 64 - ix->bits || ix->mask != ((uint64_t)1 << ix->bits) - 1 || ix->cap != syspte_index_cap(ix->bits) ||
-	    ix->low != (ix->bits > SYSPTE_INDEX_MIN_BITS ? syspte_index_cap(ix->bits - 1) / 2 : 0))
+	    ix->low > (ix->bits > SYSPTE_INDEX_MIN_BITS ? syspte_index_cap(ix->bits - 1) / 2 : 0))
 		return syspte_index_bad("the values derived from the table's size are stale", ix->bits, ix->cap);
 	for (uint64_t t = 0; t < ix->top_len; t++)
 		if ((t < syspte_index_top_entries(ix->bits)) != (ix->top[t].dir != NULL) || ix->other[t].dir)

@@ -93,7 +93,8 @@ struct syspte_index {
 	unsigned shift;                  /* 64 - bits: the hash's shift */
 	uint64_t mask;                   /* 2^bits - 1: slot numbers wrap with it */
 	uint64_t cap;                    /* syspte_index_cap(bits); 0 with no table, so room is one test */
-	uint64_t low;                    /* the table halves when a removal leaves fewer entries */
+	uint64_t low;                    /* the table halves when a removal leaves fewer entries (lowered
+					    after a halving refused for memory: the retry waits) */
 	uint64_t count;                  /* entries */
 	uint64_t pages;                  /* pages held: slot and directory pages */
 	uint64_t grows, shrinks;         /* rehashes, for the reports and tests */
