@@ -503,10 +503,23 @@ static void region_del(struct syspte_region *r, unsigned i)
 		shadow_set(r, i, i + 1);
 }
 
-static void region_churn(struct syspte_region *r, const char *name, uint64_t steps)
+/* Starts a case with an empty shadow (no reservation recorded, no page owned). */
+static void shadow_reset(void)
 {
 	memset(owner, 0, sizeof(owner));
 	nrs = 0;
+}
+
+/* Frees every reservation the shadow records, the newest first. */
+static void region_del_all(struct syspte_region *r)
+{
+	while (nrs)
+		region_del(r, nrs - 1);
+}
+
+static void region_churn(struct syspte_region *r, const char *name, uint64_t steps)
+{
+	shadow_reset();
 	uint64_t target = 1500, bad = 0, batches = 0, grows = r->index.grows, shrinks = r->index.shrinks;
 	bool up = true;
 	for (uint64_t s = 1; s <= steps; s++) {
@@ -531,8 +544,7 @@ static void region_churn(struct syspte_region *r, const char *name, uint64_t ste
 	   (unsigned long long)steps, (unsigned long long)batches);
 	ok(r->index.grows > grows && r->index.shrinks > shrinks, "%s: its index grew %llu and shrank %llu times", name,
 	   (unsigned long long)(r->index.grows - grows), (unsigned long long)(r->index.shrinks - shrinks));
-	while (nrs)
-		region_del(r, nrs - 1);
+	region_del_all(r);
 	ok(syspte_check(r) == 0 && r->live_count == 0 && r->index.count == 0, "%s: all freed, check passes", name);
 }
 
@@ -545,8 +557,7 @@ static void region_churn(struct syspte_region *r, const char *name, uint64_t ste
  */
 static void region_adoption_shrink(struct syspte_region *r)
 {
-	memset(owner, 0, sizeof(owner));
-	nrs = 0;
+	shadow_reset();
 	uint64_t f = spin_lock(&r->lock);
 	r->cache.on = false;   /* every reservation placed by the allocator, into the region's index */
 	spin_unlock(&r->lock, f);
@@ -579,20 +590,17 @@ static void region_adoption_shrink(struct syspte_region *r)
 	   "adoption (%u to %u bits), all 16 left it", bits, r->index.bits);
 	ok(region_lookups_exact(r) && syspte_check(r) == 0,
 	   "every reservation found with its own record (base, pages, tag) after the adoption, check passes");
-	while (nrs)
-		region_del(r, nrs - 1);
+	region_del_all(r);
 	ok(syspte_check(r) == 0 && r->index.count == 0, "all freed, check passes");
 }
 
 /* Memory exhausted while the region's index must grow: NULL with pages free, nothing lost. */
 static void region_exhaustion(struct syspte_region *r)
 {
-	memset(owner, 0, sizeof(owner));
-	nrs = 0;
+	shadow_reset();
 	while (region_add(r, 4))   /* every table and allocator chunk made once */
 		;
-	while (nrs)
-		region_del(r, nrs - 1);
+	region_del_all(r);
 	ok(r->index.bits == SYSPTE_INDEX_MIN_BITS && r->index.count == 0, "the region filled with 4-page reservations and "
 	   "emptied: its index back to %u slots", 1u << SYSPTE_INDEX_MIN_BITS);
 	bool all = true;
@@ -610,8 +618,7 @@ static void region_exhaustion(struct syspte_region *r)
 	phys_set_budget(UINT64_MAX);
 	ok(region_add(r, 4) && r->index.bits == SYSPTE_INDEX_MIN_BITS + 1 && region_lookups_exact(r) && syspte_check(r) == 0,
 	   "with memory back: placed, the index grown");
-	while (nrs)
-		region_del(r, nrs - 1);
+	region_del_all(r);
 }
 
 /*
@@ -622,8 +629,7 @@ static void region_exhaustion(struct syspte_region *r)
  */
 static void region_adoption(struct syspte_region *r)
 {
-	memset(owner, 0, sizeof(owner));
-	nrs = 0;
+	shadow_reset();
 	bool all = true;
 	for (int k = 0; k < 4; k++)   /* CPU 0's cache: one chunk, full */
 		all &= region_add(r, 16);
@@ -645,16 +651,14 @@ static void region_adoption(struct syspte_region *r)
 	   "its chunk adopted: it and the 32-page reservation beside it left the index (%llu entries, %llu before the "
 	   "3 pages)", (unsigned long long)r->index.count, (unsigned long long)count);
 	ok(region_lookups_exact(r) && syspte_check(r) == 0, "every page's lookup matches the shadow, check passes");
-	while (nrs)
-		region_del(r, nrs - 1);
+	region_del_all(r);
 	ok(syspte_check(r) == 0 && r->index.count == 0, "all freed, check passes");
 }
 
 /* syspte_check against a corrupt index: each corruption is found, and undoing it passes again. */
 static void region_check_catches(struct syspte_region *r)
 {
-	memset(owner, 0, sizeof(owner));
-	nrs = 0;
+	shadow_reset();
 	for (int k = 0; k < 40; k++)
 		region_add(r, 17);
 	struct syspte_resv *e = syspte_index_find(&r->index, page_at(r, rs[7].va)), saved = *e;
@@ -697,8 +701,7 @@ static void region_check_catches(struct syspte_region *r)
 	r->index.count--;
 	undone &= syspte_check(r) == 0 && region_lookups_exact(r);
 	ok(undone, "each corruption undone: check passes, every lookup exact");
-	while (nrs)
-		region_del(r, nrs - 1);
+	region_del_all(r);
 }
 
 /* syspte_check against corrupt chunk owners (the check reads the owner bytes a word at a time and
