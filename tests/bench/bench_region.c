@@ -355,7 +355,7 @@ static int size_churn(struct sized *z, size_t wi, enum subject s, int k, long st
 	syspte_get_stats(z->r, &after);
 	if (after.live == 0 && syspte_check(z->r) == 0)
 		return 0;
-	fprintf(stderr, "bench_region: syspte_check failed on the region of 2^%u pages after %s (round %d)\n", z->shift,
+	fprintf(stderr, "bench_region: the region of 2^%u pages is not empty or fails syspte_check after %s (round %d)\n", z->shift,
 		wls[wi].name, k + 1);
 	return 1;
 }
