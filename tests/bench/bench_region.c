@@ -17,15 +17,26 @@
  *
  * Then the cost against the region's size: the same reserve/free loop (region and bare buddy) at
  * 2^14, 2^18 and 2^22 pages (64 MiB, 1 GiB, 16 GiB), the workload unchanged (so the live
- * reservations grow with the region), and the ratio of the largest to the middle size.
+ * reservations grow with the region). The three regions (the hosted machine's own and two made
+ * beside it with syspte_create_ex) and three bare buddies live at once, and the table runs in
+ * rounds: each round runs every (workload, size, subject) churn once, all with the same seed, the
+ * sizes in an order that rotates, each churn from its subject empty (what it left is freed after
+ * it). Per size: ns per call, the minimum over the rounds (the least disturbed run of identical
+ * work) and the median, the share of the region's calls of a cache's size that the per-CPU caches
+ * served without the region's lock, and the ratios of 2^22 to 2^18 (of the minima and of the
+ * medians): a noisy machine slows single runs, not the least disturbed of many interleaved ones.
  *
- *   build/bench/bench_region [steps] [seeds]   (default 2*10^6 steps, 5 seeds; both tables)
+ *   build/bench/bench_region [steps] [seeds]   (both tables: 2*10^6 steps x 5 seeds for the main
+ *     table, and 10^6 steps x 9 rounds for the size table, unless given: then both take them,
+ *     the size table seeds as its rounds)
  *   build/bench/bench_region table [steps] [seeds]   (the main table alone)
- *   build/bench/bench_region sizes [steps] [seeds]   (the size table alone)
+ *   build/bench/bench_region sizes [steps] [rounds]   (the size table alone: steps per churn,
+ *     rounds 1..64; default 10^6 steps, 9 rounds)
  *   build/bench/bench_region ops W cache|nocache|loop [steps] [log2 pages]   (one workload W in 0..3,
  *     one seed, a region of 2^18 pages unless given (14..22): the churn alone, for callgrind: its
  *     instructions less the loop's, divided by the printed calls)
- * steps >= 1 and seeds 1..16, else a usage message and exit status 2.
+ * steps >= 1, seeds 1..16 and rounds 1..64, else a usage message and exit status 2. A failed
+ * consistency check (syspte_check, buddy_check) prints a message and exits with status 1.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +47,7 @@
 #include "syspte.h"
 #include "reserved.h"
 #include "buddy_impl.h"
+#include "syspte_cache.h"
 #include "workload.h"
 #include "vmlayout.h"
 
@@ -104,16 +116,18 @@ static void give(enum subject s, struct buddy *b, const struct resv *v)
 		buddy_free_allocated(b, v->s, v->n);
 }
 
-/* Runs the workload; returns ns per reserve or free call. Leaves the live reservations in live[]. */
-static double churn(const struct workload *w, enum subject s, uint64_t seed, long steps)
+/* Runs the workload on a region or buddy of npages; returns ns per reserve or free call. Leaves the
+ * live reservations in live[]. The buddy subject uses kept (empty, of npages) when not NULL, else a
+ * fresh buddy over meta and slots. */
+static double churn(const struct workload *w, enum subject s, uint64_t seed, long steps, struct buddy *kept)
 {
-	struct buddy b;
+	struct buddy fresh, *b = kept ? kept : &fresh;
 	uint64_t live_pages = 0, ops = 0, target = npages * w->target_pct / 100;
 	nlive = 0;
 	wl_seed(&rs, seed);
-	if (s != SUBJ_REGION) {
-		buddy_init(&b, npages, 0, meta, slots, 0);
-		buddy_free(&b, 0, npages);
+	if (s != SUBJ_REGION && !kept) {
+		buddy_init(&fresh, npages, 0, meta, slots, 0);
+		buddy_free(&fresh, 0, npages);
 	}
 	double t0 = now_ns();
 	for (long step = 0; step < steps; step++) {
@@ -121,7 +135,7 @@ static double churn(const struct workload *w, enum subject s, uint64_t seed, lon
 		if (wl_want_alloc(x, nlive, live_pages, target)) {
 			uint64_t n = wl_size(&rs, w->skewed, 512);
 			ops++;
-			if (take(s, &b, n, &live[nlive])) {
+			if (take(s, b, n, &live[nlive])) {
 				live_pages += n;
 				nlive++;
 				continue;
@@ -132,7 +146,7 @@ static double churn(const struct workload *w, enum subject s, uint64_t seed, lon
 		uint64_t i = wl_pick(&rs, nlive);
 		struct resv v = live[i];
 		live[i] = live[--nlive];
-		give(s, &b, &v);
+		give(s, b, &v);
 		live_pages -= v.n;
 		ops++;
 	}
@@ -226,16 +240,16 @@ static int main_table(long steps, int nseeds)
 		double t[8][16];
 		uint64_t live_sum = 0;
 		for (int sd = 0; sd < nseeds; sd++) {
-			t[1][sd] = churn(&wls[wi], SUBJ_BUDDY, (uint64_t)sd + 1, steps);
-			t[2][sd] = churn(&wls[wi], SUBJ_LOOP, (uint64_t)sd + 1, steps);
+			t[1][sd] = churn(&wls[wi], SUBJ_BUDDY, (uint64_t)sd + 1, steps, NULL);
+			t[2][sd] = churn(&wls[wi], SUBJ_LOOP, (uint64_t)sd + 1, steps, NULL);
 			reserved_set_region(no_cache);
-			t[7][sd] = churn(&wls[wi], SUBJ_REGION, (uint64_t)sd + 1, steps);
+			t[7][sd] = churn(&wls[wi], SUBJ_REGION, (uint64_t)sd + 1, steps, NULL);
 			for (uint64_t i = 0; i < nlive; i++)
 				MmFreeMappingAddress(live[i].va, TAG);
 			reserved_set_region(with_cache);
 			if (syspte_check(no_cache) != 0)
 				return 1;
-			t[0][sd] = churn(&wls[wi], SUBJ_REGION, (uint64_t)sd + 1, steps);
+			t[0][sd] = churn(&wls[wi], SUBJ_REGION, (uint64_t)sd + 1, steps, NULL);
 			live_sum += nlive;
 			t[3][sd] = map_unmap(SUBJ_REGION);
 			t[4][sd] = lookups(SUBJ_REGION);
@@ -258,50 +272,164 @@ static int main_table(long steps, int nseeds)
 	return 0;
 }
 
-/* The size table: reserve/free (region, bare buddy) at 2^14, 2^18 and 2^22 pages, the same workload. */
-static int size_table(long steps, int nseeds)
+#define NSIZES 3
+#define MAX_ROUNDS 64
+#define SIZE_STEPS 1000000    /* the size table's defaults: steps per churn */
+#define SIZE_ROUNDS 9         /* and rounds (a multiple of NSIZES: every size in every position alike) */
+#define SIZE_GAP (64ULL << 30) /* the regions' bases are SYSPTE_BASE + k * SIZE_GAP */
+_Static_assert(((uint64_t)MAX_NPAGES << 12) <= SIZE_GAP, "the size table's regions do not overlap");
+_Static_assert(NSIZES * SIZE_GAP <= SYSPTE_MAX_SIZE, "the size table's regions fit the region's slot");
+
+/* One size of the size table: a region and a bare buddy of 2^shift pages, both alive for the whole
+ * table, and every churn's time on them. */
+struct sized {
+	unsigned shift;
+	struct syspte_region *r;
+	struct buddy b;
+	uint64_t *meta, *slots;
+	double reg[NWL][MAX_ROUNDS], bud[NWL][MAX_ROUNDS];
+	uint64_t fast[NWL], slow[NWL], live[NWL];
+};
+
+static struct sized sz[NSIZES] = { { .shift = 14 }, { .shift = 18 }, { .shift = 22 } };
+
+/* Makes one hosted machine whose own region is the smallest size, the two larger regions beside it
+ * at non-overlapping bases, and a bare buddy (all pages free) per size; false on failure. */
+static bool sizes_up(void)
 {
-	static const unsigned shifts[] = { 14, 18, 22 };
-	double reg[3][NWL], bud[3][NWL];
-	uint64_t tables[3][NWL];
-	printf("# reserve/free against the region's size (ns per call, median of %d seeds x %ld steps; the same\n"
-	       "# workload, so the live reservations grow with the region); last columns: 2^22 / 2^18\n", nseeds, steps);
-	printf("%-12s", "workload");
-	for (int z = 0; z < 3; z++)
-		printf("  region 2^%-2u  buddy 2^%-2u", shifts[z], shifts[z]);
-	printf("  %9s %9s %12s\n", "region x", "buddy x", "tables 2^22");
-	for (int z = 0; z < 3; z++) {
-		npages = 1ULL << shifts[z];
-		if (host_machine_create(RAM_BYTES, npages << 12))
-			return 1;
-		for (size_t wi = 0; wi < NWL; wi++) {
-			double tr[16], tb[16];
-			for (int sd = 0; sd < nseeds; sd++) {
-				tb[sd] = churn(&wls[wi], SUBJ_BUDDY, (uint64_t)sd + 1, steps);
-				tr[sd] = churn(&wls[wi], SUBJ_REGION, (uint64_t)sd + 1, steps);
-				for (uint64_t i = 0; i < nlive; i++)
-					MmFreeMappingAddress(live[i].va, TAG);
-			}
-			if (syspte_check(reserved_region()) != 0)
-				return 1;
-			struct syspte_stats st;
-			syspte_get_stats(reserved_region(), &st);
-			tables[z][wi] = st.table_pages;
-			qsort(tr, (size_t)nseeds, sizeof(double), cmp_double);
-			qsort(tb, (size_t)nseeds, sizeof(double), cmp_double);
-			reg[z][wi] = tr[nseeds / 2];
-			bud[z][wi] = tb[nseeds / 2];
-		}
-		host_machine_destroy();
+	if (host_machine_create(RAM_BYTES, 1ULL << (sz[0].shift + 12)))
+		return false;
+	sz[0].r = reserved_region();
+	for (int k = 0; k < NSIZES; k++) {
+		struct sized *z = &sz[k];
+		uint64_t n = 1ULL << z->shift;
+		if (k > 0)
+			z->r = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (uint64_t)k * SIZE_GAP, n, 0);
+		z->meta = calloc(buddy_meta_bytes(n) / 8 + 1, 8);
+		z->slots = calloc(n, 8);
+		if (!z->r || !z->meta || !z->slots)
+			return false;
+		buddy_init(&z->b, n, 0, z->meta, z->slots, 0);
+		buddy_free(&z->b, 0, n);
 	}
-	for (size_t wi = 0; wi < NWL; wi++) {
-		printf("%-12s", wls[wi].name);
-		for (int z = 0; z < 3; z++)
-			printf("  %11.1f  %10.1f", reg[z][wi], bud[z][wi]);
-		printf("  %8.2fx %8.2fx %12llu\n", reg[2][wi] / reg[1][wi], bud[2][wi] / bud[1][wi],
-		       (unsigned long long)tables[2][wi]);
+	return true;
+}
+
+/* Frees what sizes_up made. */
+static void sizes_down(void)
+{
+	host_machine_destroy();
+	for (int k = 0; k < NSIZES; k++) {
+		free(sz[k].meta);
+		free(sz[k].slots);
+		sz[k].meta = sz[k].slots = NULL;
+		sz[k].r = NULL;
+	}
+}
+
+/* One churn of workload wi on size z's subject s (seed 1) in round k, then every reservation it left
+ * freed and the subject checked empty and consistent; 0, or 1 after a message. */
+static int size_churn(struct sized *z, size_t wi, enum subject s, int k, long steps)
+{
+	npages = 1ULL << z->shift;
+	if (s == SUBJ_BUDDY) {
+		z->bud[wi][k] = churn(&wls[wi], SUBJ_BUDDY, 1, steps, &z->b);
+		for (uint64_t i = 0; i < nlive; i++)
+			buddy_free_allocated(&z->b, live[i].s, live[i].n);
+		if (buddy_free_units(&z->b) == npages && buddy_check(&z->b) == 0)
+			return 0;
+		fprintf(stderr, "bench_region: the bare buddy of 2^%u pages is not whole after %s (round %d)\n", z->shift,
+			wls[wi].name, k + 1);
+		return 1;
+	}
+	struct syspte_stats before, after;
+	reserved_set_region(z->r);
+	syspte_get_stats(z->r, &before);
+	z->reg[wi][k] = churn(&wls[wi], SUBJ_REGION, 1, steps, NULL);
+	syspte_get_stats(z->r, &after);
+	z->fast[wi] += after.cache_fast - before.cache_fast;
+	z->slow[wi] += after.cache_slow - before.cache_slow;
+	z->live[wi] = nlive;
+	for (uint64_t i = 0; i < nlive; i++)
+		MmFreeMappingAddress(live[i].va, TAG);
+	syspte_get_stats(z->r, &after);
+	if (after.live == 0 && syspte_check(z->r) == 0)
+		return 0;
+	fprintf(stderr, "bench_region: the region of 2^%u pages is not empty or fails syspte_check after %s (round %d)\n", z->shift,
+		wls[wi].name, k + 1);
+	return 1;
+}
+
+/* The minimum of v[0..n) in *lo and its median in *mid (the mean of the middle two of an even n). */
+static void min_median(const double *v, int n, double *lo, double *mid)
+{
+	double t[MAX_ROUNDS];
+	memcpy(t, v, (size_t)n * sizeof(double));
+	qsort(t, (size_t)n, sizeof(double), cmp_double);
+	*lo = t[0];
+	*mid = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* Prints the size table's rows of workload wi: one per size, then the ratios 2^22 / 2^18. */
+static void size_rows(size_t wi, int rounds)
+{
+	double rl[NSIZES], rm[NSIZES], bl[NSIZES], bm[NSIZES];
+	for (int k = 0; k < NSIZES; k++) {
+		const struct sized *z = &sz[k];
+		uint64_t small = z->fast[wi] + z->slow[wi];
+		min_median(z->reg[wi], rounds, &rl[k], &rm[k]);
+		min_median(z->bud[wi], rounds, &bl[k], &bm[k]);
+		printf("%-12s %5s%-2u %10.1f %10.1f %10.1f %10.1f", k ? "" : wls[wi].name, "2^", z->shift, rl[k], rm[k],
+		       bl[k], bm[k]);
+		if (small)
+			printf(" %8.1f %%", 100.0 * (double)z->fast[wi] / (double)small);
+		else
+			printf(" %10s", "-");
+		printf(" %8llu\n", (unsigned long long)z->live[wi]);
+	}
+	printf("%-12s %7s %9.2fx %9.2fx %9.2fx %9.2fx\n", "", "22/18", rl[2] / rl[1], rm[2] / rm[1], bl[2] / bl[1],
+	       bm[2] / bm[1]);
+}
+
+/*
+ * The size table: reserve/free (region, bare buddy) at 2^14, 2^18 and 2^22 pages, the same workload,
+ * all sizes alive in one process and interleaved: each round runs every (workload, size, subject)
+ * churn once with the same seed, the sizes in an order that rotates from round to round and workload
+ * to workload, the subjects' order alternating; every churn starts from its subject empty. The
+ * minimum over the rounds is the least disturbed run of identical work; its ratio between sizes is
+ * what the noise of a shared machine disturbs least.
+ */
+static int size_table(long steps, int rounds)
+{
+	if (!sizes_up())
+		return 1;
+	for (int k = 0; k < rounds; k++)
+		for (size_t wi = 0; wi < NWL; wi++)
+			for (int j = 0; j < NSIZES; j++) {
+				struct sized *z = &sz[((size_t)k + wi + (size_t)j) % NSIZES];
+				enum subject first = k % 2 ? SUBJ_BUDDY : SUBJ_REGION;
+				enum subject second = k % 2 ? SUBJ_REGION : SUBJ_BUDDY;
+				if (size_churn(z, wi, first, k, steps) || size_churn(z, wi, second, k, steps))
+					return 1;
+			}
+	printf("# reserve/free against the region's size: 2^14, 2^18, 2^22 pages (64 MiB, 1 GiB, 16 GiB) alive at once,\n"
+	       "# the same workload (so the live reservations grow with the region); %d rounds x %ld steps, each\n"
+	       "# round every workload, size and subject once with the same seed, the sizes' order rotating; ns per\n"
+	       "# call, min and median of the rounds; \"cached\": the region's calls of <= %u pages the per-CPU caches\n"
+	       "# served without the region's lock; \"live\": reservations left by a churn; 22/18: 2^22 / 2^18\n",
+	       rounds, steps, SYSPTE_CACHE_MAX_PAGES);
+	printf("%-12s %7s %10s %10s %10s %10s %10s %8s\n", "workload", "pages", "region min", "median", "buddy min", "median",
+	       "cached", "live");
+	for (size_t wi = 0; wi < NWL; wi++)
+		size_rows(wi, rounds);
+	printf("# page tables made:");
+	for (int k = 0; k < NSIZES; k++) {
+		struct syspte_stats st;
+		syspte_get_stats(sz[k].r, &st);
+		printf(" %llu at 2^%u%s", (unsigned long long)st.table_pages, sz[k].shift, k + 1 < NSIZES ? "," : "\n");
 	}
 	fflush(stdout);
+	sizes_down();
 	return 0;
 }
 
@@ -316,7 +444,7 @@ static int ops_mode(size_t wi, const char *subject, long steps, unsigned shift)
 		reserved_set_region(no_cache);
 	else if (!loop && strcmp(subject, "cache") != 0)
 		return 2;
-	churn(&wls[wi], loop ? SUBJ_LOOP : SUBJ_REGION, 1, steps);
+	churn(&wls[wi], loop ? SUBJ_LOOP : SUBJ_REGION, 1, steps, NULL);
 	uint64_t calls = churn_ops, small = 0, small_pages = 0;
 	for (uint64_t i = 0; i < nlive; i++)
 		if (live[i].n <= 16)
@@ -333,8 +461,11 @@ static int ops_mode(size_t wi, const char *subject, long steps, unsigned shift)
 /* Prints how to run the benchmark; returns the exit status for bad arguments. */
 static int usage(void)
 {
-	fprintf(stderr, "usage: bench_region [table|sizes] [steps >= 1] [seeds 1..16]\n"
-			"       bench_region ops 0..3 cache|nocache|loop [steps >= 1] [log2 pages 14..22]\n");
+	fprintf(stderr, "usage: bench_region [steps >= 1] [seeds 1..16]   (both tables; the size table runs seeds rounds)\n"
+			"       bench_region table [steps >= 1] [seeds 1..16]\n"
+			"       bench_region sizes [steps >= 1] [rounds 1..%d]   (steps per churn; defaults %d and %d)\n"
+			"       bench_region ops 0..3 cache|nocache|loop [steps >= 1] [log2 pages 14..22]\n",
+		MAX_ROUNDS, SIZE_STEPS, SIZE_ROUNDS);
 	return 2;
 }
 
@@ -368,8 +499,11 @@ int main(int argc, char **argv)
 		table = false, a = 2;
 	else if (argc > 1 && strcmp(argv[1], "table") == 0)
 		sizes = false, a = 2;
+	/* With no count given, each table has its own defaults; counts given apply to both. */
 	long steps = argc > a ? parse_count(argv[a], 1, 1000000000000L) : 2000000;
-	long nseeds = argc > a + 1 ? parse_count(argv[a + 1], 1, 16) : 5;
+	long size_steps = argc > a ? steps : SIZE_STEPS;
+	long nseeds = argc > a + 1 ? parse_count(argv[a + 1], 1, table ? 16 : MAX_ROUNDS) : 5;
+	long rounds = argc > a + 1 ? nseeds : SIZE_ROUNDS;
 	if (steps < 1 || nseeds < 1 || argc > a + 2)
 		return usage();
 	live = calloc(MAX_NPAGES, sizeof(*live));
@@ -379,5 +513,5 @@ int main(int argc, char **argv)
 		return 1;
 	if (table && main_table(steps, (int)nseeds))
 		return 1;
-	return sizes ? size_table(steps, (int)nseeds) : 0;
+	return sizes ? size_table(size_steps, (int)rounds) : 0;
 }
