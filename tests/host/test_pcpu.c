@@ -489,6 +489,8 @@ static void test_steady_state(uint64_t ops)
 
 #define LONG_PAGES 262144u        /* 1 GiB: 4096 chunks, 256 per cache */
 #define LONG_LIVE 1500u           /* small reservations held at once: about 110 chunks' worth */
+#define BIG_PAGES (1u << 22)      /* 16 GiB: 65536 chunks, 4096 per cache */
+#define BIG_LIVE 36000u           /* the benchmark's small reservations at that size: far past 256 chunks */
 #define LONG_TAG 0x676e6f4cu      /* 'Long' */
 
 /*
@@ -497,19 +499,20 @@ static void test_steady_state(uint64_t ops)
  * in, so after the warm-up at least 95 % of the reserves and frees take no region lock, nothing is
  * refused or drained, and syspte_check (each chunk found through its cache's hash, counts) passes
  * along the way. Then everything is freed and one reservation of the whole region must drain
- * every chunk back (0 only when no run exists). On a region of npages; below LONG_PAGES the cache
- * reaches its share (a sixteenth of the chunks) and the allocator places the rest: the 95 % is
- * not asked there, but every other property is.
+ * every chunk back (0 only when no run exists). On a region of npages with nlive reservations
+ * held; below LONG_PAGES the cache reaches its share (a sixteenth of the chunks) and the allocator
+ * places the rest: the 95 % is not asked there, but every other property is. At BIG_PAGES the
+ * cache grows to thousands of chunks (its share follows the region).
  */
-static void test_long_lived_small(uint64_t ops, uint64_t npages)
+static void test_long_lived_small(uint64_t ops, uint64_t npages, unsigned nlive)
 {
-	host_machine_create(64ULL << 20, npages * PAGE_SIZE);
+	host_machine_create(256ULL << 20, npages * PAGE_SIZE);
 	region = reserved_region();
 	act_as(0);
-	static vaddr_t v[LONG_LIVE];
+	static vaddr_t v[BIG_LIVE];
 	uint64_t rng = 0x9E3779B97F4A7C15ULL, refused = 0, checks_failed = 0;
 	struct syspte_stats s0, s;
-	for (unsigned k = 0; k < LONG_LIVE; k++) {
+	for (unsigned k = 0; k < nlive; k++) {
 		test_rng_next(&rng);
 		v[k] = syspte_reserve(region, 1 + (rng >> 4) % (1u << (rng % 5)), LONG_TAG, (rng >> 9) % 8 ? 0 : SYSPTE_FLAG_DIVISIBLE);
 		refused += !v[k];
@@ -517,7 +520,7 @@ static void test_long_lived_small(uint64_t ops, uint64_t npages)
 	syspte_get_stats(region, &s0);
 	for (uint64_t k = 0; k < ops; k++) {
 		test_rng_next(&rng);
-		unsigned i = (unsigned)((rng >> 20) % LONG_LIVE);
+		unsigned i = (unsigned)((rng >> 20) % nlive);
 		if (v[i] && syspte_release(region, v[i], LONG_TAG) != SYSPTE_OK)
 			checks_failed++;
 		uint64_t n = 1 + (rng >> 4) % (1u << (rng % 5));   /* 1..16 pages, small ones more often */
@@ -536,7 +539,7 @@ static void test_long_lived_small(uint64_t ops, uint64_t npages)
 	       (unsigned long long)s.cached_pages, (unsigned long long)s.cache_drains);
 	ok(refused == 0 && checks_failed == 0 && s.cache_drains == 0 && syspte_check(region) == 0,
 	   "long-lived, %llu pages: %u small reservations churned %llu times on one CPU, none refused or drained, "
-	   "checks pass", (unsigned long long)npages, LONG_LIVE, (unsigned long long)ops);
+	   "checks pass", (unsigned long long)npages, nlive, (unsigned long long)ops);
 	if (npages >= LONG_PAGES)
 		ok(calls >= 2 * ops && fast * 100 >= calls * 95,
 		   "long-lived: at least 95%% of the reserves and frees took no region lock (%llu of %llu)",
@@ -545,7 +548,10 @@ static void test_long_lived_small(uint64_t ops, uint64_t npages)
 		ok(calls >= 2 * ops && fast > 0 && s.cached_pages <= npages / 16,
 		   "long-lived, %llu pages: a cache at its share (a sixteenth) still serves some calls (%llu of %llu)",
 		   (unsigned long long)npages, (unsigned long long)fast, (unsigned long long)calls);
-	for (unsigned k = 0; k < LONG_LIVE; k++)
+	if (npages >= BIG_PAGES)
+		ok(region->cache.cpu[0]->nchunks > 256, "long-lived, %llu pages: the cache grew to %u chunks",
+		   (unsigned long long)npages, region->cache.cpu[0]->nchunks);
+	for (unsigned k = 0; k < nlive; k++)
 		if (v[k])
 			syspte_release(region, v[k], LONG_TAG);
 	syspte_get_stats(region, &s);
@@ -769,6 +775,193 @@ static void test_drain_index_short(void)
 	ok(syspte_check(r) == 0 && stats().free_pages == PAGES && stats().live == 0, "all freed, check passes");
 }
 
+/* ---------------------------------------------------------------- the chunk directory */
+
+#define DIR_PAGES (1u << 20)      /* 4 GiB: 16384 chunks, 1024 per cache, 32 directory pages */
+#define DIR_TAG 0x20726944u       /* 'Dir ' */
+
+static vaddr_t dir_v[4 * SYSPTE_DIR_LEAF + 8];
+
+/* The directory pages present. */
+static unsigned dir_pages(const struct syspte_region *r)
+{
+	unsigned n = 0;
+	for (uint64_t l = 0; l < r->cache.ndir; l++)
+		n += r->cache.dir[l].leaf != NULL;
+	return n;
+}
+
+/*
+ * A cache grows past 256 chunks and into a second directory page; when the page cannot be had
+ * (memory exhausted), the chunk is not taken, nothing changes, and the request goes to the
+ * allocator; with memory back the cache grows again. Freed and drained, the directory is empty.
+ */
+static void test_directory_grows_and_is_refused(void)
+{
+	host_machine_create(64ULL << 20, (uint64_t)DIR_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(0);   /* page tables and the allocator's metadata for the first 1024 chunks, made and kept */
+	vaddr_t big = syspte_reserve(r, 2 * SYSPTE_DIR_LEAF * SYSPTE_CHUNK_PAGES, FILL_TAG, 0);
+	ok(big == SYSPTE_BASE && syspte_release(r, big, FILL_TAG) == SYSPTE_OK, "CPU 0 reserved and freed the first 1024 chunks");
+	/* chunks 0 and 1 kept by the region (its index made): the cache's 510 chunks leave a spare state */
+	vaddr_t kept = syspte_reserve(r, 2 * SYSPTE_CHUNK_PAGES, FILL_TAG, 0);
+	act_as(1);
+	unsigned n = 0;
+	bool all = true;
+	/* four 16-page reservations a chunk: the cache carves chunks in address order until the first
+	 * directory page's last one is full */
+	struct syspte_cache *c = NULL;
+	uint64_t highest = 0;
+	while (all && n < 4 * SYSPTE_DIR_LEAF && !(highest == SYSPTE_DIR_LEAF - 1 && n % 4 == 0)) {
+		all &= (dir_v[n++] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+		c = r->cache.cpu[1];
+		uint64_t f = spin_lock(&r->lock);
+		highest = bitset_prev(&r->cache.owned, r->cache.nchunks - 1);
+		spin_unlock(&r->lock, f);
+	}
+	ok(all && kept == SYSPTE_BASE && c && c->nchunks == SYSPTE_DIR_LEAF - 2 && c->spare && highest == SYSPTE_DIR_LEAF - 1 && dir_pages(r) == 1 &&
+	   r->cache.max_chunks == DIR_PAGES / 64 / 16, "CPU 1's cache grew to %u chunks (past 256; its share %u), the "
+	   "first directory page's", c ? c->nchunks : 0, r->cache.max_chunks);
+	ok(syspte_check(r) == 0, "check passes");
+	act_as(0);   /* a region's reservation in chunk 512, where the allocator's metadata is made */
+	vaddr_t kept2 = syspte_reserve(r, 2 * SYSPTE_CACHE_MAX_PAGES, FILL_TAG, 0);
+	ok(kept2 == SYSPTE_BASE + ((uint64_t)SYSPTE_DIR_LEAF << (SYSPTE_CHUNK_SHIFT + PAGE_SHIFT)),
+	   "CPU 0 reserved 32 pages at chunk %u", SYSPTE_DIR_LEAF);
+	act_as(1);
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	phys_set_budget(ps.allocated_pages);   /* no page more */
+	uint64_t refused = r->cache.refused, pages = r->cache.cache_pages, carved = r->cache.carved;
+	vaddr_t w = dir_v[n++] = syspte_reserve(r, 16, TAG1, 0);
+	struct syspte_stats s = stats();
+	ok(w && r->cache.refused > refused && c->nchunks == SYSPTE_DIR_LEAF - 2 && r->cache.carved == carved &&
+	   r->cache.cache_pages == pages && dir_pages(r) == 1 && s.cached_pages == 0,
+	   "memory exhausted: no directory page for chunk %u, none taken; the allocator placed the request", SYSPTE_DIR_LEAF);
+	uint64_t f = spin_lock(&r->lock);
+	bool owned = syspte_cache_owns_locked(r, (w - SYSPTE_BASE) >> PAGE_SHIFT);
+	spin_unlock(&r->lock, f);
+	ok(!owned && syspte_check(r) == 0, "it lies in no cached chunk; check passes");
+	phys_set_budget(UINT64_MAX);
+	w = dir_v[n++] = syspte_reserve(r, 16, TAG1, 0);
+	ok(w && c->nchunks == SYSPTE_DIR_LEAF - 1 && dir_pages(r) == 2 && r->cache.cache_pages == pages + 1 &&
+	   syspte_check(r) == 0, "with memory back: a chunk past %u taken, with a second directory page", SYSPTE_DIR_LEAF - 1);
+	act_as(2);   /* freed from another CPU into CPU 1's chunks */
+	for (unsigned k = 0; k < n; k++)
+		all &= syspte_release(r, dir_v[k], TAG1) == SYSPTE_OK;
+	act_as(0);
+	all &= syspte_release(r, kept, FILL_TAG) == SYSPTE_OK && syspte_release(r, kept2, FILL_TAG) == SYSPTE_OK;
+	vaddr_t whole = syspte_reserve(r, DIR_PAGES - r->guard, FILL_TAG, 0);
+	ok(all && whole && c->nchunks == 0 && dir_pages(r) == 0 && r->cache.cache_pages == 1 + c->state_pages &&
+	   syspte_check(r) == 0, "all freed, the whole region reserved: every chunk drained, no directory page left");
+	syspte_release(r, whole, FILL_TAG);
+}
+
+/* Runs syspte_check after a corruption, which undo reverts; true when the check caught it and passes
+ * again after. */
+static bool caught(struct syspte_region *r, void (*undo)(void *), void *arg)
+{
+	bool bad = syspte_check(r) != 0;
+	undo(arg);
+	return bad && syspte_check(r) == 0;
+}
+
+/* A saved word and where it goes back. */
+struct saved {
+	void *at;
+	uint64_t word;
+	size_t size;
+};
+
+static struct saved save(void *at, size_t size)
+{
+	struct saved sv = { at, 0, size };
+	memcpy(&sv.word, at, size);
+	return sv;
+}
+
+static void restore(void *arg)
+{
+	struct saved *sv = arg;
+	memcpy(sv->at, &sv->word, sv->size);
+}
+
+/* syspte_check catches each corruption of a cache's new structures: a parked chunk's class, its
+ * list links, the mask of classes, an active slot, a directory entry or count, the chunk states'
+ * count, the caches' page count. */
+static void test_check_catches_cache_corruption(void)
+{
+	host_machine_create(64ULL << 20, (uint64_t)LONG_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	static vaddr_t v[200];
+	for (unsigned k = 0; k < 200; k++)
+		v[k] = syspte_reserve(r, 1 + k % 16, TAG1, 0);
+	for (unsigned k = 0; k < 200; k += 3)   /* holes: parked chunks of several classes */
+		syspte_release(r, v[k], TAG1);
+	struct syspte_cache *c = r->cache.cpu[1];
+	unsigned classes = (unsigned)__builtin_popcountll(c->parked_mask);
+	ok(syspte_check(r) == 0 && c->nchunks > SYSPTE_CACHE_ACTIVE && classes >= 2,
+	   "CPU 1's cache: %u chunks, parked ones in %u classes", c->nchunks, classes);
+	unsigned top = 63u - (unsigned)__builtin_clzll(c->parked_mask), low = (unsigned)__builtin_ctzll(c->parked_mask);
+	struct syspte_chunk *p = c->parked[top];
+	struct saved sv;
+	sv = save(&p->cls, sizeof(p->cls));
+	p->cls = low;
+	ok(caught(r, restore, &sv), "a parked chunk's class changed: caught");
+	sv = save(&p->free, sizeof(p->free));
+	p->free &= ~(uint64_t)1 << __builtin_ctzll(p->free);
+	bool stale = syspte_check(r) != 0;
+	restore(&sv);
+	ok(stale && syspte_check(r) == 0, "a parked chunk's free bits changed: caught");
+	sv = save(&c->parked_mask, sizeof(c->parked_mask));
+	c->parked_mask |= (uint64_t)1 << (low ? low - 1 : 62);
+	ok(caught(r, restore, &sv), "a class bit set for an empty list: caught");
+	c->parked_mask &= ~((uint64_t)1 << top);
+	ok(caught(r, restore, &sv), "a class bit cleared for a list in use: caught");
+	struct syspte_chunk *q = NULL;
+	for (unsigned cls = 0; cls < SYSPTE_CACHE_CLASSES && !q; cls++)
+		if (c->parked[cls] && c->parked[cls]->next)
+			q = c->parked[cls]->next;
+	ok(q != NULL, "a parked list with two chunks");
+	if (q) {
+		sv = save(&q->prev, sizeof(q->prev));
+		q->prev = NULL;
+		ok(caught(r, restore, &sv), "a parked chunk's back link broken: caught");
+	}
+	sv = save(&c->active[SYSPTE_CACHE_ACTIVE - 1], sizeof(c->active[0]));
+	c->active[SYSPTE_CACHE_ACTIVE - 1] = NULL;
+	ok(caught(r, restore, &sv), "an active slot emptied: caught");
+	c->active[SYSPTE_CACHE_ACTIVE - 1] = c->active[0];
+	ok(caught(r, restore, &sv), "an active chunk in two slots: caught");
+	uint64_t idx = c->active[0]->index;
+	struct syspte_dir *d = &r->cache.dir[idx >> SYSPTE_DIR_SHIFT];
+	sv = save(&d->leaf[idx & (SYSPTE_DIR_LEAF - 1)], sizeof(d->leaf[0]));
+	d->leaf[idx & (SYSPTE_DIR_LEAF - 1)] = c->active[1];
+	ok(caught(r, restore, &sv), "a directory entry naming another chunk: caught");
+	d->leaf[idx & (SYSPTE_DIR_LEAF - 1)] = NULL;
+	ok(caught(r, restore, &sv), "a directory entry of an owned chunk cleared: caught");
+	uint64_t far = (idx + SYSPTE_DIR_LEAF / 2) & (SYSPTE_DIR_LEAF - 1);
+	if (!d->leaf[far]) {
+		sv = save(&d->leaf[far], sizeof(d->leaf[0]));
+		d->leaf[far] = c->active[0];
+		ok(caught(r, restore, &sv), "a directory entry for a chunk no cache owns: caught");
+	}
+	sv = save(&d->used, sizeof(d->used));
+	d->used++;
+	ok(caught(r, restore, &sv), "a directory page's count off by one: caught");
+	sv = save(&c->state_pages, sizeof(c->state_pages));
+	c->state_pages++;
+	ok(caught(r, restore, &sv), "a cache's chunk-state pages miscounted: caught");
+	sv = save(&r->cache.cache_pages, sizeof(r->cache.cache_pages));
+	r->cache.cache_pages++;
+	ok(caught(r, restore, &sv), "the caches' pages miscounted: caught");
+	for (unsigned k = 0; k < 200; k++)
+		if (k % 3)
+			syspte_release(r, v[k], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
 /* ---------------------------------------------------------------- fast paths */
 
 static unsigned spins;
@@ -876,12 +1069,15 @@ int main(int argc, char **argv)
 	run_concurrent(false, ops);
 	run_concurrent(true, ops / 10);
 	test_steady_state(ops);
-	test_long_lived_small(ops * 3, LONG_PAGES);
-	test_long_lived_small(ops * 3, LONG_PAGES / 16);
+	test_long_lived_small(ops * 3, LONG_PAGES, LONG_LIVE);
+	test_long_lived_small(ops * 3, LONG_PAGES / 16, LONG_LIVE);
+	test_long_lived_small(ops * 3, BIG_PAGES, BIG_LIVE);
 	test_drain_whole_chunk();
 	test_drain_run_across_chunk();
 	test_drain_divisible();
 	test_drain_index_short();
+	test_directory_grows_and_is_refused();
+	test_check_catches_cache_corruption();
 	test_fast_paths_take_no_region_lock();
 	test_other_cpus_on_a_cached_reservation();
 	test_no_cache_region();
