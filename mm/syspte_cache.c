@@ -503,6 +503,29 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 /* ---- the allocator's side: every page a cache takes from the region's allocator or gives back
  * goes through these three (the region's lock held) */
 
+/*
+ * What chunk idx needs before a cache takes it, all or nothing: its directory page, the allocator's
+ * and the start bitmap's metadata for its pages (in *mc, for the caller to install), and page
+ * tables for pages [ts, te) (none when ts == te). False, nothing changed, when a page is missing.
+ */
+static bool syspte_chunk_prepare_locked(struct syspte_region *r, uint64_t idx, uint64_t ts, uint64_t te,
+					struct syspte_meta_chunks *mc)
+{
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT;
+	if (!syspte_dir_reserve_locked(r, idx))
+		return false;
+	if (!syspte_meta_alloc_locked(r, b, b + SYSPTE_CHUNK_PAGES, mc)) {
+		syspte_dir_trim_locked(r, idx);
+		return false;
+	}
+	if (ts < te && !syspte_tables_locked(r, ts, te)) {
+		syspte_meta_drop(mc);
+		syspte_dir_trim_locked(r, idx);
+		return false;
+	}
+	return true;
+}
+
 /* An aligned chunk of free pages taken from the allocator, with its span's page table (and the
  * table of the two pages after it when its free extent goes on there, as a reservation's) and its
  * directory page: its first page in *start; false, nothing changed, when no aligned run or no page
@@ -513,43 +536,30 @@ static bool syspte_alloc_chunk_locked(struct syspte_region *r, uint64_t *start)
 	struct buddy_place p;
 	if (!buddy_find(&r->buddy, SYSPTE_CHUNK_PAGES, SYSPTE_CHUNK_PAGES, 1, 0, &p))
 		return false;
-	uint64_t need = p.start + SYSPTE_CHUNK_PAGES, idx = p.start >> SYSPTE_CHUNK_SHIFT;
+	uint64_t need = p.start + SYSPTE_CHUNK_PAGES;
 	if (need < p.ext_end)
 		need = MIN(need + 2, p.ext_end);
-	if (!syspte_dir_reserve_locked(r, idx))
-		return false;
 	struct syspte_meta_chunks mc;   /* the allocator's and the start bitmap's, for the chunk's life */
-	if (!syspte_meta_alloc_locked(r, p.start, p.start + SYSPTE_CHUNK_PAGES, &mc)) {
-		syspte_dir_trim_locked(r, idx);
+	if (!syspte_chunk_prepare_locked(r, p.start >> SYSPTE_CHUNK_SHIFT, p.start, need, &mc))
 		return false;
-	}
-	if (!syspte_tables_locked(r, p.start, need)) {
-		syspte_meta_drop(&mc);
-		syspte_dir_trim_locked(r, idx);
-		return false;
-	}
 	syspte_meta_install(r, &mc);
 	buddy_take(&r->buddy, &p, SYSPTE_CHUNK_PAGES);
 	*start = p.start;
 	return true;
 }
 
-/* Takes the free pages of chunk idx (bit k of free: page k) out of the allocator; false, nothing
- * changed, when it cannot: a free extent that goes on past the chunk keeps its record in the two
- * pages after it, whose table may have to be made first. The chunk's own span has its table (a
- * reservation lies in it). */
+/* Takes the free pages of chunk idx (bit k of free: page k) out of the allocator, its directory
+ * page made; false, nothing changed, when it cannot: a free extent that goes on past the chunk
+ * keeps its record in the two pages after it, whose table may have to be made first. The chunk's
+ * own span has its table (a reservation lies in it). */
 static bool syspte_take_chunk_free_locked(struct syspte_region *r, uint64_t idx, uint64_t free)
 {
 	spin_assert_held(&r->lock);
 	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, e = b + SYSPTE_CHUNK_PAGES;
+	bool next = (free >> (SYSPTE_CHUNK_PAGES - 1)) && e < r->npages && buddy_range_is_free(&r->buddy, e, 1);
 	struct syspte_meta_chunks mc;   /* the allocator's and the start bitmap's, for the chunk's life */
-	if (!syspte_meta_alloc_locked(r, b, e, &mc))
+	if (!syspte_chunk_prepare_locked(r, idx, e, next ? MIN(e + 2, r->npages) : e, &mc))
 		return false;
-	if ((free >> (SYSPTE_CHUNK_PAGES - 1)) && e < r->npages && buddy_range_is_free(&r->buddy, e, 1) &&
-	    !syspte_tables_locked(r, e, MIN(e + 2, r->npages))) {
-		syspte_meta_drop(&mc);
-		return false;
-	}
 	syspte_meta_install(r, &mc);
 	for (uint64_t x = free; x;) {
 		unsigned o = (unsigned)__builtin_ctzll(x);
@@ -607,7 +617,7 @@ static void syspte_chunk_remove(struct syspte_cache *c, struct syspte_chunk *k)
 		return;
 	}
 	unsigned s = 0, na = MIN(c->nchunks + 1, SYSPTE_CACHE_ACTIVE);
-	while (c->active[s] != k)
+	while (s < na && c->active[s] != k)
 		s++;
 	KASSERT(s < na, "syspte: active chunk %llu not in an active slot", (unsigned long long)k->index);
 	if (c->parked_mask) {
@@ -787,8 +797,7 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 	struct syspte_chunk *k = c->nstash >= n ? syspte_chunk_state_locked(r, c) : NULL;
 	if (!k)
 		return false;
-	if (!syspte_dir_reserve_locked(r, idx) || !syspte_take_chunk_free_locked(r, idx, free)) {
-		syspte_dir_trim_locked(r, idx);
+	if (!syspte_take_chunk_free_locked(r, idx, free)) {
 		k->next = c->spare;
 		c->spare = k;
 		return false;

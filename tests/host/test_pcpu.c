@@ -856,6 +856,121 @@ static void test_directory_grows_and_is_refused(void)
 	syspte_release(r, whole, FILL_TAG);
 }
 
+/*
+ * Generated: a first small reservation on a fresh region with k pages of memory left, for every k
+ * from none to enough (the cache's page, a page of chunk states, the directory's, the allocator's
+ * metadata and a page table, in whatever order they are wanted). Whatever step runs out, the
+ * request is placed in the cache, by the allocator, or refused, with nothing half made: the check
+ * passes and every page the caches hold is counted. The sweep meets the directory's refusal and
+ * the cache's success both.
+ */
+static void test_growth_memory_sweep(void)
+{
+	bool clean = true, met_refusal = false, met_cache = false;
+	for (unsigned k = 0; k < 16; k++) {
+		host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);
+		struct syspte_region *r = reserved_region();
+		act_as(1);
+		struct phys_stats ps;
+		phys_get_stats(&ps);
+		phys_set_budget(ps.allocated_pages + k);
+		vaddr_t v = syspte_reserve(r, 1 + k % SYSPTE_CACHE_MAX_PAGES, TAG1, 0);
+		const struct syspte_cache *c = r->cache.cpu[1];
+		struct syspte_stats s = stats();
+		met_refusal |= r->cache.refused != 0;
+		met_cache |= c && c->live == 1;
+		clean &= syspte_check(r) == 0 && dir_pages(r) == (c && c->nchunks ? 1u : 0u) && s.live == (v != 0);
+		phys_set_budget(UINT64_MAX);
+		vaddr_t w = syspte_reserve(r, 1, TAG1, 0);
+		clean &= w && (!v || syspte_release(r, v, TAG1) == SYSPTE_OK) && syspte_release(r, w, TAG1) == SYSPTE_OK &&
+			 syspte_check(r) == 0 && stats().live == 0;
+	}
+	act_as(0);
+	ok(clean && met_refusal && met_cache, "a first reservation with 0..15 pages of memory left: placed or refused, "
+	   "nothing half made (the directory's refusal and the cache's success both met)");
+}
+
+/*
+ * A cache at its share (one chunk on a 1024-page region) with no room answers "full" without its
+ * lock; a free that makes a run as long as the request it failed makes it try again at once, on
+ * the fast path (fewer pages than SYSPTE_CACHE_ROOMY were freed).
+ */
+static void test_full_cache_tries_again(void)
+{
+	host_machine_create(64ULL << 20, 1024 * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	vaddr_t v[4];
+	bool all = true;
+	for (int k = 0; k < 4; k++)
+		all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+	struct syspte_cache *c = r->cache.cpu[1];
+	vaddr_t w = syspte_reserve(r, 16, TAG1, 0);
+	ok(all && r->cache.max_chunks == 1 && c->nchunks == 1 && c->live == 4 && w && c->nofit == 16,
+	   "a cache at its share, full: a fifth 16 pages placed by the allocator, the cache knows it has no room");
+	struct syspte_stats s0 = stats();
+	vaddr_t u = syspte_reserve(r, 16, TAG1, 0);
+	struct syspte_stats s1 = stats();
+	ok(u && s1.cache_fast == s0.cache_fast && syspte_release(r, u, TAG1) == SYSPTE_OK,
+	   "a sixth: refused by the cache, placed by the allocator");
+	s0 = stats();
+	ok(syspte_release(r, v[1], TAG1) == SYSPTE_OK, "one of the cached four freed (16 pages)");
+	vaddr_t x = syspte_reserve(r, 16, TAG1, 0);
+	s1 = stats();
+	ok(x == v[1] && s1.cache_fast == s0.cache_fast + 2 && s1.cache_slow == s0.cache_slow,
+	   "16 pages again: in the freed run, without the region's lock");
+	syspte_release(r, x, TAG1);
+	syspte_release(r, w, TAG1);
+	for (int k = 0; k < 4; k++)
+		if (k != 1)
+			syspte_release(r, v[k], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
+/*
+ * Empty active chunks beyond SYSPTE_CACHE_EMPTY_KEEP go back to the allocator (on the cache's
+ * locked path) while parked chunks hold reservations: each parked chunk of the highest class takes
+ * a freed active slot, so the cache keeps MIN(chunks, SYSPTE_CACHE_ACTIVE) active.
+ */
+static void test_empty_active_chunks_dissolved(void)
+{
+	host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);   /* 256 chunks, 16 a cache */
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	static vaddr_t v[48];
+	bool all = true;
+	for (int k = 0; k < 48; k++)   /* 12 full chunks */
+		all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+	struct syspte_cache *c = r->cache.cpu[1];
+	ok(all && c->nchunks == 12 && c->nempty == 0, "CPU 1's cache: 12 full chunks");
+	unsigned freed = 0;
+	for (int k = 0; k < 48; k++) {   /* every reservation of the active chunks */
+		uint64_t idx = ((v[k] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+		bool active = false;
+		for (unsigned a = 0; a < SYSPTE_CACHE_ACTIVE; a++)
+			active |= c->active[a]->index == idx;
+		if (active) {
+			all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
+			v[k] = 0;
+			freed++;
+		}
+	}
+	ok(all && freed == 32 && c->nempty == 8 && c->parked_mask == 1, "its 8 active chunks emptied, 4 full ones parked");
+	uint64_t start, f = spin_lock(&r->lock);
+	bool placed = syspte_cache_reserve_locked(r, 1, TAG1, 0, &start);   /* its locked path: trims the empties */
+	spin_unlock(&r->lock, f);
+	ok(placed && c->nchunks == 7 && c->nempty == SYSPTE_CACHE_EMPTY_KEEP && c->parked_mask == 0 && c->active[6] &&
+	   !c->active[7] && syspte_check(r) == 0,
+	   "its locked path placed a page and dissolved 5 empty active chunks; the 4 parked took active slots");
+	syspte_release(r, SYSPTE_BASE + (start << PAGE_SHIFT), TAG1);
+	for (int k = 0; k < 48; k++)
+		if (v[k])
+			syspte_release(r, v[k], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
 /* Runs syspte_check after a corruption, which undo reverts; true when the check caught it and passes
  * again after. */
 static bool caught(struct syspte_region *r, void (*undo)(void *), void *arg)
@@ -1077,6 +1192,9 @@ int main(int argc, char **argv)
 	test_drain_divisible();
 	test_drain_index_short();
 	test_directory_grows_and_is_refused();
+	test_growth_memory_sweep();
+	test_full_cache_tries_again();
+	test_empty_active_chunks_dissolved();
 	test_check_catches_cache_corruption();
 	test_fast_paths_take_no_region_lock();
 	test_other_cpus_on_a_cached_reservation();
