@@ -10,15 +10,21 @@
  *    SYSPTE_CACHE_MAX_PAGES pages are placed in the running CPU's chunks and freed into the chunk
  *    they lie in, under that cache's lock alone. A reservation so placed is a real reservation: the
  *    region finds it from any address in three steps, the chunk's owner (a byte per chunk), the
- *    owner's hash of its chunks, and the chunk's start bits.
+ *    chunk directory (region-wide: per SYSPTE_DIR_LEAF chunks a page of pointers to the owned
+ *    ones' states, made when the first is owned, freed when the last is given back), and the
+ *    chunk's start bits.
  *  - A cache keeps every chunk until its reservations are freed, so small reservations live out
  *    their lives in the cache however long they live (many of them, with lifetimes mixed, leave
  *    most chunks partly used). A reservation is placed first in one of SYSPTE_CACHE_ACTIVE
- *    "active" chunks; when none has room, the parked chunk with the most free pages that has room
- *    takes the place of the fullest active one (under the cache's lock alone); only when no chunk
- *    has room is a new one carved (under the region's lock), up to max_chunks per cache. A chunk
+ *    "active" chunks; when none has room, a parked chunk with room takes the place of the fullest
+ *    active one (under the cache's lock alone): parked chunks lie on lists by their longest free
+ *    run, with a mask of the lists in use, so the one with the longest run is found at once
+ *    however many a cache owns. Only when no chunk has room is a new one carved (under the
+ *    region's lock), up to max_chunks per cache: a sixteenth of the region's, so a cache's
+ *    capacity follows the region (its state grows with its chunks, a page at a time). A chunk
  *    goes back to the allocator when it is empty and its cache holds enough empty ones, or in a
- *    drain; a cache at its limit leaves what it cannot place to the allocator.
+ *    drain; a cache at its limit, or refused a page for its growth, leaves what it cannot place
+ *    to the allocator.
  *    Where no whole chunk is free, a cache adopts the chunk around a small reservation the
  *    allocator placed, with the reservations that lie wholly inside it.
  *  - Records come from a stash per cache, which the region refills from its slab in batches. The

@@ -13,7 +13,14 @@
  *    (guard pages, a full check after every call).
  *  - Many long-lived small reservations on one CPU (more than its active chunks hold, freed in
  *    random order): still at least 95 % of the calls without the region's lock, checks pass, and a
- *    reservation of the whole region afterwards drains every chunk.
+ *    reservation of the whole region afterwards drains every chunk; at 2^22 pages the cache grows
+ *    to thousands of chunks (its share follows the region).
+ *  - Growth: a cache past 256 chunks into a second directory page, refused for memory (nothing
+ *    changed, the allocator places the request) and growing again with memory back; a first
+ *    reservation with every amount of memory left up to enough (generated), nothing half made; a
+ *    full cache trying again after a free; empty active chunks replaced by parked ones; every
+ *    corruption of the parked lists, the mask, the active slots and the directory caught by
+ *    syspte_check.
  *  - Drains: requests that only another CPU's cache can satisfy (its whole free chunk; a run made of
  *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run) succeed, and
  *    refuse only when nothing is left, or when memory is exhausted and the region's index cannot
@@ -497,7 +504,7 @@ static void test_steady_state(uint64_t ops)
  * One CPU holds far more small reservations than its active chunks hold, freed in random order
  * (the standard workload's skewed variants): the cache keeps its partly used chunks and swaps them
  * in, so after the warm-up at least 95 % of the reserves and frees take no region lock, nothing is
- * refused or drained, and syspte_check (each chunk found through its cache's hash, counts) passes
+ * refused or drained, and syspte_check (each chunk found through the directory, classes, counts) passes
  * along the way. Then everything is freed and one reservation of the whole region must drain
  * every chunk back (0 only when no run exists). On a region of npages with nlive reservations
  * held; below LONG_PAGES the cache reaches its share (a sixteenth of the chunks) and the allocator
