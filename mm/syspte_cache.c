@@ -391,13 +391,24 @@ static struct syspte_chunk *syspte_parked_find(const struct syspte_region *r, co
 	return NULL;
 }
 
+/* True when one of c's chunks has a free run of span pages. */
+static bool syspte_cache_has_run(const struct syspte_cache *c, unsigned span)
+{
+	if (c->parked_mask & ~syspte_bits(0, span))
+		return true;
+	for (unsigned s = 0; s < syspte_nactive(c); s++)
+		if (syspte_chunk_fits(c->active[s]->free, span))
+			return true;
+	return false;
+}
+
 /*
  * Where npages pages (span with the guard) go among c's chunks: an active slot and page offset in
  * *off, or -1 when no chunk has room. The active chunk used last is tried first, then the others
  * in their order (so a chunk fills before the next one is touched); then a parked chunk
  * (syspte_parked_find) takes the place of the fullest active one, which is parked. A failure for a
- * span sets c->nofit (syspte_cache_full): the cache then answers "no room" to that span or a larger
- * one at once.
+ * span with no free run that long sets c->nofit (syspte_cache_full): the cache then answers "no
+ * room" to that span or a larger one at once.
  */
 static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
 			     bool divisible, int *off)
@@ -413,9 +424,11 @@ static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache 
 			return (int)(c->last = s);
 	struct syspte_chunk *k = c->parked_mask ? syspte_parked_find(r, c, npages, span, divisible, off) : NULL;
 	if (!k) {
-		unsigned was = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
-		__atomic_store_n(&c->nofit, was ? MIN(was, span) : span, __ATOMIC_RELAXED);
-		c->nofit_free = c->free;
+		if (!divisible || !syspte_cache_has_run(c, span)) {   /* an aligned start missed is no "full" */
+			unsigned was = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
+			__atomic_store_n(&c->nofit, was ? MIN(was, span) : span, __ATOMIC_RELAXED);
+			c->nofit_free = c->free;
+		}
 		return -1;
 	}
 	unsigned slot = syspte_fullest_active(c);

@@ -900,7 +900,8 @@ static void test_growth_memory_sweep(void)
 /*
  * A cache at its share (one chunk on a 1024-page region) with no room answers "full" without its
  * lock; a free that makes a run as long as the request it failed makes it try again at once, on
- * the fast path (fewer pages than SYSPTE_CACHE_ROOMY were freed).
+ * the fast path (fewer pages than SYSPTE_CACHE_ROOMY were freed). A DIVISIBLE request that finds
+ * a run but no aligned start in it does not make the cache "full".
  */
 static void test_full_cache_tries_again(void)
 {
@@ -931,6 +932,28 @@ static void test_full_cache_tries_again(void)
 	for (int k = 0; k < 4; k++)
 		if (k != 1)
 			syspte_release(r, v[k], TAG1);
+	/* a run of 16 pages that is not on a multiple of 16: a DIVISIBLE 16 misses it, and the cache
+	 * still places a plain 16 there at once */
+	vaddr_t e[8];
+	for (int k = 0; k < 8; k++)
+		all &= (e[k] = syspte_reserve(r, 8, TAG1, 0)) != 0;
+	uint64_t first = (e[0] - SYSPTE_BASE) >> PAGE_SHIFT;
+	ok(all && c->live == 8 && first % SYSPTE_CHUNK_PAGES == 0 && e[7] == e[0] + 56 * PAGE_SIZE,
+	   "its chunk filled with eight 8-page reservations");
+	syspte_release(r, e[1], TAG1);
+	syspte_release(r, e[2], TAG1);
+	vaddr_t d = syspte_reserve(r, 16, TAG1, SYSPTE_FLAG_DIVISIBLE);
+	ok(d && d % (16 * PAGE_SIZE) == 0 && (d < e[0] || d >= e[0] + 64 * PAGE_SIZE) && c->nofit == 0,
+	   "pages 8..23 freed: a DIVISIBLE 16 placed by the allocator, the cache not taken for full");
+	s0 = stats();
+	x = syspte_reserve(r, 16, TAG1, 0);
+	s1 = stats();
+	ok(x == e[1] && s1.cache_fast == s0.cache_fast + 1, "a plain 16: at page 8, without the region's lock");
+	syspte_release(r, x, TAG1);
+	syspte_release(r, d, TAG1);
+	for (int k = 0; k < 8; k++)
+		if (k != 1 && k != 2)
+			syspte_release(r, e[k], TAG1);
 	act_as(0);
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
