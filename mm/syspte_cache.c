@@ -60,66 +60,150 @@ static inline bool syspte_cache_frozen(const struct syspte_region *r)
 	return __atomic_load_n(&r->cache.frozen, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* ---- a cache's hash of its chunks (c's lock held, or the caches frozen) */
+/* ---- the chunk directory: the state of an owned chunk from its index */
 
-/* The home slot of chunk idx in a cache's hash. */
-static inline unsigned syspte_map_home(uint64_t idx)
+/* The state of chunk idx, owned (its owner's lock or the region's held, or the caches frozen). */
+static inline struct syspte_chunk *syspte_dir_get(const struct syspte_region *r, uint64_t idx)
 {
-	return (unsigned)((idx * 0x9E3779B97F4A7C15ULL) >> (64 - SYSPTE_CACHE_MAP_SHIFT));
+	struct syspte_chunk **leaf = r->cache.dir[idx >> SYSPTE_DIR_SHIFT].leaf;
+	return leaf ? leaf[idx & (SYSPTE_DIR_LEAF - 1)] : NULL;
 }
 
-/* The hash slot holding chunk idx of c, or the empty slot where it would go. */
-static inline unsigned syspte_map_find(const struct syspte_cache *c, uint64_t idx)
+/* Makes sure the directory has the page covering chunk idx (made empty when missing); false when
+ * no page is left. Region's lock held. */
+static bool syspte_dir_reserve_locked(struct syspte_region *r, uint64_t idx)
 {
-	unsigned h = syspte_map_home(idx);
-	while (c->map[h] && c->chunk[c->map[h] - 1]->index != idx)
-		h = (h + 1) & (SYSPTE_CACHE_MAP - 1);
-	return h;
-}
-
-/* The chunk of index idx among c's, or NULL. */
-static inline struct syspte_chunk *syspte_chunk_in(const struct syspte_cache *c, uint64_t idx)
-{
-	unsigned h = syspte_map_find(c, idx);
-	return c->map[h] ? c->chunk[c->map[h] - 1] : NULL;
-}
-
-/* Takes chunk idx (in c's hash) out of c's hash, moving the entries after it back (linear probing
- * with no tombstones). */
-static void syspte_map_remove(struct syspte_cache *c, uint64_t idx)
-{
-	const unsigned mask = SYSPTE_CACHE_MAP - 1;
-	unsigned hole = syspte_map_find(c, idx);
-	KASSERT(c->map[hole], "syspte: chunk %llu not in its cache's hash", (unsigned long long)idx);
-	for (unsigned j = (hole + 1) & mask; c->map[j]; j = (j + 1) & mask) {
-		unsigned home = syspte_map_home(c->chunk[c->map[j] - 1]->index);
-		/* the entry stays when its home lies cyclically in (hole, j] */
-		bool stays = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
-		if (!stays) {
-			c->map[hole] = c->map[j];
-			hole = j;
-		}
+	spin_assert_held(&r->lock);
+	struct syspte_dir *d = &r->cache.dir[idx >> SYSPTE_DIR_SHIFT];
+	if (d->leaf)
+		return true;
+	_Static_assert(SYSPTE_DIR_LEAF * sizeof(struct syspte_chunk *) == PAGE_SIZE, "a directory page is one page");
+	paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
+	if (!pa) {
+		r->cache.refused++;
+		return false;
 	}
-	c->map[hole] = 0;
+	struct syspte_chunk **leaf = arch_phys_to_virt(pa);
+	for (unsigned j = 0; j < SYSPTE_DIR_LEAF; j++)
+		leaf[j] = NULL;
+	*d = (struct syspte_dir){ .leaf = leaf, .pa = pa, .used = 0 };
+	r->cache.cache_pages++;
+	return true;
 }
 
-/* Exchanges c's chunk slots s and t (their hash entries follow). */
-static void syspte_slot_swap(struct syspte_cache *c, unsigned s, unsigned t)
+/* Frees the directory page covering chunk idx when it holds no entry (after syspte_dir_reserve_locked
+ * for a chunk not taken after all, or the last entry cleared). Region's lock held. */
+static void syspte_dir_trim_locked(struct syspte_region *r, uint64_t idx)
 {
-	if (s == t)
+	struct syspte_dir *d = &r->cache.dir[idx >> SYSPTE_DIR_SHIFT];
+	if (!d->leaf || d->used)
 		return;
-	unsigned hs = syspte_map_find(c, c->chunk[s]->index), ht = syspte_map_find(c, c->chunk[t]->index);
-	struct syspte_chunk *k = c->chunk[s];
-	c->chunk[s] = c->chunk[t];
-	c->chunk[t] = k;
-	c->map[hs] = (uint16_t)(t + 1);
-	c->map[ht] = (uint16_t)(s + 1);
+	phys_free(d->pa, 1);
+	*d = (struct syspte_dir){ .leaf = NULL };
+	r->cache.cache_pages--;
+}
+
+/* Enters k (chunk k->index, its directory page made) in the directory. Both locks held. */
+static void syspte_dir_set_locked(struct syspte_region *r, struct syspte_chunk *k)
+{
+	struct syspte_dir *d = &r->cache.dir[k->index >> SYSPTE_DIR_SHIFT];
+	KASSERT(d->leaf && !d->leaf[k->index & (SYSPTE_DIR_LEAF - 1)],
+		"syspte: chunk %llu entered twice in the directory", (unsigned long long)k->index);
+	d->leaf[k->index & (SYSPTE_DIR_LEAF - 1)] = k;
+	d->used++;
+}
+
+/* Takes chunk idx out of the directory, freeing its page when it was the last. Both locks held. */
+static void syspte_dir_clear_locked(struct syspte_region *r, uint64_t idx)
+{
+	struct syspte_dir *d = &r->cache.dir[idx >> SYSPTE_DIR_SHIFT];
+	KASSERT(syspte_dir_get(r, idx), "syspte: chunk %llu not in the directory", (unsigned long long)idx);
+	d->leaf[idx & (SYSPTE_DIR_LEAF - 1)] = NULL;
+	d->used--;
+	syspte_dir_trim_locked(r, idx);
+}
+
+/* ---- a cache's parked chunks, on lists by class (c's lock held) */
+
+/* The longest run of set bits of x. */
+static unsigned syspte_longest_run(uint64_t x)
+{
+	unsigned best = 0;
+	while (x) {
+		unsigned o = (unsigned)__builtin_ctzll(x);
+		uint64_t rest = ~(x >> o);
+		unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SYSPTE_CHUNK_PAGES - o;
+		best = MAX(best, n);
+		x &= ~syspte_bits(o, n);
+	}
+	return best;
+}
+
+/* The run of set bits of x containing bit o (set). */
+static inline unsigned syspte_run_at(uint64_t x, unsigned o)
+{
+	uint64_t below = ~x & syspte_bits(0, o), above = ~x & ~syspte_bits(0, o);
+	unsigned lo = below ? 64u - (unsigned)__builtin_clzll(below) : 0;
+	unsigned hi = above ? (unsigned)__builtin_ctzll(above) : 64u;
+	return hi - lo;
+}
+
+/* The class of a chunk whose longest free run is run pages. */
+static inline unsigned syspte_class_of(unsigned run)
+{
+	return run >= SYSPTE_CHUNK_PAGES ? SYSPTE_CACHE_EMPTY : MIN(run, SYSPTE_CACHE_EMPTY - 1);
+}
+
+/* Puts k on c's list of class cls. */
+static void syspte_park_in(struct syspte_cache *c, struct syspte_chunk *k, unsigned cls)
+{
+	k->cls = cls;
+	k->prev = NULL;
+	k->next = c->parked[cls];
+	if (k->next)
+		k->next->prev = k;
+	c->parked[cls] = k;
+	c->parked_mask |= (uint64_t)1 << cls;
+}
+
+/* Takes parked k off its list. */
+static void syspte_unpark(struct syspte_cache *c, struct syspte_chunk *k)
+{
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		c->parked[k->cls] = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	if (!c->parked[k->cls])
+		c->parked_mask &= ~((uint64_t)1 << k->cls);
+	k->cls = SYSPTE_CHUNK_ACTIVE;
+}
+
+/* Parks k (no longer active) on the list of its class. */
+static void syspte_park(struct syspte_cache *c, struct syspte_chunk *k)
+{
+	syspte_park_in(c, k, syspte_class_of(syspte_longest_run(k->free)));
+}
+
+/* Active slots in use. */
+static inline unsigned syspte_nactive(const struct syspte_cache *c)
+{
+	return MIN(c->nchunks, SYSPTE_CACHE_ACTIVE);
+}
+
+/* The state of chunk idx when c owns it, else NULL (c's lock held, or the caches frozen). */
+static inline struct syspte_chunk *syspte_chunk_in(const struct syspte_region *r, const struct syspte_cache *c,
+						   uint64_t idx)
+{
+	return syspte_owner_load(r, idx) == c->cpu + 1 ? syspte_dir_get(r, idx) : NULL;
 }
 
 /* The chunk of index idx of c, which owns it (c's lock held, or the caches frozen). */
-static inline struct syspte_chunk *syspte_owned_chunk(const struct syspte_cache *c, uint64_t idx)
+static inline struct syspte_chunk *syspte_owned_chunk(const struct syspte_region *r, const struct syspte_cache *c,
+						      uint64_t idx)
 {
-	struct syspte_chunk *k = syspte_chunk_in(c, idx);
+	struct syspte_chunk *k = syspte_chunk_in(r, c, idx);
 	KASSERT(k, "syspte: cached chunk %llu not in its cache", (unsigned long long)idx);
 	return k;
 }
@@ -138,7 +222,9 @@ static inline struct syspte_cache *syspte_owner_cache(const struct syspte_region
  * lock held). */
 static struct syspte_chunk *syspte_chunk_of(const struct syspte_region *r, uint64_t idx)
 {
-	return syspte_owned_chunk(syspte_owner_cache(r, idx), idx);
+	struct syspte_chunk *k = syspte_dir_get(r, idx);
+	KASSERT(k && syspte_owner_load(r, idx), "syspte: chunk %llu is no cache's", (unsigned long long)idx);
+	return k;
 }
 
 /* In verifier mode, checks the whole region after a fast path (under the region's lock). */
@@ -156,17 +242,24 @@ static void syspte_cache_verify(struct syspte_region *r)
 size_t syspte_cache_meta_bytes(uint64_t npages)
 {
 	uint64_t n = npages >> SYSPTE_CHUNK_SHIFT;
-	return ALIGN_UP(n, 8) + bitset_meta_bytes(n);
+	uint64_t ndir = (n + SYSPTE_DIR_LEAF - 1) >> SYSPTE_DIR_SHIFT;
+	return ndir * sizeof(struct syspte_dir) + ALIGN_UP(n, 8) + bitset_meta_bytes(n);
 }
 
 void syspte_cache_init(struct syspte_region *r, void *meta, bool on)
 {
 	struct syspte_caches *k = &r->cache;
-	*k = (struct syspte_caches){ .on = on, .nchunks = r->npages >> SYSPTE_CHUNK_SHIFT, .owner = meta };
-	k->max_chunks = (unsigned)MIN(MAX(k->nchunks / 16, 1), SYSPTE_CACHE_CHUNKS);
-	for (uint64_t i = 0; i < k->nchunks; i++)
+	uint64_t n = r->npages >> SYSPTE_CHUNK_SHIFT, ndir = (n + SYSPTE_DIR_LEAF - 1) >> SYSPTE_DIR_SHIFT;
+	uint8_t *m = meta;
+	_Static_assert(sizeof(struct syspte_dir) % 8 == 0, "the owner bytes follow the directory aligned");
+	*k = (struct syspte_caches){ .on = on, .nchunks = n, .ndir = ndir, .dir = meta,
+				     .owner = m + ndir * sizeof(struct syspte_dir) };
+	k->max_chunks = (unsigned)MIN(MAX(n / SYSPTE_CACHE_SHARE, 1), UINT32_MAX);   /* the bound is the type's */
+	for (uint64_t l = 0; l < ndir; l++)
+		k->dir[l] = (struct syspte_dir){ .leaf = NULL };
+	for (uint64_t i = 0; i < n; i++)
 		k->owner[i] = 0;
-	bitset_init(&k->owned, k->nchunks, (uint8_t *)meta + ALIGN_UP(k->nchunks, 8));
+	bitset_init(&k->owned, n, k->owner + ALIGN_UP(n, 8));
 }
 
 /* True when the region may give a cache one more chunk: its allocator keeps a sixteenth of the
@@ -243,8 +336,8 @@ static int syspte_chunk_place(const struct syspte_region *r, const struct syspte
 
 /*
  * True while c has no room for span pages as far as it knows: a search found none for this span or
- * a smaller one, and since then fewer than SYSPTE_CACHE_ROOMY pages were freed into it, no chunk
- * joined its ready list and it got no new chunk (syspte_cache_room_again clears it). Read without
+ * a smaller one, and since then no free made a run that long, fewer than SYSPTE_CACHE_ROOMY pages
+ * were freed into it and it got no new chunk (syspte_cache_room_again clears it). Read without
  * c's lock by the fast path and the region's path (a stale answer only sends a request the other
  * way), so a cache at its share, its chunks full of long-lived reservations, costs its CPU's small
  * requests two loads.
@@ -265,87 +358,83 @@ static inline void syspte_cache_room_again(struct syspte_cache *c)
 static unsigned syspte_fullest_active(const struct syspte_cache *c)
 {
 	unsigned best = 0;
-	for (unsigned s = 1; s < MIN(c->nchunks, SYSPTE_CACHE_ACTIVE); s++)
-		if (c->chunk[s]->nfree < c->chunk[best]->nfree)
+	for (unsigned s = 1; s < syspte_nactive(c); s++)
+		if (c->active[s]->nfree < c->active[best]->nfree)
 			best = s;
 	return best;
 }
 
-/* Puts chunk idx on c's ready list (the oldest entry is overwritten when it is full). */
-static inline void syspte_ready_push(struct syspte_cache *c, uint64_t idx)
+/*
+ * A parked chunk of c with room for npages pages (span with the guard), and the page offset in
+ * *off; NULL when none. The chunk of the highest class is taken (the longest free run, an empty
+ * chunk first): every chunk of a class of span or more has room, so one look at the mask finds it.
+ * A DIVISIBLE request may find no aligned place in such a chunk: it tries SYSPTE_CACHE_TRIES of
+ * them, highest classes first, then gives up (the allocator places it).
+ */
+static struct syspte_chunk *syspte_parked_find(const struct syspte_region *r, const struct syspte_cache *c,
+					       uint64_t npages, unsigned span, bool divisible, int *off)
 {
-	c->ready[c->rtop++ % SYSPTE_CACHE_READY] = idx;
-	c->nready = MIN(c->nready + 1, SYSPTE_CACHE_READY);
+	uint64_t mask = c->parked_mask & ~syspte_bits(0, span);
+	unsigned tries = 0;
+	while (mask) {
+		unsigned cls = 63u - (unsigned)__builtin_clzll(mask);
+		for (struct syspte_chunk *k = c->parked[cls]; k; k = k->next) {
+			if ((*off = syspte_chunk_place(r, k, npages, span, divisible)) >= 0)
+				return k;
+			KASSERT(divisible, "syspte: parked chunk %llu of class %u has no room for %u pages",
+				(unsigned long long)k->index, cls, span);
+			if (++tries >= SYSPTE_CACHE_TRIES)
+				return NULL;
+		}
+		mask &= ~((uint64_t)1 << cls);
+	}
+	return NULL;
 }
 
-/* The slot of the parked chunk of c with the most free pages that has room for npages pages
- * (span with the guard), and the page offset in *off; -1 when none has room. Reads every chunk,
- * and puts those with half of SYSPTE_CACHE_ROOMY free pages or more on the ready list for the
- * next searches. */
-static int syspte_parked_roomiest(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages,
-				  unsigned span, bool divisible, int *off)
+/* True when one of c's chunks has a free run of span pages. */
+static bool syspte_cache_has_run(const struct syspte_cache *c, unsigned span)
 {
-	int best = -1;
-	for (unsigned s = SYSPTE_CACHE_ACTIVE; s < c->nchunks; s++) {
-		const struct syspte_chunk *k = c->chunk[s];
-		if (k->nfree >= SYSPTE_CACHE_ROOMY / 2)
-			syspte_ready_push(c, k->index);
-		if (k->nfree < span || (best >= 0 && k->nfree <= c->chunk[best]->nfree))
-			continue;
-		int o = syspte_chunk_place(r, k, npages, span, divisible);
-		if (o >= 0)
-			best = (int)s, *off = o;
-	}
-	return best;
-}
-
-/* The slot of a parked chunk of c on its ready list that has room for npages pages, and the page
- * offset in *off; -1 when none. Entries looked at leave the list (their chunks may have become
- * active, gone back to the region, or be too fragmented). */
-static int syspte_parked_ready(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
-			       bool divisible, int *off)
-{
-	while (c->nready) {
-		c->nready--;
-		unsigned slot1 = c->map[syspte_map_find(c, c->ready[--c->rtop % SYSPTE_CACHE_READY])];
-		if (slot1 > SYSPTE_CACHE_ACTIVE && (*off = syspte_chunk_place(r, c->chunk[slot1 - 1], npages, span, divisible)) >= 0)
-			return (int)slot1 - 1;
-	}
-	return -1;
+	if (c->parked_mask & ~syspte_bits(0, span))
+		return true;
+	for (unsigned s = 0; s < syspte_nactive(c); s++)
+		if (syspte_chunk_fits(c->active[s]->free, span))
+			return true;
+	return false;
 }
 
 /*
- * Where npages pages (span with the guard) go among c's chunks: a chunk's slot and page offset in
+ * Where npages pages (span with the guard) go among c's chunks: an active slot and page offset in
  * *off, or -1 when no chunk has room. The active chunk used last is tried first, then the others
- * in their order (so a chunk fills before the next one is touched); then a parked chunk takes the
- * place of the fullest active one: the newest on the ready list with room, else the roomiest with
- * room. That last search, which reads every chunk, is made only when the chunks hold a quarter of
- * SYSPTE_CACHE_ROOMY free pages each on average. A failure for a span sets c->nofit
- * (syspte_cache_full): the cache then answers "no room" to that span or a larger one at once.
+ * in their order (so a chunk fills before the next one is touched); then a parked chunk
+ * (syspte_parked_find) takes the place of the fullest active one, which is parked. A failure for a
+ * span with no free run that long sets c->nofit (syspte_cache_full): the cache then answers "no
+ * room" to that span or a larger one at once.
  */
 static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
 			     bool divisible, int *off)
 {
 	if (syspte_cache_full(c, span))
 		return -1;
-	unsigned na = MIN(c->nchunks, SYSPTE_CACHE_ACTIVE);
-	if (c->last < na && (*off = syspte_chunk_place(r, c->chunk[c->last], npages, span, divisible)) >= 0)
+	unsigned na = syspte_nactive(c);
+	if (c->last < na && (*off = syspte_chunk_place(r, c->active[c->last], npages, span, divisible)) >= 0)
 		return (int)c->last;
 	for (unsigned s = 0; s < na; s++)
-		if (s != c->last && c->chunk[s]->nfree >= span &&
-		    (*off = syspte_chunk_place(r, c->chunk[s], npages, span, divisible)) >= 0)
+		if (s != c->last && c->active[s]->nfree >= span &&
+		    (*off = syspte_chunk_place(r, c->active[s], npages, span, divisible)) >= 0)
 			return (int)(c->last = s);
-	int best = c->nchunks > na ? syspte_parked_ready(r, c, npages, span, divisible, off) : -1;
-	if (best < 0 && c->nchunks > na && c->free * 4 >= (uint64_t)c->nchunks * SYSPTE_CACHE_ROOMY)
-		best = syspte_parked_roomiest(r, c, npages, span, divisible, off);
-	if (best < 0) {
-		unsigned was = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
-		__atomic_store_n(&c->nofit, was ? MIN(was, span) : span, __ATOMIC_RELAXED);
-		c->nofit_free = c->free;
+	struct syspte_chunk *k = c->parked_mask ? syspte_parked_find(r, c, npages, span, divisible, off) : NULL;
+	if (!k) {
+		if (!divisible || !syspte_cache_has_run(c, span)) {   /* an aligned start missed is no "full" */
+			unsigned was = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
+			__atomic_store_n(&c->nofit, was ? MIN(was, span) : span, __ATOMIC_RELAXED);
+			c->nofit_free = c->free;
+		}
 		return -1;
 	}
 	unsigned slot = syspte_fullest_active(c);
-	syspte_slot_swap(c, slot, (unsigned)best);
+	syspte_unpark(c, k);
+	syspte_park(c, c->active[slot]);
+	c->active[slot] = k;
 	return (int)(c->last = slot);
 }
 
@@ -359,7 +448,7 @@ static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, u
 		return false;
 	int o, s = syspte_cache_find(r, c, npages, span, flags & SYSPTE_FLAG_DIVISIBLE, &o);
 	if (s >= 0) {
-		struct syspte_chunk *k = c->chunk[s];
+		struct syspte_chunk *k = c->active[s];
 		struct syspte_resv *v = c->stash;
 		c->stash = v->next;
 		c->nstash--;
@@ -381,7 +470,8 @@ static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, u
 /*
  * Frees the reservation starting at page i (in chunk k of cache c), after the region's checks in
  * the contract's order (0x102 not a start, 0x101 tag, 0x103 still mapped); a misuse in *m with
- * nothing changed. The record goes to c's stash.
+ * nothing changed. The record goes to c's stash; a parked chunk whose longest run grows moves up
+ * to its new class.
  */
 static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k, vaddr_t addr,
 			     uint64_t i, uint32_t tag, struct syspte_misuse *m)
@@ -399,9 +489,15 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 	KASSERT(!(k->free & bits), "syspte: cached reservation at page %llu overlaps free pages", (unsigned long long)i);
 	k->free |= bits;
 	k->nfree += (uint32_t)syspte_span(v);
-	if (k->nfree >= SYSPTE_CACHE_ROOMY && k->nfree - syspte_span(v) < SYSPTE_CACHE_ROOMY) {
-		syspte_ready_push(c, k->index);
-		syspte_cache_room_again(c);
+	unsigned nofit = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
+	if (k->cls != SYSPTE_CHUNK_ACTIVE || nofit) {
+		unsigned run = syspte_run_at(k->free, o), cls = syspte_class_of(run);
+		if (k->cls != SYSPTE_CHUNK_ACTIVE && cls > k->cls) {   /* a free run only grows while parked */
+			syspte_unpark(c, k);
+			syspte_park_in(c, k, cls);
+		}
+		if (nofit && run >= nofit)
+			syspte_cache_room_again(c);
 	}
 	k->starts &= ~((uint64_t)1 << o);
 	k->rec[o] = NULL;
@@ -420,9 +516,33 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 /* ---- the allocator's side: every page a cache takes from the region's allocator or gives back
  * goes through these three (the region's lock held) */
 
+/*
+ * What chunk idx needs before a cache takes it, all or nothing: its directory page, the allocator's
+ * and the start bitmap's metadata for its pages (in *mc, for the caller to install), and page
+ * tables for pages [ts, te) (none when ts == te). False, nothing changed, when a page is missing.
+ */
+static bool syspte_chunk_prepare_locked(struct syspte_region *r, uint64_t idx, uint64_t ts, uint64_t te,
+					struct syspte_meta_chunks *mc)
+{
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT;
+	if (!syspte_dir_reserve_locked(r, idx))
+		return false;
+	if (!syspte_meta_alloc_locked(r, b, b + SYSPTE_CHUNK_PAGES, mc)) {
+		syspte_dir_trim_locked(r, idx);
+		return false;
+	}
+	if (ts < te && !syspte_tables_locked(r, ts, te)) {
+		syspte_meta_drop(mc);
+		syspte_dir_trim_locked(r, idx);
+		return false;
+	}
+	return true;
+}
+
 /* An aligned chunk of free pages taken from the allocator, with its span's page table (and the
- * table of the two pages after it when its free extent goes on there, as a reservation's): its
- * first page in *start; false, nothing changed, when no aligned run or no page for a table is free. */
+ * table of the two pages after it when its free extent goes on there, as a reservation's) and its
+ * directory page: its first page in *start; false, nothing changed, when no aligned run or no page
+ * for a table or the directory is free. */
 static bool syspte_alloc_chunk_locked(struct syspte_region *r, uint64_t *start)
 {
 	spin_assert_held(&r->lock);
@@ -433,34 +553,26 @@ static bool syspte_alloc_chunk_locked(struct syspte_region *r, uint64_t *start)
 	if (need < p.ext_end)
 		need = MIN(need + 2, p.ext_end);
 	struct syspte_meta_chunks mc;   /* the allocator's and the start bitmap's, for the chunk's life */
-	if (!syspte_meta_alloc_locked(r, p.start, p.start + SYSPTE_CHUNK_PAGES, &mc))
+	if (!syspte_chunk_prepare_locked(r, p.start >> SYSPTE_CHUNK_SHIFT, p.start, need, &mc))
 		return false;
-	if (!syspte_tables_locked(r, p.start, need)) {
-		syspte_meta_drop(&mc);
-		return false;
-	}
 	syspte_meta_install(r, &mc);
 	buddy_take(&r->buddy, &p, SYSPTE_CHUNK_PAGES);
 	*start = p.start;
 	return true;
 }
 
-/* Takes the free pages of chunk idx (bit k of free: page k) out of the allocator; false, nothing
- * changed, when it cannot: a free extent that goes on past the chunk keeps its record in the two
- * pages after it, whose table may have to be made first. The chunk's own span has its table (a
- * reservation lies in it). */
+/* Takes the free pages of chunk idx (bit k of free: page k) out of the allocator, its directory
+ * page made; false, nothing changed, when it cannot: a free extent that goes on past the chunk
+ * keeps its record in the two pages after it, whose table may have to be made first. The chunk's
+ * own span has its table (a reservation lies in it). */
 static bool syspte_take_chunk_free_locked(struct syspte_region *r, uint64_t idx, uint64_t free)
 {
 	spin_assert_held(&r->lock);
 	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, e = b + SYSPTE_CHUNK_PAGES;
+	bool next = (free >> (SYSPTE_CHUNK_PAGES - 1)) && e < r->npages && buddy_range_is_free(&r->buddy, e, 1);
 	struct syspte_meta_chunks mc;   /* the allocator's and the start bitmap's, for the chunk's life */
-	if (!syspte_meta_alloc_locked(r, b, e, &mc))
+	if (!syspte_chunk_prepare_locked(r, idx, e, next ? MIN(e + 2, r->npages) : e, &mc))
 		return false;
-	if ((free >> (SYSPTE_CHUNK_PAGES - 1)) && e < r->npages && buddy_range_is_free(&r->buddy, e, 1) &&
-	    !syspte_tables_locked(r, e, MIN(e + 2, r->npages))) {
-		syspte_meta_drop(&mc);
-		return false;
-	}
 	syspte_meta_install(r, &mc);
 	for (uint64_t x = free; x;) {
 		unsigned o = (unsigned)__builtin_ctzll(x);
@@ -508,15 +620,37 @@ static void syspte_stash_trim_locked(struct syspte_region *r, struct syspte_cach
 	}
 }
 
+/* Takes k out of c's chunks: off its parked list, or out of its active slot, which the parked
+ * chunk of the highest class takes (or the last active one when none is parked). */
+static void syspte_chunk_remove(struct syspte_cache *c, struct syspte_chunk *k)
+{
+	c->nchunks--;
+	if (k->cls != SYSPTE_CHUNK_ACTIVE) {
+		syspte_unpark(c, k);
+		return;
+	}
+	unsigned s = 0, na = MIN(c->nchunks + 1, SYSPTE_CACHE_ACTIVE);
+	while (s < na && c->active[s] != k)
+		s++;
+	KASSERT(s < na, "syspte: active chunk %llu not in an active slot", (unsigned long long)k->index);
+	if (c->parked_mask) {
+		struct syspte_chunk *p = c->parked[63u - (unsigned)__builtin_clzll(c->parked_mask)];
+		syspte_unpark(c, p);
+		c->active[s] = p;
+	} else {
+		c->active[s] = c->active[na - 1];
+		c->active[na - 1] = NULL;
+	}
+}
+
 /*
- * Empties chunk slot s of c into the region: its reservations enter the region's own index (room
- * made for them: syspte_index_room) and their records c's stash, its free runs go back to the
- * allocator (merging with their neighbours), and the chunk has no owner.
+ * Empties chunk k of c into the region: its reservations enter the region's own index (room made
+ * for them: syspte_index_room) and their records c's stash, its free runs go back to the allocator
+ * (merging with their neighbours), and the chunk has no owner.
  */
-static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_cache *c, unsigned s)
+static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k)
 {
 	spin_assert_held(&r->lock);
-	struct syspte_chunk *k = c->chunk[s];
 	c->nempty -= k->live == 0;
 	uint64_t base = k->index << SYSPTE_CHUNK_SHIFT;
 	for (uint64_t b = k->starts; b; b &= b - 1) {
@@ -539,23 +673,33 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 	}
 	bitset_clear(&r->cache.owned, k->index);
 	syspte_owner_store(r, k->index, 0);
+	syspte_dir_clear_locked(r, k->index);
 	r->cache.dissolved++;
-	syspte_map_remove(c, k->index);
-	unsigned last = --c->nchunks;
-	if (s != last) {   /* the last chunk takes the slot */
-		c->map[syspte_map_find(c, c->chunk[last]->index)] = (uint16_t)(s + 1);
-		c->chunk[s] = c->chunk[last];
-	}
+	syspte_chunk_remove(c, k);
 	k->next = c->spare;
 	c->spare = k;
 }
 
-/* Dissolves c's empty chunks beyond SYSPTE_CACHE_EMPTY_KEEP, parked ones first. */
+/* One of c's chunks (which has some): a parked one of the highest class, else the last active. */
+static struct syspte_chunk *syspte_cache_some_chunk(const struct syspte_cache *c)
+{
+	if (c->parked_mask)
+		return c->parked[63u - (unsigned)__builtin_clzll(c->parked_mask)];
+	return c->active[syspte_nactive(c) - 1];
+}
+
+/* Dissolves c's empty chunks beyond SYSPTE_CACHE_EMPTY_KEEP, parked ones first (their class is
+ * SYSPTE_CACHE_EMPTY). */
 static void syspte_empties_trim_locked(struct syspte_region *r, struct syspte_cache *c)
 {
-	for (unsigned s = c->nchunks; c->nempty > SYSPTE_CACHE_EMPTY_KEEP && s-- > 0;)
-		if (!c->chunk[s]->live)
-			syspte_chunk_dissolve_locked(r, c, s);
+	while (c->nempty > SYSPTE_CACHE_EMPTY_KEEP) {
+		struct syspte_chunk *k = c->parked[SYSPTE_CACHE_EMPTY];
+		for (unsigned s = 0; !k && s < syspte_nactive(c); s++)
+			if (!c->active[s]->live)
+				k = c->active[s];
+		KASSERT(k, "syspte: cache %u counts %u empty chunks and has none", c->cpu, c->nempty);
+		syspte_chunk_dissolve_locked(r, c, k);
+	}
 }
 
 /* A chunk's state for c, from its spare list, which takes a page of them when it is empty; NULL
@@ -572,6 +716,7 @@ static struct syspte_chunk *syspte_chunk_state_locked(struct syspte_region *r, s
 			a[i].next = c->spare;
 			c->spare = &a[i];
 		}
+		c->state_pages++;
 		r->cache.cache_pages++;
 	}
 	struct syspte_chunk *k = c->spare;
@@ -579,26 +724,31 @@ static struct syspte_chunk *syspte_chunk_state_locked(struct syspte_region *r, s
 	return k;
 }
 
-/* Makes k (chunk index idx, its free bits set) c's, in an active slot when it has room for one:
- * the fullest active chunk is parked. */
+/* Makes k (its index, free and start bits and records set; its directory page made) c's, in an
+ * active slot: the fullest active chunk is parked when all are in use. */
 static void syspte_chunk_own_locked(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k)
 {
 	unsigned s = c->nchunks++;
-	c->chunk[s] = k;
-	c->map[syspte_map_find(c, k->index)] = (uint16_t)(s + 1);
-	if (s >= SYSPTE_CACHE_ACTIVE)
-		syspte_slot_swap(c, syspte_fullest_active(c), s);
+	if (s >= SYSPTE_CACHE_ACTIVE) {
+		s = syspte_fullest_active(c);
+		syspte_park(c, c->active[s]);
+	}
+	c->active[s] = k;
+	k->cls = SYSPTE_CHUNK_ACTIVE;
+	k->next = k->prev = NULL;
 	c->nempty += k->live == 0;
 	c->free += k->nfree;
 	syspte_cache_room_again(c);
 	bitset_set(&r->cache.owned, k->index);
+	syspte_dir_set_locked(r, k);
 	syspte_owner_store(r, k->index, c->cpu + 1);
 }
 
 /*
  * Gives c one more chunk: an aligned run of SYSPTE_CHUNK_PAGES from the allocator. False when c
  * owns its share already, the region keeps its free pages for everyone (syspte_may_carve) or has
- * no aligned run, or no page is left for the chunk's state.
+ * no aligned run, or no page is left for the chunk's state or its directory page (nothing changed:
+ * the cache then works as at its share).
  */
 static bool syspte_chunk_carve_locked(struct syspte_region *r, struct syspte_cache *c)
 {
@@ -808,7 +958,7 @@ bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t 
 		}
 		any |= c->nchunks || c->stash;
 		while (c->nchunks)
-			syspte_chunk_dissolve_locked(r, c, c->nchunks - 1);
+			syspte_chunk_dissolve_locked(r, c, syspte_cache_some_chunk(c));
 		syspte_stash_trim_locked(r, c, 0);
 		spin_unlock(&c->lock, f);
 	}
@@ -840,7 +990,7 @@ int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	uint64_t f = spin_lock(&c->lock);
 	/* The owner changes only under this lock too: checked again, it holds until the unlock. */
 	if (!syspte_cache_frozen(r) && syspte_owner_load(r, idx) == o) {
-		st = syspte_chunk_free(r, c, syspte_chunk_in(c, idx), addr, i, tag, &m);
+		st = syspte_chunk_free(r, c, syspte_chunk_in(r, c, idx), addr, i, tag, &m);
 		c->fast += st == SYSPTE_OK;
 	}
 	spin_unlock(&c->lock, f);
@@ -861,7 +1011,7 @@ int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t 
 		return SYSPTE_CACHE_PASS;
 	struct syspte_cache *c = syspte_cache_of(r, o - 1);
 	uint64_t f = spin_lock(&c->lock);
-	int st = syspte_chunk_free(r, c, syspte_chunk_in(c, idx), addr, i, tag, m);
+	int st = syspte_chunk_free(r, c, syspte_chunk_in(r, c, idx), addr, i, tag, m);
 	spin_unlock(&c->lock, f);
 	r->cache.slow += st == SYSPTE_OK;
 	return st;
@@ -882,7 +1032,7 @@ struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_
 	struct syspte_cache *c = syspte_owner_cache(r, idx);   /* steady under the region's lock */
 	h->flags = spin_lock(&c->lock);
 	h->cache = c;
-	struct syspte_chunk *k = syspte_owned_chunk(c, idx);
+	struct syspte_chunk *k = syspte_owned_chunk(r, c, idx);
 	uint64_t before = k->starts & syspte_bits(0, (unsigned)(i & SYSPTE_CHUNK_MASK) + 1);
 	if (!before)
 		return NULL;
@@ -1120,42 +1270,103 @@ static int syspte_chunk_check_locked(struct syspte_region *r, const struct syspt
 	return 0;
 }
 
-/* Checks one CPU's cache: its chunks (each owned by it, once), its counts, its stash. Adds its
- * chunks, reservations and stashed records. */
+/* Checks chunk k of cache c (at position cls: SYSPTE_CHUNK_ACTIVE, or the parked list it was found
+ * on) and adds its counts. */
+static int syspte_cache_check_chunk(struct syspte_region *r, unsigned cpu, const struct syspte_chunk *k, unsigned cls,
+				    uint64_t *n, uint64_t *pages, uint64_t *free, uint64_t *empty)
+{
+	if (k->index >= r->cache.nchunks || syspte_owner_load(r, k->index) != cpu + 1)
+		return syspte_cache_bad("a cache holds a chunk it does not own", cpu, k->index);
+	if (syspte_dir_get(r, k->index) != k)
+		return syspte_cache_bad("the directory does not find a cache's chunk", cpu, k->index);
+	if (k->cls != cls)
+		return syspte_cache_bad("a chunk's class differs from where its cache keeps it", k->index, k->cls);
+	if (cls != SYSPTE_CHUNK_ACTIVE && cls != syspte_class_of(syspte_longest_run(k->free)))
+		return syspte_cache_bad("a parked chunk's class differs from its longest free run", k->index, cls);
+	if (k->nfree != syspte_popcount(k->free))
+		return syspte_cache_bad("a chunk's free count differs from its free bits", k->index, k->nfree);
+	if (syspte_chunk_check_locked(r, k, n, pages))
+		return -1;
+	*free += k->nfree;
+	*empty += k->live == 0;
+	return 0;
+}
+
+/* Checks one CPU's cache: its chunks (each owned by it and found by the directory; the active ones
+ * in their slots, the parked ones on the list of their class, linked both ways), its counts, its
+ * stash. Adds its chunks, reservations and stashed records. */
 static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const struct syspte_cache *c,
-				  uint64_t *chunks, uint64_t *live, uint64_t *stash)
+				  uint64_t *chunks, uint64_t *live, uint64_t *stash, uint64_t *pages_held)
 {
 	if (c->cpu != cpu || c->nchunks > r->cache.max_chunks || c->lock.rank != LOCK_RANK_SYSPTE_CACHE)
 		return syspte_cache_bad("a cache's header is wrong", cpu, c->nchunks);
-	uint64_t n = 0, pages = 0, free = 0, empty = 0, mapped = 0;
-	for (unsigned s = 0; s < c->nchunks; s++) {
-		const struct syspte_chunk *k = c->chunk[s];
-		if (k->index >= r->cache.nchunks || syspte_owner_load(r, k->index) != cpu + 1)
-			return syspte_cache_bad("a cache holds a chunk it does not own", cpu, k->index);
-		/* each chunk found at its own slot (so no index twice), and the hash holds nothing else */
-		if (syspte_chunk_in(c, k->index) != k)
-			return syspte_cache_bad("a cache's hash does not find its chunk", cpu, k->index);
-		if (k->nfree != syspte_popcount(k->free))
-			return syspte_cache_bad("a chunk's free count differs from its free bits", k->index, k->nfree);
-		if (syspte_chunk_check_locked(r, k, &n, &pages))
+	uint64_t n = 0, pages = 0, free = 0, empty = 0, walked = 0;
+	unsigned na = syspte_nactive(c);
+	for (unsigned s = 0; s < SYSPTE_CACHE_ACTIVE; s++) {
+		const struct syspte_chunk *k = c->active[s];
+		if ((s < na) != (k != NULL))
+			return syspte_cache_bad("a cache's active slots differ from its chunk count", cpu, s);
+		if (k && syspte_cache_check_chunk(r, cpu, k, SYSPTE_CHUNK_ACTIVE, &n, &pages, &free, &empty))
 			return -1;
-		free += k->nfree;
-		empty += k->live == 0;
+		walked += k != NULL;
 	}
-	for (unsigned h = 0; h < SYSPTE_CACHE_MAP; h++)
-		mapped += c->map[h] != 0;
-	if (mapped != c->nchunks)
-		return syspte_cache_bad("a cache's hash holds other entries than its chunks", cpu, mapped);
+	for (unsigned cls = 0; cls < SYSPTE_CACHE_CLASSES; cls++) {
+		if (((c->parked_mask >> cls) & 1) != (c->parked[cls] != NULL))
+			return syspte_cache_bad("a cache's mask of classes differs from its lists", cpu, cls);
+		const struct syspte_chunk *prev = NULL;
+		for (const struct syspte_chunk *k = c->parked[cls]; k; prev = k, k = k->next) {
+			if (k->prev != prev || ++walked > c->nchunks)
+				return syspte_cache_bad("a cache's parked list is broken", cpu, cls);
+			if (syspte_cache_check_chunk(r, cpu, k, cls, &n, &pages, &free, &empty))
+				return -1;
+		}
+	}
+	if (walked != c->nchunks)
+		return syspte_cache_bad("a cache's chunks differ from its count", cpu, walked);
 	if (n != c->live || pages != c->pages || free != c->free || empty != c->nempty)
 		return syspte_cache_bad("a cache's counts differ from its chunks", cpu, c->live);
-	uint64_t recs = 0;
+	uint64_t recs = 0, states = c->state_pages * (PAGE_SIZE / sizeof(struct syspte_chunk)), spare = 0;
 	for (const struct syspte_resv *v = c->stash; v && recs <= c->nstash; v = v->next)
 		recs++;
 	if (recs != c->nstash)
 		return syspte_cache_bad("a cache's stash differs from its count", cpu, recs);
+	for (const struct syspte_chunk *k = c->spare; k && c->nchunks + spare <= states; k = k->next)
+		spare++;
+	if (c->nchunks + spare != states)
+		return syspte_cache_bad("a cache's chunk states, used and spare, differ from its pages of them", cpu, spare);
 	*chunks += c->nchunks;
+	*pages_held += 1 + c->state_pages;   /* its own page and its chunk states' */
 	*live += n;
 	*stash += recs;
+	return 0;
+}
+
+/* Checks the chunk directory: each page present holds as many entries as it counts (at least one),
+ * each entry the state of its own chunk, owned. Adds the pages. */
+static int syspte_dir_check_locked(struct syspte_region *r, uint64_t *dir_pages)
+{
+	for (uint64_t l = 0; l < r->cache.ndir; l++) {
+		const struct syspte_dir *d = &r->cache.dir[l];
+		if (!d->leaf) {
+			if (d->used)
+				return syspte_cache_bad("an absent directory page counts entries", l, d->used);
+			continue;
+		}
+		uint64_t set = 0;
+		for (unsigned j = 0; j < SYSPTE_DIR_LEAF; j++) {
+			const struct syspte_chunk *k = d->leaf[j];
+			uint64_t idx = (l << SYSPTE_DIR_SHIFT) + j;
+			if (!k)
+				continue;
+			if (idx >= r->cache.nchunks || k->index != idx || !syspte_owner_load(r, idx))
+				return syspte_cache_bad("a directory entry for a chunk no cache owns, or for another", idx,
+							k->index);
+			set++;
+		}
+		if (!set || set != d->used || arch_phys_to_virt(d->pa) != (void *)d->leaf)
+			return syspte_cache_bad("a directory page's count or address is wrong", l, set);
+		(*dir_pages)++;
+	}
 	return 0;
 }
 
@@ -1178,7 +1389,7 @@ int syspte_cache_check_locked(struct syspte_region *r)
 		}
 		unsigned o = syspte_owner_load(r, idx);
 		const struct syspte_cache *c = o && o <= ARCH_MAX_CPUS ? syspte_cache_of(r, o - 1) : NULL;
-		if (o && (!r->cache.on || !c || !syspte_chunk_in((struct syspte_cache *)c, idx)))
+		if (o && (!r->cache.on || !c || !syspte_dir_get(r, idx)))
 			return syspte_cache_bad("an owned chunk not in its owner's cache", idx, o);
 		if ((o != 0) != bitset_test(&r->cache.owned, idx))
 			return syspte_cache_bad("a chunk's owner differs from the owned bits", idx, o);
@@ -1191,11 +1402,16 @@ int syspte_cache_check_locked(struct syspte_region *r)
 			return syspte_cache_bad("a chunk's owner differs from the owned bits", idx, 0);
 	if (bitset_check(&r->cache.owned))
 		return -1;
+	uint64_t dir_pages = 0;
+	if (syspte_dir_check_locked(r, &dir_pages))
+		return -1;
 	for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
 		const struct syspte_cache *c = syspte_cache_of(r, cpu);
-		if (c && syspte_cache_check_one(r, cpu, c, &chunks, &live, &stash))
+		if (c && syspte_cache_check_one(r, cpu, c, &chunks, &live, &stash, &dir_pages))
 			return -1;
 	}
+	if (dir_pages != r->cache.cache_pages)   /* now the directory's, the caches' and their chunk states' */
+		return syspte_cache_bad("the caches' pages differ from their count", dir_pages, r->cache.cache_pages);
 	if (chunks != owned)
 		return syspte_cache_bad("caches hold other chunks than those owned", chunks, owned);
 	uint64_t free_recs = 0, total = r->slab_pages * (PAGE_SIZE / sizeof(struct syspte_resv));

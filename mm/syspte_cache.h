@@ -10,15 +10,21 @@
  *    SYSPTE_CACHE_MAX_PAGES pages are placed in the running CPU's chunks and freed into the chunk
  *    they lie in, under that cache's lock alone. A reservation so placed is a real reservation: the
  *    region finds it from any address in three steps, the chunk's owner (a byte per chunk), the
- *    owner's hash of its chunks, and the chunk's start bits.
+ *    chunk directory (region-wide: per SYSPTE_DIR_LEAF chunks a page of pointers to the owned
+ *    ones' states, made when the first is owned, freed when the last is given back), and the
+ *    chunk's start bits.
  *  - A cache keeps every chunk until its reservations are freed, so small reservations live out
  *    their lives in the cache however long they live (many of them, with lifetimes mixed, leave
  *    most chunks partly used). A reservation is placed first in one of SYSPTE_CACHE_ACTIVE
- *    "active" chunks; when none has room, the parked chunk with the most free pages that has room
- *    takes the place of the fullest active one (under the cache's lock alone); only when no chunk
- *    has room is a new one carved (under the region's lock), up to max_chunks per cache. A chunk
+ *    "active" chunks; when none has room, a parked chunk with room takes the place of the fullest
+ *    active one (under the cache's lock alone): parked chunks lie on lists by their longest free
+ *    run, with a mask of the lists in use, so the one with the longest run is found at once
+ *    however many a cache owns. Only when no chunk has room is a new one carved (under the
+ *    region's lock), up to max_chunks per cache: a sixteenth of the region's, so a cache's
+ *    capacity follows the region (its state grows with its chunks, a page at a time). A chunk
  *    goes back to the allocator when it is empty and its cache holds enough empty ones, or in a
- *    drain; a cache at its limit leaves what it cannot place to the allocator.
+ *    drain; a cache at its limit, or refused a page for its growth, leaves what it cannot place
+ *    to the allocator.
  *    Where no whole chunk is free, a cache adopts the chunk around a small reservation the
  *    allocator placed, with the reservations that lie wholly inside it.
  *  - Records come from a stash per cache, which the region refills from its slab in batches. The
@@ -50,21 +56,27 @@
 #define SYSPTE_CHUNK_SHIFT 6
 #define SYSPTE_CHUNK_PAGES (1u << SYSPTE_CHUNK_SHIFT)   /* one word of free bits, one of start bits */
 #define SYSPTE_CACHE_MAX_PAGES 16u    /* the largest reservation a cache places (its guard page besides) */
-#define SYSPTE_CACHE_CHUNKS 256u      /* chunks a cache may own (fewer on small regions) */
-#define SYSPTE_CACHE_ACTIVE 8u        /* of them, those a reservation is placed in first */
-#define SYSPTE_CACHE_MAP_SHIFT 9
-#define SYSPTE_CACHE_MAP (1u << SYSPTE_CACHE_MAP_SHIFT)   /* slots of a cache's hash of its chunks */
+#define SYSPTE_CACHE_SHARE 16u        /* a cache may own 1/SYSPTE_CACHE_SHARE of the region's chunks */
+#define SYSPTE_CACHE_ACTIVE 8u        /* chunks a reservation is placed in first */
+#define SYSPTE_CACHE_CLASSES 64u      /* lists of parked chunks, by their longest free run */
+#define SYSPTE_CACHE_EMPTY 63u        /* the class of an empty chunk (others: MIN(longest run, 62)) */
+#define SYSPTE_CACHE_TRIES 8u         /* parked chunks a DIVISIBLE request tries before it gives up */
 #define SYSPTE_CACHE_EMPTY_KEEP 2u    /* empty chunks a cache keeps; more go back to the allocator */
-#define SYSPTE_CACHE_ROOMY 40u        /* free pages that put a parked chunk on its cache's ready list */
-#define SYSPTE_CACHE_READY 32u        /* parked chunks a cache remembers as roomy (a power of two) */
+#define SYSPTE_CACHE_ROOMY 40u        /* pages freed into a cache after a failed search: it searches again */
 #define SYSPTE_CACHE_STASH 32u        /* records a cache takes from the slab at a time */
-_Static_assert(SYSPTE_CACHE_MAP >= 2 * SYSPTE_CACHE_CHUNKS, "a cache's hash is at most half full");
+#define SYSPTE_DIR_SHIFT 9
+#define SYSPTE_DIR_LEAF (1u << SYSPTE_DIR_SHIFT)   /* chunks a page of the chunk directory covers */
+_Static_assert(SYSPTE_CACHE_EMPTY == SYSPTE_CACHE_CLASSES - 1, "the empty class is the highest");
+_Static_assert(SYSPTE_CACHE_MAX_PAGES + 1 < SYSPTE_CACHE_EMPTY - 1, "every span has a class of chunks with room");
 
 _Static_assert(ARCH_MAX_CPUS < 256, "a chunk's owner is one byte: the CPU index + 1");
 
 struct syspte_resv;
 struct syspte_region;
 struct syspte_misuse;
+
+/* A chunk's class while it is active (it is on no list then). */
+#define SYSPTE_CHUNK_ACTIVE 0xffu
 
 /* One chunk a cache owns: region pages [index << SYSPTE_CHUNK_SHIFT, + SYSPTE_CHUNK_PAGES). */
 struct syspte_chunk {
@@ -73,50 +85,67 @@ struct syspte_chunk {
 	uint64_t starts;                             /* bit k: a reservation starts at page k */
 	uint32_t live;                               /* reservations in the chunk (set bits of starts) */
 	uint32_t nfree;                              /* free pages (set bits of free) */
-	struct syspte_chunk *next;                   /* in its cache's spare list while unused */
+	uint32_t cls;                                /* SYSPTE_CHUNK_ACTIVE, or its parked list */
+	struct syspte_chunk *next, *prev;            /* in its parked list; next: in its cache's spare list */
 	struct syspte_resv *rec[SYSPTE_CHUNK_PAGES]; /* the record of each start; NULL elsewhere */
 };
 
 /* One CPU's cache, in a page of its own (allocated the first time the CPU needs one); its chunks'
- * state in pages of their own, several chunks a page, taken as the cache grows and kept. */
+ * state in pages of their own, several chunks a page, taken as the cache grows and kept. The first
+ * MIN(nchunks, SYSPTE_CACHE_ACTIVE) chunks are active; the others are parked, each on the list of
+ * its class: MIN(its longest free run, 62) pages, SYSPTE_CACHE_EMPTY when it is empty. */
 struct syspte_cache {
 	spinlock_t lock;
 	unsigned cpu;                    /* constant: the CPU index it serves */
-	unsigned nchunks;                /* chunk[0, nchunks) are owned; the first SYSPTE_CACHE_ACTIVE active */
+	unsigned nchunks;                /* chunks owned */
 	unsigned nempty;                 /* owned chunks with no reservation */
 	unsigned nofit;                  /* the smallest span no chunk had room for lately, or 0 */
 	uint64_t nofit_free;             /* free pages when that was found */
 	unsigned last;                   /* the active slot that took the last reservation placed */
-	unsigned nready, rtop;           /* ready[]: the last nready entries below rtop (mod its size) */
-	uint64_t ready[SYSPTE_CACHE_READY];   /* chunks that reached SYSPTE_CACHE_ROOMY free pages, newest last */
 	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
 	uint64_t free;                   /* free pages in its chunks */
 	struct syspte_resv *stash;       /* unused records (linked through next) */
 	uint64_t nstash;
 	uint64_t fast;                   /* reserves and frees done under this lock alone */
 	struct syspte_chunk *spare;      /* unused chunk states (linked through next) */
-	struct syspte_chunk *chunk[SYSPTE_CACHE_CHUNKS];
-	uint16_t map[SYSPTE_CACHE_MAP];  /* open addressing by chunk index: 1 + its slot in chunk[], or 0 */
+	uint64_t state_pages;            /* pages of chunk states taken (its chunks' and the spare ones) */
+	struct syspte_chunk *active[SYSPTE_CACHE_ACTIVE];
+	uint64_t parked_mask;            /* bit k: parked[k] is not empty */
+	struct syspte_chunk *parked[SYSPTE_CACHE_CLASSES];   /* doubly linked, NULL-terminated lists */
 } __attribute__((aligned(64)));
+
+/* One page of the chunk directory (per SYSPTE_DIR_LEAF chunks, in the region's metadata). */
+struct syspte_dir {
+	struct syspte_chunk **leaf;      /* NULL, or the page: per chunk its state when owned, else NULL */
+	paddr_t pa;                      /* the page's physical address */
+	uint64_t used;                   /* its entries set */
+};
 
 /* The region's part (struct syspte_region's member `cache`). */
 struct syspte_caches {
 	/* constant after syspte_create */
 	bool on;                         /* the region was created with caches */
-	unsigned max_chunks;             /* chunks per cache: a sixteenth of the region, at most SYSPTE_CACHE_CHUNKS */
+	unsigned max_chunks;             /* chunks per cache: 1/SYSPTE_CACHE_SHARE of the region's, at least 1 */
 	uint64_t nchunks;                /* whole chunks in the region */
+	uint64_t ndir;                   /* pages the chunk directory may have: nchunks / SYSPTE_DIR_LEAF, rounded up */
 	uint8_t *owner;                  /* per chunk: 0, or the owning CPU + 1 (changed under both locks) */
+	/* The chunk directory: per SYSPTE_DIR_LEAF chunks, NULL or a page of the owned ones' states (NULL
+	 * for the others), made when the first is owned and freed when the last is given back. A page
+	 * pointer changes under the region's lock alone, while no chunk it covers is owned; an entry
+	 * under both locks, as the chunk's owner. */
+	struct syspte_dir *dir;
 	/* set once each, under the region's lock; read by the fast paths */
 	struct syspte_cache *cpu[ARCH_MAX_CPUS];
 	/* the walkers' freeze count: changed under the region's lock, read by the fast paths */
 	uint32_t frozen;
 	/* guarded by the region's lock */
 	struct bitset owned;             /* owned chunks, for walks in address order */
-	uint64_t cache_pages;            /* physical pages the caches occupy */
+	uint64_t cache_pages;            /* physical pages the caches occupy (their directory's included) */
 	uint64_t slow;                   /* reserves and frees of cache size that took the region's lock */
 	uint64_t drains;                 /* drains that returned something */
 	uint64_t carved, adopted;        /* chunks given to caches: whole and free, or around a reservation */
 	uint64_t dissolved;              /* chunks taken back */
+	uint64_t refused;                /* chunks a cache could not take for want of a directory page */
 };
 
 /* The cache a caller holds while it works on a cached reservation (syspte_resv_at_locked). */

@@ -256,13 +256,14 @@ static int syspte_check_frozen_locked(struct syspte_region *r)
 {
 	spin_assert_held(&r->lock);
 	struct syspte_cache_totals t;
-	int st = syspte_check_tables_locked(r);
+	/* the caches first: the walks after it find cached reservations through their structures */
+	int st = syspte_cache_check_locked(r);
+	if (!st)
+		st = syspte_check_tables_locked(r);
 	if (!st)
 		st = buddy_check(&r->buddy);
 	if (!st)
 		st = bitset_check(&r->starts);
-	if (!st)
-		st = syspte_cache_check_locked(r);
 	syspte_cache_totals_locked(r, &t);
 	uint64_t count = 0, pages = 0, mapped = 0, present = 0, spans = 0, prev_end = 0;
 	for (struct syspte_resv *v = st ? NULL : syspte_next_locked(r, 0); v && !st; v = syspte_next_locked(r, v->start + 1)) {

@@ -13,7 +13,14 @@
  *    (guard pages, a full check after every call).
  *  - Many long-lived small reservations on one CPU (more than its active chunks hold, freed in
  *    random order): still at least 95 % of the calls without the region's lock, checks pass, and a
- *    reservation of the whole region afterwards drains every chunk.
+ *    reservation of the whole region afterwards drains every chunk; at 2^22 pages the cache grows
+ *    to thousands of chunks (its share follows the region).
+ *  - Growth: a cache past 256 chunks into a second directory page, refused for memory (nothing
+ *    changed, the allocator places the request) and growing again with memory back; a first
+ *    reservation with every amount of memory left up to enough (generated), nothing half made; a
+ *    full cache trying again after a free; empty active chunks replaced by parked ones; every
+ *    corruption of the parked lists, the mask, the active slots and the directory caught by
+ *    syspte_check.
  *  - Drains: requests that only another CPU's cache can satisfy (its whole free chunk; a run made of
  *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run) succeed, and
  *    refuse only when nothing is left, or when memory is exhausted and the region's index cannot
@@ -489,27 +496,30 @@ static void test_steady_state(uint64_t ops)
 
 #define LONG_PAGES 262144u        /* 1 GiB: 4096 chunks, 256 per cache */
 #define LONG_LIVE 1500u           /* small reservations held at once: about 110 chunks' worth */
+#define BIG_PAGES (1u << 22)      /* 16 GiB: 65536 chunks, 4096 per cache */
+#define BIG_LIVE 36000u           /* the benchmark's small reservations at that size: far past 256 chunks */
 #define LONG_TAG 0x676e6f4cu      /* 'Long' */
 
 /*
  * One CPU holds far more small reservations than its active chunks hold, freed in random order
  * (the standard workload's skewed variants): the cache keeps its partly used chunks and swaps them
  * in, so after the warm-up at least 95 % of the reserves and frees take no region lock, nothing is
- * refused or drained, and syspte_check (each chunk found through its cache's hash, counts) passes
+ * refused or drained, and syspte_check (each chunk found through the directory, classes, counts) passes
  * along the way. Then everything is freed and one reservation of the whole region must drain
- * every chunk back (0 only when no run exists). On a region of npages; below LONG_PAGES the cache
- * reaches its share (a sixteenth of the chunks) and the allocator places the rest: the 95 % is
- * not asked there, but every other property is.
+ * every chunk back (0 only when no run exists). On a region of npages with nlive reservations
+ * held; below LONG_PAGES the cache reaches its share (a sixteenth of the chunks) and the allocator
+ * places the rest: the 95 % is not asked there, but every other property is. At BIG_PAGES the
+ * cache grows to thousands of chunks (its share follows the region).
  */
-static void test_long_lived_small(uint64_t ops, uint64_t npages)
+static void test_long_lived_small(uint64_t ops, uint64_t npages, unsigned nlive)
 {
-	host_machine_create(64ULL << 20, npages * PAGE_SIZE);
+	host_machine_create(256ULL << 20, npages * PAGE_SIZE);
 	region = reserved_region();
 	act_as(0);
-	static vaddr_t v[LONG_LIVE];
+	static vaddr_t v[BIG_LIVE];
 	uint64_t rng = 0x9E3779B97F4A7C15ULL, refused = 0, checks_failed = 0;
 	struct syspte_stats s0, s;
-	for (unsigned k = 0; k < LONG_LIVE; k++) {
+	for (unsigned k = 0; k < nlive; k++) {
 		test_rng_next(&rng);
 		v[k] = syspte_reserve(region, 1 + (rng >> 4) % (1u << (rng % 5)), LONG_TAG, (rng >> 9) % 8 ? 0 : SYSPTE_FLAG_DIVISIBLE);
 		refused += !v[k];
@@ -517,7 +527,7 @@ static void test_long_lived_small(uint64_t ops, uint64_t npages)
 	syspte_get_stats(region, &s0);
 	for (uint64_t k = 0; k < ops; k++) {
 		test_rng_next(&rng);
-		unsigned i = (unsigned)((rng >> 20) % LONG_LIVE);
+		unsigned i = (unsigned)((rng >> 20) % nlive);
 		if (v[i] && syspte_release(region, v[i], LONG_TAG) != SYSPTE_OK)
 			checks_failed++;
 		uint64_t n = 1 + (rng >> 4) % (1u << (rng % 5));   /* 1..16 pages, small ones more often */
@@ -536,7 +546,7 @@ static void test_long_lived_small(uint64_t ops, uint64_t npages)
 	       (unsigned long long)s.cached_pages, (unsigned long long)s.cache_drains);
 	ok(refused == 0 && checks_failed == 0 && s.cache_drains == 0 && syspte_check(region) == 0,
 	   "long-lived, %llu pages: %u small reservations churned %llu times on one CPU, none refused or drained, "
-	   "checks pass", (unsigned long long)npages, LONG_LIVE, (unsigned long long)ops);
+	   "checks pass", (unsigned long long)npages, nlive, (unsigned long long)ops);
 	if (npages >= LONG_PAGES)
 		ok(calls >= 2 * ops && fast * 100 >= calls * 95,
 		   "long-lived: at least 95%% of the reserves and frees took no region lock (%llu of %llu)",
@@ -545,7 +555,10 @@ static void test_long_lived_small(uint64_t ops, uint64_t npages)
 		ok(calls >= 2 * ops && fast > 0 && s.cached_pages <= npages / 16,
 		   "long-lived, %llu pages: a cache at its share (a sixteenth) still serves some calls (%llu of %llu)",
 		   (unsigned long long)npages, (unsigned long long)fast, (unsigned long long)calls);
-	for (unsigned k = 0; k < LONG_LIVE; k++)
+	if (npages >= BIG_PAGES)
+		ok(region->cache.cpu[0]->nchunks > 256, "long-lived, %llu pages: the cache grew to %u chunks",
+		   (unsigned long long)npages, region->cache.cpu[0]->nchunks);
+	for (unsigned k = 0; k < nlive; k++)
 		if (v[k])
 			syspte_release(region, v[k], LONG_TAG);
 	syspte_get_stats(region, &s);
@@ -769,6 +782,331 @@ static void test_drain_index_short(void)
 	ok(syspte_check(r) == 0 && stats().free_pages == PAGES && stats().live == 0, "all freed, check passes");
 }
 
+/* ---------------------------------------------------------------- the chunk directory */
+
+#define DIR_PAGES (1u << 20)      /* 4 GiB: 16384 chunks, 1024 per cache, 32 directory pages */
+#define DIR_TAG 0x20726944u       /* 'Dir ' */
+
+static vaddr_t dir_v[4 * SYSPTE_DIR_LEAF + 8];
+
+/* The directory pages present. */
+static unsigned dir_pages(const struct syspte_region *r)
+{
+	unsigned n = 0;
+	for (uint64_t l = 0; l < r->cache.ndir; l++)
+		n += r->cache.dir[l].leaf != NULL;
+	return n;
+}
+
+/*
+ * A cache grows past 256 chunks and into a second directory page; when the page cannot be had
+ * (memory exhausted), the chunk is not taken, nothing changes, and the request goes to the
+ * allocator; with memory back the cache grows again. Freed and drained, the directory is empty.
+ */
+static void test_directory_grows_and_is_refused(void)
+{
+	host_machine_create(64ULL << 20, (uint64_t)DIR_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(0);   /* page tables and the allocator's metadata for the first 1024 chunks, made and kept */
+	vaddr_t big = syspte_reserve(r, 2 * SYSPTE_DIR_LEAF * SYSPTE_CHUNK_PAGES, FILL_TAG, 0);
+	ok(big == SYSPTE_BASE && syspte_release(r, big, FILL_TAG) == SYSPTE_OK, "CPU 0 reserved and freed the first 1024 chunks");
+	/* chunks 0 and 1 kept by the region (its index made): the cache's 510 chunks leave a spare state */
+	vaddr_t kept = syspte_reserve(r, 2 * SYSPTE_CHUNK_PAGES, FILL_TAG, 0);
+	act_as(1);
+	unsigned n = 0;
+	bool all = true;
+	/* four 16-page reservations a chunk: the cache carves chunks in address order until the first
+	 * directory page's last one is full */
+	struct syspte_cache *c = NULL;
+	uint64_t highest = 0;
+	while (all && n < 4 * SYSPTE_DIR_LEAF && !(highest == SYSPTE_DIR_LEAF - 1 && n % 4 == 0)) {
+		all &= (dir_v[n++] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+		c = r->cache.cpu[1];
+		uint64_t f = spin_lock(&r->lock);
+		highest = bitset_prev(&r->cache.owned, r->cache.nchunks - 1);
+		spin_unlock(&r->lock, f);
+	}
+	ok(all && kept == SYSPTE_BASE && c && c->nchunks == SYSPTE_DIR_LEAF - 2 && c->spare && highest == SYSPTE_DIR_LEAF - 1 && dir_pages(r) == 1 &&
+	   r->cache.max_chunks == DIR_PAGES / 64 / 16, "CPU 1's cache grew to %u chunks (past 256; its share %u), the "
+	   "first directory page's", c ? c->nchunks : 0, r->cache.max_chunks);
+	ok(syspte_check(r) == 0, "check passes");
+	act_as(0);   /* a region's reservation in chunk 512, where the allocator's metadata is made */
+	vaddr_t kept2 = syspte_reserve(r, 2 * SYSPTE_CACHE_MAX_PAGES, FILL_TAG, 0);
+	ok(kept2 == SYSPTE_BASE + ((uint64_t)SYSPTE_DIR_LEAF << (SYSPTE_CHUNK_SHIFT + PAGE_SHIFT)),
+	   "CPU 0 reserved 32 pages at chunk %u", SYSPTE_DIR_LEAF);
+	act_as(1);
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	phys_set_budget(ps.allocated_pages);   /* no page more */
+	uint64_t refused = r->cache.refused, pages = r->cache.cache_pages, carved = r->cache.carved;
+	vaddr_t w = dir_v[n++] = syspte_reserve(r, 16, TAG1, 0);
+	struct syspte_stats s = stats();
+	ok(w && r->cache.refused > refused && c->nchunks == SYSPTE_DIR_LEAF - 2 && r->cache.carved == carved &&
+	   r->cache.cache_pages == pages && dir_pages(r) == 1 && s.cached_pages == 0,
+	   "memory exhausted: no directory page for chunk %u, none taken; the allocator placed the request", SYSPTE_DIR_LEAF);
+	uint64_t f = spin_lock(&r->lock);
+	bool owned = syspte_cache_owns_locked(r, (w - SYSPTE_BASE) >> PAGE_SHIFT);
+	spin_unlock(&r->lock, f);
+	ok(!owned && syspte_check(r) == 0, "it lies in no cached chunk; check passes");
+	phys_set_budget(UINT64_MAX);
+	w = dir_v[n++] = syspte_reserve(r, 16, TAG1, 0);
+	ok(w && c->nchunks == SYSPTE_DIR_LEAF - 1 && dir_pages(r) == 2 && r->cache.cache_pages == pages + 1 &&
+	   syspte_check(r) == 0, "with memory back: a chunk past %u taken, with a second directory page", SYSPTE_DIR_LEAF - 1);
+	act_as(2);   /* freed from another CPU into CPU 1's chunks */
+	for (unsigned k = 0; k < n; k++)
+		all &= syspte_release(r, dir_v[k], TAG1) == SYSPTE_OK;
+	act_as(0);
+	all &= syspte_release(r, kept, FILL_TAG) == SYSPTE_OK && syspte_release(r, kept2, FILL_TAG) == SYSPTE_OK;
+	vaddr_t whole = syspte_reserve(r, DIR_PAGES - r->guard, FILL_TAG, 0);
+	ok(all && whole && c->nchunks == 0 && dir_pages(r) == 0 && r->cache.cache_pages == 1 + c->state_pages &&
+	   syspte_check(r) == 0, "all freed, the whole region reserved: every chunk drained, no directory page left");
+	syspte_release(r, whole, FILL_TAG);
+}
+
+/*
+ * Generated: a first small reservation on a fresh region with k pages of memory left, for every k
+ * from none to enough (the cache's page, a page of chunk states, the directory's, the allocator's
+ * metadata and a page table, in whatever order they are wanted). Whatever step runs out, the
+ * request is placed in the cache, by the allocator, or refused, with nothing half made: the check
+ * passes and every page the caches hold is counted. The sweep meets the directory's refusal and
+ * the cache's success both.
+ */
+static void test_growth_memory_sweep(void)
+{
+	bool clean = true, met_refusal = false, met_cache = false;
+	for (unsigned k = 0; k < 16; k++) {
+		host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);
+		struct syspte_region *r = reserved_region();
+		act_as(1);
+		struct phys_stats ps;
+		phys_get_stats(&ps);
+		phys_set_budget(ps.allocated_pages + k);
+		vaddr_t v = syspte_reserve(r, 1 + k % SYSPTE_CACHE_MAX_PAGES, TAG1, 0);
+		const struct syspte_cache *c = r->cache.cpu[1];
+		struct syspte_stats s = stats();
+		met_refusal |= r->cache.refused != 0;
+		met_cache |= c && c->live == 1;
+		clean &= syspte_check(r) == 0 && dir_pages(r) == (c && c->nchunks ? 1u : 0u) && s.live == (v != 0);
+		phys_set_budget(UINT64_MAX);
+		vaddr_t w = syspte_reserve(r, 1, TAG1, 0);
+		clean &= w && (!v || syspte_release(r, v, TAG1) == SYSPTE_OK) && syspte_release(r, w, TAG1) == SYSPTE_OK &&
+			 syspte_check(r) == 0 && stats().live == 0;
+	}
+	act_as(0);
+	ok(clean && met_refusal && met_cache, "a first reservation with 0..15 pages of memory left: placed or refused, "
+	   "nothing half made (the directory's refusal and the cache's success both met)");
+}
+
+/*
+ * A cache at its share (one chunk on a 1024-page region) with no room answers "full" without its
+ * lock; a free that makes a run as long as the request it failed makes it try again at once, on
+ * the fast path (fewer pages than SYSPTE_CACHE_ROOMY were freed). A DIVISIBLE request that finds
+ * a run but no aligned start in it does not make the cache "full".
+ */
+static void test_full_cache_tries_again(void)
+{
+	host_machine_create(64ULL << 20, 1024 * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	vaddr_t v[4];
+	bool all = true;
+	for (int k = 0; k < 4; k++)
+		all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+	struct syspte_cache *c = r->cache.cpu[1];
+	vaddr_t w = syspte_reserve(r, 16, TAG1, 0);
+	ok(all && r->cache.max_chunks == 1 && c->nchunks == 1 && c->live == 4 && w && c->nofit == 16,
+	   "a cache at its share, full: a fifth 16 pages placed by the allocator, the cache knows it has no room");
+	struct syspte_stats s0 = stats();
+	vaddr_t u = syspte_reserve(r, 16, TAG1, 0);
+	struct syspte_stats s1 = stats();
+	ok(u && s1.cache_fast == s0.cache_fast && syspte_release(r, u, TAG1) == SYSPTE_OK,
+	   "a sixth: refused by the cache, placed by the allocator");
+	s0 = stats();
+	ok(syspte_release(r, v[1], TAG1) == SYSPTE_OK, "one of the cached four freed (16 pages)");
+	vaddr_t x = syspte_reserve(r, 16, TAG1, 0);
+	s1 = stats();
+	ok(x == v[1] && s1.cache_fast == s0.cache_fast + 2 && s1.cache_slow == s0.cache_slow,
+	   "16 pages again: in the freed run, without the region's lock");
+	syspte_release(r, x, TAG1);
+	syspte_release(r, w, TAG1);
+	for (int k = 0; k < 4; k++)
+		if (k != 1)
+			syspte_release(r, v[k], TAG1);
+	/* a run of 16 pages that is not on a multiple of 16: a DIVISIBLE 16 misses it, and the cache
+	 * still places a plain 16 there at once */
+	vaddr_t e[8];
+	for (int k = 0; k < 8; k++)
+		all &= (e[k] = syspte_reserve(r, 8, TAG1, 0)) != 0;
+	uint64_t first = (e[0] - SYSPTE_BASE) >> PAGE_SHIFT;
+	ok(all && c->live == 8 && first % SYSPTE_CHUNK_PAGES == 0 && e[7] == e[0] + 56 * PAGE_SIZE,
+	   "its chunk filled with eight 8-page reservations");
+	syspte_release(r, e[1], TAG1);
+	syspte_release(r, e[2], TAG1);
+	vaddr_t d = syspte_reserve(r, 16, TAG1, SYSPTE_FLAG_DIVISIBLE);
+	ok(d && d % (16 * PAGE_SIZE) == 0 && (d < e[0] || d >= e[0] + 64 * PAGE_SIZE) && c->nofit == 0,
+	   "pages 8..23 freed: a DIVISIBLE 16 placed by the allocator, the cache not taken for full");
+	s0 = stats();
+	x = syspte_reserve(r, 16, TAG1, 0);
+	s1 = stats();
+	ok(x == e[1] && s1.cache_fast == s0.cache_fast + 1, "a plain 16: at page 8, without the region's lock");
+	syspte_release(r, x, TAG1);
+	syspte_release(r, d, TAG1);
+	for (int k = 0; k < 8; k++)
+		if (k != 1 && k != 2)
+			syspte_release(r, e[k], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
+/*
+ * Empty active chunks beyond SYSPTE_CACHE_EMPTY_KEEP go back to the allocator (on the cache's
+ * locked path) while parked chunks hold reservations: each parked chunk of the highest class takes
+ * a freed active slot, so the cache keeps MIN(chunks, SYSPTE_CACHE_ACTIVE) active.
+ */
+static void test_empty_active_chunks_dissolved(void)
+{
+	host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);   /* 256 chunks, 16 a cache */
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	static vaddr_t v[48];
+	bool all = true;
+	for (int k = 0; k < 48; k++)   /* 12 full chunks */
+		all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+	struct syspte_cache *c = r->cache.cpu[1];
+	ok(all && c->nchunks == 12 && c->nempty == 0, "CPU 1's cache: 12 full chunks");
+	unsigned freed = 0;
+	for (int k = 0; k < 48; k++) {   /* every reservation of the active chunks */
+		uint64_t idx = ((v[k] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+		bool active = false;
+		for (unsigned a = 0; a < SYSPTE_CACHE_ACTIVE; a++)
+			active |= c->active[a]->index == idx;
+		if (active) {
+			all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
+			v[k] = 0;
+			freed++;
+		}
+	}
+	ok(all && freed == 32 && c->nempty == 8 && c->parked_mask == 1, "its 8 active chunks emptied, 4 full ones parked");
+	uint64_t start, f = spin_lock(&r->lock);
+	bool placed = syspte_cache_reserve_locked(r, 1, TAG1, 0, &start);   /* its locked path: trims the empties */
+	spin_unlock(&r->lock, f);
+	ok(placed && c->nchunks == 7 && c->nempty == SYSPTE_CACHE_EMPTY_KEEP && c->parked_mask == 0 && c->active[6] &&
+	   !c->active[7] && syspte_check(r) == 0,
+	   "its locked path placed a page and dissolved 5 empty active chunks; the 4 parked took active slots");
+	syspte_release(r, SYSPTE_BASE + (start << PAGE_SHIFT), TAG1);
+	for (int k = 0; k < 48; k++)
+		if (v[k])
+			syspte_release(r, v[k], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
+/* Runs syspte_check after a corruption, which undo reverts; true when the check caught it and passes
+ * again after. */
+static bool caught(struct syspte_region *r, void (*undo)(void *), void *arg)
+{
+	bool bad = syspte_check(r) != 0;
+	undo(arg);
+	return bad && syspte_check(r) == 0;
+}
+
+/* A saved word and where it goes back. */
+struct saved {
+	void *at;
+	uint64_t word;
+	size_t size;
+};
+
+static struct saved save(void *at, size_t size)
+{
+	struct saved sv = { at, 0, size };
+	memcpy(&sv.word, at, size);
+	return sv;
+}
+
+static void restore(void *arg)
+{
+	struct saved *sv = arg;
+	memcpy(sv->at, &sv->word, sv->size);
+}
+
+/* syspte_check catches each corruption of a cache's new structures: a parked chunk's class, its
+ * list links, the mask of classes, an active slot, a directory entry or count, the chunk states'
+ * count, the caches' page count. */
+static void test_check_catches_cache_corruption(void)
+{
+	host_machine_create(64ULL << 20, (uint64_t)LONG_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	static vaddr_t v[200];
+	for (unsigned k = 0; k < 200; k++)
+		v[k] = syspte_reserve(r, 1 + k % 16, TAG1, 0);
+	for (unsigned k = 0; k < 200; k += 3)   /* holes: parked chunks of several classes */
+		syspte_release(r, v[k], TAG1);
+	struct syspte_cache *c = r->cache.cpu[1];
+	unsigned classes = (unsigned)__builtin_popcountll(c->parked_mask);
+	ok(syspte_check(r) == 0 && c->nchunks > SYSPTE_CACHE_ACTIVE && classes >= 2,
+	   "CPU 1's cache: %u chunks, parked ones in %u classes", c->nchunks, classes);
+	unsigned top = 63u - (unsigned)__builtin_clzll(c->parked_mask), low = (unsigned)__builtin_ctzll(c->parked_mask);
+	struct syspte_chunk *p = c->parked[top];
+	struct saved sv;
+	sv = save(&p->cls, sizeof(p->cls));
+	p->cls = low;
+	ok(caught(r, restore, &sv), "a parked chunk's class changed: caught");
+	sv = save(&p->free, sizeof(p->free));
+	p->free &= ~(uint64_t)1 << __builtin_ctzll(p->free);
+	bool stale = syspte_check(r) != 0;
+	restore(&sv);
+	ok(stale && syspte_check(r) == 0, "a parked chunk's free bits changed: caught");
+	sv = save(&c->parked_mask, sizeof(c->parked_mask));
+	c->parked_mask |= (uint64_t)1 << (low ? low - 1 : 62);
+	ok(caught(r, restore, &sv), "a class bit set for an empty list: caught");
+	c->parked_mask &= ~((uint64_t)1 << top);
+	ok(caught(r, restore, &sv), "a class bit cleared for a list in use: caught");
+	struct syspte_chunk *q = NULL;
+	for (unsigned cls = 0; cls < SYSPTE_CACHE_CLASSES && !q; cls++)
+		if (c->parked[cls] && c->parked[cls]->next)
+			q = c->parked[cls]->next;
+	ok(q != NULL, "a parked list with two chunks");
+	if (q) {
+		sv = save(&q->prev, sizeof(q->prev));
+		q->prev = NULL;
+		ok(caught(r, restore, &sv), "a parked chunk's back link broken: caught");
+	}
+	sv = save(&c->active[SYSPTE_CACHE_ACTIVE - 1], sizeof(c->active[0]));
+	c->active[SYSPTE_CACHE_ACTIVE - 1] = NULL;
+	ok(caught(r, restore, &sv), "an active slot emptied: caught");
+	c->active[SYSPTE_CACHE_ACTIVE - 1] = c->active[0];
+	ok(caught(r, restore, &sv), "an active chunk in two slots: caught");
+	uint64_t idx = c->active[0]->index;
+	struct syspte_dir *d = &r->cache.dir[idx >> SYSPTE_DIR_SHIFT];
+	sv = save(&d->leaf[idx & (SYSPTE_DIR_LEAF - 1)], sizeof(d->leaf[0]));
+	d->leaf[idx & (SYSPTE_DIR_LEAF - 1)] = c->active[1];
+	ok(caught(r, restore, &sv), "a directory entry naming another chunk: caught");
+	d->leaf[idx & (SYSPTE_DIR_LEAF - 1)] = NULL;
+	ok(caught(r, restore, &sv), "a directory entry of an owned chunk cleared: caught");
+	uint64_t far = (idx + SYSPTE_DIR_LEAF / 2) & (SYSPTE_DIR_LEAF - 1);
+	if (!d->leaf[far]) {
+		sv = save(&d->leaf[far], sizeof(d->leaf[0]));
+		d->leaf[far] = c->active[0];
+		ok(caught(r, restore, &sv), "a directory entry for a chunk no cache owns: caught");
+	}
+	sv = save(&d->used, sizeof(d->used));
+	d->used++;
+	ok(caught(r, restore, &sv), "a directory page's count off by one: caught");
+	sv = save(&c->state_pages, sizeof(c->state_pages));
+	c->state_pages++;
+	ok(caught(r, restore, &sv), "a cache's chunk-state pages miscounted: caught");
+	sv = save(&r->cache.cache_pages, sizeof(r->cache.cache_pages));
+	r->cache.cache_pages++;
+	ok(caught(r, restore, &sv), "the caches' pages miscounted: caught");
+	for (unsigned k = 0; k < 200; k++)
+		if (k % 3)
+			syspte_release(r, v[k], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
 /* ---------------------------------------------------------------- fast paths */
 
 static unsigned spins;
@@ -876,12 +1214,18 @@ int main(int argc, char **argv)
 	run_concurrent(false, ops);
 	run_concurrent(true, ops / 10);
 	test_steady_state(ops);
-	test_long_lived_small(ops * 3, LONG_PAGES);
-	test_long_lived_small(ops * 3, LONG_PAGES / 16);
+	test_long_lived_small(ops * 3, LONG_PAGES, LONG_LIVE);
+	test_long_lived_small(ops * 3, LONG_PAGES / 16, LONG_LIVE);
+	test_long_lived_small(ops * 3, BIG_PAGES, BIG_LIVE);
 	test_drain_whole_chunk();
 	test_drain_run_across_chunk();
 	test_drain_divisible();
 	test_drain_index_short();
+	test_directory_grows_and_is_refused();
+	test_growth_memory_sweep();
+	test_full_cache_tries_again();
+	test_empty_active_chunks_dissolved();
+	test_check_catches_cache_corruption();
 	test_fast_paths_take_no_region_lock();
 	test_other_cpus_on_a_cached_reservation();
 	test_no_cache_region();
