@@ -17,14 +17,17 @@
  *
  * Then the cost against the region's size: the same reserve/free loop (region and bare buddy) at
  * 2^14, 2^18 and 2^22 pages (64 MiB, 1 GiB, 16 GiB), the workload unchanged (so the live
- * reservations grow with the region). The three regions (the hosted machine's own and two made
- * beside it with syspte_create_ex) and three bare buddies live at once, and the table runs in
+ * reservations grow with the region). The regions (the hosted machine's own and the others made
+ * beside it with syspte_create_ex) and a bare buddy per size live at once, and the table runs in
  * rounds: each round runs every (workload, size, subject) churn once, all with the same seed, the
  * sizes in an order that rotates, each churn from its subject empty (what it left is freed after
  * it). Per size: ns per call, the minimum over the rounds (the least disturbed run of identical
  * work) and the median, the share of the region's calls of a cache's size that the per-CPU caches
  * served without the region's lock, and the ratios of 2^22 to 2^18 (of the minima and of the
  * medians): a noisy machine slows single runs, not the least disturbed of many interleaved ones.
+ * A fourth size, "2^22 u18", is a region (and buddy) of 2^22 pages given 2^18's use: the workload's
+ * target occupancy a share of 2^18 pages, so its live set is 2^18's; its ratio to 2^18 ("22u/18") is
+ * what the region's size alone costs, apart from the growth of what is live.
  *
  *   build/bench/bench_region [steps] [seeds]   (both tables: 2*10^6 steps x 5 seeds for the main
  *     table, and 10^6 steps x 9 rounds for the size table, unless given: then both take them,
@@ -60,6 +63,7 @@
 struct resv { char *va; uint32_t n; uint32_t s; };
 
 static uint64_t npages = NPAGES_1G;   /* the region's pages in the current run */
+static uint64_t use_npages;           /* when not 0: the workload's target is a share of this many pages, not npages */
 static struct resv *live;             /* MAX_NPAGES entries */
 static uint64_t nlive;
 static uint64_t *meta;                /* the bare buddy's metadata, for MAX_NPAGES */
@@ -122,7 +126,7 @@ static void give(enum subject s, struct buddy *b, const struct resv *v)
 static double churn(const struct workload *w, enum subject s, uint64_t seed, long steps, struct buddy *kept)
 {
 	struct buddy fresh, *b = kept ? kept : &fresh;
-	uint64_t live_pages = 0, ops = 0, target = npages * w->target_pct / 100;
+	uint64_t live_pages = 0, ops = 0, target = (use_npages ? use_npages : npages) * w->target_pct / 100;
 	nlive = 0;
 	wl_seed(&rs, seed);
 	if (s != SUBJ_REGION && !kept) {
@@ -272,18 +276,19 @@ static int main_table(long steps, int nseeds)
 	return 0;
 }
 
-#define NSIZES 3
+#define NSIZES 4
 #define MAX_ROUNDS 64
 #define SIZE_STEPS 1000000    /* the size table's defaults: steps per churn */
-#define SIZE_ROUNDS 9         /* and rounds (a multiple of NSIZES: every size in every position alike) */
+#define SIZE_ROUNDS 8         /* and rounds (a multiple of NSIZES: every size in every position alike) */
 #define SIZE_GAP (64ULL << 30) /* the regions' bases are SYSPTE_BASE + k * SIZE_GAP */
 _Static_assert(((uint64_t)MAX_NPAGES << 12) <= SIZE_GAP, "the size table's regions do not overlap");
 _Static_assert(NSIZES * SIZE_GAP <= SYSPTE_MAX_SIZE, "the size table's regions fit the region's slot");
 
 /* One size of the size table: a region and a bare buddy of 2^shift pages, both alive for the whole
- * table, and every churn's time on them. */
+ * table, and every churn's time on them; the workload's target occupancy is a share of 2^use_shift
+ * pages (use_shift = shift but for the last size: 2^22 pages used as 2^18 are). */
 struct sized {
-	unsigned shift;
+	unsigned shift, use_shift;
 	struct syspte_region *r;
 	struct buddy b;
 	uint64_t *meta, *slots;
@@ -291,10 +296,13 @@ struct sized {
 	uint64_t fast[NWL], slow[NWL], live[NWL];
 };
 
-static struct sized sz[NSIZES] = { { .shift = 14 }, { .shift = 18 }, { .shift = 22 } };
+static struct sized sz[NSIZES] = {
+	{ .shift = 14, .use_shift = 14 }, { .shift = 18, .use_shift = 18 }, { .shift = 22, .use_shift = 22 },
+	{ .shift = 22, .use_shift = 18 },
+};
 
-/* Makes one hosted machine whose own region is the smallest size, the two larger regions beside it
- * at non-overlapping bases, and a bare buddy (all pages free) per size; false on failure. */
+/* Makes one hosted machine whose own region is the smallest size, the other sizes' regions beside
+ * it at non-overlapping bases, and a bare buddy (all pages free) per size; false on failure. */
 static bool sizes_up(void)
 {
 	if (host_machine_create(RAM_BYTES, 1ULL << (sz[0].shift + 12)))
@@ -332,6 +340,7 @@ static void sizes_down(void)
 static int size_churn(struct sized *z, size_t wi, enum subject s, int k, long steps)
 {
 	npages = 1ULL << z->shift;
+	use_npages = 1ULL << z->use_shift;
 	if (s == SUBJ_BUDDY) {
 		z->bud[wi][k] = churn(&wls[wi], SUBJ_BUDDY, 1, steps, &z->b);
 		for (uint64_t i = 0; i < nlive; i++)
@@ -379,8 +388,9 @@ static void size_rows(size_t wi, int rounds)
 		uint64_t small = z->fast[wi] + z->slow[wi];
 		min_median(z->reg[wi], rounds, &rl[k], &rm[k]);
 		min_median(z->bud[wi], rounds, &bl[k], &bm[k]);
-		printf("%-12s %5s%-2u %10.1f %10.1f %10.1f %10.1f", k ? "" : wls[wi].name, "2^", z->shift, rl[k], rm[k],
-		       bl[k], bm[k]);
+		char label[16];
+		snprintf(label, sizeof(label), z->use_shift == z->shift ? "2^%u" : "2^%u u%u", z->shift, z->use_shift);
+		printf("%-12s %7s %10.1f %10.1f %10.1f %10.1f", k ? "" : wls[wi].name, label, rl[k], rm[k], bl[k], bm[k]);
 		if (small)
 			printf(" %8.1f %%", 100.0 * (double)z->fast[wi] / (double)small);
 		else
@@ -389,6 +399,8 @@ static void size_rows(size_t wi, int rounds)
 	}
 	printf("%-12s %7s %9.2fx %9.2fx %9.2fx %9.2fx\n", "", "22/18", rl[2] / rl[1], rm[2] / rm[1], bl[2] / bl[1],
 	       bm[2] / bm[1]);
+	printf("%-12s %7s %9.2fx %9.2fx %9.2fx %9.2fx\n", "", "22u/18", rl[3] / rl[1], rm[3] / rm[1], bl[3] / bl[1],
+	       bm[3] / bm[1]);
 }
 
 /*
@@ -413,7 +425,9 @@ static int size_table(long steps, int rounds)
 					return 1;
 			}
 	printf("# reserve/free against the region's size: 2^14, 2^18, 2^22 pages (64 MiB, 1 GiB, 16 GiB) alive at once,\n"
-	       "# the same workload (so the live reservations grow with the region); %d rounds x %ld steps, each\n"
+	       "# the same workload (so the live reservations grow with the region), and \"2^22 u18\": a fourth\n"
+	       "# region and buddy of 2^22 pages with 2^18's use (the target occupancy a share of 2^18 pages, so the\n"
+	       "# live set is 2^18's; 22u/18: what the region's size alone costs); %d rounds x %ld steps, each\n"
 	       "# round every workload, size and subject once with the same seed, the sizes' order rotating; ns per\n"
 	       "# call, min and median of the rounds; \"cached\": the region's calls of <= %u pages the per-CPU caches\n"
 	       "# served without the region's lock; \"live\": reservations left by a churn; 22/18: 2^22 / 2^18\n",
@@ -422,11 +436,15 @@ static int size_table(long steps, int rounds)
 	       "cached", "live");
 	for (size_t wi = 0; wi < NWL; wi++)
 		size_rows(wi, rounds);
+	use_npages = 0;
 	printf("# page tables made:");
 	for (int k = 0; k < NSIZES; k++) {
 		struct syspte_stats st;
 		syspte_get_stats(sz[k].r, &st);
-		printf(" %llu at 2^%u%s", (unsigned long long)st.table_pages, sz[k].shift, k + 1 < NSIZES ? "," : "\n");
+		printf(" %llu at 2^%u", (unsigned long long)st.table_pages, sz[k].shift);
+		if (sz[k].use_shift != sz[k].shift)
+			printf(" u%u", sz[k].use_shift);
+		printf("%s", k + 1 < NSIZES ? "," : "\n");
 	}
 	fflush(stdout);
 	sizes_down();
