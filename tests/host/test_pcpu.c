@@ -1195,6 +1195,70 @@ static void test_other_cpus_on_a_cached_reservation(void)
 	act_as(0);
 }
 
+/* test_stale_owner's hook: what runs while CPU 3's free spins on CPU 1's cache lock. */
+static struct {
+	struct syspte_region *r;
+	spinlock_t *held;             /* the lock "CPU 1" holds: released by the hook */
+	uint64_t start, npages;       /* the reservation being freed */
+	bool readopt, ran;
+} stale;
+
+/* Plays CPU 1 letting go of its cache's lock after its chunk was taken away meanwhile: with the
+ * region's lock, every cache is drained (the chunk dissolved, its directory page freed) and, in
+ * readopt mode, the running CPU (3) adopts the chunk around the reservation (a new directory page,
+ * the chunk another cache's). Runs once, inside the freeing CPU's spin on that lock. */
+static void stale_owner_spun(void)
+{
+	if (stale.ran)
+		return;
+	stale.ran = true;
+	__atomic_store_n(&stale.held->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&stale.held->locked, 0, __ATOMIC_RELEASE);
+	uint64_t f = spin_lock(&stale.r->lock);
+	syspte_cache_drain_locked(stale.r, 1, 1);
+	if (stale.readopt)
+		syspte_cache_adopt_locked(stale.r, stale.start, stale.npages);
+	spin_unlock(&stale.r->lock, f);
+}
+
+/*
+ * Generated: a free from another CPU that read the chunk's owner (CPU 1) before the chunk was
+ * dissolved, and, in readopt mode, adopted by another cache, while it waited for CPU 1's cache
+ * lock: for each size 1..16 and both modes, the free must find the owner changed under that lock
+ * and go to the region, which frees it where it lies now; CPU 1's cache is not touched.
+ */
+static void test_stale_owner(void)
+{
+	bool all = true;
+	for (unsigned mode = 0; mode < 2; mode++)
+		for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
+			host_machine_create(64ULL << 20, 16ULL << 20);
+			struct syspte_region *r = reserved_region();
+			act_as(1);
+			vaddr_t v = syspte_reserve(r, n, TAG1, 0);
+			struct syspte_cache *c1 = r->cache.cpu[1];
+			uint64_t i = (v - SYSPTE_BASE) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
+			if (!v || !c1 || r->cache.owner[idx] != 2) {
+				all = false;
+				continue;
+			}
+			stale = (typeof(stale)){ .r = r, .held = &c1->lock, .start = i, .npages = n, .readopt = mode };
+			c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
+			c1->lock.owner = 2;
+			act_as(3);
+			fake_cpu_poll_hook = stale_owner_spun;
+			int st = syspte_release(r, v, TAG1);
+			fake_cpu_poll_hook = NULL;
+			struct syspte_cache *c3 = r->cache.cpu[3];
+			bool readopted = r->cache.owner[idx] == 4 && c3 && c3->live == 0;
+			all &= stale.ran && st == SYSPTE_OK && c1->live == 0 && c1->nchunks == 0 && readopted == mode &&
+			       syspte_check(r) == 0 && stats().live == 0;
+			act_as(0);
+		}
+	ok(all, "a free from another CPU whose chunk was dissolved (and adopted by another cache) while it waited "
+	   "for the owner's lock: freed where the reservation lies now, sizes 1..16, CPU 1's cache untouched");
+}
+
 /* A region created without caches never makes one. */
 static void test_no_cache_region(void)
 {
@@ -1228,6 +1292,7 @@ int main(int argc, char **argv)
 	test_check_catches_cache_corruption();
 	test_fast_paths_take_no_region_lock();
 	test_other_cpus_on_a_cached_reservation();
+	test_stale_owner();
 	test_no_cache_region();
 	host_machine_destroy();
 	return tap_done();
