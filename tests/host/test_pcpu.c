@@ -863,6 +863,15 @@ static void test_directory_grows_and_is_refused(void)
 	syspte_release(r, whole, FILL_TAG);
 }
 
+/* Physical pages the region keeps besides its set-up: page tables (at every level), the bitmaps'
+ * chunks, records, the caches' pages. */
+static uint64_t region_held_pages(struct syspte_region *r)
+{
+	struct syspte_stats s;
+	syspte_get_stats(r, &s);
+	return r->pt->table_pages + s.chunk_pages + s.record_bytes / PAGE_SIZE + s.cache_bytes / PAGE_SIZE;
+}
+
 /*
  * Generated: a first small reservation on a fresh region with k pages of memory left, for every k
  * from none to enough (the cache's page, a page of chunk states, the directory's, the allocator's
@@ -880,10 +889,15 @@ static void test_growth_memory_sweep(void)
 		act_as(1);
 		struct phys_stats ps;
 		phys_get_stats(&ps);
+		uint64_t held0 = region_held_pages(r);
 		phys_set_budget(ps.allocated_pages + k);
 		vaddr_t v = syspte_reserve(r, 1 + k % SYSPTE_CACHE_MAX_PAGES, TAG1, 0);
 		const struct syspte_cache *c = r->cache.cpu[1];
 		struct syspte_stats s = stats();
+		struct phys_stats pa;
+		phys_get_stats(&pa);
+		/* every page taken is one the region counts as kept: none leaked by a step that failed */
+		clean &= pa.allocated_pages - ps.allocated_pages == region_held_pages(r) - held0;
 		met_refusal |= r->cache.refused != 0;
 		met_cache |= c && c->live == 1;
 		clean &= syspte_check(r) == 0 && dir_pages(r) == (c && c->nchunks ? 1u : 0u) && s.live == (v != 0);
