@@ -1121,6 +1121,54 @@ static void test_check_catches_cache_corruption(void)
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
+/*
+ * Generated: for each size s 1..16, twelve full chunks, each with a reservation of s pages at its
+ * first page; the 8 active ones emptied, the 4 parked ones keeping that reservation alone (a free
+ * run of 64 - s pages: the highest class short of empty). The locked path's trim then dissolves
+ * empty chunks only: 5 of the active ones, the 4 parked ones taking their slots with their
+ * reservations. A chunk whose class took it for empty would be dissolved with them.
+ */
+static void test_trim_dissolves_only_empty_chunks(void)
+{
+	bool all = true;
+	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES; sz++) {
+		host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);   /* 256 chunks, 16 a cache */
+		struct syspte_region *r = reserved_region();
+		act_as(1);
+		static vaddr_t v[12][5];
+		const uint64_t sizes[5] = { sz, 16, 16, 16, 16 - sz };
+		for (int k = 0; k < 12; k++)
+			for (int j = 0; j < 5; j++)
+				v[k][j] = sizes[j] ? syspte_reserve(r, sizes[j], TAG1, 0) : 0;
+		struct syspte_cache *c = r->cache.cpu[1];
+		bool laid = c && c->nchunks == 12 && c->nempty == 0 && c->free == 0;
+		for (int k = 0; k < 12 && laid; k++) {
+			uint64_t idx = ((v[k][0] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+			laid &= ((v[k][0] - SYSPTE_BASE) >> PAGE_SHIFT) % SYSPTE_CHUNK_PAGES == 0;
+			bool active = false;
+			for (unsigned a = 0; a < SYSPTE_CACHE_ACTIVE; a++)
+				active |= c->active[a]->index == idx;
+			for (int j = active ? 0 : 1; j < 5; j++)
+				if (v[k][j])
+					laid &= syspte_release(r, v[k][j], TAG1) == SYSPTE_OK;
+		}
+		laid &= c && c->nempty == 8 && c->live == 4;
+		uint64_t start = 0, f = spin_lock(&r->lock);
+		bool placed = laid && syspte_cache_reserve_locked(r, 1, TAG1, 0, &start);
+		spin_unlock(&r->lock, f);
+		all &= laid && placed && c->nchunks == 7 && c->live == 5 && c->nempty == SYSPTE_CACHE_EMPTY_KEEP &&
+		       c->parked_mask == 0 && syspte_check(r) == 0;
+		if (!all)
+			printf("# trim, size %llu: laid %d placed %d chunks %u live %llu\n", (unsigned long long)sz, laid, placed,
+			       c ? c->nchunks : 0, c ? (unsigned long long)c->live : 0);
+		act_as(0);
+		if (!all)
+			break;
+	}
+	ok(all, "a trim of empty chunks, 4 parked ones keeping a reservation of 1..16 pages at their first page: "
+	   "only empty ones dissolved");
+}
+
 /* ---------------------------------------------------------------- fast paths */
 
 static unsigned spins;
@@ -1303,6 +1351,7 @@ int main(int argc, char **argv)
 	test_growth_memory_sweep();
 	test_full_cache_tries_again();
 	test_empty_active_chunks_dissolved();
+	test_trim_dissolves_only_empty_chunks();
 	test_check_catches_cache_corruption();
 	test_fast_paths_take_no_region_lock();
 	test_other_cpus_on_a_cached_reservation();
