@@ -1169,6 +1169,141 @@ static void test_trim_dissolves_only_empty_chunks(void)
 	   "only empty ones dissolved");
 }
 
+/* The longest run of set bits of x (the test's own count). */
+static unsigned longest_ones(uint64_t x)
+{
+	unsigned best = 0, n = 0;
+	for (unsigned b = 0; b < 64; b++) {
+		n = (x >> b) & 1 ? n + 1 : 0;
+		best = n > best ? n : best;
+	}
+	return best;
+}
+
+/* The free bits of chunk idx of c (c's own state; the test plays its only CPU). */
+static uint64_t chunk_free_bits(const struct syspte_region *r, uint64_t idx)
+{
+	const struct syspte_chunk *k = r->cache.dir[idx >> SYSPTE_DIR_SHIFT].leaf[idx & (SYSPTE_DIR_LEAF - 1)];
+	return k->free;
+}
+
+/*
+ * Generated: 16 full chunks of 16-page reservations (8 active, 8 parked), random ones of the parked
+ * chunks' reservations freed, then a request of 1..16 pages that no active chunk holds: it goes to
+ * a parked chunk with the longest free run of all (the lists by class find it at once).
+ */
+static void test_parked_longest_run_first(void)
+{
+	uint64_t rng = 0x5DEECE66DULL;
+	bool all = true;
+	unsigned tried = 0;
+	for (unsigned trial = 0; trial < 24 && all; trial++) {
+		host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);   /* 256 chunks, 16 a cache */
+		struct syspte_region *r = reserved_region();
+		act_as(1);
+		static vaddr_t v[64];
+		for (int k = 0; k < 64; k++)
+			all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+		struct syspte_cache *c = r->cache.cpu[1];
+		all &= c && c->nchunks == 16 && c->free == 0;
+		if (!all)
+			break;
+		for (int k = 0; k < 64; k++) {
+			uint64_t idx = ((v[k] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+			bool active = false;
+			for (unsigned a = 0; a < SYSPTE_CACHE_ACTIVE; a++)
+				active |= c->active[a]->index == idx;
+			if (!active && test_rng_next(&rng) % 3 == 0) {
+				all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
+				v[k] = 0;
+			}
+		}
+		unsigned best = 0;
+		for (unsigned cls = 0; cls < SYSPTE_CACHE_CLASSES; cls++)
+			for (const struct syspte_chunk *k = c->parked[cls]; k; k = k->next)
+				best = MAX(best, longest_ones(k->free));
+		uint64_t n = 1 + test_rng_next(&rng) % SYSPTE_CACHE_MAX_PAGES;
+		if (best < n + r->guard) {
+			act_as(0);
+			continue;
+		}
+		vaddr_t w = syspte_reserve(r, n, TAG1, 0);
+		uint64_t idx = ((w - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+		bool owned = w && r->cache.owner[idx] == 2;
+		/* the chunk's free bits with w's pages given back: its longest run before the request */
+		unsigned run = owned ? longest_ones(chunk_free_bits(r, idx) |
+						     (((n >= 64 ? 0 : (1ULL << n)) - 1) << (((w - SYSPTE_BASE) >> PAGE_SHIFT) & 63)))
+				     : 0;
+		tried++;
+		all &= owned && run == best && syspte_release(r, w, TAG1) == SYSPTE_OK && syspte_check(r) == 0;
+		if (!all)
+			printf("# parked, trial %u: %llu pages in chunk %llu (cached %d) of run %u, longest %u\n", trial,
+			       (unsigned long long)n, (unsigned long long)idx, owned, run, best);
+		act_as(0);
+	}
+	ok(all && tried >= 12, "a request no active chunk holds goes to a parked chunk of the longest free run "
+	   "(%u random layouts)", tried);
+}
+
+/*
+ * A DIVISIBLE request tries at most SYSPTE_CACHE_TRIES parked chunks: 8 active chunks full of
+ * 8-page reservations, 10 parked with a free run of 16 pages, 9 of them at page 8 (no start on a
+ * multiple of 16) tried first, the tenth's at page 0 last. A DIVISIBLE 16 gives up before it
+ * (a new chunk or the allocator takes the request) and does not mark the cache full; a plain 16
+ * still goes to a parked chunk.
+ */
+static void test_divisible_tries_bounded(void)
+{
+	host_machine_create(64ULL << 20, REGION_PAGES * 8 * PAGE_SIZE);   /* 512 chunks, 32 a cache */
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	static vaddr_t v[18][8];
+	bool all = true;
+	for (int k = 0; k < 18; k++)
+		for (int j = 0; j < 8; j++)
+			all &= (v[k][j] = syspte_reserve(r, 8, TAG1, 0)) != 0;
+	struct syspte_cache *c = r->cache.cpu[1];
+	all &= c && c->nchunks == 18 && c->free == 0;
+	/* the parked chunks in the order of their first reservation; the aligned one freed first */
+	int parked[10], np = 0;
+	for (int k = 0; all && k < 18; k++) {
+		uint64_t idx = ((v[k][0] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+		bool active = false;
+		for (unsigned a = 0; a < SYSPTE_CACHE_ACTIVE; a++)
+			active |= c->active[a]->index == idx;
+		if (!active && np < 10)
+			parked[np++] = k;
+	}
+	all &= np == 10;
+	for (int p = 0; all && p < np; p++) {
+		int first = p == 0 ? 0 : 1;   /* pages 0..15, or 8..23 */
+		all &= syspte_release(r, v[parked[p]][first], TAG1) == SYSPTE_OK &&
+		       syspte_release(r, v[parked[p]][first + 1], TAG1) == SYSPTE_OK;
+		v[parked[p]][first] = v[parked[p]][first + 1] = 0;
+	}
+	uint64_t aligned = ((v[parked[0]][2] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+	ok(all && c->parked_mask == (1ULL << 16) && r->guard == 0,
+	   "8 full active chunks; 10 parked with a free run of 16, the one at page 0 freed first");
+	vaddr_t d = syspte_reserve(r, 16, TAG1, SYSPTE_FLAG_DIVISIBLE);
+	uint64_t didx = ((d - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+	bool in_parked = false;
+	for (int p = 0; p < np; p++)
+		in_parked |= didx == ((v[parked[p]][2] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+	ok(d && d % (16 * PAGE_SIZE) == 0 && !in_parked && didx != aligned && c->nofit == 0,
+	   "a DIVISIBLE 16 tried 8 parked chunks and gave up: placed elsewhere (a new chunk), not in the tenth");
+	vaddr_t w = syspte_reserve(r, 16, TAG1, 0);
+	ok(w && r->cache.owner[((w - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT] == 2 && syspte_check(r) == 0,
+	   "a plain 16 goes to a parked chunk");
+	syspte_release(r, d, TAG1);
+	syspte_release(r, w, TAG1);
+	for (int k = 0; k < 18; k++)
+		for (int j = 0; j < 8; j++)
+			if (v[k][j])
+				syspte_release(r, v[k][j], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
 /* ---------------------------------------------------------------- fast paths */
 
 static unsigned spins;
@@ -1352,6 +1487,8 @@ int main(int argc, char **argv)
 	test_full_cache_tries_again();
 	test_empty_active_chunks_dissolved();
 	test_trim_dissolves_only_empty_chunks();
+	test_parked_longest_run_first();
+	test_divisible_tries_bounded();
 	test_check_catches_cache_corruption();
 	test_fast_paths_take_no_region_lock();
 	test_other_cpus_on_a_cached_reservation();
