@@ -1397,7 +1397,9 @@ static struct {
 	struct syspte_region *r;
 	spinlock_t *held;             /* the lock "CPU 1" holds: released by the hook */
 	uint64_t start, npages;       /* the reservation being freed */
-	bool readopt, ran;
+	uint64_t extra;               /* mode 2: CPU 1's reservation in its new chunk (a page index) */
+	unsigned readopt;             /* 0: dissolved; 1: adopted by CPU 3; 2: by CPU 1 again */
+	bool ran;
 } stale;
 
 /* Plays CPU 1 letting go of its cache's lock after its chunk was taken away meanwhile: with the
@@ -1411,23 +1413,33 @@ static void stale_owner_spun(void)
 	stale.ran = true;
 	__atomic_store_n(&stale.held->owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&stale.held->locked, 0, __ATOMIC_RELEASE);
+	if (stale.readopt == 2)
+		act_as(1);
 	uint64_t f = spin_lock(&stale.r->lock);
 	syspte_cache_drain_locked(stale.r, 1, 1);
+	/* mode 2: CPU 1 itself takes a new chunk first (its chunk state the dissolved one's), then
+	 * adopts the chunk again in a state of its own */
+	if (stale.readopt == 2 && !syspte_cache_reserve_locked(stale.r, 1, TAG1, 0, &stale.extra))
+		stale.extra = UINT64_MAX;
 	if (stale.readopt)
 		syspte_cache_adopt_locked(stale.r, stale.start, stale.npages);
 	spin_unlock(&stale.r->lock, f);
+	if (stale.readopt == 2)
+		act_as(3);
 }
 
 /*
  * Generated: a free from another CPU that read the chunk's owner (CPU 1) before the chunk was
- * dissolved, and, in readopt mode, adopted by another cache, while it waited for CPU 1's cache
- * lock: for each size 1..16 and both modes, the free must find the owner changed under that lock
- * and go to the region, which frees it where it lies now; CPU 1's cache is not touched.
+ * dissolved, and then adopted by another cache or by CPU 1's again (in a new chunk state, its old
+ * one reused for another chunk), while it waited for CPU 1's cache lock: for each size 1..16 and
+ * each mode, the free must look the chunk up again under that lock (the owner changed: the region
+ * frees it where it lies now; the same owner: the chunk's state now), never through what it read
+ * before.
  */
 static void test_stale_owner(void)
 {
 	bool all = true;
-	for (unsigned mode = 0; mode < 2; mode++)
+	for (unsigned mode = 0; mode < 3; mode++)
 		for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
 			host_machine_create(64ULL << 20, 16ULL << 20);
 			struct syspte_region *r = reserved_region();
@@ -1447,13 +1459,21 @@ static void test_stale_owner(void)
 			int st = syspte_release(r, v, TAG1);
 			fake_cpu_poll_hook = NULL;
 			struct syspte_cache *c3 = r->cache.cpu[3];
-			bool readopted = r->cache.owner[idx] == 4 && c3 && c3->live == 0;
-			all &= stale.ran && st == SYSPTE_OK && c1->live == 0 && c1->nchunks == 0 && readopted == mode &&
-			       syspte_check(r) == 0 && stats().live == 0;
+			if (mode < 2) {
+				bool readopted = r->cache.owner[idx] == 4 && c3 && c3->live == 0;
+				all &= stale.ran && st == SYSPTE_OK && c1->live == 0 && c1->nchunks == 0 && readopted == mode &&
+				       syspte_check(r) == 0 && stats().live == 0;
+			} else {
+				/* the free went to CPU 1's new state of the chunk; its other chunk keeps its page */
+				all &= stale.ran && st == SYSPTE_OK && stale.extra != UINT64_MAX && r->cache.owner[idx] == 2 &&
+				       c1->live == 1 && c1->nchunks == 2 && syspte_check(r) == 0 && stats().live == 1 &&
+				       syspte_release(r, SYSPTE_BASE + (stale.extra << PAGE_SHIFT), TAG1) == SYSPTE_OK &&
+				       stats().live == 0;
+			}
 			act_as(0);
 		}
-	ok(all, "a free from another CPU whose chunk was dissolved (and adopted by another cache) while it waited "
-	   "for the owner's lock: freed where the reservation lies now, sizes 1..16, CPU 1's cache untouched");
+	ok(all, "a free from another CPU whose chunk was dissolved (then adopted by another cache, or by its owner "
+	   "in a new state) while it waited for the owner's lock: freed where the reservation lies now, sizes 1..16");
 }
 
 /* A region created without caches never makes one. */
