@@ -912,6 +912,57 @@ static void test_growth_memory_sweep(void)
 }
 
 /*
+ * Generated: adoption with k pages of memory left, for every k from none to enough. No whole chunk
+ * is free (a 17-page reservation of the region's in each chunk), so CPU 1's 4 pages are
+ * placed by the allocator and its cache adopts the chunk around them (its page, a page of chunk
+ * states, records, the directory's page). Whatever step runs out, every page taken is one the
+ * region counts as kept, the check passes, and the reservation is freed.
+ */
+static void test_adopt_memory_sweep(void)
+{
+	bool clean = true, met_adopt = false, met_refusal = false;
+	static vaddr_t big[REGION_PAGES / SYSPTE_CHUNK_PAGES];
+	for (unsigned k = 0; k < 12; k++) {
+		host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);
+		struct syspte_region *r = reserved_region();
+		act_as(0);
+		/* the region filled chunk by chunk; then each chunk's whole reservation becomes 17 pages
+		 * and the rest (the chunk is the only free space then), the rest freed at the end */
+		static vaddr_t whole[REGION_PAGES / SYSPTE_CHUNK_PAGES], rest[REGION_PAGES / SYSPTE_CHUNK_PAGES];
+		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++)
+			clean &= (whole[j] = syspte_reserve(r, SYSPTE_CHUNK_PAGES, FILL_TAG, SYSPTE_FLAG_DIVISIBLE)) != 0;
+		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++) {
+			clean &= syspte_release(r, whole[j], FILL_TAG) == SYSPTE_OK;
+			big[j] = syspte_reserve(r, SYSPTE_CACHE_MAX_PAGES + 1, FILL_TAG, 0);
+			rest[j] = syspte_reserve(r, SYSPTE_CHUNK_PAGES - SYSPTE_CACHE_MAX_PAGES - 1, FILL_TAG, 0);
+			clean &= big[j] && rest[j] && (big[j] - whole[j]) / PAGE_SIZE < SYSPTE_CHUNK_PAGES;
+		}
+		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++)
+			clean &= syspte_release(r, rest[j], FILL_TAG) == SYSPTE_OK;
+		act_as(1);
+		struct phys_stats ps, pa;
+		phys_get_stats(&ps);
+		uint64_t held0 = region_held_pages(r);
+		phys_set_budget(ps.allocated_pages + k);
+		vaddr_t v = syspte_reserve(r, 4, TAG1, 0);
+		phys_get_stats(&pa);
+		phys_set_budget(UINT64_MAX);
+		const struct syspte_cache *c = r->cache.cpu[1];
+		met_adopt |= r->cache.adopted != 0;
+		met_refusal |= v && r->cache.adopted == 0;
+		clean &= pa.allocated_pages - ps.allocated_pages == region_held_pages(r) - held0 && syspte_check(r) == 0 &&
+			 dir_pages(r) == (c && c->nchunks ? 1u : 0u) && r->cache.carved == 0;
+		clean &= !v || syspte_release(r, v, TAG1) == SYSPTE_OK;
+		act_as(0);
+		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++)
+			clean &= !big[j] || syspte_release(r, big[j], FILL_TAG) == SYSPTE_OK;
+		clean &= syspte_check(r) == 0 && stats().live == 0;
+	}
+	ok(clean && met_adopt && met_refusal, "adoption with 0..11 pages of memory left: every page taken counted, "
+	   "nothing half made (an adoption and a refusal both met)");
+}
+
+/*
  * A cache at its share (one chunk on a 1024-page region) with no room answers "full" without its
  * lock; a free that makes a run as long as the request it failed makes it try again at once, on
  * the fast path (fewer pages than SYSPTE_CACHE_ROOMY were freed). A DIVISIBLE request that finds
@@ -1504,6 +1555,7 @@ int main(int argc, char **argv)
 	test_drain_index_short();
 	test_directory_grows_and_is_refused();
 	test_growth_memory_sweep();
+	test_adopt_memory_sweep();
 	test_full_cache_tries_again();
 	test_empty_active_chunks_dissolved();
 	test_trim_dissolves_only_empty_chunks();
