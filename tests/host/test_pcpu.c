@@ -863,6 +863,15 @@ static void test_directory_grows_and_is_refused(void)
 	syspte_release(r, whole, FILL_TAG);
 }
 
+/* Physical pages the region keeps besides its set-up: page tables (at every level), the bitmaps'
+ * chunks, records, the caches' pages. */
+static uint64_t region_held_pages(struct syspte_region *r)
+{
+	struct syspte_stats s;
+	syspte_get_stats(r, &s);
+	return r->pt->table_pages + s.chunk_pages + s.record_bytes / PAGE_SIZE + s.cache_bytes / PAGE_SIZE;
+}
+
 /*
  * Generated: a first small reservation on a fresh region with k pages of memory left, for every k
  * from none to enough (the cache's page, a page of chunk states, the directory's, the allocator's
@@ -880,10 +889,15 @@ static void test_growth_memory_sweep(void)
 		act_as(1);
 		struct phys_stats ps;
 		phys_get_stats(&ps);
+		uint64_t held0 = region_held_pages(r);
 		phys_set_budget(ps.allocated_pages + k);
 		vaddr_t v = syspte_reserve(r, 1 + k % SYSPTE_CACHE_MAX_PAGES, TAG1, 0);
 		const struct syspte_cache *c = r->cache.cpu[1];
 		struct syspte_stats s = stats();
+		struct phys_stats pa;
+		phys_get_stats(&pa);
+		/* every page taken is one the region counts as kept: none leaked by a step that failed */
+		clean &= pa.allocated_pages - ps.allocated_pages == region_held_pages(r) - held0;
 		met_refusal |= r->cache.refused != 0;
 		met_cache |= c && c->live == 1;
 		clean &= syspte_check(r) == 0 && dir_pages(r) == (c && c->nchunks ? 1u : 0u) && s.live == (v != 0);
@@ -895,6 +909,57 @@ static void test_growth_memory_sweep(void)
 	act_as(0);
 	ok(clean && met_refusal && met_cache, "a first reservation with 0..15 pages of memory left: placed or refused, "
 	   "nothing half made (the directory's refusal and the cache's success both met)");
+}
+
+/*
+ * Generated: adoption with k pages of memory left, for every k from none to enough. No whole chunk
+ * is free (a 17-page reservation of the region's in each chunk), so CPU 1's 4 pages are
+ * placed by the allocator and its cache adopts the chunk around them (its page, a page of chunk
+ * states, records, the directory's page). Whatever step runs out, every page taken is one the
+ * region counts as kept, the check passes, and the reservation is freed.
+ */
+static void test_adopt_memory_sweep(void)
+{
+	bool clean = true, met_adopt = false, met_refusal = false;
+	static vaddr_t big[REGION_PAGES / SYSPTE_CHUNK_PAGES];
+	for (unsigned k = 0; k < 12; k++) {
+		host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);
+		struct syspte_region *r = reserved_region();
+		act_as(0);
+		/* the region filled chunk by chunk; then each chunk's whole reservation becomes 17 pages
+		 * and the rest (the chunk is the only free space then), the rest freed at the end */
+		static vaddr_t whole[REGION_PAGES / SYSPTE_CHUNK_PAGES], rest[REGION_PAGES / SYSPTE_CHUNK_PAGES];
+		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++)
+			clean &= (whole[j] = syspte_reserve(r, SYSPTE_CHUNK_PAGES, FILL_TAG, SYSPTE_FLAG_DIVISIBLE)) != 0;
+		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++) {
+			clean &= syspte_release(r, whole[j], FILL_TAG) == SYSPTE_OK;
+			big[j] = syspte_reserve(r, SYSPTE_CACHE_MAX_PAGES + 1, FILL_TAG, 0);
+			rest[j] = syspte_reserve(r, SYSPTE_CHUNK_PAGES - SYSPTE_CACHE_MAX_PAGES - 1, FILL_TAG, 0);
+			clean &= big[j] && rest[j] && (big[j] - whole[j]) / PAGE_SIZE < SYSPTE_CHUNK_PAGES;
+		}
+		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++)
+			clean &= syspte_release(r, rest[j], FILL_TAG) == SYSPTE_OK;
+		act_as(1);
+		struct phys_stats ps, pa;
+		phys_get_stats(&ps);
+		uint64_t held0 = region_held_pages(r);
+		phys_set_budget(ps.allocated_pages + k);
+		vaddr_t v = syspte_reserve(r, 4, TAG1, 0);
+		phys_get_stats(&pa);
+		phys_set_budget(UINT64_MAX);
+		const struct syspte_cache *c = r->cache.cpu[1];
+		met_adopt |= r->cache.adopted != 0;
+		met_refusal |= v && r->cache.adopted == 0;
+		clean &= pa.allocated_pages - ps.allocated_pages == region_held_pages(r) - held0 && syspte_check(r) == 0 &&
+			 dir_pages(r) == (c && c->nchunks ? 1u : 0u) && r->cache.carved == 0;
+		clean &= !v || syspte_release(r, v, TAG1) == SYSPTE_OK;
+		act_as(0);
+		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++)
+			clean &= !big[j] || syspte_release(r, big[j], FILL_TAG) == SYSPTE_OK;
+		clean &= syspte_check(r) == 0 && stats().live == 0;
+	}
+	ok(clean && met_adopt && met_refusal, "adoption with 0..11 pages of memory left: every page taken counted, "
+	   "nothing half made (an adoption and a refusal both met)");
 }
 
 /*
@@ -1107,6 +1172,189 @@ static void test_check_catches_cache_corruption(void)
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
+/*
+ * Generated: for each size s 1..16, twelve full chunks, each with a reservation of s pages at its
+ * first page; the 8 active ones emptied, the 4 parked ones keeping that reservation alone (a free
+ * run of 64 - s pages: the highest class short of empty). The locked path's trim then dissolves
+ * empty chunks only: 5 of the active ones, the 4 parked ones taking their slots with their
+ * reservations. A chunk whose class took it for empty would be dissolved with them.
+ */
+static void test_trim_dissolves_only_empty_chunks(void)
+{
+	bool all = true;
+	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES; sz++) {
+		host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);   /* 256 chunks, 16 a cache */
+		struct syspte_region *r = reserved_region();
+		act_as(1);
+		static vaddr_t v[12][5];
+		const uint64_t sizes[5] = { sz, 16, 16, 16, 16 - sz };
+		for (int k = 0; k < 12; k++)
+			for (int j = 0; j < 5; j++)
+				v[k][j] = sizes[j] ? syspte_reserve(r, sizes[j], TAG1, 0) : 0;
+		struct syspte_cache *c = r->cache.cpu[1];
+		bool laid = c && c->nchunks == 12 && c->nempty == 0 && c->free == 0;
+		for (int k = 0; k < 12 && laid; k++) {
+			uint64_t idx = ((v[k][0] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+			laid &= ((v[k][0] - SYSPTE_BASE) >> PAGE_SHIFT) % SYSPTE_CHUNK_PAGES == 0;
+			bool active = false;
+			for (unsigned a = 0; a < SYSPTE_CACHE_ACTIVE; a++)
+				active |= c->active[a]->index == idx;
+			for (int j = active ? 0 : 1; j < 5; j++)
+				if (v[k][j])
+					laid &= syspte_release(r, v[k][j], TAG1) == SYSPTE_OK;
+		}
+		laid &= c && c->nempty == 8 && c->live == 4;
+		uint64_t start = 0, f = spin_lock(&r->lock);
+		bool placed = laid && syspte_cache_reserve_locked(r, 1, TAG1, 0, &start);
+		spin_unlock(&r->lock, f);
+		all &= laid && placed && c->nchunks == 7 && c->live == 5 && c->nempty == SYSPTE_CACHE_EMPTY_KEEP &&
+		       c->parked_mask == 0 && syspte_check(r) == 0;
+		if (!all)
+			printf("# trim, size %llu: laid %d placed %d chunks %u live %llu\n", (unsigned long long)sz, laid, placed,
+			       c ? c->nchunks : 0, c ? (unsigned long long)c->live : 0);
+		act_as(0);
+		if (!all)
+			break;
+	}
+	ok(all, "a trim of empty chunks, 4 parked ones keeping a reservation of 1..16 pages at their first page: "
+	   "only empty ones dissolved");
+}
+
+/* The longest run of set bits of x (the test's own count). */
+static unsigned longest_ones(uint64_t x)
+{
+	unsigned best = 0, n = 0;
+	for (unsigned b = 0; b < 64; b++) {
+		n = (x >> b) & 1 ? n + 1 : 0;
+		best = n > best ? n : best;
+	}
+	return best;
+}
+
+/* The free bits of chunk idx of c (c's own state; the test plays its only CPU). */
+static uint64_t chunk_free_bits(const struct syspte_region *r, uint64_t idx)
+{
+	const struct syspte_chunk *k = r->cache.dir[idx >> SYSPTE_DIR_SHIFT].leaf[idx & (SYSPTE_DIR_LEAF - 1)];
+	return k->free;
+}
+
+/*
+ * Generated: 16 full chunks of 16-page reservations (8 active, 8 parked), random ones of the parked
+ * chunks' reservations freed, then a request of 1..16 pages that no active chunk holds: it goes to
+ * a parked chunk with the longest free run of all (the lists by class find it at once).
+ */
+static void test_parked_longest_run_first(void)
+{
+	uint64_t rng = 0x5DEECE66DULL;
+	bool all = true;
+	unsigned tried = 0;
+	for (unsigned trial = 0; trial < 24 && all; trial++) {
+		host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);   /* 256 chunks, 16 a cache */
+		struct syspte_region *r = reserved_region();
+		act_as(1);
+		static vaddr_t v[64];
+		for (int k = 0; k < 64; k++)
+			all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+		struct syspte_cache *c = r->cache.cpu[1];
+		all &= c && c->nchunks == 16 && c->free == 0;
+		if (!all)
+			break;
+		for (int k = 0; k < 64; k++) {
+			uint64_t idx = ((v[k] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+			bool active = false;
+			for (unsigned a = 0; a < SYSPTE_CACHE_ACTIVE; a++)
+				active |= c->active[a]->index == idx;
+			if (!active && test_rng_next(&rng) % 3 == 0) {
+				all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
+				v[k] = 0;
+			}
+		}
+		unsigned best = 0;
+		for (unsigned cls = 0; cls < SYSPTE_CACHE_CLASSES; cls++)
+			for (const struct syspte_chunk *k = c->parked[cls]; k; k = k->next)
+				best = MAX(best, longest_ones(k->free));
+		uint64_t n = 1 + test_rng_next(&rng) % SYSPTE_CACHE_MAX_PAGES;
+		if (best < n + r->guard) {
+			act_as(0);
+			continue;
+		}
+		vaddr_t w = syspte_reserve(r, n, TAG1, 0);
+		uint64_t idx = ((w - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+		bool owned = w && r->cache.owner[idx] == 2;
+		/* the chunk's free bits with w's pages given back: its longest run before the request */
+		unsigned run = owned ? longest_ones(chunk_free_bits(r, idx) |
+						     (((n >= 64 ? 0 : (1ULL << n)) - 1) << (((w - SYSPTE_BASE) >> PAGE_SHIFT) & 63)))
+				     : 0;
+		tried++;
+		all &= owned && run == best && syspte_release(r, w, TAG1) == SYSPTE_OK && syspte_check(r) == 0;
+		if (!all)
+			printf("# parked, trial %u: %llu pages in chunk %llu (cached %d) of run %u, longest %u\n", trial,
+			       (unsigned long long)n, (unsigned long long)idx, owned, run, best);
+		act_as(0);
+	}
+	ok(all && tried >= 12, "a request no active chunk holds goes to a parked chunk of the longest free run "
+	   "(%u random layouts)", tried);
+}
+
+/*
+ * A DIVISIBLE request tries at most SYSPTE_CACHE_TRIES parked chunks: 8 active chunks full of
+ * 8-page reservations, 10 parked with a free run of 16 pages, 9 of them at page 8 (no start on a
+ * multiple of 16) tried first, the tenth's at page 0 last. A DIVISIBLE 16 gives up before it
+ * (a new chunk or the allocator takes the request) and does not mark the cache full; a plain 16
+ * still goes to a parked chunk.
+ */
+static void test_divisible_tries_bounded(void)
+{
+	host_machine_create(64ULL << 20, REGION_PAGES * 8 * PAGE_SIZE);   /* 512 chunks, 32 a cache */
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	static vaddr_t v[18][8];
+	bool all = true;
+	for (int k = 0; k < 18; k++)
+		for (int j = 0; j < 8; j++)
+			all &= (v[k][j] = syspte_reserve(r, 8, TAG1, 0)) != 0;
+	struct syspte_cache *c = r->cache.cpu[1];
+	all &= c && c->nchunks == 18 && c->free == 0;
+	/* the parked chunks in the order of their first reservation; the aligned one freed first */
+	int parked[10], np = 0;
+	for (int k = 0; all && k < 18; k++) {
+		uint64_t idx = ((v[k][0] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+		bool active = false;
+		for (unsigned a = 0; a < SYSPTE_CACHE_ACTIVE; a++)
+			active |= c->active[a]->index == idx;
+		if (!active && np < 10)
+			parked[np++] = k;
+	}
+	all &= np == 10;
+	for (int p = 0; all && p < np; p++) {
+		int first = p == 0 ? 0 : 1;   /* pages 0..15, or 8..23 */
+		all &= syspte_release(r, v[parked[p]][first], TAG1) == SYSPTE_OK &&
+		       syspte_release(r, v[parked[p]][first + 1], TAG1) == SYSPTE_OK;
+		v[parked[p]][first] = v[parked[p]][first + 1] = 0;
+	}
+	uint64_t aligned = ((v[parked[0]][2] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+	ok(all && c->parked_mask == (1ULL << 16) && r->guard == 0,
+	   "8 full active chunks; 10 parked with a free run of 16, the one at page 0 freed first");
+	vaddr_t d = syspte_reserve(r, 16, TAG1, SYSPTE_FLAG_DIVISIBLE);
+	uint64_t didx = ((d - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+	bool in_parked = false;
+	for (int p = 0; p < np; p++)
+		in_parked |= didx == ((v[parked[p]][2] - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+	ok(d && d % (16 * PAGE_SIZE) == 0 && !in_parked && didx != aligned && c->nofit == 0,
+	   "a DIVISIBLE 16 tried 8 parked chunks and gave up: placed elsewhere (a new chunk), not in the tenth");
+	vaddr_t w = syspte_reserve(r, 16, TAG1, 0);
+	ok(w && r->cache.owner[((w - SYSPTE_BASE) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT] == 2 && syspte_check(r) == 0,
+	   "a plain 16 goes to a parked chunk");
+	syspte_release(r, d, TAG1);
+	syspte_release(r, w, TAG1);
+	for (int k = 0; k < 18; k++)
+		for (int j = 0; j < 8; j++)
+			if (v[k][j])
+				syspte_release(r, v[k][j], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
 /* ---------------------------------------------------------------- fast paths */
 
 static unsigned spins;
@@ -1195,6 +1443,90 @@ static void test_other_cpus_on_a_cached_reservation(void)
 	act_as(0);
 }
 
+/* test_stale_owner's hook: what runs while CPU 3's free spins on CPU 1's cache lock. */
+static struct {
+	struct syspte_region *r;
+	spinlock_t *held;             /* the lock "CPU 1" holds: released by the hook */
+	uint64_t start, npages;       /* the reservation being freed */
+	uint64_t extra;               /* mode 2: CPU 1's reservation in its new chunk (a page index) */
+	unsigned readopt;             /* 0: dissolved; 1: adopted by CPU 3; 2: by CPU 1 again */
+	bool ran;
+} stale;
+
+/* Plays CPU 1 letting go of its cache's lock after its chunk was taken away meanwhile: with the
+ * region's lock, every cache is drained (the chunk dissolved, its directory page freed) and, in
+ * readopt mode, the running CPU (3) adopts the chunk around the reservation (a new directory page,
+ * the chunk another cache's). Runs once, inside the freeing CPU's spin on that lock. */
+static void stale_owner_spun(void)
+{
+	if (stale.ran)
+		return;
+	stale.ran = true;
+	__atomic_store_n(&stale.held->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&stale.held->locked, 0, __ATOMIC_RELEASE);
+	if (stale.readopt == 2)
+		act_as(1);
+	uint64_t f = spin_lock(&stale.r->lock);
+	syspte_cache_drain_locked(stale.r, 1, 1);
+	/* mode 2: CPU 1 itself takes a new chunk first (its chunk state the dissolved one's), then
+	 * adopts the chunk again in a state of its own */
+	if (stale.readopt == 2 && !syspte_cache_reserve_locked(stale.r, 1, TAG1, 0, &stale.extra))
+		stale.extra = UINT64_MAX;
+	if (stale.readopt)
+		syspte_cache_adopt_locked(stale.r, stale.start, stale.npages);
+	spin_unlock(&stale.r->lock, f);
+	if (stale.readopt == 2)
+		act_as(3);
+}
+
+/*
+ * Generated: a free from another CPU that read the chunk's owner (CPU 1) before the chunk was
+ * dissolved, and then adopted by another cache or by CPU 1's again (in a new chunk state, its old
+ * one reused for another chunk), while it waited for CPU 1's cache lock: for each size 1..16 and
+ * each mode, the free must look the chunk up again under that lock (the owner changed: the region
+ * frees it where it lies now; the same owner: the chunk's state now), never through what it read
+ * before.
+ */
+static void test_stale_owner(void)
+{
+	bool all = true;
+	for (unsigned mode = 0; mode < 3; mode++)
+		for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
+			host_machine_create(64ULL << 20, 16ULL << 20);
+			struct syspte_region *r = reserved_region();
+			act_as(1);
+			vaddr_t v = syspte_reserve(r, n, TAG1, 0);
+			struct syspte_cache *c1 = r->cache.cpu[1];
+			uint64_t i = (v - SYSPTE_BASE) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
+			if (!v || !c1 || r->cache.owner[idx] != 2) {
+				all = false;
+				continue;
+			}
+			stale = (typeof(stale)){ .r = r, .held = &c1->lock, .start = i, .npages = n, .readopt = mode };
+			c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
+			c1->lock.owner = 2;
+			act_as(3);
+			fake_cpu_poll_hook = stale_owner_spun;
+			int st = syspte_release(r, v, TAG1);
+			fake_cpu_poll_hook = NULL;
+			struct syspte_cache *c3 = r->cache.cpu[3];
+			if (mode < 2) {
+				bool readopted = r->cache.owner[idx] == 4 && c3 && c3->live == 0;
+				all &= stale.ran && st == SYSPTE_OK && c1->live == 0 && c1->nchunks == 0 && readopted == mode &&
+				       syspte_check(r) == 0 && stats().live == 0;
+			} else {
+				/* the free went to CPU 1's new state of the chunk; its other chunk keeps its page */
+				all &= stale.ran && st == SYSPTE_OK && stale.extra != UINT64_MAX && r->cache.owner[idx] == 2 &&
+				       c1->live == 1 && c1->nchunks == 2 && syspte_check(r) == 0 && stats().live == 1 &&
+				       syspte_release(r, SYSPTE_BASE + (stale.extra << PAGE_SHIFT), TAG1) == SYSPTE_OK &&
+				       stats().live == 0;
+			}
+			act_as(0);
+		}
+	ok(all, "a free from another CPU whose chunk was dissolved (then adopted by another cache, or by its owner "
+	   "in a new state) while it waited for the owner's lock: freed where the reservation lies now, sizes 1..16");
+}
+
 /* A region created without caches never makes one. */
 static void test_no_cache_region(void)
 {
@@ -1223,11 +1555,16 @@ int main(int argc, char **argv)
 	test_drain_index_short();
 	test_directory_grows_and_is_refused();
 	test_growth_memory_sweep();
+	test_adopt_memory_sweep();
 	test_full_cache_tries_again();
 	test_empty_active_chunks_dissolved();
+	test_trim_dissolves_only_empty_chunks();
+	test_parked_longest_run_first();
+	test_divisible_tries_bounded();
 	test_check_catches_cache_corruption();
 	test_fast_paths_take_no_region_lock();
 	test_other_cpus_on_a_cached_reservation();
+	test_stale_owner();
 	test_no_cache_region();
 	host_machine_destroy();
 	return tap_done();
