@@ -689,7 +689,8 @@ static struct syspte_chunk *syspte_cache_some_chunk(const struct syspte_cache *c
 }
 
 /* Dissolves c's empty chunks beyond SYSPTE_CACHE_EMPTY_KEEP, parked ones first (their class is
- * SYSPTE_CACHE_EMPTY). */
+ * SYSPTE_CACHE_EMPTY). Only empty ones: it makes no room in the region's index, so a chunk with a
+ * live reservation must never be taken here (the empty class is exact: a 63-page run is not it). */
 static void syspte_empties_trim_locked(struct syspte_region *r, struct syspte_cache *c)
 {
 	while (c->nempty > SYSPTE_CACHE_EMPTY_KEEP) {
