@@ -648,6 +648,10 @@ static uint64_t buddy_first_free(const struct buddy *b, uint64_t s, uint64_t e, 
  * (BUDDY_NONE: looked up). O(levels) bit operations and O(1) list operations. */
 BUDDY_HOT void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls, bool ch)
 {
+	/* the slot after the run holds the record a merge to the right reads first: its line is asked
+	 * for while the bitmaps are read (a hint; a missing table is skipped) */
+	if (e < b->npages && (!ch || b->slot_dir[e >> BUDDY_DIR_SHIFT]))
+		__builtin_prefetch(buddy_slot(b, e, ch));
 	bool left = s > 0 && bm_test(&b->end, s - 1, ch), right = e < b->npages && bm_test(&b->start, e, ch);
 	uint64_t x;
 	if (left && ls == BUDDY_NONE)
