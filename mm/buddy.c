@@ -32,10 +32,10 @@
  * the flat block, for buddy_init_dir (the system PTE region) they are chunks of one page (the
  * paired start and end pieces of the same 2^14 units) that the caller installs before an
  * operation may set a bit in them, and a missing chunk's pieces are buddy_zero_piece, so reads
- * need no test: every word there is zero and so are the summary bits above it. The bits a take or a free sets lie at the run's
- * ends and their neighbours (s - 1, s, e - 1, e); a merge only clears bits. So chunks are made
- * when a range is reserved, never when it is freed, and a region's set-up zeroes only the
- * summaries and the directories (about 1/400 of a byte per unit). A flat allocator reads its
+ * need no test: every word there is zero and so are the summary bits above it. The bits a take or
+ * a free sets lie at the run's ends and their neighbours (s - 1, s, e - 1, e); a merge only clears
+ * bits. So chunks are made when a range is reserved, never when it is freed, and a region's set-up
+ * zeroes only the summaries and the directories (about 1/400 of a byte per unit). A flat allocator reads its
  * block and its slot array straight: the hot functions are compiled once per form (BUDDY_HOT
  * below), so only the chunked one pays the directories' extra dependent loads; the README's
  * benchmark tables measure both against the code before chunks.

@@ -186,6 +186,12 @@ static void syspte_park(struct syspte_cache *c, struct syspte_chunk *k)
 	syspte_park_in(c, k, syspte_class_of(syspte_longest_run(k->free)));
 }
 
+/* The parked chunk of c of the highest class (the longest free run), or NULL when none is parked. */
+static inline struct syspte_chunk *syspte_parked_top(const struct syspte_cache *c)
+{
+	return c->parked_mask ? c->parked[63u - (unsigned)__builtin_clzll(c->parked_mask)] : NULL;
+}
+
 /* Active slots in use. */
 static inline unsigned syspte_nactive(const struct syspte_cache *c)
 {
@@ -624,17 +630,17 @@ static void syspte_stash_trim_locked(struct syspte_region *r, struct syspte_cach
  * chunk of the highest class takes (or the last active one when none is parked). */
 static void syspte_chunk_remove(struct syspte_cache *c, struct syspte_chunk *k)
 {
+	unsigned s = 0, na = syspte_nactive(c);
 	c->nchunks--;
 	if (k->cls != SYSPTE_CHUNK_ACTIVE) {
 		syspte_unpark(c, k);
 		return;
 	}
-	unsigned s = 0, na = MIN(c->nchunks + 1, SYSPTE_CACHE_ACTIVE);
 	while (s < na && c->active[s] != k)
 		s++;
 	KASSERT(s < na, "syspte: active chunk %llu not in an active slot", (unsigned long long)k->index);
-	if (c->parked_mask) {
-		struct syspte_chunk *p = c->parked[63u - (unsigned)__builtin_clzll(c->parked_mask)];
+	struct syspte_chunk *p = syspte_parked_top(c);
+	if (p) {
 		syspte_unpark(c, p);
 		c->active[s] = p;
 	} else {
@@ -683,9 +689,8 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 /* One of c's chunks (which has some): a parked one of the highest class, else the last active. */
 static struct syspte_chunk *syspte_cache_some_chunk(const struct syspte_cache *c)
 {
-	if (c->parked_mask)
-		return c->parked[63u - (unsigned)__builtin_clzll(c->parked_mask)];
-	return c->active[syspte_nactive(c) - 1];
+	struct syspte_chunk *p = syspte_parked_top(c);
+	return p ? p : c->active[syspte_nactive(c) - 1];
 }
 
 /* Dissolves c's empty chunks beyond SYSPTE_CACHE_EMPTY_KEEP, parked ones first (their class is

@@ -237,7 +237,7 @@ static inline uint64_t syspte_span(const struct syspte_resv *v) { return (uint64
 static inline uint32_t syspte_resv_flags_of(uint32_t w1, uint32_t w2)
 {
 	_Static_assert(SYSPTE_FLAG_DIVISIBLE == 1u << 0 && SYSPTE_FLAG_GUARD == 1u << 8, "the flags' bits");
-	return (w1 >> 31) | (w2 >> 31 << 8);
+	return (w1 >> SYSPTE_RESV_FLAG_SHIFT) | (w2 >> SYSPTE_RESV_FLAG_SHIFT << 8);
 }
 
 /* A record's flags as the caller gave them, SYSPTE_FLAG_GUARD added when it has a guard page. */
@@ -250,8 +250,9 @@ static inline uint32_t syspte_resv_flags(const struct syspte_resv *v)
 static inline struct syspte_resv syspte_resv_make(uint64_t start, uint64_t npages, uint32_t tag, uint32_t flags, bool guard)
 {
 	return (struct syspte_resv){ .word = { (uint32_t)start,
-					       ((uint32_t)npages & 0x7fffffffu) | (uint32_t)!!(flags & SYSPTE_FLAG_DIVISIBLE) << 31,
-					       (uint32_t)guard << 31, tag } };
+					       ((uint32_t)npages & SYSPTE_RESV_COUNT_MASK) |
+						       (uint32_t)!!(flags & SYSPTE_FLAG_DIVISIBLE) << SYSPTE_RESV_FLAG_SHIFT,
+					       (uint32_t)guard << SYSPTE_RESV_FLAG_SHIFT, tag } };
 }
 
 /* Adds delta pages (negative: takes them away) to v's mapped count with one add on its word: the
@@ -265,7 +266,7 @@ static inline void syspte_resv_mapped_add(struct syspte_resv *v, int64_t delta)
 static inline void syspte_fill_info(const struct syspte_region *r, const struct syspte_resv *v, struct syspte_info *out)
 {
 	uint32_t w1 = v->word[1], w2 = v->word[2];   /* npages and mapped with the flags' bits, read once */
-	*out = (struct syspte_info){ syspte_va(r, v->start), w1 & 0x7fffffffu, w2 & 0x7fffffffu, v->tag,
+	*out = (struct syspte_info){ syspte_va(r, v->start), w1 & SYSPTE_RESV_COUNT_MASK, w2 & SYSPTE_RESV_COUNT_MASK, v->tag,
 				     syspte_resv_flags_of(w1, w2) };
 }
 

@@ -148,7 +148,7 @@ static void syspte_index_set_bits(struct syspte_index *ix, unsigned bits)
 	ix->shift = 64 - bits;
 	ix->mask = ((uint64_t)1 << bits) - 1;
 	ix->cap = syspte_index_cap(bits);
-	ix->low = bits > SYSPTE_INDEX_MIN_BITS ? syspte_index_cap(bits - 1) / 2 : 0;
+	ix->low = syspte_index_low(bits);
 }
 
 /* Moves every entry into a new table of 2^bits slots (in the other half of the top level); false,
@@ -189,8 +189,6 @@ bool syspte_index_grow(struct syspte_index *ix, uint64_t n)
 
 struct syspte_resv *syspte_index_insert_probe(struct syspte_index *ix, const struct syspte_resv *v)
 {
-	KASSERT(ix->count < ix->cap, "syspte_index: insert with no room made");
-	KASSERT(v->npages, "syspte_index: an entry of no pages");
 	uint64_t mask = ix->mask, s = syspte_index_hash_cur(ix, v->start);
 	struct syspte_resv *e = syspte_index_cur(ix, s);
 	for (uint64_t n = 0; n <= mask; n++) {
@@ -259,7 +257,7 @@ int syspte_index_check(const struct syspte_index *ix, int (*fn)(const struct sys
 	if (ix->dir0 != ix->top[0].dir)
 		return syspte_index_bad("the first directory's shortcut is stale", (uint64_t)(uintptr_t)ix->dir0, 0);
 	if (ix->shift != 64 - ix->bits || ix->mask != ((uint64_t)1 << ix->bits) - 1 || ix->cap != syspte_index_cap(ix->bits) ||
-	    ix->low > (ix->bits > SYSPTE_INDEX_MIN_BITS ? syspte_index_cap(ix->bits - 1) / 2 : 0))
+	    ix->low > syspte_index_low(ix->bits))
 		return syspte_index_bad("the values derived from the table's size are stale", ix->bits, ix->cap);
 	for (uint64_t t = 0; t < ix->top_len; t++)
 		if ((t < syspte_index_top_entries(ix->bits)) != (ix->top[t].dir != NULL) || ix->other[t].dir)

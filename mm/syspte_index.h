@@ -51,6 +51,9 @@ struct syspte_resv {
 	};
 };
 _Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, none across one");
+/* In word[1] and word[2]: the count (npages, mapped) below, the flag (divisible, guard) at the top. */
+#define SYSPTE_RESV_COUNT_MASK 0x7fffffffu
+#define SYSPTE_RESV_FLAG_SHIFT 31
 
 #define SYSPTE_INDEX_PAGE_SHIFT 8   /* slots a page: PAGE_SIZE / sizeof(struct syspte_resv) */
 #define SYSPTE_INDEX_DIR_SHIFT 8    /* slot pages a directory page: their addresses and frames */
@@ -65,6 +68,13 @@ _Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, non
 static inline uint64_t syspte_index_cap(unsigned bits)
 {
 	return (uint64_t)1 << (bits - (bits <= SYSPTE_INDEX_DENSE_BITS ? 2 : 1));
+}
+
+/* The count under which a table of 2^bits slots halves: half the smaller table's capacity (none
+ * for the smallest table). */
+static inline uint64_t syspte_index_low(unsigned bits)
+{
+	return bits > SYSPTE_INDEX_MIN_BITS ? syspte_index_cap(bits - 1) / 2 : 0;
 }
 _Static_assert(PAGE_SIZE == sizeof(struct syspte_resv) << SYSPTE_INDEX_PAGE_SHIFT, "a slot page");
 
@@ -157,7 +167,7 @@ static inline bool syspte_index_room(struct syspte_index *ix, uint64_t n)
 size_t syspte_index_meta_bytes(uint64_t npages);
 /* Initialises an empty index (no table) over meta (syspte_index_meta_bytes bytes). */
 void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta);
-/* syspte_index_insert past a full home slot (or any insert: it probes from the home). */
+/* syspte_index_insert past a full home slot (it probes from the home; the caller made the checks). */
 struct syspte_resv *syspte_index_insert_probe(struct syspte_index *ix, const struct syspte_resv *v);
 /* syspte_index_remove's general case: e found in the table, the entries after it shifted back,
  * the table halved when due. */
