@@ -382,17 +382,28 @@ BUDDY_HOT void buddy_rec_set_len(const struct buddy *b, uint64_t s, uint64_t len
 	*buddy_slot(b, s + 1, ch) = len << 1;
 }
 
-/* Replaces the next (prev) link of the extent at s. */
+/*
+ * Each link is one 32-bit half of the slot: next (with bit 0, kept clear) in the low half, prev in
+ * the high half (bit 63 is always clear). So a link is replaced by one 32-bit store, without
+ * reading the slot first: the list neighbours an unlink or a push rewrites are random extents'
+ * records, whose lines a large region's caches rarely hold, and a store does not wait for its line
+ * where a read-modify-write does. The halves are written through a may_alias type (no aliasing
+ * assumption about the 64-bit slot); x86-64 is little-endian, so the low half comes first.
+ */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && BUDDY_REC_NEXT_SHIFT + 31 == 32 &&
+	       BUDDY_REC_PREV_SHIFT == 32 && BUDDY_REC_LINK_MASK == 0x7fffffffULL,
+	       "next fills the low 32-bit half of a record's first slot, prev the high half");
+typedef uint32_t __attribute__((may_alias)) buddy_half_t;
+
+/* Replaces the next (prev) link of the extent at s: a store of the slot's low (high) half. */
 BUDDY_HOT void buddy_rec_set_next(const struct buddy *b, uint64_t s, uint64_t next, bool ch)
 {
-	uint64_t *w = buddy_slot(b, s, ch);
-	*w = (*w & ~BUDDY_REC_NEXT_BITS) | buddy_link_enc(next) << BUDDY_REC_NEXT_SHIFT;
+	((buddy_half_t *)buddy_slot(b, s, ch))[0] = (uint32_t)(buddy_link_enc(next) << BUDDY_REC_NEXT_SHIFT);
 }
 
 BUDDY_HOT void buddy_rec_set_prev(const struct buddy *b, uint64_t s, uint64_t prev, bool ch)
 {
-	uint64_t *w = buddy_slot(b, s, ch);
-	*w = (*w & ~BUDDY_REC_PREV_BITS) | buddy_link_enc(prev) << BUDDY_REC_PREV_SHIFT;
+	((buddy_half_t *)buddy_slot(b, s, ch))[1] = (uint32_t)buddy_link_enc(prev);
 }
 
 /* ------------------------------------------------------------------ class lists */
