@@ -13,9 +13,12 @@
  *     has 64-ary summary levels (bit j of level l+1 set iff word j of level l is non-zero), so the
  *     last start at or before any unit is one find-last-set per level; end is only ever tested,
  *     so it has none.
- *   record (slots, buddy.h): slot(s) = next and previous links of the extent's class list; for
- *     two units or more slot(s+1) = its length. Bit 0 stays clear (a not-present PTE). Slots of
- *     allocated units are never read or written: they are the caller's (a mapped PTE).
+ *   record (slots, buddy.h): slot(s) = next and previous links of the extent's class list, each
+ *     one 32-bit half of the slot, so an unlink or a push rewrites a list neighbour's link with a
+ *     store alone and never waits for that neighbour's line (a random extent's record, which a
+ *     large region's caches rarely hold); for two units or more slot(s+1) = its length. Bit 0
+ *     stays clear (a not-present PTE). Slots of allocated units are never read or written: they
+ *     are the caller's (a mapped PTE).
  *   classes: class 4q + k holds the lengths 2^q + k 2^(q-2) .. (k+1) 2^(q-2) - 1 above 2^q (an
  *     octave split in quarters; 1, 2, 3 alone). Per class: a list head, a count, a bit in a
  *     two-word mask of non-empty classes, and a hint (an upper bound of its longest extent, raised
@@ -101,7 +104,12 @@
  * (8 bytes per unit of metadata); summary levels on end (every move of an end bit on the fast
  * path would walk them, to save one record read per checked free); deciding the check from the
  * level-0 words around s alone (at the usual occupancies the nearest start or end is rarely in
- * the same word, so the summaries are searched anyway: more instructions, not fewer).
+ * the same word, so the summaries are searched anyway: more instructions, not fewer); leaving an
+ * extent on its class list when a merge grows it out of its class (most merges still move a
+ * record or drop an extent, which touch the same neighbours, and a search must then also look
+ * below the request's class; docs/design.md); prefetching, once the bitmaps are read, the left
+ * neighbour's record and the right one's list neighbours (nothing the out-of-order core did not
+ * already overlap).
  */
 #include "buddy_impl.h"
 #include "kprintf.h"

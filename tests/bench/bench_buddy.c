@@ -23,7 +23,7 @@
  *   build/bench/bench_buddy sweep [steps] [seeds]   (occupancy 50..95 %, the plot of make plots)
  *   build/bench/bench_buddy ops W steps [log2 pages] [huge]   (one churn for cachegrind: workload W in
  *     0..3 as in the table, one seed, from empty, on a bare buddy of 2^14..2^22 units (2^18 unless
- *     given) over calloc'd slots, or slots on the host's 2 MiB pages with "huge"; the loop of
+ *     given) over slots on the host's 4 KiB pages, or on its 2 MiB pages with "huge"; the loop of
  *     bench_region's size table, reservations and all. It prints the calls, so that the misses of
  *     two runs of N and 2N steps, subtracted, divided by the calls between them, are those of one
  *     call in the steady state: README, "Reserve/free against the region's size")
@@ -227,24 +227,26 @@ static int sweep(long steps, int nseeds)
 
 #define OPS_HUGE ((size_t)2 << 20)
 
-/* Zeroed memory of bytes bytes for the ops churn: calloc, or (huge) 2 MiB-aligned with the host
- * asked for its 2 MiB pages (a hint). NULL when out of memory. */
+/* Zeroed memory of bytes bytes for the ops churn, written once so that the churn's time holds no
+ * first touch of a page: malloc's pages, or (huge) 2 MiB-aligned with the host asked for its 2 MiB
+ * pages (a hint). NULL when out of memory. */
 static void *ops_mem(size_t bytes, bool huge)
 {
-	if (!huge)
-		return calloc(bytes / 8 + 1, 8);
-	bytes = (bytes + OPS_HUGE - 1) & ~(OPS_HUGE - 1);
-	void *p = aligned_alloc(OPS_HUGE, bytes);
+	bytes = (bytes + 4095) & ~(size_t)4095;
+	if (huge)
+		bytes = (bytes + OPS_HUGE - 1) & ~(OPS_HUGE - 1);
+	void *p = huge ? aligned_alloc(OPS_HUGE, bytes) : malloc(bytes);
 	if (p) {
-		madvise(p, bytes, MADV_HUGEPAGE);
+		if (huge)
+			madvise(p, bytes, MADV_HUGEPAGE);
 		memset(p, 0, bytes);
 	}
 	return p;
 }
 
 /* "ops": one churn of workload w (0..3) on a bare buddy of 2^shift units, as bench_region's size
- * table runs it (buddy_alloc, buddy_free_allocated, 16-byte reservation records); prints the calls
- * and ns per call; 1 on a failed check. */
+ * table runs it (buddy_alloc, buddy_free_allocated, 16-byte reservation records; its slots are a
+ * malloc of 4 KiB pages, as there); prints the calls and ns per call; 1 on a failed check. */
 static int ops(int w, long steps, unsigned shift, bool huge)
 {
 	static const struct { int skewed, target_pct; } wl[4] = { { 0, 50 }, { 0, 75 }, { 1, 50 }, { 1, 75 } };
