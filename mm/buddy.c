@@ -345,8 +345,6 @@ BUDDY_HOT uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i, bool ch)
 #define BUDDY_REC_NEXT_SHIFT 1
 #define BUDDY_REC_PREV_SHIFT 32
 #define BUDDY_REC_LINK_MASK 0x7fffffffULL
-#define BUDDY_REC_NEXT_BITS (BUDDY_REC_LINK_MASK << BUDDY_REC_NEXT_SHIFT)
-#define BUDDY_REC_PREV_BITS (BUDDY_REC_LINK_MASK << BUDDY_REC_PREV_SHIFT)
 _Static_assert(BUDDY_MAX_PAGES <= BUDDY_REC_LINK_MASK, "a link holds every unit index + 1");
 
 /* The slot of unit u. */
