@@ -13,9 +13,12 @@
  *     has 64-ary summary levels (bit j of level l+1 set iff word j of level l is non-zero), so the
  *     last start at or before any unit is one find-last-set per level; end is only ever tested,
  *     so it has none.
- *   record (slots, buddy.h): slot(s) = next and previous links of the extent's class list; for
- *     two units or more slot(s+1) = its length. Bit 0 stays clear (a not-present PTE). Slots of
- *     allocated units are never read or written: they are the caller's (a mapped PTE).
+ *   record (slots, buddy.h): slot(s) = next and previous links of the extent's class list, each
+ *     one 32-bit half of the slot, so an unlink or a push rewrites a list neighbour's link with a
+ *     store alone and never waits for that neighbour's line (a random extent's record, which a
+ *     large region's caches rarely hold); for two units or more slot(s+1) = its length. Bit 0
+ *     stays clear (a not-present PTE). Slots of allocated units are never read or written: they
+ *     are the caller's (a mapped PTE).
  *   classes: class 4q + k holds the lengths 2^q + k 2^(q-2) .. (k+1) 2^(q-2) - 1 above 2^q (an
  *     octave split in quarters; 1, 2, 3 alone). Per class: a list head, a count, a bit in a
  *     two-word mask of non-empty classes, and a hint (an upper bound of its longest extent, raised
@@ -101,7 +104,12 @@
  * (8 bytes per unit of metadata); summary levels on end (every move of an end bit on the fast
  * path would walk them, to save one record read per checked free); deciding the check from the
  * level-0 words around s alone (at the usual occupancies the nearest start or end is rarely in
- * the same word, so the summaries are searched anyway: more instructions, not fewer).
+ * the same word, so the summaries are searched anyway: more instructions, not fewer); leaving an
+ * extent on its class list when a merge grows it out of its class (most merges still move a
+ * record or drop an extent, which touch the same neighbours, and a search must then also look
+ * below the request's class; docs/design.md); prefetching, once the bitmaps are read, the left
+ * neighbour's record and the right one's list neighbours (nothing the out-of-order core did not
+ * already overlap).
  */
 #include "buddy_impl.h"
 #include "kprintf.h"
@@ -337,8 +345,6 @@ BUDDY_HOT uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i, bool ch)
 #define BUDDY_REC_NEXT_SHIFT 1
 #define BUDDY_REC_PREV_SHIFT 32
 #define BUDDY_REC_LINK_MASK 0x7fffffffULL
-#define BUDDY_REC_NEXT_BITS (BUDDY_REC_LINK_MASK << BUDDY_REC_NEXT_SHIFT)
-#define BUDDY_REC_PREV_BITS (BUDDY_REC_LINK_MASK << BUDDY_REC_PREV_SHIFT)
 _Static_assert(BUDDY_MAX_PAGES <= BUDDY_REC_LINK_MASK, "a link holds every unit index + 1");
 
 /* The slot of unit u. */
@@ -382,17 +388,28 @@ BUDDY_HOT void buddy_rec_set_len(const struct buddy *b, uint64_t s, uint64_t len
 	*buddy_slot(b, s + 1, ch) = len << 1;
 }
 
-/* Replaces the next (prev) link of the extent at s. */
+/*
+ * Each link is one 32-bit half of the slot: next (with bit 0, kept clear) in the low half, prev in
+ * the high half (bit 63 is always clear). So a link is replaced by one 32-bit store, without
+ * reading the slot first: the list neighbours an unlink or a push rewrites are random extents'
+ * records, whose lines a large region's caches rarely hold, and a store does not wait for its line
+ * where a read-modify-write does. The halves are written through a may_alias type (no aliasing
+ * assumption about the 64-bit slot); x86-64 is little-endian, so the low half comes first.
+ */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && BUDDY_REC_NEXT_SHIFT + 31 == 32 &&
+	       BUDDY_REC_PREV_SHIFT == 32 && BUDDY_REC_LINK_MASK == 0x7fffffffULL,
+	       "next fills the low 32-bit half of a record's first slot, prev the high half");
+typedef uint32_t __attribute__((may_alias)) buddy_half_t;
+
+/* Replaces the next (prev) link of the extent at s: a store of the slot's low (high) half. */
 BUDDY_HOT void buddy_rec_set_next(const struct buddy *b, uint64_t s, uint64_t next, bool ch)
 {
-	uint64_t *w = buddy_slot(b, s, ch);
-	*w = (*w & ~BUDDY_REC_NEXT_BITS) | buddy_link_enc(next) << BUDDY_REC_NEXT_SHIFT;
+	((buddy_half_t *)buddy_slot(b, s, ch))[0] = (uint32_t)(buddy_link_enc(next) << BUDDY_REC_NEXT_SHIFT);
 }
 
 BUDDY_HOT void buddy_rec_set_prev(const struct buddy *b, uint64_t s, uint64_t prev, bool ch)
 {
-	uint64_t *w = buddy_slot(b, s, ch);
-	*w = (*w & ~BUDDY_REC_PREV_BITS) | buddy_link_enc(prev) << BUDDY_REC_PREV_SHIFT;
+	((buddy_half_t *)buddy_slot(b, s, ch))[1] = (uint32_t)buddy_link_enc(prev);
 }
 
 /* ------------------------------------------------------------------ class lists */

@@ -21,11 +21,18 @@
  *   gcc -O2 -Iinclude -Imm tests/bench/bench_buddy.c mm/buddy.c tests/host/host_support.c \
  *       mm/bugcheck.c -o build/bench_buddy && build/bench_buddy [steps] [seeds] [workload prefix] [policy]
  *   build/bench/bench_buddy sweep [steps] [seeds]   (occupancy 50..95 %, the plot of make plots)
+ *   build/bench/bench_buddy ops W steps [log2 pages] [huge]   (one churn for cachegrind: workload W in
+ *     0..3 as in the table, one seed, from empty, on a bare buddy of 2^14..2^22 units (2^18 unless
+ *     given) over slots on the host's 4 KiB pages, or on its 2 MiB pages with "huge"; the loop of
+ *     bench_region's size table, reservations and all. It prints the calls, so that the misses of
+ *     two runs of N and 2N steps, subtracted, divided by the calls between them, are those of one
+ *     call in the steady state: README, "Reserve/free against the region's size")
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include "buddy_impl.h"
 #include "workload.h"
 
@@ -218,10 +225,91 @@ static int sweep(long steps, int nseeds)
 	return 0;
 }
 
+#define OPS_HUGE ((size_t)2 << 20)
+
+/* Zeroed memory of bytes bytes for the ops churn, written once so that the churn's time holds no
+ * first touch of a page: malloc's pages, or (huge) 2 MiB-aligned with the host asked for its 2 MiB
+ * pages (a hint). NULL when out of memory. */
+static void *ops_mem(size_t bytes, bool huge)
+{
+	bytes = (bytes + 4095) & ~(size_t)4095;
+	if (huge)
+		bytes = (bytes + OPS_HUGE - 1) & ~(OPS_HUGE - 1);
+	void *p = huge ? aligned_alloc(OPS_HUGE, bytes) : malloc(bytes);
+	if (p) {
+		if (huge)
+			madvise(p, bytes, MADV_HUGEPAGE);
+		memset(p, 0, bytes);
+	}
+	return p;
+}
+
+/* "ops": one churn of workload w (0..3) on a bare buddy of 2^shift units, as bench_region's size
+ * table runs it (buddy_alloc, buddy_free_allocated, 16-byte reservation records; its slots are a
+ * malloc of 4 KiB pages, as there); prints the calls and ns per call; 1 on a failed check. */
+static int ops(int w, long steps, unsigned shift, bool huge)
+{
+	static const struct { int skewed, target_pct; } wl[4] = { { 0, 50 }, { 0, 75 }, { 1, 50 }, { 1, 75 } };
+	struct ops_resv { void *va; uint32_t n, s; };
+	uint64_t npages = (uint64_t)1 << shift, nlive = 0, live_pages = 0, calls = 0;
+	uint64_t target = npages * (uint64_t)wl[w].target_pct / 100;
+	uint64_t *m = ops_mem(buddy_meta_bytes(npages), false), *slots = ops_mem(npages * 8, huge);
+	struct ops_resv *lv = calloc(npages, sizeof(*lv));
+	struct buddy b;
+	struct timespec t0, t1;
+
+	if (!m || !slots || !lv)
+		return 1;
+	buddy_init(&b, npages, 0, m, slots, 0);
+	if (!buddy_free(&b, 0, npages))
+		abort();
+	wl_seed(&rs, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long step = 0; step < steps; step++) {
+		uint64_t x = rnd(), s;
+		if (wl_want_alloc(x, nlive, live_pages, target)) {
+			uint64_t n = wl_size(&rs, wl[w].skewed, 512);
+			calls++;
+			if (buddy_alloc(&b, n, 1, 0, npages, &s)) {
+				lv[nlive++] = (struct ops_resv){ NULL, (uint32_t)n, (uint32_t)s };
+				live_pages += n;
+				continue;
+			}
+			if (nlive == 0)
+				continue;
+		}
+		uint64_t i = wl_pick(&rs, nlive);
+		struct ops_resv v = lv[i];
+		lv[i] = lv[--nlive];
+		buddy_free_allocated(&b, v.s, v.n);
+		live_pages -= v.n;
+		calls++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+	if (buddy_check(&b) != 0)
+		return 1;
+	printf("ops: workload %d, 2^%u units%s, %llu live: %llu calls, %.1f ns per call\n", w, shift,
+	       huge ? " (slots on 2 MiB pages)" : "", (unsigned long long)nlive, (unsigned long long)calls,
+	       ns / (double)calls);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
 		return sweep(argc > 2 ? atol(argv[2]) : 2000000, argc > 3 ? atoi(argv[3]) : 3);
+	if (argc > 1 && strcmp(argv[1], "ops") == 0) {
+		int w = argc > 2 ? atoi(argv[2]) : -1;
+		long steps = argc > 3 ? atol(argv[3]) : 0;
+		int shift = argc > 4 ? atoi(argv[4]) : 18;
+		bool huge = argc > 5 && strcmp(argv[5], "huge") == 0;
+		if (w < 0 || w > 3 || steps < 1 || shift < 14 || shift > 22 || (argc > 5 && !huge) || argc > 6) {
+			fprintf(stderr, "usage: bench_buddy ops W(0..3) steps(>=1) [log2 pages 14..22] [huge]\n");
+			return 2;
+		}
+		return ops(w, steps, (unsigned)shift, huge);
+	}
 	long steps = argc > 1 ? atol(argv[1]) : 10000000;
 	int nseeds = argc > 2 ? atoi(argv[2]) : 5;
 	const char *only = argc > 3 ? argv[3] : NULL;   /* run only the workloads with this prefix */

@@ -652,6 +652,33 @@ static void test_corruption(void)
 #undef RESTORE
 }
 
+/* A class list's links are the two 32-bit halves of an extent's first slot (next in the low half
+ * with bit 0, prev in the high half): an unlink rewrites the neighbours' links with a store of one
+ * half each, leaving the other half as it was. The record's encoding (link = unit + 1) is
+ * mm/buddy.c's, as in test_corruption. */
+static void test_link_halves(void)
+{
+	static uint64_t meta[64], slots[128];
+	const uint64_t head_prev = (uint64_t)0x5a5a5a5 << 32;   /* a head's prev half: meaningless, kept */
+	struct buddy b;
+
+	buddy_init(&b, 128, 0, meta, slots, 0);
+	/* three extents of one class (5 units), pushed 10, 30, 50: the list is 50 -> 30 -> 10 */
+	ok(buddy_free(&b, 10, 5) && buddy_free(&b, 30, 5) && buddy_free(&b, 50, 5) && buddy_check(&b) == 0,
+	   "three extents of one class");
+	ok(slots[50] == (uint64_t)(30 + 1) << 1 && slots[30] == ((uint64_t)(10 + 1) << 1 | (uint64_t)(50 + 1) << 32) &&
+	   slots[10] == (uint64_t)(30 + 1) << 32, "the list's links, next low and prev high");
+	slots[50] |= head_prev;
+	ok(buddy_check(&b) == 0, "a head's prev half is not checked");
+	/* freeing unit 35 grows [30, 35) out of its class: 30 leaves the middle of the list */
+	ok(buddy_free(&b, 35, 1) && buddy_check(&b) == 0, "the middle extent changes class");
+	ok(slots[50] == ((uint64_t)(10 + 1) << 1 | head_prev), "the head's next half rewritten, its prev half kept");
+	ok(slots[10] == (uint64_t)(50 + 1) << 32, "the tail's prev half rewritten, its next half (none) kept");
+	/* and the tail leaves: only the head's next half changes */
+	ok(buddy_free(&b, 15, 1) && buddy_check(&b) == 0 && slots[50] == head_prev,
+	   "the tail's unlink writes the head's next half alone");
+}
+
 /* Phase A examines at most BUDDY_TIGHT_ALIGNED candidates however many extents could not hold the
  * request, when some class is certain to (a regression: the budget once wrapped around). */
 static void test_phase_a_bound(void)
@@ -808,6 +835,7 @@ int main(int argc, char **argv)
 
 	test_basics();
 	test_corruption();
+	test_link_halves();
 	test_phase_a_bound();
 	test_refused_frees();
 	test_no_alignment_required();
