@@ -38,6 +38,10 @@
  *   build/bench/bench_region ops W cache|nocache|loop [steps] [log2 pages]   (one workload W in 0..3,
  *     one seed, a region of 2^18 pages unless given (14..22): the churn alone, for callgrind: its
  *     instructions less the loop's, divided by the printed calls)
+ * The fake machine's RAM (the regions' tables and metadata) and the bare buddies' slots and bitmaps
+ * are on the host's 2 MiB pages (madvise(MADV_HUGEPAGE), a hint), as the kernel reaches its tables
+ * through the direct map's large pages; FAKE_RAM_HUGE=0 in the environment keeps them on 4 KiB
+ * pages. The size table's last line says how much of the process the host put on 2 MiB pages.
  * steps >= 1, seeds 1..16 and rounds 1..64, else a usage message and exit status 2. A failed
  * consistency check (syspte_check, buddy_check) prints a message and exits with status 1.
  */
@@ -45,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include "wdm.h"
 #include "host_machine.h"
 #include "syspte.h"
@@ -68,6 +73,51 @@ static struct resv *live;             /* MAX_NPAGES entries */
 static uint64_t nlive;
 static uint64_t *meta;                /* the bare buddy's metadata, for MAX_NPAGES */
 static uint64_t *slots;               /* and its slots */
+
+#define HOST_HUGE ((size_t)2 << 20)   /* the host's large page */
+
+/* True unless FAKE_RAM_HUGE is "0": the benchmark's memory on the host's 2 MiB pages (main sets the
+ * variable, which the fake machine reads when it maps its RAM). */
+static bool host_huge(void)
+{
+	const char *h = getenv("FAKE_RAM_HUGE");
+	return !h || strcmp(h, "0") != 0;
+}
+
+/* n zeroed words for a bare buddy, 2 MiB-aligned and on the host's 2 MiB pages when host_huge (a
+ * hint), as the regions' own tables and metadata in the fake machine's RAM; NULL when out of memory.
+ * Released with free(). */
+static uint64_t *bench_words(size_t n)
+{
+	size_t bytes = (n * 8 + HOST_HUGE - 1) & ~(HOST_HUGE - 1);
+	uint64_t *p = aligned_alloc(HOST_HUGE, bytes);
+	if (p) {
+		if (host_huge())
+			(void)madvise(p, bytes, MADV_HUGEPAGE);
+		memset(p, 0, bytes);
+	}
+	return p;
+}
+
+/* Prints how much of this process's anonymous memory the host holds on 2 MiB pages
+ * (/proc/self/smaps_rollup's AnonHugePages), or that it could not tell. */
+static void print_host_pages(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (kb < 0)
+		printf("# host pages: %s asked; the host's 2 MiB pages in use unknown (no smaps_rollup)\n",
+		       host_huge() ? "2 MiB" : "4 KiB");
+	else
+		printf("# host pages: %s asked (FAKE_RAM_HUGE=%s); %ld MiB of the process on the host's 2 MiB pages\n",
+		       host_huge() ? "2 MiB" : "4 KiB", host_huge() ? "1, the default" : "0", kb / 1024);
+}
 static struct wl_rng rs;
 static uint64_t churn_ops;            /* reserve and free calls of the last churn */
 
@@ -313,8 +363,8 @@ static bool sizes_up(void)
 		uint64_t n = 1ULL << z->shift;
 		if (k > 0)
 			z->r = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (uint64_t)k * SIZE_GAP, n, 0);
-		z->meta = calloc(buddy_meta_bytes(n) / 8 + 1, 8);
-		z->slots = calloc(n, 8);
+		z->meta = bench_words(buddy_meta_bytes(n) / 8 + 1);
+		z->slots = bench_words(n);
 		if (!z->r || !z->meta || !z->slots)
 			return false;
 		buddy_init(&z->b, n, 0, z->meta, z->slots, 0);
@@ -446,6 +496,7 @@ static int size_table(long steps, int rounds)
 			printf(" u%u", sz[k].use_shift);
 		printf("%s", k + 1 < NSIZES ? "," : "\n");
 	}
+	print_host_pages();
 	fflush(stdout);
 	sizes_down();
 	return 0;
@@ -499,6 +550,7 @@ int main(int argc, char **argv)
 {
 	bool sizes = true, table = true;
 	int a = 1;
+	setenv("FAKE_RAM_HUGE", "1", 0);   /* the default, before the fake machine maps its RAM */
 	if (argc > 1 && strcmp(argv[1], "ops") == 0) {
 		long wi = argc > 3 ? parse_count(argv[2], 0, (long)NWL - 1) : -1;
 		long n = argc > 4 ? parse_count(argv[4], 1, 1000000000000L) : 200000;
@@ -506,8 +558,8 @@ int main(int argc, char **argv)
 		if (wi < 0 || n < 1 || shift < 0 || argc > 6)
 			return usage();
 		live = calloc(MAX_NPAGES, sizeof(*live));
-		meta = calloc(buddy_meta_bytes(MAX_NPAGES) / 8 + 1, 8);   /* the loop subject sets up a buddy too */
-		slots = calloc(MAX_NPAGES, 8);
+		meta = bench_words(buddy_meta_bytes(MAX_NPAGES) / 8 + 1);   /* the loop subject sets up a buddy too */
+		slots = bench_words(MAX_NPAGES);
 		if (!live || !meta || !slots)
 			return 1;
 		int st = ops_mode((size_t)wi, argv[3], n, (unsigned)shift);
@@ -525,8 +577,8 @@ int main(int argc, char **argv)
 	if (steps < 1 || nseeds < 1 || argc > a + 2)
 		return usage();
 	live = calloc(MAX_NPAGES, sizeof(*live));
-	meta = calloc(buddy_meta_bytes(MAX_NPAGES) / 8 + 1, 8);
-	slots = calloc(MAX_NPAGES, 8);
+	meta = bench_words(buddy_meta_bytes(MAX_NPAGES) / 8 + 1);
+	slots = bench_words(MAX_NPAGES);
 	if (!live || !meta || !slots)
 		return 1;
 	if (table && main_table(steps, (int)nseeds))

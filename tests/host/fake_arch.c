@@ -118,10 +118,12 @@ void fake_arch_init(void)
 		abort();
 	}
 	fake_ram = (uint8_t *)ALIGN_UP((uintptr_t)m, SIZE_1G);
-	/* FAKE_RAM_HUGE=1 (benchmarks only): RAM on the host's 2 MiB pages, as the kernel reaches its
-	 * tables and metadata through the direct map's large pages (README, "Reserve/free against the
-	 * region's size"). A hint: where the host has no transparent huge pages it changes nothing. */
-	if (getenv("FAKE_RAM_HUGE"))
+	/* FAKE_RAM_HUGE set and not "0" (bench_region sets it unless given): RAM on the host's 2 MiB
+	 * pages, as the kernel reaches its tables and metadata through the direct map's large pages
+	 * (README, "Reserve/free against the region's size"). A hint: where the host has no
+	 * transparent huge pages it changes nothing. */
+	const char *huge = getenv("FAKE_RAM_HUGE");
+	if (huge && strcmp(huge, "0") != 0)
 		(void)madvise(fake_ram, FAKE_PHYS_LIMIT, MADV_HUGEPAGE);
 }
 
