@@ -38,8 +38,8 @@
  *   build/bench/bench_region ops W cache|nocache|loop [steps] [log2 pages]   (one workload W in 0..3,
  *     one seed, a region of 2^18 pages unless given (14..22): the churn alone, for callgrind: its
  *     instructions less the loop's, divided by the printed calls)
- * The fake machine's RAM (the regions' tables and metadata) and the bare buddies' slots and bitmaps
- * are on the host's 2 MiB pages (madvise(MADV_HUGEPAGE), a hint), as the kernel reaches its tables
+ * The fake machine's RAM (the regions' tables and metadata), the bare buddies' slots and bitmaps and
+ * the workload's table of live reservations are on the host's 2 MiB pages (madvise(MADV_HUGEPAGE), a hint), as the kernel reaches its tables
  * through the direct map's large pages; FAKE_RAM_HUGE=0 in the environment keeps them on 4 KiB
  * pages. The size table's last line says how much of the process the host put on 2 MiB pages.
  * steps >= 1, seeds 1..16 and rounds 1..64, else a usage message and exit status 2. A failed
@@ -84,7 +84,7 @@ static bool host_huge(void)
 	return !h || strcmp(h, "0") != 0;
 }
 
-/* n zeroed words for a bare buddy, 2 MiB-aligned and on the host's 2 MiB pages when host_huge (a
+/* n zeroed words (a bare buddy's, the live table), 2 MiB-aligned and on the host's 2 MiB pages when host_huge (a
  * hint), as the regions' own tables and metadata in the fake machine's RAM; NULL when out of memory.
  * Released with free(). */
 static uint64_t *bench_words(size_t n)
@@ -557,7 +557,7 @@ int main(int argc, char **argv)
 		long shift = argc > 5 ? parse_count(argv[5], 14, 22) : 18;
 		if (wi < 0 || n < 1 || shift < 0 || argc > 6)
 			return usage();
-		live = calloc(MAX_NPAGES, sizeof(*live));
+		live = (struct resv *)bench_words(MAX_NPAGES * sizeof(*live) / 8);
 		meta = bench_words(buddy_meta_bytes(MAX_NPAGES) / 8 + 1);   /* the loop subject sets up a buddy too */
 		slots = bench_words(MAX_NPAGES);
 		if (!live || !meta || !slots)
@@ -576,7 +576,7 @@ int main(int argc, char **argv)
 	long rounds = argc > a + 1 ? nseeds : SIZE_ROUNDS;
 	if (steps < 1 || nseeds < 1 || argc > a + 2)
 		return usage();
-	live = calloc(MAX_NPAGES, sizeof(*live));
+	live = (struct resv *)bench_words(MAX_NPAGES * sizeof(*live) / 8);
 	meta = bench_words(buddy_meta_bytes(MAX_NPAGES) / 8 + 1);
 	slots = bench_words(MAX_NPAGES);
 	if (!live || !meta || !slots)
