@@ -163,6 +163,10 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 		.meta_bytes = l.total, .meta_pages = pages,
 	};
 	spin_init(&r->lock, LOCK_RANK_SYSPTE, "syspte");
+	for (unsigned c = 0; c < PT_CACHE_TYPES; c++) {
+		r->attrs[c] = pt_leaf_attrs(pt, SYSPTE_PROT(c));
+		r->attrs2[c] = pt_leaf_level_ok(pt, 2) ? pt_leaf_attrs_level(pt, SYSPTE_PROT(c), 2) : 0;
+	}
 	syspte_index_init(&r->index, npages, m + l.index);
 	for (uint64_t s = 0; s < r->nspans; s++) {
 		r->tables[s] = NULL;

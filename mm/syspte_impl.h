@@ -29,6 +29,7 @@
 #include "syspte_index.h"
 
 #define SYSPTE_FLAG_GUARD 0x100u   /* the reservation owns one unmapped page past its end */
+#define SYSPTE_PROT(cache) (PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache))   /* a mapping's protection */
 
 struct syspte_region {
 	spinlock_t lock;
@@ -44,6 +45,9 @@ struct syspte_region {
 	paddr_t *table_pa;               /* per span: its level-1 table's physical address, 0 until created */
 	volatile pte_t **pd;             /* per 1 GiB of address from base's: the level-2 table, NULL until met */
 	uint64_t meta_bytes, meta_pages;
+	pte_t attrs[PT_CACHE_TYPES];     /* a mapping's level-1 PTE attributes by memory type (pt_leaf_attrs of
+					    SYSPTE_PROT(type), made once: the pt's features are constant) */
+	pte_t attrs2[PT_CACHE_TYPES];    /* and its 2 MiB leaves' (pt_leaf_attrs_level); 0 when the CPU has none */
 	/* guarded by the lock */
 	struct buddy buddy;
 	struct syspte_index index;       /* the region's own live reservations by start (mm/syspte_index.h) */
@@ -113,17 +117,20 @@ static inline bool syspte_tables_ready(const struct syspte_region *r, uint64_t i
 	return true;
 }
 
-/* The level-2 entry of span s (which has its table). */
+/* The level-2 entry of span s (which has its table): span s is entry (base's entry + s) from the
+ * level-2 table of base's 1 GiB, counted on through the next ones. */
 static inline volatile pte_t *syspte_pde(const struct syspte_region *r, uint64_t s)
 {
-	uint64_t a = r->span0 + s;
-	return r->pd[(a >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] + (a & (PT_ENTRIES - 1));
+	uint64_t a = (r->span0 & (PT_ENTRIES - 1)) + s;
+	return r->pd[a >> SYSPTE_SPAN_SHIFT] + (a & (PT_ENTRIES - 1));
 }
 
-/* True when span s is mapped by one 2 MiB leaf. */
+/* True when span s is mapped by one 2 MiB leaf. None is while the region counts no leaf
+ * (large_leaves, which syspte_check matches against the level-2 entries themselves), so then no
+ * entry is read. */
 static inline bool syspte_span_leaf(const struct syspte_region *r, uint64_t s)
 {
-	if (!syspte_has_table(r, s))
+	if (!r->large_leaves || !syspte_has_table(r, s))
 		return false;
 	pte_t d = arch_pte_read(syspte_pde(r, s));
 	return arch_pte_present(d) && arch_pte_is_leaf(d, 2);
@@ -136,17 +143,19 @@ static inline volatile uint64_t *syspte_slot(const struct syspte_region *r, uint
 }
 
 /* What maps page i: its level-1 PTE, or the 2 MiB leaf of its span (*level 2); 0 (not present)
- * when its span has no table. */
+ * when its span has no table. The level-2 entry is read only while the region counts a leaf. */
 static inline pte_t syspte_entry(const struct syspte_region *r, uint64_t i, int *level)
 {
 	uint64_t s = i >> SYSPTE_SPAN_SHIFT;
 	*level = 1;
 	if (!syspte_has_table(r, s))
 		return 0;
-	pte_t d = arch_pte_read(syspte_pde(r, s));
-	if (arch_pte_present(d) && arch_pte_is_leaf(d, 2)) {
-		*level = 2;
-		return d;
+	if (r->large_leaves) {
+		pte_t d = arch_pte_read(syspte_pde(r, s));
+		if (arch_pte_present(d) && arch_pte_is_leaf(d, 2)) {
+			*level = 2;
+			return d;
+		}
 	}
 	return arch_pte_read(syspte_slot(r, i));
 }
