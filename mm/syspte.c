@@ -50,10 +50,7 @@ uint64_t syspte_setup_pages(uint64_t npages)
 	return (ALIGN_UP(syspte_layout_of(0, npages).total + sizeof(pte_t *), PAGE_SIZE) >> PAGE_SHIFT) + 2;
 }
 
-bool syspte_in_region(const struct syspte_region *r, vaddr_t va)
-{
-	return va >= r->base && ((va - r->base) >> PAGE_SHIFT) < r->npages;
-}
+bool syspte_in_region(const struct syspte_region *r, vaddr_t va) { return syspte_inside(r, va); }
 
 uint64_t syspte_guard_pages(const struct syspte_region *r) { return r->guard; }
 
@@ -239,24 +236,6 @@ struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t s
 	return syspte_index_find(&r->index, start);
 }
 
-struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h)
-{
-	spin_assert_held(&r->lock);
-	*i = 0;
-	h->cache = NULL;
-	if (!syspte_in_region(r, va))
-		return NULL;
-	*i = (va - r->base) >> PAGE_SHIFT;
-	if (syspte_cache_owner_page(r, *i))   /* a cached chunk holds no reservation of the region's own */
-		return syspte_cache_resv_at_locked(r, *i, h);
-	uint64_t s = bitset_prev(&r->starts, *i);   /* the last start at or before page i */
-	if (s == UINT64_MAX)
-		return NULL;
-	struct syspte_resv *v = syspte_index_find(&r->index, s);
-	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
-	return *i < s + v->npages ? v : NULL;   /* v->start is s */
-}
-
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i)
 {
 	spin_assert_held(&r->lock);
@@ -292,24 +271,6 @@ void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
 	spin_assert_held(&r->lock);
 	v->next = r->free_recs;
 	r->free_recs = v;
-}
-
-struct syspte_resv *syspte_link_locked(struct syspte_region *r, const struct syspte_resv *v)
-{
-	spin_assert_held(&r->lock);
-	bitset_set(&r->starts, v->start);
-	r->live_count++;
-	r->pages_reserved += v->npages;
-	return syspte_index_insert(&r->index, v);
-}
-
-void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *e)
-{
-	spin_assert_held(&r->lock);
-	bitset_clear(&r->starts, e->start);
-	r->live_count--;
-	r->pages_reserved -= e->npages;
-	syspte_index_remove(&r->index, e);
 }
 
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
@@ -368,11 +329,14 @@ vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t t
 		return va;
 	uint64_t f = spin_lock(&r->lock), start;
 	bool ok = cached && syspte_cache_reserve_locked(r, npages, tag, flags, &start);
-	if (!ok && (syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start) ||
-		    (syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1) &&
-		     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start)))) {
-		ok = true;
-		if (cached)
+	if (!ok) {
+		/* the allocator, and again once every cache was drained when that freed something (one
+		 * call site: syspte_reserve_locked is inlined) */
+		for (unsigned round = 0; round < 2 && !ok; round++)
+			ok = (round == 0 ||
+			      syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1)) &&
+			     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start);
+		if (ok && cached)
 			syspte_cache_adopt_locked(r, start, npages);
 	}
 	syspte_verify_locked(r);
@@ -402,7 +366,7 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t
 	spin_assert_held(&r->lock);
 	vaddr_t va = addr & ~PAGE_MASK;
 	int st = SYSPTE_OK;
-	struct syspte_resv *v = syspte_in_region(r, va) ? syspte_index_find(&r->index, (va - r->base) >> PAGE_SHIFT) : NULL;
+	struct syspte_resv *v = syspte_inside(r, va) ? syspte_index_find(&r->index, (va - r->base) >> PAGE_SHIFT) : NULL;
 	if (!v)
 		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (v->tag != tag)
@@ -430,7 +394,7 @@ int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	vaddr_t va = addr & ~PAGE_MASK;
 	uint64_t f = spin_lock(&r->lock);
 	/* a chunk with no owner holds no cached reservation: no call into the caches (the common case) */
-	if (syspte_in_region(r, va) && syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT))
+	if (syspte_inside(r, va) && syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT))
 		st = syspte_cache_release_locked(r, addr, tag, &m);
 	if (st == SYSPTE_CACHE_PASS)
 		st = syspte_release_locked(r, addr, tag, &m);
@@ -443,7 +407,7 @@ int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 
 bool syspte_lookup(struct syspte_region *r, vaddr_t va, struct syspte_info *out)
 {
-	if (!syspte_in_region(r, va))
+	if (!syspte_inside(r, va))
 		return false;
 	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock), i;

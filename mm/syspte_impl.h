@@ -235,6 +235,12 @@ static inline uint64_t syspte_count_present(const struct syspte_region *r, uint6
 	return n;
 }
 
+/* syspte_in_region inline, for the region's own paths: va lies inside the region. */
+static inline bool syspte_inside(const struct syspte_region *r, vaddr_t va)
+{
+	return va >= r->base && ((va - r->base) >> PAGE_SHIFT) < r->npages;
+}
+
 /* The address of region page i. */
 static inline vaddr_t syspte_va(const struct syspte_region *r, uint64_t i) { return r->base + (i << PAGE_SHIFT); }
 
@@ -309,10 +315,31 @@ static inline void syspte_unhold_locked(struct syspte_region *r, struct syspte_h
 /* The record whose reservation starts at page index start, or NULL (mm/syspte.c). A record of the
  * region's index is valid until the index changes (an insert or removal: mm/syspte_index.h). */
 struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t start);
-/* The reservation containing va and va's page index in *i; NULL when in none (mm/syspte.c). When va
- * lies in a chunk of a CPU's cache, that cache's lock is taken into h, so the record stays as it is
- * until the caller releases h (syspte_unhold_locked) before its own lock. */
-struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h);
+
+/* The reservation containing va and va's page index in *i; NULL when in none. When va lies in a
+ * chunk of a CPU's cache, that cache's lock is taken into h, so the record stays as it is until the
+ * caller releases h (syspte_unhold_locked) before its own lock. Always inline: map, unmap and
+ * lookup find their reservation with it. */
+static inline __attribute__((always_inline)) struct syspte_resv *
+syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h)
+{
+	spin_assert_held(&r->lock);
+	h->cache = NULL;
+	if (!syspte_inside(r, va)) {
+		*i = 0;
+		return NULL;
+	}
+	uint64_t p = (va - r->base) >> PAGE_SHIFT;
+	*i = p;
+	if (syspte_cache_owner_page(r, p))   /* a cached chunk holds no reservation of the region's own */
+		return syspte_cache_resv_at_locked(r, p, h);
+	uint64_t s = bitset_prev(&r->starts, p);   /* the last start at or before page p */
+	if (s == UINT64_MAX)
+		return NULL;
+	struct syspte_resv *v = syspte_index_find(&r->index, s);
+	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
+	return p < s + v->npages ? v : NULL;   /* v->start is s */
+}
 /* Fills a misuse report and returns SYSPTE_MISUSE. */
 int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4);
 /* Raises the misuse as bug check 0xDA (lock released). */
@@ -331,10 +358,25 @@ struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r);
 void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v);
 /* Enters a copy of a filled record into the region's own index (its table and start bitmap) and
  * totals, room made (syspte_index_room); returns the entry. */
-struct syspte_resv *syspte_link_locked(struct syspte_region *r, const struct syspte_resv *v);
+static inline struct syspte_resv *syspte_link_locked(struct syspte_region *r, const struct syspte_resv *v)
+{
+	spin_assert_held(&r->lock);
+	bitset_set(&r->starts, v->start);
+	r->live_count++;
+	r->pages_reserved += v->npages;
+	return syspte_index_insert(&r->index, v);
+}
+
 /* Removes an entry of the region's own index from it and the totals (the entry and every other
  * record pointer into the index are stale after it). */
-void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *e);
+static inline void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *e)
+{
+	spin_assert_held(&r->lock);
+	bitset_clear(&r->starts, e->start);
+	r->live_count--;
+	r->pages_reserved -= e->npages;
+	syspte_index_remove(&r->index, e);
+}
 /* True when the 512 frames from pfns are one run starting on a 2 MiB frame: what one 2 MiB leaf
  * maps (mm/syspte_map.c; tests/bench/bench_map.c times it as the leaf's floor). */
 bool syspte_frames_large(const uint64_t *pfns);
