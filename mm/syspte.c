@@ -273,6 +273,23 @@ void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
 	r->free_recs = v;
 }
 
+/* The allocator's chunks where a take of [s, s + span) and a later free set bits, then the tables
+ * of pages [s, need): all or nothing; false, nothing kept, when memory is short. The general case
+ * of syspte_reserve_locked, which tests inline that both are there already (the common case). */
+static bool __attribute__((noinline)) syspte_reserve_meta_locked(struct syspte_region *r, uint64_t s, uint64_t span,
+								 uint64_t need)
+{
+	struct syspte_meta_chunks ch;
+	if (!syspte_meta_alloc_locked(r, s, s + span, &ch))
+		return false;
+	if (!syspte_tables_ready(r, s, need) && !syspte_tables_locked(r, s, need)) {
+		syspte_meta_drop(&ch);
+		return false;
+	}
+	syspte_meta_install(r, &ch);
+	return true;
+}
+
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
  * its own index: its first page in *start; false, nothing changed, when no run is free, or no page
  * for a table or for the index's growth. */
@@ -281,29 +298,20 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 {
 	spin_assert_held(&r->lock);
 	struct buddy_place p;
-	struct syspte_meta_chunks ch;   /* filled only when a chunk is missing: n and starts_page say what */
-	ch.n = 0;
-	ch.starts_page = 0;
-	uint64_t span = npages + r->guard, need = 0;
+	uint64_t span = npages + r->guard;
 	/* room in the index first: a rehash, when it grows, changes nothing a failure must undo */
-	bool found = syspte_index_room(&r->index, 1) && buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
-	if (found) {
-		/* The run's tables, and when the free extent it is cut from goes on after it, the tables
-		 * of that extent's first two pages, which take its record now. A later free puts records
-		 * only where these or older reservations made tables: it never allocates. */
-		need = p.start + span;
-		if (need < p.ext_end)
-			need = MIN(need + 2, p.ext_end);
-	}
-	/* the allocator's chunks where the take and a later free set bits, then the tables: all or nothing
-	 * (both there already in the common case, tested inline) */
-	if (!found || (!syspte_meta_ready(r, p.start, p.start + span) && !syspte_meta_alloc_locked(r, p.start, p.start + span, &ch)) ||
-	    (!syspte_tables_ready(r, p.start, need) && !syspte_tables_locked(r, p.start, need))) {
-		syspte_meta_drop(&ch);
+	if (!syspte_index_room(&r->index, 1) ||
+	    !buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p))
 		return false;
-	}
-	if (ch.n || ch.starts_page)
-		syspte_meta_install(r, &ch);
+	/* The run's tables, and when the free extent it is cut from goes on after it, the tables of that
+	 * extent's first two pages, which take its record now. A later free puts records only where these
+	 * or older reservations made tables: it never allocates. */
+	uint64_t need = p.start + span;
+	if (need < p.ext_end)
+		need = MIN(need + 2, p.ext_end);
+	if (!(syspte_meta_ready(r, p.start, p.start + span) && syspte_tables_ready(r, p.start, need)) &&
+	    !syspte_reserve_meta_locked(r, p.start, span, need))
+		return false;
 	buddy_take(&r->buddy, &p, span);
 	struct syspte_resv v = syspte_resv_make(p.start, npages, tag, flags, r->guard != 0);
 	syspte_link_locked(r, &v);

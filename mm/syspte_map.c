@@ -191,7 +191,7 @@ static uint64_t syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, co
 	return n;
 }
 
-static void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b);
+static inline void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b);
 
 /*
  * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED (fit false: no frames, or one
@@ -301,9 +301,11 @@ static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv
  * Clears the mappings of n region pages from page i, whole mappings (checked), naming their
  * translations in b (the caller flushes it after the lock is released: the region's one source of
  * invalidations). A span mapped by a 2 MiB leaf gets its table pointer back and is one entry of the
- * batch; other pages are cleared one PTE each, an entry each.
+ * batch; other pages are cleared one PTE each, an entry each. Always inline: the unmap's body (and
+ * the map's undo).
  */
-static void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b)
+static inline __attribute__((always_inline)) void
+syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b)
 {
 	spin_assert_held(&r->lock);
 	for (uint64_t k = i, end = i + n; k < end;) {
