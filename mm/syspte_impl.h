@@ -27,6 +27,7 @@
 #include "bugcheck.h"
 #include "syspte_cache.h"
 #include "syspte_index.h"
+#include "verifier.h"
 
 #define SYSPTE_FLAG_GUARD 0x100u   /* the reservation owns one unmapped page past its end */
 #define SYSPTE_PROT(cache) (PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache))   /* a mapping's protection */
@@ -340,14 +341,20 @@ syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct s
 	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
 	return p < s + v->npages ? v : NULL;   /* v->start is s */
 }
+
 /* Fills a misuse report and returns SYSPTE_MISUSE. */
 int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4);
 /* Raises the misuse as bug check 0xDA (lock released). */
 void syspte_raise(const struct syspte_misuse *m);
 /* syspte_check with the lock held (mm/syspte_report.c). */
 int syspte_check_locked(struct syspte_region *r);
-/* In verifier mode, checks every invariant after an operation (mm/syspte_report.c). */
-void syspte_verify_locked(struct syspte_region *r);
+/* In verifier mode, checks every invariant after an operation (syspte_check_locked, which asserts
+ * the lock); inline, so every call out of verifier mode is one test. */
+static inline void syspte_verify_locked(struct syspte_region *r)
+{
+	if (mm_verifier)
+		KASSERT(syspte_check_locked(r) == 0, "verifier: system PTE region inconsistent");
+}
 /* The next live record at or after page index i, in address order, or NULL, the caches' included
  * (frozen: syspte_cache_freeze_locked) (mm/syspte.c). */
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i);
