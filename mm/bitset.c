@@ -70,9 +70,10 @@ void bitset_chunk_install(struct bitset *s, uint64_t i, void *page)
 }
 
 /*
- * The hot functions take ch: the bitset is chunked (its level 0 through the chunk directory), else
+ * The searches here take ch: the bitset is chunked (its level 0 through the chunk directory), else
  * flat (level 0 read straight). The entry points test s->chunked once and call an always-inlined
- * body with ch a constant, so a flat bitset pays no directory load and a chunked one no test.
+ * body with ch a constant, so a flat bitset pays no directory load and a chunked one no test. The
+ * inline set, clear and near prev (bitset.h) read level 0 through the directory in both forms.
  */
 #define BITSET_HOT static inline __attribute__((always_inline))
 
