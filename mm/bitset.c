@@ -70,9 +70,10 @@ void bitset_chunk_install(struct bitset *s, uint64_t i, void *page)
 }
 
 /*
- * The hot functions take ch: the bitset is chunked (its level 0 through the chunk directory), else
+ * The searches here take ch: the bitset is chunked (its level 0 through the chunk directory), else
  * flat (level 0 read straight). The entry points test s->chunked once and call an always-inlined
- * body with ch a constant, so a flat bitset pays no directory load and a chunked one no test.
+ * body with ch a constant, so a flat bitset pays no directory load and a chunked one no test. The
+ * inline set, clear and near prev (bitset.h) read level 0 through the directory in both forms.
  */
 #define BITSET_HOT static inline __attribute__((always_inline))
 
@@ -102,11 +103,12 @@ bool bitset_test(const struct bitset *s, uint64_t i)
 	return (*bitset_word(s, 0, i / 64) >> (i % 64)) & 1;
 }
 
-/* bitset_set's body: bit i, then each summary bit whose word was empty. */
-BITSET_HOT void bitset_set_k(struct bitset *s, uint64_t i, bool ch)
+/* Sets bit i of level l (>= 1) and goes on up while the word it set was empty (bitset_set's levels
+ * past the first summary). */
+void bitset_set_up(struct bitset *s, unsigned l, uint64_t i)
 {
-	for (unsigned l = 0; l < s->nlevels; l++, i /= 64) {
-		uint64_t *w = bitset_word_k(s, l, i / 64, ch);
+	for (; l < s->nlevels; l++, i /= 64) {
+		uint64_t *w = &s->level[l][i / 64];
 		bool was_empty = *w == 0;
 		*w |= 1ULL << (i % 64);
 		if (!was_empty)
@@ -114,34 +116,15 @@ BITSET_HOT void bitset_set_k(struct bitset *s, uint64_t i, bool ch)
 	}
 }
 
-void bitset_set(struct bitset *s, uint64_t i)
+/* Clears bit i of level l (>= 1) and goes on up while the word it cleared became empty. */
+void bitset_clear_up(struct bitset *s, unsigned l, uint64_t i)
 {
-	KASSERT(i < s->nbits, "bit %llu out of %llu", (unsigned long long)i, (unsigned long long)s->nbits);
-	KASSERT(!bitset_missing(s, i / 64), "bitset: setting bit %llu of a missing chunk", (unsigned long long)i);
-	if (s->chunked)
-		bitset_set_k(s, i, true);
-	else
-		bitset_set_k(s, i, false);
-}
-
-/* bitset_clear's body: bit i, then each summary bit whose word became empty. */
-BITSET_HOT void bitset_clear_k(struct bitset *s, uint64_t i, bool ch)
-{
-	for (unsigned l = 0; l < s->nlevels; l++, i /= 64) {
-		uint64_t *w = bitset_word_k(s, l, i / 64, ch);
+	for (; l < s->nlevels; l++, i /= 64) {
+		uint64_t *w = &s->level[l][i / 64];
 		*w &= ~(1ULL << (i % 64));
 		if (*w != 0)
 			break;
 	}
-}
-
-void bitset_clear(struct bitset *s, uint64_t i)
-{
-	KASSERT(i < s->nbits, "bit %llu out of %llu", (unsigned long long)i, (unsigned long long)s->nbits);
-	if (s->chunked)
-		bitset_clear_k(s, i, true);
-	else
-		bitset_clear_k(s, i, false);
 }
 
 /* The highest set bit <= i (i < nbits): level 0's word first, then up the summaries while the
@@ -166,7 +149,8 @@ BITSET_HOT uint64_t bitset_prev_k(const struct bitset *s, uint64_t i, bool ch)
 	return i * 64 + 63 - (uint64_t)__builtin_clzll(*bitset_word_k(s, 0, i, ch));
 }
 
-uint64_t bitset_prev(const struct bitset *s, uint64_t i)
+/* bitset_prev's general case: the whole search, any distance (i past the end: from the last bit). */
+uint64_t bitset_prev_far(const struct bitset *s, uint64_t i)
 {
 	if (s->nbits == 0)
 		return UINT64_MAX;

@@ -50,10 +50,7 @@ uint64_t syspte_setup_pages(uint64_t npages)
 	return (ALIGN_UP(syspte_layout_of(0, npages).total + sizeof(pte_t *), PAGE_SIZE) >> PAGE_SHIFT) + 2;
 }
 
-bool syspte_in_region(const struct syspte_region *r, vaddr_t va)
-{
-	return va >= r->base && ((va - r->base) >> PAGE_SHIFT) < r->npages;
-}
+bool syspte_in_region(const struct syspte_region *r, vaddr_t va) { return syspte_inside(r, va); }
 
 uint64_t syspte_guard_pages(const struct syspte_region *r) { return r->guard; }
 
@@ -163,6 +160,10 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 		.meta_bytes = l.total, .meta_pages = pages,
 	};
 	spin_init(&r->lock, LOCK_RANK_SYSPTE, "syspte");
+	for (unsigned c = 0; c < PT_CACHE_TYPES; c++) {
+		r->attrs[c] = pt_leaf_attrs(pt, SYSPTE_PROT(c));
+		r->attrs2[c] = pt_leaf_level_ok(pt, 2) ? pt_leaf_attrs_level(pt, SYSPTE_PROT(c), 2) : 0;
+	}
 	syspte_index_init(&r->index, npages, m + l.index);
 	for (uint64_t s = 0; s < r->nspans; s++) {
 		r->tables[s] = NULL;
@@ -235,24 +236,6 @@ struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t s
 	return syspte_index_find(&r->index, start);
 }
 
-struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h)
-{
-	spin_assert_held(&r->lock);
-	*i = 0;
-	h->cache = NULL;
-	if (!syspte_in_region(r, va))
-		return NULL;
-	*i = (va - r->base) >> PAGE_SHIFT;
-	if (syspte_cache_owner_page(r, *i))   /* a cached chunk holds no reservation of the region's own */
-		return syspte_cache_resv_at_locked(r, *i, h);
-	uint64_t s = bitset_prev(&r->starts, *i);   /* the last start at or before page i */
-	if (s == UINT64_MAX)
-		return NULL;
-	struct syspte_resv *v = syspte_index_find(&r->index, s);
-	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
-	return *i < s + v->npages ? v : NULL;   /* v->start is s */
-}
-
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i)
 {
 	spin_assert_held(&r->lock);
@@ -290,22 +273,21 @@ void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
 	r->free_recs = v;
 }
 
-struct syspte_resv *syspte_link_locked(struct syspte_region *r, const struct syspte_resv *v)
+/* The allocator's chunks where a take of [s, s + span) and a later free set bits, then the tables
+ * of pages [s, need): all or nothing; false, nothing kept, when memory is short. The general case
+ * of syspte_reserve_locked, which tests inline that both are there already (the common case). */
+static bool __attribute__((noinline)) syspte_reserve_meta_locked(struct syspte_region *r, uint64_t s, uint64_t span,
+								 uint64_t need)
 {
-	spin_assert_held(&r->lock);
-	bitset_set(&r->starts, v->start);
-	r->live_count++;
-	r->pages_reserved += v->npages;
-	return syspte_index_insert(&r->index, v);
-}
-
-void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *e)
-{
-	spin_assert_held(&r->lock);
-	bitset_clear(&r->starts, e->start);
-	r->live_count--;
-	r->pages_reserved -= e->npages;
-	syspte_index_remove(&r->index, e);
+	struct syspte_meta_chunks ch;
+	if (!syspte_meta_alloc_locked(r, s, s + span, &ch))
+		return false;
+	if (!syspte_tables_ready(r, s, need) && !syspte_tables_locked(r, s, need)) {
+		syspte_meta_drop(&ch);
+		return false;
+	}
+	syspte_meta_install(r, &ch);
+	return true;
 }
 
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
@@ -316,29 +298,20 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 {
 	spin_assert_held(&r->lock);
 	struct buddy_place p;
-	struct syspte_meta_chunks ch;   /* filled only when a chunk is missing: n and starts_page say what */
-	ch.n = 0;
-	ch.starts_page = 0;
-	uint64_t span = npages + r->guard, need = 0;
+	uint64_t span = npages + r->guard;
 	/* room in the index first: a rehash, when it grows, changes nothing a failure must undo */
-	bool found = syspte_index_room(&r->index, 1) && buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
-	if (found) {
-		/* The run's tables, and when the free extent it is cut from goes on after it, the tables
-		 * of that extent's first two pages, which take its record now. A later free puts records
-		 * only where these or older reservations made tables: it never allocates. */
-		need = p.start + span;
-		if (need < p.ext_end)
-			need = MIN(need + 2, p.ext_end);
-	}
-	/* the allocator's chunks where the take and a later free set bits, then the tables: all or nothing
-	 * (both there already in the common case, tested inline) */
-	if (!found || (!syspte_meta_ready(r, p.start, p.start + span) && !syspte_meta_alloc_locked(r, p.start, p.start + span, &ch)) ||
-	    (!syspte_tables_ready(r, p.start, need) && !syspte_tables_locked(r, p.start, need))) {
-		syspte_meta_drop(&ch);
+	if (!syspte_index_room(&r->index, 1) ||
+	    !buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p))
 		return false;
-	}
-	if (ch.n || ch.starts_page)
-		syspte_meta_install(r, &ch);
+	/* The run's tables, and when the free extent it is cut from goes on after it, the tables of that
+	 * extent's first two pages, which take its record now. A later free puts records only where these
+	 * or older reservations made tables: it never allocates. */
+	uint64_t need = p.start + span;
+	if (need < p.ext_end)
+		need = MIN(need + 2, p.ext_end);
+	if (!(syspte_meta_ready(r, p.start, p.start + span) && syspte_tables_ready(r, p.start, need)) &&
+	    !syspte_reserve_meta_locked(r, p.start, span, need))
+		return false;
 	buddy_take(&r->buddy, &p, span);
 	struct syspte_resv v = syspte_resv_make(p.start, npages, tag, flags, r->guard != 0);
 	syspte_link_locked(r, &v);
@@ -364,11 +337,14 @@ vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t t
 		return va;
 	uint64_t f = spin_lock(&r->lock), start;
 	bool ok = cached && syspte_cache_reserve_locked(r, npages, tag, flags, &start);
-	if (!ok && (syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start) ||
-		    (syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1) &&
-		     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start)))) {
-		ok = true;
-		if (cached)
+	if (!ok) {
+		/* the allocator, and again once every cache was drained when that freed something (one
+		 * call site: syspte_reserve_locked is inlined) */
+		for (unsigned round = 0; round < 2 && !ok; round++)
+			ok = (round == 0 ||
+			      syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1)) &&
+			     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start);
+		if (ok && cached)
 			syspte_cache_adopt_locked(r, start, npages);
 	}
 	syspte_verify_locked(r);
@@ -398,7 +374,7 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t
 	spin_assert_held(&r->lock);
 	vaddr_t va = addr & ~PAGE_MASK;
 	int st = SYSPTE_OK;
-	struct syspte_resv *v = syspte_in_region(r, va) ? syspte_index_find(&r->index, (va - r->base) >> PAGE_SHIFT) : NULL;
+	struct syspte_resv *v = syspte_inside(r, va) ? syspte_index_find(&r->index, (va - r->base) >> PAGE_SHIFT) : NULL;
 	if (!v)
 		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (v->tag != tag)
@@ -426,7 +402,7 @@ int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	vaddr_t va = addr & ~PAGE_MASK;
 	uint64_t f = spin_lock(&r->lock);
 	/* a chunk with no owner holds no cached reservation: no call into the caches (the common case) */
-	if (syspte_in_region(r, va) && syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT))
+	if (syspte_inside(r, va) && syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT))
 		st = syspte_cache_release_locked(r, addr, tag, &m);
 	if (st == SYSPTE_CACHE_PASS)
 		st = syspte_release_locked(r, addr, tag, &m);
@@ -439,7 +415,7 @@ int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 
 bool syspte_lookup(struct syspte_region *r, vaddr_t va, struct syspte_info *out)
 {
-	if (!syspte_in_region(r, va))
+	if (!syspte_inside(r, va))
 		return false;
 	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock), i;

@@ -27,8 +27,10 @@
 #include "bugcheck.h"
 #include "syspte_cache.h"
 #include "syspte_index.h"
+#include "verifier.h"
 
 #define SYSPTE_FLAG_GUARD 0x100u   /* the reservation owns one unmapped page past its end */
+#define SYSPTE_PROT(cache) (PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache))   /* a mapping's protection */
 
 struct syspte_region {
 	spinlock_t lock;
@@ -44,6 +46,9 @@ struct syspte_region {
 	paddr_t *table_pa;               /* per span: its level-1 table's physical address, 0 until created */
 	volatile pte_t **pd;             /* per 1 GiB of address from base's: the level-2 table, NULL until met */
 	uint64_t meta_bytes, meta_pages;
+	pte_t attrs[PT_CACHE_TYPES];     /* a mapping's level-1 PTE attributes by memory type (pt_leaf_attrs of
+					    SYSPTE_PROT(type), made once: the pt's features are constant) */
+	pte_t attrs2[PT_CACHE_TYPES];    /* and its 2 MiB leaves' (pt_leaf_attrs_level); 0 when the CPU has none */
 	/* guarded by the lock */
 	struct buddy buddy;
 	struct syspte_index index;       /* the region's own live reservations by start (mm/syspte_index.h) */
@@ -113,17 +118,20 @@ static inline bool syspte_tables_ready(const struct syspte_region *r, uint64_t i
 	return true;
 }
 
-/* The level-2 entry of span s (which has its table). */
+/* The level-2 entry of span s (which has its table): span s is entry (base's entry + s) from the
+ * level-2 table of base's 1 GiB, counted on through the next ones. */
 static inline volatile pte_t *syspte_pde(const struct syspte_region *r, uint64_t s)
 {
-	uint64_t a = r->span0 + s;
-	return r->pd[(a >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] + (a & (PT_ENTRIES - 1));
+	uint64_t a = (r->span0 & (PT_ENTRIES - 1)) + s;
+	return r->pd[a >> SYSPTE_SPAN_SHIFT] + (a & (PT_ENTRIES - 1));
 }
 
-/* True when span s is mapped by one 2 MiB leaf. */
+/* True when span s is mapped by one 2 MiB leaf. None is while the region counts no leaf
+ * (large_leaves, which syspte_check matches against the level-2 entries themselves), so then no
+ * entry is read. */
 static inline bool syspte_span_leaf(const struct syspte_region *r, uint64_t s)
 {
-	if (!syspte_has_table(r, s))
+	if (!r->large_leaves || !syspte_has_table(r, s))
 		return false;
 	pte_t d = arch_pte_read(syspte_pde(r, s));
 	return arch_pte_present(d) && arch_pte_is_leaf(d, 2);
@@ -136,17 +144,19 @@ static inline volatile uint64_t *syspte_slot(const struct syspte_region *r, uint
 }
 
 /* What maps page i: its level-1 PTE, or the 2 MiB leaf of its span (*level 2); 0 (not present)
- * when its span has no table. */
+ * when its span has no table. The level-2 entry is read only while the region counts a leaf. */
 static inline pte_t syspte_entry(const struct syspte_region *r, uint64_t i, int *level)
 {
 	uint64_t s = i >> SYSPTE_SPAN_SHIFT;
 	*level = 1;
 	if (!syspte_has_table(r, s))
 		return 0;
-	pte_t d = arch_pte_read(syspte_pde(r, s));
-	if (arch_pte_present(d) && arch_pte_is_leaf(d, 2)) {
-		*level = 2;
-		return d;
+	if (r->large_leaves) {
+		pte_t d = arch_pte_read(syspte_pde(r, s));
+		if (arch_pte_present(d) && arch_pte_is_leaf(d, 2)) {
+			*level = 2;
+			return d;
+		}
 	}
 	return arch_pte_read(syspte_slot(r, i));
 }
@@ -226,6 +236,12 @@ static inline uint64_t syspte_count_present(const struct syspte_region *r, uint6
 	return n;
 }
 
+/* syspte_in_region inline, for the region's own paths: va lies inside the region. */
+static inline bool syspte_inside(const struct syspte_region *r, vaddr_t va)
+{
+	return va >= r->base && ((va - r->base) >> PAGE_SHIFT) < r->npages;
+}
+
 /* The address of region page i. */
 static inline vaddr_t syspte_va(const struct syspte_region *r, uint64_t i) { return r->base + (i << PAGE_SHIFT); }
 
@@ -300,18 +316,45 @@ static inline void syspte_unhold_locked(struct syspte_region *r, struct syspte_h
 /* The record whose reservation starts at page index start, or NULL (mm/syspte.c). A record of the
  * region's index is valid until the index changes (an insert or removal: mm/syspte_index.h). */
 struct syspte_resv *syspte_find_start_locked(struct syspte_region *r, uint64_t start);
-/* The reservation containing va and va's page index in *i; NULL when in none (mm/syspte.c). When va
- * lies in a chunk of a CPU's cache, that cache's lock is taken into h, so the record stays as it is
- * until the caller releases h (syspte_unhold_locked) before its own lock. */
-struct syspte_resv *syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h);
+
+/* The reservation containing va and va's page index in *i; NULL when in none. When va lies in a
+ * chunk of a CPU's cache, that cache's lock is taken into h, so the record stays as it is until the
+ * caller releases h (syspte_unhold_locked) before its own lock. Always inline: map, unmap and
+ * lookup find their reservation with it. */
+static inline __attribute__((always_inline)) struct syspte_resv *
+syspte_resv_at_locked(struct syspte_region *r, vaddr_t va, uint64_t *i, struct syspte_hold *h)
+{
+	spin_assert_held(&r->lock);
+	h->cache = NULL;
+	if (!syspte_inside(r, va)) {
+		*i = 0;
+		return NULL;
+	}
+	uint64_t p = (va - r->base) >> PAGE_SHIFT;
+	*i = p;
+	if (syspte_cache_owner_page(r, p))   /* a cached chunk holds no reservation of the region's own */
+		return syspte_cache_resv_at_locked(r, p, h);
+	uint64_t s = bitset_prev(&r->starts, p);   /* the last start at or before page p */
+	if (s == UINT64_MAX)
+		return NULL;
+	struct syspte_resv *v = syspte_index_find(&r->index, s);
+	KASSERT(v, "start bit %llu without a record", (unsigned long long)s);
+	return p < s + v->npages ? v : NULL;   /* v->start is s */
+}
+
 /* Fills a misuse report and returns SYSPTE_MISUSE. */
 int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4);
 /* Raises the misuse as bug check 0xDA (lock released). */
 void syspte_raise(const struct syspte_misuse *m);
 /* syspte_check with the lock held (mm/syspte_report.c). */
 int syspte_check_locked(struct syspte_region *r);
-/* In verifier mode, checks every invariant after an operation (mm/syspte_report.c). */
-void syspte_verify_locked(struct syspte_region *r);
+/* In verifier mode, checks every invariant after an operation (syspte_check_locked, which asserts
+ * the lock); inline, so every call out of verifier mode is one test. */
+static inline void syspte_verify_locked(struct syspte_region *r)
+{
+	if (mm_verifier)
+		KASSERT(syspte_check_locked(r) == 0, "verifier: system PTE region inconsistent");
+}
 /* The next live record at or after page index i, in address order, or NULL, the caches' included
  * (frozen: syspte_cache_freeze_locked) (mm/syspte.c). */
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i);
@@ -322,10 +365,25 @@ struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r);
 void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v);
 /* Enters a copy of a filled record into the region's own index (its table and start bitmap) and
  * totals, room made (syspte_index_room); returns the entry. */
-struct syspte_resv *syspte_link_locked(struct syspte_region *r, const struct syspte_resv *v);
+static inline struct syspte_resv *syspte_link_locked(struct syspte_region *r, const struct syspte_resv *v)
+{
+	spin_assert_held(&r->lock);
+	bitset_set(&r->starts, v->start);
+	r->live_count++;
+	r->pages_reserved += v->npages;
+	return syspte_index_insert(&r->index, v);
+}
+
 /* Removes an entry of the region's own index from it and the totals (the entry and every other
  * record pointer into the index are stale after it). */
-void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *e);
+static inline void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *e)
+{
+	spin_assert_held(&r->lock);
+	bitset_clear(&r->starts, e->start);
+	r->live_count--;
+	r->pages_reserved -= e->npages;
+	syspte_index_remove(&r->index, e);
+}
 /* True when the 512 frames from pfns are one run starting on a 2 MiB frame: what one 2 MiB leaf
  * maps (mm/syspte_map.c; tests/bench/bench_map.c times it as the leaf's floor). */
 bool syspte_frames_large(const uint64_t *pfns);

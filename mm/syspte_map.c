@@ -145,8 +145,8 @@ static bool syspte_leaf_frame_ok(uint64_t first, uint64_t maxpfn)
  * covers whole, whose frames are one aligned 2 MiB run (bit s of runs for the s-th such span, from
  * syspte_frames_scan; syspte_frames_large for those past SYSPTE_SCAN_SPANS), gets one 2 MiB leaf
  * (attrs2) in its level-2 entry instead of its table pointer; the table stays allocated for the
- * unmap to restore. Other pages get level-1 PTEs (the attributes of prot). The first page carries
- * the mapping-start mark.
+ * unmap to restore. Other pages get level-1 PTEs (attrs: the region's level-1 attributes of the
+ * memory type). The first page carries the mapping-start mark.
  *
  * The frames were checked before the lock, but the caller's array is read again here: each frame a
  * PTE is made of is read once into a local and checked against what the entry may hold (a leaf's
@@ -160,12 +160,11 @@ static bool syspte_leaf_frame_ok(uint64_t first, uint64_t maxpfn)
  * page: each leaf's address goes into b, whose invalidation clears them (one entry per leaf).
  */
 static uint64_t syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
-					 unsigned prot, pte_t attrs2, uint64_t runs, uint64_t maxpfn, struct tlb_batch *b)
+					 pte_t attrs, pte_t attrs2, uint64_t runs, uint64_t maxpfn, struct tlb_batch *b)
 {
 	spin_assert_held(&r->lock);
 	syspte_verify_unmapped_locked(r, i, n);
 	uint64_t k = 0, s = 0;
-	pte_t attrs = 0;   /* made when a level-1 PTE is first written (never 0: it has P) */
 	while (k < n) {
 		uint64_t j = i + k, off = j & (SYSPTE_SPAN_PAGES - 1);
 		if (off == 0 && n - k >= SYSPTE_SPAN_PAGES && attrs2 &&
@@ -181,8 +180,6 @@ static uint64_t syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, co
 		}
 		volatile uint64_t *p = syspte_slot(r, j);
 		uint64_t run = MIN(n - k, SYSPTE_SPAN_PAGES - off);
-		if (!attrs)
-			attrs = pt_leaf_attrs(r->pt, prot);
 		for (uint64_t q = 0; q < run; q++, k++) {
 			uint64_t pfn = pfns[k];   /* read once: checked, then written */
 			if (__builtin_expect(pfn > maxpfn, 0))
@@ -194,7 +191,7 @@ static uint64_t syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, co
 	return n;
 }
 
-static void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b);
+static inline void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b);
 
 /*
  * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED (fit false: no frames, or one
@@ -236,9 +233,8 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);
 	int st = syspte_map_check_locked(r, v, addr, tag, i, sc.fit, n, cache, &m);
 	if (st == SYSPTE_OK) {
-		unsigned prot = PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(cache);
-		pte_t attrs2 = leaves ? pt_leaf_attrs_level(r->pt, prot, 2) : 0;
-		uint64_t done = syspte_write_ptes_locked(r, i, pfns, n, prot, attrs2, sc.runs, maxpfn, &b);
+		uint64_t done = syspte_write_ptes_locked(r, i, pfns, n, r->attrs[cache], leaves ? r->attrs2[cache] : 0, sc.runs,
+							 maxpfn, &b);
 		if (done == n) {
 			syspte_resv_mapped_add(v, (int64_t)n);
 			r->pages_mapped += n;
@@ -305,9 +301,11 @@ static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv
  * Clears the mappings of n region pages from page i, whole mappings (checked), naming their
  * translations in b (the caller flushes it after the lock is released: the region's one source of
  * invalidations). A span mapped by a 2 MiB leaf gets its table pointer back and is one entry of the
- * batch; other pages are cleared one PTE each, an entry each.
+ * batch; other pages are cleared one PTE each, an entry each. Always inline: the unmap's body (and
+ * the map's undo).
  */
-static void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b)
+static inline __attribute__((always_inline)) void
+syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b)
 {
 	spin_assert_held(&r->lock);
 	for (uint64_t k = i, end = i + n; k < end;) {

@@ -315,13 +315,6 @@ int syspte_check(struct syspte_region *r)
 	return st;
 }
 
-/* The lock is asserted by syspte_check_locked, the only thing this reads. */
-void syspte_verify_locked(struct syspte_region *r)
-{
-	if (mm_verifier)
-		KASSERT(syspte_check_locked(r) == 0, "verifier: system PTE region inconsistent");
-}
-
 /* Prints a pool-style tag: four characters, low byte first. */
 static void syspte_print_tag(uint32_t tag)
 {

@@ -15,7 +15,9 @@
 #include "model_syspte.c"
 #include "test_rng.h"
 
-#define B_BASE (SYSPTE_BASE + (64ULL << 30))   /* 64 GiB above the machine's region */
+/* 4 MiB below 64 GiB above the machine's region: not 1 GiB aligned, so its spans' level-2 entries lie
+ * in two level-2 tables, from the middle of the first (syspte_pde's arithmetic, checked by syspte_check) */
+#define B_BASE (SYSPTE_BASE + (64ULL << 30) - (4ULL << 20))
 #define B_PAGES 2048                            /* 8 MiB */
 #define B_MAXR 64
 #define B_TAG 0x42676552u                       /* 'RegB' */
