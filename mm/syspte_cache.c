@@ -27,6 +27,13 @@ static inline uint64_t syspte_bits(unsigned o, unsigned n)
 	return (n >= 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1)) << o;
 }
 
+/* Bits [o, o + n) of a chunk's word for a span n < 64 - o (a cached reservation's): no test for a
+ * whole word. */
+static inline uint64_t syspte_span_bits(unsigned o, unsigned n)
+{
+	return (((uint64_t)1 << n) - 1) << o;
+}
+
 /* Set bits of x (the kernel links no libgcc, so no __builtin_popcount). */
 static unsigned syspte_popcount(uint64_t x)
 {
@@ -125,18 +132,29 @@ static void syspte_dir_clear_locked(struct syspte_region *r, uint64_t idx)
 
 /* ---- a cache's parked chunks, on lists by class (c's lock held) */
 
-/* The longest run of set bits of x. */
+/* One step of syspte_longest_run: runs of n + 2^k bits start where runs of n bits (*at) do and runs
+ * of 2^k bits (pk) start n bits later; when there are such, they are the new *at and n grows. */
+static inline unsigned syspte_run_step(uint64_t *at, unsigned n, uint64_t pk, unsigned k)
+{
+	uint64_t t = *at & (pk >> n);
+	*at = t ? t : *at;
+	return t ? n + (1u << k) : n;
+}
+
+/* The longest run of set bits of x, with no branch: the starts of runs of 2^k bits by doubling,
+ * then the length found bit by bit from the top. */
 static unsigned syspte_longest_run(uint64_t x)
 {
-	unsigned best = 0;
-	while (x) {
-		unsigned o = (unsigned)__builtin_ctzll(x);
-		uint64_t rest = ~(x >> o);
-		unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SYSPTE_CHUNK_PAGES - o;
-		best = MAX(best, n);
-		x &= ~syspte_bits(o, n);
-	}
-	return best;
+	uint64_t p1 = x & (x >> 1), p2 = p1 & (p1 >> 2), p3 = p2 & (p2 >> 4), p4 = p3 & (p3 >> 8),
+		 p5 = p4 & (p4 >> 16);
+	uint64_t at = UINT64_MAX;   /* the starts of runs of n bits */
+	unsigned n = syspte_run_step(&at, 0, p5, 5);
+	n = syspte_run_step(&at, n, p4, 4);
+	n = syspte_run_step(&at, n, p3, 3);
+	n = syspte_run_step(&at, n, p2, 2);
+	n = syspte_run_step(&at, n, p1, 1);
+	n = syspte_run_step(&at, n, x, 0);
+	return x == UINT64_MAX ? SYSPTE_CHUNK_PAGES : n;
 }
 
 /* The run of set bits of x containing bit o (set). */
@@ -196,6 +214,48 @@ static inline struct syspte_chunk *syspte_parked_top(const struct syspte_cache *
 static inline unsigned syspte_nactive(const struct syspte_cache *c)
 {
 	return MIN(c->nchunks, SYSPTE_CACHE_ACTIVE);
+}
+
+/* ---- the active slots' run bounds (c->runs: byte s for slot s; c's lock held) */
+
+#define SYSPTE_BYTES_LO 0x0101010101010101ULL   /* 1 in every byte */
+#define SYSPTE_BYTES_HI 0x8080808080808080ULL   /* the top bit of every byte */
+_Static_assert(SYSPTE_CACHE_ACTIVE <= 8, "a byte of one word per active slot");
+_Static_assert(SYSPTE_CHUNK_PAGES < 128, "a run bound leaves its byte's top bit clear");
+
+/* The run bound of active slot s. */
+static inline unsigned syspte_run_bound(const struct syspte_cache *c, unsigned s)
+{
+	return (unsigned)(c->runs >> (8 * s)) & 0xffu;
+}
+
+/* Sets the run bound of active slot s to n (0 .. SYSPTE_CHUNK_PAGES). */
+static inline void syspte_set_run_bound(struct syspte_cache *c, unsigned s, unsigned n)
+{
+	c->runs = (c->runs & ~((uint64_t)0xff << (8 * s))) | ((uint64_t)n << (8 * s));
+}
+
+/* Bit 8 s + 7 set for each slot s whose bound in runs is span or more (span 1..127): a bound with
+ * its top bit set, less span, keeps that bit exactly when it is span or more, and borrows from no
+ * other byte. */
+static inline uint64_t syspte_slots_fitting(uint64_t runs, unsigned span)
+{
+	return ((runs | SYSPTE_BYTES_HI) - span * SYSPTE_BYTES_LO) & SYSPTE_BYTES_HI;
+}
+
+/* A run bound for a chunk of class cls: its longest free run or more. */
+static inline unsigned syspte_class_bound(unsigned cls)
+{
+	return cls == SYSPTE_CACHE_EMPTY ? SYSPTE_CHUNK_PAGES : cls == SYSPTE_CACHE_EMPTY - 1 ? SYSPTE_CHUNK_PAGES - 1 : cls;
+}
+
+/* Puts k (no longer parked) in active slot s, with run bound bound (its longest free run or more). */
+static inline void syspte_slot_set(struct syspte_cache *c, unsigned s, struct syspte_chunk *k, unsigned bound)
+{
+	c->active[s] = k;
+	k->cls = SYSPTE_CHUNK_ACTIVE;
+	k->slot = s;
+	syspte_set_run_bound(c, s, bound);
 }
 
 /* The state of chunk idx when c owns it, else NULL (c's lock held, or the caches frozen). */
@@ -304,16 +364,34 @@ static const uint64_t syspte_align_pref[SYSPTE_CACHE_MAX_PAGES + 1] = {
 	[8] = 0x0101010101010101ULL, [16] = 0x0001000100010001ULL,
 };
 
-/* Bit p set where pages p .. p + span - 1 of free mask f are all free (span >= 1). */
+/* The shifts that turn a chunk's free bits into the starts of its free runs of span pages: runs of
+ * MIN(2^k, span) pages become runs of MIN(2^(k+1), span) pages at step k (0 once span is reached). */
+#define SYSPTE_FIT_STEP(span, k) (MIN(2u << (k), (span)) - MIN(1u << (k), (span)))
+#define SYSPTE_FIT_STEPS(span) \
+	{ SYSPTE_FIT_STEP(span, 0), SYSPTE_FIT_STEP(span, 1), SYSPTE_FIT_STEP(span, 2), SYSPTE_FIT_STEP(span, 3), \
+	  SYSPTE_FIT_STEP(span, 4) }
+#define SYSPTE_FIT_NSTEPS 5
+_Static_assert(SYSPTE_CACHE_MAX_PAGES + 1 <= 1u << SYSPTE_FIT_NSTEPS, "the steps reach every span");
+static const uint8_t syspte_fit_steps[SYSPTE_CACHE_MAX_PAGES + 2][SYSPTE_FIT_NSTEPS] = {
+	SYSPTE_FIT_STEPS(0), SYSPTE_FIT_STEPS(1), SYSPTE_FIT_STEPS(2), SYSPTE_FIT_STEPS(3), SYSPTE_FIT_STEPS(4),
+	SYSPTE_FIT_STEPS(5), SYSPTE_FIT_STEPS(6), SYSPTE_FIT_STEPS(7), SYSPTE_FIT_STEPS(8), SYSPTE_FIT_STEPS(9),
+	SYSPTE_FIT_STEPS(10), SYSPTE_FIT_STEPS(11), SYSPTE_FIT_STEPS(12), SYSPTE_FIT_STEPS(13), SYSPTE_FIT_STEPS(14),
+	SYSPTE_FIT_STEPS(15), SYSPTE_FIT_STEPS(16), SYSPTE_FIT_STEPS(17),
+};
+_Static_assert(sizeof(syspte_fit_steps) / sizeof(syspte_fit_steps[0]) == SYSPTE_CACHE_MAX_PAGES + 2,
+	       "a row per span, a cached reservation's and its guard's");
+
+/* Bit p set where pages p .. p + span - 1 of free mask f are all free (span 1 .. SYSPTE_CACHE_MAX_PAGES
+ * + 1): a fixed sequence of shifts, with no branch. */
 static inline uint64_t syspte_chunk_fits(uint64_t f, unsigned span)
 {
-	if (!(f & (f >> (span - 1))))
-		return 0;   /* no two free pages span - 1 apart: no run (most full chunks, in a few operations) */
-	for (unsigned len = 1; len < span;) {
-		unsigned step = MIN(len, span - len);
-		f &= f >> step;
-		len += step;
-	}
+	const uint8_t *st = syspte_fit_steps[span];
+	_Static_assert(SYSPTE_FIT_NSTEPS == 5, "the steps, one a line");
+	f &= f >> st[0];
+	f &= f >> st[1];
+	f &= f >> st[2];
+	f &= f >> st[3];
+	f &= f >> st[4];
 	return f;
 }
 
@@ -409,25 +487,57 @@ static bool syspte_cache_has_run(const struct syspte_cache *c, unsigned span)
 }
 
 /*
- * Where npages pages (span with the guard) go among c's chunks: an active slot and page offset in
- * *off, or -1 when no chunk has room. The active chunk used last is tried first, then the others
- * in their order (so a chunk fills before the next one is touched); then a parked chunk
- * (syspte_parked_find) takes the place of the fullest active one, which is parked. A failure for a
- * span with no free run that long sets c->nofit (syspte_cache_full): the cache then answers "no
- * room" to that span or a larger one at once.
+ * The active slot where npages pages (span with the guard, no alignment asked) go, the page offset
+ * in *off; -1 when no active chunk has room. The slot used last when its run bound admits span,
+ * else the lowest slot whose bound does (so a chunk fills before the next one is touched): one
+ * look at c->runs. A chunk whose bound was high gets its exact longest run as bound, and the next
+ * slot is looked at.
  */
-static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
-			     bool divisible, int *off)
+static inline int syspte_active_find(struct syspte_cache *c, uint64_t npages, unsigned span, int *off)
 {
-	if (syspte_cache_full(c, span))
-		return -1;
-	unsigned na = syspte_nactive(c);
-	if (c->last < na && (*off = syspte_chunk_place(r, c->active[c->last], npages, span, divisible)) >= 0)
+	for (;;) {
+		uint64_t m = syspte_slots_fitting(c->runs, span);
+		if (!m)
+			return -1;
+		unsigned last = c->last, s = (m >> (8 * last)) & 0x80 ? last : (unsigned)__builtin_ctzll(m) >> 3;
+		const struct syspte_chunk *k = c->active[s];
+		uint64_t fit = syspte_chunk_fits(k->free, span);
+		if (__builtin_expect(fit != 0, 1)) {
+			uint64_t pref = fit & syspte_align_pref[npages];
+			*off = __builtin_ctzll(pref ? pref : fit);
+			c->last = s;
+			return (int)s;
+		}
+		syspte_set_run_bound(c, s, syspte_longest_run(k->free));   /* below span: s is out of m */
+	}
+}
+
+/* As syspte_active_find for a DIVISIBLE request (syspte_chunk_place's alignment), the bounds left
+ * as they are (an aligned start missed says nothing of the longest run). */
+static int syspte_active_find_divisible(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages,
+					unsigned span, int *off)
+{
+	uint64_t m = syspte_slots_fitting(c->runs, span);
+	if (((m >> (8 * c->last)) & 0x80) && (*off = syspte_chunk_place(r, c->active[c->last], npages, span, true)) >= 0)
 		return (int)c->last;
-	for (unsigned s = 0; s < na; s++)
-		if (s != c->last && c->active[s]->nfree >= span &&
-		    (*off = syspte_chunk_place(r, c->active[s], npages, span, divisible)) >= 0)
+	for (; m; m &= m - 1) {
+		unsigned s = (unsigned)__builtin_ctzll(m) >> 3;
+		if (s != c->last && (*off = syspte_chunk_place(r, c->active[s], npages, span, true)) >= 0)
 			return (int)(c->last = s);
+	}
+	return -1;
+}
+
+/*
+ * Where npages pages go when no active chunk of c has room (syspte_cache_find): a parked chunk
+ * (syspte_parked_find) takes the place of the fullest active one, which is parked; its slot and
+ * page offset in *off. -1 when no chunk has room: a failure for a span with no free run that long
+ * sets c->nofit (syspte_cache_full), so the cache then answers "no room" to that span or a larger
+ * one at once.
+ */
+static int syspte_parked_take(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
+			      bool divisible, int *off)
+{
 	struct syspte_chunk *k = c->parked_mask ? syspte_parked_find(r, c, npages, span, divisible, off) : NULL;
 	if (!k) {
 		if (!divisible || !syspte_cache_has_run(c, span)) {   /* an aligned start missed is no "full" */
@@ -437,50 +547,85 @@ static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache 
 		}
 		return -1;
 	}
-	unsigned slot = syspte_fullest_active(c);
+	unsigned slot = syspte_fullest_active(c), bound = syspte_class_bound(k->cls);
 	syspte_unpark(c, k);
 	syspte_park(c, c->active[slot]);
-	c->active[slot] = k;
+	syspte_slot_set(c, slot, k, bound);
 	return (int)(c->last = slot);
+}
+
+/* syspte_cache_find past its first look: an active chunk (syspte_active_find, bounds made exact on
+ * the way), then a parked one (syspte_parked_take). */
+static __attribute__((noinline)) int syspte_cache_find_more(const struct syspte_region *r, struct syspte_cache *c,
+							    uint64_t npages, unsigned span, bool divisible, int *off)
+{
+	int s = divisible ? syspte_active_find_divisible(r, c, npages, span, off) : syspte_active_find(c, npages, span, off);
+	return s >= 0 ? s : syspte_parked_take(r, c, npages, span, divisible, off);
+}
+
+/*
+ * Where npages pages (span with the guard) go among c's chunks: an active slot and page offset in
+ * *off, or -1 when no chunk has room. The first look, inline, is syspte_active_find's first step
+ * (most requests end there); the rest is syspte_cache_find_more.
+ */
+static inline __attribute__((always_inline)) int syspte_cache_find(const struct syspte_region *r,
+								   struct syspte_cache *c, uint64_t npages,
+								   unsigned span, bool divisible, int *off)
+{
+	if (syspte_cache_full(c, span))
+		return -1;
+	uint64_t m = syspte_slots_fitting(c->runs, span);
+	if (__builtin_expect(m && !divisible, 1)) {
+		unsigned last = c->last, s = (m >> (8 * last)) & 0x80 ? last : (unsigned)__builtin_ctzll(m) >> 3;
+		uint64_t fit = syspte_chunk_fits(c->active[s]->free, span);
+		if (__builtin_expect(fit != 0, 1)) {
+			uint64_t pref = fit & syspte_align_pref[npages];
+			*off = __builtin_ctzll(pref ? pref : fit);
+			c->last = s;
+			return (int)s;
+		}
+	}
+	return syspte_cache_find_more(r, c, npages, span, divisible, off);
 }
 
 /* Places a reservation in one of c's chunks (syspte_cache_find) with a record from c's stash; its
  * page index in *start, or false when the stash is empty or no chunk has room. */
-static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, uint64_t npages, uint32_t tag,
-			      uint32_t flags, uint64_t *start)
+static inline __attribute__((always_inline)) bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c,
+								    uint64_t npages, uint32_t tag, uint32_t flags,
+								    uint64_t *start)
 {
 	unsigned span = (unsigned)(npages + r->guard);
-	if (!c->stash)
+	struct syspte_resv *v = c->stash;
+	if (!v)
 		return false;
 	int o, s = syspte_cache_find(r, c, npages, span, flags & SYSPTE_FLAG_DIVISIBLE, &o);
-	if (s >= 0) {
-		struct syspte_chunk *k = c->active[s];
-		struct syspte_resv *v = c->stash;
-		c->stash = v->next;
-		c->nstash--;
-		*start = (k->index << SYSPTE_CHUNK_SHIFT) + (unsigned)o;
-		*v = syspte_resv_make(*start, npages, tag, flags, r->guard != 0);
-		k->free &= ~syspte_bits((unsigned)o, span);
-		k->nfree -= span;
-		k->starts |= (uint64_t)1 << o;
-		k->rec[o] = v;
-		c->nempty -= k->live++ == 0;
-		c->live++;
-		c->pages += npages;
-		c->free -= span;
-		return true;
-	}
-	return false;
+	if (s < 0)
+		return false;
+	struct syspte_chunk *k = c->active[s];
+	c->stash = v->next;
+	c->nstash--;
+	*start = (k->index << SYSPTE_CHUNK_SHIFT) + (unsigned)o;
+	*v = syspte_resv_make(*start, npages, tag, flags, r->guard != 0);
+	k->free &= ~syspte_span_bits((unsigned)o, span);
+	k->nfree -= span;
+	k->starts |= (uint64_t)1 << o;
+	k->rec[o] = v;
+	c->nempty -= k->live++ == 0;
+	c->live++;
+	c->pages += npages;
+	c->free -= span;
+	return true;
 }
 
 /*
  * Frees the reservation starting at page i (in chunk k of cache c), after the region's checks in
  * the contract's order (0x102 not a start, 0x101 tag, 0x103 still mapped); a misuse in *m with
- * nothing changed. The record goes to c's stash; a parked chunk whose longest run grows moves up
- * to its new class.
+ * nothing changed. The record goes to c's stash; an active chunk's run bound rises to the free run
+ * made, a parked chunk whose longest run grows moves up to its new class.
  */
-static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k, vaddr_t addr,
-			     uint64_t i, uint32_t tag, struct syspte_misuse *m)
+static inline __attribute__((always_inline)) int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c,
+								   struct syspte_chunk *k, vaddr_t addr, uint64_t i,
+								   uint32_t tag, struct syspte_misuse *m)
 {
 	unsigned o = (unsigned)(i & SYSPTE_CHUNK_MASK);
 	struct syspte_resv *v = ((k->starts >> o) & 1) ? k->rec[o] : NULL;
@@ -491,19 +636,17 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 	if (v->mapped)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
 				     syspte_va(r, syspte_first_present(r, v->start, v->start + v->npages)), tag, v->mapped);
-	uint64_t bits = syspte_bits(o, (unsigned)syspte_span(v));
+	uint64_t bits = syspte_span_bits(o, (unsigned)syspte_span(v));
 	KASSERT(!(k->free & bits), "syspte: cached reservation at page %llu overlaps free pages", (unsigned long long)i);
 	k->free |= bits;
 	k->nfree += (uint32_t)syspte_span(v);
-	unsigned nofit = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
-	if (k->cls != SYSPTE_CHUNK_ACTIVE || nofit) {
-		unsigned run = syspte_run_at(k->free, o), cls = syspte_class_of(run);
-		if (k->cls != SYSPTE_CHUNK_ACTIVE && cls > k->cls) {   /* a free run only grows while parked */
-			syspte_unpark(c, k);
-			syspte_park_in(c, k, cls);
-		}
-		if (nofit && run >= nofit)
-			syspte_cache_room_again(c);
+	unsigned run = syspte_run_at(k->free, o);
+	if (k->cls == SYSPTE_CHUNK_ACTIVE) {
+		if (run > syspte_run_bound(c, k->slot))
+			syspte_set_run_bound(c, k->slot, run);
+	} else if (syspte_class_of(run) > k->cls) {   /* a free run only grows while parked */
+		syspte_unpark(c, k);
+		syspte_park_in(c, k, syspte_class_of(run));
 	}
 	k->starts &= ~((uint64_t)1 << o);
 	k->rec[o] = NULL;
@@ -511,7 +654,8 @@ static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, st
 	c->live--;
 	c->pages -= v->npages;
 	c->free += syspte_span(v);
-	if (c->free >= c->nofit_free + SYSPTE_CACHE_ROOMY)
+	unsigned nofit = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
+	if (nofit && (run >= nofit || c->free >= c->nofit_free + SYSPTE_CACHE_ROOMY))
 		syspte_cache_room_again(c);
 	v->next = c->stash;
 	c->stash = v;
@@ -638,15 +782,22 @@ static void syspte_chunk_remove(struct syspte_cache *c, struct syspte_chunk *k)
 	}
 	while (s < na && c->active[s] != k)
 		s++;
-	KASSERT(s < na, "syspte: active chunk %llu not in an active slot", (unsigned long long)k->index);
+	KASSERT(s < na && k->slot == s, "syspte: active chunk %llu not in its active slot", (unsigned long long)k->index);
 	struct syspte_chunk *p = syspte_parked_top(c);
 	if (p) {
+		unsigned bound = syspte_class_bound(p->cls);
 		syspte_unpark(c, p);
-		c->active[s] = p;
+		syspte_slot_set(c, s, p, bound);
 	} else {
-		c->active[s] = c->active[na - 1];
+		struct syspte_chunk *q = c->active[na - 1];
+		unsigned bound = syspte_run_bound(c, na - 1);
 		c->active[na - 1] = NULL;
+		syspte_set_run_bound(c, na - 1, 0);
+		if (q != k)
+			syspte_slot_set(c, s, q, bound);
 	}
+	if (c->last >= syspte_nactive(c))
+		c->last = 0;
 }
 
 /*
@@ -739,8 +890,7 @@ static void syspte_chunk_own_locked(struct syspte_region *r, struct syspte_cache
 		s = syspte_fullest_active(c);
 		syspte_park(c, c->active[s]);
 	}
-	c->active[s] = k;
-	k->cls = SYSPTE_CHUNK_ACTIVE;
+	syspte_slot_set(c, s, k, syspte_longest_run(k->free));
 	k->next = k->prev = NULL;
 	c->nempty += k->live == 0;
 	c->free += k->nfree;
@@ -864,9 +1014,11 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
 
 vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
 {
+	KASSERT(npages && syspte_cache_sized(r, npages), "syspte: %llu pages asked of the caches",
+		(unsigned long long)npages);
 	/* A CPU that may not take the region's lock goes to it all the same, where the lock order's
 	 * report names the misuse: a call of the region is one whether or not its cache would serve it. */
-	if (npages > SYSPTE_CACHE_MAX_PAGES || !r->cache.on || !spin_may_take(&r->lock))
+	if (!spin_may_take(&r->lock))
 		return 0;
 	struct syspte_cache *c = syspte_cache_of(r, arch_cpu_index());
 	if (!c || syspte_cache_full(c, (unsigned)(npages + r->guard)))
@@ -986,8 +1138,10 @@ static unsigned syspte_cache_owner_of(const struct syspte_region *r, vaddr_t add
 
 int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 {
-	uint64_t i, idx;
-	unsigned o = syspte_cache_owner_of(r, addr, &i, &idx);
+	/* addr's page in the region (the base is page aligned; below it, the difference wraps past
+	 * every page); caches off, no chunk has an owner */
+	uint64_t i = (addr - r->base) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
+	unsigned o = i < r->npages ? syspte_owner_load(r, idx) : 0;
 	if (!o || !spin_may_take(&r->lock))   /* the latter as in syspte_cache_reserve */
 		return SYSPTE_CACHE_PASS;
 	struct syspte_cache *c = syspte_cache_of(r, o - 1);
@@ -996,7 +1150,9 @@ int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	uint64_t f = spin_lock(&c->lock);
 	/* The owner changes only under this lock too: checked again, it holds until the unlock. */
 	if (!syspte_cache_frozen(r) && syspte_owner_load(r, idx) == o) {
-		st = syspte_chunk_free(r, c, syspte_chunk_in(r, c, idx), addr, i, tag, &m);
+		struct syspte_chunk *k = syspte_dir_get(r, idx);
+		KASSERT(k, "syspte: cached chunk %llu not in the directory", (unsigned long long)idx);
+		st = syspte_chunk_free(r, c, k, addr, i, tag, &m);
 		c->fast += st == SYSPTE_OK;
 	}
 	spin_unlock(&c->lock, f);
@@ -1308,10 +1464,16 @@ static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const s
 		return syspte_cache_bad("a cache's header is wrong", cpu, c->nchunks);
 	uint64_t n = 0, pages = 0, free = 0, empty = 0, walked = 0;
 	unsigned na = syspte_nactive(c);
+	if (c->last >= SYSPTE_CACHE_ACTIVE)
+		return syspte_cache_bad("a cache's last slot is no slot", cpu, c->last);
 	for (unsigned s = 0; s < SYSPTE_CACHE_ACTIVE; s++) {
 		const struct syspte_chunk *k = c->active[s];
+		unsigned bound = syspte_run_bound(c, s);
 		if ((s < na) != (k != NULL))
 			return syspte_cache_bad("a cache's active slots differ from its chunk count", cpu, s);
+		if (k ? k->slot != s || bound > SYSPTE_CHUNK_PAGES || bound < syspte_longest_run(k->free) : bound != 0)
+			return syspte_cache_bad("an active slot's run bound below its chunk's longest free run, or "
+						"a bound on an unused slot", cpu, s);
 		if (k && syspte_cache_check_chunk(r, cpu, k, SYSPTE_CHUNK_ACTIVE, &n, &pages, &free, &empty))
 			return -1;
 		walked += k != NULL;

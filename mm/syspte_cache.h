@@ -86,6 +86,7 @@ struct syspte_chunk {
 	uint32_t live;                               /* reservations in the chunk (set bits of starts) */
 	uint32_t nfree;                              /* free pages (set bits of free) */
 	uint32_t cls;                                /* SYSPTE_CHUNK_ACTIVE, or its parked list */
+	uint32_t slot;                               /* its active slot while active */
 	struct syspte_chunk *next, *prev;            /* in its parked list; next: in its cache's spare list */
 	struct syspte_resv *rec[SYSPTE_CHUNK_PAGES]; /* the record of each start; NULL elsewhere */
 };
@@ -93,7 +94,10 @@ struct syspte_chunk {
 /* One CPU's cache, in a page of its own (allocated the first time the CPU needs one); its chunks'
  * state in pages of their own, several chunks a page, taken as the cache grows and kept. The first
  * MIN(nchunks, SYSPTE_CACHE_ACTIVE) chunks are active; the others are parked, each on the list of
- * its class: MIN(its longest free run, 62) pages, SYSPTE_CACHE_EMPTY when it is empty. */
+ * its class: MIN(its longest free run, 62) pages, SYSPTE_CACHE_EMPTY when it is empty. The active
+ * slots' run bounds (runs, a byte each) let a reservation pick its chunk with one look at one word:
+ * a bound may be high (a reservation leaves it as it was) but never low (a free raises it), and a
+ * bound found high is made exact on the spot. */
 struct syspte_cache {
 	spinlock_t lock;
 	unsigned cpu;                    /* constant: the CPU index it serves */
@@ -102,6 +106,7 @@ struct syspte_cache {
 	unsigned nofit;                  /* the smallest span no chunk had room for lately, or 0 */
 	uint64_t nofit_free;             /* free pages when that was found */
 	unsigned last;                   /* the active slot that took the last reservation placed */
+	uint64_t runs;                   /* byte s: a bound (>=) on the longest free run of active[s]; 0 when unused */
 	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
 	uint64_t free;                   /* free pages in its chunks */
 	struct syspte_resv *stash;       /* unused records (linked through next) */
@@ -171,8 +176,9 @@ void syspte_cache_init(struct syspte_region *r, void *meta, bool on);
 
 /* ---- reserve and free */
 
-/* The fast path: a reservation placed in this CPU's cache under its lock alone; 0 when it cannot
- * (too large, no cache, no room or record in it, caches frozen). */
+/* The fast path: a reservation of npages pages, a cache's size (syspte_cache_sized, npages >= 1),
+ * placed in this CPU's cache under its lock alone; 0 when it cannot (no cache, no room or record in
+ * it, caches frozen). */
 vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
 /* The same under the region's lock, refilling the cache (records, a new chunk) first; the page index
  * in *start, or false. */
@@ -191,7 +197,7 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
  * no run anywhere or no memory for the index. */
 bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor);
 /* The fast path of a free: SYSPTE_OK or SYSPTE_MISUSE (raised) when addr lies in a cached chunk,
- * SYSPTE_CACHE_PASS when the region must handle it. */
+ * SYSPTE_CACHE_PASS when the region must handle it (always, caches off). */
 int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag);
 /* The same under the region's lock (misuse reported in *m, not raised). */
 int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m);
