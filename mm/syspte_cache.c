@@ -508,7 +508,7 @@ static inline int syspte_active_find(struct syspte_cache *c, uint64_t npages, un
 			c->last = s;
 			return (int)s;
 		}
-		syspte_set_run_bound(c, s, syspte_longest_run(k->free));   /* below span: s is out of m */
+		syspte_set_run_bound(c, s, span - 1);   /* no run of span pages: s is out of m */
 	}
 }
 
@@ -538,7 +538,17 @@ static int syspte_active_find_divisible(const struct syspte_region *r, struct sy
 static int syspte_parked_take(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
 			      bool divisible, int *off)
 {
-	struct syspte_chunk *k = c->parked_mask ? syspte_parked_find(r, c, npages, span, divisible, off) : NULL;
+	struct syspte_chunk *k = NULL;
+	uint64_t top = c->parked_mask & ~syspte_bits(0, span);   /* classes of a run of span pages or more */
+	if (!divisible && top) {   /* the highest class has room: placed as in an active chunk */
+		k = c->parked[63u - (unsigned)__builtin_clzll(top)];
+		uint64_t fit = syspte_chunk_fits(k->free, span), pref = fit & syspte_align_pref[npages];
+		KASSERT(fit, "syspte: parked chunk %llu of class %u has no room for %u pages", (unsigned long long)k->index,
+			k->cls, span);
+		*off = __builtin_ctzll(pref ? pref : fit);
+	} else if (divisible && top) {
+		k = syspte_parked_find(r, c, npages, span, divisible, off);
+	}
 	if (!k) {
 		if (!divisible || !syspte_cache_has_run(c, span)) {   /* an aligned start missed is no "full" */
 			unsigned was = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
@@ -565,17 +575,15 @@ static __attribute__((noinline)) int syspte_cache_find_more(const struct syspte_
 
 /*
  * Where npages pages (span with the guard) go among c's chunks: an active slot and page offset in
- * *off, or -1 when no chunk has room. The first look, inline, is syspte_active_find's first step
- * (most requests end there); the rest is syspte_cache_find_more.
+ * *off, or -1 when no chunk has room. Inline, syspte_active_find for a request with no alignment
+ * (most requests end there); the rest is syspte_cache_find_more. The callers asked
+ * syspte_cache_full first (a stale "full" only costs a search).
  */
 static inline __attribute__((always_inline)) int syspte_cache_find(const struct syspte_region *r,
 								   struct syspte_cache *c, uint64_t npages,
 								   unsigned span, bool divisible, int *off)
 {
-	if (syspte_cache_full(c, span))
-		return -1;
-	uint64_t m = syspte_slots_fitting(c->runs, span);
-	if (__builtin_expect(m && !divisible, 1)) {
+	for (uint64_t m; !divisible && (m = syspte_slots_fitting(c->runs, span)) != 0;) {
 		unsigned last = c->last, s = (m >> (8 * last)) & 0x80 ? last : (unsigned)__builtin_ctzll(m) >> 3;
 		uint64_t fit = syspte_chunk_fits(c->active[s]->free, span);
 		if (__builtin_expect(fit != 0, 1)) {
@@ -584,6 +592,7 @@ static inline __attribute__((always_inline)) int syspte_cache_find(const struct 
 			c->last = s;
 			return (int)s;
 		}
+		syspte_set_run_bound(c, s, span - 1);   /* it was high: no run of span pages, s is out of m */
 	}
 	return syspte_cache_find_more(r, c, npages, span, divisible, off);
 }
@@ -628,7 +637,7 @@ static inline __attribute__((always_inline)) int syspte_chunk_free(struct syspte
 								   uint32_t tag, struct syspte_misuse *m)
 {
 	unsigned o = (unsigned)(i & SYSPTE_CHUNK_MASK);
-	struct syspte_resv *v = ((k->starts >> o) & 1) ? k->rec[o] : NULL;
+	struct syspte_resv *v = k->rec[o];   /* NULL where no reservation starts (syspte_chunk_check_locked) */
 	if (!v)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	if (v->tag != tag)
@@ -640,13 +649,13 @@ static inline __attribute__((always_inline)) int syspte_chunk_free(struct syspte
 	KASSERT(!(k->free & bits), "syspte: cached reservation at page %llu overlaps free pages", (unsigned long long)i);
 	k->free |= bits;
 	k->nfree += (uint32_t)syspte_span(v);
-	unsigned run = syspte_run_at(k->free, o);
+	unsigned run = syspte_run_at(k->free, o), cls = syspte_class_of(run);
 	if (k->cls == SYSPTE_CHUNK_ACTIVE) {
 		if (run > syspte_run_bound(c, k->slot))
 			syspte_set_run_bound(c, k->slot, run);
-	} else if (syspte_class_of(run) > k->cls) {   /* a free run only grows while parked */
+	} else if (cls > k->cls) {   /* a free run only grows while parked */
 		syspte_unpark(c, k);
-		syspte_park_in(c, k, syspte_class_of(run));
+		syspte_park_in(c, k, cls);
 	}
 	k->starts &= ~((uint64_t)1 << o);
 	k->rec[o] = NULL;
@@ -1014,8 +1023,7 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
 
 vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
 {
-	KASSERT(npages && syspte_cache_sized(r, npages), "syspte: %llu pages asked of the caches",
-		(unsigned long long)npages);
+	KASSERT(npages - 1 < SYSPTE_CACHE_MAX_PAGES, "syspte: %llu pages asked of the caches", (unsigned long long)npages);
 	/* A CPU that may not take the region's lock goes to it all the same, where the lock order's
 	 * report names the misuse: a call of the region is one whether or not its cache would serve it. */
 	if (!spin_may_take(&r->lock))
@@ -1048,12 +1056,13 @@ bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint3
 	/* A cache at its share with no room leaves the request to the allocator without its lock (the
 	 * region's lock fixes its chunk count). */
 	if (c->nchunks >= r->cache.max_chunks && syspte_cache_full(c, (unsigned)(npages + r->guard)))
-		return false;
+		return false;   /* (read again under the cache's lock below: its frees may clear it meanwhile) */
 	uint64_t f = spin_lock(&c->lock);
 	bool ok = false;
 	int off;
 	/* Records are taken from the slab only for a reservation the cache can place. */
-	if (syspte_cache_find(r, c, npages, (unsigned)(npages + r->guard), flags & SYSPTE_FLAG_DIVISIBLE, &off) >= 0 ||
+	unsigned span = (unsigned)(npages + r->guard);
+	if ((!syspte_cache_full(c, span) && syspte_cache_find(r, c, npages, span, flags & SYSPTE_FLAG_DIVISIBLE, &off) >= 0) ||
 	    syspte_chunk_carve_locked(r, c)) {
 		syspte_stash_fill_locked(r, c, SYSPTE_CACHE_STASH);
 		ok = syspte_cache_take(r, c, npages, tag, flags, start);
@@ -1136,13 +1145,12 @@ static unsigned syspte_cache_owner_of(const struct syspte_region *r, vaddr_t add
 	return syspte_owner_load(r, *idx);
 }
 
-int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+/* syspte_cache_release for addr in region page i, whose chunk's owner was o (not 0) a moment ago. */
+static __attribute__((noinline)) int syspte_cache_release_owned(struct syspte_region *r, vaddr_t addr, uint32_t tag,
+								 uint64_t i, unsigned o)
 {
-	/* addr's page in the region (the base is page aligned; below it, the difference wraps past
-	 * every page); caches off, no chunk has an owner */
-	uint64_t i = (addr - r->base) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
-	unsigned o = i < r->npages ? syspte_owner_load(r, idx) : 0;
-	if (!o || !spin_may_take(&r->lock))   /* the latter as in syspte_cache_reserve */
+	uint64_t idx = i >> SYSPTE_CHUNK_SHIFT;
+	if (!spin_may_take(&r->lock))   /* as in syspte_cache_reserve */
 		return SYSPTE_CACHE_PASS;
 	struct syspte_cache *c = syspte_cache_of(r, o - 1);
 	struct syspte_misuse m;
@@ -1162,6 +1170,15 @@ int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(&m);
 	return st;
+}
+
+int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+{
+	/* addr's page in the region (the base is page aligned; below it, the difference wraps past
+	 * every page); caches off, no chunk has an owner. A chunk with no owner: passed on at once. */
+	uint64_t i = (addr - r->base) >> PAGE_SHIFT;
+	unsigned o = i < r->npages ? syspte_owner_load(r, i >> SYSPTE_CHUNK_SHIFT) : 0;
+	return o ? syspte_cache_release_owned(r, addr, tag, i, o) : SYSPTE_CACHE_PASS;
 }
 
 int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m)
