@@ -3,9 +3,9 @@
  * mm/syspte_cache.h; the region's contract in mm/syspte.h).
  *
  * The fast paths (syspte_cache_reserve, syspte_cache_release) take one lock, the cache's, and write
- * only what the cache owns: its chunks' words, the records of their reservations and its counters.
- * Everything that moves space or records between a cache and the region (a new chunk, a dissolved
- * one, a stash refilled or trimmed, a drain) holds the region's lock and then the cache's.
+ * only what the cache owns: its chunks' words, the records of their reservations (in the chunks'
+ * states) and its counters. Everything that moves space or records between a cache and the region
+ * (a new chunk, an adopted or a dissolved one, a drain) holds the region's lock and then the cache's.
  */
 #include "syspte_impl.h"
 #include "phys.h"
@@ -27,8 +27,8 @@ static inline uint64_t syspte_bits(unsigned o, unsigned n)
 	return (n >= 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1)) << o;
 }
 
-/* Bits [o, o + n) of a chunk's word for a span n < 64 - o (a cached reservation's): no test for a
- * whole word. */
+/* Bits [o, o + n) of a chunk's word, o + n <= 64 and n < 64: a cached reservation's span (one an
+ * adopted chunk holds shares it with the small one it was adopted for): no test for a whole word. */
 static inline uint64_t syspte_span_bits(unsigned o, unsigned n)
 {
 	return (((uint64_t)1 << n) - 1) << o;
@@ -597,28 +597,22 @@ static inline __attribute__((always_inline)) int syspte_cache_find(const struct 
 	return syspte_cache_find_more(r, c, npages, span, divisible, off);
 }
 
-/* Places a reservation in one of c's chunks (syspte_cache_find) with a record from c's stash; its
- * page index in *start, or false when the stash is empty or no chunk has room. */
+/* Places a reservation in one of c's chunks (syspte_cache_find), its record in the chunk's slot of
+ * its first page; its page index in *start, or false when no chunk has room. */
 static inline __attribute__((always_inline)) bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c,
 								    uint64_t npages, uint32_t tag, uint32_t flags,
 								    uint64_t *start)
 {
 	unsigned span = (unsigned)(npages + r->guard);
-	struct syspte_resv *v = c->stash;
-	if (!v)
-		return false;
 	int o, s = syspte_cache_find(r, c, npages, span, flags & SYSPTE_FLAG_DIVISIBLE, &o);
 	if (s < 0)
 		return false;
 	struct syspte_chunk *k = c->active[s];
-	c->stash = v->next;
-	c->nstash--;
 	*start = (k->index << SYSPTE_CHUNK_SHIFT) + (unsigned)o;
-	*v = syspte_resv_make(*start, npages, tag, flags, r->guard != 0);
+	k->rec[o] = syspte_resv_make(*start, npages, tag, flags, r->guard != 0);
 	k->free &= ~syspte_span_bits((unsigned)o, span);
 	k->nfree -= span;
 	k->starts |= (uint64_t)1 << o;
-	k->rec[o] = v;
 	c->nempty -= k->live++ == 0;
 	c->live++;
 	c->pages += npages;
@@ -629,7 +623,7 @@ static inline __attribute__((always_inline)) bool syspte_cache_take(struct syspt
 /*
  * Frees the reservation starting at page i (in chunk k of cache c), after the region's checks in
  * the contract's order (0x102 not a start, 0x101 tag, 0x103 still mapped); a misuse in *m with
- * nothing changed. The record goes to c's stash; an active chunk's run bound rises to the free run
+ * nothing changed. The record's slot is free with the start bit; an active chunk's run bound rises to the free run
  * made, a parked chunk whose longest run grows moves up to its new class.
  */
 static inline __attribute__((always_inline)) int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c,
@@ -637,8 +631,8 @@ static inline __attribute__((always_inline)) int syspte_chunk_free(struct syspte
 								   uint32_t tag, struct syspte_misuse *m)
 {
 	unsigned o = (unsigned)(i & SYSPTE_CHUNK_MASK);
-	struct syspte_resv *v = k->rec[o];   /* NULL where no reservation starts (syspte_chunk_check_locked) */
-	if (!v)
+	struct syspte_resv *v = &k->rec[o];
+	if (!((k->starts >> o) & 1))
 		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	if (v->tag != tag)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_WRONG_TAG, addr, tag, v->tag);
@@ -658,7 +652,6 @@ static inline __attribute__((always_inline)) int syspte_chunk_free(struct syspte
 		syspte_park_in(c, k, cls);
 	}
 	k->starts &= ~((uint64_t)1 << o);
-	k->rec[o] = NULL;
 	c->nempty += --k->live == 0;
 	c->live--;
 	c->pages -= v->npages;
@@ -666,9 +659,6 @@ static inline __attribute__((always_inline)) int syspte_chunk_free(struct syspte
 	unsigned nofit = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
 	if (nofit && (run >= nofit || c->free >= c->nofit_free + SYSPTE_CACHE_ROOMY))
 		syspte_cache_room_again(c);
-	v->next = c->stash;
-	c->stash = v;
-	c->nstash++;
 	return SYSPTE_OK;
 }
 
@@ -753,32 +743,6 @@ static void syspte_give_run_locked(struct syspte_region *r, uint64_t start, uint
 
 /* ---- moving space and records between a cache and the region (both locks held) */
 
-/* Fills c's stash up to want records from the region's slab (as far as memory goes). */
-static void syspte_stash_fill_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t want)
-{
-	spin_assert_held(&r->lock);
-	while (c->nstash < want) {
-		struct syspte_resv *v = syspte_rec_alloc_locked(r);
-		if (!v)
-			return;
-		v->next = c->stash;
-		c->stash = v;
-		c->nstash++;
-	}
-}
-
-/* Gives the region back all of c's stash beyond keep records (frees on other CPUs fill it). */
-static void syspte_stash_trim_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t keep)
-{
-	spin_assert_held(&r->lock);
-	while (c->nstash > keep) {
-		struct syspte_resv *v = c->stash;
-		c->stash = v->next;
-		c->nstash--;
-		syspte_rec_free_locked(r, v);
-	}
-}
-
 /* Takes k out of c's chunks: off its parked list, or out of its active slot, which the parked
  * chunk of the highest class takes (or the last active one when none is parked). */
 static void syspte_chunk_remove(struct syspte_cache *c, struct syspte_chunk *k)
@@ -811,7 +775,7 @@ static void syspte_chunk_remove(struct syspte_cache *c, struct syspte_chunk *k)
 
 /*
  * Empties chunk k of c into the region: its reservations enter the region's own index (room made
- * for them: syspte_index_room) and their records c's stash, its free runs go back to the allocator
+ * for them: syspte_index_room), its free runs go back to the allocator
  * (merging with their neighbours), and the chunk has no owner.
  */
 static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k)
@@ -820,14 +784,10 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 	c->nempty -= k->live == 0;
 	uint64_t base = k->index << SYSPTE_CHUNK_SHIFT;
 	for (uint64_t b = k->starts; b; b &= b - 1) {
-		struct syspte_resv *v = k->rec[__builtin_ctzll(b)];
+		const struct syspte_resv *v = &k->rec[__builtin_ctzll(b)];
 		c->live--;
 		c->pages -= v->npages;
 		syspte_link_locked(r, v);
-		k->rec[__builtin_ctzll(b)] = NULL;
-		v->next = c->stash;
-		c->stash = v;
-		c->nstash++;
 	}
 	c->free -= k->nfree;
 	for (uint64_t x = k->free; x;) {
@@ -962,17 +922,13 @@ static uint64_t syspte_chunk_free_in_allocator(const struct syspte_region *r, ui
 }
 
 /* Makes chunk idx (adoptable) c's: its free runs leave the allocator, its reservations leave the
- * region's index for the chunk's, copied into records of c's stash. False, nothing changed, when
- * the allocator cannot give the runs or the slab the records. */
+ * region's index for the chunk's, copied into its slots. False, nothing changed, when the allocator
+ * cannot give the runs or no page is left for the chunk's state. */
 static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t idx)
 {
 	spin_assert_held(&r->lock);
-	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx), n = 0;
-	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
-	     s = bitset_next(&r->starts, s + 1))
-		n++;
-	syspte_stash_fill_locked(r, c, n);
-	struct syspte_chunk *k = c->nstash >= n ? syspte_chunk_state_locked(r, c) : NULL;
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx);
+	struct syspte_chunk *k = syspte_chunk_state_locked(r, c);
 	if (!k)
 		return false;
 	if (!syspte_take_chunk_free_locked(r, idx, free)) {
@@ -983,12 +939,9 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 	*k = (struct syspte_chunk){ .index = idx, .free = free, .nfree = syspte_popcount(free) };
 	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
 	     s = bitset_next(&r->starts, s + 1)) {
-		struct syspte_resv *v = c->stash;
-		c->stash = v->next;
-		c->nstash--;
+		struct syspte_resv *v = &k->rec[s - b];
 		*v = *syspte_find_start_locked(r, s);
 		syspte_unlink_locked(r, syspte_find_start_locked(r, s));
-		k->rec[s - b] = v;
 		k->starts |= (uint64_t)1 << (s - b);
 		k->live++;
 		c->live++;
@@ -1060,14 +1013,10 @@ bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint3
 	uint64_t f = spin_lock(&c->lock);
 	bool ok = false;
 	int off;
-	/* Records are taken from the slab only for a reservation the cache can place. */
 	unsigned span = (unsigned)(npages + r->guard);
 	if ((!syspte_cache_full(c, span) && syspte_cache_find(r, c, npages, span, flags & SYSPTE_FLAG_DIVISIBLE, &off) >= 0) ||
-	    syspte_chunk_carve_locked(r, c)) {
-		syspte_stash_fill_locked(r, c, SYSPTE_CACHE_STASH);
+	    syspte_chunk_carve_locked(r, c))
 		ok = syspte_cache_take(r, c, npages, tag, flags, start);
-	}
-	syspte_stash_trim_locked(r, c, 2 * SYSPTE_CACHE_STASH);
 	syspte_empties_trim_locked(r, c);
 	spin_unlock(&c->lock, f);
 	return ok;
@@ -1123,10 +1072,9 @@ bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t 
 			spin_unlock(&c->lock, f);
 			continue;
 		}
-		any |= c->nchunks || c->stash;
+		any |= c->nchunks != 0;
 		while (c->nchunks)
 			syspte_chunk_dissolve_locked(r, c, syspte_cache_some_chunk(c));
-		syspte_stash_trim_locked(r, c, 0);
 		spin_unlock(&c->lock, f);
 	}
 	r->cache.drains += any;
@@ -1215,7 +1163,7 @@ struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_
 	uint64_t before = k->starts & syspte_bits(0, (unsigned)(i & SYSPTE_CHUNK_MASK) + 1);
 	if (!before)
 		return NULL;
-	struct syspte_resv *v = k->rec[63 - __builtin_clzll(before)];
+	struct syspte_resv *v = &k->rec[63 - __builtin_clzll(before)];
 	return i < v->start + v->npages ? v : NULL;
 }
 
@@ -1228,11 +1176,11 @@ struct syspte_resv *syspte_cache_next_locked(struct syspte_region *r, uint64_t i
 	uint64_t first = i >> SYSPTE_CHUNK_SHIFT;
 	for (uint64_t idx = bitset_next(&r->cache.owned, first); idx != UINT64_MAX && (idx << SYSPTE_CHUNK_SHIFT) < limit;
 	     idx = bitset_next(&r->cache.owned, idx + 1)) {
-		const struct syspte_chunk *k = syspte_chunk_of(r, idx);
+		struct syspte_chunk *k = syspte_chunk_of(r, idx);
 		uint64_t b = k->starts & (idx == first ? ~syspte_bits(0, (unsigned)(i & SYSPTE_CHUNK_MASK)) : UINT64_MAX);
 		if (b) {
 			unsigned o = (unsigned)__builtin_ctzll(b);
-			return (idx << SYSPTE_CHUNK_SHIFT) + o < limit ? k->rec[o] : NULL;
+			return (idx << SYSPTE_CHUNK_SHIFT) + o < limit ? &k->rec[o] : NULL;
 		}
 	}
 	return NULL;
@@ -1287,7 +1235,6 @@ void syspte_cache_totals_locked(struct syspte_region *r, struct syspte_cache_tot
 		t->spans += c->pages + c->live * r->guard;
 		t->free += c->free;
 		t->chunks += c->nchunks;
-		t->stash += c->nstash;
 		t->fast += c->fast;
 	}
 }
@@ -1396,7 +1343,7 @@ int syspte_cache_indexes_locked(struct syspte_region *r, const struct syspte_res
 		return 0;
 	const struct syspte_chunk *k = syspte_chunk_of(r, v->start >> SYSPTE_CHUNK_SHIFT);
 	unsigned o = (unsigned)(v->start & SYSPTE_CHUNK_MASK);
-	return ((k->starts >> o) & 1) && k->rec[o] == v ? 1 : -1;
+	return ((k->starts >> o) & 1) && &k->rec[o] == v ? 1 : -1;
 }
 
 /* Reports a failed invariant of the caches; returns -1. */
@@ -1422,15 +1369,12 @@ static int syspte_chunk_check_locked(struct syspte_region *r, const struct syspt
 		return syspte_cache_bad("a reservation of the region's index runs into a cached chunk", k->index, p->start);
 	if (k->starts & k->free)
 		return syspte_cache_bad("a cached reservation starts on a free page", k->index, k->starts & k->free);
-	for (unsigned o = 0; o < SYSPTE_CHUNK_PAGES; o++) {
-		const struct syspte_resv *v = k->rec[o];
-		if (!((k->starts >> o) & 1)) {
-			if (v)
-				return syspte_cache_bad("a record where no cached reservation starts", k->index, o);
-			continue;
-		}
-		if (!v || v->start != base + o)
-			return syspte_cache_bad("a start bit without its record", k->index, o);
+	for (uint64_t b = k->starts; b; b &= b - 1) {
+		unsigned o = (unsigned)__builtin_ctzll(b);
+		const struct syspte_resv *v = &k->rec[o];
+		if (v->start != base + o || v->npages == 0 || v->guard != (r->guard != 0))
+			return syspte_cache_bad("a start bit without its record (one of another page, empty, or with "
+						"another guard)", k->index, o);
 		uint64_t span = syspte_span(v);
 		if (o + span > SYSPTE_CHUNK_PAGES)
 			return syspte_cache_bad("a cached reservation past its chunk", v->start, v->npages);
@@ -1473,9 +1417,9 @@ static int syspte_cache_check_chunk(struct syspte_region *r, unsigned cpu, const
 
 /* Checks one CPU's cache: its chunks (each owned by it and found by the directory; the active ones
  * in their slots, the parked ones on the list of their class, linked both ways), its counts, its
- * stash. Adds its chunks, reservations and stashed records. */
+ * pages of chunk states. Adds its chunks and its pages. */
 static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const struct syspte_cache *c,
-				  uint64_t *chunks, uint64_t *live, uint64_t *stash, uint64_t *pages_held)
+				  uint64_t *chunks, uint64_t *pages_held)
 {
 	if (c->cpu != cpu || c->nchunks > r->cache.max_chunks || c->lock.rank != LOCK_RANK_SYSPTE_CACHE)
 		return syspte_cache_bad("a cache's header is wrong", cpu, c->nchunks);
@@ -1510,19 +1454,13 @@ static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const s
 		return syspte_cache_bad("a cache's chunks differ from its count", cpu, walked);
 	if (n != c->live || pages != c->pages || free != c->free || empty != c->nempty)
 		return syspte_cache_bad("a cache's counts differ from its chunks", cpu, c->live);
-	uint64_t recs = 0, states = c->state_pages * (PAGE_SIZE / sizeof(struct syspte_chunk)), spare = 0;
-	for (const struct syspte_resv *v = c->stash; v && recs <= c->nstash; v = v->next)
-		recs++;
-	if (recs != c->nstash)
-		return syspte_cache_bad("a cache's stash differs from its count", cpu, recs);
+	uint64_t states = c->state_pages * (PAGE_SIZE / sizeof(struct syspte_chunk)), spare = 0;
 	for (const struct syspte_chunk *k = c->spare; k && c->nchunks + spare <= states; k = k->next)
 		spare++;
 	if (c->nchunks + spare != states)
 		return syspte_cache_bad("a cache's chunk states, used and spare, differ from its pages of them", cpu, spare);
 	*chunks += c->nchunks;
 	*pages_held += 1 + c->state_pages;   /* its own page and its chunk states' */
-	*live += n;
-	*stash += recs;
 	return 0;
 }
 
@@ -1560,7 +1498,7 @@ int syspte_cache_check_locked(struct syspte_region *r)
 	spin_assert_held(&r->lock);
 	if (r->cache.on && !syspte_cache_frozen(r))
 		return syspte_cache_bad("checked with the caches not frozen", 0, 0);
-	uint64_t owned = 0, chunks = 0, live = 0, stash = 0;
+	uint64_t owned = 0, chunks = 0;
 	/* Every owner byte that is set: read a word at a time, since the array spans the region and is
 	 * mostly zero (a check costs what the caches hold, not the region's size). */
 	for (uint64_t idx = 0; idx < r->cache.nchunks; idx++) {
@@ -1592,7 +1530,7 @@ int syspte_cache_check_locked(struct syspte_region *r)
 		return -1;
 	for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
 		const struct syspte_cache *c = syspte_cache_of(r, cpu);
-		if (c && syspte_cache_check_one(r, cpu, c, &chunks, &live, &stash, &dir_pages))
+		if (c && syspte_cache_check_one(r, cpu, c, &chunks, &dir_pages))
 			return -1;
 	}
 	if (dir_pages != r->cache.cache_pages)   /* now the directory's, the caches' and their chunk states' */
@@ -1602,9 +1540,8 @@ int syspte_cache_check_locked(struct syspte_region *r)
 	uint64_t free_recs = 0, total = r->slab_pages * (PAGE_SIZE / sizeof(struct syspte_resv));
 	for (const struct syspte_resv *v = r->free_recs; v && free_recs <= total; v = v->next)
 		free_recs++;
-	if (free_recs + stash + live != total)   /* the region's own reservations live in its index */
-		return syspte_cache_bad("records lost or counted twice (free + stashed + cached live != slab)",
-					free_recs + stash + live, total);
+	if (free_recs != total)   /* the region's own reservations live in its index, the caches' in their chunks */
+		return syspte_cache_bad("records of the slab in use (the caches keep theirs in their chunks)", free_recs, total);
 	return 0;
 }
 
@@ -1615,12 +1552,12 @@ void syspte_cache_dump_locked(struct syspte_region *r)
 	uint64_t caches = 0;
 	for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
 		caches += syspte_cache_of(r, cpu) != NULL;
-	kprintf("  CPU caches %s: %llu (%llu bytes), %llu chunks, %llu free pages and %llu records held; "
+	kprintf("  CPU caches %s: %llu (%llu bytes), %llu chunks, %llu free pages held, %llu reservations; "
 		"%llu calls without the region's lock, %llu with it; %llu chunks carved, %llu adopted, %llu dissolved, "
 		"%llu drains\n",
 		r->cache.on ? "on" : "off",
 		(unsigned long long)caches, (unsigned long long)(r->cache.cache_pages * PAGE_SIZE),
-		(unsigned long long)t.chunks, (unsigned long long)t.free, (unsigned long long)t.stash,
+		(unsigned long long)t.chunks, (unsigned long long)t.free, (unsigned long long)t.live,
 		(unsigned long long)t.fast, (unsigned long long)r->cache.slow, (unsigned long long)r->cache.carved,
 		(unsigned long long)r->cache.adopted, (unsigned long long)r->cache.dissolved, (unsigned long long)r->cache.drains);
 }

@@ -6,7 +6,7 @@
  *  - The region is cut into aligned chunks of SYSPTE_CHUNK_PAGES pages. A CPU's cache owns chunks,
  *    each taken from the region's allocator as one allocation with its page tables (under the
  *    region's lock) and then managed by the cache alone: a word of free bits and a word of start
- *    bits, and the record of each reservation starting in it. Reservations of up to
+ *    bits, and the record of each reservation starting in it, in a slot per page of its own. Reservations of up to
  *    SYSPTE_CACHE_MAX_PAGES pages are placed in the running CPU's chunks and freed into the chunk
  *    they lie in, under that cache's lock alone. A reservation so placed is a real reservation: the
  *    region finds it from any address in three steps, the chunk's owner (a byte per chunk), the
@@ -27,9 +27,11 @@
  *    to the allocator.
  *    Where no whole chunk is free, a cache adopts the chunk around a small reservation the
  *    allocator placed, with the reservations that lie wholly inside it.
- *  - Records come from a stash per cache, which the region refills from its slab in batches. The
- *    region's own reservations live in its index (mm/syspte_index.h), whose entries move: a
- *    reservation entering or leaving a cache is copied between a record and the index.
+ *  - A cached reservation's record lives in its chunk's state, in the slot of its first page (valid
+ *    while the page's start bit is set), so placing or freeing one moves no record and the fast
+ *    paths touch no memory beyond the chunk's state and the cache's. The region's own reservations
+ *    live in its index (mm/syspte_index.h), whose entries move: a reservation entering or leaving
+ *    a cache is copied between its chunk's slot and the index.
  *  - A cached page counts as free everywhere: statistics, census, walks, the summary screen.
  *  - A reservation the caches and the allocator cannot place is looked for among every free page,
  *    the caches' merged with the allocator's (caches frozen); when a run is there, every cache is
@@ -52,6 +54,7 @@
 #include "types.h"
 #include "bitset.h"
 #include "spinlock.h"
+#include "syspte_index.h"   /* struct syspte_resv: the chunks hold their records */
 
 #define SYSPTE_CHUNK_SHIFT 6
 #define SYSPTE_CHUNK_PAGES (1u << SYSPTE_CHUNK_SHIFT)   /* one word of free bits, one of start bits */
@@ -63,7 +66,6 @@
 #define SYSPTE_CACHE_TRIES 8u         /* parked chunks a DIVISIBLE request tries before it gives up */
 #define SYSPTE_CACHE_EMPTY_KEEP 2u    /* empty chunks a cache keeps; more go back to the allocator */
 #define SYSPTE_CACHE_ROOMY 40u        /* pages freed into a cache after a failed search: it searches again */
-#define SYSPTE_CACHE_STASH 32u        /* records a cache takes from the slab at a time */
 #define SYSPTE_DIR_SHIFT 9
 #define SYSPTE_DIR_LEAF (1u << SYSPTE_DIR_SHIFT)   /* chunks a page of the chunk directory covers */
 _Static_assert(SYSPTE_CACHE_EMPTY == SYSPTE_CACHE_CLASSES - 1, "the empty class is the highest");
@@ -71,14 +73,14 @@ _Static_assert(SYSPTE_CACHE_MAX_PAGES + 1 < SYSPTE_CACHE_EMPTY - 1, "every span 
 
 _Static_assert(ARCH_MAX_CPUS < 256, "a chunk's owner is one byte: the CPU index + 1");
 
-struct syspte_resv;
 struct syspte_region;
 struct syspte_misuse;
 
 /* A chunk's class while it is active (it is on no list then). */
 #define SYSPTE_CHUNK_ACTIVE 0xffu
 
-/* One chunk a cache owns: region pages [index << SYSPTE_CHUNK_SHIFT, + SYSPTE_CHUNK_PAGES). */
+/* One chunk a cache owns: region pages [index << SYSPTE_CHUNK_SHIFT, + SYSPTE_CHUNK_PAGES). Its
+ * header in one cache line, then the records. */
 struct syspte_chunk {
 	uint64_t index;
 	uint64_t free;                               /* bit k: page k is free */
@@ -88,7 +90,9 @@ struct syspte_chunk {
 	uint32_t cls;                                /* SYSPTE_CHUNK_ACTIVE, or its parked list */
 	uint32_t slot;                               /* its active slot while active */
 	struct syspte_chunk *next, *prev;            /* in its parked list; next: in its cache's spare list */
-	struct syspte_resv *rec[SYSPTE_CHUNK_PAGES]; /* the record of each start; NULL elsewhere */
+	struct syspte_resv rec[SYSPTE_CHUNK_PAGES] __attribute__((aligned(64)));
+						     /* the record of the reservation starting at each
+							page: valid where starts has its bit */
 };
 
 /* One CPU's cache, in a page of its own (allocated the first time the CPU needs one); its chunks'
@@ -109,8 +113,6 @@ struct syspte_cache {
 	uint64_t runs;                   /* byte s: a bound (>=) on the longest free run of active[s]; 0 when unused */
 	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
 	uint64_t free;                   /* free pages in its chunks */
-	struct syspte_resv *stash;       /* unused records (linked through next) */
-	uint64_t nstash;
 	uint64_t fast;                   /* reserves and frees done under this lock alone */
 	struct syspte_chunk *spare;      /* unused chunk states (linked through next) */
 	uint64_t state_pages;            /* pages of chunk states taken (its chunks' and the spare ones) */
@@ -161,7 +163,7 @@ struct syspte_hold {
 
 /* Totals of every cache (caches frozen). */
 struct syspte_cache_totals {
-	uint64_t live, pages, spans, free, chunks, stash, fast;
+	uint64_t live, pages, spans, free, chunks, fast;
 };
 
 /* A call the caches leave to the region's own path. */
