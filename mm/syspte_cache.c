@@ -15,24 +15,10 @@
 #include "verifier.h"
 
 #define SYSPTE_CHUNK_MASK ((uint64_t)SYSPTE_CHUNK_PAGES - 1)
-_Static_assert(SYSPTE_CHUNK_PAGES == 64, "a chunk's pages are the bits of one word");
 _Static_assert(SYSPTE_CACHE_MAX_PAGES + 1 < SYSPTE_CHUNK_PAGES, "a cached reservation and its guard fit a chunk");
 _Static_assert(PT_ENTRIES % SYSPTE_CHUNK_PAGES == 0, "regions are whole chunks, each inside one page table");
 
 /* ---- small helpers */
-
-/* Bits [o, o + n) of a chunk's word, n <= 64 - o. */
-static inline uint64_t syspte_bits(unsigned o, unsigned n)
-{
-	return (n >= 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1)) << o;
-}
-
-/* Bits [o, o + n) of a chunk's word, o + n <= 64 and n < 64: a cached reservation's span (one an
- * adopted chunk holds shares it with the small one it was adopted for): no test for a whole word. */
-static inline uint64_t syspte_span_bits(unsigned o, unsigned n)
-{
-	return (((uint64_t)1 << n) - 1) << o;
-}
 
 /* Set bits of x (the kernel links no libgcc, so no __builtin_popcount). */
 static unsigned syspte_popcount(uint64_t x)
@@ -132,40 +118,6 @@ static void syspte_dir_clear_locked(struct syspte_region *r, uint64_t idx)
 
 /* ---- a cache's parked chunks, on lists by class (c's lock held) */
 
-/* One step of syspte_longest_run: runs of n + 2^k bits start where runs of n bits (*at) do and runs
- * of 2^k bits (pk) start n bits later; when there are such, they are the new *at and n grows. */
-static inline unsigned syspte_run_step(uint64_t *at, unsigned n, uint64_t pk, unsigned k)
-{
-	uint64_t t = *at & (pk >> n);
-	*at = t ? t : *at;
-	return t ? n + (1u << k) : n;
-}
-
-/* The longest run of set bits of x, with no branch: the starts of runs of 2^k bits by doubling,
- * then the length found bit by bit from the top. */
-static unsigned syspte_longest_run(uint64_t x)
-{
-	uint64_t p1 = x & (x >> 1), p2 = p1 & (p1 >> 2), p3 = p2 & (p2 >> 4), p4 = p3 & (p3 >> 8),
-		 p5 = p4 & (p4 >> 16);
-	uint64_t at = UINT64_MAX;   /* the starts of runs of n bits */
-	unsigned n = syspte_run_step(&at, 0, p5, 5);
-	n = syspte_run_step(&at, n, p4, 4);
-	n = syspte_run_step(&at, n, p3, 3);
-	n = syspte_run_step(&at, n, p2, 2);
-	n = syspte_run_step(&at, n, p1, 1);
-	n = syspte_run_step(&at, n, x, 0);
-	return x == UINT64_MAX ? SYSPTE_CHUNK_PAGES : n;
-}
-
-/* The run of set bits of x containing bit o (set). */
-static inline unsigned syspte_run_at(uint64_t x, unsigned o)
-{
-	uint64_t below = ~x & syspte_bits(0, o), above = ~x & ~syspte_bits(0, o);
-	unsigned lo = below ? 64u - (unsigned)__builtin_clzll(below) : 0;
-	unsigned hi = above ? (unsigned)__builtin_ctzll(above) : 64u;
-	return hi - lo;
-}
-
 /* The class of a chunk whose longest free run is run pages. */
 static inline unsigned syspte_class_of(unsigned run)
 {
@@ -218,10 +170,7 @@ static inline unsigned syspte_nactive(const struct syspte_cache *c)
 
 /* ---- the active slots' run bounds (c->runs: byte s for slot s; c's lock held) */
 
-#define SYSPTE_BYTES_LO 0x0101010101010101ULL   /* 1 in every byte */
-#define SYSPTE_BYTES_HI 0x8080808080808080ULL   /* the top bit of every byte */
 _Static_assert(SYSPTE_CACHE_ACTIVE <= 8, "a byte of one word per active slot");
-_Static_assert(SYSPTE_CHUNK_PAGES < 128, "a run bound leaves its byte's top bit clear");
 
 /* The run bound of active slot s. */
 static inline unsigned syspte_run_bound(const struct syspte_cache *c, unsigned s)
@@ -233,14 +182,6 @@ static inline unsigned syspte_run_bound(const struct syspte_cache *c, unsigned s
 static inline void syspte_set_run_bound(struct syspte_cache *c, unsigned s, unsigned n)
 {
 	c->runs = (c->runs & ~((uint64_t)0xff << (8 * s))) | ((uint64_t)n << (8 * s));
-}
-
-/* Bit 8 s + 7 set for each slot s whose bound in runs is span or more (span 1..127): a bound with
- * its top bit set, less span, keeps that bit exactly when it is span or more, and borrows from no
- * other byte. */
-static inline uint64_t syspte_slots_fitting(uint64_t runs, unsigned span)
-{
-	return ((runs | SYSPTE_BYTES_HI) - span * SYSPTE_BYTES_LO) & SYSPTE_BYTES_HI;
 }
 
 /* A run bound for a chunk of class cls: its longest free run or more. */
@@ -363,37 +304,6 @@ static const uint64_t syspte_align_pref[SYSPTE_CACHE_MAX_PAGES + 1] = {
 	[1] = UINT64_MAX, [2] = 0x5555555555555555ULL, [4] = 0x1111111111111111ULL,
 	[8] = 0x0101010101010101ULL, [16] = 0x0001000100010001ULL,
 };
-
-/* The shifts that turn a chunk's free bits into the starts of its free runs of span pages: runs of
- * MIN(2^k, span) pages become runs of MIN(2^(k+1), span) pages at step k (0 once span is reached). */
-#define SYSPTE_FIT_STEP(span, k) (MIN(2u << (k), (span)) - MIN(1u << (k), (span)))
-#define SYSPTE_FIT_STEPS(span) \
-	{ SYSPTE_FIT_STEP(span, 0), SYSPTE_FIT_STEP(span, 1), SYSPTE_FIT_STEP(span, 2), SYSPTE_FIT_STEP(span, 3), \
-	  SYSPTE_FIT_STEP(span, 4) }
-#define SYSPTE_FIT_NSTEPS 5
-_Static_assert(SYSPTE_CACHE_MAX_PAGES + 1 <= 1u << SYSPTE_FIT_NSTEPS, "the steps reach every span");
-static const uint8_t syspte_fit_steps[SYSPTE_CACHE_MAX_PAGES + 2][SYSPTE_FIT_NSTEPS] = {
-	SYSPTE_FIT_STEPS(0), SYSPTE_FIT_STEPS(1), SYSPTE_FIT_STEPS(2), SYSPTE_FIT_STEPS(3), SYSPTE_FIT_STEPS(4),
-	SYSPTE_FIT_STEPS(5), SYSPTE_FIT_STEPS(6), SYSPTE_FIT_STEPS(7), SYSPTE_FIT_STEPS(8), SYSPTE_FIT_STEPS(9),
-	SYSPTE_FIT_STEPS(10), SYSPTE_FIT_STEPS(11), SYSPTE_FIT_STEPS(12), SYSPTE_FIT_STEPS(13), SYSPTE_FIT_STEPS(14),
-	SYSPTE_FIT_STEPS(15), SYSPTE_FIT_STEPS(16), SYSPTE_FIT_STEPS(17),
-};
-_Static_assert(sizeof(syspte_fit_steps) / sizeof(syspte_fit_steps[0]) == SYSPTE_CACHE_MAX_PAGES + 2,
-	       "a row per span, a cached reservation's and its guard's");
-
-/* Bit p set where pages p .. p + span - 1 of free mask f are all free (span 1 .. SYSPTE_CACHE_MAX_PAGES
- * + 1): a fixed sequence of shifts, with no branch. */
-static inline uint64_t syspte_chunk_fits(uint64_t f, unsigned span)
-{
-	const uint8_t *st = syspte_fit_steps[span];
-	_Static_assert(SYSPTE_FIT_NSTEPS == 5, "the steps, one a line");
-	f &= f >> st[0];
-	f &= f >> st[1];
-	f &= f >> st[2];
-	f &= f >> st[3];
-	f &= f >> st[4];
-	return f;
-}
 
 /*
  * Where npages pages (span with the guard) go in chunk k: a page offset, or -1 when nowhere. With
