@@ -396,34 +396,8 @@ static bool syspte_cache_has_run(const struct syspte_cache *c, unsigned span)
 	return false;
 }
 
-/*
- * The active slot where npages pages (span with the guard, no alignment asked) go, the page offset
- * in *off; -1 when no active chunk has room. The slot used last when its run bound admits span,
- * else the lowest slot whose bound does (so a chunk fills before the next one is touched): one
- * look at c->runs. A chunk whose bound was high gets its exact longest run as bound, and the next
- * slot is looked at.
- */
-static inline int syspte_active_find(struct syspte_cache *c, uint64_t npages, unsigned span, int *off)
-{
-	for (;;) {
-		uint64_t m = syspte_slots_fitting(c->runs, span);
-		if (!m)
-			return -1;
-		unsigned last = c->last, s = (m >> (8 * last)) & 0x80 ? last : (unsigned)__builtin_ctzll(m) >> 3;
-		const struct syspte_chunk *k = c->active[s];
-		uint64_t fit = syspte_chunk_fits(k->free, span);
-		if (__builtin_expect(fit != 0, 1)) {
-			uint64_t pref = fit & syspte_align_pref[npages];
-			*off = __builtin_ctzll(pref ? pref : fit);
-			c->last = s;
-			return (int)s;
-		}
-		syspte_set_run_bound(c, s, span - 1);   /* no run of span pages: s is out of m */
-	}
-}
-
-/* As syspte_active_find for a DIVISIBLE request (syspte_chunk_place's alignment), the bounds left
- * as they are (an aligned start missed says nothing of the longest run). */
+/* As syspte_cache_find's look at the active chunks, for a DIVISIBLE request (syspte_chunk_place's
+ * alignment), the bounds left as they are (an aligned start missed says nothing of the longest run). */
 static int syspte_active_find_divisible(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages,
 					unsigned span, int *off)
 {
@@ -474,20 +448,23 @@ static int syspte_parked_take(const struct syspte_region *r, struct syspte_cache
 	return (int)(c->last = slot);
 }
 
-/* syspte_cache_find past its first look: an active chunk (syspte_active_find, bounds made exact on
- * the way), then a parked one (syspte_parked_take). */
+/* syspte_cache_find past the active chunks' bounds (a DIVISIBLE request tries its active chunks
+ * here): a parked chunk (syspte_parked_take). */
 static __attribute__((noinline)) int syspte_cache_find_more(const struct syspte_region *r, struct syspte_cache *c,
 							    uint64_t npages, unsigned span, bool divisible, int *off)
 {
-	int s = divisible ? syspte_active_find_divisible(r, c, npages, span, off) : syspte_active_find(c, npages, span, off);
+	int s = divisible ? syspte_active_find_divisible(r, c, npages, span, off) : -1;
 	return s >= 0 ? s : syspte_parked_take(r, c, npages, span, divisible, off);
 }
 
 /*
  * Where npages pages (span with the guard) go among c's chunks: an active slot and page offset in
- * *off, or -1 when no chunk has room. Inline, syspte_active_find for a request with no alignment
- * (most requests end there); the rest is syspte_cache_find_more. The callers asked
- * syspte_cache_full first (a stale "full" only costs a search).
+ * *off, or -1 when no chunk has room. Inline, for a request with no alignment (most end there):
+ * the slot used last when its run bound admits span, else the lowest slot whose bound does (so a
+ * chunk fills before the next one is touched), found with one look at c->runs; a chunk whose
+ * bound was high (no run of span pages after all) gets span - 1 as bound and the next slot is
+ * looked at. The rest is syspte_cache_find_more. The callers asked syspte_cache_full first (a
+ * stale "full" only costs a search).
  */
 static inline __attribute__((always_inline)) int syspte_cache_find(const struct syspte_region *r,
 								   struct syspte_cache *c, uint64_t npages,
