@@ -510,8 +510,8 @@ static inline __attribute__((always_inline)) bool syspte_cache_take(struct syspt
 /*
  * Frees the reservation starting at page i (in chunk k of cache c), after the region's checks in
  * the contract's order (0x102 not a start, 0x101 tag, 0x103 still mapped); a misuse in *m with
- * nothing changed. The record's slot is free with the start bit; an active chunk's run bound rises to the free run
- * made, a parked chunk whose longest run grows moves up to its new class.
+ * nothing changed. The record's slot is free again with its start bit; an active chunk's run bound
+ * rises to the free run made, a parked chunk whose longest run grows moves up to its new class.
  */
 static inline __attribute__((always_inline)) int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c,
 								   struct syspte_chunk *k, vaddr_t addr, uint64_t i,

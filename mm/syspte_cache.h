@@ -6,8 +6,10 @@
  *  - The region is cut into aligned chunks of SYSPTE_CHUNK_PAGES pages. A CPU's cache owns chunks,
  *    each taken from the region's allocator as one allocation with its page tables (under the
  *    region's lock) and then managed by the cache alone: a word of free bits and a word of start
- *    bits, and the record of each reservation starting in it, in a slot per page of its own. Reservations of up to
- *    SYSPTE_CACHE_MAX_PAGES pages are placed in the running CPU's chunks and freed into the chunk
+ *    bits, and the record of each reservation starting in it, in a slot per page of its own.
+ *    Reservations of up to SYSPTE_CACHE_MAX_PAGES pages are placed in the running CPU's chunks
+ *    (docs/design.md, "The fast path's look": a word of run bounds, a byte per active chunk, picks
+ *    the chunk; shifts of its free word place the reservation) and freed into the chunk
  *    they lie in, under that cache's lock alone. A reservation so placed is a real reservation: the
  *    region finds it from any address in three steps, the chunk's owner (a byte per chunk), the
  *    chunk directory (region-wide: per SYSPTE_DIR_LEAF chunks a page of pointers to the owned
@@ -36,11 +38,11 @@
  *  - A reservation the caches and the allocator cannot place is looked for among every free page,
  *    the caches' merged with the allocator's (caches frozen); when a run is there, every cache is
  *    drained (its chunks dissolved: live reservations are copied into the region's own index,
- *    free pages go back to the allocator, records to the slab) and the allocator, whose search is
+ *    free pages go back to the allocator) and the allocator, whose search is
  *    exhaustive, places it. So the region refuses only when no run exists, and drains only when that helps.
  *
  * Locking: a cache's lock (rank LOCK_RANK_SYSPTE_CACHE) guards its chunks, records and counters;
- * it ranks after the region's lock, so the region (refill, drain, a map of a cached reservation)
+ * it ranks after the region's lock, so the region (a new chunk, a drain, a map of a cached reservation)
  * takes it inside its own, and the fast paths hold it alone. A chunk changes owner only under both
  * locks, so either one fixes the owner of every chunk the holder cares about. Walkers (accounting,
  * check, census) freeze the caches instead of locking them one by one: under the region's lock they
@@ -101,7 +103,7 @@ struct syspte_chunk {
  * its class: MIN(its longest free run, 62) pages, SYSPTE_CACHE_EMPTY when it is empty. The active
  * slots' run bounds (runs, a byte each) let a reservation pick its chunk with one look at one word:
  * a bound may be high (a reservation leaves it as it was) but never low (a free raises it), and a
- * bound found high is made exact on the spot. */
+ * bound found high (no run of the span asked) drops below that span on the spot. */
 struct syspte_cache {
 	spinlock_t lock;
 	unsigned cpu;                    /* constant: the CPU index it serves */

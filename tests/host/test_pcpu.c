@@ -19,8 +19,10 @@
  *    changed, the allocator places the request) and growing again with memory back; a first
  *    reservation with every amount of memory left up to enough (generated), nothing half made; a
  *    full cache trying again after a free; empty active chunks replaced by parked ones; every
- *    corruption of the parked lists, the mask, the active slots and the directory caught by
- *    syspte_check.
+ *    corruption of the parked lists, the mask, the active slots, their run bounds and the directory
+ *    caught by syspte_check; a high run bound made right by the next reserve, raised by frees.
+ *  - The fast paths' bit helpers (longest run, run around a bit, fits of every span, slots whose
+ *    bound admits a span) against plain loops on generated words of every kind.
  *  - Drains: requests that only another CPU's cache can satisfy (its whole free chunk; a run made of
  *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run) succeed, and
  *    refuse only when nothing is left, or when memory is exhausted and the region's index cannot
