@@ -3,9 +3,9 @@
  * mm/syspte_cache.h; the region's contract in mm/syspte.h).
  *
  * The fast paths (syspte_cache_reserve, syspte_cache_release) take one lock, the cache's, and write
- * only what the cache owns: its chunks' words, the records of their reservations and its counters.
- * Everything that moves space or records between a cache and the region (a new chunk, a dissolved
- * one, a stash refilled or trimmed, a drain) holds the region's lock and then the cache's.
+ * only what the cache owns: its chunks' words, the records of their reservations (in the chunks'
+ * states) and its counters. Everything that moves space or records between a cache and the region
+ * (a new chunk, an adopted or a dissolved one, a drain) holds the region's lock and then the cache's.
  */
 #include "syspte_impl.h"
 #include "phys.h"
@@ -15,17 +15,10 @@
 #include "verifier.h"
 
 #define SYSPTE_CHUNK_MASK ((uint64_t)SYSPTE_CHUNK_PAGES - 1)
-_Static_assert(SYSPTE_CHUNK_PAGES == 64, "a chunk's pages are the bits of one word");
 _Static_assert(SYSPTE_CACHE_MAX_PAGES + 1 < SYSPTE_CHUNK_PAGES, "a cached reservation and its guard fit a chunk");
 _Static_assert(PT_ENTRIES % SYSPTE_CHUNK_PAGES == 0, "regions are whole chunks, each inside one page table");
 
 /* ---- small helpers */
-
-/* Bits [o, o + n) of a chunk's word, n <= 64 - o. */
-static inline uint64_t syspte_bits(unsigned o, unsigned n)
-{
-	return (n >= 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1)) << o;
-}
 
 /* Set bits of x (the kernel links no libgcc, so no __builtin_popcount). */
 static unsigned syspte_popcount(uint64_t x)
@@ -125,29 +118,6 @@ static void syspte_dir_clear_locked(struct syspte_region *r, uint64_t idx)
 
 /* ---- a cache's parked chunks, on lists by class (c's lock held) */
 
-/* The longest run of set bits of x. */
-static unsigned syspte_longest_run(uint64_t x)
-{
-	unsigned best = 0;
-	while (x) {
-		unsigned o = (unsigned)__builtin_ctzll(x);
-		uint64_t rest = ~(x >> o);
-		unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SYSPTE_CHUNK_PAGES - o;
-		best = MAX(best, n);
-		x &= ~syspte_bits(o, n);
-	}
-	return best;
-}
-
-/* The run of set bits of x containing bit o (set). */
-static inline unsigned syspte_run_at(uint64_t x, unsigned o)
-{
-	uint64_t below = ~x & syspte_bits(0, o), above = ~x & ~syspte_bits(0, o);
-	unsigned lo = below ? 64u - (unsigned)__builtin_clzll(below) : 0;
-	unsigned hi = above ? (unsigned)__builtin_ctzll(above) : 64u;
-	return hi - lo;
-}
-
 /* The class of a chunk whose longest free run is run pages. */
 static inline unsigned syspte_class_of(unsigned run)
 {
@@ -196,6 +166,37 @@ static inline struct syspte_chunk *syspte_parked_top(const struct syspte_cache *
 static inline unsigned syspte_nactive(const struct syspte_cache *c)
 {
 	return MIN(c->nchunks, SYSPTE_CACHE_ACTIVE);
+}
+
+/* ---- the active slots' run bounds (c->runs: byte s for slot s; c's lock held) */
+
+_Static_assert(SYSPTE_CACHE_ACTIVE <= 8, "a byte of one word per active slot");
+
+/* The run bound of active slot s. */
+static inline unsigned syspte_run_bound(const struct syspte_cache *c, unsigned s)
+{
+	return (unsigned)(c->runs >> (8 * s)) & 0xffu;
+}
+
+/* Sets the run bound of active slot s to n (0 .. SYSPTE_CHUNK_PAGES). */
+static inline void syspte_set_run_bound(struct syspte_cache *c, unsigned s, unsigned n)
+{
+	c->runs = (c->runs & ~((uint64_t)0xff << (8 * s))) | ((uint64_t)n << (8 * s));
+}
+
+/* A run bound for a chunk of class cls: its longest free run or more. */
+static inline unsigned syspte_class_bound(unsigned cls)
+{
+	return cls == SYSPTE_CACHE_EMPTY ? SYSPTE_CHUNK_PAGES : cls == SYSPTE_CACHE_EMPTY - 1 ? SYSPTE_CHUNK_PAGES - 1 : cls;
+}
+
+/* Puts k (no longer parked) in active slot s, with run bound bound (its longest free run or more). */
+static inline void syspte_slot_set(struct syspte_cache *c, unsigned s, struct syspte_chunk *k, unsigned bound)
+{
+	c->active[s] = k;
+	k->cls = SYSPTE_CHUNK_ACTIVE;
+	k->slot = s;
+	syspte_set_run_bound(c, s, bound);
 }
 
 /* The state of chunk idx when c owns it, else NULL (c's lock held, or the caches frozen). */
@@ -304,19 +305,6 @@ static const uint64_t syspte_align_pref[SYSPTE_CACHE_MAX_PAGES + 1] = {
 	[8] = 0x0101010101010101ULL, [16] = 0x0001000100010001ULL,
 };
 
-/* Bit p set where pages p .. p + span - 1 of free mask f are all free (span >= 1). */
-static inline uint64_t syspte_chunk_fits(uint64_t f, unsigned span)
-{
-	if (!(f & (f >> (span - 1))))
-		return 0;   /* no two free pages span - 1 apart: no run (most full chunks, in a few operations) */
-	for (unsigned len = 1; len < span;) {
-		unsigned step = MIN(len, span - len);
-		f &= f >> step;
-		len += step;
-	}
-	return f;
-}
-
 /*
  * Where npages pages (span with the guard) go in chunk k: a page offset, or -1 when nowhere. With
  * DIVISIBLE the lowest fit whose address is a multiple of npages pages; otherwise the lowest fit,
@@ -408,27 +396,43 @@ static bool syspte_cache_has_run(const struct syspte_cache *c, unsigned span)
 	return false;
 }
 
-/*
- * Where npages pages (span with the guard) go among c's chunks: an active slot and page offset in
- * *off, or -1 when no chunk has room. The active chunk used last is tried first, then the others
- * in their order (so a chunk fills before the next one is touched); then a parked chunk
- * (syspte_parked_find) takes the place of the fullest active one, which is parked. A failure for a
- * span with no free run that long sets c->nofit (syspte_cache_full): the cache then answers "no
- * room" to that span or a larger one at once.
- */
-static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
-			     bool divisible, int *off)
+/* As syspte_cache_find's look at the active chunks, for a DIVISIBLE request (syspte_chunk_place's
+ * alignment), the bounds left as they are (an aligned start missed says nothing of the longest run). */
+static int syspte_active_find_divisible(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages,
+					unsigned span, int *off)
 {
-	if (syspte_cache_full(c, span))
-		return -1;
-	unsigned na = syspte_nactive(c);
-	if (c->last < na && (*off = syspte_chunk_place(r, c->active[c->last], npages, span, divisible)) >= 0)
+	uint64_t m = syspte_slots_fitting(c->runs, span);
+	if (((m >> (8 * c->last)) & 0x80) && (*off = syspte_chunk_place(r, c->active[c->last], npages, span, true)) >= 0)
 		return (int)c->last;
-	for (unsigned s = 0; s < na; s++)
-		if (s != c->last && c->active[s]->nfree >= span &&
-		    (*off = syspte_chunk_place(r, c->active[s], npages, span, divisible)) >= 0)
+	for (; m; m &= m - 1) {
+		unsigned s = (unsigned)__builtin_ctzll(m) >> 3;
+		if (s != c->last && (*off = syspte_chunk_place(r, c->active[s], npages, span, true)) >= 0)
 			return (int)(c->last = s);
-	struct syspte_chunk *k = c->parked_mask ? syspte_parked_find(r, c, npages, span, divisible, off) : NULL;
+	}
+	return -1;
+}
+
+/*
+ * Where npages pages go when no active chunk of c has room (syspte_cache_find): a parked chunk
+ * (syspte_parked_find) takes the place of the fullest active one, which is parked; its slot and
+ * page offset in *off. -1 when no chunk has room: a failure for a span with no free run that long
+ * sets c->nofit (syspte_cache_full), so the cache then answers "no room" to that span or a larger
+ * one at once.
+ */
+static int syspte_parked_take(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
+			      bool divisible, int *off)
+{
+	struct syspte_chunk *k = NULL;
+	uint64_t top = c->parked_mask & ~syspte_bits(0, span);   /* classes of a run of span pages or more */
+	if (!divisible && top) {   /* the highest class has room: placed as in an active chunk */
+		k = c->parked[63u - (unsigned)__builtin_clzll(top)];
+		uint64_t fit = syspte_chunk_fits(k->free, span), pref = fit & syspte_align_pref[npages];
+		KASSERT(fit, "syspte: parked chunk %llu of class %u has no room for %u pages", (unsigned long long)k->index,
+			k->cls, span);
+		*off = __builtin_ctzll(pref ? pref : fit);
+	} else if (divisible && top) {
+		k = syspte_parked_find(r, c, npages, span, divisible, off);
+	}
 	if (!k) {
 		if (!divisible || !syspte_cache_has_run(c, span)) {   /* an aligned start missed is no "full" */
 			unsigned was = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
@@ -437,85 +441,111 @@ static int syspte_cache_find(const struct syspte_region *r, struct syspte_cache 
 		}
 		return -1;
 	}
-	unsigned slot = syspte_fullest_active(c);
+	unsigned slot = syspte_fullest_active(c), bound = syspte_class_bound(k->cls);
 	syspte_unpark(c, k);
 	syspte_park(c, c->active[slot]);
-	c->active[slot] = k;
+	syspte_slot_set(c, slot, k, bound);
 	return (int)(c->last = slot);
 }
 
-/* Places a reservation in one of c's chunks (syspte_cache_find) with a record from c's stash; its
- * page index in *start, or false when the stash is empty or no chunk has room. */
-static bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c, uint64_t npages, uint32_t tag,
-			      uint32_t flags, uint64_t *start)
+/* syspte_cache_find past the active chunks' bounds (a DIVISIBLE request tries its active chunks
+ * here): a parked chunk (syspte_parked_take). */
+static __attribute__((noinline)) int syspte_cache_find_more(const struct syspte_region *r, struct syspte_cache *c,
+							    uint64_t npages, unsigned span, bool divisible, int *off)
+{
+	int s = divisible ? syspte_active_find_divisible(r, c, npages, span, off) : -1;
+	return s >= 0 ? s : syspte_parked_take(r, c, npages, span, divisible, off);
+}
+
+/*
+ * Where npages pages (span with the guard) go among c's chunks: an active slot and page offset in
+ * *off, or -1 when no chunk has room. Inline, for a request with no alignment (most end there):
+ * the slot used last when its run bound admits span, else the lowest slot whose bound does (so a
+ * chunk fills before the next one is touched), found with one look at c->runs; a chunk whose
+ * bound was high (no run of span pages after all) gets span - 1 as bound and the next slot is
+ * looked at. The rest is syspte_cache_find_more. The callers asked syspte_cache_full first (a
+ * stale "full" only costs a search).
+ */
+static inline __attribute__((always_inline)) int syspte_cache_find(const struct syspte_region *r,
+								   struct syspte_cache *c, uint64_t npages,
+								   unsigned span, bool divisible, int *off)
+{
+	for (uint64_t m; !divisible && (m = syspte_slots_fitting(c->runs, span)) != 0;) {
+		unsigned last = c->last, s = (m >> (8 * last)) & 0x80 ? last : (unsigned)__builtin_ctzll(m) >> 3;
+		uint64_t fit = syspte_chunk_fits(c->active[s]->free, span);
+		if (__builtin_expect(fit != 0, 1)) {
+			uint64_t pref = fit & syspte_align_pref[npages];
+			*off = __builtin_ctzll(pref ? pref : fit);
+			c->last = s;
+			return (int)s;
+		}
+		syspte_set_run_bound(c, s, span - 1);   /* it was high: no run of span pages, s is out of m */
+	}
+	return syspte_cache_find_more(r, c, npages, span, divisible, off);
+}
+
+/* Places a reservation in one of c's chunks (syspte_cache_find), its record in the chunk's slot of
+ * its first page; its page index in *start, or false when no chunk has room. */
+static inline __attribute__((always_inline)) bool syspte_cache_take(struct syspte_region *r, struct syspte_cache *c,
+								    uint64_t npages, uint32_t tag, uint32_t flags,
+								    uint64_t *start)
 {
 	unsigned span = (unsigned)(npages + r->guard);
-	if (!c->stash)
-		return false;
 	int o, s = syspte_cache_find(r, c, npages, span, flags & SYSPTE_FLAG_DIVISIBLE, &o);
-	if (s >= 0) {
-		struct syspte_chunk *k = c->active[s];
-		struct syspte_resv *v = c->stash;
-		c->stash = v->next;
-		c->nstash--;
-		*start = (k->index << SYSPTE_CHUNK_SHIFT) + (unsigned)o;
-		*v = syspte_resv_make(*start, npages, tag, flags, r->guard != 0);
-		k->free &= ~syspte_bits((unsigned)o, span);
-		k->nfree -= span;
-		k->starts |= (uint64_t)1 << o;
-		k->rec[o] = v;
-		c->nempty -= k->live++ == 0;
-		c->live++;
-		c->pages += npages;
-		c->free -= span;
-		return true;
-	}
-	return false;
+	if (s < 0)
+		return false;
+	struct syspte_chunk *k = c->active[s];
+	*start = (k->index << SYSPTE_CHUNK_SHIFT) + (unsigned)o;
+	k->rec[o] = syspte_resv_make(*start, npages, tag, flags, r->guard != 0);
+	k->free &= ~syspte_span_bits((unsigned)o, span);
+	k->nfree -= span;
+	k->starts |= (uint64_t)1 << o;
+	c->nempty -= k->live++ == 0;
+	c->live++;
+	c->pages += npages;
+	c->free -= span;
+	return true;
 }
 
 /*
  * Frees the reservation starting at page i (in chunk k of cache c), after the region's checks in
  * the contract's order (0x102 not a start, 0x101 tag, 0x103 still mapped); a misuse in *m with
- * nothing changed. The record goes to c's stash; a parked chunk whose longest run grows moves up
- * to its new class.
+ * nothing changed. The record's slot is free again with its start bit; an active chunk's run bound
+ * rises to the free run made, a parked chunk whose longest run grows moves up to its new class.
  */
-static int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k, vaddr_t addr,
-			     uint64_t i, uint32_t tag, struct syspte_misuse *m)
+static inline __attribute__((always_inline)) int syspte_chunk_free(struct syspte_region *r, struct syspte_cache *c,
+								   struct syspte_chunk *k, vaddr_t addr, uint64_t i,
+								   uint32_t tag, struct syspte_misuse *m)
 {
 	unsigned o = (unsigned)(i & SYSPTE_CHUNK_MASK);
-	struct syspte_resv *v = ((k->starts >> o) & 1) ? k->rec[o] : NULL;
-	if (!v)
+	struct syspte_resv *v = &k->rec[o];
+	if (!((k->starts >> o) & 1))
 		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	if (v->tag != tag)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_WRONG_TAG, addr, tag, v->tag);
 	if (v->mapped)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
 				     syspte_va(r, syspte_first_present(r, v->start, v->start + v->npages)), tag, v->mapped);
-	uint64_t bits = syspte_bits(o, (unsigned)syspte_span(v));
+	uint64_t bits = syspte_span_bits(o, (unsigned)syspte_span(v));
 	KASSERT(!(k->free & bits), "syspte: cached reservation at page %llu overlaps free pages", (unsigned long long)i);
 	k->free |= bits;
 	k->nfree += (uint32_t)syspte_span(v);
-	unsigned nofit = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
-	if (k->cls != SYSPTE_CHUNK_ACTIVE || nofit) {
-		unsigned run = syspte_run_at(k->free, o), cls = syspte_class_of(run);
-		if (k->cls != SYSPTE_CHUNK_ACTIVE && cls > k->cls) {   /* a free run only grows while parked */
-			syspte_unpark(c, k);
-			syspte_park_in(c, k, cls);
-		}
-		if (nofit && run >= nofit)
-			syspte_cache_room_again(c);
+	unsigned run = syspte_run_at(k->free, o), cls = syspte_class_of(run);
+	if (k->cls == SYSPTE_CHUNK_ACTIVE) {
+		if (run > syspte_run_bound(c, k->slot))
+			syspte_set_run_bound(c, k->slot, run);
+	} else if (cls > k->cls) {   /* a free run only grows while parked */
+		syspte_unpark(c, k);
+		syspte_park_in(c, k, cls);
 	}
 	k->starts &= ~((uint64_t)1 << o);
-	k->rec[o] = NULL;
 	c->nempty += --k->live == 0;
 	c->live--;
 	c->pages -= v->npages;
 	c->free += syspte_span(v);
-	if (c->free >= c->nofit_free + SYSPTE_CACHE_ROOMY)
+	unsigned nofit = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);
+	if (nofit && (run >= nofit || c->free >= c->nofit_free + SYSPTE_CACHE_ROOMY))
 		syspte_cache_room_again(c);
-	v->next = c->stash;
-	c->stash = v;
-	c->nstash++;
 	return SYSPTE_OK;
 }
 
@@ -600,32 +630,6 @@ static void syspte_give_run_locked(struct syspte_region *r, uint64_t start, uint
 
 /* ---- moving space and records between a cache and the region (both locks held) */
 
-/* Fills c's stash up to want records from the region's slab (as far as memory goes). */
-static void syspte_stash_fill_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t want)
-{
-	spin_assert_held(&r->lock);
-	while (c->nstash < want) {
-		struct syspte_resv *v = syspte_rec_alloc_locked(r);
-		if (!v)
-			return;
-		v->next = c->stash;
-		c->stash = v;
-		c->nstash++;
-	}
-}
-
-/* Gives the region back all of c's stash beyond keep records (frees on other CPUs fill it). */
-static void syspte_stash_trim_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t keep)
-{
-	spin_assert_held(&r->lock);
-	while (c->nstash > keep) {
-		struct syspte_resv *v = c->stash;
-		c->stash = v->next;
-		c->nstash--;
-		syspte_rec_free_locked(r, v);
-	}
-}
-
 /* Takes k out of c's chunks: off its parked list, or out of its active slot, which the parked
  * chunk of the highest class takes (or the last active one when none is parked). */
 static void syspte_chunk_remove(struct syspte_cache *c, struct syspte_chunk *k)
@@ -638,20 +642,27 @@ static void syspte_chunk_remove(struct syspte_cache *c, struct syspte_chunk *k)
 	}
 	while (s < na && c->active[s] != k)
 		s++;
-	KASSERT(s < na, "syspte: active chunk %llu not in an active slot", (unsigned long long)k->index);
+	KASSERT(s < na && k->slot == s, "syspte: active chunk %llu not in its active slot", (unsigned long long)k->index);
 	struct syspte_chunk *p = syspte_parked_top(c);
 	if (p) {
+		unsigned bound = syspte_class_bound(p->cls);
 		syspte_unpark(c, p);
-		c->active[s] = p;
+		syspte_slot_set(c, s, p, bound);
 	} else {
-		c->active[s] = c->active[na - 1];
+		struct syspte_chunk *q = c->active[na - 1];
+		unsigned bound = syspte_run_bound(c, na - 1);
 		c->active[na - 1] = NULL;
+		syspte_set_run_bound(c, na - 1, 0);
+		if (q != k)
+			syspte_slot_set(c, s, q, bound);
 	}
+	if (c->last >= syspte_nactive(c))
+		c->last = 0;
 }
 
 /*
  * Empties chunk k of c into the region: its reservations enter the region's own index (room made
- * for them: syspte_index_room) and their records c's stash, its free runs go back to the allocator
+ * for them: syspte_index_room), its free runs go back to the allocator
  * (merging with their neighbours), and the chunk has no owner.
  */
 static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_cache *c, struct syspte_chunk *k)
@@ -660,14 +671,10 @@ static void syspte_chunk_dissolve_locked(struct syspte_region *r, struct syspte_
 	c->nempty -= k->live == 0;
 	uint64_t base = k->index << SYSPTE_CHUNK_SHIFT;
 	for (uint64_t b = k->starts; b; b &= b - 1) {
-		struct syspte_resv *v = k->rec[__builtin_ctzll(b)];
+		const struct syspte_resv *v = &k->rec[__builtin_ctzll(b)];
 		c->live--;
 		c->pages -= v->npages;
 		syspte_link_locked(r, v);
-		k->rec[__builtin_ctzll(b)] = NULL;
-		v->next = c->stash;
-		c->stash = v;
-		c->nstash++;
 	}
 	c->free -= k->nfree;
 	for (uint64_t x = k->free; x;) {
@@ -739,8 +746,7 @@ static void syspte_chunk_own_locked(struct syspte_region *r, struct syspte_cache
 		s = syspte_fullest_active(c);
 		syspte_park(c, c->active[s]);
 	}
-	c->active[s] = k;
-	k->cls = SYSPTE_CHUNK_ACTIVE;
+	syspte_slot_set(c, s, k, syspte_longest_run(k->free));
 	k->next = k->prev = NULL;
 	c->nempty += k->live == 0;
 	c->free += k->nfree;
@@ -803,17 +809,13 @@ static uint64_t syspte_chunk_free_in_allocator(const struct syspte_region *r, ui
 }
 
 /* Makes chunk idx (adoptable) c's: its free runs leave the allocator, its reservations leave the
- * region's index for the chunk's, copied into records of c's stash. False, nothing changed, when
- * the allocator cannot give the runs or the slab the records. */
+ * region's index for the chunk's, copied into its slots. False, nothing changed, when the allocator
+ * cannot give the runs or no page is left for the chunk's state. */
 static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cache *c, uint64_t idx)
 {
 	spin_assert_held(&r->lock);
-	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx), n = 0;
-	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
-	     s = bitset_next(&r->starts, s + 1))
-		n++;
-	syspte_stash_fill_locked(r, c, n);
-	struct syspte_chunk *k = c->nstash >= n ? syspte_chunk_state_locked(r, c) : NULL;
+	uint64_t b = idx << SYSPTE_CHUNK_SHIFT, free = syspte_chunk_free_in_allocator(r, idx);
+	struct syspte_chunk *k = syspte_chunk_state_locked(r, c);
 	if (!k)
 		return false;
 	if (!syspte_take_chunk_free_locked(r, idx, free)) {
@@ -824,12 +826,9 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 	*k = (struct syspte_chunk){ .index = idx, .free = free, .nfree = syspte_popcount(free) };
 	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
 	     s = bitset_next(&r->starts, s + 1)) {
-		struct syspte_resv *v = c->stash;
-		c->stash = v->next;
-		c->nstash--;
+		struct syspte_resv *v = &k->rec[s - b];
 		*v = *syspte_find_start_locked(r, s);
 		syspte_unlink_locked(r, syspte_find_start_locked(r, s));
-		k->rec[s - b] = v;
 		k->starts |= (uint64_t)1 << (s - b);
 		k->live++;
 		c->live++;
@@ -864,9 +863,10 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
 
 vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
 {
+	KASSERT(npages - 1 < SYSPTE_CACHE_MAX_PAGES, "syspte: %llu pages asked of the caches", (unsigned long long)npages);
 	/* A CPU that may not take the region's lock goes to it all the same, where the lock order's
 	 * report names the misuse: a call of the region is one whether or not its cache would serve it. */
-	if (npages > SYSPTE_CACHE_MAX_PAGES || !r->cache.on || !spin_may_take(&r->lock))
+	if (!spin_may_take(&r->lock))
 		return 0;
 	struct syspte_cache *c = syspte_cache_of(r, arch_cpu_index());
 	if (!c || syspte_cache_full(c, (unsigned)(npages + r->guard)))
@@ -896,17 +896,14 @@ bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint3
 	/* A cache at its share with no room leaves the request to the allocator without its lock (the
 	 * region's lock fixes its chunk count). */
 	if (c->nchunks >= r->cache.max_chunks && syspte_cache_full(c, (unsigned)(npages + r->guard)))
-		return false;
+		return false;   /* (read again under the cache's lock below: its frees may clear it meanwhile) */
 	uint64_t f = spin_lock(&c->lock);
 	bool ok = false;
 	int off;
-	/* Records are taken from the slab only for a reservation the cache can place. */
-	if (syspte_cache_find(r, c, npages, (unsigned)(npages + r->guard), flags & SYSPTE_FLAG_DIVISIBLE, &off) >= 0 ||
-	    syspte_chunk_carve_locked(r, c)) {
-		syspte_stash_fill_locked(r, c, SYSPTE_CACHE_STASH);
+	unsigned span = (unsigned)(npages + r->guard);
+	if ((!syspte_cache_full(c, span) && syspte_cache_find(r, c, npages, span, flags & SYSPTE_FLAG_DIVISIBLE, &off) >= 0) ||
+	    syspte_chunk_carve_locked(r, c))
 		ok = syspte_cache_take(r, c, npages, tag, flags, start);
-	}
-	syspte_stash_trim_locked(r, c, 2 * SYSPTE_CACHE_STASH);
 	syspte_empties_trim_locked(r, c);
 	spin_unlock(&c->lock, f);
 	return ok;
@@ -962,10 +959,9 @@ bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t 
 			spin_unlock(&c->lock, f);
 			continue;
 		}
-		any |= c->nchunks || c->stash;
+		any |= c->nchunks != 0;
 		while (c->nchunks)
 			syspte_chunk_dissolve_locked(r, c, syspte_cache_some_chunk(c));
-		syspte_stash_trim_locked(r, c, 0);
 		spin_unlock(&c->lock, f);
 	}
 	r->cache.drains += any;
@@ -984,11 +980,12 @@ static unsigned syspte_cache_owner_of(const struct syspte_region *r, vaddr_t add
 	return syspte_owner_load(r, *idx);
 }
 
-int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+/* syspte_cache_release for addr in region page i, whose chunk's owner was o (not 0) a moment ago. */
+static __attribute__((noinline)) int syspte_cache_release_owned(struct syspte_region *r, vaddr_t addr, uint32_t tag,
+								 uint64_t i, unsigned o)
 {
-	uint64_t i, idx;
-	unsigned o = syspte_cache_owner_of(r, addr, &i, &idx);
-	if (!o || !spin_may_take(&r->lock))   /* the latter as in syspte_cache_reserve */
+	uint64_t idx = i >> SYSPTE_CHUNK_SHIFT;
+	if (!spin_may_take(&r->lock))   /* as in syspte_cache_reserve */
 		return SYSPTE_CACHE_PASS;
 	struct syspte_cache *c = syspte_cache_of(r, o - 1);
 	struct syspte_misuse m;
@@ -996,7 +993,9 @@ int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	uint64_t f = spin_lock(&c->lock);
 	/* The owner changes only under this lock too: checked again, it holds until the unlock. */
 	if (!syspte_cache_frozen(r) && syspte_owner_load(r, idx) == o) {
-		st = syspte_chunk_free(r, c, syspte_chunk_in(r, c, idx), addr, i, tag, &m);
+		struct syspte_chunk *k = syspte_dir_get(r, idx);
+		KASSERT(k, "syspte: cached chunk %llu not in the directory", (unsigned long long)idx);
+		st = syspte_chunk_free(r, c, k, addr, i, tag, &m);
 		c->fast += st == SYSPTE_OK;
 	}
 	spin_unlock(&c->lock, f);
@@ -1006,6 +1005,15 @@ int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(&m);
 	return st;
+}
+
+int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
+{
+	/* addr's page in the region (the base is page aligned; below it, the difference wraps past
+	 * every page); caches off, no chunk has an owner. A chunk with no owner: passed on at once. */
+	uint64_t i = (addr - r->base) >> PAGE_SHIFT;
+	unsigned o = i < r->npages ? syspte_owner_load(r, i >> SYSPTE_CHUNK_SHIFT) : 0;
+	return o ? syspte_cache_release_owned(r, addr, tag, i, o) : SYSPTE_CACHE_PASS;
 }
 
 int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m)
@@ -1042,7 +1050,7 @@ struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_
 	uint64_t before = k->starts & syspte_bits(0, (unsigned)(i & SYSPTE_CHUNK_MASK) + 1);
 	if (!before)
 		return NULL;
-	struct syspte_resv *v = k->rec[63 - __builtin_clzll(before)];
+	struct syspte_resv *v = &k->rec[63 - __builtin_clzll(before)];
 	return i < v->start + v->npages ? v : NULL;
 }
 
@@ -1055,11 +1063,11 @@ struct syspte_resv *syspte_cache_next_locked(struct syspte_region *r, uint64_t i
 	uint64_t first = i >> SYSPTE_CHUNK_SHIFT;
 	for (uint64_t idx = bitset_next(&r->cache.owned, first); idx != UINT64_MAX && (idx << SYSPTE_CHUNK_SHIFT) < limit;
 	     idx = bitset_next(&r->cache.owned, idx + 1)) {
-		const struct syspte_chunk *k = syspte_chunk_of(r, idx);
+		struct syspte_chunk *k = syspte_chunk_of(r, idx);
 		uint64_t b = k->starts & (idx == first ? ~syspte_bits(0, (unsigned)(i & SYSPTE_CHUNK_MASK)) : UINT64_MAX);
 		if (b) {
 			unsigned o = (unsigned)__builtin_ctzll(b);
-			return (idx << SYSPTE_CHUNK_SHIFT) + o < limit ? k->rec[o] : NULL;
+			return (idx << SYSPTE_CHUNK_SHIFT) + o < limit ? &k->rec[o] : NULL;
 		}
 	}
 	return NULL;
@@ -1114,7 +1122,6 @@ void syspte_cache_totals_locked(struct syspte_region *r, struct syspte_cache_tot
 		t->spans += c->pages + c->live * r->guard;
 		t->free += c->free;
 		t->chunks += c->nchunks;
-		t->stash += c->nstash;
 		t->fast += c->fast;
 	}
 }
@@ -1223,7 +1230,7 @@ int syspte_cache_indexes_locked(struct syspte_region *r, const struct syspte_res
 		return 0;
 	const struct syspte_chunk *k = syspte_chunk_of(r, v->start >> SYSPTE_CHUNK_SHIFT);
 	unsigned o = (unsigned)(v->start & SYSPTE_CHUNK_MASK);
-	return ((k->starts >> o) & 1) && k->rec[o] == v ? 1 : -1;
+	return ((k->starts >> o) & 1) && &k->rec[o] == v ? 1 : -1;
 }
 
 /* Reports a failed invariant of the caches; returns -1. */
@@ -1249,15 +1256,12 @@ static int syspte_chunk_check_locked(struct syspte_region *r, const struct syspt
 		return syspte_cache_bad("a reservation of the region's index runs into a cached chunk", k->index, p->start);
 	if (k->starts & k->free)
 		return syspte_cache_bad("a cached reservation starts on a free page", k->index, k->starts & k->free);
-	for (unsigned o = 0; o < SYSPTE_CHUNK_PAGES; o++) {
-		const struct syspte_resv *v = k->rec[o];
-		if (!((k->starts >> o) & 1)) {
-			if (v)
-				return syspte_cache_bad("a record where no cached reservation starts", k->index, o);
-			continue;
-		}
-		if (!v || v->start != base + o)
-			return syspte_cache_bad("a start bit without its record", k->index, o);
+	for (uint64_t b = k->starts; b; b &= b - 1) {
+		unsigned o = (unsigned)__builtin_ctzll(b);
+		const struct syspte_resv *v = &k->rec[o];
+		if (v->start != base + o || v->npages == 0 || v->guard != (r->guard != 0))
+			return syspte_cache_bad("a start bit without its record (one of another page, empty, or with "
+						"another guard)", k->index, o);
 		uint64_t span = syspte_span(v);
 		if (o + span > SYSPTE_CHUNK_PAGES)
 			return syspte_cache_bad("a cached reservation past its chunk", v->start, v->npages);
@@ -1300,18 +1304,24 @@ static int syspte_cache_check_chunk(struct syspte_region *r, unsigned cpu, const
 
 /* Checks one CPU's cache: its chunks (each owned by it and found by the directory; the active ones
  * in their slots, the parked ones on the list of their class, linked both ways), its counts, its
- * stash. Adds its chunks, reservations and stashed records. */
+ * pages of chunk states. Adds its chunks and its pages. */
 static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const struct syspte_cache *c,
-				  uint64_t *chunks, uint64_t *live, uint64_t *stash, uint64_t *pages_held)
+				  uint64_t *chunks, uint64_t *pages_held)
 {
 	if (c->cpu != cpu || c->nchunks > r->cache.max_chunks || c->lock.rank != LOCK_RANK_SYSPTE_CACHE)
 		return syspte_cache_bad("a cache's header is wrong", cpu, c->nchunks);
 	uint64_t n = 0, pages = 0, free = 0, empty = 0, walked = 0;
 	unsigned na = syspte_nactive(c);
+	if (c->last >= SYSPTE_CACHE_ACTIVE)
+		return syspte_cache_bad("a cache's last slot is no slot", cpu, c->last);
 	for (unsigned s = 0; s < SYSPTE_CACHE_ACTIVE; s++) {
 		const struct syspte_chunk *k = c->active[s];
+		unsigned bound = syspte_run_bound(c, s);
 		if ((s < na) != (k != NULL))
 			return syspte_cache_bad("a cache's active slots differ from its chunk count", cpu, s);
+		if (k ? k->slot != s || bound > SYSPTE_CHUNK_PAGES || bound < syspte_longest_run(k->free) : bound != 0)
+			return syspte_cache_bad("an active slot's run bound below its chunk's longest free run, or "
+						"a bound on an unused slot", cpu, s);
 		if (k && syspte_cache_check_chunk(r, cpu, k, SYSPTE_CHUNK_ACTIVE, &n, &pages, &free, &empty))
 			return -1;
 		walked += k != NULL;
@@ -1331,19 +1341,13 @@ static int syspte_cache_check_one(struct syspte_region *r, unsigned cpu, const s
 		return syspte_cache_bad("a cache's chunks differ from its count", cpu, walked);
 	if (n != c->live || pages != c->pages || free != c->free || empty != c->nempty)
 		return syspte_cache_bad("a cache's counts differ from its chunks", cpu, c->live);
-	uint64_t recs = 0, states = c->state_pages * (PAGE_SIZE / sizeof(struct syspte_chunk)), spare = 0;
-	for (const struct syspte_resv *v = c->stash; v && recs <= c->nstash; v = v->next)
-		recs++;
-	if (recs != c->nstash)
-		return syspte_cache_bad("a cache's stash differs from its count", cpu, recs);
+	uint64_t states = c->state_pages * (PAGE_SIZE / sizeof(struct syspte_chunk)), spare = 0;
 	for (const struct syspte_chunk *k = c->spare; k && c->nchunks + spare <= states; k = k->next)
 		spare++;
 	if (c->nchunks + spare != states)
 		return syspte_cache_bad("a cache's chunk states, used and spare, differ from its pages of them", cpu, spare);
 	*chunks += c->nchunks;
 	*pages_held += 1 + c->state_pages;   /* its own page and its chunk states' */
-	*live += n;
-	*stash += recs;
 	return 0;
 }
 
@@ -1381,7 +1385,7 @@ int syspte_cache_check_locked(struct syspte_region *r)
 	spin_assert_held(&r->lock);
 	if (r->cache.on && !syspte_cache_frozen(r))
 		return syspte_cache_bad("checked with the caches not frozen", 0, 0);
-	uint64_t owned = 0, chunks = 0, live = 0, stash = 0;
+	uint64_t owned = 0, chunks = 0;
 	/* Every owner byte that is set: read a word at a time, since the array spans the region and is
 	 * mostly zero (a check costs what the caches hold, not the region's size). */
 	for (uint64_t idx = 0; idx < r->cache.nchunks; idx++) {
@@ -1413,7 +1417,7 @@ int syspte_cache_check_locked(struct syspte_region *r)
 		return -1;
 	for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
 		const struct syspte_cache *c = syspte_cache_of(r, cpu);
-		if (c && syspte_cache_check_one(r, cpu, c, &chunks, &live, &stash, &dir_pages))
+		if (c && syspte_cache_check_one(r, cpu, c, &chunks, &dir_pages))
 			return -1;
 	}
 	if (dir_pages != r->cache.cache_pages)   /* now the directory's, the caches' and their chunk states' */
@@ -1423,9 +1427,8 @@ int syspte_cache_check_locked(struct syspte_region *r)
 	uint64_t free_recs = 0, total = r->slab_pages * (PAGE_SIZE / sizeof(struct syspte_resv));
 	for (const struct syspte_resv *v = r->free_recs; v && free_recs <= total; v = v->next)
 		free_recs++;
-	if (free_recs + stash + live != total)   /* the region's own reservations live in its index */
-		return syspte_cache_bad("records lost or counted twice (free + stashed + cached live != slab)",
-					free_recs + stash + live, total);
+	if (free_recs != total)   /* the region's own reservations live in its index, the caches' in their chunks */
+		return syspte_cache_bad("records of the slab in use (the caches keep theirs in their chunks)", free_recs, total);
 	return 0;
 }
 
@@ -1436,12 +1439,12 @@ void syspte_cache_dump_locked(struct syspte_region *r)
 	uint64_t caches = 0;
 	for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
 		caches += syspte_cache_of(r, cpu) != NULL;
-	kprintf("  CPU caches %s: %llu (%llu bytes), %llu chunks, %llu free pages and %llu records held; "
+	kprintf("  CPU caches %s: %llu (%llu bytes), %llu chunks, %llu free pages held, %llu reservations; "
 		"%llu calls without the region's lock, %llu with it; %llu chunks carved, %llu adopted, %llu dissolved, "
 		"%llu drains\n",
 		r->cache.on ? "on" : "off",
 		(unsigned long long)caches, (unsigned long long)(r->cache.cache_pages * PAGE_SIZE),
-		(unsigned long long)t.chunks, (unsigned long long)t.free, (unsigned long long)t.stash,
+		(unsigned long long)t.chunks, (unsigned long long)t.free, (unsigned long long)t.live,
 		(unsigned long long)t.fast, (unsigned long long)r->cache.slow, (unsigned long long)r->cache.carved,
 		(unsigned long long)r->cache.adopted, (unsigned long long)r->cache.dissolved, (unsigned long long)r->cache.drains);
 }

@@ -6,8 +6,10 @@
  *  - The region is cut into aligned chunks of SYSPTE_CHUNK_PAGES pages. A CPU's cache owns chunks,
  *    each taken from the region's allocator as one allocation with its page tables (under the
  *    region's lock) and then managed by the cache alone: a word of free bits and a word of start
- *    bits, and the record of each reservation starting in it. Reservations of up to
- *    SYSPTE_CACHE_MAX_PAGES pages are placed in the running CPU's chunks and freed into the chunk
+ *    bits, and the record of each reservation starting in it, in a slot per page of its own.
+ *    Reservations of up to SYSPTE_CACHE_MAX_PAGES pages are placed in the running CPU's chunks
+ *    (docs/design.md, "The fast path's look": a word of run bounds, a byte per active chunk, picks
+ *    the chunk; shifts of its free word place the reservation) and freed into the chunk
  *    they lie in, under that cache's lock alone. A reservation so placed is a real reservation: the
  *    region finds it from any address in three steps, the chunk's owner (a byte per chunk), the
  *    chunk directory (region-wide: per SYSPTE_DIR_LEAF chunks a page of pointers to the owned
@@ -27,18 +29,20 @@
  *    to the allocator.
  *    Where no whole chunk is free, a cache adopts the chunk around a small reservation the
  *    allocator placed, with the reservations that lie wholly inside it.
- *  - Records come from a stash per cache, which the region refills from its slab in batches. The
- *    region's own reservations live in its index (mm/syspte_index.h), whose entries move: a
- *    reservation entering or leaving a cache is copied between a record and the index.
+ *  - A cached reservation's record lives in its chunk's state, in the slot of its first page (valid
+ *    while the page's start bit is set), so placing or freeing one moves no record and the fast
+ *    paths touch no memory beyond the chunk's state and the cache's. The region's own reservations
+ *    live in its index (mm/syspte_index.h), whose entries move: a reservation entering or leaving
+ *    a cache is copied between its chunk's slot and the index.
  *  - A cached page counts as free everywhere: statistics, census, walks, the summary screen.
  *  - A reservation the caches and the allocator cannot place is looked for among every free page,
  *    the caches' merged with the allocator's (caches frozen); when a run is there, every cache is
  *    drained (its chunks dissolved: live reservations are copied into the region's own index,
- *    free pages go back to the allocator, records to the slab) and the allocator, whose search is
+ *    free pages go back to the allocator) and the allocator, whose search is
  *    exhaustive, places it. So the region refuses only when no run exists, and drains only when that helps.
  *
  * Locking: a cache's lock (rank LOCK_RANK_SYSPTE_CACHE) guards its chunks, records and counters;
- * it ranks after the region's lock, so the region (refill, drain, a map of a cached reservation)
+ * it ranks after the region's lock, so the region (a new chunk, a drain, a map of a cached reservation)
  * takes it inside its own, and the fast paths hold it alone. A chunk changes owner only under both
  * locks, so either one fixes the owner of every chunk the holder cares about. Walkers (accounting,
  * check, census) freeze the caches instead of locking them one by one: under the region's lock they
@@ -52,6 +56,7 @@
 #include "types.h"
 #include "bitset.h"
 #include "spinlock.h"
+#include "syspte_index.h"   /* struct syspte_resv: the chunks hold their records */
 
 #define SYSPTE_CHUNK_SHIFT 6
 #define SYSPTE_CHUNK_PAGES (1u << SYSPTE_CHUNK_SHIFT)   /* one word of free bits, one of start bits */
@@ -63,7 +68,6 @@
 #define SYSPTE_CACHE_TRIES 8u         /* parked chunks a DIVISIBLE request tries before it gives up */
 #define SYSPTE_CACHE_EMPTY_KEEP 2u    /* empty chunks a cache keeps; more go back to the allocator */
 #define SYSPTE_CACHE_ROOMY 40u        /* pages freed into a cache after a failed search: it searches again */
-#define SYSPTE_CACHE_STASH 32u        /* records a cache takes from the slab at a time */
 #define SYSPTE_DIR_SHIFT 9
 #define SYSPTE_DIR_LEAF (1u << SYSPTE_DIR_SHIFT)   /* chunks a page of the chunk directory covers */
 _Static_assert(SYSPTE_CACHE_EMPTY == SYSPTE_CACHE_CLASSES - 1, "the empty class is the highest");
@@ -71,14 +75,14 @@ _Static_assert(SYSPTE_CACHE_MAX_PAGES + 1 < SYSPTE_CACHE_EMPTY - 1, "every span 
 
 _Static_assert(ARCH_MAX_CPUS < 256, "a chunk's owner is one byte: the CPU index + 1");
 
-struct syspte_resv;
 struct syspte_region;
 struct syspte_misuse;
 
 /* A chunk's class while it is active (it is on no list then). */
 #define SYSPTE_CHUNK_ACTIVE 0xffu
 
-/* One chunk a cache owns: region pages [index << SYSPTE_CHUNK_SHIFT, + SYSPTE_CHUNK_PAGES). */
+/* One chunk a cache owns: region pages [index << SYSPTE_CHUNK_SHIFT, + SYSPTE_CHUNK_PAGES). Its
+ * header in one cache line, then the records. */
 struct syspte_chunk {
 	uint64_t index;
 	uint64_t free;                               /* bit k: page k is free */
@@ -86,14 +90,20 @@ struct syspte_chunk {
 	uint32_t live;                               /* reservations in the chunk (set bits of starts) */
 	uint32_t nfree;                              /* free pages (set bits of free) */
 	uint32_t cls;                                /* SYSPTE_CHUNK_ACTIVE, or its parked list */
+	uint32_t slot;                               /* its active slot while active */
 	struct syspte_chunk *next, *prev;            /* in its parked list; next: in its cache's spare list */
-	struct syspte_resv *rec[SYSPTE_CHUNK_PAGES]; /* the record of each start; NULL elsewhere */
+	struct syspte_resv rec[SYSPTE_CHUNK_PAGES] __attribute__((aligned(64)));
+						     /* the record of the reservation starting at each
+							page: valid where starts has its bit */
 };
 
 /* One CPU's cache, in a page of its own (allocated the first time the CPU needs one); its chunks'
  * state in pages of their own, several chunks a page, taken as the cache grows and kept. The first
  * MIN(nchunks, SYSPTE_CACHE_ACTIVE) chunks are active; the others are parked, each on the list of
- * its class: MIN(its longest free run, 62) pages, SYSPTE_CACHE_EMPTY when it is empty. */
+ * its class: MIN(its longest free run, 62) pages, SYSPTE_CACHE_EMPTY when it is empty. The active
+ * slots' run bounds (runs, a byte each) let a reservation pick its chunk with one look at one word:
+ * a bound may be high (a reservation leaves it as it was) but never low (a free raises it), and a
+ * bound found high (no run of the span asked) drops below that span on the spot. */
 struct syspte_cache {
 	spinlock_t lock;
 	unsigned cpu;                    /* constant: the CPU index it serves */
@@ -102,10 +112,9 @@ struct syspte_cache {
 	unsigned nofit;                  /* the smallest span no chunk had room for lately, or 0 */
 	uint64_t nofit_free;             /* free pages when that was found */
 	unsigned last;                   /* the active slot that took the last reservation placed */
+	uint64_t runs;                   /* byte s: a bound (>=) on the longest free run of active[s]; 0 when unused */
 	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
 	uint64_t free;                   /* free pages in its chunks */
-	struct syspte_resv *stash;       /* unused records (linked through next) */
-	uint64_t nstash;
 	uint64_t fast;                   /* reserves and frees done under this lock alone */
 	struct syspte_chunk *spare;      /* unused chunk states (linked through next) */
 	uint64_t state_pages;            /* pages of chunk states taken (its chunks' and the spare ones) */
@@ -156,8 +165,106 @@ struct syspte_hold {
 
 /* Totals of every cache (caches frozen). */
 struct syspte_cache_totals {
-	uint64_t live, pages, spans, free, chunks, stash, fast;
+	uint64_t live, pages, spans, free, chunks, fast;
 };
+
+/* ---- a chunk's words: pure bit helpers (mm/syspte_cache.c; test_pcpu checks them against plain
+ * loops over generated words) */
+
+_Static_assert(SYSPTE_CHUNK_PAGES == 64, "a chunk's pages are the bits of one word");
+
+/* Bits [o, o + n) of a chunk's word, n <= 64 - o. */
+static inline uint64_t syspte_bits(unsigned o, unsigned n)
+{
+	return (n >= 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1)) << o;
+}
+
+/* Bits [o, o + n) of a chunk's word, o + n <= 64 and n < 64: a cached reservation's span (one an
+ * adopted chunk holds shares it with the small one it was adopted for): no test for a whole word. */
+static inline uint64_t syspte_span_bits(unsigned o, unsigned n)
+{
+	return (((uint64_t)1 << n) - 1) << o;
+}
+
+/* One step of syspte_longest_run: runs of n + 2^k bits start where runs of n bits (*at) do and runs
+ * of 2^k bits (pk) start n bits later; when there are such, they are the new *at and n grows. */
+static inline unsigned syspte_run_step(uint64_t *at, unsigned n, uint64_t pk, unsigned k)
+{
+	uint64_t t = *at & (pk >> n);
+	*at = t ? t : *at;
+	return t ? n + (1u << k) : n;
+}
+
+/* The longest run of set bits of x, with no branch: the starts of runs of 2^k bits by doubling,
+ * then the length found bit by bit from the top. */
+static inline unsigned syspte_longest_run(uint64_t x)
+{
+	uint64_t p1 = x & (x >> 1), p2 = p1 & (p1 >> 2), p3 = p2 & (p2 >> 4), p4 = p3 & (p3 >> 8),
+		 p5 = p4 & (p4 >> 16);
+	uint64_t at = UINT64_MAX;   /* the starts of runs of n bits */
+	unsigned n = syspte_run_step(&at, 0, p5, 5);
+	n = syspte_run_step(&at, n, p4, 4);
+	n = syspte_run_step(&at, n, p3, 3);
+	n = syspte_run_step(&at, n, p2, 2);
+	n = syspte_run_step(&at, n, p1, 1);
+	n = syspte_run_step(&at, n, x, 0);
+	return x == UINT64_MAX ? SYSPTE_CHUNK_PAGES : n;
+}
+
+/* The run of set bits of x containing bit o (set), with no branch: it starts past the highest
+ * clear bit below o (a clear bit below bit 0 stands in when none is), and ends at the lowest clear
+ * bit above o (bit 63 stands in when none is, counted one more). */
+static inline unsigned syspte_run_at(uint64_t x, unsigned o)
+{
+	uint64_t below = ~x & (((uint64_t)1 << o) - 1), above = ~x & ~(((uint64_t)1 << o) - 1);
+	unsigned lo = 63u - (unsigned)__builtin_clzll((below << 1) | 1);
+	unsigned hi = (unsigned)__builtin_ctzll(above | (uint64_t)1 << 63) + (above == 0);
+	return hi - lo;
+}
+
+#define SYSPTE_BYTES_LO 0x0101010101010101ULL   /* 1 in every byte */
+#define SYSPTE_BYTES_HI 0x8080808080808080ULL   /* the top bit of every byte */
+_Static_assert(SYSPTE_CHUNK_PAGES < 128, "a run bound leaves its byte's top bit clear");
+
+/* Bit 8 s + 7 set for each byte s of runs (a bound, < 128) that is span or more (span 1..127): a
+ * byte with its top bit set, less span, keeps that bit exactly when it is span or more, and borrows
+ * from no other byte. */
+static inline uint64_t syspte_slots_fitting(uint64_t runs, unsigned span)
+{
+	return ((runs | SYSPTE_BYTES_HI) - span * SYSPTE_BYTES_LO) & SYSPTE_BYTES_HI;
+}
+
+/* The shifts that turn a chunk's free bits into the starts of its free runs of span pages: runs of
+ * MIN(2^k, span) pages become runs of MIN(2^(k+1), span) pages at step k (0 once span is reached). */
+#define SYSPTE_FIT_STEP(span, k) (MIN(2u << (k), (span)) - MIN(1u << (k), (span)))
+#define SYSPTE_FIT_STEPS(span) \
+	{ SYSPTE_FIT_STEP(span, 0), SYSPTE_FIT_STEP(span, 1), SYSPTE_FIT_STEP(span, 2), SYSPTE_FIT_STEP(span, 3), \
+	  SYSPTE_FIT_STEP(span, 4) }
+#define SYSPTE_FIT_NSTEPS 5
+#define SYSPTE_FIT_MAX_SPAN (SYSPTE_CACHE_MAX_PAGES + 1)   /* a cached reservation's and its guard's */
+_Static_assert(SYSPTE_FIT_MAX_SPAN <= 1u << SYSPTE_FIT_NSTEPS, "the steps reach every span");
+
+/* Bit p set where pages p .. p + span - 1 of free mask f are all free (span 1 .. SYSPTE_FIT_MAX_SPAN):
+ * a fixed sequence of shifts, with no branch. */
+static inline uint64_t syspte_chunk_fits(uint64_t f, unsigned span)
+{
+	static const uint8_t steps[SYSPTE_FIT_MAX_SPAN + 1][SYSPTE_FIT_NSTEPS] = {
+		SYSPTE_FIT_STEPS(0), SYSPTE_FIT_STEPS(1), SYSPTE_FIT_STEPS(2), SYSPTE_FIT_STEPS(3),
+		SYSPTE_FIT_STEPS(4), SYSPTE_FIT_STEPS(5), SYSPTE_FIT_STEPS(6), SYSPTE_FIT_STEPS(7),
+		SYSPTE_FIT_STEPS(8), SYSPTE_FIT_STEPS(9), SYSPTE_FIT_STEPS(10), SYSPTE_FIT_STEPS(11),
+		SYSPTE_FIT_STEPS(12), SYSPTE_FIT_STEPS(13), SYSPTE_FIT_STEPS(14), SYSPTE_FIT_STEPS(15),
+		SYSPTE_FIT_STEPS(16), SYSPTE_FIT_STEPS(17),
+	};
+	_Static_assert(sizeof(steps) / sizeof(steps[0]) == SYSPTE_FIT_MAX_SPAN + 1, "a row per span");
+	_Static_assert(SYSPTE_FIT_NSTEPS == 5, "the steps, one a line");
+	const uint8_t *st = steps[span];
+	f &= f >> st[0];
+	f &= f >> st[1];
+	f &= f >> st[2];
+	f &= f >> st[3];
+	f &= f >> st[4];
+	return f;
+}
 
 /* A call the caches leave to the region's own path. */
 #define SYSPTE_CACHE_PASS (-1)
@@ -171,8 +278,9 @@ void syspte_cache_init(struct syspte_region *r, void *meta, bool on);
 
 /* ---- reserve and free */
 
-/* The fast path: a reservation placed in this CPU's cache under its lock alone; 0 when it cannot
- * (too large, no cache, no room or record in it, caches frozen). */
+/* The fast path: a reservation of npages pages, a cache's size (syspte_cache_sized, npages >= 1),
+ * placed in this CPU's cache under its lock alone; 0 when it cannot (no cache, no room or record in
+ * it, caches frozen). */
 vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
 /* The same under the region's lock, refilling the cache (records, a new chunk) first; the page index
  * in *start, or false. */
@@ -191,7 +299,7 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
  * no run anywhere or no memory for the index. */
 bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor);
 /* The fast path of a free: SYSPTE_OK or SYSPTE_MISUSE (raised) when addr lies in a cached chunk,
- * SYSPTE_CACHE_PASS when the region must handle it. */
+ * SYSPTE_CACHE_PASS when the region must handle it (always, caches off). */
 int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag);
 /* The same under the region's lock (misuse reported in *m, not raised). */
 int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m);

@@ -19,8 +19,10 @@
  *    changed, the allocator places the request) and growing again with memory back; a first
  *    reservation with every amount of memory left up to enough (generated), nothing half made; a
  *    full cache trying again after a free; empty active chunks replaced by parked ones; every
- *    corruption of the parked lists, the mask, the active slots and the directory caught by
- *    syspte_check.
+ *    corruption of the parked lists, the mask, the active slots, their run bounds and the directory
+ *    caught by syspte_check; a high run bound made right by the next reserve, raised by frees.
+ *  - The fast paths' bit helpers (longest run, run around a bit, fits of every span, slots whose
+ *    bound admits a span) against plain loops on generated words of every kind.
  *  - Drains: requests that only another CPU's cache can satisfy (its whole free chunk; a run made of
  *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run) succeed, and
  *    refuse only when nothing is left, or when memory is exhausted and the region's index cannot
@@ -810,8 +812,13 @@ static void test_directory_grows_and_is_refused(void)
 	act_as(0);   /* page tables and the allocator's metadata for the first 1024 chunks, made and kept */
 	vaddr_t big = syspte_reserve(r, 2 * SYSPTE_DIR_LEAF * SYSPTE_CHUNK_PAGES, FILL_TAG, 0);
 	ok(big == SYSPTE_BASE && syspte_release(r, big, FILL_TAG) == SYSPTE_OK, "CPU 0 reserved and freed the first 1024 chunks");
-	/* chunks 0 and 1 kept by the region (its index made): the cache's 510 chunks leave a spare state */
+	/* the first chunks kept by the region (its index made): two, or three when the cache's other
+	 * chunks would fill their pages of chunk states (it must hold a spare state) */
+	const unsigned per_page = PAGE_SIZE / sizeof(struct syspte_chunk);
+	const unsigned held = (SYSPTE_DIR_LEAF - 2) % per_page ? 2 : 3;
 	vaddr_t kept = syspte_reserve(r, 2 * SYSPTE_CHUNK_PAGES, FILL_TAG, 0);
+	vaddr_t kept3 = held == 3 ? syspte_reserve(r, SYSPTE_CHUNK_PAGES, FILL_TAG, 0) : 0;
+	ok(held == 2 || kept3 == SYSPTE_BASE + 2 * SYSPTE_CHUNK_PAGES * PAGE_SIZE, "the region keeps chunks 0..%u", held - 1);
 	act_as(1);
 	unsigned n = 0;
 	bool all = true;
@@ -826,7 +833,7 @@ static void test_directory_grows_and_is_refused(void)
 		highest = bitset_prev(&r->cache.owned, r->cache.nchunks - 1);
 		spin_unlock(&r->lock, f);
 	}
-	ok(all && kept == SYSPTE_BASE && c && c->nchunks == SYSPTE_DIR_LEAF - 2 && c->spare && highest == SYSPTE_DIR_LEAF - 1 && dir_pages(r) == 1 &&
+	ok(all && kept == SYSPTE_BASE && c && c->nchunks == SYSPTE_DIR_LEAF - held && c->spare && highest == SYSPTE_DIR_LEAF - 1 && dir_pages(r) == 1 &&
 	   r->cache.max_chunks == DIR_PAGES / 64 / 16, "CPU 1's cache grew to %u chunks (past 256; its share %u), the "
 	   "first directory page's", c ? c->nchunks : 0, r->cache.max_chunks);
 	ok(syspte_check(r) == 0, "check passes");
@@ -841,7 +848,7 @@ static void test_directory_grows_and_is_refused(void)
 	uint64_t refused = r->cache.refused, pages = r->cache.cache_pages, carved = r->cache.carved;
 	vaddr_t w = dir_v[n++] = syspte_reserve(r, 16, TAG1, 0);
 	struct syspte_stats s = stats();
-	ok(w && r->cache.refused > refused && c->nchunks == SYSPTE_DIR_LEAF - 2 && r->cache.carved == carved &&
+	ok(w && r->cache.refused > refused && c->nchunks == SYSPTE_DIR_LEAF - held && r->cache.carved == carved &&
 	   r->cache.cache_pages == pages && dir_pages(r) == 1 && s.cached_pages == 0,
 	   "memory exhausted: no directory page for chunk %u, none taken; the allocator placed the request", SYSPTE_DIR_LEAF);
 	uint64_t f = spin_lock(&r->lock);
@@ -850,13 +857,14 @@ static void test_directory_grows_and_is_refused(void)
 	ok(!owned && syspte_check(r) == 0, "it lies in no cached chunk; check passes");
 	phys_set_budget(UINT64_MAX);
 	w = dir_v[n++] = syspte_reserve(r, 16, TAG1, 0);
-	ok(w && c->nchunks == SYSPTE_DIR_LEAF - 1 && dir_pages(r) == 2 && r->cache.cache_pages == pages + 1 &&
+	ok(w && c->nchunks == SYSPTE_DIR_LEAF - held + 1 && dir_pages(r) == 2 && r->cache.cache_pages == pages + 1 &&
 	   syspte_check(r) == 0, "with memory back: a chunk past %u taken, with a second directory page", SYSPTE_DIR_LEAF - 1);
 	act_as(2);   /* freed from another CPU into CPU 1's chunks */
 	for (unsigned k = 0; k < n; k++)
 		all &= syspte_release(r, dir_v[k], TAG1) == SYSPTE_OK;
 	act_as(0);
-	all &= syspte_release(r, kept, FILL_TAG) == SYSPTE_OK && syspte_release(r, kept2, FILL_TAG) == SYSPTE_OK;
+	all &= syspte_release(r, kept, FILL_TAG) == SYSPTE_OK && syspte_release(r, kept2, FILL_TAG) == SYSPTE_OK &&
+	       (!kept3 || syspte_release(r, kept3, FILL_TAG) == SYSPTE_OK);
 	vaddr_t whole = syspte_reserve(r, DIR_PAGES - r->guard, FILL_TAG, 0);
 	ok(all && whole && c->nchunks == 0 && dir_pages(r) == 0 && r->cache.cache_pages == 1 + c->state_pages &&
 	   syspte_check(r) == 0, "all freed, the whole region reserved: every chunk drained, no directory page left");
@@ -1231,6 +1239,135 @@ static unsigned longest_ones(uint64_t x)
 	return best;
 }
 
+/* ---------------------------------------------------------------- a chunk's bit helpers */
+
+/* The run of set bits of x containing bit o, or 0 when o is clear (the test's own count). */
+static unsigned run_around(uint64_t x, unsigned o)
+{
+	if (!((x >> o) & 1))
+		return 0;
+	unsigned lo = o, hi = o + 1;
+	while (lo > 0 && ((x >> (lo - 1)) & 1))
+		lo--;
+	while (hi < 64 && ((x >> hi) & 1))
+		hi++;
+	return hi - lo;
+}
+
+/* Bit p set where bits p .. p + n - 1 of x are all set (the test's own count). */
+static uint64_t runs_of(uint64_t x, unsigned n)
+{
+	uint64_t m = 0;
+	for (unsigned p = 0; p + n <= 64; p++)
+		if (n == 64 ? x == UINT64_MAX : ((x >> p) & ((1ULL << n) - 1)) == (1ULL << n) - 1)
+			m |= 1ULL << p;
+	return m;
+}
+
+/* A generated chunk word: sparse, dense, a few runs set on zeros or cleared from ones, or an edge. */
+static uint64_t chunk_word(uint64_t *rng)
+{
+	static const uint64_t edges[] = { 0, UINT64_MAX, 1, 1ULL << 63, ~1ULL, ~(1ULL << 63), 0xffffffffULL,
+					  0xffffffff00000000ULL, 0x5555555555555555ULL, 0x8000000000000001ULL };
+	uint64_t a = test_rng_next(rng), b = test_rng_next(rng), x;
+	switch (a % 5) {
+	case 0: return a & b & test_rng_next(rng);
+	case 1: return a | b;
+	case 2:
+	case 3:
+		x = a % 5 == 2 ? 0 : UINT64_MAX;
+		for (unsigned k = 0, n = 1 + (unsigned)(b % 4); k < n; k++) {
+			uint64_t r = test_rng_next(rng);
+			unsigned o = (unsigned)(r % 64), len = 1 + (unsigned)((r >> 8) % 40);
+			uint64_t bits = (len >= 64 - o ? UINT64_MAX : ((1ULL << len) - 1)) << o;
+			x = a % 5 == 2 ? x | bits : x & ~bits;
+		}
+		return x;
+	default: return edges[b % (sizeof(edges) / sizeof(edges[0]))];
+	}
+}
+
+/*
+ * Generated: the fast paths' bit helpers (mm/syspte_cache.h) against plain loops over 20000 words
+ * of every kind (sparse, dense, runs, edges): the longest run, the run around every set bit, the
+ * starts of runs of every span a cache places, and the slots whose run bounds admit a span.
+ */
+static void test_chunk_bit_helpers(void)
+{
+	uint64_t rng = 0x243F6A8885A308D3ULL, bad_words = 0, words = 20000;
+	for (uint64_t t = 0; t < words; t++) {
+		uint64_t x = chunk_word(&rng);
+		bool good = syspte_longest_run(x) == longest_ones(x);
+		for (unsigned o = 0; o < 64; o++)
+			if ((x >> o) & 1)
+				good &= syspte_run_at(x, o) == run_around(x, o);
+		for (unsigned span = 1; span <= SYSPTE_FIT_MAX_SPAN; span++)
+			good &= syspte_chunk_fits(x, span) == runs_of(x, span);
+		uint64_t runs = 0;
+		for (unsigned s = 0; s < 8; s++)
+			runs |= (test_rng_next(&rng) % (SYSPTE_CHUNK_PAGES + 1)) << (8 * s);
+		for (unsigned span = 1; span <= SYSPTE_FIT_MAX_SPAN; span++) {
+			uint64_t want = 0;
+			for (unsigned s = 0; s < 8; s++)
+				want |= (uint64_t)(((runs >> (8 * s)) & 0xff) >= span) << (8 * s + 7);
+			good &= syspte_slots_fitting(runs, span) == want;
+		}
+		if (!good && bad_words++ < 5)
+			printf("# bit helpers disagree on 0x%016llx (runs 0x%016llx)\n", (unsigned long long)x,
+			       (unsigned long long)runs);
+	}
+	ok(bad_words == 0, "a chunk's bit helpers (longest run, run around a bit, fits of spans 1..%u, slots "
+	   "fitting) agree with plain loops on %llu generated words", SYSPTE_FIT_MAX_SPAN, (unsigned long long)words);
+}
+
+/*
+ * The active slots' run bounds: a bound below its chunk's longest free run (the fast path would
+ * pass the chunk by), a bound on an unused slot, and an active chunk naming another slot are caught
+ * by syspte_check; a free raises a bound, and a reservation that finds a bound high makes it right.
+ */
+static void test_run_bounds_checked(void)
+{
+	host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	static vaddr_t v[15];
+	for (int k = 0; k < 15; k++)
+		v[k] = syspte_reserve(r, 4, TAG1, 0);
+	struct syspte_cache *c = r->cache.cpu[1];
+	ok(c && c->nchunks == 1 && r->guard == 0 && syspte_check(r) == 0,
+	   "CPU 1's cache: one chunk, 15 reservations of 4 pages (a free run of 4 left)");
+	if (!c)
+		return;
+	struct syspte_chunk *k = c->active[0];
+	unsigned longest = longest_ones(k->free);
+	struct saved sv = save(&c->runs, sizeof(c->runs));
+	c->runs = (c->runs & ~0xffULL) | (longest - 1);
+	ok(longest > 1 && caught(r, restore, &sv), "a run bound one below its chunk's longest free run (%u): caught", longest);
+	c->runs |= 5ULL << 8;
+	ok(caught(r, restore, &sv), "a run bound on an unused slot: caught");
+	sv = save(&k->slot, sizeof(k->slot));
+	k->slot = 1;
+	ok(caught(r, restore, &sv), "an active chunk naming another slot: caught");
+	/* its bound is high (reservations leave it): a request of 16 pages finds no run, makes the
+	 * bound right (below its span) and takes a new chunk: no loop, no wrong place */
+	unsigned high = (unsigned)(c->runs & 0xff);
+	vaddr_t w = syspte_reserve(r, 16, TAG1, 0);
+	unsigned now = (unsigned)(c->runs & 0xff);
+	ok(high >= 16 && w && c->nchunks == 2 && now < 16 && now >= longest_ones(k->free) && syspte_check(r) == 0,
+	   "a bound found high (%u): the request placed in a new chunk, the bound below its span (%u)", high, now);
+	for (int j = 3; j < 9; j++)
+		syspte_release(r, v[j], TAG1);
+	unsigned raised = (unsigned)(c->runs & 0xff);
+	ok(raised > now && raised >= longest_ones(k->free) && syspte_check(r) == 0,
+	   "frees in the chunk raise its bound to the run they made (%u)", raised);
+	syspte_release(r, w, TAG1);
+	for (int j = 0; j < 15; j++)
+		if (j < 3 || j >= 9)
+			syspte_release(r, v[j], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
 /* The free bits of chunk idx of c (c's own state; the test plays its only CPU). */
 static uint64_t chunk_free_bits(const struct syspte_region *r, uint64_t idx)
 {
@@ -1562,6 +1699,8 @@ int main(int argc, char **argv)
 	test_parked_longest_run_first();
 	test_divisible_tries_bounded();
 	test_check_catches_cache_corruption();
+	test_run_bounds_checked();
+	test_chunk_bit_helpers();
 	test_fast_paths_take_no_region_lock();
 	test_other_cpus_on_a_cached_reservation();
 	test_stale_owner();
