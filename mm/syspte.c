@@ -1,5 +1,5 @@
 /*
- * A system PTE region's set-up, its record slab, and its reservations with their index (contract
+ * A system PTE region's set-up and its reservations with their index (contract
  * in mm/syspte.h, private state in mm/syspte_impl.h).
  *
  * The index answers two questions: "which record starts at page s" (free, and the lookups below)
@@ -244,33 +244,6 @@ struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i)
 	if (c)
 		return c;
 	return s == UINT64_MAX ? NULL : syspte_find_start_locked(r, s);
-}
-
-/* The physical allocator's lock nests inside the region's here (LOCK_RANK_PHYS > LOCK_RANK_SYSPTE). */
-struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r)
-{
-	spin_assert_held(&r->lock);
-	if (!r->free_recs) {
-		paddr_t pa = phys_alloc_zeroed_page();
-		if (!pa)
-			return NULL;
-		r->slab_pages++;
-		struct syspte_resv *recs = arch_phys_to_virt(pa);
-		for (size_t k = 0; k < PAGE_SIZE / sizeof(*recs); k++) {
-			recs[k].next = r->free_recs;
-			r->free_recs = &recs[k];
-		}
-	}
-	struct syspte_resv *v = r->free_recs;
-	r->free_recs = v->next;
-	return v;
-}
-
-void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v)
-{
-	spin_assert_held(&r->lock);
-	v->next = r->free_recs;
-	r->free_recs = v;
 }
 
 /* The allocator's chunks where a take of [s, s + span) and a later free set bits, then the tables

@@ -34,10 +34,10 @@
  *    drains every cache before it is refused.
  * Each region has one spinlock (rank LOCK_RANK_SYSPTE, include/spinlock.h), taken with interrupts
  * disabled by every call but the caches' fast paths, and each CPU's cache one more (rank
- * LOCK_RANK_SYSPTE_CACHE). Nothing is allocated under them except a record slab page when a
- * reservation or a cache finds no record free, the tables of a reservation's or a cached chunk's
- * spans, and a cache's own pages the first time a CPU needs one (the page tables' and the physical
- * allocator's locks, higher ranks, nest inside).
+ * LOCK_RANK_SYSPTE_CACHE). Nothing is allocated under them except the tables of a reservation's
+ * or a cached chunk's spans, the pages of what grows with use (the index, the allocator's bitmap
+ * chunks, the caches' directory and chunk states) and a cache's own pages the first time a CPU
+ * needs one (the page tables' and the physical allocator's locks, higher ranks, nest inside).
  *
  * Misuse of a call is bug check 0xDA SYSTEM_PTE_MISUSE, with the subcodes and parameters of
  * docs/contract.md section 3 (SYSPTE_BUGCHECK_*, mm/bugcheck_codes.h). The region alone assembles
@@ -81,7 +81,7 @@ struct syspte_stats {
 	uint64_t large_leaves;      /* spans mapped by one 2 MiB leaf now */
 	uint64_t meta_bytes;        /* the region's state, its index's top level, the buddy and the start bitmap, made at set-up */
 	uint64_t chunk_pages;       /* the buddy's bitmap chunks (on demand, kept) */
-	uint64_t record_bytes;      /* the index's pages and the caches' record slab (both on demand) */
+	uint64_t record_bytes;      /* the index's pages (on demand; the caches' records live in their chunks' states) */
 	uint64_t cached_pages;      /* free pages the CPUs' caches hold (counted in free_pages too) */
 	uint64_t cache_bytes;       /* pages the CPUs' caches occupy */
 	uint64_t cache_fast;        /* reserves and frees done under a cache's lock alone */

@@ -294,7 +294,7 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
 /* After the allocator refused span pages at a multiple of divisor: when the caches' free pages,
  * merged with the allocator's, make such a run and the region's index can grow to hold the caches'
  * reservations and one more, empties every cache into the region (reservations into its index,
- * pages into its allocator, records into its slab) and returns true: the allocator then succeeds.
+ * pages into its allocator) and returns true: the allocator then succeeds.
  * Otherwise changes nothing (but the index's room) and returns false: the request is refused, with
  * no run anywhere or no memory for the index. */
 bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor);

@@ -1,6 +1,6 @@
 /*
- * The system PTE region's private state and the helpers its files share: mm/syspte.c (set-up, the
- * record slab, reservations and their index), mm/syspte_map.c (PTE writes, mapping and unmapping,
+ * The system PTE region's private state and the helpers its files share: mm/syspte.c (set-up,
+ * reservations and their index), mm/syspte_map.c (PTE writes, mapping and unmapping,
  * the invalidation policy), mm/syspte_report.c (accounting, walks, check(), reports) and
  * mm/syspte_cache.c (the per-CPU caches, mm/syspte_cache.h). Only those files include it, and tests
  * that look inside a region.
@@ -53,9 +53,8 @@ struct syspte_region {
 	struct buddy buddy;
 	struct syspte_index index;       /* the region's own live reservations by start (mm/syspte_index.h) */
 	struct bitset starts;            /* bit i set iff a reservation of the index starts at page i */
-	struct syspte_resv *free_recs;   /* the slab's unused records (the caches' records come from it) */
 	uint64_t live_count, pages_reserved, pages_mapped;
-	uint64_t slab_pages, table_pages, large_leaves;
+	uint64_t table_pages, large_leaves;
 	uint64_t slot0[2];               /* the record slots of pages 0 and 1 until span 0 has a table */
 	struct syspte_caches cache;      /* the per-CPU caches (mm/syspte_cache.h) */
 };
@@ -358,11 +357,6 @@ static inline void syspte_verify_locked(struct syspte_region *r)
 /* The next live record at or after page index i, in address order, or NULL, the caches' included
  * (frozen: syspte_cache_freeze_locked) (mm/syspte.c). */
 struct syspte_resv *syspte_next_locked(struct syspte_region *r, uint64_t i);
-/* A free record from the slab, which grows by a page when empty; NULL when memory is exhausted. The
- * slab serves the per-CPU caches; the region's own reservations live in its index. */
-struct syspte_resv *syspte_rec_alloc_locked(struct syspte_region *r);
-/* Returns an unused record to the slab. */
-void syspte_rec_free_locked(struct syspte_region *r, struct syspte_resv *v);
 /* Enters a copy of a filled record into the region's own index (its table and start bitmap) and
  * totals, room made (syspte_index_room); returns the entry. */
 static inline struct syspte_resv *syspte_link_locked(struct syspte_region *r, const struct syspte_resv *v)

@@ -20,7 +20,7 @@
  *  - Entries move (rehash, backward shift): a record pointer from syspte_index_find is valid
  *    until the next insert or removal. Callers read or change the record under the region's lock
  *    and keep no pointer past a change of the index; the per-CPU caches keep records of their own
- *    (from the region's slab) and copy them in and out (mm/syspte_cache.c).
+ *    (in their chunks' states) and copy them in and out (mm/syspte_cache.c).
  *
  * Locking: the region's lock guards the index; these functions are called with it held.
  */
@@ -43,7 +43,6 @@ struct syspte_resv {
 			uint32_t guard : 1;      /* SYSPTE_FLAG_GUARD: a verifier guard page follows */
 			uint32_t tag;
 		};
-		struct syspte_resv *next;        /* an unused record: the slab's free list, a cache's stash */
 		uint32_t word[4];                /* the fields above as the compiler lays them out: start,
 						    npages | divisible << 31, mapped | guard << 31, tag
 						    (syspte_resv_make builds a record from them in one go;

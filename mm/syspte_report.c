@@ -20,7 +20,7 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 		.live = r->live_count + t.live, .pages_reserved = r->pages_reserved + t.pages,
 		.pages_mapped = r->pages_mapped, .table_pages = r->table_pages, .large_leaves = r->large_leaves,
 		.meta_bytes = r->meta_bytes, .chunk_pages = buddy_chunk_count(&r->buddy) + r->starts.chunks,
-		.record_bytes = (r->slab_pages + r->index.pages) * PAGE_SIZE, .cached_pages = t.free,
+		.record_bytes = r->index.pages * PAGE_SIZE, .cached_pages = t.free,
 		.cache_bytes = r->cache.cache_pages * PAGE_SIZE, .cache_fast = t.fast, .cache_slow = r->cache.slow,
 		.cache_drains = r->cache.drains };
 	syspte_cache_thaw_locked(r);
