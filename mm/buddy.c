@@ -1111,9 +1111,10 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 BUDDY_HOT bool buddy_place_common(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer,
 				  struct buddy_hit *h, bool ch)
 {
-	/* count <= free_units <= npages: the run fits in [0, npages) */
-	if (count == 0 || count > b->free_units || divisor > 1 || prefer > 1 ||
-	    !(count == 1 || (count & (count - 1))) || count >= (BUDDY_ONE << BUDDY_MAX_ORDER))
+	/* count 0 fails the power-of-two test; a count above free_units finds no class below (the
+	 * full search then refuses it), so the run found fits in [0, npages) */
+	if (divisor > 1 || prefer > 1 || !(count == 1 || (count & (count - 1))) ||
+	    count >= (BUDDY_ONE << BUDDY_MAX_ORDER))
 		return false;
 	unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
 	if (c >= b->nclasses || c >= BUDDY_CLASSES)
@@ -1267,8 +1268,9 @@ BUDDY_HOT void buddy_take_k(struct buddy *b, const struct buddy_place *p, uint64
 		"buddy: taking [%llu, +%llu) from a stale placement", (unsigned long long)p->start,
 		(unsigned long long)count);
 	uint64_t *ps = bm_pair(b, h.ext_start, ch);
-	uint64_t *r1 = end_test_at(ps, h.ext_start) ? NULL : buddy_slot(b, h.ext_start + 1, ch);
-	KASSERT((r1 ? h.ext_start + (*r1 >> 1) : h.ext_start + 1) == h.ext_end,
+	bool one = end_test_at(ps, h.ext_start);
+	uint64_t *r1 = one ? NULL : buddy_slot(b, h.ext_start + 1, ch);
+	KASSERT((one ? h.ext_start + 1 : h.ext_start + (*r1 >> 1)) == h.ext_end,
 		"buddy: taking [%llu, +%llu) from a stale placement", (unsigned long long)p->start,
 		(unsigned long long)count);
 	buddy_take_hit(b, &h, count, ps, r1, ch);
