@@ -742,23 +742,23 @@ BUDDY_HOT void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls
 				      : buddy_slot(b, e, ch));
 	uint64_t *pl = s > 0 ? bm_pair(b, s - 1, ch) : NULL, *pr = e < b->npages ? bm_pair(b, e, ch) : NULL;
 	bool left = pl && end_test_at(pl, s - 1), right = pr && ((pr[0] >> (e & 63)) & 1);
-	/* the pairs of s and e-1: those of s-1 and e unless s (e) starts a word */
-	uint64_t *ps = (s & 63) ? pl : bm_pair(b, s, ch), *pe = (e & 63) && pr ? pr : bm_pair(b, e - 1, ch);
 	uint64_t x;
 	if (left && ls == BUDDY_NONE)
 		ls = bm_prev_w0(&b->start, s - 1, pl[0], ch);
+	/* chunked, the pairs of s and e-1 are those of s-1 and e unless s (e) starts a word (flat, a
+	 * pair costs less than the test) */
 	if (!left && !right) {
-		bm_set_at(&b->start, ps, s, ch);
-		end_set_at(pe, e - 1, ch);
+		bm_set_at(&b->start, ch && (s & 63) ? pl : bm_pair(b, s, ch), s, ch);
+		end_set_at(ch && (e & 63) && pr ? pr : bm_pair(b, e - 1, ch), e - 1, ch);
 		buddy_class_add(b, s, e - s, ch);
 	} else if (!right) {                     /* grows the extent [ls, s) */
 		end_clear_at(pl, s - 1);
-		end_set_at(pe, e - 1, ch);
+		end_set_at(ch && (e & 63) && pr ? pr : bm_pair(b, e - 1, ch), e - 1, ch);
 		buddy_class_move(b, ls, s - ls, ls, e - ls, ch);
 	} else if (!left) {                      /* grows the extent starting at e */
 		x = end_test_at(pr, e) ? e + 1 : e + buddy_rec_len(b, e, ch);
 		bm_clear_at(&b->start, pr, e);
-		bm_set_at(&b->start, ps, s, ch);
+		bm_set_at(&b->start, ch && (s & 63) ? pl : bm_pair(b, s, ch), s, ch);
 		buddy_class_move(b, e, x - e, s, x - s, ch);
 	} else {                                 /* joins [ls, s) and the extent starting at e */
 		x = end_test_at(pr, e) ? e + 1 : e + buddy_rec_len(b, e, ch);
@@ -789,7 +789,7 @@ BUDDY_HOT bool buddy_free_k(struct buddy *b, uint64_t start, uint64_t count, boo
 	return true;
 }
 
-bool buddy_free(struct buddy *b, uint64_t start, uint64_t count)
+bool buddy_free(struct buddy *restrict b, uint64_t start, uint64_t count)
 {
 	return b->chunked ? buddy_free_k(b, start, count, true) : buddy_free_k(b, start, count, false);
 }
