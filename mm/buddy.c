@@ -740,8 +740,9 @@ BUDDY_HOT void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls
 		__builtin_prefetch(ch ? (const void *)((uintptr_t)b->slot_dir[e >> BUDDY_DIR_SHIFT] +
 							(e & (BUDDY_DIR_UNITS - 1)) * sizeof(uint64_t))
 				      : buddy_slot(b, e, ch));
-	uint64_t *pl = s > 0 ? bm_pair(b, s - 1, ch) : NULL, *pr = e < b->npages ? bm_pair(b, e, ch) : NULL;
-	bool left = pl && end_test_at(pl, s - 1), right = pr && ((pr[0] >> (e & 63)) & 1);
+	bool in_l = s > 0, in_r = e < b->npages;   /* units s-1 and e exist */
+	uint64_t *pl = in_l ? bm_pair(b, s - 1, ch) : NULL, *pr = in_r ? bm_pair(b, e, ch) : NULL;
+	bool left = in_l && end_test_at(pl, s - 1), right = in_r && ((pr[0] >> (e & 63)) & 1);
 	uint64_t x;
 	if (left && ls == BUDDY_NONE)
 		ls = bm_prev_w0(&b->start, s - 1, pl[0], ch);
@@ -749,11 +750,11 @@ BUDDY_HOT void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls
 	 * pair costs less than the test) */
 	if (!left && !right) {
 		bm_set_at(&b->start, ch && (s & 63) ? pl : bm_pair(b, s, ch), s, ch);
-		end_set_at(ch && (e & 63) && pr ? pr : bm_pair(b, e - 1, ch), e - 1, ch);
+		end_set_at(ch && (e & 63) && in_r ? pr : bm_pair(b, e - 1, ch), e - 1, ch);
 		buddy_class_add(b, s, e - s, ch);
 	} else if (!right) {                     /* grows the extent [ls, s) */
 		end_clear_at(pl, s - 1);
-		end_set_at(ch && (e & 63) && pr ? pr : bm_pair(b, e - 1, ch), e - 1, ch);
+		end_set_at(ch && (e & 63) && in_r ? pr : bm_pair(b, e - 1, ch), e - 1, ch);
 		buddy_class_move(b, ls, s - ls, ls, e - ls, ch);
 	} else if (!left) {                      /* grows the extent starting at e */
 		x = end_test_at(pr, e) ? e + 1 : e + buddy_rec_len(b, e, ch);
