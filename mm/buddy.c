@@ -795,6 +795,18 @@ bool buddy_free(struct buddy *restrict b, uint64_t start, uint64_t count)
 	return b->chunked ? buddy_free_k(b, start, count, true) : buddy_free_k(b, start, count, false);
 }
 
+/* The unchecked free of each form, out of line (the entry point's checks and dispatch end in a tail
+ * call): each body has its registers to itself. */
+static __attribute__((noinline)) void buddy_insert_chunked(struct buddy *restrict b, uint64_t s, uint64_t e)
+{
+	buddy_insert(b, s, e, BUDDY_NONE, true);
+}
+
+static __attribute__((noinline)) void buddy_insert_flat(struct buddy *restrict b, uint64_t s, uint64_t e)
+{
+	buddy_insert(b, s, e, BUDDY_NONE, false);
+}
+
 /* Marks the allocated range [start, start+count) free, unchecked (buddy.h). */
 void buddy_free_allocated(struct buddy *restrict b, uint64_t start, uint64_t count)
 {
@@ -804,9 +816,9 @@ void buddy_free_allocated(struct buddy *restrict b, uint64_t start, uint64_t cou
 	if (count == 0)
 		return;
 	if (b->chunked)
-		buddy_insert(b, start, start + count, BUDDY_NONE, true);
+		buddy_insert_chunked(b, start, start + count);
 	else
-		buddy_insert(b, start, start + count, BUDDY_NONE, false);
+		buddy_insert_flat(b, start, start + count);
 }
 
 /*
@@ -1277,12 +1289,19 @@ BUDDY_HOT void buddy_take_k(struct buddy *b, const struct buddy_place *p, uint64
 	buddy_take_hit(b, &h, count, ps, r1, ch);
 }
 
+/* The flat form's take, out of line: the chunked one (the region's) has the entry point's registers. */
+static __attribute__((noinline)) void buddy_take_flat(struct buddy *restrict b, const struct buddy_place *p,
+						       uint64_t count)
+{
+	buddy_take_k(b, p, count, false);
+}
+
 void buddy_take(struct buddy *restrict b, const struct buddy_place *p, uint64_t count)
 {
-	if (b->chunked)
-		buddy_take_k(b, p, count, true);
+	if (!b->chunked)
+		buddy_take_flat(b, p, count);
 	else
-		buddy_take_k(b, p, count, false);
+		buddy_take_k(b, p, count, true);
 }
 
 /* ------------------------------------------------------------------ queries and checks */
