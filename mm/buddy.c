@@ -41,7 +41,11 @@
  * zeroes only the summaries and the directories (about 1/400 of a byte per unit). A flat allocator reads its
  * block and its slot array straight: the hot functions are compiled once per form (BUDDY_HOT
  * below), so only the chunked one pays the directories' extra dependent loads; the README's
- * benchmark tables measure both against the code before chunks.
+ * benchmark tables measure both against the code before chunks. The hot paths look a unit's pair
+ * up once for every bit they test or move there (a take's extent start; a free's units s-1 and e,
+ * whose start word also begins the left search) and a record's slots once for all their accesses
+ * (a slot store may alias the directories' entries, which would be reread after each); the end
+ * bitmap, which has no summaries (buddy_check verifies it), is moved in its pair alone.
  *
  * Free [s, s+n): end bit s-1 set: merge with the extent ending there (its start: the last start
  * before s); start bit s+n set: merge with the extent starting there (its length: its record). The
@@ -109,7 +113,9 @@
  * record or drop an extent, which touch the same neighbours, and a search must then also look
  * below the request's class; docs/design.md); prefetching, once the bitmaps are read, the left
  * neighbour's record and the right one's list neighbours (nothing the out-of-order core did not
- * already overlap).
+ * already overlap); the take's rare cases (an extent's front, middle or whole) out of line (the
+ * placement then passes through memory: more instructions on the common back take); the summary
+ * loops bounded by a constant to be unrolled (more instructions per free).
  */
 #include "buddy_impl.h"
 #include "kprintf.h"
@@ -286,11 +292,6 @@ BUDDY_HOT void bm_clear_at(struct buddy_bm *bm, uint64_t *pr, uint64_t i)
 	}
 }
 
-BUDDY_HOT void bm_clear(struct buddy_bm *bm, uint64_t i, bool ch)
-{
-	bm_clear_at(bm, bm_w0(bm, i >> 6, ch), i);
-}
-
 /* The end bitmap has no summary levels (bm_layout: flat; buddy_check verifies it): its bit i is
  * tested, set and cleared in unit i's pair pr alone. */
 BUDDY_HOT bool end_test_at(const uint64_t *pr, uint64_t i)
@@ -434,12 +435,6 @@ static inline uint64_t buddy_rec_prev(uint64_t w)
 BUDDY_HOT uint64_t buddy_rec_len(const struct buddy *b, uint64_t s, bool ch)
 {
 	return *buddy_slot(b, s + 1, ch) >> 1;
-}
-
-/* Records the length of the free extent [s, s+len), len >= 2. */
-BUDDY_HOT void buddy_rec_set_len(const struct buddy *b, uint64_t s, uint64_t len, bool ch)
-{
-	*buddy_slot(b, s + 1, ch) = len << 1;
 }
 
 /*
