@@ -41,7 +41,11 @@
  * zeroes only the summaries and the directories (about 1/400 of a byte per unit). A flat allocator reads its
  * block and its slot array straight: the hot functions are compiled once per form (BUDDY_HOT
  * below), so only the chunked one pays the directories' extra dependent loads; the README's
- * benchmark tables measure both against the code before chunks.
+ * benchmark tables measure both against the code before chunks. The hot paths look a unit's pair
+ * up once for every bit they test or move there (a take's extent start; a free's units s-1 and e,
+ * whose start word also begins the left search) and a record's slots once for all their accesses
+ * (a slot store may alias the directories' entries, which would be reread after each); the end
+ * bitmap, which has no summaries (buddy_check verifies it), is moved in its pair alone.
  *
  * Free [s, s+n): end bit s-1 set: merge with the extent ending there (its start: the last start
  * before s); start bit s+n set: merge with the extent starting there (its length: its record). The
@@ -109,7 +113,9 @@
  * record or drop an extent, which touch the same neighbours, and a search must then also look
  * below the request's class; docs/design.md); prefetching, once the bitmaps are read, the left
  * neighbour's record and the right one's list neighbours (nothing the out-of-order core did not
- * already overlap).
+ * already overlap); the take's rare cases (an extent's front, middle or whole) out of line (the
+ * placement then passes through memory: more instructions on the common back take); the summary
+ * loops bounded by a constant to be unrolled (more instructions per free).
  */
 #include "buddy_impl.h"
 #include "kprintf.h"
@@ -241,25 +247,42 @@ BUDDY_HOT bool bm_test(const struct buddy_bm *bm, uint64_t i, bool ch)
 	return (*bm_w0(bm, i >> 6, ch) >> (i & 63)) & 1;
 }
 
-/* Sets bit i and its summary bits (every level written: no data-dependent branch). Bit i's piece
- * exists (mm/buddy.h: the caller installed its chunk). */
-BUDDY_HOT void bm_set(struct buddy_bm *bm, uint64_t i, bool ch)
+/* The level-0 word pair of unit i: its start word at [0], its end word at [1] (mm/buddy_impl.h).
+ * One lookup serves both bitmaps' bits of a unit, and a start search that begins there. */
+BUDDY_HOT uint64_t *bm_pair(const struct buddy *b, uint64_t i, bool ch)
 {
-	uint64_t *w = bm_w0(bm, i >> 6, ch);
-	KASSERT(!ch || bm->piece[i >> (6 + BUDDY_PIECE_SHIFT)] != buddy_zero_piece,
-		"buddy: setting bit %llu of a missing chunk", (unsigned long long)i);
-	*w |= BUDDY_ONE << (i & 63);
+	return bm_w0(&b->start, i >> 6, ch);
+}
+
+/* True when the level-0 word pair pr lies in the zero piece of the missing chunks (never written:
+ * the same test as pr's piece being buddy_zero_piece, from the pointer alone). */
+static inline bool bm_pair_missing(const uint64_t *pr)
+{
+	return (uintptr_t)pr - (uintptr_t)buddy_zero_piece < sizeof(buddy_zero_piece);
+}
+
+/* Sets start bit i, in the pair pr, and its summary bits (every level written: no data-dependent
+ * branch). Bit i's piece exists (mm/buddy.h: the caller installed its chunk). */
+BUDDY_HOT void bm_set_at(struct buddy_bm *bm, uint64_t *pr, uint64_t i, bool ch)
+{
+	KASSERT(!ch || !bm_pair_missing(pr), "buddy: setting bit %llu of a missing chunk", (unsigned long long)i);
+	pr[0] |= BUDDY_ONE << (i & 63);
 	i >>= 6;
 	for (unsigned l = 1; l < bm->nl; l++, i >>= 6)
 		bm->lv[l][i >> 6] |= BUDDY_ONE << (i & 63);
 }
 
-/* Clears bit i (set, so its piece exists) and the summary bits above it whose word became empty
- * (branch-free, as bm_set). */
-BUDDY_HOT void bm_clear(struct buddy_bm *bm, uint64_t i, bool ch)
+BUDDY_HOT void bm_set(struct buddy_bm *bm, uint64_t i, bool ch)
 {
-	uint64_t *w0 = bm_w0(bm, i >> 6, ch), v0 = *w0 & ~(BUDDY_ONE << (i & 63));
-	*w0 = v0;
+	bm_set_at(bm, bm_w0(bm, i >> 6, ch), i, ch);
+}
+
+/* Clears start bit i (set, so its piece exists), in the pair pr, and the summary bits above it
+ * whose word became empty (branch-free, as bm_set_at). */
+BUDDY_HOT void bm_clear_at(struct buddy_bm *bm, uint64_t *pr, uint64_t i)
+{
+	uint64_t v0 = pr[0] & ~(BUDDY_ONE << (i & 63));
+	pr[0] = v0;
 	uint64_t clr = v0 == 0;
 	i >>= 6;
 	for (unsigned l = 1; l < bm->nl; l++, i >>= 6) {
@@ -269,11 +292,27 @@ BUDDY_HOT void bm_clear(struct buddy_bm *bm, uint64_t i, bool ch)
 	}
 }
 
-/* Moves set bit i to clear bit j (branch-free: whether they share a word is random). */
-BUDDY_HOT void bm_move(struct buddy_bm *bm, uint64_t i, uint64_t j, bool ch)
+/* The end bitmap has no summary levels (bm_layout: flat; buddy_check verifies it): its bit i is
+ * tested, set and cleared in unit i's pair pr alone. */
+BUDDY_HOT bool end_test_at(const uint64_t *pr, uint64_t i)
 {
-	bm_clear(bm, i, ch);
-	bm_set(bm, j, ch);
+	return (pr[1] >> (i & 63)) & 1;
+}
+
+BUDDY_HOT void end_set_at(uint64_t *pr, uint64_t i, bool ch)
+{
+	KASSERT(!ch || !bm_pair_missing(pr), "buddy: setting bit %llu of a missing chunk", (unsigned long long)i);
+	pr[1] |= BUDDY_ONE << (i & 63);
+}
+
+BUDDY_HOT void end_clear_at(uint64_t *pr, uint64_t i)
+{
+	pr[1] &= ~(BUDDY_ONE << (i & 63));
+}
+
+BUDDY_HOT bool end_test(const struct buddy *b, uint64_t i, bool ch)
+{
+	return end_test_at(bm_pair(b, i, ch), i);
 }
 
 /* First set bit at or after i, or BUDDY_NONE. */
@@ -316,10 +355,9 @@ static uint64_t bm_next_flat(const struct buddy_bm *bm, uint64_t i)
 	return BUDDY_NONE;
 }
 
-/* Last set bit at or before i (i < nbits), or BUDDY_NONE. */
-BUDDY_HOT uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i, bool ch)
+/* Last set bit at or before bit i of level l (i < nb[l]) and below it, or BUDDY_NONE. */
+BUDDY_HOT uint64_t bm_prev_from(const struct buddy_bm *bm, unsigned l, uint64_t i, bool ch)
 {
-	unsigned l = 0;
 	for (;;) {
 		uint64_t w = *bm_word(bm, l, i >> 6, ch) & (~(uint64_t)0 >> (63 - (i & 63)));
 		if (w) {
@@ -335,6 +373,23 @@ BUDDY_HOT uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i, bool ch)
 		i = (i << 6) | (uint64_t)(63 - __builtin_clzll(*bm_word(bm, l, i, ch)));
 	}
 	return i;
+}
+
+/* Last set bit at or before i (i < nbits), or BUDDY_NONE. */
+BUDDY_HOT uint64_t bm_prev(const struct buddy_bm *bm, uint64_t i, bool ch)
+{
+	return bm_prev_from(bm, 0, i, ch);
+}
+
+/* bm_prev of the start bitmap at unit i, whose level-0 word w0 the caller has read (from i's pair). */
+BUDDY_HOT uint64_t bm_prev_w0(const struct buddy_bm *bm, uint64_t i, uint64_t w0, bool ch)
+{
+	uint64_t w = w0 & (~(uint64_t)0 >> (63 - (i & 63)));
+	if (w)
+		return (i & ~(uint64_t)63) | (uint64_t)(63 - __builtin_clzll(w));
+	if ((i >> 6) == 0 || bm->nl == 1)
+		return BUDDY_NONE;
+	return bm_prev_from(bm, 1, (i >> 6) - 1, ch);
 }
 
 /* ------------------------------------------------------------------ free-extent records */
@@ -382,12 +437,6 @@ BUDDY_HOT uint64_t buddy_rec_len(const struct buddy *b, uint64_t s, bool ch)
 	return *buddy_slot(b, s + 1, ch) >> 1;
 }
 
-/* Records the length of the free extent [s, s+len), len >= 2. */
-BUDDY_HOT void buddy_rec_set_len(const struct buddy *b, uint64_t s, uint64_t len, bool ch)
-{
-	*buddy_slot(b, s + 1, ch) = len << 1;
-}
-
 /*
  * Each link is one 32-bit half of the slot: next (with bit 0, kept clear) in the low half, prev in
  * the high half (bit 63 is always clear). So a link is replaced by one 32-bit store, without
@@ -417,20 +466,20 @@ BUDDY_HOT void buddy_rec_set_prev(const struct buddy *b, uint64_t s, uint64_t pr
 /* The lists are doubly linked, except that the head's previous link means nothing: taking the
  * head (the common case) then touches no other extent's slot. */
 
-/* Pushes the free extent at s on the list of class c. */
-BUDDY_HOT void buddy_list_push(struct buddy *b, unsigned c, uint64_t s, bool ch)
+/* Pushes the free extent at s, whose first slot is rs, on the list of class c. */
+BUDDY_HOT void buddy_list_push_at(struct buddy *b, unsigned c, uint64_t s, uint64_t *rs, bool ch)
 {
 	uint64_t h = b->head[c];
-	*buddy_slot(b, s, ch) = buddy_link_enc(h) << BUDDY_REC_NEXT_SHIFT;
+	*rs = buddy_link_enc(h) << BUDDY_REC_NEXT_SHIFT;
 	if (h != BUDDY_NONE)
 		buddy_rec_set_prev(b, h, s, ch);
 	b->head[c] = s;
 }
 
-/* Takes the free extent at s (record intact) off the list of class c. */
-BUDDY_HOT void buddy_list_unlink(struct buddy *b, unsigned c, uint64_t s, bool ch)
+/* Takes the free extent at s (record intact; w: its first slot, read) off the list of class c. */
+BUDDY_HOT void buddy_list_unlink_w(struct buddy *b, unsigned c, uint64_t s, uint64_t w, bool ch)
 {
-	uint64_t w = *buddy_slot(b, s, ch), n = buddy_rec_next(w);
+	uint64_t n = buddy_rec_next(w);
 	if (b->head[c] == s) {
 		b->head[c] = n;
 		return;
@@ -441,12 +490,13 @@ BUDDY_HOT void buddy_list_unlink(struct buddy *b, unsigned c, uint64_t s, bool c
 		buddy_rec_set_prev(b, n, p, ch);
 }
 
-/* The free extent at s of class c moves to ns (same class) and keeps its place on the list. */
-BUDDY_HOT void buddy_list_replace(struct buddy *b, unsigned c, uint64_t s, uint64_t ns, bool ch)
+/* The free extent at s of class c (its first slot rs) moves to ns (same class) and keeps its
+ * place on the list. */
+BUDDY_HOT void buddy_list_replace(struct buddy *b, unsigned c, uint64_t s, const uint64_t *rs, uint64_t ns, bool ch)
 {
 	if (ns == s)
 		return;
-	uint64_t w = *buddy_slot(b, s, ch), n = buddy_rec_next(w);
+	uint64_t w = *rs, n = buddy_rec_next(w);
 	*buddy_slot(b, ns, ch) = w;
 	if (b->head[c] == s)
 		b->head[c] = ns;
@@ -467,28 +517,35 @@ static inline void buddy_class_count_in(struct buddy *b, unsigned c, uint64_t le
 		b->hint[c] = len;
 }
 
-/* Indexes the free extent [s, s+len) of class c (its start and end bits set or not, no matter). */
-BUDDY_HOT void buddy_class_add_c(struct buddy *b, unsigned c, uint64_t s, uint64_t len, bool ch)
+/* Indexes the free extent [s, s+len) of class c (its start and end bits set or not, no matter):
+ * rs its first slot, r1 its second (NULL: looked up when needed). */
+BUDDY_HOT void buddy_class_add_at(struct buddy *b, unsigned c, uint64_t s, uint64_t *rs, uint64_t *r1,
+				  uint64_t len, bool ch)
 {
-	buddy_list_push(b, c, s, ch);
+	buddy_list_push_at(b, c, s, rs, ch);
 	if (c)
-		buddy_rec_set_len(b, s, len, ch);
+		*(r1 ? r1 : buddy_slot(b, s + 1, ch)) = len << 1;
 	buddy_class_count_in(b, c, len);
 }
 
 BUDDY_HOT void buddy_class_add(struct buddy *b, uint64_t s, uint64_t len, bool ch)
 {
-	buddy_class_add_c(b, buddy_ext_class(len), s, len, ch);
+	buddy_class_add_at(b, buddy_ext_class(len), s, buddy_slot(b, s, ch), NULL, len, ch);
 }
 
-/* Drops the free extent at s of class c from its class (record intact). */
-BUDDY_HOT void buddy_class_del_c(struct buddy *b, unsigned c, uint64_t s, bool ch)
+/* Drops the free extent at s of class c from its class (record intact; w its first slot, read). */
+BUDDY_HOT void buddy_class_del_w(struct buddy *b, unsigned c, uint64_t s, uint64_t w, bool ch)
 {
-	buddy_list_unlink(b, c, s, ch);
+	buddy_list_unlink_w(b, c, s, w, ch);
 	if (--b->count[c] == 0) {
 		b->classmask[c >> 6] &= ~(BUDDY_ONE << (c & 63));
 		b->hint[c] = 0;
 	}
+}
+
+BUDDY_HOT void buddy_class_del_c(struct buddy *b, unsigned c, uint64_t s, bool ch)
+{
+	buddy_class_del_w(b, c, s, *buddy_slot(b, s, ch), ch);
 }
 
 BUDDY_HOT void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len, bool ch)
@@ -497,32 +554,36 @@ BUDDY_HOT void buddy_class_del(struct buddy *b, uint64_t s, uint64_t len, bool c
 }
 
 /* The free extent [os, os+olen) of class oc becomes [ns, ns+nlen), the two overlapping (record
- * intact): in the same class it keeps its place on the list, else it changes lists. */
-BUDDY_HOT void buddy_class_move_c(struct buddy *b, unsigned oc, uint64_t os, uint64_t ns, uint64_t nlen, bool ch)
+ * intact): in the same class it keeps its place on the list, else it changes lists. ro: slot(os);
+ * r1: slot(ns + 1) when the caller has it, else NULL. One lookup of a slot serves every access
+ * to it (the directory's entries are reread after every store otherwise: a slot store may alias
+ * them). */
+BUDDY_HOT void buddy_class_move_at(struct buddy *b, unsigned oc, uint64_t os, uint64_t *ro, uint64_t ns,
+				   uint64_t *r1, uint64_t nlen, bool ch)
 {
 	unsigned nc = buddy_ext_class(nlen);
 	if (oc == nc) {
-		buddy_list_replace(b, oc, os, ns, ch);
+		buddy_list_replace(b, oc, os, ro, ns, ch);
 		if (nc)
-			buddy_rec_set_len(b, ns, nlen, ch);
+			*(r1 ? r1 : buddy_slot(b, ns + 1, ch)) = nlen << 1;
 		if (b->hint[oc] < nlen)
 			b->hint[oc] = nlen;
 		return;
 	}
-	buddy_class_del_c(b, oc, os, ch);
-	buddy_class_add_c(b, nc, ns, nlen, ch);
+	buddy_class_del_w(b, oc, os, *ro, ch);
+	buddy_class_add_at(b, nc, ns, ns == os ? ro : buddy_slot(b, ns, ch), r1, nlen, ch);
 }
 
 BUDDY_HOT void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uint64_t ns,
-								     uint64_t nlen, bool ch)
+				uint64_t nlen, bool ch)
 {
-	buddy_class_move_c(b, buddy_ext_class(olen), os, ns, nlen, ch);
+	buddy_class_move_at(b, buddy_ext_class(olen), os, buddy_slot(b, os, ch), ns, NULL, nlen, ch);
 }
 
 /* End of the free extent starting at s (a start bit). */
 BUDDY_HOT uint64_t buddy_extent_end(const struct buddy *b, uint64_t s, bool ch)
 {
-	return bm_test(&b->end, s, ch) ? s + 1 : s + buddy_rec_len(b, s, ch);
+	return end_test(b, s, ch) ? s + 1 : s + buddy_rec_len(b, s, ch);
 }
 
 /* The free extent containing unit u: its start, and its end in *e; BUDDY_NONE when u is not free. */
@@ -662,32 +723,43 @@ static uint64_t buddy_first_free(const struct buddy *b, uint64_t s, uint64_t e, 
 
 /* Adds the allocated units [s, e) (s < e <= npages) to the free set, merging them with the free
  * extents on either side; ls: the start of the free extent ending at s-1 when the caller knows it
- * (BUDDY_NONE: looked up). O(levels) bit operations and O(1) list operations. */
+ * (BUDDY_NONE: looked up). O(levels) bit operations and O(1) list operations. The word pairs of
+ * units s-1 and e are looked up once: they hold the two bits tested, the start word the left
+ * search begins with, the bits a merge clears, and (unless s or e starts a word) the bits it sets. */
 BUDDY_HOT void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls, bool ch)
 {
 	/* the slot after the run holds the record a merge to the right reads first: its line is asked
-	 * for while the bitmaps are read (a hint; a missing table is skipped) */
-	if (e < b->npages && (!ch || b->slot_dir[e >> BUDDY_DIR_SHIFT]))
-		__builtin_prefetch(buddy_slot(b, e, ch));
-	bool left = s > 0 && bm_test(&b->end, s - 1, ch), right = e < b->npages && bm_test(&b->start, e, ch);
+	 * for while the bitmaps are read (a hint, never a fault: a missing table's address is computed
+	 * as an integer and not read) */
+	if (e < b->npages)
+		__builtin_prefetch(ch ? (const void *)((uintptr_t)b->slot_dir[e >> BUDDY_DIR_SHIFT] +
+							(e & (BUDDY_DIR_UNITS - 1)) * sizeof(uint64_t))
+				      : buddy_slot(b, e, ch));
+	bool in_l = s > 0, in_r = e < b->npages;   /* units s-1 and e exist */
+	uint64_t *pl = in_l ? bm_pair(b, s - 1, ch) : NULL, *pr = in_r ? bm_pair(b, e, ch) : NULL;
+	bool left = in_l && end_test_at(pl, s - 1), right = in_r && ((pr[0] >> (e & 63)) & 1);
 	uint64_t x;
 	if (left && ls == BUDDY_NONE)
-		ls = bm_prev(&b->start, s - 1, ch);
+		ls = bm_prev_w0(&b->start, s - 1, pl[0], ch);
+	/* chunked, the pairs of s and e-1 are those of s-1 and e unless s (e) starts a word (flat, a
+	 * pair costs less than the test) */
 	if (!left && !right) {
-		bm_set(&b->start, s, ch);
-		bm_set(&b->end, e - 1, ch);
+		bm_set_at(&b->start, ch && (s & 63) ? pl : bm_pair(b, s, ch), s, ch);
+		end_set_at(ch && (e & 63) && in_r ? pr : bm_pair(b, e - 1, ch), e - 1, ch);
 		buddy_class_add(b, s, e - s, ch);
 	} else if (!right) {                     /* grows the extent [ls, s) */
-		bm_move(&b->end, s - 1, e - 1, ch);
+		end_clear_at(pl, s - 1);
+		end_set_at(ch && (e & 63) && in_r ? pr : bm_pair(b, e - 1, ch), e - 1, ch);
 		buddy_class_move(b, ls, s - ls, ls, e - ls, ch);
 	} else if (!left) {                      /* grows the extent starting at e */
-		x = buddy_extent_end(b, e, ch);
-		bm_move(&b->start, e, s, ch);
+		x = end_test_at(pr, e) ? e + 1 : e + buddy_rec_len(b, e, ch);
+		bm_clear_at(&b->start, pr, e);
+		bm_set_at(&b->start, ch && (s & 63) ? pl : bm_pair(b, s, ch), s, ch);
 		buddy_class_move(b, e, x - e, s, x - s, ch);
 	} else {                                 /* joins [ls, s) and the extent starting at e */
-		x = buddy_extent_end(b, e, ch);
-		bm_clear(&b->end, s - 1, ch);
-		bm_clear(&b->start, e, ch);
+		x = end_test_at(pr, e) ? e + 1 : e + buddy_rec_len(b, e, ch);
+		end_clear_at(pl, s - 1);
+		bm_clear_at(&b->start, pr, e);
 		buddy_class_del(b, e, x - e, ch);
 		buddy_class_move(b, ls, s - ls, ls, x - ls, ch);
 	}
@@ -706,20 +778,32 @@ BUDDY_HOT bool buddy_free_k(struct buddy *b, uint64_t start, uint64_t count, boo
 	/* the last start before e: inside [s, e), or its extent reaches s unless it ends at s-1 (then
 	 * it is the extent to merge with) */
 	uint64_t ps = bm_prev(&b->start, e - 1, ch);
-	bool left = s > 0 && bm_test(&b->end, s - 1, ch);
+	bool left = s > 0 && end_test(b, s - 1, ch);
 	if (ps != BUDDY_NONE && (ps >= s || (!left && buddy_extent_end(b, ps, ch) > s)))
 		return false;
 	buddy_insert(b, s, e, left ? ps : BUDDY_NONE, ch);
 	return true;
 }
 
-bool buddy_free(struct buddy *b, uint64_t start, uint64_t count)
+bool buddy_free(struct buddy *restrict b, uint64_t start, uint64_t count)
 {
 	return b->chunked ? buddy_free_k(b, start, count, true) : buddy_free_k(b, start, count, false);
 }
 
+/* The unchecked free of each form, out of line (the entry point's checks and dispatch end in a tail
+ * call): each body has its registers to itself. */
+static __attribute__((noinline)) void buddy_insert_chunked(struct buddy *restrict b, uint64_t s, uint64_t e)
+{
+	buddy_insert(b, s, e, BUDDY_NONE, true);
+}
+
+static __attribute__((noinline)) void buddy_insert_flat(struct buddy *restrict b, uint64_t s, uint64_t e)
+{
+	buddy_insert(b, s, e, BUDDY_NONE, false);
+}
+
 /* Marks the allocated range [start, start+count) free, unchecked (buddy.h). */
-void buddy_free_allocated(struct buddy *b, uint64_t start, uint64_t count)
+void buddy_free_allocated(struct buddy *restrict b, uint64_t start, uint64_t count)
 {
 	KASSERT(!range_overflows(start, count) && start + count <= b->npages,
 		"buddy: freeing [%llu, +%llu) outside [0, %llu)", (unsigned long long)start,
@@ -727,9 +811,9 @@ void buddy_free_allocated(struct buddy *b, uint64_t start, uint64_t count)
 	if (count == 0)
 		return;
 	if (b->chunked)
-		buddy_insert(b, start, start + count, BUDDY_NONE, true);
+		buddy_insert_chunked(b, start, start + count);
 	else
-		buddy_insert(b, start, start + count, BUDDY_NONE, false);
+		buddy_insert_flat(b, start, start + count);
 }
 
 /*
@@ -1035,9 +1119,10 @@ static void buddy_make_req(const struct buddy *b, struct buddy_req *r, uint64_t 
 BUDDY_HOT bool buddy_place_common(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer,
 				  struct buddy_hit *h, bool ch)
 {
-	/* count <= free_units <= npages: the run fits in [0, npages) */
-	if (count == 0 || count > b->free_units || divisor > 1 || prefer > 1 ||
-	    !(count == 1 || (count & (count - 1))) || count >= (BUDDY_ONE << BUDDY_MAX_ORDER))
+	/* count 0 fails the power-of-two test; a count above free_units finds no class below (the
+	 * full search then refuses it), so the run found fits in [0, npages) */
+	if (divisor > 1 || prefer > 1 || !(count == 1 || (count & (count - 1))) ||
+	    count >= (BUDDY_ONE << BUDDY_MAX_ORDER))
 		return false;
 	unsigned c = buddy_mask_next(b, buddy_class_atleast(count));
 	if (c >= b->nclasses || c >= BUDDY_CLASSES)
@@ -1082,33 +1167,38 @@ BUDDY_HOT bool buddy_place(struct buddy *b, uint64_t count, uint64_t divisor,
 	return buddy_search(b, &r, true, h, ch);
 }
 
-/* Takes the placement h of count units out of the free set. */
-BUDDY_HOT void buddy_take_hit(struct buddy *b, const struct buddy_hit *h,
-								 uint64_t count, bool ch)
+/* Takes the placement h of count units out of the free set: ps is the word pair of its extent's
+ * first unit, r1 that extent's second slot when the caller has looked it up (else NULL). */
+BUDDY_HOT void buddy_take_hit(struct buddy *b, const struct buddy_hit *h, uint64_t count, uint64_t *ps,
+			      uint64_t *r1, bool ch)
 {
-	uint64_t x = h->start, end = x + count;
-	KASSERT(h->ext_start <= x && end <= h->ext_end && bm_test(&b->start, h->ext_start, ch),
-		"buddy: placement %llu outside its extent", (unsigned long long)x);
-	if (x > h->ext_start && end == h->ext_end) {
+	uint64_t x = h->start, end = x + count, s = h->ext_start, e = h->ext_end;
+	KASSERT(s <= x && end <= e && ((ps[0] >> (s & 63)) & 1), "buddy: placement %llu outside its extent",
+		(unsigned long long)x);
+	uint64_t *rs = buddy_slot(b, s, ch);
+	if (x > s && end == e) {
 		/* the back of the extent: the record stays where it is, only its length changes */
-		bm_move(&b->end, end - 1, x - 1, ch);
-		buddy_class_move_c(b, h->c, h->ext_start, h->ext_start, x - h->ext_start, ch);
-	} else if (x == h->ext_start && end < h->ext_end) {
-		bm_move(&b->start, x, end, ch);   /* the front of the extent (first fit): the record moves */
-		buddy_class_move_c(b, h->c, h->ext_start, end, h->ext_end - end, ch);
+		end_clear_at(bm_pair(b, e - 1, ch), e - 1);
+		end_set_at(bm_pair(b, x - 1, ch), x - 1, ch);
+		buddy_class_move_at(b, h->c, s, rs, s, r1, x - s, ch);
+	} else if (x == s && end < e) {
+		/* the front of the extent (first fit): the record moves */
+		bm_clear_at(&b->start, ps, x);
+		bm_set(&b->start, end, ch);
+		buddy_class_move_at(b, h->c, s, rs, end, NULL, e - end, ch);
 	} else {
-		buddy_class_del_c(b, h->c, h->ext_start, ch);
-		if (x == h->ext_start)
-			bm_clear(&b->start, x, ch);
-		else {
-			bm_set(&b->end, x - 1, ch);
-			buddy_class_add(b, h->ext_start, x - h->ext_start, ch);
+		buddy_class_del_w(b, h->c, s, *rs, ch);
+		if (x == s) {
+			bm_clear_at(&b->start, ps, x);
+		} else {
+			end_set_at(bm_pair(b, x - 1, ch), x - 1, ch);
+			buddy_class_add_at(b, buddy_ext_class(x - s), s, rs, r1, x - s, ch);
 		}
-		if (end == h->ext_end)
-			bm_clear(&b->end, end - 1, ch);
-		else {
+		if (end == e) {
+			end_clear_at(bm_pair(b, e - 1, ch), e - 1);
+		} else {
 			bm_set(&b->start, end, ch);
-			buddy_class_add(b, end, h->ext_end - end, ch);
+			buddy_class_add(b, end, e - end, ch);
 		}
 	}
 	b->free_units -= count;
@@ -1123,7 +1213,7 @@ BUDDY_HOT bool buddy_alloc_k(struct buddy *b, uint64_t count, uint64_t divisor, 
 		return false;
 	KASSERT(h.start >= lo && h.start + count <= MIN(hi, b->npages), "buddy: placement %llu outside bounds",
 		(unsigned long long)h.start);
-	buddy_take_hit(b, &h, count, ch);
+	buddy_take_hit(b, &h, count, bm_pair(b, h.ext_start, ch), NULL, ch);
 	*start = h.start;
 	return true;
 }
@@ -1163,7 +1253,7 @@ static __attribute__((noinline)) bool buddy_find_flat(struct buddy *b, uint64_t 
 }
 
 /* Finds a placement (buddy.h): the common request inline, anything else by the full search. */
-bool buddy_find(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
+bool buddy_find(struct buddy *restrict b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
 		struct buddy_place *p)
 {
 	struct buddy_hit h;
@@ -1176,22 +1266,37 @@ bool buddy_find(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t pref
 	return true;
 }
 
-/* buddy_take's body for one form of the allocator. */
+/* buddy_take's body for one form of the allocator. The placement must still be the free extent
+ * buddy_find saw: its first unit's start bit set, and its end bit (one unit) or its record's
+ * length (more) giving ext_end; the pair and the length slot read for that serve the take. */
 BUDDY_HOT void buddy_take_k(struct buddy *b, const struct buddy_place *p, uint64_t count, bool ch)
 {
 	struct buddy_hit h = { p->start, p->ext_start, p->ext_end, p->ext_class };
-	KASSERT(count && p->ext_end <= b->npages && buddy_extent_end(b, p->ext_start, ch) == p->ext_end,
+	KASSERT(count && h.ext_start < h.ext_end && h.ext_end <= b->npages,
 		"buddy: taking [%llu, +%llu) from a stale placement", (unsigned long long)p->start,
 		(unsigned long long)count);
-	buddy_take_hit(b, &h, count, ch);
+	uint64_t *ps = bm_pair(b, h.ext_start, ch);
+	bool one = end_test_at(ps, h.ext_start);
+	uint64_t *r1 = one ? NULL : buddy_slot(b, h.ext_start + 1, ch);
+	KASSERT((one ? h.ext_start + 1 : h.ext_start + (*r1 >> 1)) == h.ext_end,
+		"buddy: taking [%llu, +%llu) from a stale placement", (unsigned long long)p->start,
+		(unsigned long long)count);
+	buddy_take_hit(b, &h, count, ps, r1, ch);
 }
 
-void buddy_take(struct buddy *b, const struct buddy_place *p, uint64_t count)
+/* The flat form's take, out of line: the chunked one (the region's) has the entry point's registers. */
+static __attribute__((noinline)) void buddy_take_flat(struct buddy *restrict b, const struct buddy_place *p,
+						       uint64_t count)
 {
-	if (b->chunked)
-		buddy_take_k(b, p, count, true);
+	buddy_take_k(b, p, count, false);
+}
+
+void buddy_take(struct buddy *restrict b, const struct buddy_place *p, uint64_t count)
+{
+	if (!b->chunked)
+		buddy_take_flat(b, p, count);
 	else
-		buddy_take_k(b, p, count, false);
+		buddy_take_k(b, p, count, true);
 }
 
 /* ------------------------------------------------------------------ queries and checks */
@@ -1302,9 +1407,9 @@ int buddy_check(const struct buddy *b)
 	unsigned maxo = b->max_order;
 
 	if (maxo != buddy_max_order_for(b->npages) || b->free_units > b->npages ||
-	    b->nclasses != buddy_nclasses(maxo)) {
-		kprintf("buddy_check: header: npages %llu max_order %u free %llu\n",
-			(unsigned long long)b->npages, maxo, (unsigned long long)b->free_units);
+	    b->nclasses != buddy_nclasses(maxo) || b->end.nl != 1) {
+		kprintf("buddy_check: header: npages %llu max_order %u free %llu end levels %u\n",
+			(unsigned long long)b->npages, maxo, (unsigned long long)b->free_units, b->end.nl);
 		return -1;
 	}
 	for (unsigned k = 0; k < BUDDY_PIECE_WORDS * BUDDY_BM_STRIDE; k++)
@@ -1386,7 +1491,7 @@ void buddy_for_each_record_slot(const struct buddy *b, void (*fn)(uint64_t u, vo
 	bool ch = b->chunked;
 	for (uint64_t s = bm_next(&b->start, 0, ch); s != BUDDY_NONE; s = bm_next(&b->start, s + 1, ch)) {
 		fn(s, arg);
-		if (!bm_test(&b->end, s, ch))
+		if (!end_test(b, s, ch))
 			fn(s + 1, arg);
 	}
 }

@@ -343,7 +343,7 @@ static void test_region(void)
 }
 
 /* A set bit in an installed chunk where no extent ends, a bit in the zero piece, and a start
- * bitmap chunk's stray bit are each caught by syspte_check. */
+ * bitmap chunk's stray bit are each caught by syspte_check; so is an end bitmap given summary levels. */
 static void test_corrupt_chunk(void)
 {
 	struct syspte_region *r = reserved_region();
@@ -368,6 +368,10 @@ static void test_corrupt_chunk(void)
 	bitset_zero_piece[5] = 4;
 	ok(syspte_check(r) != 0, "a write to the start bitmap's zero piece: check fails");
 	bitset_zero_piece[5] = 0;
+	ok(syspte_check(r) == 0, "restored: check passes");
+	r->buddy.end.nl = 2;   /* the hot paths move end bits without summaries: end must have none */
+	ok(buddy_check(&r->buddy) != 0, "an end bitmap with summary levels: check fails");
+	r->buddy.end.nl = 1;
 	ok(syspte_check(r) == 0, "restored: check passes");
 	syspte_release(r, a, TAG);
 }
