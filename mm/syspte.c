@@ -341,13 +341,14 @@ void syspte_raise(const struct syspte_misuse *m)
 	KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, m->subcode, m->p2, m->p3, m->p4);
 }
 
-/* A reservation of the region's own index: the checks, then the free; a misuse in *m. */
-static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m)
+/* A reservation of the region's own index: the checks, then the free; a misuse in *m. i is addr's
+ * page index in the region, past npages when addr lies outside it. */
+static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t i, uint32_t tag, struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
-	vaddr_t va = addr & ~PAGE_MASK;
 	int st = SYSPTE_OK;
-	struct syspte_resv *v = syspte_inside(r, va) ? syspte_index_find(&r->index, (va - r->base) >> PAGE_SHIFT) : NULL;
+	bool home;
+	struct syspte_resv *v = i < r->npages ? syspte_index_find_home(&r->index, i, &home) : NULL;
 	if (!v)
 		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (v->tag != tag)
@@ -358,27 +359,31 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t
 	if (st == SYSPTE_OK) {
 		r->cache.slow += r->cache.on && v->npages <= SYSPTE_CACHE_MAX_PAGES;
 		uint64_t start = v->start, span = syspte_span(v);
-		syspte_unlink_locked(r, v);   /* v is stale from here */
+		syspte_unlink_found_locked(r, v, home);   /* v is stale from here */
 		buddy_free_allocated(&r->buddy, start, span);   /* the record proved it allocated */
 	}
 	return st;
 }
 
 /* A cached reservation goes back to its chunk without the region's lock when the caches allow;
- * otherwise, under the lock, to its chunk or to the allocator. */
+ * otherwise, under the lock, to its chunk or to the allocator. A chunk with no owner holds no
+ * cached reservation: then the caches are not called (the common case of a reservation the
+ * allocator placed), before the lock (a hint: syspte_cache_release checks again under its cache's
+ * lock) and under it (exact). */
 int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 {
-	int st = r->cache.on ? syspte_cache_release(r, addr, tag) : SYSPTE_CACHE_PASS;   /* no call without caches */
+	/* addr's page index (the base is page aligned; below it, the difference wraps past every page) */
+	uint64_t i = (addr - r->base) >> PAGE_SHIFT;
+	bool inside = i < r->npages;
+	int st = inside && syspte_cache_owner_page(r, i) ? syspte_cache_release(r, addr, tag) : SYSPTE_CACHE_PASS;
 	if (st != SYSPTE_CACHE_PASS)
 		return st;
 	struct syspte_misuse m;
-	vaddr_t va = addr & ~PAGE_MASK;
 	uint64_t f = spin_lock(&r->lock);
-	/* a chunk with no owner holds no cached reservation: no call into the caches (the common case) */
-	if (syspte_inside(r, va) && syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT))
+	if (inside && syspte_cache_owner_page(r, i))
 		st = syspte_cache_release_locked(r, addr, tag, &m);
 	if (st == SYSPTE_CACHE_PASS)
-		st = syspte_release_locked(r, addr, tag, &m);
+		st = syspte_release_locked(r, addr, i, tag, &m);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	if (st == SYSPTE_MISUSE)

@@ -378,6 +378,17 @@ static inline void syspte_unlink_locked(struct syspte_region *r, struct syspte_r
 	r->pages_reserved -= e->npages;
 	syspte_index_remove(&r->index, e);
 }
+
+/* syspte_unlink_locked of an entry syspte_index_find_home returned (home: what it said), the index
+ * unchanged since. */
+static inline void syspte_unlink_found_locked(struct syspte_region *r, struct syspte_resv *e, bool home)
+{
+	spin_assert_held(&r->lock);
+	bitset_clear(&r->starts, e->start);
+	r->live_count--;
+	r->pages_reserved -= e->npages;
+	syspte_index_remove_found(&r->index, e, home);
+}
 /* True when the 512 frames from pfns are one run starting on a 2 MiB frame: what one 2 MiB leaf
  * maps (mm/syspte_map.c; tests/bench/bench_map.c times it as the leaf's floor). */
 bool syspte_frames_large(const uint64_t *pfns);

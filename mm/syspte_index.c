@@ -116,6 +116,7 @@ static bool syspte_index_make_table(struct syspte_index *ix, struct syspte_index
 			if (!sp)
 				goto short_of_memory;
 			top[t].dir->page[k] = arch_phys_to_virt(sp);
+			KASSERT(!((uintptr_t)top[t].dir->page[k] & PAGE_MASK), "syspte_index: a slot page off a page boundary");
 			top[t].dir->pa[k] = sp;
 			ix->pages++;
 		}

@@ -139,17 +139,28 @@ static inline struct syspte_resv *syspte_index_step(const struct syspte_index *i
 /* syspte_index_find past the home slot s (at e, neither empty nor start's). */
 struct syspte_resv *syspte_index_probe(const struct syspte_index *ix, uint64_t start, uint64_t s, struct syspte_resv *e);
 
-/* The entry of the reservation starting at page start, or NULL (the home slot inline on the free
- * and lookup paths: at most half full, the table has most entries there). */
-static inline struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start)
+/* The entry of the reservation starting at page start, or NULL; *home says whether it lies in its
+ * home slot, which syspte_index_remove_found then knows without hashing again (the home slot inline
+ * on the free and lookup paths: at most half full, the table has most entries there). */
+static inline struct syspte_resv *syspte_index_find_home(const struct syspte_index *ix, uint64_t start, bool *home)
 {
+	*home = false;
 	if (!ix->bits)
 		return NULL;
 	uint64_t s = syspte_index_hash_cur(ix, start);
 	struct syspte_resv *e = syspte_index_cur(ix, s);
-	if (e->start == start && e->npages)
+	if (e->start == start && e->npages) {
+		*home = true;
 		return e;
+	}
 	return e->npages ? syspte_index_probe(ix, start, s, e) : NULL;
+}
+
+/* The entry of the reservation starting at page start, or NULL. */
+static inline struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start)
+{
+	bool home;
+	return syspte_index_find_home(ix, start, &home);
 }
 
 /* Grows the table to hold n more entries (syspte_index_room's slow path). */
@@ -195,6 +206,18 @@ static inline void syspte_index_remove(struct syspte_index *ix, struct syspte_re
 	uint64_t h = syspte_index_hash_cur(ix, e->start);
 	if ((h & SYSPTE_INDEX_SLOT_MASK) == SYSPTE_INDEX_SLOT_MASK || syspte_index_cur(ix, h) != e || e[1].npages ||
 	    ix->count <= ix->low) {
+		syspte_index_remove_shift(ix, e);
+		return;
+	}
+	*e = (struct syspte_resv){ .npages = 0 };
+	ix->count--;
+}
+/* syspte_index_remove of an entry syspte_index_find_home returned (home: what it said), the index
+ * unchanged since: inline when e is its home slot, not the last of its slot page (the pages are
+ * page aligned), the slot after it is empty, and no halving is due. */
+static inline void syspte_index_remove_found(struct syspte_index *ix, struct syspte_resv *e, bool home)
+{
+	if (!home || !((uintptr_t)(e + 1) & PAGE_MASK) || e[1].npages || ix->count <= ix->low) {
 		syspte_index_remove_shift(ix, e);
 		return;
 	}
