@@ -20,7 +20,7 @@
 
 /* Where the parts of a region's state lie in its metadata run (offsets, each 8-byte aligned). */
 struct syspte_layout {
-	size_t index, buddy, starts, tables, table_pa, pd, cache, total;
+	size_t index, buddy, starts, tables, table_pa, pd, ready, cache, total;
 };
 
 /* Level-2 tables a region of npages pages from base may meet: one per 1 GiB of address it touches. */
@@ -39,7 +39,8 @@ static struct syspte_layout syspte_layout_of(vaddr_t base, uint64_t npages)
 	l.tables = l.starts + ALIGN_UP(bitset_meta_bytes_chunked(npages), 8);
 	l.table_pa = l.tables + nspans * sizeof(uint64_t *);
 	l.pd = l.table_pa + nspans * sizeof(paddr_t);
-	l.cache = l.pd + syspte_pd_count(base, npages) * sizeof(pte_t *);
+	l.ready = l.pd + syspte_pd_count(base, npages) * sizeof(pte_t *);
+	l.cache = l.ready + ALIGN_UP(nspans, 8);
 	l.total = l.cache + ALIGN_UP(syspte_cache_meta_bytes(npages), 8);
 	return l;
 }
@@ -98,13 +99,26 @@ static bool syspte_meta_alloc_units(struct syspte_region *r, const uint64_t *uni
 	return true;
 }
 
-/* Installs the chunks syspte_meta_alloc_units allocated. */
+/* Sets the ready flags of spans [k, k + n) (clipped to the region) from their tables and chunks. */
+static void syspte_spans_ready_update(struct syspte_region *r, uint64_t k, uint64_t n)
+{
+	for (uint64_t end = MIN(k + n, r->nspans); k < end; k++)
+		r->span_ready[k] = syspte_span_ready_now(r, k);
+}
+
+/* Installs the chunks syspte_meta_alloc_units allocated; the spans of each become ready where
+ * their tables are there. */
 void syspte_meta_install(struct syspte_region *r, const struct syspte_meta_chunks *ch)
 {
-	for (unsigned k = 0; k < ch->n; k++)
+	const uint64_t buddy_spans = BUDDY_CHUNK_UNITS / SYSPTE_SPAN_PAGES, starts_spans = BITSET_CHUNK_BITS / SYSPTE_SPAN_PAGES;
+	for (unsigned k = 0; k < ch->n; k++) {
 		buddy_chunk_install(&r->buddy, ch->unit[k], arch_phys_to_virt(ch->page[k]));
-	if (ch->starts_page)
+		syspte_spans_ready_update(r, (ch->unit[k] >> BUDDY_CHUNK_SHIFT) * buddy_spans, buddy_spans);
+	}
+	if (ch->starts_page) {
 		bitset_chunk_install(&r->starts, ch->starts_unit, arch_phys_to_virt(ch->starts_page));
+		syspte_spans_ready_update(r, ch->starts_unit / BITSET_CHUNK_BITS * starts_spans, starts_spans);
+	}
 }
 
 /* Allocates the chunks a reservation of the run [s, e) needs: the allocator's for units s - 1, s,
@@ -156,7 +170,7 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 		.pt = pt, .base = base, .npages = npages, .guard = mm_verifier ? 1 : 0,
 		.nspans = npages / SYSPTE_SPAN_PAGES, .span0 = base >> (PAGE_SHIFT + SYSPTE_SPAN_SHIFT),
 		.tables = (uint64_t **)(m + l.tables), .table_pa = (paddr_t *)(m + l.table_pa),
-		.pd = (volatile pte_t **)(m + l.pd),
+		.pd = (volatile pte_t **)(m + l.pd), .span_ready = m + l.ready,
 		.meta_bytes = l.total, .meta_pages = pages,
 	};
 	spin_init(&r->lock, LOCK_RANK_SYSPTE, "syspte");
@@ -168,6 +182,7 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 	for (uint64_t s = 0; s < r->nspans; s++) {
 		r->tables[s] = NULL;
 		r->table_pa[s] = 0;
+		r->span_ready[s] = 0;
 	}
 	for (uint64_t g = 0; g < syspte_pd_count(base, npages); g++)
 		r->pd[g] = NULL;
@@ -204,6 +219,7 @@ static void syspte_table_made(void *arg, vaddr_t va, paddr_t table, volatile pte
 	}
 	r->tables[s] = t;
 	r->table_pa[s] = table;
+	r->span_ready[s] = syspte_span_ready_now(r, s);
 	r->pd[((r->span0 + s) >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] =
 		pde - ((r->span0 + s) & (PT_ENTRIES - 1));
 	r->table_pages++;
@@ -277,17 +293,14 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 	    !buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p))
 		return false;
 	/* The run's tables, and when the free extent it is cut from goes on after it, the tables of that
-	 * extent's first two pages, which take its record now. A later free puts records only where these
-	 * or older reservations made tables: it never allocates. */
-	uint64_t need = p.start + span;
-	if (need < p.ext_end)
-		need = MIN(need + 2, p.ext_end);
-	if (!(syspte_meta_ready(r, p.start, p.start + span) && syspte_tables_ready(r, p.start, need)) &&
-	    !syspte_reserve_meta_locked(r, p.start, span, need))
+	 * extent's first two pages, which take its record now (the extent holds the run: ext_end >= e).
+	 * A later free puts records only where these or older reservations made tables: it never
+	 * allocates. */
+	uint64_t e = p.start + span, need = MIN(e + 2, p.ext_end);
+	if (!syspte_run_ready(r, p.start, e, need) && !syspte_reserve_meta_locked(r, p.start, span, need))
 		return false;
 	buddy_take(&r->buddy, &p, span);
-	struct syspte_resv v = syspte_resv_make(p.start, npages, tag, flags, r->guard != 0);
-	syspte_link_locked(r, &v);
+	syspte_link_new_locked(r, p.start, npages, tag, flags);
 	*start = p.start;
 	return true;
 }

@@ -177,23 +177,32 @@ static inline bool syspte_index_room(struct syspte_index *ix, uint64_t n)
 size_t syspte_index_meta_bytes(uint64_t npages);
 /* Initialises an empty index (no table) over meta (syspte_index_meta_bytes bytes). */
 void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta);
-/* syspte_index_insert past a full home slot (it probes from the home; the caller made the checks). */
-struct syspte_resv *syspte_index_insert_probe(struct syspte_index *ix, const struct syspte_resv *v);
+/* syspte_index_claim past a full home slot: the first empty slot of start's probe. */
+struct syspte_resv *syspte_index_claim_probe(const struct syspte_index *ix, uint64_t start);
 /* syspte_index_remove's general case: e found in the table, the entries after it shifted back,
  * the table halved when due. */
 void syspte_index_remove_shift(struct syspte_index *ix, struct syspte_resv *e);
 
-/* Enters a copy of v (whose start has no entry; room made) and returns where it lies (its home
- * slot inline when that is empty: at most half full, the table has most entries there). */
-static inline struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v)
+/* The empty slot an entry of start takes (start has no entry; room made), counted as an entry:
+ * the caller fills it with start's record (npages not 0) before the index is read or changed
+ * again. Its home slot inline when that is empty: at most half full, the table has most entries
+ * there. */
+static inline struct syspte_resv *syspte_index_claim(struct syspte_index *ix, uint64_t start)
 {
 	KASSERT(ix->count < ix->cap, "syspte_index: insert with no room made");
-	KASSERT(v->npages, "syspte_index: an entry of no pages");
-	struct syspte_resv *e = syspte_index_cur(ix, syspte_index_hash_cur(ix, v->start));
+	struct syspte_resv *e = syspte_index_cur(ix, syspte_index_hash_cur(ix, start));
 	if (e->npages)
-		return syspte_index_insert_probe(ix, v);
-	*e = *v;
+		e = syspte_index_claim_probe(ix, start);
 	ix->count++;
+	return e;
+}
+
+/* Enters a copy of v (whose start has no entry; room made) and returns where it lies. */
+static inline struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v)
+{
+	KASSERT(v->npages, "syspte_index: an entry of no pages");
+	struct syspte_resv *e = syspte_index_claim(ix, v->start);
+	*e = *v;
 	return e;
 }
 
