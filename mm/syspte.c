@@ -281,9 +281,11 @@ static bool __attribute__((noinline)) syspte_reserve_meta_locked(struct syspte_r
 
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
  * its own index: its first page in *start; false, nothing changed, when no run is free, or no page
- * for a table or for the index's growth. */
-static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
-				  uint64_t prefer, uint64_t phase, uint64_t *start)
+ * for a table or for the index's growth. Inline at each call site: the hot ones are the two of
+ * syspte_reserve_pref. */
+static inline __attribute__((always_inline)) bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages,
+									 uint32_t tag, uint32_t flags, uint64_t prefer,
+									 uint64_t phase, uint64_t *start)
 {
 	spin_assert_held(&r->lock);
 	struct buddy_place p;
@@ -300,39 +302,56 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 	if (!syspte_run_ready(r, p.start, e, need) && !syspte_reserve_meta_locked(r, p.start, span, need))
 		return false;
 	buddy_take(&r->buddy, &p, span);
-	syspte_link_new_locked(r, p.start, npages, tag, flags);
+	syspte_link_new(r, p.start, npages, tag, flags);   /* the lock asserted above */
 	*start = p.start;
 	return true;
 }
 
+/* syspte_reserve_locked again once every cache was drained into the allocator, when that freed
+ * something: the last resort before "no run free anywhere". */
+static bool __attribute__((noinline)) syspte_reserve_drained_locked(struct syspte_region *r, uint64_t npages,
+								    uint32_t tag, uint32_t flags, uint64_t prefer,
+								    uint64_t phase, uint64_t *start)
+{
+	return syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1) &&
+	       syspte_reserve_locked(r, npages, tag, flags, prefer, phase, start);
+}
+
+/* syspte_reserve_pref of a size the caches place (syspte_cache_sized) when this CPU's cache had
+ * no room without the region's lock: under it, the cache refilled, then the allocator (a
+ * reservation it placed may bring its aligned chunk into this CPU's cache:
+ * syspte_cache_adopt_locked). */
+static vaddr_t __attribute__((noinline)) syspte_reserve_cached(struct syspte_region *r, uint64_t npages, uint32_t tag,
+							      uint32_t flags, uint64_t prefer, uint64_t phase)
+{
+	uint64_t f = spin_lock(&r->lock), start;
+	bool ok = syspte_cache_reserve_locked(r, npages, tag, flags, &start);
+	if (!ok && (ok = syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start) ||
+			 syspte_reserve_drained_locked(r, npages, tag, flags, prefer, phase, &start)))
+		syspte_cache_adopt_locked(r, start, npages);
+	syspte_verify_locked(r);
+	spin_unlock(&r->lock, f);
+	return ok ? syspte_va(r, start) : 0;
+}
+
 /*
- * This CPU's cache first, without the region's lock; then, under it, the cache refilled, then the
- * allocator; and when both fail while the caches' free pages make a run with the allocator's, every
- * cache drained into the allocator and the allocator tried again, so 0 means that no free run (or
- * no record, or no page for a table) exists anywhere. A small reservation the allocator placed may
- * bring its aligned chunk into this CPU's cache (syspte_cache_adopt_locked).
+ * A size the caches place goes to this CPU's cache first, without the region's lock, then to
+ * syspte_reserve_cached; any other to the allocator under the region's lock; and when it fails while the caches' free pages make a run with the allocator's,
+ * every cache is drained into the allocator and the allocator tried again, so 0 means that no free
+ * run (or no record, or no page for a table) exists anywhere.
  */
 vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
 			   uint64_t phase)
 {
 	if (!npages || npages > r->npages || (flags & ~SYSPTE_FLAGS_KNOWN))
 		return 0;
-	bool cached = syspte_cache_sized(r, npages);   /* else the caches have nothing to do with it */
-	vaddr_t va = cached ? syspte_cache_reserve(r, npages, tag, flags) : 0;
-	if (va)
-		return va;
-	uint64_t f = spin_lock(&r->lock), start;
-	bool ok = cached && syspte_cache_reserve_locked(r, npages, tag, flags, &start);
-	if (!ok) {
-		/* the allocator, and again once every cache was drained when that freed something (one
-		 * call site: syspte_reserve_locked is inlined) */
-		for (unsigned round = 0; round < 2 && !ok; round++)
-			ok = (round == 0 ||
-			      syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1)) &&
-			     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start);
-		if (ok && cached)
-			syspte_cache_adopt_locked(r, start, npages);
+	if (syspte_cache_sized(r, npages)) {
+		vaddr_t va = syspte_cache_reserve(r, npages, tag, flags);
+		return va ? va : syspte_reserve_cached(r, npages, tag, flags, prefer, phase);
 	}
+	uint64_t f = spin_lock(&r->lock), start;
+	bool ok = syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start) ||
+		  syspte_reserve_drained_locked(r, npages, tag, flags, prefer, phase, &start);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	return ok ? syspte_va(r, start) : 0;
@@ -372,7 +391,7 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t
 	if (st == SYSPTE_OK) {
 		r->cache.slow += r->cache.on && v->npages <= SYSPTE_CACHE_MAX_PAGES;
 		uint64_t start = v->start, span = syspte_span(v);
-		syspte_unlink_found_locked(r, v, home);   /* v is stale from here */
+		syspte_unlink_found(r, v, home);   /* the lock asserted above; v is stale from here */
 		buddy_free_allocated(&r->buddy, start, span);   /* the record proved it allocated */
 	}
 	return st;

@@ -302,11 +302,10 @@ static inline struct syspte_resv syspte_resv_make(uint64_t start, uint64_t npage
 static inline void syspte_resv_fill(struct syspte_resv *e, uint64_t start, uint64_t npages, uint32_t tag, uint32_t flags,
 				    bool guard)
 {
-	e->word[0] = (uint32_t)start;
-	e->word[1] = ((uint32_t)npages & SYSPTE_RESV_COUNT_MASK) |
-		     (uint32_t)!!(flags & SYSPTE_FLAG_DIVISIBLE) << SYSPTE_RESV_FLAG_SHIFT;
-	e->word[2] = (uint32_t)guard << SYSPTE_RESV_FLAG_SHIFT;
-	e->word[3] = tag;
+	uint32_t w1 = ((uint32_t)npages & SYSPTE_RESV_COUNT_MASK) |
+		      (uint32_t)!!(flags & SYSPTE_FLAG_DIVISIBLE) << SYSPTE_RESV_FLAG_SHIFT;
+	e->pair[0] = (uint32_t)start | (uint64_t)w1 << 32;
+	e->pair[1] = ((uint32_t)guard << SYSPTE_RESV_FLAG_SHIFT) | (uint64_t)tag << 32;
 }
 
 /* Adds delta pages (negative: takes them away) to v's mapped count with one add on its word: the
@@ -408,11 +407,11 @@ static inline struct syspte_resv *syspte_link_locked(struct syspte_region *r, co
 }
 
 /* syspte_link_locked of a new record of npages (1 .. 2^31 - 1) pages at page start, filled in its
- * slot (syspte_resv_fill). */
-static inline void syspte_link_new_locked(struct syspte_region *r, uint64_t start, uint64_t npages, uint32_t tag,
-					  uint32_t flags)
+ * slot (syspte_resv_fill); for a caller that asserted the region's lock itself
+ * (syspte_reserve_locked), so the reserve path makes that check once. */
+static inline __attribute__((always_inline)) void syspte_link_new(struct syspte_region *r, uint64_t start,
+								      uint64_t npages, uint32_t tag, uint32_t flags)
 {
-	spin_assert_held(&r->lock);
 	KASSERT(npages, "syspte: a record of no pages");
 	bitset_set(&r->starts, start);
 	r->live_count++;
@@ -432,10 +431,10 @@ static inline void syspte_unlink_locked(struct syspte_region *r, struct syspte_r
 }
 
 /* syspte_unlink_locked of an entry syspte_index_find_home returned (home: what it said), the index
- * unchanged since. */
-static inline void syspte_unlink_found_locked(struct syspte_region *r, struct syspte_resv *e, bool home)
+ * unchanged since; for a caller that asserted the region's lock itself (syspte_release_locked), so
+ * the free path makes that check once. */
+static inline void syspte_unlink_found(struct syspte_region *r, struct syspte_resv *e, bool home)
 {
-	spin_assert_held(&r->lock);
 	bitset_clear(&r->starts, e->start);
 	r->live_count--;
 	r->pages_reserved -= e->npages;

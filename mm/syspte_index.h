@@ -47,6 +47,8 @@ struct syspte_resv {
 						    npages | divisible << 31, mapped | guard << 31, tag
 						    (syspte_resv_make builds a record from them in one go;
 						    test_syspte_index checks the layout) */
+		uint64_t pair[2];                /* words 0 and 1, 2 and 3 (little-endian): syspte_resv_fill
+						    writes a record in two stores */
 	};
 };
 _Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, none across one");
