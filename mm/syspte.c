@@ -389,7 +389,8 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t
 		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
 				   syspte_va(r, syspte_first_present(r, v->start, v->start + v->npages)), tag, v->mapped);
 	if (st == SYSPTE_OK) {
-		r->cache.slow += r->cache.on && v->npages <= SYSPTE_CACHE_MAX_PAGES;
+		if (v->npages <= SYSPTE_CACHE_MAX_PAGES && r->cache.on)
+			r->cache.slow++;   /* a size the caches place, freed under the lock */
 		uint64_t start = v->start, span = syspte_span(v);
 		syspte_unlink_found(r, v, home);   /* the lock asserted above; v is stale from here */
 		buddy_free_allocated(&r->buddy, start, span);   /* the record proved it allocated */
