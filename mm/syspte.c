@@ -281,8 +281,8 @@ static bool __attribute__((noinline)) syspte_reserve_meta_locked(struct syspte_r
 
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
  * its own index: its first page in *start; false, nothing changed, when no run is free, or no page
- * for a table or for the index's growth. Inline at each call site: the hot ones are the two of
- * syspte_reserve_pref. */
+ * for a table or for the index's growth. Inline at each call site: syspte_reserve_pref's and
+ * syspte_reserve_cached's are the hot ones. */
 static inline __attribute__((always_inline)) bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages,
 									 uint32_t tag, uint32_t flags, uint64_t prefer,
 									 uint64_t phase, uint64_t *start)
@@ -336,9 +336,10 @@ static vaddr_t __attribute__((noinline)) syspte_reserve_cached(struct syspte_reg
 
 /*
  * A size the caches place goes to this CPU's cache first, without the region's lock, then to
- * syspte_reserve_cached; any other to the allocator under the region's lock; and when it fails while the caches' free pages make a run with the allocator's,
- * every cache is drained into the allocator and the allocator tried again, so 0 means that no free
- * run (or no record, or no page for a table) exists anywhere.
+ * syspte_reserve_cached; any other to the allocator under the region's lock. When the allocator
+ * fails while the caches' free pages make a run with its own, every cache is drained into it and it
+ * is tried again, so 0 means that no free run (or no record, or no page for a table) exists
+ * anywhere.
  */
 vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
 			   uint64_t phase)

@@ -52,6 +52,7 @@ struct syspte_resv {
 	};
 };
 _Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, none across one");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pair[] holds word[] little-endian");
 /* In word[1] and word[2]: the count (npages, mapped) below, the flag (divisible, guard) at the top. */
 #define SYSPTE_RESV_COUNT_MASK 0x7fffffffu
 #define SYSPTE_RESV_FLAG_SHIFT 31
