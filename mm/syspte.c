@@ -20,7 +20,7 @@
 
 /* Where the parts of a region's state lie in its metadata run (offsets, each 8-byte aligned). */
 struct syspte_layout {
-	size_t index, buddy, starts, tables, table_pa, pd, cache, total;
+	size_t index, buddy, starts, tables, table_pa, pd, ready, cache, total;
 };
 
 /* Level-2 tables a region of npages pages from base may meet: one per 1 GiB of address it touches. */
@@ -39,7 +39,8 @@ static struct syspte_layout syspte_layout_of(vaddr_t base, uint64_t npages)
 	l.tables = l.starts + ALIGN_UP(bitset_meta_bytes_chunked(npages), 8);
 	l.table_pa = l.tables + nspans * sizeof(uint64_t *);
 	l.pd = l.table_pa + nspans * sizeof(paddr_t);
-	l.cache = l.pd + syspte_pd_count(base, npages) * sizeof(pte_t *);
+	l.ready = l.pd + syspte_pd_count(base, npages) * sizeof(pte_t *);
+	l.cache = l.ready + ALIGN_UP(nspans, 8);
 	l.total = l.cache + ALIGN_UP(syspte_cache_meta_bytes(npages), 8);
 	return l;
 }
@@ -98,13 +99,26 @@ static bool syspte_meta_alloc_units(struct syspte_region *r, const uint64_t *uni
 	return true;
 }
 
-/* Installs the chunks syspte_meta_alloc_units allocated. */
+/* Sets the ready flags of spans [k, k + n) (clipped to the region) from their tables and chunks. */
+static void syspte_spans_ready_update(struct syspte_region *r, uint64_t k, uint64_t n)
+{
+	for (uint64_t end = MIN(k + n, r->nspans); k < end; k++)
+		r->span_ready[k] = syspte_span_ready_now(r, k);
+}
+
+/* Installs the chunks syspte_meta_alloc_units allocated; the spans of each become ready where
+ * their tables are there. */
 void syspte_meta_install(struct syspte_region *r, const struct syspte_meta_chunks *ch)
 {
-	for (unsigned k = 0; k < ch->n; k++)
+	const uint64_t buddy_spans = BUDDY_CHUNK_UNITS / SYSPTE_SPAN_PAGES, starts_spans = BITSET_CHUNK_BITS / SYSPTE_SPAN_PAGES;
+	for (unsigned k = 0; k < ch->n; k++) {
 		buddy_chunk_install(&r->buddy, ch->unit[k], arch_phys_to_virt(ch->page[k]));
-	if (ch->starts_page)
+		syspte_spans_ready_update(r, (ch->unit[k] >> BUDDY_CHUNK_SHIFT) * buddy_spans, buddy_spans);
+	}
+	if (ch->starts_page) {
 		bitset_chunk_install(&r->starts, ch->starts_unit, arch_phys_to_virt(ch->starts_page));
+		syspte_spans_ready_update(r, ch->starts_unit / BITSET_CHUNK_BITS * starts_spans, starts_spans);
+	}
 }
 
 /* Allocates the chunks a reservation of the run [s, e) needs: the allocator's for units s - 1, s,
@@ -156,7 +170,7 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 		.pt = pt, .base = base, .npages = npages, .guard = mm_verifier ? 1 : 0,
 		.nspans = npages / SYSPTE_SPAN_PAGES, .span0 = base >> (PAGE_SHIFT + SYSPTE_SPAN_SHIFT),
 		.tables = (uint64_t **)(m + l.tables), .table_pa = (paddr_t *)(m + l.table_pa),
-		.pd = (volatile pte_t **)(m + l.pd),
+		.pd = (volatile pte_t **)(m + l.pd), .span_ready = m + l.ready,
 		.meta_bytes = l.total, .meta_pages = pages,
 	};
 	spin_init(&r->lock, LOCK_RANK_SYSPTE, "syspte");
@@ -168,6 +182,7 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 	for (uint64_t s = 0; s < r->nspans; s++) {
 		r->tables[s] = NULL;
 		r->table_pa[s] = 0;
+		r->span_ready[s] = 0;
 	}
 	for (uint64_t g = 0; g < syspte_pd_count(base, npages); g++)
 		r->pd[g] = NULL;
@@ -204,6 +219,7 @@ static void syspte_table_made(void *arg, vaddr_t va, paddr_t table, volatile pte
 	}
 	r->tables[s] = t;
 	r->table_pa[s] = table;
+	r->span_ready[s] = syspte_span_ready_now(r, s);
 	r->pd[((r->span0 + s) >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] =
 		pde - ((r->span0 + s) & (PT_ENTRIES - 1));
 	r->table_pages++;
@@ -265,9 +281,11 @@ static bool __attribute__((noinline)) syspte_reserve_meta_locked(struct syspte_r
 
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
  * its own index: its first page in *start; false, nothing changed, when no run is free, or no page
- * for a table or for the index's growth. */
-static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
-				  uint64_t prefer, uint64_t phase, uint64_t *start)
+ * for a table or for the index's growth. Inline at each call site: syspte_reserve_pref's and
+ * syspte_reserve_cached's are the hot ones. */
+static inline __attribute__((always_inline)) bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages,
+									 uint32_t tag, uint32_t flags, uint64_t prefer,
+									 uint64_t phase, uint64_t *start)
 {
 	spin_assert_held(&r->lock);
 	struct buddy_place p;
@@ -277,49 +295,64 @@ static bool syspte_reserve_locked(struct syspte_region *r, uint64_t npages, uint
 	    !buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p))
 		return false;
 	/* The run's tables, and when the free extent it is cut from goes on after it, the tables of that
-	 * extent's first two pages, which take its record now. A later free puts records only where these
-	 * or older reservations made tables: it never allocates. */
-	uint64_t need = p.start + span;
-	if (need < p.ext_end)
-		need = MIN(need + 2, p.ext_end);
-	if (!(syspte_meta_ready(r, p.start, p.start + span) && syspte_tables_ready(r, p.start, need)) &&
-	    !syspte_reserve_meta_locked(r, p.start, span, need))
+	 * extent's first two pages, which take its record now (the extent holds the run: ext_end >= e).
+	 * A later free puts records only where these or older reservations made tables: it never
+	 * allocates. */
+	uint64_t e = p.start + span, need = MIN(e + 2, p.ext_end);
+	if (!syspte_run_ready(r, p.start, e, need) && !syspte_reserve_meta_locked(r, p.start, span, need))
 		return false;
 	buddy_take(&r->buddy, &p, span);
-	struct syspte_resv v = syspte_resv_make(p.start, npages, tag, flags, r->guard != 0);
-	syspte_link_locked(r, &v);
+	syspte_link_new(r, p.start, npages, tag, flags);   /* the lock asserted above */
 	*start = p.start;
 	return true;
 }
 
+/* syspte_reserve_locked again once every cache was drained into the allocator, when that freed
+ * something: the last resort before "no run free anywhere". */
+static bool __attribute__((noinline)) syspte_reserve_drained_locked(struct syspte_region *r, uint64_t npages,
+								    uint32_t tag, uint32_t flags, uint64_t prefer,
+								    uint64_t phase, uint64_t *start)
+{
+	return syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1) &&
+	       syspte_reserve_locked(r, npages, tag, flags, prefer, phase, start);
+}
+
+/* syspte_reserve_pref of a size the caches place (syspte_cache_sized) when this CPU's cache had
+ * no room without the region's lock: under it, the cache refilled, then the allocator (a
+ * reservation it placed may bring its aligned chunk into this CPU's cache:
+ * syspte_cache_adopt_locked). */
+static vaddr_t __attribute__((noinline)) syspte_reserve_cached(struct syspte_region *r, uint64_t npages, uint32_t tag,
+							      uint32_t flags, uint64_t prefer, uint64_t phase)
+{
+	uint64_t f = spin_lock(&r->lock), start;
+	bool ok = syspte_cache_reserve_locked(r, npages, tag, flags, &start);
+	if (!ok && (ok = syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start) ||
+			 syspte_reserve_drained_locked(r, npages, tag, flags, prefer, phase, &start)))
+		syspte_cache_adopt_locked(r, start, npages);
+	syspte_verify_locked(r);
+	spin_unlock(&r->lock, f);
+	return ok ? syspte_va(r, start) : 0;
+}
+
 /*
- * This CPU's cache first, without the region's lock; then, under it, the cache refilled, then the
- * allocator; and when both fail while the caches' free pages make a run with the allocator's, every
- * cache drained into the allocator and the allocator tried again, so 0 means that no free run (or
- * no record, or no page for a table) exists anywhere. A small reservation the allocator placed may
- * bring its aligned chunk into this CPU's cache (syspte_cache_adopt_locked).
+ * A size the caches place goes to this CPU's cache first, without the region's lock, then to
+ * syspte_reserve_cached; any other to the allocator under the region's lock. When the allocator
+ * fails while the caches' free pages make a run with its own, every cache is drained into it and it
+ * is tried again, so 0 means that no free run (or no record, or no page for a table) exists
+ * anywhere.
  */
 vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
 			   uint64_t phase)
 {
 	if (!npages || npages > r->npages || (flags & ~SYSPTE_FLAGS_KNOWN))
 		return 0;
-	bool cached = syspte_cache_sized(r, npages);   /* else the caches have nothing to do with it */
-	vaddr_t va = cached ? syspte_cache_reserve(r, npages, tag, flags) : 0;
-	if (va)
-		return va;
-	uint64_t f = spin_lock(&r->lock), start;
-	bool ok = cached && syspte_cache_reserve_locked(r, npages, tag, flags, &start);
-	if (!ok) {
-		/* the allocator, and again once every cache was drained when that freed something (one
-		 * call site: syspte_reserve_locked is inlined) */
-		for (unsigned round = 0; round < 2 && !ok; round++)
-			ok = (round == 0 ||
-			      syspte_cache_drain_locked(r, npages + r->guard, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1)) &&
-			     syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start);
-		if (ok && cached)
-			syspte_cache_adopt_locked(r, start, npages);
+	if (syspte_cache_sized(r, npages)) {
+		vaddr_t va = syspte_cache_reserve(r, npages, tag, flags);
+		return va ? va : syspte_reserve_cached(r, npages, tag, flags, prefer, phase);
 	}
+	uint64_t f = spin_lock(&r->lock), start;
+	bool ok = syspte_reserve_locked(r, npages, tag, flags, prefer, phase, &start) ||
+		  syspte_reserve_drained_locked(r, npages, tag, flags, prefer, phase, &start);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	return ok ? syspte_va(r, start) : 0;
@@ -341,13 +374,14 @@ void syspte_raise(const struct syspte_misuse *m)
 	KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, m->subcode, m->p2, m->p3, m->p4);
 }
 
-/* A reservation of the region's own index: the checks, then the free; a misuse in *m. */
-static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m)
+/* A reservation of the region's own index: the checks, then the free; a misuse in *m. i is addr's
+ * page index in the region, past npages when addr lies outside it. */
+static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t i, uint32_t tag, struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
-	vaddr_t va = addr & ~PAGE_MASK;
 	int st = SYSPTE_OK;
-	struct syspte_resv *v = syspte_inside(r, va) ? syspte_index_find(&r->index, (va - r->base) >> PAGE_SHIFT) : NULL;
+	bool home;
+	struct syspte_resv *v = i < r->npages ? syspte_index_find_home(&r->index, i, &home) : NULL;
 	if (!v)
 		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_NOT_START, addr, tag, 0);
 	else if (v->tag != tag)
@@ -356,29 +390,34 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t
 		st = syspte_misuse(m, SYSPTE_BUGCHECK_FREE_STILL_MAPPED,
 				   syspte_va(r, syspte_first_present(r, v->start, v->start + v->npages)), tag, v->mapped);
 	if (st == SYSPTE_OK) {
-		r->cache.slow += r->cache.on && v->npages <= SYSPTE_CACHE_MAX_PAGES;
+		if (v->npages <= SYSPTE_CACHE_MAX_PAGES && r->cache.on)
+			r->cache.slow++;   /* a size the caches place, freed under the lock */
 		uint64_t start = v->start, span = syspte_span(v);
-		syspte_unlink_locked(r, v);   /* v is stale from here */
+		syspte_unlink_found(r, v, home);   /* the lock asserted above; v is stale from here */
 		buddy_free_allocated(&r->buddy, start, span);   /* the record proved it allocated */
 	}
 	return st;
 }
 
 /* A cached reservation goes back to its chunk without the region's lock when the caches allow;
- * otherwise, under the lock, to its chunk or to the allocator. */
+ * otherwise, under the lock, to its chunk or to the allocator. A chunk with no owner holds no
+ * cached reservation: then the caches are not called (the common case of a reservation the
+ * allocator placed), before the lock (a hint: syspte_cache_release checks again under its cache's
+ * lock) and under it (exact). */
 int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 {
-	int st = r->cache.on ? syspte_cache_release(r, addr, tag) : SYSPTE_CACHE_PASS;   /* no call without caches */
+	/* addr's page index (the base is page aligned; below it, the difference wraps past every page) */
+	uint64_t i = (addr - r->base) >> PAGE_SHIFT;
+	bool inside = i < r->npages;
+	int st = inside && syspte_cache_owner_page(r, i) ? syspte_cache_release(r, addr, tag) : SYSPTE_CACHE_PASS;
 	if (st != SYSPTE_CACHE_PASS)
 		return st;
 	struct syspte_misuse m;
-	vaddr_t va = addr & ~PAGE_MASK;
 	uint64_t f = spin_lock(&r->lock);
-	/* a chunk with no owner holds no cached reservation: no call into the caches (the common case) */
-	if (syspte_inside(r, va) && syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT))
+	if (inside && syspte_cache_owner_page(r, i))
 		st = syspte_cache_release_locked(r, addr, tag, &m);
 	if (st == SYSPTE_CACHE_PASS)
-		st = syspte_release_locked(r, addr, tag, &m);
+		st = syspte_release_locked(r, addr, i, tag, &m);
 	syspte_verify_locked(r);
 	spin_unlock(&r->lock, f);
 	if (st == SYSPTE_MISUSE)

@@ -45,6 +45,8 @@ struct syspte_region {
 					    the allocator's slot directory: tables[0] is slot0 until span 0 has one */
 	paddr_t *table_pa;               /* per span: its level-1 table's physical address, 0 until created */
 	volatile pte_t **pd;             /* per 1 GiB of address from base's: the level-2 table, NULL until met */
+	uint8_t *span_ready;             /* per span: 1 when its table, its allocator chunk and its start bitmap
+					    chunk exist (syspte_span_ready_now), so a reservation there makes none */
 	uint64_t meta_bytes, meta_pages;
 	pte_t attrs[PT_CACHE_TYPES];     /* a mapping's level-1 PTE attributes by memory type (pt_leaf_attrs of
 					    SYSPTE_PROT(type), made once: the pt's features are constant) */
@@ -113,6 +115,31 @@ static inline bool syspte_tables_ready(const struct syspte_region *r, uint64_t i
 {
 	for (uint64_t s = i >> SYSPTE_SPAN_SHIFT; s <= (end - 1) >> SYSPTE_SPAN_SHIFT; s++)
 		if (!syspte_has_table(r, s))
+			return false;
+	return true;
+}
+
+/* True when span k has its level-1 table, and the allocator's and the start bitmap's chunks of its
+ * pages exist (a span lies in one chunk of each): what r->span_ready[k] caches. */
+static inline bool syspte_span_ready_now(const struct syspte_region *r, uint64_t k)
+{
+	uint64_t i = k << SYSPTE_SPAN_SHIFT;
+	return syspte_has_table(r, k) && buddy_chunk_here(&r->buddy, i) &&
+	       r->starts.piece[i / BITSET_CHUNK_BITS] != bitset_zero_piece;
+}
+
+/* True when a run [s, e) taken from the region's allocator, with the tables of pages [s, need)
+ * (need >= e), needs nothing made (the common case, tested inline before syspte_meta_alloc_locked
+ * and syspte_tables_locked): every span of [s, need) is ready, and the allocator's units s - 1 and
+ * e, where they lie in the region, fall in the chunks of s and e - 1 (a chunk boundary at either
+ * end takes the general path). */
+static inline bool syspte_run_ready(const struct syspte_region *r, uint64_t s, uint64_t e, uint64_t need)
+{
+	const uint64_t edge = BUDDY_CHUNK_UNITS - 1;
+	if ((!(s & edge) && s) || (!(e & edge) && e < r->npages))
+		return false;
+	for (uint64_t k = s >> SYSPTE_SPAN_SHIFT; k <= (need - 1) >> SYSPTE_SPAN_SHIFT; k++)
+		if (!r->span_ready[k])
 			return false;
 	return true;
 }
@@ -270,6 +297,17 @@ static inline struct syspte_resv syspte_resv_make(uint64_t start, uint64_t npage
 					       (uint32_t)guard << SYSPTE_RESV_FLAG_SHIFT, tag } };
 }
 
+/* Writes a record of npages (1 .. 2^31 - 1) pages at page start (< 2^31) into e word by word: the
+ * record syspte_resv_make builds, where it lives. */
+static inline void syspte_resv_fill(struct syspte_resv *e, uint64_t start, uint64_t npages, uint32_t tag, uint32_t flags,
+				    bool guard)
+{
+	uint32_t w1 = ((uint32_t)npages & SYSPTE_RESV_COUNT_MASK) |
+		      (uint32_t)!!(flags & SYSPTE_FLAG_DIVISIBLE) << SYSPTE_RESV_FLAG_SHIFT;
+	e->pair[0] = (uint32_t)start | (uint64_t)w1 << 32;
+	e->pair[1] = ((uint32_t)guard << SYSPTE_RESV_FLAG_SHIFT) | (uint64_t)tag << 32;
+}
+
 /* Adds delta pages (negative: takes them away) to v's mapped count with one add on its word: the
  * map's and unmap's checks keep the count within [0, npages], below the guard bit above it. */
 static inline void syspte_resv_mapped_add(struct syspte_resv *v, int64_t delta)
@@ -368,6 +406,19 @@ static inline struct syspte_resv *syspte_link_locked(struct syspte_region *r, co
 	return syspte_index_insert(&r->index, v);
 }
 
+/* syspte_link_locked of a new record of npages (1 .. 2^31 - 1) pages at page start, filled in its
+ * slot (syspte_resv_fill); for a caller that asserted the region's lock itself
+ * (syspte_reserve_locked), so the reserve path makes that check once. */
+static inline __attribute__((always_inline)) void syspte_link_new(struct syspte_region *r, uint64_t start,
+								      uint64_t npages, uint32_t tag, uint32_t flags)
+{
+	KASSERT(npages, "syspte: a record of no pages");
+	bitset_set(&r->starts, start);
+	r->live_count++;
+	r->pages_reserved += npages;
+	syspte_resv_fill(syspte_index_claim(&r->index, start), start, npages, tag, flags, r->guard != 0);
+}
+
 /* Removes an entry of the region's own index from it and the totals (the entry and every other
  * record pointer into the index are stale after it). */
 static inline void syspte_unlink_locked(struct syspte_region *r, struct syspte_resv *e)
@@ -377,6 +428,17 @@ static inline void syspte_unlink_locked(struct syspte_region *r, struct syspte_r
 	r->live_count--;
 	r->pages_reserved -= e->npages;
 	syspte_index_remove(&r->index, e);
+}
+
+/* syspte_unlink_locked of an entry syspte_index_find_home returned (home: what it said), the index
+ * unchanged since; for a caller that asserted the region's lock itself (syspte_release_locked), so
+ * the free path makes that check once. */
+static inline void syspte_unlink_found(struct syspte_region *r, struct syspte_resv *e, bool home)
+{
+	bitset_clear(&r->starts, e->start);
+	r->live_count--;
+	r->pages_reserved -= e->npages;
+	syspte_index_remove_found(&r->index, e, home);
 }
 /* True when the 512 frames from pfns are one run starting on a 2 MiB frame: what one 2 MiB leaf
  * maps (mm/syspte_map.c; tests/bench/bench_map.c times it as the leaf's floor). */

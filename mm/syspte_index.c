@@ -116,6 +116,7 @@ static bool syspte_index_make_table(struct syspte_index *ix, struct syspte_index
 			if (!sp)
 				goto short_of_memory;
 			top[t].dir->page[k] = arch_phys_to_virt(sp);
+			KASSERT(!((uintptr_t)top[t].dir->page[k] & PAGE_MASK), "syspte_index: a slot page off a page boundary");
 			top[t].dir->pa[k] = sp;
 			ix->pages++;
 		}
@@ -187,16 +188,13 @@ bool syspte_index_grow(struct syspte_index *ix, uint64_t n)
 	return true;
 }
 
-struct syspte_resv *syspte_index_insert_probe(struct syspte_index *ix, const struct syspte_resv *v)
+struct syspte_resv *syspte_index_claim_probe(const struct syspte_index *ix, uint64_t start)
 {
-	uint64_t mask = ix->mask, s = syspte_index_hash_cur(ix, v->start);
+	uint64_t mask = ix->mask, s = syspte_index_hash_cur(ix, start);
 	struct syspte_resv *e = syspte_index_cur(ix, s);
 	for (uint64_t n = 0; n <= mask; n++) {
-		if (!e->npages) {
-			*e = *v;
-			ix->count++;
+		if (!e->npages)
 			return e;
-		}
 		e = syspte_index_step(ix, s, e);
 		s = (s + 1) & mask;
 	}

@@ -47,9 +47,12 @@ struct syspte_resv {
 						    npages | divisible << 31, mapped | guard << 31, tag
 						    (syspte_resv_make builds a record from them in one go;
 						    test_syspte_index checks the layout) */
+		uint64_t pair[2];                /* words 0 and 1, 2 and 3 (little-endian): syspte_resv_fill
+						    writes a record in two stores */
 	};
 };
 _Static_assert(sizeof(struct syspte_resv) == 16, "four records a cache line, none across one");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pair[] holds word[] little-endian");
 /* In word[1] and word[2]: the count (npages, mapped) below, the flag (divisible, guard) at the top. */
 #define SYSPTE_RESV_COUNT_MASK 0x7fffffffu
 #define SYSPTE_RESV_FLAG_SHIFT 31
@@ -139,17 +142,28 @@ static inline struct syspte_resv *syspte_index_step(const struct syspte_index *i
 /* syspte_index_find past the home slot s (at e, neither empty nor start's). */
 struct syspte_resv *syspte_index_probe(const struct syspte_index *ix, uint64_t start, uint64_t s, struct syspte_resv *e);
 
-/* The entry of the reservation starting at page start, or NULL (the home slot inline on the free
- * and lookup paths: at most half full, the table has most entries there). */
-static inline struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start)
+/* The entry of the reservation starting at page start, or NULL; *home says whether it lies in its
+ * home slot, which syspte_index_remove_found then knows without hashing again (the home slot inline
+ * on the free and lookup paths: at most half full, the table has most entries there). */
+static inline struct syspte_resv *syspte_index_find_home(const struct syspte_index *ix, uint64_t start, bool *home)
 {
+	*home = false;
 	if (!ix->bits)
 		return NULL;
 	uint64_t s = syspte_index_hash_cur(ix, start);
 	struct syspte_resv *e = syspte_index_cur(ix, s);
-	if (e->start == start && e->npages)
+	if (e->start == start && e->npages) {
+		*home = true;
 		return e;
+	}
 	return e->npages ? syspte_index_probe(ix, start, s, e) : NULL;
+}
+
+/* The entry of the reservation starting at page start, or NULL. */
+static inline struct syspte_resv *syspte_index_find(const struct syspte_index *ix, uint64_t start)
+{
+	bool home;
+	return syspte_index_find_home(ix, start, &home);
 }
 
 /* Grows the table to hold n more entries (syspte_index_room's slow path). */
@@ -166,23 +180,32 @@ static inline bool syspte_index_room(struct syspte_index *ix, uint64_t n)
 size_t syspte_index_meta_bytes(uint64_t npages);
 /* Initialises an empty index (no table) over meta (syspte_index_meta_bytes bytes). */
 void syspte_index_init(struct syspte_index *ix, uint64_t npages, void *meta);
-/* syspte_index_insert past a full home slot (it probes from the home; the caller made the checks). */
-struct syspte_resv *syspte_index_insert_probe(struct syspte_index *ix, const struct syspte_resv *v);
+/* syspte_index_claim past a full home slot: the first empty slot of start's probe. */
+struct syspte_resv *syspte_index_claim_probe(const struct syspte_index *ix, uint64_t start);
 /* syspte_index_remove's general case: e found in the table, the entries after it shifted back,
  * the table halved when due. */
 void syspte_index_remove_shift(struct syspte_index *ix, struct syspte_resv *e);
 
-/* Enters a copy of v (whose start has no entry; room made) and returns where it lies (its home
- * slot inline when that is empty: at most half full, the table has most entries there). */
-static inline struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v)
+/* The empty slot an entry of start takes (start has no entry; room made), counted as an entry:
+ * the caller fills it with start's record (npages not 0) before the index is read or changed
+ * again. Its home slot inline when that is empty: at most half full, the table has most entries
+ * there. */
+static inline struct syspte_resv *syspte_index_claim(struct syspte_index *ix, uint64_t start)
 {
 	KASSERT(ix->count < ix->cap, "syspte_index: insert with no room made");
-	KASSERT(v->npages, "syspte_index: an entry of no pages");
-	struct syspte_resv *e = syspte_index_cur(ix, syspte_index_hash_cur(ix, v->start));
+	struct syspte_resv *e = syspte_index_cur(ix, syspte_index_hash_cur(ix, start));
 	if (e->npages)
-		return syspte_index_insert_probe(ix, v);
-	*e = *v;
+		e = syspte_index_claim_probe(ix, start);
 	ix->count++;
+	return e;
+}
+
+/* Enters a copy of v (whose start has no entry; room made) and returns where it lies. */
+static inline struct syspte_resv *syspte_index_insert(struct syspte_index *ix, const struct syspte_resv *v)
+{
+	KASSERT(v->npages, "syspte_index: an entry of no pages");
+	struct syspte_resv *e = syspte_index_claim(ix, v->start);
+	*e = *v;
 	return e;
 }
 
@@ -195,6 +218,18 @@ static inline void syspte_index_remove(struct syspte_index *ix, struct syspte_re
 	uint64_t h = syspte_index_hash_cur(ix, e->start);
 	if ((h & SYSPTE_INDEX_SLOT_MASK) == SYSPTE_INDEX_SLOT_MASK || syspte_index_cur(ix, h) != e || e[1].npages ||
 	    ix->count <= ix->low) {
+		syspte_index_remove_shift(ix, e);
+		return;
+	}
+	*e = (struct syspte_resv){ .npages = 0 };
+	ix->count--;
+}
+/* syspte_index_remove of an entry syspte_index_find_home returned (home: what it said), the index
+ * unchanged since: inline when e is its home slot, not the last of its slot page (the pages are
+ * page aligned), the slot after it is empty, and no halving is due. */
+static inline void syspte_index_remove_found(struct syspte_index *ix, struct syspte_resv *e, bool home)
+{
+	if (!home || !((uintptr_t)(e + 1) & PAGE_MASK) || e[1].npages || ix->count <= ix->low) {
 		syspte_index_remove_shift(ix, e);
 		return;
 	}

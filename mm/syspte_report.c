@@ -204,6 +204,8 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 {
 	uint64_t leaves = 0, tables = 0;
 	for (uint64_t s = 0; s < r->nspans; s++) {
+		if (r->span_ready[s] != syspte_span_ready_now(r, s))
+			return syspte_bad("a span's ready flag differs from its table and chunks", s, r->span_ready[s]);
 		if (!syspte_has_table(r, s)) {
 			if (r->tables[s] && !(s == 0 && r->tables[0] == r->slot0))
 				return syspte_bad("a span without a table has slots", s, 0);

@@ -131,7 +131,10 @@ static void test_record_layout(void)
 		uint64_t start = k < 25 ? edge[k % 5] : below(1u << 31), npages = k < 25 ? edge[k / 5] : 1 + below((1u << 31) - 1);
 		uint32_t tag = (uint32_t)below(1u << 31) * 2 + (k & 1), flags = (k >> 1) & 1 ? SYSPTE_FLAG_DIVISIBLE : 0;
 		bool guard = (k >> 2) & 1;
-		struct syspte_resv v = syspte_resv_make(start, npages, tag, flags, guard);
+		struct syspte_resv v = syspte_resv_make(start, npages, tag, flags, guard), w;
+		memset(&w, 0xa5, sizeof(w));
+		syspte_resv_fill(&w, start, npages, tag, flags, guard);   /* the same record, in place */
+		bad += memcmp(&v, &w, sizeof(v)) != 0;
 		bad += v.start != start || v.npages != npages || v.mapped != 0 || v.tag != tag || v.divisible != !!flags ||
 		       v.guard != guard || syspte_resv_flags(&v) != (flags | (guard ? SYSPTE_FLAG_GUARD : 0));
 		v.mapped = (uint32_t)npages;   /* the mapped count beside the guard bit */
@@ -144,7 +147,8 @@ static void test_record_layout(void)
 		syspte_resv_mapped_add(&v, (int64_t)(npages - part));
 		bad += v.mapped != npages || v.guard != guard || v.divisible != !!flags;
 	}
-	ok(bad == 0, "%u generated records: every field as made, the mapped count's updates leave the guard bit alone", n);
+	ok(bad == 0, "%u generated records: every field as made (syspte_resv_fill writes the same words), the mapped "
+	   "count's updates leave the guard bit alone", n);
 }
 
 static void test_table_churn(uint64_t steps)
@@ -699,9 +703,42 @@ static void region_check_catches(struct syspte_region *r)
 	r->index.count++;
 	ok(syspte_check(r) != 0, "a wrong entry count is caught");
 	r->index.count--;
+	undone &= syspte_check(r) == 0;
+	/* a span's ready byte cleared where a reservation made its table and chunks (one set on a span
+	 * with no table: region_ready_spans) */
+	uint64_t k = saved.start >> SYSPTE_SPAN_SHIFT;
+	ok(r->span_ready[k] == 1, "span %llu (a reservation's) is ready", (unsigned long long)k);
+	r->span_ready[k] = 0;
+	ok(syspte_check(r) != 0, "a ready span's flag cleared is caught");
+	r->span_ready[k] = 1;
 	undone &= syspte_check(r) == 0 && region_lookups_exact(r);
 	ok(undone, "each corruption undone: check passes, every lookup exact");
 	region_del_all(r);
+}
+
+/* The span ready bytes on a fresh region: set exactly where a reservation made a table and chunks,
+ * and syspte_check catches a byte set on a span with no table. */
+static void region_ready_spans(void)
+{
+	struct syspte_region *r = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (512ULL << 30), RPAGES,
+						   SYSPTE_CREATE_NO_CACHE);
+	vaddr_t v = r ? syspte_reserve(r, 3, 0x59444552, 0) : 0;
+	ok(v && syspte_check(r) == 0, "a fresh region, one reservation of 3 pages: check passes");
+	if (!v)
+		return;
+	uint64_t ready = 0, tables = 0, k = (v - r->base) >> (PAGE_SHIFT + SYSPTE_SPAN_SHIFT), far = k ? 0 : r->nspans - 1;
+	for (uint64_t s = 0; s < r->nspans; s++) {
+		ready += r->span_ready[s];
+		tables += syspte_has_table(r, s);
+	}
+	ok(r->span_ready[k] == 1 && ready == tables && tables < r->nspans && !syspte_has_table(r, far),
+	   "its span %llu ready, %llu spans ready, as many as have tables, of %llu; span %llu has none",
+	   (unsigned long long)k, (unsigned long long)ready, (unsigned long long)r->nspans, (unsigned long long)far);
+	r->span_ready[far] = 1;
+	ok(syspte_check(r) != 0, "a span without a table flagged ready is caught");
+	r->span_ready[far] = 0;
+	ok(syspte_check(r) == 0 && syspte_release(r, v, 0x59444552) == SYSPTE_OK && syspte_check(r) == 0 &&
+	   r->span_ready[k] == 1, "undone: check passes; freed, its span stays ready (its table is kept)");
 }
 
 /* syspte_check against corrupt chunk owners (the check reads the owner bytes a word at a time and
@@ -752,6 +789,7 @@ int main(int argc, char **argv)
 	region_exhaustion(plain);
 	region_check_catches(plain);
 	region_check_catches_owners(reserved_region());
+	region_ready_spans();
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
 	free(ix_meta);
 	return tap_done();
