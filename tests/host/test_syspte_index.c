@@ -13,6 +13,12 @@
  *    the next directory's first page, or the table's slot 0), removed in generated orders while
  *    fillers keep the table above its shrink threshold (the inline removal and the backward shift,
  *    never a rehash); every lookup exact and check clean after each removal.
+ *  - Everywhere above, the region's own paths drawn against the general ones: an entry entered
+ *    by syspte_index_claim and filled in place, or by syspte_index_insert; removed by
+ *    syspte_index_find_home and syspte_index_remove_found (whose inline case trusts the home
+ *    flag, the slot page's end and the shrink threshold), or by find and remove; the home flag
+ *    checked against the slot the entry lies in, and the churn's table emptied by remove_found
+ *    alone (its halvings).
  *  - Memory short while growing or shrinking: for budgets below what the new table needs (one
  *    page short, none at all, a directory page short), growth is refused with the table, its
  *    entries and the physical allocator's count unchanged; a shrink that cannot allocate keeps
@@ -87,7 +93,13 @@ static bool ix_add(uint64_t k)
 		return false;
 	tag_of[k] = (uint32_t)below(1u << 31);
 	struct syspte_resv v = { .start = k, .npages = 1 + k % 7, .mapped = k % 3, .divisible = k & 1, .tag = tag_of[k] };
-	struct syspte_resv *e = syspte_index_insert(&ix, &v);
+	struct syspte_resv *e;
+	if (below(2)) {   /* the region's reserve path: a slot claimed, then filled in place */
+		e = syspte_index_claim(&ix, k);
+		*e = v;
+	} else {
+		e = syspte_index_insert(&ix, &v);
+	}
 	live[k] = true;
 	if (e->start != k || e->tag != tag_of[k] || syspte_index_find(&ix, k) != e)
 		misplaced++;
@@ -96,15 +108,37 @@ static bool ix_add(uint64_t k)
 
 static uint64_t lost;   /* live starts the index did not find when they were removed */
 
-/* Removes start k (live). */
-static void ix_del(uint64_t k)
+static uint64_t home_wrong;   /* syspte_index_find_home answers whose home flag was not where the entry lies */
+
+/* The entry of start k through syspte_index_find_home, its flag checked against the table: true
+ * exactly when the entry lies in k's home slot (syspte_index_remove_found trusts it). */
+static struct syspte_resv *ix_find_home(uint64_t k, bool *home)
 {
-	struct syspte_resv *e = syspte_index_find(&ix, k);
-	if (e)
+	struct syspte_resv *e = syspte_index_find_home(&ix, k, home);
+	if (e && *home != (syspte_index_slot(&ix, syspte_index_home(&ix, k)) == e) && home_wrong++ < 4)
+		printf("# start %llu: find_home says %s\n", (unsigned long long)k, *home ? "home" : "not home");
+	return e;
+}
+
+/* Removes start k (live): as syspte_release does (find_home, remove_found) when found_path, else
+ * by syspte_index_find and syspte_index_remove. */
+static void ix_del_by(uint64_t k, bool found_path)
+{
+	bool home;
+	struct syspte_resv *e = found_path ? ix_find_home(k, &home) : syspte_index_find(&ix, k);
+	if (e && found_path)
+		syspte_index_remove_found(&ix, e, home);
+	else if (e)
 		syspte_index_remove(&ix, e);
 	else if (lost++ < 4)
 		printf("# start %llu lost before its removal\n", (unsigned long long)k);
 	live[k] = false;
+}
+
+/* Removes start k (live) by either path, drawn. */
+static void ix_del(uint64_t k)
+{
+	ix_del_by(k, below(2));
 }
 
 /* True when every start of [0, n) is found exactly when live, with its record. */
@@ -189,9 +223,10 @@ static void test_table_churn(uint64_t steps)
 	uint64_t before = allocated_pages(), held = ix.pages;
 	for (uint64_t k = 0; k < KEYS; k++)
 		if (live[k])
-			ix_del(k);
+			ix_del_by(k, true);
 	ok(ix.count == 0 && ix.bits == SYSPTE_INDEX_MIN_BITS && ix.pages == 2 && before - allocated_pages() == held - 2 &&
-	   syspte_index_check(&ix, NULL, NULL) == 0, "emptied: back to one slot page and its directory, the rest freed");
+	   syspte_index_check(&ix, NULL, NULL) == 0, "emptied by syspte_index_remove_found alone: back to one slot page and "
+	   "its directory (it halves the table as syspte_index_remove does), the rest freed");
 }
 
 /* Starts whose home is slot h in the current table: n of them from start 'from' up. */
@@ -273,7 +308,8 @@ static bool edge_add(uint64_t k)
 	struct syspte_resv v = { .start = (uint32_t)k, .npages = 1 + k % 5, .mapped = k % 3, .tag = (uint32_t)(k * 7) };
 	if (edge_n == EDGE_MAX || ix.count >= ix.cap)
 		return false;
-	struct syspte_resv *e = syspte_index_insert(&ix, &v);
+	struct syspte_resv *e = below(2) ? syspte_index_claim(&ix, k) : syspte_index_insert(&ix, &v);
+	*e = v;   /* a claimed slot filled as the region's reserve path fills it */
 	edge_key[edge_n] = k;
 	edge_live[edge_n++] = true;
 	return e->start == k && syspte_index_find(&ix, k) == e;
@@ -347,7 +383,13 @@ static unsigned edge_round(unsigned bits, const uint64_t *edges, unsigned nedges
 		uint64_t h = syspte_index_home(&ix, k);
 		*inline_hits += syspte_index_slot(&ix, h) == e && (h & SYSPTE_INDEX_SLOT_MASK) != SYSPTE_INDEX_SLOT_MASK &&
 				!syspte_index_slot(&ix, h + 1)->npages;
-		syspte_index_remove(&ix, e);
+		bool home;
+		if (below(2)) {   /* the region's free path: the flag of find_home, trusted by remove_found */
+			bad += ix_find_home(k, &home) != e;
+			syspte_index_remove_found(&ix, e, home);
+		} else {
+			syspte_index_remove(&ix, e);
+		}
 		edge_live[order[i]] = false;
 		bad += ix.bits != bits || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
 	}
@@ -791,6 +833,7 @@ int main(int argc, char **argv)
 	region_check_catches_owners(reserved_region());
 	region_ready_spans();
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
+	ok(home_wrong == 0, "syspte_index_find_home's flag said home exactly when the entry lay in its home slot");
 	free(ix_meta);
 	return tap_done();
 }
