@@ -33,6 +33,9 @@
  *    would copy a moved or cleared slot).
  *  - syspte_check catches a corrupt index: a stale entry, a lost one, a start entered twice, an
  *    entry its probe cannot reach, a wrong count.
+ *  - The span ready bytes at the 64 MiB (allocator) and 128 MiB (start bitmap) chunk edges,
+ *    generated: a span that a reservation's record pages give a table without its chunks stays
+ *    not ready, and a reservation just past the edge makes the chunks it needs.
  *
  *   build/host/test_syspte_index [churn steps]
  */
@@ -783,6 +786,68 @@ static void region_ready_spans(void)
 	   r->span_ready[k] == 1, "undone: check passes; freed, its span stays ready (its table is kept)");
 }
 
+/* Reserves n pages at page s of r if the allocator's preference lands there (its only candidate:
+ * prefer is larger than what lies past s); 0 otherwise. */
+static vaddr_t reserve_at(struct syspte_region *r, uint64_t s, uint64_t n, uint64_t prefer)
+{
+	uint64_t abs = (r->base >> PAGE_SHIFT) + s, phase = (prefer - (abs & (prefer - 1))) & (prefer - 1);
+	vaddr_t v = syspte_reserve_pref(r, n, 0x45474445, 0, prefer, phase);
+	if (v && v != syspte_va(r, s)) {
+		syspte_release(r, v, 0x45474445);
+		return 0;
+	}
+	return v;
+}
+
+/*
+ * Generated: the ready bytes at the metadata chunks' edges. A reservation [s, e) cut from the middle
+ * of a free extent makes the tables of pages [s, e + 2) (the extent after it keeps its record in
+ * e, e + 1), so the span past an edge the run ends just before gets a table while its allocator
+ * chunk (64 MiB edges) or its start bitmap chunk (128 MiB edges) may not exist: its byte must stay
+ * clear. For e at edge - 2 .. edge + 1 of the allocator's first edge (inside a start bitmap chunk)
+ * and of its second (a start bitmap edge too), runs of 1..3 pages: the first reservation, then one
+ * at edge + 1 (past the edge: the inline test's own chunk-edge rule does not send it to the general
+ * path), which must make what it needs (a byte wrong there would set a bit in a missing chunk, a
+ * bug check); syspte_check after each, every span's byte as its table and chunks say.
+ */
+static void region_ready_chunk_edges(void)
+{
+	const uint64_t C = BUDDY_CHUNK_UNITS, npages = 5 * C, prefer = 4 * C;
+	unsigned bad = 0, cases = 0, met_buddy = 0, met_starts = 0, second = 0;
+	vaddr_t base = SYSPTE_BASE + (384ULL << 30);
+	for (uint64_t edge = C; edge <= 2 * C; edge += C)
+		for (int d = -2; d <= 1; d++)
+			for (uint64_t n = 1; n <= 3; n++, base += 512ULL << 20) {
+				struct syspte_region *r = syspte_create_ex(host_machine_pt(), base, npages, SYSPTE_CREATE_NO_CACHE);
+				if (!r) {
+					bad++;
+					continue;
+				}
+				uint64_t e = edge + (uint64_t)(int64_t)d, s = e - n - r->guard, k = edge >> SYSPTE_SPAN_SHIFT;
+				vaddr_t a = reserve_at(r, s, n, prefer);
+				cases++;
+				bool tabled = syspte_has_table(r, k);
+				bool buddy_missing = !buddy_chunk_present(&r->buddy, edge), starts_missing = !bitset_chunk_present(&r->starts, edge);
+				met_buddy += a && tabled && buddy_missing;
+				met_starts += a && tabled && !buddy_missing && starts_missing;
+				/* the span past the edge: a table there (e + 2 reaches it) without a chunk is not ready */
+				bad += !a || syspte_check(r) != 0 || tabled != (e + 2 > edge) ||
+				       r->span_ready[k] != (tabled && !buddy_missing && !starts_missing);
+				uint64_t n2 = 1 + (uint64_t)d + 2;   /* 1..4 pages at edge + 1 */
+				vaddr_t b = reserve_at(r, edge + 1, n2, prefer);
+				second += b != 0;
+				bad += !b || syspte_check(r) != 0 || !r->span_ready[k] || !buddy_chunk_present(&r->buddy, edge) ||
+				       !bitset_chunk_present(&r->starts, edge + 1);
+				bad += (a && syspte_release(r, a, 0x45474445) != SYSPTE_OK) ||
+				       (b && syspte_release(r, b, 0x45474445) != SYSPTE_OK) || syspte_check(r) != 0;
+			}
+	ok(bad == 0 && second == cases, "%u generated cases at the 64 MiB and 128 MiB metadata edges: the span past the edge "
+	   "ready exactly when its table and both chunks exist, a reservation just past the edge makes its chunks, check "
+	   "passes throughout", cases);
+	ok(met_buddy > 0 && met_starts > 0, "met: a span with its table but no allocator chunk (%u cases), one with its "
+	   "table and allocator chunk but no start bitmap chunk (%u)", met_buddy, met_starts);
+}
+
 /* syspte_check against corrupt chunk owners (the check reads the owner bytes a word at a time and
  * walks the owned bits): a stray owner in a word that is otherwise zero, at its first byte and
  * inside it, is caught, and undoing it passes again. (An owned bit without its owner stops the
@@ -832,6 +897,7 @@ int main(int argc, char **argv)
 	region_check_catches(plain);
 	region_check_catches_owners(reserved_region());
 	region_ready_spans();
+	region_ready_chunk_edges();
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
 	ok(home_wrong == 0, "syspte_index_find_home's flag said home exactly when the entry lay in its home slot");
 	free(ix_meta);
