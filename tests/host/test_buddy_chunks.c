@@ -262,8 +262,9 @@ static void region_observe(struct region_state *s)
 	s->start_chunks = r->starts.chunks;
 }
 
-/* True when nothing changed but the record slab, which a reservation may grow by a page before it
- * finds its run, and the per-CPU caches, which a refusal drains first (neither the subject here):
+/* True when nothing changed but the region's index, which a reservation may grow before it finds
+ * its run (kept: the growth is no half-made state), and the per-CPU caches, which a refusal drains
+ * first (neither the subject here):
  * free and reserved pages, reservations, tables, chunks, and the other physical pages. */
 static bool region_same(const struct region_state *a, const struct region_state *b)
 {

@@ -846,6 +846,31 @@ static void region_ready_chunk_edges(void)
 	   "passes throughout", cases);
 	ok(met_buddy > 0 && met_starts > 0, "met: a span with its table but no allocator chunk (%u cases), one with its "
 	   "table and allocator chunk but no start bitmap chunk (%u)", met_buddy, met_starts);
+	/* A run starting exactly at an edge, cut from a free extent that begins before it: the take
+	 * sets the end bit of page edge - 1, in the chunk before the edge, which may be missing while
+	 * every span of the run is ready (a reservation a pages past the edge made them so). */
+	unsigned bad2 = 0, cases2 = 0, met_missing = 0;
+	static const uint64_t past[] = { 1, 2, 40 };
+	for (uint64_t edge = 2 * C; edge <= 3 * C; edge += C)
+		for (unsigned j = 0; j < 3; j++)
+			for (uint64_t n = 1; n <= 3; n += 2, base += 512ULL << 20) {
+				struct syspte_region *r = syspte_create_ex(host_machine_pt(), base, npages, SYSPTE_CREATE_NO_CACHE);
+				if (!r) {
+					bad2++;
+					continue;
+				}
+				cases2++;
+				uint64_t a = edge + past[j] + (n + r->guard > past[j] ? n + r->guard : 0);
+				vaddr_t x = reserve_at(r, a, 4, prefer);
+				met_missing += x && r->span_ready[edge >> SYSPTE_SPAN_SHIFT] && !buddy_chunk_present(&r->buddy, edge - 1);
+				vaddr_t y = reserve_at(r, edge, n, prefer);
+				bad2 += !x || !y || syspte_check(r) != 0 || !buddy_chunk_present(&r->buddy, edge - 1);
+				bad2 += (x && syspte_release(r, x, 0x45474445) != SYSPTE_OK) ||
+					(y && syspte_release(r, y, 0x45474445) != SYSPTE_OK) || syspte_check(r) != 0;
+			}
+	ok(bad2 == 0 && met_missing == cases2, "%u generated runs starting at a 64 MiB edge whose spans were ready but whose "
+	   "previous chunk was missing (%u): placed, that chunk made for the end bit before the run, check passes", cases2,
+	   met_missing);
 }
 
 /* syspte_check against corrupt chunk owners (the check reads the owner bytes a word at a time and
