@@ -873,6 +873,47 @@ static void region_ready_chunk_edges(void)
 	   met_missing);
 }
 
+/*
+ * Addresses at the region's edges, outside it: a page below its base and the byte below it, its
+ * end, a byte, a page less a byte and a page past it, 0 and the top of the address space. A free
+ * there is bug check 0xDA/0x102 naming the address, a map 0x105, a lookup finds nothing, and no
+ * count moves; the free's page index past the last page reads no chunk owner (the owner bytes end
+ * with the region's chunks: what lies after them is other state). Then (whole: the region empty,
+ * without caches) the last page itself, as a reservation's: found from its last byte, freed.
+ */
+static void region_edge_addresses(struct syspte_region *r, bool whole)
+{
+	bugcheck_hook_t prev = bugcheck_set_hook(bugcheck_record_hook);
+	vaddr_t end = syspte_va(r, r->npages);
+	const vaddr_t out[] = { r->base - PAGE_SIZE, r->base - 1, end, end + 1, end + PAGE_SIZE - 1, end + PAGE_SIZE, 0,
+				~(vaddr_t)0 };
+	struct syspte_stats s0, s1;
+	syspte_get_stats(r, &s0);
+	unsigned bad = 0, n = sizeof(out) / sizeof(out[0]);
+	uint64_t calls = bugcheck_last.count;
+	for (unsigned k = 0; k < n; k++) {
+		struct syspte_info info;
+		uint64_t pfn = 0x300;
+		syspte_release(r, out[k], 0x45474445);
+		bad += bugcheck_last.p[0] != SYSPTE_BUGCHECK_FREE_NOT_START || bugcheck_last.p[1] != out[k];
+		syspte_map(r, out[k], 0x45474445, &pfn, 1, PT_CACHE_WB);
+		bad += bugcheck_last.p[0] != SYSPTE_BUGCHECK_MAP_NO_RESERVATION || bugcheck_last.p[1] != out[k];
+		bad += syspte_lookup(r, out[k], &info) || syspte_reservation_base(r, out[k]) != 0;
+	}
+	syspte_get_stats(r, &s1);
+	ok(bad == 0 && bugcheck_last.count == calls + 2 * n && memcmp(&s0, &s1, sizeof(s0)) == 0 && syspte_check(r) == 0,
+	   "%u addresses outside the region at its edges: free 0x102 and map 0x105 naming them, no lookup, nothing "
+	   "changed (the owner byte past the last chunk: %u)", n, r->cache.on ? (unsigned)r->cache.owner[r->cache.nchunks] : 0);
+	if (whole) {   /* the last page, reserved: the allocator takes the back of an empty region's one extent */
+		vaddr_t v = syspte_reserve(r, SYSPTE_CACHE_MAX_PAGES + 3, 0x45474445, 0);
+		ok(v && v + (SYSPTE_CACHE_MAX_PAGES + 3 + r->guard) * PAGE_SIZE == end &&
+		   syspte_reservation_base(r, end - 1) == v && syspte_release(r, v, 0x45474445) == SYSPTE_OK &&
+		   syspte_check(r) == 0, "the empty region's first reservation ends at its last page: found from the "
+		   "last byte, freed");
+	}
+	bugcheck_set_hook(prev);
+}
+
 /* syspte_check against corrupt chunk owners (the check reads the owner bytes a word at a time and
  * walks the owned bits): a stray owner in a word that is otherwise zero, at its first byte and
  * inside it, is caught, and undoing it passes again. (An owned bit without its owner stops the
@@ -923,6 +964,8 @@ int main(int argc, char **argv)
 	region_check_catches_owners(reserved_region());
 	region_ready_spans();
 	region_ready_chunk_edges();
+	region_edge_addresses(plain, true);
+	region_edge_addresses(reserved_region(), false);
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
 	ok(home_wrong == 0, "syspte_index_find_home's flag said home exactly when the entry lay in its home slot");
 	free(ix_meta);
