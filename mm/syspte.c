@@ -338,8 +338,8 @@ static vaddr_t __attribute__((noinline)) syspte_reserve_cached(struct syspte_reg
  * A size the caches place goes to this CPU's cache first, without the region's lock, then to
  * syspte_reserve_cached; any other to the allocator under the region's lock. When the allocator
  * fails while the caches' free pages make a run with its own, every cache is drained into it and it
- * is tried again, so 0 means that no free run (or no record, or no page for a table) exists
- * anywhere.
+ * is tried again, so 0 means that no free run exists anywhere, or no page for a table, an allocator
+ * or start bitmap chunk, or the index's growth.
  */
 vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
 			   uint64_t phase)

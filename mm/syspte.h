@@ -20,7 +20,7 @@
  *  - 2 MiB leaves: a span that one mapping covers whole with an aligned run of 512 frames is
  *    mapped by one leaf in its level-2 entry, its table kept for the unmap to restore; every rule
  *    and count is that of 4 KiB pages (mm/syspte_map.c).
- *  - Reservations: a 40-byte record per live reservation (owner tag, size, flags, mapped count),
+ *  - Reservations: a 16-byte record per live reservation (owner tag, size, flags, mapped count),
  *    found through one index: a bit per region page marking where reservations start, whose
  *    summary levels find the start at or before any address in a few word operations, and a hash
  *    table from a start to its record.

@@ -9,7 +9,9 @@
  *   the sequences are counted to have made such records;
  * - the region: reservations under a physical budget of 0 to 6 pages (fault injection) either
  *   succeed or return 0 changing nothing (free pages, chunks, tables, physical allocation);
- *   releases ask the physical allocator for nothing; syspte_check catches a corrupted chunk.
+ *   releases ask the physical allocator for nothing; syspte_check catches a corrupted chunk;
+ * - a take that would set a bit in a missing chunk panics, wherever the bit's word pair lies in
+ *   the zero piece (generated offsets, start and end bits).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -262,8 +264,9 @@ static void region_observe(struct region_state *s)
 	s->start_chunks = r->starts.chunks;
 }
 
-/* True when nothing changed but the record slab, which a reservation may grow by a page before it
- * finds its run, and the per-CPU caches, which a refusal drains first (neither the subject here):
+/* True when nothing changed but the region's index, which a reservation may grow before it finds
+ * its run (kept: the growth is no half-made state), and the per-CPU caches, which a refusal drains
+ * first (neither the subject here):
  * free and reserved pages, reservations, tables, chunks, and the other physical pages. */
 static bool region_same(const struct region_state *a, const struct region_state *b)
 {
@@ -376,11 +379,49 @@ static void test_corrupt_chunk(void)
 	syspte_release(r, a, TAG);
 }
 
+/* A take whose bits fall in a missing chunk: what the child of tap_aborts_with runs. */
+struct missing_take {
+	uint64_t lo, n;   /* the run [lo, lo + n) taken from a 3-chunk allocator with chunk 1 missing */
+};
+
+static void missing_take_run(void *arg)
+{
+	const struct missing_take *t = arg;
+	static struct pair p;
+	uint64_t start;
+	pair_init(&p, 3 * BUDDY_CHUNK_UNITS);   /* chunks 0 and 2 installed: the two ends */
+	buddy_alloc(&p.lazy, t->n, 1, t->lo, t->lo + t->n, &start);
+}
+
+/*
+ * Generated: a take that would set a bit in a missing chunk is a panic (the allocator's contract:
+ * the caller installs the chunks first), wherever in the chunk's zero piece the bit's word pair
+ * lies: its first pair, inside, its last pair (the pointer test that recognises the zero piece
+ * covers all of it). An end bit (a run cut from the middle: unit lo - 1) and a start bit (a run
+ * at the extent's front: unit lo + n), at offsets across chunk 1, in a child process each.
+ */
+static void test_missing_chunk_panics(void)
+{
+	const uint64_t C = BUDDY_CHUNK_UNITS;
+	static const uint64_t offs[] = { 0, 1, 63, 64, 127, 128, 8191, C - 128, C - 65, C - 64, C - 63, C - 2, C - 1 };
+	unsigned n = sizeof(offs) / sizeof(offs[0]), fired_end = 0, fired_start = 0;
+	for (unsigned k = 0; k < n; k++) {
+		struct missing_take end_bit = { C + offs[k] + 1, 1 + rnd_below(3) };   /* end bit at C + offs[k] */
+		struct missing_take start_bit = { 0, C + offs[k] };                     /* start bit at C + offs[k] */
+		fired_end += tap_aborts_with(missing_take_run, &end_bit, "of a missing chunk");
+		fired_start += tap_aborts_with(missing_take_run, &start_bit, "of a missing chunk");
+	}
+	ok(fired_end == n && fired_start == n, "a take setting an end bit (%u of %u) or a start bit (%u of %u) in a missing "
+	   "chunk panics, at every offset tried (first, inner and last word pairs of the zero piece)", fired_end, n,
+	   fired_start, n);
+}
+
 int main(void)
 {
 	test_setup_cost();
 	test_differential();
 	test_region();
 	test_corrupt_chunk();
+	test_missing_chunk_panics();
 	return tap_done();
 }

@@ -872,7 +872,7 @@ static void test_directory_grows_and_is_refused(void)
 }
 
 /* Physical pages the region keeps besides its set-up: page tables (at every level), the bitmaps'
- * chunks, records, the caches' pages. */
+ * chunks, the index's pages, the caches' pages. */
 static uint64_t region_held_pages(struct syspte_region *r)
 {
 	struct syspte_stats s;
@@ -923,7 +923,7 @@ static void test_growth_memory_sweep(void)
  * Generated: adoption with k pages of memory left, for every k from none to enough. No whole chunk
  * is free (a 17-page reservation of the region's in each chunk), so CPU 1's 4 pages are
  * placed by the allocator and its cache adopts the chunk around them (its page, a page of chunk
- * states, records, the directory's page). Whatever step runs out, every page taken is one the
+ * states, the directory's page). Whatever step runs out, every page taken is one the
  * region counts as kept, the check passes, and the reservation is freed.
  */
 static void test_adopt_memory_sweep(void)

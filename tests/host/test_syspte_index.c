@@ -13,6 +13,12 @@
  *    the next directory's first page, or the table's slot 0), removed in generated orders while
  *    fillers keep the table above its shrink threshold (the inline removal and the backward shift,
  *    never a rehash); every lookup exact and check clean after each removal.
+ *  - Everywhere above, the region's own paths drawn against the general ones: an entry entered
+ *    by syspte_index_claim and filled in place, or by syspte_index_insert; removed by
+ *    syspte_index_find_home and syspte_index_remove_found (whose inline case trusts the home
+ *    flag, the slot page's end and the shrink threshold), or by find and remove; the home flag
+ *    checked against the slot the entry lies in, and the churn's table emptied by remove_found
+ *    alone (its halvings).
  *  - Memory short while growing or shrinking: for budgets below what the new table needs (one
  *    page short, none at all, a directory page short), growth is refused with the table, its
  *    entries and the physical allocator's count unchanged; a shrink that cannot allocate keeps
@@ -27,6 +33,9 @@
  *    would copy a moved or cleared slot).
  *  - syspte_check catches a corrupt index: a stale entry, a lost one, a start entered twice, an
  *    entry its probe cannot reach, a wrong count.
+ *  - The span ready bytes at the 64 MiB (allocator) and 128 MiB (start bitmap) chunk edges,
+ *    generated: a span that a reservation's record pages give a table without its chunks stays
+ *    not ready, and a reservation just past the edge makes the chunks it needs.
  *
  *   build/host/test_syspte_index [churn steps]
  */
@@ -87,7 +96,13 @@ static bool ix_add(uint64_t k)
 		return false;
 	tag_of[k] = (uint32_t)below(1u << 31);
 	struct syspte_resv v = { .start = k, .npages = 1 + k % 7, .mapped = k % 3, .divisible = k & 1, .tag = tag_of[k] };
-	struct syspte_resv *e = syspte_index_insert(&ix, &v);
+	struct syspte_resv *e;
+	if (below(2)) {   /* the region's reserve path: a slot claimed, then filled in place */
+		e = syspte_index_claim(&ix, k);
+		*e = v;
+	} else {
+		e = syspte_index_insert(&ix, &v);
+	}
 	live[k] = true;
 	if (e->start != k || e->tag != tag_of[k] || syspte_index_find(&ix, k) != e)
 		misplaced++;
@@ -96,15 +111,37 @@ static bool ix_add(uint64_t k)
 
 static uint64_t lost;   /* live starts the index did not find when they were removed */
 
-/* Removes start k (live). */
-static void ix_del(uint64_t k)
+static uint64_t home_wrong;   /* syspte_index_find_home answers whose home flag was not where the entry lies */
+
+/* The entry of start k through syspte_index_find_home, its flag checked against the table: true
+ * exactly when the entry lies in k's home slot (syspte_index_remove_found trusts it). */
+static struct syspte_resv *ix_find_home(uint64_t k, bool *home)
 {
-	struct syspte_resv *e = syspte_index_find(&ix, k);
-	if (e)
+	struct syspte_resv *e = syspte_index_find_home(&ix, k, home);
+	if (e && *home != (syspte_index_slot(&ix, syspte_index_home(&ix, k)) == e) && home_wrong++ < 4)
+		printf("# start %llu: find_home says %s\n", (unsigned long long)k, *home ? "home" : "not home");
+	return e;
+}
+
+/* Removes start k (live): as syspte_release does (find_home, remove_found) when found_path, else
+ * by syspte_index_find and syspte_index_remove. */
+static void ix_del_by(uint64_t k, bool found_path)
+{
+	bool home;
+	struct syspte_resv *e = found_path ? ix_find_home(k, &home) : syspte_index_find(&ix, k);
+	if (e && found_path)
+		syspte_index_remove_found(&ix, e, home);
+	else if (e)
 		syspte_index_remove(&ix, e);
 	else if (lost++ < 4)
 		printf("# start %llu lost before its removal\n", (unsigned long long)k);
 	live[k] = false;
+}
+
+/* Removes start k (live) by either path, drawn. */
+static void ix_del(uint64_t k)
+{
+	ix_del_by(k, below(2));
 }
 
 /* True when every start of [0, n) is found exactly when live, with its record. */
@@ -189,9 +226,10 @@ static void test_table_churn(uint64_t steps)
 	uint64_t before = allocated_pages(), held = ix.pages;
 	for (uint64_t k = 0; k < KEYS; k++)
 		if (live[k])
-			ix_del(k);
+			ix_del_by(k, true);
 	ok(ix.count == 0 && ix.bits == SYSPTE_INDEX_MIN_BITS && ix.pages == 2 && before - allocated_pages() == held - 2 &&
-	   syspte_index_check(&ix, NULL, NULL) == 0, "emptied: back to one slot page and its directory, the rest freed");
+	   syspte_index_check(&ix, NULL, NULL) == 0, "emptied by syspte_index_remove_found alone: back to one slot page and "
+	   "its directory (it halves the table as syspte_index_remove does), the rest freed");
 }
 
 /* Starts whose home is slot h in the current table: n of them from start 'from' up. */
@@ -273,7 +311,8 @@ static bool edge_add(uint64_t k)
 	struct syspte_resv v = { .start = (uint32_t)k, .npages = 1 + k % 5, .mapped = k % 3, .tag = (uint32_t)(k * 7) };
 	if (edge_n == EDGE_MAX || ix.count >= ix.cap)
 		return false;
-	struct syspte_resv *e = syspte_index_insert(&ix, &v);
+	struct syspte_resv *e = below(2) ? syspte_index_claim(&ix, k) : syspte_index_insert(&ix, &v);
+	*e = v;   /* a claimed slot filled as the region's reserve path fills it */
 	edge_key[edge_n] = k;
 	edge_live[edge_n++] = true;
 	return e->start == k && syspte_index_find(&ix, k) == e;
@@ -347,7 +386,13 @@ static unsigned edge_round(unsigned bits, const uint64_t *edges, unsigned nedges
 		uint64_t h = syspte_index_home(&ix, k);
 		*inline_hits += syspte_index_slot(&ix, h) == e && (h & SYSPTE_INDEX_SLOT_MASK) != SYSPTE_INDEX_SLOT_MASK &&
 				!syspte_index_slot(&ix, h + 1)->npages;
-		syspte_index_remove(&ix, e);
+		bool home;
+		if (below(2)) {   /* the region's free path: the flag of find_home, trusted by remove_found */
+			bad += ix_find_home(k, &home) != e;
+			syspte_index_remove_found(&ix, e, home);
+		} else {
+			syspte_index_remove(&ix, e);
+		}
 		edge_live[order[i]] = false;
 		bad += ix.bits != bits || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
 	}
@@ -741,6 +786,134 @@ static void region_ready_spans(void)
 	   r->span_ready[k] == 1, "undone: check passes; freed, its span stays ready (its table is kept)");
 }
 
+/* Reserves n pages at page s of r if the allocator's preference lands there (its only candidate:
+ * prefer is larger than what lies past s); 0 otherwise. */
+static vaddr_t reserve_at(struct syspte_region *r, uint64_t s, uint64_t n, uint64_t prefer)
+{
+	uint64_t abs = (r->base >> PAGE_SHIFT) + s, phase = (prefer - (abs & (prefer - 1))) & (prefer - 1);
+	vaddr_t v = syspte_reserve_pref(r, n, 0x45474445, 0, prefer, phase);
+	if (v && v != syspte_va(r, s)) {
+		syspte_release(r, v, 0x45474445);
+		return 0;
+	}
+	return v;
+}
+
+/*
+ * Generated: the ready bytes at the metadata chunks' edges. A reservation [s, e) cut from the middle
+ * of a free extent makes the tables of pages [s, e + 2) (the extent after it keeps its record in
+ * e, e + 1), so the span past an edge the run ends just before gets a table while its allocator
+ * chunk (64 MiB edges) or its start bitmap chunk (128 MiB edges) may not exist: its byte must stay
+ * clear. For e at edge - 2 .. edge + 1 of the allocator's first edge (inside a start bitmap chunk)
+ * and of its second (a start bitmap edge too), runs of 1..3 pages: the first reservation, then one
+ * at edge + 1 (past the edge: the inline test's own chunk-edge rule does not send it to the general
+ * path), which must make what it needs (a byte wrong there would set a bit in a missing chunk, a
+ * bug check); syspte_check after each, every span's byte as its table and chunks say.
+ */
+static void region_ready_chunk_edges(void)
+{
+	const uint64_t C = BUDDY_CHUNK_UNITS, npages = 5 * C, prefer = 4 * C;
+	unsigned bad = 0, cases = 0, met_buddy = 0, met_starts = 0, second = 0;
+	vaddr_t base = SYSPTE_BASE + (384ULL << 30);
+	for (uint64_t edge = C; edge <= 2 * C; edge += C)
+		for (int d = -2; d <= 1; d++)
+			for (uint64_t n = 1; n <= 3; n++, base += 512ULL << 20) {
+				struct syspte_region *r = syspte_create_ex(host_machine_pt(), base, npages, SYSPTE_CREATE_NO_CACHE);
+				if (!r) {
+					bad++;
+					continue;
+				}
+				uint64_t e = edge + (uint64_t)(int64_t)d, s = e - n - r->guard, k = edge >> SYSPTE_SPAN_SHIFT;
+				vaddr_t a = reserve_at(r, s, n, prefer);
+				cases++;
+				bool tabled = syspte_has_table(r, k);
+				bool buddy_missing = !buddy_chunk_present(&r->buddy, edge), starts_missing = !bitset_chunk_present(&r->starts, edge);
+				met_buddy += a && tabled && buddy_missing;
+				met_starts += a && tabled && !buddy_missing && starts_missing;
+				/* the span past the edge: a table there (e + 2 reaches it) without a chunk is not ready */
+				bad += !a || syspte_check(r) != 0 || tabled != (e + 2 > edge) ||
+				       r->span_ready[k] != (tabled && !buddy_missing && !starts_missing);
+				uint64_t n2 = 1 + (uint64_t)d + 2;   /* 1..4 pages at edge + 1 */
+				vaddr_t b = reserve_at(r, edge + 1, n2, prefer);
+				second += b != 0;
+				bad += !b || syspte_check(r) != 0 || !r->span_ready[k] || !buddy_chunk_present(&r->buddy, edge) ||
+				       !bitset_chunk_present(&r->starts, edge + 1);
+				bad += (a && syspte_release(r, a, 0x45474445) != SYSPTE_OK) ||
+				       (b && syspte_release(r, b, 0x45474445) != SYSPTE_OK) || syspte_check(r) != 0;
+			}
+	ok(bad == 0 && second == cases, "%u generated cases at the 64 MiB and 128 MiB metadata edges: the span past the edge "
+	   "ready exactly when its table and both chunks exist, a reservation just past the edge makes its chunks, check "
+	   "passes throughout", cases);
+	ok(met_buddy > 0 && met_starts > 0, "met: a span with its table but no allocator chunk (%u cases), one with its "
+	   "table and allocator chunk but no start bitmap chunk (%u)", met_buddy, met_starts);
+	/* A run starting exactly at an edge, cut from a free extent that begins before it: the take
+	 * sets the end bit of page edge - 1, in the chunk before the edge, which may be missing while
+	 * every span of the run is ready (a reservation a pages past the edge made them so). */
+	unsigned bad2 = 0, cases2 = 0, met_missing = 0;
+	static const uint64_t past[] = { 1, 2, 40 };
+	for (uint64_t edge = 2 * C; edge <= 3 * C; edge += C)
+		for (unsigned j = 0; j < 3; j++)
+			for (uint64_t n = 1; n <= 3; n += 2, base += 512ULL << 20) {
+				struct syspte_region *r = syspte_create_ex(host_machine_pt(), base, npages, SYSPTE_CREATE_NO_CACHE);
+				if (!r) {
+					bad2++;
+					continue;
+				}
+				cases2++;
+				uint64_t a = edge + past[j] + (n + r->guard > past[j] ? n + r->guard : 0);
+				vaddr_t x = reserve_at(r, a, 4, prefer);
+				met_missing += x && r->span_ready[edge >> SYSPTE_SPAN_SHIFT] && !buddy_chunk_present(&r->buddy, edge - 1);
+				vaddr_t y = reserve_at(r, edge, n, prefer);
+				bad2 += !x || !y || syspte_check(r) != 0 || !buddy_chunk_present(&r->buddy, edge - 1);
+				bad2 += (x && syspte_release(r, x, 0x45474445) != SYSPTE_OK) ||
+					(y && syspte_release(r, y, 0x45474445) != SYSPTE_OK) || syspte_check(r) != 0;
+			}
+	ok(bad2 == 0 && met_missing == cases2, "%u generated runs starting at a 64 MiB edge whose spans were ready but whose "
+	   "previous chunk was missing (%u): placed, that chunk made for the end bit before the run, check passes", cases2,
+	   met_missing);
+}
+
+/*
+ * Addresses at the region's edges, outside it: a page below its base and the byte below it, its
+ * end, a byte, a page less a byte and a page past it, 0 and the top of the address space. A free
+ * there is bug check 0xDA/0x102 naming the address, a map 0x105, a lookup finds nothing, and no
+ * count moves; the free's page index past the last page reads no chunk owner (the owner bytes end
+ * with the region's chunks: what lies after them is other state). Then (whole: the region empty,
+ * without caches) the last page itself, as a reservation's: found from its last byte, freed.
+ */
+static void region_edge_addresses(struct syspte_region *r, bool whole)
+{
+	bugcheck_hook_t prev = bugcheck_set_hook(bugcheck_record_hook);
+	vaddr_t end = syspte_va(r, r->npages);
+	const vaddr_t out[] = { r->base - PAGE_SIZE, r->base - 1, end, end + 1, end + PAGE_SIZE - 1, end + PAGE_SIZE, 0,
+				~(vaddr_t)0 };
+	struct syspte_stats s0, s1;
+	syspte_get_stats(r, &s0);
+	unsigned bad = 0, n = sizeof(out) / sizeof(out[0]);
+	uint64_t calls = bugcheck_last.count;
+	for (unsigned k = 0; k < n; k++) {
+		struct syspte_info info;
+		uint64_t pfn = 0x300;
+		syspte_release(r, out[k], 0x45474445);
+		bad += bugcheck_last.p[0] != SYSPTE_BUGCHECK_FREE_NOT_START || bugcheck_last.p[1] != out[k];
+		syspte_map(r, out[k], 0x45474445, &pfn, 1, PT_CACHE_WB);
+		bad += bugcheck_last.p[0] != SYSPTE_BUGCHECK_MAP_NO_RESERVATION || bugcheck_last.p[1] != out[k];
+		bad += syspte_lookup(r, out[k], &info) || syspte_reservation_base(r, out[k]) != 0;
+	}
+	syspte_get_stats(r, &s1);
+	ok(bad == 0 && bugcheck_last.count == calls + 2 * n && memcmp(&s0, &s1, sizeof(s0)) == 0 && syspte_check(r) == 0,
+	   "%u addresses outside the region at its edges: free 0x102 and map 0x105 naming them, no lookup, nothing "
+	   "changed (the owner byte past the last chunk: %u)", n, r->cache.on ? (unsigned)r->cache.owner[r->cache.nchunks] : 0);
+	if (whole) {   /* the last page, reserved: the allocator takes the back of an empty region's one extent */
+		vaddr_t v = syspte_reserve(r, SYSPTE_CACHE_MAX_PAGES + 3, 0x45474445, 0);
+		ok(v && v + (SYSPTE_CACHE_MAX_PAGES + 3 + r->guard) * PAGE_SIZE == end &&
+		   syspte_reservation_base(r, end - 1) == v && syspte_release(r, v, 0x45474445) == SYSPTE_OK &&
+		   syspte_check(r) == 0, "the empty region's first reservation ends at its last page: found from the "
+		   "last byte, freed");
+	}
+	bugcheck_set_hook(prev);
+}
+
 /* syspte_check against corrupt chunk owners (the check reads the owner bytes a word at a time and
  * walks the owned bits): a stray owner in a word that is otherwise zero, at its first byte and
  * inside it, is caught, and undoing it passes again. (An owned bit without its owner stops the
@@ -790,7 +963,11 @@ int main(int argc, char **argv)
 	region_check_catches(plain);
 	region_check_catches_owners(reserved_region());
 	region_ready_spans();
+	region_ready_chunk_edges();
+	region_edge_addresses(plain, true);
+	region_edge_addresses(reserved_region(), false);
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
+	ok(home_wrong == 0, "syspte_index_find_home's flag said home exactly when the entry lay in its home slot");
 	free(ix_meta);
 	return tap_done();
 }
