@@ -172,7 +172,7 @@ static bool syspte_leaf_frame_ok(uint64_t first, uint64_t maxpfn)
  * 3A 4.10.3: even over a table of not-present entries) and use for the span, faulting on a mapped
  * page: each leaf's address goes into b, whose invalidation clears them (one entry per leaf).
  */
-static uint64_t syspte_write_ptes_held(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
+static inline __attribute__((always_inline)) uint64_t syspte_write_ptes_held(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
 					 pte_t attrs, pte_t attrs2, uint64_t runs, uint64_t maxpfn, struct tlb_batch *b)
 {
 	syspte_verify_unmapped_held(r, i, n);
@@ -210,7 +210,7 @@ static inline void syspte_clear_ptes_held(struct syspte_region *r, uint64_t i, u
  * beyond the physical width), or a misuse report. The span is scanned for a mapped page only when
  * v has pages mapped at all.
  */
-static int syspte_map_check_held(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
+static inline __attribute__((always_inline)) int syspte_map_check_held(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
 				   uint64_t i, bool fit, uint64_t n, unsigned cache, struct syspte_misuse *m)
 {
 	if (!v)
@@ -256,7 +256,8 @@ static int syspte_map_cached(struct syspte_region *r, vaddr_t addr, uint32_t tag
 		}
 	}
 	syspte_cache_unhold(&h);
-	syspte_cache_verify(r);
+	if (mm_verifier)
+		syspte_cache_verify(r);
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(&m);
 	return st;
@@ -318,7 +319,7 @@ static uint64_t syspte_mapping_start(const struct syspte_region *r, uint64_t i, 
 
 /* Validates an unmap of n pages at page i of v, the contract's rows in order: SYSPTE_OK, REFUSED or
  * a misuse report. Whether a page is mapped or starts a mapping does not depend on its leaf. */
-static int syspte_unmap_check_held(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
+static inline __attribute__((always_inline)) int syspte_unmap_check_held(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
 				     uint64_t i, uint64_t n, struct syspte_misuse *m)
 {
 	if (!v)
@@ -397,7 +398,8 @@ static int syspte_unmap_cached(struct syspte_region *r, vaddr_t addr, uint32_t t
 		tlb_batch_flush(b);   /* while the lock keeps the reservation from being freed */
 	}
 	syspte_cache_unhold(&h);
-	syspte_cache_verify(r);
+	if (mm_verifier)
+		syspte_cache_verify(r);
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(&m);
 	return st;
