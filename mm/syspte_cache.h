@@ -42,9 +42,11 @@
  *    exhaustive, places it. So the region refuses only when no run exists, and drains only when that helps.
  *
  * Locking: a cache's lock (rank LOCK_RANK_SYSPTE_CACHE) guards its chunks, records and counters;
- * it ranks after the region's lock, so the region (a new chunk, a drain, a map of a cached reservation)
- * takes it inside its own, and the fast paths hold it alone. A chunk changes owner only under both
- * locks, so either one fixes the owner of every chunk the holder cares about. Walkers (accounting,
+ * it ranks after the region's lock, so the region (a new chunk, a drain, a map of a cached
+ * reservation while the caches are frozen or its chunk changed owner) takes it inside its own, and
+ * the fast paths (reserve, free, and map, unmap and lookup of a cached reservation:
+ * syspte_cache_hold) hold it alone. A chunk changes owner only under both locks, so either one fixes
+ * the owner of every chunk the holder cares about. Walkers (accounting,
  * check, census) freeze the caches instead of locking them one by one: under the region's lock they
  * raise the freeze count and take and release each cache's lock once; a fast path that then finds
  * the count raised goes to the region's lock, which the walker holds, so no cache changes until
