@@ -1726,7 +1726,7 @@ static void stale_owner_spun(void)
 }
 
 /*
- * Generated: a free from another CPU that read the chunk's owner (CPU 1) before the chunk was
+ * Generated: a free (a map, a lookup, an unmap) from another CPU that read the chunk's owner (CPU 1) before the chunk was
  * dissolved, and then adopted by another cache or by CPU 1's again (in a new chunk state, its old
  * one reused for another chunk), while it waited for CPU 1's cache lock: for each size 1..16 and
  * each mode, the free must look the chunk up again under that lock (the owner changed: the region
@@ -1735,6 +1735,11 @@ static void stale_owner_spun(void)
  */
 static void test_stale_owner(void)
 {
+	static const char *const what[] = { "a free", "a map", "a lookup", "an unmap" };
+	uint64_t pfns[SYSPTE_CACHE_MAX_PAGES];
+	for (unsigned k = 0; k < SYSPTE_CACHE_MAX_PAGES; k++)
+		pfns[k] = 0x7000 + k;
+	for (unsigned op = 0; op < 4; op++) {
 	bool all = true;
 	for (unsigned mode = 0; mode < 3; mode++)
 		for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
@@ -1748,13 +1753,26 @@ static void test_stale_owner(void)
 				all = false;
 				continue;
 			}
+			if (op == 3)
+				all &= syspte_map(r, v, TAG1, pfns, n, PT_CACHE_WB) == SYSPTE_OK;
 			stale = (typeof(stale)){ .r = r, .held = &c1->lock, .start = i, .npages = n, .readopt = mode };
 			c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
 			c1->lock.owner = 2;
 			act_as(3);
 			fake_cpu_poll_hook = stale_owner_spun;
-			int st = syspte_release(r, v, TAG1);
+			struct syspte_info info = { 0 };
+			int st = op == 0 ? syspte_release(r, v, TAG1)
+				: op == 1 ? syspte_map(r, v, TAG1, pfns, n, PT_CACHE_WB)
+				: op == 2 ? (syspte_lookup(r, v + (n - 1) * PAGE_SIZE, &info) && info.base == v && info.npages == n
+					     ? SYSPTE_OK : SYSPTE_REFUSED)
+				: syspte_unmap(r, v, TAG1, n);
 			fake_cpu_poll_hook = NULL;
+			if (op) {   /* the call's effect seen, then the reservation freed for the checks below */
+				all &= stats().pages_mapped == (op == 1 ? n : 0) && syspte_check(r) == 0;
+				if (op == 1)
+					all &= syspte_unmap(r, v, TAG1, n) == SYSPTE_OK;
+				all &= stats().pages_mapped == 0 && syspte_release(r, v, TAG1) == SYSPTE_OK;
+			}
 			struct syspte_cache *c3 = r->cache.cpu[3];
 			if (mode < 2) {
 				bool readopted = r->cache.owner[idx] == 4 && c3 && c3->live == 0;
@@ -1769,8 +1787,10 @@ static void test_stale_owner(void)
 			}
 			act_as(0);
 		}
-	ok(all, "a free from another CPU whose chunk was dissolved (then adopted by another cache, or by its owner "
-	   "in a new state) while it waited for the owner's lock: freed where the reservation lies now, sizes 1..16");
+	ok(all, "%s from another CPU whose chunk was dissolved (then adopted by another cache, or by its owner "
+	   "in a new state) while it waited for the owner's lock: done where the reservation lies now, sizes 1..16",
+	   what[op]);
+	}
 }
 
 /* A region created without caches never makes one. */
