@@ -14,7 +14,8 @@
  *                      record slab page when a reservation finds no record free. It writes its own
  *                      PTEs, in those tables, under its own lock.
  *   LOCK_RANK_SYSPTE_CACHE  one CPU's cache of a region's free space (mm/syspte_cache.c). Held
- *                      alone on the fast paths of reserve and free; under the region's lock when
+ *                      alone on the fast paths of reserve, free, map, unmap and lookup of a
+ *                      cached reservation (an unmap's TLB shootdown included); under the region's lock when
  *                      the region refills, drains or reads it. Takes PT and PHYS inside it (a new
  *                      chunk's tables, records for the cache, under the region's lock too). One
  *                      CPU's cache lock never nests in another's.

@@ -430,7 +430,18 @@ bool syspte_lookup(struct syspte_region *r, vaddr_t va, struct syspte_info *out)
 	if (!syspte_inside(r, va))
 		return false;
 	struct syspte_hold h;
-	uint64_t f = spin_lock(&r->lock), i;
+	uint64_t i = (va - r->base) >> PAGE_SHIFT;
+	unsigned o = syspte_cache_owner_page(r, i);
+	if (o) {   /* a chunk a cache owns: under its lock alone, unless it changed owner or the caches froze */
+		struct syspte_resv *cv = syspte_cache_hold(r, i, o, &h);
+		if (h.cache) {
+			if (cv && out)
+				syspte_fill_info(r, cv, out);
+			syspte_cache_unhold(&h);
+			return cv != NULL;
+		}
+	}
+	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, va, &i, &h);
 	if (v && out)
 		syspte_fill_info(r, v, out);

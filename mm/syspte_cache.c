@@ -235,7 +235,7 @@ static struct syspte_chunk *syspte_chunk_of(const struct syspte_region *r, uint6
 }
 
 /* In verifier mode, checks the whole region after a fast path (under the region's lock). */
-static void syspte_cache_verify(struct syspte_region *r)
+void syspte_cache_verify(struct syspte_region *r)
 {
 	if (!mm_verifier)
 		return;
@@ -1054,6 +1054,34 @@ struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_
 	return i < v->start + v->npages ? v : NULL;
 }
 
+struct syspte_resv *syspte_cache_hold(struct syspte_region *r, uint64_t i, unsigned o, struct syspte_hold *h)
+{
+	uint64_t idx = i >> SYSPTE_CHUNK_SHIFT;
+	h->cache = NULL;
+	if (!spin_may_take(&r->lock))   /* as in syspte_cache_reserve */
+		return NULL;
+	struct syspte_cache *c = syspte_cache_of(r, o - 1);
+	uint64_t f = spin_lock(&c->lock);
+	/* The owner changes only under this lock too: checked again, it holds until the unlock; a walker
+	 * that froze the caches reads them until it thaws them, so nothing here may change meanwhile. */
+	if (syspte_cache_frozen(r) || syspte_owner_load(r, idx) != o) {
+		spin_unlock(&c->lock, f);
+		return NULL;
+	}
+	h->cache = c;
+	h->flags = f;
+	struct syspte_chunk *k = syspte_dir_get(r, idx);
+	KASSERT(k, "syspte: cached chunk %llu not in the directory", (unsigned long long)idx);
+	uint64_t before = k->starts & syspte_bits(0, (unsigned)(i & SYSPTE_CHUNK_MASK) + 1);
+	if (!before)
+		return NULL;
+	struct syspte_resv *v = &k->rec[63 - __builtin_clzll(before)];
+	KASSERT(v->start + syspte_span(v) <= (idx + 1) << SYSPTE_CHUNK_SHIFT,
+		"syspte: cached reservation of %llu pages at page %llu leaves its chunk", (unsigned long long)v->npages,
+		(unsigned long long)v->start);
+	return i < v->start + v->npages ? v : NULL;
+}
+
 struct syspte_resv *syspte_cache_next_locked(struct syspte_region *r, uint64_t i, uint64_t limit)
 {
 	spin_assert_held(&r->lock);
@@ -1123,6 +1151,7 @@ void syspte_cache_totals_locked(struct syspte_region *r, struct syspte_cache_tot
 		t->free += c->free;
 		t->chunks += c->nchunks;
 		t->fast += c->fast;
+		t->mapped += c->mapped;
 	}
 }
 

@@ -42,9 +42,11 @@
  *    exhaustive, places it. So the region refuses only when no run exists, and drains only when that helps.
  *
  * Locking: a cache's lock (rank LOCK_RANK_SYSPTE_CACHE) guards its chunks, records and counters;
- * it ranks after the region's lock, so the region (a new chunk, a drain, a map of a cached reservation)
- * takes it inside its own, and the fast paths hold it alone. A chunk changes owner only under both
- * locks, so either one fixes the owner of every chunk the holder cares about. Walkers (accounting,
+ * it ranks after the region's lock, so the region (a new chunk, a drain, a map of a cached
+ * reservation while the caches are frozen or its chunk changed owner) takes it inside its own, and
+ * the fast paths (reserve, free, and map, unmap and lookup of a cached reservation:
+ * syspte_cache_hold) hold it alone. A chunk changes owner only under both locks, so either one fixes
+ * the owner of every chunk the holder cares about. Walkers (accounting,
  * check, census) freeze the caches instead of locking them one by one: under the region's lock they
  * raise the freeze count and take and release each cache's lock once; a fast path that then finds
  * the count raised goes to the region's lock, which the walker holds, so no cache changes until
@@ -116,6 +118,9 @@ struct syspte_cache {
 	uint64_t live, pages;            /* reservations in its chunks, and their pages (guards not counted) */
 	uint64_t free;                   /* free pages in its chunks */
 	uint64_t fast;                   /* reserves and frees done under this lock alone */
+	uint64_t mapped;                 /* pages mapped less pages unmapped under this lock alone (modulo
+					    2^64): the region's mapped pages are r->pages_mapped plus every
+					    cache's, summed with the caches frozen (syspte_cache_totals_locked) */
 	struct syspte_chunk *spare;      /* unused chunk states (linked through next) */
 	uint64_t state_pages;            /* pages of chunk states taken (its chunks' and the spare ones) */
 	struct syspte_chunk *active[SYSPTE_CACHE_ACTIVE];
@@ -166,6 +171,7 @@ struct syspte_hold {
 /* Totals of every cache (caches frozen). */
 struct syspte_cache_totals {
 	uint64_t live, pages, spans, free, chunks, fast;
+	uint64_t mapped;                 /* the caches' part of the region's mapped pages (struct syspte_cache) */
 };
 
 /* ---- a chunk's words: pure bit helpers (mm/syspte_cache.c; test_pcpu checks them against plain
@@ -312,6 +318,25 @@ bool syspte_cache_owns_locked(struct syspte_region *r, uint64_t i);
  * lock is taken into h either way, for syspte_unhold_locked to release. */
 struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_t i, struct syspte_hold *h);
 /* syspte_unhold_locked (mm/syspte_impl.h) releases what h holds. */
+
+/* ---- map, unmap and lookup of a cached reservation under its cache's lock alone */
+
+/* The fast paths' hold: for region page i, whose chunk's owner was o (not 0) a moment ago (read
+ * without the region's lock, syspte_cache_owner_page), takes cache o - 1's lock into h and checks
+ * again, under it, that the chunk is still o's and the caches are not frozen. When so, h holds the
+ * lock (the chunk keeps its owner and its records until syspte_cache_unhold) and the result is the
+ * cached reservation containing page i, or NULL when none does; otherwise h holds nothing (h->cache
+ * NULL: the caller takes the region's path). NULL too, h holding nothing, when this CPU may not take
+ * the region's lock (that path reports the misuse). */
+struct syspte_resv *syspte_cache_hold(struct syspte_region *r, uint64_t i, unsigned o, struct syspte_hold *h);
+/* Releases what syspte_cache_hold took (h->cache not NULL). */
+static inline void syspte_cache_unhold(struct syspte_hold *h)
+{
+	spin_unlock(&h->cache->lock, h->flags);
+	h->cache = NULL;
+}
+/* In verifier mode, checks the whole region (taking its lock; no lock held). */
+void syspte_cache_verify(struct syspte_region *r);
 /* The first cached reservation starting in [i, limit), or NULL (caches frozen). */
 struct syspte_resv *syspte_cache_next_locked(struct syspte_region *r, uint64_t i, uint64_t limit);
 

@@ -152,12 +152,28 @@ static inline volatile pte_t *syspte_pde(const struct syspte_region *r, uint64_t
 	return r->pd[a >> SYSPTE_SPAN_SHIFT] + (a & (PT_ENTRIES - 1));
 }
 
+/* The region's count of 2 MiB leaves, read where the region's lock may not be held: a map or
+ * unmap of a cached reservation runs under its cache's lock alone, and its span (which holds an
+ * owned chunk, so no reservation of a span's size) never has a leaf, so what it reads only tells it
+ * whether to look at its span's level-2 entry, which then points to the span's table. Written with
+ * syspte_leaves_add, under the region's lock. */
+static inline uint64_t syspte_leaves_now(const struct syspte_region *r)
+{
+	return __atomic_load_n(&r->large_leaves, __ATOMIC_RELAXED);
+}
+
+/* Adds delta to the region's count of 2 MiB leaves (region's lock held: the one writer). */
+static inline void syspte_leaves_add(struct syspte_region *r, int64_t delta)
+{
+	__atomic_store_n(&r->large_leaves, syspte_leaves_now(r) + (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
 /* True when span s is mapped by one 2 MiB leaf. None is while the region counts no leaf
  * (large_leaves, which syspte_check matches against the level-2 entries themselves), so then no
  * entry is read. */
 static inline bool syspte_span_leaf(const struct syspte_region *r, uint64_t s)
 {
-	if (!r->large_leaves || !syspte_has_table(r, s))
+	if (!syspte_leaves_now(r) || !syspte_has_table(r, s))
 		return false;
 	pte_t d = arch_pte_read(syspte_pde(r, s));
 	return arch_pte_present(d) && arch_pte_is_leaf(d, 2);
@@ -177,7 +193,7 @@ static inline pte_t syspte_entry(const struct syspte_region *r, uint64_t i, int 
 	*level = 1;
 	if (!syspte_has_table(r, s))
 		return 0;
-	if (r->large_leaves) {
+	if (syspte_leaves_now(r)) {
 		pte_t d = arch_pte_read(syspte_pde(r, s));
 		if (arch_pte_present(d) && arch_pte_is_leaf(d, 2)) {
 			*level = 2;

@@ -6,7 +6,7 @@
  * Map validates in one pass and writes in a second, so a map refused by its checks never makes
  * anything present, even briefly; it owes no TLB invalidation for the PTEs it writes, since every
  * one was not present (in verifier mode each is asserted not present first), and one entry per
- * 2 MiB leaf, which replaces a table pointer (syspte_write_ptes_locked).
+ * 2 MiB leaf, which replaces a table pointer (syspte_write_ptes_held).
  *
  * The frames are the caller's and are read twice: once before the lock (syspte_frames_scan: the
  * physical width, the 2 MiB runs) and again under it by the write. A caller must not change a
@@ -17,9 +17,22 @@
  * unmap) and the map is refused, nothing changed. Which frames such a map maps is unspecified.
  *
  * Unmap validates the whole span and clears it under the lock, naming its pages in a TLB batch,
- * which it flushes once the lock is released and before it returns (include/tlb_batch.h). A
- * reservation a CPU's cache placed is held through that cache's lock as well
- * (syspte_resv_at_locked), so it cannot be freed meanwhile.
+ * which it flushes once the lock is released and before it returns (include/tlb_batch.h).
+ *
+ * A reservation a CPU's cache placed (mm/syspte_cache.h) is mapped and unmapped under that cache's
+ * lock alone, as the cache frees it: the chunk's owner is read without the region's lock, the
+ * owner's lock taken, and the owner and the caches' freeze checked again under it
+ * (syspte_cache_hold); on any doubt the call takes the region's path, which holds the cache's lock
+ * inside the region's (syspte_resv_at_locked). Either way the record cannot be freed meanwhile. The
+ * functions named *_held below need one of the two: the region's lock, or the lock of the cache
+ * owning the chunk of the pages they touch. Such a chunk lies in a span no 2 MiB leaf maps (no
+ * reservation of a span's size overlaps an owned chunk), so they read the region's leaf count only
+ * to learn that (syspte_leaves_now) and write no leaf and no region-wide field: the pages a cached
+ * map or unmap adds or takes away are counted in the cache (struct syspte_cache's mapped), summed
+ * into the region's by the readers, caches frozen. A cached unmap flushes its batch before it
+ * releases the cache's lock, so a free of the reservation, or a map of its pages, cannot come
+ * before every CPU's translations of them are gone; a spinner on that lock answers the shootdown
+ * (include/spinlock.h), so the round cannot deadlock.
  */
 #include "syspte_impl.h"
 #include "tlb_batch.h"
@@ -32,7 +45,7 @@
  * (include/tlb_batch.h). The validation pass (or a reservation's zero count) has established it;
  * this reads every PTE, and the level-2 entry of every span.
  */
-static void syspte_verify_unmapped_locked(const struct syspte_region *r, uint64_t i, uint64_t n)
+static void syspte_verify_unmapped_held(const struct syspte_region *r, uint64_t i, uint64_t n)
 {
 	if (mm_verifier) {
 		uint64_t k = syspte_first_present(r, i, i + n);
@@ -159,11 +172,10 @@ static bool syspte_leaf_frame_ok(uint64_t first, uint64_t maxpfn)
  * 3A 4.10.3: even over a table of not-present entries) and use for the span, faulting on a mapped
  * page: each leaf's address goes into b, whose invalidation clears them (one entry per leaf).
  */
-static uint64_t syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
+static inline __attribute__((always_inline)) uint64_t syspte_write_ptes_held(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
 					 pte_t attrs, pte_t attrs2, uint64_t runs, uint64_t maxpfn, struct tlb_batch *b)
 {
-	spin_assert_held(&r->lock);
-	syspte_verify_unmapped_locked(r, i, n);
+	syspte_verify_unmapped_held(r, i, n);
 	uint64_t k = 0, s = 0;
 	while (k < n) {
 		uint64_t j = i + k, off = j & (SYSPTE_SPAN_PAGES - 1);
@@ -173,7 +185,7 @@ static uint64_t syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, co
 			if (syspte_leaf_frame_ok(first, maxpfn)) {
 				arch_pte_write(syspte_pde(r, j >> SYSPTE_SPAN_SHIFT), arch_pte_leaf(attrs2, pfn_to_pa(first)));
 				tlb_batch_add_page(b, syspte_va(r, j));
-				r->large_leaves++;
+				syspte_leaves_add(r, 1);
 				k += SYSPTE_SPAN_PAGES;
 				continue;
 			}
@@ -191,17 +203,16 @@ static uint64_t syspte_write_ptes_locked(struct syspte_region *r, uint64_t i, co
 	return n;
 }
 
-static inline void syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b);
+static inline void syspte_clear_ptes_held(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b);
 
 /*
  * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED (fit false: no frames, or one
  * beyond the physical width), or a misuse report. The span is scanned for a mapped page only when
  * v has pages mapped at all.
  */
-static int syspte_map_check_locked(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
+static inline __attribute__((always_inline)) int syspte_map_check_held(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
 				   uint64_t i, bool fit, uint64_t n, unsigned cache, struct syspte_misuse *m)
 {
-	spin_assert_held(&r->lock);
 	if (!v)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_MAP_NO_RESERVATION, addr, tag, 0);
 	if (v->tag != tag)
@@ -214,6 +225,44 @@ static int syspte_map_check_locked(struct syspte_region *r, struct syspte_resv *
 	return SYSPTE_OK;
 }
 
+/*
+ * syspte_map of a reservation in a chunk a cache owns, under that cache's lock alone: page i is
+ * addr's, o its chunk's owner a moment ago, fit the frame pass's verdict. The same checks in the
+ * same order as the region's path, and the same outcome; SYSPTE_CACHE_PASS, nothing done, when the
+ * chunk changed owner or the caches are frozen (the region's path then decides). A cached
+ * reservation lies inside its chunk (one the cache placed has at most SYSPTE_CACHE_MAX_PAGES pages,
+ * one an adopted chunk brought fewer than SYSPTE_CHUNK_PAGES), so the map writes no 2 MiB leaf.
+ */
+static int syspte_map_cached(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64_t *pfns, uint64_t n,
+			     unsigned cache, uint64_t i, unsigned o, bool fit, uint64_t maxpfn, struct tlb_batch *b)
+{
+	struct syspte_misuse m;
+	struct syspte_hold h;
+	struct syspte_resv *v = syspte_cache_hold(r, i, o, &h);
+	if (!h.cache)
+		return SYSPTE_CACHE_PASS;
+	int st = syspte_map_check_held(r, v, addr, tag, i, fit, n, cache, &m);
+	if (st == SYSPTE_OK) {
+		_Static_assert(SYSPTE_CHUNK_PAGES < SYSPTE_SPAN_PAGES, "a chunk's reservation gets no 2 MiB leaf");
+		KASSERT(n < SYSPTE_CHUNK_PAGES, "syspte: a cached map of %llu pages", (unsigned long long)n);
+		uint64_t done = syspte_write_ptes_held(r, i, pfns, n, r->attrs[cache], 0, 0, maxpfn, b);
+		if (done == n) {
+			syspte_resv_mapped_add(v, (int64_t)n);
+			h.cache->mapped += n;
+		} else {   /* a frame changed since the check: undone and invalidated under the lock, refused */
+			syspte_clear_ptes_held(r, i, done, b);
+			tlb_batch_flush(b);
+			st = SYSPTE_REFUSED;
+		}
+	}
+	syspte_cache_unhold(&h);
+	if (mm_verifier)
+		syspte_cache_verify(r);
+	if (st == SYSPTE_MISUSE)
+		syspte_raise(&m);
+	return st;
+}
+
 int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64_t *pfns, uint64_t n,
 	       unsigned cache)
 {
@@ -223,23 +272,29 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	uint64_t i, maxpfn = syspte_max_pfn();
 	bool leaves = n >= SYSPTE_SPAN_PAGES && pt_leaf_level_ok(r->pt, 2);
 	/* The frames are the caller's: checked before the lock, judged after the address and tag, and
-	 * read again by the write, which checks each frame it writes (syspte_write_ptes_locked). */
+	 * read again by the write, which checks each frame it writes (syspte_write_ptes_held). */
 	uint64_t at = (addr - r->base) >> PAGE_SHIFT;   /* addr's page, when it lies in the region */
 	if (pfns && addr >= r->base && at < r->npages)
 		syspte_frames_scan(pfns, n, at, leaves, maxpfn, &sc);
 	tlb_batch_init_from(&b, TLB_FROM_REGION_MAP_LEAF);   /* empty unless a 2 MiB leaf is written (or a write undone) */
+	unsigned o = addr >= r->base && at < r->npages ? syspte_cache_owner_page(r, at) : 0;
+	if (o) {
+		int fst = syspte_map_cached(r, addr, tag, pfns, n, cache, at, o, sc.fit, maxpfn, &b);
+		if (fst != SYSPTE_CACHE_PASS)
+			return fst;
+	}
 	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);
-	int st = syspte_map_check_locked(r, v, addr, tag, i, sc.fit, n, cache, &m);
+	int st = syspte_map_check_held(r, v, addr, tag, i, sc.fit, n, cache, &m);
 	if (st == SYSPTE_OK) {
-		uint64_t done = syspte_write_ptes_locked(r, i, pfns, n, r->attrs[cache], leaves ? r->attrs2[cache] : 0, sc.runs,
+		uint64_t done = syspte_write_ptes_held(r, i, pfns, n, r->attrs[cache], leaves ? r->attrs2[cache] : 0, sc.runs,
 							 maxpfn, &b);
 		if (done == n) {
 			syspte_resv_mapped_add(v, (int64_t)n);
 			r->pages_mapped += n;
 		} else {   /* the caller changed a frame since the check: undo, as an unmap would, and refuse */
-			syspte_clear_ptes_locked(r, i, done, &b);
+			syspte_clear_ptes_held(r, i, done, &b);
 			st = SYSPTE_REFUSED;
 		}
 	}
@@ -264,10 +319,9 @@ static uint64_t syspte_mapping_start(const struct syspte_region *r, uint64_t i, 
 
 /* Validates an unmap of n pages at page i of v, the contract's rows in order: SYSPTE_OK, REFUSED or
  * a misuse report. Whether a page is mapped or starts a mapping does not depend on its leaf. */
-static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
+static inline __attribute__((always_inline)) int syspte_unmap_check_held(struct syspte_region *r, struct syspte_resv *v, vaddr_t addr, uint32_t tag,
 				     uint64_t i, uint64_t n, struct syspte_misuse *m)
 {
-	spin_assert_held(&r->lock);
 	if (!v)
 		return syspte_misuse(m, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, addr, tag, 0);
 	if (v->tag != tag)
@@ -305,9 +359,8 @@ static int syspte_unmap_check_locked(struct syspte_region *r, struct syspte_resv
  * the map's undo).
  */
 static inline __attribute__((always_inline)) void
-syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b)
+syspte_clear_ptes_held(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b)
 {
-	spin_assert_held(&r->lock);
 	for (uint64_t k = i, end = i + n; k < end;) {
 		uint64_t s = k >> SYSPTE_SPAN_SHIFT, stop = MIN(end, (s + 1) << SYSPTE_SPAN_SHIFT);
 		if (syspte_span_leaf(r, s)) {
@@ -315,7 +368,7 @@ syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct
 				"syspte: an unmap cuts the 2 MiB leaf of span %llu", (unsigned long long)s);
 			arch_pte_write(syspte_pde(r, s), arch_pte_table(r->table_pa[s]));
 			tlb_batch_add_page(b, syspte_va(r, k));
-			r->large_leaves--;
+			syspte_leaves_add(r, -1);
 		} else {
 			volatile uint64_t *p = syspte_slot(r, k);
 			for (uint64_t q = 0; q < stop - k; q++)
@@ -326,18 +379,50 @@ syspte_clear_ptes_locked(struct syspte_region *r, uint64_t i, uint64_t n, struct
 	}
 }
 
+/* syspte_unmap of a reservation in a chunk a cache owns, under that cache's lock alone (i: addr's
+ * page, o: its chunk's owner a moment ago), b flushed before the lock is released; SYSPTE_CACHE_PASS
+ * as syspte_map_cached. */
+static int syspte_unmap_cached(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n, uint64_t i,
+			       unsigned o, struct tlb_batch *b)
+{
+	struct syspte_misuse m;
+	struct syspte_hold h;
+	struct syspte_resv *v = syspte_cache_hold(r, i, o, &h);
+	if (!h.cache)
+		return SYSPTE_CACHE_PASS;
+	int st = syspte_unmap_check_held(r, v, addr, tag, i, n, &m);
+	if (st == SYSPTE_OK) {
+		syspte_clear_ptes_held(r, i, n, b);
+		syspte_resv_mapped_add(v, -(int64_t)n);
+		h.cache->mapped -= n;
+		tlb_batch_flush(b);   /* while the lock keeps the reservation from being freed */
+	}
+	syspte_cache_unhold(&h);
+	if (mm_verifier)
+		syspte_cache_verify(r);
+	if (st == SYSPTE_MISUSE)
+		syspte_raise(&m);
+	return st;
+}
+
 int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n)
 {
 	struct syspte_misuse m;
 	struct tlb_batch b;
-	uint64_t i;
+	uint64_t i = (addr - r->base) >> PAGE_SHIFT;   /* addr's page, when it lies in the region */
 	tlb_batch_init_from(&b, TLB_FROM_REGION_UNMAP);   /* the region's one batch: maps have none */
+	unsigned o = addr >= r->base && i < r->npages ? syspte_cache_owner_page(r, i) : 0;
+	if (o) {
+		int fst = syspte_unmap_cached(r, addr, tag, n, i, o, &b);
+		if (fst != SYSPTE_CACHE_PASS)
+			return fst;
+	}
 	struct syspte_hold h;
 	uint64_t f = spin_lock(&r->lock);
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);
-	int st = syspte_unmap_check_locked(r, v, addr, tag, i, n, &m);
+	int st = syspte_unmap_check_held(r, v, addr, tag, i, n, &m);
 	if (st == SYSPTE_OK) {
-		syspte_clear_ptes_locked(r, i, n, &b);
+		syspte_clear_ptes_held(r, i, n, &b);
 		syspte_resv_mapped_add(v, -(int64_t)n);
 		r->pages_mapped -= n;
 	}

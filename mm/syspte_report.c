@@ -18,7 +18,7 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 	*st = (struct syspte_stats){
 		.base = r->base, .npages = r->npages, .free_pages = buddy_free_units(&r->buddy) + t.free,
 		.live = r->live_count + t.live, .pages_reserved = r->pages_reserved + t.pages,
-		.pages_mapped = r->pages_mapped, .table_pages = r->table_pages, .large_leaves = r->large_leaves,
+		.pages_mapped = r->pages_mapped + t.mapped, .table_pages = r->table_pages, .large_leaves = r->large_leaves,
 		.meta_bytes = r->meta_bytes, .chunk_pages = buddy_chunk_count(&r->buddy) + r->starts.chunks,
 		.record_bytes = r->index.pages * PAGE_SIZE, .cached_pages = t.free,
 		.cache_bytes = r->cache.cache_pages * PAGE_SIZE, .cache_fast = t.fast, .cache_slow = r->cache.slow,
@@ -279,7 +279,7 @@ static int syspte_check_frozen_locked(struct syspte_region *r)
 		spans += syspte_span(v);
 		mapped += v->mapped;
 	}
-	if (!st && (count != r->live_count + t.live || pages != r->pages_reserved + t.pages || mapped != r->pages_mapped))
+	if (!st && (count != r->live_count + t.live || pages != r->pages_reserved + t.pages || mapped != r->pages_mapped + t.mapped))
 		st = syspte_bad("totals differ from the records", count, pages);
 	/* every start bit has its entry, every entry its start bit */
 	for (uint64_t s = st ? UINT64_MAX : bitset_next(&r->starts, 0); s != UINT64_MAX && !st;

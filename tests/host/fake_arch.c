@@ -17,6 +17,7 @@
 #include <time.h>
 #include "arch_mm.h"
 #include "arch_pte.h"
+#include "spinlock.h"
 #include "fake_arch.h"
 
 #define FAKE_TLB_SETS 512         /* 4 KiB translations: direct-mapped by page number */
@@ -229,7 +230,8 @@ bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages)
 /* Copies batch b from CPU self into log entry f. */
 static void __attribute__((noinline)) fake_tlb_log_copy(struct fake_tlb_flush *f, const struct tlb_batch *b, unsigned self)
 {
-	*f = (struct fake_tlb_flush){ .all = b->all, .irqs_off = !fake_irq_enabled, .origin = b->origin, .cpu = self,
+	*f = (struct fake_tlb_flush){ .all = b->all, .irqs_off = !fake_irq_enabled, .ranks = spin_cpus[self].held,
+				      .origin = b->origin, .cpu = self,
 				      .n = b->all ? 0 : b->n };
 	memcpy(f->va, b->va, f->n * sizeof(vaddr_t));
 }

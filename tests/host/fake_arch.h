@@ -43,6 +43,7 @@
 struct fake_tlb_flush {
 	bool all;                       /* every translation */
 	bool irqs_off;                  /* issued with interrupts disabled: a lock was still held */
+	uint32_t ranks;                 /* the lock ranks the issuing CPU held (include/spinlock.h) */
 	uint8_t origin;                 /* enum tlb_origin */
 	unsigned cpu;                   /* the CPU that issued it */
 	unsigned n;                     /* pages named, in va[] (0 when all) */

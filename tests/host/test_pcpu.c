@@ -1530,6 +1530,115 @@ static void test_fast_paths_take_no_region_lock(void)
 	ok(syspte_check(r) == 0, "check passes");
 }
 
+/*
+ * Map, unmap and lookup of cached reservations, sizes 1..16 and every offset and length inside them,
+ * from the owner and from another CPU, while CPU 0 holds the region's lock: none waits for it, each
+ * gives the region path's result, the unmap's shootdown is issued with the cache's lock alone held,
+ * naming its pages, and the mapped counts (the record's, the region's) stay exact.
+ */
+static void test_map_unmap_lookup_take_no_region_lock(void)
+{
+	host_machine_create(64ULL << 20, 16ULL << 20);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	vaddr_t warm = syspte_reserve(r, 2, TAG1, 0);
+	syspte_release(r, warm, TAG1);
+	bool all = true, tlb = true, counts = true;
+	uint64_t pfns[SYSPTE_CACHE_MAX_PAGES + 1];   /* one past the largest, for a map past the end */
+	bugcheck_set_hook(bugcheck_record_hook);
+	for (unsigned k = 0; k <= SYSPTE_CACHE_MAX_PAGES; k++)
+		pfns[k] = 0x4000 + k * 3;
+	for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++)
+		for (uint64_t off = 0; off < n; off++)
+			for (uint64_t len = 1; off + len <= n; len++) {
+				act_as(1);
+				vaddr_t v = syspte_reserve(r, n, TAG1, 0);
+				all &= v != 0 && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 2;
+				uint64_t mapped0 = stats().pages_mapped;
+				act_as((unsigned)(off + len) % 2 ? 1 : 2);   /* the owner, or another CPU */
+				r->lock.locked = 1;   /* CPU 0 holds the region's lock */
+				r->lock.owner = 1;
+				spins = 0;
+				fake_cpu_poll_hook = region_lock_spun;
+				struct syspte_info info = { 0 };
+				int m = syspte_map(r, v + off * PAGE_SIZE, TAG1, pfns, len, PT_CACHE_WB);
+				bool found = syspte_lookup(r, v + (n - 1) * PAGE_SIZE, &info);
+				int again = syspte_map(r, v + (n - 1) * PAGE_SIZE, TAG1, pfns, 1, PT_CACHE_WB);
+				int past = syspte_map(r, v + off * PAGE_SIZE, TAG1, pfns, n - off + 1, PT_CACHE_WB);
+				fake_tlb_reset();
+				int u = syspte_unmap(r, v + off * PAGE_SIZE, TAG1, len);
+				fake_cpu_poll_hook = NULL;
+				all &= spins == 0 && m == SYSPTE_OK && found && info.base == v && info.npages == n &&
+				       info.mapped == len && past == SYSPTE_REFUSED && u == SYSPTE_OK &&
+				       again == (off + len == n ? SYSPTE_MISUSE : SYSPTE_OK);
+				if (again == SYSPTE_MISUSE)   /* 0xDA: the page already mapped, named */
+					all &= bugcheck_last.p[0] == SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED &&
+					       bugcheck_last.p[2] == v + (n - 1) * PAGE_SIZE;
+				uint64_t extra = again == SYSPTE_OK;   /* the last page, mapped by itself */
+				tlb &= fake_tlb.flushes == 1 && fake_tlb.ev[0].ranks == 1u << LOCK_RANK_SYSPTE_CACHE &&
+				       fake_tlb_flushed_range(0, v + off * PAGE_SIZE, len);
+				r->lock.locked = 0;
+				r->lock.owner = 0;
+				counts &= stats().pages_mapped == mapped0 + extra;
+				if (extra)
+					all &= syspte_unmap(r, v + (n - 1) * PAGE_SIZE, TAG1, 1) == SYSPTE_OK;
+				counts &= stats().pages_mapped == mapped0 && syspte_check(r) == 0;
+				all &= syspte_release(r, v, TAG1) == SYSPTE_OK;
+			}
+	bugcheck_set_hook(NULL);
+	act_as(0);
+	ok(all, "with the region's lock held by CPU 0, CPUs 1 and 2 map, look up, unmap cached reservations of "
+	   "1..16 pages at every offset and length without waiting for it, with the region's results");
+	ok(tlb, "each unmap's one shootdown is issued under the cache's lock alone, naming its pages");
+	ok(counts, "the region's mapped count is exact after each, check passes");
+}
+
+/* test_frozen_goes_to_region's hook: counts a spin on the region's lock, then thaws the caches and
+ * releases the lock, as a walker finishing would. */
+static void walker_done(void)
+{
+	struct syspte_region *r = reserved_region();
+	spins++;
+	__atomic_store_n(&r->cache.frozen, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->lock.locked, 0, __ATOMIC_RELEASE);
+}
+
+/* With the caches frozen by a walker (CPU 0, holding the region's lock), a map, unmap or lookup of a
+ * cached reservation changes and reads nothing of the cache: it waits for the region's lock. */
+static void test_frozen_goes_to_region(void)
+{
+	host_machine_create(64ULL << 20, 16ULL << 20);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	vaddr_t v = syspte_reserve(r, 4, TAG1, 0);
+	uint64_t pfns[4] = { 0x10, 0x11, 0x12, 0x13 };
+	bool all = v != 0;
+	struct syspte_info info;
+	for (int op = 0; op < 3; op++) {
+		if (op == 2)
+			all &= syspte_map(r, v, TAG1, pfns, 4, PT_CACHE_WB) == SYSPTE_OK;
+		r->lock.locked = 1;
+		r->lock.owner = 1;
+		r->cache.frozen = 1;
+		spins = 0;
+		fake_cpu_poll_hook = walker_done;
+		int st = op == 0 ? syspte_map(r, v, TAG1, pfns, 4, PT_CACHE_WB)
+			: op == 1 ? (int)syspte_lookup(r, v + PAGE_SIZE, &info) : syspte_unmap(r, v, TAG1, 4);
+		fake_cpu_poll_hook = NULL;
+		all &= spins == 1 && r->cache.frozen == 0 && st == (op == 1 ? 1 : SYSPTE_OK);
+		r->cache.frozen = 0;   /* a path that did not wait fails the test, and does not hang it */
+		r->lock.locked = 0;
+		r->lock.owner = 0;
+		all &= stats().pages_mapped == (op == 0 || op == 1 ? 4u : 0u) && syspte_check(r) == 0;
+		if (op == 1)
+			all &= info.base == v && info.mapped == 4 && syspte_unmap(r, v, TAG1, 4) == SYSPTE_OK;
+	}
+	all &= syspte_release(r, v, TAG1) == SYSPTE_OK;
+	act_as(0);
+	ok(all, "caches frozen by a walker: a cached map, lookup and unmap each wait for the region's lock, and "
+	   "their outcome is the region's");
+}
+
 static void test_other_cpus_on_a_cached_reservation(void)
 {
 	host_machine_create(64ULL << 20, 16ULL << 20);
@@ -1617,7 +1726,7 @@ static void stale_owner_spun(void)
 }
 
 /*
- * Generated: a free from another CPU that read the chunk's owner (CPU 1) before the chunk was
+ * Generated: a free (a map, a lookup, an unmap) from another CPU that read the chunk's owner (CPU 1) before the chunk was
  * dissolved, and then adopted by another cache or by CPU 1's again (in a new chunk state, its old
  * one reused for another chunk), while it waited for CPU 1's cache lock: for each size 1..16 and
  * each mode, the free must look the chunk up again under that lock (the owner changed: the region
@@ -1626,6 +1735,11 @@ static void stale_owner_spun(void)
  */
 static void test_stale_owner(void)
 {
+	static const char *const what[] = { "a free", "a map", "a lookup", "an unmap" };
+	uint64_t pfns[SYSPTE_CACHE_MAX_PAGES];
+	for (unsigned k = 0; k < SYSPTE_CACHE_MAX_PAGES; k++)
+		pfns[k] = 0x7000 + k;
+	for (unsigned op = 0; op < 4; op++) {
 	bool all = true;
 	for (unsigned mode = 0; mode < 3; mode++)
 		for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
@@ -1639,13 +1753,26 @@ static void test_stale_owner(void)
 				all = false;
 				continue;
 			}
+			if (op == 3)
+				all &= syspte_map(r, v, TAG1, pfns, n, PT_CACHE_WB) == SYSPTE_OK;
 			stale = (typeof(stale)){ .r = r, .held = &c1->lock, .start = i, .npages = n, .readopt = mode };
 			c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
 			c1->lock.owner = 2;
 			act_as(3);
 			fake_cpu_poll_hook = stale_owner_spun;
-			int st = syspte_release(r, v, TAG1);
+			struct syspte_info info = { 0 };
+			int st = op == 0 ? syspte_release(r, v, TAG1)
+				: op == 1 ? syspte_map(r, v, TAG1, pfns, n, PT_CACHE_WB)
+				: op == 2 ? (syspte_lookup(r, v + (n - 1) * PAGE_SIZE, &info) && info.base == v && info.npages == n
+					     ? SYSPTE_OK : SYSPTE_REFUSED)
+				: syspte_unmap(r, v, TAG1, n);
 			fake_cpu_poll_hook = NULL;
+			if (op) {   /* the call's effect seen, then the reservation freed for the checks below */
+				all &= stats().pages_mapped == (op == 1 ? n : 0) && syspte_check(r) == 0;
+				if (op == 1)
+					all &= syspte_unmap(r, v, TAG1, n) == SYSPTE_OK;
+				all &= stats().pages_mapped == 0 && syspte_release(r, v, TAG1) == SYSPTE_OK;
+			}
 			struct syspte_cache *c3 = r->cache.cpu[3];
 			if (mode < 2) {
 				bool readopted = r->cache.owner[idx] == 4 && c3 && c3->live == 0;
@@ -1660,8 +1787,10 @@ static void test_stale_owner(void)
 			}
 			act_as(0);
 		}
-	ok(all, "a free from another CPU whose chunk was dissolved (then adopted by another cache, or by its owner "
-	   "in a new state) while it waited for the owner's lock: freed where the reservation lies now, sizes 1..16");
+	ok(all, "%s from another CPU whose chunk was dissolved (then adopted by another cache, or by its owner "
+	   "in a new state) while it waited for the owner's lock: done where the reservation lies now, sizes 1..16",
+	   what[op]);
+	}
 }
 
 /* A region created without caches never makes one. */
@@ -1702,6 +1831,8 @@ int main(int argc, char **argv)
 	test_run_bounds_checked();
 	test_chunk_bit_helpers();
 	test_fast_paths_take_no_region_lock();
+	test_map_unmap_lookup_take_no_region_lock();
+	test_frozen_goes_to_region();
 	test_other_cpus_on_a_cached_reservation();
 	test_stale_owner();
 	test_no_cache_region();
