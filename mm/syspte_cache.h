@@ -285,10 +285,10 @@ void syspte_cache_init(struct syspte_region *r, void *meta, bool on);
 /* ---- reserve and free */
 
 /* The fast path: a reservation of npages pages, a cache's size (syspte_cache_sized, npages >= 1),
- * placed in this CPU's cache under its lock alone; 0 when it cannot (no cache, no room or record in
+ * placed in this CPU's cache under its lock alone; 0 when it cannot (no cache, no room in
  * it, caches frozen). */
 vaddr_t syspte_cache_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
-/* The same under the region's lock, refilling the cache (records, a new chunk) first; the page index
+/* The same under the region's lock, giving the cache a new chunk first when it has no room; the page index
  * in *start, or false. */
 bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags,
 				 uint64_t *start);
