@@ -10,14 +10,14 @@
  *                      pages come from the physical allocator and go back to it.
  *   LOCK_RANK_SYSPTE   a system PTE region (mm/syspte*.c). Takes SYSPTE_CACHE inside it (a drain,
  *                      a refill, a walk's freeze, a map of a cached reservation), PT (a
- *                      reservation's or a cached chunk's page tables, made on demand) and PHYS: a
- *                      record slab page when a reservation finds no record free. It writes its own
+ *                      reservation's or a cached chunk's page tables, made on demand) and PHYS:
+ *                      pages for the index, the allocator's chunks and the caches as they grow. It writes its own
  *                      PTEs, in those tables, under its own lock.
  *   LOCK_RANK_SYSPTE_CACHE  one CPU's cache of a region's free space (mm/syspte_cache.c). Held
  *                      alone on the fast paths of reserve, free, map, unmap and lookup of a
  *                      cached reservation (an unmap's TLB shootdown included); under the region's lock when
  *                      the region refills, drains or reads it. Takes PT and PHYS inside it (a new
- *                      chunk's tables, records for the cache, under the region's lock too). One
+ *                      chunk's tables and the cache's own pages, under the region's lock too). One
  *                      CPU's cache lock never nests in another's.
  *   LOCK_RANK_PT       an address space's page tables (mm/pt.c). Takes PHYS inside it: a missing
  *                      table, or a large page split.
