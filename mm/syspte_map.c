@@ -225,6 +225,18 @@ static inline __attribute__((always_inline)) int syspte_map_check_held(struct sy
 	return SYSPTE_OK;
 }
 
+/* The end of a cached map or unmap: the cache's lock released, the region checked in verifier
+ * mode, a misuse raised; returns st. */
+static int syspte_cached_done(struct syspte_region *r, struct syspte_hold *h, int st, const struct syspte_misuse *m)
+{
+	syspte_cache_unhold(h);
+	if (mm_verifier)
+		syspte_cache_verify(r);
+	if (st == SYSPTE_MISUSE)
+		syspte_raise(m);
+	return st;
+}
+
 /*
  * syspte_map of a reservation in a chunk a cache owns, under that cache's lock alone: page i is
  * addr's, o its chunk's owner a moment ago, fit the frame pass's verdict. The same checks in the
@@ -255,12 +267,7 @@ static int syspte_map_cached(struct syspte_region *r, vaddr_t addr, uint32_t tag
 			st = SYSPTE_REFUSED;
 		}
 	}
-	syspte_cache_unhold(&h);
-	if (mm_verifier)
-		syspte_cache_verify(r);
-	if (st == SYSPTE_MISUSE)
-		syspte_raise(&m);
-	return st;
+	return syspte_cached_done(r, &h, st, &m);
 }
 
 int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64_t *pfns, uint64_t n,
@@ -397,12 +404,7 @@ static int syspte_unmap_cached(struct syspte_region *r, vaddr_t addr, uint32_t t
 		h.cache->mapped -= n;
 		tlb_batch_flush(b);   /* while the lock keeps the reservation from being freed */
 	}
-	syspte_cache_unhold(&h);
-	if (mm_verifier)
-		syspte_cache_verify(r);
-	if (st == SYSPTE_MISUSE)
-		syspte_raise(&m);
-	return st;
+	return syspte_cached_done(r, &h, st, &m);
 }
 
 int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n)
