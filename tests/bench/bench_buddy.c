@@ -32,9 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
 #include "buddy_impl.h"
 #include "workload.h"
+#include "bench_mem.h"
 
 #define NPAGES 262144u
 
@@ -225,35 +225,16 @@ static int sweep(long steps, int nseeds)
 	return 0;
 }
 
-#define OPS_HUGE ((size_t)2 << 20)
-
-/* Zeroed memory of bytes bytes for the ops churn, written once so that the churn's time holds no
- * first touch of a page: malloc's pages, or (huge) 2 MiB-aligned with the host asked for its 2 MiB
- * pages (a hint). NULL when out of memory. */
-static void *ops_mem(size_t bytes, bool huge)
-{
-	bytes = (bytes + 4095) & ~(size_t)4095;
-	if (huge)
-		bytes = (bytes + OPS_HUGE - 1) & ~(OPS_HUGE - 1);
-	void *p = huge ? aligned_alloc(OPS_HUGE, bytes) : malloc(bytes);
-	if (p) {
-		if (huge)
-			madvise(p, bytes, MADV_HUGEPAGE);
-		memset(p, 0, bytes);
-	}
-	return p;
-}
-
 /* "ops": one churn of workload w (0..3) on a bare buddy of 2^shift units, as bench_region's size
- * table runs it (buddy_alloc, buddy_free_allocated, 16-byte reservation records; its slots are a
- * malloc of 4 KiB pages, as there); prints the calls and ns per call; 1 on a failed check. */
+ * table runs it (buddy_alloc, buddy_free_allocated, 16-byte reservation records; its slots on
+ * 4 KiB pages, or on 2 MiB pages with huge, bench_region's default); prints the calls and ns per call; 1 on a failed check. */
 static int ops(int w, long steps, unsigned shift, bool huge)
 {
 	static const struct { int skewed, target_pct; } wl[4] = { { 0, 50 }, { 0, 75 }, { 1, 50 }, { 1, 75 } };
 	struct ops_resv { void *va; uint32_t n, s; };
 	uint64_t npages = (uint64_t)1 << shift, nlive = 0, live_pages = 0, calls = 0;
 	uint64_t target = npages * (uint64_t)wl[w].target_pct / 100;
-	uint64_t *m = ops_mem(buddy_meta_bytes(npages), false), *slots = ops_mem(npages * 8, huge);
+	uint64_t *m = bench_zalloc(buddy_meta_bytes(npages), false), *slots = bench_zalloc(npages * 8, huge);
 	struct ops_resv *lv = calloc(npages, sizeof(*lv));
 	struct buddy b;
 	struct timespec t0, t1;

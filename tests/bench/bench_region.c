@@ -49,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
 #include "wdm.h"
 #include "host_machine.h"
 #include "syspte.h"
@@ -58,6 +57,7 @@
 #include "syspte_cache.h"
 #include "workload.h"
 #include "vmlayout.h"
+#include "bench_mem.h"
 
 #define NPAGES_1G 262144u     /* 1 GiB of 4 KiB pages: the main table */
 #define MAX_NPAGES (1u << 22) /* the largest region of the size table */
@@ -74,8 +74,6 @@ static uint64_t nlive;
 static uint64_t *meta;                /* the bare buddy's metadata, for MAX_NPAGES */
 static uint64_t *slots;               /* and its slots */
 
-#define HOST_HUGE ((size_t)2 << 20)   /* the host's large page */
-
 /* True unless FAKE_RAM_HUGE is "0": the benchmark's memory on the host's 2 MiB pages (main sets the
  * variable, which the fake machine reads when it maps its RAM). */
 static bool host_huge(void)
@@ -84,19 +82,12 @@ static bool host_huge(void)
 	return !h || strcmp(h, "0") != 0;
 }
 
-/* n zeroed words (a bare buddy's, the live table), 2 MiB-aligned and on the host's 2 MiB pages when host_huge (a
- * hint), as the regions' own tables and metadata in the fake machine's RAM; NULL when out of memory.
- * Released with free(). */
+/* n zeroed words (a bare buddy's, the live table), on the host's 2 MiB pages when host_huge, as the
+ * regions' own tables and metadata in the fake machine's RAM (tests/bench/bench_mem.h); NULL when
+ * out of memory. Released with free(). */
 static uint64_t *bench_words(size_t n)
 {
-	size_t bytes = (n * 8 + HOST_HUGE - 1) & ~(HOST_HUGE - 1);
-	uint64_t *p = aligned_alloc(HOST_HUGE, bytes);
-	if (p) {
-		if (host_huge())
-			(void)madvise(p, bytes, MADV_HUGEPAGE);
-		memset(p, 0, bytes);
-	}
-	return p;
+	return bench_zalloc(n * 8, host_huge());
 }
 
 /* Prints how much of this process's anonymous memory the host holds on 2 MiB pages

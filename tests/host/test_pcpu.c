@@ -1504,13 +1504,21 @@ static void region_lock_spun(void)
 	__atomic_store_n(&reserved_region()->lock.locked, 0, __ATOMIC_RELEASE);
 }
 
-static void test_fast_paths_take_no_region_lock(void)
+/* A fresh 16 MiB region acting as CPU 1, whose cache exists and owns a chunk (one reservation made
+ * and freed): the fast paths' set-up. */
+static struct syspte_region *region_cpu1_cached(void)
 {
 	host_machine_create(64ULL << 20, 16ULL << 20);
 	struct syspte_region *r = reserved_region();
 	act_as(1);
 	vaddr_t warm = syspte_reserve(r, 2, TAG1, 0);
 	syspte_release(r, warm, TAG1);
+	return r;
+}
+
+static void test_fast_paths_take_no_region_lock(void)
+{
+	struct syspte_region *r = region_cpu1_cached();
 	r->lock.locked = 1;   /* CPU 0 holds the region's lock */
 	r->lock.owner = 1;
 	spins = 0;
@@ -1538,11 +1546,7 @@ static void test_fast_paths_take_no_region_lock(void)
  */
 static void test_map_unmap_lookup_take_no_region_lock(void)
 {
-	host_machine_create(64ULL << 20, 16ULL << 20);
-	struct syspte_region *r = reserved_region();
-	act_as(1);
-	vaddr_t warm = syspte_reserve(r, 2, TAG1, 0);
-	syspte_release(r, warm, TAG1);
+	struct syspte_region *r = region_cpu1_cached();
 	bool all = true, tlb = true, counts = true;
 	uint64_t pfns[SYSPTE_CACHE_MAX_PAGES + 1];   /* one past the largest, for a map past the end */
 	bugcheck_set_hook(bugcheck_record_hook);
