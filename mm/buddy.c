@@ -1299,6 +1299,35 @@ void buddy_take(struct buddy *restrict b, const struct buddy_place *p, uint64_t 
 		buddy_take_k(b, p, count, true);
 }
 
+/* Finds and, when the run starts at or above from, takes (buddy.h): the common request's placement
+ * in place, as buddy_alloc takes it; any other found by the full search (out of line), then taken
+ * the same way. */
+int buddy_find_take(struct buddy *restrict b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
+		    uint64_t from, struct buddy_place *p)
+{
+	struct buddy_hit h;
+	if (!b->chunked) {
+		if (!buddy_find_flat(b, count, divisor, prefer, phase, p))
+			return BUDDY_FIND_NONE;
+		if (p->start < from)
+			return BUDDY_FIND_FOUND;
+		buddy_take_flat(b, p, count);
+		return BUDDY_FIND_TAKEN;
+	}
+	if (!buddy_place_common(b, count, divisor, prefer, &h, true)) {
+		if (!buddy_find_chunked(b, count, divisor, prefer, phase, p))
+			return BUDDY_FIND_NONE;
+		h = (struct buddy_hit){ p->start, p->ext_start, p->ext_end, p->ext_class };
+	}
+	if (h.start < from) {
+		*p = (struct buddy_place){ h.start, h.ext_start, h.ext_end, h.c };
+		return BUDDY_FIND_FOUND;
+	}
+	buddy_take_hit(b, &h, count, bm_pair(b, h.ext_start, true), NULL, true);
+	p->start = h.start;
+	return BUDDY_FIND_TAKEN;
+}
+
 /* ------------------------------------------------------------------ queries and checks */
 
 /* True when every unit of [start, start+count) is free (false when the range leaves [0, npages)). */

@@ -99,11 +99,22 @@ static bool syspte_meta_alloc_units(struct syspte_region *r, const uint64_t *uni
 	return true;
 }
 
+/* Lowers the ready top (syspte_impl.h) past the ready spans just below it: after a span's byte
+ * was set. Each span joins the top once, so the steps over a region's life are at most its spans. */
+static void syspte_ready_lower(struct syspte_region *r)
+{
+	uint64_t k = syspte_ready_span(r->ready_from);
+	while (k > 0 && r->span_ready[k - 1])
+		k--;
+	r->ready_from = syspte_ready_from_span(k);
+}
+
 /* Sets the ready flags of spans [k, k + n) (clipped to the region) from their tables and chunks. */
 static void syspte_spans_ready_update(struct syspte_region *r, uint64_t k, uint64_t n)
 {
 	for (uint64_t end = MIN(k + n, r->nspans); k < end; k++)
 		r->span_ready[k] = syspte_span_ready_now(r, k);
+	syspte_ready_lower(r);
 }
 
 /* Installs the chunks syspte_meta_alloc_units allocated; the spans of each become ready where
@@ -170,7 +181,7 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 		.pt = pt, .base = base, .npages = npages, .guard = mm_verifier ? 1 : 0,
 		.nspans = npages / SYSPTE_SPAN_PAGES, .span0 = base >> (PAGE_SHIFT + SYSPTE_SPAN_SHIFT),
 		.tables = (uint64_t **)(m + l.tables), .table_pa = (paddr_t *)(m + l.table_pa),
-		.pd = (volatile pte_t **)(m + l.pd), .span_ready = m + l.ready,
+		.pd = (volatile pte_t **)(m + l.pd), .span_ready = m + l.ready, .ready_from = npages + 1,
 		.meta_bytes = l.total, .meta_pages = pages,
 	};
 	spin_init(&r->lock, LOCK_RANK_SYSPTE, "syspte");
@@ -220,6 +231,7 @@ static void syspte_table_made(void *arg, vaddr_t va, paddr_t table, volatile pte
 	r->tables[s] = t;
 	r->table_pa[s] = table;
 	r->span_ready[s] = syspte_span_ready_now(r, s);
+	syspte_ready_lower(r);
 	r->pd[((r->span0 + s) >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] =
 		pde - ((r->span0 + s) & (PT_ENTRIES - 1));
 	r->table_pages++;
@@ -279,6 +291,21 @@ static bool __attribute__((noinline)) syspte_reserve_meta_locked(struct syspte_r
 	return true;
 }
 
+/* Takes the placement p of span pages that buddy_find_take found below the ready top, once what it
+ * needs is there: the allocator's chunks and the tables of the run and, when the free extent it is
+ * cut from goes on after it, of that extent's first two pages, which take its record now (the
+ * extent holds the run: ext_end >= e). A later free puts records only where these or older
+ * reservations made tables: it never allocates. False, nothing changed, when memory is short. */
+static bool __attribute__((noinline)) syspte_reserve_below_locked(struct syspte_region *r, const struct buddy_place *p,
+								  uint64_t span)
+{
+	uint64_t e = p->start + span, need = MIN(e + 2, p->ext_end);
+	if (!syspte_run_ready(r, p->start, e, need) && !syspte_reserve_meta_locked(r, p->start, span, need))
+		return false;
+	buddy_take(&r->buddy, p, span);
+	return true;
+}
+
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
  * its own index: its first page in *start; false, nothing changed, when no run is free, or no page
  * for a table or for the index's growth. Inline at each call site: syspte_reserve_pref's and
@@ -290,18 +317,14 @@ static inline __attribute__((always_inline)) bool syspte_reserve_locked(struct s
 	spin_assert_held(&r->lock);
 	struct buddy_place p;
 	uint64_t span = npages + r->guard;
-	/* room in the index first: a rehash, when it grows, changes nothing a failure must undo */
-	if (!syspte_index_room(&r->index, 1) ||
-	    !buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p))
+	/* room in the index first: a rehash, when it grows, changes nothing a failure must undo; then a
+	 * run in the ready top is taken at once, any other once what it needs is made */
+	if (!syspte_index_room(&r->index, 1))
 		return false;
-	/* The run's tables, and when the free extent it is cut from goes on after it, the tables of that
-	 * extent's first two pages, which take its record now (the extent holds the run: ext_end >= e).
-	 * A later free puts records only where these or older reservations made tables: it never
-	 * allocates. */
-	uint64_t e = p.start + span, need = MIN(e + 2, p.ext_end);
-	if (!syspte_run_ready(r, p.start, e, need) && !syspte_reserve_meta_locked(r, p.start, span, need))
+	int got = buddy_find_take(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase,
+				  r->ready_from, &p);
+	if (got != BUDDY_FIND_TAKEN && (got == BUDDY_FIND_NONE || !syspte_reserve_below_locked(r, &p, span)))
 		return false;
-	buddy_take(&r->buddy, &p, span);
 	syspte_link_new(r, p.start, npages, tag, flags);   /* the lock asserted above */
 	*start = p.start;
 	return true;

@@ -47,6 +47,8 @@ struct syspte_region {
 	volatile pte_t **pd;             /* per 1 GiB of address from base's: the level-2 table, NULL until met */
 	uint8_t *span_ready;             /* per span: 1 when its table, its allocator chunk and its start bitmap
 					    chunk exist (syspte_span_ready_now), so a reservation there makes none */
+	uint64_t ready_from;             /* guarded by the lock: the ready top (syspte_ready_top_of): a run
+					    starting at or above it needs nothing made (syspte_ready_lower) */
 	uint64_t meta_bytes, meta_pages;
 	pte_t attrs[PT_CACHE_TYPES];     /* a mapping's level-1 PTE attributes by memory type (pt_leaf_attrs of
 					    SYSPTE_PROT(type), made once: the pt's features are constant) */
@@ -142,6 +144,36 @@ static inline bool syspte_run_ready(const struct syspte_region *r, uint64_t s, u
 		if (!r->span_ready[k])
 			return false;
 	return true;
+}
+
+/*
+ * The ready top. The allocator takes a run from the back of its extent, so a region fills from its
+ * last page down, and the spans that are ready (their bytes set; a byte is never cleared) form a
+ * top that grows downwards: spans k .. nspans - 1, all ready, span k - 1 not (k = 0: every span).
+ * The region keeps k as the lowest page a run may start at with everything it needs there
+ * already: ready_from = k * SYSPTE_SPAN_PAGES + 1 (the run's page s - 1, whose chunk its take may
+ * set a bit in, lies in span k or above), 0 when k = 0, npages + 1 when no span is (k = nspans).
+ * A run starting at or above it has its units s - 1 .. e in ready spans (so their chunks, a span
+ * lying in one chunk of each kind), the start bitmap's chunk of s and the tables of every page
+ * after s: syspte_run_ready holds for it whatever its end and need. The reserve path takes such a
+ * run in the allocator's find (buddy_find_take) with one comparison; below the top it tests the
+ * run's spans and edges (syspte_run_ready) and makes what is missing first.
+ */
+static inline uint64_t syspte_ready_from_span(uint64_t k) { return k ? (k << SYSPTE_SPAN_SHIFT) + 1 : 0; }
+
+/* The lowest span of the ready top that ready_from names (nspans: none). */
+static inline uint64_t syspte_ready_span(uint64_t ready_from)
+{
+	return ready_from ? (ready_from - 1) >> SYSPTE_SPAN_SHIFT : 0;
+}
+
+/* The ready top's ready_from as the span bytes say it (for syspte_check; O(spans of the top)). */
+static inline uint64_t syspte_ready_top_of(const struct syspte_region *r)
+{
+	uint64_t k = r->nspans;
+	while (k > 0 && r->span_ready[k - 1])
+		k--;
+	return syspte_ready_from_span(k);
 }
 
 /* The level-2 entry of span s (which has its table): span s is entry (base's entry + s) from the
