@@ -103,10 +103,10 @@ static bool syspte_meta_alloc_units(struct syspte_region *r, const uint64_t *uni
  * was set. Each span joins the top once, so the steps over a region's life are at most its spans. */
 static void syspte_ready_lower(struct syspte_region *r)
 {
-	uint64_t k = syspte_ready_span(r->ready_from);
+	uint64_t k = syspte_ready_span(buddy_ready_from(&r->buddy));
 	while (k > 0 && r->span_ready[k - 1])
 		k--;
-	r->ready_from = syspte_ready_from_span(k);
+	buddy_set_ready_from(&r->buddy, syspte_ready_from_span(k));
 }
 
 /* Sets the ready flags of spans [k, k + n) (clipped to the region) from their tables and chunks. */
@@ -181,7 +181,7 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 		.pt = pt, .base = base, .npages = npages, .guard = mm_verifier ? 1 : 0,
 		.nspans = npages / SYSPTE_SPAN_PAGES, .span0 = base >> (PAGE_SHIFT + SYSPTE_SPAN_SHIFT),
 		.tables = (uint64_t **)(m + l.tables), .table_pa = (paddr_t *)(m + l.table_pa),
-		.pd = (volatile pte_t **)(m + l.pd), .span_ready = m + l.ready, .ready_from = npages + 1,
+		.pd = (volatile pte_t **)(m + l.pd), .span_ready = m + l.ready,
 		.meta_bytes = l.total, .meta_pages = pages,
 	};
 	spin_init(&r->lock, LOCK_RANK_SYSPTE, "syspte");
@@ -321,8 +321,7 @@ static inline __attribute__((always_inline)) bool syspte_reserve_locked(struct s
 	 * run in the ready top is taken at once, any other once what it needs is made */
 	if (!syspte_index_room(&r->index, 1))
 		return false;
-	int got = buddy_find_take(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase,
-				  r->ready_from, &p);
+	int got = buddy_find_take(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
 	if (got != BUDDY_FIND_TAKEN && (got == BUDDY_FIND_NONE || !syspte_reserve_below_locked(r, &p, span)))
 		return false;
 	syspte_link_new(r, p.start, npages, tag, flags);   /* the lock asserted above */
@@ -362,10 +361,12 @@ static vaddr_t __attribute__((noinline)) syspte_reserve_cached(struct syspte_reg
  * syspte_reserve_cached; any other to the allocator under the region's lock. When the allocator
  * fails while the caches' free pages make a run with its own, every cache is drained into it and it
  * is tried again, so 0 means that no free run exists anywhere, or no page for a table, an allocator
- * or start bitmap chunk, or the index's growth.
+ * or start bitmap chunk, or the index's growth. Inline in both entry points, so the common one
+ * (syspte_reserve: no preference) makes no second call and carries no preference.
  */
-vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
-			   uint64_t phase)
+static inline __attribute__((always_inline)) vaddr_t syspte_reserve_in(struct syspte_region *r, uint64_t npages,
+									 uint32_t tag, uint32_t flags, uint64_t prefer,
+									 uint64_t phase)
 {
 	if (!npages || npages > r->npages || (flags & ~SYSPTE_FLAGS_KNOWN))
 		return 0;
@@ -381,9 +382,15 @@ vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t t
 	return ok ? syspte_va(r, start) : 0;
 }
 
+vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
+			   uint64_t phase)
+{
+	return syspte_reserve_in(r, npages, tag, flags, prefer, phase);
+}
+
 vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
 {
-	return syspte_reserve_pref(r, npages, tag, flags, 1, 0);
+	return syspte_reserve_in(r, npages, tag, flags, 1, 0);
 }
 
 int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)

@@ -47,8 +47,6 @@ struct syspte_region {
 	volatile pte_t **pd;             /* per 1 GiB of address from base's: the level-2 table, NULL until met */
 	uint8_t *span_ready;             /* per span: 1 when its table, its allocator chunk and its start bitmap
 					    chunk exist (syspte_span_ready_now), so a reservation there makes none */
-	uint64_t ready_from;             /* guarded by the lock: the ready top (syspte_ready_top_of): a run
-					    starting at or above it needs nothing made (syspte_ready_lower) */
 	uint64_t meta_bytes, meta_pages;
 	pte_t attrs[PT_CACHE_TYPES];     /* a mapping's level-1 PTE attributes by memory type (pt_leaf_attrs of
 					    SYSPTE_PROT(type), made once: the pt's features are constant) */
@@ -150,24 +148,25 @@ static inline bool syspte_run_ready(const struct syspte_region *r, uint64_t s, u
  * The ready top. The allocator takes a run from the back of its extent, so a region fills from its
  * last page down, and the spans that are ready (their bytes set; a byte is never cleared) form a
  * top that grows downwards: spans k .. nspans - 1, all ready, span k - 1 not (k = 0: every span).
- * The region keeps k as the lowest page a run may start at with everything it needs there
- * already: ready_from = k * SYSPTE_SPAN_PAGES + 1 (the run's page s - 1, whose chunk its take may
- * set a bit in, lies in span k or above), 0 when k = 0, npages + 1 when no span is (k = nspans).
- * A run starting at or above it has its units s - 1 .. e in ready spans (so their chunks, a span
- * lying in one chunk of each kind), the start bitmap's chunk of s and the tables of every page
- * after s: syspte_run_ready holds for it whatever its end and need. The reserve path takes such a
- * run in the allocator's find (buddy_find_take) with one comparison; below the top it tests the
- * run's spans and edges (syspte_run_ready) and makes what is missing first.
+ * The region's allocator keeps k as its ready point (buddy_set_ready_from): the lowest page a run
+ * may start at with everything it needs there already, k * SYSPTE_SPAN_PAGES + 1 (the run's page
+ * s - 1, whose chunk its take may set a bit in, lies in span k or above), 0 when k = 0, npages + 1
+ * when no span is (k = nspans). A run starting at or above it has its units s - 1 .. e in ready
+ * spans (so their chunks, a span lying in one chunk of each kind), the start bitmap's chunk of s
+ * and the tables of every page after s: syspte_run_ready holds for it whatever its end and need.
+ * The reserve path's find takes such a run at once (buddy_find_take), after one comparison; below
+ * the top, the region tests the run's spans and edges (syspte_run_ready) and makes what is
+ * missing first.
  */
 static inline uint64_t syspte_ready_from_span(uint64_t k) { return k ? (k << SYSPTE_SPAN_SHIFT) + 1 : 0; }
 
-/* The lowest span of the ready top that ready_from names (nspans: none). */
+/* The lowest span of the ready top whose ready point is ready_from (nspans: none). */
 static inline uint64_t syspte_ready_span(uint64_t ready_from)
 {
 	return ready_from ? (ready_from - 1) >> SYSPTE_SPAN_SHIFT : 0;
 }
 
-/* The ready top's ready_from as the span bytes say it (for syspte_check; O(spans of the top)). */
+/* The ready point the span bytes give (for syspte_check; O(spans of the top)). */
 static inline uint64_t syspte_ready_top_of(const struct syspte_region *r)
 {
 	uint64_t k = r->nspans;

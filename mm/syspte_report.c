@@ -236,8 +236,9 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 	}
 	if (tables != r->table_pages || leaves != r->large_leaves)
 		return syspte_bad("tables or 2 MiB leaves differ from their counts", tables, leaves);
-	if (r->ready_from != syspte_ready_top_of(r))   /* the bytes are right (above): the top must be theirs */
-		return syspte_bad("the ready top differs from the span bytes", r->ready_from, syspte_ready_top_of(r));
+	if (buddy_ready_from(&r->buddy) != syspte_ready_top_of(r))   /* the bytes are right (above): so must the top be */
+		return syspte_bad("the ready top differs from the span bytes", buddy_ready_from(&r->buddy),
+				  syspte_ready_top_of(r));
 	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1))
 		for (uint64_t s = v->start >> SYSPTE_SPAN_SHIFT; s <= (v->start + syspte_span(v) - 1) >> SYSPTE_SPAN_SHIFT; s++)
 			if (!syspte_has_table(r, s))
