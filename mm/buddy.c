@@ -688,6 +688,7 @@ static void buddy_init_common(struct buddy *b, uint64_t npages, uint64_t origin,
 	for (uint64_t j = 0; j < words; j++)
 		w[j] = 0;
 	b->chunked = chunked;
+	b->ready_from = chunked ? npages + 1 : 0;
 	b->chunks = 0;
 	bm_pieces_init(&b->start, chunked);
 	bm_pieces_init(&b->end, chunked);
@@ -1299,6 +1300,37 @@ void buddy_take(struct buddy *restrict b, const struct buddy_place *p, uint64_t 
 		buddy_take_k(b, p, count, true);
 }
 
+void buddy_set_ready_from(struct buddy *b, uint64_t from) { b->ready_from = from; }
+
+/* Finds and, when the run starts at or above the ready point, takes (buddy.h): the common request's
+ * placement in place, as buddy_alloc takes it; any other found by the full search (out of line),
+ * then taken the same way. */
+int buddy_find_take(struct buddy *restrict b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
+		    struct buddy_place *p)
+{
+	struct buddy_hit h;
+	if (!b->chunked) {
+		if (!buddy_find_flat(b, count, divisor, prefer, phase, p))
+			return BUDDY_FIND_NONE;
+		if (p->start < b->ready_from)
+			return BUDDY_FIND_FOUND;
+		buddy_take_flat(b, p, count);
+		return BUDDY_FIND_TAKEN;
+	}
+	if (!buddy_place_common(b, count, divisor, prefer, &h, true)) {
+		if (!buddy_find_chunked(b, count, divisor, prefer, phase, p))
+			return BUDDY_FIND_NONE;
+		h = (struct buddy_hit){ p->start, p->ext_start, p->ext_end, p->ext_class };
+	}
+	if (h.start < b->ready_from) {
+		*p = (struct buddy_place){ h.start, h.ext_start, h.ext_end, h.c };
+		return BUDDY_FIND_FOUND;
+	}
+	buddy_take_hit(b, &h, count, bm_pair(b, h.ext_start, true), NULL, true);
+	p->start = h.start;
+	return BUDDY_FIND_TAKEN;
+}
+
 /* ------------------------------------------------------------------ queries and checks */
 
 /* True when every unit of [start, start+count) is free (false when the range leaves [0, npages)). */
@@ -1407,11 +1439,20 @@ int buddy_check(const struct buddy *b)
 	unsigned maxo = b->max_order;
 
 	if (maxo != buddy_max_order_for(b->npages) || b->free_units > b->npages ||
-	    b->nclasses != buddy_nclasses(maxo) || b->end.nl != 1) {
-		kprintf("buddy_check: header: npages %llu max_order %u free %llu end levels %u\n",
-			(unsigned long long)b->npages, maxo, (unsigned long long)b->free_units, b->end.nl);
+	    b->nclasses != buddy_nclasses(maxo) || b->end.nl != 1 || b->ready_from > b->npages + 1 ||
+	    (!ch && b->ready_from)) {
+		kprintf("buddy_check: header: npages %llu max_order %u free %llu end levels %u ready from %llu\n",
+			(unsigned long long)b->npages, maxo, (unsigned long long)b->free_units, b->end.nl,
+			(unsigned long long)b->ready_from);
 		return -1;
 	}
+	/* the ready point's promise, the allocator's part: every unit from ready_from - 1 has its chunk */
+	for (uint64_t u = b->ready_from ? b->ready_from - 1 : 0; ch && u < b->npages; u = (u | (BUDDY_CHUNK_UNITS - 1)) + 1)
+		if (!buddy_chunk_here(b, u)) {
+			kprintf("buddy_check: unit %llu at or above the ready point %llu has no chunk\n", (unsigned long long)u,
+				(unsigned long long)b->ready_from);
+			return -1;
+		}
 	for (unsigned k = 0; k < BUDDY_PIECE_WORDS * BUDDY_BM_STRIDE; k++)
 		if (buddy_zero_piece[k]) {
 			kprintf("buddy_check: the missing chunks' zero piece was written (word %u: %llx)\n", k,

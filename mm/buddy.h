@@ -131,6 +131,27 @@ bool buddy_find(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t pref
 		struct buddy_place *p);
 void buddy_take(struct buddy *b, const struct buddy_place *p, uint64_t count);
 
+/*
+ * The ready point of b: the caller's promise, from now on, that every unit from from - 1 (from 0
+ * when from is 0) to npages - 1 has its chunk and its slot, and whatever else the caller makes
+ * before a take there, so that a take of a run starting at or above from needs nothing prepared
+ * (a chunked allocator whose caller readies its units from the top down: the system PTE region).
+ * buddy_init sets 0 (a flat allocator needs nothing), buddy_init_dir npages + 1 (no run).
+ */
+void buddy_set_ready_from(struct buddy *b, uint64_t from);
+
+/*
+ * buddy_find, then at once buddy_take when the run starts at or above b's ready point: the same
+ * placement and outcome as the two calls, in one call and without the take's check that the
+ * placement is still the one found (nothing runs in between). BUDDY_FIND_NONE: no placement,
+ * nothing changed; BUDDY_FIND_FOUND: *p filled as buddy_find fills it, nothing taken (the caller
+ * prepares what the take needs, then calls buddy_take); BUDDY_FIND_TAKEN: taken, p->start its
+ * first unit.
+ */
+enum { BUDDY_FIND_NONE, BUDDY_FIND_FOUND, BUDDY_FIND_TAKEN };
+int buddy_find_take(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t prefer, uint64_t phase,
+		    struct buddy_place *p);
+
 /* True when every unit of [start, start+count) is free. */
 bool buddy_range_is_free(const struct buddy *b, uint64_t start, uint64_t count);
 

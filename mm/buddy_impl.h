@@ -49,6 +49,8 @@ struct buddy {
 	uint64_t classmask[2];                        /* bit c set iff count[c] != 0 */
 	unsigned nclasses;                            /* classes in use for npages */
 	bool chunked;                                 /* buddy_init_dir: level 0 in chunks the caller installs */
+	uint64_t ready_from;                          /* buddy_set_ready_from: a run starting at or above it is
+							 taken in buddy_find_take (0: flat; npages + 1: none) */
 	uint64_t chunks;                              /* chunks installed (buddy_chunk_install) */
 	uint64_t probes;      /* test hook: extents the searches examined (phases A and C, bounded scans) */
 };
@@ -59,6 +61,9 @@ static inline uint64_t *buddy_bm_word0(const struct buddy_bm *bm, uint64_t w)
 {
 	return bm->piece[w >> BUDDY_PIECE_SHIFT] + (w & (BUDDY_PIECE_WORDS - 1)) * BUDDY_BM_STRIDE;
 }
+
+/* b's ready point (buddy_set_ready_from). */
+static inline uint64_t buddy_ready_from(const struct buddy *b) { return b->ready_from; }
 
 /* True when unit u has its chunk (buddy_chunk_present, inline for the region's reserve path). */
 static inline bool buddy_chunk_here(const struct buddy *b, uint64_t u)

@@ -99,11 +99,22 @@ static bool syspte_meta_alloc_units(struct syspte_region *r, const uint64_t *uni
 	return true;
 }
 
+/* Lowers the ready top (syspte_impl.h) past the ready spans just below it: after a span's byte
+ * was set. Each span joins the top once, so the steps over a region's life are at most its spans. */
+static void syspte_ready_lower(struct syspte_region *r)
+{
+	uint64_t k = syspte_ready_span(buddy_ready_from(&r->buddy));
+	while (k > 0 && r->span_ready[k - 1])
+		k--;
+	buddy_set_ready_from(&r->buddy, syspte_ready_from_span(k));
+}
+
 /* Sets the ready flags of spans [k, k + n) (clipped to the region) from their tables and chunks. */
 static void syspte_spans_ready_update(struct syspte_region *r, uint64_t k, uint64_t n)
 {
 	for (uint64_t end = MIN(k + n, r->nspans); k < end; k++)
 		r->span_ready[k] = syspte_span_ready_now(r, k);
+	syspte_ready_lower(r);
 }
 
 /* Installs the chunks syspte_meta_alloc_units allocated; the spans of each become ready where
@@ -220,6 +231,7 @@ static void syspte_table_made(void *arg, vaddr_t va, paddr_t table, volatile pte
 	r->tables[s] = t;
 	r->table_pa[s] = table;
 	r->span_ready[s] = syspte_span_ready_now(r, s);
+	syspte_ready_lower(r);
 	r->pd[((r->span0 + s) >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] =
 		pde - ((r->span0 + s) & (PT_ENTRIES - 1));
 	r->table_pages++;
@@ -279,6 +291,21 @@ static bool __attribute__((noinline)) syspte_reserve_meta_locked(struct syspte_r
 	return true;
 }
 
+/* Takes the placement p of span pages that buddy_find_take found below the ready top, once what it
+ * needs is there: the allocator's chunks and the tables of the run and, when the free extent it is
+ * cut from goes on after it, of that extent's first two pages, which take its record now (the
+ * extent holds the run: ext_end >= e). A later free puts records only where these or older
+ * reservations made tables: it never allocates. False, nothing changed, when memory is short. */
+static bool __attribute__((noinline)) syspte_reserve_below_locked(struct syspte_region *r, const struct buddy_place *p,
+								  uint64_t span)
+{
+	uint64_t e = p->start + span, need = MIN(e + 2, p->ext_end);
+	if (!syspte_run_ready(r, p->start, e, need) && !syspte_reserve_meta_locked(r, p->start, span, need))
+		return false;
+	buddy_take(&r->buddy, p, span);
+	return true;
+}
+
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
  * its own index: its first page in *start; false, nothing changed, when no run is free, or no page
  * for a table or for the index's growth. Inline at each call site: syspte_reserve_pref's and
@@ -290,18 +317,13 @@ static inline __attribute__((always_inline)) bool syspte_reserve_locked(struct s
 	spin_assert_held(&r->lock);
 	struct buddy_place p;
 	uint64_t span = npages + r->guard;
-	/* room in the index first: a rehash, when it grows, changes nothing a failure must undo */
-	if (!syspte_index_room(&r->index, 1) ||
-	    !buddy_find(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p))
+	/* room in the index first: a rehash, when it grows, changes nothing a failure must undo; then a
+	 * run in the ready top is taken at once, any other once what it needs is made */
+	if (!syspte_index_room(&r->index, 1))
 		return false;
-	/* The run's tables, and when the free extent it is cut from goes on after it, the tables of that
-	 * extent's first two pages, which take its record now (the extent holds the run: ext_end >= e).
-	 * A later free puts records only where these or older reservations made tables: it never
-	 * allocates. */
-	uint64_t e = p.start + span, need = MIN(e + 2, p.ext_end);
-	if (!syspte_run_ready(r, p.start, e, need) && !syspte_reserve_meta_locked(r, p.start, span, need))
+	int got = buddy_find_take(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
+	if (got != BUDDY_FIND_TAKEN && (got == BUDDY_FIND_NONE || !syspte_reserve_below_locked(r, &p, span)))
 		return false;
-	buddy_take(&r->buddy, &p, span);
 	syspte_link_new(r, p.start, npages, tag, flags);   /* the lock asserted above */
 	*start = p.start;
 	return true;
@@ -339,10 +361,12 @@ static vaddr_t __attribute__((noinline)) syspte_reserve_cached(struct syspte_reg
  * syspte_reserve_cached; any other to the allocator under the region's lock. When the allocator
  * fails while the caches' free pages make a run with its own, every cache is drained into it and it
  * is tried again, so 0 means that no free run exists anywhere, or no page for a table, an allocator
- * or start bitmap chunk, or the index's growth.
+ * or start bitmap chunk, or the index's growth. Inline in both entry points, so the common one
+ * (syspte_reserve: no preference) makes no second call and carries no preference.
  */
-vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
-			   uint64_t phase)
+static inline __attribute__((always_inline)) vaddr_t syspte_reserve_in(struct syspte_region *r, uint64_t npages,
+									 uint32_t tag, uint32_t flags, uint64_t prefer,
+									 uint64_t phase)
 {
 	if (!npages || npages > r->npages || (flags & ~SYSPTE_FLAGS_KNOWN))
 		return 0;
@@ -358,9 +382,15 @@ vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t t
 	return ok ? syspte_va(r, start) : 0;
 }
 
+vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
+			   uint64_t phase)
+{
+	return syspte_reserve_in(r, npages, tag, flags, prefer, phase);
+}
+
 vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags)
 {
-	return syspte_reserve_pref(r, npages, tag, flags, 1, 0);
+	return syspte_reserve_in(r, npages, tag, flags, 1, 0);
 }
 
 int syspte_misuse(struct syspte_misuse *m, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)

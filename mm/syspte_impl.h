@@ -144,6 +144,37 @@ static inline bool syspte_run_ready(const struct syspte_region *r, uint64_t s, u
 	return true;
 }
 
+/*
+ * The ready top. The allocator takes a run from the back of its extent, so a region fills from its
+ * last page down, and the spans that are ready (their bytes set; a byte is never cleared) form a
+ * top that grows downwards: spans k .. nspans - 1, all ready, span k - 1 not (k = 0: every span).
+ * The region's allocator keeps k as its ready point (buddy_set_ready_from): the lowest page a run
+ * may start at with everything it needs there already, k * SYSPTE_SPAN_PAGES + 1 (the run's page
+ * s - 1, whose chunk its take may set a bit in, lies in span k or above), 0 when k = 0, npages + 1
+ * when no span is (k = nspans). A run starting at or above it has its units s - 1 .. e in ready
+ * spans (so their chunks, a span lying in one chunk of each kind), the start bitmap's chunk of s
+ * and the tables of every page after s: syspte_run_ready holds for it whatever its end and need.
+ * The reserve path's find takes such a run at once (buddy_find_take), after one comparison; below
+ * the top, the region tests the run's spans and edges (syspte_run_ready) and makes what is
+ * missing first.
+ */
+static inline uint64_t syspte_ready_from_span(uint64_t k) { return k ? (k << SYSPTE_SPAN_SHIFT) + 1 : 0; }
+
+/* The lowest span of the ready top whose ready point is ready_from (nspans: none). */
+static inline uint64_t syspte_ready_span(uint64_t ready_from)
+{
+	return ready_from ? (ready_from - 1) >> SYSPTE_SPAN_SHIFT : 0;
+}
+
+/* The ready point the span bytes give (for syspte_check; O(spans of the top)). */
+static inline uint64_t syspte_ready_top_of(const struct syspte_region *r)
+{
+	uint64_t k = r->nspans;
+	while (k > 0 && r->span_ready[k - 1])
+		k--;
+	return syspte_ready_from_span(k);
+}
+
 /* The level-2 entry of span s (which has its table): span s is entry (base's entry + s) from the
  * level-2 table of base's 1 GiB, counted on through the next ones. */
 static inline volatile pte_t *syspte_pde(const struct syspte_region *r, uint64_t s)

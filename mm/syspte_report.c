@@ -197,8 +197,9 @@ static void syspte_slot_walk_cb(uint64_t u, void *arg)
 /*
  * The page tables' invariants: each span's directory entries agree (a table's address and its
  * level-2 entry: the table, or a 2 MiB leaf over a span one reservation maps whole), every page of
- * a reservation has its table, the leaves are counted, and every free extent's record lies in
- * slots that exist (read before the allocator's own check follows the records). 0 or -1.
+ * a reservation has its table, the leaves are counted, the ready top is the span bytes' one
+ * (mm/syspte_impl.h), and every free extent's record lies in slots that exist (read before the
+ * allocator's own check follows the records). 0 or -1.
  */
 static int syspte_check_tables_locked(struct syspte_region *r)
 {
@@ -235,6 +236,9 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 	}
 	if (tables != r->table_pages || leaves != r->large_leaves)
 		return syspte_bad("tables or 2 MiB leaves differ from their counts", tables, leaves);
+	if (buddy_ready_from(&r->buddy) != syspte_ready_top_of(r))   /* the bytes are right (above): so must the top be */
+		return syspte_bad("the ready top differs from the span bytes", buddy_ready_from(&r->buddy),
+				  syspte_ready_top_of(r));
 	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1))
 		for (uint64_t s = v->start >> SYSPTE_SPAN_SHIFT; s <= (v->start + syspte_span(v) - 1) >> SYSPTE_SPAN_SHIFT; s++)
 			if (!syspte_has_table(r, s))

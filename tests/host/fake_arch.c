@@ -576,15 +576,22 @@ uint64_t arch_irq_save(void)
 	return was;
 }
 
-/* arch_irq_restore without taking the mailbox when interrupts come back on. */
+/* An arch_irq_restore out of order: the fake machine's panic. */
+static void __attribute__((noreturn, noinline, cold)) fake_irq_misordered(unsigned depth, uint64_t flags)
+{
+	fprintf(stderr, "fake_arch: arch_irq_restore with %u sections open (flags %llu): out of order\n", depth,
+		(unsigned long long)flags);
+	abort();
+}
+
+/* arch_irq_restore without taking the mailbox when interrupts come back on: flags (interrupts were
+ * on) closes the outermost section, else an inner one. */
 static inline void fake_irq_restore_quiet(uint64_t flags)
 {
-	if (fake_irq_depth == 0 || (flags && fake_irq_depth != 1)) {
-		fprintf(stderr, "fake_arch: arch_irq_restore with %u sections open (flags %llu): out of order\n",
-			fake_irq_depth, (unsigned long long)flags);
-		abort();
-	}
-	fake_irq_depth--;
+	unsigned depth = fake_irq_depth;
+	if (flags ? depth != 1 : depth == 0)
+		fake_irq_misordered(depth, flags);
+	fake_irq_depth = depth - 1;
 	fake_irq_enabled = flags != 0;
 }
 
@@ -637,6 +644,12 @@ void fake_cpu_online(unsigned i, bool on)
 }
 
 const struct fake_cpu_stats *fake_cpu_stats(unsigned i) { return &fake_cpus[i % ARCH_MAX_CPUS].stats; }
+
+bool fake_cpu_mail_waiting(unsigned i)
+{
+	const struct fake_cpu_state *c = &fake_cpus[i % ARCH_MAX_CPUS];
+	return __atomic_load_n(&c->tlb_pending, __ATOMIC_ACQUIRE) | __atomic_load_n(&c->call_pending, __ATOMIC_ACQUIRE);
+}
 
 arch_cpumask_t arch_cpus_online(void) { return fake_online_mask(); }
 

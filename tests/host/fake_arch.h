@@ -124,6 +124,10 @@ struct fake_cpu_stats {
 };
 /* CPU i's counters. */
 const struct fake_cpu_stats *fake_cpu_stats(unsigned i);
+/* True when something waits in CPU i's mailbox (a TLB batch or a call it has not taken yet): what
+ * its interrupt model takes when its interrupts come back on (arch_irq_restore of the outermost
+ * section), at an access through its MMU with interrupts enabled, and at every poll. */
+bool fake_cpu_mail_waiting(unsigned i);
 
 /* ---------------------------------------------------------------- memory through the MMU */
 

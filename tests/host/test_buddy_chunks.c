@@ -3,7 +3,10 @@
  * - differential: a chunked buddy, its chunks installed exactly where the contract says (the two
  *   ends at set-up; s - 1, s, e - 1, e before each take), against a flat one over generated
  *   sequences of finds, takes and frees: the same placements, the same free extents, both checks
- *   passing, and no chunk besides those installed ever written (the zero piece stays zero). Its
+ *   passing, and no chunk besides those installed ever written (the zero piece stays zero). Half
+ *   the takes go through buddy_find_take with the chunked side's ready point its installed top or
+ *   any higher: taken at once only at or above it, with nothing to install, else found with nothing
+ *   changed and taken after the chunks are installed. Its
  *   slot pieces (BUDDY_DIR_UNITS units, as the region's tables) lie in memory in reverse order, so
  *   a record whose two slots straddle a piece boundary is reached through two entries or fails;
  *   the sequences are counted to have made such records;
@@ -41,11 +44,14 @@ struct pair {
 	uint64_t *slots_flat, *slots_lazy, **dir, npieces;
 	void **chunks;                 /* the lazy side's installed chunk pages, to free */
 	uint64_t nchunks;
+	uint64_t top;                  /* the lazy side's lowest chunk from which every chunk is installed */
+	uint64_t found, taken;         /* buddy_find_take's outcomes: found below the ready point, taken */
 	uint64_t (*live)[2];
 	size_t nlive, cap;
 };
 
-/* The lazy side's chunk of unit u, installed if missing. */
+/* The lazy side's chunk of unit u, installed if missing; the chunks from the last down that are
+ * all installed make its ready top (as the region's spans do). */
 static void pair_chunk(struct pair *p, uint64_t u)
 {
 	if (u >= p->npages || buddy_chunk_present(&p->lazy, u))
@@ -54,6 +60,14 @@ static void pair_chunk(struct pair *p, uint64_t u)
 	memset(c, 0, BUDDY_CHUNK_BYTES);
 	buddy_chunk_install(&p->lazy, u, c);
 	p->chunks[p->nchunks++] = c;
+	while (p->top > 0 && buddy_chunk_present(&p->lazy, (p->top - 1) * BUDDY_CHUNK_UNITS))
+		p->top--;
+}
+
+/* The lazy side's exact ready point: every unit from it - 1 up has its chunk (its slots all exist). */
+static uint64_t pair_ready(const struct pair *p)
+{
+	return p->top ? p->top * BUDDY_CHUNK_UNITS + 1 : 0;
 }
 
 static void pair_init(struct pair *p, uint64_t npages)
@@ -71,6 +85,7 @@ static void pair_init(struct pair *p, uint64_t npages)
 	for (uint64_t k = 0; k < p->npieces; k++)
 		p->dir[k] = p->slots_lazy + (p->npieces - 1 - k) * BUDDY_DIR_UNITS;
 	p->chunks = calloc(npages / BUDDY_CHUNK_UNITS + 2, sizeof(void *));
+	p->top = (npages + BUDDY_CHUNK_UNITS - 1) / BUDDY_CHUNK_UNITS;
 	p->cap = 4096;
 	p->live = malloc(p->cap * sizeof(*p->live));
 	buddy_init(&p->flat, npages, 0, p->meta_flat, p->slots_flat, 0);
@@ -158,6 +173,54 @@ static bool pair_alloc(struct pair *p, uint64_t n, uint64_t divisor, uint64_t pr
 	return true;
 }
 
+/*
+ * One buddy_find_take on both sides; false on a disagreement. The flat side (ready point 0) takes
+ * at once; the lazy side's ready point is its exact one or, at random, any higher (a caller may
+ * promise less: npages + 1 promises nothing). Taken there: at or above the point, every chunk the
+ * take sets a bit in already installed (a missing one would panic), nothing else installed. Found:
+ * below it, nothing changed (its free units still the flat side's plus the run); then the chunks
+ * are installed and buddy_take takes the placement found. Either way the same placement as the
+ * flat side, and (pair_same at the checks) the same free extents.
+ */
+static bool pair_find_take(struct pair *p, uint64_t n, uint64_t divisor, uint64_t prefer, uint64_t phase)
+{
+	struct buddy_place a, b;
+	uint64_t exact = pair_ready(p), from = exact;
+	if (rnd_below(3) == 0)
+		from = rnd_below(4) ? exact + rnd_below(p->npages + 2 - exact) : p->npages + 1;
+	buddy_set_ready_from(&p->lazy, from);
+	if (p->nlive == p->cap)
+		return true;
+	uint64_t chunks = buddy_chunk_count(&p->lazy);
+	int ga = buddy_find_take(&p->flat, n, divisor, prefer, phase, &a);
+	int gb = buddy_find_take(&p->lazy, n, divisor, prefer, phase, &b);
+	if ((ga == BUDDY_FIND_NONE) != (gb == BUDDY_FIND_NONE) || ga == BUDDY_FIND_FOUND)
+		return false;
+	if (ga == BUDDY_FIND_NONE)
+		return true;
+	uint64_t s = b.start, e = s + n;
+	if (s != a.start || buddy_chunk_count(&p->lazy) != chunks)
+		return false;
+	if (gb == BUDDY_FIND_TAKEN) {
+		p->taken++;
+		if (s < from || buddy_free_units(&p->lazy) != buddy_free_units(&p->flat))
+			return false;
+	} else {
+		p->found++;
+		if (s >= from || b.ext_start > s || b.ext_end < e || buddy_free_units(&p->lazy) != buddy_free_units(&p->flat) + n)
+			return false;
+		if (s)
+			pair_chunk(p, s - 1);
+		pair_chunk(p, s);
+		pair_chunk(p, e - 1);
+		pair_chunk(p, e);
+		buddy_take(&p->lazy, &b, n);
+	}
+	p->live[p->nlive][0] = s;
+	p->live[p->nlive++][1] = n;
+	return true;
+}
+
 /* Frees live range i on both sides: no chunk is installed for it. */
 static void pair_free(struct pair *p, size_t i)
 {
@@ -175,7 +238,7 @@ static void pair_free(struct pair *p, size_t i)
 
 /* Runs one generated sequence; returns the first failing step + 1, or 0. */
 static long pair_run(uint64_t seed, uint64_t npages, long nops, uint64_t maxlen, uint64_t *chunks_out,
-		     uint64_t *straddles_out)
+		     uint64_t *straddles_out, uint64_t *found_out, uint64_t *taken_out)
 {
 	struct pair p;
 	rng = seed * 0x9E3779B97F4A7C15ULL + 7;
@@ -193,7 +256,7 @@ static long pair_run(uint64_t seed, uint64_t npages, long nops, uint64_t maxlen,
 				pref = BUDDY_DIR_UNITS;
 				phase = rnd_below(2) ? 1 : n + 1;
 			}
-			if (!pair_alloc(&p, n, d, pref, phase))
+			if (!(rnd_below(2) ? pair_alloc(&p, n, d, pref, phase) : pair_find_take(&p, n, d, pref, phase)))
 				bad = k + 1;
 		} else {
 			pair_free(&p, rnd_below(p.nlive));
@@ -209,6 +272,8 @@ static long pair_run(uint64_t seed, uint64_t npages, long nops, uint64_t maxlen,
 	if (!bad && (!pair_same(&p) || buddy_check(&p.lazy) || buddy_free_units(&p.lazy) != npages))
 		bad = nops + 1;
 	*chunks_out = buddy_chunk_count(&p.lazy);
+	*found_out += p.found;
+	*taken_out += p.taken;
 	pair_fini(&p);
 	return bad;
 }
@@ -217,12 +282,12 @@ static void test_differential(void)
 {
 	static const uint64_t sizes[] = { 4096, 16384, 16385, 3 * 16384 + 77, 200000 };
 	static const uint64_t maxlens[] = { 300, 5000, 30000 };
-	uint64_t total_chunks = 0, possible = 0, straddles = 0;
+	uint64_t total_chunks = 0, possible = 0, straddles = 0, found = 0, taken = 0;
 	for (unsigned s = 0; s < ARRAY_SIZE(sizes); s++)
 		for (unsigned m = 0; m < ARRAY_SIZE(maxlens); m++)
 			for (uint64_t seed = 1; seed <= 3; seed++) {
 				uint64_t chunks;
-				long bad = pair_run(seed + 10 * m, sizes[s], 12000, maxlens[m], &chunks, &straddles);
+				long bad = pair_run(seed + 10 * m, sizes[s], 12000, maxlens[m], &chunks, &straddles, &found, &taken);
 				ok(bad == 0, "%llu units, runs up to %llu, seed %llu: chunked and flat agree (step %ld), %llu chunks",
 				   (unsigned long long)sizes[s], (unsigned long long)maxlens[m], (unsigned long long)seed, bad,
 				   (unsigned long long)chunks);
@@ -232,10 +297,12 @@ static void test_differential(void)
 	ok(straddles >= 10000, "records across a slot piece boundary: %llu seen at the checks", (unsigned long long)straddles);
 	ok(total_chunks < possible, "some chunks were never needed (%llu of %llu made)", (unsigned long long)total_chunks,
 	   (unsigned long long)possible);
+	ok(found >= 1000 && taken >= 1000, "buddy_find_take: %llu placements taken at once at or above the ready point, "
+	   "%llu found below it and taken after their chunks", (unsigned long long)taken, (unsigned long long)found);
 }
 
 /* A chunked allocator before any take has exactly the chunks of its two ends, and the metadata
- * block is a small fraction of the flat one. */
+ * block is a small fraction of the flat one; buddy_check holds its ready point to its chunks. */
 static void test_setup_cost(void)
 {
 	struct pair p;
@@ -243,6 +310,26 @@ static void test_setup_cost(void)
 	ok(buddy_chunk_count(&p.lazy) == 2 && buddy_check(&p.lazy) == 0, "4M units: 2 chunks after set-up, check passes");
 	ok(buddy_meta_bytes_dir(1u << 22) * 50 < buddy_meta_bytes(1u << 22),
 	   "chunked metadata block %zu bytes, flat %zu", buddy_meta_bytes_dir(1u << 22), buddy_meta_bytes(1u << 22));
+	/* the ready point: none set (npages + 1), then the top chunk's, pass; a point whose unit - 1 or
+	 * any unit above lacks its chunk, one past npages + 1, or any on the flat side is caught */
+	uint64_t top = pair_ready(&p), n = 1u << 22;
+	bool none = buddy_ready_from(&p.lazy) == n + 1 && buddy_ready_from(&p.flat) == 0;
+	buddy_set_ready_from(&p.lazy, top);
+	bool exact = top == n - BUDDY_CHUNK_UNITS + 1 && buddy_check(&p.lazy) == 0;
+	unsigned caught = 0;
+	const uint64_t wrong[] = { top - 1, top - BUDDY_CHUNK_UNITS, 1, 0, n + 2 };
+	for (unsigned k = 0; k < ARRAY_SIZE(wrong); k++) {
+		buddy_set_ready_from(&p.lazy, wrong[k]);
+		caught += buddy_check(&p.lazy) != 0;
+	}
+	buddy_set_ready_from(&p.lazy, top);
+	buddy_set_ready_from(&p.flat, 1);
+	caught += buddy_check(&p.flat) != 0;
+	buddy_set_ready_from(&p.flat, 0);
+	ok(none && exact && caught == ARRAY_SIZE(wrong) + 1 && buddy_check(&p.flat) == 0 && buddy_check(&p.lazy) == 0,
+	   "ready points: none set at first (flat 0), the top chunk's passes; %u of %zu wrong ones caught by buddy_check "
+	   "(a unit below the point without its chunk, past npages + 1, a flat allocator's not 0)", caught,
+	   ARRAY_SIZE(wrong) + 1);
 	pair_fini(&p);
 }
 

@@ -15,6 +15,8 @@
  *  - Deadlock freedom: four CPUs unmapping at once with interrupts disabled; a CPU spinning with
  *    interrupts disabled for a lock whose holder waits for the issuer of a shootdown; a round stops
  *    waiting for a CPU taken out of the online mask (a stopped CPU), and a CPU alone sends nothing.
+ *  - The interrupt model: a batch waiting for a CPU whose interrupts are disabled is applied when
+ *    its outermost section restores them, not at an inner restore.
  *  - Concurrency: four CPUs reserve, map, write, hand their mapping to the next CPU (which reads and
  *    adds to a shared counter through it), unmap and free at once; then no overlap (syspte_check),
  *    no leak (region, frames, pool), no lost update (the shared counter) and no stale hit.
@@ -526,6 +528,49 @@ static void test_stopped_cpu_is_not_waited_for(void)
 	frames_free(mdl);
 }
 
+static struct { uint64_t go, nested_took, outer_took, waiting_after; PMDL mdl; PVOID va; } irq;
+
+/* CPU 1 closes two interrupt sections while CPU 0's unmap waits for it: with interrupts disabled
+ * it takes nothing (it neither polls nor reads through its MMU), the inner restore leaves them
+ * disabled and takes nothing, and the outer one, as hardware takes a pending interrupt at sti,
+ * applies the waiting batch before returning. */
+static void irq_run(unsigned cpu, void *arg)
+{
+	(void)arg;
+	if (cpu == 1) {
+		uint64_t outer = arch_irq_save(), inner = arch_irq_save();
+		__atomic_store_n(&irq.go, 1, __ATOMIC_RELEASE);
+		time_t end = time(NULL) + WAIT_SECONDS;
+		while (!fake_cpu_mail_waiting(1) && time(NULL) <= end)
+			sched_yield();   /* interrupts disabled: nothing is taken */
+		uint64_t before = fake_cpu_stats(1)->received;
+		arch_irq_restore(inner);
+		irq.nested_took = fake_cpu_stats(1)->received - before;
+		arch_irq_restore(outer);
+		irq.outer_took = fake_cpu_stats(1)->received - before;
+		irq.waiting_after = fake_cpu_mail_waiting(1);
+	} else if (cpu == 0) {
+		wait_for(&irq.go, 1);
+		MmUnmapReservedMapping(irq.va, TAG, irq.mdl);
+	}
+}
+
+static void test_mail_taken_when_interrupts_come_back(void)
+{
+	irq.mdl = frames(1, 0, 7);
+	irq.va = MmAllocateMappingAddress(PAGE_SIZE, TAG);
+	MmMapLockedPagesWithReservedMapping(irq.va, TAG, irq.mdl, MmCached);
+	alarm(120);
+	fake_smp_run(2, irq_run, NULL);
+	alarm(0);
+	ok(irq.nested_took == 0 && irq.outer_took == 1 && !irq.waiting_after,
+	   "a batch waiting while interrupts are disabled is applied when the outermost section restores them, not "
+	   "before (inner restore: %llu taken, outer: %llu)", (unsigned long long)irq.nested_took,
+	   (unsigned long long)irq.outer_took);
+	MmFreeMappingAddress(irq.va, TAG);
+	frames_free(irq.mdl);
+}
+
 /* ---------------------------------------------------------------- all CPUs at once */
 
 #define STRESS_ROUNDS 250
@@ -705,6 +750,7 @@ int main(void)
 	test_unmapping_at_once_with_interrupts_off();
 	test_spinning_cpu_acknowledges();
 	test_stopped_cpu_is_not_waited_for();
+	test_mail_taken_when_interrupts_come_back();
 	test_all_cpus_at_once();
 	host_machine_destroy();
 	return tap_done();

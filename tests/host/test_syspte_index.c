@@ -36,6 +36,9 @@
  *  - The span ready bytes at the 64 MiB (allocator) and 128 MiB (start bitmap) chunk edges,
  *    generated: a span that a reservation's record pages give a table without its chunks stays
  *    not ready, and a reservation just past the edge makes the chunks it needs.
+ *  - The ready top, generated: reservations at or above the allocator's ready point make nothing,
+ *    the point only goes down, every run above it passes the inline readiness test, and
+ *    syspte_check catches the point moved off the span bytes.
  *
  *   build/host/test_syspte_index [churn steps]
  */
@@ -873,6 +876,138 @@ static void region_ready_chunk_edges(void)
 	   met_missing);
 }
 
+/* What a reservation may make: tables and the allocator's and start bitmap's chunks. */
+static uint64_t region_made(const struct syspte_region *r)
+{
+	return r->table_pages + buddy_chunk_count(&r->buddy) + r->starts.chunks;
+}
+
+/* Generated: nprobe runs [s, e) with s at or above the ready point (the point itself first, then
+ * random starts; random ends e, and need e .. e + 2 within the region) need nothing made: the allocator's chunks of s - 1, s, e - 1 and e
+ * (those in the region), the start bitmap's chunk of s and the tables of [s, need) all exist (what
+ * syspte_reserve_meta_locked would make, tested here one by one, not through the inline test,
+ * which also sends a run at a chunk edge to the general path). False otherwise. */
+static bool ready_point_sound(struct syspte_region *r, unsigned nprobe)
+{
+	uint64_t from = buddy_ready_from(&r->buddy);
+	for (unsigned k = 0; k < nprobe && from < r->npages; k++) {
+		uint64_t s = k ? from + below(r->npages - from) : from, e = s + 1 + below(r->npages - s),
+			 need = MIN(e + below(3), r->npages);
+		bool chunks = (!s || buddy_chunk_present(&r->buddy, s - 1)) && buddy_chunk_present(&r->buddy, s) &&
+			      buddy_chunk_present(&r->buddy, e - 1) && (e == r->npages || buddy_chunk_present(&r->buddy, e)) &&
+			      bitset_chunk_present(&r->starts, s);
+		if (!chunks || !syspte_tables_ready(r, s, need))
+			return false;
+	}
+	return true;
+}
+
+/* Counts of region_ready_round. */
+struct ready_counts {
+	uint64_t top, below_top, refused, rose, made_at_top, unsound, bad_check, lowest;
+};
+
+/* One round of region_ready_top on a fresh region r of npages pages: steps reservations and frees. */
+static void region_ready_round(struct syspte_region *r, uint64_t npages, int steps, struct ready_counts *c)
+{
+	enum { LIVE = 256 };
+	vaddr_t live[LIVE] = { 0 };
+	for (int k = 0; k < steps; k++) {
+		unsigned i = (unsigned)below(LIVE);
+		if (live[i]) {
+			c->bad_check += syspte_release(r, live[i], 0x504f5452) != SYSPTE_OK;
+			live[i] = 0;
+		} else {
+			uint64_t n = below(8) ? 1 + below(600) : 1 + below(6000), from = buddy_ready_from(&r->buddy),
+				 made = region_made(r), prefer = 1, phase = 0;
+			uint32_t flags = 0;
+			if (below(3) == 0) {   /* a preference (not with DIVISIBLE: the region's callers never mix them) */
+				prefer = (uint64_t)1 << (10 + below(6));
+				phase = below(prefer);
+			} else if (below(8) == 0) {
+				flags = SYSPTE_FLAG_DIVISIBLE;
+			}
+			if (below(4) == 0)
+				phys_set_budget(allocated_pages() + below(7));
+			vaddr_t v = syspte_reserve_pref(r, n, 0x504f5452, flags, prefer, phase);
+			phys_set_budget(UINT64_MAX);
+			if (!v) {
+				c->refused++;
+			} else if (((v - r->base) >> PAGE_SHIFT) >= from) {
+				live[i] = v;
+				c->top++;
+				c->made_at_top += region_made(r) != made;
+			} else {
+				live[i] = v;
+				c->below_top++;
+			}
+			c->rose += buddy_ready_from(&r->buddy) > from;
+		}
+		c->lowest = MIN(c->lowest, buddy_ready_from(&r->buddy));
+		c->unsound += !ready_point_sound(r, 8);
+		if (k % 25 == 0)
+			c->bad_check += syspte_check(r) != 0;
+	}
+	for (unsigned j = 0; j < LIVE; j++)
+		if (live[j])
+			c->bad_check += syspte_release(r, live[j], 0x504f5452) != SYSPTE_OK;
+	c->bad_check += syspte_check(r) != 0 || npages != r->npages;
+}
+
+/*
+ * The ready top (mm/syspte_impl.h), generated: four fresh regions of four allocator chunks (eight
+ * start bitmap chunks, 128 spans) without caches, each with reservations of 1 to 600 pages (some
+ * larger, some DIVISIBLE), a third placed by a preference at random aligned places (below the top
+ * while it is high), frees at random, a quarter of the reservations under a physical budget of 0
+ * to 6 pages. A fresh region has no ready span (its point past the last page); after each step the
+ * point never rose, every reservation starting at or above the point it had before made nothing
+ * (no table, no chunk), runs at or above the point need nothing made whatever their ends
+ * (ready_point_sound), and syspte_check passes (it matches the point against the span bytes).
+ * Then the point moved one span down or up, to either end or a page off is caught by syspte_check.
+ */
+static void region_ready_top(void)
+{
+	const uint64_t npages = 4 * BUDDY_CHUNK_UNITS;
+	struct ready_counts c = { .lowest = UINT64_MAX };
+	struct syspte_region *r = NULL;
+	unsigned fresh = 0, rounds = 4;
+	for (unsigned k = 0; k < rounds; k++) {
+		r = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + ((128ULL + k) << 30), npages, SYSPTE_CREATE_NO_CACHE);
+		if (!r)
+			break;
+		fresh += buddy_ready_from(&r->buddy) == npages + 1 && syspte_check(r) == 0;
+		region_ready_round(r, npages, 1500, &c);
+	}
+	ok(r && fresh == rounds, "%u fresh regions: no span ready, the ready point past the last page", fresh);
+	if (!r)
+		return;
+	ok(c.top > 1000 && c.below_top > 200 && c.refused > 50 && c.lowest == 0,
+	   "%llu reservations at or above the ready point, %llu below it, %llu refused; the point went down to page %llu",
+	   (unsigned long long)c.top, (unsigned long long)c.below_top, (unsigned long long)c.refused,
+	   (unsigned long long)c.lowest);
+	ok(c.made_at_top == 0 && c.rose == 0 && c.unsound == 0 && c.bad_check == 0,
+	   "none at or above the point made a table or chunk (%llu), the point never rose (%llu), runs above it need "
+	   "nothing made (%llu failures), check passed throughout (%llu failures)", (unsigned long long)c.made_at_top,
+	   (unsigned long long)c.rose, (unsigned long long)c.unsound, (unsigned long long)c.bad_check);
+	/* the point moved off what the span bytes say is caught (the last region, its point at page 0
+	 * or above) */
+	uint64_t from = buddy_ready_from(&r->buddy), k = syspte_ready_span(from);
+	const uint64_t wrong[] = { syspte_ready_from_span(k + 1), k ? syspte_ready_from_span(k - 1) : npages + 1, 0,
+				   npages + 1, from + 1 };
+	unsigned caught = 0, tried = 0;
+	for (unsigned w = 0; w < ARRAY_SIZE(wrong); w++) {
+		if (wrong[w] == from)
+			continue;
+		tried++;
+		buddy_set_ready_from(&r->buddy, wrong[w]);
+		caught += syspte_check(r) != 0;
+		buddy_set_ready_from(&r->buddy, from);
+	}
+	ok(tried >= 4 && caught == tried && syspte_check(r) == 0,
+	   "the ready point set a span lower or higher, to either end or a page off: %u of %u caught, then restored",
+	   caught, tried);
+}
+
 /*
  * Addresses at the region's edges, outside it: a page below its base and the byte below it, its
  * end, a byte, a page less a byte and a page past it, 0 and the top of the address space. A free
@@ -964,6 +1099,7 @@ int main(int argc, char **argv)
 	region_check_catches_owners(reserved_region());
 	region_ready_spans();
 	region_ready_chunk_edges();
+	region_ready_top();
 	region_edge_addresses(plain, true);
 	region_edge_addresses(reserved_region(), false);
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
