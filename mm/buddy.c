@@ -1153,7 +1153,9 @@ BUDDY_HOT bool buddy_place(struct buddy *b, uint64_t count, uint64_t divisor,
 	if (!bounded && buddy_place_common(b, count, divisor, prefer, h, ch))
 		return true;
 	buddy_make_req(b, &r, count, divisor, lo, hi);
-	if (prefer > 1 && !r.by_divisor && prefer > r.align && prefer <= b->npages) {
+	/* a preferred start obeys the rule only when the phase is a multiple of the required alignment
+	 * (both powers of two, align < prefer): any other preference contradicts the rule and is ignored */
+	if (prefer > 1 && !r.by_divisor && prefer > r.align && prefer <= b->npages && !(phase & (r.align - 1))) {
 		r.preferred = prefer;
 		r.phase = phase & (prefer - 1);
 	}

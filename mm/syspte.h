@@ -115,7 +115,8 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
 /* syspte_reserve preferring (never requiring) a start whose page index in the address space plus
  * phase is a multiple of prefer (a power of two; 1: no preference): MmMapLockedPagesSpecifyCache asks
- * for the placement that lets its MDL's aligned 2 MiB runs map with 2 MiB leaves. */
+ * for the placement that lets its MDL's aligned 2 MiB runs map with 2 MiB leaves. DIVISIBLE's rule
+ * comes first: a preference it contradicts (a phase that is not a multiple of npages) is ignored. */
 vaddr_t syspte_reserve_pref(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags, uint64_t prefer,
 			   uint64_t phase);
 /* Frees the reservation starting at addr's page (the caller's pointer as passed: misuse 0x101,

@@ -199,6 +199,8 @@ static void world_verify(struct world *w, int full)
 	}
 }
 
+static int world_granted(struct world *w, uint64_t s, uint64_t n, uint64_t d, uint64_t lo, uint64_t hi);
+
 /* One allocation through buddy and model; returns 1 on success. */
 static int world_alloc(struct world *w, uint64_t n, uint64_t d, uint64_t lo, uint64_t hi)
 {
@@ -210,6 +212,32 @@ static int world_alloc(struct world *w, uint64_t n, uint64_t d, uint64_t lo, uin
 		fail_once(w, !model_has_fit(w, n, d, lo, hi), "alloc failed but model fits n/d", n, d);
 		return 0;
 	}
+	return world_granted(w, s, n, d, lo, hi);
+}
+
+/* buddy_find with a preference (prefer > 1 a power of two, any phase), then buddy_take, through
+ * buddy and model; returns 1 on success. The preference never overrides the rule: a start must
+ * obey the rule for d whatever the phase; *honoured counts the starts with (s + phase) a multiple
+ * of prefer. */
+static int world_find_pref(struct world *w, uint64_t n, uint64_t d, uint64_t prefer, uint64_t phase, long *honoured)
+{
+	struct buddy_place p;
+	uint64_t before = w->b.free_units;
+	w->allocs++;
+	if (!buddy_find(&w->b, n, d, prefer, phase, &p)) {
+		w->alloc_fail++;
+		fail_once(w, w->b.free_units == before, "failed find changed state", n, d);
+		fail_once(w, !model_has_fit(w, n, d, 0, w->npages), "find failed but model fits n/d", n, d);
+		return 0;
+	}
+	buddy_take(&w->b, &p, n);
+	*honoured += ((p.start + phase) & (prefer - 1)) == 0;
+	return world_granted(w, p.start, n, d, 0, w->npages);
+}
+
+/* The checks of a granted run [s, s + n) for divisor d inside [lo, hi), then the model takes it. */
+static int world_granted(struct world *w, uint64_t s, uint64_t n, uint64_t d, uint64_t lo, uint64_t hi)
+{
 	uint64_t h = hi > w->npages ? w->npages : hi;
 	fail_once(w, s >= lo && s + n <= h, "result outside bounds", s, n);
 	fail_once(w, model_start_ok(w, s, d), "divisor violated", s, d);
@@ -771,7 +799,8 @@ static void test_no_alignment_required(void)
  */
 static void test_refusal_property(long scale)
 {
-	long states = 0, requests = 0, refused = 0, bad = 0, unaligned = 0;
+	long states = 0, requests = 0, refused = 0, bad = 0, unaligned = 0, preferred = 0, honoured = 0, allowed = 0,
+	     unhonoured = 0;
 	long allocs0;
 	for (uint64_t seed = 1; seed <= (uint64_t)300 * (uint64_t)scale; seed++) {
 		struct world w;
@@ -809,8 +838,21 @@ static void test_refusal_property(long scale)
 			allocs0 = w.allocs - w.alloc_fail;
 			long p2 = w.pow2 - w.pow2_aligned;
 			requests++;
-			if (!world_alloc(&w, n, d, lo, hi))
+			/* a quarter of the unbounded requests state a preference, at any phase: compatible
+			 * with a power-of-two divisor or not */
+			bool pref = lo == 0 && hi == npages && rnd_below(4) == 0;
+			uint64_t prefer = (uint64_t)2 << rnd_below(11), phase = rnd_below(2) ? rnd_below(4096) : 0;
+			/* a preference the rule allows: its phase a multiple of a power-of-two divisor
+			 * (the divisor then index alignment: origin 0), prefer inside the allocator */
+			bool fits = pref && prefer <= npages && n < prefer &&
+				    (d <= 1 || (!(d & (d - 1)) && !origin && d < prefer && !(phase & (d - 1))));
+			preferred += pref;
+			allowed += fits;
+			long h0 = honoured;
+			if (!(pref ? world_find_pref(&w, n, d, prefer, phase, &honoured) : world_alloc(&w, n, d, lo, hi)))
 				refused++;
+			else if (fits && honoured == h0)
+				unhonoured++;
 			else if (w.allocs - w.alloc_fail != allocs0 + 1)
 				bad++;
 			unaligned += (w.pow2 - w.pow2_aligned) - p2;
@@ -823,9 +865,11 @@ static void test_refusal_property(long scale)
 			printf("# state seed %llu failed\n", (unsigned long long)seed);
 		world_fini(&w);
 	}
-	ok(bad == 0 && refused > requests / 20 && unaligned > 0,
+	ok(bad == 0 && refused > requests / 20 && unaligned > 0 && honoured > allowed / 4,
 	   "%ld generated states, %ld requests: every one of %ld refusals proven by the free set (%ld powers of two "
-	   "placed unaligned where no aligned fit was taken)", states, requests, refused, unaligned);
+	   "placed unaligned where no aligned fit was taken); %ld found with a preference at any phase, all obeying "
+	   "the rule, %ld at the preferred phase (%ld allowed by the rule, %ld of them granted elsewhere)", states,
+	   requests, refused, unaligned, preferred, honoured, allowed, unhonoured);
 }
 
 int main(int argc, char **argv)

@@ -789,6 +789,63 @@ static void region_ready_spans(void)
 	   r->span_ready[k] == 1, "undone: check passes; freed, its span stays ready (its table is kept)");
 }
 
+/* One region_divisible_pref request on r: n pages, DIVISIBLE, preferring (page + phase) a multiple
+ * of prefer; counts a base that breaks DIVISIBLE in *bad, and, when the preference is one
+ * DIVISIBLE allows (n a power of two below prefer, phase a multiple of n), an allowed one and
+ * whether it was honoured. Frees it. */
+static void divisible_pref_one(struct syspte_region *r, uint64_t n, uint64_t prefer, uint64_t phase, unsigned *bad,
+			       unsigned *allowed, unsigned *honoured, unsigned *refused)
+{
+	vaddr_t v = syspte_reserve_pref(r, n, 0x56494444, SYSPTE_FLAG_DIVISIBLE, prefer, phase);
+	if (!v) {
+		++*refused;
+		return;
+	}
+	uint64_t page = v >> PAGE_SHIFT;
+	*bad += page % n != 0;
+	if (!(n & (n - 1)) && n < prefer && !(phase & (n - 1))) {
+		++*allowed;
+		*honoured += ((page + phase) & (prefer - 1)) == 0;
+	}
+	*bad += syspte_release(r, v, 0x56494444) != SYSPTE_OK;
+}
+
+/*
+ * Generated: DIVISIBLE with a preference. A preference must never override DIVISIBLE's rule (the
+ * base a multiple of npages pages): for sizes 1..1100 pages (powers of two and others, cached sizes
+ * and not) and a preference of 512 or 1024 pages at random phases, on a fresh region without caches
+ * and on the cached boot region with some reservations kept live, every base is divisible; where
+ * DIVISIBLE allows the preference (a power of two below it, the phase a multiple of it), the empty
+ * region honours it.
+ */
+static void region_divisible_pref(void)
+{
+	struct syspte_region *fresh = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (640ULL << 30), RPAGES,
+						       SYSPTE_CREATE_NO_CACHE);
+	ok(fresh != NULL, "a fresh region for DIVISIBLE with a preference");
+	if (!fresh)
+		return;
+	unsigned bad = 0, allowed = 0, honoured = 0, refused = 0, cbad = 0, callowed = 0, chonoured = 0, crefused = 0;
+	vaddr_t keep[64];
+	unsigned nkeep = 0;
+	for (unsigned k = 0; k < 3000; k++) {
+		uint64_t n = below(2) ? (uint64_t)1 << below(11) : 1 + below(1100);
+		uint64_t prefer = below(2) ? 512 : 1024, phase = below(2) ? below(prefer) : below(prefer / n + 1) * n;
+		divisible_pref_one(fresh, n, prefer, phase, &bad, &allowed, &honoured, &refused);
+		divisible_pref_one(reserved_region(), n, prefer, phase, &cbad, &callowed, &chonoured, &crefused);
+		if (nkeep < ARRAY_SIZE(keep) && below(20) == 0)   /* some live reservations around them */
+			keep[nkeep++] = syspte_reserve(reserved_region(), 1 + below(40), 0x56494444, 0);
+	}
+	for (unsigned j = 0; j < nkeep; j++)
+		cbad += keep[j] && syspte_release(reserved_region(), keep[j], 0x56494444) != SYSPTE_OK;
+	ok(bad == 0 && refused == 0 && allowed > 500 && honoured == allowed && syspte_check(fresh) == 0,
+	   "fresh region: 3000 DIVISIBLE reservations with a preference, none misplaced (%u), none refused (%u); "
+	   "%u of %u preferences DIVISIBLE allows honoured", bad, refused, honoured, allowed);
+	ok(cbad == 0 && crefused == 0 && callowed > 500 && syspte_check(reserved_region()) == 0,
+	   "cached region: none misplaced (%u), none refused (%u); %u of %u allowed preferences honoured", cbad, crefused,
+	   chonoured, callowed);
+}
+
 /* Reserves n pages at page s of r if the allocator's preference lands there (its only candidate:
  * prefer is larger than what lies past s); 0 otherwise. */
 static vaddr_t reserve_at(struct syspte_region *r, uint64_t s, uint64_t n, uint64_t prefer)
@@ -921,7 +978,7 @@ static void region_ready_round(struct syspte_region *r, uint64_t npages, int ste
 			uint64_t n = below(8) ? 1 + below(600) : 1 + below(6000), from = buddy_ready_from(&r->buddy),
 				 made = region_made(r), prefer = 1, phase = 0;
 			uint32_t flags = 0;
-			if (below(3) == 0) {   /* a preference (not with DIVISIBLE: the region's callers never mix them) */
+			if (below(3) == 0) {   /* a preference (DIVISIBLE with one: region_divisible_pref) */
 				prefer = (uint64_t)1 << (10 + below(6));
 				phase = below(prefer);
 			} else if (below(8) == 0) {
@@ -1100,6 +1157,7 @@ int main(int argc, char **argv)
 	region_ready_spans();
 	region_ready_chunk_edges();
 	region_ready_top();
+	region_divisible_pref();
 	region_edge_addresses(plain, true);
 	region_edge_addresses(reserved_region(), false);
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
