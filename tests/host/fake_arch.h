@@ -56,8 +56,9 @@ struct fake_tlb_flush {
  * batches, and a reader sums the CPUs' counts when it looks. The copies of the first FAKE_TLB_LOG
  * batches since fake_tlb_reset sit in one array in the order the batches were issued in, whatever
  * their CPUs: each batch takes the next slot from one counter, which stops being written once the
- * array is full. ev[k] is thus the k-th batch since the reset, the order of batches from different
- * CPUs being the order in which they took their slots (one consistent with what each CPU saw).
+ * array is full. ev[k] is thus the k-th batch since the reset: batches from different CPUs in the
+ * order they took their slots, so a batch issued after another's arch_tlb_flush_batch returned
+ * (on its CPU, or on another that told it so through memory) comes after it.
  */
 #define FAKE_TLB_LOG 1024
 struct fake_tlb_log {
