@@ -11,8 +11,9 @@
  * unmap: each thread maps and unmaps the reservations of its ring in turn (all its pages, 4 KiB
  * frames), one pair each; with the caches each is a cached reservation, mapped and unmapped under
  * its cache's lock alone, and with one lock under the region's. The threads' CPUs are not online,
- * so an unmap's batch is applied on its own CPU only (the locking is timed, not the shootdown).
- * The threads act as CPUs 1..n.
+ * so an unmap's batch is applied on its own CPU only (the locking is timed, not the shootdown), and
+ * the fake machine records it in that CPU's own part of its log of batches (tests/host/fake_arch.h):
+ * the threads share nothing there. The threads act as CPUs 1..n.
  *
  *   build/bench/bench_pcpu [rounds] [ms per run]   (default 7 rounds of 300 ms per configuration)
  */

@@ -62,7 +62,22 @@ struct fake_cpu_state {
 	struct fake_cpu_stats stats;
 } __attribute__((aligned(64)));
 
-struct fake_tlb_log fake_tlb;
+/* One CPU's part of the TLB log (fake_arch.h), on cache lines of its own: written by the thread
+ * acting as that CPU alone, with relaxed atomic stores so that a reader may sum while it runs. */
+struct fake_tlb_count {
+	uint64_t flushes, pages, alls, irqs_off, cr3_loads;
+	uint64_t logged;              /* its batches copied into fake_tlb_ev */
+} __attribute__((aligned(64)));
+
+/* The slots of fake_tlb_ev taken since fake_tlb_reset, alone on its cache line. Every batch reads
+ * it; a batch takes a slot only while it is below FAKE_TLB_LOG, so it ends at most one per CPU
+ * past that and from then on is only read: the CPUs keep shared copies of the line. */
+static struct {
+	uint64_t taken;
+} __attribute__((aligned(64))) fake_tlb_slots;
+
+static struct fake_tlb_count fake_tlb_counts[ARCH_MAX_CPUS];
+static struct fake_tlb_flush fake_tlb_ev[FAKE_TLB_LOG];
 struct fake_stale_log fake_stale;
 unsigned tlb_inject;
 _Thread_local unsigned fake_cpu;
@@ -77,7 +92,6 @@ static arch_cpumask_t fake_online = 1;
 static paddr_t fake_cr3;
 static uint8_t *fake_ram;
 static unsigned fake_phys_bits = FAKE_PHYS_BITS_DEFAULT;
-static pthread_mutex_t fake_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Aborts the test with a message: the fake machine's panic. */
 static void __attribute__((noreturn, format(printf, 1, 2))) fake_die(const char *fmt, ...)
@@ -94,6 +108,13 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fake_die(const char 
 
 /* The calling thread's CPU. */
 static struct fake_cpu_state *fake_me(void) { return &fake_cpus[fake_cpu]; }
+
+/* Adds d to a counter of the running CPU's that other threads may read: a plain add, made of a
+ * relaxed load and store (the CPU's thread is its one writer). */
+static inline void fake_count(uint64_t *counter, uint64_t d)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + d, __ATOMIC_RELAXED);
+}
 
 static arch_cpumask_t fake_online_mask(void) { return __atomic_load_n(&fake_online, __ATOMIC_ACQUIRE); }
 
@@ -173,7 +194,7 @@ void arch_cr3_load(paddr_t root)
 {
 	__atomic_store_n(&fake_cr3, root, __ATOMIC_RELEASE);
 	arch_tlb_invalidate_nonglobal();
-	__atomic_fetch_add(&fake_tlb.cr3_loads, 1, __ATOMIC_RELAXED);
+	fake_count(&fake_tlb_counts[fake_cpu].cr3_loads, 1);
 }
 
 paddr_t arch_cr3_read(void) { return __atomic_load_n(&fake_cr3, __ATOMIC_ACQUIRE); }
@@ -182,7 +203,28 @@ paddr_t arch_cr3_read(void) { return __atomic_load_n(&fake_cr3, __ATOMIC_ACQUIRE
 
 void fake_tlb_reset(void)
 {
-	fake_tlb.flushes = fake_tlb.pages = fake_tlb.alls = fake_tlb.irqs_off = fake_tlb.cr3_loads = 0;
+	memset(fake_tlb_counts, 0, sizeof(fake_tlb_counts));
+	__atomic_store_n(&fake_tlb_slots.taken, 0, __ATOMIC_RELAXED);
+}
+
+const struct fake_tlb_log *fake_tlb_view(unsigned cpu)
+{
+	static _Thread_local struct fake_tlb_log v;
+	if (cpu >= ARCH_MAX_CPUS && cpu != FAKE_TLB_ALL)
+		fake_die("fake_tlb_view(%u): CPUs are 0..%u", cpu, ARCH_MAX_CPUS - 1);
+	v = (struct fake_tlb_log){ .ev = fake_tlb_ev };
+	for (unsigned i = 0; i < ARCH_MAX_CPUS; i++) {
+		const struct fake_tlb_count *c = &fake_tlb_counts[i];
+		if (cpu != FAKE_TLB_ALL && i != cpu)
+			continue;
+		v.flushes += __atomic_load_n(&c->flushes, __ATOMIC_RELAXED);
+		v.pages += __atomic_load_n(&c->pages, __ATOMIC_RELAXED);
+		v.alls += __atomic_load_n(&c->alls, __ATOMIC_RELAXED);
+		v.irqs_off += __atomic_load_n(&c->irqs_off, __ATOMIC_RELAXED);
+		v.cr3_loads += __atomic_load_n(&c->cr3_loads, __ATOMIC_RELAXED);
+		v.logged += __atomic_load_n(&c->logged, __ATOMIC_RELAXED);
+	}
+	return &v;
 }
 
 static int fake_cmp_va(const void *a, const void *b)
@@ -193,12 +235,13 @@ static int fake_cmp_va(const void *a, const void *b)
 
 bool fake_tlb_flushed_pages(size_t k, const vaddr_t *want, size_t n)
 {
-	if (k >= fake_tlb.flushes || k >= FAKE_TLB_LOG || n > TLB_BATCH_PAGES) {
-		printf("# fake_tlb: flush %zu of %llu not logged, or %zu pages asked for\n", k,
-		       (unsigned long long)fake_tlb.flushes, n);
+	const struct fake_tlb_log *log = fake_tlb_view(FAKE_TLB_ALL);
+	if (k >= log->logged || n > TLB_BATCH_PAGES) {
+		printf("# fake_tlb: flush %zu of %llu not logged (%llu are), or %zu pages asked for\n", k,
+		       (unsigned long long)log->flushes, (unsigned long long)log->logged, n);
 		return false;
 	}
-	const struct fake_tlb_flush *f = &fake_tlb.ev[k];
+	const struct fake_tlb_flush *f = &fake_tlb_ev[k];
 	vaddr_t got[TLB_BATCH_PAGES], exp[TLB_BATCH_PAGES];
 	memcpy(got, f->va, f->n * sizeof(vaddr_t));
 	memcpy(exp, want, n * sizeof(vaddr_t));
@@ -227,31 +270,35 @@ bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages)
 	return fake_tlb_flushed_pages(k, want, npages);
 }
 
-/* Copies batch b from CPU self into log entry f. */
-static void __attribute__((noinline)) fake_tlb_log_copy(struct fake_tlb_flush *f, const struct tlb_batch *b, unsigned self)
+/* Takes the next slot of fake_tlb_ev for batch b from CPU self (counted in c, its counts) and
+ * copies b into it, unless every slot is taken. Slots are taken in one order by all CPUs, so the
+ * array is the log's global order; each slot is written by the CPU that took it alone. */
+static void __attribute__((noinline)) fake_tlb_log_copy(const struct tlb_batch *b, unsigned self, struct fake_tlb_count *c)
 {
+	uint64_t k = __atomic_fetch_add(&fake_tlb_slots.taken, 1, __ATOMIC_RELAXED);
+	if (k >= FAKE_TLB_LOG)
+		return;
+	struct fake_tlb_flush *f = &fake_tlb_ev[k];
 	*f = (struct fake_tlb_flush){ .all = b->all, .irqs_off = !fake_irq_enabled, .ranks = spin_cpus[self].held,
 				      .origin = b->origin, .cpu = self,
 				      .n = b->all ? 0 : b->n };
 	memcpy(f->va, b->va, f->n * sizeof(vaddr_t));
+	fake_count(&c->logged, 1);
 }
 
-/* Records batch b from CPU self, and whether a lock (interrupts disabled) was still held: the
- * counters, and a copy of each of the first FAKE_TLB_LOG batches. With other CPUs online (shared)
- * the log is shared, so it is locked; alone, CPU 0 writes it as it is (the map/unmap benchmarks
- * run there). */
-static inline void fake_tlb_log_batch(const struct tlb_batch *b, unsigned self, bool shared)
+/* Records batch b from CPU self, and whether a lock (interrupts disabled) was still held: CPU
+ * self's counts, and a copy of each of the first FAKE_TLB_LOG batches since the reset. No lock and
+ * no line another CPU writes, once the array is full: CPUs flushing at once do not wait for each
+ * other here (the per-CPU caches' benchmark times their unmaps on several CPUs). */
+static inline void fake_tlb_log_batch(const struct tlb_batch *b, unsigned self)
 {
-	if (shared)
-		pthread_mutex_lock(&fake_log_lock);
-	if (fake_tlb.flushes < FAKE_TLB_LOG)
-		fake_tlb_log_copy(&fake_tlb.ev[fake_tlb.flushes], b, self);
-	fake_tlb.flushes++;
-	fake_tlb.alls += b->all;
-	fake_tlb.pages += b->all ? 0 : b->n;
-	fake_tlb.irqs_off += !fake_irq_enabled;
-	if (shared)
-		pthread_mutex_unlock(&fake_log_lock);
+	struct fake_tlb_count *c = &fake_tlb_counts[self];
+	if (__atomic_load_n(&fake_tlb_slots.taken, __ATOMIC_RELAXED) < FAKE_TLB_LOG)
+		fake_tlb_log_copy(b, self, c);
+	fake_count(&c->flushes, 1);
+	fake_count(&c->alls, b->all);
+	fake_count(&c->pages, b->all ? 0 : b->n);
+	fake_count(&c->irqs_off, !fake_irq_enabled);
 }
 
 /* ---------------------------------------------------------------- one CPU's TLB */
@@ -546,7 +593,7 @@ void arch_tlb_flush_batch(const struct tlb_batch *b)
 	unsigned self = fake_cpu;
 	struct fake_cpu_state *me = fake_me();
 	arch_cpumask_t online = fake_online_mask();
-	fake_tlb_log_batch(b, self, online != 1);
+	fake_tlb_log_batch(b, self);
 	uint64_t f = arch_irq_save();
 	unsigned skip = __atomic_load_n(&tlb_inject, __ATOMIC_RELAXED);
 	arch_cpumask_t others = online & ~(1ULL << self);

@@ -50,16 +50,33 @@ struct fake_tlb_flush {
 	vaddr_t va[TLB_BATCH_PAGES];
 };
 
+/*
+ * The log is kept per CPU, so that CPUs flushing at once share no lock and no written cache line
+ * (the per-CPU caches' benchmark times their map and unmap on several CPUs): each CPU counts its own
+ * batches, and a reader sums the CPUs' counts when it looks. The copies of the first FAKE_TLB_LOG
+ * batches since fake_tlb_reset sit in one array in the order the batches were issued in, whatever
+ * their CPUs: each batch takes the next slot from one counter, which stops being written once the
+ * array is full. ev[k] is thus the k-th batch since the reset: batches from different CPUs in the
+ * order they took their slots, so a batch issued after another's arch_tlb_flush_batch returned
+ * (on its CPU, or on another that told it so through memory) comes after it.
+ */
 #define FAKE_TLB_LOG 1024
 struct fake_tlb_log {
 	uint64_t flushes;                  /* arch_tlb_flush_batch calls since fake_tlb_reset */
 	uint64_t pages, alls;              /* pages named by them, and flushes of everything */
 	uint64_t irqs_off;                 /* flushes issued with interrupts disabled */
 	uint64_t cr3_loads;
-	struct fake_tlb_flush ev[FAKE_TLB_LOG];   /* the first FAKE_TLB_LOG flushes */
+	uint64_t logged;                   /* of them copied into ev[]: min(flushes, FAKE_TLB_LOG) */
+	const struct fake_tlb_flush *ev;   /* the first FAKE_TLB_LOG flushes, in the order issued */
 };
-/* Read it while no other CPU runs (before fake_smp_run or after it returns). */
-extern struct fake_tlb_log fake_tlb;
+/* The counts of CPU cpu (< ARCH_MAX_CPUS) alone (logged: its batches among ev[], which is the
+ * common array), or of every CPU together for FAKE_TLB_ALL: a snapshot in storage of the calling
+ * thread's, valid until its next call. Exact while no other CPU issues batches (before fake_smp_run
+ * or after it returns, or while the others wait); read ev[] only then. */
+#define FAKE_TLB_ALL (~0u)
+const struct fake_tlb_log *fake_tlb_view(unsigned cpu);
+/* The whole log, read as the variable it once was: each use sums the CPUs' counts anew. */
+#define fake_tlb (*fake_tlb_view(FAKE_TLB_ALL))
 
 /*
  * True when flush k (0 = the first since fake_tlb_reset) named exactly the n pages of want, in any
@@ -68,6 +85,7 @@ extern struct fake_tlb_log fake_tlb;
 bool fake_tlb_flushed_pages(size_t k, const vaddr_t *want, size_t n);
 /* The same for npages consecutive pages from va. */
 bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages);
+/* Every CPU's counts to 0 and the array empty. Call while no other CPU runs. */
 void fake_tlb_reset(void);
 
 /* ---------------------------------------------------------------- the machine */

@@ -20,6 +20,10 @@
  *  - Concurrency: four CPUs reserve, map, write, hand their mapping to the next CPU (which reads and
  *    adds to a shared counter through it), unmap and free at once; then no overlap (syspte_check),
  *    no leak (region, frames, pool), no lost update (the shared counter) and no stale hit.
+ *  - The fake machine's log of batches (tests/host/fake_arch.h), kept per CPU, while four CPUs issue
+ *    generated batches at once (and in turn) or unmap at once: each CPU's counts and their sums
+ *    exact, and the first FAKE_TLB_LOG batches each copied once, as issued, in an order that keeps
+ *    each CPU's own (and the turns'), below and past the log's size.
  *
  * TLB_INJECT=name (environment) deletes one part of the shootdown (include/tlb_batch.h) for the
  * whole run; tools/shootdown-deletions.sh runs every deletion and requires this test to fail.
@@ -718,6 +722,197 @@ static void test_all_cpus_at_once(void)
 	phys_free(st.shared, 1);
 }
 
+/* ---------------------------------------------------------------- the log of batches */
+
+#define LOG_VA 0xffffd00000000000ULL      /* the generated batches' pages: named, never mapped */
+static struct { unsigned batches; bool in_turn; uint64_t turn; } lg;
+
+/* Batch r of CPU cpu in the log tests, into b, and whether it is issued with interrupts disabled:
+ * 1..TLB_BATCH_PAGES pages that name (cpu, r, page), or every seventh a flush of everything. */
+static bool log_batch(unsigned cpu, unsigned r, struct tlb_batch *b)
+{
+	tlb_batch_init(b);
+	if (r % 7 == 3)
+		tlb_batch_add_all(b);
+	else
+		tlb_batch_add_range(b, LOG_VA + ((uint64_t)cpu << 32) + ((uint64_t)r << 18), 1 + (r * 5 + cpu * 3) % TLB_BATCH_PAGES);
+	return r % 3 == 1;
+}
+
+/* One CPU: its lg.batches batches, each in turn with the other CPUs' when lg.in_turn (batch r of
+ * CPU c is issued r * NCPU + c-th), else as fast as it can. */
+static void log_run(unsigned cpu, void *arg)
+{
+	(void)arg;
+	for (unsigned r = 0; r < lg.batches; r++) {
+		struct tlb_batch b;
+		bool irqs_off = log_batch(cpu, r, &b);
+		if (lg.in_turn)
+			wait_for(&lg.turn, (uint64_t)r * NCPU + cpu);
+		uint64_t f = irqs_off ? arch_irq_save() : 0;
+		arch_tlb_flush_batch(&b);
+		if (irqs_off)
+			arch_irq_restore(f);
+		if (lg.in_turn)
+			__atomic_store_n(&lg.turn, (uint64_t)r * NCPU + cpu + 1, __ATOMIC_RELEASE);
+	}
+}
+
+/* True when entry e of the log is batch b as log_run issued it. */
+static bool log_entry_is(const struct fake_tlb_flush *e, unsigned cpu, const struct tlb_batch *b, bool irqs_off)
+{
+	return e->cpu == cpu && e->all == b->all && e->n == b->n && e->irqs_off == irqs_off && e->ranks == 0 &&
+	       e->origin == b->origin && memcmp(e->va, b->va, b->n * sizeof(vaddr_t)) == 0;
+}
+
+/*
+ * True when the log holds exactly what log_run issued on NCPU CPUs: each CPU's counts (flushes,
+ * pages, flushes of everything, with interrupts disabled) and none for the others, the sums, and
+ * the first min(all, FAKE_TLB_LOG) batches each once, each CPU's in its own order (in_turn: in
+ * the order the turns gave).
+ */
+static bool log_holds_run(bool in_turn)
+{
+	bool good = true;
+	uint64_t logged = 0, want[NCPU], next[NCPU] = { 0 };
+	for (unsigned c = 0; c < ARCH_MAX_CPUS; c++) {
+		uint64_t pages = 0, alls = 0, off = 0, n = c < NCPU ? lg.batches : 0;
+		for (unsigned r = 0; r < n; r++) {
+			struct tlb_batch b;
+			off += log_batch(c, r, &b);
+			pages += b.n;
+			alls += b.all;
+		}
+		struct fake_tlb_log v = *fake_tlb_view(c);
+		if (v.flushes != n || v.pages != pages || v.alls != alls || v.irqs_off != off || v.logged > n) {
+			printf("# CPU %u: %llu flushes, %llu pages, %llu of everything, %llu with interrupts disabled, %llu logged; "
+			       "issued %llu, %llu, %llu, %llu\n", c, (unsigned long long)v.flushes, (unsigned long long)v.pages,
+			       (unsigned long long)v.alls, (unsigned long long)v.irqs_off, (unsigned long long)v.logged,
+			       (unsigned long long)n, (unsigned long long)pages, (unsigned long long)alls, (unsigned long long)off);
+			good = false;
+		}
+		if (c < NCPU)
+			want[c] = v.logged;
+		logged += v.logged;
+	}
+	struct fake_tlb_log t = fake_tlb;
+	uint64_t all = (uint64_t)NCPU * lg.batches, fit = all < FAKE_TLB_LOG ? all : FAKE_TLB_LOG;
+	if (t.flushes != all || t.logged != fit || logged != fit) {
+		printf("# %llu flushes, %llu logged (%llu by the CPUs' counts); issued %llu, so %llu fit\n",
+		       (unsigned long long)t.flushes, (unsigned long long)t.logged, (unsigned long long)logged,
+		       (unsigned long long)all, (unsigned long long)fit);
+		return false;
+	}
+	for (uint64_t k = 0; k < t.logged; k++) {
+		const struct fake_tlb_flush *e = &t.ev[k];
+		unsigned c = e->cpu;
+		struct tlb_batch b;
+		bool irqs_off = c < NCPU && log_batch(c, (unsigned)next[c], &b);
+		if (c >= NCPU || (in_turn && (c != k % NCPU || next[c] != k / NCPU)) || !log_entry_is(e, c, &b, irqs_off)) {
+			printf("# entry %llu (CPU %u, %u pages%s) is not that CPU's batch %llu\n", (unsigned long long)k, c, e->n,
+			       e->all ? ", everything" : "", (unsigned long long)next[c % NCPU]);
+			return false;
+		}
+		next[c]++;
+	}
+	for (unsigned c = 0; c < NCPU; c++)
+		good &= next[c] == want[c];
+	return good;
+}
+
+/* Unmaps at once, for the log: CPU c maps and unmaps its reservation lu.va[c] lu.rounds times. */
+static struct { PVOID va[NCPU]; PMDL mdl[NCPU]; unsigned rounds; uint64_t mapped[NCPU]; } lu;
+static const uint64_t lu_pages[NCPU] = { 1, 13, TLB_BATCH_PAGES, TLB_BATCH_PAGES + 8 };
+
+static void log_unmap_run(unsigned cpu, void *arg)
+{
+	(void)arg;
+	for (unsigned r = 0; r < lu.rounds; r++)
+		if (MmMapLockedPagesWithReservedMapping(lu.va[cpu], TAG, lu.mdl[cpu], MmCached)) {
+			lu.mapped[cpu]++;
+			MmUnmapReservedMapping(lu.va[cpu], TAG, lu.mdl[cpu]);
+		}
+}
+
+/* True when the log holds log_unmap_run's unmaps: one batch each, with each CPU's count, naming its
+ * reservation's pages (every translation past TLB_BATCH_PAGES), with the cache's lock at most. */
+static bool log_holds_unmaps(void)
+{
+	bool good = true;
+	uint64_t logged = 0, seen[NCPU] = { 0 };
+	for (unsigned c = 0; c < NCPU; c++) {
+		struct fake_tlb_log v = *fake_tlb_view(c);
+		bool all = lu_pages[c] > TLB_BATCH_PAGES;
+		good &= lu.mapped[c] == lu.rounds && v.flushes == lu.rounds && v.alls == (all ? lu.rounds : 0) &&
+			v.pages == (all ? 0 : lu.rounds * lu_pages[c]);
+		logged += v.logged;
+		seen[c] = v.logged;
+	}
+	struct fake_tlb_log t = fake_tlb;
+	uint64_t fit = (uint64_t)NCPU * lu.rounds < FAKE_TLB_LOG ? (uint64_t)NCPU * lu.rounds : FAKE_TLB_LOG;
+	if (!good || t.flushes != (uint64_t)NCPU * lu.rounds || t.logged != fit || logged != fit) {
+		printf("# %llu flushes, %llu logged (%llu by the CPUs' counts), %llu fit\n", (unsigned long long)t.flushes,
+		       (unsigned long long)t.logged, (unsigned long long)logged, (unsigned long long)fit);
+		return false;
+	}
+	for (uint64_t k = 0; k < t.logged; k++) {
+		const struct fake_tlb_flush *e = &t.ev[k];
+		unsigned c = e->cpu;
+		if (c >= NCPU || e->origin != TLB_FROM_REGION_UNMAP || (e->ranks & ~(1u << LOCK_RANK_SYSPTE_CACHE)) ||
+		    e->irqs_off != (e->ranks != 0) ||
+		    !(lu_pages[c] > TLB_BATCH_PAGES ? e->all : fake_tlb_flushed_range(k, (vaddr_t)lu.va[c], lu_pages[c]))) {
+			printf("# entry %llu (CPU %u) is not one of that CPU's unmaps\n", (unsigned long long)k, c);
+			return false;
+		}
+		seen[c]--;
+	}
+	for (unsigned c = 0; c < NCPU; c++)
+		good &= seen[c] == 0;
+	return good;
+}
+
+/*
+ * The log of batches with every CPU flushing at once: each CPU's counts and their sums exact, the
+ * first FAKE_TLB_LOG batches each copied once, with what its CPU issued, each CPU's in its order;
+ * batches issued in turn across CPUs are logged in that order. Run below and past the log's size.
+ */
+static void test_log_at_once(void)
+{
+	static const unsigned batches[] = { 150, 700 };   /* 600 batches in all: all logged; 2800: the log fills */
+	for (size_t i = 0; i < ARRAY_SIZE(batches); i++) {
+		lg = (typeof(lg)){ .batches = batches[i] };
+		fake_tlb_reset();
+		fake_smp_run(NCPU, log_run, NULL);
+		unsigned all = NCPU * batches[i];
+		ok(log_holds_run(false), "%d CPUs issuing %u batches each at once: every CPU's counts exact, the first %u of %u "
+		   "copied once each, each CPU's in its order", NCPU, batches[i], all < FAKE_TLB_LOG ? all : FAKE_TLB_LOG, all);
+	}
+	lg = (typeof(lg)){ .batches = 64, .in_turn = true };
+	fake_tlb_reset();
+	fake_smp_run(NCPU, log_run, NULL);
+	ok(log_holds_run(true), "%d CPUs issuing batches in turn: logged in the turns' order", NCPU);
+
+	lu.rounds = 300;   /* 1200 unmaps: the log fills while they run */
+	bool set_up = true;
+	for (unsigned c = 0; c < NCPU; c++) {
+		lu.mdl[c] = frames(lu_pages[c], c, 11);
+		lu.va[c] = MmAllocateMappingAddress(lu_pages[c] * PAGE_SIZE, TAG);
+		lu.mapped[c] = 0;
+		set_up &= lu.mdl[c] && lu.va[c];
+	}
+	fake_tlb_reset();
+	if (set_up)
+		fake_smp_run(NCPU, log_unmap_run, NULL);
+	ok(set_up && log_holds_unmaps(), "%d CPUs unmapping %u times each at once: one batch per unmap on each CPU's count, "
+	   "the first %u logged, each naming its CPU's pages", NCPU, lu.rounds, FAKE_TLB_LOG);
+	for (unsigned c = 0; c < NCPU; c++) {
+		if (lu.va[c])
+			MmFreeMappingAddress(lu.va[c], TAG);
+		if (lu.mdl[c])
+			frames_free(lu.mdl[c]);
+	}
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void)
@@ -752,6 +947,7 @@ int main(void)
 	test_stopped_cpu_is_not_waited_for();
 	test_mail_taken_when_interrupts_come_back();
 	test_all_cpus_at_once();
+	test_log_at_once();
 	host_machine_destroy();
 	return tap_done();
 }
