@@ -7,6 +7,7 @@
 #define BUDDY_IMPL_H
 
 #include "buddy.h"
+#include "prefetch.h"
 
 #define BUDDY_LEVELS 6                      /* 64-ary summary levels: up to 64^6 = 2^36 bits */
 #define BUDDY_CLASSES (4 * BUDDY_ORDERS)    /* free extent size classes (see mm/buddy.c) */
@@ -64,6 +65,23 @@ static inline uint64_t *buddy_bm_word0(const struct buddy_bm *bm, uint64_t w)
 static inline bool buddy_chunk_here(const struct buddy *b, uint64_t u)
 {
 	return b->start.piece[u >> (BUDDY_PIECE_SHIFT + 6)] != buddy_zero_piece;
+}
+
+/* Asks for the line of unit u's level-0 word pair (u < npages): its start and end bits, which a
+ * free tests at the units around the run and a take moves at the ends of its extent. */
+static inline __attribute__((always_inline)) void buddy_prefetch_pair(const struct buddy *b, uint64_t u)
+{
+	prefetchw_line(buddy_bm_word0(&b->start, u >> 6));
+}
+
+/* Asks for the line of unit u's slot (u < npages), where a free extent starting at u keeps its
+ * record. A chunked allocator's missing piece is a NULL directory entry: the address is then
+ * computed as an integer, never read. */
+static inline __attribute__((always_inline)) void buddy_prefetch_slot(const struct buddy *b, uint64_t u)
+{
+	prefetch_line(b->chunked ? (const void *)((uintptr_t)b->slot_dir[u >> BUDDY_DIR_SHIFT] +
+						   (u & (BUDDY_DIR_UNITS - 1)) * sizeof(uint64_t))
+				 : (const void *)(b->slots + (u << b->slot_shift)));
 }
 
 #endif

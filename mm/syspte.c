@@ -379,6 +379,15 @@ void syspte_raise(const struct syspte_misuse *m)
 static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t i, uint32_t tag, struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
+	/* What the free reads is known from the address alone: i's home slot in the index, its start
+	 * bitmap word, and the allocator's word pair of unit i - 1 (does a free extent end before the
+	 * run?). Asked for together, their misses overlap instead of following one another. */
+	if (i < r->npages) {
+		syspte_index_prefetch(&r->index, i);
+		bitset_prefetch(&r->starts, i);
+		if (i)
+			buddy_prefetch_pair(&r->buddy, i - 1);
+	}
 	int st = SYSPTE_OK;
 	bool home;
 	struct syspte_resv *v = i < r->npages ? syspte_index_find_home(&r->index, i, &home) : NULL;
@@ -393,6 +402,13 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t
 		if (v->npages <= SYSPTE_CACHE_MAX_PAGES && r->cache.on)
 			r->cache.slow++;   /* a size the caches place, freed under the lock */
 		uint64_t start = v->start, span = syspte_span(v);
+		/* The run's end is known from the record: the allocator's word pair of the unit after the
+		 * run and that unit's slot (a free extent starting there keeps its record in it), asked
+		 * for before the unlink so that their misses overlap its. */
+		if (start + span < r->npages) {
+			buddy_prefetch_pair(&r->buddy, start + span);
+			buddy_prefetch_slot(&r->buddy, start + span);
+		}
 		syspte_unlink_found(r, v, home);   /* the lock asserted above; v is stale from here */
 		buddy_free_allocated(&r->buddy, start, span);   /* the record proved it allocated */
 	}
