@@ -74,14 +74,4 @@ static inline __attribute__((always_inline)) void buddy_prefetch_pair(const stru
 	prefetchw_line(buddy_bm_word0(&b->start, u >> 6));
 }
 
-/* Asks for the line of unit u's slot (u < npages), where a free extent starting at u keeps its
- * record. A chunked allocator's missing piece is a NULL directory entry: the address is then
- * computed as an integer, never read. */
-static inline __attribute__((always_inline)) void buddy_prefetch_slot(const struct buddy *b, uint64_t u)
-{
-	prefetch_line(b->chunked ? (const void *)((uintptr_t)b->slot_dir[u >> BUDDY_DIR_SHIFT] +
-						   (u & (BUDDY_DIR_UNITS - 1)) * sizeof(uint64_t))
-				 : (const void *)(b->slots + (u << b->slot_shift)));
-}
-
 #endif

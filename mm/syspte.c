@@ -379,11 +379,11 @@ void syspte_raise(const struct syspte_misuse *m)
 static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t i, uint32_t tag, struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
-	/* What the free reads is known from the address alone: i's home slot in the index, its start
-	 * bitmap word, and the allocator's word pair of unit i - 1 (does a free extent end before the
-	 * run?). Asked for together, their misses overlap instead of following one another. */
+	/* Two lines the free reads late are known from the address alone: i's start bitmap word (the
+	 * unlink clears the bit) and the allocator's word pair of unit i - 1 (does a free extent end
+	 * before the run?). Asked for now, their misses overlap the index's, which the lookup below
+	 * reads first, instead of following it. */
 	if (i < r->npages) {
-		syspte_index_prefetch(&r->index, i);
 		bitset_prefetch(&r->starts, i);
 		if (i)
 			buddy_prefetch_pair(&r->buddy, i - 1);
@@ -403,12 +403,10 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t
 			r->cache.slow++;   /* a size the caches place, freed under the lock */
 		uint64_t start = v->start, span = syspte_span(v);
 		/* The run's end is known from the record: the allocator's word pair of the unit after the
-		 * run and that unit's slot (a free extent starting there keeps its record in it), asked
-		 * for before the unlink so that their misses overlap its. */
-		if (start + span < r->npages) {
+		 * run (does a free extent start there?), asked for now so that it is under way while the
+		 * unlink runs, not only once the allocator's free reads it. */
+		if (start + span < r->npages)
 			buddy_prefetch_pair(&r->buddy, start + span);
-			buddy_prefetch_slot(&r->buddy, start + span);
-		}
 		syspte_unlink_found(r, v, home);   /* the lock asserted above; v is stale from here */
 		buddy_free_allocated(&r->buddy, start, span);   /* the record proved it allocated */
 	}

@@ -29,7 +29,6 @@
 
 #include "types.h"
 #include "kassert.h"
-#include "prefetch.h"
 
 /* One live reservation: a slot of the region's index, or a record of a CPU's cache. Page counts
  * and indices fit 31 bits (a region has at most BUDDY_MAX_PAGES pages), so a record is 16 bytes:
@@ -158,14 +157,6 @@ static inline struct syspte_resv *syspte_index_find_home(const struct syspte_ind
 		return e;
 	}
 	return e->npages ? syspte_index_probe(ix, start, s, e) : NULL;
-}
-
-/* Asks for the line of start's home slot in the current table, where a find, a claim and a
- * removal of start look first (no table: nothing). A hint: the lookup that follows reads it. */
-static inline __attribute__((always_inline)) void syspte_index_prefetch(const struct syspte_index *ix, uint64_t start)
-{
-	if (ix->bits)
-		prefetchw_line(syspte_index_cur(ix, syspte_index_hash_cur(ix, start)));
 }
 
 /* The entry of the reservation starting at page start, or NULL. */
