@@ -68,7 +68,7 @@ static inline bool buddy_chunk_here(const struct buddy *b, uint64_t u)
 }
 
 /* Asks for the line of unit u's level-0 word pair (u < npages): its start and end bits, which a
- * free tests at the units around the run and a take moves at the ends of its extent. */
+ * free tests at the units around the run (its start word also begins the search to the left). */
 static inline __attribute__((always_inline)) void buddy_prefetch_pair(const struct buddy *b, uint64_t u)
 {
 	prefetchw_line(buddy_bm_word0(&b->start, u >> 6));

@@ -402,11 +402,6 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t
 		if (v->npages <= SYSPTE_CACHE_MAX_PAGES && r->cache.on)
 			r->cache.slow++;   /* a size the caches place, freed under the lock */
 		uint64_t start = v->start, span = syspte_span(v);
-		/* The run's end is known from the record: the allocator's word pair of the unit after the
-		 * run (does a free extent start there?), asked for now so that it is under way while the
-		 * unlink runs, not only once the allocator's free reads it. */
-		if (start + span < r->npages)
-			buddy_prefetch_pair(&r->buddy, start + span);
 		syspte_unlink_found(r, v, home);   /* the lock asserted above; v is stale from here */
 		buddy_free_allocated(&r->buddy, start, span);   /* the record proved it allocated */
 	}
