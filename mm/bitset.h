@@ -11,6 +11,7 @@
 
 #include "types.h"
 #include "kassert.h"
+#include "prefetch.h"
 
 #define BITSET_MAX_LEVELS 6
 #define BITSET_PIECE_WORDS 512u                          /* a chunk: one page of level-0 words */
@@ -54,6 +55,13 @@ uint64_t bitset_prev_far(const struct bitset *s, uint64_t i);
 static inline uint64_t *bitset_word0(const struct bitset *s, uint64_t w)
 {
 	return &s->piece[w / BITSET_PIECE_WORDS][w % BITSET_PIECE_WORDS];
+}
+
+/* Asks for the line of bit i's level-0 word (i < nbits; a missing chunk's is the zero piece),
+ * which bitset_set, bitset_clear and bitset_prev read first. */
+static inline __attribute__((always_inline)) void bitset_prefetch(const struct bitset *s, uint64_t i)
+{
+	prefetchw_line(bitset_word0(s, i / 64));
 }
 
 /* Sets bit i (< nbits, its chunk installed), and the summary bits of each word it made non-empty

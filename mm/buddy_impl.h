@@ -7,6 +7,7 @@
 #define BUDDY_IMPL_H
 
 #include "buddy.h"
+#include "prefetch.h"
 
 #define BUDDY_LEVELS 6                      /* 64-ary summary levels: up to 64^6 = 2^36 bits */
 #define BUDDY_CLASSES (4 * BUDDY_ORDERS)    /* free extent size classes (see mm/buddy.c) */
@@ -69,6 +70,13 @@ static inline uint64_t buddy_ready_from(const struct buddy *b) { return b->ready
 static inline bool buddy_chunk_here(const struct buddy *b, uint64_t u)
 {
 	return b->start.piece[u >> (BUDDY_PIECE_SHIFT + 6)] != buddy_zero_piece;
+}
+
+/* Asks for the line of unit u's level-0 word pair (u < npages): its start and end bits, which a
+ * free tests at the units around the run (its start word also begins the search to the left). */
+static inline __attribute__((always_inline)) void buddy_prefetch_pair(const struct buddy *b, uint64_t u)
+{
+	prefetchw_line(buddy_bm_word0(&b->start, u >> 6));
 }
 
 #endif

@@ -409,6 +409,15 @@ void syspte_raise(const struct syspte_misuse *m)
 static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t i, uint32_t tag, struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
+	/* Two lines the free reads late are known from the address alone: i's start bitmap word (the
+	 * unlink clears the bit) and the allocator's word pair of unit i - 1 (does a free extent end
+	 * before the run?). Asked for now, their misses overlap the index's, which the lookup below
+	 * reads first, instead of following it. */
+	if (i < r->npages) {
+		bitset_prefetch(&r->starts, i);
+		if (i)
+			buddy_prefetch_pair(&r->buddy, i - 1);
+	}
 	int st = SYSPTE_OK;
 	bool home;
 	struct syspte_resv *v = i < r->npages ? syspte_index_find_home(&r->index, i, &home) : NULL;

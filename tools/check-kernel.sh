@@ -1,6 +1,7 @@
 #!/bin/sh
-# Build-time checks of the kernel ELF: W^X program headers, and the symbol-table link did not move
-# any other symbol (compares against the first-pass link).
+# Build-time checks of the kernel ELF: W^X program headers, the symbol-table link did not move
+# any other symbol (compares against the first-pass link), and the region's free kept its
+# prefetches (include/prefetch.h: a prefetch the compiler does not inline is deleted silently).
 set -eu
 elf=$1; first=$2
 fail() { echo "check-kernel: $*" >&2; exit 1; }
@@ -10,3 +11,6 @@ nm -n --defined-only "$first" | grep -v -e ' ksyms_' -e ' __kernel_end$' > "$elf
 nm -n --defined-only "$elf" | grep -v -e ' ksyms_' -e ' __kernel_end$' > "$elf.syms1"
 cmp -s "$elf.syms0" "$elf.syms1" || fail "symbols moved between the two links of $elf"
 rm -f "$elf.syms0" "$elf.syms1"
+n=$(objdump -d --no-show-raw-insn "$elf" |
+	awk '/^[0-9a-f]+ <syspte_release/ { on = 1; next } on && /^$/ { on = 0 } on && /\tprefetch/ { n++ } END { print n + 0 }')
+[ "$n" -ge 2 ] || fail "syspte_release in $elf has $n prefetch instructions, not 2 (mm/syspte.c; include/prefetch.h)"
