@@ -39,6 +39,9 @@
  *  - The ready top, generated: reservations at or above the allocator's ready point make nothing,
  *    the point only goes down, every run above it passes the inline readiness test, and
  *    syspte_check catches the point moved off the span bytes.
+ *  - Preferences, generated: DIVISIBLE's rule before any preference (region_divisible_pref), and a
+ *    preference honoured in the address space's page numbers on regions whose bases are not
+ *    multiples of it (region_pref_address_space).
  *
  *   build/host/test_syspte_index [churn steps]
  */
