@@ -318,10 +318,15 @@ static inline __attribute__((always_inline)) bool syspte_reserve_locked(struct s
 	struct buddy_place p;
 	uint64_t span = npages + r->guard;
 	/* room in the index first: a rehash, when it grows, changes nothing a failure must undo; then a
-	 * run in the ready top is taken at once, any other once what it needs is made */
+	 * run in the ready top is taken at once, any other once what it needs is made. The preference
+	 * is the address space's (syspte.h), the allocator's is its unit index's: the base's page index
+	 * joins the phase (mod prefer, a power of two, the sum's wrap changes nothing; when the rule is
+	 * an alignment the base is a multiple of it, so the allocator's test of the phase against it
+	 * is unchanged). No preference: nothing added (the common call's constant stays). */
 	if (!syspte_index_room(&r->index, 1))
 		return false;
-	int got = buddy_find_take(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer, phase, &p);
+	int got = buddy_find_take(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer,
+				  prefer > 1 ? phase + (r->base >> PAGE_SHIFT) : phase, &p);
 	if (got != BUDDY_FIND_TAKEN && (got == BUDDY_FIND_NONE || !syspte_reserve_below_locked(r, &p, span)))
 		return false;
 	syspte_link_new(r, p.start, npages, tag, flags);   /* the lock asserted above */

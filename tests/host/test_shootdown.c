@@ -15,8 +15,10 @@
  *  - Deadlock freedom: four CPUs unmapping at once with interrupts disabled; a CPU spinning with
  *    interrupts disabled for a lock whose holder waits for the issuer of a shootdown; a round stops
  *    waiting for a CPU taken out of the online mask (a stopped CPU), and a CPU alone sends nothing.
- *  - The interrupt model: a batch waiting for a CPU whose interrupts are disabled is applied when
- *    its outermost section restores them, not at an inner restore.
+ *  - The interrupt model: a batch or an arch_cpu_call waiting for a CPU whose interrupts are
+ *    disabled (fake_cpu_mail_waiting says so) is taken when its outermost section restores them,
+ *    not at an inner restore; generated sequences of nested sections, in child processes, with and
+ *    without one restore out of order: the fake machine panics exactly at a wrong one.
  *  - Concurrency: four CPUs reserve, map, write, hand their mapping to the next CPU (which reads and
  *    adds to a shared counter through it), unmap and free at once; then no overlap (syspte_check),
  *    no leak (region, frames, pool), no lost update (the shared counter) and no stale hit.
@@ -33,6 +35,8 @@
 #include <unistd.h>
 #include <sched.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include "tap.h"
 #include "fake_arch.h"
 #include "host_machine.h"
@@ -532,12 +536,25 @@ static void test_stopped_cpu_is_not_waited_for(void)
 	frames_free(mdl);
 }
 
-static struct { uint64_t go, nested_took, outer_took, waiting_after; PMDL mdl; PVOID va; } irq;
+static struct {
+	uint64_t go, nested_took, outer_took, waiting_before, waiting_after, call_ran, call_ran_inner;
+	bool by_call;
+	PMDL mdl;
+	PVOID va;
+} irq;
 
-/* CPU 1 closes two interrupt sections while CPU 0's unmap waits for it: with interrupts disabled
- * it takes nothing (it neither polls nor reads through its MMU), the inner restore leaves them
+/* The call of the arch_cpu_call case: counts its runs. */
+static void irq_call_fn(void *arg)
+{
+	(void)arg;
+	__atomic_fetch_add(&irq.call_ran, 1, __ATOMIC_RELAXED);
+}
+
+/* CPU 1 closes two interrupt sections while CPU 0 waits for it (its unmap's shootdown, or a call
+ * it posted with arch_cpu_call): with interrupts disabled it takes nothing (it neither polls nor
+ * reads through its MMU) though its mailbox says something waits, the inner restore leaves them
  * disabled and takes nothing, and the outer one, as hardware takes a pending interrupt at sti,
- * applies the waiting batch before returning. */
+ * takes what waits before returning. */
 static void irq_run(unsigned cpu, void *arg)
 {
 	(void)arg;
@@ -547,15 +564,20 @@ static void irq_run(unsigned cpu, void *arg)
 		time_t end = time(NULL) + WAIT_SECONDS;
 		while (!fake_cpu_mail_waiting(1) && time(NULL) <= end)
 			sched_yield();   /* interrupts disabled: nothing is taken */
+		irq.waiting_before = fake_cpu_mail_waiting(1);
 		uint64_t before = fake_cpu_stats(1)->received;
 		arch_irq_restore(inner);
 		irq.nested_took = fake_cpu_stats(1)->received - before;
+		irq.call_ran_inner = __atomic_load_n(&irq.call_ran, __ATOMIC_RELAXED);
 		arch_irq_restore(outer);
 		irq.outer_took = fake_cpu_stats(1)->received - before;
 		irq.waiting_after = fake_cpu_mail_waiting(1);
 	} else if (cpu == 0) {
 		wait_for(&irq.go, 1);
-		MmUnmapReservedMapping(irq.va, TAG, irq.mdl);
+		if (irq.by_call)
+			arch_cpu_call(1u << 1, irq_call_fn, NULL);
+		else
+			MmUnmapReservedMapping(irq.va, TAG, irq.mdl);
 	}
 }
 
@@ -567,12 +589,130 @@ static void test_mail_taken_when_interrupts_come_back(void)
 	alarm(120);
 	fake_smp_run(2, irq_run, NULL);
 	alarm(0);
-	ok(irq.nested_took == 0 && irq.outer_took == 1 && !irq.waiting_after,
-	   "a batch waiting while interrupts are disabled is applied when the outermost section restores them, not "
-	   "before (inner restore: %llu taken, outer: %llu)", (unsigned long long)irq.nested_took,
+	ok(irq.waiting_before && irq.nested_took == 0 && irq.outer_took == 1 && !irq.waiting_after,
+	   "a batch waiting while interrupts are disabled (the mailbox says so) is applied when the outermost section "
+	   "restores them, not before (inner restore: %llu taken, outer: %llu)", (unsigned long long)irq.nested_took,
 	   (unsigned long long)irq.outer_took);
 	MmFreeMappingAddress(irq.va, TAG);
 	frames_free(irq.mdl);
+
+	/* the same with a call posted by arch_cpu_call */
+	irq.go = irq.waiting_before = irq.call_ran = 0;
+	irq.by_call = true;
+	alarm(120);
+	fake_smp_run(2, irq_run, NULL);
+	alarm(0);
+	irq.by_call = false;
+	ok(irq.waiting_before && irq.call_ran_inner == 0 && irq.call_ran == 1 && !irq.waiting_after,
+	   "a call waiting while interrupts are disabled (the mailbox says so) runs when the outermost section restores "
+	   "them, not before (after the inner restore: %llu runs, after the outer: %llu)",
+	   (unsigned long long)irq.call_ran_inner, (unsigned long long)irq.call_ran);
+}
+
+/*
+ * Generated: the fake machine's interrupt sections nest as on the kernel, and a restore out of
+ * order is its panic. Each case, in a child process (CPU 0 alone), runs a random sequence of
+ * arch_irq_save and arch_irq_restore of the flags they returned (depth up to 6, every section
+ * closed), and in half of the cases one wrong restore at a random step: the outermost flags at an
+ * inner depth, any flags with no section open, or (legal) an inner section's flags at the
+ * outermost, which is no error. The child must finish exactly when no error was injected and die
+ * of SIGABRT exactly at the injected step otherwise (it reports each step done through a pipe);
+ * interrupts are enabled exactly when no section is open, throughout.
+ */
+static void test_irq_order(void)
+{
+	unsigned cases = 0, right = 0, aborted = 0;
+	uint64_t rng = 0x9E3779B97F4A7C15ULL;
+	for (unsigned c = 0; c < 300; c++) {
+		enum { OPS = 40 };
+		int op[OPS + 6], nops = 0, depth = 0;   /* OPS steps, then the sections left open closed */
+		for (int k = 0; k < OPS; k++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			unsigned x = (unsigned)(rng >> 33);
+			if (depth < 6 && (depth == 0 || x % 2))
+				op[nops++] = 0, depth++;            /* save */
+			else if (depth > 0)
+				op[nops++] = 1, depth--;            /* restore, in order */
+		}
+		while (depth > 0)
+			op[nops++] = 1, depth--;
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		unsigned kind = (unsigned)(rng >> 40) % 6, at = (unsigned)(rng >> 20) % (unsigned)(nops + 1);
+		bool inject = kind < 3;
+		int pfd[2];
+		if (pipe(pfd))
+			break;
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(pfd[0]);
+			if (!freopen("/dev/null", "w", stderr))
+				_exit(3);
+			uint64_t stack[8];
+			int d = 0;
+			for (int k = 0; k <= nops; k++) {
+				if (inject && (unsigned)k == at) {
+					/* 0: the outermost flags (1) with two sections or more open (one opened
+					 * here when needed); 1: a restore with none open (all closed first);
+					 * 2: an inner section's flags (0) closing the outermost: legal */
+					if (kind == 0) {
+						while (d < 2)
+							stack[d++] = arch_irq_save();
+						arch_irq_restore(1);
+					} else if (kind == 1) {
+						while (d > 0)
+							arch_irq_restore(stack[--d]);
+						arch_irq_restore(0);
+					} else {
+						while (d > 1)
+							arch_irq_restore(stack[--d]);
+						if (d == 0)
+							stack[d++] = arch_irq_save();
+						arch_irq_restore(0);
+						d = 0;
+						arch_irq_save();
+						arch_irq_restore(1);   /* back on: the sequence goes on from no section */
+					}
+					if (write(pfd[1], "i", 1) != 1)
+						_exit(3);
+				}
+				if (k == nops)
+					break;
+				if (op[k] == 0)
+					stack[d++] = arch_irq_save();
+				else if (d > 0)
+					arch_irq_restore(stack[--d]);
+				if (arch_irqs_enabled() != (d == 0) || arch_irq_depth() != (unsigned)d)
+					_exit(4);
+				if (write(pfd[1], "s", 1) != 1)
+					_exit(3);
+			}
+			while (d > 0)
+				arch_irq_restore(stack[--d]);
+			_exit(arch_irqs_enabled() && arch_irq_depth() == 0 ? 0 : 4);
+		}
+		close(pfd[1]);
+		char buf[64];
+		unsigned steps = 0, marks = 0;
+		ssize_t got;
+		while ((got = read(pfd[0], buf, sizeof(buf))) > 0)
+			for (ssize_t j = 0; j < got; j++)
+				buf[j] == 'i' ? marks++ : steps++;
+		close(pfd[0]);
+		int st = 0;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			break;
+		cases++;
+		bool died = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+		bool fatal = inject && kind < 2 && at <= (unsigned)nops;
+		aborted += died;
+		if (fatal ? died && steps == at && marks == 0 : WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			right++;
+	}
+	ok(cases == 300 && right == cases && aborted > 50,
+	   "%u generated sequences of interrupt sections: %u with a wrong restore died of the fake machine's panic at "
+	   "it, the others (an inner flags' restore of the outermost section among them) ran through; %u right",
+	   cases, aborted, right);
 }
 
 /* ---------------------------------------------------------------- all CPUs at once */
@@ -946,6 +1086,7 @@ int main(void)
 	test_spinning_cpu_acknowledges();
 	test_stopped_cpu_is_not_waited_for();
 	test_mail_taken_when_interrupts_come_back();
+	test_irq_order();
 	test_all_cpus_at_once();
 	test_log_at_once();
 	host_machine_destroy();

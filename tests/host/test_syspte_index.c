@@ -39,6 +39,9 @@
  *  - The ready top, generated: reservations at or above the allocator's ready point make nothing,
  *    the point only goes down, every run above it passes the inline readiness test, and
  *    syspte_check catches the point moved off the span bytes.
+ *  - Preferences, generated: DIVISIBLE's rule before any preference (region_divisible_pref), and a
+ *    preference honoured in the address space's page numbers on regions whose bases are not
+ *    multiples of it (region_pref_address_space).
  *
  *   build/host/test_syspte_index [churn steps]
  */
@@ -846,6 +849,52 @@ static void region_divisible_pref(void)
 	   chonoured, callowed);
 }
 
+/*
+ * Generated: a preference is stated in the address space (syspte.h: the start's page index in the
+ * address space plus phase a multiple of prefer), whatever the region's base. Regions whose bases
+ * are odd multiples of 2 MiB (page index 512 mod 1024, each a different residue mod 2^14), without
+ * caches, each nearly empty (every reservation freed before the next): reservations of 1 to 300
+ * pages, some DIVISIBLE, with preferences of 1024 to 8192 pages at random phases. Where the rule
+ * allows the preference (no DIVISIBLE, or DIVISIBLE with a power-of-two size dividing the phase),
+ * the region's one free extent holds a preferred start, which must be taken: the address space's
+ * page index plus phase a multiple of prefer. DIVISIBLE's rule holds in every case.
+ */
+static void region_pref_address_space(void)
+{
+	unsigned made = 0, bad = 0, allowed = 0, honoured = 0, refused = 0;
+	for (unsigned j = 0; j < 8; j++) {
+		vaddr_t base = SYSPTE_BASE + ((704ULL + j) << 30) + (2 * (uint64_t)j * 5 + 1) * SIZE_2M;
+		struct syspte_region *r = syspte_create_ex(host_machine_pt(), base, 4 * 8192, SYSPTE_CREATE_NO_CACHE);
+		if (!r)
+			continue;
+		made++;
+		for (unsigned k = 0; k < 400; k++) {
+			uint64_t prefer = (uint64_t)1024 << below(4), phase = below(prefer * 4);
+			bool div = below(4) == 0;
+			uint64_t n = div && below(2) ? (uint64_t)1 << below(9) : 1 + below(300);
+			if (div && below(2))
+				phase = below(prefer / n) * n;   /* a phase DIVISIBLE allows, for a power of two */
+			vaddr_t v = syspte_reserve_pref(r, n, 0x50524546, div ? SYSPTE_FLAG_DIVISIBLE : 0, prefer, phase);
+			if (!v) {
+				refused++;
+				continue;
+			}
+			uint64_t page = v >> PAGE_SHIFT;
+			bad += div && page % n != 0;
+			if (!div || (!(n & (n - 1)) && !(phase & (n - 1)))) {
+				allowed++;
+				honoured += ((page + phase) & (prefer - 1)) == 0;
+			}
+			bad += syspte_release(r, v, 0x50524546) != SYSPTE_OK;
+		}
+		bad += syspte_check(r) != 0;
+	}
+	ok(made == 8 && bad == 0 && refused == 0 && allowed > 2000 && honoured == allowed,
+	   "%u regions at bases 2 MiB but not 4 MiB aligned: DIVISIBLE never broken, none refused (%u), failures %u; "
+	   "%u of %u allowed preferences honoured in the address space's page numbers", made, refused, bad, honoured,
+	   allowed);
+}
+
 /* Reserves n pages at page s of r if the allocator's preference lands there (its only candidate:
  * prefer is larger than what lies past s); 0 otherwise. */
 static vaddr_t reserve_at(struct syspte_region *r, uint64_t s, uint64_t n, uint64_t prefer)
@@ -1158,6 +1207,7 @@ int main(int argc, char **argv)
 	region_ready_chunk_edges();
 	region_ready_top();
 	region_divisible_pref();
+	region_pref_address_space();
 	region_edge_addresses(plain, true);
 	region_edge_addresses(reserved_region(), false);
 	ok(lost == 0 && misplaced == 0, "no live start was lost before its removal, none misplaced by its insert");
