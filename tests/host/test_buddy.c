@@ -792,6 +792,47 @@ static void test_no_alignment_required(void)
 }
 
 /*
+ * Generated: a preference where it certainly fits. On a fresh allocator (one free extent of all
+ * its units, origin 0) of at least prefer + n units, buddy_find with a preference the rule allows
+ * (no divisor, or a power-of-two divisor below prefer with the phase a multiple of it) must place
+ * the run at the preferred phase, (start + phase) a multiple of prefer, and obey the rule; one the
+ * rule contradicts must obey the rule.
+ */
+static void test_preference_fresh(void)
+{
+	long honoured = 0, allowed = 0, contradicted = 0, bad = 0;
+	rng_state = 0x7072656665726e63ull;
+	for (int k = 0; k < 3000; k++) {
+		struct world w;
+		uint64_t prefer = (uint64_t)2 << rnd_below(10), n = 1 + rnd_below(rnd_below(2) ? prefer : 3 * prefer);
+		uint64_t npages = prefer + n + rnd_below(4 * prefer), d = 1, phase = rnd_below(prefer);
+		if (rnd_below(2)) {
+			d = (uint64_t)1 << rnd_below(__builtin_ctzll(prefer) + 1);   /* up to prefer: = prefer never allows */
+			if (rnd_below(2))
+				phase &= ~(d - 1);
+		}
+		world_init(&w, npages, 0);
+		model_set(&w, 0, npages, 1);
+		if (!buddy_free(&w.b, 0, npages))
+			bad++;
+		struct buddy_place p;
+		bool allows = d < prefer && !(phase & (d - 1));
+		if (!buddy_find(&w.b, n, d, prefer, phase, &p) || p.start % d != 0 || p.start + n > npages) {
+			bad++;
+		} else if (allows) {
+			allowed++;
+			honoured += ((p.start + phase) & (prefer - 1)) == 0;
+		} else {
+			contradicted++;
+		}
+		world_fini(&w);
+	}
+	ok(bad == 0 && honoured == allowed && allowed > 1000 && contradicted > 300,
+	   "fresh allocators: %ld of %ld preferences the rule allows placed at the preferred phase, %ld the rule "
+	   "contradicts placed by the rule, %ld failures", honoured, allowed, contradicted, bad);
+}
+
+/*
  * The property over generated allocator states: random free sets (runs of random lengths around
  * powers of two, at random densities), then random requests (powers of two and their neighbours,
  * with and without divisors and bounds). A refused request must have no qualifying run in the
@@ -883,6 +924,7 @@ int main(int argc, char **argv)
 	test_phase_a_bound();
 	test_refused_frees();
 	test_no_alignment_required();
+	test_preference_fresh();
 	test_refusal_property(scale);
 
 	uint64_t seed = 1;

@@ -150,6 +150,17 @@ static uint64_t pair_straddles(const struct pair *p)
 	return st.n;
 }
 
+/* Installs on the lazy side the chunks a take of [s, e) and its later free set bits in: those of
+ * units s - 1, s, e - 1 and e (buddy.h). */
+static void pair_run_chunks(struct pair *p, uint64_t s, uint64_t e)
+{
+	if (s)
+		pair_chunk(p, s - 1);
+	pair_chunk(p, s);
+	pair_chunk(p, e - 1);
+	pair_chunk(p, e);
+}
+
 /* One find + take on both sides; false on a disagreement. */
 static bool pair_alloc(struct pair *p, uint64_t n, uint64_t divisor, uint64_t prefer, uint64_t phase)
 {
@@ -161,11 +172,7 @@ static bool pair_alloc(struct pair *p, uint64_t n, uint64_t divisor, uint64_t pr
 	if (!fa || p->nlive == p->cap)
 		return true;
 	uint64_t s = b.start, e = s + n;
-	if (s)
-		pair_chunk(p, s - 1);
-	pair_chunk(p, s);
-	pair_chunk(p, e - 1);
-	pair_chunk(p, e);
+	pair_run_chunks(p, s, e);
 	buddy_take(&p->flat, &a, n);
 	buddy_take(&p->lazy, &b, n);
 	p->live[p->nlive][0] = s;
@@ -209,11 +216,7 @@ static bool pair_find_take(struct pair *p, uint64_t n, uint64_t divisor, uint64_
 		p->found++;
 		if (s >= from || b.ext_start > s || b.ext_end < e || buddy_free_units(&p->lazy) != buddy_free_units(&p->flat) + n)
 			return false;
-		if (s)
-			pair_chunk(p, s - 1);
-		pair_chunk(p, s);
-		pair_chunk(p, e - 1);
-		pair_chunk(p, e);
+		pair_run_chunks(p, s, e);
 		buddy_take(&p->lazy, &b, n);
 	}
 	p->live[p->nlive][0] = s;
