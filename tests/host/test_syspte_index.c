@@ -792,25 +792,29 @@ static void region_ready_spans(void)
 	   r->span_ready[k] == 1, "undone: check passes; freed, its span stays ready (its table is kept)");
 }
 
-/* One region_divisible_pref request on r: n pages, DIVISIBLE, preferring (page + phase) a multiple
- * of prefer; counts a base that breaks DIVISIBLE in *bad, and, when the preference is one
- * DIVISIBLE allows (n a power of two below prefer, phase a multiple of n), an allowed one and
- * whether it was honoured. Frees it. */
-static void divisible_pref_one(struct syspte_region *r, uint64_t n, uint64_t prefer, uint64_t phase, unsigned *bad,
-			       unsigned *allowed, unsigned *honoured, unsigned *refused)
+/* Counts of pref_one. */
+struct pref_counts { unsigned bad, allowed, honoured, refused; };
+
+/* One request with a preference on r: n pages, flags (0 or DIVISIBLE), preferring (page + phase) a
+ * multiple of prefer, page the start's index in the address space; counts a base that breaks
+ * DIVISIBLE, and, when the rule allows the preference (no DIVISIBLE, or n a power of two below
+ * prefer with the phase a multiple of n), an allowed one and whether it was honoured. Frees it. */
+static void pref_one(struct syspte_region *r, uint64_t n, uint32_t flags, uint64_t prefer, uint64_t phase,
+		     struct pref_counts *c)
 {
-	vaddr_t v = syspte_reserve_pref(r, n, 0x56494444, SYSPTE_FLAG_DIVISIBLE, prefer, phase);
+	bool div = flags & SYSPTE_FLAG_DIVISIBLE;
+	vaddr_t v = syspte_reserve_pref(r, n, 0x50524546, flags, prefer, phase);
 	if (!v) {
-		++*refused;
+		c->refused++;
 		return;
 	}
 	uint64_t page = v >> PAGE_SHIFT;
-	*bad += page % n != 0;
-	if (!(n & (n - 1)) && n < prefer && !(phase & (n - 1))) {
-		++*allowed;
-		*honoured += ((page + phase) & (prefer - 1)) == 0;
+	c->bad += div && page % n != 0;
+	if (!div || (!(n & (n - 1)) && n < prefer && !(phase & (n - 1)))) {
+		c->allowed++;
+		c->honoured += ((page + phase) & (prefer - 1)) == 0;
 	}
-	*bad += syspte_release(r, v, 0x56494444) != SYSPTE_OK;
+	c->bad += syspte_release(r, v, 0x50524546) != SYSPTE_OK;
 }
 
 /*
@@ -828,25 +832,25 @@ static void region_divisible_pref(void)
 	ok(fresh != NULL, "a fresh region for DIVISIBLE with a preference");
 	if (!fresh)
 		return;
-	unsigned bad = 0, allowed = 0, honoured = 0, refused = 0, cbad = 0, callowed = 0, chonoured = 0, crefused = 0;
+	struct pref_counts f = { 0 }, c = { 0 };
 	vaddr_t keep[64];
 	unsigned nkeep = 0;
 	for (unsigned k = 0; k < 3000; k++) {
 		uint64_t n = below(2) ? (uint64_t)1 << below(11) : 1 + below(1100);
 		uint64_t prefer = below(2) ? 512 : 1024, phase = below(2) ? below(prefer) : below(prefer / n + 1) * n;
-		divisible_pref_one(fresh, n, prefer, phase, &bad, &allowed, &honoured, &refused);
-		divisible_pref_one(reserved_region(), n, prefer, phase, &cbad, &callowed, &chonoured, &crefused);
+		pref_one(fresh, n, SYSPTE_FLAG_DIVISIBLE, prefer, phase, &f);
+		pref_one(reserved_region(), n, SYSPTE_FLAG_DIVISIBLE, prefer, phase, &c);
 		if (nkeep < ARRAY_SIZE(keep) && below(20) == 0)   /* some live reservations around them */
 			keep[nkeep++] = syspte_reserve(reserved_region(), 1 + below(40), 0x56494444, 0);
 	}
 	for (unsigned j = 0; j < nkeep; j++)
-		cbad += keep[j] && syspte_release(reserved_region(), keep[j], 0x56494444) != SYSPTE_OK;
-	ok(bad == 0 && refused == 0 && allowed > 500 && honoured == allowed && syspte_check(fresh) == 0,
+		c.bad += keep[j] && syspte_release(reserved_region(), keep[j], 0x56494444) != SYSPTE_OK;
+	ok(f.bad == 0 && f.refused == 0 && f.allowed > 500 && f.honoured == f.allowed && syspte_check(fresh) == 0,
 	   "fresh region: 3000 DIVISIBLE reservations with a preference, none misplaced (%u), none refused (%u); "
-	   "%u of %u preferences DIVISIBLE allows honoured", bad, refused, honoured, allowed);
-	ok(cbad == 0 && crefused == 0 && callowed > 500 && syspte_check(reserved_region()) == 0,
-	   "cached region: none misplaced (%u), none refused (%u); %u of %u allowed preferences honoured", cbad, crefused,
-	   chonoured, callowed);
+	   "%u of %u preferences DIVISIBLE allows honoured", f.bad, f.refused, f.honoured, f.allowed);
+	ok(c.bad == 0 && c.refused == 0 && c.allowed > 500 && syspte_check(reserved_region()) == 0,
+	   "cached region: none misplaced (%u), none refused (%u); %u of %u allowed preferences honoured", c.bad,
+	   c.refused, c.honoured, c.allowed);
 }
 
 /*
@@ -861,7 +865,8 @@ static void region_divisible_pref(void)
  */
 static void region_pref_address_space(void)
 {
-	unsigned made = 0, bad = 0, allowed = 0, honoured = 0, refused = 0;
+	unsigned made = 0;
+	struct pref_counts c = { 0 };
 	for (unsigned j = 0; j < 8; j++) {
 		vaddr_t base = SYSPTE_BASE + ((704ULL + j) << 30) + (2 * (uint64_t)j * 5 + 1) * SIZE_2M;
 		struct syspte_region *r = syspte_create_ex(host_machine_pt(), base, 4 * 8192, SYSPTE_CREATE_NO_CACHE);
@@ -874,25 +879,14 @@ static void region_pref_address_space(void)
 			uint64_t n = div && below(2) ? (uint64_t)1 << below(9) : 1 + below(300);
 			if (div && below(2))
 				phase = below(prefer / n) * n;   /* a phase DIVISIBLE allows, for a power of two */
-			vaddr_t v = syspte_reserve_pref(r, n, 0x50524546, div ? SYSPTE_FLAG_DIVISIBLE : 0, prefer, phase);
-			if (!v) {
-				refused++;
-				continue;
-			}
-			uint64_t page = v >> PAGE_SHIFT;
-			bad += div && page % n != 0;
-			if (!div || (!(n & (n - 1)) && !(phase & (n - 1)))) {
-				allowed++;
-				honoured += ((page + phase) & (prefer - 1)) == 0;
-			}
-			bad += syspte_release(r, v, 0x50524546) != SYSPTE_OK;
+			pref_one(r, n, div ? SYSPTE_FLAG_DIVISIBLE : 0, prefer, phase, &c);
 		}
-		bad += syspte_check(r) != 0;
+		c.bad += syspte_check(r) != 0;
 	}
-	ok(made == 8 && bad == 0 && refused == 0 && allowed > 2000 && honoured == allowed,
+	ok(made == 8 && c.bad == 0 && c.refused == 0 && c.allowed > 2000 && c.honoured == c.allowed,
 	   "%u regions at bases 2 MiB but not 4 MiB aligned: DIVISIBLE never broken, none refused (%u), failures %u; "
-	   "%u of %u allowed preferences honoured in the address space's page numbers", made, refused, bad, honoured,
-	   allowed);
+	   "%u of %u allowed preferences honoured in the address space's page numbers", made, c.refused, c.bad,
+	   c.honoured, c.allowed);
 }
 
 /* Reserves n pages at page s of r if the allocator's preference lands there (its only candidate:
