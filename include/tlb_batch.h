@@ -23,7 +23,7 @@
  *    CPU ever uses a stale translation of a page after the operation that unmapped or reprotected
  *    it returned, and a page's address is not reused (reserved again, freed) before every CPU's
  *    translations of it are gone. One exception: the unmap of a reservation a per-CPU cache holds
- *    flushes under that cache's lock alone (mm/syspte_map.c), so not even a racing free can reuse
+ *    (or the undo of a refused map of one) flushes under that cache's lock alone (mm/syspte_map.c), so not even a racing free can reuse
  *    its pages first; a CPU spinning on the lock answers the round (include/spinlock.h).
  *
  * SMP. One batch is one shootdown round whatever its size: each other online CPU is sent the batch

@@ -453,13 +453,14 @@ int syspte_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
 	/* addr's page index (the base is page aligned; below it, the difference wraps past every page) */
 	uint64_t i = (addr - r->base) >> PAGE_SHIFT;
 	bool inside = i < r->npages;
-	int st = inside && syspte_cache_owner_page(r, i) ? syspte_cache_release(r, addr, tag) : SYSPTE_CACHE_PASS;
+	unsigned o = inside ? syspte_cache_owner_page(r, i) : 0;
+	int st = o ? syspte_cache_release(r, addr, tag, i, o) : SYSPTE_CACHE_PASS;
 	if (st != SYSPTE_CACHE_PASS)
 		return st;
 	struct syspte_misuse m;
 	uint64_t f = spin_lock(&r->lock);
-	if (inside && syspte_cache_owner_page(r, i))
-		st = syspte_cache_release_locked(r, addr, tag, &m);
+	if (inside && (o = syspte_cache_owner_page(r, i)) != 0)
+		st = syspte_cache_release_locked(r, addr, tag, i, o, &m);
 	if (st == SYSPTE_CACHE_PASS)
 		st = syspte_release_locked(r, addr, i, tag, &m);
 	syspte_verify_locked(r);

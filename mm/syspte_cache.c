@@ -2,9 +2,11 @@
  * Per-CPU caches of a system PTE region's free space (design, state and locking in
  * mm/syspte_cache.h; the region's contract in mm/syspte.h).
  *
- * The fast paths (syspte_cache_reserve, syspte_cache_release) take one lock, the cache's, and write
- * only what the cache owns: its chunks' words, the records of their reservations (in the chunks'
- * states) and its counters. Everything that moves space or records between a cache and the region
+ * The fast paths (syspte_cache_reserve, syspte_cache_release, and through syspte_cache_hold the
+ * map, unmap and lookup of a cached reservation in mm/syspte_map.c and mm/syspte.c) take one lock,
+ * the cache's, and write only what the cache owns: its chunks' words, the records of their
+ * reservations (in the chunks' states), its counters, and a map's or unmap's PTEs of such a
+ * reservation. Everything that moves space or records between a cache and the region
  * (a new chunk, an adopted or a dissolved one, a drain) holds the region's lock and then the cache's.
  */
 #include "syspte_impl.h"
@@ -634,15 +636,13 @@ static void syspte_give_run_locked(struct syspte_region *r, uint64_t start, uint
  * chunk of the highest class takes (or the last active one when none is parked). */
 static void syspte_chunk_remove(struct syspte_cache *c, struct syspte_chunk *k)
 {
-	unsigned s = 0, na = syspte_nactive(c);
+	unsigned s = k->slot, na = syspte_nactive(c);
 	c->nchunks--;
 	if (k->cls != SYSPTE_CHUNK_ACTIVE) {
 		syspte_unpark(c, k);
 		return;
 	}
-	while (s < na && c->active[s] != k)
-		s++;
-	KASSERT(s < na && k->slot == s, "syspte: active chunk %llu not in its active slot", (unsigned long long)k->index);
+	KASSERT(s < na && c->active[s] == k, "syspte: active chunk %llu not in its active slot", (unsigned long long)k->index);
 	struct syspte_chunk *p = syspte_parked_top(c);
 	if (p) {
 		unsigned bound = syspte_class_bound(p->cls);
@@ -968,21 +968,7 @@ bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t 
 	return any;
 }
 
-/* The owner (1 + CPU index) of the cached chunk holding addr, 0 when caches are off, addr lies
- * outside the region or its chunk is no cache's; *i and *idx: addr's page and chunk. */
-static unsigned syspte_cache_owner_of(const struct syspte_region *r, vaddr_t addr, uint64_t *i, uint64_t *idx)
-{
-	vaddr_t va = addr & ~PAGE_MASK;
-	if (!r->cache.on || !syspte_in_region(r, va))
-		return 0;
-	*i = (va - r->base) >> PAGE_SHIFT;
-	*idx = *i >> SYSPTE_CHUNK_SHIFT;
-	return syspte_owner_load(r, *idx);
-}
-
-/* syspte_cache_release for addr in region page i, whose chunk's owner was o (not 0) a moment ago. */
-static __attribute__((noinline)) int syspte_cache_release_owned(struct syspte_region *r, vaddr_t addr, uint32_t tag,
-								 uint64_t i, unsigned o)
+int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t i, unsigned o)
 {
 	uint64_t idx = i >> SYSPTE_CHUNK_SHIFT;
 	if (!spin_may_take(&r->lock))   /* as in syspte_cache_reserve */
@@ -1007,25 +993,13 @@ static __attribute__((noinline)) int syspte_cache_release_owned(struct syspte_re
 	return st;
 }
 
-int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag)
-{
-	/* addr's page in the region (the base is page aligned; below it, the difference wraps past
-	 * every page); caches off, no chunk has an owner. A chunk with no owner: passed on at once. */
-	uint64_t i = (addr - r->base) >> PAGE_SHIFT;
-	unsigned o = i < r->npages ? syspte_owner_load(r, i >> SYSPTE_CHUNK_SHIFT) : 0;
-	return o ? syspte_cache_release_owned(r, addr, tag, i, o) : SYSPTE_CACHE_PASS;
-}
-
-int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m)
+int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t i, unsigned o,
+				struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
-	uint64_t i, idx;
-	unsigned o = syspte_cache_owner_of(r, addr, &i, &idx);
-	if (!o)
-		return SYSPTE_CACHE_PASS;
 	struct syspte_cache *c = syspte_cache_of(r, o - 1);
 	uint64_t f = spin_lock(&c->lock);
-	int st = syspte_chunk_free(r, c, syspte_chunk_in(r, c, idx), addr, i, tag, m);
+	int st = syspte_chunk_free(r, c, syspte_chunk_in(r, c, i >> SYSPTE_CHUNK_SHIFT), addr, i, tag, m);
 	spin_unlock(&c->lock, f);
 	r->cache.slow += st == SYSPTE_OK;
 	return st;

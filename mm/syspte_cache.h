@@ -162,7 +162,8 @@ struct syspte_caches {
 	uint64_t refused;                /* chunks a cache could not take for want of a directory page */
 };
 
-/* The cache a caller holds while it works on a cached reservation (syspte_resv_at_locked). */
+/* The cache a caller holds while it works on a cached reservation (filled by syspte_resv_at_locked
+ * or syspte_cache_hold, released by syspte_unhold_locked or syspte_cache_unhold). */
 struct syspte_hold {
 	struct syspte_cache *cache;      /* NULL: none held */
 	uint64_t flags;
@@ -304,11 +305,14 @@ void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t
  * Otherwise changes nothing (but the index's room) and returns false: the request is refused, with
  * no run anywhere or no memory for the index. */
 bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor);
-/* The fast path of a free: SYSPTE_OK or SYSPTE_MISUSE (raised) when addr lies in a cached chunk,
- * SYSPTE_CACHE_PASS when the region must handle it (always, caches off). */
-int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag);
-/* The same under the region's lock (misuse reported in *m, not raised). */
-int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, struct syspte_misuse *m);
+/* The fast path of a free of addr, in region page i, whose chunk's owner was o (not 0) a moment
+ * ago (syspte_cache_owner_page, a hint checked again under the owner's lock): SYSPTE_OK or
+ * SYSPTE_MISUSE (raised) when addr lies in a cached chunk, SYSPTE_CACHE_PASS when the region must
+ * handle it. */
+int syspte_cache_release(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t i, unsigned o);
+/* The same under the region's lock, o read under it (exact; misuse reported in *m, not raised). */
+int syspte_cache_release_locked(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t i, unsigned o,
+				struct syspte_misuse *m);
 
 /* ---- finding cached reservations (region's lock held) */
 

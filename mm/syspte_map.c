@@ -230,8 +230,7 @@ static inline __attribute__((always_inline)) int syspte_map_check_held(struct sy
 static int syspte_cached_done(struct syspte_region *r, struct syspte_hold *h, int st, const struct syspte_misuse *m)
 {
 	syspte_cache_unhold(h);
-	if (mm_verifier)
-		syspte_cache_verify(r);
+	syspte_cache_verify(r);
 	if (st == SYSPTE_MISUSE)
 		syspte_raise(m);
 	return st;
