@@ -90,6 +90,15 @@ static uint64_t *bench_words(size_t n)
 	return bench_zalloc(n * 8, host_huge());
 }
 
+/* The live table and the bare buddy's metadata and slots, for MAX_NPAGES; false when out of memory. */
+static bool bench_tables(void)
+{
+	live = bench_zalloc(MAX_NPAGES * sizeof(*live), host_huge());
+	meta = bench_words(buddy_meta_bytes(MAX_NPAGES) / 8 + 1);
+	slots = bench_words(MAX_NPAGES);
+	return live && meta && slots;
+}
+
 /* Prints how much of this process's anonymous memory the host holds on 2 MiB pages
  * (/proc/self/smaps_rollup's AnonHugePages), or that it could not tell. */
 static void print_host_pages(void)
@@ -548,10 +557,7 @@ int main(int argc, char **argv)
 		long shift = argc > 5 ? parse_count(argv[5], 14, 22) : 18;
 		if (wi < 0 || n < 1 || shift < 0 || argc > 6)
 			return usage();
-		live = (struct resv *)bench_words(MAX_NPAGES * sizeof(*live) / 8);
-		meta = bench_words(buddy_meta_bytes(MAX_NPAGES) / 8 + 1);   /* the loop subject sets up a buddy too */
-		slots = bench_words(MAX_NPAGES);
-		if (!live || !meta || !slots)
+		if (!bench_tables())   /* the loop subject sets up a buddy too */
 			return 1;
 		int st = ops_mode((size_t)wi, argv[3], n, (unsigned)shift);
 		return st == 2 ? usage() : st;
@@ -567,10 +573,7 @@ int main(int argc, char **argv)
 	long rounds = argc > a + 1 ? nseeds : SIZE_ROUNDS;
 	if (steps < 1 || nseeds < 1 || argc > a + 2)
 		return usage();
-	live = (struct resv *)bench_words(MAX_NPAGES * sizeof(*live) / 8);
-	meta = bench_words(buddy_meta_bytes(MAX_NPAGES) / 8 + 1);
-	slots = bench_words(MAX_NPAGES);
-	if (!live || !meta || !slots)
+	if (!bench_tables())
 		return 1;
 	if (table && main_table(steps, (int)nseeds))
 		return 1;
