@@ -192,9 +192,10 @@ static inline uint64_t bm_npieces(uint64_t nbits)
 }
 
 /* Lays out a bitmap of nbits bits at word offset *off of meta (b's fields filled when b is set):
- * its level-0 piece directory and summary levels up to a single word, or (flat) none:
- * bm_test/set/clear/move only. Its level 0 is lane lane of the pair array at word offset l0 of
- * meta (buddy_layout), or, chunked, the pieces the caller installs. */
+ * its level-0 piece directory and summary levels up to a single word, or (flat) none: read and
+ * written a bit at a time (end_test_at, end_set_at, end_clear_at; bm_next_flat in the checks).
+ * Its level 0 is lane lane of the pair array at word offset l0 of meta (buddy_layout), or,
+ * chunked, the pieces the caller installs. */
 static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t *off, uint64_t l0,
 		      unsigned lane, bool flat, bool chunked)
 {
@@ -580,10 +581,16 @@ BUDDY_HOT void buddy_class_move(struct buddy *b, uint64_t os, uint64_t olen, uin
 	buddy_class_move_at(b, buddy_ext_class(olen), os, buddy_slot(b, os, ch), ns, NULL, nlen, ch);
 }
 
+/* End of the free extent starting at s (a start bit), pr the word pair of s. */
+BUDDY_HOT uint64_t buddy_extent_end_at(const struct buddy *b, const uint64_t *pr, uint64_t s, bool ch)
+{
+	return end_test_at(pr, s) ? s + 1 : s + buddy_rec_len(b, s, ch);
+}
+
 /* End of the free extent starting at s (a start bit). */
 BUDDY_HOT uint64_t buddy_extent_end(const struct buddy *b, uint64_t s, bool ch)
 {
-	return end_test(b, s, ch) ? s + 1 : s + buddy_rec_len(b, s, ch);
+	return buddy_extent_end_at(b, bm_pair(b, s, ch), s, ch);
 }
 
 /* The free extent containing unit u: its start, and its end in *e; BUDDY_NONE when u is not free. */
@@ -733,7 +740,7 @@ BUDDY_HOT void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls
 	 * for while the bitmaps are read (a hint, never a fault: a missing table's address is computed
 	 * as an integer and not read) */
 	if (e < b->npages)
-		__builtin_prefetch(ch ? (const void *)((uintptr_t)b->slot_dir[e >> BUDDY_DIR_SHIFT] +
+		prefetch_line(ch ? (const void *)((uintptr_t)b->slot_dir[e >> BUDDY_DIR_SHIFT] +
 							(e & (BUDDY_DIR_UNITS - 1)) * sizeof(uint64_t))
 				      : buddy_slot(b, e, ch));
 	bool in_l = s > 0, in_r = e < b->npages;   /* units s-1 and e exist */
@@ -753,12 +760,12 @@ BUDDY_HOT void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls
 		end_set_at(ch && (e & 63) && in_r ? pr : bm_pair(b, e - 1, ch), e - 1, ch);
 		buddy_class_move(b, ls, s - ls, ls, e - ls, ch);
 	} else if (!left) {                      /* grows the extent starting at e */
-		x = end_test_at(pr, e) ? e + 1 : e + buddy_rec_len(b, e, ch);
+		x = buddy_extent_end_at(b, pr, e, ch);
 		bm_clear_at(&b->start, pr, e);
 		bm_set_at(&b->start, ch && (s & 63) ? pl : bm_pair(b, s, ch), s, ch);
 		buddy_class_move(b, e, x - e, s, x - s, ch);
 	} else {                                 /* joins [ls, s) and the extent starting at e */
-		x = end_test_at(pr, e) ? e + 1 : e + buddy_rec_len(b, e, ch);
+		x = buddy_extent_end_at(b, pr, e, ch);
 		end_clear_at(pl, s - 1);
 		bm_clear_at(&b->start, pr, e);
 		buddy_class_del(b, e, x - e, ch);

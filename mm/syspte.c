@@ -230,8 +230,7 @@ static void syspte_table_made(void *arg, vaddr_t va, paddr_t table, volatile pte
 	}
 	r->tables[s] = t;
 	r->table_pa[s] = table;
-	r->span_ready[s] = syspte_span_ready_now(r, s);
-	syspte_ready_lower(r);
+	syspte_spans_ready_update(r, s, 1);
 	r->pd[((r->span0 + s) >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] =
 		pde - ((r->span0 + s) & (PT_ENTRIES - 1));
 	r->table_pages++;
@@ -283,7 +282,7 @@ static bool __attribute__((noinline)) syspte_reserve_meta_locked(struct syspte_r
 	struct syspte_meta_chunks ch;
 	if (!syspte_meta_alloc_locked(r, s, s + span, &ch))
 		return false;
-	if (!syspte_tables_ready(r, s, need) && !syspte_tables_locked(r, s, need)) {
+	if (!syspte_tables_locked(r, s, need)) {   /* true at once when none is missing */
 		syspte_meta_drop(&ch);
 		return false;
 	}

@@ -424,17 +424,8 @@ static int syspte_active_find_divisible(const struct syspte_region *r, struct sy
 static int syspte_parked_take(const struct syspte_region *r, struct syspte_cache *c, uint64_t npages, unsigned span,
 			      bool divisible, int *off)
 {
-	struct syspte_chunk *k = NULL;
-	uint64_t top = c->parked_mask & ~syspte_bits(0, span);   /* classes of a run of span pages or more */
-	if (!divisible && top) {   /* the highest class has room: placed as in an active chunk */
-		k = c->parked[63u - (unsigned)__builtin_clzll(top)];
-		uint64_t fit = syspte_chunk_fits(k->free, span), pref = fit & syspte_align_pref[npages];
-		KASSERT(fit, "syspte: parked chunk %llu of class %u has no room for %u pages", (unsigned long long)k->index,
-			k->cls, span);
-		*off = __builtin_ctzll(pref ? pref : fit);
-	} else if (divisible && top) {
-		k = syspte_parked_find(r, c, npages, span, divisible, off);
-	}
+	/* without DIVISIBLE, the first chunk of the highest class with a run of span pages or more */
+	struct syspte_chunk *k = syspte_parked_find(r, c, npages, span, divisible, off);
 	if (!k) {
 		if (!divisible || !syspte_cache_has_run(c, span)) {   /* an aligned start missed is no "full" */
 			unsigned was = __atomic_load_n(&c->nofit, __ATOMIC_RELAXED);

@@ -73,7 +73,7 @@ struct syspte_meta_chunks {
 
 /* True when a run [s, e) taken from the region's allocator needs no metadata chunk: its units s - 1
  * .. e lie in one of the allocator's chunks, which exists, and so does the start bitmap's chunk of
- * s (the common case, tested inline before syspte_meta_alloc_locked). */
+ * s (the common case: syspte_meta_alloc_locked's first test). */
 static inline bool syspte_meta_ready(const struct syspte_region *r, uint64_t s, uint64_t e)
 {
 	uint64_t lo = s ? s - 1 : s, hi = e < r->npages ? e : e - 1;

@@ -209,21 +209,6 @@ static inline struct syspte_resv *syspte_index_insert(struct syspte_index *ix, c
 	return e;
 }
 
-/* Removes entry e (from syspte_index_find), shifting the entries after it back; the table halves
- * when it is left under half the smaller table's capacity and memory for that one is there.
- * Inline when nothing moves: e is its home slot (checked against the table), the slot after it is
- * in the same page and empty, and no halving is due. */
-static inline void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
-{
-	uint64_t h = syspte_index_hash_cur(ix, e->start);
-	if ((h & SYSPTE_INDEX_SLOT_MASK) == SYSPTE_INDEX_SLOT_MASK || syspte_index_cur(ix, h) != e || e[1].npages ||
-	    ix->count <= ix->low) {
-		syspte_index_remove_shift(ix, e);
-		return;
-	}
-	*e = (struct syspte_resv){ .npages = 0 };
-	ix->count--;
-}
 /* syspte_index_remove of an entry syspte_index_find_home returned (home: what it said), the index
  * unchanged since: inline when e is its home slot, not the last of its slot page (the pages are
  * page aligned), the slot after it is empty, and no halving is due. */
@@ -235,6 +220,13 @@ static inline void syspte_index_remove_found(struct syspte_index *ix, struct sys
 	}
 	*e = (struct syspte_resv){ .npages = 0 };
 	ix->count--;
+}
+/* Removes entry e (from syspte_index_find), shifting the entries after it back; the table halves
+ * when it is left under half the smaller table's capacity and memory for that one is there.
+ * Inline when nothing moves (syspte_index_remove_found, home checked against the table). */
+static inline void syspte_index_remove(struct syspte_index *ix, struct syspte_resv *e)
+{
+	syspte_index_remove_found(ix, e, syspte_index_cur(ix, syspte_index_hash_cur(ix, e->start)) == e);
 }
 /* The home slot of a start page in the current table (tests force collisions with it). */
 uint64_t syspte_index_home(const struct syspte_index *ix, uint64_t start);
