@@ -740,9 +740,7 @@ BUDDY_HOT void buddy_insert(struct buddy *b, uint64_t s, uint64_t e, uint64_t ls
 	 * for while the bitmaps are read (a hint, never a fault: a missing table's address is computed
 	 * as an integer and not read) */
 	if (e < b->npages)
-		prefetch_line(ch ? (const void *)((uintptr_t)b->slot_dir[e >> BUDDY_DIR_SHIFT] +
-							(e & (BUDDY_DIR_UNITS - 1)) * sizeof(uint64_t))
-				      : buddy_slot(b, e, ch));
+		prefetch_line(ch ? buddy_slot_hint(b, e) : buddy_slot(b, e, ch));
 	bool in_l = s > 0, in_r = e < b->npages;   /* units s-1 and e exist */
 	uint64_t *pl = in_l ? bm_pair(b, s - 1, ch) : NULL, *pr = in_r ? bm_pair(b, e, ch) : NULL;
 	bool left = in_l && end_test_at(pl, s - 1), right = in_r && ((pr[0] >> (e & 63)) & 1);

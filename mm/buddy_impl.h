@@ -79,4 +79,18 @@ static inline __attribute__((always_inline)) void buddy_prefetch_pair(const stru
 	prefetchw_line(buddy_bm_word0(&b->start, u >> 6));
 }
 
+/* The address of unit u's slot (u < npages) in a chunked allocator, for prefetches only: computed
+ * as an integer, so a missing piece (a null directory entry) gives an address nobody reads. */
+static inline __attribute__((always_inline)) const void *buddy_slot_hint(const struct buddy *b, uint64_t u)
+{
+	return (const void *)((uintptr_t)b->slot_dir[u >> BUDDY_DIR_SHIFT] + (u & (BUDDY_DIR_UNITS - 1)) * sizeof(uint64_t));
+}
+
+/* Asks, for a write, for the line of unit u's slot in a chunked allocator (u < npages): where a
+ * free of a run starting at u writes the new extent's record. A hint, never a fault. */
+static inline __attribute__((always_inline)) void buddy_prefetch_slot(const struct buddy *b, uint64_t u)
+{
+	prefetchw_line(buddy_slot_hint(b, u));
+}
+
 #endif

@@ -413,14 +413,18 @@ void syspte_raise(const struct syspte_misuse *m)
 static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t i, uint32_t tag, struct syspte_misuse *m)
 {
 	spin_assert_held(&r->lock);
-	/* Two lines the free reads late are known from the address alone: i's start bitmap word (the
-	 * unlink clears the bit) and the allocator's word pair of unit i - 1 (does a free extent end
-	 * before the run?). Asked for now, their misses overlap the index's, which the lookup below
-	 * reads first, instead of following it. */
+	/* Three lines the free touches late are known from the address alone: i's start bitmap word
+	 * (the unlink clears the bit), the allocator's word pair of unit i - 1 (does a free extent end
+	 * before the run?) and unit i's slot (the run's first PTE, where the allocator writes the new
+	 * free extent's record unless the run joins one on its left). Asked for now, their misses
+	 * overlap the index's, which the lookup below reads first, instead of following it. The slot's
+	 * is a store, yet it costs as much as a read: the next locked instruction (this lock's next
+	 * taker) waits until every earlier store has its line. */
 	if (i < r->npages) {
 		bitset_prefetch(&r->starts, i);
 		if (i)
 			buddy_prefetch_pair(&r->buddy, i - 1);
+		buddy_prefetch_slot(&r->buddy, i);
 	}
 	int st = SYSPTE_OK;
 	bool home;
