@@ -418,8 +418,8 @@ static int syspte_release_locked(struct syspte_region *r, vaddr_t addr, uint64_t
 	 * before the run?) and unit i's slot (the run's first PTE, where the allocator writes the new
 	 * free extent's record unless the run joins one on its left). Asked for now, their misses
 	 * overlap the index's, which the lookup below reads first, instead of following it. The slot's
-	 * is a store, yet it costs as much as a read: the next locked instruction (this lock's next
-	 * taker) waits until every earlier store has its line. */
+	 * is a store, yet it costs about as much as a read: this CPU's next locked instruction (the
+	 * next call's lock, say) waits until every earlier store of the CPU has its line. */
 	if (i < r->npages) {
 		bitset_prefetch(&r->starts, i);
 		if (i)
