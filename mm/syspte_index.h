@@ -8,9 +8,9 @@
  *    Removal shifts the following entries of the cluster back (no tombstones), so a probe ends at
  *    the first empty slot and probe lengths never degrade with churn.
  *  - The table grows by doubling (a rehash under the region's lock) before an insert would take it
- *    beyond its capacity (syspte_index_cap: a quarter of its slots while it is small enough to stay
- *    in the caches, where a sparser table mispredicts fewer probes, half above, where its size
- *    decides), and halves when a removal leaves it under half the capacity of the smaller table:
+ *    beyond its capacity (syspte_index_cap: an eighth of its slots up to 256 KiB and a quarter up
+ *    to 1 MiB, while it is small enough to stay in the caches, where a sparser table mispredicts
+ *    fewer probes; half above, where its size decides), and halves when a removal leaves it under half the capacity of the smaller table:
  *    its memory follows the live reservations, not the region's pages. Nothing is allocated up front
  *    but the top level below (one byte per 512 to 1024 region pages).
  *  - Slots live in pages of their own, found through two levels: a directory page holds the
@@ -64,12 +64,15 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pair[] holds word[] l
 #define SYSPTE_INDEX_TOP_SHIFT (SYSPTE_INDEX_PAGE_SHIFT + SYSPTE_INDEX_DIR_SHIFT)   /* slots a directory page covers */
 #define SYSPTE_INDEX_SLOT_MASK ((1u << SYSPTE_INDEX_PAGE_SHIFT) - 1)
 #define SYSPTE_INDEX_HASH 0x9E3779B97F4A7C15ULL   /* 2^64 / the golden ratio: Fibonacci hashing */
-#define SYSPTE_INDEX_DENSE_BITS 16   /* tables larger than 2^16 slots (1 MiB) are filled to half, not a quarter */
+#define SYSPTE_INDEX_SPARSE_BITS 14  /* tables of up to 2^14 slots (256 KiB) are filled to an eighth, */
+#define SYSPTE_INDEX_DENSE_BITS 16   /* up to 2^16 (1 MiB) to a quarter, larger ones to half */
 
-/* The most entries a table of 2^bits slots holds. */
+/* The most entries a table of 2^bits slots holds: the fill trades the probes' mispredicted branches
+ * (fewer the emptier the table) against its cache misses (fewer the smaller it is), the first
+ * dearer while the table fits a core's caches (docs/design.md, "The table"). */
 static inline uint64_t syspte_index_cap(unsigned bits)
 {
-	return (uint64_t)1 << (bits - (bits <= SYSPTE_INDEX_DENSE_BITS ? 2 : 1));
+	return (uint64_t)1 << (bits - (bits <= SYSPTE_INDEX_SPARSE_BITS ? 3 : bits <= SYSPTE_INDEX_DENSE_BITS ? 2 : 1));
 }
 
 /* The count under which a table of 2^bits slots halves: half the smaller table's capacity (none

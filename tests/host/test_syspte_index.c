@@ -254,11 +254,13 @@ static void test_collisions(void)
 	for (unsigned round = 0; round < rounds; round++) {
 		ix_fresh();
 		bad += !syspte_index_room(&ix, 1) || ix.bits != SYSPTE_INDEX_MIN_BITS;   /* a first table */
-		uint64_t last = (1u << SYSPTE_INDEX_MIN_BITS) - 1, keys[60];
-		unsigned n = homed_at(last, 0, keys, 40);
-		n += homed_at(0, 0, keys + n, 10);
-		n += homed_at(1, 0, keys + n, 10);
-		if (n != 60) {
+		/* the first table filled to its capacity: two thirds homed at its last slot, a sixth each at
+		 * slots 0 and 1 */
+		uint64_t last = (1u << SYSPTE_INDEX_MIN_BITS) - 1, keys[MIN_HALF];
+		unsigned side = MIN_HALF / 6, n = homed_at(last, 0, keys, MIN_HALF - 2 * side);
+		n += homed_at(0, 0, keys + n, side);
+		n += homed_at(1, 0, keys + n, side);
+		if (n != MIN_HALF) {
 			bad++;
 			continue;
 		}
@@ -270,7 +272,7 @@ static void test_collisions(void)
 		}
 		for (unsigned i = 0; i < n; i++)
 			bad += !ix_add(keys[i]);
-		bad += ix.bits != SYSPTE_INDEX_MIN_BITS;   /* 60 entries: still the first table */
+		bad += ix.bits != SYSPTE_INDEX_MIN_BITS;   /* MIN_HALF entries: still the first table */
 		bool w = false;   /* an entry homed at the last slot lies at the table's front */
 		for (uint64_t t = 0; t < 64; t++)
 			w |= syspte_index_slot(&ix, t)->npages && syspte_index_home(&ix, syspte_index_slot(&ix, t)->start) == last;
@@ -286,8 +288,9 @@ static void test_collisions(void)
 			bad += !ix_lookups_exact(CHURN_KEYS) || syspte_index_check(&ix, NULL, NULL) != 0;
 		}
 	}
-	ok(bad == 0, "%u rounds: 40 starts homed at the last slot, 10 at slot 0 and 10 at slot 1, inserted and removed in "
-	   "generated orders: every lookup exact after each removal", rounds);
+	ok(bad == 0, "%u rounds: %u starts homed at the last slot, %u at slot 0 and %u at slot 1, inserted and removed in "
+	   "generated orders: every lookup exact after each removal", rounds, MIN_HALF - 2 * (MIN_HALF / 6), MIN_HALF / 6,
+	   MIN_HALF / 6);
 	ok(wrapped == rounds, "the last slot's cluster wrapped to slot 0 in every round");
 }
 
