@@ -7,6 +7,7 @@
 #include "ktest.h"
 #include "wdm.h"
 #include "syspte.h"
+#include "syspte_impl.h"   /* syspte_frames_large: the leaf's pass, timed as its floor */
 #include "reserved.h"
 #include "phys.h"
 #include "pt.h"
@@ -710,9 +711,13 @@ static uint64_t lb_timer_ticks(void)
 	return d[LB_KEPT / 2];
 }
 
-/* What a floor times alone: a flush of everything, one invlpg of va, or a read of every page of the
- * mapping at va with its translations warm. */
-enum lb_floor_kind { LB_FLUSH_ALL, LB_INVLPG, LB_WARM_READ };
+/* What a floor times alone: a flush of everything, one invlpg of va, a read of every page of the
+ * mapping at va with its translations warm, or the map's run test of the 2 MiB run's frames (the
+ * contract's pass over an MDL's frames, which a leaf cannot skip). */
+enum lb_floor_kind { LB_FLUSH_ALL, LB_INVLPG, LB_WARM_READ, LB_FRAME_PASS };
+
+static const uint64_t *lb_frames;   /* LB_FRAME_PASS: the run's frames */
+static size_t lb_runs_seen;          /* LB_FRAME_PASS: passes that found the run */
 
 /* The median, in ns, of LB_KEPT runs of what (LB_WARM_READ: each page read once before). */
 static uint64_t lb_floor(enum lb_floor_kind what, char *va)
@@ -726,6 +731,8 @@ static uint64_t lb_floor(enum lb_floor_kind what, char *va)
 			arch_tlb_invalidate_all();
 		else if (what == LB_INVLPG)
 			arch_tlb_invalidate_page((vaddr_t)va);
+		else if (what == LB_FRAME_PASS)
+			lb_runs_seen += syspte_frames_large(lb_frames);
 		else
 			(void)lb_touch(va);
 		d[i] = lb_clamp(rdtsc() - a);
@@ -734,10 +741,17 @@ static uint64_t lb_floor(enum lb_floor_kind what, char *va)
 	return lb_ns(d[LB_KEPT / 2]);
 }
 
-/* Prints the floors: the two invalidations alone, and a second read of the mapping's pages through
- * each kind of mapping (a failed map is recorded as the test's failure). */
+/* Prints the floors: the two invalidations alone, the map's pass over the run's frames alone (each
+ * pass must find the run), and a second read of the mapping's pages through each kind of mapping (a
+ * failed map or pass is recorded as the test's failure). */
 static void lb_floors(char *va, PMDL big)
 {
+	lb_frames = MmGetMdlPfnArray(big);
+	lb_runs_seen = 0;
+	uint64_t pass = lb_floor(LB_FRAME_PASS, va);
+	if (!KEXPECT(lb_runs_seen == LB_KEPT, "the run test found the 2 MiB run in %zu of %u passes", lb_runs_seen,
+		     (unsigned)LB_KEPT))
+		return;
 	uint64_t all = lb_floor(LB_FLUSH_ALL, va), one = lb_floor(LB_INVLPG, va), warm[2];
 	for (unsigned small = 0; small < 2; small++) {
 		PMDL m = small ? &lb_rot.mdl : big;
@@ -747,8 +761,10 @@ static void lb_floors(char *va, PMDL big)
 		MmUnmapReservedMapping(va, TAG, m);
 	}
 	kprintf("# bench_large_leaf: floors (medians, ns): flush of everything alone %llu; one invlpg alone %llu; "
+		"the map's pass over the run's 512 frames alone %llu; "
 		"a second read of the 512 pages (translations warm): through the leaf %llu, through 4 KiB PTEs %llu\n",
-		(unsigned long long)all, (unsigned long long)one, (unsigned long long)warm[0], (unsigned long long)warm[1]);
+		(unsigned long long)all, (unsigned long long)one, (unsigned long long)pass, (unsigned long long)warm[0],
+		(unsigned long long)warm[1]);
 }
 
 /* x.xx of num / den (0 when den is 0) as value * 100. */
