@@ -10,9 +10,10 @@
  *  - The table grows by doubling (a rehash under the region's lock) before an insert would take it
  *    beyond its capacity (syspte_index_cap: an eighth of its slots up to 256 KiB and a quarter up
  *    to 1 MiB, while it is small enough to stay in the caches, where a sparser table mispredicts
- *    fewer probes; half above, where its size decides), and halves when a removal leaves it under half the capacity of the smaller table:
- *    its memory follows the live reservations, not the region's pages. Nothing is allocated up front
- *    but the top level below (one byte per 512 to 1024 region pages).
+ *    fewer probes; half above, where its size decides), and halves when a removal leaves it under
+ *    half the capacity of the smaller table: its memory follows the live reservations, not the
+ *    region's pages. Nothing is allocated up front but the top level below (one byte per 512 to
+ *    1024 region pages).
  *  - Slots live in pages of their own, found through two levels: a directory page holds the
  *    addresses of SYSPTE_INDEX_DIR_SPAN slot pages, and a top array in the region's metadata
  *    (two halves: the current table's and the one a rehash builds) those of the directory pages.
