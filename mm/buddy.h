@@ -118,10 +118,11 @@ bool buddy_alloc(struct buddy *b, uint64_t count, uint64_t divisor, uint64_t lo,
  * (a power of two) asks for a start with (start + phase) a multiple of prefer where one is found
  * among the O(1) candidates examined first (preferred, never required), replacing the natural
  * alignment of a power-of-two count; a preference the rule contradicts (with a power-of-two
- * divisor, a phase that is not a multiple of it) is ignored, never the rule. buddy_take takes it (p as buddy_find filled it), with
- * nothing changed in between; it writes the record slots of ext_start and ext_start + 1 (its
- * extent, already free) and, when the run ends before ext_end, of start + count and start + count
- * + 1 (the extent after the run; the second only when it has two units or more).
+ * divisor, a phase that is not a multiple of it) is ignored, never the rule. buddy_take takes it
+ * (p as buddy_find filled it), with nothing changed in between; it writes the record slots of
+ * ext_start and ext_start + 1 (its extent, already free) and, when the run ends before ext_end, of
+ * start + count and start + count + 1 (the extent after the run; the second only when it has two
+ * units or more).
  */
 struct buddy_place {
 	uint64_t start;                  /* the run's first unit */

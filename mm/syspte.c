@@ -103,9 +103,7 @@ static bool syspte_meta_alloc_units(struct syspte_region *r, const uint64_t *uni
  * was set. Each span joins the top once, so the steps over a region's life are at most its spans. */
 static void syspte_ready_lower(struct syspte_region *r)
 {
-	uint64_t k = syspte_ready_span(buddy_ready_from(&r->buddy));
-	while (k > 0 && r->span_ready[k - 1])
-		k--;
+	uint64_t k = syspte_ready_down(r, syspte_ready_span(buddy_ready_from(&r->buddy)));
 	buddy_set_ready_from(&r->buddy, syspte_ready_from_span(k));
 }
 

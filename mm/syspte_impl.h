@@ -166,13 +166,19 @@ static inline uint64_t syspte_ready_span(uint64_t ready_from)
 	return ready_from ? (ready_from - 1) >> SYSPTE_SPAN_SHIFT : 0;
 }
 
+/* The lowest span of the ready top when spans k .. nspans - 1 are known ready: k, lowered past the
+ * ready spans just below it. */
+static inline uint64_t syspte_ready_down(const struct syspte_region *r, uint64_t k)
+{
+	while (k > 0 && r->span_ready[k - 1])
+		k--;
+	return k;
+}
+
 /* The ready point the span bytes give (for syspte_check; O(spans of the top)). */
 static inline uint64_t syspte_ready_top_of(const struct syspte_region *r)
 {
-	uint64_t k = r->nspans;
-	while (k > 0 && r->span_ready[k - 1])
-		k--;
-	return syspte_ready_from_span(k);
+	return syspte_ready_from_span(syspte_ready_down(r, r->nspans));
 }
 
 /* The level-2 entry of span s (which has its table): span s is entry (base's entry + s) from the
