@@ -66,7 +66,6 @@ struct fake_cpu_state {
  * acting as that CPU alone, with relaxed atomic stores so that a reader may sum while it runs. */
 struct fake_tlb_count {
 	uint64_t flushes, pages, alls, irqs_off, cr3_loads;
-	uint64_t logged;              /* its batches copied into fake_tlb_ev */
 } __attribute__((aligned(64)));
 
 /* The slots of fake_tlb_ev taken since fake_tlb_reset, alone on its cache line. Every batch reads
@@ -207,23 +206,31 @@ void fake_tlb_reset(void)
 	__atomic_store_n(&fake_tlb_slots.taken, 0, __ATOMIC_RELAXED);
 }
 
+/* Batches copied into fake_tlb_ev since the reset: the slots taken, at most all of them. */
+static uint64_t fake_tlb_nlogged(void)
+{
+	uint64_t t = __atomic_load_n(&fake_tlb_slots.taken, __ATOMIC_RELAXED);
+	return t < FAKE_TLB_LOG ? t : FAKE_TLB_LOG;
+}
+
 const struct fake_tlb_log *fake_tlb_view(unsigned cpu)
 {
 	static _Thread_local struct fake_tlb_log v;
 	if (cpu >= ARCH_MAX_CPUS && cpu != FAKE_TLB_ALL)
 		fake_die("fake_tlb_view(%u): CPUs are 0..%u", cpu, ARCH_MAX_CPUS - 1);
-	v = (struct fake_tlb_log){ .ev = fake_tlb_ev };
-	for (unsigned i = 0; i < ARCH_MAX_CPUS; i++) {
+	bool all = cpu == FAKE_TLB_ALL;
+	uint64_t n = fake_tlb_nlogged();
+	v = (struct fake_tlb_log){ .ev = fake_tlb_ev, .logged = all ? n : 0 };
+	for (unsigned i = all ? 0 : cpu; i < (all ? ARCH_MAX_CPUS : cpu + 1); i++) {
 		const struct fake_tlb_count *c = &fake_tlb_counts[i];
-		if (cpu != FAKE_TLB_ALL && i != cpu)
-			continue;
 		v.flushes += __atomic_load_n(&c->flushes, __ATOMIC_RELAXED);
 		v.pages += __atomic_load_n(&c->pages, __ATOMIC_RELAXED);
 		v.alls += __atomic_load_n(&c->alls, __ATOMIC_RELAXED);
 		v.irqs_off += __atomic_load_n(&c->irqs_off, __ATOMIC_RELAXED);
 		v.cr3_loads += __atomic_load_n(&c->cr3_loads, __ATOMIC_RELAXED);
-		v.logged += __atomic_load_n(&c->logged, __ATOMIC_RELAXED);
 	}
+	for (uint64_t k = 0; !all && k < n; k++)   /* one CPU's share of the log: its entries */
+		v.logged += fake_tlb_ev[k].cpu == cpu;
 	return &v;
 }
 
@@ -235,10 +242,10 @@ static int fake_cmp_va(const void *a, const void *b)
 
 bool fake_tlb_flushed_pages(size_t k, const vaddr_t *want, size_t n)
 {
-	const struct fake_tlb_log *log = fake_tlb_view(FAKE_TLB_ALL);
-	if (k >= log->logged || n > TLB_BATCH_PAGES) {
-		printf("# fake_tlb: flush %zu of %llu not logged (%llu are), or %zu pages asked for\n", k,
-		       (unsigned long long)log->flushes, (unsigned long long)log->logged, n);
+	uint64_t logged = fake_tlb_nlogged();
+	if (k >= logged || n > TLB_BATCH_PAGES) {
+		printf("# fake_tlb: flush %zu not logged (%llu are), or %zu pages asked for\n", k,
+		       (unsigned long long)logged, n);
 		return false;
 	}
 	const struct fake_tlb_flush *f = &fake_tlb_ev[k];
@@ -270,10 +277,9 @@ bool fake_tlb_flushed_range(size_t k, vaddr_t va, size_t npages)
 	return fake_tlb_flushed_pages(k, want, npages);
 }
 
-/* Takes the next slot of fake_tlb_ev for batch b from CPU self (counted in c, its counts) and
- * copies b into it, unless every slot is taken. Slots are taken in one order by all CPUs, so the
+/* Takes the next slot of fake_tlb_ev for batch b from CPU self and copies b into it, unless every slot is taken. Slots are taken in one order by all CPUs, so the
  * array is the log's global order; each slot is written by the CPU that took it alone. */
-static void __attribute__((noinline)) fake_tlb_log_copy(const struct tlb_batch *b, unsigned self, struct fake_tlb_count *c)
+static void __attribute__((noinline)) fake_tlb_log_copy(const struct tlb_batch *b, unsigned self)
 {
 	uint64_t k = __atomic_fetch_add(&fake_tlb_slots.taken, 1, __ATOMIC_RELAXED);
 	if (k >= FAKE_TLB_LOG)
@@ -283,7 +289,6 @@ static void __attribute__((noinline)) fake_tlb_log_copy(const struct tlb_batch *
 				      .origin = b->origin, .cpu = self,
 				      .n = b->all ? 0 : b->n };
 	memcpy(f->va, b->va, f->n * sizeof(vaddr_t));
-	fake_count(&c->logged, 1);
 }
 
 /* Records batch b from CPU self, and whether a lock (interrupts disabled) was still held: CPU
@@ -294,7 +299,7 @@ static inline void fake_tlb_log_batch(const struct tlb_batch *b, unsigned self)
 {
 	struct fake_tlb_count *c = &fake_tlb_counts[self];
 	if (__atomic_load_n(&fake_tlb_slots.taken, __ATOMIC_RELAXED) < FAKE_TLB_LOG)
-		fake_tlb_log_copy(b, self, c);
+		fake_tlb_log_copy(b, self);
 	fake_count(&c->flushes, 1);
 	fake_count(&c->alls, b->all);
 	fake_count(&c->pages, b->all ? 0 : b->n);
@@ -481,12 +486,14 @@ static void fake_take_mail(void)
 	}
 }
 
-/* True when something waits in the running CPU's mailbox. */
-static inline bool fake_mail_waiting(void)
+/* True when something waits in CPU c's mailbox. */
+static inline bool fake_mail_in(const struct fake_cpu_state *c)
 {
-	struct fake_cpu_state *c = fake_me();
-	return __atomic_load_n(&c->tlb_pending, __ATOMIC_RELAXED) | __atomic_load_n(&c->call_pending, __ATOMIC_RELAXED);
+	return __atomic_load_n(&c->tlb_pending, __ATOMIC_ACQUIRE) | __atomic_load_n(&c->call_pending, __ATOMIC_ACQUIRE);
 }
+
+/* True when something waits in the running CPU's mailbox. */
+static inline bool fake_mail_waiting(void) { return fake_mail_in(fake_me()); }
 
 /* The interrupt: the running CPU's mailbox taken in a handler that runs with interrupts disabled. */
 static void __attribute__((noinline)) fake_interrupt(void)
@@ -692,11 +699,7 @@ void fake_cpu_online(unsigned i, bool on)
 
 const struct fake_cpu_stats *fake_cpu_stats(unsigned i) { return &fake_cpus[i % ARCH_MAX_CPUS].stats; }
 
-bool fake_cpu_mail_waiting(unsigned i)
-{
-	const struct fake_cpu_state *c = &fake_cpus[i % ARCH_MAX_CPUS];
-	return __atomic_load_n(&c->tlb_pending, __ATOMIC_ACQUIRE) | __atomic_load_n(&c->call_pending, __ATOMIC_ACQUIRE);
-}
+bool fake_cpu_mail_waiting(unsigned i) { return fake_mail_in(&fake_cpus[i % ARCH_MAX_CPUS]); }
 
 arch_cpumask_t arch_cpus_online(void) { return fake_online_mask(); }
 

@@ -69,8 +69,8 @@ struct fake_tlb_log {
 	uint64_t logged;                   /* of them copied into ev[]: min(flushes, FAKE_TLB_LOG) */
 	const struct fake_tlb_flush *ev;   /* the first FAKE_TLB_LOG flushes, in the order issued */
 };
-/* The counts of CPU cpu (< ARCH_MAX_CPUS) alone (logged: its batches among ev[], which is the
- * common array), or of every CPU together for FAKE_TLB_ALL: a snapshot in storage of the calling
+/* The counts of CPU cpu (< ARCH_MAX_CPUS) alone (logged: its entries among ev[], counted there,
+ * which is the common array), or of every CPU together for FAKE_TLB_ALL: a snapshot in storage of the calling
  * thread's, valid until its next call. Exact while no other CPU issues batches (before fake_smp_run
  * or after it returns, or while the others wait); read ev[] only then. */
 #define FAKE_TLB_ALL (~0u)

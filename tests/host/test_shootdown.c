@@ -597,8 +597,7 @@ static void test_mail_taken_when_interrupts_come_back(void)
 	frames_free(irq.mdl);
 
 	/* the same with a call posted by arch_cpu_call */
-	irq.go = irq.waiting_before = irq.call_ran = 0;
-	irq.by_call = true;
+	irq = (typeof(irq)){ .by_call = true };
 	alarm(120);
 	fake_smp_run(2, irq_run, NULL);
 	alarm(0);
@@ -704,7 +703,7 @@ static void test_irq_order(void)
 			break;
 		cases++;
 		bool died = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
-		bool fatal = inject && kind < 2 && at <= (unsigned)nops;
+		bool fatal = kind < 2;   /* an injected wrong restore (kind 2 is legal, 3..5 inject none) */
 		aborted += died;
 		if (fatal ? died && steps == at && marks == 0 : WIFEXITED(st) && WEXITSTATUS(st) == 0)
 			right++;
@@ -914,7 +913,7 @@ static bool log_entry_is(const struct fake_tlb_flush *e, unsigned cpu, const str
 static bool log_holds_run(bool in_turn)
 {
 	bool good = true;
-	uint64_t logged = 0, want[NCPU], next[NCPU] = { 0 };
+	uint64_t next[NCPU] = { 0 };
 	for (unsigned c = 0; c < ARCH_MAX_CPUS; c++) {
 		uint64_t pages = 0, alls = 0, off = 0, n = c < NCPU ? lg.batches : 0;
 		for (unsigned r = 0; r < n; r++) {
@@ -931,16 +930,12 @@ static bool log_holds_run(bool in_turn)
 			       (unsigned long long)n, (unsigned long long)pages, (unsigned long long)alls, (unsigned long long)off);
 			good = false;
 		}
-		if (c < NCPU)
-			want[c] = v.logged;
-		logged += v.logged;
 	}
 	struct fake_tlb_log t = fake_tlb;
 	uint64_t all = (uint64_t)NCPU * lg.batches, fit = all < FAKE_TLB_LOG ? all : FAKE_TLB_LOG;
-	if (t.flushes != all || t.logged != fit || logged != fit) {
-		printf("# %llu flushes, %llu logged (%llu by the CPUs' counts); issued %llu, so %llu fit\n",
-		       (unsigned long long)t.flushes, (unsigned long long)t.logged, (unsigned long long)logged,
-		       (unsigned long long)all, (unsigned long long)fit);
+	if (t.flushes != all || t.logged != fit) {
+		printf("# %llu flushes, %llu logged; issued %llu, so %llu fit\n", (unsigned long long)t.flushes,
+		       (unsigned long long)t.logged, (unsigned long long)all, (unsigned long long)fit);
 		return false;
 	}
 	for (uint64_t k = 0; k < t.logged; k++) {
@@ -955,8 +950,6 @@ static bool log_holds_run(bool in_turn)
 		}
 		next[c]++;
 	}
-	for (unsigned c = 0; c < NCPU; c++)
-		good &= next[c] == want[c];
 	return good;
 }
 
@@ -979,20 +972,17 @@ static void log_unmap_run(unsigned cpu, void *arg)
 static bool log_holds_unmaps(void)
 {
 	bool good = true;
-	uint64_t logged = 0, seen[NCPU] = { 0 };
 	for (unsigned c = 0; c < NCPU; c++) {
 		struct fake_tlb_log v = *fake_tlb_view(c);
 		bool all = lu_pages[c] > TLB_BATCH_PAGES;
 		good &= lu.mapped[c] == lu.rounds && v.flushes == lu.rounds && v.alls == (all ? lu.rounds : 0) &&
 			v.pages == (all ? 0 : lu.rounds * lu_pages[c]);
-		logged += v.logged;
-		seen[c] = v.logged;
 	}
 	struct fake_tlb_log t = fake_tlb;
 	uint64_t fit = (uint64_t)NCPU * lu.rounds < FAKE_TLB_LOG ? (uint64_t)NCPU * lu.rounds : FAKE_TLB_LOG;
-	if (!good || t.flushes != (uint64_t)NCPU * lu.rounds || t.logged != fit || logged != fit) {
-		printf("# %llu flushes, %llu logged (%llu by the CPUs' counts), %llu fit\n", (unsigned long long)t.flushes,
-		       (unsigned long long)t.logged, (unsigned long long)logged, (unsigned long long)fit);
+	if (!good || t.flushes != (uint64_t)NCPU * lu.rounds || t.logged != fit) {
+		printf("# %llu flushes, %llu logged, %llu fit\n", (unsigned long long)t.flushes, (unsigned long long)t.logged,
+		       (unsigned long long)fit);
 		return false;
 	}
 	for (uint64_t k = 0; k < t.logged; k++) {
@@ -1004,10 +994,7 @@ static bool log_holds_unmaps(void)
 			printf("# entry %llu (CPU %u) is not one of that CPU's unmaps\n", (unsigned long long)k, c);
 			return false;
 		}
-		seen[c]--;
 	}
-	for (unsigned c = 0; c < NCPU; c++)
-		good &= seen[c] == 0;
 	return good;
 }
 
@@ -1038,7 +1025,7 @@ static void test_log_at_once(void)
 		lu.mdl[c] = frames(lu_pages[c], c, 11);
 		lu.va[c] = MmAllocateMappingAddress(lu_pages[c] * PAGE_SIZE, TAG);
 		lu.mapped[c] = 0;
-		set_up &= lu.mdl[c] && lu.va[c];
+		set_up &= lu.va[c] != NULL;   /* frames() gives its MDL or aborts */
 	}
 	fake_tlb_reset();
 	if (set_up)
@@ -1048,8 +1035,7 @@ static void test_log_at_once(void)
 	for (unsigned c = 0; c < NCPU; c++) {
 		if (lu.va[c])
 			MmFreeMappingAddress(lu.va[c], TAG);
-		if (lu.mdl[c])
-			frames_free(lu.mdl[c]);
+		frames_free(lu.mdl[c]);
 	}
 }
 
