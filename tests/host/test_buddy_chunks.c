@@ -44,14 +44,12 @@ struct pair {
 	uint64_t *slots_flat, *slots_lazy, **dir, npieces;
 	void **chunks;                 /* the lazy side's installed chunk pages, to free */
 	uint64_t nchunks;
-	uint64_t top;                  /* the lazy side's lowest chunk from which every chunk is installed */
 	uint64_t found, taken;         /* buddy_find_take's outcomes: found below the ready point, taken */
 	uint64_t (*live)[2];
 	size_t nlive, cap;
 };
 
-/* The lazy side's chunk of unit u, installed if missing; the chunks from the last down that are
- * all installed make its ready top (as the region's spans do). */
+/* The lazy side's chunk of unit u, installed if missing. */
 static void pair_chunk(struct pair *p, uint64_t u)
 {
 	if (u >= p->npages || buddy_chunk_present(&p->lazy, u))
@@ -60,14 +58,17 @@ static void pair_chunk(struct pair *p, uint64_t u)
 	memset(c, 0, BUDDY_CHUNK_BYTES);
 	buddy_chunk_install(&p->lazy, u, c);
 	p->chunks[p->nchunks++] = c;
-	while (p->top > 0 && buddy_chunk_present(&p->lazy, (p->top - 1) * BUDDY_CHUNK_UNITS))
-		p->top--;
 }
 
-/* The lazy side's exact ready point: every unit from it - 1 up has its chunk (its slots all exist). */
+/* The lazy side's exact ready point: every unit from it - 1 up has its chunk (its slots all exist);
+ * the chunks from the last down that are all installed make its ready top (as the region's spans
+ * do). */
 static uint64_t pair_ready(const struct pair *p)
 {
-	return p->top ? p->top * BUDDY_CHUNK_UNITS + 1 : 0;
+	uint64_t top = (p->npages + BUDDY_CHUNK_UNITS - 1) / BUDDY_CHUNK_UNITS;
+	while (top > 0 && buddy_chunk_present(&p->lazy, (top - 1) * BUDDY_CHUNK_UNITS))
+		top--;
+	return top ? top * BUDDY_CHUNK_UNITS + 1 : 0;
 }
 
 static void pair_init(struct pair *p, uint64_t npages)
@@ -85,7 +86,6 @@ static void pair_init(struct pair *p, uint64_t npages)
 	for (uint64_t k = 0; k < p->npieces; k++)
 		p->dir[k] = p->slots_lazy + (p->npieces - 1 - k) * BUDDY_DIR_UNITS;
 	p->chunks = calloc(npages / BUDDY_CHUNK_UNITS + 2, sizeof(void *));
-	p->top = (npages + BUDDY_CHUNK_UNITS - 1) / BUDDY_CHUNK_UNITS;
 	p->cap = 4096;
 	p->live = malloc(p->cap * sizeof(*p->live));
 	buddy_init(&p->flat, npages, 0, p->meta_flat, p->slots_flat, 0);

@@ -37,8 +37,8 @@
  *    generated: a span that a reservation's record pages give a table without its chunks stays
  *    not ready, and a reservation just past the edge makes the chunks it needs.
  *  - The ready top, generated: reservations at or above the allocator's ready point make nothing,
- *    the point only goes down, every run above it passes the inline readiness test, and
- *    syspte_check catches the point moved off the span bytes.
+ *    the point only goes down, every run above it needs nothing made, and syspte_check
+ *    catches the point moved off the span bytes.
  *  - Preferences, generated: DIVISIBLE's rule before any preference (region_divisible_pref), and a
  *    preference honoured in the address space's page numbers on regions whose bases are not
  *    multiples of it (region_pref_address_space).
@@ -1017,6 +1017,7 @@ static void region_ready_round(struct syspte_region *r, uint64_t npages, int ste
 	vaddr_t live[LIVE] = { 0 };
 	for (int k = 0; k < steps; k++) {
 		unsigned i = (unsigned)below(LIVE);
+		uint64_t before = buddy_ready_from(&r->buddy);
 		if (live[i]) {
 			c->bad_check += syspte_release(r, live[i], 0x504f5452) != SYSPTE_OK;
 			live[i] = 0;
@@ -1037,15 +1038,14 @@ static void region_ready_round(struct syspte_region *r, uint64_t npages, int ste
 			if (!v) {
 				c->refused++;
 			} else if (((v - r->base) >> PAGE_SHIFT) >= from) {
-				live[i] = v;
 				c->top++;
 				c->made_at_top += region_made(r) != made;
 			} else {
-				live[i] = v;
 				c->below_top++;
 			}
-			c->rose += buddy_ready_from(&r->buddy) > from;
+			live[i] = v;
 		}
+		c->rose += buddy_ready_from(&r->buddy) > before;   /* frees included */
 		c->lowest = MIN(c->lowest, buddy_ready_from(&r->buddy));
 		c->unsound += !ready_point_sound(r, 8);
 		if (k % 25 == 0)
@@ -1092,23 +1092,28 @@ static void region_ready_top(void)
 	   "none at or above the point made a table or chunk (%llu), the point never rose (%llu), runs above it need "
 	   "nothing made (%llu failures), check passed throughout (%llu failures)", (unsigned long long)c.made_at_top,
 	   (unsigned long long)c.rose, (unsigned long long)c.unsound, (unsigned long long)c.bad_check);
-	/* the point moved off what the span bytes say is caught (the last region, its point at page 0
-	 * or above) */
-	uint64_t from = buddy_ready_from(&r->buddy), k = syspte_ready_span(from);
-	const uint64_t wrong[] = { syspte_ready_from_span(k + 1), k ? syspte_ready_from_span(k - 1) : npages + 1, 0,
-				   npages + 1, from + 1 };
+	/* the point moved off what the span bytes say is caught: on one more fresh region given a few
+	 * reservations, so that its point lies between the ends and every wrong point below differs */
+	struct syspte_region *m = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + ((128ULL + rounds) << 30), npages,
+						   SYSPTE_CREATE_NO_CACHE);
+	vaddr_t held[8] = { 0 };
+	for (unsigned j = 0; m && j < ARRAY_SIZE(held); j++)
+		held[j] = syspte_reserve(m, 600, 0x504f5452, 0);
+	uint64_t from = m ? buddy_ready_from(&m->buddy) : 0, k = syspte_ready_span(from);
+	const uint64_t wrong[] = { syspte_ready_from_span(k + 1), syspte_ready_from_span(k - 1), 0, npages + 1, from + 1 };
 	unsigned caught = 0, tried = 0;
-	for (unsigned w = 0; w < ARRAY_SIZE(wrong); w++) {
-		if (wrong[w] == from)
-			continue;
-		tried++;
-		buddy_set_ready_from(&r->buddy, wrong[w]);
-		caught += syspte_check(r) != 0;
-		buddy_set_ready_from(&r->buddy, from);
+	for (unsigned w = 0; m && k > 1 && k + 1 < m->nspans && w < ARRAY_SIZE(wrong); w++) {
+		tried += wrong[w] != from;
+		buddy_set_ready_from(&m->buddy, wrong[w]);
+		caught += syspte_check(m) != 0;
+		buddy_set_ready_from(&m->buddy, from);
 	}
-	ok(tried >= 4 && caught == tried && syspte_check(r) == 0,
-	   "the ready point set a span lower or higher, to either end or a page off: %u of %u caught, then restored",
-	   caught, tried);
+	ok(tried == ARRAY_SIZE(wrong) && caught == tried && syspte_check(m) == 0,
+	   "the ready point (span %llu of %llu) set a span lower or higher, to either end or a page off: %u of %u "
+	   "caught, then restored", (unsigned long long)k, m ? (unsigned long long)m->nspans : 0ULL, caught, tried);
+	for (unsigned j = 0; m && j < ARRAY_SIZE(held); j++)
+		if (held[j])
+			syspte_release(m, held[j], 0x504f5452);
 }
 
 /*
