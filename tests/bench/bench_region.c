@@ -30,11 +30,11 @@
  * what the region's size alone costs, apart from the growth of what is live.
  *
  *   build/bench/bench_region [steps] [seeds]   (both tables: 2*10^6 steps x 5 seeds for the main
- *     table, and 10^6 steps x 9 rounds for the size table, unless given: then both take them,
+ *     table, and 10^6 steps x 8 rounds for the size table, unless given: then both take them,
  *     the size table seeds as its rounds)
  *   build/bench/bench_region table [steps] [seeds]   (the main table alone)
  *   build/bench/bench_region sizes [steps] [rounds]   (the size table alone: steps per churn,
- *     rounds 1..64; default 10^6 steps, 9 rounds)
+ *     rounds 1..64; default 10^6 steps, 8 rounds)
  *   build/bench/bench_region ops W cache|nocache|loop [steps] [log2 pages]   (one workload W in 0..3,
  *     one seed, a region of 2^18 pages unless given (14..22): the churn alone, for callgrind: its
  *     instructions less the loop's, divided by the printed calls)
