@@ -69,3 +69,11 @@ $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_
 
 test-tsan: $(TSAN_TESTS)
 	prove --exec '' $(TSAN_TESTS)
+
+# Mutation testing of mm/ against these host tests (tools/mutate.sh; not part of make test, about
+# half a minute a mutant): MUTATE_MAX sites sampled per file of MUTATE_FILES (all for every site),
+# the sample's offset MUTATE_SEED.
+MUTATE_FILES ?= mm/syspte_map.c mm/syspte.c mm/syspte_index.c mm/reserved.c mm/mdl.c
+.PHONY: mutate
+mutate: deps
+	HCC="$(HCC)" HCFLAGS="$(HCFLAGS)" HOST_SUPPORT="$(HOST_SUPPORT)" tools/mutate.sh $(MUTATE_FILES)

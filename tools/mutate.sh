@@ -1,0 +1,229 @@
+#!/bin/bash
+# Mutation testing of mm/ against the host tests (make mutate; not part of make test): proves the
+# tests can fail where the code is wrong. For each source file given, every site of a small set of
+# operators is listed (a comparison turned (< to <=, == to !=, ...), && and || swapped, a bitwise &
+# or | swapped, a + 1 or - 1 turned, a returned true or false inverted, a call statement deleted);
+# a deterministic sample of them (MUTATE_MAX per file, spread evenly over the file from an offset
+# MUTATE_SEED picks; MUTATE_MAX=all for every site) is applied one at a time to a copy of the file,
+# which is compiled and linked into the host tests in a scratch directory (the tree and build/ are
+# never written). A mutant is killed when a test fails, crashes or runs past its time limit; the
+# tests run fastest first and stop at the first failure. A mutant that survives every test is a
+# failure (not ok) unless tests/mutants-equivalent.txt lists it with the reason it cannot change
+# behaviour; a mutant that does not compile is reported and not counted.
+#
+# Lines that cannot be behaviour are skipped: comments, preprocessor lines, lines with a string
+# literal (messages), assertions (KASSERT, spin_assert_held: debug checks, not behaviour),
+# _Static_assert, and prefetches (hints by contract); no deletion removes a call of a checker
+# (*verify*, *_check, *_dump). The tests built with extra sources (test_acpi, test_smp_plan, test_elf,
+# test_cmdline) test no mm/ code and are not run.
+#
+# usage: tools/mutate.sh FILE...   (from the top of the tree; HCC, HCFLAGS and HOST_SUPPORT from
+#   make, or the defaults below). Prints TAP, then "N killed, N survived, ..." and "N passed, N
+#   failed"; exit status 1 when a mutant survived unlisted or the unmutated tests fail.
+#
+# tests/mutants-equivalent.txt: one mutant a line, FILE OP OCCURRENCE CODE REASON separated by tabs
+# (lines starting with # are comments), where CODE is the
+# line's text with its leading and trailing blanks removed, OP the operator's name below and
+# OCCURRENCE its index (from 0) among that operator's sites on the line; keyed by the code, not the
+# line number, so edits elsewhere in the file keep the entry. A listed mutant that kills is
+# reported, so stale entries show.
+set -u
+cd "$(dirname "$0")/.."
+HCC=${HCC:-gcc}
+HCFLAGS=${HCFLAGS:--std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -pthread -Iinclude -Iarch/x86_64/include -Imm -Itests/host -Itests/common}
+HOST_SUPPORT=${HOST_SUPPORT:-tests/host/host_support.c tests/host/fake_arch.c tests/host/host_machine.c}
+MAX=${MUTATE_MAX:-40}
+SEED=${MUTATE_SEED:-0}
+EQUIV=tests/mutants-equivalent.txt
+SKIP_TESTS="test_acpi test_smp_plan test_elf test_cmdline"
+if [ $# -eq 0 ]; then
+	echo "usage: tools/mutate.sh FILE... (mm/ sources)" >&2
+	exit 2
+fi
+case "$MAX" in all|[1-9]|[1-9][0-9]|[1-9][0-9][0-9]|[1-9][0-9][0-9][0-9]) ;; *)
+	echo "mutate: MUTATE_MAX must be 1..9999 or all, not '$MAX'" >&2; exit 2;; esac
+case "$SEED" in [0-9]|[0-9][0-9]|[0-9][0-9][0-9]) ;; *)
+	echo "mutate: MUTATE_SEED must be 0..999, not '$SEED'" >&2; exit 2;; esac
+for f in "$@"; do
+	case "$f" in mm/*.c) [ -f "$f" ] || { echo "mutate: no file $f" >&2; exit 2; };;
+	*) echo "mutate: $f is not an mm/ source (mm/*.c)" >&2; exit 2;; esac
+done
+
+work=$(mktemp -d /tmp/mutate.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/obj" "$work/t" "$work/m"
+
+# sites FILE: one line per mutation site, "LINE OP OCC COL LEN REPLACEMENT" (COL from 0), in file
+# order. The operators and the lines they may touch are here alone; apply() below uses the same
+# column and length.
+sites() {
+	perl -ne '
+		BEGIN { $inc = 0; }
+		my $l = $_; chomp $l;
+		my $code = $l;
+		# comments blanked to spaces, so columns stay those of the line
+		if ($inc) { if ($code =~ s{^.*?\*/}{" " x length($&)}e) { $inc = 0; } else { next; } }
+		$code =~ s{/\*.*?\*/}{" " x length($&)}ge;
+		if ($code =~ s{/\*.*$}{" " x length($&)}e) { $inc = 1; }
+		$code =~ s{//.*$}{" " x length($&)}e;
+		next if $code =~ /^\s*#/ || $code =~ /"/ || $code =~ /\bKASSERT\b|\bspin_assert_held\b|_Static_assert|\bBUILD_BUG/;
+		next if $code =~ /^\s*$/ || $code =~ /prefetch/;
+		my @ops = (
+			["le", qr/(?<![<])<=/, "<"],
+			["ge", qr/(?<![>])>=/, ">"],
+			["lt", qr/(?<![<\-])<(?![<=])/, "<="],
+			["gt", qr/(?<![>\-])>(?![>=])/, ">="],
+			["eq", qr/==/, "!="],
+			["ne", qr/!=/, "=="],
+			["and", qr/&&/, "||"],
+			["or", qr/\|\|/, "&&"],
+			["band", qr/(?<=\s)&(?=\s)/, "|"],
+			["bor", qr/(?<=\s)\|(?=\s)/, "&"],
+			["plus1", qr/\+ 1\b/, "- 1"],
+			["minus1", qr/(?<=\s)- 1\b/, "+ 1"],
+			["true", qr/\breturn true\b/, "return false"],
+			["false", qr/\breturn false\b/, "return true"],
+		);
+		for my $o (@ops) {
+			my ($name, $re, $rep) = @$o;
+			my $occ = 0;
+			while ($code =~ /$re/g) {
+				my $len = $+[0] - $-[0];
+				print "$. $name $occ $-[0] $len $rep\n";
+				$occ++;
+			}
+		}
+		# a call statement alone on its line (not a return, not an assignment, not a declaration)
+		if ($code =~ /^(\s*)([a-z_][a-z0-9_]*)\s*\(.*\);\s*$/ && $2 !~ /^(return|if|while|for|switch|sizeof)$|verify|_check$|_dump$/ && $code !~ /=/) {
+			my $start = length($1);
+			my $len = length($code) - $start;
+			$len = length($code =~ s/\s+$//r) - $start;
+			print "$. del 0 $start $len (void)0;\n";
+		}
+	' "$1"
+}
+
+# apply FILE LINE COL LEN REPLACEMENT OUT: FILE with LEN characters at COL of LINE replaced.
+apply() {
+	perl -e '
+		my ($file, $line, $col, $len, $rep, $out) = @ARGV;
+		open(my $in, "<", $file) or die; my @l = <$in>; close $in;
+		substr($l[$line - 1], $col, $len) = $rep;
+		open(my $o, ">", $out) or die; print $o @l; close $o;
+	' "$@"
+}
+
+# The libraries' objects (mm/ and the fake machine), unmutated, and every test's object, once.
+objs=()
+for src in mm/*.c $HOST_SUPPORT; do
+	o="$work/obj/$(echo "$src" | tr / _).o"
+	if ! $HCC $HCFLAGS -c "$src" -o "$o" 2>"$work/err"; then
+		echo "not ok 1 - $src does not compile unmutated"; sed 's/^/# /' "$work/err" | head -20; exit 1
+	fi
+	objs+=("$o")
+done
+tests=()
+for src in tests/host/test_*.c; do
+	name=$(basename "$src" .c)
+	case " $SKIP_TESTS " in *" $name "*) continue;; esac
+	if ! $HCC $HCFLAGS -c "$src" -o "$work/t/$name.o" 2>"$work/err"; then
+		echo "not ok 1 - $src does not compile"; sed 's/^/# /' "$work/err" | head -20; exit 1
+	fi
+	tests+=("$name")
+done
+
+# link NAME OBJ...: the test program NAME from its object and the given library objects.
+link() {
+	local name=$1; shift
+	$HCC $HCFLAGS "$work/t/$name.o" "$@" -o "$work/m/$name" 2>"$work/err"
+}
+
+# The unmutated run: every test must pass; its time orders the mutants' runs (fastest first) and
+# sets each test's limit (ten times its time, at least 20 s).
+declare -A limit
+order=()
+for name in "${tests[@]}"; do
+	link "$name" "${objs[@]}" || { echo "not ok 1 - $name does not link"; exit 1; }
+	t0=$(date +%s%N)
+	if ! timeout 600 "$work/m/$name" >"$work/out" 2>&1; then
+		echo "not ok 1 - $name fails unmutated"; tail -5 "$work/out" | sed 's/^/# /'; exit 1
+	fi
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	l=$(( ms * 10 / 1000 + 1 )); [ $l -lt 20 ] && l=20
+	limit[$name]=$l
+	order+=("$ms $name")
+done
+mapfile -t order < <(printf '%s\n' "${order[@]}" | sort -n | cut -d' ' -f2)
+
+# equivalent FILE OP OCC CODE: the reason the list gives for this mutant, or nothing.
+equivalent() {
+	[ -f "$EQUIV" ] || return 0
+	awk -F'\t' -v f="$1" -v op="$2" -v occ="$3" -v code="$4" \
+		'$1 == f && $2 == op && $3 == occ && $4 == code { print $5; exit }' "$EQUIV"
+}
+
+n=0; killed=0; survived=0; equiv=0; stillborn=0; stale=0
+plan=()
+for f in "$@"; do
+	mapfile -t all < <(sites "$f")
+	total=${#all[@]}
+	if [ "$MAX" = all ] || [ "$total" -le "$MAX" ]; then
+		pick=("${all[@]}")
+	else
+		pick=()
+		for ((k = 0; k < MAX; k++)); do
+			pick+=("${all[$(( (k * total / MAX + SEED) % total ))]}")
+		done
+	fi
+	echo "# $f: ${#pick[@]} of $total sites"
+	for s in "${pick[@]}"; do plan+=("$f $s"); done
+done
+echo "1..${#plan[@]}"
+for p in "${plan[@]}"; do
+	read -r f line op occ col len rep <<<"$p"
+	n=$((n + 1))
+	code=$(sed -n "${line}p" "$f" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+	what="$f:$line $op#$occ: $code"
+	mut="$work/mut.c"
+	apply "$f" "$line" "$col" "$len" "$rep" "$mut"
+	mo="$work/mut.o"
+	# compiled as if it were the file itself (its includes found from the file's directory), its
+	# warnings off: a mutant is judged by the tests, not by what the compiler says of its style
+	if ! $HCC $HCFLAGS -w -Wno-error -I"$(dirname "$f")" -c -x c "$mut" -o "$mo" 2>"$work/err"; then
+		stillborn=$((stillborn + 1))
+		echo "ok $n - does not compile (not counted): $what"
+		continue
+	fi
+	mobjs=()
+	me="$work/obj/$(echo "$f" | tr / _).o"
+	for o in "${objs[@]}"; do [ "$o" = "$me" ] && mobjs+=("$mo") || mobjs+=("$o"); done
+	by=""
+	for name in "${order[@]}"; do
+		link "$name" "${mobjs[@]}" || { by="$name (does not link)"; break; }
+		timeout "${limit[$name]}" "$work/m/$name" >"$work/out" 2>&1
+		rc=$?
+		if [ $rc -ne 0 ] || grep -q '^not ok' "$work/out"; then
+			[ $rc -eq 124 ] && by="$name (past its ${limit[$name]} s limit)" || by="$name"
+			break
+		fi
+	done
+	reason=$(equivalent "$f" "$op" "$occ" "$code")
+	if [ -n "$by" ]; then
+		killed=$((killed + 1))
+		if [ -n "$reason" ]; then
+			stale=$((stale + 1))
+			echo "ok $n - killed by $by: $what # listed as equivalent in $EQUIV: remove the entry"
+		else
+			echo "ok $n - killed by $by: $what"
+		fi
+	elif [ -n "$reason" ]; then
+		equiv=$((equiv + 1))
+		echo "ok $n - equivalent ($reason): $what"
+	else
+		survived=$((survived + 1))
+		echo "not ok $n - survived every test: $what (-> $rep)"
+	fi
+done
+echo "# $killed killed, $survived survived, $equiv equivalent (listed), $stillborn did not compile, $stale listed but killed"
+echo "$((n - survived)) passed, $survived failed"
+[ "$survived" -eq 0 ]
