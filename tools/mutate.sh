@@ -184,12 +184,14 @@ for p in "${plan[@]}"; do
 	n=$((n + 1))
 	code=$(sed -n "${line}p" "$f" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
 	what="$f:$line $op#$occ: $code"
-	mut="$work/mut.c"
+	mut="$work/src/$f"
+	mkdir -p "$(dirname "$mut")"
 	apply "$f" "$line" "$col" "$len" "$rep" "$mut"
 	mo="$work/mut.o"
-	# compiled as if it were the file itself (its includes found from the file's directory), its
-	# warnings off: a mutant is judged by the tests, not by what the compiler says of its style
-	if ! $HCC $HCFLAGS -w -Wno-error -I"$(dirname "$f")" -c -x c "$mut" -o "$mo" 2>"$work/err"; then
+	# compiled as if it were the file itself (its includes found from the file's directory, its
+	# name in messages the file's), its warnings off: a mutant is judged by the tests, not by what
+	# the compiler says of its style
+	if ! $HCC $HCFLAGS -w -Wno-error -I"$(dirname "$f")" -fmacro-prefix-map="$work/src/"= -c "$mut" -o "$mo" 2>"$work/err"; then
 		stillborn=$((stillborn + 1))
 		echo "ok $n - does not compile (not counted): $what"
 		continue
