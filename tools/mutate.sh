@@ -202,7 +202,8 @@ for p in "${plan[@]}"; do
 	by=""
 	for name in "${order[@]}"; do
 		link "$name" "${mobjs[@]}" || { by="$name (does not link)"; break; }
-		timeout "${limit[$name]}" "$work/m/$name" >"$work/out" 2>&1
+		# in a subshell whose stderr is closed: the shell's own line about a crashed program is noise
+		(timeout "${limit[$name]}" "$work/m/$name" >"$work/out" 2>&1; exit $?) 2>/dev/null
 		rc=$?
 		if [ $rc -ne 0 ] || grep -q '^not ok' "$work/out"; then
 			[ $rc -eq 124 ] && by="$name (past its ${limit[$name]} s limit)" || by="$name"
