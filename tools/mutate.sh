@@ -12,10 +12,10 @@
 # behaviour; a mutant that does not compile is reported and not counted.
 #
 # Lines that cannot be behaviour are skipped: comments, preprocessor lines, lines with a string
-# literal (messages), assertions (KASSERT, spin_assert_held: debug checks, not behaviour),
-# _Static_assert, and prefetches (hints by contract); no deletion removes a call of a checker
-# (*verify*, *_check, *_dump). The tests built with extra sources (test_acpi, test_smp_plan, test_elf,
-# test_cmdline) test no mm/ code and are not run.
+# literal (messages), assertions to their semicolon (KASSERT, spin_assert_held: debug checks,
+# not behaviour; _Static_assert, STATIC_ASSERT: compile-time), and prefetches (hints by contract);
+# no deletion removes a call of a checker (*verify*, *_check, *_dump). The tests built with extra
+# sources (test_acpi, test_smp_plan, test_elf, test_cmdline) test no mm/ code and are not run.
 #
 # usage: tools/mutate.sh FILE...   (from the top of the tree; HCC, HCFLAGS and HOST_SUPPORT from
 #   make, or the defaults below). Prints TAP, then "N killed, N survived, ..." and "N passed, N
@@ -58,7 +58,7 @@ mkdir -p "$work/obj" "$work/t" "$work/m"
 # column and length.
 sites() {
 	perl -ne '
-		BEGIN { $inc = 0; }
+		BEGIN { $inc = 0; $inassert = 0; }
 		my $l = $_; chomp $l;
 		my $code = $l;
 		# comments blanked to spaces, so columns stay those of the line
@@ -66,7 +66,13 @@ sites() {
 		$code =~ s{/\*.*?\*/}{" " x length($&)}ge;
 		if ($code =~ s{/\*.*$}{" " x length($&)}e) { $inc = 1; }
 		$code =~ s{//.*$}{" " x length($&)}e;
-		next if $code =~ /^\s*#/ || $code =~ /"/ || $code =~ /\bKASSERT\b|\bspin_assert_held\b|_Static_assert|\bBUILD_BUG/;
+		# an assertion statement, to its closing semicolon, whatever its lines
+		if ($inassert) { $inassert = 0 if $code =~ /;\s*$/; next; }
+		if ($code =~ /\bKASSERT\b|\bspin_assert_held\b|_Static_assert|\bSTATIC_ASSERT\b|\bBUILD_BUG/) {
+			$inassert = 1 unless $code =~ /;\s*$/;
+			next;
+		}
+		next if $code =~ /^\s*#/ || $code =~ /"/;
 		next if $code =~ /^\s*$/ || $code =~ /prefetch/;
 		my @ops = (
 			["le", qr/(?<![<])<=/, "<"],
