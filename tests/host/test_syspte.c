@@ -16,6 +16,7 @@
 #include "model_syspte.h"
 #include "model_syspte.c"
 #include "test_rng.h"
+#include "syspte_impl.h"
 
 static uint64_t rng;
 
@@ -40,6 +41,94 @@ static uint64_t run_seed(uint64_t seed, uint64_t nops)
 	return model_counts.failures - f0;
 }
 
+/* Acts as CPU cpu alone (the model's way: the running CPU online, the one it was offline). */
+static void act_as(unsigned cpu)
+{
+	if (cpu == fake_cpu)
+		return;
+	fake_cpu_online(cpu, true);
+	fake_cpu_online(fake_cpu, false);
+	fake_cpu_set(cpu);
+}
+
+/* The change a caller makes to its frames while its map waits for a cache's lock, and that lock. */
+static struct {
+	spinlock_t *held;
+	uint64_t *pfns, at, value;
+	bool ran;
+} race;
+
+/* Plays the caller writing pfns[at] after the map's pass read it, then CPU 1 letting go of its
+ * cache's lock; once, inside the map's spin on that lock. */
+static void race_spun(void)
+{
+	if (race.ran)
+		return;
+	race.ran = true;
+	race.pfns[race.at] = race.value;
+	__atomic_store_n(&race.held->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&race.held->locked, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * A map of a reservation CPU 1's cache placed, from CPU 2, which maps it under that cache's lock
+ * alone; its caller turns frame q beyond the physical width after the map's pass checked the frames
+ * and before its write reads them (a contract violation the map must survive, mm/syspte_map.c). For
+ * every size 1..SYSPTE_CACHE_MAX_PAGES and every q: REFUSED, no page of the reservation left
+ * mapped, the q PTEs written before the frame cleared and invalidated in one flush naming exactly
+ * them (none when q is 0), the counts as before, the region consistent; and the same map with
+ * fitting frames then maps. Returns the cases that went wrong.
+ */
+static unsigned test_cached_map_frames_changed(void)
+{
+	const uint32_t tag = 0x63616368;   /* 'cach' */
+	const uint64_t limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	uint64_t pfns[SYSPTE_CACHE_MAX_PAGES];
+	unsigned bad = 0, cases = 0;
+	if (host_machine_create(64ULL << 20, 16ULL << 20))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++)
+		for (uint64_t q = 0; q < n; q++, cases++) {
+			act_as(1);
+			vaddr_t v = syspte_reserve(r, n, tag, 0);
+			uint64_t i = (v - SYSPTE_BASE) >> PAGE_SHIFT;
+			struct syspte_cache *c1 = r->cache.cpu[1];
+			if (!v || !c1 || syspte_cache_owner_page(r, i) != 2) {
+				bad++;
+				continue;
+			}
+			for (uint64_t k = 0; k < n; k++)
+				pfns[k] = 0x7000 + 3 * k;
+			struct syspte_stats before, st;
+			syspte_get_stats(r, &before);
+			race = (typeof(race)){ .held = &c1->lock, .pfns = pfns, .at = q, .value = limit + q };
+			c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
+			c1->lock.owner = 2;
+			act_as(2);
+			fake_tlb_reset();
+			fake_cpu_poll_hook = race_spun;
+			int got = syspte_map(r, v, tag, pfns, n, PT_CACHE_WB);
+			fake_cpu_poll_hook = NULL;
+			syspte_get_stats(r, &st);
+			bool good = race.ran && got == SYSPTE_REFUSED && st.pages_mapped == before.pages_mapped &&
+				    (q ? fake_tlb.flushes == 1 && fake_tlb_flushed_range(0, v, q) : fake_tlb.flushes == 0);
+			for (uint64_t k = 0; k < n; k++)
+				good &= !pt_query(host_machine_pt(), v + k * PAGE_SIZE, NULL, NULL, NULL);
+			good &= syspte_check(r) == 0;
+			pfns[q] = 0x7000 + 3 * q;
+			good &= syspte_map(r, v, tag, pfns, n, PT_CACHE_WB) == SYSPTE_OK && syspte_unmap(r, v, tag, n) == SYSPTE_OK;
+			act_as(1);
+			good &= syspte_release(r, v, tag) == SYSPTE_OK && syspte_check(r) == 0;
+			if (!good && bad++ < 5)
+				printf("# %llu pages, frame %llu changed: map %d, %llu pages mapped, %llu flushes\n", (unsigned long long)n,
+				       (unsigned long long)q, got, (unsigned long long)(st.pages_mapped - before.pages_mapped),
+				       (unsigned long long)fake_tlb.flushes);
+		}
+	act_as(0);
+	return cases == SYSPTE_CACHE_MAX_PAGES * (SYSPTE_CACHE_MAX_PAGES + 1) / 2 ? bad : bad + 1;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seeds = argc > 1 ? strtoull(argv[1], NULL, 0) : 12;
@@ -61,5 +150,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)model_large.leaf_unmaps);
 	ok(model_large.leaves_mapped > seeds * 10 && model_large.leaf_unmaps > seeds * 5 && model_large.top_leaves > seeds,
 	   "2 MiB leaves were mapped and unmapped (generated aligned runs of frames, up to the width's last)");
+	is(test_cached_map_frames_changed(), 0, "a cached map whose caller turns a frame beyond the width while it waits for "
+	   "the cache's lock: refused, its PTEs cleared and invalidated, sizes 1..%u, every frame", SYSPTE_CACHE_MAX_PAGES);
 	return tap_done();
 }
