@@ -129,6 +129,64 @@ static unsigned test_cached_map_frames_changed(void)
 	return cases == SYSPTE_CACHE_MAX_PAGES * (SYSPTE_CACHE_MAX_PAGES + 1) / 2 ? bad : bad + 1;
 }
 
+/*
+ * syspte_map with no frames (pfns NULL: its caller refused the request itself) for generated spans
+ * of 1 page to a whole reservation and one past it, at every kind of page: reservations of 1..16
+ * pages (a cache's, from CPU 1) and of 600 and 1100 pages (the region's, whole 2 MiB spans among
+ * them). The contract's order: the address and the tag first (0xDA/0x105 outside a reservation,
+ * 0x104 for another tag, with their parameters), then REFUSED with no bug check and nothing mapped,
+ * the frames never read. Returns the cases that went wrong.
+ */
+static unsigned test_map_null_frames(void)
+{
+	const uint32_t tag = 0x6c6c756e;   /* 'null' */
+	static const uint64_t sizes[] = { 1, 2, 7, 16, 600, 1100 };
+	unsigned bad = 0;
+	uint64_t g = 0x6e756c6c;
+	if (host_machine_create(64ULL << 20, 16ULL << 20))
+		return 1;
+	bugcheck_set_hook(bugcheck_record_hook);
+	struct syspte_region *r = reserved_region();
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		uint64_t size = sizes[z];
+		act_as(size <= SYSPTE_CACHE_MAX_PAGES ? 1 : 0);
+		vaddr_t v = syspte_reserve(r, size, tag, 0);
+		if (!v) {
+			bad++;
+			continue;
+		}
+		for (unsigned c = 0; c < 64; c++) {
+			uint64_t off = test_rng_next(&g) % size, n = 1 + test_rng_next(&g) % (size - off + 1);
+			unsigned kind = (unsigned)(test_rng_next(&g) % 4);   /* 0 another tag, 1 past the end, else in */
+			vaddr_t at = kind == 1 ? v + size * PAGE_SIZE + PAGE_SIZE : v + off * PAGE_SIZE + test_rng_next(&g) % PAGE_SIZE;
+			uint32_t t = kind == 0 ? tag + 1 : tag;
+			uint64_t before = bugcheck_last.count;
+			struct syspte_stats st;
+			int got = syspte_map(r, at, t, NULL, n, (unsigned)(test_rng_next(&g) % PT_CACHE_TYPES));
+			syspte_get_stats(r, &st);
+			bool good = st.pages_mapped == 0 && !pt_query(host_machine_pt(), at, NULL, NULL, NULL);
+			if (kind == 0)
+				good &= got == SYSPTE_MISUSE && bugcheck_last.count == before + 1 &&
+					bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE &&
+					bugcheck_last.p[0] == SYSPTE_BUGCHECK_MAP_WRONG_TAG && bugcheck_last.p[1] == at &&
+					bugcheck_last.p[2] == t && bugcheck_last.p[3] == tag;
+			else if (kind == 1)   /* the page past the guard: no reservation */
+				good &= got == SYSPTE_MISUSE && bugcheck_last.count == before + 1 &&
+					bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE &&
+					bugcheck_last.p[0] == SYSPTE_BUGCHECK_MAP_NO_RESERVATION && bugcheck_last.p[1] == at;
+			else
+				good &= got == SYSPTE_REFUSED && bugcheck_last.count == before;
+			if (!good && bad++ < 5)
+				printf("# no frames: %llu pages at page %llu of %llu (kind %u): %d\n", (unsigned long long)n,
+				       (unsigned long long)off, (unsigned long long)size, kind, got);
+		}
+		bad += syspte_release(r, v, tag) != SYSPTE_OK;
+	}
+	act_as(0);
+	bugcheck_set_hook(NULL);
+	return bad + (syspte_check(r) != 0);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seeds = argc > 1 ? strtoull(argv[1], NULL, 0) : 12;
@@ -152,5 +210,7 @@ int main(int argc, char **argv)
 	   "2 MiB leaves were mapped and unmapped (generated aligned runs of frames, up to the width's last)");
 	is(test_cached_map_frames_changed(), 0, "a cached map whose caller turns a frame beyond the width while it waits for "
 	   "the cache's lock: refused, its PTEs cleared and invalidated, sizes 1..%u, every frame", SYSPTE_CACHE_MAX_PAGES);
+	is(test_map_null_frames(), 0, "a map with no frames: the address's and the tag's bug checks first, then refused, "
+	   "nothing read or mapped (generated spans in cached and 2 MiB-spanning reservations)");
 	return tap_done();
 }
