@@ -187,6 +187,125 @@ static unsigned test_map_null_frames(void)
 	return bad + (syspte_check(r) != 0);
 }
 
+/* True when the last bug check is 0xDA with subcode sub and parameters p2..p4, and is the one after
+ * count before. */
+static bool misuse_seen(uint64_t before, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	return bugcheck_last.count == before + 1 && bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE &&
+	       bugcheck_last.p[0] == sub && bugcheck_last.p[1] == p2 && bugcheck_last.p[2] == p3 && bugcheck_last.p[3] == p4;
+}
+
+/*
+ * Unmaps that end inside a span a 2 MiB leaf maps, its mapping starting at the span's first page:
+ * from that page, every length 1..511, and from the start of a 5-page mapping just before the span
+ * (in a span of 4 KiB pages), every length reaching 1..511 pages into it; in spans of both parities
+ * (a span's index in any bit of the page number). Each cuts the leaf's mapping: 0xDA/0x10C with the
+ * unmap's address, the mapping's first page and the length, nothing unmapped or invalidated, the
+ * leaf intact. Returns the cases that went wrong.
+ */
+static unsigned test_unmap_cuts_leaf(void)
+{
+	const uint32_t tag = 0x6661656c;   /* 'leaf' */
+	static const struct { unsigned span; bool before; } c[] = { { 1, true }, { 2, false }, { 4, true } };
+	static uint64_t pfns[SYSPTE_SPAN_PAGES];
+	const uint64_t pre[5] = { 0x9001, 0x9003, 0x9005, 0x9007, 0x9009 };
+	unsigned bad = 0;
+	if (host_machine_create(64ULL << 20, 16ULL << 20))
+		return 1;
+	bugcheck_set_hook(bugcheck_record_hook);
+	struct syspte_region *r = reserved_region();
+	vaddr_t v = syspte_reserve(r, 6 * SYSPTE_SPAN_PAGES, tag, 0);
+	if (!v)
+		return 1;
+	vaddr_t a = (v + SIZE_2M - 1) & ~(SIZE_2M - 1);   /* five whole spans from a */
+	for (unsigned k = 0; k < 3; k++) {
+		vaddr_t s = a + c[k].span * SIZE_2M;
+		for (uint64_t q = 0; q < SYSPTE_SPAN_PAGES; q++)
+			pfns[q] = (0x40000 + k) * SYSPTE_SPAN_PAGES + q;
+		bad += syspte_map(r, s, tag, pfns, SYSPTE_SPAN_PAGES, PT_CACHE_WB) != SYSPTE_OK;
+		bad += c[k].before && syspte_map(r, s - 5 * PAGE_SIZE, tag, pre, 5, PT_CACHE_WB) != SYSPTE_OK;
+	}
+	struct syspte_stats before, st;
+	syspte_get_stats(r, &before);
+	bad += before.large_leaves != 3;
+	for (unsigned k = 0; k < 3; k++)
+		for (uint64_t lead = 0; lead <= (c[k].before ? 5 : 0); lead += 5) {
+			vaddr_t s = a + c[k].span * SIZE_2M, at = s - lead * PAGE_SIZE;
+			for (uint64_t q = 1; q < SYSPTE_SPAN_PAGES; q++) {
+				uint64_t n = lead + q, count = bugcheck_last.count;
+				fake_tlb_reset();
+				int got = syspte_unmap(r, at, tag, n);
+				syspte_get_stats(r, &st);
+				uint64_t size = 0;
+				bool leaf = pt_query(host_machine_pt(), s + q * PAGE_SIZE, NULL, NULL, &size) && size == SIZE_2M;
+				if (!(got == SYSPTE_MISUSE && misuse_seen(count, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, at, s, n) &&
+				      fake_tlb.flushes == 0 && leaf && st.pages_mapped == before.pages_mapped &&
+				      st.large_leaves == before.large_leaves) && bad++ < 5)
+					printf("# unmap of %llu pages from %llu before span %u's leaf: %d, bug check 0x%llx\n",
+					       (unsigned long long)n, (unsigned long long)lead, c[k].span, got,
+					       (unsigned long long)bugcheck_last.p[0]);
+			}
+		}
+	bad += syspte_check(r) != 0;
+	bugcheck_set_hook(NULL);
+	return bad;
+}
+
+/*
+ * Maps and unmaps at addresses in no reservation, far from the region and around it: the page past
+ * its end and those a chunk, a span, 2^k pages further, up to the address space's last page, and
+ * pages below its base. 0xDA/0x105 (map) or 0x109 (unmap) with their parameters, nothing changed;
+ * with the CPUs' caches owning chunks, whose owners such an address must not be looked up in.
+ * Returns the cases that went wrong.
+ */
+static unsigned test_far_addresses(void)
+{
+	const uint32_t tag = 0x72616166;   /* 'faar' */
+	const uint64_t pfn[2] = { 0x5000, 0x5001 };
+	unsigned bad = 0;
+	if (host_machine_create(64ULL << 20, 16ULL << 20))
+		return 1;
+	bugcheck_set_hook(bugcheck_record_hook);
+	struct syspte_region *r = reserved_region();
+	act_as(1);   /* a cache owning a chunk, a reservation in it mapped */
+	vaddr_t v = syspte_reserve(r, 2, tag, 0);
+	bad += !v || syspte_map(r, v, tag, pfn, 2, PT_CACHE_WB) != SYSPTE_OK;
+	act_as(0);
+	vaddr_t end = r->base + r->npages * PAGE_SIZE;
+	vaddr_t at[2 * 64 + 4];
+	unsigned m = 0;
+	at[m++] = end;
+	at[m++] = end + SYSPTE_CHUNK_PAGES * PAGE_SIZE;
+	at[m++] = ~(vaddr_t)0 & ~PAGE_MASK;
+	at[m++] = ~(vaddr_t)0;
+	for (unsigned k = 0; k < 64; k++) {
+		if (k + PAGE_SHIFT < 64 && end + (1ULL << (k + PAGE_SHIFT)) > end)
+			at[m++] = end + (1ULL << (k + PAGE_SHIFT)) + k;
+		if (k + PAGE_SHIFT < 64 && r->base >= (1ULL << (k + PAGE_SHIFT)))
+			at[m++] = r->base - (1ULL << (k + PAGE_SHIFT));
+	}
+	struct syspte_stats before, st;
+	syspte_get_stats(r, &before);
+	for (unsigned k = 0; k < m; k++) {
+		uint64_t count = bugcheck_last.count;
+		fake_tlb_reset();
+		int mapped = syspte_map(r, at[k], tag, pfn, 1 + k % 2, PT_CACHE_WB);
+		bool good = mapped == SYSPTE_MISUSE && misuse_seen(count, SYSPTE_BUGCHECK_MAP_NO_RESERVATION, at[k], tag, 0);
+		count = bugcheck_last.count;
+		int unmapped = syspte_unmap(r, at[k], tag, 1 + k % 2);
+		good &= unmapped == SYSPTE_MISUSE && misuse_seen(count, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, at[k], tag, 0);
+		syspte_get_stats(r, &st);
+		good &= fake_tlb.flushes == 0 && st.pages_mapped == before.pages_mapped && st.live == before.live;
+		if (!good && bad++ < 5)
+			printf("# address 0x%llx in no reservation: map %d, unmap %d\n", (unsigned long long)at[k], mapped, unmapped);
+	}
+	act_as(1);
+	bad += syspte_unmap(r, v, tag, 2) != SYSPTE_OK || syspte_release(r, v, tag) != SYSPTE_OK;
+	act_as(0);
+	bugcheck_set_hook(NULL);
+	return bad + (m < 80) + (syspte_check(r) != 0);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seeds = argc > 1 ? strtoull(argv[1], NULL, 0) : 12;
@@ -212,5 +331,9 @@ int main(int argc, char **argv)
 	   "the cache's lock: refused, its PTEs cleared and invalidated, sizes 1..%u, every frame", SYSPTE_CACHE_MAX_PAGES);
 	is(test_map_null_frames(), 0, "a map with no frames: the address's and the tag's bug checks first, then refused, "
 	   "nothing read or mapped (generated spans in cached and 2 MiB-spanning reservations)");
+	is(test_unmap_cuts_leaf(), 0, "unmaps ending inside a 2 MiB leaf's span, from its start or a mapping before it, "
+	   "every length, spans of both parities: 0xDA/0x10C, the leaf intact");
+	is(test_far_addresses(), 0, "maps and unmaps at addresses far past or below the region, to the address space's "
+	   "ends: 0xDA/0x105 and 0x109, nothing changed");
 	return tap_done();
 }
