@@ -8,7 +8,10 @@
  * take frees of each other's reservations and are drained before any refusal; even seeds keep the
  * region sparse (MODEL_SPARSE), where the caches place most small reservations, odd ones full. The model
  * and the call generators are shared with the fuzzer (model_syspte.h); here choices come from
- * a xorshift generator seeded per run.
+ * a xorshift generator seeded per run. Then cases the model's generators do not reach, each over a
+ * range of inputs:
+ * a cached map whose caller changes a frame during the call, maps with no frames, unmaps cutting a
+ * 2 MiB leaf's mapping in every way, and calls at addresses far from the region.
  */
 #include <stdlib.h>
 #include "tap.h"
@@ -92,7 +95,7 @@ static unsigned test_cached_map_frames_changed(void)
 		for (uint64_t q = 0; q < n; q++, cases++) {
 			act_as(1);
 			vaddr_t v = syspte_reserve(r, n, tag, 0);
-			uint64_t i = (v - SYSPTE_BASE) >> PAGE_SHIFT;
+			uint64_t i = (v - r->base) >> PAGE_SHIFT;
 			struct syspte_cache *c1 = r->cache.cpu[1];
 			if (!v || !c1 || syspte_cache_owner_page(r, i) != 2) {
 				bad++;
