@@ -35,7 +35,8 @@ static bool mstart[NPAGES];          /* first page of a mapping */
 static uint8_t mpat[NPAGES];         /* PAT index of a mapped page */
 #define SPAN 512                     /* pages a 2 MiB leaf maps */
 static bool mleaf[NPAGES / SPAN];    /* the span is mapped by one 2 MiB leaf */
-struct model_counts_large { uint64_t leaves_mapped, leaf_unmaps; } model_large;
+/* leaves mapped, unmapped, and mapped whose last frame is the last below the physical width */
+struct model_counts_large { uint64_t leaves_mapped, leaf_unmaps, top_leaves; } model_large;
 static model_draw_fn draw;
 static bool wild;                    /* MODEL_WILD */
 static bool strict_room;             /* MODEL_STRICT_ROOM */
@@ -47,6 +48,9 @@ static uint64_t below(uint64_t n) { return draw(n); }
 /* An arbitrary 64-bit value from two draws. */
 static uint64_t below_u64(void) { return below(1ULL << 32) << 32 | below(1ULL << 32); }
 static vaddr_t pva(uint64_t i) { return SYSPTE_BASE + i * 4096; }
+static unsigned phys_bits(void) { return arch_phys_addr_bits(); }
+/* First frame number beyond the machine's physical address width. */
+static uint64_t pfn_limit(void) { return 1ULL << (phys_bits() - 12); }
 
 /* An expected bug check: code 0 for none; P3 not compared when any_p3 (a caller's address). */
 struct expect { uint32_t code; uint64_t p1, p2, p3, p4; bool any_p3; };
@@ -129,6 +133,7 @@ static void model_leaves_after_map(uint64_t i, uint64_t n)
 			run = mpfn[s * SPAN + k] - 1 == first + k;
 		mleaf[s] = run;
 		model_large.leaves_mapped += run;
+		model_large.top_leaves += run && first + SPAN == pfn_limit();
 	}
 }
 
@@ -364,9 +369,6 @@ static uint64_t mdl_span(const MDL *mdl)
 /* Sets Size to what MmInitializeMdl writes for the MDL's span. */
 static void hmdl_fit(struct hmdl *h) { h->mdl.Size = (CSHORT)(sizeof(MDL) + 8 * mdl_span(&h->mdl)); }
 
-static unsigned phys_bits(void) { return arch_phys_addr_bits(); }
-/* First frame number beyond the machine's physical address width. */
-static uint64_t pfn_limit(void) { return 1ULL << (phys_bits() - 12); }
 
 /* The documented rule an MDL breaks (model_mdl.h), or 0; the bug check it gives when non-zero. */
 static int mdl_rule(const struct hmdl *h, bool need_bytes, bool frames, struct expect *e)
@@ -509,8 +511,11 @@ static void op_map(void)
 	for (uint64_t k = 0; k < n; k++)
 		h->pfn[k] = 0x100 + below(1 << 20);
 	if (big && below(4)) {   /* one run, aligned where the span starts; sometimes one frame off */
-		uint64_t base = SPAN * (1 + below(1 << 12)) - lead;
-		for (uint64_t k = 0; k < n; k++)
+		/* a quarter of the runs cover only the lead and the span, which is the last aligned run
+		 * below the physical width (its last frame the width's last), the frames after it scattered */
+		bool top = below(4) == 0;
+		uint64_t base = (top ? pfn_limit() - SPAN : SPAN * (1 + below(1 << 12))) - lead;
+		for (uint64_t k = 0; k < (top ? lead + SPAN : n); k++)
 			h->pfn[k] = base + k;
 		if (below(4) == 0)
 			h->pfn[below(n)] += 1 + below(SPAN);

@@ -8,7 +8,10 @@
  * take frees of each other's reservations and are drained before any refusal; even seeds keep the
  * region sparse (MODEL_SPARSE), where the caches place most small reservations, odd ones full. The model
  * and the call generators are shared with the fuzzer (model_syspte.h); here choices come from
- * a xorshift generator seeded per run.
+ * a xorshift generator seeded per run. Then cases the model's generators do not reach, each over a
+ * range of inputs:
+ * a cached map whose caller changes a frame during the call, maps with no frames, unmaps cutting a
+ * 2 MiB leaf's mapping in every way, and calls at addresses far from the region.
  */
 #include <stdlib.h>
 #include "tap.h"
@@ -16,6 +19,7 @@
 #include "model_syspte.h"
 #include "model_syspte.c"
 #include "test_rng.h"
+#include "syspte_impl.h"
 
 static uint64_t rng;
 
@@ -40,6 +44,271 @@ static uint64_t run_seed(uint64_t seed, uint64_t nops)
 	return model_counts.failures - f0;
 }
 
+/* Acts as CPU cpu alone (the model's way: the running CPU online, the one it was offline). */
+static void act_as(unsigned cpu)
+{
+	if (cpu == fake_cpu)
+		return;
+	fake_cpu_online(cpu, true);
+	fake_cpu_online(fake_cpu, false);
+	fake_cpu_set(cpu);
+}
+
+/* The change a caller makes to its frames while its map waits for a cache's lock, and that lock. */
+static struct {
+	spinlock_t *held;
+	uint64_t *pfns, at, value;
+	bool ran;
+} race;
+
+/* Plays the caller writing pfns[at] after the map's pass read it, then CPU 1 letting go of its
+ * cache's lock; once, inside the map's spin on that lock. */
+static void race_spun(void)
+{
+	if (race.ran)
+		return;
+	race.ran = true;
+	race.pfns[race.at] = race.value;
+	__atomic_store_n(&race.held->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&race.held->locked, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * A map of a reservation CPU 1's cache placed, from CPU 2, which maps it under that cache's lock
+ * alone; its caller turns frame q beyond the physical width after the map's pass checked the frames
+ * and before its write reads them (a contract violation the map must survive, mm/syspte_map.c). For
+ * every size 1..SYSPTE_CACHE_MAX_PAGES and every q: REFUSED, no page of the reservation left
+ * mapped, the q PTEs written before the frame cleared and invalidated in one flush naming exactly
+ * them (none when q is 0), the counts as before, the region consistent; and the same map with
+ * fitting frames then maps. Returns the cases that went wrong.
+ */
+static unsigned test_cached_map_frames_changed(void)
+{
+	const uint32_t tag = 0x63616368;   /* 'cach' */
+	const uint64_t limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	uint64_t pfns[SYSPTE_CACHE_MAX_PAGES];
+	unsigned bad = 0, cases = 0;
+	if (host_machine_create(64ULL << 20, 16ULL << 20))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++)
+		for (uint64_t q = 0; q < n; q++, cases++) {
+			act_as(1);
+			vaddr_t v = syspte_reserve(r, n, tag, 0);
+			uint64_t i = (v - r->base) >> PAGE_SHIFT;
+			struct syspte_cache *c1 = r->cache.cpu[1];
+			if (!v || !c1 || syspte_cache_owner_page(r, i) != 2) {
+				bad++;
+				continue;
+			}
+			for (uint64_t k = 0; k < n; k++)
+				pfns[k] = 0x7000 + 3 * k;
+			struct syspte_stats before, st;
+			syspte_get_stats(r, &before);
+			race = (typeof(race)){ .held = &c1->lock, .pfns = pfns, .at = q, .value = limit + q };
+			c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
+			c1->lock.owner = 2;
+			act_as(2);
+			fake_tlb_reset();
+			fake_cpu_poll_hook = race_spun;
+			int got = syspte_map(r, v, tag, pfns, n, PT_CACHE_WB);
+			fake_cpu_poll_hook = NULL;
+			syspte_get_stats(r, &st);
+			bool good = race.ran && got == SYSPTE_REFUSED && st.pages_mapped == before.pages_mapped &&
+				    (q ? fake_tlb.flushes == 1 && fake_tlb_flushed_range(0, v, q) : fake_tlb.flushes == 0);
+			for (uint64_t k = 0; k < n; k++)
+				good &= !pt_query(host_machine_pt(), v + k * PAGE_SIZE, NULL, NULL, NULL);
+			good &= syspte_check(r) == 0;
+			pfns[q] = 0x7000 + 3 * q;
+			good &= syspte_map(r, v, tag, pfns, n, PT_CACHE_WB) == SYSPTE_OK && syspte_unmap(r, v, tag, n) == SYSPTE_OK;
+			act_as(1);
+			good &= syspte_release(r, v, tag) == SYSPTE_OK && syspte_check(r) == 0;
+			if (!good && bad++ < 5)
+				printf("# %llu pages, frame %llu changed: map %d, %llu pages mapped, %llu flushes\n", (unsigned long long)n,
+				       (unsigned long long)q, got, (unsigned long long)(st.pages_mapped - before.pages_mapped),
+				       (unsigned long long)fake_tlb.flushes);
+		}
+	act_as(0);
+	return cases == SYSPTE_CACHE_MAX_PAGES * (SYSPTE_CACHE_MAX_PAGES + 1) / 2 ? bad : bad + 1;
+}
+
+/*
+ * syspte_map with no frames (pfns NULL: its caller refused the request itself) for generated spans
+ * of 1 page to a whole reservation and one past it, at every kind of page: reservations of 1..16
+ * pages (a cache's, from CPU 1) and of 600 and 1100 pages (the region's, whole 2 MiB spans among
+ * them). The contract's order: the address and the tag first (0xDA/0x105 outside a reservation,
+ * 0x104 for another tag, with their parameters), then REFUSED with no bug check and nothing mapped,
+ * the frames never read. Returns the cases that went wrong.
+ */
+static unsigned test_map_null_frames(void)
+{
+	const uint32_t tag = 0x6c6c756e;   /* 'null' */
+	static const uint64_t sizes[] = { 1, 2, 7, 16, 600, 1100 };
+	unsigned bad = 0;
+	uint64_t g = 0x6e756c6c;
+	if (host_machine_create(64ULL << 20, 16ULL << 20))
+		return 1;
+	bugcheck_set_hook(bugcheck_record_hook);
+	struct syspte_region *r = reserved_region();
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		uint64_t size = sizes[z];
+		act_as(size <= SYSPTE_CACHE_MAX_PAGES ? 1 : 0);
+		vaddr_t v = syspte_reserve(r, size, tag, 0);
+		if (!v) {
+			bad++;
+			continue;
+		}
+		for (unsigned c = 0; c < 64; c++) {
+			uint64_t off = test_rng_next(&g) % size, n = 1 + test_rng_next(&g) % (size - off + 1);
+			unsigned kind = (unsigned)(test_rng_next(&g) % 4);   /* 0 another tag, 1 past the end, else in */
+			vaddr_t at = kind == 1 ? v + size * PAGE_SIZE + PAGE_SIZE : v + off * PAGE_SIZE + test_rng_next(&g) % PAGE_SIZE;
+			uint32_t t = kind == 0 ? tag + 1 : tag;
+			uint64_t before = bugcheck_last.count;
+			struct syspte_stats st;
+			int got = syspte_map(r, at, t, NULL, n, (unsigned)(test_rng_next(&g) % PT_CACHE_TYPES));
+			syspte_get_stats(r, &st);
+			bool good = st.pages_mapped == 0 && !pt_query(host_machine_pt(), at, NULL, NULL, NULL);
+			if (kind == 0)
+				good &= got == SYSPTE_MISUSE && bugcheck_last.count == before + 1 &&
+					bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE &&
+					bugcheck_last.p[0] == SYSPTE_BUGCHECK_MAP_WRONG_TAG && bugcheck_last.p[1] == at &&
+					bugcheck_last.p[2] == t && bugcheck_last.p[3] == tag;
+			else if (kind == 1)   /* the page past the guard: no reservation */
+				good &= got == SYSPTE_MISUSE && bugcheck_last.count == before + 1 &&
+					bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE &&
+					bugcheck_last.p[0] == SYSPTE_BUGCHECK_MAP_NO_RESERVATION && bugcheck_last.p[1] == at;
+			else
+				good &= got == SYSPTE_REFUSED && bugcheck_last.count == before;
+			if (!good && bad++ < 5)
+				printf("# no frames: %llu pages at page %llu of %llu (kind %u): %d\n", (unsigned long long)n,
+				       (unsigned long long)off, (unsigned long long)size, kind, got);
+		}
+		bad += syspte_release(r, v, tag) != SYSPTE_OK;
+	}
+	act_as(0);
+	bugcheck_set_hook(NULL);
+	return bad + (syspte_check(r) != 0);
+}
+
+/* True when the last bug check is 0xDA with subcode sub and parameters p2..p4, and is the one after
+ * count before. */
+static bool misuse_seen(uint64_t before, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	return bugcheck_last.count == before + 1 && bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE &&
+	       bugcheck_last.p[0] == sub && bugcheck_last.p[1] == p2 && bugcheck_last.p[2] == p3 && bugcheck_last.p[3] == p4;
+}
+
+/*
+ * Unmaps that end inside a span a 2 MiB leaf maps, its mapping starting at the span's first page:
+ * from that page, every length 1..511, and from the start of a 5-page mapping just before the span
+ * (in a span of 4 KiB pages), every length reaching 1..511 pages into it; in spans of both parities
+ * (a span's index in any bit of the page number). Each cuts the leaf's mapping: 0xDA/0x10C with the
+ * unmap's address, the mapping's first page and the length, nothing unmapped or invalidated, the
+ * leaf intact. Returns the cases that went wrong.
+ */
+static unsigned test_unmap_cuts_leaf(void)
+{
+	const uint32_t tag = 0x6661656c;   /* 'leaf' */
+	static const struct { unsigned span; bool before; } c[] = { { 1, true }, { 2, false }, { 4, true } };
+	static uint64_t pfns[SYSPTE_SPAN_PAGES];
+	const uint64_t pre[5] = { 0x9001, 0x9003, 0x9005, 0x9007, 0x9009 };
+	unsigned bad = 0;
+	if (host_machine_create(64ULL << 20, 16ULL << 20))
+		return 1;
+	bugcheck_set_hook(bugcheck_record_hook);
+	struct syspte_region *r = reserved_region();
+	vaddr_t v = syspte_reserve(r, 6 * SYSPTE_SPAN_PAGES, tag, 0);
+	if (!v)
+		return 1;
+	vaddr_t a = (v + SIZE_2M - 1) & ~(SIZE_2M - 1);   /* five whole spans from a */
+	for (unsigned k = 0; k < 3; k++) {
+		vaddr_t s = a + c[k].span * SIZE_2M;
+		for (uint64_t q = 0; q < SYSPTE_SPAN_PAGES; q++)
+			pfns[q] = (0x40000 + k) * SYSPTE_SPAN_PAGES + q;
+		bad += syspte_map(r, s, tag, pfns, SYSPTE_SPAN_PAGES, PT_CACHE_WB) != SYSPTE_OK;
+		bad += c[k].before && syspte_map(r, s - 5 * PAGE_SIZE, tag, pre, 5, PT_CACHE_WB) != SYSPTE_OK;
+	}
+	struct syspte_stats before, st;
+	syspte_get_stats(r, &before);
+	bad += before.large_leaves != 3;
+	for (unsigned k = 0; k < 3; k++)
+		for (uint64_t lead = 0; lead <= (c[k].before ? 5 : 0); lead += 5) {
+			vaddr_t s = a + c[k].span * SIZE_2M, at = s - lead * PAGE_SIZE;
+			for (uint64_t q = 1; q < SYSPTE_SPAN_PAGES; q++) {
+				uint64_t n = lead + q, count = bugcheck_last.count;
+				fake_tlb_reset();
+				int got = syspte_unmap(r, at, tag, n);
+				syspte_get_stats(r, &st);
+				uint64_t size = 0;
+				bool leaf = pt_query(host_machine_pt(), s + q * PAGE_SIZE, NULL, NULL, &size) && size == SIZE_2M;
+				if (!(got == SYSPTE_MISUSE && misuse_seen(count, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, at, s, n) &&
+				      fake_tlb.flushes == 0 && leaf && st.pages_mapped == before.pages_mapped &&
+				      st.large_leaves == before.large_leaves) && bad++ < 5)
+					printf("# unmap of %llu pages from %llu before span %u's leaf: %d, bug check 0x%llx\n",
+					       (unsigned long long)n, (unsigned long long)lead, c[k].span, got,
+					       (unsigned long long)bugcheck_last.p[0]);
+			}
+		}
+	bad += syspte_check(r) != 0;
+	bugcheck_set_hook(NULL);
+	return bad;
+}
+
+/*
+ * Maps and unmaps at addresses in no reservation, far from the region and around it: the page past
+ * its end and those a chunk, a span, 2^k pages further, up to the address space's last page, and
+ * pages below its base. 0xDA/0x105 (map) or 0x109 (unmap) with their parameters, nothing changed;
+ * with the CPUs' caches owning chunks, whose owners such an address must not be looked up in.
+ * Returns the cases that went wrong.
+ */
+static unsigned test_far_addresses(void)
+{
+	const uint32_t tag = 0x72616166;   /* 'faar' */
+	const uint64_t pfn[2] = { 0x5000, 0x5001 };
+	unsigned bad = 0;
+	if (host_machine_create(64ULL << 20, 16ULL << 20))
+		return 1;
+	bugcheck_set_hook(bugcheck_record_hook);
+	struct syspte_region *r = reserved_region();
+	act_as(1);   /* a cache owning a chunk, a reservation in it mapped */
+	vaddr_t v = syspte_reserve(r, 2, tag, 0);
+	bad += !v || syspte_map(r, v, tag, pfn, 2, PT_CACHE_WB) != SYSPTE_OK;
+	act_as(0);
+	vaddr_t end = r->base + r->npages * PAGE_SIZE;
+	vaddr_t at[2 * 64 + 4];
+	unsigned m = 0;
+	at[m++] = end;
+	at[m++] = end + SYSPTE_CHUNK_PAGES * PAGE_SIZE;
+	at[m++] = ~(vaddr_t)0 & ~PAGE_MASK;
+	at[m++] = ~(vaddr_t)0;
+	for (unsigned k = 0; k < 64; k++) {
+		if (k + PAGE_SHIFT < 64 && end + (1ULL << (k + PAGE_SHIFT)) > end)
+			at[m++] = end + (1ULL << (k + PAGE_SHIFT)) + k;
+		if (k + PAGE_SHIFT < 64 && r->base >= (1ULL << (k + PAGE_SHIFT)))
+			at[m++] = r->base - (1ULL << (k + PAGE_SHIFT));
+	}
+	struct syspte_stats before, st;
+	syspte_get_stats(r, &before);
+	for (unsigned k = 0; k < m; k++) {
+		uint64_t count = bugcheck_last.count;
+		fake_tlb_reset();
+		int mapped = syspte_map(r, at[k], tag, pfn, 1 + k % 2, PT_CACHE_WB);
+		bool good = mapped == SYSPTE_MISUSE && misuse_seen(count, SYSPTE_BUGCHECK_MAP_NO_RESERVATION, at[k], tag, 0);
+		count = bugcheck_last.count;
+		int unmapped = syspte_unmap(r, at[k], tag, 1 + k % 2);
+		good &= unmapped == SYSPTE_MISUSE && misuse_seen(count, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, at[k], tag, 0);
+		syspte_get_stats(r, &st);
+		good &= fake_tlb.flushes == 0 && st.pages_mapped == before.pages_mapped && st.live == before.live;
+		if (!good && bad++ < 5)
+			printf("# address 0x%llx in no reservation: map %d, unmap %d\n", (unsigned long long)at[k], mapped, unmapped);
+	}
+	act_as(1);
+	bad += syspte_unmap(r, v, tag, 2) != SYSPTE_OK || syspte_release(r, v, tag) != SYSPTE_OK;
+	act_as(0);
+	bugcheck_set_hook(NULL);
+	return bad + (m < 80) + (syspte_check(r) != 0);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seeds = argc > 1 ? strtoull(argv[1], NULL, 0) : 12;
@@ -56,9 +325,18 @@ int main(int argc, char **argv)
 	       (unsigned long long)model_counts.cache_fast, (unsigned long long)model_counts.cache_drains);
 	ok(model_counts.cache_fast > seeds * 1000 && model_counts.cache_drains > seeds,
 	   "three CPUs' caches served calls and were drained before refusals");
-	printf("# %llu 2 MiB leaves mapped, %llu unmapped\n", (unsigned long long)model_large.leaves_mapped,
+	printf("# %llu 2 MiB leaves mapped (%llu of them the last run below the physical width), %llu unmapped\n",
+	       (unsigned long long)model_large.leaves_mapped, (unsigned long long)model_large.top_leaves,
 	       (unsigned long long)model_large.leaf_unmaps);
-	ok(model_large.leaves_mapped > seeds * 10 && model_large.leaf_unmaps > seeds * 5,
-	   "2 MiB leaves were mapped and unmapped (generated aligned runs of frames)");
+	ok(model_large.leaves_mapped > seeds * 10 && model_large.leaf_unmaps > seeds * 5 && model_large.top_leaves > seeds,
+	   "2 MiB leaves were mapped and unmapped (generated aligned runs of frames, up to the width's last)");
+	is(test_cached_map_frames_changed(), 0, "a cached map whose caller turns a frame beyond the width while it waits for "
+	   "the cache's lock: refused, its PTEs cleared and invalidated, sizes 1..%u, every frame", SYSPTE_CACHE_MAX_PAGES);
+	is(test_map_null_frames(), 0, "a map with no frames: the address's and the tag's bug checks first, then refused, "
+	   "nothing read or mapped (generated spans in cached and 2 MiB-spanning reservations)");
+	is(test_unmap_cuts_leaf(), 0, "unmaps ending inside a 2 MiB leaf's span, from its start or a mapping before it, "
+	   "every length, spans of both parities: 0xDA/0x10C, the leaf intact");
+	is(test_far_addresses(), 0, "maps and unmaps at addresses far past or below the region, to the address space's "
+	   "ends: 0xDA/0x105 and 0x109, nothing changed");
 	return tap_done();
 }
