@@ -6,7 +6,8 @@
  * After every call: both regions pass syspte_check, the second's accounting and PTEs match its
  * shadow, and a call on one region left the other's statistics as they were. Cross-region misuse
  * (an address of one region given to the other) is the documented bug check on the region called,
- * with both unchanged.
+ * with both unchanged. Region B's reserves carry, now and then, a flag bit it does not know (with
+ * or without DIVISIBLE, at any size): refused, its statistics unchanged.
  * A region's geometry, generated: syspte_create refuses every base and count that breaks one rule
  * (no pages, a base off 2 MiB, a count not whole 2 MiB pieces, more than BUDDY_MAX_PAGES, a range
  * past the top of the address space), each with the others kept, before it asks for any memory;
@@ -20,6 +21,7 @@
 #include "test_rng.h"
 #include "testhooks.h"
 #include "buddy.h"
+#include "syspte_cache.h"
 
 /* 4 MiB below 64 GiB above the machine's region: not 1 GiB aligned, so its spans' level-2 entries lie
  * in two level-2 tables, from the middle of the first (syspte_pde's arithmetic, checked by syspte_check) */
@@ -42,7 +44,7 @@ static struct syspte_region *rb;
 static struct { vaddr_t va; uint64_t n; uint32_t tag; bool live; } bres[B_MAXR];
 static uint64_t bpfn[B_PAGES];
 static bool bstart[B_PAGES];   /* the first page of a mapping */
-static uint64_t bfail, bmisuse;
+static uint64_t bfail, bmisuse, bunknown;   /* bunknown: reserves with an unknown flag */
 
 static void bad(const char *what, uint64_t a, uint64_t b)
 {
@@ -92,7 +94,19 @@ static void b_reserve(void)
 	if (k == B_MAXR)
 		return;
 	uint64_t n = 1 + xdraw(64);
-	vaddr_t va = syspte_reserve(rb, n, B_TAG + (uint32_t)k, xdraw(4) ? 0 : SYSPTE_FLAG_DIVISIBLE);
+	uint32_t flags = xdraw(4) ? 0 : SYSPTE_FLAG_DIVISIBLE;
+	if (xdraw(8) == 0) {   /* a flag the region does not know, with or without a known one: refused */
+		struct syspte_stats s0, s1;
+		syspte_get_stats(rb, &s0);
+		flags |= 1u << (1 + xdraw(31));
+		vaddr_t va = syspte_reserve(rb, xdraw(2) ? n : 1 + xdraw(SYSPTE_CACHE_MAX_PAGES), B_TAG + (uint32_t)k, flags);
+		syspte_get_stats(rb, &s1);
+		if (va || memcmp(&s0, &s1, sizeof(s0)))
+			bad("unknown flags accepted", va, flags);
+		bunknown++;
+		return;
+	}
+	vaddr_t va = syspte_reserve(rb, n, B_TAG + (uint32_t)k, flags);
 	if (!va)
 		return;
 	if (!syspte_in_region(rb, va) || syspte_in_region(reserved_region(), va) || bpage(va) + n > B_PAGES)
@@ -335,6 +349,8 @@ int main(int argc, char **argv)
 	   (unsigned long long)model_counts.bugchecks_seen);
 	ok(bmisuse > seeds * 100, "region B and the cross-region calls saw theirs (%llu bug checks)",
 	   (unsigned long long)bmisuse);
+	ok(bunknown > seeds * 20, "region B refused each of %llu reserves with a flag it does not know, unchanged",
+	   (unsigned long long)bunknown);
 	test_geometry();
 	return tap_done();
 }
