@@ -13,6 +13,9 @@
  *    the next directory's first page, or the table's slot 0), removed in generated orders while
  *    fillers keep the table above its shrink threshold (the inline removal and the backward shift,
  *    never a rehash); every lookup exact and check clean after each removal.
+ *  - Entries a slot page or more past their home: starts all homed at one slot (the cluster wrapping
+ *    past the table's end in some rounds), removed in generated orders; every lookup exact and the
+ *    check clean after each removal.
  *  - Everywhere above, the region's own paths drawn against the general ones: an entry entered
  *    by syspte_index_claim and filled in place, or by syspte_index_insert; removed by
  *    syspte_index_find_home and syspte_index_remove_found (whose inline case trusts the home
@@ -433,6 +436,74 @@ static void test_page_edges(void)
 	   "removed in a generated order: every lookup exact, check clean");
 	ok(inline_hits > 0, "%llu of those removals took the inline path (home slot, empty next slot in its page)",
 	   (unsigned long long)inline_hits);
+	edge_n = 0;
+}
+
+/* The slot entry e lies in, searched from slot h on (e is in the table). */
+static uint64_t slot_of(const struct syspte_resv *e, uint64_t h)
+{
+	uint64_t s = h;
+	while (syspte_index_slot(&ix, s) != e)
+		s = (s + 1) & ix.mask;
+	return s;
+}
+
+/*
+ * Entries a whole slot page or more past their home: FAR_N starts homed at one slot H of a table of
+ * 2^FAR_BITS slots (so the cluster runs FAR_N slots from H, wrapping past the table's end when H
+ * lies near it), removed in a generated order by either path: the removal of an entry 256 slots
+ * or more from its home finds its slot by walking the cluster from the home; after every removal
+ * each lookup is exact and the check clean.
+ */
+#define FAR_BITS 12
+#define FAR_N 400
+static void test_far_from_home(void)
+{
+	unsigned bad = 0, rounds = 4;
+	uint64_t far = 0;
+	for (unsigned round = 0; round < rounds; round++) {
+		ix_fresh();
+		edge_n = 0;
+		if (!syspte_index_room(&ix, FAR_N) || ix.bits != FAR_BITS) {
+			bad++;
+			continue;
+		}
+		uint64_t h = round & 1 ? ix.mask - below(FAR_N) : below(ix.mask + 1), next = 1 + below(1u << 20);
+		for (unsigned i = 0; i < FAR_N; i++) {
+			uint64_t k = edge_homed(h, FAR_BITS, &next);
+			bad += k == UINT64_MAX || !edge_add(k);
+		}
+		bad += ix.bits != FAR_BITS || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
+		unsigned order[FAR_N];
+		for (unsigned i = 0; i < FAR_N; i++)
+			order[i] = i;
+		for (unsigned i = FAR_N - 1; i > 0; i--) {
+			unsigned j = (unsigned)below(i + 1), t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (unsigned i = 0; i < FAR_N && ix.bits == FAR_BITS; i++) {
+			uint64_t k = edge_key[order[i]];
+			struct syspte_resv *e = syspte_index_find(&ix, k);
+			if (!e) {
+				bad++;
+				continue;
+			}
+			far += ((slot_of(e, h) - h) & ix.mask) >= (1u << SYSPTE_INDEX_PAGE_SHIFT);
+			bool home;
+			if (below(2)) {
+				bad += ix_find_home(k, &home) != e;
+				syspte_index_remove_found(&ix, e, home);
+			} else {
+				syspte_index_remove(&ix, e);
+			}
+			edge_live[order[i]] = false;
+			bad += !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
+		}
+	}
+	ok(bad == 0 && far >= rounds * 10, "%u rounds: %u starts homed at one slot of a %u-slot table, removed in "
+	   "generated orders (%llu of them a slot page or more past their home): every lookup exact, check clean",
+	   rounds, FAR_N, 1u << FAR_BITS, (unsigned long long)far);
 	edge_n = 0;
 }
 
@@ -1346,6 +1417,7 @@ int main(int argc, char **argv)
 	test_table_churn(steps);
 	test_collisions();
 	test_page_edges();
+	test_far_from_home();
 	test_memory_short();
 	test_size_rule();
 	test_largest_table();
