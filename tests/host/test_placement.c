@@ -6,7 +6,9 @@
  *    and granted 8 MiB + 4 KiB);
  *  - a 2 GiB machine with its only naturally aligned 1 GiB block broken:
  *    MmAllocatePagesForMdlEx(REQUIRE_CONTIGUOUS_CHUNKS) grants 1 GiB, and refuses only what no run holds;
- *  - a 512 GiB region on a 2 GiB machine: its 1 GiB of page tables is one unaligned run.
+ *  - a 512 GiB region on a 2 GiB machine: its 1 GiB of page tables is one unaligned run; there, the
+ *    4 GiB rule ([ours]) where the region could hold more: generated sizes from 4 GiB up refused,
+ *    with the region unchanged, sizes just under it granted, their pages rounded up.
  * Each machine is made once, in this order (the pool is used only on the last one).
  */
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "syspte.h"
 #include "reserved.h"
 #include "vmlayout.h"
+#include "test_rng.h"
 
 #define TAG POOL_TAG4('P', 'l', 'a', 'c')
 #define REGION_PAGES 4096ULL
@@ -77,6 +80,40 @@ static void test_huge_region(void)
 	is(syspte_check(reserved_region()), 0, "region consistent");
 }
 
+/* The 4 GiB rule ([ours]: a request of 4 GiB or more fails), on a region that could hold it:
+ * generated sizes from 4 GiB up are refused with the region unchanged, with DIVISIBLE or without;
+ * sizes below it are granted with their pages rounded up, the largest first. */
+static void test_reserve_limit(void)
+{
+	uint64_t rng = 0x4c696d6974ULL, bad = 0, refused = 0, granted = 0;
+	struct syspte_stats s0, s1;
+	for (unsigned k = 0; k < 24; k++) {
+		uint64_t over = k == 0 ? 0 : k == 1 ? 1 : k == 2 ? PAGE_SIZE - 1 : k == 3 ? ~0ULL - (1ULL << 32) :
+				test_rng_next(&rng) % (k & 1 ? PAGE_SIZE : 1ULL << 36);
+		syspte_get_stats(reserved_region(), &s0);
+		void *va = MmAllocateMappingAddressEx((1ULL << 32) + over, TAG, k & 2 ? MM_MAPPING_ADDRESS_DIVISIBLE : 0);
+		syspte_get_stats(reserved_region(), &s1);
+		bad += va != NULL || s1.live != s0.live || s1.free_pages != s0.free_pages;
+		refused += va == NULL;
+		if (va)
+			MmFreeMappingAddress(va, TAG);
+	}
+	for (unsigned k = 0; k < 6; k++) {
+		uint64_t under = k == 0 ? 1 : k == 1 ? PAGE_SIZE : 1 + test_rng_next(&rng) % (1ULL << 31);
+		uint64_t bytes = (1ULL << 32) - under, pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+		void *va = MmAllocateMappingAddress(bytes, TAG);
+		syspte_get_stats(reserved_region(), &s1);
+		bad += va == NULL || s1.live != 1 || s1.pages_reserved != pages;
+		granted += va != NULL;
+		if (va)
+			MmFreeMappingAddress(va, TAG);
+	}
+	ok(bad == 0 && refused == 24 && granted == 6, "4 GiB and more refused at once (%llu sizes, the region "
+	   "unchanged), just under it granted with its pages rounded up (%llu sizes)", (unsigned long long)refused,
+	   (unsigned long long)granted);
+	is(syspte_check(reserved_region()), 0, "region consistent");
+}
+
 static void test_mdl_contiguous(void)
 {
 	PHYSICAL_ADDRESS z = { .QuadPart = 0 }, any = { .QuadPart = -1 };
@@ -131,6 +168,7 @@ int main(void)
 {
 	test_region_run();
 	test_huge_region();
+	test_reserve_limit();
 	test_mdl_contiguous();
 	return tap_done();
 }

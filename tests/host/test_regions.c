@@ -6,7 +6,12 @@
  * After every call: both regions pass syspte_check, the second's accounting and PTEs match its
  * shadow, and a call on one region left the other's statistics as they were. Cross-region misuse
  * (an address of one region given to the other) is the documented bug check on the region called,
- * with both unchanged.
+ * with both unchanged. Region B's reserves carry, now and then, a flag bit it does not know (with
+ * or without DIVISIBLE, at any size): refused, its statistics unchanged.
+ * A region's geometry, generated: syspte_create refuses every base and count that breaks one rule
+ * (no pages, a base off 2 MiB, a count not whole 2 MiB pieces, more than BUDDY_MAX_PAGES, a range
+ * past the top of the address space), each with the others kept, before it asks for any memory;
+ * the same draws with the rule kept give a region whose first reservation lies at its base.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,9 @@
 #include "model_syspte.h"
 #include "model_syspte.c"
 #include "test_rng.h"
+#include "testhooks.h"
+#include "buddy.h"
+#include "syspte_cache.h"
 
 /* 4 MiB below 64 GiB above the machine's region: not 1 GiB aligned, so its spans' level-2 entries lie
  * in two level-2 tables, from the middle of the first (syspte_pde's arithmetic, checked by syspte_check) */
@@ -36,7 +44,7 @@ static struct syspte_region *rb;
 static struct { vaddr_t va; uint64_t n; uint32_t tag; bool live; } bres[B_MAXR];
 static uint64_t bpfn[B_PAGES];
 static bool bstart[B_PAGES];   /* the first page of a mapping */
-static uint64_t bfail, bmisuse;
+static uint64_t bfail, bmisuse, bunknown;   /* bunknown: reserves with an unknown flag */
 
 static void bad(const char *what, uint64_t a, uint64_t b)
 {
@@ -86,7 +94,19 @@ static void b_reserve(void)
 	if (k == B_MAXR)
 		return;
 	uint64_t n = 1 + xdraw(64);
-	vaddr_t va = syspte_reserve(rb, n, B_TAG + (uint32_t)k, xdraw(4) ? 0 : SYSPTE_FLAG_DIVISIBLE);
+	uint32_t flags = xdraw(4) ? 0 : SYSPTE_FLAG_DIVISIBLE;
+	if (xdraw(8) == 0) {   /* a flag the region does not know, with or without a known one: refused */
+		struct syspte_stats s0, s1;
+		syspte_get_stats(rb, &s0);
+		flags |= 1u << (1 + xdraw(31));
+		vaddr_t va = syspte_reserve(rb, xdraw(2) ? n : 1 + xdraw(SYSPTE_CACHE_MAX_PAGES), B_TAG + (uint32_t)k, flags);
+		syspte_get_stats(rb, &s1);
+		if (va || memcmp(&s0, &s1, sizeof(s0)))
+			bad("unknown flags accepted", va, flags);
+		bunknown++;
+		return;
+	}
+	vaddr_t va = syspte_reserve(rb, n, B_TAG + (uint32_t)k, flags);
 	if (!va)
 		return;
 	if (!syspte_in_region(rb, va) || syspte_in_region(reserved_region(), va) || bpage(va) + n > B_PAGES)
@@ -261,6 +281,63 @@ static uint64_t run_seed(uint64_t seed, uint64_t nops)
 	return model_counts.failures - f0 + bfail - b0;
 }
 
+#define G_GOOD_BASE (SYSPTE_BASE + (96ULL << 30))   /* above region B: the valid regions made here */
+
+/* A geometry that keeps every rule: a 2 MiB aligned base below the top of the address space, and
+ * whole 2 MiB pieces not past BUDDY_MAX_PAGES that end before the top. */
+static void g_valid(vaddr_t *base, uint64_t *npages)
+{
+	*npages = PT_ENTRIES * (1 + xdraw(BUDDY_MAX_PAGES / PT_ENTRIES));
+	uint64_t room = (UINT64_MAX - (*npages << PAGE_SHIFT)) / SIZE_2M;   /* bases whose range fits */
+	*base = xdraw(room + 1) * SIZE_2M;
+}
+
+/* syspte_create of a geometry breaking rule 'which' (the others kept): NULL, and no memory asked. */
+static bool g_refused(unsigned which)
+{
+	vaddr_t base;
+	uint64_t npages;
+	g_valid(&base, &npages);
+	switch (which) {
+	case 0: npages = 0; break;
+	case 1: base += xdraw(2) ? (1 + xdraw(PT_ENTRIES - 1)) << PAGE_SHIFT : 1 + xdraw(SIZE_2M - 1); break;
+	case 2: npages = npages - PT_ENTRIES + 1 + xdraw(PT_ENTRIES - 1); break;
+	case 3: npages = ALIGN_UP(BUDDY_MAX_PAGES, PT_ENTRIES) + PT_ENTRIES * xdraw(1u << 20); break;
+	default:   /* two pieces or more, starting j pieces below the top (0 < j < pieces): past it */
+		npages = PT_ENTRIES * (2 + xdraw(BUDDY_MAX_PAGES / PT_ENTRIES - 1));
+		base = 0 - SIZE_2M * (1 + xdraw(npages / PT_ENTRIES - 1));
+		break;
+	}
+	uint64_t calls = phys_alloc_calls;
+	struct syspte_region *r = syspte_create(host_machine_pt(), base, npages);
+	if (r || phys_alloc_calls != calls) {
+		printf("# rule %u: 0x%llx + %llu pages %s\n", which, (unsigned long long)base, (unsigned long long)npages,
+		       r ? "accepted" : "refused after asking for memory");
+		return false;
+	}
+	return true;
+}
+
+/* The geometry rules, generated: each broken alone is refused at once; a few kept give regions. */
+static void test_geometry(void)
+{
+	rng = 0x5eed;
+	unsigned refused = 0, cases = 0;
+	for (unsigned k = 0; k < 500; k++, cases++)
+		refused += g_refused(k % 5);
+	ok(refused == cases, "%u of %u geometries breaking one rule (no pages, base off 2 MiB, count not whole "
+	   "2 MiB pieces, past BUDDY_MAX_PAGES, past the top) refused before any memory was asked for", refused, cases);
+	bool made = true;
+	for (unsigned k = 0; k < 4; k++) {
+		vaddr_t base = G_GOOD_BASE + (k << 30) + xdraw(256) * SIZE_2M;
+		uint64_t npages = PT_ENTRIES * (1 + xdraw(8));
+		struct syspte_region *r = syspte_create(host_machine_pt(), base, npages);
+		vaddr_t va = r ? syspte_reserve(r, npages, B_TAG, 0) : 0;
+		made &= r && va == base && syspte_release(r, va, B_TAG) == SYSPTE_OK && syspte_check(r) == 0;
+	}
+	ok(made, "the same rules kept (aligned base, whole pieces): regions made, each reserved whole at its base");
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seeds = argc > 1 ? strtoull(argv[1], NULL, 0) : 6;
@@ -272,5 +349,8 @@ int main(int argc, char **argv)
 	   (unsigned long long)model_counts.bugchecks_seen);
 	ok(bmisuse > seeds * 100, "region B and the cross-region calls saw theirs (%llu bug checks)",
 	   (unsigned long long)bmisuse);
+	ok(bunknown > seeds * 20, "region B refused each of %llu reserves with a flag it does not know, unchanged",
+	   (unsigned long long)bunknown);
+	test_geometry();
 	return tap_done();
 }

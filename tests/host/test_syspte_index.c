@@ -13,6 +13,9 @@
  *    the next directory's first page, or the table's slot 0), removed in generated orders while
  *    fillers keep the table above its shrink threshold (the inline removal and the backward shift,
  *    never a rehash); every lookup exact and check clean after each removal.
+ *  - Entries a slot page or more past their home: starts all homed at one slot (the cluster wrapping
+ *    past the table's end in some rounds), removed in generated orders; every lookup exact and the
+ *    check clean after each removal.
  *  - Everywhere above, the region's own paths drawn against the general ones: an entry entered
  *    by syspte_index_claim and filled in place, or by syspte_index_insert; removed by
  *    syspte_index_find_home and syspte_index_remove_found (whose inline case trusts the home
@@ -23,6 +26,11 @@
  *    page short, none at all, a directory page short), growth is refused with the table, its
  *    entries and the physical allocator's count unchanged; a shrink that cannot allocate keeps
  *    the table; both succeed once memory is back.
+ *  - The table's size against its rule after every one of generated inserts and removals (grown
+ *    exactly past its capacity, halved exactly under its threshold, the counters counting those);
+ *    indexes of small regions filled to one entry a page: the largest table is reached and passes
+ *    its check, and one entry more is refused without a page asked for; the check catches each
+ *    value derived from the table's size made stale alone.
  *  - Through a region (no caches, and the machine's with caches): reserve/free churn with the
  *    index growing and shrinking, every page looked up after each batch against a shadow;
  *    memory exhausted while the index must grow: reserve returns NULL with pages free, every
@@ -431,6 +439,74 @@ static void test_page_edges(void)
 	edge_n = 0;
 }
 
+/* The slot entry e lies in, searched from slot h on (e is in the table). */
+static uint64_t slot_of(const struct syspte_resv *e, uint64_t h)
+{
+	uint64_t s = h;
+	while (syspte_index_slot(&ix, s) != e)
+		s = (s + 1) & ix.mask;
+	return s;
+}
+
+/*
+ * Entries a whole slot page or more past their home: FAR_N starts homed at one slot H of a table of
+ * 2^FAR_BITS slots (so the cluster runs FAR_N slots from H, wrapping past the table's end when H
+ * lies near it), removed in a generated order by either path: the removal of an entry 256 slots
+ * or more from its home finds its slot by walking the cluster from the home; after every removal
+ * each lookup is exact and the check clean.
+ */
+#define FAR_BITS 12
+#define FAR_N 400
+static void test_far_from_home(void)
+{
+	unsigned bad = 0, rounds = 4;
+	uint64_t far = 0;
+	for (unsigned round = 0; round < rounds; round++) {
+		ix_fresh();
+		edge_n = 0;
+		if (!syspte_index_room(&ix, FAR_N) || ix.bits != FAR_BITS) {
+			bad++;
+			continue;
+		}
+		uint64_t h = round & 1 ? ix.mask - below(FAR_N) : below(ix.mask + 1), next = 1 + below(1u << 20);
+		for (unsigned i = 0; i < FAR_N; i++) {
+			uint64_t k = edge_homed(h, FAR_BITS, &next);
+			bad += k == UINT64_MAX || !edge_add(k);
+		}
+		bad += ix.bits != FAR_BITS || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
+		unsigned order[FAR_N];
+		for (unsigned i = 0; i < FAR_N; i++)
+			order[i] = i;
+		for (unsigned i = FAR_N - 1; i > 0; i--) {
+			unsigned j = (unsigned)below(i + 1), t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (unsigned i = 0; i < FAR_N && ix.bits == FAR_BITS; i++) {
+			uint64_t k = edge_key[order[i]];
+			struct syspte_resv *e = syspte_index_find(&ix, k);
+			if (!e) {
+				bad++;
+				continue;
+			}
+			far += ((slot_of(e, h) - h) & ix.mask) >= (1u << SYSPTE_INDEX_PAGE_SHIFT);
+			bool home;
+			if (below(2)) {
+				bad += ix_find_home(k, &home) != e;
+				syspte_index_remove_found(&ix, e, home);
+			} else {
+				syspte_index_remove(&ix, e);
+			}
+			edge_live[order[i]] = false;
+			bad += !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
+		}
+	}
+	ok(bad == 0 && far >= rounds * 10, "%u rounds: %u starts homed at one slot of a %u-slot table, removed in "
+	   "generated orders (%llu of them a slot page or more past their home): every lookup exact, check clean",
+	   rounds, FAR_N, 1u << FAR_BITS, (unsigned long long)far);
+	edge_n = 0;
+}
+
 /* Growth and shrink refused for want of pages: nothing changes, nothing is kept. */
 static void test_memory_short(void)
 {
@@ -500,6 +576,158 @@ static void test_memory_short(void)
 	for (uint64_t j = 0; j < KEYS; j++)
 		if (live[j])
 			ix_del(j);
+}
+
+/* The size the table must have by its rule: the smallest from the first table up whose capacity
+ * holds need (growth); one halving when a removal leaves count under the smaller table's half
+ * capacity (memory there). */
+static unsigned rule_grown(unsigned bits, uint64_t need)
+{
+	bits = bits ? bits : SYSPTE_INDEX_MIN_BITS;
+	while (syspte_index_cap(bits) < need)
+		bits++;
+	return bits;
+}
+
+/* The table's size against its rule, over generated runs of inserts and removals (each run's
+ * length drawn so the count crosses the growth and halving points many times, and sits on them):
+ * after every operation the size is the rule's, the table grows exactly when an insert would
+ * take it past its capacity and halves exactly when a removal leaves it under the threshold, and
+ * the grow and shrink counters count those changes alone; syspte_index_grow asked for room that is
+ * there already says yes and changes nothing. */
+static void test_size_rule(void)
+{
+	ix_fresh();
+	unsigned model = 0;
+	uint64_t n = 0, grows = 0, shrinks = 0, bad = 0, ops = 0, at_points = 0, target = 3000;
+	bool up = true;
+	for (; ops < 40000; ops++) {
+		bool add = n == 0 || (up ? below(4) != 0 : below(4) == 0);   /* swept up and down, wandering */
+		if (up && n >= target)
+			up = false, target = below(60);
+		else if (!up && n <= target)
+			up = true, target = 200 + below(3000);
+		uint64_t k = below(CHURN_KEYS), tries = 0;
+		while (live[k] != !add && ++tries < CHURN_KEYS)
+			k = (k + 1) % CHURN_KEYS;
+		unsigned want = model;
+		if (add) {
+			if (!model || n + 1 > syspte_index_cap(model)) {
+				want = rule_grown(model, n + 1);
+			} else {   /* syspte_index_grow called with room there: true, nothing done */
+				uint64_t calls = phys_alloc_calls, g = ix.grows;
+				bad += !syspte_index_grow(&ix, 1) || ix.bits != model || ix.grows != g || phys_alloc_calls != calls;
+			}
+			bad += !ix_add(k);
+			n++;
+		} else {
+			ix_del(k);
+			if (--n < syspte_index_low(model))
+				want = model - 1;
+		}
+		grows += want > model;
+		shrinks += want < model;
+		at_points += (n == syspte_index_cap(want)) + (n == syspte_index_low(want));
+		model = want;
+		if (ix.bits != model || ix.grows != grows || ix.shrinks != shrinks || ix.count != n) {
+			if (bad++ < 4)
+				printf("# op %llu (%s, %llu entries): %u bits, the rule %u; grew %llu (%llu), shrank %llu (%llu)\n",
+				       (unsigned long long)ops, add ? "insert" : "removal", (unsigned long long)n, ix.bits, model,
+				       (unsigned long long)ix.grows, (unsigned long long)grows, (unsigned long long)ix.shrinks,
+				       (unsigned long long)shrinks);
+			model = ix.bits, grows = ix.grows, shrinks = ix.shrinks;
+		}
+	}
+	bad += syspte_index_check(&ix, NULL, NULL) != 0 || !ix_lookups_exact(CHURN_KEYS);
+	ok(bad == 0 && grows >= 8 && shrinks >= 8 && at_points > 20,
+	   "%llu inserts and removals: the table's size followed its rule after each (%llu growths, %llu halvings, "
+	   "%llu times on a capacity or threshold)", (unsigned long long)ops, (unsigned long long)grows,
+	   (unsigned long long)shrinks, (unsigned long long)at_points);
+	for (uint64_t j = 0; j < KEYS; j++)
+		if (live[j])
+			ix_del(j);
+}
+
+/* An index sized for a region of npages pages whose largest table holds exactly npages entries:
+ * filled one entry at a time, it reaches that table and passes its check there; one more entry is
+ * refused without a page asked for (live reservations never exceed the pages). Returns the failures. */
+static unsigned largest_table(uint64_t npages)
+{
+	unsigned bad = 0, max = rule_grown(0, npages);
+	struct syspte_index small;
+	void *meta = calloc(1, syspte_index_meta_bytes(npages));
+	syspte_index_init(&small, npages, meta);
+	uint64_t before = allocated_pages();
+	for (uint64_t k = 0; k < npages; k++) {
+		struct syspte_resv v = { .start = (uint32_t)(k * 3), .npages = 1, .tag = (uint32_t)k };
+		if (!syspte_index_room(&small, 1)) {
+			bad++;
+			break;
+		}
+		syspte_index_insert(&small, &v);
+	}
+	bad += small.bits != max || small.count != npages || syspte_index_check(&small, NULL, NULL) != 0;
+	uint64_t calls = phys_alloc_calls, pages = small.pages;
+	bad += syspte_index_room(&small, 1) || phys_alloc_calls != calls || small.bits != max || small.pages != pages;
+	for (uint64_t k = 0; k < npages; k++)
+		bad += syspte_index_find(&small, k * 3) == NULL || syspte_index_find(&small, k * 3 + 1) != NULL;
+	for (uint64_t k = 0; k < npages; k++) {
+		struct syspte_resv *e = syspte_index_find(&small, k * 3);
+		if (e)
+			syspte_index_remove(&small, e);
+	}
+	bad += small.count != 0 || small.bits != SYSPTE_INDEX_MIN_BITS || allocated_pages() != before + small.pages;
+	free(meta);
+	return bad;
+}
+
+static void test_largest_table(void)
+{
+	/* region sizes (whole 2 MiB pieces) that are a table's capacity exactly, in the sparse and the
+	 * denser fills */
+	static const uint64_t sizes[] = { 512, 1024, 2048, 8192 };
+	unsigned bad = 0;
+	for (unsigned k = 0; k < ARRAY_SIZE(sizes); k++)
+		bad += largest_table(sizes[k]);
+	ok(bad == 0, "indexes of regions of 512 to 8192 pages filled to one entry a page: the largest table "
+	   "reached, its check passes, one entry more refused with no page asked for");
+}
+
+/* syspte_index_check catches each value derived from the table's size made stale alone. */
+static void test_check_derived(void)
+{
+	ix_fresh();
+	for (uint64_t k = 0; k < 600; k++)
+		ix_add(k);
+	struct syspte_index saved = ix;
+	bool clean = syspte_index_check(&ix, NULL, NULL) == 0, caught = true;
+	ix.shift++;
+	caught &= syspte_index_check(&ix, NULL, NULL) != 0;
+	ix = saved;
+	ix.mask >>= 1;
+	caught &= syspte_index_check(&ix, NULL, NULL) != 0;
+	ix = saved;
+	ix.cap++;
+	caught &= syspte_index_check(&ix, NULL, NULL) != 0;
+	ix = saved;
+	ix.cap = syspte_index_cap(ix.bits + 1);
+	caught &= syspte_index_check(&ix, NULL, NULL) != 0;
+	ix = saved;
+	ix.low = syspte_index_low(ix.bits) + 1;
+	caught &= syspte_index_check(&ix, NULL, NULL) != 0;
+	ix = saved;
+	ix.dir0 = NULL;
+	caught &= syspte_index_check(&ix, NULL, NULL) != 0;
+	ix = saved;
+	ix.low = syspte_index_low(ix.bits) / 2;   /* lowered, as after a refused halving: allowed */
+	clean &= syspte_index_check(&ix, NULL, NULL) == 0;
+	ix = saved;
+	clean &= syspte_index_check(&ix, NULL, NULL) == 0;
+	ok(caught && clean, "check catches the hash's shift, the mask, the capacity, the halving threshold "
+	   "raised and the first directory's shortcut each made stale alone; a lowered threshold passes");
+	for (uint64_t k = 0; k < KEYS; k++)
+		if (live[k])
+			ix_del(k);
 }
 
 /* ---------------------------------------------------------------- through a region */
@@ -1194,7 +1422,11 @@ int main(int argc, char **argv)
 	test_table_churn(steps);
 	test_collisions();
 	test_page_edges();
+	test_far_from_home();
 	test_memory_short();
+	test_size_rule();
+	test_largest_table();
+	test_check_derived();
 	struct syspte_region *plain = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (256ULL << 30), RPAGES,
 						       SYSPTE_CREATE_NO_CACHE);
 	ok(plain != NULL, "a second region, without caches");
