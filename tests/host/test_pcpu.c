@@ -1173,6 +1173,41 @@ static void test_check_catches_cache_corruption(void)
 	sv = save(&r->cache.cache_pages, sizeof(r->cache.cache_pages));
 	r->cache.cache_pages++;
 	ok(caught(r, restore, &sv), "the caches' pages miscounted: caught");
+	/* a cached reservation's record, one field at a time: each alone is caught */
+	struct syspte_chunk *a = NULL;
+	for (unsigned s = 0; s < SYSPTE_CACHE_ACTIVE && !a; s++)
+		if (c->active[s]->starts)
+			a = c->active[s];
+	ok(a != NULL, "an active chunk holds a reservation");
+	if (a) {
+		struct syspte_resv *rv = &a->rec[__builtin_ctzll(a->starts)];
+		sv = save(&rv->word[0], sizeof(rv->word[0]));
+		rv->start++;
+		ok(caught(r, restore, &sv), "a cached record naming another start page: caught");
+		sv = save(&rv->word[1], sizeof(rv->word[1]));
+		rv->npages = 0;
+		ok(caught(r, restore, &sv), "a cached record of no pages: caught");
+		sv = save(&rv->word[2], sizeof(rv->word[2]));
+		rv->guard = !rv->guard;
+		ok(caught(r, restore, &sv), "a cached record with the other guard: caught");
+	}
+	/* a cache's header and each of its counts alone */
+	sv = save(&c->cpu, sizeof(c->cpu));
+	c->cpu = 2;
+	ok(caught(r, restore, &sv), "a cache naming another CPU: caught");
+	sv = save(&c->lock.rank, sizeof(c->lock.rank));
+	c->lock.rank = LOCK_RANK_SYSPTE_CACHE + 1;
+	ok(caught(r, restore, &sv), "a cache's lock of another rank: caught");
+	uint64_t *counts[] = { &c->live, &c->pages, &c->free };
+	static const char *const count_names[] = { "reservations", "pages", "free pages" };
+	for (unsigned j = 0; j < 3; j++) {
+		sv = save(counts[j], sizeof(*counts[j]));
+		(*counts[j])++;
+		ok(caught(r, restore, &sv), "a cache's count of %s off by one: caught", count_names[j]);
+	}
+	sv = save(&c->nempty, sizeof(c->nempty));
+	c->nempty++;
+	ok(caught(r, restore, &sv), "a cache's count of empty chunks off by one: caught");
 	for (unsigned k = 0; k < 200; k++)
 		if (k % 3)
 			syspte_release(r, v[k], TAG1);
