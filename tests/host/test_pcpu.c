@@ -971,6 +971,118 @@ static void test_adopt_memory_sweep(void)
 }
 
 /*
+ * As CPU 0, reserves sizes[0..n) (none of a cache's size) to cover the free pages [first, end) of
+ * region r exactly, in that order from first: true when each lands where the layout puts it. The
+ * allocator places each request at the top of the highest free run, so they are asked last first.
+ * out[k]: the k-th reservation.
+ */
+#define SMALL_ADOPT_PAGES 1024u   /* 16 chunks: one a cache */
+static bool lay_out(struct syspte_region *r, uint64_t first, uint64_t end, const uint64_t *sizes, unsigned n, vaddr_t *out)
+{
+	bool laid = true;
+	act_as(0);
+	for (unsigned k = n; k-- > 0;) {
+		laid &= sizes[k] > SYSPTE_CACHE_MAX_PAGES && end >= first + sizes[k];
+		end -= sizes[k];
+		out[k] = syspte_reserve(r, sizes[k], FILL_TAG, 0);
+		laid &= out[k] == SYSPTE_BASE + end * PAGE_SIZE;
+	}
+	return laid && end == first;
+}
+
+/*
+ * Generated: no chunk may be adopted across a reservation of the region's that crosses one of its
+ * edges, nor by a cache at its share. (1) Every chunk but the first has a region's reservation
+ * running into it from the one before and another running out of it into the next, with a hole of
+ * 23 pages between them: a request of each size 1..16 from a CPU with no cache is placed by the
+ * allocator in a hole and no chunk is adopted. (2) CPU 1 owns its one chunk (its share), full; every
+ * other chunk holds a region's reservation of 17 pages at its start and 47 free pages: CPU 1's
+ * requests of each size are placed by the allocator and its cache stays at one chunk, while CPU 3,
+ * with no cache, adopts the chunk around its request (adoption is possible there).
+ */
+static void test_adopt_refused(void)
+{
+	static uint64_t sizes[2 * SMALL_ADOPT_PAGES / SYSPTE_CHUNK_PAGES + 2];
+	static vaddr_t laid[2 * SMALL_ADOPT_PAGES / SYSPTE_CHUNK_PAGES + 2];
+	const unsigned nch = SMALL_ADOPT_PAGES / SYSPTE_CHUNK_PAGES;
+	host_machine_create(64ULL << 20, SMALL_ADOPT_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	/* (1) 40 pages; then per chunk k < 15: 41 pages from page 64 k + 40 (crossing into chunk k + 1)
+	 * and a hole of 23 at 64 (k + 1) + 17; 24 pages to the end */
+	unsigned n = 0;
+	sizes[n++] = 40;
+	for (unsigned k = 0; k + 1 < nch; k++) {
+		sizes[n++] = 41;
+		sizes[n++] = 23;
+	}
+	sizes[n++] = 24;
+	bool ok1 = lay_out(r, 0, SMALL_ADOPT_PAGES, sizes, n, laid);
+	for (unsigned k = 2; k < n; k += 2)   /* the holes */
+		ok1 &= syspte_release(r, laid[k], FILL_TAG) == SYSPTE_OK;
+	ok(ok1 && r->guard == 0 && syspte_check(r) == 0,
+	   "every chunk but the first crossed into at both edges by the region's reservations, a hole between");
+	act_as(2);
+	bool refused = true;
+	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES && ok1; sz++) {
+		vaddr_t v = syspte_reserve(r, sz, TAG1, 0);
+		uint64_t p = v ? (v - SYSPTE_BASE) >> PAGE_SHIFT : 0;
+		refused &= v && p % SYSPTE_CHUNK_PAGES >= 17 && p % SYSPTE_CHUNK_PAGES + sz <= 40 && r->cache.adopted == 0 &&
+			   stats().cached_pages == 0 && syspte_check(r) == 0;
+		refused &= syspte_release(r, v, TAG1) == SYSPTE_OK;
+	}
+	ok(ok1 && refused, "a request of 1..16 pages placed in a hole: no chunk adopted across a crossing reservation");
+	for (unsigned k = 0; k < n; k++)
+		if (k == 0 || k % 2 || k == n - 1)
+			syspte_release(r, laid[k], FILL_TAG);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0 && stats().free_pages == SMALL_ADOPT_PAGES, "all freed");
+
+	/* (2) CPU 1's one chunk full; then 17 and 47 pages a chunk, the 47 freed */
+	host_machine_create(64ULL << 20, SMALL_ADOPT_PAGES * PAGE_SIZE);
+	r = reserved_region();
+	act_as(1);
+	vaddr_t mine[4];
+	bool ok2 = true;
+	for (int k = 0; k < 4; k++)
+		ok2 &= (mine[k] = syspte_reserve(r, 16, TAG1, 0)) != 0 && mine[k] - mine[0] == (uint64_t)k * 16 * PAGE_SIZE;
+	uint64_t own = page_of(mine[0]);
+	struct syspte_cache *c = r->cache.cpu[1];
+	ok2 &= c && c->nchunks == 1 && r->cache.max_chunks == 1 && own % SYSPTE_CHUNK_PAGES == 0 &&
+	       (own == 0 || own == SMALL_ADOPT_PAGES - SYSPTE_CHUNK_PAGES);
+	n = 0;
+	for (unsigned k = 1; k < nch; k++) {
+		sizes[n++] = SYSPTE_CACHE_MAX_PAGES + 1;
+		sizes[n++] = SYSPTE_CHUNK_PAGES - SYSPTE_CACHE_MAX_PAGES - 1;
+	}
+	/* the other chunks: after CPU 1's, or before it */
+	ok2 &= lay_out(r, own ? 0 : SYSPTE_CHUNK_PAGES, own ? own : SMALL_ADOPT_PAGES, sizes, n, laid);
+	for (unsigned k = 1; k < n; k += 2)
+		ok2 &= syspte_release(r, laid[k], FILL_TAG) == SYSPTE_OK;
+	ok(ok2 && syspte_check(r) == 0, "CPU 1's cache at its share (one chunk, full); 17 pages at each other chunk's start");
+	act_as(1);
+	bool kept = true;
+	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES && ok2; sz++) {
+		vaddr_t v = syspte_reserve(r, sz, TAG1, 0);
+		kept &= v && c->nchunks == 1 && r->cache.adopted == 0 && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 0 &&
+			syspte_check(r) == 0;
+		kept &= syspte_release(r, v, TAG1) == SYSPTE_OK;
+	}
+	ok(ok2 && kept, "CPU 1's requests of 1..16 pages: placed by the allocator, its cache adopts no chunk past its share");
+	act_as(3);
+	vaddr_t w = syspte_reserve(r, 4, TAG1, 0);
+	ok(w && r->cache.adopted == 1 && r->cache.owner[page_of(w) >> SYSPTE_CHUNK_SHIFT] == 4 && syspte_check(r) == 0,
+	   "CPU 3, with no cache, adopts the chunk around its 4 pages");
+	syspte_release(r, w, TAG1);
+	act_as(1);
+	for (int k = 0; k < 4; k++)
+		syspte_release(r, mine[k], TAG1);
+	act_as(0);
+	for (unsigned k = 0; k < n; k += 2)
+		syspte_release(r, laid[k], FILL_TAG);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
+/*
  * A cache at its share (one chunk on a 1024-page region) with no room answers "full" without its
  * lock; a free that makes a run as long as the request it failed makes it try again at once, on
  * the fast path (fewer pages than SYSPTE_CACHE_ROOMY were freed). A DIVISIBLE request that finds
@@ -1861,6 +1973,7 @@ int main(int argc, char **argv)
 	test_directory_grows_and_is_refused();
 	test_growth_memory_sweep();
 	test_adopt_memory_sweep();
+	test_adopt_refused();
 	test_full_cache_tries_again();
 	test_empty_active_chunks_dissolved();
 	test_trim_dissolves_only_empty_chunks();
