@@ -1639,6 +1639,59 @@ static void test_divisible_tries_bounded(void)
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
+/*
+ * Generated: a DIVISIBLE request finds an aligned place in an active chunk other than the one used
+ * last. For each size 2..16 and each of the four 16-page runs of chunk A: CPU 1 fills chunks A and B
+ * with 16-page reservations (B took the last), frees that run of A, and asks DIVISIBLE n pages: they
+ * go on the fast path to the lowest multiple of n in the run when one holds them (the run at page 0
+ * of A among them), else to a new chunk at a multiple of n.
+ */
+static void test_divisible_in_active_chunks(void)
+{
+	bool all = true;
+	unsigned in_run = 0;
+	for (uint64_t n = 2; n <= SYSPTE_CACHE_MAX_PAGES && all; n++)
+		for (unsigned freed = 0; freed < 4 && all; freed++) {
+			host_machine_create(64ULL << 20, 16ULL << 20);
+			struct syspte_region *r = reserved_region();
+			act_as(1);
+			vaddr_t v[8];
+			for (int k = 0; k < 8; k++)
+				all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+			struct syspte_cache *c = r->cache.cpu[1];
+			all &= c && c->nchunks == 2 && c->free == 0 && r->guard == 0 && v[1] == v[0] + 16 * PAGE_SIZE &&
+			       page_of(v[0]) % SYSPTE_CHUNK_PAGES == 0;
+			if (!all)
+				break;
+			vaddr_t run = v[freed];
+			all &= syspte_release(r, run, TAG1) == SYSPTE_OK;
+			/* the model: the lowest address in the run that is a multiple of n pages and holds n */
+			vaddr_t want = 0;
+			for (vaddr_t a = run; !want && a + n * PAGE_SIZE <= run + 16 * PAGE_SIZE; a += PAGE_SIZE)
+				if ((a / PAGE_SIZE) % n == 0)
+					want = a;
+			uint64_t fast = stats().cache_fast;
+			vaddr_t w = syspte_reserve(r, n, TAG1, SYSPTE_FLAG_DIVISIBLE);
+			uint64_t widx = w ? page_of(w) >> SYSPTE_CHUNK_SHIFT : 0;
+			bool in_ab = widx == page_of(v[0]) >> SYSPTE_CHUNK_SHIFT || widx == page_of(v[4]) >> SYSPTE_CHUNK_SHIFT;
+			if (want)
+				all &= w == want && stats().cache_fast == fast + 1 && c->nchunks == 2;
+			else
+				all &= w && (w / PAGE_SIZE) % n == 0 && !in_ab;
+			in_run += want != 0;
+			all &= syspte_check(r) == 0 && syspte_release(r, w, TAG1) == SYSPTE_OK;
+			if (!all)
+				printf("# divisible %llu, run %u: at 0x%llx, the model's 0x%llx\n", (unsigned long long)n, freed,
+				       (unsigned long long)w, (unsigned long long)want);
+			for (unsigned k = 0; k < 8; k++)
+				if (k != freed)
+					all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
+			act_as(0);
+		}
+	ok(all && in_run > 0, "DIVISIBLE 2..16 pages in a freed 16-page run of an active chunk not used last: at the "
+	   "lowest multiple there (%u of 60), else in a new chunk", in_run);
+}
+
 /* ---------------------------------------------------------------- fast paths */
 
 static unsigned spins;
@@ -1979,6 +2032,7 @@ int main(int argc, char **argv)
 	test_trim_dissolves_only_empty_chunks();
 	test_parked_longest_run_first();
 	test_divisible_tries_bounded();
+	test_divisible_in_active_chunks();
 	test_check_catches_cache_corruption();
 	test_run_bounds_checked();
 	test_chunk_bit_helpers();
