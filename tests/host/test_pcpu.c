@@ -1692,6 +1692,107 @@ static void test_divisible_in_active_chunks(void)
 	   "lowest multiple there (%u of 60), else in a new chunk", in_run);
 }
 
+/* lookup_checkpoint's model: CPU 1's live reservations. */
+struct lk_item {
+	vaddr_t va;
+	uint64_t n;
+};
+
+/* The model's reservation containing va, or NULL. */
+static const struct lk_item *lk_model(const struct lk_item *it, unsigned n, vaddr_t va)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (va >= it[k].va && va < it[k].va + it[k].n * PAGE_SIZE)
+			return &it[k];
+	return NULL;
+}
+
+/* Every page of every chunk CPU 1's cache owns, looked up by its owner and by CPU 2 (the fast paths)
+ * and under the region's lock (its path), against the model; the disagreements. */
+static unsigned lookup_checkpoint(struct syspte_region *r, const struct lk_item *it, unsigned n)
+{
+	unsigned wrong = 0;
+	for (unsigned how = 0; how < 3; how++) {
+		act_as(how == 1 ? 2 : 1);
+		for (uint64_t idx = 0; idx < r->cache.nchunks; idx++) {
+			if (r->cache.owner[idx] != 2)
+				continue;
+			for (uint64_t p = idx << SYSPTE_CHUNK_SHIFT; p < (idx + 1) << SYSPTE_CHUNK_SHIFT; p++) {
+				vaddr_t va = SYSPTE_BASE + p * PAGE_SIZE, got;
+				const struct lk_item *m = lk_model(it, n, va);
+				vaddr_t want = m ? m->va : 0;
+				struct syspte_info info = { 0 };
+				if (how == 0) {
+					got = syspte_lookup(r, va, &info) ? info.base : 0;
+					if (got && (!m || info.npages != m->n || info.tag != TAG1))
+						got = 1;   /* found, but not as reserved */
+				} else if (how == 1) {
+					got = syspte_reservation_base(r, va);
+				} else {
+					struct syspte_hold h;
+					uint64_t i, f = spin_lock(&r->lock);
+					struct syspte_resv *v = syspte_resv_at_locked(r, va, &i, &h);
+					got = v ? SYSPTE_BASE + ((uint64_t)v->start << PAGE_SHIFT) : 0;
+					syspte_unhold_locked(r, &h);
+					spin_unlock(&r->lock, f);
+				}
+				if (got != want && wrong++ < 4)
+					printf("# lookup (%s) of page %llu: 0x%llx, the model's 0x%llx\n",
+					       how == 0 ? "owner" : how == 1 ? "CPU 2" : "region's lock", (unsigned long long)p,
+					       (unsigned long long)got, (unsigned long long)want);
+			}
+		}
+	}
+	act_as(1);
+	return wrong;
+}
+
+/*
+ * Generated: CPU 1 reserves (1..16 pages) and frees at random; every 25 steps every page of its
+ * cached chunks is looked up, by CPU 1 and by CPU 2 without the region's lock and by the region's
+ * path under it: each finds the reservation containing the page, or none (a free page, a page just
+ * past a reservation, its guard page). In normal and in verifier mode (guard pages).
+ */
+static void test_lookup_every_page(void)
+{
+	for (int verifier = 0; verifier < 2; verifier++) {
+		mm_verifier_set(verifier);
+		host_machine_create(64ULL << 20, 16ULL << 20);
+		struct syspte_region *r = reserved_region();
+		act_as(1);
+		struct lk_item it[40];
+		unsigned n = 0, wrong = 0, checks = 0;
+		uint64_t rng = 0x1F83D9ABFB41BD6BULL + (uint64_t)verifier;
+		for (unsigned step = 1; step <= 300; step++) {
+			uint64_t x = test_rng_next(&rng);
+			if (n < 40 && x % 3) {
+				uint64_t np = 1 + (x >> 8) % SYSPTE_CACHE_MAX_PAGES;
+				vaddr_t v = syspte_reserve(r, np, TAG1, 0);
+				if (v)
+					it[n++] = (struct lk_item){ v, np };
+				else
+					wrong++;
+			} else if (n) {
+				unsigned k = (unsigned)((x >> 8) % n);
+				wrong += syspte_release(r, it[k].va, TAG1) != SYSPTE_OK;
+				it[k] = it[--n];
+			}
+			if (step % 25 == 0) {
+				wrong += lookup_checkpoint(r, it, n);
+				checks++;
+			}
+		}
+		for (unsigned k = 0; k < n; k++)
+			wrong += syspte_release(r, it[k].va, TAG1) != SYSPTE_OK;
+		act_as(0);
+		mm_verifier_set(false);
+		ok(wrong == 0 && r->guard == (uint64_t)verifier && syspte_check(r) == 0 && stats().live == 0,
+		   "%s: every page of CPU 1's chunks at %u moments of random use, looked up by its owner, by CPU 2 and "
+		   "under the region's lock: the reservation containing it, or none", verifier ? "verifier mode" : "normal mode",
+		   checks);
+	}
+}
+
 /* ---------------------------------------------------------------- fast paths */
 
 static unsigned spins;
@@ -2033,6 +2134,7 @@ int main(int argc, char **argv)
 	test_parked_longest_run_first();
 	test_divisible_tries_bounded();
 	test_divisible_in_active_chunks();
+	test_lookup_every_page();
 	test_check_catches_cache_corruption();
 	test_run_bounds_checked();
 	test_chunk_bit_helpers();
