@@ -784,6 +784,116 @@ static void test_drain_index_short(void)
 	ok(syspte_check(r) == 0 && stats().free_pages == PAGES && stats().live == 0, "all freed, check passes");
 }
 
+/* test_drain_raced's hook: what CPU 1 does while the drain waits for its cache's lock. */
+static struct {
+	struct syspte_region *r;
+	vaddr_t *mine;
+	unsigned have, more;          /* CPU 1's reservations so far; how many it adds */
+	bool ran;
+} raced;
+
+/* Plays a walker thawing the caches and CPU 1 letting go of its cache's lock, then placing
+ * raced.more reservations on its fast path, before the drain gets the lock. Runs once. */
+static void raced_spun(void)
+{
+	if (raced.ran)
+		return;
+	raced.ran = true;
+	__atomic_store_n(&raced.r->cache.frozen, 0, __ATOMIC_RELEASE);
+	spinlock_t *l = &raced.r->cache.cpu[1]->lock;
+	__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+	act_as(1);
+	for (unsigned k = 0; k < raced.more; k++)
+		if ((raced.mine[raced.have] = syspte_reserve(raced.r, 1, TAG1, 0)) != 0)
+			raced.have++;
+	act_as(0);
+}
+
+/* A poll hook: a CPU spinning where it should not counts it and frees the lock, so the test fails
+ * rather than hangs. */
+static spinlock_t *unstick_lock;
+static unsigned unstick_spins;
+static void unstick(void)
+{
+	unstick_spins++;
+	__atomic_store_n(&unstick_lock->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&unstick_lock->locked, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Memory exhausted and CPU 1's cache the only free space: the drain's look finds the region's
+ * index has room for CPU 1's reservations and the request, but while it waits for CPU 1's cache
+ * lock CPU 1 places one more on its fast path, so there is no longer room: the drain leaves that
+ * cache as it is (its lock released) and the request is refused with nothing moved. CPU 1 then
+ * reserves and frees without waiting; with memory back, the request is placed after a drain.
+ */
+static void test_drain_raced(void)
+{
+	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	static vaddr_t mine[SYSPTE_CHUNK_PAGES];
+	act_as(1);
+	vaddr_t w0 = syspte_reserve(r, 1, TAG1, 0);
+	ok(w0 && syspte_release(r, w0, TAG1) == SYSPTE_OK, "CPU 1's cache has a chunk");
+	ok(fill_allocator(), "CPU 0 reserved every page the allocator had");
+	/* CPU 1's reservations fill the index's room but one: the request's */
+	uint64_t room = r->index.cap - r->index.count;
+	bool fits = room >= 1 && room <= SYSPTE_CHUNK_PAGES - 4;
+	ok(fits, "the index has room for %llu more entries, fewer than a chunk's pages", (unsigned long long)room);
+	if (!fits)
+		return;
+	act_as(1);
+	raced = (typeof(raced)){ .r = r, .mine = mine, .have = 0, .more = 1 };
+	bool all = true;
+	for (uint64_t k = 0; k + 1 < room; k++)
+		all &= (mine[raced.have++] = syspte_reserve(r, 1, TAG1, 0)) != 0;
+	struct syspte_cache *c1 = r->cache.cpu[1];
+	ok(all && c1->live == room - 1 && r->index.count + c1->live + 1 == r->index.cap,
+	   "CPU 1 holds %llu reservations in its chunk: the index has room for them and one more", (unsigned long long)room - 1);
+	act_as(0);
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	phys_set_budget(ps.allocated_pages);   /* the index cannot grow */
+	uint64_t count = r->index.count, d = drains();
+	/* the drain's look runs with the caches frozen (by a walker that thaws them in the hook, so the
+	 * look takes no cache lock) and its loop then waits for CPU 1's */
+	r->cache.frozen = 1;
+	c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
+	c1->lock.owner = 2;
+	fake_cpu_poll_hook = raced_spun;
+	vaddr_t w = syspte_reserve(r, 2, FILL_TAG, 0);
+	fake_cpu_poll_hook = NULL;
+	if (!raced.ran) {   /* a drain that did not wait fails the test, and does not hang it */
+		r->cache.frozen = 0;
+		c1->lock.locked = 0;
+		c1->lock.owner = 0;
+	}
+	ok(raced.ran && raced.have == room && w == 0 && drains() == d && r->index.count == count && c1->live == room &&
+	   all_found(mine, raced.have), "CPU 1 placed one more meanwhile: the request refused, nothing drained or moved");
+	act_as(1);
+	unstick_lock = &c1->lock;
+	unstick_spins = 0;
+	fake_cpu_poll_hook = unstick;
+	vaddr_t x = syspte_reserve(r, 1, TAG1, 0);
+	all = x && syspte_release(r, x, TAG1) == SYSPTE_OK;
+	fake_cpu_poll_hook = NULL;
+	act_as(0);
+	ok(all && unstick_spins == 0 && syspte_check(r) == 0, "CPU 1's cache lock was released: it reserves and frees "
+	   "without waiting; check passes");
+	phys_set_budget(UINT64_MAX);
+	w = syspte_reserve(r, 2, FILL_TAG, 0);
+	ok(w && drains() == d + 1 && stats().cached_pages == 0 && all_found(mine, raced.have) && syspte_check(r) == 0,
+	   "with memory back: placed after a drain, CPU 1's reservations found");
+	syspte_release(r, w, FILL_TAG);
+	act_as(1);
+	for (unsigned k = 0; k < raced.have; k++)
+		syspte_release(r, mine[k], TAG1);
+	act_as(0);
+	free_fills();
+	ok(syspte_check(r) == 0 && stats().live == 0 && stats().free_pages == SMALL_PAGES, "all freed, check passes");
+}
+
 /* ---------------------------------------------------------------- the chunk directory */
 
 #define DIR_PAGES (1u << 20)      /* 4 GiB: 16384 chunks, 1024 per cache, 32 directory pages */
@@ -2124,6 +2234,7 @@ int main(int argc, char **argv)
 	test_drain_run_across_chunk();
 	test_drain_divisible();
 	test_drain_index_short();
+	test_drain_raced();
 	test_directory_grows_and_is_refused();
 	test_growth_memory_sweep();
 	test_adopt_memory_sweep();
