@@ -2208,6 +2208,51 @@ static void test_stale_owner(void)
 	}
 }
 
+/* syspte_cache_reserve_locked under the region's lock on r as the running CPU: the page index, or
+ * UINT64_MAX when refused. */
+static uint64_t reserve_locked(struct syspte_region *r, uint64_t n)
+{
+	uint64_t start = UINT64_MAX, f = spin_lock(&r->lock);
+	bool placed = syspte_cache_reserve_locked(r, n, TAG1, 0, &start);
+	spin_unlock(&r->lock, f);
+	return placed ? start : UINT64_MAX;
+}
+
+/*
+ * The region's path into a cache (syspte_cache_reserve_locked) places only a cache's size, and
+ * nothing on a region without caches: every other size 17..128 is refused on a fresh region with no
+ * cache made and nothing changed, each size 1..16 is placed in the new cache, and on a region
+ * created without caches each size 1..16 is refused with no cache made.
+ */
+static void test_reserve_locked_sizes(void)
+{
+	host_machine_create(64ULL << 20, 16ULL << 20);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	bool refused = true, placed = true;
+	for (uint64_t n = SYSPTE_CACHE_MAX_PAGES + 1; n <= 2 * SYSPTE_CHUNK_PAGES; n++)
+		refused &= reserve_locked(r, n) == UINT64_MAX;
+	struct syspte_stats s = stats();
+	ok(refused && !r->cache.cpu[1] && s.cache_bytes == 0 && s.live == 0 && syspte_check(r) == 0,
+	   "the region's path into a cache: %u..%u pages refused, no cache made", SYSPTE_CACHE_MAX_PAGES + 1,
+	   2 * SYSPTE_CHUNK_PAGES);
+	for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
+		uint64_t i = reserve_locked(r, n);
+		placed &= i != UINT64_MAX && r->cache.owner[i >> SYSPTE_CHUNK_SHIFT] == 2 &&
+			  syspte_release(r, SYSPTE_BASE + i * PAGE_SIZE, TAG1) == SYSPTE_OK;
+	}
+	ok(placed && syspte_check(r) == 0 && stats().live == 0, "1..16 pages placed in CPU 1's cache");
+	struct syspte_region *nc = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (64ULL << 30), 512, SYSPTE_CREATE_NO_CACHE);
+	refused = nc != NULL;
+	for (uint64_t n = 1; nc && n <= SYSPTE_CACHE_MAX_PAGES; n++)
+		refused &= reserve_locked(nc, n) == UINT64_MAX;
+	if (nc)
+		syspte_get_stats(nc, &s);
+	ok(refused && !nc->cache.cpu[1] && s.cache_bytes == 0 && s.live == 0 && syspte_check(nc) == 0,
+	   "a region without caches: 1..16 pages refused by that path, no cache made");
+	act_as(0);
+}
+
 /* A region created without caches never makes one. */
 static void test_no_cache_region(void)
 {
@@ -2254,6 +2299,7 @@ int main(int argc, char **argv)
 	test_frozen_goes_to_region();
 	test_other_cpus_on_a_cached_reservation();
 	test_stale_owner();
+	test_reserve_locked_sizes();
 	test_no_cache_region();
 	host_machine_destroy();
 	return tap_done();
