@@ -19,14 +19,21 @@
  *    changed, the allocator places the request) and growing again with memory back; a first
  *    reservation with every amount of memory left up to enough (generated), nothing half made; a
  *    full cache trying again after a free; empty active chunks replaced by parked ones; every
- *    corruption of the parked lists, the mask, the active slots, their run bounds and the directory
- *    caught by syspte_check; a high run bound made right by the next reserve, raised by frees.
+ *    corruption of the parked lists, the mask, the active slots, their run bounds, the directory, a
+ *    cached record and each of a cache's counts caught by syspte_check; a high run bound made right
+ *    by the next reserve, raised by frees. Adoption refused across a region's reservation crossing
+ *    a chunk's edge and past a cache's share (generated sizes); the region's path into a cache
+ *    refuses every other size and a region without caches.
+ *  - Placement and lookup (generated): a DIVISIBLE request at the lowest multiple in an active chunk
+ *    other than the one used last; every page of a CPU's cached chunks looked up by its owner, by
+ *    another CPU and under the region's lock against a model, at moments of random use.
  *  - The fast paths' bit helpers (longest run, run around a bit, fits of every span, slots whose
  *    bound admits a span) against plain loops on generated words of every kind.
  *  - Drains: requests that only another CPU's cache can satisfy (its whole free chunk; a run made of
  *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run) succeed, and
  *    refuse only when nothing is left, or when memory is exhausted and the region's index cannot
- *    grow to take the cache's reservations (then nothing moves).
+ *    grow to take the cache's reservations (then nothing moves), also when the cache grew on its
+ *    fast path while the drain waited for its lock (then its lock is released as it was).
  *  - The fast paths take no lock of the region's: with the region's lock held by another CPU, a
  *    warm CPU reserves and frees without spinning; a reservation of CPU 1's cache is freed, mapped
  *    and looked up from other CPUs, and its misuse gives the region's bug checks with nothing
