@@ -19,14 +19,21 @@
  *    changed, the allocator places the request) and growing again with memory back; a first
  *    reservation with every amount of memory left up to enough (generated), nothing half made; a
  *    full cache trying again after a free; empty active chunks replaced by parked ones; every
- *    corruption of the parked lists, the mask, the active slots, their run bounds and the directory
- *    caught by syspte_check; a high run bound made right by the next reserve, raised by frees.
+ *    corruption of the parked lists, the mask, the active slots, their run bounds, the directory, a
+ *    cached record and each of a cache's counts caught by syspte_check; a high run bound made right
+ *    by the next reserve, raised by frees. Adoption refused across a region's reservation crossing
+ *    a chunk's edge and past a cache's share (generated sizes); the region's path into a cache
+ *    refuses every other size and a region without caches.
+ *  - Placement and lookup (generated): a DIVISIBLE request at the lowest multiple in an active chunk
+ *    other than the one used last; every page of a CPU's cached chunks looked up by its owner, by
+ *    another CPU and under the region's lock against a model, at moments of random use.
  *  - The fast paths' bit helpers (longest run, run around a bit, fits of every span, slots whose
  *    bound admits a span) against plain loops on generated words of every kind.
  *  - Drains: requests that only another CPU's cache can satisfy (its whole free chunk; a run made of
  *    a cached chunk's free pages and the allocator's next to them; a DIVISIBLE run) succeed, and
  *    refuse only when nothing is left, or when memory is exhausted and the region's index cannot
- *    grow to take the cache's reservations (then nothing moves).
+ *    grow to take the cache's reservations (then nothing moves), also when the cache grew on its
+ *    fast path while the drain waited for its lock (then its lock is released as it was).
  *  - The fast paths take no lock of the region's: with the region's lock held by another CPU, a
  *    warm CPU reserves and frees without spinning; a reservation of CPU 1's cache is freed, mapped
  *    and looked up from other CPUs, and its misuse gives the region's bug checks with nothing
@@ -784,6 +791,116 @@ static void test_drain_index_short(void)
 	ok(syspte_check(r) == 0 && stats().free_pages == PAGES && stats().live == 0, "all freed, check passes");
 }
 
+/* test_drain_raced's hook: what CPU 1 does while the drain waits for its cache's lock. */
+static struct {
+	struct syspte_region *r;
+	vaddr_t *mine;
+	unsigned have, more;          /* CPU 1's reservations so far; how many it adds */
+	bool ran;
+} raced;
+
+/* Plays a walker thawing the caches and CPU 1 letting go of its cache's lock, then placing
+ * raced.more reservations on its fast path, before the drain gets the lock. Runs once. */
+static void raced_spun(void)
+{
+	if (raced.ran)
+		return;
+	raced.ran = true;
+	__atomic_store_n(&raced.r->cache.frozen, 0, __ATOMIC_RELEASE);
+	spinlock_t *l = &raced.r->cache.cpu[1]->lock;
+	__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+	act_as(1);
+	for (unsigned k = 0; k < raced.more; k++)
+		if ((raced.mine[raced.have] = syspte_reserve(raced.r, 1, TAG1, 0)) != 0)
+			raced.have++;
+	act_as(0);
+}
+
+/* A poll hook: a CPU spinning where it should not counts it and frees the lock, so the test fails
+ * rather than hangs. */
+static spinlock_t *unstick_lock;
+static unsigned unstick_spins;
+static void unstick(void)
+{
+	unstick_spins++;
+	__atomic_store_n(&unstick_lock->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&unstick_lock->locked, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Memory exhausted and CPU 1's cache the only free space: the drain's look finds the region's
+ * index has room for CPU 1's reservations and the request, but while it waits for CPU 1's cache
+ * lock CPU 1 places one more on its fast path, so there is no longer room: the drain leaves that
+ * cache as it is (its lock released) and the request is refused with nothing moved. CPU 1 then
+ * reserves and frees without waiting; with memory back, the request is placed after a drain.
+ */
+static void test_drain_raced(void)
+{
+	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	static vaddr_t mine[SYSPTE_CHUNK_PAGES];
+	act_as(1);
+	vaddr_t w0 = syspte_reserve(r, 1, TAG1, 0);
+	ok(w0 && syspte_release(r, w0, TAG1) == SYSPTE_OK, "CPU 1's cache has a chunk");
+	ok(fill_allocator(), "CPU 0 reserved every page the allocator had");
+	/* CPU 1's reservations fill the index's room but one: the request's */
+	uint64_t room = r->index.cap - r->index.count;
+	bool fits = room >= 1 && room <= SYSPTE_CHUNK_PAGES - 4;
+	ok(fits, "the index has room for %llu more entries, fewer than a chunk's pages", (unsigned long long)room);
+	if (!fits)
+		return;
+	act_as(1);
+	raced = (typeof(raced)){ .r = r, .mine = mine, .have = 0, .more = 1 };
+	bool all = true;
+	for (uint64_t k = 0; k + 1 < room; k++)
+		all &= (mine[raced.have++] = syspte_reserve(r, 1, TAG1, 0)) != 0;
+	struct syspte_cache *c1 = r->cache.cpu[1];
+	ok(all && c1->live == room - 1 && r->index.count + c1->live + 1 == r->index.cap,
+	   "CPU 1 holds %llu reservations in its chunk: the index has room for them and one more", (unsigned long long)room - 1);
+	act_as(0);
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	phys_set_budget(ps.allocated_pages);   /* the index cannot grow */
+	uint64_t count = r->index.count, d = drains();
+	/* the drain's look runs with the caches frozen (by a walker that thaws them in the hook, so the
+	 * look takes no cache lock) and its loop then waits for CPU 1's */
+	r->cache.frozen = 1;
+	c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
+	c1->lock.owner = 2;
+	fake_cpu_poll_hook = raced_spun;
+	vaddr_t w = syspte_reserve(r, 2, FILL_TAG, 0);
+	fake_cpu_poll_hook = NULL;
+	if (!raced.ran) {   /* a drain that did not wait fails the test, and does not hang it */
+		r->cache.frozen = 0;
+		c1->lock.locked = 0;
+		c1->lock.owner = 0;
+	}
+	ok(raced.ran && raced.have == room && w == 0 && drains() == d && r->index.count == count && c1->live == room &&
+	   all_found(mine, raced.have), "CPU 1 placed one more meanwhile: the request refused, nothing drained or moved");
+	act_as(1);
+	unstick_lock = &c1->lock;
+	unstick_spins = 0;
+	fake_cpu_poll_hook = unstick;
+	vaddr_t x = syspte_reserve(r, 1, TAG1, 0);
+	all = x && syspte_release(r, x, TAG1) == SYSPTE_OK;
+	fake_cpu_poll_hook = NULL;
+	act_as(0);
+	ok(all && unstick_spins == 0 && syspte_check(r) == 0, "CPU 1's cache lock was released: it reserves and frees "
+	   "without waiting; check passes");
+	phys_set_budget(UINT64_MAX);
+	w = syspte_reserve(r, 2, FILL_TAG, 0);
+	ok(w && drains() == d + 1 && stats().cached_pages == 0 && all_found(mine, raced.have) && syspte_check(r) == 0,
+	   "with memory back: placed after a drain, CPU 1's reservations found");
+	syspte_release(r, w, FILL_TAG);
+	act_as(1);
+	for (unsigned k = 0; k < raced.have; k++)
+		syspte_release(r, mine[k], TAG1);
+	act_as(0);
+	free_fills();
+	ok(syspte_check(r) == 0 && stats().live == 0 && stats().free_pages == SMALL_PAGES, "all freed, check passes");
+}
+
 /* ---------------------------------------------------------------- the chunk directory */
 
 #define DIR_PAGES (1u << 20)      /* 4 GiB: 16384 chunks, 1024 per cache, 32 directory pages */
@@ -968,6 +1085,118 @@ static void test_adopt_memory_sweep(void)
 	}
 	ok(clean && met_adopt && met_refusal, "adoption with 0..11 pages of memory left: every page taken counted, "
 	   "nothing half made (an adoption and a refusal both met)");
+}
+
+/*
+ * As CPU 0, reserves sizes[0..n) (none of a cache's size) to cover the free pages [first, end) of
+ * region r exactly, in that order from first: true when each lands where the layout puts it. The
+ * allocator places each request at the top of the highest free run, so they are asked last first.
+ * out[k]: the k-th reservation.
+ */
+#define SMALL_ADOPT_PAGES 1024u   /* 16 chunks: one a cache */
+static bool lay_out(struct syspte_region *r, uint64_t first, uint64_t end, const uint64_t *sizes, unsigned n, vaddr_t *out)
+{
+	bool laid = true;
+	act_as(0);
+	for (unsigned k = n; k-- > 0;) {
+		laid &= sizes[k] > SYSPTE_CACHE_MAX_PAGES && end >= first + sizes[k];
+		end -= sizes[k];
+		out[k] = syspte_reserve(r, sizes[k], FILL_TAG, 0);
+		laid &= out[k] == SYSPTE_BASE + end * PAGE_SIZE;
+	}
+	return laid && end == first;
+}
+
+/*
+ * Generated: no chunk may be adopted across a reservation of the region's that crosses one of its
+ * edges, nor by a cache at its share. (1) Every chunk but the first has a region's reservation
+ * running into it from the one before and another running out of it into the next, with a hole of
+ * 23 pages between them: a request of each size 1..16 from a CPU with no cache is placed by the
+ * allocator in a hole and no chunk is adopted. (2) CPU 1 owns its one chunk (its share), full; every
+ * other chunk holds a region's reservation of 17 pages at its start and 47 free pages: CPU 1's
+ * requests of each size are placed by the allocator and its cache stays at one chunk, while CPU 3,
+ * with no cache, adopts the chunk around its request (adoption is possible there).
+ */
+static void test_adopt_refused(void)
+{
+	static uint64_t sizes[2 * SMALL_ADOPT_PAGES / SYSPTE_CHUNK_PAGES + 2];
+	static vaddr_t laid[2 * SMALL_ADOPT_PAGES / SYSPTE_CHUNK_PAGES + 2];
+	const unsigned nch = SMALL_ADOPT_PAGES / SYSPTE_CHUNK_PAGES;
+	host_machine_create(64ULL << 20, SMALL_ADOPT_PAGES * PAGE_SIZE);
+	struct syspte_region *r = reserved_region();
+	/* (1) 40 pages; then per chunk k < 15: 41 pages from page 64 k + 40 (crossing into chunk k + 1)
+	 * and a hole of 23 at 64 (k + 1) + 17; 24 pages to the end */
+	unsigned n = 0;
+	sizes[n++] = 40;
+	for (unsigned k = 0; k + 1 < nch; k++) {
+		sizes[n++] = 41;
+		sizes[n++] = 23;
+	}
+	sizes[n++] = 24;
+	bool ok1 = lay_out(r, 0, SMALL_ADOPT_PAGES, sizes, n, laid);
+	for (unsigned k = 2; k < n; k += 2)   /* the holes */
+		ok1 &= syspte_release(r, laid[k], FILL_TAG) == SYSPTE_OK;
+	ok(ok1 && r->guard == 0 && syspte_check(r) == 0,
+	   "every chunk but the first crossed into at both edges by the region's reservations, a hole between");
+	act_as(2);
+	bool refused = true;
+	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES && ok1; sz++) {
+		vaddr_t v = syspte_reserve(r, sz, TAG1, 0);
+		uint64_t p = v ? (v - SYSPTE_BASE) >> PAGE_SHIFT : 0;
+		refused &= v && p % SYSPTE_CHUNK_PAGES >= 17 && p % SYSPTE_CHUNK_PAGES + sz <= 40 && r->cache.adopted == 0 &&
+			   stats().cached_pages == 0 && syspte_check(r) == 0;
+		refused &= syspte_release(r, v, TAG1) == SYSPTE_OK;
+	}
+	ok(ok1 && refused, "a request of 1..16 pages placed in a hole: no chunk adopted across a crossing reservation");
+	for (unsigned k = 0; k < n; k++)
+		if (k == 0 || k % 2 || k == n - 1)
+			syspte_release(r, laid[k], FILL_TAG);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0 && stats().free_pages == SMALL_ADOPT_PAGES, "all freed");
+
+	/* (2) CPU 1's one chunk full; then 17 and 47 pages a chunk, the 47 freed */
+	host_machine_create(64ULL << 20, SMALL_ADOPT_PAGES * PAGE_SIZE);
+	r = reserved_region();
+	act_as(1);
+	vaddr_t mine[4];
+	bool ok2 = true;
+	for (int k = 0; k < 4; k++)
+		ok2 &= (mine[k] = syspte_reserve(r, 16, TAG1, 0)) != 0 && mine[k] - mine[0] == (uint64_t)k * 16 * PAGE_SIZE;
+	uint64_t own = page_of(mine[0]);
+	struct syspte_cache *c = r->cache.cpu[1];
+	ok2 &= c && c->nchunks == 1 && r->cache.max_chunks == 1 && own % SYSPTE_CHUNK_PAGES == 0 &&
+	       (own == 0 || own == SMALL_ADOPT_PAGES - SYSPTE_CHUNK_PAGES);
+	n = 0;
+	for (unsigned k = 1; k < nch; k++) {
+		sizes[n++] = SYSPTE_CACHE_MAX_PAGES + 1;
+		sizes[n++] = SYSPTE_CHUNK_PAGES - SYSPTE_CACHE_MAX_PAGES - 1;
+	}
+	/* the other chunks: after CPU 1's, or before it */
+	ok2 &= lay_out(r, own ? 0 : SYSPTE_CHUNK_PAGES, own ? own : SMALL_ADOPT_PAGES, sizes, n, laid);
+	for (unsigned k = 1; k < n; k += 2)
+		ok2 &= syspte_release(r, laid[k], FILL_TAG) == SYSPTE_OK;
+	ok(ok2 && syspte_check(r) == 0, "CPU 1's cache at its share (one chunk, full); 17 pages at each other chunk's start");
+	act_as(1);
+	bool kept = true;
+	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES && ok2; sz++) {
+		vaddr_t v = syspte_reserve(r, sz, TAG1, 0);
+		kept &= v && c->nchunks == 1 && r->cache.adopted == 0 && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 0 &&
+			syspte_check(r) == 0;
+		kept &= syspte_release(r, v, TAG1) == SYSPTE_OK;
+	}
+	ok(ok2 && kept, "CPU 1's requests of 1..16 pages: placed by the allocator, its cache adopts no chunk past its share");
+	act_as(3);
+	vaddr_t w = syspte_reserve(r, 4, TAG1, 0);
+	ok(w && r->cache.adopted == 1 && r->cache.owner[page_of(w) >> SYSPTE_CHUNK_SHIFT] == 4 && syspte_check(r) == 0,
+	   "CPU 3, with no cache, adopts the chunk around its 4 pages");
+	syspte_release(r, w, TAG1);
+	act_as(1);
+	for (int k = 0; k < 4; k++)
+		syspte_release(r, mine[k], TAG1);
+	act_as(0);
+	for (unsigned k = 0; k < n; k += 2)
+		syspte_release(r, laid[k], FILL_TAG);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
 /*
@@ -1173,6 +1402,41 @@ static void test_check_catches_cache_corruption(void)
 	sv = save(&r->cache.cache_pages, sizeof(r->cache.cache_pages));
 	r->cache.cache_pages++;
 	ok(caught(r, restore, &sv), "the caches' pages miscounted: caught");
+	/* a cached reservation's record, one field at a time: each alone is caught */
+	struct syspte_chunk *a = NULL;
+	for (unsigned s = 0; s < SYSPTE_CACHE_ACTIVE && !a; s++)
+		if (c->active[s]->starts)
+			a = c->active[s];
+	ok(a != NULL, "an active chunk holds a reservation");
+	if (a) {
+		struct syspte_resv *rv = &a->rec[__builtin_ctzll(a->starts)];
+		sv = save(&rv->word[0], sizeof(rv->word[0]));
+		rv->start++;
+		ok(caught(r, restore, &sv), "a cached record naming another start page: caught");
+		sv = save(&rv->word[1], sizeof(rv->word[1]));
+		rv->npages = 0;
+		ok(caught(r, restore, &sv), "a cached record of no pages: caught");
+		sv = save(&rv->word[2], sizeof(rv->word[2]));
+		rv->guard = !rv->guard;
+		ok(caught(r, restore, &sv), "a cached record with the other guard: caught");
+	}
+	/* a cache's header and each of its counts alone */
+	sv = save(&c->cpu, sizeof(c->cpu));
+	c->cpu = 2;
+	ok(caught(r, restore, &sv), "a cache naming another CPU: caught");
+	sv = save(&c->lock.rank, sizeof(c->lock.rank));
+	c->lock.rank = LOCK_RANK_SYSPTE_CACHE + 1;
+	ok(caught(r, restore, &sv), "a cache's lock of another rank: caught");
+	uint64_t *counts[] = { &c->live, &c->pages, &c->free };
+	static const char *const count_names[] = { "reservations", "pages", "free pages" };
+	for (unsigned j = 0; j < 3; j++) {
+		sv = save(counts[j], sizeof(*counts[j]));
+		(*counts[j])++;
+		ok(caught(r, restore, &sv), "a cache's count of %s off by one: caught", count_names[j]);
+	}
+	sv = save(&c->nempty, sizeof(c->nempty));
+	c->nempty++;
+	ok(caught(r, restore, &sv), "a cache's count of empty chunks off by one: caught");
 	for (unsigned k = 0; k < 200; k++)
 		if (k % 3)
 			syspte_release(r, v[k], TAG1);
@@ -1492,6 +1756,160 @@ static void test_divisible_tries_bounded(void)
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
+/*
+ * Generated: a DIVISIBLE request finds an aligned place in an active chunk other than the one used
+ * last. For each size 2..16 and each of the four 16-page runs of chunk A: CPU 1 fills chunks A and B
+ * with 16-page reservations (B took the last), frees that run of A, and asks DIVISIBLE n pages: they
+ * go on the fast path to the lowest multiple of n in the run when one holds them (the run at page 0
+ * of A among them), else to a new chunk at a multiple of n.
+ */
+static void test_divisible_in_active_chunks(void)
+{
+	bool all = true;
+	unsigned in_run = 0;
+	for (uint64_t n = 2; n <= SYSPTE_CACHE_MAX_PAGES && all; n++)
+		for (unsigned freed = 0; freed < 4 && all; freed++) {
+			host_machine_create(64ULL << 20, 16ULL << 20);
+			struct syspte_region *r = reserved_region();
+			act_as(1);
+			vaddr_t v[8];
+			for (int k = 0; k < 8; k++)
+				all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
+			struct syspte_cache *c = r->cache.cpu[1];
+			all &= c && c->nchunks == 2 && c->free == 0 && r->guard == 0 && v[1] == v[0] + 16 * PAGE_SIZE &&
+			       page_of(v[0]) % SYSPTE_CHUNK_PAGES == 0;
+			if (!all)
+				break;
+			vaddr_t run = v[freed];
+			all &= syspte_release(r, run, TAG1) == SYSPTE_OK;
+			/* the model: the lowest address in the run that is a multiple of n pages and holds n */
+			vaddr_t want = 0;
+			for (vaddr_t a = run; !want && a + n * PAGE_SIZE <= run + 16 * PAGE_SIZE; a += PAGE_SIZE)
+				if ((a / PAGE_SIZE) % n == 0)
+					want = a;
+			uint64_t fast = stats().cache_fast;
+			vaddr_t w = syspte_reserve(r, n, TAG1, SYSPTE_FLAG_DIVISIBLE);
+			uint64_t widx = w ? page_of(w) >> SYSPTE_CHUNK_SHIFT : 0;
+			bool in_ab = widx == page_of(v[0]) >> SYSPTE_CHUNK_SHIFT || widx == page_of(v[4]) >> SYSPTE_CHUNK_SHIFT;
+			if (want)
+				all &= w == want && stats().cache_fast == fast + 1 && c->nchunks == 2;
+			else
+				all &= w && (w / PAGE_SIZE) % n == 0 && !in_ab;
+			in_run += want != 0;
+			all &= syspte_check(r) == 0 && syspte_release(r, w, TAG1) == SYSPTE_OK;
+			if (!all)
+				printf("# divisible %llu, run %u: at 0x%llx, the model's 0x%llx\n", (unsigned long long)n, freed,
+				       (unsigned long long)w, (unsigned long long)want);
+			for (unsigned k = 0; k < 8; k++)
+				if (k != freed)
+					all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
+			act_as(0);
+		}
+	ok(all && in_run > 0, "DIVISIBLE 2..16 pages in a freed 16-page run of an active chunk not used last: at the "
+	   "lowest multiple there (%u of 60), else in a new chunk", in_run);
+}
+
+/* lookup_checkpoint's model: CPU 1's live reservations. */
+struct lk_item {
+	vaddr_t va;
+	uint64_t n;
+};
+
+/* The model's reservation containing va, or NULL. */
+static const struct lk_item *lk_model(const struct lk_item *it, unsigned n, vaddr_t va)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (va >= it[k].va && va < it[k].va + it[k].n * PAGE_SIZE)
+			return &it[k];
+	return NULL;
+}
+
+/* Every page of every chunk CPU 1's cache owns, looked up by its owner and by CPU 2 (the fast paths)
+ * and under the region's lock (its path), against the model; the disagreements. */
+static unsigned lookup_checkpoint(struct syspte_region *r, const struct lk_item *it, unsigned n)
+{
+	unsigned wrong = 0;
+	for (unsigned how = 0; how < 3; how++) {
+		act_as(how == 1 ? 2 : 1);
+		for (uint64_t idx = 0; idx < r->cache.nchunks; idx++) {
+			if (r->cache.owner[idx] != 2)
+				continue;
+			for (uint64_t p = idx << SYSPTE_CHUNK_SHIFT; p < (idx + 1) << SYSPTE_CHUNK_SHIFT; p++) {
+				vaddr_t va = SYSPTE_BASE + p * PAGE_SIZE, got;
+				const struct lk_item *m = lk_model(it, n, va);
+				vaddr_t want = m ? m->va : 0;
+				struct syspte_info info = { 0 };
+				if (how == 0) {
+					got = syspte_lookup(r, va, &info) ? info.base : 0;
+					if (got && (!m || info.npages != m->n || info.tag != TAG1))
+						got = 1;   /* found, but not as reserved */
+				} else if (how == 1) {
+					got = syspte_reservation_base(r, va);
+				} else {
+					struct syspte_hold h;
+					uint64_t i, f = spin_lock(&r->lock);
+					struct syspte_resv *v = syspte_resv_at_locked(r, va, &i, &h);
+					got = v ? SYSPTE_BASE + ((uint64_t)v->start << PAGE_SHIFT) : 0;
+					syspte_unhold_locked(r, &h);
+					spin_unlock(&r->lock, f);
+				}
+				if (got != want && wrong++ < 4)
+					printf("# lookup (%s) of page %llu: 0x%llx, the model's 0x%llx\n",
+					       how == 0 ? "owner" : how == 1 ? "CPU 2" : "region's lock", (unsigned long long)p,
+					       (unsigned long long)got, (unsigned long long)want);
+			}
+		}
+	}
+	act_as(1);
+	return wrong;
+}
+
+/*
+ * Generated: CPU 1 reserves (1..16 pages) and frees at random; every 25 steps every page of its
+ * cached chunks is looked up, by CPU 1 and by CPU 2 without the region's lock and by the region's
+ * path under it: each finds the reservation containing the page, or none (a free page, a page just
+ * past a reservation, its guard page). In normal and in verifier mode (guard pages).
+ */
+static void test_lookup_every_page(void)
+{
+	for (int verifier = 0; verifier < 2; verifier++) {
+		mm_verifier_set(verifier);
+		host_machine_create(64ULL << 20, 16ULL << 20);
+		struct syspte_region *r = reserved_region();
+		act_as(1);
+		struct lk_item it[40];
+		unsigned n = 0, wrong = 0, checks = 0;
+		uint64_t rng = 0x1F83D9ABFB41BD6BULL + (uint64_t)verifier;
+		for (unsigned step = 1; step <= 300; step++) {
+			uint64_t x = test_rng_next(&rng);
+			if (n < 40 && x % 3) {
+				uint64_t np = 1 + (x >> 8) % SYSPTE_CACHE_MAX_PAGES;
+				vaddr_t v = syspte_reserve(r, np, TAG1, 0);
+				if (v)
+					it[n++] = (struct lk_item){ v, np };
+				else
+					wrong++;
+			} else if (n) {
+				unsigned k = (unsigned)((x >> 8) % n);
+				wrong += syspte_release(r, it[k].va, TAG1) != SYSPTE_OK;
+				it[k] = it[--n];
+			}
+			if (step % 25 == 0) {
+				wrong += lookup_checkpoint(r, it, n);
+				checks++;
+			}
+		}
+		for (unsigned k = 0; k < n; k++)
+			wrong += syspte_release(r, it[k].va, TAG1) != SYSPTE_OK;
+		act_as(0);
+		mm_verifier_set(false);
+		ok(wrong == 0 && r->guard == (uint64_t)verifier && syspte_check(r) == 0 && stats().live == 0,
+		   "%s: every page of CPU 1's chunks at %u moments of random use, looked up by its owner, by CPU 2 and "
+		   "under the region's lock: the reservation containing it, or none", verifier ? "verifier mode" : "normal mode",
+		   checks);
+	}
+}
+
 /* ---------------------------------------------------------------- fast paths */
 
 static unsigned spins;
@@ -1797,6 +2215,51 @@ static void test_stale_owner(void)
 	}
 }
 
+/* syspte_cache_reserve_locked under the region's lock on r as the running CPU: the page index, or
+ * UINT64_MAX when refused. */
+static uint64_t reserve_locked(struct syspte_region *r, uint64_t n)
+{
+	uint64_t start = UINT64_MAX, f = spin_lock(&r->lock);
+	bool placed = syspte_cache_reserve_locked(r, n, TAG1, 0, &start);
+	spin_unlock(&r->lock, f);
+	return placed ? start : UINT64_MAX;
+}
+
+/*
+ * The region's path into a cache (syspte_cache_reserve_locked) places only a cache's size, and
+ * nothing on a region without caches: every other size 17..128 is refused on a fresh region with no
+ * cache made and nothing changed, each size 1..16 is placed in the new cache, and on a region
+ * created without caches each size 1..16 is refused with no cache made.
+ */
+static void test_reserve_locked_sizes(void)
+{
+	host_machine_create(64ULL << 20, 16ULL << 20);
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	bool refused = true, placed = true;
+	for (uint64_t n = SYSPTE_CACHE_MAX_PAGES + 1; n <= 2 * SYSPTE_CHUNK_PAGES; n++)
+		refused &= reserve_locked(r, n) == UINT64_MAX;
+	struct syspte_stats s = stats();
+	ok(refused && !r->cache.cpu[1] && s.cache_bytes == 0 && s.live == 0 && syspte_check(r) == 0,
+	   "the region's path into a cache: %u..%u pages refused, no cache made", SYSPTE_CACHE_MAX_PAGES + 1,
+	   2 * SYSPTE_CHUNK_PAGES);
+	for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
+		uint64_t i = reserve_locked(r, n);
+		placed &= i != UINT64_MAX && r->cache.owner[i >> SYSPTE_CHUNK_SHIFT] == 2 &&
+			  syspte_release(r, SYSPTE_BASE + i * PAGE_SIZE, TAG1) == SYSPTE_OK;
+	}
+	ok(placed && syspte_check(r) == 0 && stats().live == 0, "1..16 pages placed in CPU 1's cache");
+	struct syspte_region *nc = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (64ULL << 30), 512, SYSPTE_CREATE_NO_CACHE);
+	refused = nc != NULL;
+	for (uint64_t n = 1; nc && n <= SYSPTE_CACHE_MAX_PAGES; n++)
+		refused &= reserve_locked(nc, n) == UINT64_MAX;
+	if (nc)
+		syspte_get_stats(nc, &s);
+	ok(refused && !nc->cache.cpu[1] && s.cache_bytes == 0 && s.live == 0 && syspte_check(nc) == 0,
+	   "a region without caches: 1..16 pages refused by that path, no cache made");
+	act_as(0);
+}
+
 /* A region created without caches never makes one. */
 static void test_no_cache_region(void)
 {
@@ -1823,14 +2286,18 @@ int main(int argc, char **argv)
 	test_drain_run_across_chunk();
 	test_drain_divisible();
 	test_drain_index_short();
+	test_drain_raced();
 	test_directory_grows_and_is_refused();
 	test_growth_memory_sweep();
 	test_adopt_memory_sweep();
+	test_adopt_refused();
 	test_full_cache_tries_again();
 	test_empty_active_chunks_dissolved();
 	test_trim_dissolves_only_empty_chunks();
 	test_parked_longest_run_first();
 	test_divisible_tries_bounded();
+	test_divisible_in_active_chunks();
+	test_lookup_every_page();
 	test_check_catches_cache_corruption();
 	test_run_bounds_checked();
 	test_chunk_bit_helpers();
@@ -1839,6 +2306,7 @@ int main(int argc, char **argv)
 	test_frozen_goes_to_region();
 	test_other_cpus_on_a_cached_reservation();
 	test_stale_owner();
+	test_reserve_locked_sizes();
 	test_no_cache_region();
 	host_machine_destroy();
 	return tap_done();
