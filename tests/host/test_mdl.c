@@ -437,6 +437,88 @@ static void test_build_nonpaged(void)
 	release();
 }
 
+/* The flags of an MDL that already describes pages (README: locked, mapped, pool or partial). */
+#define DESCRIBES_PAGES (MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL | \
+			 MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_PARENT_MAPPED_SYSTEM_VA)
+
+/*
+ * MmBuildMdlForNonPagedPool over every combination of the flags that say an MDL describes pages,
+ * with and without flags that do not (ALLOCATED_FIXED_SIZE, IO_PAGE_READ), and four kinds of
+ * MappedSystemVa (NULL, the data address, a page-aligned and an unaligned system address): a
+ * malformed MDL is the reference's 0x1A (model_mdl.h), one that describes pages is 0x4D440108
+ * with its flags, the rest is built (PFNs of the buffer, SOURCE_IS_NONPAGED_POOL added, the data
+ * address); a refusal changes neither the MDL nor any allocator.
+ */
+static void test_build_flags_generated(void)
+{
+	static const uint16_t bits[] = { MDL_PAGES_LOCKED, MDL_MAPPED_TO_SYSTEM_VA, MDL_SOURCE_IS_NONPAGED_POOL, MDL_PARTIAL,
+					 MDL_PARTIAL_HAS_BEEN_MAPPED, MDL_PARENT_MAPPED_SYSTEM_VA, MDL_ALLOCATED_FIXED_SIZE,
+					 MDL_IO_PAGE_READ };
+	enum { NB = sizeof(bits) / sizeof(bits[0]) };
+	uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, 3 * PAGE_SIZE, TAG_A);
+	PMDL mdl = IoAllocateMdl(buf + 0x234, 2 * PAGE_SIZE, FALSE, FALSE, NULL);
+	ok(buf && mdl, "a pool buffer and its MDL");
+	if (!buf || !mdl)
+		return;
+	size_t block = 0;
+	pool_block_info(mdl, &block, NULL);
+	unsigned cases = 0, right = 0, built = 0, refused_state = 0, malformed = 0;
+	struct { MDL m; PFN_NUMBER p[3]; } saved;
+	struct snap s;
+	intercept();
+	for (unsigned set = 0; set < (1u << NB); set++)
+		for (unsigned v = 0; v < 4; v++) {
+			uint16_t f = 0;
+			for (unsigned b = 0; b < NB; b++)
+				if (set & (1u << b))
+					f |= bits[b];
+			PVOID sys = v == 0 ? NULL : v == 1 ? MmGetMdlVirtualAddress(mdl) :
+				    v == 2 ? (PVOID)(REGION_BASE + PAGE_SIZE) : (PVOID)(REGION_BASE + 0x10);
+			mdl->MdlFlags = (CSHORT)f;
+			mdl->MappedSystemVa = sys;
+			for (unsigned i = 0; i < 3; i++)
+				MmGetMdlPfnArray(mdl)[i] = 0x77;
+			uint64_t p3, p4;
+			int rule = ref_mdl_check(mdl, true, false, arch_phys_addr_bits(), block, &p3, &p4);
+			memcpy(&saved, mdl, sizeof(saved));
+			take(&s);
+			MmBuildMdlForNonPagedPool(mdl);
+			bool good;
+			if (rule) {
+				malformed++;
+				good = bugcheck_last.count == bc_count + 1 && bugcheck_last.p[0] == REF_MDL_SUBCODE(rule) &&
+				       bugcheck_last.p[2] == p3 && bugcheck_last.p[3] == p4;
+			} else if (f & DESCRIBES_PAGES) {
+				refused_state++;
+				good = bugcheck_last.count == bc_count + 1 && bugcheck_last.p[0] == MDL_BUGCHECK_BUILD_BAD_MDL &&
+				       bugcheck_last.p[1] == (uintptr_t)mdl && bugcheck_last.p[2] == f;
+			} else {
+				built++;
+				good = none_fired() && mdl->MdlFlags == (CSHORT)(f | MDL_SOURCE_IS_NONPAGED_POOL) &&
+				       mdl->MappedSystemVa == buf + 0x234;
+				for (unsigned i = 0; i < 3; i++)
+					good &= MmGetMdlPfnArray(mdl)[i] == pa_to_pfn(virt_to_pa(buf)) + i;
+			}
+			if (rule || (f & DESCRIBES_PAGES))
+				good &= bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT && memcmp(&saved, mdl, sizeof(saved)) == 0 &&
+					same(&s);
+			bc_count = bugcheck_last.count;
+			cases++;
+			right += good;
+			if (!good && right + 3 > cases)
+				printf("# flags 0x%x, MappedSystemVa kind %u: rule %d, bug check 0x%llx\n", f, v, rule,
+				       (unsigned long long)bugcheck_last.p[0]);
+		}
+	release();
+	mdl->MdlFlags = 0;
+	mdl->MappedSystemVa = NULL;
+	IoFreeMdl(mdl);
+	ExFreePool(buf);
+	ok(right == cases && built >= 8 && refused_state > 100 && malformed > 100,
+	   "MmBuildMdlForNonPagedPool: every flag combination built or refused as documented (%u of %u right; %u built, "
+	   "%u describing pages, %u malformed)", right, cases, built, refused_state, malformed);
+}
+
 /* ---------------------------------------------------------------- partial MDLs */
 
 static void test_partial(void)
@@ -1758,6 +1840,7 @@ int main(void)
 	test_pool_exhaustion();
 	test_io_allocate();
 	test_build_nonpaged();
+	test_build_flags_generated();
 	test_partial();
 	test_alloc_pages_args();
 	test_alloc_pages();
