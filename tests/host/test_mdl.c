@@ -95,6 +95,18 @@ static bool fired(uint32_t code, uint64_t p1)
 }
 static bool none_fired(void) { return bugcheck_last.count == bc_count; }
 
+static uint64_t prng = 0x2545F4914F6CDD1DULL;
+
+/* Xorshift choice in [0, n) from the generator *st; 0 when n is 0. */
+static uint64_t rnd_in(uint64_t *st, uint64_t n)
+{
+	uint64_t x = test_rng_next(st);
+	return n ? x % n : 0;
+}
+
+/* rnd_in on the shared generator of the malformed-MDL and frame tests. */
+static uint64_t rnd(uint64_t n) { return rnd_in(&prng, n); }
+
 /* ---------------------------------------------------------------- set-up */
 
 static void setup(void)
@@ -824,6 +836,63 @@ static void test_alloc_pages(void)
 	ok(same(&s), "every page back");
 }
 
+/*
+ * Generated windows of 16 pages with a random set of free pages in them (the rest held by the
+ * test): FULLY_REQUIRED for one page more than is free, with or without PREFER_CONTIGUOUS, is NULL
+ * and hands back exactly the pages it took (allocator and pool as before); without it the call
+ * returns exactly the free pages. A pool block of each of the MDLs' size classes stays live, so
+ * their structures never take a page of the window.
+ */
+static void test_alloc_scattered(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0);
+	uint64_t st = 0x5CA77E6ED0000001ULL;
+	void *keep[3];   /* the MDLs of 1..17 pages take 56..184 bytes: size classes 64, 128 and 256 */
+	for (unsigned k = 0; k < 3; k++)
+		keep[k] = ExAllocatePoolWithTag(NonPagedPool, 60u << k, TAG_B);
+	paddr_t win = phys_alloc(16, HIGH_BASE + 7 * SIZE_2M, UINT64_MAX);
+	ok(keep[0] && keep[1] && keep[2] && win, "pool blocks of three size classes and a window of 16 pages");
+	if (!keep[0] || !keep[1] || !keep[2] || !win)
+		return;
+	unsigned cases = 0, right = 0;
+	for (unsigned c = 0; c < 60; c++) {
+		uint32_t freed = (uint32_t)(1 + rnd_in(&st, 0xFFFF));
+		uint64_t nfree = (uint64_t)__builtin_popcount(freed);
+		for (unsigned i = 0; i < 16; i++)
+			if (freed & (1u << i))
+				phys_free(win + i * PAGE_SIZE, 1);
+		ULONG flags = rnd_in(&st, 2) ? MM_ALLOCATE_PREFER_CONTIGUOUS : 0;
+		struct snap s;
+		take(&s);
+		PMDL none = MmAllocatePagesForMdlEx(pa_of(win), pa_of(win + 16 * PAGE_SIZE - 1), z, (nfree + 1) * PAGE_SIZE,
+						    MmCached, flags | MM_ALLOCATE_FULLY_REQUIRED);
+		bool good = none == NULL && same(&s);
+		PMDL mdl = MmAllocatePagesForMdlEx(pa_of(win), pa_of(win + 16 * PAGE_SIZE - 1), z, (nfree + 1) * PAGE_SIZE,
+						   MmCached, flags);
+		good &= mdl && mdl->ByteCount == nfree * PAGE_SIZE;
+		uint32_t got = 0;
+		for (uint64_t i = 0; good && i < nfree; i++) {
+			paddr_t pa = pfn_to_pa(MmGetMdlPfnArray(mdl)[i]);
+			good &= pa >= win && pa < win + 16 * PAGE_SIZE;
+			got |= good ? 1u << (pa - win) / PAGE_SIZE : 0;
+		}
+		good &= got == freed;
+		release_pages(mdl);
+		for (unsigned i = 0; i < 16; i++)   /* the window whole again */
+			if (freed & (1u << i))
+				good &= phys_alloc(1, win + i * PAGE_SIZE, win + (i + 1) * PAGE_SIZE) == win + i * PAGE_SIZE;
+		cases++;
+		right += good;
+		if (!good && right + 3 > cases)
+			printf("# free pages 0x%04x, flags 0x%x: %s\n", freed, flags, none ? "FULLY_REQUIRED not NULL" : "wrong pages");
+	}
+	phys_free(win, 16);
+	for (unsigned k = 0; k < 3; k++)
+		ExFreePool(keep[k]);
+	ok(right == cases, "scattered free pages: FULLY_REQUIRED short by one is NULL and keeps nothing, otherwise "
+	   "exactly the free pages (%u of %u)", right, cases);
+}
+
 static void test_free_pages_misuse(void)
 {
 	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
@@ -960,15 +1029,6 @@ static void test_map_locked(void)
 }
 
 /* ---------------------------------------------------------------- malformed MDLs (README "What a valid MDL is") */
-
-static uint64_t prng = 0x2545F4914F6CDD1DULL;
-
-/* Xorshift choice in [0, n); 0 when n is 0. */
-static uint64_t rnd(uint64_t n)
-{
-	uint64_t x = test_rng_next(&prng);
-	return n ? x % n : 0;
-}
 
 /*
  * Where a generated map of n frames from page p of a span-aligned reservation gets its one frame
@@ -1844,6 +1904,7 @@ int main(void)
 	test_partial();
 	test_alloc_pages_args();
 	test_alloc_pages();
+	test_alloc_scattered();
 	test_free_pages_misuse();
 	test_map_locked();
 	test_map_frames_generated();
