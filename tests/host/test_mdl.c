@@ -1695,6 +1695,11 @@ static void test_malformed_directed(void)
 	io->ByteCount -= PAGE_SIZE;
 	IoFreeMdl(io);
 	is(IoAllocateMdl((PVOID)0x100000, 0xFFFFF001u, FALSE, FALSE, NULL), 0, "IoAllocateMdl beyond 4 GiB - 4 KiB: NULL");
+	io = IoAllocateMdl((PVOID)0x100800, 0xFFFFF000u, FALSE, FALSE, NULL);
+	ok(io && io->ByteCount == 0xFFFFF000u && io->ByteOffset == 0x800 && mdl_span_pages(io) == 0x100000 &&
+	   mdl_validate(io, MDL_CHECK_BYTES, NULL) == MDL_VALID, "IoAllocateMdl of exactly 4 GiB - 4 KiB: a valid MDL");
+	if (io)
+		IoFreeMdl(io);
 
 	/* The case: ByteOffset >= PAGE_SIZE no longer maps past the end of a reservation. */
 	PMDL pages = MmAllocatePagesForMdlEx(z, any, z, 2 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
