@@ -1154,6 +1154,77 @@ static void test_map_frames_generated(void)
 }
 
 /*
+ * The validator and MmMapLockedPagesSpecifyCache read no frame past the MDL's span: MDLs on the
+ * heap of exactly sizeof(MDL) + 8 x span bytes (so AddressSanitizer sees any read past them), of
+ * 1..1100 pages at every byte offset, with one 2 MiB-aligned run of 512 frames at a random place,
+ * whole or broken by one frame, the other frames never 2 MiB aligned; and one frame beyond the
+ * width at the end of the span. The validator names that frame; the map of the MDL whose run is
+ * whole is placed where the run starts a 2 MiB-aligned address and maps it with one 2 MiB leaf
+ * (README: MmMapLockedPagesSpecifyCache prefers that address); every PTE maps its frame; the
+ * unmap frees the reservation.
+ */
+static void test_map_exact_mdls(void)
+{
+	uint64_t st = 0xE8AC7ED0DD1ULL;
+	const uint64_t large = SIZE_2M / PAGE_SIZE, limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	unsigned cases = 0, right = 0, runs_whole = 0, runs_broken = 0;
+	for (unsigned c = 0; c < 160; c++) {
+		uint64_t n = c < 16 ? 1 + c : 1 + rnd_in(&st, 1100), off = rnd_in(&st, PAGE_SIZE);
+		PMDL m = malloc(sizeof(MDL) + n * sizeof(PFN_NUMBER));
+		if (!m)
+			break;
+		MmInitializeMdl(m, (PVOID)off, n * PAGE_SIZE - off);
+		m->MdlFlags = MDL_PAGES_LOCKED;
+		PFN_NUMBER *pfn = MmGetMdlPfnArray(m);
+		for (uint64_t k = 0; k < n; k++)
+			pfn[k] = 1 + rnd_in(&st, limit / large) * large + rnd_in(&st, large - 1);   /* never 2 MiB aligned */
+		uint64_t j = UINT64_MAX;
+		bool whole = false;
+		if (n >= large && rnd_in(&st, 4)) {
+			j = rnd_in(&st, n - large + 1);
+			uint64_t base = rnd_in(&st, limit / large) * large;
+			for (uint64_t q = 0; q < large; q++)
+				pfn[j + q] = base + q;
+			whole = rnd_in(&st, 4) != 0;
+			if (!whole)
+				pfn[j + 1 + rnd_in(&st, large - 1)] ^= 1ULL << rnd_in(&st, 9);
+			runs_whole += whole;
+			runs_broken += !whole;
+		}
+		struct syspte_stats before, after;
+		syspte_get_stats(reserved_region(), &before);
+		char *va = MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+		syspte_get_stats(reserved_region(), &after);
+		vaddr_t base = (vaddr_t)va - off;
+		bool good = va && ((vaddr_t)va & PAGE_MASK) == off && after.live == before.live + 1 &&
+			    after.large_leaves == before.large_leaves + whole;
+		if (whole)
+			good &= ((base + j * PAGE_SIZE) & (SIZE_2M - 1)) == 0;
+		for (uint64_t k = 0; good && k < n; k += 1 + rnd_in(&st, 64))
+			good &= pfn_at(base + k * PAGE_SIZE) == pfn[k];
+		good &= !va || pfn_at(base + (n - 1) * PAGE_SIZE) == pfn[n - 1];
+		if (va)
+			MmUnmapLockedPages(va, m);
+		syspte_get_stats(reserved_region(), &after);
+		good &= after.live == before.live && after.large_leaves == before.large_leaves;
+		struct mdl_fault f;
+		pfn[n - 1] = limit + rnd_in(&st, 1 << 20);
+		good &= mdl_validate(m, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, &f) == MDL_INVALID_FRAME && f.extra == n - 1 &&
+			f.value == pfn[n - 1];
+		cases++;
+		right += good;
+		if (!good && right + 3 > cases)
+			printf("# %llu pages at offset 0x%llx, run at %lld (%s): map %p\n", (unsigned long long)n,
+			       (unsigned long long)off, j == UINT64_MAX ? -1LL : (long long)j, whole ? "whole" : "broken",
+			       (void *)va);
+		free(m);
+	}
+	ok(right == cases && cases == 160 && runs_whole > 30 && runs_broken > 5,
+	   "exact-size MDLs: mapped frame by frame, a whole aligned run placed for a 2 MiB leaf, the last frame "
+	   "checked (%u of %u; %u whole runs, %u broken)", right, cases, runs_whole, runs_broken);
+}
+
+/*
  * A map over an already-mapped page whose frames include one beyond the width: NULL, no bug check,
  * nothing changed; the frame refusal comes before the already-mapped bug check 0x107 (rows 9 and
  * 10 of the map's table, docs/contract.md), whatever their pages' order, for a small map and for
@@ -1913,6 +1984,7 @@ int main(void)
 	test_free_pages_misuse();
 	test_map_locked();
 	test_map_frames_generated();
+	test_map_exact_mdls();
 	test_map_bad_frame_over_mapped();
 	test_map_many_spans();
 	test_map_frames_changed();
