@@ -615,6 +615,86 @@ static void test_partial(void)
 #undef SVA
 }
 
+/*
+ * IoBuildPartialMdl from sources of every kind of flags and MappedSystemVa (NULL, a page-aligned
+ * system address, the data address, an unaligned one, whatever the flags say) into targets holding
+ * flags of their own: a malformed source is the reference's 0x1A with the target unchanged; from
+ * a valid one the target gets the sub-range, the PFNs, MDL_PARTIAL, its own ALLOCATED_FIXED_SIZE
+ * and the source's SOURCE_IS_NONPAGED_POOL, IO_PAGE_READ and IO_SPACE; a source mapped (MAPPED or
+ * PARENT_MAPPED with a MappedSystemVa) makes it PARENT_MAPPED at the sub-range's page in that
+ * mapping, a pool source with a MappedSystemVa gives the data address, and any other source's
+ * MappedSystemVa means nothing: the target's is NULL.
+ */
+static void test_partial_generated(void)
+{
+	static const uint16_t src_bits[] = { MDL_PAGES_LOCKED, MDL_MAPPED_TO_SYSTEM_VA, MDL_SOURCE_IS_NONPAGED_POOL,
+					     MDL_PARTIAL, MDL_PARTIAL_HAS_BEEN_MAPPED, MDL_PARENT_MAPPED_SYSTEM_VA,
+					     MDL_IO_PAGE_READ, MDL_IO_SPACE, MDL_ALLOCATED_FIXED_SIZE, MDL_WRITE_OPERATION };
+	enum { NB = sizeof(src_bits) / sizeof(src_bits[0]) };
+	uint64_t st = 0x9A27141D0F1A6ULL;
+	struct { MDL m; PFN_NUMBER p[4]; } src, dst, saved;
+	unsigned cases = 0, right = 0, parent = 0, pool_va = 0, stale = 0, malformed = 0;
+	intercept();
+	for (unsigned c = 0; c < 3000; c++) {
+		uintptr_t data = 0xffff900000000000ULL + rnd_in(&st, 1 << 20) * PAGE_SIZE + rnd_in(&st, PAGE_SIZE);
+		MmInitializeMdl(&src.m, (PVOID)data, 3 * PAGE_SIZE - (data & PAGE_MASK) + rnd_in(&st, PAGE_SIZE));
+		uint16_t sf = 0;
+		for (unsigned b = 0; b < NB; b++)
+			sf |= rnd_in(&st, 3) == 0 ? src_bits[b] : 0;
+		src.m.MdlFlags = (CSHORT)sf;
+		unsigned kind = (unsigned)rnd_in(&st, 4);
+		src.m.MappedSystemVa = kind == 0 ? NULL : kind == 1 ? (PVOID)(REGION_BASE + rnd_in(&st, 64) * PAGE_SIZE) :
+				       kind == 2 ? (PVOID)data : (PVOID)(REGION_BASE + 1 + rnd_in(&st, PAGE_SIZE - 1));
+		for (unsigned i = 0; i < 4; i++)
+			src.p[i] = 0x500 + 7 * i + rnd_in(&st, 5);
+		MmInitializeMdl(&dst.m, (PVOID)0x10000, 4 * PAGE_SIZE);
+		uint16_t tf = (uint16_t)(rnd_in(&st, 2) ? MDL_ALLOCATED_FIXED_SIZE : 0) |
+			      (uint16_t)(rnd_in(&st, 2) ? MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA : MDL_IO_SPACE);
+		dst.m.MdlFlags = (CSHORT)tf;
+		dst.m.MappedSystemVa = (PVOID)(REGION_BASE + 80 * PAGE_SIZE);
+		uint64_t off = rnd_in(&st, src.m.ByteCount), len = rnd_in(&st, src.m.ByteCount - off + 1);
+		uint64_t p3, p4;
+		int rule = ref_mdl_check(&src.m, true, true, arch_phys_addr_bits(), 0, &p3, &p4);
+		memcpy(&saved, &dst, sizeof(dst));
+		IoBuildPartialMdl(&src.m, &dst.m, (PVOID)(data + off), (ULONG)len);
+		bool good;
+		if (rule) {
+			malformed++;
+			good = bugcheck_last.count == bc_count + 1 && bugcheck_last.p[0] == REF_MDL_SUBCODE(rule) &&
+			       bugcheck_last.p[1] == (uintptr_t)&src.m && bugcheck_last.p[2] == p3 && bugcheck_last.p[3] == p4 &&
+			       memcmp(&saved, &dst, sizeof(dst)) == 0;
+		} else {
+			uint64_t n = len ? len : src.m.ByteCount - off, first = (((data & PAGE_MASK) + off) >> PAGE_SHIFT);
+			uint16_t want = (uint16_t)((tf & MDL_ALLOCATED_FIXED_SIZE) | MDL_PARTIAL |
+						   (sf & (MDL_SOURCE_IS_NONPAGED_POOL | MDL_IO_PAGE_READ | MDL_IO_SPACE)));
+			uintptr_t want_va = 0, sys = (uintptr_t)src.m.MappedSystemVa;
+			if ((sf & (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARENT_MAPPED_SYSTEM_VA)) && sys) {
+				want |= MDL_PARENT_MAPPED_SYSTEM_VA;
+				want_va = sys + first * PAGE_SIZE;
+				parent++;
+			} else if ((sf & MDL_SOURCE_IS_NONPAGED_POOL) && sys) {
+				want_va = sys + off;
+				pool_va++;
+			} else
+				stale += sys != 0;
+			good = none_fired() && (uint16_t)dst.m.MdlFlags == want && (uintptr_t)dst.m.MappedSystemVa == want_va &&
+			       (uintptr_t)MmGetMdlVirtualAddress(&dst.m) == data + off && dst.m.ByteCount == n;
+			for (uint64_t i = 0; i < ADDRESS_AND_SIZE_TO_SPAN_PAGES(data + off, n); i++)
+				good &= dst.p[i] == src.p[first + i];
+		}
+		bc_count = bugcheck_last.count;
+		cases++;
+		right += good;
+		if (!good && right + 3 > cases)
+			printf("# source flags 0x%x, MappedSystemVa kind %u, target flags 0x%x: rule %d; got flags 0x%x va %p\n", sf,
+			       kind, tf, rule, (uint16_t)dst.m.MdlFlags, dst.m.MappedSystemVa);
+	}
+	release();
+	ok(right == cases && parent > 100 && pool_va > 20 && stale > 100 && malformed > 100,
+	   "IoBuildPartialMdl: target flags and MappedSystemVa from every kind of source (%u of %u; %u parent-mapped, "
+	   "%u pool addresses, %u stale addresses ignored, %u malformed)", right, cases, parent, pool_va, stale, malformed);
+}
+
 /* ---------------------------------------------------------------- MmAllocatePagesForMdlEx */
 
 static uint64_t free_in(paddr_t lo, paddr_t hi)
@@ -1978,6 +2058,7 @@ int main(void)
 	test_build_nonpaged();
 	test_build_flags_generated();
 	test_partial();
+	test_partial_generated();
 	test_alloc_pages_args();
 	test_alloc_pages();
 	test_alloc_scattered();
