@@ -754,7 +754,10 @@ static uint64_t runs(PMDL mdl)
 static void test_alloc_pages_args(void)
 {
 	struct snap s;
+	struct pool_tag_total t0, t1;
 	take(&s);
+	if (!pool_tag_get(MDL_TAG_PAGES, &t0))
+		memset(&t0, 0, sizeof(t0));
 	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
 	ok(!MmAllocatePagesForMdlEx(z, any, z, 0, MmCached, 0), "TotalBytes 0: NULL");
 	ok(!MmAllocatePagesForMdlEx(z, any, z, 1ULL << 32, MmCached, 0), "4 GiB: NULL");
@@ -770,6 +773,9 @@ static void test_alloc_pages_args(void)
 	ok(!MmAllocatePagesForMdlEx(z, any, pa_of(64 * 1024), 64 * 1024, MmCached,
 				    MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS),
 	   "FAST_LARGE_PAGES with a chunk under 2 MiB: NULL");
+	if (!pool_tag_get(MDL_TAG_PAGES, &t1))
+		memset(&t1, 0, sizeof(t1));
+	ok(t1.allocs == t0.allocs && t1.frees == t0.frees, "argument refusals come before the MDL: no pool allocation at all");
 	ok(!MmAllocatePagesForMdlEx(pa_of(0x3000000), pa_of(0x3ffffff), z, PAGE_SIZE, MmCached, 0), "no RAM in the window: NULL");
 	ok(same(&s), "refusals changed nothing");
 }
@@ -905,6 +911,40 @@ static void test_alloc_pages(void)
 		ok(st.large_leaves == 0 && st.live == 0, "unmapped and freed");
 	}
 	release_pages(mdl);
+
+	/* FAST_LARGE_PAGES: every whole 2 MiB of the request, the last one included, is an aligned run. */
+	static const uint64_t sizes[] = { SIZE_2M, SIZE_2M + PAGE_SIZE, 2 * SIZE_2M, 3 * SIZE_2M, SIZE_2M - PAGE_SIZE };
+	bool whole = true;
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		mdl = MmAllocatePagesForMdlEx(z, any, z, sizes[i], MmCached, MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_FULLY_REQUIRED);
+		whole &= mdl && mdl->ByteCount == sizes[i];
+		for (uint64_t k = 0; whole && k < sizes[i] / SIZE_2M * 512; k++)
+			whole &= MmGetMdlPfnArray(mdl)[k] == MmGetMdlPfnArray(mdl)[k & ~511ULL] + (k & 511) &&
+				 MmGetMdlPfnArray(mdl)[k & ~511ULL] % 512 == 0;
+		release_pages(mdl);
+	}
+	ok(whole, "FAST_LARGE_PAGES of 2, 2 + 4 KiB, 4 and 6 MiB: each whole 2 MiB an aligned run");
+
+	/* Zeroing touches only the pages the MDL lists: a PFN slot past them (the partial result's
+	 * unused slot, or the slack of the MDL's pool block) holds a canary page's frame. */
+	paddr_t canary = phys_alloc(1, 0, UINT64_MAX), lone = phys_alloc(1, HIGH_BASE + SIZE_2M, UINT64_MAX);
+	memset(dmap(canary), 0x5A, PAGE_SIZE);
+	phys_free(lone, 1);
+	bool reused = true, kept = true;
+	for (unsigned want = 1; want <= 2; want++) {
+		PFN_NUMBER *stale = ExAllocatePoolWithTag(NonPagedPool, 64, TAG_B);   /* the MDLs' size class */
+		for (unsigned k = 0; stale && k < 8; k++)
+			stale[k] = pa_to_pfn(canary);
+		ExFreePool(stale);
+		mdl = MmAllocatePagesForMdlEx(pa_of(lone), pa_of(lone + PAGE_SIZE - 1), z, want * PAGE_SIZE, MmCached, 0);
+		reused &= mdl && (void *)mdl == (void *)stale && mdl->ByteCount == PAGE_SIZE;
+		for (unsigned b = 0; b < PAGE_SIZE; b++)
+			kept &= ((uint8_t *)dmap(canary))[b] == 0x5A;
+		release_pages(mdl);
+	}
+	ok(reused, "the MDLs of one page took the pool block holding the canary's frame");
+	ok(kept, "zeroing a one-page MDL, whole or partial, leaves the frame in the slot past its page alone");
+	phys_free(canary, 1);
 
 	/* Larger than RAM: a partial result of (almost) everything, then everything back. */
 	take(&s);
