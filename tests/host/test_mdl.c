@@ -168,6 +168,9 @@ static void test_layout(void)
 	is(MmSizeOfMdl((PVOID)0x1fff, 2), 0x40, "two bytes across a boundary");
 	is(MmSizeOfMdl((PVOID)0x1000, 0xffffffffULL), 0x30 + 8 * 0x100000ULL, "4 GiB - 1");
 	is(MmSizeOfMdl((PVOID)0x1000, UINT64_MAX), 0, "uncountable length: 0");
+	is(MmSizeOfMdl((PVOID)0x1fff, 0ULL - 2 * PAGE_SIZE - 1), 0x30 + 8 * ((1ULL << 52) - 1),
+	   "a length 8 KiB + 1 byte short of 2^64 is counted (2^52 - 1 pages)");
+	is(MmSizeOfMdl((PVOID)0x1000, 0ULL - 2 * PAGE_SIZE), 0, "a length within 8 KiB of 2^64: 0 (docs/contract.md)");
 
 	struct { MDL m; PFN_NUMBER p[4]; } s;
 	memset(&s, 0xA5, sizeof(s));
@@ -613,6 +616,65 @@ static void test_partial(void)
 	MmFreePagesFromMdl(src);
 	ExFreePool(src);
 #undef SVA
+}
+
+/*
+ * IoBuildPartialMdl's range rule on generated sub-ranges of sources anywhere in the address space,
+ * a quarter of them ending exactly at 2^64: addresses before the source (NULL among them), inside
+ * it, at its end and past it, lengths 0 (to the source's end) and others. Exactly the sub-ranges
+ * that leave the source (computed without wrapping) are 0x1A/MDL_BUGCHECK_PARTIAL_RANGE (P2 the
+ * address, P3 the length, P4 the source) with the target unchanged; the others are built.
+ */
+static void test_partial_range_generated(void)
+{
+	uint64_t st = 0x7A27A1CE5ULL;
+	struct { MDL m; PFN_NUMBER p[4]; } src, dst, saved;
+	unsigned cases = 0, right = 0, refused = 0, at_top = 0, null_va = 0;
+	intercept();
+	for (unsigned c = 0; c < 4000; c++) {
+		uint64_t count = 1 + rnd_in(&st, 3 * PAGE_SIZE), off0 = rnd_in(&st, PAGE_SIZE), span = (off0 + count + PAGE_MASK) / PAGE_SIZE;
+		uint64_t start = rnd_in(&st, 4) == 0 ? 0ULL - span * PAGE_SIZE : rnd_in(&st, 1ULL << 52) * PAGE_SIZE;
+		if (start == 0ULL - span * PAGE_SIZE)   /* the source ends exactly at 2^64 */
+			count = span * PAGE_SIZE - off0;
+		MmInitializeMdl(&src.m, (PVOID)(start + off0), count);
+		src.m.MdlFlags = MDL_PAGES_LOCKED;
+		for (unsigned i = 0; i < 4; i++)
+			src.p[i] = 0x600 + i;
+		uint64_t data = start + off0, va;
+		switch (rnd_in(&st, 5)) {
+		case 0: va = rnd_in(&st, 2) ? 0 : data - 1 - rnd_in(&st, 2 * PAGE_SIZE); break;
+		case 1: va = data + count + rnd_in(&st, 2 * PAGE_SIZE); break;
+		default: va = data + rnd_in(&st, count + 1); break;
+		}
+		ULONG len = rnd_in(&st, 3) == 0 ? 0 : (ULONG)(1 + rnd_in(&st, count + 2));
+		unsigned __int128 end = (unsigned __int128)data + count, from = va;
+		bool inside = from >= data && from <= end && (len == 0 || from + len <= end);
+		MmInitializeMdl(&dst.m, (PVOID)0x10000, 4 * PAGE_SIZE);
+		memcpy(&saved, &dst, sizeof(dst));
+		IoBuildPartialMdl(&src.m, &dst.m, (PVOID)va, len);
+		bool good;
+		if (!inside) {
+			refused++;
+			good = bugcheck_last.count == bc_count + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+			       bugcheck_last.p[0] == MDL_BUGCHECK_PARTIAL_RANGE && bugcheck_last.p[1] == va &&
+			       bugcheck_last.p[2] == len && bugcheck_last.p[3] == (uintptr_t)&src.m &&
+			       memcmp(&saved, &dst, sizeof(dst)) == 0;
+		} else
+			good = none_fired() && (uintptr_t)MmGetMdlVirtualAddress(&dst.m) == va &&
+			       dst.m.ByteCount == (len ? len : (ULONG)(end - from)) && (dst.m.MdlFlags & MDL_PARTIAL);
+		bc_count = bugcheck_last.count;
+		at_top += end == (unsigned __int128)1 << 64;
+		null_va += va == 0;
+		cases++;
+		right += good;
+		if (!good && right + 3 > cases)
+			printf("# source 0x%llx + 0x%llx, address 0x%llx, length 0x%x: %s\n", (unsigned long long)data,
+			       (unsigned long long)count, (unsigned long long)va, len, inside ? "inside" : "outside");
+	}
+	release();
+	ok(right == cases && refused > 1000 && at_top > 500 && null_va > 200,
+	   "IoBuildPartialMdl: refused exactly when the sub-range leaves the source (%u of %u; %u refused, %u sources "
+	   "ending at 2^64, %u at NULL)", right, cases, refused, at_top, null_va);
 }
 
 /*
@@ -2099,6 +2161,7 @@ int main(void)
 	test_build_flags_generated();
 	test_partial();
 	test_partial_generated();
+	test_partial_range_generated();
 	test_alloc_pages_args();
 	test_alloc_pages();
 	test_alloc_scattered();
