@@ -1205,8 +1205,43 @@ static void test_map_locked(void)
 	ok(got == res + PAGE_SIZE + 0x40, "reserved mapping returns MappingAddress + ByteOffset");
 	ok(MmGetSystemAddressForMdlSafe(off, 0) == got, "MmGetSystemAddressForMdlSafe agrees");
 	MmUnmapReservedMapping(res + PAGE_SIZE, TAG_R, off);
-	MmFreeMappingAddress(res, TAG_R);
 	IoFreeMdl(off);
+
+	/* IoFreeMdl unmaps only a mapping MmMapLockedPagesSpecifyCache made for that MDL: an MDL still
+	 * mapped at the start of the caller's reservation, and a partial MDL whose MappedSystemVa is
+	 * the start of its parent's 'MdlM' mapping, are freed with those mappings left whole. */
+	PMDL mine = IoAllocateMdl((PVOID)0x5000, PAGE_SIZE, 0, 0, NULL);
+	MmGetMdlPfnArray(mine)[0] = MmGetMdlPfnArray(own)[0];
+	mine->MdlFlags |= MDL_PAGES_LOCKED;
+	ok(MmMapLockedPagesWithReservedMapping(res, TAG_R, mine, MmCached) == res, "mapped at the reservation's start");
+	struct { MDL m; PFN_NUMBER p[1]; } copy;
+	memcpy(&copy, mine, sizeof(copy));
+	struct syspte_stats before, after;
+	syspte_get_stats(reserved_region(), &before);
+	intercept();
+	IoFreeMdl(mine);
+	syspte_get_stats(reserved_region(), &after);
+	ok(none_fired() && pfn_at((vaddr_t)res) == MmGetMdlPfnArray(own)[0] && after.pages_mapped == before.pages_mapped,
+	   "IoFreeMdl of an MDL mapped in the caller's reservation leaves the mapping");
+	MmUnmapReservedMapping(res, TAG_R, &copy.m);
+	ok(none_fired() && !pfn_at((vaddr_t)res), "the caller unmaps it with its own copy of the MDL");
+	PMDL parent = MmAllocatePagesForMdlEx(z, any, z, 3 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+	char *pm = MmMapLockedPagesSpecifyCache(parent, KernelMode, MmCached, NULL, 0, 0);
+	PMDL part = IoAllocateMdl((PVOID)0x10000, 3 * PAGE_SIZE, 0, 0, NULL);
+	IoBuildPartialMdl(parent, part, MmGetMdlVirtualAddress(parent), 0);
+	ok(pm && part->MappedSystemVa == pm && (part->MdlFlags & MDL_PARENT_MAPPED_SYSTEM_VA), "a partial of the whole parent");
+	syspte_get_stats(reserved_region(), &before);
+	IoFreeMdl(part);
+	syspte_get_stats(reserved_region(), &after);
+	bool whole = none_fired() && after.live == before.live && after.pages_mapped == before.pages_mapped &&
+		     (parent->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA);
+	for (unsigned i = 0; i < 3; i++)
+		whole &= pfn_at((vaddr_t)pm + i * PAGE_SIZE) == MmGetMdlPfnArray(parent)[i];
+	ok(whole, "IoFreeMdl of the partial leaves the parent's mapping");
+	release();
+	MmUnmapLockedPages(pm, parent);
+	release_pages(parent);
+	MmFreeMappingAddress(res, TAG_R);
 	release_pages(own);
 }
 
