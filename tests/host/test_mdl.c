@@ -1068,11 +1068,32 @@ static void test_alloc_scattered(void)
 		if (!good && right + 3 > cases)
 			printf("# free pages 0x%04x, flags 0x%x: %s\n", freed, flags, none ? "FULLY_REQUIRED not NULL" : "wrong pages");
 	}
+	ok(right == cases, "scattered free pages: FULLY_REQUIRED short by one is NULL and keeps nothing, otherwise "
+	   "exactly the free pages (%u of %u)", right, cases);
+
+	/* Placement (docs/contract.md): without flags single pages, each the window's first free page
+	 * (the physical allocator's first fit under bounds), so the run of 8 above four isolated free
+	 * pages stays whole; PREFER_CONTIGUOUS takes 4 pages of that run. */
+	for (unsigned i = 0; i < 16; i++)
+		if ((0xFF55u >> i) & 1)
+			phys_free(win + i * PAGE_SIZE, 1);
+	PMDL single = MmAllocatePagesForMdlEx(pa_of(win), pa_of(win + 16 * PAGE_SIZE - 1), z, 4 * PAGE_SIZE, MmCached, 0);
+	bool isolated = single && single->ByteCount == 4 * PAGE_SIZE;
+	for (unsigned i = 0; isolated && i < 4; i++)
+		isolated &= MmGetMdlPfnArray(single)[i] == pa_to_pfn(win) + 2 * i;
+	release_pages(single);
+	PMDL run = MmAllocatePagesForMdlEx(pa_of(win), pa_of(win + 16 * PAGE_SIZE - 1), z, 4 * PAGE_SIZE, MmCached,
+					   MM_ALLOCATE_PREFER_CONTIGUOUS);
+	bool one_run = run && run->ByteCount == 4 * PAGE_SIZE && runs(run) == 1 &&
+		       MmGetMdlPfnArray(run)[0] >= pa_to_pfn(win) + 8;
+	release_pages(run);
+	ok(isolated && one_run, "without flags: the four isolated free pages, one at a time; PREFER_CONTIGUOUS: a run of 4");
+	for (unsigned i = 0; i < 16; i++)
+		if ((0xFF55u >> i) & 1)
+			phys_alloc(1, win + i * PAGE_SIZE, win + (i + 1) * PAGE_SIZE);
 	phys_free(win, 16);
 	for (unsigned k = 0; k < 3; k++)
 		ExFreePool(keep[k]);
-	ok(right == cases, "scattered free pages: FULLY_REQUIRED short by one is NULL and keeps nothing, otherwise "
-	   "exactly the free pages (%u of %u)", right, cases);
 }
 
 static void test_free_pages_misuse(void)
