@@ -250,7 +250,7 @@ const char *mdl_invalid_name(enum mdl_invalid why)
 
 /*
  * MmSizeOfMdl: bytes of an MDL describing [Base, Base + Length): sizeof(MDL) + 8 * span pages.
- * Returns 0 [ours] only when Length is too large to count pages (> 2^64 - 8 KiB).
+ * Returns 0 [ours] only when Length is too large to count pages (>= 2^64 - 8 KiB).
  */
 SIZE_T MmSizeOfMdl(PVOID Base, SIZE_T Length)
 {

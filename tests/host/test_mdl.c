@@ -95,6 +95,18 @@ static bool fired(uint32_t code, uint64_t p1)
 }
 static bool none_fired(void) { return bugcheck_last.count == bc_count; }
 
+static uint64_t prng = 0x2545F4914F6CDD1DULL;
+
+/* Xorshift choice in [0, n) from the generator *st; 0 when n is 0. */
+static uint64_t rnd_in(uint64_t *st, uint64_t n)
+{
+	uint64_t x = test_rng_next(st);
+	return n ? x % n : 0;
+}
+
+/* rnd_in on the shared generator of the malformed-MDL and frame tests. */
+static uint64_t rnd(uint64_t n) { return rnd_in(&prng, n); }
+
 /* ---------------------------------------------------------------- set-up */
 
 static void setup(void)
@@ -156,6 +168,9 @@ static void test_layout(void)
 	is(MmSizeOfMdl((PVOID)0x1fff, 2), 0x40, "two bytes across a boundary");
 	is(MmSizeOfMdl((PVOID)0x1000, 0xffffffffULL), 0x30 + 8 * 0x100000ULL, "4 GiB - 1");
 	is(MmSizeOfMdl((PVOID)0x1000, UINT64_MAX), 0, "uncountable length: 0");
+	is(MmSizeOfMdl((PVOID)0x1fff, 0ULL - 2 * PAGE_SIZE - 1), 0x30 + 8 * ((1ULL << 52) - 1),
+	   "a length 8 KiB + 1 byte short of 2^64 is counted (2^52 - 1 pages)");
+	is(MmSizeOfMdl((PVOID)0x1000, 0ULL - 2 * PAGE_SIZE), 0, "a length within 8 KiB of 2^64: 0 (docs/contract.md)");
 
 	struct { MDL m; PFN_NUMBER p[4]; } s;
 	memset(&s, 0xA5, sizeof(s));
@@ -437,6 +452,88 @@ static void test_build_nonpaged(void)
 	release();
 }
 
+/* The flags of an MDL that already describes pages (README: locked, mapped, pool or partial). */
+#define DESCRIBES_PAGES (MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL | \
+			 MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_PARENT_MAPPED_SYSTEM_VA)
+
+/*
+ * MmBuildMdlForNonPagedPool over every combination of the flags that say an MDL describes pages,
+ * with and without flags that do not (ALLOCATED_FIXED_SIZE, IO_PAGE_READ), and four kinds of
+ * MappedSystemVa (NULL, the data address, a page-aligned and an unaligned system address): a
+ * malformed MDL is the reference's 0x1A (model_mdl.h), one that describes pages is 0x4D440108
+ * with its flags, the rest is built (PFNs of the buffer, SOURCE_IS_NONPAGED_POOL added, the data
+ * address); a refusal changes neither the MDL nor any allocator.
+ */
+static void test_build_flags_generated(void)
+{
+	static const uint16_t bits[] = { MDL_PAGES_LOCKED, MDL_MAPPED_TO_SYSTEM_VA, MDL_SOURCE_IS_NONPAGED_POOL, MDL_PARTIAL,
+					 MDL_PARTIAL_HAS_BEEN_MAPPED, MDL_PARENT_MAPPED_SYSTEM_VA, MDL_ALLOCATED_FIXED_SIZE,
+					 MDL_IO_PAGE_READ };
+	enum { NB = sizeof(bits) / sizeof(bits[0]) };
+	uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, 3 * PAGE_SIZE, TAG_A);
+	PMDL mdl = IoAllocateMdl(buf + 0x234, 2 * PAGE_SIZE, FALSE, FALSE, NULL);
+	ok(buf && mdl, "a pool buffer and its MDL");
+	if (!buf || !mdl)
+		return;
+	size_t block = 0;
+	pool_block_info(mdl, &block, NULL);
+	unsigned cases = 0, right = 0, built = 0, refused_state = 0, malformed = 0;
+	struct { MDL m; PFN_NUMBER p[3]; } saved;
+	struct snap s;
+	intercept();
+	for (unsigned set = 0; set < (1u << NB); set++)
+		for (unsigned v = 0; v < 4; v++) {
+			uint16_t f = 0;
+			for (unsigned b = 0; b < NB; b++)
+				if (set & (1u << b))
+					f |= bits[b];
+			PVOID sys = v == 0 ? NULL : v == 1 ? MmGetMdlVirtualAddress(mdl) :
+				    v == 2 ? (PVOID)(REGION_BASE + PAGE_SIZE) : (PVOID)(REGION_BASE + 0x10);
+			mdl->MdlFlags = (CSHORT)f;
+			mdl->MappedSystemVa = sys;
+			for (unsigned i = 0; i < 3; i++)
+				MmGetMdlPfnArray(mdl)[i] = 0x77;
+			uint64_t p3, p4;
+			int rule = ref_mdl_check(mdl, true, false, arch_phys_addr_bits(), block, &p3, &p4);
+			memcpy(&saved, mdl, sizeof(saved));
+			take(&s);
+			MmBuildMdlForNonPagedPool(mdl);
+			bool good;
+			if (rule) {
+				malformed++;
+				good = bugcheck_last.count == bc_count + 1 && bugcheck_last.p[0] == REF_MDL_SUBCODE(rule) &&
+				       bugcheck_last.p[2] == p3 && bugcheck_last.p[3] == p4;
+			} else if (f & DESCRIBES_PAGES) {
+				refused_state++;
+				good = bugcheck_last.count == bc_count + 1 && bugcheck_last.p[0] == MDL_BUGCHECK_BUILD_BAD_MDL &&
+				       bugcheck_last.p[1] == (uintptr_t)mdl && bugcheck_last.p[2] == f;
+			} else {
+				built++;
+				good = none_fired() && mdl->MdlFlags == (CSHORT)(f | MDL_SOURCE_IS_NONPAGED_POOL) &&
+				       mdl->MappedSystemVa == buf + 0x234;
+				for (unsigned i = 0; i < 3; i++)
+					good &= MmGetMdlPfnArray(mdl)[i] == pa_to_pfn(virt_to_pa(buf)) + i;
+			}
+			if (rule || (f & DESCRIBES_PAGES))
+				good &= bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT && memcmp(&saved, mdl, sizeof(saved)) == 0 &&
+					same(&s);
+			bc_count = bugcheck_last.count;
+			cases++;
+			right += good;
+			if (!good && right + 3 > cases)
+				printf("# flags 0x%x, MappedSystemVa kind %u: rule %d, bug check 0x%llx\n", f, v, rule,
+				       (unsigned long long)bugcheck_last.p[0]);
+		}
+	release();
+	mdl->MdlFlags = 0;
+	mdl->MappedSystemVa = NULL;
+	IoFreeMdl(mdl);
+	ExFreePool(buf);
+	ok(right == cases && built >= 8 && refused_state > 100 && malformed > 100,
+	   "MmBuildMdlForNonPagedPool: every flag combination built or refused as documented (%u of %u right; %u built, "
+	   "%u describing pages, %u malformed)", right, cases, built, refused_state, malformed);
+}
+
 /* ---------------------------------------------------------------- partial MDLs */
 
 static void test_partial(void)
@@ -521,6 +618,145 @@ static void test_partial(void)
 #undef SVA
 }
 
+/*
+ * IoBuildPartialMdl's range rule on generated sub-ranges of sources anywhere in the address space,
+ * a quarter of them ending exactly at 2^64: addresses before the source (NULL among them), inside
+ * it, at its end and past it, lengths 0 (to the source's end) and others. Exactly the sub-ranges
+ * that leave the source (computed without wrapping) are 0x1A/MDL_BUGCHECK_PARTIAL_RANGE (P2 the
+ * address, P3 the length, P4 the source) with the target unchanged; the others are built.
+ */
+static void test_partial_range_generated(void)
+{
+	uint64_t st = 0x7A27A1CE5ULL;
+	struct { MDL m; PFN_NUMBER p[4]; } src, dst, saved;
+	unsigned cases = 0, right = 0, refused = 0, at_top = 0, null_va = 0;
+	intercept();
+	for (unsigned c = 0; c < 4000; c++) {
+		uint64_t count = 1 + rnd_in(&st, 3 * PAGE_SIZE), off0 = rnd_in(&st, PAGE_SIZE), span = (off0 + count + PAGE_MASK) / PAGE_SIZE;
+		uint64_t start = rnd_in(&st, 4) == 0 ? 0ULL - span * PAGE_SIZE : rnd_in(&st, 1ULL << 52) * PAGE_SIZE;
+		if (start == 0ULL - span * PAGE_SIZE)   /* the source ends exactly at 2^64 */
+			count = span * PAGE_SIZE - off0;
+		MmInitializeMdl(&src.m, (PVOID)(start + off0), count);
+		src.m.MdlFlags = MDL_PAGES_LOCKED;
+		for (unsigned i = 0; i < 4; i++)
+			src.p[i] = 0x600 + i;
+		uint64_t data = start + off0, va;
+		switch (rnd_in(&st, 5)) {
+		case 0: va = rnd_in(&st, 2) ? 0 : data - 1 - rnd_in(&st, 2 * PAGE_SIZE); break;
+		case 1: va = data + count + rnd_in(&st, 2 * PAGE_SIZE); break;
+		default: va = data + rnd_in(&st, count + 1); break;
+		}
+		ULONG len = rnd_in(&st, 3) == 0 ? 0 : (ULONG)(1 + rnd_in(&st, count + 2));
+		unsigned __int128 end = (unsigned __int128)data + count, from = va;
+		bool inside = from >= data && from <= end && (len == 0 || from + len <= end);
+		MmInitializeMdl(&dst.m, (PVOID)0x10000, 4 * PAGE_SIZE);
+		memcpy(&saved, &dst, sizeof(dst));
+		IoBuildPartialMdl(&src.m, &dst.m, (PVOID)va, len);
+		bool good;
+		if (!inside) {
+			refused++;
+			good = bugcheck_last.count == bc_count + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+			       bugcheck_last.p[0] == MDL_BUGCHECK_PARTIAL_RANGE && bugcheck_last.p[1] == va &&
+			       bugcheck_last.p[2] == len && bugcheck_last.p[3] == (uintptr_t)&src.m &&
+			       memcmp(&saved, &dst, sizeof(dst)) == 0;
+		} else
+			good = none_fired() && (uintptr_t)MmGetMdlVirtualAddress(&dst.m) == va &&
+			       dst.m.ByteCount == (len ? len : (ULONG)(end - from)) && (dst.m.MdlFlags & MDL_PARTIAL);
+		bc_count = bugcheck_last.count;
+		at_top += end == (unsigned __int128)1 << 64;
+		null_va += va == 0;
+		cases++;
+		right += good;
+		if (!good && right + 3 > cases)
+			printf("# source 0x%llx + 0x%llx, address 0x%llx, length 0x%x: %s\n", (unsigned long long)data,
+			       (unsigned long long)count, (unsigned long long)va, len, inside ? "inside" : "outside");
+	}
+	release();
+	ok(right == cases && refused > 1000 && at_top > 500 && null_va > 200,
+	   "IoBuildPartialMdl: refused exactly when the sub-range leaves the source (%u of %u; %u refused, %u sources "
+	   "ending at 2^64, %u at NULL)", right, cases, refused, at_top, null_va);
+}
+
+/*
+ * IoBuildPartialMdl from sources of every kind of flags and MappedSystemVa (NULL, a page-aligned
+ * system address, the data address, an unaligned one, whatever the flags say) into targets holding
+ * flags of their own: a malformed source is the reference's 0x1A with the target unchanged; from
+ * a valid one the target gets the sub-range, the PFNs, MDL_PARTIAL, its own ALLOCATED_FIXED_SIZE
+ * and the source's SOURCE_IS_NONPAGED_POOL, IO_PAGE_READ and IO_SPACE; a source mapped (MAPPED or
+ * PARENT_MAPPED with a MappedSystemVa) makes it PARENT_MAPPED at the sub-range's page in that
+ * mapping, a pool source with a MappedSystemVa gives the data address, and any other source's
+ * MappedSystemVa means nothing: the target's is NULL.
+ */
+static void test_partial_generated(void)
+{
+	static const uint16_t src_bits[] = { MDL_PAGES_LOCKED, MDL_MAPPED_TO_SYSTEM_VA, MDL_SOURCE_IS_NONPAGED_POOL,
+					     MDL_PARTIAL, MDL_PARTIAL_HAS_BEEN_MAPPED, MDL_PARENT_MAPPED_SYSTEM_VA,
+					     MDL_IO_PAGE_READ, MDL_IO_SPACE, MDL_ALLOCATED_FIXED_SIZE, MDL_WRITE_OPERATION };
+	enum { NB = sizeof(src_bits) / sizeof(src_bits[0]) };
+	uint64_t st = 0x9A27141D0F1A6ULL;
+	struct { MDL m; PFN_NUMBER p[4]; } src, dst, saved;
+	unsigned cases = 0, right = 0, parent = 0, pool_va = 0, stale = 0, malformed = 0;
+	intercept();
+	for (unsigned c = 0; c < 3000; c++) {
+		uintptr_t data = 0xffff900000000000ULL + rnd_in(&st, 1 << 20) * PAGE_SIZE + rnd_in(&st, PAGE_SIZE);
+		MmInitializeMdl(&src.m, (PVOID)data, 3 * PAGE_SIZE - (data & PAGE_MASK) + rnd_in(&st, PAGE_SIZE));
+		uint16_t sf = 0;
+		for (unsigned b = 0; b < NB; b++)
+			sf |= rnd_in(&st, 3) == 0 ? src_bits[b] : 0;
+		src.m.MdlFlags = (CSHORT)sf;
+		unsigned kind = (unsigned)rnd_in(&st, 4);
+		src.m.MappedSystemVa = kind == 0 ? NULL : kind == 1 ? (PVOID)(REGION_BASE + rnd_in(&st, 64) * PAGE_SIZE) :
+				       kind == 2 ? (PVOID)data : (PVOID)(REGION_BASE + 1 + rnd_in(&st, PAGE_SIZE - 1));
+		for (unsigned i = 0; i < 4; i++)
+			src.p[i] = 0x500 + 7 * i + rnd_in(&st, 5);
+		MmInitializeMdl(&dst.m, (PVOID)0x10000, 4 * PAGE_SIZE);
+		uint16_t tf = (uint16_t)(rnd_in(&st, 2) ? MDL_ALLOCATED_FIXED_SIZE : 0) |
+			      (uint16_t)(rnd_in(&st, 2) ? MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA : MDL_IO_SPACE);
+		dst.m.MdlFlags = (CSHORT)tf;
+		dst.m.MappedSystemVa = (PVOID)(REGION_BASE + 80 * PAGE_SIZE);
+		uint64_t off = rnd_in(&st, src.m.ByteCount), len = rnd_in(&st, src.m.ByteCount - off + 1);
+		uint64_t p3, p4;
+		int rule = ref_mdl_check(&src.m, true, true, arch_phys_addr_bits(), 0, &p3, &p4);
+		memcpy(&saved, &dst, sizeof(dst));
+		IoBuildPartialMdl(&src.m, &dst.m, (PVOID)(data + off), (ULONG)len);
+		bool good;
+		if (rule) {
+			malformed++;
+			good = bugcheck_last.count == bc_count + 1 && bugcheck_last.p[0] == REF_MDL_SUBCODE(rule) &&
+			       bugcheck_last.p[1] == (uintptr_t)&src.m && bugcheck_last.p[2] == p3 && bugcheck_last.p[3] == p4 &&
+			       memcmp(&saved, &dst, sizeof(dst)) == 0;
+		} else {
+			uint64_t n = len ? len : src.m.ByteCount - off, first = (((data & PAGE_MASK) + off) >> PAGE_SHIFT);
+			uint16_t want = (uint16_t)((tf & MDL_ALLOCATED_FIXED_SIZE) | MDL_PARTIAL |
+						   (sf & (MDL_SOURCE_IS_NONPAGED_POOL | MDL_IO_PAGE_READ | MDL_IO_SPACE)));
+			uintptr_t want_va = 0, sys = (uintptr_t)src.m.MappedSystemVa;
+			if ((sf & (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARENT_MAPPED_SYSTEM_VA)) && sys) {
+				want |= MDL_PARENT_MAPPED_SYSTEM_VA;
+				want_va = sys + first * PAGE_SIZE;
+				parent++;
+			} else if ((sf & MDL_SOURCE_IS_NONPAGED_POOL) && sys) {
+				want_va = sys + off;
+				pool_va++;
+			} else
+				stale += sys != 0;
+			good = none_fired() && (uint16_t)dst.m.MdlFlags == want && (uintptr_t)dst.m.MappedSystemVa == want_va &&
+			       (uintptr_t)MmGetMdlVirtualAddress(&dst.m) == data + off && dst.m.ByteCount == n;
+			for (uint64_t i = 0; i < ADDRESS_AND_SIZE_TO_SPAN_PAGES(data + off, n); i++)
+				good &= dst.p[i] == src.p[first + i];
+		}
+		bc_count = bugcheck_last.count;
+		cases++;
+		right += good;
+		if (!good && right + 3 > cases)
+			printf("# source flags 0x%x, MappedSystemVa kind %u, target flags 0x%x: rule %d; got flags 0x%x va %p\n", sf,
+			       kind, tf, rule, (uint16_t)dst.m.MdlFlags, dst.m.MappedSystemVa);
+	}
+	release();
+	ok(right == cases && parent > 100 && pool_va > 20 && stale > 100 && malformed > 100,
+	   "IoBuildPartialMdl: target flags and MappedSystemVa from every kind of source (%u of %u; %u parent-mapped, "
+	   "%u pool addresses, %u stale addresses ignored, %u malformed)", right, cases, parent, pool_va, stale, malformed);
+}
+
 /* ---------------------------------------------------------------- MmAllocatePagesForMdlEx */
 
 static uint64_t free_in(paddr_t lo, paddr_t hi)
@@ -580,7 +816,10 @@ static uint64_t runs(PMDL mdl)
 static void test_alloc_pages_args(void)
 {
 	struct snap s;
+	struct pool_tag_total t0, t1;
 	take(&s);
+	if (!pool_tag_get(MDL_TAG_PAGES, &t0))
+		memset(&t0, 0, sizeof(t0));
 	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
 	ok(!MmAllocatePagesForMdlEx(z, any, z, 0, MmCached, 0), "TotalBytes 0: NULL");
 	ok(!MmAllocatePagesForMdlEx(z, any, z, 1ULL << 32, MmCached, 0), "4 GiB: NULL");
@@ -596,6 +835,9 @@ static void test_alloc_pages_args(void)
 	ok(!MmAllocatePagesForMdlEx(z, any, pa_of(64 * 1024), 64 * 1024, MmCached,
 				    MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS),
 	   "FAST_LARGE_PAGES with a chunk under 2 MiB: NULL");
+	if (!pool_tag_get(MDL_TAG_PAGES, &t1))
+		memset(&t1, 0, sizeof(t1));
+	ok(t1.allocs == t0.allocs && t1.frees == t0.frees, "argument refusals come before the MDL: no pool allocation at all");
 	ok(!MmAllocatePagesForMdlEx(pa_of(0x3000000), pa_of(0x3ffffff), z, PAGE_SIZE, MmCached, 0), "no RAM in the window: NULL");
 	ok(same(&s), "refusals changed nothing");
 }
@@ -732,6 +974,40 @@ static void test_alloc_pages(void)
 	}
 	release_pages(mdl);
 
+	/* FAST_LARGE_PAGES: every whole 2 MiB of the request, the last one included, is an aligned run. */
+	static const uint64_t sizes[] = { SIZE_2M, SIZE_2M + PAGE_SIZE, 2 * SIZE_2M, 3 * SIZE_2M, SIZE_2M - PAGE_SIZE };
+	bool whole = true;
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		mdl = MmAllocatePagesForMdlEx(z, any, z, sizes[i], MmCached, MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_FULLY_REQUIRED);
+		whole &= mdl && mdl->ByteCount == sizes[i];
+		for (uint64_t k = 0; whole && k < sizes[i] / SIZE_2M * 512; k++)
+			whole &= MmGetMdlPfnArray(mdl)[k] == MmGetMdlPfnArray(mdl)[k & ~511ULL] + (k & 511) &&
+				 MmGetMdlPfnArray(mdl)[k & ~511ULL] % 512 == 0;
+		release_pages(mdl);
+	}
+	ok(whole, "FAST_LARGE_PAGES of 2, 2 + 4 KiB, 4 and 6 MiB: each whole 2 MiB an aligned run");
+
+	/* Zeroing touches only the pages the MDL lists: a PFN slot past them (the partial result's
+	 * unused slot, or the slack of the MDL's pool block) holds a canary page's frame. */
+	paddr_t canary = phys_alloc(1, 0, UINT64_MAX), lone = phys_alloc(1, HIGH_BASE + SIZE_2M, UINT64_MAX);
+	memset(dmap(canary), 0x5A, PAGE_SIZE);
+	phys_free(lone, 1);
+	bool reused = true, kept = true;
+	for (unsigned want = 1; want <= 2; want++) {
+		PFN_NUMBER *stale = ExAllocatePoolWithTag(NonPagedPool, 64, TAG_B);   /* the MDLs' size class */
+		for (unsigned k = 0; stale && k < 8; k++)
+			stale[k] = pa_to_pfn(canary);
+		ExFreePool(stale);
+		mdl = MmAllocatePagesForMdlEx(pa_of(lone), pa_of(lone + PAGE_SIZE - 1), z, want * PAGE_SIZE, MmCached, 0);
+		reused &= mdl && (void *)mdl == (void *)stale && mdl->ByteCount == PAGE_SIZE;
+		for (unsigned b = 0; b < PAGE_SIZE; b++)
+			kept &= ((uint8_t *)dmap(canary))[b] == 0x5A;
+		release_pages(mdl);
+	}
+	ok(reused, "the MDLs of one page took the pool block holding the canary's frame");
+	ok(kept, "zeroing a one-page MDL, whole or partial, leaves the frame in the slot past its page alone");
+	phys_free(canary, 1);
+
 	/* Larger than RAM: a partial result of (almost) everything, then everything back. */
 	take(&s);
 	mdl = MmAllocatePagesForMdlEx(z, any, z, (1ULL << 32) - PAGE_SIZE, MmCached, MM_DONT_ZERO_ALLOCATION);
@@ -740,6 +1016,84 @@ static void test_alloc_pages(void)
 	release_pages(mdl);
 	pool_trim();
 	ok(same(&s), "every page back");
+}
+
+/*
+ * Generated windows of 16 pages with a random set of free pages in them (the rest held by the
+ * test): FULLY_REQUIRED for one page more than is free, with or without PREFER_CONTIGUOUS, is NULL
+ * and hands back exactly the pages it took (allocator and pool as before); without it the call
+ * returns exactly the free pages. A pool block of each of the MDLs' size classes stays live, so
+ * their structures never take a page of the window.
+ */
+static void test_alloc_scattered(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0);
+	uint64_t st = 0x5CA77E6ED0000001ULL;
+	void *keep[3];   /* the MDLs of 1..17 pages take 56..184 bytes: size classes 64, 128 and 256 */
+	for (unsigned k = 0; k < 3; k++)
+		keep[k] = ExAllocatePoolWithTag(NonPagedPool, 60u << k, TAG_B);
+	paddr_t win = phys_alloc(16, HIGH_BASE + 7 * SIZE_2M, UINT64_MAX);
+	ok(keep[0] && keep[1] && keep[2] && win, "pool blocks of three size classes and a window of 16 pages");
+	if (!keep[0] || !keep[1] || !keep[2] || !win)
+		return;
+	unsigned cases = 0, right = 0;
+	for (unsigned c = 0; c < 60; c++) {
+		uint32_t freed = (uint32_t)(1 + rnd_in(&st, 0xFFFF));
+		uint64_t nfree = (uint64_t)__builtin_popcount(freed);
+		for (unsigned i = 0; i < 16; i++)
+			if (freed & (1u << i))
+				phys_free(win + i * PAGE_SIZE, 1);
+		ULONG flags = rnd_in(&st, 2) ? MM_ALLOCATE_PREFER_CONTIGUOUS : 0;
+		struct snap s;
+		take(&s);
+		PMDL none = MmAllocatePagesForMdlEx(pa_of(win), pa_of(win + 16 * PAGE_SIZE - 1), z, (nfree + 1) * PAGE_SIZE,
+						    MmCached, flags | MM_ALLOCATE_FULLY_REQUIRED);
+		bool good = none == NULL && same(&s);
+		PMDL mdl = MmAllocatePagesForMdlEx(pa_of(win), pa_of(win + 16 * PAGE_SIZE - 1), z, (nfree + 1) * PAGE_SIZE,
+						   MmCached, flags);
+		good &= mdl && mdl->ByteCount == nfree * PAGE_SIZE;
+		uint32_t got = 0;
+		for (uint64_t i = 0; good && i < nfree; i++) {
+			paddr_t pa = pfn_to_pa(MmGetMdlPfnArray(mdl)[i]);
+			good &= pa >= win && pa < win + 16 * PAGE_SIZE;
+			got |= good ? 1u << (pa - win) / PAGE_SIZE : 0;
+		}
+		good &= got == freed;
+		release_pages(mdl);
+		for (unsigned i = 0; i < 16; i++)   /* the window whole again */
+			if (freed & (1u << i))
+				good &= phys_alloc(1, win + i * PAGE_SIZE, win + (i + 1) * PAGE_SIZE) == win + i * PAGE_SIZE;
+		cases++;
+		right += good;
+		if (!good && right + 3 > cases)
+			printf("# free pages 0x%04x, flags 0x%x: %s\n", freed, flags, none ? "FULLY_REQUIRED not NULL" : "wrong pages");
+	}
+	ok(right == cases, "scattered free pages: FULLY_REQUIRED short by one is NULL and keeps nothing, otherwise "
+	   "exactly the free pages (%u of %u)", right, cases);
+
+	/* Placement (docs/contract.md): without flags single pages, each the window's first free page
+	 * (the physical allocator's first fit under bounds), so the run of 8 above four isolated free
+	 * pages stays whole; PREFER_CONTIGUOUS takes 4 pages of that run. */
+	for (unsigned i = 0; i < 16; i++)
+		if ((0xFF55u >> i) & 1)
+			phys_free(win + i * PAGE_SIZE, 1);
+	PMDL single = MmAllocatePagesForMdlEx(pa_of(win), pa_of(win + 16 * PAGE_SIZE - 1), z, 4 * PAGE_SIZE, MmCached, 0);
+	bool isolated = single && single->ByteCount == 4 * PAGE_SIZE;
+	for (unsigned i = 0; isolated && i < 4; i++)
+		isolated &= MmGetMdlPfnArray(single)[i] == pa_to_pfn(win) + 2 * i;
+	release_pages(single);
+	PMDL run = MmAllocatePagesForMdlEx(pa_of(win), pa_of(win + 16 * PAGE_SIZE - 1), z, 4 * PAGE_SIZE, MmCached,
+					   MM_ALLOCATE_PREFER_CONTIGUOUS);
+	bool one_run = run && run->ByteCount == 4 * PAGE_SIZE && runs(run) == 1 &&
+		       MmGetMdlPfnArray(run)[0] >= pa_to_pfn(win) + 8;
+	release_pages(run);
+	ok(isolated && one_run, "without flags: the four isolated free pages, one at a time; PREFER_CONTIGUOUS: a run of 4");
+	for (unsigned i = 0; i < 16; i++)
+		if ((0xFF55u >> i) & 1)
+			phys_alloc(1, win + i * PAGE_SIZE, win + (i + 1) * PAGE_SIZE);
+	phys_free(win, 16);
+	for (unsigned k = 0; k < 3; k++)
+		ExFreePool(keep[k]);
 }
 
 static void test_free_pages_misuse(void)
@@ -872,21 +1226,47 @@ static void test_map_locked(void)
 	ok(got == res + PAGE_SIZE + 0x40, "reserved mapping returns MappingAddress + ByteOffset");
 	ok(MmGetSystemAddressForMdlSafe(off, 0) == got, "MmGetSystemAddressForMdlSafe agrees");
 	MmUnmapReservedMapping(res + PAGE_SIZE, TAG_R, off);
-	MmFreeMappingAddress(res, TAG_R);
 	IoFreeMdl(off);
+
+	/* IoFreeMdl unmaps only a mapping MmMapLockedPagesSpecifyCache made for that MDL: an MDL still
+	 * mapped at the start of the caller's reservation, and a partial MDL whose MappedSystemVa is
+	 * the start of its parent's 'MdlM' mapping, are freed with those mappings left whole. */
+	PMDL mine = IoAllocateMdl((PVOID)0x5000, PAGE_SIZE, 0, 0, NULL);
+	MmGetMdlPfnArray(mine)[0] = MmGetMdlPfnArray(own)[0];
+	mine->MdlFlags |= MDL_PAGES_LOCKED;
+	ok(MmMapLockedPagesWithReservedMapping(res, TAG_R, mine, MmCached) == res, "mapped at the reservation's start");
+	struct { MDL m; PFN_NUMBER p[1]; } copy;
+	memcpy(&copy, mine, sizeof(copy));
+	struct syspte_stats before, after;
+	syspte_get_stats(reserved_region(), &before);
+	intercept();
+	IoFreeMdl(mine);
+	syspte_get_stats(reserved_region(), &after);
+	ok(none_fired() && pfn_at((vaddr_t)res) == MmGetMdlPfnArray(own)[0] && after.pages_mapped == before.pages_mapped,
+	   "IoFreeMdl of an MDL mapped in the caller's reservation leaves the mapping");
+	MmUnmapReservedMapping(res, TAG_R, &copy.m);
+	ok(none_fired() && !pfn_at((vaddr_t)res), "the caller unmaps it with its own copy of the MDL");
+	PMDL parent = MmAllocatePagesForMdlEx(z, any, z, 3 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+	char *pm = MmMapLockedPagesSpecifyCache(parent, KernelMode, MmCached, NULL, 0, 0);
+	PMDL part = IoAllocateMdl((PVOID)0x10000, 3 * PAGE_SIZE, 0, 0, NULL);
+	IoBuildPartialMdl(parent, part, MmGetMdlVirtualAddress(parent), 0);
+	ok(pm && part->MappedSystemVa == pm && (part->MdlFlags & MDL_PARENT_MAPPED_SYSTEM_VA), "a partial of the whole parent");
+	syspte_get_stats(reserved_region(), &before);
+	IoFreeMdl(part);
+	syspte_get_stats(reserved_region(), &after);
+	bool whole = none_fired() && after.live == before.live && after.pages_mapped == before.pages_mapped &&
+		     (parent->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA);
+	for (unsigned i = 0; i < 3; i++)
+		whole &= pfn_at((vaddr_t)pm + i * PAGE_SIZE) == MmGetMdlPfnArray(parent)[i];
+	ok(whole, "IoFreeMdl of the partial leaves the parent's mapping");
+	release();
+	MmUnmapLockedPages(pm, parent);
+	release_pages(parent);
+	MmFreeMappingAddress(res, TAG_R);
 	release_pages(own);
 }
 
 /* ---------------------------------------------------------------- malformed MDLs (README "What a valid MDL is") */
-
-static uint64_t prng = 0x2545F4914F6CDD1DULL;
-
-/* Xorshift choice in [0, n); 0 when n is 0. */
-static uint64_t rnd(uint64_t n)
-{
-	uint64_t x = test_rng_next(&prng);
-	return n ? x % n : 0;
-}
 
 /*
  * Where a generated map of n frames from page p of a span-aligned reservation gets its one frame
@@ -1009,6 +1389,77 @@ static void test_map_frames_generated(void)
 	ok(right == cases && mapped > 1000 && refused > 1000 && leaves_seen > 500 && beyond_runs > 50 && at_edge > 150,
 	   "generated maps: mapped exactly when every frame fits the width, one leaf per aligned run (%u of %u right)", right,
 	   cases);
+}
+
+/*
+ * The validator and MmMapLockedPagesSpecifyCache read no frame past the MDL's span: MDLs on the
+ * heap of exactly sizeof(MDL) + 8 x span bytes (so AddressSanitizer sees any read past them), of
+ * 1..1100 pages at every byte offset, with one 2 MiB-aligned run of 512 frames at a random place,
+ * whole or broken by one frame, the other frames never 2 MiB aligned; and one frame beyond the
+ * width at the end of the span. The validator names that frame; the map of the MDL whose run is
+ * whole is placed where the run starts a 2 MiB-aligned address and maps it with one 2 MiB leaf
+ * (README: MmMapLockedPagesSpecifyCache prefers that address); every PTE maps its frame; the
+ * unmap frees the reservation.
+ */
+static void test_map_exact_mdls(void)
+{
+	uint64_t st = 0xE8AC7ED0DD1ULL;
+	const uint64_t large = SIZE_2M / PAGE_SIZE, limit = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	unsigned cases = 0, right = 0, runs_whole = 0, runs_broken = 0;
+	for (unsigned c = 0; c < 160; c++) {
+		uint64_t n = c < 16 ? 1 + c : 1 + rnd_in(&st, 1100), off = rnd_in(&st, PAGE_SIZE);
+		PMDL m = malloc(sizeof(MDL) + n * sizeof(PFN_NUMBER));
+		if (!m)
+			break;
+		MmInitializeMdl(m, (PVOID)off, n * PAGE_SIZE - off);
+		m->MdlFlags = MDL_PAGES_LOCKED;
+		PFN_NUMBER *pfn = MmGetMdlPfnArray(m);
+		for (uint64_t k = 0; k < n; k++)
+			pfn[k] = 1 + rnd_in(&st, limit / large) * large + rnd_in(&st, large - 1);   /* never 2 MiB aligned */
+		uint64_t j = UINT64_MAX;
+		bool whole = false;
+		if (n >= large && rnd_in(&st, 4)) {
+			j = rnd_in(&st, n - large + 1);
+			uint64_t base = rnd_in(&st, limit / large) * large;
+			for (uint64_t q = 0; q < large; q++)
+				pfn[j + q] = base + q;
+			whole = rnd_in(&st, 4) != 0;
+			if (!whole)
+				pfn[j + 1 + rnd_in(&st, large - 1)] ^= 1ULL << rnd_in(&st, 9);
+			runs_whole += whole;
+			runs_broken += !whole;
+		}
+		struct syspte_stats before, after;
+		syspte_get_stats(reserved_region(), &before);
+		char *va = MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+		syspte_get_stats(reserved_region(), &after);
+		vaddr_t base = (vaddr_t)va - off;
+		bool good = va && ((vaddr_t)va & PAGE_MASK) == off && after.live == before.live + 1 &&
+			    after.large_leaves == before.large_leaves + whole;
+		if (whole)
+			good &= ((base + j * PAGE_SIZE) & (SIZE_2M - 1)) == 0;
+		for (uint64_t k = 0; good && k < n; k += 1 + rnd_in(&st, 64))
+			good &= pfn_at(base + k * PAGE_SIZE) == pfn[k];
+		good &= !va || pfn_at(base + (n - 1) * PAGE_SIZE) == pfn[n - 1];
+		if (va)
+			MmUnmapLockedPages(va, m);
+		syspte_get_stats(reserved_region(), &after);
+		good &= after.live == before.live && after.large_leaves == before.large_leaves;
+		struct mdl_fault f;
+		pfn[n - 1] = limit + rnd_in(&st, 1 << 20);
+		good &= mdl_validate(m, MDL_CHECK_BYTES | MDL_CHECK_FRAMES, &f) == MDL_INVALID_FRAME && f.extra == n - 1 &&
+			f.value == pfn[n - 1];
+		cases++;
+		right += good;
+		if (!good && right + 3 > cases)
+			printf("# %llu pages at offset 0x%llx, run at %lld (%s): map %p\n", (unsigned long long)n,
+			       (unsigned long long)off, j == UINT64_MAX ? -1LL : (long long)j, whole ? "whole" : "broken",
+			       (void *)va);
+		free(m);
+	}
+	ok(right == cases && cases == 160 && runs_whole > 30 && runs_broken > 5,
+	   "exact-size MDLs: mapped frame by frame, a whole aligned run placed for a 2 MiB leaf, the last frame "
+	   "checked (%u of %u; %u whole runs, %u broken)", right, cases, runs_whole, runs_broken);
 }
 
 /*
@@ -1553,6 +2004,11 @@ static void test_malformed_directed(void)
 	io->ByteCount -= PAGE_SIZE;
 	IoFreeMdl(io);
 	is(IoAllocateMdl((PVOID)0x100000, 0xFFFFF001u, FALSE, FALSE, NULL), 0, "IoAllocateMdl beyond 4 GiB - 4 KiB: NULL");
+	io = IoAllocateMdl((PVOID)0x100800, 0xFFFFF000u, FALSE, FALSE, NULL);
+	ok(io && io->ByteCount == 0xFFFFF000u && io->ByteOffset == 0x800 && mdl_span_pages(io) == 0x100000 &&
+	   mdl_validate(io, MDL_CHECK_BYTES, NULL) == MDL_VALID, "IoAllocateMdl of exactly 4 GiB - 4 KiB: a valid MDL");
+	if (io)
+		IoFreeMdl(io);
 
 	/* The case: ByteOffset >= PAGE_SIZE no longer maps past the end of a reservation. */
 	PMDL pages = MmAllocatePagesForMdlEx(z, any, z, 2 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
@@ -1758,12 +2214,17 @@ int main(void)
 	test_pool_exhaustion();
 	test_io_allocate();
 	test_build_nonpaged();
+	test_build_flags_generated();
 	test_partial();
+	test_partial_generated();
+	test_partial_range_generated();
 	test_alloc_pages_args();
 	test_alloc_pages();
+	test_alloc_scattered();
 	test_free_pages_misuse();
 	test_map_locked();
 	test_map_frames_generated();
+	test_map_exact_mdls();
 	test_map_bad_frame_over_mapped();
 	test_map_many_spans();
 	test_map_frames_changed();
