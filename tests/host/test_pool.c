@@ -390,20 +390,23 @@ static struct mirror_block *blk(struct mirror_slab *s, unsigned i) { return (voi
 
 static unsigned undetected;
 
-/* pool_check finds the corruption of the bytes at f (size len) to the value at v, and none once they are restored. */
-static void corrupt(const char *what, void *f, const void *v, size_t len)
+/* pool_check finds the corruption of the bytes at f (size len) to the value at v (exactly want
+ * violations when want is not 0), and none once they are restored. */
+static void corrupt_n(const char *what, void *f, const void *v, size_t len, uint64_t want)
 {
 	uint8_t save[16];
 	memcpy(save, f, len);
 	memcpy(f, v, len);
 	uint64_t found = pool_check();
 	memcpy(f, save, len);
-	if (!found || pool_check() != 0) {
+	if (!found || (want && found != want) || pool_check() != 0) {
 		undetected++;
 		printf("# %s: %llu violations found\n", what, (unsigned long long)found);
 	}
 }
-#define CORRUPT(what, field, value) do { __typeof__(field) v_ = (value); corrupt(what, &(field), &v_, sizeof(v_)); } while (0)
+#define CORRUPT_N(what, field, value, want) \
+	do { __typeof__(field) v_ = (value); corrupt_n(what, &(field), &v_, sizeof(v_), want); } while (0)
+#define CORRUPT(what, field, value) CORRUPT_N(what, field, value, 0)
 
 static void test_check(void)
 {
@@ -450,15 +453,72 @@ static void test_check(void)
 	hdr(b)->next_off = blk(s, 4)->next_off;
 	CORRUPT("free list through an allocated block", blk(s, 3)->next_off, (uint16_t)((uint8_t *)hdr(b) - (uint8_t *)s));
 	hdr(b)->next_off = save_b;
+	/* The free list runs through a forged free header inside b's data, off the blocks' stride, in
+	 * place of free block 4: only the link's offset is wrong. */
+	struct mirror_block *forged = (struct mirror_block *)(b + 16);
+	*forged = (struct mirror_block){ .state = M_FREE, .next_off = blk(s, 4)->next_off, .cls = s->cls };
+	CORRUPT("free list through a forged header off the stride", blk(s, 3)->next_off,
+		(uint16_t)((uint8_t *)forged - (uint8_t *)s));
+	/* Two full class-1024 slabs (three blocks each) on their class's full list, the newer first: the
+	 * older one unlinked is two violations, its class's slab count and the pool's totals. */
+	uint8_t *k[6];
+	for (unsigned i = 0; i < 6; i++)
+		k[i] = ExAllocatePoolWithTag(NonPagedPool, 1000, 0xF);
+	struct mirror_slab *newer = slab(k[5]);
+	bool two = slab(k[0]) == slab(k[2]) && newer == slab(k[3]) && newer->next == slab(k[0]) && newer->nfree == 0;
+	ok(two, "two full class-1024 slabs, the newer first on the list");
+	CORRUPT_N("a full slab unlinked from its class", newer->next, NULL, two ? 2 : 0);
 	CORRUPT("large record's address off a page", r->va, r->va + 16);
 	CORRUPT("large record in another bucket", r->va, r->va + 8 * PAGE_SIZE);
 	CORRUPT("large record's pages", r->npages, 2);
 	CORRUPT("large record's bytes small", r->bytes, POOL_SMALL_MAX);
 	CORRUPT("large record's bytes past its pages", r->bytes, PAGE_SIZE + 1);
 	CORRUPT("large record's header not internal", hdr((uint8_t *)r)->state, M_ALLOC);
-	is(undetected, 0, "pool_check finds each of 26 corruptions, and none once each is restored");
+	is(undetected, 0, "pool_check finds each of 28 corruptions, and none once each is restored");
 	ExFreePool(a), ExFreePool(b), ExFreePool(c), ExFreePool(big), ExFreePool(near);
+	for (unsigned i = 0; i < 6; i++)
+		ExFreePool(k[i]);
 	is(pool_check(), 0, "pool_check clean at the end");
+}
+
+/* ---------------------------------------------------------------- pool_dump */
+
+/* pool_dump's text: the totals, each class once, each tag as four characters (the unprintable
+ * ones as '.', a space kept) with its counts. */
+static void test_dump(void)
+{
+	machine();
+	void *m1 = ExAllocatePoolWithTag(NonPagedPool, 40, POOL_TAG4('M', 'd', 'l', ' '));
+	void *m2 = ExAllocatePoolWithTag(NonPagedPool, 48, POOL_TAG4('M', 'd', 'l', ' '));
+	void *odd = ExAllocatePoolWithTag(NonPagedPool, 5000, POOL_TAG4(0x1f, '~', 0x7f, 0x20));
+	ExFreePool(m2);
+	static char text[8192];
+	FILE *tmp = tmpfile();
+	fflush(stdout);
+	int saved = dup(1);
+	dup2(fileno(tmp), 1);
+	pool_dump();
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	rewind(tmp);
+	size_t len = fread(text, 1, sizeof(text) - 1, tmp);
+	text[len] = 0;
+	fclose(tmp);
+	unsigned classes = 0;
+	for (const char *q = text; (q = strstr(q, "  class ")) != NULL; q++)
+		classes++;
+	static const char totals[] = "pool: 1 slab pages (0 empty), 1 small blocks, 1 large blocks in 2 pages, 5040 bytes live\n";
+	ok(strncmp(text, totals, strlen(totals)) == 0,
+	   "pool_dump: the totals first");
+	ok(classes == POOL_CLASSES && strstr(text, "  class   16: 0 slabs, 127 blocks each\n") &&
+	   strstr(text, "  class   64: 1 slabs, 50 blocks each\n") && strstr(text, "  class 2016: 0 slabs, 2 blocks each\n"),
+	   "pool_dump: each class once, with its slabs and blocks");
+	ok(strstr(text, "  Mdl   2           1           1           40\n") &&
+	   strstr(text, "  .~.   1           0           1           5000\n"),
+	   "pool_dump: tags as text (a space kept, unprintable bytes as '.') with their counts");
+	ExFreePool(m1);
+	ExFreePool(odd);
 }
 
 int main(void)
@@ -467,6 +527,7 @@ int main(void)
 	test_tag_totals();
 	test_misuse();
 	test_check();
+	test_dump();
 	host_machine_destroy();
 	return tap_done();
 }
