@@ -1,11 +1,13 @@
 /*
  * The bug-check vocabulary (mm/bugcheck_codes.h) against the report decoder (mm/bugcheck.c):
  * every code has its name, every subcode its explanation and its name, no entry of the decoder's
- * table is reachable under two names, and unknown values are said to be unknown.
+ * table is reachable under two names, and unknown values are said to be unknown; KeBugCheckEx hands
+ * each bug check to the hook when one is installed and returns, and stops with the report when not.
  */
 #include <string.h>
 #include "tap.h"
 #include "bugcheck.h"
+#include "testhooks.h"
 
 static int codes, subcodes, missing;
 
@@ -33,6 +35,41 @@ static void check_subcode(uint32_t code, uint64_t sub, const char *name)
 	}
 }
 
+/* The dispatch: a hook receives each bug check and KeBugCheckEx returns; without one it stops. */
+static uint64_t seen[6];
+static void counting_hook(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	seen[0]++;
+	seen[1] = code, seen[2] = p1, seen[3] = p2, seen[4] = p3, seen[5] = p4;
+}
+
+/* What the child of tap_aborts_with runs: a bug check with no hook installed. */
+static void stop_unhooked(void *arg)
+{
+	(void)arg;
+	bugcheck_set_hook(NULL);
+	KeBugCheckEx(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_DOUBLE_FREE, 0, 0x1234, 0xfeed0);
+}
+
+static void check_dispatch(void)
+{
+	ok(bugcheck_set_hook(counting_hook) == NULL, "no hook at start");
+	KeBugCheckEx(BUGCHECK_SYSTEM_PTE_MISUSE, 0x101, 0xa2, 0xa3, 0xa4);
+	KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, 0x41, 0xb2, 0xb3, 0xb4);
+	ok(seen[0] == 2 && seen[1] == BUGCHECK_MEMORY_MANAGEMENT && seen[2] == 0x41 && seen[3] == 0xb2 &&
+	   seen[4] == 0xb3 && seen[5] == 0xb4, "a hook receives each bug check's code and parameters, and it returns");
+	ok(bugcheck_set_hook(bugcheck_record_hook) == counting_hook, "bugcheck_set_hook returns the previous hook");
+	uint64_t n = bugcheck_last.count;
+	KeBugCheckEx(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_WRONG_TAG, 1, 2, 3);
+	ok(bugcheck_last.count == n + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_CALLER &&
+	   bugcheck_last.p[0] == POOL_BUGCHECK_WRONG_TAG && bugcheck_last.p[1] == 1 && bugcheck_last.p[2] == 2 &&
+	   bugcheck_last.p[3] == 3 && seen[0] == 2, "bugcheck_record_hook records it (the replaced hook sees nothing)");
+	ok(bugcheck_set_hook(NULL) == bugcheck_record_hook, "the hook removed");
+	ok(tap_aborts_with(stop_unhooked, NULL,
+			   "*** STOP 0x000000C2 BAD_POOL_CALLER (0x7, 0x0, 0x1234, 0xfeed0)\n    pool block freed already"),
+	   "without a hook, the bug check stops with its report: code, name, parameters, explanation");
+}
+
 #define CHECK_CODE(name, value, str) check_code(value, str, #name);
 #define CHECK_SUB(code, name, value) check_subcode(code, value, #name);
 
@@ -58,5 +95,6 @@ int main(void)
 	ok(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING == 0x10C && MDL_BUGCHECK_BAD_FRAME == 0x4D440107 &&
 	   PHYS_BUGCHECK_BAD_FREE == 0x50480001 && POOL_BUGCHECK_NOT_POOL == 0x42 && LOCK_BUGCHECK_ORDER == 0x1001,
 	   "the names carry the documented values");
+	check_dispatch();
 	return tap_done();
 }

@@ -1,0 +1,536 @@
+/*
+ * Host tests of the nonpaged pool (mm/pool.c) on a hosted machine, beside its tests in test_mdl.c
+ * and test_free.c:
+ *  - a model of the live blocks follows generated allocations and frees (every class, large
+ *    blocks, several tags, tag 0, all three free calls) and predicts the statistics, the per-tag
+ *    totals, pool_block_info and the empty slabs kept (one per class used);
+ *  - pool_tag_totals with every bound against the sorted set of tags, and a full tag table;
+ *  - generated misuse with every BAD_POOL_CALLER parameter, the pool unchanged after each;
+ *  - pool_check against corruptions of a slab header, block headers, a free list and a large
+ *    record, each restored afterwards (the check clean again). The test mirrors the pool's private
+ *    layout (struct mirror_slab, mirror_block) and first proves the mirror right on live blocks.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "host_machine.h"
+#include "arch_mm.h"
+#include "wdm.h"
+#include "pool.h"
+#include "phys.h"
+#include "bugcheck.h"
+#include "testhooks.h"
+#include "test_rng.h"
+
+#define RAM (16ULL << 20)
+#define REGION (2ULL << 20)
+#define NTAGS 12
+#define MAXLIVE 600
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t below(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
+
+static void machine(void)
+{
+	if (host_machine_create(RAM, REGION)) {
+		printf("Bail out! host_machine_create\n");
+		exit(1);
+	}
+}
+
+/* The size class (index) of a small request of n bytes, as pool.h's design lists them. */
+static unsigned class_of(size_t n)
+{
+	static const unsigned sz[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };
+	unsigned c = 0;
+	while (sz[c] < n)
+		c++;
+	return c;
+}
+
+/* ---------------------------------------------------------------- the model */
+
+struct live {
+	uint8_t *p;
+	size_t n;
+	uint32_t tag;
+};
+
+static struct live lv[MAXLIVE];
+static unsigned nlive;
+static uint32_t tags[NTAGS];
+static struct pool_tag_total want_tag[NTAGS];
+
+/* A request size: mostly small (each class and its edges), sometimes 1..3 pages or just over a page. */
+static size_t gen_size(void)
+{
+	static const size_t edge[] = { 1, 15, 16, 17, 32, 33, 64, 65, 128, 129, 256, 257, 512, 513, 1024, 1025,
+				       2015, POOL_SMALL_MAX, POOL_SMALL_MAX + 1, 4095, 4096, 4097, 8192, 12000 };
+	switch (below(4)) {
+	case 0:
+		return edge[below(sizeof(edge) / sizeof(edge[0]))];
+	case 1:
+		return 1 + below(3 * PAGE_SIZE);
+	default:
+		return 1 + below(POOL_SMALL_MAX);
+	}
+}
+
+static uint8_t fill_of(const struct live *l) { return (uint8_t)(l->tag ^ l->n ^ ((uintptr_t)l->p >> 4)); }
+
+/* Everything the pool reports agrees with the model (failures printed, counted in *bad). */
+static void model_compare(unsigned step, unsigned *bad)
+{
+	struct pool_stats st;
+	pool_get_stats(&st);
+	uint64_t small = 0, large = 0, pages = 0, bytes = 0;
+	for (unsigned i = 0; i < nlive; i++) {
+		bytes += lv[i].n;
+		if (lv[i].n <= POOL_SMALL_MAX)
+			small++;
+		else
+			large++, pages += (lv[i].n + PAGE_SIZE - 1) / PAGE_SIZE;
+	}
+	bool good = st.small_live == small && st.large_live == large && st.large_pages == pages &&
+		    st.bytes_live == bytes && st.empty_slabs <= POOL_CLASSES && st.empty_slabs <= st.slab_pages &&
+		    st.untracked_tags == 0;
+	for (unsigned t = 0; t < NTAGS; t++) {
+		struct pool_tag_total got;
+		bool seen = pool_tag_get(tags[t], &got);
+		good &= want_tag[t].allocs ? seen && got.tag == tags[t] && got.allocs == want_tag[t].allocs &&
+						     got.frees == want_tag[t].frees && got.bytes_live == want_tag[t].bytes_live
+					   : !seen;
+	}
+	for (unsigned k = 0; k < 4 && nlive; k++) {
+		const struct live *l = &lv[below(nlive)];
+		size_t n = 0;
+		uint32_t tg = 1;
+		good &= pool_block_info(l->p, &n, &tg) && n == l->n && tg == l->tag;
+	}
+	good &= pool_check() == 0;
+	if (!good && (*bad)++ < 4)
+		printf("# step %u: the pool disagrees with the model (%llu small, %llu large, %llu bytes live)\n", step,
+		       (unsigned long long)st.small_live, (unsigned long long)st.large_live,
+		       (unsigned long long)st.bytes_live);
+}
+
+/* Frees live block i through one of the three calls; false when the data was overwritten or the
+ * free bug-checked. */
+static bool model_free(unsigned i)
+{
+	struct live l = lv[i];
+	bool intact = true;
+	for (size_t b = 0; b < l.n; b++)
+		intact &= l.p[b] == fill_of(&l);
+	uint64_t c0 = bugcheck_last.count;
+	switch (below(3)) {
+	case 0:
+		ExFreePool(l.p);
+		break;
+	case 1:
+		ExFreePoolWithTag(l.p, 0);
+		break;
+	default:
+		ExFreePoolWithTag(l.p, l.tag);
+	}
+	for (unsigned t = 0; t < NTAGS; t++)
+		if (tags[t] == l.tag)
+			want_tag[t].frees++, want_tag[t].bytes_live -= l.n;
+	lv[i] = lv[--nlive];
+	return intact && bugcheck_last.count == c0 && !pool_block_info(l.p, NULL, NULL);
+}
+
+/* Generated allocations and frees against the model; at the end every block freed, one empty slab
+ * kept per class used, and pool_trim gives them all back. */
+static void test_model(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	for (unsigned t = 0; t < NTAGS; t++) {
+		tags[t] = t == 0 ? 0 : (uint32_t)test_rng_next(&rng);
+		want_tag[t] = (struct pool_tag_total){ .tag = tags[t] };
+	}
+	struct phys_stats p0, p1;
+	phys_get_stats(&p0);
+	unsigned bad = 0, lost = 0, misaligned = 0, refused = 0;
+	bool used[POOL_CLASSES] = { false };
+	for (unsigned step = 0; step < 3000; step++) {
+		bool grow = nlive == 0 || (nlive < MAXLIVE && below(100) < (step < 1500 ? 65 : 35));
+		if (grow) {
+			unsigned t = (unsigned)below(NTAGS);
+			size_t n = gen_size();
+			uint8_t *p = ExAllocatePoolWithTag(below(2) ? NonPagedPool : NonPagedPoolNx, n, tags[t]);
+			if (!p) {
+				refused++;
+				continue;
+			}
+			if ((uintptr_t)p % POOL_ALIGN || (n > POOL_SMALL_MAX) != ((uintptr_t)p % PAGE_SIZE == 0))
+				misaligned++;
+			if (n <= POOL_SMALL_MAX)
+				used[class_of(n)] = true;
+			lv[nlive] = (struct live){ p, n, tags[t] };
+			memset(p, fill_of(&lv[nlive]), n);
+			nlive++;
+			want_tag[t].allocs++;
+			want_tag[t].bytes_live += n;
+		} else {
+			lost += !model_free((unsigned)below(nlive));
+		}
+		if (step % 25 == 0)
+			model_compare(step, &bad);
+	}
+	is(refused, 0, "no allocation refused (16 MiB of RAM)");
+	is(misaligned, 0, "data 16-byte aligned, page aligned exactly when larger than %u bytes", POOL_SMALL_MAX);
+	is(bad, 0, "statistics, per-tag totals, pool_block_info and pool_check follow the model");
+	while (nlive)
+		lost += !model_free((unsigned)below(nlive));
+	is(lost, 0, "every block kept its data and was freed without a bug check");
+	model_compare(0, &bad);
+	is(bad, 0, "all freed: the totals are back to zero");
+	unsigned nused = 0;
+	for (unsigned c = 0; c < POOL_CLASSES; c++)
+		nused += used[c];
+	struct pool_stats st;
+	pool_get_stats(&st);
+	ok(st.empty_slabs == nused && st.slab_pages == nused && st.large_pages == 0,
+	   "one empty slab kept per class used (%llu slabs, %llu empty, %u classes)", (unsigned long long)st.slab_pages,
+	   (unsigned long long)st.empty_slabs, nused);
+	is(pool_trim(), nused, "pool_trim releases the kept slabs");
+	phys_get_stats(&p1);
+	pool_get_stats(&st);
+	ok(p1.free_pages == p0.free_pages && st.slab_pages == 0 && st.empty_slabs == 0 && pool_check() == 0,
+	   "every page back with the page allocator");
+	bugcheck_set_hook(NULL);
+}
+
+/* ---------------------------------------------------------------- per-tag totals */
+
+static int cmp_tag(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* pool_tag_totals(out, k) for every k: the k smallest tags in order, the count of all tags; then a
+ * full table: the tags past it are untracked, the rest still right. */
+static void test_tag_totals(void)
+{
+	enum { N = 40 };
+	machine();
+	static uint32_t t[N];
+	static void *blk[N];
+	for (unsigned i = 0; i < N; i++) {
+		bool fresh;
+		do {   /* distinct tags, some with equal low bytes or equal hashes' neighbours */
+			t[i] = i % 4 == 0 ? (uint32_t)(i * 0x01000000u + 7) : (uint32_t)test_rng_next(&rng);
+			fresh = true;
+			for (unsigned j = 0; j < i; j++)
+				fresh &= t[j] != t[i];
+		} while (!fresh);
+		blk[i] = ExAllocatePoolWithTag(NonPagedPool, 8 + i, t[i]);
+	}
+	uint32_t sorted[N];
+	memcpy(sorted, t, sizeof(sorted));
+	qsort(sorted, N, sizeof(sorted[0]), cmp_tag);
+	bool good = true;
+	for (size_t k = 0; k <= N + 3; k++) {
+		struct pool_tag_total out[N + 4];
+		memset(out, 0xA5, sizeof(out));
+		size_t n = pool_tag_totals(out, k);
+		good &= n == N;
+		for (size_t j = 0; j < k && j < N; j++) {
+			unsigned i = 0;
+			while (t[i] != sorted[j])
+				i++;
+			good &= out[j].tag == sorted[j] && out[j].allocs == 1 && out[j].frees == 0 && out[j].bytes_live == 8 + i;
+		}
+		for (size_t j = k < N ? k : N; j < N + 4; j++)
+			good &= out[j].tag == 0xA5A5A5A5u;   /* nothing written past what was asked or exists */
+	}
+	ok(good, "pool_tag_totals(out, k), k = 0..%u: the k smallest of %u tags, in order, nothing past them", N + 3, N);
+	for (unsigned i = 0; i < N; i++)
+		ExFreePoolWithTag(blk[i], t[i]);
+
+	/* The table holds 256 tags: 216 more fill it; the next tags are untracked and counted as such. */
+	static void *more[260];
+	for (unsigned i = 0; i < 260; i++)
+		more[i] = ExAllocatePoolWithTag(NonPagedPool, 24, 0x70000000u + i);
+	struct pool_stats st;
+	pool_get_stats(&st);
+	struct pool_tag_total g;
+	ok(st.untracked_tags == 44 && pool_tag_totals(NULL, 0) == 256 && pool_tag_get(0x70000000u + 215, &g) &&
+	   g.bytes_live == 24 && !pool_tag_get(0x70000000u + 216, &g) && pool_tag_get(t[7], &g) && g.frees == 1,
+	   "a full tag table: 256 tags kept, 44 allocations untracked (%llu)", (unsigned long long)st.untracked_tags);
+	for (unsigned i = 0; i < 260; i++)
+		ExFreePool(more[i]);
+	pool_get_stats(&st);
+	ok(st.bytes_live == 0 && pool_tag_get(0x70000000u + 3, &g) && g.bytes_live == 0 && g.frees == 1 &&
+	   pool_check() == 0, "frees of untracked tags: totals back to zero, pool_check clean");
+}
+
+/* ---------------------------------------------------------------- misuse */
+
+static struct pool_stats snap0;
+
+/* The last call raised exactly one 0xC2 with these parameters and changed no statistic. */
+static bool raised(uint64_t c0, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	struct pool_stats st;
+	pool_get_stats(&st);
+	bool r = bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_CALLER &&
+		 bugcheck_last.p[0] == p1 && bugcheck_last.p[1] == p2 && bugcheck_last.p[2] == p3 &&
+		 bugcheck_last.p[3] == p4 && memcmp(&st, &snap0, sizeof(st)) == 0;
+	if (!r)
+		printf("# got 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx), want (0x%llx, 0x%llx, 0x%llx, 0x%llx)\n",
+		       bugcheck_last.code, (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
+		       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3],
+		       (unsigned long long)p1, (unsigned long long)p2, (unsigned long long)p3, (unsigned long long)p4);
+	return r;
+}
+
+/* Generated misuse of live and freed blocks, small and large: each one the documented bug check with
+ * all four parameters, the pool unchanged. */
+static void test_misuse(void)
+{
+	enum { N = 64 };
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	static struct live b[N];
+	for (unsigned i = 0; i < N; i++) {
+		b[i].n = i % 4 == 3 ? POOL_SMALL_MAX + 1 + below(2 * PAGE_SIZE) : 1 + below(POOL_SMALL_MAX);
+		b[i].tag = 0x10000u + i;
+		b[i].p = ExAllocatePoolWithTag(NonPagedPool, b[i].n, b[i].tag);
+	}
+	unsigned wrong = 0, inside = 0, twice = 0, header = 0, outside = 0, slab_gone = 0, slab_kept = 0;
+	for (unsigned i = 0; i < N; i++) {
+		struct live *l = &b[i];
+		bool large = l->n > POOL_SMALL_MAX;
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		uint32_t other = l->tag ^ (1u + (uint32_t)below(0xffff));
+		ExFreePoolWithTag(l->p, other);
+		wrong += !raised(c0, POOL_BUGCHECK_WRONG_TAG, (uintptr_t)l->p, l->tag, other);
+		size_t span = large ? ((l->n + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1)) : 16;
+		uint8_t *in = l->p + 1 + below(span - 1);
+		ExFreePool(in);
+		inside += !raised(c0 + 1, POOL_BUGCHECK_BAD_ADDRESS, (uintptr_t)in, 0, 0);
+		if (!large) {   /* a slab's header, and its first block's header */
+			uint8_t *h = (uint8_t *)((uintptr_t)l->p & ~(uintptr_t)(PAGE_SIZE - 1)) + 1 + below(47);
+			ExFreePoolWithTag(h, l->tag);
+			header += !raised(c0 + 2, POOL_BUGCHECK_BAD_ADDRESS, (uintptr_t)h, 0, 0);
+		} else {
+			header += bugcheck_last.count != c0 + 2;
+		}
+		ExFreePoolWithTag(l->p, l->tag);
+		pool_get_stats(&snap0);
+		uint64_t c1 = bugcheck_last.count;
+		twice += c1 != c0 + (large ? 2 : 3);   /* the valid free raised nothing */
+		ExFreePoolWithTag(l->p, l->tag);
+		/* a large block's pages, or a small block's slab when the pool released it, are free memory
+		 * (P3 0); else the block's header says free (P3 the header: "Free" and the tag) */
+		paddr_t page = ((uintptr_t)l->p - (uintptr_t)arch_phys_to_virt(0)) & ~(paddr_t)(PAGE_SIZE - 1);
+		bool gone = phys_is_free(page, 1);
+		twice += large && !gone;
+		slab_gone += !large && gone, slab_kept += !large && !gone;
+		twice += !raised(c1, POOL_BUGCHECK_DOUBLE_FREE, 0, gone ? 0 : 0x65657246u | (uint64_t)l->tag << 32,
+				 (uintptr_t)l->p);
+	}
+	is(wrong, 0, "wrong tag: 0x0A, P2 address, P3 allocator's tag, P4 caller's tag, nothing changed");
+	is(inside, 0, "inside a block: 0x46, P2 the address, nothing changed");
+	is(header, 0, "a slab header or a block header: 0x46, P2 the address, nothing changed");
+	ok(twice == 0 && slab_gone && slab_kept,
+	   "a second free: 0x07, P3 the free header (%u) or 0 where the page is free memory (%u small, all large), P4 the address",
+	   slab_kept, slab_gone);
+	pool_get_stats(&snap0);
+	uint64_t c0 = bugcheck_last.count;
+	int on_stack;
+	ExFreePool(&on_stack);
+	outside += !raised(c0, POOL_BUGCHECK_NOT_POOL, (uintptr_t)&on_stack, 0, 0);
+	paddr_t pa = phys_alloc(2, 0, UINT64_MAX);
+	uint8_t *pg = arch_phys_to_virt(pa);
+	memset(pg, 0, 2 * PAGE_SIZE);
+	ExFreePool(pg + PAGE_SIZE);
+	outside += !raised(c0 + 1, POOL_BUGCHECK_NOT_POOL, (uintptr_t)(pg + PAGE_SIZE), 0, 0);
+	ExFreePool(pg + 48);
+	outside += !raised(c0 + 2, POOL_BUGCHECK_NOT_POOL, (uintptr_t)(pg + 48), 0, 0);
+	ExFreePool(NULL);
+	outside += !raised(c0 + 3, POOL_BUGCHECK_BAD_ADDRESS, 0, 0, 0);
+	phys_free(pa, 2);
+	ExFreePool(pg + 64);
+	outside += !raised(c0 + 4, POOL_BUGCHECK_DOUBLE_FREE, 0, 0, (uintptr_t)(pg + 64));
+	is(outside, 0, "not pool memory: 0x42 (the stack, a page of another user, zeroed); NULL 0x46; free memory 0x07");
+	ok(pool_check() == 0 && snap0.bytes_live == 0, "pool_check clean after the misuse");
+	bugcheck_set_hook(NULL);
+}
+
+/* ---------------------------------------------------------------- pool_check against corruption */
+
+/* The pool's private layout (mm/pool.c), proved right on live blocks before use. */
+struct mirror_slab {
+	uint64_t magic;
+	void *next, *prev;
+	uint16_t cls, nfree, nblocks, free_off;
+};
+struct mirror_block {
+	uint32_t state, tag, size;
+	uint16_t next_off, cls;
+};
+struct mirror_large {
+	void *next;
+	uint64_t va, npages, bytes;
+	uint32_t tag;
+};
+#define M_SLAB_MAGIC 0x42414c534c4f4f50ULL
+#define M_ALLOC 0x636f6c41u
+#define M_FREE 0x65657246u
+#define M_INTERNAL 0x746e4950u
+#define M_STRIDE 144u   /* class 128: 128 bytes and the header */
+
+static struct mirror_block *hdr(void *p) { return (struct mirror_block *)((uint8_t *)p - 16); }
+static struct mirror_slab *slab(void *p) { return (struct mirror_slab *)((uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1)); }
+static struct mirror_block *blk(struct mirror_slab *s, unsigned i) { return (void *)((uint8_t *)s + 32 + i * M_STRIDE); }
+
+static unsigned undetected;
+
+/* pool_check finds the corruption of the bytes at f (size len) to the value at v (exactly want
+ * violations when want is not 0), and none once they are restored. */
+static void corrupt_n(const char *what, void *f, const void *v, size_t len, uint64_t want)
+{
+	uint8_t save[16];
+	memcpy(save, f, len);
+	memcpy(f, v, len);
+	uint64_t found = pool_check();
+	memcpy(f, save, len);
+	if (!found || (want && found != want) || pool_check() != 0) {
+		undetected++;
+		printf("# %s: %llu violations found\n", what, (unsigned long long)found);
+	}
+}
+#define CORRUPT_N(what, field, value, want) \
+	do { __typeof__(field) v_ = (value); corrupt_n(what, &(field), &v_, sizeof(v_), want); } while (0)
+#define CORRUPT(what, field, value) CORRUPT_N(what, field, value, 0)
+
+static void test_check(void)
+{
+	machine();
+	/* A fresh machine: the first class-128 slab's blocks 0..2 are a, b, c in order, blocks 3.. are
+	 * free, listed in order. A large block's record is the first block of the first class-64 slab. */
+	uint8_t *a = ExAllocatePoolWithTag(NonPagedPool, 100, 0xA), *b = ExAllocatePoolWithTag(NonPagedPool, 120, 0xB);
+	uint8_t *c = ExAllocatePoolWithTag(NonPagedPool, 128, 0xC);
+	uint8_t *big = ExAllocatePoolWithTag(NonPagedPool, 3000, 0xD);
+	uint8_t *near = ExAllocatePoolWithTag(NonPagedPool, 40, 0xE);
+	struct mirror_slab *s = slab(a);
+	struct mirror_large *r = (struct mirror_large *)(near - 80);
+	uint64_t pa = (uintptr_t)s - (uintptr_t)arch_phys_to_virt(0);
+	unsigned nb = (PAGE_SIZE - 32) / M_STRIDE;
+	bool layout = a && b && c && big && near && s->magic == (M_SLAB_MAGIC ^ pa) && s->cls == class_of(100) &&
+		      s->nblocks == nb && s->nfree == nb - 3 && s->free_off == 32 + 3 * M_STRIDE &&
+		      hdr(a) == blk(s, 0) && hdr(b) == blk(s, 1) && hdr(c) == blk(s, 2) && hdr(b)->state == M_ALLOC &&
+		      hdr(b)->tag == 0xB && hdr(b)->size == 120 && hdr(b)->cls == s->cls && blk(s, 3)->state == M_FREE &&
+		      blk(s, 3)->next_off == 32 + 4 * M_STRIDE && hdr((uint8_t *)r)->state == M_INTERNAL &&
+		      r->va == (uintptr_t)big && r->npages == 1 && r->bytes == 3000 && r->tag == 0xD && pool_check() == 0;
+	if (!ok(layout, "the test's mirror of the pool's layout matches live blocks"))
+		return;
+	CORRUPT("slab magic", s->magic, s->magic ^ 1);
+	CORRUPT("slab class", s->cls, s->cls + 1);
+	CORRUPT("slab class out of range", s->cls, POOL_CLASSES + 3);
+	CORRUPT("slab block count", s->nblocks, s->nblocks - 1);
+	CORRUPT("slab free count", s->nfree, s->nfree - 1);
+	CORRUPT("slab free count past its blocks", s->nfree, s->nblocks + 1);
+	CORRUPT("slab free list emptied", s->free_off, 0);
+	CORRUPT("slab free list into the header", s->free_off, 8);
+	CORRUPT("slab free list off a block's start", s->free_off, s->free_off + 16);
+	CORRUPT("free list cut after one block", blk(s, 3)->next_off, 0);
+	CORRUPT("free list looping", blk(s, 5)->next_off, 32 + 3 * M_STRIDE);
+	CORRUPT("free block's state unknown", blk(s, 6)->state, 0x12345678u);
+	CORRUPT("free block marked allocated", blk(s, 6)->state, M_ALLOC);
+	CORRUPT("free block's class", blk(s, 7)->cls, 0);
+	CORRUPT("allocated block's state unknown", hdr(b)->state, 0x12345678u);
+	CORRUPT("allocated block marked free", hdr(b)->state, M_FREE);
+	CORRUPT("allocated block's size", hdr(b)->size, 121);
+	CORRUPT("allocated block's class", hdr(b)->cls, 2);
+	CORRUPT("allocated block marked internal", hdr(b)->state, M_INTERNAL);
+	/* The free list runs through allocated block b in place of free block 4: the counts still agree. */
+	uint16_t save_b = hdr(b)->next_off;
+	hdr(b)->next_off = blk(s, 4)->next_off;
+	CORRUPT("free list through an allocated block", blk(s, 3)->next_off, (uint16_t)((uint8_t *)hdr(b) - (uint8_t *)s));
+	hdr(b)->next_off = save_b;
+	/* The free list runs through a forged free header inside b's data, off the blocks' stride, in
+	 * place of free block 4: only the link's offset is wrong. */
+	struct mirror_block *forged = (struct mirror_block *)(b + 16);
+	*forged = (struct mirror_block){ .state = M_FREE, .next_off = blk(s, 4)->next_off, .cls = s->cls };
+	CORRUPT("free list through a forged header off the stride", blk(s, 3)->next_off,
+		(uint16_t)((uint8_t *)forged - (uint8_t *)s));
+	/* Two full class-1024 slabs (three blocks each) on their class's full list, the newer first: the
+	 * older one unlinked is two violations, its class's slab count and the pool's totals. */
+	uint8_t *k[6];
+	for (unsigned i = 0; i < 6; i++)
+		k[i] = ExAllocatePoolWithTag(NonPagedPool, 1000, 0xF);
+	struct mirror_slab *newer = slab(k[5]);
+	bool two = slab(k[0]) == slab(k[2]) && newer == slab(k[3]) && newer->next == slab(k[0]) && newer->nfree == 0;
+	ok(two, "two full class-1024 slabs, the newer first on the list");
+	CORRUPT_N("a full slab unlinked from its class", newer->next, NULL, two ? 2 : 0);
+	CORRUPT("large record's address off a page", r->va, r->va + 16);
+	CORRUPT("large record in another bucket", r->va, r->va + 8 * PAGE_SIZE);
+	CORRUPT("large record's pages", r->npages, 2);
+	CORRUPT("large record's bytes small", r->bytes, POOL_SMALL_MAX);
+	CORRUPT("large record's bytes past its pages", r->bytes, PAGE_SIZE + 1);
+	CORRUPT("large record's header not internal", hdr((uint8_t *)r)->state, M_ALLOC);
+	is(undetected, 0, "pool_check finds each of 28 corruptions, and none once each is restored");
+	ExFreePool(a), ExFreePool(b), ExFreePool(c), ExFreePool(big), ExFreePool(near);
+	for (unsigned i = 0; i < 6; i++)
+		ExFreePool(k[i]);
+	is(pool_check(), 0, "pool_check clean at the end");
+}
+
+/* ---------------------------------------------------------------- pool_dump */
+
+/* pool_dump's text: the totals, each class once, each tag as four characters (the unprintable
+ * ones as '.', a space kept) with its counts. */
+static void test_dump(void)
+{
+	machine();
+	void *m1 = ExAllocatePoolWithTag(NonPagedPool, 40, POOL_TAG4('M', 'd', 'l', ' '));
+	void *m2 = ExAllocatePoolWithTag(NonPagedPool, 48, POOL_TAG4('M', 'd', 'l', ' '));
+	void *odd = ExAllocatePoolWithTag(NonPagedPool, 5000, POOL_TAG4(0x1f, '~', 0x7f, 0x20));
+	ExFreePool(m2);
+	static char text[8192];
+	FILE *tmp = tmpfile();
+	fflush(stdout);
+	int saved = dup(1);
+	dup2(fileno(tmp), 1);
+	pool_dump();
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	rewind(tmp);
+	size_t len = fread(text, 1, sizeof(text) - 1, tmp);
+	text[len] = 0;
+	fclose(tmp);
+	unsigned classes = 0;
+	for (const char *q = text; (q = strstr(q, "  class ")) != NULL; q++)
+		classes++;
+	static const char totals[] = "pool: 1 slab pages (0 empty), 1 small blocks, 1 large blocks in 2 pages, 5040 bytes live\n";
+	ok(strncmp(text, totals, strlen(totals)) == 0,
+	   "pool_dump: the totals first");
+	ok(classes == POOL_CLASSES && strstr(text, "  class   16: 0 slabs, 127 blocks each\n") &&
+	   strstr(text, "  class   64: 1 slabs, 50 blocks each\n") && strstr(text, "  class 2016: 0 slabs, 2 blocks each\n"),
+	   "pool_dump: each class once, with its slabs and blocks");
+	ok(strstr(text, "  Mdl   2           1           1           40\n") &&
+	   strstr(text, "  .~.   1           0           1           5000\n"),
+	   "pool_dump: tags as text (a space kept, unprintable bytes as '.') with their counts");
+	ExFreePool(m1);
+	ExFreePool(odd);
+}
+
+int main(void)
+{
+	test_model();
+	test_tag_totals();
+	test_misuse();
+	test_check();
+	test_dump();
+	host_machine_destroy();
+	return tap_done();
+}
