@@ -402,8 +402,8 @@ static void test_generated_maps(void)
 	   inits, refused);
 }
 
-/* A map of exactly PHYS_MAX_RANGES disjoint usable ranges whose first is frame 0 alone: frame 0 is
- * dropped and every other range managed. */
+/* Maps of exactly PHYS_MAX_RANGES disjoint ranges: usable ones whose first is frame 0 alone (frame 0
+ * is dropped, every other range managed), then usable and loader ones (every one managed). */
 static void test_full_map_frame0(void)
 {
 	machine_map_init(&m, 48);
@@ -420,6 +420,18 @@ static void test_full_map_frame0(void)
 	   "frame 0 dropped, every other range managed (%llu usable, %llu loader)", (unsigned long long)st.usable_pages,
 	   (unsigned long long)st.loader_pages);
 	check_walkers("a full map");
+	/* usable and loader ranges filling the map between them: every one managed */
+	machine_map_init(&m, 48);
+	for (int i = 0; i < PHYS_MAX_RANGES - 1; i++)
+		machine_map_add(&m, i % 2 ? EFI_LOADER_CODE : EFI_BS_CODE, 0x1000 + (uint64_t)i * 0x2000, 1, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x4000000, 256, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "%d usable and loader descriptors initialise", PHYS_MAX_RANGES);
+	phys_get_stats(&st);
+	ok(st.usable_pages == PHYS_MAX_RANGES - 1 + 256 && st.loader_pages == PHYS_MAX_RANGES / 2 - 1 &&
+	   phys_is_managed(0x1000) && phys_is_managed(0x3000) && !phys_is_free(0x3000, 1) && phys_check() == 0,
+	   "all %llu pages managed, the %llu loader pages held back", (unsigned long long)st.usable_pages,
+	   (unsigned long long)st.loader_pages);
+	check_walkers("a full map with loader ranges");
 }
 
 int main(void)
