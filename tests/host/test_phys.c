@@ -245,6 +245,50 @@ static void test_bad_maps(void)
 	ok(!phys_is_managed(8ULL << 40), "the range at 8 TiB is not managed");
 }
 
+static int paddr_cmp(const void *a, const void *b)
+{
+	paddr_t x = *(const paddr_t *)a, y = *(const paddr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * phys_alloc_zeroed_page zeroes its page and nothing else: with one free page left, whose next
+ * frame is held by the test and filled with a pattern, the page comes back zeroed and the pattern
+ * next to it stays. phys_is_free: an empty range inside RAM is free, a range that wraps is not.
+ */
+static void test_zeroed_page_and_is_free_edges(void)
+{
+	static paddr_t held[4096];
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 1024, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "4 MiB map initialises");
+	size_t n = 0;
+	paddr_t p;
+	while (n < ARRAY_SIZE(held) && (p = phys_alloc(1, 0, UINT64_MAX)))
+		held[n++] = p;
+	qsort(held, n, sizeof(held[0]), paddr_cmp);
+	size_t i = 0;
+	while (i + 1 < n && held[i + 1] != held[i] + PAGE_SIZE)
+		i++;
+	ok(i + 1 < n, "two consecutive frames held (%zu pages)", n);
+	if (i + 1 >= n)
+		return;
+	volatile uint64_t *page = arch_phys_to_virt(held[i]), *next = arch_phys_to_virt(held[i + 1]);
+	for (unsigned w = 0; w < PAGE_SIZE / 8; w++)
+		page[w] = next[w] = 0x5A5A5A5A5A5A5A5AULL;
+	phys_free(held[i], 1);
+	is(phys_alloc_zeroed_page(), held[i], "the one free page is handed out");
+	bool zero = true, intact = true;
+	for (unsigned w = 0; w < PAGE_SIZE / 8; w++) {
+		zero &= page[w] == 0;
+		intact &= next[w] == 0x5A5A5A5A5A5A5A5AULL;
+	}
+	ok(zero && intact, "zeroed, and the frame after it untouched");
+	ok(phys_is_free(0x100000 + 512 * PAGE_SIZE, 0) && !phys_is_free(0x100000, UINT64_MAX) &&
+	   !phys_is_free(0x100000, UINT64_MAX - 0xFF), "an empty range is free, a wrapping one is not");
+	is(phys_check(), 0, "check passes");
+}
+
 /* ------------------------------------------------------------------ generated maps against a model */
 
 #define GEN_FRAMES 2048   /* frames the generated descriptors cover (8 MiB) */
@@ -443,5 +487,6 @@ int main(void)
 	test_bad_maps();
 	test_generated_maps();
 	test_full_map_frame0();
+	test_zeroed_page_and_is_free_edges();
 	return tap_done();
 }
