@@ -7,6 +7,7 @@
 #include "arch_mm.h"
 #include "bootinfo.h"
 #include "test_rng.h"
+#include "verifier.h"
 
 static struct machine_map m;
 
@@ -289,6 +290,42 @@ static void test_zeroed_page_and_is_free_edges(void)
 	is(phys_check(), 0, "check passes");
 }
 
+/* True when words VERIFIER_FIRST_WORD.. of each of npages from pa hold the verifier's pattern. */
+static bool poisoned(paddr_t pa, uint64_t npages)
+{
+	const volatile uint64_t *w = arch_phys_to_virt(pa);
+	for (uint64_t p = 0; p < npages; p++)
+		for (unsigned i = VERIFIER_FIRST_WORD; i < PAGE_SIZE / 8; i++)
+			if (w[p * (PAGE_SIZE / 8) + i] != VERIFIER_PATTERN)
+				return false;
+	return true;
+}
+
+/* Verifier mode: every way a page becomes free (phys_init, phys_free, phys_free_frames, the
+ * loader's release) fills it with the pattern, over whatever its owner wrote. */
+static void test_verifier_patterns(void)
+{
+	mm_verifier_set(true);
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 256, 0);
+	machine_map_add(&m, EFI_LOADER_DATA, 0x300000, 8, 0);
+	for (unsigned i = 0; i < 8 * PAGE_SIZE / 8; i++)   /* the loader's pages as the loader left them */
+		((volatile uint64_t *)arch_phys_to_virt(0x300000))[i] = 0x77;
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "verifier mode: initialises");
+	paddr_t a = phys_alloc(4, 0, UINT64_MAX), b = phys_alloc(3, 0, UINT64_MAX);
+	ok(a && b && poisoned(a, 4) && poisoned(b, 3), "free pages hold the pattern from phys_init on");
+	memset(arch_phys_to_virt(a), 0x11, 4 * PAGE_SIZE);
+	memset(arch_phys_to_virt(b), 0x22, 3 * PAGE_SIZE);
+	phys_free(a, 4);
+	ok(poisoned(a, 4), "phys_free fills what its owner wrote with the pattern");
+	uint64_t pfn[3] = { (b >> 12) + 2, b >> 12, (b >> 12) + 1 }, bad = 0;
+	ok(phys_free_frames(pfn, 3, &bad) && poisoned(b, 3), "phys_free_frames too");
+	phys_release_loader();
+	ok(poisoned(0x300000, 8), "and the loader's release");
+	is(phys_check(), 0, "check passes");
+	mm_verifier_set(false);
+}
+
 /* ------------------------------------------------------------------ generated maps against a model */
 
 #define GEN_FRAMES 2048   /* frames the generated descriptors cover (8 MiB) */
@@ -488,5 +525,6 @@ int main(void)
 	test_generated_maps();
 	test_full_map_frame0();
 	test_zeroed_page_and_is_free_edges();
+	test_verifier_patterns();
 	return tap_done();
 }
