@@ -1,5 +1,7 @@
 /* Host tests of the physical allocator on hand-made memory maps. */
 #include <stdlib.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include "tap.h"
 #include "machine.h"
 #include "fake_arch.h"
@@ -326,6 +328,40 @@ static void test_verifier_patterns(void)
 	mm_verifier_set(false);
 }
 
+/* Bad geometry is refused even when the descriptors themselves are good: every map size that is not
+ * a multiple of the stride, every stride that is not a multiple of 8 or is too small, and every
+ * misaligned map address; the same map well laid out initialises. */
+static void test_geometry_refusals(void)
+{
+	static _Alignas(8) uint8_t buf[8 + 4 * 64];
+	unsigned wrong = 0, tried = 0;
+	fflush(stdout);
+	int saved = dup(1), null = open("/dev/null", O_WRONLY);   /* thousands of refusals, each printed */
+	dup2(null, 1);
+	for (size_t dsz = 24; dsz <= 64; dsz++) {
+		machine_map_init(&m, dsz);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 256, 0);
+		machine_map_add(&m, EFI_RESERVED, 0x200000, 16, 0);
+		machine_map_add(&m, EFI_BS_DATA, 0x400000, 64, 0);
+		size_t size = machine_map_size(&m);
+		bool stride_ok = dsz >= sizeof(struct efi_memory_descriptor) && dsz % 8 == 0;
+		for (size_t off = 0; off < 8; off++) {
+			memcpy(buf + off, m.buf, size);
+			for (size_t extra = 0; extra < dsz; extra += (dsz > 8 ? 5 : 1)) {
+				int want = stride_ok && off == 0 && extra == 0 ? 0 : -1;
+				wrong += phys_init(buf + off, size + extra, dsz) != want;
+				tried++;
+			}
+		}
+	}
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	close(null);
+	ok(wrong == 0, "%u geometries of a good map: only a stride of 8k >= the descriptor, a whole number of them "
+	   "and an aligned map initialise", tried);
+}
+
 /* ------------------------------------------------------------------ generated maps against a model */
 
 #define GEN_FRAMES 2048   /* frames the generated descriptors cover (8 MiB) */
@@ -526,5 +562,6 @@ int main(void)
 	test_full_map_frame0();
 	test_zeroed_page_and_is_free_edges();
 	test_verifier_patterns();
+	test_geometry_refusals();
 	return tap_done();
 }
