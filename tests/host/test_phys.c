@@ -1,11 +1,15 @@
 /* Host tests of the physical allocator on hand-made memory maps. */
 #include <stdlib.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include "tap.h"
 #include "machine.h"
 #include "fake_arch.h"
 #include "phys.h"
 #include "arch_mm.h"
 #include "bootinfo.h"
+#include "test_rng.h"
+#include "verifier.h"
 
 static struct machine_map m;
 
@@ -244,6 +248,309 @@ static void test_bad_maps(void)
 	ok(!phys_is_managed(8ULL << 40), "the range at 8 TiB is not managed");
 }
 
+static int paddr_cmp(const void *a, const void *b)
+{
+	paddr_t x = *(const paddr_t *)a, y = *(const paddr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * phys_alloc_zeroed_page zeroes its page and nothing else: with one free page left, whose next
+ * frame is held by the test and filled with a pattern, the page comes back zeroed and the pattern
+ * next to it stays. phys_is_free: an empty range inside RAM is free, a range that wraps is not.
+ */
+static void test_zeroed_page_and_is_free_edges(void)
+{
+	static paddr_t held[4096];
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 1024, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "4 MiB map initialises");
+	size_t n = 0;
+	paddr_t p;
+	while (n < ARRAY_SIZE(held) && (p = phys_alloc(1, 0, UINT64_MAX)))
+		held[n++] = p;
+	qsort(held, n, sizeof(held[0]), paddr_cmp);
+	size_t i = 0;
+	while (i + 1 < n && held[i + 1] != held[i] + PAGE_SIZE)
+		i++;
+	ok(i + 1 < n, "two consecutive frames held (%zu pages)", n);
+	if (i + 1 >= n)
+		return;
+	volatile uint64_t *page = arch_phys_to_virt(held[i]), *next = arch_phys_to_virt(held[i + 1]);
+	for (unsigned w = 0; w < PAGE_SIZE / 8; w++)
+		page[w] = next[w] = 0x5A5A5A5A5A5A5A5AULL;
+	phys_free(held[i], 1);
+	is(phys_alloc_zeroed_page(), held[i], "the one free page is handed out");
+	bool zero = true, intact = true;
+	for (unsigned w = 0; w < PAGE_SIZE / 8; w++) {
+		zero &= page[w] == 0;
+		intact &= next[w] == 0x5A5A5A5A5A5A5A5AULL;
+	}
+	ok(zero && intact, "zeroed, and the frame after it untouched");
+	ok(phys_is_free(0x100000 + 512 * PAGE_SIZE, 0) && !phys_is_free(0x100000, UINT64_MAX) &&
+	   !phys_is_free(0x100000, UINT64_MAX - 0xFF), "an empty range is free, a wrapping one is not");
+	is(phys_check(), 0, "check passes");
+}
+
+/* True when words VERIFIER_FIRST_WORD.. of each of npages from pa hold the verifier's pattern. */
+static bool poisoned(paddr_t pa, uint64_t npages)
+{
+	const volatile uint64_t *w = arch_phys_to_virt(pa);
+	for (uint64_t p = 0; p < npages; p++)
+		for (unsigned i = VERIFIER_FIRST_WORD; i < PAGE_SIZE / 8; i++)
+			if (w[p * (PAGE_SIZE / 8) + i] != VERIFIER_PATTERN)
+				return false;
+	return true;
+}
+
+/* Verifier mode: every way a page becomes free (phys_init, phys_free, phys_free_frames, the
+ * loader's release) fills it with the pattern, over whatever its owner wrote. */
+static void test_verifier_patterns(void)
+{
+	mm_verifier_set(true);
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 256, 0);
+	machine_map_add(&m, EFI_LOADER_DATA, 0x300000, 8, 0);
+	for (unsigned i = 0; i < 8 * PAGE_SIZE / 8; i++)   /* the loader's pages as the loader left them */
+		((volatile uint64_t *)arch_phys_to_virt(0x300000))[i] = 0x77;
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "verifier mode: initialises");
+	paddr_t a = phys_alloc(4, 0, UINT64_MAX), b = phys_alloc(3, 0, UINT64_MAX);
+	ok(a && b && poisoned(a, 4) && poisoned(b, 3), "free pages hold the pattern from phys_init on");
+	memset(arch_phys_to_virt(a), 0x11, 4 * PAGE_SIZE);
+	memset(arch_phys_to_virt(b), 0x22, 3 * PAGE_SIZE);
+	phys_free(a, 4);
+	ok(poisoned(a, 4), "phys_free fills what its owner wrote with the pattern");
+	uint64_t pfn[3] = { (b >> 12) + 2, b >> 12, (b >> 12) + 1 }, bad = 0;
+	ok(phys_free_frames(pfn, 3, &bad) && poisoned(b, 3), "phys_free_frames too");
+	phys_release_loader();
+	ok(poisoned(0x300000, 8), "and the loader's release");
+	is(phys_check(), 0, "check passes");
+	mm_verifier_set(false);
+}
+
+/* Bad geometry is refused even when the descriptors themselves are good: every map size that is not
+ * a multiple of the stride, every stride that is not a multiple of 8 or is too small, and every
+ * misaligned map address; the same map well laid out initialises. */
+static void test_geometry_refusals(void)
+{
+	static _Alignas(8) uint8_t buf[8 + 4 * 64];
+	unsigned wrong = 0, tried = 0;
+	fflush(stdout);
+	int saved = dup(1), null = open("/dev/null", O_WRONLY);   /* thousands of refusals, each printed */
+	dup2(null, 1);
+	for (size_t dsz = 24; dsz <= 64; dsz++) {
+		machine_map_init(&m, dsz);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 256, 0);
+		machine_map_add(&m, EFI_RESERVED, 0x200000, 16, 0);
+		machine_map_add(&m, EFI_BS_DATA, 0x400000, 64, 0);
+		size_t size = machine_map_size(&m);
+		bool stride_ok = dsz >= sizeof(struct efi_memory_descriptor) && dsz % 8 == 0;
+		for (size_t off = 0; off < 8; off++) {
+			memcpy(buf + off, m.buf, size);
+			for (size_t extra = 0; extra < dsz; extra += (dsz > 8 ? 5 : 1)) {
+				int want = stride_ok && off == 0 && extra == 0 ? 0 : -1;
+				wrong += phys_init(buf + off, size + extra, dsz) != want;
+				tried++;
+			}
+		}
+	}
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	close(null);
+	ok(wrong == 0, "%u geometries of a good map: only a stride of 8k >= the descriptor, a whole number of them "
+	   "and an aligned map initialise", tried);
+}
+
+/* ------------------------------------------------------------------ generated maps against a model */
+
+#define GEN_FRAMES 2048   /* frames the generated descriptors cover (8 MiB) */
+
+enum { G_NONE, G_NOW, G_LOADER, G_META };
+static uint8_t g_now[GEN_FRAMES], g_loader[GEN_FRAMES], g_other[GEN_FRAMES], g_state[GEN_FRAMES];
+static uint64_t g_rng = 0xC0FFEE1234567ULL;
+
+static uint64_t g_draw(uint64_t n)
+{
+	return test_rng_next(&g_rng) % n;
+}
+
+/* Appends a random descriptor (its start often on an earlier one's start or end) and marks the
+ * model's coverage: usable now, loader, or anything else (which wins over both). */
+static void gen_desc(const uint64_t *edges, size_t nedges)
+{
+	static const uint32_t types[] = { EFI_CONVENTIONAL, EFI_BS_CODE, EFI_BS_DATA, EFI_LOADER_CODE, EFI_LOADER_DATA,
+					  EFI_RESERVED, EFI_ACPI_NVS, EFI_RT_DATA, EFI_MMIO, EFI_UNUSABLE };
+	uint32_t type = types[g_draw(ARRAY_SIZE(types))];
+	uint64_t attr = g_draw(8) == 0 ? EFI_MEMORY_RUNTIME : 0;
+	uint64_t start = nedges && g_draw(3) == 0 ? edges[g_draw(nedges)] : g_draw(8) == 0 ? 0 : g_draw(GEN_FRAMES);
+	uint64_t pages = g_draw(16) == 0 ? 0 : 1 + g_draw(g_draw(2) ? 16 : 400);
+	if (start >= GEN_FRAMES)
+		start = GEN_FRAMES - 1;
+	if (pages > GEN_FRAMES - start)
+		pages = GEN_FRAMES - start;
+	machine_map_add(&m, type, start << 12, pages, attr);
+	bool usable = phys_type_usable_at_init(type, attr), loader = phys_type_loader(type, attr);
+	uint8_t *cover = usable ? g_now : loader ? g_loader : g_other;
+	for (uint64_t f = start; f < start + pages; f++)
+		cover[f] = 1;
+}
+
+/* One generated map: phys_init against the model. Returns false (with a reason printed) on a
+ * mismatch; *inited says whether phys_init succeeded. */
+static bool gen_map_case(int round, bool *inited)
+{
+	machine_map_init(&m, g_draw(2) ? 48 : 40);
+	memset(g_now, 0, sizeof(g_now));
+	memset(g_loader, 0, sizeof(g_loader));
+	memset(g_other, 0, sizeof(g_other));
+	uint64_t edges[128];
+	size_t nd = 1 + g_draw(g_draw(2) ? 6 : 40), ne = 0;
+	for (size_t i = 0; i < nd; i++) {
+		gen_desc(edges, ne);
+		const struct efi_memory_descriptor *d = efi_desc(m.buf, m.desc_size, i);
+		if (ne + 2 <= ARRAY_SIZE(edges)) {
+			edges[ne++] = d->phys_start >> 12;
+			edges[ne++] = (d->phys_start >> 12) + d->num_pages;
+		}
+	}
+	/* the model: the classes, the highest frame, the metadata in the first run of usable frames
+	 * that holds it */
+	uint64_t nnow = 0, nloader = 0, highest = 0;
+	for (uint64_t f = 0; f < GEN_FRAMES; f++) {
+		g_state[f] = f == 0 || g_other[f] ? G_NONE : g_now[f] && !g_loader[f] ? G_NOW :
+			     g_loader[f] && !g_now[f] ? G_LOADER : G_NONE;
+		nnow += g_state[f] == G_NOW;
+		nloader += g_state[f] == G_LOADER;
+		if (g_state[f] != G_NONE)
+			highest = f + 1;
+	}
+	uint64_t meta = ALIGN_UP(buddy_meta_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
+	bool placed = false;
+	for (uint64_t f = 1; highest && !placed && f < GEN_FRAMES;) {
+		uint64_t e = f;
+		while (e < GEN_FRAMES && g_state[e] == G_NOW)
+			e++;
+		if (e > f && e - f >= meta) {
+			memset(&g_state[f], G_META, meta);
+			placed = true;
+		}
+		f = e + 1;
+	}
+	/* an exact-size copy of the map: reading past its end is an ASan report */
+	size_t size = machine_map_size(&m);
+	void *copy = malloc(size);
+	memcpy(copy, m.buf, size);
+	int r = phys_init(copy, size, m.desc_size);
+	free(copy);
+	*inited = r == 0;
+	if (*inited != placed) {
+		printf("# round %d: phys_init %d, the model %s\n", round, r, placed ? "succeeds" : "fails");
+		return false;
+	}
+	if (!placed)
+		return true;
+	struct phys_stats st;
+	phys_get_stats(&st);
+	if (st.usable_pages != nnow + nloader || st.loader_pages != nloader || st.meta_pages != meta ||
+	    st.free_pages != nnow - meta || st.highest_pfn != highest || st.allocated_pages != 0) {
+		printf("# round %d: statistics usable %llu loader %llu meta %llu free %llu highest %llu, the model %llu %llu %llu %llu %llu\n",
+		       round, (unsigned long long)st.usable_pages, (unsigned long long)st.loader_pages,
+		       (unsigned long long)st.meta_pages, (unsigned long long)st.free_pages, (unsigned long long)st.highest_pfn,
+		       (unsigned long long)(nnow + nloader), (unsigned long long)nloader, (unsigned long long)meta,
+		       (unsigned long long)(nnow - meta), (unsigned long long)highest);
+		return false;
+	}
+	for (uint64_t f = 0; f < GEN_FRAMES + 2; f++) {
+		uint8_t g = f < GEN_FRAMES ? g_state[f] : G_NONE;
+		if (phys_is_managed(f << 12) != (g != G_NONE) || phys_is_free(f << 12, 1) != (g == G_NOW)) {
+			printf("# round %d: frame 0x%llx managed %d free %d, the model's state %u\n", round,
+			       (unsigned long long)f, phys_is_managed(f << 12), phys_is_free(f << 12, 1), g);
+			return false;
+		}
+	}
+	/* every free frame comes out once, and only those */
+	uint64_t got = 0;
+	paddr_t pa;
+	while ((pa = phys_alloc(1, 0, UINT64_MAX)) != 0) {
+		uint64_t f = pa >> 12;
+		if (f >= GEN_FRAMES || g_state[f] != G_NOW) {
+			printf("# round %d: frame 0x%llx handed out, the model's state %u\n", round, (unsigned long long)f,
+			       f < GEN_FRAMES ? g_state[f] : 9);
+			return false;
+		}
+		g_state[f] = G_NONE + 9;   /* handed out */
+		got++;
+	}
+	phys_release_loader();
+	phys_get_stats(&st);
+	bool loader_free = true;
+	for (uint64_t f = 0; f < GEN_FRAMES; f++)
+		if (g_state[f] == G_LOADER)
+			loader_free &= phys_is_free(f << 12, 1);
+	if (got != nnow - meta || !loader_free || st.free_pages != nloader || phys_check() != 0) {
+		printf("# round %d: %llu frames handed out of %llu, loader frames free %d, %llu free after the release\n",
+		       round, (unsigned long long)got, (unsigned long long)(nnow - meta), loader_free,
+		       (unsigned long long)st.free_pages);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Property: over generated memory maps (usable, loader, reserved and runtime descriptors,
+ * overlapping, duplicated, empty, sharing edges, frame 0 included, both strides), phys_init
+ * succeeds exactly when the model has room for the metadata, and then the statistics, every
+ * frame's managed and free state, the walkers, the frames handed out and the loader's release
+ * agree with the model (the non-usable descriptor wins; frame 0 never; the metadata from the start
+ * of the first usable run that holds it).
+ */
+static void test_generated_maps(void)
+{
+	unsigned wrong = 0, inits = 0, refused = 0;
+	for (int round = 0; round < 300; round++) {
+		bool inited;
+		if (!gen_map_case(round, &inited))
+			wrong++;
+		inits += inited;
+		refused += !inited;
+	}
+	ok(wrong == 0 && inits > 150 && refused > 5, "300 generated maps agree with the model (%u initialised, %u refused)",
+	   inits, refused);
+}
+
+/* Maps of exactly PHYS_MAX_RANGES disjoint ranges: usable ones whose first is frame 0 alone (frame 0
+ * is dropped, every other range managed), then usable and loader ones (every one managed). */
+static void test_full_map_frame0(void)
+{
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0, 1, 0);
+	for (int i = 1; i < PHYS_MAX_RANGES - 1; i++)
+		machine_map_add(&m, i % 2 ? EFI_BS_DATA : EFI_CONVENTIONAL, (uint64_t)i * 0x2000, 1, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x4000000, 256, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "%d descriptors, the first frame 0 alone, initialise",
+	   PHYS_MAX_RANGES);
+	struct phys_stats st;
+	phys_get_stats(&st);
+	ok(st.usable_pages == PHYS_MAX_RANGES - 2 + 256 && st.loader_pages == 0 && !phys_is_managed(0) &&
+	   phys_is_managed(0x2000) && phys_is_managed(0x4000) && phys_is_managed(0x4000000 + 255 * 4096) && phys_check() == 0,
+	   "frame 0 dropped, every other range managed (%llu usable, %llu loader)", (unsigned long long)st.usable_pages,
+	   (unsigned long long)st.loader_pages);
+	check_walkers("a full map");
+	/* usable and loader ranges filling the map between them: every one managed */
+	machine_map_init(&m, 48);
+	for (int i = 0; i < PHYS_MAX_RANGES - 1; i++)
+		machine_map_add(&m, i % 2 ? EFI_LOADER_CODE : EFI_BS_CODE, 0x1000 + (uint64_t)i * 0x2000, 1, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x4000000, 256, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "%d usable and loader descriptors initialise", PHYS_MAX_RANGES);
+	phys_get_stats(&st);
+	ok(st.usable_pages == PHYS_MAX_RANGES - 1 + 256 && st.loader_pages == PHYS_MAX_RANGES / 2 - 1 &&
+	   phys_is_managed(0x1000) && phys_is_managed(0x3000) && !phys_is_free(0x3000, 1) && phys_check() == 0,
+	   "all %llu pages managed, the %llu loader pages held back", (unsigned long long)st.usable_pages,
+	   (unsigned long long)st.loader_pages);
+	check_walkers("a full map with loader ranges");
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -251,5 +558,10 @@ int main(void)
 	test_overlap_unsorted_48byte_high_ram();
 	test_40byte_stride_and_bounds();
 	test_bad_maps();
+	test_generated_maps();
+	test_full_map_frame0();
+	test_zeroed_page_and_is_free_edges();
+	test_verifier_patterns();
+	test_geometry_refusals();
 	return tap_done();
 }

@@ -3,6 +3,10 @@
  * checker, and the TLB batches each operation issues (recorded per flush by the fake machine,
  * compared as sets), in examples and over generated layouts and ranges.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include "tap.h"
 #include "machine.h"
 #include "fake_arch.h"
@@ -14,6 +18,13 @@ static struct machine_map m;
 static struct pt pt;
 
 #define VA0 0xffffc00000000000ULL
+
+/* The generated cases' draws: one stream for the whole program, so each case is found again. */
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+static uint64_t draw(uint64_t n)
+{
+	return test_rng_next(&rng) % n;
+}
 
 static void setup(uint64_t ram_pages)
 {
@@ -158,6 +169,19 @@ static void span_log_cb(void *arg, vaddr_t va, paddr_t table, volatile pte_t *pd
 	l->n++;
 }
 
+/* The tables pt_span_tables creates are empty: no entry of a reported level-1 table is non-zero
+ * (a page it takes must lose what it held while it waited, in entry 0). */
+static bool span_tables_empty(const struct span_log *l)
+{
+	for (unsigned j = 0; j < l->n && j < 8; j++) {
+		volatile pte_t *t = arch_phys_to_virt(l->table[j]);
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
+			if (arch_pte_read(&t[i]) != 0)
+				return false;
+	}
+	return true;
+}
+
 /* The system PTE region's tables on demand: each span's level-1 table and the tables above it, one
  * page each, all or nothing; spans that have one are left alone; refusals change nothing. */
 static void test_span_tables(void)
@@ -170,6 +194,7 @@ static void test_span_tables(void)
 	fake_tlb_reset();
 	is(pt_span_tables(&pt, VA0 + SIZE_1G - SIZE_2M, 3, span_log_cb, &log), PT_OK, "tables for 3 spans across a GiB");
 	is(log.n, 3, "three level-1 tables reported");
+	ok(span_tables_empty(&log), "every entry of the three new tables is zero");
 	is(pt.table_pages - t0, 3 + 2 + 1, "3 level-1 tables, 2 level-2 tables and 1 level-3 table counted");
 	is(fake_tlb.flushes, 0, "filling not-present entries flushes nothing");
 	for (unsigned j = 0; j < 3 && j < log.n; j++) {
@@ -182,6 +207,7 @@ static void test_span_tables(void)
 	uint64_t t1 = pt.table_pages;
 	is(pt_span_tables(&pt, VA0 + SIZE_1G - 2 * SIZE_2M, 5, span_log_cb, &log), PT_OK, "5 spans, 3 of them with tables");
 	ok(log.n == 2 && pt.table_pages - t1 == 2, "only the 2 missing tables made (one span before, one after)");
+	ok(span_tables_empty(&log), "and both are empty");
 	/* a 2 MiB leaf where a table would go is left alone: the span has its entry */
 	is(pt_map(&pt, VA0 + 4 * SIZE_1G, 0x200000, SIZE_2M, PT_PROT_W, PT_SIZE_2M), PT_OK, "a 2 MiB leaf");
 	log.n = 0;
@@ -283,16 +309,261 @@ static void test_split_enomem(void)
 	is(pt_check(&pt), 0, "checker clean");
 }
 
+/* True when prot is a protection pt_map and pt_protect accept: W, X, G and a memory type below
+ * PT_CACHE_TYPES, nothing else (the contract, written out independently of pt.c). */
+static bool prot_valid(unsigned prot)
+{
+	unsigned known = PT_PROT_W | PT_PROT_X | PT_PROT_G | PT_PROT_CACHE(7);
+	return (prot & ~known) == 0 && PT_PROT_CACHE_OF(prot) < PT_CACHE_TYPES;
+}
+
+/*
+ * Property: every protection of the low 11 bits and random 32-bit ones is accepted by pt_map and
+ * pt_protect exactly when it is valid; a refused one changes nothing. Bad ranges given to
+ * pt_protect are refused with the page untouched; physical addresses up to ARCH_PTE_MAX_PA map,
+ * one page past it does not.
+ */
+static void test_prot_and_pa_bounds(void)
+{
+	setup(4096);
+	pt_create(&pt, PT_FEAT_ALL);
+	vaddr_t va = VA0 + 2 * SIZE_1G;
+	uint64_t r = 0x2545F4914F6CDD1DULL, cases = 0, wrong = 0, refused = 0;
+	uint64_t e0, e;
+	for (unsigned k = 0; k < 2048 + 256; k++, cases++) {
+		unsigned prot = k < 2048 ? k : (unsigned)test_rng_next(&r);
+		bool valid = prot_valid(prot);
+		int want = valid ? PT_OK : PT_EINVAL;
+		refused += !valid;
+		bool good = pt_map(&pt, va, 0x5000, PAGE_SIZE, prot, PT_SIZE_4K) == want &&
+			    pt_query(&pt, va, NULL, NULL, NULL) == valid;
+		if (valid)
+			good &= pt_unmap(&pt, va, PAGE_SIZE) == PT_OK;
+		/* the same protection given to pt_protect over a mapped page */
+		good &= pt_map(&pt, va, 0x6000, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K) == PT_OK;
+		pt_query(&pt, va, NULL, &e0, NULL);
+		good &= pt_protect(&pt, va, PAGE_SIZE, prot) == want && pt_query(&pt, va, NULL, &e, NULL) &&
+			(valid ? (e & X86_PTE_W) == ((prot & PT_PROT_W) ? X86_PTE_W : 0) : e == e0);
+		good &= pt_unmap(&pt, va, PAGE_SIZE) == PT_OK;
+		if (!good && wrong++ < 5)
+			printf("# prot 0x%x (%s) handled wrongly\n", prot, valid ? "valid" : "invalid");
+	}
+	ok(wrong == 0 && refused > 1000, "%llu protections: pt_map and pt_protect accept exactly the valid ones (%llu refused)",
+	   (unsigned long long)cases, (unsigned long long)refused);
+	pt_map(&pt, va, 0x6000, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);
+	pt_query(&pt, va, NULL, &e0, NULL);
+	fake_tlb_reset();
+	ok(pt_protect(&pt, va + 8, PAGE_SIZE, 0) == PT_EINVAL && pt_protect(&pt, va, 0, 0) == PT_EINVAL &&
+	   pt_protect(&pt, va, PAGE_SIZE + 8, 0) == PT_EINVAL &&
+	   pt_protect(&pt, 0xfffffffffffff000ULL, 2 * PAGE_SIZE, 0) == PT_EINVAL &&
+	   pt_protect(&pt, 0x0000900000000000ULL, PAGE_SIZE, 0) == PT_EINVAL,
+	   "pt_protect refuses an unaligned start or size, no size, a wrap and a non-canonical address");
+	ok(pt_query(&pt, va, NULL, &e, NULL) && e == e0 && fake_tlb.flushes == 0, "the page is untouched, nothing flushed");
+	pt_unmap(&pt, va, PAGE_SIZE);
+	paddr_t top = ARCH_PTE_MAX_PA + 1 - PAGE_SIZE, got;
+	uint64_t sz;
+	is(pt_map(&pt, va, top, PAGE_SIZE, 0, PT_SIZE_4K), PT_OK, "the last physical page maps");
+	ok(pt_query(&pt, va + 8, &got, NULL, NULL) && got == top + 8, "and translates");
+	is(pt_map(&pt, va + PAGE_SIZE, top, 2 * PAGE_SIZE, 0, PT_SIZE_4K), PT_EINVAL, "a page past ARCH_PTE_MAX_PA is refused");
+	ok(!pt_query(&pt, va + PAGE_SIZE, NULL, NULL, NULL), "and nothing of it mapped");
+	is(pt_map(&pt, va + SIZE_2M, ARCH_PTE_MAX_PA + 1 - SIZE_2M, SIZE_2M, 0, PT_SIZE_2M), PT_OK, "the last 2 MiB frame maps");
+	ok(pt_query(&pt, va + SIZE_2M, &got, NULL, &sz) && got == ARCH_PTE_MAX_PA + 1 - SIZE_2M && sz == SIZE_2M, "as a 2 MiB leaf");
+	pt_unmap(&pt, va, 2 * SIZE_2M);
+	is(pt_check(&pt), 0, "checker clean");
+}
+
+/*
+ * Property: over generated offsets of va and pa (each 2 MiB aligned or not), sizes and allowed page
+ * sizes, pt_map lays out exactly the greedy leaves: a 2 MiB leaf where it is allowed, va and pa are
+ * both 2 MiB aligned there and 2 MiB remain, 4 KiB pages elsewhere; every page translates to its
+ * frame, and nothing outside the range is mapped.
+ */
+static void test_generated_placement(void)
+{
+	setup(4096);
+	pt_create(&pt, PT_FEAT_ALL);
+	uint64_t cases = 0, wrong = 0, large = 0, unaligned = 0, tabled = 0;
+	for (int k = 0; k < 300; k++, cases++) {
+		vaddr_t va = VA0 + 3 * SIZE_1G + draw(128) * 8 * SIZE_2M + (draw(2) ? draw(1024) * PAGE_SIZE : draw(2) * SIZE_2M);
+		paddr_t pa = SIZE_1G + (draw(2) ? draw(1024) * PAGE_SIZE : draw(2) * SIZE_2M);
+		uint64_t size = (1 + draw(draw(2) ? 2048 : 64)) * PAGE_SIZE;
+		unsigned sizes = PT_SIZE_4K | (draw(4) ? PT_SIZE_2M : 0);
+		vaddr_t end = va + size;
+		unaligned += (sizes & PT_SIZE_2M) && IS_ALIGNED(va, SIZE_2M) != IS_ALIGNED(pa, SIZE_2M);
+		/* a level-1 table left by an earlier map (tables are kept) takes the place of a 2 MiB leaf */
+		bool table[4];
+		for (int c = 0; c < 4; c++)
+			table[c] = pt_pte_slot(&pt, ALIGN_DOWN(va, SIZE_2M) + (uint64_t)c * SIZE_2M) != NULL;
+		bool good = pt_map(&pt, va, pa, size, PT_PROT_W, sizes) == PT_OK;
+		for (vaddr_t v = va; good && v < end;) {
+			paddr_t p = pa + (v - va), got;
+			uint64_t sz;
+			bool fits = (sizes & PT_SIZE_2M) && IS_ALIGNED(v, SIZE_2M) && IS_ALIGNED(p, SIZE_2M) && end - v >= SIZE_2M;
+			bool big = fits && !table[(v - ALIGN_DOWN(va, SIZE_2M)) / SIZE_2M];
+			tabled += fits && !big;
+			uint64_t want = big ? SIZE_2M : PAGE_SIZE;
+			good = pt_query(&pt, v, &got, NULL, &sz) && got == p && sz == want &&
+			       pt_query(&pt, v + want - 8, &got, NULL, NULL) && got == p + want - 8;
+			large += big;
+			v += want;
+		}
+		good &= !pt_query(&pt, va - PAGE_SIZE, NULL, NULL, NULL) && !pt_query(&pt, end, NULL, NULL, NULL);
+		good &= pt_unmap(&pt, va, size) == PT_OK;
+		if (!good && wrong++ < 5)
+			printf("# map [0x%llx, 0x%llx) to 0x%llx sizes %u laid out wrongly\n", (unsigned long long)va,
+			       (unsigned long long)end, (unsigned long long)pa, sizes);
+	}
+	ok(wrong == 0 && large > 15 && unaligned > 50 && tabled > 5,
+	   "%llu generated maps: greedy leaves, right frames (%llu 2 MiB leaves, %llu with one side unaligned, "
+	   "%llu under a table)", (unsigned long long)cases, (unsigned long long)large, (unsigned long long)unaligned,
+	   (unsigned long long)tabled);
+	is(pt_check(&pt), 0, "checker clean");
+}
+
+/* stdout (where kprintf goes on the host) captured into a buffer between the two calls. */
+static FILE *cap_file;
+static int cap_saved = -1;
+
+static void capture_begin(void)
+{
+	fflush(stdout);
+	cap_file = tmpfile();
+	cap_saved = dup(1);
+	dup2(fileno(cap_file), 1);
+}
+
+static size_t capture_end(char *buf, size_t size)
+{
+	fflush(stdout);
+	dup2(cap_saved, 1);
+	close(cap_saved);
+	rewind(cap_file);
+	size_t n = fread(buf, 1, size - 1, cap_file);
+	buf[n] = 0;
+	fclose(cap_file);
+	return n;
+}
+
+/* Number of lines of buf that start with prefix. */
+static unsigned count_lines(const char *buf, const char *prefix)
+{
+	unsigned n = 0;
+	for (const char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		n += strncmp(l, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+/*
+ * The checker's W^X rule needs PT_FEAT_NX and both W and X: an execute-only page under NX and a
+ * writable page without NX are clean. It counts every violation and prints the first eight.
+ */
+static void test_checker_rules(void)
+{
+	setup(4096);
+	pt_create(&pt, PT_FEAT_ALL);
+	pt_map(&pt, VA0, 0x5000, PAGE_SIZE, PT_PROT_X, PT_SIZE_4K);
+	pt_map(&pt, VA0 + PAGE_SIZE, 0x6000, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);
+	is(pt_check(&pt), 0, "with NX: an executable page and a writable page are clean");
+	pt_create(&pt, PT_FEAT_1G | PT_FEAT_MEMTYPES);
+	pt_map(&pt, VA0, 0x5000, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);
+	pt_map(&pt, VA0 + PAGE_SIZE, 0x6000, PAGE_SIZE, 0, PT_SIZE_4K);
+	is(pt_check(&pt), 0, "without NX (every page executable): a writable page is clean");
+	pt_create(&pt, PT_FEAT_ALL);
+	pt_map(&pt, VA0, 0x5000, 10 * PAGE_SIZE, PT_PROT_W | PT_PROT_X, PT_SIZE_4K);
+	static char buf[8192];
+	capture_begin();
+	uint64_t v = pt_check(&pt);
+	capture_end(buf, sizeof(buf));
+	ok(v == 10 && count_lines(buf, "pt_check: ") == 8, "ten W+X pages: ten violations counted, eight printed (%llu, %u)",
+	   (unsigned long long)v, count_lines(buf, "pt_check: "));
+}
+
+/*
+ * pt_dump prints one line per run of leaves that are adjacent, map consecutive frames and share
+ * protection and memory type; a gap, a frame jump or another protection starts a new line.
+ */
+static void test_dump(void)
+{
+	setup(4096);
+	pt_create(&pt, PT_FEAT_ALL);
+	vaddr_t b = VA0 + 5 * SIZE_1G;
+	pt_map(&pt, b, 0x10000, 3 * PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);
+	pt_map(&pt, b + 3 * PAGE_SIZE, 0x13000, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);   /* continues the run */
+	pt_map(&pt, b + 4 * PAGE_SIZE, 0x14000, PAGE_SIZE, 0, PT_SIZE_4K);           /* next frame, read-only */
+	pt_map(&pt, b + 5 * PAGE_SIZE, 0x50000, PAGE_SIZE, 0, PT_SIZE_4K);           /* frame jump */
+	pt_map(&pt, b + 7 * PAGE_SIZE, 0x51000, PAGE_SIZE, 0, PT_SIZE_4K);           /* after a gap */
+	pt_map(&pt, b + SIZE_2M, 0x200000, 2 * SIZE_2M, PT_PROT_W | PT_PROT_CACHE(PT_CACHE_WC), PT_SIZE_2M);
+	struct { vaddr_t start, end; paddr_t pa; const char *perm; } want[] = {
+		{ b, b + 4 * PAGE_SIZE, 0x10000, "rw-" },
+		{ b + 4 * PAGE_SIZE, b + 5 * PAGE_SIZE, 0x14000, "r--" },
+		{ b + 5 * PAGE_SIZE, b + 6 * PAGE_SIZE, 0x50000, "r--" },
+		{ b + 7 * PAGE_SIZE, b + 8 * PAGE_SIZE, 0x51000, "r--" },
+		{ b + SIZE_2M, b + 3 * SIZE_2M, 0x200000, "rw-" },
+	};
+	static char buf[8192];
+	capture_begin();
+	pt_dump(&pt);
+	capture_end(buf, sizeof(buf));
+	unsigned n = 0, right = 0;
+	for (const char *l = strchr(buf, '\n'); l && l[1]; l = strchr(l + 1, '\n'), n++) {
+		unsigned long long s, e, p;
+		char perm[4], cache[8];
+		if (n < ARRAY_SIZE(want) && sscanf(l + 1, " %llx-%llx -> %llx %3s %7s", &s, &e, &p, perm, cache) == 5 &&
+		    s == want[n].start && e == want[n].end && p == want[n].pa && strcmp(perm, want[n].perm) == 0 &&
+		    strcmp(cache, n == 4 ? "wc" : "wb") == 0)
+			right++;
+	}
+	ok(n == ARRAY_SIZE(want) && right == n, "pt_dump: %u lines, %u as expected (runs split at a gap, a frame jump and a protection change)",
+	   n, right);
+	if (right != ARRAY_SIZE(want))
+		printf("# dump was:\n%s", buf);
+}
+
+static int paddr_cmp(const void *a, const void *b)
+{
+	paddr_t x = *(const paddr_t *)a, y = *(const paddr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A split writes its new table and nothing else: with one free page left, whose next frame is held
+ * by the test and filled with a pattern, a split takes that page and the pattern next to it stays.
+ */
+static void test_split_writes_own_table(void)
+{
+	static paddr_t held[4096];
+	setup(4096);   /* 16 MiB */
+	pt_create(&pt, PT_FEAT_ALL);
+	vaddr_t b = VA0 + SIZE_1G;
+	is(pt_map(&pt, b, SIZE_1G, SIZE_2M, PT_PROT_W, PT_SIZE_2M), PT_OK, "map a 2 MiB leaf");
+	size_t n = 0;
+	paddr_t p;
+	while (n < ARRAY_SIZE(held) && (p = phys_alloc(1, 0, UINT64_MAX)))
+		held[n++] = p;
+	qsort(held, n, sizeof(held[0]), paddr_cmp);
+	size_t i = 0;
+	while (i + 1 < n && held[i + 1] != held[i] + PAGE_SIZE)
+		i++;
+	ok(i + 1 < n, "two consecutive frames held (%zu pages)", n);
+	if (i + 1 >= n)
+		return;
+	volatile uint64_t *next = arch_phys_to_virt(held[i + 1]);
+	for (unsigned w = 0; w < PAGE_SIZE / 8; w++)
+		next[w] = 0x5A5A5A5A5A5A5A5AULL;
+	phys_free(held[i], 1);
+	is(pt_protect(&pt, b + 3 * PAGE_SIZE, PAGE_SIZE, 0), PT_OK, "protect one page: the split takes the free page");
+	ok(pt_pte_slot(&pt, b) == (volatile uint64_t *)arch_phys_to_virt(held[i]), "the new table is that page");
+	bool intact = true;
+	for (unsigned w = 0; w < PAGE_SIZE / 8; w++)
+		intact &= next[w] == 0x5A5A5A5A5A5A5A5AULL;
+	ok(intact, "the frame after it is untouched");
+	is(pt_check(&pt), 0, "checker clean");
+}
+
 /* ---------------------------------------------------------------- generated layouts and ranges */
 
 #define GEN_WINDOW (VA0 + 16 * SIZE_1G)   /* 4 GiB of generated leaves from here */
 #define GEN_GIGS 4
-
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-static uint64_t draw(uint64_t n)
-{
-	return test_rng_next(&rng) % n;
-}
 
 /* Fills the window: per gigabyte one 1 GiB leaf, or 2 MiB leaves, runs of 4 KiB pages and holes. */
 static void gen_layout(void)
@@ -454,6 +725,11 @@ int main(void)
 	test_span_tables();
 	test_split_both_ends();
 	test_split_enomem();
+	test_split_writes_own_table();
 	test_generated_batches();
+	test_prot_and_pa_bounds();
+	test_generated_placement();
+	test_checker_rules();
+	test_dump();
 	return tap_done();
 }
