@@ -649,6 +649,16 @@ static void test_corruption(void)
 	ok(buddy_check(&b) == -1, "detects a list link to an allocated unit");
 	RESTORE();
 
+	/* a list entry on allocated units whose slots read as a record of its class's length, up to
+	 * the end of a real extent (a caller's PTEs may look so): no start bit, so no free extent */
+	for (unsigned c = 0; c < BUDDY_CLASSES; c++)
+		if (b.head[c] == 776)
+			b.head[c] = 774;
+	slots[774] = 0;
+	slots[775] = (uint64_t)250 << 1;
+	ok(buddy_check(&b) == -1, "detects a list entry on allocated units whose slots read as a record");
+	RESTORE();
+
 	/* a record with bit 0 set would read as a present PTE */
 	slots[776] |= 1;
 	ok(buddy_check(&b) == -1, "detects a record with bit 0 set");
@@ -832,6 +842,48 @@ static void test_preference_fresh(void)
 }
 
 /*
+ * Generated: divisors past the allocator's size and past 2^32 (no one-multiplication remainder
+ * then), over random origins placed so that one unit, or none, of the allocator is a valid start,
+ * and random free sets. A request is granted exactly at that start when a run of its length
+ * begins there and is free (the model's proof), else refused with nothing changed.
+ */
+static void test_huge_divisors(void)
+{
+	long granted = 0, refused = 0, bad = 0;
+	rng_state = 0x6875676564697673ull;
+	for (int k = 0; k < 600; k++) {
+		struct world w;
+		uint64_t npages = 1 + rnd_below(300);
+		uint64_t d = rnd_below(2) ? ((uint64_t)1 << 32) + 1 + rnd_below((uint64_t)1 << 40)
+					  : npages + 1 + rnd_below((uint64_t)1 << 31);
+		uint64_t t = rnd_below(npages + 8);   /* the one valid start when t < npages */
+		uint64_t origin = d * (1 + rnd_below(8)) - t;
+		world_init(&w, npages, origin);
+		for (uint64_t u = 0; u < npages;) {
+			uint64_t len = 1 + rnd_below(npages);   /* MIN evaluates its arguments twice */
+			len = MIN(len, npages - u);
+			if (rnd_below(3)) {
+				model_set(&w, u, len, 1);
+				bad += !buddy_free(&w.b, u, len);
+			}
+			u += len;
+		}
+		for (int q = 0; q < 4; q++) {
+			uint64_t n = 1 + rnd_below(rnd_below(2) ? 4 : npages);
+			if (world_alloc(&w, n, d, 0, npages))
+				granted++, bad += w.live[w.nlive - 1].s != t;
+			else
+				refused++;
+		}
+		world_verify(&w, 1);
+		bad += w.fails != 0;
+		world_fini(&w);
+	}
+	ok(bad == 0 && granted > 200 && refused > 500, "divisors past the size and past 2^32: %ld granted at the one "
+	   "valid start, %ld refused with no fit in the free set, %ld failures", granted, refused, bad);
+}
+
+/*
  * The property over generated allocator states: random free sets (runs of random lengths around
  * powers of two, at random densities), then random requests (powers of two and their neighbours,
  * with and without divisors and bounds). A refused request must have no qualifying run in the
@@ -925,6 +977,7 @@ int main(int argc, char **argv)
 	test_refused_frees();
 	test_no_alignment_required();
 	test_preference_fresh();
+	test_huge_divisors();
 	test_refusal_property(scale);
 
 	uint64_t seed = 1;
