@@ -842,6 +842,38 @@ static void test_preference_fresh(void)
 }
 
 /*
+ * Generated: a preference the rule already implies (prefer a power of two no larger than a
+ * power-of-two divisor, origin 0) asks for nothing beyond the rule, so a power-of-two count keeps
+ * its natural alignment: on a fresh allocator whose one free extent, starting anywhere, holds a
+ * naturally aligned run, buddy_find places it on a multiple of the count, whatever the phase.
+ */
+static void test_preference_implied(void)
+{
+	long aligned = 0, cases = 0, stronger = 0, bad = 0;
+	rng_state = 0x696d706c69656421ull;
+	for (int k = 0; k < 1500; k++) {
+		struct world w;
+		unsigned ko = 1 + (unsigned)rnd_below(9), jo = 1 + (unsigned)rnd_below(ko);
+		uint64_t n = (uint64_t)1 << ko, d = (uint64_t)1 << jo, prefer = (uint64_t)2 << rnd_below(jo);
+		uint64_t phase = rnd_below(2) ? d * rnd_below(64) : rnd_below(4096);
+		uint64_t off = rnd_below(n), npages = off + 2 * n - 1 + rnd_below(2 * n);
+		world_init(&w, npages, 0);
+		model_set(&w, off, npages - off, 1);
+		bad += !buddy_free(&w.b, off, npages - off);
+		long h = 0;
+		if (world_find_pref(&w, n, d, prefer, phase, &h))
+			aligned += (w.live[w.nlive - 1].s & (n - 1)) == 0;
+		cases++;
+		stronger += d < n;
+		bad += w.fails != 0;
+		world_fini(&w);
+	}
+	ok(bad == 0 && aligned == cases && stronger > 500, "a preference no stronger than a power-of-two divisor: %ld of "
+	   "%ld power-of-two counts naturally aligned (%ld with natural alignment stronger than the divisor)", aligned,
+	   cases, stronger);
+}
+
+/*
  * Generated: divisors past the allocator's size and past 2^32 (no one-multiplication remainder
  * then), over random origins placed so that one unit, or none, of the allocator is a valid start,
  * and random free sets. A request is granted exactly at that start when a run of its length
@@ -977,6 +1009,7 @@ int main(int argc, char **argv)
 	test_refused_frees();
 	test_no_alignment_required();
 	test_preference_fresh();
+	test_preference_implied();
 	test_huge_divisors();
 	test_refusal_property(scale);
 
