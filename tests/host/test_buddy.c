@@ -1,9 +1,10 @@
 /*
  * Host test of mm/buddy.c: a randomized differential test against a byte-per-unit model (every
  * refused allocation proven by a walk of the model's free runs, every refused free proven by the
- * model, state unchanged after each), a property test over generated allocator states and
- * requests, generated list frees with duplicates and free units, plus exhaustion, bounds,
- * divisors, census round trips and corruption detection. TAP output.
+ * model, state unchanged after each; range queries against the model), a property test over
+ * generated allocator states and requests, generated list frees with duplicates and free units,
+ * plus exhaustion, bounds, divisors (past 2^32 too), preferences, census round trips and
+ * corruption detection. TAP output.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -484,6 +485,11 @@ static void run_seed(uint64_t seed, uint64_t npages, uint64_t origin, long nops,
 			for (uint64_t u = s; want && u < s + n; u++)
 				want = w.model[u];
 			fail_once(&w, buddy_range_is_free(&w.b, s, n) == want, "range_is_free", s, n);
+			/* the first free unit of the range: none for an empty range or one leaving [0, npages) */
+			uint64_t first = UINT64_MAX;
+			for (uint64_t u = s; s <= w.npages && n <= w.npages - s && u < s + n && first == UINT64_MAX; u++)
+				first = w.model[u] ? u : first;
+			fail_once(&w, buddy_range_first_free(&w.b, s, n) == first, "range_first_free", s, n);
 		} else if (r < 995) {
 			/* exhaustion: allocate one size until failure; the model must agree nothing fits */
 			uint64_t n = rnd_size(&w), d = rnd_below(3) ? 0 : n;
