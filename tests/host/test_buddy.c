@@ -665,6 +665,12 @@ static void test_corruption(void)
 	ok(buddy_check(&b) == -1, "detects a list entry on allocated units whose slots read as a record");
 	RESTORE();
 
+	/* a list that loops: [768, 773)'s record links to itself both ways (a walk must stop at the
+	 * class's count, not hang) */
+	slots[768] = (uint64_t)(768 + 1) << 1 | (uint64_t)(768 + 1) << 32;
+	ok(buddy_check(&b) == -1, "detects a class list that loops back to its head");
+	RESTORE();
+
 	/* a record with bit 0 set would read as a present PTE */
 	slots[776] |= 1;
 	ok(buddy_check(&b) == -1, "detects a record with bit 0 set");
@@ -694,6 +700,23 @@ static void test_corruption(void)
 	RESTORE();
 	ok(buddy_check(&b) == 0, "restored state is consistent");
 #undef RESTORE
+
+	/* a level-0 word with a bit set under a clear summary word, away from any free extent, in an
+	 * allocator of many summary words: every level-0 word under a clear summary word is read */
+	static uint64_t bigmeta[4096];
+	uint64_t *bigslots = slots_new(1 << 16);
+	ok(buddy_meta_bytes(1 << 16) <= sizeof(bigmeta), "64K units: metadata fits");
+	unsigned caught = 0;
+	static const uint64_t words[] = { 128, 133, 191, 640, 1000, 1023 };
+	for (unsigned k = 0; k < ARRAY_SIZE(words); k++) {
+		buddy_init(&b, 1 << 16, 0, bigmeta, bigslots, 0);
+		buddy_free(&b, 10, 50);
+		*buddy_bm_word0(&b.start, words[k]) |= (uint64_t)1 << 9;
+		caught += buddy_check(&b) == -1;
+	}
+	ok(caught == ARRAY_SIZE(words), "detects a start word set under a clear summary word (%u of %zu places)", caught,
+	   ARRAY_SIZE(words));
+	free(bigslots);
 }
 
 /* A class list's links are the two 32-bit halves of an extent's first slot (next in the low half
@@ -714,6 +737,9 @@ static void test_link_halves(void)
 	   slots[10] == (uint64_t)(30 + 1) << 32, "the list's links, next low and prev high");
 	slots[50] |= head_prev;
 	ok(buddy_check(&b) == 0, "a head's prev half is not checked");
+	slots[10] ^= (uint64_t)(30 ^ 50) << 32;   /* the tail's prev names the head, not its predecessor */
+	ok(buddy_check(&b) == -1, "a prev link that skips an entry is detected");
+	slots[10] ^= (uint64_t)(30 ^ 50) << 32;
 	/* freeing unit 35 grows [30, 35) out of its class: 30 leaves the middle of the list */
 	ok(buddy_free(&b, 35, 1) && buddy_check(&b) == 0, "the middle extent changes class");
 	ok(slots[50] == ((uint64_t)(10 + 1) << 1 | head_prev), "the head's next half rewritten, its prev half kept");
