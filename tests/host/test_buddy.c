@@ -510,13 +510,15 @@ static void run_seed(uint64_t seed, uint64_t npages, uint64_t origin, long nops,
 
 /* ------------------------------------------------------------------ directed tests */
 
-/* Sets bit i of bitmap bm directly in the metadata, with its summaries (a deliberate corruption). */
+/* Sets bit i of bitmap bm directly in the metadata, with its summaries (a deliberate corruption):
+ * level 0 through buddy_bm_word0 (its words are paired with the other bitmap's), the summaries
+ * straight. */
 static void poke_set(struct buddy_bm *bm, uint64_t i)
 {
-	for (unsigned l = 0; l < bm->nl; l++) {
-		uint64_t *w = bm->lv[l] + (i >> 6);
-		*w |= (uint64_t)1 << (i & 63);
+	*buddy_bm_word0(bm, i >> 6) |= (uint64_t)1 << (i & 63);
+	for (unsigned l = 1; l < bm->nl; l++) {
 		i >>= 6;
+		bm->lv[l][i >> 6] |= (uint64_t)1 << (i & 63);
 	}
 }
 
