@@ -700,8 +700,26 @@ static void test_corruption(void)
 			b.count[c]++;
 	ok(buddy_check(&b) == -1, "detects a wrong per-class count");
 	RESTORE();
+	/* the last extent without its end bit: a start with no end after it */
+	*buddy_bm_word0(&b.end, 1023 >> 6) &= ~((uint64_t)1 << (1023 & 63));
+	ok(buddy_check(&b) == -1, "detects a free extent with no end");
+	RESTORE();
 	ok(buddy_check(&b) == 0, "restored state is consistent");
 #undef RESTORE
+
+	/* two adjacent free extents left unmerged, [700, 768) and [768, 773), with their records,
+	 * lists, counts, hints and free units all consistent: made from [700, 767) and [768, 773) by
+	 * moving the first one's end over the allocated unit 767 between them */
+	static uint64_t meta2[512], slots2[1024];
+	buddy_init(&b, 1024, 0, meta2, slots2, 0);
+	ok(buddy_free(&b, 700, 67) && buddy_free(&b, 768, 5) && buddy_check(&b) == 0, "[700, 767) and [768, 773) free");
+	*buddy_bm_word0(&b.end, 766 >> 6) ^= (uint64_t)3 << (766 & 63);   /* end bit 766 off, 767 on */
+	slots2[701] = (uint64_t)68 << 1;                                   /* the length, same class */
+	for (unsigned c = 0; c < BUDDY_CLASSES; c++)
+		if (b.head[c] == 700)
+			b.hint[c] = MAX(b.hint[c], 68);
+	b.free_units++;
+	ok(buddy_check(&b) == -1, "detects two adjacent free extents whose records agree (unmerged)");
 
 	/* a level-0 word with a bit set under a clear summary word, away from any free extent, in an
 	 * allocator of many summary words: every level-0 word under a clear summary word is read */
