@@ -1,7 +1,8 @@
 /*
  * mm/bitset.c against a plain array: for sizes around every level boundary, random sets and clears,
  * then bitset_prev and bitset_next at every index (and past the end), bitset_count, bitset_check;
- * flat, and chunked with a random half of the chunks installed (bits set only in those).
+ * flat, and chunked with a random half of the chunks installed (bits set only in those); then
+ * bitset_check against corruptions (test_corruption).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +82,84 @@ static uint64_t run(uint64_t n, unsigned density, bool chunked)
 	return bad;
 }
 
+/* Sets bit i of summary level l and the bits above it (a corruption the levels above agree with). */
+static void poke_summary(struct bitset *s, unsigned l, uint64_t i)
+{
+	for (; l < s->nlevels; l++, i /= 64)
+		s->level[l][i / 64] |= 1ULL << (i % 64);
+}
+
+/*
+ * bitset_check against corruptions, each on a fresh bitset of three summary words (192 level-0
+ * words and more) with a few legitimate bits: a level-0 bit under a clear summary word (flat, and
+ * in an installed chunk right after a missing one), a summary bit over an empty word (flat, and
+ * over a missing chunk), a bit past the end, a write to the zero piece; and the chunked form's
+ * metadata is the summaries and the directory alone.
+ */
+static void test_corruption(void)
+{
+	const uint64_t n = 3 * BITSET_CHUNK_BITS + 100;   /* 1538 level-0 words, 25 level-1 words */
+	static const uint64_t flat_words[] = { 128, 133, 191, 640, 1000, 1537 };
+	struct bitset s;
+	void *meta = malloc(bitset_meta_bytes(n)), *cmeta = malloc(bitset_meta_bytes_chunked(n));
+	void *page = aligned_alloc(4096, 4096);
+	unsigned caught = 0, tried = 0;
+	bool clean = true;
+
+	for (unsigned k = 0; k < sizeof(flat_words) / sizeof(flat_words[0]); k++, tried += 2) {
+		bitset_init(&s, n, meta);
+		bitset_set(&s, 5);
+		bitset_set(&s, 64 * 64 * 5 + 3);   /* summary word 1 of level 1 non-empty */
+		clean &= bitset_check(&s) == 0;
+		*bitset_word0(&s, flat_words[k]) |= 1ULL << 7;   /* a bit without its summary */
+		caught += bitset_check(&s) != 0;
+		*bitset_word0(&s, flat_words[k]) &= ~(1ULL << 7);
+		poke_summary(&s, 1, flat_words[k]);   /* a summary without its bit */
+		caught += bitset_check(&s) != 0;
+	}
+	bitset_init(&s, n, meta);
+	*bitset_word0(&s, n / 64) |= 1ULL << (n % 64);   /* past the end, in the last word */
+	caught += bitset_check(&s) != 0, tried++;
+
+	/* chunked: chunk 0 missing, chunk 1 installed */
+	static const uint64_t chunk_words[] = { BITSET_PIECE_WORDS, BITSET_PIECE_WORDS + 1, BITSET_PIECE_WORDS + 63,
+						2 * BITSET_PIECE_WORDS - 1 };
+	for (unsigned k = 0; k < sizeof(chunk_words) / sizeof(chunk_words[0]); k++, tried++) {
+		bitset_init_chunked(&s, n, cmeta);
+		memset(page, 0, 4096);
+		bitset_chunk_install(&s, BITSET_CHUNK_BITS, page);
+		bitset_set(&s, BITSET_CHUNK_BITS + 64 * 100);
+		clean &= bitset_check(&s) == 0;
+		*bitset_word0(&s, chunk_words[k]) |= 1ULL << 1;
+		caught += bitset_check(&s) != 0;
+	}
+	static const uint64_t missing_words[] = { 0, 5, 64, 64 * 3 + 40, BITSET_PIECE_WORDS - 1, 2 * BITSET_PIECE_WORDS + 70 };
+	for (unsigned k = 0; k < sizeof(missing_words) / sizeof(missing_words[0]); k++, tried++) {
+		bitset_init_chunked(&s, n, cmeta);
+		memset(page, 0, 4096);
+		bitset_chunk_install(&s, BITSET_CHUNK_BITS, page);
+		poke_summary(&s, 1, missing_words[k]);   /* over a missing chunk */
+		caught += bitset_check(&s) != 0;
+	}
+	bitset_init_chunked(&s, n, cmeta);
+	bitset_zero_piece[9] = 2;
+	caught += bitset_check(&s) != 0, tried++;
+	bitset_zero_piece[9] = 0;
+	clean &= bitset_check(&s) == 0;
+	ok(clean && caught == tried, "bitset_check catches %u of %u corruptions: bits without their summary (flat, and "
+	   "after a missing chunk), summaries without their bits (flat, over a missing chunk), a bit past the end, the "
+	   "zero piece written", caught, tried);
+	ok(bitset_meta_bytes_chunked(1ull << 22) * 50 < bitset_meta_bytes(1ull << 22),
+	   "chunked metadata of 4M bits: %zu bytes, flat %zu", bitset_meta_bytes_chunked(1ull << 22),
+	   bitset_meta_bytes(1ull << 22));
+	free(page);
+	free(meta);
+	free(cmeta);
+}
+
 int main(void)
 {
+	test_corruption();
 	static const uint64_t sizes[] = { 1, 2, 63, 64, 65, 127, 4095, 4096, 4097, 262143, 262144, 262145 };
 	static const unsigned densities[] = { 0, 1, 30, 500, 1000 };
 	for (int chunked = 0; chunked < 2; chunked++)

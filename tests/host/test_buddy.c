@@ -1,9 +1,10 @@
 /*
  * Host test of mm/buddy.c: a randomized differential test against a byte-per-unit model (every
  * refused allocation proven by a walk of the model's free runs, every refused free proven by the
- * model, state unchanged after each), a property test over generated allocator states and
- * requests, generated list frees with duplicates and free units, plus exhaustion, bounds,
- * divisors, census round trips and corruption detection. TAP output.
+ * model, state unchanged after each; range queries against the model), a property test over
+ * generated allocator states and requests, generated list frees with duplicates and free units,
+ * plus exhaustion, bounds, divisors (past 2^32 too), preferences, census round trips and
+ * corruption detection. TAP output.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -484,6 +485,11 @@ static void run_seed(uint64_t seed, uint64_t npages, uint64_t origin, long nops,
 			for (uint64_t u = s; want && u < s + n; u++)
 				want = w.model[u];
 			fail_once(&w, buddy_range_is_free(&w.b, s, n) == want, "range_is_free", s, n);
+			/* the first free unit of the range: none for an empty range or one leaving [0, npages) */
+			uint64_t first = UINT64_MAX;
+			for (uint64_t u = s; s <= w.npages && n <= w.npages - s && u < s + n && first == UINT64_MAX; u++)
+				first = w.model[u] ? u : first;
+			fail_once(&w, buddy_range_first_free(&w.b, s, n) == first, "range_first_free", s, n);
 		} else if (r < 995) {
 			/* exhaustion: allocate one size until failure; the model must agree nothing fits */
 			uint64_t n = rnd_size(&w), d = rnd_below(3) ? 0 : n;
@@ -504,13 +510,15 @@ static void run_seed(uint64_t seed, uint64_t npages, uint64_t origin, long nops,
 
 /* ------------------------------------------------------------------ directed tests */
 
-/* Sets bit i of bitmap bm directly in the metadata, with its summaries (a deliberate corruption). */
+/* Sets bit i of bitmap bm directly in the metadata, with its summaries (a deliberate corruption):
+ * level 0 through buddy_bm_word0 (its words are paired with the other bitmap's), the summaries
+ * straight. */
 static void poke_set(struct buddy_bm *bm, uint64_t i)
 {
-	for (unsigned l = 0; l < bm->nl; l++) {
-		uint64_t *w = bm->lv[l] + (i >> 6);
-		*w |= (uint64_t)1 << (i & 63);
+	*buddy_bm_word0(bm, i >> 6) |= (uint64_t)1 << (i & 63);
+	for (unsigned l = 1; l < bm->nl; l++) {
 		i >>= 6;
+		bm->lv[l][i >> 6] |= (uint64_t)1 << (i & 63);
 	}
 }
 
@@ -649,6 +657,22 @@ static void test_corruption(void)
 	ok(buddy_check(&b) == -1, "detects a list link to an allocated unit");
 	RESTORE();
 
+	/* a list entry on allocated units whose slots read as a record of its class's length, up to
+	 * the end of a real extent (a caller's PTEs may look so): no start bit, so no free extent */
+	for (unsigned c = 0; c < BUDDY_CLASSES; c++)
+		if (b.head[c] == 776)
+			b.head[c] = 774;
+	slots[774] = 0;
+	slots[775] = (uint64_t)250 << 1;
+	ok(buddy_check(&b) == -1, "detects a list entry on allocated units whose slots read as a record");
+	RESTORE();
+
+	/* a list that loops: [768, 773)'s record links to itself both ways (a walk must stop at the
+	 * class's count, not hang) */
+	slots[768] = (uint64_t)(768 + 1) << 1 | (uint64_t)(768 + 1) << 32;
+	ok(buddy_check(&b) == -1, "detects a class list that loops back to its head");
+	RESTORE();
+
 	/* a record with bit 0 set would read as a present PTE */
 	slots[776] |= 1;
 	ok(buddy_check(&b) == -1, "detects a record with bit 0 set");
@@ -676,8 +700,43 @@ static void test_corruption(void)
 			b.count[c]++;
 	ok(buddy_check(&b) == -1, "detects a wrong per-class count");
 	RESTORE();
+	/* the last extent without its end bit: a start with no end after it */
+	*buddy_bm_word0(&b.end, 1023 >> 6) &= ~((uint64_t)1 << (1023 & 63));
+	ok(buddy_check(&b) == -1, "detects a free extent with no end");
+	RESTORE();
 	ok(buddy_check(&b) == 0, "restored state is consistent");
 #undef RESTORE
+
+	/* two adjacent free extents left unmerged, [700, 768) and [768, 773), with their records,
+	 * lists, counts, hints and free units all consistent: made from [700, 767) and [768, 773) by
+	 * moving the first one's end over the allocated unit 767 between them */
+	static uint64_t meta2[512], slots2[1024];
+	buddy_init(&b, 1024, 0, meta2, slots2, 0);
+	ok(buddy_free(&b, 700, 67) && buddy_free(&b, 768, 5) && buddy_check(&b) == 0, "[700, 767) and [768, 773) free");
+	*buddy_bm_word0(&b.end, 766 >> 6) ^= (uint64_t)3 << (766 & 63);   /* end bit 766 off, 767 on */
+	slots2[701] = (uint64_t)68 << 1;                                   /* the length, same class */
+	for (unsigned c = 0; c < BUDDY_CLASSES; c++)
+		if (b.head[c] == 700)
+			b.hint[c] = MAX(b.hint[c], 68);
+	b.free_units++;
+	ok(buddy_check(&b) == -1, "detects two adjacent free extents whose records agree (unmerged)");
+
+	/* a level-0 word with a bit set under a clear summary word, away from any free extent, in an
+	 * allocator of many summary words: every level-0 word under a clear summary word is read */
+	static uint64_t bigmeta[4096];
+	uint64_t *bigslots = slots_new(1 << 16);
+	ok(buddy_meta_bytes(1 << 16) <= sizeof(bigmeta), "64K units: metadata fits");
+	unsigned caught = 0;
+	static const uint64_t words[] = { 128, 133, 191, 640, 1000, 1023 };
+	for (unsigned k = 0; k < ARRAY_SIZE(words); k++) {
+		buddy_init(&b, 1 << 16, 0, bigmeta, bigslots, 0);
+		buddy_free(&b, 10, 50);
+		*buddy_bm_word0(&b.start, words[k]) |= (uint64_t)1 << 9;
+		caught += buddy_check(&b) == -1;
+	}
+	ok(caught == ARRAY_SIZE(words), "detects a start word set under a clear summary word (%u of %zu places)", caught,
+	   ARRAY_SIZE(words));
+	free(bigslots);
 }
 
 /* A class list's links are the two 32-bit halves of an extent's first slot (next in the low half
@@ -698,6 +757,9 @@ static void test_link_halves(void)
 	   slots[10] == (uint64_t)(30 + 1) << 32, "the list's links, next low and prev high");
 	slots[50] |= head_prev;
 	ok(buddy_check(&b) == 0, "a head's prev half is not checked");
+	slots[10] ^= (uint64_t)(30 ^ 50) << 32;   /* the tail's prev names the head, not its predecessor */
+	ok(buddy_check(&b) == -1, "a prev link that skips an entry is detected");
+	slots[10] ^= (uint64_t)(30 ^ 50) << 32;
 	/* freeing unit 35 grows [30, 35) out of its class: 30 leaves the middle of the list */
 	ok(buddy_free(&b, 35, 1) && buddy_check(&b) == 0, "the middle extent changes class");
 	ok(slots[50] == ((uint64_t)(10 + 1) << 1 | head_prev), "the head's next half rewritten, its prev half kept");
@@ -832,6 +894,80 @@ static void test_preference_fresh(void)
 }
 
 /*
+ * Generated: a preference the rule already implies (prefer a power of two no larger than a
+ * power-of-two divisor, origin 0) asks for nothing beyond the rule, so a power-of-two count keeps
+ * its natural alignment: on a fresh allocator whose one free extent, starting anywhere, holds a
+ * naturally aligned run, buddy_find places it on a multiple of the count, whatever the phase.
+ */
+static void test_preference_implied(void)
+{
+	long aligned = 0, cases = 0, stronger = 0, bad = 0;
+	rng_state = 0x696d706c69656421ull;
+	for (int k = 0; k < 1500; k++) {
+		struct world w;
+		unsigned ko = 1 + (unsigned)rnd_below(9), jo = 1 + (unsigned)rnd_below(ko);
+		uint64_t n = (uint64_t)1 << ko, d = (uint64_t)1 << jo, prefer = (uint64_t)2 << rnd_below(jo);
+		uint64_t phase = rnd_below(2) ? d * rnd_below(64) : rnd_below(4096);
+		uint64_t off = rnd_below(n), npages = off + 2 * n - 1 + rnd_below(2 * n);
+		world_init(&w, npages, 0);
+		model_set(&w, off, npages - off, 1);
+		bad += !buddy_free(&w.b, off, npages - off);
+		long h = 0;
+		if (world_find_pref(&w, n, d, prefer, phase, &h))
+			aligned += (w.live[w.nlive - 1].s & (n - 1)) == 0;
+		cases++;
+		stronger += d < n;
+		bad += w.fails != 0;
+		world_fini(&w);
+	}
+	ok(bad == 0 && aligned == cases && stronger > 500, "a preference no stronger than a power-of-two divisor: %ld of "
+	   "%ld power-of-two counts naturally aligned (%ld with natural alignment stronger than the divisor)", aligned,
+	   cases, stronger);
+}
+
+/*
+ * Generated: divisors past the allocator's size and past 2^32 (no one-multiplication remainder
+ * then), over random origins placed so that one unit, or none, of the allocator is a valid start,
+ * and random free sets. A request is granted exactly at that start when a run of its length
+ * begins there and is free (the model's proof), else refused with nothing changed.
+ */
+static void test_huge_divisors(void)
+{
+	long granted = 0, refused = 0, bad = 0;
+	rng_state = 0x6875676564697673ull;
+	for (int k = 0; k < 600; k++) {
+		struct world w;
+		uint64_t npages = 1 + rnd_below(300);
+		uint64_t d = rnd_below(2) ? ((uint64_t)1 << 32) + 1 + rnd_below((uint64_t)1 << 40)
+					  : npages + 1 + rnd_below((uint64_t)1 << 31);
+		uint64_t t = rnd_below(npages + 8);   /* the one valid start when t < npages */
+		uint64_t origin = d * (1 + rnd_below(8)) - t;
+		world_init(&w, npages, origin);
+		for (uint64_t u = 0; u < npages;) {
+			uint64_t len = 1 + rnd_below(npages);   /* MIN evaluates its arguments twice */
+			len = MIN(len, npages - u);
+			if (rnd_below(3)) {
+				model_set(&w, u, len, 1);
+				bad += !buddy_free(&w.b, u, len);
+			}
+			u += len;
+		}
+		for (int q = 0; q < 4; q++) {
+			uint64_t n = 1 + rnd_below(rnd_below(2) ? 4 : npages);
+			if (world_alloc(&w, n, d, 0, npages))
+				granted++, bad += w.live[w.nlive - 1].s != t;
+			else
+				refused++;
+		}
+		world_verify(&w, 1);
+		bad += w.fails != 0;
+		world_fini(&w);
+	}
+	ok(bad == 0 && granted > 200 && refused > 500, "divisors past the size and past 2^32: %ld granted at the one "
+	   "valid start, %ld refused with no fit in the free set, %ld failures", granted, refused, bad);
+}
+
+/*
  * The property over generated allocator states: random free sets (runs of random lengths around
  * powers of two, at random densities), then random requests (powers of two and their neighbours,
  * with and without divisors and bounds). A refused request must have no qualifying run in the
@@ -925,6 +1061,8 @@ int main(int argc, char **argv)
 	test_refused_frees();
 	test_no_alignment_required();
 	test_preference_fresh();
+	test_preference_implied();
+	test_huge_divisors();
 	test_refusal_property(scale);
 
 	uint64_t seed = 1;

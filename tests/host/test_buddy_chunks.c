@@ -336,6 +336,44 @@ static void test_setup_cost(void)
 	pair_fini(&p);
 }
 
+/*
+ * The largest allocator (BUDDY_MAX_PAGES units: every size class in use), chunked so that its
+ * set-up is cheap, with free runs near unit 0 only: requests whose divisor lies past the size
+ * (above 2^32 or not) have one valid start, origin's complement, and are granted there exactly
+ * when a run of their length is free from it, else refused after the full search of every class.
+ */
+static void test_largest(void)
+{
+	const uint64_t n = BUDDY_MAX_PAGES;
+	struct buddy b;
+	void *meta = malloc(buddy_meta_bytes_dir(n));
+	uint64_t **dir = calloc((n >> BUDDY_DIR_SHIFT) + 1, sizeof(*dir));
+	uint64_t *slots = calloc(BUDDY_DIR_UNITS, sizeof(uint64_t));
+	void *chunk = aligned_alloc(4096, BUDDY_CHUNK_BYTES);
+	dir[0] = slots;   /* the runs lie in [0, BUDDY_DIR_UNITS): one slot piece, one chunk */
+	unsigned good = 0, tried = 0;
+	static const uint64_t divisors[] = { ((uint64_t)1 << 32) + 3, ((uint64_t)1 << 31) + 1, (uint64_t)3 << 40,
+					     (uint64_t)1 << 32 };
+	for (unsigned k = 0; k < ARRAY_SIZE(divisors); k++)
+		for (uint64_t v = 0; v <= 80; v += 40, tried++) {   /* the valid start: (origin + v) % d == 0 */
+			uint64_t d = divisors[k], s100 = ~0ull, s10 = ~0ull;
+			buddy_init_dir(&b, n, d * (k + 1) - v, meta, (uint64_t *const *)dir);
+			memset(chunk, 0, BUDDY_CHUNK_BYTES);
+			buddy_chunk_install(&b, 0, chunk);
+			bool freed = buddy_free(&b, 1, 150) && buddy_check(&b) == 0;   /* [1, 151) free */
+			/* 100 units from v: free from 40 only; then 10 units from v: free from 80 only */
+			bool r100 = buddy_alloc(&b, 100, d, 0, n, &s100), r10 = buddy_alloc(&b, 10, d, 0, n, &s10);
+			good += freed && r100 == (v == 40) && (!r100 || s100 == v) && r10 == (v == 80) && (!r10 || s10 == v) &&
+				b.free_units == 150u - (r100 ? 100u : 0u) - (r10 ? 10u : 0u) && buddy_check(&b) == 0;
+		}
+	ok(good == tried, "BUDDY_MAX_PAGES units (%u classes): divisors past the size placed at their one valid start "
+	   "or refused (%u of %u outcomes right)", b.nclasses, good, tried);
+	free(chunk);
+	free(slots);
+	free(dir);
+	free(meta);
+}
+
 /* ------------------------------------------------------------------ the region */
 
 struct region_state {
@@ -509,6 +547,7 @@ static void test_missing_chunk_panics(void)
 int main(void)
 {
 	test_setup_cost();
+	test_largest();
 	test_differential();
 	test_region();
 	test_corrupt_chunk();
