@@ -26,7 +26,8 @@
 # line's text with its leading and trailing blanks removed, OP the operator's name below and
 # OCCURRENCE its index (from 0) among that operator's sites on the line; keyed by the code, not the
 # line number, so edits elsewhere in the file keep the entry. A listed mutant that kills is
-# reported, so stale entries show.
+# reported, so stale entries show; an entry that names no site of its file (the line changed) is a
+# failure.
 set -u
 cd "$(dirname "$0")/.."
 HCC=${HCC:-gcc}
@@ -168,7 +169,7 @@ equivalent() {
 		'$1 == f && $2 == op && $3 == occ && $4 == code { print $5; exit }' "$EQUIV"
 }
 
-n=0; killed=0; survived=0; equiv=0; stillborn=0; stale=0
+n=0; killed=0; survived=0; equiv=0; stillborn=0; stale=0; stale_entries=0
 plan=()
 for f in "$@"; do
 	mapfile -t all < <(sites "$f")
@@ -182,6 +183,20 @@ for f in "$@"; do
 		done
 	fi
 	echo "# $f: ${#pick[@]} of $total sites"
+	# every entry of the list for this file names a site the file still has
+	if [ -f "$EQUIV" ]; then
+		while IFS=$'\t' read -r ef eop eocc ecode _; do
+			[ "$ef" = "$f" ] || continue
+			found=0
+			while read -r ln; do
+				printf '%s\n' "${all[@]}" | awk -v l="$ln" -v o="$eop" -v c="$eocc" '$1 == l && $2 == o && $3 == c { f = 1 } END { exit !f }' && found=1
+			done < <(awk -v c="$ecode" '{ t = $0; sub(/^[ \t]+/, "", t); sub(/[ \t]+$/, "", t); if (t == c) print NR }' "$f")
+			if [ $found = 0 ]; then
+				stale_entries=$((stale_entries + 1))
+				echo "# $EQUIV: no site $eop#$eocc of '$ecode' in $f: remove or correct the entry"
+			fi
+		done < <(grep -v '^#' "$EQUIV")
+	fi
 	for s in "${pick[@]}"; do plan+=("$f $s"); done
 done
 echo "1..${#plan[@]}"
@@ -233,6 +248,6 @@ for p in "${plan[@]}"; do
 		echo "not ok $n - survived every test: $what (-> $rep)"
 	fi
 done
-echo "# $killed killed, $survived survived, $equiv equivalent (listed), $stillborn did not compile, $stale listed but killed"
-echo "$((n - survived)) passed, $survived failed"
-[ "$survived" -eq 0 ]
+echo "# $killed killed, $survived survived, $equiv equivalent (listed), $stillborn did not compile, $stale listed but killed, $stale_entries entries naming no site"
+echo "$((n - survived)) passed, $((survived + stale_entries)) failed"
+[ "$survived" -eq 0 ] && [ "$stale_entries" -eq 0 ]
