@@ -1,9 +1,12 @@
-/* Hand-made UEFI memory maps for host tests: descriptors of any stride, in any order. */
+/* Hand-made UEFI memory maps for host tests: descriptors of any stride, in any order; and taking
+ * every free page of the machine they made, for tests that need all but one page in use. */
 #ifndef MACHINE_H
 #define MACHINE_H
 
+#include <stdlib.h>
 #include <string.h>
 #include "efi_mmap.h"
+#include "phys.h"
 
 #define MACHINE_MAX_DESC 4096
 
@@ -32,5 +35,27 @@ static inline void machine_map_add(struct machine_map *m, uint32_t type, uint64_
 }
 
 static inline size_t machine_map_size(const struct machine_map *m) { return m->n * m->desc_size; }
+
+static inline int machine_paddr_cmp(const void *a, const void *b)
+{
+	paddr_t x = *(const paddr_t *)a, y = *(const paddr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Takes free pages one at a time (phys_alloc) until none is left or cap are held, into held in
+ * address order, *n of them; returns the index i of the first pair of consecutive frames
+ * (held[i + 1] == held[i] + PAGE_SIZE), or *n when there is none. */
+static inline size_t machine_hold_all(paddr_t *held, size_t cap, size_t *n)
+{
+	paddr_t p;
+	*n = 0;
+	while (*n < cap && (p = phys_alloc(1, 0, UINT64_MAX)))
+		held[(*n)++] = p;
+	qsort(held, *n, sizeof(held[0]), machine_paddr_cmp);
+	for (size_t i = 0; i + 1 < *n; i++)
+		if (held[i + 1] == held[i] + PAGE_SIZE)
+			return i;
+	return *n;
+}
 
 #endif

@@ -248,12 +248,6 @@ static void test_bad_maps(void)
 	ok(!phys_is_managed(8ULL << 40), "the range at 8 TiB is not managed");
 }
 
-static int paddr_cmp(const void *a, const void *b)
-{
-	paddr_t x = *(const paddr_t *)a, y = *(const paddr_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /*
  * phys_alloc_zeroed_page zeroes its page and nothing else: with one free page left, whose next
  * frame is held by the test and filled with a pattern, the page comes back zeroed and the pattern
@@ -265,14 +259,7 @@ static void test_zeroed_page_and_is_free_edges(void)
 	machine_map_init(&m, 48);
 	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 1024, 0);
 	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "4 MiB map initialises");
-	size_t n = 0;
-	paddr_t p;
-	while (n < ARRAY_SIZE(held) && (p = phys_alloc(1, 0, UINT64_MAX)))
-		held[n++] = p;
-	qsort(held, n, sizeof(held[0]), paddr_cmp);
-	size_t i = 0;
-	while (i + 1 < n && held[i + 1] != held[i] + PAGE_SIZE)
-		i++;
+	size_t n, i = machine_hold_all(held, ARRAY_SIZE(held), &n);
 	ok(i + 1 < n, "two consecutive frames held (%zu pages)", n);
 	if (i + 1 >= n)
 		return;

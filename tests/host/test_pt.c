@@ -519,12 +519,6 @@ static void test_dump(void)
 		printf("# dump was:\n%s", buf);
 }
 
-static int paddr_cmp(const void *a, const void *b)
-{
-	paddr_t x = *(const paddr_t *)a, y = *(const paddr_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /*
  * A split writes its new table and nothing else: with one free page left, whose next frame is held
  * by the test and filled with a pattern, a split takes that page and the pattern next to it stays.
@@ -536,14 +530,7 @@ static void test_split_writes_own_table(void)
 	pt_create(&pt, PT_FEAT_ALL);
 	vaddr_t b = VA0 + SIZE_1G;
 	is(pt_map(&pt, b, SIZE_1G, SIZE_2M, PT_PROT_W, PT_SIZE_2M), PT_OK, "map a 2 MiB leaf");
-	size_t n = 0;
-	paddr_t p;
-	while (n < ARRAY_SIZE(held) && (p = phys_alloc(1, 0, UINT64_MAX)))
-		held[n++] = p;
-	qsort(held, n, sizeof(held[0]), paddr_cmp);
-	size_t i = 0;
-	while (i + 1 < n && held[i + 1] != held[i] + PAGE_SIZE)
-		i++;
+	size_t n, i = machine_hold_all(held, ARRAY_SIZE(held), &n);
 	ok(i + 1 < n, "two consecutive frames held (%zu pages)", n);
 	if (i + 1 >= n)
 		return;
