@@ -72,6 +72,18 @@ static uint64_t below(uint64_t n)
 	return n ? x % n : 0;
 }
 
+/* order[0..n) (n >= 1) as 0..n-1 in a random order (Fisher-Yates over below). */
+static void shuffled(unsigned *order, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		order[i] = i;
+	for (unsigned i = n - 1; i > 0; i--) {
+		unsigned j = (unsigned)below(i + 1), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+}
+
 static uint64_t allocated_pages(void)
 {
 	struct phys_stats ps;
@@ -386,13 +398,7 @@ static unsigned edge_round(unsigned bits, const uint64_t *edges, unsigned nedges
 		bad += !edge_add(k);
 	bad += ix.bits != bits || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
 	unsigned order[EDGE_MAX];
-	for (unsigned i = 0; i < clusters; i++)
-		order[i] = i;
-	for (unsigned i = clusters - 1; i > 0; i--) {
-		unsigned j = (unsigned)below(i + 1), t = order[i];
-		order[i] = order[j];
-		order[j] = t;
-	}
+	shuffled(order, clusters);
 	for (unsigned i = 0; i < clusters; i++) {
 		uint64_t k = edge_key[order[i]];
 		struct syspte_resv *e = syspte_index_find(&ix, k);
@@ -475,13 +481,7 @@ static void test_far_from_home(void)
 		}
 		bad += ix.bits != FAR_BITS || !edge_exact() || syspte_index_check(&ix, NULL, NULL) != 0;
 		unsigned order[FAR_N];
-		for (unsigned i = 0; i < FAR_N; i++)
-			order[i] = i;
-		for (unsigned i = FAR_N - 1; i > 0; i--) {
-			unsigned j = (unsigned)below(i + 1), t = order[i];
-			order[i] = order[j];
-			order[j] = t;
-		}
+		shuffled(order, FAR_N);
 		for (unsigned i = 0; i < FAR_N && ix.bits == FAR_BITS; i++) {
 			uint64_t k = edge_key[order[i]];
 			struct syspte_resv *e = syspte_index_find(&ix, k);
