@@ -103,8 +103,7 @@ sites() {
 		# a call statement alone on its line (not a return, not an assignment, not a declaration)
 		if ($code =~ /^(\s*)([a-z_][a-z0-9_]*)\s*\(.*\);\s*$/ && $2 !~ /^(return|if|while|for|switch|sizeof)$|verify|_check$|_dump$/ && $code !~ /=/) {
 			my $start = length($1);
-			my $len = length($code) - $start;
-			$len = length($code =~ s/\s+$//r) - $start;
+			my $len = length($code =~ s/\s+$//r) - $start;
 			print "$. del 0 $start $len (void)0;\n";
 		}
 	' "$1"
