@@ -704,6 +704,18 @@ static void test_corruption(void)
 	*buddy_bm_word0(&b.end, 1023 >> 6) &= ~((uint64_t)1 << (1023 & 63));
 	ok(buddy_check(&b) == -1, "detects a free extent with no end");
 	RESTORE();
+	/* a largest order that is not npages' (1024 units: 10), its class count made to agree with it,
+	 * so that only the order itself disagrees: orders 8, 9, 11 and 12 */
+	unsigned caught_order = 0;
+	for (unsigned o = 8; o <= 12; o++) {
+		if (o == saved.max_order)
+			continue;
+		b.max_order = o;
+		b.nclasses = 4 * (o + 1);
+		caught_order += buddy_check(&b) == -1;
+		RESTORE();
+	}
+	ok(caught_order == 4, "detects a largest order that disagrees with npages (%u of 4)", caught_order);
 	ok(buddy_check(&b) == 0, "restored state is consistent");
 #undef RESTORE
 
