@@ -3,8 +3,9 @@
  * refused allocation proven by a walk of the model's free runs, every refused free proven by the
  * model, state unchanged after each; range queries against the model), a property test over
  * generated allocator states and requests, generated list frees with duplicates and free units,
- * plus exhaustion, bounds, divisors (past 2^32 too), preferences, census round trips and
- * corruption detection. TAP output.
+ * plus exhaustion, bounds, divisors (past 2^32 too), preferences, census round trips,
+ * corruption detection, the common request's place at its extent's back and requests whose
+ * classes straddle the class mask's two words. TAP output.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -704,6 +705,18 @@ static void test_corruption(void)
 	*buddy_bm_word0(&b.end, 1023 >> 6) &= ~((uint64_t)1 << (1023 & 63));
 	ok(buddy_check(&b) == -1, "detects a free extent with no end");
 	RESTORE();
+	/* a largest order that is not npages' (1024 units: 10), its class count made to agree with it,
+	 * so that only the order itself disagrees: orders 8, 9, 11 and 12 */
+	unsigned caught_order = 0;
+	for (unsigned o = 8; o <= 12; o++) {
+		if (o == saved.max_order)
+			continue;
+		b.max_order = o;
+		b.nclasses = 4 * (o + 1);
+		caught_order += buddy_check(&b) == -1;
+		RESTORE();
+	}
+	ok(caught_order == 4, "detects a largest order that disagrees with npages (%u of 4)", caught_order);
 	ok(buddy_check(&b) == 0, "restored state is consistent");
 #undef RESTORE
 
@@ -1049,6 +1062,123 @@ static void test_refusal_property(long scale)
 	   requests, refused, unaligned, preferred, allowed, honoured, unhonoured);
 }
 
+/* Frees on w short extents (1 to max units, max >= 1) in random places, each with an allocated unit on
+ * either side so that none merges with another free run; the model follows. */
+static void world_scatter_short(struct world *w, uint64_t max)
+{
+	for (uint64_t u = 1 + rnd_below(8); u < w->npages;) {
+		uint64_t l = 1 + rnd_below(max);
+		bool alone = u + l < w->npages && !w->model[u - 1] && !w->model[u + l];
+		for (uint64_t v = u; alone && v < u + l; v++)
+			alone = !w->model[v];
+		if (alone && rnd_below(2)) {
+			model_set(w, u, l, 1);
+			fail_once(w, buddy_free(&w->b, u, l), "scatter refused", u, l);
+		}
+		u += l + 1 + rnd_below(4 * max + 8);
+	}
+}
+
+/*
+ * Generated: the common request (no divisor, no preference, unbounded; one unit or not a power of
+ * two) is taken from the back of its extent, where the record stays (docs/design.md, "The extent
+ * allocator": the fast path). The free set: one extent of at least twice the count (so in a class
+ * certain to hold it) among shorter extents than the count; buddy_alloc, buddy_find with buddy_take
+ * and buddy_find_take each place the run at that extent's last units.
+ */
+static void test_fast_path_back(void)
+{
+	long cases = 0, back = 0, bad = 0;
+	rng_state = 0x6261636b66617374ull;
+	for (int k = 0; k < 1200; k++) {
+		struct world w;
+		uint64_t n = rnd_below(4) == 0 ? 1 : 3 + rnd_below(rnd_below(2) ? 20 : 300);
+		if ((n & (n - 1)) == 0 && n > 1)
+			n++;
+		uint64_t len = 2 * n + rnd_below(3 * n + 5), npages = len + 2 + rnd_below(3000);
+		uint64_t s0 = rnd_below(npages - len + 1), start = ~0ull;
+		world_init(&w, npages, rnd_below(3) ? 0 : rnd_below(1000));
+		model_set(&w, s0, len, 1);
+		bad += !buddy_free(&w.b, s0, len);
+		if (n > 1)
+			world_scatter_short(&w, n - 1);
+		struct buddy_place p;
+		switch (k % 3) {
+		case 0:
+			if (world_alloc(&w, n, rnd_below(2), 0, npages))
+				start = w.live[w.nlive - 1].s;
+			break;
+		case 1: {
+			long h = 0;
+			if (world_find_pref(&w, n, rnd_below(2), rnd_below(2), rnd_below(4096), &h))
+				start = w.live[w.nlive - 1].s;
+			break;
+		}
+		default:
+			if (buddy_find_take(&w.b, n, rnd_below(2), rnd_below(2), rnd_below(4096), &p) == BUDDY_FIND_TAKEN &&
+			    world_granted(&w, p.start, n, 0, 0, npages))
+				start = p.start;
+			break;
+		}
+		cases++;
+		back += start == s0 + len - n;
+		world_verify(&w, 1);
+		bad += w.fails != 0;
+		world_fini(&w);
+	}
+	ok(bad == 0 && back == cases, "the common request: %ld of %ld runs at the back of the one extent that holds "
+	   "them certainly (among shorter ones), by buddy_alloc, buddy_find and buddy_find_take; %ld failures", back,
+	   cases, bad);
+}
+
+/*
+ * Generated: requests at the class mask's word boundary. Class 64 (lengths 65536 to 81919) is bit 0
+ * of the mask's second word, and the first class certain to hold a count from 57345 to 65536 (the
+ * common request's first class, or phase B's with a divisor's slack): on allocators of 2^18 units
+ * whose free extents lie in classes of both words (short ones, and long ones around 2^16), every
+ * grant lies on free units inside the bounds and obeys the rule, and every refusal is proven by the
+ * model's free set (world_alloc).
+ */
+static void test_mask_word_boundary(void)
+{
+	long granted = 0, refused = 0, bad = 0;
+	rng_state = 0x6d61736b776f7264ull;
+	for (int k = 0; k < 24; k++) {
+		struct world w;
+		const uint64_t npages = 1u << 18;
+		world_init(&w, npages, rnd_below(2) ? 0 : rnd_below(1u << 20));
+		for (int j = 0, nlong = 1 + (int)rnd_below(4); j < nlong; j++) {   /* long extents: classes 62 to 67 */
+			uint64_t l = 49152 + rnd_below(49152), s = rnd_below(npages - l + 1);
+			bool alone = true;
+			for (uint64_t u = s ? s - 1 : 0; alone && u < s + l + 1 && u < npages; u++)
+				alone = !w.model[u];
+			if (alone) {
+				model_set(&w, s, l, 1);
+				bad += !buddy_free(&w.b, s, l);
+			}
+		}
+		world_scatter_short(&w, 1 + rnd_below(rnd_below(2) ? 50 : 2000));
+		for (int q = 0; q < 6; q++) {
+			uint64_t n = rnd_below(4) ? 57345 + rnd_below(8191) : 49152 + rnd_below(40000), d = 0;
+			switch (rnd_below(5)) {
+			case 0: d = 2 + rnd_below(30); break;
+			case 1: d = (uint64_t)1 << rnd_below(13); break;
+			case 2: d = n; break;
+			}
+			if (!world_alloc(&w, n, d, 0, npages))
+				refused++;
+			else if (granted++, rnd_below(2))
+				world_free(&w, w.nlive - 1);
+		}
+		world_verify(&w, 1);
+		bad += w.fails != 0;
+		world_fini(&w);
+	}
+	ok(bad == 0 && granted > 40 && refused > 40, "requests of 49152 to 89151 units (classes 62 to 67, both words of "
+	   "the class mask): %ld granted by the rule on free units, %ld refused with no fit in the free set, %ld "
+	   "failures", granted, refused, bad);
+}
+
 int main(int argc, char **argv)
 {
 	long scale = argc > 1 ? atol(argv[1]) : 1;
@@ -1064,6 +1194,8 @@ int main(int argc, char **argv)
 	test_preference_implied();
 	test_huge_divisors();
 	test_refusal_property(scale);
+	test_fast_path_back();
+	test_mask_word_boundary();
 
 	uint64_t seed = 1;
 	long total = 0;

@@ -13,6 +13,8 @@
  * - the region: reservations under a physical budget of 0 to 6 pages (fault injection) either
  *   succeed or return 0 changing nothing (free pages, chunks, tables, physical allocation);
  *   releases ask the physical allocator for nothing; syspte_check catches a corrupted chunk;
+ * - buddy_check catches a class list entry at unit npages, flat and chunked, at sizes ending inside
+ *   a word, at a word's end and at a chunk's end;
  * - a take that would set a bit in a missing chunk panics, wherever the bit's word pair lies in
  *   the zero piece (generated offsets, start and end bits).
  */
@@ -374,6 +376,47 @@ static void test_largest(void)
 	free(meta);
 }
 
+/*
+ * A class list entry at unit npages (just past the last unit: a link one too far) is caught by
+ * buddy_check, on the flat and the chunked side, at sizes whose end lies inside a level-0 word, at
+ * a word's end and at a chunk's end (where a word pair for unit npages would lie past the piece
+ * directory): as a list's head and as the next link of its first entry.
+ */
+static void test_check_list_past_end(void)
+{
+	static const uint64_t sizes[] = { 1000, 4096, BUDDY_CHUNK_UNITS, BUDDY_CHUNK_UNITS + 64, 2 * BUDDY_CHUNK_UNITS,
+					  3 * BUDDY_CHUNK_UNITS + 77 };
+	const uint64_t next_half = (uint64_t)0x7fffffff << 1;   /* the record's next link: unit + 1 */
+	unsigned caught = 0, tried = 0, clean = 0;
+	for (unsigned k = 0; k < ARRAY_SIZE(sizes); k++) {
+		struct pair p;
+		const uint64_t n = sizes[k];
+		pair_init(&p, n);   /* one free extent, [0, n), on each side */
+		for (int lazy = 0; lazy < 2; lazy++) {
+			struct buddy *b = lazy ? &p.lazy : &p.flat;
+			unsigned c = 0;
+			while (c < BUDDY_CLASSES && b->head[c] == UINT64_MAX)
+				c++;
+			if (c == BUDDY_CLASSES)
+				continue;
+			uint64_t h = b->head[c], *slot = lazy ? &p.dir[h >> BUDDY_DIR_SHIFT][h & (BUDDY_DIR_UNITS - 1)]
+							 : &p.slots_flat[h], old = *slot;
+			b->head[c] = n;
+			caught += buddy_check(b) == -1;
+			b->head[c] = h;
+			*slot = (old & ~next_half) | (n + 1) << 1;
+			caught += buddy_check(b) == -1;
+			*slot = old;
+			tried += 2;
+			clean += buddy_check(b) == 0;
+		}
+		pair_fini(&p);
+	}
+	ok(tried == 4 * ARRAY_SIZE(sizes) && caught == tried && clean == tried / 2,
+	   "a class list entry at unit npages, as the head or a link, flat and chunked, at %zu sizes: %u of %u caught, "
+	   "restored states pass", ARRAY_SIZE(sizes), caught, tried);
+}
+
 /* ------------------------------------------------------------------ the region */
 
 struct region_state {
@@ -548,6 +591,7 @@ int main(void)
 {
 	test_setup_cost();
 	test_largest();
+	test_check_list_past_end();
 	test_differential();
 	test_region();
 	test_corrupt_chunk();
