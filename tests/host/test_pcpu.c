@@ -18,12 +18,14 @@
  *  - Growth: a cache past 256 chunks into a second directory page, refused for memory (nothing
  *    changed, the allocator places the request) and growing again with memory back; a first
  *    reservation with every amount of memory left up to enough (generated), nothing half made; a
- *    full cache trying again after a free; empty active chunks replaced by parked ones; every
- *    corruption of the parked lists, the mask, the active slots, their run bounds, the directory, a
- *    cached record and each of a cache's counts caught by syspte_check; a high run bound made right
- *    by the next reserve, raised by frees. Adoption refused across a region's reservation crossing
- *    a chunk's edge and past a cache's share (generated sizes); the region's path into a cache
- *    refuses every other size and a region without caches.
+ *    full cache trying again after a free, and not taken for full after a DIVISIBLE miss in a parked
+ *    chunk's unaligned run (generated sizes); a cache made and given a chunk exactly while the
+ *    allocator keeps its sixteenth free (generated, to the page); empty active chunks replaced by
+ *    parked ones; every corruption of the parked lists, the mask, the active slots, their run
+ *    bounds, the directory, a cached record and each of a cache's counts caught by syspte_check; a
+ *    high run bound made right by the next reserve, raised by frees. Adoption refused across a
+ *    region's reservation crossing a chunk's edge and past a cache's share (generated sizes); the
+ *    region's path into a cache refuses every other size and a region without caches.
  *  - Placement and lookup (generated): a DIVISIBLE request at the lowest multiple in an active chunk
  *    other than the one used last; every page of a CPU's cached chunks looked up by its owner, by
  *    another CPU and under the region's lock against a model, at moments of random use.
@@ -1261,6 +1263,95 @@ static void test_full_cache_tries_again(void)
 }
 
 /*
+ * Generated: a DIVISIBLE request that misses in a parked chunk with a run of its span (no aligned
+ * start there) does not make the cache "full". For each size n 2..16: CPU 1's cache at its share
+ * (9 chunks on a 9216-page region) full of 1-page reservations, n of them freed in its parked chunk
+ * at an offset that is no multiple of n (the only run of n pages of every chunk). A DIVISIBLE n is
+ * placed by the allocator (outside the cache) and leaves the cache not full; a plain n then goes to
+ * that run on the fast path.
+ */
+static void test_divisible_miss_in_parked_chunk(void)
+{
+	enum { PAGES = 9216, FILLED = 9 * SYSPTE_CHUNK_PAGES };
+	static vaddr_t v[FILLED];
+	bool all = true;
+	for (uint64_t n = 2; n <= SYSPTE_CACHE_MAX_PAGES && all; n++) {
+		host_machine_create(64ULL << 20, (uint64_t)PAGES * PAGE_SIZE);
+		struct syspte_region *r = reserved_region();
+		act_as(1);
+		for (unsigned k = 0; k < FILLED; k++)
+			all &= (v[k] = syspte_reserve(r, 1, TAG1, 0)) != 0;
+		struct syspte_cache *c = r->cache.cpu[1];
+		all &= c && r->guard == 0 && r->cache.max_chunks == 9 && c->nchunks == 9 && c->free == 0 &&
+		       c->parked_mask == 1;
+		if (!all)
+			break;
+		vaddr_t chunk = SYSPTE_BASE + ((c->parked[0]->index << SYSPTE_CHUNK_SHIFT) << PAGE_SHIFT), run = chunk + PAGE_SIZE;
+		while ((run / PAGE_SIZE) % n == 0)
+			run += PAGE_SIZE;
+		for (unsigned k = 0; k < FILLED; k++)
+			if (v[k] >= run && v[k] < run + n * PAGE_SIZE) {
+				all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
+				v[k] = 0;
+			}
+		all &= c->parked_mask == 1ULL << n && c->free == n;
+		vaddr_t d = syspte_reserve(r, n, TAG1, SYSPTE_FLAG_DIVISIBLE);
+		all &= d && (d / PAGE_SIZE) % n == 0 && r->cache.owner[page_of(d) >> SYSPTE_CHUNK_SHIFT] != 2 && c->nofit == 0;
+		uint64_t fast = stats().cache_fast;
+		vaddr_t w = syspte_reserve(r, n, TAG1, 0);
+		all &= w == run && stats().cache_fast == fast + 1;
+		if (!all)
+			printf("# divisible %llu: at 0x%llx (nofit %u); then plain at 0x%llx, the run at 0x%llx\n",
+			       (unsigned long long)n, (unsigned long long)d, c->nofit, (unsigned long long)w,
+			       (unsigned long long)run);
+		all &= syspte_release(r, d, TAG1) == SYSPTE_OK && syspte_release(r, w, TAG1) == SYSPTE_OK;
+		for (unsigned k = 0; k < FILLED; k++)
+			if (v[k])
+				all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
+		act_as(0);
+		all &= syspte_check(r) == 0 && stats().live == 0;
+	}
+	ok(all, "DIVISIBLE 2..16 pages missing a parked chunk's unaligned run: placed by the allocator, the cache "
+	   "not taken for full; a plain request then takes the run on the fast path");
+}
+
+/*
+ * Generated: a cache is made and given a chunk only while the allocator keeps a sixteenth of the
+ * region free besides (syspte_may_carve), to the page. For two region sizes and the allocator's free
+ * pages from 3 below that bound to 3 above (the rest one reservation of CPU 0's, not cached), CPU 1's
+ * first page goes to a new cache's new chunk exactly when the bound is met, else to the allocator
+ * with no cache made.
+ */
+static void test_carve_bound_exact(void)
+{
+	bool all = true;
+	unsigned carved = 0;
+	for (uint64_t npages = 4096; npages <= 8192 && all; npages *= 2)
+		for (int delta = -3; delta <= 3 && all; delta++) {
+			host_machine_create(64ULL << 20, npages * PAGE_SIZE);
+			struct syspte_region *r = reserved_region();
+			uint64_t bound = SYSPTE_CHUNK_PAGES + npages / 16, keep = (uint64_t)((int64_t)bound + delta);
+			act_as(0);
+			vaddr_t big = syspte_reserve(r, npages - keep, FILL_TAG, 0);
+			all &= big && r->guard == 0 && stats().free_pages == keep && !r->cache.cpu[0];
+			act_as(1);
+			vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
+			bool cached = v && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 2;
+			bool want = delta >= 0;
+			all &= v && cached == want && (r->cache.cpu[1] != NULL) == want && r->cache.carved == (uint64_t)want;
+			carved += cached;
+			if (!all)
+				printf("# %llu pages, %lld free past the bound: at 0x%llx, cached %d\n", (unsigned long long)npages,
+				       (long long)delta, (unsigned long long)v, cached);
+			all &= syspte_release(r, v, TAG1) == SYSPTE_OK;
+			act_as(0);
+			all &= syspte_release(r, big, FILL_TAG) == SYSPTE_OK && syspte_check(r) == 0 && stats().live == 0;
+		}
+	ok(all && carved == 8, "a cache's chunk carved exactly while the allocator keeps 64 + a sixteenth of the region "
+	   "free (%u of 14 cases)", carved);
+}
+
+/*
  * Empty active chunks beyond SYSPTE_CACHE_EMPTY_KEEP go back to the allocator (on the cache's
  * locked path) while parked chunks hold reservations: each parked chunk of the highest class takes
  * a freed active slot, so the cache keeps MIN(chunks, SYSPTE_CACHE_ACTIVE) active.
@@ -2292,6 +2383,8 @@ int main(int argc, char **argv)
 	test_adopt_memory_sweep();
 	test_adopt_refused();
 	test_full_cache_tries_again();
+	test_divisible_miss_in_parked_chunk();
+	test_carve_bound_exact();
 	test_empty_active_chunks_dissolved();
 	test_trim_dissolves_only_empty_chunks();
 	test_parked_longest_run_first();
