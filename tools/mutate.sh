@@ -25,7 +25,9 @@
 # (lines starting with # are comments), where CODE is the
 # line's text with its leading and trailing blanks removed, OP the operator's name below and
 # OCCURRENCE its index (from 0) among that operator's sites on the line; keyed by the code, not the
-# line number, so edits elsewhere in the file keep the entry. A listed mutant that kills is
+# line number, so edits elsewhere in the file keep the entry. Where the file has that code on more
+# than one line (a bare "return false;"), OCCURRENCE@FUNCTION names the lines inside FUNCTION and
+# OCCURRENCE@FUNCTION#K the K-th of them (from 0). A listed mutant that kills is
 # reported, so stale entries show; an entry that names no site of its file (the line changed) is a
 # failure.
 set -u
@@ -109,6 +111,20 @@ sites() {
 	' "$1"
 }
 
+# functions FILE: "LINE NAME#K" for every line inside a function definition (from the line at column
+# 0 that starts it: a name and its parameter list, no semicolon; attributes before the name are
+# passed over), K the line's index (from 0) among the function's lines of the same code.
+functions() {
+	perl -ne '
+		my $l = $_; $l =~ s/__attribute__\s*\(\(.*?\)\)\s*//g;
+		if ($l =~ /^[A-Za-z_][^;=#]*?\b([A-Za-z_][A-Za-z0-9_]*)\s*\(/ && $l !~ /;\s*$/) { $f = $1; %k = (); }
+		elsif ($l =~ /^[^\s{}]/) { $f = ""; }
+		next if $f eq "";
+		(my $c = $l) =~ s/^\s+|\s+$//g;
+		print "$. $f#", $k{$c}++, "\n";
+	' "$1"
+}
+
 # apply FILE LINE COL LEN REPLACEMENT OUT: FILE with LEN characters at COL of LINE replaced.
 apply() {
 	perl -e '
@@ -161,17 +177,21 @@ for name in "${tests[@]}"; do
 done
 mapfile -t order < <(printf '%s\n' "${order[@]}" | sort -n | cut -d' ' -f2)
 
-# equivalent FILE OP OCC CODE: the reason the list gives for this mutant, or nothing.
+# equivalent FILE OP OCC CODE FUNCTION: the reason the list gives for this mutant, or nothing.
 equivalent() {
 	[ -f "$EQUIV" ] || return 0
-	awk -F'\t' -v f="$1" -v op="$2" -v occ="$3" -v code="$4" \
-		'$1 == f && $2 == op && $3 == occ && $4 == code { print $5; exit }' "$EQUIV"
+	awk -F'\t' -v f="$1" -v op="$2" -v occ="$3" -v code="$4" -v fn="$5" \
+		'BEGIN { name = fn; sub(/#.*/, "", name) }
+		$1 == f && $2 == op && ($3 == occ || $3 == occ "@" name || $3 == occ "@" fn) && $4 == code { print $5; exit }' "$EQUIV"
 }
+
+declare -A fn_of  # "FILE:LINE" -> the function the line is in
 
 n=0; killed=0; survived=0; equiv=0; stillborn=0; stale=0; stale_entries=0
 plan=()
 for f in "$@"; do
 	mapfile -t all < <(sites "$f")
+	while read -r ln name; do fn_of["$f:$ln"]=$name; done < <(functions "$f")
 	total=${#all[@]}
 	if [ "$MAX" = all ] || [ "$total" -le "$MAX" ]; then
 		pick=("${all[@]}")
@@ -188,7 +208,11 @@ for f in "$@"; do
 			[ "$ef" = "$f" ] || continue
 			found=0
 			while read -r ln; do
-				printf '%s\n' "${all[@]}" | awk -v l="$ln" -v o="$eop" -v c="$eocc" '$1 == l && $2 == o && $3 == c { f = 1 } END { exit !f }' && found=1
+				# OCC@FUNCTION: the line must be inside FUNCTION
+				site=${fn_of["$f:$ln"]:-}
+				case "$eocc" in *@*#*) [ "${eocc#*@}" = "$site" ] || continue;;
+				*@*) [ "${eocc#*@}" = "${site%%#*}" ] || continue;; esac
+				printf '%s\n' "${all[@]}" | awk -v l="$ln" -v o="$eop" -v c="${eocc%%@*}" '$1 == l && $2 == o && $3 == c { f = 1 } END { exit !f }' && found=1
 			done < <(awk -v c="$ecode" '{ t = $0; sub(/^[ \t]+/, "", t); sub(/[ \t]+$/, "", t); if (t == c) print NR }' "$f")
 			if [ $found = 0 ]; then
 				stale_entries=$((stale_entries + 1))
@@ -230,7 +254,7 @@ for p in "${plan[@]}"; do
 			break
 		fi
 	done
-	reason=$(equivalent "$f" "$op" "$occ" "$code")
+	reason=$(equivalent "$f" "$op" "$occ" "$code" "${fn_of["$f:$line"]:-}")
 	if [ -n "$by" ]; then
 		killed=$((killed + 1))
 		if [ -n "$reason" ]; then
