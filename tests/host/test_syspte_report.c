@@ -1,0 +1,721 @@
+/*
+ * The region's accounting, walks and reports (mm/syspte_report.c) on the host, generated.
+ *
+ *  - Three regions: one without caches, one without caches in verifier mode (a guard page after
+ *    each reservation), and the machine's, with its per-CPU caches. Generated reserve, map, unmap
+ *    and free churn with tags drawn from a set of 24 (printable and not, so some states have more
+ *    than the 16 tags the report prints); after each batch, against a shadow:
+ *    syspte_get_stats (every count), syspte_tag_totals at every bound from 0 to one past the
+ *    distinct tags (the first tags met in address order stored, sorted, their totals, nothing
+ *    written past the bound; the count of distinct tags when the bound holds them all, at least
+ *    that many below it: there the code counts each reservation of a tag not stored, not each such
+ *    tag, which the contract's "number of distinct tags" does not say), syspte_for_each (every reservation in address
+ *    order), syspte_for_each_mapped and syspte_for_each_free (maximal runs, exactly the shadow's
+ *    pages), syspte_census (the shadow's free blocks), and the caches thawed after each walk.
+ *  - syspte_dump's text: the totals line, one line per tag (at most 16, sorted, each tag's four
+ *    bytes printed with the unprintable ones as '.'), the caches' line and the index line, each
+ *    against the statistics and the shadow.
+ *  - syspte_describe's text for every page of sampled reservations (page, base, size, tag, pages
+ *    mapped), their guard pages in verifier mode (an overrun, naming the reservation), the page
+ *    after a reservation in a region without guards (free space), free pages, and addresses
+ *    outside the region.
+ *
+ *   build/host/test_syspte_report
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdarg.h>
+#include "tap.h"
+#include "host_machine.h"
+#include "syspte_impl.h"
+#include "syspte_cache.h"
+#include "testhooks.h"
+#include "vmlayout.h"
+#include "reserved.h"
+#include "verifier.h"
+#include "test_rng.h"
+#include "arch_pte.h"
+
+#define NPAGES 4096u     /* each test region (16 MiB); the machine's is the same size */
+#define MAXR 160         /* live reservations a shadow holds */
+#define NTAGS 24
+
+static uint64_t rng = 0x243F6A8885A308D3ULL;
+
+static uint64_t below(uint64_t n)
+{
+	uint64_t x = test_rng_next(&rng);
+	return n ? x % n : 0;
+}
+
+/* Tags with bytes the report prints as themselves (32..126) and as '.' (below 32, 127 and up), at
+ * every position; the rest printable. */
+static const uint32_t tags[NTAGS] = {
+	0x41424344, 0x20202020, 0x7e7e7e7e, 0x1f414243, 0x41421f43, 0x41427f43, 0x7f424344, 0x41424380,
+	0x00000000, 0xffffffff, 0x2041427e, 0x7e414220, 0x54534554, 0x4c4c4f50, 0x31303030, 0x6c646d20,
+	0x44434241, 0x44434242, 0x01020304, 0x203a2f5a, 0x5a2f3a20, 0x61626364, 0x41424345, 0x45434241,
+};
+
+/* The four characters the report prints for tag t (low byte first, unprintable ones as '.'). */
+static void tag_text(uint32_t t, char out[5])
+{
+	for (int k = 0; k < 4; k++) {
+		unsigned char c = (unsigned char)(t >> (8 * k));
+		out[k] = c >= 32 && c < 127 ? (char)c : '.';
+	}
+	out[4] = 0;
+}
+
+/* ---------------------------------------------------------------- the shadow */
+
+struct sres {
+	vaddr_t va;
+	uint64_t n;
+	uint32_t tag;
+	uint64_t off, len;   /* its one mapping: pages [off, off + len); len 0: none */
+};
+
+static struct syspte_region *R;   /* the region driven */
+static struct sres rs[MAXR];
+static unsigned nrs;
+static uint64_t fails;   /* shadow disagreements and call failures */
+
+static void bad(const char *what, uint64_t a, uint64_t b)
+{
+	if (fails++ < 10)
+		printf("# %s (0x%llx, 0x%llx)\n", what, (unsigned long long)a, (unsigned long long)b);
+}
+
+static uint64_t page_of(vaddr_t va) { return (va - R->base) >> PAGE_SHIFT; }
+
+static void sh_reserve(uint64_t n, uint32_t tag)
+{
+	if (nrs == MAXR)
+		return;
+	vaddr_t v = syspte_reserve(R, n, tag, 0);
+	if (v)
+		rs[nrs++] = (struct sres){ .va = v, .n = n, .tag = tag };
+}
+
+static void sh_map(unsigned k)
+{
+	struct sres *s = &rs[k];
+	if (s->len)
+		return;
+	uint64_t off = below(s->n), len = 1 + below(s->n - off), pfns[64];
+	len = MIN(len, ARRAY_SIZE(pfns));
+	for (uint64_t j = 0; j < len; j++)
+		pfns[j] = 0x400 + below(1 << 16);
+	if (syspte_map(R, s->va + (off << PAGE_SHIFT), s->tag, pfns, len, PT_CACHE_WB) != SYSPTE_OK) {
+		bad("map refused", s->va, len);
+		return;
+	}
+	s->off = off;
+	s->len = len;
+}
+
+static void sh_unmap(unsigned k)
+{
+	struct sres *s = &rs[k];
+	if (!s->len)
+		return;
+	if (syspte_unmap(R, s->va + (s->off << PAGE_SHIFT), s->tag, s->len) != SYSPTE_OK)
+		bad("unmap refused", s->va, s->len);
+	s->len = 0;
+}
+
+static void sh_free(unsigned k)
+{
+	sh_unmap(k);
+	if (syspte_release(R, rs[k].va, rs[k].tag) != SYSPTE_OK)
+		bad("free refused", rs[k].va, rs[k].n);
+	rs[k] = rs[--nrs];
+}
+
+static void sh_free_all(void)
+{
+	while (nrs)
+		sh_free(nrs - 1);
+}
+
+/* One generated step: mostly reserves while few are live, mostly frees while many are. */
+static void sh_step(void)
+{
+	unsigned d = (unsigned)below(10);
+	if (nrs && d < 2 + nrs * 5 / MAXR) {
+		sh_free((unsigned)below(nrs));
+	} else if (nrs && d < 6) {
+		unsigned k = (unsigned)below(nrs);
+		if (rs[k].len)
+			sh_unmap(k);
+		else
+			sh_map(k);
+	} else {
+		uint64_t n = below(4) ? 1 + below(16) : 1 + below(90);
+		sh_reserve(n, tags[below(NTAGS)]);
+	}
+}
+
+/* The shadow's reservations in address order (indices into rs). */
+static unsigned order[MAXR];
+
+static void sh_order(void)
+{
+	for (unsigned i = 0; i < nrs; i++)
+		order[i] = i;
+	for (unsigned i = 1; i < nrs; i++)
+		for (unsigned j = i; j > 0 && rs[order[j - 1]].va > rs[order[j]].va; j--) {
+			unsigned t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+}
+
+/* Per region page: 1 reserved (or its guard), 2 mapped; 0 free. */
+static uint8_t pages[NPAGES];
+
+static void sh_pages(void)
+{
+	memset(pages, 0, sizeof(pages));
+	for (unsigned k = 0; k < nrs; k++) {
+		uint64_t p = page_of(rs[k].va);
+		for (uint64_t j = 0; j < rs[k].n + R->guard; j++)
+			pages[p + j] = 1;
+		for (uint64_t j = 0; j < rs[k].len; j++)
+			pages[p + rs[k].off + j] = 2;
+	}
+}
+
+/* ---------------------------------------------------------------- the checks */
+
+/* The caches' freeze count is back to zero after a walk (a walk left frozen sends every fast path
+ * to the region's lock). */
+static void thawed(const char *what)
+{
+	if (R->cache.on && R->cache.frozen != 0)
+		bad(what, R->cache.frozen, 0);
+}
+
+static void check_stats(void)
+{
+	struct syspte_stats s;
+	uint64_t pages_res = 0, mapped = 0, spans = 0;
+	for (unsigned k = 0; k < nrs; k++) {
+		pages_res += rs[k].n;
+		mapped += rs[k].len;
+		spans += rs[k].n + R->guard;
+	}
+	syspte_get_stats(R, &s);
+	thawed("stats: caches left frozen");
+	if (s.base != R->base || s.npages != NPAGES || s.live != nrs || s.pages_reserved != pages_res ||
+	    s.pages_mapped != mapped || s.free_pages != NPAGES - spans)
+		bad("stats differ from the shadow", s.live, s.free_pages);
+	if (s.table_pages != R->table_pages || s.large_leaves != R->large_leaves || s.meta_bytes != R->meta_bytes ||
+	    s.chunk_pages != buddy_chunk_count(&R->buddy) + R->starts.chunks || s.record_bytes != R->index.pages * PAGE_SIZE ||
+	    s.cache_bytes != R->cache.cache_pages * PAGE_SIZE || s.cache_slow != R->cache.slow ||
+	    s.cache_drains != R->cache.drains || (!R->cache.on && (s.cached_pages || s.cache_fast)))
+		bad("stats differ from the region's counters", s.table_pages, s.chunk_pages);
+}
+
+/* The totals syspte_tag_totals must give with bound max: the first max distinct tags met in
+ * address order, sorted by tag, each with its totals over every reservation; returns the number of
+ * distinct tags. */
+static size_t expected_tags(struct syspte_tag_total *out, size_t max, size_t *stored)
+{
+	size_t n = 0, distinct = 0;
+	for (unsigned i = 0; i < nrs; i++) {
+		const struct sres *s = &rs[order[i]];
+		bool seen = false;
+		for (unsigned j = 0; j < i; j++)
+			seen |= rs[order[j]].tag == s->tag;
+		if (seen)
+			continue;
+		distinct++;
+		if (n < max)
+			out[n++] = (struct syspte_tag_total){ .tag = s->tag };
+	}
+	for (size_t k = 0; k < n; k++)
+		for (unsigned i = 0; i < nrs; i++)
+			if (rs[i].tag == out[k].tag) {
+				out[k].count++;
+				out[k].pages_reserved += rs[i].n;
+				out[k].pages_mapped += rs[i].len;
+			}
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && out[j - 1].tag > out[j].tag; j--) {
+			struct syspte_tag_total t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	*stored = n;
+	return distinct;
+}
+
+static bool same_total(const struct syspte_tag_total *a, const struct syspte_tag_total *b)
+{
+	return a->tag == b->tag && a->count == b->count && a->pages_reserved == b->pages_reserved &&
+	       a->pages_mapped == b->pages_mapped;
+}
+
+static uint64_t max_distinct;   /* the most distinct tags a checked state had */
+
+/* syspte_tag_totals at every bound 0 .. distinct + 1: the count, the entries, nothing past them. */
+static void check_tags(void)
+{
+	struct syspte_tag_total want[NTAGS + 2], got[NTAGS + 2];
+	size_t stored, distinct = expected_tags(want, NTAGS, &stored);
+	max_distinct = MAX(max_distinct, distinct);
+	for (size_t max = 0; max <= distinct + 1; max++) {
+		memset(got, 0xa5, sizeof(got));
+		size_t d = syspte_tag_totals(R, max ? got : NULL, max), n;
+		thawed("tag totals: caches left frozen");
+		expected_tags(want, max, &n);
+		/* the contract's count; below the distinct tags only bounded (see the header) */
+		if (max >= distinct ? d != distinct : d < distinct)
+			bad("tag totals: distinct tags differ", d, distinct);
+		for (size_t k = 0; k < n; k++)
+			if (!same_total(&got[k], &want[k]))
+				bad("tag totals: an entry differs", max, k);
+		const unsigned char *past = (const unsigned char *)&got[n];
+		for (size_t b = 0; max && b < sizeof(got[0]); b++)
+			if (past[b] != 0xa5)
+				bad("tag totals: written past its entries", max, n);
+	}
+}
+
+static struct syspte_info walked[MAXR + 1];
+static unsigned nwalked;
+
+static void walk_cb(const struct syspte_info *info, void *arg)
+{
+	(void)arg;
+	if (nwalked <= MAXR)
+		walked[nwalked] = *info;
+	nwalked++;
+}
+
+static void check_for_each(void)
+{
+	nwalked = 0;
+	syspte_for_each(R, walk_cb, NULL);
+	thawed("for_each: caches left frozen");
+	if (nwalked != nrs) {
+		bad("for_each: reservations walked differ", nwalked, nrs);
+		return;
+	}
+	for (unsigned i = 0; i < nrs; i++) {
+		const struct sres *s = &rs[order[i]];
+		if (walked[i].base != s->va || walked[i].npages != s->n || walked[i].tag != s->tag ||
+		    walked[i].mapped != s->len || walked[i].flags != (R->guard ? SYSPTE_FLAG_GUARD : 0))
+			bad("for_each: a reservation differs", walked[i].base, s->va);
+	}
+}
+
+/* A run walk's record: each page's count of runs covering it, and the runs' order and maximality. */
+static uint8_t covered[NPAGES];
+static uint64_t run_end;   /* the end of the last run walked (page index), for the order */
+static uint8_t run_kind;   /* what the runs cover: 2 mapped pages, 0 free ones */
+
+/* True when the shadow says page i is of the kind the runs walked cover. */
+static bool run_page(uint64_t i)
+{
+	return run_kind == 2 ? pages[i] == 2 : pages[i] == 0;
+}
+
+static void run_cb(vaddr_t va, uint64_t n, void *arg)
+{
+	(void)arg;
+	uint64_t s = page_of(va);
+	if (va < R->base || n == 0 || s + n > NPAGES || (run_end && s <= run_end)) {
+		bad("a run out of order, empty, adjacent to the last or past the region", s, n);
+		return;
+	}
+	if ((s && run_page(s - 1)) || (s + n < NPAGES && run_page(s + n)))
+		bad("a run not maximal", s, n);
+	for (uint64_t k = s; k < s + n; k++)
+		covered[k]++;
+	run_end = s + n;
+}
+
+static void check_runs(uint8_t kind)
+{
+	memset(covered, 0, sizeof(covered));
+	run_end = 0;
+	run_kind = kind;
+	if (kind == 2)
+		syspte_for_each_mapped(R, run_cb, NULL);
+	else
+		syspte_for_each_free(R, run_cb, NULL);
+	thawed("run walk: caches left frozen");
+	for (uint64_t i = 0; i < NPAGES; i++)
+		if (covered[i] != run_page(i))
+			bad(kind == 2 ? "mapped runs differ from the shadow" : "free runs differ from the shadow", i, covered[i]);
+}
+
+/* Free blocks per order of the shadow's free pages, as buddy_census counts them (the regions'
+ * bases are aligned to more than their size). */
+static void check_census(void)
+{
+	uint64_t want[BUDDY_ORDERS] = { 0 }, got[BUDDY_ORDERS];
+	unsigned max_order = 63 - (unsigned)__builtin_clzll(NPAGES);
+	for (uint64_t i = 0; i < NPAGES;) {
+		if (pages[i]) {
+			i++;
+			continue;
+		}
+		uint64_t e = i;
+		while (e < NPAGES && !pages[e])
+			e++;
+		for (uint64_t a = i; a < e;) {
+			unsigned k = MIN(63u - (unsigned)__builtin_clzll(e - a), max_order);
+			if (a)
+				k = MIN(k, (unsigned)__builtin_ctzll(a));
+			want[k]++;
+			a += 1ULL << k;
+		}
+		i = e;
+	}
+	memset(got, 0xa5, sizeof(got));
+	syspte_census(R, got);
+	thawed("census: caches left frozen");
+	if (memcmp(want, got, sizeof(got)))
+		bad("census differs from the shadow's free blocks", got[0], want[0]);
+}
+
+/* ---------------------------------------------------------------- the report's text */
+
+static FILE *cap_file;
+static int cap_saved = -1;
+
+/* stdout (where kprintf goes on the host) captured into a buffer between the two calls. */
+static void capture_begin(void)
+{
+	fflush(stdout);
+	cap_file = tmpfile();
+	cap_saved = dup(1);
+	dup2(fileno(cap_file), 1);
+}
+
+static size_t capture_end(char *buf, size_t size)
+{
+	fflush(stdout);
+	dup2(cap_saved, 1);
+	close(cap_saved);
+	rewind(cap_file);
+	size_t n = fread(buf, 1, size - 1, cap_file);
+	buf[n] = 0;
+	fclose(cap_file);
+	return n;
+}
+
+static char text[65536];
+
+/* The line of text starting with prefix (at a line's start), or NULL. */
+static const char *line_of(const char *prefix)
+{
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, prefix, strlen(prefix)) == 0)
+			return p;
+	return NULL;
+}
+
+static void check_dump(void)
+{
+	struct syspte_stats s;
+	syspte_get_stats(R, &s);
+	capture_begin();
+	syspte_dump(R);
+	capture_end(text, sizeof(text));
+	thawed("dump: caches left frozen");
+	char want[512];
+	snprintf(want, sizeof(want), "system PTE region 0x%llx, %llu pages: %llu free, %llu live reservations (%llu pages, "
+		 "%llu mapped)\n  %llu page-table pages, %llu 2 MiB leaves, %llu metadata bytes, %llu allocator chunk "
+		 "pages, %llu record bytes\n", (unsigned long long)s.base, (unsigned long long)s.npages,
+		 (unsigned long long)s.free_pages, (unsigned long long)s.live, (unsigned long long)s.pages_reserved,
+		 (unsigned long long)s.pages_mapped, (unsigned long long)s.table_pages, (unsigned long long)s.large_leaves,
+		 (unsigned long long)s.meta_bytes, (unsigned long long)s.chunk_pages, (unsigned long long)s.record_bytes);
+	if (strncmp(text, want, strlen(want)))
+		bad("dump: the totals lines differ", s.live, s.free_pages);
+	/* one line per tag, at most 16, in the order of the sorted totals */
+	struct syspte_tag_total t[16];
+	size_t n;
+	expected_tags(t, 16, &n);
+	const char *p = text + strlen(want);
+	for (size_t k = 0; k < n; k++) {
+		char tt[5];
+		tag_text(t[k].tag, tt);
+		snprintf(want, sizeof(want), "  tag '%s': %llu reservations, %llu pages reserved, %llu mapped\n", tt,
+			 (unsigned long long)t[k].count, (unsigned long long)t[k].pages_reserved,
+			 (unsigned long long)t[k].pages_mapped);
+		if (strncmp(p, want, strlen(want))) {
+			bad("dump: a tag line differs", k, t[k].tag);
+			return;
+		}
+		p += strlen(want);
+	}
+	if (strncmp(p, "  CPU caches ", 13) || strncmp(p + 13, R->cache.on ? "on:" : "off:", R->cache.on ? 3 : 4))
+		bad("dump: the caches' line does not follow the tags", n, R->cache.on);
+	snprintf(want, sizeof(want), "  index: %llu entries in %llu slots (%llu pages), %llu grown, %llu shrunk\n",
+		 (unsigned long long)R->index.count, R->index.bits ? 1ULL << R->index.bits : 0ULL,
+		 (unsigned long long)R->index.pages, (unsigned long long)R->index.grows, (unsigned long long)R->index.shrinks);
+	const char *ix = line_of("  index: ");
+	if (!ix || strncmp(ix, want, strlen(want)) || ix < p)
+		bad("dump: the index line differs or comes before the caches'", R->index.count, 0);
+}
+
+/* The descriptions: what syspte_describe printed (captured) and what it should have, appended. */
+static char want_text[65536];
+static size_t want_len;
+static uint64_t described;   /* addresses whose description was checked */
+
+/* Describes va, appending the expected line (a printf format and its arguments) to want_text. */
+static void describe(vaddr_t va, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void describe(vaddr_t va, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	want_len += (size_t)vsnprintf(want_text + want_len, sizeof(want_text) - want_len, fmt, ap);
+	va_end(ap);
+	syspte_describe(R, va);
+	described++;
+}
+
+/* An address in page i: its first byte, its last or one between. */
+static vaddr_t byte_in(uint64_t i)
+{
+	uint64_t d = below(3);
+	return syspte_va(R, i) + (d == 0 ? 0 : d == 1 ? PAGE_SIZE - 1 : below(PAGE_SIZE));
+}
+
+/* The descriptions of a few pages of reservation s (its first, its last, one between), of the page
+ * after it (its guard in verifier mode: an overrun; free space when free) and of the page before
+ * it when free. */
+static void describe_one(const struct sres *s)
+{
+	char tt[5];
+	tag_text(s->tag, tt);
+	uint64_t p = page_of(s->va);
+	const uint64_t at[] = { 0, s->n - 1, below(s->n) };
+	for (unsigned k = 0; k < ARRAY_SIZE(at); k++) {
+		vaddr_t va = byte_in(p + at[k]);
+		describe(va, "*** 0x%llx is page %llu of reservation base 0x%llx, %llu pages, tag '%s', %llu pages mapped\n",
+			 (unsigned long long)va, (unsigned long long)at[k], (unsigned long long)s->va,
+			 (unsigned long long)s->n, tt, (unsigned long long)s->len);
+	}
+	uint64_t after = p + s->n;
+	vaddr_t va = byte_in(after);
+	if (after < NPAGES && R->guard)
+		describe(va, "*** 0x%llx is the verifier's guard page after reservation base 0x%llx, %llu pages, tag '%s' "
+			 "(an overrun)\n", (unsigned long long)va, (unsigned long long)s->va, (unsigned long long)s->n, tt);
+	else if (after < NPAGES && !pages[after])
+		describe(va, "*** 0x%llx is free (unreserved) system PTE space\n", (unsigned long long)va);
+	if (p && !pages[p - 1]) {
+		va = byte_in(p - 1);
+		describe(va, "*** 0x%llx is free (unreserved) system PTE space\n", (unsigned long long)va);
+	}
+}
+
+/* Descriptions of sampled reservations, free pages and addresses outside the region, against
+ * the lines expected. */
+static void check_describe(void)
+{
+	want_len = 0;
+	capture_begin();
+	for (unsigned k = below(4); k < nrs; k += 1 + (unsigned)below(6))
+		describe_one(&rs[k]);
+	for (int k = 0; k < 4; k++) {
+		uint64_t i = below(NPAGES);
+		vaddr_t va = byte_in(i);
+		if (!pages[i])
+			describe(va, "*** 0x%llx is free (unreserved) system PTE space\n", (unsigned long long)va);
+	}
+	const vaddr_t out[] = { R->base - 1, R->base - PAGE_SIZE, syspte_va(R, NPAGES), syspte_va(R, NPAGES) + PAGE_SIZE - 1 };
+	for (unsigned k = 0; k < ARRAY_SIZE(out); k++)
+		describe(out[k], "*** 0x%llx is outside the system PTE region\n", (unsigned long long)out[k]);
+	capture_end(text, sizeof(text));
+	if (want_len >= sizeof(want_text) || strcmp(text, want_text)) {
+		size_t d = 0;
+		while (text[d] && text[d] == want_text[d])
+			d++;
+		bad("describe: the text differs at byte", d, want_len);
+	}
+}
+
+/* The region's first pages: a 1-page reservation placed at page 0 (by a preference, the region
+ * empty; its base is aligned to more than NPAGES pages), the first byte of page 1 (its guard page,
+ * or free space) and the last byte of page 0 described. */
+static void describe_first_page(const char *what)
+{
+	vaddr_t v = syspte_reserve_pref(R, 1, tags[0], 0, NPAGES, 0);
+	ok(v == R->base, "%s: a 1-page reservation at the region's first page", what);
+	if (v != R->base)
+		return;
+	rs[nrs++] = (struct sres){ .va = v, .n = 1, .tag = tags[0] };
+	sh_pages();
+	char tt[5];
+	tag_text(tags[0], tt);
+	want_len = 0;
+	capture_begin();
+	describe(v + PAGE_SIZE - 1, "*** 0x%llx is page 0 of reservation base 0x%llx, 1 pages, tag '%s', 0 pages mapped\n",
+		 (unsigned long long)(v + PAGE_SIZE - 1), (unsigned long long)v, tt);
+	if (R->guard)
+		describe(v + PAGE_SIZE, "*** 0x%llx is the verifier's guard page after reservation base 0x%llx, 1 pages, tag "
+			 "'%s' (an overrun)\n", (unsigned long long)(v + PAGE_SIZE), (unsigned long long)v, tt);
+	else
+		describe(v + PAGE_SIZE, "*** 0x%llx is free (unreserved) system PTE space\n", (unsigned long long)(v + PAGE_SIZE));
+	capture_end(text, sizeof(text));
+	ok(strcmp(text, want_text) == 0, "%s: its last byte is its page 0, the first byte after it %s", what,
+	   R->guard ? "its guard page" : "free space");
+	sh_free_all();
+}
+
+/* Every check of the state the shadow has. */
+static void check_all(void)
+{
+	sh_order();
+	sh_pages();
+	check_stats();
+	check_tags();
+	check_for_each();
+	check_runs(2);
+	check_runs(0);
+	check_census();
+	check_dump();
+	if (syspte_check(R))
+		bad("syspte_check fails", 0, 0);
+}
+
+/* ---------------------------------------------------------------- the checker */
+
+/* syspte_check(R) with what it prints captured into text; its result. */
+static int check_quiet(void)
+{
+	capture_begin();
+	int st = syspte_check(R);
+	capture_end(text, sizeof(text));
+	return st;
+}
+
+/* True when syspte_check fails with what as the first (only) violation it reports. */
+static bool caught(const char *what)
+{
+	static const char head[] = "syspte_check: ";
+	return check_quiet() == -1 && strncmp(text, head, strlen(head)) == 0 &&
+	       strncmp(text + strlen(head), what, strlen(what)) == 0 && text[strlen(head) + strlen(what)] == ' ';
+}
+
+static bool clean(void) { return check_quiet() == 0 && text[0] == 0; }
+
+/* Counts of check_catches: corruptions tried, those caught as their own violation, undone clean. */
+struct catches { unsigned tried, caught, undone; };
+
+/* Page i freed in the allocator behind the region's back (its PTE not present: the free writes the
+ * extent's record there), syspte_check run, then the page taken back. */
+static void free_behind(uint64_t i, const char *what, struct catches *c)
+{
+	uint64_t got = UINT64_MAX;
+	c->tried++;
+	if (!buddy_free(&R->buddy, i, 1))
+		return;
+	c->caught += caught(what);
+	c->undone += buddy_alloc(&R->buddy, 1, 0, i, i + 1, &got) && got == i && clean();
+}
+
+/* Page i's PTE made present behind the region's back, syspte_check run, then restored. */
+static void map_behind(uint64_t i, const char *what, struct catches *c)
+{
+	volatile uint64_t *slot = syspte_slot(R, i);
+	uint64_t saved = *slot;
+	c->tried++;
+	*slot = arch_pte_leaf(pt_leaf_attrs(R->pt, PT_PROT_W), 0x400000);
+	c->caught += caught(what);
+	*slot = saved;
+	c->undone += clean();
+}
+
+/*
+ * The record tests of syspte_check, each met by itself: with every reservation unmapped, for
+ * each one, its first and its last page freed in the allocator (reserved pages free), and with
+ * guard pages its guard page freed, then mapped (guard page free or mapped); each must be reported
+ * as that violation, before any other check's (the totals' or the PTEs', which would see them
+ * too), and the region must check clean once it is undone.
+ */
+static void check_catches(const char *what)
+{
+	struct catches c = { 0 };
+	for (unsigned k = 0; k < nrs; k++)
+		sh_unmap(k);
+	for (unsigned k = 0; k < nrs; k++) {
+		uint64_t p = page_of(rs[k].va), n = rs[k].n;
+		free_behind(p, "reserved pages free in the allocator", &c);
+		if (n > 1)
+			free_behind(p + n - 1, "reserved pages free in the allocator", &c);
+		if (R->guard) {
+			free_behind(p + n, "guard page missing, free or mapped", &c);
+			map_behind(p + n, "guard page missing, free or mapped", &c);
+		}
+	}
+	ok(c.tried > nrs && c.caught == c.tried && c.undone == c.tried,
+	   "%s: %u corruptions of %u reservations' records' tests: %u caught as themselves, %u undone clean", what,
+	   c.tried, nrs, c.caught, c.undone);
+}
+
+/* Churn on region r: batches of steps, every check after each; every page described in some. */
+static void churn(struct syspte_region *r, const char *what, unsigned batches)
+{
+	R = r;
+	nrs = 0;
+	fails = 0;
+	max_distinct = 0;
+	described = 0;
+	uint64_t most = 0, mapped_states = 0;
+	for (unsigned b = 0; b < batches; b++) {
+		unsigned steps = 1 + (unsigned)below(b % 8 == 7 ? 120 : 12);
+		for (unsigned k = 0; k < steps; k++)
+			sh_step();
+		check_all();
+		if (b % 4 == 0)
+			check_describe();
+		most = MAX(most, nrs);
+		for (unsigned k = 0; k < nrs; k++)
+			mapped_states += rs[k].len != 0;
+	}
+	ok(fails == 0, "%s: %u generated states: statistics, tag totals at every bound, the walks, the census and the "
+	   "dump's text as the shadow has them; %llu descriptions exact", what, batches, (unsigned long long)described);
+	ok(max_distinct > 16 && most > 40 && mapped_states > 100,
+	   "%s: met: %llu distinct tags (more than the dump prints), %llu live reservations, mapped ones", what,
+	   (unsigned long long)max_distinct, (unsigned long long)most);
+	if (!r->cache.on)   /* (a cached reservation's pages lie in a chunk the allocator counts taken) */
+		check_catches(what);
+	sh_free_all();
+	fails = 0;
+	check_all();
+	ok(fails == 0, "%s: all freed: everything empty", what);
+	if (!r->cache.on)   /* (a cache places a 1-page reservation in its own chunk) */
+		describe_first_page(what);
+}
+
+int main(void)
+{
+	is(host_machine_create(256ULL << 20, (uint64_t)NPAGES * PAGE_SIZE), 0, "machine: 256 MiB of RAM, a 16 MiB region");
+	struct syspte_region *plain = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (2ULL << 30), NPAGES,
+						       SYSPTE_CREATE_NO_CACHE);
+	ok(plain && syspte_guard_pages(plain) == 0, "a second region, without caches or guard pages");
+	if (plain)
+		churn(plain, "no caches", 120);
+	churn(reserved_region(), "caches", 120);
+	/* a machine made in verifier mode: its regions have guard pages (the mode then off, its checks
+	 * being the verifier's tests') */
+	mm_verifier_set(true);
+	is(host_machine_create(256ULL << 20, (uint64_t)NPAGES * PAGE_SIZE), 0, "a machine made in verifier mode");
+	struct syspte_region *guarded = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (3ULL << 30), NPAGES,
+							 SYSPTE_CREATE_NO_CACHE);
+	mm_verifier_set(false);
+	ok(guarded && syspte_guard_pages(guarded) == 1 && syspte_guard_pages(reserved_region()) == 1,
+	   "its region and a second one without caches have guard pages");
+	if (guarded)
+		churn(guarded, "guard pages", 120);
+	churn(reserved_region(), "caches, guard pages", 120);
+	return tap_done();
+}
