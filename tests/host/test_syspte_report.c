@@ -634,10 +634,90 @@ static void map_behind(uint64_t i, const char *what, struct catches *c)
 	c->undone += clean();
 }
 
+/* An index entry for start entered behind the region's back (no start bit, no reservation),
+ * syspte_check run, then the entry removed. */
+static void entry_behind(uint64_t start, const char *what, struct catches *c)
+{
+	struct syspte_resv e = syspte_resv_make(start, 1, tags[0], 0, R->guard != 0);
+	c->tried++;
+	if (!syspte_index_room(&R->index, 1))
+		return;
+	syspte_index_insert(&R->index, &e);
+	c->caught += caught(what);
+	syspte_index_remove(&R->index, syspte_index_find(&R->index, start));
+	c->undone += clean();
+}
+
+/* Span s's level-2 entry replaced by a 2 MiB leaf of the aligned frame pa behind the region's
+ * back, syspte_check run, then restored. */
+static void leaf_behind(uint64_t s, paddr_t pa, const char *what, struct catches *c)
+{
+	volatile pte_t *d = syspte_pde(R, s);
+	pte_t saved = arch_pte_read(d);
+	c->tried++;
+	arch_pte_write(d, arch_pte_leaf(R->attrs2[PT_CACHE_WB], pa));
+	c->caught += caught(what);
+	arch_pte_write(d, saved);
+	c->undone += clean();
+}
+
+/* A count off by one (*count, the region's table or leaf count), syspte_check run, restored. */
+static void count_behind(uint64_t *count, const char *what, struct catches *c)
+{
+	c->tried++;
+	(*count)++;
+	c->caught += caught(what);
+	(*count)--;
+	c->undone += clean();
+}
+
+/* True when one reservation of the shadow covers span s whole. */
+static bool span_covered(uint64_t s)
+{
+	for (unsigned k = 0; k < nrs; k++)
+		if (page_of(rs[k].va) <= s * SYSPTE_SPAN_PAGES && page_of(rs[k].va) + rs[k].n >= (s + 1) * SYSPTE_SPAN_PAGES)
+			return true;
+	return false;
+}
+
+/*
+ * The page tables' tests of syspte_check: a 512-page reservation at a span's start mapped whole
+ * with frames from an odd multiple of 2 MiB is one 2 MiB leaf, which checks clean; each other
+ * span with a table given a 2 MiB leaf (outside a reservation; in the region with caches, those
+ * whose first page lies in a cached chunk among them, whose lookup holds that cache's lock until
+ * the check lets it go) and the table and leaf counts off by one are caught as themselves.
+ */
+static void check_catches_tables(const char *what)
+{
+	struct catches c = { 0 };
+	unsigned cached_spans = 0;
+	uint64_t pfns[SYSPTE_SPAN_PAGES];
+	for (unsigned j = 0; j < SYSPTE_SPAN_PAGES; j++)
+		pfns[j] = 3 * SYSPTE_SPAN_PAGES + j;   /* 6 MiB: an odd multiple of 2 MiB */
+	vaddr_t v = syspte_reserve_pref(R, SYSPTE_SPAN_PAGES, tags[1], 0, SYSPTE_SPAN_PAGES, 0);
+	bool leaf = v && syspte_map(R, v, tags[1], pfns, SYSPTE_SPAN_PAGES, PT_CACHE_WB) == SYSPTE_OK;
+	ok(R->attrs2[PT_CACHE_WB] && leaf && R->large_leaves == 1 && syspte_span_leaf(R, page_of(v) >> SYSPTE_SPAN_SHIFT) &&
+	   clean(), "%s: a 512-page reservation at a span's start mapped by one 2 MiB leaf: check passes", what);
+	for (uint64_t s = 0; s < R->nspans; s++) {
+		if (!syspte_has_table(R, s) || syspte_span_leaf(R, s) || span_covered(s))
+			continue;
+		cached_spans += syspte_cache_owner_page(R, s * SYSPTE_SPAN_PAGES) != 0;
+		leaf_behind(s, 3 * SIZE_2M, "a 2 MiB leaf outside a reservation", &c);
+	}
+	count_behind(&R->table_pages, "tables or 2 MiB leaves differ from their counts", &c);
+	count_behind(&R->large_leaves, "tables or 2 MiB leaves differ from their counts", &c);
+	ok(c.tried > 2 && c.caught == c.tried && c.undone == c.tried && (cached_spans > 0 || !R->cache.on),
+	   "%s: %u corruptions of the page tables (%u of them over a cached chunk): each caught as itself, undone clean",
+	   what, c.tried, cached_spans);
+	ok(leaf && syspte_unmap(R, v, tags[1], SYSPTE_SPAN_PAGES) == SYSPTE_OK && syspte_release(R, v, tags[1]) == SYSPTE_OK &&
+	   clean(), "%s: the leaf unmapped, its reservation freed", what);
+}
+
 /*
  * The record tests of syspte_check, each met by itself: with every reservation unmapped, for
  * each one, its first and its last page freed in the allocator (reserved pages free), and with
- * guard pages its guard page freed, then mapped (guard page free or mapped); each must be reported
+ * guard pages its guard page freed, then mapped (guard page free or mapped); index entries with no
+ * start bit, inside reservations, at the region's end and past it (stale); each must be reported
  * as that violation, before any other check's (the totals' or the PTEs', which would see them
  * too), and the region must check clean once it is undone.
  */
@@ -656,8 +736,14 @@ static void check_catches(const char *what)
 			map_behind(p + n, "guard page missing, free or mapped", &c);
 		}
 	}
+	/* stale index entries: at a page inside a reservation, at the region's end and past it */
+	for (unsigned k = 0; k < nrs; k += 1 + (unsigned)below(6))
+		if (rs[k].n > 1)
+			entry_behind(page_of(rs[k].va) + 1 + below(rs[k].n - 1), "an index entry without its start bit (stale)", &c);
+	entry_behind(NPAGES, "an index entry without its start bit (stale)", &c);
+	entry_behind(NPAGES + 1 + below(1000), "an index entry without its start bit (stale)", &c);
 	ok(c.tried > nrs && c.caught == c.tried && c.undone == c.tried,
-	   "%s: %u corruptions of %u reservations' records' tests: %u caught as themselves, %u undone clean", what,
+	   "%s: %u corruptions of %u reservations' records and of the index: %u caught as themselves, %u undone clean", what,
 	   c.tried, nrs, c.caught, c.undone);
 }
 
@@ -669,12 +755,18 @@ static void churn(struct syspte_region *r, const char *what, unsigned batches)
 	fails = 0;
 	max_distinct = 0;
 	described = 0;
-	uint64_t most = 0, mapped_states = 0;
+	uint64_t most = 0, mapped_states = 0, slot0_states = 0;
 	for (unsigned b = 0; b < batches; b++) {
-		unsigned steps = 1 + (unsigned)below(b % 8 == 7 ? 120 : 12);
+		/* the first batch one reservation of 20 pages: a fresh region's lies at its back, and the
+		 * free extent before it keeps its record in the slots of pages 0 and 1 while span 0 has no
+		 * table */
+		unsigned steps = b == 0 ? 0 : 1 + (unsigned)below(b % 8 == 7 ? 120 : 12);
+		if (b == 0)
+			sh_reserve(20, tags[below(NTAGS)]);
 		for (unsigned k = 0; k < steps; k++)
 			sh_step();
 		check_all();
+		slot0_states += !syspte_has_table(R, 0) && R->tables[0] == R->slot0 && nrs;
 		if (b % 4 == 0)
 			check_describe();
 		most = MAX(most, nrs);
@@ -683,9 +775,11 @@ static void churn(struct syspte_region *r, const char *what, unsigned batches)
 	}
 	ok(fails == 0, "%s: %u generated states: statistics, tag totals at every bound, the walks, the census and the "
 	   "dump's text as the shadow has them; %llu descriptions exact", what, batches, (unsigned long long)described);
-	ok(max_distinct > 16 && most > 40 && mapped_states > 100,
-	   "%s: met: %llu distinct tags (more than the dump prints), %llu live reservations, mapped ones", what,
-	   (unsigned long long)max_distinct, (unsigned long long)most);
+	ok(max_distinct > 16 && most > 40 && mapped_states > 100 && (slot0_states > 0 || r->cache.on),
+	   "%s: met: %llu distinct tags (more than the dump prints), %llu live reservations, mapped ones, %llu states "
+	   "checked with records in the slots of pages 0 and 1 (span 0 without a table)", what,
+	   (unsigned long long)max_distinct, (unsigned long long)most, (unsigned long long)slot0_states);
+	check_catches_tables(what);
 	if (!r->cache.on)   /* (a cached reservation's pages lie in a chunk the allocator counts taken) */
 		check_catches(what);
 	sh_free_all();
