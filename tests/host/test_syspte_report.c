@@ -601,8 +601,11 @@ static int check_quiet(void)
 static bool caught(const char *what)
 {
 	static const char head[] = "syspte_check: ";
-	return check_quiet() == -1 && strncmp(text, head, strlen(head)) == 0 &&
-	       strncmp(text + strlen(head), what, strlen(what)) == 0 && text[strlen(head) + strlen(what)] == ' ';
+	bool met = check_quiet() == -1 && strncmp(text, head, strlen(head)) == 0 &&
+		   strncmp(text + strlen(head), what, strlen(what)) == 0 && text[strlen(head) + strlen(what)] == ' ';
+	if (!met)
+		printf("# not caught as '%s': %s\n", what, text[0] ? text : "(nothing printed)\n");
+	return met;
 }
 
 static bool clean(void) { return check_quiet() == 0 && text[0] == 0; }
@@ -713,6 +716,58 @@ static void check_catches_tables(const char *what)
 	   clean(), "%s: the leaf unmapped, its reservation freed", what);
 }
 
+/* What untable changes of a span, kept to restore it. */
+struct untabled { uint64_t s; paddr_t pa; uint64_t *slots; uint8_t ready; uint64_t from; };
+
+/* Span s made to look as if it had no table (its table's address, its slots' pointer, its ready
+ * byte, the table count and the allocator's ready point as a span without one has them; the
+ * table itself and its level-2 entry kept). */
+static struct untabled untable(uint64_t s)
+{
+	struct untabled u = { s, R->table_pa[s], R->tables[s], R->span_ready[s], buddy_ready_from(&R->buddy) };
+	R->table_pa[s] = 0;
+	R->tables[s] = s == 0 ? R->slot0 : NULL;
+	R->span_ready[s] = 0;
+	R->table_pages--;
+	buddy_set_ready_from(&R->buddy, syspte_ready_top_of(R));
+	return u;
+}
+
+static void retable(const struct untabled *u)
+{
+	R->table_pa[u->s] = u->pa;
+	R->tables[u->s] = u->slots;
+	R->span_ready[u->s] = u->ready;
+	R->table_pages++;
+	buddy_set_ready_from(&R->buddy, u->from);
+}
+
+/* Span s made to look as if it had no table, syspte_check run, then restored. */
+static void untable_behind(uint64_t s, const char *what, struct catches *c)
+{
+	c->tried++;
+	struct untabled u = untable(s);
+	c->caught += caught(what);
+	retable(&u);
+	c->undone += clean();
+}
+
+/* True when free page u starts a free extent (by the shadow). */
+static bool extent_start(uint64_t u) { return !pages[u] && (u == 0 || pages[u - 1]); }
+
+/* What span s holds by the shadow: 2 a reservation's page (or its guard), 1 a free extent's
+ * record slot (the extent's first page, and its second), 0 neither. */
+static int span_holds(uint64_t s)
+{
+	int what = 0;
+	for (uint64_t u = s * SYSPTE_SPAN_PAGES; u < (s + 1) * SYSPTE_SPAN_PAGES; u++)
+		if (pages[u])
+			return 2;
+		else if (extent_start(u) || (u > 0 && extent_start(u - 1)))
+			what = 1;
+	return what;
+}
+
 /*
  * The record tests of syspte_check, each met by itself: with every reservation unmapped, for
  * each one, its first and its last page freed in the allocator (reserved pages free), and with
@@ -724,6 +779,7 @@ static void check_catches_tables(const char *what)
 static void check_catches(const char *what)
 {
 	struct catches c = { 0 };
+	unsigned untabled[2] = { 0, 0 };   /* spans made to look without a table: free extents' slots only, reservations' */
 	for (unsigned k = 0; k < nrs; k++)
 		sh_unmap(k);
 	for (unsigned k = 0; k < nrs; k++) {
@@ -736,15 +792,55 @@ static void check_catches(const char *what)
 			map_behind(p + n, "guard page missing, free or mapped", &c);
 		}
 	}
+	/* spans made to look as if they had no table */
+	sh_pages();
+	for (uint64_t s = 0; s < R->nspans; s++)
+		/* (span 0's first two slots are slot0 when it has no table: a span 0 with only those left
+		 * untested) */
+		if (syspte_has_table(R, s) && !syspte_span_leaf(R, s) && span_holds(s) > (s == 0)) {
+			untabled[span_holds(s) - 1]++;
+			untable_behind(s, span_holds(s) == 2 ? "a reservation's span has no table" :
+				       "a free extent's record slot has no table", &c);
+		}
 	/* stale index entries: at a page inside a reservation, at the region's end and past it */
 	for (unsigned k = 0; k < nrs; k += 1 + (unsigned)below(6))
 		if (rs[k].n > 1)
 			entry_behind(page_of(rs[k].va) + 1 + below(rs[k].n - 1), "an index entry without its start bit (stale)", &c);
 	entry_behind(NPAGES, "an index entry without its start bit (stale)", &c);
 	entry_behind(NPAGES + 1 + below(1000), "an index entry without its start bit (stale)", &c);
-	ok(c.tried > nrs && c.caught == c.tried && c.undone == c.tried,
-	   "%s: %u corruptions of %u reservations' records and of the index: %u caught as themselves, %u undone clean", what,
-	   c.tried, nrs, c.caught, c.undone);
+	ok(c.tried > nrs && c.caught == c.tried && c.undone == c.tried && untabled[1] > 0,
+	   "%s: %u corruptions of %u reservations' records, of the spans' tables (%u with a reservation, %u with a free "
+	   "extent's record slots alone) and of the index: %u caught as themselves, %u undone clean", what, c.tried, nrs,
+	   untabled[1], untabled[0], c.caught, c.undone);
+}
+
+/*
+ * The record slots' test of syspte_check, on an empty region whose spans all have their tables:
+ * a reservation ending at span 2's last page leaves the free extent after it with its record in
+ * the first two pages of span 3, which holds nothing else. Span 3 made to look as if it had no
+ * table is caught as a record slot without a table; so is it with span 0 (whose free extent keeps
+ * its record in slot0's pages 0 and 1 then) made to look so too.
+ */
+static void check_catches_slots(const char *what)
+{
+	uint64_t at = 3 * SYSPTE_SPAN_PAGES - 20 - R->guard, abs = (R->base >> PAGE_SHIFT) + at;
+	vaddr_t v = syspte_reserve_pref(R, 20, tags[2], 0, NPAGES, (NPAGES - (abs & (NPAGES - 1))) & (NPAGES - 1));
+	bool all = true;
+	for (uint64_t s = 0; s < R->nspans; s++)
+		all &= syspte_has_table(R, s);
+	ok(v == syspte_va(R, at) && all, "%s: a reservation ending at span 2's end, every span with its table", what);
+	if (v != syspte_va(R, at))
+		return;
+	struct catches c = { 0 };
+	untable_behind(3, "a free extent's record slot has no table", &c);
+	struct untabled u0 = untable(0), u3 = untable(3);
+	c.caught += caught("a free extent's record slot has no table");
+	retable(&u3);
+	retable(&u0);
+	c.undone += clean();
+	ok(c.caught == 2 && c.undone == 2 && clean() && syspte_release(R, v, tags[2]) == SYSPTE_OK,
+	   "%s: span 3 without a table, alone and with span 0 so too: caught as a record slot without a table; "
+	   "undone clean", what);
 }
 
 /* Churn on region r: batches of steps, every check after each; every page described in some. */
@@ -786,8 +882,10 @@ static void churn(struct syspte_region *r, const char *what, unsigned batches)
 	fails = 0;
 	check_all();
 	ok(fails == 0, "%s: all freed: everything empty", what);
-	if (!r->cache.on)   /* (a cache places a 1-page reservation in its own chunk) */
+	if (!r->cache.on) {   /* (a cache places a 1-page reservation in its own chunk) */
+		check_catches_slots(what);
 		describe_first_page(what);
+	}
 }
 
 int main(void)
