@@ -688,7 +688,8 @@ static bool span_covered(uint64_t s)
  * with frames from an odd multiple of 2 MiB is one 2 MiB leaf, which checks clean; each other
  * span with a table given a 2 MiB leaf (outside a reservation; in the region with caches, those
  * whose first page lies in a cached chunk among them, whose lookup holds that cache's lock until
- * the check lets it go) and the table and leaf counts off by one are caught as themselves.
+ * the check lets it go), the table and leaf counts off by one and the live, reserved and mapped
+ * totals off by one are caught as themselves.
  */
 static void check_catches_tables(const char *what)
 {
@@ -709,6 +710,9 @@ static void check_catches_tables(const char *what)
 	}
 	count_behind(&R->table_pages, "tables or 2 MiB leaves differ from their counts", &c);
 	count_behind(&R->large_leaves, "tables or 2 MiB leaves differ from their counts", &c);
+	count_behind(&R->live_count, "totals differ from the records", &c);
+	count_behind(&R->pages_reserved, "totals differ from the records", &c);
+	count_behind(&R->pages_mapped, "totals differ from the records", &c);
 	ok(c.tried > 2 && c.caught == c.tried && c.undone == c.tried && (cached_spans > 0 || !R->cache.on),
 	   "%s: %u corruptions of the page tables (%u of them over a cached chunk): each caught as itself, undone clean",
 	   what, c.tried, cached_spans);
@@ -819,7 +823,9 @@ static void check_catches(const char *what)
  * a reservation ending at span 2's last page leaves the free extent after it with its record in
  * the first two pages of span 3, which holds nothing else. Span 3 made to look as if it had no
  * table is caught as a record slot without a table; so is it with span 0 (whose free extent keeps
- * its record in slot0's pages 0 and 1 then) made to look so too.
+ * its record in slot0's pages 0 and 1 then) made to look so too. A span so made whose slots'
+ * pointer is left (span 0's its table's, not slot0; span 3's with span 0 without a table) is caught
+ * as slots without a table.
  */
 static void check_catches_slots(const char *what)
 {
@@ -838,9 +844,24 @@ static void check_catches_slots(const char *what)
 	retable(&u3);
 	retable(&u0);
 	c.undone += clean();
-	ok(c.caught == 2 && c.undone == 2 && clean() && syspte_release(R, v, tags[2]) == SYSPTE_OK,
+	/* a span without a table whose slots' pointer is still set: span 0 alone, span 3 with span 0
+	 * (slot0 then) */
+	u0 = untable(0);
+	R->tables[0] = u0.slots;
+	c.caught += caught("a span without a table has slots");
+	retable(&u0);
+	c.undone += clean();
+	u0 = untable(0);
+	u3 = untable(3);
+	R->tables[3] = u3.slots;
+	c.caught += caught("a span without a table has slots");
+	retable(&u3);
+	retable(&u0);
+	c.undone += clean();
+	ok(c.caught == 4 && c.undone == 4 && clean() && syspte_release(R, v, tags[2]) == SYSPTE_OK,
 	   "%s: span 3 without a table, alone and with span 0 so too: caught as a record slot without a table; "
-	   "undone clean", what);
+	   "span 0 without a table but its slots' pointer, alone, and span 3 so with span 0 without one: caught as "
+	   "slots without a table; each undone clean", what);
 }
 
 /* Churn on region r: batches of steps, every check after each; every page described in some. */
