@@ -825,7 +825,9 @@ static void check_catches(const char *what)
  * table is caught as a record slot without a table; so is it with span 0 (whose free extent keeps
  * its record in slot0's pages 0 and 1 then) made to look so too. A span so made whose slots'
  * pointer is left (span 0's its table's, not slot0; span 3's with span 0 without a table) is caught
- * as slots without a table.
+ * as slots without a table. With a reservation at page 0 as well, a start bit set past the last
+ * reservation (where the walk of the records has ended: only the start bits' own walk meets it)
+ * is caught as a start bit without its entry.
  */
 static void check_catches_slots(const char *what)
 {
@@ -858,10 +860,78 @@ static void check_catches_slots(const char *what)
 	retable(&u3);
 	retable(&u0);
 	c.undone += clean();
-	ok(c.caught == 4 && c.undone == 4 && clean() && syspte_release(R, v, tags[2]) == SYSPTE_OK,
+	/* with a reservation at page 0 too, a start bit past the last reservation, with no entry */
+	vaddr_t z = syspte_reserve_pref(R, 1, tags[3], 0, NPAGES, 0);
+	uint64_t stray = 4 * SYSPTE_SPAN_PAGES + below(SYSPTE_SPAN_PAGES);
+	bitset_set(&R->starts, stray);
+	c.caught += z == R->base && caught("a start bit without its index entry");
+	bitset_clear(&R->starts, stray);
+	c.undone += clean() && z && syspte_release(R, z, tags[3]) == SYSPTE_OK;
+	ok(c.caught == 5 && c.undone == 5 && clean() && syspte_release(R, v, tags[2]) == SYSPTE_OK,
 	   "%s: span 3 without a table, alone and with span 0 so too: caught as a record slot without a table; "
 	   "span 0 without a table but its slots' pointer, alone, and span 3 so with span 0 without one: caught as "
-	   "slots without a table; each undone clean", what);
+	   "slots without a table; with a reservation at page 0, a start bit past the last one without its entry: "
+	   "caught; each undone clean", what);
+}
+
+/* Reserves n pages at page at of R, which must be free with the run after it (the one start a
+ * preference of 2^16 pages allows in a region of as many pages); 0 otherwise. */
+static vaddr_t reserve_at(uint64_t at, uint64_t n, uint32_t tag)
+{
+	uint64_t prefer = 1ULL << 16, abs = (R->base >> PAGE_SHIFT) + at;
+	vaddr_t v = syspte_reserve_pref(R, n, tag, 0, prefer, (prefer - (abs & (prefer - 1))) & (prefer - 1));
+	if (v && v != syspte_va(R, at)) {
+		syspte_release(R, v, tag);
+		return 0;
+	}
+	return v;
+}
+
+/* The allocator's chunk c made to look missing (its bitmap piece the zero piece; the ready bytes
+ * of its spans and the ready point as they would then be), syspte_check run, then restored. */
+static void unchunk_behind(uint64_t c, const char *what, struct catches *k)
+{
+	uint64_t *piece = R->buddy.start.piece[c], from = buddy_ready_from(&R->buddy);
+	uint64_t s0 = c * BUDDY_CHUNK_UNITS / SYSPTE_SPAN_PAGES, ns = BUDDY_CHUNK_UNITS / SYSPTE_SPAN_PAGES;
+	uint8_t ready[BUDDY_CHUNK_UNITS / SYSPTE_SPAN_PAGES];
+	k->tried++;
+	memcpy(ready, &R->span_ready[s0], ns);
+	R->buddy.start.piece[c] = buddy_zero_piece;
+	memset(&R->span_ready[s0], 0, ns);
+	buddy_set_ready_from(&R->buddy, syspte_ready_top_of(R));
+	k->caught += caught(what);
+	R->buddy.start.piece[c] = piece;
+	memcpy(&R->span_ready[s0], ready, ns);
+	buddy_set_ready_from(&R->buddy, from);
+	k->undone += clean();
+}
+
+/*
+ * The allocator chunks of a reservation's ends (mm/buddy.h: the units s - 1, s, e - 1 and e a
+ * free sets bits at), on a region of four chunks: a reservation starting at chunk 1's first
+ * unit with chunk 0 (its s - 1's) missing, one from there to chunk 2 with chunk 1 (its s's alone)
+ * missing, and one ending at chunk 0's end with chunk 1 (its e's alone) missing: each caught as a
+ * reservation's end without its chunk.
+ */
+static void check_catches_chunks(void)
+{
+	const uint64_t C = BUDDY_CHUNK_UNITS;
+	R = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (8ULL << 30), 4 * C, SYSPTE_CREATE_NO_CACHE);
+	ok(R != NULL, "a region of four allocator chunks");
+	if (!R)
+		return;
+	const struct { uint64_t at, n, chunk; } cases[] = { { C, 10, 0 }, { C, C + 1, 1 }, { C - 10, 10, 1 } };
+	struct catches k = { 0 };
+	unsigned placed = 0;
+	for (unsigned j = 0; j < ARRAY_SIZE(cases); j++) {
+		vaddr_t v = reserve_at(cases[j].at, cases[j].n, tags[4]);
+		placed += v && clean() && buddy_chunk_present(&R->buddy, cases[j].chunk * C);
+		if (v)
+			unchunk_behind(cases[j].chunk, "a reservation's end has no allocator chunk", &k);
+		k.undone += v && syspte_release(R, v, tags[4]) == SYSPTE_OK && clean();
+	}
+	ok(placed == 3 && k.caught == 3 && k.undone == 6, "3 reservations at the chunks' edges, each with the chunk of one "
+	   "end missing: caught as a reservation's end without its chunk (%u), undone clean, freed", k.caught);
 }
 
 /* Churn on region r: batches of steps, every check after each; every page described in some. */
@@ -918,6 +988,7 @@ int main(void)
 	if (plain)
 		churn(plain, "no caches", 120);
 	churn(reserved_region(), "caches", 120);
+	check_catches_chunks();
 	/* a machine made in verifier mode: its regions have guard pages (the mode then off, its checks
 	 * being the verifier's tests') */
 	mm_verifier_set(true);
