@@ -827,7 +827,9 @@ static void check_catches(const char *what)
  * pointer is left (span 0's its table's, not slot0; span 3's with span 0 without a table) is caught
  * as slots without a table. With a reservation at page 0 as well, a start bit set past the last
  * reservation (where the walk of the records has ended: only the start bits' own walk meets it)
- * is caught as a start bit without its entry.
+ * is caught as a start bit without its entry. Pages 0 and 1 taken by a reservation whose record
+ * is hidden, with span 0 made to look without a table, leave the free extent from page 2 with its
+ * record slots outside slot0 and any table: caught at page 2.
  */
 static void check_catches_slots(const char *what)
 {
@@ -867,11 +869,35 @@ static void check_catches_slots(const char *what)
 	c.caught += z == R->base && caught("a start bit without its index entry");
 	bitset_clear(&R->starts, stray);
 	c.undone += clean() && z && syspte_release(R, z, tags[3]) == SYSPTE_OK;
-	ok(c.caught == 5 && c.undone == 5 && clean() && syspte_release(R, v, tags[2]) == SYSPTE_OK,
+	/* pages 0 and 1 taken by a reservation whose record is then hidden (index entry, start bit,
+	 * totals), span 0 without a table: the free extent from page 2 has its record slots at pages 2
+	 * and 3, in no table and past slot0's two, and the first of them is the one reported */
+	uint64_t n0 = 2 - R->guard;
+	z = syspte_reserve_pref(R, n0, tags[3], 0, NPAGES, 0);
+	bool hidden = false;
+	if (z == R->base) {
+		struct syspte_resv rec = *syspte_index_find(&R->index, 0);
+		syspte_index_remove(&R->index, syspte_index_find(&R->index, 0));
+		bitset_clear(&R->starts, 0);
+		R->live_count--;
+		R->pages_reserved -= n0;
+		u0 = untable(0);
+		hidden = caught("a free extent's record slot has no table") && strstr(text, "(0x2, 0x0)\n");
+		retable(&u0);
+		syspte_index_room(&R->index, 1);
+		syspte_index_insert(&R->index, &rec);
+		bitset_set(&R->starts, 0);
+		R->live_count++;
+		R->pages_reserved += n0;
+	}
+	c.caught += hidden;
+	c.undone += clean() && z && syspte_release(R, z, tags[3]) == SYSPTE_OK;
+	ok(c.caught == 6 && c.undone == 6 && clean() && syspte_release(R, v, tags[2]) == SYSPTE_OK,
 	   "%s: span 3 without a table, alone and with span 0 so too: caught as a record slot without a table; "
 	   "span 0 without a table but its slots' pointer, alone, and span 3 so with span 0 without one: caught as "
 	   "slots without a table; with a reservation at page 0, a start bit past the last one without its entry: "
-	   "caught; each undone clean", what);
+	   "caught; pages 0 and 1 taken behind a hidden record, span 0 without a table: page 2's record slot caught; "
+	   "each undone clean", what);
 }
 
 /* Reserves n pages at page at of R, which must be free with the run after it (the one start a
