@@ -960,6 +960,19 @@ static void check_catches_chunks(void)
 	   "end missing: caught as a reservation's end without its chunk (%u), undone clean, freed", k.caught);
 }
 
+/* A region of 1 GiB and one span, whose first reservation the allocator places at its end, in its
+ * second GiB: the check's walk of that reservation's spans stops at the region's last span (the
+ * first GiB has no table, nor its level-2 table: nothing past the spans' arrays may be read as a
+ * table). */
+static void check_far_end(void)
+{
+	uint64_t npages = (1ULL << 18) + SYSPTE_SPAN_PAGES;
+	R = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (16ULL << 30), npages, SYSPTE_CREATE_NO_CACHE);
+	vaddr_t v = R ? syspte_reserve(R, 20, tags[5], 0) : 0;
+	ok(v == syspte_va(R, npages - 20) && !syspte_has_table(R, 0) && clean() && syspte_release(R, v, tags[5]) == SYSPTE_OK &&
+	   clean(), "a region of 1 GiB and 2 MiB: its first reservation at its end, check passes; freed");
+}
+
 /* Churn on region r: batches of steps, every check after each; every page described in some. */
 static void churn(struct syspte_region *r, const char *what, unsigned batches)
 {
@@ -1015,6 +1028,7 @@ int main(void)
 		churn(plain, "no caches", 120);
 	churn(reserved_region(), "caches", 120);
 	check_catches_chunks();
+	check_far_end();
 	/* a machine made in verifier mode: its regions have guard pages (the mode then off, its checks
 	 * being the verifier's tests') */
 	mm_verifier_set(true);
