@@ -385,14 +385,18 @@ static void check_census(void)
 
 /* ---------------------------------------------------------------- the report's text */
 
-static FILE *cap_file;
+static FILE *cap_file;   /* one scratch file for every capture, emptied before each */
 static int cap_saved = -1;
 
 /* stdout (where kprintf goes on the host) captured into a buffer between the two calls. */
 static void capture_begin(void)
 {
 	fflush(stdout);
-	cap_file = tmpfile();
+	if (!cap_file)
+		cap_file = tmpfile();
+	if (ftruncate(fileno(cap_file), 0))
+		perror("ftruncate");
+	rewind(cap_file);
 	cap_saved = dup(1);
 	dup2(fileno(cap_file), 1);
 }
@@ -405,7 +409,6 @@ static size_t capture_end(char *buf, size_t size)
 	rewind(cap_file);
 	size_t n = fread(buf, 1, size - 1, cap_file);
 	buf[n] = 0;
-	fclose(cap_file);
 	return n;
 }
 
@@ -1020,26 +1023,26 @@ static void churn(struct syspte_region *r, const char *what, unsigned batches)
 
 int main(void)
 {
-	is(host_machine_create(256ULL << 20, (uint64_t)NPAGES * PAGE_SIZE), 0, "machine: 256 MiB of RAM, a 16 MiB region");
+	is(host_machine_create(64ULL << 20, (uint64_t)NPAGES * PAGE_SIZE), 0, "machine: 64 MiB of RAM, a 16 MiB region");
 	struct syspte_region *plain = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (2ULL << 30), NPAGES,
 						       SYSPTE_CREATE_NO_CACHE);
 	ok(plain && syspte_guard_pages(plain) == 0, "a second region, without caches or guard pages");
 	if (plain)
-		churn(plain, "no caches", 120);
-	churn(reserved_region(), "caches", 120);
+		churn(plain, "no caches", 80);
+	churn(reserved_region(), "caches", 80);
 	check_catches_chunks();
 	check_far_end();
 	/* a machine made in verifier mode: its regions have guard pages (the mode then off, its checks
 	 * being the verifier's tests') */
 	mm_verifier_set(true);
-	is(host_machine_create(256ULL << 20, (uint64_t)NPAGES * PAGE_SIZE), 0, "a machine made in verifier mode");
+	is(host_machine_create(64ULL << 20, (uint64_t)NPAGES * PAGE_SIZE), 0, "a machine made in verifier mode");
 	struct syspte_region *guarded = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (3ULL << 30), NPAGES,
 							 SYSPTE_CREATE_NO_CACHE);
 	mm_verifier_set(false);
 	ok(guarded && syspte_guard_pages(guarded) == 1 && syspte_guard_pages(reserved_region()) == 1,
 	   "its region and a second one without caches have guard pages");
 	if (guarded)
-		churn(guarded, "guard pages", 120);
-	churn(reserved_region(), "caches, guard pages", 120);
+		churn(guarded, "guard pages", 80);
+	churn(reserved_region(), "caches, guard pages", 80);
 	return tap_done();
 }
