@@ -1,24 +1,32 @@
 /*
- * The region's accounting, walks and reports (mm/syspte_report.c) on the host, generated.
+ * The region's accounting, walks, reports and checker (mm/syspte_report.c) on the host, generated.
  *
- *  - Three regions: one without caches, one without caches in verifier mode (a guard page after
- *    each reservation), and the machine's, with its per-CPU caches. Generated reserve, map, unmap
+ *  - Four regions: one without caches, the machine's with its per-CPU caches, and the same two
+ *    made in verifier mode (a guard page after each reservation). Generated reserve, map, unmap
  *    and free churn with tags drawn from a set of 24 (printable and not, so some states have more
- *    than the 16 tags the report prints); after each batch, against a shadow:
- *    syspte_get_stats (every count), syspte_tag_totals at every bound from 0 to one past the
- *    distinct tags (the first tags met in address order stored, sorted, their totals, nothing
- *    written past the bound; the count of distinct tags when the bound holds them all, at least
- *    that many below it: there the code counts each reservation of a tag not stored, not each such
- *    tag, which the contract's "number of distinct tags" does not say), syspte_for_each (every reservation in address
- *    order), syspte_for_each_mapped and syspte_for_each_free (maximal runs, exactly the shadow's
- *    pages), syspte_census (the shadow's free blocks), and the caches thawed after each walk.
- *  - syspte_dump's text: the totals line, one line per tag (at most 16, sorted, each tag's four
+ *    than the 16 tags the report prints); after each batch, against a shadow: syspte_get_stats
+ *    (every count), syspte_tag_totals at every bound from 0 to one past the distinct tags (the
+ *    first tags met in address order stored, sorted, their totals, nothing written past the
+ *    bound; the count of distinct tags when the bound holds them all, at least that many below
+ *    it, where the code counts each reservation of a tag not stored, not each such tag, which the
+ *    contract's "number of distinct tags" does not say), syspte_for_each (every reservation in
+ *    address order), syspte_for_each_mapped and syspte_for_each_free (maximal runs, exactly the
+ *    shadow's pages), syspte_census (the shadow's free blocks), syspte_check, and the caches
+ *    thawed after each walk.
+ *  - syspte_dump's text: the totals lines, one line per tag (at most 16, sorted, each tag's four
  *    bytes printed with the unprintable ones as '.'), the caches' line and the index line, each
  *    against the statistics and the shadow.
- *  - syspte_describe's text for every page of sampled reservations (page, base, size, tag, pages
+ *  - syspte_describe's text for sampled pages of reservations (page, base, size, tag, pages
  *    mapped), their guard pages in verifier mode (an overrun, naming the reservation), the page
- *    after a reservation in a region without guards (free space), free pages, and addresses
- *    outside the region.
+ *    after a reservation in a region without guards (free space), free pages, addresses outside
+ *    the region, and the region's first page after a 1-page reservation at page 0.
+ *  - syspte_check against corruptions, each one reported as its own violation (the first line it
+ *    prints) and the region clean once it is undone: reserved and guard pages freed in the
+ *    allocator behind the region's back, guard pages mapped, stale index entries, 2 MiB leaves
+ *    outside a reservation (over a cached chunk too), counts and totals off by one, spans made to
+ *    look without a table (holding a reservation, a free extent's record slots, slots left set),
+ *    a start bit without its entry, the allocator chunks of a reservation's ends missing at the
+ *    chunk edges; a 2 MiB leaf and a region past 1 GiB with a reservation at its end check clean.
  *
  *   build/host/test_syspte_report
  */
@@ -972,11 +980,13 @@ static void check_far_end(void)
 	uint64_t npages = (1ULL << 18) + SYSPTE_SPAN_PAGES;
 	R = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (16ULL << 30), npages, SYSPTE_CREATE_NO_CACHE);
 	vaddr_t v = R ? syspte_reserve(R, 20, tags[5], 0) : 0;
-	ok(v == syspte_va(R, npages - 20) && !syspte_has_table(R, 0) && clean() && syspte_release(R, v, tags[5]) == SYSPTE_OK &&
-	   clean(), "a region of 1 GiB and 2 MiB: its first reservation at its end, check passes; freed");
+	ok(v && v == syspte_va(R, npages - 20) && !syspte_has_table(R, 0) && clean() &&
+	   syspte_release(R, v, tags[5]) == SYSPTE_OK && clean(),
+	   "a region of 1 GiB and 2 MiB: its first reservation at its end, check passes; freed");
 }
 
-/* Churn on region r: batches of steps, every check after each; every page described in some. */
+/* Churn on region r: batches of steps, every check after each, descriptions after every fourth;
+ * then the checker's corruptions and the region's first page. */
 static void churn(struct syspte_region *r, const char *what, unsigned batches)
 {
 	R = r;
