@@ -28,22 +28,21 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 }
 
 /* Adds record v to the per-tag totals out[0, *n). A tag not there takes a new entry while there are
- * fewer than max; returns true when it was not there (then counted as distinct even if not stored). */
+ * fewer than max; returns false when v's tag is neither there nor stored (out is full). */
 static bool syspte_tag_add(struct syspte_tag_total *out, size_t *n, size_t max, const struct syspte_resv *v)
 {
 	size_t k = 0;
 	while (k < *n && out[k].tag != v->tag)
 		k++;
-	bool fresh = k == *n;
-	if (fresh) {
+	if (k == *n) {
 		if (*n == max)
-			return true;
+			return false;
 		out[(*n)++] = (struct syspte_tag_total){ .tag = v->tag };
 	}
 	out[k].count++;
 	out[k].pages_reserved += v->npages;
 	out[k].pages_mapped += v->mapped;
-	return fresh;
+	return true;
 }
 
 /* Sorts per-tag totals by tag (insertion sort: few tags). */
@@ -57,13 +56,57 @@ static void syspte_tag_sort(struct syspte_tag_total *out, size_t n)
 		}
 }
 
+/* Tags counted per walk by syspte_tag_count_locked: its memory is this many tags on the stack. */
+#define SYSPTE_TAG_BATCH 32
+
+/* Puts tag into low[0, *k), kept sorted, distinct and the SYSPTE_TAG_BATCH smallest seen. */
+static void syspte_tag_keep_low(uint32_t *low, size_t *k, uint32_t tag)
+{
+	size_t p = 0;
+	while (p < *k && low[p] < tag)
+		p++;
+	if ((p < *k && low[p] == tag) || p == SYSPTE_TAG_BATCH)
+		return;
+	if (*k == SYSPTE_TAG_BATCH)
+		(*k)--;
+	for (size_t j = *k; j > p; j--)
+		low[j] = low[j - 1];
+	low[p] = tag;
+	(*k)++;
+}
+
+/* The number of distinct tags of r's live reservations, for when they outnumber the caller's
+ * array: SYSPTE_TAG_BATCH of them per walk, in increasing order, each walk counting the smallest
+ * above the last one's largest. No memory but the stack; a walk per batch of tags. Caller holds
+ * r's lock with the caches frozen. */
+static size_t syspte_tag_count_locked(struct syspte_region *r)
+{
+	size_t total = 0;
+	bool above = false;
+	uint32_t floor = 0;
+	for (;;) {
+		uint32_t low[SYSPTE_TAG_BATCH];
+		size_t k = 0;
+		for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1))
+			if (!above || v->tag > floor)
+				syspte_tag_keep_low(low, &k, v->tag);
+		total += k;
+		if (k < SYSPTE_TAG_BATCH)
+			return total;
+		floor = low[k - 1];
+		above = true;
+	}
+}
+
 size_t syspte_tag_totals(struct syspte_region *r, struct syspte_tag_total *out, size_t max)
 {
-	size_t n = 0, distinct = 0;
+	size_t n = 0;
+	bool dropped = false;
 	uint64_t f = spin_lock(&r->lock);
 	syspte_cache_freeze_locked(r);
 	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1))
-		distinct += syspte_tag_add(out, &n, max, v);
+		dropped |= !syspte_tag_add(out, &n, max, v);
+	size_t distinct = dropped ? syspte_tag_count_locked(r) : n;
 	syspte_cache_thaw_locked(r);
 	spin_unlock(&r->lock, f);
 	syspte_tag_sort(out, n);
@@ -365,7 +408,7 @@ void syspte_dump(struct syspte_region *r)
 /* Prints what va is when it lies in no reservation: a verifier guard page, or free space. */
 static void syspte_describe_outside(struct syspte_region *r, vaddr_t va)
 {
-	struct syspte_info info;
+	struct syspte_info info = { 0 };
 	if (r->guard && va >= r->base + PAGE_SIZE && syspte_lookup(r, va - PAGE_SIZE, &info) &&
 	    ((va - info.base) >> PAGE_SHIFT) == info.npages) {
 		kprintf("*** 0x%llx is the verifier's guard page after reservation base 0x%llx, %llu pages, tag ",

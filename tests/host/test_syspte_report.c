@@ -7,12 +7,13 @@
  *    than the 16 tags the report prints); after each batch, against a shadow: syspte_get_stats
  *    (every count), syspte_tag_totals at every bound from 0 to one past the distinct tags (the
  *    first tags met in address order stored, sorted, their totals, nothing written past the
- *    bound; the count of distinct tags when the bound holds them all, at least that many below
- *    it, where the code counts each reservation of a tag not stored, not each such tag, which the
- *    contract's "number of distinct tags" does not say), syspte_for_each (every reservation in
+ *    bound; the count of distinct tags at every bound), syspte_for_each (every reservation in
  *    address order), syspte_for_each_mapped and syspte_for_each_free (maximal runs, exactly the
  *    shadow's pages), syspte_census (the shadow's free blocks), syspte_check, and the caches
  *    thawed after each walk.
+ *  - syspte_tag_totals with more distinct tags than its count takes per walk (1 to 160 distinct
+ *    tags, 0 and 0xffffffff among them, on up to 160 reservations in random order): the count at
+ *    bounds around each batch of 32 and the stored entries.
  *  - syspte_dump's text: the totals lines, one line per tag (at most 16, sorted, each tag's four
  *    bytes printed with the unprintable ones as '.'), the caches' line and the index line, each
  *    against the statistics and the shadow.
@@ -279,8 +280,7 @@ static void check_tags(void)
 		size_t d = syspte_tag_totals(R, max ? got : NULL, max), n;
 		thawed("tag totals: caches left frozen");
 		expected_tags(want, max, &n);
-		/* the contract's count; below the distinct tags only bounded (see the header) */
-		if (max >= distinct ? d != distinct : d < distinct)
+		if (d != distinct)
 			bad("tag totals: distinct tags differ", d, distinct);
 		for (size_t k = 0; k < n; k++)
 			if (!same_total(&got[k], &want[k]))
@@ -1031,14 +1031,69 @@ static void churn(struct syspte_region *r, const char *what, unsigned batches)
 	}
 }
 
+/* The distinct tags syspte_tag_totals counts past its caller's array, over more than one batch
+ * of its walk: ntags distinct tags (0 and 0xffffffff among them when there is room), each on one
+ * 1-page reservation and random ones on a second, up to MAXR reservations, made in a random order;
+ * the count at bounds 0, 1 and around every multiple of 32, and the stored entries (the first met
+ * in address order, sorted); everything freed after. */
+static void check_many_tags(struct syspte_region *r, unsigned ntags)
+{
+	uint32_t t[MAXR], pick[MAXR];
+	unsigned npick = 0, bad_count = 0, bad_entry = 0;
+	for (unsigned i = 0; i < ntags; i++) {
+		t[i] = i == 0 ? 0 : i == 1 ? 0xffffffffu : (uint32_t)test_rng_next(&rng);
+		for (unsigned j = 0; j < i; j++)
+			if (t[j] == t[i])
+				t[i] = 0x80000000u + i;   /* a repeat drawn (about never): a value no draw collides with here */
+		pick[npick++] = t[i];
+	}
+	while (npick < MIN(MAXR, 2 * ntags))
+		pick[npick++] = t[below(ntags)];
+	for (unsigned i = npick; i > 1; i--) {
+		unsigned j = (unsigned)below(i);
+		uint32_t x = pick[i - 1];
+		pick[i - 1] = pick[j];
+		pick[j] = x;
+	}
+	struct syspte_region *was = R;
+	unsigned nrs0 = nrs;
+	R = r;
+	nrs = 0;
+	for (unsigned i = 0; i < npick; i++)
+		sh_reserve(1, pick[i]);
+	sh_order();
+	static struct syspte_tag_total want[MAXR + 1], got[MAXR + 1];
+	size_t stored, distinct = expected_tags(want, 0, &stored);
+	for (size_t max = 0; max <= distinct + 1; max++) {
+		if (max > 1 && max % 32 > 1 && max % 32 < 31 && max + 1 < distinct)
+			continue;
+		size_t d = syspte_tag_totals(r, max ? got : NULL, max), n;
+		expected_tags(want, max, &n);
+		bad_count += d != distinct;
+		for (size_t k = 0; k < n; k++)
+			bad_entry += !same_total(&got[k], &want[k]);
+	}
+	ok(nrs == npick && distinct == ntags && !bad_count && !bad_entry,
+	   "tag totals over %u distinct tags on %u reservations: the count exact at every bound tried (%u wrong), "
+	   "the stored entries right (%u wrong)", ntags, nrs, bad_count, bad_entry);
+	for (unsigned i = 0; i < nrs; i++)
+		syspte_release(r, rs[i].va, rs[i].tag);
+	nrs = nrs0;
+	R = was;
+}
+
 int main(void)
 {
 	is(host_machine_create(64ULL << 20, (uint64_t)NPAGES * PAGE_SIZE), 0, "machine: 64 MiB of RAM, a 16 MiB region");
 	struct syspte_region *plain = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (2ULL << 30), NPAGES,
 						       SYSPTE_CREATE_NO_CACHE);
 	ok(plain && syspte_guard_pages(plain) == 0, "a second region, without caches or guard pages");
-	if (plain)
+	if (plain) {
+		const unsigned counts[] = { 1, 31, 32, 33, 64, 65, 97, MAXR };
+		for (unsigned i = 0; i < ARRAY_SIZE(counts); i++)
+			check_many_tags(plain, counts[i]);
 		churn(plain, "no caches", 80);
+	}
 	churn(reserved_region(), "caches", 80);
 	check_catches_chunks();
 	check_far_end();
