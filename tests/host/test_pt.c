@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "tap.h"
+#include "capture.h"
 #include "machine.h"
 #include "fake_arch.h"
 #include "phys.h"
@@ -418,30 +419,6 @@ static void test_generated_placement(void)
 	   "%llu under a table)", (unsigned long long)cases, (unsigned long long)large, (unsigned long long)unaligned,
 	   (unsigned long long)tabled);
 	is(pt_check(&pt), 0, "checker clean");
-}
-
-/* stdout (where kprintf goes on the host) captured into a buffer between the two calls. */
-static FILE *cap_file;
-static int cap_saved = -1;
-
-static void capture_begin(void)
-{
-	fflush(stdout);
-	cap_file = tmpfile();
-	cap_saved = dup(1);
-	dup2(fileno(cap_file), 1);
-}
-
-static size_t capture_end(char *buf, size_t size)
-{
-	fflush(stdout);
-	dup2(cap_saved, 1);
-	close(cap_saved);
-	rewind(cap_file);
-	size_t n = fread(buf, 1, size - 1, cap_file);
-	buf[n] = 0;
-	fclose(cap_file);
-	return n;
 }
 
 /* Number of lines of buf that start with prefix. */

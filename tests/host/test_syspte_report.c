@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <stdarg.h>
 #include "tap.h"
+#include "capture.h"
 #include "host_machine.h"
 #include "syspte_impl.h"
 #include "syspte_cache.h"
@@ -393,32 +394,6 @@ static void check_census(void)
 
 /* ---------------------------------------------------------------- the report's text */
 
-static FILE *cap_file;   /* one scratch file for every capture, emptied before each */
-static int cap_saved = -1;
-
-/* stdout (where kprintf goes on the host) captured into a buffer between the two calls. */
-static void capture_begin(void)
-{
-	fflush(stdout);
-	if (!cap_file)
-		cap_file = tmpfile();
-	if (ftruncate(fileno(cap_file), 0))
-		perror("ftruncate");
-	rewind(cap_file);
-	cap_saved = dup(1);
-	dup2(fileno(cap_file), 1);
-}
-
-static size_t capture_end(char *buf, size_t size)
-{
-	fflush(stdout);
-	dup2(cap_saved, 1);
-	close(cap_saved);
-	rewind(cap_file);
-	size_t n = fread(buf, 1, size - 1, cap_file);
-	buf[n] = 0;
-	return n;
-}
 
 static char text[65536];
 
