@@ -7,8 +7,10 @@
  *  - pool_tag_totals with every bound against the sorted set of tags, and a full tag table;
  *  - generated misuse with every BAD_POOL_CALLER parameter, the pool unchanged after each;
  *  - pool_check against corruptions of a slab header, block headers, a free list and a large
- *    record, each restored afterwards (the check clean again). The test mirrors the pool's private
- *    layout (struct mirror_slab, mirror_block) and first proves the mirror right on live blocks.
+ *    record, each restored afterwards (the check clean again), some with their exact count of
+ *    violations, and many violations at once: all counted, the first five printed. The test mirrors
+ *    the pool's private layout (struct mirror_slab, mirror_block) and first proves the mirror right
+ *    on live blocks.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include "bugcheck.h"
 #include "testhooks.h"
 #include "test_rng.h"
+#include "capture.h"
 
 #define RAM (16ULL << 20)
 #define REGION (2ULL << 20)
@@ -393,6 +396,15 @@ static struct mirror_block *blk(struct mirror_slab *s, unsigned i) { return (voi
 
 static unsigned undetected;
 
+/* The lines of text. */
+static unsigned count_lines(const char *text)
+{
+	unsigned n = 0;
+	for (; *text; text++)
+		n += *text == '\n';
+	return n;
+}
+
 /* pool_check finds the corruption of the bytes at f (size len) to the value at v (exactly want
  * violations when want is not 0), and none once they are restored. */
 static void corrupt_n(const char *what, void *f, const void *v, size_t len, uint64_t want)
@@ -444,7 +456,8 @@ static void test_check(void)
 	CORRUPT("free list cut after one block", blk(s, 3)->next_off, 0);
 	CORRUPT("free list looping", blk(s, 5)->next_off, 32 + 3 * M_STRIDE);
 	CORRUPT("free block's state unknown", blk(s, 6)->state, 0x12345678u);
-	CORRUPT("free block marked allocated", blk(s, 6)->state, M_ALLOC);
+	/* its size is 0: the pool's byte total still agrees, its count of small blocks does not */
+	CORRUPT_N("free block marked allocated", blk(s, 6)->state, M_ALLOC, 3);
 	CORRUPT("free block's class", blk(s, 7)->cls, 0);
 	CORRUPT("allocated block's state unknown", hdr(b)->state, 0x12345678u);
 	CORRUPT("allocated block marked free", hdr(b)->state, M_FREE);
@@ -473,11 +486,27 @@ static void test_check(void)
 	CORRUPT_N("a full slab unlinked from its class", newer->next, NULL, two ? 2 : 0);
 	CORRUPT("large record's address off a page", r->va, r->va + 16);
 	CORRUPT("large record in another bucket", r->va, r->va + 8 * PAGE_SIZE);
-	CORRUPT("large record's pages", r->npages, 2);
+	CORRUPT_N("large record's pages", r->npages, 2, 2);
 	CORRUPT("large record's bytes small", r->bytes, POOL_SMALL_MAX);
 	CORRUPT("large record's bytes past its pages", r->bytes, PAGE_SIZE + 1);
-	CORRUPT("large record's header not internal", hdr((uint8_t *)r)->state, M_ALLOC);
-	is(undetected, 0, "pool_check finds each of 28 corruptions, and none once each is restored");
+	CORRUPT_N("large record's header not internal", hdr((uint8_t *)r)->state, M_ALLOC, 2);
+	is(undetected, 0, "pool_check finds each of 28 corruptions (some with their exact count), and none once each is restored");
+	/* Every block of slab s in another class: one violation each, the first five printed. */
+	static uint8_t page[PAGE_SIZE];
+	static char out[4096];
+	memcpy(page, s, PAGE_SIZE);
+	for (unsigned i = 0; i < nb; i++)
+		blk(s, i)->cls = (uint16_t)(s->cls + 1);
+	capture_begin();
+	uint64_t many = pool_check();
+	capture_end(out, sizeof(out));
+	memcpy(s, page, PAGE_SIZE);
+	unsigned printed = 0;
+	for (const char *q = out; (q = strstr(q, "pool_check: block of another class at ")) != NULL; q++)
+		printed++;
+	ok(many == nb && printed == 5 && count_lines(out) == 5 && pool_check() == 0,
+	   "%u violations: all counted (%llu), the first five printed (%u lines)", nb, (unsigned long long)many,
+	   count_lines(out));
 	ExFreePool(a), ExFreePool(b), ExFreePool(c), ExFreePool(big), ExFreePool(near);
 	for (unsigned i = 0; i < 6; i++)
 		ExFreePool(k[i]);

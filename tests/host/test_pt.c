@@ -157,6 +157,68 @@ static void test_prealloc_and_enomem(void)
 	   "and flushed, once, after the lock");
 }
 
+/* The tables a range's addresses of granule g fall in: one per distinct g-sized block. */
+static uint64_t blocks(vaddr_t va, vaddr_t end, uint64_t g) { return (end - 1) / g - va / g + 1; }
+
+/*
+ * Property: over generated ranges (starts near a 1 GiB boundary, ends on a 2 MiB boundary or not),
+ * pt_prealloc on a fresh tree creates exactly the tables the range's pages need (one level-1 table
+ * per 2 MiB span touched, one level-2 per GiB, one level-3 per 512 GiB): nothing for the span after
+ * the range, and the range's last page has its slot.
+ */
+static void test_prealloc_generated(void)
+{
+	unsigned wrong = 0, aligned_ends = 0;
+	for (unsigned k = 0; k < 40; k++) {
+		setup(4096);
+		pt_create(&pt, PT_FEAT_ALL);
+		vaddr_t va = VA0 + SIZE_1G - 3 * SIZE_2M + draw(6 * 512) * PAGE_SIZE;
+		vaddr_t end = va + (1 + draw(4 * 512)) * PAGE_SIZE;
+		if (k % 2)
+			end = ALIGN_UP(end, SIZE_2M);
+		aligned_ends += end % SIZE_2M == 0;
+		uint64_t want = 1 + blocks(va, end, 512 * SIZE_1G) + blocks(va, end, SIZE_1G) + blocks(va, end, SIZE_2M);
+		bool good = pt_prealloc(&pt, va, end - va) == PT_OK && pt.table_pages == want &&
+			    pt_pte_slot(&pt, end - PAGE_SIZE) != NULL && pt_pte_slot(&pt, ALIGN_UP(end, SIZE_2M)) == NULL &&
+			    pt_check(&pt) == 0;
+		if (!good && wrong++ < 5)
+			printf("# prealloc [0x%llx, 0x%llx): %llu table pages, want %llu\n", (unsigned long long)va,
+			       (unsigned long long)end, (unsigned long long)pt.table_pages, (unsigned long long)want);
+	}
+	ok(wrong == 0 && aligned_ends >= 20, "pt_prealloc over 40 ranges (%u ending on a 2 MiB boundary): exactly the tables the range needs",
+	   aligned_ends);
+}
+
+/* The last page below the canonical hole, the first above it and the last 2 MiB below it (a 2 MiB
+ * leaf) are mapped, protected, unmapped and preallocated like any other; one page more is refused. */
+static void test_canonical_edges(void)
+{
+	setup(4096);
+	pt_create(&pt, PT_FEAT_ALL);
+	const vaddr_t hole = 0x0000800000000000ULL, upper = 0xffff800000000000ULL;
+	/* the 2 MiB first: the last page's map after it finds the level-1 table its prealloc made */
+	const vaddr_t vas[3] = { hole - SIZE_2M, hole - PAGE_SIZE, upper };
+	const uint64_t sizes[3] = { SIZE_2M, PAGE_SIZE, PAGE_SIZE };
+	unsigned wrong = 0;
+	for (unsigned i = 0; i < 3; i++) {
+		vaddr_t va = vas[i];
+		uint64_t size = sizes[i], e, sz;
+		paddr_t pa;
+		bool good = pt_map(&pt, va, SIZE_2M, size, PT_PROT_W, PT_SIZE_4K | PT_SIZE_2M) == PT_OK &&
+			    pt_query(&pt, va + size - 8, &pa, &e, &sz) && pa == SIZE_2M + size - 8 && sz == size &&
+			    (e & X86_PTE_W) && pt_protect(&pt, va, size, 0) == PT_OK && pt_query(&pt, va, NULL, &e, NULL) &&
+			    !(e & X86_PTE_W) && pt_unmap(&pt, va, size) == PT_OK && !pt_query(&pt, va, NULL, NULL, NULL) &&
+			    pt_prealloc(&pt, va, size) == PT_OK && pt_pte_slot(&pt, va + size - PAGE_SIZE) != NULL;
+		if (!good && wrong++ < 5)
+			printf("# [0x%llx, +0x%llx) handled wrongly\n", (unsigned long long)va, (unsigned long long)size);
+	}
+	ok(wrong == 0, "the last page and 2 MiB below the canonical hole, the first page above it: map, protect, unmap");
+	ok(pt_map(&pt, hole - PAGE_SIZE, 0x5000, 2 * PAGE_SIZE, 0, PT_SIZE_4K) == PT_EINVAL &&
+	   pt_map(&pt, upper - PAGE_SIZE, 0x5000, 2 * PAGE_SIZE, 0, PT_SIZE_4K) == PT_EINVAL &&
+	   pt_prealloc(&pt, hole - PAGE_SIZE, 2 * PAGE_SIZE) == PT_EINVAL && pt_check(&pt) == 0,
+	   "a page more, into the hole from either side, is refused");
+}
+
 /* pt_span_tables's callback: counts and records the tables created. */
 struct span_log { unsigned n; vaddr_t va[8]; paddr_t table[8]; volatile pte_t *pde[8]; };
 static void span_log_cb(void *arg, vaddr_t va, paddr_t table, volatile pte_t *pde)
@@ -686,6 +748,8 @@ int main(void)
 	test_split_and_protect();
 	test_bad_input_and_checker();
 	test_prealloc_and_enomem();
+	test_prealloc_generated();
+	test_canonical_edges();
 	test_span_tables();
 	test_split_both_ends();
 	test_split_enomem();
