@@ -11,7 +11,8 @@
  * A region's geometry, generated: syspte_create refuses every base and count that breaks one rule
  * (no pages, a base off 2 MiB, a count not whole 2 MiB pieces, more than BUDDY_MAX_PAGES, a range
  * past the top of the address space), each with the others kept, before it asks for any memory;
- * the same draws with the rule kept give a region whose first reservation lies at its base.
+ * the same draws with the rule kept give a region whose first reservation lies at its base. Its
+ * metadata holds a level-2 table pointer per GiB the range touches (ranges ending on a GiB boundary too).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,49 @@ static void test_geometry(void)
 	ok(made, "the same rules kept (aligned base, whole pieces): regions made, each reserved whole at its base");
 }
 
+#define L_BASE (SYSPTE_BASE + (128ULL << 30))   /* above the regions of test_geometry: the layout's regions */
+
+/* Level-2 tables (1 GiB of address each) the range of npages pages from base touches. */
+static uint64_t l_gibs(vaddr_t base, uint64_t npages)
+{
+	return ALIGN_UP((base & (SIZE_1G - 1)) + (npages << PAGE_SHIFT), SIZE_1G) >> 30;
+}
+
+/* The region's metadata keeps one level-2 table pointer per GiB its range touches, no more: regions of
+ * the same size, one from a GiB boundary and one 2 MiB pieces past it (half of them ending exactly
+ * on a GiB boundary), differ in meta_bytes by a pointer for each further GiB touched. */
+static void test_layout(void)
+{
+	rng = 0x1a9007;
+	unsigned good = 0, cases = 24, ends_on_gib = 0;
+	for (unsigned k = 0; k < cases; k++) {
+		uint64_t npages = PT_ENTRIES * (1 + xdraw(3 * (SIZE_1G >> 21)));   /* up to 3 GiB */
+		uint64_t size = npages << PAGE_SHIFT, off = (k & 1) ? (SIZE_1G - size % SIZE_1G) % SIZE_1G
+									: xdraw(SIZE_1G / SIZE_2M) * SIZE_2M;
+		vaddr_t b0 = L_BASE + ((uint64_t)k << 33), b1 = b0 + off;   /* 8 GiB apart */
+		ends_on_gib += ((b1 + size) & (SIZE_1G - 1)) == 0;
+		struct syspte_region *r0 = syspte_create(host_machine_pt(), b0, npages);
+		struct syspte_region *r1 = syspte_create(host_machine_pt(), b1, npages);
+		struct syspte_stats s0, s1;
+		if (!r0 || !r1) {
+			printf("# 0x%llx + %llu pages: not made\n", (unsigned long long)b1, (unsigned long long)npages);
+			continue;
+		}
+		syspte_get_stats(r0, &s0);
+		syspte_get_stats(r1, &s1);
+		uint64_t want = (l_gibs(b1, npages) - l_gibs(b0, npages)) * sizeof(pte_t *);
+		if (s1.meta_bytes - s0.meta_bytes == want)
+			good++;
+		else
+			printf("# 0x%llx + %llu pages: %llu metadata bytes, %llu more than from a GiB boundary, not %llu\n",
+			       (unsigned long long)b1, (unsigned long long)npages, (unsigned long long)s1.meta_bytes,
+			       (unsigned long long)(s1.meta_bytes - s0.meta_bytes), (unsigned long long)want);
+	}
+	ok(good == cases && ends_on_gib >= cases / 2,
+	   "%u of %u regions (%u ending on a GiB boundary) hold a level-2 table pointer per GiB they touch", good, cases,
+	   ends_on_gib);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seeds = argc > 1 ? strtoull(argv[1], NULL, 0) : 6;
@@ -352,5 +396,6 @@ int main(int argc, char **argv)
 	ok(bunknown > seeds * 20, "region B refused each of %llu reserves with a flag it does not know, unchanged",
 	   (unsigned long long)bunknown);
 	test_geometry();
+	test_layout();
 	return tap_done();
 }

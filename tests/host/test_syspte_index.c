@@ -63,6 +63,7 @@
 #include "phys.h"
 #include "reserved.h"
 #include "test_rng.h"
+#include "capture.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 
@@ -693,7 +694,21 @@ static void test_largest_table(void)
 	   "reached, its check passes, one entry more refused with no page asked for");
 }
 
-/* syspte_index_check catches each value derived from the table's size made stale alone. */
+/* syspte_index_check of the index fails, the first line it prints naming what. */
+static bool ix_check_says(const char *what)
+{
+	char out[512];
+	capture_begin();
+	int st = syspte_index_check(&ix, NULL, NULL);
+	capture_end(out, sizeof(out));
+	char *nl = strchr(out, '\n');
+	if (nl)
+		*nl = 0;
+	return st != 0 && strstr(out, what) != NULL;
+}
+
+/* syspte_index_check catches each value derived from the table's size made stale alone, and a size
+ * outside [SYSPTE_INDEX_MIN_BITS, max_bits] (each bound broken alone) before anything else. */
 static void test_check_derived(void)
 {
 	ix_fresh();
@@ -719,12 +734,22 @@ static void test_check_derived(void)
 	ix.dir0 = NULL;
 	caught &= syspte_index_check(&ix, NULL, NULL) != 0;
 	ix = saved;
+	ix.max_bits = ix.bits - 1;   /* the table one size past the largest its region allows */
+	caught &= ix_check_says("table size out of bounds");
+	ix = saved;
+	ix.bits = SYSPTE_INDEX_MIN_BITS - 1;   /* one size below the smallest */
+	caught &= ix_check_says("table size out of bounds");
+	ix = saved;
+	ix.max_bits = ix.bits;   /* the largest table allowed: passes */
+	clean &= syspte_index_check(&ix, NULL, NULL) == 0;
+	ix = saved;
 	ix.low = syspte_index_low(ix.bits) / 2;   /* lowered, as after a refused halving: allowed */
 	clean &= syspte_index_check(&ix, NULL, NULL) == 0;
 	ix = saved;
 	clean &= syspte_index_check(&ix, NULL, NULL) == 0;
 	ok(caught && clean, "check catches the hash's shift, the mask, the capacity, the halving threshold "
-	   "raised and the first directory's shortcut each made stale alone; a lowered threshold passes");
+	   "raised and the first directory's shortcut each made stale alone, and a size past either bound (the "
+	   "bound named first); a lowered threshold and a table at its largest size pass");
 	for (uint64_t k = 0; k < KEYS; k++)
 		if (live[k])
 			ix_del(k);
