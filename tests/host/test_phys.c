@@ -10,6 +10,7 @@
 #include "bootinfo.h"
 #include "test_rng.h"
 #include "verifier.h"
+#include "testhooks.h"
 
 static struct machine_map m;
 
@@ -538,6 +539,38 @@ static void test_full_map_frame0(void)
 	check_walkers("a full map with loader ranges");
 }
 
+/*
+ * The fault-injection budget caps allocated_pages inclusively: with the budget set to what is
+ * allocated plus k, a request of npages succeeds exactly when npages <= k (free runs abound), and
+ * a success leaves allocated_pages at most the budget; lifting the budget restores every request.
+ */
+static void test_budget_edges(void)
+{
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 1024, 0);
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "a map for the budget initialises");
+	paddr_t base = phys_alloc(3, 0, UINT64_MAX);   /* a budget counts from a nonzero allocation */
+	unsigned wrong = 0;
+	for (uint64_t k = 0; k < 9; k++)
+		for (uint64_t npages = 1; npages < 11; npages++) {
+			struct phys_stats s;
+			phys_get_stats(&s);
+			phys_set_budget(s.allocated_pages + k);
+			paddr_t pa = phys_alloc(npages, 0, UINT64_MAX);
+			phys_set_budget(UINT64_MAX);
+			if ((pa != 0) != (npages <= k)) {
+				printf("# budget allocated + %llu, %llu pages: got 0x%llx\n", (unsigned long long)k,
+				       (unsigned long long)npages, (unsigned long long)pa);
+				wrong++;
+			}
+			if (pa)
+				phys_free(pa, npages);
+		}
+	ok(wrong == 0 && base != 0, "a budget of allocated + k grants exactly the requests of k pages or fewer");
+	phys_free(base, 3);
+	is(phys_check(), 0, "check passes after the budget's requests");
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -550,5 +583,6 @@ int main(void)
 	test_zeroed_page_and_is_free_edges();
 	test_verifier_patterns();
 	test_geometry_refusals();
+	test_budget_edges();
 	return tap_done();
 }
