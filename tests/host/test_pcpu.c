@@ -48,6 +48,7 @@
 #include <string.h>
 #include "tap.h"
 #include "host_machine.h"
+#include "lock_play.h"
 #include "fake_arch.h"
 #include "syspte_impl.h"
 #include "testhooks.h"
@@ -810,8 +811,7 @@ static void raced_spun(void)
 	raced.ran = true;
 	__atomic_store_n(&raced.r->cache.frozen, 0, __ATOMIC_RELEASE);
 	spinlock_t *l = &raced.r->cache.cpu[1]->lock;
-	__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+	lock_play_release(l);
 	act_as(1);
 	for (unsigned k = 0; k < raced.more; k++)
 		if ((raced.mine[raced.have] = syspte_reserve(raced.r, 1, TAG1, 0)) != 0)
@@ -826,8 +826,7 @@ static unsigned unstick_spins;
 static void unstick(void)
 {
 	unstick_spins++;
-	__atomic_store_n(&unstick_lock->owner, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&unstick_lock->locked, 0, __ATOMIC_RELEASE);
+	lock_play_release(unstick_lock);
 }
 
 /*
@@ -868,15 +867,13 @@ static void test_drain_raced(void)
 	/* the drain's look runs with the caches frozen (by a walker that thaws them in the hook, so the
 	 * look takes no cache lock) and its loop then waits for CPU 1's */
 	r->cache.frozen = 1;
-	c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
-	c1->lock.owner = 2;
+	lock_play_hold(&c1->lock, 1);   /* CPU 1 holds its cache's lock */
 	fake_cpu_poll_hook = raced_spun;
 	vaddr_t w = syspte_reserve(r, 2, FILL_TAG, 0);
 	fake_cpu_poll_hook = NULL;
 	if (!raced.ran) {   /* a drain that did not wait fails the test, and does not hang it */
 		r->cache.frozen = 0;
-		c1->lock.locked = 0;
-		c1->lock.owner = 0;
+		lock_play_release(&c1->lock);
 	}
 	ok(raced.ran && raced.have == room && w == 0 && drains() == d && r->index.count == count && c1->live == room &&
 	   all_found(mine, raced.have), "CPU 1 placed one more meanwhile: the request refused, nothing drained or moved");
@@ -2028,8 +2025,7 @@ static struct syspte_region *region_cpu1_cached(void)
 static void test_fast_paths_take_no_region_lock(void)
 {
 	struct syspte_region *r = region_cpu1_cached();
-	r->lock.locked = 1;   /* CPU 0 holds the region's lock */
-	r->lock.owner = 1;
+	lock_play_hold(&r->lock, 0);   /* CPU 0 holds the region's lock */
 	spins = 0;
 	fake_cpu_poll_hook = region_lock_spun;
 	uint64_t polls = fake_cpu_polls;
@@ -2041,8 +2037,7 @@ static void test_fast_paths_take_no_region_lock(void)
 	fake_cpu_poll_hook = NULL;
 	ok(spins == 0 && fake_cpu_polls == polls && v[7], "with the region's lock held by CPU 0, CPU 1 reserved and freed "
 	   "8 times (1..15 pages) without waiting for it");
-	r->lock.locked = 0;
-	r->lock.owner = 0;
+	lock_play_release(&r->lock);
 	act_as(0);
 	ok(syspte_check(r) == 0, "check passes");
 }
@@ -2069,8 +2064,7 @@ static void test_map_unmap_lookup_take_no_region_lock(void)
 				all &= v != 0 && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 2;
 				uint64_t mapped0 = stats().pages_mapped;
 				act_as((unsigned)(off + len) % 2 ? 1 : 2);   /* the owner, or another CPU */
-				r->lock.locked = 1;   /* CPU 0 holds the region's lock */
-				r->lock.owner = 1;
+				lock_play_hold(&r->lock, 0);   /* CPU 0 holds the region's lock */
 				spins = 0;
 				fake_cpu_poll_hook = region_lock_spun;
 				struct syspte_info info = { 0 };
@@ -2090,8 +2084,7 @@ static void test_map_unmap_lookup_take_no_region_lock(void)
 				uint64_t extra = again == SYSPTE_OK;   /* the last page, mapped by itself */
 				tlb &= fake_tlb.flushes == 1 && fake_tlb.ev[0].ranks == 1u << LOCK_RANK_SYSPTE_CACHE &&
 				       fake_tlb_flushed_range(0, v + off * PAGE_SIZE, len);
-				r->lock.locked = 0;
-				r->lock.owner = 0;
+				lock_play_release(&r->lock);
 				counts &= stats().pages_mapped == mapped0 + extra;
 				if (extra)
 					all &= syspte_unmap(r, v + (n - 1) * PAGE_SIZE, TAG1, 1) == SYSPTE_OK;
@@ -2130,8 +2123,7 @@ static void test_frozen_goes_to_region(void)
 	for (int op = 0; op < 3; op++) {
 		if (op == 2)
 			all &= syspte_map(r, v, TAG1, pfns, 4, PT_CACHE_WB) == SYSPTE_OK;
-		r->lock.locked = 1;
-		r->lock.owner = 1;
+		lock_play_hold(&r->lock, 0);
 		r->cache.frozen = 1;
 		spins = 0;
 		fake_cpu_poll_hook = walker_done;
@@ -2140,8 +2132,7 @@ static void test_frozen_goes_to_region(void)
 		fake_cpu_poll_hook = NULL;
 		all &= spins == 1 && r->cache.frozen == 0 && st == (op == 1 ? 1 : SYSPTE_OK);
 		r->cache.frozen = 0;   /* a path that did not wait fails the test, and does not hang it */
-		r->lock.locked = 0;
-		r->lock.owner = 0;
+		lock_play_release(&r->lock);
 		all &= stats().pages_mapped == (op == 0 || op == 1 ? 4u : 0u) && syspte_check(r) == 0;
 		if (op == 1)
 			all &= info.base == v && info.mapped == 4 && syspte_unmap(r, v, TAG1, 4) == SYSPTE_OK;
@@ -2221,8 +2212,7 @@ static void stale_owner_spun(void)
 	if (stale.ran)
 		return;
 	stale.ran = true;
-	__atomic_store_n(&stale.held->owner, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&stale.held->locked, 0, __ATOMIC_RELEASE);
+	lock_play_release(stale.held);
 	if (stale.readopt == 2)
 		act_as(1);
 	uint64_t f = spin_lock(&stale.r->lock);
@@ -2269,8 +2259,7 @@ static void test_stale_owner(void)
 			if (op == 3)
 				all &= syspte_map(r, v, TAG1, pfns, n, PT_CACHE_WB) == SYSPTE_OK;
 			stale = (typeof(stale)){ .r = r, .held = &c1->lock, .start = i, .npages = n, .readopt = mode };
-			c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
-			c1->lock.owner = 2;
+			lock_play_hold(&c1->lock, 1);   /* CPU 1 holds its cache's lock */
 			act_as(3);
 			fake_cpu_poll_hook = stale_owner_spun;
 			struct syspte_info info = { 0 };

@@ -20,6 +20,7 @@
 #include "model_syspte.c"
 #include "test_rng.h"
 #include "syspte_impl.h"
+#include "lock_play.h"
 
 static uint64_t rng;
 
@@ -69,8 +70,7 @@ static void race_spun(void)
 		return;
 	race.ran = true;
 	race.pfns[race.at] = race.value;
-	__atomic_store_n(&race.held->owner, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&race.held->locked, 0, __ATOMIC_RELEASE);
+	lock_play_release(race.held);
 }
 
 /*
@@ -106,8 +106,7 @@ static unsigned test_cached_map_frames_changed(void)
 			struct syspte_stats before, st;
 			syspte_get_stats(r, &before);
 			race = (typeof(race)){ .held = &c1->lock, .pfns = pfns, .at = q, .value = limit + q };
-			c1->lock.locked = 1;   /* CPU 1 holds its cache's lock */
-			c1->lock.owner = 2;
+			lock_play_hold(&c1->lock, 1);   /* CPU 1 holds its cache's lock */
 			act_as(2);
 			fake_tlb_reset();
 			fake_cpu_poll_hook = race_spun;
