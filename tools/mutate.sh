@@ -177,12 +177,20 @@ for name in "${tests[@]}"; do
 done
 mapfile -t order < <(printf '%s\n' "${order[@]}" | sort -n | cut -d' ' -f2)
 
+# occ_names ENTRY SITE_OCC FUNCTION: whether a list entry's occurrence (OCC, OCC@NAME or OCC@NAME#K)
+# names the site of occurrence SITE_OCC on a line of FUNCTION ("NAME#K", as functions() gives it).
+occ_names() {
+	case "$1" in "$2" | "$2@$3" | "$2@${3%%#*}") return 0;; esac
+	return 1
+}
+
 # equivalent FILE OP OCC CODE FUNCTION: the reason the list gives for this mutant, or nothing.
 equivalent() {
 	[ -f "$EQUIV" ] || return 0
-	awk -F'\t' -v f="$1" -v op="$2" -v occ="$3" -v code="$4" -v fn="$5" \
-		'BEGIN { name = fn; sub(/#.*/, "", name) }
-		$1 == f && $2 == op && ($3 == occ || $3 == occ "@" name || $3 == occ "@" fn) && $4 == code { print $5; exit }' "$EQUIV"
+	local eocc reason
+	while IFS=$'\t' read -r eocc reason; do
+		occ_names "$eocc" "$3" "$5" && { printf '%s\n' "$reason"; return; }
+	done < <(awk -F'\t' -v f="$1" -v op="$2" -v code="$4" '$1 == f && $2 == op && $4 == code { print $3 "\t" $5 }' "$EQUIV")
 }
 
 declare -A fn_of  # "FILE:LINE" -> the function the line is in
@@ -208,11 +216,9 @@ for f in "$@"; do
 			[ "$ef" = "$f" ] || continue
 			found=0
 			while read -r ln; do
-				# OCC@FUNCTION: the line must be inside FUNCTION
-				site=${fn_of["$f:$ln"]:-}
-				case "$eocc" in *@*#*) [ "${eocc#*@}" = "$site" ] || continue;;
-				*@*) [ "${eocc#*@}" = "${site%%#*}" ] || continue;; esac
-				printf '%s\n' "${all[@]}" | awk -v l="$ln" -v o="$eop" -v c="${eocc%%@*}" '$1 == l && $2 == o && $3 == c { f = 1 } END { exit !f }' && found=1
+				while read -r socc; do
+					occ_names "$eocc" "$socc" "${fn_of["$f:$ln"]:-}" && found=1
+				done < <(printf '%s\n' "${all[@]}" | awk -v l="$ln" -v o="$eop" '$1 == l && $2 == o { print $3 }')
 			done < <(awk -v c="$ecode" '{ t = $0; sub(/^[ \t]+/, "", t); sub(/[ \t]+$/, "", t); if (t == c) print NR }' "$f")
 			if [ $found = 0 ]; then
 				stale_entries=$((stale_entries + 1))
