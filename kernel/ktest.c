@@ -2,6 +2,7 @@
 #include "ktest.h"
 #include "phys.h"
 #include "kprintf.h"
+#include "kstring.h"
 
 extern const struct ktest __ktests_start[], __ktests_end[];
 
@@ -52,17 +53,51 @@ bool ktest_expect(bool cond, const char *file, int line, const char *expr, const
 	return false;
 }
 
+/* Turns the line breaks of s into spaces, so it stays on one console or screen line. */
+static void ktest_one_line(char *s)
+{
+	for (char *c = s; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+}
+
 void ktest_skip(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	kvsnprintf(ktest_skip_reason, sizeof(ktest_skip_reason), fmt, ap);
 	va_end(ap);
-	/* The reason ends the KTAP line: keep it on that one line. */
-	for (char *c = ktest_skip_reason; *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
+	/* The reason ends the KTAP line. */
+	ktest_one_line(ktest_skip_reason);
 	ktest_skipped = true;
+}
+
+bool ktest_result(const char *fmt, ...)
+{
+	char line[KTEST_MSG_MAX];
+	const char *name = ktest_current ? ktest_current->name : "?";
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ktest_one_line(line);
+	kprintf("# result: %s: %s\n", name, line);
+	if (ktest_res.nresults >= KTEST_RESULTS_KEPT) {
+		ktest_res.results_dropped++;
+		return false;
+	}
+	struct ktest_result_line *r = &ktest_res.results[ktest_res.nresults++];
+	r->name = name;
+	memcpy(r->msg, line, sizeof(line));
+	return true;
+}
+
+void ktest_results_forget(size_t keep)
+{
+	if (keep < ktest_res.nresults)
+		ktest_res.nresults = keep;
+	ktest_res.results_dropped = 0;
 }
 
 /* Prints the result line of test number n (KTAP: "ok", "not ok", or "ok ... # SKIP reason"). */

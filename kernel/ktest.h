@@ -64,12 +64,32 @@ struct ktest_failure {
 	const char *name;                  /* the failing test */
 	char msg[KTEST_MSG_MAX];           /* "file:line: expected EXPR: details", cut to fit */
 };
+/* A benchmark's headline (ktest_result), kept for the summary screen: a PC without a serial port
+ * shows the screen after the log has scrolled by. */
+#define KTEST_RESULTS_KEPT 6
+struct ktest_result_line {
+	const char *name;                  /* the test that measured it */
+	char msg[KTEST_MSG_MAX];           /* one line, cut to fit */
+};
 struct ktest_results {
 	size_t planned, passed, failed, skipped;
 	size_t kept;                       /* failures[] entries filled: min(failed tests, KEPT) */
 	struct ktest_failure failures[KTEST_FAILURES_KEPT];
+	size_t nresults;                   /* results[] entries filled, first come */
+	size_t results_dropped;            /* ktest_result lines printed but not kept */
+	struct ktest_result_line results[KTEST_RESULTS_KEPT];
 };
 /* The results so far (all zero before ktest_run_all). */
 const struct ktest_results *ktest_results(void);
+
+/*
+ * Keeps one line of the running test's measured result for the summary screen and prints it on the
+ * console as "# result: NAME: line" (printf format; a newline becomes a space, a line longer than
+ * KTEST_MSG_MAX - 1 is cut). Returns false when KTEST_RESULTS_KEPT lines are kept already: the line
+ * is then printed only and counted in results_dropped.
+ */
+bool ktest_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Forgets every kept result line after the first keep, and the dropped count (the runner's own test). */
+void ktest_results_forget(size_t keep);
 
 #endif

@@ -19,6 +19,7 @@
 #define SUMMARY_FAIL_TITLE  0xFF5555u
 #define SUMMARY_FAIL_NAME   0xFFFF55u
 #define SUMMARY_FAIL_MSG    0xD0D0D0u
+#define SUMMARY_RESULT_TITLE 0x55FFFFu
 #define SUMMARY_LINE_MAX    160
 #define SUMMARY_MACHINE_ROWS 6
 #define SUMMARY_LABEL_COLS  10
@@ -196,6 +197,41 @@ static unsigned summary_failure_rows(void)
 	return 1 + (unsigned)sum.nfail + (sum.more ? 1 : 0);
 }
 
+/* Draws the benchmarks' kept result lines from pixel row y, at most max_rows text rows; returns the
+ * rows used. */
+static unsigned summary_draw_results(unsigned y, unsigned max_rows)
+{
+	const struct ktest_results *r = ktest_results();
+	unsigned rows = 0;
+	char line[SUMMARY_LINE_MAX];
+
+	if (!r->nresults || !max_rows)
+		return 0;
+	summary_text(1, y, SUMMARY_RESULT_TITLE, "Results:");
+	rows++;
+	for (size_t i = 0; i < r->nresults && rows < max_rows; i++) {
+		size_t n = summary_strlen(r->results[i].name);
+		summary_text(2, y + rows * sum.ch, SUMMARY_LABEL, r->results[i].name);
+		summary_text(3 + (unsigned)n, y + rows * sum.ch, SUMMARY_VALUE, r->results[i].msg);
+		rows++;
+	}
+	if (r->results_dropped && rows < max_rows) {
+		ksnprintf(line, sizeof(line), "... and %zu more result lines (see the log on serial)", r->results_dropped);
+		summary_text(2, y + rows * sum.ch, SUMMARY_LABEL, line);
+		rows++;
+	}
+	return rows;
+}
+
+/* Rows the result lines want: a title, a row per line, one for "more". */
+static unsigned summary_result_rows(void)
+{
+	const struct ktest_results *r = ktest_results();
+	if (!r->nresults)
+		return 0;
+	return 1 + (unsigned)r->nresults + (r->results_dropped ? 1 : 0);
+}
+
 /* Draws the machine rows from pixel row y. */
 static void summary_draw_machine(unsigned y)
 {
@@ -217,7 +253,7 @@ static struct memview_box summary_region_box(unsigned y, unsigned bottom)
 static void summary_draw(void)
 {
 	unsigned rows_total = sum.height / sum.ch, text_top = (rows_total - SUMMARY_TEXT_ROWS) * sum.ch;
-	unsigned y, fail_rows, max_fail_rows;
+	unsigned y, fail_rows, max_rows, res_rows;
 	struct memview_box region, ram;
 	size_t msize, dsz;
 	const void *map = kernel_memory_map(&msize, &dsz);
@@ -226,11 +262,15 @@ static void summary_draw(void)
 	sum.banner_h = summary_banner_height(sum.height, sum.ch);
 	summary_draw_banner();
 	y = sum.banner_h + sum.ch / 2;
-	/* Failures first, but leave room for the machine rows and the console rows. */
-	max_fail_rows = text_top > y + (SUMMARY_MACHINE_ROWS + 1) * sum.ch ?
-			(text_top - y) / sum.ch - SUMMARY_MACHINE_ROWS - 1 : 0;
-	fail_rows = summary_draw_failures(y, MIN(max_fail_rows, summary_failure_rows()));
+	/* Failures first, then the benchmarks' results, but leave room for the machine rows and the
+	 * console rows. */
+	max_rows = text_top > y + (SUMMARY_MACHINE_ROWS + 1) * sum.ch ?
+		   (text_top - y) / sum.ch - SUMMARY_MACHINE_ROWS - 1 : 0;
+	fail_rows = summary_draw_failures(y, MIN(max_rows, summary_failure_rows()));
 	y += fail_rows ? fail_rows * sum.ch + sum.ch / 2 : 0;
+	max_rows = max_rows > fail_rows + 1 ? max_rows - fail_rows - 1 : 0;
+	res_rows = summary_draw_results(y, MIN(max_rows, summary_result_rows()));
+	y += res_rows ? res_rows * sum.ch + sum.ch / 2 : 0;
 	summary_draw_machine(y);
 	y += SUMMARY_MACHINE_ROWS * sum.ch + sum.ch / 2;
 	region = summary_region_box(y, text_top - sum.ch / 2);
@@ -285,10 +325,16 @@ static void summary_check_pictures(void)
 /* Prints the summary as console lines (serial, and the screen's scroll before the panel). */
 static void summary_print(void)
 {
+	const struct ktest_results *r = ktest_results();
+
 	kprintf("summary: %s: %s\n", sum.passed ? "PASSED" : "FAILED", sum.counts);
 	kprintf("summary: %s\n", sum.boot);
 	for (size_t i = 0; i < sum.nfail; i++)
 		kprintf("summary: failed %s: %s\n", sum.fail[i].name, sum.fail[i].msg);
+	for (size_t i = 0; i < r->nresults; i++)
+		kprintf("summary: result %s: %s\n", r->results[i].name, r->results[i].msg);
+	if (r->results_dropped)
+		kprintf("summary: %zu more result lines not kept\n", r->results_dropped);
 	for (unsigned i = 0; i < SUMMARY_MACHINE_ROWS; i++)
 		kprintf("summary: %-9s %s\n", sum.machine[i][0], sum.machine[i][1]);
 	if (sum.sc_running)

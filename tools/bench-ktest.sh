@@ -3,9 +3,10 @@
 # test kernel (build/esp-test) once with `onexit=qemu ktest=NAME` and the QEMU arguments given, prints
 # the log's lines matching TABLE (an extended regex) and the suite's summary.
 #   tools/bench-ktest.sh NAME TABLE NEED [QEMU arguments...]
-# Fails unless QEMU ended with the suite passed (exit 33), NAME passed (a skip is no result) and a
-# line matched NEED (the table's first row); it then shows the command line's messages, failures,
-# skips and the log's end.
+# Fails unless QEMU ended with the suite passed (exit 33), NAME passed (a skip is no result), a
+# line matched NEED (the table's first row) and the summary kept NAME's result lines for the screen
+# ("summary: result NAME: ...", what a PC without a serial port shows); it then shows the command
+# line's messages, failures, skips and the log's end.
 set -eu
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { echo "usage: tools/bench-ktest.sh NAME TABLE NEED [QEMU arguments...]" >&2; exit 2; }
@@ -24,9 +25,11 @@ log=$(tr -d '\r' < "$esp.log")
 grep -E "$table" <<< "$log" || true
 res=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<< "$log" | tail -1)
 echo "${res:-no summary} (exit $rc)"
-if [ "$rc" != 33 ] || ! grep -qE "^ok [0-9]+ $name\$" <<< "$log" || ! grep -qE "$need" <<< "$log"; then
-	echo "$name: the boot did not pass, the benchmark skipped, or it printed no table; the command line's" \
-	     "messages, failures, skips and the log's end:" >&2
+grep -E "^summary: result $name: " <<< "$log" || true
+if [ "$rc" != 33 ] || ! grep -qE "^ok [0-9]+ $name\$" <<< "$log" || ! grep -qE "$need" <<< "$log" ||
+   ! grep -qE "^summary: result $name: " <<< "$log"; then
+	echo "$name: the boot did not pass, the benchmark skipped, or it printed no table or no result line" \
+	     "for the summary screen; the command line's messages, failures, skips and the log's end:" >&2
 	grep -E "^(cmdline:|not ok |    # |ok [0-9]+ .* # SKIP)" <<< "$log" >&2 || true
 	tail -n 5 <<< "$log" >&2
 	exit 1

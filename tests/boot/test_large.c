@@ -800,6 +800,9 @@ static void lb_print(void)
 		kprintf("# bench_large_leaf: %s: 4K / leaf %llu.%02llux, leaf / 4K %llu.%03llu\n",
 			touch ? "map + touch + unmap" : "map + unmap", (unsigned long long)(x / 100),
 			(unsigned long long)(x % 100), (unsigned long long)(y / 1000), (unsigned long long)(y % 1000));
+		ktest_result("2 MiB %s: 512 4 KiB PTEs %llu ns, one 2 MiB leaf %llu ns: %llu.%02llux (medians)",
+			     touch ? "map + read + unmap" : "map + unmap", (unsigned long long)s, (unsigned long long)l,
+			     (unsigned long long)(x / 100), (unsigned long long)(x % 100));
 	}
 }
 

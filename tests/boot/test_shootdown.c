@@ -702,7 +702,7 @@ KTEST(bench_tlb_shootdown)
 	cpumask_t online = smp_online_mask();
 	static const uint64_t pages[] = { 1, TLB_BATCH_PAGES, TLB_BATCH_PAGES + 1 };
 	static const unsigned counts[] = { 1, 2, 4 };
-	uint64_t base[ARRAY_SIZE(pages)] = { 0 };
+	uint64_t base[ARRAY_SIZE(pages)] = { 0 }, unmap_ns[ARRAY_SIZE(pages)] = { 0 };
 
 	kprintf("# bench_tlb_shootdown: ns per unmap (map between), %d iterations, TCG: compare within this table\n",
 		TLBT_BENCH_ITER);
@@ -721,6 +721,7 @@ KTEST(bench_tlb_shootdown)
 			rounds = this_cpu()->tlb_stats.rounds - rounds;
 			if (c == 0)
 				base[p] = ns;
+			unmap_ns[p] = ns;
 			uint64_t ratio100 = base[p] ? ns * 100 / base[p] : 0;
 			kprintf("# %-5u %-6llu %10llu %10llu %11llu.%02llux %10llu\n", counts[c], (unsigned long long)pages[p],
 				(unsigned long long)ns, (unsigned long long)map, (unsigned long long)(ratio100 / 100),
@@ -728,6 +729,9 @@ KTEST(bench_tlb_shootdown)
 			KEXPECT(rounds == (counts[c] > 1 ? TLBT_BENCH_ITER : 0), "%u CPUs, %llu pages: one round per unmap",
 				counts[c], (unsigned long long)pages[p]);
 		}
+		ktest_result("%u CPU(s): unmap of %llu / %llu / %llu pages %llu / %llu / %llu ns", counts[c],
+			     (unsigned long long)pages[0], (unsigned long long)pages[1], (unsigned long long)pages[2],
+			     (unsigned long long)unmap_ns[0], (unsigned long long)unmap_ns[1], (unsigned long long)unmap_ns[2]);
 		for (cpumask_t m = online & ~keep; m; m &= m - 1)
 			KEXPECT(smp_restart((unsigned)__builtin_ctzll(m), SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED);
 	}

@@ -17,6 +17,7 @@
 #include "wdm.h"
 #include "syspte.h"
 #include "reserved.h"
+#include "kstring.h"
 
 #define SUM_TAG 0x6d755354u   /* 'TSum' */
 #define SUM_RGB 0x123456u
@@ -105,6 +106,50 @@ KTEST(summary_ktest_results_count_this_run)
 	const struct ktest_results *r = ktest_results();
 	KEXPECT(r->planned > 0 && r->passed + r->failed < r->planned && r->kept <= KTEST_FAILURES_KEPT);
 	KEXPECT(r->kept <= r->failed);
+}
+
+/* True when the strings a and b are equal. */
+static bool sum_streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* ktest_result keeps the first KTEST_RESULTS_KEPT lines of a run, each on one line and cut to fit,
+ * counts the rest, and names the running test; the lines made here are forgotten again, so a plain
+ * boot's summary screen shows none. */
+KTEST(summary_ktest_result_lines_kept)
+{
+	const struct ktest_results *r = ktest_results();
+	size_t before = r->nresults, dropped = r->results_dropped;
+	char longer[KTEST_MSG_MAX + 40];
+
+	KASSERT_TEST(before < KTEST_RESULTS_KEPT, "%zu result lines already kept by earlier tests", before);
+	for (size_t i = 0; i < sizeof(longer) - 1; i++)
+		longer[i] = (char)('a' + i % 26);
+	longer[sizeof(longer) - 1] = 0;
+	for (size_t i = before; i < KTEST_RESULTS_KEPT + 2; i++) {
+		bool kept = i == before + 1 ? ktest_result("%s", longer) : ktest_result("line %zu\nsecond\rthird", i);
+		KEXPECT(kept == (i < KTEST_RESULTS_KEPT), "line %zu kept %d", i, kept);
+	}
+	KEXPECT_EQ(r->nresults, KTEST_RESULTS_KEPT);
+	KEXPECT_EQ(r->results_dropped, dropped + 2);
+	for (size_t i = before; i < KTEST_RESULTS_KEPT; i++) {
+		char want[KTEST_MSG_MAX];
+		if (i == before + 1) {
+			memcpy(want, longer, KTEST_MSG_MAX - 1);
+			want[KTEST_MSG_MAX - 1] = 0;
+		} else {
+			ksnprintf(want, sizeof(want), "line %zu second third", i);
+		}
+		KEXPECT(sum_streq(r->results[i].msg, want), "line %zu kept as \"%s\"", i, r->results[i].msg);
+		KEXPECT(sum_streq(r->results[i].name, "summary_ktest_result_lines_kept"), "line %zu named %s", i,
+			r->results[i].name);
+	}
+	ktest_results_forget(before);
+	KEXPECT_EQ(r->nresults, before);
+	KEXPECT_EQ(r->results_dropped, 0);
 }
 
 KTEST(summary_region_picture_agrees_with_allocator)
