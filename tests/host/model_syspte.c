@@ -242,7 +242,10 @@ static void op_reserve(void)
 	bool bad = bytes == 0 || tag == 0 || (flags & ~(ULONG)MM_MAPPING_ADDRESS_DIVISIBLE) || bytes >= (1ULL << 32);
 	pages = (bytes + 4095) / 4096;
 	bool div = flags & MM_MAPPING_ADDRESS_DIVISIBLE;
+	fake_tlb_reset();
 	void *p = MmAllocateMappingAddressEx(bytes, tag, flags);
+	if (fake_tlb.flushes)   /* granted or refused: only not-present slots change */
+		fail("reservation flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
 	if (bad || pages > NPAGES) {
 		if (p)
 			fail("invalid reservation returned memory", bytes, tag);
