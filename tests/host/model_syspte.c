@@ -534,7 +534,10 @@ static void op_map(void)
 	hmdl_save(h, &saved);
 	uint64_t before = bugcheck_last.count;
 	fake_tlb_reset();
+	uint64_t calls = phys_alloc_calls;
 	char *p = MmMapLockedPagesWithReservedMapping((void *)addr, tag, use ? &h->mdl : NULL, ct);
+	if (phys_alloc_calls != calls)   /* the property the API exists for: a map never allocates */
+		fail("map asked the physical allocator for memory", phys_alloc_calls - calls, (uint64_t)p);
 	check_bugcheck(&e, before);
 	bool should_map = !e.code && !want_null;
 	if (!(should_map && p) && fake_tlb.flushes)
@@ -672,7 +675,10 @@ static void op_unmap(void)
 	hmdl_save(h, &saved);
 	uint64_t before = bugcheck_last.count;
 	fake_tlb_reset();
+	uint64_t calls = phys_alloc_calls;
 	MmUnmapReservedMapping((void *)addr, tag, use ? &h->mdl : NULL);
+	if (phys_alloc_calls != calls)   /* nothing is allocated, so an unmap may run with interrupts disabled */
+		fail("unmap asked the physical allocator for memory", phys_alloc_calls - calls, 0);
 	check_bugcheck(&e, before);
 	if (e.code || n == 0 || find_containing(i) < 0) {
 		if (fake_tlb.flushes)
