@@ -150,7 +150,8 @@ static void check_ptes(uint64_t a, uint64_t b)
 			fail("page size differs from the model (2 MiB leaf or not)", i, size);
 		else if (present && (pa >> 12) != mpfn[i] - 1)
 			fail("mapped frame differs", i, pa >> 12);
-		else if (present && (!(pte & X86_PTE_G) || !(pte & X86_PTE_NX) || !(pte & X86_PTE_W) || (pte & X86_PTE_U)))
+		else if (present && (!(pte & X86_PTE_G) || !(pte & X86_PTE_NX) || !(pte & X86_PTE_W) || (pte & X86_PTE_U) ||
+				     !(pte & X86_PTE_A) || !(pte & X86_PTE_D)))
 			fail("mapping bits wrong", i, pte);
 		else if (present && pte_pat(pte, size) != mpat[i])
 			fail("mapping cache type wrong", i, pte);
