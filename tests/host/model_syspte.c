@@ -150,7 +150,8 @@ static void check_ptes(uint64_t a, uint64_t b)
 			fail("page size differs from the model (2 MiB leaf or not)", i, size);
 		else if (present && (pa >> 12) != mpfn[i] - 1)
 			fail("mapped frame differs", i, pa >> 12);
-		else if (present && (!(pte & X86_PTE_G) || !(pte & X86_PTE_NX) || !(pte & X86_PTE_W) || (pte & X86_PTE_U)))
+		else if (present && (!(pte & X86_PTE_G) || !(pte & X86_PTE_NX) || !(pte & X86_PTE_W) || (pte & X86_PTE_U) ||
+				     !(pte & X86_PTE_A) || !(pte & X86_PTE_D)))
 			fail("mapping bits wrong", i, pte);
 		else if (present && pte_pat(pte, size) != mpat[i])
 			fail("mapping cache type wrong", i, pte);
@@ -242,7 +243,10 @@ static void op_reserve(void)
 	bool bad = bytes == 0 || tag == 0 || (flags & ~(ULONG)MM_MAPPING_ADDRESS_DIVISIBLE) || bytes >= (1ULL << 32);
 	pages = (bytes + 4095) / 4096;
 	bool div = flags & MM_MAPPING_ADDRESS_DIVISIBLE;
+	fake_tlb_reset();
 	void *p = MmAllocateMappingAddressEx(bytes, tag, flags);
+	if (fake_tlb.flushes)   /* granted or refused: only not-present slots change */
+		fail("reservation flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
 	if (bad || pages > NPAGES) {
 		if (p)
 			fail("invalid reservation returned memory", bytes, tag);
@@ -531,7 +535,10 @@ static void op_map(void)
 	hmdl_save(h, &saved);
 	uint64_t before = bugcheck_last.count;
 	fake_tlb_reset();
+	uint64_t calls = phys_alloc_calls;
 	char *p = MmMapLockedPagesWithReservedMapping((void *)addr, tag, use ? &h->mdl : NULL, ct);
+	if (phys_alloc_calls != calls)   /* the property the API exists for: a map never allocates */
+		fail("map asked the physical allocator for memory", phys_alloc_calls - calls, (uint64_t)p);
 	check_bugcheck(&e, before);
 	bool should_map = !e.code && !want_null;
 	if (!(should_map && p) && fake_tlb.flushes)
@@ -669,7 +676,10 @@ static void op_unmap(void)
 	hmdl_save(h, &saved);
 	uint64_t before = bugcheck_last.count;
 	fake_tlb_reset();
+	uint64_t calls = phys_alloc_calls;
 	MmUnmapReservedMapping((void *)addr, tag, use ? &h->mdl : NULL);
+	if (phys_alloc_calls != calls)   /* nothing is allocated, so an unmap may run with interrupts disabled */
+		fail("unmap asked the physical allocator for memory", phys_alloc_calls - calls, 0);
 	check_bugcheck(&e, before);
 	if (e.code || n == 0 || find_containing(i) < 0) {
 		if (fake_tlb.flushes)

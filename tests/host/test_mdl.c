@@ -370,6 +370,36 @@ static void test_io_allocate(void)
 	is(IoAllocateMdl((PVOID)0x10000, 0, 0, 0, NULL), 0, "Length 0: NULL");
 	is(IoAllocateMdl((PVOID)0xfffffffffffff000ULL, 0x2000, 0, 0, NULL), 0, "range wraps: NULL");
 	ok(same(&s), "refusals allocate nothing");
+	/* The edges of Length (4 GiB - 4 KiB, Windows' largest MDL) and of the address space's top: a range
+	 * ending at 2^64 exactly, or 1 or 2 bytes below, is valid; ending 1 to 3 bytes past it wraps. */
+	unsigned edge_bad = 0, edge_cases = 0;
+	const ULONG lengths[] = { 1, 2, PAGE_SIZE - 1, PAGE_SIZE, PAGE_SIZE + 1, 0x12345, (ULONG)MDL_MAX_BYTES - 1, (ULONG)MDL_MAX_BYTES };
+	for (unsigned k = 0; k < ARRAY_SIZE(lengths); k++)
+		for (uint64_t off = 0; off < 3; off++, edge_cases++) {
+			ULONG len = lengths[k];
+			vaddr_t end_at_top = 0 - (vaddr_t)len - off;   /* ends off bytes below 2^64 */
+			take(&s);
+			PMDL top = IoAllocateMdl((PVOID)end_at_top, len, 0, 0, NULL);
+			bool good = top && mdl_validate(top, MDL_CHECK_BYTES, NULL) == MDL_VALID && top->ByteCount == len &&
+				    (vaddr_t)MmGetMdlVirtualAddress(top) == end_at_top &&
+				    mdl_span_pages(top) == ADDRESS_AND_SIZE_TO_SPAN_PAGES(end_at_top, len);
+			if (top)
+				IoFreeMdl(top);
+			if (len > 1 + off) {   /* the same length 1 + off bytes past 2^64 (a start that is not 0 again) */
+				PMDL past = IoAllocateMdl((PVOID)(0 - (vaddr_t)len + 1 + off), len, 0, 0, NULL);
+				good &= past == NULL;
+				if (past)
+					IoFreeMdl(past);
+			}
+			good &= same(&s);
+			if (!good && edge_bad++ < 5)
+				printf("# IoAllocateMdl at 0x%llx, %u bytes\n", (unsigned long long)end_at_top, (unsigned)len);
+		}
+	for (uint64_t over = 1; over <= 3; over++, edge_cases++)   /* above 4 GiB - 4 KiB: NULL, wherever */
+		edge_bad += IoAllocateMdl((PVOID)(0x10000 + over), (ULONG)(MDL_MAX_BYTES + over), 0, 0, NULL) != NULL ||
+			    IoAllocateMdl(NULL, (ULONG)(0xffffffffu - over + 1), 0, 0, NULL) != NULL || !same(&s);
+	ok(edge_bad == 0, "%u IoAllocateMdl edges: lengths up to 4 GiB - 4 KiB granted, above it NULL; a range ending at "
+	   "2^64 exactly (or just below) granted and valid, ending past it NULL, nothing allocated by a refusal", edge_cases);
 	PMDL mdl = IoAllocateMdl((PVOID)0xffff800000101234ULL, 0x3000, 0, 0, NULL);
 	ok(mdl != NULL, "IoAllocateMdl");
 	is((uintptr_t)mdl->StartVa, 0xffff800000101000ULL, "StartVa");

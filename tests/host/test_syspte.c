@@ -11,9 +11,12 @@
  * a xorshift generator seeded per run. Then cases the model's generators do not reach, each over a
  * range of inputs:
  * a cached map whose caller changes a frame during the call, maps with no frames, unmaps cutting a
- * 2 MiB leaf's mapping in every way, and calls at addresses far from the region.
+ * 2 MiB leaf's mapping in every way, calls at addresses far from the region, reservations refused
+ * for want of a physical page (a table, an allocator chunk, the index's room), the 4 GiB edge of
+ * the reservation size on an 8 GiB region, and maps with every kind of out-of-range cache type.
  */
 #include <stdlib.h>
+#include <string.h>
 #include "tap.h"
 #include "reserved.h"
 #include "model_syspte.h"
@@ -308,6 +311,189 @@ static unsigned test_far_addresses(void)
 	return bad + (m < 80) + (syspte_check(r) != 0);
 }
 
+/* The region's state a refused reservation must leave as it was (docs/contract.md section 3: "A
+ * NULL return changes nothing"), the pages of the allocator's own records aside: the index's pages
+ * and the caches' (a refusal may drain the caches, and may grow the index: reported apart). */
+struct short_state {
+	struct syspte_stats st;
+	uint64_t other_pages;   /* physical pages allocated, those of the index and the caches aside */
+};
+
+static void short_observe(struct syspte_region *r, struct short_state *s)
+{
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	syspte_get_stats(r, &s->st);
+	s->other_pages = ps.allocated_pages - (s->st.record_bytes + s->st.cache_bytes) / PAGE_SIZE;
+}
+
+static bool short_same(const struct short_state *a, const struct short_state *b)
+{
+	return a->st.live == b->st.live && a->st.pages_reserved == b->st.pages_reserved &&
+	       a->st.free_pages == b->st.free_pages && a->st.table_pages == b->st.table_pages &&
+	       a->st.chunk_pages == b->st.chunk_pages && a->other_pages == b->other_pages;
+}
+
+/*
+ * MmAllocateMappingAddressEx when the physical allocator has no page for what the reservation needs
+ * (docs/contract.md section 3, the reserve table's last row): a page table of its range, a chunk of
+ * the region's allocator metadata, room in the region's index for its record, a CPU cache's chunk.
+ * Generated reservations (1 to 4000 pages, some DIVISIBLE, 64 live at most, a random one freed
+ * when the slots are full, on a 4 GiB region that always has room for them) each asked under a budget of 0, 1, 2, ... 8 more pages, then a quarter
+ * more each time, until granted: every refusal is NULL with the region's reservations, free pages,
+ * tables and chunks as before and syspte_check clean, and the grant comes (within 4096 pages); every
+ * free asks for no page. Returns the cases that went wrong; *kinds gets which needs the granting
+ * call met after refusals (bit 0 a table, 1 an allocator chunk, 2 the index's room).
+ */
+static unsigned test_reserve_memory_short(unsigned *kinds)
+{
+	const uint32_t tag = 0x74726873;   /* 'shrt' */
+	enum { LIVE = 64, ROUNDS = 400 };
+	vaddr_t live[LIVE] = { 0 };
+	unsigned bad = 0, refusals = 0;
+	*kinds = 0;
+	if (host_machine_create(64ULL << 20, 4ULL << 30))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	rng = 0x5eed5eedULL;
+	for (unsigned k = 0; k < ROUNDS; k++) {
+		unsigned slot = (unsigned)xorshift_draw(LIVE);
+		if (live[slot]) {   /* a free never allocates: under a budget of nothing */
+			struct phys_stats ps;
+			phys_get_stats(&ps);
+			phys_set_budget(ps.allocated_pages);
+			uint64_t calls = phys_alloc_calls;
+			MmFreeMappingAddress((PVOID)live[slot], tag);
+			phys_set_budget(UINT64_MAX);
+			bad += phys_alloc_calls != calls || syspte_lookup(r, live[slot], NULL);
+			live[slot] = 0;
+		}
+		uint64_t pages = xorshift_draw(4) == 0 ? 1 + xorshift_draw(SYSPTE_CACHE_MAX_PAGES) :
+				 xorshift_draw(4) ? SYSPTE_CACHE_MAX_PAGES + 1 + xorshift_draw(600) : 1 + xorshift_draw(4000);
+		SIZE_T bytes = pages * PAGE_SIZE - xorshift_draw(PAGE_SIZE);
+		ULONG flags = xorshift_draw(8) ? 0 : MM_MAPPING_ADDRESS_DIVISIBLE;
+		struct short_state before, after;
+		for (uint64_t extra = 0; !live[slot]; extra += extra < 8 ? 1 : extra / 4) {
+			struct phys_stats ps;
+			phys_get_stats(&ps);
+			short_observe(r, &before);
+			phys_set_budget(ps.allocated_pages + extra);
+			live[slot] = (vaddr_t)MmAllocateMappingAddressEx(bytes, tag, flags);
+			phys_set_budget(UINT64_MAX);
+			short_observe(r, &after);
+			if (live[slot]) {   /* what the grant made is what the refusals lacked */
+				if (extra)
+					*kinds |= (after.st.table_pages > before.st.table_pages) |
+						  (after.st.chunk_pages > before.st.chunk_pages) << 1 |
+						  (after.st.record_bytes > before.st.record_bytes) << 2;
+				bad += after.st.live != before.st.live + 1 || (flags && live[slot] % (pages * PAGE_SIZE));
+				break;
+			}
+			refusals++;
+			bool good = short_same(&before, &after) && syspte_check(r) == 0 && extra < 4096;
+			if (!good && bad++ < 5)
+				printf("# %llu pages%s under a budget of %llu more: refused, but the region changed\n",
+				       (unsigned long long)pages, flags ? " DIVISIBLE" : "", (unsigned long long)extra);
+			if (extra >= 4096)
+				break;
+		}
+	}
+	for (unsigned s = 0; s < LIVE; s++)
+		if (live[s])
+			MmFreeMappingAddress((PVOID)live[s], tag);
+	struct syspte_stats st;
+	syspte_get_stats(r, &st);
+	return bad + (refusals < ROUNDS / 4) + (st.live != 0) + (syspte_check(r) != 0);
+}
+
+/*
+ * The 4 GiB rule of MmAllocateMappingAddress[Ex] at its edge, on a region with room for more (8
+ * GiB): sizes from 4 GiB - 4 KiB to 4 GiB - 1 are granted (2^20 - 1 and 2^20 pages; DIVISIBLE: on a
+ * multiple of their size), and 4 GiB to 4 GiB + 4 KiB, and sizes far above, are NULL with nothing
+ * reserved. Returns the cases that went wrong.
+ */
+static unsigned test_reserve_4g_edge(void)
+{
+	const uint32_t tag = 0x67344741;   /* 'AG4g' */
+	const uint64_t g4 = 1ULL << 32;
+	unsigned bad = 0;
+	if (host_machine_create(64ULL << 20, 8ULL << 30))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	const SIZE_T under[] = { g4 - PAGE_SIZE, g4 - PAGE_SIZE + 1, g4 - 2, g4 - 1 };
+	const SIZE_T over[] = { g4, g4 + 1, g4 + PAGE_SIZE - 1, g4 + PAGE_SIZE, 2 * g4, (SIZE_T)1 << 63, ~(SIZE_T)0 };
+	for (unsigned k = 0; k < 2 * ARRAY_SIZE(under); k++) {
+		ULONG flags = k % 2 ? MM_MAPPING_ADDRESS_DIVISIBLE : 0;
+		SIZE_T bytes = under[k / 2];
+		vaddr_t v = (vaddr_t)MmAllocateMappingAddressEx(bytes, tag, flags);
+		struct syspte_info info;
+		uint64_t pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+		bool good = v && syspte_lookup(r, v, &info) && info.base == v && info.npages == pages &&
+			    (!flags || v % (pages * PAGE_SIZE) == 0);
+		if (v)
+			MmFreeMappingAddress((PVOID)v, tag);
+		if (!good && bad++ < 5)
+			printf("# %#llx bytes%s: 0x%llx\n", (unsigned long long)bytes, flags ? " DIVISIBLE" : "", (unsigned long long)v);
+	}
+	struct syspte_stats before, st;
+	syspte_get_stats(r, &before);
+	for (unsigned k = 0; k < 2 * ARRAY_SIZE(over); k++) {
+		ULONG flags = k % 2 ? MM_MAPPING_ADDRESS_DIVISIBLE : 0;
+		PVOID p = k % 4 < 2 ? MmAllocateMappingAddressEx(over[k / 2], tag, flags) : MmAllocateMappingAddress(over[k / 2], tag);
+		syspte_get_stats(r, &st);
+		if ((p || st.live != before.live || st.free_pages != before.free_pages) && bad++ < 5)
+			printf("# %#llx bytes: %p\n", (unsigned long long)over[k / 2], p);
+	}
+	return bad + (syspte_check(r) != 0);
+}
+
+/*
+ * MmMapLockedPagesWithReservedMapping's cache-type row (docs/contract.md section 3, row 4: not below
+ * MmMaximumCacheType, negative values included, is NULL): every type from -300 to 300, the ends of
+ * the int range and 2000 random 32-bit values, each given to a map of a valid 3-page MDL at a live
+ * reservation. The six types map (and are unmapped again); every other value is NULL with nothing
+ * mapped, the MDL untouched and no bug check. Returns the cases that went wrong.
+ */
+static unsigned test_map_cache_types(void)
+{
+	const uint32_t tag = 0x65707974;   /* 'type' */
+	unsigned bad = 0, mapped = 0, refused = 0;
+	if (host_machine_create(64ULL << 20, 16ULL << 20))
+		return 1;
+	bugcheck_set_hook(bugcheck_record_hook);
+	struct syspte_region *r = reserved_region();
+	PVOID va = MmAllocateMappingAddress(3 * PAGE_SIZE, tag);
+	struct { MDL mdl; PFN_NUMBER pfn[3]; } h, saved;
+	rng = 0x7e57ca5eULL;
+	for (int k = 0; k < 601 + 2 + 2000; k++) {
+		int32_t t = k < 601 ? k - 300 : k == 601 ? INT32_MIN : k == 602 ? INT32_MAX : (int32_t)(uint32_t)xorshift_draw(1ULL << 32);
+		memset(&h, 0, sizeof(h));
+		MmInitializeMdl(&h.mdl, (PVOID)0x10000, 3 * PAGE_SIZE);
+		h.mdl.MdlFlags = MDL_PAGES_LOCKED;
+		for (unsigned q = 0; q < 3; q++)
+			h.pfn[q] = 0x4000 + 7 * q;
+		saved = h;
+		uint64_t count = bugcheck_last.count;
+		PVOID p = MmMapLockedPagesWithReservedMapping(va, tag, &h.mdl, (MEMORY_CACHING_TYPE)t);
+		struct syspte_stats st;
+		syspte_get_stats(r, &st);
+		bool in_range = t >= 0 && t < MmMaximumCacheType, good = bugcheck_last.count == count;
+		if (in_range) {
+			good &= p == va && st.pages_mapped == 3;
+			MmUnmapReservedMapping(va, tag, &h.mdl);
+			mapped++;
+		} else {
+			good &= !p && st.pages_mapped == 0 && memcmp(&h, &saved, sizeof(h)) == 0;
+			refused++;
+		}
+		if (!good && bad++ < 5)
+			printf("# cache type %d: %p\n", t, p);
+	}
+	MmFreeMappingAddress(va, tag);
+	bugcheck_set_hook(NULL);
+	return bad + (mapped < 6) + (refused < 2000) + (syspte_check(r) != 0);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seeds = argc > 1 ? strtoull(argv[1], NULL, 0) : 12;
@@ -337,5 +523,14 @@ int main(int argc, char **argv)
 	   "every length, spans of both parities: 0xDA/0x10C, the leaf intact");
 	is(test_far_addresses(), 0, "maps and unmaps at addresses far past or below the region, to the address space's "
 	   "ends: 0xDA/0x105 and 0x109, nothing changed");
+	unsigned kinds;
+	is(test_reserve_memory_short(&kinds), 0, "generated reservations under a physical budget raised a page at a time: "
+	   "each refusal NULL with the region as it was, each granted in the end, no free asking for a page");
+	is(kinds, 0x7, "the budget refused each kind of page a reservation needs: a table, an allocator chunk, the "
+	   "index's room");
+	is(test_reserve_4g_edge(), 0, "MmAllocateMappingAddress[Ex] on an 8 GiB region: 4 GiB - 4 KiB .. 4 GiB - 1 "
+	   "granted (DIVISIBLE on a multiple of the size), 4 GiB and more NULL with nothing reserved");
+	is(test_map_cache_types(), 0, "maps with cache types -300 .. 300, INT_MIN, INT_MAX and random values: the six "
+	   "types map, every other value (negative ones included) NULL, nothing changed, no bug check");
 	return tap_done();
 }
