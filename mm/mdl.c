@@ -298,32 +298,44 @@ PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, 
 	return mdl;
 }
 
-/* Unmaps the MDL when it holds a mapping MmMapLockedPagesSpecifyCache made (Windows' MmPrepareMdlForReuse). */
-static void mdl_unmap_own(PMDL mdl)
+/*
+ * Unmaps the MDL when it holds a mapping MmMapLockedPagesSpecifyCache made (Windows'
+ * MmPrepareMdlForReuse); false when that unmap raised a bug check (intercepted: the mapping is
+ * still there), and the MDL must then stay as it is. The mapping its MappedSystemVa names counts as
+ * its own only while that address starts an MDL_TAG_MAP reservation whose first page maps the MDL's
+ * first frame: one undone through a copy of the MDL (MmUnmapLockedPages takes any MDL of the span)
+ * leaves the flag set, and another MDL's mapping of other frames may hold the address since; that
+ * one is left alone.
+ */
+static bool mdl_unmap_own(PMDL mdl)
 {
 	struct syspte_info info;
-	if (!(mdl_flags(mdl) & MDL_MAPPED_TO_SYSTEM_VA) || !mdl->MappedSystemVa)
-		return;
-	if (syspte_lookup(reserved_region(), (vaddr_t)mdl->MappedSystemVa, &info) && info.tag == MDL_TAG_MAP &&
-	    info.base == (vaddr_t)mdl->MappedSystemVa)
-		MmUnmapLockedPages((char *)mdl->MappedSystemVa + mdl->ByteOffset, mdl);
+	vaddr_t va = (vaddr_t)mdl->MappedSystemVa;
+	paddr_t pa;
+	if (!(mdl_flags(mdl) & MDL_MAPPED_TO_SYSTEM_VA) || !va)
+		return true;
+	if (!syspte_lookup(reserved_region(), va, &info) || info.tag != MDL_TAG_MAP || info.base != va ||
+	    !pt_query(mdl_kernel_pt, va, &pa, NULL, NULL) || pa_to_pfn(pa) != MmGetMdlPfnArray(mdl)[0])
+		return true;
+	MmUnmapLockedPages((char *)mdl->MappedSystemVa + mdl->ByteOffset, mdl);
+	return !(syspte_lookup(reserved_region(), va, &info) && info.tag == MDL_TAG_MAP && info.base == va);
 }
 
 /*
  * IoFreeMdl: frees an MDL from IoAllocateMdl. A mapping made for it by MmMapLockedPagesSpecifyCache
- * (MmGetSystemAddressForMdlSafe) is unmapped first, as Windows does for partial MDLs; a reserved
- * mapping made by the caller is the caller's to unmap. An MDL not from IoAllocateMdl (NULL, on the
- * stack, from MmAllocatePagesForMdl, freed already): bug check 0xC2 from ExFreePoolWithTag (0x46, 0x42,
- * 0x0A, 0x07), with nothing unmapped. A malformed one (mm/mdl.h): 0x1A, MDL_BUGCHECK_INVALID_BASE +
- * reason, nothing unmapped or freed.
+ * (MmGetSystemAddressForMdlSafe) is unmapped first, as Windows does for partial MDLs (its own: see
+ * mdl_unmap_own); a reserved mapping made by the caller is the caller's to unmap. When that unmap
+ * is misuse (the MDL's span changed since the map: 0xDA/0x10C), nothing is unmapped or freed. An
+ * MDL not from IoAllocateMdl (NULL, on the stack, from MmAllocatePagesForMdl, freed already): bug
+ * check 0xC2 from ExFreePoolWithTag (0x46, 0x42, 0x0A, 0x07), with nothing unmapped. A malformed one
+ * (mm/mdl.h): 0x1A, MDL_BUGCHECK_INVALID_BASE + reason, nothing unmapped or freed.
  */
 VOID IoFreeMdl(PMDL Mdl)
 {
 	uint32_t tag;
 	if (pool_block_info(Mdl, NULL, &tag) && tag == MDL_TAG_IO) {
-		if (!mdl_require(Mdl, 0))
+		if (!mdl_require(Mdl, 0) || !mdl_unmap_own(Mdl))
 			return;
-		mdl_unmap_own(Mdl);
 	}
 	ExFreePoolWithTag(Mdl, MDL_TAG_IO);
 }

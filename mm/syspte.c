@@ -303,6 +303,46 @@ static bool __attribute__((noinline)) syspte_reserve_below_locked(struct syspte_
 	return true;
 }
 
+/* A run of npages (and the guard) placed by the region's allocator and taken, the tables it needs
+ * made first: its first page in *start; false, nothing changed, when no run is free or no page is
+ * there for a table. The preference is the address space's (syspte.h), the allocator's is its unit
+ * index's: the base's page index joins the phase (mod prefer, a power of two, the sum's wrap changes
+ * nothing; when the rule is an alignment the base is a multiple of it, so the allocator's test of the
+ * phase against it is unchanged). No preference: nothing added (the common call's constant stays).
+ * A run in the ready top is taken at once, any other once what it needs is made. */
+static inline __attribute__((always_inline)) bool syspte_place_locked(struct syspte_region *r, uint64_t npages,
+								       uint32_t flags, uint64_t prefer, uint64_t phase,
+								       uint64_t *start)
+{
+	struct buddy_place p;
+	uint64_t span = npages + r->guard;
+	int got = buddy_find_take(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer,
+				  prefer > 1 ? phase + (r->base >> PAGE_SHIFT) : phase, &p);
+	if (got != BUDDY_FIND_TAKEN && (got == BUDDY_FIND_NONE || !syspte_reserve_below_locked(r, &p, span)))
+		return false;
+	*start = p.start;
+	return true;
+}
+
+/* syspte_reserve_locked when the region's index is full: its larger table is built first and the
+ * entries move into it only once the run is placed, so a refusal (no run free, no page for a
+ * table) frees that table again and changes nothing, the physical allocator included. */
+static bool __attribute__((noinline)) syspte_reserve_growing_locked(struct syspte_region *r, uint64_t npages,
+								    uint32_t tag, uint32_t flags, uint64_t prefer,
+								    uint64_t phase, uint64_t *start)
+{
+	unsigned bits;
+	if (!syspte_index_grow_prepare(&r->index, 1, &bits))
+		return false;
+	if (!syspte_place_locked(r, npages, flags, prefer, phase, start)) {
+		syspte_index_grow_abort(&r->index, bits);
+		return false;
+	}
+	syspte_index_grow_commit(&r->index, bits);
+	syspte_link_new(r, *start, npages, tag, flags);
+	return true;
+}
+
 /* A reservation placed by the region's allocator (the tables it needs made first) and entered into
  * its own index: its first page in *start; false, nothing changed, when no run is free, or no page
  * for a table or for the index's growth. Inline at each call site: syspte_reserve_pref's and
@@ -312,22 +352,11 @@ static inline __attribute__((always_inline)) bool syspte_reserve_locked(struct s
 									 uint64_t phase, uint64_t *start)
 {
 	spin_assert_held(&r->lock);
-	struct buddy_place p;
-	uint64_t span = npages + r->guard;
-	/* room in the index first: a rehash, when it grows, changes nothing a failure must undo; then a
-	 * run in the ready top is taken at once, any other once what it needs is made. The preference
-	 * is the address space's (syspte.h), the allocator's is its unit index's: the base's page index
-	 * joins the phase (mod prefer, a power of two, the sum's wrap changes nothing; when the rule is
-	 * an alignment the base is a multiple of it, so the allocator's test of the phase against it
-	 * is unchanged). No preference: nothing added (the common call's constant stays). */
-	if (!syspte_index_room(&r->index, 1))
+	if (r->index.count + 1 > r->index.cap)
+		return syspte_reserve_growing_locked(r, npages, tag, flags, prefer, phase, start);
+	if (!syspte_place_locked(r, npages, flags, prefer, phase, start))
 		return false;
-	int got = buddy_find_take(&r->buddy, span, (flags & SYSPTE_FLAG_DIVISIBLE) ? npages : 1, prefer,
-				  prefer > 1 ? phase + (r->base >> PAGE_SHIFT) : phase, &p);
-	if (got != BUDDY_FIND_TAKEN && (got == BUDDY_FIND_NONE || !syspte_reserve_below_locked(r, &p, span)))
-		return false;
-	syspte_link_new(r, p.start, npages, tag, flags);   /* the lock asserted above */
-	*start = p.start;
+	syspte_link_new(r, *start, npages, tag, flags);   /* the lock asserted above */
 	return true;
 }
 

@@ -152,12 +152,10 @@ static void syspte_index_set_bits(struct syspte_index *ix, unsigned bits)
 	ix->low = syspte_index_low(bits);
 }
 
-/* Moves every entry into a new table of 2^bits slots (in the other half of the top level); false,
- * nothing changed, when memory is short. */
-static bool syspte_index_rehash(struct syspte_index *ix, unsigned bits)
+/* Moves every entry into the table of 2^bits slots built in the other half of the top level
+ * (syspte_index_make_table), frees the current one and makes the new one current. */
+static void syspte_index_move(struct syspte_index *ix, unsigned bits)
 {
-	if (!syspte_index_make_table(ix, ix->other, bits))
-		return false;
 	if (ix->bits) {
 		for (uint64_t s = 0; s < ((uint64_t)1 << ix->bits); s++) {
 			const struct syspte_resv *e = syspte_index_at(ix->top, s);
@@ -171,20 +169,51 @@ static bool syspte_index_rehash(struct syspte_index *ix, unsigned bits)
 	ix->other = t;
 	ix->dir0 = ix->top[0].dir;
 	syspte_index_set_bits(ix, bits);
+}
+
+/* Moves every entry into a new table of 2^bits slots (in the other half of the top level); false,
+ * nothing changed, when memory is short. */
+static bool syspte_index_rehash(struct syspte_index *ix, unsigned bits)
+{
+	if (!syspte_index_make_table(ix, ix->other, bits))
+		return false;
+	syspte_index_move(ix, bits);
 	return true;
+}
+
+bool syspte_index_grow_prepare(struct syspte_index *ix, uint64_t n, unsigned *bits)
+{
+	uint64_t need = ix->count + n;
+	unsigned b = ix->bits ? ix->bits : SYSPTE_INDEX_MIN_BITS;
+	KASSERT(!ix->bits || need > ix->cap, "syspte_index: growth prepared with room left");
+	while (need > syspte_index_cap(b))
+		b++;
+	if (b > ix->max_bits || !syspte_index_make_table(ix, ix->other, b))
+		return false;
+	*bits = b;
+	return true;
+}
+
+void syspte_index_grow_commit(struct syspte_index *ix, unsigned bits)
+{
+	syspte_index_move(ix, bits);
+	ix->grows++;
+}
+
+void syspte_index_grow_abort(struct syspte_index *ix, unsigned bits)
+{
+	syspte_index_free_table(ix, ix->other, bits);
 }
 
 bool syspte_index_grow(struct syspte_index *ix, uint64_t n)
 {
 	uint64_t need = ix->count + n;
+	unsigned bits;
 	if (ix->bits && need <= syspte_index_cap(ix->bits))
 		return true;
-	unsigned bits = ix->bits ? ix->bits : SYSPTE_INDEX_MIN_BITS;
-	while (need > syspte_index_cap(bits))
-		bits++;
-	if (bits > ix->max_bits || !syspte_index_rehash(ix, bits))
+	if (!syspte_index_grow_prepare(ix, n, &bits))
 		return false;
-	ix->grows++;
+	syspte_index_grow_commit(ix, bits);
 	return true;
 }
 

@@ -172,6 +172,14 @@ static inline struct syspte_resv *syspte_index_find(const struct syspte_index *i
 
 /* Grows the table to hold n more entries (syspte_index_room's slow path). */
 bool syspte_index_grow(struct syspte_index *ix, uint64_t n);
+/* syspte_index_grow in two steps, for a caller that may still fail after making room and must then
+ * change nothing: builds the larger table for n more entries beside the current one and gives its
+ * size in *bits (false, nothing changed, when memory is short or the index is at its largest), then
+ * either moves the entries into it (commit) or frees it (abort). Only when the table has no room for
+ * n more; nothing may read or change the index between the two steps. */
+bool syspte_index_grow_prepare(struct syspte_index *ix, uint64_t n, unsigned *bits);
+void syspte_index_grow_commit(struct syspte_index *ix, unsigned bits);
+void syspte_index_grow_abort(struct syspte_index *ix, unsigned bits);
 
 /* Makes room for n more entries (a rehash into a larger table when they would fill it beyond its
  * capacity); false, nothing changed, when memory is short. */

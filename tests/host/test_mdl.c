@@ -1296,6 +1296,106 @@ static void test_map_locked(void)
 	release_pages(own);
 }
 
+/*
+ * IoFreeMdl whose own 'MdlM' mapping cannot be undone as the MDL now describes it (its span changed
+ * since MmGetSystemAddressForMdlSafe mapped it): the unmap's bug check (0xDA/0x10C) is detected, and
+ * then, as after every detected misuse (docs/contract.md sections 3 and 8), nothing may have changed:
+ * the MDL still allocated, its mapping whole. Generated over mapped spans of 1..6 pages and every
+ * other span of 1..7 pages the caller's new ByteCount gives.
+ */
+static void test_io_free_mapped_misuse(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	PMDL pages = MmAllocatePagesForMdlEx(z, any, z, 7 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+	unsigned cases = 0, fired_ok = 0, unchanged = 0;
+	for (unsigned n = 1; pages && n <= 6; n++)
+		for (unsigned m = 1; m <= 7; m++) {
+			if (m == n)
+				continue;
+			PMDL io = IoAllocateMdl((PVOID)0x40000, 7 * PAGE_SIZE, 0, 0, NULL);
+			memcpy(MmGetMdlPfnArray(io), MmGetMdlPfnArray(pages), 7 * sizeof(PFN_NUMBER));
+			io->ByteCount = n * PAGE_SIZE;
+			io->MdlFlags |= MDL_PAGES_LOCKED;
+			char *va = MmGetSystemAddressForMdlSafe(io, NormalPagePriority);
+			io->ByteCount = m * PAGE_SIZE;   /* the caller changes the described length */
+			struct snap s;
+			take(&s);
+			intercept();
+			IoFreeMdl(io);
+			cases++;
+			fired_ok += fired(BUGCHECK_SYSTEM_PTE_MISUSE, SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING) &&
+				    bugcheck_last.p[2] == (uintptr_t)va && bugcheck_last.p[3] == m;
+			bool same_now = same(&s) && pfn_at((vaddr_t)va) == MmGetMdlPfnArray(pages)[0];
+			unchanged += same_now;
+			release();
+			if (!same_now) {   /* the MDL went back to the pool: its mapping undone by hand */
+				struct { MDL m; PFN_NUMBER p[7]; } by_hand;
+				MmInitializeMdl(&by_hand.m, NULL, n * PAGE_SIZE);
+				MmUnmapReservedMapping(va, MDL_TAG_MAP, &by_hand.m);
+				MmFreeMappingAddress(va, MDL_TAG_MAP);
+				continue;
+			}
+			io->ByteCount = n * PAGE_SIZE;
+			IoFreeMdl(io);
+		}
+	ok(cases == 36 && fired_ok == cases, "%u IoFreeMdl calls on an MDL whose span changed since its mapping: 0xDA/0x10C "
+	   "(P2 the mapping's address, P3 its base, P4 the pages asked) each time (%u)", cases, fired_ok);
+	ok(unchanged == cases, "after each detected misuse nothing changed: the MDL still allocated, its mapping whole "
+	   "(%u of %u)", unchanged, cases);
+	release_pages(pages);
+}
+
+/*
+ * IoFreeMdl unmaps "a mapping that MmMapLockedPagesSpecifyCache made for it" (docs/contract.md
+ * section 5) and no other. MDL A is mapped by MmGetSystemAddressForMdlSafe, and that mapping is
+ * undone by MmUnmapLockedPages with a copy of A (the unmap takes any MDL of the span: section 3);
+ * A keeps its MAPPED_TO_SYSTEM_VA and MappedSystemVa. Another MDL B is then mapped the same way, at
+ * the same address when the region hands it out again. IoFreeMdl(A) must leave B's mapping whole:
+ * B's frames mapped, B's 'MdlM' reservation live. Generated over spans of 1 to 8 pages.
+ */
+static void test_io_free_leaves_other_mapping(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	PMDL pa = MmAllocatePagesForMdlEx(z, any, z, 8 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+	PMDL pb = MmAllocatePagesForMdlEx(z, any, z, 8 * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+	unsigned cases = 0, reused = 0, intact = 0;
+	for (unsigned n = 1; pa && pb && n <= 8; n++) {
+		PMDL a = IoAllocateMdl((PVOID)0x20000, n * PAGE_SIZE, 0, 0, NULL), b = IoAllocateMdl((PVOID)0x20000, n * PAGE_SIZE, 0, 0, NULL);
+		memcpy(MmGetMdlPfnArray(a), MmGetMdlPfnArray(pa), n * sizeof(PFN_NUMBER));
+		memcpy(MmGetMdlPfnArray(b), MmGetMdlPfnArray(pb), n * sizeof(PFN_NUMBER));
+		a->MdlFlags |= MDL_PAGES_LOCKED;
+		b->MdlFlags |= MDL_PAGES_LOCKED;
+		char *va = MmGetSystemAddressForMdlSafe(a, NormalPagePriority);
+		struct { MDL m; PFN_NUMBER p[8]; } copy;
+		memcpy(&copy, a, sizeof(MDL) + n * sizeof(PFN_NUMBER));
+		MmUnmapLockedPages(va, &copy.m);   /* A's mapping undone with a copy of A */
+		char *vb = MmGetSystemAddressForMdlSafe(b, NormalPagePriority);
+		cases++;
+		reused += vb == va;
+		intercept();
+		IoFreeMdl(a);
+		struct syspte_info info;
+		bool whole = none_fired() && syspte_lookup(reserved_region(), (vaddr_t)vb, &info) && info.tag == MDL_TAG_MAP &&
+			     info.mapped == n;
+		for (unsigned i = 0; i < n; i++)
+			whole &= pfn_at((vaddr_t)vb + i * PAGE_SIZE) == MmGetMdlPfnArray(pb)[i];
+		intact += whole;
+		release();
+		if (whole)
+			IoFreeMdl(b);
+		else {   /* B's mapping went with A: B's flags say otherwise, set them straight by hand */
+			b->MdlFlags &= (CSHORT)~MDL_MAPPED_TO_SYSTEM_VA;
+			b->MappedSystemVa = NULL;
+			IoFreeMdl(b);
+		}
+	}
+	ok(cases == 8 && reused > 0, "%u of %u second mappings at the address the first one had", reused, cases);
+	ok(intact == cases, "IoFreeMdl of an MDL whose mapping was undone already leaves another MDL's mapping at that "
+	   "address whole (%u of %u)", intact, cases);
+	release_pages(pa);
+	release_pages(pb);
+}
+
 /* ---------------------------------------------------------------- malformed MDLs (README "What a valid MDL is") */
 
 /*
@@ -2253,6 +2353,8 @@ int main(void)
 	test_alloc_scattered();
 	test_free_pages_misuse();
 	test_map_locked();
+	test_io_free_mapped_misuse();
+	test_io_free_leaves_other_mapping();
 	test_map_frames_generated();
 	test_map_exact_mdls();
 	test_map_bad_frame_over_mapped();

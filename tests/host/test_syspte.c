@@ -312,11 +312,12 @@ static unsigned test_far_addresses(void)
 }
 
 /* The region's state a refused reservation must leave as it was (docs/contract.md section 3: "A
- * NULL return changes nothing"), the pages of the allocator's own records aside: the index's pages
- * and the caches' (a refusal may drain the caches, and may grow the index: reported apart). */
+ * NULL return changes nothing"), the index's pages included (its growth is built beside it and
+ * dropped when the reservation is refused), the caches' pages aside (a refusal may drain the caches
+ * into the allocator, which moves their pages' bookkeeping, not what is reserved or free). */
 struct short_state {
 	struct syspte_stats st;
-	uint64_t other_pages;   /* physical pages allocated, those of the index and the caches aside */
+	uint64_t other_pages;   /* physical pages allocated, those of the index and the caches aside (compared apart) */
 };
 
 static void short_observe(struct syspte_region *r, struct short_state *s)
@@ -331,7 +332,8 @@ static bool short_same(const struct short_state *a, const struct short_state *b)
 {
 	return a->st.live == b->st.live && a->st.pages_reserved == b->st.pages_reserved &&
 	       a->st.free_pages == b->st.free_pages && a->st.table_pages == b->st.table_pages &&
-	       a->st.chunk_pages == b->st.chunk_pages && a->other_pages == b->other_pages;
+	       a->st.chunk_pages == b->st.chunk_pages && a->other_pages == b->other_pages &&
+	       a->st.record_bytes == b->st.record_bytes;
 }
 
 /*
@@ -494,6 +496,57 @@ static unsigned test_map_cache_types(void)
 	return bad + (mapped < 6) + (refused < 2000) + (syspte_check(r) != 0);
 }
 
+/*
+ * A reservation refused because no free run of its length exists, made when the region's index is
+ * full (its next entry would grow it): NULL, and as every NULL return of MmAllocateMappingAddress[Ex]
+ * (docs/contract.md section 3, "A NULL return changes nothing"; the spec: "Returns NULL, changing
+ * nothing") the physical allocator and the region's accounting as before: no page taken, the
+ * index's pages (record_bytes) the same. Generated: the index filled to its capacity at three table
+ * sizes, and requests longer than the free space (one page more, the whole region), with and
+ * without DIVISIBLE. Returns the cases that went wrong.
+ */
+static unsigned test_refused_reserve_changes_nothing(void)
+{
+	const uint32_t tag = 0x6c6c7566;   /* 'full' */
+	unsigned bad = 0, cases = 0;
+	if (host_machine_create(64ULL << 20, 64ULL << 20))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	for (unsigned round = 0; round < 3; round++) {
+		while (r->index.cap == 0 || r->index.count < r->index.cap)
+			if (!MmAllocateMappingAddress((SYSPTE_CACHE_MAX_PAGES + 1) * PAGE_SIZE, tag)) {
+				printf("# could not fill the index\n");
+				return bad + 1;
+			}
+		struct syspte_stats st0;
+		syspte_get_stats(r, &st0);
+		const struct { uint64_t pages; ULONG flags; } ask[] = {
+			{ st0.free_pages + 1, 0 }, { st0.free_pages + 1, MM_MAPPING_ADDRESS_DIVISIBLE },
+			{ r->npages, 0 }, { r->npages, MM_MAPPING_ADDRESS_DIVISIBLE },
+		};
+		for (unsigned k = 0; k < ARRAY_SIZE(ask); k++, cases++) {
+			struct phys_stats pa, pb;
+			struct syspte_stats sa, sb;
+			phys_get_stats(&pa);
+			syspte_get_stats(r, &sa);
+			void *p = MmAllocateMappingAddressEx(ask[k].pages * PAGE_SIZE, tag, ask[k].flags);
+			phys_get_stats(&pb);
+			syspte_get_stats(r, &sb);
+			bool good = !p && pb.allocated_pages == pa.allocated_pages && sb.record_bytes == sa.record_bytes &&
+				    sb.live == sa.live && sb.free_pages == sa.free_pages && syspte_check(r) == 0;
+			if (!good && bad++ < 5)
+				printf("# index full (%llu entries), %llu pages%s: %p, physical pages allocated %llu -> %llu, "
+				       "the index's bytes %llu -> %llu\n", (unsigned long long)sa.live,
+				       (unsigned long long)ask[k].pages, ask[k].flags ? " DIVISIBLE" : "", p,
+				       (unsigned long long)pa.allocated_pages, (unsigned long long)pb.allocated_pages,
+				       (unsigned long long)sa.record_bytes, (unsigned long long)sb.record_bytes);
+		}
+		/* the next reservation grows the index (when the refusals did not) and the next round fills it */
+		bad += !MmAllocateMappingAddress((SYSPTE_CACHE_MAX_PAGES + 1) * PAGE_SIZE, tag);
+	}
+	return bad + (cases != 12);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seeds = argc > 1 ? strtoull(argv[1], NULL, 0) : 12;
@@ -532,5 +585,7 @@ int main(int argc, char **argv)
 	   "granted (DIVISIBLE on a multiple of the size), 4 GiB and more NULL with nothing reserved");
 	is(test_map_cache_types(), 0, "maps with cache types -300 .. 300, INT_MIN, INT_MAX and random values: the six "
 	   "types map, every other value (negative ones included) NULL, nothing changed, no bug check");
+	is(test_refused_reserve_changes_nothing(), 0, "reservations refused for want of a free run while the region's index "
+	   "is full: NULL, no physical page taken, the index as it was (three table sizes, four kinds of request)");
 	return tap_done();
 }
