@@ -102,6 +102,73 @@ KTEST(mdl_partial_mapped_and_read)
 	free_pages(src);
 }
 
+/* n pages of pages' frames in a fresh IoAllocateMdl MDL, locked, mapped by MmGetSystemAddressForMdlSafe
+ * (its own 'MdlM' mapping); NULL when the pool or the region refuses. */
+static PMDL io_mapped(PMDL pages, unsigned n, char **va)
+{
+	PMDL m = IoAllocateMdl((PVOID)0x20000, n * PAGE_SIZE, 0, 0, NULL);
+	if (!m)
+		return NULL;
+	memcpy(MmGetMdlPfnArray(m), MmGetMdlPfnArray(pages), n * sizeof(PFN_NUMBER));
+	m->MdlFlags |= MDL_PAGES_LOCKED;
+	*va = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+	if (!*va) {
+		IoFreeMdl(m);
+		return NULL;
+	}
+	return m;
+}
+
+/*
+ * IoFreeMdl unmaps its MDL's own mapping and no other (docs/contract.md section 5): A's mapping,
+ * undone through a copy of A, leaves A's flag set; B's mapping of other frames, at whatever address
+ * the region gives it, stays whole when A is freed. An MDL whose ByteCount changed since its mapping:
+ * 0xDA/0x10C, and neither its mapping nor the MDL freed.
+ */
+KTEST(mdl_io_free_unmaps_its_own_mapping_only)
+{
+	enum { N = 3 };
+	mdl_test_setup();
+	PMDL pa = alloc_pages(N), pb = alloc_pages(N);
+	char *va, *vb;
+	KASSERT_TEST(pa && pb);
+	PMDL a = io_mapped(pa, N, &va);
+	KASSERT_TEST(a);
+	struct { MDL m; PFN_NUMBER p[N]; } copy;
+	memcpy(&copy, a, sizeof(copy));
+	MmUnmapLockedPages(va, &copy.m);
+	KEXPECT(a->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA, "A's flag stays: the copy was unmapped");
+	PMDL b = io_mapped(pb, N, &vb);
+	KASSERT_TEST(b);
+	dmap(MmGetMdlPfnArray(pb)[N - 1])[7] = 0x6b;
+	IoFreeMdl(a);
+	paddr_t phys;
+	for (unsigned i = 0; i < N; i++)
+		KEXPECT(pt_query(&kernel_pt, (vaddr_t)vb + i * PAGE_SIZE, &phys, NULL, NULL) &&
+			pa_to_pfn(phys) == MmGetMdlPfnArray(pb)[i], "B's page %u still mapped to its frame (A was at %p, B at %p)",
+			i, va, vb);
+	KEXPECT_EQ(((volatile uint8_t *)vb)[(N - 1) * PAGE_SIZE + 7], 0x6b);
+	IoFreeMdl(b);
+	KEXPECT(!pt_query(&kernel_pt, (vaddr_t)vb, NULL, NULL, NULL), "B's own mapping went with B");
+
+	PMDL c = io_mapped(pa, N, &va);
+	KASSERT_TEST(c);
+	c->ByteCount = (N - 1) * PAGE_SIZE;
+	intercept();
+	IoFreeMdl(c);
+	release_intercept();
+	KEXPECT(bugcheck_last.count == 1 && bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE &&
+		bugcheck_last.p[0] == SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING && bugcheck_last.p[3] == N - 1,
+		"a span changed since the map: 0xDA/0x10C, P4 the pages asked");
+	KEXPECT(pool_block_info(c, NULL, NULL), "the MDL not freed after the caught misuse");
+	KEXPECT(pt_query(&kernel_pt, (vaddr_t)va, NULL, NULL, NULL), "its mapping not undone");
+	c->ByteCount = N * PAGE_SIZE;
+	IoFreeMdl(c);
+	KEXPECT(!pt_query(&kernel_pt, (vaddr_t)va, NULL, NULL, NULL), "undone once the MDL is whole again");
+	free_pages(pa);
+	free_pages(pb);
+}
+
 KTEST(mdl_byte_offset_returned_with_mapping)
 {
 	mdl_test_setup();
