@@ -12,6 +12,7 @@
 #include "model_cmdline.c"
 #include "../../kernel/cmdline.c"
 #include "test_rng.h"
+#include "bootinfo.h"
 
 static uint64_t rng = 0x243F6A8885A308D3ULL;
 
@@ -546,6 +547,71 @@ static void test_occurrences_and_cuts(void)
 	ok(!c.ndiag && model_opts_equal(&c.opts, &def), "empty input: defaults, no diagnostic");
 }
 
+/* ---------------------------------------------------------------- UTF-16 cuts */
+
+/* End (exclusive) of the word of the n-byte ASCII line s that starts at off. */
+static size_t word_end(const char *s, size_t n, size_t off)
+{
+	while (off < n && s[off] != ' ')
+		off++;
+	return off;
+}
+
+/*
+ * Every cut of a UTF-16 file, in either byte order, at a unit boundary or inside a unit (the
+ * loader passes BOOTINFO_CMDLINE_MAX - 1 bytes, an odd count, so a longer UTF-16 file is always
+ * cut inside a unit): a word the cut splits has no effect, whatever half a unit would decode to.
+ * The high byte of an ASCII unit in UTF-16BE is 0, a separator when read as a unit of its own.
+ */
+static void test_utf16_cuts(void)
+{
+	unsigned bad = 0, cuts = 0;
+	for (unsigned r = 0; r < 200; r++) {
+		char ascii[400], u16[2 + 2 * sizeof(ascii)];
+		size_t n = 0;
+		for (size_t i = 0, nw = 1 + draw(8); i < nw; i++) {
+			random_valid_word(ascii + n, sizeof(ascii) - n);
+			n += strlen(ascii + n);
+			ascii[n++] = ' ';
+		}
+		for (int be = 0; be < 2; be++) {
+			u16[0] = be ? '\xFE' : '\xFF';
+			u16[1] = be ? '\xFF' : '\xFE';
+			for (size_t i = 0; i < n; i++) {
+				u16[2 + 2 * i + be] = ascii[i];
+				u16[2 + 2 * i + !be] = 0;
+			}
+			for (size_t cut = 2; cut <= 2 + 2 * n; cut++) {
+				bool good = parse_checked(u16, cut, true);
+				size_t whole = (cut - 2) / 2;   /* units wholly inside the cut */
+				for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
+					good &= c.set_by[k] < 0 || word_end(ascii, n, (size_t)c.set_by[k]) <= whole;
+				cuts++;
+				if (!good && bad++ < 5)
+					printf("# UTF-16%s cut at byte %zu of \"%.*s\": a cut word took effect\n", be ? "BE" : "LE",
+					       cut, (int)n, ascii);
+			}
+		}
+	}
+	ok(bad == 0, "%u cuts of UTF-16LE/BE lines, inside units too: a word the cut splits has no effect", cuts);
+
+	/* The loader's case: a UTF-16BE file longer than its buffer, cut between "maxcpus=1" and "6". */
+	static char line[300], file[2 + 2 * sizeof(line)];
+	memset(line, ' ', sizeof(line));
+	size_t at = (BOOTINFO_CMDLINE_MAX - 1 - 2) / 2 - strlen("maxcpus=1");
+	memcpy(line + at, "maxcpus=16", 10);
+	file[0] = '\xFE';
+	file[1] = '\xFF';
+	for (size_t i = 0; i < sizeof(line); i++) {
+		file[2 + 2 * i] = 0;
+		file[3 + 2 * i] = line[i];
+	}
+	parse_checked(file, BOOTINFO_CMDLINE_MAX - 1, true);
+	ok(c.opts.maxcpus == CMDLINE_MAXCPUS_MAX && c.set_by[CMDLINE_MAXCPUS] < 0 && c.ndiag == 2 &&
+	   c.diag[0].problem == CMDLINE_P_CUT_WORD && c.diag[0].key == CMDLINE_MAXCPUS,
+	   "UTF-16BE file cut by the loader inside \"maxcpus=16\": no effect, reported cut (maxcpus=%u)", c.opts.maxcpus);
+}
+
 /* ---------------------------------------------------------------- random inputs against the model */
 
 static void test_random_against_model(void)
@@ -586,6 +652,7 @@ int main(void)
 	test_names();
 	test_layout();
 	test_occurrences_and_cuts();
+	test_utf16_cuts();
 	test_random_against_model();
 	return tap_done();
 }
