@@ -176,7 +176,11 @@ static void test_sizes(void)
 	edges &= only_problem() == CMDLINE_P_TOO_SMALL;
 	parse_str("syspte=2048k");
 	edges &= c.opts.syspte == 2ULL << 20 && !c.ndiag;
-	ok(edges, "sizes: 2M and 512G accepted, one past and 2^64 refused, lowercase suffixes");
+	parse_str("syspte=0x");
+	edges &= only_problem() == CMDLINE_P_NOT_DECIMAL;
+	parse_str("syspte=0X");
+	edges &= only_problem() == CMDLINE_P_NOT_DECIMAL;
+	ok(edges, "sizes: 2M and 512G accepted, one past and 2^64 refused, lowercase suffixes, a bare 0x not decimal");
 }
 
 /* ---------------------------------------------------------------- counts (maxcpus=) */
@@ -612,6 +616,71 @@ static void test_utf16_cuts(void)
 	   "UTF-16BE file cut by the loader inside \"maxcpus=16\": no effect, reported cut (maxcpus=%u)", c.opts.maxcpus);
 }
 
+/* ---------------------------------------------------------------- UTF-16 decoding edges */
+
+/* The UTF-8 encoding of the 16-bit unit u (a surrogate as its own value) into out; returns its length. */
+static size_t utf8_of(unsigned u, unsigned char out[3])
+{
+	if (u < 0x80) {
+		out[0] = (unsigned char)u;
+		return 1;
+	}
+	if (u < 0x800) {
+		out[0] = (unsigned char)(0xC0 | u >> 6);
+		out[1] = (unsigned char)(0x80 | (u & 0x3F));
+		return 2;
+	}
+	out[0] = (unsigned char)(0xE0 | u >> 12);
+	out[1] = (unsigned char)(0x80 | (u >> 6 & 0x3F));
+	out[2] = (unsigned char)(0x80 | (u & 0x3F));
+	return 3;
+}
+
+/*
+ * Every UTF-16 unit value, in both byte orders, decodes to its UTF-8 bytes (1, 2 or 3, switching
+ * at U+0080 and U+0800); and a UTF-16 text whose decoding reaches the end of the text buffer keeps
+ * a last character of 1, 2 or 3 bytes exactly when it fits whole, else stops before it, cut.
+ */
+static void test_utf16_decoding_edges(void)
+{
+	unsigned bad = 0;
+	for (unsigned u = 1; u <= 0xFFFF; u++)
+		for (int be = 0; be < 2; be++) {
+			unsigned char raw[6] = { be ? 0xFE : 0xFF, be ? 0xFF : 0xFE, 0, 0, 0, 0 }, want[3];
+			raw[2 + be] = (unsigned char)u;
+			raw[3 - be] = (unsigned char)(u >> 8);
+			raw[4 + be] = ' ';
+			size_t n = utf8_of(u, want);
+			bool agree = parse_checked(raw, sizeof(raw), false);
+			if ((!agree || c.text_len != n + 1 || memcmp(c.text, want, n)) && bad++ < 5)
+				printf("# UTF-16%s unit 0x%04x: %zu bytes decoded, want %zu\n", be ? "BE" : "LE", u, c.text_len, n + 1);
+		}
+	ok(bad == 0, "every UTF-16LE/BE unit decodes to its 1-, 2- or 3-byte UTF-8");
+
+	bad = 0;
+	static const unsigned last[] = { 'a', 0xE9, 0x7FF, 0x800, 0x20AC };
+	static unsigned char raw[2 + 2 * (CMDLINE_TEXT_MAX + 1)];
+	for (size_t k = 0; k < sizeof(last) / sizeof(last[0]); k++)
+		for (size_t ascii = CMDLINE_TEXT_MAX - 4; ascii <= CMDLINE_TEXT_MAX; ascii++) {
+			unsigned char want[3];
+			size_t need = utf8_of(last[k], want), len = 2;
+			raw[0] = 0xFF;
+			raw[1] = 0xFE;
+			for (size_t i = 0; i < ascii; i++, len += 2)
+				raw[len] = 'a', raw[len + 1] = 0;
+			raw[len] = (unsigned char)last[k];
+			raw[len + 1] = (unsigned char)(last[k] >> 8);
+			len += 2;
+			bool fits = ascii + need <= CMDLINE_TEXT_MAX;
+			bool agree = parse_checked(raw, len, false);
+			bool good = agree && c.cut == !fits && c.text_len == (fits ? ascii + need : ascii) &&
+				    (!fits || !memcmp(c.text + ascii, want, need));
+			if (!good && bad++ < 5)
+				printf("# %zu ASCII units then U+%04X: %zu bytes kept, cut %d\n", ascii, last[k], c.text_len, c.cut);
+		}
+	ok(bad == 0, "a character ending the text buffer is kept exactly when all its bytes fit, else the text is cut before it");
+}
+
 /* ---------------------------------------------------------------- random inputs against the model */
 
 static void test_random_against_model(void)
@@ -653,6 +722,7 @@ int main(void)
 	test_layout();
 	test_occurrences_and_cuts();
 	test_utf16_cuts();
+	test_utf16_decoding_edges();
 	test_random_against_model();
 	return tap_done();
 }
