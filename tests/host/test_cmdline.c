@@ -681,6 +681,74 @@ static void test_utf16_decoding_edges(void)
 	ok(bad == 0, "a character ending the text buffer is kept exactly when all its bytes fit, else the text is cut before it");
 }
 
+/* ---------------------------------------------------------------- formatting edges */
+
+/*
+ * The formatting functions at their edges: the text display joins words with one space and no
+ * space before the first or after the last, whatever separators surround them; a diagnostic index
+ * at or past ndiag formats nothing; a key index at or past CMDLINE_NKEYS is named "?"; the
+ * in-effect line of generated options parses back to them, naming ktest= only when it is set;
+ * sizes print in the largest exact unit, 0 as 0M.
+ */
+static void test_formatting_edges(void)
+{
+	unsigned bad = 0;
+	for (unsigned r = 0; r < 2000; r++) {
+		char words[6][64], raw[1024], want[1024], got[1024];
+		size_t nr = 0, nw = draw(6), nwant = 0;
+		for (size_t s = draw(3); s; s--)
+			raw[nr++] = " \t\r\n\v\f\0"[draw(7)];
+		for (size_t i = 0; i < nw; i++) {
+			random_valid_word(words[i], sizeof(words[i]));
+			nr = append(raw, nr, words[i], strlen(words[i]));
+			nwant += (size_t)snprintf(want + nwant, sizeof(want) - nwant, "%s%s", i ? " " : "", words[i]);
+			for (size_t s = 1 + draw(3); s; s--)
+				raw[nr++] = " \t\r\n\v\f\0"[draw(7)];
+		}
+		want[nwant] = 0;
+		bool agree = parse_checked(raw, nr, false);
+		size_t n = cmdline_text_format(&c, got, sizeof(got));
+		if ((!agree || n != nwant || strcmp(got, want)) && bad++ < 5)
+			printf("# text display \"%s\", want \"%s\"\n", got, want);
+
+		char line[512], buf[64];
+		size_t ln = cmdline_opts_format(&c.opts, line, sizeof(line));
+		struct cmdline_opts o = c.opts;
+		bool ktest_named = strstr(line, "ktest=") != NULL;
+		memset(buf, 'Z', sizeof(buf));
+		size_t past = cmdline_diag_format(&c, c.ndiag + draw(3), buf, sizeof(buf));
+		agree = parse_checked(line, ln, false);
+		if ((!agree || !model_opts_equal(&c.opts, &o) || c.ndiag || ktest_named != (o.ktest[0] != 0) || past || buf[0]) &&
+		    bad++ < 5)
+			printf("# in-effect line \"%s\" (%zu diagnostics), a diagnostic past the last: %zu bytes\n", line, c.ndiag,
+			       past);
+	}
+	ok(bad == 0, "text display joins words with single spaces; the in-effect line parses back, ktest= only when set; "
+	   "no diagnostic past the last");
+
+	bool names = true;
+	for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
+		names &= strcmp(cmdline_key_name(k), "?") != 0;
+	for (unsigned k = CMDLINE_NKEYS; k < CMDLINE_NKEYS + 3; k++)
+		names &= !strcmp(cmdline_key_name(k), "?");
+	names &= !strcmp(cmdline_key_name(~0u), "?");
+	ok(names, "every key has a name; indices from CMDLINE_NKEYS on are \"?\"");
+
+	bad = 0;
+	for (uint64_t k = 0; k <= 600; k++) {
+		uint64_t bytes = k * 2 * 1024 * 1024;
+		char got[32], want[32];
+		if (bytes && bytes % (1ULL << 30) == 0)
+			snprintf(want, sizeof(want), "%lluG", (unsigned long long)(bytes >> 30));
+		else
+			snprintf(want, sizeof(want), "%lluM", (unsigned long long)(bytes >> 20));
+		cmdline_size_format(bytes, got, sizeof(got));
+		if (strcmp(got, want) && bad++ < 5)
+			printf("# size %llu formatted \"%s\", want \"%s\"\n", (unsigned long long)bytes, got, want);
+	}
+	ok(bad == 0, "sizes 0..1200M format in the largest exact unit (0 as 0M)");
+}
+
 /* ---------------------------------------------------------------- random inputs against the model */
 
 static void test_random_against_model(void)
@@ -723,6 +791,7 @@ int main(void)
 	test_occurrences_and_cuts();
 	test_utf16_cuts();
 	test_utf16_decoding_edges();
+	test_formatting_edges();
 	test_random_against_model();
 	return tap_done();
 }
