@@ -146,7 +146,11 @@ static bool cmdline_put_unit(struct cmdline *c, uint16_t u)
 	       cmdline_put(c, (uint8_t)(0x80 | (u & 0x3F)));
 }
 
-/* Fills c->text from raw: byte-order mark skipped, UTF-16 decoded; an odd last byte is one unit. */
+/*
+ * Fills c->text from raw: byte-order mark skipped, UTF-16 decoded; an odd last byte is one unit,
+ * except in a cut input, where it is half a unit of unknown value (the high byte of an ASCII
+ * unit in UTF-16BE reads as NUL, a separator) and is dropped.
+ */
 static void cmdline_decode(struct cmdline *c, const uint8_t *raw, size_t len)
 {
 	size_t i = 0;
@@ -155,6 +159,8 @@ static void cmdline_decode(struct cmdline *c, const uint8_t *raw, size_t len)
 		i = 3;
 	} else if (len >= 2 && ((raw[0] == 0xFF && raw[1] == 0xFE) || (raw[0] == 0xFE && raw[1] == 0xFF))) {
 		c->encoding = raw[0] == 0xFF ? CMDLINE_ENC_UTF16LE : CMDLINE_ENC_UTF16BE;
+		if (c->cut && len % 2)
+			len--;
 		for (i = 2; i < len; i += 2) {
 			uint8_t lo = raw[i], hi = i + 1 < len ? raw[i + 1] : 0;
 			if (c->encoding == CMDLINE_ENC_UTF16BE && i + 1 < len) {

@@ -6,7 +6,8 @@
  *
  * Grammar (also README.md, "Kernel command line"):
  *  - Encoding: ASCII or UTF-8; a UTF-8 byte-order mark (EF BB BF) is skipped; a file starting with
- *    a UTF-16 byte-order mark (FF FE or FE FF, Notepad's "Unicode") is decoded to UTF-8.
+ *    a UTF-16 byte-order mark (FF FE or FE FF, Notepad's "Unicode") is decoded to UTF-8 (an odd
+ *    last byte is a unit of its own, but in a cut input it is half a unit and is dropped).
  *  - Words are separated by space, tab, CR, LF, VT, FF and NUL, in any number, on any number of
  *    lines. A word starting with '#' comments out the rest of its line.
  *  - A word is key=value with a known lowercase key and a value of the key's type:

@@ -82,8 +82,10 @@ static void model_decode(struct model_cmdline *m, const unsigned char *raw, size
 	}
 	for (size_t i = 2; i < len; i += 2) {
 		unsigned cp;
+		if (i + 1 == len && m->cut)
+			return;        /* half a unit at the end of a cut input: its value is unknown */
 		if (i + 1 == len)
-			cp = raw[i];   /* an odd last byte is a unit of its own */
+			cp = raw[i];   /* an odd last byte of a whole file is a unit of its own */
 		else
 			cp = le ? raw[i] + 256u * raw[i + 1] : 256u * raw[i] + raw[i + 1];
 		unsigned char b[3];

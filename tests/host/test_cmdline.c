@@ -12,6 +12,7 @@
 #include "model_cmdline.c"
 #include "../../kernel/cmdline.c"
 #include "test_rng.h"
+#include "bootinfo.h"
 
 static uint64_t rng = 0x243F6A8885A308D3ULL;
 
@@ -175,7 +176,11 @@ static void test_sizes(void)
 	edges &= only_problem() == CMDLINE_P_TOO_SMALL;
 	parse_str("syspte=2048k");
 	edges &= c.opts.syspte == 2ULL << 20 && !c.ndiag;
-	ok(edges, "sizes: 2M and 512G accepted, one past and 2^64 refused, lowercase suffixes");
+	parse_str("syspte=0x");
+	edges &= only_problem() == CMDLINE_P_NOT_DECIMAL;
+	parse_str("syspte=0X");
+	edges &= only_problem() == CMDLINE_P_NOT_DECIMAL;
+	ok(edges, "sizes: 2M and 512G accepted, one past and 2^64 refused, lowercase suffixes, a bare 0x not decimal");
 }
 
 /* ---------------------------------------------------------------- counts (maxcpus=) */
@@ -546,6 +551,204 @@ static void test_occurrences_and_cuts(void)
 	ok(!c.ndiag && model_opts_equal(&c.opts, &def), "empty input: defaults, no diagnostic");
 }
 
+/* ---------------------------------------------------------------- UTF-16 cuts */
+
+/* End (exclusive) of the word of the n-byte ASCII line s that starts at off. */
+static size_t word_end(const char *s, size_t n, size_t off)
+{
+	while (off < n && s[off] != ' ')
+		off++;
+	return off;
+}
+
+/*
+ * Every cut of a UTF-16 file, in either byte order, at a unit boundary or inside a unit (the
+ * loader passes BOOTINFO_CMDLINE_MAX - 1 bytes, an odd count, so a longer UTF-16 file is always
+ * cut inside a unit): a word the cut splits has no effect, whatever half a unit would decode to.
+ * The high byte of an ASCII unit in UTF-16BE is 0, a separator when read as a unit of its own.
+ */
+static void test_utf16_cuts(void)
+{
+	unsigned bad = 0, cuts = 0;
+	for (unsigned r = 0; r < 200; r++) {
+		char ascii[400], u16[2 + 2 * sizeof(ascii)];
+		size_t n = 0;
+		for (size_t i = 0, nw = 1 + draw(8); i < nw; i++) {
+			random_valid_word(ascii + n, sizeof(ascii) - n);
+			n += strlen(ascii + n);
+			ascii[n++] = ' ';
+		}
+		for (int be = 0; be < 2; be++) {
+			u16[0] = be ? '\xFE' : '\xFF';
+			u16[1] = be ? '\xFF' : '\xFE';
+			for (size_t i = 0; i < n; i++) {
+				u16[2 + 2 * i + be] = ascii[i];
+				u16[2 + 2 * i + !be] = 0;
+			}
+			for (size_t cut = 2; cut <= 2 + 2 * n; cut++) {
+				bool good = parse_checked(u16, cut, true);
+				size_t whole = (cut - 2) / 2;   /* units wholly inside the cut */
+				for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
+					good &= c.set_by[k] < 0 || word_end(ascii, n, (size_t)c.set_by[k]) <= whole;
+				cuts++;
+				if (!good && bad++ < 5)
+					printf("# UTF-16%s cut at byte %zu of \"%.*s\": a cut word took effect\n", be ? "BE" : "LE",
+					       cut, (int)n, ascii);
+			}
+		}
+	}
+	ok(bad == 0, "%u cuts of UTF-16LE/BE lines, inside units too: a word the cut splits has no effect", cuts);
+
+	/* The loader's case: a UTF-16BE file longer than its buffer, cut between "maxcpus=1" and "6". */
+	static char line[300], file[2 + 2 * sizeof(line)];
+	memset(line, ' ', sizeof(line));
+	size_t at = (BOOTINFO_CMDLINE_MAX - 1 - 2) / 2 - strlen("maxcpus=1");
+	memcpy(line + at, "maxcpus=16", 10);
+	file[0] = '\xFE';
+	file[1] = '\xFF';
+	for (size_t i = 0; i < sizeof(line); i++) {
+		file[2 + 2 * i] = 0;
+		file[3 + 2 * i] = line[i];
+	}
+	parse_checked(file, BOOTINFO_CMDLINE_MAX - 1, true);
+	ok(c.opts.maxcpus == CMDLINE_MAXCPUS_MAX && c.set_by[CMDLINE_MAXCPUS] < 0 && c.ndiag == 2 &&
+	   c.diag[0].problem == CMDLINE_P_CUT_WORD && c.diag[0].key == CMDLINE_MAXCPUS,
+	   "UTF-16BE file cut by the loader inside \"maxcpus=16\": no effect, reported cut (maxcpus=%u)", c.opts.maxcpus);
+}
+
+/* ---------------------------------------------------------------- UTF-16 decoding edges */
+
+/* The UTF-8 encoding of the 16-bit unit u (a surrogate as its own value) into out; returns its length. */
+static size_t utf8_of(unsigned u, unsigned char out[3])
+{
+	if (u < 0x80) {
+		out[0] = (unsigned char)u;
+		return 1;
+	}
+	if (u < 0x800) {
+		out[0] = (unsigned char)(0xC0 | u >> 6);
+		out[1] = (unsigned char)(0x80 | (u & 0x3F));
+		return 2;
+	}
+	out[0] = (unsigned char)(0xE0 | u >> 12);
+	out[1] = (unsigned char)(0x80 | (u >> 6 & 0x3F));
+	out[2] = (unsigned char)(0x80 | (u & 0x3F));
+	return 3;
+}
+
+/*
+ * Every UTF-16 unit value, in both byte orders, decodes to its UTF-8 bytes (1, 2 or 3, switching
+ * at U+0080 and U+0800); and a UTF-16 text whose decoding reaches the end of the text buffer keeps
+ * a last character of 1, 2 or 3 bytes exactly when it fits whole, else stops before it, cut.
+ */
+static void test_utf16_decoding_edges(void)
+{
+	unsigned bad = 0;
+	for (unsigned u = 1; u <= 0xFFFF; u++)
+		for (int be = 0; be < 2; be++) {
+			unsigned char raw[6] = { be ? 0xFE : 0xFF, be ? 0xFF : 0xFE, 0, 0, 0, 0 }, want[3];
+			raw[2 + be] = (unsigned char)u;
+			raw[3 - be] = (unsigned char)(u >> 8);
+			raw[4 + be] = ' ';
+			size_t n = utf8_of(u, want);
+			bool agree = parse_checked(raw, sizeof(raw), false);
+			if ((!agree || c.text_len != n + 1 || memcmp(c.text, want, n)) && bad++ < 5)
+				printf("# UTF-16%s unit 0x%04x: %zu bytes decoded, want %zu\n", be ? "BE" : "LE", u, c.text_len, n + 1);
+		}
+	ok(bad == 0, "every UTF-16LE/BE unit decodes to its 1-, 2- or 3-byte UTF-8");
+
+	bad = 0;
+	static const unsigned last[] = { 'a', 0xE9, 0x7FF, 0x800, 0x20AC };
+	static unsigned char raw[2 + 2 * (CMDLINE_TEXT_MAX + 1)];
+	for (size_t k = 0; k < sizeof(last) / sizeof(last[0]); k++)
+		for (size_t ascii = CMDLINE_TEXT_MAX - 4; ascii <= CMDLINE_TEXT_MAX; ascii++) {
+			unsigned char want[3];
+			size_t need = utf8_of(last[k], want), len = 2;
+			raw[0] = 0xFF;
+			raw[1] = 0xFE;
+			for (size_t i = 0; i < ascii; i++, len += 2)
+				raw[len] = 'a', raw[len + 1] = 0;
+			raw[len] = (unsigned char)last[k];
+			raw[len + 1] = (unsigned char)(last[k] >> 8);
+			len += 2;
+			bool fits = ascii + need <= CMDLINE_TEXT_MAX;
+			bool agree = parse_checked(raw, len, false);
+			bool good = agree && c.cut == !fits && c.text_len == (fits ? ascii + need : ascii) &&
+				    (!fits || !memcmp(c.text + ascii, want, need));
+			if (!good && bad++ < 5)
+				printf("# %zu ASCII units then U+%04X: %zu bytes kept, cut %d\n", ascii, last[k], c.text_len, c.cut);
+		}
+	ok(bad == 0, "a character ending the text buffer is kept exactly when all its bytes fit, else the text is cut before it");
+}
+
+/* ---------------------------------------------------------------- formatting edges */
+
+/*
+ * The formatting functions at their edges: the text display joins words with one space and no
+ * space before the first or after the last, whatever separators surround them; a diagnostic index
+ * at or past ndiag formats nothing; a key index at or past CMDLINE_NKEYS is named "?"; the
+ * in-effect line of generated options parses back to them, naming ktest= only when it is set;
+ * sizes print in the largest exact unit, 0 as 0M.
+ */
+static void test_formatting_edges(void)
+{
+	unsigned bad = 0;
+	for (unsigned r = 0; r < 2000; r++) {
+		char words[6][64], raw[1024], want[1024], got[1024];
+		size_t nr = 0, nw = draw(6), nwant = 0;
+		for (size_t s = draw(3); s; s--)
+			raw[nr++] = " \t\r\n\v\f\0"[draw(7)];
+		for (size_t i = 0; i < nw; i++) {
+			random_valid_word(words[i], sizeof(words[i]));
+			nr = append(raw, nr, words[i], strlen(words[i]));
+			nwant += (size_t)snprintf(want + nwant, sizeof(want) - nwant, "%s%s", i ? " " : "", words[i]);
+			for (size_t s = 1 + draw(3); s; s--)
+				raw[nr++] = " \t\r\n\v\f\0"[draw(7)];
+		}
+		want[nwant] = 0;
+		bool agree = parse_checked(raw, nr, false);
+		size_t n = cmdline_text_format(&c, got, sizeof(got));
+		if ((!agree || n != nwant || strcmp(got, want)) && bad++ < 5)
+			printf("# text display \"%s\", want \"%s\"\n", got, want);
+
+		char line[512], buf[64];
+		size_t ln = cmdline_opts_format(&c.opts, line, sizeof(line));
+		struct cmdline_opts o = c.opts;
+		bool ktest_named = strstr(line, "ktest=") != NULL;
+		memset(buf, 'Z', sizeof(buf));
+		size_t past = cmdline_diag_format(&c, c.ndiag + draw(3), buf, sizeof(buf));
+		agree = parse_checked(line, ln, false);
+		if ((!agree || !model_opts_equal(&c.opts, &o) || c.ndiag || ktest_named != (o.ktest[0] != 0) || past || buf[0]) &&
+		    bad++ < 5)
+			printf("# in-effect line \"%s\" (%zu diagnostics), a diagnostic past the last: %zu bytes\n", line, c.ndiag,
+			       past);
+	}
+	ok(bad == 0, "text display joins words with single spaces; the in-effect line parses back, ktest= only when set; "
+	   "no diagnostic past the last");
+
+	bool names = true;
+	for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
+		names &= strcmp(cmdline_key_name(k), "?") != 0;
+	for (unsigned k = CMDLINE_NKEYS; k < CMDLINE_NKEYS + 3; k++)
+		names &= !strcmp(cmdline_key_name(k), "?");
+	names &= !strcmp(cmdline_key_name(~0u), "?");
+	ok(names, "every key has a name; indices from CMDLINE_NKEYS on are \"?\"");
+
+	bad = 0;
+	for (uint64_t k = 0; k <= 600; k++) {
+		uint64_t bytes = k * 2 * 1024 * 1024;
+		char got[32], want[32];
+		if (bytes && bytes % (1ULL << 30) == 0)
+			snprintf(want, sizeof(want), "%lluG", (unsigned long long)(bytes >> 30));
+		else
+			snprintf(want, sizeof(want), "%lluM", (unsigned long long)(bytes >> 20));
+		cmdline_size_format(bytes, got, sizeof(got));
+		if (strcmp(got, want) && bad++ < 5)
+			printf("# size %llu formatted \"%s\", want \"%s\"\n", (unsigned long long)bytes, got, want);
+	}
+	ok(bad == 0, "sizes 0..1200M format in the largest exact unit (0 as 0M)");
+}
+
 /* ---------------------------------------------------------------- random inputs against the model */
 
 static void test_random_against_model(void)
@@ -586,6 +789,9 @@ int main(void)
 	test_names();
 	test_layout();
 	test_occurrences_and_cuts();
+	test_utf16_cuts();
+	test_utf16_decoding_edges();
+	test_formatting_edges();
 	test_random_against_model();
 	return tap_done();
 }

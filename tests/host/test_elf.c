@@ -151,6 +151,155 @@ static void test_truncations(void)
 	img_free(&img);
 }
 
+/* ------------------------------------------------------------------ generated edges */
+
+/*
+ * The image's size at every end offset inside two pages: the data segment's memory size swept so
+ * its end falls on each byte from a page boundary minus one to two pages on; size is the end
+ * rounded up to a page, from virt_base (an end one byte past a page needs the next page).
+ */
+static void test_sizes_at_page_ends(void)
+{
+	size_t bad = 0, n = 0;
+
+	for (uint64_t memsz = 0x40; memsz <= 0x2040; memsz++) {
+		struct elf_image img;
+		struct elf_plan p;
+		struct elf_verdict v;
+		const char *why;
+
+		img_synthetic(&img);
+		img_ph(&img, IMG_DATA(&img))->p_memsz = memsz;
+		uint64_t end = img_ph(&img, IMG_DATA(&img))->p_vaddr + memsz;
+		uint64_t want = ((end + ELF_PAGE_SIZE - 1) & ~(ELF_PAGE_SIZE - 1)) - KERNEL_BASE;
+		n++;
+		if ((run_check(&img, &p, &v, &why) != ELF_OK || why != NULL || p.size != want) && bad++ < 5)
+			printf("#   data memsz 0x%llx (end page offset 0x%llx): %s, size 0x%llx, want 0x%llx; judge: %s\n",
+			       (unsigned long long)memsz, (unsigned long long)(end % ELF_PAGE_SIZE),
+			       elf_rule_name(v.rule), (unsigned long long)p.size, (unsigned long long)want, why ? why : "ok");
+		img_free(&img);
+	}
+	ok(bad == 0, "%zu end offsets across page boundaries: size is the end rounded up to a page", n);
+}
+
+/*
+ * p_offset and p_vaddr modulo every power-of-two p_align from 2 to the page size: the text
+ * segment moved in memory by each power of two below and at the alignment (its entry with it) is
+ * refused as not congruent exactly when the move is not a multiple of p_align.
+ */
+static void test_congruence_every_align(void)
+{
+	size_t bad = 0, n = 0;
+
+	for (uint64_t align = 2; align <= ELF_PAGE_SIZE; align <<= 1)
+		for (uint64_t move = 1; move <= align; move <<= 1) {
+			struct elf_image img;
+			struct elf_plan p;
+			struct elf_verdict v;
+			const char *why;
+			int text;
+
+			img_synthetic(&img);
+			text = IMG_TEXT(&img);
+			img_ph(&img, text)->p_align = align;
+			img_ph(&img, text)->p_vaddr += move;
+			img_ph(&img, text)->p_paddr += move;
+			img_eh(&img)->e_entry += move;
+			enum elf_rule want = move % align ? ELF_SEG_CONGRUENT : ELF_OK;
+			enum elf_rule got = run_check(&img, &p, &v, &why);
+			n++;
+			if ((got != want || why != NULL || (got != ELF_OK && v.phdr != text)) && bad++ < 5)
+				printf("#   p_align 0x%llx, moved 0x%llx: %s (phdr %d), want %s; judge: %s\n",
+				       (unsigned long long)align, (unsigned long long)move, elf_rule_name(got), v.phdr,
+				       elf_rule_name(want), why ? why : "ok");
+			img_free(&img);
+		}
+	ok(bad == 0, "%zu alignments and moves: congruence refused exactly when p_vaddr - p_offset is no multiple", n);
+}
+
+/* Moves program header `from` to index 0, the ones before it one place on. */
+static void img_move_first(struct elf_image *img, int from)
+{
+	Elf64_Phdr first = *img_ph(img, from);
+
+	for (int i = from; i > 0; i--)
+		*img_ph(img, i) = *img_ph(img, i - 1);
+	*img_ph(img, 0) = first;
+}
+
+/*
+ * An empty PT_LOAD (p_memsz 0) is no placement: put first, at or below the text's address, with
+ * any flags but W+X and a p_paddr inside or beside every other segment's, it changes nothing but
+ * the program header indices of the plan.
+ */
+static void test_empty_load_anywhere(void)
+{
+	static const uint32_t flags[] = { 0, PF_R, PF_W, PF_X, PF_R | PF_W, PF_R | PF_X };
+	size_t bad = 0, n = 0;
+	struct elf_image ref_img;
+	struct elf_plan ref;
+	struct elf_verdict v;
+	const char *why;
+
+	img_synthetic(&ref_img);
+	run_check(&ref_img, &ref, &v, &why);
+	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++)
+		for (uint64_t below = 0; below <= 0x200; below += 0x80)
+			for (uint64_t paddr = 0; paddr < 0x3000; paddr += 0x1c0) {
+				struct elf_image img;
+				struct elf_plan p;
+				int e;
+
+				img_synthetic(&img);
+				e = img_add_phdr(&img);
+				*img_ph(&img, e) = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = flags[f],
+					.p_vaddr = img_ph(&img, IMG_TEXT(&img))->p_vaddr - below,
+					.p_paddr = KERNEL_BASE + paddr, .p_align = ELF_PAGE_SIZE };
+				img_ph(&img, e)->p_offset = img_ph(&img, e)->p_vaddr % ELF_PAGE_SIZE;   /* congruent */
+				img_move_first(&img, e);
+				enum elf_rule got = run_check(&img, &p, &v, &why);
+				int same = got == ELF_OK && why == NULL && p.nsegs == ref.nsegs && p.size == ref.size &&
+					   p.virt_base == ref.virt_base && p.entry == ref.entry;
+				for (uint32_t i = 0; same && i < p.nsegs; i++)
+					same = p.seg[i].vaddr == ref.seg[i].vaddr && p.seg[i].memsz == ref.seg[i].memsz &&
+					       p.seg[i].phdr == ref.seg[i].phdr + 1;
+				n++;
+				if (!same && bad++ < 5)
+					printf("#   empty load flags %u at text - 0x%llx, p_paddr base + 0x%llx: %s (phdrs %d, %d); judge: %s\n",
+					       flags[f], (unsigned long long)below, (unsigned long long)paddr, elf_rule_name(got),
+					       v.phdr, v.other, why ? why : "ok");
+				img_free(&img);
+			}
+	ok(bad == 0, "%zu empty PT_LOADs placed first, any flags, p_paddr anywhere: the plan is unchanged", n);
+	img_free(&ref_img);
+}
+
+/* The smallest kernels: one executable segment of 1 to 64 bytes (the others emptied) is a plan of one page. */
+static void test_tiny_kernels(void)
+{
+	size_t bad = 0;
+
+	for (uint64_t size = 1; size <= 64; size++) {
+		struct elf_image img;
+		struct elf_plan p;
+		struct elf_verdict v;
+		const char *why;
+
+		img_synthetic(&img);
+		img_ph(&img, IMG_TEXT(&img))->p_filesz = size;
+		img_ph(&img, IMG_TEXT(&img))->p_memsz = size;
+		img_eh(&img)->e_entry += size - 1;   /* its last byte */
+		for (int i = IMG_RODATA(&img); i <= IMG_DATA(&img); i++)
+			img_ph(&img, i)->p_filesz = img_ph(&img, i)->p_memsz = 0;
+		if ((run_check(&img, &p, &v, &why) != ELF_OK || why != NULL || p.nsegs != 1 || p.size != ELF_PAGE_SIZE) &&
+		    bad++ < 5)
+			printf("#   text of %llu bytes: %s, %u segments, size 0x%llx; judge: %s\n", (unsigned long long)size,
+			       elf_rule_name(v.rule), p.nsegs, (unsigned long long)p.size, why ? why : "ok");
+		img_free(&img);
+	}
+	ok(bad == 0, "kernels of one 1..64-byte executable segment: accepted, one segment, one page");
+}
+
 /* ------------------------------------------------------------------ property test */
 
 /* A value worth trying in a field that holds `old`, for a file of `len` bytes. */
@@ -314,6 +463,10 @@ int main(void)
 	test_cases();
 	test_texts();
 	test_truncations();
+	test_sizes_at_page_ends();
+	test_congruence_every_align();
+	test_empty_load_anywhere();
+	test_tiny_kernels();
 	test_property(s ? strtoull(s, NULL, 0) : 20240601, n ? strtol(n, NULL, 0) : 200000);
 	return tap_done();
 }

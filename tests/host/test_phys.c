@@ -571,6 +571,117 @@ static void test_budget_edges(void)
 	is(phys_check(), 0, "check passes after the budget's requests");
 }
 
+/* ------------------------------------------------------------------ the map's edge cases */
+
+#define EDGE_FRAMES 0x300   /* frames [0, EDGE_FRAMES) and [EDGE_HIGH, EDGE_HIGH + 0x20) are compared */
+#define EDGE_HIGH   0x40000
+
+/* What phys_init made of the compared frames: bit 0 free, bit 1 managed. */
+static void edge_states(uint8_t *out)
+{
+	for (uint64_t i = 0; i < EDGE_FRAMES + 0x20; i++) {
+		uint64_t f = i < EDGE_FRAMES ? i : EDGE_HIGH + i - EDGE_FRAMES;
+		out[i] = (uint8_t)(phys_is_free(f << 12, 1) | phys_is_managed(f << 12) << 1);
+	}
+}
+
+/* True when the statistics are the same. */
+static bool stats_equal(const struct phys_stats *a, const struct phys_stats *b)
+{
+	return a->usable_pages == b->usable_pages && a->free_pages == b->free_pages && a->meta_pages == b->meta_pages &&
+	       a->loader_pages == b->loader_pages && a->highest_pfn == b->highest_pfn && a->allocated_pages == b->allocated_pages;
+}
+
+/* The base map of the edge cases: usable RAM low and at 1 GiB (so the metadata takes several pages), loader data. */
+static void edge_base_map(void)
+{
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 64, 0);
+	machine_map_add(&m, EFI_LOADER_DATA, 0x200000, 8, 0);
+	machine_map_add(&m, EFI_BS_DATA, (uint64_t)EDGE_HIGH << 12, 16, 0);
+}
+
+/*
+ * Descriptors of zero pages (UEFI never makes them; a map may still hold them) of every kind, at
+ * every frame in and around the usable ranges, frame 0 included, change nothing: the same
+ * statistics, and every compared frame as free and as managed as without them (a zero-page reserved
+ * descriptor must not split a usable range, which would move the metadata).
+ */
+static void test_zero_page_descriptors(void)
+{
+	static const uint32_t types[] = { EFI_CONVENTIONAL, EFI_RESERVED, EFI_LOADER_DATA, EFI_BS_CODE, EFI_ACPI_NVS, EFI_MMIO };
+	static uint8_t want[EDGE_FRAMES + 0x20], got[EDGE_FRAMES + 0x20];
+	struct phys_stats base, st;
+	unsigned bad = 0, n = 0;
+
+	edge_base_map();
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "the edge cases' base map initialises");
+	phys_get_stats(&base);
+	edge_states(want);
+	ok(base.meta_pages >= 8, "its metadata takes %llu pages", (unsigned long long)base.meta_pages);
+	for (size_t t = 0; t < ARRAY_SIZE(types); t++)
+		for (uint64_t i = 0; i < EDGE_FRAMES + 0x20; i++) {
+			uint64_t f = i < EDGE_FRAMES ? i : EDGE_HIGH + i - EDGE_FRAMES;
+			if (i < EDGE_FRAMES && f % 0x10 && !(f >= 0xF8 && f <= 0x148) && !(f >= 0x1F8 && f <= 0x20A))
+				continue;   /* every frame near the ranges, every 16th elsewhere */
+			edge_base_map();
+			machine_map_add(&m, types[t], f << 12, 0, 0);
+			int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+			phys_get_stats(&st);
+			edge_states(got);
+			n++;
+			if ((r != 0 || !stats_equal(&st, &base) || memcmp(got, want, sizeof(want))) && bad++ < 5)
+				printf("# a zero-page descriptor of type %u at frame 0x%llx: init %d, free %llu (want %llu), meta %llu\n",
+				       types[t], (unsigned long long)f, r, (unsigned long long)st.free_pages,
+				       (unsigned long long)base.free_pages, (unsigned long long)st.meta_pages);
+		}
+	ok(bad == 0, "%u zero-page descriptors of every kind in and around the usable ranges change nothing", n);
+}
+
+/*
+ * A reserved descriptor whose page count runs its frame numbers past 2^64 (or just to it, or past
+ * the allocator's limit without wrapping) reserves everything from its start, before or after the
+ * usable descriptor it covers; usable RAM starting exactly at the allocator's first frame past its
+ * limit (2^31 - 1) is ignored like RAM further up.
+ */
+static void test_huge_page_counts(void)
+{
+	const uint64_t s = 0x800;   /* the reserved descriptor's first frame */
+	const uint64_t counts[] = { UINT64_MAX, UINT64_MAX - 1, -s, -s + 1, -s - 1, -s + 0x100, 1ULL << 63,
+				    1ULL << 52, BUDDY_MAX_PAGES, BUDDY_MAX_PAGES - s };
+	unsigned bad = 0, n = 0;
+
+	for (size_t k = 0; k < ARRAY_SIZE(counts); k++)
+		for (int reserved_first = 0; reserved_first < 2; reserved_first++) {
+			machine_map_init(&m, 48);
+			if (reserved_first)
+				machine_map_add(&m, EFI_RESERVED, s << 12, counts[k], 0);
+			machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x1000, 0);   /* frames 0x100..0x1100 */
+			if (!reserved_first)
+				machine_map_add(&m, EFI_RESERVED, s << 12, counts[k], 0);
+			int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+			struct phys_stats st;
+			phys_get_stats(&st);
+			n++;
+			if ((r != 0 || st.usable_pages != s - 0x100 || st.highest_pfn != s || phys_is_managed(s << 12) ||
+			     phys_is_managed(0x10FF000) || !phys_is_managed((s - 1) << 12)) && bad++ < 5)
+				printf("# reserved from frame 0x%llx, 0x%llx pages (%s): init %d, usable %llu, highest 0x%llx\n",
+				       (unsigned long long)s, (unsigned long long)counts[k], reserved_first ? "first" : "second", r,
+				       (unsigned long long)st.usable_pages, (unsigned long long)st.highest_pfn);
+		}
+	ok(bad == 0, "%u reserved descriptors with page counts past 2^64 frames or the limit reserve everything above", n);
+
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 64, 0);
+	machine_map_add(&m, EFI_CONVENTIONAL, BUDDY_MAX_PAGES << 12, 16, 0);
+	int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+	struct phys_stats st;
+	phys_get_stats(&st);
+	ok(r == 0 && st.usable_pages == 64 && st.highest_pfn == 0x140 && !phys_is_managed(BUDDY_MAX_PAGES << 12),
+	   "RAM from exactly frame 2^31 - 1 is ignored (usable %llu, highest 0x%llx)", (unsigned long long)st.usable_pages,
+	   (unsigned long long)st.highest_pfn);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -584,5 +695,7 @@ int main(void)
 	test_verifier_patterns();
 	test_geometry_refusals();
 	test_budget_edges();
+	test_zero_page_descriptors();
+	test_huge_page_counts();
 	return tap_done();
 }
