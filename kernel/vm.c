@@ -42,23 +42,26 @@ static void vm_map_dmap(void)
 			   phys_type_loader(d->type, d->attribute) || d->type == EFI_MEMORY_TYPE_KERNEL ||
 			   d->type == EFI_ACPI_RECLAIM || d->type == EFI_ACPI_NVS ||
 			   d->type == EFI_RT_CODE || d->type == EFI_RT_DATA;
-		if (!ram || !d->num_pages)
+		if (!ram || !d->num_pages || d->num_pages > (DMAP_SIZE >> PAGE_SHIFT))
 			continue;
-		uint64_t size = d->num_pages << PAGE_SHIFT;
-		if (range_overflows(d->phys_start, size) || d->phys_start + size > DMAP_SIZE)
+		/* Every page the entry touches: a start off a page boundary (a firmware's bug, which
+		 * phys_init reports) reaches into one page more. */
+		paddr_t start = ALIGN_DOWN(d->phys_start, PAGE_SIZE);
+		uint64_t size = (d->num_pages + ((d->phys_start & PAGE_MASK) != 0)) << PAGE_SHIFT;
+		if (range_overflows(start, size) || start + size > DMAP_SIZE)
 			continue;
 		/* Descriptors may overlap: map page by page what is not mapped yet. */
 		for (uint64_t off = 0; off < size;) {
-			vaddr_t va = DMAP_BASE + d->phys_start + off;
+			vaddr_t va = DMAP_BASE + start + off;
 			uint64_t chunk = size - off;
-			int st = pt_map(&kernel_pt, va, d->phys_start + off, chunk, PT_PROT_W | PT_PROT_G,
+			int st = pt_map(&kernel_pt, va, start + off, chunk, PT_PROT_W | PT_PROT_G,
 					PT_SIZE_4K | PT_SIZE_2M | PT_SIZE_1G);
 			if (st == PT_OK)
 				break;
 			KASSERT(st == PT_EEXIST, "direct map of 0x%llx failed: %d",
-				(unsigned long long)(d->phys_start + off), st);
+				(unsigned long long)(start + off), st);
 			if (!pt_query(&kernel_pt, va, NULL, NULL, NULL)) {
-				st = pt_map(&kernel_pt, va, d->phys_start + off, PAGE_SIZE, PT_PROT_W | PT_PROT_G, PT_SIZE_4K);
+				st = pt_map(&kernel_pt, va, start + off, PAGE_SIZE, PT_PROT_W | PT_PROT_G, PT_SIZE_4K);
 				KASSERT(st == PT_OK, "direct map page failed: %d", st);
 			}
 			off += PAGE_SIZE;

@@ -22,6 +22,7 @@
 
 /* Frames of wanted ranges that phys_collect dropped at PHYS_LIMIT_PFN (reported by phys_init). */
 static uint64_t phys_clipped;
+static uint64_t phys_unaligned;   /* descriptor reads with a start off a page boundary (phys_collect) */
 
 struct phys_range {
 	uint64_t start, end;   /* page numbers, [start, end) */
@@ -88,12 +89,22 @@ static size_t phys_collect(const void *map, size_t nd, size_t dsz, phys_pred_t p
 		if (pred(d->type, d->attribute) != want || d->num_pages == 0)
 			continue;
 		uint64_t s = d->phys_start >> PAGE_SHIFT, e = s + d->num_pages;
+		/* A start off a page boundary (UEFI forbids it; a firmware's bug): the entry's bytes
+		 * reach into page e. What is wanted keeps only its whole pages, the rest covers every page
+		 * it touches, so a page shared with another kind of memory is never handed out. */
+		if (d->phys_start & PAGE_MASK) {
+			phys_unaligned++;
+			if (want)
+				s++;
+			else if (e >= s)
+				e += e != UINT64_MAX;
+		}
 		if (e < s || e > PHYS_LIMIT_PFN) {   /* past what we can manage: clamp */
 			if (want)
 				phys_clipped += (e < s ? UINT64_MAX : e) - MAX(s, PHYS_LIMIT_PFN);
 			e = PHYS_LIMIT_PFN;
 		}
-		if (s >= PHYS_LIMIT_PFN)
+		if (s >= PHYS_LIMIT_PFN || s >= e)
 			continue;
 		out[n++] = (struct phys_range){ s, e };
 	}
@@ -205,7 +216,7 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 		kprintf("phys: memory map has %zu descriptors, more than %d supported\n", nd, PHYS_MAX_RANGES);
 		return -1;
 	}
-	phys_clipped = 0;
+	phys_clipped = phys_unaligned = 0;
 	size_t nnow = phys_drop_frame0(now, phys_ranges_of(map, nd, desc_size, phys_type_usable_at_init, now));
 	phys_nloader = phys_drop_frame0(phys_loader,
 					phys_ranges_of(map, nd, desc_size, phys_type_loader, phys_loader));
@@ -218,6 +229,9 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 		kprintf("phys: no usable memory in the map\n");
 		return -1;
 	}
+	if (phys_unaligned)
+		kprintf("phys: the firmware's memory map has descriptors that start off a 4 KiB boundary (UEFI "
+			"requires alignment; a firmware bug): only the whole pages of their RAM are used\n");
 	if (phys_clipped)
 		kprintf("phys: ignoring %llu pages of RAM at or above 0x%llx, past what the allocator manages\n",
 			(unsigned long long)phys_clipped, (unsigned long long)pfn_to_pa(PHYS_LIMIT_PFN));
@@ -501,6 +515,6 @@ void phys_reset(void)
 	spin_init(&phys_lock, LOCK_RANK_PHYS, "phys");
 	phys_st = (struct phys_stats){ 0 };
 	phys_budget = UINT64_MAX;
-	phys_clipped = 0;
+	phys_clipped = phys_unaligned = 0;
 	phys_nmanaged = phys_nloader = 0;
 }

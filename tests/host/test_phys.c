@@ -9,6 +9,7 @@
 #include "arch_mm.h"
 #include "bootinfo.h"
 #include "test_rng.h"
+#include "capture.h"
 #include "verifier.h"
 #include "testhooks.h"
 
@@ -682,6 +683,51 @@ static void test_huge_page_counts(void)
 	   (unsigned long long)st.highest_pfn);
 }
 
+/*
+ * A descriptor whose PhysicalStart is not 4 KiB aligned (UEFI requires it; a firmware bug): the
+ * allocator manages only frames wholly inside usable bytes (a reserved entry covers every frame it
+ * touches), and says so. Generated: a reserved descriptor ending, and a usable one starting, at a shift of every
+ * 512-byte step inside a frame; the frame shared by the two must never be handed out.
+ */
+static void test_unaligned_starts(void)
+{
+	unsigned bad = 0, cases = 0;
+	for (uint64_t shift = 0x200; shift < 0x1000; shift += 0x200) {
+		uint64_t shared = 0x201000;   /* the frame the reserved end and the usable start share */
+		machine_map_init(&m, 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 64, 0);
+		machine_map_add(&m, EFI_RESERVED, shared + shift - 0x1000, 1, 0);
+		machine_map_add(&m, EFI_CONVENTIONAL, shared + shift, 16, 0);
+		char said[512];
+		capture_begin();
+		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+		capture_end(said, sizeof(said));
+		bool told = strstr(said, "start off a 4 KiB boundary") != NULL;
+		static paddr_t pages[4096];
+		bool good = true;
+		uint64_t n = r == 0 ? drain(pages, 4096, &m, &good) : 0;
+		bool shared_out = false;
+		for (uint64_t i = 0; i < n; i++)
+			shared_out |= pages[i] == shared;
+		cases++;
+		/* the usable entry's whole pages stay managed, the partial one at its end does not */
+		bool whole = true;
+		for (uint64_t pa = shared + PAGE_SIZE; pa < shared + 16 * PAGE_SIZE; pa += PAGE_SIZE)
+			whole &= phys_is_managed(pa);
+		whole &= !phys_is_managed(shared + 16 * PAGE_SIZE);
+		if ((r != 0 || !told || phys_is_managed(shared) || shared_out || !good || !whole) && bad++ < 5)
+			printf("# reserved [0x%llx, 0x%llx), usable from 0x%llx: frame 0x%llx managed %d, handed out %d; "
+			       "the usable entry's 15 whole pages managed and its partial last one not: %d; init %d, told %d\n",
+			       (unsigned long long)(shared + shift - 0x1000), (unsigned long long)(shared + shift),
+			       (unsigned long long)(shared + shift), (unsigned long long)shared, phys_is_managed(shared),
+			       shared_out, whole, r, told);
+		if (r == 0)
+			release(pages, n);
+	}
+	ok(bad == 0 && cases == 7, "%u maps with unaligned starts: no frame holding reserved bytes managed, or the "
+	   "usable entry's partial last page; its whole pages managed; the firmware's bug reported", cases);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -697,5 +743,6 @@ int main(void)
 	test_budget_edges();
 	test_zero_page_descriptors();
 	test_huge_page_counts();
+	test_unaligned_starts();
 	return tap_done();
 }
