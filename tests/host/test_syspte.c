@@ -257,6 +257,62 @@ static unsigned test_unmap_cuts_leaf(void)
 }
 
 /*
+ * Maps of many 2 MiB leaves (docs/contract.md section 3: a leaf is invalidated once by its map, one
+ * entry of a batch; an unmap's batch names up to TLB_BATCH_PAGES entries, a leaf one of them, and
+ * flushes everything above that), beyond what the model's reservations hold (two spans): generated
+ * counts of leaves around the batch's size (1, 31, 32, 33 and random ones up to 48), each after a
+ * lead of 0..3 4 KiB pages in the span before, one mapping. The map flushes once, with interrupts
+ * enabled: each leaf's address when they are at most TLB_BATCH_PAGES, everything when more; the
+ * unmap the same with the lead's pages counted in; both leave the counts right and the check clean.
+ * Returns the cases that went wrong.
+ */
+static unsigned test_map_many_leaves(void)
+{
+	const uint32_t tag = 0x796e614d;   /* 'Many' */
+	enum { MAXL = 48 };
+	static uint64_t pfns[(MAXL + 1) * SYSPTE_SPAN_PAGES];
+	unsigned bad = 0, cases = 0;
+	if (host_machine_create(64ULL << 20, (MAXL + 2) * SIZE_2M))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	rng = 0x1eaf5eedULL;
+	for (unsigned k = 0; k < 12; k++, cases++) {
+		static const unsigned fixed[] = { 1, 31, 32, 33, TLB_BATCH_PAGES + 1, MAXL };
+		uint64_t leaves = k < ARRAY_SIZE(fixed) ? fixed[k] : 1 + xorshift_draw(MAXL);
+		uint64_t lead = xorshift_draw(4), n = lead + leaves * SYSPTE_SPAN_PAGES;
+		vaddr_t v = syspte_reserve(r, (MAXL + 1) * SYSPTE_SPAN_PAGES, tag, 0);
+		if (!v)
+			return bad + 1;
+		vaddr_t a = ((v + SIZE_2M - 1) & ~(SIZE_2M - 1)) + (v % SIZE_2M ? 0 : SIZE_2M), at = a - lead * PAGE_SIZE;
+		uint64_t first = SYSPTE_SPAN_PAGES * (0x100 + xorshift_draw(0x1000));   /* an aligned run of frames */
+		for (uint64_t q = 0; q < n; q++)
+			pfns[q] = q < lead ? 0x7000 + 2 * q : first + (q - lead);
+		vaddr_t want[TLB_BATCH_PAGES + 4];
+		size_t nwant = 0;
+		for (uint64_t j = 0; j < leaves && nwant < ARRAY_SIZE(want); j++)
+			want[nwant++] = a + j * SIZE_2M;
+		fake_tlb_reset();
+		bool good = syspte_map(r, at, tag, pfns, n, PT_CACHE_WB) == SYSPTE_OK;
+		struct syspte_stats st;
+		syspte_get_stats(r, &st);
+		good &= st.large_leaves == leaves && st.pages_mapped == n && fake_tlb.flushes == 1 && !fake_tlb.irqs_off &&
+			(leaves > TLB_BATCH_PAGES ? fake_tlb.ev[0].all : fake_tlb_flushed_pages(0, want, leaves));
+		for (uint64_t q = 0; q < lead && nwant < ARRAY_SIZE(want); q++)
+			want[nwant++] = at + q * PAGE_SIZE;
+		fake_tlb_reset();
+		good &= syspte_unmap(r, at, tag, n) == SYSPTE_OK;
+		syspte_get_stats(r, &st);
+		good &= st.large_leaves == 0 && st.pages_mapped == 0 && fake_tlb.flushes == 1 &&
+			(leaves + lead > TLB_BATCH_PAGES ? fake_tlb.ev[0].all : fake_tlb_flushed_pages(0, want, leaves + lead));
+		good &= syspte_release(r, v, tag) == SYSPTE_OK && syspte_check(r) == 0;
+		if (!good && bad++ < 5)
+			printf("# %llu leaves after %llu pages: flushes %llu, everything %llu\n", (unsigned long long)leaves,
+			       (unsigned long long)lead, (unsigned long long)fake_tlb.flushes, (unsigned long long)fake_tlb.alls);
+	}
+	return bad + (cases != 12);
+}
+
+/*
  * Maps and unmaps at addresses in no reservation, far from the region and around it: the page past
  * its end and those a chunk, a span, 2^k pages further, up to the address space's last page, and
  * pages below its base. 0xDA/0x105 (map) or 0x109 (unmap) with their parameters, nothing changed;
@@ -574,6 +630,9 @@ int main(int argc, char **argv)
 	   "nothing read or mapped (generated spans in cached and 2 MiB-spanning reservations)");
 	is(test_unmap_cuts_leaf(), 0, "unmaps ending inside a 2 MiB leaf's span, from its start or a mapping before it, "
 	   "every length, spans of both parities: 0xDA/0x10C, the leaf intact");
+	is(test_map_many_leaves(), 0, "maps of 1 to 48 2 MiB leaves (31, 32, 33 among them) after 0..3 4 KiB pages: each "
+	   "map one flush naming its leaves, everything above %u; its unmap the same with the 4 KiB pages counted in",
+	   TLB_BATCH_PAGES);
 	is(test_far_addresses(), 0, "maps and unmaps at addresses far past or below the region, to the address space's "
 	   "ends: 0xDA/0x105 and 0x109, nothing changed");
 	unsigned kinds;

@@ -15,6 +15,7 @@
 #include "arch_mm.h"
 #include "testhooks.h"
 #include "pt.h"
+#include "syspte_impl.h"
 
 #define TAG 0x66726556u   /* 'Verf' */
 
@@ -68,6 +69,89 @@ static bool map_two_pages(bool plant)
 }
 
 static void map_over_planted_pte(void *arg) { (void)arg; map_two_pages(true); }
+
+/* syspte_free_runs_locked's callback: whether a free run holds span pages from a multiple of divisor. */
+struct guard_fit {
+	uint64_t span, divisor, origin;
+	bool found;
+};
+
+static void guard_fit_run(uint64_t start, uint64_t count, void *arg)
+{
+	struct guard_fit *q = arg;
+	uint64_t skip = (q->divisor - (q->origin + start) % q->divisor) % q->divisor;
+	q->found |= count >= q->span && skip <= count - q->span;
+}
+
+/* True when the region's free pages (the caches' merged in) hold span pages from a multiple of divisor. */
+static bool guard_room(struct syspte_region *r, uint64_t span, uint64_t divisor)
+{
+	struct guard_fit q = { span, divisor, r->base >> PAGE_SHIFT, false };
+	uint64_t f = spin_lock(&r->lock);
+	syspte_cache_freeze_locked(r);
+	syspte_free_runs_locked(r, guard_fit_run, &q);
+	syspte_cache_thaw_locked(r);
+	spin_unlock(&r->lock, f);
+	return q.found;
+}
+
+/*
+ * Generated (docs/contract.md section 3, the reserve's refusal row in verifier mode): reservations
+ * of 1..300 pages, most DIVISIBLE, and frees, on a 1024-page region in verifier mode, 40 live at
+ * most. Each request is granted exactly when the free pages hold P + 1 pages (its guard after it)
+ * from a multiple of P (DIVISIBLE) or anywhere; a granted one is divisible as asked, takes P + 1
+ * free pages, and its guard page lies in the region in no reservation. At the end, with the region
+ * empty, the whole region is refused and all of it but its last page granted (DIVISIBLE too when
+ * the base allows). Returns the cases that went wrong.
+ */
+static unsigned test_guard_room(void)
+{
+	enum { PAGES = 1024, LIVE = 40 };
+	const uint32_t tag = 0x64726147;   /* 'Gard' */
+	unsigned bad = 0, granted = 0, refused = 0;
+	if (host_machine_create(32ULL << 20, PAGES * PAGE_SIZE))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	vaddr_t live[LIVE] = { 0 };
+	uint64_t rng = 0x6a09e667f3bcc909ULL;
+	for (unsigned op = 0; op < 1500; op++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		unsigned slot = (unsigned)(rng % LIVE);
+		if (live[slot]) {
+			bad += syspte_release(r, live[slot], tag) != SYSPTE_OK;
+			live[slot] = 0;
+			continue;
+		}
+		uint64_t npages = 1 + (rng >> 8) % ((rng >> 20) % 4 ? 300 : 16);
+		uint32_t flags = (rng >> 30) % 4 ? SYSPTE_FLAG_DIVISIBLE : 0;
+		bool room = guard_room(r, npages + 1, flags ? npages : 1);
+		struct syspte_stats before, after;
+		syspte_get_stats(r, &before);
+		vaddr_t v = syspte_reserve(r, npages, tag, flags);
+		syspte_get_stats(r, &after);
+		vaddr_t guard = v + npages * PAGE_SIZE;
+		bool good = !v == !room && (v ? after.free_pages + npages + 1 == before.free_pages &&
+						 (!flags || v % (npages * PAGE_SIZE) == 0) && syspte_in_region(r, guard) &&
+						 !syspte_lookup(r, guard, NULL)
+					      : after.free_pages == before.free_pages);
+		granted += v != 0;
+		refused += !v;
+		live[slot] = v;
+		if (!good && bad++ < 5)
+			printf("# %llu pages%s, room %d: 0x%llx\n", (unsigned long long)npages, flags ? " DIVISIBLE" : "",
+			       room, (unsigned long long)v);
+	}
+	for (unsigned k = 0; k < LIVE; k++)
+		bad += live[k] && syspte_release(r, live[k], tag) != SYSPTE_OK;
+	bad += syspte_reserve(r, PAGES, tag, 0) != 0 || syspte_reserve(r, PAGES, tag, SYSPTE_FLAG_DIVISIBLE) != 0;
+	vaddr_t most = syspte_reserve(r, PAGES - 1, tag, 0);
+	bad += most != r->base || syspte_release(r, most, tag) != SYSPTE_OK;
+	bool div_ok = (r->base >> PAGE_SHIFT) % (PAGES - 1) == 0;
+	most = syspte_reserve(r, PAGES - 1, tag, SYSPTE_FLAG_DIVISIBLE);
+	bad += div_ok ? most != r->base || syspte_release(r, most, tag) != SYSPTE_OK : most != 0;
+	printf("# %u granted, %u refused\n", granted, refused);
+	return bad + (granted < 200) + (refused < 50) + (syspte_check(r) != 0);
+}
 
 int main(void)
 {
@@ -127,5 +211,8 @@ int main(void)
 	ok(tap_aborts_with(corrupt_pool, NULL, "verifier: pool inconsistent"), "a pool call after a header was overwritten: caught");
 	ok(tap_aborts_with(corrupt_region, NULL, "verifier: system PTE region inconsistent"),
 	   "a map after a stray PTE was written: caught by the check after the map");
+	is(test_guard_room(), 0, "generated reservations of 1..300 pages (most DIVISIBLE) and frees on a 1024-page region: "
+	   "granted exactly when P + 1 free pages (the guard) lie from a multiple of P, divisible, the guard in no reservation; "
+	   "the whole region refused, all but its last page granted");
 	return tap_done();
 }
