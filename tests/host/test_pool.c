@@ -207,6 +207,52 @@ static void test_model(void)
 	bugcheck_set_hook(NULL);
 }
 
+/* ---------------------------------------------------------------- refusals */
+
+/*
+ * docs/contract.md section 5: ExAllocatePoolWithTag returns NULL, changing nothing, for 0 bytes and
+ * for a pool type other than NonPagedPool (0) and NonPagedPoolNx (512). Every type from -8 to 1100
+ * and 2000 random 32-bit ones (every eighth a valid one), with sizes small and large: a block exactly for 0 and 512 (freed
+ * again), otherwise NULL with the pool's and the page allocator's statistics, failures included,
+ * as they were; 0 bytes is NULL with both valid types.
+ */
+static void test_refusals(void)
+{
+	machine();
+	void *keep = ExAllocatePoolWithTag(NonPagedPool, 64, 0x4B656570u);   /* slabs exist: a success takes no page */
+	unsigned cases = 0, wrong = 0, granted = 0;
+	for (unsigned c = 0; c < 1109 + 2000 + 2; c++) {
+		int type = c < 1109 ? (int)c - 8 : c < 3109 ? (int)(uint32_t)test_rng_next(&rng) : (int)(c - 3109) * 512;
+		if (c >= 1109 && c < 3109 && c % 8 == 0)
+			type = c % 16 ? NonPagedPool : NonPagedPoolNx;   /* the valid types among the random ones */
+		size_t n = c >= 3109 ? 0 : below(2) ? 1 + below(POOL_SMALL_MAX) : POOL_SMALL_MAX + 1 + below(3 * PAGE_SIZE);
+		struct pool_stats s0, s1;
+		struct phys_stats p0, p1;
+		pool_get_stats(&s0);
+		phys_get_stats(&p0);
+		void *p = ExAllocatePoolWithTag((POOL_TYPE)type, n, 0x54797065u);
+		bool valid = (type == NonPagedPool || type == NonPagedPoolNx) && n != 0;
+		bool good;
+		if (valid) {
+			size_t sz = 0;
+			good = p && pool_block_info(p, &sz, NULL) && sz == n;
+			if (p)
+				ExFreePoolWithTag(p, 0x54797065u);
+			granted++;
+		} else {
+			pool_get_stats(&s1);
+			phys_get_stats(&p1);
+			good = !p && memcmp(&s0, &s1, sizeof(s0)) == 0 && memcmp(&p0, &p1, sizeof(p0)) == 0;
+		}
+		if (!good && wrong++ < 3)
+			printf("# pool type %d, %zu bytes: %p\n", type, n, p);
+		cases++;
+	}
+	ExFreePool(keep);
+	ok(wrong == 0 && granted > 200, "%u pool types and sizes: a block for NonPagedPool and NonPagedPoolNx only (%u), "
+	   "NULL with nothing changed otherwise and for 0 bytes", cases, granted);
+}
+
 /* ---------------------------------------------------------------- per-tag totals */
 
 static int cmp_tag(const void *a, const void *b)
@@ -609,6 +655,7 @@ static void test_dump(void)
 int main(void)
 {
 	test_model();
+	test_refusals();
 	test_tag_totals();
 	test_misuse();
 	test_double_free_long_ago();
