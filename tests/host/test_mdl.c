@@ -1301,6 +1301,49 @@ static void test_alloc_pages_windows_generated(void)
 	ok(same(&s0), "every page back afterwards");
 }
 
+/*
+ * MM_ALLOCATE_FROM_LOCAL_NODE_ONLY and MM_ALLOCATE_NO_WAIT "are accepted, change nothing": from the
+ * same state, generated requests (every other flag combination, windows with and without skip) give
+ * the same pages in the same order with and without them, one after the other's pages went back.
+ */
+static void test_alloc_pages_ignored_flags(void)
+{
+	static PFN_NUMBER first[1024];
+	uint64_t st = 0x10CA1ULL;
+	unsigned cases = 0, differ = 0;
+	for (unsigned c = 0; c < 120; c++) {
+		ULONG flags = (ULONG)rnd_in(&st, 0x80) & ~(ULONG)(MM_ALLOCATE_FROM_LOCAL_NODE_ONLY | MM_ALLOCATE_NO_WAIT);
+		flags &= ~(ULONG)MM_ALLOCATE_FAST_LARGE_PAGES | (rnd_in(&st, 2) ? MM_ALLOCATE_FAST_LARGE_PAGES : 0);
+		bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS;
+		if (chunks)
+			flags &= ~(ULONG)MM_ALLOCATE_FAST_LARGE_PAGES;
+		uint64_t lo = (rnd_in(&st, 2) ? LOW_BASE : HIGH_BASE) + rnd_in(&st, SIZE_2M);
+		uint64_t hi = lo + rnd_in(&st, 4 * SIZE_2M);
+		uint64_t skip = rnd_in(&st, 2) ? 0 : PAGE_SIZE * (1 + rnd_in(&st, 512));
+		uint64_t total = 1 + rnd_in(&st, 1000 * PAGE_SIZE);
+		if (chunks && skip)
+			skip = PAGE_SIZE << rnd_in(&st, 4), total = skip * (1 + rnd_in(&st, 8));
+		ULONG extra = (ULONG)(1 + rnd_in(&st, 3)) * MM_ALLOCATE_FROM_LOCAL_NODE_ONLY;   /* 0x2, 0x4 or 0x6 */
+		extra = (extra & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY) | (extra & 0x4 ? MM_ALLOCATE_NO_WAIT : 0);
+		PMDL a = MmAllocatePagesForMdlEx(pa_of(lo), pa_of(hi), pa_of(skip), total, MmCached, flags);
+		uint64_t na = a ? a->ByteCount / PAGE_SIZE : 0;
+		if (a)
+			memcpy(first, MmGetMdlPfnArray(a), na * sizeof(PFN_NUMBER));
+		release_pages(a);
+		PMDL b = MmAllocatePagesForMdlEx(pa_of(lo), pa_of(hi), pa_of(skip), total, MmCached, flags | extra);
+		uint64_t nb = b ? b->ByteCount / PAGE_SIZE : 0;
+		bool same_pages = (a != NULL) == (b != NULL) && na == nb &&
+				  (!b || memcmp(first, MmGetMdlPfnArray(b), nb * sizeof(PFN_NUMBER)) == 0);
+		release_pages(b);
+		if (!same_pages && differ++ < 3)
+			printf("# flags 0x%x (+0x%x) Low 0x%llx High 0x%llx Skip 0x%llx Total 0x%llx: %llu then %llu pages\n", flags,
+			       extra, (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)skip,
+			       (unsigned long long)total, (unsigned long long)na, (unsigned long long)nb);
+		cases++;
+	}
+	is(differ, 0, "%u generated requests: LOCAL_NODE_ONLY and NO_WAIT change neither the outcome nor the pages", cases);
+}
+
 static void test_free_pages_misuse(void)
 {
 	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
@@ -2528,6 +2571,7 @@ int main(void)
 	test_alloc_scattered();
 	test_alloc_pages_rules_generated();
 	test_alloc_pages_windows_generated();
+	test_alloc_pages_ignored_flags();
 	test_free_pages_misuse();
 	test_map_locked();
 	test_io_free_mapped_misuse();
