@@ -1126,6 +1126,224 @@ static void test_alloc_scattered(void)
 		ExFreePool(keep[k]);
 }
 
+/* The argument rules of MmAllocatePagesForMdlEx (docs/contract.md, "Physical pages for MDLs"), as
+ * an independent predicate: true when the call may go on to allocate the MDL. */
+static bool alloc_args_model(uint64_t lo, uint64_t hi, uint64_t skip, uint64_t total, int cache, ULONG flags)
+{
+	const ULONG known = 0x7F;   /* MM_DONT_ZERO_ALLOCATION .. MM_ALLOCATE_FAST_LARGE_PAGES */
+	bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS, fast = flags & MM_ALLOCATE_FAST_LARGE_PAGES;
+	if ((flags & ~known) || cache < 0 || cache >= MmMaximumCacheType)
+		return false;
+	if (total == 0 || total > (1ULL << 32) - PAGE_SIZE || lo > hi || skip % PAGE_SIZE)
+		return false;
+	if (chunks && skip && (__builtin_popcountll(skip) != 1 || total % skip))
+		return false;
+	return !(fast && chunks && (skip == 0 || skip % SIZE_2M));
+}
+
+/* One value of a list, or a random one from the generator. */
+static uint64_t pick(const uint64_t *v, size_t n, uint64_t *st)
+{
+	uint64_t i = rnd_in(st, n + 1);
+	return i < n ? v[i] : test_rng_next(st);
+}
+
+/*
+ * Generated argument combinations of MmAllocatePagesForMdlEx against the contract's rules: every
+ * flag bit (unknown ones included), cache types from -3 to 8, TotalBytes at the 4 KiB and 4 GiB
+ * edges, SkipBytes page multiples or not, powers of two or not, 2 MiB multiples or not (up to the
+ * top of the 64-bit space), Low above, at or below High. Windows lie above all RAM (from 1 TiB up
+ * to the top of the address space, where the skip windows would wrap), so every call returns
+ * NULL: a call the rules refuse allocates no MDL at all ('MdlP' allocations unchanged), a call
+ * they accept allocates the MDL and frees it again; either way the page allocator and the pool
+ * end as before and no bug check is raised.
+ */
+static void test_alloc_pages_rules_generated(void)
+{
+	static const uint64_t totals[] = { 0, 1, PAGE_SIZE - 1, PAGE_SIZE, PAGE_SIZE + 1, 8 * PAGE_SIZE, SIZE_2M,
+					   2 * SIZE_2M, 3 * SIZE_2M, (1ULL << 32) - PAGE_SIZE - 1, (1ULL << 32) - PAGE_SIZE,
+					   (1ULL << 32) - PAGE_SIZE + 1, 1ULL << 32, UINT64_MAX };
+	static const uint64_t skips[] = { 0, 0, 1, 100, PAGE_SIZE, PAGE_SIZE + 1, 3 * PAGE_SIZE, 8 * PAGE_SIZE,
+					  64 * 1024, SIZE_2M, 3 * SIZE_2M, 2 * SIZE_2M, SIZE_2M + PAGE_SIZE, 1ULL << 31,
+					  1ULL << 63, UINT64_MAX - PAGE_SIZE + 1, UINT64_MAX };
+	static const uint64_t lows[] = { 1ULL << 40, (1ULL << 40) + 1, UINT64_MAX - PAGE_SIZE + 1, UINT64_MAX,
+					 1ULL << 63, UINT64_MAX - SIZE_2M + 1 };
+	uint64_t st = 0xA11CA7E5ULL;
+	unsigned cases = 0, right = 0, accepted = 0, refused = 0;
+	intercept();
+	for (unsigned c = 0; c < 3000; c++) {
+		uint64_t lo = pick(lows, ARRAY_SIZE(lows), &st);
+		if (lo < (1ULL << 40))
+			lo |= 1ULL << 40;   /* above all RAM */
+		uint64_t hi;
+		switch (rnd_in(&st, 5)) {
+		case 0: hi = lo; break;
+		case 1: hi = lo - 1 - rnd_in(&st, 1ULL << 20); break;   /* Low > High */
+		case 2: hi = UINT64_MAX; break;
+		default: hi = lo + rnd_in(&st, 1ULL << 24) < lo ? UINT64_MAX : lo + rnd_in(&st, 1ULL << 24);
+		}
+		uint64_t total = pick(totals, ARRAY_SIZE(totals), &st) % (rnd_in(&st, 4) ? UINT64_MAX : (1ULL << 33));
+		uint64_t skip = pick(skips, ARRAY_SIZE(skips), &st);
+		if (rnd_in(&st, 3) == 0)
+			skip &= ~(uint64_t)(PAGE_SIZE - 1);
+		int cache = (int)rnd_in(&st, 12) - 3;
+		ULONG flags = (ULONG)rnd_in(&st, 0x80);
+		if (rnd_in(&st, 8) == 0)
+			flags |= 1u << (7 + rnd_in(&st, 25));   /* an unknown bit */
+		if (rnd_in(&st, 3) == 0)   /* CHUNKS with a power-of-two skip dividing the total */
+			flags |= MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS, skip = PAGE_SIZE << rnd_in(&st, 11),
+			total = skip * (1 + rnd_in(&st, 4));
+		bool want = alloc_args_model(lo, hi, skip, total, cache, flags);
+		struct pool_tag_total t0, t1;
+		if (!pool_tag_get(MDL_TAG_PAGES, &t0))
+			memset(&t0, 0, sizeof(t0));
+		struct snap s;
+		take(&s);
+		PMDL mdl = MmAllocatePagesForMdlEx(pa_of(lo), pa_of(hi), pa_of(skip), (SIZE_T)total,
+						   (MEMORY_CACHING_TYPE)cache, flags);
+		if (!pool_tag_get(MDL_TAG_PAGES, &t1))
+			memset(&t1, 0, sizeof(t1));
+		uint64_t tried = t1.allocs - t0.allocs;
+		bool good = mdl == NULL && tried == want && t1.frees - t0.frees == tried && t1.bytes_live == t0.bytes_live &&
+			    same(&s) && none_fired();
+		cases++;
+		right += good;
+		accepted += want;
+		refused += !want;
+		if (!good && cases - right <= 3)
+			printf("# Low 0x%llx High 0x%llx Skip 0x%llx Total 0x%llx cache %d flags 0x%x: rules say %s, "
+			       "MDL allocations %llu, returned %p\n", (unsigned long long)lo, (unsigned long long)hi,
+			       (unsigned long long)skip, (unsigned long long)total, cache, flags,
+			       want ? "accept" : "refuse", (unsigned long long)tried, (void *)mdl);
+		if (mdl)
+			release_pages(mdl);
+	}
+	release();
+	ok(right == cases && accepted > 300 && refused > 1000,
+	   "MmAllocatePagesForMdlEx: %u generated argument sets follow the contract's rules (%u accepted, %u refused "
+	   "before any MDL), windows above RAM up to 2^64 give NULL with nothing kept", cases, accepted, refused);
+}
+
+/*
+ * Generated requests inside RAM, every combination of the placement flags, unaligned Low and High,
+ * skip windows: each page listed lies in [Low + k * Skip, High + k * Skip] for some k (k = 0 with
+ * CHUNKS or Skip 0), is allocated and listed once; ByteCount is a whole number of pages, at most
+ * the pages asked and all of them with FULLY_REQUIRED; CHUNKS gives one run (Skip 0) or runs of
+ * Skip bytes aligned to Skip; the pages are zeroed unless DONT_ZERO. Freeing gives every page back.
+ */
+static void test_alloc_pages_windows_generated(void)
+{
+	static const paddr_t bases[] = { LOW_BASE, LOW_BASE + 5 * SIZE_2M, HIGH_BASE, HIGH_BASE + 3 * SIZE_2M };
+	uint64_t st = 0x5EED0F1A7ULL;
+	unsigned cases = 0, right = 0, full = 0, partial = 0, none = 0;
+	struct snap s0;
+	take(&s0);
+	for (unsigned c = 0; c < 400; c++) {
+		ULONG flags = (ULONG)rnd_in(&st, 0x80);
+		bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS;
+		uint64_t lo = bases[rnd_in(&st, ARRAY_SIZE(bases))] + rnd_in(&st, 2 * SIZE_2M);
+		uint64_t hi = lo + rnd_in(&st, rnd_in(&st, 2) ? 64 * PAGE_SIZE : 3 * SIZE_2M);
+		uint64_t skip = rnd_in(&st, 2) ? 0 : PAGE_SIZE * (1 + rnd_in(&st, 1024));
+		uint64_t total = 1 + rnd_in(&st, rnd_in(&st, 2) ? 16 * PAGE_SIZE : 3 * SIZE_2M);
+		if (chunks && skip) {
+			skip = PAGE_SIZE << rnd_in(&st, (flags & MM_ALLOCATE_FAST_LARGE_PAGES) ? 1 : 8);
+			if (flags & MM_ALLOCATE_FAST_LARGE_PAGES)
+				skip *= SIZE_2M / PAGE_SIZE;
+			total = skip * (1 + rnd_in(&st, 3));
+		} else if (chunks && (flags & MM_ALLOCATE_FAST_LARGE_PAGES)) {
+			flags &= ~(ULONG)MM_ALLOCATE_FAST_LARGE_PAGES;   /* refused: the rules test covers it */
+		}
+		uint64_t want = (total + PAGE_SIZE - 1) / PAGE_SIZE;
+		PMDL mdl = MmAllocatePagesForMdlEx(pa_of(lo), pa_of(hi), pa_of(skip), total, MmCached, flags);
+		bool good = true;
+		uint64_t n = mdl ? mdl->ByteCount / PAGE_SIZE : 0;
+		if (mdl) {
+			PFN_NUMBER *pfn = MmGetMdlPfnArray(mdl);
+			good &= mdl->ByteCount % PAGE_SIZE == 0 && n >= 1 && n <= want && mdl->MdlFlags == MDL_PAGES_LOCKED &&
+				mdl->StartVa == NULL && mdl->ByteOffset == 0;
+			good &= !(flags & MM_ALLOCATE_FULLY_REQUIRED) || n == want;
+			for (uint64_t i = 0; good && i < n; i++) {
+				paddr_t pa = pfn_to_pa(pfn[i]);
+				bool inside = pa >= lo && pa + PAGE_SIZE - 1 <= hi;
+				for (uint64_t k = 1; !inside && skip && !chunks && lo + k * skip <= pa; k++)
+					inside = pa >= lo + k * skip && pa + PAGE_SIZE - 1 <= hi + k * skip;
+				good &= inside && !phys_is_free(pa, 1) && phys_is_managed(pa);
+				for (uint64_t j = 0; good && j < i; j++)
+					good &= pfn[j] != pfn[i];
+				if (good && !(flags & MM_DONT_ZERO_ALLOCATION)) {
+					const uint64_t *w = dmap(pa);
+					for (unsigned k = 0; k < PAGE_SIZE / 8; k++)
+						good &= w[k] == 0;
+				}
+			}
+			if (good && chunks) {
+				uint64_t run = skip ? skip / PAGE_SIZE : n;
+				good &= n % run == 0;
+				for (uint64_t i = 0; good && i < n; i++)
+					good &= i % run ? pfn[i] == pfn[i - 1] + 1 : pfn[i] % (skip ? run : 1) == 0;
+			}
+			fill_pages(mdl, 0xE7);   /* the next requests see dirty pages */
+		}
+		full += mdl && n == want;
+		partial += mdl && n < want;
+		none += !mdl;
+		if (!good && cases - right < 3)
+			printf("# Low 0x%llx High 0x%llx Skip 0x%llx Total 0x%llx flags 0x%x: %llu pages, a rule broken\n",
+			       (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)skip,
+			       (unsigned long long)total, flags, (unsigned long long)n);
+		cases++;
+		right += good;
+		release_pages(mdl);
+	}
+	ok(right == cases && full > 100 && partial > 20,
+	   "%u generated requests inside RAM: pages inside their windows, listed once, allocated, zeroed unless "
+	   "DONT_ZERO, chunks aligned, FULLY_REQUIRED whole (%u whole, %u partial, %u NULL)", cases, full, partial, none);
+	ok(same(&s0), "every page back afterwards");
+}
+
+/*
+ * MM_ALLOCATE_FROM_LOCAL_NODE_ONLY and MM_ALLOCATE_NO_WAIT "are accepted, change nothing": from the
+ * same state, generated requests (every other flag combination, windows with and without skip) give
+ * the same pages in the same order with and without them, one after the other's pages went back.
+ */
+static void test_alloc_pages_ignored_flags(void)
+{
+	static PFN_NUMBER first[1024];
+	uint64_t st = 0x10CA1ULL;
+	unsigned cases = 0, differ = 0;
+	for (unsigned c = 0; c < 120; c++) {
+		ULONG flags = (ULONG)rnd_in(&st, 0x80) & ~(ULONG)(MM_ALLOCATE_FROM_LOCAL_NODE_ONLY | MM_ALLOCATE_NO_WAIT);
+		flags &= ~(ULONG)MM_ALLOCATE_FAST_LARGE_PAGES | (rnd_in(&st, 2) ? MM_ALLOCATE_FAST_LARGE_PAGES : 0);
+		bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS;
+		if (chunks)
+			flags &= ~(ULONG)MM_ALLOCATE_FAST_LARGE_PAGES;
+		uint64_t lo = (rnd_in(&st, 2) ? LOW_BASE : HIGH_BASE) + rnd_in(&st, SIZE_2M);
+		uint64_t hi = lo + rnd_in(&st, 4 * SIZE_2M);
+		uint64_t skip = rnd_in(&st, 2) ? 0 : PAGE_SIZE * (1 + rnd_in(&st, 512));
+		uint64_t total = 1 + rnd_in(&st, 1000 * PAGE_SIZE);
+		if (chunks && skip)
+			skip = PAGE_SIZE << rnd_in(&st, 4), total = skip * (1 + rnd_in(&st, 8));
+		ULONG extra = (ULONG)(1 + rnd_in(&st, 3)) * MM_ALLOCATE_FROM_LOCAL_NODE_ONLY;   /* 0x2, 0x4 or 0x6 */
+		extra = (extra & MM_ALLOCATE_FROM_LOCAL_NODE_ONLY) | (extra & 0x4 ? MM_ALLOCATE_NO_WAIT : 0);
+		PMDL a = MmAllocatePagesForMdlEx(pa_of(lo), pa_of(hi), pa_of(skip), total, MmCached, flags);
+		uint64_t na = a ? a->ByteCount / PAGE_SIZE : 0;
+		if (a)
+			memcpy(first, MmGetMdlPfnArray(a), na * sizeof(PFN_NUMBER));
+		release_pages(a);
+		PMDL b = MmAllocatePagesForMdlEx(pa_of(lo), pa_of(hi), pa_of(skip), total, MmCached, flags | extra);
+		uint64_t nb = b ? b->ByteCount / PAGE_SIZE : 0;
+		bool same_pages = (a != NULL) == (b != NULL) && na == nb &&
+				  (!b || memcmp(first, MmGetMdlPfnArray(b), nb * sizeof(PFN_NUMBER)) == 0);
+		release_pages(b);
+		if (!same_pages && differ++ < 3)
+			printf("# flags 0x%x (+0x%x) Low 0x%llx High 0x%llx Skip 0x%llx Total 0x%llx: %llu then %llu pages\n", flags,
+			       extra, (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)skip,
+			       (unsigned long long)total, (unsigned long long)na, (unsigned long long)nb);
+		cases++;
+	}
+	is(differ, 0, "%u generated requests: LOCAL_NODE_ONLY and NO_WAIT change neither the outcome nor the pages", cases);
+}
+
 static void test_free_pages_misuse(void)
 {
 	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
@@ -2351,6 +2569,9 @@ int main(void)
 	test_alloc_pages_args();
 	test_alloc_pages();
 	test_alloc_scattered();
+	test_alloc_pages_rules_generated();
+	test_alloc_pages_windows_generated();
+	test_alloc_pages_ignored_flags();
 	test_free_pages_misuse();
 	test_map_locked();
 	test_io_free_mapped_misuse();

@@ -207,6 +207,52 @@ static void test_model(void)
 	bugcheck_set_hook(NULL);
 }
 
+/* ---------------------------------------------------------------- refusals */
+
+/*
+ * docs/contract.md section 5: ExAllocatePoolWithTag returns NULL, changing nothing, for 0 bytes and
+ * for a pool type other than NonPagedPool (0) and NonPagedPoolNx (512). Every type from -8 to 1100
+ * and 2000 random 32-bit ones (every eighth a valid one), with sizes small and large: a block exactly for 0 and 512 (freed
+ * again), otherwise NULL with the pool's and the page allocator's statistics, failures included,
+ * as they were; 0 bytes is NULL with both valid types.
+ */
+static void test_refusals(void)
+{
+	machine();
+	void *keep = ExAllocatePoolWithTag(NonPagedPool, 64, 0x4B656570u);   /* slabs exist: a success takes no page */
+	unsigned cases = 0, wrong = 0, granted = 0;
+	for (unsigned c = 0; c < 1109 + 2000 + 2; c++) {
+		int type = c < 1109 ? (int)c - 8 : c < 3109 ? (int)(uint32_t)test_rng_next(&rng) : (int)(c - 3109) * 512;
+		if (c >= 1109 && c < 3109 && c % 8 == 0)
+			type = c % 16 ? NonPagedPool : NonPagedPoolNx;   /* the valid types among the random ones */
+		size_t n = c >= 3109 ? 0 : below(2) ? 1 + below(POOL_SMALL_MAX) : POOL_SMALL_MAX + 1 + below(3 * PAGE_SIZE);
+		struct pool_stats s0, s1;
+		struct phys_stats p0, p1;
+		pool_get_stats(&s0);
+		phys_get_stats(&p0);
+		void *p = ExAllocatePoolWithTag((POOL_TYPE)type, n, 0x54797065u);
+		bool valid = (type == NonPagedPool || type == NonPagedPoolNx) && n != 0;
+		bool good;
+		if (valid) {
+			size_t sz = 0;
+			good = p && pool_block_info(p, &sz, NULL) && sz == n;
+			if (p)
+				ExFreePoolWithTag(p, 0x54797065u);
+			granted++;
+		} else {
+			pool_get_stats(&s1);
+			phys_get_stats(&p1);
+			good = !p && memcmp(&s0, &s1, sizeof(s0)) == 0 && memcmp(&p0, &p1, sizeof(p0)) == 0;
+		}
+		if (!good && wrong++ < 3)
+			printf("# pool type %d, %zu bytes: %p\n", type, n, p);
+		cases++;
+	}
+	ExFreePool(keep);
+	ok(wrong == 0 && granted > 200, "%u pool types and sizes: a block for NonPagedPool and NonPagedPoolNx only (%u), "
+	   "NULL with nothing changed otherwise and for 0 bytes", cases, granted);
+}
+
 /* ---------------------------------------------------------------- per-tag totals */
 
 static int cmp_tag(const void *a, const void *b)
@@ -364,6 +410,59 @@ static void test_misuse(void)
 	outside += !raised(c0 + 4, POOL_BUGCHECK_DOUBLE_FREE, 0, 0, (uintptr_t)(pg + 64));
 	is(outside, 0, "not pool memory: 0x42 (the stack, a page of another user, zeroed); NULL 0x46; free memory 0x07");
 	ok(pool_check() == 0 && snap0.bytes_live == 0, "pool_check clean after the misuse");
+	bugcheck_set_hook(NULL);
+}
+
+/*
+ * docs/contract.md's 0xC2 table for blocks freed long ago and for the pool's own blocks: N large
+ * blocks (1 to 3 pages, N from 33 to 80, so more than 32 large frees lie between a block's free and
+ * its second one) freed, then each freed again in a shuffled order with its tag: 0x07, P2 0, P3 0,
+ * P4 the address, while its pages are free memory; a large block's record (the pool's own block,
+ * a block's start in a slab) freed or queried: 0x46 and not a live block. Nothing changes.
+ */
+static void test_double_free_long_ago(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	static struct live b[80];
+	unsigned n = 33 + (unsigned)below(48), late = 0, record = 0;
+	/* a fresh machine: the first large block's record is block 0 of the first class-64 slab, and the
+	 * next 40-byte block is block 1, one stride (64 + 16 bytes) further */
+	b[0].n = POOL_SMALL_MAX + 1;
+	b[0].tag = 0x4C000000u;
+	b[0].p = ExAllocatePoolWithTag(NonPagedPool, b[0].n, b[0].tag);
+	uint8_t *s40 = ExAllocatePoolWithTag(NonPagedPool, 40, 0x4C0000FFu), *rec = s40 - 80;
+	pool_get_stats(&snap0);
+	uint64_t c0 = bugcheck_last.count;
+	ExFreePool(rec);
+	record += !raised(c0, POOL_BUGCHECK_BAD_ADDRESS, (uintptr_t)rec, 0, 0);
+	ExFreePoolWithTag(rec, b[0].tag);
+	record += !raised(c0 + 1, POOL_BUGCHECK_BAD_ADDRESS, (uintptr_t)rec, 0, 0);
+	record += pool_block_info(rec, NULL, NULL) || !pool_block_info(b[0].p, NULL, NULL);
+	ExFreePool(s40);
+	for (unsigned i = 1; i < n; i++) {
+		b[i].n = POOL_SMALL_MAX + 1 + below(3 * PAGE_SIZE - POOL_SMALL_MAX - 1);
+		b[i].tag = 0x4C000000u + i;
+		b[i].p = ExAllocatePoolWithTag(NonPagedPool, b[i].n, b[i].tag);
+	}
+	for (unsigned i = 0; i < n; i++)
+		ExFreePoolWithTag(b[i].p, b[i].tag);
+	for (unsigned i = n; i > 1; i--) {   /* shuffled */
+		unsigned j = (unsigned)below(i);
+		struct live t = b[i - 1];
+		b[i - 1] = b[j], b[j] = t;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		pool_get_stats(&snap0);
+		c0 = bugcheck_last.count;
+		paddr_t page = (uintptr_t)b[i].p - (uintptr_t)arch_phys_to_virt(0);
+		ExFreePoolWithTag(b[i].p, b[i].tag);
+		late += !phys_is_free(page, (b[i].n + PAGE_SIZE - 1) / PAGE_SIZE) ||
+			!raised(c0, POOL_BUGCHECK_DOUBLE_FREE, 0, 0, (uintptr_t)b[i].p);
+	}
+	is(record, 0, "a large block's record: freed (with or without a tag) 0x46, P2 its address; no live block");
+	is(late, 0, "%u large blocks freed twice, up to %u large frees apart: each 0x07, P3 0, P4 the address", n, 2 * n - 1);
+	ok(pool_check() == 0 && snap0.bytes_live == 0 && snap0.large_live == 0, "the pool unchanged and clean");
 	bugcheck_set_hook(NULL);
 }
 
@@ -556,8 +655,10 @@ static void test_dump(void)
 int main(void)
 {
 	test_model();
+	test_refusals();
 	test_tag_totals();
 	test_misuse();
+	test_double_free_long_ago();
 	test_check();
 	test_dump();
 	host_machine_destroy();
