@@ -87,7 +87,8 @@ PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag, P
 
 /*
  * MmUnmapReservedMapping: unmaps the span of Mdl from BaseAddress (contract in docs/contract.md);
- * the MDL gives only the span. NULL MDL: bug check 0x50 at address 0 (as every call that cannot
+ * the MDL gives only the span, and loses MAPPED_TO_SYSTEM_VA and its MappedSystemVa (but for a
+ * SOURCE_IS_NONPAGED_POOL MDL's address outside the span). NULL MDL: bug check 0x50 at address 0 (as every call that cannot
  * return an error); a malformed one: 0x1A, MDL_BUGCHECK_INVALID_BASE + reason (mm/mdl.h); both
  * before the address checks, since the span comes from the MDL. Then the region's checks and bug
  * checks (0x109 .. 0x10C); an MDL of 0 bytes does nothing after the address and tag checks.
@@ -100,8 +101,14 @@ VOID MmUnmapReservedMapping(PVOID BaseAddress, ULONG PoolTag, PMDL Mdl)
 	}
 	if (!mdl_require(Mdl, 0))
 		return;
-	if (syspte_unmap(reserved_the_region(), (vaddr_t)BaseAddress, PoolTag, mdl_span_pages(Mdl)) != SYSPTE_OK)
+	uint64_t n = mdl_span_pages(Mdl);
+	vaddr_t base = (vaddr_t)BaseAddress & ~PAGE_MASK, sys = (vaddr_t)Mdl->MappedSystemVa;
+	if (syspte_unmap(reserved_the_region(), (vaddr_t)BaseAddress, PoolTag, n) != SYSPTE_OK)
 		return;
 	Mdl->MdlFlags &= (CSHORT)~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED);
-	Mdl->MappedSystemVa = NULL;
+	/* A SOURCE_IS_NONPAGED_POOL MDL keeps a MappedSystemVa outside the span unmapped (its pool
+	 * memory, which MmFreePagesFromMdl must then refuse); inside it, as the growable region's
+	 * tear-down MDL, the address goes, and its pages become the caller's to free. */
+	if (!(Mdl->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) || (sys >= base && sys - base < (n << PAGE_SHIFT)))
+		Mdl->MappedSystemVa = NULL;
 }

@@ -59,9 +59,10 @@ uint64_t syspte_guard_pages(const struct syspte_region *r) { return r->guard; }
 static bool syspte_geometry_ok(vaddr_t base, uint64_t npages)
 {
 	if (npages && IS_ALIGNED(base, SIZE_2M) && npages % PT_ENTRIES == 0 && npages <= BUDDY_MAX_PAGES &&
-	    !range_overflows(base, npages << PAGE_SHIFT))
+	    !range_overflows(base, npages << PAGE_SHIFT) && base + (npages << PAGE_SHIFT) != 0)
 		return true;
-	kprintf("syspte: bad region 0x%llx + %llu pages (must be whole, aligned 2 MiB pieces)\n",
+	kprintf("syspte: bad region 0x%llx + %llu pages (must be whole, aligned 2 MiB pieces, ending below the top "
+		"of the address space)\n",
 		(unsigned long long)base, (unsigned long long)npages);
 	return false;
 }

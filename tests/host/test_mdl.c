@@ -1384,6 +1384,51 @@ static void test_free_pages_misuse(void)
 	ExFreePool(buf);
 }
 
+/*
+ * MmFreePagesFromMdl refuses pool memory (docs/contract.md: "from pool ... 0x1A, P1 0x4D440002"), and
+ * section 8: a caught bug check leaves everything as it was. An MDL built over a live large pool
+ * block (MmBuildMdlForNonPagedPool) loses its MappedSystemVa when it serves as the MDL of an unmap
+ * of another mapping of the same span (section 3: only the span matters); MmFreePagesFromMdl must
+ * still not hand the pool block's frames to the physical allocator. Generated over block sizes of
+ * 1 to 8 pages.
+ */
+static void test_free_pages_of_pool_block(void)
+{
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	unsigned cases = 0, handed = 0;
+	intercept();
+	for (uint64_t pages = 1; pages <= 8; pages++) {
+		uint8_t *blk = ExAllocatePoolWithTag(NonPagedPool, pages * PAGE_SIZE, TAG_A);
+		PMDL pm = IoAllocateMdl(blk, (ULONG)(pages * PAGE_SIZE), 0, 0, NULL);
+		MmBuildMdlForNonPagedPool(pm);
+		void *va = MmAllocateMappingAddress(pages * PAGE_SIZE, TAG_R);
+		PMDL other = MmAllocatePagesForMdlEx(z, any, z, pages * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+		bool mapped = MmMapLockedPagesWithReservedMapping(va, TAG_R, other, MmCached) != NULL;
+		MmUnmapReservedMapping(va, TAG_R, pm);   /* the span is the same: a valid unmap */
+		uint64_t c0 = bugcheck_last.count;
+		MmFreePagesFromMdl(pm);
+		bool freed_behind = phys_is_free(virt_to_pa(blk), 1);
+		bool good = mapped && bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+			    (bugcheck_last.p[0] == MDL_BUGCHECK_FREE_BAD_MDL || bugcheck_last.p[0] == MDL_BUGCHECK_FREE_BAD_PAGE) &&
+			    !freed_behind && pool_block_info(blk, NULL, NULL);
+		if (!good && handed++ < 2)
+			printf("# a %llu-page pool block: MmFreePagesFromMdl raised %llu bug checks, its frames free %d\n",
+			       (unsigned long long)pages, (unsigned long long)(bugcheck_last.count - c0), freed_behind);
+		cases++;
+		if (freed_behind)   /* take the frames back for the pool before its own free */
+			for (uint64_t i = 0; i < pages; i++)
+				phys_alloc(1, virt_to_pa(blk) + i * PAGE_SIZE, virt_to_pa(blk) + (i + 1) * PAGE_SIZE);
+		IoFreeMdl(pm);
+		ExFreePool(blk);
+		MmUnmapReservedMapping(va, TAG_R, other) ;
+		MmFreeMappingAddress(va, TAG_R);
+		release_pages(other);
+	}
+	release();
+	is(handed, 0, "%u MDLs over live pool blocks, MappedSystemVa cleared by an unmap: MmFreePagesFromMdl refuses "
+	   "them (0x1A) and the block's frames stay allocated", cases);
+}
+
 /* ---------------------------------------------------------------- system mappings */
 
 static void test_map_locked(void)
@@ -2573,6 +2618,7 @@ int main(void)
 	test_alloc_pages_windows_generated();
 	test_alloc_pages_ignored_flags();
 	test_free_pages_misuse();
+	test_free_pages_of_pool_block();
 	test_map_locked();
 	test_io_free_mapped_misuse();
 	test_io_free_leaves_other_mapping();

@@ -728,6 +728,41 @@ static void test_unaligned_starts(void)
 	   "usable entry's partial last page; its whole pages managed; the firmware's bug reported", cases);
 }
 
+/*
+ * phys.h: reserved memory is "never handed out", and "where descriptors overlap, the non-usable one
+ * wins". A reserved, ACPI or MMIO descriptor whose start is not page aligned (firmware that breaks
+ * UEFI's 4 KiB rule) covers part of one more frame than its page count: generated descriptors at
+ * offsets 1..4095 inside a conventional range; every frame holding one of their bytes is not
+ * managed and never allocated.
+ */
+static void test_unaligned_reserved_descriptor(void)
+{
+	static const uint32_t types[] = { EFI_RESERVED, EFI_ACPI_NVS, EFI_MMIO, EFI_RT_DATA };
+	uint64_t st = 0xBADA11CEULL;
+	unsigned cases = 0, wrong = 0;
+	for (unsigned c = 0; c < 64; c++) {
+		uint64_t off = 1 + test_rng_next(&st) % (PAGE_SIZE - 1), pages = 1 + test_rng_next(&st) % 8;
+		uint64_t start = 0x140000 + (test_rng_next(&st) % 64) * PAGE_SIZE + off, end = start + pages * PAGE_SIZE;
+		machine_map_init(&m, 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 1024, 0);
+		machine_map_add(&m, types[c % ARRAY_SIZE(types)], start, pages, 0);
+		if (phys_init(m.buf, machine_map_size(&m), m.desc_size) != 0) {
+			wrong++;
+			continue;
+		}
+		bool good = true;
+		for (paddr_t f = ALIGN_DOWN(start, PAGE_SIZE); f < end; f += PAGE_SIZE)
+			good &= !phys_is_managed(f) && !phys_alloc(1, f, f + PAGE_SIZE);
+		if (!good && wrong < 3)
+			printf("# type %u bytes [0x%llx, 0x%llx): frame 0x%llx managed %d\n", types[c % ARRAY_SIZE(types)],
+			       (unsigned long long)start, (unsigned long long)end, (unsigned long long)ALIGN_DOWN(end - 1, PAGE_SIZE),
+			       phys_is_managed(ALIGN_DOWN(end - 1, PAGE_SIZE)));
+		wrong += !good;
+		cases++;
+	}
+	is(wrong, 0, "%u unaligned non-usable descriptors: no frame holding one of their bytes is managed or handed out", cases);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -744,5 +779,6 @@ int main(void)
 	test_zero_page_descriptors();
 	test_huge_page_counts();
 	test_unaligned_starts();
+	test_unaligned_reserved_descriptor();
 	return tap_done();
 }

@@ -304,6 +304,10 @@ static bool g_refused(unsigned which)
 	case 1: base += xdraw(2) ? (1 + xdraw(PT_ENTRIES - 1)) << PAGE_SHIFT : 1 + xdraw(SIZE_2M - 1); break;
 	case 2: npages = npages - PT_ENTRIES + 1 + xdraw(PT_ENTRIES - 1); break;
 	case 3: npages = ALIGN_UP(BUDDY_MAX_PAGES, PT_ENTRIES) + PT_ENTRIES * xdraw(1u << 20); break;
+	case 4:    /* ending exactly at the top: its last span's tables could never be made (pt_range_ok) */
+		npages = PT_ENTRIES * (1 + xdraw(64));
+		base = 0 - (npages << PAGE_SHIFT);
+		break;
 	default:   /* two pieces or more, starting j pieces below the top (0 < j < pieces): past it */
 		npages = PT_ENTRIES * (2 + xdraw(BUDDY_MAX_PAGES / PT_ENTRIES - 1));
 		base = 0 - SIZE_2M * (1 + xdraw(npages / PT_ENTRIES - 1));
@@ -324,10 +328,11 @@ static void test_geometry(void)
 {
 	rng = 0x5eed;
 	unsigned refused = 0, cases = 0;
-	for (unsigned k = 0; k < 500; k++, cases++)
-		refused += g_refused(k % 5);
+	for (unsigned k = 0; k < 600; k++, cases++)
+		refused += g_refused(k % 6);
 	ok(refused == cases, "%u of %u geometries breaking one rule (no pages, base off 2 MiB, count not whole "
-	   "2 MiB pieces, past BUDDY_MAX_PAGES, past the top) refused before any memory was asked for", refused, cases);
+	   "2 MiB pieces, past BUDDY_MAX_PAGES, ending exactly at the top, past the top) refused before any memory "
+	   "was asked for", refused, cases);
 	bool made = true;
 	for (unsigned k = 0; k < 4; k++) {
 		vaddr_t base = G_GOOD_BASE + (k << 30) + xdraw(256) * SIZE_2M;
