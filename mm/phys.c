@@ -426,6 +426,17 @@ bool phys_is_free(paddr_t pa, uint64_t npages)
 	return r;
 }
 
+bool phys_is_allocated(paddr_t pa, uint64_t npages)
+{
+	uint64_t pfn = pa_to_pfn(pa);
+	if (!IS_ALIGNED(pa, PAGE_SIZE) || !npages)
+		return false;
+	uint64_t f = spin_lock(&phys_lock);
+	bool r = phys_usable_end(pfn) - pfn >= npages && buddy_range_first_free(&phys_buddy, pfn, npages) == UINT64_MAX;
+	spin_unlock(&phys_lock, f);
+	return r;
+}
+
 bool phys_is_managed(paddr_t pa)
 {
 	uint64_t pfn = pa_to_pfn(pa);

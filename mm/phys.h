@@ -70,6 +70,9 @@ bool phys_free_frames(const uint64_t *pfn, uint64_t n, uint64_t *bad);
 
 void phys_get_stats(struct phys_stats *st);
 bool phys_is_free(paddr_t pa, uint64_t npages);
+/* True when every frame of [pa, +npages) is one the allocator holds and has handed out (what
+ * phys_free would free without a bug check): pa page aligned, npages not 0, none free or unmanaged. */
+bool phys_is_allocated(paddr_t pa, uint64_t npages);
 /* True when pa's frame is usable RAM the allocator manages (free or allocated). */
 bool phys_is_managed(paddr_t pa);
 void phys_census(uint64_t out[BUDDY_ORDERS]);

@@ -218,18 +218,24 @@ static struct pool_slab *pool_slab_new(unsigned ci)
 	return s;
 }
 
-/* Returns an empty slab (on its avail list) to the physical allocator. */
-static void pool_slab_release(struct pool_slab *s)
+/* Returns an empty slab (on its avail list) to the physical allocator; false, the slab kept, when its
+ * page went back behind the pool's back (phys_free's bug check raised, changing nothing). */
+static bool pool_slab_release(struct pool_slab *s)
 {
 	struct pool_class *c = &pool.cls[s->cls];
 	KASSERT(s->nfree == s->nblocks, "releasing a slab with live blocks");
-	pool_list_remove(&c->avail, s);
 	paddr_t pa = s->magic ^ POOL_SLAB_MAGIC;
+	if (!phys_is_allocated(pa, 1)) {
+		phys_free(pa, 1);
+		return false;
+	}
+	pool_list_remove(&c->avail, s);
 	s->magic = 0;
 	c->slabs--;
 	c->empty--;
 	pool.st.slab_pages--;
 	phys_free(pa, 1);
+	return true;
 }
 
 /* Takes a block of class ci for n bytes in state; NULL when no page is free. */
@@ -384,15 +390,20 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 	struct pool_large *r = *link;
 	if (check_tag && r->tag != tag)
 		return pool_misuse(m, POOL_BUGCHECK_WRONG_TAG, v, r->tag, tag);
+	paddr_t pa;
+	bool ok = pool_virt_to_phys((void *)v, &pa);
+	KASSERT(ok, "large pool block %p outside the direct map", (void *)v);
+	if (!phys_is_allocated(pa, r->npages)) {   /* its frames freed behind the pool's back */
+		phys_free(pa, r->npages);          /* raises 0x1A, changing nothing */
+		*m = (struct pool_misuse){ 0 };    /* raised already */
+		return false;
+	}
 	*link = r->next;
 	*bytes = r->bytes;
 	*owner = r->tag;
 	pool.internal_live--;
 	pool.st.large_live--;
 	pool.st.large_pages -= r->npages;
-	paddr_t pa;
-	bool ok = pool_virt_to_phys((void *)v, &pa);
-	KASSERT(ok, "large pool block %p outside the direct map", (void *)v);
 	phys_free(pa, r->npages);
 	struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN((vaddr_t)r, PAGE_SIZE);
 	pool_small_release(s, (struct pool_block *)((char *)r - POOL_BLOCK_HDR));
@@ -461,7 +472,7 @@ void pool_free(void *p, uint32_t tag, bool check_tag)
 	uint64_t f = spin_lock(&pool.lock);
 	bool ok = pool_free_locked(p, tag, check_tag, &m);
 	spin_unlock(&pool.lock, f);
-	if (!ok)
+	if (!ok && m.p1)   /* p1 0: the physical allocator raised its own bug check */
 		KeBugCheckEx(BUGCHECK_BAD_POOL_CALLER, m.p1, m.p2, m.p3, m.p4);
 	else
 		pool_verify();
@@ -538,10 +549,8 @@ uint64_t pool_trim(void)
 		struct pool_slab *s = pool.cls[ci].avail;
 		while (s) {
 			struct pool_slab *next = s->next;
-			if (s->nfree == s->nblocks) {
-				pool_slab_release(s);
-				released++;
-			}
+			if (s->nfree == s->nblocks)
+				released += pool_slab_release(s);
 			s = next;
 		}
 	}

@@ -52,7 +52,10 @@ static void fail(const char *what, uint64_t a, uint64_t b)
 }
 
 enum frame_state { F_NONE, F_NOW, F_LOADER, F_META, F_HANDED };
-static uint8_t cover_now[WINDOW], cover_loader[WINDOW], cover_other[WINDOW];
+/* Window frames each class of descriptor covers: a usable class's whole pages (_in) and every page
+ * it touches (_out, what it takes from the other usable class), the never-usable ones' every page. */
+static uint8_t cover_now[WINDOW], cover_loader[WINDOW], cover_now_out[WINDOW], cover_loader_out[WINDOW],
+	cover_other[WINDOW];
 static uint8_t state[WINDOW];       /* enum frame_state of each window frame */
 static bool loader_free;            /* loader frames released into the allocator */
 static uint64_t n_free, n_handed, n_loader;   /* model counts, kept as frames change state */
@@ -60,14 +63,23 @@ static _Alignas(8) uint8_t mapbuf[MAX_DESC * 72 + 72];   /* strides up to 71, si
 static struct { paddr_t pa; uint64_t n; } allocs[MAX_ALLOCS];
 static size_t nallocs;
 
-/* Marks the window frames of descriptor [start, +pages) in cover (phys.c's clamping rules). */
-static void model_cover(uint8_t *cover, uint64_t start, uint64_t pages)
+/* Marks the window frames of descriptor [start, +pages) in cover (phys.c's clamping rules): with a
+ * start off a page boundary, inward only the whole pages, else every page the bytes touch. */
+static void model_cover(uint8_t *cover, uint64_t start, uint64_t pages, bool inward)
 {
 	uint64_t s = start >> 12, e = s + pages, limit = BUDDY_MAX_PAGES;   /* phys.c: PHYS_LIMIT_PFN */
-	if (pages == 0 || s >= limit)
+	if (pages == 0)
 		return;
+	if (start & 4095) {
+		if (inward)
+			s++;
+		else if (e >= s)
+			e += e != UINT64_MAX;
+	}
 	if (e < s || e > limit)
 		e = limit;
+	if (s >= limit || s >= e)
+		return;
 	for (uint64_t f = s; f < e && f < WINDOW; f++)
 		cover[f] = 1;
 }
@@ -104,7 +116,12 @@ static void gen_desc(uint8_t *d, size_t dsz)
 	}
 	memset(d, 0xA5, dsz);
 	memcpy(d, &e, sizeof(e));
-	model_cover(cls == 1 ? cover_now : cls == 2 ? cover_loader : cover_other, e.phys_start, e.num_pages);
+	if (cls) {
+		model_cover(cls == 1 ? cover_now : cover_loader, e.phys_start, e.num_pages, true);
+		model_cover(cls == 1 ? cover_now_out : cover_loader_out, e.phys_start, e.num_pages, false);
+	} else {
+		model_cover(cover_other, e.phys_start, e.num_pages, false);
+	}
 }
 
 /* Turns coverage into frame states; returns the highest usable frame + 1 (0: none). */
@@ -114,7 +131,7 @@ static uint64_t model_classify(uint64_t *now, uint64_t *loader)
 	*now = *loader = 0;
 	for (uint64_t f = 1; f < WINDOW; f++) {
 		bool o = cover_other[f], a = cover_now[f], l = cover_loader[f];
-		state[f] = a && !l && !o ? F_NOW : l && !a && !o ? F_LOADER : F_NONE;
+		state[f] = a && !cover_loader_out[f] && !o ? F_NOW : l && !cover_now_out[f] && !o ? F_LOADER : F_NONE;
 		*now += state[f] == F_NOW;
 		*loader += state[f] == F_LOADER;
 		if (state[f] != F_NONE)
@@ -399,6 +416,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bugcheck_set_hook(bugcheck_record_hook);
 	memset(cover_now, 0, sizeof(cover_now));
 	memset(cover_loader, 0, sizeof(cover_loader));
+	memset(cover_now_out, 0, sizeof(cover_now_out));
+	memset(cover_loader_out, 0, sizeof(cover_loader_out));
 	memset(cover_other, 0, sizeof(cover_other));
 	loader_free = false;
 	nallocs = 0;

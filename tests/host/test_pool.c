@@ -652,10 +652,88 @@ static void test_dump(void)
 	ExFreePool(odd);
 }
 
+/*
+ * docs/contract.md section 8: "Every detector validates before it changes anything, so the call that
+ * raised the bug check returns with all state as it was". A large block whose frames went back to
+ * the page allocator behind the pool (as MmFreePagesFromMdl can do, test_mdl.c) is freed: whatever
+ * bug check the free raises, a caught one leaves the block live and the pool's statistics as they
+ * were. Blocks of 1 to 6 pages.
+ */
+static void test_free_after_pages_lost(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases = 0, changed = 0;
+	for (uint64_t pages = 1; pages <= 6; pages++) {
+		uint8_t *p = ExAllocatePoolWithTag(NonPagedPool, pages * PAGE_SIZE, 0x4C6F7374u);
+		paddr_t pa = (uintptr_t)p - (uintptr_t)arch_phys_to_virt(0);
+		phys_free(pa, pages);   /* behind the pool's back */
+		struct pool_stats s0, s1;
+		pool_get_stats(&s0);
+		uint64_t c0 = bugcheck_last.count;
+		ExFreePoolWithTag(p, 0x4C6F7374u);
+		pool_get_stats(&s1);
+		bool caught = bugcheck_last.count == c0 + 1, live = pool_block_info(p, NULL, NULL);
+		bool good = caught && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+			    bugcheck_last.p[0] == PHYS_BUGCHECK_BAD_FREE && live && memcmp(&s0, &s1, sizeof(s0)) == 0;
+		if (!good && changed++ < 2)
+			printf("# %llu pages: bug check 0x%x P1 0x%llx caught %d; block live %d; large blocks %llu -> %llu, bytes %llu -> %llu\n",
+			       (unsigned long long)pages, bugcheck_last.code, (unsigned long long)bugcheck_last.p[0], caught, live,
+			       (unsigned long long)s0.large_live, (unsigned long long)s1.large_live,
+			       (unsigned long long)s0.bytes_live, (unsigned long long)s1.bytes_live);
+		cases++;
+		if (!phys_alloc(pages, pa, pa + pages * PAGE_SIZE))   /* the frames back to the pool's block */
+			continue;
+		if (live)
+			ExFreePoolWithTag(p, 0x4C6F7374u);
+		else
+			phys_free(pa, pages);
+	}
+	bugcheck_set_hook(NULL);
+	is(changed, 0, "%u frees of large blocks whose frames were lost: one bug check, the physical allocator's "
+	   "0x1A, and the block and the pool's statistics unchanged", cases);
+}
+
+/* The same for an empty slab whose page went back behind the pool: pool_trim raises the physical
+ * allocator's 0x1A once per such slab, releases none of them and keeps their counts; once the pages
+ * are the pool's again, the trim releases them. Slabs of each small size class. */
+static void test_trim_after_slab_lost(void)
+{
+	machine();
+	pool_trim();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases = 0, wrong = 0;
+	for (size_t n = 16; n <= 2016; n = n * 2 + 16) {
+		uint8_t *p = ExAllocatePoolWithTag(NonPagedPool, n, 0x62616c53u);
+		paddr_t pa = ALIGN_DOWN((uintptr_t)p - (uintptr_t)arch_phys_to_virt(0), PAGE_SIZE);
+		struct pool_stats s0, s1;
+		pool_get_stats(&s0);
+		ExFreePoolWithTag(p, 0x62616c53u);   /* the slab empty, kept */
+		phys_free(pa, 1);                    /* behind the pool's back */
+		uint64_t c0 = bugcheck_last.count, released = pool_trim();
+		pool_get_stats(&s1);
+		bool good = released == 0 && bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+			    bugcheck_last.p[0] == PHYS_BUGCHECK_BAD_FREE && bugcheck_last.p[1] == pa &&
+			    s1.slab_pages == s0.slab_pages;
+		bool back = phys_alloc(1, pa, pa + PAGE_SIZE) == pa;
+		good &= back && pool_trim() == 1 && bugcheck_last.count == c0 + 1;
+		if (!good && wrong++ < 3)
+			printf("# %zu bytes: trim released %llu, bug checks %llu -> %llu (0x%x), slab pages %llu -> %llu\n", n,
+			       (unsigned long long)released, (unsigned long long)c0, (unsigned long long)bugcheck_last.count,
+			       bugcheck_last.code, (unsigned long long)s0.slab_pages, (unsigned long long)s1.slab_pages);
+		cases++;
+	}
+	bugcheck_set_hook(NULL);
+	is(wrong, 0, "%u empty slabs whose page was lost: pool_trim raises 0x1A once each, keeps them, and releases "
+	   "them once their pages are back", cases);
+}
+
 int main(void)
 {
 	test_model();
 	test_refusals();
+	test_free_after_pages_lost();
+	test_trim_after_slab_lost();
 	test_tag_totals();
 	test_misuse();
 	test_double_free_long_ago();
