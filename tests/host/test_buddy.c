@@ -4,8 +4,9 @@
  * model, state unchanged after each; range queries against the model), a property test over
  * generated allocator states and requests, generated list frees with duplicates and free units,
  * plus exhaustion, bounds, divisors (past 2^32 too), preferences, census round trips,
- * corruption detection, the common request's place at its extent's back and requests whose
- * classes straddle the class mask's two words. TAP output.
+ * corruption detection, the common request's place at its extent's back, requests whose
+ * classes straddle the class mask's two words, empty frees, and the extents a bounded request
+ * examines. TAP output.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -717,6 +718,17 @@ static void test_corruption(void)
 		RESTORE();
 	}
 	ok(caught_order == 4, "detects a largest order that disagrees with npages (%u of 4)", caught_order);
+	/* a count of classes in use that is not the largest order's (4 (10 + 1) = 44), the order itself
+	 * agreeing with npages: the header's test is the one place the check reads it */
+	static const unsigned bad_nclasses[] = { 0, 4, 40, 43, 45, 48, BUDDY_CLASSES };
+	unsigned caught_classes = 0;
+	for (unsigned k = 0; k < ARRAY_SIZE(bad_nclasses); k++) {
+		b.nclasses = bad_nclasses[k];
+		caught_classes += buddy_check(&b) == -1;
+		RESTORE();
+	}
+	ok(caught_classes == ARRAY_SIZE(bad_nclasses), "detects a class count that disagrees with the largest order "
+	   "alone (%u of %zu)", caught_classes, ARRAY_SIZE(bad_nclasses));
 	ok(buddy_check(&b) == 0, "restored state is consistent");
 #undef RESTORE
 
@@ -1179,6 +1191,104 @@ static void test_mask_word_boundary(void)
 	   "failures", granted, refused, bad);
 }
 
+/*
+ * Generated: an empty free (count 0) at any start from 0 to npages, a free unit's or an allocated
+ * one's, is granted and changes nothing (buddy.h refuses a free only when its range leaves
+ * [0, npages) or meets a free unit, and an empty range meets none); past npages it is refused.
+ */
+static void test_free_empty(void)
+{
+	long granted = 0, at_free = 0, refused = 0, bad = 0;
+	rng_state = 0x656d707479667265ull;
+	for (int k = 0; k < 40; k++) {
+		struct world w;
+		uint64_t npages = 1 + rnd_below(k < 20 ? 200 : 5000), c0[BUDDY_ORDERS], c1[BUDDY_ORDERS];
+		world_init(&w, npages, rnd_below(2) ? 0 : rnd_below(1000));
+		if (k % 4 == 1) {
+			model_set(&w, 0, npages, 1);
+			bad += !buddy_free(&w.b, 0, npages);
+		} else if (k % 4) {
+			world_scatter_short(&w, 1 + rnd_below(40));
+		}
+		buddy_census(&w.b, c0);
+		for (uint64_t s = 0; s <= npages + 2; s++) {
+			bool r = buddy_free(&w.b, s, 0);
+			if (s <= npages) {
+				granted += r;
+				at_free += r && s < npages && w.model[s];
+				bad += !r;
+			} else {
+				refused += !r;
+				bad += r;
+			}
+		}
+		buddy_census(&w.b, c1);
+		bad += memcmp(c0, c1, sizeof(c0)) != 0;
+		world_verify(&w, 1);
+		bad += w.fails != 0;
+		world_fini(&w);
+	}
+	ok(bad == 0 && at_free > 1000 && refused == 80, "empty frees: %ld granted at starts 0 to npages (%ld of them "
+	   "at a free unit), %ld refused past npages, free set unchanged; %ld failures", granted, at_free, refused, bad);
+}
+
+/*
+ * Generated: a bounded request examines the free extents that meet its bounds [lo, hi), in address
+ * order, and no other (buddy.h: linear in the free extents inside them; b->probes counts the
+ * extents a search examined). Each request is refused (count one more than the longest free run
+ * inside the bounds, yet at most hi - lo and the free units, so the scan runs to its end), and
+ * must have examined exactly the extents the model counts meeting [lo, hi): none of those before
+ * lo, past hi, or starting at hi, which is often the case.
+ */
+static void test_bounded_scan_cost(void)
+{
+	long cases = 0, at_hi = 0, past = 0, bad = 0;
+	rng_state = 0x626f756e64736361ull;
+	for (int k = 0; k < 300; k++) {
+		struct world w;
+		uint64_t npages = 64 + rnd_below(4000), lo = rnd_below(npages), hi = lo + 1 + rnd_below(npages - lo);
+		world_init(&w, npages, rnd_below(2) ? 0 : rnd_below(1000));
+		world_scatter_short(&w, 1 + rnd_below(30));
+		if (k % 2) {   /* hi at the start of a free extent past lo, where there is one */
+			uint64_t u = lo + 1 + rnd_below(npages - lo);
+			while (u < npages && !(w.model[u] && !w.model[u - 1]))
+				u++;
+			if (u < npages)
+				hi = u;
+		}
+		if (lo == 0 && hi == npages)
+			lo = 1;   /* bounded */
+		uint64_t meet = 0, longest = 0, beyond = 0;
+		for (uint64_t a = 0, e; a < npages; a = e) {
+			if (!w.model[a]) {
+				e = a + 1;
+				continue;
+			}
+			for (e = a; e < npages && w.model[e]; e++)
+				;
+			if (a < hi && e > lo) {
+				meet++;
+				longest = MAX(longest, MIN(e, hi) - MAX(a, lo));
+			}
+			beyond += a >= hi;
+		}
+		uint64_t n = longest + 1, d = rnd_below(3) ? 0 : 2 + rnd_below(7), before = w.b.free_units, s;
+		if (n <= hi - lo && n <= w.b.free_units) {
+			cases++;
+			at_hi += hi < npages && w.model[hi] && !w.model[hi - 1];
+			past += beyond > 0;
+			w.b.probes = 0;
+			bad += buddy_alloc(&w.b, n, d, lo, hi, &s) || w.b.free_units != before || w.b.probes != meet;
+		}
+		world_verify(&w, 1);
+		bad += w.fails != 0;
+		world_fini(&w);
+	}
+	ok(bad == 0 && cases > 150 && at_hi > 50 && past > 100, "%ld bounded requests refused, each after examining "
+	   "exactly the free extents meeting its bounds (%ld with an extent starting at hi, %ld with extents past "
+	   "it); %ld failures", cases, at_hi, past, bad);
+}
+
 int main(int argc, char **argv)
 {
 	long scale = argc > 1 ? atol(argv[1]) : 1;
@@ -1196,6 +1306,8 @@ int main(int argc, char **argv)
 	test_refusal_property(scale);
 	test_fast_path_back();
 	test_mask_word_boundary();
+	test_free_empty();
+	test_bounded_scan_cost();
 
 	uint64_t seed = 1;
 	long total = 0;
