@@ -22,8 +22,10 @@
  *    chunk's unaligned run (generated sizes); a cache made and given a chunk exactly while the
  *    allocator keeps its sixteenth free (generated, to the page); empty active chunks replaced by
  *    parked ones; every corruption of the parked lists, the mask, the active slots, their run
- *    bounds, the directory, a cached record and each of a cache's counts caught by syspte_check; a
- *    high run bound made right by the next reserve, raised by frees. Adoption refused across a
+ *    bounds, the directory, a cached record and each of a cache's counts caught by syspte_check, and
+ *    some named by it as themselves (generated: cached reservations overlapping another or free
+ *    pages, directory entries past the region's last chunk, owner bytes naming a CPU without a
+ *    cache); a high run bound made right by the next reserve, raised by frees. Adoption refused across a
  *    region's reservation crossing a chunk's edge and past a cache's share (generated sizes); the
  *    region's path into a cache refuses every other size and a region without caches.
  *  - Placement and lookup (generated): a DIVISIBLE request at the lowest multiple in an active chunk
@@ -47,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
+#include "capture.h"
 #include "host_machine.h"
 #include "lock_play.h"
 #include "fake_arch.h"
@@ -1532,6 +1535,154 @@ static void test_check_catches_cache_corruption(void)
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
+/* What syspte_check printed last (check_names). */
+static char check_text[512];
+
+/* True when syspte_check(r) fails with what as the first violation it prints, a cache's
+ * ("syspte_check: caches: WHAT (...)"); prints what it printed instead when not. */
+static bool check_names(struct syspte_region *r, const char *what)
+{
+	static const char head[] = "syspte_check: caches: ";
+	capture_begin();
+	int st = syspte_check(r);
+	capture_end(check_text, sizeof(check_text));
+	size_t h = strlen(head), w = strlen(what);
+	bool met = st != 0 && strncmp(check_text, head, h) == 0 && strncmp(check_text + h, what, w) == 0 &&
+		   check_text[h + w] == ' ';
+	if (!met)
+		printf("# not caught as '%s': %s", what, check_text[0] ? check_text : "(nothing printed)\n");
+	return met;
+}
+
+/* Counts of check_names cases: tried, named as themselves, clean once undone. */
+struct named { unsigned tried, named, undone; };
+
+/* One case: the check names what, and passes with nothing printed after undo(arg). */
+static void name_case(struct syspte_region *r, const char *what, void (*undo)(void *), void *arg, struct named *n)
+{
+	n->tried++;
+	n->named += check_names(r, what);
+	undo(arg);
+	capture_begin();
+	int st = syspte_check(r);
+	size_t printed = capture_end(check_text, sizeof(check_text));
+	n->undone += st == 0 && printed == 0;
+}
+
+/* A cache's chunk and its cache's counts as they were before a corruption. */
+struct chunk_saved {
+	struct syspte_cache *c, cs;
+	struct syspte_chunk *k, ks;
+};
+
+static void chunk_restore(void *arg)
+{
+	struct chunk_saved *sv = arg;
+	*sv->k = sv->ks;
+	*sv->c = sv->cs;
+}
+
+/* A directory entry and its page's count as they were. */
+struct dir_saved {
+	struct syspte_dir *d;
+	uint64_t j, used;
+};
+
+static void dir_restore(void *arg)
+{
+	struct dir_saved *sv = arg;
+	sv->d->leaf[sv->j] = NULL;
+	sv->d->used = sv->used;
+}
+
+/*
+ * Generated: syspte_check names each of these corruptions of a cache as its own violation (the
+ * first line it prints), and passes once it is undone. In every active chunk of CPU 1's cache
+ * (reservations of 1..16 pages): a reservation starting at each page inside another one's span,
+ * with its record, the chunk's and the cache's counts raised to match, and each page of a
+ * reservation past its first marked free, the free counts and the slot's run bound raised to
+ * match ("cached reservations overlap each other or free pages"); a directory entry at each chunk
+ * of the directory page past the region's last chunk, naming a state of that index, the page's
+ * count raised ("a directory entry for a chunk no cache owns, or for another"); an owned chunk's
+ * owner byte naming each CPU without a cache and values past the last CPU ("an owned chunk not in
+ * its owner's cache", not the cache's own chunk test later).
+ */
+static void test_check_names_cache_corruption(void)
+{
+	host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);   /* 64 chunks, 4 a cache */
+	struct syspte_region *r = reserved_region();
+	act_as(1);
+	static vaddr_t v[SYSPTE_CACHE_MAX_PAGES];
+	bool laid = true;
+	for (unsigned k = 0; k < SYSPTE_CACHE_MAX_PAGES; k++)
+		laid &= (v[k] = syspte_reserve(r, k + 1, TAG1, 0)) != 0;
+	struct syspte_cache *c = r->cache.cpu[1];
+	laid &= c && c->nchunks >= 2 && c->live == SYSPTE_CACHE_MAX_PAGES && syspte_check(r) == 0;
+	ok(laid, "CPU 1's cache: reservations of 1..16 pages in %u chunks", c ? c->nchunks : 0);
+	struct named ov = { 0 }, fr = { 0 }, dn = { 0 }, on = { 0 };
+	static struct chunk_saved sv;
+	for (unsigned s = 0; laid && s < MIN(c->nchunks, SYSPTE_CACHE_ACTIVE); s++) {
+		struct syspte_chunk *k = c->active[s];
+		uint64_t base = k->index << SYSPTE_CHUNK_SHIFT;
+		for (uint64_t b = k->starts; b; b &= b - 1) {
+			unsigned o = (unsigned)__builtin_ctzll(b), span = (unsigned)syspte_span(&k->rec[o]);
+			for (unsigned p = o + 1; p < o + span; p++) {
+				sv = (struct chunk_saved){ c, *c, k, *k };
+				if (p + 1 + r->guard <= SYSPTE_CHUNK_PAGES && !((k->starts >> p) & 1)) {
+					k->starts |= (uint64_t)1 << p;
+					k->rec[p] = syspte_resv_make(base + p, 1, TAG1, 0, r->guard != 0);
+					k->live++;
+					c->live++;
+					c->pages++;
+					name_case(r, "cached reservations overlap each other or free pages", chunk_restore, &sv, &ov);
+				}
+				k->free |= (uint64_t)1 << p;
+				k->nfree++;
+				c->free++;
+				c->runs = (c->runs & ~((uint64_t)0xff << (8 * s))) | ((uint64_t)SYSPTE_CHUNK_PAGES << (8 * s));
+				name_case(r, "cached reservations overlap each other or free pages", chunk_restore, &sv, &fr);
+			}
+		}
+	}
+	ok(laid && ov.tried > 50 && ov.named == ov.tried && ov.undone == ov.tried,
+	   "%u cached reservations starting inside another: each caught as an overlap, undone clean", ov.tried);
+	ok(laid && fr.tried > 50 && fr.named == fr.tried && fr.undone == fr.tried,
+	   "%u pages inside a cached reservation marked free: each caught as an overlap, undone clean", fr.tried);
+	/* the directory page holding the last chunk, its entries past it */
+	uint64_t last = r->cache.nchunks - 1;
+	struct syspte_dir *d = &r->cache.dir[last >> SYSPTE_DIR_SHIFT];
+	static struct syspte_chunk fake;
+	static struct dir_saved ds;
+	for (uint64_t idx = r->cache.nchunks; laid && d->leaf && idx < (last | (SYSPTE_DIR_LEAF - 1)) + 1; idx += idx < r->cache.nchunks + 8 ? 1 : 37) {
+		fake = (struct syspte_chunk){ .index = idx, .free = UINT64_MAX, .nfree = SYSPTE_CHUNK_PAGES };
+		ds = (struct dir_saved){ d, idx & (SYSPTE_DIR_LEAF - 1), d->used };
+		d->leaf[ds.j] = &fake;
+		d->used++;
+		name_case(r, "a directory entry for a chunk no cache owns, or for another", dir_restore, &ds, &dn);
+	}
+	ok(laid && d->leaf && r->cache.nchunks % SYSPTE_DIR_LEAF && dn.tried > 5 && dn.named == dn.tried &&
+	   dn.undone == dn.tried, "a directory entry past the region's last chunk (%u of them, the first right after it), "
+	   "naming a state of its index: each caught, undone clean", dn.tried);
+	/* an owned chunk's owner byte: each CPU without a cache, and past the last CPU */
+	uint64_t idx = c->active[0]->index;
+	static struct saved os;
+	for (unsigned o = 1; laid && o <= 255; o += o < ARCH_MAX_CPUS + 2 ? 1 : 64) {
+		if (o <= ARCH_MAX_CPUS && r->cache.cpu[o - 1])
+			continue;
+		os = save(&r->cache.owner[idx], sizeof(r->cache.owner[idx]));
+		r->cache.owner[idx] = (uint8_t)o;
+		name_case(r, "an owned chunk not in its owner's cache", restore, &os, &on);
+	}
+	ok(laid && on.tried > ARCH_MAX_CPUS - 4 && on.named == on.tried && on.undone == on.tried,
+	   "an owned chunk's owner byte naming %u CPUs without a cache and values past the last: each caught as itself, "
+	   "undone clean", on.tried);
+	for (unsigned k = 0; k < SYSPTE_CACHE_MAX_PAGES; k++)
+		if (v[k])
+			syspte_release(r, v[k], TAG1);
+	act_as(0);
+	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
+}
+
 /*
  * Generated: for each size s 1..16, twelve full chunks, each with a reservation of s pages at its
  * first page; the 8 active ones emptied, the 4 parked ones keeping that reservation alone (a free
@@ -2381,6 +2532,7 @@ int main(int argc, char **argv)
 	test_divisible_in_active_chunks();
 	test_lookup_every_page();
 	test_check_catches_cache_corruption();
+	test_check_names_cache_corruption();
 	test_run_bounds_checked();
 	test_chunk_bit_helpers();
 	test_fast_paths_take_no_region_lock();
