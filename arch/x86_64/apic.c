@@ -87,8 +87,10 @@ int apic_send(uint32_t dest, uint32_t low)
 
 	if (apic_x2) {
 		/* A WRMSR to the x2APIC ICR is not serializing: earlier stores (a posted call, the
-		 * trampoline's data) must be visible before the IPI is (SDM vol. 3A, 11.12.3). */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		 * trampoline's data) must be visible before the IPI is (SDM vol. 3A, 11.12.3). MFENCE
+		 * alone orders memory accesses, not the WRMSR, which may run ahead of it: the SDM's
+		 * sequence is MFENCE then LFENCE. */
+		mfence_lfence();
 		wrmsr(APIC_X2APIC_ICR, apic_icr_x2apic(dest, low));
 	} else {
 		st = apic_wait_idle();

@@ -25,6 +25,8 @@
 #define APIC_ICR_BUSY    (1u << 12)   /* delivery status: send pending (xAPIC only) */
 #define APIC_ICR_ASSERT  (1u << 14)
 #define APIC_XAPIC_ID_MAX 0xFEu       /* highest xAPIC id a CPU can have: 0xFF broadcasts */
+#define APIC_XAPIC_BROADCAST  0xFFu         /* the xAPIC destination every CPU takes */
+#define APIC_X2APIC_BROADCAST 0xFFFFFFFFu   /* the x2APIC destination every CPU takes (SDM 11.12.9) */
 
 /* The low 32 bits of a physical-destination, edge-triggered, asserted IPI. */
 static inline uint32_t apic_icr_low(uint32_t mode, uint8_t vector)

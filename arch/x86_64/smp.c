@@ -485,6 +485,18 @@ static int smp_start_failed(struct percpu *pc, int step, uint64_t answer_us)
 }
 
 /*
+ * The outcome of a start of pc: a CPU that started joins the online mask, whichever wait saw it
+ * come online (smp_start_failed counts an AP that got there while the boot CPU gave up, at any
+ * step); returns step.
+ */
+static int smp_start_done(struct percpu *pc, int step)
+{
+	if (step == SMP_STARTED)
+		__atomic_fetch_or(&smp_online, 1ULL << pc->index, __ATOMIC_RELEASE);
+	return step;
+}
+
+/*
  * INIT-SIPI-SIPI for pc: INIT, SMP_INIT_DELAY_US, a start-up IPI, SMP_SIPI_DELAY_US, a second one
  * unless the AP answered, then up to answer_us for the answer and as long again for the setup.
  * Returns SMP_STARTED with the CPU online, or the step that failed (reported, the CPU parked).
@@ -500,22 +512,21 @@ static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t ans
 	pc->inject = inject;
 	__atomic_store_n(&pc->state, PERCPU_STARTING, __ATOMIC_RELEASE);
 	if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_INIT, 0)))
-		return smp_start_failed(pc, SMP_STEP_INIT, answer_us);
+		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_INIT, answer_us));
 	tsc_delay_us(SMP_INIT_DELAY_US);
 	for (int sipi = 0; sipi < 2 && st == PERCPU_STARTING; sipi++) {
 		if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_STARTUP, vector)))
-			return smp_start_failed(pc, SMP_STEP_SIPI, answer_us);
+			return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_SIPI, answer_us));
 		st = smp_wait_state(pc, PERCPU_STARTING, sipi == 0 ? SMP_SIPI_DELAY_US : answer_us);
 	}
 	if (st == PERCPU_STARTING)
-		return smp_start_failed(pc, SMP_STEP_ANSWER, answer_us);
+		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_ANSWER, answer_us));
 	st = smp_wait_state(pc, PERCPU_ALIVE, answer_us);
 	if (st == PERCPU_WRONG_ID)
-		return smp_start_failed(pc, SMP_STEP_IDENTITY, answer_us);
-	if (st != PERCPU_ONLINE && smp_start_failed(pc, SMP_STEP_SETUP, answer_us) != SMP_STARTED)
-		return SMP_STEP_SETUP;
-	__atomic_fetch_or(&smp_online, 1ULL << pc->index, __ATOMIC_RELEASE);
-	return SMP_STARTED;
+		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_IDENTITY, answer_us));
+	if (st != PERCPU_ONLINE)
+		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_SETUP, answer_us));
+	return smp_start_done(pc, SMP_STARTED);
 }
 
 /* Prints the plan's skipped CPUs (not the disabled or duplicate entries) and what it noticed. */

@@ -13,11 +13,25 @@ static void smp_plan_skip(struct smp_plan *p, uint32_t id, unsigned why)
 	}
 }
 
+/* True when c names the broadcast destination of its entry type, which is no CPU's id: 0xFF in a
+ * local APIC entry (a CPU with x2APIC id 255 has a local x2APIC entry), 0xFFFFFFFF in a local
+ * x2APIC one. An INIT sent there would reach every CPU, the boot CPU included. */
+static bool smp_plan_broadcast(const struct acpi_cpu *c)
+{
+	return c->apic_id == (c->x2apic ? APIC_X2APIC_BROADCAST : APIC_XAPIC_BROADCAST);
+}
+
+/* True when c is enabled or online-capable and names an id a CPU can have. */
+static bool smp_plan_usable(const struct acpi_cpu *c)
+{
+	return (c->enabled || c->online_capable) && !smp_plan_broadcast(c);
+}
+
 /* True when an entry before index i of madt is usable with APIC id id. */
 static bool smp_plan_seen(const struct acpi_madt_info *madt, size_t i, uint32_t id)
 {
 	for (size_t j = 0; j < i; j++)
-		if (madt->cpu[j].apic_id == id && (madt->cpu[j].enabled || madt->cpu[j].online_capable))
+		if (madt->cpu[j].apic_id == id && smp_plan_usable(&madt->cpu[j]))
 			return true;
 	return false;
 }
@@ -35,6 +49,10 @@ void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, bool x2a
 		const struct acpi_cpu *c = &madt->cpu[i];
 		if (!c->enabled && !c->online_capable) {
 			smp_plan_skip(out, c->apic_id, SMP_SKIP_DISABLED);
+			continue;
+		}
+		if (smp_plan_broadcast(c)) {
+			smp_plan_skip(out, c->apic_id, SMP_SKIP_BROADCAST);
 			continue;
 		}
 		if (c->apic_id == boot_id && !out->boot_listed) {
@@ -65,6 +83,7 @@ const char *smp_skip_reason(unsigned why)
 	case SMP_SKIP_NEEDS_X2APIC: return "APIC id above 0xFE needs x2APIC, which this CPU lacks";
 	case SMP_SKIP_LIMIT: return "beyond the kernel's 64 CPUs";
 	case SMP_SKIP_MAXCPUS: return "beyond maxcpus=";
+	case SMP_SKIP_BROADCAST: return "the MADT names the broadcast APIC id, which no CPU has";
 	default: return "?";
 	}
 }

@@ -5,7 +5,8 @@
  *
  * Rules: index 0 is the boot CPU, whether or not the MADT lists it. Then, in table order, each
  * processor entry that is enabled or online-capable (ACPI 6.3 flags bits 0 and 1) and names an
- * APIC id not seen before is a CPU found. A CPU found is started unless its id needs x2APIC mode
+ * APIC id not seen before is a CPU found; an entry naming its type's broadcast id (0xFF in a local
+ * APIC entry, 0xFFFFFFFF in a local x2APIC one) is no CPU, skipped as such. A CPU found is started unless its id needs x2APIC mode
  * (above 0xFE) while the APICs run in xAPIC mode, the kernel already has SMP_MAX_CPUS CPUs, or
  * maxcpus CPUs (the boot CPU counted) are planned already; each of those is recorded with its
  * reason. A second entry for an id already seen (an xAPIC and an x2APIC entry of one CPU) is a
@@ -24,6 +25,7 @@ enum smp_skip {
 	SMP_SKIP_NEEDS_X2APIC,    /* id above 0xFE while the APICs run in xAPIC mode */
 	SMP_SKIP_LIMIT,           /* the kernel already has SMP_MAX_CPUS CPUs */
 	SMP_SKIP_MAXCPUS,         /* maxcpus= CPUs planned already */
+	SMP_SKIP_BROADCAST,       /* the broadcast id of its entry type: 0xFF (type 0), 0xFFFFFFFF (type 9) */
 	SMP_SKIP_COUNT
 };
 

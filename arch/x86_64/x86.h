@@ -76,6 +76,9 @@ static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
 static inline void wbinvd(void) { __asm__ volatile("wbinvd" ::: "memory"); }
+/* Every earlier store globally visible and every earlier instruction completed before any later
+ * one starts: what the SDM asks before a WRMSR that does not serialize (vol. 3A, 11.12.3). */
+static inline void mfence_lfence(void) { __asm__ volatile("mfence; lfence" ::: "memory"); }
 static inline uint64_t rdtsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
 
 /* PAT layout the kernel programs: index = PAT:PCD:PWT bits of a 4 KiB PTE. */

@@ -4,7 +4,8 @@
  * xAPIC mode, duplicates, disabled and online-capable entries, a boot CPU the MADT omits), then
  * 20000 generated MADTs planned by the kernel's function and by an independent model, with the
  * properties every plan must have; the ICR encodings against the SDM's bit layout, and the
- * start-up vector of every page below 1 MiB and around it.
+ * start-up vector of every page below 1 MiB and around it. Entries naming the broadcast id of their
+ * type (0xFF in type 0, 0xFFFFFFFF in type 9) are never CPUs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,27 @@ static uint64_t rnd(void)
 /* Empties the MADT. */
 static void madt_clear(void) { memset(&madt, 0, sizeof(madt)); }
 
-/* Appends one processor entry. */
-static void madt_add(uint32_t id, bool enabled, bool capable)
+/* Appends one processor entry: a local x2APIC (type 9) entry when x2, else a local APIC (type 0) one. */
+static void madt_add_entry(uint32_t id, bool x2, bool enabled, bool capable)
 {
 	if (madt.kept < ACPI_MAX_CPUS)
-		madt.cpu[madt.kept++] = (struct acpi_cpu){ .apic_id = id, .uid = id, .x2apic = id > 0xFE,
+		madt.cpu[madt.kept++] = (struct acpi_cpu){ .apic_id = id, .uid = id, .x2apic = x2,
 							   .enabled = enabled, .online_capable = capable };
 	madt.entries++;
 	madt.usable += enabled || capable;
 	madt.enabled += enabled;
+}
+
+/* Appends one processor entry of the type the id needs (type 9 above 0xFE). */
+static void madt_add(uint32_t id, bool enabled, bool capable)
+{
+	madt_add_entry(id, id > 0xFE, enabled, capable);
+}
+
+/* True when entry c names the broadcast destination of its type, which no CPU has. */
+static bool entry_broadcast(const struct acpi_cpu *c)
+{
+	return c->apic_id == (c->x2apic ? 0xFFFFFFFFu : 0xFFu);
 }
 
 /* True when the plan starts exactly ids[0..n) in that order. */
@@ -113,6 +126,34 @@ static void test_issue_cases(void)
 	smp_plan_make(&madt, 5, false, 64, &plan);
 	ok(plan_is((uint32_t[]){ 5 }, 1) && plan.found == 1, "an empty MADT: the boot CPU alone");
 
+	/* The broadcast destinations: x2APIC id 0xFFFFFFFF, and 0xFF in a local APIC entry (a CPU with
+	 * x2APIC id 255 is listed by a type 9 entry). An INIT sent there reaches every CPU, the boot CPU too. */
+	madt_clear();
+	madt_add(0, true, false);
+	madt_add(1, true, false);
+	madt_add_entry(0xFFFFFFFFu, true, true, false);
+	madt_add_entry(0xFFFFFFFFu, true, false, true);
+	madt_add(2, true, false);
+	smp_plan_make(&madt, 0, true, 64, &plan);
+	ok(plan_is((uint32_t[]){ 0, 1, 2 }, 3) && plan.found == 3 && plan.skipped[SMP_SKIP_BROADCAST] == 2,
+	   "x2APIC mode: an enabled or online-capable entry with x2APIC id 0xFFFFFFFF (the broadcast) is not a CPU");
+	madt_clear();
+	madt_add(0, true, false);
+	madt_add_entry(0xFF, false, true, false);
+	madt_add_entry(0xFF, true, true, false);
+	smp_plan_make(&madt, 0, true, 64, &plan);
+	ok(plan_is((uint32_t[]){ 0, 0xFF }, 2) && plan.found == 2 && plan.skipped[SMP_SKIP_BROADCAST] == 1 &&
+	   plan.skipped[SMP_SKIP_DUPLICATE] == 0, "x2APIC mode: a local APIC entry with id 0xFF is not a CPU, and does not "
+	   "hide the x2APIC entry of the CPU whose id is 255");
+	smp_plan_make(&madt, 0, false, 64, &plan);
+	ok(plan_is((uint32_t[]){ 0 }, 1) && plan.skipped[SMP_SKIP_BROADCAST] == 1 && plan.skipped[SMP_SKIP_NEEDS_X2APIC] == 1,
+	   "xAPIC mode: the same MADT starts neither");
+	madt_clear();
+	madt_add_entry(0xFF, false, false, false);
+	smp_plan_make(&madt, 0, true, 64, &plan);
+	ok(plan.n == 1 && plan.skipped[SMP_SKIP_DISABLED] == 1 && plan.skipped[SMP_SKIP_BROADCAST] == 0,
+	   "a disabled placeholder with id 0xFF counts as disabled (not reported)");
+
 	madt_clear();
 	for (uint32_t i = 0; i < ACPI_MAX_CPUS + 10; i++)
 		madt_add(i, true, false);
@@ -141,6 +182,10 @@ static void model_plan(uint32_t boot, bool x2, unsigned maxcpus, struct model *m
 		const struct acpi_cpu *c = &madt.cpu[i];
 		if (!c->enabled && !c->online_capable) {
 			m->skipped[SMP_SKIP_DISABLED]++;
+			continue;
+		}
+		if (entry_broadcast(c)) {
+			m->skipped[SMP_SKIP_BROADCAST]++;
 			continue;
 		}
 		bool seen = false;
@@ -178,7 +223,10 @@ static void madt_random(void)
 	madt_clear();
 	for (size_t i = 0; i < k; i++) {
 		unsigned f = (unsigned)(rnd() % 8);
-		madt_add((uint32_t)(rnd() % range), f != 0 && f != 1, f == 1 || f == 7);
+		uint32_t id = rnd() % 16 == 0 ? (rnd() % 2 ? 0xFFu : 0xFFFFFFFFu) : (uint32_t)(rnd() % range);
+		/* now and then a type 9 entry for a small id, or a type 0 entry claiming 0xFF */
+		bool x2 = id > 0xFF || (rnd() % 4 ? id == 0xFF : id < 0xFF);
+		madt_add_entry(id, x2, f != 0 && f != 1, f == 1 || f == 7);
 	}
 }
 
@@ -210,8 +258,9 @@ static void test_generated(void)
 		for (size_t i = 1; p && i < plan.n; i++) {
 			bool listed = false;
 			for (size_t j = 0; j < madt.kept; j++)
-				listed |= madt.cpu[j].apic_id == plan.apic_id[i] && (madt.cpu[j].enabled || madt.cpu[j].online_capable);
-			p &= listed && (x2 || plan.apic_id[i] <= APIC_XAPIC_ID_MAX);
+				listed |= madt.cpu[j].apic_id == plan.apic_id[i] && (madt.cpu[j].enabled || madt.cpu[j].online_capable) &&
+					  !entry_broadcast(&madt.cpu[j]);
+			p &= listed && (x2 || plan.apic_id[i] <= APIC_XAPIC_ID_MAX) && plan.apic_id[i] != 0xFFFFFFFFu;
 		}
 		p &= plan.n + plan.skipped[SMP_SKIP_NEEDS_X2APIC] + plan.skipped[SMP_SKIP_LIMIT] +
 		     plan.skipped[SMP_SKIP_MAXCPUS] == plan.found;
@@ -228,8 +277,8 @@ static void test_generated(void)
 	is(props, total, "every plan: boot CPU first, no id twice, only usable listed ids, within maxcpus and 64, "
 	   "every entry started, skipped or the boot CPU");
 	ok(hit[SMP_SKIP_DISABLED] && hit[SMP_SKIP_DUPLICATE] && hit[SMP_SKIP_NEEDS_X2APIC] && hit[SMP_SKIP_LIMIT] &&
-	   hit[SMP_SKIP_MAXCPUS], "the generator reached every skip reason (%u %u %u %u %u plans)", hit[0], hit[1], hit[2],
-	   hit[3], hit[4]);
+	   hit[SMP_SKIP_MAXCPUS] && hit[SMP_SKIP_BROADCAST], "the generator reached every skip reason (%u %u %u %u %u %u plans)",
+	   hit[0], hit[1], hit[2], hit[3], hit[4], hit[5]);
 }
 
 /* ---------------------------------------------------------------- ICR values */
