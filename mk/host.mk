@@ -47,6 +47,8 @@ $(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h incl
 	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
 # The command-line test #includes the parser (kernel/cmdline.c) and its model.
 $(B)/host/test_cmdline: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
+# The framebuffer console's test #includes kernel/fbcon.c (a synthetic font, a framebuffer in memory).
+$(B)/host/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 
 # The same tests under ThreadSanitizer (with UBSan) instead of ASan: make test-tsan builds and runs
 # them all; make test runs TSAN_IN_TEST, the tests that run several fake CPUs at once.
