@@ -252,11 +252,15 @@ static struct memview_box summary_region_box(unsigned y, unsigned bottom)
 /* Lays out and draws the whole screen. */
 static void summary_draw(void)
 {
-	unsigned rows_total = sum.height / sum.ch, text_top = (rows_total - SUMMARY_TEXT_ROWS) * sum.ch;
-	unsigned y, fail_rows, max_rows, res_rows;
+	unsigned rows_total, text_top, y, fail_rows, max_rows, res_rows;
 	struct memview_box region, ram;
 	size_t msize, dsz;
 	const void *map = kernel_memory_map(&msize, &dsz);
+
+	/* The console's rows, not height / ch: its text cells stop at FBCON_MAX_ROWS (120 rows: 1920
+	 * pixels of 16-pixel text), and the kept rows must be where the console writes. */
+	fbcon_get_geometry(NULL, &rows_total, NULL, NULL);
+	text_top = rows_total > SUMMARY_TEXT_ROWS ? (rows_total - SUMMARY_TEXT_ROWS) * sum.ch : 0;
 
 	fbcon_clear();
 	sum.banner_h = summary_banner_height(sum.height, sum.ch);
@@ -282,7 +286,7 @@ static void summary_draw(void)
 	} else {
 		summary_text(1, y, SUMMARY_LABEL, "(no room for the memory pictures on this screen)");
 	}
-	fbcon_set_text_window(rows_total - SUMMARY_TEXT_ROWS);
+	fbcon_set_text_window(text_top / sum.ch);
 }
 
 /* ------------------------------------------------------------------ the flow */
