@@ -28,7 +28,9 @@ void kernel_finish(bool success)
 	shutdown_halt();
 }
 
-/* Marks entry to a fatal path; a fatal error inside a fatal report ends at once. */
+/* Marks entry to a fatal path; a fatal error inside a fatal report ends at once. The report
+ * starts on a cleared blue screen with the whole screen for text: the summary screen (its PASSED
+ * banner, its three-row text window) must not stay up around a report it would scroll away. */
 static void panic_enter(void)
 {
 	(void)arch_irq_save();
@@ -36,8 +38,10 @@ static void panic_enter(void)
 		kprintf("\n*** nested fatal error during a fatal report; stopping\n");
 		kernel_finish(false);
 	}
-	if (fbcon_active())
+	if (fbcon_active()) {
 		fbcon_set_color(0xffffff, 0x0000aa);
+		fbcon_clear();
+	}
 }
 
 static void panic_backtrace_here(void)
