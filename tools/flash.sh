@@ -26,12 +26,18 @@ disks_under_mount() {
 	lsblk -nsro NAME,TYPE "$dev" 2>/dev/null | awk '$2 == "disk" { print $1 }'
 }
 
-# Prints "NAME MOUNTPOINT" for DEV and each of its partitions that is mounted or used as swap.
+# Prints "NAME MOUNTPOINT" for DEV and each of its partitions that is mounted or used as swap. A
+# mount is matched by device number or by source (after mountinfo's "-" field): FUSE (ntfs-3g,
+# exfat-fuse) and btrfs mounts show an anonymous 0:NN device number, not the partition's.
 mounted_parts() {
 	local part majmin
 	for part in $(lsblk -nrpo NAME "$1"); do
 		majmin=$(lsblk -ndro MAJ:MIN "$part" | tr -d ' ')
-		awk -v mm="$majmin" -v p="$part" '$3 == mm { print p, $5 }' /proc/self/mountinfo
+		awk -v mm="$majmin" -v p="$part" -v rp="$(readlink -f "$part")" '{
+			src = ""
+			for (i = 7; i < NF; i++) if ($i == "-") { src = $(i + 2); break }
+			if ($3 == mm || src == p || src == rp) print p, $5
+		}' /proc/self/mountinfo
 		awk -v p="$(readlink -f "$part")" 'NR > 1 && $1 == p { print p, "[swap]" }' /proc/swaps
 		if [ -n "$(ls -A "/sys/class/block/$(basename "$part")/holders" 2>/dev/null)" ]; then
 			echo "$part used-by-$(ls "/sys/class/block/$(basename "$part")/holders" | tr '\n' ' ')"
