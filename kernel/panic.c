@@ -50,6 +50,13 @@ static void panic_backtrace_here(void)
 	ksyms_backtrace((uint64_t)__builtin_frame_address(0), (uint64_t)__builtin_return_address(0), 16);
 }
 
+/* Ends a fatal report with what a person at a halted PC can do (no line when it reboots or exits). */
+static void panic_footer(void)
+{
+	if (kernel_onexit == ONEXIT_HALT)
+		kprintf("*** Stopped: photograph this screen to report it, then turn the PC off.\n");
+}
+
 void kpanic_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -60,6 +67,7 @@ void kpanic_at(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	kprintf("\n");
 	panic_backtrace_here();
+	panic_footer();
 	kernel_finish(false);
 }
 
@@ -67,8 +75,9 @@ void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64
 {
 	panic_enter();
 	kprintf("\n*** STOP: 0x%08X %s\n", code, bugcheck_name(code));
-	kprintf("*** Parameters: 0x%016llx 0x%016llx 0x%016llx 0x%016llx\n", (unsigned long long)p1,
-		(unsigned long long)p2, (unsigned long long)p3, (unsigned long long)p4);
+	/* Two lines of 59 columns: one line of four was 91, split inside P4 at 640x480's 80 columns. */
+	kprintf("*** Parameters: P1 0x%016llx P2 0x%016llx\n***             P3 0x%016llx P4 0x%016llx\n",
+		(unsigned long long)p1, (unsigned long long)p2, (unsigned long long)p3, (unsigned long long)p4);
 	const char *why = bugcheck_explain(code, p1);
 	if (why[0])
 		kprintf("*** %s\n", why);
@@ -78,6 +87,7 @@ void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64
 	if (code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA && reserved_region())
 		syspte_describe(reserved_region(), p1);
 	panic_backtrace_here();
+	panic_footer();
 	kernel_finish(false);
 }
 
@@ -99,5 +109,6 @@ void panic_trap(struct trap_frame *tf, uint64_t cr2)
 	trap_dump_frame(tf, cr2);
 	kprintf("Backtrace:\n");
 	ksyms_backtrace(tf->rbp, tf->rip, 16);
+	panic_footer();
 	kernel_finish(false);
 }
