@@ -73,6 +73,8 @@ $(B)/tsan/%: tests/host/%.c $(TSAN_OBJ)
 	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(TSAN_OBJ) -o $@
 $(B)/tsan/test_acpi: arch/x86_64/acpi.c
 $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/percpu.h
+$(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
+$(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 
 test-tsan: $(TSAN_TESTS)
 	prove --exec '' $(TSAN_TESTS)
