@@ -1,8 +1,9 @@
 #!/bin/bash
 # Writes the boot image to a USB stick: tools/flash.sh DEV [IMG] (make flash DEV=/dev/sdX).
-# Refuses, before touching anything: no DEV, a path that is not a block device, a partition, the
-# disk holding the running system, a non-removable disk, a disk with any partition mounted or in
-# use; then shows the device and asks you to type its name. IMG defaults to build/disk.img.
+# Refuses, before touching anything: no DEV, a missing tool (lsblk, findmnt, ...), a path that is
+# not a block device, a partition, the disk holding the running system, a non-removable disk, a
+# disk with any partition mounted or in use; then shows the device and asks you to type its name.
+# IMG defaults to build/disk.img.
 set -eu
 
 # Prints a refusal and stops with status 2 (nothing was written).
@@ -53,6 +54,10 @@ if [ -z "$dev" ]; then
 	candidates
 	exit 2
 fi
+# Without these the checks below would find no mount and no system disk and let everything through.
+for t in lsblk findmnt awk readlink stat dd blockdev; do
+	command -v "$t" >/dev/null || refuse "$t not found; it is needed to check the device safely (Debian: util-linux, coreutils, gawk or mawk)"
+done
 [ -e "$dev" ] || refuse "$dev does not exist (is the stick plugged in? lsblk lists the disks)"
 [ -b "$dev" ] || refuse "$dev is not a block device ($(stat -L -c %F "$dev")); give a whole disk such as /dev/sdb"
 real=$(readlink -f "$dev")
