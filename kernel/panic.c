@@ -50,11 +50,17 @@ static void panic_backtrace_here(void)
 	ksyms_backtrace((uint64_t)__builtin_frame_address(0), (uint64_t)__builtin_return_address(0), 16);
 }
 
-/* Ends a fatal report with what a person at a halted PC can do (no line when it reboots or exits). */
-static void panic_footer(void)
+/* Ends a fatal report with what a person at a halted PC can do (no line when it reboots or exits),
+ * naming the bug check code (0: a panic) again: a trap's report with a deep backtrace is longer than
+ * 640x480's 30 rows, and its first lines scroll away. */
+static void panic_footer(uint32_t code)
 {
-	if (kernel_onexit == ONEXIT_HALT)
-		kprintf("*** Stopped: photograph this screen to report it, then turn the PC off.\n");
+	if (kernel_onexit != ONEXIT_HALT)
+		return;
+	if (code)
+		kprintf("*** STOP 0x%08X: photograph this screen to report it, then turn the PC off.\n", code);
+	else
+		kprintf("*** KERNEL PANIC: photograph this screen to report it, then turn the PC off.\n");
 }
 
 void kpanic_at(const char *file, int line, const char *fmt, ...)
@@ -67,7 +73,7 @@ void kpanic_at(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	kprintf("\n");
 	panic_backtrace_here();
-	panic_footer();
+	panic_footer(0);
 	kernel_finish(false);
 }
 
@@ -87,7 +93,7 @@ void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64
 	if (code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA && reserved_region())
 		syspte_describe(reserved_region(), p1);
 	panic_backtrace_here();
-	panic_footer();
+	panic_footer(code);
 	kernel_finish(false);
 }
 
@@ -109,6 +115,6 @@ void panic_trap(struct trap_frame *tf, uint64_t cr2)
 	trap_dump_frame(tf, cr2);
 	kprintf("Backtrace:\n");
 	ksyms_backtrace(tf->rbp, tf->rip, 16);
-	panic_footer();
+	panic_footer(BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED);
 	kernel_finish(false);
 }
