@@ -42,6 +42,8 @@ extern const uint8_t font_psf_end[];
 #define FBCON_MAX_ROWS    120
 #define FBCON_TAB_WIDTH   8
 #define FBCON_BPP_BYTES   4
+/* A bitmask pixel is as wide as its highest mask bit (UEFI): 32 bits needs one in the top byte. */
+#define FBCON_BITMASK_32BPP_MIN 0x01000000u
 #define FBCON_NO_GLYPH    0xFFFFu
 #define FBCON_LATIN1_N    256
 /* Palette: ANSI colours 0-15 fixed, the rest allocated by fbcon_set_color. */
@@ -169,7 +171,7 @@ static void fbcon_mask_field(uint32_t mask, uint8_t *shift, uint8_t *bits)
 	*bits = (uint8_t)b;
 }
 
-/* Fills fmt for fb's format; false if the format cannot be drawn on. */
+/* Fills fmt for fb's format; false if the format cannot be drawn on (a bitmask of 16 or 24 bpp). */
 static bool fbcon_pixfmt_init(struct fbcon_pixfmt *fmt, const struct bootinfo_fb *fb)
 {
 	static const struct fbcon_pixfmt rgbx = { { 0, 8, 16 }, { 8, 8, 8 } };
@@ -183,6 +185,8 @@ static bool fbcon_pixfmt_init(struct fbcon_pixfmt *fmt, const struct bootinfo_fb
 		*fmt = bgrx;
 		return true;
 	case BOOTINFO_FB_BITMASK:
+		if ((fb->mask_red | fb->mask_green | fb->mask_blue | fb->mask_reserved) < FBCON_BITMASK_32BPP_MIN)
+			return false;
 		fbcon_mask_field(fb->mask_red, &fmt->shift[0], &fmt->bits[0]);
 		fbcon_mask_field(fb->mask_green, &fmt->shift[1], &fmt->bits[1]);
 		fbcon_mask_field(fb->mask_blue, &fmt->shift[2], &fmt->bits[2]);

@@ -16,7 +16,8 @@
 /*
  * Takes over the framebuffer described by fb, mapped at fb_virt, and clears it. The console
  * stays (or becomes) inactive if fb is NULL, fb->format is NONE or unknown, fb_virt is NULL,
- * the geometry is inconsistent, or the font is not a valid PSF1/PSF2 file.
+ * the format is a bitmask of fewer than 32 bits per pixel, the geometry is inconsistent, or the
+ * font is not a valid PSF1/PSF2 file.
  */
 void fbcon_init(const struct bootinfo_fb *fb, void *fb_virt);
 

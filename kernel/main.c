@@ -189,6 +189,11 @@ void kmain(paddr_t bootinfo_pa)
 	smp_reserve_trampoline();   /* again, in case every low page was the loader's */
 	if (vm_fb_virt)
 		fbcon_init(&kernel_bootinfo.fb, (void *)vm_fb_virt);
+	if (vm_fb_virt && !fbcon_active())
+		kprintf("screen: framebuffer %ux%u, %u pixels per line, format %u (masks %x %x %x %x) not drawable; "
+			"serial only\n", kernel_bootinfo.fb.width, kernel_bootinfo.fb.height, kernel_bootinfo.fb.pitch,
+			kernel_bootinfo.fb.format, kernel_bootinfo.fb.mask_red, kernel_bootinfo.fb.mask_green,
+			kernel_bootinfo.fb.mask_blue, kernel_bootinfo.fb.mask_reserved);
 	if (fbcon_active())
 		kernel_cmdline_screen_bytes = kernel_cmdline_report(fbcon_write);
 	kprintf("rmkernel: own page tables live (%llu table pages); loader memory reclaimed\n",

@@ -28,7 +28,9 @@ void kernel_finish(bool success)
 	shutdown_halt();
 }
 
-/* Marks entry to a fatal path; a fatal error inside a fatal report ends at once. */
+/* Marks entry to a fatal path; a fatal error inside a fatal report ends at once. The report
+ * starts on a cleared blue screen with the whole screen for text: the summary screen (its PASSED
+ * banner, its three-row text window) must not stay up around a report it would scroll away. */
 static void panic_enter(void)
 {
 	(void)arch_irq_save();
@@ -36,14 +38,29 @@ static void panic_enter(void)
 		kprintf("\n*** nested fatal error during a fatal report; stopping\n");
 		kernel_finish(false);
 	}
-	if (fbcon_active())
+	if (fbcon_active()) {
 		fbcon_set_color(0xffffff, 0x0000aa);
+		fbcon_clear();
+	}
 }
 
 static void panic_backtrace_here(void)
 {
 	kprintf("Backtrace:\n");
 	ksyms_backtrace((uint64_t)__builtin_frame_address(0), (uint64_t)__builtin_return_address(0), 16);
+}
+
+/* Ends a fatal report with what a person at a halted PC can do (no line when it reboots or exits),
+ * naming the bug check code (0: a panic) again: a trap's report with a deep backtrace is longer than
+ * 640x480's 30 rows, and its first lines scroll away. */
+static void panic_footer(uint32_t code)
+{
+	if (kernel_onexit != ONEXIT_HALT)
+		return;
+	if (code)
+		kprintf("*** STOP 0x%08X: photograph this screen to report it, then turn the PC off.\n", code);
+	else
+		kprintf("*** KERNEL PANIC: photograph this screen to report it, then turn the PC off.\n");
 }
 
 void kpanic_at(const char *file, int line, const char *fmt, ...)
@@ -56,6 +73,7 @@ void kpanic_at(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	kprintf("\n");
 	panic_backtrace_here();
+	panic_footer(0);
 	kernel_finish(false);
 }
 
@@ -63,8 +81,9 @@ void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64
 {
 	panic_enter();
 	kprintf("\n*** STOP: 0x%08X %s\n", code, bugcheck_name(code));
-	kprintf("*** Parameters: 0x%016llx 0x%016llx 0x%016llx 0x%016llx\n", (unsigned long long)p1,
-		(unsigned long long)p2, (unsigned long long)p3, (unsigned long long)p4);
+	/* Two lines of 59 columns: one line of four was 91, split inside P4 at 640x480's 80 columns. */
+	kprintf("*** Parameters: P1 0x%016llx P2 0x%016llx\n***             P3 0x%016llx P4 0x%016llx\n",
+		(unsigned long long)p1, (unsigned long long)p2, (unsigned long long)p3, (unsigned long long)p4);
 	const char *why = bugcheck_explain(code, p1);
 	if (why[0])
 		kprintf("*** %s\n", why);
@@ -74,6 +93,7 @@ void bugcheck_fatal(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64
 	if (code == BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA && reserved_region())
 		syspte_describe(reserved_region(), p1);
 	panic_backtrace_here();
+	panic_footer(code);
 	kernel_finish(false);
 }
 
@@ -95,5 +115,6 @@ void panic_trap(struct trap_frame *tf, uint64_t cr2)
 	trap_dump_frame(tf, cr2);
 	kprintf("Backtrace:\n");
 	ksyms_backtrace(tf->rbp, tf->rip, 16);
+	panic_footer(BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED);
 	kernel_finish(false);
 }

@@ -1,5 +1,6 @@
 /* The final screen after the suite (see summary.h). */
 #include "summary.h"
+#include "summary_layout.h"
 #include "ktest.h"
 #include "sysinfo.h"
 #include "memview.h"
@@ -165,36 +166,50 @@ static const char *summary_basename(const char *msg)
 	return base;
 }
 
+/* Draws a list (see summary_layout.h) from pixel row y in at most max_rows text rows: title, then
+ * each item's name and message, then "... and N more <what>" when some are left; returns the rows
+ * used. */
+static unsigned summary_draw_list(unsigned y, unsigned max_rows, const char *title, uint32_t title_rgb,
+				  const struct summary_failure *items, size_t n, size_t more, uint32_t name_rgb,
+				  uint32_t msg_rgb, const char *what)
+{
+	struct summary_item len[KTEST_FAILURES_KEPT + SUMMARY_EXTRA_MAX];
+	struct summary_list_plan plan;
+	unsigned cols = sum.width / sum.cw, row = 1;
+	char line[SUMMARY_LINE_MAX];
+
+	more += n - MIN(n, ARRAY_SIZE(len));
+	n = MIN(n, ARRAY_SIZE(len));
+	for (size_t i = 0; i < n; i++)
+		len[i] = (struct summary_item){ summary_strlen(items[i].name), summary_strlen(items[i].msg) };
+	summary_list_plan(len, n, more, cols, max_rows, &plan);
+	if (!plan.rows)
+		return 0;
+	summary_text(1, y, title_rgb, title);
+	for (size_t i = 0; i < plan.shown; i++, row++) {
+		bool own_row = plan.wrap && summary_list_cut(&len[i], cols);
+		summary_text(SUMMARY_LIST_NAME_COL, y + row * sum.ch, name_rgb, items[i].name);
+		if (own_row)
+			row++;
+		summary_text(own_row ? SUMMARY_LIST_WRAP_COL : SUMMARY_LIST_NAME_COL + (unsigned)len[i].name_len + 1,
+			     y + row * sum.ch, msg_rgb, items[i].msg);
+	}
+	if (plan.more_row) {
+		ksnprintf(line, sizeof(line), "... and %zu more %s", plan.left, what);
+		summary_text(SUMMARY_LIST_NAME_COL, y + row * sum.ch, name_rgb, line);
+	}
+	return plan.rows;
+}
+
 /* Draws the failures from pixel row y, at most max_rows text rows; returns the rows used. */
 static unsigned summary_draw_failures(unsigned y, unsigned max_rows)
 {
-	unsigned rows = 0;
-	char line[SUMMARY_LINE_MAX];
+	struct summary_failure shown[KTEST_FAILURES_KEPT + SUMMARY_EXTRA_MAX];
 
-	if (!sum.nfail && !sum.more)
-		return 0;
-	summary_text(1, y, SUMMARY_FAIL_TITLE, "Failed:");
-	rows++;
-	for (size_t i = 0; i < sum.nfail && rows < max_rows; i++) {
-		size_t n = summary_strlen(sum.fail[i].name);
-		summary_text(2, y + rows * sum.ch, SUMMARY_FAIL_NAME, sum.fail[i].name);
-		summary_text(3 + (unsigned)n, y + rows * sum.ch, SUMMARY_FAIL_MSG, summary_basename(sum.fail[i].msg));
-		rows++;
-	}
-	if (sum.more && rows < max_rows) {
-		ksnprintf(line, sizeof(line), "... and %zu more failed tests (see the KTAP lines on serial)", sum.more);
-		summary_text(2, y + rows * sum.ch, SUMMARY_FAIL_NAME, line);
-		rows++;
-	}
-	return rows;
-}
-
-/* Rows the failure list wants: a title, a row per failure, one for "more". */
-static unsigned summary_failure_rows(void)
-{
-	if (!sum.nfail && !sum.more)
-		return 0;
-	return 1 + (unsigned)sum.nfail + (sum.more ? 1 : 0);
+	for (size_t i = 0; i < sum.nfail; i++)
+		shown[i] = (struct summary_failure){ sum.fail[i].name, summary_basename(sum.fail[i].msg) };
+	return summary_draw_list(y, max_rows, "Failed:", SUMMARY_FAIL_TITLE, shown, sum.nfail, sum.more,
+				 SUMMARY_FAIL_NAME, SUMMARY_FAIL_MSG, "failures (the KTAP lines on serial list them)");
 }
 
 /* Draws the benchmarks' kept result lines from pixel row y, at most max_rows text rows; returns the
@@ -202,34 +217,14 @@ static unsigned summary_failure_rows(void)
 static unsigned summary_draw_results(unsigned y, unsigned max_rows)
 {
 	const struct ktest_results *r = ktest_results();
-	unsigned rows = 0;
-	char line[SUMMARY_LINE_MAX];
+	struct summary_failure lines[KTEST_RESULTS_KEPT];
 
-	if (!r->nresults || !max_rows)
-		return 0;
-	summary_text(1, y, SUMMARY_RESULT_TITLE, "Results:");
-	rows++;
-	for (size_t i = 0; i < r->nresults && rows < max_rows; i++) {
-		size_t n = summary_strlen(r->results[i].name);
-		summary_text(2, y + rows * sum.ch, SUMMARY_LABEL, r->results[i].name);
-		summary_text(3 + (unsigned)n, y + rows * sum.ch, SUMMARY_VALUE, r->results[i].msg);
-		rows++;
-	}
-	if (r->results_dropped && rows < max_rows) {
-		ksnprintf(line, sizeof(line), "... and %zu more result lines (see the log on serial)", r->results_dropped);
-		summary_text(2, y + rows * sum.ch, SUMMARY_LABEL, line);
-		rows++;
-	}
-	return rows;
-}
-
-/* Rows the result lines want: a title, a row per line, one for "more". */
-static unsigned summary_result_rows(void)
-{
-	const struct ktest_results *r = ktest_results();
+	for (size_t i = 0; i < r->nresults; i++)
+		lines[i] = (struct summary_failure){ r->results[i].name, r->results[i].msg };
 	if (!r->nresults)
 		return 0;
-	return 1 + (unsigned)r->nresults + (r->results_dropped ? 1 : 0);
+	return summary_draw_list(y, max_rows, "Results:", SUMMARY_RESULT_TITLE, lines, r->nresults, r->results_dropped,
+				 SUMMARY_LABEL, SUMMARY_VALUE, "result lines (see the log on serial)");
 }
 
 /* Draws the machine rows from pixel row y. */
@@ -252,11 +247,15 @@ static struct memview_box summary_region_box(unsigned y, unsigned bottom)
 /* Lays out and draws the whole screen. */
 static void summary_draw(void)
 {
-	unsigned rows_total = sum.height / sum.ch, text_top = (rows_total - SUMMARY_TEXT_ROWS) * sum.ch;
-	unsigned y, fail_rows, max_rows, res_rows;
+	unsigned rows_total, text_top, y, fail_rows, max_rows, res_rows;
 	struct memview_box region, ram;
 	size_t msize, dsz;
 	const void *map = kernel_memory_map(&msize, &dsz);
+
+	/* The console's rows, not height / ch: its text cells stop at FBCON_MAX_ROWS (120 rows: 1920
+	 * pixels of 16-pixel text), and the kept rows must be where the console writes. */
+	fbcon_get_geometry(NULL, &rows_total, NULL, NULL);
+	text_top = rows_total > SUMMARY_TEXT_ROWS ? (rows_total - SUMMARY_TEXT_ROWS) * sum.ch : 0;
 
 	fbcon_clear();
 	sum.banner_h = summary_banner_height(sum.height, sum.ch);
@@ -266,10 +265,10 @@ static void summary_draw(void)
 	 * console rows. */
 	max_rows = text_top > y + (SUMMARY_MACHINE_ROWS + 1) * sum.ch ?
 		   (text_top - y) / sum.ch - SUMMARY_MACHINE_ROWS - 1 : 0;
-	fail_rows = summary_draw_failures(y, MIN(max_rows, summary_failure_rows()));
+	fail_rows = summary_draw_failures(y, max_rows);
 	y += fail_rows ? fail_rows * sum.ch + sum.ch / 2 : 0;
 	max_rows = max_rows > fail_rows + 1 ? max_rows - fail_rows - 1 : 0;
-	res_rows = summary_draw_results(y, MIN(max_rows, summary_result_rows()));
+	res_rows = summary_draw_results(y, max_rows);
 	y += res_rows ? res_rows * sum.ch + sum.ch / 2 : 0;
 	summary_draw_machine(y);
 	y += SUMMARY_MACHINE_ROWS * sum.ch + sum.ch / 2;
@@ -282,7 +281,7 @@ static void summary_draw(void)
 	} else {
 		summary_text(1, y, SUMMARY_LABEL, "(no room for the memory pictures on this screen)");
 	}
-	fbcon_set_text_window(rows_total - SUMMARY_TEXT_ROWS);
+	fbcon_set_text_window(text_top / sum.ch);
 }
 
 /* ------------------------------------------------------------------ the flow */
@@ -380,6 +379,8 @@ bool summary_finish(bool passed)
 		return passed;
 	kprintf("summary: the showcase workload did not free cleanly (syspte_check %d)\n", st);
 	sum.passed = false;
+	/* The banner's second line gives the reason (its counts say 0 failed; the text rows scroll it away). */
+	ksnprintf(sum.boot, SUMMARY_LINE_MAX, "showcase workload not freed cleanly (syspte_check %d)", st);
 	if (sum.width && sum.height)
 		summary_draw_banner();
 	return false;

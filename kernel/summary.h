@@ -26,7 +26,7 @@
 bool summary_show(void);
 
 /* Releases the showcase workload after the screen is drawn and checks the region is clean; false
- * (with the banner turned to FAILED and a console line) when it is not. */
+ * (with the banner turned to FAILED, its second line naming why, and a console line) when it is not. */
 bool summary_finish(bool passed);
 
 /* Height in pixels of the banner for a screen height_px tall with cell_h-pixel text. */

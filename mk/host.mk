@@ -47,6 +47,12 @@ $(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h incl
 	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
 # The command-line test #includes the parser (kernel/cmdline.c) and its model.
 $(B)/host/test_cmdline: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
+# The framebuffer console's test #includes kernel/fbcon.c (a synthetic font, a framebuffer in memory).
+$(B)/host/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
+# The summary screen's list layout is kernel code with no dependency, built into its test.
+$(B)/host/test_summary_layout: tests/host/test_summary_layout.c kernel/summary_layout.c kernel/summary_layout.h $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $< kernel/summary_layout.c $(HOST_OBJ) -o $@
 
 # The same tests under ThreadSanitizer (with UBSan) instead of ASan: make test-tsan builds and runs
 # them all; make test runs TSAN_IN_TEST, the tests that run several fake CPUs at once.
@@ -56,6 +62,7 @@ TSAN_TESTS := $(patsubst tests/host/%.c,$(B)/tsan/%,$(wildcard tests/host/test_*
 TSAN_IN_TEST := $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu
 TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
+TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 
 $(B)/tsan/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -66,6 +73,8 @@ $(B)/tsan/%: tests/host/%.c $(TSAN_OBJ)
 	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(TSAN_OBJ) -o $@
 $(B)/tsan/test_acpi: arch/x86_64/acpi.c
 $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/percpu.h
+$(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
+$(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 
 test-tsan: $(TSAN_TESTS)
 	prove --exec '' $(TSAN_TESTS)

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Writes the boot image to a USB stick: tools/flash.sh DEV [IMG] (make flash DEV=/dev/sdX).
-# Refuses, before touching anything: no DEV, a path that is not a block device, a partition, the
-# disk holding the running system, a non-removable disk, a disk with any partition mounted or in
-# use; then shows the device and asks you to type its name. IMG defaults to build/disk.img.
+# Refuses, before touching anything: no DEV, a missing tool (lsblk, findmnt, ...), a path that is
+# not a block device, a partition, the disk holding the running system, a non-removable disk, a
+# disk with any partition mounted or in use; then shows the device and asks you to type its name.
+# IMG defaults to build/disk.img.
 set -eu
 
 # Prints a refusal and stops with status 2 (nothing was written).
@@ -26,12 +27,18 @@ disks_under_mount() {
 	lsblk -nsro NAME,TYPE "$dev" 2>/dev/null | awk '$2 == "disk" { print $1 }'
 }
 
-# Prints "NAME MOUNTPOINT" for DEV and each of its partitions that is mounted or used as swap.
+# Prints "NAME MOUNTPOINT" for DEV and each of its partitions that is mounted or used as swap. A
+# mount is matched by device number or by source (after mountinfo's "-" field): FUSE (ntfs-3g,
+# exfat-fuse) and btrfs mounts show an anonymous 0:NN device number, not the partition's.
 mounted_parts() {
 	local part majmin
 	for part in $(lsblk -nrpo NAME "$1"); do
 		majmin=$(lsblk -ndro MAJ:MIN "$part" | tr -d ' ')
-		awk -v mm="$majmin" -v p="$part" '$3 == mm { print p, $5 }' /proc/self/mountinfo
+		awk -v mm="$majmin" -v p="$part" -v rp="$(readlink -f "$part")" '{
+			src = ""
+			for (i = 7; i < NF; i++) if ($i == "-") { src = $(i + 2); break }
+			if ($3 == mm || src == p || src == rp) print p, $5
+		}' /proc/self/mountinfo
 		awk -v p="$(readlink -f "$part")" 'NR > 1 && $1 == p { print p, "[swap]" }' /proc/swaps
 		if [ -n "$(ls -A "/sys/class/block/$(basename "$part")/holders" 2>/dev/null)" ]; then
 			echo "$part used-by-$(ls "/sys/class/block/$(basename "$part")/holders" | tr '\n' ' ')"
@@ -47,6 +54,10 @@ if [ -z "$dev" ]; then
 	candidates
 	exit 2
 fi
+# Without these the checks below would find no mount and no system disk and let everything through.
+for t in lsblk findmnt awk readlink stat dd blockdev; do
+	command -v "$t" >/dev/null || refuse "$t not found; it is needed to check the device safely (Debian: util-linux, coreutils, gawk or mawk)"
+done
 [ -e "$dev" ] || refuse "$dev does not exist (is the stick plugged in? lsblk lists the disks)"
 [ -b "$dev" ] || refuse "$dev is not a block device ($(stat -L -c %F "$dev")); give a whole disk such as /dev/sdb"
 real=$(readlink -f "$dev")

@@ -1,0 +1,189 @@
+/*
+ * Host test of the framebuffer console (kernel/fbcon.c, built here unchanged) on a synthetic font
+ * and a framebuffer in host memory (ASan-checked to its exact size): the pixel formats it accepts
+ * and how it encodes colours in each, and for generated geometries (odd widths, pitch beyond the
+ * width, a size shorter than pitch x height, screens beyond the text shadow) that text, scrolling,
+ * rectangles and scaled text stay inside the visible pixels and never touch a row's padding.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "test_rng.h"
+#include "../../kernel/fbcon.c"
+
+/* The font: PSF2, 256 glyphs of 8x16, every row 0x81 (a pixel at both edges of the cell). */
+__asm__(".section .rodata\n"
+	".globl font_psf, font_psf_end\n"
+	"font_psf:\n"
+	".long 0x864ab572, 0, 32, 0, 256, 16, 16, 8\n"
+	".fill 4096, 1, 0x81\n"
+	"font_psf_end:\n"
+	".previous\n");
+
+#define SENTINEL 0x5A5A5A5Au
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+
+/* Xorshift choice in [0, n) (n >= 1). */
+static uint64_t draw(uint64_t n)
+{
+	return test_rng_next(&rng) % n;
+}
+
+/* A framebuffer of exactly fb->size bytes (pitch x height x 4 when size is 0), filled with SENTINEL. */
+static uint32_t *fb_alloc(const struct bootinfo_fb *fb, size_t *bytes)
+{
+	size_t n = fb->size ? fb->size : (size_t)fb->pitch * fb->height * 4;
+	uint32_t *p = malloc(n);
+
+	for (size_t i = 0; i < n / 4; i++)
+		p[i] = SENTINEL;
+	*bytes = n;
+	return p;
+}
+
+/* A 32-bpp framebuffer description. */
+static struct bootinfo_fb fb_desc(uint32_t format, uint32_t w, uint32_t h, uint32_t pitch, uint64_t size)
+{
+	struct bootinfo_fb fb = { .base = 0x80000000, .size = size, .width = w, .height = h, .pitch = pitch,
+				  .format = format };
+	if (format == BOOTINFO_FB_BITMASK) {
+		fb.mask_red = 0x3FF00000, fb.mask_green = 0x000FFC00, fb.mask_blue = 0x000003FF;
+		fb.mask_reserved = 0xC0000000;
+	}
+	return fb;
+}
+
+/* Formats fbcon must refuse (it draws 32-bit pixels only): bitmask layouts of 16 and 24 bits. */
+static void test_formats_refused(void)
+{
+	static const struct { uint32_t r, g, b, x; const char *what; } masks[] = {
+		{ 0xF800, 0x07E0, 0x001F, 0, "RGB565 (16 bpp)" },
+		{ 0x7C00, 0x03E0, 0x001F, 0x8000, "XRGB1555 (16 bpp)" },
+		{ 0xFF0000, 0x00FF00, 0x0000FF, 0, "RGB888 (24 bpp)" },
+		{ 0x0000FF, 0x00FF00, 0xFF0000, 0, "BGR888 (24 bpp)" },
+		{ 0, 0, 0, 0xFF000000, "no colour bits" },
+	};
+	struct bootinfo_fb fb = fb_desc(BOOTINFO_FB_BITMASK, 640, 480, 640, 0);
+	size_t bytes;
+	uint32_t *p = fb_alloc(&fb, &bytes);
+
+	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+		fb.mask_red = masks[i].r, fb.mask_green = masks[i].g, fb.mask_blue = masks[i].b;
+		fb.mask_reserved = masks[i].x;
+		fbcon_init(&fb, p);
+		ok(!fbcon_active(), "a bitmask framebuffer of %s is refused, not drawn as 32 bpp", masks[i].what);
+	}
+	fb = fb_desc(BOOTINFO_FB_RGBX, 640, 480, 639, 0);
+	fbcon_init(&fb, p);
+	ok(!fbcon_active(), "pitch below the width is refused");
+	fb = fb_desc(BOOTINFO_FB_RGBX, 0, 480, 640, 0);
+	fbcon_init(&fb, p);
+	ok(!fbcon_active(), "width 0 is refused");
+	fb = fb_desc(BOOTINFO_FB_NONE, 640, 480, 640, 0);
+	fbcon_init(&fb, p);
+	ok(!fbcon_active(), "format NONE is refused");
+	free(p);
+}
+
+/* Each accepted format puts red, green and blue where the format says, and reads them back. */
+static void test_formats_encode(void)
+{
+	static const struct { uint32_t fmt, r, g, b, x; uint32_t want; const char *what; } cases[] = {
+		{ BOOTINFO_FB_RGBX, 0, 0, 0, 0, 0x00563412, "RGBX: byte 0 red" },
+		{ BOOTINFO_FB_BGRX, 0, 0, 0, 0, 0x00123456, "BGRX: byte 0 blue" },
+		{ BOOTINFO_FB_BITMASK, 0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000, 0x00123456, "bitmask BGRX" },
+		{ BOOTINFO_FB_BITMASK, 0x000000FF, 0x0000FF00, 0x00FF0000, 0xFF000000, 0x00563412, "bitmask RGBX" },
+		{ BOOTINFO_FB_BITMASK, 0xFF000000, 0x00FF0000, 0x0000FF00, 0x000000FF, 0x12345600, "bitmask RGBX high" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bootinfo_fb fb = fb_desc(cases[i].fmt, 64, 32, 64, 0);
+		size_t bytes;
+		uint32_t *p;
+
+		if (cases[i].fmt == BOOTINFO_FB_BITMASK)
+			fb.mask_red = cases[i].r, fb.mask_green = cases[i].g, fb.mask_blue = cases[i].b,
+			fb.mask_reserved = cases[i].x;
+		p = fb_alloc(&fb, &bytes);
+		fbcon_init(&fb, p);
+		ok(fbcon_active(), "%s is accepted", cases[i].what);
+		fbcon_fill_rect(3, 2, 1, 1, 0x123456);
+		is(p[2 * 64 + 3], cases[i].want, "%s: 0x123456 stored as the format says", cases[i].what);
+		is(fbcon_read_pixel(3, 2), 0x123456, "%s: read back", cases[i].what);
+		free(p);
+	}
+}
+
+/* True when every pixel outside the visible rows' first width pixels still holds SENTINEL. */
+static bool fb_padding_untouched(const uint32_t *p, size_t bytes, const struct bootinfo_fb *fb, unsigned vis_h)
+{
+	for (size_t i = 0; i < bytes / 4; i++) {
+		size_t y = i / fb->pitch, x = i % fb->pitch;
+		if ((x >= fb->width || y >= vis_h) && p[i] != SENTINEL) {
+			printf("#   pixel (%zu, %zu) written: 0x%x\n", x, y, p[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Generated geometries: text with scrolling, a text window, rectangles and scaled text past every
+ * edge; ASan checks the buffer's end, the sentinel the padding beyond the width. */
+static void test_geometry(void)
+{
+	static const uint32_t widths[] = { 8, 9, 640, 641, 800, 1366, 1920, 2560, 3840 };
+	static const uint32_t heights[] = { 16, 17, 400, 480, 768, 1080, 2160 };
+	static const char text[] = "rmkernel \x1b[1;31mFAILED\x1b[0m caf\xc3\xa9 \xe2\x82\xac\ttab\b\rline\n";
+	int bad = 0, runs = 0;
+
+	for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
+		for (size_t hi = 0; hi < sizeof(heights) / sizeof(heights[0]); hi++) {
+			uint32_t w = widths[wi], h = heights[hi], pitch = w + (uint32_t)draw(3) * 16 + (uint32_t)draw(2);
+			uint64_t full = (uint64_t)pitch * h * 4;
+			uint64_t size = draw(3) == 0 ? full - draw((uint64_t)pitch * 4) : full;
+			struct bootinfo_fb fb = fb_desc((uint32_t)(1 + draw(3)), w, h, pitch, size);
+			size_t bytes;
+			uint32_t *p = fb_alloc(&fb, &bytes);
+			unsigned vis_h = (unsigned)(size / ((uint64_t)pitch * 4)), sw, sh, cols, rows, cw, ch;
+
+			runs++;
+			fbcon_init(&fb, p);
+			if (!fbcon_active()) {
+				free(p);
+				continue;
+			}
+			fbcon_get_size(&sw, &sh);
+			fbcon_get_geometry(&cols, &rows, &cw, &ch);
+			if (sw != w || sh != MIN(h, vis_h) || cols * cw > sw || rows * ch > sh) {
+				printf("#   %ux%u pitch %u size %llu: size %ux%u, %ux%u cells of %ux%u\n", w, h, pitch,
+				       (unsigned long long)size, sw, sh, cols, rows, cw, ch);
+				bad++;
+			}
+			for (int i = 0; i < 3 * (int)rows; i++)
+				fbcon_write(text, sizeof(text) - 1);
+			fbcon_fill_rect(w - 5, sh - 5, 100, 100, 0xFF00FF);
+			fbcon_draw_text(w - 20, sh - 10, 8, 0xFFFFFF, 0, "PASSED");
+			fbcon_draw_text(0, 0, 4, 0xFFFFFF, 0x1E8C3C, "a long line of text that runs off the right edge");
+			fbcon_set_text_window(rows + 5);
+			fbcon_write(text, sizeof(text) - 1);
+			fbcon_set_text_window(rows / 2);
+			for (int i = 0; i < (int)rows; i++)
+				fbcon_write(text, sizeof(text) - 1);
+			if (!fb_padding_untouched(p, bytes, &fb, sh)) {
+				printf("#   in %ux%u pitch %u size %llu\n", w, h, pitch, (unsigned long long)size);
+				bad++;
+			}
+			free(p);
+		}
+	is(bad, 0, "%d generated geometries: drawing stays inside the visible pixels", runs);
+}
+
+int main(void)
+{
+	test_formats_refused();
+	test_formats_encode();
+	test_geometry();
+	return tap_done();
+}
