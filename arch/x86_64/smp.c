@@ -529,16 +529,20 @@ static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t ans
 	return smp_start_done(pc, SMP_STARTED);
 }
 
-/* Prints the plan's skipped CPUs (not the disabled or duplicate entries) and what it noticed. */
+/* Prints the plan's skipped CPUs (not the disabled, duplicate or hot-plug entries: those only
+ * counted) and what it noticed. */
 static void smp_report_plan(const struct smp_plan *p, unsigned maxcpus)
 {
 	for (size_t i = 0; i < p->nkept; i++) {
 		unsigned why = p->skip[i].why;
 		if (why == SMP_SKIP_MAXCPUS)
 			kprintf("smp: APIC id %u not started: beyond maxcpus=%u\n", p->skip[i].apic_id, maxcpus);
-		else if (why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE)
+		else if (why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG)
 			kprintf("smp: APIC id %u not started: %s\n", p->skip[i].apic_id, smp_skip_reason(why));
 	}
+	if (p->skipped[SMP_SKIP_HOTPLUG])
+		kprintf("smp: %zu online-capable MADT entries not started: hot-plug slots, no CPU present at boot\n",
+			p->skipped[SMP_SKIP_HOTPLUG]);
 	if (p->nkept == SMP_PLAN_SKIPS_KEPT)
 		kprintf("smp: (the first %d skipped MADT entries are listed)\n", SMP_PLAN_SKIPS_KEPT);
 	if (!p->boot_listed)

@@ -21,10 +21,10 @@ static bool smp_plan_broadcast(const struct acpi_cpu *c)
 	return c->apic_id == (c->x2apic ? APIC_X2APIC_BROADCAST : APIC_XAPIC_BROADCAST);
 }
 
-/* True when c is enabled or online-capable and names an id a CPU can have. */
+/* True when c is enabled and names an id a CPU can have. */
 static bool smp_plan_usable(const struct acpi_cpu *c)
 {
-	return (c->enabled || c->online_capable) && !smp_plan_broadcast(c);
+	return c->enabled && !smp_plan_broadcast(c);
 }
 
 /* True when an entry before index i of madt is usable with APIC id id. */
@@ -47,8 +47,8 @@ void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, bool x2a
 	out->unread = madt->entries > kept ? madt->entries - kept : 0;
 	for (size_t i = 0; i < kept; i++) {
 		const struct acpi_cpu *c = &madt->cpu[i];
-		if (!c->enabled && !c->online_capable) {
-			smp_plan_skip(out, c->apic_id, SMP_SKIP_DISABLED);
+		if (!c->enabled) {
+			smp_plan_skip(out, c->apic_id, c->online_capable ? SMP_SKIP_HOTPLUG : SMP_SKIP_DISABLED);
 			continue;
 		}
 		if (smp_plan_broadcast(c)) {
@@ -84,6 +84,7 @@ const char *smp_skip_reason(unsigned why)
 	case SMP_SKIP_LIMIT: return "beyond the kernel's 64 CPUs";
 	case SMP_SKIP_MAXCPUS: return "beyond maxcpus=";
 	case SMP_SKIP_BROADCAST: return "the MADT names the broadcast APIC id, which no CPU has";
+	case SMP_SKIP_HOTPLUG: return "online-capable, not enabled: a hot-plug slot, not present at boot";
 	default: return "?";
 	}
 }

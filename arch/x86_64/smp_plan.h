@@ -4,8 +4,10 @@
  * checks it on generated MADTs.
  *
  * Rules: index 0 is the boot CPU, whether or not the MADT lists it. Then, in table order, each
- * processor entry that is enabled or online-capable (ACPI 6.3 flags bits 0 and 1) and names an
- * APIC id not seen before is a CPU found; an entry naming its type's broadcast id (0xFF in a local
+ * processor entry that is enabled (ACPI flags bit 0) and names an APIC id not seen before is a CPU
+ * found; an entry online-capable but not enabled (ACPI 6.3 bit 1) is a slot a CPU may be added to
+ * while the system runs, not present at boot (ACPI 6.3 5.2.12.2; Linux and Windows start none at
+ * boot), skipped as such and not found; an entry naming its type's broadcast id (0xFF in a local
  * APIC entry, 0xFFFFFFFF in a local x2APIC one) is no CPU, skipped as such. A CPU found is started unless its id needs x2APIC mode
  * (above 0xFE) while the APICs run in xAPIC mode, the kernel already has SMP_MAX_CPUS CPUs, or
  * maxcpus CPUs (the boot CPU counted) are planned already; each of those is recorded with its
@@ -26,6 +28,7 @@ enum smp_skip {
 	SMP_SKIP_LIMIT,           /* the kernel already has SMP_MAX_CPUS CPUs */
 	SMP_SKIP_MAXCPUS,         /* maxcpus= CPUs planned already */
 	SMP_SKIP_BROADCAST,       /* the broadcast id of its entry type: 0xFF (type 0), 0xFFFFFFFF (type 9) */
+	SMP_SKIP_HOTPLUG,         /* online-capable, not enabled: a hot-plug slot, not present at boot */
 	SMP_SKIP_COUNT
 };
 
@@ -35,7 +38,7 @@ struct smp_plan {
 	size_t n;                            /* CPUs to run; apic_id[0] is the boot CPU */
 	uint32_t apic_id[SMP_MAX_CPUS];
 	size_t found;                        /* distinct CPUs that can run, the boot CPU included */
-	bool boot_listed;                    /* the MADT lists the boot CPU as enabled or online-capable */
+	bool boot_listed;                    /* the MADT lists the boot CPU as enabled */
 	size_t unread;                       /* processor entries past what the MADT reader keeps */
 	size_t skipped[SMP_SKIP_COUNT];      /* entries skipped, per reason */
 	size_t nkept;                        /* skip[] entries filled */

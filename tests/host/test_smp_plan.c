@@ -112,8 +112,17 @@ static void test_issue_cases(void)
 	madt_add(3, false, true);
 	madt_add(4, false, false);
 	smp_plan_make(&madt, 0, false, 64, &plan);
-	ok(plan_is((uint32_t[]){ 0, 1, 3 }, 3) && plan.found == 3 && plan.skipped[SMP_SKIP_DUPLICATE] == 2 &&
-	   plan.skipped[SMP_SKIP_DISABLED] == 2, "duplicates and disabled entries skipped; online-capable started");
+	ok(plan_is((uint32_t[]){ 0, 1 }, 2) && plan.found == 2 && plan.skipped[SMP_SKIP_DUPLICATE] == 2 &&
+	   plan.skipped[SMP_SKIP_DISABLED] == 2 && plan.skipped[SMP_SKIP_HOTPLUG] == 1,
+	   "duplicates and disabled entries skipped; online-capable but not enabled (a hot-plug slot) neither found "
+	   "nor started");
+	madt_clear();
+	madt_add(0, true, false);
+	madt_add(5, false, true);
+	madt_add(5, true, false);
+	smp_plan_make(&madt, 0, false, 64, &plan);
+	ok(plan_is((uint32_t[]){ 0, 5 }, 2) && plan.found == 2 && plan.skipped[SMP_SKIP_HOTPLUG] == 1 &&
+	   plan.skipped[SMP_SKIP_DUPLICATE] == 0, "a hot-plug slot's entry does not hide a later enabled entry of its id");
 
 	madt_clear();
 	madt_add(1, true, false);
@@ -132,11 +141,11 @@ static void test_issue_cases(void)
 	madt_add(0, true, false);
 	madt_add(1, true, false);
 	madt_add_entry(0xFFFFFFFFu, true, true, false);
-	madt_add_entry(0xFFFFFFFFu, true, false, true);
+	madt_add_entry(0xFFFFFFFFu, true, true, false);
 	madt_add(2, true, false);
 	smp_plan_make(&madt, 0, true, 64, &plan);
 	ok(plan_is((uint32_t[]){ 0, 1, 2 }, 3) && plan.found == 3 && plan.skipped[SMP_SKIP_BROADCAST] == 2,
-	   "x2APIC mode: an enabled or online-capable entry with x2APIC id 0xFFFFFFFF (the broadcast) is not a CPU");
+	   "x2APIC mode: an enabled entry with x2APIC id 0xFFFFFFFF (the broadcast) is not a CPU");
 	madt_clear();
 	madt_add(0, true, false);
 	madt_add_entry(0xFF, false, true, false);
@@ -180,8 +189,8 @@ static void model_plan(uint32_t boot, bool x2, unsigned maxcpus, struct model *m
 	m->ids[m->n++] = boot;
 	for (size_t i = 0; i < madt.kept; i++) {
 		const struct acpi_cpu *c = &madt.cpu[i];
-		if (!c->enabled && !c->online_capable) {
-			m->skipped[SMP_SKIP_DISABLED]++;
+		if (!c->enabled) {
+			m->skipped[c->online_capable ? SMP_SKIP_HOTPLUG : SMP_SKIP_DISABLED]++;
 			continue;
 		}
 		if (entry_broadcast(c)) {
@@ -258,7 +267,7 @@ static void test_generated(void)
 		for (size_t i = 1; p && i < plan.n; i++) {
 			bool listed = false;
 			for (size_t j = 0; j < madt.kept; j++)
-				listed |= madt.cpu[j].apic_id == plan.apic_id[i] && (madt.cpu[j].enabled || madt.cpu[j].online_capable) &&
+				listed |= madt.cpu[j].apic_id == plan.apic_id[i] && madt.cpu[j].enabled &&
 					  !entry_broadcast(&madt.cpu[j]);
 			p &= listed && (x2 || plan.apic_id[i] <= APIC_XAPIC_ID_MAX) && plan.apic_id[i] != 0xFFFFFFFFu;
 		}
