@@ -139,7 +139,7 @@ static void summary_draw_banner(void)
 static void summary_text(unsigned col, unsigned y, uint32_t fg, const char *s)
 {
 	char buf[SUMMARY_LINE_MAX];
-	size_t max = sum.width / sum.cw > col + 1 ? sum.width / sum.cw - col - 1 : 0, n = 0;
+	size_t max = summary_list_room(sum.width / sum.cw, col), n = 0;
 
 	while (n < max && n < sizeof(buf) - 1 && s[n])
 		buf[n] = s[n], n++;
@@ -221,8 +221,6 @@ static unsigned summary_draw_results(unsigned y, unsigned max_rows)
 
 	for (size_t i = 0; i < r->nresults; i++)
 		lines[i] = (struct summary_failure){ r->results[i].name, r->results[i].msg };
-	if (!r->nresults)
-		return 0;
 	return summary_draw_list(y, max_rows, "Results:", SUMMARY_RESULT_TITLE, lines, r->nresults, r->results_dropped,
 				 SUMMARY_LABEL, SUMMARY_VALUE, "result lines (see the log on serial)");
 }

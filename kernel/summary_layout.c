@@ -32,9 +32,7 @@ void summary_list_plan(const struct summary_item *items, size_t n, size_t more, 
 	size_t tail = more ? 1 : 0;
 
 	*p = (struct summary_list_plan){ 0, 0, n + more, false, false };
-	if (!n && !more)
-		return;
-	if (!max_rows)
+	if ((!n && !more) || !max_rows)
 		return;
 	if (1 + summary_list_item_rows(items, n, cols, true) + tail <= max_rows) {
 		p->wrap = true;

@@ -30,7 +30,7 @@ struct summary_list_plan {
 /* Characters summary_text can draw from column col on a screen cols columns wide. */
 size_t summary_list_room(unsigned cols, unsigned col);
 
-/* True when it's message, one column after its name, would be cut on a screen cols columns wide. */
+/* True when its message, one column after its name, would be cut on a screen cols columns wide. */
 bool summary_list_cut(const struct summary_item *it, unsigned cols);
 
 /* Plans a list of n items, plus `more` not kept, in at most max_rows rows of cols columns: every
