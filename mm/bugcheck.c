@@ -44,6 +44,7 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	     "(P1 the lock, P2 the CPU, P3 the lock's rank, P4 the lock's name)"),
 	CODE(BUGCHECK_SPIN_LOCK_NOT_OWNED, "a CPU released a spin lock it does not hold "
 	     "(P1 the lock, P2 the CPU, P3 the owner: its CPU + 1, 0 when free, P4 the lock's name)"),
+	CODE(BUGCHECK_BAD_POOL_HEADER, "a pool block header is corrupt (an overrun or a write after free): P1 says how"),
 	CODE(BUGCHECK_MEMORY_MANAGEMENT, "a memory-management rule was broken: P1 says which"),
 	CODE(BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, "P1 exception vector, P2 faulting RIP, P3 error code, P4 CR2"),
 	CODE(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA,
@@ -85,6 +86,12 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	SUB(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_BAD_ADDRESS,
 	    "freeing NULL, an address inside a pool block, or a slab address that starts no block (P2 address)"),
 
+	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADER_SIZE,
+	    "a live block's size is not what its allocation wrote (P3 size | class << 32, P4 the block's header)"),
+	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADER_SIZE_ZERO,
+	    "a live block's size is zero (P3 size | class << 32, P4 the block's header)"),
+	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_FREED_MODIFIED,
+	    "a free block's header was written after its free (P2 its slab, P3 its page offset, P4 its state | link << 32)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_RANGE,
 	    "IoBuildPartialMdl: range outside the source MDL (P2 address, P3 length, P4 source)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL,

@@ -20,6 +20,7 @@
 #define BUGCHECK_CODE_LIST(X) \
 	X(BUGCHECK_SPIN_LOCK_ALREADY_OWNED, 0x0F, "SPIN_LOCK_ALREADY_OWNED") \
 	X(BUGCHECK_SPIN_LOCK_NOT_OWNED, 0x10, "SPIN_LOCK_NOT_OWNED") \
+	X(BUGCHECK_BAD_POOL_HEADER, 0x19, "BAD_POOL_HEADER") \
 	X(BUGCHECK_MEMORY_MANAGEMENT, 0x1A, "MEMORY_MANAGEMENT") \
 	X(BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, 0x1E, "KMODE_EXCEPTION_NOT_HANDLED") \
 	X(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0x50, "PAGE_FAULT_IN_NONPAGED_AREA") \
@@ -34,6 +35,9 @@
  *    region (mm/syspte*.c), which alone assembles their parameters; 0x10C also by
  *    MmUnmapLockedPages (mm/mdl.c) for a span that is not its own mapping.
  *  - BAD_POOL_CALLER (0xC2): misuse of ExFreePool[WithTag] (mm/pool.c), Windows' subcodes.
+ *  - BAD_POOL_HEADER (0x19): a pool block header no pool call wrote (an overrun of the block before
+ *    it, a write after a free), found by ExAllocatePoolWithTag or ExFreePool[WithTag] (mm/pool.c),
+ *    under Windows' subcodes for the same findings.
  *  - MEMORY_MANAGEMENT (0x1A): [ours] the MDL toolkit (0x4D44xxxx, "MD"; a malformed MDL is
  *    MDL_BUGCHECK_INVALID_BASE + enum mdl_invalid, mm/mdl.h), a bad phys_free (0x50480001, "PH")
  *    and the verifier's free-page pattern (0x5A01).
@@ -56,6 +60,9 @@
 	X(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_WRONG_TAG, 0x0A) \
 	X(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_NOT_POOL, 0x42) \
 	X(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_BAD_ADDRESS, 0x46) \
+	X(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADER_SIZE, 0x07) \
+	X(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADER_SIZE_ZERO, 0x08) \
+	X(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_FREED_MODIFIED, 0x0D) \
 	X(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_RANGE, 0x4D440001) \
 	X(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL, 0x4D440002) \
 	X(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE, 0x4D440003) \

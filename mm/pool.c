@@ -63,8 +63,10 @@ struct pool_tag_slot {
 	bool used;
 };
 
-/* What a free found wrong: the BAD_POOL_CALLER parameters. */
+/* What a call found wrong: the bug check to raise once the lock is dropped (BAD_POOL_CALLER for a
+ * caller's misuse, BAD_POOL_HEADER for a header that no pool call could have written). */
 struct pool_misuse {
+	uint32_t code;
 	uint64_t p1, p2, p3, p4;
 };
 
@@ -137,12 +139,34 @@ static struct pool_block *pool_block_at(struct pool_slab *s, uint32_t off)
 	return (struct pool_block *)((char *)s + off);
 }
 
-/* Records a misuse in m (when not NULL); always false. */
+/* Records a caller's misuse (BAD_POOL_CALLER) in m (when not NULL); always false. */
 static bool pool_misuse(struct pool_misuse *m, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
 {
 	if (m)
-		*m = (struct pool_misuse){ p1, p2, p3, p4 };
+		*m = (struct pool_misuse){ BUGCHECK_BAD_POOL_CALLER, p1, p2, p3, p4 };
 	return false;
+}
+
+/* Records a corrupt header (BAD_POOL_HEADER) in m (when not NULL); always false. */
+static bool pool_corrupt(struct pool_misuse *m, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	if (m)
+		*m = (struct pool_misuse){ BUGCHECK_BAD_POOL_HEADER, p1, p2, p3, p4 };
+	return false;
+}
+
+/* True when off is the page offset of a block header of class ci's slabs. */
+static bool pool_block_off_ok(unsigned ci, uint32_t off)
+{
+	return off >= POOL_SLAB_HDR && (off - POOL_SLAB_HDR) % pool_stride(ci) == 0 &&
+	       (off - POOL_SLAB_HDR) / pool_stride(ci) < pool_nblocks(ci);
+}
+
+/* True when live block b's header fits slab s: its class, and a size that class was chosen for (what
+ * pool_small_alloc wrote). A size changed within its class's range cannot be told from the truth. */
+static bool pool_block_size_ok(const struct pool_slab *s, const struct pool_block *b)
+{
+	return b->cls == s->cls && b->size != 0 && b->size <= POOL_SMALL_MAX && pool_class_of(b->size) == s->cls;
 }
 
 /* ---------------------------------------------------------------- per-tag accounting */
@@ -178,6 +202,14 @@ static void pool_account_alloc(uint32_t tag, uint64_t bytes)
 	}
 	pool.st.allocs++;
 	pool.st.bytes_live += bytes;
+}
+
+/* True when the live bytes counted for tag (and in all) include bytes: false only when a header's
+ * size grew after its allocation. */
+static bool pool_account_covers(uint32_t tag, uint64_t bytes)
+{
+	struct pool_tag_slot *t = pool_tag_slot(tag, false);
+	return pool.st.bytes_live >= bytes && (!t || t->t.bytes_live >= bytes);
 }
 
 static void pool_account_free(uint32_t tag, uint64_t bytes)
@@ -238,17 +270,28 @@ static bool pool_slab_release(struct pool_slab *s)
 	return true;
 }
 
-/* Takes a block of class ci for n bytes in state; NULL when no page is free. */
-static void *pool_small_alloc(unsigned ci, size_t n, uint32_t tag, uint32_t state)
+/* Takes a block of class ci for n bytes in state; NULL when no page is free, or, with m filled in
+ * (BAD_POOL_HEADER 0x0D) and nothing changed, when the slab's first free block was written to after
+ * its free: its header is not a free block of the class, or its link names no block. */
+static void *pool_small_alloc(unsigned ci, size_t n, uint32_t tag, uint32_t state, struct pool_misuse *m)
 {
 	struct pool_class *c = &pool.cls[ci];
 	struct pool_slab *s = c->avail ? c->avail : pool_slab_new(ci);
 	if (!s)
 		return NULL;
+	if (!pool_block_off_ok(ci, s->free_off)) {
+		pool_corrupt(m, POOL_BUGCHECK_FREED_MODIFIED, (uint64_t)(uintptr_t)s, s->free_off, 0);
+		return NULL;
+	}
+	struct pool_block *b = pool_block_at(s, s->free_off);
+	if (b->state != POOL_STATE_FREE || b->cls != ci ||
+	    (b->next_off != POOL_FREE_END && !pool_block_off_ok(ci, b->next_off))) {
+		pool_corrupt(m, POOL_BUGCHECK_FREED_MODIFIED, (uint64_t)(uintptr_t)s, s->free_off,
+			     b->state | (uint64_t)b->next_off << 32);
+		return NULL;
+	}
 	if (s->nfree == s->nblocks)
 		c->empty--;
-	struct pool_block *b = pool_block_at(s, s->free_off);
-	KASSERT(s->free_off != POOL_FREE_END && b->state == POOL_STATE_FREE, "pool free list corrupt in slab %p", s);
 	s->free_off = b->next_off;
 	if (--s->nfree == 0) {
 		pool_list_remove(&c->avail, s);
@@ -312,8 +355,9 @@ static void pool_misuse_outside(vaddr_t v, struct pool_misuse *m)
 		pool_misuse(m, POOL_BUGCHECK_NOT_POOL, v, 0, 0);
 }
 
-/* Finds the small block whose data is p; false with the BAD_POOL_CALLER parameters in m (unless m
- * is NULL: a query). Accepts live blocks only. */
+/* Finds the small block whose data is p; false with the bug check's parameters in m (unless m is
+ * NULL: a query): BAD_POOL_CALLER, or BAD_POOL_HEADER for a live block whose size or class is not
+ * what its allocation wrote. Accepts live blocks with sound headers only. */
 static bool pool_small_find(const void *p, struct pool_slab **sp, struct pool_block **bp, struct pool_misuse *m)
 {
 	vaddr_t v = (vaddr_t)p;
@@ -332,6 +376,9 @@ static bool pool_small_find(const void *p, struct pool_slab **sp, struct pool_bl
 		return pool_misuse(m, POOL_BUGCHECK_DOUBLE_FREE, 0, b->state | (uint64_t)b->tag << 32, v);
 	if (b->state != POOL_STATE_ALLOC)
 		return pool_misuse(m, POOL_BUGCHECK_BAD_ADDRESS, v, 0, 0);
+	if (!pool_block_size_ok(s, b))
+		return pool_corrupt(m, b->size ? POOL_BUGCHECK_HEADER_SIZE : POOL_BUGCHECK_HEADER_SIZE_ZERO, 0,
+				    b->size | (uint64_t)b->cls << 32, (uint64_t)(uintptr_t)b);
 	*sp = s;
 	*bp = b;
 	return true;
@@ -352,11 +399,13 @@ static struct pool_large **pool_large_find(vaddr_t va)
 }
 
 /* Whole pages for n (> POOL_SMALL_MAX) bytes plus a side record; NULL when memory runs out. */
-static void *pool_large_alloc(size_t n, uint32_t tag)
+/* A large block of n bytes; NULL when memory ran out, or with m filled in when its record's slab is
+ * corrupt (pool_small_alloc). */
+static void *pool_large_alloc(size_t n, uint32_t tag, struct pool_misuse *m)
 {
 	uint64_t npages = n / PAGE_SIZE + (n % PAGE_SIZE != 0);
 	unsigned rc = pool_class_of(sizeof(struct pool_large));
-	struct pool_large *r = pool_small_alloc(rc, sizeof(*r), tag, POOL_STATE_INTERNAL);
+	struct pool_large *r = pool_small_alloc(rc, sizeof(*r), tag, POOL_STATE_INTERNAL, m);
 	if (!r)
 		return NULL;
 	paddr_t pa = phys_alloc(npages, 0, UINT64_MAX);
@@ -423,18 +472,22 @@ void *pool_alloc(size_t n, uint32_t tag)
 {
 	if (n == 0)
 		return NULL;
+	struct pool_misuse m = { 0 };
 	uint64_t f = spin_lock(&pool.lock);
-	void *p = n <= POOL_SMALL_MAX ? pool_small_alloc(pool_class_of(n), n, tag, POOL_STATE_ALLOC)
-				      : pool_large_alloc(n, tag);
+	void *p = n <= POOL_SMALL_MAX ? pool_small_alloc(pool_class_of(n), n, tag, POOL_STATE_ALLOC, &m)
+				      : pool_large_alloc(n, tag, &m);
 	if (p) {
 		if (n <= POOL_SMALL_MAX)
 			pool.st.small_live++;
 		pool_account_alloc(tag, n);
-	} else {
+	} else if (!m.code) {
 		pool.st.failures++;
 	}
 	spin_unlock(&pool.lock, f);
-	pool_verify();
+	if (m.code)
+		KeBugCheckEx(m.code, m.p1, m.p2, m.p3, m.p4);
+	else
+		pool_verify();
 	return p;
 }
 
@@ -459,6 +512,9 @@ static bool pool_free_locked(void *p, uint32_t tag, bool check_tag, struct pool_
 			return pool_misuse(m, POOL_BUGCHECK_WRONG_TAG, v, b->tag, tag);
 		bytes = b->size;
 		owner = b->tag;
+		if (!pool_account_covers(owner, bytes))   /* a size grown within its class */
+			return pool_corrupt(m, POOL_BUGCHECK_HEADER_SIZE, 0, b->size | (uint64_t)b->cls << 32,
+					    (uint64_t)(uintptr_t)b);
 		pool_small_release(s, b);
 		pool.st.small_live--;
 	}
@@ -472,8 +528,8 @@ void pool_free(void *p, uint32_t tag, bool check_tag)
 	uint64_t f = spin_lock(&pool.lock);
 	bool ok = pool_free_locked(p, tag, check_tag, &m);
 	spin_unlock(&pool.lock, f);
-	if (!ok && m.p1)   /* p1 0: the physical allocator raised its own bug check */
-		KeBugCheckEx(BUGCHECK_BAD_POOL_CALLER, m.p1, m.p2, m.p3, m.p4);
+	if (!ok && m.code)   /* code 0: the physical allocator raised its own bug check */
+		KeBugCheckEx(m.code, m.p1, m.p2, m.p3, m.p4);
 	else
 		pool_verify();
 }
@@ -508,7 +564,8 @@ bool pool_block_info(const void *p, size_t *size, uint32_t *tag)
  * ExAllocatePoolWithTag: NumberOfBytes bytes of nonpaged pool, 16-byte aligned (page aligned when
  * larger than POOL_SMALL_MAX), not zeroed. Tag 0 is accepted [ours; Windows' verifier rejects it].
  * NULL, changing nothing: NumberOfBytes is 0; PoolType is neither NonPagedPool nor NonPagedPoolNx
- * (both are the same no-execute pool here); memory is exhausted. Never bug-checks.
+ * (both are the same no-execute pool here); memory is exhausted. Bug-checks only on a corrupt
+ * header it must read (0x19, P1 0x0D: a free block written after its free; docs/contract.md).
  */
 PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 {
@@ -630,8 +687,11 @@ static void pool_check_slab(struct pool_census *c, struct pool_slab *s, unsigned
 			pool_violation(c, "block of another class", b);
 		if (b->state == POOL_STATE_FREE)
 			free_states++;
-		else if (b->state == POOL_STATE_ALLOC)
+		else if (b->state == POOL_STATE_ALLOC) {
 			c->small_live++, c->bytes += b->size;
+			if (b->cls == ci && !pool_block_size_ok(s, b))
+				pool_violation(c, "block size not of its class", b);
+		}
 		else if (b->state == POOL_STATE_INTERNAL)
 			c->internal++;
 		else

@@ -17,8 +17,10 @@
  *    dropped, and every misuse is detected before anything changes.
  *
  * Misuse of ExFreePool[WithTag] is bug check 0xC2 BAD_POOL_CALLER with P1 one of POOL_BUGCHECK_*
- * (mm/bugcheck_codes.h).
- * Allocation never bug-checks: it returns NULL for 0 bytes, an unknown pool type, or no memory.
+ * (mm/bugcheck_codes.h); a block header no pool call wrote (an overrun, a write after free) is 0x19
+ * BAD_POOL_HEADER, raised by the free or the allocation that reads it.
+ * Allocation bug-checks only on such a header: it returns NULL for 0 bytes, an unknown pool type,
+ * or no memory.
  */
 #ifndef POOL_H
 #define POOL_H

@@ -42,12 +42,14 @@ static void machine(void)
 	}
 }
 
-/* The size class (index) of a small request of n bytes, as pool.h's design lists them. */
+/* The size classes' block sizes, as pool.h's design lists them. */
+static const unsigned class_sz[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };
+
+/* The size class (index) of a small request of n bytes. */
 static unsigned class_of(size_t n)
 {
-	static const unsigned sz[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };
 	unsigned c = 0;
-	while (sz[c] < n)
+	while (class_sz[c] < n)
 		c++;
 	return c;
 }
@@ -555,12 +557,14 @@ static void test_check(void)
 	CORRUPT("free list cut after one block", blk(s, 3)->next_off, 0);
 	CORRUPT("free list looping", blk(s, 5)->next_off, 32 + 3 * M_STRIDE);
 	CORRUPT("free block's state unknown", blk(s, 6)->state, 0x12345678u);
-	/* its size is 0: the pool's byte total still agrees, its count of small blocks does not */
-	CORRUPT_N("free block marked allocated", blk(s, 6)->state, M_ALLOC, 3);
+	/* its size is 0: the pool's byte total still agrees, its count of small blocks does not, and a
+	 * live block of size 0 is a corrupt header of its own */
+	CORRUPT_N("free block marked allocated", blk(s, 6)->state, M_ALLOC, 4);
 	CORRUPT("free block's class", blk(s, 7)->cls, 0);
 	CORRUPT("allocated block's state unknown", hdr(b)->state, 0x12345678u);
 	CORRUPT("allocated block marked free", hdr(b)->state, M_FREE);
 	CORRUPT("allocated block's size", hdr(b)->size, 121);
+	CORRUPT_N("allocated block's size of another class", hdr(b)->size, 129, 2);
 	CORRUPT("allocated block's class", hdr(b)->cls, 2);
 	CORRUPT("allocated block marked internal", hdr(b)->state, M_INTERNAL);
 	/* The free list runs through allocated block b in place of free block 4: the counts still agree. */
@@ -589,7 +593,7 @@ static void test_check(void)
 	CORRUPT("large record's bytes small", r->bytes, POOL_SMALL_MAX);
 	CORRUPT("large record's bytes past its pages", r->bytes, PAGE_SIZE + 1);
 	CORRUPT_N("large record's header not internal", hdr((uint8_t *)r)->state, M_ALLOC, 2);
-	is(undetected, 0, "pool_check finds each of 28 corruptions (some with their exact count), and none once each is restored");
+	is(undetected, 0, "pool_check finds each of 29 corruptions (some with their exact count), and none once each is restored");
 	/* Every block of slab s in another class: one violation each, the first five printed. */
 	static uint8_t page[PAGE_SIZE];
 	static char out[4096];
@@ -728,6 +732,109 @@ static void test_trim_after_slab_lost(void)
 	   "them once their pages are back", cases);
 }
 
+/* ---------------------------------------------------------------- corrupt headers: 0x19 */
+
+/* The last call raised exactly one 0x19 with these parameters and changed no statistic. */
+static bool raised_header(uint64_t c0, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	struct pool_stats st;
+	pool_get_stats(&st);
+	bool r = bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+		 bugcheck_last.p[0] == p1 && bugcheck_last.p[1] == p2 && bugcheck_last.p[2] == p3 &&
+		 bugcheck_last.p[3] == p4 && memcmp(&st, &snap0, sizeof(st)) == 0 && pool_check() != 0;
+	if (!r)
+		printf("# got 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx), want 0x19 (0x%llx, 0x%llx, 0x%llx, 0x%llx)\n",
+		       bugcheck_last.code, (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
+		       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3],
+		       (unsigned long long)p1, (unsigned long long)p2, (unsigned long long)p3, (unsigned long long)p4);
+	return r;
+}
+
+/*
+ * docs/contract.md's 0x19 table, generated: a live small block of every class whose header's size
+ * (zero, another class's, beyond the small sizes, grown within its class past what its tag holds)
+ * or class was overwritten is freed: one 0x19 with its parameters, nothing changed, the block not
+ * live to pool_block_info; once restored, it frees normally. A freed block's header (state, link)
+ * or its slab's link overwritten: the next allocation of the class raises 0x0D, returns NULL,
+ * changes nothing, and succeeds once restored.
+ */
+static void test_header_corrupt(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned bad_free = 0, bad_alloc = 0, cases = 0, allocs = 0;
+	for (unsigned i = 0; i < 400; i++) {
+		uint32_t tag = 0x48000000u + i;   /* one block per tag: its tag's total is its size */
+		size_t n = 1 + below(POOL_SMALL_MAX);
+		uint8_t *p = ExAllocatePoolWithTag(NonPagedPool, n, tag);
+		struct mirror_block *h = hdr(p), save = *h;
+		unsigned ci = class_of(n);
+		uint32_t lo = ci ? class_sz[ci - 1] : 0, hi = class_sz[ci];
+		uint32_t size = h->size;
+		uint16_t cls = h->cls;
+		switch (i % 5) {
+		case 0: size = 0; break;
+		case 1: size = ci + 1 < POOL_CLASSES ? hi + 1 + (uint32_t)below(POOL_SMALL_MAX - hi + 1) : 1 + (uint32_t)below(lo); break;
+		case 2: size = POOL_SMALL_MAX + 1 + (uint32_t)below(0x7fffffff); break;
+		case 3: cls = (uint16_t)((ci + 1 + below(POOL_CLASSES - 1)) % POOL_CLASSES); break;
+		case 4: size = n < hi ? (uint32_t)(n + 1 + below(hi - n)) : 0; break;
+		}
+		h->size = size, h->cls = cls;
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		size_t got = 0;
+		if (i % 2)
+			ExFreePoolWithTag(p, tag);
+		else
+			ExFreePool(p);
+		uint64_t sub = size == 0 ? POOL_BUGCHECK_HEADER_SIZE_ZERO : POOL_BUGCHECK_HEADER_SIZE;
+		bad_free += !raised_header(c0, sub, 0, size | (uint64_t)cls << 32, (uintptr_t)h);
+		bad_free += (i % 5 != 4) == pool_block_info(p, &got, NULL);   /* within its class: still "live" */
+		*h = save;
+		ExFreePoolWithTag(p, tag);
+		bad_free += bugcheck_last.count != c0 + 1 || pool_block_info(p, NULL, NULL) || pool_check() != 0;
+		cases++;
+	}
+	for (unsigned i = 0; i < 120; i++) {
+		size_t n = 1 + below(POOL_SMALL_MAX);
+		uint8_t *keep = ExAllocatePoolWithTag(NonPagedPool, n, 0x4B);   /* the slab stays */
+		uint8_t *p = ExAllocatePoolWithTag(NonPagedPool, n, 0x46);
+		ExFreePool(p);   /* p's block heads its slab's free list */
+		struct mirror_block *h = hdr(p), save = *h;
+		struct mirror_slab *s = slab(p);
+		uint16_t save_off = s->free_off, poff = (uint16_t)((uint8_t *)h - (uint8_t *)s);
+		uint64_t p3 = poff, p4;
+		switch (i % 4) {
+		case 0: h->state = M_ALLOC; break;                     /* a write after the free */
+		case 1: h->cls = (uint16_t)((h->cls + 1) % POOL_CLASSES); break;
+		case 2: h->next_off = (uint16_t)(poff + 1 + below(PAGE_SIZE)); break;   /* no block of the class */
+		case 3: s->free_off = (uint16_t)(8 + below(24)); p3 = s->free_off; break;   /* into the slab header */
+		}
+		if (i % 4 == 2 && h->next_off >= 32 && (h->next_off - 32) % (class_sz[class_of(n)] + 16) == 0 &&
+		    (h->next_off - 32) / (class_sz[class_of(n)] + 16) < (PAGE_SIZE - 32) / (class_sz[class_of(n)] + 16))
+			h->next_off++;   /* keep it off every block's start */
+		p4 = i % 4 == 3 ? 0 : h->state | (uint64_t)h->next_off << 32;
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		void *q = ExAllocatePoolWithTag(NonPagedPool, n, 0x46);
+		bad_alloc += q != NULL || !raised_header(c0, POOL_BUGCHECK_FREED_MODIFIED, (uintptr_t)s, p3, p4);
+		*h = save, s->free_off = save_off;
+		q = ExAllocatePoolWithTag(NonPagedPool, n, 0x46);
+		bad_alloc += q != p || bugcheck_last.count != c0 + 1 || pool_check() != 0;
+		ExFreePool(q);
+		ExFreePool(keep);
+		allocs++;
+	}
+	bugcheck_set_hook(NULL);
+	struct pool_stats st;
+	pool_get_stats(&st);
+	is(bad_free, 0, "%u frees of a block whose header's size or class was overwritten: 0x19 P1 0x07/0x08, P3 size | "
+	   "class << 32, P4 the header, nothing changed; freed once restored", cases);
+	is(bad_alloc, 0, "%u allocations over a free block whose header or slab link was overwritten: NULL and 0x19 P1 "
+	   "0x0D (P2 slab, P3 offset, P4 state | link << 32), nothing changed; served once restored", allocs);
+	ok(st.bytes_live == 0 && pool_check() == 0, "the pool empty and clean after the corruptions");
+}
+
 int main(void)
 {
 	test_model();
@@ -738,6 +845,7 @@ int main(void)
 	test_misuse();
 	test_double_free_long_ago();
 	test_check();
+	test_header_corrupt();
 	test_dump();
 	host_machine_destroy();
 	return tap_done();
