@@ -572,7 +572,7 @@ static void smp_start_planned(const struct smp_plan *plan)
 	}
 }
 
-void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcpus)
+void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2apic_opt_out, unsigned maxcpus)
 {
 	static struct smp_plan plan;
 	static bool planned;
@@ -586,7 +586,7 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcp
 		kprintf("smp: no usable MADT (%s): no other CPU is started\n", acpi_strerror(madt_status));
 	else if (!tsc_hz())
 		kprintf("smp: no calibrated clock to time INIT-SIPI-SIPI: no other CPU is started\n");
-	else if (apic_init_boot(smp_ops) == 0)
+	else if (apic_init_boot(smp_ops, dmar_x2apic_opt_out) == 0)
 		percpu_boot.apic_id = apic_id();
 	if (madt_status == ACPI_OK) {
 		/* Planned even when nothing can start, so the CPUs found are known (the summary shows them). */

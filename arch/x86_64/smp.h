@@ -74,11 +74,12 @@ paddr_t smp_trampoline_page(void);
 
 /*
  * Starts the CPUs madt lists (madt_status: acpi_read_madt's result), at most maxcpus of them, the
- * boot CPU counted. Needs the calibrated TSC; without it, or without a MADT or a local APIC, no
+ * boot CPU counted, with the APICs in the mode apic_init_boot chooses (dmar_x2apic_opt_out: the
+ * ACPI DMAR's X2APIC_OPT_OUT flag). Needs the calibrated TSC; without it, or without a MADT or a local APIC, no
  * other CPU is started, with a message saying why. Prints one line per CPU not started and a
  * total. Plans and starts once: later calls (tests) may only pass a failed madt_status.
  */
-void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcpus);
+void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2apic_opt_out, unsigned maxcpus);
 
 /* CPUs online (taking calls), and the mask of their indexes. */
 unsigned smp_cpu_count(void);

@@ -88,8 +88,8 @@ KTEST(smp_init_without_a_madt_starts_nothing)
 	cpumask_t online = smp_online_mask();
 	unsigned found = smp_cpus_found(), apic = percpu_boot.apic_id;
 
-	smp_init(NULL, ACPI_EBADTABLE, SMP_MAX_CPUS);
-	smp_init(NULL, ACPI_ENORSDP, 1);
+	smp_init(NULL, ACPI_EBADTABLE, false, SMP_MAX_CPUS);
+	smp_init(NULL, ACPI_ENORSDP, true, 1);
 	KEXPECT_EQ(smp_online_mask(), online);
 	KEXPECT_EQ(smp_cpus_found(), found);
 	KEXPECT_EQ(percpu_boot.apic_id, apic);
