@@ -60,6 +60,9 @@ enum smp_inject {
 	SMP_INJECT_NONE,
 	SMP_INJECT_NO_ANSWER,     /* the trampoline enters a halt loop instead of smp_ap_main */
 	SMP_INJECT_STALL_SETUP,   /* the AP answers, then halts before it is online */
+	SMP_INJECT_STALE_TLB,     /* after loading the kernel's tables the AP reads percpu.inject_va,
+				   * then stores inject_pte_new at inject_pte (its PTE): a translation
+				   * cached before the join that its join must flush */
 };
 
 /* Registers the kernel's services the bring-up calls up to (smp_ops.h); once, before anything
@@ -133,6 +136,15 @@ void smp_enable_interrupts(void);
 int smp_park(unsigned cpu);
 int smp_restart(unsigned cpu, enum smp_inject inject, uint64_t answer_us);
 int smp_start_new(uint32_t apic_id, uint64_t answer_us, unsigned *index);
+/*
+ * For tests, on the boot CPU: a late CPU. Fills the trampoline's data block for the parked CPU
+ * next and makes next STARTING, as a start of next does, but sends INIT and a start-up IPI to the
+ * parked CPU late instead (a CPU given up on before, running the trampoline now); waits up to
+ * wait_us for a sign of it, then parks both again. *next_state: next's state before that (STARTING
+ * when the late CPU took nothing of next's); *seen: the APIC id the trampoline recorded as having
+ * found the block naming another CPU (0xFFFFFFFF: none). -1 when either is not a parked AP.
+ */
+int smp_start_late(unsigned late, unsigned next, uint64_t wait_us, uint32_t *next_state, uint32_t *seen);
 /* The words for a step. */
 const char *smp_step_text(int step);
 
