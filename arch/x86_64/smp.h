@@ -7,7 +7,10 @@
  * runs the trampoline (trampoline.asm) in the page below 1 MiB that smp_reserve_trampoline kept
  * back, reaches smp_ap_main on its own stack, programs its control state with the boot CPU's
  * function (cpu_init_control_state), loads the kernel's page tables, its own GDT, TSS and IST
- * stacks, the shared IDT, enables its APIC and goes idle. An AP that does not answer, or answers
+ * stacks, the shared IDT, enables its APIC, comes online, waits for its bit in the online mask,
+ * flushes its whole TLB (nothing it translates is older than its join) and goes idle. The
+ * trampoline runs smp_ap_main only on the CPU its data block names: a CPU given up on that runs it
+ * late halts there, touching nothing of the next CPU's. An AP that does not answer, or answers
  * and does not finish, within the bound is reported (APIC id, the step that failed), sent INIT
  * again (parked: it waits for a start-up IPI and runs nothing) and skipped; it keeps its index,
  * its stacks and its per-CPU page, so a late start cannot land in another CPU's memory.
