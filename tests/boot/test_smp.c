@@ -28,7 +28,7 @@
 
 #define TEST_WAIT_US 2000000             /* bound on every wait for another CPU in these tests */
 #define TEST_START_WAIT_US 50000         /* a start a test expects to fail waits this long */
-#define SMP_TEST_NO_ID 0xFFFFFFFEu       /* an apic_id_seen no start writes in these tests */
+#define TEST_NO_APIC_ID 0xFFFFFFFEu       /* an apic_id_seen no start writes in these tests */
 
 extern const uint8_t smp_tramp_start[], smp_tramp_data[];
 extern char boot_stack_guard[];
@@ -812,7 +812,7 @@ KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
 	for (unsigned i = 1; i <= TEST_LATE_STACK_WORDS; i++)
 		top[-(int)i] = test_late_word(i);
 	memcpy(gdt, np->gdt, sizeof(gdt));
-	np->apic_id_seen = SMP_TEST_NO_ID;
+	np->apic_id_seen = TEST_NO_APIC_ID;
 	KEXPECT_EQ(smp_start_late(late, next, TEST_START_WAIT_US, &state, &seen), 0);
 	KEXPECT(state == PERCPU_STARTING, "CPU %u's state was left to its own start (state %u)", next, state);
 	KEXPECT_EQ(seen, percpu_of[late]->apic_id, "the late CPU ran the trampoline and named itself");
@@ -821,7 +821,7 @@ KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
 		kept += top[-(int)i] == test_late_word(i);
 	KEXPECT(kept == TEST_LATE_STACK_WORDS, "no word of CPU %u's stack top was written (%u of %u kept)", next, kept,
 		TEST_LATE_STACK_WORDS);
-	KEXPECT(!memcmp(gdt, np->gdt, sizeof(gdt)) && np->apic_id_seen == SMP_TEST_NO_ID,
+	KEXPECT(!memcmp(gdt, np->gdt, sizeof(gdt)) && np->apic_id_seen == TEST_NO_APIC_ID,
 		"CPU %u's GDT and per-CPU record untouched", next);
 	KEXPECT_EQ(np->state, PERCPU_PARKED, "the next CPU's index is parked again");
 	KEXPECT_EQ(smp_restart(late, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US), SMP_STARTED, "the late CPU starts again");
