@@ -6,6 +6,7 @@
 #include "ksyms.h"
 #include "kernel.h"
 #include "sysinfo.h"
+#include "kprintf.h"
 
 _Static_assert(SMP_MAX_CPUS == CMDLINE_MAXCPUS_MAX, "maxcpus= covers exactly the CPUs the kernel can run");
 
@@ -56,10 +57,29 @@ void smpinit_register(void)
 	smp_set_ops(&smpinit_ops);
 }
 
+/* Reads the DMAR: true when it opts out of x2APIC mode. A DMAR that is there but short or corrupt
+ * is ignored (no opt-out) and named; one that is read is described in one line. */
+static bool smpinit_dmar_opt_out(void)
+{
+	struct acpi_dmar_info dmar;
+	int st = acpi_read_dmar(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &dmar);
+
+	if (st == ACPI_ENOTABLE)
+		return false;
+	if (st != ACPI_OK) {
+		kprintf("acpi: DMAR ignored (%s): no x2APIC opt-out assumed\n", acpi_strerror(st));
+		return false;
+	}
+	kprintf("acpi: DMAR: host address width %u bits, flags 0x%x%s%s\n", dmar.host_address_width + 1u,
+		dmar.flags, dmar.flags & ACPI_DMAR_INTR_REMAP ? " interrupt-remapping" : "",
+		dmar.flags & ACPI_DMAR_X2APIC_OPT_OUT ? " x2APIC-opt-out" : "");
+	return dmar.flags & ACPI_DMAR_X2APIC_OPT_OUT;
+}
+
 void smpinit_start_cpus(void)
 {
 	static struct acpi_madt_info madt;
 	int st = acpi_read_madt(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &madt);
 
-	smp_init(&madt, st, kernel_cmdline.opts.maxcpus);
+	smp_init(&madt, st, smpinit_dmar_opt_out(), kernel_cmdline.opts.maxcpus);
 }

@@ -31,9 +31,10 @@ $(B)/host/test_acpi: tests/host/test_acpi.c arch/x86_64/acpi.c $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
 
-# The CPU start plan and the APIC's command-register values are arch code with no hardware access.
+# The CPU start plan, the APIC mode's choice and the APIC's command-register values are arch code
+# with no hardware access.
 $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h \
-		arch/x86_64/percpu.h $(HOST_OBJ)
+		arch/x86_64/apic_mode.h arch/x86_64/percpu.h $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/smp_plan.c $(HOST_OBJ) -o $@
 
@@ -72,7 +73,8 @@ $(B)/tsan/%: tests/host/%.c $(TSAN_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(TSAN_OBJ) -o $@
 $(B)/tsan/test_acpi: arch/x86_64/acpi.c
-$(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/percpu.h
+$(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/apic_mode.h \
+		arch/x86_64/percpu.h
 $(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
 $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 

@@ -1,6 +1,7 @@
 /*
  * ACPI table reader (see acpi.h for the contract). Layouts from the ACPI specification 6.x:
- * RSDP 5.2.5, system description table header 5.2.6, RSDT/XSDT 5.2.7-8, FADT 5.2.9, MADT 5.2.12.
+ * RSDP 5.2.5, system description table header 5.2.6, RSDT/XSDT 5.2.7-8, FADT 5.2.9, MADT 5.2.12;
+ * the DMAR from Intel's VT-d specification (section 8.1).
  * Multi-byte fields are read byte by byte (tables are byte-packed, often unaligned).
  */
 #include "acpi.h"
@@ -33,6 +34,9 @@
 #define GAS_SPACE_IO       1
 #define FADT_PM_TMR_LEN    4
 #define IO_PORT_MAX        0xFFFFu
+#define DMAR_OFF_HAW       36        /* Host Address Width: the DMA address bits, minus one */
+#define DMAR_OFF_FLAGS     37
+#define DMAR_MIN_LEN       (DMAR_OFF_FLAGS + 1)
 
 /* Little-endian loads from a byte-packed table. */
 static uint32_t acpi_le16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
@@ -236,6 +240,25 @@ int acpi_read_pm_timer(const struct acpi_access *acc, uint64_t rsdp_pa, struct a
 		out->port = (uint16_t)acpi_le32(t + FADT_OFF_PM_TMR);
 	out->bits32 = out->port && (acpi_le32(t + FADT_OFF_FLAGS) & FADT_TMR_VAL_EXT);
 	return out->port ? ACPI_OK : ACPI_ENOTABLE;
+}
+
+int acpi_read_dmar(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_dmar_info *out)
+{
+	const uint8_t *t;
+	uint64_t pa;
+	uint32_t len;
+	int st;
+
+	*out = (struct acpi_dmar_info){ 0 };
+	st = acpi_find_table(acc, rsdp_pa, "DMAR", &pa, &len);
+	if (st)
+		return st;
+	st = acpi_map_table(acc, pa, "DMAR", DMAR_MIN_LEN, &t, &len);
+	if (st)
+		return st;
+	out->host_address_width = t[DMAR_OFF_HAW];
+	out->flags = t[DMAR_OFF_FLAGS];
+	return ACPI_OK;
 }
 
 const char *acpi_strerror(int status)

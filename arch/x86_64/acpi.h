@@ -1,9 +1,10 @@
 /*
  * acpi_: a small, defensive reader of the ACPI tables the kernel needs: the RSDP the loader found,
- * the XSDT (or the RSDT for ACPI 1.0), the MADT (the CPUs and their local APICs) and the FADT (the
- * PM timer). Every table is checked before use: signature, length (at least its header, at most
- * ACPI_TABLE_MAX, and long enough for the fields read) and checksum (bytes sum to 0 mod 256); MADT
- * entries must lie inside the table and have the length their type defines.
+ * the XSDT (or the RSDT for ACPI 1.0), the MADT (the CPUs and their local APICs), the FADT (the
+ * PM timer) and the DMAR's flags (whether the firmware opts out of x2APIC mode). Every table is
+ * checked before use: signature, length (at least its header, at most ACPI_TABLE_MAX, and long
+ * enough for the fields read) and checksum (bytes sum to 0 mod 256); MADT entries must lie inside
+ * the table and have the length their type defines.
  *
  * Physical memory is read only through the caller's map function, so the parser runs unchanged on
  * the host (tests/host/test_acpi.c builds tables in a buffer). No allocation, no global state.
@@ -61,6 +62,16 @@ struct acpi_pm_timer {
 	bool bits32;              /* TMR_VAL_EXT: the counter has 32 bits, else 24 */
 };
 
+/* The DMAR's header fields (Intel VT-d specification 8.1); its remapping structures are not read. */
+struct acpi_dmar_info {
+	uint8_t host_address_width;   /* DMA address bits minus one */
+	uint8_t flags;                /* ACPI_DMAR_INTR_REMAP, ACPI_DMAR_X2APIC_OPT_OUT, ... */
+};
+
+#define ACPI_DMAR_INTR_REMAP     (1u << 0)  /* the platform supports interrupt remapping */
+#define ACPI_DMAR_X2APIC_OPT_OUT (1u << 1)  /* the firmware asks the OS not to enable x2APIC mode */
+#define ACPI_DMAR_DMA_CTRL_OPT_IN (1u << 2) /* DMA control platform opt-in (not used here) */
+
 /* Finds the table with signature sig (4 characters) through the RSDP at rsdp_pa; on ACPI_OK,
  * *pa and *len locate a table whose header, length and checksum were verified. */
 int acpi_find_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char sig[4], uint64_t *pa,
@@ -71,6 +82,10 @@ int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_
 
 /* Reads the PM timer's port and width from the FADT (the X_PM_TMR_BLK when it is an I/O address). */
 int acpi_read_pm_timer(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_pm_timer *out);
+
+/* Reads the DMAR's host address width and flags into *out (zeroed first); ACPI_ENOTABLE when the
+ * firmware has none, ACPI_EBADTABLE when it is shorter than its flags or its checksum is wrong. */
+int acpi_read_dmar(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_dmar_info *out);
 
 /* A short description of an acpi_status value. */
 const char *acpi_strerror(int status);

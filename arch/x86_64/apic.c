@@ -1,5 +1,6 @@
 /* The local APIC in xAPIC or x2APIC mode (see apic.h). Register offsets: SDM vol. 3A, table 11-1. */
 #include "apic.h"
+#include "apic_mode.h"
 #include "x86.h"
 #include "cpu.h"
 #include "tsc.h"
@@ -126,17 +127,25 @@ void apic_init_cpu(void)
 	apic_write(APIC_REG_ESR, 0);
 }
 
-int apic_init_boot(const struct smp_ops *ops)
+int apic_init_boot(const struct smp_ops *ops, bool dmar_x2apic_opt_out)
 {
 	uint32_t r[4];
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+	enum apic_mode mode;
 
 	cpuid(1, 0, r);
 	if (!(r[3] & CPUID1_EDX_APIC)) {
 		kprintf("apic: the CPU has no local APIC\n");
 		return -1;
 	}
-	apic_x2 = cpu_feat.x2apic;
-	apic_phys = rdmsr(MSR_APIC_BASE) & ~PAGE_MASK & (((uint64_t)1 << cpu_feat.max_phys_bits) - 1);
+	mode = apic_mode_choose(cpu_feat.x2apic, base & APIC_BASE_EXTD, dmar_x2apic_opt_out);
+	if (mode == APIC_MODE_XAPIC_OPTED_OUT)
+		kprintf("apic: the ACPI DMAR opts out of x2APIC mode (X2APIC_OPT_OUT): xAPIC mode, "
+			"CPUs with APIC ids above 0xFE cannot start\n");
+	else if (mode == APIC_MODE_X2APIC_FIRMWARE && dmar_x2apic_opt_out)
+		kprintf("apic: the firmware enabled x2APIC mode: kept, although the ACPI DMAR opts out of it\n");
+	apic_x2 = apic_mode_is_x2apic(mode);
+	apic_phys = base & ~PAGE_MASK & (((uint64_t)1 << cpu_feat.max_phys_bits) - 1);
 	if (!apic_x2) {
 		if (ops->mapped(DMAP_BASE + apic_phys)) {
 			kprintf("apic: the local APIC page 0x%llx lies in RAM the direct map covers (write-back); "

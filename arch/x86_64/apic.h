@@ -1,6 +1,7 @@
 /*
- * apic_: the local APIC of each CPU, in x2APIC mode when CPUID.1:ECX[21] says the CPU has it
- * (registers are MSRs 0x800 + offset / 16, the ICR one 64-bit write) and else in xAPIC mode
+ * apic_: the local APIC of each CPU, in x2APIC mode when CPUID.1:ECX[21] says the CPU has it and
+ * the firmware enabled it or its ACPI DMAR does not opt out of it (apic_mode.h; registers are MSRs
+ * 0x800 + offset / 16, the ICR one 64-bit write) and else in xAPIC mode
  * (registers in a 4 KiB MMIO page, mapped uncached and non-executable at LAPIC_VA, never through
  * the write-back direct map). The boot CPU chooses the mode once (apic_init_boot) and every CPU
  * enables its own APIC the same way (apic_init_cpu). Interrupts the kernel takes: the IPI vectors
@@ -16,9 +17,11 @@
 
 #define APIC_VEC_SPURIOUS 0xFF
 
-/* Sets up the boot CPU's local APIC, in xAPIC mode mapping its page through ops (never where the
- * direct map covers it); 0, or -1 with the reason printed (then there is one CPU). */
-int apic_init_boot(const struct smp_ops *ops);
+/* Sets up the boot CPU's local APIC in the mode apic_mode_choose gives (dmar_x2apic_opt_out: the
+ * DMAR's X2APIC_OPT_OUT flag, false without a DMAR; one line when it keeps xAPIC mode), in xAPIC
+ * mode mapping its page through ops (never where the direct map covers it); 0, or -1 with the
+ * reason printed (then there is one CPU). */
+int apic_init_boot(const struct smp_ops *ops, bool dmar_x2apic_opt_out);
 /* Enables this CPU's local APIC in the boot CPU's mode: spurious vector, TPR 0, LVTs masked. */
 void apic_init_cpu(void);
 /* True once apic_init_boot succeeded. */

@@ -67,7 +67,7 @@ enum percpu_state {
 	PERCPU_STARTING,                 /* INIT-SIPI-SIPI sent, no answer yet */
 	PERCPU_ALIVE,                    /* the AP runs kernel code on its own stack */
 	PERCPU_ONLINE,                   /* set up; idle, taking calls */
-	PERCPU_WRONG_ID,                 /* answered with another APIC id than the MADT's: halted */
+	PERCPU_WRONG_ID,                 /* set up, its APIC shows another id than the MADT's: halted */
 	PERCPU_PARKED,                   /* given up on, or stopped for a test: INIT sent, waits for SIPI */
 	PERCPU_STOPPED,                  /* halted by smp_stop_others (the machine is ending) */
 };
@@ -84,6 +84,9 @@ struct percpu {
 	volatile uint32_t state;         /* enum percpu_state */
 	volatile uint32_t inject;        /* enum smp_inject: a start fault for tests (smp.h) */
 	volatile uint32_t apic_id_seen;  /* the id the AP read from its own APIC when it started */
+	uint64_t inject_va;              /* SMP_INJECT_STALE_TLB: the address whose translation goes stale */
+	volatile uint64_t *inject_pte;   /* its PTE (through the direct map) and the value stored there */
+	uint64_t inject_pte_new;
 	uint32_t calling;                /* inside smp_call_many: its slots in other CPUs are busy */
 	volatile uint32_t nmi_expected;  /* NMIs a test sent: taken quietly (counted down) */
 	volatile uint32_t stop_requested; /* smp_stop_others: the next NMI halts this CPU */

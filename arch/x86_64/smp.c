@@ -43,8 +43,13 @@ struct smp_tramp_data {
 	uint64_t stack;           /* the AP's stack top */
 	uint64_t percpu;          /* its struct percpu: smp_ap_main's argument */
 	uint64_t entry;           /* smp_ap_main, or the no-answer loop of a test */
+	uint64_t lapic;           /* LAPIC_VA in xAPIC mode (the AP reads its id there), else 0 */
+	volatile uint32_t apic_id; /* the CPU the block is for: SMP_TRAMP_NOBODY while it is filled */
+	volatile uint32_t seen_id; /* the id of a CPU that ran the block meant for another one */
 	uint32_t off_pm32, off_lm64, off_gdt, pad4; /* code offsets in the page (read-only) */
 } __attribute__((packed));
+
+#define SMP_TRAMP_NOBODY APIC_X2APIC_BROADCAST    /* an id no CPU has */
 
 extern const uint8_t smp_tramp_start[], smp_tramp_end[], smp_tramp_data[];
 
@@ -281,10 +286,44 @@ __attribute__((noreturn)) void smp_ap_no_answer(struct percpu *pc)
 	smp_halt_forever();
 }
 
+/* SMP_INJECT_STALE_TLB: fills this CPU's TLB with the translation of pc->inject_va, then changes
+ * its PTE behind it, as another CPU's change whose shootdown read the online mask before this
+ * CPU's bit would (the join's flush must remove it). */
+static void smp_inject_stale_tlb(struct percpu *pc)
+{
+	(void)*(volatile uint64_t *)pc->inject_va;
+	*pc->inject_pte = pc->inject_pte_new;
+}
+
 /*
- * The AP's first C code, on its own stack with the start-up tables (trampoline.asm). Takes its
- * per-CPU data, answers, and sets itself up exactly as the boot CPU is; halts for good when the
- * boot CPU gave up on it meanwhile or its APIC id is not the one it was started as.
+ * Joins: waits until the boot CPU has put this CPU in the online mask (it does so once it sees
+ * ONLINE), then flushes the whole TLB, global entries included. A shootdown whose issuer read the
+ * mask before this bit was set skipped this CPU, but its page-table changes were visible before
+ * that read (arch_tlb_flush_batch fences them), so they are before this flush: from here on this
+ * CPU's TLB holds no translation older than its join, and every later round includes it.
+ */
+static void smp_join(struct percpu *pc)
+{
+	while (!(smp_online_mask() & (1ULL << pc->index)))
+		arch_cpu_relax();
+	arch_tlb_invalidate_all();
+}
+
+/*
+ * The AP's first C code, on its own stack with the start-up tables (trampoline.asm), which ran it
+ * only after checking that this CPU is the one the data block names: a CPU given up on that runs
+ * the trampoline late, with the block filled for the next CPU, halts there and touches neither
+ * that CPU's stack nor its state (it writes only the block's seen_id, which the boot CPU reports).
+ * The states pc goes through (percpu.h), each move a compare-exchange against the boot CPU's:
+ *   STARTING -> ALIVE     the AP answers; fails when the boot CPU gave up (PARKED): the AP halts
+ *   ALIVE -> WRONG_ID     set up, its APIC reads another id than pc->apic_id: halts. The
+ *                         trampoline compared the same register already, so this is left for the
+ *                         CPUID fallback it uses when the APIC is disabled, or in xAPIC mode
+ *                         while the kernel runs x2APIC: a CPU whose APIC, once enabled, does not
+ *                         show the id CPUID gave (broken firmware or hypervisor) is reported
+ *                         rather than run as another CPU (calls and IPIs would miss it)
+ *   ALIVE -> ONLINE       set up; fails when the boot CPU gave up: the AP halts
+ * then the boot CPU sets its bit in the online mask and the AP joins (smp_join) and idles.
  */
 __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 {
@@ -295,6 +334,8 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 	pc->tlb_pending = 0;   /* offline, it was asked nothing since; its TLB is empty after INIT */
 	cpu_init_control_state();
 	arch_cr3_load(smp_ops->root());
+	if (pc->inject == SMP_INJECT_STALE_TLB)
+		smp_inject_stale_tlb(pc);
 	gdt_init_cpu(pc);
 	idt_load();
 	apic_init_cpu();
@@ -305,6 +346,7 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 	}
 	if (pc->inject == SMP_INJECT_STALL_SETUP || !smp_state_move(pc, PERCPU_ALIVE, PERCPU_ONLINE))
 		smp_halt_forever();
+	smp_join(pc);
 	smp_idle();
 }
 
@@ -365,15 +407,25 @@ static bool smp_tramp_build(void)
 	return true;
 }
 
-/* Fills the trampoline's data block for starting pc (entry: smp_ap_main or the no-answer loop) and
- * refreshes the start-up PML4's copy of the kernel's upper half. */
+/* The trampoline's data block in its page. */
+static struct smp_tramp_data *smp_tramp_block(void)
+{
+	return (struct smp_tramp_data *)((uint8_t *)arch_phys_to_virt(smp_tramp_pa) + (smp_tramp_data - smp_tramp_start));
+}
+
+/*
+ * Fills the trampoline's data block for starting pc (entry: smp_ap_main or the no-answer loop) and
+ * refreshes the start-up PML4's copy of the kernel's upper half. The block names nobody while it
+ * is written and pc's APIC id last, so a late CPU reading it meanwhile halts (trampoline.asm).
+ */
 static void smp_tramp_fill(struct percpu *pc, bool no_answer)
 {
 	const uint64_t *kpml4 = arch_phys_to_virt(smp_ops->root());
 	uint64_t *pml4 = arch_phys_to_virt(smp_tables[0]);
-	struct smp_tramp_data *d = (struct smp_tramp_data *)((uint8_t *)arch_phys_to_virt(smp_tramp_pa) +
-							     (smp_tramp_data - smp_tramp_start));
+	struct smp_tramp_data *d = smp_tramp_block();
 
+	__atomic_store_n(&d->apic_id, SMP_TRAMP_NOBODY, __ATOMIC_RELEASE);
+	d->seen_id = SMP_TRAMP_NOBODY;
 	for (int i = SMP_PML4_KERNEL_HALF; i < ARCH_PT_ENTRIES; i++)
 		pml4[i] = kpml4[i];
 	d->pm_off = (uint32_t)smp_tramp_pa + d->off_pm32;
@@ -385,6 +437,8 @@ static void smp_tramp_fill(struct percpu *pc, bool no_answer)
 	d->stack = pc->stack_top;
 	d->percpu = (uint64_t)pc;
 	d->entry = no_answer ? (uint64_t)smp_ap_no_answer : (uint64_t)smp_ap_main;
+	d->lapic = apic_x2apic() ? 0 : LAPIC_VA;
+	__atomic_store_n(&d->apic_id, pc->apic_id, __ATOMIC_RELEASE);
 }
 
 /* Maps size bytes of fresh pages at va (writable, non-executable, global); false when out of memory. */
@@ -467,9 +521,10 @@ static int smp_start_failed(struct percpu *pc, int step, uint64_t answer_us)
 {
 	uint32_t st = __atomic_load_n(&pc->state, __ATOMIC_ACQUIRE);
 
-	while (!(st == PERCPU_ONLINE && step != SMP_STEP_IDENTITY) && !smp_state_move(pc, st, PERCPU_PARKED))
+	/* WRONG_ID is final (the AP halted), so an AP seen ONLINE here started, whatever the step. */
+	while (st != PERCPU_ONLINE && !smp_state_move(pc, st, PERCPU_PARKED))
 		st = __atomic_load_n(&pc->state, __ATOMIC_ACQUIRE);
-	if (st == PERCPU_ONLINE && step != SMP_STEP_IDENTITY)
+	if (st == PERCPU_ONLINE)
 		return SMP_STARTED;
 	smp_send_init(pc);
 	if (step == SMP_STEP_IDENTITY)
@@ -491,8 +546,13 @@ static int smp_start_failed(struct percpu *pc, int step, uint64_t answer_us)
  */
 static int smp_start_done(struct percpu *pc, int step)
 {
+	uint32_t seen = smp_tramp_block()->seen_id;
+
 	if (step == SMP_STARTED)
 		__atomic_fetch_or(&smp_online, 1ULL << pc->index, __ATOMIC_RELEASE);
+	if (step == SMP_STARTED && seen != SMP_TRAMP_NOBODY)
+		kprintf("smp: APIC id %u ran the trampoline filled for CPU %u (APIC id %u) and halted: a CPU given "
+			"up on, starting late\n", seen, pc->index, pc->apic_id);
 	return step;
 }
 
@@ -518,6 +578,11 @@ static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t ans
 		if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_STARTUP, vector)))
 			return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_SIPI, answer_us));
 		st = smp_wait_state(pc, PERCPU_STARTING, sipi == 0 ? SMP_SIPI_DELAY_US : answer_us);
+	}
+	if (st == PERCPU_STARTING && smp_tramp_block()->seen_id != SMP_TRAMP_NOBODY) {
+		/* A CPU ran the trampoline, found another id than pc's and halted (trampoline.asm). */
+		pc->apic_id_seen = smp_tramp_block()->seen_id;
+		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_IDENTITY, answer_us));
 	}
 	if (st == PERCPU_STARTING)
 		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_ANSWER, answer_us));
@@ -572,7 +637,7 @@ static void smp_start_planned(const struct smp_plan *plan)
 	}
 }
 
-void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcpus)
+void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2apic_opt_out, unsigned maxcpus)
 {
 	static struct smp_plan plan;
 	static bool planned;
@@ -586,7 +651,7 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcp
 		kprintf("smp: no usable MADT (%s): no other CPU is started\n", acpi_strerror(madt_status));
 	else if (!tsc_hz())
 		kprintf("smp: no calibrated clock to time INIT-SIPI-SIPI: no other CPU is started\n");
-	else if (apic_init_boot(smp_ops) == 0)
+	else if (apic_init_boot(smp_ops, dmar_x2apic_opt_out) == 0)
 		percpu_boot.apic_id = apic_id();
 	if (madt_status == ACPI_OK) {
 		/* Planned even when nothing can start, so the CPUs found are known (the summary shows them). */
@@ -643,4 +708,31 @@ int smp_start_new(uint32_t apic_id, uint64_t answer_us, unsigned *index)
 	if (!pc)
 		return SMP_STEP_RESOURCES;
 	return smp_start_cpu(pc, SMP_INJECT_NONE, answer_us);
+}
+
+int smp_start_late(unsigned late, unsigned next, uint64_t wait_us, uint32_t *next_state, uint32_t *seen)
+{
+	struct percpu *lp = late < SMP_MAX_CPUS ? percpu_of[late] : NULL, *np = next < SMP_MAX_CPUS ? percpu_of[next] : NULL;
+	uint8_t vector = apic_sipi_vector(smp_tramp_pa);
+
+	KASSERT(this_cpu() == &percpu_boot, "CPUs are started by the boot CPU, one at a time");
+	if (!lp || !np || late == next || late == 0 || next == 0 || lp->state != PERCPU_PARKED ||
+	    np->state != PERCPU_PARKED || !smp_tramp_ready || !vector)
+		return -1;
+	smp_tramp_fill(np, false);
+	np->inject = SMP_INJECT_NONE;
+	__atomic_store_n(&np->state, PERCPU_STARTING, __ATOMIC_RELEASE);
+	apic_send(lp->apic_id, apic_icr_low(APIC_DM_INIT, 0));
+	tsc_delay_us(SMP_INIT_DELAY_US);
+	apic_send(lp->apic_id, apic_icr_low(APIC_DM_STARTUP, vector));
+	uint64_t start = rdtsc(), limit = tsc_us_to_ticks(wait_us);
+	while (smp_tramp_block()->seen_id == SMP_TRAMP_NOBODY && np->state == PERCPU_STARTING && rdtsc() - start < limit)
+		arch_cpu_relax();
+	tsc_delay_us(SMP_SIPI_DELAY_US);   /* time for a late CPU that took the state to move on with it */
+	*next_state = __atomic_load_n(&np->state, __ATOMIC_ACQUIRE);
+	*seen = smp_tramp_block()->seen_id;
+	__atomic_store_n(&np->state, PERCPU_PARKED, __ATOMIC_RELEASE);
+	smp_send_init(lp);
+	smp_send_init(np);
+	return 0;
 }

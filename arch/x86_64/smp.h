@@ -7,7 +7,10 @@
  * runs the trampoline (trampoline.asm) in the page below 1 MiB that smp_reserve_trampoline kept
  * back, reaches smp_ap_main on its own stack, programs its control state with the boot CPU's
  * function (cpu_init_control_state), loads the kernel's page tables, its own GDT, TSS and IST
- * stacks, the shared IDT, enables its APIC and goes idle. An AP that does not answer, or answers
+ * stacks, the shared IDT, enables its APIC, comes online, waits for its bit in the online mask,
+ * flushes its whole TLB (nothing it translates is older than its join) and goes idle. The
+ * trampoline runs smp_ap_main only on the CPU its data block names: a CPU given up on that runs it
+ * late halts there, touching nothing of the next CPU's. An AP that does not answer, or answers
  * and does not finish, within the bound is reported (APIC id, the step that failed), sent INIT
  * again (parked: it waits for a start-up IPI and runs nothing) and skipped; it keeps its index,
  * its stacks and its per-CPU page, so a late start cannot land in another CPU's memory.
@@ -60,6 +63,9 @@ enum smp_inject {
 	SMP_INJECT_NONE,
 	SMP_INJECT_NO_ANSWER,     /* the trampoline enters a halt loop instead of smp_ap_main */
 	SMP_INJECT_STALL_SETUP,   /* the AP answers, then halts before it is online */
+	SMP_INJECT_STALE_TLB,     /* after loading the kernel's tables the AP reads percpu.inject_va,
+				   * then stores inject_pte_new at inject_pte (its PTE): a translation
+				   * cached before the join that its join must flush */
 };
 
 /* Registers the kernel's services the bring-up calls up to (smp_ops.h); once, before anything
@@ -74,11 +80,12 @@ paddr_t smp_trampoline_page(void);
 
 /*
  * Starts the CPUs madt lists (madt_status: acpi_read_madt's result), at most maxcpus of them, the
- * boot CPU counted. Needs the calibrated TSC; without it, or without a MADT or a local APIC, no
+ * boot CPU counted, with the APICs in the mode apic_init_boot chooses (dmar_x2apic_opt_out: the
+ * ACPI DMAR's X2APIC_OPT_OUT flag). Needs the calibrated TSC; without it, or without a MADT or a local APIC, no
  * other CPU is started, with a message saying why. Prints one line per CPU not started and a
  * total. Plans and starts once: later calls (tests) may only pass a failed madt_status.
  */
-void smp_init(const struct acpi_madt_info *madt, int madt_status, unsigned maxcpus);
+void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2apic_opt_out, unsigned maxcpus);
 
 /* CPUs online (taking calls), and the mask of their indexes. */
 unsigned smp_cpu_count(void);
@@ -132,6 +139,15 @@ void smp_enable_interrupts(void);
 int smp_park(unsigned cpu);
 int smp_restart(unsigned cpu, enum smp_inject inject, uint64_t answer_us);
 int smp_start_new(uint32_t apic_id, uint64_t answer_us, unsigned *index);
+/*
+ * For tests, on the boot CPU: a late CPU. Fills the trampoline's data block for the parked CPU
+ * next and makes next STARTING, as a start of next does, but sends INIT and a start-up IPI to the
+ * parked CPU late instead (a CPU given up on before, running the trampoline now); waits up to
+ * wait_us for a sign of it, then parks both again. *next_state: next's state before that (STARTING
+ * when the late CPU took nothing of next's); *seen: the APIC id the trampoline recorded as having
+ * found the block naming another CPU (0xFFFFFFFF: none). -1 when either is not a parked AP.
+ */
+int smp_start_late(unsigned late, unsigned next, uint64_t wait_us, uint32_t *next_state, uint32_t *seen);
 /* The words for a step. */
 const char *smp_step_text(int step);
 

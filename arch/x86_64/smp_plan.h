@@ -24,7 +24,7 @@
 enum smp_skip {
 	SMP_SKIP_DISABLED,        /* neither enabled nor online-capable: not a CPU found */
 	SMP_SKIP_DUPLICATE,       /* an APIC id listed before (or the boot CPU's again) */
-	SMP_SKIP_NEEDS_X2APIC,    /* id above 0xFE while the APICs run in xAPIC mode */
+	SMP_SKIP_NEEDS_X2APIC,    /* id above 0xFE while the APICs run in xAPIC mode (apic_mode.h) */
 	SMP_SKIP_LIMIT,           /* the kernel already has SMP_MAX_CPUS CPUs */
 	SMP_SKIP_MAXCPUS,         /* maxcpus= CPUs planned already */
 	SMP_SKIP_BROADCAST,       /* the broadcast id of its entry type: 0xFF (type 0), 0xFFFFFFFF (type 9) */

@@ -93,8 +93,13 @@ void arch_tlb_flush_batch(const struct tlb_batch *b)
 	uint64_t f = arch_irq_save();
 	struct percpu *me = this_cpu();
 	unsigned skip = __atomic_load_n(&tlb_inject, __ATOMIC_RELAXED);
-	cpumask_t others = smp_online_mask() & ~(1ULL << me->index);
+	cpumask_t others;
 	uint64_t start = rdtsc();
+
+	/* A full fence: the caller's page-table stores are visible before the mask is read (a store may
+	 * otherwise pass a later load), so a CPU joining after this read flushes after them (smp_join). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	others = smp_online_mask() & ~(1ULL << me->index);
 
 	KASSERT(!me->tlb_busy, "CPU %u started a TLB shootdown inside its own", me->index);
 	KASSERT(b->n <= TLB_BATCH_PAGES && b->origin < TLB_FROM_COUNT, "a batch of %u pages from %u", b->n, b->origin);

@@ -9,7 +9,9 @@
  * IPI handler, the idle loop or any loop that polls (smp_poll), applies the issuer's tlb_out with
  * tlb_batch_invalidate and clears its bit in the issuer's tlb_acks. The issuer applies the batch
  * itself meanwhile, then waits, interrupts disabled, until no online CPU's bit is left, applying
- * the batches posted to it while it waits.
+ * the batches posted to it while it waits. Only the CPUs online when the issuer reads the mask (after
+ * a full fence behind its page-table stores) are asked: a CPU joining later flushes its whole TLB
+ * once it sees its own bit (smp.c, smp_join), so no round leaves it anything stale.
  */
 #ifndef TLB_H
 #define TLB_H

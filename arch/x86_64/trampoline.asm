@@ -6,7 +6,16 @@
 ;   -> CR4.PAE, CR3 = the start-up tables (below 4 GiB: the page identity-mapped, the kernel's
 ;      upper half shared), EFER.LME (and NXE when the CPU has NX, before any entry with bit 63
 ;      is used), CR0 = the kernel's CR0 (paging on, caches on) -> compatibility mode
-;   -> far jump to 64-bit code -> the AP's stack, smp_ap_main(percpu) in the higher half.
+;   -> far jump to 64-bit code -> who am I? -> the AP's stack, smp_ap_main(percpu) in the higher half.
+; The data block is shared by every start: a CPU given up on earlier may run this page late, after
+; the block was filled for the next CPU. So before it touches anything of the block's CPU (its
+; stack, its per-CPU state) the AP reads its own APIC id and halts, writing only td_seen_id, unless
+; it is the CPU the block names (td_apic_id); it reads the id again after the stack and entry, so a
+; block refilled meanwhile (smp.c writes SMP_TRAMP_NOBODY first and the id last) is not mixed with
+; the old one. Its id: the x2APIC ID MSR in x2APIC mode; the xAPIC ID register through the page
+; at td_lapic (the kernel's xAPIC mapping, shared by the start-up tables) when its APIC is enabled
+; in xAPIC mode and the kernel uses xAPIC mode; else CPUID's: leaf 0xB's x2APIC id (what the APIC
+; shows once x2APIC mode is on), or leaf 1's initial APIC id when leaf 0xB is absent.
 ; 16- and 32-bit code addresses data through offsets from this page (DS = CS in real mode; EBX =
 ; the page's physical address in protected mode); 64-bit code uses RIP-relative addresses. The
 ; only absolute addresses, in the far-jump pointers and the GDT pointer, are filled in by smp.c.
@@ -20,6 +29,14 @@ default abs
 %define MSR_EFER     0xC0000080
 %define CR0_PE       1
 %define OFF(x)       ((x) - smp_tramp_start)
+%define MSR_APIC_BASE  0x1B
+%define APIC_BASE_EXTD (1 << 10)     ; IA32_APIC_BASE: x2APIC mode
+%define APIC_BASE_EN   (1 << 11)     ; IA32_APIC_BASE: the APIC is enabled
+%define MSR_X2APIC_ID  0x802
+%define APIC_REG_ID    0x20          ; xAPIC ID register: the id in bits 31:24
+%define APIC_ID_SHIFT  24
+%define CPUID_TOPOLOGY 0x0B          ; EDX: the x2APIC id; EBX 0 at level 0: leaf absent
+%define CPUID1_ID_SHIFT 24           ; CPUID.1:EBX[31:24], the initial APIC id
 
 section .rodata
 global smp_tramp_start, smp_tramp_end, smp_tramp_data
@@ -61,12 +78,58 @@ tramp_pm32:
 
 bits 64
 tramp_lm64:
+	mov ecx, MSR_APIC_BASE
+	rdmsr
+	test eax, APIC_BASE_EXTD
+	jz .not_x2apic
+	mov ecx, MSR_X2APIC_ID
+	rdmsr
+	mov r9d, eax
+	jmp .id_known
+.not_x2apic:
+	mov rsi, [rel td_lapic]         ; 0 when the kernel uses x2APIC mode: the page is not mapped
+	test rsi, rsi
+	jz .by_cpuid
+	test eax, APIC_BASE_EN
+	jz .by_cpuid
+	mov r9d, [rsi + APIC_REG_ID]
+	shr r9d, APIC_ID_SHIFT
+	jmp .id_known
+.by_cpuid:
+	xor eax, eax
+	cpuid
+	cmp eax, CPUID_TOPOLOGY
+	jb .by_leaf1
+	mov eax, CPUID_TOPOLOGY
+	xor ecx, ecx
+	cpuid
+	test ebx, ebx
+	jz .by_leaf1
+	mov r9d, edx
+	jmp .id_known
+.by_leaf1:
+	mov eax, 1
+	cpuid
+	shr ebx, CPUID1_ID_SHIFT
+	mov r9d, ebx
+.id_known:                              ; R9D = this CPU's APIC id
+	mov r10d, [rel td_apic_id]
+	cmp r9d, r10d
+	jne .not_mine
 	mov rsp, [rel td_stack]
 	mov rdi, [rel td_percpu]
 	mov rax, [rel td_entry]
+	cmp r10d, [rel td_apic_id]      ; the same block still: not refilled while the fields were read
+	jne .not_mine
 	xor ebp, ebp                    ; ends frame-pointer backtraces
 	push rbp                        ; a zero return address: the entry is entered as if called
 	jmp rax
+.not_mine:                              ; another CPU's block: say who ran it, touch nothing else
+	mov [rel td_seen_id], r9d
+.halt:
+	cli
+	hlt
+	jmp .halt
 
 ; The accessed bits are preset: loading a selector would otherwise write them into this page.
 align 8
@@ -96,5 +159,8 @@ td_pad:     dd 0
 td_stack:   dq 0
 td_percpu:  dq 0
 td_entry:   dq 0
+td_lapic:   dq 0                    ; the xAPIC page's kernel address, 0 in x2APIC mode
+td_apic_id: dd 0                    ; the APIC id of the CPU this block is filled for
+td_seen_id: dd 0                    ; written by a CPU that found the block naming another
 td_offsets: dd OFF(tramp_pm32), OFF(tramp_lm64), OFF(tramp_gdt), 0
 smp_tramp_end:

@@ -4,8 +4,9 @@
  * fixed-vector IPIs and NMIs reach exactly the CPUs sent to; calls run once on each target, also
  * on a target busy with interrupts enabled and between CPUs that call each other with interrupts
  * disabled; the interrupt state is per CPU; a CPU that does not answer, or stalls in its setup,
- * is reported, parked and skipped, and a parked CPU starts again. Tests that need a second CPU
- * skip on a machine with one.
+ * is reported, parked and skipped, and a parked CPU starts again; a CPU running the trampoline
+ * late takes nothing of the CPU its data block names; a joining CPU flushes what it cached before
+ * its join. Tests that need a second CPU skip on a machine with one.
  */
 #include "ktest.h"
 #include "x86.h"
@@ -27,6 +28,7 @@
 
 #define TEST_WAIT_US 2000000             /* bound on every wait for another CPU in these tests */
 #define TEST_START_WAIT_US 50000         /* a start a test expects to fail waits this long */
+#define TEST_NO_APIC_ID 0xFFFFFFFEu       /* an apic_id_seen no start writes in these tests */
 
 extern const uint8_t smp_tramp_start[], smp_tramp_data[];
 extern char boot_stack_guard[];
@@ -88,8 +90,8 @@ KTEST(smp_init_without_a_madt_starts_nothing)
 	cpumask_t online = smp_online_mask();
 	unsigned found = smp_cpus_found(), apic = percpu_boot.apic_id;
 
-	smp_init(NULL, ACPI_EBADTABLE, SMP_MAX_CPUS);
-	smp_init(NULL, ACPI_ENORSDP, 1);
+	smp_init(NULL, ACPI_EBADTABLE, false, SMP_MAX_CPUS);
+	smp_init(NULL, ACPI_ENORSDP, true, 1);
 	KEXPECT_EQ(smp_online_mask(), online);
 	KEXPECT_EQ(smp_cpus_found(), found);
 	KEXPECT_EQ(percpu_boot.apic_id, apic);
@@ -772,4 +774,108 @@ KTEST(smp_stop_halts_every_other_cpu_and_they_restart)
 	smp_call_many(online, test_count_slow, NULL);
 	for (cpumask_t m = online; m; m &= m - 1)
 		KEXPECT_EQ(test_runs[__builtin_ctzll(m)], 1);
+}
+
+/* ---------------------------------------------------------------- late CPUs and the join */
+
+#define TEST_LATE_STACK_WORDS 64
+#define TEST_JOIN_VA (FB_BASE + FB_MAX_SIZE - 24 * SIZE_2M)   /* a page of the kernel's tables no one uses */
+#define TEST_JOIN_OLD 0x01D7AB1E0000AAAAULL
+#define TEST_JOIN_NEW 0x0E3AB1E00000BBBBULL
+
+/* The word at the top of a stack of words: what a CPU running there would overwrite first. */
+static uint64_t test_late_word(unsigned i) { return 0x5A5A000000000000ULL | (uint64_t)i * 0x9E3779B9u; }
+
+/*
+ * A CPU given up on that runs the trampoline late, with the data block filled for the next CPU:
+ * it halts in the trampoline, saying who it is, and takes nothing of the next CPU's (not its
+ * state, not a word of its stack, not its GDT); it starts normally afterwards. The next CPU is an
+ * index made for an APIC id no CPU has (parked after no answer), so one AP is enough.
+ */
+KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
+{
+	cpumask_t aps = test_aps(), online = smp_online_mask();
+	uint32_t id = test_unused_apic_id(), state = 0, seen = 0;
+	unsigned next = 0;
+
+	if (!aps)
+		KTEST_SKIP("one CPU online: no CPU to run the trampoline late");
+	if (!id)
+		KTEST_SKIP("every xAPIC id is in the MADT: no id is surely absent");
+	unsigned late = 63 - (unsigned)__builtin_clzll(aps);
+	KEXPECT_EQ(smp_start_new(id, TEST_START_WAIT_US, &next), SMP_STEP_ANSWER, "an index for the next CPU, parked");
+	KASSERT_TEST(next < SMP_MAX_CPUS && percpu_of[next] && percpu_of[next]->state == PERCPU_PARKED);
+	struct percpu *np = percpu_of[next];
+	uint64_t *top = (uint64_t *)np->stack_top, gdt[GDT_ENTRIES];
+
+	KEXPECT_EQ(smp_park(late), 0);
+	for (unsigned i = 1; i <= TEST_LATE_STACK_WORDS; i++)
+		top[-(int)i] = test_late_word(i);
+	memcpy(gdt, np->gdt, sizeof(gdt));
+	np->apic_id_seen = TEST_NO_APIC_ID;
+	KEXPECT_EQ(smp_start_late(late, next, TEST_START_WAIT_US, &state, &seen), 0);
+	KEXPECT(state == PERCPU_STARTING, "CPU %u's state was left to its own start (state %u)", next, state);
+	KEXPECT_EQ(seen, percpu_of[late]->apic_id, "the late CPU ran the trampoline and named itself");
+	unsigned kept = 0;
+	for (unsigned i = 1; i <= TEST_LATE_STACK_WORDS; i++)
+		kept += top[-(int)i] == test_late_word(i);
+	KEXPECT(kept == TEST_LATE_STACK_WORDS, "no word of CPU %u's stack top was written (%u of %u kept)", next, kept,
+		TEST_LATE_STACK_WORDS);
+	KEXPECT(!memcmp(gdt, np->gdt, sizeof(gdt)) && np->apic_id_seen == TEST_NO_APIC_ID,
+		"CPU %u's GDT and per-CPU record untouched", next);
+	KEXPECT_EQ(np->state, PERCPU_PARKED, "the next CPU's index is parked again");
+	KEXPECT_EQ(smp_restart(late, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US), SMP_STARTED, "the late CPU starts again");
+	KEXPECT_EQ(smp_online_mask(), online);
+	test_mark_runs = 0;
+	KEXPECT_EQ(smp_call(late, test_mark, NULL), 0);
+	KEXPECT_EQ(test_mark_runs, 1, "it takes calls");
+}
+
+static uint64_t test_join_read;
+
+/* Reads the word at TEST_JOIN_VA on the calling CPU. */
+static void test_join_load(void *arg)
+{
+	(void)arg;
+	test_join_read = *(volatile uint64_t *)TEST_JOIN_VA;
+}
+
+/*
+ * A joining CPU flushes its TLB: an AP restarted with SMP_INJECT_STALE_TLB caches a global
+ * translation after loading the kernel's tables and has its PTE changed behind it before it is in
+ * the online mask (as by a shootdown that skipped it); once online it must read the new page.
+ */
+KTEST(smp_joining_cpu_drops_translations_cached_before_its_join)
+{
+	cpumask_t aps = test_aps();
+
+	if (!aps)
+		KTEST_SKIP("one CPU online: no AP to restart");
+	unsigned cpu = 63 - (unsigned)__builtin_clzll(aps);
+	struct percpu *pc = percpu_of[cpu];
+	paddr_t old = phys_alloc(1, PAGE_SIZE, UINT64_MAX), new = phys_alloc(1, PAGE_SIZE, UINT64_MAX);
+	unsigned prot = PT_PROT_W | PT_PROT_G;
+
+	KASSERT_TEST(old && new, "two frames");
+	*(volatile uint64_t *)arch_phys_to_virt(old) = TEST_JOIN_OLD;
+	*(volatile uint64_t *)arch_phys_to_virt(new) = TEST_JOIN_NEW;
+	KASSERT_TEST(pt_map(&kernel_pt, TEST_JOIN_VA, new, PAGE_SIZE, prot, PT_SIZE_4K) == PT_OK);
+	uint64_t new_pte = *pt_pte_slot(&kernel_pt, TEST_JOIN_VA);
+	pt_unmap(&kernel_pt, TEST_JOIN_VA, PAGE_SIZE);
+	KASSERT_TEST(pt_map(&kernel_pt, TEST_JOIN_VA, old, PAGE_SIZE, prot, PT_SIZE_4K) == PT_OK);
+	KEXPECT_EQ(smp_park(cpu), 0);
+	pc->inject_va = TEST_JOIN_VA;
+	pc->inject_pte = pt_pte_slot(&kernel_pt, TEST_JOIN_VA);
+	pc->inject_pte_new = new_pte;
+	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_STALE_TLB, SMP_ANSWER_TIMEOUT_US), SMP_STARTED);
+	KEXPECT_EQ(*pt_pte_slot(&kernel_pt, TEST_JOIN_VA), new_pte, "the AP changed the PTE before it joined");
+	test_join_read = 0;
+	KEXPECT_EQ(smp_call(cpu, test_join_load, NULL), 0);
+	KEXPECT(test_join_read == TEST_JOIN_NEW, "CPU %u reads the page its PTE names (0x%llx), not the one it cached "
+		"before joining (0x%llx): read 0x%llx", cpu, TEST_JOIN_NEW, TEST_JOIN_OLD, (unsigned long long)test_join_read);
+	pc->inject_va = 0;
+	pc->inject_pte = NULL;
+	pt_unmap(&kernel_pt, TEST_JOIN_VA, PAGE_SIZE);
+	phys_free(old, 1);
+	phys_free(new, 1);
 }

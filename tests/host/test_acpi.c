@@ -4,7 +4,8 @@
  * combination, the local APIC override, the FADT's PM timer; generated MADTs compared with a model;
  * every single-byte corruption of a checksummed byte refused; random entry streams with fixed-up
  * checksums never read outside the table (each map call returns an exact-size copy, so ASan sees
- * any overrun) and are accepted exactly when well formed.
+ * any overrun) and are accepted exactly when well formed; the DMAR's width and flags for every
+ * flags byte, a missing, short or corrupt DMAR refused with nothing reported.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #define MADT_PA   0x82000u
 #define FADT_PA   0x90000u
 #define OTHER_PA  0x91000u
+#define DMAR_PA   0x92000u
 #define MAX_COPIES 64
 
 static uint8_t phys[PHYS_SIZE];
@@ -350,12 +352,78 @@ static void test_random_streams(void)
 	is(agree, n, "%d random MADT bodies: accepted exactly when well formed (%d accepted), no overrun", n, accepted);
 }
 
+/* A DMAR of len bytes (at least its header) with host address width haw and flags, listed in the
+ * XSDT after the other tables; the bytes after the flags are a DRHD-like filler. */
+static void make_dmar(uint32_t len, uint8_t haw, uint8_t flags)
+{
+	struct madt_model m;
+
+	make_machine(2, 2, &m);
+	header(DMAR_PA, "DMAR", len);
+	for (uint32_t i = 36; i < len; i++)
+		at(DMAR_PA)[i] = (uint8_t)(i * 7);
+	if (len > 36)
+		at(DMAR_PA)[36] = haw;
+	if (len > 37)
+		at(DMAR_PA)[37] = flags;
+	seal(DMAR_PA);
+	uint64_t t[] = { OTHER_PA, FADT_PA, MADT_PA, DMAR_PA };
+	make_root(2, t, 4);
+}
+
+/* Reads the DMAR; *out is filled with a pattern first, so a refusal must clear it. */
+static int read_dmar(struct acpi_dmar_info *out)
+{
+	memset(out, 0xA5, sizeof(*out));
+	int st = acpi_read_dmar(&acc, RSDP_PA, out);
+	free_copies();
+	return st;
+}
+
+static void test_dmar(void)
+{
+	struct acpi_dmar_info d;
+	struct madt_model m;
+	unsigned good = 0;
+
+	for (unsigned f = 0; f < 256; f++) {
+		uint8_t haw = (uint8_t)(38 + f % 27);
+		make_dmar(f % 2 ? 38 : 48 + 8 * (f % 5), haw, (uint8_t)f);
+		good += read_dmar(&d) == ACPI_OK && d.flags == f && d.host_address_width == haw;
+	}
+	is(good, 256, "every flags byte and width read back, at the minimal length (38) and with structures after it");
+	make_dmar(38, 38, ACPI_DMAR_INTR_REMAP | ACPI_DMAR_X2APIC_OPT_OUT);
+	ok(read_dmar(&d) == ACPI_OK && (d.flags & ACPI_DMAR_X2APIC_OPT_OUT) && (d.flags & ACPI_DMAR_INTR_REMAP),
+	   "QEMU's flags under TCG (interrupt remapping, x2APIC opt-out): bits 0 and 1");
+	make_machine(2, 2, &m);
+	ok(read_dmar(&d) == ACPI_ENOTABLE && d.flags == 0 && d.host_address_width == 0, "no DMAR: ENOTABLE, nothing read");
+	for (uint32_t len = 0; len < 38; len++) {
+		make_dmar(len < 36 ? 36 : len, 38, ACPI_DMAR_X2APIC_OPT_OUT);
+		put32(at(DMAR_PA) + 4, len);
+		seal(DMAR_PA);
+		int st = read_dmar(&d);
+		ok(st != ACPI_OK && d.flags == 0, "a DMAR of %u bytes (shorter than its flags) is refused: %s", len,
+		   acpi_strerror(st));
+	}
+	unsigned refused = 0, n = 0;
+	for (uint32_t off = 0; off < 48; off++, n++) {
+		make_dmar(48, 38, ACPI_DMAR_X2APIC_OPT_OUT);
+		at(DMAR_PA)[off] = (uint8_t)(at(DMAR_PA)[off] + 1 + rnd() % 255);
+		refused += read_dmar(&d) != ACPI_OK && d.flags == 0;
+	}
+	is(refused, n, "DMAR: all %u single-byte corruptions refused, no flag reported", n);
+	make_dmar(48, 38, ACPI_DMAR_X2APIC_OPT_OUT);
+	put32(at(DMAR_PA) + 4, PHYS_SIZE);
+	ok(read_dmar(&d) != ACPI_OK && d.flags == 0, "a DMAR length past readable memory is refused");
+}
+
 int main(void)
 {
 	test_valid();
 	test_generated();
 	test_single_byte_corruption();
 	test_random_streams();
+	test_dmar();
 	for (int s = ACPI_EUNMAPPED; s <= ACPI_OK; s++)
 		ok(acpi_strerror(s)[0] != 0, "status %d has a description: %s", s, acpi_strerror(s));
 	return tap_done();

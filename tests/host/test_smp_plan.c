@@ -5,13 +5,16 @@
  * 20000 generated MADTs planned by the kernel's function and by an independent model, with the
  * properties every plan must have; the ICR encodings against the SDM's bit layout, and the
  * start-up vector of every page below 1 MiB and around it. Entries naming the broadcast id of their
- * type (0xFF in type 0, 0xFFFFFFFF in type 9) are never CPUs.
+ * type (0xFF in type 0, 0xFFFFFFFF in type 9) are never CPUs. The APIC mode's choice (apic_mode.h)
+ * over every combination of CPU support, firmware state and the DMAR's x2APIC opt-out, and the
+ * CPUs each mode leaves unstartable.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
 #include "smp_plan.h"
 #include "apic_icr.h"
+#include "apic_mode.h"
 #include "test_rng.h"
 
 static struct acpi_madt_info madt;
@@ -313,9 +316,61 @@ static void test_icr(void)
 	   "no vector for high addresses whose low bits look like a low page");
 }
 
+/* ---------------------------------------------------------------- the APIC mode */
+
+static void test_apic_mode(void)
+{
+	/* Written out, not computed: x2APIC needs the CPU's support, and then either the firmware's
+	 * having enabled it or no opt-out in the DMAR. */
+	static const struct { bool cpu, firmware, opt_out; enum apic_mode want; } cases[] = {
+		{ false, false, false, APIC_MODE_XAPIC },
+		{ false, false, true, APIC_MODE_XAPIC },
+		{ false, true, false, APIC_MODE_XAPIC },
+		{ false, true, true, APIC_MODE_XAPIC },
+		{ true, false, false, APIC_MODE_X2APIC },
+		{ true, false, true, APIC_MODE_XAPIC_OPTED_OUT },
+		{ true, true, false, APIC_MODE_X2APIC_FIRMWARE },
+		{ true, true, true, APIC_MODE_X2APIC_FIRMWARE },
+	};
+	unsigned good = 0, seen = 0;
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum apic_mode m = apic_mode_choose(cases[i].cpu, cases[i].firmware, cases[i].opt_out);
+		bool x2 = apic_mode_is_x2apic(m);
+		good += m == cases[i].want && x2 == (cases[i].cpu && (cases[i].firmware || !cases[i].opt_out));
+		seen |= 1u << (cases[i].cpu * 4 + cases[i].firmware * 2 + cases[i].opt_out);
+	}
+	is(good, 8, "the mode of each of the 8 combinations (CPU has x2APIC, firmware enabled it, DMAR opts out)");
+	is(seen, 0xFF, "the table covers all 8 combinations once");
+
+	/* What each mode can start: ids up to 0xFE always, 0xFF (a type 9 entry) and 300 only in x2APIC mode. */
+	madt_clear();
+	madt_add(0, true, false);
+	madt_add(APIC_XAPIC_ID_MAX, true, false);
+	madt_add_entry(0xFF, true, true, false);
+	madt_add(300, true, false);
+	madt_add(7, true, false);
+	for (unsigned i = 0; i < 8; i++) {
+		enum apic_mode m = apic_mode_choose(i & 4, i & 2, i & 1);
+		smp_plan_make(&madt, 0, apic_mode_is_x2apic(m), 64, &plan);
+		if (apic_mode_is_x2apic(m))
+			ok(plan_is((uint32_t[]){ 0, 0xFE, 0xFF, 300, 7 }, 5) && plan.skipped[SMP_SKIP_NEEDS_X2APIC] == 0,
+			   "mode %d (cpu %u firmware %u opt-out %u): ids 0xFF and 300 start", m, i >> 2, (i >> 1) & 1, i & 1);
+		else
+			ok(plan_is((uint32_t[]){ 0, 0xFE, 7 }, 3) && plan.found == 5 &&
+			   plan.skipped[SMP_SKIP_NEEDS_X2APIC] == 2 && plan.nkept == 2 && plan.skip[0].apic_id == 0xFF &&
+			   plan.skip[1].apic_id == 300 && plan.skip[0].why == SMP_SKIP_NEEDS_X2APIC,
+			   "mode %d (cpu %u firmware %u opt-out %u): ids 0xFF and 300 found, skipped as needing x2APIC; "
+			   "0xFE and the next CPU start", m, i >> 2, (i >> 1) & 1, i & 1);
+	}
+	ok(strstr(smp_skip_reason(SMP_SKIP_NEEDS_X2APIC), "DMAR") != NULL,
+	   "the skip reason names the DMAR's opt-out as a cause: \"%s\"", smp_skip_reason(SMP_SKIP_NEEDS_X2APIC));
+}
+
 int main(void)
 {
 	test_issue_cases();
+	test_apic_mode();
 	test_generated();
 	test_icr();
 	return tap_done();
