@@ -244,6 +244,7 @@ static void summary_draw_cmdline(unsigned y)
 	for (size_t i = 0; i < sum.ncmd; i++)
 		lens[i] = summary_strlen(sum.cmd_words[i]);
 	summary_words_plan(lens, sum.ncmd, sum.cmd_more, room, &plan);
+	KASSERT(plan.len <= room && room < sizeof(row), "command line row of %zu characters in %zu", plan.len, room);
 	for (size_t i = 0; i < plan.shown; i++) {
 		size_t take = plan.cut_len ? plan.cut_len : lens[i];
 		if (i)
@@ -253,7 +254,7 @@ static void summary_draw_cmdline(unsigned y)
 	}
 	if (plan.cut_len)
 		n += ksnprintf(row + n, sizeof(row) - n, "%s", SUMMARY_WORDS_ELLIPSIS);
-	if (plan.left)
+	if (plan.left && plan.len)
 		ksnprintf(row + n, sizeof(row) - n, "%s%zu more", plan.shown ? " and " : "", plan.left);
 	else
 		row[n] = 0;
