@@ -49,7 +49,7 @@ take_value() {
 
 # Checks that FILE ($2), given with option $1, is a readable regular file.
 check_file_arg() {
-	[ -f "$2" ] && [ -r "$2" ] || usage_error "$1 $2: no such readable file"
+	if ! [ -f "$2" ] || ! [ -r "$2" ]; then usage_error "$1 $2: no such readable file"; fi
 }
 
 out= cmdline=onexit=halt efi=build/BOOTX64.EFI kernel=build/kernel.elf size_mib=64 have_cmdline=0
