@@ -71,20 +71,20 @@ static EFI_STATUS memmap_ram_top(UINT64 *top)
 
 /*
  * map_top for the loader's tables: max(4 GiB, end of highest RAM descriptor, end of the
- * framebuffer) rounded up to 1 GiB. Fails if that does not fit in the direct map window.
+ * framebuffer as bootinfo_fb_bytes sizes it) rounded up to 1 GiB. Fails if that does not fit
+ * in the direct map window.
  */
 EFI_STATUS memmap_compute_top(const struct bootinfo_fb *fb, UINT64 *map_top)
 {
-	UINT64 top = SIZE_4G;
+	UINT64 top = SIZE_4G, fb_bytes = bootinfo_fb_bytes(fb);
 	EFI_STATUS status = memmap_ram_top(&top);
 
 	if (EFI_ERROR(status))
 		return status;
-	if (fb->format != BOOTINFO_FB_NONE && !raise_top(&top, fb->base, fb->size)) {
-		Print(LOADER_TAG L"framebuffer range %lx+%lx wraps around. Firmware bug.\n",
-		      fb->base, fb->size);
-		return EFI_DEVICE_ERROR;
-	}
+	/* An unusable framebuffer (bootinfo_fb_bytes 0, reported by platform_find_framebuffer) is
+	 * the kernel's to refuse: it costs the screen, not the boot. */
+	if (fb_bytes)
+		raise_top(&top, fb->base, fb_bytes);
 	if (!align_up_checked(top, SIZE_1G, map_top) || *map_top > DMAP_SIZE) {
 		Print(LOADER_TAG L"physical memory reaches %lx, beyond the %ld TiB the kernel maps.\n"
 		      L"        Boot with less memory.\n", top, DMAP_SIZE >> 40);

@@ -43,6 +43,10 @@ void platform_find_framebuffer(struct bootinfo_fb *fb)
 	fb->width = info->HorizontalResolution;
 	fb->height = info->VerticalResolution;
 	fb->pitch = info->PixelsPerScanLine;
+	if (!bootinfo_fb_bytes(fb))
+		Print(LOADER_TAG L"graphics mode %ux%u, %u pixels per line, %lx bytes at %lx is unusable;\n"
+		      L"        the kernel will write to the serial port only.\n", fb->width, fb->height, fb->pitch,
+		      fb->size, fb->base);
 }
 
 /* The ACPI RSDP from the configuration table: ACPI 2.0 entry preferred (revision 2), else 1.0. */

@@ -37,12 +37,34 @@ enum bootinfo_fb_format {
 
 struct bootinfo_fb {
 	uint64_t base;           /* physical address */
-	uint64_t size;           /* bytes */
+	uint64_t size;           /* bytes as the firmware reports them (FrameBufferSize: may be 0 or short;
+				  * map and draw bootinfo_fb_bytes) */
 	uint32_t width, height;  /* visible pixels */
 	uint32_t pitch;          /* pixels per scan line (>= width) */
 	uint32_t format;         /* enum bootinfo_fb_format */
 	uint32_t mask_red, mask_green, mask_blue, mask_reserved; /* BITMASK only */
 };
+
+#define BOOTINFO_FB_BYTES_PER_PIXEL 4   /* every format the kernel draws is 32 bits per pixel */
+
+/*
+ * The framebuffer's bytes to map and draw in: fb->size when it holds the visible rows (pitch x
+ * height pixels of BOOTINFO_FB_BYTES_PER_PIXEL bytes), else that product, since some firmware
+ * reports FrameBufferSize 0 or short while the mode's geometry is what the screen shows (Linux's
+ * efifb trusts the geometry too). 0 when the mode is unusable whatever its size: format NONE, width
+ * or height 0, pitch below the width, the product beyond 64 bits, or base + bytes wrapping.
+ */
+static inline uint64_t bootinfo_fb_bytes(const struct bootinfo_fb *fb)
+{
+	uint64_t pixels = (uint64_t)fb->pitch * fb->height, need, bytes;
+
+	if (fb->format == BOOTINFO_FB_NONE || fb->width == 0 || fb->height == 0 || fb->pitch < fb->width ||
+	    pixels > UINT64_MAX / BOOTINFO_FB_BYTES_PER_PIXEL)
+		return 0;
+	need = pixels * BOOTINFO_FB_BYTES_PER_PIXEL;
+	bytes = fb->size >= need ? fb->size : need;
+	return bytes <= UINT64_MAX - fb->base ? bytes : 0;
+}
 
 struct bootinfo {
 	uint64_t magic;              /* BOOTINFO_MAGIC */

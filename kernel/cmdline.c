@@ -552,6 +552,28 @@ size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t 
 	return f.len;
 }
 
+bool cmdline_diag_ignored(const struct cmdline *c, size_t i)
+{
+	return i < c->ndiag && c->diag[i].problem != CMDLINE_P_OVERRIDDEN;
+}
+
+size_t cmdline_diag_word(const struct cmdline *c, size_t i, char *buf, size_t cap)
+{
+	struct cmdline_fmt f = { buf, cap, 0 };
+	if (cap)
+		buf[0] = 0;
+	if (i >= c->ndiag)
+		return 0;
+	if (c->diag[i].problem == CMDLINE_P_INPUT_CUT) {
+		cmdline_fmt_str(&f, "(the rest after ");
+		cmdline_fmt_u64(&f, c->raw_len);
+		cmdline_fmt_str(&f, " bytes)");
+	} else {
+		cmdline_fmt_word(&f, c->text + c->diag[i].off, c->diag[i].len);
+	}
+	return f.len;
+}
+
 size_t cmdline_value_format(const struct cmdline_opts *o, unsigned key, char *buf, size_t cap)
 {
 	struct cmdline_fmt f = { buf, cap, 0 };

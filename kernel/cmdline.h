@@ -29,6 +29,8 @@
 #define CMDLINE_KTEST_MAX 64     /* ktest= prefix buffer, NUL included */
 #define CMDLINE_DIAG_MAX  32     /* diagnostics kept; the rest are counted in ndropped */
 #define CMDLINE_WORD_SHOWN 48    /* bytes of a word a message quotes before "..." */
+/* Buffer for cmdline_diag_word: quotes, CMDLINE_WORD_SHOWN bytes escaped as \xNN, "...", NUL. */
+#define CMDLINE_WORD_FMT_MAX (2 + 4 * CMDLINE_WORD_SHOWN + 3 + 1)
 #define CMDLINE_MAXCPUS_MAX 64   /* maxcpus= range 1..this: the kernel's CPU limit (SMP_MAX_CPUS) */
 
 enum cmdline_key {
@@ -113,6 +115,15 @@ void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut);
 const char *cmdline_key_name(unsigned key);
 /* Formats diagnostic i as one line without a newline, NUL-terminated in buf; returns its length. */
 size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t cap);
+/* True when diagnostic i says something had no effect: every problem but OVERRIDDEN (a valid
+ * word a later one of its key replaced, as the grammar intends). */
+bool cmdline_diag_ignored(const struct cmdline *c, size_t i);
+/*
+ * Formats the word of diagnostic i as its message quotes it ("\"syspte=1T\"", escaped, cut to
+ * CMDLINE_WORD_SHOWN bytes and "..."), or for INPUT_CUT "(the rest after N bytes)", NUL-terminated
+ * in buf (CMDLINE_WORD_FMT_MAX bytes hold any); returns its length, 0 past the last diagnostic.
+ */
+size_t cmdline_diag_word(const struct cmdline *c, size_t i, char *buf, size_t cap);
 /*
  * Formats the options as a command line giving exactly them, "onexit=qemu syspte=1G ..." (every
  * key; ktest= only when set), NUL-terminated; returns the length.

@@ -41,7 +41,6 @@ extern const uint8_t font_psf_end[];
 #define FBCON_MAX_COLS    320
 #define FBCON_MAX_ROWS    120
 #define FBCON_TAB_WIDTH   8
-#define FBCON_BPP_BYTES   4
 /* A bitmask pixel is as wide as its highest mask bit (UEFI): 32 bits needs one in the top byte. */
 #define FBCON_BITMASK_32BPP_MIN 0x01000000u
 #define FBCON_NO_GLYPH    0xFFFFu
@@ -671,17 +670,14 @@ void fbcon_clear(void)
 /* Validates fb and records its geometry; false if it cannot be used. */
 static bool fbcon_geometry_init(const struct bootinfo_fb *fb, void *fb_virt)
 {
-	uint64_t row_bytes, lines;
-
-	if (!fb || !fb_virt || fb->width == 0 || fb->height == 0 || fb->pitch < fb->width)
+	/* bootinfo_fb_bytes covers every visible row (a FrameBufferSize 0 or short counts as pitch x height). */
+	if (!fb || !fb_virt || !bootinfo_fb_bytes(fb))
 		return false;
 	if (!fbcon_pixfmt_init(&fbcon.fmt, fb))
 		return false;
-	row_bytes = (uint64_t)fb->pitch * FBCON_BPP_BYTES;
-	lines = fb->size ? MIN((uint64_t)fb->height, fb->size / row_bytes) : fb->height;
 	fbcon.fb = fb_virt;
 	fbcon.width = fb->width;
-	fbcon.height = (uint32_t)lines;
+	fbcon.height = fb->height;
 	fbcon.pitch = fb->pitch;
 	fbcon.cols = MIN(fbcon.width / fbcon.font.width, FBCON_MAX_COLS);
 	fbcon.rows = MIN(fbcon.height / fbcon.font.height, FBCON_MAX_ROWS);

@@ -11,6 +11,7 @@
 #include "reserved.h"
 #include "phys.h"
 #include "kprintf.h"
+#include "cmdline.h"
 
 #define SUMMARY_EXTRA_MAX   4          /* the screen's own failed checks listed */
 #define SUMMARY_BG          0x000000u
@@ -22,12 +23,9 @@
 #define SUMMARY_FAIL_MSG    0xD0D0D0u
 #define SUMMARY_RESULT_TITLE 0x55FFFFu
 #define SUMMARY_LINE_MAX    160
-#define SUMMARY_MACHINE_ROWS 6
 #define SUMMARY_LABEL_COLS  10
-#define SUMMARY_BIG_SCALE_SMALL 3      /* banner word scale below SUMMARY_BIG_SCREEN_H pixels */
-#define SUMMARY_BIG_SCALE   4
-#define SUMMARY_BIG_SCREEN_H 600
 #define SUMMARY_MIN_PICTURE_H 48       /* a picture box smaller than this is left out */
+#define SUMMARY_CMDLINE_LABEL "Command line ignored:"
 
 /* A failure shown on the screen: a test's or one of the screen's own checks. */
 struct summary_failure {
@@ -47,6 +45,8 @@ static struct {
 	struct showcase_stats sc;
 	bool sc_running;
 	char region_title[SUMMARY_LINE_MAX];
+	char cmd_words[CMDLINE_DIAG_MAX][CMDLINE_WORD_FMT_MAX];   /* words of cmdline.txt that took no effect */
+	size_t ncmd, cmd_more;                 /* words kept; problems the parser did not keep */
 	struct memview_result region, ram;
 	unsigned width, height, cw, ch, banner_h;
 } sum;
@@ -60,12 +60,6 @@ static void summary_extra(const char *name, const char *prefix, const char *msg)
 	sum.fail[sum.nfail++] = (struct summary_failure){ name, sum.extra_msg[sum.nextra] };
 	sum.nextra++;
 	sum.passed = false;
-}
-
-unsigned summary_banner_height(unsigned height_px, unsigned cell_h)
-{
-	unsigned scale = height_px < SUMMARY_BIG_SCREEN_H ? SUMMARY_BIG_SCALE_SMALL : SUMMARY_BIG_SCALE;
-	return cell_h * scale + cell_h;
 }
 
 /* ------------------------------------------------------------------ facts */
@@ -111,6 +105,18 @@ static void summary_format(const struct ktest_results *r, const struct sysinfo *
 		  (unsigned long long)(hz / 1000000), (unsigned long long)(hz / 1000 % 1000), si->tsc_source);
 }
 
+/* Collects the words of cmdline.txt that took no effect (kernel_cmdline's ignored diagnostics; the
+ * problems it did not keep count as more). */
+static void summary_collect_cmdline(void)
+{
+	const struct cmdline *c = &kernel_cmdline;
+
+	for (size_t i = 0; i < c->ndiag && sum.ncmd < CMDLINE_DIAG_MAX; i++)
+		if (cmdline_diag_ignored(c, i))
+			cmdline_diag_word(c, i, sum.cmd_words[sum.ncmd++], CMDLINE_WORD_FMT_MAX);
+	sum.cmd_more = c->ndropped;
+}
+
 /* Collects the failures: the suite's first ones, then how many more. */
 static void summary_collect_failures(const struct ktest_results *r)
 {
@@ -125,7 +131,7 @@ static void summary_collect_failures(const struct ktest_results *r)
 static void summary_draw_banner(void)
 {
 	uint32_t bg = sum.passed ? SUMMARY_PASS_RGB : SUMMARY_FAIL_RGB;
-	unsigned scale = sum.height < SUMMARY_BIG_SCREEN_H ? SUMMARY_BIG_SCALE_SMALL : SUMMARY_BIG_SCALE;
+	unsigned scale = summary_banner_scale(sum.height);
 	unsigned pad = sum.ch / 2, x;
 
 	fbcon_fill_rect(0, 0, sum.width, sum.banner_h, bg);
@@ -225,6 +231,37 @@ static unsigned summary_draw_results(unsigned y, unsigned max_rows)
 				 SUMMARY_LABEL, SUMMARY_VALUE, "result lines (see the log on serial)");
 }
 
+/* Draws the command line's row at pixel row y: the label, then the ignored words that fit and how
+ * many more (summary_words_plan). */
+static void summary_draw_cmdline(unsigned y)
+{
+	unsigned col = 1 + sizeof(SUMMARY_CMDLINE_LABEL);
+	size_t lens[CMDLINE_DIAG_MAX], room = MIN(summary_list_room(sum.width / sum.cw, col), SUMMARY_LINE_MAX - 1);
+	struct summary_words_plan plan;
+	char row[SUMMARY_LINE_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sum.ncmd; i++)
+		lens[i] = summary_strlen(sum.cmd_words[i]);
+	summary_words_plan(lens, sum.ncmd, sum.cmd_more, room, &plan);
+	KASSERT(plan.len <= room && room < sizeof(row), "command line row of %zu characters in %zu", plan.len, room);
+	for (size_t i = 0; i < plan.shown; i++) {
+		size_t take = plan.cut_len ? plan.cut_len : lens[i];
+		if (i)
+			row[n++] = ' ';
+		for (size_t j = 0; j < take; j++)
+			row[n++] = sum.cmd_words[i][j];
+	}
+	if (plan.cut_len)
+		n += ksnprintf(row + n, sizeof(row) - n, "%s", SUMMARY_WORDS_ELLIPSIS);
+	if (plan.left && plan.len)
+		ksnprintf(row + n, sizeof(row) - n, "%s%zu more", plan.shown ? " and " : "", plan.left);
+	else
+		row[n] = 0;
+	summary_text(1, y, SUMMARY_FAIL_NAME, SUMMARY_CMDLINE_LABEL);
+	summary_text(col, y, SUMMARY_VALUE, row);
+}
+
 /* Draws the machine rows from pixel row y. */
 static void summary_draw_machine(unsigned y)
 {
@@ -242,10 +279,11 @@ static struct memview_box summary_region_box(unsigned y, unsigned bottom)
 	return (struct memview_box){ sum.cw, y, sum.width - 2 * sum.cw, h > gap ? (h - gap) / 2 : 0, true };
 }
 
-/* Lays out and draws the whole screen. */
+/* Lays out and draws the whole screen (summary_screen_plan). */
 static void summary_draw(void)
 {
 	unsigned rows_total, text_top, y, fail_rows, max_rows, res_rows;
+	struct summary_screen_plan plan;
 	struct memview_box region, ram;
 	size_t msize, dsz;
 	const void *map = kernel_memory_map(&msize, &dsz);
@@ -254,15 +292,16 @@ static void summary_draw(void)
 	 * pixels of 16-pixel text), and the kept rows must be where the console writes. */
 	fbcon_get_geometry(NULL, &rows_total, NULL, NULL);
 	text_top = rows_total > SUMMARY_TEXT_ROWS ? (rows_total - SUMMARY_TEXT_ROWS) * sum.ch : 0;
+	summary_screen_plan(sum.height, text_top, sum.ch, sum.ncmd + sum.cmd_more > 0, &plan);
 
 	fbcon_clear();
-	sum.banner_h = summary_banner_height(sum.height, sum.ch);
+	sum.banner_h = plan.banner_h;
 	summary_draw_banner();
-	y = sum.banner_h + sum.ch / 2;
-	/* Failures first, then the benchmarks' results, but leave room for the machine rows and the
-	 * console rows. */
-	max_rows = text_top > y + (SUMMARY_MACHINE_ROWS + 1) * sum.ch ?
-		   (text_top - y) / sum.ch - SUMMARY_MACHINE_ROWS - 1 : 0;
+	if (plan.cmdline_row)
+		summary_draw_cmdline(plan.cmdline_y);
+	y = plan.lists_y;
+	/* Failures first, then the benchmarks' results, in the plan's rows. */
+	max_rows = plan.list_rows;
 	fail_rows = summary_draw_failures(y, max_rows);
 	y += fail_rows ? fail_rows * sum.ch + sum.ch / 2 : 0;
 	max_rows = max_rows > fail_rows + 1 ? max_rows - fail_rows - 1 : 0;
@@ -326,6 +365,14 @@ static void summary_print(void)
 
 	kprintf("summary: %s: %s\n", sum.passed ? "PASSED" : "FAILED", sum.counts);
 	kprintf("summary: %s\n", sum.boot);
+	if (sum.ncmd + sum.cmd_more) {
+		kprintf("summary: command line ignored:");
+		for (size_t i = 0; i < sum.ncmd; i++)
+			kprintf(" %s", sum.cmd_words[i]);
+		if (sum.cmd_more)
+			kprintf(" and %zu more", sum.cmd_more);
+		kprintf(" (the cmdline: lines say why)\n");
+	}
 	for (size_t i = 0; i < sum.nfail; i++)
 		kprintf("summary: failed %s: %s\n", sum.fail[i].name, sum.fail[i].msg);
 	for (size_t i = 0; i < r->nresults; i++)
@@ -353,6 +400,7 @@ bool summary_show(void)
 	struct sysinfo si;
 
 	sum.passed = r->failed == 0;
+	summary_collect_cmdline();
 	summary_collect_failures(r);
 	fbcon_get_size(&sum.width, &sum.height);
 	fbcon_get_geometry(NULL, NULL, &sum.cw, &sum.ch);

@@ -1,7 +1,8 @@
 /*
  * summary_: the final screen after the self-test suite, readable without a serial port, from
  * 640x480 up. From the top: a banner in colour (PASSED on green, FAILED on red) with the test counts
- * and the boot time; on a failure, the failing tests' names and first messages; the machine (CPU,
+ * and the boot time; when \cmdline.txt had words that took no effect, a row naming them; on a
+ * failure, the failing tests' names and first messages; the machine (CPU,
  * CPUs found, RAM, firmware, display, clock); pictures of the system PTE region (after the showcase
  * workload, kernel/showcase.h) and of physical memory (kernel/memview.h); and the last three text rows,
  * where the console goes on ("SELF-TEST PASSED", "System halted."). The same facts go to the console
@@ -28,8 +29,5 @@ bool summary_show(void);
 /* Releases the showcase workload after the screen is drawn and checks the region is clean; false
  * (with the banner turned to FAILED, its second line naming why, and a console line) when it is not. */
 bool summary_finish(bool passed);
-
-/* Height in pixels of the banner for a screen height_px tall with cell_h-pixel text. */
-unsigned summary_banner_height(unsigned height_px, unsigned cell_h);
 
 #endif

@@ -69,13 +69,27 @@ static void vm_map_dmap(void)
 	}
 }
 
-/* Maps the framebuffer write-combining at FB_BASE (UC- without the PAT: arch_pte_cache_effective). */
+/* Maps the framebuffer write-combining at FB_BASE (UC- without the PAT: arch_pte_cache_effective),
+ * bootinfo_fb_bytes of it; says on serial why when the mode is unusable or its size was short. */
 static void vm_map_fb(const struct bootinfo *bi)
 {
-	if (bi->fb.format == BOOTINFO_FB_NONE || !bi->fb.size)
+	const struct bootinfo_fb *fb = &bi->fb;
+	uint64_t bytes = bootinfo_fb_bytes(fb);
+
+	if (fb->format == BOOTINFO_FB_NONE)
 		return;
-	paddr_t pa = ALIGN_DOWN(bi->fb.base, PAGE_SIZE);
-	uint64_t size = ALIGN_UP(bi->fb.base + bi->fb.size, PAGE_SIZE) - pa;
+	if (!bytes) {
+		kprintf("vm: framebuffer unusable: %u x %u pixels, %u pixels per line, %llu bytes at 0x%llx "
+			"(width or height 0, pitch below the width, or the range wraps); console on serial only\n",
+			fb->width, fb->height, fb->pitch, (unsigned long long)fb->size, (unsigned long long)fb->base);
+		return;
+	}
+	if (bytes != fb->size)
+		kprintf("vm: framebuffer size %llu from the firmware is short of %u pixels per line x %u lines x %u "
+			"bytes; mapping %llu bytes\n", (unsigned long long)fb->size, fb->pitch, fb->height,
+			BOOTINFO_FB_BYTES_PER_PIXEL, (unsigned long long)bytes);
+	paddr_t pa = ALIGN_DOWN(fb->base, PAGE_SIZE);
+	uint64_t size = ALIGN_UP(fb->base + bytes, PAGE_SIZE) - pa;
 	if (size > FB_MAX_SIZE) {
 		kprintf("vm: framebuffer of %llu bytes too large; console on serial only\n", (unsigned long long)size);
 		return;
@@ -83,7 +97,7 @@ static void vm_map_fb(const struct bootinfo *bi)
 	int st = pt_map(&kernel_pt, FB_BASE, pa, size, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(PT_CACHE_WC),
 			PT_SIZE_4K | PT_SIZE_2M);
 	KASSERT(st == PT_OK, "framebuffer mapping failed: %d", st);
-	vm_fb_virt = FB_BASE + (bi->fb.base - pa);
+	vm_fb_virt = FB_BASE + (fb->base - pa);
 }
 
 /* The PT_FEAT_* bits of the boot CPU. */

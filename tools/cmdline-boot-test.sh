@@ -2,7 +2,8 @@
 # TAP: the kernel command line as people write \cmdline.txt, booted for real (loader + kernel).
 # Each case writes a cmdline.txt byte for byte, boots it and checks QEMU's exit code and the
 # lines the serial log must (and must not) hold: a message naming every word that had no effect,
-# the options in effect, a ktest= prefix naming no test failing the suite, maxcpus= starting only
+# the summary's line naming them all again (the screen's "Command line ignored:" row; an overridden
+# word is no mistake and not named there), the options in effect, a ktest= prefix naming no test failing the suite, maxcpus= starting only
 # that many of QEMU's CPUs. The cases run only the cmdline_ (or smp_) tests, a few seconds each; the
 # whole suite at other sizes is tools/syspte-sizes.sh.
 set -u
@@ -45,17 +46,22 @@ cmdline: \"verifier=yes\" ignored: not 0, 1, off or on; using verifier=0;\
 cmdline: \"exhaust=full\" overridden by a later exhaust=; using exhaust=budget;\
 cmdline: \"sysp\\xc3\\xa9te=4M\" ignored: a byte that is not printable ASCII;\
 cmdline: in effect: onexit=qemu syspte=1G ktest=cmdline_ mmapdump=0 ptdump=0 verifier=0 exhaust=budget crashtest=none;\
-syspte: region 0xffffc00000000000, 1024 MiB;SELF-TEST PASSED|page tables at 0x;attr ;verifier: on"
+summary: command line ignored: \"syspte=0x4000000\" \"syspte=-64M\" \"syspte=\" \"syspte=99999999999G\" \"syspte=1T\" \
+\"syspte=64MB\" \"onexti=halt\" \"verifier=yes\" \"sysp\\xc3\\xa9te=4M\" (the cmdline: lines say why);\
+syspte: region 0xffffc00000000000, 1024 MiB;SELF-TEST PASSED|page tables at 0x;attr ;verifier: on;\"exhaust=full\" \"sysp"
 	"utf16|utf16|33|cmdline: in effect: onexit=qemu syspte=64M ktest=cmdline_;syspte: region 0xffffc00000000000, 64 MiB;SELF-TEST PASSED|ignored"
 	"long|long|33|cmdline: \"syspte=6\" ignored: cut at the end of the input (possibly a fragment); using syspte=1G;\
-cmdline: the command line is longer than the 511 bytes read; the rest is ignored;SELF-TEST PASSED|syspte: region 0xffffc00000000000, 6 MiB"
+cmdline: the command line is longer than the 511 bytes read; the rest is ignored;\
+summary: command line ignored: \"syspte=6\" (the rest after 511 bytes) (the cmdline: lines say why);\
+SELF-TEST PASSED|syspte: region 0xffffc00000000000, 6 MiB"
 	"ktest-names-nothing|nomatch|35|cmdline: ktest=no_such_test names no test; the suite will fail;\
-not ok 1 ktest_filter_names_a_test;0 passed, 1 failed;SELF-TEST FAILED|SELF-TEST PASSED"
+not ok 1 ktest_filter_names_a_test;0 passed, 1 failed;SELF-TEST FAILED|SELF-TEST PASSED;summary: command line"
 	"ktest-bench-misspelt|benchtypo|35|cmdline: ktest=bench_leaf names no test; the suite will fail;\
 not ok 1 ktest_filter_names_a_test;0 passed, 1 failed;SELF-TEST FAILED|SELF-TEST PASSED;bench_large_leaf:"
 	"maxcpus|maxcpus|33|cmdline: \"maxcpus=0\" ignored: not a whole number from 1 to 64; using maxcpus=2;\
 cmdline: in effect: onexit=qemu syspte=1G ktest=smp_ mmapdump=0 ptdump=0 verifier=0 exhaust=budget crashtest=none maxcpus=2;\
 smp: APIC id 2 not started: beyond maxcpus=2;smp: APIC id 3 not started: beyond maxcpus=2;smp: 2 of 4 CPUs started;\
+summary: command line ignored: \"maxcpus=0\" (the cmdline: lines say why);\
 , 0 failed, 0 skipped;SELF-TEST PASSED|smp: 4 of 4|-smp 4"
 )
 echo "1..${#cases[@]}"

@@ -1,7 +1,9 @@
 #!/bin/bash
 # TAP for prove: the real-PC path without a real PC. Checks that tools/flash.sh refuses every
 # dangerous target (no device, missing path, regular file, character device, the disk holding /, a
-# partition, a fixed disk) without writing; that tools/image.sh builds a sound GPT + FAT32 image;
+# partition, a fixed disk) without writing; that tools/image.sh refuses every option given without
+# its value or with a bad one (exit 2, a message naming the option, no image), takes --size with
+# a unit, and builds a sound GPT + FAT32 image;
 # and boots that image as a USB stick on xHCI (tools/matrix.sh --only usb-stick-xhci), checking
 # exit 33, the boot device and the KTAP summary. One boot, about 6 s.
 set -u
@@ -40,7 +42,34 @@ root_disk() {
 		| awk '$2 == "disk" { print $1; exit }'
 }
 
-echo "1..12"
+# Runs image.sh with the arguments after the image path; passes when it exits 2 with a message
+# starting "image.sh: $1" and containing $2, and leaves no image.
+image_refusal() {
+	local want_start=$1 want=$2 rc
+	shift 2
+	rm -f "$tmp/bad.img"
+	tools/image.sh "$tmp/bad.img" "$@" > "$tmp/out" 2>&1
+	rc=$?
+	{ echo "image.sh $* exit $rc, want 2 and a message starting \"image.sh: $want_start\" containing: $want"
+	  cat "$tmp/out"; } > "$tmp/diag"
+	[ "$rc" = 2 ] && grep -q "^image.sh: $want_start" "$tmp/out" && grep -qF -- "$want" "$tmp/out" && ! [ -e "$tmp/bad.img" ]
+	tap $? "image.sh $*: exit 2, $(head -c 90 "$tmp/out" | head -n1)"
+}
+
+# Every option that takes a value, without one: last, before another option, and as --opt=.
+image_missing=()
+for opt in --efi --kernel --size; do
+	image_missing+=("$opt" "$opt --size 64M" "$opt=" "$opt --efi build/BOOTX64.EFI")
+done
+# Bad values: sizes that are no size or out of range, files that are no readable file.
+image_bad=(
+	"--size|not a size|abc" "--size|not a size|64MB" "--size|not a size|0x40" "--size|not a size|-64"
+	"--size|not a size|64 M" "--size|not a size|1.5G" "--size|smaller than 40M|39" "--size|smaller than 40M|0"
+	"--size|larger than 2048G|2049G" "--size|larger than 2048G|2097153" "--size|larger than 2048G|99999999999999999999G"
+	"--efi|no such readable file|$tmp/none.efi" "--efi|no such readable file|$tmp"
+	"--kernel|no such readable file|$tmp/none.elf" "--kernel|no such readable file|/dev/null"
+)
+echo "1..$((12 + ${#image_missing[@]} + ${#image_bad[@]} + 2))"
 refusal "" "no device given" "a missing DEV"
 refusal /dev/no-such-disk-for-flash-test "does not exist" "a path that does not exist"
 printf 'precious' > "$tmp/file"
@@ -61,6 +90,20 @@ for d in /sys/block/*; do
 done
 if [ -n "$fixed" ]; then refusal "/dev/$fixed" "is not removable" "a fixed disk (/dev/$fixed)"
 else skip "no non-removable disk besides the root disk to try"; fi
+
+for a in "${image_missing[@]}"; do
+	# shellcheck disable=SC2086
+	image_refusal "${a%%[ =]*} needs a value" "e.g. ${a%%[ =]*} " $a
+done
+for c in "${image_bad[@]}"; do
+	IFS='|' read -r opt want val <<< "$c"
+	image_refusal "$opt $val" "$want" "$opt" "$val"
+done
+image_refusal "unknown option --sise" "usage:" --sise 64M
+tools/image.sh "$tmp/sized.img" "onexit=halt" --size=41m > "$tmp/diag" 2>&1 \
+	&& [ "$(stat -c %s "$tmp/sized.img")" = $((41 << 20)) ] && sgdisk -v "$tmp/sized.img" | grep -q 'No problems found'
+tap $? "image.sh --size=41m: a 41 MiB image with a sound GPT"
+rm -f "$tmp/sized.img"
 
 # The image: GPT verified by sgdisk, an EF00 partition ending before the backup GPT, FAT32, the files.
 tools/image.sh "$tmp/disk.img" "onexit=halt" > "$tmp/diag" 2>&1

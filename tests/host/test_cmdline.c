@@ -751,6 +751,40 @@ static void test_formatting_edges(void)
 
 /* ---------------------------------------------------------------- random inputs against the model */
 
+/* The parse in c: every diagnostic but OVERRIDDEN is ignored; an ignored word's text is what its
+ * message quotes after "cmdline: ", fits CMDLINE_WORD_FMT_MAX, and comes back whole in a buffer of
+ * its length + 1 and cut (NUL-terminated) in a shorter one; none past the last. */
+static bool ignored_words_sound(void)
+{
+	char word[CMDLINE_WORD_FMT_MAX + 8], line[1024], small[8];
+
+	for (size_t i = 0; i < c.ndiag + 2; i++) {
+		bool ignored = cmdline_diag_ignored(&c, i);
+		size_t n = cmdline_diag_word(&c, i, word, sizeof(word));
+		if (i >= c.ndiag) {
+			if (ignored || n || word[0])
+				return printf("# diagnostic %zu past the last %zu: ignored %d, word \"%s\"\n", i, c.ndiag, ignored,
+					      word), false;
+			continue;
+		}
+		if (ignored != (c.diag[i].problem != CMDLINE_P_OVERRIDDEN) || n != strlen(word) || n + 1 > CMDLINE_WORD_FMT_MAX)
+			return printf("# diagnostic %zu (problem %u): ignored %d, word \"%s\" of %zu\n", i, c.diag[i].problem,
+				      ignored, word, n), false;
+		if (c.diag[i].problem == CMDLINE_P_INPUT_CUT)
+			snprintf(line, sizeof(line), "(the rest after %zu bytes)", c.raw_len);
+		else
+			cmdline_diag_format(&c, i, line, sizeof(line));
+		if (c.diag[i].problem == CMDLINE_P_INPUT_CUT ? strcmp(word, line) != 0 :
+		    strncmp(line, "cmdline: ", 9) || strncmp(line + 9, word, n) || line[9 + n] != ' ' || word[0] != '"')
+			return printf("# diagnostic %zu: word \"%s\" is not what its message quotes: %s\n", i, word, line), false;
+		size_t cap = 1 + draw(sizeof(small) - 1);
+		if (cmdline_diag_word(&c, i, small, cap) != MIN(n, cap - 1) || strncmp(small, word, cap - 1) ||
+		    small[MIN(n, cap - 1)])
+			return printf("# diagnostic %zu: word cut to %zu bytes: \"%s\"\n", i, cap, small), false;
+	}
+	return true;
+}
+
 static void test_random_against_model(void)
 {
 	static const char *const pieces[] = { "onexit", "syspte", "ktest", "mmapdump", "ptdump", "verifier", "exhaust",
@@ -761,7 +795,7 @@ static void test_random_against_model(void)
 	static const size_t piece_len[] = { 6, 6, 5, 8, 6, 8, 7, 9, 1, 2, 4, 4, 6, 1, 1, 2, 3, 3, 3, 2, 4, 2, 4, 1, 1,
 		4, 1, 1, 2, 1, 1, 3, 2, 2, 2, 1, 1, 4, 4, 6, 3, 2, 1, 1, 1, 20, 6, 7, 2, 2, 3, 6 };
 	_Static_assert(sizeof(pieces) / sizeof(pieces[0]) == sizeof(piece_len) / sizeof(piece_len[0]), "piece lengths");
-	unsigned bad = 0, total = 0;
+	unsigned bad = 0, total = 0, bad_words = 0;
 	for (unsigned r = 0; r < 30000; r++) {
 		static char buf[1400];
 		size_t n = 0;
@@ -777,8 +811,12 @@ static void test_random_against_model(void)
 		total++;
 		if (!parse_checked(buf, n, cut) && bad++ < 5)
 			printf("# random input %u disagrees (%zu bytes)\n", r, n);
+		if (!ignored_words_sound() && bad_words++ < 5)
+			printf("# in random input %u\n", r);
 	}
 	ok(bad == 0, "%u random inputs: parser == model, every word in effect or diagnosed, messages bounded", total);
+	ok(bad_words == 0, "%u random inputs: each ignored word (every diagnostic but overridden) is the word its message "
+	   "quotes, in CMDLINE_WORD_FMT_MAX bytes, cut safely in a small buffer", total);
 }
 
 int main(void)

@@ -1,9 +1,11 @@
 /*
  * Host test of the framebuffer console (kernel/fbcon.c, built here unchanged) on a synthetic font
  * and a framebuffer in host memory (ASan-checked to its exact size): the pixel formats it accepts
- * and how it encodes colours in each, and for generated geometries (odd widths, pitch beyond the
- * width, a size shorter than pitch x height, screens beyond the text shadow) that text, scrolling,
- * rectangles and scaled text stay inside the visible pixels and never touch a row's padding.
+ * and how it encodes colours in each; the framebuffer's size (include/bootinfo.h, bootinfo_fb_bytes)
+ * for generated modes whose FrameBufferSize is 0, short, exact or larger, and modes unusable at any
+ * size; and for generated geometries (odd widths, pitch beyond the width, those four sizes, screens
+ * beyond the text shadow) that every visible row is drawn and text, scrolling, rectangles and scaled
+ * text stay inside the visible pixels and never touch a row's padding.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,10 +33,11 @@ static uint64_t draw(uint64_t n)
 	return test_rng_next(&rng) % n;
 }
 
-/* A framebuffer of exactly fb->size bytes (pitch x height x 4 when size is 0), filled with SENTINEL. */
+/* A framebuffer of exactly the bytes fbcon may touch (bootinfo_fb_bytes; 4 for an unusable mode),
+ * filled with SENTINEL. */
 static uint32_t *fb_alloc(const struct bootinfo_fb *fb, size_t *bytes)
 {
-	size_t n = fb->size ? fb->size : (size_t)fb->pitch * fb->height * 4;
+	size_t n = bootinfo_fb_bytes(fb) ? bootinfo_fb_bytes(fb) : 4;
 	uint32_t *p = malloc(n);
 
 	for (size_t i = 0; i < n / 4; i++)
@@ -116,6 +119,71 @@ static void test_formats_encode(void)
 	}
 }
 
+/* The four kinds of FrameBufferSize a firmware reports for a mode needing `need` bytes. */
+enum size_kind { SIZE_ZERO, SIZE_SHORT, SIZE_EXACT, SIZE_LARGER, SIZE_KINDS };
+static const char *const size_kind_name[SIZE_KINDS] = { "0", "short", "exact", "larger" };
+
+/* A FrameBufferSize of kind k for a mode needing need bytes (need >= 4). */
+static uint64_t size_of_kind(enum size_kind k, uint64_t need)
+{
+	switch (k) {
+	case SIZE_ZERO: return 0;
+	case SIZE_SHORT: return 1 + draw(need - 1);
+	case SIZE_EXACT: return need;
+	default: return need + 1 + draw(draw(2) ? 4096 : need);
+	}
+}
+
+/* Generated modes with each kind of size: the bytes are the reported size when it holds pitch x
+ * height x 4, else that product; and modes no size can make usable give 0. */
+static void test_fb_bytes(void)
+{
+	int bad = 0, runs = 0, unusable_bad = 0;
+
+	for (int i = 0; i < 4000; i++) {
+		uint32_t w = 1 + (uint32_t)draw(draw(2) ? 4096 : 70000), h = 1 + (uint32_t)draw(draw(2) ? 2160 : 70000);
+		uint32_t pitch = w + (uint32_t)(draw(2) ? 0 : draw(draw(2) ? 64 : 100000));
+		uint64_t need = (uint64_t)pitch * h * 4, base = draw(2) ? 0x80000000 : (draw(1ULL << 40) << 12);
+		enum size_kind k = (enum size_kind)draw(SIZE_KINDS);
+		uint64_t size = size_of_kind(k, need), want = size >= need ? size : need;
+		struct bootinfo_fb fb = fb_desc((uint32_t)(1 + draw(3)), w, h, pitch, size);
+
+		fb.base = base;
+		runs++;
+		if (bootinfo_fb_bytes(&fb) != want && bad++ < 5)
+			printf("#   %ux%u pitch %u, size %s %llu: %llu bytes, want %llu\n", w, h, pitch, size_kind_name[k],
+			       (unsigned long long)size, (unsigned long long)bootinfo_fb_bytes(&fb),
+			       (unsigned long long)want);
+	}
+	is(bad, 0, "%d generated modes (FrameBufferSize 0, short, exact, larger): bytes = max(size, pitch x height x 4)",
+	   runs);
+
+	for (int i = 0; i < 4000; i++) {
+		uint32_t w = 1 + (uint32_t)draw(4096), h = 1 + (uint32_t)draw(2160), pitch = w;
+		enum size_kind k = (enum size_kind)draw(SIZE_KINDS);
+		struct bootinfo_fb fb = fb_desc((uint32_t)(1 + draw(3)), w, h, pitch, 0);
+		uint64_t need;
+		int why = (int)draw(6);
+
+		switch (why) {
+		case 0: fb.width = 0; break;
+		case 1: fb.height = 0; break;
+		case 2: fb.pitch = fb.width - 1 - (uint32_t)draw(fb.width); break;   /* 0 .. width - 1 */
+		case 3: fb.format = BOOTINFO_FB_NONE; break;
+		case 4: fb.pitch = fb.width = UINT32_MAX - (uint32_t)draw(1000), fb.height = UINT32_MAX; break;   /* > 2^64 */
+		default: fb.base = UINT64_MAX - draw((uint64_t)pitch * h * 4); break;   /* base + bytes wraps */
+		}
+		need = (uint64_t)fb.pitch * fb.height * 4;   /* wraps for case 4; any value serves as a size */
+		fb.size = size_of_kind(k, need > 4 ? need : 4);
+		if (bootinfo_fb_bytes(&fb) != 0 && unusable_bad++ < 5)
+			printf("#   unusable case %d: %ux%u pitch %u base 0x%llx size %llu gave %llu bytes\n", why, fb.width,
+			       fb.height, fb.pitch, (unsigned long long)fb.base, (unsigned long long)fb.size,
+			       (unsigned long long)bootinfo_fb_bytes(&fb));
+	}
+	is(unusable_bad, 0, "4000 unusable modes (width/height 0, pitch < width, no format, 2^64 overflow, wrapping "
+	   "range) at every kind of size: 0 bytes");
+}
+
 /* True when every pixel outside the visible rows' first width pixels still holds SENTINEL. */
 static bool fb_padding_untouched(const uint32_t *p, size_t bytes, const struct bootinfo_fb *fb, unsigned vis_h)
 {
@@ -141,22 +209,25 @@ static void test_geometry(void)
 	for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
 		for (size_t hi = 0; hi < sizeof(heights) / sizeof(heights[0]); hi++) {
 			uint32_t w = widths[wi], h = heights[hi], pitch = w + (uint32_t)draw(3) * 16 + (uint32_t)draw(2);
-			uint64_t full = (uint64_t)pitch * h * 4;
-			uint64_t size = draw(3) == 0 ? full - draw((uint64_t)pitch * 4) : full;
+			enum size_kind k = (enum size_kind)((wi * 7 + hi) % SIZE_KINDS);
+			uint64_t size = size_of_kind(k, (uint64_t)pitch * h * 4);
 			struct bootinfo_fb fb = fb_desc((uint32_t)(1 + draw(3)), w, h, pitch, size);
 			size_t bytes;
 			uint32_t *p = fb_alloc(&fb, &bytes);
-			unsigned vis_h = (unsigned)(size / ((uint64_t)pitch * 4)), sw, sh, cols, rows, cw, ch;
+			unsigned sw, sh, cols, rows, cw, ch;
 
 			runs++;
 			fbcon_init(&fb, p);
 			if (!fbcon_active()) {
+				printf("#   %ux%u pitch %u size %s %llu refused\n", w, h, pitch, size_kind_name[k],
+				       (unsigned long long)size);
+				bad++;
 				free(p);
 				continue;
 			}
 			fbcon_get_size(&sw, &sh);
 			fbcon_get_geometry(&cols, &rows, &cw, &ch);
-			if (sw != w || sh != MIN(h, vis_h) || cols * cw > sw || rows * ch > sh) {
+			if (sw != w || sh != h || cols * cw > sw || rows * ch > sh) {
 				printf("#   %ux%u pitch %u size %llu: size %ux%u, %ux%u cells of %ux%u\n", w, h, pitch,
 				       (unsigned long long)size, sw, sh, cols, rows, cw, ch);
 				bad++;
@@ -177,13 +248,15 @@ static void test_geometry(void)
 			}
 			free(p);
 		}
-	is(bad, 0, "%d generated geometries: drawing stays inside the visible pixels", runs);
+	is(bad, 0, "%d generated geometries, FrameBufferSize 0, short, exact or larger: every row drawn, drawing "
+	   "stays inside the visible pixels", runs);
 }
 
 int main(void)
 {
 	test_formats_refused();
 	test_formats_encode();
+	test_fb_bytes();
 	test_geometry();
 	return tap_done();
 }

@@ -1,11 +1,16 @@
 /*
- * Host test of the summary screen's list layout (kernel/summary_layout.c): generated lists of
+ * Host test of the summary screen's layout (kernel/summary_layout.c). Lists: generated lists of
  * failures (names up to the longest test name, messages up to KTEST_MSG_MAX) on screens from 40 to
  * 320 columns with 0 to 24 rows to spare. Every plan stays in its rows, accounts for every item,
  * lists every kept item when a row each fits, says how many are left when they do not, and gives
- * a cut message its own row when the rows allow; then the 640x480 screen's case by name.
+ * a cut message its own row when the rows allow; then the 640x480 screen's case by name. The
+ * screen: every height from 480 to 2400 pixels (and the smaller ones), with and without the
+ * command line's row, keeps every block above the console rows whatever the lists draw. The
+ * command line's row: generated words on rows 0 to 200 columns wide fit, are the most that fit,
+ * say how many are left, and cut only a first word that fits no other way.
  */
 #include <stdint.h>
+#include <string.h>
 #include "tap.h"
 #include "test_rng.h"
 #include "../../kernel/summary_layout.h"
@@ -96,9 +101,222 @@ static void test_640x480(void)
 	   p.shown, p.left);
 }
 
+/* ------------------------------------------------------------------ the screen's blocks */
+
+#define FONT_ROWS_MAX 120   /* fbcon's FBCON_MAX_ROWS: the console's rows stop there */
+#define TEXT_ROWS 3         /* summary.h's SUMMARY_TEXT_ROWS */
+
+/* The console's first pixel row on a screen height_px tall with ch-pixel text, as summary_draw finds it. */
+static unsigned text_top_of(unsigned height_px, unsigned ch)
+{
+	unsigned rows = height_px / ch < FONT_ROWS_MAX ? height_px / ch : FONT_ROWS_MAX;
+
+	return rows > TEXT_ROWS ? (rows - TEXT_ROWS) * ch : 0;
+}
+
+/* The lowest pixel row summary_draw reaches from the lists on, for lists of fail_rows and res_rows
+ * (its own arithmetic): the lists with their gaps, the machine rows and a gap, the "no room" line. */
+static unsigned drawn_bottom(const struct summary_screen_plan *p, unsigned ch, unsigned fail_rows, unsigned res_rows)
+{
+	unsigned y = p->lists_y;
+
+	y += fail_rows ? fail_rows * ch + ch / 2 : 0;
+	y += res_rows ? res_rows * ch + ch / 2 : 0;
+	return y + SUMMARY_MACHINE_ROWS * ch + ch / 2 + ch;
+}
+
+/* One plan's properties; prints the case and returns false on the first one broken. */
+static bool screen_sound(unsigned h, unsigned ch, bool cmdline, const struct summary_screen_plan *without)
+{
+	struct summary_screen_plan p;
+	unsigned text_top = text_top_of(h, ch), first = summary_banner_height(h, ch) + ch / 2, worst = 0;
+	bool big = text_top >= first + (SUMMARY_MACHINE_ROWS + 8) * ch;
+	const char *why = NULL;
+
+	summary_screen_plan(h, text_top, ch, cmdline, &p);
+	/* Every split of the rows between the failures and the results summary_draw can make. */
+	for (unsigned f = 0; f <= p.list_rows; f++) {
+		unsigned res_max = p.list_rows > f + 1 ? p.list_rows - f - 1 : 0;
+		unsigned b = drawn_bottom(&p, ch, f, res_max);
+		worst = b > worst ? b : worst;
+	}
+	if (p.banner_h != summary_banner_height(h, ch))
+		why = "the banner's height is not summary_banner_height";
+	else if (!cmdline && p.cmdline_row)
+		why = "a command line's row not asked for";
+	else if (cmdline && !p.cmdline_row && text_top >= first + ch + ch / 2 + (SUMMARY_MACHINE_ROWS + 2) * ch)
+		why = "no command line's row though it fits with the machine rows";
+	else if (cmdline && ch == 16 && h >= 480 && !p.cmdline_row)
+		why = "no command line's row from 480 pixels up";
+	else if (p.cmdline_row && (p.cmdline_y != first || p.lists_y < p.cmdline_y + ch + ch / 2))
+		why = "the command line's row is not first under the banner, a gap above the lists";
+	else if (!p.cmdline_row && p.lists_y != first)
+		why = "the lists do not start half a row under the banner";
+	else if (big && worst > text_top)
+		why = "a block reaches into the console rows";
+	else if (p.cmdline_row && drawn_bottom(&p, ch, 0, 0) > text_top)
+		why = "the command line's row pushes the machine rows into the console rows";
+	else if (cmdline && without && p.cmdline_row &&
+		 (p.list_rows + 2 < without->list_rows || p.list_rows + 1 > without->list_rows))
+		why = "the command line's row costs the lists other than one or two rows";
+	else if (big && p.list_rows + SUMMARY_MACHINE_ROWS + 2 < (text_top - p.lists_y) / ch)
+		why = "the lists get less than every row the blocks below leave";
+	if (!why)
+		return true;
+	printf("#   %s: height %u, ch %u, cmdline %d: text_top %u, banner %u, cmdline row %d at %u, lists at %u, %u rows, "
+	       "worst bottom %u\n", why, h, ch, cmdline, text_top, p.banner_h, p.cmdline_row, p.cmdline_y, p.lists_y,
+	       p.list_rows, worst);
+	return false;
+}
+
+/* Every height, three text heights, with and without the command line's row. */
+static void test_screens(void)
+{
+	static const unsigned chs[] = { 16, 14, 32 };
+	int runs = 0, bad = 0;
+	struct summary_screen_plan p;
+
+	for (size_t c = 0; c < sizeof(chs) / sizeof(chs[0]); c++)
+		for (unsigned h = 200; h <= 2400 && bad < 5; h++) {
+			summary_screen_plan(h, text_top_of(h, chs[c]), chs[c], false, &p);
+			runs += 2;
+			bad += !screen_sound(h, chs[c], false, NULL);
+			bad += !screen_sound(h, chs[c], true, &p);
+		}
+	is(bad, 0, "%d screens 200 to 2400 pixels high, text 14, 16, 32 pixels: blocks above the console rows, the command "
+	   "line's row wherever it fits with the machine rows (16-pixel text: from 480 up), at one or two of the lists' "
+	   "rows", runs);
+	summary_screen_plan(480, text_top_of(480, 16), 16, true, &p);
+	ok(p.cmdline_row && p.list_rows >= 12, "640x480 with the command line's row: %u rows left for the lists",
+	   p.list_rows);
+}
+
+/* ------------------------------------------------------------------ the command line's row */
+
+#define WORDS_MAX 40
+#define WORD_MAX_LEN 197    /* CMDLINE_WORD_FMT_MAX - 1: quotes, 48 bytes escaped as \xNN, "..." */
+
+/* The row summary_draw_cmdline draws for plan p over words w (their lengths lens). */
+static size_t render(const struct summary_words_plan *p, char w[][WORD_MAX_LEN + 1], const size_t *lens, char *out,
+		     size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < p->shown; i++)
+		n += (size_t)snprintf(out + n, cap - n, "%s%.*s", i ? " " : "", (int)(p->cut_len ? p->cut_len : lens[i]), w[i]);
+	if (p->cut_len)
+		n += (size_t)snprintf(out + n, cap - n, "%s", SUMMARY_WORDS_ELLIPSIS);
+	if (p->left)
+		n += (size_t)snprintf(out + n, cap - n, "%s%zu more", p->shown ? " and " : "", p->left);
+	return n;
+}
+
+/* Length of the row of the first k words whole and the tail for the others of total. */
+static size_t whole_width(const size_t *lens, size_t k, size_t total)
+{
+	char tail[32];
+	size_t w = 0;
+
+	for (size_t i = 0; i < k; i++)
+		w += lens[i] + (i ? 1 : 0);
+	if (k < total)
+		w += (size_t)snprintf(tail, sizeof(tail), "%s%zu more", k ? " and " : "", total - k);
+	return w;
+}
+
+/* One row's properties; prints the case and returns false on the first one broken. */
+static bool words_sound(char w[][WORD_MAX_LEN + 1], const size_t *lens, size_t n, size_t more, size_t room)
+{
+	struct summary_words_plan p;
+	char row[WORDS_MAX * (WORD_MAX_LEN + 1) + 64];
+	size_t total = n + more, best = 0, len;
+	const char *why = NULL;
+
+	summary_words_plan(lens, n, more, room, &p);
+	len = p.len ? render(&p, w, lens, row, sizeof(row)) : 0;
+	for (size_t k = 1; k <= n; k++)
+		if (whole_width(lens, k, total) <= room)
+			best = k;
+	if (p.len > room || len != p.len)
+		why = "the row is longer than the room, or not as long as planned";
+	else if (p.shown + p.left != total || p.shown > n)
+		why = "words shown + left is not words + more";
+	else if (!p.cut_len && p.shown != best)
+		why = "not the most whole words that fit";
+	else if (p.cut_len && (best || p.shown != 1 || p.cut_len < SUMMARY_WORDS_CUT_MIN || p.cut_len >= lens[0]))
+		why = "a cut word though a whole one fits, or cut too short or not cut";
+	else if (!p.cut_len && !best && n && room >= SUMMARY_WORDS_CUT_MIN + 3 + summary_words_tail(total - 1, true))
+		why = "no word shown though a cut one fits";
+	else if (total && !p.len && room >= whole_width(lens, 0, total))
+		why = "nothing drawn though the count fits";
+	else if (!total && p.len)
+		why = "a row for no words";
+	else if (p.shown && strncmp(row, w[0], p.cut_len ? p.cut_len : lens[0]))
+		why = "the row does not start with the first word";
+	if (!why)
+		return true;
+	printf("#   %s: %zu words, %zu more, room %zu: shown %zu cut %zu left %zu len %zu (best %zu): \"%s\"\n", why, n, more,
+	       room, p.shown, p.cut_len, p.left, p.len, best, p.len ? row : "");
+	return false;
+}
+
+/* Generated words (quoted, 3 to WORD_MAX_LEN characters) on rows 0 to 200 columns wide. */
+static void test_words_generated(void)
+{
+	static char w[WORDS_MAX][WORD_MAX_LEN + 1];
+	size_t lens[WORDS_MAX];
+	int runs = 0, bad = 0;
+
+	for (int k = 0; k < 30000 && bad < 5; k++) {
+		size_t n = draw(WORDS_MAX + 1), more = draw(3) ? 0 : draw(draw(2) ? 10 : 2000), room = draw(201);
+
+		for (size_t i = 0; i < n; i++) {
+			lens[i] = 3 + draw(draw(4) ? 20 : WORD_MAX_LEN - 2);
+			memset(w[i], 'a' + (int)(i % 26), lens[i]);
+			w[i][0] = w[i][lens[i] - 1] = '"';
+			w[i][lens[i]] = 0;
+		}
+		runs++;
+		bad += !words_sound(w, lens, n, more, room);
+	}
+	is(bad, 0, "%d generated rows of ignored words: fit, the most whole words, the count of the rest, a cut only "
+	   "of a first word that fits no other way", runs);
+}
+
+/* The 640x480 screen (80 columns; the words from column 23, 56 characters): the Notepad file of
+ * tools/cmdline-boot-test.sh shows its first three words and "and 6 more"; one word of 48
+ * escaped bytes is cut. */
+static void test_words_640x480(void)
+{
+	static char w[WORDS_MAX][WORD_MAX_LEN + 1] = { "\"syspte=0x4000000\"", "\"syspte=-64M\"", "\"syspte=\"",
+		"\"syspte=99999999999G\"", "\"syspte=1T\"", "\"syspte=64MB\"", "\"onexti=halt\"", "\"verifier=yes\"",
+		"\"sysp\\xc3\\xa9te=4M\"" };
+	size_t lens[WORDS_MAX], room = summary_list_room(80, 1 + sizeof("Command line ignored:"));
+	struct summary_words_plan p;
+	char row[256];
+
+	for (size_t i = 0; i < 9; i++)
+		lens[i] = strlen(w[i]);
+	summary_words_plan(lens, 9, 0, room, &p);
+	render(&p, w, lens, row, sizeof(row));
+	ok(room == 56 && p.shown == 3 && p.left == 6 && !strcmp(row, "\"syspte=0x4000000\" \"syspte=-64M\" \"syspte=\" and 6 more"),
+	   "640x480, the Notepad file: \"%s\"", row);
+	lens[0] = WORD_MAX_LEN;
+	memset(w[0] + 1, 'x', WORD_MAX_LEN - 2);
+	w[0][WORD_MAX_LEN - 1] = '"';
+	summary_words_plan(lens, 9, 3, room, &p);
+	render(&p, w, lens, row, sizeof(row));
+	ok(p.shown == 1 && p.cut_len && p.left == 11 && strlen(row) == room && strstr(row, "... and 11 more"),
+	   "640x480, a first word of %zu characters is cut: \"%s\"", lens[0], row);
+}
+
 int main(void)
 {
 	test_generated();
 	test_640x480();
+	test_screens();
+	test_words_generated();
+	test_words_640x480();
 	return tap_done();
 }
