@@ -24,11 +24,10 @@ struct crashtest_pair {
 	uint64_t start;                   /* TSC when the boot CPU called the pair */
 };
 
-/* Spins until *flag is set or the pair's wait is over. */
-static void crashtest_pair_wait_flag(const struct crashtest_pair *p, const volatile uint32_t *flag)
+/* True while the pair's CPUs still wait for each other's step (CRASHTEST_PAIR_WAIT_US from start). */
+static bool crashtest_pair_in_time(const struct crashtest_pair *p)
 {
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE) && tsc_read() - p->start < tsc_us_to_ticks(CRASHTEST_PAIR_WAIT_US))
-		arch_cpu_relax();
+	return tsc_read() - p->start < tsc_us_to_ticks(CRASHTEST_PAIR_WAIT_US);
 }
 
 /*
@@ -41,12 +40,13 @@ static void crashtest_pair_fail(void *arg)
 {
 	struct crashtest_pair *p = arg;
 	if (smp_self() == p->first) {
-		crashtest_pair_wait_flag(p, &p->console_held);
+		while (!__atomic_load_n(&p->console_held, __ATOMIC_ACQUIRE) && crashtest_pair_in_time(p))
+			arch_cpu_relax();
 		kpanic("crash test: the first fatal error, on CPU %u", p->first);
 	}
 	console_hold();
 	__atomic_store_n(&p->console_held, 1, __ATOMIC_RELEASE);
-	while (panic_owner_cpu() != (int)p->first && tsc_read() - p->start < tsc_us_to_ticks(CRASHTEST_PAIR_WAIT_US))
+	while (panic_owner_cpu() != (int)p->first && crashtest_pair_in_time(p))
 		arch_cpu_relax();
 	kpanic("crash test: a second fatal error, on CPU %u, during CPU %u's report", smp_self(), p->first);
 }
