@@ -11,6 +11,7 @@
 #include "reserved.h"
 #include "smp.h"
 #include "console.h"
+#include "textwrap.h"
 
 enum onexit_action kernel_onexit = ONEXIT_HALT;
 /* The CPU that owns the machine's end (its fatal report, or kernel_finish), as its index + 1; 0
@@ -145,30 +146,16 @@ static void panic_footer(uint32_t code)
 /* Bytes of one formatted report message before panic_print_wrapped: a longer one is cut. */
 #define PANIC_TEXT_MAX    512
 
-/*
- * Prints text after PANIC_PREFIX in lines of at most KPRINTF_SCREEN_COLS columns, each line in one
- * kprintf: broken at the last space that fits (a longer word is cut) and at each newline, the
- * continued lines after PANIC_PREFIX_MORE.
- */
+/* Prints text after PANIC_PREFIX in lines of at most KPRINTF_SCREEN_COLS columns (textwrap_line),
+ * each line in one kprintf, the continued ones after PANIC_PREFIX_MORE. */
 static void panic_print_wrapped(const char *text)
 {
 	const char *prefix = PANIC_PREFIX;
-	size_t prefix_len = sizeof(PANIC_PREFIX) - 1;
+	size_t prefix_len = sizeof(PANIC_PREFIX) - 1, next;
 	while (*text) {
-		int room = KPRINTF_SCREEN_COLS - (int)prefix_len, n = 0, space = 0;
-		while (text[n] && text[n] != '\n' && n < room) {
-			if (text[n] == ' ')
-				space = n;
-			n++;
-		}
-		if (n == room && text[n] && text[n] != ' ' && text[n] != '\n' && space > 0)
-			n = space;
-		kprintf("%s%.*s\n", prefix, n, text);
-		text += n;
-		if (*text == '\n')
-			text++;
-		while (*text == ' ')
-			text++;
+		size_t n = textwrap_line(text, KPRINTF_SCREEN_COLS - prefix_len, &next);
+		kprintf("%s%.*s\n", prefix, (int)n, text);
+		text += next;
 		prefix = PANIC_PREFIX_MORE;
 		prefix_len = sizeof(PANIC_PREFIX_MORE) - 1;
 	}
