@@ -8,8 +8,8 @@ static spinlock_t console_lock = SPINLOCK_INIT(LOCK_RANK_CONSOLE, "console");
 
 /*
  * Writes to serial and screen under the console's lock. A CPU that already holds it (a fault or a
- * fatal report inside console_write, an NMI while printing) writes without it: lines may then
- * interleave, but the report gets out instead of deadlocking.
+ * fatal report inside console_write, an NMI while printing, console_hold) writes without it: lines
+ * may then interleave, but the report gets out instead of deadlocking.
  */
 void console_write(const char *s, size_t n)
 {
@@ -22,4 +22,21 @@ void console_write(const char *s, size_t n)
 	serial_write(s, n);
 	fbcon_write(s, n);
 	spin_unlock(&console_lock, f);
+}
+
+/* Takes the console's lock and keeps it (until console_drop): this CPU's writes go out without it,
+ * every other CPU's wait. Nothing when this CPU may not take it now (it holds it, or a lock ranked
+ * after it). */
+void console_hold(void)
+{
+	if (spin_may_take(&console_lock))
+		(void)spin_lock(&console_lock);
+}
+
+/* Releases the console's lock if this CPU holds it, leaving interrupts disabled: for a CPU that
+ * stops for good, wherever it was, while another CPU needs the console. */
+void console_drop(void)
+{
+	if (spin_held(&console_lock))
+		spin_unlock(&console_lock, 0);
 }

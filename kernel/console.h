@@ -2,5 +2,12 @@
 #ifndef CONSOLE_H
 #define CONSOLE_H
 #include "types.h"
+
 void console_write(const char *s, size_t n);
+/* Keeps the console's lock on this CPU until console_drop: for the crash test of a CPU that fails
+ * while it holds it (kernel/crashtest.c), as if it failed inside console_write. */
+void console_hold(void);
+/* For a CPU that stops for good during another's fatal report: gives back the console's lock if
+ * it held it (it failed inside console_write), so the report is not blocked by it. */
+void console_drop(void);
 #endif

@@ -8,8 +8,62 @@
 #include "kprintf.h"
 #include "wdm.h"
 #include "kstring.h"
+#include "panic.h"
+#include "console.h"
+#include "smp.h"
+#include "tsc.h"
 
 #define CRASH_TAG 0x68737243u   /* 'Crsh' */
+/* crashtest=panic2: how long each of its two CPUs waits for the other's step before failing anyway. */
+#define CRASHTEST_PAIR_WAIT_US 5000000
+
+/* The two CPUs of crashtest=panic2: the boot CPU holds the console; the other fails first. */
+struct crashtest_pair {
+	unsigned first;                   /* the CPU whose fatal error must be reported whole */
+	volatile uint32_t console_held;   /* set once the boot CPU holds the console's lock */
+	uint64_t start;                   /* TSC when the boot CPU called the pair */
+};
+
+/* True while the pair's CPUs still wait for each other's step (CRASHTEST_PAIR_WAIT_US from start). */
+static bool crashtest_pair_in_time(const struct crashtest_pair *p)
+{
+	return tsc_read() - p->start < tsc_us_to_ticks(CRASHTEST_PAIR_WAIT_US);
+}
+
+/*
+ * Runs on both CPUs of the pair at once, interrupts off. The first fails once the boot CPU holds
+ * the console, so its report starts (it owns the machine's end) and waits for the console; the
+ * boot CPU then fails too, console in hand: it must give the console back and stop, and the first
+ * CPU's report come out whole, naming the second error in one line.
+ */
+static void crashtest_pair_fail(void *arg)
+{
+	struct crashtest_pair *p = arg;
+	if (smp_self() == p->first) {
+		while (!__atomic_load_n(&p->console_held, __ATOMIC_ACQUIRE) && crashtest_pair_in_time(p))
+			arch_cpu_relax();
+		kpanic("crash test: the first fatal error, on CPU %u", p->first);
+	}
+	console_hold();
+	__atomic_store_n(&p->console_held, 1, __ATOMIC_RELEASE);
+	while (panic_owner_cpu() != (int)p->first && crashtest_pair_in_time(p))
+		arch_cpu_relax();
+	kpanic("crash test: a second fatal error, on CPU %u, during CPU %u's report", smp_self(), p->first);
+}
+
+/* crashtest=panic2: two CPUs fail at once (crashtest_pair_fail); returns when only one is online. */
+static void crashtest_two_cpus(void)
+{
+	static struct crashtest_pair pair;
+	cpumask_t others = smp_online_mask() & ~(1ULL << smp_self());
+	if (!others) {
+		kprintf("crashtest: panic2 needs two CPUs online; %u is\n", smp_cpu_count());
+		return;
+	}
+	pair.first = (unsigned)__builtin_ctzll(others);
+	pair.start = tsc_read();
+	smp_call_many((1ULL << pair.first) | (1ULL << smp_self()), crashtest_pair_fail, &pair);
+}
 
 /* Recurses until the stack runs into its guard page. */
 #pragma GCC diagnostic ignored "-Winfinite-recursion"
@@ -66,6 +120,9 @@ void crashtest_run(void)
 		__asm__ volatile("int $2");
 		__asm__ volatile("int $0x40");
 		kprintf("crashtest: survived an NMI and an unexpected vector\n");
+		return;
+	case CMDLINE_CRASH_PANIC2:
+		crashtest_two_cpus();
 		return;
 	}
 	kprintf("crashtest: %s returned; going on with the suite\n", what);

@@ -95,17 +95,31 @@ int ksyms_stack_walk(uint64_t rbp, uint64_t *rets, int max)
 	return n;
 }
 
-/* Prints one backtrace line; a return address is looked up one byte back (the call itself). */
+/* Marks a symbol name cut to fit a backtrace line. */
+#define KSYMS_CUT_MARK "..."
+
+/*
+ * Prints one backtrace line within KPRINTF_SCREEN_COLS, in one kprintf; a return address is
+ * looked up one byte back (the call itself). A name too long for the line keeps its start and
+ * ends in KSYMS_CUT_MARK (the address names the function anyway).
+ */
 static void ksyms_print_frame(int idx, uint64_t addr, bool is_return)
 {
+	char head[KPRINTF_SCREEN_COLS], tail[KPRINTF_SCREEN_COLS];
 	uint64_t off = 0;
 	const char *name = ksyms_lookup(is_return ? addr - 1 : addr, &off);
 
-	if (name)
-		kprintf("  #%d 0x%016llx %s+0x%llx\n", idx, (unsigned long long)addr, name,
-			(unsigned long long)(off + (is_return ? 1 : 0)));
+	int head_len = ksnprintf(head, sizeof(head), "  #%d 0x%016llx ", idx, (unsigned long long)addr);
+	if (!name) {
+		kprintf("%s?\n", head);
+		return;
+	}
+	int tail_len = ksnprintf(tail, sizeof(tail), "+0x%llx", (unsigned long long)(off + (is_return ? 1 : 0)));
+	int room = KPRINTF_SCREEN_COLS - head_len - tail_len, name_len = ksnprintf(NULL, 0, "%s", name);
+	if (name_len <= room)
+		kprintf("%s%s%s\n", head, name, tail);
 	else
-		kprintf("  #%d 0x%016llx ?\n", idx, (unsigned long long)addr);
+		kprintf("%s%.*s%s%s\n", head, MAX(room - (int)sizeof(KSYMS_CUT_MARK) + 1, 0), name, KSYMS_CUT_MARK, tail);
 }
 
 /* Prints rip and the callers found from rbp, at most max_frames lines (see ksyms.h). */

@@ -16,6 +16,9 @@ extern enum onexit_action kernel_onexit;
 #define QEMU_EXIT_FAIL 0x11   /* exit status 35 */
 
 __attribute__((noreturn)) void panic_trap(struct trap_frame *tf, uint64_t cr2);
+/* The CPU that owns the machine's end (it reports a fatal error, or it ends the machine), or -1
+ * while the machine runs. */
+int panic_owner_cpu(void);
 /* Ends the machine as onexit says, with success or failure. */
 __attribute__((noreturn)) void kernel_finish(bool success);
 

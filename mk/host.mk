@@ -55,6 +55,11 @@ $(B)/host/test_summary_layout: tests/host/test_summary_layout.c kernel/summary_l
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) $< kernel/summary_layout.c $(HOST_OBJ) -o $@
 
+# The fatal reports' line breaks are kernel code with no dependency, built into their test.
+$(B)/host/test_textwrap: tests/host/test_textwrap.c kernel/textwrap.c kernel/textwrap.h $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $< kernel/textwrap.c $(HOST_OBJ) -o $@
+
 # The same tests under ThreadSanitizer (with UBSan) instead of ASan: make test-tsan builds and runs
 # them all; make test runs TSAN_IN_TEST, the tests that run several fake CPUs at once.
 comma := ,

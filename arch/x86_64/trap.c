@@ -37,21 +37,59 @@ void trap_set_handlers(trap_handler_fn *page_fault, trap_handler_fn *fatal)
 	trap_fatal_handler = fatal;
 }
 
+/* One register of a trap report: its name and value, in digits hexadecimal digits. */
+struct trap_reg {
+	const char *name;
+	uint64_t value;
+	int digits;
+};
+
+#define TRAP_REG_DIGITS   (2 * (int)sizeof(uint64_t))   /* a 64-bit register in hexadecimal */
+#define TRAP_SEL_DIGITS   (2 * (int)sizeof(uint16_t))   /* a segment selector */
+#define TRAP_REG_NAME_PAD 3                             /* "RAX", "R8 ": names padded to this */
+#define TRAP_REG_GAP      2                             /* spaces between two registers on a line */
+/* The widest register shown: "RFLAGS", a space, 16 digits. */
+#define TRAP_REG_CELL_MAX ((int)sizeof("RFLAGS") - 1 + 1 + TRAP_REG_DIGITS)
+/* Registers per line, so that a line fits the narrowest console (3 at 80 columns). */
+#define TRAP_REGS_PER_LINE ((KPRINTF_SCREEN_COLS + TRAP_REG_GAP) / (TRAP_REG_CELL_MAX + TRAP_REG_GAP))
+_Static_assert(TRAP_REGS_PER_LINE >= 1, "a register fits a console line");
+
+/* Prints regs, TRAP_REGS_PER_LINE to a line, each line in one kprintf. */
+static void trap_print_regs(const struct trap_reg *regs, size_t n)
+{
+	char line[KPRINTF_SCREEN_COLS + 1];
+	int len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		len += ksnprintf(line + len, sizeof(line) - (size_t)len, "%*s%-*s %0*llx",
+				 i % TRAP_REGS_PER_LINE ? TRAP_REG_GAP : 0, "", TRAP_REG_NAME_PAD, regs[i].name,
+				 regs[i].digits, (unsigned long long)regs[i].value);
+		len = MIN(len, (int)sizeof(line) - 1);   /* a cut line, never an overrun */
+		if ((i + 1) % TRAP_REGS_PER_LINE == 0 || i + 1 == n) {
+			kprintf("%s\n", line);
+			len = 0;
+		}
+	}
+}
+
 void trap_dump_frame(const struct trap_frame *tf, uint64_t cr2)
 {
-	kprintf("RIP %016llx  CS %04llx  RFLAGS %016llx  RSP %016llx  SS %04llx\n",
-		(unsigned long long)tf->rip, (unsigned long long)tf->cs, (unsigned long long)tf->rflags,
-		(unsigned long long)tf->rsp, (unsigned long long)tf->ss);
-	kprintf("RAX %016llx  RBX %016llx  RCX %016llx  RDX %016llx\n", (unsigned long long)tf->rax,
-		(unsigned long long)tf->rbx, (unsigned long long)tf->rcx, (unsigned long long)tf->rdx);
-	kprintf("RSI %016llx  RDI %016llx  RBP %016llx  R8  %016llx\n", (unsigned long long)tf->rsi,
-		(unsigned long long)tf->rdi, (unsigned long long)tf->rbp, (unsigned long long)tf->r8);
-	kprintf("R9  %016llx  R10 %016llx  R11 %016llx  R12 %016llx\n", (unsigned long long)tf->r9,
-		(unsigned long long)tf->r10, (unsigned long long)tf->r11, (unsigned long long)tf->r12);
-	kprintf("R13 %016llx  R14 %016llx  R15 %016llx\n", (unsigned long long)tf->r13,
-		(unsigned long long)tf->r14, (unsigned long long)tf->r15);
-	kprintf("CR0 %016llx  CR2 %016llx  CR3 %016llx  CR4 %016llx\n", (unsigned long long)read_cr0(),
-		(unsigned long long)cr2, (unsigned long long)read_cr3(), (unsigned long long)read_cr4());
+	/* Where it was first (RIP and the stack), then the other registers, then the control state. */
+	const struct trap_reg regs[] = {
+		{ "RIP", tf->rip, TRAP_REG_DIGITS }, { "RSP", tf->rsp, TRAP_REG_DIGITS },
+		{ "RBP", tf->rbp, TRAP_REG_DIGITS }, { "RAX", tf->rax, TRAP_REG_DIGITS },
+		{ "RBX", tf->rbx, TRAP_REG_DIGITS }, { "RCX", tf->rcx, TRAP_REG_DIGITS },
+		{ "RDX", tf->rdx, TRAP_REG_DIGITS }, { "RSI", tf->rsi, TRAP_REG_DIGITS },
+		{ "RDI", tf->rdi, TRAP_REG_DIGITS }, { "R8", tf->r8, TRAP_REG_DIGITS },
+		{ "R9", tf->r9, TRAP_REG_DIGITS }, { "R10", tf->r10, TRAP_REG_DIGITS },
+		{ "R11", tf->r11, TRAP_REG_DIGITS }, { "R12", tf->r12, TRAP_REG_DIGITS },
+		{ "R13", tf->r13, TRAP_REG_DIGITS }, { "R14", tf->r14, TRAP_REG_DIGITS },
+		{ "R15", tf->r15, TRAP_REG_DIGITS }, { "RFLAGS", tf->rflags, TRAP_REG_DIGITS },
+		{ "CR0", read_cr0(), TRAP_REG_DIGITS }, { "CR2", cr2, TRAP_REG_DIGITS },
+		{ "CR3", read_cr3(), TRAP_REG_DIGITS }, { "CR4", read_cr4(), TRAP_REG_DIGITS },
+		{ "CS", tf->cs, TRAP_SEL_DIGITS }, { "SS", tf->ss, TRAP_SEL_DIGITS },
+	};
+	trap_print_regs(regs, ARRAY_SIZE(regs));
 }
 
 /*
@@ -93,7 +131,8 @@ static uint64_t trap_unexpected_count;
 /* Ends a fatal trap when the kernel has no fatal handler (yet), or when its handler returned. */
 static __attribute__((noreturn)) void trap_fatal_fallback(struct trap_frame *tf, uint64_t cr2)
 {
-	kprintf("\n*** trap: exception %llu (%s), error code 0x%llx, at rip 0x%llx, with no fatal handler; halting\n",
+	/* Two lines within the console's width (the longest vector name and a 32-bit error code). */
+	kprintf("\n*** trap: exception %llu (%s), error code 0x%llx\n*** at rip 0x%llx, with no fatal handler; halting\n",
 		(unsigned long long)tf->vector, trap_name(tf->vector), (unsigned long long)tf->error,
 		(unsigned long long)tf->rip);
 	trap_dump_frame(tf, cr2);
