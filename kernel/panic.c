@@ -175,9 +175,9 @@ static void panic_printf_wrapped(const char *fmt, ...)
 
 /*
  * Every line of a fatal report fits KPRINTF_SCREEN_COLS (tools/fault-test.sh checks each crash
- * case's report on the serial log) but those syspte_describe prints for a bug check 0x50 in the
- * system PTE region: mm/'s text (its contract, checked by tests/host/test_syspte_report.c), up to
- * about 110 columns for a reservation's page, so it wraps once at 80.
+ * case's report on the serial log), syspte_describe's for a bug check 0x50 in the system PTE
+ * region included (its lines are mm/'s; tests/host/test_syspte_report.c and test_lock.c hold them
+ * to the width).
  */
 void kpanic_at(const char *file, int line, const char *fmt, ...)
 {

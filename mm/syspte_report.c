@@ -411,7 +411,7 @@ static void syspte_describe_outside(struct syspte_region *r, vaddr_t va)
 	struct syspte_info info = { 0 };
 	if (r->guard && va >= r->base + PAGE_SIZE && syspte_lookup(r, va - PAGE_SIZE, &info) &&
 	    ((va - info.base) >> PAGE_SHIFT) == info.npages) {
-		kprintf("*** 0x%llx is the verifier's guard page after reservation base 0x%llx, %llu pages, tag ",
+		kprintf("*** 0x%llx is the verifier's guard page after a reservation:\n***   base 0x%llx, %llu pages, tag ",
 			(unsigned long long)va, (unsigned long long)info.base, (unsigned long long)info.npages);
 		syspte_print_tag(info.tag);
 		kprintf(" (an overrun)\n");
@@ -428,15 +428,16 @@ void syspte_describe(struct syspte_region *r, vaddr_t va)
 		return;
 	}
 	if (!spin_may_take(&r->lock)) {
-		kprintf("*** 0x%llx is in the system PTE region, but this CPU holds its lock or one ranked after it: "
-			"the fault came from inside the memory manager, so the region is not read\n", (unsigned long long)va);
+		kprintf("*** 0x%llx is in the system PTE region, but this CPU holds its lock\n"
+			"***   or one ranked after it: the fault came from inside the memory manager,\n"
+			"***   so the region is not read\n", (unsigned long long)va);
 		return;
 	}
 	if (!syspte_lookup(r, va, &info)) {
 		syspte_describe_outside(r, va);
 		return;
 	}
-	kprintf("*** 0x%llx is page %llu of reservation base 0x%llx, %llu pages, tag ", (unsigned long long)va,
+	kprintf("*** 0x%llx is page %llu of reservation base 0x%llx:\n***   %llu pages, tag ", (unsigned long long)va,
 		(unsigned long long)((va - info.base) >> PAGE_SHIFT), (unsigned long long)info.base,
 		(unsigned long long)info.npages);
 	syspte_print_tag(info.tag);

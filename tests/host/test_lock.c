@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include "tap.h"
+#include "kprintf.h"
+#include "capture.h"
 #include "fake_arch.h"
 #include "host_machine.h"
 #include "syspte_impl.h"
@@ -187,8 +189,19 @@ static void test_fault_path(struct syspte_region *r)
 	uint64_t f = spin_lock(&r->lock), before = bugcheck_last.count;
 	ok(!spin_may_take(&r->lock) && syspte_reservation_base(r, va + 2 * PAGE_SIZE) == 0,
 	   "region lock held by this CPU: base 0, returned without waiting");
-	syspte_describe(r, va);   /* prints that the region is not read */
-	ok(bugcheck_last.count == before, "and no lock report");
+	static char said[1024];
+	capture_begin();
+	syspte_describe(r, va);
+	capture_end(said, sizeof(said));
+	size_t widest = 0;
+	for (const char *line = said; *line;) {
+		size_t n = strcspn(line, "\n");
+		widest = n > widest ? n : widest;
+		line += n + (line[n] == '\n');
+	}
+	ok(bugcheck_last.count == before && strstr(said, "so the region is not read\n") && widest <= KPRINTF_SCREEN_COLS,
+	   "syspte_describe says the region is not read, in lines of at most %d columns (%zu), no lock report",
+	   KPRINTF_SCREEN_COLS, widest);
 	spin_unlock(&r->lock, f);
 	spinlock_t phys_ranked = SPINLOCK_INIT(LOCK_RANK_PHYS, "test-phys");
 	f = spin_lock(&phys_ranked);

@@ -37,6 +37,7 @@
 #include <stdarg.h>
 #include "tap.h"
 #include "capture.h"
+#include "kprintf.h"
 #include "host_machine.h"
 #include "syspte_impl.h"
 #include "syspte_cache.h"
@@ -485,15 +486,15 @@ static void describe_one(const struct sres *s)
 	const uint64_t at[] = { 0, s->n - 1, below(s->n) };
 	for (unsigned k = 0; k < ARRAY_SIZE(at); k++) {
 		vaddr_t va = byte_in(p + at[k]);
-		describe(va, "*** 0x%llx is page %llu of reservation base 0x%llx, %llu pages, tag '%s', %llu pages mapped\n",
+		describe(va, "*** 0x%llx is page %llu of reservation base 0x%llx:\n***   %llu pages, tag '%s', %llu pages mapped\n",
 			 (unsigned long long)va, (unsigned long long)at[k], (unsigned long long)s->va,
 			 (unsigned long long)s->n, tt, (unsigned long long)s->len);
 	}
 	uint64_t after = p + s->n;
 	vaddr_t va = byte_in(after);
 	if (after < NPAGES && R->guard)
-		describe(va, "*** 0x%llx is the verifier's guard page after reservation base 0x%llx, %llu pages, tag '%s' "
-			 "(an overrun)\n", (unsigned long long)va, (unsigned long long)s->va, (unsigned long long)s->n, tt);
+		describe(va, "*** 0x%llx is the verifier's guard page after a reservation:\n"
+			 "***   base 0x%llx, %llu pages, tag '%s' (an overrun)\n", (unsigned long long)va, (unsigned long long)s->va, (unsigned long long)s->n, tt);
 	else if (after < NPAGES && !pages[after])
 		describe(va, "*** 0x%llx is free (unreserved) system PTE space\n", (unsigned long long)va);
 	if (p && !pages[p - 1]) {
@@ -526,6 +527,12 @@ static void check_describe(void)
 			d++;
 		bad("describe: the text differs at byte", d, want_len);
 	}
+	for (const char *line = text; *line;) {   /* a fatal report's lines fit the narrowest console */
+		size_t n = strcspn(line, "\n");
+		if (n > KPRINTF_SCREEN_COLS)
+			bad("describe: a line wider than the console", n, KPRINTF_SCREEN_COLS);
+		line += n + (line[n] == '\n');
+	}
 }
 
 /* The region's first pages: a 1-page reservation placed at page 0 (by a preference, the region
@@ -543,11 +550,11 @@ static void describe_first_page(const char *what)
 	tag_text(tags[0], tt);
 	want_len = 0;
 	capture_begin();
-	describe(v + PAGE_SIZE - 1, "*** 0x%llx is page 0 of reservation base 0x%llx, 1 pages, tag '%s', 0 pages mapped\n",
+	describe(v + PAGE_SIZE - 1, "*** 0x%llx is page 0 of reservation base 0x%llx:\n***   1 pages, tag '%s', 0 pages mapped\n",
 		 (unsigned long long)(v + PAGE_SIZE - 1), (unsigned long long)v, tt);
 	if (R->guard)
-		describe(v + PAGE_SIZE, "*** 0x%llx is the verifier's guard page after reservation base 0x%llx, 1 pages, tag "
-			 "'%s' (an overrun)\n", (unsigned long long)(v + PAGE_SIZE), (unsigned long long)v, tt);
+		describe(v + PAGE_SIZE, "*** 0x%llx is the verifier's guard page after a reservation:\n"
+			 "***   base 0x%llx, 1 pages, tag '%s' (an overrun)\n", (unsigned long long)(v + PAGE_SIZE), (unsigned long long)v, tt);
 	else
 		describe(v + PAGE_SIZE, "*** 0x%llx is free (unreserved) system PTE space\n", (unsigned long long)(v + PAGE_SIZE));
 	capture_end(text, sizeof(text));
