@@ -1659,6 +1659,89 @@ static void test_io_free_leaves_other_mapping(void)
 	release_pages(pb);
 }
 
+/*
+ * IoFreeMdl of an MDL not from IoAllocateMdl is 0xC2 from ExFreePoolWithTag "with nothing unmapped"
+ * (mm/mdl.c), even when MmGetSystemAddressForMdlSafe mapped it and even when it is malformed: the
+ * MDL's own checks and its unmap belong to IoAllocateMdl's MDLs alone. Generated: MDLs of 1 to 8
+ * pages (and 600, a large pool block) from MmAllocatePagesForMdlEx, in pool blocks of other tags
+ * (made by hand over the same frames) and in static memory, each mapped, half of them then broken by
+ * one rule of mm/mdl.h (1 to 5, those IoFreeMdl's own check would see): exactly one bug check, 0xC2
+ * with P1 0x0A (a pool block of another tag) or 0x42 (not pool), the pool, the allocator and the
+ * region unchanged, the mapping's frames still mapped.
+ */
+static void test_io_free_foreign_mapped(void)
+{
+	static struct { MDL m; PFN_NUMBER pfn[600]; } fixed;
+	uint64_t st = 0x10F4EE3DDA7AULL;
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	unsigned cases = 0, right = 0, broken = 0, kinds[3] = { 0, 0, 0 };
+	for (unsigned c = 0; c < 72; c++) {
+		uint64_t n = c % 9 == 8 ? 600 : 1 + c % 9;
+		unsigned kind = (unsigned)rnd_in(&st, 3);   /* 0 its own 'MdlP' block, 1 a block of another tag, 2 static */
+		PMDL pages = MmAllocatePagesForMdlEx(z, any, z, n * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+		if (!pages)
+			break;
+		PMDL m = pages;
+		uint32_t tag = MDL_TAG_PAGES;
+		if (kind == 1) {
+			tag = POOL_TAG4('a' + rnd_in(&st, 26), 'a' + rnd_in(&st, 26), 'a' + rnd_in(&st, 26), 'a' + rnd_in(&st, 26));
+			m = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(MDL) + n * sizeof(PFN_NUMBER), tag);
+		} else if (kind == 2)
+			m = &fixed.m;
+		if (!m)
+			break;
+		if (m != pages) {
+			MmInitializeMdl(m, NULL, n * PAGE_SIZE);
+			memcpy(MmGetMdlPfnArray(m), MmGetMdlPfnArray(pages), n * sizeof(PFN_NUMBER));
+			m->MdlFlags = MDL_PAGES_LOCKED;
+		}
+		char *va = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+		MDL header = *m;
+		switch (rnd_in(&st, 10)) {   /* half of them broken by one rule IoFreeMdl's own check would see */
+		case 0: m->ByteOffset = (ULONG)(PAGE_SIZE + rnd_in(&st, PAGE_SIZE)); break;
+		case 1: m->StartVa = (PVOID)(1 + rnd_in(&st, PAGE_SIZE - 1)); break;
+		case 2: m->ByteCount = (ULONG)(MDL_MAX_BYTES + 1 + rnd_in(&st, PAGE_SIZE - 1)); break;
+		case 3: m->StartVa = (PVOID)(0ULL - PAGE_SIZE * (1 + rnd_in(&st, n))); m->ByteCount += PAGE_SIZE; break;
+		case 4: m->Size = (CSHORT)(sizeof(MDL) + sizeof(PFN_NUMBER) * rnd_in(&st, MIN(n, 8))); break;
+		default: break;
+		}
+		broken += mdl_validate(m, 0, NULL) != MDL_VALID;
+		struct snap s;
+		take(&s);
+		intercept();
+		IoFreeMdl(m);
+		bool good = va && fired(BUGCHECK_BAD_POOL_CALLER, kind == 2 ? POOL_BUGCHECK_NOT_POOL : POOL_BUGCHECK_WRONG_TAG) &&
+			    same(&s);
+		struct syspte_info info;
+		good &= va && syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.tag == MDL_TAG_MAP &&
+			info.base == (vaddr_t)va && info.mapped == n;
+		for (uint64_t i = 0; good && i < n; i++)
+			good &= pfn_at((vaddr_t)va + i * PAGE_SIZE) == MmGetMdlPfnArray(pages)[i];
+		release();
+		cases++;
+		right += good;
+		kinds[kind]++;
+		if (!good && right + 3 > cases)
+			printf("# IoFreeMdl of a mapped %llu-page MDL (%s): not refused as the pool's alone\n",
+			       (unsigned long long)n, kind == 0 ? "MmAllocatePagesForMdlEx" : kind == 1 ? "pool, another tag" : "static");
+		bool still = va && syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.tag == MDL_TAG_MAP &&
+			     info.base == (vaddr_t)va && info.mapped;
+		*m = header;   /* the MDL as mapped again; a mapping the call undid is forgotten by hand */
+		if (still)
+			MmUnmapLockedPages(va, m);
+		else {
+			m->MdlFlags &= (CSHORT)~MDL_MAPPED_TO_SYSTEM_VA;
+			m->MappedSystemVa = NULL;
+		}
+		if (m != pages && kind == 1)
+			ExFreePoolWithTag(m, tag);
+		release_pages(pages);
+	}
+	ok(cases == 72 && right == cases && broken > 20 && kinds[0] > 10 && kinds[1] > 10 && kinds[2] > 10,
+	   "IoFreeMdl of %u mapped MDLs not from IoAllocateMdl (%u malformed; %u 'MdlP', %u other tags, %u static): 0xC2 "
+	   "alone, nothing unmapped or freed (%u right)", cases, broken, kinds[0], kinds[1], kinds[2], right);
+}
+
 /* ---------------------------------------------------------------- malformed MDLs (README "What a valid MDL is") */
 
 /*
@@ -2622,6 +2705,7 @@ int main(void)
 	test_map_locked();
 	test_io_free_mapped_misuse();
 	test_io_free_leaves_other_mapping();
+	test_io_free_foreign_mapped();
 	test_map_frames_generated();
 	test_map_exact_mdls();
 	test_map_bad_frame_over_mapped();
