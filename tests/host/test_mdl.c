@@ -1429,6 +1429,76 @@ static void test_free_pages_of_pool_block(void)
 	   "them (0x1A) and the block's frames stay allocated", cases);
 }
 
+/*
+ * MmFreePagesFromMdl refuses a partial MDL (mm/mdl.c: "mapped, partial, I/O space, pool memory or
+ * already freed": 0x1A, P1 MDL_BUGCHECK_FREE_BAD_MDL, P2 the MDL, P3 its flags, nothing freed), even
+ * one whose other flags alone would be freeable: a partial of a growable region's tear-down MDL
+ * (SOURCE_IS_NONPAGED_POOL inherited, no MappedSystemVa, as its source), and a partial of an
+ * MmAllocatePagesForMdlEx MDL that its caller marked PAGES_LOCKED. The pages stay the source's.
+ * Generated over sources of 1 to 8 pages and sub-ranges at any byte (Length 0 among them).
+ */
+static void test_free_pages_partial(void)
+{
+	uint64_t st = 0xF4EEDA471A1ULL;
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	unsigned cases = 0, right = 0, kinds[2] = { 0, 0 };
+	for (unsigned c = 0; c < 48; c++) {
+		uint64_t n = 1 + c % 8;
+		unsigned kind = (c / 8) % 2;   /* 0 a partial of a tear-down MDL, 1 of a pages MDL, marked locked */
+		PMDL pages = MmAllocatePagesForMdlEx(z, any, z, n * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+		PMDL src = pages, target = IoAllocateMdl(NULL, (ULONG)(n * PAGE_SIZE), 0, 0, NULL);
+		char *base = NULL;
+		if (!pages || !target)
+			break;
+		if (kind == 0) {   /* the tear-down MDL of a growable region holding these pages */
+			base = MmAllocateMappingAddress(n * PAGE_SIZE, TAG_R);
+			if (!base || MmMapLockedPagesWithReservedMapping(base, TAG_R, pages, MmCached) != base)
+				break;
+			src = IoAllocateMdl(base, (ULONG)(n * PAGE_SIZE), 0, 0, NULL);
+			MmBuildMdlForNonPagedPool(src);
+			MmUnmapReservedMapping(base, TAG_R, src);
+			ExFreePool(pages);   /* its pages are now the tear-down MDL's to free */
+			pages = NULL;
+		}
+		uint64_t off = rnd_in(&st, n * PAGE_SIZE), len = rnd_in(&st, 4) ? 1 + rnd_in(&st, n * PAGE_SIZE - off) : 0;
+		IoBuildPartialMdl(src, target, (char *)MmGetMdlVirtualAddress(src) + off, (ULONG)len);
+		if (kind == 1)
+			target->MdlFlags |= MDL_PAGES_LOCKED;
+		uint16_t flags = (uint16_t)target->MdlFlags;
+		ULONG count = target->ByteCount;
+		uint64_t span = mdl_span_pages(target);
+		struct snap s;
+		take(&s);
+		intercept();
+		MmFreePagesFromMdl(target);
+		bool good = fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL) &&
+			    bugcheck_last.p[1] == (uintptr_t)target && bugcheck_last.p[2] == flags && same(&s) &&
+			    target->ByteCount == count && (uint16_t)target->MdlFlags == flags;
+		release();
+		if (!same(&s))   /* the partial's frames went back: taken again for the source's own free */
+			for (uint64_t i = 0; i < span; i++) {
+				paddr_t pa = pfn_to_pa(MmGetMdlPfnArray(target)[i]);
+				phys_alloc(1, pa, pa + PAGE_SIZE);
+			}
+		cases++;
+		right += good;
+		kinds[kind]++;
+		if (!good && right + 3 > cases)
+			printf("# MmFreePagesFromMdl of a partial MDL (flags 0x%x, %u bytes at %llu of %llu pages): not refused\n",
+			       flags, (unsigned)count, (unsigned long long)off, (unsigned long long)n);
+		IoFreeMdl(target);
+		if (kind == 0) {
+			MmFreePagesFromMdl(src);
+			IoFreeMdl(src);
+			MmFreeMappingAddress(base, TAG_R);
+		} else
+			release_pages(pages);
+	}
+	ok(cases == 48 && right == cases && kinds[0] == 24 && kinds[1] == 24,
+	   "MmFreePagesFromMdl of %u partial MDLs (%u of tear-down MDLs, %u marked locked): 0x1A FREE_BAD_MDL, nothing "
+	   "freed (%u right)", cases, kinds[0], kinds[1], right);
+}
+
 /* ---------------------------------------------------------------- system mappings */
 
 static void test_map_locked(void)
@@ -2702,6 +2772,7 @@ int main(void)
 	test_alloc_pages_ignored_flags();
 	test_free_pages_misuse();
 	test_free_pages_of_pool_block();
+	test_free_pages_partial();
 	test_map_locked();
 	test_io_free_mapped_misuse();
 	test_io_free_leaves_other_mapping();
