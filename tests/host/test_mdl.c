@@ -1429,6 +1429,76 @@ static void test_free_pages_of_pool_block(void)
 	   "them (0x1A) and the block's frames stay allocated", cases);
 }
 
+/*
+ * MmFreePagesFromMdl refuses a partial MDL (mm/mdl.c: "mapped, partial, I/O space, pool memory or
+ * already freed": 0x1A, P1 MDL_BUGCHECK_FREE_BAD_MDL, P2 the MDL, P3 its flags, nothing freed), even
+ * one whose other flags alone would be freeable: a partial of a growable region's tear-down MDL
+ * (SOURCE_IS_NONPAGED_POOL inherited, no MappedSystemVa, as its source), and a partial of an
+ * MmAllocatePagesForMdlEx MDL that its caller marked PAGES_LOCKED. The pages stay the source's.
+ * Generated over sources of 1 to 8 pages and sub-ranges at any byte (Length 0 among them).
+ */
+static void test_free_pages_partial(void)
+{
+	uint64_t st = 0xF4EEDA471A1ULL;
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	unsigned cases = 0, right = 0, kinds[2] = { 0, 0 };
+	for (unsigned c = 0; c < 48; c++) {
+		uint64_t n = 1 + c % 8;
+		unsigned kind = (c / 8) % 2;   /* 0 a partial of a tear-down MDL, 1 of a pages MDL, marked locked */
+		PMDL pages = MmAllocatePagesForMdlEx(z, any, z, n * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+		PMDL src = pages, target = IoAllocateMdl(NULL, (ULONG)(n * PAGE_SIZE), 0, 0, NULL);
+		char *base = NULL;
+		if (!pages || !target)
+			break;
+		if (kind == 0) {   /* the tear-down MDL of a growable region holding these pages */
+			base = MmAllocateMappingAddress(n * PAGE_SIZE, TAG_R);
+			if (!base || MmMapLockedPagesWithReservedMapping(base, TAG_R, pages, MmCached) != base)
+				break;
+			src = IoAllocateMdl(base, (ULONG)(n * PAGE_SIZE), 0, 0, NULL);
+			MmBuildMdlForNonPagedPool(src);
+			MmUnmapReservedMapping(base, TAG_R, src);
+			ExFreePool(pages);   /* its pages are now the tear-down MDL's to free */
+			pages = NULL;
+		}
+		uint64_t off = rnd_in(&st, n * PAGE_SIZE), len = rnd_in(&st, 4) ? 1 + rnd_in(&st, n * PAGE_SIZE - off) : 0;
+		IoBuildPartialMdl(src, target, (char *)MmGetMdlVirtualAddress(src) + off, (ULONG)len);
+		if (kind == 1)
+			target->MdlFlags |= MDL_PAGES_LOCKED;
+		uint16_t flags = (uint16_t)target->MdlFlags;
+		ULONG count = target->ByteCount;
+		uint64_t span = mdl_span_pages(target);
+		struct snap s;
+		take(&s);
+		intercept();
+		MmFreePagesFromMdl(target);
+		bool good = fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL) &&
+			    bugcheck_last.p[1] == (uintptr_t)target && bugcheck_last.p[2] == flags && same(&s) &&
+			    target->ByteCount == count && (uint16_t)target->MdlFlags == flags;
+		release();
+		if (!same(&s))   /* the partial's frames went back: taken again for the source's own free */
+			for (uint64_t i = 0; i < span; i++) {
+				paddr_t pa = pfn_to_pa(MmGetMdlPfnArray(target)[i]);
+				phys_alloc(1, pa, pa + PAGE_SIZE);
+			}
+		cases++;
+		right += good;
+		kinds[kind]++;
+		if (!good && right + 3 > cases)
+			printf("# MmFreePagesFromMdl of a partial MDL (flags 0x%x, %u bytes at %llu of %llu pages): not refused\n",
+			       flags, (unsigned)count, (unsigned long long)off, (unsigned long long)n);
+		IoFreeMdl(target);
+		if (kind == 0) {
+			MmFreePagesFromMdl(src);
+			IoFreeMdl(src);
+			MmFreeMappingAddress(base, TAG_R);
+		} else
+			release_pages(pages);
+	}
+	ok(cases == 48 && right == cases && kinds[0] == 24 && kinds[1] == 24,
+	   "MmFreePagesFromMdl of %u partial MDLs (%u of tear-down MDLs, %u marked locked): 0x1A FREE_BAD_MDL, nothing "
+	   "freed (%u right)", cases, kinds[0], kinds[1], right);
+}
+
 /* ---------------------------------------------------------------- system mappings */
 
 static void test_map_locked(void)
@@ -1657,6 +1727,89 @@ static void test_io_free_leaves_other_mapping(void)
 	   "address whole (%u of %u)", intact, cases);
 	release_pages(pa);
 	release_pages(pb);
+}
+
+/*
+ * IoFreeMdl of an MDL not from IoAllocateMdl is 0xC2 from ExFreePoolWithTag "with nothing unmapped"
+ * (mm/mdl.c), even when MmGetSystemAddressForMdlSafe mapped it and even when it is malformed: the
+ * MDL's own checks and its unmap belong to IoAllocateMdl's MDLs alone. Generated: MDLs of 1 to 8
+ * pages (and 600, a large pool block) from MmAllocatePagesForMdlEx, in pool blocks of other tags
+ * (made by hand over the same frames) and in static memory, each mapped, half of them then broken by
+ * one rule of mm/mdl.h (1 to 5, those IoFreeMdl's own check would see): exactly one bug check, 0xC2
+ * with P1 0x0A (a pool block of another tag) or 0x42 (not pool), the pool, the allocator and the
+ * region unchanged, the mapping's frames still mapped.
+ */
+static void test_io_free_foreign_mapped(void)
+{
+	static struct { MDL m; PFN_NUMBER pfn[600]; } fixed;
+	uint64_t st = 0x10F4EE3DDA7AULL;
+	PHYSICAL_ADDRESS z = pa_of(0), any = pa_of(UINT64_MAX);
+	unsigned cases = 0, right = 0, broken = 0, kinds[3] = { 0, 0, 0 };
+	for (unsigned c = 0; c < 72; c++) {
+		uint64_t n = c % 9 == 8 ? 600 : 1 + c % 9;
+		unsigned kind = (unsigned)rnd_in(&st, 3);   /* 0 its own 'MdlP' block, 1 a block of another tag, 2 static */
+		PMDL pages = MmAllocatePagesForMdlEx(z, any, z, n * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+		if (!pages)
+			break;
+		PMDL m = pages;
+		uint32_t tag = MDL_TAG_PAGES;
+		if (kind == 1) {
+			tag = POOL_TAG4('a' + rnd_in(&st, 26), 'a' + rnd_in(&st, 26), 'a' + rnd_in(&st, 26), 'a' + rnd_in(&st, 26));
+			m = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(MDL) + n * sizeof(PFN_NUMBER), tag);
+		} else if (kind == 2)
+			m = &fixed.m;
+		if (!m)
+			break;
+		if (m != pages) {
+			MmInitializeMdl(m, NULL, n * PAGE_SIZE);
+			memcpy(MmGetMdlPfnArray(m), MmGetMdlPfnArray(pages), n * sizeof(PFN_NUMBER));
+			m->MdlFlags = MDL_PAGES_LOCKED;
+		}
+		char *va = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+		MDL header = *m;
+		switch (rnd_in(&st, 10)) {   /* half of them broken by one rule IoFreeMdl's own check would see */
+		case 0: m->ByteOffset = (ULONG)(PAGE_SIZE + rnd_in(&st, PAGE_SIZE)); break;
+		case 1: m->StartVa = (PVOID)(1 + rnd_in(&st, PAGE_SIZE - 1)); break;
+		case 2: m->ByteCount = (ULONG)(MDL_MAX_BYTES + 1 + rnd_in(&st, PAGE_SIZE - 1)); break;
+		case 3: m->StartVa = (PVOID)(0ULL - PAGE_SIZE * (1 + rnd_in(&st, n))); m->ByteCount += PAGE_SIZE; break;
+		case 4: m->Size = (CSHORT)(sizeof(MDL) + sizeof(PFN_NUMBER) * rnd_in(&st, MIN(n, 8))); break;
+		default: break;
+		}
+		broken += mdl_validate(m, 0, NULL) != MDL_VALID;
+		struct snap s;
+		take(&s);
+		intercept();
+		IoFreeMdl(m);
+		bool good = va && fired(BUGCHECK_BAD_POOL_CALLER, kind == 2 ? POOL_BUGCHECK_NOT_POOL : POOL_BUGCHECK_WRONG_TAG) &&
+			    same(&s);
+		struct syspte_info info;
+		good &= va && syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.tag == MDL_TAG_MAP &&
+			info.base == (vaddr_t)va && info.mapped == n;
+		for (uint64_t i = 0; good && i < n; i++)
+			good &= pfn_at((vaddr_t)va + i * PAGE_SIZE) == MmGetMdlPfnArray(pages)[i];
+		release();
+		cases++;
+		right += good;
+		kinds[kind]++;
+		if (!good && right + 3 > cases)
+			printf("# IoFreeMdl of a mapped %llu-page MDL (%s): not refused as the pool's alone\n",
+			       (unsigned long long)n, kind == 0 ? "MmAllocatePagesForMdlEx" : kind == 1 ? "pool, another tag" : "static");
+		bool still = va && syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.tag == MDL_TAG_MAP &&
+			     info.base == (vaddr_t)va && info.mapped;
+		*m = header;   /* the MDL as mapped again; a mapping the call undid is forgotten by hand */
+		if (still)
+			MmUnmapLockedPages(va, m);
+		else {
+			m->MdlFlags &= (CSHORT)~MDL_MAPPED_TO_SYSTEM_VA;
+			m->MappedSystemVa = NULL;
+		}
+		if (m != pages && kind == 1)
+			ExFreePoolWithTag(m, tag);
+		release_pages(pages);
+	}
+	ok(cases == 72 && right == cases && broken > 20 && kinds[0] > 10 && kinds[1] > 10 && kinds[2] > 10,
+	   "IoFreeMdl of %u mapped MDLs not from IoAllocateMdl (%u malformed; %u 'MdlP', %u other tags, %u static): 0xC2 "
+	   "alone, nothing unmapped or freed (%u right)", cases, broken, kinds[0], kinds[1], kinds[2], right);
 }
 
 /* ---------------------------------------------------------------- malformed MDLs (README "What a valid MDL is") */
@@ -2619,9 +2772,11 @@ int main(void)
 	test_alloc_pages_ignored_flags();
 	test_free_pages_misuse();
 	test_free_pages_of_pool_block();
+	test_free_pages_partial();
 	test_map_locked();
 	test_io_free_mapped_misuse();
 	test_io_free_leaves_other_mapping();
+	test_io_free_foreign_mapped();
 	test_map_frames_generated();
 	test_map_exact_mdls();
 	test_map_bad_frame_over_mapped();
