@@ -48,22 +48,22 @@ struct bootinfo_fb {
 #define BOOTINFO_FB_BYTES_PER_PIXEL 4   /* every format the kernel draws is 32 bits per pixel */
 
 /*
- * The framebuffer's bytes to map and draw in: fb->size when it holds the visible rows (pitch x
- * height pixels of BOOTINFO_FB_BYTES_PER_PIXEL bytes), else that product, since some firmware
- * reports FrameBufferSize 0 or short while the mode's geometry is what the screen shows (Linux's
- * efifb trusts the geometry too). 0 when the mode is unusable whatever its size: format NONE, width
- * or height 0, pitch below the width, the product beyond 64 bits, or base + bytes wrapping.
+ * The framebuffer's bytes to map and draw in: its visible rows, pitch x height pixels of
+ * BOOTINFO_FB_BYTES_PER_PIXEL bytes, whatever FrameBufferSize says: some firmware reports 0 or a
+ * short size while the mode's geometry is what the screen shows (Linux's efifb trusts the geometry
+ * too), and a larger size (the whole video memory, or garbage) holds nothing the console draws, so
+ * none of it is mapped. 0 when the mode is unusable: format NONE, width or height 0, pitch below
+ * the width, the product beyond 64 bits, or base + bytes wrapping.
  */
 static inline uint64_t bootinfo_fb_bytes(const struct bootinfo_fb *fb)
 {
-	uint64_t pixels = (uint64_t)fb->pitch * fb->height, need, bytes;
+	uint64_t pixels = (uint64_t)fb->pitch * fb->height, need;
 
 	if (fb->format == BOOTINFO_FB_NONE || fb->width == 0 || fb->height == 0 || fb->pitch < fb->width ||
 	    pixels > UINT64_MAX / BOOTINFO_FB_BYTES_PER_PIXEL)
 		return 0;
 	need = pixels * BOOTINFO_FB_BYTES_PER_PIXEL;
-	bytes = fb->size >= need ? fb->size : need;
-	return bytes <= UINT64_MAX - fb->base ? bytes : 0;
+	return need <= UINT64_MAX - fb->base ? need : 0;
 }
 
 struct bootinfo {

@@ -84,7 +84,7 @@ static void vm_map_fb(const struct bootinfo *bi)
 			fb->width, fb->height, fb->pitch, (unsigned long long)fb->size, (unsigned long long)fb->base);
 		return;
 	}
-	if (bytes != fb->size)
+	if (bytes > fb->size)
 		kprintf("vm: framebuffer size %llu from the firmware is short of %u pixels per line x %u lines x %u "
 			"bytes; mapping %llu bytes\n", (unsigned long long)fb->size, fb->pitch, fb->height,
 			BOOTINFO_FB_BYTES_PER_PIXEL, (unsigned long long)bytes);
