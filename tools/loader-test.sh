@@ -34,10 +34,9 @@ if ! make -s "$mutate" "$kernel" "$efi" >/tmp/loader-test-build.$$ 2>&1; then
 	exit 1
 fi
 rm -f /tmp/loader-test-build.$$
-echo "1..${#cases[@]}"
-n=0
-for c in "${cases[@]}"; do
-	n=$((n + 1))
+# run_case N CASE: boots case number N and prints its TAP line (and the log when it fails).
+run_case() {
+	local n=$1 c=$2 f name how status started esp log pid problem missing want s abort_line fw_line
 	IFS='|' read -r -a f <<< "$c"
 	name=${f[0]} how=${f[1]} status=${f[2]} started=$SECONDS
 	esp=$(mktemp -d /tmp/loader-esp.XXXXXX)
@@ -85,4 +84,23 @@ for c in "${cases[@]}"; do
 		sed 's/^/# /' "$log.txt" | grep -v "^# $" | tail -n 30
 	fi
 	rm -rf "$esp" "$log" "$log.txt" "$log.mutate" "$log.err"
+}
+
+# The cases run LOADER_TEST_JOBS at a time (default 2: each boot is one QEMU thread, mostly the
+# firmware's own start), their lines printed in order once all are done.
+jobs_max=${LOADER_TEST_JOBS:-2}
+out=$(mktemp -d /tmp/loader-test.XXXXXX)
+echo "1..${#cases[@]}"
+n=0
+for c in "${cases[@]}"; do
+	n=$((n + 1))
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+		wait -n
+	done
+	run_case "$n" "$c" > "$out/$n" &
 done
+wait
+for i in $(seq 1 "$n"); do
+	cat "$out/$i"
+done
+rm -rf "$out"
