@@ -324,20 +324,26 @@ static void test_tag_totals(void)
 
 static struct pool_stats snap0;
 
-/* The last call raised exactly one 0xC2 with these parameters and changed no statistic. */
-static bool raised(uint64_t c0, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+/* The last call raised exactly one bug check code with these parameters and changed no statistic. */
+static bool raised_as(uint32_t code, uint64_t c0, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
 {
 	struct pool_stats st;
 	pool_get_stats(&st);
-	bool r = bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_CALLER &&
-		 bugcheck_last.p[0] == p1 && bugcheck_last.p[1] == p2 && bugcheck_last.p[2] == p3 &&
-		 bugcheck_last.p[3] == p4 && memcmp(&st, &snap0, sizeof(st)) == 0;
+	bool r = bugcheck_last.count == c0 + 1 && bugcheck_last.code == code && bugcheck_last.p[0] == p1 &&
+		 bugcheck_last.p[1] == p2 && bugcheck_last.p[2] == p3 && bugcheck_last.p[3] == p4 &&
+		 memcmp(&st, &snap0, sizeof(st)) == 0;
 	if (!r)
-		printf("# got 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx), want (0x%llx, 0x%llx, 0x%llx, 0x%llx)\n",
+		printf("# got 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx), want 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx)\n",
 		       bugcheck_last.code, (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
-		       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3],
+		       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3], code,
 		       (unsigned long long)p1, (unsigned long long)p2, (unsigned long long)p3, (unsigned long long)p4);
 	return r;
+}
+
+/* The last call raised exactly one 0xC2 with these parameters and changed no statistic. */
+static bool raised(uint64_t c0, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	return raised_as(BUGCHECK_BAD_POOL_CALLER, c0, p1, p2, p3, p4);
 }
 
 /* Generated misuse of live and freed blocks, small and large: each one the documented bug check with
@@ -734,20 +740,11 @@ static void test_trim_after_slab_lost(void)
 
 /* ---------------------------------------------------------------- corrupt headers: 0x19 */
 
-/* The last call raised exactly one 0x19 with these parameters and changed no statistic. */
+/* The last call raised exactly one 0x19 with these parameters and changed no statistic; the
+ * corruption is still there for pool_check to find. */
 static bool raised_header(uint64_t c0, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
 {
-	struct pool_stats st;
-	pool_get_stats(&st);
-	bool r = bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
-		 bugcheck_last.p[0] == p1 && bugcheck_last.p[1] == p2 && bugcheck_last.p[2] == p3 &&
-		 bugcheck_last.p[3] == p4 && memcmp(&st, &snap0, sizeof(st)) == 0 && pool_check() != 0;
-	if (!r)
-		printf("# got 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx), want 0x19 (0x%llx, 0x%llx, 0x%llx, 0x%llx)\n",
-		       bugcheck_last.code, (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
-		       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3],
-		       (unsigned long long)p1, (unsigned long long)p2, (unsigned long long)p3, (unsigned long long)p4);
-	return r;
+	return raised_as(BUGCHECK_BAD_POOL_HEADER, c0, p1, p2, p3, p4) && pool_check() != 0;
 }
 
 /*
