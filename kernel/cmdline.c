@@ -179,11 +179,13 @@ static void cmdline_decode(struct cmdline *c, const uint8_t *raw, size_t len)
 
 /* ---------------------------------------------------------------- words */
 
-/* Records a diagnostic (or counts it when the array is full). */
+/* Records a diagnostic (or counts it when the array is full, apart as well when it says a word
+ * had no effect: the summary's count of ignored words must not include overridden ones). */
 static void cmdline_diag(struct cmdline *c, unsigned problem, unsigned key, unsigned suggest, size_t off, size_t len)
 {
 	if (c->ndiag >= CMDLINE_DIAG_MAX) {
 		c->ndropped++;
+		c->ndropped_ignored += problem != CMDLINE_P_OVERRIDDEN;
 		return;
 	}
 	c->diag[c->ndiag++] = (struct cmdline_diag){ .problem = (uint8_t)problem, .key = (uint8_t)key,
@@ -339,7 +341,7 @@ void cmdline_defaults(struct cmdline_opts *o)
 
 void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut)
 {
-	c->text_len = c->ndiag = c->ndropped = 0;
+	c->text_len = c->ndiag = c->ndropped = c->ndropped_ignored = 0;
 	c->raw_len = len;
 	c->cut = cut;
 	c->encoding = CMDLINE_ENC_ASCII;

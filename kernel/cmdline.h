@@ -100,6 +100,7 @@ struct cmdline {
 	int32_t set_by[CMDLINE_NKEYS];      /* offset in text of the word in effect, -1: default */
 	struct cmdline_diag diag[CMDLINE_DIAG_MAX];
 	size_t ndiag, ndropped;
+	size_t ndropped_ignored;            /* of ndropped, those cmdline_diag_ignored would name (not OVERRIDDEN) */
 };
 
 /* The defaults every parse starts from. */
