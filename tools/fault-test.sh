@@ -61,12 +61,10 @@ for c in "${cases[@]}"; do
 	tools/qemu.sh --esp "$esp" --serial "$log" --timeout 90 "${qemu_args[@]}"
 	rc=$?
 	tr -d '\r' < "$log" > "$log.txt"
-	if grep -q "crashtest: $name needs two CPUs online" "$log.txt"; then
-		echo "ok $n - crashtest=$name # SKIP only one CPU came up (QEMU ${f[2]})"
-		rm -rf "$esp" "$log" "$log.txt"
-		continue
-	fi
 	problems=""
+	# A case that asks QEMU for its CPUs fails when they did not all come up: a SKIP would pass
+	# it exactly when the bring-up it stands on is broken.
+	grep -q "crashtest: $name needs two CPUs online" "$log.txt" && problems=" [only one CPU came up (QEMU ${f[2]})]"
 	for s in "${f[@]:3}"; do
 		if [ "${s:0:1}" = "!" ]; then
 			grep -qF -- "${s:1}" "$log.txt" && problems="$problems [present: ${s:1}]"
