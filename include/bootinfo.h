@@ -46,20 +46,33 @@ struct bootinfo_fb {
 };
 
 #define BOOTINFO_FB_BYTES_PER_PIXEL 4   /* every format the kernel draws is 32 bits per pixel */
+/* A bitmask pixel is as wide as its highest mask bit (UEFI): 32 bits needs one in the top byte. */
+#define BOOTINFO_FB_BITMASK_32BPP_MIN 0x01000000u
+
+/* Nonzero when fb's pixels are 32 bits: RGBX, BGRX, or a bitmask with a mask bit in the top byte
+ * (int, not bool: the loader includes this header without stdbool.h). */
+static inline int bootinfo_fb_32bpp(const struct bootinfo_fb *fb)
+{
+	if (fb->format == BOOTINFO_FB_BITMASK)
+		return (fb->mask_red | fb->mask_green | fb->mask_blue | fb->mask_reserved) >= BOOTINFO_FB_BITMASK_32BPP_MIN;
+	return fb->format == BOOTINFO_FB_RGBX || fb->format == BOOTINFO_FB_BGRX;
+}
 
 /*
  * The framebuffer's bytes to map and draw in: its visible rows, pitch x height pixels of
  * BOOTINFO_FB_BYTES_PER_PIXEL bytes, whatever FrameBufferSize says: some firmware reports 0 or a
  * short size while the mode's geometry is what the screen shows (Linux's efifb trusts the geometry
  * too), and a larger size (the whole video memory, or garbage) holds nothing the console draws, so
- * none of it is mapped. 0 when the mode is unusable: format NONE, width or height 0, pitch below
- * the width, the product beyond 64 bits, or base + bytes wrapping.
+ * none of it is mapped. 0 when the mode is unusable: format NONE, pixels narrower than 32 bits (a
+ * 16- or 24-bit bitmask mode: the kernel does not draw it, and pitch x height x 4 would map past
+ * its end), width or height 0, pitch below the width, the product beyond 64 bits, or base + bytes
+ * wrapping.
  */
 static inline uint64_t bootinfo_fb_bytes(const struct bootinfo_fb *fb)
 {
 	uint64_t pixels = (uint64_t)fb->pitch * fb->height, need;
 
-	if (fb->format == BOOTINFO_FB_NONE || fb->width == 0 || fb->height == 0 || fb->pitch < fb->width ||
+	if (!bootinfo_fb_32bpp(fb) || fb->width == 0 || fb->height == 0 || fb->pitch < fb->width ||
 	    pixels > UINT64_MAX / BOOTINFO_FB_BYTES_PER_PIXEL)
 		return 0;
 	need = pixels * BOOTINFO_FB_BYTES_PER_PIXEL;

@@ -21,7 +21,7 @@ struct cmdline_option {
 static const char *const cmdline_bool_names[] = { "0", "1", "off", "on" };
 static const char *const cmdline_onexit_names[] = { "halt", "qemu", "reboot" };
 static const char *const cmdline_exhaust_names[] = { "budget", "full" };
-static const char *const cmdline_crash_names[] = { "none", "panic", "pf", "reserved", "stack", "bugcheck", "nmi", "leak", "panic2" };
+static const char *const cmdline_crash_names[] = { "none", "panic", "pf", "reserved", "stack", "bugcheck", "nmi", "leak", "panic2", "finish2" };
 _Static_assert(sizeof(cmdline_crash_names) / sizeof(cmdline_crash_names[0]) == CMDLINE_CRASH_COUNT, "a name per crash test");
 
 static const struct cmdline_option cmdline_options[CMDLINE_NKEYS] = {
@@ -179,11 +179,13 @@ static void cmdline_decode(struct cmdline *c, const uint8_t *raw, size_t len)
 
 /* ---------------------------------------------------------------- words */
 
-/* Records a diagnostic (or counts it when the array is full). */
+/* Records a diagnostic (or counts it when the array is full, apart as well when it says a word
+ * had no effect: the summary's count of ignored words must not include overridden ones). */
 static void cmdline_diag(struct cmdline *c, unsigned problem, unsigned key, unsigned suggest, size_t off, size_t len)
 {
 	if (c->ndiag >= CMDLINE_DIAG_MAX) {
 		c->ndropped++;
+		c->ndropped_ignored += problem != CMDLINE_P_OVERRIDDEN;
 		return;
 	}
 	c->diag[c->ndiag++] = (struct cmdline_diag){ .problem = (uint8_t)problem, .key = (uint8_t)key,
@@ -339,7 +341,7 @@ void cmdline_defaults(struct cmdline_opts *o)
 
 void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut)
 {
-	c->text_len = c->ndiag = c->ndropped = 0;
+	c->text_len = c->ndiag = c->ndropped = c->ndropped_ignored = 0;
 	c->raw_len = len;
 	c->cut = cut;
 	c->encoding = CMDLINE_ENC_ASCII;

@@ -45,7 +45,7 @@ enum cmdline_exhaust { CMDLINE_EXHAUST_BUDGET, CMDLINE_EXHAUST_FULL };
 enum cmdline_crashtest {
 	CMDLINE_CRASH_NONE, CMDLINE_CRASH_PANIC, CMDLINE_CRASH_PF, CMDLINE_CRASH_RESERVED,
 	CMDLINE_CRASH_STACK, CMDLINE_CRASH_BUGCHECK, CMDLINE_CRASH_NMI, CMDLINE_CRASH_LEAK,
-	CMDLINE_CRASH_PANIC2, CMDLINE_CRASH_COUNT
+	CMDLINE_CRASH_PANIC2, CMDLINE_CRASH_FINISH2, CMDLINE_CRASH_COUNT
 };
 
 /* The options in effect: defaults, then every valid word in order. */
@@ -100,6 +100,7 @@ struct cmdline {
 	int32_t set_by[CMDLINE_NKEYS];      /* offset in text of the word in effect, -1: default */
 	struct cmdline_diag diag[CMDLINE_DIAG_MAX];
 	size_t ndiag, ndropped;
+	size_t ndropped_ignored;            /* of ndropped, those cmdline_diag_ignored would name (not OVERRIDDEN) */
 };
 
 /* The defaults every parse starts from. */

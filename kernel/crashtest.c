@@ -51,18 +51,35 @@ static void crashtest_pair_fail(void *arg)
 	kpanic("crash test: a second fatal error, on CPU %u, during CPU %u's report", smp_self(), p->first);
 }
 
-/* crashtest=panic2: two CPUs fail at once (crashtest_pair_fail); returns when only one is online. */
-static void crashtest_two_cpus(void)
+/*
+ * crashtest=finish2, on both CPUs of the pair at once, interrupts off: the first fails; the boot
+ * CPU, once the first owns the machine's end, ends the machine as a suite that passed would. It
+ * must stop without a word (it had no fatal error) and the first CPU's report come out whole,
+ * naming no other CPU's error.
+ */
+static void crashtest_pair_finish(void *arg)
+{
+	struct crashtest_pair *p = arg;
+	if (smp_self() == p->first)
+		kpanic("crash test: a fatal error on CPU %u while the boot CPU ends the machine", p->first);
+	while (panic_owner_cpu() != (int)p->first && crashtest_pair_in_time(p))
+		arch_cpu_relax();
+	kernel_finish(true);
+}
+
+/* crashtest=panic2 and finish2: fn on the boot CPU and one other at once (crashtest_pair_fail,
+ * crashtest_pair_finish); returns when only one CPU is online. */
+static void crashtest_two_cpus(const char *what, void (*fn)(void *))
 {
 	static struct crashtest_pair pair;
 	cpumask_t others = smp_online_mask() & ~(1ULL << smp_self());
 	if (!others) {
-		kprintf("crashtest: panic2 needs two CPUs online; %u is\n", smp_cpu_count());
+		kprintf("crashtest: %s needs two CPUs online; %u is\n", what, smp_cpu_count());
 		return;
 	}
 	pair.first = (unsigned)__builtin_ctzll(others);
 	pair.start = tsc_read();
-	smp_call_many((1ULL << pair.first) | (1ULL << smp_self()), crashtest_pair_fail, &pair);
+	smp_call_many((1ULL << pair.first) | (1ULL << smp_self()), fn, &pair);
 }
 
 /* Recurses until the stack runs into its guard page. */
@@ -122,7 +139,10 @@ void crashtest_run(void)
 		kprintf("crashtest: survived an NMI and an unexpected vector\n");
 		return;
 	case CMDLINE_CRASH_PANIC2:
-		crashtest_two_cpus();
+		crashtest_two_cpus(what, crashtest_pair_fail);
+		return;
+	case CMDLINE_CRASH_FINISH2:
+		crashtest_two_cpus(what, crashtest_pair_finish);
 		return;
 	}
 	kprintf("crashtest: %s returned; going on with the suite\n", what);

@@ -41,8 +41,6 @@ extern const uint8_t font_psf_end[];
 #define FBCON_MAX_COLS    320
 #define FBCON_MAX_ROWS    120
 #define FBCON_TAB_WIDTH   8
-/* A bitmask pixel is as wide as its highest mask bit (UEFI): 32 bits needs one in the top byte. */
-#define FBCON_BITMASK_32BPP_MIN 0x01000000u
 #define FBCON_NO_GLYPH    0xFFFFu
 #define FBCON_LATIN1_N    256
 /* Palette: ANSI colours 0-15 fixed, the rest allocated by fbcon_set_color. */
@@ -184,7 +182,7 @@ static bool fbcon_pixfmt_init(struct fbcon_pixfmt *fmt, const struct bootinfo_fb
 		*fmt = bgrx;
 		return true;
 	case BOOTINFO_FB_BITMASK:
-		if ((fb->mask_red | fb->mask_green | fb->mask_blue | fb->mask_reserved) < FBCON_BITMASK_32BPP_MIN)
+		if (!bootinfo_fb_32bpp(fb))
 			return false;
 		fbcon_mask_field(fb->mask_red, &fmt->shift[0], &fmt->bits[0]);
 		fbcon_mask_field(fb->mask_green, &fmt->shift[1], &fmt->bits[1]);

@@ -26,32 +26,36 @@ static bool panic_reporting;
 
 /*
  * Stops this CPU for good because another CPU owns the machine's end: records that it had a fatal
- * error (the owner names it in a line of its own report, so no line of this CPU's lands inside
- * it), gives back the console's lock if it held it, and halts with interrupts off until the
+ * error when fatal (the owner names it in a line of its own report, so no line of this CPU's lands
+ * inside it; a kernel_finish is no error, and the owner's report ends the machine as a failure
+ * anyway), gives back the console's lock if it held it, and halts with interrupts off until the
  * owner's kernel_finish stops it through an NMI (smp_nmi). Any other lock it holds stays held: the
  * owner's report takes none but the console's, except the system PTE region's for a bug check 0x50
  * there (syspte_describe), which a CPU that failed inside the region under its lock would block.
  */
-static __attribute__((noreturn)) void panic_stand_aside(void)
+static __attribute__((noreturn)) void panic_stand_aside(bool fatal)
 {
 	uint32_t none = 0;
-	(void)__atomic_compare_exchange_n(&panic_late_cpu, &none, arch_cpu_index() + 1, false,
-					  __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&panic_late_count, 1, __ATOMIC_RELEASE);
+	if (fatal) {
+		(void)__atomic_compare_exchange_n(&panic_late_cpu, &none, arch_cpu_index() + 1, false,
+						  __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&panic_late_count, 1, __ATOMIC_RELEASE);
+	}
 	console_drop();
 	shutdown_halt();
 }
 
-/* Makes the running CPU the machine's end owner; true when it already was. Another CPU's ownership
- * stops this one (panic_stand_aside). Interrupts are off from here on. */
-static bool panic_take_ownership(void)
+/* Makes the running CPU the machine's end owner (fatal: for a fatal error, else for kernel_finish);
+ * true when it already was. Another CPU's ownership stops this one (panic_stand_aside). Interrupts
+ * are off from here on. */
+static bool panic_take_ownership(bool fatal)
 {
 	uint32_t me = arch_cpu_index() + 1, seen = 0;
 	(void)arch_irq_save();
 	if (__atomic_compare_exchange_n(&panic_owner, &seen, me, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return false;
 	if (seen != me)
-		panic_stand_aside();
+		panic_stand_aside(fatal);
 	return true;
 }
 
@@ -78,11 +82,12 @@ static bool panic_note_late(void)
 
 /* Stops the machine as the command line asked: QEMU exit code, reboot, or halt forever (every CPU:
  * the others through an NMI, after the last line is out, so none holds the console lock). A CPU
- * that gets here while another owns the machine's end stops instead (panic_stand_aside); a fatal
- * error another CPU had on the way makes the end a failure. */
+ * that gets here while another owns the machine's end stops instead (panic_stand_aside), named
+ * nowhere: it had no error, and the owner's report ends the machine as a failure
+ * (crashtest=finish2); a fatal error another CPU had on the way makes the end a failure. */
 void kernel_finish(bool success)
 {
-	(void)panic_take_ownership();
+	(void)panic_take_ownership(false);
 	if (panic_note_late())
 		success = false;
 	if (kernel_onexit == ONEXIT_QEMU)
@@ -103,7 +108,7 @@ void kernel_finish(bool success)
  */
 static void panic_enter(void)
 {
-	if (panic_take_ownership()) {
+	if (panic_take_ownership(true)) {
 		kprintf("\n*** nested fatal error during a fatal report; stopping\n");
 		kernel_finish(false);
 	}

@@ -106,7 +106,8 @@ static void summary_format(const struct ktest_results *r, const struct sysinfo *
 }
 
 /* Collects the words of cmdline.txt that took no effect (kernel_cmdline's ignored diagnostics; the
- * problems it did not keep count as more). */
+ * ignored ones it did not keep count as more, never the overridden ones: those took effect as the
+ * grammar intends). */
 static void summary_collect_cmdline(void)
 {
 	const struct cmdline *c = &kernel_cmdline;
@@ -114,7 +115,7 @@ static void summary_collect_cmdline(void)
 	for (size_t i = 0; i < c->ndiag && sum.ncmd < CMDLINE_DIAG_MAX; i++)
 		if (cmdline_diag_ignored(c, i))
 			cmdline_diag_word(c, i, sum.cmd_words[sum.ncmd++], CMDLINE_WORD_FMT_MAX);
-	sum.cmd_more = c->ndropped;
+	sum.cmd_more = c->ndropped_ignored;
 }
 
 /* Collects the failures: the suite's first ones, then how many more. */

@@ -80,7 +80,8 @@ static void vm_map_fb(const struct bootinfo *bi)
 		return;
 	if (!bytes) {
 		kprintf("vm: framebuffer unusable: %u x %u pixels, %u pixels per line, %llu bytes at 0x%llx "
-			"(width or height 0, pitch below the width, or the range wraps); console on serial only\n",
+			"(pixels not 32 bits, width or height 0, pitch below the width, or the range wraps); "
+			"console on serial only\n",
 			fb->width, fb->height, fb->pitch, (unsigned long long)fb->size, (unsigned long long)fb->base);
 		return;
 	}

@@ -69,6 +69,7 @@ TSAN_IN_TEST := $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu
 TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
+TSAN_EXTRA_test_textwrap := kernel/textwrap.c
 
 $(B)/tsan/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -82,6 +83,7 @@ $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_
 		arch/x86_64/percpu.h
 $(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
 $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
+$(B)/tsan/test_textwrap: kernel/textwrap.c kernel/textwrap.h
 
 test-tsan: $(TSAN_TESTS)
 	prove --exec '' $(TSAN_TESTS)

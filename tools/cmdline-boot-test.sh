@@ -32,6 +32,9 @@ nomatch() { printf 'onexit=qemu ktest=no_such_test\n'; }
 benchtypo() { printf 'onexit=qemu ktest=bench_leaf\n'; }
 # maxcpus= on a 4-CPU machine: a refused value, then 2 (the smp_ tests only).
 maxcpus() { printf 'onexit=qemu ktest=smp_ maxcpus=0 maxcpus=2\n'; }
+# More overridden words than the 32 diagnostics kept: every word took effect, so the summary names
+# none as ignored (the dropped diagnostics are overrides, not ignored words).
+overrides() { printf 'onexit=qemu ktest=cmdline_'; for _ in $(seq 40); do printf ' ptdump=0'; done; printf '\n'; }
 
 # name | writer | expected exit | strings the log must hold (separated by ;) | strings it must not hold
 #   [| QEMU arguments]
@@ -63,6 +66,8 @@ cmdline: in effect: onexit=qemu syspte=1G ktest=smp_ mmapdump=0 ptdump=0 verifie
 smp: APIC id 2 not started: beyond maxcpus=2;smp: APIC id 3 not started: beyond maxcpus=2;smp: 2 of 4 CPUs started;\
 summary: command line ignored: \"maxcpus=0\" (the cmdline: lines say why);\
 , 0 failed, 0 skipped;SELF-TEST PASSED|smp: 4 of 4|-smp 4"
+	"overrides|overrides|33|cmdline: \"ptdump=0\" overridden by a later ptdump=; using ptdump=0;\
+cmdline: 7 more problems not shown;SELF-TEST PASSED|summary: command line ignored;ignored:"
 )
 echo "1..${#cases[@]}"
 n=0

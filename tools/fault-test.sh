@@ -25,6 +25,9 @@ cases=(
 	# CPU 1 fails, then CPU 0 while CPU 1's report waits for the console CPU 0 holds: the report
 	# is CPU 1's, whole, and names CPU 0's failure in one line; CPU 0 prints nothing of its own.
 	"panic2|35|-smp 2|crash test: the first fatal error, on CPU 1|*** CPU 0: fatal error while CPU 1 reports one; stopped|Backtrace:|!a second fatal error|!nested fatal error"
+	# CPU 1 fails, then CPU 0 ends the machine as a passed suite would, during CPU 1's report: CPU 0
+	# stops, named nowhere (it had no error), and the report is CPU 1's, whole.
+	"finish2|35|-smp 2|crash test: a fatal error on CPU 1 while the boot CPU ends the machine|Backtrace:|!CPU 0: fatal error|!fatal errors while|!nested fatal error|!System halted"
 )
 if [ $# -gt 0 ]; then
 	picked=()
@@ -61,12 +64,10 @@ for c in "${cases[@]}"; do
 	tools/qemu.sh --esp "$esp" --serial "$log" --timeout 90 "${qemu_args[@]}"
 	rc=$?
 	tr -d '\r' < "$log" > "$log.txt"
-	if grep -q "crashtest: $name needs two CPUs online" "$log.txt"; then
-		echo "ok $n - crashtest=$name # SKIP only one CPU came up (QEMU ${f[2]})"
-		rm -rf "$esp" "$log" "$log.txt"
-		continue
-	fi
 	problems=""
+	# A case that asks QEMU for its CPUs fails when they did not all come up: a SKIP would pass
+	# it exactly when the bring-up it stands on is broken.
+	grep -q "crashtest: $name needs two CPUs online" "$log.txt" && problems=" [only one CPU came up (QEMU ${f[2]})]"
 	for s in "${f[@]:3}"; do
 		if [ "${s:0:1}" = "!" ]; then
 			grep -qF -- "${s:1}" "$log.txt" && problems="$problems [present: ${s:1}]"

@@ -15,8 +15,9 @@
 # literal (messages), assertions to their semicolon (KASSERT, spin_assert_held: debug checks,
 # not behaviour; _Static_assert, STATIC_ASSERT: compile-time), and prefetches (hints by contract);
 # no deletion removes a call of a checker (*verify*, *_check, *_dump). The tests built with extra
-# sources (test_acpi, test_smp_plan, test_elf, test_cmdline, test_fbcon, test_summary_layout) test
-# no mm/ code and are not run.
+# sources (test_acpi, test_smp_plan, test_elf, test_cmdline, test_fbcon, test_summary_layout,
+# test_textwrap) test no mm/ code and are not run (nor could they link here: their extra source is
+# not among the objects).
 #
 # usage: tools/mutate.sh FILE...   (from the top of the tree; HCC, HCFLAGS and HOST_SUPPORT from
 #   make, or the defaults below). Prints TAP, then "N killed, N survived, ..." and "N passed, N
@@ -39,7 +40,7 @@ HOST_SUPPORT=${HOST_SUPPORT:-tests/host/host_support.c tests/host/fake_arch.c te
 MAX=${MUTATE_MAX:-40}
 SEED=${MUTATE_SEED:-0}
 EQUIV=tests/mutants-equivalent.txt
-SKIP_TESTS="test_acpi test_smp_plan test_elf test_cmdline test_fbcon test_summary_layout"
+SKIP_TESTS="test_acpi test_smp_plan test_elf test_cmdline test_fbcon test_summary_layout test_textwrap"
 if [ $# -eq 0 ]; then
 	echo "usage: tools/mutate.sh FILE... (mm/ sources)" >&2
 	exit 2

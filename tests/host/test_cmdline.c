@@ -749,6 +749,51 @@ static void test_formatting_edges(void)
 	ok(bad == 0, "sizes 0..1200M format in the largest exact unit (0 as 0M)");
 }
 
+/* Ignored words among the parse in c: the kept diagnostics cmdline_diag_ignored names, and the
+ * dropped ones counted in ndropped_ignored (what the summary's "Command line ignored" row counts). */
+static size_t ignored_total(void)
+{
+	size_t n = c.ndropped_ignored;
+
+	for (size_t i = 0; i < c.ndiag; i++)
+		n += cmdline_diag_ignored(&c, i);
+	return n;
+}
+
+/* Lines of valid words overriding each other and bad words, in random order and numbers on both
+ * sides of CMDLINE_DIAG_MAX: the ignored words counted are exactly the bad ones (and the cut),
+ * however many overrides filled the diagnostics array first. */
+static void test_ignored_count_excludes_overrides(void)
+{
+	static const char *const valid[] = { "maxcpus=2", "syspte=64M", "onexit=qemu", "verifier=0" };
+	static char line[4096];
+	unsigned bad = 0, rounds = 0;
+
+	for (size_t overrides = 0; overrides <= CMDLINE_DIAG_MAX + 6; overrides += 1 + draw(3))
+		for (size_t bad_words = 0; bad_words <= CMDLINE_DIAG_MAX + 6; bad_words += 1 + draw(3)) {
+			size_t n = 0, left_valid = overrides + 1, left_bad = bad_words;
+			unsigned key = (unsigned)draw(sizeof(valid) / sizeof(valid[0]));
+			bool cut = draw(3) == 0;
+			while (left_valid + left_bad) {
+				if (left_bad && (!left_valid || draw(left_valid + left_bad) < left_bad))
+					n += (size_t)snprintf(line + n, sizeof(line) - n, "nosuch%zu=1 ", left_bad--);
+				else
+					n += (size_t)snprintf(line + n, sizeof(line) - n, "%s ", valid[key]), left_valid--;
+			}
+			if (n >= CMDLINE_TEXT_MAX && bad++ < 5)
+				printf("# a line of %zu bytes: longer than the parser keeps\n", n);
+			parse_checked(line, n, cut);
+			rounds++;
+			size_t want = bad_words + cut;
+			if (ignored_total() != want && bad++ < 5)
+				printf("# %zu overrides, %zu bad words%s: %zu ignored counted (%zu kept, %zu dropped), want %zu\n",
+				       overrides, bad_words, cut ? ", cut" : "", ignored_total(), ignored_total() - c.ndropped_ignored,
+				       c.ndropped_ignored, want);
+		}
+	ok(bad == 0, "%u lines of overrides and bad words: the ignored words counted are the bad ones, kept or dropped",
+	   rounds);
+}
+
 /* ---------------------------------------------------------------- random inputs against the model */
 
 /* The parse in c: every diagnostic but OVERRIDDEN is ignored; an ignored word's text is what its
@@ -795,7 +840,7 @@ static void test_random_against_model(void)
 	static const size_t piece_len[] = { 6, 6, 5, 8, 6, 8, 7, 9, 1, 2, 4, 4, 6, 1, 1, 2, 3, 3, 3, 2, 4, 2, 4, 1, 1,
 		4, 1, 1, 2, 1, 1, 3, 2, 2, 2, 1, 1, 4, 4, 6, 3, 2, 1, 1, 1, 20, 6, 7, 2, 2, 3, 6 };
 	_Static_assert(sizeof(pieces) / sizeof(pieces[0]) == sizeof(piece_len) / sizeof(piece_len[0]), "piece lengths");
-	unsigned bad = 0, total = 0, bad_words = 0;
+	unsigned bad = 0, total = 0, bad_words = 0, bad_count = 0;
 	for (unsigned r = 0; r < 30000; r++) {
 		static char buf[1400];
 		size_t n = 0;
@@ -813,10 +858,17 @@ static void test_random_against_model(void)
 			printf("# random input %u disagrees (%zu bytes)\n", r, n);
 		if (!ignored_words_sound() && bad_words++ < 5)
 			printf("# in random input %u\n", r);
+		size_t model_ignored = 0;
+		for (size_t i = 0; i < m.ndiag && i < MODEL_CMDLINE_MAX_DIAG; i++)
+			model_ignored += m.diag[i].problem != CMDLINE_P_OVERRIDDEN;
+		if (m.ndiag <= MODEL_CMDLINE_MAX_DIAG && ignored_total() != model_ignored && bad_count++ < 5)
+			printf("# random input %u: %zu ignored words counted, model %zu\n", r, ignored_total(), model_ignored);
 	}
 	ok(bad == 0, "%u random inputs: parser == model, every word in effect or diagnosed, messages bounded", total);
 	ok(bad_words == 0, "%u random inputs: each ignored word (every diagnostic but overridden) is the word its message "
 	   "quotes, in CMDLINE_WORD_FMT_MAX bytes, cut safely in a small buffer", total);
+	ok(bad_count == 0, "%u random inputs: the ignored words counted (kept and dropped) are the model's diagnostics but "
+	   "overridden", total);
 }
 
 int main(void)
@@ -830,6 +882,7 @@ int main(void)
 	test_utf16_cuts();
 	test_utf16_decoding_edges();
 	test_formatting_edges();
+	test_ignored_count_excludes_overrides();
 	test_random_against_model();
 	return tap_done();
 }

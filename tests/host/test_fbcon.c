@@ -90,6 +90,33 @@ static void test_formats_refused(void)
 	free(p);
 }
 
+/* Bitmask modes of generated masks: one whose masks all lie below the top byte has pixels
+ * narrower than 32 bits (UEFI: a pixel is as wide as its highest mask bit), so pitch x height x 4
+ * is not its size (twice a 16-bpp framebuffer): bootinfo_fb_bytes must call it unusable (0), as
+ * fbcon does, so that the kernel maps none of it; with a mask bit in the top byte it is sized. */
+static void test_bitmask_narrow_pixels_unsized(void)
+{
+	int bad = 0, runs = 0;
+
+	for (int i = 0; i < 4000; i++) {
+		uint32_t w = 1 + (uint32_t)draw(2048), h = 1 + (uint32_t)draw(1536);
+		struct bootinfo_fb fb = fb_desc(BOOTINFO_FB_BITMASK, w, h, w + (uint32_t)draw(64), w * h * 2);
+		bool wide = draw(2);
+		uint32_t top = (uint32_t)(wide ? 1 + draw(0xFF) : 0) << 24;
+		fb.mask_red = (uint32_t)draw(0x01000000), fb.mask_green = (uint32_t)draw(0x01000000);
+		fb.mask_blue = (uint32_t)draw(0x01000000) | 1, fb.mask_reserved = top;
+		if (wide && draw(2))
+			fb.mask_reserved = 0, fb.mask_red |= top;
+		uint64_t want = wide ? (uint64_t)fb.pitch * h * 4 : 0;
+		runs++;
+		if (bootinfo_fb_bytes(&fb) != want && bad++ < 5)
+			printf("#   %ux%u pitch %u masks %08x %08x %08x %08x: %llu bytes, want %llu\n", w, h, fb.pitch,
+			       fb.mask_red, fb.mask_green, fb.mask_blue, fb.mask_reserved,
+			       (unsigned long long)bootinfo_fb_bytes(&fb), (unsigned long long)want);
+	}
+	is(bad, 0, "%d generated bitmask modes: sized pitch x height x 4 only with a mask bit in the top byte", runs);
+}
+
 /* Each accepted format puts red, green and blue where the format says, and reads them back. */
 static void test_formats_encode(void)
 {
@@ -255,6 +282,7 @@ static void test_geometry(void)
 int main(void)
 {
 	test_formats_refused();
+	test_bitmask_narrow_pixels_unsized();
 	test_formats_encode();
 	test_fb_bytes();
 	test_geometry();
