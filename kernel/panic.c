@@ -30,8 +30,9 @@ static bool panic_reporting;
  * inside it; a kernel_finish is no error, and the owner's report ends the machine as a failure
  * anyway), gives back the console's lock if it held it, and halts with interrupts off until the
  * owner's kernel_finish stops it through an NMI (smp_nmi). Any other lock it holds stays held: the
- * owner's report takes none but the console's, except the system PTE region's for a bug check 0x50
- * there (syspte_describe), which a CPU that failed inside the region under its lock would block.
+ * owner's report takes none but the console's, except the system PTE region's (or a cache's) for a
+ * bug check 0x50 there, and syspte_describe waits for those a bounded time, then names the holder
+ * and reads nothing.
  */
 static __attribute__((noreturn)) void panic_stand_aside(bool fatal)
 {

@@ -1019,6 +1019,12 @@ struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_
 	return i < v->start + v->npages ? v : NULL;
 }
 
+const spinlock_t *syspte_cache_lock(const struct syspte_region *r, unsigned cpu)
+{
+	const struct syspte_cache *c = syspte_cache_of(r, cpu);
+	return c ? &c->lock : NULL;
+}
+
 struct syspte_resv *syspte_cache_hold(struct syspte_region *r, uint64_t i, unsigned o, struct syspte_hold *h)
 {
 	uint64_t idx = i >> SYSPTE_CHUNK_SHIFT;

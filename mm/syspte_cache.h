@@ -333,6 +333,9 @@ struct syspte_resv *syspte_cache_resv_at_locked(struct syspte_region *r, uint64_
  * NULL: the caller takes the region's path). NULL too, h holding nothing, when this CPU may not take
  * the region's lock (that path reports the misuse). */
 struct syspte_resv *syspte_cache_hold(struct syspte_region *r, uint64_t i, unsigned o, struct syspte_hold *h);
+/* The lock of CPU cpu's cache, or NULL when that CPU has none: for a reader that must not wait for
+ * it forever (syspte_describe in a fatal report). */
+const spinlock_t *syspte_cache_lock(const struct syspte_region *r, unsigned cpu);
 /* Releases what syspte_cache_hold took (h->cache not NULL). */
 static inline void syspte_cache_unhold(struct syspte_hold *h)
 {

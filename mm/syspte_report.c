@@ -8,6 +8,7 @@
 #include "kprintf.h"
 #include "kassert.h"
 #include "verifier.h"
+#include "testhooks.h"
 
 void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 {
@@ -420,6 +421,42 @@ static void syspte_describe_outside(struct syspte_region *r, vaddr_t va)
 	kprintf("*** 0x%llx is free (unreserved) system PTE space\n", (unsigned long long)va);
 }
 
+uint32_t syspte_describe_polls = 1u << 22;
+
+/* The holder of l (its CPU index + 1, UINT32_MAX when not yet recorded) when l stays held through
+ * syspte_describe_polls polls; 0 when it came free (l may be NULL: no lock, free). */
+static uint32_t syspte_describe_held(const spinlock_t *l)
+{
+	for (uint32_t n = 0; l && n < syspte_describe_polls; n++) {
+		if (!__atomic_load_n(&l->locked, __ATOMIC_ACQUIRE))
+			return 0;
+		arch_cpu_relax();
+	}
+	if (!l || !__atomic_load_n(&l->locked, __ATOMIC_ACQUIRE))
+		return 0;
+	uint32_t owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
+	return owner ? owner : UINT32_MAX;
+}
+
+/* The holder (as syspte_describe_held) of a lock a lookup of page i or of the page before it may
+ * take and that stays held: the region's, or a cache's owning one of the two chunks. 0: none. */
+static uint32_t syspte_describe_blocked(struct syspte_region *r, uint64_t i)
+{
+	uint32_t held = syspte_describe_held(&r->lock);
+	for (uint64_t p = i ? i - 1 : i; !held && p <= i; p++) {
+		unsigned o = syspte_cache_owner_page(r, p);
+		held = o ? syspte_describe_held(syspte_cache_lock(r, o - 1)) : 0;
+	}
+	return held;
+}
+
+/*
+ * Called from fatal reports: another CPU may hold a lock the lookup needs and never let it go (it
+ * stopped for a fatal error of its own while holding it, kernel/panic.c), so a lock that stays
+ * held through syspte_describe_polls polls is reported with its holder and nothing is read. A
+ * holder that takes a lock after that check and stops holding it is not caught: two fatal errors
+ * within the same few instructions.
+ */
 void syspte_describe(struct syspte_region *r, vaddr_t va)
 {
 	struct syspte_info info;
@@ -431,6 +468,16 @@ void syspte_describe(struct syspte_region *r, vaddr_t va)
 		kprintf("*** 0x%llx is in the system PTE region, but this CPU holds its lock\n"
 			"***   or one ranked after it: the fault came from inside the memory manager,\n"
 			"***   so the region is not read\n", (unsigned long long)va);
+		return;
+	}
+	uint32_t held = syspte_describe_blocked(r, (va - r->base) >> PAGE_SHIFT);
+	if (held) {
+		if (held == UINT32_MAX)
+			kprintf("*** 0x%llx is in the system PTE region, but its lock stays held\n", (unsigned long long)va);
+		else
+			kprintf("*** 0x%llx is in the system PTE region, but CPU %u holds its lock\n",
+				(unsigned long long)va, held - 1);
+		kprintf("***   and does not let it go (stopped by a fatal error?): the region is not read\n");
 		return;
 	}
 	if (!syspte_lookup(r, va, &info)) {

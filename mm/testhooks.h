@@ -28,4 +28,9 @@ void phys_set_budget(uint64_t pages);
  * memory at all. */
 extern uint64_t phys_alloc_calls;
 
+/* How many polls syspte_describe waits for a lock its lookup takes before it reports the holder and
+ * reads nothing (default 1 << 22): a fatal report must end even when a CPU stopped for good holds
+ * the lock. Tests shorten it. */
+extern uint32_t syspte_describe_polls;
+
 #endif

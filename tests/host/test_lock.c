@@ -14,9 +14,11 @@
 #include "tap.h"
 #include "kprintf.h"
 #include "capture.h"
+#include "lock_play.h"
 #include "fake_arch.h"
 #include "host_machine.h"
 #include "syspte_impl.h"
+#include "syspte_cache.h"
 #include "reserved.h"
 #include "bugcheck.h"
 #include "testhooks.h"
@@ -181,6 +183,21 @@ static void test_asserts(struct syspte_region *r)
 	ok(tap_aborts_with(find_other_cpu, r, "not held by CPU 1"), "a _locked function on a CPU that does not hold it: a panic");
 }
 
+/* The lines syspte_describe prints for va, captured into out; returns the widest line's columns. */
+static size_t describe_into(struct syspte_region *r, vaddr_t va, char *out, size_t cap)
+{
+	capture_begin();
+	syspte_describe(r, va);
+	capture_end(out, cap);
+	size_t widest = 0;
+	for (const char *line = out; *line;) {
+		size_t n = strcspn(line, "\n");
+		widest = n > widest ? n : widest;
+		line += n + (line[n] == '\n');
+	}
+	return widest;
+}
+
 /* The page-fault path's calls while the region's lock is held: no lock taken, nothing read. */
 static void test_fault_path(struct syspte_region *r)
 {
@@ -190,15 +207,7 @@ static void test_fault_path(struct syspte_region *r)
 	ok(!spin_may_take(&r->lock) && syspte_reservation_base(r, va + 2 * PAGE_SIZE) == 0,
 	   "region lock held by this CPU: base 0, returned without waiting");
 	static char said[1024];
-	capture_begin();
-	syspte_describe(r, va);
-	capture_end(said, sizeof(said));
-	size_t widest = 0;
-	for (const char *line = said; *line;) {
-		size_t n = strcspn(line, "\n");
-		widest = n > widest ? n : widest;
-		line += n + (line[n] == '\n');
-	}
+	size_t widest = describe_into(r, va, said, sizeof(said));
 	ok(bugcheck_last.count == before && strstr(said, "so the region is not read\n") && widest <= KPRINTF_SCREEN_COLS,
 	   "syspte_describe says the region is not read, in lines of at most %d columns (%zu), no lock report",
 	   KPRINTF_SCREEN_COLS, widest);
@@ -210,6 +219,46 @@ static void test_fault_path(struct syspte_region *r)
 	spin_unlock(&phys_ranked, f);
 	syspte_release(r, va, TAG);
 	ok(held_none() && syspte_check(r) == 0, "region intact");
+}
+
+/*
+ * A fatal report's syspte_describe while another CPU holds a lock its lookup takes and never lets
+ * it go (that CPU stopped for a fatal error of its own): the region's lock, then the lock of the
+ * cache owning the page's chunk, each held as CPU 5 for every page of a reservation and the pages
+ * around it. Each time the report names the holder and reads nothing, after syspte_describe_polls
+ * polls; once the lock is let go, the page is described as usual.
+ */
+static void test_describe_lock_never_freed(struct syspte_region *r)
+{
+	static char said[1024];
+	uint32_t polls = syspte_describe_polls;
+	syspte_describe_polls = 64;
+	vaddr_t va = syspte_reserve(r, 3, TAG, 0);
+	unsigned o = va ? syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT) : 0;
+	spinlock_t *locks[2] = { &r->lock, o ? (spinlock_t *)syspte_cache_lock(r, o - 1) : NULL };
+	unsigned named = 0, read = 0, cases = 0, wide = 0;
+	for (unsigned k = 0; k < 2; k++) {
+		if (!locks[k])
+			continue;
+		for (vaddr_t v = va - PAGE_SIZE; v < va + 4 * PAGE_SIZE; v += PAGE_SIZE / 2) {
+			if (!syspte_in_region(r, v))
+				continue;
+			lock_play_hold(locks[k], 5);
+			wide += describe_into(r, v, said, sizeof(said)) > KPRINTF_SCREEN_COLS;
+			named += strstr(said, "but CPU 5 holds its lock\n") && strstr(said, "the region is not read\n") &&
+				 !strstr(said, "reservation");
+			lock_play_release(locks[k]);
+			wide += describe_into(r, v, said, sizeof(said)) > KPRINTF_SCREEN_COLS;
+			read += strstr(said, "holds its lock") == NULL && strstr(said, "*** 0x") != NULL;
+			cases++;
+		}
+	}
+	syspte_describe_polls = polls;
+	ok(va && o && cases >= 16 && named == cases && read == cases && wide == 0,
+	   "syspte_describe with the region's or the owning cache's lock never let go: the holder named, nothing "
+	   "read (%u of %u), then described once free (%u); lines within %d columns", named, cases, read,
+	   KPRINTF_SCREEN_COLS);
+	ok(va && syspte_release(r, va, TAG) == SYSPTE_OK && held_none() && syspte_check(r) == 0, "region intact");
 }
 
 /* A region call under a lock that ranks after the region's: the order report, then the call works. */
@@ -250,6 +299,7 @@ int main(void)
 	test_spin_polls();
 	test_asserts(r);
 	test_fault_path(r);
+	test_describe_lock_never_freed(r);
 	test_region_order(r);
 	bugcheck_set_hook(NULL);
 	host_machine_destroy();
