@@ -424,7 +424,10 @@ static void smp_tramp_fill(struct percpu *pc, bool no_answer)
 	uint64_t *pml4 = arch_phys_to_virt(smp_tables[0]);
 	struct smp_tramp_data *d = smp_tramp_block();
 
-	__atomic_store_n(&d->apic_id, SMP_TRAMP_NOBODY, __ATOMIC_RELEASE);
+	__atomic_store_n(&d->apic_id, SMP_TRAMP_NOBODY, __ATOMIC_RELAXED);
+	/* The C model orders no later plain store after a release store; this fence does (x86 keeps
+	 * stores in order anyway: it binds the compiler). */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	d->seen_id = SMP_TRAMP_NOBODY;
 	for (int i = SMP_PML4_KERNEL_HALF; i < ARCH_PT_ENTRIES; i++)
 		pml4[i] = kpml4[i];
