@@ -331,7 +331,9 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 	if (!smp_state_move(pc, PERCPU_STARTING, PERCPU_ALIVE))
 		smp_halt_forever();
 	pc->irq_depth = pc->irq_nesting = pc->calling = pc->stop_requested = pc->tlb_busy = 0;   /* a restarted CPU was stopped anywhere */
-	pc->tlb_pending = 0;   /* offline, it was asked nothing since; its TLB is empty after INIT */
+	/* Offline, it was asked nothing since its stop; an issuer that posted to it before and was held
+	 * up (a descheduled vCPU) until it rejoins would wait for it to its timeout. */
+	tlb_ack_stale(pc);
 	cpu_init_control_state();
 	arch_cr3_load(smp_ops->root());
 	if (pc->inject == SMP_INJECT_STALE_TLB)

@@ -62,6 +62,14 @@ void tlb_poll(void)
 	}
 }
 
+void tlb_ack_stale(struct percpu *pc)
+{
+	uint64_t pending = __atomic_exchange_n(&pc->tlb_pending, 0, __ATOMIC_ACQUIRE);
+
+	for (; pending; pending &= pending - 1)
+		__atomic_fetch_and(&percpu_of[__builtin_ctzll(pending)]->tlb_acks, ~(1ULL << pc->index), __ATOMIC_RELEASE);
+}
+
 /* Waits, applying the batches posted to this CPU, until every CPU asked that is still online has
  * acknowledged me's batch; panics after SMP_CALL_TIMEOUT_US from start. */
 static void tlb_wait_acks(struct percpu *me, uint64_t start)

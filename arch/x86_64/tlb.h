@@ -18,7 +18,13 @@
 
 #include "types.h"
 
+struct percpu;
+
 /* Applies every TLB batch posted to this CPU and acknowledges each (smp_poll calls it first). */
 void tlb_poll(void);
+/* Acknowledges, without applying them, the requests posted to pc before it was stopped: for a CPU
+ * restarting after INIT (its TLB holds nothing), before it rejoins the online mask, so each is a
+ * round from before its stop that an issuer may still wait for. */
+void tlb_ack_stale(struct percpu *pc);
 
 #endif

@@ -12,6 +12,7 @@
 #include "x86.h"
 #include "cpu.h"
 #include "smp.h"
+#include "tlb.h"
 #include "apic.h"
 #include "percpu.h"
 #include "tsc.h"
@@ -878,4 +879,31 @@ KTEST(smp_joining_cpu_drops_translations_cached_before_its_join)
 	pt_unmap(&kernel_pt, TEST_JOIN_VA, PAGE_SIZE);
 	phys_free(old, 1);
 	phys_free(new, 1);
+}
+
+/*
+ * A request posted to a CPU before it was stopped, whose issuer still waits (held up past the stop
+ * and the restart, as a descheduled vCPU can be), is acknowledged when the CPU restarts, before it
+ * rejoins the online mask: its TLB was emptied by INIT. Posted by hand from the boot CPU: a pending
+ * bit on the AP and the AP's bit in the boot CPU's acknowledgements.
+ */
+KTEST(smp_restarted_cpu_acknowledges_requests_from_before_its_stop)
+{
+	cpumask_t aps = test_aps();
+
+	if (!aps)
+		KTEST_SKIP("one CPU online: no AP to restart");
+	unsigned cpu = 63 - (unsigned)__builtin_clzll(aps);
+	struct percpu *me = this_cpu(), *pc = percpu_of[cpu];
+	uint64_t acks = me->tlb_acks;
+
+	KEXPECT_EQ(smp_park(cpu), 0);
+	__atomic_fetch_or(&me->tlb_acks, 1ULL << cpu, __ATOMIC_RELEASE);
+	__atomic_fetch_or(&pc->tlb_pending, 1ULL << me->index, __ATOMIC_RELEASE);
+	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US), SMP_STARTED);
+	KEXPECT(!(__atomic_load_n(&me->tlb_acks, __ATOMIC_ACQUIRE) & (1ULL << cpu)),
+		"CPU %u acknowledged the request posted before its stop (acks 0x%llx)", cpu,
+		(unsigned long long)me->tlb_acks);
+	KEXPECT_EQ(__atomic_load_n(&pc->tlb_pending, __ATOMIC_ACQUIRE), 0, "nothing left pending on it");
+	me->tlb_acks = acks & ~(1ULL << cpu);
 }
