@@ -532,9 +532,10 @@ static int smp_start_failed(struct percpu *pc, int step, uint64_t answer_us)
 	if (st == PERCPU_ONLINE)
 		return SMP_STARTED;
 	smp_send_init(pc);
-	if (step == SMP_STEP_IDENTITY)
-		kprintf("smp: CPU %u (APIC id %u) not started: answered as APIC id %u; parked with INIT\n", pc->index,
-			pc->apic_id, pc->apic_id_seen);
+	if (step == SMP_STEP_IDENTITY)   /* the id seen cannot tell this CPU under another id from a late one */
+		kprintf("smp: CPU %u (APIC id %u) not started: answered as APIC id %u (this CPU under another id, or "
+			"a CPU given up on earlier, starting late); parked with INIT\n", pc->index, pc->apic_id,
+			pc->apic_id_seen);
 	else if (step == SMP_STEP_ANSWER || step == SMP_STEP_SETUP)
 		kprintf("smp: CPU %u (APIC id %u) not started: %s (%llu ms); parked with INIT\n", pc->index,
 			pc->apic_id, smp_step_text(step), (unsigned long long)(answer_us / 1000));
