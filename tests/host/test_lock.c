@@ -6,6 +6,7 @@
  * jumps back here where going on would deadlock); assertions run in a child process whose abort
  * and message are checked.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
@@ -261,6 +262,108 @@ static void test_describe_lock_never_freed(struct syspte_region *r)
 	ok(va && syspte_release(r, va, TAG) == SYSPTE_OK && held_none() && syspte_check(r) == 0, "region intact");
 }
 
+/* Plays a CPU that holds a lock for a while, then lets it go. */
+struct late_release {
+	spinlock_t *l;
+	unsigned usec;
+};
+
+static void *release_later(void *arg)
+{
+	struct late_release *lr = arg;
+	usleep(lr->usec);
+	lock_play_release(lr->l);
+	return NULL;
+}
+
+/*
+ * syspte_describe's bounded wait against the locks of two CPUs' caches, over every page of the two
+ * chunks they own and the page around each: a cache's lock held for good (as CPU 5) is named when it
+ * owns the page's chunk, and never stops the description of a page whose chunk, and the chunk of
+ * the page before, it does not own (the lookup does not need it: the page is read). A lock held
+ * with its owner not yet recorded is "stays held". A lock let go within the polls (by another
+ * thread, after 1 to 3 ms) is waited for and the page described. The alarm ends a lookup that
+ * spins for a lock nobody lets go.
+ */
+static void test_describe_lock_neighbours(struct syspte_region *r)
+{
+	static char said[1024];
+	uint32_t polls = syspte_describe_polls;
+	syspte_describe_polls = 64;
+	vaddr_t va[2];
+	unsigned own[2];
+	for (unsigned c = 0; c < 2; c++) {   /* one reservation by CPU 0's cache, one by CPU 1's */
+		fake_cpu_set(c);
+		va[c] = syspte_reserve(r, 1 + c, TAG, 0);
+		own[c] = va[c] ? syspte_cache_owner_page(r, (va[c] - r->base) >> PAGE_SHIFT) : 0;
+	}
+	fake_cpu_set(0);
+	bool two = va[0] && va[1] && own[0] == 1 && own[1] == 2;
+	unsigned needed = 0, named = 0, free_cases = 0, read = 0, wide = 0;
+	alarm(60);
+	for (unsigned c = 0; two && c < 2; c++) {
+		uint64_t chunk = ((va[c] - r->base) >> PAGE_SHIFT) >> SYSPTE_CHUNK_SHIFT;
+		uint64_t first = chunk << SYSPTE_CHUNK_SHIFT, last = first + SYSPTE_CHUNK_PAGES;   /* one past */
+		for (uint64_t p = first ? first - 1 : 0; p <= last; p++) {
+			vaddr_t v = r->base + (p << PAGE_SHIFT) + (p % 3) * (PAGE_SIZE / 3);
+			if (!syspte_in_region(r, v))
+				continue;
+			unsigned op = syspte_cache_owner_page(r, p), ob = p ? syspte_cache_owner_page(r, p - 1) : 0;
+			for (unsigned k = 0; k < 2; k++) {
+				spinlock_t *l = (spinlock_t *)syspte_cache_lock(r, k);
+				lock_play_hold(l, 5);
+				wide += describe_into(r, v, said, sizeof(said)) > KPRINTF_SCREEN_COLS;
+				lock_play_release(l);
+				bool held_named = strstr(said, "but CPU 5 holds its lock\n") && strstr(said, "the region is not read\n");
+				if (op == k + 1)
+					needed++, named += held_named;
+				else if (ob != k + 1)
+					free_cases++, read += !held_named && strstr(said, "*** 0x") != NULL;
+			}
+		}
+	}
+	alarm(0);
+	ok(two && needed >= 2 * SYSPTE_CHUNK_PAGES && named == needed && free_cases >= 2 * SYSPTE_CHUNK_PAGES &&
+	   read == free_cases && wide == 0,
+	   "two CPUs' caches: the owning cache's lock held for good is named (%u of %u pages), another cache's "
+	   "lock never stops the description (%u of %u read); lines within %d columns",
+	   named, needed, read, free_cases, KPRINTF_SCREEN_COLS);
+
+	lock_play_hold(&r->lock, 5);
+	r->lock.owner = 0;   /* taken, its owner not yet written */
+	describe_into(r, va[0], said, sizeof(said));
+	lock_play_release(&r->lock);
+	ok(strstr(said, "but its lock stays held\n") && strstr(said, "the region is not read\n") && !strstr(said, "CPU"),
+	   "a lock held with no owner recorded: \"its lock stays held\", nothing read");
+
+	syspte_describe_polls = polls;
+	unsigned waited = 0, runs = 4;
+	alarm(60);
+	for (unsigned i = 0; two && i < runs; i++) {   /* the region's lock, then each cache's */
+		spinlock_t *l = i % 3 == 0 ? &r->lock : (spinlock_t *)syspte_cache_lock(r, i % 2);
+		vaddr_t v = va[i % 2];
+		lock_play_hold(l, 5);
+		struct late_release lr = { l, 1000 + (unsigned)(i * 700) % 2000 };
+		pthread_t t;
+		bool started = pthread_create(&t, NULL, release_later, &lr) == 0;
+		describe_into(r, v, said, sizeof(said));
+		if (started)
+			pthread_join(t, NULL);
+		else
+			lock_play_release(l);
+		waited += started && !strstr(said, "holds its lock") && strstr(said, "is page 0 of reservation base") != NULL;
+	}
+	alarm(0);
+	ok(two && waited == runs, "a lock let go within the polls is waited for: the page described (%u of %u)", waited, runs);
+	for (unsigned c = 0; c < 2; c++) {
+		fake_cpu_set(c);
+		if (va[c])
+			syspte_release(r, va[c], TAG);
+	}
+	fake_cpu_set(0);
+	ok(held_none() && syspte_check(r) == 0, "region intact");
+}
+
 /* A region call under a lock that ranks after the region's: the order report, then the call works. */
 static void test_region_order(struct syspte_region *r)
 {
@@ -300,6 +403,7 @@ int main(void)
 	test_asserts(r);
 	test_fault_path(r);
 	test_describe_lock_never_freed(r);
+	test_describe_lock_neighbours(r);
 	test_region_order(r);
 	bugcheck_set_hook(NULL);
 	host_machine_destroy();

@@ -832,6 +832,59 @@ static void test_header_corrupt(void)
 	ok(st.bytes_live == 0 && pool_check() == 0, "the pool empty and clean after the corruptions");
 }
 
+/*
+ * The 0x0D row through a large allocation: its side record is a block of class 64, so a large
+ * request over a class-64 slab whose first free block's header (state, class, link) or whose own
+ * link was overwritten raises 0x19 0x0D (P2 the slab, P3 the offset, P4 state | link << 32 or 0),
+ * returns NULL, counts no failure, takes no page from the physical allocator and changes nothing;
+ * once restored, the same request is served, its record in the block that was corrupt.
+ */
+static void test_header_corrupt_large_record(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned bad = 0, cases = 0;
+	for (unsigned i = 0; i < 60; i++) {
+		uint8_t *keep = ExAllocatePoolWithTag(NonPagedPool, 33 + below(32), 0x4B);   /* the slab stays */
+		uint8_t *p = ExAllocatePoolWithTag(NonPagedPool, 33 + below(32), 0x52);
+		ExFreePool(p);   /* p's block heads the class-64 slab's free list: the next record goes there */
+		struct mirror_block *h = hdr(p), save = *h;
+		struct mirror_slab *s = slab(p);
+		uint16_t save_off = s->free_off, poff = (uint16_t)((uint8_t *)h - (uint8_t *)s);
+		uint64_t p3 = poff;
+		switch (i % 4) {
+		case 0: h->state = (uint32_t)(i % 8 == 0 ? M_ALLOC : M_INTERNAL); break;
+		case 1: h->cls = (uint16_t)((2 + 1 + below(POOL_CLASSES - 1)) % POOL_CLASSES); break;
+		case 2: h->next_off = (uint16_t)(32 + 80 * below(50) + 1 + below(79)); break;   /* inside a block */
+		case 3: s->free_off = (uint16_t)(below(2) ? 8 + below(24) : PAGE_SIZE - 8 - below(40)); p3 = s->free_off; break;
+		}
+		uint64_t p4 = i % 4 == 3 ? 0 : h->state | (uint64_t)h->next_off << 32;
+		size_t n = POOL_SMALL_MAX + 1 + below(3 * PAGE_SIZE);
+		struct phys_stats ph0, ph1;
+		phys_get_stats(&ph0);
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		void *q = ExAllocatePoolWithTag(NonPagedPool, n, 0x4C);
+		phys_get_stats(&ph1);
+		bad += q != NULL || !raised_header(c0, POOL_BUGCHECK_FREED_MODIFIED, (uintptr_t)s, p3, p4) ||
+		       memcmp(&ph0, &ph1, sizeof(ph0)) != 0;
+		*h = save, s->free_off = save_off;
+		q = ExAllocatePoolWithTag(NonPagedPool, n, 0x4C);
+		size_t got = 0;
+		bad += q == NULL || bugcheck_last.count != c0 + 1 || hdr(p)->state != M_INTERNAL ||
+		       !pool_block_info(q, &got, NULL) || got != n || pool_check() != 0;
+		ExFreePoolWithTag(q, 0x4C);
+		ExFreePool(keep);
+		cases++;
+	}
+	bugcheck_set_hook(NULL);
+	struct pool_stats st;
+	pool_get_stats(&st);
+	is(bad, 0, "%u large allocations whose record's free block or slab link was overwritten: NULL, 0x19 0x0D with "
+	   "its parameters, no failure counted, no page taken, nothing changed; served once restored", cases);
+	ok(st.bytes_live == 0 && st.large_live == 0 && pool_check() == 0, "the pool empty and clean after them");
+}
+
 int main(void)
 {
 	test_model();
@@ -843,6 +896,7 @@ int main(void)
 	test_double_free_long_ago();
 	test_check();
 	test_header_corrupt();
+	test_header_corrupt_large_record();
 	test_dump();
 	host_machine_destroy();
 	return tap_done();
