@@ -86,6 +86,8 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	SUB(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_BAD_ADDRESS,
 	    "freeing NULL, an address inside a pool block, or a slab address that starts no block (P2 address)"),
 
+	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADERS_DISAGREE,
+	    "a block header's state is none the pool writes, an overrun of the block before (P2 that block's header or 0, P3 the state, P4 the header)"),
 	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADER_SIZE,
 	    "a live block's size is not what its allocation wrote (P3 size | class << 32, P4 the block's header)"),
 	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADER_SIZE_ZERO,

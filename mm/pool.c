@@ -83,6 +83,7 @@ static struct {
 	struct pool_tag_slot tags[POOL_TAG_SLOTS];
 	uint64_t tags_used;
 	uint64_t internal_live;           /* large-block records */
+	uint64_t untracked_bytes;         /* bytes live under tags the full tag table does not hold */
 	struct pool_stats st;
 } pool = { .lock = SPINLOCK_INIT(LOCK_RANK_POOL, "pool") };
 
@@ -199,17 +200,19 @@ static void pool_account_alloc(uint32_t tag, uint64_t bytes)
 		t->t.bytes_live += bytes;
 	} else {
 		pool.st.untracked_tags++;
+		pool.untracked_bytes += bytes;
 	}
 	pool.st.allocs++;
 	pool.st.bytes_live += bytes;
 }
 
-/* True when the live bytes counted for tag (and in all) include bytes: false only when a header's
- * size grew after its allocation. */
+/* True when the live bytes counted for tag (the untracked tags' together when the table does not
+ * hold it) include bytes: false only when a header's size grew after its allocation, this block's
+ * or an earlier freed one's of the same count. */
 static bool pool_account_covers(uint32_t tag, uint64_t bytes)
 {
 	struct pool_tag_slot *t = pool_tag_slot(tag, false);
-	return pool.st.bytes_live >= bytes && (!t || t->t.bytes_live >= bytes);
+	return pool.st.bytes_live >= bytes && (t ? t->t.bytes_live : pool.untracked_bytes) >= bytes;
 }
 
 static void pool_account_free(uint32_t tag, uint64_t bytes)
@@ -219,6 +222,9 @@ static void pool_account_free(uint32_t tag, uint64_t bytes)
 		KASSERT(t->t.bytes_live >= bytes, "tag bytes underflow");
 		t->t.frees++;
 		t->t.bytes_live -= bytes;
+	} else {
+		KASSERT(pool.untracked_bytes >= bytes, "untracked bytes underflow");
+		pool.untracked_bytes -= bytes;
 	}
 	pool.st.frees++;
 	pool.st.bytes_live -= bytes;
@@ -374,8 +380,12 @@ static bool pool_small_find(const void *p, struct pool_slab **sp, struct pool_bl
 	struct pool_block *b = (struct pool_block *)(v - POOL_BLOCK_HDR);
 	if (b->state == POOL_STATE_FREE)
 		return pool_misuse(m, POOL_BUGCHECK_DOUBLE_FREE, 0, b->state | (uint64_t)b->tag << 32, v);
-	if (b->state != POOL_STATE_ALLOC)
+	if (b->state == POOL_STATE_INTERNAL)
 		return pool_misuse(m, POOL_BUGCHECK_BAD_ADDRESS, v, 0, 0);
+	if (b->state != POOL_STATE_ALLOC) {   /* no pool call writes such a state: the block before overran */
+		uint64_t before = off - first >= stride ? (uint64_t)(uintptr_t)b - stride : 0;
+		return pool_corrupt(m, POOL_BUGCHECK_HEADERS_DISAGREE, before, b->state, (uint64_t)(uintptr_t)b);
+	}
 	if (!pool_block_size_ok(s, b))
 		return pool_corrupt(m, b->size ? POOL_BUGCHECK_HEADER_SIZE : POOL_BUGCHECK_HEADER_SIZE_ZERO, 0,
 				    b->size | (uint64_t)b->cls << 32, (uint64_t)(uintptr_t)b);

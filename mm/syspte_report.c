@@ -424,12 +424,15 @@ static void syspte_describe_outside(struct syspte_region *r, vaddr_t va)
 uint32_t syspte_describe_polls = 1u << 22;
 
 /* The holder of l (its CPU index + 1, UINT32_MAX when not yet recorded) when l stays held through
- * syspte_describe_polls polls; 0 when it came free (l may be NULL: no lock, free). */
+ * syspte_describe_polls polls; 0 when it came free (l may be NULL: no lock, free). Each poll runs
+ * the calls posted to this CPU as spin_lock's wait does: a holder may be waiting for this CPU to
+ * answer its TLB shootdown (a cached unmap holds its cache's lock through it). */
 static uint32_t syspte_describe_held(const spinlock_t *l)
 {
 	for (uint32_t n = 0; l && n < syspte_describe_polls; n++) {
 		if (!__atomic_load_n(&l->locked, __ATOMIC_ACQUIRE))
 			return 0;
+		arch_cpu_poll();
 		arch_cpu_relax();
 	}
 	if (!l || !__atomic_load_n(&l->locked, __ATOMIC_ACQUIRE))

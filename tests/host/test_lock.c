@@ -364,6 +364,53 @@ static void test_describe_lock_neighbours(struct syspte_region *r)
 	ok(held_none() && syspte_check(r) == 0, "region intact");
 }
 
+static spinlock_t *answer_lock;
+static unsigned answer_polls;
+
+/* Plays CPU 5 in a cached unmap: it holds its cache's lock while its TLB shootdown waits for this
+ * CPU's answer, which this CPU gives in arch_cpu_poll (include/spinlock.h: a spinner answers the
+ * shootdown); answered, it lets the lock go. */
+static void answer_shootdown(void)
+{
+	if (++answer_polls == 1 && answer_lock)
+		lock_play_release(answer_lock);
+}
+
+/*
+ * syspte_describe's bounded wait answers TLB shootdowns: a cache's lock is held through a cached
+ * unmap's shootdown (mm/syspte_map.c: a spinner on that lock answers it, so the round cannot
+ * deadlock); the holder waits for the describing CPU's answer, so a wait that only polled the lock
+ * would name a live CPU as one that "does not let it go" and describe nothing.
+ */
+static void test_describe_answers_shootdown(struct syspte_region *r)
+{
+	static char said[1024];
+	uint32_t polls = syspte_describe_polls;
+	syspte_describe_polls = 64;
+	vaddr_t va = syspte_reserve(r, 2, TAG, 0);
+	unsigned o = va ? syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT) : 0;
+	unsigned described = 0, cases = 0;
+	for (unsigned k = 0; o && k < 2; k++) {   /* the owning cache's lock, then the region's */
+		answer_lock = k ? &r->lock : (spinlock_t *)syspte_cache_lock(r, o - 1);
+		answer_polls = 0;
+		lock_play_hold(answer_lock, 5);
+		fake_cpu_poll_hook = answer_shootdown;
+		alarm(20);
+		describe_into(r, va + k * PAGE_SIZE, said, sizeof(said));
+		alarm(0);
+		fake_cpu_poll_hook = NULL;
+		if (answer_polls == 0)
+			lock_play_release(answer_lock);
+		described += strstr(said, "holds its lock") == NULL && strstr(said, "of reservation base") != NULL;
+		cases++;
+	}
+	syspte_describe_polls = polls;
+	ok(cases == 2 && described == cases,
+	   "a lock whose holder waits for this CPU's shootdown answer: answered while waiting, the page described "
+	   "(%u of %u)", described, cases);
+	ok(va && syspte_release(r, va, TAG) == SYSPTE_OK && held_none() && syspte_check(r) == 0, "region intact");
+}
+
 /* A region call under a lock that ranks after the region's: the order report, then the call works. */
 static void test_region_order(struct syspte_region *r)
 {
@@ -404,6 +451,7 @@ int main(void)
 	test_fault_path(r);
 	test_describe_lock_never_freed(r);
 	test_describe_lock_neighbours(r);
+	test_describe_answers_shootdown(r);
 	test_region_order(r);
 	bugcheck_set_hook(NULL);
 	host_machine_destroy();

@@ -885,6 +885,126 @@ static void test_header_corrupt_large_record(void)
 	ok(st.bytes_live == 0 && st.large_live == 0 && pool_check() == 0, "the pool empty and clean after them");
 }
 
+/* ---------------------------------------------------------------- 0x19: overruns and the tag counts */
+
+/* The last call raised exactly one 0x19 (any subcode) naming header h in P4, and changed no statistic. */
+static bool raised_header_at(uint64_t c0, const void *h)
+{
+	struct pool_stats st;
+	pool_get_stats(&st);
+	bool r = bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+		 bugcheck_last.p[3] == (uintptr_t)h && memcmp(&st, &snap0, sizeof(st)) == 0;
+	if (!r)
+		printf("# %llu bug checks, the last 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx); want one 0x19 naming %p\n",
+		       (unsigned long long)(bugcheck_last.count - c0), bugcheck_last.code,
+		       (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
+		       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3], h);
+	return r;
+}
+
+/*
+ * An overrun of 1 to 4 bytes past a live block writes the next block's header's state word first
+ * (struct pool_block: state, tag, size, link, class). The free of that intact next block finds a
+ * state no pool call writes: 0x19 naming its header (P1 0x05, the block before in P2), where it
+ * was once 0xC2 0x46, blaming the caller.
+ */
+static void test_state_overrun(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases = 0, wrong = 0;
+	for (unsigned i = 0; i < 64; i++) {
+		unsigned ci = i % POOL_CLASSES;
+		size_t n = (ci ? class_sz[ci - 1] : 0) + 1 + below(class_sz[ci] - (ci ? class_sz[ci - 1] : 0));
+		uint8_t *a = ExAllocatePoolWithTag(NonPagedPool, n, 0x41), *b = ExAllocatePoolWithTag(NonPagedPool, n, 0x42);
+		if (hdr(b) != (void *)(a + class_sz[ci])) {   /* not neighbours: no overrun reaches b */
+			ExFreePool(a), ExFreePool(b);
+			continue;
+		}
+		struct mirror_block save = *hdr(b);
+		unsigned k = 1 + (unsigned)below(4);
+		for (unsigned j = 0; j < k; j++)   /* the caller writes k bytes past its block */
+			a[class_sz[ci] + j] = (uint8_t)(0x30 + below(64));
+		bool garbage = hdr(b)->state != M_ALLOC && hdr(b)->state != M_FREE && hdr(b)->state != M_INTERNAL;
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		if (garbage) {
+			ExFreePoolWithTag(b, 0x42);
+			wrong += !raised_header_at(c0, hdr(b));
+			cases++;
+		}
+		*hdr(b) = save;
+		ExFreePool(a), ExFreePool(b);
+	}
+	bugcheck_set_hook(NULL);
+	ok(cases > 20 && wrong == 0, "%u frees of a block whose header's state an overrun of 1..4 bytes overwrote: "
+	   "0x19 naming its header, nothing changed (%u wrong)", cases, wrong);
+}
+
+/*
+ * pool_account_covers with the tag table full: an untracked tag's block (its tag's only one, 17
+ * bytes) whose size grew to 32 within its class is past what the untracked tags hold together
+ * (the contract's 0x07 row), though the pool holds more bytes; once restored it frees, and an
+ * intact block's free after it raises nothing (compared with the whole pool's bytes, the grown
+ * free went on and left the totals short).
+ */
+static void test_untracked_grown(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	for (unsigned i = 0; i < 256; i++)   /* fill the tag table (entries are never removed) */
+		ExFreePool(ExAllocatePoolWithTag(NonPagedPool, 8, 0x54000000u + i));
+	uint8_t *big = ExAllocatePoolWithTag(NonPagedPool, 2000, 0x54000000u);   /* tracked */
+	uint8_t *x = ExAllocatePoolWithTag(NonPagedPool, 17, 0x55555555u);        /* untracked */
+	struct pool_stats st;
+	pool_get_stats(&st);
+	ok(st.untracked_tags == 1, "the table full: the block's tag is untracked");
+	hdr(x)->size = 32;   /* grown within class 32, past its tag's 17 bytes */
+	pool_get_stats(&snap0);
+	uint64_t c0 = bugcheck_last.count;
+	ExFreePool(x);
+	ok(bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+	   bugcheck_last.p[0] == POOL_BUGCHECK_HEADER_SIZE && bugcheck_last.p[2] == (32 | 1ULL << 32) &&
+	   bugcheck_last.p[3] == (uintptr_t)hdr(x),
+	   "an untracked tag's block grown past its tag's bytes: 0x19 0x07 (got %llu bug checks)",
+	   (unsigned long long)(bugcheck_last.count - c0));
+	if (bugcheck_last.count == c0 + 1) {   /* restored, it frees */
+		hdr(x)->size = 17;
+		ExFreePool(x);
+	}
+	c0 = bugcheck_last.count;
+	ExFreePool(big);
+	ok(bugcheck_last.count == c0, "the intact block's free after it raises nothing (got 0x%x, P4 %p = its header? %d)",
+	   bugcheck_last.code, (void *)(uintptr_t)bugcheck_last.p[3], bugcheck_last.p[3] == (uintptr_t)hdr(big));
+	bugcheck_set_hook(NULL);
+}
+
+/*
+ * docs/contract.md's limit of the size check: tag T holds two 17-byte blocks; one's size grows to 32
+ * within its class while T still counts 34 bytes, so its free goes on and T counts 2; the free of
+ * the other, intact, block then finds T's count short of its 17 bytes: 0x19 0x07 naming that block
+ * (P3 its size and class), which the contract documents as "this block or an earlier one of its
+ * tag", nothing changed.
+ */
+static void test_grown_size_found_by_its_tag_later(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	uint8_t *x = ExAllocatePoolWithTag(NonPagedPool, 17, 0x54), *y = ExAllocatePoolWithTag(NonPagedPool, 17, 0x54);
+	hdr(x)->size = 32;
+	uint64_t c0 = bugcheck_last.count;
+	ExFreePool(x);
+	uint64_t c1 = bugcheck_last.count;
+	pool_get_stats(&snap0);
+	ExFreePool(y);
+	ok(c1 == c0 && raised_as(BUGCHECK_BAD_POOL_HEADER, c1, POOL_BUGCHECK_HEADER_SIZE, 0, 17 | (uint64_t)class_of(17) << 32,
+				    (uintptr_t)hdr(y)),
+	   "a size grown within what its tag counts goes on; the tag's next free finds its count short: 0x19 0x07 "
+	   "naming that block, nothing changed");
+	bugcheck_set_hook(NULL);
+}
+
+
 int main(void)
 {
 	test_model();
@@ -898,6 +1018,9 @@ int main(void)
 	test_header_corrupt();
 	test_header_corrupt_large_record();
 	test_dump();
+	test_state_overrun();
+	test_untracked_grown();
+	test_grown_size_found_by_its_tag_later();
 	host_machine_destroy();
 	return tap_done();
 }
