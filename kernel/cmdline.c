@@ -378,6 +378,14 @@ struct cmdline_fmt {
 	size_t cap, len;
 };
 
+/* A builder over buf, which holds the empty string from here on (when cap > 0). */
+static struct cmdline_fmt cmdline_fmt_start(char *buf, size_t cap)
+{
+	if (cap)
+		buf[0] = 0;
+	return (struct cmdline_fmt){ buf, cap, 0 };
+}
+
 /* Appends one byte when room is left (one byte always stays for the NUL). */
 static void cmdline_fmt_byte(struct cmdline_fmt *f, char ch)
 {
@@ -511,9 +519,7 @@ static const char *const cmdline_problem_text[CMDLINE_NPROBLEMS] = {
 
 size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t cap)
 {
-	struct cmdline_fmt f = { buf, cap, 0 };
-	if (cap)
-		buf[0] = 0;
+	struct cmdline_fmt f = cmdline_fmt_start(buf, cap);
 	if (i >= c->ndiag)
 		return 0;
 	const struct cmdline_diag *d = &c->diag[i];
@@ -561,9 +567,7 @@ bool cmdline_diag_ignored(const struct cmdline *c, size_t i)
 
 size_t cmdline_diag_word(const struct cmdline *c, size_t i, char *buf, size_t cap)
 {
-	struct cmdline_fmt f = { buf, cap, 0 };
-	if (cap)
-		buf[0] = 0;
+	struct cmdline_fmt f = cmdline_fmt_start(buf, cap);
 	if (i >= c->ndiag)
 		return 0;
 	if (c->diag[i].problem == CMDLINE_P_INPUT_CUT) {
@@ -578,9 +582,7 @@ size_t cmdline_diag_word(const struct cmdline *c, size_t i, char *buf, size_t ca
 
 size_t cmdline_value_format(const struct cmdline_opts *o, unsigned key, char *buf, size_t cap)
 {
-	struct cmdline_fmt f = { buf, cap, 0 };
-	if (cap)
-		buf[0] = 0;
+	struct cmdline_fmt f = cmdline_fmt_start(buf, cap);
 	if (key < CMDLINE_NKEYS)
 		cmdline_fmt_value(&f, o, key);
 	return f.len;
@@ -588,9 +590,7 @@ size_t cmdline_value_format(const struct cmdline_opts *o, unsigned key, char *bu
 
 size_t cmdline_opts_format(const struct cmdline_opts *o, char *buf, size_t cap)
 {
-	struct cmdline_fmt f = { buf, cap, 0 };
-	if (cap)
-		buf[0] = 0;
+	struct cmdline_fmt f = cmdline_fmt_start(buf, cap);
 	for (unsigned k = 0; k < CMDLINE_NKEYS; k++) {
 		if (k == CMDLINE_KTEST && !o->ktest[0])
 			continue;   /* every test: no ktest= word gives that */
@@ -605,9 +605,7 @@ size_t cmdline_opts_format(const struct cmdline_opts *o, char *buf, size_t cap)
 
 size_t cmdline_text_format(const struct cmdline *c, char *buf, size_t cap)
 {
-	struct cmdline_fmt f = { buf, cap, 0 };
-	if (cap)
-		buf[0] = 0;
+	struct cmdline_fmt f = cmdline_fmt_start(buf, cap);
 	bool gap = false;
 	for (size_t i = 0; i < c->text_len; i++) {
 		uint8_t b = (uint8_t)c->text[i];
@@ -625,9 +623,7 @@ size_t cmdline_text_format(const struct cmdline *c, char *buf, size_t cap)
 
 size_t cmdline_size_format(uint64_t bytes, char *buf, size_t cap)
 {
-	struct cmdline_fmt f = { buf, cap, 0 };
-	if (cap)
-		buf[0] = 0;
+	struct cmdline_fmt f = cmdline_fmt_start(buf, cap);
 	cmdline_fmt_size(&f, bytes);
 	return f.len;
 }
