@@ -222,6 +222,13 @@ static void test_fault_path(struct syspte_region *r)
 	ok(held_none() && syspte_check(r) == 0, "region intact");
 }
 
+/* The lock of the cache owning va's chunk, or NULL when no cache owns it (or va is 0). */
+static spinlock_t *owning_cache_lock(struct syspte_region *r, vaddr_t va)
+{
+	unsigned o = va ? syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT) : 0;
+	return o ? (spinlock_t *)syspte_cache_lock(r, o - 1) : NULL;
+}
+
 /*
  * A fatal report's syspte_describe while another CPU holds a lock its lookup takes and never lets
  * it go (that CPU stopped for a fatal error of its own): the region's lock, then the lock of the
@@ -235,8 +242,7 @@ static void test_describe_lock_never_freed(struct syspte_region *r)
 	uint32_t polls = syspte_describe_polls;
 	syspte_describe_polls = 64;
 	vaddr_t va = syspte_reserve(r, 3, TAG, 0);
-	unsigned o = va ? syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT) : 0;
-	spinlock_t *locks[2] = { &r->lock, o ? (spinlock_t *)syspte_cache_lock(r, o - 1) : NULL };
+	spinlock_t *locks[2] = { &r->lock, owning_cache_lock(r, va) };
 	unsigned named = 0, read = 0, cases = 0, wide = 0;
 	for (unsigned k = 0; k < 2; k++) {
 		if (!locks[k])
@@ -255,7 +261,7 @@ static void test_describe_lock_never_freed(struct syspte_region *r)
 		}
 	}
 	syspte_describe_polls = polls;
-	ok(va && o && cases >= 16 && named == cases && read == cases && wide == 0,
+	ok(va && locks[1] && cases >= 16 && named == cases && read == cases && wide == 0,
 	   "syspte_describe with the region's or the owning cache's lock never let go: the holder named, nothing "
 	   "read (%u of %u), then described once free (%u); lines within %d columns", named, cases, read,
 	   KPRINTF_SCREEN_COLS);
@@ -388,10 +394,10 @@ static void test_describe_answers_shootdown(struct syspte_region *r)
 	uint32_t polls = syspte_describe_polls;
 	syspte_describe_polls = 64;
 	vaddr_t va = syspte_reserve(r, 2, TAG, 0);
-	unsigned o = va ? syspte_cache_owner_page(r, (va - r->base) >> PAGE_SHIFT) : 0;
+	spinlock_t *cache_lock = owning_cache_lock(r, va);
 	unsigned described = 0, cases = 0;
-	for (unsigned k = 0; o && k < 2; k++) {   /* the owning cache's lock, then the region's */
-		answer_lock = k ? &r->lock : (spinlock_t *)syspte_cache_lock(r, o - 1);
+	for (unsigned k = 0; cache_lock && k < 2; k++) {   /* the owning cache's lock, then the region's */
+		answer_lock = k ? &r->lock : cache_lock;
 		answer_polls = 0;
 		lock_play_hold(answer_lock, 5);
 		fake_cpu_poll_hook = answer_shootdown;
