@@ -187,8 +187,7 @@ uint64_t bitset_next(const struct bitset *s, uint64_t i)
 	return s->chunked ? bitset_next_k(s, i, true) : bitset_next_k(s, i, false);
 }
 
-/* Set bits in one word (the kernel links no libgcc, so no __builtin_popcount). */
-static uint64_t bitset_popcount(uint64_t x)
+uint64_t bitset_popcount(uint64_t x)
 {
 	uint64_t c = 0;
 	for (; x; x &= x - 1)

@@ -86,6 +86,8 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	SUB(BUGCHECK_BAD_POOL_CALLER, POOL_BUGCHECK_BAD_ADDRESS,
 	    "freeing NULL, an address inside a pool block, or a slab address that starts no block (P2 address)"),
 
+	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_SLAB_CORRUPT,
+	    "a slab page's header was overwritten: magic, counts or list links (P2 the slab, P3 the value read, P4 the value expected)"),
 	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADERS_DISAGREE,
 	    "a block header's state is none the pool writes, an overrun of the block before (P2 that block's header or 0, P3 the state, P4 the header)"),
 	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADER_SIZE,
@@ -99,7 +101,7 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL,
 	    "MmFreePagesFromMdl: MDL mapped, partial, from pool or already freed (P2 MDL, P3 flags)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE,
-	    "MmFreePagesFromMdl: a frame that is not allocated: unmanaged, free, or listed twice (P2 MDL, P3 PFN, P4 index)"),
+	    "MmFreePagesFromMdl: a frame no MDL allocation handed out: unmanaged, free, another user's, or listed twice (P2 MDL, P3 PFN, P4 index)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM,
 	    "IoBuildPartialMdl: target MDL too small (P2 target, P3 pages needed)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_BYTE_OFFSET,

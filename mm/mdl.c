@@ -470,7 +470,7 @@ static uint64_t mdl_alloc_range(PFN_NUMBER *pfn, uint64_t n, uint64_t lo, uint64
 	uint64_t got = 0, run = contiguous ? n : 1;
 	while (got < n) {
 		uint64_t ask = MIN(run, n - got);
-		paddr_t pa = phys_alloc(ask, lo, hi_ex);
+		paddr_t pa = phys_alloc_owned(ask, 1, lo, hi_ex, PHYS_OWNER_MDL);
 		if (!pa) {
 			if (ask == 1)
 				break;
@@ -514,14 +514,14 @@ static uint64_t mdl_alloc_chunks(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, ui
 {
 	uint64_t hi_ex = mdl_high_exclusive(hi);
 	if (skip == 0) {
-		paddr_t pa = phys_alloc(want, lo, hi_ex);
+		paddr_t pa = phys_alloc_owned(want, 1, lo, hi_ex, PHYS_OWNER_MDL);
 		if (pa)
 			mdl_fill(pfn, pa, want);
 		return pa ? want : 0;
 	}
 	uint64_t chunk = skip >> PAGE_SHIFT, got = 0;
 	while (got < want) {
-		paddr_t pa = phys_alloc_aligned(chunk, chunk, lo, hi_ex);
+		paddr_t pa = phys_alloc_owned(chunk, chunk, lo, hi_ex, PHYS_OWNER_MDL);
 		if (!pa)
 			break;
 		mdl_fill(pfn + got, pa, chunk);
@@ -536,7 +536,7 @@ static uint64_t mdl_alloc_large(PFN_NUMBER *pfn, uint64_t want, uint64_t lo, uin
 {
 	uint64_t large = MDL_LARGE_PAGE_BYTES >> PAGE_SHIFT, got = 0;
 	while (want - got >= large) {
-		paddr_t pa = phys_alloc_aligned(large, large, lo, mdl_high_exclusive(hi));
+		paddr_t pa = phys_alloc_owned(large, large, lo, mdl_high_exclusive(hi), PHYS_OWNER_MDL);
 		if (!pa)
 			break;
 		mdl_fill(pfn + got, pa, large);
@@ -641,9 +641,10 @@ static bool mdl_pages_freeable(const MDL *mdl)
  * [ours] Bug check 0x1A, nothing freed: a malformed MDL (MDL_BUGCHECK_INVALID_BASE + reason, mm/mdl.h);
  * P1 MDL_BUGCHECK_FREE_BAD_MDL (P2 MDL, P3 MdlFlags) when the
  * MDL is mapped, partial, I/O space, pool memory or already freed; P1 MDL_BUGCHECK_FREE_BAD_PAGE (P2 MDL,
- * P3 PFN, P4 index) when a listed frame is not allocated RAM: outside what the physical allocator
- * manages, free already, or listed twice (P4 the index of the second listing); the whole list is
- * checked before any frame is freed. NULL: 0x50 at address 0.
+ * P3 PFN, P4 index) when a listed frame is not one MmAllocatePagesForMdl[Ex] handed out: outside what
+ * the physical allocator manages, free, another user's (the pool's, a page table's, ...; the
+ * physical allocator records each frame's owner), or listed twice (P4 the index of the second
+ * listing); the whole list is checked before any frame is freed. NULL: 0x50 at address 0.
  */
 VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 {
@@ -660,7 +661,7 @@ VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 	}
 	uint64_t bad;
 	PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
-	if (!phys_free_frames(pfn, mdl_pages(mdl), &bad)) {
+	if (!phys_free_frames(pfn, mdl_pages(mdl), PHYS_OWNER_MDL, &bad)) {
 		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE, (uint64_t)mdl, pfn[bad], bad);
 		return;
 	}

@@ -7,6 +7,7 @@
  */
 #include "phys.h"
 #include "buddy_impl.h"
+#include "bitset.h"
 #include "efi_mmap.h"
 #include "arch_mm.h"
 #include "spinlock.h"
@@ -37,9 +38,53 @@ static size_t phys_nmanaged;
 static struct phys_range phys_loader[PHYS_MAX_RANGES];   /* held back until phys_release_loader */
 static size_t phys_nloader;
 static struct phys_range phys_meta;   /* the allocator's metadata frames */
+static uint64_t *phys_owners;         /* enum phys_owner of each frame, PHYS_OWNER_BITS each (phys.h) */
+static uint64_t phys_owned[PHYS_OWNER_NONE];   /* allocated frames of each owner (KERNEL's unused) */
 static struct phys_range phys_tmp_a[PHYS_MAX_RANGES], phys_tmp_b[PHYS_MAX_RANGES];
 
 typedef bool (*phys_pred_t)(uint32_t type, uint64_t attr);
+
+#define PHYS_OWNER_BITS 2u
+#define PHYS_OWNER_PER_WORD (64u / PHYS_OWNER_BITS)
+#define PHYS_OWNER_FIELD ((1ULL << PHYS_OWNER_BITS) - 1)
+#define PHYS_OWNER_LOW_BITS 0x5555555555555555ULL   /* bit 0 of every field: times an owner, its pattern */
+STATIC_ASSERT(PHYS_OWNER_NONE == 1u << PHYS_OWNER_BITS, "every owner fits a field");
+
+/* Bytes of the owner map for frames [0, npages): whole words. */
+static uint64_t phys_owner_bytes(uint64_t npages)
+{
+	return (npages + PHYS_OWNER_PER_WORD - 1) / PHYS_OWNER_PER_WORD * 8;
+}
+
+/* The owner recorded for frame pfn (below the highest frame); lock held. */
+static enum phys_owner phys_owner_get(uint64_t pfn)
+{
+	uint64_t w = phys_owners[pfn / PHYS_OWNER_PER_WORD];
+	return (enum phys_owner)(w >> (pfn % PHYS_OWNER_PER_WORD * PHYS_OWNER_BITS) & PHYS_OWNER_FIELD);
+}
+
+/* Records owner for frames [pfn, pfn + n), a word at a time, and moves them in the per-owner counts
+ * from the owner each had (the run's frames share one: one allocation, or free); lock held. */
+static void phys_owner_set(uint64_t pfn, uint64_t n, enum phys_owner owner)
+{
+	if (n == 0)
+		return;
+	enum phys_owner was = phys_owner_get(pfn);
+	if (was != PHYS_OWNER_KERNEL)
+		phys_owned[was] -= n;
+	if (owner != PHYS_OWNER_KERNEL)
+		phys_owned[owner] += n;
+	uint64_t pattern = PHYS_OWNER_LOW_BITS * owner;
+	while (n) {
+		uint64_t first = pfn % PHYS_OWNER_PER_WORD, take = MIN(n, PHYS_OWNER_PER_WORD - first);
+		uint64_t mask = (take == PHYS_OWNER_PER_WORD ? ~0ULL : (1ULL << (take * PHYS_OWNER_BITS)) - 1)
+				<< (first * PHYS_OWNER_BITS);
+		uint64_t *w = &phys_owners[pfn / PHYS_OWNER_PER_WORD];
+		*w = (*w & ~mask) | (pattern & mask);
+		pfn += take;
+		n -= take;
+	}
+}
 
 bool phys_type_usable_at_init(uint32_t type, uint64_t attr)
 {
@@ -236,7 +281,8 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 		kprintf("phys: ignoring %llu pages of RAM at or above 0x%llx, past what the allocator manages\n",
 			(unsigned long long)phys_clipped, (unsigned long long)pfn_to_pa(PHYS_LIMIT_PFN));
 	uint64_t highest = phys_managed[phys_nmanaged - 1].end;
-	uint64_t meta_pages = ALIGN_UP(buddy_meta_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
+	uint64_t buddy_bytes = ALIGN_UP(buddy_meta_bytes(highest), 8);
+	uint64_t meta_pages = ALIGN_UP(buddy_bytes + phys_owner_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
 	size_t mi = 0;
 	while (mi < nnow && now[mi].end - now[mi].start < meta_pages)
 		mi++;
@@ -248,6 +294,12 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 	paddr_t meta_pa = pfn_to_pa(now[mi].start);
 	phys_meta = (struct phys_range){ now[mi].start, now[mi].start + meta_pages };
 	now[mi].start += meta_pages;
+	/* every frame starts as PHYS_OWNER_KERNEL: free or never handed out */
+	phys_owners = (uint64_t *)((char *)arch_phys_to_virt(meta_pa) + buddy_bytes);
+	for (uint64_t w = 0; w < phys_owner_bytes(highest) / 8; w++)
+		phys_owners[w] = 0;
+	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
+		phys_owned[o] = 0;
 	/* a free frame lends word 0 to the allocator's records (buddy.h, verifier.h) */
 	buddy_init(&phys_buddy, highest, 0, arch_phys_to_virt(meta_pa), arch_phys_to_virt(0), PAGE_SHIFT - 3);
 	for (size_t i = 0; i < nnow; i++)
@@ -295,6 +347,13 @@ uint64_t phys_alloc_calls;
 
 paddr_t phys_alloc_aligned(uint64_t npages, uint64_t align_pages, paddr_t lo, paddr_t hi)
 {
+	return phys_alloc_owned(npages, align_pages, lo, hi, PHYS_OWNER_KERNEL);
+}
+
+/* A free frame's owner is already PHYS_OWNER_KERNEL: only the other owners write the map. */
+paddr_t phys_alloc_owned(uint64_t npages, uint64_t align_pages, paddr_t lo, paddr_t hi, enum phys_owner owner)
+{
+	KASSERT(owner < PHYS_OWNER_NONE, "phys_alloc_owned: owner %u", owner);
 	__atomic_fetch_add(&phys_alloc_calls, 1, __ATOMIC_RELAXED);
 	if (npages == 0 || npages > phys_st.highest_pfn || align_pages == 0 || (align_pages & (align_pages - 1)))
 		return 0;
@@ -311,6 +370,8 @@ paddr_t phys_alloc_aligned(uint64_t npages, uint64_t align_pages, paddr_t lo, pa
 	if (ok) {
 		phys_st.free_pages -= npages;
 		phys_st.allocated_pages += npages;
+		if (owner != PHYS_OWNER_KERNEL)
+			phys_owner_set(start, npages, owner);
 	}
 	spin_unlock(&phys_lock, f);
 	if (ok && mm_verifier) {
@@ -335,6 +396,22 @@ paddr_t phys_alloc_zeroed_page(void)
 	return pa;
 }
 
+/* Sets frames [pfn, pfn + n), just freed, back to PHYS_OWNER_KERNEL: a run of each owner at a time
+ * (a range may span allocations of different owners); lock held. */
+static void phys_owner_clear(uint64_t pfn, uint64_t n)
+{
+	while (n) {
+		enum phys_owner o = phys_owner_get(pfn);
+		uint64_t run = 1;
+		while (run < n && phys_owner_get(pfn + run) == o)
+			run++;
+		if (o != PHYS_OWNER_KERNEL)
+			phys_owner_set(pfn, run, PHYS_OWNER_KERNEL);
+		pfn += run;
+		n -= run;
+	}
+}
+
 /* Frees [pa, +npages) after checking every frame of it (phys.h); bug check 0x1A on a misuse. */
 void phys_free(paddr_t pa, uint64_t npages)
 {
@@ -352,6 +429,7 @@ void phys_free(paddr_t pa, uint64_t npages)
 	if (!bad) {
 		phys_st.free_pages += npages;
 		phys_st.allocated_pages -= npages;
+		phys_owner_clear(pfn, npages);
 		if (mm_verifier)
 			verifier_poison(pa, npages);
 	}
@@ -373,9 +451,22 @@ static uint64_t phys_list_run(const uint64_t *pfn, uint64_t n, uint64_t i)
 	return run;
 }
 
-/* Frees the frames listed, all or none (phys.h). */
-bool phys_free_frames(const uint64_t *pfn, uint64_t n, uint64_t *bad)
+/* The index in pfn[i, i + run) (one run of managed frames) of its first frame that is free or not
+ * handed out for owner; i + run when none; lock held. */
+static uint64_t phys_run_first_foreign(const uint64_t *pfn, uint64_t i, uint64_t run, enum phys_owner owner)
 {
+	uint64_t ff = buddy_range_first_free(&phys_buddy, pfn[i], run);
+	uint64_t held = ff == UINT64_MAX ? run : ff - pfn[i];
+	for (uint64_t k = 0; k < held; k++)
+		if (phys_owner_get(pfn[i] + k) != owner)
+			return i + k;
+	return i + held;
+}
+
+/* Frees the frames listed, all or none (phys.h). */
+bool phys_free_frames(const uint64_t *pfn, uint64_t n, enum phys_owner owner, uint64_t *bad)
+{
+	KASSERT(owner < PHYS_OWNER_NONE, "phys_free_frames: owner %u", owner);
 	bool ok = true;
 	uint64_t f = spin_lock(&phys_lock);
 	for (uint64_t i = 0, run, end; ok && i < n; i += run) {   /* frames the allocator never holds */
@@ -385,11 +476,22 @@ bool phys_free_frames(const uint64_t *pfn, uint64_t n, uint64_t *bad)
 			ok = false;
 		}
 	}
-	if (ok)   /* free or listed twice: the buddy checks the whole list before it frees any of it */
+	for (uint64_t i = 0, run, at; ok && i < n; i += run) {   /* free, or handed out for another owner */
+		run = phys_list_run(pfn, n, i);
+		if ((at = phys_run_first_foreign(pfn, i, run, owner)) < i + run) {
+			*bad = at;
+			ok = false;
+		}
+	}
+	if (ok)   /* listed twice: the buddy checks the whole list before it frees any of it */
 		ok = buddy_free_list(&phys_buddy, pfn, n, bad);
 	if (ok) {
 		phys_st.free_pages += n;
 		phys_st.allocated_pages -= n;
+		for (uint64_t i = 0, run; i < n; i += run) {
+			run = phys_list_run(pfn, n, i);
+			phys_owner_set(pfn[i], run, PHYS_OWNER_KERNEL);
+		}
 		for (uint64_t i = 0, run; mm_verifier && i < n; i += run) {
 			run = phys_list_run(pfn, n, i);
 			verifier_poison(pfn_to_pa(pfn[i]), run);
@@ -412,7 +514,21 @@ void phys_get_stats(struct phys_stats *st)
 {
 	uint64_t f = spin_lock(&phys_lock);
 	*st = phys_st;
+	st->mdl_pages = phys_owned[PHYS_OWNER_MDL];
+	st->pool_slab_pages = phys_owned[PHYS_OWNER_POOL_SLAB];
+	st->pool_large_pages = phys_owned[PHYS_OWNER_POOL_LARGE];
 	spin_unlock(&phys_lock, f);
+}
+
+enum phys_owner phys_owner_of(paddr_t pa)
+{
+	uint64_t pfn = pa_to_pfn(pa);
+	uint64_t f = spin_lock(&phys_lock);
+	enum phys_owner o = PHYS_OWNER_NONE;
+	if (phys_usable_end(pfn) > pfn && buddy_range_first_free(&phys_buddy, pfn, 1) == UINT64_MAX)
+		o = phys_owner_get(pfn);
+	spin_unlock(&phys_lock, f);
+	return o;
 }
 
 bool phys_is_free(paddr_t pa, uint64_t npages)
@@ -464,16 +580,44 @@ void phys_census(uint64_t out[BUDDY_ORDERS])
 	spin_unlock(&phys_lock, f);
 }
 
-/* Checks the buddy's invariants and that every usable page is accounted for exactly once. */
+/* Frames of each owner in the map ([0, highest)), a word at a time; lock held. */
+static void phys_owner_census(uint64_t out[PHYS_OWNER_NONE])
+{
+	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
+		out[o] = 0;
+	for (uint64_t w = 0; w < phys_owner_bytes(phys_st.highest_pfn) / 8; w++) {
+		uint64_t lo = phys_owners[w] & PHYS_OWNER_LOW_BITS, hi = phys_owners[w] >> 1 & PHYS_OWNER_LOW_BITS;
+		out[PHYS_OWNER_MDL] += bitset_popcount(lo & ~hi);
+		out[PHYS_OWNER_POOL_SLAB] += bitset_popcount(hi & ~lo);
+		out[PHYS_OWNER_POOL_LARGE] += bitset_popcount(hi & lo);
+	}
+}
+
+/* Checks the buddy's invariants, that every usable page is accounted for exactly once, and that the
+ * owner map holds as many frames of each owner as were handed out for it (so none that is free). */
 int phys_check(void)
 {
+	uint64_t census[PHYS_OWNER_NONE];
 	uint64_t f = spin_lock(&phys_lock);
 	int r = buddy_check(&phys_buddy);
 	struct phys_stats s = phys_st;
 	uint64_t bfree = buddy_free_units(&phys_buddy);
+	phys_owner_census(census);
+	bool owners_ok = true;
+	for (unsigned o = PHYS_OWNER_KERNEL + 1; o < PHYS_OWNER_NONE; o++)
+		owners_ok &= census[o] == phys_owned[o];
+	uint64_t owned = phys_owned[PHYS_OWNER_MDL] + phys_owned[PHYS_OWNER_POOL_SLAB] + phys_owned[PHYS_OWNER_POOL_LARGE];
 	spin_unlock(&phys_lock, f);
 	if (r)
 		return r;
+	if (!owners_ok || owned > s.allocated_pages) {
+		kprintf("phys_check: owner map holds %llu MDL, %llu pool slab, %llu pool large frames; handed out %llu, %llu, "
+			"%llu of %llu allocated\n", (unsigned long long)census[PHYS_OWNER_MDL],
+			(unsigned long long)census[PHYS_OWNER_POOL_SLAB], (unsigned long long)census[PHYS_OWNER_POOL_LARGE],
+			(unsigned long long)phys_owned[PHYS_OWNER_MDL], (unsigned long long)phys_owned[PHYS_OWNER_POOL_SLAB],
+			(unsigned long long)phys_owned[PHYS_OWNER_POOL_LARGE], (unsigned long long)s.allocated_pages);
+		return -1;
+	}
 	if (bfree != s.free_pages) {
 		kprintf("phys_check: allocator has %llu free pages, accounting says %llu\n",
 			(unsigned long long)bfree, (unsigned long long)s.free_pages);
@@ -499,6 +643,10 @@ void phys_dump(void)
 		(unsigned long long)s.free_pages, (unsigned long long)s.allocated_pages,
 		(unsigned long long)s.meta_pages, (unsigned long long)s.loader_pages, phys_nmanaged,
 		(unsigned long long)s.highest_pfn);
+	kprintf("phys: allocated for MDLs %llu, pool slabs %llu, large pool blocks %llu, the rest %llu\n",
+		(unsigned long long)s.mdl_pages, (unsigned long long)s.pool_slab_pages,
+		(unsigned long long)s.pool_large_pages,
+		(unsigned long long)(s.allocated_pages - s.mdl_pages - s.pool_slab_pages - s.pool_large_pages));
 	buddy_dump(&phys_buddy);
 }
 
@@ -525,6 +673,9 @@ void phys_reset(void)
 	phys_buddy = (struct buddy){ 0 };
 	spin_init(&phys_lock, LOCK_RANK_PHYS, "phys");
 	phys_st = (struct phys_stats){ 0 };
+	phys_owners = NULL;
+	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
+		phys_owned[o] = 0;
 	phys_budget = UINT64_MAX;
 	phys_clipped = phys_unaligned = 0;
 	phys_nmanaged = phys_nloader = 0;

@@ -5,7 +5,8 @@
  * services, ACPI (reclaim and NVS), MMIO, reserved, unusable, persistent, unknown types, any range
  * with EFI_MEMORY_RUNTIME, the kernel image, and frame 0. Where descriptors overlap, the
  * non-usable one wins. RAM at or above frame 2^31 - 1 (8 TiB, the buddy's limit) is ignored, with a
- * message. Metadata (about 0.25 byte per frame up to the highest usable frame) is
+ * message. Metadata (about 0.5 byte per frame up to the highest usable frame: the buddy's bitmaps
+ * and the owner map, below) is
  * carved from the first usable range that fits; initialisation touches only that metadata and
  * word 0 of the first two frames of each free range: a free frame lends word 0 to the buddy's
  * free-extent records (mm/buddy.h), so the frame's content past word 0 is all a caller may
@@ -25,6 +26,21 @@
 
 #define PHYS_MAX_RANGES 2048   /* descriptors considered; a longer map is a clear panic */
 
+/*
+ * Who an allocated frame was handed out for: two bits per frame beside the buddy's metadata (0.25
+ * byte a frame), written under the allocator's lock by every allocation and free, so a free frame
+ * always reads PHYS_OWNER_KERNEL. What lets MmFreePagesFromMdl refuse a frame no MDL allocation
+ * handed out (a pool page, a page table) and the pool tell its slab pages from foreign memory when
+ * a slab's header was overwritten (as NT's PFN database tells a page's use).
+ */
+enum phys_owner {
+	PHYS_OWNER_KERNEL = 0,      /* free, or any allocation but the three below (tables, metadata, ...) */
+	PHYS_OWNER_MDL = 1,         /* MmAllocatePagesForMdl[Ex]: MmFreePagesFromMdl frees these only */
+	PHYS_OWNER_POOL_SLAB = 2,   /* one page of small pool blocks */
+	PHYS_OWNER_POOL_LARGE = 3,  /* the pages of one large pool block */
+	PHYS_OWNER_NONE = 4,        /* phys_owner_of: no frame the allocator has handed out */
+};
+
 struct phys_stats {
 	uint64_t usable_pages;     /* every page that is or will be the allocator's to manage */
 	uint64_t free_pages;
@@ -32,6 +48,9 @@ struct phys_stats {
 	uint64_t meta_pages;       /* the allocator's own metadata */
 	uint64_t loader_pages;     /* loader pages not yet released */
 	uint64_t highest_pfn;      /* one past the highest usable frame */
+	uint64_t mdl_pages;        /* of allocated_pages: handed out for MDLs (PHYS_OWNER_MDL) */
+	uint64_t pool_slab_pages;  /* ... for pool slabs */
+	uint64_t pool_large_pages; /* ... for large pool blocks */
 };
 
 /* Initialises from the map; returns 0 or a negative value with a printed reason. */
@@ -47,6 +66,11 @@ void phys_release_loader(void);
 paddr_t phys_alloc(uint64_t npages, paddr_t lo, paddr_t hi);
 /* The same with the first frame a multiple of align_pages (a power of two; else 0 is returned). */
 paddr_t phys_alloc_aligned(uint64_t npages, uint64_t align_pages, paddr_t lo, paddr_t hi);
+/* phys_alloc_aligned with the frames recorded as handed out for owner (not PHYS_OWNER_NONE). */
+paddr_t phys_alloc_owned(uint64_t npages, uint64_t align_pages, paddr_t lo, paddr_t hi, enum phys_owner owner);
+/* What pa's frame was handed out for; PHYS_OWNER_NONE when it is free or not a frame the allocator
+ * manages. O(log ranges + bitmap levels), under the allocator's lock. */
+enum phys_owner phys_owner_of(paddr_t pa);
 /* Zeroes npages frames from pa through the direct map. */
 void phys_zero(paddr_t pa, uint64_t npages);
 /* Allocates one zeroed page; 0 on failure. */
@@ -56,17 +80,18 @@ paddr_t phys_alloc_zeroed_page(void);
  * alone). Bug check 0x1A, P1 PHYS_BUGCHECK_BAD_FREE, nothing changed (if intercepted): pa not page
  * aligned; npages 0; a frame the allocator does not manage (outside usable RAM, frame 0, its
  * metadata, loader memory not yet released); a frame already free. Cost O(log ranges + bitmap
- * levels) whatever npages (plus the verifier's pattern in verifier mode).
+ * levels) plus a word of the owner map per 32 frames (plus the verifier's pattern in verifier mode).
  */
 void phys_free(paddr_t pa, uint64_t npages);
 /*
  * Frees the n frames listed in pfn[] (consecutive numbers as one run), all or none: true when
  * freed. False, nothing changed, when an entry is not a frame the allocator manages (as phys_free),
- * is free already, or repeats an earlier entry; *bad = the index of the entry at fault (the first
- * unmanaged one, else the first free or repeated one). Cost O(runs x (log ranges + bitmap levels)
- * + n / 64); allocates nothing. For MmFreePagesFromMdl, which bug-checks on false.
+ * is free, was handed out for another owner than owner, or repeats an earlier entry; *bad = the
+ * index of the entry at fault: the first unmanaged one, else the first free or foreign one, else
+ * the second listing of the first repeat. Cost O(runs x (log ranges + bitmap levels) + n);
+ * allocates nothing. For MmFreePagesFromMdl (owner PHYS_OWNER_MDL), which bug-checks on false.
  */
-bool phys_free_frames(const uint64_t *pfn, uint64_t n, uint64_t *bad);
+bool phys_free_frames(const uint64_t *pfn, uint64_t n, enum phys_owner owner, uint64_t *bad);
 
 void phys_get_stats(struct phys_stats *st);
 bool phys_is_free(paddr_t pa, uint64_t npages);

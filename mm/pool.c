@@ -156,6 +156,61 @@ static bool pool_corrupt(struct pool_misuse *m, uint64_t p1, uint64_t p2, uint64
 	return false;
 }
 
+/* True when x is a page carrying a slab's magic (bound to the page's physical address). */
+static bool pool_slab_magic_ok(const struct pool_slab *x)
+{
+	paddr_t pa;
+	return IS_ALIGNED((vaddr_t)x, PAGE_SIZE) && pool_virt_to_phys(x, &pa) && x->magic == (POOL_SLAB_MAGIC ^ pa);
+}
+
+/*
+ * Checks what the pool reads of slab s (class ci, its magic already matched) before it relies on
+ * it: the header's class, block and free counts, and the list links its list operations write
+ * through (each neighbour a slab linking back to s; no previous one: s heads the list its free
+ * count names). False with BAD_POOL_HEADER 0x03 in m (P2 s, P3 the value read, P4 the value
+ * expected); an overrun from the page before reaches these fields. The free list inside s is
+ * checked where it is followed (0x0D, pool_small_alloc).
+ */
+static bool pool_slab_sound(const struct pool_slab *s, unsigned ci, struct pool_misuse *m)
+{
+	uint64_t sv = (uint64_t)(uintptr_t)s;
+	const struct pool_class *c = &pool.cls[ci];
+	if (s->cls != ci)
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->cls, ci);
+	if (s->nblocks != pool_nblocks(ci))
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->nblocks, pool_nblocks(ci));
+	if (s->nfree > s->nblocks)
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->nfree, s->nblocks);
+	if (s->next && (!pool_slab_magic_ok(s->next) || s->next->prev != s))
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, (uint64_t)(uintptr_t)s->next, sv);
+	const struct pool_slab *head = s->nfree ? c->avail : c->full;
+	if (s->prev ? !pool_slab_magic_ok(s->prev) || s->prev->next != s : head != s)
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, (uint64_t)(uintptr_t)s->prev,
+				    s->prev ? sv : (uint64_t)(uintptr_t)head);
+	return true;
+}
+
+/* pool_slab_sound for a slab the pool reached through its own lists, its magic checked first (P3
+ * the magic read, P4 the one expected). */
+static bool pool_slab_whole(const struct pool_slab *s, unsigned ci, struct pool_misuse *m)
+{
+	paddr_t pa;
+	if (!pool_slab_magic_ok(s))
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)s, s->magic,
+				    pool_virt_to_phys(s, &pa) ? POOL_SLAB_MAGIC ^ pa : 0);
+	return pool_slab_sound(s, ci, m);
+}
+
+/* Checks, before a block of slab s goes back, the slabs its release writes: s, and the head of its
+ * class's avail list when s leaves the full list for it (pool_slab_sound's bug check in m). */
+static bool pool_release_sound(const struct pool_slab *s, struct pool_misuse *m)
+{
+	if (s->cls >= POOL_CLASSES)
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)s, s->cls, POOL_CLASSES);
+	const struct pool_slab *head = pool.cls[s->cls].avail;
+	return pool_slab_whole(s, s->cls, m) && (s->nfree || !head || pool_slab_whole(head, s->cls, m));
+}
+
 /* True when off is the page offset of a block header of class ci's slabs. */
 static bool pool_block_off_ok(unsigned ci, uint32_t off)
 {
@@ -235,7 +290,7 @@ static void pool_account_free(uint32_t tag, uint64_t bytes)
 /* A new empty slab of class ci on its avail list; NULL when no page is free. */
 static struct pool_slab *pool_slab_new(unsigned ci)
 {
-	paddr_t pa = phys_alloc(1, 0, UINT64_MAX);
+	paddr_t pa = phys_alloc_owned(1, 1, 0, UINT64_MAX, PHYS_OWNER_POOL_SLAB);
 	if (!pa)
 		return NULL;
 	struct pool_slab *s = arch_phys_to_virt(pa);
@@ -282,8 +337,12 @@ static bool pool_slab_release(struct pool_slab *s)
 static void *pool_small_alloc(unsigned ci, size_t n, uint32_t tag, uint32_t state, struct pool_misuse *m)
 {
 	struct pool_class *c = &pool.cls[ci];
+	if (c->avail && !pool_slab_whole(c->avail, ci, m))
+		return NULL;
 	struct pool_slab *s = c->avail ? c->avail : pool_slab_new(ci);
 	if (!s)
+		return NULL;
+	if (s->nfree == 1 && c->full && !pool_slab_whole(c->full, ci, m))   /* s goes in front of it */
 		return NULL;
 	if (!pool_block_off_ok(ci, s->free_off)) {
 		pool_corrupt(m, POOL_BUGCHECK_FREED_MODIFIED, (uint64_t)(uintptr_t)s, s->free_off, 0);
@@ -325,15 +384,24 @@ static void pool_small_release(struct pool_slab *s, struct pool_block *b)
 	}
 }
 
-/* The live slab holding address p (its page carries the slab magic bound to its physical address),
- * or NULL. Reads the page only when it is managed RAM in the direct map. */
+/* The slab holding address p (its page carries the slab magic bound to its physical address; the
+ * rest of its header unchecked), or NULL. Reads the page only when it is managed RAM in the direct
+ * map. */
 static struct pool_slab *pool_slab_of(const void *p)
 {
 	paddr_t pa;
 	if (!pool_virt_to_phys(p, &pa))
 		return NULL;
 	struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN((vaddr_t)p, PAGE_SIZE);
-	return s->magic == (POOL_SLAB_MAGIC ^ ALIGN_DOWN(pa, PAGE_SIZE)) && s->cls < POOL_CLASSES ? s : NULL;
+	return s->magic == (POOL_SLAB_MAGIC ^ ALIGN_DOWN(pa, PAGE_SIZE)) ? s : NULL;
+}
+
+/* True when p's page is one the physical allocator handed out for a slab (whatever its header
+ * holds now). Misuse paths only: it takes the physical allocator's lock. */
+static bool pool_page_is_slab(const void *p)
+{
+	paddr_t pa;
+	return pool_virt_to_phys(p, &pa) && phys_owner_of(ALIGN_DOWN(pa, PAGE_SIZE)) == PHYS_OWNER_POOL_SLAB;
 }
 
 /* True when v lies inside a live large block, past its start. O(large blocks): misuse paths only. */
@@ -369,10 +437,18 @@ static bool pool_small_find(const void *p, struct pool_slab **sp, struct pool_bl
 	vaddr_t v = (vaddr_t)p;
 	struct pool_slab *s = pool_slab_of(p);
 	if (!s) {
-		if (m)
+		if (m && pool_page_is_slab(p)) {   /* a slab whose header an overrun reached */
+			const struct pool_slab *h = (const struct pool_slab *)ALIGN_DOWN(v, PAGE_SIZE);
+			paddr_t pa = 0;
+			bool mapped = pool_virt_to_phys(h, &pa);   /* true: pool_page_is_slab read it */
+			pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)h, h->magic,
+				     mapped ? POOL_SLAB_MAGIC ^ pa : 0);
+		} else if (m)
 			pool_misuse_outside(v, m);
 		return false;
 	}
+	if (!pool_release_sound(s, m))
+		return false;
 	uint64_t off = v & PAGE_MASK, stride = pool_stride(s->cls);
 	uint64_t first = POOL_SLAB_HDR + POOL_BLOCK_HDR;
 	if (off < first || (off - first) % stride || (off - first) / stride >= s->nblocks)
@@ -418,7 +494,7 @@ static void *pool_large_alloc(size_t n, uint32_t tag, struct pool_misuse *m)
 	struct pool_large *r = pool_small_alloc(rc, sizeof(*r), tag, POOL_STATE_INTERNAL, m);
 	if (!r)
 		return NULL;
-	paddr_t pa = phys_alloc(npages, 0, UINT64_MAX);
+	paddr_t pa = phys_alloc_owned(npages, 1, 0, UINT64_MAX, PHYS_OWNER_POOL_LARGE);
 	if (!pa) {
 		struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN((vaddr_t)r, PAGE_SIZE);
 		pool_small_release(s, (struct pool_block *)((char *)r - POOL_BLOCK_HDR));
@@ -449,6 +525,9 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 	struct pool_large *r = *link;
 	if (check_tag && r->tag != tag)
 		return pool_misuse(m, POOL_BUGCHECK_WRONG_TAG, v, r->tag, tag);
+	struct pool_slab *rs = (struct pool_slab *)ALIGN_DOWN((vaddr_t)r, PAGE_SIZE);   /* the record's */
+	if (!pool_release_sound(rs, m))
+		return false;
 	paddr_t pa;
 	bool ok = pool_virt_to_phys((void *)v, &pa);
 	KASSERT(ok, "large pool block %p outside the direct map", (void *)v);
@@ -464,8 +543,7 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 	pool.st.large_live--;
 	pool.st.large_pages -= r->npages;
 	phys_free(pa, r->npages);
-	struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN((vaddr_t)r, PAGE_SIZE);
-	pool_small_release(s, (struct pool_block *)((char *)r - POOL_BLOCK_HDR));
+	pool_small_release(rs, (struct pool_block *)((char *)r - POOL_BLOCK_HDR));
 	return true;
 }
 
@@ -608,20 +686,28 @@ VOID ExFreePool(PVOID P)
 
 /* ---------------------------------------------------------------- statistics and checking */
 
+/* A slab whose header is not sound ends its class's walk (it and the slabs after it are kept) and
+ * raises 0x19 0x03 once the lock is dropped (the first such slab). */
 uint64_t pool_trim(void)
 {
 	uint64_t released = 0;
+	struct pool_misuse m = { 0 };
 	uint64_t f = spin_lock(&pool.lock);
 	for (unsigned ci = 0; ci < POOL_CLASSES; ci++) {
+		struct pool_misuse here = { 0 };
 		struct pool_slab *s = pool.cls[ci].avail;
-		while (s) {
+		while (s && pool_slab_whole(s, ci, &here)) {
 			struct pool_slab *next = s->next;
 			if (s->nfree == s->nblocks)
 				released += pool_slab_release(s);
 			s = next;
 		}
+		if (here.code && !m.code)
+			m = here;
 	}
 	spin_unlock(&pool.lock, f);
+	if (m.code)
+		KeBugCheckEx(m.code, m.p1, m.p2, m.p3, m.p4);
 	return released;
 }
 
@@ -679,15 +765,19 @@ static void pool_violation(struct pool_census *c, const char *what, const void *
 		kprintf("pool_check: %s at %p\n", what, where);
 }
 
-/* Checks one slab of class ci on the avail (full = false) or full list. */
-static void pool_check_slab(struct pool_census *c, struct pool_slab *s, unsigned ci, bool full)
+/* Checks one slab of class ci on the avail (full = false) or full list, its previous one prev;
+ * false when its header cannot be trusted to lead to the next slab (the walk stops there). */
+static bool pool_check_slab(struct pool_census *c, struct pool_slab *s, const struct pool_slab *prev, unsigned ci,
+			    bool full)
 {
 	paddr_t pa;
-	if (!pool_virt_to_phys(s, &pa) || s->magic != (POOL_SLAB_MAGIC ^ pa) || s->cls != ci ||
-	    s->nblocks != pool_nblocks(ci)) {
-		pool_violation(c, "bad slab header", s);
-		return;
+	if (!pool_slab_magic_ok(s) || s->cls != ci || s->nblocks != pool_nblocks(ci) || s->prev != prev ||
+	    (s->next && !pool_slab_magic_ok(s->next))) {
+		pool_violation(c, "bad slab header or list link", s);
+		return false;
 	}
+	if (pool_virt_to_phys(s, &pa) && phys_owner_of(pa) != PHYS_OWNER_POOL_SLAB)
+		pool_violation(c, "slab page not the physical allocator's pool slab", s);
 	if (full != (s->nfree == 0) || s->nfree > s->nblocks)
 		pool_violation(c, "slab on the wrong list", s);
 	uint64_t free_states = 0, listed = 0;
@@ -718,6 +808,7 @@ static void pool_check_slab(struct pool_census *c, struct pool_slab *s, unsigned
 	if (listed != s->nfree || free_states != s->nfree)
 		pool_violation(c, "free count disagrees with the blocks", s);
 	c->empty += s->nfree == s->nblocks;
+	return true;
 }
 
 /* Checks the large records and adds their bytes. */
@@ -744,10 +835,12 @@ uint64_t pool_check(void)
 	uint64_t slabs = 0;
 	for (unsigned ci = 0; ci < POOL_CLASSES; ci++) {
 		uint64_t n = 0, empty_before = c.empty;
-		for (struct pool_slab *s = pool.cls[ci].avail; s; s = s->next, n++)
-			pool_check_slab(&c, s, ci, false);
-		for (struct pool_slab *s = pool.cls[ci].full; s; s = s->next, n++)
-			pool_check_slab(&c, s, ci, true);
+		struct pool_slab *prev = NULL;
+		for (struct pool_slab *s = pool.cls[ci].avail; s && pool_check_slab(&c, s, prev, ci, false); s = s->next)
+			n++, prev = s;
+		prev = NULL;
+		for (struct pool_slab *s = pool.cls[ci].full; s && pool_check_slab(&c, s, prev, ci, true); s = s->next)
+			n++, prev = s;
 		if (n != pool.cls[ci].slabs || c.empty - empty_before != pool.cls[ci].empty)
 			pool_violation(&c, "class slab counts disagree", &pool.cls[ci]);
 		slabs += n;

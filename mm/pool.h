@@ -17,8 +17,11 @@
  *    dropped, and every misuse is detected before anything changes.
  *
  * Misuse of ExFreePool[WithTag] is bug check 0xC2 BAD_POOL_CALLER with P1 one of POOL_BUGCHECK_*
- * (mm/bugcheck_codes.h); a block header no pool call wrote (an overrun, a write after free) is 0x19
- * BAD_POOL_HEADER, raised by the free or the allocation that reads it.
+ * (mm/bugcheck_codes.h); a block or slab header no pool call wrote (an overrun, a write after free)
+ * is 0x19 BAD_POOL_HEADER, raised by the free, the allocation or the trim that reads it. Slab pages
+ * and large blocks come from the physical allocator under their own owners (phys_alloc_owned): a
+ * slab page whose header an overrun reached is still known as one, and MmFreePagesFromMdl cannot
+ * free pool pages.
  * Allocation bug-checks only on such a header: it returns NULL for 0 bytes, an unknown pool type,
  * or no memory.
  */
@@ -62,7 +65,8 @@ void pool_free(void *p, uint32_t tag, bool check_tag);
  * (either pointer may be NULL). Never bug-checks. */
 bool pool_block_info(const void *p, size_t *size, uint32_t *tag);
 
-/* Returns every kept empty slab to the physical allocator; returns the pages released. */
+/* Returns every kept empty slab to the physical allocator; returns the pages released. A slab whose
+ * header was overwritten ends its class's walk (kept) and raises 0x19 0x03 after the lock is dropped. */
 uint64_t pool_trim(void);
 /* Forgets all pool state, as at boot, handing nothing back (the machine's memory is being replaced). */
 void pool_reset(void);

@@ -22,15 +22,6 @@ _Static_assert(PT_ENTRIES % SYSPTE_CHUNK_PAGES == 0, "regions are whole chunks, 
 
 /* ---- small helpers */
 
-/* Set bits of x (the kernel links no libgcc, so no __builtin_popcount). */
-static unsigned syspte_popcount(uint64_t x)
-{
-	unsigned n = 0;
-	for (; x; x &= x - 1)
-		n++;
-	return n;
-}
-
 /* The owner of chunk idx: 0, or its CPU + 1. Acquire: the owner's cache is published before. */
 static inline unsigned syspte_owner_load(const struct syspte_region *r, uint64_t idx)
 {
@@ -814,7 +805,7 @@ static bool syspte_chunk_adopt_locked(struct syspte_region *r, struct syspte_cac
 		c->spare = k;
 		return false;
 	}
-	*k = (struct syspte_chunk){ .index = idx, .free = free, .nfree = syspte_popcount(free) };
+	*k = (struct syspte_chunk){ .index = idx, .free = free, .nfree = (unsigned)bitset_popcount(free) };
 	for (uint64_t s = bitset_next(&r->starts, b); s != UINT64_MAX && s < b + SYSPTE_CHUNK_PAGES;
 	     s = bitset_next(&r->starts, s + 1)) {
 		struct syspte_resv *v = &k->rec[s - b];
@@ -1293,7 +1284,7 @@ static int syspte_cache_check_chunk(struct syspte_region *r, unsigned cpu, const
 		return syspte_cache_bad("a chunk's class differs from where its cache keeps it", k->index, k->cls);
 	if (cls != SYSPTE_CHUNK_ACTIVE && cls != syspte_class_of(syspte_longest_run(k->free)))
 		return syspte_cache_bad("a parked chunk's class differs from its longest free run", k->index, cls);
-	if (k->nfree != syspte_popcount(k->free))
+	if (k->nfree != bitset_popcount(k->free))
 		return syspte_cache_bad("a chunk's free count differs from its free bits", k->index, k->nfree);
 	if (syspte_chunk_check_locked(r, k, n, pages))
 		return -1;

@@ -57,10 +57,11 @@ enum frame_state { F_NONE, F_NOW, F_LOADER, F_META, F_HANDED };
 static uint8_t cover_now[WINDOW], cover_loader[WINDOW], cover_now_out[WINDOW], cover_loader_out[WINDOW],
 	cover_other[WINDOW];
 static uint8_t state[WINDOW];       /* enum frame_state of each window frame */
+static uint8_t owner_of[WINDOW];    /* enum phys_owner each F_HANDED frame was handed out for */
 static bool loader_free;            /* loader frames released into the allocator */
 static uint64_t n_free, n_handed, n_loader;   /* model counts, kept as frames change state */
 static _Alignas(8) uint8_t mapbuf[MAX_DESC * 72 + 72];   /* strides up to 71, sizes rounded up */
-static struct { paddr_t pa; uint64_t n; } allocs[MAX_ALLOCS];
+static struct { paddr_t pa; uint64_t n; enum phys_owner owner; } allocs[MAX_ALLOCS];
 static size_t nallocs;
 
 /* Marks the window frames of descriptor [start, +pages) in cover (phys.c's clamping rules): with a
@@ -175,6 +176,16 @@ static void check_state(void)
 	phys_get_stats(&s);
 	if (s.free_pages != model_free() || s.allocated_pages != model_handed())
 		fail("free/allocated pages differ from the model", s.free_pages, model_free());
+	uint64_t owned[PHYS_OWNER_NONE] = { 0 };
+	for (size_t k = 0; k < nallocs; k++)
+		owned[allocs[k].owner] += allocs[k].n;
+	if (s.mdl_pages != owned[PHYS_OWNER_MDL] || s.pool_slab_pages != owned[PHYS_OWNER_POOL_SLAB] ||
+	    s.pool_large_pages != owned[PHYS_OWNER_POOL_LARGE])
+		fail("pages of an owner differ from the model", s.mdl_pages, owned[PHYS_OWNER_MDL]);
+	uint64_t f = draw(WINDOW + 2);   /* one frame's owner, as phys_owner_of answers */
+	enum phys_owner want = f < WINDOW && state[f] == F_HANDED ? (enum phys_owner)owner_of[f] : PHYS_OWNER_NONE;
+	if (phys_owner_of(f << 12) != want)
+		fail("phys_owner_of differs from the model", f, want);
 }
 
 /* True when the model has n free frames in a row inside [lo, hi): the allocator must then find
@@ -197,8 +208,8 @@ static bool frame_usable(uint64_t f)
 	return f < WINDOW && (state[f] == F_NOW || state[f] == F_HANDED || (loader_free && state[f] == F_LOADER));
 }
 
-/* Checks an allocation of n frames at pa inside [lo, hi) and records it. */
-static void take(paddr_t pa, uint64_t n, paddr_t lo, paddr_t hi)
+/* Checks an allocation of n frames at pa inside [lo, hi) for owner and records it. */
+static void take(paddr_t pa, uint64_t n, paddr_t lo, paddr_t hi, enum phys_owner owner)
 {
 	uint64_t p = pa >> 12;
 	if (pa & 4095 || pa < lo || pa + n * 4096 > (hi & ~4095ULL))   /* whole frames inside [lo, hi) */
@@ -207,11 +218,12 @@ static void take(paddr_t pa, uint64_t n, paddr_t lo, paddr_t hi)
 		if (!frame_free(f))
 			fail("handed out a frame that is not free usable RAM", f << 12, f < WINDOW ? state[f] : 99);
 		state[f] = F_HANDED;
+		owner_of[f] = (uint8_t)owner;
 	}
 	n_free -= n;
 	n_handed += n;
 	if (nallocs < MAX_ALLOCS)
-		allocs[nallocs].pa = pa, allocs[nallocs++].n = n;
+		allocs[nallocs].pa = pa, allocs[nallocs].owner = owner, allocs[nallocs++].n = n;
 	else
 		fail("harness: allocation table full", 0, 0);
 	for (uint64_t k = 0; k < n; k++)   /* dirty a word per page: zeroed pages must be cleared again */
@@ -226,9 +238,10 @@ static void op_alloc(void)
 		lo = draw(WINDOW) << 12 | (draw(4) == 0 ? draw(4096) : 0);
 		hi = draw(4) == 0 ? draw_u64() : draw(WINDOW + 2) << 12;
 	}
-	paddr_t pa = phys_alloc(n, lo, hi);
+	enum phys_owner owner = (enum phys_owner)draw(PHYS_OWNER_NONE);
+	paddr_t pa = owner == PHYS_OWNER_KERNEL && draw(2) ? phys_alloc(n, lo, hi) : phys_alloc_owned(n, 1, lo, hi, owner);
 	if (pa) {
-		take(pa, n, lo, hi);
+		take(pa, n, lo, hi, owner);
 		return;
 	}
 	uint64_t lo_pfn = (lo + 4095) >> 12, hi_pfn = hi >> 12;
@@ -250,7 +263,7 @@ static void op_zeroed(void)
 	for (int k = 0; k < 4096; k++)
 		if (p[k])
 			fail("zeroed page not zero", pa, k);
-	take(pa, 1, 0, UINT64_MAX);
+	take(pa, 1, 0, UINT64_MAX, PHYS_OWNER_KERNEL);
 }
 
 static void op_free(void)
@@ -324,13 +337,15 @@ static void op_bad_free(void)
 			fail("refused phys_free changed a frame", g << 12, frame_free(g));
 }
 
-/* phys_free_frames on the frames of up to three recorded allocations, in shuffled pieces, maybe with
- * a fault inserted: a repeated frame, a free one, an unusable one, frame 0 or an absurd number. */
+/* phys_free_frames on the frames of up to three recorded allocations, in shuffled pieces, for the
+ * owner of the last (or any owner), maybe with a fault inserted: a repeated frame, a free one, an
+ * unusable one, another owner's, frame 0 or an absurd number. */
 static void op_free_list(void)
 {
 	static uint64_t list[WINDOW + 1];
 	static uint8_t seen[WINDOW];
 	size_t k = nallocs ? 1 + draw(MIN(nallocs, 3)) : 0;
+	enum phys_owner owner = nallocs && draw(4) ? allocs[nallocs - 1].owner : (enum phys_owner)draw(PHYS_OWNER_NONE);
 	uint64_t n = 0;
 	for (size_t j = 0; j < k; j++)   /* the last k allocations, their frames in pieces at random places */
 		for (uint64_t f = allocs[nallocs - 1 - j].pa >> 12, e = f + allocs[nallocs - 1 - j].n; f < e;) {
@@ -349,7 +364,7 @@ static void op_free_list(void)
 		case 2: v = 0; break;
 		default: v = draw_u64(); break;
 		}
-		if (v < WINDOW && state[v] == F_HANDED) {   /* another allocation's frame would be valid */
+		if (v < WINDOW && state[v] == F_HANDED && owner_of[v] == owner) {   /* another allocation's: valid */
 			bool mine = false;
 			for (uint64_t q = 0; q < n && !mine; q++)
 				mine = list[q] == v;
@@ -360,18 +375,21 @@ static void op_free_list(void)
 		list[at] = v;
 		n++;
 	}
-	uint64_t want = n;   /* the first unusable entry, else the first free or repeated one */
+	uint64_t want = n;   /* the first unusable entry, else the first free or foreign one, else a repeat */
 	for (uint64_t q = 0; q < n && want == n; q++)
 		if (!frame_usable(list[q]))
 			want = q;
+	for (uint64_t q = 0; q < n && want == n; q++)
+		if (frame_free(list[q]) || owner_of[list[q]] != owner)
+			want = q;
 	memset(seen, 0, sizeof(seen));
 	for (uint64_t q = 0; q < n && want == n; q++) {
-		if (frame_free(list[q]) || seen[list[q]])
+		if (seen[list[q]])
 			want = q;
 		seen[list[q]] = 1;
 	}
 	uint64_t bad = UINT64_MAX;
-	bool ok = phys_free_frames(list, n, &bad);
+	bool ok = phys_free_frames(list, n, owner, &bad);
 	if (ok != (want == n) || (!ok && bad != want))
 		fail("phys_free_frames verdict differs from the model", ok ? n : bad, want);
 	if (!ok)
@@ -424,7 +442,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t dsz, nd, msize = gen_map(&dsz, &nd);
 	uint64_t now, loader, highest = model_classify(&now, &loader);
 	n_free = now, n_handed = 0, n_loader = loader;
-	uint64_t meta = highest ? (buddy_meta_bytes(highest) + 4095) / 4096 : 0;
+	/* the buddy's block, 8-byte aligned, then the owner map: 2 bits a frame in whole words */
+	uint64_t meta = highest ? ((buddy_meta_bytes(highest) + 7) / 8 * 8 + (highest + 31) / 32 * 8 + 4095) / 4096 : 0;
 	bool geometry = dsz >= sizeof(struct efi_memory_descriptor) && dsz % 8 == 0 && msize % dsz == 0 &&
 			nd <= PHYS_MAX_RANGES;   /* phys.h: 8-byte aligned descriptors only */
 	bool want = geometry && highest && model_place_meta(meta);

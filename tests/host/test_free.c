@@ -265,13 +265,18 @@ static void test_phys_free(void)
 
 #define MAXM 16
 
-/* A frame for a fault of kind k: a repeat of entry j, a free frame, or one the allocator never holds. */
+static uint64_t foreign[4];   /* frames handed out for another owner than MDLs (test_mdl_lists) */
+
+/* A frame for a fault of kind k: a repeat of entry j, a free frame, another owner's (a pool page, a
+ * kernel allocation's), or one the allocator never holds. */
 static uint64_t fault_frame(const PFN_NUMBER *pfn, uint64_t n, unsigned k)
 {
 	uint64_t f;
 	switch (k) {
 	case 0:
 		return pfn[below(n)];
+	case 3:
+		return foreign[below(4)];
 	case 1:
 		f = below(NF);
 		for (int t = 0; t < 64 && !phys_is_free(f << 12, 1); t++)
@@ -288,10 +293,32 @@ static uint64_t fault_frame(const PFN_NUMBER *pfn, uint64_t n, unsigned k)
 	}
 }
 
+/* True when frame v was handed out for an MDL: it is listed by a live MDL other than live[me], or
+ * in mine[0, n), what live[me] listed before the fault. */
+static bool mdl_owned(PMDL *live, unsigned me, const PFN_NUMBER *mine, uint64_t n, uint64_t v)
+{
+	for (uint64_t q = 0; q < n; q++)
+		if (mine[q] == v)
+			return true;
+	for (unsigned i = 0; i < MAXM; i++)
+		for (uint64_t q = 0; i != me && live[i] && q < live[i]->ByteCount >> PAGE_SHIFT; q++)
+			if (MmGetMdlPfnArray(live[i])[q] == v)
+				return true;
+	return false;
+}
+
 static void test_mdl_lists(void)
 {
 	PMDL live[MAXM] = { 0 };
-	long refused = 0, freed = 0;
+	long refused = 0, freed = 0, foreign_refused = 0;
+	void *small = ExAllocatePoolWithTag(NonPagedPool, 100, POOL_TAG4('F', 'r', 'e', '0'));
+	void *large = ExAllocatePoolWithTag(NonPagedPool, 2 * PAGE_SIZE, POOL_TAG4('F', 'r', 'e', '0'));
+	paddr_t kern = phys_alloc(2, 0, UINT64_MAX);
+	uintptr_t dmap = (uintptr_t)arch_phys_to_virt(0);   /* the direct map is linear (mm/pool.c) */
+	foreign[0] = pa_to_pfn((uintptr_t)small - dmap);
+	foreign[1] = pa_to_pfn((uintptr_t)large - dmap) + 1;
+	foreign[2] = pa_to_pfn(kern);
+	foreign[3] = pa_to_pfn(kern) + 1;
 	PHYSICAL_ADDRESS z = { .QuadPart = 0 }, any = { .QuadPart = -1 };
 	static const ULONG flags[] = { 0, MM_ALLOCATE_PREFER_CONTIGUOUS, MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS };
 	failures = 0;
@@ -314,26 +341,29 @@ static void test_mdl_lists(void)
 			static PFN_NUMBER copy[64];
 			MDL hdr = *mdl;
 			memcpy(copy, pfn, n * sizeof(*pfn));
-			uint64_t at = below(n), v = fault_frame(pfn, n, (unsigned)below(3));
+			unsigned kind = (unsigned)below(4);
+			uint64_t at = below(n), v = fault_frame(pfn, n, kind);
 			pfn[at] = v;
 			bool is_ours = false;   /* a frame of this MDL put at another index: a repeat */
 			for (uint64_t q = 0; q < n; q++)
 				is_ours |= q != at && pfn[q] == v;
-			if (v < NF && usable(v) && !phys_is_free(v << 12, 1) && !is_ours) {
-				memcpy(pfn, copy, n * sizeof(*pfn));   /* another owner's frame: a valid free */
+			if (v < NF && usable(v) && !phys_is_free(v << 12, 1) && !is_ours && mdl_owned(live, i, copy, n, v)) {
+				memcpy(pfn, copy, n * sizeof(*pfn));   /* another MDL's frame: a valid free */
 				continue;
 			}
+			/* the first unusable entry, else the first free or not an MDL's, else a repeat */
 			uint64_t want = n;
 			for (uint64_t q = 0; q < n && want == n; q++)
 				if (!usable(pfn[q]))
 					want = q;
-			for (uint64_t q = 0; q < n && want == n; q++) {
-				bool rep = false;
-				for (uint64_t r = 0; r < q && !rep; r++)
-					rep = pfn[r] == pfn[q];
-				if (rep || phys_is_free(pfn[q] << 12, 1))
+			for (uint64_t q = 0; q < n && want == n; q++)
+				if (phys_is_free(pfn[q] << 12, 1) || !mdl_owned(live, i, copy, n, pfn[q]))
 					want = q;
-			}
+			for (uint64_t q = 0; q < n && want == n; q++)
+				for (uint64_t r = 0; r < q && want == n; r++)
+					if (pfn[r] == pfn[q])
+						want = q;
+			foreign_refused += kind == 3 && want == at;
 			struct snap s;
 			take(&s);
 			static PFN_NUMBER faulty[64];
@@ -363,8 +393,13 @@ static void test_mdl_lists(void)
 			MmFreePagesFromMdl(live[i]);
 			ExFreePool(live[i]);
 		}
-	ok(failures == 0 && refused > 1000 && freed > 500, "MmFreePagesFromMdl: %ld faulty frame lists refused whole with "
-	   "the predicted entry, %ld shuffled lists freed", refused, freed);
+	bool kept = pool_block_info(small, NULL, NULL) && pool_block_info(large, NULL, NULL) && phys_is_allocated(kern, 2);
+	ExFreePool(small);
+	ExFreePool(large);
+	phys_free(kern, 2);
+	ok(failures == 0 && refused > 1000 && freed > 500 && foreign_refused > 200 && kept,
+	   "MmFreePagesFromMdl: %ld faulty frame lists refused whole with the predicted entry (%ld at a pool or "
+	   "kernel frame), %ld shuffled lists freed", refused, foreign_refused, freed);
 }
 
 /* ------------------------------------------------------------------ the pool */

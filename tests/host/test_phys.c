@@ -310,7 +310,7 @@ static void test_verifier_patterns(void)
 	phys_free(a, 4);
 	ok(poisoned(a, 4), "phys_free fills what its owner wrote with the pattern");
 	uint64_t pfn[3] = { (b >> 12) + 2, b >> 12, (b >> 12) + 1 }, bad = 0;
-	ok(phys_free_frames(pfn, 3, &bad) && poisoned(b, 3), "phys_free_frames too");
+	ok(phys_free_frames(pfn, 3, PHYS_OWNER_KERNEL, &bad) && poisoned(b, 3), "phys_free_frames too");
 	phys_release_loader();
 	ok(poisoned(0x300000, 8), "and the loader's release");
 	is(phys_check(), 0, "check passes");
@@ -414,7 +414,8 @@ static bool gen_map_case(int round, bool *inited)
 		if (g_state[f] != G_NONE)
 			highest = f + 1;
 	}
-	uint64_t meta = ALIGN_UP(buddy_meta_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
+	/* the buddy's block, 8-byte aligned, then the owner map: 2 bits a frame in whole words */
+	uint64_t meta = ALIGN_UP(ALIGN_UP(buddy_meta_bytes(highest), 8) + (highest + 31) / 32 * 8, PAGE_SIZE) >> PAGE_SHIFT;
 	bool placed = false;
 	for (uint64_t f = 1; highest && !placed && f < GEN_FRAMES;) {
 		uint64_t e = f;

@@ -941,6 +941,125 @@ static void test_state_overrun(void)
 	   "0x19 naming its header, nothing changed (%u wrong)", cases, wrong);
 }
 
+/* The last call raised exactly one 0x19 0x03 naming slab sl and changed no statistic; with magic_read
+ * not 0, its P3 and P4 are the magic read and the one the slab had. */
+static bool raised_slab(uint64_t c0, const void *sl, uint64_t magic_read, uint64_t magic)
+{
+	struct pool_stats st;
+	pool_get_stats(&st);
+	bool r = bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+		 bugcheck_last.p[0] == POOL_BUGCHECK_SLAB_CORRUPT && bugcheck_last.p[1] == (uintptr_t)sl &&
+		 (!magic_read || (bugcheck_last.p[2] == magic_read && bugcheck_last.p[3] == magic)) &&
+		 memcmp(&st, &snap0, sizeof(st)) == 0;
+	if (!r)
+		printf("# got %llu bug checks, the last 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx), want 0x19 (0x3, %p, 0x%llx, 0x%llx)\n",
+		       (unsigned long long)(bugcheck_last.count - c0), bugcheck_last.code,
+		       (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
+		       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3], sl,
+		       (unsigned long long)magic_read, (unsigned long long)magic);
+	return r;
+}
+
+/* Overwrites slab sl's header as case k of test_slab_header: k 0 an overrun of 1..32 bytes from the
+ * page before (its first byte changed), 1 a list link, 2 the class, 3 the block count, 4 a free
+ * count beyond the block count or naming the other list. */
+static void slab_corrupt(struct mirror_slab *sl, unsigned k)
+{
+	uint8_t *h = (uint8_t *)sl;
+	switch (k) {
+	case 0: {
+		unsigned len = 1 + (unsigned)below(32);
+		for (unsigned j = 0; j < len; j++)
+			h[j] = (uint8_t)(j ? below(256) : h[0] ^ (1 + below(255)));
+		break;
+	}
+	case 1:
+		if (below(2))
+			sl->next = (void *)((uintptr_t)sl->next ^ (below(2) ? PAGE_SIZE << below(8) : 1 + below(4095)));
+		else
+			sl->prev = (void *)((uintptr_t)sl->prev ^ (below(2) ? PAGE_SIZE << below(8) : 1 + below(4095)));
+		break;
+	case 2: sl->cls = (uint16_t)(sl->cls ^ (1 + below(0xffff))); break;
+	case 3: sl->nblocks = (uint16_t)(sl->nblocks ^ (1 + below(0xffff))); break;
+	default:
+		sl->nfree = below(2) ? (uint16_t)(sl->nblocks + 1 + below(0xffffu - sl->nblocks)) : (sl->nfree ? 0 : 1);
+		break;
+	}
+}
+
+/*
+ * A slab's header overwritten (docs/contract.md's 0x19 table, P1 0x03), generated over every class:
+ * an overrun from the page before (the last block of a class-16 or class-2016 slab ends at its
+ * page's end), or one field of it (a list link, the class, the block count, a free count that
+ * cannot be). The first call that reads it raises one 0x19 0x03 naming the slab (with the magic
+ * read and the one expected when the magic changed), returns NULL for an allocation, changes
+ * nothing, and pool_check finds it; once restored, the same call succeeds:
+ *  - the free of a block in the slab;
+ *  - an allocation of the slab's class while the slab heads its class's list;
+ *  - pool_trim while the slab is empty and kept (it stays).
+ * Before the physical allocator recorded slab pages, a changed magic made the free 0xC2 0x42
+ * ("memory the pool does not hold"), the allocation took blocks through the header unchecked, and
+ * pool_trim raised the physical allocator's 0x1A.
+ */
+static void test_slab_header(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases[3] = { 0, 0, 0 }, wrong = 0, overruns = 0;
+	for (unsigned t = 0; t < 900; t++) {
+		unsigned ci = (unsigned)below(POOL_CLASSES), how = t % 3, k = (unsigned)below(5);
+		pool_trim();
+		uint8_t *b = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x4f);
+		struct mirror_slab *sl = slab(b);
+		if (sl->prev || !sl->nfree) {   /* b's slab must head its class's avail list */
+			ExFreePool(b);
+			continue;
+		}
+		if (how == 2)
+			ExFreePool(b);   /* the slab empty and kept */
+		struct mirror_slab save = *sl;
+		slab_corrupt(sl, k);
+		bool magic = sl->magic != save.magic;
+		overruns += k == 0;
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		bool good;
+		if (how == 0) {
+			ExFreePoolWithTag(b, 0x4f);
+			good = raised_slab(c0, sl, magic ? sl->magic : 0, save.magic) && pool_block_info(b, NULL, NULL) == false;
+		} else if (how == 1) {
+			void *q = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x4f);
+			good = q == NULL && raised_slab(c0, sl, magic ? sl->magic : 0, save.magic);
+		} else {
+			uint64_t released = pool_trim();
+			good = released == 0 && raised_slab(c0, sl, magic ? sl->magic : 0, save.magic);
+		}
+		good &= pool_check() != 0;
+		*sl = save;
+		good &= pool_check() == 0;
+		c0 = bugcheck_last.count;
+		if (how == 0) {
+			ExFreePoolWithTag(b, 0x4f);
+		} else if (how == 1) {
+			void *q = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x4f);
+			good &= q != NULL;
+			ExFreePool(q);
+			ExFreePool(b);
+		} else {
+			good &= pool_trim() == 1;
+		}
+		good &= bugcheck_last.count == c0 && pool_check() == 0;
+		if (!good && wrong++ < 4)
+			printf("# class %u, case %u, call %u: wrong\n", ci, k, how);
+		cases[how]++;
+	}
+	bugcheck_set_hook(NULL);
+	ok(wrong == 0 && cases[0] > 200 && cases[1] > 200 && cases[2] > 200 && overruns > 100,
+	   "%u frees, %u allocations and %u trims over a slab whose header was overwritten (%u by an overrun of 1..32 bytes): "
+	   "one 0x19 0x03 naming the slab, nothing changed, and the call succeeds once restored (%u wrong)",
+	   cases[0], cases[1], cases[2], overruns, wrong);
+}
+
 /*
  * pool_account_covers with the tag table full: an untracked tag's block (its tag's only one, 17
  * bytes) whose size grew to 32 within its class is past what the untracked tags hold together
@@ -1019,6 +1138,7 @@ int main(void)
 	test_header_corrupt_large_record();
 	test_dump();
 	test_state_overrun();
+	test_slab_header();
 	test_untracked_grown();
 	test_grown_size_found_by_its_tag_later();
 	host_machine_destroy();
