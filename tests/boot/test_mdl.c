@@ -295,6 +295,53 @@ KTEST(mdl_build_nonpaged_pool_direct_map)
 	ExFreePoolWithTag(buf, TAG_T);
 }
 
+/* MmFreePagesFromMdl frees only frames an MDL allocation handed out (docs/contract.md, section 5):
+ * an MDL listing a large pool block's frames (built by MmBuildMdlForNonPagedPool, then marked as
+ * a pages MDL by hand), the kernel's root table or a slab page raises 0x1A 0x4D440003 naming the
+ * frame and its index, and frees nothing; the same MDL with its own frames back frees. */
+KTEST(mdl_free_pages_refuses_frames_no_mdl_allocation_handed_out)
+{
+	mdl_test_setup();
+	uint8_t *big = ExAllocatePoolWithTag(NonPagedPool, 3 * PAGE_SIZE, TAG_T);
+	uint8_t *small = ExAllocatePoolWithTag(NonPagedPool, 64, TAG_T);
+	KASSERT_TEST(big && small);
+	PMDL pm = IoAllocateMdl(big, 3 * PAGE_SIZE, 0, 0, NULL);
+	KASSERT_TEST(pm);
+	MmBuildMdlForNonPagedPool(pm);
+	pm->MdlFlags = (CSHORT)((pm->MdlFlags & ~MDL_SOURCE_IS_NONPAGED_POOL) | MDL_PAGES_LOCKED);
+	pm->MappedSystemVa = NULL;
+	struct phys_stats p0, p1;
+	phys_get_stats(&p0);
+	intercept();
+	MmFreePagesFromMdl(pm);
+	KEXPECT(bugcheck_last.count == 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+		bugcheck_last.p[0] == MDL_BUGCHECK_FREE_BAD_PAGE && bugcheck_last.p[2] == MmGetMdlPfnArray(pm)[0] &&
+		bugcheck_last.p[3] == 0, "a large pool block's frames: 0x1A 0x4D440003 at entry 0");
+	KEXPECT(phys_owner_of(pfn_to_pa(MmGetMdlPfnArray(pm)[2])) == PHYS_OWNER_POOL_LARGE);
+	PMDL own = alloc_pages(3);
+	KASSERT_TEST(own);
+	PFN_NUMBER *pfn = MmGetMdlPfnArray(own), keep = pfn[1];
+	PFN_NUMBER foreign[2] = { pa_to_pfn(kernel_pt.root), pa_to_pfn((uintptr_t)small - (uintptr_t)arch_phys_to_virt(0)) };
+	for (unsigned k = 0; k < 2; k++) {
+		pfn[1] = foreign[k];
+		MmFreePagesFromMdl(own);
+		KEXPECT(bugcheck_last.count == 2 + k && bugcheck_last.p[0] == MDL_BUGCHECK_FREE_BAD_PAGE &&
+			bugcheck_last.p[1] == (uintptr_t)own && bugcheck_last.p[2] == foreign[k] && bugcheck_last.p[3] == 1,
+			"the kernel's root table, then a slab page: 0x1A 0x4D440003 at entry 1");
+	}
+	release_intercept();
+	phys_get_stats(&p1);
+	KEXPECT(p1.free_pages + 3 == p0.free_pages && p1.mdl_pages == p0.mdl_pages + 3, "nothing freed");
+	KEXPECT(pool_block_info(big, NULL, NULL) && pool_block_info(small, NULL, NULL));
+	pfn[1] = keep;
+	free_pages(own);
+	phys_get_stats(&p1);
+	KEXPECT(p1.free_pages == p0.free_pages && p1.mdl_pages == p0.mdl_pages, "its own frames: freed");
+	IoFreeMdl(pm);
+	ExFreePoolWithTag(big, TAG_T);
+	ExFreePoolWithTag(small, TAG_T);
+}
+
 KTEST(pool_alloc_free_accounting_and_misuse)
 {
 	enum { N = 64 };
