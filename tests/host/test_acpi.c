@@ -5,10 +5,14 @@
  * every single-byte corruption of a checksummed byte refused; random entry streams with fixed-up
  * checksums never read outside the table (each map call returns an exact-size copy, so ASan sees
  * any overrun) and are accepted exactly when well formed; the DMAR's width and flags for every
- * flags byte, a missing, short or corrupt DMAR refused with nothing reported.
+ * flags byte, a missing, short or corrupt DMAR refused with nothing reported; generated RSDPs
+ * (revision, Length, XsdtAddress, corruptions) against the specification's rules; root tables with
+ * a partial last entry and corrupt copies of a table; every MADT entry broken in every way an entry
+ * can break. The whole test runs under an alarm, so a parser that stops advancing fails it.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "tap.h"
 #include "acpi.h"
 #include "test_rng.h"
@@ -21,9 +25,13 @@
 #define FADT_PA   0x90000u
 #define OTHER_PA  0x91000u
 #define DMAR_PA   0x92000u
+#define RSDT2_PA  0x93000u   /* a second root (RSDT) listing MADT2_PA */
+#define MADT2_PA  0x94000u   /* a second MADT: two local APICs */
 #define MAX_COPIES 64
 
 static uint8_t phys[PHYS_SIZE];
+static uint64_t deny_pa;   /* fake_map refuses more than deny_len bytes at deny_pa (0: nothing refused) */
+static size_t deny_len;
 static void *copies[MAX_COPIES];
 static size_t ncopies;
 static uint64_t rng = 88172645463325252ull;
@@ -38,6 +46,8 @@ static const void *fake_map(void *ctx, uint64_t pa, size_t len)
 {
 	(void)ctx;
 	if (pa < PHYS_BASE || len > PHYS_SIZE || pa - PHYS_BASE > PHYS_SIZE - len || ncopies == MAX_COPIES)
+		return NULL;
+	if (deny_len && pa == deny_pa && len > deny_len)   /* a range the "machine" cannot read */
 		return NULL;
 	void *c = malloc(len);
 	memcpy(c, phys + (pa - PHYS_BASE), len);
@@ -417,13 +427,243 @@ static void test_dmar(void)
 	ok(read_dmar(&d) != ACPI_OK && d.flags == 0, "a DMAR length past readable memory is refused");
 }
 
+
+/* An RSDT at RSDT2_PA listing [OTHER_PA, MADT2_PA], a valid MADT of two local APICs: the number
+ * of processors a reader reports shows which root it went through. */
+static void make_second_root(void)
+{
+	header(MADT2_PA, "APIC", 44 + 2 * 8);
+	put32(at(MADT2_PA) + 36, 0xFEE00000u);
+	for (int i = 0; i < 2; i++) {
+		uint8_t *e = at(MADT2_PA) + 44 + i * 8;
+		e[0] = 0, e[1] = 8, e[2] = (uint8_t)i, e[3] = (uint8_t)(40 + i);
+		put32(e + 4, 1);
+	}
+	seal(MADT2_PA);
+	header(RSDT2_PA, "RSDT", 36 + 2 * 4);
+	put32(at(RSDT2_PA) + 36, OTHER_PA);
+	put32(at(RSDT2_PA) + 40, MADT2_PA);
+	seal(RSDT2_PA);
+}
+
+/*
+ * The RSDP generated over revisions, Length fields, XSDT addresses and corruptions (ACPI 6.x
+ * 5.2.5.3): the first 20 bytes are checked (signature, checksum) for every revision; a revision
+ * below 2 uses the RSDT whatever Length and XsdtAddress say; from revision 2 Length must be
+ * 36..ACPI_TABLE_MAX and readable, the extended checksum must hold over Length bytes, and a zero
+ * XsdtAddress falls back to the RSDT. Which root was used shows in the MADT read through it.
+ */
+static void test_rsdp_variants(void)
+{
+	static const unsigned revs[] = { 0, 1, 2, 3, 255 };
+	static const uint32_t lens[] = { 0, 19, 20, 35, 36, 37, 64, 0x1000, PHYS_SIZE, PHYS_SIZE + 1, ACPI_TABLE_MAX,
+					 ACPI_TABLE_MAX + 1, 0xFFFFFFFFu };
+	static const uint64_t xsdts[] = { 0, ROOT_PA };
+	struct madt_model m;
+	unsigned n = 0, wrong = 0, via_xsdt = 0, via_rsdt = 0;
+
+	for (size_t r = 0; r < ARRAY_SIZE(revs); r++)
+		for (size_t l = 0; l < ARRAY_SIZE(lens); l++)
+			for (size_t x = 0; x < ARRAY_SIZE(xsdts); x++)
+				for (int corrupt = 0; corrupt < 4; corrupt++) {   /* none, checksum, extended checksum, signature */
+					make_machine(2, 4, &m);
+					make_second_root();
+					uint8_t *p = at(RSDP_PA);
+					memset(p, 0, 36);
+					memcpy(p, corrupt == 3 ? "RSD PTR_" : "RSD PTR ", 8);
+					p[15] = (uint8_t)revs[r];
+					put32(p + 16, RSDT2_PA);
+					put32(p + 20, lens[l]);
+					put64(p + 24, xsdts[x]);
+					fix_sum(p, 20, 8);
+					if (lens[l] >= 36 && lens[l] <= PHYS_SIZE)
+						fix_sum(p, lens[l], 32);
+					if (corrupt == 1)
+						p[8]++;
+					if (corrupt == 2)
+						p[32]++;
+					int want;
+					size_t want_entries = 0;
+					if (corrupt == 1 || corrupt == 3)
+						want = ACPI_EBADRSDP;
+					else if (revs[r] < 2)
+						want = ACPI_OK, want_entries = 2;
+					else if (lens[l] < 36 || lens[l] > ACPI_TABLE_MAX)
+						want = ACPI_EBADRSDP;
+					else if (lens[l] > PHYS_SIZE)
+						want = ACPI_EUNMAPPED;
+					else if (corrupt == 2)
+						want = ACPI_EBADRSDP;
+					else
+						want = ACPI_OK, want_entries = xsdts[x] ? 4 : 2;
+					int st = acpi_read_madt(&acc, RSDP_PA, &info);
+					free_copies();
+					bool good = st == want && (st != ACPI_OK || info.entries == want_entries);
+					via_xsdt += st == ACPI_OK && info.entries == 4;
+					via_rsdt += st == ACPI_OK && info.entries == 2;
+					n++;
+					if (!good && wrong++ < 5)
+						printf("# RSDP revision %u, Length %u, XSDT 0x%llx, corruption %d: %s (%zu processors), want %s (%zu)\n",
+						       revs[r], lens[l], (unsigned long long)xsdts[x], corrupt, acpi_strerror(st),
+						       info.entries, acpi_strerror(want), want_entries);
+				}
+	ok(wrong == 0 && via_xsdt > 0 && via_rsdt > 0, "%u RSDPs (revision, Length, XsdtAddress, corruption): the outcome "
+	   "and the root used as ACPI 5.2.5.3 says (%u through the XSDT, %u through the RSDT)", n, via_xsdt, via_rsdt);
+}
+
+/*
+ * The root table's entries: a Length that leaves a partial entry after the last whole one (1..7
+ * bytes of an XSDT entry, 1..3 of an RSDT one) is read up to the last whole entry, a table listed
+ * only in the partial bytes is not found; a corrupt table of the signature before or after a valid
+ * one does not hide it, and alone it is reported as corrupt.
+ */
+static void test_root_entries(void)
+{
+	struct madt_model m;
+	unsigned n = 0, wrong = 0;
+
+	for (int rev = 0; rev <= 2; rev += 2) {
+		unsigned esz = rev >= 2 ? 8 : 4;
+		for (unsigned extra = 1; extra < esz; extra++)
+			for (int madt_partial = 0; madt_partial < 2; madt_partial++) {
+				make_machine(rev, 4, &m);
+				uint64_t t[] = { OTHER_PA, FADT_PA, MADT_PA };
+				make_root(rev, t, madt_partial ? 2 : 3);
+				uint32_t whole = 36 + (madt_partial ? 2 : 3) * esz;
+				for (unsigned i = 0; i < extra; i++)   /* the partial entry: MADT_PA's low bytes */
+					at(ROOT_PA)[whole + i] = (uint8_t)((uint64_t)MADT_PA >> (8 * i));
+				put32(at(ROOT_PA) + 4, whole + extra);
+				seal(ROOT_PA);
+				int st = acpi_read_madt(&acc, RSDP_PA, &info);
+				free_copies();
+				int want = madt_partial ? ACPI_ENOTABLE : ACPI_OK;
+				n++;
+				if ((st != want || (st == ACPI_OK && info.entries != 4)) && wrong++ < 5)
+					printf("# %s with %u bytes after %s whole entries: %s, want %s\n", rev ? "XSDT" : "RSDT",
+					       extra, madt_partial ? "two" : "three", acpi_strerror(st), acpi_strerror(want));
+			}
+	}
+	ok(wrong == 0, "%u root tables with a partial last entry: read to the last whole entry, the partial one never", n);
+
+	/* A corrupt MADT (a copy of the second one with its checksum broken) before, after or instead of
+	 * the valid one. */
+	static const struct { uint64_t t[3]; size_t n; int want; size_t entries; const char *what; } orders[] = {
+		{ { OTHER_PA, MADT2_PA, MADT_PA }, 3, ACPI_OK, 4, "corrupt MADT first" },
+		{ { OTHER_PA, MADT_PA, MADT2_PA }, 3, ACPI_OK, 4, "corrupt MADT after the valid one" },
+		{ { OTHER_PA, MADT2_PA, FADT_PA }, 3, ACPI_EBADTABLE, 0, "only a corrupt MADT" },
+	};
+	for (int rev = 0; rev <= 2; rev += 2)
+		for (size_t o = 0; o < ARRAY_SIZE(orders); o++) {
+			make_machine(rev, 4, &m);
+			make_second_root();
+			at(MADT2_PA)[9]++;
+			make_root(rev, orders[o].t, orders[o].n);
+			int st = acpi_read_madt(&acc, RSDP_PA, &info);
+			free_copies();
+			ok(st == orders[o].want && (st != ACPI_OK || info.entries == orders[o].entries),
+			   "%s, %s: %s", rev ? "XSDT" : "RSDT", orders[o].what, acpi_strerror(st));
+		}
+}
+
+/* The MADT of one entry of each kind test_madt_malformed_entries breaks; *ends receives the offset
+ * just past each entry. */
+static const uint8_t madt_kinds[][2] = { { 0, 8 }, { 9, 16 }, { 5, 12 }, { 1, 12 }, { 0, 8 }, { 4, 6 }, { 2, 10 } };
+
+static void make_kinds_madt(struct madt_model *m, uint32_t *ends)
+{
+	make_machine(2, 0, m);
+	madt_begin(m, 0xFEE00000u);
+	for (size_t k = 0; k < ARRAY_SIZE(madt_kinds); k++) {
+		if (madt_kinds[k][0] == 0 || madt_kinds[k][0] == 9)
+			madt_cpu(m, madt_kinds[k][0] == 9, (uint32_t)k, 1);
+		else
+			madt_other(m, madt_kinds[k][0], madt_kinds[k][1]);
+		ends[k] = m->len;
+	}
+}
+
+/*
+ * Every entry of a MADT broken in turn, each way an entry can break (ACPI 5.2.12: an entry is its
+ * type, its length and that many bytes inside the table): a length of 0 (which would never
+ * advance) or 1 (less than the type and length bytes; the bytes after it are made to read as a
+ * well-formed entry, so only that length is wrong), one byte short of its type's size, a length running 1 or more bytes past the table's
+ * end; then the table's own Length cutting the last entry short, or leaving 1..16 bytes that are
+ * no entry. Each is refused as malformed, the checksum being right (a walk that stops advancing
+ * is ended by main's alarm).
+ */
+static void test_madt_malformed_entries(void)
+{
+	struct madt_model m;
+	uint32_t ends[ARRAY_SIZE(madt_kinds)];
+	unsigned n = 0, wrong = 0;
+
+	make_kinds_madt(&m, ends);
+	madt_end(&m);
+	int st = acpi_read_madt(&acc, RSDP_PA, &info);
+	free_copies();
+	ok(st == ACPI_OK && info.entries == 3, "the MADT of every kind reads (%s, %zu processors)", acpi_strerror(st),
+	   info.entries);
+	for (size_t k = 0; k < ARRAY_SIZE(madt_kinds); k++) {
+		uint32_t start = k ? ends[k - 1] : 44;
+		uint8_t type = madt_kinds[k][0], size = madt_kinds[k][1];
+		unsigned bad[8], nbad = 0;
+		bad[nbad++] = 0;
+		bad[nbad++] = 1;
+		if (type == 0 || type == 9 || type == 5)
+			bad[nbad++] = size - 1u;
+		uint32_t left = ends[ARRAY_SIZE(madt_kinds) - 1] - start;   /* bytes from the entry to the table's end */
+		for (unsigned past = 1; past <= 3 && left + past <= 255; past++)
+			bad[nbad++] = left + past;
+		for (unsigned b = 0; b < nbad; b++) {
+			make_kinds_madt(&m, ends);
+			at(MADT_PA)[start + 1] = (uint8_t)bad[b];
+			if (bad[b] == 1)   /* the bytes after read as a well-formed entry: only the length 1 is wrong */
+				at(MADT_PA)[start + 2] = (uint8_t)(size - 1);
+			madt_end(&m);
+			st = acpi_read_madt(&acc, RSDP_PA, &info);
+			free_copies();
+			n++;
+			if (st != ACPI_EBADTABLE && wrong++ < 5)
+				printf("# entry %zu (type %u) given length %u: %s\n", k, type, bad[b], acpi_strerror(st));
+		}
+	}
+	uint32_t last = ends[ARRAY_SIZE(madt_kinds) - 1], last_start = ends[ARRAY_SIZE(madt_kinds) - 2];
+	for (uint32_t cut = 1; cut < last - last_start; cut++) {
+		make_kinds_madt(&m, ends);
+		m.len = last - cut;
+		madt_end(&m);
+		st = acpi_read_madt(&acc, RSDP_PA, &info);
+		free_copies();
+		n++;
+		if (st != ACPI_EBADTABLE && wrong++ < 5)
+			printf("# the table cut %u bytes into its last entry: %s\n", cut, acpi_strerror(st));
+	}
+	for (uint32_t extra = 1; extra <= 16; extra++) {
+		make_kinds_madt(&m, ends);
+		memset(at(MADT_PA) + m.len, 0, extra);
+		m.len += extra;
+		madt_end(&m);
+		st = acpi_read_madt(&acc, RSDP_PA, &info);
+		free_copies();
+		n++;
+		if (st != ACPI_EBADTABLE && wrong++ < 5)
+			printf("# %u zero bytes after the last entry: %s\n", extra, acpi_strerror(st));
+	}
+	ok(wrong == 0, "%u MADTs with one entry broken (length 0, 1, short of its type, past the end) or the table's "
+	   "Length cutting or trailing its entries: each refused as malformed", n);
+}
+
 int main(void)
 {
+	alarm(120);   /* a parser that loops on some table (a zero-length entry) fails the test, not hangs it */
 	test_valid();
 	test_generated();
 	test_single_byte_corruption();
 	test_random_streams();
 	test_dmar();
+	test_rsdp_variants();
+	test_root_entries();
+	test_madt_malformed_entries();
 	for (int s = ACPI_EUNMAPPED; s <= ACPI_OK; s++)
 		ok(acpi_strerror(s)[0] != 0, "status %d has a description: %s", s, acpi_strerror(s));
 	return tap_done();

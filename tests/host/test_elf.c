@@ -300,6 +300,68 @@ static void test_tiny_kernels(void)
 	ok(bad == 0, "kernels of one 1..64-byte executable segment: accepted, one segment, one page");
 }
 
+/*
+ * Two segments' geometry swept byte by byte around their pages: the text (R+X, file bytes at its
+ * start, the entry there) ends at every offset near page boundaries, and a second segment (all
+ * zero fill, so its file offset only has to be congruent) starts at every offset from the text's
+ * start to two pages past its end, writable or read-only. The verdict must be the one the layout
+ * implies: overlap in memory (and p_paddr, checked after it) refused as seg_overlap naming both,
+ * a writable segment on a page the text touches refused as seg_shared_page_wx, anything else
+ * accepted with both segments planned and the size running to the page after the second.
+ */
+static void test_two_segment_geometry(void)
+{
+	static const uint64_t text_sizes[] = { 0x40, 0xdff, 0xe00, 0xe01, 0xeff, 0x1dff, 0x1e00, 0x1e01 };
+	static const uint32_t flags[] = { PF_R | PF_W, PF_R, PF_W };
+	size_t bad = 0, n = 0, per[ELF_RULE_COUNT] = { 0 };
+
+	for (size_t t = 0; t < sizeof(text_sizes) / sizeof(text_sizes[0]); t++)
+		for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+			uint64_t t0 = KERNEL_BASE + 0x200, tend = t0 + text_sizes[t];
+			for (uint64_t v = t0; v < tend + 2 * ELF_PAGE_SIZE; v++) {
+				uint64_t near_end = v + 2 >= tend && v <= tend + 2;
+				uint64_t near_page = (v + 2) % ELF_PAGE_SIZE <= 4;
+				if (!near_end && !near_page && (v - t0) % 0x40)
+					continue;   /* every byte near the text's end and the page boundaries, every 64th elsewhere */
+				struct elf_image img;
+				struct elf_plan p;
+				struct elf_verdict vd;
+				const char *why;
+				int text, ro, data;
+
+				img_synthetic(&img);
+				text = IMG_TEXT(&img), ro = IMG_RODATA(&img), data = IMG_DATA(&img);
+				img_ph(&img, text)->p_memsz = text_sizes[t];   /* file bytes 0x40, the rest zero fill */
+				*img_ph(&img, ro) = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R, .p_vaddr = t0,
+					.p_paddr = t0, .p_offset = 0x200, .p_align = ELF_PAGE_SIZE };   /* empty */
+				*img_ph(&img, data) = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = flags[f], .p_vaddr = v,
+					.p_paddr = v, .p_offset = v % ELF_PAGE_SIZE, .p_memsz = 0x100, .p_align = ELF_PAGE_SIZE };
+				enum elf_rule want = ELF_OK;
+				if (v < tend)
+					want = ELF_SEG_OVERLAP;
+				else if ((flags[f] & PF_W) && (tend - 1) / ELF_PAGE_SIZE == v / ELF_PAGE_SIZE)
+					want = ELF_SEG_SHARED_PAGE_WX;
+				enum elf_rule got = run_check(&img, &p, &vd, &why);
+				uint64_t size = ((v + 0x100 + ELF_PAGE_SIZE - 1) & ~(ELF_PAGE_SIZE - 1)) - (t0 & ~(ELF_PAGE_SIZE - 1));
+				int good = got == want && why == NULL &&
+					   (want == ELF_OK ? p.nsegs == 2 && p.size == size && p.seg[1].vaddr == v && p.seg[1].phdr == (uint32_t)data
+							   : vd.phdr == text && vd.other == data);
+				n++;
+				per[got]++;
+				if (!good && bad++ < 5)
+					printf("#   text [0x%llx, 0x%llx), flags %u at 0x%llx: %s (phdrs %d, %d), want %s; "
+					       "size 0x%llx (want 0x%llx); judge: %s\n", (unsigned long long)t0,
+					       (unsigned long long)tend, flags[f], (unsigned long long)v, elf_rule_name(got),
+					       vd.phdr, vd.other, elf_rule_name(want), (unsigned long long)p.size,
+					       (unsigned long long)size, why ? why : "ok");
+				img_free(&img);
+			}
+		}
+	ok(bad == 0 && per[ELF_OK] && per[ELF_SEG_OVERLAP] && per[ELF_SEG_SHARED_PAGE_WX],
+	   "%zu text ends and second-segment starts: overlap %zu, shared W/X page %zu, accepted %zu, as the layout implies",
+	   n, per[ELF_SEG_OVERLAP], per[ELF_SEG_SHARED_PAGE_WX], per[ELF_OK]);
+}
+
 /* ------------------------------------------------------------------ property test */
 
 /* A value worth trying in a field that holds `old`, for a file of `len` bytes. */
@@ -467,6 +529,7 @@ int main(void)
 	test_congruence_every_align();
 	test_empty_load_anywhere();
 	test_tiny_kernels();
+	test_two_segment_geometry();
 	test_property(s ? strtoull(s, NULL, 0) : 20240601, n ? strtol(n, NULL, 0) : 200000);
 	return tap_done();
 }

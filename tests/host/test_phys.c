@@ -764,6 +764,103 @@ static void test_unaligned_reserved_descriptor(void)
 	is(wrong, 0, "%u unaligned non-usable descriptors: no frame holding one of their bytes is managed or handed out", cases);
 }
 
+/*
+ * The most ranges a full map can make: PHYS_MAX_RANGES descriptors in a chain, each overlapping
+ * the next by 1..3 frames and owning 1..3 frames alone, usable and loader kinds alternating, listed
+ * in a random order. Every overlap is lost to both kinds (phys.h: where descriptors overlap, the
+ * non-usable one wins, and each kind is non-usable to the other), so each descriptor leaves exactly
+ * one range: usable and loader ranges together number PHYS_MAX_RANGES, the most the allocator
+ * keeps. Generated over seeds and both strides: phys_init succeeds, every frame's managed and free
+ * state and the statistics are the model's, phys_check() holds, and the release frees the loader's
+ * ranges.
+ */
+static void test_overlap_chain_at_capacity(void)
+{
+	static const uint32_t now_types[] = { EFI_CONVENTIONAL, EFI_BS_CODE, EFI_BS_DATA };
+	static const uint32_t loader_types[] = { EFI_LOADER_CODE, EFI_LOADER_DATA };
+	enum { BASE = 0x100, FRAMES = BASE + PHYS_MAX_RANGES * 6 + 8 };
+	static uint8_t cover[FRAMES][3];   /* descriptors of each kind (1 now, 2 loader) covering a frame */
+	static struct { uint64_t s, e; uint32_t type; } d[PHYS_MAX_RANGES];
+	static size_t order[PHYS_MAX_RANGES];
+	uint64_t rng_state = 0x5EED0C4A1AULL;
+	unsigned wrong = 0, rounds = 0;
+	uint64_t pieces_seen = 0;
+
+	for (int round = 0; round < 16; round++, rounds++) {
+		memset(cover, 0, sizeof(cover));
+		uint64_t own_end = BASE, chain_end = BASE;
+		int kind = 1 + (int)(test_rng_next(&rng_state) % 2);
+		for (size_t k = 0; k < PHYS_MAX_RANGES; k++, kind = 3 - kind) {
+			uint64_t w = 1 + test_rng_next(&rng_state) % 3, o = 1 + test_rng_next(&rng_state) % 3;
+			uint64_t start = k ? own_end : BASE, own_start = k ? chain_end : BASE;
+			own_end = own_start + w;
+			chain_end = k + 1 < PHYS_MAX_RANGES ? own_end + o : own_end;
+			d[k].s = start;
+			d[k].e = chain_end;
+			d[k].type = kind == 1 ? now_types[test_rng_next(&rng_state) % ARRAY_SIZE(now_types)]
+					      : loader_types[test_rng_next(&rng_state) % ARRAY_SIZE(loader_types)];
+			for (uint64_t f = start; f < chain_end; f++)
+				cover[f][kind]++;
+			order[k] = k;
+		}
+		for (size_t k = PHYS_MAX_RANGES - 1; k > 0; k--) {   /* Fisher-Yates: the map in a random order */
+			size_t j = test_rng_next(&rng_state) % (k + 1), t = order[k];
+			order[k] = order[j];
+			order[j] = t;
+		}
+		machine_map_init(&m, round % 2 ? 40 : 48);
+		for (size_t k = 0; k < PHYS_MAX_RANGES; k++)
+			machine_map_add(&m, d[order[k]].type, d[order[k]].s << 12, d[order[k]].e - d[order[k]].s, 0);
+		/* the model: a frame is usable now (loader) when only now (loader) descriptors cover it */
+		uint64_t nnow = 0, nloader = 0, highest = 0, pieces = 0, meta_at = 0;
+		int prev = 0;
+		for (uint64_t f = 0; f < FRAMES; f++) {
+			int c = cover[f][1] && !cover[f][2] ? 1 : cover[f][2] && !cover[f][1] ? 2 : 0;
+			nnow += c == 1;
+			nloader += c == 2;
+			if (c)
+				highest = f + 1;
+			pieces += c && c != prev;
+			if (c == 1 && !meta_at)
+				meta_at = f;   /* one page of metadata (checked below) at the first usable frame */
+			prev = c;
+		}
+		pieces_seen = pieces;
+		uint64_t meta = ALIGN_UP(buddy_meta_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
+		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+		struct phys_stats st;
+		phys_get_stats(&st);
+		bool good = r == 0 && meta == 1 && pieces == PHYS_MAX_RANGES && st.usable_pages == nnow + nloader &&
+			    st.loader_pages == nloader && st.meta_pages == meta && st.free_pages == nnow - meta &&
+			    st.highest_pfn == highest && phys_check() == 0;
+		for (uint64_t f = 0; good && f < FRAMES + 2; f++) {
+			int c = f >= FRAMES ? 0 : cover[f][1] && !cover[f][2] ? 1 : cover[f][2] && !cover[f][1] ? 2 : 0;
+			good = phys_is_managed(f << 12) == (c != 0) && phys_is_free(f << 12, 1) == (c == 1 && f != meta_at);
+			if (!good)
+				printf("# round %d: frame 0x%llx managed %d free %d, the model's kind %d\n", round,
+				       (unsigned long long)f, phys_is_managed(f << 12), phys_is_free(f << 12, 1), c);
+		}
+		if (good) {
+			phys_release_loader();
+			phys_get_stats(&st);
+			good = st.free_pages == nnow - meta + nloader && st.loader_pages == 0 && phys_check() == 0;
+			for (uint64_t f = BASE; good && f < FRAMES; f++)
+				if (cover[f][2] && !cover[f][1])
+					good = phys_is_free(f << 12, 1);
+		}
+		if (!good && wrong++ < 3)
+			printf("# round %d: init %d, %llu ranges, usable %llu (model %llu), loader %llu (%llu), free %llu, "
+			       "highest 0x%llx (0x%llx)\n", round, r, (unsigned long long)pieces,
+			       (unsigned long long)st.usable_pages, (unsigned long long)(nnow + nloader),
+			       (unsigned long long)st.loader_pages, (unsigned long long)nloader,
+			       (unsigned long long)st.free_pages, (unsigned long long)st.highest_pfn,
+			       (unsigned long long)highest);
+	}
+	ok(wrong == 0, "%u chains of %d overlapping usable and loader descriptors in random order: %llu ranges, "
+	   "every frame's state, the statistics and the loader's release as the model says", rounds,
+	   PHYS_MAX_RANGES, (unsigned long long)pieces_seen);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -781,5 +878,6 @@ int main(void)
 	test_huge_page_counts();
 	test_unaligned_starts();
 	test_unaligned_reserved_descriptor();
+	test_overlap_chain_at_capacity();
 	return tap_done();
 }
