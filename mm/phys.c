@@ -19,11 +19,15 @@
 
 /* Frames from here up are ignored wherever a map claims them: the buddy's limit (2^31 - 1 frames,
  * 8 TiB), below the architectural 52-bit physical limit. */
-#define PHYS_LIMIT_PFN MIN(1ULL << (52 - PAGE_SHIFT), BUDDY_MAX_PAGES)
+#define PHYS_LIMIT_PFN MIN(PHYS_ARCH_FRAMES, BUDDY_MAX_PAGES)
+/* Frames of the architectural 52-bit physical address space: a descriptor of usable memory that
+ * ends past it (or whose end wraps) describes RAM no machine has, and is ignored whole. */
+#define PHYS_ARCH_FRAMES (1ULL << (52 - PAGE_SHIFT))
 
 /* Frames of wanted ranges that phys_collect dropped at PHYS_LIMIT_PFN (reported by phys_init). */
 static uint64_t phys_clipped;
 static uint64_t phys_unaligned;   /* descriptor reads with a start off a page boundary (phys_collect) */
+static uint64_t phys_impossible;  /* usable descriptor reads ending past the 52-bit space (phys_collect) */
 
 struct phys_range {
 	uint64_t start, end;   /* page numbers, [start, end) */
@@ -144,6 +148,10 @@ static size_t phys_collect(const void *map, size_t nd, size_t dsz, phys_pred_t p
 			else if (e >= s)
 				e += e != UINT64_MAX;
 		}
+		if (want && (e < s || e > PHYS_ARCH_FRAMES)) {   /* RAM past any machine's: a bogus entry */
+			phys_impossible++;
+			continue;
+		}
 		if (e < s || e > PHYS_LIMIT_PFN) {   /* past what we can manage: clamp */
 			if (want)
 				phys_clipped += (e < s ? UINT64_MAX : e) - MAX(s, PHYS_LIMIT_PFN);
@@ -261,7 +269,7 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 		kprintf("phys: memory map has %zu descriptors, more than %d supported\n", nd, PHYS_MAX_RANGES);
 		return -1;
 	}
-	phys_clipped = phys_unaligned = 0;
+	phys_clipped = phys_unaligned = phys_impossible = 0;
 	size_t nnow = phys_drop_frame0(now, phys_ranges_of(map, nd, desc_size, phys_type_usable_at_init, now));
 	phys_nloader = phys_drop_frame0(phys_loader,
 					phys_ranges_of(map, nd, desc_size, phys_type_loader, phys_loader));
@@ -277,6 +285,9 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 	if (phys_unaligned)
 		kprintf("phys: the firmware's memory map has descriptors that start off a 4 KiB boundary (UEFI "
 			"requires alignment; a firmware bug): only the whole pages of their RAM are used\n");
+	if (phys_impossible)
+		kprintf("phys: ignoring %llu usable descriptor reads whose RAM ends past the 52-bit physical address space "
+			"(a firmware bug)\n", (unsigned long long)phys_impossible);
 	if (phys_clipped)
 		kprintf("phys: ignoring %llu pages of RAM at or above 0x%llx, past what the allocator manages\n",
 			(unsigned long long)phys_clipped, (unsigned long long)pfn_to_pa(PHYS_LIMIT_PFN));
@@ -677,6 +688,6 @@ void phys_reset(void)
 	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
 		phys_owned[o] = 0;
 	phys_budget = UINT64_MAX;
-	phys_clipped = phys_unaligned = 0;
+	phys_clipped = phys_unaligned = phys_impossible = 0;
 	phys_nmanaged = phys_nloader = 0;
 }

@@ -158,6 +158,9 @@ int acpi_find_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char 
 		}
 		if (st == ACPI_EBADTABLE)   /* a table with this signature exists but is corrupt */
 			found = ACPI_EBADTABLE;
+		else if (st == ACPI_EUNMAPPED && found == ACPI_ENOTABLE && (t = acpi_map(acc, e, SDT_HEADER_LEN)) &&
+			 acpi_sig_is(t, sig))
+			found = ACPI_EUNMAPPED;   /* one of the signature whose body could not be read: not "none" */
 	}
 	return found;
 }

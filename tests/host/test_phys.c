@@ -821,21 +821,27 @@ static void test_overlap_chain_at_capacity(void)
 			if (c)
 				highest = f + 1;
 			pieces += c && c != prev;
-			if (c == 1 && !meta_at)
-				meta_at = f;   /* one page of metadata (checked below) at the first usable frame */
 			prev = c;
 		}
 		pieces_seen = pieces;
-		uint64_t meta = ALIGN_UP(buddy_meta_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
+		/* the metadata: the buddy's block, 8-byte aligned, then the owner map (2 bits a frame in
+		 * whole words), at the start of the first range usable now that holds it */
+		uint64_t meta = ALIGN_UP(ALIGN_UP(buddy_meta_bytes(highest), 8) + (highest + 31) / 32 * 8, PAGE_SIZE) >> PAGE_SHIFT;
+		for (uint64_t f = 0, run = 0; f < FRAMES && !meta_at; f++) {
+			run = cover[f][1] && !cover[f][2] ? run + 1 : 0;
+			if (run == meta)
+				meta_at = f + 1 - meta;
+		}
 		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		struct phys_stats st;
 		phys_get_stats(&st);
-		bool good = r == 0 && meta == 1 && pieces == PHYS_MAX_RANGES && st.usable_pages == nnow + nloader &&
+		bool good = r == 0 && meta_at && pieces == PHYS_MAX_RANGES && st.usable_pages == nnow + nloader &&
 			    st.loader_pages == nloader && st.meta_pages == meta && st.free_pages == nnow - meta &&
 			    st.highest_pfn == highest && phys_check() == 0;
 		for (uint64_t f = 0; good && f < FRAMES + 2; f++) {
 			int c = f >= FRAMES ? 0 : cover[f][1] && !cover[f][2] ? 1 : cover[f][2] && !cover[f][1] ? 2 : 0;
-			good = phys_is_managed(f << 12) == (c != 0) && phys_is_free(f << 12, 1) == (c == 1 && f != meta_at);
+			good = phys_is_managed(f << 12) == (c != 0) &&
+			       phys_is_free(f << 12, 1) == (c == 1 && (f < meta_at || f >= meta_at + meta));
 			if (!good)
 				printf("# round %d: frame 0x%llx managed %d free %d, the model's kind %d\n", round,
 				       (unsigned long long)f, phys_is_managed(f << 12), phys_is_free(f << 12, 1), c);
@@ -861,6 +867,73 @@ static void test_overlap_chain_at_capacity(void)
 	   PHYS_MAX_RANGES, (unsigned long long)pieces_seen);
 }
 
+/*
+ * FINDING: a usable descriptor whose frames run past the 52-bit physical address limit (its end
+ * start + NumberOfPages wraps past 2^64 frames, or lies above 2^40 frames; its byte size
+ * NumberOfPages << 12 may overflow too) describes RAM no x86-64 machine can have. phys_collect()
+ * clamps its end to the allocator's limit instead, so phys_init() manages everything from its start
+ * to 8 TiB as RAM (2^31 frames, 518 MiB of metadata written from the start of that range) and only
+ * says it is "ignoring ... pages of RAM at or above 0x7fffffff000", as if the frames below were
+ * real. A descriptor that starts past the limit is ignored as impossible (test_bad_maps); one that
+ * ends past it must be too: only the real range is managed. (The loader refuses such a map before
+ * the hand-over, memmap_ram_top, so today it reaches phys_init only past that check.)
+ */
+static void test_usable_descriptor_past_physical_limit(void)
+{
+	const uint64_t s = 0x10000;   /* the bogus descriptor's first frame: 256 MiB */
+	const uint64_t counts[] = { (1ULL << 40) - s + 1, 1ULL << 40, 1ULL << 52, (1ULL << 52) + 5, 1ULL << 63,
+				    UINT64_MAX - s + 1, UINT64_MAX };
+	unsigned bad = 0, n = 0;
+
+	for (size_t k = 0; k < ARRAY_SIZE(counts); k++) {
+		machine_map_init(&m, 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);   /* 64 MiB of real RAM */
+		machine_map_add(&m, k % 2 ? EFI_BS_DATA : EFI_CONVENTIONAL, s << 12, counts[k], 0);
+		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+		struct phys_stats st;
+		phys_get_stats(&st);
+		n++;
+		if ((r != 0 || st.usable_pages != 0x4000 || st.highest_pfn != 0x4100 || phys_is_managed(s << 12)) && bad++ < 5)
+			printf("# usable from frame 0x%llx, 0x%llx pages: init %d, usable %llu (want 16384), highest 0x%llx "
+			       "(want 0x4100), metadata %llu pages, frame 0x%llx managed %d\n", (unsigned long long)s,
+			       (unsigned long long)counts[k], r, (unsigned long long)st.usable_pages,
+			       (unsigned long long)st.highest_pfn, (unsigned long long)st.meta_pages, (unsigned long long)s,
+			       phys_is_managed(s << 12));
+	}
+	ok(bad == 0, "%u usable descriptors ending past the 52-bit physical limit are ignored (%u managed as RAM up to 8 TiB)",
+	   n, bad);
+}
+
+/* The metadata's size exactly (phys.h: the buddy's block, 8-byte aligned, then the owner map of 2
+ * bits a frame in whole words, in whole pages), at the highest frames where the owner map rounded
+ * to a word more or less would take a page more or less: maps of RAM from 1 MiB to such a frame. */
+static void test_meta_pages_exact(void)
+{
+	unsigned n = 0, wrong = 0;
+	for (uint64_t h = 0x200; h < (1u << 21) && n < 12; h++) {
+		uint64_t b8 = ALIGN_UP(buddy_meta_bytes(h), 8);
+		uint64_t pages = ALIGN_UP(b8 + (h + 31) / 32 * 8, PAGE_SIZE) >> PAGE_SHIFT;
+		uint64_t more = ALIGN_UP(b8 + (h + 31) / 32 * 8 + 8, PAGE_SIZE) >> PAGE_SHIFT;
+		uint64_t less = ALIGN_UP(b8 + (h + 31) / 32 * 8 - 8, PAGE_SIZE) >> PAGE_SHIFT;
+		/* where the map's last word is full (h % 32 == 0, 31: a word more if rounded wrongly) and
+		 * a word more would take a page more; where it has one frame (a word less, a page less) */
+		bool edge = h % 32 == 0 || h % 32 == 31 ? more != pages : h % 32 == 1 && less != pages;
+		if (!edge)
+			continue;
+		machine_map_init(&m, 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, h - 0x100, 0);
+		struct phys_stats st;
+		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+		phys_get_stats(&st);
+		n++;
+		if ((r != 0 || st.highest_pfn != h || st.meta_pages != pages || phys_check() != 0) && wrong++ < 3)
+			printf("# highest 0x%llx: init %d, metadata %llu pages, want %llu\n", (unsigned long long)h, r,
+			       (unsigned long long)st.meta_pages, (unsigned long long)pages);
+	}
+	ok(n == 12 && wrong == 0, "%u maps whose highest frame puts the metadata's end at a page boundary: its pages exactly",
+	   n);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -879,5 +952,7 @@ int main(void)
 	test_unaligned_starts();
 	test_unaligned_reserved_descriptor();
 	test_overlap_chain_at_capacity();
+	test_meta_pages_exact();
+	test_usable_descriptor_past_physical_limit();
 	return tap_done();
 }
