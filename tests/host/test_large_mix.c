@@ -129,7 +129,23 @@ static void check_ptes(uint64_t a, uint64_t b)
 	}
 }
 
-/* The region's counts and the tags' totals against the model; syspte_check. */
+/* syspte_for_each_mapped against the model: each run maximal, in address order, exactly the mapped pages. */
+static uint64_t walk_next;
+static bool walk_bad;
+static void walk_mapped(vaddr_t va, uint64_t n, void *arg)
+{
+	(void)arg;
+	uint64_t i = (va - R->base) >> PAGE_SHIFT;
+	if (va < R->base || i < walk_next || n == 0 || i + n > RPAGES || (i && mpfn[i - 1]) || (i + n < RPAGES && mpfn[i + n])) {
+		walk_bad = true;
+		return;
+	}
+	for (uint64_t k = walk_next; k < i + n; k++)
+		walk_bad |= (k >= i) != (mpfn[k] != 0);
+	walk_next = i + n;
+}
+
+/* The region's counts, the tags' totals and the mapped runs against the model; syspte_check. */
 static void check_counts(void)
 {
 	uint64_t mapped = 0, leaves = 0, per_tag[2] = { 0, 0 }, pages_tag[2] = { 0, 0 };
@@ -158,6 +174,13 @@ static void check_counts(void)
 	}
 	if (syspte_check(R) != 0)
 		fail("syspte_check", 0, 0);
+	walk_next = 0;
+	walk_bad = false;
+	syspte_for_each_mapped(R, walk_mapped, NULL);
+	for (uint64_t i = walk_next; i < RPAGES && !walk_bad; i++)
+		walk_bad = mpfn[i] != 0;
+	if (walk_bad)
+		fail("the mapped runs walked differ from the model", walk_next, 0);
 }
 
 static uint64_t mdl_span(const MDL *m)
@@ -508,10 +531,22 @@ static void op_free(void)
 	if (r < 0)
 		return;
 	struct lres *v = &res[r];
+	uint64_t first = UINT64_MAX, mapped = 0, count = bugcheck_last.count;
+	for (uint64_t k = v->start; k < v->start + v->npages; k++)
+		if (mpfn[k])
+			mapped++, first = MIN(first, k);
+	if (mapped && draw(2)) {   /* 0x103 first: the first mapped page, the pages still mapped (a leaf's 512) */
+		struct expect e = { SYSPTE_BUGCHECK_FREE_STILL_MAPPED, pva(first), v->tag, mapped };
+		vaddr_t at = pva(v->start) + (draw(2) ? 0 : draw(PAGE_SIZE));
+		MmFreeMappingAddress((PVOID)at, v->tag);
+		check_bc(&e, count);
+		count = bugcheck_last.count;
+		check_ptes(v->start, v->start + v->npages);
+	}
 	for (uint64_t k = v->start; k < v->start + v->npages; k++)
 		if (mstart[k])
 			do_unmap(pva(k), v->tag, mapping_len(k));
-	uint64_t count = bugcheck_last.count;
+	count = bugcheck_last.count;
 	MmFreeMappingAddress((PVOID)pva(v->start), v->tag);
 	struct expect none = { 0, 0, 0, 0 };
 	check_bc(&none, count);
