@@ -697,10 +697,12 @@ static bool reads_frames(vaddr_t va, const PFN_NUMBER *pfn, uint64_t n)
  * generated offsets and lengths, each mapped into a DIVISIBLE 2 MiB-multiple reservation at the
  * page that lines its runs up with spans: a leaf for each run the partial holds whole (and none
  * else), PARTIAL_HAS_BEEN_MAPPED, the pages read through the fake MMU (TLB and walk) as their
- * frames; the page after the mapping faults. Then the same reservation is unmapped and remapped
+ * frames. Then the same reservation is unmapped and remapped
  * with the partial's frames shifted by one page (4 KiB PTEs only) and read again, then back to the
  * aligned frames: every read sees the frames mapped now, none goes through a stale translation
- * (fake_stale), and the counts and syspte_check stay right. Returns the cases that went wrong.
+ * (fake_stale), and the counts and syspte_check stay right. The reserved pages just before and just
+ * after a mapping fault when touched, and the fault's P4 (syspte_reservation_base) is the
+ * reservation's base. Returns the cases that went wrong.
  */
 static unsigned test_partial_leaves_remap(unsigned *cases)
 {
@@ -747,7 +749,8 @@ static unsigned test_partial_leaves_remap(unsigned *cases)
 				    (MDL_PARTIAL | MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED) &&
 			    maps_frames(at, sp + f, n, 0, &leaves) && leaves == expect && st.large_leaves == expect &&
 			    fake_tlb.flushes == (expect != 0) && reads_frames(at, sp + f, n) &&
-			    (after >= 4 * SPANP || !fake_read(at + n * PAGE_SIZE, &v));
+			    (after >= 4 * SPANP || (!fake_read(at + n * PAGE_SIZE, &v) && syspte_reservation_base(R, at + n * PAGE_SIZE) == rv)) &&
+			    (at == rv || (!fake_read(at - PAGE_SIZE, &v) && syspte_reservation_base(R, at - PAGE_SIZE) == rv));
 		/* the same pages again from the next frame on: no run lines up, 4 KiB PTEs only */
 		memset(un, 0, sizeof(MDL));
 		un->Size = part->Size;
