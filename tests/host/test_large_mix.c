@@ -438,12 +438,26 @@ static void op_map(void)
 	}
 	uint64_t room = v->start + v->npages - i, n;
 	static const uint64_t lens[] = { 511, 512, 513, 1023, 1024, 1025, 1536 };
+	uint64_t hole = 0, hole_at = i;   /* the longest unmapped run of the reservation */
+	for (uint64_t k = v->start, run = 0; k < v->start + v->npages; k++) {
+		run = mpfn[k] ? 0 : run + 1;
+		if (run > hole)
+			hole = run, hole_at = k + 1 - run;
+	}
+	if (hole >= SPANP && draw(3) == 0) {   /* fill most of it: the spans it covers whole may get leaves */
+		i = hole_at + (draw(2) ? 0 : draw(hole - SPANP + 1));
+		room = v->start + v->npages - i;
+		uint64_t len = SPANP + draw(hole_at + hole - i - SPANP + 1);
+		n = MIN(len, room);
+		goto sized;
+	}
 	switch (draw(5)) {
 	case 0: n = lens[draw(ARRAY_SIZE(lens))]; break;
 	case 1: n = room + (draw(8) ? 0 : 1); break;
 	case 2: n = 1 + draw(MIN(room, 40)); break;
 	default: n = 1 + draw(room);
 	}
+sized:
 	if (n > MAXN)
 		n = MAXN;
 	mdl_make(n);
