@@ -811,6 +811,84 @@ static unsigned test_partial_leaves_remap(unsigned *cases)
 	return bad;
 }
 
+/*
+ * The growable region (docs/contract.md section 7) over 2 MiB leaves, generated: a DIVISIBLE 16 MiB
+ * reservation committed step by step with MDLs from MmAllocatePagesForMdlEx (FAST_LARGE_PAGES runs
+ * of 512 pages when the next address is a span's start, else 1..700 single pages), each mapped at
+ * the next page and its structure freed at once; the leaves counted as the steps go. Then the
+ * tear-down: one MDL over the committed range (IoAllocateMdl, MmBuildMdlForNonPagedPool: it must
+ * read each frame through the leaves), one unmap at the start naming each leaf once and each 4 KiB
+ * page once (everything above TLB_BATCH_PAGES), MmFreePagesFromMdl giving every page back, the
+ * reservation freed. Returns the rounds that went wrong.
+ */
+static unsigned test_growable_leaves(unsigned *rounds)
+{
+	const uint32_t tag = 0x776f7247;   /* 'Grow' */
+	const uint64_t pages = 4096;
+	unsigned bad = 0;
+	*rounds = 0;
+	if (host_machine_create(64ULL << 20, (uint64_t)RPAGES * PAGE_SIZE))
+		return 1;
+	R = reserved_region();
+	rng = 0x67726f77ULL;
+	PHYSICAL_ADDRESS lo = { .QuadPart = 0 }, hi = { .QuadPart = -1 }, skip = { .QuadPart = 0 };
+	for (unsigned round = 0; round < 12; round++, (*rounds)++) {
+		char *va = MmAllocateMappingAddressEx(pages * PAGE_SIZE, tag, MM_MAPPING_ADDRESS_DIVISIBLE);
+		if (!va || (vaddr_t)va % (pages * PAGE_SIZE))
+			return bad + 1;
+		uint64_t used = 0, leaves = 0, entries = 0, steps = 0;
+		vaddr_t want[TLB_BATCH_PAGES];
+		bool good = true;
+		while (used < pages && (steps < 3 + round || draw(4))) {
+			bool big = used % SPANP == 0 && pages - used >= SPANP && draw(3);
+			uint64_t n = big ? SPANP : 1 + draw(MIN(700, pages - used));
+			PMDL m = MmAllocatePagesForMdlEx(lo, hi, skip, n * PAGE_SIZE, MmCached,
+							 big ? MM_ALLOCATE_FAST_LARGE_PAGES | MM_ALLOCATE_FULLY_REQUIRED : MM_ALLOCATE_FULLY_REQUIRED);
+			if (!m)
+				return bad + 1;
+			for (uint64_t k = 0; k < n; k++)
+				for (unsigned q = 0; q < 8; q++)
+					((volatile uint64_t *)arch_phys_to_virt(MmGetMdlPfnArray(m)[k] << PAGE_SHIFT))[q] =
+						pattern(MmGetMdlPfnArray(m)[k]);
+			good &= MmMapLockedPagesWithReservedMapping(va + used * PAGE_SIZE, tag, m, MmCached) == va + used * PAGE_SIZE;
+			good &= reads_frames((vaddr_t)va + used * PAGE_SIZE, MmGetMdlPfnArray(m), n);
+			ExFreePool(m);   /* the mapping stays */
+			for (uint64_t k = 0; k < n; k += big ? SPANP : 1, entries++)
+				if (entries < TLB_BATCH_PAGES)
+					want[entries] = (vaddr_t)va + (used + k) * PAGE_SIZE;
+			leaves += big;
+			used += n;
+			steps++;
+		}
+		struct syspte_stats st;
+		syspte_get_stats(R, &st);
+		good &= st.large_leaves == leaves && st.pages_mapped == used;
+		PMDL all = IoAllocateMdl(va, (ULONG)(used * PAGE_SIZE), FALSE, FALSE, NULL);
+		good &= all != NULL;
+		if (all) {
+			MmBuildMdlForNonPagedPool(all);
+			good &= reads_frames((vaddr_t)va, MmGetMdlPfnArray(all), used);
+			fake_tlb_reset();
+			MmUnmapReservedMapping(va, tag, all);
+			good &= fake_tlb.flushes == 1 &&
+				(entries > TLB_BATCH_PAGES ? fake_tlb.ev[0].all : fake_tlb_flushed_pages(0, want, entries));
+			if (good)   /* the frames read back right: they are the ones to give back */
+				MmFreePagesFromMdl(all);
+			for (uint64_t k = 0; k < used; k++)
+				good &= phys_is_free(MmGetMdlPfnArray(all)[k] << PAGE_SHIFT, 1);
+			IoFreeMdl(all);
+		}
+		MmFreeMappingAddress(va, tag);
+		syspte_get_stats(R, &st);
+		good &= st.live == 0 && st.pages_mapped == 0 && st.large_leaves == 0 && syspte_check(R) == 0;
+		if (!good && bad++ < 5)
+			printf("# growable round %u: %llu pages in %llu steps, %llu leaves (region %llu), %llu entries\n", round,
+			       (unsigned long long)used, (unsigned long long)steps, (unsigned long long)leaves,
+			       (unsigned long long)st.large_leaves, (unsigned long long)entries);
+	}
+	return bad;
+}
+
 /* One generated sequence: a fresh machine at the given physical width and verifier setting. */
 static uint64_t run_seed(uint64_t seed, unsigned ops, unsigned bits, bool verifier)
 {
@@ -866,6 +944,9 @@ int main(int argc, char **argv)
 	   "one leaf, frames read back by MmBuildMdlForNonPagedPool and IoBuildPartialMdl, all undone (%u cases)", cases);
 	is(test_partial_leaves_remap(&cases), 0, "partial MDLs of a FAST_LARGE_PAGES allocation mapped with leaves, remapped "
 	   "with 4 KiB pages and back: reads see the frames mapped now, nothing stale (%u cases)", cases);
+	is(test_growable_leaves(&cases), 0, "the growable region over FAST_LARGE_PAGES runs and single pages: leaves "
+	   "counted, torn down with one built MDL and one unmap naming each leaf once, every page given back (%u rounds)",
+	   cases);
 	ok(cnt.leaves > seeds * 20 && cnt.top_leaves > 0 && cnt.cut_leaf > seeds && cnt.bugchecks > seeds * 50,
 	   "leaves (the width's last run among them), cuts at leaves and misuse were exercised");
 	return tap_done();
