@@ -889,6 +889,117 @@ static unsigned test_growable_leaves(unsigned *rounds)
 	return bad;
 }
 
+/* ---------------------------------------------------------------- remaps seen by every CPU */
+
+#define LR_CPUS 3
+#define LR_ROUNDS 48
+static struct {
+	vaddr_t va;                       /* a DIVISIBLE reservation of two spans */
+	PFN_NUMBER want[2 * SPANP];       /* the frames mapped in the current round */
+	int phase;                        /* the round mapped now (readers read it), -1 at the end */
+	int acks;                         /* readers done with the round */
+	uint64_t bad[LR_CPUS], reads[LR_CPUS];
+} lr;
+
+/* Waits, answering shootdowns, until *var is value (or, with any, no longer value). */
+static void lr_wait(int *var, int value, bool any)
+{
+	for (;;) {
+		int x = __atomic_load_n(var, __ATOMIC_ACQUIRE);
+		if (any ? x != value : x == value)
+			return;
+		arch_cpu_poll();
+		arch_cpu_relax();
+	}
+}
+
+/* CPU 0 maps the round's frames, lets the others read them, unmaps; the others read each round. */
+static void lr_run(unsigned cpu, void *arg)
+{
+	PFN_NUMBER *a = arg;   /* a[0]: run A's first frame, a[1]: run B's */
+	static struct { MDL mdl; PFN_NUMBER pfn[2 * SPANP]; } m;
+	if (cpu) {
+		int seen = 0;
+		for (;;) {
+			lr_wait(&lr.phase, seen, true);
+			seen = __atomic_load_n(&lr.phase, __ATOMIC_ACQUIRE);
+			if (seen < 0)
+				return;
+			for (uint64_t j = 0; j < 70; j++) {
+				uint64_t k = j < 4 ? (uint64_t[]){ 0, SPANP - 1, SPANP, 2 * SPANP - 1 }[j] : (cpu * 37 + j * 61 + (uint64_t)seen * 7) % (2 * SPANP), v;
+				lr.reads[cpu]++;
+				if (!fake_read(lr.va + k * PAGE_SIZE + 8 * (k % 8), &v) || v != pattern(lr.want[k]))
+					lr.bad[cpu]++;
+			}
+			__atomic_fetch_add(&lr.acks, 1, __ATOMIC_ACQ_REL);
+		}
+	}
+	for (int round = 1; round <= LR_ROUNDS; round++) {
+		for (uint64_t k = 0; k < 2 * SPANP; k++) {   /* leaves, shifted frames, swapped runs, a reversed run */
+			uint64_t q = k % SPANP, half = k / SPANP;
+			switch (round % 4) {
+			case 0: lr.want[k] = a[half] + q; break;
+			case 1: lr.want[k] = k == 2 * SPANP - 1 ? a[0] : a[(k + 1) / SPANP] + (k + 1) % SPANP; break;
+			case 2: lr.want[k] = a[1 - half] + q; break;
+			default: lr.want[k] = half ? a[1] + SPANP - 1 - q : a[0] + q;
+			}
+		}
+		memset(&m.mdl, 0, sizeof(m.mdl));
+		m.mdl.Size = (CSHORT)sizeof(m);
+		m.mdl.ByteCount = (ULONG)(2 * SPANP * PAGE_SIZE);
+		m.mdl.MdlFlags = MDL_PAGES_LOCKED;
+		memcpy(m.pfn, lr.want, sizeof(lr.want));
+		if (MmMapLockedPagesWithReservedMapping((PVOID)lr.va, 0x7272654c, &m.mdl, (MEMORY_CACHING_TYPE)(round % 6)) != (PVOID)lr.va)
+			lr.bad[0]++;
+		__atomic_store_n(&lr.acks, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&lr.phase, round, __ATOMIC_RELEASE);
+		lr_wait(&lr.acks, LR_CPUS - 1, false);
+		MmUnmapReservedMapping((PVOID)lr.va, 0x7272654c, &m.mdl);   /* every CPU's translations go before it returns */
+	}
+	__atomic_store_n(&lr.phase, -1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Two 2 MiB runs of RAM mapped into one 2 MiB-aligned reservation of two spans, round after round,
+ * as two leaves, as 4 KiB pages shifted by one frame, as the two runs swapped, and as a leaf then a
+ * reversed run, by CPU 0, while CPUs 1 and 2 read a spread of the pages through their own TLBs each
+ * round and keep whatever translations they made (2 MiB or 4 KiB) into the next: each read sees the
+ * frame mapped in that round, and none goes through a stale translation, so every unmap reached
+ * every CPU's TLB, a leaf as one entry. Returns the wrong reads.
+ */
+static unsigned test_leaf_remap_every_cpu(uint64_t *reads)
+{
+	if (host_machine_create(64ULL << 20, (uint64_t)RPAGES * PAGE_SIZE))
+		return 1;
+	R = reserved_region();
+	PFN_NUMBER runs[2];
+	for (unsigned h = 0; h < 2; h++) {
+		paddr_t pa = phys_alloc_aligned(SPANP, SPANP, 0, UINT64_MAX);
+		if (!pa)
+			return 1;
+		runs[h] = pa >> PAGE_SHIFT;
+		for (uint64_t q = 0; q < SPANP; q++)
+			for (unsigned w = 0; w < 8; w++)
+				((volatile uint64_t *)arch_phys_to_virt(pa + q * PAGE_SIZE))[w] = pattern(runs[h] + q);
+	}
+	memset(&lr, 0, sizeof(lr));
+	lr.va = (vaddr_t)MmAllocateMappingAddressEx(2 * SIZE_2M, 0x7272654c, MM_MAPPING_ADDRESS_DIVISIBLE);
+	if (!lr.va)
+		return 1;
+	fake_stale_reset();
+	fake_smp_run(LR_CPUS, lr_run, runs);
+	uint64_t bad = fake_stale.hits;
+	*reads = 0;
+	for (unsigned c = 0; c < LR_CPUS; c++)
+		bad += lr.bad[c], *reads += lr.reads[c];
+	fake_stale_print();
+	struct syspte_stats st;
+	syspte_get_stats(R, &st);
+	MmFreeMappingAddress((PVOID)lr.va, 0x7272654c);
+	return (unsigned)bad + (st.pages_mapped != 0) + (st.large_leaves != 0) + (syspte_check(R) != 0) +
+	       (*reads < (LR_CPUS - 1) * LR_ROUNDS * 70);
+}
+
 /* One generated sequence: a fresh machine at the given physical width and verifier setting. */
 static uint64_t run_seed(uint64_t seed, unsigned ops, unsigned bits, bool verifier)
 {
@@ -947,6 +1058,9 @@ int main(int argc, char **argv)
 	is(test_growable_leaves(&cases), 0, "the growable region over FAST_LARGE_PAGES runs and single pages: leaves "
 	   "counted, torn down with one built MDL and one unmap naming each leaf once, every page given back (%u rounds)",
 	   cases);
+	uint64_t reads;
+	is(test_leaf_remap_every_cpu(&reads), 0, "a reservation remapped between 2 MiB leaves and 4 KiB pages by one CPU "
+	   "while two others read it: every read sees this round's frame, none stale (%llu reads)", (unsigned long long)reads);
 	ok(cnt.leaves > seeds * 20 && cnt.top_leaves > 0 && cnt.cut_leaf > seeds && cnt.bugchecks > seeds * 50,
 	   "leaves (the width's last run among them), cuts at leaves and misuse were exercised");
 	return tap_done();
