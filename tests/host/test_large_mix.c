@@ -1118,6 +1118,56 @@ static unsigned test_leaves_beside_caches(void)
 	       (st.cache_fast < MX_ROUNDS);   /* the small ones went through the caches' paths */
 }
 
+/* ---------------------------------------------------------------- pt.c's large leaves split */
+
+/*
+ * mm/pt.c's leaf handling across levels: a 1 GiB leaf of every memory type (pt_map with 1 GiB
+ * allowed), then one generated 4 KiB page inside it given another memory type (pt_protect splits
+ * the 1 GiB leaf into 2 MiB leaves, and the one holding the page into 4 KiB pages, the PAT bit
+ * moving from bit 12 to bit 7 in the second split only). Every page read back (pt_query at the page
+ * and its neighbours, and 2000 generated ones): its frame, its writability, and the memory type of
+ * its leaf at its level: the original everywhere but the reprotected page. pt_check clean.
+ * Returns the pages that went wrong.
+ */
+static unsigned test_pt_split_cache_types(unsigned *cases)
+{
+	struct pt pt;
+	unsigned bad = 0;
+	*cases = 0;
+	if (host_machine_create(64ULL << 20, (uint64_t)RPAGES * PAGE_SIZE) || pt_create(&pt, PT_FEAT_ALL) != PT_OK)
+		return 1;
+	rng = 0x73706c74ULL;
+	for (unsigned c = 0; c < PT_CACHE_TYPES; c++)
+		for (unsigned rep = 0; rep < 4; rep++) {
+			vaddr_t va = (1ULL << 30) * (4 + c * 8 + rep);
+			paddr_t pa = (1ULL << 30) * (1 + rep);
+			uint64_t off = draw(1ULL << 18) << PAGE_SHIFT;
+			unsigned c2 = (unsigned)draw(PT_CACHE_TYPES);
+			uint64_t size = 0;
+			if (pt_map(&pt, va, pa, 1ULL << 30, PT_PROT_W | PT_PROT_CACHE(c), PT_SIZE_1G | PT_SIZE_2M | PT_SIZE_4K) != PT_OK ||
+			    !pt_query(&pt, va, NULL, NULL, &size) || size != (1ULL << 30) ||
+			    pt_protect(&pt, va + off, PAGE_SIZE, PT_PROT_CACHE(c2)) != PT_OK)
+				return bad + 1;
+			for (unsigned k = 0; k < 2009; k++, (*cases)++) {
+				uint64_t o = k < 9 ? off + ((int64_t)k - 4) * (int64_t)PAGE_SIZE : draw(1ULL << 18) << PAGE_SHIFT, pte;
+				if (o >= (1ULL << 30))
+					continue;
+				paddr_t got;
+				bool here = o == off, good = pt_query(&pt, va + o, &got, &pte, &size) && got == pa + o;
+				int level = size == PAGE_SIZE ? 1 : size == SIZE_2M ? 2 : 3;
+				bool same_span = (o >> 21) == (off >> 21);
+				good &= level == (same_span ? 1 : 2);
+				good &= arch_pte_cache(pte, level, PT_FEAT_ALL) == (enum pt_cache)(here ? c2 : c) && !!(pte & X86_PTE_W) == !here;
+				if (!good && bad++ < 5)
+					printf("# 1 GiB leaf of type %u, page 0x%llx made type %u: page 0x%llx level %d entry 0x%llx\n", c,
+					       (unsigned long long)off, c2, (unsigned long long)o, level, (unsigned long long)pte);
+			}
+			bad += pt_check(&pt) != 0;
+			bad += pt_unmap(&pt, va, 1ULL << 30) != PT_OK || pt_query(&pt, va + off, NULL, NULL, NULL);
+		}
+	return bad;
+}
+
 /* One generated sequence: a fresh machine at the given physical width and verifier setting. */
 static uint64_t run_seed(uint64_t seed, unsigned ops, unsigned bits, bool verifier)
 {
@@ -1181,6 +1231,8 @@ int main(int argc, char **argv)
 	   "while two others read it: every read sees this round's frame, none stale (%llu reads)", (unsigned long long)reads);
 	is(test_leaves_beside_caches(), 0, "2 MiB leaves mapped and unmapped on CPU 0 while CPUs 1 and 2 map small "
 	   "reservations on their caches' paths: every call and read right, nothing stale, the region consistent");
+	is(test_pt_split_cache_types(&cases), 0, "pt.c: a 1 GiB leaf of every memory type split to 2 MiB and 4 KiB leaves "
+	   "by a protect of one generated page: frames, writability and memory types right at every level (%u pages)", cases);
 	ok(cnt.leaves > seeds * 20 && cnt.top_leaves > 0 && cnt.cut_leaf > seeds && cnt.bugchecks > seeds * 50,
 	   "leaves (the width's last run among them), cuts at leaves and misuse were exercised");
 	return tap_done();
