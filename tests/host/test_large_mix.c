@@ -13,8 +13,13 @@
  * 4 KiB PTE, the mapping-start mark on each mapping's first page only), the TLB log (a map: one
  * flush naming its leaves; an unmap: one entry per leaf and per 4 KiB page, everything above
  * TLB_BATCH_PAGES), the region's counts (pages mapped, 2 MiB leaves, the tag's totals) and
- * syspte_check. Runs at several physical widths, and in verifier mode (a guard page after each
- * reservation, the region checked inside every call).
+ * syspte_check, pt_check, the mapped runs walked. Runs at several physical widths, and in verifier
+ * mode (a guard page after each reservation, the region checked inside every call). Then, each over
+ * generated inputs: MmMapLockedPagesSpecifyCache, MmBuildMdlForNonPagedPool and IoBuildPartialMdl
+ * over leaves; partial MDLs of a FAST_LARGE_PAGES allocation mapped with leaves and remapped with
+ * 4 KiB pages, read through the fake MMU; the growable region over leaves; remaps between leaves and
+ * 4 KiB pages read by two other CPUs; leaves mapped beside the CPUs' caches' fast paths; and
+ * pt.c's splits of a 1 GiB leaf of every memory type.
  */
 #include <stdlib.h>
 #include <string.h>
