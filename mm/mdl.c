@@ -672,18 +672,19 @@ VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList)
 /* ---------------------------------------------------------------- system mappings */
 
 /* The index of the first frame of pfn[0, n) that starts 512 frames forming one 2 MiB-aligned run,
- * the first such candidate only (a frame on a 2 MiB boundary), or UINT64_MAX: where a 2 MiB leaf
- * could go if the mapping's address allowed it. */
+ * or UINT64_MAX: where a 2 MiB leaf could go if the mapping's address allowed it. O(n): a candidate
+ * (a frame on a 2 MiB boundary) whose run breaks after k frames has no candidate inside it. */
 static uint64_t mdl_large_phase(const PFN_NUMBER *pfn, uint64_t n)
 {
 	uint64_t large = MDL_LARGE_PAGE_BYTES >> PAGE_SHIFT;
-	for (uint64_t j = 0; j + large <= n; j++) {
+	for (uint64_t j = 0, k; j + large <= n; j += k) {
+		k = 1;
 		if (pfn[j] % large)
 			continue;
-		for (uint64_t k = 1; k < large; k++)
-			if (pfn[j + k] != pfn[j] + k)
-				return UINT64_MAX;
-		return j;
+		while (k < large && pfn[j + k] == pfn[j] + k)
+			k++;
+		if (k == large)
+			return j;
 	}
 	return UINT64_MAX;
 }

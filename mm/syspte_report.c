@@ -180,6 +180,22 @@ static int syspte_bad(const char *what, uint64_t a, uint64_t b)
 	return -1;
 }
 
+/* True when d, a present level-2 leaf of r, is one a map writes: a frame below the physical width
+ * with no bit under 2 MiB, and the attributes of one memory type's leaves (its mapping-start mark
+ * set or not). */
+static bool syspte_leaf_entry_ok(const struct syspte_region *r, pte_t d)
+{
+	paddr_t pa = arch_pte_frame(d, 2);
+	if (pa >> arch_phys_addr_bits())
+		return false;
+	for (unsigned c = 0; c < PT_CACHE_TYPES; c++) {
+		pte_t e = arch_pte_leaf(r->attrs2[c], pa);
+		if (r->attrs2[c] && (d == e || d == arch_pte_set_map_start(e)))
+			return true;
+	}
+	return false;
+}
+
 /* Checks one record against its index (the region's, or its cached chunk's), the free pages (the
  * allocator's and the caches') and its PTEs; adds its present pages (caches frozen). */
 static int syspte_check_record_locked(struct syspte_region *r, const struct syspte_resv *v, uint64_t *present)
@@ -275,8 +291,11 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 		syspte_unhold_locked(r, &h);
 		if (outside)
 			return syspte_bad("a 2 MiB leaf outside a reservation", s, d);
-		if (arch_pte_frame(d, 2) & (SIZE_2M - 1))
-			return syspte_bad("a 2 MiB leaf's frame is not aligned", s, d);
+		if (!syspte_leaf_entry_ok(r, d))
+			return syspte_bad("a 2 MiB leaf's entry is none a map writes (frame bits, width, attributes)", s, d);
+		for (unsigned q = 0; q < SYSPTE_SPAN_PAGES; q++)
+			if (arch_pte_present(r->tables[s][q]))
+				return syspte_bad("the table a 2 MiB leaf hides has a present entry", s, q);
 	}
 	if (tables != r->table_pages || leaves != r->large_leaves)
 		return syspte_bad("tables or 2 MiB leaves differ from their counts", tables, leaves);

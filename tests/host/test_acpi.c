@@ -654,12 +654,11 @@ static void test_madt_malformed_entries(void)
 }
 
 /*
- * FINDING: a table whose header is readable but whose body the map function cannot provide is
- * reported as "table not found" (ACPI_ENOTABLE) instead of "table memory not readable"
- * (ACPI_EUNMAPPED, acpi.h): acpi_find_table() keeps only ACPI_EBADTABLE of the per-entry
- * statuses, so an unreadable table of the signature is forgotten. For the DMAR, acpi_read_dmar()'s
- * contract says ENOTABLE means "the firmware has none", and smpinit_dmar_opt_out() drops such a
- * DMAR without a word, x2APIC opt-out included. Generated: the MADT, the FADT and the DMAR, each
+ * A table whose header is readable but whose body the map function cannot provide is "table
+ * memory not readable" (ACPI_EUNMAPPED, acpi.h), not "table not found" (ACPI_ENOTABLE), which
+ * acpi_find_table() once reported by keeping only ACPI_EBADTABLE of the per-entry statuses: for
+ * the DMAR, ENOTABLE means "the firmware has none" (acpi_read_dmar()), and smpinit_dmar_opt_out()
+ * dropped such a DMAR without a word, x2APIC opt-out included. Generated: the MADT, the FADT and the DMAR, each
  * with every readable prefix from its header (36 bytes) to one byte short of its Length.
  */
 static void test_unreadable_table_body(void)

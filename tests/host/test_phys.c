@@ -868,15 +868,14 @@ static void test_overlap_chain_at_capacity(void)
 }
 
 /*
- * FINDING: a usable descriptor whose frames run past the 52-bit physical address limit (its end
+ * A usable descriptor whose frames run past the 52-bit physical address limit (its end
  * start + NumberOfPages wraps past 2^64 frames, or lies above 2^40 frames; its byte size
- * NumberOfPages << 12 may overflow too) describes RAM no x86-64 machine can have. phys_collect()
- * clamps its end to the allocator's limit instead, so phys_init() manages everything from its start
- * to 8 TiB as RAM (2^31 frames, 518 MiB of metadata written from the start of that range) and only
- * says it is "ignoring ... pages of RAM at or above 0x7fffffff000", as if the frames below were
- * real. A descriptor that starts past the limit is ignored as impossible (test_bad_maps); one that
- * ends past it must be too: only the real range is managed. (The loader refuses such a map before
- * the hand-over, memmap_ram_top, so today it reaches phys_init only past that check.)
+ * NumberOfPages << 12 may overflow too) describes RAM no x86-64 machine can have, and is ignored
+ * whole, as one that starts past the limit is (test_bad_maps): only the real range is managed.
+ * phys_collect() once clamped its end to the allocator's limit instead, so phys_init() managed
+ * everything from its start to 8 TiB as RAM (2^31 frames, 518 MiB of metadata written from the
+ * start of that range). (The loader refuses such a map before the hand-over, memmap_ram_top; this
+ * holds the kernel to it on its own.)
  */
 static void test_usable_descriptor_past_physical_limit(void)
 {

@@ -1,0 +1,177 @@
+/*
+ * The 2 MiB leaves' checks and placement, each test holding the code to a rule it once broke:
+ *
+ * 1. syspte_check checks a 2 MiB leaf's frame alignment, frame width and attributes
+ *    (docs/design.md, "2 MiB leaves"); it once read the frame through arch_pte_frame, which masks
+ *    bits 12..20 off, so its alignment test could never fire.
+ * 2. syspte_check checks that the level-1 table a leaf hides has no present entry (docs/design.md:
+ *    "the table stays allocated (and all its PTEs not present) for the unmap to restore"); such an
+ *    entry would come back as a mapping no reservation counts when the leaf is unmapped.
+ * 3. MmMapLockedPagesSpecifyCache finds the MDL's first aligned run of 512 frames wherever it lies
+ *    (mdl_large_phase), not only at its first 2 MiB-aligned frame (docs/contract.md section 6:
+ *    "MmMapLockedPagesSpecifyCache prefers the address that lets them map so").
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "fake_arch.h"
+#include "host_machine.h"
+#include "wdm.h"
+#include "mdl.h"
+#include "reserved.h"
+#include "syspte.h"
+#include "syspte_impl.h"
+#include "testhooks.h"
+#include "test_rng.h"
+#include "pt.h"
+
+static uint64_t rng = 0x1a26e5eedULL;
+static uint64_t draw(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
+
+/*
+ * 1: leaves of every memory type at generated spans of a DIVISIBLE reservation, each
+ * corrupted in one way a correct map never writes (a reserved address bit 13..20: the frame not
+ * 2 MiB aligned; a frame bit at or beyond the physical width; the user bit; NX cleared; writable
+ * cleared; global cleared) and syspte_check called: it must report the region inconsistent. The
+ * entry is restored and the leaf unmapped after each case. Returns the corruptions it missed.
+ */
+static unsigned test_check_leaf_entry(unsigned *cases)
+{
+	const uint32_t tag = 0x6b636843;   /* 'Chck' */
+	unsigned missed = 0;
+	*cases = 0;
+	if (host_machine_create(64ULL << 20, 64ULL << 20))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	vaddr_t v = syspte_reserve(r, 8 * SYSPTE_SPAN_PAGES, tag, SYSPTE_FLAG_DIVISIBLE);
+	if (!v || v % (8 * SIZE_2M))
+		return 1;
+	static uint64_t pfns[SYSPTE_SPAN_PAGES];
+	const unsigned width = arch_phys_addr_bits();
+	for (unsigned c = 0; c < 64; c++) {
+		uint64_t s = draw(8), first = SYSPTE_SPAN_PAGES * (1 + draw(1 << 12));
+		for (uint64_t q = 0; q < SYSPTE_SPAN_PAGES; q++)
+			pfns[q] = first + q;
+		vaddr_t at = v + s * SIZE_2M;
+		if (syspte_map(r, at, tag, pfns, SYSPTE_SPAN_PAGES, (unsigned)draw(PT_CACHE_TYPES)) != SYSPTE_OK ||
+		    syspte_check(r) != 0)
+			return missed + 1;
+		volatile pte_t *pde = syspte_pde(r, (at - r->base) >> (PAGE_SHIFT + SYSPTE_SPAN_SHIFT));
+		pte_t good = *pde;
+		if (!(good & X86_PTE_PS))
+			return missed + 1;
+		const pte_t bad[] = {
+			good | 1ULL << (13 + c % 8),        /* the frame not 2 MiB aligned */
+			good | 1ULL << (width + c % 4),     /* the frame beyond the physical width */
+			good | X86_PTE_U,                   /* user-accessible */
+			good & ~X86_PTE_NX,                 /* executable */
+			good & ~X86_PTE_W,                  /* read-only */
+			good & ~X86_PTE_G,                  /* not global */
+		};
+		for (unsigned k = 0; k < sizeof(bad) / sizeof(bad[0]); k++, (*cases)++) {
+			*pde = bad[k];
+			int st = syspte_check(r);
+			*pde = good;
+			if (st == 0 && missed++ < 8)
+				printf("# leaf of span %llu: entry 0x%016llx (good 0x%016llx) passes syspte_check\n",
+				       (unsigned long long)s, (unsigned long long)bad[k], (unsigned long long)good);
+		}
+		if (syspte_unmap(r, at, tag, SYSPTE_SPAN_PAGES) != SYSPTE_OK)
+			return missed + 1;
+	}
+	syspte_release(r, v, tag);
+	return missed;
+}
+
+/*
+ * 2: a leaf whose hidden level-1 table holds a present entry (generated spans and slots):
+ * syspte_check must report it while the leaf is there, before the unmap that restores the table
+ * pointer makes the entry a live mapping nothing counts. Shown too: after that unmap the page is
+ * mapped (pt_query) with no reservation counting it. Returns the cases syspte_check passed.
+ */
+static unsigned test_check_table_under_leaf(unsigned *cases)
+{
+	const uint32_t tag = 0x72646e55;   /* 'Undr' */
+	unsigned missed = 0;
+	*cases = 0;
+	if (host_machine_create(64ULL << 20, 64ULL << 20))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	vaddr_t v = syspte_reserve(r, 4 * SYSPTE_SPAN_PAGES, tag, SYSPTE_FLAG_DIVISIBLE);
+	if (!v)
+		return 1;
+	static uint64_t pfns[SYSPTE_SPAN_PAGES];
+	for (unsigned c = 0; c < 32; c++, (*cases)++) {
+		uint64_t s = draw(4), slot = draw(SYSPTE_SPAN_PAGES);
+		for (uint64_t q = 0; q < SYSPTE_SPAN_PAGES; q++)
+			pfns[q] = SYSPTE_SPAN_PAGES * 0x50 + q;
+		vaddr_t at = v + s * SIZE_2M;
+		if (syspte_map(r, at, tag, pfns, SYSPTE_SPAN_PAGES, PT_CACHE_WB) != SYSPTE_OK)
+			return missed + 1;
+		uint64_t i = (at - r->base) >> PAGE_SHIFT;
+		volatile uint64_t *pte = syspte_slot(r, i + slot);
+		*pte = r->attrs[PT_CACHE_WB] | (0x7777ULL << PAGE_SHIFT);   /* a present 4 KiB entry under the leaf */
+		int st = syspte_check(r);
+		syspte_unmap(r, at, tag, SYSPTE_SPAN_PAGES);
+		bool stale = pt_query(host_machine_pt(), at + slot * PAGE_SIZE, NULL, NULL, NULL);
+		*pte = 0;
+		if (st == 0 && missed++ < 4)
+			printf("# a present entry at slot %llu under the leaf of span %llu passes syspte_check; after the "
+			       "unmap the page is %s\n", (unsigned long long)slot, (unsigned long long)s,
+			       stale ? "mapped with nothing counting it" : "unmapped");
+	}
+	syspte_release(r, v, tag);
+	return missed;
+}
+
+/*
+ * 3: MmMapLockedPagesSpecifyCache of generated MDLs (n = 600 .. 3000 pages, any ByteOffset)
+ * whose frame 0 lies on a 2 MiB boundary but starts no run, and whose frames j .. j + 511 (j >= 1)
+ * are one aligned run; every other frame odd. The region is empty and large, so the placement that
+ * maps the run with a 2 MiB leaf is free; the contract's preference asks for it. Returns the cases
+ * mapped without the leaf.
+ */
+static unsigned test_specify_cache_later_run(unsigned *cases)
+{
+	unsigned missed = 0;
+	*cases = 0;
+	if (host_machine_create(64ULL << 20, 64ULL << 20))
+		return 1;
+	struct syspte_region *r = reserved_region();
+	for (unsigned c = 0; c < 64; c++, (*cases)++) {
+		uint64_t n = 600 + draw(2400), j = 1 + draw(n - SYSPTE_SPAN_PAGES);
+		MDL *m = calloc(1, sizeof(MDL) + 8 * n);
+		PFN_NUMBER *pfn = MmGetMdlPfnArray(m);
+		uint64_t base = SYSPTE_SPAN_PAGES * (2 + draw(1000));
+		for (uint64_t k = 0; k < n; k++)
+			pfn[k] = k >= j && k < j + SYSPTE_SPAN_PAGES ? base + (k - j) : (0x100 + 2 * draw(1 << 20)) | 1;
+		pfn[0] = SYSPTE_SPAN_PAGES * (1 + draw(1000)) + (1 + draw(4)) * 0x100000;   /* aligned, a single page */
+		m->Size = (CSHORT)(sizeof(MDL) + 8 * n);
+		m->StartVa = (PVOID)0x60000000ULL;
+		m->ByteOffset = draw(2) ? 0 : (ULONG)draw(PAGE_SIZE);
+		m->ByteCount = (ULONG)(n * PAGE_SIZE - m->ByteOffset);
+		m->MdlFlags = MDL_PAGES_LOCKED;
+		char *p = MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, 0, NormalPagePriority);
+		struct syspte_stats st;
+		syspte_get_stats(r, &st);
+		if ((!p || st.large_leaves != 1) && missed++ < 4)
+			printf("# %llu pages, frame 0 aligned alone, a run from frame %llu: mapped at %p, %llu leaves\n",
+			       (unsigned long long)n, (unsigned long long)j, (void *)p, (unsigned long long)st.large_leaves);
+		if (p)
+			MmUnmapLockedPages(p, m);
+		free(m);
+	}
+	return missed;
+}
+
+int main(void)
+{
+	unsigned cases;
+	is(test_check_leaf_entry(&cases), 0, "syspte_check reports a 2 MiB leaf whose frame is unaligned or beyond the width, "
+	   "or whose attributes are not the mapping's (%u corruptions)", cases);
+	is(test_check_table_under_leaf(&cases), 0, "syspte_check reports a present entry in the table a 2 MiB leaf hides "
+	   "(%u cases)", cases);
+	is(test_specify_cache_later_run(&cases), 0, "MmMapLockedPagesSpecifyCache maps an aligned run with a 2 MiB leaf when "
+	   "the MDL's first aligned frame is a single page (%u MDLs)", cases);
+	return tap_done();
+}
