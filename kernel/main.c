@@ -178,7 +178,10 @@ void kmain(paddr_t bootinfo_pa)
 		mm_verifier_set(true);
 		kprintf("verifier: on (checks after every operation, free-page patterns, guard pages)\n");
 	}
-	if (phys_init(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size))
+	/* the framebuffer's bytes the console draws in are never handed out, even if the map lists
+	 * them as usable RAM (a firmware bug phys_init_except reports) */
+	if (phys_init_except(kernel_mmap, kernel_bootinfo.mmap_size, kernel_bootinfo.mmap_desc_size,
+			     kernel_bootinfo.fb.base, bootinfo_fb_bytes(&kernel_bootinfo.fb)))
 		kpanic("cannot build the physical allocator from the memory map");
 	smpinit_register();         /* the bring-up's memory services: phys_alloc, kernel_pt */
 	smp_reserve_trampoline();   /* before anything else can take the pages below 1 MiB */

@@ -44,7 +44,9 @@ static size_t phys_nloader;
 static struct phys_range phys_meta;   /* the allocator's metadata frames */
 static uint64_t *phys_owners;         /* enum phys_owner of each frame, PHYS_OWNER_BITS each (phys.h) */
 static uint64_t phys_owned[PHYS_OWNER_NONE];   /* allocated frames of each owner (KERNEL's unused) */
-static struct phys_range phys_tmp_a[PHYS_MAX_RANGES], phys_tmp_b[PHYS_MAX_RANGES];
+static struct phys_range phys_tmp_a[PHYS_MAX_RANGES], phys_tmp_b[PHYS_MAX_RANGES + 1];   /* b: + the exception */
+static struct phys_range phys_except;   /* frames phys_init_except keeps out, [start, end) */
+static uint64_t phys_kept_out;          /* of them, frames the map lists as usable (reported) */
 
 typedef bool (*phys_pred_t)(uint32_t type, uint64_t attr);
 
@@ -189,12 +191,27 @@ static size_t phys_subtract(const struct phys_range *a, size_t na, const struct 
 	return n;
 }
 
+/* Frames of [s, e) in the sorted, merged ranges r[0, n). */
+static uint64_t phys_overlap(const struct phys_range *r, size_t n, uint64_t s, uint64_t e)
+{
+	uint64_t t = 0;
+	for (size_t i = 0; i < n; i++)
+		if (r[i].start < e && s < r[i].end)
+			t += MIN(e, r[i].end) - MAX(s, r[i].start);
+	return t;
+}
+
 /* Computes merged(pred) minus merged(!pred) into out. */
 static size_t phys_ranges_of(const void *map, size_t nd, size_t dsz, phys_pred_t pred,
 			     struct phys_range *out)
 {
 	size_t na = phys_collect(map, nd, dsz, pred, true, phys_tmp_a);
 	size_t nb = phys_collect(map, nd, dsz, pred, false, phys_tmp_b);
+	phys_kept_out += phys_overlap(phys_tmp_a, na, phys_except.start, phys_except.end);
+	if (phys_except.end > phys_except.start) {
+		phys_tmp_b[nb++] = phys_except;
+		nb = phys_sort_merge(phys_tmp_b, nb);
+	}
 	return phys_subtract(phys_tmp_a, na, phys_tmp_b, nb, out);
 }
 
@@ -257,6 +274,11 @@ static uint64_t phys_usable_end(uint64_t pfn)
 
 int phys_init(const void *map, size_t map_size, size_t desc_size)
 {
+	return phys_init_except(map, map_size, desc_size, 0, 0);
+}
+
+int phys_init_except(const void *map, size_t map_size, size_t desc_size, paddr_t except_pa, uint64_t except_bytes)
+{
 	static struct phys_range now[PHYS_MAX_RANGES];
 	/* Descriptors are read in place: the stride must keep each one 8-byte aligned. */
 	if (desc_size < sizeof(struct efi_memory_descriptor) || desc_size % 8 || map_size % desc_size ||
@@ -270,6 +292,13 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 		return -1;
 	}
 	phys_clipped = phys_unaligned = phys_impossible = 0;
+	/* every frame the bytes touch (to the top of the address space when they wrap), clamped to
+	 * what the allocator can manage */
+	uint64_t xend = except_bytes > UINT64_MAX - except_pa ? UINT64_MAX : except_pa + except_bytes;
+	uint64_t xs = MIN(except_pa >> PAGE_SHIFT, PHYS_LIMIT_PFN);
+	uint64_t xe = MIN(xend / PAGE_SIZE + (xend % PAGE_SIZE != 0), PHYS_LIMIT_PFN);
+	phys_except = (struct phys_range){ xs, except_bytes ? xe : xs };
+	phys_kept_out = 0;
 	size_t nnow = phys_drop_frame0(now, phys_ranges_of(map, nd, desc_size, phys_type_usable_at_init, now));
 	phys_nloader = phys_drop_frame0(phys_loader,
 					phys_ranges_of(map, nd, desc_size, phys_type_loader, phys_loader));
@@ -285,6 +314,10 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 	if (phys_unaligned)
 		kprintf("phys: the firmware's memory map has descriptors that start off a 4 KiB boundary (UEFI "
 			"requires alignment; a firmware bug): only the whole pages of their RAM are used\n");
+	if (phys_kept_out)
+		kprintf("phys: the map lists %llu pages of [0x%llx, +0x%llx) as usable RAM (the framebuffer: a firmware "
+			"bug); they are kept out\n", (unsigned long long)phys_kept_out, (unsigned long long)except_pa,
+			(unsigned long long)except_bytes);
 	if (phys_impossible)
 		kprintf("phys: ignoring %llu usable descriptor reads whose RAM ends past the 52-bit physical address space "
 			"(a firmware bug)\n", (unsigned long long)phys_impossible);

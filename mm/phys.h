@@ -55,6 +55,10 @@ struct phys_stats {
 
 /* Initialises from the map; returns 0 or a negative value with a printed reason. */
 int phys_init(const void *map, size_t map_size, size_t desc_size);
+/* phys_init with every frame [except_pa, except_pa + except_bytes) touches kept out as if the map
+ * listed it reserved (bytes 0: none; a range that wraps reaches the top): the framebuffer, which
+ * some firmware lists inside usable RAM. Frames of it the map listed as usable are reported. */
+int phys_init_except(const void *map, size_t map_size, size_t desc_size, paddr_t except_pa, uint64_t except_bytes);
 /* Forgets everything phys_init and later calls set up, the budget included (the machine is being replaced). */
 void phys_reset(void);
 /* Hands the loader's pages (remembered by phys_init) to the allocator; once, after the kernel's own tables are live. */
