@@ -114,29 +114,34 @@ size_t kernel_cmdline_report(void (*out)(const char *, size_t))
 	return bytes + kernel_out_line(out, line);
 }
 
-/* Prints the memory map summary: bytes per type. */
+/* Prints the memory map summary: KiB per type, sums saturating at 2^64 - 1 pages (a firmware's
+ * absurd NumberOfPages must not wrap the figure a person reads). */
 static void kernel_print_mmap(void)
 {
 	static const char *const names[] = { "reserved", "loader code", "loader data", "bs code", "bs data",
 		"runtime code", "runtime data", "conventional", "unusable", "acpi reclaim", "acpi nvs",
 		"mmio", "mmio port", "pal code", "persistent" };
-	uint64_t bytes[ARRAY_SIZE(names) + 1] = { 0 };
+	uint64_t pages[ARRAY_SIZE(names) + 1] = { 0 };
 	size_t n = kernel_bootinfo.mmap_size / kernel_bootinfo.mmap_desc_size;
 	for (size_t i = 0; i < n; i++) {
 		const struct efi_memory_descriptor *d = efi_desc(kernel_mmap, kernel_bootinfo.mmap_desc_size, i);
-		bytes[d->type < ARRAY_SIZE(names) ? d->type : ARRAY_SIZE(names)] += d->num_pages << PAGE_SHIFT;
+		uint64_t *p = &pages[d->type < ARRAY_SIZE(names) ? d->type : ARRAY_SIZE(names)];
+		*p = d->num_pages > UINT64_MAX - *p ? UINT64_MAX : *p + d->num_pages;
 	}
 	if (kernel_cmdline.opts.mmapdump)
 		for (size_t i = 0; i < n; i++) {
 			const struct efi_memory_descriptor *d = efi_desc(kernel_mmap, kernel_bootinfo.mmap_desc_size, i);
-			kprintf("  %2u %016llx-%016llx attr %llx\n", d->type, (unsigned long long)d->phys_start,
-				(unsigned long long)(d->phys_start + (d->num_pages << PAGE_SHIFT)), (unsigned long long)d->attribute);
+			bool wraps = d->num_pages > (UINT64_MAX - d->phys_start) >> PAGE_SHIFT;
+			kprintf("  %2u %016llx-%016llx attr %llx%s\n", d->type, (unsigned long long)d->phys_start,
+				(unsigned long long)(wraps ? UINT64_MAX : d->phys_start + (d->num_pages << PAGE_SHIFT)),
+				(unsigned long long)d->attribute, wraps ? " (its page count runs past 2^64 bytes)" : "");
 		}
 	kprintf("memory map: %zu descriptors of %llu bytes\n", n, (unsigned long long)kernel_bootinfo.mmap_desc_size);
 	for (size_t t = 0; t <= ARRAY_SIZE(names); t++)
-		if (bytes[t])
-			kprintf("  %-14s %8llu KiB\n", t < ARRAY_SIZE(names) ? names[t] : "other/kernel",
-				(unsigned long long)(bytes[t] >> 10));
+		if (pages[t])
+			kprintf("  %-14s %8llu KiB%s\n", t < ARRAY_SIZE(names) ? names[t] : "other/kernel",
+				(unsigned long long)(pages[t] > UINT64_MAX / 4 ? UINT64_MAX : pages[t] * 4),
+				pages[t] > UINT64_MAX / 4 ? " (or more: the map's page counts overflow)" : "");
 }
 
 /* One line about the physical allocator; its full dump (free extents, census) with mmapdump=1. */
