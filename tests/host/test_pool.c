@@ -658,6 +658,11 @@ static void test_dump(void)
 	ok(strstr(text, "  Mdl   2           1           1           40\n") &&
 	   strstr(text, "  .~.   1           0           1           5000\n"),
 	   "pool_dump: tags as text (a space kept, unprintable bytes as '.') with their counts");
+	unsigned rows = 0;   /* the table's lines after its heading: one a tag, no more */
+	const char *q = strstr(text, "  tag   allocs");
+	for (q = q ? strchr(q, '\n') : NULL; q && q[1]; q = strchr(q + 1, '\n'))
+		rows++;
+	ok(rows == 2, "pool_dump: one line for each of the 2 tags used, no more (%u)", rows);
 	ExFreePool(m1);
 	ExFreePool(odd);
 }
