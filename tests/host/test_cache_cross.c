@@ -13,7 +13,10 @@
  *  - a cached reservation freed with another tag, freed while mapped, or freed from inside is bug
  *    check 0xDA with the contract's parameters (0x101, 0x103, 0x102), and nothing changes;
  *  - syspte_describe of a reserved page names its reservation (base, page, size, tag, mapped), of
- *    a free page says free, of a verifier guard page names the reservation before it.
+ *    a free page says free, of a verifier guard page names the reservation before it;
+ *  - a reservation asked under a physical budget of 0 .. 5 more pages is granted, or refused with
+ *    the reservations, free pages, pages mapped and page tables as they were; every map, and every
+ *    free of a cached reservation, is made under a budget of nothing and asks for no page.
  *
  *   build/host/test_cache_cross [steps per run]
  */
@@ -28,6 +31,7 @@
 #include "verifier.h"
 #include "vmlayout.h"
 #include "reserved.h"
+#include "phys.h"
 #include "bugcheck.h"
 #include "bugcheck_codes.h"
 #include "test_rng.h"
@@ -45,7 +49,8 @@ struct item {
 };
 
 static struct syspte_region *R;
-static uint64_t npages, guard, failures, refusals, cached_made, steps_done, misuses, described;
+static uint64_t npages, guard, failures, refusals, cached_made, steps_done, misuses, described, short_asked,
+	short_refused, nomem_calls;
 static struct item items[MAXITEMS];
 static unsigned nitems;
 static uint32_t shadow[MAXPAGES];    /* 1 + item index holding each page (guard included), 0 free */
@@ -187,6 +192,25 @@ static void check_describe(void)
 	}
 }
 
+/* A call made under a physical budget of nothing: begin returns the allocator's call count. */
+static uint64_t nomem_begin(void)
+{
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	phys_set_budget(ps.allocated_pages);
+	return phys_alloc_calls;
+}
+
+/* The call asked the physical allocator for no page, when strict (a map never does, nor a free of a
+ * cached reservation; a free of the region's own may, its index halving). */
+static void nomem_end(uint64_t calls, bool strict, const char *what)
+{
+	phys_set_budget(UINT64_MAX);
+	nomem_calls++;
+	if (phys_alloc_calls != calls && strict)
+		bad(what, phys_alloc_calls - calls, 0);
+}
+
 static bool cached(const struct item *it)
 {
 	return syspte_cache_owner_page(R, page_of(it->va)) != 0;
@@ -212,6 +236,40 @@ static void op_reserve(void)
 	items[nitems] = (struct item){ .va = va, .n = n, .tag = tag, .cpu = cpu };
 	shadow_set(&items[nitems], nitems + 1);
 	cached_made += cached(&items[nitems]);
+	nitems++;
+}
+
+/* A reservation under a physical budget of 0 .. 5 more pages: granted, or refused with the region's
+ * reservations, free pages and pages mapped as they were (the index's and the caches' own pages may
+ * move: a drain's growth of the index, a cache's state page). */
+static void op_reserve_short(void)
+{
+	unsigned cpu = (unsigned)draw(NCPUS);
+	uint64_t n = draw(3) ? 1 + draw(16) : 17 + draw(npages / 8);
+	uint32_t flags = draw(5) == 0 ? SYSPTE_FLAG_DIVISIBLE : 0, tag = tags[draw(NTAGS)];
+	if (nitems == MAXITEMS)
+		return;
+	act_as(cpu);
+	struct phys_stats ps;
+	struct syspte_stats a, b;
+	syspte_get_stats(R, &a);
+	phys_get_stats(&ps);
+	phys_set_budget(ps.allocated_pages + draw(6));
+	vaddr_t va = syspte_reserve(R, n, tag, flags);
+	phys_set_budget(UINT64_MAX);
+	short_asked++;
+	if (!va) {
+		syspte_get_stats(R, &b);
+		short_refused++;
+		if (a.live != b.live || a.free_pages != b.free_pages || a.pages_reserved != b.pages_reserved ||
+		    a.pages_mapped != b.pages_mapped || a.table_pages != b.table_pages)
+			bad("a reservation refused under a budget changed the region", n, a.live ^ b.live);
+		return;
+	}
+	if (va % PAGE_SIZE || page_of(va) + n + guard > npages || (flags && (va >> PAGE_SHIFT) % n))
+		bad("a reservation misplaced", va, n);
+	items[nitems] = (struct item){ .va = va, .n = n, .tag = tag, .cpu = cpu };
+	shadow_set(&items[nitems], nitems + 1);
 	nitems++;
 }
 
@@ -277,8 +335,10 @@ static void op_map(void)
 	uint64_t off = draw(it->n), mn = 1 + draw(MIN(it->n - off, 600));
 	for (uint64_t k = 0; k < mn; k++)
 		pfns[k] = 0x100 + k;
+	uint64_t calls = nomem_begin();
 	if (syspte_map(R, it->va + off * PAGE_SIZE, it->tag, pfns, mn, PT_CACHE_WB) != SYSPTE_OK)
 		bad("map refused", it->va, mn);
+	nomem_end(calls, true, "a map asked the physical allocator for a page");
 	it->moff = off;
 	it->mn = mn;
 }
@@ -294,8 +354,11 @@ static void op_free(void)
 		bad("unmap refused", it->va, it->mn);
 	it->mn = 0;
 	shadow_set(it, 0);
+	bool in_cache = cached(it);
+	uint64_t calls = nomem_begin();
 	if (syspte_release(R, it->va + draw(PAGE_SIZE), it->tag) != SYSPTE_OK)
 		bad("free refused", it->va, it->n);
+	nomem_end(calls, in_cache, "a free of a cached reservation asked the physical allocator for a page");
 	if (k != --nitems)
 		renumber(nitems, k);
 }
@@ -316,8 +379,10 @@ static void run(uint64_t pages, bool verifier, uint64_t seed, uint64_t steps)
 	memset(shadow, 0, sizeof(shadow));
 	rng = seed * 0x9E3779B97F4A7C15ULL + pages;
 	for (uint64_t s = 0; s < steps && failures - f0 < 10; s++, steps_done++) {
-		uint64_t op = draw(20);
-		if (op < 8)
+		uint64_t op = draw(21);
+		if (op == 20)
+			op_reserve_short();
+		else if (op < 8)
 			op_reserve();
 		else if (op < 12)
 			op_free();
@@ -359,5 +424,8 @@ int main(int argc, char **argv)
 				run(sizes[s], v, seed, v ? steps / 3 : steps);
 	ok(misuses > 100 && described > 100, "%llu misuses and %llu descriptions checked", (unsigned long long)misuses,
 	   (unsigned long long)described);
+	ok(short_asked > 100 && short_refused > 10 && nomem_calls > 1000, "%llu reservations under a budget of 0 .. 5 pages "
+	   "(%llu refused, nothing changed), %llu maps and frees under a budget of none",
+	   (unsigned long long)short_asked, (unsigned long long)short_refused, (unsigned long long)nomem_calls);
 	return tap_done();
 }
