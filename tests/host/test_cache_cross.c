@@ -10,8 +10,10 @@
  *  - a refused reservation (memory is plentiful) has no free run of its span in the shadow (at a
  *    multiple of its size for DIVISIBLE): docs/contract.md section 3, "no free run", and section 6,
  *    the caches drained before a refusal;
- *  - a cached reservation freed with another tag, freed while mapped, or freed from inside is bug
- *    check 0xDA with the contract's parameters (0x101, 0x103, 0x102), and nothing changes;
+ *  - a reservation (cached or not) freed with another tag, freed while mapped, or freed from inside,
+ *    mapped or unmapped with another tag, mapped over a mapped page or unmapped where nothing is
+ *    mapped, from any CPU, is bug check 0xDA with the contract's parameters (0x101, 0x103, 0x102,
+ *    0x104, 0x108, 0x107, 0x109), raised with no lock held, and nothing changes;
  *  - syspte_describe of a reserved page names its reservation (base, page, size, tag, mapped), of
  *    a free page says free, of a verifier guard page names the reservation before it;
  *  - a reservation asked under a physical budget of 0 .. 5 more pages is granted, or refused with
@@ -280,13 +282,28 @@ static void renumber(unsigned from, unsigned to)
 	shadow_set(&items[to], to + 1);
 }
 
-/* A misuse of item k from CPU cpu: the bug check and its parameters, and nothing changed. */
-static void expect_misuse(unsigned k, vaddr_t addr, uint32_t tag, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)
+static uint64_t raised_locked;   /* bug checks raised while the raising CPU held a lock */
+
+/* Records the bug check (bugcheck_record_hook) and whether a lock was still held: the region raises
+ * its 0xDA after releasing its lock and its caches' (docs/design.md, "Misuse"). */
+static void misuse_hook(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
 {
+	raised_locked += spin_cpus[fake_cpu].held != 0;
+	bugcheck_record_hook(code, p1, p2, p3, p4);
+}
+
+/* A misuse of item k from CPU cpu: the bug check and its parameters, and nothing changed. */
+enum call { CALL_FREE, CALL_MAP, CALL_UNMAP };
+
+static void expect_misuse_of(enum call call, unsigned k, vaddr_t addr, uint32_t tag, uint64_t n, uint64_t sub, uint64_t p2,
+			     uint64_t p3, uint64_t p4)
+{
+	static const uint64_t pfns[SYSPTE_CACHE_MAX_PAGES] = { 0x400 };
 	struct syspte_stats a, b;
 	syspte_get_stats(R, &a);
 	bugcheck_last.code = 0;
-	int st = syspte_release(R, addr, tag);
+	int st = call == CALL_FREE ? syspte_release(R, addr, tag) :
+		 call == CALL_MAP ? syspte_map(R, addr, tag, pfns, n, PT_CACHE_WB) : syspte_unmap(R, addr, tag, n);
 	misuses++;
 	if (st != SYSPTE_MISUSE || bugcheck_last.code != BUGCHECK_SYSTEM_PTE_MISUSE || bugcheck_last.p[0] != sub ||
 	    bugcheck_last.p[1] != p2 || bugcheck_last.p[2] != p3 || bugcheck_last.p[3] != p4)
@@ -298,6 +315,11 @@ static void expect_misuse(unsigned k, vaddr_t addr, uint32_t tag, uint64_t sub, 
 		bad("a misuse changed the region", items[k].va, sub);
 }
 
+static void expect_misuse(unsigned k, vaddr_t addr, uint32_t tag, uint64_t sub, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	expect_misuse_of(CALL_FREE, k, addr, tag, 0, sub, p2, p3, p4);
+}
+
 static void op_misuse(void)
 {
 	if (!nitems)
@@ -305,7 +327,7 @@ static void op_misuse(void)
 	unsigned k = (unsigned)draw(nitems);
 	struct item *it = &items[k];
 	act_as((unsigned)draw(NCPUS));
-	uint64_t kind = draw(3);
+	uint64_t kind = draw(7);
 	if (kind == 0) {
 		uint32_t wrong = it->tag ^ 0x00100000;
 		vaddr_t a = it->va + draw(PAGE_SIZE);
@@ -316,6 +338,21 @@ static void op_misuse(void)
 	} else if (kind == 2 && it->n > 1) {
 		vaddr_t a = it->va + (1 + draw(it->n - 1)) * PAGE_SIZE;
 		expect_misuse(k, a, it->tag, SYSPTE_BUGCHECK_FREE_NOT_START, a, it->tag, 0);
+	} else if (kind == 3) {   /* a map with another tag */
+		uint32_t wrong = it->tag ^ 0x00200000;
+		vaddr_t a = it->va + draw(it->n) * PAGE_SIZE + draw(PAGE_SIZE);
+		expect_misuse_of(CALL_MAP, k, a, wrong, 1, SYSPTE_BUGCHECK_MAP_WRONG_TAG, a, wrong, it->tag);
+	} else if (kind == 4 && it->mn) {   /* an unmap with another tag */
+		uint32_t wrong = it->tag ^ 0x00400000;
+		vaddr_t a = it->va + it->moff * PAGE_SIZE;
+		expect_misuse_of(CALL_UNMAP, k, a, wrong, it->mn, SYSPTE_BUGCHECK_UNMAP_WRONG_TAG, a, wrong, it->tag);
+	} else if (kind == 5 && it->mn) {   /* a map over a mapped page: its first, its last */
+		uint64_t p = draw(2) ? it->moff : it->moff + it->mn - 1;
+		vaddr_t a = it->va + p * PAGE_SIZE;
+		expect_misuse_of(CALL_MAP, k, a, it->tag, 1, SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, a, a, a + PAGE_SIZE - 1);
+	} else if (kind == 6 && !it->mn) {   /* an unmap of a page not mapped */
+		vaddr_t a = it->va + draw(it->n) * PAGE_SIZE;
+		expect_misuse_of(CALL_UNMAP, k, a, it->tag, 1, SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, a, it->tag, 0);
 	}
 }
 
@@ -416,14 +453,14 @@ static void run(uint64_t pages, bool verifier, uint64_t seed, uint64_t steps)
 int main(int argc, char **argv)
 {
 	uint64_t steps = argc > 1 ? strtoull(argv[1], NULL, 0) : 3000;
-	bugcheck_set_hook(bugcheck_record_hook);
+	bugcheck_set_hook(misuse_hook);
 	const uint64_t sizes[] = { 512, 2048, 4096 };
 	for (unsigned v = 0; v < 2; v++)
 		for (unsigned s = 0; s < 3; s++)
 			for (uint64_t seed = 1; seed <= 3; seed++)
 				run(sizes[s], v, seed, v ? steps / 3 : steps);
-	ok(misuses > 100 && described > 100, "%llu misuses and %llu descriptions checked", (unsigned long long)misuses,
-	   (unsigned long long)described);
+	ok(misuses > 100 && described > 100 && raised_locked == 0, "%llu misuses (each raised with no lock held) and "
+	   "%llu descriptions checked", (unsigned long long)misuses, (unsigned long long)described);
 	ok(short_asked > 100 && short_refused > 10 && nomem_calls > 1000, "%llu reservations under a budget of 0 .. 5 pages "
 	   "(%llu refused, nothing changed), %llu maps and frees under a budget of none",
 	   (unsigned long long)short_asked, (unsigned long long)short_refused, (unsigned long long)nomem_calls);
