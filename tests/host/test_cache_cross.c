@@ -6,7 +6,8 @@
  * allocator's sixteenth bind (512, 2048 and 4096 pages), normally and in verifier mode. After each
  * call:
  *  - syspte_check passes, and the statistics (free pages, live reservations, pages reserved and
- *    mapped) equal the shadow's; every few calls the tag totals equal the shadow's per tag;
+ *    mapped) equal the shadow's; every few calls the tag totals equal the shadow's per tag, and
+ *    syspte_dump's totals line the shadow's and its caches' line the statistics';
  *  - a refused reservation (memory is plentiful) has no free run of its span in the shadow (at a
  *    multiple of its size for DIVISIBLE): docs/contract.md section 3, "no free run", and section 6,
  *    the caches drained before a refusal;
@@ -159,7 +160,30 @@ static void check_tags(void)
 		bad("tag totals: another number of tags", n, w);
 }
 
-static char said[2048];
+static char said[2048], dumped[65536];
+static uint64_t dumps;
+
+/* syspte_dump's first line and its caches' line against the shadow and the statistics. */
+static void check_dump(void)
+{
+	struct syspte_stats st;
+	struct totals t = shadow_totals();
+	syspte_get_stats(R, &st);
+	capture_begin();
+	syspte_dump(R);
+	capture_end(dumped, sizeof(dumped));
+	dumps++;
+	unsigned long long base, pages, fr, live, res, mapped, caches, bytes, chunks, held, cres;
+	const char *c = strstr(dumped, "  CPU caches on: ");
+	if (sscanf(dumped, "system PTE region 0x%llx, %llu pages: %llu free, %llu live reservations (%llu pages, %llu mapped)",
+		   &base, &pages, &fr, &live, &res, &mapped) != 6 || base != SYSPTE_BASE || pages != npages || fr != t.free ||
+	    live != t.live || res != t.pages || mapped != t.mapped)
+		bad("syspte_dump's totals differ from the shadow", fr, live);
+	if (!c || sscanf(c, "  CPU caches on: %llu (%llu bytes), %llu chunks, %llu free pages held, %llu reservations",
+			 &caches, &bytes, &chunks, &held, &cres) != 5 || bytes != st.cache_bytes || held != st.cached_pages ||
+	    cres > t.live || chunks * SYSPTE_CHUNK_PAGES < held)
+		bad("syspte_dump's caches line differs from the statistics", held, st.cached_pages);
+}
 
 static void check_describe(void)
 {
@@ -432,6 +456,8 @@ static void run(uint64_t pages, bool verifier, uint64_t seed, uint64_t steps)
 		check_state();
 		if (s % 16 == 0)
 			check_tags();
+		if (s % 64 == 0)
+			check_dump();
 	}
 	while (nitems)
 		op_free();
@@ -459,6 +485,7 @@ int main(int argc, char **argv)
 		for (unsigned s = 0; s < 3; s++)
 			for (uint64_t seed = 1; seed <= 3; seed++)
 				run(sizes[s], v, seed, v ? steps / 3 : steps);
+	ok(dumps > 100, "%llu dumps against the shadow", (unsigned long long)dumps);
 	ok(misuses > 100 && described > 100 && raised_locked == 0, "%llu misuses (each raised with no lock held) and "
 	   "%llu descriptions checked", (unsigned long long)misuses, (unsigned long long)described);
 	ok(short_asked > 100 && short_refused > 10 && nomem_calls > 1000, "%llu reservations under a budget of 0 .. 5 pages "
