@@ -21,7 +21,7 @@
  *    the reservations, free pages, pages mapped and page tables as they were; every map, and every
  *    free of a cached reservation, is made under a budget of nothing and asks for no page.
  *
- *   build/host/test_cache_cross [steps per run]
+ *   build/host/test_cache_cross [steps per run [seeds]]
  */
 #include <stdlib.h>
 #include <string.h>
@@ -478,12 +478,12 @@ static void run(uint64_t pages, bool verifier, uint64_t seed, uint64_t steps)
 
 int main(int argc, char **argv)
 {
-	uint64_t steps = argc > 1 ? strtoull(argv[1], NULL, 0) : 3000;
+	uint64_t steps = argc > 1 ? strtoull(argv[1], NULL, 0) : 3000, seeds = argc > 2 ? strtoull(argv[2], NULL, 0) : 3;
 	bugcheck_set_hook(misuse_hook);
 	const uint64_t sizes[] = { 512, 2048, 4096 };
 	for (unsigned v = 0; v < 2; v++)
 		for (unsigned s = 0; s < 3; s++)
-			for (uint64_t seed = 1; seed <= 3; seed++)
+			for (uint64_t seed = 1; seed <= seeds; seed++)
 				run(sizes[s], v, seed, v ? steps / 3 : steps);
 	ok(dumps > 100, "%llu dumps against the shadow", (unsigned long long)dumps);
 	ok(misuses > 100 && described > 100 && raised_locked == 0, "%llu misuses (each raised with no lock held) and "
