@@ -15,6 +15,9 @@
  * after each step phys_owner_of agrees with the model for every frame of the window (free,
  * unmanaged, metadata and held-back loader frames: PHYS_OWNER_NONE), the per-owner statistics with
  * the model's counts, and phys_check() passes. Every other round runs in verifier mode.
+ * Then MmAllocatePagesForMdlEx over every flag combination: its frames read PHYS_OWNER_MDL, the MDL
+ * statistic follows each allocation and MmFreePagesFromMdl exactly, and a list naming a pool or a
+ * kernel page is refused naming it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,8 @@
 #include "bugcheck.h"
 #include "testhooks.h"
 #include "test_rng.h"
+#include "wdm.h"
+#include "pool.h"
 
 #define TOP 0x1c6dULL                    /* highest_pfn: 0x1c6d % 32 == 13 */
 #define LOADER_TOP 45                    /* loader data: frames [TOP - 45, TOP) */
@@ -313,9 +318,131 @@ static void test_owner_model(void)
 	   refused[0], refused[1], refused[2], wrong);
 }
 
+/* ---------------------------------------------------------------- MDL allocations */
+
+#define MAXM 12
+
+/* Owner of every frame mdl lists is PHYS_OWNER_MDL; the MDL structure's own page the pool's. */
+static bool mdl_frames_owned(PMDL mdl)
+{
+	PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
+	for (uint64_t i = 0; i < mdl->ByteCount / PAGE_SIZE; i++)
+		if (phys_owner_of(pfn[i] << 12) != PHYS_OWNER_MDL)
+			return false;
+	enum phys_owner self = phys_owner_of((uintptr_t)mdl - (uintptr_t)arch_phys_to_virt(0));
+	return self == PHYS_OWNER_POOL_SLAB || self == PHYS_OWNER_POOL_LARGE;
+}
+
+/*
+ * MmAllocatePagesForMdlEx over every combination of PREFER_CONTIGUOUS, REQUIRE_CONTIGUOUS_CHUNKS,
+ * FAST_LARGE_PAGES, FULLY_REQUIRED and DONT_ZERO, Skip 0, 4 KiB, 64 KiB or 2 MiB, generated sizes
+ * and windows, on the owner machine: every frame of an MDL returned reads PHYS_OWNER_MDL and the
+ * MDL statistic grows by its pages exactly (a refusal changes it not at all); MmFreePagesFromMdl of
+ * MDLs kept live in a random order gives exactly their frames back (free, the statistic down by
+ * their pages); a hand-built list naming the MDL structure's own pool page, or a frame of the
+ * kernel's, is refused with 0x1A 0x4D440003 naming it, nothing changed.
+ */
+static void test_mdl_flags(void)
+{
+	static const uint64_t skips[] = { 0, PAGE_SIZE, 16 * PAGE_SIZE, 2ULL << 20 };
+	owner_machine();
+	pool_reset();
+	bugcheck_set_hook(bugcheck_record_hook);
+	PMDL live[MAXM];
+	unsigned nlive = 0, got = 0, refused = 0, freed = 0, foreign = 0, bad = 0;
+	for (unsigned t = 0; t < 600; t++) {
+		ULONG flags = (ULONG)below(32);
+		ULONG f = (flags & 1 ? MM_ALLOCATE_PREFER_CONTIGUOUS : 0) | (flags & 2 ? MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS : 0) |
+			  (flags & 4 ? MM_ALLOCATE_FAST_LARGE_PAGES : 0) | (flags & 8 ? MM_ALLOCATE_FULLY_REQUIRED : 0) |
+			  (flags & 16 ? MM_DONT_ZERO_ALLOCATION : 0);
+		uint64_t skip = skips[below(ARRAY_SIZE(skips))];
+		SIZE_T bytes = below(3) ? (1 + below(64)) * PAGE_SIZE - below(100) : (1 + below(3)) * (2ULL << 20);
+		if ((f & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS) && skip && below(2))
+			bytes = ALIGN_UP(bytes, skip);
+		PHYSICAL_ADDRESS lo = { .QuadPart = 0 }, hi = { .QuadPart = -1 }, sk = { .QuadPart = (LONGLONG)skip };
+		if (below(3) == 0) {
+			lo.QuadPart = (LONGLONG)(below(TOP) << 12);
+			hi.QuadPart = lo.QuadPart + (LONGLONG)((1 + below(0x800)) << 12) - 1;
+		}
+		struct phys_stats s0, s1;
+		phys_get_stats(&s0);
+		PMDL m = MmAllocatePagesForMdlEx(lo, hi, sk, bytes, MmCached, f);
+		phys_get_stats(&s1);
+		if (!m) {
+			refused++;
+			if (s1.mdl_pages != s0.mdl_pages && bad++ < 4)
+				printf("# a refused allocation (flags 0x%x) changed the MDL pages\n", (unsigned)f);
+			continue;
+		}
+		got++;
+		uint64_t pages = m->ByteCount / PAGE_SIZE;
+		if ((s1.mdl_pages != s0.mdl_pages + pages || !mdl_frames_owned(m)) && bad++ < 4)
+			printf("# flags 0x%x, skip 0x%llx: %llu pages, MDL pages %llu -> %llu, or a frame not the MDL's\n",
+			       (unsigned)f, (unsigned long long)skip, (unsigned long long)pages,
+			       (unsigned long long)s0.mdl_pages, (unsigned long long)s1.mdl_pages);
+		if (below(4) == 0) {   /* its own pool page, or a kernel page, put in its list: refused */
+			PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
+			uint64_t at = below(pages), keep = pfn[at];
+			paddr_t kpage = phys_alloc(1, 0, UINT64_MAX);
+			pfn[at] = below(2) && kpage ? kpage >> 12 : ((uintptr_t)m - (uintptr_t)arch_phys_to_virt(0)) >> 12;
+			uint64_t c0 = bugcheck_last.count, want = pfn[at];
+			MmFreePagesFromMdl(m);
+			struct phys_stats s2;
+			phys_get_stats(&s2);
+			if (!(bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+			      bugcheck_last.p[0] == MDL_BUGCHECK_FREE_BAD_PAGE && bugcheck_last.p[2] == want &&
+			      bugcheck_last.p[3] == at && s2.mdl_pages == s1.mdl_pages && m->ByteCount == pages * PAGE_SIZE) &&
+			    bad++ < 4)
+				printf("# a foreign frame 0x%llx at %llu: not refused as 0x4D440003\n", (unsigned long long)want,
+				       (unsigned long long)at);
+			pfn[at] = keep;
+			if (kpage)
+				phys_free(kpage, 1);
+			foreign++;
+		}
+		if (nlive == MAXM || below(3) == 0) {
+			unsigned k = nlive == MAXM || below(2) ? (unsigned)below(nlive + (nlive < MAXM)) : nlive;
+			PMDL victim = k < nlive ? live[k] : m;
+			if (k < nlive)
+				live[k] = m;
+			else if (victim != m)
+				live[nlive++] = m;
+			uint64_t vp = victim->ByteCount / PAGE_SIZE;
+			PPFN_NUMBER pfn = MmGetMdlPfnArray(victim);
+			struct phys_stats s2, s3;
+			phys_get_stats(&s2);
+			uint64_t c0 = bugcheck_last.count;
+			MmFreePagesFromMdl(victim);
+			phys_get_stats(&s3);
+			bool good = bugcheck_last.count == c0 && s3.mdl_pages == s2.mdl_pages - vp && victim->ByteCount == 0;
+			for (uint64_t i = 0; i < vp; i++)
+				good &= phys_is_free(pfn[i] << 12, 1) && phys_owner_of(pfn[i] << 12) == PHYS_OWNER_NONE;
+			if (!good && bad++ < 4)
+				printf("# MmFreePagesFromMdl of %llu pages: not all freed\n", (unsigned long long)vp);
+			ExFreePool(victim);
+			freed++;
+		} else {
+			live[nlive++] = m;
+		}
+		if (phys_check() != 0 && bad++ < 4)
+			printf("# phys_check after step %u\n", t);
+	}
+	while (nlive) {
+		MmFreePagesFromMdl(live[--nlive]);
+		ExFreePool(live[nlive]);
+	}
+	struct phys_stats end;
+	phys_get_stats(&end);
+	bugcheck_set_hook(NULL);
+	ok(bad == 0 && end.mdl_pages == 0 && got > 200 && refused > 20 && foreign > 30 && freed > 100,
+	   "%u MDLs of every flag combination (%u refused): frames owned by MDLs, counted exactly; %u freed; %u lists "
+	   "naming a pool or kernel page refused with it named (%u wrong)", got, refused, freed, foreign, bad);
+}
+
 int main(void)
 {
 	fake_arch_init();
 	test_owner_model();
+	test_mdl_flags();
 	return tap_done();
 }
