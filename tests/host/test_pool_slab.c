@@ -13,7 +13,9 @@
  *  - a class index past the classes (P3 the class read, P4 POOL_CLASSES);
  *  - pool_trim over two corrupt classes: the first class's slab named, the other classes' empty
  *    slabs still given back;
- *  - pool_check of a slab whose page the physical allocator does not record as a pool slab.
+ *  - pool_check of a slab whose page the physical allocator does not record as a pool slab;
+ *  - the growable region's tear-down MDL over steps that mapped pool memory: MmFreePagesFromMdl
+ *    refuses it naming the pool's first frame (the owner map), nothing freed.
  * After each case the header is restored and the same call succeeds. The test mirrors the pool's
  * private slab header (struct mirror_slab, as test_pool.c does).
  */
@@ -354,6 +356,105 @@ static void test_check_slab_owner(void)
 	   "(%u wrong)", cases, wrong);
 }
 
+/*
+ * The growable region's tear-down (docs/contract.md, section 7) over a range whose steps are MDL
+ * allocations and, among them, pool memory (a large block described by MmBuildMdlForNonPagedPool,
+ * made PAGES_LOCKED by hand as a driver could, and mapped there): the tear-down MDL built over the whole range lists the pool's frames, and
+ * MmFreePagesFromMdl refuses it with 0x1A 0x4D440003 naming the first of them (P3 its frame, P4 its
+ * index), nothing freed, the pool block intact; with MDL steps only, it frees every frame. Generated
+ * step counts, sizes and kinds.
+ */
+static void test_teardown_lists_pool_pages(void)
+{
+	machine();
+	const ULONG tag = POOL_TAG4('G', 'r', 'o', 'w');
+	unsigned cases = 0, refusals = 0, wrong = 0;
+	for (unsigned t = 0; t < 40; t++) {
+		char *r = MmAllocateMappingAddress(24 * PAGE_SIZE, tag);
+		uint64_t off = 0, first_pool = UINT64_MAX, first_pool_pfn = 0;
+		uint8_t *bufs[6];
+		unsigned nbufs = 0, steps = 2 + (unsigned)below(5);
+		bool mapped_all = r != NULL;
+		uint64_t c_setup = bugcheck_last.count;
+		for (unsigned k = 0; k < steps && mapped_all; k++) {
+			uint64_t np = 1 + below(3);
+			PMDL m;
+			if (below(3) == 0) {   /* pool memory: a large block's pages */
+				uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, np * PAGE_SIZE, 0x47);
+				memset(buf, 0x47, np * PAGE_SIZE);
+				m = IoAllocateMdl(buf, (ULONG)(np * PAGE_SIZE), FALSE, FALSE, NULL);
+				MmBuildMdlForNonPagedPool(m);
+				/* a driver's MDL over pool memory, made mappable by hand (the pool's own MDL is not) */
+				m->MdlFlags = (CSHORT)((m->MdlFlags & ~MDL_SOURCE_IS_NONPAGED_POOL) | MDL_PAGES_LOCKED);
+				m->MappedSystemVa = NULL;
+				bufs[nbufs++] = buf;
+				if (first_pool == UINT64_MAX)
+					first_pool = off, first_pool_pfn = MmGetMdlPfnArray(m)[0];
+			} else {
+				PHYSICAL_ADDRESS lo = { .QuadPart = 0 }, hi = { .QuadPart = -1 }, sk = { .QuadPart = 0 };
+				m = MmAllocatePagesForMdlEx(lo, hi, sk, np * PAGE_SIZE, MmCached, 0);
+			}
+			mapped_all &= m && MmMapLockedPagesWithReservedMapping(r + off * PAGE_SIZE, tag, m, MmCached) != NULL;
+			if (m && (m->MdlFlags & MDL_ALLOCATED_FIXED_SIZE) == 0)   /* the growable pattern frees each */
+				ExFreePool(m);                                     /* step's structure at once */
+			else if (m)
+				IoFreeMdl(m);   /* the caller's reserved mapping stays (mm/mdl.c) */
+			off += np;
+		}
+		if (!mapped_all) {
+			wrong++;
+			printf("# step setup failed (reservation %p, step kinds/bytes at %llu)\n", (void *)r, (unsigned long long)off);
+			break;
+		}
+		mapped_all &= bugcheck_last.count == c_setup;
+		PMDL tear = IoAllocateMdl(r, (ULONG)(off * PAGE_SIZE), FALSE, FALSE, NULL);
+		MmBuildMdlForNonPagedPool(tear);
+		MmUnmapReservedMapping(r, tag, tear);
+		struct phys_stats s0, s1;
+		phys_get_stats(&s0);
+		uint64_t c0 = bugcheck_last.count;
+		MmFreePagesFromMdl(tear);
+		phys_get_stats(&s1);
+		bool good;
+		if (first_pool != UINT64_MAX) {
+			good = bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
+			       bugcheck_last.p[0] == MDL_BUGCHECK_FREE_BAD_PAGE && bugcheck_last.p[1] == (uintptr_t)tear &&
+			       bugcheck_last.p[2] == first_pool_pfn && bugcheck_last.p[3] == first_pool &&
+			       memcmp(&s0, &s1, sizeof(s0)) == 0 && tear->ByteCount == off * PAGE_SIZE;
+			for (unsigned i = 0; i < nbufs; i++)
+				good &= bufs[i][0] == 0x47 && pool_block_info(bufs[i], NULL, NULL);
+			/* the MDL steps' frames back by hand: every listed frame but the pool's */
+			static uint64_t mine[24];
+			uint64_t n = 0, badi = 0;
+			for (uint64_t i = 0; i < off; i++) {
+				uint64_t f = MmGetMdlPfnArray(tear)[i];
+				if (phys_owner_of(f << 12) == PHYS_OWNER_MDL)
+					mine[n++] = f;
+			}
+			good &= phys_free_frames(mine, n, PHYS_OWNER_MDL, &badi);
+			refusals++;
+		} else {
+			good = bugcheck_last.count == c0 && s1.mdl_pages == s0.mdl_pages - off && tear->ByteCount == 0;
+		}
+		for (unsigned i = 0; i < nbufs; i++)
+			ExFreePool(bufs[i]);
+		IoFreeMdl(tear);
+		MmFreeMappingAddress(r, tag);
+		struct phys_stats end;
+		phys_get_stats(&end);
+		good &= end.mdl_pages == 0 && pool_check() == 0 && phys_check() == 0;
+		if (!good && wrong++ < 4)
+			printf("# %u steps, first pool page at %llu: wrong (%llu bug checks, the last 0x%x P1 0x%llx P3 0x%llx P4 %llu)\n",
+			       steps, (unsigned long long)first_pool, (unsigned long long)(bugcheck_last.count - c0),
+			       bugcheck_last.code, (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[2],
+			       (unsigned long long)bugcheck_last.p[3]);
+		cases++;
+	}
+	ok(wrong == 0 && refusals > 10 && cases - refusals > 5,
+	   "%u growable-region tear-downs (%u with pool memory mapped among the steps: refused naming its first frame, "
+	   "nothing freed; the others freed whole) (%u wrong)", cases, refusals, wrong);
+}
+
 int main(void)
 {
 	test_link_not_head();
@@ -363,6 +464,7 @@ int main(void)
 	test_class_past_classes();
 	test_trim_two_corrupt();
 	test_check_slab_owner();
+	test_teardown_lists_pool_pages();
 	bugcheck_set_hook(NULL);
 	host_machine_destroy();
 	return tap_done();
