@@ -1,7 +1,8 @@
 /*
  * libFuzzer harness over the physical allocator (mm/phys.c): the input is an arbitrary UEFI
  * memory map (descriptor stride, types, attributes, overlapping / unsorted / unaligned / huge /
- * wrapping ranges) followed by allocation, zeroed-page, free, misused free (double, overlapping,
+ * wrapping ranges) followed by allocation, zeroed-page, free (of whole allocations or any part of
+ * one), misused free (double, overlapping,
  * unmanaged, metadata, held-back loader frames, unaligned, empty), list free (phys_free_frames with
  * repeated, free or unmanaged entries) and loader-release calls. A model
  * computes from the map which frames are usable (phys.h: the non-usable descriptor wins, frame 0
@@ -266,11 +267,46 @@ static void op_zeroed(void)
 	take(pa, 1, 0, UINT64_MAX, PHYS_OWNER_KERNEL);
 }
 
+/* Frees frames [a, a + len) of recorded allocation k alone (phys.h: any part may go back alone): no
+ * bug check, the part free and no one's, the rest still the owner's; the record keeps the rest
+ * (split in two when the part lies inside it). */
+static void op_free_part(size_t k)
+{
+	uint64_t n = allocs[k].n, a = draw(n), len = 1 + draw(n - a);
+	if ((a && a + len < n && nallocs >= MAX_ALLOCS) || len == n)
+		return;
+	paddr_t pa = allocs[k].pa + a * 4096;
+	enum phys_owner owner = allocs[k].owner;
+	uint64_t count = bugcheck_last.count;
+	phys_free(pa, len);
+	if (bugcheck_last.count != count)
+		fail("a free of part of an allocation bug-checked", pa, len);
+	for (uint64_t f = pa >> 12; f < (pa >> 12) + len; f++)
+		state[f] = cover_now[f] && !cover_loader[f] ? F_NOW : F_LOADER;
+	n_free += len;
+	n_handed -= len;
+	paddr_t keep = a ? allocs[k].pa : pa + len * 4096;   /* a frame of the rest */
+	if (phys_owner_of(pa + draw(len) * 4096) != PHYS_OWNER_NONE || phys_owner_of(keep) != owner)
+		fail("owner after a part's free differs from the model", pa, len);
+	if (a == 0) {
+		allocs[k].pa += len * 4096;
+		allocs[k].n -= len;
+		return;
+	}
+	allocs[k].n = a;
+	if (a + len < n)
+		allocs[nallocs].pa = pa + len * 4096, allocs[nallocs].owner = owner, allocs[nallocs++].n = n - a - len;
+}
+
 static void op_free(void)
 {
 	if (!nallocs)
 		return;
 	size_t k = draw(nallocs);
+	if (allocs[k].n > 1 && draw(3) == 0) {
+		op_free_part(k);
+		return;
+	}
 	phys_free(allocs[k].pa, allocs[k].n);
 	for (uint64_t f = allocs[k].pa >> 12; f < (allocs[k].pa >> 12) + allocs[k].n; f++)
 		state[f] = cover_now[f] && !cover_loader[f] ? F_NOW : F_LOADER;
