@@ -150,8 +150,11 @@ static size_t phys_collect(const void *map, size_t nd, size_t dsz, phys_pred_t p
 			else if (e >= s)
 				e += e != UINT64_MAX;
 		}
-		if (want && (e < s || e > PHYS_ARCH_FRAMES)) {   /* RAM past any machine's: a bogus entry */
-			phys_impossible++;
+		/* RAM (of either usable class) past any machine's: a bogus entry, ignored whole here and
+		 * when the other class is collected, so it takes no real frame from that one either */
+		if ((e < s || e > PHYS_ARCH_FRAMES) &&
+		    (phys_type_usable_at_init(d->type, d->attribute) || phys_type_loader(d->type, d->attribute))) {
+			phys_impossible += want;
 			continue;
 		}
 		if (e < s || e > PHYS_LIMIT_PFN) {   /* past what we can manage: clamp */

@@ -84,7 +84,7 @@ paddr_t phys_alloc_zeroed_page(void);
  * alone). Bug check 0x1A, P1 PHYS_BUGCHECK_BAD_FREE, nothing changed (if intercepted): pa not page
  * aligned; npages 0; a frame the allocator does not manage (outside usable RAM, frame 0, its
  * metadata, loader memory not yet released); a frame already free. Cost O(log ranges + bitmap
- * levels) plus a word of the owner map per 32 frames (plus the verifier's pattern in verifier mode).
+ * levels) plus a read of the owner map per frame (plus the verifier's pattern in verifier mode).
  */
 void phys_free(paddr_t pa, uint64_t npages);
 /*

@@ -156,6 +156,13 @@ static bool pool_corrupt(struct pool_misuse *m, uint64_t p1, uint64_t p2, uint64
 	return false;
 }
 
+/* True when off is the page offset of a block header of class ci's slabs. */
+static bool pool_block_off_ok(unsigned ci, uint32_t off)
+{
+	return off >= POOL_SLAB_HDR && (off - POOL_SLAB_HDR) % pool_stride(ci) == 0 &&
+	       (off - POOL_SLAB_HDR) / pool_stride(ci) < pool_nblocks(ci);
+}
+
 /* True when x is a page carrying a slab's magic (bound to the page's physical address). */
 static bool pool_slab_magic_ok(const struct pool_slab *x)
 {
@@ -163,13 +170,20 @@ static bool pool_slab_magic_ok(const struct pool_slab *x)
 	return IS_ALIGNED((vaddr_t)x, PAGE_SIZE) && pool_virt_to_phys(x, &pa) && x->magic == (POOL_SLAB_MAGIC ^ pa);
 }
 
+/* True when neighbour x of slab s sits on the same list: both have free blocks, or neither. */
+static bool pool_same_list(const struct pool_slab *s, const struct pool_slab *x)
+{
+	return (s->nfree == 0) == (x->nfree == 0);
+}
+
 /*
  * Checks what the pool reads of slab s (class ci, its magic already matched) before it relies on
  * it: the header's class, block and free counts, and the list links its list operations write
- * through (each neighbour a slab linking back to s; no previous one: s heads the list its free
- * count names). False with BAD_POOL_HEADER 0x03 in m (P2 s, P3 the value read, P4 the value
- * expected); an overrun from the page before reaches these fields. The free list inside s is
- * checked where it is followed (0x0D, pool_small_alloc).
+ * through: each neighbour a slab of the same list linking back to s, s the head of the list its
+ * free count names exactly when it has no previous one (so no list loops). False with
+ * BAD_POOL_HEADER 0x03 in m (P2 s, P3 the value read, P4 the value expected); an overrun from the
+ * page before reaches these fields. The free list inside s is checked where it is followed (0x0D,
+ * pool_small_alloc) and before s empties (pool_free_list_len).
  */
 static bool pool_slab_sound(const struct pool_slab *s, unsigned ci, struct pool_misuse *m)
 {
@@ -181,42 +195,71 @@ static bool pool_slab_sound(const struct pool_slab *s, unsigned ci, struct pool_
 		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->nblocks, pool_nblocks(ci));
 	if (s->nfree > s->nblocks)
 		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->nfree, s->nblocks);
-	if (s->next && (!pool_slab_magic_ok(s->next) || s->next->prev != s))
-		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, (uint64_t)(uintptr_t)s->next, sv);
 	const struct pool_slab *head = s->nfree ? c->avail : c->full;
-	if (s->prev ? !pool_slab_magic_ok(s->prev) || s->prev->next != s : head != s)
+	if (s->prev ? !pool_slab_magic_ok(s->prev) || s->prev->next != s || head == s : head != s)
 		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, (uint64_t)(uintptr_t)s->prev,
 				    s->prev ? sv : (uint64_t)(uintptr_t)head);
+	if (s->prev && !pool_same_list(s, s->prev))   /* s's count names the other list */
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->nfree, s->prev->nfree);
+	if (s->next && (!pool_slab_magic_ok(s->next) || s->next->prev != s))
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, (uint64_t)(uintptr_t)s->next, sv);
+	if (s->next && !pool_same_list(s, s->next))   /* s sits right (above): the next one's count is wrong */
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)s->next, s->next->nfree, s->nfree);
 	return true;
 }
 
 /* pool_slab_sound for a slab the pool reached through its own lists, its magic checked first (P3
- * the magic read, P4 the one expected). */
+ * the magic read, P4 the one expected), then its class. */
 static bool pool_slab_whole(const struct pool_slab *s, unsigned ci, struct pool_misuse *m)
 {
 	paddr_t pa;
 	if (!pool_slab_magic_ok(s))
 		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)s, s->magic,
 				    pool_virt_to_phys(s, &pa) ? POOL_SLAB_MAGIC ^ pa : 0);
+	if (s->cls >= POOL_CLASSES)
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)s, s->cls, POOL_CLASSES);
 	return pool_slab_sound(s, ci, m);
 }
 
-/* Checks, before a block of slab s goes back, the slabs its release writes: s, and the head of its
- * class's avail list when s leaves the full list for it (pool_slab_sound's bug check in m). */
-static bool pool_release_sound(const struct pool_slab *s, struct pool_misuse *m)
+/* Free blocks on slab s's free list (class ci, sound), following at most nblocks + 1 links: a link
+ * to no block of the class, or to a block not free, ends the count there (so it differs from nfree). */
+static uint64_t pool_free_list_len(const struct pool_slab *s, unsigned ci)
 {
-	if (s->cls >= POOL_CLASSES)
-		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)s, s->cls, POOL_CLASSES);
-	const struct pool_slab *head = pool.cls[s->cls].avail;
-	return pool_slab_whole(s, s->cls, m) && (s->nfree || !head || pool_slab_whole(head, s->cls, m));
+	uint64_t n = 0;
+	for (uint32_t off = s->free_off; off != POOL_FREE_END && n <= s->nblocks; n++) {
+		const struct pool_block *b = (const struct pool_block *)((const char *)s + off);
+		if (!pool_block_off_ok(ci, off) || b->state != POOL_STATE_FREE)
+			break;
+		off = b->next_off;
+	}
+	return n;
 }
 
-/* True when off is the page offset of a block header of class ci's slabs. */
-static bool pool_block_off_ok(unsigned ci, uint32_t off)
+/* Checks that empty slab s's page holds no live block before it goes back (its free list holds all
+ * its blocks): a free count raised by a write would hand live blocks' page to the physical
+ * allocator. 0x19 0x03 in m (P3 the free blocks found, P4 the count). */
+static bool pool_empty_sound(const struct pool_slab *s, struct pool_misuse *m)
 {
-	return off >= POOL_SLAB_HDR && (off - POOL_SLAB_HDR) % pool_stride(ci) == 0 &&
-	       (off - POOL_SLAB_HDR) / pool_stride(ci) < pool_nblocks(ci);
+	uint64_t n = pool_free_list_len(s, s->cls);
+	return n == s->nblocks || pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)s, n, s->nblocks);
 }
+
+/* Checks, before a block of slab s goes back, the slabs its release writes: s, and the head of its
+ * class's avail list when s leaves the full list for it; and, when this block is the last live one,
+ * that s's free list holds every other block (pool_empty_sound). pool_slab_sound's bug check in m. */
+static bool pool_release_sound(const struct pool_slab *s, struct pool_misuse *m)
+{
+	if (!pool_slab_whole(s, s->cls < POOL_CLASSES ? s->cls : 0, m))
+		return false;
+	const struct pool_slab *head = pool.cls[s->cls].avail;
+	if (!s->nfree && head && !pool_slab_whole(head, s->cls, m))
+		return false;
+	uint64_t n;
+	if (s->nfree + 1 == s->nblocks && (n = pool_free_list_len(s, s->cls)) != s->nfree)
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)s, n, s->nfree);
+	return true;
+}
+
 
 /* True when live block b's header fits slab s: its class, and a size that class was chosen for (what
  * pool_small_alloc wrote). A size changed within its class's range cannot be told from the truth. */
@@ -437,13 +480,9 @@ static bool pool_small_find(const void *p, struct pool_slab **sp, struct pool_bl
 	vaddr_t v = (vaddr_t)p;
 	struct pool_slab *s = pool_slab_of(p);
 	if (!s) {
-		if (m && pool_page_is_slab(p)) {   /* a slab whose header an overrun reached */
-			const struct pool_slab *h = (const struct pool_slab *)ALIGN_DOWN(v, PAGE_SIZE);
-			paddr_t pa = 0;
-			bool mapped = pool_virt_to_phys(h, &pa);   /* true: pool_page_is_slab read it */
-			pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)h, h->magic,
-				     mapped ? POOL_SLAB_MAGIC ^ pa : 0);
-		} else if (m)
+		if (m && pool_page_is_slab(p))   /* a slab whose magic an overrun reached: its report */
+			pool_slab_whole((const struct pool_slab *)ALIGN_DOWN(v, PAGE_SIZE), 0, m);
+		else if (m)
 			pool_misuse_outside(v, m);
 		return false;
 	}
@@ -518,6 +557,8 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 	if (!link) {
 		if (pool_slab_of((void *)v))
 			pool_misuse(m, POOL_BUGCHECK_BAD_ADDRESS, v, 0, 0);   /* a slab's first byte: its header */
+		else if (pool_page_is_slab((void *)v))
+			pool_slab_whole((const struct pool_slab *)v, 0, m);   /* one whose magic was overwritten */
 		else
 			pool_misuse_outside(v, m);
 		return false;
@@ -696,7 +737,7 @@ uint64_t pool_trim(void)
 	for (unsigned ci = 0; ci < POOL_CLASSES; ci++) {
 		struct pool_misuse here = { 0 };
 		struct pool_slab *s = pool.cls[ci].avail;
-		while (s && pool_slab_whole(s, ci, &here)) {
+		while (s && pool_slab_whole(s, ci, &here) && (s->nfree != s->nblocks || pool_empty_sound(s, &here))) {
 			struct pool_slab *next = s->next;
 			if (s->nfree == s->nblocks)
 				released += pool_slab_release(s);

@@ -908,9 +908,11 @@ static void syspte_fit_run(uint64_t start, uint64_t count, void *arg)
 }
 
 /*
- * True when draining would let the allocator place span pages (at a multiple of divisor): a run of
- * every free page, the caches' merged with the allocator's, holds the request, and the region's
- * index has room for the caches' reservations (made here: it may grow). Caches frozen for the look.
+ * True when draining may let the allocator place span pages (at a multiple of divisor): a run of
+ * every free page, the caches' merged with the allocator's, holds the request. Makes room in the
+ * region's index for the caches' reservations when it can (it may grow: room for their records,
+ * kept); when it cannot, the drain takes the caches whose records fit (syspte_cache_drain_fits).
+ * Caches frozen for the look.
  */
 static bool syspte_cache_drain_helps(struct syspte_region *r, uint64_t span, uint64_t divisor)
 {
@@ -921,7 +923,29 @@ static bool syspte_cache_drain_helps(struct syspte_region *r, uint64_t span, uin
 	if (t.free)
 		syspte_free_runs_locked(r, syspte_fit_run, &q);
 	syspte_cache_thaw_locked(r);
-	return q.found && syspte_index_room(&r->index, t.live + 1);   /* theirs, and the request's */
+	if (q.found)
+		(void)syspte_index_room(&r->index, t.live);
+	return q.found;
+}
+
+/*
+ * True when the index has room for live more records (a cache's, made here: it may grow, kept) and
+ * then for the request's one more: free already, or a growth the memory allows, probed (built and
+ * freed) since the request's record is the reserve's to make, in two steps given back if it is
+ * refused. So a drain empties no cache whose records would leave the request no room.
+ */
+static bool syspte_cache_drain_fits(struct syspte_region *r, uint64_t live)
+{
+	struct syspte_index *ix = &r->index;
+	unsigned bits;
+	if (!syspte_index_room(ix, live))
+		return false;
+	if (ix->count + live + 1 <= ix->cap)
+		return true;
+	if (!syspte_index_grow_prepare(ix, live + 1, &bits))
+		return false;
+	syspte_index_grow_abort(ix, bits);
+	return true;
 }
 
 bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor)
@@ -937,7 +961,7 @@ bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t 
 		uint64_t f = spin_lock(&c->lock);
 		/* its fast path may have placed more since the look: room for what it holds now (a
 		 * cache left as it is when memory is short; the request may then be refused) */
-		if (!syspte_index_room(&r->index, c->live + 1)) {
+		if (!syspte_cache_drain_fits(r, c->live)) {
 			spin_unlock(&c->lock, f);
 			continue;
 		}

@@ -154,6 +154,7 @@ void syspte_for_each_free(struct syspte_region *r, void (*fn)(vaddr_t va, uint64
 void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg)
 {
 	uint64_t f = spin_lock(&r->lock);
+	syspte_cache_freeze_locked(r);   /* a cached reservation's map or unmap writes its PTEs under its cache's lock */
 	for (uint64_t i = 0; i < r->npages;) {
 		uint64_t s = syspte_first_present(r, i, r->npages);
 		if (s == r->npages)
@@ -161,6 +162,7 @@ void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint
 		i = syspte_first_absent(r, s, r->npages);
 		fn(syspte_va(r, s), i - s, arg);
 	}
+	syspte_cache_thaw_locked(r);
 	spin_unlock(&r->lock, f);
 }
 

@@ -999,6 +999,48 @@ static void test_init_except(void)
 	   "report's count as the model's (%u wrong)", n, wrong);
 }
 
+/*
+ * The rule "a usable descriptor ending past the 52-bit physical space is ignored whole"
+ * across the two usable classes, generated: real RAM usable now at [1 MiB, +0x4000 pages), real
+ * loader memory at [96 MiB, +256 pages), and a bogus descriptor of one usable class, starting inside
+ * the other class's real range (or below it), whose end lies past 2^40 frames (the counts of
+ * test_usable_descriptor_past_physical_limit). Ignored whole, it changes nothing: 0x4000 pages usable
+ * now, 256 loader pages, highest frame 0x6100. phys_collect once ignored it only while collecting
+ * its own class (want); collecting the other class's "everything else" it clamped it to 8 TiB and
+ * subtracted it, so a bogus LoaderData descriptor from 32 MiB took the real RAM above 32 MiB away and
+ * a bogus Conventional one below 96 MiB the whole loader range.
+ */
+static void test_impossible_descriptor_other_class(void)
+{
+	const uint64_t counts[] = { 1ULL << 40, 1ULL << 52, (1ULL << 52) + 5, 1ULL << 63, UINT64_MAX };
+	const uint32_t now_types[] = { EFI_CONVENTIONAL, EFI_BS_CODE, EFI_BS_DATA };
+	const uint32_t loader_types[] = { EFI_LOADER_CODE, EFI_LOADER_DATA };
+	unsigned n = 0, bad = 0;
+	for (unsigned k = 0; k < 2 * ARRAY_SIZE(counts) * 3; k++) {
+		bool loader_bogus = k % 2;
+		uint64_t count = counts[k / 2 % ARRAY_SIZE(counts)];
+		uint64_t start = loader_bogus ? (0x200 + k * 0x80) << 12 : (0x5000 + k * 0x20) << 12;
+		uint32_t type = loader_bogus ? loader_types[k / 10 % 2] : now_types[k / 10 % 3];
+		machine_map_init(&m, 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);
+		machine_map_add(&m, EFI_LOADER_DATA, 96ULL << 20, 256, 0);
+		machine_map_add(&m, type, start, count, 0);
+		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+		struct phys_stats st;
+		phys_get_stats(&st);
+		n++;
+		if ((r != 0 || st.usable_pages != 0x4000 + 256 || st.loader_pages != 256 || st.highest_pfn != 0x6100 ||
+		     phys_check() != 0) && bad++ < 4)
+			printf("# a bogus %s descriptor (type %u) from 0x%llx, 0x%llx pages: init %d, usable %llu (want %u), "
+			       "loader %llu (want 256), highest 0x%llx (want 0x6100)\n", loader_bogus ? "loader" : "usable-now",
+			       type, (unsigned long long)start, (unsigned long long)count, r,
+			       (unsigned long long)st.usable_pages, 0x4000 + 256, (unsigned long long)st.loader_pages,
+			       (unsigned long long)st.highest_pfn);
+	}
+	ok(bad == 0, "%u descriptors of one usable class ending past the 52-bit limit, inside the other class's real "
+	   "memory: ignored whole, the other class's memory all managed (%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -1020,5 +1062,6 @@ int main(void)
 	test_meta_pages_exact();
 	test_init_except();
 	test_usable_descriptor_past_physical_limit();
+	test_impossible_descriptor_other_class();
 	return tap_done();
 }

@@ -14,6 +14,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include "tap.h"
 #include "host_machine.h"
 #include "arch_mm.h"
@@ -1128,6 +1132,315 @@ static void test_grown_size_found_by_its_tag_later(void)
 	bugcheck_set_hook(NULL);
 }
 
+/* ---------------------------------------------------------------- slab headers: counts, loops, records */
+
+/* Blocks per slab of class ci (pool.h's layout: a 32-byte slab header, 16-byte block headers). */
+static unsigned per_slab(unsigned ci) { return (PAGE_SIZE - 32) / (class_sz[ci] + 16); }
+
+/*
+ * docs/contract.md's 0x03 row: "a free count ... naming the other list" is 0x19 0x03, raised by
+ * the free of a block in the slab, nothing changed. Generated over every class, for a slab that is
+ * not its list's head (it has a previous slab): three slabs of the class, the middle one's free
+ * count set to one naming the other list (a full slab: 1 .. its blocks; an available one: 0), then
+ * the free of one of its live blocks. pool_slab_sound once checked the list a free count names
+ * only for a slab without a previous one, so the free went on: the block was freed, and a full
+ * slab's count reaching its block count released the page while blocks in it were live.
+ */
+static void test_free_count_other_list_not_head(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases = 0, wrong = 0;
+	static uint8_t *b[3 * 127];
+	for (unsigned t = 0; t < 48; t++) {
+		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
+		bool full = t / POOL_CLASSES % 2 == 0;
+		pool_trim();
+		for (unsigned i = 0; i < 3 * nb; i++)
+			b[i] = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x4e);
+		struct mirror_slab *mid = slab(b[nb]);
+		if (!full)   /* one block of each slab back: all three on the avail list, mid in the middle */
+			for (unsigned k = 0; k < 3; k++)
+				ExFreePool(b[k * nb]), b[k * nb] = NULL;
+		unsigned victim = nb + 1 + (unsigned)below(nb - 1);
+		if (slab(b[victim]) != mid || !mid->prev || !mid->next) {
+			wrong++;
+			printf("# class %u: setup: the middle slab not found\n", ci);
+			break;
+		}
+		uint16_t save = mid->nfree;
+		mid->nfree = full ? (uint16_t)(1 + below(nb)) : 0;
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		ExFreePool(b[victim]);
+		struct pool_stats now;
+		pool_get_stats(&now);
+		bool good = bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+			    bugcheck_last.p[0] == POOL_BUGCHECK_SLAB_CORRUPT && bugcheck_last.p[1] == (uintptr_t)mid &&
+			    memcmp(&now, &snap0, sizeof(now)) == 0 && hdr(b[victim])->state == M_ALLOC;
+		uint16_t set = mid->nfree;
+		mid->nfree = save;
+		if (!good && wrong++ < 4)
+			printf("# class %u, %s list, free count set to %u: the free of a block in it went on\n", ci,
+			       full ? "full" : "avail", (unsigned)set);
+		cases++;
+		if (good) {
+			for (unsigned i = 0; i < 3 * nb; i++)
+				if (b[i])
+					ExFreePool(b[i]);
+		} else {   /* the free went on: the pool is past repair, a new machine */
+			machine();
+			bugcheck_set_hook(bugcheck_record_hook);
+		}
+	}
+	bugcheck_set_hook(NULL);
+	ok(cases == 48 && wrong == 0,
+	   "%u frees of a block in a slab (not its list's head) whose free count names the other list: 0x19 0x03 "
+	   "naming the slab, nothing changed (%u went on)", cases, wrong);
+}
+
+/* The same through pool_trim (the 0x03 row: "pool_trim when it lies on an available
+ * list"): three slabs of a class on the available list, the middle one's free count set to 0
+ * (naming the full list); pool_trim once walked past it without a bug check. */
+static void test_trim_free_count_other_list_not_head(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases = 0, wrong = 0;
+	static uint8_t *b[3 * 127];
+	for (unsigned t = 0; t < 16; t++) {
+		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
+		pool_trim();
+		for (unsigned i = 0; i < 3 * nb; i++)
+			b[i] = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x4e);
+		for (unsigned k = 0; k < 3; k++)
+			ExFreePool(b[k * nb]), b[k * nb] = NULL;
+		struct mirror_slab *mid = slab(b[nb + 1]);
+		uint16_t save = mid->nfree;
+		mid->nfree = 0;
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		uint64_t released = pool_trim();
+		struct pool_stats now;
+		pool_get_stats(&now);
+		bool good = released == 0 && bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+			    bugcheck_last.p[0] == POOL_BUGCHECK_SLAB_CORRUPT && bugcheck_last.p[1] == (uintptr_t)mid &&
+			    memcmp(&now, &snap0, sizeof(now)) == 0;
+		mid->nfree = save;
+		if (!good && wrong++ < 4)
+			printf("# class %u: pool_trim over an available slab (not the head) whose free count is 0: %llu bug checks\n",
+			       ci, (unsigned long long)(bugcheck_last.count - c0));
+		for (unsigned i = 0; i < 3 * nb; i++)
+			if (b[i])
+				ExFreePool(b[i]);
+		cases++;
+	}
+	bugcheck_set_hook(NULL);
+	ok(wrong == 0, "%u trims over an available slab (not its list's head) whose free count names the full list: "
+	   "0x19 0x03 naming it (%u wrong)", cases, wrong);
+}
+
+/*
+ * docs/contract.md: "a slab's free count changed to another count its list allows ... is found where
+ * it is followed". pool_trim follows a kept slab's free count to hand its page back: an available
+ * slab holding live blocks whose count was set to its block count (a count the available list
+ * allows) was once released by pool_trim, its live blocks' page given to the physical allocator,
+ * with no bug check; generated over every class. The page stays (the slab's free list, which
+ * pool_trim walks before it releases a slab, has fewer blocks than the count), a 0x19 names the slab.
+ */
+static void test_trim_releases_live_slab(void)
+{
+	unsigned cases = 0, wrong = 0;
+	for (unsigned t = 0; t < 16; t++) {
+		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci), live = 1 + (unsigned)below(nb - 1);
+		machine();
+		bugcheck_set_hook(bugcheck_record_hook);
+		uint8_t *b0 = NULL;
+		for (unsigned i = 0; i < live; i++) {
+			uint8_t *q = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x54);
+			b0 = b0 ? b0 : q;
+		}
+		struct mirror_slab *sl = slab(b0);
+		paddr_t pa = (uintptr_t)sl - (uintptr_t)arch_phys_to_virt(0);
+		sl->nfree = (uint16_t)nb;
+		uint64_t c0 = bugcheck_last.count;
+		uint64_t released = pool_trim();
+		bool good = released == 0 && !phys_is_free(pa, 1) && bugcheck_last.count == c0 + 1 &&
+			    bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER && bugcheck_last.p[1] == (uintptr_t)sl;
+		if (!good && wrong++ < 4)
+			printf("# class %u, %u live blocks, free count set to %u: pool_trim released %llu, the page free: %d, "
+			       "%llu bug checks\n", ci, live, nb, (unsigned long long)released, phys_is_free(pa, 1),
+			       (unsigned long long)(bugcheck_last.count - c0));
+		cases++;
+	}
+	bugcheck_set_hook(NULL);
+	ok(wrong == 0, "%u trims of a slab with live blocks whose free count was set to its block count: the page "
+	   "kept, 0x19 naming the slab (%u wrong)", cases, wrong);
+}
+
+/* Runs fn in a child with a 300 ms timer; its exit status, or 128 + the signal that ended it. */
+static int in_child(int (*fn)(void *), void *arg)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct itimerval it = { .it_value = { 0, 300000 } };
+		setitimer(ITIMER_REAL, &it, NULL);
+		_exit(fn(arg));
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+struct loop_case {
+	unsigned ci;
+	struct mirror_slab *head;
+	bool trim;
+};
+
+/* The call on a class whose avail list loops: 0 when it returned with one 0x19 0x03 naming the
+ * head, nothing given back (trim) or NULL (allocation); 1 otherwise. */
+static int loop_call(void *arg)
+{
+	struct loop_case *c = arg;
+	uint64_t c0 = bugcheck_last.count;
+	bool r = c->trim ? pool_trim() == 0 : ExAllocatePoolWithTag(NonPagedPool, class_sz[c->ci], 0x4c) == NULL;
+	return !(r && bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+		 bugcheck_last.p[0] == POOL_BUGCHECK_SLAB_CORRUPT && bugcheck_last.p[1] == (uintptr_t)c->head);
+}
+
+/*
+ * A class's available list made a loop through its head by overwritten links (docs/contract.md's
+ * 0x03 row: "a list link whose neighbour is no slab or does not link back"; a list head has no
+ * previous slab): (a) one slab whose next and previous links both name itself, (b) two slabs whose
+ * head's previous link names the second and the second's next link the head. Every link names a
+ * slab that links back, and pool_slab_sound once checked a slab with a previous link no further
+ * (not that it is no list's head), so pool_trim followed the list forever, and an allocation took
+ * a block from the head (no 0x19). The call that reads the head raises one 0x19 0x03 naming it,
+ * pool_trim returns 0 and the allocation NULL. Each call runs in a child
+ * process with a 300 ms timer; generated over every class and both shapes.
+ */
+static void test_avail_list_loop(void)
+{
+	unsigned cases = 0, hung = 0, wrong = 0;
+	for (unsigned t = 0; t < 2 * 2 * POOL_CLASSES; t++) {
+		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
+		bool two = t / POOL_CLASSES % 2, trim = t / (2 * POOL_CLASSES);
+		machine();
+		bugcheck_set_hook(bugcheck_record_hook);
+		struct loop_case c = { ci, NULL, trim };
+		uint8_t *first = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x4c), *in2 = NULL;
+		if (!two) {
+			c.head = slab(first);
+			c.head->next = c.head->prev = c.head;
+		} else {
+			for (unsigned i = 1; i < 2 * nb; i++) {
+				uint8_t *q = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x4c);
+				in2 = i == nb ? q : in2;
+			}
+			struct mirror_slab *s1 = slab(first), *s2 = slab(in2);
+			ExFreePool(first);   /* s1 to the avail list */
+			ExFreePool(in2);     /* s2 to the avail list, in front: s2 -> s1 */
+			c.head = s2;
+			s2->prev = s1;
+			s1->next = s2;
+		}
+		int r = in_child(loop_call, &c);
+		cases++;
+		hung += r == 128 + SIGALRM;
+		if (r != 0 && wrong++ < 4)
+			printf("# class %u, %s, %s: %s\n", ci, two ? "two slabs" : "one slab", trim ? "pool_trim" : "allocation",
+			       r == 128 + SIGALRM ? "never returned" : "no 0x19 0x03 naming the head");
+	}
+	bugcheck_set_hook(NULL);
+	ok(cases == 32 && wrong == 0,
+	   "%u calls over an available list looping through its head: one 0x19 0x03 naming the head, pool_trim "
+	   "returns 0, the allocation NULL (%u wrong, %u never returned)", cases, wrong, hung);
+}
+
+/*
+ * The free of a large block whose record's slab an overrun from the page before reached (1..32
+ * bytes, the magic's first byte changed), generated: the same 0x19 0x03 as the free of a small
+ * block in that slab (test_slab_header): P2 the slab, P3 the magic read, P4 the one expected
+ * (pool_slab_whole: "its magic checked first"), nothing changed. pool_release_sound once read the
+ * slab's class before its magic: an overrun past 24 bytes that left a class >= 8 was reported as
+ * P3 that class, P4 8.
+ */
+static void test_large_record_slab_overrun(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases = 0, wrong = 0, past_class = 0;
+	for (unsigned t = 0; t < 64; t++) {
+		uint8_t *big = ExAllocatePoolWithTag(NonPagedPool, POOL_SMALL_MAX + 1 + below(3 * PAGE_SIZE), 0x52);
+		uint8_t *probe = ExAllocatePoolWithTag(NonPagedPool, 40, 0x52);   /* the records' class: its head */
+		struct mirror_slab *rs = slab(probe);
+		ExFreePool(probe);
+		struct mirror_slab save = *rs;
+		unsigned len = 1 + (unsigned)below(32);
+		uint8_t *h = (uint8_t *)rs;
+		for (unsigned j = 0; j < len; j++)
+			h[j] = (uint8_t)(j ? below(256) : h[0] ^ (1 + below(255)));
+		past_class += len > 24;
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		ExFreePool(big);
+		bool good = raised_slab(c0, rs, rs->magic, save.magic);
+		*rs = save;
+		if (!good && wrong++ < 4)
+			printf("# an overrun of %u bytes: not P3 the magic read\n", len);
+		if (bugcheck_last.count == c0 + 1)
+			ExFreePool(big);
+		cases++;
+	}
+	bugcheck_set_hook(NULL);
+	ok(wrong == 0 && past_class > 10,
+	   "%u frees of a large block whose record's slab was overrun (%u past its class field): 0x19 0x03 with "
+	   "the magic read and expected, as for a small block in it (%u wrong)", cases, past_class, wrong);
+}
+
+/*
+ * docs/contract.md: a page-aligned address in a slab page (its header) is 0xC2 0x46; a slab page
+ * whose magic was overwritten is told from foreign memory by the owner map, "not 0xC2 0x42". The
+ * free of a slab page's first byte after an overrun changed its magic, generated over every class:
+ * 0x46 or 0x19 0x03, never 0x42 ("memory the pool does not hold"), nothing changed.
+ * pool_large_free once asked only pool_slab_of (the magic) before pool_misuse_outside's 0x42.
+ */
+static void test_slab_page_start_after_overrun(void)
+{
+	machine();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases = 0, wrong = 0;
+	for (unsigned t = 0; t < 40; t++) {
+		unsigned ci = t % POOL_CLASSES;
+		uint8_t *b = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x53);
+		struct mirror_slab *sl = slab(b), save = *sl;
+		unsigned len = 1 + (unsigned)below(32);
+		uint8_t *h = (uint8_t *)sl;
+		for (unsigned j = 0; j < len; j++)
+			h[j] = (uint8_t)(j ? below(256) : h[0] ^ (1 + below(255)));
+		pool_get_stats(&snap0);
+		uint64_t c0 = bugcheck_last.count;
+		ExFreePool(sl);
+		struct pool_stats st;
+		pool_get_stats(&st);
+		bool one = bugcheck_last.count == c0 + 1 && memcmp(&st, &snap0, sizeof(st)) == 0;
+		bool as46 = bugcheck_last.code == BUGCHECK_BAD_POOL_CALLER && bugcheck_last.p[0] == POOL_BUGCHECK_BAD_ADDRESS;
+		bool as03 = bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER && bugcheck_last.p[0] == POOL_BUGCHECK_SLAB_CORRUPT &&
+			    bugcheck_last.p[1] == (uintptr_t)sl;
+		*sl = save;
+		if (!(one && (as46 || as03)) && wrong++ < 4)
+			printf("# class %u, overrun of %u bytes: the free of the slab page's start raised 0x%x P1 0x%llx\n", ci,
+			       len, bugcheck_last.code, (unsigned long long)bugcheck_last.p[0]);
+		ExFreePool(b);
+		cases++;
+	}
+	bugcheck_set_hook(NULL);
+	ok(wrong == 0, "%u frees of a slab page's first byte after an overrun reached its magic: 0x46 or 0x19 0x03, "
+	   "not 0x42 (%u wrong)", cases, wrong);
+}
+
 
 int main(void)
 {
@@ -1146,6 +1459,12 @@ int main(void)
 	test_slab_header();
 	test_untracked_grown();
 	test_grown_size_found_by_its_tag_later();
+	test_free_count_other_list_not_head();
+	test_trim_free_count_other_list_not_head();
+	test_trim_releases_live_slab();
+	test_avail_list_loop();
+	test_large_record_slab_overrun();
+	test_slab_page_start_after_overrun();
 	host_machine_destroy();
 	return tap_done();
 }
