@@ -12,6 +12,7 @@
 #include "capture.h"
 #include "verifier.h"
 #include "testhooks.h"
+#include "bugcheck.h"
 
 static struct machine_map m;
 
@@ -1041,6 +1042,51 @@ static void test_impossible_descriptor_other_class(void)
 	   "memory: ignored whole, the other class's memory all managed (%u wrong)", n, bad);
 }
 
+/*
+ * Frames held back for the loader bound every run the allocator may free, with several loader
+ * ranges in the map: a free (or an allocation check) of frames from a usable range into the next
+ * held-back loader range is refused at that range's first frame, wherever the frame lies after
+ * earlier loader ranges; phys_is_free and phys_is_allocated refuse counts that run past the top
+ * of the address space. Generated over the three gaps and run lengths.
+ */
+static void test_loader_ranges_bound_frees(void)
+{
+	machine_map_init(&m, 48);
+	for (unsigned k = 0; k < 3; k++) {   /* usable [1 + 8k MiB, 8 + 8k MiB), loader [8 + 8k, 9 + 8k MiB) */
+		machine_map_add(&m, EFI_CONVENTIONAL, (1ULL + 8 * k) << 20, 7 << 8, 0);
+		machine_map_add(&m, EFI_LOADER_DATA, (8ULL + 8 * k) << 20, 1 << 8, 0);
+	}
+	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "three usable ranges, each followed by loader data");
+	bugcheck_set_hook(bugcheck_record_hook);
+	uint64_t st = 0xB0B0B0ULL;
+	unsigned cases = 0, wrong = 0;
+	for (unsigned c = 0; c < 60; c++) {
+		unsigned k = c % 3;
+		uint64_t loader = (8ULL + 8 * k) << 20, n = 1 + test_rng_next(&st) % 8, extra = 1 + test_rng_next(&st) % 4;
+		paddr_t pa = loader - n * PAGE_SIZE;
+		if (phys_alloc(n, pa, loader) != pa) {
+			wrong++;
+			continue;
+		}
+		uint64_t c0 = bugcheck_last.count;
+		bool refused_alloc = !phys_is_allocated(pa, n + extra);
+		phys_free(pa, n + extra);
+		bool good = refused_alloc && bugcheck_last.count == c0 + 1 && bugcheck_last.p[0] == PHYS_BUGCHECK_BAD_FREE &&
+			    bugcheck_last.p[3] == loader && phys_is_allocated(pa, n) && !phys_is_free(pa, UINT64_MAX - n) &&
+			    !phys_is_free(loader, UINT64_MAX) && !phys_is_allocated(pa, UINT64_MAX);
+		phys_free(pa, n);
+		good &= bugcheck_last.count == c0 + 1 && phys_is_free(pa, n) && phys_check() == 0;
+		cases++;
+		if (!good && wrong++ < 3)
+			printf("# %llu frames before loader range %u and %llu into it: refused %d, bug checks %llu, P4 0x%llx\n",
+			       (unsigned long long)n, k, (unsigned long long)extra, refused_alloc,
+			       (unsigned long long)(bugcheck_last.count - c0), (unsigned long long)bugcheck_last.p[3]);
+	}
+	bugcheck_set_hook(NULL);
+	ok(wrong == 0, "%u frees running from a usable range into the next held-back loader range (of three): 0x1A naming "
+	   "its first frame, nothing freed", cases);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -1061,6 +1107,7 @@ int main(void)
 	test_overlap_chain_at_capacity();
 	test_meta_pages_exact();
 	test_init_except();
+	test_loader_ranges_bound_frees();
 	test_usable_descriptor_past_physical_limit();
 	test_impossible_descriptor_other_class();
 	return tap_done();
