@@ -31,7 +31,8 @@
  *  - Per-CPU caches (mm/syspte_cache.h): each CPU keeps a few aligned 64-page chunks of the region
  *    and places reservations of up to 16 pages in them, and frees them there, under its cache's
  *    lock alone; a cached page counts as free everywhere, and a reservation nothing else can place
- *    drains every cache before it is refused.
+ *    drains every cache (each whose records the index can take while it keeps room for the
+ *    request's) before it is refused.
  * Each region has one spinlock (rank LOCK_RANK_SYSPTE, include/spinlock.h), taken with interrupts
  * disabled by every call but the caches' fast paths, and each CPU's cache one more (rank
  * LOCK_RANK_SYSPTE_CACHE). Nothing is allocated under them except the tables of a reservation's
