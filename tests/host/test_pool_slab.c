@@ -147,6 +147,41 @@ static void test_link_not_head(void)
 	   cases, kinds[0], kinds[1], kinds[2], wrong);
 }
 
+/* The previous link of the middle slab of three cleared (NULL: the slab claims to head its list,
+ * which it does not): the free of a block in it raises 0x03 with P3 the link read (0) and P4 the
+ * value expected, the list's real head (docs/contract.md's 0x03 row), nothing changed. */
+static void test_prev_cleared(void)
+{
+	machine();
+	unsigned cases = 0, wrong = 0, on_avail = 0;
+	for (unsigned t = 0; t < 64; t++) {
+		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
+		bool avail = (t / POOL_CLASSES) % 2;
+		struct mirror_slab *mid = three_slabs(ci, avail), save = *mid, *head = mid;
+		while (head->prev)
+			head = head->prev;
+		mid->prev = NULL;
+		pool_get_stats(&snap);
+		uint64_t c0 = bugcheck_last.count;
+		ExFreePool(blocks[nb + 1 + (unsigned)below(nb - 1)]);
+		bool good = head != mid && raised03(c0, mid, 0, (uintptr_t)head) && pool_check() != 0;
+		*mid = save;
+		good &= pool_check() == 0;
+		if (!good)
+			report(&wrong, avail ? "previous link cleared, available list" : "previous link cleared, full list",
+			       ci, c0);
+		c0 = bugcheck_last.count;
+		free_all(ci);
+		if (bugcheck_last.count != c0 || pool_check() != 0)
+			report(&wrong, "restored, the frees", ci, c0);
+		cases++;
+		on_avail += avail;
+	}
+	ok(wrong == 0 && on_avail == cases / 2, "%u frees of a block in a slab (not its list's head) whose previous link "
+	   "was cleared, %u on the available list: 0x19 0x03 (P3 0, P4 the list's head), nothing changed (%u wrong)",
+	   cases, on_avail, wrong);
+}
+
 /* The allocation taking an available slab's last free block puts it in front of the full list's
  * head: a corrupt head is found first (0x03 naming it, NULL, nothing changed). */
 static void test_full_head_before_push(void)
@@ -458,6 +493,7 @@ static void test_teardown_lists_pool_pages(void)
 int main(void)
 {
 	test_link_not_head();
+	test_prev_cleared();
 	test_full_head_before_push();
 	test_avail_head_before_push();
 	test_large_record_slab_field();
