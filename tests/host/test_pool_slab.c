@@ -4,7 +4,7 @@
  *  - a list link of a slab that is not its list's head (the middle of three, on the available or
  *    the full list) overwritten to name another slab of its class that does not link back, or a
  *    page that is no slab: the free of a block in it raises 0x03 (P2 the slab, P3 the link read,
- *    P4 the slab), nothing changed;
+ *    P4 the slab), nothing changed; its previous link cleared: P3 0, P4 the list's real head;
  *  - the allocation that would put a slab in front of a corrupt full-list head (its slab's last
  *    free block): 0x03 naming that head, NULL, nothing changed; the free that would put a full
  *    slab in front of a corrupt available-list head: 0x03 naming that head;
