@@ -17,7 +17,8 @@
  *  - the growable region's tear-down MDL over steps that mapped pool memory: MmFreePagesFromMdl
  *    refuses it naming the pool's first frame (the owner map), nothing freed.
  *  - a slab's free count raised (0x0D once its list ends) or lowered (found by pool_check only).
- * After each case the header is restored and the same call succeeds. The test mirrors the pool's
+ * After each case (but the free count's, each on a fresh machine) the header is restored and the
+ * same call succeeds. The test mirrors the pool's
  * private slab header (struct mirror_slab, as test_pool.c does).
  */
 #include <stdlib.h>
