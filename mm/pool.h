@@ -18,7 +18,8 @@
  *
  * Misuse of ExFreePool[WithTag] is bug check 0xC2 BAD_POOL_CALLER with P1 one of POOL_BUGCHECK_*
  * (mm/bugcheck_codes.h); a block or slab header no pool call wrote (an overrun, a write after free)
- * is 0x19 BAD_POOL_HEADER, raised by the free, the allocation or the trim that reads it. Slab pages
+ * is 0x19 BAD_POOL_HEADER, raised by the free, the allocation or the trim that reads it (a slab's
+ * free count lowered is read by none: pool_check finds it, docs/contract.md). Slab pages
  * and large blocks come from the physical allocator under their own owners (phys_alloc_owned): a
  * slab page whose header an overrun reached is still known as one, and MmFreePagesFromMdl cannot
  * free pool pages.

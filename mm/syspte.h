@@ -31,7 +31,8 @@
  *  - Per-CPU caches (mm/syspte_cache.h): each CPU keeps a few aligned 64-page chunks of the region
  *    and places reservations of up to 16 pages in them, and frees them there, under its cache's
  *    lock alone; a cached page counts as free everywhere, and a reservation nothing else can place
- *    drains every cache before it is refused.
+ *    drains every cache (each whose records the index can take while it keeps room for the
+ *    request's) before it is refused.
  * Each region has one spinlock (rank LOCK_RANK_SYSPTE, include/spinlock.h), taken with interrupts
  * disabled by every call but the caches' fast paths, and each CPU's cache one more (rank
  * LOCK_RANK_SYSPTE_CACHE). Nothing is allocated under them except the tables of a reservation's
@@ -111,7 +112,8 @@ struct syspte_region *syspte_create_ex(struct pt *pt, vaddr_t base, uint64_t npa
 /* Reserves npages (>= 1) pages, creating the page tables they need; 0, nothing changed, when the
  * region, record memory or page-table memory is exhausted, or npages or flags are out of range. Up
  * to SYSPTE_CACHE_MAX_PAGES pages usually come from this CPU's cache without the region's lock; 0
- * only after every cache was drained when that could help. */
+ * only after the caches were drained when that could help (each whose records the index can take
+ * with room left for the request's: syspte_cache_drain_locked). */
 vaddr_t syspte_reserve(struct syspte_region *r, uint64_t npages, uint32_t tag, uint32_t flags);
 /* syspte_reserve preferring (never requiring) a start whose page index in the address space plus
  * phase is a multiple of prefer (a power of two; 1: no preference): MmMapLockedPagesSpecifyCache asks

@@ -36,10 +36,12 @@
  *    a cache is copied between its chunk's slot and the index.
  *  - A cached page counts as free everywhere: statistics, census, walks, the summary screen.
  *  - A reservation the caches and the allocator cannot place is looked for among every free page,
- *    the caches' merged with the allocator's (caches frozen); when a run is there, every cache is
- *    drained (its chunks dissolved: live reservations are copied into the region's own index,
- *    free pages go back to the allocator) and the allocator, whose search is
- *    exhaustive, places it. So the region refuses only when no run exists, and drains only when that helps.
+ *    the caches' merged with the allocator's (caches frozen); when a run is there, every cache
+ *    whose records the index can take, with room left for the request's, is drained (its chunks
+ *    dissolved: live reservations are copied into the region's own index, free pages go back to
+ *    the allocator) and the allocator, whose search is exhaustive, places it. So the region
+ *    refuses only when no run exists or memory (for the index, a table) is short, and drains only
+ *    when that helps.
  *
  * Locking: a cache's lock (rank LOCK_RANK_SYSPTE_CACHE) guards its chunks, records and counters;
  * it ranks after the region's lock, so the region (a new chunk, a drain, a map of a cached
@@ -299,11 +301,13 @@ bool syspte_cache_reserve_locked(struct syspte_region *r, uint64_t npages, uint3
  * caches keep working where no whole chunk is free. */
 void syspte_cache_adopt_locked(struct syspte_region *r, uint64_t start, uint64_t npages);
 /* After the allocator refused span pages at a multiple of divisor: when the caches' free pages,
- * merged with the allocator's, make such a run and the region's index can grow to hold the caches'
- * reservations and one more, empties every cache into the region (reservations into its index,
- * pages into its allocator) and returns true: the allocator then succeeds.
- * Otherwise changes nothing (but the index's room) and returns false: the request is refused, with
- * no run anywhere or no memory for the index. */
+ * merged with the allocator's, make such a run, empties into the region (reservations into its
+ * index, pages into its allocator) every cache whose reservations the index can take (growing: kept)
+ * while it keeps room, free or a growth the memory allows, for the request's own record; a cache
+ * that does not fit is left as it is. Returns true when a cache gave something: the allocator is
+ * asked again (it may still refuse when a cache was left). Otherwise changes nothing (but the
+ * index's room) and returns false: the request is refused, with no run anywhere or no memory for
+ * the index. */
 bool syspte_cache_drain_locked(struct syspte_region *r, uint64_t span, uint64_t divisor);
 /* The fast path of a free of addr, in region page i, whose chunk's owner was o (not 0) a moment
  * ago (syspte_cache_owner_page, a hint checked again under the owner's lock): SYSPTE_OK or

@@ -1043,6 +1043,57 @@ static void test_impossible_descriptor_other_class(void)
 }
 
 /*
+ * README: "A usable descriptor whose RAM would end past the 52-bit physical address space is
+ * ignored whole, with a message." Generated maps of real RAM and 0..5 bogus usable descriptors (of
+ * either usable class, counts of test_usable_descriptor_past_physical_limit) among bogus
+ * descriptors past the limit that are not usable (reserved, MMIO, usable types with
+ * EFI_MEMORY_RUNTIME), which are no RAM and take no count: the boot's message counts exactly the
+ * usable ones, and there is none without them; the real RAM is all managed either way.
+ */
+static void test_impossible_descriptor_message(void)
+{
+	const uint64_t counts[] = { 1ULL << 40, 1ULL << 52, (1ULL << 52) + 5, 1ULL << 63, UINT64_MAX };
+	const uint32_t usable[] = { EFI_CONVENTIONAL, EFI_BS_CODE, EFI_BS_DATA, EFI_LOADER_CODE, EFI_LOADER_DATA };
+	const uint32_t other[] = { EFI_RESERVED, EFI_MMIO, EFI_CONVENTIONAL, EFI_LOADER_DATA };
+	uint64_t st_rng = 0x52B175ULL;
+	unsigned n = 0, wrong = 0, with = 0;
+	for (unsigned c = 0; c < 120; c++) {
+		unsigned k = c % 6, j = (unsigned)(test_rng_next(&st_rng) % 4);
+		machine_map_init(&m, 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);
+		for (unsigned i = 0; i < k + j; i++) {
+			uint64_t x = test_rng_next(&st_rng), start = (0x5000 + (x % 0x100) * 0x40) << 12;
+			uint64_t count = counts[(x >> 16) % ARRAY_SIZE(counts)];
+			unsigned t = (unsigned)(x >> 32);
+			if (i < k)
+				machine_map_add(&m, usable[t % ARRAY_SIZE(usable)], start, count, 0);
+			else   /* the usable types of other[] carry EFI_MEMORY_RUNTIME: not RAM the kernel may use */
+				machine_map_add(&m, other[t % ARRAY_SIZE(other)], start, count,
+						other[t % ARRAY_SIZE(other)] == EFI_CONVENTIONAL ||
+						other[t % ARRAY_SIZE(other)] == EFI_LOADER_DATA ? EFI_MEMORY_RUNTIME : 0);
+		}
+		capture_begin();
+		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+		char out[2048];
+		capture_end(out, sizeof(out));
+		struct phys_stats st;
+		phys_get_stats(&st);
+		unsigned long long said = 0;
+		const char *msg = strstr(out, "phys: ignoring ");
+		bool counted = msg && sscanf(msg, "phys: ignoring %llu usable descriptor reads whose RAM ends past the 52-bit", &said) == 1;
+		bool good = r == 0 && st.usable_pages == 0x4000 && st.highest_pfn == 0x4100 && phys_check() == 0 &&
+			    (k ? counted && said == k : !strstr(out, "past the 52-bit"));
+		n++;
+		with += k != 0;
+		if (!good && wrong++ < 4)
+			printf("# %u usable and %u other bogus descriptors: init %d, usable %llu, message %s\n", k, j, r,
+			       (unsigned long long)st.usable_pages, msg ? msg : "(none)");
+	}
+	ok(wrong == 0 && with == 100, "%u maps with 0..5 usable descriptors past the 52-bit limit among non-usable ones: "
+	   "the boot's message counts exactly the usable ones, none without (%u wrong)", n, wrong);
+}
+
+/*
  * Frames held back for the loader bound every run the allocator may free, with several loader
  * ranges in the map: a free (or an allocation check) of frames from a usable range into the next
  * held-back loader range is refused at that range's first frame, wherever the frame lies after
@@ -1107,6 +1158,7 @@ int main(void)
 	test_overlap_chain_at_capacity();
 	test_meta_pages_exact();
 	test_init_except();
+	test_impossible_descriptor_message();
 	test_loader_ranges_bound_frees();
 	test_usable_descriptor_past_physical_limit();
 	test_impossible_descriptor_other_class();

@@ -4,7 +4,7 @@
  *  - a list link of a slab that is not its list's head (the middle of three, on the available or
  *    the full list) overwritten to name another slab of its class that does not link back, or a
  *    page that is no slab: the free of a block in it raises 0x03 (P2 the slab, P3 the link read,
- *    P4 the slab), nothing changed;
+ *    P4 the slab), nothing changed; its previous link cleared: P3 0, P4 the list's real head;
  *  - the allocation that would put a slab in front of a corrupt full-list head (its slab's last
  *    free block): 0x03 naming that head, NULL, nothing changed; the free that would put a full
  *    slab in front of a corrupt available-list head: 0x03 naming that head;
@@ -16,7 +16,9 @@
  *  - pool_check of a slab whose page the physical allocator does not record as a pool slab;
  *  - the growable region's tear-down MDL over steps that mapped pool memory: MmFreePagesFromMdl
  *    refuses it naming the pool's first frame (the owner map), nothing freed.
- * After each case the header is restored and the same call succeeds. The test mirrors the pool's
+ *  - a slab's free count raised (0x0D once its list ends) or lowered (found by pool_check only).
+ * After each case (but the free count's, each on a fresh machine) the header is restored and the
+ * same call succeeds. The test mirrors the pool's
  * private slab header (struct mirror_slab, as test_pool.c does).
  */
 #include <stdlib.h>
@@ -145,6 +147,101 @@ static void test_link_not_head(void)
 	   "%u frees of a block in a slab (not its list's head) whose link names a slab not linking back (%u), no "
 	   "slab (%u) or a slab's inside (%u): 0x19 0x03 (P3 the link, P4 the slab), nothing changed (%u wrong)",
 	   cases, kinds[0], kinds[1], kinds[2], wrong);
+}
+
+/* The previous link of the middle slab of three cleared (NULL: the slab claims to head its list,
+ * which it does not): the free of a block in it raises 0x03 with P3 the link read (0) and P4 the
+ * value expected, the list's real head (docs/contract.md's 0x03 row), nothing changed. */
+static void test_prev_cleared(void)
+{
+	machine();
+	unsigned cases = 0, wrong = 0, on_avail = 0;
+	for (unsigned t = 0; t < 64; t++) {
+		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
+		bool avail = (t / POOL_CLASSES) % 2;
+		struct mirror_slab *mid = three_slabs(ci, avail), save = *mid, *head = mid;
+		while (head->prev)
+			head = head->prev;
+		mid->prev = NULL;
+		pool_get_stats(&snap);
+		uint64_t c0 = bugcheck_last.count;
+		ExFreePool(blocks[nb + 1 + (unsigned)below(nb - 1)]);
+		bool good = head != mid && raised03(c0, mid, 0, (uintptr_t)head) && pool_check() != 0;
+		*mid = save;
+		good &= pool_check() == 0;
+		if (!good)
+			report(&wrong, avail ? "previous link cleared, available list" : "previous link cleared, full list",
+			       ci, c0);
+		c0 = bugcheck_last.count;
+		free_all(ci);
+		if (bugcheck_last.count != c0 || pool_check() != 0)
+			report(&wrong, "restored, the frees", ci, c0);
+		cases++;
+		on_avail += avail;
+	}
+	ok(wrong == 0 && on_avail == cases / 2, "%u frees of a block in a slab (not its list's head) whose previous link "
+	   "was cleared, %u on the available list: 0x19 0x03 (P3 0, P4 the list's head), nothing changed (%u wrong)",
+	   cases, on_avail, wrong);
+}
+
+/*
+ * docs/contract.md (after the 0x19 table): a slab's free count changed to another count its list
+ * allows is found where it is followed, or by pool_check. Generated over the classes of 4 blocks a
+ * slab and more (f and L at least 2), on the
+ * available list's head slab with f free blocks and L live ones (a fresh machine each case):
+ *  - raised by d (the count still below the block count): its f real free blocks are allocated,
+ *    and the next allocation, the list ended while the count says more, raises 0x0D (P2 the slab,
+ *    P3 the list's end, 0, P4 0), NULL, nothing changed;
+ *  - lowered by d (the count still above 0): no call finds it (freeing every live block of the
+ *    slab raises nothing, the slab is not handed back), pool_check does.
+ */
+static void test_free_count_moved(void)
+{
+	unsigned raised = 0, lowered = 0, wrong = 0;
+	for (unsigned t = 0; t < 64; t++) {
+		unsigned ci = t % (POOL_CLASSES - 2), nb = per_slab(ci);   /* the classes of 4 blocks and more */
+		bool up = (t / (POOL_CLASSES - 2)) % 2;
+		host_machine_destroy();
+		machine();
+		uint8_t *b[127];
+		for (unsigned i = 0; i < nb; i++)
+			b[i] = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x39);
+		unsigned f = 2 + (unsigned)below(nb - 3), live = nb - f;   /* 2 <= f <= nb - 2 */
+		for (unsigned i = 0; i < f; i++)
+			ExFreePool(b[live + i]);
+		struct mirror_slab *sl = slab(b[0]);
+		unsigned d = 1 + (unsigned)below(up ? live - 1 : f - 1);
+		uint64_t c0 = bugcheck_last.count;
+		bool good = sl->prev == NULL && sl->nfree == f && bugcheck_last.count == c0;
+		if (up) {
+			sl->nfree = (uint16_t)(sl->nfree + d);
+			for (unsigned i = 0; good && i < f; i++)
+				good = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x39) != NULL;
+			good &= bugcheck_last.count == c0 && sl->nfree == d && pool_check() != 0;
+			pool_get_stats(&snap);
+			void *x = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x39);
+			struct pool_stats st;
+			pool_get_stats(&st);
+			good &= x == NULL && bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+				bugcheck_last.p[0] == POOL_BUGCHECK_FREED_MODIFIED && bugcheck_last.p[1] == (uintptr_t)sl &&
+				bugcheck_last.p[2] == 0 && bugcheck_last.p[3] == 0 && sl->nfree == d &&
+				memcmp(&st, &snap, sizeof(st)) == 0;
+			raised++;
+		} else {
+			sl->nfree = (uint16_t)(sl->nfree - d);
+			for (unsigned i = 0; i < live; i++)
+				ExFreePool(b[i]);
+			paddr_t pa = (paddr_t)((uintptr_t)sl - (uintptr_t)arch_phys_to_virt(0));
+			good &= bugcheck_last.count == c0 && sl->nfree == nb - d &&
+				phys_owner_of(pa) == PHYS_OWNER_POOL_SLAB && pool_check() != 0;
+			lowered++;
+		}
+		if (!good)
+			report(&wrong, up ? "free count raised" : "free count lowered", ci, c0);
+	}
+	ok(wrong == 0 && raised >= 30 && lowered >= 30, "a slab's free count raised (%u): its real blocks allocated, then "
+	   "0x19 0x0D naming it, NULL, nothing changed; lowered (%u): no call finds it, pool_check does (%u wrong)",
+	   raised, lowered, wrong);
 }
 
 /* The allocation taking an available slab's last free block puts it in front of the full list's
@@ -458,6 +555,8 @@ static void test_teardown_lists_pool_pages(void)
 int main(void)
 {
 	test_link_not_head();
+	test_prev_cleared();
+	test_free_count_moved();
 	test_full_head_before_push();
 	test_avail_head_before_push();
 	test_large_record_slab_field();
