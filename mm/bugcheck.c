@@ -44,7 +44,7 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	     "(P1 the lock, P2 the CPU, P3 the lock's rank, P4 the lock's name)"),
 	CODE(BUGCHECK_SPIN_LOCK_NOT_OWNED, "a CPU released a spin lock it does not hold "
 	     "(P1 the lock, P2 the CPU, P3 the owner: its CPU + 1, 0 when free, P4 the lock's name)"),
-	CODE(BUGCHECK_BAD_POOL_HEADER, "a pool block header is corrupt (an overrun or a write after free): P1 says how"),
+	CODE(BUGCHECK_BAD_POOL_HEADER, "a pool block or slab header is corrupt (an overrun or a write after free): P1 says how"),
 	CODE(BUGCHECK_MEMORY_MANAGEMENT, "a memory-management rule was broken: P1 says which"),
 	CODE(BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, "P1 exception vector, P2 faulting RIP, P3 error code, P4 CR2"),
 	CODE(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA,
@@ -87,7 +87,7 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	    "freeing NULL, an address inside a pool block, or a slab address that starts no block (P2 address)"),
 
 	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_SLAB_CORRUPT,
-	    "a slab page's header was overwritten: magic, counts or list links (P2 the slab, P3 the value read, P4 the value expected)"),
+	    "a slab page's header was overwritten: magic, class, counts or list links (P2 the slab, P3 the value read, P4 the value expected)"),
 	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADERS_DISAGREE,
 	    "a block header's state is none the pool writes, an overrun of the block before (P2 that block's header or 0, P3 the state, P4 the header)"),
 	SUB(BUGCHECK_BAD_POOL_HEADER, POOL_BUGCHECK_HEADER_SIZE,
@@ -122,7 +122,7 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BUILD_BAD_MDL,
 	    "MmBuildMdlForNonPagedPool: MDL already locked, mapped, pool or partial (P2 MDL, P3 MdlFlags)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, PHYS_BUGCHECK_BAD_FREE,
-	    "phys_free: frames not allocated: unaligned, none, unmanaged or free (P2 address, P3 pages, P4 frame at fault)"),
+	    "phys_free: frames not allocated: unaligned, none, unmanaged or free (P2 address, P3 pages, P4 address of the frame at fault)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED,
 	    "verifier: a free page was written (P2 address, P3 value found, P4 pattern)"),
 
