@@ -142,10 +142,11 @@ static void *gen_link(struct mirror_slab *self)
 	}
 }
 
-/* Overwrites one field of slab s with a generated value. */
+/* Overwrites one field of slab s with a generated value, or both its links with one. */
 static void corrupt_field(struct mirror_slab *s)
 {
-	switch (below(7)) {
+	switch (below(8)) {
+	case 7: s->next = s->prev = below(2) ? s : gen_link(s); break;   /* a loop through s */
 	case 0: s->magic ^= 1ULL << below(64); break;
 	case 1: s->next = gen_link(s); break;
 	case 2: s->prev = gen_link(s); break;
@@ -217,7 +218,7 @@ static int in_child(int (*fn)(void *), void *arg)
 /*
  * Generated corruption of one to three slab headers (every field: magic, links to NULL, a slab,
  * itself, inside a slab, a page of no slab, past RAM, garbage; class; free count; block count; free
- * offset) over a pool of two to four classes with slabs on both lists, then a free of a live
+ * offset; both links naming one slab, itself among them) over a pool of two to four classes with slabs on both lists, then a free of a live
  * block, an allocation or pool_trim, each in a child with a 2 s timer: the call returns (no crash,
  * no hang), and when it raises, it raises once and RAM and the statistics are unchanged.
  */
