@@ -285,8 +285,51 @@ static void test_corrupt_headers(void)
 	   "pool, %u raised more than once", cases, crashed, hung, changed, twice);
 }
 
+/*
+ * The 0x03 row: "a free count above the blocks its free list holds when the slab is about to empty".
+ * A slab of `live` live blocks (2 .. its block count - 1; generated over every class) whose free
+ * count was raised to its block count - 1 (a count its list allows), then the free of one of its
+ * live blocks, which the count says is the last: one 0x19 0x03 naming the slab, P3 the free
+ * blocks its list holds, P4 the count, nothing changed (the block still live, the page kept).
+ */
+static void test_count_raised_about_to_empty(void)
+{
+	unsigned cases = 0, wrong = 0;
+	for (unsigned t = 0; t < 48; t++) {
+		unsigned ci = t % (POOL_CLASSES - 1), nb = per_slab(ci), live = 2 + (unsigned)below(nb - 2);
+		machine();
+		bugcheck_set_hook(bugcheck_record_hook);
+		static uint8_t *b[127];
+		for (unsigned i = 0; i < live; i++)
+			b[i] = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x45);
+		struct mirror_slab *sl = slab(b[0]);
+		paddr_t pa = (uintptr_t)sl - (uintptr_t)arch_phys_to_virt(0);
+		sl->nfree = (uint16_t)(nb - 1);
+		struct pool_stats before, after;
+		pool_get_stats(&before);
+		uint64_t c0 = bugcheck_last.count;
+		uint8_t *victim = b[below(live)];
+		ExFreePool(victim);
+		pool_get_stats(&after);
+		bool good = bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+			    bugcheck_last.p[0] == POOL_BUGCHECK_SLAB_CORRUPT && bugcheck_last.p[1] == (uintptr_t)sl &&
+			    bugcheck_last.p[2] == nb - live && bugcheck_last.p[3] == nb - 1 &&
+			    memcmp(&before, &after, sizeof(before)) == 0 && sl->nfree == nb - 1 && !phys_is_free(pa, 1) &&
+			    ((uint32_t *)victim)[-4] == 0x636f6c41u;
+		if (!good && wrong++ < 4)
+			printf("# class %u, %u live, count set to %u: %llu bug checks (P3 0x%llx P4 0x%llx)\n", ci, live, nb - 1,
+			       (unsigned long long)(bugcheck_last.count - c0), (unsigned long long)bugcheck_last.p[2],
+			       (unsigned long long)bugcheck_last.p[3]);
+		cases++;
+	}
+	bugcheck_set_hook(NULL);
+	ok(wrong == 0, "%u frees of a live block in a slab whose free count was raised to one below its blocks: 0x19 0x03 "
+	   "naming the slab with the free blocks found and the count, nothing changed (%u wrong)", cases, wrong);
+}
+
 int main(void)
 {
+	test_count_raised_about_to_empty();
 	test_correct_never_raises();
 	test_corrupt_headers();
 	return tap_done();
