@@ -170,6 +170,19 @@ static bool pool_slab_magic_ok(const struct pool_slab *x)
 	return IS_ALIGNED((vaddr_t)x, PAGE_SIZE) && pool_virt_to_phys(x, &pa) && x->magic == (POOL_SLAB_MAGIC ^ pa);
 }
 
+/* True when slab s's first two block headers agree on a class other than the header's: they lie
+ * where that class puts them and every block header keeps its slab's class, so the header's class
+ * was rewritten (one block header overwritten alone is that block's fault, found by its free). */
+static bool pool_blocks_name_other_class(const struct pool_slab *s)
+{
+	const struct pool_block *b0 = (const struct pool_block *)((const char *)s + POOL_SLAB_HDR);
+	if (b0->cls == s->cls || b0->cls >= POOL_CLASSES)
+		return false;
+	const struct pool_block *b1 = (const struct pool_block *)((const char *)s + POOL_SLAB_HDR + pool_stride(b0->cls));
+	return b1->cls == b0->cls &&
+	       (b1->state == POOL_STATE_FREE || b1->state == POOL_STATE_ALLOC || b1->state == POOL_STATE_INTERNAL);
+}
+
 /* True when neighbour x of slab s sits on the same list: both have free blocks, or neither. */
 static bool pool_same_list(const struct pool_slab *s, const struct pool_slab *x)
 {
@@ -191,6 +204,9 @@ static bool pool_slab_sound(const struct pool_slab *s, unsigned ci, struct pool_
 	const struct pool_class *c = &pool.cls[ci];
 	if (s->cls != ci)
 		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->cls, ci);
+	if (pool_blocks_name_other_class(s))   /* a class rewritten with its block count */
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->cls,
+				    ((const struct pool_block *)((const char *)s + POOL_SLAB_HDR))->cls);
 	if (s->nblocks != pool_nblocks(ci))
 		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->nblocks, pool_nblocks(ci));
 	if (s->nfree > s->nblocks)
@@ -199,8 +215,12 @@ static bool pool_slab_sound(const struct pool_slab *s, unsigned ci, struct pool_
 	if (s->prev ? !pool_slab_magic_ok(s->prev) || s->prev->next != s || head == s : head != s)
 		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, (uint64_t)(uintptr_t)s->prev,
 				    s->prev ? sv : (uint64_t)(uintptr_t)head);
-	if (s->prev && !pool_same_list(s, s->prev))   /* s's count names the other list */
-		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->nfree, s->prev->nfree);
+	if (s->prev && !pool_same_list(s, s->prev)) {   /* one count names the other list: the head's if */
+		const struct pool_slab *p = s->prev;        /* it names not the list it heads, else s's */
+		if (!p->prev && (p == c->avail) != (p->nfree != 0))
+			return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)p, p->nfree, s->nfree);
+		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, s->nfree, p->nfree);
+	}
 	if (s->next && (!pool_slab_magic_ok(s->next) || s->next->prev != s))
 		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, sv, (uint64_t)(uintptr_t)s->next, sv);
 	if (s->next && !pool_same_list(s, s->next))   /* s sits right (above): the next one's count is wrong */
@@ -255,7 +275,7 @@ static bool pool_release_sound(const struct pool_slab *s, struct pool_misuse *m)
 	if (!s->nfree && head && !pool_slab_whole(head, s->cls, m))
 		return false;
 	uint64_t n;
-	if (s->nfree + 1 == s->nblocks && (n = pool_free_list_len(s, s->cls)) != s->nfree)
+	if (s->nfree + 1 >= s->nblocks && (n = pool_free_list_len(s, s->cls)) != s->nfree)
 		return pool_corrupt(m, POOL_BUGCHECK_SLAB_CORRUPT, (uint64_t)(uintptr_t)s, n, s->nfree);
 	return true;
 }
