@@ -697,6 +697,15 @@ void fake_cpu_online(unsigned i, bool on)
 		__atomic_fetch_and(&fake_online, ~(1ULL << i), __ATOMIC_ACQ_REL);
 }
 
+void fake_cpu_switch(unsigned cpu)
+{
+	if (cpu == fake_cpu)
+		return;
+	fake_cpu_online(cpu, true);
+	fake_cpu_online(fake_cpu, false);
+	fake_cpu_set(cpu);
+}
+
 const struct fake_cpu_stats *fake_cpu_stats(unsigned i) { return &fake_cpus[i % ARCH_MAX_CPUS].stats; }
 
 bool fake_cpu_mail_waiting(unsigned i) { return fake_mail_in(&fake_cpus[i % ARCH_MAX_CPUS]); }

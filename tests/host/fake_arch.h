@@ -111,6 +111,10 @@ void fake_cpu_set(unsigned i);
 /* Puts CPU i in the online mask (on) or takes it out: an online CPU is sent every TLB batch and
  * must poll its mailbox (above). */
 void fake_cpu_online(unsigned i, bool on);
+/* A single-threaded test acting as CPU cpu alone from now on: cpu online, the CPU acted as until
+ * now offline (nothing when cpu is already the one), so an unmap's TLB batch goes to no other CPU,
+ * which no thread would answer. */
+void fake_cpu_switch(unsigned cpu);
 /*
  * Runs fn(cpu, arg) on CPUs 0..n-1 at once (1 <= n <= ARCH_MAX_CPUS): CPU 0 in the calling thread,
  * each other in a thread of its own, all online and started together, each with interrupts

@@ -1200,11 +1200,7 @@ int model_begin(model_draw_fn source, unsigned flags)
  * then stays on it, as on a one-CPU machine. */
 static void model_act_as(unsigned cpu)
 {
-	if (cpu == fake_cpu)
-		return;
-	fake_cpu_online(cpu, true);
-	fake_cpu_online(fake_cpu, false);
-	fake_cpu_set(cpu);
+	fake_cpu_switch(cpu);
 }
 
 /* Unmaps every model mapping through the API. */

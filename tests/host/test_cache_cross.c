@@ -69,14 +69,6 @@ static void bad(const char *what, uint64_t a, uint64_t b)
 		       (unsigned long long)b);
 }
 
-static void act_as(unsigned cpu)
-{
-	if (cpu == fake_cpu)
-		return;
-	fake_cpu_online(cpu, true);
-	fake_cpu_online(fake_cpu, false);
-	fake_cpu_set(cpu);
-}
 
 static uint64_t page_of(vaddr_t va) { return (va - SYSPTE_BASE) >> PAGE_SHIFT; }
 
@@ -249,7 +241,7 @@ static void op_reserve(void)
 	uint32_t flags = draw(5) == 0 ? SYSPTE_FLAG_DIVISIBLE : 0, tag = tags[draw(NTAGS)];
 	if (nitems == MAXITEMS)
 		return;
-	act_as(cpu);
+	fake_cpu_switch(cpu);
 	vaddr_t va = syspte_reserve(R, n, tag, flags);
 	if (!va) {
 		refusals++;
@@ -275,7 +267,7 @@ static void op_reserve_short(void)
 	uint32_t flags = draw(5) == 0 ? SYSPTE_FLAG_DIVISIBLE : 0, tag = tags[draw(NTAGS)];
 	if (nitems == MAXITEMS)
 		return;
-	act_as(cpu);
+	fake_cpu_switch(cpu);
 	struct phys_stats ps;
 	struct syspte_stats a, b;
 	syspte_get_stats(R, &a);
@@ -350,7 +342,7 @@ static void op_misuse(void)
 		return;
 	unsigned k = (unsigned)draw(nitems);
 	struct item *it = &items[k];
-	act_as((unsigned)draw(NCPUS));
+	fake_cpu_switch((unsigned)draw(NCPUS));
 	uint64_t kind = draw(7);
 	if (kind == 0) {
 		uint32_t wrong = it->tag ^ 0x00100000;
@@ -385,7 +377,7 @@ static void op_map(void)
 	if (!nitems)
 		return;
 	struct item *it = &items[draw(nitems)];
-	act_as((unsigned)draw(NCPUS));
+	fake_cpu_switch((unsigned)draw(NCPUS));
 	if (it->mn) {
 		if (syspte_unmap(R, it->va + it->moff * PAGE_SIZE, it->tag, it->mn) != SYSPTE_OK)
 			bad("unmap refused", it->va, it->mn);
@@ -410,7 +402,7 @@ static void op_free(void)
 		return;
 	unsigned k = (unsigned)draw(nitems);
 	struct item *it = &items[k];
-	act_as((unsigned)draw(NCPUS));
+	fake_cpu_switch((unsigned)draw(NCPUS));
 	if (it->mn && syspte_unmap(R, it->va + it->moff * PAGE_SIZE, it->tag, it->mn) != SYSPTE_OK)
 		bad("unmap refused", it->va, it->mn);
 	it->mn = 0;
@@ -471,7 +463,7 @@ static void run(uint64_t pages, bool verifier, uint64_t seed, uint64_t steps)
 	   (unsigned long long)pages, verifier ? " (verifier)" : "", (unsigned long long)seed, (unsigned long long)steps,
 	   NCPUS, (unsigned long long)(refusals - r0), (unsigned long long)(cached_made - c0),
 	   (unsigned long long)st.cache_drains);
-	act_as(0);
+	fake_cpu_switch(0);
 	host_machine_destroy();
 	mm_verifier_set(false);
 }

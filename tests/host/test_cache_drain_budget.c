@@ -26,14 +26,6 @@
 static uint64_t rng = 0xD4A1B0D6E7ULL;
 static uint64_t below(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
 
-static void act_as(unsigned cpu)
-{
-	if (cpu == fake_cpu)
-		return;
-	fake_cpu_online(cpu, true);
-	fake_cpu_online(fake_cpu, false);
-	fake_cpu_set(cpu);
-}
 
 static void longest_extent(uint64_t start, uint64_t count, void *arg)
 {
@@ -48,7 +40,7 @@ static bool fill_allocator(struct syspte_region *r)
 {
 	struct syspte_stats s0, s1;
 	syspte_get_stats(r, &s0);
-	act_as(0);
+	fake_cpu_switch(0);
 	for (;;) {
 		uint64_t longest = 0, f = spin_lock(&r->lock);
 		buddy_for_each_free(&r->buddy, longest_extent, &longest);
@@ -73,11 +65,11 @@ int main(void)
 		for (uint64_t extra = 0; extra <= 12; extra++) {
 			host_machine_create(64ULL << 20, 4096 * PAGE_SIZE);
 			struct syspte_region *r = reserved_region();
-			act_as(2);
+			fake_cpu_switch(2);
 			unsigned mine = 0;
 			while (mine < want && mine < r->cache.max_chunks * SYSPTE_CHUNK_PAGES && syspte_reserve(r, 1, 0x32555043, 0))
 				mine++;
-			act_as(1);
+			fake_cpu_switch(1);
 			vaddr_t c = syspte_reserve(r, 1, 0x31555043, 0);
 			syspte_release(r, c, 0x31555043);
 			if (!fill_allocator(r) || r->cache.cpu[1]->live != 0 || r->cache.cpu[1]->free != SYSPTE_CHUNK_PAGES ||
@@ -105,7 +97,7 @@ int main(void)
 			}
 		}
 	}
-	act_as(0);
+	fake_cpu_switch(0);
 	host_machine_destroy();
 	ok(asked > 400 && setup < asked / 10 && mine_cases > 20,
 	   "%u generated cases set up (%u set-ups missed, %u with CPU 2's records past the index's room)", asked, setup,

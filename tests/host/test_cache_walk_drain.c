@@ -26,14 +26,6 @@
 #include "phys.h"
 #include "reserved.h"
 
-static void act_as(unsigned cpu)
-{
-	if (cpu == fake_cpu)
-		return;
-	fake_cpu_online(cpu, true);
-	fake_cpu_online(fake_cpu, false);
-	fake_cpu_set(cpu);
-}
 
 /*
  * Generated: requests of 1 .. 8 2 MiB spans (tables to make), each under budgets of 0 .. 24 more
@@ -49,11 +41,11 @@ static unsigned refused_keeps_index_growth(unsigned *refused, unsigned *drained)
 		host_machine_create(64ULL << 20, 4ULL << 30);
 		struct syspte_region *r = reserved_region();
 		for (unsigned cpu = 1; cpu <= 2; cpu++) {   /* a cache each, an empty chunk each */
-			act_as(cpu);
+			fake_cpu_switch(cpu);
 			vaddr_t c = syspte_reserve(r, 1, 0x65686361, 0);
 			syspte_release(r, c, 0x65686361);
 		}
-		act_as(0);
+		fake_cpu_switch(0);
 		while (r->index.cap == 0 || r->index.count < r->index.cap)   /* the index exactly full */
 			if (!syspte_reserve(r, SYSPTE_CACHE_MAX_PAGES + 1, 0x6c6c6946, 0))
 				return changed + 1;
@@ -147,13 +139,13 @@ static void test_for_each_mapped_torn(void)
 {
 	host_machine_create(64ULL << 20, 4096 * PAGE_SIZE);
 	MR = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	bool all = true;
 	for (unsigned n = 2; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
 		mapper_va[n] = syspte_reserve(MR, n, 0x7070614d, 0);
 		all &= mapper_va[n] && syspte_cache_owner_page(MR, (mapper_va[n] - MR->base) >> PAGE_SHIFT) == 2;
 	}
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(all, "CPU 1's cache holds reservations of 2 .. 16 pages");
 	fake_smp_run(2, mapper, NULL);
 	ok(walks > 0 && runs_seen > 0, "%llu walks saw %llu runs of mapped pages", (unsigned long long)walks,
@@ -177,7 +169,7 @@ static bool fill_allocator(struct syspte_region *r)
 {
 	struct syspte_stats s0, s1;
 	syspte_get_stats(r, &s0);
-	act_as(0);
+	fake_cpu_switch(0);
 	for (;;) {
 		uint64_t longest = 0, f = spin_lock(&r->lock);
 		buddy_for_each_free(&r->buddy, longest_extent, &longest);
@@ -219,12 +211,12 @@ static unsigned refused_with_a_free_chunk(unsigned *asked)
 				continue;
 			host_machine_create(64ULL << 20, 4096 * PAGE_SIZE);
 			struct syspte_region *r = reserved_region();
-			act_as(2);
+			fake_cpu_switch(2);
 			unsigned mine = 0;
 			while (syspte_reserve(r, 1, 0x32555043, 0))   /* CPU 2's cache, full */
 				if (++mine == r->cache.max_chunks * SYSPTE_CHUNK_PAGES)
 					break;
-			act_as(1);
+			fake_cpu_switch(1);
 			vaddr_t c = syspte_reserve(r, 1, 0x31555043, 0);
 			syspte_release(r, c, 0x31555043);
 			if (!fill_allocator(r) || r->cache.cpu[2]->live != mine || r->cache.cpu[1]->live != 0 ||
@@ -248,7 +240,7 @@ static unsigned refused_with_a_free_chunk(unsigned *asked)
 				       "the index room for one more record (%llu of %llu)\n", (unsigned long long)n,
 				       div ? " DIVISIBLE" : "", (unsigned long long)r->index.count, (unsigned long long)r->index.cap);
 		}
-	act_as(0);
+	fake_cpu_switch(0);
 	return refused;
 }
 

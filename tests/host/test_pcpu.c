@@ -83,25 +83,11 @@ static void bugcheck_is_failure(uint32_t code, uint64_t p1, uint64_t p2, uint64_
 	bad(fake_cpu, "unexpected bug check", code, p1 ^ p2);
 }
 
-/*
- * The calling thread acts as CPU cpu alone: a single-threaded part of a test plays one CPU after
- * another, and the machine has just that one online (an unmap's TLB batch then goes to no other
- * CPU, which no thread would answer).
- */
-static void act_as(unsigned cpu)
-{
-	if (cpu == fake_cpu)
-		return;
-	fake_cpu_online(cpu, true);
-	fake_cpu_online(fake_cpu, false);
-	fake_cpu_set(cpu);
-}
-
 /* Runs fn(cpu, arg) on CPUs 0..n-1 at once, one host thread each, all online (fake_smp_run); the
  * caller acts as CPU 0 alone again afterwards. */
 static void run_cpus(unsigned n, void (*fn)(unsigned cpu, void *arg), void *arg)
 {
-	act_as(0);
+	fake_cpu_switch(0);
 	fake_smp_run(n, fn, arg);
 }
 
@@ -419,11 +405,11 @@ static void run_concurrent(bool verifier, uint64_t ops)
 		unsigned k = 0;
 		for (; k < cpus[c].ninbox && cpus[c].nown < MAXL; k++)
 			cpus[c].own[cpus[c].nown++] = cpus[c].inbox[k];
-		for (act_as(c); k < cpus[c].ninbox; k++)
+		for (fake_cpu_switch(c); k < cpus[c].ninbox; k++)
 			free_item(&cpus[c], &cpus[c].inbox[k]);
 		cpus[c].ninbox = 0;
 	}
-	act_as(0);
+	fake_cpu_switch(0);
 	syspte_dump(region);
 	check_against_shadow(mode);
 	struct syspte_stats s;
@@ -433,11 +419,11 @@ static void run_concurrent(bool verifier, uint64_t ops)
 	ok(s.cache_fast > 0 && s.cache_slow > 0, "%s: the caches served calls, and the region the rest", mode);
 	/* every CPU frees another CPU's reservations */
 	for (unsigned c = 0; c < NCPUS; c++) {
-		act_as((c + 1) % NCPUS);
+		fake_cpu_switch((c + 1) % NCPUS);
 		while (cpus[c].nown)
 			free_item(&cpus[fake_cpu], &cpus[c].own[--cpus[c].nown]);
 	}
-	act_as(0);
+	fake_cpu_switch(0);
 	check_against_shadow(verifier ? "verifier mode, all freed" : "normal mode, all freed");
 	ok(failures == 0, "%s: the teardown's calls all succeeded", mode);
 	bugcheck_set_hook(NULL);
@@ -504,7 +490,7 @@ static void test_steady_state(uint64_t ops)
 	   (unsigned long long)s.cache_fast, (unsigned long long)calls);
 	ok(syspte_check(region) == 0 && s.live == 0 && s.free_pages == REGION_PAGES, "steady state: all freed, check passes");
 	bugcheck_set_hook(NULL);
-	act_as(0);
+	fake_cpu_switch(0);
 }
 
 /* ---------------------------------------------------------------- many long-lived small reservations */
@@ -530,7 +516,7 @@ static void test_long_lived_small(uint64_t ops, uint64_t npages, unsigned nlive)
 {
 	host_machine_create(256ULL << 20, npages * PAGE_SIZE);
 	region = reserved_region();
-	act_as(0);
+	fake_cpu_switch(0);
 	static vaddr_t v[BIG_LIVE];
 	uint64_t rng = 0x9E3779B97F4A7C15ULL, refused = 0, checks_failed = 0;
 	struct syspte_stats s0, s;
@@ -618,7 +604,7 @@ static bool fill_allocator(void)
 	struct syspte_region *r = reserved_region();
 	uint64_t d = drains();
 	nfills = 0;
-	act_as(0);
+	fake_cpu_switch(0);
 	for (;;) {
 		uint64_t longest = 0, f = spin_lock(&r->lock);
 		buddy_for_each_free(&r->buddy, longest_extent, &longest);
@@ -652,7 +638,7 @@ static void test_drain_whole_chunk(void)
 {
 	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
 	ok(v && syspte_release(r, v, TAG1) == SYSPTE_OK, "CPU 1 reserved a page from its new cache and freed it there");
 	vaddr_t chunk = ALIGN_DOWN(v, SYSPTE_CHUNK_PAGES * PAGE_SIZE);
@@ -681,7 +667,7 @@ static void test_drain_run_across_chunk(void)
 {
 	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	vaddr_t v[4];
 	for (int k = 0; k < 4; k++)
 		v[k] = syspte_reserve(r, 16, TAG1, 0);
@@ -689,7 +675,7 @@ static void test_drain_run_across_chunk(void)
 	bool packed = v[0] && v[0] == chunk && v[1] == chunk + 16 * PAGE_SIZE && v[2] == chunk + 32 * PAGE_SIZE &&
 		      v[3] == chunk + 48 * PAGE_SIZE;
 	ok(packed, "CPU 1 filled one chunk with four 16-page reservations");
-	act_as(2);
+	fake_cpu_switch(2);
 	ok(syspte_release(r, v[0], TAG1) == SYSPTE_OK && syspte_release(r, v[3], TAG1) == SYSPTE_OK,
 	   "CPU 2 freed the first and the last into CPU 1's chunk");
 	ok(fill_allocator(), "CPU 0 filled every page the allocator had, without draining");
@@ -715,10 +701,10 @@ static void test_drain_run_across_chunk(void)
 	ok(syspte_lookup(r, v[1] + PAGE_SIZE, &info) && info.base == v[1] && info.npages == 16 && info.tag == TAG1 &&
 	   syspte_lookup(r, v[2], &info) && info.base == v[2], "CPU 1's live reservations found after the drain");
 	ok(syspte_check(r) == 0, "check passes");
-	act_as(3);
+	fake_cpu_switch(3);
 	ok(syspte_release(r, v[1], TAG1) == SYSPTE_OK && syspte_release(r, v[2], TAG1) == SYSPTE_OK,
 	   "CPU 3 frees them through the region");
-	act_as(0);
+	fake_cpu_switch(0);
 	syspte_release(r, w, FILL_TAG);
 	free_fills();
 	ok(syspte_check(r) == 0 && stats().free_pages == SMALL_PAGES && stats().live == 0, "all freed");
@@ -729,7 +715,7 @@ static void test_drain_divisible(void)
 {
 	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	vaddr_t v = syspte_reserve(r, 3, TAG1, 0);
 	syspte_release(r, v, TAG1);
 	vaddr_t chunk = ALIGN_DOWN(v, SYSPTE_CHUNK_PAGES * PAGE_SIZE);
@@ -765,12 +751,12 @@ static void test_drain_index_short(void)
 	struct syspte_region *r = reserved_region();
 	static vaddr_t mine[MINE];
 	bool all = true;
-	act_as(1);
+	fake_cpu_switch(1);
 	for (unsigned k = 0; k < MINE; k++)
 		all &= (mine[k] = syspte_reserve(r, 1, TAG1, 0)) != 0;
 	ok(all && stats().cached_pages == 4 && r->cache.cpu[1]->live == MINE,
 	   "CPU 1's chunks hold %u one-page reservations and 4 free pages", MINE);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(fill_allocator(), "CPU 0 reserved every page the allocator had");
 	uint64_t count = r->index.count, bits = r->index.bits;
 	ok(count + MINE + 1 > syspte_index_cap((unsigned)bits), "the region's index (%llu entries, %llu slots) must grow to take CPU 1's "
@@ -789,10 +775,10 @@ static void test_drain_index_short(void)
 	   "with memory back: placed after a drain, the index grown to hold CPU 1's reservations");
 	ok(all_found(mine, MINE) && syspte_check(r) == 0, "each of CPU 1's reservations found in the region's index; check passes");
 	syspte_release(r, w, FILL_TAG);
-	act_as(1);   /* freed by their CPU, from the region's index now */
+	fake_cpu_switch(1);   /* freed by their CPU, from the region's index now */
 	for (unsigned k = 0; k < MINE; k++)
 		syspte_release(r, mine[k], TAG1);
-	act_as(0);
+	fake_cpu_switch(0);
 	free_fills();
 	ok(syspte_check(r) == 0 && stats().free_pages == PAGES && stats().live == 0, "all freed, check passes");
 }
@@ -815,11 +801,11 @@ static void raced_spun(void)
 	__atomic_store_n(&raced.r->cache.frozen, 0, __ATOMIC_RELEASE);
 	spinlock_t *l = &raced.r->cache.cpu[1]->lock;
 	lock_play_release(l);
-	act_as(1);
+	fake_cpu_switch(1);
 	for (unsigned k = 0; k < raced.more; k++)
 		if ((raced.mine[raced.have] = syspte_reserve(raced.r, 1, TAG1, 0)) != 0)
 			raced.have++;
-	act_as(0);
+	fake_cpu_switch(0);
 }
 
 /* A poll hook: a CPU spinning where it should not counts it and frees the lock, so the test fails
@@ -844,7 +830,7 @@ static void test_drain_raced(void)
 	host_machine_create(64ULL << 20, SMALL_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
 	static vaddr_t mine[SYSPTE_CHUNK_PAGES];
-	act_as(1);
+	fake_cpu_switch(1);
 	vaddr_t w0 = syspte_reserve(r, 1, TAG1, 0);
 	ok(w0 && syspte_release(r, w0, TAG1) == SYSPTE_OK, "CPU 1's cache has a chunk");
 	ok(fill_allocator(), "CPU 0 reserved every page the allocator had");
@@ -854,7 +840,7 @@ static void test_drain_raced(void)
 	ok(fits, "the index has room for %llu more entries, fewer than a chunk's pages", (unsigned long long)room);
 	if (!fits)
 		return;
-	act_as(1);
+	fake_cpu_switch(1);
 	raced = (typeof(raced)){ .r = r, .mine = mine, .have = 0, .more = 1 };
 	bool all = true;
 	for (uint64_t k = 0; k + 1 < room; k++)
@@ -862,7 +848,7 @@ static void test_drain_raced(void)
 	struct syspte_cache *c1 = r->cache.cpu[1];
 	ok(all && c1->live == room - 1 && r->index.count + c1->live + 1 == r->index.cap,
 	   "CPU 1 holds %llu reservations in its chunk: the index has room for them and one more", (unsigned long long)room - 1);
-	act_as(0);
+	fake_cpu_switch(0);
 	struct phys_stats ps;
 	phys_get_stats(&ps);
 	phys_set_budget(ps.allocated_pages);   /* the index cannot grow */
@@ -880,14 +866,14 @@ static void test_drain_raced(void)
 	}
 	ok(raced.ran && raced.have == room && w == 0 && drains() == d && r->index.count == count && c1->live == room &&
 	   all_found(mine, raced.have), "CPU 1 placed one more meanwhile: the request refused, nothing drained or moved");
-	act_as(1);
+	fake_cpu_switch(1);
 	unstick_lock = &c1->lock;
 	unstick_spins = 0;
 	fake_cpu_poll_hook = unstick;
 	vaddr_t x = syspte_reserve(r, 1, TAG1, 0);
 	all = x && syspte_release(r, x, TAG1) == SYSPTE_OK;
 	fake_cpu_poll_hook = NULL;
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(all && unstick_spins == 0 && syspte_check(r) == 0, "CPU 1's cache lock was released: it reserves and frees "
 	   "without waiting; check passes");
 	phys_set_budget(UINT64_MAX);
@@ -895,10 +881,10 @@ static void test_drain_raced(void)
 	ok(w && drains() == d + 1 && stats().cached_pages == 0 && all_found(mine, raced.have) && syspte_check(r) == 0,
 	   "with memory back: placed after a drain, CPU 1's reservations found");
 	syspte_release(r, w, FILL_TAG);
-	act_as(1);
+	fake_cpu_switch(1);
 	for (unsigned k = 0; k < raced.have; k++)
 		syspte_release(r, mine[k], TAG1);
-	act_as(0);
+	fake_cpu_switch(0);
 	free_fills();
 	ok(syspte_check(r) == 0 && stats().live == 0 && stats().free_pages == SMALL_PAGES, "all freed, check passes");
 }
@@ -928,7 +914,7 @@ static void test_directory_grows_and_is_refused(void)
 {
 	host_machine_create(64ULL << 20, (uint64_t)DIR_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	act_as(0);   /* page tables and the allocator's metadata for the first 1024 chunks, made and kept */
+	fake_cpu_switch(0);   /* page tables and the allocator's metadata for the first 1024 chunks, made and kept */
 	vaddr_t big = syspte_reserve(r, 2 * SYSPTE_DIR_LEAF * SYSPTE_CHUNK_PAGES, FILL_TAG, 0);
 	ok(big == SYSPTE_BASE && syspte_release(r, big, FILL_TAG) == SYSPTE_OK, "CPU 0 reserved and freed the first 1024 chunks");
 	/* the first chunks kept by the region (its index made): two, or three when the cache's other
@@ -938,7 +924,7 @@ static void test_directory_grows_and_is_refused(void)
 	vaddr_t kept = syspte_reserve(r, 2 * SYSPTE_CHUNK_PAGES, FILL_TAG, 0);
 	vaddr_t kept3 = held == 3 ? syspte_reserve(r, SYSPTE_CHUNK_PAGES, FILL_TAG, 0) : 0;
 	ok(held == 2 || kept3 == SYSPTE_BASE + 2 * SYSPTE_CHUNK_PAGES * PAGE_SIZE, "the region keeps chunks 0..%u", held - 1);
-	act_as(1);
+	fake_cpu_switch(1);
 	unsigned n = 0;
 	bool all = true;
 	/* four 16-page reservations a chunk: the cache carves chunks in address order until the first
@@ -956,11 +942,11 @@ static void test_directory_grows_and_is_refused(void)
 	   r->cache.max_chunks == DIR_PAGES / 64 / 16, "CPU 1's cache grew to %u chunks (past 256; its share %u), the "
 	   "first directory page's", c ? c->nchunks : 0, r->cache.max_chunks);
 	ok(syspte_check(r) == 0, "check passes");
-	act_as(0);   /* a region's reservation in chunk 512, where the allocator's metadata is made */
+	fake_cpu_switch(0);   /* a region's reservation in chunk 512, where the allocator's metadata is made */
 	vaddr_t kept2 = syspte_reserve(r, 2 * SYSPTE_CACHE_MAX_PAGES, FILL_TAG, 0);
 	ok(kept2 == SYSPTE_BASE + ((uint64_t)SYSPTE_DIR_LEAF << (SYSPTE_CHUNK_SHIFT + PAGE_SHIFT)),
 	   "CPU 0 reserved 32 pages at chunk %u", SYSPTE_DIR_LEAF);
-	act_as(1);
+	fake_cpu_switch(1);
 	struct phys_stats ps;
 	phys_get_stats(&ps);
 	phys_set_budget(ps.allocated_pages);   /* no page more */
@@ -978,10 +964,10 @@ static void test_directory_grows_and_is_refused(void)
 	w = dir_v[n++] = syspte_reserve(r, 16, TAG1, 0);
 	ok(w && c->nchunks == SYSPTE_DIR_LEAF - held + 1 && dir_pages(r) == 2 && r->cache.cache_pages == pages + 1 &&
 	   syspte_check(r) == 0, "with memory back: a chunk past %u taken, with a second directory page", SYSPTE_DIR_LEAF - 1);
-	act_as(2);   /* freed from another CPU into CPU 1's chunks */
+	fake_cpu_switch(2);   /* freed from another CPU into CPU 1's chunks */
 	for (unsigned k = 0; k < n; k++)
 		all &= syspte_release(r, dir_v[k], TAG1) == SYSPTE_OK;
-	act_as(0);
+	fake_cpu_switch(0);
 	all &= syspte_release(r, kept, FILL_TAG) == SYSPTE_OK && syspte_release(r, kept2, FILL_TAG) == SYSPTE_OK &&
 	       (!kept3 || syspte_release(r, kept3, FILL_TAG) == SYSPTE_OK);
 	vaddr_t whole = syspte_reserve(r, DIR_PAGES - r->guard, FILL_TAG, 0);
@@ -1013,7 +999,7 @@ static void test_growth_memory_sweep(void)
 	for (unsigned k = 0; k < 16; k++) {
 		host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);
 		struct syspte_region *r = reserved_region();
-		act_as(1);
+		fake_cpu_switch(1);
 		struct phys_stats ps;
 		phys_get_stats(&ps);
 		uint64_t held0 = region_held_pages(r);
@@ -1033,7 +1019,7 @@ static void test_growth_memory_sweep(void)
 		clean &= w && (!v || syspte_release(r, v, TAG1) == SYSPTE_OK) && syspte_release(r, w, TAG1) == SYSPTE_OK &&
 			 syspte_check(r) == 0 && stats().live == 0;
 	}
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(clean && met_refusal && met_cache, "a first reservation with 0..15 pages of memory left: placed or refused, "
 	   "nothing half made (the directory's refusal and the cache's success both met)");
 }
@@ -1052,7 +1038,7 @@ static void test_adopt_memory_sweep(void)
 	for (unsigned k = 0; k < 12; k++) {
 		host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);
 		struct syspte_region *r = reserved_region();
-		act_as(0);
+		fake_cpu_switch(0);
 		/* the region filled chunk by chunk; then each chunk's whole reservation becomes 17 pages
 		 * and the rest (the chunk is the only free space then), the rest freed at the end */
 		static vaddr_t whole[REGION_PAGES / SYSPTE_CHUNK_PAGES], rest[REGION_PAGES / SYSPTE_CHUNK_PAGES];
@@ -1066,7 +1052,7 @@ static void test_adopt_memory_sweep(void)
 		}
 		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++)
 			clean &= syspte_release(r, rest[j], FILL_TAG) == SYSPTE_OK;
-		act_as(1);
+		fake_cpu_switch(1);
 		struct phys_stats ps, pa;
 		phys_get_stats(&ps);
 		uint64_t held0 = region_held_pages(r);
@@ -1080,7 +1066,7 @@ static void test_adopt_memory_sweep(void)
 		clean &= pa.allocated_pages - ps.allocated_pages == region_held_pages(r) - held0 && syspte_check(r) == 0 &&
 			 dir_pages(r) == (c && c->nchunks ? 1u : 0u) && r->cache.carved == 0;
 		clean &= !v || syspte_release(r, v, TAG1) == SYSPTE_OK;
-		act_as(0);
+		fake_cpu_switch(0);
 		for (unsigned j = 0; j < REGION_PAGES / SYSPTE_CHUNK_PAGES; j++)
 			clean &= !big[j] || syspte_release(r, big[j], FILL_TAG) == SYSPTE_OK;
 		clean &= syspte_check(r) == 0 && stats().live == 0;
@@ -1099,7 +1085,7 @@ static void test_adopt_memory_sweep(void)
 static bool lay_out(struct syspte_region *r, uint64_t first, uint64_t end, const uint64_t *sizes, unsigned n, vaddr_t *out)
 {
 	bool laid = true;
-	act_as(0);
+	fake_cpu_switch(0);
 	for (unsigned k = n; k-- > 0;) {
 		laid &= sizes[k] > SYSPTE_CACHE_MAX_PAGES && end >= first + sizes[k];
 		end -= sizes[k];
@@ -1140,7 +1126,7 @@ static void test_adopt_refused(void)
 		ok1 &= syspte_release(r, laid[k], FILL_TAG) == SYSPTE_OK;
 	ok(ok1 && r->guard == 0 && syspte_check(r) == 0,
 	   "every chunk but the first crossed into at both edges by the region's reservations, a hole between");
-	act_as(2);
+	fake_cpu_switch(2);
 	bool refused = true;
 	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES && ok1; sz++) {
 		vaddr_t v = syspte_reserve(r, sz, TAG1, 0);
@@ -1153,13 +1139,13 @@ static void test_adopt_refused(void)
 	for (unsigned k = 0; k < n; k++)
 		if (k == 0 || k % 2 || k == n - 1)
 			syspte_release(r, laid[k], FILL_TAG);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(syspte_check(r) == 0 && stats().live == 0 && stats().free_pages == SMALL_ADOPT_PAGES, "all freed");
 
 	/* (2) CPU 1's one chunk full; then 17 and 47 pages a chunk, the 47 freed */
 	host_machine_create(64ULL << 20, SMALL_ADOPT_PAGES * PAGE_SIZE);
 	r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	vaddr_t mine[4];
 	bool ok2 = true;
 	for (int k = 0; k < 4; k++)
@@ -1178,7 +1164,7 @@ static void test_adopt_refused(void)
 	for (unsigned k = 1; k < n; k += 2)
 		ok2 &= syspte_release(r, laid[k], FILL_TAG) == SYSPTE_OK;
 	ok(ok2 && syspte_check(r) == 0, "CPU 1's cache at its share (one chunk, full); 17 pages at each other chunk's start");
-	act_as(1);
+	fake_cpu_switch(1);
 	bool kept = true;
 	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES && ok2; sz++) {
 		vaddr_t v = syspte_reserve(r, sz, TAG1, 0);
@@ -1187,15 +1173,15 @@ static void test_adopt_refused(void)
 		kept &= syspte_release(r, v, TAG1) == SYSPTE_OK;
 	}
 	ok(ok2 && kept, "CPU 1's requests of 1..16 pages: placed by the allocator, its cache adopts no chunk past its share");
-	act_as(3);
+	fake_cpu_switch(3);
 	vaddr_t w = syspte_reserve(r, 4, TAG1, 0);
 	ok(w && r->cache.adopted == 1 && r->cache.owner[page_of(w) >> SYSPTE_CHUNK_SHIFT] == 4 && syspte_check(r) == 0,
 	   "CPU 3, with no cache, adopts the chunk around its 4 pages");
 	syspte_release(r, w, TAG1);
-	act_as(1);
+	fake_cpu_switch(1);
 	for (int k = 0; k < 4; k++)
 		syspte_release(r, mine[k], TAG1);
-	act_as(0);
+	fake_cpu_switch(0);
 	for (unsigned k = 0; k < n; k += 2)
 		syspte_release(r, laid[k], FILL_TAG);
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
@@ -1211,7 +1197,7 @@ static void test_full_cache_tries_again(void)
 {
 	host_machine_create(64ULL << 20, 1024 * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	vaddr_t v[4];
 	bool all = true;
 	for (int k = 0; k < 4; k++)
@@ -1258,7 +1244,7 @@ static void test_full_cache_tries_again(void)
 	for (int k = 0; k < 8; k++)
 		if (k != 1 && k != 2)
 			syspte_release(r, e[k], TAG1);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
@@ -1278,7 +1264,7 @@ static void test_divisible_miss_in_parked_chunk(void)
 	for (uint64_t n = 2; n <= SYSPTE_CACHE_MAX_PAGES && all; n++) {
 		host_machine_create(64ULL << 20, (uint64_t)PAGES * PAGE_SIZE);
 		struct syspte_region *r = reserved_region();
-		act_as(1);
+		fake_cpu_switch(1);
 		for (unsigned k = 0; k < FILLED; k++)
 			all &= (v[k] = syspte_reserve(r, 1, TAG1, 0)) != 0;
 		struct syspte_cache *c = r->cache.cpu[1];
@@ -1308,7 +1294,7 @@ static void test_divisible_miss_in_parked_chunk(void)
 		for (unsigned k = 0; k < FILLED; k++)
 			if (v[k])
 				all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
-		act_as(0);
+		fake_cpu_switch(0);
 		all &= syspte_check(r) == 0 && stats().live == 0;
 	}
 	ok(all, "DIVISIBLE 2..16 pages missing a parked chunk's unaligned run: placed by the allocator, the cache "
@@ -1331,10 +1317,10 @@ static void test_carve_bound_exact(void)
 			host_machine_create(64ULL << 20, npages * PAGE_SIZE);
 			struct syspte_region *r = reserved_region();
 			uint64_t bound = SYSPTE_CHUNK_PAGES + npages / 16, keep = (uint64_t)((int64_t)bound + delta);
-			act_as(0);
+			fake_cpu_switch(0);
 			vaddr_t big = syspte_reserve(r, npages - keep, FILL_TAG, 0);
 			all &= big && r->guard == 0 && stats().free_pages == keep && !r->cache.cpu[0];
-			act_as(1);
+			fake_cpu_switch(1);
 			vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
 			bool cached = v && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 2;
 			bool want = delta >= 0;
@@ -1344,7 +1330,7 @@ static void test_carve_bound_exact(void)
 				printf("# %llu pages, %lld free past the bound: at 0x%llx, cached %d\n", (unsigned long long)npages,
 				       (long long)delta, (unsigned long long)v, cached);
 			all &= syspte_release(r, v, TAG1) == SYSPTE_OK;
-			act_as(0);
+			fake_cpu_switch(0);
 			all &= syspte_release(r, big, FILL_TAG) == SYSPTE_OK && syspte_check(r) == 0 && stats().live == 0;
 		}
 	ok(all && carved == 8, "a cache's chunk carved exactly while the allocator keeps 64 + a sixteenth of the region "
@@ -1360,7 +1346,7 @@ static void test_empty_active_chunks_dissolved(void)
 {
 	host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);   /* 256 chunks, 16 a cache */
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	static vaddr_t v[48];
 	bool all = true;
 	for (int k = 0; k < 48; k++)   /* 12 full chunks */
@@ -1390,7 +1376,7 @@ static void test_empty_active_chunks_dissolved(void)
 	for (int k = 0; k < 48; k++)
 		if (v[k])
 			syspte_release(r, v[k], TAG1);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
@@ -1430,7 +1416,7 @@ static void test_check_catches_cache_corruption(void)
 {
 	host_machine_create(64ULL << 20, (uint64_t)LONG_PAGES * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	static vaddr_t v[200];
 	for (unsigned k = 0; k < 200; k++)
 		v[k] = syspte_reserve(r, 1 + k % 16, TAG1, 0);
@@ -1531,7 +1517,7 @@ static void test_check_catches_cache_corruption(void)
 	for (unsigned k = 0; k < 200; k++)
 		if (k % 3)
 			syspte_release(r, v[k], TAG1);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
@@ -1611,7 +1597,7 @@ static void test_check_names_cache_corruption(void)
 {
 	host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);   /* 64 chunks, 4 a cache */
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	static vaddr_t v[SYSPTE_CACHE_MAX_PAGES];
 	bool laid = true;
 	for (unsigned k = 0; k < SYSPTE_CACHE_MAX_PAGES; k++)
@@ -1679,7 +1665,7 @@ static void test_check_names_cache_corruption(void)
 	for (unsigned k = 0; k < SYSPTE_CACHE_MAX_PAGES; k++)
 		if (v[k])
 			syspte_release(r, v[k], TAG1);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
@@ -1696,7 +1682,7 @@ static void test_trim_dissolves_only_empty_chunks(void)
 	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES; sz++) {
 		host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);   /* 256 chunks, 16 a cache */
 		struct syspte_region *r = reserved_region();
-		act_as(1);
+		fake_cpu_switch(1);
 		static vaddr_t v[12][5];
 		const uint64_t sizes[5] = { sz, 16, 16, 16, 16 - sz };
 		for (int k = 0; k < 12; k++)
@@ -1723,7 +1709,7 @@ static void test_trim_dissolves_only_empty_chunks(void)
 		if (!all)
 			printf("# trim, size %llu: laid %d placed %d chunks %u live %llu\n", (unsigned long long)sz, laid, placed,
 			       c ? c->nchunks : 0, c ? (unsigned long long)c->live : 0);
-		act_as(0);
+		fake_cpu_switch(0);
 		if (!all)
 			break;
 	}
@@ -1832,7 +1818,7 @@ static void test_run_bounds_checked(void)
 {
 	host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	static vaddr_t v[15];
 	for (int k = 0; k < 15; k++)
 		v[k] = syspte_reserve(r, 4, TAG1, 0);
@@ -1867,7 +1853,7 @@ static void test_run_bounds_checked(void)
 	for (int j = 0; j < 15; j++)
 		if (j < 3 || j >= 9)
 			syspte_release(r, v[j], TAG1);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
@@ -1891,7 +1877,7 @@ static void test_parked_longest_run_first(void)
 	for (unsigned trial = 0; trial < 24 && all; trial++) {
 		host_machine_create(64ULL << 20, REGION_PAGES * 4 * PAGE_SIZE);   /* 256 chunks, 16 a cache */
 		struct syspte_region *r = reserved_region();
-		act_as(1);
+		fake_cpu_switch(1);
 		static vaddr_t v[64];
 		for (int k = 0; k < 64; k++)
 			all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
@@ -1915,7 +1901,7 @@ static void test_parked_longest_run_first(void)
 				best = MAX(best, longest_ones(k->free));
 		uint64_t n = 1 + test_rng_next(&rng) % SYSPTE_CACHE_MAX_PAGES;
 		if (best < n + r->guard) {
-			act_as(0);
+			fake_cpu_switch(0);
 			continue;
 		}
 		vaddr_t w = syspte_reserve(r, n, TAG1, 0);
@@ -1930,7 +1916,7 @@ static void test_parked_longest_run_first(void)
 		if (!all)
 			printf("# parked, trial %u: %llu pages in chunk %llu (cached %d) of run %u, longest %u\n", trial,
 			       (unsigned long long)n, (unsigned long long)idx, owned, run, best);
-		act_as(0);
+		fake_cpu_switch(0);
 	}
 	ok(all && tried >= 12, "a request no active chunk holds goes to a parked chunk of the longest free run "
 	   "(%u random layouts)", tried);
@@ -1947,7 +1933,7 @@ static void test_divisible_tries_bounded(void)
 {
 	host_machine_create(64ULL << 20, REGION_PAGES * 8 * PAGE_SIZE);   /* 512 chunks, 32 a cache */
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	static vaddr_t v[18][8];
 	bool all = true;
 	for (int k = 0; k < 18; k++)
@@ -1991,7 +1977,7 @@ static void test_divisible_tries_bounded(void)
 		for (int j = 0; j < 8; j++)
 			if (v[k][j])
 				syspte_release(r, v[k][j], TAG1);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(syspte_check(r) == 0 && stats().live == 0, "all freed, check passes");
 }
 
@@ -2010,7 +1996,7 @@ static void test_divisible_in_active_chunks(void)
 		for (unsigned freed = 0; freed < 4 && all; freed++) {
 			host_machine_create(64ULL << 20, 16ULL << 20);
 			struct syspte_region *r = reserved_region();
-			act_as(1);
+			fake_cpu_switch(1);
 			vaddr_t v[8];
 			for (int k = 0; k < 8; k++)
 				all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
@@ -2042,7 +2028,7 @@ static void test_divisible_in_active_chunks(void)
 			for (unsigned k = 0; k < 8; k++)
 				if (k != freed)
 					all &= syspte_release(r, v[k], TAG1) == SYSPTE_OK;
-			act_as(0);
+			fake_cpu_switch(0);
 		}
 	ok(all && in_run > 0, "DIVISIBLE 2..16 pages in a freed 16-page run of an active chunk not used last: at the "
 	   "lowest multiple there (%u of 60), else in a new chunk", in_run);
@@ -2069,7 +2055,7 @@ static unsigned lookup_checkpoint(struct syspte_region *r, const struct lk_item 
 {
 	unsigned wrong = 0;
 	for (unsigned how = 0; how < 3; how++) {
-		act_as(how == 1 ? 2 : 1);
+		fake_cpu_switch(how == 1 ? 2 : 1);
 		for (uint64_t idx = 0; idx < r->cache.nchunks; idx++) {
 			if (r->cache.owner[idx] != 2)
 				continue;
@@ -2099,7 +2085,7 @@ static unsigned lookup_checkpoint(struct syspte_region *r, const struct lk_item 
 			}
 		}
 	}
-	act_as(1);
+	fake_cpu_switch(1);
 	return wrong;
 }
 
@@ -2115,7 +2101,7 @@ static void test_lookup_every_page(void)
 		mm_verifier_set(verifier);
 		host_machine_create(64ULL << 20, 16ULL << 20);
 		struct syspte_region *r = reserved_region();
-		act_as(1);
+		fake_cpu_switch(1);
 		struct lk_item it[40];
 		unsigned n = 0, wrong = 0, checks = 0;
 		uint64_t rng = 0x1F83D9ABFB41BD6BULL + (uint64_t)verifier;
@@ -2140,7 +2126,7 @@ static void test_lookup_every_page(void)
 		}
 		for (unsigned k = 0; k < n; k++)
 			wrong += syspte_release(r, it[k].va, TAG1) != SYSPTE_OK;
-		act_as(0);
+		fake_cpu_switch(0);
 		mm_verifier_set(false);
 		ok(wrong == 0 && r->guard == (uint64_t)verifier && syspte_check(r) == 0 && stats().live == 0,
 		   "%s: every page of CPU 1's chunks at %u moments of random use, looked up by its owner, by CPU 2 and "
@@ -2167,7 +2153,7 @@ static struct syspte_region *region_cpu1_cached(void)
 {
 	host_machine_create(64ULL << 20, 16ULL << 20);
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	vaddr_t warm = syspte_reserve(r, 2, TAG1, 0);
 	syspte_release(r, warm, TAG1);
 	return r;
@@ -2189,7 +2175,7 @@ static void test_fast_paths_take_no_region_lock(void)
 	ok(spins == 0 && fake_cpu_polls == polls && v[7], "with the region's lock held by CPU 0, CPU 1 reserved and freed "
 	   "8 times (1..15 pages) without waiting for it");
 	lock_play_release(&r->lock);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(syspte_check(r) == 0, "check passes");
 }
 
@@ -2210,11 +2196,11 @@ static void test_map_unmap_lookup_take_no_region_lock(void)
 	for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++)
 		for (uint64_t off = 0; off < n; off++)
 			for (uint64_t len = 1; off + len <= n; len++) {
-				act_as(1);
+				fake_cpu_switch(1);
 				vaddr_t v = syspte_reserve(r, n, TAG1, 0);
 				all &= v != 0 && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 2;
 				uint64_t mapped0 = stats().pages_mapped;
-				act_as((unsigned)(off + len) % 2 ? 1 : 2);   /* the owner, or another CPU */
+				fake_cpu_switch((unsigned)(off + len) % 2 ? 1 : 2);   /* the owner, or another CPU */
 				lock_play_hold(&r->lock, 0);   /* CPU 0 holds the region's lock */
 				spins = 0;
 				fake_cpu_poll_hook = region_lock_spun;
@@ -2243,7 +2229,7 @@ static void test_map_unmap_lookup_take_no_region_lock(void)
 				all &= syspte_release(r, v, TAG1) == SYSPTE_OK;
 			}
 	bugcheck_set_hook(NULL);
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(all, "with the region's lock held by CPU 0, CPUs 1 and 2 map, look up, unmap cached reservations of "
 	   "1..16 pages at every offset and length without waiting for it, with the region's results");
 	ok(tlb, "each unmap's one shootdown is issued under the cache's lock alone, naming its pages");
@@ -2266,7 +2252,7 @@ static void test_frozen_goes_to_region(void)
 {
 	host_machine_create(64ULL << 20, 16ULL << 20);
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	vaddr_t v = syspte_reserve(r, 4, TAG1, 0);
 	uint64_t pfns[4] = { 0x10, 0x11, 0x12, 0x13 };
 	bool all = v != 0;
@@ -2289,7 +2275,7 @@ static void test_frozen_goes_to_region(void)
 			all &= info.base == v && info.mapped == 4 && syspte_unmap(r, v, TAG1, 4) == SYSPTE_OK;
 	}
 	all &= syspte_release(r, v, TAG1) == SYSPTE_OK;
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(all, "caches frozen by a walker: a cached map, lookup and unmap each wait for the region's lock, and "
 	   "their outcome is the region's");
 }
@@ -2299,14 +2285,14 @@ static void test_other_cpus_on_a_cached_reservation(void)
 	host_machine_create(64ULL << 20, 16ULL << 20);
 	struct syspte_region *r = reserved_region();
 	bugcheck_set_hook(bugcheck_record_hook);
-	act_as(1);
+	fake_cpu_switch(1);
 	vaddr_t v = syspte_reserve(r, 6, TAG1, 0);
 	ok(v && stats().cached_pages == 64 - 6, "CPU 1: 6 pages from its cache");
-	act_as(3);
+	fake_cpu_switch(3);
 	uint64_t pfns[4] = { 0x1234, 0x1235, 0x2000, 0x3000 };
 	ok(syspte_map(r, v + PAGE_SIZE, TAG1, pfns, 4, PT_CACHE_WB) == SYSPTE_OK, "CPU 3 maps 4 of its pages");
 	struct syspte_info info;
-	act_as(2);
+	fake_cpu_switch(2);
 	ok(syspte_lookup(r, v + 3 * PAGE_SIZE, &info) && info.base == v && info.npages == 6 && info.mapped == 4 &&
 	   syspte_reservation_base(r, v + 5 * PAGE_SIZE) == v, "CPU 2 finds it from an inner page");
 	struct syspte_stats s0 = stats();
@@ -2323,15 +2309,15 @@ static void test_other_cpus_on_a_cached_reservation(void)
 	struct syspte_stats s1 = stats();
 	ok(bugcheck_last.count == n0 + 3 && s1.live == s0.live && s1.free_pages == s0.free_pages &&
 	   s1.pages_mapped == s0.pages_mapped && syspte_check(r) == 0, "each refused with nothing changed");
-	act_as(0);
+	fake_cpu_switch(0);
 	ok(syspte_unmap(r, v + PAGE_SIZE, TAG1, 4) == SYSPTE_OK, "CPU 0 unmaps them");
 	uint64_t fast = stats().cache_fast, slow = stats().cache_slow;
-	act_as(2);
+	fake_cpu_switch(2);
 	ok(syspte_release(r, v, TAG1) == SYSPTE_OK && stats().cache_fast == fast + 1 && stats().cache_slow == slow,
 	   "CPU 2 frees it into CPU 1's cache without the region's lock");
 	ok(stats().cached_pages == 64 && syspte_check(r) == 0, "the chunk is whole again");
 	/* the page-fault path, under a cache's lock: may not take the region's lock, reads nothing */
-	act_as(1);
+	fake_cpu_switch(1);
 	v = syspte_reserve(r, 2, TAG1, 0);
 	struct syspte_cache *c = r->cache.cpu[1];
 	uint64_t f = spin_lock(&c->lock);
@@ -2341,7 +2327,7 @@ static void test_other_cpus_on_a_cached_reservation(void)
 	ok(syspte_reservation_base(r, v) == v, "without it, the base");
 	syspte_release(r, v, TAG1);
 	bugcheck_set_hook(NULL);
-	act_as(0);
+	fake_cpu_switch(0);
 }
 
 /* test_stale_owner's hook: what runs while CPU 3's free spins on CPU 1's cache lock. */
@@ -2365,7 +2351,7 @@ static void stale_owner_spun(void)
 	stale.ran = true;
 	lock_play_release(stale.held);
 	if (stale.readopt == 2)
-		act_as(1);
+		fake_cpu_switch(1);
 	uint64_t f = spin_lock(&stale.r->lock);
 	syspte_cache_drain_locked(stale.r, 1, 1);
 	/* mode 2: CPU 1 itself takes a new chunk first (its chunk state the dissolved one's), then
@@ -2376,7 +2362,7 @@ static void stale_owner_spun(void)
 		syspte_cache_adopt_locked(stale.r, stale.start, stale.npages);
 	spin_unlock(&stale.r->lock, f);
 	if (stale.readopt == 2)
-		act_as(3);
+		fake_cpu_switch(3);
 }
 
 /*
@@ -2399,7 +2385,7 @@ static void test_stale_owner(void)
 		for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
 			host_machine_create(64ULL << 20, 16ULL << 20);
 			struct syspte_region *r = reserved_region();
-			act_as(1);
+			fake_cpu_switch(1);
 			vaddr_t v = syspte_reserve(r, n, TAG1, 0);
 			struct syspte_cache *c1 = r->cache.cpu[1];
 			uint64_t i = (v - SYSPTE_BASE) >> PAGE_SHIFT, idx = i >> SYSPTE_CHUNK_SHIFT;
@@ -2411,7 +2397,7 @@ static void test_stale_owner(void)
 				all &= syspte_map(r, v, TAG1, pfns, n, PT_CACHE_WB) == SYSPTE_OK;
 			stale = (typeof(stale)){ .r = r, .held = &c1->lock, .start = i, .npages = n, .readopt = mode };
 			lock_play_hold(&c1->lock, 1);   /* CPU 1 holds its cache's lock */
-			act_as(3);
+			fake_cpu_switch(3);
 			fake_cpu_poll_hook = stale_owner_spun;
 			struct syspte_info info = { 0 };
 			int st = op == 0 ? syspte_release(r, v, TAG1)
@@ -2438,7 +2424,7 @@ static void test_stale_owner(void)
 				       syspte_release(r, SYSPTE_BASE + (stale.extra << PAGE_SHIFT), TAG1) == SYSPTE_OK &&
 				       stats().live == 0;
 			}
-			act_as(0);
+			fake_cpu_switch(0);
 		}
 	ok(all, "%s from another CPU whose chunk was dissolved (then adopted by another cache, or by its owner "
 	   "in a new state) while it waited for the owner's lock: done where the reservation lies now, sizes 1..16",
@@ -2466,7 +2452,7 @@ static void test_reserve_locked_sizes(void)
 {
 	host_machine_create(64ULL << 20, 16ULL << 20);
 	struct syspte_region *r = reserved_region();
-	act_as(1);
+	fake_cpu_switch(1);
 	bool refused = true, placed = true;
 	for (uint64_t n = SYSPTE_CACHE_MAX_PAGES + 1; n <= 2 * SYSPTE_CHUNK_PAGES; n++)
 		refused &= reserve_locked(r, n) == UINT64_MAX;
@@ -2488,7 +2474,7 @@ static void test_reserve_locked_sizes(void)
 		syspte_get_stats(nc, &s);
 	ok(refused && !nc->cache.cpu[1] && s.cache_bytes == 0 && s.live == 0 && syspte_check(nc) == 0,
 	   "a region without caches: 1..16 pages refused by that path, no cache made");
-	act_as(0);
+	fake_cpu_switch(0);
 }
 
 /* A region created without caches never makes one. */

@@ -48,16 +48,6 @@ static uint64_t run_seed(uint64_t seed, uint64_t nops)
 	return model_counts.failures - f0;
 }
 
-/* Acts as CPU cpu alone (the model's way: the running CPU online, the one it was offline). */
-static void act_as(unsigned cpu)
-{
-	if (cpu == fake_cpu)
-		return;
-	fake_cpu_online(cpu, true);
-	fake_cpu_online(fake_cpu, false);
-	fake_cpu_set(cpu);
-}
-
 /* The change a caller makes to its frames while its map waits for a cache's lock, and that lock. */
 static struct {
 	spinlock_t *held;
@@ -96,7 +86,7 @@ static unsigned test_cached_map_frames_changed(void)
 	struct syspte_region *r = reserved_region();
 	for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++)
 		for (uint64_t q = 0; q < n; q++, cases++) {
-			act_as(1);
+			fake_cpu_switch(1);
 			vaddr_t v = syspte_reserve(r, n, tag, 0);
 			uint64_t i = (v - r->base) >> PAGE_SHIFT;
 			struct syspte_cache *c1 = r->cache.cpu[1];
@@ -110,7 +100,7 @@ static unsigned test_cached_map_frames_changed(void)
 			syspte_get_stats(r, &before);
 			race = (typeof(race)){ .held = &c1->lock, .pfns = pfns, .at = q, .value = limit + q };
 			lock_play_hold(&c1->lock, 1);   /* CPU 1 holds its cache's lock */
-			act_as(2);
+			fake_cpu_switch(2);
 			fake_tlb_reset();
 			fake_cpu_poll_hook = race_spun;
 			int got = syspte_map(r, v, tag, pfns, n, PT_CACHE_WB);
@@ -123,14 +113,14 @@ static unsigned test_cached_map_frames_changed(void)
 			good &= syspte_check(r) == 0;
 			pfns[q] = 0x7000 + 3 * q;
 			good &= syspte_map(r, v, tag, pfns, n, PT_CACHE_WB) == SYSPTE_OK && syspte_unmap(r, v, tag, n) == SYSPTE_OK;
-			act_as(1);
+			fake_cpu_switch(1);
 			good &= syspte_release(r, v, tag) == SYSPTE_OK && syspte_check(r) == 0;
 			if (!good && bad++ < 5)
 				printf("# %llu pages, frame %llu changed: map %d, %llu pages mapped, %llu flushes\n", (unsigned long long)n,
 				       (unsigned long long)q, got, (unsigned long long)(st.pages_mapped - before.pages_mapped),
 				       (unsigned long long)fake_tlb.flushes);
 		}
-	act_as(0);
+	fake_cpu_switch(0);
 	return cases == SYSPTE_CACHE_MAX_PAGES * (SYSPTE_CACHE_MAX_PAGES + 1) / 2 ? bad : bad + 1;
 }
 
@@ -154,7 +144,7 @@ static unsigned test_map_null_frames(void)
 	struct syspte_region *r = reserved_region();
 	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
 		uint64_t size = sizes[z];
-		act_as(size <= SYSPTE_CACHE_MAX_PAGES ? 1 : 0);
+		fake_cpu_switch(size <= SYSPTE_CACHE_MAX_PAGES ? 1 : 0);
 		vaddr_t v = syspte_reserve(r, size, tag, 0);
 		if (!v) {
 			bad++;
@@ -187,7 +177,7 @@ static unsigned test_map_null_frames(void)
 		}
 		bad += syspte_release(r, v, tag) != SYSPTE_OK;
 	}
-	act_as(0);
+	fake_cpu_switch(0);
 	bugcheck_set_hook(NULL);
 	return bad + (syspte_check(r) != 0);
 }
@@ -328,10 +318,10 @@ static unsigned test_far_addresses(void)
 		return 1;
 	bugcheck_set_hook(bugcheck_record_hook);
 	struct syspte_region *r = reserved_region();
-	act_as(1);   /* a cache owning a chunk, a reservation in it mapped */
+	fake_cpu_switch(1);   /* a cache owning a chunk, a reservation in it mapped */
 	vaddr_t v = syspte_reserve(r, 2, tag, 0);
 	bad += !v || syspte_map(r, v, tag, pfn, 2, PT_CACHE_WB) != SYSPTE_OK;
-	act_as(0);
+	fake_cpu_switch(0);
 	vaddr_t end = r->base + r->npages * PAGE_SIZE;
 	vaddr_t at[2 * 64 + 4];
 	unsigned m = 0;
@@ -360,9 +350,9 @@ static unsigned test_far_addresses(void)
 		if (!good && bad++ < 5)
 			printf("# address 0x%llx in no reservation: map %d, unmap %d\n", (unsigned long long)at[k], mapped, unmapped);
 	}
-	act_as(1);
+	fake_cpu_switch(1);
 	bad += syspte_unmap(r, v, tag, 2) != SYSPTE_OK || syspte_release(r, v, tag) != SYSPTE_OK;
-	act_as(0);
+	fake_cpu_switch(0);
 	bugcheck_set_hook(NULL);
 	return bad + (m < 80) + (syspte_check(r) != 0);
 }
