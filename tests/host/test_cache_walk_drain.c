@@ -82,7 +82,7 @@ static unsigned refused_keeps_index_growth(unsigned *refused, unsigned *drained)
 
 /* ---- syspte_for_each_mapped does not freeze the caches */
 
-#define MAPPER_ROUNDS 4000u
+#define MAPPER_ROUNDS 1000u
 static struct syspte_region *MR;
 static vaddr_t mapper_va[SYSPTE_CACHE_MAX_PAGES + 1];
 static volatile int mapper_done;
