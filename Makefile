@@ -50,8 +50,9 @@ include mk/fuzz.mk
 all: $(B)/kernel.elf $(B)/BOOTX64.EFI
 
 # make test: every test, host and QEMU boot, reported by prove (--directives: skipped tests shown with their reason).
+# The build runs two jobs (the machines it must fit have two cores); the tests run one at a time.
 test: deps
-	$(MAKE) $(HOST_TESTS) $(TSAN_IN_TEST) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate
+	$(MAKE) -j2 $(HOST_TESTS) $(TSAN_IN_TEST) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
 	prove --directives --exec '' $(HOST_TESTS) $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/flash-mount-test.sh tools/fuzz-smoke.sh tools/screen-test.sh \
 		tools/cmdline-boot-test.sh tools/syspte-sizes.sh tools/layers-test.sh tools/tlb-test.sh
