@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
+#include "region_fill.h"
 #include "host_machine.h"
 #include "fake_arch.h"
 #include "syspte_impl.h"
@@ -26,33 +27,6 @@
 static uint64_t rng = 0xD4A1B0D6E7ULL;
 static uint64_t below(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
 
-
-static void longest_extent(uint64_t start, uint64_t count, void *arg)
-{
-	(void)start;
-	uint64_t *m = arg;
-	*m = MAX(*m, count);
-}
-
-/* As CPU 0, reserves the allocator's every free extent by its exact length, so only the caches keep
- * free pages; false when a reserve failed or drained a cache. */
-static bool fill_allocator(struct syspte_region *r)
-{
-	struct syspte_stats s0, s1;
-	syspte_get_stats(r, &s0);
-	fake_cpu_switch(0);
-	for (;;) {
-		uint64_t longest = 0, f = spin_lock(&r->lock);
-		buddy_for_each_free(&r->buddy, longest_extent, &longest);
-		spin_unlock(&r->lock, f);
-		if (!longest)
-			break;
-		if (!syspte_reserve(r, longest, 0x6c6c6946, 0))
-			return false;
-	}
-	syspte_get_stats(r, &s1);
-	return s1.cache_drains == s0.cache_drains;
-}
 
 int main(void)
 {
@@ -72,7 +46,7 @@ int main(void)
 			fake_cpu_switch(1);
 			vaddr_t c = syspte_reserve(r, 1, 0x31555043, 0);
 			syspte_release(r, c, 0x31555043);
-			if (!fill_allocator(r) || r->cache.cpu[1]->live != 0 || r->cache.cpu[1]->free != SYSPTE_CHUNK_PAGES ||
+			if (!region_fill_allocator(r) || r->cache.cpu[1]->live != 0 || r->cache.cpu[1]->free != SYSPTE_CHUNK_PAGES ||
 			    r->index.count + 1 > r->index.cap) {
 				setup++;
 				continue;
