@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include "tap.h"
+#include "pool_mirror.h"
 #include "host_machine.h"
 #include "arch_mm.h"
 #include "wdm.h"
@@ -46,8 +47,6 @@ static void machine(void)
 	}
 }
 
-/* The size classes' block sizes, as pool.h's design lists them. */
-static const unsigned class_sz[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };
 
 /* The size class (index) of a small request of n bytes. */
 static unsigned class_of(size_t n)
@@ -481,28 +480,13 @@ static void test_double_free_long_ago(void)
 /* ---------------------------------------------------------------- pool_check against corruption */
 
 /* The pool's private layout (mm/pool.c), proved right on live blocks before use. */
-struct mirror_slab {
-	uint64_t magic;
-	void *next, *prev;
-	uint16_t cls, nfree, nblocks, free_off;
-};
-struct mirror_block {
-	uint32_t state, tag, size;
-	uint16_t next_off, cls;
-};
 struct mirror_large {
 	void *next;
 	uint64_t va, npages, bytes;
 	uint32_t tag;
 };
-#define M_SLAB_MAGIC 0x42414c534c4f4f50ULL
-#define M_ALLOC 0x636f6c41u
-#define M_FREE 0x65657246u
-#define M_INTERNAL 0x746e4950u
 #define M_STRIDE 144u   /* class 128: 128 bytes and the header */
 
-static struct mirror_block *hdr(void *p) { return (struct mirror_block *)((uint8_t *)p - 16); }
-static struct mirror_slab *slab(void *p) { return (struct mirror_slab *)((uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1)); }
 static struct mirror_block *blk(struct mirror_slab *s, unsigned i) { return (void *)((uint8_t *)s + 32 + i * M_STRIDE); }
 
 static unsigned undetected;
@@ -1134,8 +1118,6 @@ static void test_grown_size_found_by_its_tag_later(void)
 
 /* ---------------------------------------------------------------- slab headers: counts, loops, records */
 
-/* Blocks per slab of class ci (pool.h's layout: a 32-byte slab header, 16-byte block headers). */
-static unsigned per_slab(unsigned ci) { return (PAGE_SIZE - 32) / (class_sz[ci] + 16); }
 
 /*
  * docs/contract.md's 0x03 row: "a free count ... naming the other list" is 0x19 0x03, raised by

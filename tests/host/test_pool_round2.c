@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include "tap.h"
+#include "pool_mirror.h"
 #include "host_machine.h"
 #include "arch_mm.h"
 #include "wdm.h"
@@ -39,16 +40,8 @@ static void machine(void)
 	}
 }
 
-static const unsigned class_sz[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };
-static unsigned per_slab(unsigned ci) { return (PAGE_SIZE - 32) / (class_sz[ci] + 16); }
 
-struct mirror_slab {
-	uint64_t magic;
-	void *next, *prev;
-	uint16_t cls, nfree, nblocks, free_off;
-};
 
-static struct mirror_slab *slab(void *p) { return (struct mirror_slab *)((uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1)); }
 
 struct live { uint8_t *p; size_t n; };
 static struct live lv[MAXLIVE];

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
+#include "pool_mirror.h"
 #include "host_machine.h"
 #include "arch_mm.h"
 #include "wdm.h"
@@ -39,16 +40,8 @@
 static uint64_t rng = 0x5AB5AB5AB5ULL;
 static uint64_t below(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
 
-static const unsigned class_sz[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };
 
-struct mirror_slab {
-	uint64_t magic;
-	void *next, *prev;
-	uint16_t cls, nfree, nblocks, free_off;
-};
 
-static struct mirror_slab *slab(const void *p) { return (struct mirror_slab *)((uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1)); }
-static unsigned per_slab(unsigned ci) { return (PAGE_SIZE - 32) / (class_sz[ci] + 16); }
 
 static void machine(void)
 {

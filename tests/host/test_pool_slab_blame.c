@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
+#include "pool_mirror.h"
 #include "host_machine.h"
 #include "arch_mm.h"
 #include "wdm.h"
@@ -34,21 +35,7 @@ static void machine(void)
 	bugcheck_set_hook(bugcheck_record_hook);
 }
 
-static const unsigned class_sz[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };
-static unsigned per_slab(unsigned ci) { return (PAGE_SIZE - 32) / (class_sz[ci] + 16); }
 
-struct mirror_slab {
-	uint64_t magic;
-	void *next, *prev;
-	uint16_t cls, nfree, nblocks, free_off;
-};
-struct mirror_block {
-	uint32_t state, tag, size;
-	uint16_t next_off, cls;
-};
-#define M_ALLOC 0x636f6c41u
-static struct mirror_block *hdr(void *p) { return (struct mirror_block *)((uint8_t *)p - 16); }
-static struct mirror_slab *slab(void *p) { return (struct mirror_slab *)((uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1)); }
 
 /* One 0x19 0x03 naming sl since c0, the statistics as in before. */
 static bool raised_03(uint64_t c0, const void *sl, const struct pool_stats *before)
