@@ -43,6 +43,10 @@ static struct phys_range phys_loader[PHYS_MAX_RANGES];   /* held back until phys
 static size_t phys_nloader;
 static struct phys_range phys_meta;   /* the allocator's metadata frames */
 static uint64_t *phys_owners;         /* enum phys_owner of each frame, PHYS_OWNER_BITS each (phys.h) */
+/* Bit w set exactly when owner word w is not zero (holds a frame handed out for an owner): lets
+ * phys_check count the owners in time that follows what is handed out, not the size of RAM. */
+static struct bitset phys_owner_marks;
+static uint64_t phys_sweep_at;        /* the next owner word phys_check's bounded sweep reads */
 static uint64_t phys_owned[PHYS_OWNER_NONE];   /* allocated frames of each owner (KERNEL's unused) */
 static struct phys_range phys_tmp_a[PHYS_MAX_RANGES], phys_tmp_b[PHYS_MAX_RANGES + 1];   /* b: + the exception */
 static struct phys_range phys_except;   /* frames phys_init_except keeps out, [start, end) */
@@ -69,8 +73,9 @@ static enum phys_owner phys_owner_get(uint64_t pfn)
 	return (enum phys_owner)(w >> (pfn % PHYS_OWNER_PER_WORD * PHYS_OWNER_BITS) & PHYS_OWNER_FIELD);
 }
 
-/* Records owner for frames [pfn, pfn + n), a word at a time, and moves them in the per-owner counts
- * from the owner each had (the run's frames share one: one allocation, or free); lock held. */
+/* Records owner for frames [pfn, pfn + n), a word at a time, marking the words it leaves non-zero
+ * (and unmarking those it empties), and moves the frames in the per-owner counts from the owner each
+ * had (the run's frames share one: one allocation, or free); lock held. */
 static void phys_owner_set(uint64_t pfn, uint64_t n, enum phys_owner owner)
 {
 	if (n == 0)
@@ -85,8 +90,12 @@ static void phys_owner_set(uint64_t pfn, uint64_t n, enum phys_owner owner)
 		uint64_t first = pfn % PHYS_OWNER_PER_WORD, take = MIN(n, PHYS_OWNER_PER_WORD - first);
 		uint64_t mask = (take == PHYS_OWNER_PER_WORD ? ~0ULL : (1ULL << (take * PHYS_OWNER_BITS)) - 1)
 				<< (first * PHYS_OWNER_BITS);
-		uint64_t *w = &phys_owners[pfn / PHYS_OWNER_PER_WORD];
-		*w = (*w & ~mask) | (pattern & mask);
+		uint64_t *w = &phys_owners[pfn / PHYS_OWNER_PER_WORD], old = *w;
+		*w = (old & ~mask) | (pattern & mask);
+		if (*w && !old)
+			bitset_set(&phys_owner_marks, pfn / PHYS_OWNER_PER_WORD);
+		else if (old && !*w)
+			bitset_clear(&phys_owner_marks, pfn / PHYS_OWNER_PER_WORD);
 		pfn += take;
 		n -= take;
 	}
@@ -329,7 +338,8 @@ int phys_init_except(const void *map, size_t map_size, size_t desc_size, paddr_t
 			(unsigned long long)phys_clipped, (unsigned long long)pfn_to_pa(PHYS_LIMIT_PFN));
 	uint64_t highest = phys_managed[phys_nmanaged - 1].end;
 	uint64_t buddy_bytes = ALIGN_UP(buddy_meta_bytes(highest), 8);
-	uint64_t meta_pages = ALIGN_UP(buddy_bytes + phys_owner_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
+	uint64_t owner_bytes = phys_owner_bytes(highest);
+	uint64_t meta_pages = ALIGN_UP(buddy_bytes + owner_bytes + bitset_meta_bytes(owner_bytes / 8), PAGE_SIZE) >> PAGE_SHIFT;
 	size_t mi = 0;
 	while (mi < nnow && now[mi].end - now[mi].start < meta_pages)
 		mi++;
@@ -343,8 +353,10 @@ int phys_init_except(const void *map, size_t map_size, size_t desc_size, paddr_t
 	now[mi].start += meta_pages;
 	/* every frame starts as PHYS_OWNER_KERNEL: free or never handed out */
 	phys_owners = (uint64_t *)((char *)arch_phys_to_virt(meta_pa) + buddy_bytes);
-	for (uint64_t w = 0; w < phys_owner_bytes(highest) / 8; w++)
+	for (uint64_t w = 0; w < owner_bytes / 8; w++)
 		phys_owners[w] = 0;
+	bitset_init(&phys_owner_marks, owner_bytes / 8, (char *)phys_owners + owner_bytes);
+	phys_sweep_at = 0;
 	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
 		phys_owned[o] = 0;
 	/* a free frame lends word 0 to the allocator's records (buddy.h, verifier.h) */
@@ -628,35 +640,67 @@ void phys_census(uint64_t out[BUDDY_ORDERS])
 }
 
 /* Frames of each owner in the map ([0, highest)), a word at a time; lock held. */
-static void phys_owner_census(uint64_t out[PHYS_OWNER_NONE])
+/* Counts the frames of each owner in the marked owner words; the first marked word that is zero, or
+ * UINT64_MAX. O(marked words), whatever the size of RAM; lock held. */
+static uint64_t phys_owner_census(uint64_t out[PHYS_OWNER_NONE])
 {
 	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
 		out[o] = 0;
-	for (uint64_t w = 0; w < phys_owner_bytes(phys_st.highest_pfn) / 8; w++) {
-		uint64_t lo = phys_owners[w] & PHYS_OWNER_LOW_BITS, hi = phys_owners[w] >> 1 & PHYS_OWNER_LOW_BITS;
+	for (uint64_t w = bitset_next(&phys_owner_marks, 0); w != UINT64_MAX; w = bitset_next(&phys_owner_marks, w + 1)) {
+		uint64_t v = phys_owners[w], lo = v & PHYS_OWNER_LOW_BITS, hi = v >> 1 & PHYS_OWNER_LOW_BITS;
+		if (!v)
+			return w;
 		out[PHYS_OWNER_MDL] += bitset_popcount(lo & ~hi);
 		out[PHYS_OWNER_POOL_SLAB] += bitset_popcount(hi & ~lo);
 		out[PHYS_OWNER_POOL_LARGE] += bitset_popcount(hi & lo);
 	}
+	return UINT64_MAX;
 }
 
-/* Checks the buddy's invariants, that every usable page is accounted for exactly once, and that the
- * owner map holds as many frames of each owner as were handed out for it (so none that is free). */
-int phys_check(void)
+/* Reads the next n owner words of a sweep that wraps around the map (all of them when n is at least
+ * the map's words): an unmarked word must be zero, or its frames' owners are ones the census does
+ * not count. The first unmarked word that is not zero, or UINT64_MAX; lock held. */
+static uint64_t phys_owner_sweep(uint64_t n)
+{
+	uint64_t words = phys_owner_marks.nbits;
+	for (n = MIN(n, words); n; n--) {
+		uint64_t w = phys_sweep_at;
+		phys_sweep_at = w + 1 == words ? 0 : w + 1;
+		if (phys_owners[w] && !bitset_test(&phys_owner_marks, w))
+			return w;
+	}
+	return UINT64_MAX;
+}
+
+/* Owner words phys_check's sweep reads per call: the frames of 2 GiB, so a check reads the whole map
+ * on a machine of up to 2 GiB and costs the same on a larger one, which a run of checks covers in
+ * turn; phys_check_full reads them all. */
+#define PHYS_SWEEP_WORDS (((2ULL << 30) >> PAGE_SHIFT) / PHYS_OWNER_PER_WORD)
+
+/* phys_check, its sweep reading up to sweep owner words. */
+static int phys_check_sweeping(uint64_t sweep)
 {
 	uint64_t census[PHYS_OWNER_NONE];
 	uint64_t f = spin_lock(&phys_lock);
 	int r = buddy_check(&phys_buddy);
 	struct phys_stats s = phys_st;
 	uint64_t bfree = buddy_free_units(&phys_buddy);
-	phys_owner_census(census);
+	int marks = bitset_check(&phys_owner_marks);
+	uint64_t empty = phys_owner_census(census), unmarked = phys_owner_sweep(sweep);
 	bool owners_ok = true;
 	for (unsigned o = PHYS_OWNER_KERNEL + 1; o < PHYS_OWNER_NONE; o++)
 		owners_ok &= census[o] == phys_owned[o];
 	uint64_t owned = phys_owned[PHYS_OWNER_MDL] + phys_owned[PHYS_OWNER_POOL_SLAB] + phys_owned[PHYS_OWNER_POOL_LARGE];
 	spin_unlock(&phys_lock, f);
-	if (r)
-		return r;
+	if (r || marks)
+		return -1;
+	if (empty != UINT64_MAX || unmarked != UINT64_MAX) {
+		uint64_t w = empty != UINT64_MAX ? empty : unmarked;
+		kprintf("phys_check: the owner word of frames 0x%llx..0x%llx is %s\n",
+			(unsigned long long)(w * PHYS_OWNER_PER_WORD), (unsigned long long)(w * PHYS_OWNER_PER_WORD + PHYS_OWNER_PER_WORD - 1),
+			empty != UINT64_MAX ? "marked as holding owners but zero" : "not marked but holds owners");
+		return -1;
+	}
 	if (!owners_ok || owned > s.allocated_pages) {
 		kprintf("phys_check: owner map holds %llu MDL, %llu pool slab, %llu pool large frames; handed out %llu, %llu, "
 			"%llu of %llu allocated\n", (unsigned long long)census[PHYS_OWNER_MDL],
@@ -678,6 +722,23 @@ int phys_check(void)
 		return -1;
 	}
 	return 0;
+}
+
+uint64_t *phys_owner_word(uint64_t pfn)
+{
+	KASSERT(pfn < phys_st.highest_pfn, "frame 0x%llx past the highest 0x%llx", (unsigned long long)pfn,
+		(unsigned long long)phys_st.highest_pfn);
+	return &phys_owners[pfn / PHYS_OWNER_PER_WORD];
+}
+
+int phys_check(void)
+{
+	return phys_check_sweeping(PHYS_SWEEP_WORDS);
+}
+
+int phys_check_full(void)
+{
+	return phys_check_sweeping(UINT64_MAX);
 }
 
 void phys_dump(void)
@@ -721,6 +782,8 @@ void phys_reset(void)
 	spin_init(&phys_lock, LOCK_RANK_PHYS, "phys");
 	phys_st = (struct phys_stats){ 0 };
 	phys_owners = NULL;
+	phys_owner_marks = (struct bitset){ 0 };
+	phys_sweep_at = 0;
 	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
 		phys_owned[o] = 0;
 	phys_budget = UINT64_MAX;

@@ -109,7 +109,16 @@ void phys_census(uint64_t out[BUDDY_ORDERS]);
 void phys_for_each_free(void (*fn)(paddr_t pa, uint64_t npages, void *arg), void *arg);
 /* Calls fn for every range of frames the allocator manages, free or allocated (address order). */
 void phys_for_each_managed(void (*fn)(paddr_t pa, uint64_t npages, void *arg), void *arg);
+/*
+ * Checks the buddy's invariants, that every usable page is accounted for exactly once, and that the
+ * owner map holds as many frames of each owner as were handed out for it (so none that is free): 0,
+ * or -1 with a message. Its cost follows what is handed out, not the size of RAM: it counts the
+ * owner words marked non-zero, and verifies that unmarked words are zero for the next 2 GiB of
+ * frames in turn (all of them on a machine of up to 2 GiB). The boot suite runs it after each test.
+ */
 int phys_check(void);
+/* phys_check reading every owner word: what the boot suite runs after its last test. */
+int phys_check_full(void);
 void phys_dump(void);
 
 /* Type predicates, exposed for tests. */

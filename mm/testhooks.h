@@ -24,6 +24,10 @@ void bugcheck_record_hook(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, 
  * machine. */
 void phys_set_budget(uint64_t pages);
 
+/* The owner-map word that holds frame pfn's owner (pfn below the highest frame): lets a test write
+ * what a stray store would and see phys_check find it. */
+uint64_t *phys_owner_word(uint64_t pfn);
+
 /* Calls of phys_alloc* so far, granted or refused: lets a test prove that an operation asked for no
  * memory at all. */
 extern uint64_t phys_alloc_calls;

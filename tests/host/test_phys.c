@@ -13,6 +13,15 @@
 #include "verifier.h"
 #include "testhooks.h"
 #include "bugcheck.h"
+#include "bitset.h"
+
+/* The allocator's metadata for frames [0, h): the buddy's block, 8-byte aligned, then the owner map
+ * (2 bits a frame in whole words), then its marks (a bitset of a bit per owner word). */
+static uint64_t meta_bytes(uint64_t h)
+{
+	uint64_t words = (h + 31) / 32;
+	return ALIGN_UP(buddy_meta_bytes(h), 8) + words * 8 + bitset_meta_bytes(words);
+}
 
 static struct machine_map m;
 
@@ -415,8 +424,7 @@ static bool gen_map_case(int round, bool *inited)
 		if (g_state[f] != G_NONE)
 			highest = f + 1;
 	}
-	/* the buddy's block, 8-byte aligned, then the owner map: 2 bits a frame in whole words */
-	uint64_t meta = ALIGN_UP(ALIGN_UP(buddy_meta_bytes(highest), 8) + (highest + 31) / 32 * 8, PAGE_SIZE) >> PAGE_SHIFT;
+	uint64_t meta = ALIGN_UP(meta_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
 	bool placed = false;
 	for (uint64_t f = 1; highest && !placed && f < GEN_FRAMES;) {
 		uint64_t e = f;
@@ -827,7 +835,7 @@ static void test_overlap_chain_at_capacity(void)
 		pieces_seen = pieces;
 		/* the metadata: the buddy's block, 8-byte aligned, then the owner map (2 bits a frame in
 		 * whole words), at the start of the first range usable now that holds it */
-		uint64_t meta = ALIGN_UP(ALIGN_UP(buddy_meta_bytes(highest), 8) + (highest + 31) / 32 * 8, PAGE_SIZE) >> PAGE_SHIFT;
+		uint64_t meta = ALIGN_UP(meta_bytes(highest), PAGE_SIZE) >> PAGE_SHIFT;
 		for (uint64_t f = 0, run = 0; f < FRAMES && !meta_at; f++) {
 			run = cover[f][1] && !cover[f][2] ? run + 1 : 0;
 			if (run == meta)
@@ -911,10 +919,9 @@ static void test_meta_pages_exact(void)
 {
 	unsigned n = 0, wrong = 0;
 	for (uint64_t h = 0x200; h < (1u << 21) && n < 12; h++) {
-		uint64_t b8 = ALIGN_UP(buddy_meta_bytes(h), 8);
-		uint64_t pages = ALIGN_UP(b8 + (h + 31) / 32 * 8, PAGE_SIZE) >> PAGE_SHIFT;
-		uint64_t more = ALIGN_UP(b8 + (h + 31) / 32 * 8 + 8, PAGE_SIZE) >> PAGE_SHIFT;
-		uint64_t less = ALIGN_UP(b8 + (h + 31) / 32 * 8 - 8, PAGE_SIZE) >> PAGE_SHIFT;
+		uint64_t pages = ALIGN_UP(meta_bytes(h), PAGE_SIZE) >> PAGE_SHIFT;
+		uint64_t more = ALIGN_UP(meta_bytes(h) + 8, PAGE_SIZE) >> PAGE_SHIFT;
+		uint64_t less = ALIGN_UP(meta_bytes(h) - 8, PAGE_SIZE) >> PAGE_SHIFT;
 		/* where the map's last word is full (h % 32 == 0, 31: a word more if rounded wrongly) and
 		 * a word more would take a page more; where it has one frame (a word less, a page less) */
 		bool edge = h % 32 == 0 || h % 32 == 31 ? more != pages : h % 32 == 1 && less != pages;
