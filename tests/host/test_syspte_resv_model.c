@@ -98,7 +98,8 @@ static void bad(const struct cfg *c, const char *what, uint64_t a, uint64_t b)
 		printf("# %s: %s (0x%llx, 0x%llx)\n", c->name, what, (unsigned long long)a, (unsigned long long)b);
 }
 
-static uint64_t origin(const struct cfg *c) { return c->r->base >> PAGE_SHIFT; }
+static uint64_t origin_of(const struct syspte_region *r) { return r->base >> PAGE_SHIFT; }
+static uint64_t origin(const struct cfg *c) { return origin_of(c->r); }
 
 /* True when the model has a free run of span pages whose start s has (origin + s) % div == 0
  * (div 1: any start). */
@@ -611,6 +612,258 @@ static void test_size_edges(const struct cfg *c)
 	   c->name);
 }
 
+/* ---------------------------------------------------------------- one field corrupted */
+
+/* The words a corruption changed, with their old values, to undo it. */
+static struct {
+	uint64_t *w[4];
+	uint64_t old[4];
+	unsigned n;
+} undo;
+
+static void poke(uint64_t *w, uint64_t v)
+{
+	undo.w[undo.n] = w;
+	undo.old[undo.n++] = *w;
+	*w = v;
+}
+
+static void unpoke(void)
+{
+	while (undo.n) {
+		undo.n--;
+		*undo.w[undo.n] = undo.old[undo.n];
+	}
+}
+
+/* Sets bit i of a buddy bitmap and the summary bits above it (so only the extents disagree). */
+static void poke_bm(struct buddy_bm *bm, uint64_t i)
+{
+	uint64_t *w = buddy_bm_word0(bm, i >> 6);
+	poke(w, *w | (uint64_t)1 << (i & 63));
+	for (unsigned l = 1; l < bm->nl; l++) {
+		i >>= 6;
+		poke(&bm->lv[l][i >> 6], bm->lv[l][i >> 6] | (uint64_t)1 << (i & 63));
+	}
+}
+
+/* The allocator's free extents (start, length), in address order. */
+static uint64_t ext_s[MAXPAGES], ext_n[MAXPAGES];
+static unsigned next;
+
+static void ext_cb(uint64_t start, uint64_t count, void *arg)
+{
+	(void)arg;
+	ext_s[next] = start;
+	ext_n[next++] = count;
+}
+
+/* A live reservation of the region's own index, drawn (the region has no caches). */
+static struct syspte_resv *any_record(struct syspte_region *r)
+{
+	if (!nlive)
+		return NULL;
+	return syspte_index_find(&r->index, lv[draw(nlive)].s);
+}
+
+/* A page inside a live reservation, not its first, or UINT64_MAX. */
+static uint64_t inner_page(void)
+{
+	for (unsigned t = 0; t < 16 && nlive; t++) {
+		const struct live *l = &lv[draw(nlive)];
+		if (l->n > 1)
+			return l->s + 1 + draw(l->n - 1);
+	}
+	return UINT64_MAX;
+}
+
+#define CORRUPTIONS 20
+static const char *const corruption_name[CORRUPTIONS] = {
+	"a record's pages + 1", "a record's pages - 1", "a record's mapped count + 1", "a record's guard bit",
+	"a record's start + 1", "a record's divisible bit on a misplaced reservation", "a free extent's length + 1",
+	"a free extent's length - 1", "a free extent's next link to another extent", "a free extent's previous link",
+	"bit 0 of a free extent's record", "a class's extent count", "the free unit count", "a class's mask bit",
+	"a class's head", "a class's hint below its longest extent", "an allocator start bit inside a reservation",
+	"an allocator end bit inside a reservation", "a reservation start bit on an inner page",
+	"the live count, pages reserved or tables",
+};
+
+/* Applies corruption kind to r (no caches); false when the state has nothing it applies to. */
+static bool corrupt(struct syspte_region *r, unsigned kind)
+{
+	struct buddy *b = &r->buddy;
+	struct syspte_resv *v = kind <= 5 ? any_record(r) : NULL;
+	next = 0;
+	buddy_for_each_free(b, ext_cb, NULL);
+	unsigned x = next ? (unsigned)draw(next) : 0;
+	uint64_t *slot = next ? (uint64_t *)syspte_slot(r, ext_s[x]) : NULL;
+	unsigned c = next ? (unsigned)__builtin_ctzll(1) : 0;   /* set below from the extent drawn */
+	if (next) {   /* the extent's class: the class whose list holds it (its record's own length) */
+		uint64_t len = ext_n[x];
+		unsigned q = 63u - (unsigned)__builtin_clzll(len);
+		c = 4 * q + (unsigned)(((len << 2) >> q) & 3);
+	}
+	switch (kind) {
+	case 0: case 1: case 2: case 3: case 4:
+		if (!v || (kind == 1 && v->npages < 2))
+			return false;
+		{
+			struct syspte_resv w = *v;
+			if (kind == 0) w.npages++;
+			if (kind == 1) w.npages--;
+			if (kind == 2) w.mapped++;
+			if (kind == 3) w.guard ^= 1;
+			if (kind == 4) w.start++;
+			if ((uint64_t)w.start + w.npages + w.guard > r->npages)
+				return false;   /* past the region's end: tests/host findings, not here */
+			poke(&v->pair[0], w.pair[0]);
+			poke(&v->pair[1], w.pair[1]);
+		}
+		return true;
+	case 5:
+		if (!v || v->divisible || (origin_of(r) + v->start) % v->npages == 0)
+			return false;
+		{
+			struct syspte_resv w = *v;
+			w.divisible = 1;
+			poke(&v->pair[0], w.pair[0]);
+		}
+		return true;
+	case 6: case 7:
+		if (!next || ext_n[x] < 2 || (kind == 7 && ext_n[x] < 3))
+			return false;
+		poke(slot + 1, slot[1] + (kind == 6 ? 2 : -2));   /* length << 1 */
+		return true;
+	case 8: {
+		unsigned y = (unsigned)draw(next);
+		uint64_t w = next < 2 ? 0 : (slot[0] & ~(uint64_t)0xffffffffu) | ((ext_s[y] + 1) << 1);
+		if (next < 2 || y == x || w == slot[0])
+			return false;   /* (the link it has already: no change) */
+		poke(slot, w);
+		return true;
+	}
+	case 9:
+		if (!next || b->head[c] == ext_s[x])
+			return false;   /* a head's previous link means nothing */
+		poke(slot, slot[0] ^ ((uint64_t)1 << 32));
+		return true;
+	case 10:
+		if (!next)
+			return false;
+		poke(slot, slot[0] | 1);
+		return true;
+	case 11:
+		if (!next)
+			return false;
+		poke(&b->count[c], b->count[c] + (draw(2) ? 1 : -1));
+		return true;
+	case 12:
+		poke(&b->free_units, b->free_units + (draw(2) ? 1 : -1));
+		return true;
+	case 13: {
+		unsigned k = (unsigned)draw(b->nclasses);
+		poke(&b->classmask[k >> 6], b->classmask[k >> 6] ^ (uint64_t)1 << (k & 63));
+		return true;
+	}
+	case 14: {
+		unsigned y = (unsigned)draw(next);
+		if (next < 2 || b->head[c] == ext_s[y])
+			return false;
+		poke(&b->head[c], ext_s[y]);
+		return true;
+	}
+	case 15: {
+		uint64_t longest = 0;
+		for (unsigned k = 0; k < next; k++) {
+			uint64_t len = ext_n[k];
+			unsigned q = 63u - (unsigned)__builtin_clzll(len);
+			if (4 * q + (unsigned)(((len << 2) >> q) & 3) == c)
+				longest = MAX(longest, len);
+		}
+		if (!next)
+			return false;
+		poke(&b->hint[c], longest - 1);
+		return true;
+	}
+	case 16: case 17: case 18: {
+		uint64_t p = inner_page();
+		if (p == UINT64_MAX)
+			return false;
+		if (kind == 16)
+			poke_bm(&b->start, p);
+		else if (kind == 17)
+			poke(buddy_bm_word0(&b->end, p >> 6), *buddy_bm_word0(&b->end, p >> 6) | (uint64_t)1 << (p & 63));
+		else {
+			uint64_t *w = bitset_word0(&r->starts, p / 64), i = p / 64;
+			poke(w, *w | (uint64_t)1 << (p % 64));
+			for (unsigned l = 1; l < r->starts.nlevels; l++, i /= 64)
+				poke(&r->starts.level[l][i / 64], r->starts.level[l][i / 64] | (uint64_t)1 << (i % 64));
+		}
+		return true;
+	}
+	default: {
+		uint64_t *f[] = { &r->live_count, &r->pages_reserved, &r->table_pages };
+		uint64_t *w = f[draw(3)];
+		poke(w, *w + (draw(2) ? 1 : -1));
+		return true;
+	}
+	}
+}
+
+/*
+ * syspte_check against one field corrupted at a time, on generated states of a region without
+ * caches (reserve and free churn, so the allocator holds extents of many classes): each corruption
+ * of corruption_name is caught, and the state passes again once it is undone. The fields drawn
+ * (which record, which free extent, which class) are random; each kind is tried many times.
+ */
+static void test_check_catches_one_field(void)
+{
+	struct cfg c = { "one field", syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (350ULL << 30) + SIZE_2M, 4096,
+							SYSPTE_CREATE_NO_CACHE), false, 1 };
+	memset(pg, 0, sizeof(pg));
+	nlive = ngone = 0;
+	uint64_t tried[CORRUPTIONS] = { 0 }, caught[CORRUPTIONS] = { 0 }, undone_bad = 0, f0 = fails;
+	char buf[512];
+	for (unsigned state = 0; state < 40; state++) {
+		for (unsigned k = 0; k < 150; k++) {   /* a new state: churn, mostly small */
+			if (nlive && draw(5) < 2)
+				step_free(&c, (unsigned)draw(nlive));
+			else
+				step_reserve(&c, draw(4) ? 1 + draw(20) : 1 + draw(300), draw(4) == 0);
+		}
+		for (unsigned t = 0; t < 3 * CORRUPTIONS; t++) {
+			unsigned kind = t % CORRUPTIONS;
+			if (!corrupt(c.r, kind)) {
+				unpoke();
+				continue;
+			}
+			tried[kind]++;
+			capture_begin();
+			int st = syspte_check(c.r);
+			unpoke();
+			int st2 = syspte_check(c.r);
+			capture_end(buf, sizeof(buf));
+			caught[kind] += st != 0;
+			undone_bad += st2 != 0;
+			if (st == 0 && fails++ < 12)
+				printf("# not caught: %s (state %u)\n", corruption_name[kind], state);
+		}
+	}
+	while (nlive)
+		step_free(&c, (unsigned)draw(nlive));
+	unsigned kinds = 0;
+	uint64_t all = 0, all_caught = 0;
+	for (unsigned k = 0; k < CORRUPTIONS; k++) {
+		kinds += tried[k] >= 20;
+		all += tried[k];
+		all_caught += caught[k];
+	}
+	ok(fails == f0 && all_caught == all && undone_bad == 0 && kinds == CORRUPTIONS,
+	   "syspte_check caught %llu of %llu single-field corruptions, %u kinds each tried 20 times or more (records, "
+	   "free extents' records, class lists and counts, bitmaps, totals); each state passed once undone",
+	   (unsigned long long)all_caught, (unsigned long long)all, kinds);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t steps = argc > 1 ? strtoull(argv[1], NULL, 0) : 6000;
@@ -640,6 +893,7 @@ int main(int argc, char **argv)
 	};
 	for (unsigned k = 0; k < 2; k++)
 		test_refused_half_way(&half[k], 800);
+	test_check_catches_one_field();
 	fake_cpu_switch(0);
 
 	/* verifier mode: a guard page after each reservation (a machine made anew) */
