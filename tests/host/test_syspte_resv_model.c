@@ -26,8 +26,16 @@
  * in bytes round up, with per-CPU caches, the calls on three fake CPUs), one without caches at a
  * 1 GiB boundary, one with caches 2 MiB past a 1 GiB boundary whose start bitmap has two summary
  * words, one ending at the last 2 MiB of the address space (its end is 0xffffffffffe00000), one
- * ending exactly at the canonical hole (0x0000800000000000); then, in verifier mode, the machine's
- * and one at the top again, each reservation with its guard page.
+ * ending exactly at the canonical hole (0x0000800000000000), two of 65536 pages (reservations
+ * across the allocator's and the start bitmap's chunk edges); then, in verifier mode, the
+ * machine's and one at the top again, each reservation with its guard page.
+ *
+ * Sizes at the edges: 0 and every size past the region refused, the whole region one reservation
+ * at its base. DIVISIBLE on empty regions at bases of every residue: placed exactly when a
+ * multiple of the size fits (test_divisible_edges).
+ *
+ * syspte_check against one field corrupted at a time on generated states: each kind caught, each
+ * state clean again once undone (test_check_catches_one_field).
  *
  * Then reservations refused half-way: on fresh regions whose reservations need page tables and
  * allocator chunks, each reserve runs under a physical budget of 0 to 3 pages: a refusal changes
@@ -612,6 +620,52 @@ static void test_size_edges(const struct cfg *c)
 	   c->name);
 }
 
+/* ---------------------------------------------------------------- DIVISIBLE at the edges */
+
+/*
+ * DIVISIBLE on empty regions whose bases leave every residue: for each size n (every n up to 80,
+ * then generated ones up to the whole region, the whole region less 1 and 2 among them), the
+ * reserve succeeds exactly when some start s with s + n within the region makes the address a
+ * multiple of n pages (the first one is (n - base page % n) % n), and lands on such an address;
+ * then it is freed and the region is whole again. On regions with and without caches (the caches
+ * place sizes up to 16 in their chunks, and must not refuse what the allocator could place).
+ */
+static void test_divisible_edges(void)
+{
+	unsigned cases = 0, placed = 0, wrong = 0;
+	for (unsigned k = 0; k < 6; k++) {
+		uint64_t np = 512 * (1 + draw(4));
+		vaddr_t base = SYSPTE_BASE + ((380ULL + k) << 30) + SIZE_2M * (1 + draw(511));
+		struct syspte_region *r = k % 2 ? syspte_create(host_machine_pt(), base, np)
+						: syspte_create_ex(host_machine_pt(), base, np, SYSPTE_CREATE_NO_CACHE);
+		if (!r) {
+			wrong++;
+			continue;
+		}
+		uint64_t o = base >> PAGE_SHIFT;
+		for (uint64_t i = 0; i < 80 + 120; i++, cases++) {
+			uint64_t n = i < 80 ? i + 1 : i == 80 ? np : i == 81 ? np - 1 : i == 82 ? np - 2 : 81 + draw(np - 81);
+			bool can = (n - o % n) % n + n <= np;
+			vaddr_t va = syspte_reserve(r, n, 0x76694464, SYSPTE_FLAG_DIVISIBLE);
+			struct counts c = counts_now(r);
+			if (!!va != can || (va && (va % (n * PAGE_SIZE) || va < base || va + n * PAGE_SIZE > base + np * PAGE_SIZE)) ||
+			    (va && syspte_release(r, va, 0x76694464) != SYSPTE_OK) ||
+			    (va ? c.free_pages != np - n : c.free_pages != np)) {
+				if (wrong++ < 8)
+					printf("# base 0x%llx, %llu pages: DIVISIBLE %llu pages gave 0x%llx, a start %s\n",
+					       (unsigned long long)base, (unsigned long long)np, (unsigned long long)n,
+					       (unsigned long long)va, can ? "exists" : "does not exist");
+			}
+			placed += va != 0;
+		}
+		if (counts_now(r).free_pages != np || syspte_check(r) != 0)
+			wrong++;
+	}
+	ok(wrong == 0 && placed > cases / 2 && placed < cases,
+	   "DIVISIBLE on empty regions at 6 bases: %u of %u sizes placed, each exactly when a multiple of its size fits, "
+	   "at such an address, and freed whole", placed, cases);
+}
+
 /* ---------------------------------------------------------------- one field corrupted */
 
 /* The words a corruption changed, with their old values, to undo it. */
@@ -878,6 +932,9 @@ int main(int argc, char **argv)
 		{ "caches, 2 MiB past 1 GiB, 4608 pages", syspte_create(pt, SYSPTE_BASE + (300ULL << 30) + SIZE_2M, 4608), false, 3 },
 		{ "caches, ending at 0xffffffffffe00000", syspte_create(pt, top, 4096), false, 2 },
 		{ "no caches, ending at the canonical hole", syspte_create_ex(pt, hole, 4096, SYSPTE_CREATE_NO_CACHE), false, 1 },
+		{ "no caches, 65536 pages (4 allocator chunks, 2 start-bitmap chunks)",
+		  syspte_create_ex(pt, SYSPTE_BASE + (360ULL << 30), MAXPAGES, SYSPTE_CREATE_NO_CACHE), false, 1 },
+		{ "caches, 65536 pages, 3 CPUs", syspte_create(pt, SYSPTE_BASE + (370ULL << 30) + SIZE_2M, MAXPAGES), false, 3 },
 	};
 	for (unsigned k = 0; k < sizeof(cfgs) / sizeof(cfgs[0]); k++)
 		run_cfg(&cfgs[k], 2, steps);
@@ -894,6 +951,7 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < 2; k++)
 		test_refused_half_way(&half[k], 800);
 	test_check_catches_one_field();
+	test_divisible_edges();
 	fake_cpu_switch(0);
 
 	/* verifier mode: a guard page after each reservation (a machine made anew) */
