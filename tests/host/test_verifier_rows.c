@@ -12,6 +12,8 @@
  * page are the rows of a page in no reservation (0x105, 0x109, 0x102, with P2 the address as
  * passed, P3 the caller's tag, P4 0), and MmBuildMdlForNonPagedPool over the guard page is 0x50
  * naming the guard page with P4 0, while over an unmapped page of the reservation P4 is its base.
+ * The same three rows at addresses outside the region, the window's end and the non-canonical
+ * hole included.
  */
 #include <string.h>
 #include "tap.h"
@@ -213,6 +215,49 @@ static void test_guard_rows(void)
 	is(syspte_check(reserved_region()), 0, "region consistent");
 }
 
+/* The same three rows at addresses outside the region: NULL, below its base, past its end inside
+ * its 512 GiB window, past the window, non-canonical, the top of the address space. */
+static void test_outside_rows(void)
+{
+	struct syspte_stats st;
+	syspte_get_stats(reserved_region(), &st);
+	const vaddr_t end = st.base + st.npages * PAGE_SIZE;
+	const vaddr_t addrs[] = { 0, 0x10, st.base - PAGE_SIZE, st.base - 1, end, end + 0x123, end + 77 * PAGE_SIZE,
+				  st.base + (512ULL << 30) - 1, st.base + (512ULL << 30), 0x0000c00000000000ULL,
+				  0x8000000000000000ULL, 0xfffffffffffff000ULL, 0xffffffffffffffffULL };
+	struct { MDL m; PFN_NUMBER pfn[4]; } h;
+	unsigned wrong = 0, cases = 0;
+	bugcheck_set_hook(bugcheck_record_hook);
+	for (size_t k = 0; k < ARRAY_SIZE(addrs); k++)
+		for (unsigned call = 0; call < 3; call++, cases++) {
+			MmInitializeMdl(&h.m, NULL, (1 + draw(3)) * PAGE_SIZE);
+			h.m.MdlFlags = MDL_PAGES_LOCKED;
+			h.pfn[0] = h.pfn[1] = h.pfn[2] = 0x400;
+			uint64_t before = bugcheck_last.count, sub;
+			void *v = NULL;
+			if (call == 0) {
+				v = MmMapLockedPagesWithReservedMapping((PVOID)addrs[k], TAG, &h.m, MmCached);
+				sub = SYSPTE_BUGCHECK_MAP_NO_RESERVATION;
+			} else if (call == 1) {
+				MmUnmapReservedMapping((PVOID)addrs[k], TAG, &h.m);
+				sub = SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED;
+			} else {
+				MmFreeMappingAddress((PVOID)addrs[k], TAG);
+				sub = SYSPTE_BUGCHECK_FREE_NOT_START;
+			}
+			bool good = v == NULL && bugcheck_last.count == before + 1 && bugcheck_last.code == BUGCHECK_SYSTEM_PTE_MISUSE &&
+				    bugcheck_last.p[0] == sub && bugcheck_last.p[1] == addrs[k] && bugcheck_last.p[2] == TAG &&
+				    bugcheck_last.p[3] == 0 && h.m.MappedSystemVa == NULL && h.m.MdlFlags == MDL_PAGES_LOCKED;
+			if (!good && wrong++ < 4)
+				printf("# 0x%llx, call %u: 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx)\n", (unsigned long long)addrs[k], call,
+				       bugcheck_last.code, (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
+				       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3]);
+		}
+	bugcheck_set_hook(NULL);
+	ok(wrong == 0, "%u map, unmap and free calls outside the region (NULL, either side of it, past its window, "
+	   "non-canonical, the top): 0x105, 0x109, 0x102 with the address as passed, the tag and 0", cases);
+}
+
 int main(void)
 {
 	mm_verifier_set(true);
@@ -224,5 +269,6 @@ int main(void)
 	test_pattern_generated();
 	test_pattern_after_mdl_free();
 	test_guard_rows();
+	test_outside_rows();
 	return tap_done();
 }
