@@ -72,6 +72,9 @@ static void test_pattern_generated(void)
 			wrong++;
 			break;
 		}
+		for (uint64_t p = 0; p < n; p++)   /* the run's user writes every word, word 0 included */
+			for (uint64_t w = 0; w < PAGE_SIZE / 8; w++)
+				*word(pa, p, w) = it * 0x9E3779B97F4A7C15ULL + w;
 		phys_free(pa, n);
 		bool good = poisoned(pa, n);
 		/* write 0, 1 or 2 words of the free run; the first in address order is the one reported */
