@@ -50,6 +50,8 @@ $(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h incl
 $(B)/host/test_cmdline: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
 # The framebuffer console's test #includes kernel/fbcon.c (a synthetic font, a framebuffer in memory).
 $(B)/host/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
+# The framebuffer console under hostile modes and calls #includes kernel/fbcon.c too.
+$(B)/host/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 # The summary screen's list layout is kernel code with no dependency, built into its test.
 $(B)/host/test_summary_layout: tests/host/test_summary_layout.c kernel/summary_layout.c kernel/summary_layout.h $(HOST_OBJ)
 	@mkdir -p $(@D)
@@ -83,6 +85,7 @@ $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_
 		arch/x86_64/percpu.h
 $(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
 $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
+$(B)/tsan/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_textwrap: kernel/textwrap.c kernel/textwrap.h
 
 test-tsan: $(TSAN_TESTS)
