@@ -48,6 +48,8 @@ $(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h incl
 	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
 # The command-line test #includes the parser (kernel/cmdline.c) and its model.
 $(B)/host/test_cmdline: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
+# The generated USB-stick files #include the parser and the model too.
+$(B)/host/test_cmdline_usb_files: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
 # The framebuffer console's test #includes kernel/fbcon.c (a synthetic font, a framebuffer in memory).
 $(B)/host/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 # The framebuffer console under hostile modes and calls #includes kernel/fbcon.c too.
