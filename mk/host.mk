@@ -36,6 +36,13 @@ $(B)/host/test_sysinfo_facts: tests/host/test_sysinfo_facts.c kernel/sysinfo.c k
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
 
+# The whole summary screen on a hosted machine: summary.c with memview.c, summary_layout.c, fbcon.c, cmdline.c
+# and sysinfo.c #included, the ACPI reader linked.
+$(B)/host/test_summary_screens: tests/host/test_summary_screens.c kernel/summary.c kernel/memview.c kernel/summary_layout.c \
+		kernel/fbcon.c kernel/cmdline.c kernel/sysinfo.c arch/x86_64/acpi.c $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
+
 # The CPU start plan, the APIC mode's choice and the APIC's command-register values are arch code
 # with no hardware access.
 $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h \
@@ -78,6 +85,7 @@ TSAN_IN_TEST := $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu
 TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
 TSAN_EXTRA_test_sysinfo_facts := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
+TSAN_EXTRA_test_summary_screens := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
 
@@ -90,6 +98,8 @@ $(B)/tsan/%: tests/host/%.c $(TSAN_OBJ)
 	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(TSAN_OBJ) -o $@
 $(B)/tsan/test_acpi: arch/x86_64/acpi.c
 $(B)/tsan/test_sysinfo_facts: kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c
+$(B)/tsan/test_summary_screens: kernel/summary.c kernel/memview.c kernel/summary_layout.c kernel/fbcon.c \
+		kernel/cmdline.c kernel/sysinfo.c arch/x86_64/acpi.c
 $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/apic_mode.h \
 		arch/x86_64/percpu.h
 $(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
