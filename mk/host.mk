@@ -43,6 +43,11 @@ $(B)/host/test_summary_screens: tests/host/test_summary_screens.c kernel/summary
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
 
+# The fatal reports: kernel/panic.c and textwrap.c #included, kprintf wrapped at link time into the test's logs.
+$(B)/host/test_panic_reports: tests/host/test_panic_reports.c kernel/panic.c kernel/textwrap.c $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf $< $(HOST_OBJ) -o $@
+
 # The CPU start plan, the APIC mode's choice and the APIC's command-register values are arch code
 # with no hardware access.
 $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h \
@@ -86,6 +91,7 @@ TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
 TSAN_EXTRA_test_sysinfo_facts := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_summary_screens := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
+TSAN_EXTRA_test_panic_reports := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
 
@@ -97,6 +103,7 @@ $(B)/tsan/%: tests/host/%.c $(TSAN_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(TSAN_OBJ) -o $@
 $(B)/tsan/test_acpi: arch/x86_64/acpi.c
+$(B)/tsan/test_panic_reports: kernel/panic.c kernel/textwrap.c
 $(B)/tsan/test_sysinfo_facts: kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c
 $(B)/tsan/test_summary_screens: kernel/summary.c kernel/memview.c kernel/summary_layout.c kernel/fbcon.c \
 		kernel/cmdline.c kernel/sysinfo.c arch/x86_64/acpi.c
