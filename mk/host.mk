@@ -31,6 +31,23 @@ $(B)/host/test_acpi: tests/host/test_acpi.c arch/x86_64/acpi.c $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
 
+# The summary screen's machine facts: kernel/sysinfo.c with the ACPI reader (the test stands in for the rest).
+$(B)/host/test_sysinfo_facts: tests/host/test_sysinfo_facts.c kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
+
+# The whole summary screen on a hosted machine: summary.c with memview.c, summary_layout.c, fbcon.c, cmdline.c
+# and sysinfo.c #included, the ACPI reader linked.
+$(B)/host/test_summary_screens: tests/host/test_summary_screens.c kernel/summary.c kernel/memview.c kernel/summary_layout.c \
+		kernel/fbcon.c kernel/cmdline.c kernel/sysinfo.c arch/x86_64/acpi.c $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
+
+# The fatal reports: kernel/panic.c and textwrap.c #included, kprintf wrapped at link time into the test's logs.
+$(B)/host/test_panic_reports: tests/host/test_panic_reports.c kernel/panic.c kernel/textwrap.c $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf $< $(HOST_OBJ) -o $@
+
 # The CPU start plan, the APIC mode's choice and the APIC's command-register values are arch code
 # with no hardware access.
 $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h \
@@ -48,8 +65,12 @@ $(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h incl
 	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
 # The command-line test #includes the parser (kernel/cmdline.c) and its model.
 $(B)/host/test_cmdline: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
+# The generated USB-stick files #include the parser and the model too.
+$(B)/host/test_cmdline_usb_files: kernel/cmdline.c kernel/cmdline.h tests/host/model_cmdline.c tests/host/model_cmdline.h
 # The framebuffer console's test #includes kernel/fbcon.c (a synthetic font, a framebuffer in memory).
 $(B)/host/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
+# The framebuffer console under hostile modes and calls #includes kernel/fbcon.c too.
+$(B)/host/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 # The summary screen's list layout is kernel code with no dependency, built into its test.
 $(B)/host/test_summary_layout: tests/host/test_summary_layout.c kernel/summary_layout.c kernel/summary_layout.h $(HOST_OBJ)
 	@mkdir -p $(@D)
@@ -68,6 +89,9 @@ TSAN_TESTS := $(patsubst tests/host/%.c,$(B)/tsan/%,$(wildcard tests/host/test_*
 TSAN_IN_TEST := $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu
 TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
+TSAN_EXTRA_test_sysinfo_facts := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
+TSAN_EXTRA_test_summary_screens := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
+TSAN_EXTRA_test_panic_reports := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
 
@@ -79,10 +103,15 @@ $(B)/tsan/%: tests/host/%.c $(TSAN_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(TSAN_OBJ) -o $@
 $(B)/tsan/test_acpi: arch/x86_64/acpi.c
+$(B)/tsan/test_panic_reports: kernel/panic.c kernel/textwrap.c
+$(B)/tsan/test_sysinfo_facts: kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c
+$(B)/tsan/test_summary_screens: kernel/summary.c kernel/memview.c kernel/summary_layout.c kernel/fbcon.c \
+		kernel/cmdline.c kernel/sysinfo.c arch/x86_64/acpi.c
 $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/apic_mode.h \
 		arch/x86_64/percpu.h
 $(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
 $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
+$(B)/tsan/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_textwrap: kernel/textwrap.c kernel/textwrap.h
 
 test-tsan: $(TSAN_TESTS)

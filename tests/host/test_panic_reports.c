@@ -1,0 +1,300 @@
+/*
+ * Host test of the fatal reports (kernel/panic.c and kernel/textwrap.c, built here unchanged):
+ * kpanic_at, bugcheck_fatal and panic_trap on a fake console (kprintf wrapped at link time: each
+ * line goes to a serial log and a screen log) and fake ends of the machine (the onexit actions
+ * return here through longjmp). Every report, for generated messages of up to 600 bytes (words of
+ * 1 to 100 letters, runs of spaces, newlines), every bug check code, both page-fault kinds and each
+ * onexit action: one header, every line at most KPRINTF_SCREEN_COLS columns, the message's words
+ * kept in order up to PANIC_TEXT_MAX - 1 bytes, the footer onexit names, then exactly that end of
+ * the machine, as a failure. A fatal error inside a report (the screen working) ends it at once:
+ * one "nested fatal error" line, then the end, never a second report.
+ */
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include "tap.h"
+#include "test_rng.h"
+#include "vmlayout.h"
+/* panic.c's two fatal entries under other names: host_support.c has its own for mm/'s tests */
+#define kpanic_at panic_kpanic_at
+#define bugcheck_fatal panic_bugcheck_fatal
+#include "../../kernel/panic.c"
+#include "../../kernel/textwrap.c"
+#undef kpanic_at
+#undef bugcheck_fatal
+
+#define LOG_MAX   (1 << 16)
+#define MSG_MAX   600
+
+/* How the machine ended: which action, with which QEMU value. */
+enum end { END_NONE, END_QEMU, END_RESET, END_HALT };
+static jmp_buf back;
+static enum end ended;
+static uint32_t exit_value;
+static int ends;
+
+void shutdown_qemu_exit(uint32_t value) { ended = END_QEMU, exit_value = value, ends++; longjmp(back, 1); }
+void shutdown_reset(void) { ended = END_RESET, ends++; longjmp(back, 1); }
+void shutdown_halt(void) { ended = END_HALT, ends++; longjmp(back, 1); }
+unsigned smp_stop_others(void) { return 0; }
+void console_drop(void) {}
+const char *ksyms_lookup(uint64_t addr, uint64_t *off) { *off = addr & 0xFFF; return "kmain"; }
+void ksyms_backtrace(uint64_t rbp, uint64_t rip, int max) { (void)rbp; (void)max; kprintf("  [<%016llx>] kmain+0x12\n", (unsigned long long)rip); }
+const char *trap_name(uint64_t v) { return v == VEC_PF ? "#PF page fault" : "#GP general protection"; }
+void trap_dump_frame(const struct trap_frame *tf, uint64_t cr2)
+{
+	kprintf("RAX=%016llx CR2=%016llx\n", (unsigned long long)tf->rax, (unsigned long long)cr2);
+}
+bool fbcon_active(void) { return true; }
+void fbcon_set_color(uint32_t fg, uint32_t bg) { (void)fg; (void)bg; }
+static int screen_clears;
+void fbcon_clear(void) { screen_clears++; }
+
+/* The serial log: every byte of the reports. */
+static char serial_log[LOG_MAX];
+static size_t serial_len;
+/* A nested fatal error: panic.c's entry is called from inside the report's Nth kprintf (0: never). */
+static int nest_at, kprintfs;
+
+int __wrap_kprintf(const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 1;
+	if (serial_len + (size_t)n < sizeof(serial_log)) {
+		memcpy(serial_log + serial_len, buf, (size_t)n);
+		serial_len += (size_t)n;
+	}
+	if (++kprintfs == nest_at)
+		panic_kpanic_at("kernel/nested.c", 7, "a fatal error inside the report");
+	return n;
+}
+
+static uint64_t rng = 0xA54FF53A5F1D36F1ULL;
+
+/* Xorshift choice in [0, n) (n >= 1). */
+static uint64_t draw(uint64_t n)
+{
+	return test_rng_next(&rng) % n;
+}
+
+/* What one report is given: the entry to call and its arguments. */
+static struct {
+	int kind;                 /* 0: kpanic_at, 1: bugcheck_fatal, 2: panic_trap */
+	const char *msg;
+	uint32_t code;
+	uint64_t p[4];
+	struct trap_frame tf;
+	uint64_t cr2;
+} report;
+
+/* Runs the report, back here when the machine ends (the only frame longjmp returns to). */
+static void run_report(void)
+{
+	if (setjmp(back))
+		return;
+	if (report.kind == 0)
+		panic_kpanic_at("kernel/main.c", 42, "%s", report.msg);
+	else if (report.kind == 1)
+		panic_bugcheck_fatal(report.code, report.p[0], report.p[1], report.p[2], report.p[3]);
+	else
+		panic_trap(&report.tf, report.cr2);
+}
+
+/* Forgets every report: panic.c's state as at boot, empty logs. */
+static void reset(enum onexit_action onexit)
+{
+	panic_owner = panic_late_cpu = panic_late_count = 0;
+	panic_late_noted = 0;
+	panic_reporting = false;
+	kernel_onexit = onexit;
+	serial_len = 0;
+	ended = END_NONE, exit_value = 0, ends = 0;
+	nest_at = kprintfs = 0;
+	screen_clears = 0;
+}
+
+/* A message of words of 1 to 100 letters, runs of spaces and newlines, up to MSG_MAX - 1 bytes. */
+static size_t make_message(char *t)
+{
+	size_t len = 0, limit = draw(MSG_MAX - 110);
+	while (len < limit) {
+		size_t w = 1 + (draw(4) ? draw(12) : draw(100));
+		for (size_t i = 0; i < w; i++)
+			t[len++] = (char)('a' + draw(26));
+		switch (draw(8)) {
+		case 0: t[len++] = '\n'; break;
+		case 1: t[len++] = ' '; t[len++] = ' '; t[len++] = ' '; break;
+		default: t[len++] = ' '; break;
+		}
+	}
+	t[len] = 0;
+	return len;
+}
+
+/* The expected footer of a report ending the way onexit says (code 0: a panic). */
+static void footer_for(enum onexit_action onexit, uint32_t code, char *buf, size_t cap)
+{
+	if (onexit == ONEXIT_QEMU)
+		snprintf(buf, cap, "*** End of the fatal report; exiting QEMU.\n");
+	else if (onexit == ONEXIT_REBOOT)
+		snprintf(buf, cap, "*** End of the fatal report; rebooting.\n");
+	else if (code)
+		snprintf(buf, cap, "*** STOP 0x%08X: photograph this screen to report it, then turn the PC off.\n", code);
+	else
+		snprintf(buf, cap, "*** KERNEL PANIC: photograph this screen to report it, then turn the PC off.\n");
+}
+
+/* Checks the log of one report; returns a reason or NULL. */
+static const char *check_report(enum onexit_action onexit, uint32_t code, const char *header, char *why, size_t cap)
+{
+	char footer[160];
+	size_t widest = 0, col = 0;
+
+	serial_log[serial_len] = 0;
+	for (size_t i = 0; i < serial_len; i++) {
+		col = serial_log[i] == '\n' ? 0 : col + 1;
+		widest = col > widest ? col : widest;
+	}
+	if (widest > KPRINTF_SCREEN_COLS)
+		return snprintf(why, cap, "a line of %zu columns", widest), why;
+	const char *h = strstr(serial_log, header);
+	if (!h || strstr(h + 1, header))
+		return snprintf(why, cap, "header \"%s\" %s", header, h ? "twice" : "missing"), why;
+	footer_for(onexit, code, footer, sizeof(footer));
+	if (onexit == ONEXIT_HALT)   /* kernel_finish's own line after the report */
+		strncat(footer, "System halted.\n", sizeof(footer) - strlen(footer) - 1);
+	size_t fl = strlen(footer);
+	if (serial_len < fl || strcmp(serial_log + serial_len - fl, footer))
+		return snprintf(why, cap, "the report does not end with \"%.*s\"", (int)fl - 1, footer), why;
+	enum end want = onexit == ONEXIT_QEMU ? END_QEMU : onexit == ONEXIT_REBOOT ? END_RESET : END_HALT;
+	if (ends != 1 || ended != want || (want == END_QEMU && exit_value != QEMU_EXIT_FAIL))
+		return snprintf(why, cap, "%d ends, the last %d (value 0x%x), want one %d as a failure", ends, ended, exit_value,
+				want), why;
+	if (screen_clears != 1)
+		return snprintf(why, cap, "the screen cleared %d times", screen_clears), why;
+	return NULL;
+}
+
+/* True when the words of msg (its first PANIC_TEXT_MAX - 1 bytes) appear in order in the log, after from. */
+static bool words_kept(const char *msg, const char *from)
+{
+	char cut[PANIC_TEXT_MAX];
+	size_t n = strlen(msg) < sizeof(cut) - 1 ? strlen(msg) : sizeof(cut) - 1;
+	memcpy(cut, msg, n);
+	cut[n] = 0;
+	const char *p = from;
+	for (char *w = strtok(cut, " \n"); w; w = strtok(NULL, " \n")) {
+		/* a word longer than a line is cut across lines: look for its first part only */
+		char head[KPRINTF_SCREEN_COLS - 8];
+		snprintf(head, sizeof(head), "%s", w);
+		p = strstr(p, head);
+		if (!p)
+			return false;
+		p += strlen(head);
+	}
+	return true;
+}
+
+/* Panics with generated messages under each onexit action. */
+static void test_panic_messages(void)
+{
+	static char msg[MSG_MAX];
+	char why[200];
+	int bad = 0, lost = 0, runs = 0;
+
+	for (int n = 0; n < 3000; n++) {
+		enum onexit_action onexit = (enum onexit_action)draw(3);
+		size_t len = make_message(msg);
+		reset(onexit);
+		runs++;
+		report.kind = 0, report.msg = msg;
+		run_report();
+		const char *r = check_report(onexit, 0, "*** KERNEL PANIC at kernel/main.c:42\n", why, sizeof(why));
+		if (r && bad++ < 5)
+			printf("#   message of %zu bytes, onexit %d: %s\n", len, onexit, r);
+		if (!r && !words_kept(msg, strstr(serial_log, "KERNEL PANIC at")) && lost++ < 3)
+			printf("#   message of %zu bytes: a word missing from the report\n", len);
+	}
+	is(bad, 0, "%d panics with generated messages of up to %d bytes, each onexit action: one header, no line past %d "
+	   "columns, the footer onexit names, one end of the machine as a failure", runs, MSG_MAX - 1, KPRINTF_SCREEN_COLS);
+	is(lost, 0, "the same %d panics: the message's words kept in order (its first %d bytes)", runs, PANIC_TEXT_MAX - 1);
+}
+
+/* Every bug check code with generated parameters, and trap reports of both fault kinds. */
+static void test_bugchecks_and_traps(void)
+{
+	char why[200], header[80];
+	int bad = 0, runs = 0;
+
+	for (uint32_t code = 0; code < 0x200; code++) {
+		enum onexit_action onexit = (enum onexit_action)draw(3);
+		reset(onexit);
+		runs++;
+		report.kind = 1, report.code = code;
+		report.p[0] = test_rng_next(&rng) >> draw(64), report.p[1] = draw(8), report.p[2] = test_rng_next(&rng);
+		report.p[3] = UINT64_MAX;
+		run_report();
+		snprintf(header, sizeof(header), "*** STOP: 0x%08X ", code);
+		const char *r = check_report(onexit, code, header, why, sizeof(why));
+		if (r && bad++ < 5)
+			printf("#   bug check 0x%x, onexit %d: %s\n", code, onexit, r);
+	}
+	for (int n = 0; n < 400; n++) {
+		enum onexit_action onexit = (enum onexit_action)draw(3);
+		struct trap_frame tf;
+		memset(&tf, 0, sizeof(tf));
+		tf.vector = draw(2) ? VEC_PF : draw(32);
+		tf.error = test_rng_next(&rng);
+		tf.rip = test_rng_next(&rng);
+		reset(onexit);
+		runs++;
+		report.kind = 2, report.tf = tf, report.cr2 = test_rng_next(&rng);
+		run_report();
+		snprintf(header, sizeof(header), "*** STOP: 0x%08X ", BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED);
+		const char *r = check_report(onexit, BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, header, why, sizeof(why));
+		if (r && bad++ < 5)
+			printf("#   trap %llu error 0x%llx, onexit %d: %s\n", (unsigned long long)tf.vector,
+			       (unsigned long long)tf.error, onexit, r);
+	}
+	is(bad, 0, "%d reports (every bug check code below 0x200, generated traps): one header, no line past %d columns, "
+	   "the footer, one end as a failure", runs, KPRINTF_SCREEN_COLS);
+}
+
+/* A fatal error inside a report, at every line of it: one nested line, then the end at once. */
+static void test_nested_fatal_error(void)
+{
+	int bad = 0, runs = 0;
+
+	for (int at = 1; at <= 5; at++)
+		for (int onexit = 0; onexit < 3; onexit++) {
+			reset((enum onexit_action)onexit);
+			nest_at = at;
+			runs++;
+			report.kind = 0, report.msg = "the first fatal error";
+			run_report();
+			serial_log[serial_len] = 0;
+			const char *nested = strstr(serial_log, "*** nested fatal error during a fatal report; stopping\n");
+			enum end want = onexit == ONEXIT_QEMU ? END_QEMU : onexit == ONEXIT_REBOOT ? END_RESET : END_HALT;
+			if (!nested || strstr(nested + 8, "nested fatal error") || strstr(serial_log, "kernel/nested.c") ||
+			    ends != 1 || ended != want || (want == END_QEMU && exit_value != QEMU_EXIT_FAIL)) {
+				if (bad++ < 3)
+					printf("#   nested at kprintf %d, onexit %d: %d ends (last %d), log:\n%s", at, onexit, ends,
+					       ended, serial_log);
+			}
+		}
+	is(bad, 0, "%d fatal errors inside a report (at each of its first lines, each onexit action): one nested line, "
+	   "no second report, one end as a failure", runs);
+}
+
+int main(void)
+{
+	test_panic_messages();
+	test_bugchecks_and_traps();
+	test_nested_fatal_error();
+	return tap_done();
+}
