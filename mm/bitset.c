@@ -228,5 +228,12 @@ int bitset_check(const struct bitset *s)
 		kprintf("bitset_check: bits set past the end\n");
 		return -1;
 	}
+	/* a summary bit past the words of the level below would send a search into a word that is none */
+	for (unsigned l = 1; l < s->nlevels; l++)
+		if (s->words[l - 1] % 64 && (s->level[l][s->words[l] - 1] >> (s->words[l - 1] % 64))) {
+			kprintf("bitset_check: level %u has summary bits past the %llu words of level %u\n", l,
+				(unsigned long long)s->words[l - 1], l - 1);
+			return -1;
+		}
 	return 0;
 }

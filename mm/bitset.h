@@ -114,8 +114,8 @@ uint64_t bitset_next(const struct bitset *s, uint64_t i);
 uint64_t bitset_popcount(uint64_t x);
 /* Number of set bits (a scan of the chunks that exist: for checkers). */
 uint64_t bitset_count(const struct bitset *s);
-/* Verifies that every summary bit equals "word below is non-zero" (clear over a missing chunk);
- * 0 or -1 with a message. */
+/* Verifies that every summary bit equals "word below is non-zero" (clear over a missing chunk) and
+ * that no level has a bit past its end; 0 or -1 with a message. */
 int bitset_check(const struct bitset *s);
 
 #endif

@@ -101,6 +101,22 @@ static void phys_owner_set(uint64_t pfn, uint64_t n, enum phys_owner owner)
 	}
 }
 
+/* Sets frames [pfn, pfn + n), just freed, back to PHYS_OWNER_KERNEL: a run of each owner at a time
+ * (a range may span allocations of different owners); lock held. */
+static void phys_owner_clear(uint64_t pfn, uint64_t n)
+{
+	while (n) {
+		enum phys_owner o = phys_owner_get(pfn);
+		uint64_t run = 1;
+		while (run < n && phys_owner_get(pfn + run) == o)
+			run++;
+		if (o != PHYS_OWNER_KERNEL)
+			phys_owner_set(pfn, run, PHYS_OWNER_KERNEL);
+		pfn += run;
+		n -= run;
+	}
+}
+
 bool phys_type_usable_at_init(uint32_t type, uint64_t attr)
 {
 	if (attr & EFI_MEMORY_RUNTIME)
@@ -410,6 +426,21 @@ paddr_t phys_alloc_aligned(uint64_t npages, uint64_t align_pages, paddr_t lo, pa
 }
 
 /* A free frame's owner is already PHYS_OWNER_KERNEL: only the other owners write the map. */
+/* Gives back frames [pfn, pfn + npages) just allocated, whose verifier check found a free page
+ * written: the allocator as before the allocation, the pages as found (not poisoned again, so the
+ * write stays for the next allocation of them to meet). */
+static void phys_alloc_undo(uint64_t pfn, uint64_t npages)
+{
+	uint64_t f = spin_lock(&phys_lock);
+	phys_owner_clear(pfn, npages);
+	bool ok = buddy_free(&phys_buddy, pfn, npages);
+	KASSERT(ok, "phys: frames 0x%llx + %llu just allocated are not free", (unsigned long long)pfn,
+		(unsigned long long)npages);
+	phys_st.free_pages += npages;
+	phys_st.allocated_pages -= npages;
+	spin_unlock(&phys_lock, f);
+}
+
 paddr_t phys_alloc_owned(uint64_t npages, uint64_t align_pages, paddr_t lo, paddr_t hi, enum phys_owner owner)
 {
 	KASSERT(owner < PHYS_OWNER_NONE, "phys_alloc_owned: owner %u", owner);
@@ -434,7 +465,10 @@ paddr_t phys_alloc_owned(uint64_t npages, uint64_t align_pages, paddr_t lo, padd
 	}
 	spin_unlock(&phys_lock, f);
 	if (ok && mm_verifier) {
-		verifier_check_poison(pfn_to_pa(start), npages);
+		if (!verifier_check_poison(pfn_to_pa(start), npages)) {
+			phys_alloc_undo(start, npages);   /* the bug check was intercepted: as before the call */
+			return 0;
+		}
 		KASSERT(phys_check() == 0, "verifier: physical allocator inconsistent after an allocation");
 	}
 	return ok ? pfn_to_pa(start) : 0;
@@ -453,22 +487,6 @@ paddr_t phys_alloc_zeroed_page(void)
 	if (pa)
 		phys_zero(pa, 1);
 	return pa;
-}
-
-/* Sets frames [pfn, pfn + n), just freed, back to PHYS_OWNER_KERNEL: a run of each owner at a time
- * (a range may span allocations of different owners); lock held. */
-static void phys_owner_clear(uint64_t pfn, uint64_t n)
-{
-	while (n) {
-		enum phys_owner o = phys_owner_get(pfn);
-		uint64_t run = 1;
-		while (run < n && phys_owner_get(pfn + run) == o)
-			run++;
-		if (o != PHYS_OWNER_KERNEL)
-			phys_owner_set(pfn, run, PHYS_OWNER_KERNEL);
-		pfn += run;
-		n -= run;
-	}
 }
 
 /* Frees [pa, +npages) after checking every frame of it (phys.h); bug check 0x1A on a misuse. */

@@ -197,6 +197,22 @@ static void pt_for_each_leaf(struct pt *pt, vaddr_t va, vaddr_t end, pt_leaf_fn 
 }
 
 /* Clears one leaf (pt_leaf_fn), owing its invalidation. */
+/* True when every step of a map of size bytes from va/pa gets a leaf sizes allows: pt_pick_level
+ * falls back to 4 KiB wherever no larger leaf fits, which only PT_SIZE_4K permits. A dry run of
+ * pt_map's steps (their levels follow va, pa and what is left, never the tree). */
+static bool pt_sizes_fit(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned sizes)
+{
+	if (sizes & PT_SIZE_4K)
+		return true;
+	for (uint64_t done = 0; done < size;) {
+		int level = pt_pick_level(pt, va + done, pa + done, size - done, sizes);
+		if (level == 1)
+			return false;
+		done += pt_level_size(level);
+	}
+	return true;
+}
+
 static void pt_clear_leaf(struct pt *pt, volatile pte_t *slot, int level, vaddr_t va, unsigned arg,
 			  struct tlb_batch *b)
 {
@@ -207,7 +223,7 @@ static void pt_clear_leaf(struct pt *pt, volatile pte_t *slot, int level, vaddr_
 int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, unsigned sizes)
 {
 	if (!pt_range_ok(va, size) || !pt_prot_ok(prot) || !IS_ALIGNED(pa, PAGE_SIZE) || range_overflows(pa, size) ||
-	    pa + size - 1 > ARCH_PTE_MAX_PA)
+	    pa + size - 1 > ARCH_PTE_MAX_PA || (pa + size - 1) >> arch_phys_addr_bits() || !pt_sizes_fit(pt, va, pa, size, sizes))
 		return PT_EINVAL;
 	/* A map fills only not-present entries, so it owes no invalidation and no shootdown: this batch
 	 * stays empty unless the map fails half-way and clears what it wrote (pt_store_leaf asserts
@@ -467,6 +483,8 @@ int pt_span_tables(struct pt *pt, vaddr_t va, uint64_t n, pt_span_fn fn, void *a
 volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va)
 {
 	int st = PT_OK;
+	if (!arch_va_canonical(va))   /* no slot: its indices would name a canonical address's */
+		return NULL;
 	return pt_walk(pt, va, 1, false, &st);
 }
 
@@ -501,7 +519,8 @@ static void pt_violation(struct pt_check_ctx *c, vaddr_t va, int level, pte_t e,
 			(unsigned long long)va, level, (unsigned long long)e);
 }
 
-/* Checks one present entry (pt_walk_tree visitor): the format's faults, then W^X on leaves. */
+/* Checks one present entry (pt_walk_tree visitor): the format's faults, an address at or beyond
+ * the CPU's physical width (its bits there are reserved), then W^X on leaves. */
 static void pt_check_entry(void *ctx, vaddr_t va, int level, pte_t e)
 {
 	struct pt_check_ctx *c = ctx;
@@ -511,6 +530,8 @@ static void pt_check_entry(void *ctx, vaddr_t va, int level, pte_t e)
 			pt_violation(c, va, level, e, arch_pte_fault_name(bit));
 			faults &= ~bit;
 		}
+	if (arch_pte_frame(e, level) >> arch_phys_addr_bits())
+		pt_violation(c, va, level, e, "address beyond the CPU's physical width (reserved bits)");
 	unsigned prot = arch_pte_prot(e, c->pt->features);
 	if (arch_pte_is_leaf(e, level) && (c->pt->features & PT_FEAT_NX) && (prot & PT_PROT_W) && (prot & PT_PROT_X))
 		pt_violation(c, va, level, e, "writable and executable page");

@@ -35,7 +35,9 @@ int pt_create(struct pt *pt, unsigned features);
 
 /*
  * Maps [va, va+size) to [pa, pa+size); fails with PT_EEXIST (changing nothing) if any page is mapped,
- * PT_EINVAL for a bad range or a cache type not below PT_CACHE_TYPES.
+ * PT_EINVAL (changing nothing) for a bad range, physical addresses at or beyond the CPU's width, a
+ * cache type not below PT_CACHE_TYPES, or a range that needs 4 KiB leaves where sizes has no
+ * PT_SIZE_4K (sizes 0 included).
  */
 int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, unsigned sizes);
 /*
@@ -62,7 +64,8 @@ typedef void (*pt_span_fn)(void *arg, vaddr_t va, paddr_t table, volatile pte_t 
  * not-present entries are filled, so no TLB invalidation is owed.
  */
 int pt_span_tables(struct pt *pt, vaddr_t va, uint64_t n, pt_span_fn fn, void *arg);
-/* The level-1 PTE slot for va, or NULL when a table is missing or a large page covers va. */
+/* The level-1 PTE slot for va, or NULL when va is not canonical, a table is missing or a large page
+ * covers va. */
 volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va);
 
 /* The attributes pt_map gives a 4 KiB leaf with prot (a valid protection): arch_pte_leaf of them and

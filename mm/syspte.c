@@ -55,14 +55,16 @@ bool syspte_in_region(const struct syspte_region *r, vaddr_t va) { return syspte
 
 uint64_t syspte_guard_pages(const struct syspte_region *r) { return r->guard; }
 
-/* Checks a region's geometry; prints why not. */
+/* Checks a region's geometry; prints why not. Base 0 is refused: a reservation at the region's
+ * first page would be address 0, which every caller reads as a refusal. */
 static bool syspte_geometry_ok(vaddr_t base, uint64_t npages)
 {
-	if (npages && IS_ALIGNED(base, SIZE_2M) && npages % PT_ENTRIES == 0 && npages <= BUDDY_MAX_PAGES &&
-	    !range_overflows(base, npages << PAGE_SHIFT) && base + (npages << PAGE_SHIFT) != 0)
+	if (base && npages && IS_ALIGNED(base, SIZE_2M) && npages % PT_ENTRIES == 0 && npages <= BUDDY_MAX_PAGES &&
+	    !range_overflows(base, npages << PAGE_SHIFT) && base + (npages << PAGE_SHIFT) != 0 &&
+	    arch_va_range_ok(base, base + (npages << PAGE_SHIFT) - 1))
 		return true;
-	kprintf("syspte: bad region 0x%llx + %llu pages (must be whole, aligned 2 MiB pieces, ending below the top "
-		"of the address space)\n",
+	kprintf("syspte: bad region 0x%llx + %llu pages (must be whole, aligned 2 MiB pieces of canonical addresses "
+		"in one half, from above 0 and ending below the top of the address space)\n",
 		(unsigned long long)base, (unsigned long long)npages);
 	return false;
 }

@@ -98,8 +98,9 @@ struct syspte_stats {
  */
 uint64_t syspte_setup_pages(uint64_t npages);
 /*
- * Sets up a region [base, base + npages pages) in pt (base 2 MiB aligned, npages a non-zero
- * multiple of 512, no table of the range present yet); its state lives in pages taken from the
+ * Sets up a region [base, base + npages pages) in pt (base 2 MiB aligned and not 0, npages a
+ * non-zero multiple of 512, the range canonical and in one half of the address space, no table of
+ * the range present yet); its state lives in pages taken from the
  * physical allocator. NULL, with a printed reason and nothing kept, when that fails. The region's
  * guard policy (syspte_guard_pages) is the verifier setting at this moment.
  */

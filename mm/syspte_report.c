@@ -198,13 +198,20 @@ static bool syspte_leaf_entry_ok(const struct syspte_region *r, pte_t d)
 	return false;
 }
 
+/* True when v's pages and its guard page lie inside r (no sum that could wrap): what every walk
+ * of a record's pages, tables and chunks needs before it reads them. */
+static bool syspte_record_inside(const struct syspte_region *r, const struct syspte_resv *v)
+{
+	return v->npages && v->start < r->npages && syspte_span(v) <= r->npages - v->start;
+}
+
 /* Checks one record against its index (the region's, or its cached chunk's), the free pages (the
  * allocator's and the caches') and its PTEs; adds its present pages (caches frozen). */
 static int syspte_check_record_locked(struct syspte_region *r, const struct syspte_resv *v, uint64_t *present)
 {
 	spin_assert_held(&r->lock);
-	if (v->start + v->npages > r->npages || v->npages == 0)
-		return syspte_bad("record outside the region", v->start, v->npages);
+	if (!syspte_record_inside(r, v))
+		return syspte_bad("record outside the region", v->start, syspte_span(v));
 	int cached = syspte_cache_indexes_locked(r, v);
 	if (cached < 0 || (!cached && (!bitset_test(&r->starts, v->start) || syspte_find_start_locked(r, v->start) != v)))
 		return syspte_bad("record not indexed", v->start, 0);
@@ -304,10 +311,13 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 	if (buddy_ready_from(&r->buddy) != syspte_ready_top_of(r))   /* the bytes are right (above): so must the top be */
 		return syspte_bad("the ready top differs from the span bytes", buddy_ready_from(&r->buddy),
 				  syspte_ready_top_of(r));
-	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1))
+	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1)) {
+		if (!syspte_record_inside(r, v))   /* before its spans and chunks are looked up */
+			return syspte_bad("record outside the region", v->start, syspte_span(v));
 		for (uint64_t s = v->start >> SYSPTE_SPAN_SHIFT; s <= (v->start + syspte_span(v) - 1) >> SYSPTE_SPAN_SHIFT; s++)
 			if (!syspte_has_table(r, s))
 				return syspte_bad("a reservation's span has no table", v->start, s);
+	}
 	/* every unit a reservation's free may set a bit at has its allocator chunk (mm/buddy.h) */
 	for (struct syspte_resv *v = syspte_next_locked(r, 0); v; v = syspte_next_locked(r, v->start + 1)) {
 		uint64_t e = v->start + syspte_span(v);
@@ -327,14 +337,19 @@ static int syspte_check_frozen_locked(struct syspte_region *r)
 {
 	spin_assert_held(&r->lock);
 	struct syspte_cache_totals t;
-	/* the caches first: the walks after it find cached reservations through their structures */
-	int st = syspte_cache_check_locked(r);
+	/* the allocator's geometry first: its placements (DIVISIBLE) follow its origin, its walks its size */
+	if (r->buddy.npages != r->npages || r->buddy.origin != r->base >> PAGE_SHIFT)
+		return syspte_bad("the allocator's pages or origin differ from the region's", r->buddy.npages,
+				  r->buddy.origin);
+	/* the start bits next, which every walk of the reservations below follows; then the caches: the
+	 * walks after them find cached reservations through their structures */
+	int st = bitset_check(&r->starts);
+	if (!st)
+		st = syspte_cache_check_locked(r);
 	if (!st)
 		st = syspte_check_tables_locked(r);
 	if (!st)
 		st = buddy_check(&r->buddy);
-	if (!st)
-		st = bitset_check(&r->starts);
 	syspte_cache_totals_locked(r, &t);
 	uint64_t count = 0, pages = 0, mapped = 0, present = 0, spans = 0, prev_end = 0;
 	for (struct syspte_resv *v = st ? NULL : syspte_next_locked(r, 0); v && !st; v = syspte_next_locked(r, v->start + 1)) {

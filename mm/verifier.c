@@ -16,7 +16,7 @@ void verifier_poison(paddr_t pa, uint64_t npages)
 	}
 }
 
-void verifier_check_poison(paddr_t pa, uint64_t npages)
+bool verifier_check_poison(paddr_t pa, uint64_t npages)
 {
 	for (uint64_t p = 0; p < npages; p++) {
 		volatile uint64_t *w = arch_phys_to_virt(pa + p * PAGE_SIZE);
@@ -24,7 +24,8 @@ void verifier_check_poison(paddr_t pa, uint64_t npages)
 			if (w[i] != VERIFIER_PATTERN) {
 				KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED,
 					     pa + p * PAGE_SIZE + i * 8, w[i], VERIFIER_PATTERN);
-				return;
+				return false;
 			}
 	}
+	return true;
 }

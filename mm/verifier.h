@@ -20,8 +20,9 @@ void mm_verifier_set(bool on);
 
 /* Fills npages from pa with the pattern (from word VERIFIER_FIRST_WORD of each page). */
 void verifier_poison(paddr_t pa, uint64_t npages);
-/* Verifies the pattern; on the first difference bug checks 0x1A, P1
- * VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED (P2 address, P3 value found, P4 pattern; returns if intercepted). */
-void verifier_check_poison(paddr_t pa, uint64_t npages);
+/* Verifies the pattern: true when intact; on the first difference bug checks 0x1A, P1
+ * VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED (P2 address, P3 value found, P4 pattern) and, if intercepted,
+ * returns false. */
+bool verifier_check_poison(paddr_t pa, uint64_t npages);
 
 #endif

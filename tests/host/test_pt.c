@@ -425,6 +425,14 @@ static void test_prot_and_pa_bounds(void)
 	pt_unmap(&pt, va, PAGE_SIZE);
 	paddr_t top = ARCH_PTE_MAX_PA + 1 - PAGE_SIZE, got;
 	uint64_t sz;
+	/* the CPU's width bounds a frame below the format's 52 bits: its last page maps, the next not */
+	paddr_t wtop = (1ULL << arch_phys_addr_bits()) - PAGE_SIZE;
+	is(pt_map(&pt, va, wtop + PAGE_SIZE, PAGE_SIZE, 0, PT_SIZE_4K), PT_EINVAL, "the page at the CPU's width is refused");
+	is(pt_map(&pt, va, wtop, 2 * PAGE_SIZE, 0, PT_SIZE_4K), PT_EINVAL, "so is a range that reaches it");
+	ok(!pt_query(&pt, va, NULL, NULL, NULL), "and nothing of them mapped");
+	is(pt_map(&pt, va, wtop, PAGE_SIZE, 0, PT_SIZE_4K), PT_OK, "the last page below the CPU's width maps");
+	pt_unmap(&pt, va, PAGE_SIZE);
+	fake_arch_set_phys_bits(52);   /* a CPU of the format's whole width */
 	is(pt_map(&pt, va, top, PAGE_SIZE, 0, PT_SIZE_4K), PT_OK, "the last physical page maps");
 	ok(pt_query(&pt, va + 8, &got, NULL, NULL) && got == top + 8, "and translates");
 	is(pt_map(&pt, va + PAGE_SIZE, top, 2 * PAGE_SIZE, 0, PT_SIZE_4K), PT_EINVAL, "a page past ARCH_PTE_MAX_PA is refused");
@@ -432,6 +440,7 @@ static void test_prot_and_pa_bounds(void)
 	is(pt_map(&pt, va + SIZE_2M, ARCH_PTE_MAX_PA + 1 - SIZE_2M, SIZE_2M, 0, PT_SIZE_2M), PT_OK, "the last 2 MiB frame maps");
 	ok(pt_query(&pt, va + SIZE_2M, &got, NULL, &sz) && got == ARCH_PTE_MAX_PA + 1 - SIZE_2M && sz == SIZE_2M, "as a 2 MiB leaf");
 	pt_unmap(&pt, va, 2 * SIZE_2M);
+	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
 	is(pt_check(&pt), 0, "checker clean");
 }
 
