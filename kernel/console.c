@@ -5,6 +5,7 @@
 #include "spinlock.h"
 
 static spinlock_t console_lock = SPINLOCK_INIT(LOCK_RANK_CONSOLE, "console");
+static volatile bool console_no_screen;   /* console_screen_off was called: serial only from then on */
 
 /*
  * Writes to serial and screen under the console's lock. A CPU that already holds it (a fault or a
@@ -15,13 +16,21 @@ void console_write(const char *s, size_t n)
 {
 	if (!spin_may_take(&console_lock)) {
 		serial_write(s, n);
-		fbcon_write(s, n);
+		if (!console_no_screen)
+			fbcon_write(s, n);
 		return;
 	}
 	uint64_t f = spin_lock(&console_lock);
 	serial_write(s, n);
-	fbcon_write(s, n);
+	if (!console_no_screen)
+		fbcon_write(s, n);
 	spin_unlock(&console_lock, f);
+}
+
+/* From now on the console writes to serial only (see console.h). */
+void console_screen_off(void)
+{
+	console_no_screen = true;
 }
 
 /* Takes the console's lock and keeps it (until console_drop): this CPU's writes go out without it,

@@ -10,4 +10,8 @@ void console_hold(void);
 /* For a CPU that stops for good during another's fatal report: gives back the console's lock if
  * it held it (it failed inside console_write), so the report is not blocked by it. */
 void console_drop(void);
+/* From now on every write goes to serial only, never to the screen: for a fatal error inside a fatal
+ * report, whose screen writes may be what faulted (the framebuffer's mapping or the console's state
+ * gone). */
+void console_screen_off(void);
 #endif

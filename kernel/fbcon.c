@@ -778,15 +778,16 @@ void fbcon_fill_rect(unsigned x, unsigned y, unsigned w, unsigned h, uint32_t rg
 		fbcon_fill_native(x, y, w, h, fbcon_encode(rgb & 0xFFFFFF));
 }
 
-/* Draws glyph g at pixel (x, y), scaled, in native colours fg on bg (clipped). */
+/* Draws glyph g at pixel (x, y), scaled, in native colours fg on bg (clipped: a row or column
+ * whose position is past the screen, even one that would wrap an unsigned, is not drawn). */
 static void fbcon_draw_glyph_px(unsigned x, unsigned y, unsigned scale, uint32_t g, uint32_t fg, uint32_t bg)
 {
 	const struct fbcon_font *f = &fbcon.font;
 	const uint8_t *gl = f->glyphs + (size_t)g * f->glyph_bytes;
 
-	for (unsigned r = 0; r < f->height; r++) {
+	for (unsigned r = 0; r < f->height && (uint64_t)y + (uint64_t)r * scale < fbcon.height; r++) {
 		uint32_t bits = fbcon_glyph_row(gl, r);
-		for (unsigned c = 0; c < f->width; c++, bits <<= 1)
+		for (unsigned c = 0; c < f->width && (uint64_t)x + (uint64_t)c * scale < fbcon.width; c++, bits <<= 1)
 			fbcon_fill_native(x + c * scale, y + r * scale, scale, scale, (bits & 0x80000000u) ? fg : bg);
 	}
 }
@@ -825,7 +826,7 @@ unsigned fbcon_draw_text(unsigned x, unsigned y, unsigned scale, uint32_t fg, ui
 		fbcon_draw_glyph_px(x, y, scale, g == FBCON_NO_GLYPH ? fbcon.font.fallback : g, nfg, nbg);
 		x += fbcon.font.width * scale;
 	}
-	return MIN(x, fbcon.width) - x0;
+	return x0 >= fbcon.width ? 0 : MIN(x, fbcon.width) - x0;   /* from past the right edge: nothing drawn */
 }
 
 /* Confines the text console to rows [first_row, rows) (see fbcon.h). */

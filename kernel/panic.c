@@ -100,17 +100,35 @@ void kernel_finish(bool success)
 	shutdown_halt();
 }
 
+/* Fatal errors inside the owner's own report so far (panic_enter). */
+static unsigned panic_nested;
+
+/* Ends the machine as a failure without a word: for an error on the way to the end itself. */
+static __attribute__((noreturn)) void panic_end_silently(void)
+{
+	if (kernel_onexit == ONEXIT_QEMU)
+		shutdown_qemu_exit(QEMU_EXIT_FAIL);
+	if (kernel_onexit == ONEXIT_REBOOT)
+		shutdown_reset();
+	shutdown_halt();
+}
+
 /*
  * Marks entry to a fatal path. The first CPU to enter owns the report; a fatal error inside its
- * own report ends at once; another CPU's stops that CPU (its error named in one line before the
- * report's footer) and leaves the report whole. The report
+ * own report ends at once: its one line goes to serial alone (the screen's writes, the framebuffer's
+ * mapping or the console's state gone, are the likeliest cause, and would fault again), and an
+ * error on the way to the end ends the machine silently. Another CPU's error stops that CPU (its
+ * error named in one line before the report's footer) and leaves the report whole. The report
  * starts on a cleared blue screen with the whole screen for text: the summary screen (its PASSED
  * banner, its three-row text window) must not stay up around a report it would scroll away.
  */
 static void panic_enter(void)
 {
 	if (panic_take_ownership(true)) {
-		kprintf("\n*** nested fatal error during a fatal report; stopping\n");
+		if (panic_nested++)
+			panic_end_silently();
+		console_screen_off();
+		kprintf("\n*** nested fatal error during a fatal report; stopping (serial only from here)\n");
 		kernel_finish(false);
 	}
 	panic_reporting = true;

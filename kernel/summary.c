@@ -96,8 +96,9 @@ static void summary_format(const struct ktest_results *r, const struct sysinfo *
 		  si->uefi_revision >> 16, si->uefi_revision & 0xFFFF);
 	ksnprintf(sum.machine[4][0], SUMMARY_LINE_MAX, "Display");
 	if (si->fb_format)
-		ksnprintf(sum.machine[4][1], SUMMARY_LINE_MAX, "%u x %u, 32 bpp %s, %u pixels per line", si->fb_width,
-			  si->fb_height, sysinfo_fb_format_name(si->fb_format), si->fb_pitch);
+		ksnprintf(sum.machine[4][1], SUMMARY_LINE_MAX, "%u x %u, %u bpp %s, %u pixels per line%s", si->fb_width,
+			  si->fb_height, si->fb_bpp, sysinfo_fb_format_name(si->fb_format), si->fb_pitch,
+			  si->fb_drawn ? "" : ": not drawn, console on serial only");
 	else
 		ksnprintf(sum.machine[4][1], SUMMARY_LINE_MAX, "no linear framebuffer");
 	ksnprintf(sum.machine[5][0], SUMMARY_LINE_MAX, "Clock");
@@ -277,7 +278,9 @@ static struct memview_box summary_region_box(unsigned y, unsigned bottom)
 {
 	unsigned h = bottom > y ? bottom - y : 0, gap = sum.ch / 2;
 
-	return (struct memview_box){ sum.cw, y, sum.width - 2 * sum.cw, h > gap ? (h - gap) / 2 : 0, true };
+	unsigned w = sum.width > 2 * sum.cw ? sum.width - 2 * sum.cw : 0;   /* a screen narrower than two cells: none */
+
+	return (struct memview_box){ sum.cw, y, w, h > gap ? (h - gap) / 2 : 0, true };
 }
 
 /* Lays out and draws the whole screen (summary_screen_plan). */
@@ -310,11 +313,13 @@ static void summary_draw(void)
 	y += res_rows ? res_rows * sum.ch + sum.ch / 2 : 0;
 	summary_draw_machine(y);
 	y += SUMMARY_MACHINE_ROWS * sum.ch + sum.ch / 2;
-	region = summary_region_box(y, text_top - sum.ch / 2);
-	if (region.h >= SUMMARY_MIN_PICTURE_H) {
+	/* the pictures end half a row above the console's text, which a screen of 1-3 rows starts at 0 */
+	unsigned bottom = text_top > sum.ch / 2 ? text_top - sum.ch / 2 : 0;
+	region = summary_region_box(y, bottom);
+	if (region.h >= SUMMARY_MIN_PICTURE_H && region.w > 0) {
 		memview_region(&region, sum.region_title, &sum.region);
 		y += sum.region.height + sum.ch / 2;
-		ram = (struct memview_box){ sum.cw, y, region.w, text_top - sum.ch / 2 - y, true };
+		ram = (struct memview_box){ sum.cw, y, region.w, bottom > y ? bottom - y : 0, true };
 		memview_ram(&ram, "Physical memory now", map, msize, dsz, &sum.ram);
 	} else {
 		summary_text(1, y, SUMMARY_LABEL, "(no room for the memory pictures on this screen)");

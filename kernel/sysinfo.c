@@ -43,6 +43,16 @@ void sysinfo_init_clock(void)
 		st ? acpi_strerror(st) : "present", pm.port);
 }
 
+uint32_t sysinfo_fb_bpp(const struct bootinfo_fb *fb)
+{
+	if (fb->format == BOOTINFO_FB_RGBX || fb->format == BOOTINFO_FB_BGRX)
+		return 32;
+	uint32_t m = fb->mask_red | fb->mask_green | fb->mask_blue | fb->mask_reserved;
+	if (fb->format != BOOTINFO_FB_BITMASK || m == 0)
+		return 0;
+	return (uint32_t)ALIGN_UP(32u - (uint32_t)__builtin_clz(m), 8u);
+}
+
 const char *sysinfo_fb_format_name(uint32_t format)
 {
 	switch (format) {
@@ -53,7 +63,8 @@ const char *sysinfo_fb_format_name(uint32_t format)
 	}
 }
 
-/* Bytes of RAM-like types in the memory map (everything but reserved, MMIO and PAL code). */
+/* Bytes of RAM-like types in the memory map (everything but reserved, MMIO and PAL code), saturating
+ * at 2^64 - 1: a firmware's absurd NumberOfPages must not wrap the figure a person reads. */
 static uint64_t sysinfo_ram_bytes(void)
 {
 	size_t size, dsz;
@@ -62,8 +73,10 @@ static uint64_t sysinfo_ram_bytes(void)
 
 	for (size_t i = 0; dsz && i < size / dsz; i++) {
 		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
-		if (d->type != EFI_RESERVED && d->type != EFI_MMIO && d->type != EFI_MMIO_PORT && d->type != EFI_PAL_CODE)
-			bytes += d->num_pages << PAGE_SHIFT;
+		if (d->type == EFI_RESERVED || d->type == EFI_MMIO || d->type == EFI_MMIO_PORT || d->type == EFI_PAL_CODE)
+			continue;
+		uint64_t b = d->num_pages > (UINT64_MAX >> PAGE_SHIFT) ? UINT64_MAX : d->num_pages << PAGE_SHIFT;
+		bytes = b > UINT64_MAX - bytes ? UINT64_MAX : bytes + b;
 	}
 	return bytes;
 }
@@ -96,6 +109,8 @@ void sysinfo_collect(struct sysinfo *si, struct acpi_madt_info *madt)
 	si->fb_height = kernel_bootinfo.fb.height;
 	si->fb_pitch = kernel_bootinfo.fb.pitch;
 	si->fb_format = kernel_bootinfo.fb.format;
+	si->fb_bpp = sysinfo_fb_bpp(&kernel_bootinfo.fb);
+	si->fb_drawn = bootinfo_fb_bytes(&kernel_bootinfo.fb) != 0;
 	si->tsc_hz = tsc_hz();
 	si->tsc_source = tsc_source();
 	si->ms_since_reset = tsc_to_ms(now);

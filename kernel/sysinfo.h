@@ -20,6 +20,8 @@ struct sysinfo {
 	const char *fw_vendor;
 	uint32_t fw_revision, uefi_revision;
 	uint32_t fb_width, fb_height, fb_pitch, fb_format;
+	uint32_t fb_bpp;                 /* bits a pixel: 32 for RGBX/BGRX, a bitmask's highest mask bit in whole bytes */
+	bool fb_drawn;                   /* the mode is one the console draws (bootinfo_fb_bytes not 0) */
 	uint64_t tsc_hz;
 	const char *tsc_source;
 	uint64_t ms_since_reset;         /* TSC now / frequency: time since the CPU was reset */
@@ -35,5 +37,9 @@ void sysinfo_collect(struct sysinfo *si, struct acpi_madt_info *madt);
 const struct acpi_access *sysinfo_acpi(void);
 /* The name of a bootinfo framebuffer format. */
 const char *sysinfo_fb_format_name(uint32_t format);
+struct bootinfo_fb;
+/* Bits a pixel of fb's mode: 32 for RGBX and BGRX, a bitmask's highest mask bit rounded up to whole
+ * bytes (UEFI), 0 for none. */
+uint32_t sysinfo_fb_bpp(const struct bootinfo_fb *fb);
 
 #endif

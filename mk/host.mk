@@ -48,8 +48,8 @@ $(B)/host/test_panic_reports: tests/host/test_panic_reports.c kernel/panic.c ker
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf $< $(HOST_OBJ) -o $@
 
-# The review's findings (rv-kernel-findings.patch; fails on the code as it is, not in make test).
-$(B)/host/test_input_findings: tests/host/test_input_findings.c kernel/summary.c kernel/memview.c kernel/summary_layout.c \
+# The kernel's input edges: built like test_summary_screens, plus panic.c with kprintf wrapped.
+$(B)/host/test_input_edges: tests/host/test_input_edges.c kernel/summary.c kernel/memview.c kernel/summary_layout.c \
 		kernel/fbcon.c kernel/cmdline.c kernel/sysinfo.c kernel/panic.c kernel/textwrap.c arch/x86_64/acpi.c $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
