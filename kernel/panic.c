@@ -245,6 +245,10 @@ void panic_trap(struct trap_frame *tf, uint64_t cr2)
 	const char *sym = ksyms_lookup(tf->rip, &off);
 	kprintf("\n*** STOP: 0x%08X %s\n", BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED,
 		bugcheck_name(BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED));
+	/* the parameters mm/bugcheck.c's table names for 0x1E, then the same facts in words */
+	kprintf("*** Parameters: P1 0x%016llx P2 0x%016llx\n***             P3 0x%016llx P4 0x%016llx\n",
+		(unsigned long long)tf->vector, (unsigned long long)tf->rip, (unsigned long long)tf->error,
+		(unsigned long long)cr2);
 	panic_printf_wrapped("Exception %llu (%s), error code 0x%llx\nat %s+0x%llx", (unsigned long long)tf->vector,
 			     trap_name(tf->vector), (unsigned long long)tf->error, sym ? sym : "?", (unsigned long long)off);
 	if (tf->vector == VEC_PF)

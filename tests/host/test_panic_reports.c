@@ -262,12 +262,18 @@ static void test_bugchecks_and_traps(void)
 		run_report();
 		snprintf(header, sizeof(header), "*** STOP: 0x%08X ", BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED);
 		const char *r = check_report(onexit, BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, header, why, sizeof(why));
+		char params[160];   /* the parameters mm/bugcheck.c's table names for 0x1E */
+		snprintf(params, sizeof(params), "*** Parameters: P1 0x%016llx P2 0x%016llx\n***             P3 0x%016llx "
+			 "P4 0x%016llx\n", (unsigned long long)tf.vector, (unsigned long long)tf.rip,
+			 (unsigned long long)tf.error, (unsigned long long)report.cr2);
+		if (!r && !strstr(serial_log, params))
+			r = "no parameters line of vector, RIP, error code and CR2";
 		if (r && bad++ < 5)
 			printf("#   trap %llu error 0x%llx, onexit %d: %s\n", (unsigned long long)tf.vector,
 			       (unsigned long long)tf.error, onexit, r);
 	}
 	is(bad, 0, "%d reports (every bug check code below 0x200, generated traps): one header, no line past %d columns, "
-	   "the footer, one end as a failure", runs, KPRINTF_SCREEN_COLS);
+	   "the footer, one end as a failure; a trap's P1-P4 its vector, RIP, error code and CR2", runs, KPRINTF_SCREEN_COLS);
 }
 
 /* A fatal error inside a report, at every line of it: one nested line, then the end at once. */
