@@ -50,6 +50,12 @@ static void vm_map_dmap(void)
 		uint64_t size = (d->num_pages + ((d->phys_start & PAGE_MASK) != 0)) << PAGE_SHIFT;
 		if (range_overflows(start, size) || start + size > DMAP_SIZE)
 			continue;
+		/* none of it at or past the CPU's physical width, which no PTE can name (phys_init
+		 * reports the RAM it leaves out there) */
+		paddr_t width_end = 1ULL << arch_phys_addr_bits();
+		if (start >= width_end)
+			continue;
+		size = MIN(size, width_end - start);
 		/* Descriptors may overlap: map page by page what is not mapped yet. */
 		for (uint64_t off = 0; off < size;) {
 			vaddr_t va = DMAP_BASE + start + off;
@@ -93,6 +99,11 @@ static void vm_map_fb(const struct bootinfo *bi)
 	uint64_t size = ALIGN_UP(fb->base + bytes, PAGE_SIZE) - pa;
 	if (size > FB_MAX_SIZE) {
 		kprintf("vm: framebuffer of %llu bytes too large; console on serial only\n", (unsigned long long)size);
+		return;
+	}
+	if ((pa + size - 1) >> arch_phys_addr_bits()) {
+		kprintf("vm: framebuffer at 0x%llx + %llu bytes lies past the CPU's %u-bit physical address width; console "
+			"on serial only\n", (unsigned long long)fb->base, (unsigned long long)bytes, arch_phys_addr_bits());
 		return;
 	}
 	int st = pt_map(&kernel_pt, FB_BASE, pa, size, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(PT_CACHE_WC),

@@ -18,8 +18,9 @@
 #include "testhooks.h"
 
 /* Frames from here up are ignored wherever a map claims them: the buddy's limit (2^31 - 1 frames,
- * 8 TiB), below the architectural 52-bit physical limit. */
-#define PHYS_LIMIT_PFN MIN(PHYS_ARCH_FRAMES, BUDDY_MAX_PAGES)
+ * 8 TiB), below the architectural 52-bit physical limit, or the CPU's physical address width when
+ * lower (a frame at or past it cannot go into a PTE: its bits there are reserved). */
+#define PHYS_LIMIT_PFN MIN(MIN(PHYS_ARCH_FRAMES, BUDDY_MAX_PAGES), 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT))
 /* Frames of the architectural 52-bit physical address space: a descriptor of usable memory that
  * ends past it (or whose end wraps) describes RAM no machine has, and is ignored whole. */
 #define PHYS_ARCH_FRAMES (1ULL << (52 - PAGE_SHIFT))

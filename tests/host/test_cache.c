@@ -148,7 +148,7 @@ static bool leaf_as_asked(uint64_t e, unsigned prot, unsigned features, int leve
 
 /*
  * Property: for generated protection words (valid or not), feature sets and page sizes, pt_map
- * refuses exactly the invalid words, and every leaf it writes carries bit 63 only with NX on a
+ * refuses exactly the invalid words (and 1 GiB leaves alone on a CPU without them), and every leaf it writes carries bit 63 only with NX on a
  * non-executable mapping, the PAT bit only with PAT, and the memory type arch_pte_cache_effective names;
  * pt_protect the same; pt_check stays clean.
  */
@@ -171,6 +171,12 @@ static void test_pt_map_property(void)
 			bool valid = !(prot & ~(PT_PROT_W | PT_PROT_X | PT_PROT_G | PT_PROT_CACHE(7))) &&
 				     PT_PROT_CACHE_OF(prot) < PT_CACHE_TYPES;
 			int st = pt_map(&pt, va, SIZE_1G, bytes[s], prot, sizes[s]);
+			/* 1 GiB leaves alone, on a CPU without them: the range needs leaves sizes does not allow */
+			bool fits = !(s == 2 && !(features & PT_FEAT_1G));
+			if (valid && !fits) {
+				refused_wrongly += st != PT_EINVAL || pt_query(&pt, va, NULL, NULL, NULL);
+				continue;
+			}
 			if (!valid) {
 				bad++;
 				refused_wrongly += st != PT_EINVAL || pt_query(&pt, va, NULL, NULL, NULL);

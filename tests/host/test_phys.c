@@ -1145,6 +1145,50 @@ static void test_loader_ranges_bound_frees(void)
 	   "its first frame, nothing freed", cases);
 }
 
+/*
+ * RAM a map lists at or past the CPU's physical address width (below the 52-bit format's limit: a
+ * firmware's bug, or a map written for another CPU): frames there cannot go into a PTE, so the
+ * allocator manages only those below, and says how many it left out. Over widths 32..36 and ranges
+ * ending below, at, across and wholly past the width.
+ */
+static void test_ram_past_cpu_width(void)
+{
+	enum { LOW = 16384 };
+	unsigned n = 0, bad = 0;
+	for (unsigned bits = 32; bits <= 36; bits++)   /* the fake RAM backs 64 GiB: 36 bits */
+		for (unsigned k = 0; k < 6; k++, n++) {
+			fake_arch_set_phys_bits(bits);
+			uint64_t limit = 1ULL << (bits - PAGE_SHIFT);   /* the first frame past the width */
+			/* a range ending below, exactly at, across (by 1 or many frames), or wholly past the width */
+			static const int64_t ends[6] = { -7, 0, 1, 300, 5000, -1 };
+			uint64_t start = k == 5 ? limit + 9 : limit - 200, end = k == 5 ? limit + 400 : limit + ends[k];
+			machine_map_init(&m, 48);
+			machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, LOW, 0);   /* room for the metadata */
+			machine_map_add(&m, EFI_CONVENTIONAL, start << 12, end - start, 0);
+			char out[1024];
+			capture_begin();
+			int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+			capture_end(out, sizeof(out));
+			struct phys_stats st;
+			phys_get_stats(&st);
+			uint64_t below = MIN(end, limit) > start ? MIN(end, limit) - start : 0, past = end - start - below;
+			char want[160];
+			snprintf(want, sizeof want, "ignoring %llu pages of RAM at or above 0x%llx", (unsigned long long)past,
+				 (unsigned long long)(limit << 12));
+			bool good = r == 0 && st.usable_pages == LOW + below && st.highest_pfn <= limit &&
+				    !phys_is_managed(limit << 12) && !phys_is_managed((end - 1) << 12) == (end > limit) &&
+				    (!below || phys_is_managed((start + below - 1) << 12)) &&
+				    (past ? strstr(out, want) != NULL : strstr(out, "ignoring") == NULL);
+			if (!good && bad++ < 4)
+				printf("# width %u, frames 0x%llx..0x%llx: init %d, usable %llu (want %llu), highest 0x%llx; said: %s\n",
+				       bits, (unsigned long long)start, (unsigned long long)end, r, (unsigned long long)st.usable_pages,
+				       (unsigned long long)(LOW + below), (unsigned long long)st.highest_pfn, out);
+		}
+	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
+	ok(bad == 0, "%u maps with RAM below, at, across and past the CPU's width (32..36 bits): only frames below it "
+	   "managed, the rest reported by count", n);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -1168,6 +1212,7 @@ int main(void)
 	test_impossible_descriptor_message();
 	test_loader_ranges_bound_frees();
 	test_usable_descriptor_past_physical_limit();
+	test_ram_past_cpu_width();
 	test_impossible_descriptor_other_class();
 	return tap_done();
 }

@@ -199,12 +199,18 @@ int main(void)
 	paddr_t again;
 	do   /* the allocator hands out other free pages first; the others stay allocated */
 		again = phys_alloc(1, 0, UINT64_MAX);
-	while (again && again != pa);
-	ok(again == pa, "the page came back");
+	while (again && bugcheck_last.count == before);
+	/* intercepted, the bug check leaves the state as before the call: that allocation unmade */
+	ok(again == 0 && phys_is_free(pa, 1), "the allocation that met the page was refused, the page left free");
 	ok(bugcheck_last.count == before + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT && bugcheck_last.p[0] == VERIFIER_BUGCHECK_FREE_PAGE_MODIFIED,
 	   "use after free reported as 0x1A/0x5A01");
 	is(bugcheck_last.p[1], pa + 17 * 8, "at the modified word");
 	is(bugcheck_last.p[2], 0x1234, "with the value found");
+	verifier_poison(pa, 1);   /* the test mends its own use after free */
+	again = phys_alloc(1, pa, pa + PAGE_SIZE);
+	ok(again == pa && bugcheck_last.count == before + 1, "mended, the page is handed out with no further bug check");
+	if (again)
+		phys_free(again, 1);
 	bugcheck_set_hook(NULL);
 	is(phys_check(), 0, "physical allocator consistent");
 
