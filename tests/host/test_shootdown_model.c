@@ -21,7 +21,10 @@
  *  - check: every CPU holds no translation of a page the model says is not mapped, reads each
  *    mapped page's frame (a remap's new one), cannot write a page made read-only, and no read of a
  *    clean phase went through a stale translation.
- * Before the rounds, a scripted case: a CPU that leaves the online mask with a round posted to it
+ * Before the rounds: 3000 generated bad calls (syspte_unmap with page counts of 0, partial, huge,
+ * ending at or past 2^64, at addresses in, around and outside the mapping and the region; pt_unmap
+ * and pt_protect of zero, unaligned, wrapping, non-canonical and top-of-space ranges) each leave
+ * every entry as it was and issue no batch; and a scripted case: a CPU that leaves the online mask with a round posted to it
  * and rejoins while the issuer still waits acknowledges that round by its return (the kernel's
  * tlb_ack_stale), so the round ends.
  * SHOOT_ROUNDS (environment) sets the rounds (default 400), SHOOT_SEED the seed, SHOOT_INJECT the
@@ -40,6 +43,9 @@
 #include "phys.h"
 #include "tlb_batch.h"
 #include "test_rng.h"
+#include "bugcheck.h"
+#include "testhooks.h"
+#include "vmlayout.h"
 
 #define NCPU 4
 #define SLOTS 2                        /* region reservations per CPU */
@@ -760,6 +766,151 @@ static void test_rejoined_cpu_acknowledges_requests_from_before_it_left(void)
 	phys_free(pa, 1);
 }
 
+/* ---------------------------------------------------------------- bad input flushes nothing */
+
+/* What the tables say of n pages from va: a hash of each page's presence and frame. */
+static uint64_t tables_digest(vaddr_t va, uint64_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ULL;
+	for (uint64_t k = 0; k < n; k++) {
+		paddr_t pa = 0;
+		bool present = pt_query(host_machine_pt(), va + k * PAGE_SIZE, &pa, NULL, NULL);
+		h = (h ^ (present ? pa | 1 : 0)) * 0x100000001B3ULL;
+	}
+	return h;
+}
+
+/* A page count of a bad call: 0, around the reservation's, huge, or one whose span ends exactly at,
+ * or just past, 2^64 from addr. */
+static uint64_t bad_count(uint64_t *rng, vaddr_t addr, uint64_t n)
+{
+	uint64_t to_top = (0 - (addr & ~PAGE_MASK)) >> PAGE_SHIFT;   /* pages from addr's page to 2^64 */
+	switch (draw(rng, 10)) {
+	case 0: return 0;
+	case 1: return n + 1 + draw(rng, 600);
+	case 2: return 1 + draw(rng, n - 1);
+	case 3: return 1ULL << (32 + draw(rng, 20));
+	case 4: return UINT64_MAX - draw(rng, 4);
+	case 5: return to_top;
+	case 6: return to_top + 1;
+	case 7: return (UINT64_MAX >> PAGE_SHIFT) + draw(rng, 3);
+	case 8: return 1ULL << 63;
+	default: return n;
+	}
+}
+
+/*
+ * Generated bad calls on a machine with one reservation mapped (2 MiB leaves and 4 KiB pages) and a
+ * pt mapping (a 2 MiB leaf and 4 KiB pages): syspte_unmap with page counts of 0, partial, past the
+ * end, huge, ending at or past 2^64, at addresses inside the mapping, around it, outside the region
+ * and at the top of the space, with the right tag or not; pt_unmap and pt_protect with sizes of 0,
+ * unaligned, huge, wrapping past 2^64 or ending exactly at it, non-canonical ranges, and valid
+ * ranges with nothing mapped (the last pages of the space included). Each one leaves every entry as
+ * it was and issues no batch; then the valid unmaps issue exactly their one batch each.
+ */
+static void test_bad_inputs_flush_nothing(void)
+{
+	struct pt *pt = host_machine_pt();
+	const uint32_t tag = TAG_BASE + 7;
+	const uint64_t n = 2 * SPAN + 5;
+	uint64_t rng = seed | 1, wrong = 0, cases = 0, bugchecks = 0, pt_cases = 0;
+	struct slot *s = calloc(1, sizeof(*s));
+	if (!s)
+		abort();
+	s->va = syspte_reserve(region, 4 * SPAN, tag, SYSPTE_FLAG_DIVISIBLE);   /* aligned to its 8 MiB */
+	s->n = n;   /* the mapping: its first n pages */
+	s->gen = 1;
+	ok(s->va && (s->va & (SIZE_2M - 1)) == 0, "a 2 MiB-aligned reservation of %d pages", 4 * SPAN);
+	if (!s->va)
+		return;
+	s->leaves = slot_frames(0, 7, s, ~0ULL);
+	ok(s->leaves == 2 && syspte_map(region, s->va, tag, s->pfn, n, PT_CACHE_WB) == SYSPTE_OK, "mapped with 2 leaves and 5 pages");
+	const vaddr_t pva = CELL_VA + 9 * SIZE_1G;
+	paddr_t ppa = phys_alloc_aligned(SPAN + 8, SPAN, 0, UINT64_MAX);
+	ok(ppa && pt_map(pt, pva, ppa, (SPAN + 8) * PAGE_SIZE, PT_PROT_W | PT_PROT_G, PT_SIZE_2M | PT_SIZE_4K) == PT_OK,
+	   "pt_map of a 2 MiB leaf and 8 pages");
+	const uint64_t digest_r = tables_digest(s->va - PAGE_SIZE, 4 * SPAN + 2), digest_p = tables_digest(pva, SPAN + 8);
+	vaddr_t rend = SYSPTE_BASE + (256ULL << 20);
+	bugcheck_set_hook(bugcheck_record_hook);
+	fake_tlb_reset();
+	for (int c = 0; c < 3000; c++) {
+		uint64_t flushes = fake_tlb.flushes;
+		cases++;
+		if (draw(&rng, 2)) {   /* syspte_unmap */
+			static const int64_t around[] = { -1, 1, 2, SPAN, SPAN + 1, 2 * SPAN, 2 * SPAN + 4, 2 * SPAN + 5 };
+			vaddr_t addr;
+			switch (draw(&rng, 6)) {
+			case 0: addr = s->va; break;
+			case 1: addr = s->va + (vaddr_t)around[draw(&rng, 8)] * PAGE_SIZE; break;
+			case 2: addr = SYSPTE_BASE - PAGE_SIZE * (1 + draw(&rng, 2)); break;
+			case 3: addr = rend - PAGE_SIZE * draw(&rng, 2); break;
+			case 4: addr = 0 - PAGE_SIZE * (1 + draw(&rng, 3)); break;
+			default: addr = s->va + draw(&rng, n) * PAGE_SIZE;
+			}
+			addr += draw(&rng, 4) == 0 ? draw(&rng, PAGE_SIZE) : 0;
+			uint64_t count = bad_count(&rng, addr, n);
+			uint32_t t = draw(&rng, 8) ? tag : tag + 1;
+			if ((addr & ~PAGE_MASK) == s->va && count == n && t == tag)
+				count = n - 1;   /* the one valid call: replaced by a partial one */
+			uint64_t before = bugcheck_last.count;
+			int st = syspte_unmap(region, addr, t, count);
+			bugchecks += bugcheck_last.count != before;
+			bool bad = st == SYSPTE_OK || (st == SYSPTE_MISUSE) != (bugcheck_last.count != before) || fake_tlb.flushes != flushes;
+			if (bad && wrong < 8)
+				printf("# syspte_unmap(0x%llx (mapping 0x%llx), tag %s, %llu pages): %d, %llu batches\n", (unsigned long long)addr,
+				       (unsigned long long)s->va, t == tag ? "right" : "wrong", (unsigned long long)count, st,
+				       (unsigned long long)(fake_tlb.flushes - flushes));
+			wrong += bad;
+		} else {   /* pt_unmap or pt_protect */
+			vaddr_t va;
+			uint64_t size;
+			bool valid = false;
+			switch (draw(&rng, 7)) {
+			case 0: va = pva; size = 0; break;
+			case 1: va = pva; size = PAGE_SIZE * (1 + draw(&rng, 8)) + 1 + draw(&rng, PAGE_SIZE - 1); break;
+			case 2: va = pva + 1 + draw(&rng, PAGE_SIZE - 1); size = PAGE_SIZE; break;
+			case 3: va = 0 - PAGE_SIZE * (1 + draw(&rng, 8)); size = 0 - va + PAGE_SIZE * draw(&rng, 3); break;
+			case 4:   /* into the non-canonical hole, or inside it */
+				va = 0x0000800000000000ULL - PAGE_SIZE * draw(&rng, 2);
+				size = PAGE_SIZE * (2 + draw(&rng, 4));
+				break;
+			case 5: va = pva; size = (1ULL << 63) + PAGE_SIZE * draw(&rng, 2); break;
+			default:   /* valid, with nothing mapped: the last pages of the space, or below the mapping */
+				valid = true;
+				va = draw(&rng, 2) ? 0 - PAGE_SIZE * (2 + draw(&rng, 32)) : pva - PAGE_SIZE * (1 + draw(&rng, 64));
+				size = draw(&rng, 2) && va > pva ? 0 - PAGE_SIZE - va : PAGE_SIZE * (1 + draw(&rng, (0 - va) / PAGE_SIZE - 1 < 40 ? (0 - va) / PAGE_SIZE - 1 : 40));
+				if (va < pva && va + size > pva)
+					size = pva - va;
+			}
+			int st = draw(&rng, 2) ? pt_unmap(pt, va, size) : pt_protect(pt, va, size, PT_PROT_G);
+			bool bad = (valid ? st != PT_OK : st != PT_EINVAL) || fake_tlb.flushes != flushes;
+			if (bad && wrong < 8)
+				printf("# pt change of [0x%llx, +0x%llx) (%s): %d, %llu batches\n", (unsigned long long)va,
+				       (unsigned long long)size, valid ? "valid" : "bad", st, (unsigned long long)(fake_tlb.flushes - flushes));
+			wrong += bad;
+			pt_cases++;
+		}
+	}
+	bugcheck_set_hook(NULL);
+	wrong += tables_digest(s->va - PAGE_SIZE, 4 * SPAN + 2) != digest_r || tables_digest(pva, SPAN + 8) != digest_p;
+	is(wrong, 0, "%llu bad calls (%llu on the page tables, %llu bug checks): no entry changed, no batch issued",
+	   (unsigned long long)cases, (unsigned long long)pt_cases, (unsigned long long)bugchecks);
+	vaddr_t want[TLB_BATCH_PAGES];
+	uint64_t e = slot_entries(s, want, TLB_BATCH_PAGES);
+	fake_tlb_reset();
+	bool good = syspte_unmap(region, s->va, tag, n) == SYSPTE_OK && pt_unmap(pt, pva, (SPAN + 8) * PAGE_SIZE) == PT_OK;
+	vaddr_t pwant[9] = { pva };
+	for (unsigned k = 0; k < 8; k++)
+		pwant[1 + k] = pva + (SPAN + k) * PAGE_SIZE;
+	ok(good && e == 7 && fake_tlb.flushes == 2 && fake_tlb_flushed_pages(0, want, e) && fake_tlb_flushed_pages(1, pwant, 9),
+	   "then the valid unmaps: one batch each, a leaf one entry (7 and 9 entries)");
+	for (unsigned a = 0; a < s->nalloc; a++)
+		phys_free(s->alloc[a].pa, s->alloc[a].pages);
+	ok(syspte_release(region, s->va, tag) == SYSPTE_OK, "released");
+	phys_free(ppa, SPAN + 8);
+	free(s);
+}
+
 int main(void)
 {
 	const char *env = getenv("SHOOT_ROUNDS");
@@ -784,6 +935,7 @@ int main(void)
 		}
 	}
 	test_rejoined_cpu_acknowledges_requests_from_before_it_left();
+	test_bad_inputs_flush_nothing();
 	printf("# seed 0x%llx, %u rounds, %d CPUs\n", (unsigned long long)seed, rounds, NCPU);
 	fake_smp_run(NCPU, run, NULL);
 
