@@ -27,7 +27,7 @@
  * every entry as it was and issue no batch; and a scripted case: a CPU that leaves the online mask with a round posted to it
  * and rejoins while the issuer still waits acknowledges that round by its return (the kernel's
  * tlb_ack_stale), so the round ends.
- * SHOOT_ROUNDS (environment) sets the rounds (default 400), SHOOT_SEED the seed, SHOOT_INJECT the
+ * SHOOT_ROUNDS (environment) sets the rounds (default 400, at least 100), SHOOT_SEED the seed, SHOOT_INJECT the
  * tlb_inject bits (include/tlb_batch.h) of a deleted part of the shootdown, which must fail the run.
  */
 #include <stdlib.h>
@@ -98,6 +98,7 @@ struct plan {
 	uint64_t n;                    /* reserve: pages; pt_map: pages (0: one 2 MiB leaf) */
 	unsigned a, b;                 /* pt_unmap, pt_protect: pages [a, b) of the cell */
 	uint64_t leaf_mask;            /* map: which whole spans get an aligned run (bit s) */
+	bool split;                    /* pt_unmap, pt_protect: the range cuts the cell's leaf */
 };
 
 /* One batch the model expects. */
@@ -246,6 +247,7 @@ static void plan_round(unsigned cpu, struct cpu_model *m)
 		p->b = p->a + len < c->pages ? p->a + len : c->pages;
 	}
 	}
+	p->split = c->leaf && (p->a != 0 || p->b != SPAN);
 }
 
 /* ---------------------------------------------------------------- the changes */
@@ -532,7 +534,9 @@ static void read_racing(struct cpu_model *me)
 		const struct slot *s = &cm[o]->slot[p->idx];
 		rd(s->va + draw(&me->rng, s->n) * PAGE_SIZE);
 		me->racing_reads++;
-	} else if (p->act == ACT_PT_UNMAP || p->act == ACT_PT_PROTECT) {
+	} else if ((p->act == ACT_PT_UNMAP || p->act == ACT_PT_PROTECT) && !p->split) {
+		/* Not while a split builds a table: the fake MMU's walk would read the new table's
+		 * zeroing (plain stores, phys_zero) with no order to it on the host; x86 orders stores. */
 		const struct cell *c = &cm[o]->cell[p->idx];
 		rd(c->va + (p->a + draw(&me->rng, p->b - p->a)) * PAGE_SIZE);
 		me->racing_reads++;
@@ -915,7 +919,7 @@ int main(void)
 {
 	const char *env = getenv("SHOOT_ROUNDS");
 	if (env)
-		rounds = (unsigned)strtoul(env, NULL, 0);
+		rounds = MAX((unsigned)strtoul(env, NULL, 0), 100u);   /* the coverage check needs that many */
 	if ((env = getenv("SHOOT_SEED")))
 		seed = strtoull(env, NULL, 0);
 	if ((env = getenv("SHOOT_INJECT")))   /* TLB_INJECT_* bits: a deleted part of the shootdown must fail the run */
@@ -969,7 +973,7 @@ int main(void)
 	for (int a = ACT_RESERVE; a <= ACT_PT_PROTECT; a++)
 		every &= ops[a] > 0;
 	ok(every && busy_rounds > rounds / 4 && log_alls > 0 && log_splits > 0 && held > 20 * (uint64_t)rounds &&
-	   (rounds < 8 || rejoins >= rounds / 4 - 1),
+	   rejoins == rounds / 4,
 	   "coverage: every kind of change, several CPUs at once, flushes of everything, splits, translations held "
 	   "before their change, CPU 3 rejoining mid-round");
 	teardown();
