@@ -673,8 +673,10 @@ void fake_cpu_set(unsigned i)
 	fake_cpu = i;
 }
 
-/* A CPU coming online starts with an empty TLB and an empty TLB mailbox, as one started by INIT:
- * while offline it was sent nothing. Called by the CPU's own thread, or before it runs. */
+/* A CPU coming online starts with an empty TLB, as one started by INIT, and acknowledges without
+ * applying them the requests posted to it before it left (the kernel's tlb_ack_stale): an issuer
+ * still waiting for one would otherwise wait forever once the CPU is back in the online mask.
+ * Called by the CPU's own thread, or before it runs. */
 static void fake_cpu_join(unsigned i)
 {
 	struct fake_cpu_state *c = &fake_cpus[i];
@@ -683,7 +685,9 @@ static void fake_cpu_join(unsigned i)
 	c->gen++;
 	c->gen_ng++;
 	c->filled_g = c->filled_ng = false;
-	__atomic_store_n(&c->tlb_pending, 0, __ATOMIC_RELAXED);
+	uint64_t pending = __atomic_exchange_n(&c->tlb_pending, 0, __ATOMIC_ACQUIRE);
+	for (; pending; pending &= pending - 1)
+		__atomic_fetch_and(&fake_cpus[__builtin_ctzll(pending)].tlb_acks, ~(1ULL << i), __ATOMIC_RELEASE);
 }
 
 void fake_cpu_online(unsigned i, bool on)
