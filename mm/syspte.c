@@ -232,8 +232,14 @@ static void syspte_table_made(void *arg, vaddr_t va, paddr_t table, volatile pte
 	r->tables[s] = t;
 	r->table_pa[s] = table;
 	syspte_spans_ready_update(r, s, 1);
-	r->pd[((r->span0 + s) >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)] =
-		pde - ((r->span0 + s) & (PT_ENTRIES - 1));
+	/* The 1 GiB's level-2 table, written once, when its first span gets a table: a map or unmap of
+	 * a cached reservation reads it under its cache's lock alone (syspte_pde), so a later span's
+	 * table must not store it again, even the same value (a data race in C's model). */
+	volatile pte_t **pd = &r->pd[((r->span0 + s) >> SYSPTE_SPAN_SHIFT) - (r->span0 >> SYSPTE_SPAN_SHIFT)];
+	volatile pte_t *l2 = pde - ((r->span0 + s) & (PT_ENTRIES - 1));
+	KASSERT(!*pd || *pd == l2, "syspte: span %llu's level-2 table moved", (unsigned long long)s);
+	if (!*pd)
+		*pd = l2;
 	r->table_pages++;
 }
 

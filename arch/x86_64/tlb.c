@@ -70,17 +70,34 @@ void tlb_ack_stale(struct percpu *pc)
 		__atomic_fetch_and(&percpu_of[__builtin_ctzll(pending)]->tlb_acks, ~(1ULL << pc->index), __ATOMIC_RELEASE);
 }
 
+/*
+ * Withdraws me's request from every CPU of gone (asked this round, left the online mask before it
+ * acknowledged). Else the bit could wait in its tlb_pending until it is back online, and its next
+ * tlb_poll would then apply whatever me's tlb_out holds by then and acknowledge, perhaps inside a
+ * later round of me's, before it read that round's batch. A CPU that already took the bit applied
+ * this round's batch, or acknowledged it unread in tlb_ack_stale before it joined (a joining CPU
+ * flushes everything: smp_join).
+ */
+static void tlb_withdraw(struct percpu *me, uint64_t gone)
+{
+	for (; gone; gone &= gone - 1)
+		__atomic_fetch_and(&percpu_of[__builtin_ctzll(gone)]->tlb_pending, ~(1ULL << me->index), __ATOMIC_RELAXED);
+}
+
 /* Waits, applying the batches posted to this CPU, until every CPU asked that is still online has
- * acknowledged me's batch; panics after SMP_CALL_TIMEOUT_US from start. */
+ * acknowledged me's batch, then withdraws the request from those that left; panics after
+ * SMP_CALL_TIMEOUT_US from start. */
 static void tlb_wait_acks(struct percpu *me, uint64_t start)
 {
 	uint64_t limit = tsc_us_to_ticks(SMP_CALL_TIMEOUT_US);
 
 	for (;;) {
 		/* A CPU that left the online mask (stopped, parked) is no longer waited for. */
-		uint64_t left = __atomic_load_n(&me->tlb_acks, __ATOMIC_ACQUIRE) & smp_online_mask();
-		if (!left)
+		uint64_t acks = __atomic_load_n(&me->tlb_acks, __ATOMIC_ACQUIRE), left = acks & smp_online_mask();
+		if (!left) {
+			tlb_withdraw(me, acks);
 			return;
+		}
 		tlb_poll();
 		if (rdtsc() - start > limit) {
 			unsigned t = (unsigned)__builtin_ctzll(left);
