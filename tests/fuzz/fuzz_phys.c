@@ -23,6 +23,7 @@
 #include "arch_mm.h"
 #include "bugcheck.h"
 #include "testhooks.h"
+#include "bitset.h"
 
 #define WINDOW 8192                 /* frames usable descriptors may cover (32 MiB) */
 #define MAX_DESC 2100               /* a little past PHYS_MAX_RANGES */
@@ -478,8 +479,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t dsz, nd, msize = gen_map(&dsz, &nd);
 	uint64_t now, loader, highest = model_classify(&now, &loader);
 	n_free = now, n_handed = 0, n_loader = loader;
-	/* the buddy's block, 8-byte aligned, then the owner map: 2 bits a frame in whole words */
-	uint64_t meta = highest ? ((buddy_meta_bytes(highest) + 7) / 8 * 8 + (highest + 31) / 32 * 8 + 4095) / 4096 : 0;
+	/* the buddy's block, 8-byte aligned, then the owner map (2 bits a frame in whole words), then its
+	 * marks (a bitset of a bit per owner word) */
+	uint64_t owner_words = (highest + 31) / 32;
+	uint64_t meta = highest ? ((buddy_meta_bytes(highest) + 7) / 8 * 8 + owner_words * 8 + bitset_meta_bytes(owner_words) +
+				   4095) / 4096 : 0;
 	bool geometry = dsz >= sizeof(struct efi_memory_descriptor) && dsz % 8 == 0 && msize % dsz == 0 &&
 			nd <= PHYS_MAX_RANGES;   /* phys.h: 8-byte aligned descriptors only */
 	bool want = geometry && highest && model_place_meta(meta);
