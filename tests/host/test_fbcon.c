@@ -14,14 +14,7 @@
 #include "test_rng.h"
 #include "../../kernel/fbcon.c"
 
-/* The font: PSF2, 256 glyphs of 8x16, every row 0x81 (a pixel at both edges of the cell). */
-__asm__(".section .rodata\n"
-	".globl font_psf, font_psf_end\n"
-	"font_psf:\n"
-	".long 0x864ab572, 0, 32, 0, 256, 16, 16, 8\n"
-	".fill 4096, 1, 0x81\n"
-	"font_psf_end:\n"
-	".previous\n");
+#include "test_font.h"
 
 #define SENTINEL 0x5A5A5A5Au
 

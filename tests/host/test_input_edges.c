@@ -35,33 +35,12 @@
 #undef kpanic_at
 #undef bugcheck_fatal
 
-__asm__(".section .rodata\n"
-	".globl font_psf, font_psf_end\n"
-	"font_psf:\n"
-	".long 0x864ab572, 0, 32, 0, 256, 16, 16, 8\n"
-	".fill 4096, 1, 0x81\n"
-	"font_psf_end:\n"
-	".previous\n");
+#include "test_font.h"
 
 #define SENTINEL 0x5A5A5A5Au
 
 /* Stand-ins for the rest of the kernel. */
-struct cpu_features cpu_feat;
-struct bootinfo kernel_bootinfo;
-struct pt kernel_pt;
-struct cmdline kernel_cmdline;
-uint64_t tsc_at_kmain;
-uint64_t tsc_read(void) { return 0; }
-uint64_t tsc_calibrate(uint16_t port, bool pm32) { (void)port; (void)pm32; return 0; }
-uint64_t tsc_hz(void) { return 0; }
-const char *tsc_source(void) { return "PIT"; }
-uint64_t tsc_to_ms(uint64_t ticks) { return ticks; }
-unsigned smp_cpu_count(void) { return 1; }
-unsigned smp_cpus_found(void) { return 1; }
-bool showcase_start(struct showcase_stats *st) { memset(st, 0, sizeof(*st)); return false; }
-int showcase_stop(void) { return 0; }
-static struct ktest_results results;
-const struct ktest_results *ktest_results(void) { return &results; }
+#include "summary_standins.h"
 static uint8_t test_map[64 * 48] __attribute__((aligned(16)));
 static size_t test_map_size, test_desc_size = sizeof(struct efi_memory_descriptor);
 const void *kernel_memory_map(size_t *size, size_t *desc_size)

@@ -22,14 +22,7 @@
 #include "../../kernel/memview.c"
 #include "../../kernel/summary.c"
 
-/* The font: PSF2, 256 glyphs of 8x16, every row 0x81. */
-__asm__(".section .rodata\n"
-	".globl font_psf, font_psf_end\n"
-	"font_psf:\n"
-	".long 0x864ab572, 0, 32, 0, 256, 16, 16, 8\n"
-	".fill 4096, 1, 0x81\n"
-	"font_psf_end:\n"
-	".previous\n");
+#include "test_font.h"
 
 #define SENTINEL     0x5A5A5A5Au
 #define GUARD_PIXELS 4096
@@ -38,23 +31,7 @@ __asm__(".section .rodata\n"
 #define ALARM_SECONDS 20
 
 /* Stand-ins for the rest of the kernel. */
-struct cpu_features cpu_feat;
-struct bootinfo kernel_bootinfo;
-struct pt kernel_pt;
-struct cmdline kernel_cmdline;
-uint64_t tsc_at_kmain;
-uint64_t tsc_read(void) { return 0; }
-uint64_t tsc_calibrate(uint16_t port, bool pm32) { (void)port; (void)pm32; return 0; }
-uint64_t tsc_hz(void) { return 0; }
-const char *tsc_source(void) { return "PIT"; }
-uint64_t tsc_to_ms(uint64_t ticks) { return ticks; }
-unsigned smp_cpu_count(void) { return 1; }
-unsigned smp_cpus_found(void) { return 1; }
-bool showcase_start(struct showcase_stats *st) { memset(st, 0, sizeof(*st)); return false; }
-int showcase_stop(void) { return 0; }
-
-static struct ktest_results results;
-const struct ktest_results *ktest_results(void) { return &results; }
+#include "summary_standins.h"
 
 /* A memory map of one conventional range, the machine's RAM. */
 static struct efi_memory_descriptor test_map[2];

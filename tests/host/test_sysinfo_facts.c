@@ -18,17 +18,7 @@
 #include "../../kernel/sysinfo.c"
 
 /* Stand-ins for what sysinfo.c reads of the rest of the kernel. */
-struct cpu_features cpu_feat;
-struct bootinfo kernel_bootinfo;
-struct pt kernel_pt;
-uint64_t tsc_at_kmain;
-uint64_t tsc_read(void) { return 0; }
-uint64_t tsc_calibrate(uint16_t port, bool pm32) { (void)port; (void)pm32; return 0; }
-uint64_t tsc_hz(void) { return 0; }
-const char *tsc_source(void) { return "PIT"; }
-uint64_t tsc_to_ms(uint64_t ticks) { return ticks; }
-unsigned smp_cpu_count(void) { return 1; }
-unsigned smp_cpus_found(void) { return 1; }
+#include "sysinfo_standins.h"
 
 #define MAP_MAX 256
 #define STRIDE_MAX 96
