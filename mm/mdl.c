@@ -419,7 +419,9 @@ static PVOID mdl_partial_system_va(const MDL *src, const MDL *dst, uint64_t off,
  * to the source's end): StartVa/ByteOffset/ByteCount, the PFNs copied, MDL_PARTIAL, the source's
  * SOURCE_IS_NONPAGED_POOL / IO_PAGE_READ / IO_SPACE; when the source is mapped, PARENT_MAPPED_SYSTEM_VA
  * with MappedSystemVa at the sub-range's first page inside the source's mapping (valid while that
- * mapping lives). Target keeps only its ALLOCATED_FIXED_SIZE flag; a mapping it held is forgotten.
+ * mapping lives). Target keeps only its ALLOCATED_FIXED_SIZE flag; a mapping of its own it still
+ * held (MmGetSystemAddressForMdlSafe's) is unmapped first, as MmPrepareMdlForReuse would, so its
+ * reservation is not lost (when that unmap is misuse, 0xDA/0x10C, Target stays as it was).
  * [ours] Bug check 0x1A, target unchanged, in this order: a malformed source, ByteCount 0 or a frame
  * beyond the physical address width included (MDL_BUGCHECK_INVALID_BASE + reason, P2 SourceMdl,
  * mm/mdl.h); P1 MDL_BUGCHECK_PARTIAL_RANGE (P2 VirtualAddress, P3 Length, P4 SourceMdl) when the
@@ -448,6 +450,10 @@ VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULO
 		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM, (uint64_t)TargetMdl, n, 0);
 		return;
 	}
+	/* a Target reused while it holds its own mapping: released first, as MmPrepareMdlForReuse would
+	 * (and IoFreeMdl does), or its reservation would be lost with the MappedSystemVa overwritten */
+	if (!mdl_unmap_own(TargetMdl))
+		return;
 	TargetMdl->StartVa = PAGE_ALIGN(va);
 	TargetMdl->ByteOffset = BYTE_OFFSET(va);
 	TargetMdl->ByteCount = len;

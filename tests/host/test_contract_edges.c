@@ -196,6 +196,53 @@ static void test_pt_sizes_respected(void)
 	   "wrote 4 KiB leaves)", cases, wrong);
 }
 
+/*
+ * F6. IoBuildPartialMdl into a Target that holds its own mapping (a partial MDL mapped by
+ * MmGetSystemAddressForMdlSafe, its 'MdlM' reservation) unmaps that mapping first, as Windows'
+ * MmPrepareMdlForReuse does and as IoFreeMdl does here: the reservation is not lost. The review
+ * found it forgotten (the target's MappedSystemVa overwritten, the reservation live for good).
+ * Generated: sources of 2..9 pages, a first partial at any offset and length, mapped, then the
+ * target rebuilt over another part: the region's live reservations and pages back where they were.
+ */
+static void test_partial_target_mapping_released(void)
+{
+	unsigned wrong = 0, cases = 0;
+	for (unsigned it = 0; it < 60; it++, cases++) {
+		uint64_t n = 2 + draw(8);
+		uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, (n + 1) * PAGE_SIZE, TAG_BUF);
+		uint8_t *start = (uint8_t *)ALIGN_UP((uintptr_t)buf, PAGE_SIZE) + draw(PAGE_SIZE);
+		ULONG len = (ULONG)((n - 1) * PAGE_SIZE);
+		PMDL src = IoAllocateMdl(start, len, FALSE, FALSE, NULL);
+		MmBuildMdlForNonPagedPool(src);
+		PMDL dst = IoAllocateMdl(start, len, FALSE, FALSE, NULL);
+		struct syspte_stats s0, s1, s2;
+		syspte_get_stats(reserved_region(), &s0);
+		ULONG off1 = (ULONG)draw(len - 1), len1 = 1 + (ULONG)draw(len - off1);
+		IoBuildPartialMdl(src, dst, start + off1, len1);
+		/* the partial's own mapping: its source is pool, so map it as a driver would, through a copy
+		 * of the flags without the pool bit (MmGetSystemAddressForMdlSafe returns the pool address) */
+		dst->MdlFlags &= (CSHORT)~(MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARENT_MAPPED_SYSTEM_VA);
+		dst->MdlFlags |= MDL_PAGES_LOCKED;
+		dst->MappedSystemVa = NULL;
+		PVOID sys = MmGetSystemAddressForMdlSafe(dst, NormalPagePriority);
+		syspte_get_stats(reserved_region(), &s1);
+		ULONG off2 = (ULONG)draw(len - 1), len2 = 1 + (ULONG)draw(len - off2);
+		IoBuildPartialMdl(src, dst, start + off2, len2);
+		syspte_get_stats(reserved_region(), &s2);
+		bool good = sys && s1.live == s0.live + 1 && s2.live == s0.live && s2.pages_reserved == s0.pages_reserved &&
+			    (dst->MdlFlags & MDL_PARTIAL) && dst->ByteCount == len2;
+		if (!good && wrong++ < 3)
+			printf("# %llu pages, partial at +%u (%u bytes) mapped at %p, rebuilt at +%u: live %llu -> %llu -> %llu\n",
+			       (unsigned long long)n, off1, len1, sys, off2, (unsigned long long)s0.live,
+			       (unsigned long long)s1.live, (unsigned long long)s2.live);
+		IoFreeMdl(dst);
+		IoFreeMdl(src);
+		ExFreePool(buf);
+	}
+	ok(wrong == 0, "F6: %u partial MDLs mapped for themselves, then rebuilt by IoBuildPartialMdl: the old mapping "
+	   "released first, no reservation lost (%u otherwise)", cases, wrong);
+}
+
 int main(void)
 {
 	mm_verifier_set(true);
@@ -210,5 +257,6 @@ int main(void)
 	test_pt_frame_beyond_width();
 	test_verifier_detector_changes_state();
 	test_pt_sizes_respected();
+	test_partial_target_mapping_released();
 	return tap_done();
 }
