@@ -189,10 +189,11 @@ uint64_t bitset_next(const struct bitset *s, uint64_t i)
 
 uint64_t bitset_popcount(uint64_t x)
 {
-	uint64_t c = 0;
-	for (; x; x &= x - 1)
-		c++;
-	return c;
+	/* pairs, nibbles, bytes summed in place; the multiply adds the eight bytes into the top one */
+	x -= (x >> 1) & 0x5555555555555555ULL;
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+	return (x * 0x0101010101010101ULL) >> 56;
 }
 
 uint64_t bitset_count(const struct bitset *s)

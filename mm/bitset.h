@@ -110,7 +110,7 @@ static inline uint64_t bitset_prev(const struct bitset *s, uint64_t i)
 }
 /* The lowest set bit >= i, or UINT64_MAX when none (i past the end included). */
 uint64_t bitset_next(const struct bitset *s, uint64_t i);
-/* Set bits in one word (the kernel links no libgcc, so no __builtin_popcount); O(bits set). */
+/* Set bits in one word (the kernel links no libgcc, so no __builtin_popcount): a few arithmetic steps. */
 uint64_t bitset_popcount(uint64_t x);
 /* Number of set bits (a scan of the chunks that exist: for checkers). */
 uint64_t bitset_count(const struct bitset *s);

@@ -659,20 +659,23 @@ void phys_census(uint64_t out[BUDDY_ORDERS])
 }
 
 /* Frames of each owner in the map ([0, highest)), a word at a time; lock held. */
-/* Counts the frames of each owner in the marked owner words; the first marked word that is zero, or
- * UINT64_MAX. O(marked words), whatever the size of RAM; lock held. */
+/* Counts the frames of each owner in the marked owner words, found through the marks' level-0 words
+ * (a word of marks covers 64 owner words); the first marked word that is zero, or UINT64_MAX.
+ * O(marked words + owner words / 64), whatever the frames' owners; lock held. */
 static uint64_t phys_owner_census(uint64_t out[PHYS_OWNER_NONE])
 {
 	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
 		out[o] = 0;
-	for (uint64_t w = bitset_next(&phys_owner_marks, 0); w != UINT64_MAX; w = bitset_next(&phys_owner_marks, w + 1)) {
-		uint64_t v = phys_owners[w], lo = v & PHYS_OWNER_LOW_BITS, hi = v >> 1 & PHYS_OWNER_LOW_BITS;
-		if (!v)
-			return w;
-		out[PHYS_OWNER_MDL] += bitset_popcount(lo & ~hi);
-		out[PHYS_OWNER_POOL_SLAB] += bitset_popcount(hi & ~lo);
-		out[PHYS_OWNER_POOL_LARGE] += bitset_popcount(hi & lo);
-	}
+	for (uint64_t mw = 0; mw < phys_owner_marks.words[0]; mw++)
+		for (uint64_t m = *bitset_word0(&phys_owner_marks, mw); m; m &= m - 1) {
+			uint64_t w = mw * 64 + (uint64_t)__builtin_ctzll(m);
+			uint64_t v = phys_owners[w], lo = v & PHYS_OWNER_LOW_BITS, hi = v >> 1 & PHYS_OWNER_LOW_BITS;
+			if (!v)
+				return w;
+			out[PHYS_OWNER_MDL] += bitset_popcount(lo & ~hi);
+			out[PHYS_OWNER_POOL_SLAB] += bitset_popcount(hi & ~lo);
+			out[PHYS_OWNER_POOL_LARGE] += bitset_popcount(hi & lo);
+		}
 	return UINT64_MAX;
 }
 
@@ -685,7 +688,7 @@ static uint64_t phys_owner_sweep(uint64_t n)
 	for (n = MIN(n, words); n; n--) {
 		uint64_t w = phys_sweep_at;
 		phys_sweep_at = w + 1 == words ? 0 : w + 1;
-		if (phys_owners[w] && !bitset_test(&phys_owner_marks, w))
+		if (phys_owners[w] && !(*bitset_word0(&phys_owner_marks, w / 64) >> (w % 64) & 1))
 			return w;
 	}
 	return UINT64_MAX;

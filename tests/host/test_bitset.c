@@ -157,8 +157,31 @@ static void test_corruption(void)
 	free(cmeta);
 }
 
+/* bitset_popcount against a count bit by bit: every single bit, every run of low bits, and generated
+ * words of every density (a word's bits drawn with probability k/64). */
+static void test_popcount(void)
+{
+	uint64_t rng = 0x243F6A8885A308D3ULL, bad = 0, n = 0;
+	for (unsigned k = 0; k <= 64; k++, n += 2) {
+		uint64_t run = k == 64 ? ~0ULL : (1ULL << k) - 1;
+		bad += bitset_popcount(run) != k;
+		bad += k < 64 && bitset_popcount(1ULL << k) != 1;
+	}
+	for (unsigned k = 0; k <= 64; k++)
+		for (int i = 0; i < 200; i++, n++) {
+			uint64_t x = 0, want = 0;
+			for (unsigned b = 0; b < 64; b++)
+				if (test_rng_next(&rng) % 64 < k)
+					x |= 1ULL << b, want++;
+			bad += bitset_popcount(x) != want;
+		}
+	is(bad, 0, "bitset_popcount of %llu words (single bits, runs, every density) equals a count bit by bit",
+	   (unsigned long long)n);
+}
+
 int main(void)
 {
+	test_popcount();
 	test_corruption();
 	static const uint64_t sizes[] = { 1, 2, 63, 64, 65, 127, 4095, 4096, 4097, 262143, 262144, 262145 };
 	static const unsigned densities[] = { 0, 1, 30, 500, 1000 };
