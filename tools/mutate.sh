@@ -16,7 +16,9 @@
 # not behaviour; _Static_assert, STATIC_ASSERT: compile-time), and prefetches (hints by contract);
 # no deletion removes a call of a checker (*verify*, *_check, *_dump). The tests built with extra
 # sources (test_acpi, test_smp_plan, test_elf, test_cmdline, test_fbcon, test_summary_layout,
-# test_textwrap) test no mm/ code and are not run (nor could they link here: their extra source is
+# test_textwrap, and the kernel's screen, summary and report tests: test_sysinfo_facts,
+# test_summary_screens, test_panic_reports, test_input_edges, test_cmdline_usb_files,
+# test_fbcon_hostile_geometry) test no mm/ code of their own and are not run (nor could they link here: their extra source is
 # not among the objects).
 #
 # usage: tools/mutate.sh FILE...   (from the top of the tree; HCC, HCFLAGS and HOST_SUPPORT from
@@ -40,7 +42,7 @@ HOST_SUPPORT=${HOST_SUPPORT:-tests/host/host_support.c tests/host/fake_arch.c te
 MAX=${MUTATE_MAX:-40}
 SEED=${MUTATE_SEED:-0}
 EQUIV=tests/mutants-equivalent.txt
-SKIP_TESTS="test_acpi test_smp_plan test_elf test_cmdline test_fbcon test_summary_layout test_textwrap"
+SKIP_TESTS="test_acpi test_smp_plan test_elf test_cmdline test_fbcon test_summary_layout test_textwrap test_sysinfo_facts test_summary_screens test_panic_reports test_input_edges test_cmdline_usb_files test_fbcon_hostile_geometry"
 if [ $# -eq 0 ]; then
 	echo "usage: tools/mutate.sh FILE... (mm/ sources)" >&2
 	exit 2
