@@ -426,7 +426,6 @@ paddr_t phys_alloc_aligned(uint64_t npages, uint64_t align_pages, paddr_t lo, pa
 	return phys_alloc_owned(npages, align_pages, lo, hi, PHYS_OWNER_KERNEL);
 }
 
-/* A free frame's owner is already PHYS_OWNER_KERNEL: only the other owners write the map. */
 /* Gives back frames [pfn, pfn + npages) just allocated, whose verifier check found a free page
  * written: the allocator as before the allocation, the pages as found (not poisoned again, so the
  * write stays for the next allocation of them to meet). */
@@ -435,13 +434,14 @@ static void phys_alloc_undo(uint64_t pfn, uint64_t npages)
 	uint64_t f = spin_lock(&phys_lock);
 	phys_owner_clear(pfn, npages);
 	bool ok = buddy_free(&phys_buddy, pfn, npages);
-	KASSERT(ok, "phys: frames 0x%llx + %llu just allocated are not free", (unsigned long long)pfn,
+	KASSERT(ok, "phys: frames 0x%llx + %llu just allocated could not go back", (unsigned long long)pfn,
 		(unsigned long long)npages);
 	phys_st.free_pages += npages;
 	phys_st.allocated_pages -= npages;
 	spin_unlock(&phys_lock, f);
 }
 
+/* A free frame's owner is already PHYS_OWNER_KERNEL: only the other owners write the map. */
 paddr_t phys_alloc_owned(uint64_t npages, uint64_t align_pages, paddr_t lo, paddr_t hi, enum phys_owner owner)
 {
 	KASSERT(owner < PHYS_OWNER_NONE, "phys_alloc_owned: owner %u", owner);

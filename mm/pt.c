@@ -223,7 +223,8 @@ static void pt_clear_leaf(struct pt *pt, volatile pte_t *slot, int level, vaddr_
 int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, unsigned sizes)
 {
 	if (!pt_range_ok(va, size) || !pt_prot_ok(prot) || !IS_ALIGNED(pa, PAGE_SIZE) || range_overflows(pa, size) ||
-	    pa + size - 1 > ARCH_PTE_MAX_PA || (pa + size - 1) >> arch_phys_addr_bits() || !pt_sizes_fit(pt, va, pa, size, sizes))
+	    pa + size - 1 > ARCH_PTE_MAX_PA || (pa + size - 1) >> arch_phys_addr_bits() ||
+	    !pt_sizes_fit(pt, va, pa, size, sizes))
 		return PT_EINVAL;
 	/* A map fills only not-present entries, so it owes no invalidation and no shootdown: this batch
 	 * stays empty unless the map fails half-way and clears what it wrote (pt_store_leaf asserts

@@ -89,7 +89,9 @@ static vaddr_t mapper_va[SYSPTE_CACHE_MAX_PAGES + 1];
 static volatile int mapper_done;
 static uint64_t walks, runs_seen, runs_torn, runs_empty, first_torn;
 
-/* CPU 1: maps and unmaps whole reservations of its cache, sizes 2 .. 16, each mapping in one call. */
+/* CPU 1: maps and unmaps whole reservations of its cache, sizes 2 .. 16, each mapping in one call,
+ * from the walker's first walk on, MAPPER_ROUNDS rounds and then on until a walk has met a mapping
+ * (at most 20 times as many): on a loaded host the two threads may otherwise barely overlap. */
 static void mapper(unsigned cpu, void *arg)
 {
 	(void)arg;
@@ -97,7 +99,10 @@ static void mapper(unsigned cpu, void *arg)
 		static uint64_t pfns[SYSPTE_CACHE_MAX_PAGES];
 		for (unsigned k = 0; k < SYSPTE_CACHE_MAX_PAGES; k++)
 			pfns[k] = 0x200 + k;
-		for (unsigned round = 0; round < MAPPER_ROUNDS; round++)
+		while (!__atomic_load_n(&walks, __ATOMIC_ACQUIRE))
+			arch_cpu_relax();
+		for (unsigned round = 0; round < MAPPER_ROUNDS ||
+		     (!__atomic_load_n(&runs_seen, __ATOMIC_RELAXED) && round < 20 * MAPPER_ROUNDS); round++)
 			for (unsigned n = 2; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
 				syspte_map(MR, mapper_va[n], 0x7070614d, pfns, n, PT_CACHE_WB);
 				syspte_unmap(MR, mapper_va[n], 0x7070614d, n);
@@ -110,7 +115,7 @@ static void mapper(unsigned cpu, void *arg)
 	while (!__atomic_load_n(&mapper_done, __ATOMIC_ACQUIRE)) {
 		extern void torn_cb(vaddr_t va, uint64_t n, void *arg);
 		syspte_for_each_mapped(MR, torn_cb, NULL);
-		walks++;
+		__atomic_fetch_add(&walks, 1, __ATOMIC_RELEASE);
 	}
 }
 
@@ -119,7 +124,7 @@ static void mapper(unsigned cpu, void *arg)
 void torn_cb(vaddr_t va, uint64_t n, void *arg)
 {
 	(void)arg;
-	runs_seen++;
+	__atomic_fetch_add(&runs_seen, 1, __ATOMIC_RELAXED);
 	bool whole = false;
 	for (unsigned k = 2; k <= SYSPTE_CACHE_MAX_PAGES; k++)
 		whole |= va == mapper_va[k] && n == k;
