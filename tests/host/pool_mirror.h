@@ -1,14 +1,34 @@
 /*
- * For the pool's host tests: its size classes and its private slab and block header layout
- * (mm/pool.c), mirrored so a test can read and overwrite them; test_pool's test_check proves the
- * layout right on live blocks before the others rely on it.
+ * For the pool's host tests: their machine, and the pool's size classes and private slab and block
+ * header layout (mm/pool.c), mirrored so a test can read and overwrite them; test_pool's
+ * test_check proves the layout right on live blocks before the others rely on it.
  */
 #ifndef POOL_MIRROR_H
 #define POOL_MIRROR_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include "pool.h"
 #include "arch_mm.h"
+#include "host_machine.h"
+#include "bugcheck.h"
+#include "testhooks.h"
+
+#define POOL_TEST_RAM (16ULL << 20)      /* the pool tests' machine: its RAM */
+#define POOL_TEST_REGION (2ULL << 20)    /* and its system PTE region */
+
+/* A fresh machine for a pool test (the previous one discarded); record_bugchecks: bug checks are
+ * recorded in bugcheck_last and return, else they end the process as on the machine. */
+static inline void pool_test_machine(bool record_bugchecks)
+{
+	if (host_machine_create(POOL_TEST_RAM, POOL_TEST_REGION)) {
+		printf("Bail out! host_machine_create\n");
+		exit(1);
+	}
+	if (record_bugchecks)
+		bugcheck_set_hook(bugcheck_record_hook);
+}
 
 /* The size classes' block sizes, as pool.h's design lists them. */
 static const unsigned class_sz[POOL_CLASSES] = { 16, 32, 64, 128, 256, 512, 1024, POOL_SMALL_MAX };

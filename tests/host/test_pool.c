@@ -30,22 +30,12 @@
 #include "test_rng.h"
 #include "capture.h"
 
-#define RAM (16ULL << 20)
-#define REGION (2ULL << 20)
 #define NTAGS 12
 #define MAXLIVE 600
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 
 static uint64_t below(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
-
-static void machine(void)
-{
-	if (host_machine_create(RAM, REGION)) {
-		printf("Bail out! host_machine_create\n");
-		exit(1);
-	}
-}
 
 
 /* The size class (index) of a small request of n bytes. */
@@ -153,7 +143,7 @@ static bool model_free(unsigned i)
  * kept per class used, and pool_trim gives them all back. */
 static void test_model(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	for (unsigned t = 0; t < NTAGS; t++) {
 		tags[t] = t == 0 ? 0 : (uint32_t)test_rng_next(&rng);
@@ -223,7 +213,7 @@ static void test_model(void)
  */
 static void test_refusals(void)
 {
-	machine();
+	pool_test_machine(false);
 	void *keep = ExAllocatePoolWithTag(NonPagedPool, 64, 0x4B656570u);   /* slabs exist: a success takes no page */
 	unsigned cases = 0, wrong = 0, granted = 0;
 	for (unsigned c = 0; c < 1109 + 2000 + 2; c++) {
@@ -271,7 +261,7 @@ static int cmp_tag(const void *a, const void *b)
 static void test_tag_totals(void)
 {
 	enum { N = 40 };
-	machine();
+	pool_test_machine(false);
 	static uint32_t t[N];
 	static void *blk[N];
 	for (unsigned i = 0; i < N; i++) {
@@ -354,7 +344,7 @@ static bool raised(uint64_t c0, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t 
 static void test_misuse(void)
 {
 	enum { N = 64 };
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	static struct live b[N];
 	for (unsigned i = 0; i < N; i++) {
@@ -433,7 +423,7 @@ static void test_misuse(void)
  */
 static void test_double_free_long_ago(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	static struct live b[80];
 	unsigned n = 33 + (unsigned)below(48), late = 0, record = 0;
@@ -520,7 +510,7 @@ static void corrupt_n(const char *what, void *f, const void *v, size_t len, uint
 
 static void test_check(void)
 {
-	machine();
+	pool_test_machine(false);
 	/* A fresh machine: the first class-128 slab's blocks 0..2 are a, b, c in order, blocks 3.. are
 	 * free, listed in order. A large block's record is the first block of the first class-64 slab. */
 	uint8_t *a = ExAllocatePoolWithTag(NonPagedPool, 100, 0xA), *b = ExAllocatePoolWithTag(NonPagedPool, 120, 0xB);
@@ -616,7 +606,7 @@ static void test_check(void)
  * ones as '.', a space kept) with its counts. */
 static void test_dump(void)
 {
-	machine();
+	pool_test_machine(false);
 	void *m1 = ExAllocatePoolWithTag(NonPagedPool, 40, POOL_TAG4('M', 'd', 'l', ' '));
 	void *m2 = ExAllocatePoolWithTag(NonPagedPool, 48, POOL_TAG4('M', 'd', 'l', ' '));
 	void *odd = ExAllocatePoolWithTag(NonPagedPool, 5000, POOL_TAG4(0x1f, '~', 0x7f, 0x20));
@@ -664,7 +654,7 @@ static void test_dump(void)
  */
 static void test_free_after_pages_lost(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned cases = 0, changed = 0;
 	for (uint64_t pages = 1; pages <= 6; pages++) {
@@ -702,7 +692,7 @@ static void test_free_after_pages_lost(void)
  * are the pool's again, the trim releases them. Slabs of each small size class. */
 static void test_trim_after_slab_lost(void)
 {
-	machine();
+	pool_test_machine(false);
 	pool_trim();
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned cases = 0, wrong = 0;
@@ -750,7 +740,7 @@ static bool raised_header(uint64_t c0, uint64_t p1, uint64_t p2, uint64_t p3, ui
  */
 static void test_header_corrupt(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned bad_free = 0, bad_alloc = 0, cases = 0, allocs = 0;
 	for (unsigned i = 0; i < 400; i++) {
@@ -834,7 +824,7 @@ static void test_header_corrupt(void)
  */
 static void test_header_corrupt_large_record(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned bad = 0, cases = 0;
 	for (unsigned i = 0; i < 60; i++) {
@@ -903,7 +893,7 @@ static bool raised_header_at(uint64_t c0, const void *h)
  */
 static void test_state_overrun(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned cases = 0, wrong = 0;
 	for (unsigned i = 0; i < 64; i++) {
@@ -996,7 +986,7 @@ static void slab_corrupt(struct mirror_slab *sl, unsigned k)
  */
 static void test_slab_header(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned cases[3] = { 0, 0, 0 }, wrong = 0, overruns = 0;
 	for (unsigned t = 0; t < 900; t++) {
@@ -1062,7 +1052,7 @@ static void test_slab_header(void)
  */
 static void test_untracked_grown(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	for (unsigned i = 0; i < 256; i++)   /* fill the tag table (entries are never removed) */
 		ExFreePool(ExAllocatePoolWithTag(NonPagedPool, 8, 0x54000000u + i));
@@ -1100,7 +1090,7 @@ static void test_untracked_grown(void)
  */
 static void test_grown_size_found_by_its_tag_later(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	uint8_t *x = ExAllocatePoolWithTag(NonPagedPool, 17, 0x54), *y = ExAllocatePoolWithTag(NonPagedPool, 17, 0x54);
 	hdr(x)->size = 32;
@@ -1130,7 +1120,7 @@ static void test_grown_size_found_by_its_tag_later(void)
  */
 static void test_free_count_other_list_not_head(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned cases = 0, wrong = 0;
 	static uint8_t *b[3 * 127];
@@ -1171,7 +1161,7 @@ static void test_free_count_other_list_not_head(void)
 				if (b[i])
 					ExFreePool(b[i]);
 		} else {   /* the free went on: the pool is past repair, a new machine */
-			machine();
+			pool_test_machine(false);
 			bugcheck_set_hook(bugcheck_record_hook);
 		}
 	}
@@ -1186,7 +1176,7 @@ static void test_free_count_other_list_not_head(void)
  * (naming the full list); pool_trim once walked past it without a bug check. */
 static void test_trim_free_count_other_list_not_head(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned cases = 0, wrong = 0;
 	static uint8_t *b[3 * 127];
@@ -1235,7 +1225,7 @@ static void test_trim_releases_live_slab(void)
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 16; t++) {
 		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci), live = 1 + (unsigned)below(nb - 1);
-		machine();
+		pool_test_machine(false);
 		bugcheck_set_hook(bugcheck_record_hook);
 		uint8_t *b0 = NULL;
 		for (unsigned i = 0; i < live; i++) {
@@ -1309,7 +1299,7 @@ static void test_avail_list_loop(void)
 	for (unsigned t = 0; t < 2 * 2 * POOL_CLASSES; t++) {
 		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
 		bool two = t / POOL_CLASSES % 2, trim = t / (2 * POOL_CLASSES);
-		machine();
+		pool_test_machine(false);
 		bugcheck_set_hook(bugcheck_record_hook);
 		struct loop_case c = { ci, NULL, trim };
 		uint8_t *first = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x4c), *in2 = NULL;
@@ -1351,7 +1341,7 @@ static void test_avail_list_loop(void)
  */
 static void test_large_record_slab_overrun(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned cases = 0, wrong = 0, past_class = 0;
 	for (unsigned t = 0; t < 64; t++) {
@@ -1391,7 +1381,7 @@ static void test_large_record_slab_overrun(void)
  */
 static void test_slab_page_start_after_overrun(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 40; t++) {

@@ -25,20 +25,10 @@
 #include "testhooks.h"
 #include "test_rng.h"
 
-#define RAM (16ULL << 20)
-#define REGION (2ULL << 20)
 #define MAXLIVE 900
 
 static uint64_t rng = 0x5EED2026ULL;
 static uint64_t below(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
-
-static void machine(void)
-{
-	if (host_machine_create(RAM, REGION)) {
-		printf("Bail out! host_machine_create\n");
-		exit(1);
-	}
-}
 
 
 
@@ -64,7 +54,7 @@ static size_t gen_size(void)
  */
 static void test_correct_never_raises(void)
 {
-	machine();
+	pool_test_machine(false);
 	bugcheck_set_hook(bugcheck_record_hook);
 	uint64_t c0 = bugcheck_last.count, bad = 0, trims = 0, released = 0;
 	nlive = 0;
@@ -129,8 +119,8 @@ static void *gen_link(struct mirror_slab *self)
 	case 1: return slabs[below(nslabs)];
 	case 2: return self;
 	case 3: return (uint8_t *)slabs[below(nslabs)] + 8 * (1 + below(511));
-	case 4: return base + PAGE_SIZE * below(RAM / PAGE_SIZE);
-	case 5: return base + RAM + PAGE_SIZE * below(1024);
+	case 4: return base + PAGE_SIZE * below(POOL_TEST_RAM / PAGE_SIZE);
+	case 5: return base + POOL_TEST_RAM + PAGE_SIZE * below(1024);
 	default: return (void *)(uintptr_t)test_rng_next(&rng);
 	}
 }
@@ -164,7 +154,7 @@ static int fuzz_call(void *arg)
 {
 	struct fuzz_case *c = arg;
 	uint8_t *base = arch_phys_to_virt(0);
-	memcpy(ram_copy, base, RAM);
+	memcpy(ram_copy, base, POOL_TEST_RAM);
 	struct pool_stats before, after;
 	pool_get_stats(&before);
 	uint64_t c0 = bugcheck_last.count;
@@ -183,7 +173,7 @@ static int fuzz_call(void *arg)
 	pool_get_stats(&after);
 	/* pool_trim releases the empty slabs in front of the one it stops at (the contract keeps that
 	 * one and the slabs after it): its RAM is compared for the free and the allocation only */
-	if (q || (c->op != 2 && (memcmp(&before, &after, sizeof(before)) || memcmp(ram_copy, base, RAM)))) {
+	if (q || (c->op != 2 && (memcmp(&before, &after, sizeof(before)) || memcmp(ram_copy, base, POOL_TEST_RAM)))) {
 		printf("# op %u: 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx) changed the pool\n", c->op, bugcheck_last.code,
 		       (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
 		       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3]);
@@ -217,12 +207,12 @@ static int in_child(int (*fn)(void *), void *arg)
  */
 static void test_corrupt_headers(void)
 {
-	ram_copy = malloc(RAM);
+	ram_copy = malloc(POOL_TEST_RAM);
 	unsigned cases = 0, crashed = 0, hung = 0, changed = 0, twice = 0, raised = 0;
 	/* 40 cases in make test (a child each, about 0.15 s); POOL_CORRUPT_CASES=n for a longer run */
 	unsigned ncases = getenv("POOL_CORRUPT_CASES") ? (unsigned)strtoul(getenv("POOL_CORRUPT_CASES"), NULL, 0) : 40;
 	for (unsigned t = 0; t < ncases; t++) {
-		machine();
+		pool_test_machine(false);
 		bugcheck_set_hook(bugcheck_record_hook);
 		nlive = 0;
 		nslabs = 0;
@@ -292,7 +282,7 @@ static void test_count_raised_about_to_empty(void)
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 48; t++) {
 		unsigned ci = t % (POOL_CLASSES - 1), nb = per_slab(ci), live = 2 + (unsigned)below(nb - 2);
-		machine();
+		pool_test_machine(false);
 		bugcheck_set_hook(bugcheck_record_hook);
 		static uint8_t *b[127];
 		for (unsigned i = 0; i < live; i++)

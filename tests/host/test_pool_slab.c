@@ -34,23 +34,12 @@
 #include "testhooks.h"
 #include "test_rng.h"
 
-#define RAM (16ULL << 20)
-#define REGION (2ULL << 20)
 
 static uint64_t rng = 0x5AB5AB5AB5ULL;
 static uint64_t below(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
 
 
 
-
-static void machine(void)
-{
-	if (host_machine_create(RAM, REGION)) {
-		printf("Bail out! host_machine_create\n");
-		exit(1);
-	}
-	bugcheck_set_hook(bugcheck_record_hook);
-}
 
 static struct pool_stats snap;
 
@@ -102,7 +91,7 @@ static void free_all(unsigned ci)
  * (the head's neighbour chain skipped), a page no slab (a kernel page), or a slab's inside. */
 static void test_link_not_head(void)
 {
-	machine();
+	pool_test_machine(true);
 	unsigned cases = 0, wrong = 0, kinds[3] = { 0, 0, 0 };
 	for (unsigned t = 0; t < 96; t++) {
 		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci), kind = (unsigned)below(3);
@@ -147,7 +136,7 @@ static void test_link_not_head(void)
  * value expected, the list's real head (docs/contract.md's 0x03 row), nothing changed. */
 static void test_prev_cleared(void)
 {
-	machine();
+	pool_test_machine(true);
 	unsigned cases = 0, wrong = 0, on_avail = 0;
 	for (unsigned t = 0; t < 64; t++) {
 		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
@@ -195,7 +184,7 @@ static void test_free_count_moved(void)
 		unsigned ci = t % (POOL_CLASSES - 2), nb = per_slab(ci);   /* the classes of 4 blocks and more */
 		bool up = (t / (POOL_CLASSES - 2)) % 2;
 		host_machine_destroy();
-		machine();
+		pool_test_machine(true);
 		uint8_t *b[127];
 		for (unsigned i = 0; i < nb; i++)
 			b[i] = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x39);
@@ -241,7 +230,7 @@ static void test_free_count_moved(void)
  * head: a corrupt head is found first (0x03 naming it, NULL, nothing changed). */
 static void test_full_head_before_push(void)
 {
-	machine();
+	pool_test_machine(true);
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 64; t++) {
 		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
@@ -280,7 +269,7 @@ static void test_full_head_before_push(void)
  * corrupt head is found first (0x03 naming it, nothing changed). */
 static void test_avail_head_before_push(void)
 {
-	machine();
+	pool_test_machine(true);
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 64; t++) {
 		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
@@ -316,7 +305,7 @@ static void test_avail_head_before_push(void)
 /* The free of a large block whose record's slab has a field overwritten (not its magic). */
 static void test_large_record_slab_field(void)
 {
-	machine();
+	pool_test_machine(true);
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 64; t++) {
 		size_t n = POOL_SMALL_MAX + 1 + below(3 * PAGE_SIZE);
@@ -356,7 +345,7 @@ static void test_large_record_slab_field(void)
 /* A slab's class past the classes, found by the free of a block in it: P3 the class, P4 POOL_CLASSES. */
 static void test_class_past_classes(void)
 {
-	machine();
+	pool_test_machine(true);
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 48; t++) {
 		unsigned ci = t % POOL_CLASSES;
@@ -382,7 +371,7 @@ static void test_class_past_classes(void)
  * the other classes' slabs given back. */
 static void test_trim_two_corrupt(void)
 {
-	machine();
+	pool_test_machine(true);
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 40; t++) {
 		pool_trim();
@@ -420,7 +409,7 @@ static void test_trim_two_corrupt(void)
  * freed and taken back as a kernel page (its header written back), then as a pool slab again. */
 static void test_check_slab_owner(void)
 {
-	machine();
+	pool_test_machine(true);
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 16; t++) {
 		unsigned ci = t % POOL_CLASSES;
@@ -456,7 +445,7 @@ static void test_check_slab_owner(void)
  */
 static void test_teardown_lists_pool_pages(void)
 {
-	machine();
+	pool_test_machine(true);
 	const ULONG tag = POOL_TAG4('G', 'r', 'o', 'w');
 	unsigned cases = 0, refusals = 0, wrong = 0;
 	for (unsigned t = 0; t < 40; t++) {

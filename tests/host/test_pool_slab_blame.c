@@ -20,20 +20,9 @@
 #include "testhooks.h"
 #include "test_rng.h"
 
-#define RAM (16ULL << 20)
-#define REGION (2ULL << 20)
 
 static uint64_t rng = 0xF11D1265ULL;
 static uint64_t below(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
-
-static void machine(void)
-{
-	if (host_machine_create(RAM, REGION)) {
-		printf("Bail out! host_machine_create\n");
-		exit(1);
-	}
-	bugcheck_set_hook(bugcheck_record_hook);
-}
 
 
 
@@ -61,7 +50,7 @@ static void test_free_count_raised_to_block_count(void)
 	unsigned cases = 0, wrong = 0;
 	for (unsigned t = 0; t < 32; t++) {
 		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci), live = 1 + (unsigned)below(nb - 1);
-		machine();
+		pool_test_machine(true);
 		static uint8_t *b[127];
 		for (unsigned i = 0; i < live; i++)
 			b[i] = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x46);
@@ -100,7 +89,7 @@ static void test_class_rewritten_not_head(void)
 	for (unsigned t = 0; t < 56; t++) {
 		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
 		unsigned other = (ci + 1 + (unsigned)(t / POOL_CLASSES) % (POOL_CLASSES - 1)) % POOL_CLASSES;
-		machine();
+		pool_test_machine(true);
 		static uint8_t *b[2 * 127];
 		for (unsigned i = 0; i < 2 * nb; i++)
 			b[i] = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x43);
@@ -146,7 +135,7 @@ static void test_head_count_names_other_list(void)
 	for (unsigned t = 0; t < 32; t++) {
 		unsigned ci = t % POOL_CLASSES, nb = per_slab(ci);
 		bool full = t / POOL_CLASSES % 2 == 0;
-		machine();
+		pool_test_machine(true);
 		static uint8_t *b[2 * 127];
 		for (unsigned i = 0; i < 2 * nb; i++)
 			b[i] = ExAllocatePoolWithTag(NonPagedPool, class_sz[ci], 0x48);
