@@ -8,6 +8,7 @@
 #include "phys.h"
 #include "efi_mmap.h"
 #include "bootinfo.h"
+#include "fbcon.h"
 #include "kprintf.h"
 #include "smp.h"
 
@@ -110,7 +111,7 @@ void sysinfo_collect(struct sysinfo *si, struct acpi_madt_info *madt)
 	si->fb_pitch = kernel_bootinfo.fb.pitch;
 	si->fb_format = kernel_bootinfo.fb.format;
 	si->fb_bpp = sysinfo_fb_bpp(&kernel_bootinfo.fb);
-	si->fb_drawn = bootinfo_fb_bytes(&kernel_bootinfo.fb) != 0;
+	si->fb_drawn = fbcon_active();
 	si->tsc_hz = tsc_hz();
 	si->tsc_source = tsc_source();
 	si->ms_since_reset = tsc_to_ms(now);

@@ -21,7 +21,7 @@ struct sysinfo {
 	uint32_t fw_revision, uefi_revision;
 	uint32_t fb_width, fb_height, fb_pitch, fb_format;
 	uint32_t fb_bpp;                 /* bits a pixel: 32 for RGBX/BGRX, a bitmask's highest mask bit in whole bytes */
-	bool fb_drawn;                   /* the mode is one the console draws (bootinfo_fb_bytes not 0) */
+	bool fb_drawn;                   /* the console draws on the screen (refused modes, mappings: serial only) */
 	uint64_t tsc_hz;
 	const char *tsc_source;
 	uint64_t ms_since_reset;         /* TSC now / frequency: time since the CPU was reset */

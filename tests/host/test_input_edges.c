@@ -266,6 +266,18 @@ static void test_display_row_names_refused_mode_truly(void)
 	is(bad, 0, "%d bitmask modes of 16 and 24 bits a pixel (refused, serial only): the Display row names their bits a "
 	   "pixel and says they are not drawn",
 	   runs);
+	/* and a mode the console draws on says so: 32 bpp, nothing about serial */
+	struct bootinfo_fb fb;
+	uint32_t *p = screen(640, 480, &fb);
+	kernel_bootinfo.fb = fb;
+	memset(&sum, 0, sizeof(sum));
+	memset(&results, 0, sizeof(results));
+	(void)summary_show();
+	ok(strstr(sum.machine[4][1], "640 x 480, 32 bpp BGRX") && !strstr(sum.machine[4][1], "not drawn"),
+	   "a 640x480 BGRX mode the console draws on: the Display row says 32 bpp and nothing of serial (\"%s\")",
+	   sum.machine[4][1]);
+	fbcon_init(NULL, NULL);
+	free(p);
 }
 
 int main(void)

@@ -19,6 +19,7 @@
 
 /* Stand-ins for what sysinfo.c reads of the rest of the kernel. */
 #include "sysinfo_standins.h"
+bool fbcon_active(void) { return false; }   /* no console here: sysinfo only reports it */
 
 #define MAP_MAX 256
 #define STRIDE_MAX 96
