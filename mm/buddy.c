@@ -90,7 +90,8 @@
  * operations; phases A and B are O(1) candidates; phase C is linear in the extents of the
  * uncertain classes, only when no certain class has an extent, and amortised by the hints;
  * bounded requests are linear in the extents inside the bounds. buddy_check is O(metadata +
- * extents); buddy_census is O(extents). The measured costs against a plain power-of-two buddy in
+ * extents); buddy_check_window is O(summary levels + extents + its window); buddy_census is
+ * O(extents). The measured costs against a plain power-of-two buddy in
  * the same process are the README's allocator benchmark table (tests/bench/bench_buddy.c).
  *
  * Designs this one replaced: per-order buddy bitmaps with runs as binary decompositions (several
@@ -193,7 +194,7 @@ static inline uint64_t bm_npieces(uint64_t nbits)
 
 /* Lays out a bitmap of nbits bits at word offset *off of meta (b's fields filled when b is set):
  * its level-0 piece directory and summary levels up to a single word, or (flat) none: read and
- * written a bit at a time (end_test_at, end_set_at, end_clear_at; bm_next_flat in the checks).
+ * written a bit at a time (end_test_at, end_set_at, end_clear_at; counted in the checks).
  * Its level 0 is lane lane of the pair array at word offset l0 of meta (buddy_layout), or,
  * chunked, the pieces the caller installs. */
 static void bm_layout(struct buddy_bm *bm, uint64_t nbits, void *meta, uint64_t *off, uint64_t l0,
@@ -337,23 +338,6 @@ BUDDY_HOT uint64_t bm_next(const struct buddy_bm *bm, uint64_t i, bool ch)
 		i = (i << 6) | (uint64_t)__builtin_ctzll(*bm_word(bm, l, i, ch));
 	}
 	return i;
-}
-
-/* First set bit at or after i by a word-by-word scan of the pieces that exist (any bitmap, with
- * summaries or flat), or BUDDY_NONE: for buddy_check, which reads all the metadata anyway. */
-static uint64_t bm_next_flat(const struct buddy_bm *bm, uint64_t i)
-{
-	bool ch = bm->lv[0] == NULL;
-	for (uint64_t wi = i >> 6; i < bm->nb[0]; wi++, i = wi << 6) {
-		if (bm->piece[wi >> BUDDY_PIECE_SHIFT] == buddy_zero_piece) {
-			wi = (wi | (BUDDY_PIECE_WORDS - 1));   /* a missing piece: no bit set */
-			continue;
-		}
-		uint64_t w = *bm_w0(bm, wi, ch) & (~(uint64_t)0 << (i & 63));
-		if (w)
-			return (wi << 6) | (uint64_t)__builtin_ctzll(w);
-	}
-	return BUDDY_NONE;
 }
 
 /* Last set bit at or before bit i of level l (i < nb[l]) and below it, or BUDDY_NONE. */
@@ -1379,9 +1363,65 @@ void buddy_census(const struct buddy *b, uint64_t out[BUDDY_ORDERS])
 	}
 }
 
-/* Checks the summary levels of bm and its bits past the end; 0 or -1. A missing level-0 piece
- * reads as zero words, so its summary bits must be clear; it is skipped, not read. */
-static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned c)
+/* The part of level 0 whose words buddy_check_window reads whatever their summaries say: level-0
+ * words [lo, hi) and, when the window wraps past the last word, [0, hi2). */
+struct buddy_window {
+	uint64_t lo, hi, hi2;
+};
+
+/* True when level-0 word j lies in window w. */
+static bool buddy_window_has(const struct buddy_window *w, uint64_t j)
+{
+	return (j >= w->lo && j < w->hi) || j < w->hi2;
+}
+
+/* Reports level-0 word j of bm (bit 0 of c's name) against its summary bit sum; 0 or -1. */
+static int buddy_check_word0(const struct buddy_bm *bm, const char *name, unsigned c, uint64_t j, bool sum)
+{
+	bool ch = bm->lv[0] == NULL;
+	bool missing = bm->piece[j >> BUDDY_PIECE_SHIFT] == buddy_zero_piece;
+	uint64_t w = missing ? 0 : *bm_word(bm, 0, j, ch);
+	if (sum == (w != 0))
+		return 0;
+	kprintf("buddy_check: %s %u level 1: summary bit %llu is %d but word is %llx%s\n", name, c,
+		(unsigned long long)j, sum, (unsigned long long)w, missing ? " (its chunk is missing)" : "");
+	return -1;
+}
+
+/* Checks level 0 of bm against level 1: every word a summary bit names is nonzero (all of them:
+ * bm_next descends through those bits), and every word of the window whose bit is clear is zero.
+ * O(summary words + set bits + window); 0 or -1. */
+static int buddy_check_bm0(const struct buddy_bm *bm, const char *name, unsigned c, const struct buddy_window *win)
+{
+	uint64_t words = (bm->nb[0] + 63) >> 6;
+	const uint64_t *up = bm->lv[1];
+	for (uint64_t k = 0; k < (words + 63) >> 6; k++)
+		for (uint64_t m = up[k]; m; m &= m - 1) {
+			uint64_t j = k * 64 + (uint64_t)__builtin_ctzll(m);
+			if (j >= words)
+				break;   /* past the end: level 1's own check reports it */
+			if (buddy_check_word0(bm, name, c, j, true) < 0)
+				return -1;
+		}
+	for (uint64_t j = 0; j < words; j++) {
+		if (!buddy_window_has(win, j)) {
+			j = j < win->lo ? win->lo - 1 : words - 1;   /* on to the window's next part, or done */
+			continue;
+		}
+		if (bm->piece[j >> BUDDY_PIECE_SHIFT] == buddy_zero_piece) {
+			j |= BUDDY_PIECE_WORDS - 1;   /* a missing piece reads zero: its summary bits were checked */
+			continue;
+		}
+		if (!((up[j >> 6] >> (j & 63)) & 1) && buddy_check_word0(bm, name, c, j, false) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Checks the summary levels of bm and its bits past the end (level 0 against level 1 in the window
+ * only, as buddy_check_bm0 says); 0 or -1. A missing level-0 piece reads as zero words, so its
+ * summary bits must be clear; it is skipped, not read. */
+static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned c, const struct buddy_window *win)
 {
 	bool ch = bm->lv[0] == NULL;
 	for (unsigned l = 0; l < bm->nl; l++) {
@@ -1391,37 +1431,69 @@ static int buddy_check_bm(const struct buddy_bm *bm, const char *name, unsigned 
 				(unsigned long long)*bm_word(bm, l, words - 1, ch));
 			return -1;
 		}
-		if (l + 1u < bm->nl) {
+		if (l + 1u < bm->nl && l == 0 && buddy_check_bm0(bm, name, c, win) < 0)
+			return -1;
+		if (l + 1u < bm->nl && l > 0) {
 			const uint64_t *up = bm->lv[l + 1];
 			for (uint64_t j = 0; j < words; j++) {
 				bool sum = (up[j >> 6] >> (j & 63)) & 1;
-				bool missing = l == 0 && bm->piece[j >> BUDDY_PIECE_SHIFT] == buddy_zero_piece;
-				uint64_t w = missing ? 0 : *bm_word(bm, l, j, ch);
-				if (sum != (w != 0)) {
-					kprintf("buddy_check: %s %u level %u: summary bit %llu is %d but word is %llx%s\n",
-						name, c, l + 1, (unsigned long long)j, sum, (unsigned long long)w,
-						missing ? " (its chunk is missing)" : "");
+				if (sum != (bm->lv[l][j] != 0)) {
+					kprintf("buddy_check: %s %u level %u: summary bit %llu is %d but word is %llx\n",
+						name, c, l + 1, (unsigned long long)j, sum, (unsigned long long)bm->lv[l][j]);
 					return -1;
 				}
-				if (missing && (j & 63) == 0 && j + 64 <= words && up[j >> 6] == 0)
-					j += 63;   /* a whole summary word over the missing piece: clear, as checked */
 			}
 		}
 	}
 	return 0;
 }
 
-/* Checks the list of class c against the extents: each entry a free extent of class c whose record
- * agrees (bit 0 clear), back links consistent past the head (so no entry repeats), cnt entries;
- * 0 or -1. */
+/* The exclusive end of the free extent starting at start bit s, from its end bit at s or its
+ * record's length, when that length stays inside the allocator and the last unit it names holds
+ * an end bit; BUDDY_NONE otherwise. Reads s's record only inside the allocator (s + 1 < npages;
+ * a chunked caller keeps the slots of the start bits' records, buddy_for_each_record_slot). O(1). */
+static uint64_t buddy_check_extent_end(const struct buddy *b, uint64_t s, bool ch)
+{
+	if (end_test(b, s, ch))
+		return s + 1;
+	if (s + 1 >= b->npages)
+		return BUDDY_NONE;
+	uint64_t len = buddy_rec_len(b, s, ch);
+	if (len < 2 || len > b->npages - s || !end_test(b, s + len - 1, ch))
+		return BUDDY_NONE;
+	return s + len;
+}
+
+/* End bits set in the window's words of the end bitmap (missing pieces read zero). O(window). */
+static uint64_t buddy_window_ends(const struct buddy *b, const struct buddy_window *win)
+{
+	uint64_t n = 0, words = (b->end.nb[0] + 63) >> 6;
+	for (uint64_t j = 0; j < words; j++) {
+		if (!buddy_window_has(win, j)) {
+			j = j < win->lo ? win->lo - 1 : words - 1;
+			continue;
+		}
+		if (b->end.piece[j >> BUDDY_PIECE_SHIFT] == buddy_zero_piece) {
+			j |= BUDDY_PIECE_WORDS - 1;
+			continue;
+		}
+		for (uint64_t w = *bm_word(&b->end, 0, j, b->chunked); w; w &= w - 1)
+			n++;
+	}
+	return n;
+}
+
+/* Checks the list of class c against the extents: each entry a free extent of class c (a start bit
+ * whose record's length ends on an end bit, buddy_check_extent_end) whose record has bit 0 clear,
+ * back links consistent past the head (so no entry repeats), cnt entries; 0 or -1. */
 static int buddy_check_list(const struct buddy *b, unsigned c, uint64_t cnt)
 {
 	bool ch = b->chunked;
 	uint64_t n = 0, prev = BUDDY_NONE;
 	for (uint64_t s = b->head[c]; s != BUDDY_NONE; prev = s, s = buddy_list_after(b, s, ch), n++) {
-		uint64_t last = s < b->npages && bm_test(&b->start, s, ch) ? bm_next_flat(&b->end, s) : BUDDY_NONE;
-		if (n == cnt || last == BUDDY_NONE || buddy_ext_class(last + 1 - s) != c ||
-		    (c && buddy_rec_len(b, s, ch) != last + 1 - s) || (n && buddy_rec_prev(*buddy_slot(b, s, ch)) != prev) ||
+		uint64_t e = s < b->npages && bm_test(&b->start, s, ch) ? buddy_check_extent_end(b, s, ch) : BUDDY_NONE;
+		if (n == cnt || e == BUDDY_NONE || buddy_ext_class(e - s) != c ||
+		    (n && buddy_rec_prev(*buddy_slot(b, s, ch)) != prev) ||
 		    (*buddy_slot(b, s, ch) & 1) || (c && (*buddy_slot(b, s + 1, ch) & 1))) {
 			kprintf("buddy_check: class %u list entry %llu (unit %llu, after %llu): not a free extent "
 				"of the class with a matching record (%llu extents in the class)\n", c,
@@ -1438,10 +1510,28 @@ static int buddy_check_list(const struct buddy *b, unsigned c, uint64_t cnt)
 	return 0;
 }
 
-/* Verifies every invariant; returns 0, or -1 after printing the first violation. */
+/* Window [from, from + span) of units, wrapping past the last, as level-0 words (whole words). */
+static struct buddy_window buddy_window_of(const struct buddy *b, uint64_t from, uint64_t span)
+{
+	uint64_t words = (b->npages + 63) >> 6, lo = MIN(from, b->npages) >> 6;
+	uint64_t n = span >= b->npages ? words : ((from & 63) + span + 63) >> 6;
+	if (n >= words)
+		return (struct buddy_window){ 0, words, 0 };
+	if (lo + n <= words)
+		return (struct buddy_window){ lo, lo + n, 0 };
+	return (struct buddy_window){ lo, words, lo + n - words };
+}
+
 int buddy_check(const struct buddy *b)
 {
+	return buddy_check_window(b, 0, UINT64_MAX);
+}
+
+int buddy_check_window(const struct buddy *b, uint64_t from, uint64_t span)
+{
 	bool ch = b->chunked;
+	struct buddy_window win = buddy_window_of(b, from, span);
+	uint64_t win_ends = 0;
 	uint64_t total = 0, cnt[BUDDY_CLASSES] = { 0 }, longest[BUDDY_CLASSES] = { 0 };
 	unsigned maxo = b->max_order;
 
@@ -1474,31 +1564,34 @@ int buddy_check(const struct buddy *b)
 			return -1;
 		}
 	}
-	if (buddy_check_bm(&b->start, "starts", 0) < 0 || buddy_check_bm(&b->end, "ends", 0) < 0)
+	if (buddy_check_bm(&b->start, "starts", 0, &win) < 0 || buddy_check_bm(&b->end, "ends", 0, &win) < 0)
 		return -1;
-	/* the extents: starts and ends alternate, each extent is followed by an allocated unit */
-	uint64_t s = bm_next(&b->start, 0, ch), last_end = bm_next_flat(&b->end, 0);
-	if (s == BUDDY_NONE ? last_end != BUDDY_NONE : last_end == BUDDY_NONE || last_end < s) {
-		kprintf("buddy_check: first end %llu before first start %llu\n",
-			(unsigned long long)last_end, (unsigned long long)s);
-		return -1;
-	}
-	while (s != BUDDY_NONE) {
-		uint64_t le = bm_next_flat(&b->end, s), ns = bm_next(&b->start, s + 1, ch);
-		uint64_t ne = le == BUDDY_NONE ? BUDDY_NONE : bm_next_flat(&b->end, le + 1);
-		if (le == BUDDY_NONE || (ns != BUDDY_NONE && ns <= le + 1) ||
-		    (ne != BUDDY_NONE && (ns == BUDDY_NONE || ne < ns))) {
-			kprintf("buddy_check: extent at %llu: end %llu, next start %llu, next end %llu\n",
-				(unsigned long long)s, (unsigned long long)le, (unsigned long long)ns,
-				(unsigned long long)ne);
+	/* the extents, through the start bits the summaries show: each record's length ends on an end
+	 * bit, and an allocated unit follows before the next start (a start bit the summaries hide is
+	 * buddy_check_bm0's, in the window) */
+	for (uint64_t s = bm_next(&b->start, 0, ch), ns; s != BUDDY_NONE; s = ns) {
+		uint64_t e = buddy_check_extent_end(b, s, ch);
+		ns = bm_next(&b->start, s + 1, ch);
+		if (e == BUDDY_NONE || (ns != BUDDY_NONE && ns <= e)) {
+			kprintf("buddy_check: extent at %llu: %s (next start %llu)\n", (unsigned long long)s,
+				e == BUDDY_NONE ? "its record's length ends on no end bit" : "reaches the next start",
+				(unsigned long long)ns);
 			return -1;
 		}
-		uint64_t len = le + 1 - s;
-		unsigned c = buddy_ext_class(len);
+		unsigned c = buddy_ext_class(e - s);
 		cnt[c]++;
-		longest[c] = MAX(longest[c], len);
-		total += len;
-		s = ns;
+		longest[c] = MAX(longest[c], e - s);
+		total += e - s;
+		win_ends += buddy_window_has(&win, (e - 1) >> 6);
+	}
+	/* no other end bits: inside an extent, between extents, before the first (in the window) */
+	uint64_t ends = buddy_window_ends(b, &win);
+	if (ends != win_ends) {
+		kprintf("buddy_check: %llu end bits in units [%llu, %llu)%s where the extents end %llu times\n",
+			(unsigned long long)ends, (unsigned long long)(win.lo << 6),
+			(unsigned long long)MIN(win.hi << 6, b->npages), win.hi2 ? " and from 0 (wrapped)" : "",
+			(unsigned long long)win_ends);
+		return -1;
 	}
 	for (unsigned c = 0; c < BUDDY_CLASSES; c++) {
 		bool inmask = (b->classmask[c >> 6] >> (c & 63)) & 1;

@@ -177,6 +177,12 @@ void buddy_for_each_record_slot(const struct buddy *b, void (*fn)(uint64_t u, vo
 /* Verifies every invariant; returns 0, or -1 after printing the first violation with kprintf. */
 int buddy_check(const struct buddy *b);
 
+/* buddy_check, but of the level-0 bitmap words that must be zero (those no summary bit names, and
+ * the end bits no extent ends on) it reads only the units [from, from + span), wrapping past the
+ * last unit, so its cost follows the extents and the window, not npages: a caller that checks
+ * often moves the window on each time and calls buddy_check now and then (mm/phys.c). */
+int buddy_check_window(const struct buddy *b, uint64_t from, uint64_t span);
+
 /* Prints the totals, the free extents per octave that has some, and the census, with kprintf. */
 void buddy_dump(const struct buddy *b);
 

@@ -696,7 +696,8 @@ static uint64_t phys_owner_sweep(uint64_t n)
 
 /* Owner words phys_check's sweep reads per call: the frames of 2 GiB, so a check reads the whole map
  * on a machine of up to 2 GiB and costs the same on a larger one, which a run of checks covers in
- * turn; phys_check_full reads them all. */
+ * turn; phys_check_full reads them all. The allocator's bitmap words that must be zero are read
+ * for the same frames (buddy_check_window). */
 #define PHYS_SWEEP_WORDS (((2ULL << 30) >> PAGE_SHIFT) / PHYS_OWNER_PER_WORD)
 
 /* phys_check, its sweep reading up to sweep owner words. */
@@ -704,7 +705,9 @@ static int phys_check_sweeping(uint64_t sweep)
 {
 	uint64_t census[PHYS_OWNER_NONE];
 	uint64_t f = spin_lock(&phys_lock);
-	int r = buddy_check(&phys_buddy);
+	uint64_t words = phys_owner_marks.nbits;
+	int r = buddy_check_window(&phys_buddy, phys_sweep_at * PHYS_OWNER_PER_WORD,
+				   sweep >= words ? UINT64_MAX : sweep * PHYS_OWNER_PER_WORD);
 	struct phys_stats s = phys_st;
 	uint64_t bfree = buddy_free_units(&phys_buddy);
 	int marks = bitset_check(&phys_owner_marks);
@@ -751,6 +754,11 @@ uint64_t *phys_owner_word(uint64_t pfn)
 	KASSERT(pfn < phys_st.highest_pfn, "frame 0x%llx past the highest 0x%llx", (unsigned long long)pfn,
 		(unsigned long long)phys_st.highest_pfn);
 	return &phys_owners[pfn / PHYS_OWNER_PER_WORD];
+}
+
+struct buddy *phys_buddy_hook(void)
+{
+	return &phys_buddy;
 }
 
 int phys_check(void)

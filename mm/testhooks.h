@@ -28,6 +28,10 @@ void phys_set_budget(uint64_t pages);
  * what a stray store would and see phys_check find it. */
 uint64_t *phys_owner_word(uint64_t pfn);
 
+/* The physical allocator's buddy (mm/buddy_impl.h): lets a test set a bitmap bit as a stray store
+ * would and see phys_check's bounded window find it. */
+struct buddy *phys_buddy_hook(void);
+
 /* Calls of phys_alloc* so far, granted or refused: lets a test prove that an operation asked for no
  * memory at all. */
 extern uint64_t phys_alloc_calls;

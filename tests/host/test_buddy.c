@@ -1289,6 +1289,96 @@ static void test_bounded_scan_cost(void)
 	   "it); %ld failures", cases, at_hi, past, bad);
 }
 
+/* True when unit u's level-0 word lies in buddy_check_window's window [from, from + span) of n
+ * units (wrapping past the last; whole words), computed apart from mm/buddy.c's own arithmetic. */
+static bool window_holds(uint64_t n, uint64_t from, uint64_t span, uint64_t u)
+{
+	if (span >= n)
+		return true;
+	for (uint64_t k = 0; k < span; k++)   /* each unit of the window, its word's units in turn */
+		if (((from + k) % n) >> 6 == u >> 6)
+			return true;
+	return false;
+}
+
+/* buddy_check_window over generated states, windows and corruptions: a corruption only a zero word
+ * shows (an end bit no extent ends on, a start bit no summary names) is reported exactly when its
+ * word lies in the window (wrapping windows included), by buddy_check always, and by a run of
+ * windows that covers the units in turn at the window that holds it; a corruption the extents show
+ * (a record's length, an extent's end bit cleared) is reported whatever the window. */
+static void test_check_window(void)
+{
+	long cases = 0, hidden = 0, bad_in = 0, bad_out = 0, bad_full = 0, bad_turn = 0, bad_seen = 0, clean_bad = 0, wraps = 0;
+	for (unsigned t = 0; t < 300; t++) {
+		uint64_t n = 200 + rnd_below(5000), slotsn = n + 2;
+		uint64_t *meta = calloc(1, buddy_meta_bytes(n)), *slots = calloc(slotsn, sizeof(uint64_t));
+		struct buddy b;
+		buddy_init(&b, n, rnd_below(3) * 1000, meta, slots, 0);
+		for (uint64_t u = 0; u < n; u += 1 + rnd_below(40)) {   /* free runs with allocated units between */
+			uint64_t len = 1 + rnd_below(rnd_below(2) ? 3 : 300);
+			if (u + len < n)
+				buddy_free(&b, u, len);
+			u += len;
+		}
+		uint64_t from = rnd_below(n), span = rnd_below(4) ? 1 + rnd_below(n / 2) : rnd_below(2) ? n : UINT64_MAX;
+		wraps += span < n && from + span > n;
+		clean_bad += buddy_check_window(&b, from, span) != 0 || buddy_check(&b) != 0;
+		/* hidden: an end bit where no extent ends, or a start bit in a word no summary names */
+		uint64_t u = rnd_below(n);
+		bool end_kind = rnd_below(2);
+		uint64_t *w = buddy_bm_word0(end_kind ? &b.end : &b.start, u >> 6), keep = *w, bit = (uint64_t)1 << (u & 63);
+		bool starts_here = *buddy_bm_word0(&b.start, u >> 6) & bit;
+		if ((*w & bit) || (!end_kind && *w) || (end_kind && starts_here))
+			goto next;   /* not hidden here: the bit is set, the start word has bits, or an end bit at a
+					start would shorten that extent, which the walk sees */
+		if (!end_kind && (b.start.lv[1][u >> 12] >> ((u >> 6) & 63) & 1))
+			goto next;
+		*w |= bit;
+		hidden++;
+		printf("# expected violations follow\n");
+		bool in = window_holds(n, from, span, u), caught = buddy_check_window(&b, from, span) != 0;
+		bad_in += in && !caught;
+		bad_out += !in && caught;
+		bad_full += buddy_check(&b) == 0;
+		/* windows of a quarter in turn: the one holding u reports it, none before */
+		uint64_t q = (n + 3) / 4, first = UINT64_MAX, want = UINT64_MAX;
+		for (uint64_t k = 0; k < 4 && first == UINT64_MAX; k++)
+			if (buddy_check_window(&b, k * q, q) != 0)
+				first = k;
+		for (uint64_t k = 0; k < 4 && want == UINT64_MAX; k++)
+			if (window_holds(n, k * q, q, u))
+				want = k;   /* a word two quarters share is in both: the first of them */
+		bad_turn += first != want;
+		*w = keep;
+	next:
+		/* seen: a record's length changed, or an extent's end bit cleared */
+		for (uint64_t s = 0; s + 1 < n; s++)
+			if ((*buddy_bm_word0(&b.start, s >> 6) >> (s & 63) & 1) && !(*buddy_bm_word0(&b.end, s >> 6) >> (s & 63) & 1)) {
+				uint64_t len = slots[s + 1] >> 1, *ew = buddy_bm_word0(&b.end, (s + len - 1) >> 6);
+				uint64_t kr = slots[s + 1], ke = *ew;
+				if (rnd_below(2))
+					slots[s + 1] = (len + 1 + rnd_below(50)) << 1;
+				else
+					*ew &= ~((uint64_t)1 << ((s + len - 1) & 63));
+				bad_seen += buddy_check_window(&b, rnd_below(n), 1) == 0;
+				slots[s + 1] = kr;
+				*ew = ke;
+				break;
+			}
+		clean_bad += buddy_check_window(&b, from, span) != 0;
+		cases++;
+		free(meta);
+		free(slots);
+	}
+	ok(clean_bad == 0, "check window: %ld generated states pass every window and buddy_check", cases);
+	ok(hidden > 100 && wraps > 20 && bad_in == 0 && bad_out == 0 && bad_full == 0,
+	   "check window: %ld hidden bits (%ld windows wrap): reported inside the window (missed %ld), not outside "
+	   "(%ld reported), always by buddy_check (missed %ld)", hidden, wraps, bad_in, bad_out, bad_full);
+	ok(bad_turn == 0, "check window: four windows in turn report a hidden bit at the one holding it (%ld wrong)", bad_turn);
+	ok(bad_seen == 0, "check window: a record's length or an extent's end bit changed is reported by a one-unit "
+	   "window anywhere (missed %ld)", bad_seen);
+}
+
 int main(int argc, char **argv)
 {
 	long scale = argc > 1 ? atol(argv[1]) : 1;
@@ -1296,6 +1386,7 @@ int main(int argc, char **argv)
 
 	test_basics();
 	test_corruption();
+	test_check_window();
 	test_link_halves();
 	test_phase_a_bound();
 	test_refused_frees();

@@ -10,6 +10,9 @@
  *    phys_check_full at once and by phys_check within ten calls, some of the cases needing more
  *    than one (the sweep is bounded); a marked word cleared or changed is found at once;
  * and generated allocations and frees keep the marks exact (every check passes between them).
+ * The allocator's own bitmap words that must be zero are read in the same bounded window
+ * (buddy_check_window): a stray end bit or an unsummarised start bit is found as a stray owner
+ * field is, at once under 2 GiB and within ten calls at 20 GiB.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include "testhooks.h"
 #include "test_rng.h"
 #include "capture.h"
+#include "buddy_impl.h"
 
 #define PER_WORD 32u                           /* frames an owner word holds */
 #define SWEEP_FRAMES ((2ULL << 30) >> 12)      /* what one phys_check's sweep covers */
@@ -98,6 +102,23 @@ static const char *word_named(uint64_t f, const char *what)
 	return buf;
 }
 
+/* A frame whose allocator bits a stray store could set unseen by the extents: an end bit where none
+ * is and no extent starts (end_kind), or a start bit in a start word that is zero; its level-0
+ * word in *w and the bit in *bit. False when none found. */
+static bool pick_bit(uint64_t frames, bool end_kind, uint64_t **w, uint64_t *bit)
+{
+	struct buddy *b = phys_buddy_hook();
+	for (int t = 0; t < 100000; t++) {
+		uint64_t f = below(frames);
+		uint64_t *sw = buddy_bm_word0(&b->start, f >> 6), *ew = buddy_bm_word0(&b->end, f >> 6);
+		*bit = 1ULL << (f & 63);
+		*w = end_kind ? ew : sw;
+		if (end_kind ? !(*ew & *bit) && !(*sw & *bit) : *sw == 0)
+			return true;
+	}
+	return false;
+}
+
 /* cases corruptions of each kind on a machine of frames frames; sweeps = the calls a full sweep
  * takes there. */
 static void run(const char *name, uint64_t frames, unsigned cases)
@@ -110,7 +131,7 @@ static void run(const char *name, uint64_t frames, unsigned cases)
 	for (unsigned k = 0; k < LIVE; k++)
 		granted += churn(k, frames);
 	unsigned stray_late = 0, stray_later = 0, stray_missed = 0, full_missed = 0, cleared_missed = 0,
-		 changed_missed = 0, restored_bad = 0, none = 0;
+		 changed_missed = 0, restored_bad = 0, none = 0, bit_missed = 0, bit_later = 0;
 	for (unsigned c = 0; c < cases; c++) {
 		for (unsigned s = 0; s < 8; s++)
 			churn((unsigned)below(LIVE), frames);
@@ -142,6 +163,22 @@ static void run(const char *name, uint64_t frames, unsigned cases)
 		changed_missed += checks_to_find(1, false, "phys_check: owner map holds") != 1;
 		*w = keep;
 		restored_bad += phys_check() != 0;
+		/* a stray bit in the allocator's bitmaps: an end bit no extent ends on, a start bit no
+		 * summary names; found in the window that holds it, as the owner fields are */
+		uint64_t bit;
+		bool end_kind = c & 1;
+		if (!pick_bit(frames, end_kind, &w, &bit)) {
+			none++;
+			continue;
+		}
+		*w |= bit;
+		const char *want = end_kind ? "end bits in units" : "summary bit";
+		at = checks_to_find(sweeps, false, want);
+		bit_missed += at == 0;
+		bit_later += at > 1 && at <= sweeps;
+		full_missed += checks_to_find(1, true, want) != 1;
+		*w &= ~bit;
+		restored_bad += phys_check_full() != 0;
 	}
 	ok(granted > LIVE / 2 && churn_bad == 0, "%s: %u of %u allocations of every owner granted, then %u rounds of "
 	   "churn: every full check passes (%u failed)", name, granted, LIVE, cases, churn_bad);
@@ -154,6 +191,9 @@ static void run(const char *name, uint64_t frames, unsigned cases)
 	else
 		ok(stray_later > 0 && stray_later < cases, "%s, %u sweeps: a stray field is found by the check whose "
 		   "2 GiB window holds it, not always the first (%u of %u later)", name, sweeps, stray_later, cases);
+	ok(bit_missed == 0 && (sweeps == 1 ? bit_later == 0 : bit_later > 0 && bit_later < cases),
+	   "%s: a stray bit in the allocator's bitmaps: found within %u checks (missed %u), %u of %u by a later check "
+	   "than the first", name, sweeps, bit_missed, bit_later, cases);
 	ok(cleared_missed == 0 && changed_missed == 0, "%s: a marked word cleared (missed %u) or given another owner "
 	   "(missed %u): the first check fails", name, cleared_missed, changed_missed);
 	is(restored_bad, 0, "%s: every check passes once the word is restored", name);
