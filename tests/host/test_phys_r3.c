@@ -233,11 +233,116 @@ static void test_pool_large_frames_reused(void)
 	   "frames kept (%u raised nothing, %u freed the MDL's frames, of %u)", silent, lost, cases);
 }
 
+/* ---------------------------------------------------------------- a large block's record overrun */
+
+/* A large block's side record (mm/pool.c struct pool_large), mirrored: the data of a class-64 block. */
+struct mirror_large {
+	void *next;
+	uintptr_t va;
+	uint64_t npages, bytes;
+	uint32_t tag;
+};
+
+/* Sets up a fresh pool: a 64-byte caller block *a, then a large block *l, whose record is the block
+ * right after *a in the same class-64 slab; false when the layout is not that. */
+static bool record_after(uint8_t **a, uint8_t **l, size_t lbytes)
+{
+	pool_test_machine(true);
+	*a = ExAllocatePoolWithTag(NonPagedPool, 64, 0x41335250);
+	*l = ExAllocatePoolWithTag(NonPagedPool, lbytes, 0x4C335250);
+	if (!*a || !*l)
+		return false;
+	struct mirror_block *h = (struct mirror_block *)(*a + 64);
+	struct mirror_large *r = (struct mirror_large *)(*a + 64 + 16);
+	return h->state == M_INTERNAL && r->va == (uintptr_t)*l && r->next == NULL;
+}
+
+/* One case, in a child: the overrun of the 64-byte block by over bytes, ExFreePool of the large
+ * block, its outcome on stderr ("R3 free: raised R code C"); then, after a free that raised
+ * nothing, large blocks of every hash bucket allocated and freed and pool_check: exit 0 when all
+ * that ran (and the check passed), 3 when the check failed; a crash ends it on the way. */
+struct overrun_case {
+	uint8_t *a, *l;
+	unsigned over;
+	uint64_t seed;
+};
+
+static void overrun_case_run(void *arg)
+{
+	struct overrun_case *c = arg;
+	for (unsigned k = 0; k < c->over; k++)
+		c->a[64 + k] = (uint8_t)(test_rng_next(&c->seed) | 1);   /* its first byte: a state of no pool call */
+	uint64_t before = bugcheck_last.count;
+	ExFreePool(c->l);
+	bool raised = bugcheck_last.count != before;
+	fprintf(stderr, "R3 free: raised %d code 0x%x\n", raised, raised ? bugcheck_last.code : 0);
+	if (raised)
+		_exit(0);
+	for (unsigned k = 0; k < 128; k++) {   /* blocks until some land in the freed block's bucket */
+		void *q = ExAllocatePoolWithTag(NonPagedPool, PAGE_SIZE, 0x51335250);
+		if (q)
+			ExFreePool(q);
+	}
+	_exit(pool_check() == 0 ? 0 : 3);
+}
+
+/*
+ * pool.h: "a block or slab header no pool call wrote (an overrun, a write after free) is 0x19
+ * BAD_POOL_HEADER, raised by the free, the allocation or the trim that reads it"; docs/contract.md:
+ * "The pool checks what it reads before it relies on it". A large block's record is a small block
+ * of class 64 (state "PInt"), read by the large block's free. Generated: the caller's 64-byte block
+ * right before it overruns by 17 to 40 bytes of random data, over the record's header and into the
+ * record (its hash link, then its address, page count, byte count): ExFreePool of the large block
+ * must raise 0x19. FAILS today: pool_large_free never reads the record's header. An overrun that
+ * reached only the link (17..24 bytes) frees the block silently and leaves the overwritten link as
+ * its hash bucket's head, which the next large-block call of that bucket follows (a crash); one
+ * reaching the address makes the free itself follow the overwritten link (a crash).
+ */
+static void test_pool_record_overrun(void)
+{
+	unsigned cases = 0, good = 0, crashed = 0, silent = 0, wrong = 0, later_crash = 0;
+	char err[8192];
+	for (unsigned c = 0; c < 48; c++) {
+		struct overrun_case oc = { .over = 17 + c % 24, .seed = 0x0FE4 + c };
+		if (!record_after(&oc.a, &oc.l, POOL_SMALL_MAX + 1 + below(4 * PAGE_SIZE)))
+			continue;
+		cases++;
+		int st = in_child(overrun_case_run, &oc, err, sizeof err);
+		const char *out = strstr(err, "R3 free: raised ");
+		int raised = -1;
+		unsigned code = 0;
+		if (out)
+			sscanf(out, "R3 free: raised %d code 0x%x", &raised, &code);
+		if (raised < 0)
+			crashed++;
+		else if (raised == 0)
+			silent++, later_crash += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		else if (code != BUGCHECK_BAD_POOL_HEADER)
+			wrong++;
+		else
+			good++;
+		if (getenv("R3_VERBOSE") && (c == 0 || c == 8))
+			printf("# child status 0x%x: %.300s\n", st, strstr(err, "runtime error") ? strstr(err, "runtime error") :
+			       strstr(err, "ERROR:") ? strstr(err, "ERROR:") : err);
+		if (raised != 1 && (c == 0 || c == 8))
+			printf("#   overrun of %u bytes: ExFreePool %s\n", oc.over,
+			       raised < 0 ? "crashed" : WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "raised nothing" :
+			       "raised nothing; a later large-block call crashed");
+	}
+	ok(cases >= 40, "record overrun: %u cases set up (a 64-byte block, the large block's record right after it)", cases);
+	ok(good == cases, "ExFreePool of a large block whose record an overrun of the block before reached: 0x19 (%u of %u; "
+	   "%u crashed in the free, %u raised nothing (then %u crashed or failed pool_check), %u raised another code)",
+	   good, cases, crashed, silent, later_crash, wrong);
+}
+
 int main(void)
 {
 	fake_arch_init();
+	if (getenv("R3_VERBOSE"))
+		setvbuf(stdout, NULL, _IONBF, 0);
 	test_map_limit_with_except();
 	test_check_moved_owner();
 	test_pool_large_frames_reused();
+	test_pool_record_overrun();
 	return tap_done();
 }
