@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include "tap.h"
 #include "machine.h"
@@ -47,6 +48,9 @@ static int in_child(void (*fn)(void *), void *arg, char *err, size_t size)
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 1);   /* the child's reports (kprintf) are not the parent's TAP */
 		dup2(fd[1], 2);
 		close(fd[0]);
 		fn(arg);
@@ -335,6 +339,218 @@ static void test_pool_record_overrun(void)
 	   good, cases, crashed, silent, later_crash, wrong);
 }
 
+/* ---------------------------------------------------------------- MDL page allocations, generated */
+
+#define MDL_RAM (64ULL << 20)
+#define MDL_RAM_LO (1ULL << 20)   /* the host machine's RAM: [1 MiB, 1 MiB + MDL_RAM) */
+
+/* True when frame f's page lies inside [lo + k skip, hi + k skip] (hi inclusive) for some k >= 0
+ * (k = 0 only when skip is 0 or windows is false). */
+static bool in_window(uint64_t f, uint64_t lo, uint64_t hi, uint64_t skip, bool windows)
+{
+	uint64_t a = f << 12, z = a + PAGE_SIZE - 1;
+	for (uint64_t k = 0, l = lo, h = hi;; k++) {
+		if (a >= l && z <= h)
+			return true;
+		if (!windows || skip == 0 || l > UINT64_MAX - skip || h > UINT64_MAX - skip || l + skip > a)
+			return false;
+		l += skip;
+		h += skip;
+	}
+}
+
+/*
+ * docs/contract.md section 5, MmAllocatePagesForMdlEx / MmFreePagesFromMdl, generated (passes):
+ * 3000 calls with random bounds (some at the machine's edges, some past them, some at exactly the
+ * CPU's physical width), Skip, TotalBytes (0, odd, one page, up to 12 MiB, past 4 GiB - 4 KiB) and
+ * flags. Each MDL: NULL exactly when the arguments are refused or nothing can be found; otherwise
+ * PAGES_LOCKED, ByteCount = pages x 4 KiB, at most ceil(TotalBytes / 4 KiB) pages (all with
+ * FULLY_REQUIRED), every page inside [Low, High] (or a Skip window), none twice, each the
+ * allocator's MDL frame; REQUIRE_CONTIGUOUS_CHUNKS: chunks contiguous and aligned to Skip;
+ * FAST_LARGE_PAGES: 2 MiB-aligned runs first. The physical allocator's MDL count is the sum of the
+ * live MDLs' pages, and phys_check_full passes after each step. Frees in random order; a copy of a
+ * freed MDL freed again is 0x1A 0x4D440003 (a free frame, index 0), the freed MDL itself 0x4D440002.
+ */
+static void test_mdl_alloc_generated(void)
+{
+	if (host_machine_create(MDL_RAM, 2ULL << 20)) {
+		printf("Bail out! host_machine_create\n");
+		exit(1);
+	}
+	bugcheck_set_hook(bugcheck_record_hook);
+	enum { LIVE = 24 };
+	PMDL live[LIVE] = { 0 };
+	uint64_t live_pages = 0, calls = 0, granted = 0, bad = 0, refused_ok = 0, frees = 0, twice_bad = 0;
+	static uint8_t copy[sizeof(MDL) + 8 * 4096];
+	const uint64_t top = MDL_RAM_LO + MDL_RAM, width = 1ULL << arch_phys_addr_bits();
+	const uint64_t big = (4ULL << 30) - PAGE_SIZE;
+	for (unsigned step = 0; step < 3000; step++) {
+		unsigned k = (unsigned)below(LIVE);
+		if (live[k]) {   /* free it; now and then a copy of it afterwards, and itself again */
+			PMDL m = live[k];
+			uint64_t n = m->ByteCount >> 12;
+			bool again = below(8) == 0 && sizeof(MDL) + n * 8 <= sizeof copy;
+			if (again)
+				memcpy(copy, m, sizeof(MDL) + n * 8);
+			uint64_t c0 = bugcheck_last.count;
+			MmFreePagesFromMdl(m);
+			bool good = bugcheck_last.count == c0 && m->ByteCount == 0;
+			live_pages -= n;
+			frees++;
+			if (again) {
+				MmFreePagesFromMdl((PMDL)copy);
+				good = good && bugcheck_last.count == c0 + 1 && bugcheck_last.p[0] == 0x4D440003 &&
+				       bugcheck_last.p[3] == 0;
+				MmFreePagesFromMdl(m);
+				good = good && bugcheck_last.count == c0 + 2 && bugcheck_last.p[0] == 0x4D440002;
+			}
+			twice_bad += !good;
+			ExFreePool(m);
+			live[k] = NULL;
+		}
+		/* the arguments */
+		uint64_t lo, hi, skip = 0;
+		switch (below(6)) {
+		case 0: lo = 0; hi = UINT64_MAX; break;
+		case 1: lo = below(top + PAGE_SIZE); hi = lo + below(top); break;
+		case 2: lo = MDL_RAM_LO + below(MDL_RAM); hi = top - 1 + below(3) - 1; break;   /* at the top of RAM */
+		case 3: lo = top - below(4) * PAGE_SIZE; hi = width - 1; break;                 /* to the CPU's width */
+		case 4: lo = width - PAGE_SIZE * below(2); hi = width - 1 + below(2); break;    /* past RAM */
+		default: lo = below(top); hi = lo + below(1ULL << 22); break;
+		}
+		ULONG flags = (ULONG)below(0x80);
+		if (below(3) == 0)
+			skip = (flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS) ? (PAGE_SIZE << below(11)) : below(1ULL << 23);
+		if (below(4) == 0 && (flags & MM_ALLOCATE_FAST_LARGE_PAGES))
+			skip = (2ULL << 20) << below(2);
+		uint64_t total;
+		switch (below(8)) {
+		case 0: total = 0; break;
+		case 1: total = big + below(2); flags |= MM_ALLOCATE_FULLY_REQUIRED; break;   /* partial: test_mdl_partial_size */
+		case 2: total = 1 + below(PAGE_SIZE); break;
+		case 3: total = (2ULL << 20) * (1 + below(4)) + below(2) * below(PAGE_SIZE * 3); break;
+		default: total = 1 + below(12ULL << 20); break;
+		}
+		if ((flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS) && skip && below(2))
+			total = skip * (1 + below(4));   /* chunks that divide it */
+		MEMORY_CACHING_TYPE cache = (MEMORY_CACHING_TYPE)(below(10) ? below(MmMaximumCacheType) : MmMaximumCacheType);
+		bool chunks = flags & MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS, large = flags & MM_ALLOCATE_FAST_LARGE_PAGES;
+		bool refuse = total == 0 || total > big || lo > hi || skip % PAGE_SIZE || cache == MmMaximumCacheType ||
+			      (chunks && skip && ((skip & (skip - 1)) || total % skip)) ||
+			      (large && chunks && (skip == 0 || skip % (2ULL << 20)));
+		uint64_t want = (total + PAGE_SIZE - 1) / PAGE_SIZE;
+		PHYSICAL_ADDRESS L = { .QuadPart = (LONGLONG)lo }, H = { .QuadPart = (LONGLONG)hi }, S = { .QuadPart = (LONGLONG)skip };
+		uint64_t c0 = bugcheck_last.count;
+		PMDL m = MmAllocatePagesForMdlEx(L, H, S, total, cache, flags);
+		calls++;
+		bool good = bugcheck_last.count == c0;
+		if (refuse) {
+			good = good && !m;
+			refused_ok += !m;
+		} else if (m) {
+			granted++;
+			uint64_t n = m->ByteCount >> 12;
+			PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
+			good = good && (m->MdlFlags & MDL_PAGES_LOCKED) && m->StartVa == NULL && m->ByteOffset == 0 &&
+			       m->ByteCount % PAGE_SIZE == 0 && n >= 1 && n <= want &&
+			       (!(flags & MM_ALLOCATE_FULLY_REQUIRED) || n == want);
+			for (uint64_t i = 0; good && i < n; i++) {
+				good = in_window(pfn[i], lo, hi, skip, !chunks) && phys_owner_of(pfn[i] << 12) == PHYS_OWNER_MDL;
+				for (uint64_t j = i + 1; good && j < n && j < i + 600; j++)
+					good = pfn[j] != pfn[i];
+			}
+			if (good && chunks && skip)
+				for (uint64_t i = 0; good && i < n; i++)
+					good = n % (skip >> 12) == 0 && (i % (skip >> 12) ? pfn[i] == pfn[i - 1] + 1 :
+									     pfn[i] % (skip >> 12) == 0);
+			if (good && chunks && !skip)
+				for (uint64_t i = 1; good && i < n; i++)
+					good = pfn[i] == pfn[0] + i && n == want;
+			if (good && large && !chunks && n >= 512 && lo == 0 && hi == UINT64_MAX)
+				good = pfn[0] % 512 == 0 && pfn[511] == pfn[0] + 511;
+			live_pages += n;
+			if (live[k])
+				ExFreePool(live[k]);   /* never: freed above */
+			live[k] = m;
+		}
+		struct phys_stats st;
+		phys_get_stats(&st);
+		good = good && st.mdl_pages == live_pages && phys_check_full() == 0;
+		if (!good && bad++ < 4)
+			printf("# step %u: lo 0x%llx hi 0x%llx skip 0x%llx total 0x%llx flags 0x%x cache %d: %s\n", step,
+			       (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)skip,
+			       (unsigned long long)total, flags, cache, m ? "an MDL" : "NULL");
+	}
+	for (unsigned k = 0; k < LIVE; k++)
+		if (live[k]) {
+			MmFreePagesFromMdl(live[k]);
+			ExFreePool(live[k]);
+		}
+	struct phys_stats st;
+	phys_get_stats(&st);
+	ok(bad == 0 && granted > 500 && refused_ok > 100, "MmAllocatePagesForMdlEx, generated: %llu calls, %llu MDLs, %llu "
+	   "refused as the contract says; every MDL as the contract says and the owner counts exact (%llu wrong)",
+	   (unsigned long long)calls, (unsigned long long)granted, (unsigned long long)refused_ok, (unsigned long long)bad);
+	ok(twice_bad == 0 && st.mdl_pages == 0 && phys_check_full() == 0, "MmFreePagesFromMdl: %llu frees, a freed MDL's "
+	   "copy 0x4D440003 and the MDL itself 0x4D440002 (%llu wrong); none left", (unsigned long long)frees,
+	   (unsigned long long)twice_bad);
+}
+
+/*
+ * docs/contract.md section 5: MmAllocatePagesForMdlEx "may list fewer pages than asked, unless
+ * MM_ALLOCATE_FULLY_REQUIRED is given. The caller returns the pages with MmFreePagesFromMdl";
+ * the MDL "comes back with ... ByteCount = pages obtained x 4096". Generated over requests of more
+ * than 8186 pages (32 MiB: sizeof(MDL) + 8 x pages no longer fits the 16-bit Size; 8192 k + j
+ * pages, j < 4, so that it wraps to 48 + 8 j) and windows [Low, High] that hold 8 to 2047 free pages: the partial MDL must be freeable (no bug check, its
+ * frames free again) and mappable. FAILS today: the MDL keeps the Size MmInitializeMdl computed
+ * for the pages asked, truncated to 16 bits (mm/mdl.c MmAllocatePagesForMdlEx), while its
+ * ByteCount is for the pages obtained, which fit in 16 bits: mdl_room_ok then reads the truncated
+ * Size, so MmFreePagesFromMdl raises 0x1A P1 0x4D440105 (Size too small) on the allocator's own
+ * MDL and frees nothing (the pages leak), and MmMapLockedPagesSpecifyCache returns NULL.
+ */
+static void test_mdl_partial_size(void)
+{
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases = 0, free_bad = 0, map_bad = 0, wrapped = 0;
+	for (unsigned c = 0; c < 40; c++) {
+		if (host_machine_create(MDL_RAM, 2ULL << 20)) {   /* a fresh machine: a refused free leaks */
+			printf("Bail out! host_machine_create\n");
+			exit(1);
+		}
+		/* 8192 k + j pages: sizeof(MDL) + 8 x pages is 48 + 8 j modulo 2^16 */
+		uint64_t want = 8192 * (1 + below(16)) + below(4);
+		uint64_t window = 8 + below(2040), lo = (40ULL << 20) + below(256) * PAGE_SIZE;
+		PHYSICAL_ADDRESS L = { .QuadPart = (LONGLONG)lo }, H = { .QuadPart = (LONGLONG)(lo + window * PAGE_SIZE - 1) };
+		PHYSICAL_ADDRESS S = { .QuadPart = 0 };
+		PMDL m = MmAllocatePagesForMdlEx(L, H, S, want * PAGE_SIZE, MmCached, (ULONG)(below(2) * MM_DONT_ZERO_ALLOCATION));
+		if (!m)
+			continue;
+		cases++;
+		uint64_t n = m->ByteCount >> 12;
+		PFN_NUMBER first = MmGetMdlPfnArray(m)[0];
+		wrapped += (uint16_t)m->Size < sizeof(MDL) + n * sizeof(PFN_NUMBER);
+		uint64_t c0 = bugcheck_last.count;
+		PVOID va = MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, FALSE, 0);
+		map_bad += va == NULL || bugcheck_last.count != c0;
+		if (va)
+			MmUnmapLockedPages(va, m);
+		c0 = bugcheck_last.count;
+		MmFreePagesFromMdl(m);
+		bool freed = bugcheck_last.count == c0 && m->ByteCount == 0 && phys_is_free(first << 12, 1);
+		if (!freed && free_bad++ < 2)
+			printf("#   %llu pages asked, %llu obtained: Size 0x%x; MmFreePagesFromMdl raised 0x%x P1 0x%llx, "
+			       "frame 0x%llx %s\n", (unsigned long long)want, (unsigned long long)n, (unsigned)(uint16_t)m->Size,
+			       bugcheck_last.count != c0 ? bugcheck_last.code : 0,
+			       bugcheck_last.count != c0 ? (unsigned long long)bugcheck_last.p[0] : 0ULL,
+			       (unsigned long long)first, phys_is_free(first << 12, 1) ? "free" : "still allocated");
+		ExFreePool(m);
+	}
+	ok(cases == 40, "partial MDLs of requests past 32 MiB: %u of 40 made", cases);
+	ok(free_bad == 0, "MmFreePagesFromMdl frees them, no bug check (%u of %u refused; %u had a Size too small for "
+	   "their own pages)", free_bad, cases, wrapped);
+	ok(map_bad == 0, "MmMapLockedPagesSpecifyCache maps them (%u of %u NULL)", map_bad, cases);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -344,5 +560,7 @@ int main(void)
 	test_check_moved_owner();
 	test_pool_large_frames_reused();
 	test_pool_record_overrun();
+	test_mdl_alloc_generated();
+	test_mdl_partial_size();
 	return tap_done();
 }
