@@ -1,22 +1,25 @@
 /*
  * Review round 3 of physical memory and the pool (mm/phys.c, mm/pool.c, MmAllocatePagesForMdlEx /
- * MmFreePagesFromMdl). Each test states the contract line it holds the code to; the ones named
- * "FAILS:" in the report fail on the code reviewed (bda32a2), for the reason their assertion names:
- *  - test_map_limit_with_except: phys_init_except on a map of PHYS_MAX_RANGES (2048) descriptors
- *    (a length phys.h accepts: only a longer map is refused) whose framebuffer range splits one
- *    usable range: the ranges then number 2049 and phys_init either panics in phys_subtract
- *    ("range overflow") or, when the pieces are split between the usable-now and the loader
- *    classes, writes phys_managed[2048], past its end (ASan: global-buffer-overflow). Run in a
- *    child: it must return (0, or -1 with a message), never abort.
- *  - test_check_moved_owner: phys_check / phys_check_full pass when a stray store moves an owner
- *    field from an allocated frame to a free one in the same word (the counts stay equal), though
- *    phys.h says the census makes sure the owner map holds "none that is free".
- *  - test_pool_large_frames_reused: a large pool block whose frames a kernel bug freed behind the
- *    pool's back and which an MDL allocation then took: ExFreePool frees the MDL's frames without a
- *    bug check (docs/contract.md: such a block "is kept: its free ... raises the physical
- *    allocator's 0x1A ... and changes nothing").
- * Passing generated coverage: owner counts across MDL allocations with every flag, range and size
- * class, partial results and frees (test_mdl_alloc_generated); the 2047-descriptor control.
+ * MmFreePagesFromMdl). Each test states the contract line it holds the code to. These fail on the
+ * code reviewed (bda32a2), each for the reason its comment gives:
+ *  - test_map_limit_with_except: a map of PHYS_MAX_RANGES (2048) descriptors, the framebuffer inside
+ *    a usable range: 2049 ranges; phys_subtract panics ("range overflow") or the copy writes
+ *    phys_managed[2048] (UBSan: index out of bounds). Run in a child.
+ *  - test_check_moved_owner: phys_check_full passes when an owner field moves from an allocated
+ *    frame to a free one of the same word (phys.h: "so none that is free").
+ *  - test_pool_large_frames_reused: ExFreePool of a large block whose frames were freed behind the
+ *    pool's back and then taken by an MDL frees the MDL's frames, no bug check.
+ *  - test_pool_record_overrun: an overrun of the 64-byte block before a large block's record: the
+ *    large block's free follows the overwritten hash link (a crash, in a child), or frees silently and
+ *    leaves it as the bucket's head; never 0x19.
+ *  - test_pool_bugcheck_outside_lock: that 0x1A is raised with the pool lock held (pool.h, design.md:
+ *    bug checks are raised after the lock is dropped).
+ *  - test_mdl_partial_size: a partial MDL of a request past 32 MiB keeps a 16-bit Size computed for
+ *    the pages asked, too small for its own: MmFreePagesFromMdl raises 0x1A 0x4D440105 and frees
+ *    nothing, MmMapLockedPagesSpecifyCache returns NULL.
+ * Passing generated coverage: MmAllocatePagesForMdlEx / MmFreePagesFromMdl against the contract
+ * over bounds, Skip, sizes, flags and cache types (test_mdl_alloc_generated); the 2047-descriptor
+ * control of test_map_limit_with_except.
  */
 #include <stdlib.h>
 #include <string.h>
