@@ -130,3 +130,5 @@ MUTATE_FILES ?= mm/syspte_map.c mm/syspte.c mm/syspte_index.c mm/reserved.c mm/m
 .PHONY: mutate
 mutate: deps
 	HCC="$(HCC)" HCFLAGS="$(HCFLAGS)" HOST_SUPPORT="$(HOST_SUPPORT)" tools/mutate.sh $(MUTATE_FILES)
+# Review round 3 of the boot intake #includes the loader's pure ELF checks and the command-line parser.
+$(B)/host/test_loader_r3: boot/elf_check.c boot/elf_check.h include/vmlayout.h kernel/cmdline.c kernel/cmdline.h
