@@ -5,6 +5,7 @@
  * fail on the code as reviewed are listed in the review's report.
  */
 #include <stdlib.h>
+#include <sys/wait.h>
 #include "tap.h"
 #include "machine.h"
 #include "fake_arch.h"
@@ -124,10 +125,127 @@ static void test_unaligned_past_52bit_classes_disjoint(void)
 	   n, bad, aborted);
 }
 
+/* The map and exception of one phys_init_except run in a child (a failed KASSERT aborts it). */
+struct except_run {
+	paddr_t pa;
+	uint64_t bytes;
+	int result;
+};
+
+static void init_except(void *arg)
+{
+	struct except_run *x = arg;
+	capture_begin();
+	x->result = phys_init_except(m.buf, machine_map_size(&m), m.desc_size, x->pa, x->bytes);
+	char out[4096];
+	capture_end(out, sizeof(out));
+}
+
+/*
+ * phys.h: PHYS_MAX_RANGES (2048) descriptors are considered, "a longer map is a clear panic", and
+ * phys_init_except returns 0 "or a negative value with a printed reason". A map of exactly 2048
+ * descriptors is within the limit: one usable range cut by 2047 reserved holes is 2048 pieces, and
+ * the framebuffer's exception (which phys_tmp_b has room for) cuts one more, 2049, which phys_subtract
+ * writes into the 2048-entry result under a KASSERT. Generated over where the exception falls
+ * (inside a gap between two holes, or past them) and both strides: the call must return (0 or -1),
+ * never assert.
+ */
+static void test_full_map_with_exception(void)
+{
+	enum { HOLES = PHYS_MAX_RANGES - 1, BASE = 0x100 };
+	unsigned n = 0, asserted = 0;
+	uint64_t rng = 0xF8E7ULL;
+	for (unsigned c = 0; c < 8; c++) {
+		machine_map_init(&m, c % 2 ? 40 : 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, BASE << 12, 4 * HOLES + 64, 0);
+		for (unsigned h = 0; h < HOLES; h++)
+			machine_map_add(&m, h % 3 ? EFI_RESERVED : EFI_ACPI_NVS, (uint64_t)(BASE + 1 + 4 * h) << 12, 1, 0);
+		/* the middle one of the 3 free frames between two holes, or a frame in the tail past the last hole */
+		uint64_t frame = c < 4 ? BASE + 3 + 4 * (test_rng_next(&rng) % (HOLES - 1)) : BASE + 4 * HOLES + 8 + c;
+		struct except_run x = { frame << 12, PAGE_SIZE, 0 };
+		bool died = tap_aborts_with(init_except, &x, "range overflow");
+		asserted += died;
+		n++;
+		if (died && asserted <= 2)
+			printf("# %zu descriptors (stride %zu), exception at frame 0x%llx: KASSERT range overflow\n", m.n,
+			       m.desc_size, (unsigned long long)frame);
+	}
+	ok(asserted == 0, "%u maps of %d descriptors (one usable range, %d holes) with a framebuffer exception inside: "
+	   "phys_init_except returns, never asserts (%u asserted)", n, PHYS_MAX_RANGES, HOLES, asserted);
+}
+
+/* Runs init_except(x) in a child; true when the child returned from phys_init_except (whatever its
+ * result, which lands in *x), false when it died (an assertion, an ASan report: its stderr in why). */
+static bool init_except_returns(struct except_run *x, char *why, size_t cap)
+{
+	int fd[2], res[2];
+	if (pipe(fd) || pipe(res))
+		return false;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		close(fd[0]);
+		close(res[0]);
+		init_except(x);
+		if (write(res[1], &x->result, sizeof(x->result)) != sizeof(x->result))
+			_exit(3);
+		_exit(0);
+	}
+	close(fd[1]);
+	close(res[1]);
+	size_t n = 0;
+	ssize_t k;
+	while (n < cap - 1 && (k = read(fd[0], why + n, cap - 1 - n)) > 0)
+		n += (size_t)k;
+	why[n] = 0;
+	bool got = read(res[0], &x->result, sizeof(x->result)) == sizeof(x->result);
+	close(fd[0]);
+	close(res[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	return got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * The same limit from the other side: phys_init_except copies the usable-now and the loader pieces
+ * into phys_managed[PHYS_MAX_RANGES] before merging them. 2048 descriptors of 3 frames, usable-now and
+ * loader alternating (never adjacent to their own kind, so every one is a piece), are 2048 pieces; the
+ * framebuffer's exception in the middle of a usable-now one makes 2049, one entry past the array.
+ * Generated over the descriptor cut and both strides: the call must return (0 or -1) without writing
+ * past phys_managed (ASan names the overflow).
+ */
+static void test_full_alternating_map_with_exception(void)
+{
+	enum { BASE = 0x100, W = 3 };
+	static char why[8192];
+	unsigned n = 0, died = 0;
+	uint64_t rng = 0xA17EULL;
+	for (unsigned c = 0; c < 4; c++) {
+		machine_map_init(&m, c % 2 ? 40 : 48);
+		for (unsigned i = 0; i < PHYS_MAX_RANGES; i++)
+			machine_map_add(&m, i % 2 ? (c < 2 ? EFI_LOADER_DATA : EFI_LOADER_CODE) : (c < 2 ? EFI_CONVENTIONAL : EFI_BS_DATA),
+					(uint64_t)(BASE + W * i) << 12, W, 0);
+		uint64_t cut = 2 * (test_rng_next(&rng) % (PHYS_MAX_RANGES / 2));   /* a usable-now descriptor */
+		struct except_run x = { (uint64_t)(BASE + W * cut + 1) << 12, PAGE_SIZE, 0 };
+		bool back = init_except_returns(&x, why, sizeof(why));
+		n++;
+		if (!back && died++ < 2) {
+			char *line = strstr(why, "ERROR: AddressSanitizer");
+			printf("# %d descriptors (stride %zu), the exception in descriptor %llu: the call died: %.160s\n",
+			       PHYS_MAX_RANGES, m.desc_size, (unsigned long long)cut, line ? line : why);
+		}
+	}
+	ok(died == 0, "%u maps of %d alternating usable-now and loader descriptors with a framebuffer exception: "
+	   "phys_init_except returns without writing past its range arrays (%u died)", n, PHYS_MAX_RANGES, died);
+}
+
 int main(void)
 {
 	fake_arch_init();
 	test_unaligned_usable_past_52bit_ignored();
 	test_unaligned_past_52bit_classes_disjoint();
+	test_full_map_with_exception();
+	test_full_alternating_map_with_exception();
 	return tap_done();
 }
