@@ -240,6 +240,43 @@ static void test_full_alternating_map_with_exception(void)
 	   "phys_init_except returns without writing past its range arrays (%u died)", n, PHYS_MAX_RANGES, died);
 }
 
+/*
+ * phys.h: phys_init_except reports the "Frames of it the map listed as usable"; kernel/main.c prints
+ * it as "the map lists N pages of [fb, +bytes) as usable RAM". A firmware that lists the framebuffer
+ * inside both a usable-now and a loader descriptor (overlapping: a hostile map) lists each of its
+ * frames once as usable, yet the count adds the two classes' overlaps. Generated over framebuffer
+ * placement and size inside the doubly listed range, and over how much of it the loader descriptor
+ * covers: the reported count must be the framebuffer's frames the map lists as usable, each once.
+ */
+static void test_kept_out_counted_once(void)
+{
+	uint64_t rng = 0xFB2ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 64; c++) {
+		uint64_t ld = 0x1000 + test_rng_next(&rng) % 0x800, ldn = 0x40 + test_rng_next(&rng) % 0x400;
+		uint64_t fb = ld + test_rng_next(&rng) % ldn, fbn = 1 + test_rng_next(&rng) % 0x300;
+		machine_map_init(&m, c % 2 ? 40 : 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x3000, 0);   /* frames [0x100, 0x3100) */
+		machine_map_add(&m, c % 3 ? EFI_LOADER_DATA : EFI_LOADER_CODE, ld << 12, ldn, 0);
+		capture_begin();
+		int r = phys_init_except(m.buf, machine_map_size(&m), m.desc_size, fb << 12, fbn << 12);
+		char out[2048];
+		capture_end(out, sizeof(out));
+		/* the framebuffer's frames the map lists as usable (any class): those inside [0x100, 0x3100) */
+		uint64_t lo = MAX(fb, 0x100ULL), hi = MIN(fb + fbn, 0x3100ULL), want = hi > lo ? hi - lo : 0;
+		unsigned long long said = 0;
+		const char *msg = strstr(out, "phys: the map lists ");
+		bool good = r == 0 && msg && sscanf(msg, "phys: the map lists %llu", &said) == 1 && said == want;
+		n++;
+		if (!good && bad++ < 4)
+			printf("# usable [0x100, 0x3100), loader [0x%llx, 0x%llx), framebuffer frames [0x%llx, 0x%llx): init %d, "
+			       "reported %llu pages, the map lists %llu\n", (unsigned long long)ld, (unsigned long long)(ld + ldn),
+			       (unsigned long long)fb, (unsigned long long)(fb + fbn), r, said, (unsigned long long)want);
+	}
+	ok(bad == 0, "%u framebuffers listed as both usable-now and loader memory: the report counts each frame once "
+	   "(%u overcounted)", n, bad);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -247,5 +284,6 @@ int main(void)
 	test_unaligned_past_52bit_classes_disjoint();
 	test_full_map_with_exception();
 	test_full_alternating_map_with_exception();
+	test_kept_out_counted_once();
 	return tap_done();
 }
