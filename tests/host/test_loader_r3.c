@@ -277,6 +277,81 @@ static void test_kept_out_counted_once(void)
 	   "(%u overcounted)", n, bad);
 }
 
+/* ---------------------------------------------------------------- kernel.elf: two segments */
+
+/* A two-PT_LOAD kernel file: the ELF header, two program headers, then 0x4000 bytes of segment data. */
+#define PAIR_DATA_OFF 0x100
+#define PAIR_FILE_LEN (PAIR_DATA_OFF + 0x4000)
+static uint8_t pair_file[PAIR_FILE_LEN];
+
+/* Writes the file for segments a = [va, +la) (R+X, all file bytes, the entry at its first byte) and
+ * b = [vb, +lb) with flags fb (file bytes: half of it), both with p_align 1 and p_paddr = p_vaddr. */
+static void pair_build(uint64_t va, uint64_t la, uint64_t vb, uint64_t lb, uint32_t fb)
+{
+	memset(pair_file, 0, sizeof(pair_file));
+	Elf64_Ehdr eh = { .e_ident = { 0x7f, 'E', 'L', 'F', ELFCLASS64, ELFDATA2LSB, EV_CURRENT, ELFOSABI_SYSV },
+			  .e_type = ET_EXEC, .e_machine = EM_X86_64, .e_version = EV_CURRENT, .e_entry = va,
+			  .e_phoff = sizeof(Elf64_Ehdr), .e_ehsize = sizeof(Elf64_Ehdr),
+			  .e_phentsize = sizeof(Elf64_Phdr), .e_phnum = 2 };
+	Elf64_Phdr ph[2] = {
+		{ .p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = PAIR_DATA_OFF, .p_vaddr = va, .p_paddr = va,
+		  .p_filesz = la, .p_memsz = la, .p_align = 1 },
+		{ .p_type = PT_LOAD, .p_flags = fb, .p_offset = PAIR_DATA_OFF + 0x2000, .p_vaddr = vb, .p_paddr = vb,
+		  .p_filesz = lb / 2, .p_memsz = lb, .p_align = 1 },
+	};
+	memcpy(pair_file, &eh, sizeof(eh));
+	memcpy(pair_file + sizeof(eh), ph, sizeof(ph));
+}
+
+/*
+ * README ("What the loader refuses", two PT_LOADs): overlap in memory is seg_overlap; a writable and
+ * an executable segment sharing a page is seg_shared_page_wx; otherwise the image is accepted with
+ * a plan of both segments in one block from the first one's page to the last one's end rounded up.
+ * Generated: an R+X segment and a second one (R, R+W, R+X) after it at distances -2..+2 bytes and
+ * around the next page boundaries, the first one ending anywhere in a page or a byte either side of a
+ * page boundary; an oracle computed here.
+ */
+static void test_elf_pair_geometry(void)
+{
+	static const uint32_t flags[] = { PF_R, PF_R | PF_W, PF_R | PF_X };
+	static const int64_t gaps[] = { -2, -1, 0, 1, 2, 0xFFF, 0x1000, 0x1001 };
+	uint64_t rng = 0xE1F2ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 3000; c++) {
+		uint64_t va = KERNEL_BASE + (test_rng_next(&rng) % 4) * 0x1000 + (c % 5 ? 0 : test_rng_next(&rng) % 0x1000);
+		uint64_t la = 1 + test_rng_next(&rng) % 0x1800, lb = 1 + test_rng_next(&rng) % 0x1800;
+		if (c % 2)   /* a's end at a page boundary, or a byte either side of one */
+			la = 0x1000 * (1 + test_rng_next(&rng) % 2) - (va & 0xFFF) + (test_rng_next(&rng) % 3) - 1;
+		int64_t gap = gaps[test_rng_next(&rng) % ARRAY_SIZE(gaps)];
+		if ((int64_t)la + gap < 0)
+			continue;
+		uint64_t vb = va + la + gap;
+		uint32_t fb = flags[c % 3];
+		pair_build(va, la, vb, lb, fb);
+		struct elf_plan plan;
+		struct elf_verdict v;
+		enum elf_rule got = elf_check(pair_file, PAIR_FILE_LEN, &plan, &v);
+		bool overlap = gap < 0, shared = (fb & PF_W) && (va + la - 1) / 4096 == vb / 4096;
+		enum elf_rule want = overlap ? ELF_SEG_OVERLAP : shared ? ELF_SEG_SHARED_PAGE_WX : ELF_OK;
+		bool good = got == want;
+		if (good && want == ELF_OK) {
+			uint64_t base = va & ~0xFFFULL, end = (vb + lb + 0xFFF) & ~0xFFFULL;
+			good = plan.nsegs == 2 && plan.virt_base == base && plan.size == end - base && plan.entry == va &&
+			       plan.seg[0].vaddr == va && plan.seg[1].vaddr == vb && plan.seg[1].filesz == lb / 2 &&
+			       plan.seg[1].flags == fb;
+		} else if (good) {
+			good = v.phdr == 0 && v.other == 1 && plan.nsegs == 0;
+		}
+		n++;
+		if (!good && bad++ < 4)
+			printf("# R+X [0x%llx, +0x%llx), flags %u [0x%llx, +0x%llx): %s, want %s\n", (unsigned long long)va,
+			       (unsigned long long)la, fb, (unsigned long long)vb, (unsigned long long)lb, elf_rule_name(got),
+			       elf_rule_name(want));
+	}
+	ok(bad == 0 && n > 2500, "%u two-segment kernels (gaps -2..+0x1001 bytes, R, R+W or R+X after R+X): overlap, "
+	   "a W+X shared page or a plan as the oracle says", n);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -285,5 +360,6 @@ int main(void)
 	test_full_map_with_exception();
 	test_full_alternating_map_with_exception();
 	test_kept_out_counted_once();
+	test_elf_pair_geometry();
 	return tap_done();
 }
