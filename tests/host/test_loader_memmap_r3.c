@@ -10,6 +10,7 @@
 #include <string.h>
 #include <stdbool.h>
 #include "../../boot/memmap.c"
+#include "../../boot/paging.c"
 
 EFI_BOOT_SERVICES *BS;
 
@@ -199,9 +200,85 @@ static void test_top_is_highest_ram(void)
 	   "4 GiB; non-RAM descriptors never raise it (%u wrong)", n, bad);
 }
 
+/* The physical address `va` translates to through the 4-level tables at pml4 (host pointers), or ~0
+ * when unmapped; *leaf_flags receives every bit of the leaf entry that is not its frame. */
+static UINT64 walk(const UINT64 *pml4, UINT64 va, UINT64 *leaf_flags)
+{
+	const UINT64 *t = pml4;
+	static const unsigned shifts[] = { PML4_SHIFT, PDPT_SHIFT, PD_SHIFT, PT_SHIFT };
+	for (unsigned l = 0; l < 4; l++) {
+		UINT64 e = t[table_index(va, shifts[l])];
+		if (!(e & PTE_PRESENT))
+			return ~0ULL;
+		if (l == 3 || (l == 2 && (e & PTE_PAGE_SIZE))) {
+			UINT64 low = (1ULL << shifts[l]) - 1;   /* offset bits; for a 2 MiB leaf bit 12 is PAT */
+			*leaf_flags = e & ~(PTE_ADDR_MASK & ~low);   /* every bit but the frame: NX, PAT, ... */
+			return (e & PTE_ADDR_MASK & ~low) + (va & low);
+		}
+		t = (const UINT64 *)(UINTN)(e & PTE_ADDR_MASK);
+	}
+	return ~0ULL;
+}
+
+/*
+ * Passing coverage of boot/paging.c: the pool paging_pages_needed sizes is exactly what
+ * map_low_and_direct and map_kernel use (never short: the loader would report an internal error;
+ * never a page spare), and the tables translate as bootinfo.h promises: [0, map_top) identity and at
+ * DMAP_BASE with 2 MiB pages, the kernel image [virt_base, +size) onto its block with 4 KiB pages,
+ * present + writable, no NX bit, no PAT bit. Generated: map_top 4..64 GiB, images in the window at
+ * page, 2 MiB and 1 GiB boundaries (and a byte-free page either side) of 4 KiB..40 MiB.
+ */
+static void test_paging_tables(void)
+{
+	uint64_t rng = 0x9A61ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 60; c++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		UINT64 map_top = SIZE_1G * (4 + (rng >> 33) % 61);
+		UINT64 align = c % 3 == 0 ? PAGE_SIZE : c % 3 == 1 ? SIZE_2M : SIZE_1G;
+		/* a multiple of align inside the 2 GiB window, the window's last page at most */
+		UINT64 vbase = KERNEL_BASE + ((rng >> 24) % (2 * SIZE_1G / align)) * align;
+		if (vbase >= KERNEL_TOP)
+			vbase = KERNEL_TOP - PAGE_SIZE;
+		if (c % 4 == 1)
+			vbase -= PAGE_SIZE * (vbase > KERNEL_BASE);
+		UINT64 size = PAGE_SIZE * (1 + (rng >> 12) % 10240);
+		if (vbase + size > KERNEL_TOP)
+			size = KERNEL_TOP - vbase;
+		struct kernel_image k = { .phys_base = 0x40000000ULL + ((rng >> 50) % 64) * PAGE_SIZE, .virt_base = vbase,
+					  .size = size, .entry = vbase };
+		UINT64 pages = paging_pages_needed(map_top, &k);
+		void *block = aligned_alloc(PAGE_SIZE, pages * PAGE_SIZE);
+		memset(block, 0, pages * PAGE_SIZE);
+		struct table_pool pool = { (UINT64)(UINTN)block, (UINT64)(UINTN)block + pages * PAGE_SIZE };
+		UINT64 *pml4 = pool_take(&pool);
+		bool built = map_low_and_direct(pml4, map_top, &pool) && map_kernel(pml4, &k, &pool);
+		bool good = built && pool.next == pool.end;
+		for (unsigned i = 0; good && i < 64; i++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			UINT64 pa = (rng >> 11) % map_top, f1 = 0, f2 = 0, f3 = 0;
+			UINT64 off = (rng >> 7) % size, kf = 0;
+			good = walk(pml4, pa, &f1) == pa && walk(pml4, DMAP_BASE + pa, &f2) == pa && f1 == PTE_PAGE_2M &&
+			       f2 == PTE_PAGE_2M && walk(pml4, vbase + off, &kf) == k.phys_base + off && kf == PTE_PAGE_4K &&
+			       walk(pml4, map_top, &f3) == ~0ULL && walk(pml4, DMAP_BASE + map_top, &f3) == ~0ULL;
+		}
+		UINT64 f = 0;
+		good = good && walk(pml4, vbase + size, &f) == ~0ULL && (vbase == KERNEL_BASE || walk(pml4, vbase - 1, &f) == ~0ULL);
+		n++;
+		if (!good && bad++ < 4)
+			printf("# map_top 0x%llx, image 0x%llx + 0x%llx: built %d, pool %llu pages, %llu left\n",
+			       (unsigned long long)map_top, (unsigned long long)vbase, (unsigned long long)size, built,
+			       (unsigned long long)pages, (unsigned long long)((pool.end - pool.next) / PAGE_SIZE));
+		free(block);
+	}
+	ok(bad == 0, "%u loader page-table builds: the pool exactly used, identity, direct map and image translate "
+	   "with the promised flags, nothing past them (%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	test_top_is_highest_ram();
+	test_paging_tables();
 	test_bogus_usable_descriptor_keeps_boot();
 	test_high_framebuffer_keeps_boot();
 	printf("1..%d\n", tap_n);
