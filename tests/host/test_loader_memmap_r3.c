@@ -1,14 +1,17 @@
 /*
  * Review round 3 of the boot intake, loader side: boot/memmap.c's memmap_compute_top (how far the
  * loader's identity and direct maps reach) run on the host against hand-made firmware memory maps
- * and framebuffer modes. The file #includes boot/memmap.c with GNU-EFI's headers; the firmware
- * calls it makes (LibMemoryMap, Print, FreePool) are stand-ins below.
+ * and framebuffer modes, and boot/paging.c's tables built in host memory. The file #includes both
+ * with GNU-EFI's headers; the firmware calls they make (LibMemoryMap, Print, FreePool) and
+ * pages_alloc are stand-ins below.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include "../../boot/memmap.c"
 #include "../../boot/paging.c"
 
@@ -51,13 +54,14 @@ static void fw_map_reset(UINTN stride)
 static void fw_map_add(UINT32 type, UINT64 start, UINT64 pages)
 {
 	EFI_MEMORY_DESCRIPTOR d = { .Type = type, .PhysicalStart = start, .NumberOfPages = pages };
-	memcpy(fw_map + fw_count++ * fw_stride, &d, sizeof(d));
+	memcpy(fw_map + fw_count++ * fw_stride, &d, fw_stride < sizeof(d) ? fw_stride : sizeof(d));
 }
 
 EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, UINT32 *version)
 {
-	void *copy = malloc(sizeof(fw_map));
-	memcpy(copy, fw_map, sizeof(fw_map));
+	size_t bytes = fw_count * fw_stride;   /* exactly the map, as the firmware's pool holds it */
+	void *copy = malloc(bytes ? bytes : 1);
+	memcpy(copy, fw_map, bytes);
 	*count = fw_count;
 	*key = 1;
 	*desc_size = fw_stride;
@@ -275,12 +279,49 @@ static void test_paging_tables(void)
 	   "with the promised flags, nothing past them (%u wrong)", n, bad);
 }
 
+/*
+ * A firmware whose DescriptorSize is smaller than EFI_MEMORY_DESCRIPTOR (40 bytes): the loader refuses
+ * it (memmap_alloc_final_buffer: "cannot size the firmware memory map ... Firmware problem"), but
+ * memmap_compute_top runs first and reads each descriptor's 40 bytes `DescriptorSize` apart, so the
+ * last one's NumberOfPages lies past the map the firmware returned. Generated strides 8..32 and 1..4
+ * descriptors, in a child (ASan reports the read): memmap_compute_top must refuse such a map (an
+ * error status) without reading past it.
+ */
+static void test_short_descriptor_size(void)
+{
+	unsigned n = 0, bad = 0;
+	for (UINTN stride = 8; stride < sizeof(EFI_MEMORY_DESCRIPTOR); stride += 8)
+		for (unsigned count = 1; count <= 4; count++) {
+			fw_map_reset(stride);
+			for (unsigned i = 0; i < count; i++)
+				fw_map_add(EfiConventionalMemory, 0x100000 * (i + 1), 16);
+			fflush(stdout);
+			pid_t pid = fork();
+			if (pid == 0) {
+				if (n > 0 && !freopen("/dev/null", "w", stderr))   /* ASan's report once, for the first case */
+					_exit(8);
+				struct bootinfo_fb fb = { .format = BOOTINFO_FB_NONE };
+				UINT64 top = 0;
+				_exit(EFI_ERROR(memmap_compute_top(&fb, &top)) ? 0 : 7);
+			}
+			int status;
+			waitpid(pid, &status, 0);
+			bool good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			n++;
+			if (!good && bad++ < 3)
+				printf("# DescriptorSize %llu, %u descriptors: %s\n", (unsigned long long)stride, count,
+				       WIFEXITED(status) && WEXITSTATUS(status) == 7 ? "accepted" : "the child died (ASan: read past the map)");
+		}
+	ok(bad == 0, "%u maps with DescriptorSize below 40 bytes: refused, nothing read past the map (%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	test_top_is_highest_ram();
 	test_paging_tables();
 	test_bogus_usable_descriptor_keeps_boot();
 	test_high_framebuffer_keeps_boot();
+	test_short_descriptor_size();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }
