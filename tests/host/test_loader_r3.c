@@ -14,6 +14,9 @@
 #include "test_rng.h"
 #include "capture.h"
 #include "../../boot/elf_check.c"
+#include "../../kernel/fbcon.c"
+#include "../../kernel/memview.c"
+#include "test_font.h"
 
 static struct machine_map m;
 
@@ -352,6 +355,69 @@ static void test_elf_pair_geometry(void)
 	   "a W+X shared page or a plan as the oracle says", n);
 }
 
+/* ---------------------------------------------------------------- the memory map in the RAM picture */
+
+/* One memview_ram run in a child: the box summary_check_pictures uses (no screen). */
+struct ram_picture_run {
+	struct memview_result res;
+};
+
+static void ram_picture(void *arg)
+{
+	struct ram_picture_run *x = arg;
+	struct memview_box box = { 0, 0, 640, 160, false };
+	memview_ram(&box, "", m.buf, machine_map_size(&m), m.desc_size, &x->res);
+}
+
+/*
+ * kernel/summary.c runs memview_ram on the firmware's map at every boot (summary_check_pictures,
+ * screen or not). Its picture ends at the highest end of a "RAM" descriptor (every type but reserved,
+ * MMIO and PAL code), skipping only ends that wrap; the loader passes an EfiUnusableMemory,
+ * EfiPersistentMemory or OS-defined descriptor of any size (boot/memmap.c counts none of them). An
+ * end within a few thousand pages of 2^64 makes memview_grid_choose's (npages + fit - 1) wrap: chunk
+ * 1 page, (unsigned)UINT64_MAX cells, and memview_ram_count zeroes memview_cell[] (2048 entries) that
+ * far. Generated ends 2^64 - 1 - j for small j, several types and starts, in a child: the call must
+ * return with at most MEMVIEW_MAX_CELLS cells.
+ */
+static void test_ram_picture_top_near_2_64(void)
+{
+	static const uint32_t types[] = { EFI_UNUSABLE, EFI_PERSISTENT, 15 /* undefined */, 0x80000002u, 0x70000000u };
+	uint64_t rng = 0x2E64ULL;
+	unsigned n = 0, bad = 0;
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);
+	capture_begin();
+	int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+	char out[2048];
+	capture_end(out, sizeof(out));
+	for (unsigned c = 0; r == 0 && c < 10; c++) {
+		uint64_t first = c < 5 ? 0 : 1 + test_rng_next(&rng) % 0x100000, j = c % 5 == 0 ? 0 : test_rng_next(&rng) % 2048;
+		machine_map_init(&m, c % 2 ? 40 : 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);
+		machine_map_add(&m, types[c % ARRAY_SIZE(types)], first << 12, UINT64_MAX - first - j, 0);
+		struct ram_picture_run x = { 0 };
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (c > 0 && !freopen("/dev/null", "w", stderr))   /* the sanitizer's report once */
+				_exit(8);
+			ram_picture(&x);
+			_exit(x.res.cells <= MEMVIEW_MAX_CELLS ? 0 : 9);
+		}
+		int status;
+		waitpid(pid, &status, 0);
+		bool good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		n++;
+		if (!good && bad++ < 3)
+			printf("# type 0x%x from frame 0x%llx, 0x%llx pages (ends at frame 2^64 - %llu): %s\n",
+			       types[c % ARRAY_SIZE(types)], (unsigned long long)first, (unsigned long long)(UINT64_MAX - first - j),
+			       (unsigned long long)(j + 1), WIFEXITED(status) && WEXITSTATUS(status) == 9 ? "more cells than the array" :
+			       "the call died (write past memview_cell)");
+	}
+	ok(r == 0 && bad == 0, "%u maps with a non-usable \"RAM\" descriptor ending just below frame 2^64: the RAM picture "
+	   "stays within its %d cells (%u wrong)", n, MEMVIEW_MAX_CELLS, bad);
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -361,5 +427,6 @@ int main(void)
 	test_full_alternating_map_with_exception();
 	test_kept_out_counted_once();
 	test_elf_pair_geometry();
+	test_ram_picture_top_near_2_64();
 	return tap_done();
 }
