@@ -3,7 +3,9 @@
  * loader's identity and direct maps reach) run on the host against hand-made firmware memory maps
  * and framebuffer modes, and boot/paging.c's tables built in host memory. The file #includes both
  * with GNU-EFI's headers; the firmware calls they make (LibMemoryMap, Print, FreePool) and
- * pages_alloc are stand-ins below.
+ * pages_alloc are stand-ins below. Failing on the code as reviewed: 3. test_bogus_usable_descriptor_keeps_boot,
+ * 4. test_high_framebuffer_keeps_boot, 5. test_short_descriptor_size. Passing coverage:
+ * 1. test_top_is_highest_ram, 2. test_paging_tables.
  */
 #include <stdarg.h>
 #include <stdio.h>
