@@ -130,3 +130,14 @@ MUTATE_FILES ?= mm/syspte_map.c mm/syspte.c mm/syspte_index.c mm/reserved.c mm/m
 .PHONY: mutate
 mutate: deps
 	HCC="$(HCC)" HCFLAGS="$(HCFLAGS)" HOST_SUPPORT="$(HOST_SUPPORT)" tools/mutate.sh $(MUTATE_FILES)
+# Review round 3 of the boot intake #includes the loader's pure ELF checks and the RAM picture (memview.c, fbcon.c).
+$(B)/host/test_loader_r3: boot/elf_check.c boot/elf_check.h include/vmlayout.h kernel/fbcon.c kernel/memview.c
+# The loader's memory-map sizing and page tables (boot/memmap.c, boot/paging.c #included) on the host: GNU-EFI's headers, CHAR16 literals
+# as 16-bit wide characters, no mm/ objects.
+LOADER_HOST_CFLAGS = -fshort-wchar -DGNU_EFI_USE_MS_ABI -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Iboot
+$(B)/host/test_loader_memmap_r3: tests/host/test_loader_memmap_r3.c boot/memmap.c boot/paging.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
+$(B)/tsan/test_loader_memmap_r3: tests/host/test_loader_memmap_r3.c boot/memmap.c boot/paging.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@

@@ -1,0 +1,329 @@
+/*
+ * Review round 3 of the boot intake, loader side: boot/memmap.c's memmap_compute_top (how far the
+ * loader's identity and direct maps reach) run on the host against hand-made firmware memory maps
+ * and framebuffer modes, and boot/paging.c's tables built in host memory. The file #includes both
+ * with GNU-EFI's headers; the firmware calls they make (LibMemoryMap, Print, FreePool) and
+ * pages_alloc are stand-ins below. Failing on the code as reviewed: 3. test_bogus_usable_descriptor_keeps_boot,
+ * 4. test_high_framebuffer_keeps_boot, 5. test_short_descriptor_size. Passing coverage:
+ * 1. test_top_is_highest_ram, 2. test_paging_tables.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdbool.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "../../boot/memmap.c"
+#include "../../boot/paging.c"
+
+EFI_BOOT_SERVICES *BS;
+
+static int tap_n, tap_failed;
+
+/* TAP without tap.h (its <signal.h> and friends are not needed with the EFI headers). */
+static int ok_at(int cond, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int ok_at(int cond, int line, const char *fmt, ...)
+{
+	va_list ap;
+	tap_n++;
+	printf("%sok %d - ", cond ? "" : "not ", tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!cond) {
+		tap_failed++;
+		printf("#   failed at %s:%d\n", __FILE__, line);
+	}
+	return cond;
+}
+#define ok(cond, ...) ok_at(!!(cond), __LINE__, __VA_ARGS__)
+
+/* The firmware's memory map LibMemoryMap hands out: descriptors `stride` bytes apart. */
+#define MAP_MAX 64
+static uint8_t fw_map[MAP_MAX * 64];
+static UINTN fw_count, fw_stride = 48;
+static unsigned prints;
+
+static void fw_map_reset(UINTN stride)
+{
+	memset(fw_map, 0xA5, sizeof(fw_map));
+	fw_count = 0;
+	fw_stride = stride;
+}
+
+static void fw_map_add(UINT32 type, UINT64 start, UINT64 pages)
+{
+	EFI_MEMORY_DESCRIPTOR d = { .Type = type, .PhysicalStart = start, .NumberOfPages = pages };
+	memcpy(fw_map + fw_count++ * fw_stride, &d, fw_stride < sizeof(d) ? fw_stride : sizeof(d));
+}
+
+EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, UINT32 *version)
+{
+	size_t bytes = fw_count * fw_stride;   /* exactly the map, as the firmware's pool holds it */
+	void *copy = malloc(bytes ? bytes : 1);
+	memcpy(copy, fw_map, bytes);
+	*count = fw_count;
+	*key = 1;
+	*desc_size = fw_stride;
+	*version = 1;
+	return copy;
+}
+
+VOID FreePool(VOID *p) { free(p); }
+
+/* memmap_alloc_final_buffer's allocation (not exercised here). */
+EFI_STATUS pages_alloc(EFI_MEMORY_TYPE type, UINT64 bytes, const CHAR16 *what, UINT64 *phys)
+{
+	(void)type, (void)bytes, (void)what, (void)phys;
+	return EFI_OUT_OF_RESOURCES;
+}
+
+UINTN Print(CONST CHAR16 *fmt, ...)
+{
+	(void)fmt;
+	prints++;
+	return 0;
+}
+
+/* A framebuffer mode that bootinfo_fb_bytes accepts: 1024x768 BGRX at base. */
+static struct bootinfo_fb fb_at(UINT64 base)
+{
+	return (struct bootinfo_fb){ .base = base, .size = 1024 * 768 * 4, .width = 1024, .height = 768, .pitch = 1024,
+				     .format = BOOTINFO_FB_BGRX };
+}
+
+/*
+ * README (physical memory): "A usable descriptor whose RAM would end past the 52-bit physical
+ * address space is ignored whole, with a message", and mm/phys.h: RAM past 8 TiB "is ignored, with
+ * a message". Both are kernel promises the kernel can only keep if the loader boots it. Generated:
+ * 64 MiB of real RAM and one bogus usable descriptor (every usable type; page counts past 2^52
+ * bytes, past 2^64 bytes, and ending past 64 TiB), both strides: memmap_compute_top must succeed
+ * with the real RAM mapped (map_top of 4 GiB, the loader's floor, when the descriptor is no RAM at
+ * all; at most the direct map's 64 TiB when it only reaches past it), not stop the boot.
+ */
+static void test_bogus_usable_descriptor_keeps_boot(void)
+{
+	static const UINT32 types[] = { EfiConventionalMemory, EfiBootServicesCode, EfiBootServicesData,
+					EfiLoaderCode, EfiLoaderData };
+	const UINT64 s = 0x10000;   /* the bogus descriptor's first frame */
+	const UINT64 counts[] = { (1ULL << 40) - s + 1, 1ULL << 40, 1ULL << 52, (1ULL << 52) + 5, 1ULL << 63,
+				  UINT64_MAX - s + 1, UINT64_MAX, (1ULL << 34) };   /* the last: RAM to 64 TiB + */
+	unsigned n = 0, bad = 0;
+	for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+			fw_map_reset(t % 2 ? 40 : 48);
+			fw_map_add(EfiConventionalMemory, 0x100000, 0x4000);
+			fw_map_add(types[t], s << 12, counts[k]);
+			struct bootinfo_fb fb = { .format = BOOTINFO_FB_NONE };
+			UINT64 top = 0;
+			EFI_STATUS st = memmap_compute_top(&fb, &top);
+			/* past 2^52 (or 2^64): no RAM at all, so nothing of it is mapped; else the real RAM below the
+			 * direct map's end at most (the kernel ignores RAM past 8 TiB anyway) */
+			bool past52 = counts[k] > (1ULL << 40) - s;
+			n++;
+			if ((EFI_ERROR(st) || (past52 ? top != SIZE_4G : top < SIZE_4G || top > DMAP_SIZE)) && bad++ < 4)
+				printf("# type %u from frame 0x%llx, 0x%llx pages: status 0x%llx, map_top 0x%llx (want 4 GiB)\n",
+				       types[t], (unsigned long long)s, (unsigned long long)counts[k],
+				       (unsigned long long)st, (unsigned long long)top);
+		}
+	ok(bad == 0, "%u maps with one bogus usable descriptor (past 2^52, 2^64 or 64 TiB): the loader boots the real "
+	   "RAM, which the kernel then manages without it (%u boots stopped)", n, bad);
+}
+
+/*
+ * boot/memmap.c: "An unusable framebuffer ... is the kernel's to refuse: it costs the screen, not
+ * the boot"; the kernel maps the framebuffer itself at FB_BASE (kernel/vm.c vm_map_fb) and runs on
+ * serial when the CPU cannot reach it, and nothing reads it through the loader's tables. A usable
+ * mode whose framebuffer lies past the direct map's 64 TiB (a 64-bit BAR placed high) must then not
+ * stop the boot either. Generated bases from 64 TiB to 2^52: memmap_compute_top must succeed with a
+ * map_top that fits the direct map.
+ */
+static void test_high_framebuffer_keeps_boot(void)
+{
+	unsigned n = 0, bad = 0;
+	for (unsigned b = 46; b < 52; b++)
+		for (unsigned k = 0; k < 4; k++) {
+			UINT64 base = (1ULL << b) + k * (1ULL << (b - 2));
+			fw_map_reset(48);
+			fw_map_add(EfiConventionalMemory, 0x100000, 0x4000);
+			fw_map_add(EfiMemoryMappedIO, base, 1024 * 768 * 4 / 4096);
+			struct bootinfo_fb fb = fb_at(base);
+			UINT64 top = 0;
+			EFI_STATUS st = memmap_compute_top(&fb, &top);
+			n++;
+			if ((EFI_ERROR(st) || top > DMAP_SIZE) && bad++ < 4)
+				printf("# framebuffer at 0x%llx: status 0x%llx, map_top 0x%llx\n", (unsigned long long)base,
+				       (unsigned long long)st, (unsigned long long)top);
+		}
+	ok(bad == 0, "%u usable framebuffer modes at 64 TiB and above: the boot goes on (%u stopped)", n, bad);
+}
+
+/*
+ * Passing coverage: what memmap_compute_top must keep doing. Generated maps of 1..8 RAM descriptors
+ * (every RAM type, unsorted) among non-RAM ones reaching higher (reserved, MMIO, unusable, persistent,
+ * OS-defined types), below 64 TiB: map_top is max(4 GiB, the highest RAM end, the framebuffer's end)
+ * rounded up to 1 GiB, and non-RAM descriptors never raise it.
+ */
+static void test_top_is_highest_ram(void)
+{
+	static const UINT32 ram[] = { EfiConventionalMemory, EfiLoaderCode, EfiLoaderData, EfiBootServicesCode,
+				      EfiBootServicesData, EfiACPIReclaimMemory, EfiACPIMemoryNVS, EfiRuntimeServicesCode,
+				      EfiRuntimeServicesData, EFI_MEMORY_TYPE_KERNEL };
+	static const UINT32 other[] = { EfiReservedMemoryType, EfiMemoryMappedIO, EfiUnusableMemory,
+					EfiMemoryMappedIOPortSpace, EfiPalCode, 14 /* persistent */, 0x80000002u };
+	uint64_t rng = 0x70F7ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 500; c++) {
+		fw_map_reset(c % 2 ? 40 : 48);
+		UINT64 want = SIZE_4G;
+		unsigned nram = 1 + c % 8;
+		for (unsigned i = 0; i < nram + 3; i++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			UINT64 start = ((rng >> 20) % (1ULL << 33)) << 12;   /* below 32 TiB */
+			UINT64 pages = 1 + (rng >> 8) % (1ULL << 20);
+			if (i < nram) {
+				fw_map_add(ram[(rng >> 3) % 10], start, pages);
+				if (start + pages * 4096 > want)
+					want = start + pages * 4096;
+			} else {
+				fw_map_add(other[(rng >> 3) % 7], start + (1ULL << 44), pages);
+			}
+		}
+		struct bootinfo_fb fb = fb_at(((rng >> 30) % 0x1000) << 20);
+		if (fb.base + 1024 * 768 * 4 > want)
+			want = fb.base + 1024 * 768 * 4;
+		want = (want + SIZE_1G - 1) & ~(SIZE_1G - 1);
+		UINT64 top = 0;
+		EFI_STATUS st = memmap_compute_top(&fb, &top);
+		n++;
+		if ((EFI_ERROR(st) || top != want) && bad++ < 4)
+			printf("# map %u: status 0x%llx, map_top 0x%llx, want 0x%llx\n", c, (unsigned long long)st,
+			       (unsigned long long)top, (unsigned long long)want);
+	}
+	ok(bad == 0, "%u generated maps: map_top is the highest RAM or framebuffer end rounded up to 1 GiB, at least "
+	   "4 GiB; non-RAM descriptors never raise it (%u wrong)", n, bad);
+}
+
+/* The physical address `va` translates to through the 4-level tables at pml4 (host pointers), or ~0
+ * when unmapped; *leaf_flags receives every bit of the leaf entry that is not its frame. */
+static UINT64 walk(const UINT64 *pml4, UINT64 va, UINT64 *leaf_flags)
+{
+	const UINT64 *t = pml4;
+	static const unsigned shifts[] = { PML4_SHIFT, PDPT_SHIFT, PD_SHIFT, PT_SHIFT };
+	for (unsigned l = 0; l < 4; l++) {
+		UINT64 e = t[table_index(va, shifts[l])];
+		if (!(e & PTE_PRESENT))
+			return ~0ULL;
+		if (l == 3 || (l == 2 && (e & PTE_PAGE_SIZE))) {
+			UINT64 low = (1ULL << shifts[l]) - 1;   /* offset bits; for a 2 MiB leaf bit 12 is PAT */
+			*leaf_flags = e & ~(PTE_ADDR_MASK & ~low);   /* every bit but the frame: NX, PAT, ... */
+			return (e & PTE_ADDR_MASK & ~low) + (va & low);
+		}
+		t = (const UINT64 *)(UINTN)(e & PTE_ADDR_MASK);
+	}
+	return ~0ULL;
+}
+
+/*
+ * Passing coverage of boot/paging.c: the pool paging_pages_needed sizes is exactly what
+ * map_low_and_direct and map_kernel use (never short: the loader would report an internal error;
+ * never a page spare), and the tables translate as bootinfo.h promises: [0, map_top) identity and at
+ * DMAP_BASE with 2 MiB pages, the kernel image [virt_base, +size) onto its block with 4 KiB pages,
+ * present + writable, no NX bit, no PAT bit. Generated: map_top 4..64 GiB, images in the window at
+ * page, 2 MiB and 1 GiB boundaries (and a byte-free page either side) of 4 KiB..40 MiB.
+ */
+static void test_paging_tables(void)
+{
+	uint64_t rng = 0x9A61ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 60; c++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		UINT64 map_top = SIZE_1G * (4 + (rng >> 33) % 61);
+		UINT64 align = c % 3 == 0 ? PAGE_SIZE : c % 3 == 1 ? SIZE_2M : SIZE_1G;
+		/* a multiple of align inside the 2 GiB window, the window's last page at most */
+		UINT64 vbase = KERNEL_BASE + ((rng >> 24) % (2 * SIZE_1G / align)) * align;
+		if (vbase >= KERNEL_TOP)
+			vbase = KERNEL_TOP - PAGE_SIZE;
+		if (c % 4 == 1)
+			vbase -= PAGE_SIZE * (vbase > KERNEL_BASE);
+		UINT64 size = PAGE_SIZE * (1 + (rng >> 12) % 10240);
+		if (vbase + size > KERNEL_TOP)
+			size = KERNEL_TOP - vbase;
+		struct kernel_image k = { .phys_base = 0x40000000ULL + ((rng >> 50) % 64) * PAGE_SIZE, .virt_base = vbase,
+					  .size = size, .entry = vbase };
+		UINT64 pages = paging_pages_needed(map_top, &k);
+		void *block = aligned_alloc(PAGE_SIZE, pages * PAGE_SIZE);
+		memset(block, 0, pages * PAGE_SIZE);
+		struct table_pool pool = { (UINT64)(UINTN)block, (UINT64)(UINTN)block + pages * PAGE_SIZE };
+		UINT64 *pml4 = pool_take(&pool);
+		bool built = map_low_and_direct(pml4, map_top, &pool) && map_kernel(pml4, &k, &pool);
+		bool good = built && pool.next == pool.end;
+		for (unsigned i = 0; good && i < 64; i++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			UINT64 pa = (rng >> 11) % map_top, f1 = 0, f2 = 0, f3 = 0;
+			UINT64 off = (rng >> 7) % size, kf = 0;
+			good = walk(pml4, pa, &f1) == pa && walk(pml4, DMAP_BASE + pa, &f2) == pa && f1 == PTE_PAGE_2M &&
+			       f2 == PTE_PAGE_2M && walk(pml4, vbase + off, &kf) == k.phys_base + off && kf == PTE_PAGE_4K &&
+			       walk(pml4, map_top, &f3) == ~0ULL && walk(pml4, DMAP_BASE + map_top, &f3) == ~0ULL;
+		}
+		UINT64 f = 0;
+		good = good && walk(pml4, vbase + size, &f) == ~0ULL && (vbase == KERNEL_BASE || walk(pml4, vbase - 1, &f) == ~0ULL);
+		n++;
+		if (!good && bad++ < 4)
+			printf("# map_top 0x%llx, image 0x%llx + 0x%llx: built %d, pool %llu pages, %llu left\n",
+			       (unsigned long long)map_top, (unsigned long long)vbase, (unsigned long long)size, built,
+			       (unsigned long long)pages, (unsigned long long)((pool.end - pool.next) / PAGE_SIZE));
+		free(block);
+	}
+	ok(bad == 0, "%u loader page-table builds: the pool exactly used, identity, direct map and image translate "
+	   "with the promised flags, nothing past them (%u wrong)", n, bad);
+}
+
+/*
+ * A firmware whose DescriptorSize is smaller than EFI_MEMORY_DESCRIPTOR (40 bytes): the loader refuses
+ * it (memmap_alloc_final_buffer: "cannot size the firmware memory map ... Firmware problem"), but
+ * memmap_compute_top runs first and reads each descriptor's 40 bytes `DescriptorSize` apart, so the
+ * last one's NumberOfPages lies past the map the firmware returned. Generated strides 8..32 and 1..4
+ * descriptors, in a child (ASan reports the read): memmap_compute_top must refuse such a map (an
+ * error status) without reading past it.
+ */
+static void test_short_descriptor_size(void)
+{
+	unsigned n = 0, bad = 0;
+	for (UINTN stride = 8; stride < sizeof(EFI_MEMORY_DESCRIPTOR); stride += 8)
+		for (unsigned count = 1; count <= 4; count++) {
+			fw_map_reset(stride);
+			for (unsigned i = 0; i < count; i++)
+				fw_map_add(EfiConventionalMemory, 0x100000 * (i + 1), 16);
+			fflush(stdout);
+			pid_t pid = fork();
+			if (pid == 0) {
+				if (n > 0 && !freopen("/dev/null", "w", stderr))   /* ASan's report once, for the first case */
+					_exit(8);
+				struct bootinfo_fb fb = { .format = BOOTINFO_FB_NONE };
+				UINT64 top = 0;
+				_exit(EFI_ERROR(memmap_compute_top(&fb, &top)) ? 0 : 7);
+			}
+			int status;
+			waitpid(pid, &status, 0);
+			bool good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			n++;
+			if (!good && bad++ < 3)
+				printf("# DescriptorSize %llu, %u descriptors: %s\n", (unsigned long long)stride, count,
+				       WIFEXITED(status) && WEXITSTATUS(status) == 7 ? "accepted" : "the child died (ASan: read past the map)");
+		}
+	ok(bad == 0, "%u maps with DescriptorSize below 40 bytes: refused, nothing read past the map (%u wrong)", n, bad);
+}
+
+int main(void)
+{
+	test_top_is_highest_ram();
+	test_paging_tables();
+	test_bogus_usable_descriptor_keeps_boot();
+	test_high_framebuffer_keeps_boot();
+	test_short_descriptor_size();
+	printf("1..%d\n", tap_n);
+	return tap_failed ? 1 : 0;
+}
