@@ -224,6 +224,73 @@ static void test_r3_fail_growable_teardown_frees_mdl(void)
 	   "no bug check, the tear-down MDL freed (%u otherwise)", cases, wrong);
 }
 
+/*
+ * D1d. docs/contract.md section 5, IoBuildPartialMdl: the Target is refused (0x1A 0x4D440004)
+ * only when it is "too small for the PFNs (its Size, or, when it came from the pool, its pool
+ * block)". A Target from IoAllocateMdl over a buffer of more than 8185 pages has room for every
+ * sub-range of that buffer (its block holds the whole span), yet its Size is the 16-bit
+ * truncation: for a sub-range of 8185 pages or fewer mdl_has_room reads Size alone and refuses.
+ * This is the common WDK pattern (the target allocated for the whole buffer, then partials of
+ * pieces of it). Generated: buffers of want_class pages over pool memory, sub-ranges at random
+ * offsets and lengths. Fails: "no bug check, the Target describes the sub-range" for the
+ * sub-ranges of 8185 pages or fewer (0x1A 0x4D440004, P3 the pages needed).
+ */
+static void test_r3_fail_partial_target_of_large_buffer(void)
+{
+	unsigned cases = 0, wrong = 0, small = 0;
+	for (size_t a = 0; a < ARRAY_SIZE(want_class); a++) {
+		uint64_t pages = want_class[a];
+		if (pages <= 8185)
+			continue;
+		uint8_t *buf = ExAllocatePoolWithTag(NonPagedPool, pages * PAGE_SIZE, TAG_X);
+		PMDL src = buf ? IoAllocateMdl(buf, (ULONG)(pages * PAGE_SIZE), FALSE, FALSE, NULL) : NULL;
+		PMDL dst = buf ? IoAllocateMdl(buf, (ULONG)(pages * PAGE_SIZE), FALSE, FALSE, NULL) : NULL;
+		if (!src || !dst) {
+			printf("#   %llu pages: no buffer or MDL\n", (unsigned long long)pages);
+			wrong++;
+			goto next;
+		}
+		bc_new();
+		MmBuildMdlForNonPagedPool(src);
+		if (bc_new()) {
+			bc_print("MmBuildMdlForNonPagedPool of the source");
+			wrong++;
+			goto next;
+		}
+		for (unsigned it = 0; it < 12; it++) {
+			uint64_t off = draw(pages * PAGE_SIZE - 1);
+			uint64_t room = pages * PAGE_SIZE - off;
+			uint64_t len = 1 + (it & 1 ? draw(MIN(room, 8000 * PAGE_SIZE)) : draw(room));
+			uint64_t span = ADDRESS_AND_SIZE_TO_SPAN_PAGES(buf + off, len);
+			small += span <= 8185;
+			cases++;
+			IoBuildPartialMdl(src, dst, buf + off, (ULONG)len);
+			uint64_t n = bc_new();
+			bool good = n == 0 && (dst->MdlFlags & MDL_PARTIAL) && dst->ByteCount == len &&
+				    MmGetMdlVirtualAddress(dst) == buf + off &&
+				    MmGetMdlPfnArray(dst)[span - 1] == MmGetMdlPfnArray(src)[(off + (uint64_t)BYTE_OFFSET(buf) + len - 1) / PAGE_SIZE] &&
+				    mdl_validate(dst, 0, NULL) == MDL_VALID;
+			if (!good && wrong++ < 4) {
+				printf("#   buffer of %llu pages, partial at +0x%llx of 0x%llx bytes (%llu pages):\n",
+				       (unsigned long long)pages, (unsigned long long)off, (unsigned long long)len,
+				       (unsigned long long)span);
+				if (n)
+					bc_print("IoBuildPartialMdl");
+			}
+		}
+	next:
+		if (dst)
+			IoFreeMdl(dst);
+		if (src)
+			IoFreeMdl(src);
+		if (buf)
+			ExFreePool(buf);
+		bc_new();
+	}
+	ok(wrong == 0, "D1d: %u partials (%u of 8185 pages or fewer) of pool buffers of 8186 .. 20000 pages into a Target "
+	   "IoAllocateMdl made for the whole buffer: built, no bug check (%u otherwise)", cases, small, wrong);
+}
+
 int main(void)
 {
 	if (host_machine_create(RAM_BYTES, REGION_BYTES)) {
@@ -234,5 +301,6 @@ int main(void)
 	test_r3_fail_partial_alloc_mdl_malformed();
 	test_r3_fail_second_free_detected();
 	test_r3_fail_growable_teardown_frees_mdl();
+	test_r3_fail_partial_target_of_large_buffer();
 	return tap_done();
 }
