@@ -29,6 +29,7 @@
 #include "testhooks.h"
 #include "test_rng.h"
 #include "vmlayout.h"
+#include "model_mdl.h"
 
 #define TAG_G POOL_TAG4('R', '3', 'g', 'r')
 #define TAG_R POOL_TAG4('R', '3', 'r', 's')
@@ -291,6 +292,411 @@ static void test_r3_fail_partial_target_of_large_buffer(void)
 	   "IoAllocateMdl made for the whole buffer: built, no bug check (%u otherwise)", cases, small, wrong);
 }
 
+/* ---------------------------------------------------------------- the reserved-mapping rows, combined */
+
+/*
+ * An independent reading of docs/contract.md section 3's map, unmap and free tables, driven with
+ * every argument wrong or right at once: the address (each page of the reservation with a byte
+ * offset, the page after it, free region space, outside the region, NULL), the tag (the owner's,
+ * another, 0), the MDL (valid locked, valid partial, NULL, not locked, already mapped, pool, a
+ * partial already mapped, ByteCount 0 with and without a ByteOffset, ByteOffset 4096, StartVa
+ * unaligned, Size short, a frame beyond the width, a foreign flag), the cache type (each, 6, -1,
+ * large), the span (1 page to 2 pages past the end), over reservations of 1 .. 1100 pages (2 MiB
+ * aligned ones with aligned frame runs, so 2 MiB leaves mix with 4 KiB PTEs) holding 0 to 3 earlier
+ * mappings. After each call: the outcome (return value, or the bug check and its four
+ * parameters), every field of the MDL, each page's presence and frame, the reservation's mapped
+ * count, and that a map or unmap asked the physical allocator for nothing.
+ */
+#define CB_MAXP 1100u
+#define CB_SPAN_MAX (CB_MAXP + 2)
+
+enum cb_cls { CB_LOCKED, CB_PARTIAL, CB_NULL, CB_UNLOCKED, CB_MAPPED, CB_POOL, CB_PARTIAL_MAPPED, CB_ZERO_BYTES,
+	      CB_BAD_OFFSET, CB_BAD_START, CB_BAD_SIZE, CB_BAD_FRAME, CB_FOREIGN, CB_CLASSES };
+
+struct cb_model {
+	uint64_t P;
+	char *R;
+	uint32_t tag;
+	uint8_t mapped[CB_MAXP], start[CB_MAXP];
+	PFN_NUMBER frame[CB_MAXP];
+};
+
+static struct cb_model cm;
+static struct { MDL m; PFN_NUMBER pfn[CB_SPAN_MAX + 2]; } cb_mdl, cb_before;
+
+static uint64_t cb_mapped_count(void)
+{
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < cm.P; i++)
+		n += cm.mapped[i];
+	return n;
+}
+
+/* Frames for a span of s pages: one run from a 512-aligned RAM frame (so whole aligned spans can
+ * take 2 MiB leaves), or scattered RAM frames. */
+static void cb_frames(PFN_NUMBER *pfn, uint64_t s, bool run)
+{
+	if (run || draw(2)) {
+		PFN_NUMBER first = 512 * (1 + draw(30));
+		for (uint64_t k = 0; k < s; k++)
+			pfn[k] = first + k;
+	} else {
+		for (uint64_t k = 0; k < s; k++)
+			pfn[k] = 0x100 + draw(0x9000);
+	}
+}
+
+/* An MDL of span s (>= 1) at a byte offset, locked, StartVa page aligned and outside the region. */
+static void cb_valid_mdl(PMDL m, uint64_t s, bool run)
+{
+	ULONG off = draw(3) ? 0 : (ULONG)draw(PAGE_SIZE);
+	uint64_t lo = (s - 1) * PAGE_SIZE - off + 1, hi = s * PAGE_SIZE - off;   /* ByteCounts of span s */
+	if (s == 1)
+		lo = 1;
+	MmInitializeMdl(m, (char *)(0x40000000ULL + draw(64) * PAGE_SIZE) + off, lo + draw(hi - lo + 1));
+	m->MdlFlags = MDL_PAGES_LOCKED;
+	cb_frames(MmGetMdlPfnArray(m), s, run);
+}
+
+/* Builds cb_mdl in class c with span s; returns the MDL to pass (NULL for CB_NULL). */
+static PMDL cb_make(enum cb_cls c, uint64_t s)
+{
+	PMDL m = &cb_mdl.m;
+	cb_valid_mdl(m, s, false);
+	switch (c) {
+	case CB_PARTIAL: m->MdlFlags = MDL_PARTIAL; break;
+	case CB_NULL: return NULL;
+	case CB_UNLOCKED: m->MdlFlags = 0; break;
+	case CB_MAPPED: m->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA; m->MappedSystemVa = (PVOID)(SYSPTE_BASE + draw(4096) * PAGE_SIZE); break;
+	case CB_POOL: m->MdlFlags = MDL_SOURCE_IS_NONPAGED_POOL; m->MappedSystemVa = MmGetMdlVirtualAddress(m); break;
+	case CB_PARTIAL_MAPPED:
+		m->MdlFlags = MDL_PARTIAL | MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED;
+		m->MappedSystemVa = (PVOID)(SYSPTE_BASE + draw(4096) * PAGE_SIZE);
+		break;
+	case CB_ZERO_BYTES: m->ByteCount = 0; break;
+	case CB_BAD_OFFSET: m->ByteOffset = PAGE_SIZE + (ULONG)draw(3 * PAGE_SIZE); break;
+	case CB_BAD_START: m->StartVa = (char *)m->StartVa + 1 + draw(PAGE_SIZE - 1); break;
+	case CB_BAD_SIZE: m->Size = (CSHORT)(sizeof(MDL) + 8 * mdl_span_pages(m) - 8 * (1 + draw(2))); break;
+	case CB_BAD_FRAME: MmGetMdlPfnArray(m)[draw(s)] = (1ULL << (arch_phys_addr_bits() - PAGE_SHIFT)) + draw(1000); break;
+	case CB_FOREIGN: m->MdlFlags |= (CSHORT)(draw(2) ? MDL_FREE_EXTRA_PTES : MDL_INTERNAL); break;
+	default: break;
+	}
+	return m;
+}
+
+/* The validator's rule each class breaks (0: none), for the unmap's 0x1A. */
+static int cb_rule(enum cb_cls c)
+{
+	switch (c) {
+	case CB_BAD_OFFSET: return 1;
+	case CB_BAD_START: return 2;
+	case CB_BAD_SIZE: return 5;
+	case CB_FOREIGN: return 6;
+	default: return 0;
+	}
+}
+
+/* Lays a mapping of s pages at page k of the reservation (valid, must succeed). */
+static bool cb_lay(uint64_t k, uint64_t s)
+{
+	struct { MDL m; PFN_NUMBER pfn[CB_SPAN_MAX]; } t;
+	cb_valid_mdl(&t.m, s, k % 512 == 0);
+	char *want = cm.R + k * PAGE_SIZE + t.m.ByteOffset;
+	if (MmMapLockedPagesWithReservedMapping(cm.R + k * PAGE_SIZE, cm.tag, &t.m, MmCached) != want)
+		return false;
+	for (uint64_t i = 0; i < s; i++) {
+		cm.mapped[k + i] = 1;
+		cm.start[k + i] = i == 0;
+		cm.frame[k + i] = t.pfn[i];
+	}
+	return true;
+}
+
+/* First page of the mapping holding mapped page i. */
+static uint64_t cb_map_start(uint64_t i)
+{
+	while (!cm.start[i])
+		i--;
+	return i;
+}
+
+struct cb_want {
+	bool bc;
+	uint32_t code;
+	uint64_t p[4];
+	bool check_p3;     /* P3 predictable (not a return address) */
+	bool change;       /* the call succeeds and changes state */
+	void *ret;         /* map: the address returned */
+};
+
+static const char *cb_cls_name[CB_CLASSES] = { "locked", "partial", "NULL", "unlocked", "mapped", "pool", "partial mapped",
+	"ByteCount 0", "ByteOffset 4096+", "StartVa unaligned", "Size short", "frame beyond width", "foreign flag" };
+
+/* Compares the bug checks and the state after a call with w; prints the first few differences. */
+static bool cb_judge(const char *op, const struct cb_want *w, uint64_t nbc, const void *ret, bool ret_checked,
+		     unsigned *shown)
+{
+	bool good = true;
+	if (w->bc) {
+		good = nbc == 1 && bugcheck_last.code == w->code && bugcheck_last.p[0] == w->p[0] &&
+		       bugcheck_last.p[1] == w->p[1] && (!w->check_p3 || bugcheck_last.p[2] == w->p[2]) &&
+		       bugcheck_last.p[3] == w->p[3];
+	} else
+		good = nbc == 0;
+	if (ret_checked && ret != w->ret)
+		good = false;
+	if (!good && (*shown)++ < 8) {
+		printf("#   %s: want %s 0x%x (0x%llx, 0x%llx, 0x%llx, 0x%llx) ret %p; got %llu bug checks, last 0x%x "
+		       "(0x%llx, 0x%llx, 0x%llx, 0x%llx) ret %p\n", op, w->bc ? "bug check" : "none", w->code,
+		       (unsigned long long)w->p[0], (unsigned long long)w->p[1], (unsigned long long)w->p[2],
+		       (unsigned long long)w->p[3], w->ret, (unsigned long long)nbc, bugcheck_last.code,
+		       (unsigned long long)bugcheck_last.p[0], (unsigned long long)bugcheck_last.p[1],
+		       (unsigned long long)bugcheck_last.p[2], (unsigned long long)bugcheck_last.p[3], ret);
+	}
+	return good;
+}
+
+/* Every page of the reservation present exactly as the model says, with its frame. */
+static bool cb_pages_agree(void)
+{
+	struct syspte_info info;
+	if (!syspte_lookup(reserved_region(), (vaddr_t)cm.R, &info) || info.mapped != cb_mapped_count())
+		return false;
+	for (uint64_t i = 0; i < cm.P; i++) {
+		paddr_t pa;
+		bool present = pt_query(host_machine_pt(), (vaddr_t)cm.R + i * PAGE_SIZE, &pa, NULL, NULL);
+		if (present != (bool)cm.mapped[i] || (present && pa_to_pfn(pa) != cm.frame[i]))
+			return false;
+	}
+	return true;
+}
+
+static void test_reserved_rows_combined(void)
+{
+	static const uint64_t p_class[] = { 1, 2, 3, 7, 16, 17, 64, 511, 512, 513, 1024, 1100 };
+	unsigned cases[3] = { 0 }, wrong = 0, shown = 0, leaves_seen = 0;
+	uint64_t seen_code[3][16] = { { 0 } };
+	for (unsigned it = 0; it < 6000; it++) {
+		memset(&cm, 0, sizeof(cm));
+		cm.P = p_class[draw(ARRAY_SIZE(p_class))];
+		if (cm.P > 64 && draw(2))
+			cm.P -= draw(60);
+		cm.tag = TAG_R + (uint32_t)draw(4);
+		cm.R = MmAllocateMappingAddressEx(cm.P * PAGE_SIZE - draw(PAGE_SIZE), cm.tag,
+						  cm.P >= 512 || draw(2) ? MM_MAPPING_ADDRESS_DIVISIBLE : 0);
+		if (!cm.R) {
+			wrong++;
+			printf("#   reserve %llu pages: NULL\n", (unsigned long long)cm.P);
+			continue;
+		}
+		/* 0 to 3 earlier mappings */
+		for (unsigned e = (unsigned)draw(4); e > 0; e--) {
+			uint64_t k = draw(cm.P), s = 1 + draw(MIN(cm.P - k, 600));
+			if (cm.P >= 1024 && draw(2))   /* a whole aligned span (R is 2 MiB aligned: DIVISIBLE) */
+				k = 512 * draw(cm.P / 512 - 1), s = 512 + draw(cm.P - k - 511);
+			bool clear = true;
+			for (uint64_t i = k; i < k + s; i++)
+				clear &= !cm.mapped[i];
+			if (clear && !cb_lay(k, s)) {
+				wrong++;
+				printf("#   laying a mapping of %llu pages at page %llu of %llu: refused\n", (unsigned long long)s,
+				       (unsigned long long)k, (unsigned long long)cm.P);
+			}
+		}
+		struct syspte_stats st;
+		syspte_get_stats(reserved_region(), &st);
+		leaves_seen += st.large_leaves != 0;
+		/* the call */
+		unsigned op = (unsigned)draw(3);   /* 0 map, 1 unmap, 2 free */
+		enum cb_cls c = (enum cb_cls)draw(CB_CLASSES);
+		uint64_t k = draw(cm.P), s = 1 + draw(draw(4) ? cm.P - k + 2 : 3);
+		unsigned aclass = draw(8) ? 0 : 1 + (unsigned)draw(4);
+		if (op == 1 && draw(2) && cm.mapped[k]) {   /* an unmap aimed at a whole mapping now and then */
+			k = cb_map_start(k);
+			uint64_t e = k + 1;
+			while (e < cm.P && cm.mapped[e] && !cm.start[e])
+				e++;
+			s = e - k + (draw(3) ? 0 : draw(3));
+		}
+		char *addr;
+		switch (aclass) {
+		case 0: addr = cm.R + k * PAGE_SIZE + (draw(2) ? 0 : draw(PAGE_SIZE)); break;
+		case 1: addr = cm.R + cm.P * PAGE_SIZE + draw(PAGE_SIZE); break;                   /* the page after */
+		case 2:   /* free region space */
+			do
+				addr = (char *)(SYSPTE_BASE + draw(REGION_BYTES / PAGE_SIZE) * PAGE_SIZE + draw(PAGE_SIZE));
+			while (syspte_lookup(reserved_region(), (vaddr_t)addr, NULL));
+			break;
+		case 3: addr = (char *)(uintptr_t)(draw(2) ? 0 : SYSPTE_BASE - PAGE_SIZE); break;      /* outside */
+		default: addr = (char *)(SYSPTE_BASE + REGION_BYTES + draw(1 << 20)); break;          /* past the region */
+		}
+		if (op == 2 && aclass == 0 && draw(2))
+			addr = cm.R + draw(PAGE_SIZE);
+		bool in = (vaddr_t)addr >= (vaddr_t)cm.R && (vaddr_t)addr - (vaddr_t)cm.R < cm.P * PAGE_SIZE;
+		uint64_t page = ((vaddr_t)addr & ~PAGE_MASK) == (vaddr_t)cm.R + k * PAGE_SIZE ? k : 0;
+		unsigned tcl = (unsigned)draw(4);
+		uint32_t tag = tcl == 0 ? 0 : tcl == 1 ? cm.tag ^ 0x01000000 : cm.tag;
+		MEMORY_CACHING_TYPE cache = (MEMORY_CACHING_TYPE)draw(MmMaximumCacheType);
+		if (!draw(8))
+			cache = (MEMORY_CACHING_TYPE)(draw(2) ? (int)MmMaximumCacheType : draw(2) ? -1 : 0x7fffffff);
+		bool cache_ok = (unsigned)cache < MmMaximumCacheType;
+		PMDL m = cb_make(c, s);
+		uint64_t span = m ? mdl_span_pages(m) : 0;
+		memcpy(&cb_before, &cb_mdl, sizeof(cb_mdl));
+		struct cb_want w = { .check_p3 = true };
+		bool known_rule = cb_rule(c) != 0;
+		/* ------------------------------------------------ prediction */
+		if (op == 0) {
+			uint64_t fit = cm.P - page;
+			bool null_row = c != CB_LOCKED && c != CB_PARTIAL;   /* every other class is a NULL row (3 .. 9) */
+			if (!in)
+				w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_MAP_NO_RESERVATION, (uint64_t)addr, tag, 0 }, true, false, NULL };
+			else if (tag != cm.tag)
+				w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_MAP_WRONG_TAG, (uint64_t)addr, tag, cm.tag }, true, false, NULL };
+			else if (null_row || !cache_ok || span > fit)
+				w.ret = NULL;
+			else {
+				uint64_t j = page;
+				while (j < page + span && !cm.mapped[j])
+					j++;
+				if (j < page + span)
+					w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED, (uint64_t)addr,
+						(uint64_t)cm.R + j * PAGE_SIZE, (uint64_t)cm.R + (page + span) * PAGE_SIZE - 1 }, true, false, NULL };
+				else
+					w = (struct cb_want){ false, 0, { 0 }, true, true, cm.R + page * PAGE_SIZE + m->ByteOffset };
+			}
+		} else if (op == 1) {
+			if (c == CB_NULL)
+				w = (struct cb_want){ true, BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, { 0, PF_NONPAGED_READ, 0, 0 }, false, false, NULL };
+			else if (known_rule) {
+				uint64_t p3, p4;
+				int rule = ref_mdl_check(m, false, false, arch_phys_addr_bits(), 0, &p3, &p4);
+				w = (struct cb_want){ true, BUGCHECK_MEMORY_MANAGEMENT, { REF_MDL_SUBCODE(rule), (uint64_t)m, p3, p4 }, true, false, NULL };
+				if (rule != cb_rule(c))
+					printf("#   class %s breaks rule %d by the reference\n", cb_cls_name[c], rule);
+			}
+			else if (!in)
+				w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, (uint64_t)addr, tag, 0 }, true, false, NULL };
+			else if (tag != cm.tag)
+				w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_UNMAP_WRONG_TAG, (uint64_t)addr, tag, cm.tag }, true, false, NULL };
+			else if (span == 0)
+				w.change = false;
+			else if (!cm.mapped[page])
+				w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_UNMAP_NOT_MAPPED, (uint64_t)addr, tag, 0 }, true, false, NULL };
+			else if (span > cm.P - page)
+				w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_UNMAP_PAST_END, (uint64_t)addr, cm.P - page, span }, true, false, NULL };
+			else {
+				uint64_t j = page + 1;
+				while (j < page + span && cm.mapped[j])
+					j++;
+				if (j < page + span)
+					w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_UNMAP_HOLE, (uint64_t)cm.R + j * PAGE_SIZE, 0, 0 }, true, false, NULL };
+				else if (!cm.start[page])
+					w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, (uint64_t)addr,
+						(uint64_t)cm.R + cb_map_start(page) * PAGE_SIZE, span }, true, false, NULL };
+				else if (page + span < cm.P && cm.mapped[page + span] && !cm.start[page + span])
+					w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING, (uint64_t)addr,
+						(uint64_t)cm.R + cb_map_start(page + span - 1) * PAGE_SIZE, span }, true, false, NULL };
+				else
+					w.change = true;
+			}
+		} else {
+			bool at_start = aclass == 0 && ((vaddr_t)addr & ~PAGE_MASK) == (vaddr_t)cm.R;
+			uint64_t first = 0;
+			while (first < cm.P && !cm.mapped[first])
+				first++;
+			if (!at_start)
+				w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_FREE_NOT_START, (uint64_t)addr, tag, 0 }, true, false, NULL };
+			else if (tag != cm.tag)
+				w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_FREE_WRONG_TAG, (uint64_t)addr, tag, cm.tag }, true, false, NULL };
+			else if (first < cm.P)
+				w = (struct cb_want){ true, BUGCHECK_SYSTEM_PTE_MISUSE, { SYSPTE_BUGCHECK_FREE_STILL_MAPPED, (uint64_t)cm.R + first * PAGE_SIZE,
+					tag, cb_mapped_count() }, true, false, NULL };
+			else
+				w.change = true;
+		}
+		/* ------------------------------------------------ the call */
+		uint64_t calls0 = phys_alloc_calls;
+		bc_new();
+		void *ret = NULL;
+		if (op == 0)
+			ret = MmMapLockedPagesWithReservedMapping(addr, tag, m, cache);
+		else if (op == 1)
+			MmUnmapReservedMapping(addr, tag, m);
+		else
+			MmFreeMappingAddress(addr, tag);
+		uint64_t nbc = bc_new();
+		cases[op]++;
+		if (w.bc)
+			seen_code[op][(bugcheck_last.p[0] & 0xF)]++;
+		char what[160];
+		snprintf(what, sizeof(what), "%s at page %llu (+0x%llx, class %u) of %llu, tag %u, MDL %s span %llu, cache %d",
+			 op == 0 ? "map" : op == 1 ? "unmap" : "free", (unsigned long long)page,
+			 (unsigned long long)((vaddr_t)addr & PAGE_MASK), aclass, (unsigned long long)cm.P, tcl,
+			 cb_cls_name[c], (unsigned long long)span, (int)cache);
+		bool good = cb_judge(what, &w, nbc, ret, op == 0, &shown);
+		/* the model follows a success; the MDL's fields are the contract's */
+		struct { MDL m; PFN_NUMBER pfn[CB_SPAN_MAX + 2]; } want_mdl;
+		memcpy(&want_mdl, &cb_before, sizeof(cb_before));
+		if (w.change && op == 0) {
+			for (uint64_t i = 0; i < span; i++) {
+				cm.mapped[page + i] = 1;
+				cm.start[page + i] = i == 0;
+				cm.frame[page + i] = MmGetMdlPfnArray(&want_mdl.m)[i];
+			}
+			want_mdl.m.MappedSystemVa = cm.R + page * PAGE_SIZE;
+			want_mdl.m.MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
+			if (want_mdl.m.MdlFlags & MDL_PARTIAL)
+				want_mdl.m.MdlFlags |= MDL_PARTIAL_HAS_BEEN_MAPPED;
+		} else if (w.change && op == 1) {
+			for (uint64_t i = 0; i < span; i++)
+				cm.mapped[page + i] = cm.start[page + i] = 0;
+			want_mdl.m.MdlFlags &= (CSHORT)~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED);
+			vaddr_t sys = (vaddr_t)want_mdl.m.MappedSystemVa, b = (vaddr_t)cm.R + page * PAGE_SIZE;
+			if (!(want_mdl.m.MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) || (sys >= b && sys - b < span * PAGE_SIZE))
+				want_mdl.m.MappedSystemVa = NULL;
+		}
+		bool mdl_same = memcmp(&want_mdl, &cb_mdl, sizeof(cb_mdl)) == 0;
+		bool freed = w.change && op == 2;
+		bool pages = freed ? !syspte_lookup(reserved_region(), (vaddr_t)cm.R, NULL) : cb_pages_agree();
+		bool no_alloc = op == 2 || phys_alloc_calls == calls0;
+		if (!(mdl_same && pages && no_alloc) && shown++ < 8)
+			printf("#   %s: MDL as the contract says %d, pages and count as the model %d, no allocation %d\n", what,
+			       mdl_same, pages, no_alloc);
+		good = good && mdl_same && pages && no_alloc;
+		wrong += !good;
+		/* tear down */
+		if (!freed) {
+			for (uint64_t i = 0; i < cm.P; i++) {
+				if (!cm.start[i])
+					continue;
+				uint64_t e = i + 1;
+				while (e < cm.P && cm.mapped[e] && !cm.start[e])
+					e++;
+				struct { MDL m; PFN_NUMBER pfn[CB_SPAN_MAX]; } t;
+				MmInitializeMdl(&t.m, NULL, (e - i) * PAGE_SIZE);
+				MmUnmapReservedMapping(cm.R + i * PAGE_SIZE, cm.tag, &t.m);
+			}
+			MmFreeMappingAddress(cm.R, cm.tag);
+		}
+		if (bc_new() && wrong++ < 1000 && shown++ < 8)
+			bc_print("tear-down");
+		if (wrong > 20)
+			break;
+	}
+	syspte_get_stats(reserved_region(), &(struct syspte_stats){ 0 });
+	ok(wrong == 0, "reserved-mapping rows combined: %u maps, %u unmaps, %u frees with the address, tag, MDL (13 classes), "
+	   "cache type and span wrong or right at once, 2 MiB leaves in %u of the states: outcome, parameters, MDL fields, "
+	   "pages and counts as contract section 3 says, no allocation by a map or an unmap (%u otherwise)",
+	   cases[0], cases[1], cases[2], leaves_seen, wrong);
+	bool every = seen_code[0][SYSPTE_BUGCHECK_MAP_NO_RESERVATION & 0xF] && seen_code[0][SYSPTE_BUGCHECK_MAP_WRONG_TAG & 0xF] &&
+		     seen_code[0][SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED & 0xF] && seen_code[1][SYSPTE_BUGCHECK_UNMAP_PAST_END & 0xF] &&
+		     seen_code[1][SYSPTE_BUGCHECK_UNMAP_HOLE & 0xF] && seen_code[1][SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING & 0xF] &&
+		     seen_code[1][SYSPTE_BUGCHECK_UNMAP_WRONG_TAG & 0xF] && seen_code[2][SYSPTE_BUGCHECK_FREE_STILL_MAPPED & 0xF] &&
+		     seen_code[2][SYSPTE_BUGCHECK_FREE_WRONG_TAG & 0xF] && seen_code[2][SYSPTE_BUGCHECK_FREE_NOT_START & 0xF];
+	ok(every && leaves_seen > 0, "every 0xDA row of the three tables was reached, and states with 2 MiB leaves");
+}
+
 int main(void)
 {
 	if (host_machine_create(RAM_BYTES, REGION_BYTES)) {
@@ -302,5 +708,6 @@ int main(void)
 	test_r3_fail_second_free_detected();
 	test_r3_fail_growable_teardown_frees_mdl();
 	test_r3_fail_partial_target_of_large_buffer();
+	test_reserved_rows_combined();
 	return tap_done();
 }
