@@ -697,6 +697,138 @@ static void test_reserved_rows_combined(void)
 	ok(every && leaves_seen > 0, "every 0xDA row of the three tables was reached, and states with 2 MiB leaves");
 }
 
+/* ---------------------------------------------------------------- the toolkit's system addresses */
+
+/* Live reservations of a tag (0 when it has none). */
+static uint64_t resv_of_tag(uint32_t tag)
+{
+	struct syspte_tag_total t[64];
+	size_t n = syspte_tag_totals(reserved_region(), t, 64);
+	for (size_t i = 0; i < n && i < 64; i++)
+		if (t[i].tag == tag)
+			return t[i].count;
+	return 0;
+}
+
+/* True when the n pages from va map the frames pfn[0 ..) in order. */
+static bool maps_frames(const void *va, const PFN_NUMBER *pfn, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		paddr_t pa;
+		if (!pt_query(host_machine_pt(), (vaddr_t)PAGE_ALIGN(va) + i * PAGE_SIZE, &pa, NULL, NULL) ||
+		    pa_to_pfn(pa) != pfn[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * docs/contract.md section 5, "System addresses for MDLs" and IoBuildPartialMdl, combined:
+ * MmGetSystemAddressForMdlSafe of an MDL from MmAllocatePagesForMdlEx (1 .. 1100 pages, with
+ * FAST_LARGE_PAGES now and then, so 2 MiB leaves appear) maps it under 'MdlM' with every page on its
+ * frame and the MDL's flags and MappedSystemVa as the contract says; a second call gives the same
+ * address; of a pool MDL (IoAllocateMdl + MmBuildMdlForNonPagedPool) it is the data address and
+ * reserves nothing. A partial of either (a random sub-range into a Target from IoAllocateMdl) is
+ * PARENT_MAPPED at its page of the source's mapping (the pool source: the data address), and
+ * MmGetSystemAddressForMdlSafe of it returns that address; MmMapLockedPagesSpecifyCache of the
+ * partial maps it anew on its frames. Tear-down in a random order (MmUnmapLockedPages, IoFreeMdl
+ * unmapping the Target's own mapping) leaves no 'MdlM' reservation, no bug check, and the pages and
+ * pool as before.
+ */
+static void test_system_addresses_combined(void)
+{
+	unsigned cases = 0, wrong = 0, leaves = 0;
+	uint64_t mdlm0 = resv_of_tag(MDL_TAG_MAP);
+	for (unsigned it = 0; it < 300; it++) {
+		bool pool = draw(3) == 0;
+		uint64_t pages = draw(4) ? 1 + draw(40) : 1 + draw(1100);
+		uint8_t *buf = NULL;
+		PMDL src;
+		bc_new();
+		if (pool) {
+			buf = ExAllocatePoolWithTag(NonPagedPool, (pages + 1) * PAGE_SIZE, TAG_X);
+			uint64_t off = draw(PAGE_SIZE);
+			src = IoAllocateMdl(buf + off, (ULONG)(pages * PAGE_SIZE - off), FALSE, FALSE, NULL);
+			MmBuildMdlForNonPagedPool(src);
+		} else {
+			ULONG fl = (ULONG)(MM_DONT_ZERO_ALLOCATION | (draw(2) ? MM_ALLOCATE_FAST_LARGE_PAGES : 0));
+			src = MmAllocatePagesForMdlEx(pa_of(0), pa_of(-1), pa_of(0), pages * PAGE_SIZE, MmCached, fl);
+		}
+		if (!src || bc_new()) {
+			wrong++;
+			printf("#   no source MDL of %llu pages (pool %d)\n", (unsigned long long)pages, pool);
+			continue;
+		}
+		cases++;
+		uint64_t span = mdl_span_pages(src), r0 = resv_of_tag(MDL_TAG_MAP);
+		struct syspte_stats st;
+		char *sys = MmGetSystemAddressForMdlSafe(src, NormalPagePriority);
+		char *sys2 = MmGetSystemAddressForMdlSafe(src, HighPagePriority);
+		syspte_get_stats(reserved_region(), &st);
+		leaves += st.large_leaves != 0;
+		bool good = sys && sys2 == sys;
+		if (pool)
+			good = good && sys == MmGetMdlVirtualAddress(src) && resv_of_tag(MDL_TAG_MAP) == r0 &&
+			       src->MdlFlags == MDL_SOURCE_IS_NONPAGED_POOL;
+		else
+			good = good && resv_of_tag(MDL_TAG_MAP) == r0 + 1 && maps_frames(sys, MmGetMdlPfnArray(src), span) &&
+			       src->MdlFlags == (MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA) &&
+			       (char *)src->MappedSystemVa == sys - src->ByteOffset && IS_ALIGNED((vaddr_t)src->MappedSystemVa, PAGE_SIZE);
+		/* a partial of it */
+		char *data = MmGetMdlVirtualAddress(src);
+		uint64_t off = draw(src->ByteCount), len = draw(3) ? 1 + draw(src->ByteCount - off) : 0;
+		uint64_t blen = len ? len : src->ByteCount - off;
+		PMDL tgt = IoAllocateMdl(data + off, (ULONG)blen, FALSE, FALSE, NULL);
+		IoBuildPartialMdl(src, tgt, data + off, (ULONG)len);
+		uint64_t first = ((vaddr_t)PAGE_ALIGN(data + off) - (vaddr_t)src->StartVa) / PAGE_SIZE;
+		char *want_sys = pool ? data + off : (char *)src->MappedSystemVa + first * PAGE_SIZE + BYTE_OFFSET(data + off);
+		uint16_t want_flags = (uint16_t)(MDL_PARTIAL | (pool ? MDL_SOURCE_IS_NONPAGED_POOL : MDL_PARENT_MAPPED_SYSTEM_VA));
+		good = good && bc_new() == 0 && (uint16_t)tgt->MdlFlags == want_flags && tgt->ByteCount == blen &&
+		       MmGetSystemAddressForMdlSafe(tgt, LowPagePriority) == want_sys;
+		/* the partial mapped for itself (not for a pool partial: that one is its data address) */
+		char *own = NULL;
+		if (!pool && draw(2)) {
+			own = MmMapLockedPagesSpecifyCache(tgt, KernelMode, (MEMORY_CACHING_TYPE)draw(MmMaximumCacheType), NULL, FALSE,
+							  NormalPagePriority);
+			good = good && own && own != want_sys && maps_frames(own, MmGetMdlPfnArray(tgt), mdl_span_pages(tgt)) &&
+			       (tgt->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED)) ==
+				       (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED) &&
+			       resv_of_tag(MDL_TAG_MAP) == r0 + 2;
+		}
+		/* tear down, in a random order */
+		if (own && draw(2))
+			MmUnmapLockedPages(own, tgt);
+		if (draw(2)) {
+			IoFreeMdl(tgt);
+			tgt = NULL;
+		}
+		if (!pool)
+			MmUnmapLockedPages(sys, src);
+		else if (draw(2))
+			MmUnmapLockedPages(sys, src);   /* the pool MDL's no-op */
+		if (tgt)
+			IoFreeMdl(tgt);
+		if (pool) {
+			IoFreeMdl(src);
+			ExFreePool(buf);
+		} else {
+			MmFreePagesFromMdl(src);
+			ExFreePool(src);
+		}
+		uint64_t nbc = bc_new();
+		if (nbc)
+			bc_print("system addresses");
+		good = good && nbc == 0 && resv_of_tag(MDL_TAG_MAP) == r0;
+		if (!good && wrong++ < 5)
+			printf("#   %s MDL of %llu pages, partial at +%llu of %llu bytes: sys %p (again %p), partial's %p (want %p), own %p\n",
+			       pool ? "pool" : "page", (unsigned long long)pages, (unsigned long long)off, (unsigned long long)len,
+			       sys, sys2, tgt ? tgt->MappedSystemVa : NULL, want_sys, own);
+	}
+	ok(wrong == 0 && leaves > 0 && resv_of_tag(MDL_TAG_MAP) == mdlm0,
+	   "system addresses of %u page and pool MDLs and their partials (2 MiB leaves in %u), torn down in random orders: "
+	   "as contract section 5 says, no 'MdlM' reservation left (%u otherwise)", cases, leaves, wrong);
+}
+
 int main(void)
 {
 	if (host_machine_create(RAM_BYTES, REGION_BYTES)) {
@@ -709,5 +841,6 @@ int main(void)
 	test_r3_fail_growable_teardown_frees_mdl();
 	test_r3_fail_partial_target_of_large_buffer();
 	test_reserved_rows_combined();
+	test_system_addresses_combined();
 	return tap_done();
 }
