@@ -95,8 +95,16 @@ static void test_r3_fail_partial_alloc_mdl_malformed(void)
 			if (w >= want)
 				w = want - 1;
 			uint64_t lo = RAM_BASE + (100ULL << 20) + draw(512) * PAGE_SIZE;
-			PMDL m = MmAllocatePagesForMdlEx(pa_of(lo), pa_of(lo + w * PAGE_SIZE - 1), pa_of(0), want * PAGE_SIZE,
-							 MmCached, (ULONG)(draw(2) ? MM_DONT_ZERO_ALLOCATION : 0));
+			/* the placements that may return fewer pages: single pages, PREFER_CONTIGUOUS, chunks */
+			ULONG fl = (ULONG)(draw(2) ? MM_DONT_ZERO_ALLOCATION : 0);
+			uint64_t skip = 0;
+			switch (draw(3)) {
+			case 1: fl |= MM_ALLOCATE_PREFER_CONTIGUOUS; break;
+			case 2: fl |= MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS; skip = want % 2 ? PAGE_SIZE : 2 * PAGE_SIZE; break;
+			default: break;
+			}
+			PMDL m = MmAllocatePagesForMdlEx(pa_of(lo), pa_of(lo + w * PAGE_SIZE - 1), pa_of(skip), want * PAGE_SIZE,
+							 MmCached, fl);
 			if (!m) {
 				printf("#   want %llu in %llu pages: NULL\n", (unsigned long long)want, (unsigned long long)w);
 				invalid++;
@@ -124,7 +132,8 @@ static void test_r3_fail_partial_alloc_mdl_malformed(void)
 			}
 			ExFreePool(m);
 		}
-	ok(invalid == 0, "D1a: %u MDLs MmAllocatePagesForMdlEx returned with fewer pages than asked (asked 8185 .. 20000): "
+	ok(invalid == 0, "D1a: %u MDLs MmAllocatePagesForMdlEx returned with fewer pages than asked (asked 8185 .. 20000; "
+	   "single pages, PREFER_CONTIGUOUS, REQUIRE_CONTIGUOUS_CHUNKS): "
 	   "each is a valid MDL (%u malformed)", cases, invalid);
 	ok(refused == 0, "D1a: MmFreePagesFromMdl of each frees its pages with no bug check (%u refused)", refused);
 }
