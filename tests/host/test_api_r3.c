@@ -30,6 +30,7 @@
 #include "test_rng.h"
 #include "vmlayout.h"
 #include "model_mdl.h"
+#include "verifier.h"
 
 #define TAG_G POOL_TAG4('R', '3', 'g', 'r')
 #define TAG_R POOL_TAG4('R', '3', 'r', 's')
@@ -480,7 +481,7 @@ static bool cb_pages_agree(void)
 	return true;
 }
 
-static void test_reserved_rows_combined(void)
+static void test_reserved_rows_combined(const char *mode)
 {
 	static const uint64_t p_class[] = { 1, 2, 3, 7, 16, 17, 64, 511, 512, 513, 1024, 1100 };
 	unsigned cases[3] = { 0 }, wrong = 0, shown = 0, leaves_seen = 0;
@@ -694,16 +695,16 @@ static void test_reserved_rows_combined(void)
 			break;
 	}
 	syspte_get_stats(reserved_region(), &(struct syspte_stats){ 0 });
-	ok(wrong == 0, "reserved-mapping rows combined: %u maps, %u unmaps, %u frees with the address, tag, MDL (13 classes), "
+	ok(wrong == 0, "%s: reserved-mapping rows combined: %u maps, %u unmaps, %u frees with the address, tag, MDL (13 classes), "
 	   "cache type and span wrong or right at once, 2 MiB leaves in %u of the states: outcome, parameters, MDL fields, "
 	   "pages and counts as contract section 3 says, no allocation by a map or an unmap (%u otherwise)",
-	   cases[0], cases[1], cases[2], leaves_seen, wrong);
+	   mode, cases[0], cases[1], cases[2], leaves_seen, wrong);
 	bool every = seen_code[0][SYSPTE_BUGCHECK_MAP_NO_RESERVATION & 0xF] && seen_code[0][SYSPTE_BUGCHECK_MAP_WRONG_TAG & 0xF] &&
 		     seen_code[0][SYSPTE_BUGCHECK_MAP_ALREADY_MAPPED & 0xF] && seen_code[1][SYSPTE_BUGCHECK_UNMAP_PAST_END & 0xF] &&
 		     seen_code[1][SYSPTE_BUGCHECK_UNMAP_HOLE & 0xF] && seen_code[1][SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING & 0xF] &&
 		     seen_code[1][SYSPTE_BUGCHECK_UNMAP_WRONG_TAG & 0xF] && seen_code[2][SYSPTE_BUGCHECK_FREE_STILL_MAPPED & 0xF] &&
 		     seen_code[2][SYSPTE_BUGCHECK_FREE_WRONG_TAG & 0xF] && seen_code[2][SYSPTE_BUGCHECK_FREE_NOT_START & 0xF];
-	ok(every && leaves_seen > 0, "every 0xDA row of the three tables was reached, and states with 2 MiB leaves");
+	ok(every && leaves_seen > 0, "%s: every 0xDA row of the three tables was reached, and states with 2 MiB leaves", mode);
 }
 
 /* ---------------------------------------------------------------- the toolkit's system addresses */
@@ -849,7 +850,16 @@ int main(void)
 	test_r3_fail_second_free_detected();
 	test_r3_fail_growable_teardown_frees_mdl();
 	test_r3_fail_partial_target_of_large_buffer();
-	test_reserved_rows_combined();
+	test_reserved_rows_combined("verifier off");
+	test_system_addresses_combined();
+	/* again in verifier mode: a guard page after each reservation (the page after it is no reservation's) */
+	host_machine_destroy();
+	mm_verifier_set(true);
+	if (host_machine_create(RAM_BYTES, REGION_BYTES)) {
+		printf("Bail out! machine\n");
+		return 1;
+	}
+	test_reserved_rows_combined("verifier on");
 	test_system_addresses_combined();
 	return tap_done();
 }
