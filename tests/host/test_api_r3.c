@@ -11,7 +11,18 @@
  *       hands out an MDL its own MmFreePagesFromMdl refuses with 0x1A 0x4D440105 (pages stuck);
  *     - MmFreePagesFromMdl sets ByteCount 0: for 8186..8191 pages (Size 0..0x28 < 0x30) the second
  *       call is 0x4D440105, not the 0x4D440002 contract section 6 promises, and IoFreeMdl of the
- *       growable region's tear-down MDL (section 7) is 0x1A 0x4D440105 with the MDL not freed.
+ *       growable region's tear-down MDL (section 7) is 0x1A 0x4D440105 with the MDL not freed;
+ *     - IoBuildPartialMdl refuses (0x4D440004) a Target IoAllocateMdl made for the whole buffer
+ *       when the sub-range spans 8185 pages or fewer.
+ *     Failing on purpose: test_r3_fail_partial_alloc_mdl_malformed (D1a),
+ *     test_r3_fail_second_free_detected (D1b), test_r3_fail_growable_teardown_frees_mdl (D1c),
+ *     test_r3_fail_partial_target_of_large_buffer (D1d).
+ *
+ * Passing, generated coverage: test_reserve_arguments (MmAllocateMappingAddress[Ex]'s argument
+ * rows), test_reserved_rows_combined (the map, unmap and free tables with every argument wrong or
+ * right at once, 2 MiB leaves among the states, verifier mode off and on),
+ * test_system_addresses_combined (MmGetSystemAddressForMdlSafe, MmMapLockedPagesSpecifyCache,
+ * IoBuildPartialMdl, MmUnmapLockedPages and IoFreeMdl of page and pool MDLs in random orders).
  */
 #include <stdio.h>
 #include <string.h>
@@ -839,6 +850,71 @@ static void test_system_addresses_combined(void)
 	   "as contract section 5 says, no 'MdlM' reservation left (%u otherwise)", cases, leaves, wrong);
 }
 
+/* ---------------------------------------------------------------- reserving: the arguments */
+
+/*
+ * docs/contract.md section 3, MmAllocateMappingAddress[Ex]: NULL, changing nothing, for 0 bytes,
+ * tag 0, a flag other than DIVISIBLE, 4 GiB or more, or no free run; otherwise ceil(bytes / 4096)
+ * pages owned by the tag, page aligned (with DIVISIBLE: a multiple of the size exactly), none
+ * mapped, whose size MmFreeMappingAddress gives back. Generated over the byte classes 0, 1, page
+ * edges, sizes that fit the 64 MiB region or not, 4 GiB - 1, 4 GiB, 2^63, 2^64 - 1; tags 0, one,
+ * all bits; flags 0, DIVISIBLE, each other bit, all bits; MmAllocateMappingAddress as Ex(.., 0).
+ */
+static void test_reserve_arguments(void)
+{
+	static const uint64_t byte_class[] = { 0, 1, 4095, 4096, 4097, 3 * 4096, 3 * 4096 + 1, 17 * 4096 - 1, 511 * 4096 + 7,
+					       2ULL << 20, (21ULL << 20) + 4096, (32ULL << 20) + 4096, (64ULL << 20) - 4096,
+					       64ULL << 20, (64ULL << 20) + 1,
+					       (1ULL << 32) - 1, 1ULL << 32, (1ULL << 32) + 4096, 1ULL << 63, UINT64_MAX };
+	static const uint32_t tag_class[] = { 0, 1, TAG_R, 0xFFFFFFFFu };
+	static const ULONG flag_class[] = { 0, MM_MAPPING_ADDRESS_DIVISIBLE, 2, 0x80000000u, 0xFFFFFFFFu, 3 };
+	unsigned cases = 0, wrong = 0, made = 0;
+	for (size_t b = 0; b < ARRAY_SIZE(byte_class); b++)
+		for (size_t t = 0; t < ARRAY_SIZE(tag_class); t++)
+			for (size_t f = 0; f <= ARRAY_SIZE(flag_class); f++) {
+				uint64_t bytes = byte_class[b] + (byte_class[b] > 8192 && byte_class[b] < (1ULL << 31) ? draw(3) : 0);
+				uint32_t tag = tag_class[t];
+				bool plain = f == ARRAY_SIZE(flag_class);   /* MmAllocateMappingAddress */
+				ULONG flags = plain ? 0 : flag_class[f];
+				struct syspte_stats s0, s1;
+				syspte_get_stats(reserved_region(), &s0);
+				uint64_t pages = bytes / PAGE_SIZE + (bytes % PAGE_SIZE != 0);
+				/* the region is empty here: a run exists when the pages fit, with DIVISIBLE when a multiple
+				 * of the size lies at least the size before the region's end */
+				uint64_t base_page = SYSPTE_BASE / PAGE_SIZE, first = pages ? (pages - base_page % pages) % pages : 0;
+				bool no_run = pages > s0.free_pages ||
+					      ((flags & MM_MAPPING_ADDRESS_DIVISIBLE) && first + pages > REGION_BYTES / PAGE_SIZE);
+				bool refuse = bytes == 0 || tag == 0 || (flags & ~(ULONG)MM_MAPPING_ADDRESS_DIVISIBLE) ||
+					      bytes >= (1ULL << 32) || no_run;
+				bc_new();
+				char *va = plain ? MmAllocateMappingAddress(bytes, tag) : MmAllocateMappingAddressEx(bytes, tag, flags);
+				syspte_get_stats(reserved_region(), &s1);
+				struct syspte_info info;
+				bool good;
+				cases++;
+				if (refuse || !va) {
+					good = va == NULL && refuse && s1.live == s0.live && s1.free_pages == s0.free_pages;
+				} else {
+					made++;
+					good = IS_ALIGNED((vaddr_t)va, PAGE_SIZE) && syspte_lookup(reserved_region(), (vaddr_t)va, &info) &&
+					       info.base == (vaddr_t)va && info.npages == pages && info.tag == tag && info.mapped == 0 &&
+					       s1.live == s0.live + 1 && s1.pages_reserved == s0.pages_reserved + pages &&
+					       (!(flags & MM_MAPPING_ADDRESS_DIVISIBLE) || (vaddr_t)va % (pages * PAGE_SIZE) == 0);
+					for (uint64_t i = 0; good && i < pages; i += 1 + pages / 64)
+						good = !pt_query(host_machine_pt(), (vaddr_t)va + i * PAGE_SIZE, NULL, NULL, NULL);
+					MmFreeMappingAddress(va + draw(PAGE_SIZE), tag);
+					syspte_get_stats(reserved_region(), &s1);
+					good = good && s1.live == s0.live && s1.free_pages == s0.free_pages;
+				}
+				good = good && bc_new() == 0;
+				if (!good && wrong++ < 6)
+					printf("#   %s(0x%llx, 0x%x, 0x%x): %p, want %s\n", plain ? "MmAllocateMappingAddress" : "...Ex",
+					       (unsigned long long)bytes, tag, flags, va, refuse ? "NULL" : "a reservation");
+			}
+	ok(wrong == 0 && made > 50, "%u reservations asked with byte counts, tags and flags of every class: NULL exactly when "
+	   "the contract says, else the pages, tag, alignment and accounting it says (%u made, %u otherwise)", cases, made, wrong);
+}
+
 int main(void)
 {
 	if (host_machine_create(RAM_BYTES, REGION_BYTES)) {
@@ -850,6 +926,7 @@ int main(void)
 	test_r3_fail_second_free_detected();
 	test_r3_fail_growable_teardown_frees_mdl();
 	test_r3_fail_partial_target_of_large_buffer();
+	test_reserve_arguments();
 	test_reserved_rows_combined("verifier off");
 	test_system_addresses_combined();
 	/* again in verifier mode: a guard page after each reservation (the page after it is no reservation's) */
