@@ -127,11 +127,11 @@ bool mdl_room_ok(const MDL *mdl, uint64_t pages)
 	uint64_t need = sizeof(MDL) + pages * sizeof(PFN_NUMBER);
 	uint16_t size = (uint16_t)mdl->Size;
 	size_t block;
-	if (need <= MDL_SIZE_FIELD_MAX)
-		return size >= need;
+	if (need <= MDL_SIZE_FIELD_MAX && size >= need)
+		return true;
 	if (pool_block_info(mdl, &block, NULL))
 		return block >= need;
-	return size == (uint16_t)need;
+	return need > MDL_SIZE_FIELD_MAX && size == (uint16_t)need;
 }
 
 /* True when the flags and MappedSystemVa form a combination an MDL can have. */
