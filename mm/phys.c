@@ -38,9 +38,13 @@ static struct buddy phys_buddy;
 static spinlock_t phys_lock = SPINLOCK_INIT(LOCK_RANK_PHYS, "phys");
 static struct phys_stats phys_st;
 static uint64_t phys_budget = UINT64_MAX;   /* fault injection: cap on allocated_pages */
-static struct phys_range phys_managed[PHYS_MAX_RANGES];
+/* Ranges of one class after subtracting the others and the exception: each ends at the end of one of
+ * the class's merged ranges, at the start of another class's, or at the exception's start, so at
+ * most PHYS_MAX_RANGES + 1 of them; both classes together twice that, before they merge. */
+#define PHYS_CLASS_RANGES (PHYS_MAX_RANGES + 1)
+static struct phys_range phys_managed[2 * PHYS_CLASS_RANGES];
 static size_t phys_nmanaged;
-static struct phys_range phys_loader[PHYS_MAX_RANGES];   /* held back until phys_release_loader */
+static struct phys_range phys_loader[PHYS_CLASS_RANGES];   /* held back until phys_release_loader */
 static size_t phys_nloader;
 static struct phys_range phys_meta;   /* the allocator's metadata frames */
 static uint64_t *phys_owners;         /* enum phys_owner of each frame, PHYS_OWNER_BITS each (phys.h) */
@@ -50,6 +54,8 @@ static struct bitset phys_owner_marks;
 static uint64_t phys_sweep_at;        /* the next owner word phys_check's bounded sweep reads */
 static uint64_t phys_owned[PHYS_OWNER_NONE];   /* allocated frames of each owner (KERNEL's unused) */
 static struct phys_range phys_tmp_a[PHYS_MAX_RANGES], phys_tmp_b[PHYS_MAX_RANGES + 1];   /* b: + the exception */
+static size_t phys_listed_n;             /* both usable classes' ranges gathered in phys_managed, before
+					    it is filled: what the exception's message counts, once */
 static struct phys_range phys_except;   /* frames phys_init_except keeps out, [start, end) */
 static uint64_t phys_kept_out;          /* of them, frames the map lists as usable (reported) */
 
@@ -166,6 +172,9 @@ static size_t phys_collect(const void *map, size_t nd, size_t dsz, phys_pred_t p
 		if (pred(d->type, d->attribute) != want || d->num_pages == 0)
 			continue;
 		uint64_t s = d->phys_start >> PAGE_SHIFT, e = s + d->num_pages;
+		/* every frame the bytes touch, to the top when they wrap: what says whether the entry is
+		 * possible at all, the same for both collections */
+		uint64_t touched = e < s ? UINT64_MAX : e + ((d->phys_start & PAGE_MASK) && e != UINT64_MAX);
 		/* A start off a page boundary (UEFI forbids it; a firmware's bug): the entry's bytes
 		 * reach into page e. What is wanted keeps only its whole pages, the rest covers every page
 		 * it touches, so a page shared with another kind of memory is never handed out. */
@@ -178,7 +187,7 @@ static size_t phys_collect(const void *map, size_t nd, size_t dsz, phys_pred_t p
 		}
 		/* RAM (of either usable class) past any machine's: a bogus entry, ignored whole here and
 		 * when the other class is collected, so it takes no real frame from that one either */
-		if ((e < s || e > PHYS_ARCH_FRAMES) &&
+		if ((e < s || touched > PHYS_ARCH_FRAMES) &&
 		    (phys_type_usable_at_init(d->type, d->attribute) || phys_type_loader(d->type, d->attribute))) {
 			phys_impossible += want;
 			continue;
@@ -206,14 +215,14 @@ static size_t phys_subtract(const struct phys_range *a, size_t na, const struct 
 			j++;
 		for (size_t k = j; k < nb && b[k].start < e && s < e; k++) {
 			if (b[k].start > s) {
-				KASSERT(n < PHYS_MAX_RANGES, "range overflow");
+				KASSERT(n < PHYS_CLASS_RANGES, "range overflow");
 				out[n++] = (struct phys_range){ s, b[k].start };
 			}
 			if (b[k].end > s)
 				s = b[k].end;
 		}
 		if (s < e) {
-			KASSERT(n < PHYS_MAX_RANGES, "range overflow");
+			KASSERT(n < PHYS_CLASS_RANGES, "range overflow");
 			out[n++] = (struct phys_range){ s, e };
 		}
 	}
@@ -236,7 +245,8 @@ static size_t phys_ranges_of(const void *map, size_t nd, size_t dsz, phys_pred_t
 {
 	size_t na = phys_collect(map, nd, dsz, pred, true, phys_tmp_a);
 	size_t nb = phys_collect(map, nd, dsz, pred, false, phys_tmp_b);
-	phys_kept_out += phys_overlap(phys_tmp_a, na, phys_except.start, phys_except.end);
+	for (size_t i = 0; i < na; i++)
+		phys_managed[phys_listed_n++] = phys_tmp_a[i];
 	if (phys_except.end > phys_except.start) {
 		phys_tmp_b[nb++] = phys_except;
 		nb = phys_sort_merge(phys_tmp_b, nb);
@@ -308,7 +318,7 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 
 int phys_init_except(const void *map, size_t map_size, size_t desc_size, paddr_t except_pa, uint64_t except_bytes)
 {
-	static struct phys_range now[PHYS_MAX_RANGES];
+	static struct phys_range now[PHYS_CLASS_RANGES];
 	/* Descriptors are read in place: the stride must keep each one 8-byte aligned. */
 	if (desc_size < sizeof(struct efi_memory_descriptor) || desc_size % 8 || map_size % desc_size ||
 	    (uintptr_t)map % 8) {
@@ -327,10 +337,13 @@ int phys_init_except(const void *map, size_t map_size, size_t desc_size, paddr_t
 	uint64_t xs = MIN(except_pa >> PAGE_SHIFT, PHYS_LIMIT_PFN);
 	uint64_t xe = MIN(xend / PAGE_SIZE + (xend % PAGE_SIZE != 0), PHYS_LIMIT_PFN);
 	phys_except = (struct phys_range){ xs, except_bytes ? xe : xs };
-	phys_kept_out = 0;
+	phys_listed_n = 0;
 	size_t nnow = phys_drop_frame0(now, phys_ranges_of(map, nd, desc_size, phys_type_usable_at_init, now));
 	phys_nloader = phys_drop_frame0(phys_loader,
 					phys_ranges_of(map, nd, desc_size, phys_type_loader, phys_loader));
+	/* the exception's frames either usable class lists, each once (the classes may overlap) */
+	phys_listed_n = phys_sort_merge(phys_managed, phys_listed_n);
+	phys_kept_out = phys_overlap(phys_managed, phys_listed_n, phys_except.start, phys_except.end);
 	for (size_t i = 0; i < nnow; i++)
 		phys_managed[i] = now[i];
 	for (size_t i = 0; i < phys_nloader; i++)
@@ -658,20 +671,36 @@ void phys_census(uint64_t out[BUDDY_ORDERS])
 	spin_unlock(&phys_lock, f);
 }
 
-/* Frames of each owner in the map ([0, highest)), a word at a time; lock held. */
+/* The first frame of owner word w (value v) that names an owner but is free in the allocator, or
+ * UINT64_MAX: a frame handed out keeps its owner until it is freed. O(levels) per owned frame; lock
+ * held. */
+static uint64_t phys_owner_free_frame(uint64_t w, uint64_t v)
+{
+	for (uint64_t fields = (v | v >> 1) & PHYS_OWNER_LOW_BITS; fields; fields &= fields - 1) {
+		uint64_t f = w * PHYS_OWNER_PER_WORD + (uint64_t)__builtin_ctzll(fields) / 2;
+		if (buddy_range_first_free(&phys_buddy, f, 1) == f)
+			return f;
+	}
+	return UINT64_MAX;
+}
+
 /* Counts the frames of each owner in the marked owner words, found through the marks' level-0 words
- * (a word of marks covers 64 owner words); the first marked word that is zero, or UINT64_MAX.
- * O(marked words + owner words / 64), whatever the frames' owners; lock held. */
-static uint64_t phys_owner_census(uint64_t out[PHYS_OWNER_NONE])
+ * (a word of marks covers 64 owner words); the first marked word that is zero, or UINT64_MAX, and in
+ * *free_owned the first frame with an owner that the allocator holds free, or UINT64_MAX.
+ * O(marked words + owner words / 64 + owned frames x levels), whatever the free frames; lock held. */
+static uint64_t phys_owner_census(uint64_t out[PHYS_OWNER_NONE], uint64_t *free_owned)
 {
 	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
 		out[o] = 0;
+	*free_owned = UINT64_MAX;
 	for (uint64_t mw = 0; mw < phys_owner_marks.words[0]; mw++)
 		for (uint64_t m = *bitset_word0(&phys_owner_marks, mw); m; m &= m - 1) {
 			uint64_t w = mw * 64 + (uint64_t)__builtin_ctzll(m);
 			uint64_t v = phys_owners[w], lo = v & PHYS_OWNER_LOW_BITS, hi = v >> 1 & PHYS_OWNER_LOW_BITS;
 			if (!v)
 				return w;
+			if (*free_owned == UINT64_MAX)
+				*free_owned = phys_owner_free_frame(w, v);
 			out[PHYS_OWNER_MDL] += bitset_popcount(lo & ~hi);
 			out[PHYS_OWNER_POOL_SLAB] += bitset_popcount(hi & ~lo);
 			out[PHYS_OWNER_POOL_LARGE] += bitset_popcount(hi & lo);
@@ -711,7 +740,8 @@ static int phys_check_sweeping(uint64_t sweep)
 	struct phys_stats s = phys_st;
 	uint64_t bfree = buddy_free_units(&phys_buddy);
 	int marks = bitset_check(&phys_owner_marks);
-	uint64_t empty = phys_owner_census(census), unmarked = phys_owner_sweep(sweep);
+	uint64_t free_owned;
+	uint64_t empty = phys_owner_census(census, &free_owned), unmarked = phys_owner_sweep(sweep);
 	bool owners_ok = true;
 	for (unsigned o = PHYS_OWNER_KERNEL + 1; o < PHYS_OWNER_NONE; o++)
 		owners_ok &= census[o] == phys_owned[o];
@@ -724,6 +754,11 @@ static int phys_check_sweeping(uint64_t sweep)
 		kprintf("phys_check: the owner word of frames 0x%llx..0x%llx is %s\n",
 			(unsigned long long)(w * PHYS_OWNER_PER_WORD), (unsigned long long)(w * PHYS_OWNER_PER_WORD + PHYS_OWNER_PER_WORD - 1),
 			empty != UINT64_MAX ? "marked as holding owners but zero" : "not marked but holds owners");
+		return -1;
+	}
+	if (free_owned != UINT64_MAX) {
+		kprintf("phys_check: frame 0x%llx is free but the owner map names an owner for it\n",
+			(unsigned long long)free_owned);
 		return -1;
 	}
 	if (!owners_ok || owned > s.allocated_pages) {

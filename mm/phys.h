@@ -24,7 +24,7 @@
 #include "types.h"
 #include "buddy.h"
 
-#define PHYS_MAX_RANGES 2048   /* descriptors considered; a longer map is a clear panic */
+#define PHYS_MAX_RANGES 2048   /* descriptors considered; a longer map is refused (-1, a message) */
 
 /*
  * Who an allocated frame was handed out for: two bits per frame beside the buddy's metadata (0.25
