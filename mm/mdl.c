@@ -129,8 +129,8 @@ bool mdl_room_ok(const MDL *mdl, uint64_t pages)
 	size_t block;
 	if (need <= MDL_SIZE_FIELD_MAX && size >= need)
 		return true;
-	if (pool_block_info(mdl, &block, NULL))
-		return block >= need;
+	if (pool_block_info(mdl, &block, NULL))   /* a block made for a span over 8185 pages: Size its truncation */
+		return block >= need && (need > MDL_SIZE_FIELD_MAX || (block > MDL_SIZE_FIELD_MAX && size == (uint16_t)block));
 	return need > MDL_SIZE_FIELD_MAX && size == (uint16_t)need;
 }
 

@@ -8,11 +8,12 @@
  *    >= 1 where the call needs bytes (MDL_CHECK_BYTES);
  *  - [StartVa + ByteOffset, + ByteCount) does not wrap past the top of the address space;
  *  - room for the PFN array its span needs (mdl_room_ok): Size, read as the WDK's unsigned 16-bit
- *    byte count, >= 0x30 + 8 * span; or, failing that, for an MDL that starts a pool block, the
- *    block's own size (a Size made for more than 8185 pages holds MmInitializeMdl's truncation,
- *    which stays when a call shrinks the span: a partial MmAllocatePagesForMdlEx, a free that
- *    zeroes ByteCount, IoBuildPartialMdl into a large target); and outside the pool, a span over
- *    8185 pages needs Size equal to the truncated value;
+ *    byte count, >= 0x30 + 8 * span. Over 8185 pages that does not fit: MmInitializeMdl's Size is
+ *    truncated, and the block's own size decides for an MDL that starts a pool block; outside the
+ *    pool Size must equal the truncated value. A pool block made for more than 8185 pages keeps
+ *    that truncated Size when a call shrinks the span (a partial MmAllocatePagesForMdlEx, a free
+ *    that zeroes ByteCount, IoBuildPartialMdl into a large target): with Size the truncation of
+ *    the block's size, the block decides for any span;
  *  - flags an MDL can have: none of MDL_FLAGS_FOREIGN; PARTIAL_HAS_BEEN_MAPPED only with PARTIAL
  *    and MAPPED_TO_SYSTEM_VA; PARENT_MAPPED_SYSTEM_VA only with PARTIAL; MAPPED_TO_SYSTEM_VA only
  *    with a MappedSystemVa; a MappedSystemVa under MAPPED_TO_SYSTEM_VA or PARENT_MAPPED_SYSTEM_VA

@@ -503,6 +503,17 @@ paddr_t phys_alloc_zeroed_page(void)
 	return pa;
 }
 
+/* The accounting, owner map and verifier poison of npages frames from pfn that went back to the
+ * buddy; lock held. */
+static void phys_freed_locked(uint64_t pfn, uint64_t npages)
+{
+	phys_st.free_pages += npages;
+	phys_st.allocated_pages -= npages;
+	phys_owner_clear(pfn, npages);
+	if (mm_verifier)
+		verifier_poison(pfn_to_pa(pfn), npages);
+}
+
 /* Frees [pa, +npages) after checking every frame of it (phys.h); bug check 0x1A on a misuse. */
 void phys_free(paddr_t pa, uint64_t npages)
 {
@@ -517,13 +528,8 @@ void phys_free(paddr_t pa, uint64_t npages)
 		else
 			bad = false;
 	}
-	if (!bad) {
-		phys_st.free_pages += npages;
-		phys_st.allocated_pages -= npages;
-		phys_owner_clear(pfn, npages);
-		if (mm_verifier)
-			verifier_poison(pa, npages);
-	}
+	if (!bad)
+		phys_freed_locked(pfn, npages);
 	spin_unlock(&phys_lock, f);
 	if (bad) {
 		KeBugCheckEx(BUGCHECK_MEMORY_MANAGEMENT, PHYS_BUGCHECK_BAD_FREE, pa, npages, first);
@@ -552,6 +558,29 @@ static uint64_t phys_run_first_foreign(const uint64_t *pfn, uint64_t i, uint64_t
 		if (phys_owner_get(pfn[i] + k) != owner)
 			return i + k;
 	return i + held;
+}
+
+bool phys_free_run(paddr_t pa, uint64_t npages, enum phys_owner owner, paddr_t *bad)
+{
+	KASSERT(owner < PHYS_OWNER_NONE, "phys_free_run: owner %u", owner);
+	uint64_t pfn = pa_to_pfn(pa), end, at;
+	bool ok = false;
+	*bad = pa;
+	uint64_t f = spin_lock(&phys_lock);
+	if (IS_ALIGNED(pa, PAGE_SIZE) && npages) {
+		if ((end = phys_usable_end(pfn)) - pfn < npages)
+			*bad = pfn_to_pa(end);
+		else if ((at = phys_run_first_foreign(&pfn, 0, npages, owner)) < npages)
+			*bad = pfn_to_pa(pfn + at);
+		else
+			ok = buddy_free(&phys_buddy, pfn, npages);   /* every frame handed out: it cannot refuse */
+	}
+	if (ok)
+		phys_freed_locked(pfn, npages);
+	spin_unlock(&phys_lock, f);
+	if (ok && mm_verifier)
+		KASSERT(phys_check() == 0, "verifier: physical allocator inconsistent after a free");
+	return ok;
 }
 
 /* Frees the frames listed, all or none (phys.h). */

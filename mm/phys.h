@@ -88,6 +88,14 @@ paddr_t phys_alloc_zeroed_page(void);
  */
 void phys_free(paddr_t pa, uint64_t npages);
 /*
+ * Frees [pa, +npages) when every frame of it is one the allocator manages, has handed out, and
+ * handed out for owner: true. False, nothing changed and no bug check, otherwise, with *bad the
+ * first frame at fault (pa itself when pa is not page aligned or npages is 0): for a caller that
+ * raises phys_free's 0x1A (P1 PHYS_BUGCHECK_BAD_FREE, P2 pa, P3 npages, P4 *bad) itself once its own
+ * lock is dropped (the pool). Cost as phys_free's.
+ */
+bool phys_free_run(paddr_t pa, uint64_t npages, enum phys_owner owner, paddr_t *bad);
+/*
  * Frees the n frames listed in pfn[] (consecutive numbers as one run), all or none: true when
  * freed. False, nothing changed, when an entry is not a frame the allocator manages (as phys_free),
  * is free, was handed out for another owner than owner, or repeats an earlier entry; *bad = the

@@ -374,24 +374,32 @@ static struct pool_slab *pool_slab_new(unsigned ci)
 	return s;
 }
 
-/* Returns an empty slab (on its avail list) to the physical allocator; false, the slab kept, when its
- * page went back behind the pool's back (phys_free's bug check raised, changing nothing). */
-static bool pool_slab_release(struct pool_slab *s)
+/* Records in m (when it holds no bug check yet) the 0x1A phys_free raises for a refused free of
+ * [pa, +npages), bad the frame at fault: raised once the pool's lock is dropped. Always false. */
+static bool pool_phys_refused(struct pool_misuse *m, paddr_t pa, uint64_t npages, paddr_t bad)
+{
+	if (!m->code)
+		*m = (struct pool_misuse){ BUGCHECK_MEMORY_MANAGEMENT, PHYS_BUGCHECK_BAD_FREE, pa, npages, bad };
+	return false;
+}
+
+/* Returns an empty slab (on its avail list) to the physical allocator; false, the slab kept and the
+ * physical allocator's 0x1A in m, when its page is no longer the pool's slab page: it went back
+ * behind the pool's back, or went on to another owner. */
+static bool pool_slab_release(struct pool_slab *s, struct pool_misuse *m)
 {
 	struct pool_class *c = &pool.cls[s->cls];
 	KASSERT(s->nfree == s->nblocks, "releasing a slab with live blocks");
-	paddr_t pa = s->magic ^ POOL_SLAB_MAGIC;
-	if (!phys_is_allocated(pa, 1)) {
-		phys_free(pa, 1);
-		return false;
-	}
+	paddr_t pa = s->magic ^ POOL_SLAB_MAGIC, bad = pa;
+	if (phys_owner_of(pa) != PHYS_OWNER_POOL_SLAB)   /* checked before the page is written */
+		return pool_phys_refused(m, pa, 1, bad);
 	pool_list_remove(&c->avail, s);
 	s->magic = 0;
 	c->slabs--;
 	c->empty--;
 	pool.st.slab_pages--;
-	phys_free(pa, 1);
-	return true;
+	/* refused only if the page changed hands since the check, outside the pool's lock: a bug elsewhere */
+	return phys_free_run(pa, 1, PHYS_OWNER_POOL_SLAB, &bad) || pool_phys_refused(m, pa, 1, bad);
 }
 
 /* Takes a block of class ci for n bytes in state; NULL when no page is free, or, with m filled in
@@ -429,8 +437,9 @@ static void *pool_small_alloc(unsigned ci, size_t n, uint32_t tag, uint32_t stat
 	return (char *)b + POOL_BLOCK_HDR;
 }
 
-/* Returns a validated block to its slab; releases the slab when a spare empty one is already kept. */
-static void pool_small_release(struct pool_slab *s, struct pool_block *b)
+/* Returns a validated block to its slab; releases the slab when a spare empty one is already kept (a
+ * refused release's 0x1A in m, the block returned all the same). */
+static void pool_small_release(struct pool_slab *s, struct pool_block *b, struct pool_misuse *m)
 {
 	struct pool_class *c = &pool.cls[s->cls];
 	b->state = POOL_STATE_FREE;
@@ -443,7 +452,7 @@ static void pool_small_release(struct pool_slab *s, struct pool_block *b)
 	if (s->nfree == s->nblocks) {
 		c->empty++;
 		if (c->empty > POOL_EMPTY_KEPT)
-			pool_slab_release(s);
+			pool_slab_release(s, m);
 	}
 }
 
@@ -467,11 +476,31 @@ static bool pool_page_is_slab(const void *p)
 	return pool_virt_to_phys(p, &pa) && phys_owner_of(ALIGN_DOWN(pa, PAGE_SIZE)) == PHYS_OWNER_POOL_SLAB;
 }
 
-/* True when v lies inside a live large block, past its start. O(large blocks): misuse paths only. */
+/* True when r, reached through a bucket's link, is a large block's record: in the direct map at a
+ * block's place of the record's class, its block header the pool's own (what pool_large_alloc
+ * wrote). Read before any field of r: an overrun of the block before reaches r's header before r's
+ * link. Otherwise, when m is not NULL, BAD_POOL_HEADER 0x05 in m naming the block before and r's
+ * block. The record's slab header is the free's to check (pool_release_sound). */
+static bool pool_large_record_ok(const struct pool_large *r, struct pool_misuse *m)
+{
+	unsigned rc = pool_class_of(sizeof(struct pool_large));
+	uint32_t off = (uint32_t)(((vaddr_t)r - POOL_BLOCK_HDR) & PAGE_MASK);
+	paddr_t pa;
+	if (!pool_virt_to_phys(r, &pa) || !pool_block_off_ok(rc, off))
+		return pool_corrupt(m, POOL_BUGCHECK_HEADERS_DISAGREE, 0, 0, (uint64_t)(uintptr_t)r);
+	const struct pool_block *b = (const struct pool_block *)((vaddr_t)r - POOL_BLOCK_HDR);
+	if (b->state == POOL_STATE_INTERNAL && b->cls == rc && b->size == sizeof(*r))
+		return true;
+	uint64_t before = off - POOL_SLAB_HDR >= pool_stride(rc) ? (uint64_t)(uintptr_t)b - pool_stride(rc) : 0;
+	return pool_corrupt(m, POOL_BUGCHECK_HEADERS_DISAGREE, before, b->state, (uint64_t)(uintptr_t)b);
+}
+
+/* True when v lies inside a live large block, past its start (a bucket's walk ends at a record that
+ * is not sound). O(large blocks): misuse paths only. */
 static bool pool_inside_large(vaddr_t v)
 {
 	for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++)
-		for (const struct pool_large *r = pool.large[i]; r; r = r->next)
+		for (const struct pool_large *r = pool.large[i]; r && pool_large_record_ok(r, NULL); r = r->next)
 			if (v > r->va && v - r->va < r->npages * PAGE_SIZE)
 				return true;
 	return false;
@@ -533,13 +562,17 @@ static bool pool_small_find(const void *p, struct pool_slab **sp, struct pool_bl
 
 static unsigned pool_large_bucket(vaddr_t va) { return (unsigned)((va >> PAGE_SHIFT) % POOL_LARGE_BUCKETS); }
 
-/* The link pointing at va's record, or NULL. */
-static struct pool_large **pool_large_find(vaddr_t va)
+/* The link pointing at va's record, or NULL: none, or a record on the way is not sound (then
+ * BAD_POOL_HEADER in m when m is not NULL, pool_large_record_ok). */
+static struct pool_large **pool_large_find(vaddr_t va, struct pool_misuse *m)
 {
 	struct pool_large **link = &pool.large[pool_large_bucket(va)];
-	for (; *link; link = &(*link)->next)
+	for (; *link; link = &(*link)->next) {
+		if (!pool_large_record_ok(*link, m))
+			return NULL;
 		if ((*link)->va == va)
 			return link;
+	}
 	return NULL;
 }
 
@@ -556,7 +589,7 @@ static void *pool_large_alloc(size_t n, uint32_t tag, struct pool_misuse *m)
 	paddr_t pa = phys_alloc_owned(npages, 1, 0, UINT64_MAX, PHYS_OWNER_POOL_LARGE);
 	if (!pa) {
 		struct pool_slab *s = (struct pool_slab *)ALIGN_DOWN((vaddr_t)r, PAGE_SIZE);
-		pool_small_release(s, (struct pool_block *)((char *)r - POOL_BLOCK_HDR));
+		pool_small_release(s, (struct pool_block *)((char *)r - POOL_BLOCK_HDR), m);
 		return NULL;
 	}
 	vaddr_t va = (vaddr_t)arch_phys_to_virt(pa);
@@ -573,7 +606,9 @@ static void *pool_large_alloc(size_t n, uint32_t tag, struct pool_misuse *m)
 static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool_misuse *m, uint64_t *bytes,
 			    uint32_t *owner)
 {
-	struct pool_large **link = pool_large_find(v);
+	struct pool_large **link = pool_large_find(v, m);
+	if (!link && m->code)
+		return false;
 	if (!link) {
 		if (pool_slab_of((void *)v))
 			pool_misuse(m, POOL_BUGCHECK_BAD_ADDRESS, v, 0, 0);   /* a slab's first byte: its header */
@@ -589,22 +624,20 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 	struct pool_slab *rs = (struct pool_slab *)ALIGN_DOWN((vaddr_t)r, PAGE_SIZE);   /* the record's */
 	if (!pool_release_sound(rs, m))
 		return false;
-	paddr_t pa;
+	paddr_t pa, bad;
 	bool ok = pool_virt_to_phys((void *)v, &pa);
 	KASSERT(ok, "large pool block %p outside the direct map", (void *)v);
-	if (!phys_is_allocated(pa, r->npages)) {   /* its frames freed behind the pool's back */
-		phys_free(pa, r->npages);          /* raises 0x1A, changing nothing */
-		*m = (struct pool_misuse){ 0 };    /* raised already */
-		return false;
-	}
+	/* its frames freed behind the pool's back, or handed out since to another owner: the physical
+	 * allocator's 0x1A, the block kept */
+	if (!phys_free_run(pa, r->npages, PHYS_OWNER_POOL_LARGE, &bad))
+		return pool_phys_refused(m, pa, r->npages, bad);
 	*link = r->next;
 	*bytes = r->bytes;
 	*owner = r->tag;
 	pool.internal_live--;
 	pool.st.large_live--;
 	pool.st.large_pages -= r->npages;
-	phys_free(pa, r->npages);
-	pool_small_release(rs, (struct pool_block *)((char *)r - POOL_BLOCK_HDR));
+	pool_small_release(rs, (struct pool_block *)((char *)r - POOL_BLOCK_HDR), m);
 	return true;
 }
 
@@ -664,7 +697,7 @@ static bool pool_free_locked(void *p, uint32_t tag, bool check_tag, struct pool_
 		if (!pool_account_covers(owner, bytes))   /* a size grown within its class */
 			return pool_corrupt(m, POOL_BUGCHECK_HEADER_SIZE, 0, b->size | (uint64_t)b->cls << 32,
 					    (uint64_t)(uintptr_t)b);
-		pool_small_release(s, b);
+		pool_small_release(s, b, m);
 		pool.st.small_live--;
 	}
 	pool_account_free(owner, bytes);
@@ -673,11 +706,11 @@ static bool pool_free_locked(void *p, uint32_t tag, bool check_tag, struct pool_
 
 void pool_free(void *p, uint32_t tag, bool check_tag)
 {
-	struct pool_misuse m;
+	struct pool_misuse m = { 0 };
 	uint64_t f = spin_lock(&pool.lock);
-	bool ok = pool_free_locked(p, tag, check_tag, &m);
+	pool_free_locked(p, tag, check_tag, &m);
 	spin_unlock(&pool.lock, f);
-	if (!ok && m.code)   /* code 0: the physical allocator raised its own bug check */
+	if (m.code)   /* a misuse, or a slab page the physical allocator refused to take back */
 		KeBugCheckEx(m.code, m.p1, m.p2, m.p3, m.p4);
 	else
 		pool_verify();
@@ -690,7 +723,7 @@ bool pool_block_info(const void *p, size_t *size, uint32_t *tag)
 	uint32_t t = 0;
 	uint64_t f = spin_lock(&pool.lock);
 	if (p && IS_ALIGNED((vaddr_t)p, PAGE_SIZE)) {
-		struct pool_large **link = pool_large_find((vaddr_t)p);
+		struct pool_large **link = pool_large_find((vaddr_t)p, NULL);
 		if ((live = link != NULL))
 			n = (*link)->bytes, t = (*link)->tag;
 	} else if (p) {
@@ -760,7 +793,7 @@ uint64_t pool_trim(void)
 		while (s && pool_slab_whole(s, ci, &here) && (s->nfree != s->nblocks || pool_empty_sound(s, &here))) {
 			struct pool_slab *next = s->next;
 			if (s->nfree == s->nblocks)
-				released += pool_slab_release(s);
+				released += pool_slab_release(s, &here);
 			s = next;
 		}
 		if (here.code && !m.code)
@@ -878,6 +911,17 @@ static void pool_check_large(struct pool_census *c)
 	uint64_t n = 0, pages = 0;
 	for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++)
 		for (struct pool_large *r = pool.large[i]; r; r = r->next) {
+			if (!pool_large_record_ok(r, NULL)) {
+				pool_violation(c, "a large record's block header is not the pool's own (overrun)", r);
+				break;
+			}
+			paddr_t pa;
+			bool mapped = pool_virt_to_phys((void *)r->va, &pa);
+			for (uint64_t k = 0; mapped && k < r->npages; k++)
+				if (phys_owner_of(pa + k * PAGE_SIZE) != PHYS_OWNER_POOL_LARGE) {
+					pool_violation(c, "a large block's frames are not the pool's", (void *)r->va);
+					break;
+				}
 			if (!IS_ALIGNED(r->va, PAGE_SIZE) || pool_large_bucket(r->va) != i || r->bytes <= POOL_SMALL_MAX ||
 			    r->npages != r->bytes / PAGE_SIZE + (r->bytes % PAGE_SIZE != 0))
 				pool_violation(c, "bad large record", r);

@@ -573,10 +573,12 @@ static void test_check(void)
 	CORRUPT_N("a full slab unlinked from its class", newer->next, NULL, two ? 2 : 0);
 	CORRUPT("large record's address off a page", r->va, r->va + 16);
 	CORRUPT("large record in another bucket", r->va, r->va + 8 * PAGE_SIZE);
-	CORRUPT_N("large record's pages", r->npages, 2, 2);
+	/* the counts, and the page past the block, which is not the pool's large frames */
+	CORRUPT_N("large record's pages", r->npages, 2, 3);
 	CORRUPT("large record's bytes small", r->bytes, POOL_SMALL_MAX);
 	CORRUPT("large record's bytes past its pages", r->bytes, PAGE_SIZE + 1);
-	CORRUPT_N("large record's header not internal", hdr((uint8_t *)r)->state, M_ALLOC, 2);
+	/* the record's header, and the counts of the walk that stops at it */
+	CORRUPT_N("large record's header not internal", hdr((uint8_t *)r)->state, M_ALLOC, 3);
 	is(undetected, 0, "pool_check finds each of 29 corruptions (some with their exact count), and none once each is restored");
 	/* Every block of slab s in another class: one violation each, the first five printed. */
 	static uint8_t page[PAGE_SIZE];
@@ -675,7 +677,8 @@ static void test_free_after_pages_lost(void)
 			       (unsigned long long)s0.large_live, (unsigned long long)s1.large_live,
 			       (unsigned long long)s0.bytes_live, (unsigned long long)s1.bytes_live);
 		cases++;
-		if (!phys_alloc(pages, pa, pa + pages * PAGE_SIZE))   /* the frames back to the pool's block */
+		/* the frames back to the pool's block, as the pool's own */
+		if (!phys_alloc_owned(pages, 1, pa, pa + pages * PAGE_SIZE, PHYS_OWNER_POOL_LARGE))
 			continue;
 		if (live)
 			ExFreePoolWithTag(p, 0x4C6F7374u);
@@ -708,7 +711,7 @@ static void test_trim_after_slab_lost(void)
 		bool good = released == 0 && bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_MEMORY_MANAGEMENT &&
 			    bugcheck_last.p[0] == PHYS_BUGCHECK_BAD_FREE && bugcheck_last.p[1] == pa &&
 			    s1.slab_pages == s0.slab_pages;
-		bool back = phys_alloc(1, pa, pa + PAGE_SIZE) == pa;
+		bool back = phys_alloc_owned(1, 1, pa, pa + PAGE_SIZE, PHYS_OWNER_POOL_SLAB) == pa;
 		good &= back && pool_trim() == 1 && bugcheck_last.count == c0 + 1;
 		if (!good && wrong++ < 3)
 			printf("# %zu bytes: trim released %llu, bug checks %llu -> %llu (0x%x), slab pages %llu -> %llu\n", n,
