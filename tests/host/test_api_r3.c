@@ -1,22 +1,23 @@
 /*
  * Round-3 review of the public reserved-mapping API and the MDL toolkit (mm/reserved.c, mm/mdl.c)
  * against docs/contract.md and the shared spec, with generated cases. Each test's comment says
- * which statement it holds the code to; the tests named *_r3_fail_* in the report fail on the code
- * reviewed (the defect and the failing assertion are described above each).
+ * which statement it holds the code to; the tests named test_large_mdl_* failed on the code
+ * reviewed (bda32a2; the defect and the failing assertion are described above each) and pass
+ * since mdl_room_ok lets the block decide for a pool MDL whose Size is its block's truncation.
  *
  *  D1 An MDL whose Size field holds the WDK's 16-bit truncation (a span over 8185 pages, valid
- *     because its pool block decides) becomes malformed as soon as its span shrinks to 8185 pages
- *     or less: mdl_room_ok then reads Size alone. The API shrinks spans itself:
+ *     because its pool block decides) became malformed as soon as its span shrank to 8185 pages
+ *     or less: mdl_room_ok then read Size alone. The API shrinks spans itself:
  *     - MmAllocatePagesForMdlEx returning fewer pages than asked (contract section 5 allows it)
- *       hands out an MDL its own MmFreePagesFromMdl refuses with 0x1A 0x4D440105 (pages stuck);
+ *       handed out an MDL its own MmFreePagesFromMdl refused with 0x1A 0x4D440105 (pages stuck);
  *     - MmFreePagesFromMdl sets ByteCount 0: for 8186..8191 pages (Size 0..0x28 < 0x30) the second
- *       call is 0x4D440105, not the 0x4D440002 contract section 6 promises, and IoFreeMdl of the
- *       growable region's tear-down MDL (section 7) is 0x1A 0x4D440105 with the MDL not freed;
- *     - IoBuildPartialMdl refuses (0x4D440004) a Target IoAllocateMdl made for the whole buffer
- *       when the sub-range spans 8185 pages or fewer.
- *     Failing on purpose: test_r3_fail_partial_alloc_mdl_malformed (D1a),
- *     test_r3_fail_second_free_detected (D1b), test_r3_fail_growable_teardown_frees_mdl (D1c),
- *     test_r3_fail_partial_target_of_large_buffer (D1d).
+ *       call was 0x4D440105, not the 0x4D440002 contract section 6 promises, and IoFreeMdl of the
+ *       growable region's tear-down MDL (section 7) was 0x1A 0x4D440105 with the MDL not freed;
+ *     - IoBuildPartialMdl refused (0x4D440004) a Target IoAllocateMdl made for the whole buffer
+ *       when the sub-range spanned 8185 pages or fewer.
+ *     The tests: test_large_mdl_partial_alloc_mdl_malformed (D1a),
+ *     test_large_mdl_second_free_detected (D1b), test_large_mdl_growable_teardown_frees_mdl (D1c),
+ *     test_large_mdl_partial_target_of_large_buffer (D1d).
  *
  * Passing, generated coverage: test_reserve_arguments (MmAllocateMappingAddress[Ex]'s argument
  * rows), test_reserved_rows_combined (the map, unmap and free tables with every argument wrong or
@@ -94,10 +95,10 @@ static const uint64_t want_class[] = { 8185, 8186, 8187, 8190, 8191, 8192, 8200,
  * computed for the pages asked (MmInitializeMdl(want)); when want > 8185 and got <= 8185, Size is
  * a 16-bit truncation that mdl_room_ok (need <= 0xFFFF: Size alone) finds too small. Generated:
  * asked counts from want_class, a physical window of w < want pages (so got <= w).
- * Fails: "the MDL is valid" (mdl_validate gives MDL_INVALID_SIZE) and "MmFreePagesFromMdl raises
+ * Failed before the fix: "the MDL is valid" (mdl_validate gives MDL_INVALID_SIZE) and "MmFreePagesFromMdl raises
  * nothing and frees the pages" (0x1A 0x4D440105, nothing freed).
  */
-static void test_r3_fail_partial_alloc_mdl_malformed(void)
+static void test_large_mdl_partial_alloc_mdl_malformed(void)
 {
 	unsigned cases = 0, invalid = 0, refused = 0;
 	for (size_t a = 0; a < ARRAY_SIZE(want_class); a++)
@@ -156,9 +157,9 @@ static void test_r3_fail_partial_alloc_mdl_malformed(void)
  * table: the MDL "already freed" is 0x4D440002 (P2 MDL, P3 MdlFlags). For an MDL of 8186 .. 8191
  * pages its Size is 0 .. 0x28, below what even an empty MDL needs, so the emptied MDL is
  * malformed and the second call names the Size rule. Generated over want_class, full allocations.
- * Fails: "the second call is 0x1A 0x4D440002" for 8186 .. 8191 (P1 0x4D440105).
+ * Failed before the fix: "the second call is 0x1A 0x4D440002" for 8186 .. 8191 (P1 0x4D440105).
  */
-static void test_r3_fail_second_free_detected(void)
+static void test_large_mdl_second_free_detected(void)
 {
 	unsigned cases = 0, wrong = 0;
 	for (size_t a = 0; a < ARRAY_SIZE(want_class); a++) {
@@ -196,10 +197,10 @@ static void test_r3_fail_second_free_detected(void)
  * contract section 5, "frees an MDL made by IoAllocateMdl"). With 8186 .. 8191 pages committed the
  * emptied tear-down MDL's Size (0 .. 0x28) is below 0x30: IoFreeMdl raises 0x1A 0x4D440105 and
  * keeps the block (on the kernel, a bug check of a correct driver's tear-down). Generated: the
- * committed page count and the commit steps. Fails: "the whole pattern raises no bug check and
+ * committed page count and the commit steps. Failed before the fix: "the whole pattern raises no bug check and
  * leaves no 'Mdl ' pool bytes".
  */
-static void test_r3_fail_growable_teardown_frees_mdl(void)
+static void test_large_mdl_growable_teardown_frees_mdl(void)
 {
 	static const uint64_t commit_class[] = { 1000, 8185, 8186, 8188, 8191, 8192, 9000 };
 	unsigned cases = 0, wrong = 0;
@@ -254,10 +255,10 @@ static void test_r3_fail_growable_teardown_frees_mdl(void)
  * truncation: for a sub-range of 8185 pages or fewer mdl_has_room reads Size alone and refuses.
  * This is the common WDK pattern (the target allocated for the whole buffer, then partials of
  * pieces of it). Generated: buffers of want_class pages over pool memory, sub-ranges at random
- * offsets and lengths. Fails: "no bug check, the Target describes the sub-range" for the
+ * offsets and lengths. Failed before the fix: "no bug check, the Target describes the sub-range" for the
  * sub-ranges of 8185 pages or fewer (0x1A 0x4D440004, P3 the pages needed).
  */
-static void test_r3_fail_partial_target_of_large_buffer(void)
+static void test_large_mdl_partial_target_of_large_buffer(void)
 {
 	unsigned cases = 0, wrong = 0, small = 0;
 	for (size_t a = 0; a < ARRAY_SIZE(want_class); a++) {
@@ -925,10 +926,10 @@ int main(void)
 		return 1;
 	}
 	bugcheck_set_hook(bugcheck_record_hook);
-	test_r3_fail_partial_alloc_mdl_malformed();
-	test_r3_fail_second_free_detected();
-	test_r3_fail_growable_teardown_frees_mdl();
-	test_r3_fail_partial_target_of_large_buffer();
+	test_large_mdl_partial_alloc_mdl_malformed();
+	test_large_mdl_second_free_detected();
+	test_large_mdl_growable_teardown_frees_mdl();
+	test_large_mdl_partial_target_of_large_buffer();
 	test_reserve_arguments();
 	test_reserved_rows_combined("verifier off");
 	test_system_addresses_combined();

@@ -1,22 +1,22 @@
 /*
  * Review round 3 of physical memory and the pool (mm/phys.c, mm/pool.c, MmAllocatePagesForMdlEx /
- * MmFreePagesFromMdl). Each test states the contract line it holds the code to. These fail on the
- * code reviewed (bda32a2), each for the reason its comment gives:
+ * MmFreePagesFromMdl). Each test states the contract line it holds the code to. Each failed on the
+ * code reviewed (bda32a2), for the reason below, and passes since the fix:
  *  - test_map_limit_with_except: a map of PHYS_MAX_RANGES (2048) descriptors, the framebuffer inside
- *    a usable range: 2049 ranges; phys_subtract panics ("range overflow") or the copy writes
+ *    a usable range: 2049 ranges; phys_subtract panicked ("range overflow") or the copy wrote
  *    phys_managed[2048] (UBSan: index out of bounds). Run in a child.
- *  - test_check_moved_owner: phys_check_full passes when an owner field moves from an allocated
+ *  - test_check_moved_owner: phys_check_full passed when an owner field moves from an allocated
  *    frame to a free one of the same word (phys.h: "so none that is free").
  *  - test_pool_large_frames_reused: ExFreePool of a large block whose frames were freed behind the
- *    pool's back and then taken by an MDL frees the MDL's frames, no bug check.
+ *    pool's back and then taken by an MDL freed the MDL's frames, no bug check.
  *  - test_pool_record_overrun: an overrun of the 64-byte block before a large block's record: the
- *    large block's free follows the overwritten hash link (a crash, in a child), or frees silently and
- *    leaves it as the bucket's head; never 0x19.
- *  - test_pool_bugcheck_outside_lock: that 0x1A is raised with the pool lock held (pool.h, design.md:
+ *    large block's free followed the overwritten hash link (a crash, in a child), or freed silently and
+ *    left it as the bucket's head; never 0x19.
+ *  - test_pool_bugcheck_outside_lock: that 0x1A was raised with the pool lock held (pool.h, design.md:
  *    bug checks are raised after the lock is dropped).
- *  - test_mdl_partial_size: a partial MDL of a request past 32 MiB keeps a 16-bit Size computed for
- *    the pages asked, too small for its own: MmFreePagesFromMdl raises 0x1A 0x4D440105 and frees
- *    nothing, MmMapLockedPagesSpecifyCache returns NULL.
+ *  - test_mdl_partial_size: a partial MDL of a request past 32 MiB kept a 16-bit Size computed for
+ *    the pages asked, too small for its own: MmFreePagesFromMdl raised 0x1A 0x4D440105 and freed
+ *    nothing, MmMapLockedPagesSpecifyCache returned NULL.
  * Passing generated coverage: MmAllocatePagesForMdlEx / MmFreePagesFromMdl against the contract
  * over bounds, Skip, sizes, flags and cache types (test_mdl_alloc_generated); the 2047-descriptor
  * control of test_map_limit_with_except.
@@ -110,9 +110,9 @@ static void map_case_run(void *arg)
  * phys.h: PHYS_MAX_RANGES (2048) descriptors are considered, "a longer map is a clear panic". A map
  * of exactly 2048 descriptors, none overlapping, with the framebuffer (phys_init_except) inside one
  * usable range, must initialise (or be refused with -1): generated over how the 2048 split between
- * the usable-now and the loader classes. FAILS today: 2049 ranges come out (the framebuffer split
- * adds one): all usable-now, phys_subtract's KASSERT "range overflow" panics; shared with the
- * loader, the copy into phys_managed[PHYS_MAX_RANGES] writes one entry past its end.
+ * the usable-now and the loader classes. Before the fix 2049 ranges came out (the framebuffer split
+ * adds one): all usable-now, phys_subtract's KASSERT "range overflow" panicked; shared with the
+ * loader, the copy into phys_managed[PHYS_MAX_RANGES] wrote one entry past its end.
  */
 static void test_map_limit_with_except(void)
 {
@@ -151,9 +151,9 @@ static void test_map_limit_with_except(void)
  * phys.h: phys_check verifies "that the owner map holds as many frames of each owner as were
  * handed out for it (so none that is free)". Generated: a frame handed out for an owner (MDL, pool
  * slab, pool large) whose owner field a stray store moves to a free frame of the same owner word
- * (the word stays marked, the per-owner counts stay equal): phys_check_full must fail. FAILS
- * today: the census compares counts only, so the free frame holding an owner (and the allocated one
- * that lost its own, which MmFreePagesFromMdl would then refuse) go unseen.
+ * (the word stays marked, the per-owner counts stay equal): phys_check_full must fail. Before the
+ * fix the census compared counts only, so the free frame holding an owner (and the allocated one
+ * that lost its own, which MmFreePagesFromMdl would then refuse) went unseen.
  */
 static void test_check_moved_owner(void)
 {
@@ -206,10 +206,10 @@ static void test_check_moved_owner(void)
  * pool's back nonetheless (a kernel bug calling phys_free on them) is kept: its free ... raises the
  * physical allocator's 0x1A ... and changes nothing." Generated over block sizes: once those frames
  * are handed out again, for an MDL (the physical allocator records the owner), ExFreePool of the
- * block must still raise a bug check and leave the MDL's frames allocated and its own. FAILS today:
- * pool_large_free checks only that the frames are allocated (phys_is_allocated), not that they are
- * the pool's (PHYS_OWNER_POOL_LARGE), and hands the MDL's frames to the physical allocator silently.
- * pool_check, which checks each slab page's owner, misses it too: it never reads a large block's.
+ * block must still raise a bug check and leave the MDL's frames allocated and its own. Before the
+ * fix pool_large_free checked only that the frames were allocated (phys_is_allocated), not that they
+ * were the pool's (PHYS_OWNER_POOL_LARGE), and handed the MDL's frames to the physical allocator
+ * silently; pool_check, which checks each slab page's owner, missed it too.
  */
 static void test_pool_large_frames_reused(void)
 {
@@ -310,10 +310,10 @@ static void overrun_case_run(void *arg)
  * of class 64 (state "PInt"), read by the large block's free. Generated: the caller's 64-byte block
  * right before it overruns by 17 to 40 bytes of random data, over the record's header and into the
  * record (its hash link, then its address, page count, byte count): ExFreePool of the large block
- * must raise 0x19. FAILS today: pool_large_free never reads the record's header. An overrun that
- * reached only the link (17..24 bytes) frees the block silently and leaves the overwritten link as
- * its hash bucket's head, which the next large-block call of that bucket follows (a crash); one
- * reaching the address makes the free itself follow the overwritten link (a crash).
+ * must raise 0x19. Before the fix pool_large_free never read the record's header. An overrun that
+ * reached only the link (17..24 bytes) freed the block silently and left the overwritten link as
+ * its hash bucket's head, which the next large-block call of that bucket followed (a crash); one
+ * reaching the address made the free itself follow the overwritten link (a crash).
  */
 static void test_pool_record_overrun(void)
 {
@@ -515,11 +515,12 @@ static void test_mdl_alloc_generated(void)
  * the MDL "comes back with ... ByteCount = pages obtained x 4096". Generated over requests of more
  * than 8186 pages (32 MiB: sizeof(MDL) + 8 x pages no longer fits the 16-bit Size; 8192 k + j
  * pages, j < 4, so that it wraps to 48 + 8 j) and windows [Low, High] that hold 8 to 2047 free pages: the partial MDL must be freeable (no bug check, its
- * frames free again) and mappable. FAILS today: the MDL keeps the Size MmInitializeMdl computed
+ * frames free again) and mappable. The MDL keeps the Size MmInitializeMdl computed
  * for the pages asked, truncated to 16 bits (mm/mdl.c MmAllocatePagesForMdlEx), while its
- * ByteCount is for the pages obtained, which fit in 16 bits: mdl_room_ok then reads the truncated
- * Size, so MmFreePagesFromMdl raises 0x1A P1 0x4D440105 (Size too small) on the allocator's own
- * MDL and frees nothing (the pages leak), and MmMapLockedPagesSpecifyCache returns NULL.
+ * ByteCount is for the pages obtained, which fit in 16 bits: before the fix mdl_room_ok read the
+ * truncated Size, so MmFreePagesFromMdl raised 0x1A P1 0x4D440105 (Size too small) on the
+ * allocator's own MDL and freed nothing (the pages leaked), and MmMapLockedPagesSpecifyCache
+ * returned NULL.
  */
 static void test_mdl_partial_size(void)
 {
@@ -579,8 +580,8 @@ static void pool_lock_hook(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3,
  * is dropped"; docs/design.md ("MDLs and the pool"): "Bug checks are raised after the lock is
  * dropped." Generated over block sizes: ExFreePool of a large block whose frames a kernel bug gave
  * back to the physical allocator (the contract's 0x1A case) must raise that 0x1A with the pool lock
- * free. FAILS today: pool_large_free calls phys_free, which raises the 0x1A, under the pool lock
- * (pool_slab_release does the same for pool_trim and the free that empties a slab).
+ * free. Before the fix pool_large_free called phys_free, which raised the 0x1A, under the pool
+ * lock (pool_slab_release did the same for pool_trim and the free that empties a slab).
  */
 static void test_pool_bugcheck_outside_lock(void)
 {
