@@ -66,6 +66,11 @@ $(B)/host/test_arch_r3: tests/host/test_arch_r3.c arch/x86_64/apic.c arch/x86_64
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< $(HOST_OBJ) -o $@
 
+# Review round 3 of arch/: the ACPI reader through kernel/sysinfo.c's map function on the fake machine.
+$(B)/host/test_arch_acpimap_r3: tests/host/test_arch_acpimap_r3.c kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
+
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
 # The ELF test #includes the loader's pure ELF checks and the shared case catalogue and judge.
@@ -101,6 +106,7 @@ TSAN_IN_TEST := $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu $(B)/tsan/test_shoo
 TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
 TSAN_EXTRA_test_arch_r3 := -Iarch/x86_64
+TSAN_EXTRA_test_arch_acpimap_r3 := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_sysinfo_facts := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_summary_screens := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_panic_reports := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf
