@@ -10,6 +10,8 @@
  *    width 0..255 CPUID can report: the page mapped must be IA32_APIC_BASE's under the width the
  *    kernel uses, and no width is undefined behaviour (a shift by 64 or more; each width runs in a
  *    child process, so UBSan's abort there is that width's failure, not the harness's).
+ *  - cpu_detect (arch/x86_64/cpu.c) on generated CPUID tables: features only from leaves the CPU
+ *    reports, MAXPHYADDR 36 without leaf 0x80000008, the brand printable (passes).
  *  - The PIT and PM-timer calibration (arch/x86_64/tsc.c) against a simulated TSC, PIT and PM
  *    timer: generated TSC frequencies are measured within 1%; a dead PIT falls back to the PM
  *    timer; garbage timers (stuck, all-ones, random) give 0, never a division by zero.
@@ -37,11 +39,15 @@ static void r3_wrmsr(uint32_t msr, uint64_t v)
 	if (msr == MSR_APIC_BASE)
 		r3_msr_apic_base = v;
 }
+/* CPUID: a test's table when it sets one (leaf -> EAX..EDX), else leaf 1's EDX alone. */
+static void (*r3_cpuid_table)(uint32_t leaf, uint32_t r[4]);
 static void r3_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	(void)sub;
 	r[0] = r[1] = r[2] = 0;
 	r[3] = leaf == 1 ? r3_cpuid1_edx : 0;
+	if (r3_cpuid_table)
+		r3_cpuid_table(leaf, r);
 }
 
 /* The timers: a PIT channel 2 whose OUT2 rises pit_ticks PIT periods after its count is loaded,
@@ -115,7 +121,7 @@ static uint32_t r3_inl(uint16_t port)
 #undef LAPIC_VA
 #define LAPIC_VA ((uint64_t)(uintptr_t)r3_lapic_page)
 
-struct cpu_features cpu_feat;
+#include "../../arch/x86_64/cpu.c"
 #include "../../arch/x86_64/tsc.c"
 #include "../../arch/x86_64/apic.c"
 
@@ -192,6 +198,101 @@ static void test_apic_page_any_cpuid_width(void)
 	   "physical width (32..52) for every CPUID MAXPHYADDR 0..255 (%u widths wrong, the first %u)", bad, first_bad);
 }
 
+/* ---------------------------------------------------------------- cpu_detect */
+
+/* A generated CPU: its highest basic and extended leaves and every leaf's registers, random. */
+static struct {
+	uint32_t max_basic, max_ext;
+	uint32_t basic[8][4], ext[9][4];
+} gen;
+
+static void r3_gen_cpuid(uint32_t leaf, uint32_t r[4])
+{
+	if (leaf == 0) {
+		memcpy(r, gen.basic[0], 16);
+		r[0] = gen.max_basic;
+	} else if (leaf < 8) {
+		memcpy(r, gen.basic[leaf], 16);   /* a leaf past the highest answers too: garbage */
+	} else if (leaf == 0x80000000u) {
+		r[0] = gen.max_ext;
+	} else if (leaf > 0x80000000u && leaf <= 0x80000008u) {
+		memcpy(r, gen.ext[leaf - 0x80000000u], 16);
+	}
+}
+
+/* The brand cpu_detect must show for the generated CPU (independent of cpu.c's loop). */
+static void r3_brand_model(char out[49])
+{
+	char raw[49] = { 0 };
+	size_t i = 0, j = 0;
+
+	memcpy(raw, gen.ext[2], 16);
+	memcpy(raw + 16, gen.ext[3], 16);
+	memcpy(raw + 32, gen.ext[4], 16);
+	while (raw[i] == ' ')
+		i++;
+	for (; i < 48 && raw[i]; i++)
+		out[j++] = raw[i] >= 0x20 && raw[i] < 0x7f ? raw[i] : '?';
+	out[j] = 0;
+}
+
+/* 5000 generated CPUs: a feature counts only from a leaf at or below the highest one reported (an
+ * extended leaf only when leaf 0x80000000 says 0x8000xxxx), MAXPHYADDR is 36 without leaf
+ * 0x80000008 (and the raw byte with it, 0 included: what apic_init_boot masks with), the brand is
+ * printable, without leading blanks and terminated. */
+static void test_cpu_detect_generated(void)
+{
+	uint64_t rng = 0xC0DE5EEDULL;
+	unsigned bad = 0;
+
+	r3_cpuid_table = r3_gen_cpuid;
+	for (unsigned k = 0; k < 5000; k++) {
+		uint32_t *w = &gen.basic[0][0];
+		for (size_t i = 0; i < sizeof(gen.basic) / 4 + sizeof(gen.ext) / 4; i++)
+			w[i] = (uint32_t)test_rng_next(&rng);
+		if (k % 3 == 0)   /* printable brands, some with leading blanks and short */
+			for (int l = 2; l <= 4; l++)
+				for (int b = 0; b < 16; b++)
+					((char *)gen.ext[l])[b] = (l - 2) * 16 + b < (int)(k % 11) ? ' ' :
+						(l - 2) * 16 + b > 40 + (int)(k % 9) ? 0 : (char)('A' + b);
+		gen.max_basic = (uint32_t)(test_rng_next(&rng) % 9);
+		switch (test_rng_next(&rng) % 4) {
+		case 0: gen.max_ext = (uint32_t)test_rng_next(&rng) % 0x20; break;   /* no extended leaves */
+		case 1: gen.max_ext = 0x80000000u + (uint32_t)(test_rng_next(&rng) % 9); break;
+		case 2: gen.max_ext = 0x80000008u + (uint32_t)(test_rng_next(&rng) % 0x40); break;
+		default: gen.max_ext = (uint32_t)test_rng_next(&rng); break;
+		}
+		memset(&cpu_feat, 0, sizeof(cpu_feat));
+		cpu_detect();
+
+		bool ext = (gen.max_ext & 0xFFFF0000u) == 0x80000000u;
+		uint32_t me = ext ? gen.max_ext : 0;
+		char brand[49];
+		if (me >= 0x80000004u)
+			r3_brand_model(brand);
+		else
+			brand[0] = 0;
+		bool l1 = gen.max_basic >= 1, l7 = gen.max_basic >= 7;
+		unsigned phys = me >= 0x80000008u ? (gen.ext[8][0] & 0xFF) : 36;
+		bool good = cpu_feat.pat == (l1 && (gen.basic[1][3] & (1u << 16))) &&
+			    cpu_feat.pge == (l1 && (gen.basic[1][3] & (1u << 13))) &&
+			    cpu_feat.x2apic == (l1 && (gen.basic[1][2] & (1u << 21))) &&
+			    cpu_feat.apic_id == (l1 ? gen.basic[1][1] >> 24 : 0) &&
+			    cpu_feat.smep == (l7 && (gen.basic[7][1] & (1u << 7))) &&
+			    cpu_feat.invpcid == (l7 && (gen.basic[7][1] & (1u << 10))) &&
+			    cpu_feat.nx == (me >= 0x80000001u && (gen.ext[1][3] & (1u << 20))) &&
+			    cpu_feat.page1g == (me >= 0x80000001u && (gen.ext[1][3] & (1u << 26))) &&
+			    cpu_feat.max_phys_bits == phys && strcmp(cpu_feat.brand, brand) == 0 &&
+			    memcmp(cpu_feat.vendor, &gen.basic[0][1], 4) == 0 && cpu_feat.vendor[12] == 0;
+		if (!good && bad++ < 3)
+			printf("#   CPU %u: max leaf %u, max extended 0x%x: features, width %u or brand \"%s\" wrong\n", k,
+			       gen.max_basic, gen.max_ext, cpu_feat.max_phys_bits, cpu_feat.brand);
+	}
+	r3_cpuid_table = NULL;
+	ok(bad == 0, "cpu_detect on 5000 generated CPUs reads each feature only from a leaf the CPU reports, "
+	   "MAXPHYADDR 36 without leaf 0x80000008, a printable brand (%u wrong)", bad);
+}
+
 /* ---------------------------------------------------------------- tsc_calibrate */
 
 /* Resets the simulation: TSC at hz, a port read costing cost ticks, the timers as given. */
@@ -265,6 +366,7 @@ static void test_tsc_calibrate_garbage(void)
 int main(void)
 {
 	test_apic_page_any_cpuid_width();
+	test_cpu_detect_generated();
 	test_tsc_calibrate_generated();
 	test_tsc_calibrate_garbage();
 	return tap_done();
