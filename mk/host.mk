@@ -61,6 +61,16 @@ $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/smp_plan.c $(HOST_OBJ) -o $@
 
+# Review round 3 of arch/: apic.c and tsc.c #included with a fake CPU (x86.h's instructions renamed).
+$(B)/host/test_arch_r3: tests/host/test_arch_r3.c arch/x86_64/apic.c arch/x86_64/tsc.c arch/x86_64/x86.h $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< $(HOST_OBJ) -o $@
+
+# Review round 3 of arch/: the ACPI reader through kernel/sysinfo.c's map function on the fake machine.
+$(B)/host/test_arch_acpimap_r3: tests/host/test_arch_acpimap_r3.c kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
+
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
 # The ELF test #includes the loader's pure ELF checks and the shared case catalogue and judge.
@@ -95,6 +105,8 @@ TSAN_TESTS := $(patsubst tests/host/%.c,$(B)/tsan/%,$(wildcard tests/host/test_*
 TSAN_IN_TEST := $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu $(B)/tsan/test_shootdown_model $(B)/tsan/test_syspte_pd_race
 TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
+TSAN_EXTRA_test_arch_r3 := -Iarch/x86_64
+TSAN_EXTRA_test_arch_acpimap_r3 := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_sysinfo_facts := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_summary_screens := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_panic_reports := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf

@@ -1,0 +1,373 @@
+/*
+ * Review round 3 of arch/x86_64/: host tests of arch code that touches the CPU, built by including
+ * the kernel's source with its instructions replaced by a fake CPU (x86.h's inline functions are
+ * renamed below, so the source's calls reach the fakes; its include of x86.h is then a no-op).
+ *
+ *  - apic_init_boot (arch/x86_64/apic.c) takes the local APIC's physical page from IA32_APIC_BASE
+ *    masked to CPUID's MAXPHYADDR. The kernel's physical width is arch_phys_addr_bits()
+ *    (arch_mm.c: "CPUID's MAXPHYADDR ..., kept in 32..52"), since CPUID leaf 0x80000008 is firmware
+ *    or hypervisor input (0 from a leaf that exists but is zero-filled, anything up to 255). Every
+ *    width 0..255 CPUID can report: the page mapped must be IA32_APIC_BASE's under the width the
+ *    kernel uses, and no width is undefined behaviour (a shift by 64 or more; each width runs in a
+ *    child process, so UBSan's abort there is that width's failure, not the harness's).
+ *  - cpu_detect (arch/x86_64/cpu.c) on generated CPUID tables: features only from leaves the CPU
+ *    reports, MAXPHYADDR 36 without leaf 0x80000008, the brand printable (passes).
+ *  - The PIT and PM-timer calibration (arch/x86_64/tsc.c) against a simulated TSC, PIT and PM
+ *    timer: generated TSC frequencies are measured within 1%; a dead PIT falls back to the PM
+ *    timer; garbage timers (stuck, all-ones, random) give 0, never a division by zero.
+ */
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "tap.h"
+#include "test_rng.h"
+#include "x86.h"
+#include "vmlayout.h"
+
+/* ---------------------------------------------------------------- the fake CPU */
+
+static uint64_t r3_msr_apic_base;        /* IA32_APIC_BASE as the firmware left it */
+static uint32_t r3_cpuid1_edx;
+static uint64_t r3_tsc;                  /* the simulated TSC */
+static uint32_t r3_lapic_page[1024] __attribute__((aligned(4096)));
+
+static uint64_t r3_rdmsr(uint32_t msr) { return msr == MSR_APIC_BASE ? r3_msr_apic_base : 0; }
+static void r3_wrmsr(uint32_t msr, uint64_t v)
+{
+	if (msr == MSR_APIC_BASE)
+		r3_msr_apic_base = v;
+}
+/* CPUID: a test's table when it sets one (leaf -> EAX..EDX), else leaf 1's EDX alone. */
+static void (*r3_cpuid_table)(uint32_t leaf, uint32_t r[4]);
+static void r3_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	(void)sub;
+	r[0] = r[1] = r[2] = 0;
+	r[3] = leaf == 1 ? r3_cpuid1_edx : 0;
+	if (r3_cpuid_table)
+		r3_cpuid_table(leaf, r);
+}
+
+/* The timers: a PIT channel 2 whose OUT2 rises pit_ticks PIT periods after its count is loaded,
+ * and a PM timer counting at 3.579545 MHz, both against the TSC at tsc_hz; each port read costs
+ * read_cost TSC ticks. Modes for garbage. */
+enum r3_timer { R3_OK, R3_DEAD_LOW, R3_DEAD_HIGH, R3_STUCK, R3_ONES, R3_RANDOM };
+static struct {
+	uint64_t tsc_hz, read_cost;
+	enum r3_timer pit, pm;
+	uint64_t pit_start;            /* TSC when the count was loaded */
+	uint32_t pit_count;
+	unsigned pit_bytes;
+	uint64_t rng;
+} sim;
+
+/* Ticks of a clock at hz elapsed over TSC ticks dt (128-bit: dt * hz can pass 2^64). */
+static uint64_t r3_ticks(uint64_t dt, uint64_t hz)
+{
+	return (uint64_t)((unsigned __int128)dt * hz / sim.tsc_hz);
+}
+
+static uint64_t r3_rdtsc(void) { return r3_tsc += 1 + sim.read_cost / 4; }
+
+static void r3_outb(uint16_t port, uint8_t v)
+{
+	if (port == 0x43) {
+		sim.pit_bytes = 0;
+		sim.pit_count = 0;
+	} else if (port == 0x42) {
+		sim.pit_count |= (uint32_t)v << (8 * sim.pit_bytes);
+		if (++sim.pit_bytes == 2)
+			sim.pit_start = r3_tsc;
+	}
+}
+
+static uint8_t r3_inb(uint16_t port)
+{
+	r3_tsc += sim.read_cost;
+	if (port != 0x61)
+		return 0xFF;
+	switch (sim.pit) {
+	case R3_DEAD_LOW: return 0x00;
+	case R3_DEAD_HIGH: case R3_ONES: return 0xFF;
+	case R3_RANDOM: return (uint8_t)test_rng_next(&sim.rng);
+	default: break;
+	}
+	if (sim.pit_bytes < 2)
+		return 0;
+	return r3_ticks(r3_tsc - sim.pit_start, 1193182) > sim.pit_count ? 0x20 : 0x00;
+}
+
+static uint32_t r3_inl(uint16_t port)
+{
+	(void)port;
+	r3_tsc += sim.read_cost;
+	switch (sim.pm) {
+	case R3_STUCK: return 0x123456;
+	case R3_ONES: return 0xFFFFFFFFu;
+	case R3_RANDOM: return (uint32_t)test_rng_next(&sim.rng);
+	default: return (uint32_t)(r3_ticks(r3_tsc, 3579545) + 0xFFF000);   /* starts near a 24-bit wrap */
+	}
+}
+
+#define rdmsr r3_rdmsr
+#define wrmsr r3_wrmsr
+#define cpuid r3_cpuid
+#define outb r3_outb
+#define inb r3_inb
+#define inl r3_inl
+#define rdtsc r3_rdtsc
+#undef LAPIC_VA
+#define LAPIC_VA ((uint64_t)(uintptr_t)r3_lapic_page)
+
+#include "../../arch/x86_64/cpu.c"
+#include "../../arch/x86_64/tsc.c"
+#include "../../arch/x86_64/apic.c"
+
+/* ---------------------------------------------------------------- apic_init_boot's page */
+
+static paddr_t r3_mapped_pa;
+static int r3_maps;
+static bool r3_ops_mapped(vaddr_t va) { (void)va; return false; }
+static int r3_ops_map(vaddr_t va, paddr_t pa, uint64_t size, enum smp_cache cache)
+{
+	(void)va; (void)size; (void)cache;
+	r3_mapped_pa = pa;
+	r3_maps++;
+	return 0;
+}
+static const struct smp_ops r3_ops = { .mapped = r3_ops_mapped, .map = r3_ops_map };
+
+/* The kernel's physical width for a CPUID report (arch_mm.c's arch_phys_addr_bits: 32..52). */
+static unsigned r3_kernel_bits(unsigned cpuid_bits)
+{
+	return cpuid_bits < 32 ? 32 : cpuid_bits > 52 ? 52 : cpuid_bits;
+}
+
+/* In a child: apic_init_boot with CPUID reporting bits and IA32_APIC_BASE base; exits 0 when it
+ * mapped the APIC page base names under the kernel's width, 1 when another page, 2 when none. */
+static void r3_apic_child(unsigned bits, uint64_t base)
+{
+	uint64_t want = base & ~(uint64_t)PAGE_MASK & (((uint64_t)1 << r3_kernel_bits(bits)) - 1);
+
+	cpu_feat.max_phys_bits = bits;
+	cpu_feat.x2apic = false;
+	r3_cpuid1_edx = CPUID1_EDX_APIC;
+	r3_msr_apic_base = base;
+	r3_maps = 0;
+	if (apic_init_boot(&r3_ops, false) != 0 || r3_maps != 1)
+		_exit(2);
+	if (r3_mapped_pa != want) {
+		fprintf(stderr, "# CPUID MAXPHYADDR %u, IA32_APIC_BASE 0x%llx: mapped 0x%llx, want 0x%llx\n", bits,
+			(unsigned long long)base, (unsigned long long)r3_mapped_pa, (unsigned long long)want);
+		_exit(1);
+	}
+	_exit(0);
+}
+
+/* Each CPUID width 0..255 with the usual base and a seeded random one below 2^32. */
+static void test_apic_page_any_cpuid_width(void)
+{
+	uint64_t rng = 0xA9C0FFEE12345ULL;
+	unsigned bad = 0, first_bad = 0;
+
+	for (unsigned bits = 0; bits < 256; bits++) {
+		uint64_t base = bits & 1 ? 0xFEE00900ull : (test_rng_next(&rng) & 0xFFFFF000ull) | 0x900;
+		fflush(stdout);
+		fflush(stderr);
+		bool shown = bits == 0 || bits == 31 || bits == 64 || bits == 255;   /* the rest only counted */
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (!shown && !freopen("/dev/null", "w", stderr))
+				_exit(3);
+			r3_apic_child(bits, base);
+		}
+		int status = 0;
+		waitpid(pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			if (!bad++)
+				first_bad = bits;
+			if (shown)
+				printf("#   CPUID MAXPHYADDR %u: %s\n", bits,
+			       !WIFEXITED(status) ? "the child died (UBSan: a shift by the width)" :
+			       WEXITSTATUS(status) == 1 ? "the APIC page mapped is not IA32_APIC_BASE's" : "no page mapped");
+		}
+	}
+	ok(bad == 0, "test_apic_page_any_cpuid_width: apic_init_boot maps IA32_APIC_BASE's page under the kernel's "
+	   "physical width (32..52) for every CPUID MAXPHYADDR 0..255 (%u widths wrong, the first %u)", bad, first_bad);
+}
+
+/* ---------------------------------------------------------------- cpu_detect */
+
+/* A generated CPU: its highest basic and extended leaves and every leaf's registers, random. */
+static struct {
+	uint32_t max_basic, max_ext;
+	uint32_t basic[8][4], ext[9][4];
+} gen;
+
+static void r3_gen_cpuid(uint32_t leaf, uint32_t r[4])
+{
+	if (leaf == 0) {
+		memcpy(r, gen.basic[0], 16);
+		r[0] = gen.max_basic;
+	} else if (leaf < 8) {
+		memcpy(r, gen.basic[leaf], 16);   /* a leaf past the highest answers too: garbage */
+	} else if (leaf == 0x80000000u) {
+		r[0] = gen.max_ext;
+	} else if (leaf > 0x80000000u && leaf <= 0x80000008u) {
+		memcpy(r, gen.ext[leaf - 0x80000000u], 16);
+	}
+}
+
+/* The brand cpu_detect must show for the generated CPU (independent of cpu.c's loop). */
+static void r3_brand_model(char out[49])
+{
+	char raw[49] = { 0 };
+	size_t i = 0, j = 0;
+
+	memcpy(raw, gen.ext[2], 16);
+	memcpy(raw + 16, gen.ext[3], 16);
+	memcpy(raw + 32, gen.ext[4], 16);
+	while (raw[i] == ' ')
+		i++;
+	for (; i < 48 && raw[i]; i++)
+		out[j++] = raw[i] >= 0x20 && raw[i] < 0x7f ? raw[i] : '?';
+	out[j] = 0;
+}
+
+/* 5000 generated CPUs: a feature counts only from a leaf at or below the highest one reported (an
+ * extended leaf only when leaf 0x80000000 says 0x8000xxxx), MAXPHYADDR is 36 without leaf
+ * 0x80000008 (and the raw byte with it, 0 included: what apic_init_boot masks with), the brand is
+ * printable, without leading blanks and terminated. */
+static void test_cpu_detect_generated(void)
+{
+	uint64_t rng = 0xC0DE5EEDULL;
+	unsigned bad = 0;
+
+	r3_cpuid_table = r3_gen_cpuid;
+	for (unsigned k = 0; k < 5000; k++) {
+		uint32_t *w = &gen.basic[0][0];
+		for (size_t i = 0; i < sizeof(gen.basic) / 4 + sizeof(gen.ext) / 4; i++)
+			w[i] = (uint32_t)test_rng_next(&rng);
+		if (k % 3 == 0)   /* printable brands, some with leading blanks and short */
+			for (int l = 2; l <= 4; l++)
+				for (int b = 0; b < 16; b++)
+					((char *)gen.ext[l])[b] = (l - 2) * 16 + b < (int)(k % 11) ? ' ' :
+						(l - 2) * 16 + b > 40 + (int)(k % 9) ? 0 : (char)('A' + b);
+		gen.max_basic = (uint32_t)(test_rng_next(&rng) % 9);
+		switch (test_rng_next(&rng) % 4) {
+		case 0: gen.max_ext = (uint32_t)test_rng_next(&rng) % 0x20; break;   /* no extended leaves */
+		case 1: gen.max_ext = 0x80000000u + (uint32_t)(test_rng_next(&rng) % 9); break;
+		case 2: gen.max_ext = 0x80000008u + (uint32_t)(test_rng_next(&rng) % 0x40); break;
+		default: gen.max_ext = (uint32_t)test_rng_next(&rng); break;
+		}
+		memset(&cpu_feat, 0, sizeof(cpu_feat));
+		cpu_detect();
+
+		bool ext = (gen.max_ext & 0xFFFF0000u) == 0x80000000u;
+		uint32_t me = ext ? gen.max_ext : 0;
+		char brand[49];
+		if (me >= 0x80000004u)
+			r3_brand_model(brand);
+		else
+			brand[0] = 0;
+		bool l1 = gen.max_basic >= 1, l7 = gen.max_basic >= 7;
+		unsigned phys = me >= 0x80000008u ? (gen.ext[8][0] & 0xFF) : 36;
+		bool good = cpu_feat.pat == (l1 && (gen.basic[1][3] & (1u << 16))) &&
+			    cpu_feat.pge == (l1 && (gen.basic[1][3] & (1u << 13))) &&
+			    cpu_feat.x2apic == (l1 && (gen.basic[1][2] & (1u << 21))) &&
+			    cpu_feat.apic_id == (l1 ? gen.basic[1][1] >> 24 : 0) &&
+			    cpu_feat.smep == (l7 && (gen.basic[7][1] & (1u << 7))) &&
+			    cpu_feat.invpcid == (l7 && (gen.basic[7][1] & (1u << 10))) &&
+			    cpu_feat.nx == (me >= 0x80000001u && (gen.ext[1][3] & (1u << 20))) &&
+			    cpu_feat.page1g == (me >= 0x80000001u && (gen.ext[1][3] & (1u << 26))) &&
+			    cpu_feat.max_phys_bits == phys && strcmp(cpu_feat.brand, brand) == 0 &&
+			    memcmp(cpu_feat.vendor, &gen.basic[0][1], 4) == 0 && cpu_feat.vendor[12] == 0;
+		if (!good && bad++ < 3)
+			printf("#   CPU %u: max leaf %u, max extended 0x%x: features, width %u or brand \"%s\" wrong\n", k,
+			       gen.max_basic, gen.max_ext, cpu_feat.max_phys_bits, cpu_feat.brand);
+	}
+	r3_cpuid_table = NULL;
+	ok(bad == 0, "cpu_detect on 5000 generated CPUs reads each feature only from a leaf the CPU reports, "
+	   "MAXPHYADDR 36 without leaf 0x80000008, a printable brand (%u wrong)", bad);
+}
+
+/* ---------------------------------------------------------------- tsc_calibrate */
+
+/* Resets the simulation: TSC at hz, a port read costing cost ticks, the timers as given. */
+static void r3_sim(uint64_t hz, uint64_t cost, enum r3_timer pit, enum r3_timer pm)
+{
+	sim.tsc_hz = hz;
+	sim.read_cost = cost;
+	sim.pit = pit;
+	sim.pm = pm;
+	sim.pit_bytes = 0;
+	sim.rng = 0x5EED ^ hz;
+	r3_tsc = 1000;
+}
+
+/* True when got is within 1% of want. */
+static bool r3_near(uint64_t got, uint64_t want)
+{
+	return got >= want - want / 100 && got <= want + want / 100;
+}
+
+/* Generated frequencies 60 MHz..19 GHz, read costs 50 ns..2 us of TSC: PIT, then PM timer with the
+ * PIT dead (24- and 32-bit), each measured within 1% and named. */
+static void test_tsc_calibrate_generated(void)
+{
+	uint64_t rng = 0x7153C0DEULL;
+	unsigned bad_pit = 0, bad_pm = 0, n = 200;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t hz = 60000000ull + test_rng_next(&rng) % 18940000000ull;
+		uint64_t cost = hz / 20000000 + test_rng_next(&rng) % (hz / 500000 + 1);
+		r3_sim(hz, cost, R3_OK, R3_OK);
+		uint64_t got = tsc_calibrate(0x408, false);
+		if (!r3_near(got, hz) || strcmp(tsc_source(), "PIT") != 0) {
+			if (!bad_pit++)
+				printf("#   PIT: TSC at %llu Hz measured %llu (%s)\n", (unsigned long long)hz,
+				       (unsigned long long)got, tsc_source());
+		}
+		r3_sim(hz, cost, i & 1 ? R3_DEAD_HIGH : R3_DEAD_LOW, R3_OK);
+		got = tsc_calibrate(0x408, i & 2);
+		if (!r3_near(got, hz) || strcmp(tsc_source(), "ACPI PM timer") != 0) {
+			if (!bad_pm++)
+				printf("#   PM: TSC at %llu Hz measured %llu (%s)\n", (unsigned long long)hz,
+				       (unsigned long long)got, tsc_source());
+		}
+	}
+	ok(bad_pit == 0, "tsc_calibrate measures %u generated TSC frequencies against the PIT within 1%% (%u wrong)", n,
+	   bad_pit);
+	ok(bad_pm == 0, "with the PIT dead, against the PM timer within 1%% (%u wrong)", bad_pm);
+}
+
+/* Garbage timers: every combination of a broken PIT and a broken (or absent) PM timer gives 0,
+ * "none" and tsc_to_ms 0; none divides by zero (UBSan would abort). */
+static void test_tsc_calibrate_garbage(void)
+{
+	static const enum r3_timer pits[] = { R3_DEAD_LOW, R3_DEAD_HIGH, R3_ONES };
+	static const enum r3_timer pms[] = { R3_STUCK, R3_ONES };
+	unsigned bad = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(pits); i++)
+		for (size_t j = 0; j < ARRAY_SIZE(pms) + 1; j++) {
+			r3_sim(3000000000ull, 300, pits[i], j < ARRAY_SIZE(pms) ? pms[j] : R3_OK);
+			uint64_t got = tsc_calibrate(j < ARRAY_SIZE(pms) ? 0x408 : 0, j & 1);
+			if (got != 0 || tsc_hz() != 0 || strcmp(tsc_source(), "none") != 0 || tsc_to_ms(123456789) != 0 ||
+			    tsc_us_to_ticks(1000) != 0)
+				bad++;
+		}
+	ok(bad == 0, "tsc_calibrate with dead PITs and stuck, all-ones or absent PM timers gives 0 and \"none\" (%u wrong)",
+	   bad);
+}
+
+int main(void)
+{
+	test_apic_page_any_cpuid_width();
+	test_cpu_detect_generated();
+	test_tsc_calibrate_generated();
+	test_tsc_calibrate_garbage();
+	return tap_done();
+}

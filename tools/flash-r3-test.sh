@@ -1,0 +1,80 @@
+#!/bin/bash
+# TAP for prove (review round 3): the USB-stick tools' refusals, without root and without any
+# block device. Parts of tools/flash.sh run on their own (as tools/flash-mount-test.sh does), with
+# /sys/block and /proc/self/mountinfo replaced by files under a temporary directory and a fake
+# lsblk; tools/image.sh runs whole, on files under that directory. No device is opened, dd never runs.
+#
+#  1-3  flash.sh's image checks (lines from "[ -r "$img" ]" to the size check) against a fake
+#       /sys/block/sdz/size of 1 MiB: an image of 8 MiB is refused (passes); the same image through
+#       a symlink must be refused too (fails: stat -c %s without -L measures the link, a few bytes,
+#       so a stick smaller than the image is written until dd runs out of room); a non-regular image
+#       (/dev/zero, which stat sizes 0) must be refused (fails: dd would fill the whole stick).
+#  4    flash.sh's mounted_parts must see the stick's partition mounted through FUSE (anonymous
+#       0:NN device) when the mount's source is a symlink to it (ntfs-3g /dev/disk/by-label/STICK
+#       records the path as given) (fails: the source is compared as a string, not resolved).
+#  5    image.sh OUT naming an existing file that is not a regular file (a FIFO here, standing for
+#       /dev/sdb, which a person may give image.sh instead of flash.sh) must be refused and left as
+#       it was (fails: image.sh builds OUT.tmp beside it, then mv replaces the node and reports
+#       success; as root with OUT=/dev/sdb that removes the stick's device node and claims an image).
+set -u
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d "/tmp/flash r3 test.XXXXXX")   # a path with spaces, as a person's may have
+tmp2=$(mktemp -d /tmp/flash-r3-test.XXXXXX)   # fake /proc files and /dev/disk links (mountinfo has no spaces)
+trap 'rm -rf "$tmp" "$tmp2"' EXIT
+n=0 failed=0
+# One TAP line: $1 0 when the check held, $2 its description; the output file $3 shown on failure.
+tap() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n - $2"; else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+		[ -n "${3:-}" ] && sed 's/^/#   /' "$3"
+	fi
+}
+
+# The image checks of flash.sh, reading the fake /sys/block.
+mkdir -p "$tmp/sys/block/sdz"
+echo 2048 > "$tmp/sys/block/sdz/size"   # 1 MiB
+sed -n '/^refuse()/p; /^\[ .*"\$img" \]/,/^\[ "\$img_bytes" -le/p' tools/flash.sh |
+	sed -e "s|/sys/block/|$tmp/sys/block/|g" > "$tmp/imgcheck.sh"
+grep -q 'img_bytes' "$tmp/imgcheck.sh" || { echo "Bail out! flash.sh's image checks not found"; exit 1; }
+# Runs the image checks for image $1 and the fake 1 MiB stick sdz; 0 when they refused (exit 2).
+img_refused() {
+	(dev=/dev/sdz name=sdz img=$1; set -eu; source "$tmp/imgcheck.sh") > "$tmp/out" 2>&1
+	[ $? = 2 ] && grep -q 'refusing' "$tmp/out"
+}
+truncate -s 8M "$tmp/big image.img"
+ln -s "big image.img" "$tmp/latest.img"
+img_refused "$tmp/big image.img"; tap $? "flash.sh refuses an 8 MiB image for a 1 MiB stick" "$tmp/out"
+img_refused "$tmp/latest.img"; tap $? "flash.sh refuses the same image through a symlink (stat without -L sizes the link)" "$tmp/out"
+img_refused /dev/zero; tap $? "flash.sh refuses an image that is not a regular file (/dev/zero: stat sizes it 0, dd fills the stick)" "$tmp/out"
+
+# mounted_parts with a fake lsblk and mountinfo (as tools/flash-mount-test.sh).
+: > "$tmp2/swaps"
+source <(sed -n '/^mounted_parts()/,/^}/p' tools/flash.sh |
+	sed -e "s|/proc/self/mountinfo|$tmp2/mountinfo|" -e "s|/proc/swaps|$tmp2/swaps|")
+lsblk() {
+	case "$*" in
+	"-nrpo NAME /dev/sdz") printf '/dev/sdz\n/dev/sdz1\n';;
+	"-ndro MAJ:MIN /dev/sdz") echo 8:240;;
+	"-ndro MAJ:MIN /dev/sdz1") echo 8:241;;
+	*) echo "fake lsblk: unexpected $*" >&2; return 1;;
+	esac
+}
+mkdir -p "$tmp2/by-label"
+ln -s /dev/sdz1 "$tmp2/by-label/STICK"
+printf '22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n41 22 0:52 / /media/u/STICK rw,nosuid,nodev shared:91 - fuseblk %s rw,user_id=0,allow_other\n' \
+	"$tmp2/by-label/STICK" > "$tmp2/mountinfo"
+mounted_parts /dev/sdz | grep -q '^/dev/sdz1 '
+tap $? "flash.sh sees a stick mounted through FUSE by a symlink to its partition (by-label) as in use" "$tmp2/mountinfo"
+
+# image.sh with OUT an existing FIFO (a node that is not a regular file, as /dev/sdb is).
+mkfifo "$tmp/stick"
+printf 'MZ' > "$tmp/BOOTX64.EFI"
+printf '\177ELF' > "$tmp/kernel.elf"
+timeout 60 tools/image.sh "$tmp/stick" --efi "$tmp/BOOTX64.EFI" --kernel "$tmp/kernel.elf" > "$tmp/out" 2>&1
+rc=$?
+[ "$rc" != 0 ] && [ -p "$tmp/stick" ] && [ ! -e "$tmp/stick.tmp" ]
+tap $? "image.sh refuses an OUT that exists and is not a regular file, and leaves it (exit $rc, $(stat -c %F "$tmp/stick"))" "$tmp/out"
+echo "1..$n"
+exit $((failed > 0))
