@@ -12,14 +12,35 @@
 #include "kprintf.h"
 #include "smp.h"
 
+/* True when the memory map lists any page of [pa, end) as device memory (MMIO or MMIO port space):
+ * a table there is a firmware bug or a hostile table, and the page is never mapped write-back. */
+static bool sysinfo_range_is_mmio(uint64_t pa, uint64_t end)
+{
+	size_t size, dsz;
+	const void *map = kernel_memory_map(&size, &dsz);
+	for (size_t i = 0; map && dsz && i < size / dsz; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
+		uint64_t ds = d->phys_start, de = d->num_pages > (UINT64_MAX - ds) / PAGE_SIZE ? UINT64_MAX :
+										   ds + d->num_pages * PAGE_SIZE;
+		if ((d->type == EFI_MMIO || d->type == EFI_MMIO_PORT) && ds < end && pa < de)
+			return true;
+	}
+	return false;
+}
+
 /* acpi_map_fn over the direct map: pages of [pa, pa + len) that are not mapped yet (ACPI tables in
- * firmware-reserved memory) are added read-only and non-executable; NULL past the direct map. */
+ * firmware-reserved memory) are added read-only and non-executable; NULL past the direct map, or
+ * when the memory map names a page of the range device memory (a table can't lie there; mapping it
+ * write-back would, for the local APIC's page, make apic_init_boot refuse the APIC). */
 static const void *sysinfo_acpi_map(void *ctx, uint64_t pa, size_t len)
 {
 	(void)ctx;
 	if (range_overflows(pa, len) || pa + len > DMAP_SIZE)
 		return NULL;
-	for (uint64_t p = ALIGN_DOWN(pa, PAGE_SIZE); p < pa + len; p += PAGE_SIZE)
+	uint64_t first = ALIGN_DOWN(pa, PAGE_SIZE), end = ALIGN_UP(pa + len, PAGE_SIZE);
+	if (sysinfo_range_is_mmio(first, end > first ? end : first + PAGE_SIZE))
+		return NULL;
+	for (uint64_t p = first; p < pa + len; p += PAGE_SIZE)
 		if (!pt_query(&kernel_pt, DMAP_BASE + p, NULL, NULL, NULL) &&
 		    pt_map(&kernel_pt, DMAP_BASE + p, p, PAGE_SIZE, 0, PT_SIZE_4K) != PT_OK)
 			return NULL;

@@ -29,16 +29,23 @@ disks_under_mount() {
 
 # Prints "NAME MOUNTPOINT" for DEV and each of its partitions that is mounted or used as swap. A
 # mount is matched by device number or by source (after mountinfo's "-" field): FUSE (ntfs-3g,
-# exfat-fuse) and btrfs mounts show an anonymous 0:NN device number, not the partition's.
+# exfat-fuse) and btrfs mounts show an anonymous 0:NN device number, not the partition's, and
+# their source is the path as given, which may be a link to it (/dev/disk/by-label/...), resolved.
 mounted_parts() {
-	local part majmin
+	local part majmin rp mm mp src
 	for part in $(lsblk -nrpo NAME "$1"); do
 		majmin=$(lsblk -ndro MAJ:MIN "$part" | tr -d ' ')
-		awk -v mm="$majmin" -v p="$part" -v rp="$(readlink -f "$part")" '{
+		rp=$(readlink -f "$part")
+		awk '{
 			src = ""
 			for (i = 7; i < NF; i++) if ($i == "-") { src = $(i + 2); break }
-			if ($3 == mm || src == p || src == rp) print p, $5
-		}' /proc/self/mountinfo
+			print $3, $5, src
+		}' /proc/self/mountinfo | while read -r mm mp src; do
+			if [ "$mm" = "$majmin" ] || [ "$src" = "$part" ] || [ "$src" = "$rp" ] ||
+			   { [ "${src#/}" != "$src" ] && [ "$(readlink -f "$src")" = "$rp" ]; }; then
+				echo "$part $mp"
+			fi
+		done
 		awk -v p="$(readlink -f "$part")" 'NR > 1 && $1 == p { print p, "[swap]" }' /proc/swaps
 		if [ -n "$(ls -A "/sys/class/block/$(basename "$part")/holders" 2>/dev/null)" ]; then
 			echo "$part used-by-$(ls "/sys/class/block/$(basename "$part")/holders" | tr '\n' ' ')"
@@ -85,8 +92,10 @@ $(lsblk -d -o NAME,SIZE,RM,TRAN,MODEL | awk 'NR == 1 || $3 == 1' | sed 's/^/    
 busy=$(mounted_parts "$real")
 [ -z "$busy" ] || refuse "$dev is in use; unmount it first (e.g. sudo umount ${real}1):
 $(echo "$busy" | sed 's/^/    /')"
-[ -r "$img" ] || refuse "image $img missing: run make image"
-img_bytes=$(stat -c %s "$img")
+[ -e "$img" ] || refuse "image $img missing: run make image"
+[ -f "$img" ] || refuse "image $img is not a regular file ($(stat -L -c %F "$img")); give the file make image built"
+[ -r "$img" ] || refuse "cannot read image $img as $(id -un)"
+img_bytes=$(stat -L -c %s "$img")
 dev_bytes=$(( $(cat "/sys/block/$name/size") * 512 ))
 [ "$img_bytes" -le "$dev_bytes" ] || refuse "$dev holds $dev_bytes bytes, the image needs $img_bytes"
 [ -w "$real" ] || refuse "cannot write $dev as $(id -un): run sudo make flash DEV=$dev"

@@ -66,6 +66,11 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$out" ] || usage_error "$usage"
 [ -d "$(dirname -- "$out")" ] || usage_error "$out: directory $(dirname -- "$out") does not exist"
+# An existing OUT that is not a regular file (a device node such as /dev/sdb: that is flash.sh's
+# job) would be replaced by the image file, the node gone; refused, nothing written.
+if [ -e "$out" ] && ! [ -f "$out" ]; then
+	usage_error "$out exists and is not a regular file ($(stat -L -c %F -- "$out")); image.sh writes an image file. To write a USB stick: tools/image.sh build/disk.img, then make flash DEV=$out"
+fi
 for f in "$efi" "$kernel"; do [ -r "$f" ] || die "$f missing: run make build/kernel.elf build/BOOTX64.EFI"; done
 for t in sgdisk mformat mmd mcopy; do
 	command -v "$t" >/dev/null || die "$t not found: run tools/install-deps.sh (packages gdisk, mtools)"

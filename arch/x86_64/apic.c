@@ -145,7 +145,9 @@ int apic_init_boot(const struct smp_ops *ops, bool dmar_x2apic_opt_out)
 	else if (mode == APIC_MODE_X2APIC_FIRMWARE && dmar_x2apic_opt_out)
 		kprintf("apic: the firmware enabled x2APIC mode: kept, although the ACPI DMAR opts out of it\n");
 	apic_x2 = apic_mode_is_x2apic(mode);
-	apic_phys = base & ~PAGE_MASK & (((uint64_t)1 << cpu_feat.max_phys_bits) - 1);
+	/* the width the kernel uses everywhere (32..52 whatever CPUID reports): the raw field may be
+	 * 0 or past 63 on a hypervisor's zero-filled leaf */
+	apic_phys = base & ~PAGE_MASK & (((uint64_t)1 << arch_phys_addr_bits()) - 1);
 	if (!apic_x2) {
 		if (ops->mapped(DMAP_BASE + apic_phys)) {
 			kprintf("apic: the local APIC page 0x%llx lies in RAM the direct map covers (write-back); "
