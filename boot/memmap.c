@@ -45,6 +45,26 @@ static BOOLEAN memmap_desc_size_ok(UINTN desc_size)
 	return FALSE;
 }
 
+/* The size in bytes of the firmware's current map and its descriptor stride, asked before any map
+ * is read at that stride (GNU-EFI's LibMemoryMap divides by it); prints why when the firmware will
+ * not say or the stride cannot hold a descriptor. */
+static EFI_STATUS memmap_size_query(UINTN *size, UINTN *desc_size)
+{
+	UINTN key;
+	UINT32 desc_version;
+	EFI_STATUS status;
+
+	*size = 0;
+	*desc_size = 0;
+	status = BS->GetMemoryMap(size, NULL, &key, desc_size, &desc_version);
+	if (status != EFI_BUFFER_TOO_SMALL) {
+		Print(LOADER_TAG L"cannot size the firmware memory map (%r). Firmware problem.\n",
+		      status);
+		return EFI_DEVICE_ERROR;
+	}
+	return memmap_desc_size_ok(*desc_size) ? EFI_SUCCESS : EFI_DEVICE_ERROR;
+}
+
 /* End (exclusive, bytes) of descriptor d's RAM into *end; FALSE when it would reach past the
  * 52-bit physical address space or wrap past 2^64 (the kernel ignores such a descriptor whole). */
 static BOOLEAN memmap_desc_end(const EFI_MEMORY_DESCRIPTOR *d, UINT64 *end)
@@ -83,17 +103,22 @@ static void memmap_print_notes(const struct memmap_top_notes *n)
  */
 static EFI_STATUS memmap_ram_top(UINT64 *top)
 {
-	UINTN count, key, desc_size;
+	UINTN bytes, count, key, desc_size;
 	UINT32 desc_version;
-	EFI_MEMORY_DESCRIPTOR *map = LibMemoryMap(&count, &key, &desc_size, &desc_version);
+	EFI_MEMORY_DESCRIPTOR *map;
 	struct memmap_top_notes notes = { 0, 0, 0 };
-	UINT8 *p = (UINT8 *)map;
+	EFI_STATUS status = memmap_size_query(&bytes, &desc_size);
+	UINT8 *p;
 
+	if (EFI_ERROR(status))
+		return status;
+	map = LibMemoryMap(&count, &key, &desc_size, &desc_version);
+	p = (UINT8 *)map;
 	if (map == NULL) {
 		Print(LOADER_TAG L"cannot read the firmware memory map. Firmware problem.\n");
 		return EFI_DEVICE_ERROR;
 	}
-	if (!memmap_desc_size_ok(desc_size)) {
+	if (!memmap_desc_size_ok(desc_size)) {   /* the stride asked again, with the map */
 		FreePool(map);
 		return EFI_DEVICE_ERROR;
 	}
@@ -147,17 +172,11 @@ EFI_STATUS memmap_compute_top(UINT64 *map_top)
  */
 EFI_STATUS memmap_alloc_final_buffer(UINT64 *phys, UINT64 *capacity)
 {
-	UINTN size = 0, key, desc_size = 0;
-	UINT32 desc_version;
-	EFI_STATUS status = BS->GetMemoryMap(&size, NULL, &key, &desc_size, &desc_version);
+	UINTN size, desc_size;
+	EFI_STATUS status = memmap_size_query(&size, &desc_size);
 
-	if (status != EFI_BUFFER_TOO_SMALL) {
-		Print(LOADER_TAG L"cannot size the firmware memory map (%r). Firmware problem.\n",
-		      status);
-		return EFI_DEVICE_ERROR;
-	}
-	if (!memmap_desc_size_ok(desc_size))
-		return EFI_DEVICE_ERROR;
+	if (EFI_ERROR(status))
+		return status;
 	if (desc_size > SIZE_1G / MMAP_SLACK_DESCRIPTORS || size > SIZE_1G) {
 		Print(LOADER_TAG L"firmware memory map is implausibly large (%ld bytes). Firmware bug.\n",
 		      size);
