@@ -68,22 +68,35 @@ static bool vm_dmap_span(const struct efi_memory_descriptor *d, paddr_t *start, 
 	return true;
 }
 
-/* Maps [start, start + size) into the direct map, large pages where aligned; descriptors may
- * overlap, so what an earlier one mapped is left as it is and the rest mapped page by page. */
+/*
+ * Maps [start, start + size) into the direct map, large pages where aligned. Descriptors may overlap:
+ * a leaf an earlier one mapped is skipped whole, and the rest is mapped in pieces that end at the
+ * next 1 GiB boundary, or, within a GiB where that piece met a mapping, at the next 2 MiB boundary,
+ * then page by page within such 2 MiB; so the cost follows the mappings met, not the range's pages.
+ */
 static void vm_dmap_range(paddr_t start, uint64_t size)
 {
-	for (uint64_t off = 0; off < size;) {
-		vaddr_t va = DMAP_BASE + start + off;
-		int st = pt_map(&kernel_pt, va, start + off, size - off, PT_PROT_W | PT_PROT_G,
-				PT_SIZE_4K | PT_SIZE_2M | PT_SIZE_1G);
-		if (st == PT_OK)
-			break;
-		KASSERT(st == PT_EEXIST, "direct map of 0x%llx failed: %d", (unsigned long long)(start + off), st);
-		if (!pt_query(&kernel_pt, va, NULL, NULL, NULL)) {
-			st = pt_map(&kernel_pt, va, start + off, PAGE_SIZE, PT_PROT_W | PT_PROT_G, PT_SIZE_4K);
-			KASSERT(st == PT_OK, "direct map page failed: %d", st);
+	static const uint64_t pieces[] = { SIZE_1G, SIZE_2M, PAGE_SIZE };
+	paddr_t p = start, end = start + size;
+	unsigned k = 0;   /* pieces[k]: the piece size tried at p */
+	while (p < end) {
+		uint64_t leaf;
+		if (pt_query(&kernel_pt, DMAP_BASE + p, NULL, NULL, &leaf)) {
+			p = ALIGN_DOWN(p, leaf) + leaf;
+		} else {
+			paddr_t to = MIN(end, ALIGN_DOWN(p, pieces[k]) + pieces[k]);
+			int st = pt_map(&kernel_pt, DMAP_BASE + p, p, to - p, PT_PROT_W | PT_PROT_G,
+					PT_SIZE_4K | PT_SIZE_2M | PT_SIZE_1G);
+			if (st == PT_EEXIST && k + 1 < ARRAY_SIZE(pieces)) {
+				k++;
+				continue;
+			}
+			KASSERT(st == PT_OK, "direct map of 0x%llx + 0x%llx failed: %d", (unsigned long long)p,
+				(unsigned long long)(to - p), st);
+			p = to;
 		}
-		off += PAGE_SIZE;
+		while (k > 0 && IS_ALIGNED(p, pieces[k - 1]))   /* past the GiB (or 2 MiB) that met a mapping */
+			k--;
 	}
 }
 

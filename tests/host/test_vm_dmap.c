@@ -8,7 +8,10 @@
  *     holds each RAM descriptor exactly up to its limits (review round 3: vm_map_dmap skipped a whole
  *     descriptor that crossed the direct map's 64 TiB, whose part below 8 TiB the allocator hands
  *     out; it failed on that code).
- *  2. test_high_framebuffer_costs_the_screen: a framebuffer past the CPU's physical width is left
+ *  2. test_dmap_overlaps: overlapping descriptors map their union exactly, at a cost that follows
+ *     the mappings met (a descriptor crossing 64 TiB given twice, mapped since review round 3's fix,
+ *     would have taken the old page-by-page fallback 2^34 steps).
+ *  3. test_high_framebuffer_costs_the_screen: a framebuffer past the CPU's physical width is left
  *     unmapped with a message and the boot goes on; below it, it is mapped at FB_BASE.
  */
 #include <stdlib.h>
@@ -159,6 +162,102 @@ static void test_dmap_holds_phys(void)
 	   "its limits exactly (%u wrong)", n, (unsigned long long)checked, bad);
 }
 
+/* A span [s, e) of physical addresses, page multiples. */
+struct span {
+	paddr_t s, e;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return x->s < y->s ? -1 : x->s > y->s;
+}
+
+/*
+ * vm.c vm_dmap_range: "Descriptors may overlap: a leaf an earlier one mapped is skipped whole, and
+ * the rest is mapped", and the cost follows the mappings met. Generated maps of 2..7 RAM descriptors
+ * of every direct-mapped type over each other (duplicates, nested, sharing an end, cut at 4 KiB,
+ * 2 MiB and 1 GiB points, some starting off a page boundary), from 256 MiB up to a few GiB, some
+ * with a descriptor crossing the direct map's 64 TiB given twice: the direct map must be exactly
+ * the union of the descriptors' spans (each span's ends and random pages translate to themselves,
+ * the first and last page of every gap between them and past them are unmapped), and hold every
+ * frame the allocator keeps.
+ */
+static void test_dmap_overlaps(void)
+{
+	static const uint32_t types[] = { EFI_CONVENTIONAL, EFI_BS_CODE, EFI_LOADER_DATA, EFI_ACPI_RECLAIM, EFI_RT_DATA,
+					  EFI_MEMORY_TYPE_KERNEL };
+	static const uint64_t grains[] = { PAGE_SIZE, SIZE_2M, SIZE_1G };
+	const paddr_t base = 0x10000000;   /* 256 MiB: above the real RAM */
+	uint64_t rng = 0x0E7A9ULL;
+	unsigned n = 0, bad = 0;
+	uint64_t checked = 0;
+	for (unsigned c = 0; c < 300; c++) {
+		struct span sp[8];
+		unsigned nd = 2 + (unsigned)(test_rng_next(&rng) % 6);
+		machine_map_init(&m, c % 2 ? 40 : 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST << PAGE_SHIFT, REAL_END - REAL_FIRST, 0);
+		machine_map_add(&m, EFI_MMIO, CLAMP_FRAME << PAGE_SHIFT, ARCH_FRAMES - CLAMP_FRAME, 0);
+		for (unsigned i = 0; i < nd; i++) {
+			uint64_t g = grains[test_rng_next(&rng) % ARRAY_SIZE(grains)];
+			paddr_t s = base + (test_rng_next(&rng) % 8) * g + (test_rng_next(&rng) % 3) * SIZE_2M;
+			uint64_t bytes = (1 + test_rng_next(&rng) % 8) * grains[test_rng_next(&rng) % ARRAY_SIZE(grains)];
+			if (i > 0 && test_rng_next(&rng) % 4 == 0) {   /* the previous one again, or sharing its end */
+				uint64_t half = MAX(ALIGN_DOWN((sp[i - 1].e - sp[i - 1].s) / 2, PAGE_SIZE), PAGE_SIZE);
+				s = test_rng_next(&rng) % 2 ? sp[i - 1].s : sp[i - 1].e - half;
+				bytes = sp[i - 1].e - s;
+			}
+			if (c % 10 == 0 && i < 2) {   /* twice: [base, 64 TiB + 1 GiB), cut at 64 TiB */
+				s = base;
+				bytes = DMAP_SIZE + SIZE_1G - base;
+			}
+			uint64_t off = test_rng_next(&rng) % 5 == 0 ? 1 + test_rng_next(&rng) % (PAGE_SIZE - 1) : 0;
+			machine_map_add(&m, types[test_rng_next(&rng) % ARRAY_SIZE(types)], s + off, bytes / PAGE_SIZE, 0);
+			sp[i] = (struct span){ s, MIN(s + bytes + (off ? PAGE_SIZE : 0), DMAP_SIZE) };
+		}
+		bool built = build_dmap(48);
+		struct held_check h = { &rng, 0, ~0ULL };
+		if (built)
+			phys_for_each_managed(held_cb, &h);
+		checked += h.checked;
+		paddr_t wrong = ~0ULL;
+		for (unsigned i = 0; built && i < nd && wrong == ~0ULL; i++)
+			for (unsigned k = 0; k < 18; k++) {
+				uint64_t pages = (sp[i].e - sp[i].s) / PAGE_SIZE;
+				paddr_t f = sp[i].s + (k == 0 ? 0 : k == 1 ? pages - 1 : test_rng_next(&rng) % pages) * PAGE_SIZE;
+				if (dmap_at(f) != f) {
+					wrong = f;
+					break;
+				}
+			}
+		/* the gaps of the union: between its pieces, and a page either side of it */
+		struct span u[8];
+		memcpy(u, sp, nd * sizeof(sp[0]));
+		qsort(u, nd, sizeof(u[0]), span_cmp);
+		paddr_t reach = u[0].s, gap_wrong = ~0ULL;
+		if (built && dmap_at(u[0].s - PAGE_SIZE) != ~0ULL)
+			gap_wrong = u[0].s - PAGE_SIZE;
+		for (unsigned i = 0; built && i < nd; i++) {
+			if (u[i].s > reach && (dmap_at(reach) != ~0ULL || dmap_at(u[i].s - PAGE_SIZE) != ~0ULL))
+				gap_wrong = reach;
+			reach = MAX(reach, u[i].e);
+		}
+		if (built && reach < DMAP_SIZE && dmap_at(reach) != ~0ULL)
+			gap_wrong = reach;
+		n++;
+		if ((!built || h.missing != ~0ULL || wrong != ~0ULL || gap_wrong != ~0ULL) && bad++ < 4) {
+			printf("# %u descriptors:", nd);
+			for (unsigned i = 0; i < nd; i++)
+				printf(" [0x%llx, 0x%llx)", (unsigned long long)sp[i].s, (unsigned long long)sp[i].e);
+			printf(": built %d, kept frame unmapped 0x%llx, span page unmapped 0x%llx, gap page mapped 0x%llx\n", built,
+			       (unsigned long long)h.missing, (unsigned long long)wrong, (unsigned long long)gap_wrong);
+		}
+	}
+	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
+	ok(bad == 0 && checked >= 66ULL * n, "%u maps of 2..7 overlapping RAM descriptors: the direct map is their union "
+	   "exactly and holds every frame the allocator keeps (%u wrong)", n, bad);
+}
+
 /*
  * boot/memmap.c: a bad framebuffer "costs the screen, not the boot"; vm.c vm_map_fb: a framebuffer
  * past the CPU's physical width is named on serial and left unmapped (the console then runs on
@@ -214,6 +313,7 @@ int main(void)
 {
 	fake_arch_init();
 	test_dmap_holds_phys();
+	test_dmap_overlaps();
 	test_high_framebuffer_costs_the_screen();
 	return tap_done();
 }
