@@ -489,14 +489,20 @@ static bool memview_is_ram(uint32_t type)
 	return type != EFI_RESERVED && type != EFI_MMIO && type != EFI_MMIO_PORT && type != EFI_PAL_CODE;
 }
 
+/* True for a descriptor whose bytes would end past the 52-bit physical address space or wrap past
+ * 2^64: a firmware's bug, ignored whole by the picture as by the kernel. */
+static bool memview_desc_impossible(const struct efi_memory_descriptor *d)
+{
+	return d->num_pages > MEMVIEW_ARCH_END >> PAGE_SHIFT ||
+	       d->phys_start > MEMVIEW_ARCH_END - (d->num_pages << PAGE_SHIFT);
+}
+
 /* The frame RAM descriptor d ends at in the picture (every page its bytes touch), at most the
- * CPU's physical width (no frame exists past it); 0 when it has none, or would end past the 52-bit
- * physical address space or wrap past 2^64 (ignored whole, as the kernel ignores it). */
+ * CPU's physical width (no frame exists past it); 0 when it has none or is impossible. */
 static uint64_t memview_ram_end(const struct efi_memory_descriptor *d)
 {
 	uint64_t width_end = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
-	if (!memview_is_ram(d->type) || !d->num_pages || d->num_pages > MEMVIEW_ARCH_END >> PAGE_SHIFT ||
-	    d->phys_start > MEMVIEW_ARCH_END - (d->num_pages << PAGE_SHIFT))
+	if (!memview_is_ram(d->type) || !d->num_pages || memview_desc_impossible(d))
 		return 0;
 	return MIN(ALIGN_UP(d->phys_start + (d->num_pages << PAGE_SHIFT), PAGE_SIZE) >> PAGE_SHIFT, width_end);
 }
@@ -525,7 +531,7 @@ static void memview_ram_count(struct memview_walk *w, const void *map, size_t si
 		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
 		unsigned cat = memview_ram_cat_of(d->type, d->attribute);
 		uint64_t first = pa_to_pfn(d->phys_start), n = d->num_pages;
-		if (cat == RAM_NCAT || first >= g->npages)
+		if (cat == RAM_NCAT || first >= g->npages || memview_desc_impossible(d))
 			continue;
 		n = MIN(n, g->npages - first);
 		memview_add(w, first, n, cat, false, false);
