@@ -3,12 +3,12 @@
  * loader's identity and direct maps reach) and memmap_alloc_final_buffer run on the host against
  * hand-made firmware memory maps, and boot/paging.c's tables built in host memory. The file
  * #includes both with GNU-EFI's headers; the firmware calls they make (LibMemoryMap, GetMemoryMap,
- * Print, FreePool) and pages_alloc are stand-ins below. Tests 3-6 guard defects the review found
- * (each failed on the code as reviewed): 3. a bogus usable descriptor (past 2^52, 2^64 or 64 TiB)
- * stopped the boot; 4. a framebuffer placed at 64 TiB or above stopped the boot; 5. a DescriptorSize
- * below 40 bytes was read past the map before it was refused; 6. the RAM end rules around 2^52,
- * 64 TiB and 2^64 for every RAM type. Coverage of what must keep working: 1. test_top_is_highest_ram,
- * 2. test_paging_tables.
+ * Print, FreePool) and pages_alloc are stand-ins below. Tests 3-5 guard the fixes of defects the
+ * review found (each failed on the code as reviewed): 3. a bogus usable descriptor (past 2^52, 2^64
+ * or 64 TiB) stopped the boot; 4. a framebuffer placed at 64 TiB or above stopped the boot; 5. a
+ * DescriptorSize below 40 bytes was read past the map before it was refused. 6. holds the RAM end
+ * rules around 2^52, 64 TiB and 2^64 for every RAM type. Coverage of what must keep working:
+ * 1. test_top_is_highest_ram, 2. test_paging_tables.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * it (kernel/memview.c), and kernel.elf as elf_check judges it. Every test names the contract line it
  * holds the code to. TAP lines failing on the code as reviewed (each for the reason its test's
  * comment gives): 1 test_unaligned_usable_past_52bit_ignored, 2 test_unaligned_past_52bit_classes_disjoint,
- * 3 test_full_map_with_exception, 4 test_full_alternating_map_with_exception, 5 test_kept_out_counted_once,
+ * 3 test_full_map_with_exception, 4 test_full_alternating_map_with_exception, 5 test_kept_out_counted_once.
  * Line 8, test_ram_picture_top_near_2_64, failed on the code as reviewed (the RAM picture wrote past
  * its cell array) and guards kernel/memview.c's fix, with line 9, test_ram_picture_end (the
  * picture's end rules). Coverage: 6 test_elf_pair_geometry; 7, that a map ending near 2^64 boots as
