@@ -108,7 +108,7 @@ static EFI_STATUS boot(EFI_HANDLE image)
 	platform_find_framebuffer(&bi->fb);
 	platform_find_rsdp(&bi->rsdp_phys, &bi->acpi_revision);
 	platform_firmware_info(bi->fw_vendor, &bi->fw_revision, &bi->uefi_revision);
-	status = memmap_compute_top(&bi->fb, &bi->map_top);
+	status = memmap_compute_top(&bi->map_top);
 	if (EFI_ERROR(status))
 		return status;
 	status = paging_build(bi->map_top, &kernel, &pml4_phys);

@@ -53,7 +53,7 @@ EFI_STATUS file_read_prefix(EFI_FILE_HANDLE root, CHAR16 *path, VOID *buf, UINTN
 EFI_STATUS elf_load_kernel(const VOID *file, UINT64 file_size, struct kernel_image *kernel);
 
 /* memmap.c: memory map queries. */
-EFI_STATUS memmap_compute_top(const struct bootinfo_fb *fb, UINT64 *map_top);
+EFI_STATUS memmap_compute_top(UINT64 *map_top);
 EFI_STATUS memmap_alloc_final_buffer(UINT64 *phys, UINT64 *capacity);
 
 /* paging.c: the page tables the kernel is entered with. */

@@ -6,6 +6,8 @@
 #include "phys.h"
 #include "efi_mmap.h"
 #include "bootinfo.h"
+#include "arch_mm.h"
+#include "kassert.h"
 #include "kprintf.h"
 
 #define MEMVIEW_CELL_PX_MAX 12   /* largest cell tried, in pixels (one pixel of it is the gap) */
@@ -21,6 +23,11 @@
 #define MEMVIEW_FREE_RGB    0x343434u
 #define MEMVIEW_GUARD_RGB   0x7A5A3Au
 #define MEMVIEW_OTHER_TAGS_RGB 0x9A9A9Au
+/* Largest chunk (pages per cell): a cell's counts are 32-bit. */
+#define MEMVIEW_CHUNK_MAX   (1ULL << 31)
+/* Bytes of the architectural 52-bit physical address space: a descriptor claiming RAM past it is
+ * a firmware's bug, which the kernel ignores whole (mm/phys.c, kernel/vm.c) and the picture too. */
+#define MEMVIEW_ARCH_END    (1ULL << 52)
 
 /* Colours of the first MEMVIEW_TAGS tags seen, in order. */
 static const uint32_t memview_tag_rgb[MEMVIEW_TAGS] = {
@@ -106,7 +113,7 @@ static void memview_text(unsigned x, unsigned y, unsigned w, uint32_t fg, const 
 	fbcon_draw_text(x, y, 1, fg, MEMVIEW_BG, buf);
 }
 
-/* Smallest power of two >= x (x >= 1). */
+/* Smallest power of two >= x (1 <= x <= MEMVIEW_CHUNK_MAX). */
 static uint64_t memview_pow2_up(uint64_t x)
 {
 	uint64_t p = 1;
@@ -115,17 +122,24 @@ static uint64_t memview_pow2_up(uint64_t x)
 	return p;
 }
 
+/* x / d rounded up (d >= 1), for any x. */
+static uint64_t memview_div_up(uint64_t x, uint64_t d)
+{
+	return x / d + (x % d != 0);
+}
+
 /* Chooses the cell size and chunk for npages in a w x h box: the finest chunk that fits, then the
- * largest cell for it. False when not even one row of the smallest cells fits. */
+ * largest cell for it; never more than MEMVIEW_MAX_CELLS cells nor a chunk past MEMVIEW_CHUNK_MAX.
+ * False when not even one row of the smallest cells fits, or npages needs larger chunks. */
 static bool memview_grid_choose(struct memview_grid *g, uint64_t npages, unsigned w, unsigned h)
 {
 	g->chunk = 0;
 	g->npages = npages;
 	for (unsigned px = MEMVIEW_CELL_PX_MAX; px >= MEMVIEW_CELL_PX_MIN; px--) {
 		uint64_t cols = w / px, rows = h / px, fit = MIN(cols * rows, (uint64_t)MEMVIEW_MAX_CELLS), chunk;
-		if (!cols || !rows || !npages)
+		if (!cols || !rows || !npages || memview_div_up(npages, fit) > MEMVIEW_CHUNK_MAX)
 			continue;
-		chunk = memview_pow2_up((npages + fit - 1) / fit);
+		chunk = memview_pow2_up(memview_div_up(npages, fit));
 		if (!g->chunk || chunk < g->chunk) {
 			g->chunk = chunk;
 			g->px = px;
@@ -134,7 +148,8 @@ static bool memview_grid_choose(struct memview_grid *g, uint64_t npages, unsigne
 	}
 	if (!g->chunk)
 		return false;
-	g->cells = (unsigned)((npages + g->chunk - 1) / g->chunk);
+	g->cells = (unsigned)memview_div_up(npages, g->chunk);
+	KASSERT(g->cells <= MEMVIEW_MAX_CELLS, "memview: %u cells for %llu pages", g->cells, (unsigned long long)npages);
 	return true;
 }
 
@@ -474,6 +489,24 @@ static bool memview_is_ram(uint32_t type)
 	return type != EFI_RESERVED && type != EFI_MMIO && type != EFI_MMIO_PORT && type != EFI_PAL_CODE;
 }
 
+/* True for a descriptor whose bytes would end past the 52-bit physical address space or wrap past
+ * 2^64: a firmware's bug, ignored whole by the picture as by the kernel. */
+static bool memview_desc_impossible(const struct efi_memory_descriptor *d)
+{
+	return d->num_pages > MEMVIEW_ARCH_END >> PAGE_SHIFT ||
+	       d->phys_start > MEMVIEW_ARCH_END - (d->num_pages << PAGE_SHIFT);
+}
+
+/* The frame RAM descriptor d ends at in the picture (every page its bytes touch), at most the
+ * CPU's physical width (no frame exists past it); 0 when it has none or is impossible. */
+static uint64_t memview_ram_end(const struct efi_memory_descriptor *d)
+{
+	uint64_t width_end = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	if (!memview_is_ram(d->type) || !d->num_pages || memview_desc_impossible(d))
+		return 0;
+	return MIN(ALIGN_UP(d->phys_start + (d->num_pages << PAGE_SHIFT), PAGE_SIZE) >> PAGE_SHIFT, width_end);
+}
+
 static void memview_ram_free_cb(paddr_t pa, uint64_t n, void *arg)
 {
 	memview_add(arg, pa_to_pfn(pa), n, RAM_FREE, false, false);
@@ -498,7 +531,7 @@ static void memview_ram_count(struct memview_walk *w, const void *map, size_t si
 		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
 		unsigned cat = memview_ram_cat_of(d->type, d->attribute);
 		uint64_t first = pa_to_pfn(d->phys_start), n = d->num_pages;
-		if (cat == RAM_NCAT || first >= g->npages)
+		if (cat == RAM_NCAT || first >= g->npages || memview_desc_impossible(d))
 			continue;
 		n = MIN(n, g->npages - first);
 		memview_add(w, first, n, cat, false, false);
@@ -535,13 +568,8 @@ void memview_ram(const struct memview_box *box, const char *title, const void *m
 
 	*res = (struct memview_result){ 0 };
 	memview_drawing = box->draw;
-	for (size_t i = 0; desc_size && i < size / desc_size; i++) {
-		const struct efi_memory_descriptor *d = efi_desc(map, desc_size, i);
-		uint64_t first = pa_to_pfn(d->phys_start);
-		if (!memview_is_ram(d->type) || !d->num_pages || d->num_pages > UINT64_MAX - first)
-			continue;                    /* an empty or wrapping descriptor ends nothing */
-		top = MAX(top, first + d->num_pages);
-	}
+	for (size_t i = 0; desc_size && i < size / desc_size; i++)
+		top = MAX(top, memview_ram_end(efi_desc(map, desc_size, i)));
 	for (unsigned i = 0; i < RAM_NCAT; i++) {
 		keys[nk].rgb = memview_ram_rgb[i];
 		ksnprintf(keys[nk++].label, MEMVIEW_LABEL_MAX, "%s", memview_ram_name[i]);

@@ -4,8 +4,10 @@
  * chunk's pages in each state, with a title and a legend:
  *  - the system PTE region: mapped pages (light tag colour), reserved pages (tag colour, one per
  *    tag), pages that are neither (the verifier's guard pages), free pages;
- *  - physical memory up to the end of RAM: pages the physical allocator handed out, its free pages,
- *    and the rest by UEFI memory type (kernel image, firmware runtime, ACPI, reserved), holes black.
+ *  - physical memory up to the end of RAM (the last RAM descriptor's; one claiming RAM past the
+ *    52-bit physical address space is ignored, and the end is cut at the CPU's physical width):
+ *    pages the physical allocator handed out, its free pages, and the rest by UEFI memory type
+ *    (kernel image, firmware runtime, ACPI, reserved), holes black.
  * The counts come from the allocators' own walkers (syspte_for_each, syspte_for_each_free,
  * syspte_for_each_mapped; phys_for_each_managed, phys_for_each_free) and the memory map, and are
  * cross-checked against each other and the allocators' statistics: a chunk where they disagree is

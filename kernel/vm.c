@@ -31,47 +31,86 @@ static void vm_map_image(const struct bootinfo *bi, const char *start, const cha
 	KASSERT(st == PT_OK, "mapping kernel %s failed: %d", what, st);
 }
 
-/* Maps every usable RAM range of the map into the direct map, large pages where aligned. */
+/* Bytes of the architectural 52-bit physical address space: a descriptor claiming RAM past it is a
+ * firmware's bug, ignored whole (mm/phys.c's PHYS_ARCH_FRAMES for the usable types; the loader's
+ * boot/memmap.c for its tables). */
+#define VM_ARCH_PHYS_END (1ULL << 52)
+
+/* True for the memory types the direct map holds: what the allocator hands out (now or after the
+ * switch), the kernel image, ACPI and firmware runtime memory. */
+static bool vm_dmap_type(const struct efi_memory_descriptor *d)
+{
+	return phys_type_usable_at_init(d->type, d->attribute) || phys_type_loader(d->type, d->attribute) ||
+	       d->type == EFI_MEMORY_TYPE_KERNEL || d->type == EFI_ACPI_RECLAIM || d->type == EFI_ACPI_NVS ||
+	       d->type == EFI_RT_CODE || d->type == EFI_RT_DATA;
+}
+
+/*
+ * The physical range [*start, *start + *size) of descriptor d that the direct map holds: every page
+ * its bytes touch (a start off a page boundary, a firmware's bug phys_init reports, reaches into one
+ * page more) below the direct map's end and the CPU's physical width, which no PTE can name. False
+ * when nothing: not a direct-mapped type, empty, entirely past those ends, or RAM that would end past
+ * the 52-bit physical address space or wrap past 2^64, ignored whole as phys_init ignores it. So
+ * every frame phys_init keeps (whole pages of a usable descriptor below min(8 TiB, the CPU's
+ * width)) lies in the range of its descriptor.
+ */
+static bool vm_dmap_span(const struct efi_memory_descriptor *d, paddr_t *start, uint64_t *size)
+{
+	paddr_t limit = MIN(DMAP_SIZE, 1ULL << arch_phys_addr_bits());
+	if (!vm_dmap_type(d) || !d->num_pages || d->num_pages > VM_ARCH_PHYS_END >> PAGE_SHIFT ||
+	    d->phys_start > VM_ARCH_PHYS_END - (d->num_pages << PAGE_SHIFT))
+		return false;
+	*start = ALIGN_DOWN(d->phys_start, PAGE_SIZE);
+	paddr_t end = MIN(ALIGN_UP(d->phys_start + (d->num_pages << PAGE_SHIFT), PAGE_SIZE), limit);
+	if (*start >= end)
+		return false;
+	*size = end - *start;
+	return true;
+}
+
+/*
+ * Maps [start, start + size) into the direct map, large pages where aligned. Descriptors may overlap:
+ * a leaf an earlier one mapped is skipped whole, and the rest is mapped in pieces that end at the
+ * next 1 GiB boundary, or, within a GiB where that piece met a mapping, at the next 2 MiB boundary,
+ * then page by page within such 2 MiB; so the cost follows the mappings met, not the range's pages.
+ */
+static void vm_dmap_range(paddr_t start, uint64_t size)
+{
+	static const uint64_t pieces[] = { SIZE_1G, SIZE_2M, PAGE_SIZE };
+	paddr_t p = start, end = start + size;
+	unsigned k = 0;   /* pieces[k]: the piece size tried at p */
+	while (p < end) {
+		uint64_t leaf;
+		if (pt_query(&kernel_pt, DMAP_BASE + p, NULL, NULL, &leaf)) {
+			p = ALIGN_DOWN(p, leaf) + leaf;
+		} else {
+			paddr_t to = MIN(end, ALIGN_DOWN(p, pieces[k]) + pieces[k]);
+			int st = pt_map(&kernel_pt, DMAP_BASE + p, p, to - p, PT_PROT_W | PT_PROT_G,
+					PT_SIZE_4K | PT_SIZE_2M | PT_SIZE_1G);
+			if (st == PT_EEXIST && k + 1 < ARRAY_SIZE(pieces)) {
+				k++;
+				continue;
+			}
+			KASSERT(st == PT_OK, "direct map of 0x%llx + 0x%llx failed: %d", (unsigned long long)p,
+				(unsigned long long)(to - p), st);
+			p = to;
+		}
+		while (k > 0 && IS_ALIGNED(p, pieces[k - 1]))   /* past the GiB (or 2 MiB) that met a mapping */
+			k--;
+	}
+}
+
+/* Maps the RAM of every descriptor of the map into the direct map (vm_dmap_span: the part below
+ * the direct map's end and the CPU's width, never a descriptor phys_init ignores). */
 static void vm_map_dmap(void)
 {
 	size_t size, dsz;
 	const void *map = kernel_memory_map(&size, &dsz);
 	for (size_t i = 0; i < size / dsz; i++) {
-		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
-		bool ram = phys_type_usable_at_init(d->type, d->attribute) ||
-			   phys_type_loader(d->type, d->attribute) || d->type == EFI_MEMORY_TYPE_KERNEL ||
-			   d->type == EFI_ACPI_RECLAIM || d->type == EFI_ACPI_NVS ||
-			   d->type == EFI_RT_CODE || d->type == EFI_RT_DATA;
-		if (!ram || !d->num_pages || d->num_pages > (DMAP_SIZE >> PAGE_SHIFT))
-			continue;
-		/* Every page the entry touches: a start off a page boundary (a firmware's bug, which
-		 * phys_init reports) reaches into one page more. */
-		paddr_t start = ALIGN_DOWN(d->phys_start, PAGE_SIZE);
-		uint64_t size = (d->num_pages + ((d->phys_start & PAGE_MASK) != 0)) << PAGE_SHIFT;
-		if (range_overflows(start, size) || start + size > DMAP_SIZE)
-			continue;
-		/* none of it at or past the CPU's physical width, which no PTE can name (phys_init
-		 * reports the RAM it leaves out there) */
-		paddr_t width_end = 1ULL << arch_phys_addr_bits();
-		if (start >= width_end)
-			continue;
-		size = MIN(size, width_end - start);
-		/* Descriptors may overlap: map page by page what is not mapped yet. */
-		for (uint64_t off = 0; off < size;) {
-			vaddr_t va = DMAP_BASE + start + off;
-			uint64_t chunk = size - off;
-			int st = pt_map(&kernel_pt, va, start + off, chunk, PT_PROT_W | PT_PROT_G,
-					PT_SIZE_4K | PT_SIZE_2M | PT_SIZE_1G);
-			if (st == PT_OK)
-				break;
-			KASSERT(st == PT_EEXIST, "direct map of 0x%llx failed: %d",
-				(unsigned long long)(start + off), st);
-			if (!pt_query(&kernel_pt, va, NULL, NULL, NULL)) {
-				st = pt_map(&kernel_pt, va, start + off, PAGE_SIZE, PT_PROT_W | PT_PROT_G, PT_SIZE_4K);
-				KASSERT(st == PT_OK, "direct map page failed: %d", st);
-			}
-			off += PAGE_SIZE;
-		}
+		paddr_t start;
+		uint64_t bytes;
+		if (vm_dmap_span(efi_desc(map, dsz, i), &start, &bytes))
+			vm_dmap_range(start, bytes);
 	}
 }
 

@@ -54,6 +54,11 @@ $(B)/host/test_input_edges: tests/host/test_input_edges.c kernel/summary.c kerne
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
 
+# kernel/vm.c's direct map and framebuffer mapping (#included) against the physical allocator.
+$(B)/host/test_vm_dmap: tests/host/test_vm_dmap.c kernel/vm.c kernel/vm.h $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< $(HOST_OBJ) -o $@
+
 # The CPU start plan, the APIC mode's choice and the APIC's command-register values are arch code
 # with no hardware access.
 $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h \
@@ -112,6 +117,7 @@ TSAN_EXTRA_test_summary_screens := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_panic_reports := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
+TSAN_EXTRA_test_vm_dmap := -Iarch/x86_64 -Ikernel
 
 $(B)/tsan/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -131,6 +137,7 @@ $(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
 $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_textwrap: kernel/textwrap.c kernel/textwrap.h
+$(B)/tsan/test_vm_dmap: kernel/vm.c kernel/vm.h
 
 test-tsan: $(TSAN_TESTS)
 	prove --exec '' $(TSAN_TESTS)

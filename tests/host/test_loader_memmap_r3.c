@@ -1,10 +1,13 @@
 /*
  * Review round 3 of the boot intake, loader side: boot/memmap.c's memmap_compute_top (how far the
- * loader's identity and direct maps reach) run on the host against hand-made firmware memory maps
- * and framebuffer modes, and boot/paging.c's tables built in host memory. The file #includes both
- * with GNU-EFI's headers; the firmware calls they make (LibMemoryMap, Print, FreePool) and
- * pages_alloc are stand-ins below. Failing on the code as reviewed: 3. test_bogus_usable_descriptor_keeps_boot,
- * 4. test_high_framebuffer_keeps_boot, 5. test_short_descriptor_size. Passing coverage:
+ * loader's identity and direct maps reach) and memmap_alloc_final_buffer run on the host against
+ * hand-made firmware memory maps, and boot/paging.c's tables built in host memory. The file
+ * #includes both with GNU-EFI's headers; the firmware calls they make (LibMemoryMap, GetMemoryMap,
+ * Print, FreePool) and pages_alloc are stand-ins below. Tests 3-5 guard the fixes of defects the
+ * review found (each failed on the code as reviewed): 3. a bogus usable descriptor (past 2^52, 2^64
+ * or 64 TiB) stopped the boot; 4. a framebuffer placed at 64 TiB or above stopped the boot; 5. a
+ * DescriptorSize below 40 bytes was read past the map before it was refused. 6. holds the RAM end
+ * rules around 2^52, 64 TiB and 2^64 for every RAM type. Coverage of what must keep working:
  * 1. test_top_is_highest_ram, 2. test_paging_tables.
  */
 #include <stdarg.h>
@@ -45,6 +48,7 @@ static int ok_at(int cond, int line, const char *fmt, ...)
 static uint8_t fw_map[MAP_MAX * 64];
 static UINTN fw_count, fw_stride = 48;
 static unsigned prints;
+static const CHAR16 *last_fmt;   /* the format of the last Print */
 
 static void fw_map_reset(UINTN stride)
 {
@@ -64,7 +68,7 @@ EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, 
 	size_t bytes = fw_count * fw_stride;   /* exactly the map, as the firmware's pool holds it */
 	void *copy = malloc(bytes ? bytes : 1);
 	memcpy(copy, fw_map, bytes);
-	*count = fw_count;
+	*count = bytes / fw_stride;   /* as GNU-EFI counts them: a stride of 0 divides by zero */
 	*key = 1;
 	*desc_size = fw_stride;
 	*version = 1;
@@ -82,26 +86,33 @@ EFI_STATUS pages_alloc(EFI_MEMORY_TYPE type, UINT64 bytes, const CHAR16 *what, U
 
 UINTN Print(CONST CHAR16 *fmt, ...)
 {
-	(void)fmt;
+	last_fmt = fmt;
 	prints++;
 	return 0;
 }
 
-/* A framebuffer mode that bootinfo_fb_bytes accepts: 1024x768 BGRX at base. */
-static struct bootinfo_fb fb_at(UINT64 base)
+/* GetMemoryMap as memmap_alloc_final_buffer sizes the map with it: the map fw_map holds, too small
+ * a buffer always. */
+static EFI_STATUS EFIAPI fake_get_memory_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map, UINTN *key, UINTN *desc_size,
+					     UINT32 *version)
 {
-	return (struct bootinfo_fb){ .base = base, .size = 1024 * 768 * 4, .width = 1024, .height = 768, .pitch = 1024,
-				     .format = BOOTINFO_FB_BGRX };
+	(void)map;
+	*size = fw_count * fw_stride;
+	*key = 1;
+	*desc_size = fw_stride;
+	*version = 1;
+	return EFI_BUFFER_TOO_SMALL;
 }
+static EFI_BOOT_SERVICES fake_bs = { .GetMemoryMap = fake_get_memory_map };
 
 /*
  * README (physical memory): "A usable descriptor whose RAM would end past the 52-bit physical
  * address space is ignored whole, with a message", and mm/phys.h: RAM past 8 TiB "is ignored, with
- * a message". Both are kernel promises the kernel can only keep if the loader boots it. Generated:
- * 64 MiB of real RAM and one bogus usable descriptor (every usable type; page counts past 2^52
- * bytes, past 2^64 bytes, and ending past 64 TiB), both strides: memmap_compute_top must succeed
- * with the real RAM mapped (map_top of 4 GiB, the loader's floor, when the descriptor is no RAM at
- * all; at most the direct map's 64 TiB when it only reaches past it), not stop the boot.
+ * a message". Both are kernel promises the kernel can only keep if the loader boots it (the review
+ * found the loader stopped the boot instead). Generated: 64 MiB of real RAM and one bogus usable
+ * descriptor (every usable type; page counts past 2^52 bytes, past 2^64 bytes, and ending past
+ * 64 TiB), both strides: memmap_compute_top must succeed with a message, map_top 4 GiB (the loader's
+ * floor) when the descriptor is no RAM at all, the direct map's 64 TiB when it only reaches past it.
  */
 static void test_bogus_usable_descriptor_keeps_boot(void)
 {
@@ -116,29 +127,31 @@ static void test_bogus_usable_descriptor_keeps_boot(void)
 			fw_map_reset(t % 2 ? 40 : 48);
 			fw_map_add(EfiConventionalMemory, 0x100000, 0x4000);
 			fw_map_add(types[t], s << 12, counts[k]);
-			struct bootinfo_fb fb = { .format = BOOTINFO_FB_NONE };
 			UINT64 top = 0;
-			EFI_STATUS st = memmap_compute_top(&fb, &top);
-			/* past 2^52 (or 2^64): no RAM at all, so nothing of it is mapped; else the real RAM below the
-			 * direct map's end at most (the kernel ignores RAM past 8 TiB anyway) */
+			unsigned before = prints;
+			EFI_STATUS st = memmap_compute_top(&top);
+			/* past 2^52 (or 2^64): no RAM at all, so nothing of it is mapped; else the RAM up to the
+			 * direct map's end (the kernel ignores RAM past 8 TiB anyway) */
 			bool past52 = counts[k] > (1ULL << 40) - s;
 			n++;
-			if ((EFI_ERROR(st) || (past52 ? top != SIZE_4G : top < SIZE_4G || top > DMAP_SIZE)) && bad++ < 4)
-				printf("# type %u from frame 0x%llx, 0x%llx pages: status 0x%llx, map_top 0x%llx (want 4 GiB)\n",
-				       types[t], (unsigned long long)s, (unsigned long long)counts[k],
-				       (unsigned long long)st, (unsigned long long)top);
+			if ((EFI_ERROR(st) || top != (past52 ? SIZE_4G : DMAP_SIZE) || prints == before) && bad++ < 4)
+				printf("# type %u from frame 0x%llx, 0x%llx pages: status 0x%llx, map_top 0x%llx (want 0x%llx), "
+				       "%u messages\n", types[t], (unsigned long long)s, (unsigned long long)counts[k],
+				       (unsigned long long)st, (unsigned long long)top,
+				       (unsigned long long)(past52 ? SIZE_4G : DMAP_SIZE), prints - before);
 		}
 	ok(bad == 0, "%u maps with one bogus usable descriptor (past 2^52, 2^64 or 64 TiB): the loader boots the real "
-	   "RAM, which the kernel then manages without it (%u boots stopped)", n, bad);
+	   "RAM, which the kernel then manages without it, and says so (%u wrong)", n, bad);
 }
 
 /*
- * boot/memmap.c: "An unusable framebuffer ... is the kernel's to refuse: it costs the screen, not
- * the boot"; the kernel maps the framebuffer itself at FB_BASE (kernel/vm.c vm_map_fb) and runs on
- * serial when the CPU cannot reach it, and nothing reads it through the loader's tables. A usable
- * mode whose framebuffer lies past the direct map's 64 TiB (a 64-bit BAR placed high) must then not
- * stop the boot either. Generated bases from 64 TiB to 2^52: memmap_compute_top must succeed with a
- * map_top that fits the direct map.
+ * The kernel maps the framebuffer itself at FB_BASE (kernel/vm.c vm_map_fb) and runs on serial
+ * when the CPU cannot reach it; nothing reads it through the loader's tables (kmain starts the
+ * console after vm_init's CR3 load; the loader prints through the firmware, on the firmware's
+ * tables). memmap_compute_top therefore takes no framebuffer (the review found a usable mode at
+ * 64 TiB and above stopped the boot: "Boot with less memory"). Generated GOP framebuffers from
+ * 64 TiB to 2^52, listed in the map as MMIO as firmware lists them: map_top stays at the RAM's,
+ * 4 GiB here.
  */
 static void test_high_framebuffer_keeps_boot(void)
 {
@@ -149,22 +162,82 @@ static void test_high_framebuffer_keeps_boot(void)
 			fw_map_reset(48);
 			fw_map_add(EfiConventionalMemory, 0x100000, 0x4000);
 			fw_map_add(EfiMemoryMappedIO, base, 1024 * 768 * 4 / 4096);
-			struct bootinfo_fb fb = fb_at(base);
 			UINT64 top = 0;
-			EFI_STATUS st = memmap_compute_top(&fb, &top);
+			EFI_STATUS st = memmap_compute_top(&top);
 			n++;
-			if ((EFI_ERROR(st) || top > DMAP_SIZE) && bad++ < 4)
+			if ((EFI_ERROR(st) || top != SIZE_4G) && bad++ < 4)
 				printf("# framebuffer at 0x%llx: status 0x%llx, map_top 0x%llx\n", (unsigned long long)base,
 				       (unsigned long long)st, (unsigned long long)top);
 		}
-	ok(bad == 0, "%u usable framebuffer modes at 64 TiB and above: the boot goes on (%u stopped)", n, bad);
+	ok(bad == 0, "%u maps with a framebuffer at 64 TiB and above: the boot goes on, map_top the RAM's (%u wrong)", n,
+	   bad);
 }
 
 /*
- * Passing coverage: what memmap_compute_top must keep doing. Generated maps of 1..8 RAM descriptors
- * (every RAM type, unsorted) among non-RAM ones reaching higher (reserved, MMIO, unusable, persistent,
- * OS-defined types), below 64 TiB: map_top is max(4 GiB, the highest RAM end, the framebuffer's end)
- * rounded up to 1 GiB, and non-RAM descriptors never raise it.
+ * The end rules memmap_compute_top applies to every RAM type (the kernel's own: kernel/vm.c
+ * vm_dmap_span, mm/phys.c for the usable types): a descriptor whose bytes would end past 2^52 or
+ * wrap past 2^64 is ignored whole, with a message; RAM past the direct map's 64 TiB raises map_top
+ * to 64 TiB at most, with a message; otherwise map_top is max(4 GiB, the end) rounded up to 1 GiB,
+ * silently. Generated: every RAM type, starts a page boundary or 1..4095 bytes off one, ends from
+ * two pages below to two pages above 2^52 and 64 TiB, ends wrapping past 2^64 by a page or less,
+ * and ordinary ends below 64 TiB; an oracle computed on 128-bit integers.
+ */
+static void test_ram_end_rules(void)
+{
+	static const UINT32 ram[] = { EfiConventionalMemory, EfiLoaderCode, EfiLoaderData, EfiBootServicesCode,
+				      EfiBootServicesData, EfiACPIReclaimMemory, EfiACPIMemoryNVS, EfiRuntimeServicesCode,
+				      EfiRuntimeServicesData, EFI_MEMORY_TYPE_KERNEL };
+	const unsigned __int128 arch_end = (unsigned __int128)1 << 52;
+	uint64_t rng = 0xE4D5ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 3000; c++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		UINT64 off = c % 3 ? 0 : 1 + (rng >> 40) % 4095;
+		UINT64 start, pages;
+		/* the descriptor's last whole page ends at edge + d pages (d in -2..2), or near 2^64, or anywhere */
+		UINT64 edges[] = { 1ULL << 52, DMAP_SIZE, 0 };
+		unsigned kind = (rng >> 20) % 4;
+		INT64 d = (INT64)((rng >> 8) % 5) - 2;
+		if (kind < 2) {
+			UINT64 end = edges[kind] + (UINT64)(d * 4096);
+			start = ((((rng >> 24) % (1ULL << 20)) + 0x100) << 12) + off;
+			pages = (end - (start - off)) >> 12;
+		} else if (kind == 2) {
+			start = (((rng >> 24) % (1ULL << 30)) << 12) + off;
+			pages = (UINT64)(((unsigned __int128)1 << 64) - (start - off)) / 4096 + (UINT64)(d + 2) % 2;
+		} else {
+			start = (((rng >> 24) % (1ULL << 32)) << 12) + off;   /* below 16 TiB */
+			pages = 1 + (rng >> 3) % (1ULL << 24);
+		}
+		fw_map_reset(c % 2 ? 40 : 48);
+		fw_map_add(EfiConventionalMemory, 0x100000, 0x4000);
+		fw_map_add(ram[c % 10], start, pages);
+		unsigned __int128 end = (unsigned __int128)start + (unsigned __int128)pages * 4096;
+		bool ignored = pages && end > arch_end, clipped = !ignored && end > DMAP_SIZE;
+		unsigned __int128 want = SIZE_4G;
+		if (pages && !ignored)
+			want = clipped ? DMAP_SIZE : end > want ? end : want;
+		want = (want + SIZE_1G - 1) / SIZE_1G * SIZE_1G;
+		UINT64 top = 0;
+		unsigned before = prints;
+		EFI_STATUS st = memmap_compute_top(&top);
+		bool told = prints > before;
+		n++;
+		if ((EFI_ERROR(st) || top != (UINT64)want || told != (ignored || clipped)) && bad++ < 4)
+			printf("# type %u at 0x%llx, 0x%llx pages: status 0x%llx, map_top 0x%llx (want 0x%llx), %s message "
+			       "(want %s)\n", ram[c % 10], (unsigned long long)start, (unsigned long long)pages,
+			       (unsigned long long)st, (unsigned long long)top, (unsigned long long)want, told ? "a" : "no",
+			       ignored || clipped ? "one" : "none");
+	}
+	ok(bad == 0, "%u RAM descriptors ending around 2^52, 64 TiB, 2^64 and below: ignored past 2^52, clipped at 64 TiB, "
+	   "said on the console, the boot going on (%u wrong)", n, bad);
+}
+
+/*
+ * Coverage: what memmap_compute_top must keep doing. Generated maps of 1..8 RAM descriptors (every
+ * RAM type, unsorted) among non-RAM ones reaching higher (reserved, MMIO, unusable, persistent,
+ * OS-defined types), below 64 TiB: map_top is max(4 GiB, the highest RAM end) rounded up to 1 GiB,
+ * and non-RAM descriptors never raise it.
  */
 static void test_top_is_highest_ram(void)
 {
@@ -191,19 +264,16 @@ static void test_top_is_highest_ram(void)
 				fw_map_add(other[(rng >> 3) % 7], start + (1ULL << 44), pages);
 			}
 		}
-		struct bootinfo_fb fb = fb_at(((rng >> 30) % 0x1000) << 20);
-		if (fb.base + 1024 * 768 * 4 > want)
-			want = fb.base + 1024 * 768 * 4;
 		want = (want + SIZE_1G - 1) & ~(SIZE_1G - 1);
 		UINT64 top = 0;
-		EFI_STATUS st = memmap_compute_top(&fb, &top);
+		EFI_STATUS st = memmap_compute_top(&top);
 		n++;
 		if ((EFI_ERROR(st) || top != want) && bad++ < 4)
 			printf("# map %u: status 0x%llx, map_top 0x%llx, want 0x%llx\n", c, (unsigned long long)st,
 			       (unsigned long long)top, (unsigned long long)want);
 	}
-	ok(bad == 0, "%u generated maps: map_top is the highest RAM or framebuffer end rounded up to 1 GiB, at least "
-	   "4 GiB; non-RAM descriptors never raise it (%u wrong)", n, bad);
+	ok(bad == 0, "%u generated maps: map_top is the highest RAM end rounded up to 1 GiB, at least 4 GiB"
+	   "; non-RAM descriptors never raise it (%u wrong)", n, bad);
 }
 
 /* The physical address `va` translates to through the 4-level tables at pml4 (host pointers), or ~0
@@ -227,7 +297,7 @@ static UINT64 walk(const UINT64 *pml4, UINT64 va, UINT64 *leaf_flags)
 }
 
 /*
- * Passing coverage of boot/paging.c: the pool paging_pages_needed sizes is exactly what
+ * Coverage of boot/paging.c: the pool paging_pages_needed sizes is exactly what
  * map_low_and_direct and map_kernel use (never short: the loader would report an internal error;
  * never a page spare), and the tables translate as bootinfo.h promises: [0, map_top) identity and at
  * DMAP_BASE with 2 MiB pages, the kernel image [virt_base, +size) onto its block with 4 KiB pages,
@@ -282,17 +352,18 @@ static void test_paging_tables(void)
 }
 
 /*
- * A firmware whose DescriptorSize is smaller than EFI_MEMORY_DESCRIPTOR (40 bytes): the loader refuses
- * it (memmap_alloc_final_buffer: "cannot size the firmware memory map ... Firmware problem"), but
- * memmap_compute_top runs first and reads each descriptor's 40 bytes `DescriptorSize` apart, so the
- * last one's NumberOfPages lies past the map the firmware returned. Generated strides 8..32 and 1..4
- * descriptors, in a child (ASan reports the read): memmap_compute_top must refuse such a map (an
- * error status) without reading past it.
+ * A firmware whose DescriptorSize is smaller than EFI_MEMORY_DESCRIPTOR (40 bytes): the loader must
+ * refuse the map before it reads a descriptor at that stride, whose 40 bytes would reach past the
+ * map the firmware returned (the review found memmap_compute_top read it before
+ * memmap_alloc_final_buffer refused it; GNU-EFI's LibMemoryMap divides by the stride, so it is asked
+ * first). Generated strides 0..32 and 1..4 descriptors, in a child (ASan reports a read past the
+ * map): memmap_compute_top and memmap_alloc_final_buffer must both refuse such a map (an error
+ * status) with the same message, without reading past it.
  */
 static void test_short_descriptor_size(void)
 {
 	unsigned n = 0, bad = 0;
-	for (UINTN stride = 8; stride < sizeof(EFI_MEMORY_DESCRIPTOR); stride += 8)
+	for (UINTN stride = 0; stride < sizeof(EFI_MEMORY_DESCRIPTOR); stride += 8)
 		for (unsigned count = 1; count <= 4; count++) {
 			fw_map_reset(stride);
 			for (unsigned i = 0; i < count; i++)
@@ -302,28 +373,37 @@ static void test_short_descriptor_size(void)
 			if (pid == 0) {
 				if (n > 0 && !freopen("/dev/null", "w", stderr))   /* ASan's report once, for the first case */
 					_exit(8);
-				struct bootinfo_fb fb = { .format = BOOTINFO_FB_NONE };
-				UINT64 top = 0;
-				_exit(EFI_ERROR(memmap_compute_top(&fb, &top)) ? 0 : 7);
+				UINT64 top = 0, phys = 0, cap = 0;
+				if (!EFI_ERROR(memmap_compute_top(&top)))
+					_exit(7);
+				const CHAR16 *said = last_fmt;
+				if (!EFI_ERROR(memmap_alloc_final_buffer(&phys, &cap)))
+					_exit(6);
+				_exit(said == last_fmt ? 0 : 5);
 			}
 			int status;
 			waitpid(pid, &status, 0);
 			bool good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 			n++;
 			if (!good && bad++ < 3)
 				printf("# DescriptorSize %llu, %u descriptors: %s\n", (unsigned long long)stride, count,
-				       WIFEXITED(status) && WEXITSTATUS(status) == 7 ? "accepted" : "the child died (ASan: read past the map)");
+				       code == 7 ? "memmap_compute_top accepted it" : code == 6 ? "memmap_alloc_final_buffer accepted it" :
+				       code == 5 ? "the two refusals' messages differ" : "the child died (ASan: a read past the map; or LibMemoryMap divided by 0)");
 		}
-	ok(bad == 0, "%u maps with DescriptorSize below 40 bytes: refused, nothing read past the map (%u wrong)", n, bad);
+	ok(bad == 0, "%u maps with DescriptorSize below 40 bytes: refused with one message, nothing read past the map "
+	   "(%u wrong)", n, bad);
 }
 
 int main(void)
 {
+	BS = &fake_bs;
 	test_top_is_highest_ram();
 	test_paging_tables();
 	test_bogus_usable_descriptor_keeps_boot();
 	test_high_framebuffer_keeps_boot();
 	test_short_descriptor_size();
+	test_ram_end_rules();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

@@ -1,0 +1,319 @@
+/*
+ * kernel/vm.c's direct map and framebuffer mapping against the physical allocator, on the fake
+ * machine: the file #includes kernel/vm.c (vm_map_dmap and vm_map_fb are static) and stands in for
+ * the rest of the kernel as vm.c sees it (the image's section symbols, the boot CPU's features, the
+ * kernel's copy of the memory map). Each test names the contract line it holds the code to.
+ *
+ *  1. test_dmap_holds_phys: every frame phys_init keeps is in the direct map, and the direct map
+ *     holds each RAM descriptor exactly up to its limits (review round 3: vm_map_dmap skipped a whole
+ *     descriptor that crossed the direct map's 64 TiB, whose part below 8 TiB the allocator hands
+ *     out; it failed on that code).
+ *  2. test_dmap_overlaps: overlapping descriptors map their union exactly, at a cost that follows
+ *     the mappings met (a descriptor crossing 64 TiB given twice, mapped since review round 3's fix,
+ *     would have taken the old page-by-page fallback 2^34 steps).
+ *  3. test_high_framebuffer_costs_the_screen: a framebuffer past the CPU's physical width is left
+ *     unmapped with a message and the boot goes on; below it, it is mapped at FB_BASE.
+ */
+#include <stdlib.h>
+#include "tap.h"
+#include "machine.h"
+#include "fake_arch.h"
+#include "test_rng.h"
+#include "capture.h"
+#define __data_start vm_test_data_start   /* the C library has a __data_start of its own */
+#include "../../kernel/vm.c"
+
+/* The rest of the kernel as vm.c sees it. */
+char __text_start[1], __text_end[1], __rodata_start[1], __rodata_end[1];
+char __data_start[1], __data_end[1], __ksyms_start[1], __kernel_end[1], boot_stack_guard[1];
+struct cpu_features cpu_feat = { .nx = true, .page1g = true, .pat = true };
+static struct machine_map m;
+const void *kernel_memory_map(size_t *size, size_t *desc_size)
+{
+	*size = machine_map_size(&m);
+	*desc_size = m.desc_size;
+	return m.buf;
+}
+
+/* Frames of the architectural 52-bit physical address space. */
+#define ARCH_FRAMES (1ULL << 40)
+/* A reserved (MMIO) range from here up keeps what the allocator manages small: frames past it never
+ * reach the buddy, while vm_map_dmap still maps every RAM descriptor under it. */
+#define CLAMP_FRAME 0x20000ULL
+/* The real RAM of every map: 64 MiB from 1 MiB, frames [0x100, 0x4100). */
+#define REAL_FIRST 0x100ULL
+#define REAL_END   0x4100ULL
+
+/* The physical address the direct map translates pa to, or ~0 when it holds no page there. */
+static paddr_t dmap_at(paddr_t pa)
+{
+	paddr_t got;
+	return pt_query(&kernel_pt, DMAP_BASE + pa, &got, NULL, NULL) ? got : ~0ULL;
+}
+
+/* What the check of phys_init's frames found: frames checked, and the first one the direct map
+ * does not hold at its own address. */
+struct held_check {
+	uint64_t *rng;
+	uint64_t checked;
+	paddr_t missing;   /* ~0: none */
+};
+
+/* For a managed run: its first and last frames and 64 frames of it at random. */
+static void held_cb(paddr_t pa, uint64_t npages, void *arg)
+{
+	struct held_check *h = arg;
+	for (unsigned k = 0; k < 66; k++) {
+		uint64_t i = k == 0 ? 0 : k == 1 ? npages - 1 : test_rng_next(h->rng) % npages;
+		paddr_t f = pa + i * PAGE_SIZE;
+		h->checked++;
+		if (dmap_at(f) != f && h->missing == ~0ULL)
+			h->missing = f;
+	}
+}
+
+/* Builds kernel_pt's direct map of the map m on a machine of `width` physical address bits (the
+ * allocator first, as kmain does); false when phys_init refused the map. */
+static bool build_dmap(unsigned width)
+{
+	fake_arch_set_phys_bits(width);
+	capture_begin();
+	int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+	char out[2048];
+	capture_end(out, sizeof(out));
+	if (r)
+		return false;
+	KASSERT(pt_create(&kernel_pt, vm_pt_features()) == PT_OK, "no memory for the PML4");
+	vm_map_dmap();
+	return true;
+}
+
+/*
+ * vm.c: the direct map holds the RAM of every descriptor "below the direct map's end and the CPU's
+ * physical width", never a descriptor "that would end past the 52-bit physical address space or
+ * wrap past 2^64", so that "every frame phys_init keeps ... lies in the range of its descriptor"
+ * (phys.h: the allocator hands out frames through the direct map). Generated: CPU widths 36..52, one
+ * descriptor of every direct-mapped type (and of types it must leave out) above 64 MiB of real RAM,
+ * starting on a page boundary or 1..4095 bytes off one, ending two pages either side of 2^52, of the
+ * direct map's 64 TiB, of the CPU's width, of 2^64 (wrapping), or anywhere below them; an MMIO range
+ * over it from frame 0x20000 keeps the allocator small. Oracle: phys_init's every managed run (its
+ * ends and random frames) translates to itself; the descriptor's span, every page it touches cut at
+ * min(64 TiB, the width), is mapped at its first and last page and not one page past its end, or
+ * not at all when the descriptor is ignored or not direct-mapped; nothing at or past the width.
+ */
+static void test_dmap_holds_phys(void)
+{
+	static const uint32_t types[] = { EFI_CONVENTIONAL, EFI_BS_DATA, EFI_LOADER_CODE, EFI_LOADER_DATA, EFI_ACPI_NVS,
+					  EFI_ACPI_RECLAIM, EFI_RT_CODE, EFI_MEMORY_TYPE_KERNEL, EFI_UNUSABLE, EFI_RESERVED };
+	static const unsigned widths[] = { 36, 39, 40, 44, 46, 47, 48, 52 };
+	const unsigned __int128 arch_end = (unsigned __int128)1 << 52;
+	uint64_t rng = 0xD3A9ULL;
+	unsigned n = 0, bad = 0;
+	uint64_t checked = 0;
+	for (unsigned c = 0; c < 480; c++) {
+		unsigned width = widths[c % ARRAY_SIZE(widths)], kind = (c / ARRAY_SIZE(widths)) % 5;
+		uint32_t type = types[(c / 5) % ARRAY_SIZE(types)];
+		bool usable = phys_type_usable_at_init(type, 0) || phys_type_loader(type, 0);
+		bool mapped_type = usable || type == EFI_ACPI_NVS || type == EFI_ACPI_RECLAIM || type == EFI_RT_CODE ||
+				   type == EFI_MEMORY_TYPE_KERNEL;
+		uint64_t off = c % 3 ? 0 : 1 + test_rng_next(&rng) % (PAGE_SIZE - 1);
+		uint64_t first = 0x10000 + test_rng_next(&rng) % 0x8000;   /* above the real RAM, below the MMIO */
+		int64_t d = (int64_t)(test_rng_next(&rng) % 5) - 2;
+		unsigned __int128 width_bytes = (unsigned __int128)1 << width;
+		unsigned __int128 low = width_bytes < DMAP_SIZE ? width_bytes : DMAP_SIZE;   /* the direct map's limit */
+		unsigned __int128 edge = kind == 0 ? arch_end : kind == 1 ? (unsigned __int128)DMAP_SIZE
+				       : kind == 2 ? width_bytes : kind == 3 ? (unsigned __int128)1 << 64
+						   : ((unsigned __int128)first + 1 + test_rng_next(&rng) % (uint64_t)(low / 4096 - first)) << 12;
+		if (usable && kind == 0)   /* phys_init is held to the 52-bit rule for those by test_loader_r3 */
+			off = 0;
+		unsigned __int128 last = edge + (kind == 4 ? 0 : (__int128)d * 4096);   /* the whole pages' end */
+		uint64_t pages = (uint64_t)(last / 4096 - first);
+		machine_map_init(&m, c % 2 ? 40 : 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST << PAGE_SHIFT, REAL_END - REAL_FIRST, 0);
+		machine_map_add(&m, EFI_MMIO, CLAMP_FRAME << PAGE_SHIFT, ARCH_FRAMES - CLAMP_FRAME, 0);
+		machine_map_add(&m, type, (first << PAGE_SHIFT) + off, pages, 0);
+		bool built = build_dmap(width);
+		struct held_check h = { &rng, 0, ~0ULL };
+		if (built)
+			phys_for_each_managed(held_cb, &h);
+		checked += h.checked;
+		/* the oracle: the span [s, e) the direct map holds of the descriptor, empty when ignored */
+		unsigned __int128 end = ((unsigned __int128)first << PAGE_SHIFT) + off + (unsigned __int128)pages * 4096;
+		paddr_t s = first << PAGE_SHIFT, e = s;
+		if (mapped_type && pages && end <= arch_end) {
+			unsigned __int128 t = (end + 4095) / 4096 * 4096;
+			e = (paddr_t)(t < low ? t : low);
+		}
+		bool span_ok = built && (e > s ? dmap_at(s) == s && dmap_at(e - PAGE_SIZE) == e - PAGE_SIZE
+					       : dmap_at(s) == ~0ULL && dmap_at(s + 7 * PAGE_SIZE) == ~0ULL);
+		bool past_ok = built && (e == (paddr_t)low || dmap_at(e > s ? e : s + 8 * PAGE_SIZE) == ~0ULL);
+		bool width_ok = built && (low == DMAP_SIZE || dmap_at((paddr_t)low) == ~0ULL);
+		n++;
+		if ((!built || h.missing != ~0ULL || !span_ok || !past_ok || !width_ok) && bad++ < 4)
+			printf("# width %u, type 0x%x from 0x%llx, 0x%llx pages: built %d, a kept frame unmapped: 0x%llx; span "
+			       "[0x%llx, 0x%llx) %s, past it %s, at the limit %s\n", width, type,
+			       (unsigned long long)((first << PAGE_SHIFT) + off), (unsigned long long)pages, built,
+			       (unsigned long long)h.missing, (unsigned long long)s, (unsigned long long)e,
+			       span_ok ? "ok" : "wrong", past_ok ? "unmapped" : "mapped", width_ok ? "unmapped" : "mapped");
+	}
+	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
+	ok(bad == 0 && checked >= 66ULL * n, "%u maps with a RAM descriptor ending around 2^52, 64 TiB, the CPU's width, 2^64 "
+	   "and below: the direct map holds every frame the allocator keeps (%llu checked) and each descriptor up to "
+	   "its limits exactly (%u wrong)", n, (unsigned long long)checked, bad);
+}
+
+/* A span [s, e) of physical addresses, page multiples. */
+struct span {
+	paddr_t s, e;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return x->s < y->s ? -1 : x->s > y->s;
+}
+
+/*
+ * vm.c vm_dmap_range: "Descriptors may overlap: a leaf an earlier one mapped is skipped whole, and
+ * the rest is mapped", and the cost follows the mappings met. Generated maps of 2..7 RAM descriptors
+ * of every direct-mapped type over each other (duplicates, nested, sharing an end, cut at 4 KiB,
+ * 2 MiB and 1 GiB points, some starting off a page boundary), from 256 MiB up to a few GiB, some
+ * with a descriptor crossing the direct map's 64 TiB given twice: the direct map must be exactly
+ * the union of the descriptors' spans (each span's ends and random pages translate to themselves,
+ * the first and last page of every gap between them and past them are unmapped), and hold every
+ * frame the allocator keeps.
+ */
+static void test_dmap_overlaps(void)
+{
+	static const uint32_t types[] = { EFI_CONVENTIONAL, EFI_BS_CODE, EFI_LOADER_DATA, EFI_ACPI_RECLAIM, EFI_RT_DATA,
+					  EFI_MEMORY_TYPE_KERNEL };
+	static const uint64_t grains[] = { PAGE_SIZE, SIZE_2M, SIZE_1G };
+	const paddr_t base = 0x10000000;   /* 256 MiB: above the real RAM */
+	uint64_t rng = 0x0E7A9ULL;
+	unsigned n = 0, bad = 0;
+	uint64_t checked = 0;
+	for (unsigned c = 0; c < 300; c++) {
+		struct span sp[8];
+		unsigned nd = 2 + (unsigned)(test_rng_next(&rng) % 6);
+		machine_map_init(&m, c % 2 ? 40 : 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST << PAGE_SHIFT, REAL_END - REAL_FIRST, 0);
+		machine_map_add(&m, EFI_MMIO, CLAMP_FRAME << PAGE_SHIFT, ARCH_FRAMES - CLAMP_FRAME, 0);
+		for (unsigned i = 0; i < nd; i++) {
+			uint64_t g = grains[test_rng_next(&rng) % ARRAY_SIZE(grains)];
+			paddr_t s = base + (test_rng_next(&rng) % 8) * g + (test_rng_next(&rng) % 3) * SIZE_2M;
+			uint64_t bytes = (1 + test_rng_next(&rng) % 8) * grains[test_rng_next(&rng) % ARRAY_SIZE(grains)];
+			if (i > 0 && test_rng_next(&rng) % 4 == 0) {   /* the previous one again, or sharing its end */
+				uint64_t half = MAX(ALIGN_DOWN((sp[i - 1].e - sp[i - 1].s) / 2, PAGE_SIZE), PAGE_SIZE);
+				s = test_rng_next(&rng) % 2 ? sp[i - 1].s : sp[i - 1].e - half;
+				bytes = sp[i - 1].e - s;
+			}
+			if (c % 10 == 0 && i < 2) {   /* twice: [base, 64 TiB + 1 GiB), cut at 64 TiB */
+				s = base;
+				bytes = DMAP_SIZE + SIZE_1G - base;
+			}
+			uint64_t off = test_rng_next(&rng) % 5 == 0 ? 1 + test_rng_next(&rng) % (PAGE_SIZE - 1) : 0;
+			machine_map_add(&m, types[test_rng_next(&rng) % ARRAY_SIZE(types)], s + off, bytes / PAGE_SIZE, 0);
+			sp[i] = (struct span){ s, MIN(s + bytes + (off ? PAGE_SIZE : 0), DMAP_SIZE) };
+		}
+		bool built = build_dmap(48);
+		struct held_check h = { &rng, 0, ~0ULL };
+		if (built)
+			phys_for_each_managed(held_cb, &h);
+		checked += h.checked;
+		paddr_t wrong = ~0ULL;
+		for (unsigned i = 0; built && i < nd && wrong == ~0ULL; i++)
+			for (unsigned k = 0; k < 18; k++) {
+				uint64_t pages = (sp[i].e - sp[i].s) / PAGE_SIZE;
+				paddr_t f = sp[i].s + (k == 0 ? 0 : k == 1 ? pages - 1 : test_rng_next(&rng) % pages) * PAGE_SIZE;
+				if (dmap_at(f) != f) {
+					wrong = f;
+					break;
+				}
+			}
+		/* the gaps of the union: between its pieces, and a page either side of it */
+		struct span u[8];
+		memcpy(u, sp, nd * sizeof(sp[0]));
+		qsort(u, nd, sizeof(u[0]), span_cmp);
+		paddr_t reach = u[0].s, gap_wrong = ~0ULL;
+		if (built && dmap_at(u[0].s - PAGE_SIZE) != ~0ULL)
+			gap_wrong = u[0].s - PAGE_SIZE;
+		for (unsigned i = 0; built && i < nd; i++) {
+			if (u[i].s > reach && (dmap_at(reach) != ~0ULL || dmap_at(u[i].s - PAGE_SIZE) != ~0ULL))
+				gap_wrong = reach;
+			reach = MAX(reach, u[i].e);
+		}
+		if (built && reach < DMAP_SIZE && dmap_at(reach) != ~0ULL)
+			gap_wrong = reach;
+		n++;
+		if ((!built || h.missing != ~0ULL || wrong != ~0ULL || gap_wrong != ~0ULL) && bad++ < 4) {
+			printf("# %u descriptors:", nd);
+			for (unsigned i = 0; i < nd; i++)
+				printf(" [0x%llx, 0x%llx)", (unsigned long long)sp[i].s, (unsigned long long)sp[i].e);
+			printf(": built %d, kept frame unmapped 0x%llx, span page unmapped 0x%llx, gap page mapped 0x%llx\n", built,
+			       (unsigned long long)h.missing, (unsigned long long)wrong, (unsigned long long)gap_wrong);
+		}
+	}
+	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
+	ok(bad == 0 && checked >= 66ULL * n, "%u maps of 2..7 overlapping RAM descriptors: the direct map is their union "
+	   "exactly and holds every frame the allocator keeps (%u wrong)", n, bad);
+}
+
+/*
+ * boot/memmap.c: a bad framebuffer "costs the screen, not the boot"; vm.c vm_map_fb: a framebuffer
+ * past the CPU's physical width is named on serial and left unmapped (the console then runs on
+ * serial only). Generated GOP framebuffers (64-bit BARs) at 2^32..2^52 and within a page of a
+ * width's end, on CPUs of 36..52 bits: vm_map_fb returns; vm_fb_virt is the framebuffer's first byte
+ * at FB_BASE, translating to its address, exactly when its last byte lies below the width, else 0
+ * with the message.
+ */
+static void test_high_framebuffer_costs_the_screen(void)
+{
+	static const unsigned widths[] = { 36, 40, 46, 48, 52 };
+	uint64_t rng = 0xFB46ULL;
+	unsigned n = 0, bad = 0, mapped = 0, refused = 0;
+	for (unsigned c = 0; c < 200; c++) {
+		unsigned width = widths[c % ARRAY_SIZE(widths)];
+		uint32_t w = 640 + 64 * (uint32_t)(test_rng_next(&rng) % 16), hgt = 480 + (uint32_t)(test_rng_next(&rng) % 300);
+		uint64_t bytes = (uint64_t)w * hgt * 4;
+		uint64_t base;
+		if (c % 3 == 0)   /* its last byte just below, at or past the width's end */
+			base = (1ULL << width) - ALIGN_UP(bytes, PAGE_SIZE) + ((test_rng_next(&rng) % 3) - 1) * PAGE_SIZE;
+		else
+			base = (1ULL << (32 + test_rng_next(&rng) % 20)) + (test_rng_next(&rng) % 64) * SIZE_2M;
+		machine_map_init(&m, 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST << PAGE_SHIFT, REAL_END - REAL_FIRST, 0);
+		struct bootinfo bi = { .fb = { .base = base, .size = bytes, .width = w, .height = hgt, .pitch = w,
+					       .format = BOOTINFO_FB_BGRX } };
+		bool built = build_dmap(width);
+		vm_fb_virt = 0;
+		char out[1024];
+		capture_begin();
+		if (built)
+			vm_map_fb(&bi);
+		capture_end(out, sizeof(out));
+		bool reachable = (base + bytes - 1) >> width == 0;
+		paddr_t got = 0;
+		bool good = built && (reachable ? vm_fb_virt == FB_BASE + (base & PAGE_MASK) &&
+							pt_query(&kernel_pt, vm_fb_virt, &got, NULL, NULL) && got == base
+						: vm_fb_virt == 0 && strstr(out, "physical address width") != NULL);
+		mapped += reachable;
+		refused += !reachable;
+		n++;
+		if (!good && bad++ < 4)
+			printf("# width %u, framebuffer 0x%llx + 0x%llx: vm_fb_virt 0x%llx (translates to 0x%llx), said \"%.80s\"\n",
+			       width, (unsigned long long)base, (unsigned long long)bytes, (unsigned long long)vm_fb_virt,
+			       (unsigned long long)got, out);
+	}
+	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
+	ok(bad == 0 && mapped > 20 && refused > 20, "%u framebuffers at 4 GiB to 2^52: mapped at FB_BASE below the CPU's "
+	   "width (%u), left out with a message past it (%u), the boot going on (%u wrong)", n, mapped, refused, bad);
+}
+
+int main(void)
+{
+	fake_arch_init();
+	test_dmap_holds_phys();
+	test_dmap_overlaps();
+	test_high_framebuffer_costs_the_screen();
+	return tap_done();
+}
