@@ -54,7 +54,7 @@ all: $(B)/kernel.elf $(B)/BOOTX64.EFI
 test: deps
 	$(MAKE) -j2 $(HOST_TESTS) $(TSAN_IN_TEST) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --directives --exec '' $(HOST_TESTS) $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/flash-mount-test.sh tools/fuzz-smoke.sh tools/screen-test.sh \
+	prove --directives --exec '' $(HOST_TESTS) $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/flash-mount-test.sh tools/flash-input-test.sh tools/fuzz-smoke.sh tools/screen-test.sh \
 		tools/cmdline-boot-test.sh tools/syspte-sizes.sh tools/layers-test.sh tools/tlb-test.sh
 
 # The layering by name, besides the compiler's include paths: no file includes a header of a layer

@@ -478,10 +478,6 @@ static void test_ram_picture_end(void)
 		uint64_t first = 0x10000 + test_rng_next(&rng) % 0x8000;   /* past the real RAM, below the MMIO */
 		int64_t d = (int64_t)(test_rng_next(&rng) % 5) - 2;
 		unsigned kind = (c / ARRAY_SIZE(widths)) % 4;
-		bool usable = phys_type_usable_at_init(types[c % ARRAY_SIZE(types)], 0) ||
-			      phys_type_loader(types[c % ARRAY_SIZE(types)], 0);
-		if (usable && kind == 0)   /* phys_init is held to the 52-bit rule for those by test 1 */
-			off = 0;
 		unsigned __int128 edge = kind == 0 ? arch_end : kind == 1 ? (unsigned __int128)1 << width
 				       : kind == 2 ? (unsigned __int128)1 << 64
 						   : ((unsigned __int128)first + 1 + test_rng_next(&rng) % ((1ULL << (width - 12)) - first)) << 12;

@@ -1,21 +1,20 @@
 #!/bin/bash
-# TAP for prove (review round 3): the USB-stick tools' refusals, without root and without any
-# block device. Parts of tools/flash.sh run on their own (as tools/flash-mount-test.sh does), with
-# /sys/block and /proc/self/mountinfo replaced by files under a temporary directory and a fake
-# lsblk; tools/image.sh runs whole, on files under that directory. No device is opened, dd never runs.
-#
-#  1-3  flash.sh's image checks (lines from "[ -r "$img" ]" to the size check) against a fake
-#       /sys/block/sdz/size of 1 MiB: an image of 8 MiB is refused (passes); the same image through
-#       a symlink must be refused too (fails: stat -c %s without -L measures the link, a few bytes,
-#       so a stick smaller than the image is written until dd runs out of room); a non-regular image
-#       (/dev/zero, which stat sizes 0) must be refused (fails: dd would fill the whole stick).
-#  4    flash.sh's mounted_parts must see the stick's partition mounted through FUSE (anonymous
-#       0:NN device) when the mount's source is a symlink to it (ntfs-3g /dev/disk/by-label/STICK
-#       records the path as given) (fails: the source is compared as a string, not resolved).
-#  5    image.sh OUT naming an existing file that is not a regular file (a FIFO here, standing for
-#       /dev/sdb, which a person may give image.sh instead of flash.sh) must be refused and left as
-#       it was (fails: image.sh builds OUT.tmp beside it, then mv replaces the node and reports
-#       success; as root with OUT=/dev/sdb that removes the stick's device node and claims an image).
+# TAP for prove: the USB-stick tools' refusals of what a person may hand them, without root and
+# without any block device. Parts of tools/flash.sh run on their own (as tools/flash-mount-test.sh
+# does), with /sys/block and /proc/self/mountinfo replaced by files under a temporary directory and
+# a fake lsblk; tools/image.sh runs whole, on files under that directory. No device is opened, dd
+# never runs. Each check guards a defect a review found (round 3) and the fix:
+#  1-3  flash.sh's image checks (lines from the first '[ ... "$img" ]' to the size check) against a
+#       fake /sys/block/sdz/size of 1 MiB: an image of 8 MiB is refused; the same image through a
+#       symlink is refused too (stat without -L measured the link, a few bytes, so a stick smaller
+#       than the image was written until dd ran out of room); a non-regular image (/dev/zero, which
+#       stat sizes 0) is refused (dd would have filled the whole stick).
+#  4    flash.sh's mounted_parts sees the stick's partition mounted through FUSE (anonymous 0:NN
+#       device) when the mount's source is a symlink to it (ntfs-3g /dev/disk/by-label/STICK
+#       records the path as given; the source was compared as a string, not resolved).
+#  5    image.sh refuses an OUT naming an existing file that is not a regular file (a FIFO here,
+#       standing for /dev/sdb, which a person may give image.sh instead of flash.sh) and leaves it
+#       as it was (image.sh built OUT.tmp beside it, then mv replaced the node and reported success).
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "/tmp/flash r3 test.XXXXXX")   # a path with spaces, as a person's may have
