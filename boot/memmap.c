@@ -3,6 +3,7 @@
  * must map, and a buffer big enough for the final map.
  */
 #include "loader.h"
+#include "physlimit.h"
 #include "vmlayout.h"
 
 /* Spare descriptors in the final map buffer: allocations and splits between our sizing query
@@ -31,7 +32,7 @@ static BOOLEAN memmap_type_is_ram(UINT32 type)
 
 /* Bytes of the architectural 52-bit physical address space: no machine has RAM past it, so a
  * descriptor claiming some is a firmware bug (mm/phys.c's PHYS_ARCH_FRAMES, the same rule). */
-#define MEMMAP_ARCH_END (1ULL << 52)
+#define MEMMAP_ARCH_END PHYS_ADDR_ARCH_END
 
 /* The firmware's descriptor stride is too short to hold a descriptor: reading the map at it
  * would run past its end. Prints why; the caller refuses the map. */

@@ -1,5 +1,6 @@
 /* Pictures of the system PTE region and of physical memory (see memview.h). */
 #include "memview.h"
+#include "physlimit.h"
 #include "fbcon.h"
 #include "syspte.h"
 #include "reserved.h"
@@ -27,7 +28,7 @@
 #define MEMVIEW_CHUNK_MAX   (1ULL << 31)
 /* Bytes of the architectural 52-bit physical address space: a descriptor claiming RAM past it is
  * a firmware's bug, which the kernel ignores whole (mm/phys.c, kernel/vm.c) and the picture too. */
-#define MEMVIEW_ARCH_END    (1ULL << 52)
+#define MEMVIEW_ARCH_END    PHYS_ADDR_ARCH_END
 
 /* Colours of the first MEMVIEW_TAGS tags seen, in order. */
 static const uint32_t memview_tag_rgb[MEMVIEW_TAGS] = {

@@ -1,5 +1,6 @@
 /* Kernel address space construction (see vm.h). Runs once, on the boot CPU, interrupts off. */
 #include "vm.h"
+#include "physlimit.h"
 #include "vmlayout.h"
 #include "phys.h"
 #include "efi_mmap.h"
@@ -34,7 +35,7 @@ static void vm_map_image(const struct bootinfo *bi, const char *start, const cha
 /* Bytes of the architectural 52-bit physical address space: a descriptor claiming RAM past it is a
  * firmware's bug, ignored whole (mm/phys.c's PHYS_ARCH_FRAMES for the usable types; the loader's
  * boot/memmap.c for its tables). */
-#define VM_ARCH_PHYS_END (1ULL << 52)
+#define VM_ARCH_PHYS_END PHYS_ADDR_ARCH_END
 
 /* True for the memory types the direct map holds: what the allocator hands out (now or after the
  * switch), the kernel image, ACPI and firmware runtime memory. */

@@ -6,6 +6,7 @@
  * page twice. The two usable sets (now, and loader-later) are disjoint by construction.
  */
 #include "phys.h"
+#include "physlimit.h"
 #include "buddy_impl.h"
 #include "bitset.h"
 #include "efi_mmap.h"
@@ -23,7 +24,7 @@
 #define PHYS_LIMIT_PFN MIN(MIN(PHYS_ARCH_FRAMES, BUDDY_MAX_PAGES), 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT))
 /* Frames of the architectural 52-bit physical address space: a descriptor of usable memory that
  * ends past it (or whose end wraps) describes RAM no machine has, and is ignored whole. */
-#define PHYS_ARCH_FRAMES (1ULL << (52 - PAGE_SHIFT))
+#define PHYS_ARCH_FRAMES (PHYS_ADDR_ARCH_END >> PAGE_SHIFT)
 
 /* Frames of wanted ranges that phys_collect dropped at PHYS_LIMIT_PFN (reported by phys_init). */
 static uint64_t phys_clipped;
