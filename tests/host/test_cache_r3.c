@@ -184,9 +184,148 @@ static void test_undone_leaf_named_once(void)
 	host_machine_destroy();
 }
 
+/* buddy_for_each_free's callback: the longest extent seen into *arg. */
+static void longest_cb(uint64_t start, uint64_t count, void *arg)
+{
+	(void)start;
+	uint64_t *m = arg;
+	*m = MAX(*m, count);
+}
+
+/* The allocator's longest free extent. */
+static uint64_t allocator_longest(struct syspte_region *r)
+{
+	uint64_t longest = 0, f = spin_lock(&r->lock);
+	buddy_for_each_free(&r->buddy, longest_cb, &longest);
+	spin_unlock(&r->lock, f);
+	return longest;
+}
+
+/*
+ * 3. The top of the region with the caches on, at the smallest region (one span, 512 pages) and odd
+ * multiples of it (1536, 2560), normally and in verifier mode (passing coverage). CPU 0 leaves free
+ * free only the region's last 126 pages (whose one aligned chunk is the region's last) and 63-page
+ * holes (none holds an aligned chunk), so CPU 1's cache is carved at the region's end:
+ *  - CPU 1 fills that chunk with one-page reservations; the one at the region's last page (its
+ *    guard's, in verifier mode) is mapped, looked up, unmapped (one flush naming that page) and
+ *    all are freed from CPU 2; syspte_check clean after each step;
+ *  - a request of the 62 free pages below the chunk plus the chunk (126 pages, less the guard) is placed at
+ *    the region's end by a drain of CPU 1's cache (docs/contract.md section 6: refused only when no
+ *    run exists in the allocator's and the caches' free space together);
+ *  - with everything freed, a reservation of the whole region (less the guard) is placed and, not
+ *    in verifier mode, mapped by one 2 MiB leaf per span and unmapped with one flush naming each
+ *    leaf once; the region is whole afterwards.
+ */
+static void test_edges_small_regions(void)
+{
+	static const uint64_t sizes[] = { 512, 1536, 2560 };
+	static uint64_t pfns[2560];
+	const uint32_t tag = 0x65676465;   /* 'edge' */
+	unsigned runs = 0, good_runs = 0;
+	for (unsigned vm = 0; vm < 2; vm++)
+		for (unsigned z = 0; z < 3; z++, runs++) {
+			uint64_t npages = sizes[z];
+			unsigned bad = 0, step = 0;
+#define EXPECT(c) do { step++; if (!(c)) { bad++; if (bad < 4) printf("# %llu pages%s: step %u failed: %s\n", \
+				(unsigned long long)npages, vm ? " (verifier)" : "", step, #c); } } while (0)
+			mm_verifier_set(vm);
+			if (host_machine_create(64ULL << 20, npages * PAGE_SIZE)) {
+				ok(0, "machine of %llu pages", (unsigned long long)npages);
+				continue;
+			}
+			struct syspte_region *r = reserved_region();
+			uint64_t g = r->guard;
+			vaddr_t held[64];
+			unsigned nheld = 0;
+			fake_cpu_switch(0);
+			for (vaddr_t v; nheld < 64 && (v = syspte_reserve(r, 63 - g, tag, 0)) != 0;)
+				held[nheld++] = v;   /* from the region's end down: held[j] at npages - 63 (j + 1) */
+			for (uint64_t l; (l = allocator_longest(r)) > g;)
+				EXPECT(syspte_reserve(r, l - g, tag, 0) != 0);
+			EXPECT(nheld >= 6 && held[0] == syspte_va(r, npages - 63) && held[1] == syspte_va(r, npages - 126));
+			/* free: the region's last 126 pages (whose one aligned chunk is the last) and 63-page holes */
+			for (unsigned k = 0; k < nheld; k++)
+				if (k < 2 || (k > 2 && k % 2))
+					EXPECT(syspte_release(r, held[k], tag) == SYSPTE_OK);
+			EXPECT(syspte_check(r) == 0);
+			/* CPU 1's cache: its one chunk is the region's last */
+			fake_cpu_switch(1);
+			vaddr_t got[SYSPTE_CHUNK_PAGES];
+			unsigned n = 0;
+			while (n < SYSPTE_CHUNK_PAGES / (1 + g) && (got[n] = syspte_reserve(r, 1, tag, 0)) != 0)
+				n++;
+			struct syspte_cache *c = r->cache.cpu[1];
+			EXPECT(n == SYSPTE_CHUNK_PAGES / (1 + g) && c && c->nchunks == 1 && c->live == n);
+			EXPECT(c && c->active[0] && c->active[0]->index == r->cache.nchunks - 1);
+			EXPECT(n && got[n - 1] == syspte_va(r, npages - 1 - g) && syspte_check(r) == 0);
+			if (n) {
+				struct syspte_info info;
+				pfns[0] = 0x4242;
+				fake_cpu_switch(2);
+				EXPECT(syspte_map(r, got[n - 1], tag, pfns, 1, PT_CACHE_WB) == SYSPTE_OK);
+				EXPECT(syspte_lookup(r, got[n - 1], &info) && info.mapped == 1 && info.base == got[n - 1]);
+				EXPECT(syspte_check(r) == 0);
+				fake_tlb_reset();
+				EXPECT(syspte_unmap(r, got[n - 1], tag, 1) == SYSPTE_OK);
+				EXPECT(fake_tlb.flushes == 1 && fake_tlb_flushed_range(0, got[n - 1], 1));
+				EXPECT(!syspte_lookup(r, got[n - 1] + PAGE_SIZE * g, NULL) || !g);
+			}
+			fake_cpu_switch(2);
+			for (unsigned k = 0; k < n; k++)
+				EXPECT(syspte_release(r, got[k], tag) == SYSPTE_OK);
+			EXPECT(syspte_check(r) == 0);
+			/* the hole below the chunk and the chunk: placed by a drain, at the region's end */
+			struct syspte_stats s0, s1;
+			syspte_get_stats(r, &s0);
+			fake_cpu_switch(0);
+			vaddr_t across = syspte_reserve(r, 126 - g, tag, 0);
+			syspte_get_stats(r, &s1);
+			EXPECT(across == syspte_va(r, npages - 126) && s1.cache_drains == s0.cache_drains + 1);
+			EXPECT(syspte_check(r) == 0);
+			if (across)
+				EXPECT(syspte_release(r, across, tag) == SYSPTE_OK);
+			/* everything freed: the whole region, mapped by leaves */
+			for (vaddr_t v = syspte_va(r, 0); v; v = 0) {
+				struct syspte_info info;
+				for (uint64_t i = 0; i < npages; i++)
+					if (syspte_lookup(r, syspte_va(r, i), &info) && info.base == syspte_va(r, i))
+						EXPECT(syspte_release(r, info.base, tag) == SYSPTE_OK);
+			}
+			vaddr_t w = syspte_reserve(r, npages - g, tag, 0);
+			EXPECT(w == r->base && syspte_check(r) == 0);
+			if (w && !g) {
+				for (uint64_t k = 0; k < npages; k++)
+					pfns[k] = SYSPTE_SPAN_PAGES * 8 + k;
+				EXPECT(syspte_map(r, w, tag, pfns, npages, PT_CACHE_WB) == SYSPTE_OK);
+				struct syspte_stats st;
+				syspte_get_stats(r, &st);
+				EXPECT(st.large_leaves == r->nspans && st.pages_mapped == npages && syspte_check(r) == 0);
+				fake_tlb_reset();
+				EXPECT(syspte_unmap(r, w, tag, npages) == SYSPTE_OK);
+				vaddr_t leaves[8];
+				for (uint64_t k = 0; k < r->nspans; k++)
+					leaves[k] = r->base + k * SIZE_2M;
+				EXPECT(fake_tlb.flushes == 1 && fake_tlb_flushed_pages(0, leaves, r->nspans));
+			}
+			if (w)
+				EXPECT(syspte_release(r, w, tag) == SYSPTE_OK);
+			struct syspte_stats st;
+			syspte_get_stats(r, &st);
+			EXPECT(st.free_pages == npages && st.live == 0 && st.large_leaves == 0 && syspte_check(r) == 0);
+#undef EXPECT
+			good_runs += bad == 0;
+			fake_cpu_switch(0);
+			host_machine_destroy();
+			mm_verifier_set(false);
+		}
+	ok(good_runs == runs, "the region's last chunk and page with the caches on, at 512, 1536 and 2560 pages, with "
+	   "and without the verifier: %u of %u runs clean", good_runs, runs);
+}
+
 int main(void)
 {
 	test_stray_start_before_leaf();
 	test_undone_leaf_named_once();
+	test_edges_small_regions();
 	return tap_done();
 }
