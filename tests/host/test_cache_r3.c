@@ -322,10 +322,62 @@ static void test_edges_small_regions(void)
 	   "and without the verifier: %u of %u runs clean", good_runs, runs);
 }
 
+/*
+ * 4. syspte_check checks the region's level-2 entries (mm/syspte_report.c, syspte_check_tables_locked:
+ * "each span's directory entries agree (a table's address and its level-2 entry: the table, or a 2
+ * MiB leaf over a span one reservation maps whole)"; "present PTEs outside any reservation"). A
+ * span without a level-1 table has no mapping and no reservation, so its level-2 entry must not be
+ * present. Generated cases: on a region whose first GiB's level-2 table is known (a reservation made
+ * one span's table), a span with no table gets a present entry, a 2 MiB leaf of a memory type a map
+ * writes or a pointer to a page as a table, and syspte_check is asked; the entry is cleared after
+ * each case. The check reads no span's entry while the span has no table, so it misses every one;
+ * such an entry also stops a later reservation from getting its table (pt_span_tables leaves spans
+ * whose entry is present), so the region's own map would meet a span without slots.
+ */
+static void test_present_entry_without_table(void)
+{
+	const uint32_t tag = 0x6c626174;   /* 'tabl' */
+	unsigned cases = 0, verdict[3] = { 0 };
+	if (host_machine_create(64ULL << 20, 64ULL << 20)) {
+		ok(0, "machine");
+		return;
+	}
+	struct syspte_region *r = reserved_region();
+	vaddr_t v = syspte_reserve(r, 600, tag, 0);   /* a span's table, and the level-2 table it hangs from */
+	if (!v || syspte_check(r) != 0) {
+		ok(0, "set-up");
+		return;
+	}
+	for (unsigned t = 0; t < 16; t++) {
+		uint64_t s;
+		do
+			s = draw(r->nspans);
+		while (syspte_has_table(r, s));
+		volatile pte_t *pde = syspte_pde(r, s);
+		pte_t was = arch_pte_read(pde);
+		if (arch_pte_present(was)) {
+			ok(0, "span %llu has no table yet a present level-2 entry", (unsigned long long)s);
+			break;
+		}
+		paddr_t pa = (t % 2) ? SIZE_2M * (1 + draw(16)) : PAGE_SIZE * (256 + draw(1024));
+		pte_t e = (t % 2) ? arch_pte_leaf(r->attrs2[draw(PT_CACHE_TYPES)], pa) : arch_pte_table(pa);
+		arch_pte_write(pde, e);
+		verdict[check_in_child(r)]++;
+		arch_pte_write(pde, was);
+		cases++;
+	}
+	ok(cases == 16 && syspte_check(r) == 0, "control: %u cases, the region consistent again after each", cases);
+	ok(cases == 16 && verdict[CHECK_REPORTED] == cases,
+	   "a present level-2 entry over a span without a table (a 2 MiB leaf, or a table pointer): reported %u, "
+	   "missed %u, panicked %u of %u", verdict[CHECK_REPORTED], verdict[CHECK_MISSED], verdict[CHECK_PANICKED], cases);
+	host_machine_destroy();
+}
+
 int main(void)
 {
 	test_stray_start_before_leaf();
 	test_undone_leaf_named_once();
 	test_edges_small_regions();
+	test_present_entry_without_table();
 	return tap_done();
 }
