@@ -18,6 +18,8 @@
 #include "test_rng.h"
 #include "lock_play.h"
 #include "pt.h"
+#include "bugcheck.h"
+#include "bugcheck_codes.h"
 
 static uint64_t rng = 0x7233636163ULL;
 static uint64_t draw(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
@@ -373,11 +375,149 @@ static void test_present_entry_without_table(void)
 	host_machine_destroy();
 }
 
+/* The bug checks raised (the hook returns: the call goes on as after a report). */
+static struct {
+	unsigned n;
+	uint64_t code, p1, p2, p3, p4;
+} raised;
+
+static void record_bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
+{
+	raised.n++;
+	raised.code = code, raised.p1 = p1, raised.p2 = p2, raised.p3 = p3, raised.p4 = p4;
+}
+
+/* What the poll hook of test 5 does while the call spins on CPU 1's cache's lock: CPU 1 lets go of
+ * it, then (as the spinning CPU, which holds no lock yet) every cache is drained into the region
+ * and, when adopt is set, the chunk of page i is adopted by the spinning CPU's cache. */
+static struct {
+	struct syspte_region *r;
+	spinlock_t *held;
+	uint64_t i, n;
+	bool adopt, ran, drained, adopted;
+} mover;
+
+static void mover_spun(void)
+{
+	if (mover.ran)
+		return;
+	mover.ran = true;
+	lock_play_release(mover.held);
+	struct syspte_region *r = mover.r;
+	uint64_t f = spin_lock(&r->lock);
+	mover.drained = syspte_cache_drain_locked(r, 1, 1) && !syspte_cache_owner_page(r, mover.i);
+	if (mover.adopt) {
+		syspte_cache_adopt_locked(r, mover.i, mover.n);
+		mover.adopted = syspte_cache_owner_page(r, mover.i) == fake_cpu + 1;
+	}
+	spin_unlock(&r->lock, f);
+}
+
+enum race_op { OP_FREE, OP_FREE_WRONG_TAG, OP_MAP, OP_UNMAP, OP_LOOKUP, OP_COUNT };
+
+/*
+ * 5. A call on a cached reservation whose chunk is drained (and, in half the cases, adopted by the
+ * calling CPU's cache) between the call's read of the chunk's owner and its taking of that owner's
+ * lock (docs/design.md, "Per-CPU caches": the owner is a hint checked again under the owner's lock;
+ * a drain moves the reservation into the region's index; mm/syspte.h: the calls may run
+ * concurrently on several CPUs). Deterministic: CPU 1 (played) holds its cache's lock, CPU 2 makes
+ * the call, and the move runs inside CPU 2's spin, after which CPU 1 lets go. Generated sizes 1..16,
+ * every call: a free with the right tag (OK, the reservation gone), with another tag (0xDA 0x101
+ * with the contract's parameters, nothing changed), a map (OK, the pages mapped, counted once), an
+ * unmap of a mapping (OK, one flush naming the pages), a lookup (base, size, tag, pages mapped).
+ * Passing coverage: syspte_check clean and the statistics those of the reservations after each.
+ */
+static void test_call_meets_drained_chunk(void)
+{
+	const uint32_t tag = 0x6e617264;   /* 'dran' */
+	unsigned cases = 0, good = 0;
+	bugcheck_hook_t old = bugcheck_set_hook(record_bugcheck);
+	for (unsigned op = 0; op < OP_COUNT; op++)
+		for (unsigned adopt = 0; adopt < 2; adopt++)
+			for (unsigned t = 0; t < 4; t++, cases++) {
+				if (host_machine_create(64ULL << 20, 16ULL << 20)) {
+					ok(0, "machine");
+					goto out;
+				}
+				struct syspte_region *r = reserved_region();
+				uint64_t n = 1 + draw(SYSPTE_CACHE_MAX_PAGES), pfns[SYSPTE_CACHE_MAX_PAGES];
+				for (uint64_t k = 0; k < n; k++)
+					pfns[k] = 0x5000 + 7 * k;
+				fake_cpu_switch(2);   /* CPU 2's cache exists, with room for an adopted chunk */
+				syspte_release(r, syspte_reserve(r, 1, tag, 0), tag);
+				fake_cpu_switch(1);
+				vaddr_t v = syspte_reserve(r, n, tag, 0);
+				uint64_t i = (v - r->base) >> PAGE_SHIFT;
+				struct syspte_cache *c1 = r->cache.cpu[1];
+				bool set_up = v && c1 && syspte_cache_owner_page(r, i) == 2;
+				if (set_up && op == OP_UNMAP)
+					set_up = syspte_map(r, v, tag, pfns, n, PT_CACHE_WB) == SYSPTE_OK;
+				if (!set_up) {
+					printf("# case %u: set-up failed\n", cases);
+					host_machine_destroy();
+					continue;
+				}
+				struct syspte_stats before, after;
+				syspte_get_stats(r, &before);
+				mover = (typeof(mover)){ .r = r, .held = &c1->lock, .i = i, .n = n, .adopt = adopt };
+				lock_play_hold(&c1->lock, 1);
+				fake_cpu_switch(2);
+				fake_tlb_reset();
+				raised.n = 0;
+				fake_cpu_poll_hook = mover_spun;
+				bool right = false;
+				struct syspte_info info = { 0 };
+				switch (op) {
+				case OP_FREE:
+					right = syspte_release(r, v, tag) == SYSPTE_OK;
+					break;
+				case OP_FREE_WRONG_TAG:
+					right = syspte_release(r, v, tag + 1) == SYSPTE_MISUSE && raised.n == 1 &&
+						raised.code == BUGCHECK_SYSTEM_PTE_MISUSE && raised.p1 == SYSPTE_BUGCHECK_FREE_WRONG_TAG &&
+						raised.p2 == v && raised.p3 == tag + 1 && raised.p4 == tag;
+					break;
+				case OP_MAP:
+					right = syspte_map(r, v, tag, pfns, n, PT_CACHE_WB) == SYSPTE_OK;
+					break;
+				case OP_UNMAP:
+					right = syspte_unmap(r, v, tag, n) == SYSPTE_OK && fake_tlb.flushes == 1 &&
+						(n > TLB_BATCH_PAGES ? fake_tlb.alls == 1 : fake_tlb_flushed_range(0, v, n));
+					break;
+				case OP_LOOKUP:
+					right = syspte_lookup(r, v + draw(n) * PAGE_SIZE, &info) && info.base == v && info.npages == n &&
+						info.tag == tag && info.mapped == 0;
+					break;
+				}
+				fake_cpu_poll_hook = NULL;
+				syspte_get_stats(r, &after);
+				bool moved = mover.ran && mover.drained && (!adopt || mover.adopted);
+				bool counts = after.live == before.live - (op == OP_FREE) &&
+					      after.pages_reserved == before.pages_reserved - (op == OP_FREE ? n : 0) &&
+					      after.pages_mapped == before.pages_mapped + (op == OP_MAP ? n : 0) - (op == OP_UNMAP ? n : 0);
+				bool mapped_now = pt_query(host_machine_pt(), v, NULL, NULL, NULL);
+				bool pages = op == OP_MAP ? mapped_now : !mapped_now;
+				bool clean = syspte_check(r) == 0 && (op == OP_FREE_WRONG_TAG || raised.n == 0);
+				if (moved && right && counts && pages && clean)
+					good++;
+				else
+					printf("# %s, %llu pages%s: moved %d, outcome %d, counts %d, PTEs %d, check %d\n",
+					       (const char *[]){ "free", "free with another tag", "map", "unmap", "lookup" }[op],
+					       (unsigned long long)n, adopt ? ", adopted" : "", moved, right, counts, pages, clean);
+				fake_cpu_switch(0);
+				host_machine_destroy();
+			}
+out:
+	bugcheck_set_hook(old);
+	ok(cases == OP_COUNT * 8 && good == cases, "calls on a cached reservation whose chunk was drained (and adopted) "
+	   "while they waited for its owner's lock: %u of %u as the contract says", good, cases);
+}
+
 int main(void)
 {
 	test_stray_start_before_leaf();
 	test_undone_leaf_named_once();
 	test_edges_small_regions();
 	test_present_entry_without_table();
+	test_call_meets_drained_chunk();
 	return tap_done();
 }
