@@ -512,6 +512,82 @@ out:
 	   "while they waited for its owner's lock: %u of %u as the contract says", good, cases);
 }
 
+/* Test 6's played walker on CPU 0: it holds the region's lock with the caches frozen; inside the
+ * unmap's spin on that lock it thaws them and lets go, as syspte_get_stats does. */
+static struct syspte_region *walker_r;
+static bool walker_ran;
+
+static void walker_done(void)
+{
+	if (walker_ran)
+		return;
+	walker_ran = true;
+	__atomic_store_n(&walker_r->cache.frozen, 0, __ATOMIC_RELEASE);
+	lock_play_release(&walker_r->lock);
+}
+
+/*
+ * 6. The unmap of a reservation a CPU's cache holds flushes its TLB batch under that cache's lock
+ * (include/tlb_batch.h: "One exception: the unmap of a reservation a per-CPU cache holds ... flushes
+ * under that cache's lock alone (mm/syspte_map.c), so not even a racing free can reuse its pages
+ * first"; mm/syspte_map.c: "A cached unmap flushes its batch before it releases the cache's lock").
+ * Generated sizes 1..16 of a reservation CPU 1's cache placed and CPU 2 mapped, unmapped from CPU 2
+ * while a walker (played by CPU 0: the region's lock held, the caches frozen, as syspte_get_stats
+ * does) makes the fast path step aside: the unmap takes the region's path, which takes the cache's
+ * lock through syspte_resv_at_locked and releases it (syspte_unhold_locked) before its flush. The
+ * flush's record (fake_tlb ev[0].ranks) must show the cache's lock held; the control, the same
+ * unmap with no walker, does.
+ */
+static void test_cached_unmap_flush_under_lock(void)
+{
+	const uint32_t tag = 0x6873756c;   /* 'lush' */
+	unsigned cases = 0, fast_under = 0, region_under = 0;
+	if (host_machine_create(64ULL << 20, 16ULL << 20)) {
+		ok(0, "machine");
+		return;
+	}
+	struct syspte_region *r = reserved_region();
+	uint64_t pfns[SYSPTE_CACHE_MAX_PAGES];
+	for (uint64_t n = 1; n <= SYSPTE_CACHE_MAX_PAGES; n++, cases++)
+		for (unsigned walker = 0; walker < 2; walker++) {
+			for (uint64_t k = 0; k < n; k++)
+				pfns[k] = 0x6000 + k;
+			fake_cpu_switch(1);
+			vaddr_t v = syspte_reserve(r, n, tag, 0);
+			if (!v || syspte_cache_owner_page(r, (v - r->base) >> PAGE_SHIFT) != 2)
+				continue;
+			fake_cpu_switch(2);
+			if (syspte_map(r, v, tag, pfns, n, PT_CACHE_WB) != SYSPTE_OK)
+				continue;
+			fake_tlb_reset();
+			if (walker) {
+				walker_r = r;
+				walker_ran = false;
+				lock_play_hold(&r->lock, 0);
+				__atomic_store_n(&r->cache.frozen, 1, __ATOMIC_RELEASE);
+				fake_cpu_poll_hook = walker_done;
+			}
+			int st = syspte_unmap(r, v, tag, n);
+			fake_cpu_poll_hook = NULL;
+			bool under = st == SYSPTE_OK && fake_tlb.flushes == 1 && fake_tlb.logged == 1 &&
+				     (fake_tlb.ev[0].ranks & (1u << LOCK_RANK_SYSPTE_CACHE)) &&
+				     (n > TLB_BATCH_PAGES || fake_tlb_flushed_range(0, v, n));
+			if (walker)
+				region_under += under && walker_ran;
+			else
+				fast_under += under;
+			if (syspte_check(r) != 0 || syspte_release(r, v, tag) != SYSPTE_OK)
+				printf("# %llu pages: the region inconsistent after the unmap\n", (unsigned long long)n);
+		}
+	ok(cases == SYSPTE_CACHE_MAX_PAGES && fast_under == cases,
+	   "control: a cached unmap on the fast path flushes under its cache's lock (%u of %u)", fast_under, cases);
+	ok(cases == SYSPTE_CACHE_MAX_PAGES && region_under == cases,
+	   "a cached unmap sent to the region's path by a walker's freeze flushes under its cache's lock: %u of %u",
+	   region_under, cases);
+	fake_cpu_switch(0);
+	host_machine_destroy();
+}
+
 int main(void)
 {
 	test_stray_start_before_leaf();
@@ -519,5 +595,6 @@ int main(void)
 	test_edges_small_regions();
 	test_present_entry_without_table();
 	test_call_meets_drained_chunk();
+	test_cached_unmap_flush_under_lock();
 	return tap_done();
 }
