@@ -53,14 +53,15 @@ static enum check_verdict check_in_child(struct syspte_region *r)
  * between the reservation's start and that leaf. The check's leaf loop (syspte_check_tables_locked)
  * looks the leaf's reservation up with syspte_resv_at_locked, which takes the last start bit before
  * the leaf and asserts that its record exists (KASSERT "start bit %llu without a record"), before
- * the walk that would report the stray bit. The control: the same stray bit with the leaf unmapped
- * is reported.
+ * the walk that would report the stray bit. The same holds when the reservation's own index entry
+ * carries another start (its start bit then has no entry). The control: the same stray bit with the
+ * leaf unmapped is reported.
  */
 static void test_stray_start_before_leaf(void)
 {
 	const uint32_t tag = 0x5f726174;   /* 'tar_' */
 	static uint64_t pfns[SYSPTE_SPAN_PAGES];
-	unsigned cases = 0, with_leaf[3] = { 0 }, without_leaf[3] = { 0 };
+	unsigned cases = 0, with_leaf[3] = { 0 }, without_leaf[3] = { 0 }, moved_entry[3] = { 0 };
 	if (host_machine_create(64ULL << 20, 64ULL << 20)) {
 		ok(0, "machine");
 		return;
@@ -84,6 +85,11 @@ static void test_stray_start_before_leaf(void)
 		bitset_set(&r->starts, p);
 		with_leaf[check_in_child(r)]++;
 		bitset_clear(&r->starts, p);
+		struct syspte_resv *e = syspte_index_find(&r->index, s);   /* its record moved to another start */
+		uint32_t was = e->start;
+		e->start = (uint32_t)p;
+		moved_entry[check_in_child(r)]++;
+		e->start = was;
 		if (syspte_unmap(r, syspte_va(r, leaf), tag, SYSPTE_SPAN_PAGES) != SYSPTE_OK) {
 			ok(0, "unmap of case %u", t);
 			break;
@@ -100,6 +106,10 @@ static void test_stray_start_before_leaf(void)
 	   "a stray start bit before a 2 MiB leaf of the same reservation: reported %u, missed %u, panicked %u of %u "
 	   "(syspte_check must report it, not assert in syspte_resv_at_locked)",
 	   with_leaf[CHECK_REPORTED], with_leaf[CHECK_MISSED], with_leaf[CHECK_PANICKED], cases);
+	ok(cases == 12 && moved_entry[CHECK_REPORTED] == cases,
+	   "the record of a reservation with a 2 MiB leaf keyed by another start (its start bit without its entry): "
+	   "reported %u, missed %u, panicked %u of %u", moved_entry[CHECK_REPORTED], moved_entry[CHECK_MISSED],
+	   moved_entry[CHECK_PANICKED], cases);
 	host_machine_destroy();
 }
 
