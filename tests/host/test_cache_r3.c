@@ -1,6 +1,17 @@
 /*
  * Review round 3 of the system PTE region's per-CPU caches, map path and checks (mm/syspte_cache.c,
- * mm/syspte_map.c, mm/syspte.c, mm/syspte_report.c). Each test names the rule it holds the code to.
+ * mm/syspte_map.c, mm/syspte.c, mm/syspte_report.c). Each test names the rule it holds the code to;
+ * every case is generated, and single-threaded (another CPU's part played through lock_play.h and
+ * the fake machine's poll hook), so each verdict is deterministic:
+ *  1. syspte_check reports a start bit without its index entry before a 2 MiB leaf (fails today:
+ *     it asserts in syspte_resv_at_locked);
+ *  2. the undo of a refused map names each 2 MiB leaf once in its flush (fails today: twice);
+ *  3. the region's last chunk and last page with the caches on, at 512, 1536 and 2560 pages;
+ *  4. syspte_check reports a present level-2 entry over a span without a table (fails today);
+ *  5. calls on a cached reservation whose chunk is drained (and adopted) while they wait for its
+ *     owner's lock;
+ *  6. a cached reservation's unmap flushes under its cache's lock when a walker's freeze sends it
+ *     to the region's path (fails today: it flushes after releasing it).
  *
  *   build/host/test_cache_r3
  */
