@@ -3,15 +3,18 @@
  * mm/syspte_map.c, mm/syspte.c, mm/syspte_report.c). Each test names the rule it holds the code to;
  * every case is generated, and single-threaded (another CPU's part played through lock_play.h and
  * the fake machine's poll hook), so each verdict is deterministic:
- *  1. syspte_check reports a start bit without its index entry before a 2 MiB leaf (fails today:
- *     it asserts in syspte_resv_at_locked);
- *  2. the undo of a refused map names each 2 MiB leaf once in its flush (fails today: twice);
+ *  1. syspte_check reports a start bit without its index entry before a 2 MiB leaf (it used to
+ *     assert in syspte_resv_at_locked);
+ *  2. the undo of a refused map names each 2 MiB leaf once in its flush (it used to name it twice);
  *  3. the region's last chunk and last page with the caches on, at 512, 1536 and 2560 pages;
- *  4. syspte_check reports a present level-2 entry over a span without a table (fails today);
+ *  4. syspte_check reports a present level-2 entry over a span without a table (it used to miss
+ *     every one);
  *  5. calls on a cached reservation whose chunk is drained (and adopted) while they wait for its
  *     owner's lock;
  *  6. a cached reservation's unmap flushes under its cache's lock when a walker's freeze sends it
- *     to the region's path (fails today: it flushes after releasing it).
+ *     to the region's path (it used to flush after releasing it);
+ *  7. test 4's rule over a span whose 1 GiB the region has not met (no pointer to its level-2
+ *     table): the page tables are walked for it.
  *
  *   build/host/test_cache_r3
  */
@@ -63,9 +66,10 @@ static enum check_verdict check_in_child(struct syspte_region *r)
  * span after its first page mapped by one 2 MiB leaf, and a stray start bit at a generated page
  * between the reservation's start and that leaf. The check's leaf loop (syspte_check_tables_locked)
  * looks the leaf's reservation up with syspte_resv_at_locked, which takes the last start bit before
- * the leaf and asserts that its record exists (KASSERT "start bit %llu without a record"), before
- * the walk that would report the stray bit. The same holds when the reservation's own index entry
- * carries another start (its start bit then has no entry). The control: the same stray bit with the
+ * the leaf and asserts that its record exists (KASSERT "start bit %llu without a record"): the loop
+ * used to reach that assertion before the walk that reports the stray bit, and now tests the bit
+ * against the index first. The same holds when the reservation's own index entry carries another
+ * start (its start bit then has no entry). The control: the same stray bit with the
  * leaf unmapped is reported.
  */
 static void test_stray_start_before_leaf(void)
@@ -115,7 +119,7 @@ static void test_stray_start_before_leaf(void)
 	   cases);
 	ok(cases == 12 && with_leaf[CHECK_REPORTED] == cases,
 	   "a stray start bit before a 2 MiB leaf of the same reservation: reported %u, missed %u, panicked %u of %u "
-	   "(syspte_check must report it, not assert in syspte_resv_at_locked)",
+	   "(syspte_check reports it, no assertion in syspte_resv_at_locked)",
 	   with_leaf[CHECK_REPORTED], with_leaf[CHECK_MISSED], with_leaf[CHECK_PANICKED], cases);
 	ok(cases == 12 && moved_entry[CHECK_REPORTED] == cases,
 	   "the record of a reservation with a 2 MiB leaf keyed by another start (its start bit without its entry): "
@@ -152,7 +156,8 @@ static void race_spun(void)
  * frame 512 + q turns beyond the width while the map spins on the region's lock (held by CPU 1):
  * REFUSED, nothing mapped, and one flush naming the leaf's address once and the q pages written
  * after it once each. The write names the leaf (syspte_write_ptes_held) and the undo
- * (syspte_clear_ptes_held) names it again: the flush names it twice.
+ * (syspte_clear_ptes_held) names it again: the flush used to name it twice (the undo now starts
+ * the batch again, syspte_undo_write_held).
  */
 static void test_undone_leaf_named_once(void)
 {
@@ -353,8 +358,8 @@ static void test_edges_small_regions(void)
  * present. Generated cases: on a region whose first GiB's level-2 table is known (a reservation made
  * one span's table), a span with no table gets a present entry, a 2 MiB leaf of a memory type a map
  * writes or a pointer to a page as a table, and syspte_check is asked; the entry is cleared after
- * each case. The check reads no span's entry while the span has no table, so it misses every one;
- * such an entry also stops a later reservation from getting its table (pt_span_tables leaves spans
+ * each case. The check used to read no span's entry while the span had no table, so it missed
+ * every one; such an entry also stops a later reservation from getting its table (pt_span_tables leaves spans
  * whose entry is present), so the region's own map would meet a span without slots.
  */
 static void test_present_entry_without_table(void)
@@ -555,9 +560,9 @@ static void walker_done(void)
  * Generated sizes 1..16 of a reservation CPU 1's cache placed and CPU 2 mapped, unmapped from CPU 2
  * while a walker (played by CPU 0: the region's lock held, the caches frozen, as syspte_get_stats
  * does) makes the fast path step aside: the unmap takes the region's path, which takes the cache's
- * lock through syspte_resv_at_locked and releases it (syspte_unhold_locked) before its flush. The
- * flush's record (fake_tlb ev[0].ranks) must show the cache's lock held; the control, the same
- * unmap with no walker, does.
+ * lock through syspte_resv_at_locked, and used to release it (syspte_unhold_locked) before its
+ * flush (syspte_region_done now flushes before). The flush's record (fake_tlb ev[0].ranks) must
+ * show the cache's lock held; the control, the same unmap with no walker, does.
  */
 static void test_cached_unmap_flush_under_lock(void)
 {
@@ -609,6 +614,73 @@ static void test_cached_unmap_flush_under_lock(void)
 	host_machine_destroy();
 }
 
+/* What a page-table change made behind the region's back (in a child, so nothing needs undoing)
+ * does to syspte_check: kind 0 maps a 2 MiB leaf at va, 1 makes the tables down to level 1 (a
+ * level-2 pointer to an empty table), 2 maps one 4 KiB page there (a pointer and a present PTE). */
+static enum check_verdict pt_change_in_child(struct syspte_region *r, vaddr_t va, unsigned kind, paddr_t pa)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		freopen("/dev/null", "w", stdout);
+		if (!getenv("R3_SHOW"))
+			freopen("/dev/null", "w", stderr);
+		struct pt *pt = host_machine_pt();
+		int st = kind == 0   ? pt_map(pt, va, pa, SIZE_2M, PT_PROT_W, PT_SIZE_2M)
+			 : kind == 1 ? pt_prealloc(pt, va, PAGE_SIZE)
+				     : pt_map(pt, va, pa, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);
+		if (st != PT_OK)
+			_exit(2);
+		_exit(syspte_check(r) != 0 ? 0 : 1);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) < 2)
+		return WEXITSTATUS(status) == 0 ? CHECK_REPORTED : CHECK_MISSED;
+	return CHECK_PANICKED;
+}
+
+/*
+ * 7. Test 4's rule where the region has not met the level-2 table of a span's 1 GiB (no span of
+ * that GiB has a table, so the region holds no pointer to it: mm/syspte_impl.h, pd): the page
+ * tables themselves still must map nothing there and point to no table for the span. Generated
+ * cases on a region of 2 GiB with one reservation's tables in its last GiB: a span without a
+ * table, drawn from either GiB, gets (through the page tables' own calls, behind the region's
+ * back) a 2 MiB leaf, a table pointer to an empty table, or a table with one page mapped; the
+ * check must report each. The control: the same region unchanged is consistent, and the spans
+ * drawn lie in both kinds of GiB.
+ */
+static void test_present_entry_unmet_gib(void)
+{
+	const uint32_t tag = 0x626967;   /* 'gib' */
+	unsigned cases = 0, unmet = 0, met = 0, verdict[3] = { 0 };
+	if (host_machine_create(64ULL << 20, 2ULL << 30)) {
+		ok(0, "machine");
+		return;
+	}
+	struct syspte_region *r = reserved_region();
+	vaddr_t v = syspte_reserve(r, 600, tag, 0);   /* tables at the region's end: its last GiB met */
+	bool set_up = v && syspte_check(r) == 0;
+	for (unsigned t = 0; set_up && t < 24; t++, cases++) {
+		uint64_t s;
+		do
+			s = draw(r->nspans);
+		while (syspte_has_table(r, s));
+		bool known = r->pd[((r->span0 & (PT_ENTRIES - 1)) + s) >> SYSPTE_SPAN_SHIFT] != NULL;
+		met += known;
+		unmet += !known;
+		paddr_t pa = SIZE_2M * (1 + draw(16));
+		verdict[pt_change_in_child(r, syspte_va(r, s << SYSPTE_SPAN_SHIFT), t % 3, pa)]++;
+	}
+	ok(set_up && cases == 24 && met && unmet && syspte_check(r) == 0,
+	   "control: %u spans in a GiB the region met, %u in one it did not, the region consistent", met, unmet);
+	ok(cases == 24 && verdict[CHECK_REPORTED] == cases,
+	   "a 2 MiB leaf, a table pointer or a mapped page made by the page tables over a span without a table, "
+	   "its GiB met or not: reported %u, missed %u, failed or panicked %u of %u", verdict[CHECK_REPORTED],
+	   verdict[CHECK_MISSED], verdict[CHECK_PANICKED], cases);
+	host_machine_destroy();
+}
+
 int main(void)
 {
 	test_stray_start_before_leaf();
@@ -617,5 +689,6 @@ int main(void)
 	test_present_entry_without_table();
 	test_call_meets_drained_chunk();
 	test_cached_unmap_flush_under_lock();
+	test_present_entry_unmet_gib();
 	return tap_done();
 }
