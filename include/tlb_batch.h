@@ -23,13 +23,16 @@
  *    CPU ever uses a stale translation of a page after the operation that unmapped or reprotected
  *    it returned, and a page's address is not reused (reserved again, freed) before every CPU's
  *    translations of it are gone. One exception: the unmap of a reservation a per-CPU cache holds
- *    (or the undo of a refused map of one) flushes under that cache's lock alone (mm/syspte_map.c), so not even a racing free can reuse
- *    its pages first; a CPU spinning on the lock answers the round (include/spinlock.h).
+ *    (or the undo of a refused map of one) flushes under that cache's lock alone, on its fast path
+ *    and on the region's path alike (mm/syspte_map.c: syspte_region_done releases the region's
+ *    lock first), so not even a racing free can reuse its pages first; a CPU spinning on the lock
+ *    answers the round (include/spinlock.h).
  *
  * SMP. One batch is one shootdown round whatever its size: each other online CPU is sent the batch
  * once and acknowledges it once it applied it (arch_tlb_flush_batch says how the round cannot
- * deadlock). Since callers flush with no lock held, a CPU spinning on one of their locks never
- * holds up the round, and a receiving CPU needs nothing the issuing one holds.
+ * deadlock). Since callers flush with no lock held (or, by the exception above, one cache's lock,
+ * on which a spinning CPU answers the round), a CPU spinning on one of their locks never holds up
+ * the round, and a receiving CPU needs nothing the issuing one holds.
  */
 #ifndef TLB_BATCH_H
 #define TLB_BATCH_H

@@ -12,8 +12,12 @@
  * held by this CPU and assert so.
  *
  * The region reads and builds PTEs only through the format's functions (include/arch_pte.h), in
- * the syspte_pte_* helpers below and the map's write loop, and owes TLB invalidations only in
- * unmap, through one batch flushed after its lock is released (include/tlb_batch.h).
+ * the syspte_pte_* helpers below and the map's write loop. It owes TLB invalidations in unmap (an
+ * entry per page cleared, one per 2 MiB leaf) and in map (one entry per 2 MiB leaf, which replaces
+ * a present pointer to its span's table, and a refused map's undone pages, named as an unmap names
+ * them), each call through one batch (include/tlb_batch.h), flushed after the region's lock is
+ * released and before the call returns; for a reservation a CPU's cache holds, before that cache's
+ * lock is released, on the fast path and on the region's path alike (mm/syspte_map.c).
  */
 #ifndef SYSPTE_IMPL_H
 #define SYSPTE_IMPL_H

@@ -29,10 +29,11 @@
  * reservation of a span's size overlaps an owned chunk), so they read the region's leaf count only
  * to learn that (syspte_leaves_now) and write no leaf and no region-wide field: the pages a cached
  * map or unmap adds or takes away are counted in the cache (struct syspte_cache's mapped), summed
- * into the region's by the readers, caches frozen. A cached unmap flushes its batch before it
- * releases the cache's lock, so a free of the reservation, or a map of its pages, cannot come
- * before every CPU's translations of them are gone; a spinner on that lock answers the shootdown
- * (include/spinlock.h), so the round cannot deadlock.
+ * into the region's by the readers, caches frozen. A cached unmap (and the undo of a refused
+ * cached map) flushes its batch before it releases the cache's lock, on either path (the region's
+ * path releases the region's lock first: syspte_region_done), so a free of the reservation, or a
+ * map of its pages, cannot come before every CPU's translations of them are gone; a spinner on
+ * that lock answers the shootdown (include/spinlock.h), so the round cannot deadlock.
  */
 #include "syspte_impl.h"
 #include "tlb_batch.h"
@@ -206,6 +207,20 @@ static inline __attribute__((always_inline)) uint64_t syspte_write_ptes_held(str
 static inline void syspte_clear_ptes_held(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b);
 
 /*
+ * Undoes a write that stopped after done pages (a frame beyond the width), invalidating as an unmap
+ * of them does: b, which so far names the 2 MiB leaves the write put over their tables' pointers,
+ * starts again empty, since the clear names each of those leaves again (once) and every page
+ * written besides; the invalidation of a leaf's address also drops any cached pointer to its
+ * span's table, so nothing the write named is lost.
+ */
+static inline __attribute__((always_inline)) void syspte_undo_write_held(struct syspte_region *r, uint64_t i,
+									    uint64_t done, struct tlb_batch *b)
+{
+	tlb_batch_init_from(b, (enum tlb_origin)b->origin);
+	syspte_clear_ptes_held(r, i, done, b);
+}
+
+/*
  * Validates a map of n pages at page i of v: SYSPTE_OK, REFUSED (fit false: no frames, or one
  * beyond the physical width), or a misuse report. The span is scanned for a mapped page only when
  * v has pages mapped at all.
@@ -237,6 +252,33 @@ static int syspte_cached_done(struct syspte_region *r, struct syspte_hold *h, in
 }
 
 /*
+ * The end of a map or unmap on the region's path (f: the interrupt state the region's lock
+ * returned): the region checked in verifier mode, its lock released, b flushed, a misuse raised;
+ * returns st. When the reservation is a cache's (h holds that cache's lock, taken inside the
+ * region's), b is flushed under the cache's lock alone, as on the fast path (include/tlb_batch.h):
+ * the region's lock is released first, keeping interrupts disabled (it is given the cache lock's
+ * interrupt state, taken with them disabled), then the batch is flushed, then the cache's lock is
+ * released with f; the region is checked after, as the fast path does (a walk's freeze takes every
+ * cache's lock).
+ */
+static int syspte_region_done(struct syspte_region *r, struct syspte_hold *h, uint64_t f, struct tlb_batch *b, int st,
+			      const struct syspte_misuse *m)
+{
+	if (h->cache) {
+		spin_unlock(&r->lock, h->flags);
+		tlb_batch_flush(b);   /* while the cache's lock keeps the reservation from being freed */
+		h->flags = f;
+		return syspte_cached_done(r, h, st, m);
+	}
+	syspte_verify_locked(r);
+	spin_unlock(&r->lock, f);
+	tlb_batch_flush(b);
+	if (st == SYSPTE_MISUSE)
+		syspte_raise(m);
+	return st;
+}
+
+/*
  * syspte_map of a reservation in a chunk a cache owns, under that cache's lock alone: page i is
  * addr's, o its chunk's owner a moment ago, fit the frame pass's verdict. The same checks in the
  * same order as the region's path, and the same outcome; SYSPTE_CACHE_PASS, nothing done, when the
@@ -261,7 +303,7 @@ static int syspte_map_cached(struct syspte_region *r, vaddr_t addr, uint32_t tag
 			syspte_resv_mapped_add(v, (int64_t)n);
 			h.cache->mapped += n;
 		} else {   /* a frame changed since the check: undone and invalidated under the lock, refused */
-			syspte_clear_ptes_held(r, i, done, b);
+			syspte_undo_write_held(r, i, done, b);
 			tlb_batch_flush(b);
 			st = SYSPTE_REFUSED;
 		}
@@ -300,17 +342,12 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 			syspte_resv_mapped_add(v, (int64_t)n);
 			r->pages_mapped += n;
 		} else {   /* the caller changed a frame since the check: undo, as an unmap would, and refuse */
-			syspte_clear_ptes_held(r, i, done, &b);
+			syspte_undo_write_held(r, i, done, &b);
 			st = SYSPTE_REFUSED;
 		}
 	}
-	syspte_unhold_locked(r, &h);
-	syspte_verify_locked(r);
-	spin_unlock(&r->lock, f);
-	tlb_batch_flush(&b);   /* the 2 MiB leaves' spans, if any (and the pages of an undone write) */
-	if (st == SYSPTE_MISUSE)
-		syspte_raise(&m);
-	return st;
+	/* the 2 MiB leaves' spans, if any, or the pages of an undone write */
+	return syspte_region_done(r, &h, f, &b, st, &m);
 }
 
 /* First page of the mapping that contains mapped page i (scans back to its start mark; a span mapped
@@ -359,10 +396,10 @@ static inline __attribute__((always_inline)) int syspte_unmap_check_held(struct 
 
 /*
  * Clears the mappings of n region pages from page i, whole mappings (checked), naming their
- * translations in b (the caller flushes it after the lock is released: the region's one source of
- * invalidations). A span mapped by a 2 MiB leaf gets its table pointer back and is one entry of the
- * batch; other pages are cleared one PTE each, an entry each. Always inline: the unmap's body (and
- * the map's undo).
+ * translations in b (the caller flushes it as syspte_region_done says: after the region's lock is
+ * released, under the cache's lock for a cached reservation). A span mapped by a 2 MiB leaf gets
+ * its table pointer back and is one entry of the batch; other pages are cleared one PTE each, an
+ * entry each. Always inline: the unmap's body (and the map's undo).
  */
 static inline __attribute__((always_inline)) void
 syspte_clear_ptes_held(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b)
@@ -411,7 +448,7 @@ int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n
 	struct syspte_misuse m;
 	struct tlb_batch b;
 	uint64_t i = (addr - r->base) >> PAGE_SHIFT;   /* addr's page, when it lies in the region */
-	tlb_batch_init_from(&b, TLB_FROM_REGION_UNMAP);   /* the region's one batch: maps have none */
+	tlb_batch_init_from(&b, TLB_FROM_REGION_UNMAP);   /* the call's one batch (a map has its own: its leaves) */
 	unsigned o = addr >= r->base && i < r->npages ? syspte_cache_owner_page(r, i) : 0;
 	if (o) {
 		int fst = syspte_unmap_cached(r, addr, tag, n, i, o, &b);
@@ -427,11 +464,5 @@ int syspte_unmap(struct syspte_region *r, vaddr_t addr, uint32_t tag, uint64_t n
 		syspte_resv_mapped_add(v, -(int64_t)n);
 		r->pages_mapped -= n;
 	}
-	syspte_unhold_locked(r, &h);
-	syspte_verify_locked(r);
-	spin_unlock(&r->lock, f);
-	tlb_batch_flush(&b);
-	if (st == SYSPTE_MISUSE)
-		syspte_raise(&m);
-	return st;
+	return syspte_region_done(r, &h, f, &b, st, &m);
 }

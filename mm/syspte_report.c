@@ -264,11 +264,28 @@ static void syspte_slot_walk_cb(uint64_t u, void *arg)
 }
 
 /*
+ * True when span s, which has no table, has a present level-2 entry (a leaf, or a pointer to a
+ * table the region does not know), or a larger leaf covers it: none may (a span gets its table
+ * before anything maps it, and pt_span_tables leaves a span whose entry is present without one).
+ * Read through the region's pointer to the level-2 table of s's 1 GiB once a span there has its
+ * table (syspte_pde); before, through a walk of the page tables from their root (pt_query finds a
+ * leaf, pt_pte_slot a table pointer): O(levels) per span, so the check stays O(spans).
+ */
+static bool syspte_untabled_span_mapped(struct syspte_region *r, uint64_t s)
+{
+	if (r->pd[((r->span0 & (PT_ENTRIES - 1)) + s) >> SYSPTE_SPAN_SHIFT])
+		return arch_pte_present(arch_pte_read(syspte_pde(r, s)));
+	vaddr_t va = syspte_va(r, s << SYSPTE_SPAN_SHIFT);
+	return pt_query(r->pt, va, NULL, NULL, NULL) || pt_pte_slot(r->pt, va);
+}
+
+/*
  * The page tables' invariants: each span's directory entries agree (a table's address and its
  * level-2 entry: the table, or a 2 MiB leaf over a span one reservation maps whole), every page of
  * a reservation has its table, the leaves are counted, the ready top is the span bytes' one
- * (mm/syspte_impl.h), and every free extent's record lies in slots that exist (read before the
- * allocator's own check follows the records). 0 or -1.
+ * (mm/syspte_impl.h), every free extent's record lies in slots that exist (read before the
+ * allocator's own check follows the records), and no span without a table has a present level-2
+ * entry. 0 or -1.
  */
 static int syspte_check_tables_locked(struct syspte_region *r)
 {
@@ -293,7 +310,10 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 			continue;
 		}
 		leaves++;
-		uint64_t i = s << SYSPTE_SPAN_SHIFT, at;
+		uint64_t i = s << SYSPTE_SPAN_SHIFT, at, p = bitset_prev(&r->starts, i);
+		/* the lookup below asserts that the last start bit at or before i has its entry: reported first */
+		if (p != UINT64_MAX && !syspte_find_start_locked(r, p))
+			return syspte_bad("a start bit without its index entry", p, 0);
 		struct syspte_hold h;
 		struct syspte_resv *v = syspte_resv_at_locked(r, syspte_va(r, i), &at, &h);
 		bool outside = !v || i + SYSPTE_SPAN_PAGES > v->start + v->npages;
@@ -329,6 +349,10 @@ static int syspte_check_tables_locked(struct syspte_region *r)
 	buddy_for_each_record_slot(&r->buddy, syspte_slot_walk_cb, &w);
 	if (w.bad != UINT64_MAX)
 		return syspte_bad("a free extent's record slot has no table", w.bad, 0);
+	/* last, so a table the region lost (its level-2 entry still pointing to it) is reported as above */
+	for (uint64_t s = 0; s < r->nspans; s++)
+		if (!syspte_has_table(r, s) && syspte_untabled_span_mapped(r, s))
+			return syspte_bad("a span without a table has a present level-2 entry", s, 0);
 	return 0;
 }
 
