@@ -67,12 +67,12 @@ $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/smp_plan.c $(HOST_OBJ) -o $@
 
 # Review round 3 of arch/: apic.c and tsc.c #included with a fake CPU (x86.h's instructions renamed).
-$(B)/host/test_arch_r3: tests/host/test_arch_r3.c arch/x86_64/apic.c arch/x86_64/tsc.c arch/x86_64/x86.h $(HOST_OBJ)
+$(B)/host/test_arch_cpuid: tests/host/test_arch_cpuid.c arch/x86_64/apic.c arch/x86_64/tsc.c arch/x86_64/x86.h $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< $(HOST_OBJ) -o $@
 
 # Review round 3 of arch/: the ACPI reader through kernel/sysinfo.c's map function on the fake machine.
-$(B)/host/test_arch_acpimap_r3: tests/host/test_arch_acpimap_r3.c kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c $(HOST_OBJ)
+$(B)/host/test_acpi_map: tests/host/test_acpi_map.c kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
 
@@ -110,8 +110,8 @@ TSAN_TESTS := $(patsubst tests/host/%.c,$(B)/tsan/%,$(wildcard tests/host/test_*
 TSAN_IN_TEST := $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu $(B)/tsan/test_shootdown_model $(B)/tsan/test_syspte_pd_race
 TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
-TSAN_EXTRA_test_arch_r3 := -Iarch/x86_64
-TSAN_EXTRA_test_arch_acpimap_r3 := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
+TSAN_EXTRA_test_arch_cpuid := -Iarch/x86_64
+TSAN_EXTRA_test_acpi_map := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_sysinfo_facts := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_summary_screens := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_panic_reports := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf
@@ -151,13 +151,13 @@ MUTATE_FILES ?= mm/syspte_map.c mm/syspte.c mm/syspte_index.c mm/reserved.c mm/m
 mutate: deps
 	HCC="$(HCC)" HCFLAGS="$(HCFLAGS)" HOST_SUPPORT="$(HOST_SUPPORT)" tools/mutate.sh $(MUTATE_FILES)
 # Review round 3 of the boot intake #includes the loader's pure ELF checks and the RAM picture (memview.c, fbcon.c).
-$(B)/host/test_loader_r3: boot/elf_check.c boot/elf_check.h include/vmlayout.h kernel/fbcon.c kernel/memview.c
+$(B)/host/test_boot_intake: boot/elf_check.c boot/elf_check.h include/vmlayout.h kernel/fbcon.c kernel/memview.c
 # The loader's memory-map sizing and page tables (boot/memmap.c, boot/paging.c #included) on the host: GNU-EFI's headers, CHAR16 literals
 # as 16-bit wide characters, no mm/ objects.
 LOADER_HOST_CFLAGS = -fshort-wchar -DGNU_EFI_USE_MS_ABI -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Iboot
-$(B)/host/test_loader_memmap_r3: tests/host/test_loader_memmap_r3.c boot/memmap.c boot/paging.c boot/loader.h include/bootinfo.h
+$(B)/host/test_loader_memmap: tests/host/test_loader_memmap.c boot/memmap.c boot/paging.c boot/loader.h include/bootinfo.h
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
-$(B)/tsan/test_loader_memmap_r3: tests/host/test_loader_memmap_r3.c boot/memmap.c boot/paging.c boot/loader.h include/bootinfo.h
+$(B)/tsan/test_loader_memmap: tests/host/test_loader_memmap.c boot/memmap.c boot/paging.c boot/loader.h include/bootinfo.h
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@

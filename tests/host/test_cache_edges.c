@@ -16,7 +16,7 @@
  *  7. test 4's rule over a span whose 1 GiB the region has not met (no pointer to its level-2
  *     table): the page tables are walked for it.
  *
- *   build/host/test_cache_r3
+ *   build/host/test_cache_edges
  */
 #include <stdlib.h>
 #include <string.h>

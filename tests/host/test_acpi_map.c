@@ -3,12 +3,12 @@
  * acpi_map_fn, built here unchanged on the fake machine's kernel_pt). The reader maps the header of
  * every XSDT/RSDT entry it walks (acpi_find_table: the FADT for the clock, the DMAR and the MADT
  * before smp_init), and sysinfo_acpi_map adds any page below DMAP_SIZE the direct map lacks, as
- * write-back, for good. An entry (firmware bug or hostile table) naming a device page then maps it
- * write-back in the direct map: the local APIC's page (0xFEE00000), after which apic_init_boot finds
- * it mapped and refuses the APIC as "RAM the direct map covers" (no other CPU starts), or an
- * IOAPIC or PCI BAR page, read with the reader's loads.
+ * write-back, for good. Before review round 3's fix, an entry (firmware bug or hostile table)
+ * naming a device page mapped it write-back in the direct map: the local APIC's page (0xFEE00000),
+ * after which apic_init_boot found it mapped and refused the APIC as "RAM the direct map covers"
+ * (no other CPU started), or an IOAPIC or PCI BAR page, read with the reader's loads.
  *
- * test_acpi_map_device_pages (fails on the current code): for device pages the memory map names
+ * test_acpi_map_device_pages: for device pages the memory map names
  * as MMIO (type 11: the local APIC's, the IOAPIC's, a PCI window's), asking the kernel's map
  * function for a table header there must return NULL and leave the page unmapped in kernel_pt.
  * Pages of a hole the map does not list are only counted (tables have been found in such). A page
