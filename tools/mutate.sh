@@ -42,7 +42,7 @@ HOST_SUPPORT=${HOST_SUPPORT:-tests/host/host_support.c tests/host/fake_arch.c te
 MAX=${MUTATE_MAX:-40}
 SEED=${MUTATE_SEED:-0}
 EQUIV=tests/mutants-equivalent.txt
-SKIP_TESTS="test_acpi test_smp_plan test_elf test_cmdline test_fbcon test_summary_layout test_textwrap test_sysinfo_facts test_summary_screens test_panic_reports test_input_edges test_cmdline_usb_files test_fbcon_hostile_geometry test_loader_memmap"
+SKIP_TESTS="test_acpi test_smp_plan test_elf test_cmdline test_fbcon test_summary_layout test_textwrap test_sysinfo_facts test_summary_screens test_panic_reports test_input_edges test_cmdline_usb_files test_fbcon_hostile_geometry test_loader_memmap test_arch_cpuid test_acpi_map test_vm_dmap"
 if [ $# -eq 0 ]; then
 	echo "usage: tools/mutate.sh FILE... (mm/ sources)" >&2
 	exit 2
