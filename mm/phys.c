@@ -561,6 +561,18 @@ static uint64_t phys_run_first_foreign(const uint64_t *pfn, uint64_t i, uint64_t
 	return i + held;
 }
 
+bool phys_run_owned(paddr_t pa, uint64_t npages, enum phys_owner owner)
+{
+	KASSERT(owner < PHYS_OWNER_NONE, "phys_run_owned: owner %u", owner);
+	uint64_t pfn = pa_to_pfn(pa);
+	bool ok = false;
+	uint64_t f = spin_lock(&phys_lock);
+	if (IS_ALIGNED(pa, PAGE_SIZE) && npages && phys_usable_end(pfn) - pfn >= npages)
+		ok = phys_run_first_foreign(&pfn, 0, npages, owner) == npages;
+	spin_unlock(&phys_lock, f);
+	return ok;
+}
+
 bool phys_free_run(paddr_t pa, uint64_t npages, enum phys_owner owner, paddr_t *bad)
 {
 	KASSERT(owner < PHYS_OWNER_NONE, "phys_free_run: owner %u", owner);
@@ -701,36 +713,45 @@ void phys_census(uint64_t out[BUDDY_ORDERS])
 	spin_unlock(&phys_lock, f);
 }
 
-/* The first frame of owner word w (value v) that names an owner but is free in the allocator, or
- * UINT64_MAX: a frame handed out keeps its owner until it is freed. O(levels) per owned frame; lock
- * held. */
-static uint64_t phys_owner_free_frame(uint64_t w, uint64_t v)
+/* buddy_for_each_free's callback for phys_free_owned_frame: the marked owner words that free
+ * extent [start, start + count) meets (only those at its ends, when the map is right), their
+ * fields of its frames; *arg the first frame found with an owner, once found. */
+static void phys_free_owned_cb(uint64_t start, uint64_t count, void *arg)
 {
-	for (uint64_t fields = (v | v >> 1) & PHYS_OWNER_LOW_BITS; fields; fields &= fields - 1) {
-		uint64_t f = w * PHYS_OWNER_PER_WORD + (uint64_t)__builtin_ctzll(fields) / 2;
-		if (buddy_range_first_free(&phys_buddy, f, 1) == f)
-			return f;
-	}
-	return UINT64_MAX;
+	uint64_t *found = arg, end = start + count;
+	for (uint64_t w = bitset_next(&phys_owner_marks, start / PHYS_OWNER_PER_WORD);
+	     *found == UINT64_MAX && w != UINT64_MAX && w * PHYS_OWNER_PER_WORD < end;
+	     w = bitset_next(&phys_owner_marks, w + 1))
+		for (uint64_t f = MAX(start, w * PHYS_OWNER_PER_WORD); f < MIN(end, (w + 1) * PHYS_OWNER_PER_WORD); f++)
+			if (phys_owner_get(f) != PHYS_OWNER_KERNEL) {
+				*found = f;
+				break;
+			}
+}
+
+/* The first frame the allocator holds free that the owner map names an owner for, or UINT64_MAX:
+ * a frame handed out keeps its owner until it is freed. Walks the free extents and the marks
+ * between their ends, so O(free extents x levels), not the frames; lock held. */
+static uint64_t phys_free_owned_frame(void)
+{
+	uint64_t found = UINT64_MAX;
+	buddy_for_each_free(&phys_buddy, phys_free_owned_cb, &found);
+	return found;
 }
 
 /* Counts the frames of each owner in the marked owner words, found through the marks' level-0 words
- * (a word of marks covers 64 owner words); the first marked word that is zero, or UINT64_MAX, and in
- * *free_owned the first frame with an owner that the allocator holds free, or UINT64_MAX.
- * O(marked words + owner words / 64 + owned frames x levels), whatever the free frames; lock held. */
-static uint64_t phys_owner_census(uint64_t out[PHYS_OWNER_NONE], uint64_t *free_owned)
+ * (a word of marks covers 64 owner words); the first marked word that is zero, or UINT64_MAX.
+ * O(marked words + owner words / 64), whatever the frames' owners; lock held. */
+static uint64_t phys_owner_census(uint64_t out[PHYS_OWNER_NONE])
 {
 	for (unsigned o = 0; o < PHYS_OWNER_NONE; o++)
 		out[o] = 0;
-	*free_owned = UINT64_MAX;
 	for (uint64_t mw = 0; mw < phys_owner_marks.words[0]; mw++)
 		for (uint64_t m = *bitset_word0(&phys_owner_marks, mw); m; m &= m - 1) {
 			uint64_t w = mw * 64 + (uint64_t)__builtin_ctzll(m);
 			uint64_t v = phys_owners[w], lo = v & PHYS_OWNER_LOW_BITS, hi = v >> 1 & PHYS_OWNER_LOW_BITS;
 			if (!v)
 				return w;
-			if (*free_owned == UINT64_MAX)
-				*free_owned = phys_owner_free_frame(w, v);
 			out[PHYS_OWNER_MDL] += bitset_popcount(lo & ~hi);
 			out[PHYS_OWNER_POOL_SLAB] += bitset_popcount(hi & ~lo);
 			out[PHYS_OWNER_POOL_LARGE] += bitset_popcount(hi & lo);
@@ -770,8 +791,8 @@ static int phys_check_sweeping(uint64_t sweep)
 	struct phys_stats s = phys_st;
 	uint64_t bfree = buddy_free_units(&phys_buddy);
 	int marks = bitset_check(&phys_owner_marks);
-	uint64_t free_owned;
-	uint64_t empty = phys_owner_census(census, &free_owned), unmarked = phys_owner_sweep(sweep);
+	uint64_t empty = phys_owner_census(census), unmarked = phys_owner_sweep(sweep);
+	uint64_t free_owned = phys_free_owned_frame();
 	bool owners_ok = true;
 	for (unsigned o = PHYS_OWNER_KERNEL + 1; o < PHYS_OWNER_NONE; o++)
 		owners_ok &= census[o] == phys_owned[o];

@@ -95,6 +95,9 @@ void phys_free(paddr_t pa, uint64_t npages);
  * lock is dropped (the pool). Cost as phys_free's.
  */
 bool phys_free_run(paddr_t pa, uint64_t npages, enum phys_owner owner, paddr_t *bad);
+/* True when every frame of [pa, +npages) is managed, handed out, and handed out for owner (what
+ * phys_free_run would free). One lock; O(levels + npages). For checkers (pool_check). */
+bool phys_run_owned(paddr_t pa, uint64_t npages, enum phys_owner owner);
 /*
  * Frees the n frames listed in pfn[] (consecutive numbers as one run), all or none: true when
  * freed. False, nothing changed, when an entry is not a frame the allocator manages (as phys_free),

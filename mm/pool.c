@@ -644,10 +644,12 @@ static bool pool_large_free(vaddr_t v, uint32_t tag, bool check_tag, struct pool
 /* ---------------------------------------------------------------- allocation and free */
 
 /* In verifier mode, checks every invariant of the pool after an allocation or a free. */
+static uint64_t pool_check_walk(bool frames);
+
 static void pool_verify(void)
 {
-	if (mm_verifier)
-		KASSERT(pool_check() == 0, "verifier: pool inconsistent");
+	if (mm_verifier)   /* the frames' owners aside: a free checks its block's (phys_free_run) */
+		KASSERT(pool_check_walk(false) == 0, "verifier: pool inconsistent");
 }
 
 void *pool_alloc(size_t n, uint32_t tag)
@@ -905,8 +907,8 @@ static bool pool_check_slab(struct pool_census *c, struct pool_slab *s, const st
 	return true;
 }
 
-/* Checks the large records and adds their bytes. */
-static void pool_check_large(struct pool_census *c)
+/* Checks the large records (their frames the pool's own when frames) and adds their bytes. */
+static void pool_check_large(struct pool_census *c, bool frames)
 {
 	uint64_t n = 0, pages = 0;
 	for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++)
@@ -916,12 +918,8 @@ static void pool_check_large(struct pool_census *c)
 				break;
 			}
 			paddr_t pa;
-			bool mapped = pool_virt_to_phys((void *)r->va, &pa);
-			for (uint64_t k = 0; mapped && k < r->npages; k++)
-				if (phys_owner_of(pa + k * PAGE_SIZE) != PHYS_OWNER_POOL_LARGE) {
-					pool_violation(c, "a large block's frames are not the pool's", (void *)r->va);
-					break;
-				}
+			if (frames && pool_virt_to_phys((void *)r->va, &pa) && !phys_run_owned(pa, r->npages, PHYS_OWNER_POOL_LARGE))
+				pool_violation(c, "a large block's frames are not the pool's", (void *)r->va);
 			if (!IS_ALIGNED(r->va, PAGE_SIZE) || pool_large_bucket(r->va) != i || r->bytes <= POOL_SMALL_MAX ||
 			    r->npages != r->bytes / PAGE_SIZE + (r->bytes % PAGE_SIZE != 0))
 				pool_violation(c, "bad large record", r);
@@ -934,6 +932,14 @@ static void pool_check_large(struct pool_census *c)
 }
 
 uint64_t pool_check(void)
+{
+	return pool_check_walk(true);
+}
+
+/* pool_check, with the large blocks' frames checked against the physical allocator's owners when
+ * frames (a lock and O(pages) each: the verifier's check after every call leaves them out, a walk
+ * over thousands of large blocks each time). */
+static uint64_t pool_check_walk(bool frames)
 {
 	struct pool_census c = { 0 };
 	uint64_t f = spin_lock(&pool.lock);
@@ -950,7 +956,7 @@ uint64_t pool_check(void)
 			pool_violation(&c, "class slab counts disagree", &pool.cls[ci]);
 		slabs += n;
 	}
-	pool_check_large(&c);
+	pool_check_large(&c, frames);
 	if (slabs != pool.st.slab_pages || c.small_live != pool.st.small_live || c.bytes != pool.st.bytes_live)
 		pool_violation(&c, "pool totals disagree", NULL);
 	uint64_t tag_bytes = 0;
