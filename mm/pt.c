@@ -481,6 +481,14 @@ int pt_span_tables(struct pt *pt, vaddr_t va, uint64_t n, pt_span_fn fn, void *a
 	return PT_OK;
 }
 
+volatile uint64_t *pt_entry_slot(struct pt *pt, vaddr_t va, int level)
+{
+	int st = PT_OK;
+	if (!arch_va_canonical(va) || level < 1 || level > PT_LEVELS)
+		return NULL;
+	return pt_walk(pt, va, level, false, &st);
+}
+
 volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va)
 {
 	int st = PT_OK;

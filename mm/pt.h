@@ -67,6 +67,9 @@ int pt_span_tables(struct pt *pt, vaddr_t va, uint64_t n, pt_span_fn fn, void *a
 /* The level-1 PTE slot for va, or NULL when va is not canonical, a table is missing or a large page
  * covers va. */
 volatile uint64_t *pt_pte_slot(struct pt *pt, vaddr_t va);
+/* The entry slot at level (1..PT_LEVELS) for va, or NULL when va is not canonical, a table above
+ * that level is missing or a large page above it covers va. No allocation. */
+volatile uint64_t *pt_entry_slot(struct pt *pt, vaddr_t va, int level);
 
 /* The attributes pt_map gives a 4 KiB leaf with prot (a valid protection): arch_pte_leaf of them and
  * a frame is the entry. */
