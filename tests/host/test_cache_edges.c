@@ -128,24 +128,6 @@ static void test_stray_start_before_leaf(void)
 	host_machine_destroy();
 }
 
-/* The change a caller makes to its frames while its map waits for a lock, and that lock. */
-static struct {
-	spinlock_t *held;
-	uint64_t *pfns, at, value;
-	bool ran;
-} race;
-
-/* Plays the caller writing pfns[at] after the map's pass read it, then the lock's holder letting go;
- * once, inside the map's spin on that lock. */
-static void race_spun(void)
-{
-	if (race.ran)
-		return;
-	race.ran = true;
-	race.pfns[race.at] = race.value;
-	lock_play_release(race.held);
-}
-
 /*
  * 2. A map refused because its caller turned a frame beyond the physical width after the map's pass
  * read it clears what it wrote and "invalidates it as an unmap does" (docs/contract.md section 3,
@@ -179,14 +161,14 @@ static void test_undone_leaf_named_once(void)
 			pfns[SYSPTE_SPAN_PAGES + k] = 0x7000 + 3 * k;
 		struct syspte_stats before, st;
 		syspte_get_stats(r, &before);
-		race = (typeof(race)){ .held = &r->lock, .pfns = pfns, .at = SYSPTE_SPAN_PAGES + q, .value = limit + q };
+		lock_play_race = (typeof(lock_play_race)){ .held = &r->lock, .pfns = pfns, .at = SYSPTE_SPAN_PAGES + q, .value = limit + q };
 		lock_play_hold(&r->lock, 1);
 		fake_tlb_reset();
-		fake_cpu_poll_hook = race_spun;
+		fake_cpu_poll_hook = lock_play_race_spun;
 		int got = syspte_map(r, v, tag, pfns, SYSPTE_SPAN_PAGES + m, PT_CACHE_WB);
 		fake_cpu_poll_hook = NULL;
 		syspte_get_stats(r, &st);
-		refused += race.ran && got == SYSPTE_REFUSED && st.pages_mapped == before.pages_mapped &&
+		refused += lock_play_race.ran && got == SYSPTE_REFUSED && st.pages_mapped == before.pages_mapped &&
 			   st.large_leaves == 0 && syspte_check(r) == 0 &&
 			   !pt_query(host_machine_pt(), v, NULL, NULL, NULL);
 		/* the flush: the leaf's address and the q pages after its span, each once */

@@ -48,24 +48,6 @@ static uint64_t run_seed(uint64_t seed, uint64_t nops)
 	return model_counts.failures - f0;
 }
 
-/* The change a caller makes to its frames while its map waits for a cache's lock, and that lock. */
-static struct {
-	spinlock_t *held;
-	uint64_t *pfns, at, value;
-	bool ran;
-} race;
-
-/* Plays the caller writing pfns[at] after the map's pass read it, then CPU 1 letting go of its
- * cache's lock; once, inside the map's spin on that lock. */
-static void race_spun(void)
-{
-	if (race.ran)
-		return;
-	race.ran = true;
-	race.pfns[race.at] = race.value;
-	lock_play_release(race.held);
-}
-
 /*
  * A map of a reservation CPU 1's cache placed, from CPU 2, which maps it under that cache's lock
  * alone; its caller turns frame q beyond the physical width after the map's pass checked the frames
@@ -98,15 +80,15 @@ static unsigned test_cached_map_frames_changed(void)
 				pfns[k] = 0x7000 + 3 * k;
 			struct syspte_stats before, st;
 			syspte_get_stats(r, &before);
-			race = (typeof(race)){ .held = &c1->lock, .pfns = pfns, .at = q, .value = limit + q };
+			lock_play_race = (typeof(lock_play_race)){ .held = &c1->lock, .pfns = pfns, .at = q, .value = limit + q };
 			lock_play_hold(&c1->lock, 1);   /* CPU 1 holds its cache's lock */
 			fake_cpu_switch(2);
 			fake_tlb_reset();
-			fake_cpu_poll_hook = race_spun;
+			fake_cpu_poll_hook = lock_play_race_spun;
 			int got = syspte_map(r, v, tag, pfns, n, PT_CACHE_WB);
 			fake_cpu_poll_hook = NULL;
 			syspte_get_stats(r, &st);
-			bool good = race.ran && got == SYSPTE_REFUSED && st.pages_mapped == before.pages_mapped &&
+			bool good = lock_play_race.ran && got == SYSPTE_REFUSED && st.pages_mapped == before.pages_mapped &&
 				    (q ? fake_tlb.flushes == 1 && fake_tlb_flushed_range(0, v, q) : fake_tlb.flushes == 0);
 			for (uint64_t k = 0; k < n; k++)
 				good &= !pt_query(host_machine_pt(), v + k * PAGE_SIZE, NULL, NULL, NULL);
