@@ -1,9 +1,11 @@
 /*
  * tsc_: the time-stamp counter as the kernel's clock. Its frequency is measured once against a
  * timer of known frequency, the PIT's channel 2 (1.193182 MHz) or else the ACPI PM timer
- * (3.579545 MHz), over a fixed interval; every wait is bounded by a loop count, so a missing or
- * stuck timer makes calibration fail (frequency 0) instead of hanging. The TSC is assumed to run
- * at a constant rate (invariant TSC on the CPUs this kernel targets; QEMU's is).
+ * (3.579545 MHz), over a fixed interval; every wait is bounded by the TSC itself (the interval at
+ * the largest plausible frequency, 20 GHz, plus a margin: about 0.1-0.2 s on common CPUs) and by a
+ * count of port reads for a TSC that does not advance, so a missing, gated or stuck timer makes
+ * calibration fail or fall back (frequency 0, or the PM timer's) instead of hanging. The TSC is
+ * assumed to run at a constant rate (invariant TSC on the CPUs this kernel targets; QEMU's is).
  */
 #ifndef TSC_H
 #define TSC_H

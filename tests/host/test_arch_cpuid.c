@@ -14,7 +14,10 @@
  *    reports, MAXPHYADDR 36 without leaf 0x80000008, the brand printable (passes).
  *  - The PIT and PM-timer calibration (arch/x86_64/tsc.c) against a simulated TSC, PIT and PM
  *    timer: generated TSC frequencies are measured within 1%; a dead PIT falls back to the PM
- *    timer; garbage timers (stuck, all-ones, random) give 0, never a division by zero.
+ *    timer; garbage timers (stuck, all-ones, random) give 0, never a division by zero. A dead
+ *    timer's wait ends by the TSC, once past the interval at TSC_HZ_MAX (a PIT gated off cost
+ *    CALIB_POLL_MAX port reads before, 10-40 s on hardware), by the read count when the TSC stands
+ *    still; a live PIT is measured to within one poll at frequencies up to TSC_HZ_MAX.
  */
 #include <stdint.h>
 #include <stdbool.h>
@@ -56,6 +59,8 @@ static void r3_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 enum r3_timer { R3_OK, R3_DEAD_LOW, R3_DEAD_HIGH, R3_STUCK, R3_ONES, R3_RANDOM };
 static struct {
 	uint64_t tsc_hz, read_cost;
+	bool frozen;                   /* the TSC stands still (and port reads cost nothing) */
+	uint64_t inb_reads, inl_reads; /* port reads made, for the tests of the bounds */
 	enum r3_timer pit, pm;
 	uint64_t pit_start;            /* TSC when the count was loaded */
 	uint32_t pit_count;
@@ -69,7 +74,7 @@ static uint64_t r3_ticks(uint64_t dt, uint64_t hz)
 	return (uint64_t)((unsigned __int128)dt * hz / sim.tsc_hz);
 }
 
-static uint64_t r3_rdtsc(void) { return r3_tsc += 1 + sim.read_cost / 4; }
+static uint64_t r3_rdtsc(void) { return sim.frozen ? r3_tsc : (r3_tsc += 1 + sim.read_cost / 4); }
 
 static void r3_outb(uint16_t port, uint8_t v)
 {
@@ -86,6 +91,7 @@ static void r3_outb(uint16_t port, uint8_t v)
 static uint8_t r3_inb(uint16_t port)
 {
 	r3_tsc += sim.read_cost;
+	sim.inb_reads++;
 	if (port != 0x61)
 		return 0xFF;
 	switch (sim.pit) {
@@ -103,6 +109,7 @@ static uint32_t r3_inl(uint16_t port)
 {
 	(void)port;
 	r3_tsc += sim.read_cost;
+	sim.inl_reads++;
 	switch (sim.pm) {
 	case R3_STUCK: return 0x123456;
 	case R3_ONES: return 0xFFFFFFFFu;
@@ -303,6 +310,8 @@ static void r3_sim(uint64_t hz, uint64_t cost, enum r3_timer pit, enum r3_timer 
 	sim.pit = pit;
 	sim.pm = pm;
 	sim.pit_bytes = 0;
+	sim.frozen = false;
+	sim.inb_reads = sim.inl_reads = 0;
 	sim.rng = 0x5EED ^ hz;
 	r3_tsc = 1000;
 }
@@ -363,11 +372,125 @@ static void test_tsc_calibrate_garbage(void)
 	   bad);
 }
 
+/* TSC ticks the calibration interval takes at TSC_HZ_MAX (20 GHz): the longest measurement a
+ * plausible TSC can make, so the least a dead timer may be waited for. */
+static uint64_t r3_interval_at_max(void)
+{
+	return TSC_HZ_MAX / 1000 * CALIB_MS;
+}
+
+/* TSC ticks one poll of a timer costs in the simulation (a port read and a TSC read), with room. */
+static uint64_t r3_poll_ticks(void)
+{
+	return sim.read_cost + 2 * (1 + sim.read_cost / 4) + 2;
+}
+
+/* The PIT gated off (OUT2 never rises; several modern PCs) on generated TSC frequencies with port
+ * reads of 0.5..2 us (as on hardware): each timer's wait gives up once the TSC has gone past the
+ * interval at TSC_HZ_MAX, and not much later (at most half that interval again: 0.1-0.2 s at common
+ * frequencies, where CALIB_POLL_MAX reads were 10-40 s), with the port reads that time allows;
+ * the PM timer then calibrates within 1%, and a stuck PM timer after it costs one more bound. */
+static void test_tsc_dead_timers_bounded_by_tsc(void)
+{
+	uint64_t rng = 0xDEAD717ULL, worst_s3 = 0;
+	unsigned bad_pit = 0, bad_pm = 0, bad_stuck = 0, n = 120;
+	uint64_t lo = r3_interval_at_max(), hi = lo + lo / 2;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t hz = 60000000ull + test_rng_next(&rng) % 19840000000ull;
+		uint64_t cost = hz / 2000000 + test_rng_next(&rng) % (hz / 666666);
+		r3_sim(hz, cost, R3_DEAD_LOW, R3_OK);
+		uint64_t t = r3_tsc, got = tsc_measure_pit(), spent = r3_tsc - t;
+		if (got != 0 || spent < lo || spent > hi + r3_poll_ticks() || sim.inb_reads > spent / cost + 3) {
+			if (!bad_pit++)
+				printf("#   dead PIT, TSC at %llu Hz, reads of %llu ticks: %llu after %llu ticks and %llu reads "
+				       "(want 0 after %llu..%llu ticks)\n", (unsigned long long)hz, (unsigned long long)cost,
+				       (unsigned long long)got, (unsigned long long)spent,
+				       (unsigned long long)sim.inb_reads, (unsigned long long)lo, (unsigned long long)hi);
+		}
+		if (hz >= 2000000000ull && hz <= 4000000000ull && spent * 1000 / hz > worst_s3)
+			worst_s3 = spent * 1000 / hz;
+
+		r3_sim(hz, cost, R3_DEAD_LOW, R3_OK);
+		got = tsc_calibrate(0x408, i & 1);
+		spent = r3_tsc - 1000;
+		if (!r3_near(got, hz) || strcmp(tsc_source(), "ACPI PM timer") != 0 || spent > 2 * hi + 2 * r3_poll_ticks()) {
+			if (!bad_pm++)
+				printf("#   dead PIT then PM timer, TSC at %llu Hz: %llu (%s) after %llu ticks\n",
+				       (unsigned long long)hz, (unsigned long long)got, tsc_source(), (unsigned long long)spent);
+		}
+
+		r3_sim(hz, cost, R3_DEAD_LOW, R3_STUCK);
+		got = tsc_calibrate(0x408, i & 2);
+		spent = r3_tsc - 1000;
+		if (got != 0 || strcmp(tsc_source(), "none") != 0 || spent < 2 * lo || spent > 2 * hi + 2 * r3_poll_ticks() ||
+		    sim.inl_reads > (spent - lo) / cost + 3) {
+			if (!bad_stuck++)
+				printf("#   dead PIT, stuck PM timer, TSC at %llu Hz: %llu (%s) after %llu ticks, %llu PM reads\n",
+				       (unsigned long long)hz, (unsigned long long)got, tsc_source(), (unsigned long long)spent,
+				       (unsigned long long)sim.inl_reads);
+		}
+	}
+	ok(bad_pit == 0, "a dead PIT gives up after the interval at TSC_HZ_MAX plus at most half of it in TSC ticks, "
+	   "with the reads that allows, on %u generated TSC frequencies and read costs (%u wrong; at most %llu ms "
+	   "at 2-4 GHz)", n, bad_pit, (unsigned long long)worst_s3);
+	ok(bad_pm == 0, "then the PM timer calibrates within 1%%, the whole within two such bounds (%u wrong)", bad_pm);
+	ok(bad_stuck == 0, "a dead PIT and a stuck PM timer: 0 and \"none\" after two bounds of TSC ticks (%u wrong)",
+	   bad_stuck);
+}
+
+/* A TSC that stands still (the time bound never comes): the read bound ends each wait, after
+ * CALIB_POLL_MAX port reads, with 0. */
+static void test_tsc_frozen_tsc_read_bound(void)
+{
+	r3_sim(3000000000ull, 0, R3_DEAD_LOW, R3_STUCK);
+	sim.frozen = true;
+	uint64_t pit = tsc_measure_pit(), pit_reads = sim.inb_reads;
+	uint64_t pm = tsc_measure_pm(0x408, false), pm_reads = sim.inl_reads;
+	ok(pit == 0 && pit_reads >= CALIB_POLL_MAX && pit_reads <= CALIB_POLL_MAX + 2,
+	   "a frozen TSC and a dead PIT: 0 after %llu port reads (CALIB_POLL_MAX %u)", (unsigned long long)pit_reads,
+	   CALIB_POLL_MAX);
+	ok(pm == 0 && pm_reads >= CALIB_POLL_MAX && pm_reads <= CALIB_POLL_MAX + 1,
+	   "a frozen TSC and a stuck PM timer: 0 after %llu port reads", (unsigned long long)pm_reads);
+}
+
+/* A live PIT on generated TSC frequencies up to just under TSC_HZ_MAX, port reads of 50 ns..2 us:
+ * the time bound never cuts a measurement short, and the frequency is the simulated one within
+ * what one poll of OUT2 and one PIT period can blur over the interval (under 0.01%). */
+static void test_tsc_live_pit_exact(void)
+{
+	uint64_t rng = 0x11FE717ULL;
+	unsigned bad = 0, n = 300;
+	uint32_t count = PIT_HZ / 1000 * CALIB_MS;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t hz = i % 4 == 0 ? TSC_HZ_MAX - TSC_HZ_MAX / 100 + test_rng_next(&rng) % (TSC_HZ_MAX / 200) :
+			      60000000ull + test_rng_next(&rng) % 19840000000ull;
+		uint64_t cost = hz / 20000000 + test_rng_next(&rng) % (hz / 500000 + 1);
+		r3_sim(hz, cost, R3_OK, R3_OK);
+		uint64_t got = tsc_calibrate(0x408, false);
+		/* one poll, and one PIT period (mode 0 raises OUT2 a period after the count's last, as simulated) */
+		uint64_t err = (2 * r3_poll_ticks() + 4) * PIT_HZ / count + hz / count + 2;
+		if (got + err < hz || got > hz + err || strcmp(tsc_source(), "PIT") != 0 || sim.inl_reads != 0) {
+			if (!bad++)
+				printf("#   live PIT, TSC at %llu Hz, reads of %llu ticks: %llu (%s), want within %llu\n",
+				       (unsigned long long)hz, (unsigned long long)cost, (unsigned long long)got, tsc_source(),
+				       (unsigned long long)err);
+		}
+	}
+	ok(bad == 0, "a live PIT calibrates %u generated TSC frequencies up to just under TSC_HZ_MAX to within one poll "
+	   "and one PIT period, "
+	   "the PM timer untouched (%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	test_apic_page_any_cpuid_width();
 	test_cpu_detect_generated();
 	test_tsc_calibrate_generated();
 	test_tsc_calibrate_garbage();
+	test_tsc_dead_timers_bounded_by_tsc();
+	test_tsc_frozen_tsc_read_bound();
+	test_tsc_live_pit_exact();
 	return tap_done();
 }
