@@ -600,29 +600,6 @@ static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t ans
 	return smp_start_done(pc, SMP_STARTED);
 }
 
-/* Prints the plan's skipped CPUs (not the disabled, duplicate or hot-plug entries: those only
- * counted) and what it noticed. */
-static void smp_report_plan(const struct smp_plan *p, unsigned maxcpus)
-{
-	for (size_t i = 0; i < p->nkept; i++) {
-		unsigned why = p->skip[i].why;
-		if (why == SMP_SKIP_MAXCPUS)
-			kprintf("smp: APIC id %u not started: beyond maxcpus=%u\n", p->skip[i].apic_id, maxcpus);
-		else if (why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG)
-			kprintf("smp: APIC id %u not started: %s\n", p->skip[i].apic_id, smp_skip_reason(why));
-	}
-	if (p->skipped[SMP_SKIP_HOTPLUG])
-		kprintf("smp: %zu online-capable MADT entries not started: hot-plug slots, no CPU present at boot\n",
-			p->skipped[SMP_SKIP_HOTPLUG]);
-	if (p->nkept == SMP_PLAN_SKIPS_KEPT)
-		kprintf("smp: (the first %d skipped MADT entries are listed)\n", SMP_PLAN_SKIPS_KEPT);
-	if (!p->boot_listed)
-		kprintf("smp: NOTE: the MADT does not list the boot CPU (APIC id %u) as enabled\n", p->apic_id[0]);
-	if (p->unread)
-		kprintf("smp: NOTE: %zu processor entries past the %d the MADT reader keeps were not considered\n",
-			p->unread, ACPI_MAX_CPUS);
-}
-
 /* Starts each AP of the plan in turn (the boot CPU is index 0 and runs already). */
 static void smp_start_planned(const struct smp_plan *plan)
 {
@@ -664,7 +641,7 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2ap
 		planned = true;
 		smp_plan_make(madt, percpu_boot.apic_id, apic_ready() && apic_x2apic(), maxcpus, &plan);
 		smp_found = (unsigned)plan.found;
-		smp_report_plan(&plan, maxcpus);
+		smp_plan_report(&plan, maxcpus);
 		if (apic_ready() && plan.n > 1)
 			smp_start_planned(&plan);
 	}

@@ -1,6 +1,7 @@
 /* The CPUs to start, from the MADT (rules in smp_plan.h). */
 #include "smp_plan.h"
 #include "apic_icr.h"
+#include "kprintf.h"
 
 /* Records entry id as skipped for why. */
 static void smp_plan_skip(struct smp_plan *p, uint32_t id, unsigned why)
@@ -87,4 +88,27 @@ const char *smp_skip_reason(unsigned why)
 	case SMP_SKIP_HOTPLUG: return "online-capable, not enabled: a hot-plug slot, not present at boot";
 	default: return "?";
 	}
+}
+
+/* Prints the plan's skipped CPUs (not the disabled, duplicate or hot-plug entries: those only
+ * counted) and what it noticed. */
+void smp_plan_report(const struct smp_plan *p, unsigned maxcpus)
+{
+	for (size_t i = 0; i < p->nkept; i++) {
+		unsigned why = p->skip[i].why;
+		if (why == SMP_SKIP_MAXCPUS)
+			kprintf("smp: APIC id %u not started: beyond maxcpus=%u\n", p->skip[i].apic_id, maxcpus);
+		else if (why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG)
+			kprintf("smp: APIC id %u not started: %s\n", p->skip[i].apic_id, smp_skip_reason(why));
+	}
+	if (p->skipped[SMP_SKIP_HOTPLUG])
+		kprintf("smp: %zu online-capable MADT entries not started: hot-plug slots, no CPU present at boot\n",
+			p->skipped[SMP_SKIP_HOTPLUG]);
+	if (p->nkept == SMP_PLAN_SKIPS_KEPT)
+		kprintf("smp: (the first %d skipped MADT entries are listed)\n", SMP_PLAN_SKIPS_KEPT);
+	if (!p->boot_listed)
+		kprintf("smp: NOTE: the MADT does not list the boot CPU (APIC id %u) as enabled\n", p->apic_id[0]);
+	if (p->unread)
+		kprintf("smp: NOTE: %zu processor entries past the %d the MADT reader keeps were not considered\n",
+			p->unread, ACPI_MAX_CPUS);
 }

@@ -1,7 +1,7 @@
 /*
  * smp_plan_: which CPUs to start, decided from the ACPI MADT before any is touched. A pure
- * function (no hardware, no allocation), also built for the host, where tests/host/test_smp_plan.c
- * checks it on generated MADTs.
+ * function (no hardware, no allocation), with its report in the log (kprintf only), also built for
+ * the host, where tests/host/test_smp_plan.c checks both on generated MADTs.
  *
  * Rules: index 0 is the boot CPU, whether or not the MADT lists it. Then, in table order, each
  * processor entry that is enabled (ACPI flags bit 0) and names an APIC id not seen before is a CPU
@@ -49,6 +49,8 @@ struct smp_plan {
  * most maxcpus CPUs (1 to SMP_MAX_CPUS; other values are clamped into that range). */
 void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, bool x2apic, unsigned maxcpus,
 		   struct smp_plan *out);
+/* Logs (kprintf) the plan's skipped CPUs and what it noticed; maxcpus as the plan was made with. */
+void smp_plan_report(const struct smp_plan *p, unsigned maxcpus);
 /* A few words for a skip reason. */
 const char *smp_skip_reason(unsigned why);
 
