@@ -2,6 +2,7 @@
 #include "smp_plan.h"
 #include "apic_icr.h"
 #include "kprintf.h"
+#include "kassert.h"
 
 /* Records entry id as skipped for why. */
 static void smp_plan_skip(struct smp_plan *p, uint32_t id, unsigned why)
@@ -90,22 +91,46 @@ const char *smp_skip_reason(unsigned why)
 	}
 }
 
-/* Prints the plan's skipped CPUs (not the disabled, duplicate or hot-plug entries: those only
- * counted) and what it noticed. */
+/* True for the skip reasons a person may act on (a CPU present but not started), whose kept entries
+ * the report names one by one; the others (no CPU there, or one listed twice) are only counted. */
+static bool smp_plan_named(unsigned why)
+{
+	return why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG;
+}
+
+/* Logs n skipped entries of reason why that no line names, "more" when some of that reason were. */
+static void smp_plan_report_rest(size_t n, bool more, unsigned why, unsigned maxcpus)
+{
+	const char *what = n == 1 ? "entry" : "entries", *also = more ? "more " : "";
+
+	if (why == SMP_SKIP_MAXCPUS)
+		kprintf("smp: %zu %sMADT %s not started: beyond maxcpus=%u\n", n, also, what, maxcpus);
+	else
+		kprintf("smp: %zu %sMADT %s not started: %s\n", n, also, what, smp_skip_reason(why));
+}
+
+/* Names the kept skips a person may act on, then counts per reason every skipped entry not named,
+ * so each one is accounted for in the log however many there are (a 128-CPU machine with
+ * maxcpus=4); then what the plan noticed. */
 void smp_plan_report(const struct smp_plan *p, unsigned maxcpus)
 {
+	size_t named[SMP_SKIP_COUNT] = { 0 };
+
 	for (size_t i = 0; i < p->nkept; i++) {
 		unsigned why = p->skip[i].why;
+		if (!smp_plan_named(why))
+			continue;
+		named[why]++;
 		if (why == SMP_SKIP_MAXCPUS)
 			kprintf("smp: APIC id %u not started: beyond maxcpus=%u\n", p->skip[i].apic_id, maxcpus);
-		else if (why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG)
+		else
 			kprintf("smp: APIC id %u not started: %s\n", p->skip[i].apic_id, smp_skip_reason(why));
 	}
-	if (p->skipped[SMP_SKIP_HOTPLUG])
-		kprintf("smp: %zu online-capable MADT entries not started: hot-plug slots, no CPU present at boot\n",
-			p->skipped[SMP_SKIP_HOTPLUG]);
-	if (p->nkept == SMP_PLAN_SKIPS_KEPT)
-		kprintf("smp: (the first %d skipped MADT entries are listed)\n", SMP_PLAN_SKIPS_KEPT);
+	for (unsigned why = 0; why < SMP_SKIP_COUNT; why++) {
+		KASSERT(named[why] <= p->skipped[why], "the kept skips are among those counted");
+		if (p->skipped[why] > named[why])
+			smp_plan_report_rest(p->skipped[why] - named[why], named[why] != 0, why, maxcpus);
+	}
 	if (!p->boot_listed)
 		kprintf("smp: NOTE: the MADT does not list the boot CPU (APIC id %u) as enabled\n", p->apic_id[0]);
 	if (p->unread)

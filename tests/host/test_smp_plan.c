@@ -7,7 +7,9 @@
  * start-up vector of every page below 1 MiB and around it. Entries naming the broadcast id of their
  * type (0xFF in type 0, 0xFFFFFFFF in type 9) are never CPUs. The APIC mode's choice (apic_mode.h)
  * over every combination of CPU support, firmware state and the DMAR's x2APIC opt-out, and the
- * CPUs each mode leaves unstartable.
+ * CPUs each mode leaves unstartable. The plan's report (smp_plan_report) on generated machines with
+ * many CPUs and mixed reasons: every skipped entry named or counted under its reason (before, only
+ * the first 16 were listed and disabled and duplicate entries not even counted).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "apic_icr.h"
 #include "apic_mode.h"
 #include "test_rng.h"
+#include "capture.h"
 
 static struct acpi_madt_info madt;
 static struct smp_plan plan;
@@ -293,6 +296,144 @@ static void test_generated(void)
 	   hit[0], hit[1], hit[2], hit[3], hit[4], hit[5]);
 }
 
+/* ---------------------------------------------------------------- the plan's report */
+
+/* The skip reason a report line's text names (maxcpus= with the plan's value), or SMP_SKIP_COUNT. */
+static unsigned report_reason(const char *text, unsigned maxcpus)
+{
+	unsigned m;
+	int end = 0;
+
+	if (sscanf(text, "beyond maxcpus=%u%n", &m, &end) == 1 && text[end] == 0)
+		return m == maxcpus ? SMP_SKIP_MAXCPUS : SMP_SKIP_COUNT;
+	for (unsigned w = 0; w < SMP_SKIP_COUNT; w++)
+		if (w != SMP_SKIP_MAXCPUS && !strcmp(text, smp_skip_reason(w)))
+			return w;
+	return SMP_SKIP_COUNT;
+}
+
+/* What a report says: entries named one by one and counted per reason, and lines it could not read. */
+struct report_read {
+	size_t named[SMP_SKIP_COUNT], counted[SMP_SKIP_COUNT];
+	unsigned unknown, out_of_order, count_lines[SMP_SKIP_COUNT];
+};
+
+/* Reads one line of smp_plan_report's text: "APIC id N not started: REASON" lines must name the
+ * plan's kept skips in order (next is the skip[] index to match from), "N [more] MADT entry/entries
+ * not started: REASON" lines count the rest, "NOTE:" lines are the plan's other remarks. */
+static void report_line(char *line, unsigned maxcpus, size_t *next, struct report_read *r)
+{
+	unsigned id, w;
+	size_t n;
+	int off = 0;
+
+	if (sscanf(line, "smp: APIC id %u not started: %n", &id, &off) == 1 && off) {
+		w = report_reason(line + off, maxcpus);
+		if (w == SMP_SKIP_COUNT) {
+			r->unknown++;
+			return;
+		}
+		r->named[w]++;
+		while (*next < plan.nkept && (plan.skip[*next].apic_id != id || plan.skip[*next].why != w))
+			(*next)++;
+		if (*next == plan.nkept)
+			r->out_of_order++;
+		else
+			(*next)++;
+		return;
+	}
+	if (sscanf(line, "smp: %zu %n", &n, &off) == 1 && off) {
+		char *t = line + off;
+		bool more = !strncmp(t, "more ", 5);
+		t += more ? 5 : 0;
+		const char *noun = n == 1 ? "MADT entry not started: " : "MADT entries not started: ";
+		if (n == 0 || strncmp(t, noun, strlen(noun)) ||
+		    (w = report_reason(t + strlen(noun), maxcpus)) == SMP_SKIP_COUNT || more != (r->named[w] != 0)) {
+			r->unknown++;
+			return;
+		}
+		r->counted[w] += n;
+		r->count_lines[w]++;
+		return;
+	}
+	if (strncmp(line, "smp: NOTE: ", 11))
+		r->unknown++;
+}
+
+/* Fills the MADT with count entries of a machine with many CPUs: mostly enabled CPUs with new ids
+ * (some above 0xFE), mixed with disabled entries, hot-plug slots, broadcast ids and second entries
+ * for ids listed before, in proportions drawn per machine. */
+static void madt_many(size_t count)
+{
+	unsigned pct_off = (unsigned)(rnd() % 40), pct_dup = (unsigned)(rnd() % 20), pct_bc = (unsigned)(rnd() % 5);
+	uint32_t next_id = 0;
+
+	madt_clear();
+	for (size_t i = 0; i < count; i++) {
+		unsigned d = (unsigned)(rnd() % 100);
+		if (d < pct_off)
+			madt_add(next_id++, false, rnd() % 2);
+		else if (d < pct_off + pct_dup && madt.kept)
+			madt_add_entry(madt.cpu[rnd() % madt.kept].apic_id, rnd() % 2, true, false);
+		else if (d < pct_off + pct_dup + pct_bc)
+			madt_add_entry(rnd() % 2 ? 0xFFu : 0xFFFFFFFFu, rnd() % 2, true, false);
+		else
+			madt_add(rnd() % 8 ? next_id++ : 0x100 + (uint32_t)(rnd() % 5000), true, false);
+	}
+}
+
+/* smp_plan_report on generated machines of 2 to 600 processor entries (past ACPI_MAX_CPUS now and
+ * then), both APIC modes and maxcpus from 1 to 64, among them 128 CPUs with maxcpus=4: the entries it
+ * names one by one (the plan's first SMP_PLAN_SKIPS_KEPT skips, in order) and those it counts per
+ * reason add up, reason by reason, to the plan's skipped[], which with the CPUs started and the boot
+ * CPU's own entry is every entry read: each skipped entry is accounted for in the log. */
+static void test_report_accounts_every_skip(void)
+{
+	static char text[16384];
+	unsigned bad = 0, cut = 0, total = 3000, hit[SMP_SKIP_COUNT] = { 0 }, reasons = 0;
+
+	for (unsigned r = 0; r < total; r++) {
+		bool x2 = rnd() % 2, case128 = r % 10 == 0;
+		unsigned maxcpus = case128 ? 4 : rnd() % 4 == 0 ? 64 : 1 + (unsigned)(rnd() % 64);
+		if (r % 7 == 1)
+			madt_random();
+		else
+			madt_many(case128 ? 128 : 2 + rnd() % (rnd() % 8 ? 200 : 600));
+		uint32_t boot = madt.kept && rnd() % 8 ? madt.cpu[0].apic_id : (uint32_t)(rnd() % 300);
+		smp_plan_make(&madt, boot, x2, maxcpus, &plan);
+		capture_begin();
+		smp_plan_report(&plan, maxcpus);
+		capture_end(text, sizeof(text));
+
+		struct report_read rd = { 0 };
+		size_t next = 0, logged = 0, skipped = 0;
+		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+			report_line(line, maxcpus, &next, &rd);
+		bool good = rd.unknown == 0 && rd.out_of_order == 0;
+		for (unsigned w = 0; w < SMP_SKIP_COUNT; w++) {
+			good &= rd.named[w] + rd.counted[w] == plan.skipped[w] && rd.count_lines[w] <= 1;
+			logged += rd.named[w] + rd.counted[w];
+			hit[w] += rd.counted[w] != 0;
+			skipped += plan.skipped[w];
+		}
+		good &= logged + (plan.n - 1) + plan.boot_listed == madt.kept;
+		cut += skipped > SMP_PLAN_SKIPS_KEPT;
+		if (!good && bad++ < 3) {
+			printf("#   machine %u: %zu entries, maxcpus=%u, %s: %u unreadable lines, %u out of order; per reason "
+			       "named+counted/skipped:", r, madt.kept, maxcpus, x2 ? "x2APIC" : "xAPIC", rd.unknown,
+			       rd.out_of_order);
+			for (unsigned w = 0; w < SMP_SKIP_COUNT; w++)
+				printf(" %zu+%zu/%zu", rd.named[w], rd.counted[w], plan.skipped[w]);
+			printf("\n");
+		}
+	}
+	for (unsigned w = 0; w < SMP_SKIP_COUNT; w++)
+		reasons += hit[w] != 0;
+	ok(bad == 0 && cut > total / 2 && reasons == SMP_SKIP_COUNT, "smp_plan_report on %u generated machines (%u with "
+	   "more skips than it lists, %u of %d reasons counted in some): the entries named and counted per reason are the "
+	   "plan's skipped entries, every entry accounted for (%u wrong)", total, cut, reasons, SMP_SKIP_COUNT, bad);
+}
+
 /* ---------------------------------------------------------------- ICR values */
 
 static void test_icr(void)
@@ -372,6 +513,7 @@ int main(void)
 	test_issue_cases();
 	test_apic_mode();
 	test_generated();
+	test_report_accounts_every_skip();
 	test_icr();
 	return tap_done();
 }
