@@ -85,22 +85,85 @@ const char *sysinfo_fb_format_name(uint32_t format)
 	}
 }
 
-/* Bytes of RAM-like types in the memory map (everything but reserved, MMIO and PAL code), saturating
- * at 2^64 - 1: a firmware's absurd NumberOfPages must not wrap the figure a person reads. */
+/* Byte addresses in 128 bits: a descriptor's start plus an absurd NumberOfPages passes 2^64. */
+typedef unsigned __int128 sysinfo_addr;
+
+/* True when descriptor i of map is RAM-like (everything but reserved, MMIO, MMIO port and PAL
+ * code), with its bytes [*start, *end). */
+static bool sysinfo_ram_span(const void *map, size_t dsz, size_t i, uint64_t *start, sysinfo_addr *end)
+{
+	const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
+
+	if (d->type == EFI_RESERVED || d->type == EFI_MMIO || d->type == EFI_MMIO_PORT || d->type == EFI_PAL_CODE)
+		return false;
+	*start = d->phys_start;
+	*end = (sysinfo_addr)d->phys_start + ((sysinfo_addr)d->num_pages << PAGE_SHIFT);
+	return true;
+}
+
+/* Bytes of [start, end) not below reach, where reach is the highest end of the spans before it in
+ * ascending start order: their union meets [start, +inf) in [start, reach) alone, as none starts later. */
+static sysinfo_addr sysinfo_span_new_bytes(uint64_t start, sysinfo_addr end, sysinfo_addr reach)
+{
+	sysinfo_addr from = reach > start ? reach : start;
+
+	return end > from ? end - from : 0;
+}
+
+/* The union's bytes of the RAM spans of a map whose spans come in ascending start order (the usual
+ * map, overlapping or not), in one pass; false when one starts below the span before it. */
+static bool sysinfo_ram_sorted(const void *map, size_t dsz, size_t n, sysinfo_addr *bytes)
+{
+	sysinfo_addr total = 0, reach = 0, end;
+	uint64_t start, last = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!sysinfo_ram_span(map, dsz, i, &start, &end))
+			continue;
+		if (start < last)
+			return false;
+		last = start;
+		total += sysinfo_span_new_bytes(start, end, reach);
+		reach = end > reach ? end : reach;
+	}
+	*bytes = total;
+	return true;
+}
+
+/* The union's bytes of the RAM spans of any map, without allocating: each span adds what lies past
+ * the highest end of the spans before it in (start, index) order, found by a pass over the map.
+ * O(n^2) descriptor reads, for a map out of order (the map has at most a few thousand descriptors). */
+static sysinfo_addr sysinfo_ram_unsorted(const void *map, size_t dsz, size_t n)
+{
+	sysinfo_addr total = 0, end, end_j;
+	uint64_t start, start_j;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!sysinfo_ram_span(map, dsz, i, &start, &end))
+			continue;
+		sysinfo_addr reach = 0;
+		for (size_t j = 0; j < n; j++)
+			if (sysinfo_ram_span(map, dsz, j, &start_j, &end_j) && (start_j < start || (start_j == start && j < i)) &&
+			    end_j > reach)
+				reach = end_j;
+		total += sysinfo_span_new_bytes(start, end, reach);
+	}
+	return total;
+}
+
+/* Bytes of RAM-like types in the memory map, each byte once however many descriptors claim it (a
+ * firmware's overlapping descriptors must not show more RAM than the machine has), saturating at
+ * 2^64 - 1: a firmware's absurd NumberOfPages must not wrap the figure a person reads. */
 static uint64_t sysinfo_ram_bytes(void)
 {
 	size_t size, dsz;
 	const void *map = kernel_memory_map(&size, &dsz);
-	uint64_t bytes = 0;
+	size_t n = dsz ? size / dsz : 0;
+	sysinfo_addr bytes;
 
-	for (size_t i = 0; dsz && i < size / dsz; i++) {
-		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
-		if (d->type == EFI_RESERVED || d->type == EFI_MMIO || d->type == EFI_MMIO_PORT || d->type == EFI_PAL_CODE)
-			continue;
-		uint64_t b = d->num_pages > (UINT64_MAX >> PAGE_SHIFT) ? UINT64_MAX : d->num_pages << PAGE_SHIFT;
-		bytes = b > UINT64_MAX - bytes ? UINT64_MAX : bytes + b;
-	}
-	return bytes;
+	if (!sysinfo_ram_sorted(map, dsz, n, &bytes))
+		bytes = sysinfo_ram_unsorted(map, dsz, n);
+	return bytes > UINT64_MAX ? UINT64_MAX : (uint64_t)bytes;
 }
 
 void sysinfo_collect(struct sysinfo *si, struct acpi_madt_info *madt)
