@@ -157,8 +157,9 @@ static void test_draw_text_below_screen_changes_nothing(void)
 	free(p);
 }
 
-/* Edge 3: the summary's RAM row ("N MiB in the memory map") from sysinfo_ram_bytes, which adds
- * num_pages << PAGE_SHIFT: once unchecked, a firmware's absurd NumberOfPages wrapped the figure a
+/* Edge 3: the summary's RAM row ("N MiB in the memory map") from sysinfo_ram_bytes, the union of
+ * the RAM descriptors' bytes (these overlap: each starts 2^40 after the one before): once it added
+ * num_pages << PAGE_SHIFT unchecked, and a firmware's absurd NumberOfPages wrapped the figure a
  * person reads, which kernel_print_mmap (main.c) saturates for that very reason. Whatever the figure
  * saturates to, it is never below a single RAM descriptor's bytes (saturated at 2^64 - 1). */
 static void test_ram_figure_never_wraps(void)
