@@ -88,7 +88,7 @@ enum cmdline_problem {
 	CMDLINE_P_NOT_MULTIPLE,  /* size: not a multiple of 2 MiB */
 	CMDLINE_P_BAD_PREFIX,    /* prefix: a byte other than a letter, digit or '_', or too long */
 	CMDLINE_P_OVERRIDDEN,    /* valid, but a later word of the same key wins */
-	CMDLINE_P_CUT_WORD,      /* the last word of a cut input: possibly a fragment */
+	CMDLINE_P_CUT_WORD,      /* the last word of a cut input, split by the cut (or not known not to be) */
 	CMDLINE_P_INPUT_CUT,     /* the input is longer than what was parsed (no word) */
 	CMDLINE_P_BAD_NUMBER,    /* count: not decimal digits, or outside the key's range */
 	CMDLINE_NPROBLEMS
