@@ -33,8 +33,10 @@ static EFI_STATUS load_kernel(EFI_FILE_HANDLE root, struct kernel_image *kernel)
 
 /*
  * Fills bi's command line from \cmdline.txt: its first BOOTINFO_CMDLINE_MAX - 1 bytes exactly as
- * they are (the kernel's parser handles encodings, line ends and NULs), their count, and
- * BOOTINFO_CMDLINE_CUT when the file is longer. An absent file gives 0 bytes.
+ * they are (the kernel's parser handles encodings, line ends and NULs), their count, and when the
+ * file is longer BOOTINFO_CMDLINE_CUT, with BOOTINFO_CMDLINE_CUT_AT_SEP when the cut fell before a
+ * separator (bootinfo_cmdline_cut: one byte more than passed is read to know). An absent file
+ * gives 0 bytes.
  */
 static EFI_STATUS read_cmdline(EFI_FILE_HANDLE root, struct bootinfo *bi)
 {
@@ -45,13 +47,8 @@ static EFI_STATUS read_cmdline(EFI_FILE_HANDLE root, struct bootinfo *bi)
 		len = 0;
 	else if (EFI_ERROR(status))
 		return status;
-	bi->cmdline_flags = 0;
-	if (len > BOOTINFO_CMDLINE_MAX - 1) {   /* one byte more than fits: the file is longer */
-		len = BOOTINFO_CMDLINE_MAX - 1;
-		bi->cmdline_flags |= BOOTINFO_CMDLINE_CUT;
-	}
-	bi->cmdline[len] = '\0';
-	bi->cmdline_len = (UINT32)len;
+	bi->cmdline_len = bootinfo_cmdline_cut((const UINT8 *)bi->cmdline, (UINT32)len, &bi->cmdline_flags);
+	bi->cmdline[bi->cmdline_len] = '\0';
 	return EFI_SUCCESS;
 }
 
@@ -116,7 +113,8 @@ static EFI_STATUS boot(EFI_HANDLE image)
 		return status;
 	Print(LOADER_TAG L"kernel %lx+%lx at %lx, entry %lx, map_top %lx, cmdline %u bytes%a\n",
 	      kernel.virt_base, kernel.size, kernel.phys_base, kernel.entry, bi->map_top, bi->cmdline_len,
-	      (bi->cmdline_flags & BOOTINFO_CMDLINE_CUT) ? " (cut)" : "");
+	      !(bi->cmdline_flags & BOOTINFO_CMDLINE_CUT) ? "" :
+	      (bi->cmdline_flags & BOOTINFO_CMDLINE_CUT_AT_SEP) ? " (cut between words)" : " (cut)");
 	status = memmap_alloc_final_buffer(&bi->mmap_phys, &mmap_capacity);
 	if (EFI_ERROR(status))
 		return status;

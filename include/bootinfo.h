@@ -27,6 +27,53 @@
 
 /* cmdline_flags: \cmdline.txt held more than the BOOTINFO_CMDLINE_MAX - 1 bytes passed on. */
 #define BOOTINFO_CMDLINE_CUT 0x1u
+/*
+ * cmdline_flags, meaningful with BOOTINFO_CMDLINE_CUT only: the first character not passed on is a
+ * word separator, so the cut fell between words and the last word passed is whole. That character
+ * is, for 8-bit text (ASCII, UTF-8 with or without its byte-order mark; a separator is one byte and
+ * never part of a multi-byte UTF-8 sequence), the byte at index cmdline_len; for UTF-16 (the file
+ * starts with FF FE or FE FF) the 2-byte code unit that byte belongs to: cmdline_len is odd, so the
+ * unit's first byte is the last one passed, which the kernel drops as half a unit, and a byte-wise
+ * test would be wrong (the high byte of every ASCII unit is 0, which reads as NUL). A loader
+ * without this flag leaves it 0 and the kernel treats the last word as possibly cut, as before.
+ */
+#define BOOTINFO_CMDLINE_CUT_AT_SEP 0x2u
+#define BOOTINFO_CMDLINE_UNIT16 2     /* bytes of a UTF-16 code unit */
+
+/* True for the characters (a byte, or a UTF-16 unit's value) that separate command-line words:
+ * NUL, tab, LF, VT, FF, CR and space (the grammar in kernel/cmdline.h). */
+static inline int bootinfo_cmdline_is_sep(uint32_t ch)
+{
+	return ch == 0 || ch == ' ' || (ch >= '\t' && ch <= '\r');
+}
+
+/*
+ * The loader's cut of \cmdline.txt: buf holds the file's first `read` bytes (read <=
+ * BOOTINFO_CMDLINE_MAX; read == BOOTINFO_CMDLINE_MAX means the file does not fit). Returns the
+ * bytes to pass on (< BOOTINFO_CMDLINE_MAX) and sets *flags: 0 when the file fits, else
+ * BOOTINFO_CMDLINE_CUT, with BOOTINFO_CMDLINE_CUT_AT_SEP when the first character not passed on
+ * (defined above) is a separator.
+ */
+static inline uint32_t bootinfo_cmdline_cut(const uint8_t *buf, uint32_t read, uint32_t *flags)
+{
+	const uint32_t pass = BOOTINFO_CMDLINE_MAX - 1;
+	const uint32_t unit = pass - pass % BOOTINFO_CMDLINE_UNIT16;   /* the UTF-16 unit holding byte `pass` */
+	uint32_t next;
+
+	*flags = 0;
+	if (read <= pass)
+		return read;
+	*flags = BOOTINFO_CMDLINE_CUT;
+	if (buf[0] == 0xFF && buf[1] == 0xFE)
+		next = buf[unit] | (uint32_t)buf[unit + 1] << 8;
+	else if (buf[0] == 0xFE && buf[1] == 0xFF)
+		next = (uint32_t)buf[unit] << 8 | buf[unit + 1];
+	else
+		next = buf[pass];
+	if (bootinfo_cmdline_is_sep(next))
+		*flags |= BOOTINFO_CMDLINE_CUT_AT_SEP;
+	return pass;
+}
 
 enum bootinfo_fb_format {
 	BOOTINFO_FB_NONE = 0,    /* no linear framebuffer (BltOnly or no GOP) */
@@ -103,7 +150,7 @@ struct bootinfo {
 	struct bootinfo_fb fb;
 	char cmdline[BOOTINFO_CMDLINE_MAX]; /* \cmdline.txt's first bytes as they are, then a NUL */
 	uint32_t cmdline_len;        /* bytes of cmdline from the file (NULs inside count), < BOOTINFO_CMDLINE_MAX */
-	uint32_t cmdline_flags;      /* BOOTINFO_CMDLINE_CUT */
+	uint32_t cmdline_flags;      /* BOOTINFO_CMDLINE_CUT, BOOTINFO_CMDLINE_CUT_AT_SEP */
 
 	/* Since version 2: the firmware, from the UEFI system table. */
 	char fw_vendor[BOOTINFO_FW_VENDOR_MAX]; /* FirmwareVendor, non-ASCII as '?', NUL-terminated, may be empty */

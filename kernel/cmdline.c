@@ -1,10 +1,15 @@
 /*
  * Kernel command-line parsing: a pure function of the file's bytes (grammar and contract in
- * cmdline.h). Only types.h and vmlayout.h are included and no library function is called, so
- * the file compiles unchanged for the kernel and for the host tests and fuzzer.
+ * cmdline.h). Only types.h, vmlayout.h and bootinfo.h (its flag values) are included and no
+ * library function is called, so the file compiles unchanged for the kernel and for the host
+ * tests and fuzzer.
  */
 #include "cmdline.h"
 #include "vmlayout.h"
+#include "bootinfo.h"
+
+_Static_assert(CMDLINE_CUT == BOOTINFO_CMDLINE_CUT && CMDLINE_CUT_AT_SEP == BOOTINFO_CMDLINE_CUT_AT_SEP,
+	       "the parser takes the loader's command-line flags as they are");
 
 #define CMDLINE_SYSPTE_MIN SIZE_2M
 
@@ -119,38 +124,82 @@ static uint8_t cmdline_suggest_key(const char *a, size_t n)
 
 /* ---------------------------------------------------------------- decoding */
 
-/* Appends one byte to c->text; false (and c->cut) when the text is full. */
-static bool cmdline_put(struct cmdline *c, uint8_t b)
+/* UTF-16 surrogates (a high one then a low one encode a code point from U+10000) and UTF-8 bytes. */
+#define CMDLINE_SURR_HIGH   0xD800u
+#define CMDLINE_SURR_LOW    0xDC00u
+#define CMDLINE_SURR_END    0xE000u
+#define CMDLINE_SURR_BITS   10        /* code point bits each surrogate carries */
+#define CMDLINE_CP_SUPPL    0x10000u  /* the first code point a surrogate pair encodes */
+#define CMDLINE_UTF8_CONT   0x80u     /* continuation byte: this, then 6 bits */
+#define CMDLINE_UTF8_BITS   6
+#define CMDLINE_UTF8_MAX    4         /* bytes of the longest sequence */
+
+/*
+ * Appends the n bytes of one character to c->text, all or none. None when they do not all fit:
+ * the text is cut before the character, inside a word unless the character is a separator.
+ */
+static bool cmdline_put(struct cmdline *c, const uint8_t *b, size_t n)
 {
-	if (c->text_len >= CMDLINE_TEXT_MAX) {
+	if (c->text_len + n > CMDLINE_TEXT_MAX) {
 		c->cut = true;
+		c->cut_in_word = !(n == 1 && cmdline_is_sep(b[0]));
 		return false;
 	}
-	c->text[c->text_len++] = (char)b;
+	for (size_t i = 0; i < n; i++)
+		c->text[c->text_len++] = (char)b[i];
 	return true;
 }
 
-/* Appends the UTF-8 encoding of a UTF-16 code unit (a lone surrogate is encoded as its value). */
-static bool cmdline_put_unit(struct cmdline *c, uint16_t u)
+/* Appends the UTF-8 encoding of cp (below U+110000; a lone surrogate is encoded as its value). */
+static bool cmdline_put_cp(struct cmdline *c, uint32_t cp)
 {
-	if (u < 0x80)
-		return cmdline_put(c, (uint8_t)u);
-	size_t need = u < 0x800 ? 2 : 3;
-	if (c->text_len + need > CMDLINE_TEXT_MAX) {
-		c->cut = true;
-		return false;
+	static const uint8_t lead[CMDLINE_UTF8_MAX + 1] = { 0, 0, 0xC0, 0xE0, 0xF0 };
+	uint8_t b[CMDLINE_UTF8_MAX];
+	size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < CMDLINE_CP_SUPPL ? 3 : 4;
+
+	if (n == 1) {
+		b[0] = (uint8_t)cp;
+		return cmdline_put(c, b, 1);
 	}
-	if (need == 2)
-		return cmdline_put(c, (uint8_t)(0xC0 | u >> 6)) && cmdline_put(c, (uint8_t)(0x80 | (u & 0x3F)));
-	return cmdline_put(c, (uint8_t)(0xE0 | u >> 12)) && cmdline_put(c, (uint8_t)(0x80 | ((u >> 6) & 0x3F))) &&
-	       cmdline_put(c, (uint8_t)(0x80 | (u & 0x3F)));
+	for (size_t k = n - 1; k > 0; k--, cp >>= CMDLINE_UTF8_BITS)
+		b[k] = (uint8_t)(CMDLINE_UTF8_CONT | (cp & ((1u << CMDLINE_UTF8_BITS) - 1)));
+	b[0] = (uint8_t)(lead[n] | cp);
+	return cmdline_put(c, b, n);
+}
+
+/* The UTF-16 unit at raw[i, i + 2) in the byte order be says. */
+static uint32_t cmdline_unit(const uint8_t *raw, size_t i, bool be)
+{
+	return be ? (uint32_t)raw[i] << 8 | raw[i + 1] : raw[i] | (uint32_t)raw[i + 1] << 8;
 }
 
 /*
- * Fills c->text from raw: byte-order mark skipped, UTF-16 decoded; an odd last byte is one unit,
- * except in a cut input, where it is half a unit of unknown value (the high byte of an ASCII
- * unit in UTF-16BE reads as NUL, a separator) and is dropped.
+ * Fills c->text from UTF-16 raw[2, len): an odd last byte is one unit, except in a cut input,
+ * where it is half a unit of unknown value (the high byte of an ASCII unit in UTF-16BE reads as
+ * NUL, a separator) and is dropped; a high surrogate directly followed by a low one is one code
+ * point, any other surrogate is lone (cmdline.h).
  */
+static void cmdline_decode_utf16(struct cmdline *c, const uint8_t *raw, size_t len)
+{
+	bool be = c->encoding == CMDLINE_ENC_UTF16BE;
+	if (c->cut && len % 2)
+		len--;
+	for (size_t i = 2; i < len;) {
+		uint32_t cp = i + 1 < len ? cmdline_unit(raw, i, be) : raw[i];
+		i += 2;
+		if (cp >= CMDLINE_SURR_HIGH && cp < CMDLINE_SURR_LOW && i + 1 < len) {
+			uint32_t low = cmdline_unit(raw, i, be);
+			if (low >= CMDLINE_SURR_LOW && low < CMDLINE_SURR_END) {
+				cp = CMDLINE_CP_SUPPL + ((cp - CMDLINE_SURR_HIGH) << CMDLINE_SURR_BITS) + (low - CMDLINE_SURR_LOW);
+				i += 2;
+			}
+		}
+		if (!cmdline_put_cp(c, cp))
+			return;
+	}
+}
+
+/* Fills c->text from raw: byte-order mark skipped, UTF-16 decoded, 8-bit text byte for byte. */
 static void cmdline_decode(struct cmdline *c, const uint8_t *raw, size_t len)
 {
 	size_t i = 0;
@@ -159,21 +208,11 @@ static void cmdline_decode(struct cmdline *c, const uint8_t *raw, size_t len)
 		i = 3;
 	} else if (len >= 2 && ((raw[0] == 0xFF && raw[1] == 0xFE) || (raw[0] == 0xFE && raw[1] == 0xFF))) {
 		c->encoding = raw[0] == 0xFF ? CMDLINE_ENC_UTF16LE : CMDLINE_ENC_UTF16BE;
-		if (c->cut && len % 2)
-			len--;
-		for (i = 2; i < len; i += 2) {
-			uint8_t lo = raw[i], hi = i + 1 < len ? raw[i + 1] : 0;
-			if (c->encoding == CMDLINE_ENC_UTF16BE && i + 1 < len) {
-				lo = raw[i + 1];
-				hi = raw[i];
-			}
-			if (!cmdline_put_unit(c, (uint16_t)(lo | hi << 8)))
-				return;
-		}
+		cmdline_decode_utf16(c, raw, len);
 		return;
 	}
 	for (; i < len; i++)
-		if (!cmdline_put(c, raw[i]))
+		if (!cmdline_put(c, raw + i, 1))
 			return;
 }
 
@@ -339,11 +378,12 @@ void cmdline_defaults(struct cmdline_opts *o)
 		.exhaust = CMDLINE_EXHAUST_BUDGET, .crashtest = CMDLINE_CRASH_NONE, .maxcpus = CMDLINE_MAXCPUS_MAX };
 }
 
-void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut)
+void cmdline_parse(struct cmdline *c, const void *raw, size_t len, unsigned flags)
 {
 	c->text_len = c->ndiag = c->ndropped = c->ndropped_ignored = 0;
 	c->raw_len = len;
-	c->cut = cut;
+	c->cut = flags & CMDLINE_CUT;
+	c->cut_in_word = c->cut && !(flags & CMDLINE_CUT_AT_SEP);
 	c->encoding = CMDLINE_ENC_ASCII;
 	cmdline_defaults(&c->opts);
 	for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
@@ -364,7 +404,7 @@ void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut)
 		}
 		while (i < n && !cmdline_is_sep(t[i]))
 			i++;
-		cmdline_word(c, start, i - start, c->cut && i == n);
+		cmdline_word(c, start, i - start, c->cut_in_word && i == n);
 	}
 	if (c->cut)
 		cmdline_diag(c, CMDLINE_P_INPUT_CUT, CMDLINE_NOKEY, CMDLINE_NOKEY, n, 0);

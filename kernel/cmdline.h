@@ -7,7 +7,12 @@
  * Grammar (also README.md, "Kernel command line"):
  *  - Encoding: ASCII or UTF-8; a UTF-8 byte-order mark (EF BB BF) is skipped; a file starting with
  *    a UTF-16 byte-order mark (FF FE or FE FF, Notepad's "Unicode") is decoded to UTF-8 (an odd
- *    last byte is a unit of its own, but in a cut input it is half a unit and is dropped).
+ *    last byte is a unit of its own, but in a cut input it is half a unit and is dropped). A high
+ *    surrogate (D800-DBFF) directly followed by a low one (DC00-DFFF) is one code point above
+ *    U+FFFF, 4 bytes of UTF-8; any other surrogate is lone and is encoded as its own value, 3 bytes
+ *    ED A0 80..ED BF BF (as WTF-8 does: the message quoting it shows which unit it was). A high
+ *    surrogate ending a cut input is lone (its partner, if any, was not passed). Either way the
+ *    word holds a byte that is not printable ASCII and is refused.
  *  - Words are separated by space, tab, CR, LF, VT, FF and NUL, in any number, on any number of
  *    lines. A word starting with '#' comments out the rest of its line.
  *  - A word is key=value with a known lowercase key and a value of the key's type:
@@ -19,7 +24,7 @@
  *  - The last valid occurrence of a key wins; an earlier one gets an "overridden" diagnostic.
  *  - Any other word has no effect and gets a diagnostic naming it and the value in effect: a
  *    byte that is not printable ASCII, no '=', an unknown key, an empty or malformed value, and
- *    the last word when the input was cut (it may be a fragment).
+ *    the last word when the input was cut inside it (a fragment: see CMDLINE_CUT_AT_SEP).
  */
 #ifndef CMDLINE_H
 #define CMDLINE_H
@@ -32,6 +37,16 @@
 /* Buffer for cmdline_diag_word: quotes, CMDLINE_WORD_SHOWN bytes escaped as \xNN, "...", NUL. */
 #define CMDLINE_WORD_FMT_MAX (2 + 4 * CMDLINE_WORD_SHOWN + 3 + 1)
 #define CMDLINE_MAXCPUS_MAX 64   /* maxcpus= range 1..this: the kernel's CPU limit (SMP_MAX_CPUS) */
+
+/* cmdline_parse flags, the same bits as the loader's (include/bootinfo.h, BOOTINFO_CMDLINE_*). */
+#define CMDLINE_CUT        0x1u  /* the source held more than the bytes given */
+/*
+ * With CMDLINE_CUT: the first character of the source not given is a separator, so the last word
+ * given is whole. The character is the byte raw[len] for 8-bit text, the UTF-16 code unit holding
+ * raw[len] for UTF-16 (the unit half given when len is odd). Without it a cut input's last word
+ * counts as a fragment (what a loader that does not know the next byte gives).
+ */
+#define CMDLINE_CUT_AT_SEP 0x2u
 
 enum cmdline_key {
 	CMDLINE_ONEXIT, CMDLINE_SYSPTE, CMDLINE_KTEST, CMDLINE_MMAPDUMP, CMDLINE_PTDUMP,
@@ -73,7 +88,7 @@ enum cmdline_problem {
 	CMDLINE_P_NOT_MULTIPLE,  /* size: not a multiple of 2 MiB */
 	CMDLINE_P_BAD_PREFIX,    /* prefix: a byte other than a letter, digit or '_', or too long */
 	CMDLINE_P_OVERRIDDEN,    /* valid, but a later word of the same key wins */
-	CMDLINE_P_CUT_WORD,      /* the last word of a cut input: possibly a fragment */
+	CMDLINE_P_CUT_WORD,      /* the last word of a cut input, split by the cut (or not known not to be) */
 	CMDLINE_P_INPUT_CUT,     /* the input is longer than what was parsed (no word) */
 	CMDLINE_P_BAD_NUMBER,    /* count: not decimal digits, or outside the key's range */
 	CMDLINE_NPROBLEMS
@@ -96,6 +111,8 @@ struct cmdline {
 	size_t text_len;
 	size_t raw_len;                     /* bytes given to the parser */
 	bool cut;                           /* input (or its decoding) longer than what was parsed */
+	bool cut_in_word;                   /* cut, and the first character not parsed is no separator
+					     * (or unknown): a word ending the text is a fragment */
 	uint8_t encoding;                   /* enum cmdline_encoding */
 	int32_t set_by[CMDLINE_NKEYS];      /* offset in text of the word in effect, -1: default */
 	struct cmdline_diag diag[CMDLINE_DIAG_MAX];
@@ -106,11 +123,14 @@ struct cmdline {
 /* The defaults every parse starts from. */
 void cmdline_defaults(struct cmdline_opts *o);
 /*
- * Parses len bytes of raw (any bytes, NUL included) into c. cut says the source held more than
- * raw (the loader's buffer was full); the last word then counts as a fragment unless a separator
- * ends the input. Never reads raw past len, never fails.
+ * Parses len bytes of raw (any bytes, NUL included) into c. flags: CMDLINE_CUT says the source
+ * held more than raw (the loader's buffer was full); the last word then counts as a fragment
+ * unless a separator ends the input or CMDLINE_CUT_AT_SEP says one follows it. A decoding longer
+ * than CMDLINE_TEXT_MAX is cut too, before the first character that does not fit whole, and its
+ * last word is a fragment unless that character is a separator. Never reads raw past len, never
+ * fails. (A bool argument still works: true is CMDLINE_CUT.)
  */
-void cmdline_parse(struct cmdline *c, const void *raw, size_t len, bool cut);
+void cmdline_parse(struct cmdline *c, const void *raw, size_t len, unsigned flags);
 
 /* The key's name ("syspte"), or "?" for a value that is no key. */
 const char *cmdline_key_name(unsigned key);

@@ -76,7 +76,7 @@ static void kernel_parse_cmdline(void)
 		[CMDLINE_ONEXIT_REBOOT] = ONEXIT_REBOOT,
 	};
 	cmdline_parse(&kernel_cmdline, kernel_bootinfo.cmdline, kernel_bootinfo.cmdline_len,
-		      kernel_bootinfo.cmdline_flags & BOOTINFO_CMDLINE_CUT);
+		      kernel_bootinfo.cmdline_flags & (BOOTINFO_CMDLINE_CUT | BOOTINFO_CMDLINE_CUT_AT_SEP));
 	kernel_onexit = actions[kernel_cmdline.opts.onexit];
 }
 

@@ -1,8 +1,9 @@
 /*
  * libFuzzer harness over the command-line parser (kernel/cmdline.c, coverage-instrumented with
  * comparison tracing, so the fuzzer finds keys and values by itself). Input: one flag byte (bit 0:
- * the loader's buffer was full, i.e. the input is cut), then the raw bytes of \cmdline.txt in any
- * encoding. Checks, any failure aborting with a reason:
+ * the loader's buffer was full, i.e. the input is cut, CMDLINE_CUT; bit 1: a separator follows
+ * the cut, CMDLINE_CUT_AT_SEP), then the raw bytes of \cmdline.txt in any encoding (UTF-16 with
+ * surrogates, paired or lone, included). Checks, any failure aborting with a reason:
  *  - ASan: the parser never reads past the input or writes past its structures or message buffers;
  *  - the reference model (tests/host/model_cmdline.c) agrees on the decoded text, the options and
  *    every diagnostic, and each word is either in effect with exactly its value or diagnosed;
@@ -40,7 +41,7 @@ static bool same_outcome(const struct cmdline *a, const struct cmdline *b)
 }
 
 /* An ASCII input without a byte-order mark, re-encoded three ways, must give the same outcome. */
-static void check_encodings(const uint8_t *raw, size_t len, bool cut)
+static void check_encodings(const uint8_t *raw, size_t len, unsigned flags)
 {
 	static uint8_t buf[2 * CMDLINE_TEXT_MAX + 4];
 	if (len > CMDLINE_TEXT_MAX / 2 || (len && (raw[0] == 0xEF || raw[0] == 0xFF || raw[0] == 0xFE)))
@@ -50,7 +51,7 @@ static void check_encodings(const uint8_t *raw, size_t len, bool cut)
 			return;
 	memcpy(buf, "\xEF\xBB\xBF", 3);
 	memcpy(buf + 3, raw, len);
-	cmdline_parse(&again, buf, len + 3, cut);
+	cmdline_parse(&again, buf, len + 3, flags);
 	if (!same_outcome(&parsed, &again))
 		fail("a UTF-8 byte-order mark changed the outcome");
 	for (int be = 0; be < 2; be++) {
@@ -60,7 +61,7 @@ static void check_encodings(const uint8_t *raw, size_t len, bool cut)
 			buf[2 + 2 * i + be] = raw[i];
 			buf[2 + 2 * i + !be] = 0;
 		}
-		cmdline_parse(&again, buf, 2 + 2 * len, cut);
+		cmdline_parse(&again, buf, 2 + 2 * len, flags);
 		if (!same_outcome(&parsed, &again))
 			fail(be ? "UTF-16BE changed the outcome" : "UTF-16LE changed the outcome");
 	}
@@ -82,17 +83,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	bool cut = data[0] & 1;
+	unsigned flags = data[0] & (CMDLINE_CUT | CMDLINE_CUT_AT_SEP);
 	/* A private copy of exactly the input: ASan reports any read past its end. */
 	size_t len = size - 1;
 	uint8_t *raw = malloc(len ? len : 1);
 	memcpy(raw, data + 1, len);
-	cmdline_parse(&parsed, raw, len, cut);
-	model_cmdline_parse(&model, raw, len, cut);
+	cmdline_parse(&parsed, raw, len, flags);
+	model_cmdline_parse(&model, raw, len, flags);
 	char why[512];
 	if (model_cmdline_check(&parsed, &model, why, sizeof(why)))
 		fail(why);
-	check_encodings(raw, len, cut);
+	check_encodings(raw, len, flags);
 	check_effective_line();
 	free(raw);
 	return 0;

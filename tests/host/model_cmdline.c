@@ -9,6 +9,8 @@
 #include "model_cmdline.h"
 #include "vmlayout.h"
 
+#define RAW_UNITS_MAX (4 * CMDLINE_TEXT_MAX)   /* units decoded at most: more cannot fit the text anyway */
+
 static const char *const bool_names[] = { "0", "1", "off", "on", NULL };
 static const char *const onexit_names[] = { "halt", "qemu", "reboot", NULL };
 static const char *const exhaust_names[] = { "budget", "full", NULL };
@@ -37,11 +39,17 @@ const char *const *model_cmdline_names(unsigned key)
 
 /* ---------------------------------------------------------------- decoding */
 
-/* Appends the n bytes of one character, or marks the text cut when they do not all fit. */
+static const char model_seps[] = " \t\n\r\v\f";
+
+static bool model_is_sep(unsigned char b) { return b == 0 || strchr(model_seps, b); }
+
+/* Appends the n bytes of one character, or marks the text cut before it when they do not all fit
+ * (a fragment ends the text unless the character is a separator). */
 static bool model_append(struct model_cmdline *m, const unsigned char *b, size_t n)
 {
 	if (m->text_len + n > CMDLINE_TEXT_MAX) {
 		m->cut = true;
+		m->fragment_end = !(n == 1 && model_is_sep(b[0]));
 		return false;
 	}
 	memcpy(m->text + m->text_len, b, n);
@@ -49,8 +57,8 @@ static bool model_append(struct model_cmdline *m, const unsigned char *b, size_t
 	return true;
 }
 
-/* UTF-8 of a 16-bit code point value (surrogates included, as their own value). */
-static size_t model_utf8(unsigned cp, unsigned char out[3])
+/* UTF-8 of a code point up to U+10FFFF (a lone surrogate as its own value, 3 bytes). */
+static size_t model_utf8(unsigned long cp, unsigned char out[4])
 {
 	if (cp < 0x80) {
 		out[0] = (unsigned char)cp;
@@ -61,10 +69,27 @@ static size_t model_utf8(unsigned cp, unsigned char out[3])
 		out[1] = (unsigned char)(0x80 + cp % 64);
 		return 2;
 	}
-	out[0] = (unsigned char)(0xE0 + (cp >> 12));
-	out[1] = (unsigned char)(0x80 + (cp >> 6) % 64);
-	out[2] = (unsigned char)(0x80 + cp % 64);
-	return 3;
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xE0 + (cp >> 12));
+		out[1] = (unsigned char)(0x80 + (cp >> 6) % 64);
+		out[2] = (unsigned char)(0x80 + cp % 64);
+		return 3;
+	}
+	out[0] = (unsigned char)(0xF0 + (cp >> 18));
+	out[1] = (unsigned char)(0x80 + (cp >> 12) % 64);
+	out[2] = (unsigned char)(0x80 + (cp >> 6) % 64);
+	out[3] = (unsigned char)(0x80 + cp % 64);
+	return 4;
+}
+
+/* Whether raw starts with a UTF-16 byte-order mark: 'l', 'b', or 0. */
+static char model_utf16(const unsigned char *raw, size_t len)
+{
+	if (len >= 2 && !memcmp(raw, "\xFF\xFE", 2))
+		return 'l';
+	if (len >= 2 && !memcmp(raw, "\xFE\xFF", 2))
+		return 'b';
+	return 0;
 }
 
 static void model_decode(struct model_cmdline *m, const unsigned char *raw, size_t len)
@@ -74,25 +99,50 @@ static void model_decode(struct model_cmdline *m, const unsigned char *raw, size
 			;
 		return;
 	}
-	bool le = len >= 2 && !memcmp(raw, "\xFF\xFE", 2), be = len >= 2 && !memcmp(raw, "\xFE\xFF", 2);
-	if (!le && !be) {
+	char bom = model_utf16(raw, len);
+	if (!bom) {
 		for (size_t i = 0; i < len && model_append(m, raw + i, 1); i++)
 			;
 		return;
 	}
-	for (size_t i = 2; i < len; i += 2) {
-		unsigned cp;
+	/* the units first, then code points from them */
+	static unsigned units[RAW_UNITS_MAX];
+	size_t n = 0;
+	for (size_t i = 2; i < len && n < RAW_UNITS_MAX; i += 2) {
 		if (i + 1 == len && m->cut)
-			return;        /* half a unit at the end of a cut input: its value is unknown */
+			break;         /* half a unit at the end of a cut input: its value is unknown */
 		if (i + 1 == len)
-			cp = raw[i];   /* an odd last byte of a whole file is a unit of its own */
+			units[n++] = raw[i];   /* an odd last byte of a whole file is a unit of its own */
 		else
-			cp = le ? raw[i] + 256u * raw[i + 1] : 256u * raw[i] + raw[i + 1];
-		unsigned char b[3];
-		size_t n = model_utf8(cp, b);
-		if (!model_append(m, b, n))
+			units[n++] = bom == 'l' ? raw[i] + 256u * raw[i + 1] : 256u * raw[i] + raw[i + 1];
+	}
+	for (size_t k = 0; k < n; k++) {
+		unsigned long cp = units[k];
+		bool high = cp >= 0xD800 && cp <= 0xDBFF;
+		if (high && k + 1 < n && units[k + 1] >= 0xDC00 && units[k + 1] <= 0xDFFF)
+			cp = 0x10000 + (cp - 0xD800) * 1024 + (units[++k] - 0xDC00);
+		unsigned char b[4];
+		size_t bytes = model_utf8(cp, b);
+		if (!model_append(m, b, bytes))
 			return;
 	}
+}
+
+unsigned model_cmdline_flags(const void *raw_, size_t src_len, size_t len)
+{
+	const unsigned char *raw = raw_;
+	if (src_len <= len)
+		return 0;
+	unsigned next = raw[len];
+	char bom = model_utf16(raw, src_len);
+	if (bom && len >= 2) {
+		size_t at = len % 2 ? len - 1 : len;   /* the unit holding raw[len] */
+		if (at + 1 >= src_len)
+			next = raw[at];                 /* an odd last byte: a unit of its own */
+		else
+			next = bom == 'l' ? raw[at] + 256u * raw[at + 1] : 256u * raw[at] + raw[at + 1];
+	}
+	return CMDLINE_CUT | (next < 0x100 && model_is_sep((unsigned char)next) ? CMDLINE_CUT_AT_SEP : 0);
 }
 
 /* ---------------------------------------------------------------- words */
@@ -223,10 +273,6 @@ static unsigned model_value(struct cmdline_opts *o, unsigned key, const char *v)
 	return CMDLINE_NPROBLEMS;
 }
 
-static const char model_seps[] = " \t\n\r\v\f";
-
-static bool model_is_sep(unsigned char b) { return b == 0 || strchr(model_seps, b); }
-
 static void model_word(struct model_cmdline *m, size_t off, size_t len, bool fragment)
 {
 	char w[CMDLINE_TEXT_MAX + 1];
@@ -275,12 +321,13 @@ static void model_word(struct model_cmdline *m, size_t off, size_t len, bool fra
 	m->set_by[key] = (long)off;
 }
 
-void model_cmdline_parse(struct model_cmdline *m, const void *raw, size_t len, bool cut)
+void model_cmdline_parse(struct model_cmdline *m, const void *raw, size_t len, unsigned flags)
 {
 	memset(m, 0, sizeof(*m));
 	m->opts.syspte = SYSPTE_DEFAULT_SIZE;
 	m->opts.maxcpus = 64;
-	m->cut = cut;
+	m->cut = flags & CMDLINE_CUT;
+	m->fragment_end = m->cut && !(flags & CMDLINE_CUT_AT_SEP);
 	for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
 		m->set_by[k] = -1;
 	model_decode(m, raw, len);
@@ -298,7 +345,7 @@ void model_cmdline_parse(struct model_cmdline *m, const void *raw, size_t len, b
 		size_t s = i;
 		while (i < m->text_len && !model_is_sep(m->text[i]))
 			i++;
-		model_word(m, s, i - s, m->cut && i == m->text_len);
+		model_word(m, s, i - s, m->fragment_end && i == m->text_len);
 	}
 	if (m->cut)
 		model_diag(m, CMDLINE_P_INPUT_CUT, CMDLINE_NOKEY, CMDLINE_NOKEY, m->text_len, 0);

@@ -17,13 +17,22 @@ struct model_cmdline {
 	unsigned char text[CMDLINE_TEXT_MAX];
 	size_t text_len;
 	bool cut;
+	bool fragment_end;            /* cut before a character that is no separator: a last word is a fragment */
 	long set_by[CMDLINE_NKEYS];
 	struct cmdline_diag diag[MODEL_CMDLINE_MAX_DIAG];
 	size_t ndiag;                 /* every diagnostic, kept or not */
 };
 
-/* Computes the model's result for raw[0, len). */
-void model_cmdline_parse(struct model_cmdline *m, const void *raw, size_t len, bool cut);
+/* Computes the model's result for raw[0, len) with cmdline_parse's flags (CMDLINE_CUT, CMDLINE_CUT_AT_SEP). */
+void model_cmdline_parse(struct model_cmdline *m, const void *raw, size_t len, unsigned flags);
+
+/*
+ * The flags for handing raw[0, len) of a source of src_len bytes (len <= src_len) to the parser,
+ * by the definition in kernel/cmdline.h (the loader's, include/bootinfo.h, for any len): CUT when
+ * src_len > len, with CUT_AT_SEP when the first character not given, the byte raw[len] or for
+ * UTF-16 the whole unit holding it, is a separator.
+ */
+unsigned model_cmdline_flags(const void *raw, size_t src_len, size_t len);
 
 /*
  * Compares c (from cmdline_parse on the same input) with m and checks the properties of every

@@ -26,11 +26,12 @@ static struct cmdline c;
 static struct model_cmdline m;
 static char why[512];
 
-/* Parses s (len bytes) and checks the result against the model; returns true when they agree. */
-static bool parse_checked(const void *s, size_t len, bool cut)
+/* Parses s (len bytes, flags as cmdline_parse's) and checks the result against the model; returns
+ * true when they agree. */
+static bool parse_checked(const void *s, size_t len, unsigned flags)
 {
-	cmdline_parse(&c, s, len, cut);
-	model_cmdline_parse(&m, s, len, cut);
+	cmdline_parse(&c, s, len, flags);
+	model_cmdline_parse(&m, s, len, flags);
 	if (model_cmdline_check(&c, &m, why, sizeof(why))) {
 		printf("# model disagrees on %zu bytes: %s\n", len, why);
 		return false;
@@ -681,6 +682,345 @@ static void test_utf16_decoding_edges(void)
 	ok(bad == 0, "a character ending the text buffer is kept exactly when all its bytes fit, else the text is cut before it");
 }
 
+/* ---------------------------------------------------------------- exact cuts and surrogate pairs */
+
+enum { ENC_ASCII, ENC_UTF8_BOM, ENC_UTF16LE, ENC_UTF16BE, ENC_COUNT };
+static const char *const enc_names[ENC_COUNT] = { "ASCII", "UTF-8 with BOM", "UTF-16LE", "UTF-16BE" };
+
+/* Bytes of enc's byte-order mark. */
+static size_t enc_bom_len(unsigned enc) { return enc == ENC_ASCII ? 0 : enc == ENC_UTF8_BOM ? 3 : 2; }
+
+/* Writes enc's byte-order mark at out; returns its length. */
+static size_t enc_bom(unsigned enc, unsigned char *out)
+{
+	static const unsigned char boms[ENC_COUNT][3] = { { 0 }, { 0xEF, 0xBB, 0xBF }, { 0xFF, 0xFE }, { 0xFE, 0xFF } };
+	memcpy(out, boms[enc], enc_bom_len(enc));
+	return enc_bom_len(enc);
+}
+
+/* The UTF-8 of code point cp (a surrogate value as its 3 bytes) at out; returns its length. */
+static size_t utf8_cp(unsigned long cp, unsigned char *out)
+{
+	if (cp < 0x10000)
+		return utf8_of((unsigned)cp, out);
+	out[0] = (unsigned char)(0xF0 | cp >> 18);
+	out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+	out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Writes the 16-bit unit u in UTF-16 (be: big-endian) at out; returns 2. */
+static size_t utf16_unit(unsigned u, bool be, unsigned char *out)
+{
+	out[be] = (unsigned char)u;
+	out[!be] = (unsigned char)(u >> 8);
+	return 2;
+}
+
+/* Writes code point cp in enc at out (UTF-16: a surrogate pair beyond U+FFFF); returns the bytes. */
+static size_t enc_cp(unsigned enc, unsigned long cp, unsigned char *out)
+{
+	if (enc < ENC_UTF16LE)
+		return utf8_cp(cp, out);
+	bool be = enc == ENC_UTF16BE;
+	if (cp < 0x10000)
+		return utf16_unit((unsigned)cp, be, out);
+	utf16_unit(0xD800 + (unsigned)((cp - 0x10000) >> 10), be, out);
+	return 2 + utf16_unit(0xDC00 + (unsigned)((cp - 0x10000) & 0x3FF), be, out + 2);
+}
+
+/* True for the code points that separate words. */
+static bool cp_is_sep(unsigned long cp) { return cp == 0 || cp == ' ' || (cp >= '\t' && cp <= '\r'); }
+
+/*
+ * The loader's cut at every position of a word's end from 505 to 515 bytes (the loader passes
+ * 511, and 510 whole bytes of UTF-16), in each encoding, followed by each separator or by a
+ * character that continues the word: among these, in UTF-16, units whose one byte reads as a
+ * separator (U+0A00 is 00 0A in UTF-16LE, U+2000 is 20 00 in UTF-16BE) and the high half of a
+ * surrogate pair. The loader's flags say CUT, and CUT_AT_SEP exactly when a separator follows the
+ * passed bytes; the word takes effect exactly when it is whole in what was passed and the cut
+ * falls before a separator, else it is a fragment; the cut is reported either way. With the
+ * flags of a loader before CUT_AT_SEP (CUT alone) a word ending at the cut stays a fragment.
+ */
+static void test_loader_cut_positions(void)
+{
+	static const unsigned long seps[] = { ' ', '\t', '\n', '\r', '\v', '\f', 0 };
+	static const unsigned long conts[] = { 'z', '6', '=', 0xE9, 0x120, 0x2000, 0xA00, 0xD20, 0x1F600 };
+	enum { NFOLLOW = sizeof(seps) / sizeof(seps[0]) + sizeof(conts) / sizeof(conts[0]) };
+	static unsigned char file[4096];
+	unsigned bad = 0, runs = 0, whole_at_cut = 0;
+
+	for (unsigned enc = 0; enc < ENC_COUNT; enc++)
+		for (size_t e = 505; e <= 515; e++)
+			for (unsigned fk = 0; fk < NFOLLOW; fk++)
+				for (unsigned emoji = 0; emoji < 2; emoji++) {
+					bool u16 = enc >= ENC_UTF16LE;
+					if (u16 && e % 2)
+						continue;   /* a UTF-16 word ends on a unit boundary */
+					bool sep = fk < sizeof(seps) / sizeof(seps[0]);
+					unsigned long follow = sep ? seps[fk] : conts[fk - sizeof(seps) / sizeof(seps[0])];
+					unsigned ncpu = 2 + (unsigned)draw(CMDLINE_MAXCPUS_MAX - 1);
+					unsigned char word[64];
+					size_t wl = 0;
+					char ascii[32];
+					snprintf(ascii, sizeof(ascii), emoji ? "ktest=ab" : "maxcpus=%u", ncpu);
+					for (size_t i = 0; ascii[i]; i++)
+						wl += enc_cp(enc, (unsigned char)ascii[i], word + wl);
+					if (emoji)
+						wl += enc_cp(enc, 0x1F4BE, word + wl);
+					size_t n = enc_bom(enc, file), unit = u16 ? 2 : 1;
+					while (n + wl < e)
+						n += enc_cp(enc, ' ', file + n);
+					memcpy(file + n, word, wl);
+					n += wl;
+					for (unsigned k = 0; k < 40; k++)   /* the word goes on, or separators follow */
+						n += enc_cp(enc, k == 0 || !sep ? follow : ' ', file + n);
+					n += enc_cp(enc, '\n', file + n);
+
+					uint32_t flags = 0;
+					size_t len = bootinfo_cmdline_cut(file, BOOTINFO_CMDLINE_MAX, &flags);
+					size_t eff = len - len % unit;                   /* whole characters passed */
+					bool whole = e <= eff && sep;                    /* the word and a separator before the cut */
+					bool ends_text = e == eff || !sep || e > eff;    /* the passed text ends inside the word */
+					uint32_t want_flags = BOOTINFO_CMDLINE_CUT | (whole ? BOOTINFO_CMDLINE_CUT_AT_SEP : 0);
+					bool good = len == BOOTINFO_CMDLINE_MAX - 1 && flags == want_flags &&
+						    flags == model_cmdline_flags(file, n, len) && parse_checked(file, len, flags);
+					unsigned want_problem = whole ? (emoji ? CMDLINE_P_NOT_ASCII : CMDLINE_NPROBLEMS) : CMDLINE_P_CUT_WORD;
+					good &= want_problem == CMDLINE_NPROBLEMS ?
+						c.ndiag == 1 && c.opts.maxcpus == ncpu :
+						c.ndiag == 2 && c.diag[0].problem == want_problem && c.opts.maxcpus == CMDLINE_MAXCPUS_MAX;
+					good &= c.ndiag && c.diag[c.ndiag - 1].problem == CMDLINE_P_INPUT_CUT && c.cut;
+					if (want_problem == CMDLINE_P_NOT_ASCII)
+						good &= c.diag[0].key == CMDLINE_KTEST && c.diag[0].len == strlen(ascii) + 4 &&
+							!memcmp(c.text + c.diag[0].off + strlen(ascii), "\xF0\x9F\x92\xBE", 4);
+					/* the flags of an older loader: a word ending the passed text is a fragment */
+					good &= parse_checked(file, len, BOOTINFO_CMDLINE_CUT);
+					good &= ends_text ? c.ndiag == 2 && c.diag[0].problem == CMDLINE_P_CUT_WORD &&
+							    c.opts.maxcpus == CMDLINE_MAXCPUS_MAX :
+							    c.ndiag == 1 + emoji && (emoji || c.opts.maxcpus == ncpu);
+					runs++;
+					whole_at_cut += whole && e == eff;
+					if (!good && bad++ < 8)
+						printf("# %s, \"%s%s\" ending at byte %zu, then U+%04lX: flags %#x (want %#x), %zu "
+						       "diagnostics, first problem %u (want %u), maxcpus %u\n", enc_names[enc], ascii,
+						       emoji ? "+U+1F4BE" : "", e, follow, flags, want_flags, c.ndiag,
+						       c.ndiag ? c.diag[0].problem : 99, want_problem, c.opts.maxcpus);
+				}
+	ok(bad == 0, "%u files cut by the loader with a word ending at bytes 505..515 (%u ending right at the cut "
+	   "before a separator): a word takes effect exactly when the cut falls before a separator, and with an "
+	   "older loader's flags a word ending at the cut is a fragment", runs, whole_at_cut);
+}
+
+/* The ASCII line s (n bytes) in enc, with its byte-order mark, at out; returns the bytes. */
+static size_t enc_line(unsigned enc, const char *s, size_t n, unsigned char *out)
+{
+	size_t len = enc_bom(enc, out);
+	for (size_t i = 0; i < n; i++)
+		len += enc_cp(enc, (unsigned char)s[i], out + len);
+	return len;
+}
+
+/*
+ * Every cut length of random lines of valid words and every separator, in each encoding, with the
+ * flags their definition gives (CUT, and CUT_AT_SEP when the next character, for UTF-16 the unit
+ * holding the next byte, is a separator): the options are exactly those of the words wholly
+ * passed and followed by a separator in the source, parsed alone; a CUT_WORD diagnostic appears
+ * exactly when the cut splits a word; the cut is reported.
+ */
+static void test_exact_cuts_any_length(void)
+{
+	static const char seps[] = " \t\n\r\v\f";
+	static struct cmdline alone;
+	unsigned bad = 0, runs = 0, splits = 0;
+	for (unsigned r = 0; r < 120; r++) {
+		char line[400];
+		size_t n = 0;
+		for (size_t i = 0, nw = 1 + draw(8); i < nw; i++) {
+			random_valid_word(line + n, sizeof(line) - n - 4);
+			n += strlen(line + n);
+			for (size_t k = 0, ns = 1 + draw(3); k < ns; k++)
+				line[n++] = draw(8) ? seps[draw(sizeof(seps) - 1)] : 0;
+		}
+		if (draw(2))
+			while (n && cp_is_sep((unsigned char)line[n - 1]))
+				n--;   /* some lines end in a word */
+		for (unsigned enc = 0; enc < ENC_COUNT; enc++) {
+			unsigned char raw[2 * sizeof(line) + 4];
+			size_t total = enc_line(enc, line, n, raw), bom = enc_bom_len(enc), unit = enc >= ENC_UTF16LE ? 2 : 1;
+			for (size_t len = bom; len < total; len++) {
+				unsigned flags = model_cmdline_flags(raw, total, len);
+				size_t p = (len - bom) / unit;   /* characters wholly passed */
+				bool split = p > 0 && !cp_is_sep((unsigned char)line[p - 1]) && !cp_is_sep((unsigned char)line[p]);
+				size_t keep = p;
+				while (split && keep && !cp_is_sep((unsigned char)line[keep - 1]))
+					keep--;
+				cmdline_parse(&alone, line, keep, 0);
+				bool good = parse_checked(raw, len, flags) && model_opts_equal(&c.opts, &alone.opts) &&
+					    (flags & CMDLINE_CUT_AT_SEP) == (cp_is_sep((unsigned char)line[p]) ? CMDLINE_CUT_AT_SEP : 0u);
+				unsigned cut_words = 0;
+				for (size_t i = 0; i < c.ndiag; i++)
+					cut_words += c.diag[i].problem == CMDLINE_P_CUT_WORD;
+				good &= cut_words == split && c.ndiag && c.diag[c.ndiag - 1].problem == CMDLINE_P_INPUT_CUT;
+				runs++;
+				splits += split;
+				if (!good && bad++ < 5)
+					printf("# %s cut at byte %zu of %zu (%zu characters, split %d, flags %#x): %u cut words\n",
+					       enc_names[enc], len, total, p, split, flags, cut_words);
+			}
+		}
+	}
+	ok(bad == 0, "%u cuts of random lines in 4 encodings (%u inside a word): only a word the cut splits is a "
+	   "fragment, every word before it takes effect", runs, splits);
+}
+
+/* The UTF-8 a UTF-16 decoder must give for units u[0, n): a high surrogate and a low one after it
+ * as one 4-byte sequence, any other unit (a lone surrogate too) as its 1 to 3 bytes. */
+static size_t utf16_expect(const unsigned *u, size_t n, unsigned char *out)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (u[i] >= 0xD800 && u[i] < 0xDC00 && i + 1 < n && u[i + 1] >= 0xDC00 && u[i + 1] < 0xE000) {
+			len += utf8_cp(0x10000 + ((unsigned long)(u[i] - 0xD800) << 10) + (u[i + 1] - 0xDC00), out + len);
+			i++;
+			continue;
+		}
+		len += utf8_of(u[i], out + len);
+	}
+	return len;
+}
+
+/* A random unit of one class: ASCII letter, separator, other BMP, high or low surrogate. */
+static unsigned random_unit(void)
+{
+	switch (draw(6)) {
+	case 0: return 'a' + (unsigned)draw(26);
+	case 1: return " \t\n"[draw(3)];
+	case 2: return (unsigned[]){ 0xE9, 0x20AC, 0xFFFD, 0xFFFF, 0xD7FF, 0xE000 }[draw(6)];
+	case 3: case 4: return 0xD800 + (unsigned)draw(0x400);
+	default: return 0xDC00 + (unsigned)draw(0x400);
+	}
+}
+
+/*
+ * Random UTF-16 unit sequences, both byte orders, rich in surrogates (pairs, a high one alone, a
+ * low one alone, two highs, a pair's halves reversed): the text is exactly the expected UTF-8
+ * (a pair as one 4-byte sequence, never two 3-byte halves; a lone surrogate as its own value),
+ * and a word holding one is refused as not ASCII, its message quoting those bytes.
+ */
+static void test_surrogates(void)
+{
+	unsigned bad = 0, pairs = 0, lone = 0;
+	for (unsigned r = 0; r < 20000; r++) {
+		unsigned u[48];
+		size_t n = 1 + draw(sizeof(u) / sizeof(u[0]));
+		for (size_t i = 0; i < n; i++)
+			u[i] = random_unit();
+		unsigned char want[4 * 48], raw[2 + 2 * 48];
+		size_t wl = utf16_expect(u, n, want);
+		for (int be = 0; be < 2; be++) {
+			size_t len = enc_bom(be ? ENC_UTF16BE : ENC_UTF16LE, raw);
+			for (size_t i = 0; i < n; i++)
+				len += utf16_unit(u[i], be, raw + len);
+			bool good = parse_checked(raw, len, 0) && c.text_len == wl && !memcmp(c.text, want, wl);
+			for (size_t i = 0; i + 1 < c.text_len; i++)   /* no CESU-8 pair: ED A0..AF xx ED B0..BF xx */
+				good &= !((uint8_t)c.text[i] == 0xED && (uint8_t)c.text[i + 1] >= 0xA0 && (uint8_t)c.text[i + 1] < 0xB0 &&
+					  i + 4 < c.text_len && (uint8_t)c.text[i + 3] == 0xED && (uint8_t)c.text[i + 4] >= 0xB0);
+			if (!good && bad++ < 5) {
+				printf("# UTF-16%s units:", be ? "BE" : "LE");
+				for (size_t i = 0; i < n; i++)
+					printf(" %04x", u[i]);
+				printf(": %zu bytes decoded, want %zu\n", c.text_len, wl);
+			}
+		}
+		for (size_t i = 0; i < wl; i++) {
+			pairs += want[i] >= 0xF0;
+			lone += want[i] == 0xED && want[i + 1] >= 0xA0;   /* U+D800..U+DFFF, not U+D000..U+D7FF */
+		}
+	}
+	ok(bad == 0, "20000 random UTF-16LE/BE sequences (%u pairs, %u lone surrogates): each decoded to the expected "
+	   "UTF-8, a pair as one 4-byte sequence", pairs, lone);
+
+	/* Notepad's "Unicode" file with an emoji: one 4-byte sequence, quoted so in the message. */
+	static const unsigned emoji[] = { 'k', 't', 'e', 's', 't', '=', 0xD83D, 0xDE00, ' ', 'o', 'n', 'e', 'x', 'i', 't',
+		'=', 'q', 'e', 'm', 'u', ' ', 0xDE00, 0xD83D, ' ', 0xD83D };
+	unsigned char raw[2 + 2 * sizeof(emoji) / sizeof(emoji[0])];
+	char buf[256], word[CMDLINE_WORD_FMT_MAX];
+	size_t len = enc_bom(ENC_UTF16LE, raw);
+	for (size_t i = 0; i < sizeof(emoji) / sizeof(emoji[0]); i++)
+		len += utf16_unit(emoji[i], false, raw + len);
+	bool agree = parse_checked(raw, len, 0);
+	cmdline_diag_format(&c, 0, buf, sizeof(buf));
+	cmdline_diag_word(&c, 1, word, sizeof(word));
+	ok(agree && c.ndiag == 3 && c.opts.onexit == CMDLINE_ONEXIT_QEMU && c.diag[0].problem == CMDLINE_P_NOT_ASCII &&
+	   c.diag[0].key == CMDLINE_KTEST && c.diag[0].len == 10 &&
+	   !strcmp(buf, "cmdline: \"ktest=\\xf0\\x9f\\x98\\x80\" ignored: a byte that is not printable ASCII; using "
+		   "ktest=(every test)") &&
+	   !strcmp(word, "\"\\xed\\xb8\\x80\\xed\\xa0\\xbd\"") && c.diag[2].len == 3,
+	   "UTF-16LE \"ktest=U+1F600\": one 4-byte character, refused (%s); a reversed pair and a high surrogate "
+	   "ending the file: lone, 3 bytes each (%s)", buf, word);
+
+	/* A pair or a lone surrogate ending the text buffer: kept only when all its bytes fit. */
+	bad = 0;
+	static unsigned char big[2 + 2 * (CMDLINE_TEXT_MAX + 4)];
+	static const unsigned tails[][2] = { { 0xD83D, 0xDE00 }, { 0xDBFF, 0xDFFF }, { 0xD800, ' ' }, { 0xDC00, ' ' } };
+	for (size_t k = 0; k < sizeof(tails) / sizeof(tails[0]); k++)
+		for (size_t ascii = CMDLINE_TEXT_MAX - 6; ascii <= CMDLINE_TEXT_MAX; ascii++)
+			for (int be = 0; be < 2; be++) {
+				size_t n = enc_bom(be ? ENC_UTF16BE : ENC_UTF16LE, big);
+				for (size_t i = 0; i < ascii; i++)
+					n += utf16_unit('a', be, big + n);
+				n += utf16_unit(tails[k][0], be, big + n);
+				n += utf16_unit(tails[k][1], be, big + n);
+				size_t need = tails[k][1] == ' ' ? 3 : 4;
+				bool fits = ascii + need <= CMDLINE_TEXT_MAX;
+				size_t want_len = fits ? ascii + need + (need == 3 && ascii + need < CMDLINE_TEXT_MAX) : ascii;
+				bool good = parse_checked(big, n, 0) && c.text_len == want_len &&
+					    c.cut == (fits ? need == 3 && ascii + need == CMDLINE_TEXT_MAX : true);
+				if (!good && bad++ < 5)
+					printf("# %zu ASCII units then %04x %04x: %zu bytes kept (want %zu), cut %d\n", ascii,
+					       tails[k][0], tails[k][1], c.text_len, want_len, c.cut);
+			}
+	ok(bad == 0, "a surrogate pair (4 bytes) or a lone surrogate (3) ending the text buffer is kept exactly when "
+	   "all its bytes fit, else the text is cut before it");
+}
+
+/*
+ * A word ending exactly at the end of the text buffer (a decoding cut, CMDLINE_TEXT_MAX bytes): whole
+ * when the next character is a separator, a fragment otherwise, in 8-bit text and in UTF-16.
+ */
+static void test_text_buffer_cut_exact(void)
+{
+	static unsigned char raw[2 + 2 * (CMDLINE_TEXT_MAX + 64)];
+	static const unsigned long follows[] = { ' ', '\t', '\n', 0, 'z', '7', 0xE9, 0x1F600 };
+	unsigned bad = 0, runs = 0;
+	for (unsigned enc = 0; enc < ENC_COUNT; enc++)
+		for (size_t f = 0; f < sizeof(follows) / sizeof(follows[0]); f++)
+			for (size_t end = CMDLINE_TEXT_MAX - 2; end <= CMDLINE_TEXT_MAX; end++) {
+				unsigned ncpu = 1 + (unsigned)draw(9);
+				size_t n = enc_bom(enc, raw);
+				for (size_t i = 0; i + 9 < end; i++)
+					n += enc_cp(enc, ' ', raw + n);
+				char w[16];
+				snprintf(w, sizeof(w), "maxcpus=%u", ncpu);
+				for (size_t i = 0; w[i]; i++)
+					n += enc_cp(enc, (unsigned char)w[i], raw + n);
+				for (unsigned k = 0; k < 20; k++)
+					n += enc_cp(enc, follows[f], raw + n);
+				bool sep = cp_is_sep(follows[f]);   /* more follows than fit: the text is always cut */
+				bool good = parse_checked(raw, n, 0) && c.cut &&
+					    (sep ? c.opts.maxcpus == ncpu && c.ndiag == 1 :
+						   c.opts.maxcpus == CMDLINE_MAXCPUS_MAX && c.ndiag == 2 &&
+						   c.diag[0].problem == CMDLINE_P_CUT_WORD);
+				runs++;
+				if (!good && bad++ < 5)
+					printf("# %s: \"%s\" ending at text byte %zu, then U+%04lX: cut %d, maxcpus %u, %zu diagnostics\n",
+					       enc_names[enc], w, end, follows[f], c.cut, c.opts.maxcpus, c.ndiag);
+			}
+	ok(bad == 0, "%u inputs longer than the text buffer with a word ending at its end or just before: the word "
+	   "is whole exactly when a separator follows", runs);
+}
+
 /* ---------------------------------------------------------------- formatting edges */
 
 /*
@@ -881,6 +1221,10 @@ int main(void)
 	test_occurrences_and_cuts();
 	test_utf16_cuts();
 	test_utf16_decoding_edges();
+	test_loader_cut_positions();
+	test_exact_cuts_any_length();
+	test_surrogates();
+	test_text_buffer_cut_exact();
 	test_formatting_edges();
 	test_ignored_count_excludes_overrides();
 	test_random_against_model();

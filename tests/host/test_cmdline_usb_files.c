@@ -5,7 +5,10 @@
  * (bytes that are not printable ASCII), repeated and unknown or misspelt keys, values in the wrong
  * case, sizes with every suffix and none, leading zeros, hex, signs, decimal points, sizes of 20
  * to 40 digits that do not fit 64 bits (syspte=99999999999G), counts of many digits, empty
- * values, and files longer than the loader's 511 bytes, cut as the loader cuts them.
+ * values, characters beyond U+FFFF (a surrogate pair in UTF-16, 4 bytes in UTF-8) and lone
+ * surrogates in values, and files longer than the loader's 511 bytes, cut as the loader cuts them
+ * (bootinfo_cmdline_cut, include/bootinfo.h: with BOOTINFO_CMDLINE_CUT_AT_SEP when a separator
+ * follows the cut) and as a loader without that flag did.
  *
  * The generator knows what each word it writes means, so the outcome is predicted from its own
  * record (not from the parser, and not from model_cmdline.c, which is asked as a second opinion):
@@ -13,7 +16,9 @@
  * with its problem and key (an invalid word's problem from README's rules: a size's value in
  * 128-bit arithmetic, so a value past 2^64 must read as larger than 512G, never wrap into range;
  * an earlier valid word of a key named OVERRIDDEN when a later one takes effect; a word the cut
- * splits CUT_WORD; the cut itself INPUT_CUT); each message quoting its word and the value in
+ * splits CUT_WORD, and only that word: one ending just before the cut is whole; without the
+ * flag, a word ending at the cut counts as split too; the cut itself INPUT_CUT); each message
+ * quoting its word and the value in
  * effect; the counts of diagnostics kept and dropped past CMDLINE_DIAG_MAX.
  */
 #include <stdio.h>
@@ -51,6 +56,7 @@ struct item {
 	unsigned problem;        /* ITEM_BAD: the problem README's rules give it */
 	struct cmdline_opts val; /* ITEM_VALID: the option's value, in the field of key */
 	const char *cls;         /* the input class, for messages */
+	bool utf8;               /* text is UTF-8 (WTF-8: a lone surrogate as its 3 bytes), re-encoded in UTF-16 files */
 };
 
 static const char *const key_names[CMDLINE_NKEYS] = { "onexit", "syspte", "ktest", "mmapdump", "ptdump",
@@ -274,7 +280,7 @@ static void gen_prefix(struct item *it)
 static void gen_other(struct item *it)
 {
 	unsigned key = (unsigned)draw(CMDLINE_NKEYS);
-	switch (draw(7)) {
+	switch (draw(8)) {
 	case 0: {                /* empty value */
 		item_set(it, key, "");
 		it->kind = ITEM_BAD, it->problem = CMDLINE_P_EMPTY, it->cls = "empty value";
@@ -310,6 +316,22 @@ static void gen_other(struct item *it)
 		it->key = eq && (size_t)(eq - it->text) == strlen("onexit") && !memcmp(it->text, "onexit", 6) ?
 			  CMDLINE_ONEXIT : CMDLINE_NOKEY;
 		it->kind = ITEM_BAD, it->problem = CMDLINE_P_NOT_ASCII, it->cls = "trailing or embedded garbage";
+		return;
+	}
+	case 5: {                /* a character beyond U+FFFF or a lone surrogate in the value (Notepad's emoji) */
+		static const char *const chars[] = { "\xF0\x9F\x98\x80", "\xF0\x90\x80\x80", "\xF4\x8F\xBF\xBF",
+			"\xF0\x9F\x92\xBE", "\xED\xA0\x80", "\xED\xAF\xBF", "\xED\xB0\x80", "\xED\xBF\xBF" };
+		const char *ch = chars[draw(sizeof(chars) / sizeof(chars[0]))];
+		size_t cl = strlen(ch);
+		gen_name(it, CMDLINE_ONEXIT);
+		size_t eq = (size_t)((char *)memchr(it->text, '=', it->len) - it->text);
+		size_t at = eq + 1 + draw(it->len - eq);
+		memmove(it->text + at + cl, it->text + at, it->len - at + 1);
+		memcpy(it->text + at, ch, cl);
+		it->len += cl;
+		it->key = CMDLINE_ONEXIT;
+		it->utf8 = true;
+		it->kind = ITEM_BAD, it->problem = CMDLINE_P_NOT_ASCII, it->cls = cl == 4 ? "beyond U+FFFF" : "lone surrogate";
 		return;
 	}
 	default: {               /* a comment: a '#' word, then anything up to the line's end */
@@ -375,6 +397,35 @@ static void put(struct file *f, uint8_t b, bool be)
 	}
 }
 
+/* Appends the item's text in the file's encoding: byte for byte, or in UTF-16 one unit a byte, or for
+ * UTF-8 text one unit a character and a surrogate pair for one beyond U+FFFF. */
+static void put_item(struct file *f, const struct item *it, bool be)
+{
+	for (size_t j = 0; j < it->len;) {
+		uint8_t b = (uint8_t)it->text[j];
+		if (f->unit == 1 || !it->utf8 || b < 0xC0) {
+			put(f, b, be);
+			j++;
+			continue;
+		}
+		size_t n = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+		unsigned long cp = b & (0x7F >> n);
+		for (size_t k = 1; k < n; k++)
+			cp = cp << 6 | ((uint8_t)it->text[j + k] & 0x3F);
+		j += n;
+		unsigned units[2] = { (unsigned)cp, 0 }, nu = 1;
+		if (cp >= 0x10000) {
+			units[0] = 0xD800 + (unsigned)((cp - 0x10000) >> 10);
+			units[1] = 0xDC00 + (unsigned)((cp - 0x10000) & 0x3FF);
+			nu = 2;
+		}
+		for (unsigned u = 0; u < nu; u++) {
+			f->raw[f->len++] = (uint8_t)(be ? units[u] >> 8 : units[u]);
+			f->raw[f->len++] = (uint8_t)(be ? units[u] : units[u] >> 8);
+		}
+	}
+}
+
 /* A generated file: an encoding, items, separators between them (a line's end after a comment). */
 static void gen_file(struct file *f)
 {
@@ -403,8 +454,7 @@ static void gen_file(struct file *f)
 		struct item *it = &f->items[i];
 		gen_item(it);
 		f->start[i] = f->len;
-		for (size_t j = 0; j < it->len; j++)
-			put(f, (uint8_t)it->text[j], be);
+		put_item(f, it, be);
 		f->end[i] = f->len;
 		bool last = i + 1 == f->nitems;
 		if (last && draw(3) == 0 && it->kind != ITEM_COMMENT)
@@ -440,8 +490,12 @@ static unsigned fragment_key(const struct item *it, size_t bytes)
 	return memchr(k, 0, n) ? CMDLINE_NOKEY : model_cmdline_key(k);
 }
 
-/* Predicts the parse of the file's first len bytes (cut: the loader's flag). */
-static void predict(const struct file *f, size_t len, bool cut, struct want *w)
+/*
+ * Predicts the parse of the file's first len bytes. cut: the file is longer; exact: the loader says
+ * whether a separator follows the cut (BOOTINFO_CMDLINE_CUT_AT_SEP), so only a word the cut splits
+ * is a fragment; without it (an older loader) a word ending at the cut counts as one too.
+ */
+static void predict(const struct file *f, size_t len, bool cut, bool exact, struct want *w)
 {
 	size_t set_by[CMDLINE_NKEYS];
 	size_t eff = f->unit == 2 && cut && len % 2 ? len - 1 : len;   /* half a UTF-16 unit is dropped */
@@ -454,7 +508,7 @@ static void predict(const struct file *f, size_t len, bool cut, struct want *w)
 		const struct item *it = &f->items[i];
 		if (it->kind == ITEM_COMMENT)
 			continue;      /* a comment has no effect, cut or not */
-		if (cut && f->end[i] >= eff) {      /* the last word of a cut input: a fragment */
+		if (cut && (f->end[i] > eff || (!exact && f->end[i] == eff))) {   /* split by the cut: a fragment */
 			size_t chars = (eff - f->start[i]) / f->unit;
 			w->diag[w->ndiag++] = (struct want_diag){ CMDLINE_P_CUT_WORD, fragment_key(it, chars), i };
 			w->nignored++;
@@ -568,47 +622,73 @@ static const char *check_parse(const struct file *f, const struct want *w, char 
 	return NULL;
 }
 
-/* Generated files, whole and as the loader hands a long one over; each against the prediction and the model. */
+/* True when one of the file's words (not a comment) ends exactly eff bytes in: a separator follows the cut. */
+static bool word_ends_at(const struct file *f, size_t eff)
+{
+	for (size_t i = 0; i < f->nitems; i++)
+		if (f->end[i] == eff && f->items[i].kind != ITEM_COMMENT)
+			return true;
+	return false;
+}
+
+/*
+ * Generated files, whole and as the loader hands a long one over (bootinfo_cmdline_cut, and as a
+ * loader without BOOTINFO_CMDLINE_CUT_AT_SEP did); each against the prediction and the model, and
+ * the loader's flags against the model's reading of their definition.
+ */
 static void test_generated_files(void)
 {
 	static struct file f;
 	static struct want w;
-	int bad = 0, model_bad = 0, runs = 0, cuts = 0, many = 0, wide = 0;
+	int bad = 0, model_bad = 0, flags_bad = 0, runs = 0, cuts = 0, at_word_end = 0, many = 0, wide = 0;
 	char buf[1200];
 
 	for (int n = 0; n < FILES; n++) {
 		gen_file(&f);
-		/* as the loader passes it: 511 bytes and the cut flag when longer; also whole (the host's own calls) */
-		for (int pass = 0; pass < 2; pass++) {
-			bool cut = pass == 0 && f.len > LOADER_BYTES;
-			size_t len = cut ? LOADER_BYTES : f.len;
-			if (pass == 1 && f.len * (f.unit == 2 ? 3 : 1) / f.unit > CMDLINE_TEXT_MAX)
-				continue;   /* decoded past the parser's text: that is the loader's cut, pass 0 */
-			if (pass == 1 && f.len <= LOADER_BYTES)
-				continue;   /* pass 0 already parsed it whole */
-			predict(&f, len, cut, &w);
-			cmdline_parse(&c, f.raw, len, cut);
+		/* pass 0: as the loader passes it; 1: as an older loader did (no CUT_AT_SEP); 2: whole */
+		for (int pass = 0; pass < 3; pass++) {
+			uint32_t flags = 0;
+			size_t len = bootinfo_cmdline_cut(f.raw, (uint32_t)(f.len < BOOTINFO_CMDLINE_MAX ? f.len : BOOTINFO_CMDLINE_MAX),
+							  &flags);
+			bool cut = flags & BOOTINFO_CMDLINE_CUT;
+			if (pass == 0 && flags != model_cmdline_flags(f.raw, f.len, len) && flags_bad++ < 5) {
+				printf("#   loader flags %#x, the model's %#x\n", flags, model_cmdline_flags(f.raw, f.len, len));
+				show_file(&f, len, cut);
+			}
+			if (pass == 1 && !cut)
+				continue;   /* nothing cut: the older loader's flags are the same */
+			if (pass == 1)
+				flags = BOOTINFO_CMDLINE_CUT;
+			if (pass == 2) {
+				if (!cut || f.len * (f.unit == 2 ? 3 : 1) / f.unit > CMDLINE_TEXT_MAX)
+					continue;   /* parsed whole in pass 0, or decoded past the parser's text */
+				len = f.len, cut = false, flags = 0;
+			}
+			predict(&f, len, cut, pass == 0, &w);
+			cmdline_parse(&c, f.raw, len, flags);
 			runs++;
 			cuts += cut;
+			at_word_end += pass == 0 && cut && word_ends_at(&f, f.unit == 2 && len % 2 ? len - 1 : len);
 			many += w.ndiag > CMDLINE_DIAG_MAX;
 			for (size_t i = 0; i < c.ndiag; i++)
 				wide += c.diag[i].problem == CMDLINE_P_TOO_LARGE;
 			const char *r = check_parse(&f, &w, buf, sizeof(buf));
 			if (r && bad++ < 5) {
-				printf("#   %s\n", r);
+				printf("#   pass %d: %s\n", pass, r);
 				show_file(&f, len, cut);
 			}
-			model_cmdline_parse(&m, f.raw, len, cut);
+			model_cmdline_parse(&m, f.raw, len, flags);
 			if (model_cmdline_check(&c, &m, why, sizeof(why)) && model_bad++ < 3) {
 				printf("#   model: %s\n", why);
 				show_file(&f, len, cut);
 			}
 		}
 	}
-	is(bad, 0, "%d generated USB-stick files (%d cut at %d bytes as the loader does, %d with more than %d "
-	   "diagnostics, %d sizes too large): options, diagnostics in order, messages and counts as predicted",
-	   runs, cuts, LOADER_BYTES, many, CMDLINE_DIAG_MAX, wide);
+	is(bad, 0, "%d generated USB-stick files (%d cut at %d bytes as the loader does or did, %d of them with a word "
+	   "ending just before the cut, %d with more than %d diagnostics, %d sizes too large): options, diagnostics "
+	   "in order, messages and counts as predicted", runs, cuts, LOADER_BYTES, at_word_end, many, CMDLINE_DIAG_MAX, wide);
 	is(model_bad, 0, "the same %d files: the parser agrees with model_cmdline.c", runs);
+	is(flags_bad, 0, "the loader's cut flags (bootinfo_cmdline_cut) are the model's reading of their definition");
 }
 
 /* Every size value a person may write (classes of gen_size), one word each: its problem or value as
