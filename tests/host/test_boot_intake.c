@@ -187,33 +187,9 @@ static void test_full_map_with_exception(void)
  * result, which lands in *x), false when it died (an assertion, an ASan report: its stderr in why). */
 static bool init_except_returns(struct except_run *x, char *why, size_t cap)
 {
-	int fd[2], res[2];
-	if (pipe(fd) || pipe(res))
-		return false;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fd[1], 2);
-		close(fd[0]);
-		close(res[0]);
-		init_except(x);
-		if (write(res[1], &x->result, sizeof(x->result)) != sizeof(x->result))
-			_exit(3);
-		_exit(0);
-	}
-	close(fd[1]);
-	close(res[1]);
-	size_t n = 0;
-	ssize_t k;
-	while (n < cap - 1 && (k = read(fd[0], why + n, cap - 1 - n)) > 0)
-		n += (size_t)k;
-	why[n] = 0;
-	bool got = read(res[0], &x->result, sizeof(x->result)) == sizeof(x->result);
-	close(fd[0]);
-	close(res[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	struct tap_child c = { .err = why, .err_size = cap, .back = &x->result, .back_size = sizeof(x->result) };
+	int status = tap_child_void(&c, init_except, x);
+	return c.back_got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /*
@@ -375,6 +351,14 @@ static void ram_picture(void *arg)
 	memview_ram(&box, "", m.buf, machine_map_size(&m), m.desc_size, &x->res);
 }
 
+/* ram_picture for a child's exit status: 0 when its grid has at most MEMVIEW_MAX_CELLS cells, 9 when more. */
+static int ram_picture_within(void *arg)
+{
+	struct ram_picture_run *x = arg;
+	ram_picture(x);
+	return x->res.cells <= MEMVIEW_MAX_CELLS ? 0 : 9;
+}
+
 /*
  * kernel/summary.c runs memview_ram on the firmware's map at every boot (summary_check_pictures,
  * screen or not), and the loader passes an EfiUnusableMemory, EfiPersistentMemory or OS-defined
@@ -406,16 +390,8 @@ static void test_ram_picture_top_near_2_64(void)
 		phys_get_stats(&st);
 		booted += r == 0 && st.usable_pages == 0x4000;
 		struct ram_picture_run x = { 0 };
-		fflush(stdout);
-		pid_t pid = fork();
-		if (pid == 0) {
-			if (c > 0 && !freopen("/dev/null", "w", stderr))   /* the sanitizer's report once */
-				_exit(8);
-			ram_picture(&x);
-			_exit(x.res.cells <= MEMVIEW_MAX_CELLS ? 0 : 9);
-		}
-		int status;
-		waitpid(pid, &status, 0);
+		struct tap_child ch = { .quiet_err = c > 0 };   /* the sanitizer's report once */
+		int status = tap_child(&ch, ram_picture_within, &x);
 		bool good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		n++;
 		if (!good && bad++ < 3)
@@ -433,23 +409,11 @@ static void test_ram_picture_top_near_2_64(void)
  * true when the child returned, its result in *res. */
 static bool ram_picture_returns(struct memview_result *res)
 {
-	int fd[2];
-	if (pipe(fd))
-		return false;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(fd[0]);
-		struct ram_picture_run x = { 0 };
-		ram_picture(&x);
-		_exit(write(fd[1], &x.res, sizeof(x.res)) == sizeof(x.res) ? 0 : 3);
-	}
-	close(fd[1]);
-	bool got = read(fd[0], res, sizeof(*res)) == sizeof(*res);
-	close(fd[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	struct ram_picture_run x = { 0 };
+	struct tap_child c = { .back = &x.res, .back_size = sizeof(x.res) };
+	int status = tap_child_void(&c, ram_picture, &x);
+	*res = x.res;
+	return c.back_got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /*
