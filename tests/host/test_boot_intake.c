@@ -60,12 +60,9 @@ static void test_unaligned_usable_past_52bit_ignored(void)
 		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);   /* 64 MiB of real RAM */
 		machine_map_add(&m, EFI_MMIO, CLAMP_FRAME << PAGE_SHIFT, ARCH_FRAMES - CLAMP_FRAME, 0);
 		add_unaligned_past_52(type, s, off);
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		char out[2048];
-		capture_end(out, sizeof(out));
 		struct phys_stats st;
-		phys_get_stats(&st);
+		int r = machine_phys_init(&m, out, sizeof(out), &st);
 		bool told = strstr(out, "past the 52-bit physical address space") != NULL;
 		bool good = r == 0 && st.usable_pages == 0x4000 && st.highest_pfn == 0x4100 && !phys_is_managed((s + 1) << 12) &&
 			    told;
@@ -110,12 +107,9 @@ static void test_unaligned_past_52bit_classes_disjoint(void)
 		machine_map_add(&m, EFI_MMIO, CLAMP_FRAME << PAGE_SHIFT, ARCH_FRAMES - CLAMP_FRAME, 0);
 		add_unaligned_past_52(c % 2 ? EFI_BS_DATA : EFI_CONVENTIONAL, s_now, off_now);
 		add_unaligned_past_52(c % 3 ? EFI_LOADER_DATA : EFI_LOADER_CODE, s_ldr, off_ldr);
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		char out[2048];
-		capture_end(out, sizeof(out));
 		struct phys_stats st;
-		phys_get_stats(&st);
+		int r = machine_phys_init(&m, out, sizeof(out), &st);
 		bool sums = st.usable_pages == st.free_pages + st.meta_pages + st.loader_pages + st.allocated_pages;
 		int chk = r == 0 ? phys_check() : -1;
 		bool dies = r == 0 && tap_aborts_with(release_loader, NULL, "met free frames");
@@ -382,12 +376,9 @@ static void test_ram_picture_top_near_2_64(void)
 		machine_map_init(&m, c % 2 ? 40 : 48);
 		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);
 		machine_map_add(&m, types[c % ARRAY_SIZE(types)], first << 12, UINT64_MAX - first - j, 0);
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		char out[2048];
-		capture_end(out, sizeof(out));
 		struct phys_stats st;
-		phys_get_stats(&st);
+		int r = machine_phys_init(&m, out, sizeof(out), &st);
 		booted += r == 0 && st.usable_pages == 0x4000;
 		struct ram_picture_run x = { 0 };
 		struct tap_child ch = { .quiet_err = c > 0 };   /* the sanitizer's report once */
@@ -452,10 +443,8 @@ static void test_ram_picture_end(void)
 		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);   /* 64 MiB of real RAM: frames to 0x4100 */
 		machine_map_add(&m, EFI_MMIO, CLAMP_FRAME << PAGE_SHIFT, ARCH_FRAMES - CLAMP_FRAME, 0);
 		machine_map_add(&m, types[c % ARRAY_SIZE(types)], (first << PAGE_SHIFT) + off, pages, 0);
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		char out[2048];
-		capture_end(out, sizeof(out));
+		int r = machine_phys_init(&m, out, sizeof(out), NULL);
 		unsigned __int128 end = ((unsigned __int128)first << PAGE_SHIFT) + off + (unsigned __int128)pages * 4096;
 		unsigned __int128 top = 0x4100, width_end = (unsigned __int128)1 << (width - 12);
 		if (pages && end <= arch_end) {
