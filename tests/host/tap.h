@@ -55,8 +55,8 @@ struct tap_child {
 	bool quiet_err;      /* the child's stderr goes to /dev/null (a report shown for one case, not each) */
 	char *err;           /* when set: receives the child's stderr, NUL-terminated, at most err_size - 1 bytes */
 	size_t err_size;
-	void *back;          /* when set: back_size bytes (at most a pipe's buffer) the child copies from here */
-	size_t back_size;    /* when fn returns and the parent copies into the same place */
+	void *back;          /* when set: the child sends the back_size bytes here when fn returns, */
+	size_t back_size;    /* the parent copies them into its own (at most PIPE_BUF, written at once) */
 	bool back_got;       /* out: the child sent its back_size bytes (fn returned) */
 	unsigned timer_ms;   /* when nonzero: SIGALRM ends the child after this many milliseconds */
 };
@@ -94,10 +94,18 @@ static inline void tap_child_body(const struct tap_child *c, int efd, int bfd, i
 	_exit(r);
 }
 
+/* Closes the pipe ends of fd that are open. */
+static inline void tap_close_pipe(int fd[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+}
+
 /*
  * Runs fn(arg) in a forked child as c says, the child exiting with fn's result (stdout flushed first,
- * so that the parent's lines are not printed twice). Returns the child's wait status, -1 when a pipe
- * could not be made (nothing run, c->err empty).
+ * so that the parent's lines are not printed twice). Returns the child's wait status, -1 when no
+ * pipe or child could be made (nothing run, c->err empty).
  */
 static inline int tap_child(struct tap_child *c, int (*fn)(void *), void *arg)
 {
@@ -106,14 +114,17 @@ static inline int tap_child(struct tap_child *c, int (*fn)(void *), void *arg)
 		c->err[0] = 0;
 	c->back_got = false;
 	if ((c->err && pipe(efd)) || (c->back && pipe(bfd))) {
-		for (int i = 0; i < 2; i++)
-			if (efd[i] >= 0)
-				close(efd[i]);
+		tap_close_pipe(efd);
 		return -1;
 	}
 	fflush(stdout);
 	fflush(stderr);
 	pid_t pid = fork();
+	if (pid < 0) {
+		tap_close_pipe(efd);
+		tap_close_pipe(bfd);
+		return -1;
+	}
 	if (pid == 0) {
 		if (efd[0] >= 0)
 			close(efd[0]);
