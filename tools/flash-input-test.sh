@@ -49,17 +49,8 @@ img_refused "$tmp/latest.img"; tap $? "flash.sh refuses the same image through a
 img_refused /dev/zero; tap $? "flash.sh refuses an image that is not a regular file (/dev/zero: stat sizes it 0, dd fills the stick)" "$tmp/out"
 
 # mounted_parts with a fake lsblk and mountinfo (as tools/flash-mount-test.sh).
-: > "$tmp2/swaps"
-source <(sed -n '/^mounted_parts()/,/^}/p' tools/flash.sh |
-	sed -e "s|/proc/self/mountinfo|$tmp2/mountinfo|" -e "s|/proc/swaps|$tmp2/swaps|")
-lsblk() {
-	case "$*" in
-	"-nrpo NAME /dev/sdz") printf '/dev/sdz\n/dev/sdz1\n';;
-	"-ndro MAJ:MIN /dev/sdz") echo 8:240;;
-	"-ndro MAJ:MIN /dev/sdz1") echo 8:241;;
-	*) echo "fake lsblk: unexpected $*" >&2; return 1;;
-	esac
-}
+source tools/flash-test-lib.sh
+flash_test_fake_stick "$tmp2"
 mkdir -p "$tmp2/by-label"
 ln -s /dev/sdz1 "$tmp2/by-label/STICK"
 printf '22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n41 22 0:52 / /media/u/STICK rw,nosuid,nodev shared:91 - fuseblk %s rw,user_id=0,allow_other\n' \

@@ -9,20 +9,10 @@ set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d /tmp/flash-mount-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-: > "$tmp/swaps"
-# The function under test, reading the fake files instead of /proc's.
-source <(sed -n '/^mounted_parts()/,/^}/p' tools/flash.sh |
-	sed -e "s|/proc/self/mountinfo|$tmp/mountinfo|" -e "s|/proc/swaps|$tmp/swaps|")
-
-# The stick: /dev/sdz (8:240) with one partition /dev/sdz1 (8:241).
-lsblk() {
-	case "$*" in
-	"-nrpo NAME /dev/sdz") printf '/dev/sdz\n/dev/sdz1\n';;
-	"-ndro MAJ:MIN /dev/sdz") echo 8:240;;
-	"-ndro MAJ:MIN /dev/sdz1") echo 8:241;;
-	*) echo "fake lsblk: unexpected $*" >&2; return 1;;
-	esac
-}
+source tools/flash-test-lib.sh
+# The function under test, reading the fake files instead of /proc's, and the stick /dev/sdz (8:240)
+# with one partition /dev/sdz1 (8:241).
+flash_test_fake_stick "$tmp"
 
 n=0
 # One TAP line: $1 the mountinfo line of the stick's partition, $2 what it is.

@@ -1,5 +1,6 @@
-/* Hand-made UEFI memory maps for host tests: descriptors of any stride, in any order; and taking
- * every free page of the machine they made, for tests that need all but one page in use. */
+/* Hand-made UEFI memory maps for host tests: descriptors of any stride, in any order; phys_init of
+ * one with its messages captured; and taking every free page of the machine they made, for tests
+ * that need all but one page in use. */
 #ifndef MACHINE_H
 #define MACHINE_H
 
@@ -7,6 +8,7 @@
 #include <string.h>
 #include "efi_mmap.h"
 #include "phys.h"
+#include "capture.h"
 
 #define MACHINE_MAX_DESC 4096
 
@@ -35,6 +37,18 @@ static inline void machine_map_add(struct machine_map *m, uint32_t type, uint64_
 }
 
 static inline size_t machine_map_size(const struct machine_map *m) { return m->n * m->desc_size; }
+
+/* phys_init of the map m, what it prints captured into out (as capture_end: at most size - 1 bytes,
+ * NUL-terminated) and, when st is set, the allocator's statistics after it; phys_init's result. */
+static inline int machine_phys_init(const struct machine_map *m, char *out, size_t size, struct phys_stats *st)
+{
+	capture_begin();
+	int r = phys_init(m->buf, machine_map_size(m), m->desc_size);
+	capture_end(out, size);
+	if (st)
+		phys_get_stats(st);
+	return r;
+}
 
 static inline int machine_paddr_cmp(const void *a, const void *b)
 {

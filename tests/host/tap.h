@@ -9,10 +9,13 @@
 #include <string.h>
 #include <signal.h>
 #include <unistd.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 static int tap_n, tap_failed;
 
+static inline int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 static inline int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -42,31 +45,141 @@ static inline int tap_done(void)
 	return tap_failed ? 1 : 0;
 }
 
+/*
+ * How tap_child runs fn in a child process, so that a panic, an assertion, a sanitizer's report or a
+ * hang ends only the child: where the child's stdout and stderr go, a timer, and what it sends back.
+ * Zero is the plain case: the child's output goes where the parent's does, no timer, nothing back.
+ */
+struct tap_child {
+	bool quiet_out;      /* the child's stdout goes to /dev/null (its reports are not the parent's TAP) */
+	bool quiet_err;      /* the child's stderr goes to /dev/null (a report shown for one case, not each) */
+	char *err;           /* when set: receives the child's stderr, NUL-terminated, at most err_size - 1 bytes */
+	size_t err_size;
+	void *back;          /* when set: the child sends the back_size bytes here when fn returns, */
+	size_t back_size;    /* the parent copies them into its own (at most PIPE_BUF, written at once) */
+	bool back_got;       /* out: the child sent its back_size bytes (fn returned) */
+	unsigned timer_ms;   /* when nonzero: SIGALRM ends the child after this many milliseconds */
+};
+
+/* The exit status of a child whose own set-up (a /dev/null, a write back) failed. */
+#define TAP_CHILD_SETUP_FAILED 125
+
+/* Reads fd to its end into buf (at most size - 1 bytes, NUL-terminated), then closes it. */
+static inline void tap_read_all(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+	ssize_t k;
+	while (n < size - 1 && (k = read(fd, buf + n, size - 1 - n)) > 0)
+		n += (size_t)k;
+	buf[n] = 0;
+	close(fd);
+}
+
+/* The child's side of tap_child: sets up its output and timer, runs fn, sends back, exits with fn's result. */
+static inline void tap_child_body(const struct tap_child *c, int efd, int bfd, int (*fn)(void *), void *arg)
+{
+	if (c->quiet_out && !freopen("/dev/null", "w", stdout))
+		_exit(TAP_CHILD_SETUP_FAILED);
+	if (c->quiet_err && !freopen("/dev/null", "w", stderr))
+		_exit(TAP_CHILD_SETUP_FAILED);
+	if (efd >= 0)
+		dup2(efd, 2);
+	if (c->timer_ms) {
+		struct itimerval it = { .it_value = { c->timer_ms / 1000, c->timer_ms % 1000 * 1000 } };
+		setitimer(ITIMER_REAL, &it, NULL);
+	}
+	int r = fn(arg);
+	if (bfd >= 0 && write(bfd, c->back, c->back_size) != (ssize_t)c->back_size)
+		_exit(TAP_CHILD_SETUP_FAILED);
+	_exit(r);
+}
+
+/* Closes the pipe ends of fd that are open. */
+static inline void tap_close_pipe(int fd[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+}
+
+/*
+ * Runs fn(arg) in a forked child as c says, the child exiting with fn's result (stdout flushed first,
+ * so that the parent's lines are not printed twice). Returns the child's wait status, -1 when no
+ * pipe or child could be made (nothing run, c->err empty).
+ */
+static inline int tap_child(struct tap_child *c, int (*fn)(void *), void *arg)
+{
+	int efd[2] = { -1, -1 }, bfd[2] = { -1, -1 };
+	if (c->err)
+		c->err[0] = 0;
+	c->back_got = false;
+	if ((c->err && pipe(efd)) || (c->back && pipe(bfd))) {
+		tap_close_pipe(efd);
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		tap_close_pipe(efd);
+		tap_close_pipe(bfd);
+		return -1;
+	}
+	if (pid == 0) {
+		if (efd[0] >= 0)
+			close(efd[0]);
+		if (bfd[0] >= 0)
+			close(bfd[0]);
+		tap_child_body(c, efd[1], bfd[1], fn, arg);
+	}
+	if (efd[1] >= 0) {
+		close(efd[1]);
+		tap_read_all(efd[0], c->err, c->err_size);
+	}
+	if (bfd[1] >= 0) {
+		close(bfd[1]);
+		c->back_got = read(bfd[0], c->back, c->back_size) == (ssize_t)c->back_size;
+		close(bfd[0]);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+/* A function without a result and its argument, for tap_child through tap_call_void (which returns 0). */
+struct tap_void_call {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static inline int tap_call_void(void *call)
+{
+	const struct tap_void_call *v = call;
+	v->fn(v->arg);
+	return 0;
+}
+
+/* tap_child for a function without a result: the child exits 0 when fn returns. */
+static inline int tap_child_void(struct tap_child *c, void (*fn)(void *), void *arg)
+{
+	struct tap_void_call v = { fn, arg };
+	return tap_child(c, tap_call_void, &v);
+}
+
+/* The wait status of a child's end as a number: its exit status, or 128 + the signal that ended it. */
+static inline int tap_child_code(int status)
+{
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
 /* Runs fn(arg) in a child process; true when it aborted (SIGABRT) and its stderr contains want:
  * how host tests check a panic or an assertion without ending themselves. */
 static inline bool tap_aborts_with(void (*fn)(void *), void *arg, const char *want)
 {
-	int fd[2];
-	if (pipe(fd))
-		return false;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fd[1], 2);
-		close(fd[0]);
-		fn(arg);
-		_exit(0);
-	}
-	close(fd[1]);
-	char buf[4096] = { 0 };
-	size_t n = 0;
-	ssize_t k;
-	while (n < sizeof(buf) - 1 && (k = read(fd[0], buf + n, sizeof(buf) - 1 - n)) > 0)
-		n += (size_t)k;
-	close(fd[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, want) != NULL;
+	char buf[4096];
+	struct tap_child c = { .err = buf, .err_size = sizeof(buf) };
+	int status = tap_child_void(&c, fn, arg);
+	return status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, want) != NULL;
 }
 
 #endif

@@ -152,10 +152,19 @@ static unsigned r3_kernel_bits(unsigned cpuid_bits)
 	return cpuid_bits < 32 ? 32 : cpuid_bits > 52 ? 52 : cpuid_bits;
 }
 
-/* In a child: apic_init_boot with CPUID reporting bits and IA32_APIC_BASE base; exits 0 when it
- * mapped the APIC page base names under the kernel's width, 1 when another page, 2 when none. */
-static void r3_apic_child(unsigned bits, uint64_t base)
+/* A CPUID width and an IA32_APIC_BASE for r3_apic_case. */
+struct r3_apic_run {
+	unsigned bits;
+	uint64_t base;
+};
+
+/* In a child: apic_init_boot with CPUID reporting bits and IA32_APIC_BASE base; 0 when it mapped
+ * the APIC page base names under the kernel's width, 1 when another page, 2 when none. */
+static int r3_apic_case(void *arg)
 {
+	const struct r3_apic_run *run = arg;
+	unsigned bits = run->bits;
+	uint64_t base = run->base;
 	uint64_t want = base & ~(uint64_t)PAGE_MASK & (((uint64_t)1 << r3_kernel_bits(bits)) - 1);
 
 	cpu_feat.max_phys_bits = bits;
@@ -164,13 +173,13 @@ static void r3_apic_child(unsigned bits, uint64_t base)
 	r3_msr_apic_base = base;
 	r3_maps = 0;
 	if (apic_init_boot(&r3_ops, false) != 0 || r3_maps != 1)
-		_exit(2);
+		return 2;
 	if (r3_mapped_pa != want) {
 		fprintf(stderr, "# CPUID MAXPHYADDR %u, IA32_APIC_BASE 0x%llx: mapped 0x%llx, want 0x%llx\n", bits,
 			(unsigned long long)base, (unsigned long long)r3_mapped_pa, (unsigned long long)want);
-		_exit(1);
+		return 1;
 	}
-	_exit(0);
+	return 0;
 }
 
 /* Each CPUID width 0..255 with the usual base and a seeded random one below 2^32. */
@@ -181,17 +190,10 @@ static void test_apic_page_any_cpuid_width(void)
 
 	for (unsigned bits = 0; bits < 256; bits++) {
 		uint64_t base = bits & 1 ? 0xFEE00900ull : (test_rng_next(&rng) & 0xFFFFF000ull) | 0x900;
-		fflush(stdout);
-		fflush(stderr);
 		bool shown = bits == 0 || bits == 31 || bits == 64 || bits == 255;   /* the rest only counted */
-		pid_t pid = fork();
-		if (pid == 0) {
-			if (!shown && !freopen("/dev/null", "w", stderr))
-				_exit(3);
-			r3_apic_child(bits, base);
-		}
-		int status = 0;
-		waitpid(pid, &status, 0);
+		struct r3_apic_run run = { bits, base };
+		struct tap_child ch = { .quiet_err = !shown };
+		int status = tap_child(&ch, r3_apic_case, &run);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			if (!bad++)
 				first_bad = bits;

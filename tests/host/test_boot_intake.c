@@ -60,12 +60,9 @@ static void test_unaligned_usable_past_52bit_ignored(void)
 		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);   /* 64 MiB of real RAM */
 		machine_map_add(&m, EFI_MMIO, CLAMP_FRAME << PAGE_SHIFT, ARCH_FRAMES - CLAMP_FRAME, 0);
 		add_unaligned_past_52(type, s, off);
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		char out[2048];
-		capture_end(out, sizeof(out));
 		struct phys_stats st;
-		phys_get_stats(&st);
+		int r = machine_phys_init(&m, out, sizeof(out), &st);
 		bool told = strstr(out, "past the 52-bit physical address space") != NULL;
 		bool good = r == 0 && st.usable_pages == 0x4000 && st.highest_pfn == 0x4100 && !phys_is_managed((s + 1) << 12) &&
 			    told;
@@ -110,12 +107,9 @@ static void test_unaligned_past_52bit_classes_disjoint(void)
 		machine_map_add(&m, EFI_MMIO, CLAMP_FRAME << PAGE_SHIFT, ARCH_FRAMES - CLAMP_FRAME, 0);
 		add_unaligned_past_52(c % 2 ? EFI_BS_DATA : EFI_CONVENTIONAL, s_now, off_now);
 		add_unaligned_past_52(c % 3 ? EFI_LOADER_DATA : EFI_LOADER_CODE, s_ldr, off_ldr);
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		char out[2048];
-		capture_end(out, sizeof(out));
 		struct phys_stats st;
-		phys_get_stats(&st);
+		int r = machine_phys_init(&m, out, sizeof(out), &st);
 		bool sums = st.usable_pages == st.free_pages + st.meta_pages + st.loader_pages + st.allocated_pages;
 		int chk = r == 0 ? phys_check() : -1;
 		bool dies = r == 0 && tap_aborts_with(release_loader, NULL, "met free frames");
@@ -187,33 +181,9 @@ static void test_full_map_with_exception(void)
  * result, which lands in *x), false when it died (an assertion, an ASan report: its stderr in why). */
 static bool init_except_returns(struct except_run *x, char *why, size_t cap)
 {
-	int fd[2], res[2];
-	if (pipe(fd) || pipe(res))
-		return false;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fd[1], 2);
-		close(fd[0]);
-		close(res[0]);
-		init_except(x);
-		if (write(res[1], &x->result, sizeof(x->result)) != sizeof(x->result))
-			_exit(3);
-		_exit(0);
-	}
-	close(fd[1]);
-	close(res[1]);
-	size_t n = 0;
-	ssize_t k;
-	while (n < cap - 1 && (k = read(fd[0], why + n, cap - 1 - n)) > 0)
-		n += (size_t)k;
-	why[n] = 0;
-	bool got = read(res[0], &x->result, sizeof(x->result)) == sizeof(x->result);
-	close(fd[0]);
-	close(res[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	struct tap_child c = { .err = why, .err_size = cap, .back = &x->result, .back_size = sizeof(x->result) };
+	int status = tap_child_void(&c, init_except, x);
+	return c.back_got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /*
@@ -375,6 +345,14 @@ static void ram_picture(void *arg)
 	memview_ram(&box, "", m.buf, machine_map_size(&m), m.desc_size, &x->res);
 }
 
+/* ram_picture for a child's exit status: 0 when its grid has at most MEMVIEW_MAX_CELLS cells, 9 when more. */
+static int ram_picture_within(void *arg)
+{
+	struct ram_picture_run *x = arg;
+	ram_picture(x);
+	return x->res.cells <= MEMVIEW_MAX_CELLS ? 0 : 9;
+}
+
 /*
  * kernel/summary.c runs memview_ram on the firmware's map at every boot (summary_check_pictures,
  * screen or not), and the loader passes an EfiUnusableMemory, EfiPersistentMemory or OS-defined
@@ -398,24 +376,13 @@ static void test_ram_picture_top_near_2_64(void)
 		machine_map_init(&m, c % 2 ? 40 : 48);
 		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);
 		machine_map_add(&m, types[c % ARRAY_SIZE(types)], first << 12, UINT64_MAX - first - j, 0);
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		char out[2048];
-		capture_end(out, sizeof(out));
 		struct phys_stats st;
-		phys_get_stats(&st);
+		int r = machine_phys_init(&m, out, sizeof(out), &st);
 		booted += r == 0 && st.usable_pages == 0x4000;
 		struct ram_picture_run x = { 0 };
-		fflush(stdout);
-		pid_t pid = fork();
-		if (pid == 0) {
-			if (c > 0 && !freopen("/dev/null", "w", stderr))   /* the sanitizer's report once */
-				_exit(8);
-			ram_picture(&x);
-			_exit(x.res.cells <= MEMVIEW_MAX_CELLS ? 0 : 9);
-		}
-		int status;
-		waitpid(pid, &status, 0);
+		struct tap_child ch = { .quiet_err = c > 0 };   /* the sanitizer's report once */
+		int status = tap_child(&ch, ram_picture_within, &x);
 		bool good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		n++;
 		if (!good && bad++ < 3)
@@ -433,23 +400,11 @@ static void test_ram_picture_top_near_2_64(void)
  * true when the child returned, its result in *res. */
 static bool ram_picture_returns(struct memview_result *res)
 {
-	int fd[2];
-	if (pipe(fd))
-		return false;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(fd[0]);
-		struct ram_picture_run x = { 0 };
-		ram_picture(&x);
-		_exit(write(fd[1], &x.res, sizeof(x.res)) == sizeof(x.res) ? 0 : 3);
-	}
-	close(fd[1]);
-	bool got = read(fd[0], res, sizeof(*res)) == sizeof(*res);
-	close(fd[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	struct ram_picture_run x = { 0 };
+	struct tap_child c = { .back = &x.res, .back_size = sizeof(x.res) };
+	int status = tap_child_void(&c, ram_picture, &x);
+	*res = x.res;
+	return c.back_got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /*
@@ -488,10 +443,8 @@ static void test_ram_picture_end(void)
 		machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 0x4000, 0);   /* 64 MiB of real RAM: frames to 0x4100 */
 		machine_map_add(&m, EFI_MMIO, CLAMP_FRAME << PAGE_SHIFT, ARCH_FRAMES - CLAMP_FRAME, 0);
 		machine_map_add(&m, types[c % ARRAY_SIZE(types)], (first << PAGE_SHIFT) + off, pages, 0);
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		char out[2048];
-		capture_end(out, sizeof(out));
+		int r = machine_phys_init(&m, out, sizeof(out), NULL);
 		unsigned __int128 end = ((unsigned __int128)first << PAGE_SHIFT) + off + (unsigned __int128)pages * 4096;
 		unsigned __int128 top = 0x4100, width_end = (unsigned __int128)1 << (width - 12);
 		if (pages && end <= arch_end) {

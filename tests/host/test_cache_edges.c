@@ -41,18 +41,22 @@ static uint64_t draw(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
 /* What syspte_check did with a corrupt region, run in a child so that a panic ends only it. */
 enum check_verdict { CHECK_REPORTED, CHECK_MISSED, CHECK_PANICKED };
 
+/* Runs fn(arg) in a child whose output goes nowhere (its stderr shown with R3_SHOW set); the wait status. */
+static int quiet_child(int (*fn)(void *), void *arg)
+{
+	struct tap_child c = { .quiet_out = true, .quiet_err = !getenv("R3_SHOW") };
+	return tap_child(&c, fn, arg);
+}
+
+/* syspte_check of region r as a child's exit status: 0 when it reported a violation, 1 when not. */
+static int check_reports(void *r)
+{
+	return syspte_check(r) != 0 ? 0 : 1;
+}
+
 static enum check_verdict check_in_child(struct syspte_region *r)
 {
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		freopen("/dev/null", "w", stdout);
-		if (!getenv("R3_SHOW"))
-			freopen("/dev/null", "w", stderr);
-		_exit(syspte_check(r) != 0 ? 0 : 1);
-	}
-	int status;
-	waitpid(pid, &status, 0);
+	int status = quiet_child(check_reports, r);
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status) == 0 ? CHECK_REPORTED : CHECK_MISSED;
 	return CHECK_PANICKED;
@@ -596,27 +600,34 @@ static void test_cached_unmap_flush_under_lock(void)
 	host_machine_destroy();
 }
 
+/* A page-table change pt_change_in_child makes in its child. */
+struct pt_change {
+	struct syspte_region *r;
+	vaddr_t va;
+	unsigned kind;
+	paddr_t pa;
+};
+
+/* The change made, then check_reports; 2 when the page-table call failed. */
+static int pt_change_reports(void *arg)
+{
+	const struct pt_change *c = arg;
+	struct pt *pt = host_machine_pt();
+	int st = c->kind == 0   ? pt_map(pt, c->va, c->pa, SIZE_2M, PT_PROT_W, PT_SIZE_2M)
+		 : c->kind == 1 ? pt_prealloc(pt, c->va, PAGE_SIZE)
+				: pt_map(pt, c->va, c->pa, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);
+	if (st != PT_OK)
+		return 2;
+	return check_reports(c->r);
+}
+
 /* What a page-table change made behind the region's back (in a child, so nothing needs undoing)
  * does to syspte_check: kind 0 maps a 2 MiB leaf at va, 1 makes the tables down to level 1 (a
  * level-2 pointer to an empty table), 2 maps one 4 KiB page there (a pointer and a present PTE). */
 static enum check_verdict pt_change_in_child(struct syspte_region *r, vaddr_t va, unsigned kind, paddr_t pa)
 {
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		freopen("/dev/null", "w", stdout);
-		if (!getenv("R3_SHOW"))
-			freopen("/dev/null", "w", stderr);
-		struct pt *pt = host_machine_pt();
-		int st = kind == 0   ? pt_map(pt, va, pa, SIZE_2M, PT_PROT_W, PT_SIZE_2M)
-			 : kind == 1 ? pt_prealloc(pt, va, PAGE_SIZE)
-				     : pt_map(pt, va, pa, PAGE_SIZE, PT_PROT_W, PT_SIZE_4K);
-		if (st != PT_OK)
-			_exit(2);
-		_exit(syspte_check(r) != 0 ? 0 : 1);
-	}
-	int status;
-	waitpid(pid, &status, 0);
+	struct pt_change c = { r, va, kind, pa };
+	int status = quiet_child(pt_change_reports, &c);
 	if (WIFEXITED(status) && WEXITSTATUS(status) < 2)
 		return WEXITSTATUS(status) == 0 ? CHECK_REPORTED : CHECK_MISSED;
 	return CHECK_PANICKED;

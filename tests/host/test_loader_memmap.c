@@ -17,31 +17,11 @@
 #include <stdbool.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include "tap.h"
 #include "../../boot/memmap.c"
 #include "../../boot/paging.c"
 
 EFI_BOOT_SERVICES *BS;
-
-static int tap_n, tap_failed;
-
-/* TAP without tap.h (its <signal.h> and friends are not needed with the EFI headers). */
-static int ok_at(int cond, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int ok_at(int cond, int line, const char *fmt, ...)
-{
-	va_list ap;
-	tap_n++;
-	printf("%sok %d - ", cond ? "" : "not ", tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond) {
-		tap_failed++;
-		printf("#   failed at %s:%d\n", __FILE__, line);
-	}
-	return cond;
-}
-#define ok(cond, ...) ok_at(!!(cond), __LINE__, __VA_ARGS__)
 
 /* The firmware's memory map LibMemoryMap hands out: descriptors `stride` bytes apart. */
 #define MAP_MAX 64
@@ -351,6 +331,21 @@ static void test_paging_tables(void)
 	   "with the promised flags, nothing past them (%u wrong)", n, bad);
 }
 
+/* The loader's two refusals of the map fw_map holds, in a child: 0 when memmap_compute_top and
+ * memmap_alloc_final_buffer both refuse it with one message, 7 when the first accepts it, 6 when the
+ * second does, 5 when their messages differ. */
+static int short_map_refused(void *arg)
+{
+	(void)arg;
+	UINT64 top = 0, phys = 0, cap = 0;
+	if (!EFI_ERROR(memmap_compute_top(&top)))
+		return 7;
+	const CHAR16 *said = last_fmt;
+	if (!EFI_ERROR(memmap_alloc_final_buffer(&phys, &cap)))
+		return 6;
+	return said == last_fmt ? 0 : 5;
+}
+
 /*
  * A firmware whose DescriptorSize is smaller than EFI_MEMORY_DESCRIPTOR (40 bytes): the loader must
  * refuse the map before it reads a descriptor at that stride, whose 40 bytes would reach past the
@@ -368,21 +363,8 @@ static void test_short_descriptor_size(void)
 			fw_map_reset(stride);
 			for (unsigned i = 0; i < count; i++)
 				fw_map_add(EfiConventionalMemory, 0x100000 * (i + 1), 16);
-			fflush(stdout);
-			pid_t pid = fork();
-			if (pid == 0) {
-				if (n > 0 && !freopen("/dev/null", "w", stderr))   /* ASan's report once, for the first case */
-					_exit(8);
-				UINT64 top = 0, phys = 0, cap = 0;
-				if (!EFI_ERROR(memmap_compute_top(&top)))
-					_exit(7);
-				const CHAR16 *said = last_fmt;
-				if (!EFI_ERROR(memmap_alloc_final_buffer(&phys, &cap)))
-					_exit(6);
-				_exit(said == last_fmt ? 0 : 5);
-			}
-			int status;
-			waitpid(pid, &status, 0);
+			struct tap_child ch = { .quiet_err = n > 0 };   /* ASan's report once, for the first case */
+			int status = tap_child(&ch, short_map_refused, NULL);
 			bool good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 			int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 			n++;
@@ -404,6 +386,5 @@ int main(void)
 	test_high_framebuffer_keeps_boot();
 	test_short_descriptor_size();
 	test_ram_end_rules();
-	printf("1..%d\n", tap_n);
-	return tap_failed ? 1 : 0;
+	return tap_done();
 }

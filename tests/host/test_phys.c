@@ -709,9 +709,7 @@ static void test_unaligned_starts(void)
 		machine_map_add(&m, EFI_RESERVED, shared + shift - 0x1000, 1, 0);
 		machine_map_add(&m, EFI_CONVENTIONAL, shared + shift, 16, 0);
 		char said[512];
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
-		capture_end(said, sizeof(said));
+		int r = machine_phys_init(&m, said, sizeof(said), NULL);
 		bool told = strstr(said, "start off a 4 KiB boundary") != NULL;
 		static paddr_t pages[4096];
 		bool good = true;
@@ -1079,12 +1077,9 @@ static void test_impossible_descriptor_message(void)
 						other[t % ARRAY_SIZE(other)] == EFI_CONVENTIONAL ||
 						other[t % ARRAY_SIZE(other)] == EFI_LOADER_DATA ? EFI_MEMORY_RUNTIME : 0);
 		}
-		capture_begin();
-		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
 		char out[2048];
-		capture_end(out, sizeof(out));
 		struct phys_stats st;
-		phys_get_stats(&st);
+		int r = machine_phys_init(&m, out, sizeof(out), &st);
 		unsigned long long said = 0;
 		const char *msg = strstr(out, "phys: ignoring ");
 		bool counted = msg && sscanf(msg, "phys: ignoring %llu usable descriptor reads whose RAM ends past the 52-bit", &said) == 1;
@@ -1166,11 +1161,8 @@ static void test_ram_past_cpu_width(void)
 			machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, LOW, 0);   /* room for the metadata */
 			machine_map_add(&m, EFI_CONVENTIONAL, start << 12, end - start, 0);
 			char out[1024];
-			capture_begin();
-			int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
-			capture_end(out, sizeof(out));
 			struct phys_stats st;
-			phys_get_stats(&st);
+			int r = machine_phys_init(&m, out, sizeof(out), &st);
 			uint64_t below = MIN(end, limit) > start ? MIN(end, limit) - start : 0, past = end - start - below;
 			char want[160];
 			snprintf(want, sizeof want, "ignoring %llu pages of RAM at or above 0x%llx", (unsigned long long)past,

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include "tap.h"
 #include "machine.h"
@@ -42,35 +41,6 @@
 static struct machine_map map;
 static uint64_t rng = 0x5EED0003ULL;
 static uint64_t below(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
-
-/* Runs fn(arg) in a child, its stderr kept in err; the child's wait status. */
-static int in_child(void (*fn)(void *), void *arg, char *err, size_t size)
-{
-	int fd[2];
-	if (pipe(fd))
-		return -1;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		if (null >= 0)
-			dup2(null, 1);   /* the child's reports (kprintf) are not the parent's TAP */
-		dup2(fd[1], 2);
-		close(fd[0]);
-		fn(arg);
-		_exit(0);
-	}
-	close(fd[1]);
-	size_t n = 0;
-	ssize_t k;
-	while (n < size - 1 && (k = read(fd[0], err + n, size - 1 - n)) > 0)
-		n += (size_t)k;
-	err[n] = 0;
-	close(fd[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return status;
-}
 
 /* ---------------------------------------------------------------- the map's descriptor limit */
 
@@ -118,9 +88,10 @@ static void test_map_limit_with_except(void)
 {
 	unsigned aborted = 0, cases = 0, control_bad = 0;
 	char err[8192];
+	struct tap_child ch = { .quiet_out = true, .err = err, .err_size = sizeof err };   /* kprintf is not our TAP */
 	for (unsigned loader = 0; loader <= 2040; loader += 255) {
 		struct map_case c = { PHYS_MAX_RANGES - loader, loader, true };
-		int st = in_child(map_case_run, &c, err, sizeof err);
+		int st = tap_child_void(&ch, map_case_run, &c);
 		cases++;
 		if (!(WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == MAP_REFUSED))) {   /* or refused */
 			const char *why = strstr(err, "runtime error");
@@ -134,7 +105,7 @@ static void test_map_limit_with_except(void)
 		}
 		/* the control: one descriptor fewer, the same split */
 		struct map_case d = { PHYS_MAX_RANGES - 1 - loader, loader, true };
-		st = in_child(map_case_run, &d, err, sizeof err);
+		st = tap_child_void(&ch, map_case_run, &d);
 		control_bad += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	ok(control_bad == 0, "maps of 2047 descriptors with a framebuffer range splitting a usable range initialise (%u "
@@ -319,12 +290,13 @@ static void test_pool_record_overrun(void)
 {
 	unsigned cases = 0, good = 0, crashed = 0, silent = 0, wrong = 0, later_crash = 0;
 	char err[8192];
+	struct tap_child ch = { .quiet_out = true, .err = err, .err_size = sizeof err };   /* kprintf is not our TAP */
 	for (unsigned c = 0; c < 48; c++) {
 		struct overrun_case oc = { .over = 17 + c % 24, .seed = 0x0FE4 + c };
 		if (!record_after(&oc.a, &oc.l, POOL_SMALL_MAX + 1 + below(4 * PAGE_SIZE)))
 			continue;
 		cases++;
-		int st = in_child(overrun_case_run, &oc, err, sizeof err);
+		int st = tap_child_void(&ch, overrun_case_run, &oc);
 		const char *out = strstr(err, "R3 free: raised ");
 		int raised = -1;
 		unsigned code = 0;

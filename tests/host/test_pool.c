@@ -16,7 +16,6 @@
 #include <string.h>
 #include <signal.h>
 #include <unistd.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include "tap.h"
 #include "pool_mirror.h"
@@ -1253,21 +1252,6 @@ static void test_trim_releases_live_slab(void)
 	   "kept, 0x19 naming the slab (%u wrong)", cases, wrong);
 }
 
-/* Runs fn in a child with a 300 ms timer; its exit status, or 128 + the signal that ended it. */
-static int in_child(int (*fn)(void *), void *arg)
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct itimerval it = { .it_value = { 0, 300000 } };
-		setitimer(ITIMER_REAL, &it, NULL);
-		_exit(fn(arg));
-	}
-	int st = 0;
-	waitpid(pid, &st, 0);
-	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-}
-
 struct loop_case {
 	unsigned ci;
 	struct mirror_slab *head;
@@ -1321,7 +1305,8 @@ static void test_avail_list_loop(void)
 			s2->prev = s1;
 			s1->next = s2;
 		}
-		int r = in_child(loop_call, &c);
+		struct tap_child ch = { .timer_ms = 300 };   /* a hang ends at SIGALRM */
+		int r = tap_child_code(tap_child(&ch, loop_call, &c));   /* its exit status, or 128 + its signal */
 		cases++;
 		hung += r == 128 + SIGALRM;
 		if (r != 0 && wrong++ < 4)

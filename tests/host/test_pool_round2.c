@@ -12,7 +12,6 @@
 #include <string.h>
 #include <signal.h>
 #include <unistd.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include "tap.h"
 #include "pool_mirror.h"
@@ -183,21 +182,6 @@ static int fuzz_call(void *arg)
 	return 0;
 }
 
-/* Runs fn in a child with a 2 s timer; its exit status, or 128 + the signal that ended it. */
-static int in_child(int (*fn)(void *), void *arg)
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct itimerval it = { .it_value = { 2, 0 } };
-		setitimer(ITIMER_REAL, &it, NULL);
-		_exit(fn(arg));
-	}
-	int st = 0;
-	waitpid(pid, &st, 0);
-	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-}
-
 /*
  * Generated corruption of one to three slab headers (every field: magic, links to NULL, a slab,
  * itself, inside a slab, a page of no slab, past RAM, garbage; class; free count; block count; free
@@ -249,7 +233,8 @@ static void test_corrupt_headers(void)
 		struct fuzz_case c = { (unsigned)below(3), lv[below(nlive)].p, class_sz[below(POOL_CLASSES)] };
 		uint64_t c0 = bugcheck_last.count;
 		(void)c0;
-		int r = in_child(fuzz_call, &c);
+		struct tap_child ch = { .timer_ms = 2000 };   /* a hang ends at SIGALRM */
+		int r = tap_child_code(tap_child(&ch, fuzz_call, &c));   /* its exit status, or 128 + its signal */
 		cases++;
 		if (r >= 128) {
 			if (r == 128 + SIGALRM)

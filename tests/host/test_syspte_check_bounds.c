@@ -20,27 +20,31 @@
 #include <string.h>
 #include <sys/wait.h>
 #include "tap.h"
-#include "capture.h"
 #include "host_machine.h"
 #include "syspte_impl.h"
 #include "testhooks.h"
 #include "vmlayout.h"
 
+/* A test's verdict function and its argument, run by in_child. */
+struct verdict_call {
+	bool (*fn)(void *);
+	void *arg;
+};
+
+/* A verdict_call's verdict as a child's exit status: 0 when fn held. */
+static int verdict_status(void *call)
+{
+	const struct verdict_call *v = call;
+	return v->fn(v->arg) ? 0 : 1;
+}
+
 /* Runs fn(arg) in a child; true when it exited with status 0 (fn's verdict), false when it failed
  * or died (a panic, a sanitizer's abort). */
 static bool in_child(bool (*fn)(void *), void *arg)
 {
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		char buf[2048];
-		capture_begin();
-		bool good = fn(arg);
-		capture_end(buf, sizeof(buf));
-		_exit(good ? 0 : 1);
-	}
-	int status;
-	waitpid(pid, &status, 0);
+	struct verdict_call v = { fn, arg };
+	struct tap_child c = { .quiet_out = true };   /* the check's reports are not our TAP */
+	int status = tap_child(&c, verdict_status, &v);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
