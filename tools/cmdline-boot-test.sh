@@ -26,6 +26,14 @@ long() {
 	printf '%473s' '' | tr ' ' x
 	printf '\nsyspte=640M\n'
 }
+# As long, but a word ends at the last byte passed and a newline follows it: the loader says the cut
+# fell between words (BOOTINFO_CMDLINE_CUT_AT_SEP), so the word takes effect whole.
+# (27 + 2 + 472 + 1 bytes, then "syspte=6M" is bytes 502..510 and byte 511 the newline.)
+longwhole() {
+	printf 'onexit=qemu ktest=cmdline_\n# '
+	printf '%472s' '' | tr ' ' x
+	printf '\nsyspte=6M\nsyspte=640M\n'
+}
 nomatch() { printf 'onexit=qemu ktest=no_such_test\n'; }
 # A benchmark's name misspelt (make bench-leaf boots ktest=bench_large_leaf): reported, and the boot
 # fails instead of running nothing or the suite without the benchmark.
@@ -57,6 +65,9 @@ syspte: region 0xffffc00000000000, 1024 MiB;SELF-TEST PASSED|page tables at 0x;a
 cmdline: the command line is longer than the 511 bytes read; the rest is ignored;\
 summary: command line ignored: \"syspte=6\" (the rest after 511 bytes) (the cmdline: lines say why);\
 SELF-TEST PASSED|syspte: region 0xffffc00000000000, 6 MiB"
+	"long-cut-between-words|longwhole|33|cmdline: the command line is longer than the 511 bytes read; the rest is ignored;\
+cmdline: in effect: onexit=qemu syspte=6M ktest=cmdline_;syspte: region 0xffffc00000000000, 6 MiB;SELF-TEST PASSED|\
+cut at the end of the input;syspte=640M;640 MiB"
 	"ktest-names-nothing|nomatch|35|cmdline: ktest=no_such_test names no test; the suite will fail;\
 not ok 1 ktest_filter_names_a_test;0 passed, 1 failed;SELF-TEST FAILED|SELF-TEST PASSED;summary: command line"
 	"ktest-bench-misspelt|benchtypo|35|cmdline: ktest=bench_leaf names no test; the suite will fail;\
@@ -69,10 +80,9 @@ summary: command line ignored: \"maxcpus=0\" (the cmdline: lines say why);\
 	"overrides|overrides|33|cmdline: \"ptdump=0\" overridden by a later ptdump=; using ptdump=0;\
 cmdline: 7 more problems not shown;SELF-TEST PASSED|summary: command line ignored;ignored:"
 )
-echo "1..${#cases[@]}"
-n=0
-for c in "${cases[@]}"; do
-	n=$((n + 1))
+# run_case N CASE: boots case number N and prints its TAP line (and the log when it fails).
+run_case() {
+	local n=$1 c=$2 name writer want musts mustnots qargs esp log rc missing present s m
 	IFS='|' read -r name writer want musts mustnots qargs <<< "$c"
 	esp=$(mktemp -d /tmp/cmdline-esp.XXXXXX)
 	cp -r "$src"/EFI "$src"/kernel.elf "$esp"/
@@ -94,4 +104,23 @@ for c in "${cases[@]}"; do
 		sed 's/^/# /' "$log.txt" | grep -v '^# \(  order\|buddy\|  [a-z ]* [0-9]* KiB\)' | tail -n 40
 	fi
 	rm -rf "$esp" "$log" "$log.txt"
+}
+
+# The cases run CMDLINE_TEST_JOBS at a time (default 2: most boots are one QEMU thread), their lines
+# printed in order once all are done.
+jobs_max=${CMDLINE_TEST_JOBS:-2}
+out=$(mktemp -d /tmp/cmdline-test.XXXXXX)
+echo "1..${#cases[@]}"
+n=0
+for c in "${cases[@]}"; do
+	n=$((n + 1))
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+		wait -n
+	done
+	run_case "$n" "$c" > "$out/$n" &
 done
+wait
+for i in $(seq 1 "$n"); do
+	cat "$out/$i"
+done
+rm -rf "$out"
