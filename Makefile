@@ -50,12 +50,20 @@ include mk/fuzz.mk
 all: $(B)/kernel.elf $(B)/BOOTX64.EFI
 
 # make test: every test, host and QEMU boot, reported by prove (--directives: skipped tests shown with their reason).
-# The build runs two jobs (the machines it must fit have two cores); the tests run one at a time.
+# The build runs two jobs (the machines it must fit have two cores); it also builds what the tests
+# would otherwise make themselves (the fuzzers for fuzz-smoke, the plain kernel and loader for
+# loader-test), so no two makes run in one tree at once. The tests that run no QEMU (TEST_PAR) run
+# two at a time; the QEMU boots then run one at a time, alone (prove runs the tests no --rules
+# names last, in sequence), so a boot's guest never shares the two cores with a host test.
+TEST_PAR := $(HOST_TESTS) $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/hosted-example.sh tools/flash-mount-test.sh \
+	tools/flash-input-test.sh tools/fuzz-smoke.sh tools/layers-test.sh
+TEST_BOOT := tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh \
+	tools/screen-test.sh tools/cmdline-boot-test.sh tools/syspte-sizes.sh tools/tlb-test.sh
 test: deps
-	$(MAKE) -j2 $(HOST_TESTS) $(TSAN_IN_TEST) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate
+	$(MAKE) -j2 $(HOST_TESTS) $(TSAN_IN_TEST) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate \
+		$(FUZZERS) $(B)/kernel.elf $(B)/BOOTX64.EFI
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --directives --exec '' $(HOST_TESTS) $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/hosted-example.sh tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh tools/flash-mount-test.sh tools/flash-input-test.sh tools/fuzz-smoke.sh tools/screen-test.sh \
-		tools/cmdline-boot-test.sh tools/syspte-sizes.sh tools/layers-test.sh tools/tlb-test.sh
+	prove --directives --exec '' -j2 $(foreach t,$(TEST_PAR),--rules='par=$(t)') $(TEST_PAR) $(TEST_BOOT)
 
 # The layering by name, besides the compiler's include paths: no file includes a header of a layer
 # above its own. The kernel's link depends on it.
