@@ -52,18 +52,28 @@ all: $(B)/kernel.elf $(B)/BOOTX64.EFI
 # make test: every test, host and QEMU boot, reported by prove (--directives: skipped tests shown with their reason).
 # The build runs two jobs (the machines it must fit have two cores); it also builds what the tests
 # would otherwise make themselves (the fuzzers for fuzz-smoke, the plain kernel and loader for
-# loader-test), so no two makes run in one tree at once. The tests that run no QEMU (TEST_PAR) run
-# two at a time; the QEMU boots then run one at a time, alone (prove runs the tests no --rules
-# names last, in sequence), so a boot's guest never shares the two cores with a host test.
-TEST_PAR := $(HOST_TESTS) $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/hosted-example.sh tools/flash-mount-test.sh \
-	tools/flash-input-test.sh tools/fuzz-smoke.sh tools/layers-test.sh
+# loader-test), so no two makes run in one tree at once. The tests then run in four lanes, each
+# lane's tests one at a time, two lanes at once (prove -j2; a --rules seq group is a lane, and prove
+# starts a lane's next test only when no lane listed before it can start one): the QEMU boots, the
+# threaded and scripted host tests, and the host tests in two halves. So the boots, the longest
+# lane, run from the start beside one host lane, and the halves share the cores once a lane ends.
 TEST_BOOT := tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh \
 	tools/screen-test.sh tools/cmdline-boot-test.sh tools/syspte-sizes.sh tools/tlb-test.sh
+TEST_SIDE := $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/fuzz-smoke.sh tools/layers-test.sh tools/hosted-example.sh \
+	tools/flash-mount-test.sh tools/flash-input-test.sh
+TEST_HALF := $(shell echo $$(( ($(words $(HOST_TESTS)) + 1) / 2 )))
+TEST_HOST_A := $(wordlist 1,$(TEST_HALF),$(HOST_TESTS))
+TEST_HOST_B := $(wordlist $(shell echo $$(( $(TEST_HALF) + 1 ))),$(words $(HOST_TESTS)),$(HOST_TESTS))
+test_comma := ,
+test_space := $(subst ,, )
+# A prove rule making one lane of the tests $(1). PROVE_FLAGS adds prove options (--timer).
+test_lane = --rules='seq={$(subst $(test_space),$(test_comma),$(strip $(1)))}'
 test: deps
 	$(MAKE) -j2 $(HOST_TESTS) $(TSAN_IN_TEST) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate \
 		$(FUZZERS) $(B)/kernel.elf $(B)/BOOTX64.EFI
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
-	prove --directives --exec '' -j2 $(foreach t,$(TEST_PAR),--rules='par=$(t)') $(TEST_PAR) $(TEST_BOOT)
+	prove $(PROVE_FLAGS) --directives --exec '' -j2 $(call test_lane,$(TEST_BOOT)) $(call test_lane,$(TEST_SIDE)) \
+		$(call test_lane,$(TEST_HOST_A)) $(call test_lane,$(TEST_HOST_B)) $(TEST_BOOT) $(TEST_SIDE) $(HOST_TESTS)
 
 # The layering by name, besides the compiler's include paths: no file includes a header of a layer
 # above its own. The kernel's link depends on it.
