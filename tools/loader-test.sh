@@ -88,19 +88,6 @@ run_case() {
 
 # The cases run LOADER_TEST_JOBS at a time (default 2: each boot is one QEMU thread, mostly the
 # firmware's own start), their lines printed in order once all are done.
-jobs_max=${LOADER_TEST_JOBS:-2}
-out=$(mktemp -d /tmp/loader-test.XXXXXX)
-echo "1..${#cases[@]}"
-n=0
-for c in "${cases[@]}"; do
-	n=$((n + 1))
-	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
-		wait -n
-	done
-	run_case "$n" "$c" > "$out/$n" &
-done
-wait
-for i in $(seq 1 "$n"); do
-	cat "$out/$i"
-done
-rm -rf "$out"
+# shellcheck source=tools/tap-cases.sh
+. tools/tap-cases.sh
+tap_run_cases "${LOADER_TEST_JOBS:-2}" run_case "${cases[@]}"
