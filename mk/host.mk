@@ -162,9 +162,9 @@ $(B)/tsan/test_loader_memmap: tests/host/test_loader_memmap.c boot/memmap.c boot
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 
-# Review round 4 (the changes since bc577f0): the loader's cut and the parser, smp_plan_report and
+# The boot intake's bounds: the loader's cut and the parser, smp_plan_report and
 # sysinfo_ram_bytes in one program (cmdline.c and sysinfo.c #included, smp_plan.c and acpi.c linked).
-$(B)/host/test_session_r4: tests/host/test_session_r4.c kernel/cmdline.c kernel/cmdline.h kernel/sysinfo.c \
+$(B)/host/test_intake_bounds: tests/host/test_intake_bounds.c kernel/cmdline.c kernel/cmdline.h kernel/sysinfo.c \
 		kernel/sysinfo.h include/bootinfo.h arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/acpi.c $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/smp_plan.c arch/x86_64/acpi.c $(HOST_OBJ) -o $@

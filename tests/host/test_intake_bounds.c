@@ -1,5 +1,5 @@
 /*
- * Review round 4 (the changes since bc577f0): generated checks of
+ * The boot intake's bounds, as generated checks of
  *  - the loader's command-line cut (include/bootinfo.h, bootinfo_cmdline_cut) feeding the parser
  *    (kernel/cmdline.c) end to end, for files of 509 to 1000 bytes in every encoding (ASCII, UTF-8
  *    with its BOM, UTF-16LE, UTF-16BE): a key=value word ending exactly at the last whole character
@@ -15,7 +15,6 @@
  *    0-page descriptors, descriptors ending at 2^64 and past it, strides 40 to 96), the same map in
  *    sorted, reversed and shuffled order giving the same figure, and the largest map the kernel
  *    keeps (64 KiB of 40-byte descriptors) out of order.
- * All pass on the code reviewed; they are coverage, not findings.
  */
 #include <stdint.h>
 #include <stdlib.h>
