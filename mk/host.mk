@@ -119,6 +119,7 @@ TSAN_EXTRA_test_input_edges := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf arch/x8
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
 TSAN_EXTRA_test_vm_dmap := -Iarch/x86_64 -Ikernel
+TSAN_EXTRA_test_intake_bounds := -Iarch/x86_64 -Ikernel arch/x86_64/smp_plan.c arch/x86_64/acpi.c
 
 $(B)/tsan/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -130,6 +131,8 @@ $(B)/tsan/%: tests/host/%.c $(TSAN_OBJ)
 $(B)/tsan/test_acpi: arch/x86_64/acpi.c
 $(B)/tsan/test_panic_reports: kernel/panic.c kernel/textwrap.c
 $(B)/tsan/test_sysinfo_facts: kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c
+$(B)/tsan/test_intake_bounds: kernel/cmdline.c kernel/cmdline.h kernel/sysinfo.c kernel/sysinfo.h include/bootinfo.h \
+		arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/acpi.c
 $(B)/tsan/test_summary_screens: kernel/summary.c kernel/memview.c kernel/summary_layout.c kernel/fbcon.c \
 		kernel/cmdline.c kernel/sysinfo.c arch/x86_64/acpi.c
 $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/apic_mode.h \
