@@ -64,10 +64,10 @@ TEST_SIDE := $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/fuzz-smoke.sh to
 TEST_HALF := $(shell echo $$(( ($(words $(HOST_TESTS)) + 1) / 2 )))
 TEST_HOST_A := $(wordlist 1,$(TEST_HALF),$(HOST_TESTS))
 TEST_HOST_B := $(wordlist $(shell echo $$(( $(TEST_HALF) + 1 ))),$(words $(HOST_TESTS)),$(HOST_TESTS))
-test_comma := ,
-test_space := $(subst ,, )
+test_empty :=
+test_space := $(test_empty) $(test_empty)
 # A prove rule making one lane of the tests $(1). PROVE_FLAGS adds prove options (--timer).
-test_lane = --rules='seq={$(subst $(test_space),$(test_comma),$(strip $(1)))}'
+test_lane = --rules='seq={$(subst $(test_space),$(comma),$(strip $(1)))}'
 test: deps
 	$(MAKE) -j2 $(HOST_TESTS) $(TSAN_IN_TEST) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate \
 		$(FUZZERS) $(B)/kernel.elf $(B)/BOOTX64.EFI
