@@ -141,7 +141,7 @@ static uint8_t cmdline_suggest_key(const char *a, size_t n)
 static bool cmdline_put(struct cmdline *c, const uint8_t *b, size_t n)
 {
 	if (c->text_len + n > CMDLINE_TEXT_MAX) {
-		c->cut = true;
+		c->cut = c->text_full = true;
 		c->cut_in_word = !(n == 1 && cmdline_is_sep(b[0]));
 		return false;
 	}
@@ -384,6 +384,7 @@ void cmdline_parse(struct cmdline *c, const void *raw, size_t len, unsigned flag
 	c->raw_len = len;
 	c->cut = flags & CMDLINE_CUT;
 	c->cut_in_word = c->cut && !(flags & CMDLINE_CUT_AT_SEP);
+	c->text_full = false;
 	c->encoding = CMDLINE_ENC_ASCII;
 	cmdline_defaults(&c->opts);
 	for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
@@ -564,6 +565,12 @@ size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t 
 		return 0;
 	const struct cmdline_diag *d = &c->diag[i];
 	cmdline_fmt_str(&f, "cmdline: ");
+	if (d->problem == CMDLINE_P_INPUT_CUT && c->text_full) {
+		cmdline_fmt_str(&f, "the command line decodes to more than the ");
+		cmdline_fmt_u64(&f, CMDLINE_TEXT_MAX);
+		cmdline_fmt_str(&f, " bytes the parser keeps; the rest is ignored");
+		return f.len;
+	}
 	if (d->problem == CMDLINE_P_INPUT_CUT) {
 		cmdline_fmt_str(&f, "the command line is longer than the ");
 		cmdline_fmt_u64(&f, c->raw_len);
@@ -612,8 +619,8 @@ size_t cmdline_diag_word(const struct cmdline *c, size_t i, char *buf, size_t ca
 		return 0;
 	if (c->diag[i].problem == CMDLINE_P_INPUT_CUT) {
 		cmdline_fmt_str(&f, "(the rest after ");
-		cmdline_fmt_u64(&f, c->raw_len);
-		cmdline_fmt_str(&f, " bytes)");
+		cmdline_fmt_u64(&f, c->text_full ? c->text_len : c->raw_len);
+		cmdline_fmt_str(&f, c->text_full ? " decoded bytes)" : " bytes)");
 	} else {
 		cmdline_fmt_word(&f, c->text + c->diag[i].off, c->diag[i].len);
 	}

@@ -113,6 +113,9 @@ struct cmdline {
 	bool cut;                           /* input (or its decoding) longer than what was parsed */
 	bool cut_in_word;                   /* cut, and the first character not parsed is no separator
 					     * (or unknown): a word ending the text is a fragment */
+	bool text_full;                     /* the decoding outgrew CMDLINE_TEXT_MAX: the cut is the text's,
+					     * before the end of what was given (only callers passing more
+					     * than the loader's 511 bytes meet it) */
 	uint8_t encoding;                   /* enum cmdline_encoding */
 	int32_t set_by[CMDLINE_NKEYS];      /* offset in text of the word in effect, -1: default */
 	struct cmdline_diag diag[CMDLINE_DIAG_MAX];
@@ -134,15 +137,19 @@ void cmdline_parse(struct cmdline *c, const void *raw, size_t len, unsigned flag
 
 /* The key's name ("syspte"), or "?" for a value that is no key. */
 const char *cmdline_key_name(unsigned key);
-/* Formats diagnostic i as one line without a newline, NUL-terminated in buf; returns its length. */
+/* Formats diagnostic i as one line without a newline, NUL-terminated in buf; returns its length.
+ * INPUT_CUT names the cut that happened: the caller's ("longer than the N bytes read") or, when the
+ * decoding outgrew the text, the parser's ("more than the CMDLINE_TEXT_MAX bytes the parser keeps"). */
 size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t cap);
 /* True when diagnostic i says something had no effect: every problem but OVERRIDDEN (a valid
  * word a later one of its key replaced, as the grammar intends). */
 bool cmdline_diag_ignored(const struct cmdline *c, size_t i);
 /*
  * Formats the word of diagnostic i as its message quotes it ("\"syspte=1T\"", escaped, cut to
- * CMDLINE_WORD_SHOWN bytes and "..."), or for INPUT_CUT "(the rest after N bytes)", NUL-terminated
- * in buf (CMDLINE_WORD_FMT_MAX bytes hold any); returns its length, 0 past the last diagnostic.
+ * CMDLINE_WORD_SHOWN bytes and "..."), or for INPUT_CUT "(the rest after N bytes)" (N the bytes
+ * given) or, when the decoding outgrew the text (text_full), "(the rest after K decoded bytes)" (K
+ * the bytes kept); NUL-terminated in buf (CMDLINE_WORD_FMT_MAX bytes hold any); returns its length,
+ * 0 past the last diagnostic.
  */
 size_t cmdline_diag_word(const struct cmdline *c, size_t i, char *buf, size_t cap);
 /*

@@ -1021,6 +1021,58 @@ static void test_text_buffer_cut_exact(void)
 	   "is whole exactly when a separator follows", runs);
 }
 
+/*
+ * The cut's message names the cut that happened: input the caller cut (the loader's 511 bytes) is
+ * "longer than the N bytes read", the rest "after N bytes"; input that decodes past the text buffer
+ * is "more than the CMDLINE_TEXT_MAX bytes the parser keeps", the rest "after K decoded bytes" (K the
+ * bytes kept), whatever the raw length and whether the caller cut it too; in every encoding and for
+ * generated lengths on both sides of the buffer.
+ */
+static void test_cut_message_names_its_cut(void)
+{
+	static unsigned char raw[2 + 2 * (3 * CMDLINE_TEXT_MAX)];
+	char line[256], word[CMDLINE_WORD_FMT_MAX], want[256], want_word[64];
+	unsigned bad = 0, runs = 0;
+	for (unsigned enc = 0; enc < ENC_COUNT; enc++)
+		for (unsigned r = 0; r < 200; r++) {
+			/* One word, then a comment to the end: the cut is the only diagnostic. */
+			static const char head[] = "ptdump=0 #";
+			size_t chars = sizeof(head) - 1 + draw(2 * CMDLINE_TEXT_MAX), n = enc_bom(enc, raw);
+			for (size_t i = 0; i < chars; i++)
+				n += enc_cp(enc, i < sizeof(head) - 1 ? (unsigned char)head[i] : i % 7 == 6 ? ' ' : 'a' + (unsigned)draw(26),
+					    raw + n);
+			unsigned flags = draw(2) ? CMDLINE_CUT : 0;
+			parse_checked(raw, n, flags);
+			runs++;
+			size_t i = 0;
+			bool full = c.text_len + 1 > CMDLINE_TEXT_MAX || chars > c.text_len;   /* more text than kept */
+			if (!full && !flags) {
+				if (c.cut && bad++ < 5)
+					printf("# %s, %zu characters, not cut by the caller: reported cut\n", enc_names[enc], chars);
+				continue;
+			}
+			if (full) {
+				snprintf(want, sizeof(want), "cmdline: the command line decodes to more than the %d bytes the parser "
+					 "keeps; the rest is ignored", CMDLINE_TEXT_MAX);
+				snprintf(want_word, sizeof(want_word), "(the rest after %zu decoded bytes)", c.text_len);
+			} else {
+				snprintf(want, sizeof(want), "cmdline: the command line is longer than the %zu bytes read; the rest "
+					 "is ignored", n);
+				snprintf(want_word, sizeof(want_word), "(the rest after %zu bytes)", n);
+			}
+			cmdline_diag_format(&c, i, line, sizeof(line));
+			cmdline_diag_word(&c, i, word, sizeof(word));
+			bool good = c.cut && c.text_full == full && c.ndiag == 1 && c.diag[i].problem == CMDLINE_P_INPUT_CUT &&
+				    c.opts.ptdump == 0 &&
+				    !strcmp(line, want) && !strcmp(word, want_word);
+			if (!good && bad++ < 5)
+				printf("# %s, %zu characters (%zu bytes, %s): \"%s\" / \"%s\", want \"%s\" / \"%s\"\n",
+				       enc_names[enc], chars, n, flags ? "cut by the caller" : "whole", line, word, want, want_word);
+		}
+	ok(bad == 0, "%u inputs of 10 to %d characters, cut by the caller or not: the cut's message and word name the "
+	   "caller's cut or the text buffer's, whichever happened", runs, 2 * CMDLINE_TEXT_MAX + 10);
+}
+
 /* ---------------------------------------------------------------- formatting edges */
 
 /*
@@ -1156,7 +1208,8 @@ static bool ignored_words_sound(void)
 			return printf("# diagnostic %zu (problem %u): ignored %d, word \"%s\" of %zu\n", i, c.diag[i].problem,
 				      ignored, word, n), false;
 		if (c.diag[i].problem == CMDLINE_P_INPUT_CUT)
-			snprintf(line, sizeof(line), "(the rest after %zu bytes)", c.raw_len);
+			snprintf(line, sizeof(line), c.text_full ? "(the rest after %zu decoded bytes)" : "(the rest after %zu bytes)",
+				 c.text_full ? c.text_len : c.raw_len);
 		else
 			cmdline_diag_format(&c, i, line, sizeof(line));
 		if (c.diag[i].problem == CMDLINE_P_INPUT_CUT ? strcmp(word, line) != 0 :
@@ -1225,6 +1278,7 @@ int main(void)
 	test_exact_cuts_any_length();
 	test_surrogates();
 	test_text_buffer_cut_exact();
+	test_cut_message_names_its_cut();
 	test_formatting_edges();
 	test_ignored_count_excludes_overrides();
 	test_random_against_model();
