@@ -26,6 +26,7 @@
 #include "sysinfo_standins.h"
 #include "../../kernel/cmdline.c"
 #include "smp_plan.h"
+#include "madt_build.h"
 
 bool fbcon_active(void) { return false; }
 
@@ -266,18 +267,8 @@ static void test_text_buffer_cut(void)
 static struct acpi_madt_info madt;
 static struct smp_plan plan;
 
-static void madt_add_x(uint32_t id, bool x2, bool enabled, bool capable)
-{
-	if (madt.kept < ACPI_MAX_CPUS)
-		madt.cpu[madt.kept++] = (struct acpi_cpu){ .apic_id = id, .uid = id, .x2apic = x2,
-							   .enabled = enabled, .online_capable = capable };
-	madt.entries++;
-	madt.usable += enabled || capable;
-	madt.enabled += enabled;
-}
-
-/* Appends one entry of the type its id needs (type 9 above 0xFE). */
-static void madt_add(uint32_t id, bool enabled, bool capable) { madt_add_x(id, id > 0xFE, enabled, capable); }
+static void madt_add_x(uint32_t id, bool x2, bool enabled, bool capable) { madt_build_add(&madt, id, x2, enabled, capable); }
+static void madt_add(uint32_t id, bool enabled, bool capable) { madt_build_add_id(&madt, id, enabled, capable); }
 
 /* Appends k entries that the plan skips for why (boot CPU id 0 listed first by the caller). */
 static void madt_skips(unsigned why, unsigned k, uint32_t *next_id)

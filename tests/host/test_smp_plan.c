@@ -15,6 +15,7 @@
 #include <string.h>
 #include "tap.h"
 #include "smp_plan.h"
+#include "madt_build.h"
 #include "apic_icr.h"
 #include "apic_mode.h"
 #include "test_rng.h"
@@ -33,21 +34,10 @@ static uint64_t rnd(void)
 static void madt_clear(void) { memset(&madt, 0, sizeof(madt)); }
 
 /* Appends one processor entry: a local x2APIC (type 9) entry when x2, else a local APIC (type 0) one. */
-static void madt_add_entry(uint32_t id, bool x2, bool enabled, bool capable)
-{
-	if (madt.kept < ACPI_MAX_CPUS)
-		madt.cpu[madt.kept++] = (struct acpi_cpu){ .apic_id = id, .uid = id, .x2apic = x2,
-							   .enabled = enabled, .online_capable = capable };
-	madt.entries++;
-	madt.usable += enabled || capable;
-	madt.enabled += enabled;
-}
+static void madt_add_entry(uint32_t id, bool x2, bool enabled, bool capable) { madt_build_add(&madt, id, x2, enabled, capable); }
 
 /* Appends one processor entry of the type the id needs (type 9 above 0xFE). */
-static void madt_add(uint32_t id, bool enabled, bool capable)
-{
-	madt_add_entry(id, id > 0xFE, enabled, capable);
-}
+static void madt_add(uint32_t id, bool enabled, bool capable) { madt_build_add_id(&madt, id, enabled, capable); }
 
 /* True when entry c names the broadcast destination of its type, which no CPU has. */
 static bool entry_broadcast(const struct acpi_cpu *c)
