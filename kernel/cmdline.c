@@ -62,10 +62,11 @@ static bool cmdline_equals(const char *p, size_t n, const char *s)
 	return !s[i];
 }
 
-/* True for the bytes that separate words. */
+/* True for the bytes that separate words: the set the loader's cut tests too (bootinfo.h), so the
+ * two agree on where a word ends. */
 static bool cmdline_is_sep(uint8_t b)
 {
-	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f' || b == 0;
+	return bootinfo_cmdline_is_sep(b);
 }
 
 /* True for an ASCII decimal digit. */
