@@ -639,7 +639,8 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2ap
 	if (madt_status == ACPI_OK) {
 		/* Planned even when nothing can start, so the CPUs found are known (the summary shows them). */
 		planned = true;
-		smp_plan_make(madt, percpu_boot.apic_id, apic_ready() && apic_x2apic(), maxcpus, &plan);
+		smp_plan_make(madt, percpu_boot.apic_id,
+			      !apic_ready() ? SMP_APIC_OFF : apic_x2apic() ? SMP_APIC_X2APIC : SMP_APIC_XAPIC, maxcpus, &plan);
 		smp_found = (unsigned)plan.found;
 		smp_plan_report(&plan, maxcpus);
 		if (apic_ready() && plan.n > 1)

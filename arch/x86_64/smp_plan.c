@@ -38,7 +38,7 @@ static bool smp_plan_seen(const struct acpi_madt_info *madt, size_t i, uint32_t 
 	return false;
 }
 
-void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, bool x2apic, unsigned maxcpus,
+void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, enum smp_apic_use use, unsigned maxcpus,
 		   struct smp_plan *out)
 {
 	size_t kept = MIN(madt->kept, (size_t)ACPI_MAX_CPUS);
@@ -66,7 +66,9 @@ void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, bool x2a
 			continue;
 		}
 		out->found++;
-		if (!x2apic && c->apic_id > APIC_XAPIC_ID_MAX)
+		if (use == SMP_APIC_OFF)
+			smp_plan_skip(out, c->apic_id, SMP_SKIP_NO_APIC);
+		else if (use != SMP_APIC_X2APIC && c->apic_id > APIC_XAPIC_ID_MAX)
 			smp_plan_skip(out, c->apic_id, SMP_SKIP_NEEDS_X2APIC);
 		else if (out->n == SMP_MAX_CPUS)
 			smp_plan_skip(out, c->apic_id, SMP_SKIP_LIMIT);
@@ -87,15 +89,18 @@ const char *smp_skip_reason(unsigned why)
 	case SMP_SKIP_MAXCPUS: return "beyond maxcpus=";
 	case SMP_SKIP_BROADCAST: return "the MADT names the broadcast APIC id, which no CPU has";
 	case SMP_SKIP_HOTPLUG: return "online-capable, not enabled: a hot-plug slot, not present at boot";
+	case SMP_SKIP_NO_APIC: return "no local APIC in use, so no CPU can be started (the cause is logged above)";
 	default: return "?";
 	}
 }
 
-/* True for the skip reasons a person may act on (a CPU present but not started), whose kept entries
- * the report names one by one; the others (no CPU there, or one listed twice) are only counted. */
+/* True for the skip reasons a person may act on one CPU at a time (a CPU present but not started),
+ * whose kept entries the report names one by one; the others (no CPU there, one listed twice, or
+ * no APIC to start any CPU, whose one cause the log states before the plan) are only counted. */
 static bool smp_plan_named(unsigned why)
 {
-	return why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG;
+	return why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG &&
+	       why != SMP_SKIP_NO_APIC;
 }
 
 /* Logs n skipped entries of reason why that no line names, "more" when some of that reason were. */

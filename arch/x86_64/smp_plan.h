@@ -11,7 +11,8 @@
  * APIC entry, 0xFFFFFFFF in a local x2APIC one) is no CPU, skipped as such. A CPU found is started unless its id needs x2APIC mode
  * (above 0xFE) while the APICs run in xAPIC mode, the kernel already has SMP_MAX_CPUS CPUs, or
  * maxcpus CPUs (the boot CPU counted) are planned already; each of those is recorded with its
- * reason. A second entry for an id already seen (an xAPIC and an x2APIC entry of one CPU) is a
+ * reason. When no local APIC is in use (SMP_APIC_OFF: no calibrated clock, or its set-up failed),
+ * no CPU can be started, and every CPU found but the boot CPU is skipped for that reason alone. A second entry for an id already seen (an xAPIC and an x2APIC entry of one CPU) is a
  * duplicate, neither found again nor started.
  */
 #ifndef SMP_PLAN_H
@@ -29,6 +30,7 @@ enum smp_skip {
 	SMP_SKIP_MAXCPUS,         /* maxcpus= CPUs planned already */
 	SMP_SKIP_BROADCAST,       /* the broadcast id of its entry type: 0xFF (type 0), 0xFFFFFFFF (type 9) */
 	SMP_SKIP_HOTPLUG,         /* online-capable, not enabled: a hot-plug slot, not present at boot */
+	SMP_SKIP_NO_APIC,         /* a CPU found, but no local APIC is in use to start it (SMP_APIC_OFF) */
 	SMP_SKIP_COUNT
 };
 
@@ -45,9 +47,16 @@ struct smp_plan {
 	struct { uint32_t apic_id; uint8_t why; } skip[SMP_PLAN_SKIPS_KEPT]; /* the first skips, in order */
 };
 
-/* Plans the CPUs of madt for a boot CPU with APIC id boot_id, APICs in x2APIC mode or not, and at
- * most maxcpus CPUs (1 to SMP_MAX_CPUS; other values are clamped into that range). */
-void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, bool x2apic, unsigned maxcpus,
+/* How the boot CPU's local APIC runs, which decides what the plan can start. */
+enum smp_apic_use {
+	SMP_APIC_XAPIC,    /* xAPIC mode: ids up to 0xFE */
+	SMP_APIC_X2APIC,   /* x2APIC mode: any id */
+	SMP_APIC_OFF,      /* not in use (no calibrated clock, or its set-up failed): no CPU starts */
+};
+
+/* Plans the CPUs of madt for a boot CPU with APIC id boot_id, its local APIC used as use says, and
+ * at most maxcpus CPUs (1 to SMP_MAX_CPUS; other values are clamped into that range). */
+void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, enum smp_apic_use use, unsigned maxcpus,
 		   struct smp_plan *out);
 /* Logs (kprintf) the plan's skipped CPUs and what it noticed; maxcpus as the plan was made with. */
 void smp_plan_report(const struct smp_plan *p, unsigned maxcpus);

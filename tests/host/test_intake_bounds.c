@@ -280,7 +280,7 @@ static void madt_skips(unsigned why, unsigned k, uint32_t *next_id)
 		case SMP_SKIP_DUPLICATE: madt_add(0, true, false); break;
 		case SMP_SKIP_BROADCAST: madt_add_x(0xFF, false, true, false); break;
 		case SMP_SKIP_NEEDS_X2APIC: madt_add(0x1000 + (*next_id)++, true, false); break;
-		default: madt_add((*next_id)++, true, false); break;   /* MAXCPUS with maxcpus=1 */
+		default: madt_add((*next_id)++, true, false); break;   /* MAXCPUS with maxcpus=1, NO_APIC with none in use */
 		}
 	}
 }
@@ -298,7 +298,7 @@ static void test_report_boundaries(void)
 {
 	static const unsigned ks[] = { 0, 1, 15, 16, 17, 40 };
 	static const unsigned whys[] = { SMP_SKIP_DISABLED, SMP_SKIP_HOTPLUG, SMP_SKIP_DUPLICATE, SMP_SKIP_BROADCAST,
-					 SMP_SKIP_NEEDS_X2APIC, SMP_SKIP_MAXCPUS };
+					 SMP_SKIP_NEEDS_X2APIC, SMP_SKIP_MAXCPUS, SMP_SKIP_NO_APIC };
 	static char text[65536];
 	unsigned bad = 0, n = 0;
 
@@ -313,11 +313,12 @@ static void test_report_boundaries(void)
 					madt_skips(why == SMP_SKIP_DISABLED ? SMP_SKIP_HOTPLUG : SMP_SKIP_DISABLED, SMP_PLAN_SKIPS_KEPT,
 						   &next_id);
 				madt_skips(why, k, &next_id);
-				smp_plan_make(&madt, 0, false, maxcpus, &plan);
+				smp_plan_make(&madt, 0, why == SMP_SKIP_NO_APIC ? SMP_APIC_OFF : SMP_APIC_XAPIC, maxcpus, &plan);
 				capture_begin();
 				smp_plan_report(&plan, maxcpus);
 				capture_end(text, sizeof(text));
-				bool named_kind = why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG;
+				bool named_kind = why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG &&
+						  why != SMP_SKIP_NO_APIC;
 				unsigned kept_of_why = behind ? 0 : k < SMP_PLAN_SKIPS_KEPT ? k : SMP_PLAN_SKIPS_KEPT;
 				unsigned want_named = named_kind ? kept_of_why : 0, want_rest = k - want_named;
 				char named_line[160], rest_line[200];
