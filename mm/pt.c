@@ -125,14 +125,19 @@ static bool pt_range_unmapped(struct pt *pt, vaddr_t va, vaddr_t end)
 	return true;
 }
 
+/* True when a leaf of level may be written for a caller allowing sizes on pt's CPU. */
+static bool pt_level_allowed(const struct pt *pt, int level, unsigned sizes)
+{
+	return (sizes & (1u << (level - 1))) && arch_pt_leaf_ok(level, pt->features);
+}
+
 /* Largest level whose leaf pt_map may use at va/pa for remaining bytes: allowed by sizes (bit
  * level - 1) and by the CPU, aligned, and not longer than what is left. */
 static int pt_pick_level(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t remaining, unsigned sizes)
 {
 	for (int level = PT_LEVELS; level > 1; level--) {
 		uint64_t sz = pt_level_size(level);
-		if ((sizes & (1u << (level - 1))) && arch_pt_leaf_ok(level, pt->features) && IS_ALIGNED(va | pa, sz) &&
-		    remaining >= sz)
+		if (pt_level_allowed(pt, level, sizes) && IS_ALIGNED(va | pa, sz) && remaining >= sz)
 			return level;
 	}
 	return 1;
@@ -213,6 +218,39 @@ static bool pt_sizes_fit(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, u
 	return true;
 }
 
+/* The level of the leaf pt_map writes at v, picked at level (pt_pick_level): where a table already
+ * sits at that level (an unmap leaves its tables), the largest smaller level sizes allows; 0 when a
+ * table sits at every level sizes allows there. Reads the tree only; pt->lock held, [v, ...) unmapped. */
+static int pt_map_level(struct pt *pt, vaddr_t v, int level, unsigned sizes)
+{
+	int st = PT_OK;
+	for (;;) {
+		volatile pte_t *slot = pt_walk(pt, v, level, false, &st);
+		if (!slot || !arch_pte_present(arch_pte_read(slot)))
+			return level;
+		do
+			if (--level == 0)
+				return 0;
+		while (!pt_level_allowed(pt, level, sizes));
+	}
+}
+
+/* True when every step of pt_map's loop over [va, end) finds a level sizes allows, the tables
+ * already in the tree counted (pt_map_level); pt->lock held. Only a caller without PT_SIZE_4K can
+ * be refused, so the others skip the walk. */
+static bool pt_sizes_fit_tree(struct pt *pt, vaddr_t va, paddr_t pa, vaddr_t end, unsigned sizes)
+{
+	if (sizes & PT_SIZE_4K)
+		return true;
+	for (vaddr_t v = va; v < end;) {
+		int level = pt_map_level(pt, v, pt_pick_level(pt, v, pa + (v - va), end - v, sizes), sizes);
+		if (level == 0)
+			return false;
+		v += pt_level_size(level);
+	}
+	return true;
+}
+
 static void pt_clear_leaf(struct pt *pt, volatile pte_t *slot, int level, vaddr_t va, unsigned arg,
 			  struct tlb_batch *b)
 {
@@ -237,14 +275,17 @@ int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, 
 		spin_unlock(&pt->lock, f);
 		return PT_EEXIST;
 	}
+	if (!pt_sizes_fit_tree(pt, va, pa, end, sizes)) {
+		spin_unlock(&pt->lock, f);
+		return PT_EINVAL;
+	}
 	int st = PT_OK;
 	for (vaddr_t v = va; v < end;) {
 		paddr_t p = pa + (v - va);
-		int level = pt_pick_level(pt, v, p, end - v, sizes);
-		volatile pte_t *slot;
-		/* A table may already sit where a large page would go: use smaller pages below it. */
-		while ((slot = pt_walk(pt, v, level, true, &st)) && arch_pte_present(arch_pte_read(slot)) && level > 1)
-			level--;
+		/* A table may already sit where a large page would go: smaller allowed pages below it. */
+		int level = pt_map_level(pt, v, pt_pick_level(pt, v, p, end - v, sizes), sizes);
+		KASSERT(level > 0, "pt_sizes_fit_tree found a level for every step");
+		volatile pte_t *slot = pt_walk(pt, v, level, true, &st);
 		if (!slot) {
 			pt_for_each_leaf(pt, va, v, pt_clear_leaf, 0, &undo);
 			break;

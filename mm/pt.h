@@ -36,8 +36,10 @@ int pt_create(struct pt *pt, unsigned features);
 /*
  * Maps [va, va+size) to [pa, pa+size); fails with PT_EEXIST (changing nothing) if any page is mapped,
  * PT_EINVAL (changing nothing) for a bad range, physical addresses at or beyond the CPU's width, a
- * cache type not below PT_CACHE_TYPES, or a range that needs 4 KiB leaves where sizes has no
- * PT_SIZE_4K (sizes 0 included).
+ * cache type not below PT_CACHE_TYPES, or a range that needs leaves of a size sizes lacks: 4 KiB
+ * leaves where sizes has no PT_SIZE_4K (sizes 0 included), or smaller leaves than sizes allows where
+ * a table already sits (an unmap leaves its tables) under a larger leaf's place. Leaves are the
+ * largest sizes allows that fit each step's alignment, the room left and the tables already there.
  */
 int pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t size, unsigned prot, unsigned sizes);
 /*

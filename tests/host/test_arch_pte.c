@@ -138,7 +138,9 @@ static bool fault_expected(int bit, int level, bool leaf, unsigned features)
 	if (bit == 63)
 		return !(features & PT_FEAT_NX);                /* execute-disable without NX: reserved */
 	if (level == 4)
-		return bit == 7;                                /* PS in a PML4 entry */
+		return bit == 7 || bit == 8;                    /* PS in a PML4 entry; G there, reserved on AMD */
+	if (level == 3 && bit == 7 && !leaf)
+		return !(features & PT_FEAT_1G);                /* PS in a PDPT entry without 1 GiB pages */
 	if (leaf && level == 1 && bit == 7)
 		return !(features & PT_FEAT_MEMTYPES);          /* the PAT bit without the PAT */
 	if (leaf && level > 1 && bit == 12)
@@ -154,7 +156,8 @@ static bool fault_expected(int bit, int level, bool leaf, unsigned features)
 static void test_faults(void)
 {
 	uint64_t wrong = 0, faulted = 0;
-	static const unsigned feats[] = { PT_FEAT_ALL, PT_FEAT_1G, PT_FEAT_NX | PT_FEAT_1G, PT_FEAT_MEMTYPES | PT_FEAT_1G };
+	static const unsigned feats[] = { PT_FEAT_ALL, PT_FEAT_1G, PT_FEAT_NX | PT_FEAT_1G, PT_FEAT_MEMTYPES | PT_FEAT_1G,
+					  PT_FEAT_NX | PT_FEAT_MEMTYPES, 0 };
 	for (size_t f = 0; f < ARRAY_SIZE(feats); f++)
 		for (int level = 1; level <= ARCH_PT_LEVELS; level++) {
 			bool leaf = arch_pt_leaf_ok(level, feats[f]);
@@ -163,8 +166,8 @@ static void test_faults(void)
 			wrong += arch_pte_faults(e, level, feats[f]) != 0;
 			for (int bit = 1; bit < 64; bit++) {
 				pte_t c = e ^ (1ULL << bit);
-				if (level > 1 && level < 4 && bit == 7)
-					continue;   /* PS: a table pointer becomes a leaf and back, a different entry */
+				if (level > 1 && level < 4 && bit == 7 && arch_pt_leaf_ok(level, feats[f]))
+					continue;   /* PS where a leaf may be: a table pointer becomes a leaf and back */
 				unsigned got = arch_pte_faults(c, level, feats[f]);
 				bool want = fault_expected(bit, level, leaf, feats[f]);
 				faulted += got != 0;

@@ -40,7 +40,9 @@
 #define X86_PTE_FAULT_NX        (1u << 3)
 #define X86_PTE_FAULT_PAT       (1u << 4)
 #define X86_PTE_FAULT_ADDR      (1u << 5)
-#define X86_PTE_FAULTS 6
+#define X86_PTE_FAULT_PS_1G     (1u << 6)
+#define X86_PTE_FAULT_G_ROOT    (1u << 7)
+#define X86_PTE_FAULTS 8
 
 /* The PAT index selecting each memory type under the kernel's PAT programming. */
 #define X86_PAT_INDEX_WB  0
@@ -179,6 +181,13 @@ static inline unsigned arch_pte_faults(pte_t e, int level, unsigned features)
 		f |= X86_PTE_FAULT_SOFT;
 	if (level == 4 && (e & X86_PTE_PS))
 		f |= X86_PTE_FAULT_PS_ROOT;
+	/* Without 1 GiB pages PS is reserved in a PDPT entry (SDM Vol. 3A 4.5): every access faults. */
+	if (level == 3 && (e & X86_PTE_PS) && !(features & PT_FEAT_1G))
+		f |= X86_PTE_FAULT_PS_1G;
+	/* Bit 8 (G in a leaf) is reserved in a PML4 entry on AMD CPUs (APM Vol. 2 5.3.3; Intel and AMD's
+	 * PDPT and PD entries ignore it), and this kernel never sets it in a table pointer. */
+	if (level == 4 && (e & X86_PTE_G))
+		f |= X86_PTE_FAULT_G_ROOT;
 	if (!(features & PT_FEAT_NX) && (e & X86_PTE_NX))
 		f |= X86_PTE_FAULT_NX;
 	if (leaf && !(features & PT_FEAT_MEMTYPES) && (e & x86_pte_pat_bit(level)))
@@ -198,6 +207,8 @@ static inline const char *arch_pte_fault_name(unsigned fault)
 	case X86_PTE_FAULT_NX: return "execute-disable bit without NX (reserved: faults)";
 	case X86_PTE_FAULT_PAT: return "PAT bit without the PAT";
 	case X86_PTE_FAULT_ADDR: return "reserved address bits in a large page";
+	case X86_PTE_FAULT_PS_1G: return "PS bit in a PDPT entry on a CPU without 1 GiB pages (reserved: faults)";
+	case X86_PTE_FAULT_G_ROOT: return "G bit in a PML4 entry (reserved on AMD: faults)";
 	default: return "unknown page-table fault";
 	}
 }
