@@ -47,9 +47,9 @@ static uint64_t draw(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
 /*
  * include/arch_pte.h: arch_pte_faults gives "bits the CPU would fault on or misread and bits this
  * kernel never sets: ..., a leaf where none may be, ...". On a CPU without 1 GiB pages
- * (arch_pt_leaf_ok(3, features) false), PS in a level-3 entry is reserved (Intel SDM Vol. 3A
- * 4.5.4: "If CPUID.80000001H:EDX.Page1GB [bit 26] = 0, ... bit 7 is reserved"), so an entry
- * with it is such a leaf. arch_pte_faults flags PS only at level 4 (X86_PTE_FAULT_PS_ROOT), and
+ * (arch_pt_leaf_ok(3, features) false), PS in a level-3 entry is reserved (Intel SDM Vol. 3A 4.5:
+ * 1-GByte pages need CPUID.80000001H:EDX.Page1GB; AMD APM Vol. 2 5.3), so an entry with it is
+ * such a leaf. arch_pte_faults flags PS only at level 4 (X86_PTE_FAULT_PS_ROOT), and
  * pt_check, which reports arch_pte_faults, passes a tree holding one.
  */
 static void test_1g_leaf_without_feature(void)
@@ -693,11 +693,140 @@ static void test_specify_cache_refusals(void)
 	host_machine_destroy();
 }
 
+/* ---------------------------------------------------------------- 5. mappings of more than 64 whole spans */
+
+/*
+ * The map's frame pass records the leaf decision of the first 64 spans a mapping covers whole
+ * (SYSPTE_SCAN_SPANS, mm/syspte_map.c); the write tests the spans after them again. Generated
+ * mappings of 66 to 90 whole spans (plus a head and a tail of 4 KiB pages) through the WDK calls,
+ * each span an aligned run or not, the width's last run among them, sometimes a run or a single
+ * frame beyond the width anywhere (past the 64th span included): NULL with nothing changed exactly
+ * when a frame lies beyond the width (docs/contract.md section 3, row 9, "whichever page it is"),
+ * else a leaf exactly at each run span, every frame where the MDL says, the map's one flush naming
+ * its leaves (everything above TLB_BATCH_PAGES), the unmap's likewise, the counts and syspte_check.
+ */
+#define BIGSPANS 96u
+static struct { MDL mdl; PFN_NUMBER pfn[(BIGSPANS - 2) * SPANP]; } big;
+
+static void test_many_spans(void)
+{
+	const uint32_t tag = 0x67694272;   /* 'rBig' */
+	if (host_machine_create(64ULL << 20, (uint64_t)BIGSPANS * SIZE_2M)) {
+		ok(0, "host machine");
+		return;
+	}
+	struct syspte_region *r = reserved_region();
+	bugcheck_set_hook(bugcheck_record_hook);
+	unsigned cases = 0, wrong = 0, refused = 0, past64 = 0;
+	uint64_t lim = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	static bool run[BIGSPANS];
+	for (unsigned it = 0; it < 16; it++, cases++) {
+		uint64_t spans = 66 + draw(25), head = draw(SPANP), tail = draw(SPANP);
+		uint64_t n = head + spans * SPANP + tail;
+		if (n > ARRAY_SIZE(big.pfn))
+			n = ARRAY_SIZE(big.pfn), tail = n - head - spans * SPANP;
+		char *v = MmAllocateMappingAddress((spans + 2) * SIZE_2M, tag);
+		if (!v) {
+			ok(0, "a reservation of %llu spans", (unsigned long long)spans + 2);
+			break;
+		}
+		/* the mapping's first whole span starts at the reservation's first span boundary after the head */
+		vaddr_t a = ALIGN_DOWN((vaddr_t)v, SIZE_2M) + SIZE_2M;
+		if ((vaddr_t)v % SIZE_2M == 0)
+			a = (vaddr_t)v + SIZE_2M;
+		vaddr_t at = a - head * PAGE_SIZE;
+		for (uint64_t k = 0; k < n; k++)
+			big.pfn[k] = (0x100 + draw(lim - 0x200)) | 1;   /* odd: never a run's first frame */
+		bool wide = false;
+		for (uint64_t s = 0; s < spans; s++) {
+			run[s] = draw(3) != 0;
+			if (!run[s])
+				continue;
+			uint64_t first = draw(20) ? SPANP * (1 + draw(lim / SPANP - 2)) : lim - SPANP;
+			for (uint64_t q = 0; q < SPANP; q++)
+				big.pfn[head + s * SPANP + q] = first + q;
+		}
+		unsigned fault = (unsigned)draw(6);
+		if (fault == 0) {   /* a run beyond the width (an aligned run from the width's first frame) */
+			uint64_t s = draw(2) ? 64 + draw(spans - 64) : draw(64);
+			run[s] = true;
+			wide = true;
+			past64 += s >= 64;
+			for (uint64_t q = 0; q < SPANP; q++)
+				big.pfn[head + s * SPANP + q] = lim + q;
+		} else if (fault == 1) {   /* one frame beyond the width, anywhere */
+			uint64_t k = draw(n);
+			big.pfn[k] = lim + draw(lim);
+			wide = true;
+			past64 += k >= head + 64 * SPANP && k < head + spans * SPANP;
+			if (k >= head && k < head + spans * SPANP)
+				run[(k - head) / SPANP] = false;
+		}
+		memset(&big.mdl, 0, sizeof(big.mdl));
+		big.mdl.ByteOffset = (ULONG)draw(PAGE_SIZE);
+		big.mdl.ByteCount = (ULONG)(n * PAGE_SIZE - big.mdl.ByteOffset);
+		big.mdl.Size = (CSHORT)(sizeof(MDL) + 8 * n);
+		big.mdl.MdlFlags = MDL_PAGES_LOCKED;
+		struct syspte_stats st0, st;
+		syspte_get_stats(r, &st0);
+		uint64_t bc = bugcheck_last.count;
+		fake_tlb_reset();
+		PVOID p = MmMapLockedPagesWithReservedMapping((PVOID)at, tag, &big.mdl, MmCached);
+		syspte_get_stats(r, &st);
+		bool good = bugcheck_last.count == bc;
+		uint64_t leaves = 0;
+		for (uint64_t s = 0; s < spans; s++)
+			leaves += run[s];
+		if (wide) {
+			refused++;
+			good &= !p && fake_tlb.flushes == 0 && st.pages_mapped == st0.pages_mapped && st.large_leaves == 0 &&
+				!(big.mdl.MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) && !pt_query(host_machine_pt(), at, NULL, NULL, NULL);
+		} else {
+			good &= p == (PVOID)(at + big.mdl.ByteOffset) && st.pages_mapped == n && st.large_leaves == leaves &&
+				fake_tlb.flushes == 1;
+			if (good && leaves <= TLB_BATCH_PAGES) {
+				vaddr_t want[TLB_BATCH_PAGES];
+				size_t e = 0;
+				for (uint64_t s = 0; s < spans; s++)
+					if (run[s])
+						want[e++] = a + s * SIZE_2M;
+				good &= fake_tlb_flushed_pages(0, want, e);
+			} else if (good)
+				good &= fake_tlb.ev[0].all;
+			for (uint64_t k = 0; good && k < n; k++) {
+				paddr_t pa;
+				uint64_t sz;
+				bool inside = k >= head && k < head + spans * SPANP;
+				good &= pt_query(host_machine_pt(), at + k * PAGE_SIZE, &pa, NULL, &sz) && pa >> PAGE_SHIFT == big.pfn[k] &&
+					sz == (inside && run[(k - head) / SPANP] ? SIZE_2M : PAGE_SIZE);
+			}
+			fake_tlb_reset();
+			MmUnmapReservedMapping((PVOID)at, tag, &big.mdl);
+			syspte_get_stats(r, &st);
+			good &= bugcheck_last.count == bc && st.pages_mapped == st0.pages_mapped && st.large_leaves == 0 &&
+				fake_tlb.flushes == 1 && fake_tlb.ev[0].all;   /* more than 32 entries: everything */
+		}
+		MmFreeMappingAddress(v, tag);
+		good &= bugcheck_last.count == bc && syspte_check(r) == 0;
+		if (!good && wrong++ < 4)
+			printf("# %llu spans (%llu runs) after %llu pages%s: %p, mapped %llu, leaves %llu, flushes %llu\n",
+			       (unsigned long long)spans, (unsigned long long)leaves, (unsigned long long)head,
+			       wide ? ", a frame beyond the width" : "", p, (unsigned long long)st.pages_mapped,
+			       (unsigned long long)st.large_leaves, (unsigned long long)fake_tlb.flushes);
+	}
+	ok(wrong == 0, "%u maps of 66 to 90 whole spans (the scan records 64): leaves exactly at the runs, frames, "
+	   "flushes and counts right; %u refused for a frame beyond the width (%u of them past the 64th span), nothing "
+	   "changed", cases, refused, past64);
+	bugcheck_set_hook(NULL);
+	host_machine_destroy();
+}
+
 int main(void)
 {
 	test_1g_leaf_without_feature();
 	test_pt_sizes_over_table();
 	test_features_generated();
 	test_specify_cache_refusals();
+	test_many_spans();
 	return tap_done();
 }
