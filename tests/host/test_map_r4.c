@@ -236,7 +236,7 @@ static void test_pt_sizes_over_table(void)
 /* ---------------------------------------------------------------- 3. the API on CPUs with and without NX and PAT */
 
 #define FRAM_BASE (1ULL << 20)
-#define FRAM_BYTES (96ULL << 20)
+#define FRAM_BYTES (32ULL << 20)
 #define FPAGES 16384u                 /* region pages: 64 MiB, 32 spans */
 #define FMAXN 3000u
 #define FMAXRES 8
@@ -571,6 +571,54 @@ static void fop_free(void)
 	v->live = false;
 }
 
+/*
+ * MmMapLockedPagesSpecifyCache on the feature machine: MDLs of 600 to 1600 pages holding one aligned
+ * run of 512 frames at a random index (the other frames odd), every cache type: the data address,
+ * the run mapped by one 2 MiB leaf (the reservation placed for it: docs/contract.md section 6), each
+ * page's frame, NX and PAT bit as the CPU allows and the memory type of the caching-type table;
+ * MmUnmapLockedPages leaves nothing reserved or mapped. Returns the cases that went wrong.
+ */
+static unsigned fspecify_cache(unsigned *cases)
+{
+	bool nx = ffeat & PT_FEAT_NX, pat = ffeat & PT_FEAT_MEMTYPES;
+	uint64_t lim = 1ULL << (arch_phys_addr_bits() - PAGE_SHIFT);
+	unsigned bad = 0;
+	for (unsigned c = 0; c < 2 * MmMaximumCacheType; c++, (*cases)++) {
+		int ct = (int)(c % MmMaximumCacheType);
+		uint64_t n = 600 + draw(1000), j = draw(n - SPANP + 1), run = SPANP * (1 + draw(lim / SPANP - 2));
+		memset(&fm.mdl, 0, sizeof(fm.mdl));
+		fm.mdl.ByteOffset = (ULONG)draw(PAGE_SIZE);
+		fm.mdl.ByteCount = (ULONG)(n * PAGE_SIZE - fm.mdl.ByteOffset);
+		fm.mdl.Size = (CSHORT)(sizeof(MDL) + 8 * n);
+		fm.mdl.MdlFlags = MDL_PAGES_LOCKED;
+		for (uint64_t k = 0; k < n; k++)
+			fm.pfn[k] = k >= j && k < j + SPANP ? run + (k - j) : (0x101 + 2 * draw(lim / 2 - 0x100)) | 1;
+		char *p = MmMapLockedPagesSpecifyCache(&fm.mdl, KernelMode, (MEMORY_CACHING_TYPE)ct, NULL, 0, NormalPagePriority);
+		vaddr_t va = (vaddr_t)p & ~(vaddr_t)PAGE_MASK;
+		bool good = p && (vaddr_t)p == va + fm.mdl.ByteOffset && fm.mdl.MappedSystemVa == (PVOID)va;
+		uint64_t leaves = 0;
+		for (uint64_t k = 0; good && k < n; k++) {
+			paddr_t pa;
+			uint64_t e, sz;
+			good = pt_query(&fpt, va + k * PAGE_SIZE, &pa, &e, &sz) && pa >> PAGE_SHIFT == fm.pfn[k] &&
+			       !!(e & X86_PTE_NX) == nx && (pat || !(e & (sz == PAGE_SIZE ? X86_PTE_PAT_4K : X86_PTE_PAT_LARGE))) &&
+			       hw_type(e, pat, sz) == (pat ? type_with_pat : type_without_pat)[ct];
+			leaves += good && sz == SIZE_2M && (va + k * PAGE_SIZE) % SIZE_2M == 0;
+		}
+		good &= leaves == 1;
+		if (p)
+			MmUnmapLockedPages(p, &fm.mdl);
+		struct syspte_stats st;
+		syspte_get_stats(FR, &st);
+		good &= st.live == 0 && st.pages_mapped == 0 && st.large_leaves == 0 && fm.mdl.MdlFlags == MDL_PAGES_LOCKED &&
+			syspte_check(FR) == 0 && pt_check(&fpt) == 0;
+		if (!good && bad++ < 3)
+			printf("# features 0x%x: MmMapLockedPagesSpecifyCache type %d, %llu pages, run at %llu: %p, %llu leaves\n",
+			       ffeat, ct, (unsigned long long)n, (unsigned long long)j, (void *)p, (unsigned long long)leaves);
+	}
+	return bad;
+}
+
 static void test_features_generated(void)
 {
 	rng = 0xFEA7u;   /* each test its own sequence */
@@ -613,6 +661,10 @@ static void test_features_generated(void)
 			fop_free();   /* each frees a live reservation, its mappings first */
 		struct syspte_stats st;
 		syspte_get_stats(FR, &st);
+		unsigned sc_cases = 0, sc_bad = fspecify_cache(&sc_cases);
+		is(sc_bad, 0, "features 0x%x, width %u%s: %u MmMapLockedPagesSpecifyCache calls of every cache type over an "
+		   "aligned run: one 2 MiB leaf, frames, NX, PAT bit and memory type as the CPU allows; unmapped to nothing",
+		   runs[k].feats, runs[k].bits, runs[k].verifier ? ", verifier" : "", sc_cases);
 		ok(ffail == 0 && st.live == 0 && st.pages_mapped == 0 && st.large_leaves == 0,
 		   "features 0x%x, width %u%s: %llu maps (%llu 2 MiB leaves), %llu unmaps: PTEs (NX, PAT bit, memory type), "
 		   "marks, TLB batches, counts, syspte_check and pt_check as the contract says",
