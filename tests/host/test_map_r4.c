@@ -6,17 +6,19 @@
  *     leaf where none may be (its PS bit is reserved there: every access through it faults), which
  *     include/arch_pte.h lists among the format faults. FAILS on the current code.
  *     Likewise bit 8 (G) in a PML4 table pointer, reserved on AMD CPUs. FAILS.
- *  2. pt_map with sizes that allow only large leaves, over a span whose level-2 entry already
- *     points to an (empty) table: mm/pt.h promises PT_EINVAL for a range that needs 4 KiB leaves
- *     where sizes has no PT_SIZE_4K; the map writes 512 4 KiB leaves instead. FAILS.
+ *  2. pt_map with sizes that forbid the smaller leaves, over an entry that already points to an
+ *     (empty) table: mm/pt.h promises PT_EINVAL for a range that needs leaves sizes does not allow;
+ *     the map writes 4 KiB (or 2 MiB) leaves instead. FAILS.
  *  3. The reserved-mapping API with 2 MiB leaves mixed with 4 KiB PTEs on CPUs with and without
- *     NX and PAT, at two physical widths and in verifier mode, against a per-page model: every
+ *     NX and PAT, at four physical widths and in verifier mode, against a per-page model: every
  *     PTE's frame, page size, NX, PAT bit position and the memory type the hardware sees (the
  *     caching-type table of docs/contract.md section 2), the mapping-start marks, the map's and
  *     unmap's TLB batches, the region's counts, syspte_check and pt_check after every call.
+ *     MmMapLockedPagesSpecifyCache of every cache type over an aligned run on the same CPUs.
  *  4. MmMapLockedPagesSpecifyCache refusals (every argument and MDL field class the contract names)
  *     change nothing: the region's statistics, the physical allocator's free pages, the MDL, the
  *     TLB log.
+ *  5. Maps of more than 64 whole spans, past the frame pass's recorded leaf decisions.
  */
 #include <stdlib.h>
 #include <string.h>
