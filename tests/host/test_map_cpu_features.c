@@ -4,11 +4,11 @@
  *
  *  1. arch_pte_faults and pt_check on a CPU without 1 GiB pages: a level-3 entry with PS set is a
  *     leaf where none may be (its PS bit is reserved there: every access through it faults), which
- *     include/arch_pte.h lists among the format faults. FAILS on the current code.
- *     Likewise bit 8 (G) in a PML4 table pointer, reserved on AMD CPUs. FAILS.
+ *     include/arch_pte.h lists among the format faults (pt_check once passed it as clean).
+ *     Likewise bit 8 (G) in a PML4 table pointer, reserved on AMD CPUs.
  *  2. pt_map with sizes that forbid the smaller leaves, over an entry that already points to an
- *     (empty) table: mm/pt.h promises PT_EINVAL for a range that needs leaves sizes does not allow;
- *     the map writes 4 KiB (or 2 MiB) leaves instead. FAILS.
+ *     (empty) table: mm/pt.h promises PT_EINVAL for a range that needs leaves sizes does not allow
+ *     (the map once wrote 4 KiB or 2 MiB leaves there instead).
  *  3. The reserved-mapping API with 2 MiB leaves mixed with 4 KiB PTEs on CPUs with and without
  *     NX and PAT, at four physical widths and in verifier mode, against a per-page model: every
  *     PTE's frame, page size, NX, PAT bit position and the memory type the hardware sees (the
@@ -240,7 +240,7 @@ static void test_pt_sizes_over_table(void)
 #define FPAGES 16384u                 /* region pages: 64 MiB, 32 spans */
 #define FMAXN 3000u
 #define FMAXRES 8
-#define FTAG 0x3472704du              /* 'Mpr4' */
+#define FTAG 0x66704d4du              /* 'MMpf' */
 
 /* Architectural memory-type encodings, the kernel's PAT (arch/x86_64/x86.h PAT_VALUE) and what
  * PWT/PCD select without the PAT (the power-on PAT's first four). */
