@@ -174,6 +174,14 @@ $(B)/tsan/test_loader_memmap: tests/host/test_loader_memmap.c boot/memmap.c boot
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 
+# Real-PC robustness, loader side: boot/platform.c and boot/memmap.c (#included) with GNU-EFI's headers.
+$(B)/host/test_realpc_r4_loader: tests/host/test_realpc_r4_loader.c boot/memmap.c boot/platform.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
+$(B)/tsan/test_realpc_r4_loader: tests/host/test_realpc_r4_loader.c boot/memmap.c boot/platform.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
+
 # The boot intake's bounds: the loader's cut and the parser, smp_plan_report and
 # sysinfo_ram_bytes in one program (cmdline.c and sysinfo.c #included, smp_plan.c and acpi.c linked).
 $(B)/host/test_intake_bounds: tests/host/test_intake_bounds.c kernel/cmdline.c kernel/cmdline.h kernel/sysinfo.c \
