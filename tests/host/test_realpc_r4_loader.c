@@ -5,15 +5,17 @@
  * A separate program from tests/host/test_realpc_r4.c: the loader's headers (GNU-EFI) and the
  * kernel's do not mix in one translation unit.
  *
- *  1. test_gop_behind_console_splitter (fails on the code as reviewed): EDK2's console splitter
- *     (MdeModulePkg ConSplitterDxe, in most PC firmware) installs a virtual GOP on its ConOut handle
- *     when the driver starts, before any display driver: LocateProtocol's first GOP. With two or
- *     more physical GOPs (two GPUs, or a GPU driver with a GOP per output) that virtual GOP reports
- *     PixelBltOnly and no framebuffer (ConSplitterGraphicsOutputSetMode: "If 2 more physical GOP
- *     device exist ... PixelFormat is PixelBltOnly"). platform_find_framebuffer asks LocateProtocol
- *     only, so such a PC gets "the display is Blt-only; the kernel gets no framebuffer": no console
- *     and no summary screen, whereas a physical GOP with a linear framebuffer is there (Linux's EFI
- *     stub walks every GOP handle for one, libstub/gop.c find_gop).
+ *  1. test_gop_behind_console_splitter (fails on the code as reviewed): the EDK console splitter
+ *     (ConSplitterDxe, in most PC firmware) puts a virtual GOP on its ConOut handle; the EDK code
+ *     many vendor firmwares derive from installs it when the driver starts, before any display
+ *     driver, so it is LocateProtocol's first GOP. With two or more physical GOPs (two GPUs, or a
+ *     GPU driver with a GOP per output) that virtual GOP reports PixelBltOnly and no framebuffer
+ *     (ConSplitterGraphicsOutputSetMode: "If 2 more physical GOP device exist ... PixelFormat is
+ *     PixelBltOnly"). platform_find_framebuffer asks LocateProtocol only, so such a PC gets "the
+ *     display is Blt-only; the kernel gets no framebuffer": no console and no summary screen,
+ *     whereas a physical GOP with a linear framebuffer is there (Linux's EFI stub walks every GOP
+ *     handle for one: "Systems that use the UEFI Console Splitter may provide multiple GOP devices,
+ *     not all of which are backed by real hardware", libstub/gop.c find_gop).
  *  2. test_gop_prefers_the_console_device (fails): of several physical GOPs with a framebuffer, the
  *     one whose handle carries the ConsoleOut device protocol is the screen the firmware shows its
  *     console on (Linux: "search for a GOP implementing the ConOut protocol, and if one isn't found,
