@@ -31,6 +31,10 @@
  *     exists, so a PC without a serial port shows the loader's last line and stops. The loader
  *     sizes its buffer for any map up to 1 GiB and hands it over; it should refuse on screen
  *     (before ExitBootServices) a map the kernel cannot take.
+ *  6. test_exit_boot_services_retries (passes): boot/handover.c against a firmware whose map key
+ *     goes stale k times and whose map grows meanwhile: a fresh map each attempt, nothing printed
+ *     or allocated from the first GetMemoryMap on, at most 8 attempts, the map handed over the one
+ *     ExitBootServices took; a map outgrowing the buffer ends in a message, no jump.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +45,9 @@
 #include "test_rng.h"
 #include "../../boot/memmap.c"
 #include "../../boot/platform.c"
+#include "../../boot/handover.c"
+#include <signal.h>
+#include <sys/wait.h>
 
 EFI_BOOT_SERVICES *BS;
 EFI_SYSTEM_TABLE *ST;
@@ -50,10 +57,12 @@ EFI_GUID gEfiGraphicsOutputProtocolGuid = EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID;
 static EFI_GUID r4_conout_guid = { 0xd3b36f2c, 0xd551, 0x11d4, { 0x9a, 0x46, 0x00, 0x90, 0x27, 0x3f, 0xc1, 0x4d } };
 
 static unsigned prints;
+static void r4_ebs_log(char c);
 UINTN Print(CONST CHAR16 *fmt, ...)
 {
 	(void)fmt;
 	prints++;
+	r4_ebs_log('P');
 	return 0;
 }
 
@@ -225,6 +234,70 @@ EFI_STATUS pages_alloc(EFI_MEMORY_TYPE type, UINT64 bytes, const CHAR16 *what, U
 	allocs++;
 	*phys = 0x1000000;
 	return EFI_SUCCESS;
+}
+
+/* ---------------------------------------------------------------- ExitBootServices */
+
+/* What the firmware saw of handover_exit_and_enter, in order: 'M' GetMemoryMap, 'X' ExitBootServices,
+ * 'P' Print, 'A' an allocation. */
+static struct {
+	unsigned stale;          /* ExitBootServices refuses this many keys first */
+	unsigned grow;           /* descriptors the map gains at each GetMemoryMap */
+	UINTN bytes;             /* the map's size now */
+	UINTN key;
+	char log[64];
+	unsigned nlog;
+	UINTN handed_size;       /* the size GetMemoryMap returned with the key that succeeded */
+} ebs;
+
+static void r4_ebs_log(char c)
+{
+	if (ebs.nlog < sizeof(ebs.log) - 1)
+		ebs.log[ebs.nlog++] = c;
+}
+
+static EFI_STATUS EFIAPI r4_ebs_get_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map, UINTN *key, UINTN *desc_size,
+					UINT32 *version)
+{
+	r4_ebs_log('M');
+	ebs.bytes += ebs.grow * 48;
+	*desc_size = 48;
+	*version = 1;
+	if (*size < ebs.bytes) {
+		*size = ebs.bytes;
+		return EFI_BUFFER_TOO_SMALL;
+	}
+	memset(map, 0x5A, ebs.bytes);
+	*size = ebs.bytes;
+	*key = ++ebs.key;
+	return EFI_SUCCESS;
+}
+
+static EFI_STATUS EFIAPI r4_ebs_exit(EFI_HANDLE image, UINTN key)
+{
+	(void)image;
+	r4_ebs_log('X');
+	if (key != ebs.key || ebs.stale) {
+		if (ebs.stale)
+			ebs.stale--;
+		return EFI_INVALID_PARAMETER;
+	}
+	ebs.handed_size = ebs.bytes;
+	return EFI_SUCCESS;
+}
+
+static EFI_STATUS EFIAPI r4_ebs_alloc_pages(EFI_ALLOCATE_TYPE t, EFI_MEMORY_TYPE m, UINTN n, EFI_PHYSICAL_ADDRESS *a)
+{
+	(void)t, (void)m, (void)n, (void)a;
+	r4_ebs_log('A');
+	return EFI_OUT_OF_RESOURCES;
+}
+
+static EFI_STATUS EFIAPI r4_ebs_alloc_pool(EFI_MEMORY_TYPE type, UINTN n, VOID **p)
+{
+	(void)type, (void)n, (void)p;
+	r4_ebs_log('A');
+	return EFI_OUT_OF_RESOURCES;
 }
 
 static EFI_BOOT_SERVICES fake_bs = {
@@ -446,6 +519,96 @@ static void test_map_larger_than_the_kernel_takes(void)
 	   "with a message, the %u with room accepted (%u wrong)", n, too_big, fits, bad);
 }
 
+/* One case's expected log: k + 1 "MX" pairs (at most 8), then "P" when it fails. */
+struct r4_ebs_case {
+	unsigned stale, grow;
+	UINTN start_bytes, capacity;
+};
+
+static struct bootinfo r4_bi;
+static uint8_t r4_map_buf[64 * 1024];
+static const struct r4_ebs_case *r4_cur;
+
+/* The jump into the kernel ends in the loader's CLI, which faults at user level: the handover got
+ * that far. Judges the log then (0 good, 1 wrong). */
+static void r4_ebs_jumped(int sig)
+{
+	(void)sig;
+	unsigned pairs = r4_cur->stale + 1;
+	bool good = pairs <= EXIT_ATTEMPTS && ebs.nlog == 2 * pairs && r4_bi.mmap_size == ebs.handed_size &&
+		    r4_bi.mmap_desc_size == 48;
+	for (unsigned i = 0; i < ebs.nlog; i++)
+		good = good && ebs.log[i] == (i % 2 ? 'X' : 'M');
+	_exit(good ? 0 : 1);
+}
+
+/* In a child: handover_exit_and_enter for one case; 0 when what the firmware saw is right, 1 when
+ * not, 2 when it returned instead of jumping, 3 when it jumped instead of returning. */
+static int r4_ebs_run(void *arg)
+{
+	r4_cur = arg;
+	struct sigaction sa = { .sa_handler = r4_ebs_jumped };
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGILL, &sa, NULL);
+	memset(&ebs, 0, sizeof(ebs));
+	ebs.stale = r4_cur->stale;
+	ebs.grow = r4_cur->grow;
+	ebs.bytes = r4_cur->start_bytes;
+	fake_bs.GetMemoryMap = r4_ebs_get_map;
+	fake_bs.ExitBootServices = r4_ebs_exit;
+	fake_bs.AllocatePages = r4_ebs_alloc_pages;
+	fake_bs.AllocatePool = r4_ebs_alloc_pool;
+	memset(&r4_bi, 0, sizeof(r4_bi));
+	r4_bi.mmap_phys = (UINT64)(UINTN)r4_map_buf;
+	bool fits = r4_cur->start_bytes + (r4_cur->stale + 1) * r4_cur->grow * 48 <= r4_cur->capacity;
+	EFI_STATUS st = handover_exit_and_enter(NULL, &r4_bi, r4_cur->capacity, 0x1000, 0xffffffff80000000ULL);
+	if (fits && r4_cur->stale < EXIT_ATTEMPTS)
+		return 2;
+	/* returned: 8 stale keys, or a map past the buffer; one message at the end, nothing before it */
+	bool good = EFI_ERROR(st) && ebs.nlog >= 2 && ebs.log[ebs.nlog - 1] == 'P';
+	for (unsigned i = 0; i + 1 < ebs.nlog; i++)
+		good = good && ebs.log[i] == (i % 2 ? 'X' : 'M');
+	good = good && (fits ? ebs.nlog == 2 * EXIT_ATTEMPTS + 1 : ebs.nlog % 2 == 0);
+	return good ? 0 : 1;
+}
+
+/*
+ * The checklist: "ExitBootServices fails with EFI_INVALID_PARAMETER when the map key is stale: take
+ * the map again and retry, a bounded number of times; no printing or allocating in between. Size
+ * the map buffer with slack." Generated: 0..11 stale keys, the map growing by 0..3 descriptors at
+ * each GetMemoryMap, buffers with the loader's slack or too small for the growth. Oracle (the
+ * firmware's log): GetMemoryMap and ExitBootServices alternate, nothing else until the jump (0..7
+ * stale keys, the map fitting: the jump happens, with the size of the map ExitBootServices took)
+ * or until the one message of a failure (8 stale keys: exactly 8 attempts; a map outgrowing the
+ * buffer: no ExitBootServices with it).
+ */
+static void test_exit_boot_services_retries(void)
+{
+	uint64_t rng = 0xEB5ULL;
+	unsigned n = 0, bad = 0, jumped = 0, refused = 0;
+	for (unsigned c = 0; c < 48; c++) {
+		struct r4_ebs_case k = { .stale = c % 12, .grow = (unsigned)(test_rng_next(&rng) % 4),
+					 .start_bytes = 48 * (100 + test_rng_next(&rng) % 200) };
+		k.capacity = c % 5 == 4 ? k.start_bytes + 48 : k.start_bytes + MMAP_SLACK_DESCRIPTORS * 48;
+		if (c % 5 == 4 && !k.grow)
+			k.grow = 2;
+		struct tap_child ch = { .quiet_out = true, .timer_ms = 5000 };
+		int status = tap_child(&ch, r4_ebs_run, &k);
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		bool fits = k.start_bytes + (k.stale + 1) * k.grow * 48 <= k.capacity;
+		n++;
+		jumped += code == 0 && fits && k.stale < EXIT_ATTEMPTS;
+		refused += code == 0 && !(fits && k.stale < EXIT_ATTEMPTS);
+		if (code != 0 && bad++ < 3)
+			printf("# %u stale keys, map +%u descriptors a call, capacity %llu: %s\n", k.stale, k.grow,
+			       (unsigned long long)k.capacity, code == 1 ? "the firmware saw something else" :
+			       code == 2 ? "returned instead of jumping" : "the child died");
+	}
+	ok(bad == 0 && jumped > 10 && refused > 5, "%u hand-overs with stale keys and a growing map: fresh map each attempt, "
+	   "nothing printed or allocated in between, at most %d attempts (%u jumped, %u refused with a message, %u wrong)",
+	   n, EXIT_ATTEMPTS, jumped, refused, bad);
+}
+
 int main(void)
 {
 	BS = &fake_bs;
@@ -455,5 +618,6 @@ int main(void)
 	test_gop_single_modes();
 	test_rsdp_choice();
 	test_map_larger_than_the_kernel_takes();
+	test_exit_boot_services_retries();
 	return tap_done();
 }
