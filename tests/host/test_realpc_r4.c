@@ -5,7 +5,7 @@
  * as tests/host/test_arch_cpuid.c does), and kernel/vm.c (its static functions), on the fake
  * machine, standing in for the rest of the kernel as tests/host/test_vm_dmap.c does.
  *
- *  1. test_fb_listed_as_ram_not_aliased (fails on the code as reviewed): a firmware that lists the
+ *  1. test_fb_listed_as_ram_not_aliased (fails on the code as it stands): a firmware that lists the
  *     framebuffer's pages as RAM (README, "Physical memory": "nor the framebuffer's bytes the console
  *     draws in, even when a firmware lists them as usable RAM") gets them kept out of the allocator,
  *     but kernel/vm.c still puts them in the direct map write-back while vm_map_fb maps them
@@ -14,7 +14,7 @@
  *     and may cause a system failure).
  *  2. test_fb_not_listed_no_alias (passes): the usual PC, the framebuffer absent from the map or
  *     listed as MMIO or reserved: mapped WC at FB_BASE, never in the direct map.
- *  3. test_tsc_clock_without_pit_or_pm_timer (fails on the code as reviewed): on a PC whose PIT is
+ *  3. test_tsc_clock_without_pit_or_pm_timer (fails on the code as it stands): on a PC whose PIT is
  *     clock-gated (Intel chipsets since Skylake may gate the 8254) and whose ACPI PM timer is off
  *     or absent (hardware-reduced ACPI), while CPUID leaf 0x15 (or 0x16) states the TSC's frequency,
  *     tsc_calibrate returns 0, so smp_init starts no other CPU ("no calibrated clock").

@@ -5,7 +5,7 @@
  * A separate program from tests/host/test_realpc_r4.c: the loader's headers (GNU-EFI) and the
  * kernel's do not mix in one translation unit.
  *
- *  1. test_gop_behind_console_splitter (fails on the code as reviewed): the EDK console splitter
+ *  1. test_gop_behind_console_splitter (fails on the code as it stands): the EDK console splitter
  *     (ConSplitterDxe, in most PC firmware) puts a virtual GOP on its ConOut handle; the EDK code
  *     many vendor firmwares derive from installs it when the driver starts, before any display
  *     driver, so it is LocateProtocol's first GOP. With two or more physical GOPs (two GPUs, or a
