@@ -61,7 +61,7 @@ $(B)/host/test_vm_dmap: tests/host/test_vm_dmap.c kernel/vm.c kernel/vm.h $(HOST
 
 # Real-PC robustness: kernel/vm.c's direct map and framebuffer, and cpu.c, tsc.c and serial.c with a
 # fake CPU and fake ports (all #included).
-$(B)/host/test_realpc_r4: tests/host/test_realpc_r4.c kernel/vm.c kernel/vm.h arch/x86_64/cpu.c arch/x86_64/tsc.c \
+$(B)/host/test_hw_quirks: tests/host/test_hw_quirks.c kernel/vm.c kernel/vm.h arch/x86_64/cpu.c arch/x86_64/tsc.c \
 		arch/x86_64/serial.c arch/x86_64/x86.h $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< $(HOST_OBJ) -o $@
@@ -126,7 +126,7 @@ TSAN_EXTRA_test_input_edges := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf arch/x8
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
 TSAN_EXTRA_test_vm_dmap := -Iarch/x86_64 -Ikernel
-TSAN_EXTRA_test_realpc_r4 := -Iarch/x86_64 -Ikernel
+TSAN_EXTRA_test_hw_quirks := -Iarch/x86_64 -Ikernel
 TSAN_EXTRA_test_intake_bounds := -Iarch/x86_64 -Ikernel arch/x86_64/smp_plan.c arch/x86_64/acpi.c
 
 $(B)/tsan/obj/%.o: %.c
@@ -150,7 +150,7 @@ $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_textwrap: kernel/textwrap.c kernel/textwrap.h
 $(B)/tsan/test_vm_dmap: kernel/vm.c kernel/vm.h
-$(B)/tsan/test_realpc_r4: kernel/vm.c kernel/vm.h arch/x86_64/cpu.c arch/x86_64/tsc.c arch/x86_64/serial.c
+$(B)/tsan/test_hw_quirks: kernel/vm.c kernel/vm.h arch/x86_64/cpu.c arch/x86_64/tsc.c arch/x86_64/serial.c
 
 test-tsan: $(TSAN_TESTS)
 	prove --exec '' $(TSAN_TESTS)
@@ -175,10 +175,10 @@ $(B)/tsan/test_loader_memmap: tests/host/test_loader_memmap.c boot/memmap.c boot
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 
 # Real-PC robustness, loader side: boot/platform.c and boot/memmap.c (#included) with GNU-EFI's headers.
-$(B)/host/test_realpc_r4_loader: tests/host/test_realpc_r4_loader.c boot/memmap.c boot/platform.c boot/loader.h include/bootinfo.h
+$(B)/host/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/loader.h include/bootinfo.h
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
-$(B)/tsan/test_realpc_r4_loader: tests/host/test_realpc_r4_loader.c boot/memmap.c boot/platform.c boot/loader.h include/bootinfo.h
+$(B)/tsan/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/loader.h include/bootinfo.h
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 

@@ -2,7 +2,7 @@
  * Real-PC robustness, loader side: boot/platform.c (the GOP framebuffer and the ACPI RSDP) and
  * boot/memmap.c (the final memory map's buffer) #included with GNU-EFI's headers, the firmware's
  * calls standing in below, against what PC firmware does that OVMF with one display does not.
- * A separate program from tests/host/test_realpc_r4.c: the loader's headers (GNU-EFI) and the
+ * A separate program from tests/host/test_hw_quirks.c: the loader's headers (GNU-EFI) and the
  * kernel's do not mix in one translation unit.
  *
  *  1. test_gop_behind_console_splitter (fails on the code as it stands): the EDK console splitter
