@@ -101,17 +101,45 @@ static void vm_dmap_range(paddr_t start, uint64_t size)
 	}
 }
 
+/* The pages [*start, *end) of fb's bytes (bootinfo_fb_bytes), which vm_map_fb maps write-combining
+ * and phys_init_except keeps out of the allocator; false when fb has no usable bytes. An end past
+ * the top of the address space is clamped to its last page. */
+static bool vm_fb_pages(const struct bootinfo_fb *fb, paddr_t *start, paddr_t *end)
+{
+	uint64_t bytes = bootinfo_fb_bytes(fb);
+	if (fb->format == BOOTINFO_FB_NONE || !bytes)
+		return false;
+	*start = ALIGN_DOWN(fb->base, PAGE_SIZE);
+	*end = fb->base + bytes - 1 >= ALIGN_DOWN(UINT64_MAX, PAGE_SIZE) ? ALIGN_DOWN(UINT64_MAX, PAGE_SIZE)
+									  : ALIGN_UP(fb->base + bytes, PAGE_SIZE);
+	return true;
+}
+
 /* Maps the RAM of every descriptor of the map into the direct map (vm_dmap_span: the part below
- * the direct map's end and the CPU's width, never a descriptor phys_init ignores). */
-static void vm_map_dmap(void)
+ * the direct map's end and the CPU's width, never a descriptor phys_init ignores), but for the
+ * framebuffer's pages, which a firmware may list as RAM: they are mapped write-combining at FB_BASE,
+ * and a page mapped with two memory types at once is undefined (SDM Vol. 3A 12.12.4), so the
+ * direct map never holds them. */
+static void vm_map_dmap(const struct bootinfo *bi)
 {
 	size_t size, dsz;
 	const void *map = kernel_memory_map(&size, &dsz);
+	paddr_t fb_start = 0, fb_end = 0;
+	vm_fb_pages(&bi->fb, &fb_start, &fb_end);
 	for (size_t i = 0; i < size / dsz; i++) {
 		paddr_t start;
 		uint64_t bytes;
-		if (vm_dmap_span(efi_desc(map, dsz, i), &start, &bytes))
+		if (!vm_dmap_span(efi_desc(map, dsz, i), &start, &bytes))
+			continue;
+		paddr_t end = start + bytes;
+		if (end <= fb_start || start >= fb_end) {
 			vm_dmap_range(start, bytes);
+			continue;
+		}
+		if (start < fb_start)
+			vm_dmap_range(start, fb_start - start);
+		if (end > fb_end)
+			vm_dmap_range(fb_end, end - fb_end);
 	}
 }
 
@@ -167,7 +195,7 @@ void vm_init(const struct bootinfo *bi)
 	vm_map_image(bi, __ksyms_start, __kernel_end, 0, "symbols");
 	extern char boot_stack_guard[];
 	KASSERT(pt_unmap(&kernel_pt, (vaddr_t)boot_stack_guard, PAGE_SIZE) == PT_OK, "stack guard");
-	vm_map_dmap();
+	vm_map_dmap(bi);
 	vm_map_fb(bi);
 	arch_cr3_load(kernel_pt.root);
 	struct tlb_batch all;   /* the loader's global translations survive the CR3 load */

@@ -84,7 +84,7 @@ static bool build_dmap(unsigned width)
 	if (r)
 		return false;
 	KASSERT(pt_create(&kernel_pt, vm_pt_features()) == PT_OK, "no memory for the PML4");
-	vm_map_dmap();
+	vm_map_dmap(&(struct bootinfo){ 0 });   /* no framebuffer */
 	return true;
 }
 
