@@ -1,9 +1,9 @@
 /*
- * Review round 3 of arch/x86_64/: the ACPI reader as the kernel feeds it (kernel/sysinfo.c's
+ * The ACPI reader as the kernel feeds it (kernel/sysinfo.c's
  * acpi_map_fn, built here unchanged on the fake machine's kernel_pt). The reader maps the header of
  * every XSDT/RSDT entry it walks (acpi_find_table: the FADT for the clock, the DMAR and the MADT
  * before smp_init), and sysinfo_acpi_map adds any page below DMAP_SIZE the direct map lacks, as
- * write-back, for good. Before review round 3's fix, an entry (firmware bug or hostile table)
+ * write-back, for good. Before a fix, an entry (firmware bug or hostile table)
  * naming a device page mapped it write-back in the direct map: the local APIC's page (0xFEE00000),
  * after which apic_init_boot found it mapped and refused the APIC as "RAM the direct map covers"
  * (no other CPU started), or an IOAPIC or PCI BAR page, read with the reader's loads.

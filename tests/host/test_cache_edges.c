@@ -1,5 +1,5 @@
 /*
- * Review round 3 of the system PTE region's per-CPU caches, map path and checks (mm/syspte_cache.c,
+ * Edge cases of the system PTE region's per-CPU caches, map path and checks (mm/syspte_cache.c,
  * mm/syspte_map.c, mm/syspte.c, mm/syspte_report.c). Each test names the rule it holds the code to;
  * every case is generated, and single-threaded (another CPU's part played through lock_play.h and
  * the fake machine's poll hook), so each verdict is deterministic:

@@ -1,5 +1,5 @@
 /*
- * Review round 3 of physical memory and the pool (mm/phys.c, mm/pool.c, MmAllocatePagesForMdlEx /
+ * Edge cases of physical memory and the pool (mm/phys.c, mm/pool.c, MmAllocatePagesForMdlEx /
  * MmFreePagesFromMdl). Each test states the contract line it holds the code to. Each failed on the
  * code reviewed (bda32a2), for the reason below, and passes since the fix:
  *  - test_map_limit_with_except: a map of PHYS_MAX_RANGES (2048) descriptors, the framebuffer inside

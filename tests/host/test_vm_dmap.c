@@ -5,11 +5,11 @@
  * kernel's copy of the memory map). Each test names the contract line it holds the code to.
  *
  *  1. test_dmap_holds_phys: every frame phys_init keeps is in the direct map, and the direct map
- *     holds each RAM descriptor exactly up to its limits (review round 3: vm_map_dmap skipped a whole
+ *     holds each RAM descriptor exactly up to its limits (vm_map_dmap once skipped a whole
  *     descriptor that crossed the direct map's 64 TiB, whose part below 8 TiB the allocator hands
  *     out; it failed on that code).
  *  2. test_dmap_overlaps: overlapping descriptors map their union exactly, at a cost that follows
- *     the mappings met (a descriptor crossing 64 TiB given twice, mapped since review round 3's fix,
+ *     the mappings met (a descriptor crossing 64 TiB given twice, mapped since a fix,
  *     would have taken the old page-by-page fallback 2^34 steps).
  *  3. test_high_framebuffer_costs_the_screen: a framebuffer past the CPU's physical width is left
  *     unmapped with a message and the boot goes on; below it, it is mapped at FB_BASE.
