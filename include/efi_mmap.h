@@ -11,6 +11,7 @@ enum efi_memory_type {
 	EFI_PERSISTENT = 14,
 };
 
+#define EFI_MEMORY_SP      (1ULL << 18)   /* specific-purpose memory (UEFI 2.8): set aside for a particular use */
 #define EFI_MEMORY_RUNTIME (1ULL << 63)
 
 struct efi_memory_descriptor {

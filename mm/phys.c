@@ -125,16 +125,22 @@ static void phys_owner_clear(uint64_t pfn, uint64_t n)
 	}
 }
 
+/* Attributes that keep a descriptor of a usable type from the allocator: runtime memory, which the
+ * firmware still uses after the switch, and specific-purpose memory (UEFI 2.8 EFI_MEMORY_SP: set
+ * aside for a particular use, such as high-bandwidth memory a driver claims; Linux keeps it "soft
+ * reserved" from its page allocator, and so does this kernel). */
+#define PHYS_ATTR_NOT_GENERAL (EFI_MEMORY_RUNTIME | EFI_MEMORY_SP)
+
 bool phys_type_usable_at_init(uint32_t type, uint64_t attr)
 {
-	if (attr & EFI_MEMORY_RUNTIME)
+	if (attr & PHYS_ATTR_NOT_GENERAL)
 		return false;
 	return type == EFI_CONVENTIONAL || type == EFI_BS_CODE || type == EFI_BS_DATA;
 }
 
 bool phys_type_loader(uint32_t type, uint64_t attr)
 {
-	if (attr & EFI_MEMORY_RUNTIME)
+	if (attr & PHYS_ATTR_NOT_GENERAL)
 		return false;
 	return type == EFI_LOADER_CODE || type == EFI_LOADER_DATA;
 }

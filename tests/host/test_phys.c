@@ -165,6 +165,11 @@ static void test_overlap_unsorted_48byte_high_ram(void)
 	machine_map_add(&m, EFI_CONVENTIONAL, 0x800000, 16, EFI_MEMORY_RUNTIME);
 	/* Loader data: usable only after release. */
 	machine_map_add(&m, EFI_LOADER_DATA, 0x900000, 32, 0);
+	/* Specific-purpose memory of each usable type (and with other attribute bits): never managed. */
+	machine_map_add(&m, EFI_CONVENTIONAL, 0xA00000, 16, EFI_MEMORY_SP);
+	machine_map_add(&m, EFI_BS_DATA, 0xA10000, 16, EFI_MEMORY_SP | 0xF);
+	machine_map_add(&m, EFI_BS_CODE, 0xA20000, 16, EFI_MEMORY_SP);
+	machine_map_add(&m, EFI_LOADER_DATA, 0xA30000, 16, EFI_MEMORY_SP);
 	is(phys_init(m.buf, machine_map_size(&m), m.desc_size), 0, "300+ unsorted overlapping descriptors initialise");
 	struct phys_stats s;
 	phys_get_stats(&s);
@@ -173,6 +178,9 @@ static void test_overlap_unsorted_48byte_high_ram(void)
 	ok(s.highest_pfn == (base >> 12) + 299 * 16 + 16 - 16, "highest frame is the last usable one above 4 GiB");
 	ok(!phys_is_managed(0x300000) && !phys_is_managed(0x30F000), "runtime range inside conventional is not managed");
 	ok(!phys_is_managed(0x800000), "conventional with the runtime attribute is not managed");
+	ok(!phys_is_managed(0xA00000) && !phys_is_managed(0xA0F000) && !phys_is_managed(0xA10000) &&
+	   !phys_is_managed(0xA20000) && !phys_is_managed(0xA30000) && !phys_is_managed(0xA3F000),
+	   "specific-purpose memory (EFI_MEMORY_SP) of the usable and loader types is not managed");
 	ok(!phys_is_managed(0x900000) || s.loader_pages, "loader data managed but held");
 	ok(!phys_is_free(0x900000, 1), "loader data not free before release");
 	check_walkers("after init");
@@ -381,7 +389,7 @@ static void gen_desc(const uint64_t *edges, size_t nedges)
 	static const uint32_t types[] = { EFI_CONVENTIONAL, EFI_BS_CODE, EFI_BS_DATA, EFI_LOADER_CODE, EFI_LOADER_DATA,
 					  EFI_RESERVED, EFI_ACPI_NVS, EFI_RT_DATA, EFI_MMIO, EFI_UNUSABLE };
 	uint32_t type = types[g_draw(ARRAY_SIZE(types))];
-	uint64_t attr = g_draw(8) == 0 ? EFI_MEMORY_RUNTIME : 0;
+	uint64_t attr = g_draw(8) == 0 ? EFI_MEMORY_RUNTIME : g_draw(8) == 0 ? EFI_MEMORY_SP : 0;
 	uint64_t start = nedges && g_draw(3) == 0 ? edges[g_draw(nedges)] : g_draw(8) == 0 ? 0 : g_draw(GEN_FRAMES);
 	uint64_t pages = g_draw(16) == 0 ? 0 : 1 + g_draw(g_draw(2) ? 16 : 400);
 	if (start >= GEN_FRAMES)
@@ -389,7 +397,10 @@ static void gen_desc(const uint64_t *edges, size_t nedges)
 	if (pages > GEN_FRAMES - start)
 		pages = GEN_FRAMES - start;
 	machine_map_add(&m, type, start << 12, pages, attr);
-	bool usable = phys_type_usable_at_init(type, attr), loader = phys_type_loader(type, attr);
+	/* The model's own classes (UEFI 2.10 7.2: what an OS may use), not the allocator's functions. */
+	bool general = !(attr & (EFI_MEMORY_RUNTIME | EFI_MEMORY_SP));
+	bool usable = general && (type == EFI_CONVENTIONAL || type == EFI_BS_CODE || type == EFI_BS_DATA);
+	bool loader = general && (type == EFI_LOADER_CODE || type == EFI_LOADER_DATA);
 	uint8_t *cover = usable ? g_now : loader ? g_loader : g_other;
 	for (uint64_t f = start; f < start + pages; f++)
 		cover[f] = 1;
