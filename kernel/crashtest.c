@@ -103,6 +103,13 @@ static __attribute__((noinline)) void crashtest_touch_reserved(void)
 	va[4096] = 1;
 }
 
+void crashtest_run_early(void)
+{
+	if (kernel_cmdline.opts.crashtest == CMDLINE_CRASH_EARLY)
+		kpanic("crash test requested before the physical allocator, the kernel's page tables and the "
+		       "console (crashtest=early): this report reaches the screen through the loader's mapping");
+}
+
 void crashtest_run(void)
 {
 	char what[16];

@@ -2,4 +2,7 @@
 #define CRASHTEST_H
 /* Performs the failure named by crashtest= (if any); returns only for non-fatal ones. */
 void crashtest_run(void);
+/* Performs crashtest=early: a panic before the physical allocator, the kernel's page tables and the
+ * console exist (its report reaches the screen through the loader's mapping). Returns otherwise. */
+void crashtest_run_early(void);
 #endif

@@ -49,6 +49,12 @@ static void kernel_take_bootinfo(paddr_t bi_pa)
 		       (unsigned long long)bi->magic, bi->version, bi->size);
 	kernel_bootinfo = *bi;
 	kernel_bootinfo.fw_vendor[BOOTINFO_FW_VENDOR_MAX - 1] = 0;
+	/* From here until the kernel's page tables are live, a fatal report draws on the framebuffer
+	 * through the loader's direct map of [0, map_top), where it lies there (below 4 GiB, always). */
+	uint64_t fb_bytes = bootinfo_fb_bytes(&kernel_bootinfo.fb);
+	if (fb_bytes && kernel_bootinfo.fb.base + fb_bytes <= kernel_bootinfo.map_top &&
+	    kernel_bootinfo.map_top <= DMAP_SIZE)
+		panic_set_early_screen(&kernel_bootinfo.fb, (void *)(DMAP_BASE + kernel_bootinfo.fb.base));
 	if (kernel_bootinfo.cmdline_len >= BOOTINFO_CMDLINE_MAX)
 		kpanic("boot information: command line of %u bytes in a %d-byte buffer", kernel_bootinfo.cmdline_len,
 		       BOOTINFO_CMDLINE_MAX);
@@ -172,6 +178,7 @@ void kmain(paddr_t bootinfo_pa)
 	cpu_init_control_state();
 	kernel_take_bootinfo(bootinfo_pa);
 	kernel_parse_cmdline();
+	crashtest_run_early();
 	static char shown[4 * CMDLINE_TEXT_MAX + 1];
 	cmdline_text_format(&kernel_cmdline, shown, sizeof(shown));
 	kprintf("\nrmkernel: booting; cmdline \"%s\"\n", shown);
@@ -191,6 +198,7 @@ void kmain(paddr_t bootinfo_pa)
 	smpinit_register();         /* the bring-up's memory services: phys_alloc, kernel_pt */
 	smp_reserve_trampoline();   /* before anything else can take the pages below 1 MiB */
 	vm_init(&kernel_bootinfo);
+	panic_set_early_screen(NULL, NULL);   /* the loader's mapping is gone; the console takes over below */
 	if (kernel_cmdline.opts.ptdump)
 		pt_dump(&kernel_pt);
 	phys_release_loader();

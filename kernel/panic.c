@@ -113,6 +113,16 @@ static __attribute__((noreturn)) void panic_end_silently(void)
 	shutdown_halt();
 }
 
+/* The framebuffer a report draws on while the console has none (panic_set_early_screen). */
+static const struct bootinfo_fb *panic_early_fb;
+static void *panic_early_virt;
+
+void panic_set_early_screen(const struct bootinfo_fb *fb, void *virt)
+{
+	panic_early_fb = fb;
+	panic_early_virt = virt;
+}
+
 /*
  * Marks entry to a fatal path. The first CPU to enter owns the report; a fatal error inside its
  * own report ends at once: its one line goes to serial alone (the screen's writes, the framebuffer's
@@ -132,8 +142,12 @@ static void panic_enter(void)
 		kernel_finish(false);
 	}
 	panic_reporting = true;
+	/* A report before the console exists (a bad memory map, crashtest=early) reaches the screen
+	 * through the loader's mapping of the framebuffer: a PC without a serial port shows it too. */
+	if (!fbcon_active() && panic_early_fb)
+		fbcon_init(panic_early_fb, panic_early_virt);
 	if (fbcon_active()) {
-		fbcon_set_color(0xffffff, 0x0000aa);
+		fbcon_set_color(PANIC_FG_RGB, PANIC_BG_RGB);
 		fbcon_clear();
 	}
 }

@@ -6,7 +6,9 @@
 # pictures (free cells present, magenta "walkers disagree" only in the two legends), and text in the
 # bottom rows;
 # the serial log must carry the same verdict, the failing test's name, agreeing walkers and a boot
-# time no longer than the run itself.
+# time no longer than the run itself. A third boot panics before the kernel's own page tables and
+# console exist (crashtest=early): its report must be on the screen all the same, white on the
+# panic's blue, drawn through the loader's mapping of the framebuffer.
 set -u
 cd "$(dirname "$0")/.."
 hdr=kernel/summary.h
@@ -14,11 +16,13 @@ pass_rgb=$(sed -n 's/^#define SUMMARY_PASS_RGB 0x\([0-9A-Fa-f]*\)u.*/\1/p' "$hdr
 fail_rgb=$(sed -n 's/^#define SUMMARY_FAIL_RGB 0x\([0-9A-Fa-f]*\)u.*/\1/p' "$hdr")
 free_rgb=$(sed -n 's/^#define MEMVIEW_FREE_RGB *0x\([0-9A-Fa-f]*\)u.*/\1/p' kernel/memview.c)
 bad_rgb=$(sed -n 's/^#define MEMVIEW_DISAGREE_RGB 0x\([0-9A-Fa-f]*\)u.*/\1/p' kernel/memview.h)
+panic_fg=$(sed -n 's/^#define PANIC_FG_RGB 0x\([0-9A-Fa-f]*\)u.*/\1/p' kernel/panic.h)
+panic_bg=$(sed -n 's/^#define PANIC_BG_RGB 0x\([0-9A-Fa-f]*\)u.*/\1/p' kernel/panic.h)
 cases=(
 	"PASSED|$pass_rgb|$fail_rgb|1280|800||"
 	"FAILED|$fail_rgb|$pass_rgb|640|480|crashtest=leak|-vga none -device VGA,xres=640,yres=480"
 )
-echo "1..$(( ${#cases[@]} * 2 ))"
+echo "1..$(( ${#cases[@]} * 2 + 1 ))"
 n=0
 for c in "${cases[@]}"; do
 	IFS='|' read -r verdict want other w h cmd qflags <<< "$c"
@@ -80,3 +84,32 @@ for c in "${cases[@]}"; do
 	fi
 	rm -rf "$tmp"
 done
+
+# The early panic's screen: its report, white on blue from the top row, the rest of the screen blue.
+tmp=$(mktemp -d /tmp/screen-test.XXXXXX)
+CMDLINE="crashtest=early" SHOT_SERIAL="$tmp/serial.log" SHOT_TIMEOUT=${SCREEN_TIMEOUT:-150} \
+	tools/screenshot.sh "$tmp/shot.ppm" > "$tmp/shot.out" 2>&1
+why=$(perl -e '
+	my ($file, $fg, $bg) = map { uc } @ARGV;
+	open(my $f, "<:raw", $ARGV[0]) or do { print "no screendump ($ARGV[0])"; exit };
+	local $/; my $d = <$f>;
+	$d =~ s/^P6\s+(\d+)\s+(\d+)\s+(\d+)\s//s or do { print "not a binary PPM"; exit };
+	my ($W, $H) = ($1, $2);
+	my ($fgn, $bgn, $top) = (0, 0, 0);
+	for (my $i = 0; $i < $W * $H; $i++) {
+		my $p = sprintf("%02X%02X%02X", unpack("C3", substr($d, $i * 3, 3)));
+		$bgn++ if $p eq $bg;
+		if ($p eq $fg) { $fgn++; $top++ if $i < $W * 48; }
+	}
+	$bgn > $W * $H * 0.9 or do { print "only $bgn of ", $W * $H, " pixels are the panic blue $bg"; exit };
+	$fgn > 2000 && $top > 50 or do { print "$fgn text pixels ($top in the top three rows): no report on the screen"; exit };
+	print "ok ${W}x$H: $bgn blue pixels, $fgn white";
+' "$tmp/shot.ppm" "$panic_fg" "$panic_bg")
+n=$((n + 1))
+if [ "${why#ok}" != "$why" ] && grep -qF 'KERNEL PANIC at kernel/crashtest.c' "$tmp/serial.log" 2>/dev/null; then
+	echo "ok $n - early panic screen (crashtest=early, before the kernel's page tables): ${why#ok }"
+else
+	echo "not ok $n - early panic screen (crashtest=early): $why"
+	sed 's/^/# /' "$tmp/shot.out" "$tmp/serial.log" 2>/dev/null | tail -n 40
+fi
+rm -rf "$tmp"
