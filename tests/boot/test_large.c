@@ -254,6 +254,26 @@ KTEST(large_leaf_remap_seen_by_every_cpu)
 	phys_free(b, SPAN);
 }
 
+/* The mixed mappings' set-up: SPAN / 2 zeroed single pages into singles and a DIVISIBLE
+ * reservation of two spans into *va; false when either could not be made. */
+static bool large_mixed_setup(paddr_t singles[SPAN / 2], char **va)
+{
+	for (unsigned k = 0; k < SPAN / 2; k++)
+		if (!(singles[k] = phys_alloc_zeroed_page()))
+			return false;
+	*va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	return *va && IS_ALIGNED((vaddr_t)*va, SIZE_2M);
+}
+
+/* Gives back what large_mixed_setup and LARGE_RUNS took: the reservation, the run, the single pages. */
+static void large_mixed_teardown(char *va, paddr_t run, const paddr_t singles[SPAN / 2])
+{
+	MmFreeMappingAddress(va, TAG);
+	phys_free(run, SPAN);
+	for (unsigned k = 0; k < SPAN / 2; k++)
+		phys_free(singles[k], 1);
+}
+
 /* One mapping of a leaf and 256 small pages, then one of 256 small pages and a leaf starting in the
  * middle of a span: each page maps its frame at its size; the accounting counts pages. */
 KTEST(large_leaf_mixed_with_small_pages)
@@ -262,10 +282,8 @@ KTEST(large_leaf_mixed_with_small_pages)
 	static paddr_t singles[SPAN / 2];
 	paddr_t run;
 	LARGE_RUNS(&run, 1);
-	for (unsigned k = 0; k < SPAN / 2; k++)
-		KASSERT_TEST(singles[k] = phys_alloc_zeroed_page());
-	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
-	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	char *va = NULL;
+	KASSERT_TEST(large_mixed_setup(singles, &va), "single pages and a 2 MiB-aligned reservation of two spans");
 	struct syspte_info info;
 	for (unsigned round = 0; round < 2; round++) {
 		uint64_t at = round ? SPAN / 2 : 0, lead = round ? SPAN / 2 : 0;
@@ -289,10 +307,7 @@ KTEST(large_leaf_mixed_with_small_pages)
 		MmUnmapReservedMapping(m, TAG, &lm.mdl);
 		KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 0);
 	}
-	MmFreeMappingAddress(va, TAG);
-	phys_free(run, SPAN);
-	for (unsigned k = 0; k < SPAN / 2; k++)
-		phys_free(singles[k], 1);
+	large_mixed_teardown(va, run, singles);
 }
 
 /* Checks the last intercepted bug check: code 0xDA, subcode and P2..P4; then clears it. */
@@ -392,10 +407,8 @@ KTEST(large_leaf_misuse_rows_of_mixed_mappings)
 	static struct { MDL mdl; PFN_NUMBER pfn[2 * SPAN + 1]; } t;
 	paddr_t run;
 	LARGE_RUNS(&run, 1);
-	for (unsigned k = 0; k < SPAN / 2; k++)
-		KASSERT_TEST(singles[k] = phys_alloc_zeroed_page());
-	char *va = MmAllocateMappingAddressEx(2 * SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
-	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	char *va = NULL;
+	KASSERT_TEST(large_mixed_setup(singles, &va), "single pages and a 2 MiB-aligned reservation of two spans");
 	uint64_t leaves = large_leaves();
 	t.mdl = (MDL){ .Size = (CSHORT)sizeof(t), .MdlFlags = MDL_PAGES_LOCKED };
 	for (unsigned k = 0; k < ARRAY_SIZE(t.pfn); k++)
@@ -463,10 +476,7 @@ KTEST(large_leaf_misuse_rows_of_mixed_mappings)
 		KEXPECT(syspte_lookup(reserved_region(), (vaddr_t)va, &info) && info.mapped == 0 && large_leaves() == leaves,
 			"shape %u: unmapped whole", shape);
 	}
-	MmFreeMappingAddress(va, TAG);
-	phys_free(run, SPAN);
-	for (unsigned k = 0; k < SPAN / 2; k++)
-		phys_free(singles[k], 1);
+	large_mixed_teardown(va, run, singles);
 }
 
 /*

@@ -21,6 +21,7 @@
 #include "pt.h"
 #include "smp.h"
 #include "percpu.h"
+#include "cpu_ring.h"
 #include "arch_mm.h"
 #include "kstring.h"
 
@@ -117,10 +118,7 @@ KTEST(syspte_cache_all_cpus_reserve_and_free_at_once)
 	if (n < 2)
 		KTEST_SKIP("one CPU online: nothing runs at once");
 	memset(&pc, 0, sizeof(pc));
-	for (cpumask_t m = online; m; m &= m - 1) {   /* a ring over the online CPUs */
-		unsigned i = (unsigned)__builtin_ctzll(m);
-		pc.next[i] = cpumask_ring_next(online, i);
-	}
+	cpu_ring_fill(online, pc.next);
 	uint64_t fast0[SMP_MAX_CPUS] = { 0 };
 	for (unsigned i = 0; i < SMP_MAX_CPUS; i++)
 		fast0[i] = r->cache.cpu[i] ? r->cache.cpu[i]->fast : 0;

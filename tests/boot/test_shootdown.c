@@ -37,6 +37,7 @@
 #include "spinlock.h"
 #include "smp.h"
 #include "percpu.h"
+#include "cpu_ring.h"
 #include "tsc.h"
 #include "x86.h"
 #include "vmlayout.h"
@@ -628,10 +629,7 @@ KTEST(tlb_shootdown_all_cpus_map_and_unmap_at_once)
 	if (n < 2)
 		KTEST_SKIP("one CPU online: nothing runs at once");
 	memset(&ts, 0, sizeof(ts));
-	for (cpumask_t m = online; m; m &= m - 1) {   /* a ring over the online CPUs */
-		unsigned i = (unsigned)__builtin_ctzll(m);
-		ts.next[i] = cpumask_ring_next(online, i);
-	}
+	cpu_ring_fill(online, ts.next);
 	ts.shared = phys_alloc_zeroed_page();
 	KASSERT_TEST(ts.shared);
 	syspte_get_stats(reserved_region(), &rb);

@@ -24,27 +24,14 @@
 #include "bugcheck.h"
 #include "testhooks.h"
 #include "bitset.h"
+#include "fuzz_input.h"
 
 #define WINDOW 8192                 /* frames usable descriptors may cover (32 MiB) */
 #define MAX_DESC 2100               /* a little past PHYS_MAX_RANGES */
 #define MAX_ALLOCS 256
 #define MAX_CALLS 64
 
-static const uint8_t *in;
-static size_t in_left;
-
-/* Choice in [0, n) from the next input bytes; 0 once the input is exhausted. */
-static uint64_t draw(uint64_t n)
-{
-	if (n <= 1)
-		return 0;
-	uint64_t v = 0, span = n - 1;
-	for (unsigned shift = 0; span && in_left; shift += 8, span >>= 8, in++, in_left--)
-		v |= (uint64_t)*in << shift;
-	return v % n;
-}
-
-static uint64_t draw_u64(void) { return draw(1ULL << 32) << 32 | draw(1ULL << 32); }
+static uint64_t draw_u64(void) { return fuzz_draw(1ULL << 32) << 32 | fuzz_draw(1ULL << 32); }
 
 /* Aborts with a message: a libFuzzer crash. */
 static void fail(const char *what, uint64_t a, uint64_t b)
@@ -101,21 +88,21 @@ static int desc_class(uint32_t type, uint64_t attr)
 static void gen_desc(uint8_t *d, size_t dsz)
 {
 	struct efi_memory_descriptor e = { 0 };
-	e.type = (uint32_t)(draw(16) == 0 ? draw(1ULL << 32) : draw(16));
-	e.attribute = draw(8) == 0 ? EFI_MEMORY_RUNTIME | draw(16) : draw(16);
+	e.type = (uint32_t)(fuzz_draw(16) == 0 ? fuzz_draw(1ULL << 32) : fuzz_draw(16));
+	e.attribute = fuzz_draw(8) == 0 ? EFI_MEMORY_RUNTIME | fuzz_draw(16) : fuzz_draw(16);
 	int cls = desc_class(e.type, e.attribute);
-	if (cls && draw(16) == 0) {           /* usable but past the 52-bit limit: ignored */
-		e.phys_start = (1ULL << 52) + (draw(1ULL << 40) << 12);
+	if (cls && fuzz_draw(16) == 0) {           /* usable but past the 52-bit limit: ignored */
+		e.phys_start = (1ULL << 52) + (fuzz_draw(1ULL << 40) << 12);
 		e.num_pages = draw_u64();
 	} else if (cls) {
-		uint64_t s = draw(WINDOW);
-		e.phys_start = s << 12 | (draw(8) == 0 ? draw(4096) : 0);
-		e.num_pages = draw(draw(2) ? 64 : WINDOW - s + 1);
+		uint64_t s = fuzz_draw(WINDOW);
+		e.phys_start = s << 12 | (fuzz_draw(8) == 0 ? fuzz_draw(4096) : 0);
+		e.num_pages = fuzz_draw(fuzz_draw(2) ? 64 : WINDOW - s + 1);
 		if (e.num_pages > WINDOW - s)
 			e.num_pages = WINDOW - s;
 	} else {
-		e.phys_start = draw(4) == 0 ? draw_u64() : draw(WINDOW) << 12;
-		e.num_pages = draw(4) == 0 ? draw_u64() : draw(draw(2) ? 64 : WINDOW);
+		e.phys_start = fuzz_draw(4) == 0 ? draw_u64() : fuzz_draw(WINDOW) << 12;
+		e.num_pages = fuzz_draw(4) == 0 ? draw_u64() : fuzz_draw(fuzz_draw(2) ? 64 : WINDOW);
 	}
 	memset(d, 0xA5, dsz);
 	memcpy(d, &e, sizeof(e));
@@ -184,7 +171,7 @@ static void check_state(void)
 	if (s.mdl_pages != owned[PHYS_OWNER_MDL] || s.pool_slab_pages != owned[PHYS_OWNER_POOL_SLAB] ||
 	    s.pool_large_pages != owned[PHYS_OWNER_POOL_LARGE])
 		fail("pages of an owner differ from the model", s.mdl_pages, owned[PHYS_OWNER_MDL]);
-	uint64_t f = draw(WINDOW + 2);   /* one frame's owner, as phys_owner_of answers */
+	uint64_t f = fuzz_draw(WINDOW + 2);   /* one frame's owner, as phys_owner_of answers */
 	enum phys_owner want = f < WINDOW && state[f] == F_HANDED ? (enum phys_owner)owner_of[f] : PHYS_OWNER_NONE;
 	if (phys_owner_of(f << 12) != want)
 		fail("phys_owner_of differs from the model", f, want);
@@ -234,14 +221,15 @@ static void take(paddr_t pa, uint64_t n, paddr_t lo, paddr_t hi, enum phys_owner
 
 static void op_alloc(void)
 {
-	uint64_t n = 1 + draw(draw(4) ? 8 : WINDOW);
+	uint64_t n = 1 + fuzz_draw(fuzz_draw(4) ? 8 : WINDOW);
 	paddr_t lo = 0, hi = UINT64_MAX;
-	if (draw(3) == 0) {
-		lo = draw(WINDOW) << 12 | (draw(4) == 0 ? draw(4096) : 0);
-		hi = draw(4) == 0 ? draw_u64() : draw(WINDOW + 2) << 12;
+	if (fuzz_draw(3) == 0) {
+		lo = fuzz_draw(WINDOW) << 12 | (fuzz_draw(4) == 0 ? fuzz_draw(4096) : 0);
+		hi = fuzz_draw(4) == 0 ? draw_u64() : fuzz_draw(WINDOW + 2) << 12;
 	}
-	enum phys_owner owner = (enum phys_owner)draw(PHYS_OWNER_NONE);
-	paddr_t pa = owner == PHYS_OWNER_KERNEL && draw(2) ? phys_alloc(n, lo, hi) : phys_alloc_owned(n, 1, lo, hi, owner);
+	enum phys_owner owner = (enum phys_owner)fuzz_draw(PHYS_OWNER_NONE);
+	paddr_t pa = owner == PHYS_OWNER_KERNEL && fuzz_draw(2) ? phys_alloc(n, lo, hi)
+								  : phys_alloc_owned(n, 1, lo, hi, owner);
 	if (pa) {
 		take(pa, n, lo, hi, owner);
 		return;
@@ -273,7 +261,7 @@ static void op_zeroed(void)
  * (split in two when the part lies inside it). */
 static void op_free_part(size_t k)
 {
-	uint64_t n = allocs[k].n, a = draw(n), len = 1 + draw(n - a);
+	uint64_t n = allocs[k].n, a = fuzz_draw(n), len = 1 + fuzz_draw(n - a);
 	if ((a && a + len < n && nallocs >= MAX_ALLOCS) || len == n)
 		return;
 	paddr_t pa = allocs[k].pa + a * 4096;
@@ -287,7 +275,7 @@ static void op_free_part(size_t k)
 	n_free += len;
 	n_handed -= len;
 	paddr_t keep = a ? allocs[k].pa : pa + len * 4096;   /* a frame of the rest */
-	if (phys_owner_of(pa + draw(len) * 4096) != PHYS_OWNER_NONE || phys_owner_of(keep) != owner)
+	if (phys_owner_of(pa + fuzz_draw(len) * 4096) != PHYS_OWNER_NONE || phys_owner_of(keep) != owner)
 		fail("owner after a part's free differs from the model", pa, len);
 	if (a == 0) {
 		allocs[k].pa += len * 4096;
@@ -303,8 +291,8 @@ static void op_free(void)
 {
 	if (!nallocs)
 		return;
-	size_t k = draw(nallocs);
-	if (allocs[k].n > 1 && draw(3) == 0) {
+	size_t k = fuzz_draw(nallocs);
+	if (allocs[k].n > 1 && fuzz_draw(3) == 0) {
 		op_free_part(k);
 		return;
 	}
@@ -320,29 +308,29 @@ static void op_free(void)
 static void op_bad_free(void)
 {
 	uint64_t f, n;
-	switch (draw(4)) {
+	switch (fuzz_draw(4)) {
 	case 0:   /* a recorded allocation stretched or shifted into its neighbourhood */
 		if (nallocs) {
-			size_t k = draw(nallocs);
-			f = (allocs[k].pa >> 12) - MIN(draw(3), allocs[k].pa >> 12);
-			n = allocs[k].n + draw(4);
+			size_t k = fuzz_draw(nallocs);
+			f = (allocs[k].pa >> 12) - MIN(fuzz_draw(3), allocs[k].pa >> 12);
+			n = allocs[k].n + fuzz_draw(4);
 			break;
 		}
 		/* fall through */
 	case 1:   /* anywhere in the window and a little past it */
-		f = draw(WINDOW + 8);
-		n = draw(4) ? 1 + draw(16) : draw(WINDOW);
+		f = fuzz_draw(WINDOW + 8);
+		n = fuzz_draw(4) ? 1 + fuzz_draw(16) : fuzz_draw(WINDOW);
 		break;
 	case 2:   /* absurd frames and counts */
-		f = draw(2) ? draw_u64() >> 12 : draw(WINDOW);
-		n = draw(2) ? draw_u64() : draw(4);
+		f = fuzz_draw(2) ? draw_u64() >> 12 : fuzz_draw(WINDOW);
+		n = fuzz_draw(2) ? draw_u64() : fuzz_draw(4);
 		break;
 	default:  /* a single free, metadata or held-back frame when one is drawn */
-		f = draw(WINDOW);
+		f = fuzz_draw(WINDOW);
 		n = 1;
 		break;
 	}
-	paddr_t pa = f << 12 | (draw(16) == 0 ? 1 + draw(4095) : 0);
+	paddr_t pa = f << 12 | (fuzz_draw(16) == 0 ? 1 + fuzz_draw(4095) : 0);
 	/* the model's verdict (phys.h): the address itself when unaligned or empty, else the first
 	 * frame the allocator may not hold, else the first free one; none when all are handed out */
 	uint64_t want = UINT64_MAX, first_free = UINT64_MAX;
@@ -381,23 +369,24 @@ static void op_free_list(void)
 {
 	static uint64_t list[WINDOW + 1];
 	static uint8_t seen[WINDOW];
-	size_t k = nallocs ? 1 + draw(MIN(nallocs, 3)) : 0;
-	enum phys_owner owner = nallocs && draw(4) ? allocs[nallocs - 1].owner : (enum phys_owner)draw(PHYS_OWNER_NONE);
+	size_t k = nallocs ? 1 + fuzz_draw(MIN(nallocs, 3)) : 0;
+	enum phys_owner owner = nallocs && fuzz_draw(4) ? allocs[nallocs - 1].owner
+							: (enum phys_owner)fuzz_draw(PHYS_OWNER_NONE);
 	uint64_t n = 0;
 	for (size_t j = 0; j < k; j++)   /* the last k allocations, their frames in pieces at random places */
 		for (uint64_t f = allocs[nallocs - 1 - j].pa >> 12, e = f + allocs[nallocs - 1 - j].n; f < e;) {
-			uint64_t piece = 1 + draw(e - f), at = draw(n + 1);
+			uint64_t piece = 1 + fuzz_draw(e - f), at = fuzz_draw(n + 1);
 			memmove(list + at + piece, list + at, (n - at) * sizeof(*list));
 			for (uint64_t q = 0; q < piece; q++)
 				list[at + q] = f + q;
 			n += piece;
 			f += piece;
 		}
-	if (n < WINDOW && draw(3)) {
-		uint64_t v, at = draw(n + 1);
-		switch (draw(4)) {
-		case 0: v = n ? list[draw(n)] : 0; break;
-		case 1: v = draw(WINDOW); break;   /* free, unusable or someone else's: the model says */
+	if (n < WINDOW && fuzz_draw(3)) {
+		uint64_t v, at = fuzz_draw(n + 1);
+		switch (fuzz_draw(4)) {
+		case 0: v = n ? list[fuzz_draw(n)] : 0; break;
+		case 1: v = fuzz_draw(WINDOW); break;   /* free, unusable or someone else's: the model says */
 		case 2: v = 0; break;
 		default: v = draw_u64(); break;
 		}
@@ -453,21 +442,20 @@ static void op_release(void)
 /* Builds the map from the input; returns its size in bytes, *dsz the stride. */
 static size_t gen_map(size_t *dsz, size_t *nd)
 {
-	*dsz = draw(16) == 0 ? draw(72) : 40 + 8 * draw(4);   /* any stride, usually a real one */
-	*nd = draw(4) == 0 ? draw(MAX_DESC + 1) : draw(40);
+	*dsz = fuzz_draw(16) == 0 ? fuzz_draw(72) : 40 + 8 * fuzz_draw(4);   /* any stride, usually a real one */
+	*nd = fuzz_draw(4) == 0 ? fuzz_draw(MAX_DESC + 1) : fuzz_draw(40);
 	size_t stride = *dsz < 40 ? 40 : *dsz;   /* a short stride is refused before any read */
 	for (size_t i = 0; i < *nd; i++)
 		gen_desc(mapbuf + i * stride, stride);
 	size_t size = *nd * *dsz;
-	if (draw(32) == 0 && *dsz)
-		size += 1 + draw(*dsz - 1 ? *dsz - 1 : 1);   /* not a multiple of the stride */
+	if (fuzz_draw(32) == 0 && *dsz)
+		size += 1 + fuzz_draw(*dsz - 1 ? *dsz - 1 : 1);   /* not a multiple of the stride */
 	return size;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	in = data;
-	in_left = size;
+	fuzz_input_begin(data, size);
 	bugcheck_set_hook(bugcheck_record_hook);
 	memset(cover_now, 0, sizeof(cover_now));
 	memset(cover_loader, 0, sizeof(cover_loader));
@@ -498,8 +486,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    st.highest_pfn != highest)
 		fail("statistics after init differ from the model", st.usable_pages, now + loader);
 	check_state();
-	for (int k = 0; k < MAX_CALLS && in_left; k++) {
-		switch (draw(11)) {
+	for (int k = 0; k < MAX_CALLS && fuzz_in_left; k++) {
+		switch (fuzz_draw(11)) {
 		case 0: case 1: case 2: op_alloc(); break;
 		case 3: op_zeroed(); break;
 		case 4: case 5: case 6: op_free(); break;

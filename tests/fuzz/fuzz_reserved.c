@@ -18,23 +18,9 @@
 #include "model_syspte.h"
 #include "reserved.h"
 #include "model_syspte.c"
+#include "fuzz_input.h"
 
 #define MAX_CALLS 512
-
-static const uint8_t *in;
-static size_t in_left;
-
-/* Choice in [0, n) from the next input bytes (as many as n needs, little-endian); 0 once the
- * input is exhausted. */
-static uint64_t input_draw(uint64_t n)
-{
-	if (n <= 1)
-		return 0;
-	uint64_t v = 0, span = n - 1;
-	for (unsigned shift = 0; span && in_left; shift += 8, span >>= 8, in++, in_left--)
-		v |= (uint64_t)*in << shift;
-	return v % n;
-}
 
 /* Aborts (a libFuzzer crash) when the model saw a disagreement. */
 static void require_agreement(uint64_t f0)
@@ -49,11 +35,10 @@ static void require_agreement(uint64_t f0)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint64_t f0 = model_counts.failures;
-	in = data;
-	in_left = size;
-	if (model_begin(input_draw, MODEL_WILD | MODEL_STRICT_ROOM | MODEL_CPUS))
+	fuzz_input_begin(data, size);
+	if (model_begin(fuzz_draw, MODEL_WILD | MODEL_STRICT_ROOM | MODEL_CPUS))
 		abort();
-	for (int k = 0; k < MAX_CALLS && in_left; k++) {
+	for (int k = 0; k < MAX_CALLS && fuzz_in_left; k++) {
 		model_step();
 		require_agreement(f0);
 	}

@@ -626,6 +626,31 @@ static void check_unmap_tlb(uint64_t i, uint64_t n)
 		fail("unmap TLB invalidations differ from the documented policy", fake_tlb.pages, fake_tlb.alls);
 }
 
+/* A refused (or no-op) unmap by call, h's MDL saved before it: no TLB flush, the MDL unchanged. */
+static void check_unmap_refused(const char *call, const struct hmdl *h, const struct hmdl_saved *saved)
+{
+	char what[80];
+	if (fake_tlb.flushes) {
+		snprintf(what, sizeof(what), "refused %s flushed the TLB", call);
+		fail(what, fake_tlb.flushes, fake_tlb.pages);
+	}
+	if (!hmdl_same(h, saved)) {
+		snprintf(what, sizeof(what), "refused %s changed the MDL", call);
+		fail(what, (uint16_t)h->mdl.MdlFlags, 0);
+	}
+}
+
+/* A done unmap by call, h's MDL saved before it: the MDL's address gone, its mapped flags cleared. */
+static void check_unmap_mdl_reset(const char *call, const struct hmdl *h, const struct hmdl_saved *saved)
+{
+	char what[80];
+	if (h->mdl.MappedSystemVa ||
+	    h->mdl.MdlFlags != (CSHORT)(saved->mdl.MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED))) {
+		snprintf(what, sizeof(what), "%s did not reset the MDL", call);
+		fail(what, (uint16_t)h->mdl.MdlFlags, 0);
+	}
+}
+
 /* The model's leaves of the spans [i, i + n) touches are gone after their unmap. */
 static void model_leaves_after_unmap(uint64_t i, uint64_t n)
 {
@@ -682,16 +707,12 @@ static void op_unmap(void)
 		fail("unmap asked the physical allocator for memory", phys_alloc_calls - calls, 0);
 	check_bugcheck(&e, before);
 	if (e.code || n == 0 || find_containing(i) < 0) {
-		if (fake_tlb.flushes)
-			fail("refused unmap flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
-		if (!hmdl_same(h, &saved))
-			fail("refused unmap changed the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+		check_unmap_refused("unmap", h, &saved);
 		check_resv_ptes(find_containing(i));
 		return;
 	}
 	check_unmap_tlb(i, n);
-	if (h->mdl.MappedSystemVa || h->mdl.MdlFlags != (CSHORT)(saved.mdl.MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED)))
-		fail("unmap did not reset the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+	check_unmap_mdl_reset("unmap", h, &saved);
 	model_leaves_after_unmap(i, n);
 	for (uint64_t k = i; k < i + n; k++)
 		mpfn[k] = 0, mstart[k] = false;
@@ -900,16 +921,12 @@ static void op_unmap_locked(void)
 	MmUnmapLockedPages((PVOID)addr, use ? &h->mdl : NULL);
 	check_bugcheck(&e, before);
 	if (e.code || noop || n == 0) {
-		if (fake_tlb.flushes)
-			fail("refused MmUnmapLockedPages flushed the TLB", fake_tlb.flushes, fake_tlb.pages);
-		if (!hmdl_same(h, &saved))
-			fail("refused MmUnmapLockedPages changed the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+		check_unmap_refused("MmUnmapLockedPages", h, &saved);
 		check_resv_ptes(at);
 		return;
 	}
 	check_unmap_tlb(ai, n);
-	if (h->mdl.MappedSystemVa || h->mdl.MdlFlags != (CSHORT)(saved.mdl.MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED)))
-		fail("MmUnmapLockedPages did not reset the MDL", (uint16_t)h->mdl.MdlFlags, 0);
+	check_unmap_mdl_reset("MmUnmapLockedPages", h, &saved);
 	model_leaves_after_unmap(ai, n);
 	for (uint64_t k = ai; k < ai + n; k++)
 		mpfn[k] = 0, mstart[k] = false, owner[k] = -1;   /* the whole reservation: its span is n */

@@ -28,6 +28,16 @@
 static uint64_t rng = 0x1a26e5eedULL;
 static uint64_t draw(uint64_t n) { return n ? test_rng_next(&rng) % n : 0; }
 
+/* A fresh 64 MiB machine, its region in *r and a DIVISIBLE reservation of spans 2 MiB spans there
+ * (returned); 0 when either could not be made. */
+static vaddr_t fresh_divisible(struct syspte_region **r, uint64_t spans, uint32_t tag)
+{
+	if (host_machine_create(64ULL << 20, 64ULL << 20))
+		return 0;
+	*r = reserved_region();
+	return syspte_reserve(*r, spans * SYSPTE_SPAN_PAGES, tag, SYSPTE_FLAG_DIVISIBLE);
+}
+
 /*
  * 1: leaves of every memory type at generated spans of a DIVISIBLE reservation, each
  * corrupted in one way a correct map never writes (a reserved address bit 13..20: the frame not
@@ -40,10 +50,8 @@ static unsigned test_check_leaf_entry(unsigned *cases)
 	const uint32_t tag = 0x6b636843;   /* 'Chck' */
 	unsigned missed = 0;
 	*cases = 0;
-	if (host_machine_create(64ULL << 20, 64ULL << 20))
-		return 1;
-	struct syspte_region *r = reserved_region();
-	vaddr_t v = syspte_reserve(r, 8 * SYSPTE_SPAN_PAGES, tag, SYSPTE_FLAG_DIVISIBLE);
+	struct syspte_region *r;
+	vaddr_t v = fresh_divisible(&r, 8, tag);
 	if (!v || v % (8 * SIZE_2M))
 		return 1;
 	static uint64_t pfns[SYSPTE_SPAN_PAGES];
@@ -94,10 +102,8 @@ static unsigned test_check_table_under_leaf(unsigned *cases)
 	const uint32_t tag = 0x72646e55;   /* 'Undr' */
 	unsigned missed = 0;
 	*cases = 0;
-	if (host_machine_create(64ULL << 20, 64ULL << 20))
-		return 1;
-	struct syspte_region *r = reserved_region();
-	vaddr_t v = syspte_reserve(r, 4 * SYSPTE_SPAN_PAGES, tag, SYSPTE_FLAG_DIVISIBLE);
+	struct syspte_region *r;
+	vaddr_t v = fresh_divisible(&r, 4, tag);
 	if (!v)
 		return 1;
 	static uint64_t pfns[SYSPTE_SPAN_PAGES];

@@ -164,17 +164,26 @@ static uint64_t some_held(void)
 	return WIN;
 }
 
-/* Frees part of the run of held frames around a held frame (any owners, several allocations). */
-static void step_free(void)
+/* The maximal run [*a, *b) of held frames around a random held frame; false when none is found. */
+static bool some_held_run(uint64_t *a, uint64_t *b)
 {
 	uint64_t f = some_held();
 	if (f == WIN)
+		return false;
+	*a = f, *b = f + 1;
+	while (*a > 0 && st[*a - 1] == S_HELD)
+		(*a)--;
+	while (*b < WIN && st[*b] == S_HELD)
+		(*b)++;
+	return true;
+}
+
+/* Frees part of the run of held frames around a held frame (any owners, several allocations). */
+static void step_free(void)
+{
+	uint64_t a, b;
+	if (!some_held_run(&a, &b))
 		return;
-	uint64_t a = f, b = f + 1;
-	while (a > 0 && st[a - 1] == S_HELD)
-		a--;
-	while (b < WIN && st[b] == S_HELD)
-		b++;
 	uint64_t s = a + below(b - a), e = s + 1 + below(b - s);
 	uint64_t c0 = bugcheck_last.count;
 	phys_free(s << 12, e - s);
@@ -187,14 +196,9 @@ static void step_free(void)
 /* A free over held frames and one free frame: bug check 0x1A, nothing changed (owners included). */
 static void step_misfree(void)
 {
-	uint64_t f = some_held();
-	if (f == WIN)
+	uint64_t a, b;
+	if (!some_held_run(&a, &b))
 		return;
-	uint64_t a = f, b = f + 1;
-	while (a > 0 && st[a - 1] == S_HELD)
-		a--;
-	while (b < WIN && st[b] == S_HELD)
-		b++;
 	if (b >= WIN || st[b] != S_FREE)
 		return;
 	uint64_t s = a + below(b - a);

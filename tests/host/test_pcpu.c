@@ -60,28 +60,14 @@
 #include "phys.h"
 #include "reserved.h"
 #include "test_rng.h"
+#include "cpu_race.h"
 
 #define NCPUS 4
 #define REGION_PAGES 4096u             /* 16 MiB: 64 chunks, 4 per cache */
 #define MAXL 48                        /* reservations a CPU holds at once */
 #define INBOX 64                       /* reservations handed to a CPU, not freed yet */
+_Static_assert(INBOX <= RACE_INBOX_MAX, "an inbox holds at most RACE_INBOX_MAX");
 #define TAG_OF(cpu) (0x30555043u + ((uint32_t)(cpu) << 24))   /* 'CPU0' .. 'CPU3' */
-
-static uint64_t failures;              /* disagreements, any thread */
-
-/* Counts a failure; prints the first twenty. */
-static void bad(unsigned cpu, const char *what, uint64_t a, uint64_t b)
-{
-	if (__atomic_fetch_add(&failures, 1, __ATOMIC_RELAXED) < 20)
-		printf("# CPU %u: %s (0x%llx, 0x%llx)\n", cpu, what, (unsigned long long)a, (unsigned long long)b);
-}
-
-/* No call of the concurrent test may bug-check. */
-static void bugcheck_is_failure(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4)
-{
-	(void)p3, (void)p4;
-	bad(fake_cpu, "unexpected bug check", code, p1 ^ p2);
-}
 
 /* Runs fn(cpu, arg) on CPUs 0..n-1 at once, one host thread each, all online (fake_smp_run); the
  * caller acts as CPU 0 alone again afterwards. */
@@ -93,27 +79,17 @@ static void run_cpus(unsigned n, void (*fn)(unsigned cpu, void *arg), void *arg)
 
 /* ---------------------------------------------------------------- the concurrent test */
 
-struct item {
-	vaddr_t va;
-	uint64_t n;
-	uint32_t tag, id;
-	uint64_t moff, mn, pfn0;       /* mapped pages [moff, moff + mn) with frames pfn0 + k; mn 0: none */
-};
-
 struct cpu_state {
 	unsigned cpu;
 	uint64_t rng, ops;
-	struct item own[MAXL];
+	struct race_item own[MAXL];
 	unsigned nown;
-	pthread_mutex_t lock;          /* guards the inbox */
-	struct item inbox[INBOX];
-	unsigned ninbox;
+	struct race_inbox inbox;
 };
 
 static struct cpu_state cpus[NCPUS];
 static struct syspte_region *region;
 static uint32_t shadow[REGION_PAGES];  /* id of the reservation (guard page included) owning each page; 0 free */
-static uint32_t next_id = 1;
 static uint64_t guard;
 static volatile int stop_checks;
 
@@ -123,55 +99,34 @@ static uint64_t draw(struct cpu_state *c, uint64_t n)
 	return n ? x % n : 0;
 }
 
-static uint64_t page_of(vaddr_t va) { return (va - SYSPTE_BASE) >> PAGE_SHIFT; }
-
-/* Claims the pages of a reservation just returned; a page owned already is an overlap. */
-static void claim(unsigned cpu, const struct item *it)
-{
-	uint64_t s = page_of(it->va);
-	for (uint64_t k = 0; k < it->n + guard; k++) {
-		uint32_t zero = 0;
-		if (!__atomic_compare_exchange_n(&shadow[s + k], &zero, it->id, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			bad(cpu, "a reservation overlaps a live one", it->va + k * PAGE_SIZE, zero);
-	}
-}
-
-/* Gives the pages back to the shadow, before the region frees them. */
-static void unclaim(const struct item *it)
-{
-	uint64_t s = page_of(it->va);
-	for (uint64_t k = 0; k < it->n + guard; k++)
-		__atomic_store_n(&shadow[s + k], 0, __ATOMIC_RELEASE);
-}
-
 /* Checks the PTEs of it's pages against its mapping. */
-static void check_ptes(unsigned cpu, const struct item *it)
+static void check_ptes(unsigned cpu, const struct race_item *it)
 {
 	for (uint64_t k = 0; k < it->n; k++) {
 		paddr_t pa;
 		bool m = pt_query(host_machine_pt(), it->va + k * PAGE_SIZE, &pa, NULL, NULL);
 		bool want = k >= it->moff && k < it->moff + it->mn;
 		if (m != want || (m && pa_to_pfn(pa) != it->pfn0 + k - it->moff))
-			bad(cpu, "a PTE differs from the mapping made", it->va + k * PAGE_SIZE, m);
+			race_bad(cpu, "a PTE differs from the mapping made", it->va + k * PAGE_SIZE, m);
 	}
 }
 
-static void unmap_item(struct cpu_state *c, struct item *it)
+static void unmap_item(struct cpu_state *c, struct race_item *it)
 {
 	if (!it->mn)
 		return;
 	if (syspte_unmap(region, it->va + it->moff * PAGE_SIZE, it->tag, it->mn) != SYSPTE_OK)
-		bad(c->cpu, "unmap refused", it->va, it->mn);
+		race_bad(c->cpu, "unmap refused", it->va, it->mn);
 	it->mn = 0;
 	check_ptes(c->cpu, it);
 }
 
-static void free_item(struct cpu_state *c, struct item *it)
+static void free_item(struct cpu_state *c, struct race_item *it)
 {
 	unmap_item(c, it);
-	unclaim(it);
+	race_unclaim(shadow, guard, it);
 	if (syspte_release(region, it->va, it->tag) != SYSPTE_OK)
-		bad(c->cpu, "free refused", it->va, it->n);
+		race_bad(c->cpu, "free refused", it->va, it->n);
 }
 
 static void op_reserve(struct cpu_state *c)
@@ -185,17 +140,17 @@ static void op_reserve(struct cpu_state *c)
 	vaddr_t va = syspte_reserve(region, n, tag, flags);
 	if (!va)
 		return;   /* the region may be full for a moment; the drain tests prove refusals exact */
-	if (!syspte_in_region(region, va) || va % PAGE_SIZE || page_of(va) + n + guard > REGION_PAGES)
-		return bad(c->cpu, "a reservation outside the region", va, n);
+	if (!syspte_in_region(region, va) || va % PAGE_SIZE || race_page_of(va) + n + guard > REGION_PAGES)
+		return race_bad(c->cpu, "a reservation outside the region", va, n);
 	if (flags && (va / PAGE_SIZE) % n)
-		bad(c->cpu, "a DIVISIBLE reservation not divisible", va, n);
-	struct item *it = &c->own[c->nown++];
-	*it = (struct item){ .va = va, .n = n, .tag = tag, .id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED) };
-	claim(c->cpu, it);
+		race_bad(c->cpu, "a DIVISIBLE reservation not divisible", va, n);
+	struct race_item *it = &c->own[c->nown++];
+	*it = (struct race_item){ .va = va, .n = n, .tag = tag, .id = race_new_id() };
+	race_claim(shadow, guard, c->cpu, it);
 	check_ptes(c->cpu, it);
 }
 
-static void op_map(struct cpu_state *c, struct item *it)
+static void op_map(struct cpu_state *c, struct race_item *it)
 {
 	if (it->mn)
 		return;
@@ -204,18 +159,18 @@ static void op_map(struct cpu_state *c, struct item *it)
 	for (uint64_t k = 0; k < mn; k++)
 		pfns[k] = pfn0 + k;
 	if (syspte_map(region, it->va + off * PAGE_SIZE, it->tag, pfns, mn, PT_CACHE_WB) != SYSPTE_OK)
-		return bad(c->cpu, "map refused", it->va, mn);
+		return race_bad(c->cpu, "map refused", it->va, mn);
 	it->moff = off, it->mn = mn, it->pfn0 = pfn0;
 	check_ptes(c->cpu, it);
 }
 
-static void op_lookup_own(struct cpu_state *c, const struct item *it)
+static void op_lookup_own(struct cpu_state *c, const struct race_item *it)
 {
 	struct syspte_info info;
 	vaddr_t va = it->va + draw(c, it->n) * PAGE_SIZE;
 	if (!syspte_lookup(region, va, &info) || info.base != it->va || info.npages != it->n || info.tag != it->tag ||
 	    info.mapped != it->mn || syspte_reservation_base(region, va) != it->va)
-		bad(c->cpu, "lookup of an own reservation differs", va, info.base);
+		race_bad(c->cpu, "lookup of an own reservation differs", va, info.base);
 }
 
 /* Any page: whatever another CPU does meanwhile, a reservation found contains the page. */
@@ -225,7 +180,7 @@ static void op_lookup_any(struct cpu_state *c)
 	vaddr_t va = SYSPTE_BASE + draw(c, REGION_PAGES) * PAGE_SIZE;
 	if (syspte_lookup(region, va, &info) && (va < info.base || va >= info.base + info.npages * PAGE_SIZE ||
 						 info.mapped > info.npages))
-		bad(c->cpu, "a lookup found a reservation not containing the page", va, info.base);
+		race_bad(c->cpu, "a lookup found a reservation not containing the page", va, info.base);
 }
 
 /* Hands an own reservation (unmapped) to the next CPU, which frees it. */
@@ -236,44 +191,24 @@ static void op_hand_off(struct cpu_state *c)
 	unsigned k = (unsigned)draw(c, c->nown);
 	struct cpu_state *to = &cpus[(c->cpu + 1 + draw(c, NCPUS - 1)) % NCPUS];
 	unmap_item(c, &c->own[k]);
-	pthread_mutex_lock(&to->lock);
-	bool room = to->ninbox < INBOX;
-	if (room)
-		to->inbox[to->ninbox++] = c->own[k];
-	pthread_mutex_unlock(&to->lock);
-	if (room)
+	if (race_inbox_put(&to->inbox, &c->own[k]))
 		c->own[k] = c->own[--c->nown];
 }
 
-/* Frees what other CPUs handed to this one. */
+/* Frees what other CPUs handed to this one, first handed first. */
 static void free_inbox(struct cpu_state *c)
 {
-	struct item got[INBOX];
-	pthread_mutex_lock(&c->lock);
-	unsigned n = c->ninbox;
-	memcpy(got, c->inbox, n * sizeof(got[0]));
-	c->ninbox = 0;
-	pthread_mutex_unlock(&c->lock);
+	struct race_item got[RACE_INBOX_MAX];
+	unsigned n = race_inbox_take(&c->inbox, got);
 	for (unsigned k = 0; k < n; k++)
 		free_item(c, &got[k]);
-}
-
-/* The accounting identity at one moment (the statistics are taken with the caches frozen). */
-static void check_identity(unsigned cpu)
-{
-	struct syspte_stats s;
-	syspte_get_stats(region, &s);
-	if (s.free_pages + s.pages_reserved + s.live * guard != REGION_PAGES || s.cached_pages > s.free_pages)
-		bad(cpu, "free + reserved + guards != region", s.free_pages, s.pages_reserved);
-	if (syspte_check(region))
-		bad(cpu, "syspte_check failed while the CPUs work", 0, 0);
 }
 
 static void cpu_main(unsigned cpu, void *arg)
 {
 	struct cpu_state *c = &((struct cpu_state *)arg)[cpu];
 	for (uint64_t k = 0; k < c->ops; k++) {
-		struct item *it = c->nown ? &c->own[draw(c, c->nown)] : NULL;
+		struct race_item *it = c->nown ? &c->own[draw(c, c->nown)] : NULL;
 		switch (draw(c, 20)) {
 		case 0: case 1: case 2: case 3: case 4: case 5: case 6: op_reserve(c); break;
 		case 7: case 8: case 9:
@@ -290,34 +225,34 @@ static void cpu_main(unsigned cpu, void *arg)
 		default: free_inbox(c); break;
 		}
 		if (c->cpu == 0 && k % 256 == 0)
-			check_identity(c->cpu);
+			race_check_identity(region, REGION_PAGES, guard, c->cpu);
 	}
 }
 
 /* syspte_for_each's callback: every live reservation once, as the shadow has it. */
 static void walk_resv(const struct syspte_info *info, void *arg)
 {
-	uint64_t *n = arg, s = page_of(info->base);
+	uint64_t *n = arg, s = race_page_of(info->base);
 	(*n)++;
 	for (unsigned c = 0; c < NCPUS; c++)
 		for (unsigned k = 0; k < cpus[c].nown; k++)
 			if (cpus[c].own[k].va == info->base) {
-				const struct item *it = &cpus[c].own[k];
+				const struct race_item *it = &cpus[c].own[k];
 				if (info->npages != it->n || info->tag != it->tag || info->mapped != it->mn || shadow[s] != it->id)
-					bad(0, "a walked reservation differs from the shadow", info->base, info->npages);
+					race_bad(0, "a walked reservation differs from the shadow", info->base, info->npages);
 				return;
 			}
-	bad(0, "a walked reservation nobody holds", info->base, info->npages);
+	race_bad(0, "a walked reservation nobody holds", info->base, info->npages);
 }
 
 static uint8_t walked_free[REGION_PAGES];
 
 static void walk_free(vaddr_t va, uint64_t n, void *arg)
 {
-	uint64_t *runs = arg, s = page_of(va);
+	uint64_t *runs = arg, s = race_page_of(va);
 	(*runs)++;
 	if ((s && !shadow[s - 1]) || s + n > REGION_PAGES || (s + n < REGION_PAGES && !shadow[s + n]))
-		bad(0, "a free run not maximal or past the region", va, n);
+		race_bad(0, "a free run not maximal or past the region", va, n);
 	for (uint64_t k = s; k < s + n && k < REGION_PAGES; k++)
 		walked_free[k]++;
 }
@@ -363,12 +298,12 @@ static void check_against_shadow(const char *when)
 	   when, (unsigned long long)s.live, (unsigned long long)live, (unsigned long long)s.pages_reserved,
 	   (unsigned long long)pages, (unsigned long long)s.pages_mapped, (unsigned long long)mapped,
 	   (unsigned long long)s.free_pages, (unsigned long long)free, (unsigned long long)s.cached_pages);
-	uint64_t f0 = failures;
+	uint64_t f0 = race_failures;
 	syspte_for_each(region, walk_resv, &nwalked);
-	ok(nwalked == live && failures == f0, "%s: the walk of reservations is the shadow's", when);
+	ok(nwalked == live && race_failures == f0, "%s: the walk of reservations is the shadow's", when);
 	memset(walked_free, 0, sizeof(walked_free));
 	syspte_for_each_free(region, walk_free, &runs);
-	bool same = failures == f0;
+	bool same = race_failures == f0;
 	for (unsigned i = 0; i < REGION_PAGES; i++)
 		same &= walked_free[i] == !shadow[i];
 	ok(same, "%s: the free runs (%llu, cached pages among them) are exactly the shadow's free pages", when,
@@ -391,23 +326,23 @@ static void run_concurrent(bool verifier, uint64_t ops)
 	region = reserved_region();
 	guard = syspte_guard_pages(region);
 	memset(shadow, 0, sizeof(shadow));
-	failures = 0;
-	bugcheck_set_hook(bugcheck_is_failure);
+	race_failures = 0;
+	bugcheck_set_hook(race_bugcheck_is_failure);
 	for (unsigned c = 0; c < NCPUS; c++) {
 		cpus[c] = (struct cpu_state){ .cpu = c, .rng = 0x9E3779B97F4A7C15ULL * (c + 1) + verifier, .ops = ops };
-		pthread_mutex_init(&cpus[c].lock, NULL);
+		race_inbox_init(&cpus[c].inbox, INBOX);
 	}
 	run_cpus(NCPUS, cpu_main, cpus);
-	ok(failures == 0, "%s: %u CPUs, %llu calls each: no overlap, every lookup, PTE, check and identity right "
+	ok(race_failures == 0, "%s: %u CPUs, %llu calls each: no overlap, every lookup, PTE, check and identity right "
 	   "while they ran", mode, NCPUS, (unsigned long long)ops);
 	/* what is still in the inboxes goes back to the CPUs that were handed it */
 	for (unsigned c = 0; c < NCPUS; c++) {
 		unsigned k = 0;
-		for (; k < cpus[c].ninbox && cpus[c].nown < MAXL; k++)
-			cpus[c].own[cpus[c].nown++] = cpus[c].inbox[k];
-		for (fake_cpu_switch(c); k < cpus[c].ninbox; k++)
-			free_item(&cpus[c], &cpus[c].inbox[k]);
-		cpus[c].ninbox = 0;
+		for (; k < cpus[c].inbox.n && cpus[c].nown < MAXL; k++)
+			cpus[c].own[cpus[c].nown++] = cpus[c].inbox.item[k];
+		for (fake_cpu_switch(c); k < cpus[c].inbox.n; k++)
+			free_item(&cpus[c], &cpus[c].inbox.item[k]);
+		cpus[c].inbox.n = 0;
 	}
 	fake_cpu_switch(0);
 	syspte_dump(region);
@@ -425,10 +360,10 @@ static void run_concurrent(bool verifier, uint64_t ops)
 	}
 	fake_cpu_switch(0);
 	check_against_shadow(verifier ? "verifier mode, all freed" : "normal mode, all freed");
-	ok(failures == 0, "%s: the teardown's calls all succeeded", mode);
+	ok(race_failures == 0, "%s: the teardown's calls all succeeded", mode);
 	bugcheck_set_hook(NULL);
 	for (unsigned c = 0; c < NCPUS; c++)
-		pthread_mutex_destroy(&cpus[c].lock);
+		pthread_mutex_destroy(&cpus[c].inbox.lock);
 	mm_verifier_set(false);
 }
 
@@ -452,18 +387,18 @@ static void steady_cpu(unsigned cpu, void *arg)
 		unsigned slot = (unsigned)(k % STEADY_LIVE);
 		test_rng_next(&rng);
 		if (v[slot] && syspte_release(region, v[slot], tag) != SYSPTE_OK)
-			bad(cpu, "steady state: a free refused", v[slot], 0);
+			race_bad(cpu, "steady state: a free refused", v[slot], 0);
 		uint64_t n = 1 + rng % 16;
 		uint32_t flags = (rng >> 8) % 8 ? 0 : SYSPTE_FLAG_DIVISIBLE;
 		v[slot] = syspte_reserve(region, n, tag, flags);
 		if (!v[slot])
 			__atomic_fetch_add(&st->failed, 1, __ATOMIC_RELAXED);
 		else if (flags && (v[slot] / PAGE_SIZE) % n)
-			bad(cpu, "steady state: a DIVISIBLE reservation not divisible", v[slot], n);
+			race_bad(cpu, "steady state: a DIVISIBLE reservation not divisible", v[slot], n);
 	}
 	for (unsigned k = 0; k < STEADY_LIVE; k++)
 		if (v[k] && syspte_release(region, v[k], tag) != SYSPTE_OK)
-			bad(cpu, "steady state: a free refused", v[k], 0);
+			race_bad(cpu, "steady state: a free refused", v[k], 0);
 }
 
 /*
@@ -474,8 +409,8 @@ static void test_steady_state(uint64_t ops)
 {
 	host_machine_create(64ULL << 20, REGION_PAGES * PAGE_SIZE);
 	region = reserved_region();
-	failures = 0;
-	bugcheck_set_hook(bugcheck_is_failure);
+	race_failures = 0;
+	bugcheck_set_hook(race_bugcheck_is_failure);
 	struct steady st = { .ops = ops };
 	run_cpus(NCPUS, steady_cpu, &st);
 	struct syspte_stats s;
@@ -483,7 +418,7 @@ static void test_steady_state(uint64_t ops)
 	uint64_t calls = s.cache_fast + s.cache_slow;
 	printf("# steady state: %llu calls without the region's lock, %llu with it, %llu drains\n",
 	       (unsigned long long)s.cache_fast, (unsigned long long)s.cache_slow, (unsigned long long)s.cache_drains);
-	ok(failures == 0 && st.failed == 0 && s.cache_drains == 0, "steady state: %u CPUs, %llu reserve+free each, "
+	ok(race_failures == 0 && st.failed == 0 && s.cache_drains == 0, "steady state: %u CPUs, %llu reserve+free each, "
 	   "none refused or drained", NCPUS, (unsigned long long)ops);
 	ok(calls >= 2 * NCPUS * ops && s.cache_fast * 100 >= calls * 95,
 	   "steady state: at least 95%% of the reserves and frees took no region lock (%llu of %llu)",
@@ -1150,7 +1085,7 @@ static void test_adopt_refused(void)
 	bool ok2 = true;
 	for (int k = 0; k < 4; k++)
 		ok2 &= (mine[k] = syspte_reserve(r, 16, TAG1, 0)) != 0 && mine[k] - mine[0] == (uint64_t)k * 16 * PAGE_SIZE;
-	uint64_t own = page_of(mine[0]);
+	uint64_t own = race_page_of(mine[0]);
 	struct syspte_cache *c = r->cache.cpu[1];
 	ok2 &= c && c->nchunks == 1 && r->cache.max_chunks == 1 && own % SYSPTE_CHUNK_PAGES == 0 &&
 	       (own == 0 || own == SMALL_ADOPT_PAGES - SYSPTE_CHUNK_PAGES);
@@ -1168,14 +1103,14 @@ static void test_adopt_refused(void)
 	bool kept = true;
 	for (uint64_t sz = 1; sz <= SYSPTE_CACHE_MAX_PAGES && ok2; sz++) {
 		vaddr_t v = syspte_reserve(r, sz, TAG1, 0);
-		kept &= v && c->nchunks == 1 && r->cache.adopted == 0 && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 0 &&
+		kept &= v && c->nchunks == 1 && r->cache.adopted == 0 && r->cache.owner[race_page_of(v) >> SYSPTE_CHUNK_SHIFT] == 0 &&
 			syspte_check(r) == 0;
 		kept &= syspte_release(r, v, TAG1) == SYSPTE_OK;
 	}
 	ok(ok2 && kept, "CPU 1's requests of 1..16 pages: placed by the allocator, its cache adopts no chunk past its share");
 	fake_cpu_switch(3);
 	vaddr_t w = syspte_reserve(r, 4, TAG1, 0);
-	ok(w && r->cache.adopted == 1 && r->cache.owner[page_of(w) >> SYSPTE_CHUNK_SHIFT] == 4 && syspte_check(r) == 0,
+	ok(w && r->cache.adopted == 1 && r->cache.owner[race_page_of(w) >> SYSPTE_CHUNK_SHIFT] == 4 && syspte_check(r) == 0,
 	   "CPU 3, with no cache, adopts the chunk around its 4 pages");
 	syspte_release(r, w, TAG1);
 	fake_cpu_switch(1);
@@ -1282,7 +1217,7 @@ static void test_divisible_miss_in_parked_chunk(void)
 			}
 		all &= c->parked_mask == 1ULL << n && c->free == n;
 		vaddr_t d = syspte_reserve(r, n, TAG1, SYSPTE_FLAG_DIVISIBLE);
-		all &= d && (d / PAGE_SIZE) % n == 0 && r->cache.owner[page_of(d) >> SYSPTE_CHUNK_SHIFT] != 2 && c->nofit == 0;
+		all &= d && (d / PAGE_SIZE) % n == 0 && r->cache.owner[race_page_of(d) >> SYSPTE_CHUNK_SHIFT] != 2 && c->nofit == 0;
 		uint64_t fast = stats().cache_fast;
 		vaddr_t w = syspte_reserve(r, n, TAG1, 0);
 		all &= w == run && stats().cache_fast == fast + 1;
@@ -1322,7 +1257,7 @@ static void test_carve_bound_exact(void)
 			all &= big && r->guard == 0 && stats().free_pages == keep && !r->cache.cpu[0];
 			fake_cpu_switch(1);
 			vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
-			bool cached = v && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 2;
+			bool cached = v && r->cache.owner[race_page_of(v) >> SYSPTE_CHUNK_SHIFT] == 2;
 			bool want = delta >= 0;
 			all &= v && cached == want && (r->cache.cpu[1] != NULL) == want && r->cache.carved == (uint64_t)want;
 			carved += cached;
@@ -2002,7 +1937,7 @@ static void test_divisible_in_active_chunks(void)
 				all &= (v[k] = syspte_reserve(r, 16, TAG1, 0)) != 0;
 			struct syspte_cache *c = r->cache.cpu[1];
 			all &= c && c->nchunks == 2 && c->free == 0 && r->guard == 0 && v[1] == v[0] + 16 * PAGE_SIZE &&
-			       page_of(v[0]) % SYSPTE_CHUNK_PAGES == 0;
+			       race_page_of(v[0]) % SYSPTE_CHUNK_PAGES == 0;
 			if (!all)
 				break;
 			vaddr_t run = v[freed];
@@ -2014,8 +1949,8 @@ static void test_divisible_in_active_chunks(void)
 					want = a;
 			uint64_t fast = stats().cache_fast;
 			vaddr_t w = syspte_reserve(r, n, TAG1, SYSPTE_FLAG_DIVISIBLE);
-			uint64_t widx = w ? page_of(w) >> SYSPTE_CHUNK_SHIFT : 0;
-			bool in_ab = widx == page_of(v[0]) >> SYSPTE_CHUNK_SHIFT || widx == page_of(v[4]) >> SYSPTE_CHUNK_SHIFT;
+			uint64_t widx = w ? race_page_of(w) >> SYSPTE_CHUNK_SHIFT : 0;
+			bool in_ab = widx == race_page_of(v[0]) >> SYSPTE_CHUNK_SHIFT || widx == race_page_of(v[4]) >> SYSPTE_CHUNK_SHIFT;
 			if (want)
 				all &= w == want && stats().cache_fast == fast + 1 && c->nchunks == 2;
 			else
@@ -2198,7 +2133,7 @@ static void test_map_unmap_lookup_take_no_region_lock(void)
 			for (uint64_t len = 1; off + len <= n; len++) {
 				fake_cpu_switch(1);
 				vaddr_t v = syspte_reserve(r, n, TAG1, 0);
-				all &= v != 0 && r->cache.owner[page_of(v) >> SYSPTE_CHUNK_SHIFT] == 2;
+				all &= v != 0 && r->cache.owner[race_page_of(v) >> SYSPTE_CHUNK_SHIFT] == 2;
 				uint64_t mapped0 = stats().pages_mapped;
 				fake_cpu_switch((unsigned)(off + len) % 2 ? 1 : 2);   /* the owner, or another CPU */
 				lock_play_hold(&r->lock, 0);   /* CPU 0 holds the region's lock */
