@@ -24,7 +24,8 @@
 
 /* The FADT's PM timer fields (ACPI 6.5, table 5.9), read here apart from acpi.c to judge it. */
 #define SUM_FADT_PM_TMR_BLK   76          /* 32-bit I/O port */
-#define SUM_FADT_PM_TMR_LEN   91          /* 4 when the timer exists */
+#define SUM_FADT_PM_TMR_LEN   91          /* SUM_PM_TMR_BYTES when the timer exists */
+#define SUM_PM_TMR_BYTES      4
 #define SUM_FADT_FLAGS        112
 #define SUM_FADT_HW_REDUCED   (1u << 20)  /* HW_REDUCED_ACPI: no fixed hardware, PM timer included */
 #define SUM_FADT_X_PM_TMR     208         /* a generic address structure: space id, ..., address at +4 */
@@ -157,7 +158,7 @@ static struct sum_fadt_pm sum_fadt_pm_timer(void)
 			f.port = (uint16_t)a;
 	}
 	uint64_t legacy = sum_le(t + SUM_FADT_PM_TMR_BLK, 4);
-	if (!f.port && t[SUM_FADT_PM_TMR_LEN] == 4 && legacy && legacy <= SUM_IO_PORT_MAX)
+	if (!f.port && t[SUM_FADT_PM_TMR_LEN] == SUM_PM_TMR_BYTES && legacy && legacy <= SUM_IO_PORT_MAX)
 		f.port = (uint16_t)legacy;
 	return f;
 }
