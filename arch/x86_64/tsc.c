@@ -1,6 +1,7 @@
-/* TSC calibration against the PIT or the ACPI PM timer (see tsc.h). */
+/* TSC calibration against the PIT or the ACPI PM timer, else CPUID's stated frequency (see tsc.h). */
 #include "tsc.h"
 #include "x86.h"
+#include "kstring.h"
 
 #define PIT_HZ            1193182u
 #define PIT_CH2_DATA      0x42
@@ -17,6 +18,13 @@
 #define PM_MASK24         0xFFFFFFu
 #define TSC_HZ_MIN        50000000ull      /* outside these, the measurement is wrong */
 #define TSC_HZ_MAX        20000000000ull
+#define CPUID_LEAF_TSC    0x15u   /* EAX/EBX: TSC / core crystal clock ratio; ECX: the crystal's Hz */
+#define CPUID_LEAF_FREQ   0x16u   /* EAX: processor base frequency in MHz */
+#define CPUID16_MHZ_MASK  0xFFFFu /* leaf 0x16 EAX[15:0]; EAX[31:16] are reserved */
+#define CPUID_INTEL_EBX   0x756e6547u   /* "Genu" */
+#define CPUID_INTEL_EDX   0x49656e69u   /* "ineI" */
+#define CPUID_INTEL_ECX   0x6c65746eu   /* "ntel" */
+#define HZ_PER_MHZ        1000000ull
 
 uint64_t tsc_at_kmain;
 static uint64_t tsc_freq;
@@ -83,16 +91,101 @@ static uint64_t tsc_measure_pm(uint16_t port, bool bits32)
 	return (t1 - t0) * PM_TIMER_HZ / ((now - start) & mask);
 }
 
+/* What CPUID says about the TSC's frequency: leaves 0x15 and 0x16, zero where the CPU lacks them. */
+struct tsc_cpuid {
+	bool intel;              /* vendor GenuineIntel: the leaves below have Intel's meaning */
+	uint32_t max_leaf;       /* CPUID 0 EAX: the highest basic leaf */
+	uint32_t den, num;       /* leaf 0x15 EAX, EBX: TSC / crystal = num / den (either 0: not enumerated) */
+	uint32_t crystal_hz;     /* leaf 0x15 ECX: the core crystal clock in Hz (0: not enumerated) */
+	uint32_t base_mhz;       /* leaf 0x16 EAX[15:0]: the processor base frequency in MHz (0: none) */
+};
+
+/* Reads leaves 0 and, when the highest basic leaf reaches them, 0x15 and 0x16 (a leaf past the
+ * highest returns another leaf's data on Intel CPUs, so it is never read). */
+static void tsc_cpuid_read(struct tsc_cpuid *c)
+{
+	uint32_t r[4];
+
+	memset(c, 0, sizeof(*c));
+	cpuid(0, 0, r);
+	c->max_leaf = r[0];
+	c->intel = r[1] == CPUID_INTEL_EBX && r[3] == CPUID_INTEL_EDX && r[2] == CPUID_INTEL_ECX;
+	if (c->max_leaf >= CPUID_LEAF_TSC) {
+		cpuid(CPUID_LEAF_TSC, 0, r);
+		c->den = r[0];
+		c->num = r[1];
+		c->crystal_hz = r[2];
+	}
+	if (c->max_leaf >= CPUID_LEAF_FREQ) {
+		cpuid(CPUID_LEAF_FREQ, 0, r);
+		c->base_mhz = r[0] & CPUID16_MHZ_MASK;
+	}
+}
+
+/* True when hz is a TSC frequency calibration may accept. */
+static bool tsc_hz_plausible(uint64_t hz)
+{
+	return hz >= TSC_HZ_MIN && hz <= TSC_HZ_MAX;
+}
+
+/*
+ * The TSC frequency CPUID states, by the SDM's rules (vol. 2A, CPUID leaves 15H and 16H), or 0,
+ * with the leaf that stated it in *src. Leaf 0x15: TSC = crystal x EBX / EAX when all three are
+ * non-zero (EBX 0: the ratio is not enumerated; ECX 0: the crystal is not, as on Skylake client
+ * CPUs). Otherwise leaf 0x16's base frequency, the rate an Intel invariant TSC runs at (what
+ * Linux's native_calibrate_tsc derives from it when ECX is 0, and its cpu_khz_from_cpuid when the
+ * ratio is missing). No crystal is guessed from the CPU model (Linux keeps a table for that; this
+ * kernel does not). Only for GenuineIntel: other vendors' leaves 0x15 and 0x16 are reserved. A
+ * value outside TSC_HZ_MIN..TSC_HZ_MAX counts as none. crystal x EBX < 2^64, so the product cannot
+ * overflow.
+ */
+static uint64_t tsc_hz_from_cpuid(const struct tsc_cpuid *c, const char **src)
+{
+	uint64_t hz;
+
+	if (!c->intel)
+		return 0;
+	if (c->max_leaf >= CPUID_LEAF_TSC && c->den && c->num && c->crystal_hz) {
+		hz = (uint64_t)c->crystal_hz * c->num / c->den;
+		if (tsc_hz_plausible(hz)) {
+			*src = "CPUID leaf 0x15";
+			return hz;
+		}
+	}
+	if (c->max_leaf >= CPUID_LEAF_FREQ && c->base_mhz) {
+		hz = (uint64_t)c->base_mhz * HZ_PER_MHZ;
+		if (tsc_hz_plausible(hz)) {
+			*src = "CPUID leaf 0x16";
+			return hz;
+		}
+	}
+	return 0;
+}
+
+uint64_t tsc_cpuid_hz(void)
+{
+	struct tsc_cpuid c;
+	const char *src = "none";
+
+	tsc_cpuid_read(&c);
+	return tsc_hz_from_cpuid(&c, &src);
+}
+
 uint64_t tsc_calibrate(uint16_t pm_port, bool pm32)
 {
 	uint64_t hz = tsc_measure_pit();
 
 	tsc_src = "PIT";
-	if (hz < TSC_HZ_MIN || hz > TSC_HZ_MAX) {
+	if (!tsc_hz_plausible(hz)) {
 		hz = pm_port ? tsc_measure_pm(pm_port, pm32) : 0;
 		tsc_src = "ACPI PM timer";
 	}
-	if (hz < TSC_HZ_MIN || hz > TSC_HZ_MAX) {
+	if (!tsc_hz_plausible(hz)) {
+		struct tsc_cpuid c;
+		tsc_cpuid_read(&c);
+		hz = tsc_hz_from_cpuid(&c, &tsc_src);
+	}
+	if (!tsc_hz_plausible(hz)) {
 		hz = 0;
 		tsc_src = "none";
 	}

@@ -4,8 +4,11 @@
  * (3.579545 MHz), over a fixed interval; every wait is bounded by the TSC itself (the interval at
  * the largest plausible frequency, 20 GHz, plus a margin: about 0.1-0.2 s on common CPUs) and by a
  * count of port reads for a TSC that does not advance, so a missing, gated or stuck timer makes
- * calibration fail or fall back (frequency 0, or the PM timer's) instead of hanging. The TSC is
- * assumed to run at a constant rate (invariant TSC on the CPUs this kernel targets; QEMU's is).
+ * calibration fail or fall back instead of hanging. When neither timer ticks (a chipset that gates
+ * the 8254, hardware-reduced ACPI without a PM timer), the frequency Intel CPUs state in CPUID
+ * leaf 0x15 (crystal x ratio) or leaf 0x16 (base frequency) is taken instead: stated, not measured,
+ * so only after both measurements. The HPET is not used. The TSC is assumed to run at a constant
+ * rate (invariant TSC on the CPUs this kernel targets; QEMU's is).
  */
 #ifndef TSC_H
 #define TSC_H
@@ -19,12 +22,16 @@ uint64_t tsc_read(void);
 extern uint64_t tsc_at_kmain;
 
 /* Measures the frequency: the PIT first, then the PM timer at pm_port (0: none; pm32: 32-bit
- * counter). Returns the frequency in Hz, or 0 when neither timer ticked as it should. */
+ * counter); when neither ticked as it should, takes the frequency CPUID states (tsc_cpuid_hz).
+ * Returns the frequency in Hz, or 0 when no source gave one in 50 MHz..20 GHz. */
 uint64_t tsc_calibrate(uint16_t pm_port, bool pm32);
+/* The TSC frequency in Hz CPUID leaf 0x15 or 0x16 states on an Intel CPU, or 0 when it states none
+ * (the leaves absent or not enumerated, or a value outside 50 MHz..20 GHz). */
+uint64_t tsc_cpuid_hz(void);
 
 /* The calibrated frequency in Hz (0 before or after a failed calibration). */
 uint64_t tsc_hz(void);
-/* Which timer calibrated it: "PIT", "ACPI PM timer" or "none". */
+/* Which source calibrated it: "PIT", "ACPI PM timer", "CPUID leaf 0x15", "CPUID leaf 0x16" or "none". */
 const char *tsc_source(void);
 /* TSC ticks converted to milliseconds (0 when uncalibrated). */
 uint64_t tsc_to_ms(uint64_t ticks);

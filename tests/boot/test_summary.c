@@ -22,6 +22,28 @@
 #define SUM_TAG 0x6d755354u   /* 'TSum' */
 #define SUM_RGB 0x123456u
 
+/* The FADT's PM timer fields (ACPI 6.5, table 5.9), read here apart from acpi.c to judge it. */
+#define SUM_FADT_PM_TMR_BLK   76          /* 32-bit I/O port */
+#define SUM_FADT_PM_TMR_LEN   91          /* SUM_PM_TMR_BYTES when the timer exists */
+#define SUM_PM_TMR_BYTES      4
+#define SUM_FADT_FLAGS        112
+#define SUM_FADT_HW_REDUCED   (1u << 20)  /* HW_REDUCED_ACPI: no fixed hardware, PM timer included */
+#define SUM_FADT_X_PM_TMR     208         /* a generic address structure: space id, ..., address at +4 */
+#define SUM_GAS_LEN           12
+#define SUM_GAS_SPACE_IO      1
+#define SUM_IO_PORT_MAX       0xFFFFu
+
+/* PIT channel 2 through system control port B, for a check apart from tsc.c's. */
+#define SUM_PIT_CH2           0x42
+#define SUM_PIT_CMD           0x43
+#define SUM_PIT_CH2_MODE0     0xB0        /* channel 2, low then high byte, mode 0, binary */
+#define SUM_PIT_COUNT_1MS     1193u
+#define SUM_PORT_B            0x61
+#define SUM_PORT_B_GATE2      0x01
+#define SUM_PORT_B_SPEAKER    0x02
+#define SUM_PORT_B_OUT2       0x20
+#define SUM_PIT_POLLS         2000000u    /* reads of port B: 1 ms of counting takes far fewer */
+
 KTEST(summary_fbcon_pixels_and_text_window)
 {
 	unsigned w, h, cols, rows, cw, ch;
@@ -84,17 +106,119 @@ KTEST(summary_acpi_madt_lists_the_boot_cpu)
 	for (size_t i = 0; i < madt.kept; i++)
 		found |= madt.cpu[i].apic_id == cpu_feat.apic_id && madt.cpu[i].enabled;
 	KEXPECT(found, "boot CPU's APIC id %u not among %zu enabled entries", cpu_feat.apic_id, madt.enabled);
-	struct acpi_pm_timer pm;
-	st = acpi_read_pm_timer(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &pm);
-	KEXPECT(st == ACPI_OK && pm.port, "PM timer: %s", acpi_strerror(st));
 	KEXPECT(acpi_read_madt(sysinfo_acpi(), 0, &madt) == ACPI_ENORSDP, "no RSDP address");
 }
 
+/* True when s starts with prefix. */
+static bool sum_streq_prefix(const char *s, const char *prefix)
+{
+	while (*prefix && *s == *prefix)
+		s++, prefix++;
+	return !*prefix;
+}
+
+/* The little-endian value of the n bytes at p. */
+static uint64_t sum_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* What the FADT's own bytes say of the PM timer. */
+struct sum_fadt_pm {
+	int status;         /* acpi_find_table's for "FACP", or ACPI_EUNMAPPED */
+	uint16_t port;      /* the I/O port X_PM_TMR_BLK (when in I/O space) or else PM_TMR_BLK names; 0: none */
+	bool hw_reduced;    /* the HW_REDUCED_ACPI flag */
+	uint8_t x_space;    /* X_PM_TMR_BLK's address space (0 when the table is too short to have it) */
+};
+
+/* Reads the FADT's PM timer fields, by the ACPI specification and not by acpi_read_pm_timer. */
+static struct sum_fadt_pm sum_fadt_pm_timer(void)
+{
+	struct sum_fadt_pm f = { 0 };
+	const struct acpi_access *acc = sysinfo_acpi();
+	uint64_t pa;
+	uint32_t len;
+
+	f.status = acpi_find_table(acc, kernel_bootinfo.rsdp_phys, "FACP", &pa, &len);
+	if (f.status != ACPI_OK)
+		return f;
+	const uint8_t *t = acc->map(acc->ctx, pa, len);
+	if (!t || len < SUM_FADT_FLAGS + 4) {
+		f.status = ACPI_EUNMAPPED;
+		return f;
+	}
+	f.hw_reduced = sum_le(t + SUM_FADT_FLAGS, 4) & SUM_FADT_HW_REDUCED;
+	if (len >= SUM_FADT_X_PM_TMR + SUM_GAS_LEN) {
+		uint64_t a = sum_le(t + SUM_FADT_X_PM_TMR + 4, 8);
+		f.x_space = t[SUM_FADT_X_PM_TMR];
+		if (f.x_space == SUM_GAS_SPACE_IO && a && a <= SUM_IO_PORT_MAX)
+			f.port = (uint16_t)a;
+	}
+	uint64_t legacy = sum_le(t + SUM_FADT_PM_TMR_BLK, 4);
+	if (!f.port && t[SUM_FADT_PM_TMR_LEN] == SUM_PM_TMR_BYTES && legacy && legacy <= SUM_IO_PORT_MAX)
+		f.port = (uint16_t)legacy;
+	return f;
+}
+
+/* The FADT's PM timer as acpi_read_pm_timer reads it: the port the table's bytes name. A FADT that
+ * names none (hardware-reduced ACPI, or fields left empty) is a machine without one: a skip. */
+KTEST(summary_acpi_fadt_pm_timer)
+{
+	struct sum_fadt_pm f = sum_fadt_pm_timer();
+	KASSERT_TEST(f.status == ACPI_OK, "FADT: %s", acpi_strerror(f.status));
+	if (!f.port)
+		KTEST_SKIP("the FADT names no PM timer (%s; X_PM_TMR_BLK address space %u)",
+			   f.hw_reduced ? "hardware-reduced ACPI" : "PM_TMR_BLK empty", f.x_space);
+	struct acpi_pm_timer pm;
+	int st = acpi_read_pm_timer(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &pm);
+	KEXPECT(st == ACPI_OK, "PM timer: %s", acpi_strerror(st));
+	KEXPECT_EQ(pm.port, f.port, "the port the FADT names");
+}
+
+/* True when PIT channel 2, loaded with a 1 ms count in mode 0, holds OUT2 low and then raises it
+ * within SUM_PIT_POLLS reads: a PIT that ticks (a gated one never raises it). */
+static bool sum_pit_ticks(void)
+{
+	uint8_t saved = inb(SUM_PORT_B);
+	bool low, risen = false;
+
+	outb(SUM_PORT_B, (uint8_t)((saved & ~SUM_PORT_B_SPEAKER) | SUM_PORT_B_GATE2));
+	outb(SUM_PIT_CMD, SUM_PIT_CH2_MODE0);
+	outb(SUM_PIT_CH2, (uint8_t)SUM_PIT_COUNT_1MS);
+	outb(SUM_PIT_CH2, (uint8_t)(SUM_PIT_COUNT_1MS >> 8));
+	low = !(inb(SUM_PORT_B) & SUM_PORT_B_OUT2);
+	for (uint32_t i = 0; low && !risen && i < SUM_PIT_POLLS; i++)
+		risen = inb(SUM_PORT_B) & SUM_PORT_B_OUT2;
+	outb(SUM_PORT_B, saved);
+	return low && risen;
+}
+
+/*
+ * The TSC calibrated in 50 MHz..20 GHz. An uncalibrated TSC is a skip only on a machine with no
+ * source at all: the PIT does not tick (checked here apart from tsc.c), the FADT names no PM timer
+ * and CPUID states no frequency; with any of them the kernel should have calibrated, and it fails.
+ */
 KTEST(summary_tsc_clock_calibrated)
 {
 	uint64_t hz = tsc_hz();
+	if (!hz) {
+		struct sum_fadt_pm f = sum_fadt_pm_timer();
+		bool pit = sum_pit_ticks();
+		uint64_t stated = tsc_cpuid_hz();
+		KASSERT_TEST(!pit && !f.port && !stated, "TSC not calibrated although the PIT %s, the FADT names %s PM "
+			     "timer (port 0x%x) and CPUID states %llu Hz", pit ? "ticks" : "does not tick",
+			     f.port ? "a" : "no", f.port, (unsigned long long)stated);
+		KTEST_SKIP("no clock to calibrate the TSC with: the PIT does not tick, the FADT names no PM timer (%s), "
+			   "CPUID states no TSC frequency", f.status != ACPI_OK ? acpi_strerror(f.status) :
+			   f.hw_reduced ? "hardware-reduced ACPI" : "none listed");
+	}
 	KASSERT_TEST(hz >= 50000000ull && hz <= 20000000000ull, "TSC %llu Hz from the %s", (unsigned long long)hz,
 		     tsc_source());
+	if (sum_streq_prefix(tsc_source(), "CPUID"))
+		KEXPECT_EQ(hz, tsc_cpuid_hz(), "a frequency taken from CPUID is the one it states");
 	KEXPECT_EQ(tsc_to_ms(hz), 1000);
 	KEXPECT_EQ(tsc_to_ms(hz * 3600), 3600000, "an hour converts without overflow");
 	uint64_t a = rdtsc(), b = rdtsc();

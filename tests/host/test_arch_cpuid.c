@@ -485,6 +485,162 @@ static void test_tsc_live_pit_exact(void)
 	   "the PM timer untouched (%u wrong)", n, bad);
 }
 
+/* ---------------------------------------------------------------- the frequency CPUID states */
+
+/* A generated CPU's CPUID for the clock: vendor, highest basic leaf, leaves 0x15 and 0x16 as the
+ * registers hold them (0x16's EAX with its reserved upper half); a leaf past the highest answers
+ * with garbage, as an Intel CPU answers with its highest leaf's data, and is counted. */
+static struct {
+	uint32_t vendor[3];           /* EBX, EDX, ECX of leaf 0 */
+	uint32_t max;
+	uint32_t l15[3];              /* EAX (denominator), EBX (numerator), ECX (crystal Hz) */
+	uint32_t l16_eax;
+	unsigned past_max;            /* reads of a leaf above max */
+	uint64_t rng;
+} clk;
+
+static const uint32_t r3_intel[3] = { 0x756e6547, 0x49656e69, 0x6c65746e };   /* "Genu" "ineI" "ntel" */
+static const uint32_t r3_amd[3] = { 0x68747541, 0x69746e65, 0x444d4163 };     /* "Auth" "enti" "cAMD" */
+
+static void r3_clock_cpuid(uint32_t leaf, uint32_t r[4])
+{
+	if (leaf == 0) {
+		r[0] = clk.max;
+		r[1] = clk.vendor[0];
+		r[3] = clk.vendor[1];
+		r[2] = clk.vendor[2];
+		return;
+	}
+	if (leaf < 0x80000000u && leaf > clk.max) {
+		clk.past_max++;
+		for (int i = 0; i < 4; i++)
+			r[i] = (uint32_t)test_rng_next(&clk.rng) | 1;
+		return;
+	}
+	if (leaf == 0x15)
+		memcpy(r, clk.l15, sizeof(clk.l15));
+	else if (leaf == 0x16)
+		r[0] = clk.l16_eax;
+}
+
+/* The model: the SDM's rules written out with 128-bit arithmetic. Leaf 0x15 counts when the
+ * vendor is Intel, the leaf exists and EAX, EBX and ECX are all non-zero, its TSC = ECX * EBX /
+ * EAX in 50 MHz..20 GHz; else leaf 0x16 when it exists, its EAX[15:0] MHz in that range; else 0. */
+static uint64_t r3_clock_model(const char **src)
+{
+	*src = "none";
+	if (memcmp(clk.vendor, r3_intel, sizeof(r3_intel)) != 0)
+		return 0;
+	if (clk.max >= 0x15 && clk.l15[0] && clk.l15[1] && clk.l15[2]) {
+		unsigned __int128 hz = (unsigned __int128)clk.l15[2] * clk.l15[1] / clk.l15[0];
+		if (hz >= 50000000u && hz <= 20000000000ull) {
+			*src = "CPUID leaf 0x15";
+			return (uint64_t)hz;
+		}
+	}
+	unsigned __int128 mhz = clk.l16_eax & 0xFFFFu;
+	if (clk.max >= 0x16 && mhz && mhz * 1000000u >= 50000000u && mhz * 1000000u <= 20000000000ull) {
+		*src = "CPUID leaf 0x16";
+		return (uint64_t)(mhz * 1000000u);
+	}
+	return 0;
+}
+
+/* One generated 32-bit register of a kind: 0, small, typical for its role, the top of the range, or random. */
+static uint32_t r3_clock_reg(uint64_t *rng, uint32_t typical)
+{
+	switch (test_rng_next(rng) % 6) {
+	case 0: return 0;
+	case 1: return 1 + (uint32_t)(test_rng_next(rng) % 4);
+	case 2: case 3: return typical;
+	case 4: return 0xFFFFFFFFu - (uint32_t)(test_rng_next(rng) % 3);
+	default: return (uint32_t)test_rng_next(rng);
+	}
+}
+
+/* Generates a CPU: vendor Intel (mostly), AMD or garbage; highest leaf 0..0x20; leaf 0x15 from
+ * crystals of 19.2, 24, 25 and 38.4 MHz and ratios for 0.5..6 GHz, each register sometimes 0, tiny,
+ * near 2^32 (crystal x EBX past 2^32 and up to 2^64) or random; leaf 0x16 0, 400..7000 MHz, or
+ * random with the reserved bits set. */
+static void r3_clock_gen(uint64_t *rng)
+{
+	static const uint32_t crystals[] = { 19200000, 24000000, 25000000, 38400000 };
+	uint32_t v = (uint32_t)(test_rng_next(rng) % 10);
+	memcpy(clk.vendor, v < 8 ? r3_intel : r3_amd, sizeof(clk.vendor));
+	if (v == 9)
+		clk.vendor[1] ^= 1u << (test_rng_next(rng) % 32);
+	clk.max = (uint32_t)(test_rng_next(rng) % 4 ? 0x15 + test_rng_next(rng) % 12 : test_rng_next(rng) % 0x21);
+	uint32_t crystal = crystals[test_rng_next(rng) % 4], den = 2 + 2 * (uint32_t)(test_rng_next(rng) % 3);
+	uint32_t num = (uint32_t)((500000000ull + test_rng_next(rng) % 5500000000ull) * den / crystal);
+	clk.l15[0] = r3_clock_reg(rng, den);
+	clk.l15[1] = r3_clock_reg(rng, num);
+	clk.l15[2] = r3_clock_reg(rng, crystal);
+	clk.l16_eax = test_rng_next(rng) % 3 == 0 ? 0 : test_rng_next(rng) % 4 ? 400 + (uint32_t)(test_rng_next(rng) % 6600)
+										: (uint32_t)test_rng_next(rng);
+	clk.past_max = 0;
+}
+
+/*
+ * tsc_cpuid_hz on 50000 generated CPUs against the model: the frequency (exact), and no leaf read
+ * above the highest one reported. Then tsc_calibrate on 60 of them with the PIT dead and no PM
+ * timer: the model's frequency and source ("none" and 0 where it has none); and on 40 with a live
+ * PIT (or a dead PIT and a live PM timer) while CPUID states another frequency: the measured one,
+ * from the timer (measuring comes first).
+ */
+static void test_tsc_cpuid_generated(void)
+{
+	uint64_t rng = 0xC10C15ULL;
+	unsigned bad = 0, bad_cal = 0, bad_first = 0, from15 = 0, from16 = 0, none = 0, n = 50000;
+	const char *src;
+
+	r3_cpuid_table = r3_clock_cpuid;
+	for (unsigned i = 0; i < n; i++) {
+		r3_clock_gen(&rng);
+		uint64_t want = r3_clock_model(&src), got = tsc_cpuid_hz();
+		from15 += !strcmp(src, "CPUID leaf 0x15");
+		from16 += !strcmp(src, "CPUID leaf 0x16");
+		none += !want;
+		if ((got != want || clk.past_max) && bad++ < 3)
+			printf("#   max leaf 0x%x, 0x15 = %u/%u x %u, 0x16 EAX 0x%x: %llu Hz, want %llu (%u reads past max)\n",
+			       clk.max, clk.l15[1], clk.l15[0], clk.l15[2], clk.l16_eax, (unsigned long long)got,
+			       (unsigned long long)want, clk.past_max);
+	}
+	for (unsigned i = 0; i < 60; i++) {
+		r3_clock_gen(&rng);
+		uint64_t want = r3_clock_model(&src);
+		r3_sim(3000000000ull, 1000000, R3_DEAD_LOW, R3_OK);
+		uint64_t got = tsc_calibrate(0, false);
+		if ((got != want || tsc_hz() != want || strcmp(tsc_source(), src) || clk.past_max) && bad_cal++ < 3)
+			printf("#   dead PIT, no PM timer, 0x15 = %u/%u x %u, 0x16 EAX 0x%x: %llu Hz from %s, want %llu from %s\n",
+			       clk.l15[1], clk.l15[0], clk.l15[2], clk.l16_eax, (unsigned long long)got, tsc_source(),
+			       (unsigned long long)want, src);
+	}
+	for (unsigned i = 0; i < 40; i++) {
+		uint64_t hz = 1000000000ull + test_rng_next(&rng) % 4000000000ull;
+		memcpy(clk.vendor, r3_intel, sizeof(clk.vendor));
+		clk.max = 0x16;
+		clk.l15[0] = 2;
+		clk.l15[1] = (uint32_t)(hz / 1000000 * 2 / 24 * 2);   /* CPUID says twice the real frequency */
+		clk.l15[2] = i % 2 ? 24000000 : 0;
+		clk.l16_eax = (uint32_t)(2 * hz / 1000000);
+		r3_sim(hz, hz / 1000000, i % 4 < 2 ? R3_OK : R3_DEAD_HIGH, R3_OK);
+		uint64_t got = tsc_calibrate(0x408, false);
+		const char *want_src = i % 4 < 2 ? "PIT" : "ACPI PM timer";
+		if ((!r3_near(got, hz) || strcmp(tsc_source(), want_src)) && bad_first++ < 3)
+			printf("#   TSC %llu Hz, CPUID states twice that: %llu Hz from %s, want the %s's\n",
+			       (unsigned long long)hz, (unsigned long long)got, tsc_source(), want_src);
+	}
+	r3_cpuid_table = NULL;
+	ok(bad == 0 && from15 > n / 10 && from16 > n / 10 && none > n / 10,
+	   "tsc_cpuid_hz on %u generated CPUs (vendor, highest leaf, leaf 0x15 and 0x16 registers zero, tiny, typical, "
+	   "near 2^32 or random) agrees with the SDM's rules in 128-bit arithmetic, no leaf past the highest read "
+	   "(%u wrong; %u from 0x15, %u from 0x16, %u none)", n, bad, from15, from16, none);
+	ok(bad_cal == 0, "tsc_calibrate with the PIT dead and no PM timer takes CPUID's frequency and names its leaf, "
+	   "or gives 0 and \"none\" (60 CPUs, %u wrong)", bad_cal);
+	ok(bad_first == 0, "a live PIT or PM timer is measured first, whatever CPUID states (40 CPUs, %u wrong)",
+	   bad_first);
+}
+
 int main(void)
 {
 	test_apic_page_any_cpuid_width();
@@ -494,5 +650,6 @@ int main(void)
 	test_tsc_dead_timers_bounded_by_tsc();
 	test_tsc_frozen_tsc_read_bound();
 	test_tsc_live_pit_exact();
+	test_tsc_cpuid_generated();
 	return tap_done();
 }

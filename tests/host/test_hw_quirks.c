@@ -14,15 +14,19 @@
  *     and may cause a system failure).
  *  2. test_fb_not_listed_no_alias (passes): the usual PC, the framebuffer absent from the map or
  *     listed as MMIO or reserved: mapped WC at FB_BASE, never in the direct map.
- *  3. test_tsc_clock_without_pit_or_pm_timer (fails on the code as it stands): on a PC whose PIT is
- *     clock-gated (Intel chipsets since Skylake may gate the 8254) and whose ACPI PM timer is off
- *     or absent (hardware-reduced ACPI), while CPUID leaf 0x15 (or 0x16) states the TSC's frequency,
- *     tsc_calibrate returns 0, so smp_init starts no other CPU ("no calibrated clock").
+ *  3. test_tsc_clock_without_pit_or_pm_timer (passes since tsc.c takes CPUID's frequency last): on
+ *     a PC whose PIT is clock-gated (Intel chipsets since Skylake may gate the 8254) and whose ACPI
+ *     PM timer is off or absent (hardware-reduced ACPI), while CPUID leaf 0x15 (or 0x16) states the
+ *     TSC's frequency, tsc_calibrate returned 0, so smp_init started no other CPU ("no calibrated
+ *     clock"). (The rules for those leaves are checked on generated CPUs in test_arch_cpuid.c.)
  *  4. test_tsc_pit_gated_pm_timer_used (passes): the same PC with its PM timer on: the PM timer
  *     calibrates, within 1 %.
  *  5. test_serial_absent_or_present (passes): COM1 reading 0xFF (no UART, the checklist's case),
  *     0x00, or a scratch register that does not hold its value: serial_init says no, and
  *     serial_write touches no port; a UART present gets every byte, LF as CR LF.
+ *  6. test_serial_transmitter_stops (passes since serial.c gives the port up): a UART whose scratch
+ *     register works but whose transmitter-empty bit never sets (again) cost SERIAL_SPIN_LIMIT port
+ *     reads for every byte, about 0.1 s each on hardware: a hang. Now one wait, then nothing.
  */
 #include <stdint.h>
 #include <stdbool.h>
@@ -38,7 +42,7 @@
 /* ---------------------------------------------------------------- the fake CPU and ports */
 
 #define R4_COM1 0x3F8
-enum r4_uart { R4_UART_PRESENT, R4_UART_READS_FF, R4_UART_READS_00, R4_UART_SCRATCH_DEAD };
+enum r4_uart { R4_UART_PRESENT, R4_UART_READS_FF, R4_UART_READS_00, R4_UART_SCRATCH_DEAD, R4_UART_THR_STOPS };
 static struct {
 	uint64_t tsc, tsc_hz, read_cost;  /* the simulated TSC, its frequency, TSC ticks per port read */
 	bool pit_gated;                   /* OUT2 never rises (the 8254's clock gated off) */
@@ -53,6 +57,7 @@ static struct {
 	char uart_out[256];
 	size_t uart_n;
 	uint64_t uart_port_ops;           /* port reads and writes at COM1 */
+	size_t uart_thre_bytes;           /* R4_UART_THR_STOPS: LSR's THRE clears once uart_n reaches this */
 } sim;
 
 static uint64_t r4_rdtsc(void) { return sim.tsc += 1; }
@@ -94,7 +99,7 @@ static void r4_outb(uint16_t port, uint8_t v)
 			sim.pit_start = sim.tsc;
 	} else if (port >= R4_COM1 && port < R4_COM1 + 8) {
 		sim.uart_port_ops++;
-		if (sim.uart != R4_UART_PRESENT)
+		if (sim.uart != R4_UART_PRESENT && sim.uart != R4_UART_THR_STOPS)
 			return;
 		if (port == R4_COM1 + 7)
 			sim.uart_scratch = v;
@@ -112,6 +117,10 @@ static uint8_t r4_inb(uint16_t port)
 		case R4_UART_READS_FF: return 0xFF;
 		case R4_UART_READS_00: return 0x00;
 		case R4_UART_SCRATCH_DEAD: return port == R4_COM1 + 7 ? 0x5A : 0x60;   /* holds one value only */
+		case R4_UART_THR_STOPS:
+			if (port == R4_COM1 + 5)
+				return sim.uart_n < sim.uart_thre_bytes ? 0x60 : 0x00;
+			return port == R4_COM1 + 7 ? sim.uart_scratch : 0x00;
 		default: return port == R4_COM1 + 7 ? sim.uart_scratch : port == R4_COM1 + 5 ? 0x60 : 0x00;
 		}
 	}
@@ -454,6 +463,85 @@ static void test_serial_absent_or_present(void)
 	   "UART present gets the text with CR LF (%s)", bad, present_ok ? "ok" : "wrong");
 }
 
+/* Input bytes of text[0..n) whose whole expansion (LF as CR LF) lies in the first sent bytes out. */
+static size_t r4_chars_sent(const char *text, size_t n, size_t sent)
+{
+	size_t used = 0, i = 0;
+	for (; i < n; i++) {
+		used += text[i] == '\n' ? 2 : 1;
+		if (used > sent)
+			break;
+	}
+	return i;
+}
+
+/*
+ * A UART whose scratch register works (serial_init says yes) but whose transmitter stops taking
+ * bytes, at once or after k bytes: serial.h, a byte that times out stops the port. Generated: k
+ * 0..40 (some at a CR of a CR LF), texts of 1..200 bytes (a sixth of them LF), then 1..20 more
+ * writes. Oracle: COM1 got exactly the first k bytes of the expanded text; the port cost the k
+ * bytes' reads and writes plus one bounded wait (SERIAL_SPIN_LIMIT reads) in all, none for the
+ * later writes; serial_bytes_dropped counts every byte of text not sent; the console says it once.
+ */
+static void test_serial_transmitter_stops(void)
+{
+	uint64_t rng = 0x5E71A1ULL;
+	unsigned n = 0, bad = 0;
+	char text[201], expanded[402], out[1024];
+	for (unsigned c = 0; c < 60; c++) {
+		size_t len = 1 + test_rng_next(&rng) % 200, x = 0;
+		for (size_t i = 0; i < len; i++) {
+			text[i] = test_rng_next(&rng) % 6 ? (char)('a' + test_rng_next(&rng) % 26) : '\n';
+			if (text[i] == '\n')
+				expanded[x++] = '\r';
+			expanded[x++] = text[i];
+		}
+		memset(&sim, 0, sizeof(sim));
+		sim.uart = R4_UART_THR_STOPS;
+		sim.uart_thre_bytes = 1000;
+		bool found = serial_init();
+		sim.uart_n = 0;   /* the divisor's low byte went through the data port */
+		size_t k = c % 5 == 0 ? 0 : test_rng_next(&rng) % 41;
+		for (size_t i = 0; c % 7 == 1 && i < x && i < 40; i++)
+			if (expanded[i] == '\r')   /* stop between a CR and its LF */
+				k = i + 1;
+		k = k < x ? k : x - 1;
+		sim.uart_thre_bytes = k;
+		uint64_t ops0 = sim.uart_port_ops, dropped_want = len - r4_chars_sent(text, len, k);
+		capture_begin();
+		serial_write(text, len);
+		uint64_t ops1 = sim.uart_port_ops;
+		unsigned more = 1 + (unsigned)(test_rng_next(&rng) % 20);
+		for (unsigned w = 0; w < more; w++) {
+			serial_write(text, len);
+			dropped_want += len;
+		}
+		size_t said = capture_end(out, sizeof(out));
+		unsigned times = 0;
+		for (const char *p = out; (p = strstr(p, "serial: COM1")); p++)
+			times++;
+		n++;
+		bool good = found && sim.uart_n == k && memcmp(sim.uart_out, expanded, k) == 0 &&
+			    ops1 - ops0 <= 2 * k + SERIAL_SPIN_LIMIT && sim.uart_port_ops == ops1 &&
+			    serial_bytes_dropped() == dropped_want && times == 1 && said > 0;
+		if (!good && bad++ < 3)
+			printf("# transmitter stops after %zu of %zu bytes: %zu sent, %llu port operations for the first "
+			       "text (at most %zu), %llu for %u more, %llu dropped (want %llu), said %u times\n", k, x,
+			       sim.uart_n, (unsigned long long)(ops1 - ops0), 2 * k + SERIAL_SPIN_LIMIT,
+			       (unsigned long long)(sim.uart_port_ops - ops1), more,
+			       (unsigned long long)serial_bytes_dropped(), (unsigned long long)dropped_want, times);
+	}
+	memset(&sim, 0, sizeof(sim));
+	sim.uart = R4_UART_PRESENT;
+	bool again = serial_init();
+	sim.uart_n = 0;
+	serial_write("ok\n", 3);
+	bool reprobe = again && sim.uart_n == 4 && memcmp(sim.uart_out, "ok\r\n", 4) == 0 && serial_bytes_dropped() == 0;
+	ok(bad == 0 && reprobe, "%u UARTs whose transmitter stops taking bytes: the bytes before sent, one bounded wait, "
+	   "then no port touched and every byte counted as dropped, said once (%u wrong); a new probe of a working "
+	   "UART sends again (%s)", n, bad, reprobe ? "ok" : "wrong");
+}
+
 int main(void)
 {
 	fake_arch_init();
@@ -462,5 +550,6 @@ int main(void)
 	test_tsc_clock_without_pit_or_pm_timer();
 	test_tsc_pit_gated_pm_timer_used();
 	test_serial_absent_or_present();
+	test_serial_transmitter_stops();
 	return tap_done();
 }
