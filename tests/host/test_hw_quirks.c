@@ -5,26 +5,25 @@
  * as tests/host/test_arch_cpuid.c does), and kernel/vm.c (its static functions), on the fake
  * machine, standing in for the rest of the kernel as tests/host/test_vm_dmap.c does.
  *
- *  1. test_fb_listed_as_ram_not_aliased (fails on the code as it stands): a firmware that lists the
- *     framebuffer's pages as RAM (README, "Physical memory": "nor the framebuffer's bytes the console
- *     draws in, even when a firmware lists them as usable RAM") gets them kept out of the allocator,
- *     but kernel/vm.c still puts them in the direct map write-back while vm_map_fb maps them
- *     write-combining at FB_BASE: one physical page, two memory types (the checklist's "Never map
- *     the same page WC and cacheable at once"; SDM vol. 3A 12.12.4: such aliases are unsupported
- *     and may cause a system failure).
- *  2. test_fb_not_listed_no_alias (passes): the usual PC, the framebuffer absent from the map or
+ *  1. test_fb_listed_as_ram_not_aliased: a firmware that lists the framebuffer's pages as RAM gets
+ *     them kept out of the allocator (README, "Physical memory") and out of the direct map, so no
+ *     page is mapped write-back there and write-combining at FB_BASE at once (the checklist's "Never
+ *     map the same page WC and cacheable at once"; SDM vol. 3A 12.12.4: such aliases are unsupported
+ *     and may cause a system failure; kernel/vm.c once made them); the descriptor's other pages stay
+ *     in the direct map.
+ *  2. test_fb_not_listed_no_alias: the usual PC, the framebuffer absent from the map or
  *     listed as MMIO or reserved: mapped WC at FB_BASE, never in the direct map.
- *  3. test_tsc_clock_without_pit_or_pm_timer (passes since tsc.c takes CPUID's frequency last): on
+ *  3. test_tsc_clock_without_pit_or_pm_timer (tsc.c takes CPUID's frequency last): on
  *     a PC whose PIT is clock-gated (Intel chipsets since Skylake may gate the 8254) and whose ACPI
  *     PM timer is off or absent (hardware-reduced ACPI), while CPUID leaf 0x15 (or 0x16) states the
  *     TSC's frequency, tsc_calibrate returned 0, so smp_init started no other CPU ("no calibrated
  *     clock"). (The rules for those leaves are checked on generated CPUs in test_arch_cpuid.c.)
- *  4. test_tsc_pit_gated_pm_timer_used (passes): the same PC with its PM timer on: the PM timer
+ *  4. test_tsc_pit_gated_pm_timer_used: the same PC with its PM timer on: the PM timer
  *     calibrates, within 1 %.
- *  5. test_serial_absent_or_present (passes): COM1 reading 0xFF (no UART, the checklist's case),
+ *  5. test_serial_absent_or_present: COM1 reading 0xFF (no UART, the checklist's case),
  *     0x00, or a scratch register that does not hold its value: serial_init says no, and
  *     serial_write touches no port; a UART present gets every byte, LF as CR LF.
- *  6. test_serial_transmitter_stops (passes since serial.c gives the port up): a UART whose scratch
+ *  6. test_serial_transmitter_stops (serial.c gives the port up): a UART whose scratch
  *     register works but whose transmitter-empty bit never sets (again) cost SERIAL_SPIN_LIMIT port
  *     reads for every byte, about 0.1 s each on hardware: a hang. Now one wait, then nothing.
  */
@@ -41,8 +40,8 @@
 
 /* ---------------------------------------------------------------- the fake CPU and ports */
 
-#define R4_COM1 0x3F8
-enum r4_uart { R4_UART_PRESENT, R4_UART_READS_FF, R4_UART_READS_00, R4_UART_SCRATCH_DEAD, R4_UART_THR_STOPS };
+#define HWQ_COM1 0x3F8
+enum hwq_uart { HWQ_UART_PRESENT, HWQ_UART_READS_FF, HWQ_UART_READS_00, HWQ_UART_SCRATCH_DEAD, HWQ_UART_THR_STOPS };
 static struct {
 	uint64_t tsc, tsc_hz, read_cost;  /* the simulated TSC, its frequency, TSC ticks per port read */
 	bool pit_gated;                   /* OUT2 never rises (the 8254's clock gated off) */
@@ -52,19 +51,19 @@ static struct {
 	uint32_t cpuid_max;               /* highest basic leaf */
 	uint32_t leaf15[3];               /* CPUID 0x15: EAX (denominator), EBX (numerator), ECX (crystal Hz) */
 	uint32_t leaf16_mhz;              /* CPUID 0x16 EAX: base frequency in MHz */
-	enum r4_uart uart;
+	enum hwq_uart uart;
 	uint8_t uart_scratch;
 	char uart_out[256];
 	size_t uart_n;
 	uint64_t uart_port_ops;           /* port reads and writes at COM1 */
-	size_t uart_thre_bytes;           /* R4_UART_THR_STOPS: LSR's THRE clears once uart_n reaches this */
+	size_t uart_thre_bytes;           /* HWQ_UART_THR_STOPS: LSR's THRE clears once uart_n reaches this */
 } sim;
 
-static uint64_t r4_rdtsc(void) { return sim.tsc += 1; }
-static uint64_t r4_rdmsr(uint32_t msr) { (void)msr; return 0; }
-static void r4_wrmsr(uint32_t msr, uint64_t v) { (void)msr; (void)v; }
+static uint64_t hwq_rdtsc(void) { return sim.tsc += 1; }
+static uint64_t hwq_rdmsr(uint32_t msr) { (void)msr; return 0; }
+static void hwq_wrmsr(uint32_t msr, uint64_t v) { (void)msr; (void)v; }
 
-static void r4_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+static void hwq_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	(void)sub;
 	r[0] = r[1] = r[2] = r[3] = 0;
@@ -83,12 +82,12 @@ static void r4_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 }
 
 /* TSC ticks of a clock at hz over TSC ticks dt. */
-static uint64_t r4_ticks(uint64_t dt, uint64_t hz)
+static uint64_t hwq_ticks(uint64_t dt, uint64_t hz)
 {
 	return (uint64_t)((unsigned __int128)dt * hz / sim.tsc_hz);
 }
 
-static void r4_outb(uint16_t port, uint8_t v)
+static void hwq_outb(uint16_t port, uint8_t v)
 {
 	if (port == 0x43) {
 		sim.pit_bytes = 0;
@@ -97,55 +96,55 @@ static void r4_outb(uint16_t port, uint8_t v)
 		sim.pit_count |= (uint32_t)v << (8 * sim.pit_bytes);
 		if (++sim.pit_bytes == 2)
 			sim.pit_start = sim.tsc;
-	} else if (port >= R4_COM1 && port < R4_COM1 + 8) {
+	} else if (port >= HWQ_COM1 && port < HWQ_COM1 + 8) {
 		sim.uart_port_ops++;
-		if (sim.uart != R4_UART_PRESENT && sim.uart != R4_UART_THR_STOPS)
+		if (sim.uart != HWQ_UART_PRESENT && sim.uart != HWQ_UART_THR_STOPS)
 			return;
-		if (port == R4_COM1 + 7)
+		if (port == HWQ_COM1 + 7)
 			sim.uart_scratch = v;
-		else if (port == R4_COM1 && sim.uart_n < sizeof(sim.uart_out))
+		else if (port == HWQ_COM1 && sim.uart_n < sizeof(sim.uart_out))
 			sim.uart_out[sim.uart_n++] = (char)v;
 	}
 }
 
-static uint8_t r4_inb(uint16_t port)
+static uint8_t hwq_inb(uint16_t port)
 {
 	sim.tsc += sim.read_cost;
-	if (port >= R4_COM1 && port < R4_COM1 + 8) {
+	if (port >= HWQ_COM1 && port < HWQ_COM1 + 8) {
 		sim.uart_port_ops++;
 		switch (sim.uart) {
-		case R4_UART_READS_FF: return 0xFF;
-		case R4_UART_READS_00: return 0x00;
-		case R4_UART_SCRATCH_DEAD: return port == R4_COM1 + 7 ? 0x5A : 0x60;   /* holds one value only */
-		case R4_UART_THR_STOPS:
-			if (port == R4_COM1 + 5)
+		case HWQ_UART_READS_FF: return 0xFF;
+		case HWQ_UART_READS_00: return 0x00;
+		case HWQ_UART_SCRATCH_DEAD: return port == HWQ_COM1 + 7 ? 0x5A : 0x60;   /* holds one value only */
+		case HWQ_UART_THR_STOPS:
+			if (port == HWQ_COM1 + 5)
 				return sim.uart_n < sim.uart_thre_bytes ? 0x60 : 0x00;
-			return port == R4_COM1 + 7 ? sim.uart_scratch : 0x00;
-		default: return port == R4_COM1 + 7 ? sim.uart_scratch : port == R4_COM1 + 5 ? 0x60 : 0x00;
+			return port == HWQ_COM1 + 7 ? sim.uart_scratch : 0x00;
+		default: return port == HWQ_COM1 + 7 ? sim.uart_scratch : port == HWQ_COM1 + 5 ? 0x60 : 0x00;
 		}
 	}
 	if (port != 0x61)
 		return 0xFF;
 	if (sim.pit_gated || sim.pit_bytes < 2)
 		return 0x00;
-	return r4_ticks(sim.tsc - sim.pit_start, 1193182) > sim.pit_count ? 0x20 : 0x00;
+	return hwq_ticks(sim.tsc - sim.pit_start, 1193182) > sim.pit_count ? 0x20 : 0x00;
 }
 
 /* The PM timer at 3.579545 MHz (24 bits), from the simulated TSC. */
-static uint32_t r4_inl(uint16_t port)
+static uint32_t hwq_inl(uint16_t port)
 {
 	(void)port;
 	sim.tsc += sim.read_cost;
-	return (uint32_t)r4_ticks(sim.tsc, 3579545) & 0xFFFFFF;
+	return (uint32_t)hwq_ticks(sim.tsc, 3579545) & 0xFFFFFF;
 }
 
-#define rdmsr r4_rdmsr
-#define wrmsr r4_wrmsr
-#define cpuid r4_cpuid
-#define outb r4_outb
-#define inb r4_inb
-#define inl r4_inl
-#define rdtsc r4_rdtsc
+#define rdmsr hwq_rdmsr
+#define wrmsr hwq_wrmsr
+#define cpuid hwq_cpuid
+#define outb hwq_outb
+#define inb hwq_inb
+#define inl hwq_inl
+#define rdtsc hwq_rdtsc
 
 #include "../../arch/x86_64/cpu.c"
 #include "../../arch/x86_64/tsc.c"
@@ -164,7 +163,7 @@ static uint32_t r4_inl(uint16_t port)
 #define __data_start vm_test_data_start   /* the C library has a __data_start of its own */
 #include "../../kernel/vm.c"
 
-/* The rest of the kernel as vm.c sees it (cpu_feat is cpu.c's, set by r4_vm_features). */
+/* The rest of the kernel as vm.c sees it (cpu_feat is cpu.c's, set by hwq_vm_features). */
 char __text_start[1], __text_end[1], __rodata_start[1], __rodata_end[1];
 char __data_start[1], __data_end[1], __ksyms_start[1], __kernel_end[1], boot_stack_guard[1];
 static struct machine_map m;
@@ -182,7 +181,7 @@ const void *kernel_memory_map(size_t *size, size_t *desc_size)
 #define CLAMP      0x20000000ULL
 #define ARCH_END   (1ULL << 52)
 
-static void r4_vm_features(void)
+static void hwq_vm_features(void)
 {
 	memset(&cpu_feat, 0, sizeof(cpu_feat));
 	cpu_feat.nx = cpu_feat.page1g = cpu_feat.pat = true;
@@ -190,26 +189,26 @@ static void r4_vm_features(void)
 }
 
 /* The page-table level of a leaf of page_size bytes. */
-static int r4_level(uint64_t page_size)
+static int hwq_level(uint64_t page_size)
 {
 	return page_size == SIZE_1G ? 3 : page_size == SIZE_2M ? 2 : 1;
 }
 
 /* The memory type kernel_pt gives va, with its frame in *pa; -1 when unmapped. */
-static int r4_type_at(vaddr_t va, paddr_t *pa)
+static int hwq_type_at(vaddr_t va, paddr_t *pa)
 {
 	uint64_t pte, size;
 	if (!pt_query(&kernel_pt, va, pa, &pte, &size))
 		return -1;
-	return (int)arch_pte_cache(pte, r4_level(size), vm_pt_features());
+	return (int)arch_pte_cache(pte, hwq_level(size), vm_pt_features());
 }
 
 /* What kmain does with the map m and the framebuffer fb: the allocator with the framebuffer kept
  * out, the direct map, the framebuffer at FB_BASE. False when phys_init refused the map. */
-static bool r4_boot_vm(const struct bootinfo *bi)
+static bool hwq_boot_vm(const struct bootinfo *bi)
 {
 	fake_arch_set_phys_bits(46);
-	r4_vm_features();
+	hwq_vm_features();
 	char out[2048];
 	capture_begin();
 	int r = phys_init_except(m.buf, machine_map_size(&m), m.desc_size, bi->fb.base, bootinfo_fb_bytes(&bi->fb));
@@ -232,7 +231,7 @@ struct fb_alias {
 
 /* Checks the framebuffer's first and last page and 30 at random: FB_BASE maps each WC, and the
  * direct map holds none of them with another memory type. */
-static struct fb_alias r4_check_fb(const struct bootinfo_fb *fb, uint64_t *rng)
+static struct fb_alias hwq_check_fb(const struct bootinfo_fb *fb, uint64_t *rng)
 {
 	struct fb_alias a = { true, ~0ULL, -1 };
 	paddr_t first = ALIGN_DOWN(fb->base, PAGE_SIZE);
@@ -240,10 +239,10 @@ static struct fb_alias r4_check_fb(const struct bootinfo_fb *fb, uint64_t *rng)
 	for (unsigned k = 0; k < 32; k++) {
 		uint64_t i = k == 0 ? 0 : k == 1 ? pages - 1 : test_rng_next(rng) % pages;
 		paddr_t page = first + i * PAGE_SIZE, got = 0;
-		int fbt = r4_type_at(FB_BASE + i * PAGE_SIZE, &got);
+		int fbt = hwq_type_at(FB_BASE + i * PAGE_SIZE, &got);
 		if (fbt != PT_CACHE_WC || got != page)
 			a.fb_ok = false;
-		int dt = r4_type_at(DMAP_BASE + page, &got);
+		int dt = hwq_type_at(DMAP_BASE + page, &got);
 		if (dt >= 0 && dt != fbt && a.aliased == ~0ULL) {
 			a.aliased = page;
 			a.dmap_type = dt;
@@ -253,7 +252,7 @@ static struct fb_alias r4_check_fb(const struct bootinfo_fb *fb, uint64_t *rng)
 }
 
 /* A generated GOP mode at base: 640..1920 x 480..1080, pitch the width or up to 64 pixels more. */
-static struct bootinfo r4_fb_at(paddr_t base, uint64_t *rng)
+static struct bootinfo hwq_fb_at(paddr_t base, uint64_t *rng)
 {
 	uint32_t w = 640 + 32 * (uint32_t)(test_rng_next(rng) % 41), h = 480 + (uint32_t)(test_rng_next(rng) % 601);
 	uint32_t pitch = w + (test_rng_next(rng) % 2 ? 0 : (uint32_t)(test_rng_next(rng) % 65));
@@ -283,7 +282,7 @@ static void test_fb_listed_as_ram_not_aliased(void)
 		uint32_t type = types[c % ARRAY_SIZE(types)];
 		paddr_t base = 0x8000000ULL + (test_rng_next(&rng) % 0x14000) * PAGE_SIZE +
 			       (c % 4 == 3 ? 64 * (1 + test_rng_next(&rng) % 63) : 0);
-		struct bootinfo bi = r4_fb_at(base, &rng);
+		struct bootinfo bi = hwq_fb_at(base, &rng);
 		paddr_t first = ALIGN_DOWN(base, PAGE_SIZE);
 		uint64_t fb_pages = (ALIGN_UP(base + bootinfo_fb_bytes(&bi.fb), PAGE_SIZE) - first) / PAGE_SIZE;
 		uint64_t before = c % 3 ? test_rng_next(&rng) % 65 : 0, after = c % 3 ? test_rng_next(&rng) % 65 : 0;
@@ -292,18 +291,18 @@ static void test_fb_listed_as_ram_not_aliased(void)
 		machine_map_add(&m, type, first - before * PAGE_SIZE, before + fb_pages + after, 0);
 		machine_map_add(&m, EFI_MMIO, CLAMP, (ARCH_END - CLAMP) / PAGE_SIZE, 0);
 		n++;
-		if (!r4_boot_vm(&bi)) {
+		if (!hwq_boot_vm(&bi)) {
 			refused++;
 			continue;
 		}
-		struct fb_alias a = r4_check_fb(&bi.fb, &rng);
+		struct fb_alias a = hwq_check_fb(&bi.fb, &rng);
 		fb_wrong += !a.fb_ok;
 		/* The descriptor's pages beside the framebuffer stay in the direct map, write-back. */
 		paddr_t got = 0;
-		if (before && (r4_type_at(DMAP_BASE + first - PAGE_SIZE, &got) != PT_CACHE_WB || got != first - PAGE_SIZE))
+		if (before && (hwq_type_at(DMAP_BASE + first - PAGE_SIZE, &got) != PT_CACHE_WB || got != first - PAGE_SIZE))
 			lost++;
 		paddr_t past = first + fb_pages * PAGE_SIZE;
-		if (after && (r4_type_at(DMAP_BASE + past, &got) != PT_CACHE_WB || got != past))
+		if (after && (hwq_type_at(DMAP_BASE + past, &got) != PT_CACHE_WB || got != past))
 			lost++;
 		if (a.aliased != ~0ULL && aliased++ < 3)
 			printf("# framebuffer 0x%llx + 0x%llx listed as type %u: page 0x%llx is WC at FB_BASE and %s in the "
@@ -331,20 +330,20 @@ static void test_fb_not_listed_no_alias(void)
 		uint32_t type = types[c % ARRAY_SIZE(types)];
 		paddr_t base = c % 2 ? 0x10000000ULL + (test_rng_next(&rng) % 0x8000) * PAGE_SIZE
 				     : (0x4000000000ULL + (test_rng_next(&rng) % 0x1000) * SIZE_2M);
-		struct bootinfo bi = r4_fb_at(base, &rng);
+		struct bootinfo bi = hwq_fb_at(base, &rng);
 		uint64_t bytes = ALIGN_UP(bootinfo_fb_bytes(&bi.fb), PAGE_SIZE);
 		machine_map_init(&m, 48);
 		machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST, REAL_PAGES, 0);
 		if (type != 0xFFFFFFFFu)
 			machine_map_add(&m, type, base, bytes / PAGE_SIZE, 0);
 		n++;
-		if (!r4_boot_vm(&bi)) {
+		if (!hwq_boot_vm(&bi)) {
 			bad++;
 			continue;
 		}
-		struct fb_alias a = r4_check_fb(&bi.fb, &rng);
+		struct fb_alias a = hwq_check_fb(&bi.fb, &rng);
 		paddr_t got;
-		if ((!a.fb_ok || a.aliased != ~0ULL || r4_type_at(DMAP_BASE + base, &got) >= 0) && bad++ < 3)
+		if ((!a.fb_ok || a.aliased != ~0ULL || hwq_type_at(DMAP_BASE + base, &got) >= 0) && bad++ < 3)
 			printf("# framebuffer 0x%llx (map type 0x%x): at FB_BASE %s, in the direct map %s\n",
 			       (unsigned long long)base, type, a.fb_ok ? "WC" : "wrong", a.aliased != ~0ULL ? "aliased" : "absent");
 	}
@@ -356,7 +355,7 @@ static void test_fb_not_listed_no_alias(void)
 /* ---------------------------------------------------------------- the TSC's clock */
 
 /* A PC whose TSC runs at hz; port reads cost about 1 us (LPC). */
-static void r4_clock_pc(uint64_t hz, bool pit_gated)
+static void hwq_clock_pc(uint64_t hz, bool pit_gated)
 {
 	memset(&sim, 0, sizeof(sim));
 	sim.tsc = 1000000;
@@ -368,7 +367,7 @@ static void r4_clock_pc(uint64_t hz, bool pit_gated)
 }
 
 /* True when got is within 1 % of want. */
-static bool r4_within_1pct(uint64_t got, uint64_t want)
+static bool hwq_within_1pct(uint64_t got, uint64_t want)
 {
 	return got >= want - want / 100 && got <= want + want / 100;
 }
@@ -394,7 +393,7 @@ static void test_tsc_clock_without_pit_or_pm_timer(void)
 		uint32_t crystal = crystals[c % ARRAY_SIZE(crystals)];
 		uint32_t den = 2, num = (uint32_t)(2 * (1000000000ULL + test_rng_next(&rng) % 4000000000ULL) / crystal);
 		uint64_t hz = (uint64_t)crystal * num / den;
-		r4_clock_pc(hz, true);
+		hwq_clock_pc(hz, true);
 		sim.leaf15[0] = den;
 		sim.leaf15[1] = num;
 		sim.leaf15[2] = c % 3 == 2 ? 0 : crystal;
@@ -402,7 +401,7 @@ static void test_tsc_clock_without_pit_or_pm_timer(void)
 		uint64_t want = c % 3 == 2 ? (uint64_t)sim.leaf16_mhz * 1000000 : hz;
 		uint64_t got = tsc_calibrate(0, false);
 		n++;
-		if (!r4_within_1pct(got, want) && bad++ < 3)
+		if (!hwq_within_1pct(got, want) && bad++ < 3)
 			printf("# PIT gated, no PM timer, CPUID 0x15 = %u/%u x %u Hz, 0x16 = %u MHz: tsc_calibrate %llu Hz "
 			       "(source %s), want %llu\n", num, den, sim.leaf15[2], sim.leaf16_mhz, (unsigned long long)got,
 			       tsc_source(), (unsigned long long)want);
@@ -418,10 +417,10 @@ static void test_tsc_pit_gated_pm_timer_used(void)
 	unsigned n = 0, bad = 0;
 	for (unsigned c = 0; c < 16; c++) {
 		uint64_t hz = 800000000ULL + test_rng_next(&rng) % 4200000000ULL;
-		r4_clock_pc(hz, true);
+		hwq_clock_pc(hz, true);
 		uint64_t got = tsc_calibrate(0x408, c % 2);
 		n++;
-		if ((!r4_within_1pct(got, hz) || strcmp(tsc_source(), "ACPI PM timer")) && bad++ < 3)
+		if ((!hwq_within_1pct(got, hz) || strcmp(tsc_source(), "ACPI PM timer")) && bad++ < 3)
 			printf("# TSC %llu Hz, PIT gated: %llu Hz from %s\n", (unsigned long long)hz, (unsigned long long)got,
 			       tsc_source());
 	}
@@ -439,7 +438,7 @@ static void test_tsc_pit_gated_pm_timer_used(void)
  */
 static void test_serial_absent_or_present(void)
 {
-	static const enum r4_uart absent[] = { R4_UART_READS_FF, R4_UART_READS_00, R4_UART_SCRATCH_DEAD };
+	static const enum hwq_uart absent[] = { HWQ_UART_READS_FF, HWQ_UART_READS_00, HWQ_UART_SCRATCH_DEAD };
 	static const char text[] = "rmkernel: booting\nline two\n";
 	static const char want[] = "rmkernel: booting\r\nline two\r\n";
 	unsigned bad = 0;
@@ -454,7 +453,7 @@ static void test_serial_absent_or_present(void)
 			       (unsigned long long)(sim.uart_port_ops - ops));
 	}
 	memset(&sim, 0, sizeof(sim));
-	sim.uart = R4_UART_PRESENT;
+	sim.uart = HWQ_UART_PRESENT;
 	bool found = serial_init();
 	sim.uart_n = 0;   /* the divisor's low byte went through the data port */
 	serial_write(text, sizeof(text) - 1);
@@ -464,7 +463,7 @@ static void test_serial_absent_or_present(void)
 }
 
 /* Input bytes of text[0..n) whose whole expansion (LF as CR LF) lies in the first sent bytes out. */
-static size_t r4_chars_sent(const char *text, size_t n, size_t sent)
+static size_t hwq_chars_sent(const char *text, size_t n, size_t sent)
 {
 	size_t used = 0, i = 0;
 	for (; i < n; i++) {
@@ -497,7 +496,7 @@ static void test_serial_transmitter_stops(void)
 			expanded[x++] = text[i];
 		}
 		memset(&sim, 0, sizeof(sim));
-		sim.uart = R4_UART_THR_STOPS;
+		sim.uart = HWQ_UART_THR_STOPS;
 		sim.uart_thre_bytes = 1000;
 		bool found = serial_init();
 		sim.uart_n = 0;   /* the divisor's low byte went through the data port */
@@ -507,7 +506,7 @@ static void test_serial_transmitter_stops(void)
 				k = i + 1;
 		k = k < x ? k : x - 1;
 		sim.uart_thre_bytes = k;
-		uint64_t ops0 = sim.uart_port_ops, dropped_want = len - r4_chars_sent(text, len, k);
+		uint64_t ops0 = sim.uart_port_ops, dropped_want = len - hwq_chars_sent(text, len, k);
 		capture_begin();
 		serial_write(text, len);
 		uint64_t ops1 = sim.uart_port_ops;
@@ -532,7 +531,7 @@ static void test_serial_transmitter_stops(void)
 			       (unsigned long long)serial_bytes_dropped(), (unsigned long long)dropped_want, times);
 	}
 	memset(&sim, 0, sizeof(sim));
-	sim.uart = R4_UART_PRESENT;
+	sim.uart = HWQ_UART_PRESENT;
 	bool again = serial_init();
 	sim.uart_n = 0;
 	serial_write("ok\n", 3);
