@@ -1,10 +1,10 @@
 /*
- * Review round 3 of arch/x86_64/: host tests of arch code that touches the CPU, built by including
+ * Host tests of arch/x86_64/ code that touches the CPU, built by including
  * the kernel's source with its instructions replaced by a fake CPU (x86.h's inline functions are
  * renamed below, so the source's calls reach the fakes; its include of x86.h is then a no-op).
  *
  *  - apic_init_boot (arch/x86_64/apic.c) took the local APIC's physical page from IA32_APIC_BASE
- *    masked to CPUID's raw MAXPHYADDR before review round 3's fix. The kernel's physical width is arch_phys_addr_bits()
+ *    masked to CPUID's raw MAXPHYADDR before a fix. The kernel's physical width is arch_phys_addr_bits()
  *    (arch_mm.c: "CPUID's MAXPHYADDR ..., kept in 32..52"), since CPUID leaf 0x80000008 is firmware
  *    or hypervisor input (0 from a leaf that exists but is zero-filled, anything up to 255). Every
  *    width 0..255 CPUID can report: the page mapped must be IA32_APIC_BASE's under the width the
