@@ -56,6 +56,8 @@ EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, 
 }
 
 VOID FreePool(VOID *p) { free(p); }
+/* GNU-EFI's CopyMem (memmap_merge_adjacent moves descriptors with it). */
+VOID CopyMem(VOID *dst, CONST VOID *src, UINTN n) { memmove(dst, src, n); }
 
 /* memmap_alloc_final_buffer's allocation (not exercised here). */
 EFI_STATUS pages_alloc(EFI_MEMORY_TYPE type, UINT64 bytes, const CHAR16 *what, UINT64 *phys)

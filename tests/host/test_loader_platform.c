@@ -68,6 +68,8 @@ UINTN Print(CONST CHAR16 *fmt, ...)
 
 INTN CompareGuid(EFI_GUID *a, EFI_GUID *b) { return memcmp(a, b, sizeof(*a)) != 0; }
 VOID FreePool(VOID *p) { free(p); }
+/* GNU-EFI's CopyMem (memmap_merge_adjacent moves descriptors with it). */
+VOID CopyMem(VOID *dst, CONST VOID *src, UINTN n) { memmove(dst, src, n); }
 VOID *AllocatePool(UINTN n) { return malloc(n ? n : 1); }
 /* memmap_compute_top's map (not exercised here). */
 EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, UINT32 *version)
