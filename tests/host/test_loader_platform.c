@@ -5,36 +5,47 @@
  * A separate program from tests/host/test_hw_quirks.c: the loader's headers (GNU-EFI) and the
  * kernel's do not mix in one translation unit.
  *
- *  1. test_gop_behind_console_splitter (fails on the code as it stands): the EDK console splitter
- *     (ConSplitterDxe, in most PC firmware) puts a virtual GOP on its ConOut handle; the EDK code
- *     many vendor firmwares derive from installs it when the driver starts, before any display
- *     driver, so it is LocateProtocol's first GOP. With two or more physical GOPs (two GPUs, or a
- *     GPU driver with a GOP per output) that virtual GOP reports PixelBltOnly and no framebuffer
- *     (ConSplitterGraphicsOutputSetMode: "If 2 more physical GOP device exist ... PixelFormat is
- *     PixelBltOnly"). platform_find_framebuffer asks LocateProtocol only, so such a PC gets "the
- *     display is Blt-only; the kernel gets no framebuffer": no console and no summary screen,
- *     whereas a physical GOP with a linear framebuffer is there (Linux's EFI stub walks every GOP
- *     handle for one: "Systems that use the UEFI Console Splitter may provide multiple GOP devices,
- *     not all of which are backed by real hardware", libstub/gop.c find_gop).
- *  2. test_gop_prefers_the_console_device (fails): of several physical GOPs with a framebuffer, the
- *     one whose handle carries the ConsoleOut device protocol is the screen the firmware shows its
- *     console on (Linux: "search for a GOP implementing the ConOut protocol, and if one isn't found,
- *     ... fall back to the first GOP"); another is an output the person may not be looking at.
- *  3. test_gop_single_modes (passes): one physical GOP (OVMF's case) in every pixel format, pitch
- *     beyond the width, framebuffer above 4 GiB: bootinfo_fb holds the mode as the firmware says it;
- *     PixelBltOnly and no GOP give format NONE.
- *  4. test_rsdp_choice (passes): the ACPI 2.0 table entry wherever it is in the configuration
- *     table, else the 1.0 one, else none.
- *  5. test_map_larger_than_the_kernel_takes (fails): the kernel copies at most 64 KiB of memory map
- *     (kernel/main.c kernel_mmap) and reads at most PHYS_MAX_RANGES, 2048, descriptors
- *     (mm/phys.h); kernel_take_bootinfo panics on a larger map before the framebuffer console
- *     exists, so a PC without a serial port shows the loader's last line and stops. The loader
- *     sizes its buffer for any map up to 1 GiB and hands it over; it should refuse on screen
- *     (before ExitBootServices) a map the kernel cannot take.
- *  6. test_exit_boot_services_retries (passes): boot/handover.c against a firmware whose map key
- *     goes stale k times and whose map grows meanwhile: a fresh map each attempt, nothing printed
- *     or allocated from the first GetMemoryMap on, at most 8 attempts, the map handed over the one
+ *  1. test_gop_behind_console_splitter (failed before the loader walked every GOP handle): the EDK
+ *     console splitter (ConSplitterDxe, in most PC firmware) puts a virtual GOP on its ConOut
+ *     handle; the EDK code many vendor firmwares derive from installs it when the driver starts,
+ *     before any display driver, so it is LocateProtocol's first GOP. With two or more physical
+ *     GOPs (two GPUs, or a GPU driver with a GOP per output) that virtual GOP reports PixelBltOnly
+ *     and no framebuffer (ConSplitterGraphicsOutputSetMode: "If 2 more physical GOP device exist
+ *     ... PixelFormat is PixelBltOnly"). Asking LocateProtocol only, such a PC got "the display is
+ *     Blt-only; the kernel gets no framebuffer": no console and no summary screen, whereas a
+ *     physical GOP with a linear framebuffer is there (Linux's EFI stub walks every GOP handle for
+ *     one: "Systems that use the UEFI Console Splitter may provide multiple GOP devices, not all of
+ *     which are backed by real hardware", libstub/gop.c find_gop).
+ *  2. test_gop_prefers_the_console_device (failed likewise): of several physical GOPs with a
+ *     framebuffer, the one whose handle carries the ConsoleOut device protocol is the screen the
+ *     firmware shows its console on (Linux: "search for a GOP implementing the ConOut protocol, and
+ *     if one isn't found, ... fall back to the first GOP"); another is an output the person may
+ *     not be looking at.
+ *  3. test_gop_single_modes: one physical GOP (OVMF's case) in every pixel format, pitch beyond the
+ *     width, framebuffer above 4 GiB: bootinfo_fb holds the mode as the firmware says it, and
+ *     nothing is printed; PixelBltOnly and no GOP give format NONE and one line.
+ *  4. test_rsdp_choice: the ACPI 2.0 table entry wherever it is in the configuration table, else
+ *     the 1.0 one, else none.
+ *  5. test_map_larger_than_the_kernel_takes (failed when the loader handed over any map up to
+ *     1 GiB): the kernel copies at most 64 KiB of memory map (kernel/main.c kernel_mmap) and reads
+ *     at most PHYS_MAX_RANGES, 2048, descriptors (mm/phys.h); kernel_take_bootinfo panics on a
+ *     larger map before the framebuffer console exists, so a PC without a serial port shows the
+ *     loader's last line and stops. Through the loader's last two steps: a map past the limits is
+ *     merged (neighbours of one type and attributes) when that makes it fit, else refused on
+ *     screen before ExitBootServices.
+ *  6. test_exit_boot_services_retries: boot/handover.c against a firmware whose map key goes stale
+ *     k times and whose map grows meanwhile: a fresh map each attempt, nothing printed or
+ *     allocated from the first GetMemoryMap on, at most 8 attempts, the map handed over the one
  *     ExitBootServices took; a map outgrowing the buffer ends in a message, no jump.
+ *  7. test_gop_choice_model: generated GOP handle lists (linear, Blt-only, unknown formats, no mode,
+ *     no mode information, HandleProtocol errors, ConsoleOut or not; LocateHandleBuffer failing)
+ *     against a model of find_gop's rule: the GOP chosen, the lines printed, the handle buffer
+ *     freed.
+ *  8. test_merge_against_model: memmap_fit_for_kernel on generated maps of 1..4000 descriptors
+ *     against a model of the merge: left as they are when they fit, the model's map (every page's
+ *     type and attributes kept) when merging makes them fit, refused with a message otherwise.
+ *  9. test_merge_edges: descriptors ending at or wrapping past 2^64, 0 pages, other types or
+ *     attributes: merged only where nothing is lost.
  */
 #include <stdarg.h>
 #include <stdio.h>
