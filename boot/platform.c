@@ -75,7 +75,8 @@ static EFI_GRAPHICS_OUTPUT_PROTOCOL *platform_choose_gop(EFI_HANDLE *handles, UI
 			first = gop;
 		}
 	}
-	BS->FreePool(handles);
+	if (handles != NULL)   /* a firmware may list no handle with success */
+		BS->FreePool(handles);
 	return first;
 }
 
