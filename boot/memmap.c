@@ -216,12 +216,13 @@ static BOOLEAN memmap_mergeable(const EFI_MEMORY_DESCRIPTOR *a, const EFI_MEMORY
 }
 
 /*
- * Merges, in place, every descriptor of the map (`bytes` at map, desc_size apart) that
- * memmap_mergeable with the one kept before it, as Linux's efi_merge_regions does: each byte keeps
- * its type and attributes, the order stays, and a merged descriptor keeps its first part's
- * PhysicalStart and VirtualStart (the kernel never calls SetVirtualAddressMap). Descriptors merge
- * with their neighbours in the map's order only; the map is not sorted. Returns the merged map's
- * size in bytes. Calls no firmware service (see memmap_fit_for_kernel).
+ * Merges, in place, each descriptor of the map (`bytes` at map, desc_size apart) into the one kept
+ * before it when memmap_mergeable (the rule of Linux's x86 efi_merge_regions): each byte keeps its
+ * type and attributes, the order stays, and a merged descriptor keeps its first part's
+ * PhysicalStart, VirtualStart and bytes past the descriptor (the kernel never calls
+ * SetVirtualAddressMap). Descriptors merge with their neighbours in the map's order only; the map
+ * is not sorted. Returns the merged map's size in bytes. Calls no firmware service (see
+ * memmap_fit_for_kernel).
  */
 UINTN memmap_merge_adjacent(VOID *map, UINTN bytes, UINTN desc_size)
 {

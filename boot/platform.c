@@ -1,6 +1,7 @@
 /*
  * Firmware facts handed to the kernel: the GOP framebuffer (of the GOP the firmware's console is
- * on, when several exist), the ACPI RSDP, and the firmware's vendor and revisions. All are optional: their absence is recorded in bootinfo, not treated as an error.
+ * on, when several exist), the ACPI RSDP, and the firmware's vendor and revisions. All are
+ * optional: their absence is recorded in bootinfo, not treated as an error.
  */
 #include "loader.h"
 
@@ -80,8 +81,8 @@ static EFI_GRAPHICS_OUTPUT_PROTOCOL *platform_choose_gop(EFI_HANDLE *handles, UI
 	return first;
 }
 
-/* Says in one line which of several GOPs was chosen and why, or that none has a framebuffer. One
- * GOP chosen among one says nothing (OVMF's case); LocateProtocol's fallback says nothing either. */
+/* Says in one line which of several GOPs was chosen and why, or that none has a framebuffer; the
+ * one GOP of a machine with one (OVMF's case) is chosen without a word. */
 static void platform_print_gop_choice(const struct platform_gop_census *c)
 {
 	if (c->chosen == 0)
