@@ -38,9 +38,10 @@ static void __attribute__((noreturn)) enter_kernel(UINT64 pml4, UINT64 bootinfo,
 }
 
 /*
- * Takes the final memory map into the bootinfo's map buffer (capacity bytes), exits boot
- * services (retrying on a stale map key) and enters the kernel. Returns only on failure; the
- * message printed then is best effort, as the firmware may be partly shut down.
+ * Takes the final memory map into the bootinfo's map buffer (capacity bytes), makes it one the
+ * kernel takes (memmap_fit_for_kernel: merged if it must be, refused on screen if even that does
+ * not fit), exits boot services (retrying on a stale map key) and enters the kernel. Returns only
+ * on failure; the message printed then is best effort, as the firmware may be partly shut down.
  */
 EFI_STATUS handover_exit_and_enter(EFI_HANDLE image, struct bootinfo *bi, UINT64 capacity,
 				   UINT64 pml4_phys, UINT64 entry)
@@ -55,6 +56,9 @@ EFI_STATUS handover_exit_and_enter(EFI_HANDLE image, struct bootinfo *bi, UINT64
 		status = BS->GetMemoryMap(&size, map, &key, &desc_size, &desc_version);
 		if (EFI_ERROR(status))
 			break;
+		status = memmap_fit_for_kernel(map, &size, desc_size);
+		if (EFI_ERROR(status))
+			return status;   /* said why; ExitBootServices never sees this map */
 		bi->mmap_size = size;
 		bi->mmap_desc_size = desc_size;
 		bi->mmap_desc_version = desc_version;

@@ -52,9 +52,11 @@ EFI_STATUS file_read_prefix(EFI_FILE_HANDLE root, CHAR16 *path, VOID *buf, UINTN
 /* elf.c: check an ELF kernel file (elf_check.h) and load it into EFI_MEMORY_TYPE_KERNEL pages. */
 EFI_STATUS elf_load_kernel(const VOID *file, UINT64 file_size, struct kernel_image *kernel);
 
-/* memmap.c: memory map queries. */
+/* memmap.c: memory map queries, and the final map made one the kernel takes. */
 EFI_STATUS memmap_compute_top(UINT64 *map_top);
 EFI_STATUS memmap_alloc_final_buffer(UINT64 *phys, UINT64 *capacity);
+UINTN memmap_merge_adjacent(VOID *map, UINTN bytes, UINTN desc_size);
+EFI_STATUS memmap_fit_for_kernel(VOID *map, UINTN *bytes, UINTN desc_size);
 
 /* paging.c: the page tables the kernel is entered with. */
 EFI_STATUS paging_build(UINT64 map_top, const struct kernel_image *kernel, UINT64 *pml4_phys);

@@ -34,15 +34,21 @@ static BOOLEAN memmap_type_is_ram(UINT32 type)
  * descriptor claiming some is a firmware bug (mm/phys.c's PHYS_ARCH_FRAMES, the same rule). */
 #define MEMMAP_ARCH_END PHYS_ADDR_ARCH_END
 
-/* The firmware's descriptor stride is too short to hold a descriptor: reading the map at it
- * would run past its end. Prints why; the caller refuses the map. */
+/* True when the firmware's descriptor stride can be read and handed over: at least one
+ * descriptor (a shorter one would read the map past its end) and a multiple of
+ * BOOTINFO_MMAP_DESC_ALIGN (what the kernel reads). Else prints why; the caller refuses the map. */
 static BOOLEAN memmap_desc_size_ok(UINTN desc_size)
 {
-	if (desc_size >= sizeof(EFI_MEMORY_DESCRIPTOR))
+	if (desc_size >= sizeof(EFI_MEMORY_DESCRIPTOR) && desc_size % BOOTINFO_MMAP_DESC_ALIGN == 0)
 		return TRUE;
-	Print(LOADER_TAG L"firmware memory map descriptors are %ld bytes apart, fewer than the %ld of one\n"
-	      L"        descriptor: cannot read the map. Firmware problem.\n", (UINT64)desc_size,
-	      (UINT64)sizeof(EFI_MEMORY_DESCRIPTOR));
+	if (desc_size < sizeof(EFI_MEMORY_DESCRIPTOR))
+		Print(LOADER_TAG L"firmware memory map descriptors are %ld bytes apart, fewer than the %ld of one\n"
+		      L"        descriptor: cannot read the map. Firmware problem.\n", (UINT64)desc_size,
+		      (UINT64)sizeof(EFI_MEMORY_DESCRIPTOR));
+	else
+		Print(LOADER_TAG L"firmware memory map descriptors are %ld bytes apart, not a multiple of %d:\n"
+		      L"        the kernel cannot read the map. Firmware problem.\n", (UINT64)desc_size,
+		      BOOTINFO_MMAP_DESC_ALIGN);
 	return FALSE;
 }
 
@@ -169,7 +175,8 @@ EFI_STATUS memmap_compute_top(UINT64 *map_top)
 /*
  * Allocates a LoaderData buffer for the final memory map: the current map's size plus slack for
  * the descriptors that later allocations and ExitBootServices retries may add. It is also the
- * map copy handed to the kernel.
+ * map copy handed to the kernel: GetMemoryMap writes the whole map into it, and
+ * memmap_fit_for_kernel decides there whether (merged or not) the kernel can take it.
  */
 EFI_STATUS memmap_alloc_final_buffer(UINT64 *phys, UINT64 *capacity)
 {
@@ -186,4 +193,96 @@ EFI_STATUS memmap_alloc_final_buffer(UINT64 *phys, UINT64 *capacity)
 	/* Both terms are bounded above, so the sum and its rounding cannot overflow. */
 	align_up_checked(size + MMAP_SLACK_DESCRIPTORS * desc_size, PAGE_SIZE, capacity);
 	return pages_alloc(EfiLoaderData, *capacity, L"the memory map", phys);
+}
+
+/* End (exclusive, bytes) of descriptor d into *end; FALSE when it would wrap past 2^64 (such a
+ * descriptor is never merged). */
+static BOOLEAN memmap_desc_end64(const EFI_MEMORY_DESCRIPTOR *d, UINT64 *end)
+{
+	if (d->NumberOfPages > (UINT64_MAX - d->PhysicalStart) / PAGE_SIZE)
+		return FALSE;
+	*end = d->PhysicalStart + d->NumberOfPages * PAGE_SIZE;
+	return TRUE;
+}
+
+/* True when b can be folded into a, the descriptor before it, losing nothing: the same type and
+ * attributes, and b starting where a ends (both ends below 2^64, so the sum of pages fits). */
+static BOOLEAN memmap_mergeable(const EFI_MEMORY_DESCRIPTOR *a, const EFI_MEMORY_DESCRIPTOR *b)
+{
+	UINT64 a_end, b_end;
+
+	return a->Type == b->Type && a->Attribute == b->Attribute && memmap_desc_end64(a, &a_end) &&
+	       memmap_desc_end64(b, &b_end) && a_end == b->PhysicalStart;
+}
+
+/*
+ * Merges, in place, each descriptor of the map (`bytes` at map, desc_size apart) into the one kept
+ * before it when memmap_mergeable (the rule of Linux's x86 efi_merge_regions): each byte keeps its
+ * type and attributes, the order stays, and a merged descriptor keeps its first part's
+ * PhysicalStart, VirtualStart and bytes past the descriptor (the kernel never calls
+ * SetVirtualAddressMap). Descriptors merge with their neighbours in the map's order only; the map
+ * is not sorted. Returns the merged map's size in bytes. Calls no firmware service (see
+ * memmap_fit_for_kernel).
+ */
+UINTN memmap_merge_adjacent(VOID *map, UINTN bytes, UINTN desc_size)
+{
+	UINT8 *base = (UINT8 *)map;
+	UINTN count = bytes / desc_size, kept = 0;
+
+	for (UINTN i = 0; i < count; i++) {
+		EFI_MEMORY_DESCRIPTOR *d = (EFI_MEMORY_DESCRIPTOR *)(base + i * desc_size);
+
+		if (kept > 0) {
+			EFI_MEMORY_DESCRIPTOR *last = (EFI_MEMORY_DESCRIPTOR *)(base + (kept - 1) * desc_size);
+
+			if (memmap_mergeable(last, d)) {
+				last->NumberOfPages += d->NumberOfPages;
+				continue;
+			}
+		}
+		if (kept != i)   /* kept < i: the two strides do not overlap */
+			CopyMem(base + kept * desc_size, d, desc_size);
+		kept++;
+	}
+	return kept * desc_size;
+}
+
+/* Says on screen that the final map cannot be handed over: its size as the firmware gave it and
+ * merged, the kernel's limits, and what to do. */
+static void memmap_print_unfit(UINTN raw_bytes, UINTN merged_bytes, UINTN desc_size)
+{
+	Print(LOADER_TAG L"the firmware memory map has %ld entries of %ld bytes (%ld bytes), %ld with\n"
+	      L"        neighbouring entries of one type merged; the kernel takes at most %d entries and\n"
+	      L"        %d bytes, so it cannot start on this machine.\n"
+	      L"        What to do: raise BOOTINFO_MMAP_MAX_BYTES and BOOTINFO_MMAP_MAX_DESCS in\n"
+	      L"        include/bootinfo.h and rebuild the loader and the kernel together.\n",
+	      (UINT64)(raw_bytes / desc_size), (UINT64)desc_size, (UINT64)raw_bytes,
+	      (UINT64)(merged_bytes / desc_size), BOOTINFO_MMAP_MAX_DESCS, BOOTINFO_MMAP_MAX_BYTES);
+}
+
+/*
+ * Makes the final map (*bytes at map, desc_size apart, as GetMemoryMap just wrote it) one the
+ * kernel takes (bootinfo_mmap_fits): left as it is when it fits, else merged in place
+ * (memmap_merge_adjacent) and *bytes its new size. When even the merged map does not fit, or
+ * the stride cannot be read, prints why and fails: the caller must not call ExitBootServices with
+ * it. Runs between the final GetMemoryMap and ExitBootServices, so on success it calls no
+ * firmware service and allocates nothing: the map key stays valid, as it only names the
+ * firmware's map, not the caller's copy of it (Linux's EFI stub converts its copy there too,
+ * exit_boot_func).
+ */
+EFI_STATUS memmap_fit_for_kernel(VOID *map, UINTN *bytes, UINTN desc_size)
+{
+	UINTN merged;
+
+	if (!memmap_desc_size_ok(desc_size))
+		return EFI_UNSUPPORTED;
+	if (bootinfo_mmap_fits(*bytes, desc_size))
+		return EFI_SUCCESS;
+	merged = memmap_merge_adjacent(map, *bytes, desc_size);
+	if (!bootinfo_mmap_fits(merged, desc_size)) {
+		memmap_print_unfit(*bytes, merged, desc_size);
+		return EFI_UNSUPPORTED;
+	}
+	*bytes = merged;
+	return EFI_SUCCESS;
 }

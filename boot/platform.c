@@ -1,24 +1,140 @@
 /*
- * Firmware facts handed to the kernel: the GOP framebuffer, the ACPI RSDP, and the firmware's vendor
- * and revisions. All are optional: their absence is recorded in bootinfo, not treated as an error.
+ * Firmware facts handed to the kernel: the GOP framebuffer (of the GOP the firmware's console is
+ * on, when several exist), the ACPI RSDP, and the firmware's vendor and revisions. All are
+ * optional: their absence is recorded in bootinfo, not treated as an error.
  */
 #include "loader.h"
 
 static EFI_GUID acpi20_guid = ACPI_20_TABLE_GUID;
 static EFI_GUID acpi10_guid = ACPI_TABLE_GUID;
 
-/* Describes the current GOP mode in *fb (already zeroed); format NONE without a linear framebuffer. */
+/* EDK2's gEfiConsoleOutDeviceGuid (MdePkg/Include/Guid/ConsoleOutDevice.h; GNU-EFI has none): on
+ * the handle of each device the firmware shows its text console on. */
+static EFI_GUID platform_conout_device_guid = {
+	0xd3b36f2c, 0xd551, 0x11d4, { 0x9a, 0x46, 0x00, 0x90, 0x27, 0x3f, 0xc1, 0x4d }
+};
+
+/* The GOP instances platform_find_gop looked at: how many, and why the skipped ones were skipped. */
+struct platform_gop_census {
+	UINTN handles;      /* handles carrying the GOP protocol */
+	UINTN blt_only;     /* PixelBltOnly or an unknown pixel format: no linear framebuffer */
+	UINTN unreadable;   /* the protocol or its mode information could not be had */
+	UINTN chosen;       /* 1-based index of the one chosen, 0 for none */
+	BOOLEAN console;    /* the chosen one's handle carries the ConsoleOut device protocol */
+};
+
+/* gop's mode information, or NULL when the firmware gives none. */
+static EFI_GRAPHICS_OUTPUT_MODE_INFORMATION *platform_gop_info(EFI_GRAPHICS_OUTPUT_PROTOCOL *gop)
+{
+	if (gop == NULL || gop->Mode == NULL)
+		return NULL;
+	return gop->Mode->Info;
+}
+
+/* True when the pixel format gives a linear framebuffer (not PixelBltOnly, nor past the formats
+ * UEFI defines). */
+static BOOLEAN platform_format_linear(EFI_GRAPHICS_PIXEL_FORMAT format)
+{
+	return format == PixelRedGreenBlueReserved8BitPerColor || format == PixelBlueGreenRedReserved8BitPerColor ||
+	       format == PixelBitMask;
+}
+
+/*
+ * The GOP to describe, from every handle carrying the protocol (Linux's EFI stub, libstub/gop.c
+ * find_gop): behind EDK's console splitter the first GOP is often its virtual one, PixelBltOnly
+ * when two or more physical GOPs exist. Skips the GOPs without a linear framebuffer and those whose
+ * mode information cannot be read; of the rest, the first whose handle carries the ConsoleOut
+ * device protocol (the screen the firmware's console is on), else the first. NULL when none is
+ * left; *c says what was seen. Frees the handle buffer.
+ */
+static EFI_GRAPHICS_OUTPUT_PROTOCOL *platform_choose_gop(EFI_HANDLE *handles, UINTN n, struct platform_gop_census *c)
+{
+	EFI_GRAPHICS_OUTPUT_PROTOCOL *first = NULL;
+
+	for (UINTN i = 0; i < n; i++) {
+		EFI_GRAPHICS_OUTPUT_PROTOCOL *gop = NULL;
+		EFI_GRAPHICS_OUTPUT_MODE_INFORMATION *info;
+		VOID *conout;
+
+		if (EFI_ERROR(BS->HandleProtocol(handles[i], &GraphicsOutputProtocol, (VOID **)&gop)) ||
+		    (info = platform_gop_info(gop)) == NULL) {
+			c->unreadable++;
+			continue;
+		}
+		if (!platform_format_linear(info->PixelFormat)) {
+			c->blt_only++;
+			continue;
+		}
+		if (!EFI_ERROR(BS->HandleProtocol(handles[i], &platform_conout_device_guid, &conout))) {
+			c->chosen = i + 1;
+			c->console = TRUE;
+			first = gop;
+			break;
+		}
+		if (first == NULL) {
+			c->chosen = i + 1;
+			first = gop;
+		}
+	}
+	if (handles != NULL)   /* a firmware may list no handle with success */
+		BS->FreePool(handles);
+	return first;
+}
+
+/* Says in one line which of several GOPs was chosen and why, or that none has a framebuffer; the
+ * one GOP of a machine with one (OVMF's case) is chosen without a word. */
+static void platform_print_gop_choice(const struct platform_gop_census *c)
+{
+	if (c->chosen == 0)
+		Print(LOADER_TAG L"none of the %ld graphics outputs (GOP) has a linear framebuffer (%ld Blt-only,\n"
+		      L"        %ld unreadable); the kernel gets no framebuffer.\n", (UINT64)c->handles,
+		      (UINT64)c->blt_only, (UINT64)c->unreadable);
+	else if (c->handles > 1)
+		Print(LOADER_TAG L"graphics output %ld of %ld (GOP) chosen, %s; %ld Blt-only, %ld unreadable.\n",
+		      (UINT64)c->chosen, (UINT64)c->handles,
+		      c->console ? L"the console's screen" : L"the first with a framebuffer (none is the console's)",
+		      (UINT64)c->blt_only, (UINT64)c->unreadable);
+}
+
+/*
+ * The GOP whose mode becomes the kernel's framebuffer: platform_choose_gop over every handle
+ * carrying the protocol, or LocateProtocol's one when the firmware cannot list the handles. NULL
+ * (with a message) when there is none with a linear framebuffer and readable mode information.
+ */
+static EFI_GRAPHICS_OUTPUT_PROTOCOL *platform_find_gop(void)
+{
+	struct platform_gop_census c = { 0, 0, 0, 0, FALSE };
+	EFI_GRAPHICS_OUTPUT_PROTOCOL *gop = NULL;
+	EFI_HANDLE *handles = NULL;
+	EFI_GRAPHICS_OUTPUT_MODE_INFORMATION *info;
+
+	if (!EFI_ERROR(BS->LocateHandleBuffer(ByProtocol, &GraphicsOutputProtocol, NULL, &c.handles, &handles))) {
+		gop = platform_choose_gop(handles, c.handles, &c);
+		platform_print_gop_choice(&c);
+		return gop;
+	}
+	if (EFI_ERROR(BS->LocateProtocol(&GraphicsOutputProtocol, NULL, (VOID **)&gop)) ||
+	    (info = platform_gop_info(gop)) == NULL) {
+		Print(LOADER_TAG L"no graphics output (GOP); the kernel gets no framebuffer.\n");
+		return NULL;
+	}
+	if (!platform_format_linear(info->PixelFormat)) {
+		Print(LOADER_TAG L"the display is Blt-only; the kernel gets no framebuffer.\n");
+		return NULL;
+	}
+	return gop;
+}
+
+/* Describes the mode of the GOP platform_find_gop chooses in *fb (already zeroed); format NONE
+ * without one. */
 void platform_find_framebuffer(struct bootinfo_fb *fb)
 {
-	EFI_GRAPHICS_OUTPUT_PROTOCOL *gop = NULL;
+	EFI_GRAPHICS_OUTPUT_PROTOCOL *gop = platform_find_gop();
 	EFI_GRAPHICS_OUTPUT_MODE_INFORMATION *info;
 
 	fb->format = BOOTINFO_FB_NONE;
-	if (EFI_ERROR(BS->LocateProtocol(&GraphicsOutputProtocol, NULL, (VOID **)&gop)) ||
-	    gop == NULL || gop->Mode == NULL || gop->Mode->Info == NULL) {
-		Print(LOADER_TAG L"no graphics output (GOP); the kernel gets no framebuffer.\n");
+	if (gop == NULL)
 		return;
-	}
 	info = gop->Mode->Info;
 	switch (info->PixelFormat) {
 	case PixelRedGreenBlueReserved8BitPerColor:
@@ -27,16 +143,13 @@ void platform_find_framebuffer(struct bootinfo_fb *fb)
 	case PixelBlueGreenRedReserved8BitPerColor:
 		fb->format = BOOTINFO_FB_BGRX;
 		break;
-	case PixelBitMask:
+	default:  /* PixelBitMask: platform_find_gop returns linear formats only */
 		fb->format = BOOTINFO_FB_BITMASK;
 		fb->mask_red = info->PixelInformation.RedMask;
 		fb->mask_green = info->PixelInformation.GreenMask;
 		fb->mask_blue = info->PixelInformation.BlueMask;
 		fb->mask_reserved = info->PixelInformation.ReservedMask;
 		break;
-	default:  /* PixelBltOnly: no linear framebuffer */
-		Print(LOADER_TAG L"the display is Blt-only; the kernel gets no framebuffer.\n");
-		return;
 	}
 	fb->base = gop->Mode->FrameBufferBase;
 	fb->size = gop->Mode->FrameBufferSize;

@@ -75,6 +75,28 @@ static inline uint32_t bootinfo_cmdline_cut(const uint8_t *buf, uint32_t read, u
 	return pass;
 }
 
+/*
+ * The memory map the kernel takes, one definition for the loader and the kernel: the kernel copies
+ * at most BOOTINFO_MMAP_MAX_BYTES of it into its own image (kernel/main.c, before any console
+ * exists) and its physical allocator reads at most BOOTINFO_MMAP_MAX_DESCS descriptors
+ * (PHYS_MAX_RANGES, mm/phys.h); descriptors lie a multiple of BOOTINFO_MMAP_DESC_ALIGN bytes
+ * apart. The loader hands over no map beyond these (boot/handover.c): it merges neighbouring
+ * descriptors first when that makes the map fit, and otherwise refuses it before
+ * ExitBootServices, on screen. Plain ints: PHYS_MAX_RANGES is compared and printed as one.
+ */
+#define BOOTINFO_MMAP_MAX_BYTES  (64 * 1024)
+#define BOOTINFO_MMAP_MAX_DESCS  2048
+#define BOOTINFO_MMAP_DESC_ALIGN 8
+
+/* Nonzero when a map of `bytes` bytes, descriptors desc_size bytes apart, is one the kernel takes
+ * (as for bootinfo_fb_32bpp, int rather than bool). A stride below the descriptor's 40 bytes is the
+ * caller's to refuse: this header does not know the descriptor's layout. */
+static inline int bootinfo_mmap_fits(uint64_t bytes, uint64_t desc_size)
+{
+	return desc_size != 0 && desc_size % BOOTINFO_MMAP_DESC_ALIGN == 0 && bytes <= BOOTINFO_MMAP_MAX_BYTES &&
+	       bytes / desc_size <= BOOTINFO_MMAP_MAX_DESCS;
+}
+
 enum bootinfo_fb_format {
 	BOOTINFO_FB_NONE = 0,    /* no linear framebuffer (BltOnly or no GOP) */
 	BOOTINFO_FB_RGBX = 1,    /* byte 0 red, 1 green, 2 blue */

@@ -37,7 +37,10 @@
 struct bootinfo kernel_bootinfo;
 struct cmdline kernel_cmdline;
 size_t kernel_cmdline_screen_bytes;
-static uint8_t kernel_mmap[64 * 1024] __attribute__((aligned(16)));
+static uint8_t kernel_mmap[BOOTINFO_MMAP_MAX_BYTES] __attribute__((aligned(16)));
+/* The loader hands over only maps inside include/bootinfo.h's limits; the copy and the allocator take them all. */
+_Static_assert(sizeof(kernel_mmap) >= BOOTINFO_MMAP_MAX_BYTES, "the map copy holds every map the loader hands over");
+_Static_assert(PHYS_MAX_RANGES >= BOOTINFO_MMAP_MAX_DESCS, "phys_init reads every descriptor the loader hands over");
 
 /* Validates and copies the loader's structures into the kernel image (loader memory is reclaimed). */
 static void kernel_take_bootinfo(paddr_t bi_pa)
@@ -59,7 +62,7 @@ static void kernel_take_bootinfo(paddr_t bi_pa)
 		kpanic("boot information: command line of %u bytes in a %d-byte buffer", kernel_bootinfo.cmdline_len,
 		       BOOTINFO_CMDLINE_MAX);
 	if (bi->mmap_size > sizeof(kernel_mmap) || bi->mmap_desc_size < sizeof(struct efi_memory_descriptor) ||
-	    bi->mmap_desc_size % 8)
+	    bi->mmap_desc_size % BOOTINFO_MMAP_DESC_ALIGN)
 		kpanic("memory map of %llu bytes (descriptor %llu) does not fit the kernel's %zu-byte copy "
 		       "or has a descriptor size that is not a multiple of 8",
 		       (unsigned long long)bi->mmap_size, (unsigned long long)bi->mmap_desc_size, sizeof(kernel_mmap));

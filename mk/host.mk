@@ -174,11 +174,11 @@ $(B)/tsan/test_loader_memmap: tests/host/test_loader_memmap.c boot/memmap.c boot
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 
-# Real-PC robustness, loader side: boot/platform.c and boot/memmap.c (#included) with GNU-EFI's headers.
-$(B)/host/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/loader.h include/bootinfo.h
+# Real-PC robustness, loader side: boot/platform.c, boot/memmap.c and boot/handover.c (#included) with GNU-EFI's headers.
+$(B)/host/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/handover.c boot/loader.h include/bootinfo.h
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
-$(B)/tsan/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/loader.h include/bootinfo.h
+$(B)/tsan/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/handover.c boot/loader.h include/bootinfo.h
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 

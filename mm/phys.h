@@ -23,8 +23,11 @@
 
 #include "types.h"
 #include "buddy.h"
+#include "bootinfo.h"
 
-#define PHYS_MAX_RANGES 2048   /* descriptors considered; a longer map is refused (-1, a message) */
+/* Descriptors considered; a longer map is refused (-1, a message). The loader hands over no longer
+ * map: the limit is the hand-over's (include/bootinfo.h). */
+#define PHYS_MAX_RANGES BOOTINFO_MMAP_MAX_DESCS
 
 /*
  * Who an allocated frame was handed out for: two bits per frame beside the buddy's metadata (0.25

@@ -5,36 +5,47 @@
  * A separate program from tests/host/test_hw_quirks.c: the loader's headers (GNU-EFI) and the
  * kernel's do not mix in one translation unit.
  *
- *  1. test_gop_behind_console_splitter (fails on the code as it stands): the EDK console splitter
- *     (ConSplitterDxe, in most PC firmware) puts a virtual GOP on its ConOut handle; the EDK code
- *     many vendor firmwares derive from installs it when the driver starts, before any display
- *     driver, so it is LocateProtocol's first GOP. With two or more physical GOPs (two GPUs, or a
- *     GPU driver with a GOP per output) that virtual GOP reports PixelBltOnly and no framebuffer
- *     (ConSplitterGraphicsOutputSetMode: "If 2 more physical GOP device exist ... PixelFormat is
- *     PixelBltOnly"). platform_find_framebuffer asks LocateProtocol only, so such a PC gets "the
- *     display is Blt-only; the kernel gets no framebuffer": no console and no summary screen,
- *     whereas a physical GOP with a linear framebuffer is there (Linux's EFI stub walks every GOP
- *     handle for one: "Systems that use the UEFI Console Splitter may provide multiple GOP devices,
- *     not all of which are backed by real hardware", libstub/gop.c find_gop).
- *  2. test_gop_prefers_the_console_device (fails): of several physical GOPs with a framebuffer, the
- *     one whose handle carries the ConsoleOut device protocol is the screen the firmware shows its
- *     console on (Linux: "search for a GOP implementing the ConOut protocol, and if one isn't found,
- *     ... fall back to the first GOP"); another is an output the person may not be looking at.
- *  3. test_gop_single_modes (passes): one physical GOP (OVMF's case) in every pixel format, pitch
- *     beyond the width, framebuffer above 4 GiB: bootinfo_fb holds the mode as the firmware says it;
- *     PixelBltOnly and no GOP give format NONE.
- *  4. test_rsdp_choice (passes): the ACPI 2.0 table entry wherever it is in the configuration
- *     table, else the 1.0 one, else none.
- *  5. test_map_larger_than_the_kernel_takes (fails): the kernel copies at most 64 KiB of memory map
- *     (kernel/main.c kernel_mmap) and reads at most PHYS_MAX_RANGES, 2048, descriptors
- *     (mm/phys.h); kernel_take_bootinfo panics on a larger map before the framebuffer console
- *     exists, so a PC without a serial port shows the loader's last line and stops. The loader
- *     sizes its buffer for any map up to 1 GiB and hands it over; it should refuse on screen
- *     (before ExitBootServices) a map the kernel cannot take.
- *  6. test_exit_boot_services_retries (passes): boot/handover.c against a firmware whose map key
- *     goes stale k times and whose map grows meanwhile: a fresh map each attempt, nothing printed
- *     or allocated from the first GetMemoryMap on, at most 8 attempts, the map handed over the one
+ *  1. test_gop_behind_console_splitter (failed before the loader walked every GOP handle): the EDK
+ *     console splitter (ConSplitterDxe, in most PC firmware) puts a virtual GOP on its ConOut
+ *     handle; the EDK code many vendor firmwares derive from installs it when the driver starts,
+ *     before any display driver, so it is LocateProtocol's first GOP. With two or more physical
+ *     GOPs (two GPUs, or a GPU driver with a GOP per output) that virtual GOP reports PixelBltOnly
+ *     and no framebuffer (ConSplitterGraphicsOutputSetMode: "If 2 more physical GOP device exist
+ *     ... PixelFormat is PixelBltOnly"). Asking LocateProtocol only, such a PC got "the display is
+ *     Blt-only; the kernel gets no framebuffer": no console and no summary screen, whereas a
+ *     physical GOP with a linear framebuffer is there (Linux's EFI stub walks every GOP handle for
+ *     one: "Systems that use the UEFI Console Splitter may provide multiple GOP devices, not all of
+ *     which are backed by real hardware", libstub/gop.c find_gop).
+ *  2. test_gop_prefers_the_console_device (failed likewise): of several physical GOPs with a
+ *     framebuffer, the one whose handle carries the ConsoleOut device protocol is the screen the
+ *     firmware shows its console on (Linux: "search for a GOP implementing the ConOut protocol, and
+ *     if one isn't found, ... fall back to the first GOP"); another is an output the person may
+ *     not be looking at.
+ *  3. test_gop_single_modes: one physical GOP (OVMF's case) in every pixel format, pitch beyond the
+ *     width, framebuffer above 4 GiB: bootinfo_fb holds the mode as the firmware says it, and
+ *     nothing is printed; PixelBltOnly and no GOP give format NONE and one line.
+ *  4. test_rsdp_choice: the ACPI 2.0 table entry wherever it is in the configuration table, else
+ *     the 1.0 one, else none.
+ *  5. test_map_larger_than_the_kernel_takes (failed when the loader handed over any map up to
+ *     1 GiB): the kernel copies at most 64 KiB of memory map (kernel/main.c kernel_mmap) and reads
+ *     at most PHYS_MAX_RANGES, 2048, descriptors (mm/phys.h); kernel_take_bootinfo panics on a
+ *     larger map before the framebuffer console exists, so a PC without a serial port shows the
+ *     loader's last line and stops. Through the loader's last two steps: a map past the limits is
+ *     merged (neighbours of one type and attributes) when that makes it fit, else refused on
+ *     screen before ExitBootServices.
+ *  6. test_exit_boot_services_retries: boot/handover.c against a firmware whose map key goes stale
+ *     k times and whose map grows meanwhile: a fresh map each attempt, nothing printed or
+ *     allocated from the first GetMemoryMap on, at most 8 attempts, the map handed over the one
  *     ExitBootServices took; a map outgrowing the buffer ends in a message, no jump.
+ *  7. test_gop_choice_model: generated GOP handle lists (linear, Blt-only, unknown formats, no mode,
+ *     no mode information, HandleProtocol errors, ConsoleOut or not; LocateHandleBuffer failing)
+ *     against a model of find_gop's rule: the GOP chosen, the lines printed, the handle buffer
+ *     freed.
+ *  8. test_merge_against_model: memmap_fit_for_kernel on generated maps of 1..4000 descriptors
+ *     against a model of the merge: left as they are when they fit, the model's map (every page's
+ *     type and attributes kept) when merging makes them fit, refused with a message otherwise.
+ *  9. test_merge_edges: descriptors ending at or wrapping past 2^64, 0 pages, other types or
+ *     attributes: merged only where nothing is lost.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +79,8 @@ UINTN Print(CONST CHAR16 *fmt, ...)
 
 INTN CompareGuid(EFI_GUID *a, EFI_GUID *b) { return memcmp(a, b, sizeof(*a)) != 0; }
 VOID FreePool(VOID *p) { free(p); }
+/* GNU-EFI's CopyMem (memmap_merge_adjacent moves descriptors with it). */
+VOID CopyMem(VOID *dst, CONST VOID *src, UINTN n) { memmove(dst, src, n); }
 VOID *AllocatePool(UINTN n) { return malloc(n ? n : 1); }
 /* memmap_compute_top's map (not exercised here). */
 EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, UINT32 *version)
@@ -78,7 +91,7 @@ EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, 
 
 /* ---------------------------------------------------------------- the firmware's display handles */
 
-#define R4_GOPS 4
+#define R4_GOPS 8
 static struct {
 	unsigned n;                                   /* handles with a GOP, in installation order */
 	EFI_GRAPHICS_OUTPUT_PROTOCOL gop[R4_GOPS];
@@ -86,6 +99,10 @@ static struct {
 	EFI_GRAPHICS_OUTPUT_MODE_INFORMATION info[R4_GOPS];
 	bool conout[R4_GOPS];                         /* the handle carries the ConsoleOut device protocol */
 	char handle[R4_GOPS];                         /* the handles themselves: their addresses */
+	bool handle_err[R4_GOPS];                     /* HandleProtocol fails for the GOP on this handle */
+	EFI_STATUS list_err;                          /* when set: LocateHandleBuffer fails with it */
+	unsigned lists, lists_freed;                  /* handle buffers LocateHandleBuffer gave, FreePool took back */
+	void *list;                                   /* the last of them, until freed */
 } disp;
 
 /* The index of handle h, or R4_GOPS when it is none of the display handles. */
@@ -143,6 +160,9 @@ static EFI_STATUS r4_iface(EFI_HANDLE h, EFI_GUID *guid, VOID **iface)
 
 static EFI_STATUS EFIAPI r4_handle_protocol(EFI_HANDLE h, EFI_GUID *guid, VOID **iface)
 {
+	unsigned i = r4_handle_index(h);
+	if (i < R4_GOPS && disp.handle_err[i] && !CompareGuid(guid, &gEfiGraphicsOutputProtocolGuid))
+		return EFI_DEVICE_ERROR;
 	return r4_iface(h, guid, iface);
 }
 
@@ -188,10 +208,15 @@ static EFI_STATUS EFIAPI r4_locate_handle_buffer(EFI_LOCATE_SEARCH_TYPE type, EF
 	(void)key;
 	if (type != ByProtocol || !guid)
 		return EFI_INVALID_PARAMETER;
+	if (disp.list_err)
+		return disp.list_err;
 	*buf = malloc(R4_GOPS * sizeof(EFI_HANDLE));
 	*n = r4_handles_with(guid, *buf);
-	if (*n)
+	if (*n) {
+		disp.lists++;
+		disp.list = *buf;
 		return EFI_SUCCESS;
+	}
 	free(*buf);
 	*buf = NULL;
 	return EFI_NOT_FOUND;
@@ -206,6 +231,10 @@ static EFI_STATUS EFIAPI r4_allocate_pool(EFI_MEMORY_TYPE type, UINTN n, VOID **
 
 static EFI_STATUS EFIAPI r4_free_pool(VOID *p)
 {
+	if (p && p == disp.list) {
+		disp.lists_freed++;
+		disp.list = NULL;
+	}
 	free(p);
 	return EFI_SUCCESS;
 }
@@ -248,6 +277,8 @@ static struct {
 	char log[64];
 	unsigned nlog;
 	UINTN handed_size;       /* the size GetMemoryMap returned with the key that succeeded */
+	const uint8_t *src;      /* when set: the map GetMemoryMap writes (else 0x5A bytes) */
+	UINTN stride;            /* its descriptors' stride (0: 48) */
 } ebs;
 
 static void r4_ebs_log(char c)
@@ -261,13 +292,16 @@ static EFI_STATUS EFIAPI r4_ebs_get_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map,
 {
 	r4_ebs_log('M');
 	ebs.bytes += ebs.grow * 48;
-	*desc_size = 48;
+	*desc_size = ebs.stride ? ebs.stride : 48;
 	*version = 1;
 	if (*size < ebs.bytes) {
 		*size = ebs.bytes;
 		return EFI_BUFFER_TOO_SMALL;
 	}
-	memset(map, 0x5A, ebs.bytes);
+	if (ebs.src)
+		memcpy(map, ebs.src, ebs.bytes);
+	else
+		memset(map, 0x5A, ebs.bytes);
 	*size = ebs.bytes;
 	*key = ++ebs.key;
 	return EFI_SUCCESS;
@@ -478,45 +512,462 @@ static void test_rsdp_choice(void)
 	   n, bad);
 }
 
+/* ---------------------------------------------------------------- the GOP rule, generated */
+
+/* What a display handle offers: a linear mode, one without a framebuffer (Blt-only, or a pixel
+ * format past those UEFI defines), no mode, a mode without its information, or a GOP HandleProtocol
+ * will not give. */
+enum r4_gop_kind { R4_LINEAR, R4_BLT_ONLY, R4_FORMAT_PAST, R4_NO_MODE, R4_NO_INFO, R4_HANDLE_ERROR, R4_KINDS };
+
+/*
+ * The rule as Linux's find_gop states it, the model the loader is held to: with the handle list,
+ * the first linear GOP on a ConsoleOut device, else the first linear one, else none; without it
+ * (LocateHandleBuffer fails), LocateProtocol's GOP (the first installed) if it is linear. Returns
+ * the GOP's index or -1; *said: the lines printed (one when several GOPs were weighed or none was
+ * usable).
+ */
+static int r4_model_gop(const enum r4_gop_kind *kind, const bool *conout, unsigned n, bool listed, unsigned *said)
+{
+	int got = -1;
+	if (!listed || n == 0) {
+		got = n > 0 && (kind[0] == R4_LINEAR || kind[0] == R4_HANDLE_ERROR) ? 0 : -1;
+		*said = got < 0;
+		return got;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (kind[i] == R4_LINEAR && conout[i]) {
+			got = (int)i;
+			break;
+		}
+	for (unsigned i = 0; i < n && got < 0; i++)
+		if (kind[i] == R4_LINEAR)
+			got = (int)i;
+	*said = got < 0 || n > 1;
+	return got;
+}
+
+/* The bootinfo_fb format the kernel gets for a linear GOP format. */
+static uint32_t r4_fb_format(EFI_GRAPHICS_PIXEL_FORMAT f)
+{
+	return f == PixelRedGreenBlueReserved8BitPerColor ? BOOTINFO_FB_RGBX :
+	       f == PixelBlueGreenRedReserved8BitPerColor ? BOOTINFO_FB_BGRX : BOOTINFO_FB_BITMASK;
+}
+
+/*
+ * Generated display set-ups against r4_model_gop: 0..8 GOP handles, each linear (RGB, BGR or a
+ * 32-bit bitmask), Blt-only, of a pixel format past PixelFormatMax, without a mode, without mode
+ * information or refused by HandleProtocol, on a ConsoleOut device or not; LocateHandleBuffer
+ * failing in one case of six. Oracle: the framebuffer is the model's GOP's mode (its format
+ * included) or none, the lines printed are the model's, and every handle buffer the firmware
+ * gave is freed once.
+ */
+static void test_gop_choice_model(void)
+{
+	static const EFI_GRAPHICS_PIXEL_FORMAT linear[] = { PixelRedGreenBlueReserved8BitPerColor,
+		PixelBlueGreenRedReserved8BitPerColor, PixelBitMask };
+	static const EFI_STATUS list_errs[] = { EFI_OUT_OF_RESOURCES, EFI_UNSUPPORTED, EFI_INVALID_PARAMETER };
+	uint64_t rng = 0x6A7C401CEULL;
+	unsigned n = 0, bad = 0, chose[3] = { 0, 0, 0 };   /* none, the console's, another */
+	for (unsigned c = 0; c < 3000; c++) {
+		enum r4_gop_kind kind[R4_GOPS];
+		bool conout[R4_GOPS];
+		unsigned gops = (unsigned)(test_rng_next(&rng) % (R4_GOPS + 1));
+		r4_disp_reset();
+		for (unsigned i = 0; i < gops; i++) {
+			kind[i] = test_rng_next(&rng) % 2 ? R4_LINEAR : (enum r4_gop_kind)(test_rng_next(&rng) % R4_KINDS);
+			conout[i] = test_rng_next(&rng) % 3 == 0;
+			EFI_GRAPHICS_PIXEL_FORMAT f = kind[i] == R4_BLT_ONLY ? PixelBltOnly :
+						      kind[i] == R4_FORMAT_PAST ? PixelFormatMax + (test_rng_next(&rng) % 2) * 7 :
+						      linear[test_rng_next(&rng) % 3];
+			UINT32 w = 640 + 16 * (UINT32)(test_rng_next(&rng) % 100), h = 480 + (UINT32)(test_rng_next(&rng) % 700);
+			r4_add_gop(w, h, w + (UINT32)(test_rng_next(&rng) % 3) * 64, f,
+				   0x80000000ULL + i * 0x10000000ULL + (test_rng_next(&rng) % 16) * 0x100000ULL, conout[i]);
+			if (kind[i] == R4_NO_MODE)
+				disp.gop[i].Mode = NULL;
+			disp.mode[i].Info = kind[i] == R4_NO_INFO ? NULL : disp.mode[i].Info;
+			disp.handle_err[i] = kind[i] == R4_HANDLE_ERROR;
+		}
+		bool listed = test_rng_next(&rng) % 6 != 0;
+		disp.list_err = listed ? EFI_SUCCESS : list_errs[test_rng_next(&rng) % 3];
+		unsigned said;
+		int want = r4_model_gop(kind, conout, gops, listed, &said);
+		unsigned before = prints;
+		struct bootinfo_fb fb = r4_find_fb();
+		bool fb_good = want < 0 ? fb.format == BOOTINFO_FB_NONE && fb.base == 0 :
+			       r4_fb_is(&fb, (unsigned)want) && fb.format == r4_fb_format(disp.info[want].PixelFormat);
+		bool good = fb_good && prints - before == said && disp.lists_freed == disp.lists && disp.list == NULL;
+		n++;
+		chose[want < 0 ? 0 : conout[want] ? 1 : 2]++;
+		if (!good && bad++ < 3) {
+			printf("# %u GOPs (%s):", gops, listed ? "listed" : "LocateHandleBuffer fails");
+			for (unsigned i = 0; i < gops; i++)
+				printf(" %u%s", kind[i], conout[i] ? "c" : "");
+			printf("; want GOP %d and %u lines, got format %u at 0x%llx and %u lines; %u of %u lists freed\n", want,
+			       said, fb.format, (unsigned long long)fb.base, prints - before, disp.lists_freed, disp.lists);
+		}
+	}
+	ok(bad == 0 && chose[0] > 100 && chose[1] > 100 && chose[2] > 100,
+	   "%u generated GOP handle lists against the rule's model: none (%u), the console's (%u), the first linear "
+	   "(%u); the lines said and the handle buffer freed (%u wrong)", n, chose[0], chose[1], chose[2], bad);
+}
+
+/* ---------------------------------------------------------------- maps past the kernel's limits */
+
+/*
+ * The kernel's limits as its code states them: kernel/main.c copies at most 64 KiB of map
+ * (kernel_mmap) and mm/phys.h's PHYS_MAX_RANGES descriptors are read. Spelt out here, not taken
+ * from include/bootinfo.h, so a limit changed on one side only shows.
+ */
+#define KERNEL_MMAP_COPY  (64 * 1024)
+#define KERNEL_MAX_DESCS  2048
+_Static_assert(BOOTINFO_MMAP_MAX_BYTES == KERNEL_MMAP_COPY && BOOTINFO_MMAP_MAX_DESCS == KERNEL_MAX_DESCS,
+	       "the loader's limits are the kernel's");
+
+/* A generated firmware map: r4_gen.count descriptors r4_gen.stride bytes apart. */
+#define R4_MAP_MAX 4000
+static struct {
+	uint8_t map[R4_MAP_MAX * 64];
+	UINTN count, stride;
+} r4_gen;
+
+/* True when a map of `count` descriptors, `stride` bytes apart, is one the kernel takes. */
+static bool r4_kernel_takes(UINTN count, UINTN stride)
+{
+	return count * stride <= KERNEL_MMAP_COPY && count <= KERNEL_MAX_DESCS && stride % 8 == 0;
+}
+
+static EFI_MEMORY_DESCRIPTOR r4_desc(const uint8_t *map, UINTN stride, UINTN i)
+{
+	EFI_MEMORY_DESCRIPTOR d;
+	memcpy(&d, map + i * stride, sizeof(d));
+	return d;
+}
+
+/* The model's merge rule: b joins the descriptor before it, a, when both have one type and one
+ * attribute set and b starts at a's end, both ends representable in 64 bits (128-bit arithmetic). */
+static bool r4_model_joins(const EFI_MEMORY_DESCRIPTOR *a, const EFI_MEMORY_DESCRIPTOR *b)
+{
+	unsigned __int128 a_end = (unsigned __int128)a->PhysicalStart + (unsigned __int128)a->NumberOfPages * 4096;
+	unsigned __int128 b_end = (unsigned __int128)b->PhysicalStart + (unsigned __int128)b->NumberOfPages * 4096;
+	unsigned __int128 top = (unsigned __int128)1 << 64;
+	return a->Type == b->Type && a->Attribute == b->Attribute && a_end < top && b_end < top &&
+	       a_end == b->PhysicalStart;
+}
+
+/* The model's merged map of r4_gen into out: each run of joining neighbours as its first descriptor
+ * (all its stride bytes) with the run's pages; returns the descriptors. */
+static UINTN r4_model_merge(uint8_t *out)
+{
+	UINTN k = 0;
+	for (UINTN i = 0; i < r4_gen.count; i++) {
+		EFI_MEMORY_DESCRIPTOR d = r4_desc(r4_gen.map, r4_gen.stride, i);
+		if (i > 0) {
+			EFI_MEMORY_DESCRIPTOR prev = r4_desc(r4_gen.map, r4_gen.stride, i - 1);
+			if (r4_model_joins(&prev, &d)) {
+				EFI_MEMORY_DESCRIPTOR run = r4_desc(out, r4_gen.stride, k - 1);
+				run.NumberOfPages += d.NumberOfPages;
+				memcpy(out + (k - 1) * r4_gen.stride, &run, sizeof(run));
+				continue;
+			}
+		}
+		memcpy(out + k++ * r4_gen.stride, r4_gen.map + i * r4_gen.stride, r4_gen.stride);
+	}
+	return k;
+}
+
+static const UINT32 r4_types[] = { EfiConventionalMemory, EfiBootServicesData, EfiBootServicesCode, EfiLoaderData,
+				   EfiACPIReclaimMemory, EfiRuntimeServicesData, EfiReservedMemoryType,
+				   EfiMemoryMappedIO };
+static const UINT64 r4_attrs[] = { EFI_MEMORY_WB, EFI_MEMORY_WB | EFI_MEMORY_UC | EFI_MEMORY_WC,
+				   EFI_MEMORY_UC, EFI_MEMORY_WB | EFI_MEMORY_RUNTIME };
+#define R4_TYPES (sizeof(r4_types) / sizeof(r4_types[0]))
+#define R4_ATTRS (sizeof(r4_attrs) / sizeof(r4_attrs[0]))
+
+/*
+ * Generates r4_gen: `count` descriptors, `stride` bytes apart, from 1 MiB up, of 1..16 pages each,
+ * each starting where the one before ends (adjacent_pct of them) or 1..16 pages later, with the
+ * type and attributes of the one before (same_pct) or another type, other attributes, or both;
+ * VirtualStart and the bytes past the descriptor's 40 random. In one map of four, neighbours are
+ * then swapped here and there (a map not in address order). No two descriptors overlap.
+ */
+static void r4_gen_map(uint64_t *rng, UINTN count, UINTN stride, unsigned adjacent_pct, unsigned same_pct)
+{
+	UINT64 at = 0x100000;
+	unsigned t = 0, a = 0;
+	if (count > R4_MAP_MAX || stride > 64)
+		abort();   /* the generator's own bounds: a test asking more is wrong */
+	r4_gen.count = count;
+	r4_gen.stride = stride;
+	for (UINTN i = 0; i < count; i++) {
+		uint8_t *p = r4_gen.map + i * stride;
+		for (UINTN b = 0; b < stride; b++)
+			p[b] = (uint8_t)test_rng_next(rng);
+		if (i == 0 || test_rng_next(rng) % 100 >= same_pct) {
+			unsigned what = (unsigned)(test_rng_next(rng) % 3);
+			t = what != 1 ? (t + 1 + (unsigned)(test_rng_next(rng) % (R4_TYPES - 1))) % R4_TYPES : t;
+			a = what != 0 ? (a + 1 + (unsigned)(test_rng_next(rng) % (R4_ATTRS - 1))) % R4_ATTRS : a;
+		}
+		if (i > 0 && test_rng_next(rng) % 100 >= adjacent_pct)
+			at += (1 + test_rng_next(rng) % 16) * 4096;
+		EFI_MEMORY_DESCRIPTOR d = { .Type = r4_types[t], .PhysicalStart = at,
+					    .VirtualStart = test_rng_next(rng), .NumberOfPages = 1 + test_rng_next(rng) % 16,
+					    .Attribute = r4_attrs[a] };
+		memcpy(p, &d, sizeof(d));
+		at += d.NumberOfPages * 4096;
+	}
+	if (test_rng_next(rng) % 4 == 0)
+		for (UINTN i = 0; i + 1 < count; i++)
+			if (test_rng_next(rng) % 8 == 0) {
+				uint8_t tmp[64];
+				memcpy(tmp, r4_gen.map + i * stride, stride);
+				memcpy(r4_gen.map + i * stride, r4_gen.map + (i + 1) * stride, stride);
+				memcpy(r4_gen.map + (i + 1) * stride, tmp, stride);
+			}
+}
+
+/* The (type, attributes) of each page of a generated map, 1-based, 0 for none, into pages[] (index:
+ * page - 256); false when two descriptors claim one page or one lies outside `limit` pages. */
+static bool r4_page_types(const uint8_t *map, UINTN count, UINTN stride, uint16_t *pages, size_t limit)
+{
+	memset(pages, 0, limit * sizeof(pages[0]));
+	for (UINTN i = 0; i < count; i++) {
+		EFI_MEMORY_DESCRIPTOR d = r4_desc(map, stride, i);
+		unsigned t = 0, a = 0;
+		while (t < R4_TYPES && r4_types[t] != d.Type)
+			t++;
+		while (a < R4_ATTRS && r4_attrs[a] != d.Attribute)
+			a++;
+		if (d.PhysicalStart / 4096 < 256 || d.PhysicalStart / 4096 - 256 + d.NumberOfPages > limit)
+			return false;
+		for (UINT64 p = d.PhysicalStart / 4096 - 256; p < d.PhysicalStart / 4096 - 256 + d.NumberOfPages; p++) {
+			if (pages[p])
+				return false;
+			pages[p] = (uint16_t)(1 + t * R4_ATTRS + a);
+		}
+	}
+	return true;
+}
+
+/* A generated map's size: in one case of three 1..4000 descriptors, else around the most of
+ * `stride` bytes that fit the kernel's copy (+-8), or 2, 3 or 4 times that. */
+static UINTN r4_gen_count(uint64_t *rng, UINTN stride, unsigned c)
+{
+	UINTN most = KERNEL_MMAP_COPY / stride;
+	if (c % 3 == 0)
+		return 1 + test_rng_next(rng) % R4_MAP_MAX;
+	UINTN count = most * (1 + (c % 3 == 2) * (1 + test_rng_next(rng) % 3)) + test_rng_next(rng) % 17 - 8;
+	return count > R4_MAP_MAX ? R4_MAP_MAX : count;
+}
+
+/*
+ * boot/memmap.c memmap_fit_for_kernel on generated final maps (r4_gen_map: 1..4000 descriptors of
+ * 40, 48, 56 or 64 bytes, mostly merging, rarely, or half and half; in and out of address order),
+ * against r4_model_merge. Oracle: a map the kernel takes is left byte for byte as it is; a longer
+ * one is the model's merged map, byte for byte, when that fits, and every page keeps its type and
+ * attributes; else the map is refused with one message and its size left. Never a success with a
+ * map the kernel cannot take.
+ */
+static void test_merge_against_model(void)
+{
+	static const UINTN strides[] = { 40, 48, 56, 64 };
+	static uint8_t work[R4_MAP_MAX * 64], want[R4_MAP_MAX * 64];
+	static uint16_t before_pages[R4_MAP_MAX * 32 + 64], after_pages[R4_MAP_MAX * 32 + 64];
+	const size_t limit = sizeof(before_pages) / sizeof(before_pages[0]);
+	uint64_t rng = 0x4E46E5ULL;
+	unsigned n = 0, bad = 0, kept = 0, merged = 0, refused = 0;
+	for (unsigned c = 0; c < 600; c++) {
+		UINTN stride = strides[c % 4];
+		unsigned shape = (c / 4) % 3;
+		r4_gen_map(&rng, r4_gen_count(&rng, stride, c / 4), stride, shape == 0 ? 95 : shape == 1 ? 10 : 50,
+			   shape == 0 ? 95 : shape == 1 ? 20 : 50);
+		memcpy(work, r4_gen.map, r4_gen.count * stride);
+		UINTN bytes = r4_gen.count * stride, m = r4_model_merge(want);
+		unsigned said = prints;
+		EFI_STATUS st = memmap_fit_for_kernel(work, &bytes, stride);
+		said = prints - said;
+		const char *why = NULL;
+		if (r4_kernel_takes(r4_gen.count, stride)) {
+			kept++;
+			if (EFI_ERROR(st) || bytes != r4_gen.count * stride || memcmp(work, r4_gen.map, bytes) || said)
+				why = "a map the kernel takes was not left as it is";
+		} else if (r4_kernel_takes(m, stride)) {
+			merged++;
+			if (EFI_ERROR(st) || bytes != m * stride || memcmp(work, want, bytes) || said)
+				why = "not the model's merged map";
+			else if (!r4_page_types(r4_gen.map, r4_gen.count, stride, before_pages, limit) ||
+				 !r4_page_types(work, m, stride, after_pages, limit) ||
+				 memcmp(before_pages, after_pages, sizeof(before_pages)))
+				why = "a page changed its type or attributes";
+		} else {
+			refused++;
+			if (!EFI_ERROR(st) || bytes != r4_gen.count * stride || said != 1)
+				why = "a map the kernel cannot take, merged or not, was not refused with one message";
+		}
+		n++;
+		if (why && bad++ < 3)
+			printf("# case %u: %llu descriptors of %llu bytes, %llu merged: %s (status 0x%llx, %llu bytes, %u lines)\n",
+			       c, (unsigned long long)r4_gen.count, (unsigned long long)stride, (unsigned long long)m, why,
+			       (unsigned long long)st, (unsigned long long)bytes, said);
+	}
+	ok(bad == 0 && kept > 50 && merged > 50 && refused > 50,
+	   "%u generated final maps of 1..4000 descriptors: %u the kernel takes left as they are, %u merged to fit "
+	   "(the model's map, every page's type kept), %u refused with a message (%u wrong)", n, kept, merged, refused,
+	   bad);
+}
+
+/*
+ * The merge's edges, each with the neighbours that must not merge: a descriptor ending exactly at
+ * 2^64 and one wrapping past it, each followed by one of the same type at 0 (whose start the
+ * wrapped end equals); a page count whose bytes overflow; the same type with other attributes, the
+ * same attributes with another type; descriptors of 0 pages (joining: nothing lost). Built past the
+ * kernel's copy with 1400 more descriptors that merge into one, so the merge runs. Oracle: the
+ * model's map (r4_model_joins in 128-bit arithmetic).
+ */
+static void test_merge_edges(void)
+{
+	static uint8_t work[R4_MAP_MAX * 64], want[R4_MAP_MAX * 64];
+	const struct { UINT64 start, pages; UINT32 type; UINT64 attr; } edge[] = {
+		{ 0, 16, EfiConventionalMemory, EFI_MEMORY_WB },
+		{ 0x10000, 0, EfiConventionalMemory, EFI_MEMORY_WB },                      /* 0 pages, adjacent */
+		{ 0x10000, 16, EfiConventionalMemory, EFI_MEMORY_WB },
+		{ 0x20000, 16, EfiConventionalMemory, EFI_MEMORY_UC },                     /* other attributes */
+		{ 0x30000, 16, EfiBootServicesData, EFI_MEMORY_UC },                       /* other type */
+		{ 0xFFFFFFFFFFFF0000ULL, 16, EfiReservedMemoryType, 0 },                   /* ends at 2^64 */
+		{ 0, 1, EfiReservedMemoryType, 0 },                                        /* at the wrapped end */
+		{ 0xFFFFFFFFFFFFF000ULL, 2, EfiReservedMemoryType, 0 },                    /* wraps to 0x1000 */
+		{ 0x1000, 1, EfiReservedMemoryType, 0 },
+		{ 0x2000, 1ULL << 52, EfiReservedMemoryType, 0 },                          /* bytes past 2^64 */
+		{ 0x2000 + (1ULL << 52) * 4096, 1, EfiReservedMemoryType, 0 },           /* its wrapped end */
+	};
+	const UINTN ne = sizeof(edge) / sizeof(edge[0]), stride = 48, extra = 1400;
+	unsigned bad = 0;
+	r4_gen.stride = stride;
+	r4_gen.count = ne + extra;
+	memset(r4_gen.map, 0x3C, sizeof(r4_gen.map));
+	for (UINTN i = 0; i < ne + extra; i++) {
+		EFI_MEMORY_DESCRIPTOR d = i < ne ? (EFI_MEMORY_DESCRIPTOR){ .Type = edge[i].type, .PhysicalStart = edge[i].start,
+									    .NumberOfPages = edge[i].pages, .Attribute = edge[i].attr }
+						 : (EFI_MEMORY_DESCRIPTOR){ .Type = EfiConventionalMemory,
+									    .PhysicalStart = 0x100000000ULL + (i - ne) * 4096,
+									    .NumberOfPages = 1, .Attribute = EFI_MEMORY_WB };
+		memcpy(r4_gen.map + i * stride, &d, sizeof(d));
+	}
+	UINTN m = r4_model_merge(want), bytes = r4_gen.count * stride;
+	memcpy(work, r4_gen.map, bytes);
+	EFI_STATUS st = memmap_fit_for_kernel(work, &bytes, stride);
+	/* 0 and the 0-page one join 0x10000: 11 edges make 9, the 1400 make 1 */
+	if (m != ne - 2 + 1 || EFI_ERROR(st) || bytes != m * stride || memcmp(work, want, bytes)) {
+		bad++;
+		printf("# %llu edge descriptors + %llu: model %llu, status 0x%llx, %llu bytes\n", (unsigned long long)ne,
+		       (unsigned long long)extra, (unsigned long long)m, (unsigned long long)st, (unsigned long long)bytes);
+	}
+	ok(bad == 0, "a map past the kernel's copy with descriptors ending at and past 2^64, 0-page ones, other types and "
+	   "attributes: merged only where nothing is lost (%llu descriptors to %llu)", (unsigned long long)(ne + extra),
+	   (unsigned long long)m);
+}
+
+/* ---------------------------------------------------------------- the hand-over of a long map */
+
+static struct bootinfo r4_bi;
+static uint8_t r4_map_buf[R4_MAP_MAX * 64 + 64 * MMAP_SLACK_DESCRIPTORS + 4096];
+static struct {
+	UINTN raw_count, want_count;   /* the firmware's descriptors; those the kernel should get, 0: none */
+	uint8_t want[R4_MAP_MAX * 64];
+} r4_long;
+
+/* The jump of a long map's hand-over: 0 when the map handed over is r4_long.want, one the kernel
+ * takes, after one GetMemoryMap and one ExitBootServices and no message; 1 when not. */
+static void r4_long_jumped(int sig)
+{
+	(void)sig;
+	UINTN bytes = r4_bi.mmap_size, stride = r4_bi.mmap_desc_size;
+	bool good = r4_long.want_count && stride == r4_gen.stride && bytes == r4_long.want_count * stride &&
+		    r4_kernel_takes(bytes / stride, stride) && !memcmp(r4_map_buf, r4_long.want, bytes) &&
+		    ebs.nlog == 2 && ebs.log[0] == 'M' && ebs.log[1] == 'X';
+	_exit(good ? 0 : 1);
+}
+/* In a child: the loader's last two steps with r4_gen as the firmware's map: the final buffer
+ * (memmap_alloc_final_buffer), then handover_exit_and_enter. 0 when right (a jump judged by
+ * r4_long_jumped, or a refusal: one GetMemoryMap, one message, no ExitBootServices), 1 when not,
+ * 2 when it returned with a map the kernel takes, 4 when the buffer is too small for the map. */
+static int r4_long_run(void *arg)
+{
+	(void)arg;
+	struct sigaction sa = { .sa_handler = r4_long_jumped };
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGILL, &sa, NULL);
+	UINT64 phys = 0, cap = 0;
+	fw_map_bytes = r4_gen.count * r4_gen.stride;
+	fw_desc_size = r4_gen.stride;
+	fake_bs.GetMemoryMap = r4_get_memory_map;
+	if (EFI_ERROR(memmap_alloc_final_buffer(&phys, &cap)) || cap < fw_map_bytes || cap > sizeof(r4_map_buf))
+		return 4;
+	memset(&ebs, 0, sizeof(ebs));
+	ebs.bytes = fw_map_bytes;
+	ebs.src = r4_gen.map;
+	ebs.stride = r4_gen.stride;
+	fake_bs.GetMemoryMap = r4_ebs_get_map;
+	fake_bs.ExitBootServices = r4_ebs_exit;
+	fake_bs.AllocatePages = r4_ebs_alloc_pages;
+	fake_bs.AllocatePool = r4_ebs_alloc_pool;
+	memset(&r4_bi, 0, sizeof(r4_bi));
+	r4_bi.mmap_phys = (UINT64)(UINTN)r4_map_buf;
+	EFI_STATUS st = handover_exit_and_enter(NULL, &r4_bi, cap, 0x1000, 0xffffffff80000000ULL);
+	if (r4_long.want_count)
+		return 2;
+	return EFI_ERROR(st) && ebs.nlog == 2 && ebs.log[0] == 'M' && ebs.log[1] == 'P' ? 0 : 1;
+}
+
 /*
  * kernel/main.c kernel_take_bootinfo: "memory map of N bytes ... does not fit the kernel's
  * 65536-byte copy" is a kpanic before fbcon_init, so on a PC without a serial port the screen keeps
  * the loader's last line and the machine halts; mm/phys.h: "a longer map is refused" past 2048
- * descriptors (phys_init fails, kpanic, the same silence). Generated: current maps of 100..2200
- * descriptors of 48, 56 and 64 bytes. Oracle: memmap_alloc_final_buffer fails with a message (the
- * loader then returns to the firmware with it on screen) for every map already beyond either kernel
- * limit, and succeeds for maps that leave room for its slack under both.
+ * descriptors (phys_init fails, kpanic, the same silence). The loader's last two steps
+ * (memmap_alloc_final_buffer, handover_exit_and_enter) on generated final maps (r4_gen_map: up to
+ * the copy's size, or 1-4 times past it and mostly merging or rarely; descriptors of 48, 56 and 64
+ * bytes), in a child each. Oracle (r4_model_merge): a map the kernel takes is handed over as it is, a longer one
+ * merged when that fits (the model's map, byte for byte); else no ExitBootServices, one message,
+ * an error returned to loader.c (which shows it and returns to the firmware). Never a jump with a
+ * map past the kernel's limits.
  */
-#define KERNEL_MMAP_COPY  (64 * 1024)   /* kernel/main.c: kernel_mmap */
-#define KERNEL_MAX_DESCS  2048          /* mm/phys.h: PHYS_MAX_RANGES */
 static void test_map_larger_than_the_kernel_takes(void)
 {
-	static const UINTN sizes[] = { 48, 56, 64 };
+	static const UINTN strides[] = { 48, 56, 64 };
 	uint64_t rng = 0x3A9ULL;
-	unsigned n = 0, too_big = 0, fits = 0, bad = 0;
-	for (unsigned c = 0; c < 120; c++) {
-		fw_desc_size = sizes[c % 3];
-		UINTN count = 100 + test_rng_next(&rng) % 2100;
-		fw_map_bytes = count * fw_desc_size;
-		bool beyond = fw_map_bytes > KERNEL_MMAP_COPY || count > KERNEL_MAX_DESCS;
-		bool room = (count + MMAP_SLACK_DESCRIPTORS) * fw_desc_size <= KERNEL_MMAP_COPY &&
-			    count + MMAP_SLACK_DESCRIPTORS <= KERNEL_MAX_DESCS;
-		if (!beyond && !room)
-			continue;
-		UINT64 phys = 0, cap = 0;
-		unsigned before = prints;
-		EFI_STATUS st = memmap_alloc_final_buffer(&phys, &cap);
-		bool good = beyond ? EFI_ERROR(st) && prints > before : !EFI_ERROR(st) && cap >= fw_map_bytes;
+	unsigned n = 0, bad = 0, as_is = 0, merged = 0, refused = 0;
+	for (unsigned c = 0; c < 48; c++) {
+		/* by thirds: up to the copy's size; 1-4 times past it, mostly merging; past it, rarely merging */
+		UINTN stride = strides[c % 3], most = KERNEL_MMAP_COPY / stride;
+		unsigned part = (c / 3) % 3;
+		UINTN count = part == 0 ? 1 + test_rng_next(&rng) % most : most + 1 + test_rng_next(&rng) % (3 * most);
+		count = count > R4_MAP_MAX ? R4_MAP_MAX : count;
+		r4_gen_map(&rng, count, stride, part == 1 ? 95 : 10, part == 1 ? 95 : 20);
+		UINTN m = r4_model_merge(r4_long.want);
+		r4_long.raw_count = r4_gen.count;
+		if (r4_kernel_takes(r4_gen.count, stride)) {
+			memcpy(r4_long.want, r4_gen.map, r4_gen.count * stride);
+			r4_long.want_count = r4_gen.count;
+			as_is++;
+		} else {
+			r4_long.want_count = r4_kernel_takes(m, stride) ? m : 0;
+			merged += r4_long.want_count != 0;
+			refused += r4_long.want_count == 0;
+		}
+		struct tap_child ch = { .quiet_out = true, .timer_ms = 5000 };
+		int status = tap_child(&ch, r4_long_run, NULL);
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		n++;
-		too_big += beyond;
-		fits += !beyond;
-		if (!good && bad++ < 3)
-			printf("# %llu descriptors of %llu bytes (%llu bytes): status 0x%llx, capacity %llu, %u messages\n",
-			       (unsigned long long)count, (unsigned long long)fw_desc_size, (unsigned long long)fw_map_bytes,
-			       (unsigned long long)st, (unsigned long long)cap, prints - before);
+		if (code != 0 && bad++ < 3)
+			printf("# %llu descriptors of %llu bytes (%llu merged): %s\n", (unsigned long long)r4_gen.count,
+			       (unsigned long long)stride, (unsigned long long)m,
+			       code == 1 ? (r4_long.want_count ? "handed over another map than the model's, or with firmware calls"
+							       : "not refused with one message before ExitBootServices")
+			       : code == 2 ? "returned, with a map the kernel takes" : code == 4 ? "the final buffer is too small"
+			       : "the child died");
 	}
-	ok(bad == 0 && too_big > 10 && fits > 10, "%u memory maps: the %u the kernel cannot take refused by the loader "
-	   "with a message, the %u with room accepted (%u wrong)", n, too_big, fits, bad);
+	ok(bad == 0 && as_is > 8 && merged > 8 && refused > 8, "%u final maps: %u the kernel takes handed over as "
+	   "they are, %u merged to fit, %u the kernel cannot take refused by the loader with a message before "
+	   "ExitBootServices (%u wrong)", n, as_is, merged, refused, bad);
 }
 
 /* One case's expected log: k + 1 "MX" pairs (at most 8), then "P" when it fails. */
@@ -525,8 +976,6 @@ struct r4_ebs_case {
 	UINTN start_bytes, capacity;
 };
 
-static struct bootinfo r4_bi;
-static uint8_t r4_map_buf[64 * 1024];
 static const struct r4_ebs_case *r4_cur;
 
 /* The jump into the kernel ends in the loader's CLI, which faults at user level: the handover got
@@ -619,5 +1068,8 @@ int main(void)
 	test_rsdp_choice();
 	test_map_larger_than_the_kernel_takes();
 	test_exit_boot_services_retries();
+	test_gop_choice_model();
+	test_merge_against_model();
+	test_merge_edges();
 	return tap_done();
 }
