@@ -65,15 +65,15 @@ EFI_SYSTEM_TABLE *ST;
 EFI_GUID gEfiGraphicsOutputProtocolGuid = EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID;
 
 /* EDK2's gEfiConsoleOutDeviceGuid (MdePkg/Include/Guid/ConsoleOutDevice.h). */
-static EFI_GUID r4_conout_guid = { 0xd3b36f2c, 0xd551, 0x11d4, { 0x9a, 0x46, 0x00, 0x90, 0x27, 0x3f, 0xc1, 0x4d } };
+static EFI_GUID lp_conout_guid = { 0xd3b36f2c, 0xd551, 0x11d4, { 0x9a, 0x46, 0x00, 0x90, 0x27, 0x3f, 0xc1, 0x4d } };
 
 static unsigned prints;
-static void r4_ebs_log(char c);
+static void lp_ebs_log(char c);
 UINTN Print(CONST CHAR16 *fmt, ...)
 {
 	(void)fmt;
 	prints++;
-	r4_ebs_log('P');
+	lp_ebs_log('P');
 	return 0;
 }
 
@@ -91,31 +91,31 @@ EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, 
 
 /* ---------------------------------------------------------------- the firmware's display handles */
 
-#define R4_GOPS 8
+#define LP_GOPS 8
 static struct {
 	unsigned n;                                   /* handles with a GOP, in installation order */
-	EFI_GRAPHICS_OUTPUT_PROTOCOL gop[R4_GOPS];
-	EFI_GRAPHICS_OUTPUT_PROTOCOL_MODE mode[R4_GOPS];
-	EFI_GRAPHICS_OUTPUT_MODE_INFORMATION info[R4_GOPS];
-	bool conout[R4_GOPS];                         /* the handle carries the ConsoleOut device protocol */
-	char handle[R4_GOPS];                         /* the handles themselves: their addresses */
-	bool handle_err[R4_GOPS];                     /* HandleProtocol fails for the GOP on this handle */
+	EFI_GRAPHICS_OUTPUT_PROTOCOL gop[LP_GOPS];
+	EFI_GRAPHICS_OUTPUT_PROTOCOL_MODE mode[LP_GOPS];
+	EFI_GRAPHICS_OUTPUT_MODE_INFORMATION info[LP_GOPS];
+	bool conout[LP_GOPS];                         /* the handle carries the ConsoleOut device protocol */
+	char handle[LP_GOPS];                         /* the handles themselves: their addresses */
+	bool handle_err[LP_GOPS];                     /* HandleProtocol fails for the GOP on this handle */
 	EFI_STATUS list_err;                          /* when set: LocateHandleBuffer fails with it */
 	unsigned lists, lists_freed;                  /* handle buffers LocateHandleBuffer gave, FreePool took back */
 	void *list;                                   /* the last of them, until freed */
 } disp;
 
-/* The index of handle h, or R4_GOPS when it is none of the display handles. */
-static unsigned r4_handle_index(EFI_HANDLE h)
+/* The index of handle h, or LP_GOPS when it is none of the display handles. */
+static unsigned lp_handle_index(EFI_HANDLE h)
 {
 	for (unsigned i = 0; i < disp.n; i++)
 		if (h == (EFI_HANDLE)&disp.handle[i])
 			return i;
-	return R4_GOPS;
+	return LP_GOPS;
 }
 
 /* Adds a GOP in mode w x h, pitch, format, framebuffer base; returns its index. */
-static unsigned r4_add_gop(UINT32 w, UINT32 h, UINT32 pitch, EFI_GRAPHICS_PIXEL_FORMAT format, UINT64 base, bool conout)
+static unsigned lp_add_gop(UINT32 w, UINT32 h, UINT32 pitch, EFI_GRAPHICS_PIXEL_FORMAT format, UINT64 base, bool conout)
 {
 	unsigned i = disp.n++;
 	disp.info[i] = (EFI_GRAPHICS_OUTPUT_MODE_INFORMATION){ .HorizontalResolution = w, .VerticalResolution = h,
@@ -131,7 +131,7 @@ static unsigned r4_add_gop(UINT32 w, UINT32 h, UINT32 pitch, EFI_GRAPHICS_PIXEL_
 	return i;
 }
 
-static EFI_STATUS EFIAPI r4_locate_protocol(EFI_GUID *guid, VOID *reg, VOID **iface)
+static EFI_STATUS EFIAPI lp_locate_protocol(EFI_GUID *guid, VOID *reg, VOID **iface)
 {
 	(void)reg;
 	if (CompareGuid(guid, &gEfiGraphicsOutputProtocolGuid) || disp.n == 0)
@@ -140,17 +140,17 @@ static EFI_STATUS EFIAPI r4_locate_protocol(EFI_GUID *guid, VOID *reg, VOID **if
 	return EFI_SUCCESS;
 }
 
-static EFI_STATUS r4_iface(EFI_HANDLE h, EFI_GUID *guid, VOID **iface)
+static EFI_STATUS lp_iface(EFI_HANDLE h, EFI_GUID *guid, VOID **iface)
 {
-	unsigned i = r4_handle_index(h);
-	if (i == R4_GOPS)
+	unsigned i = lp_handle_index(h);
+	if (i == LP_GOPS)
 		return EFI_UNSUPPORTED;
 	if (!CompareGuid(guid, &gEfiGraphicsOutputProtocolGuid)) {
 		if (iface)
 			*iface = &disp.gop[i];
 		return EFI_SUCCESS;
 	}
-	if (!CompareGuid(guid, &r4_conout_guid) && disp.conout[i]) {
+	if (!CompareGuid(guid, &lp_conout_guid) && disp.conout[i]) {
 		if (iface)
 			*iface = NULL;
 		return EFI_SUCCESS;
@@ -158,39 +158,39 @@ static EFI_STATUS r4_iface(EFI_HANDLE h, EFI_GUID *guid, VOID **iface)
 	return EFI_UNSUPPORTED;
 }
 
-static EFI_STATUS EFIAPI r4_handle_protocol(EFI_HANDLE h, EFI_GUID *guid, VOID **iface)
+static EFI_STATUS EFIAPI lp_handle_protocol(EFI_HANDLE h, EFI_GUID *guid, VOID **iface)
 {
-	unsigned i = r4_handle_index(h);
-	if (i < R4_GOPS && disp.handle_err[i] && !CompareGuid(guid, &gEfiGraphicsOutputProtocolGuid))
+	unsigned i = lp_handle_index(h);
+	if (i < LP_GOPS && disp.handle_err[i] && !CompareGuid(guid, &gEfiGraphicsOutputProtocolGuid))
 		return EFI_DEVICE_ERROR;
-	return r4_iface(h, guid, iface);
+	return lp_iface(h, guid, iface);
 }
 
-static EFI_STATUS EFIAPI r4_open_protocol(EFI_HANDLE h, EFI_GUID *guid, VOID **iface, EFI_HANDLE agent,
+static EFI_STATUS EFIAPI lp_open_protocol(EFI_HANDLE h, EFI_GUID *guid, VOID **iface, EFI_HANDLE agent,
 					  EFI_HANDLE controller, UINT32 attrs)
 {
 	(void)agent, (void)controller, (void)attrs;
-	return r4_iface(h, guid, iface);
+	return lp_iface(h, guid, iface);
 }
 
 /* The handles carrying guid (GOP or ConsoleOut device), in installation order, into out; their count. */
-static UINTN r4_handles_with(EFI_GUID *guid, EFI_HANDLE *out)
+static UINTN lp_handles_with(EFI_GUID *guid, EFI_HANDLE *out)
 {
 	UINTN k = 0;
 	for (unsigned i = 0; i < disp.n; i++)
-		if (r4_iface((EFI_HANDLE)&disp.handle[i], guid, NULL) == EFI_SUCCESS)
+		if (lp_iface((EFI_HANDLE)&disp.handle[i], guid, NULL) == EFI_SUCCESS)
 			out[k++] = (EFI_HANDLE)&disp.handle[i];
 	return k;
 }
 
-static EFI_STATUS EFIAPI r4_locate_handle(EFI_LOCATE_SEARCH_TYPE type, EFI_GUID *guid, VOID *key, UINTN *size,
+static EFI_STATUS EFIAPI lp_locate_handle(EFI_LOCATE_SEARCH_TYPE type, EFI_GUID *guid, VOID *key, UINTN *size,
 					  EFI_HANDLE *buf)
 {
-	EFI_HANDLE all[R4_GOPS];
+	EFI_HANDLE all[LP_GOPS];
 	(void)key;
 	if (type != ByProtocol || !guid)
 		return EFI_INVALID_PARAMETER;
-	UINTN k = r4_handles_with(guid, all);
+	UINTN k = lp_handles_with(guid, all);
 	if (!k)
 		return EFI_NOT_FOUND;
 	if (*size < k * sizeof(EFI_HANDLE)) {
@@ -202,7 +202,7 @@ static EFI_STATUS EFIAPI r4_locate_handle(EFI_LOCATE_SEARCH_TYPE type, EFI_GUID 
 	return EFI_SUCCESS;
 }
 
-static EFI_STATUS EFIAPI r4_locate_handle_buffer(EFI_LOCATE_SEARCH_TYPE type, EFI_GUID *guid, VOID *key, UINTN *n,
+static EFI_STATUS EFIAPI lp_locate_handle_buffer(EFI_LOCATE_SEARCH_TYPE type, EFI_GUID *guid, VOID *key, UINTN *n,
 						 EFI_HANDLE **buf)
 {
 	(void)key;
@@ -210,8 +210,8 @@ static EFI_STATUS EFIAPI r4_locate_handle_buffer(EFI_LOCATE_SEARCH_TYPE type, EF
 		return EFI_INVALID_PARAMETER;
 	if (disp.list_err)
 		return disp.list_err;
-	*buf = malloc(R4_GOPS * sizeof(EFI_HANDLE));
-	*n = r4_handles_with(guid, *buf);
+	*buf = malloc(LP_GOPS * sizeof(EFI_HANDLE));
+	*n = lp_handles_with(guid, *buf);
 	if (*n) {
 		disp.lists++;
 		disp.list = *buf;
@@ -222,14 +222,14 @@ static EFI_STATUS EFIAPI r4_locate_handle_buffer(EFI_LOCATE_SEARCH_TYPE type, EF
 	return EFI_NOT_FOUND;
 }
 
-static EFI_STATUS EFIAPI r4_allocate_pool(EFI_MEMORY_TYPE type, UINTN n, VOID **p)
+static EFI_STATUS EFIAPI lp_allocate_pool(EFI_MEMORY_TYPE type, UINTN n, VOID **p)
 {
 	(void)type;
 	*p = malloc(n ? n : 1);
 	return EFI_SUCCESS;
 }
 
-static EFI_STATUS EFIAPI r4_free_pool(VOID *p)
+static EFI_STATUS EFIAPI lp_free_pool(VOID *p)
 {
 	if (p && p == disp.list) {
 		disp.lists_freed++;
@@ -245,7 +245,7 @@ static UINTN fw_map_bytes, fw_desc_size = 48;
 static unsigned allocs;
 
 /* GetMemoryMap as memmap_size_query asks it: the size and stride, the buffer too small. */
-static EFI_STATUS EFIAPI r4_get_memory_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map, UINTN *key, UINTN *desc_size,
+static EFI_STATUS EFIAPI lp_get_memory_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map, UINTN *key, UINTN *desc_size,
 					   UINT32 *version)
 {
 	(void)map;
@@ -281,16 +281,16 @@ static struct {
 	UINTN stride;            /* its descriptors' stride (0: 48) */
 } ebs;
 
-static void r4_ebs_log(char c)
+static void lp_ebs_log(char c)
 {
 	if (ebs.nlog < sizeof(ebs.log) - 1)
 		ebs.log[ebs.nlog++] = c;
 }
 
-static EFI_STATUS EFIAPI r4_ebs_get_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map, UINTN *key, UINTN *desc_size,
+static EFI_STATUS EFIAPI lp_ebs_get_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map, UINTN *key, UINTN *desc_size,
 					UINT32 *version)
 {
-	r4_ebs_log('M');
+	lp_ebs_log('M');
 	ebs.bytes += ebs.grow * 48;
 	*desc_size = ebs.stride ? ebs.stride : 48;
 	*version = 1;
@@ -307,10 +307,10 @@ static EFI_STATUS EFIAPI r4_ebs_get_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map,
 	return EFI_SUCCESS;
 }
 
-static EFI_STATUS EFIAPI r4_ebs_exit(EFI_HANDLE image, UINTN key)
+static EFI_STATUS EFIAPI lp_ebs_exit(EFI_HANDLE image, UINTN key)
 {
 	(void)image;
-	r4_ebs_log('X');
+	lp_ebs_log('X');
 	if (key != ebs.key || ebs.stale) {
 		if (ebs.stale)
 			ebs.stale--;
@@ -320,40 +320,40 @@ static EFI_STATUS EFIAPI r4_ebs_exit(EFI_HANDLE image, UINTN key)
 	return EFI_SUCCESS;
 }
 
-static EFI_STATUS EFIAPI r4_ebs_alloc_pages(EFI_ALLOCATE_TYPE t, EFI_MEMORY_TYPE m, UINTN n, EFI_PHYSICAL_ADDRESS *a)
+static EFI_STATUS EFIAPI lp_ebs_alloc_pages(EFI_ALLOCATE_TYPE t, EFI_MEMORY_TYPE m, UINTN n, EFI_PHYSICAL_ADDRESS *a)
 {
 	(void)t, (void)m, (void)n, (void)a;
-	r4_ebs_log('A');
+	lp_ebs_log('A');
 	return EFI_OUT_OF_RESOURCES;
 }
 
-static EFI_STATUS EFIAPI r4_ebs_alloc_pool(EFI_MEMORY_TYPE type, UINTN n, VOID **p)
+static EFI_STATUS EFIAPI lp_ebs_alloc_pool(EFI_MEMORY_TYPE type, UINTN n, VOID **p)
 {
 	(void)type, (void)n, (void)p;
-	r4_ebs_log('A');
+	lp_ebs_log('A');
 	return EFI_OUT_OF_RESOURCES;
 }
 
 static EFI_BOOT_SERVICES fake_bs = {
-	.GetMemoryMap = r4_get_memory_map, .LocateProtocol = r4_locate_protocol, .HandleProtocol = r4_handle_protocol,
-	.OpenProtocol = r4_open_protocol, .LocateHandle = r4_locate_handle, .LocateHandleBuffer = r4_locate_handle_buffer,
-	.AllocatePool = r4_allocate_pool, .FreePool = r4_free_pool,
+	.GetMemoryMap = lp_get_memory_map, .LocateProtocol = lp_locate_protocol, .HandleProtocol = lp_handle_protocol,
+	.OpenProtocol = lp_open_protocol, .LocateHandle = lp_locate_handle, .LocateHandleBuffer = lp_locate_handle_buffer,
+	.AllocatePool = lp_allocate_pool, .FreePool = lp_free_pool,
 };
 
 /* ---------------------------------------------------------------- tests */
 
-static EFI_CONFIGURATION_TABLE r4_config[4];
+static EFI_CONFIGURATION_TABLE lp_config[4];
 static EFI_SYSTEM_TABLE fake_st;
 
 /* A fresh display set-up; the system table's ConOut handle is the splitter's when splitter. */
-static void r4_disp_reset(void)
+static void lp_disp_reset(void)
 {
 	memset(&disp, 0, sizeof(disp));
 	fake_st.ConsoleOutHandle = (EFI_HANDLE)&disp.handle[0];
 }
 
 /* platform_find_framebuffer into a zeroed bootinfo_fb. */
-static struct bootinfo_fb r4_find_fb(void)
+static struct bootinfo_fb lp_find_fb(void)
 {
 	struct bootinfo_fb fb;
 	memset(&fb, 0, sizeof(fb));
@@ -363,18 +363,18 @@ static struct bootinfo_fb r4_find_fb(void)
 
 /* A generated physical mode: 640..2560 x 480..1600, pitch the width or rounded up to 64 pixels, a
  * framebuffer base in a BAR below or above 4 GiB. */
-static unsigned r4_add_physical(uint64_t *rng, bool conout)
+static unsigned lp_add_physical(uint64_t *rng, bool conout)
 {
 	UINT32 w = 640 + 16 * (UINT32)(test_rng_next(rng) % 121), h = 480 + (UINT32)(test_rng_next(rng) % 1121);
 	UINT32 pitch = test_rng_next(rng) % 2 ? w : (w + 63) / 64 * 64;
 	UINT64 base = test_rng_next(rng) % 2 ? 0x80000000ULL + (test_rng_next(rng) % 64) * 0x1000000ULL
 					     : 0x4000000000ULL + (test_rng_next(rng) % 64) * 0x10000000ULL;
-	return r4_add_gop(w, h, pitch, test_rng_next(rng) % 2 ? PixelBlueGreenRedReserved8BitPerColor
+	return lp_add_gop(w, h, pitch, test_rng_next(rng) % 2 ? PixelBlueGreenRedReserved8BitPerColor
 							     : PixelRedGreenBlueReserved8BitPerColor, base, conout);
 }
 
 /* True when fb describes GOP i's mode. */
-static bool r4_fb_is(const struct bootinfo_fb *fb, unsigned i)
+static bool lp_fb_is(const struct bootinfo_fb *fb, unsigned i)
 {
 	return fb->format != BOOTINFO_FB_NONE && fb->base == disp.mode[i].FrameBufferBase &&
 	       fb->width == disp.info[i].HorizontalResolution && fb->height == disp.info[i].VerticalResolution &&
@@ -393,15 +393,15 @@ static void test_gop_behind_console_splitter(void)
 	uint64_t rng = 0x60BB1ULL;
 	unsigned n = 0, bad = 0;
 	for (unsigned c = 0; c < 40; c++) {
-		r4_disp_reset();
-		r4_add_gop(800, 600, 800, PixelBltOnly, 0, false);   /* the splitter's virtual GOP */
+		lp_disp_reset();
+		lp_add_gop(800, 600, 800, PixelBltOnly, 0, false);   /* the splitter's virtual GOP */
 		unsigned phys = 2 + (unsigned)(test_rng_next(&rng) % 2), con = (unsigned)(test_rng_next(&rng) % (phys + 1));
 		for (unsigned p = 0; p < phys; p++)
-			r4_add_physical(&rng, p + 1 == con);
-		struct bootinfo_fb fb = r4_find_fb();
+			lp_add_physical(&rng, p + 1 == con);
+		struct bootinfo_fb fb = lp_find_fb();
 		bool some = false;
 		for (unsigned i = 1; i < disp.n; i++)
-			some |= r4_fb_is(&fb, i);
+			some |= lp_fb_is(&fb, i);
 		n++;
 		if (!some && bad++ < 3)
 			printf("# splitter's BltOnly GOP first, %u physical GOPs with framebuffers: format %u, base 0x%llx\n", phys,
@@ -421,14 +421,14 @@ static void test_gop_prefers_the_console_device(void)
 	uint64_t rng = 0xC0C0ULL;
 	unsigned n = 0, bad = 0;
 	for (unsigned c = 0; c < 40; c++) {
-		r4_disp_reset();
-		r4_add_gop(1024, 768, 1024, PixelBltOnly, 0, false);
+		lp_disp_reset();
+		lp_add_gop(1024, 768, 1024, PixelBltOnly, 0, false);
 		unsigned phys = 2 + (unsigned)(test_rng_next(&rng) % 2), con = 1 + (unsigned)(test_rng_next(&rng) % phys);
 		for (unsigned p = 1; p <= phys; p++)
-			r4_add_physical(&rng, p == con);
-		struct bootinfo_fb fb = r4_find_fb();
+			lp_add_physical(&rng, p == con);
+		struct bootinfo_fb fb = lp_find_fb();
 		n++;
-		if (!r4_fb_is(&fb, con) && bad++ < 3)
+		if (!lp_fb_is(&fb, con) && bad++ < 3)
 			printf("# %u physical GOPs, the console on GOP %u at 0x%llx: got format %u at 0x%llx\n", phys, con,
 			       (unsigned long long)disp.mode[con].FrameBufferBase, fb.format, (unsigned long long)fb.base);
 	}
@@ -449,16 +449,16 @@ static void test_gop_single_modes(void)
 	unsigned n = 0, bad = 0;
 	for (unsigned c = 0; c < 64; c++) {
 		unsigned f = c % 4;
-		r4_disp_reset();
+		lp_disp_reset();
 		UINT32 w = 640 + 32 * (UINT32)(test_rng_next(&rng) % 60), h = 480 + (UINT32)(test_rng_next(&rng) % 1000);
 		UINT32 pitch = w + (c % 3 == 0 ? 0 : (UINT32)(test_rng_next(&rng) % 256));
 		UINT64 base = c % 5 == 0 ? 1ULL << 40 : (c % 2 ? 0xC0000000ULL : 0x6000000000ULL);
-		r4_add_gop(w, h, pitch, formats[f], base, true);
+		lp_add_gop(w, h, pitch, formats[f], base, true);
 		unsigned before = prints;
-		struct bootinfo_fb fb = r4_find_fb();
+		struct bootinfo_fb fb = lp_find_fb();
 		bool good = fb.format == want_format[f] &&
 			    (f == 3 ? prints == before + 1
-				    : r4_fb_is(&fb, 0) && fb.size == (UINT64)pitch * h * 4 && prints == before &&
+				    : lp_fb_is(&fb, 0) && fb.size == (UINT64)pitch * h * 4 && prints == before &&
 					      (f != 2 || (fb.mask_red == 0xFF0000 && fb.mask_reserved == 0xFF000000)));
 		n++;
 		if (!good && bad++ < 3)
@@ -466,9 +466,9 @@ static void test_gop_single_modes(void)
 			       pitch, (unsigned long long)base, fb.format, fb.width, fb.height, fb.pitch,
 			       (unsigned long long)fb.base);
 	}
-	r4_disp_reset();
+	lp_disp_reset();
 	unsigned before = prints;
-	struct bootinfo_fb none = r4_find_fb();
+	struct bootinfo_fb none = lp_find_fb();
 	bool no_gop = none.format == BOOTINFO_FB_NONE && prints == before + 1;
 	ok(bad == 0 && no_gop, "%u single-GOP modes described as the firmware gives them, Blt-only as none (%u wrong); "
 	   "no GOP: none, said once (%s)", n, bad, no_gop ? "ok" : "wrong");
@@ -488,8 +488,8 @@ static void test_rsdp_choice(void)
 		UINT32 want_rev = 0;
 		for (UINTN i = 0; i < count; i++) {
 			unsigned kind = (unsigned)(test_rng_next(&rng) % 3);
-			r4_config[i].VendorGuid = kind == 0 ? g20 : kind == 1 ? g10 : other;
-			r4_config[i].VendorTable = (VOID *)(UINTN)(0xE0000 + 0x100 * i);
+			lp_config[i].VendorGuid = kind == 0 ? g20 : kind == 1 ? g10 : other;
+			lp_config[i].VendorTable = (VOID *)(UINTN)(0xE0000 + 0x100 * i);
 			if (kind == 0 && want_rev != 2) {
 				want = 0xE0000 + 0x100 * i;
 				want_rev = 2;
@@ -499,7 +499,7 @@ static void test_rsdp_choice(void)
 			}
 		}
 		fake_st.NumberOfTableEntries = count;
-		fake_st.ConfigurationTable = r4_config;
+		fake_st.ConfigurationTable = lp_config;
 		UINT64 got = 1;
 		UINT32 rev = 9;
 		platform_find_rsdp(&got, &rev);
@@ -517,7 +517,7 @@ static void test_rsdp_choice(void)
 /* What a display handle offers: a linear mode, one without a framebuffer (Blt-only, or a pixel
  * format past those UEFI defines), no mode, a mode without its information, or a GOP HandleProtocol
  * will not give. */
-enum r4_gop_kind { R4_LINEAR, R4_BLT_ONLY, R4_FORMAT_PAST, R4_NO_MODE, R4_NO_INFO, R4_HANDLE_ERROR, R4_KINDS };
+enum lp_gop_kind { LP_LINEAR, LP_BLT_ONLY, LP_FORMAT_PAST, LP_NO_MODE, LP_NO_INFO, LP_HANDLE_ERROR, LP_KINDS };
 
 /*
  * The rule as Linux's find_gop states it, the model the loader is held to: with the handle list,
@@ -526,35 +526,35 @@ enum r4_gop_kind { R4_LINEAR, R4_BLT_ONLY, R4_FORMAT_PAST, R4_NO_MODE, R4_NO_INF
  * the GOP's index or -1; *said: the lines printed (one when several GOPs were weighed or none was
  * usable).
  */
-static int r4_model_gop(const enum r4_gop_kind *kind, const bool *conout, unsigned n, bool listed, unsigned *said)
+static int lp_model_gop(const enum lp_gop_kind *kind, const bool *conout, unsigned n, bool listed, unsigned *said)
 {
 	int got = -1;
 	if (!listed || n == 0) {
-		got = n > 0 && (kind[0] == R4_LINEAR || kind[0] == R4_HANDLE_ERROR) ? 0 : -1;
+		got = n > 0 && (kind[0] == LP_LINEAR || kind[0] == LP_HANDLE_ERROR) ? 0 : -1;
 		*said = got < 0;
 		return got;
 	}
 	for (unsigned i = 0; i < n; i++)
-		if (kind[i] == R4_LINEAR && conout[i]) {
+		if (kind[i] == LP_LINEAR && conout[i]) {
 			got = (int)i;
 			break;
 		}
 	for (unsigned i = 0; i < n && got < 0; i++)
-		if (kind[i] == R4_LINEAR)
+		if (kind[i] == LP_LINEAR)
 			got = (int)i;
 	*said = got < 0 || n > 1;
 	return got;
 }
 
 /* The bootinfo_fb format the kernel gets for a linear GOP format. */
-static uint32_t r4_fb_format(EFI_GRAPHICS_PIXEL_FORMAT f)
+static uint32_t lp_fb_format(EFI_GRAPHICS_PIXEL_FORMAT f)
 {
 	return f == PixelRedGreenBlueReserved8BitPerColor ? BOOTINFO_FB_RGBX :
 	       f == PixelBlueGreenRedReserved8BitPerColor ? BOOTINFO_FB_BGRX : BOOTINFO_FB_BITMASK;
 }
 
 /*
- * Generated display set-ups against r4_model_gop: 0..8 GOP handles, each linear (RGB, BGR or a
+ * Generated display set-ups against lp_model_gop: 0..8 GOP handles, each linear (RGB, BGR or a
  * 32-bit bitmask), Blt-only, of a pixel format past PixelFormatMax, without a mode, without mode
  * information or refused by HandleProtocol, on a ConsoleOut device or not; LocateHandleBuffer
  * failing in one case of six. Oracle: the framebuffer is the model's GOP's mode (its format
@@ -569,32 +569,32 @@ static void test_gop_choice_model(void)
 	uint64_t rng = 0x6A7C401CEULL;
 	unsigned n = 0, bad = 0, chose[3] = { 0, 0, 0 };   /* none, the console's, another */
 	for (unsigned c = 0; c < 3000; c++) {
-		enum r4_gop_kind kind[R4_GOPS];
-		bool conout[R4_GOPS];
-		unsigned gops = (unsigned)(test_rng_next(&rng) % (R4_GOPS + 1));
-		r4_disp_reset();
+		enum lp_gop_kind kind[LP_GOPS];
+		bool conout[LP_GOPS];
+		unsigned gops = (unsigned)(test_rng_next(&rng) % (LP_GOPS + 1));
+		lp_disp_reset();
 		for (unsigned i = 0; i < gops; i++) {
-			kind[i] = test_rng_next(&rng) % 2 ? R4_LINEAR : (enum r4_gop_kind)(test_rng_next(&rng) % R4_KINDS);
+			kind[i] = test_rng_next(&rng) % 2 ? LP_LINEAR : (enum lp_gop_kind)(test_rng_next(&rng) % LP_KINDS);
 			conout[i] = test_rng_next(&rng) % 3 == 0;
-			EFI_GRAPHICS_PIXEL_FORMAT f = kind[i] == R4_BLT_ONLY ? PixelBltOnly :
-						      kind[i] == R4_FORMAT_PAST ? PixelFormatMax + (test_rng_next(&rng) % 2) * 7 :
+			EFI_GRAPHICS_PIXEL_FORMAT f = kind[i] == LP_BLT_ONLY ? PixelBltOnly :
+						      kind[i] == LP_FORMAT_PAST ? PixelFormatMax + (test_rng_next(&rng) % 2) * 7 :
 						      linear[test_rng_next(&rng) % 3];
 			UINT32 w = 640 + 16 * (UINT32)(test_rng_next(&rng) % 100), h = 480 + (UINT32)(test_rng_next(&rng) % 700);
-			r4_add_gop(w, h, w + (UINT32)(test_rng_next(&rng) % 3) * 64, f,
+			lp_add_gop(w, h, w + (UINT32)(test_rng_next(&rng) % 3) * 64, f,
 				   0x80000000ULL + i * 0x10000000ULL + (test_rng_next(&rng) % 16) * 0x100000ULL, conout[i]);
-			if (kind[i] == R4_NO_MODE)
+			if (kind[i] == LP_NO_MODE)
 				disp.gop[i].Mode = NULL;
-			disp.mode[i].Info = kind[i] == R4_NO_INFO ? NULL : disp.mode[i].Info;
-			disp.handle_err[i] = kind[i] == R4_HANDLE_ERROR;
+			disp.mode[i].Info = kind[i] == LP_NO_INFO ? NULL : disp.mode[i].Info;
+			disp.handle_err[i] = kind[i] == LP_HANDLE_ERROR;
 		}
 		bool listed = test_rng_next(&rng) % 6 != 0;
 		disp.list_err = listed ? EFI_SUCCESS : list_errs[test_rng_next(&rng) % 3];
 		unsigned said;
-		int want = r4_model_gop(kind, conout, gops, listed, &said);
+		int want = lp_model_gop(kind, conout, gops, listed, &said);
 		unsigned before = prints;
-		struct bootinfo_fb fb = r4_find_fb();
+		struct bootinfo_fb fb = lp_find_fb();
 		bool fb_good = want < 0 ? fb.format == BOOTINFO_FB_NONE && fb.base == 0 :
-			       r4_fb_is(&fb, (unsigned)want) && fb.format == r4_fb_format(disp.info[want].PixelFormat);
+			       lp_fb_is(&fb, (unsigned)want) && fb.format == lp_fb_format(disp.info[want].PixelFormat);
 		bool good = fb_good && prints - before == said && disp.lists_freed == disp.lists && disp.list == NULL;
 		n++;
 		chose[want < 0 ? 0 : conout[want] ? 1 : 2]++;
@@ -623,20 +623,20 @@ static void test_gop_choice_model(void)
 _Static_assert(BOOTINFO_MMAP_MAX_BYTES == KERNEL_MMAP_COPY && BOOTINFO_MMAP_MAX_DESCS == KERNEL_MAX_DESCS,
 	       "the loader's limits are the kernel's");
 
-/* A generated firmware map: r4_gen.count descriptors r4_gen.stride bytes apart. */
-#define R4_MAP_MAX 4000
+/* A generated firmware map: lp_gen.count descriptors lp_gen.stride bytes apart. */
+#define LP_MAP_MAX 4000
 static struct {
-	uint8_t map[R4_MAP_MAX * 64];
+	uint8_t map[LP_MAP_MAX * 64];
 	UINTN count, stride;
-} r4_gen;
+} lp_gen;
 
 /* True when a map of `count` descriptors, `stride` bytes apart, is one the kernel takes. */
-static bool r4_kernel_takes(UINTN count, UINTN stride)
+static bool lp_kernel_takes(UINTN count, UINTN stride)
 {
 	return count * stride <= KERNEL_MMAP_COPY && count <= KERNEL_MAX_DESCS && stride % 8 == 0;
 }
 
-static EFI_MEMORY_DESCRIPTOR r4_desc(const uint8_t *map, UINTN stride, UINTN i)
+static EFI_MEMORY_DESCRIPTOR lp_desc(const uint8_t *map, UINTN stride, UINTN i)
 {
 	EFI_MEMORY_DESCRIPTOR d;
 	memcpy(&d, map + i * stride, sizeof(d));
@@ -645,7 +645,7 @@ static EFI_MEMORY_DESCRIPTOR r4_desc(const uint8_t *map, UINTN stride, UINTN i)
 
 /* The model's merge rule: b joins the descriptor before it, a, when both have one type and one
  * attribute set and b starts at a's end, both ends representable in 64 bits (128-bit arithmetic). */
-static bool r4_model_joins(const EFI_MEMORY_DESCRIPTOR *a, const EFI_MEMORY_DESCRIPTOR *b)
+static bool lp_model_joins(const EFI_MEMORY_DESCRIPTOR *a, const EFI_MEMORY_DESCRIPTOR *b)
 {
 	unsigned __int128 a_end = (unsigned __int128)a->PhysicalStart + (unsigned __int128)a->NumberOfPages * 4096;
 	unsigned __int128 b_end = (unsigned __int128)b->PhysicalStart + (unsigned __int128)b->NumberOfPages * 4096;
@@ -654,64 +654,64 @@ static bool r4_model_joins(const EFI_MEMORY_DESCRIPTOR *a, const EFI_MEMORY_DESC
 	       a_end == b->PhysicalStart;
 }
 
-/* The model's merged map of r4_gen into out: each run of joining neighbours as its first descriptor
+/* The model's merged map of lp_gen into out: each run of joining neighbours as its first descriptor
  * (all its stride bytes) with the run's pages; returns the descriptors. */
-static UINTN r4_model_merge(uint8_t *out)
+static UINTN lp_model_merge(uint8_t *out)
 {
 	UINTN k = 0;
-	for (UINTN i = 0; i < r4_gen.count; i++) {
-		EFI_MEMORY_DESCRIPTOR d = r4_desc(r4_gen.map, r4_gen.stride, i);
+	for (UINTN i = 0; i < lp_gen.count; i++) {
+		EFI_MEMORY_DESCRIPTOR d = lp_desc(lp_gen.map, lp_gen.stride, i);
 		if (i > 0) {
-			EFI_MEMORY_DESCRIPTOR prev = r4_desc(r4_gen.map, r4_gen.stride, i - 1);
-			if (r4_model_joins(&prev, &d)) {
-				EFI_MEMORY_DESCRIPTOR run = r4_desc(out, r4_gen.stride, k - 1);
+			EFI_MEMORY_DESCRIPTOR prev = lp_desc(lp_gen.map, lp_gen.stride, i - 1);
+			if (lp_model_joins(&prev, &d)) {
+				EFI_MEMORY_DESCRIPTOR run = lp_desc(out, lp_gen.stride, k - 1);
 				run.NumberOfPages += d.NumberOfPages;
-				memcpy(out + (k - 1) * r4_gen.stride, &run, sizeof(run));
+				memcpy(out + (k - 1) * lp_gen.stride, &run, sizeof(run));
 				continue;
 			}
 		}
-		memcpy(out + k++ * r4_gen.stride, r4_gen.map + i * r4_gen.stride, r4_gen.stride);
+		memcpy(out + k++ * lp_gen.stride, lp_gen.map + i * lp_gen.stride, lp_gen.stride);
 	}
 	return k;
 }
 
-static const UINT32 r4_types[] = { EfiConventionalMemory, EfiBootServicesData, EfiBootServicesCode, EfiLoaderData,
+static const UINT32 lp_types[] = { EfiConventionalMemory, EfiBootServicesData, EfiBootServicesCode, EfiLoaderData,
 				   EfiACPIReclaimMemory, EfiRuntimeServicesData, EfiReservedMemoryType,
 				   EfiMemoryMappedIO };
-static const UINT64 r4_attrs[] = { EFI_MEMORY_WB, EFI_MEMORY_WB | EFI_MEMORY_UC | EFI_MEMORY_WC,
+static const UINT64 lp_attrs[] = { EFI_MEMORY_WB, EFI_MEMORY_WB | EFI_MEMORY_UC | EFI_MEMORY_WC,
 				   EFI_MEMORY_UC, EFI_MEMORY_WB | EFI_MEMORY_RUNTIME };
-#define R4_TYPES (sizeof(r4_types) / sizeof(r4_types[0]))
-#define R4_ATTRS (sizeof(r4_attrs) / sizeof(r4_attrs[0]))
+#define LP_TYPES (sizeof(lp_types) / sizeof(lp_types[0]))
+#define LP_ATTRS (sizeof(lp_attrs) / sizeof(lp_attrs[0]))
 
 /*
- * Generates r4_gen: `count` descriptors, `stride` bytes apart, from 1 MiB up, of 1..16 pages each,
+ * Generates lp_gen: `count` descriptors, `stride` bytes apart, from 1 MiB up, of 1..16 pages each,
  * each starting where the one before ends (adjacent_pct of them) or 1..16 pages later, with the
  * type and attributes of the one before (same_pct) or another type, other attributes, or both;
  * VirtualStart and the bytes past the descriptor's 40 random. In one map of four, neighbours are
  * then swapped here and there (a map not in address order). No two descriptors overlap.
  */
-static void r4_gen_map(uint64_t *rng, UINTN count, UINTN stride, unsigned adjacent_pct, unsigned same_pct)
+static void lp_gen_map(uint64_t *rng, UINTN count, UINTN stride, unsigned adjacent_pct, unsigned same_pct)
 {
 	UINT64 at = 0x100000;
 	unsigned t = 0, a = 0;
-	if (count > R4_MAP_MAX || stride > 64)
+	if (count > LP_MAP_MAX || stride > 64)
 		abort();   /* the generator's own bounds: a test asking more is wrong */
-	r4_gen.count = count;
-	r4_gen.stride = stride;
+	lp_gen.count = count;
+	lp_gen.stride = stride;
 	for (UINTN i = 0; i < count; i++) {
-		uint8_t *p = r4_gen.map + i * stride;
+		uint8_t *p = lp_gen.map + i * stride;
 		for (UINTN b = 0; b < stride; b++)
 			p[b] = (uint8_t)test_rng_next(rng);
 		if (i == 0 || test_rng_next(rng) % 100 >= same_pct) {
 			unsigned what = (unsigned)(test_rng_next(rng) % 3);
-			t = what != 1 ? (t + 1 + (unsigned)(test_rng_next(rng) % (R4_TYPES - 1))) % R4_TYPES : t;
-			a = what != 0 ? (a + 1 + (unsigned)(test_rng_next(rng) % (R4_ATTRS - 1))) % R4_ATTRS : a;
+			t = what != 1 ? (t + 1 + (unsigned)(test_rng_next(rng) % (LP_TYPES - 1))) % LP_TYPES : t;
+			a = what != 0 ? (a + 1 + (unsigned)(test_rng_next(rng) % (LP_ATTRS - 1))) % LP_ATTRS : a;
 		}
 		if (i > 0 && test_rng_next(rng) % 100 >= adjacent_pct)
 			at += (1 + test_rng_next(rng) % 16) * 4096;
-		EFI_MEMORY_DESCRIPTOR d = { .Type = r4_types[t], .PhysicalStart = at,
+		EFI_MEMORY_DESCRIPTOR d = { .Type = lp_types[t], .PhysicalStart = at,
 					    .VirtualStart = test_rng_next(rng), .NumberOfPages = 1 + test_rng_next(rng) % 16,
-					    .Attribute = r4_attrs[a] };
+					    .Attribute = lp_attrs[a] };
 		memcpy(p, &d, sizeof(d));
 		at += d.NumberOfPages * 4096;
 	}
@@ -719,30 +719,30 @@ static void r4_gen_map(uint64_t *rng, UINTN count, UINTN stride, unsigned adjace
 		for (UINTN i = 0; i + 1 < count; i++)
 			if (test_rng_next(rng) % 8 == 0) {
 				uint8_t tmp[64];
-				memcpy(tmp, r4_gen.map + i * stride, stride);
-				memcpy(r4_gen.map + i * stride, r4_gen.map + (i + 1) * stride, stride);
-				memcpy(r4_gen.map + (i + 1) * stride, tmp, stride);
+				memcpy(tmp, lp_gen.map + i * stride, stride);
+				memcpy(lp_gen.map + i * stride, lp_gen.map + (i + 1) * stride, stride);
+				memcpy(lp_gen.map + (i + 1) * stride, tmp, stride);
 			}
 }
 
 /* The (type, attributes) of each page of a generated map, 1-based, 0 for none, into pages[] (index:
  * page - 256); false when two descriptors claim one page or one lies outside `limit` pages. */
-static bool r4_page_types(const uint8_t *map, UINTN count, UINTN stride, uint16_t *pages, size_t limit)
+static bool lp_page_types(const uint8_t *map, UINTN count, UINTN stride, uint16_t *pages, size_t limit)
 {
 	memset(pages, 0, limit * sizeof(pages[0]));
 	for (UINTN i = 0; i < count; i++) {
-		EFI_MEMORY_DESCRIPTOR d = r4_desc(map, stride, i);
+		EFI_MEMORY_DESCRIPTOR d = lp_desc(map, stride, i);
 		unsigned t = 0, a = 0;
-		while (t < R4_TYPES && r4_types[t] != d.Type)
+		while (t < LP_TYPES && lp_types[t] != d.Type)
 			t++;
-		while (a < R4_ATTRS && r4_attrs[a] != d.Attribute)
+		while (a < LP_ATTRS && lp_attrs[a] != d.Attribute)
 			a++;
 		if (d.PhysicalStart / 4096 < 256 || d.PhysicalStart / 4096 - 256 + d.NumberOfPages > limit)
 			return false;
 		for (UINT64 p = d.PhysicalStart / 4096 - 256; p < d.PhysicalStart / 4096 - 256 + d.NumberOfPages; p++) {
 			if (pages[p])
 				return false;
-			pages[p] = (uint16_t)(1 + t * R4_ATTRS + a);
+			pages[p] = (uint16_t)(1 + t * LP_ATTRS + a);
 		}
 	}
 	return true;
@@ -750,19 +750,19 @@ static bool r4_page_types(const uint8_t *map, UINTN count, UINTN stride, uint16_
 
 /* A generated map's size: in one case of three 1..4000 descriptors, else around the most of
  * `stride` bytes that fit the kernel's copy (+-8), or 2, 3 or 4 times that. */
-static UINTN r4_gen_count(uint64_t *rng, UINTN stride, unsigned c)
+static UINTN lp_gen_count(uint64_t *rng, UINTN stride, unsigned c)
 {
 	UINTN most = KERNEL_MMAP_COPY / stride;
 	if (c % 3 == 0)
-		return 1 + test_rng_next(rng) % R4_MAP_MAX;
+		return 1 + test_rng_next(rng) % LP_MAP_MAX;
 	UINTN count = most * (1 + (c % 3 == 2) * (1 + test_rng_next(rng) % 3)) + test_rng_next(rng) % 17 - 8;
-	return count > R4_MAP_MAX ? R4_MAP_MAX : count;
+	return count > LP_MAP_MAX ? LP_MAP_MAX : count;
 }
 
 /*
- * boot/memmap.c memmap_fit_for_kernel on generated final maps (r4_gen_map: 1..4000 descriptors of
+ * boot/memmap.c memmap_fit_for_kernel on generated final maps (lp_gen_map: 1..4000 descriptors of
  * 40, 48, 56 or 64 bytes, mostly merging, rarely, or half and half; in and out of address order),
- * against r4_model_merge. Oracle: a map the kernel takes is left byte for byte as it is; a longer
+ * against lp_model_merge. Oracle: a map the kernel takes is left byte for byte as it is; a longer
  * one is the model's merged map, byte for byte, when that fits, and every page keeps its type and
  * attributes; else the map is refused with one message and its size left. Never a success with a
  * map the kernel cannot take.
@@ -770,43 +770,43 @@ static UINTN r4_gen_count(uint64_t *rng, UINTN stride, unsigned c)
 static void test_merge_against_model(void)
 {
 	static const UINTN strides[] = { 40, 48, 56, 64 };
-	static uint8_t work[R4_MAP_MAX * 64], want[R4_MAP_MAX * 64];
-	static uint16_t before_pages[R4_MAP_MAX * 32 + 64], after_pages[R4_MAP_MAX * 32 + 64];
+	static uint8_t work[LP_MAP_MAX * 64], want[LP_MAP_MAX * 64];
+	static uint16_t before_pages[LP_MAP_MAX * 32 + 64], after_pages[LP_MAP_MAX * 32 + 64];
 	const size_t limit = sizeof(before_pages) / sizeof(before_pages[0]);
 	uint64_t rng = 0x4E46E5ULL;
 	unsigned n = 0, bad = 0, kept = 0, merged = 0, refused = 0;
 	for (unsigned c = 0; c < 600; c++) {
 		UINTN stride = strides[c % 4];
 		unsigned shape = (c / 4) % 3;
-		r4_gen_map(&rng, r4_gen_count(&rng, stride, c / 4), stride, shape == 0 ? 95 : shape == 1 ? 10 : 50,
+		lp_gen_map(&rng, lp_gen_count(&rng, stride, c / 4), stride, shape == 0 ? 95 : shape == 1 ? 10 : 50,
 			   shape == 0 ? 95 : shape == 1 ? 20 : 50);
-		memcpy(work, r4_gen.map, r4_gen.count * stride);
-		UINTN bytes = r4_gen.count * stride, m = r4_model_merge(want);
+		memcpy(work, lp_gen.map, lp_gen.count * stride);
+		UINTN bytes = lp_gen.count * stride, m = lp_model_merge(want);
 		unsigned said = prints;
 		EFI_STATUS st = memmap_fit_for_kernel(work, &bytes, stride);
 		said = prints - said;
 		const char *why = NULL;
-		if (r4_kernel_takes(r4_gen.count, stride)) {
+		if (lp_kernel_takes(lp_gen.count, stride)) {
 			kept++;
-			if (EFI_ERROR(st) || bytes != r4_gen.count * stride || memcmp(work, r4_gen.map, bytes) || said)
+			if (EFI_ERROR(st) || bytes != lp_gen.count * stride || memcmp(work, lp_gen.map, bytes) || said)
 				why = "a map the kernel takes was not left as it is";
-		} else if (r4_kernel_takes(m, stride)) {
+		} else if (lp_kernel_takes(m, stride)) {
 			merged++;
 			if (EFI_ERROR(st) || bytes != m * stride || memcmp(work, want, bytes) || said)
 				why = "not the model's merged map";
-			else if (!r4_page_types(r4_gen.map, r4_gen.count, stride, before_pages, limit) ||
-				 !r4_page_types(work, m, stride, after_pages, limit) ||
+			else if (!lp_page_types(lp_gen.map, lp_gen.count, stride, before_pages, limit) ||
+				 !lp_page_types(work, m, stride, after_pages, limit) ||
 				 memcmp(before_pages, after_pages, sizeof(before_pages)))
 				why = "a page changed its type or attributes";
 		} else {
 			refused++;
-			if (!EFI_ERROR(st) || bytes != r4_gen.count * stride || said != 1)
+			if (!EFI_ERROR(st) || bytes != lp_gen.count * stride || said != 1)
 				why = "a map the kernel cannot take, merged or not, was not refused with one message";
 		}
 		n++;
 		if (why && bad++ < 3)
 			printf("# case %u: %llu descriptors of %llu bytes, %llu merged: %s (status 0x%llx, %llu bytes, %u lines)\n",
-			       c, (unsigned long long)r4_gen.count, (unsigned long long)stride, (unsigned long long)m, why,
+			       c, (unsigned long long)lp_gen.count, (unsigned long long)stride, (unsigned long long)m, why,
 			       (unsigned long long)st, (unsigned long long)bytes, said);
 	}
 	ok(bad == 0 && kept > 50 && merged > 50 && refused > 50,
@@ -821,11 +821,11 @@ static void test_merge_against_model(void)
  * wrapped end equals); a page count whose bytes overflow; the same type with other attributes, the
  * same attributes with another type; descriptors of 0 pages (joining: nothing lost). Built past the
  * kernel's copy with 1400 more descriptors that merge into one, so the merge runs. Oracle: the
- * model's map (r4_model_joins in 128-bit arithmetic).
+ * model's map (lp_model_joins in 128-bit arithmetic).
  */
 static void test_merge_edges(void)
 {
-	static uint8_t work[R4_MAP_MAX * 64], want[R4_MAP_MAX * 64];
+	static uint8_t work[LP_MAP_MAX * 64], want[LP_MAP_MAX * 64];
 	const struct { UINT64 start, pages; UINT32 type; UINT64 attr; } edge[] = {
 		{ 0, 16, EfiConventionalMemory, EFI_MEMORY_WB },
 		{ 0x10000, 0, EfiConventionalMemory, EFI_MEMORY_WB },                      /* 0 pages, adjacent */
@@ -841,19 +841,19 @@ static void test_merge_edges(void)
 	};
 	const UINTN ne = sizeof(edge) / sizeof(edge[0]), stride = 48, extra = 1400;
 	unsigned bad = 0;
-	r4_gen.stride = stride;
-	r4_gen.count = ne + extra;
-	memset(r4_gen.map, 0x3C, sizeof(r4_gen.map));
+	lp_gen.stride = stride;
+	lp_gen.count = ne + extra;
+	memset(lp_gen.map, 0x3C, sizeof(lp_gen.map));
 	for (UINTN i = 0; i < ne + extra; i++) {
 		EFI_MEMORY_DESCRIPTOR d = i < ne ? (EFI_MEMORY_DESCRIPTOR){ .Type = edge[i].type, .PhysicalStart = edge[i].start,
 									    .NumberOfPages = edge[i].pages, .Attribute = edge[i].attr }
 						 : (EFI_MEMORY_DESCRIPTOR){ .Type = EfiConventionalMemory,
 									    .PhysicalStart = 0x100000000ULL + (i - ne) * 4096,
 									    .NumberOfPages = 1, .Attribute = EFI_MEMORY_WB };
-		memcpy(r4_gen.map + i * stride, &d, sizeof(d));
+		memcpy(lp_gen.map + i * stride, &d, sizeof(d));
 	}
-	UINTN m = r4_model_merge(want), bytes = r4_gen.count * stride;
-	memcpy(work, r4_gen.map, bytes);
+	UINTN m = lp_model_merge(want), bytes = lp_gen.count * stride;
+	memcpy(work, lp_gen.map, bytes);
 	EFI_STATUS st = memmap_fit_for_kernel(work, &bytes, stride);
 	/* 0 and the 0-page one join 0x10000: 11 edges make 9, the 1400 make 1 */
 	if (m != ne - 2 + 1 || EFI_ERROR(st) || bytes != m * stride || memcmp(work, want, bytes)) {
@@ -868,52 +868,52 @@ static void test_merge_edges(void)
 
 /* ---------------------------------------------------------------- the hand-over of a long map */
 
-static struct bootinfo r4_bi;
-static uint8_t r4_map_buf[R4_MAP_MAX * 64 + 64 * MMAP_SLACK_DESCRIPTORS + 4096];
+static struct bootinfo lp_bi;
+static uint8_t lp_map_buf[LP_MAP_MAX * 64 + 64 * MMAP_SLACK_DESCRIPTORS + 4096];
 static struct {
 	UINTN raw_count, want_count;   /* the firmware's descriptors; those the kernel should get, 0: none */
-	uint8_t want[R4_MAP_MAX * 64];
-} r4_long;
+	uint8_t want[LP_MAP_MAX * 64];
+} lp_long;
 
-/* The jump of a long map's hand-over: 0 when the map handed over is r4_long.want, one the kernel
+/* The jump of a long map's hand-over: 0 when the map handed over is lp_long.want, one the kernel
  * takes, after one GetMemoryMap and one ExitBootServices and no message; 1 when not. */
-static void r4_long_jumped(int sig)
+static void lp_long_jumped(int sig)
 {
 	(void)sig;
-	UINTN bytes = r4_bi.mmap_size, stride = r4_bi.mmap_desc_size;
-	bool good = r4_long.want_count && stride == r4_gen.stride && bytes == r4_long.want_count * stride &&
-		    r4_kernel_takes(bytes / stride, stride) && !memcmp(r4_map_buf, r4_long.want, bytes) &&
+	UINTN bytes = lp_bi.mmap_size, stride = lp_bi.mmap_desc_size;
+	bool good = lp_long.want_count && stride == lp_gen.stride && bytes == lp_long.want_count * stride &&
+		    lp_kernel_takes(bytes / stride, stride) && !memcmp(lp_map_buf, lp_long.want, bytes) &&
 		    ebs.nlog == 2 && ebs.log[0] == 'M' && ebs.log[1] == 'X';
 	_exit(good ? 0 : 1);
 }
-/* In a child: the loader's last two steps with r4_gen as the firmware's map: the final buffer
+/* In a child: the loader's last two steps with lp_gen as the firmware's map: the final buffer
  * (memmap_alloc_final_buffer), then handover_exit_and_enter. 0 when right (a jump judged by
- * r4_long_jumped, or a refusal: one GetMemoryMap, one message, no ExitBootServices), 1 when not,
+ * lp_long_jumped, or a refusal: one GetMemoryMap, one message, no ExitBootServices), 1 when not,
  * 2 when it returned with a map the kernel takes, 4 when the buffer is too small for the map. */
-static int r4_long_run(void *arg)
+static int lp_long_run(void *arg)
 {
 	(void)arg;
-	struct sigaction sa = { .sa_handler = r4_long_jumped };
+	struct sigaction sa = { .sa_handler = lp_long_jumped };
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGILL, &sa, NULL);
 	UINT64 phys = 0, cap = 0;
-	fw_map_bytes = r4_gen.count * r4_gen.stride;
-	fw_desc_size = r4_gen.stride;
-	fake_bs.GetMemoryMap = r4_get_memory_map;
-	if (EFI_ERROR(memmap_alloc_final_buffer(&phys, &cap)) || cap < fw_map_bytes || cap > sizeof(r4_map_buf))
+	fw_map_bytes = lp_gen.count * lp_gen.stride;
+	fw_desc_size = lp_gen.stride;
+	fake_bs.GetMemoryMap = lp_get_memory_map;
+	if (EFI_ERROR(memmap_alloc_final_buffer(&phys, &cap)) || cap < fw_map_bytes || cap > sizeof(lp_map_buf))
 		return 4;
 	memset(&ebs, 0, sizeof(ebs));
 	ebs.bytes = fw_map_bytes;
-	ebs.src = r4_gen.map;
-	ebs.stride = r4_gen.stride;
-	fake_bs.GetMemoryMap = r4_ebs_get_map;
-	fake_bs.ExitBootServices = r4_ebs_exit;
-	fake_bs.AllocatePages = r4_ebs_alloc_pages;
-	fake_bs.AllocatePool = r4_ebs_alloc_pool;
-	memset(&r4_bi, 0, sizeof(r4_bi));
-	r4_bi.mmap_phys = (UINT64)(UINTN)r4_map_buf;
-	EFI_STATUS st = handover_exit_and_enter(NULL, &r4_bi, cap, 0x1000, 0xffffffff80000000ULL);
-	if (r4_long.want_count)
+	ebs.src = lp_gen.map;
+	ebs.stride = lp_gen.stride;
+	fake_bs.GetMemoryMap = lp_ebs_get_map;
+	fake_bs.ExitBootServices = lp_ebs_exit;
+	fake_bs.AllocatePages = lp_ebs_alloc_pages;
+	fake_bs.AllocatePool = lp_ebs_alloc_pool;
+	memset(&lp_bi, 0, sizeof(lp_bi));
+	lp_bi.mmap_phys = (UINT64)(UINTN)lp_map_buf;
+	EFI_STATUS st = handover_exit_and_enter(NULL, &lp_bi, cap, 0x1000, 0xffffffff80000000ULL);
+	if (lp_long.want_count)
 		return 2;
 	return EFI_ERROR(st) && ebs.nlog == 2 && ebs.log[0] == 'M' && ebs.log[1] == 'P' ? 0 : 1;
 }
@@ -923,9 +923,9 @@ static int r4_long_run(void *arg)
  * 65536-byte copy" is a kpanic before fbcon_init, so on a PC without a serial port the screen keeps
  * the loader's last line and the machine halts; mm/phys.h: "a longer map is refused" past 2048
  * descriptors (phys_init fails, kpanic, the same silence). The loader's last two steps
- * (memmap_alloc_final_buffer, handover_exit_and_enter) on generated final maps (r4_gen_map: up to
+ * (memmap_alloc_final_buffer, handover_exit_and_enter) on generated final maps (lp_gen_map: up to
  * the copy's size, or 1-4 times past it and mostly merging or rarely; descriptors of 48, 56 and 64
- * bytes), in a child each. Oracle (r4_model_merge): a map the kernel takes is handed over as it is, a longer one
+ * bytes), in a child each. Oracle (lp_model_merge): a map the kernel takes is handed over as it is, a longer one
  * merged when that fits (the model's map, byte for byte); else no ExitBootServices, one message,
  * an error returned to loader.c (which shows it and returns to the firmware). Never a jump with a
  * map past the kernel's limits.
@@ -940,27 +940,27 @@ static void test_map_larger_than_the_kernel_takes(void)
 		UINTN stride = strides[c % 3], most = KERNEL_MMAP_COPY / stride;
 		unsigned part = (c / 3) % 3;
 		UINTN count = part == 0 ? 1 + test_rng_next(&rng) % most : most + 1 + test_rng_next(&rng) % (3 * most);
-		count = count > R4_MAP_MAX ? R4_MAP_MAX : count;
-		r4_gen_map(&rng, count, stride, part == 1 ? 95 : 10, part == 1 ? 95 : 20);
-		UINTN m = r4_model_merge(r4_long.want);
-		r4_long.raw_count = r4_gen.count;
-		if (r4_kernel_takes(r4_gen.count, stride)) {
-			memcpy(r4_long.want, r4_gen.map, r4_gen.count * stride);
-			r4_long.want_count = r4_gen.count;
+		count = count > LP_MAP_MAX ? LP_MAP_MAX : count;
+		lp_gen_map(&rng, count, stride, part == 1 ? 95 : 10, part == 1 ? 95 : 20);
+		UINTN m = lp_model_merge(lp_long.want);
+		lp_long.raw_count = lp_gen.count;
+		if (lp_kernel_takes(lp_gen.count, stride)) {
+			memcpy(lp_long.want, lp_gen.map, lp_gen.count * stride);
+			lp_long.want_count = lp_gen.count;
 			as_is++;
 		} else {
-			r4_long.want_count = r4_kernel_takes(m, stride) ? m : 0;
-			merged += r4_long.want_count != 0;
-			refused += r4_long.want_count == 0;
+			lp_long.want_count = lp_kernel_takes(m, stride) ? m : 0;
+			merged += lp_long.want_count != 0;
+			refused += lp_long.want_count == 0;
 		}
 		struct tap_child ch = { .quiet_out = true, .timer_ms = 5000 };
-		int status = tap_child(&ch, r4_long_run, NULL);
+		int status = tap_child(&ch, lp_long_run, NULL);
 		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		n++;
 		if (code != 0 && bad++ < 3)
-			printf("# %llu descriptors of %llu bytes (%llu merged): %s\n", (unsigned long long)r4_gen.count,
+			printf("# %llu descriptors of %llu bytes (%llu merged): %s\n", (unsigned long long)lp_gen.count,
 			       (unsigned long long)stride, (unsigned long long)m,
-			       code == 1 ? (r4_long.want_count ? "handed over another map than the model's, or with firmware calls"
+			       code == 1 ? (lp_long.want_count ? "handed over another map than the model's, or with firmware calls"
 							       : "not refused with one message before ExitBootServices")
 			       : code == 2 ? "returned, with a map the kernel takes" : code == 4 ? "the final buffer is too small"
 			       : "the child died");
@@ -971,21 +971,21 @@ static void test_map_larger_than_the_kernel_takes(void)
 }
 
 /* One case's expected log: k + 1 "MX" pairs (at most 8), then "P" when it fails. */
-struct r4_ebs_case {
+struct lp_ebs_case {
 	unsigned stale, grow;
 	UINTN start_bytes, capacity;
 };
 
-static const struct r4_ebs_case *r4_cur;
+static const struct lp_ebs_case *lp_cur;
 
 /* The jump into the kernel ends in the loader's CLI, which faults at user level: the handover got
  * that far. Judges the log then (0 good, 1 wrong). */
-static void r4_ebs_jumped(int sig)
+static void lp_ebs_jumped(int sig)
 {
 	(void)sig;
-	unsigned pairs = r4_cur->stale + 1;
-	bool good = pairs <= EXIT_ATTEMPTS && ebs.nlog == 2 * pairs && r4_bi.mmap_size == ebs.handed_size &&
-		    r4_bi.mmap_desc_size == 48;
+	unsigned pairs = lp_cur->stale + 1;
+	bool good = pairs <= EXIT_ATTEMPTS && ebs.nlog == 2 * pairs && lp_bi.mmap_size == ebs.handed_size &&
+		    lp_bi.mmap_desc_size == 48;
 	for (unsigned i = 0; i < ebs.nlog; i++)
 		good = good && ebs.log[i] == (i % 2 ? 'X' : 'M');
 	_exit(good ? 0 : 1);
@@ -993,25 +993,25 @@ static void r4_ebs_jumped(int sig)
 
 /* In a child: handover_exit_and_enter for one case; 0 when what the firmware saw is right, 1 when
  * not, 2 when it returned instead of jumping, 3 when it jumped instead of returning. */
-static int r4_ebs_run(void *arg)
+static int lp_ebs_run(void *arg)
 {
-	r4_cur = arg;
-	struct sigaction sa = { .sa_handler = r4_ebs_jumped };
+	lp_cur = arg;
+	struct sigaction sa = { .sa_handler = lp_ebs_jumped };
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGILL, &sa, NULL);
 	memset(&ebs, 0, sizeof(ebs));
-	ebs.stale = r4_cur->stale;
-	ebs.grow = r4_cur->grow;
-	ebs.bytes = r4_cur->start_bytes;
-	fake_bs.GetMemoryMap = r4_ebs_get_map;
-	fake_bs.ExitBootServices = r4_ebs_exit;
-	fake_bs.AllocatePages = r4_ebs_alloc_pages;
-	fake_bs.AllocatePool = r4_ebs_alloc_pool;
-	memset(&r4_bi, 0, sizeof(r4_bi));
-	r4_bi.mmap_phys = (UINT64)(UINTN)r4_map_buf;
-	bool fits = r4_cur->start_bytes + (r4_cur->stale + 1) * r4_cur->grow * 48 <= r4_cur->capacity;
-	EFI_STATUS st = handover_exit_and_enter(NULL, &r4_bi, r4_cur->capacity, 0x1000, 0xffffffff80000000ULL);
-	if (fits && r4_cur->stale < EXIT_ATTEMPTS)
+	ebs.stale = lp_cur->stale;
+	ebs.grow = lp_cur->grow;
+	ebs.bytes = lp_cur->start_bytes;
+	fake_bs.GetMemoryMap = lp_ebs_get_map;
+	fake_bs.ExitBootServices = lp_ebs_exit;
+	fake_bs.AllocatePages = lp_ebs_alloc_pages;
+	fake_bs.AllocatePool = lp_ebs_alloc_pool;
+	memset(&lp_bi, 0, sizeof(lp_bi));
+	lp_bi.mmap_phys = (UINT64)(UINTN)lp_map_buf;
+	bool fits = lp_cur->start_bytes + (lp_cur->stale + 1) * lp_cur->grow * 48 <= lp_cur->capacity;
+	EFI_STATUS st = handover_exit_and_enter(NULL, &lp_bi, lp_cur->capacity, 0x1000, 0xffffffff80000000ULL);
+	if (fits && lp_cur->stale < EXIT_ATTEMPTS)
 		return 2;
 	/* returned: 8 stale keys, or a map past the buffer; one message at the end, nothing before it */
 	bool good = EFI_ERROR(st) && ebs.nlog >= 2 && ebs.log[ebs.nlog - 1] == 'P';
@@ -1036,13 +1036,13 @@ static void test_exit_boot_services_retries(void)
 	uint64_t rng = 0xEB5ULL;
 	unsigned n = 0, bad = 0, jumped = 0, refused = 0;
 	for (unsigned c = 0; c < 48; c++) {
-		struct r4_ebs_case k = { .stale = c % 12, .grow = (unsigned)(test_rng_next(&rng) % 4),
+		struct lp_ebs_case k = { .stale = c % 12, .grow = (unsigned)(test_rng_next(&rng) % 4),
 					 .start_bytes = 48 * (100 + test_rng_next(&rng) % 200) };
 		k.capacity = c % 5 == 4 ? k.start_bytes + 48 : k.start_bytes + MMAP_SLACK_DESCRIPTORS * 48;
 		if (c % 5 == 4 && !k.grow)
 			k.grow = 2;
 		struct tap_child ch = { .quiet_out = true, .timer_ms = 5000 };
-		int status = tap_child(&ch, r4_ebs_run, &k);
+		int status = tap_child(&ch, lp_ebs_run, &k);
 		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		bool fits = k.start_bytes + (k.stale + 1) * k.grow * 48 <= k.capacity;
 		n++;
