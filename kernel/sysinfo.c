@@ -35,7 +35,7 @@ static bool sysinfo_range_is_mmio(uint64_t pa, uint64_t end)
 static const void *sysinfo_acpi_map(void *ctx, uint64_t pa, size_t len)
 {
 	(void)ctx;
-	if (range_overflows(pa, len) || pa + len > DMAP_SIZE)
+	if (range_overflows(pa, len) || pa > DMAP_SIZE || len > DMAP_SIZE - pa)   /* pa + len may be 2^64 */
 		return NULL;
 	uint64_t first = ALIGN_DOWN(pa, PAGE_SIZE), end = ALIGN_UP(pa + len, PAGE_SIZE);
 	if (sysinfo_range_is_mmio(first, end > first ? end : first + PAGE_SIZE))
