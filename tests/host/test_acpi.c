@@ -841,6 +841,58 @@ static void test_table_bounds(void)
 	   "(0, 2^64), and of the processors kept: found, refused, skipped or kept as acpi.h says", n);
 }
 
+/*
+ * The PM timer over generated FADTs (ACPI 6.x 5.2.9): X_PM_TMR_BLK is used when the table is long
+ * enough to hold it (220 bytes), its address space is system I/O and its address a port (1..0xFFFF);
+ * otherwise PM_TMR_BLK, when PM_TMR_LEN is 4 and the port is 1..0xFFFF; TMR_VAL_EXT gives 32 bits;
+ * no port: ACPI_ENOTABLE, port 0. The two blocks name different ports, so which one was read shows.
+ */
+static void test_pm_timer_fields(void)
+{
+	static const uint8_t spaces[] = { 0, 1, 2 };
+	static const uint64_t xaddrs[] = { 0, 0x408, 0xFFFF, 0x10000, 0x100000408ull };
+	static const uint8_t leglens[] = { 0, 3, 4, 8 };
+	static const uint32_t legports[] = { 0, 0x608, 0xFFFF, 0x10000 };
+	static const uint32_t lens[] = { 116, 219, 220, 244 };
+	struct madt_model m;
+	unsigned n = 0, wrong = 0;
+
+	make_machine(2, 4, &m);
+	for (size_t sp = 0; sp < ARRAY_SIZE(spaces); sp++)
+		for (size_t xa = 0; xa < ARRAY_SIZE(xaddrs); xa++)
+			for (size_t ll = 0; ll < ARRAY_SIZE(leglens); ll++)
+				for (size_t lp = 0; lp < ARRAY_SIZE(legports); lp++)
+					for (size_t l = 0; l < ARRAY_SIZE(lens); l++)
+						for (int ext = 0; ext < 2; ext++) {
+							header(FADT_PA, "FACP", lens[l]);
+							memset(at(FADT_PA) + 36, 0, 244 - 36);
+							put32(at(FADT_PA) + 76, legports[lp]);
+							at(FADT_PA)[91] = leglens[ll];
+							put32(at(FADT_PA) + 112, ext ? 1u << 8 : 0);
+							at(FADT_PA)[208] = spaces[sp];
+							at(FADT_PA)[209] = 32;
+							put64(at(FADT_PA) + 212, xaddrs[xa]);
+							seal(FADT_PA);
+							uint32_t want = 0;
+							if (lens[l] >= 220 && spaces[sp] == 1 && xaddrs[xa] >= 1 && xaddrs[xa] <= 0xFFFF)
+								want = (uint32_t)xaddrs[xa];
+							else if (leglens[ll] == 4 && legports[lp] <= 0xFFFF)
+								want = legports[lp];
+							struct acpi_pm_timer tm;
+							int st = acpi_read_pm_timer(&acc, RSDP_PA, &tm);
+							free_copies();
+							n++;
+							if ((st != (want ? ACPI_OK : ACPI_ENOTABLE) || tm.port != want ||
+							     tm.bits32 != (want && ext)) && wrong++ < 5)
+								printf("# FADT of %u bytes, X block space %u at 0x%llx, PM_TMR_LEN %u at 0x%x, "
+								       "TMR_VAL_EXT %d: %s, port 0x%x%s; want port 0x%x\n", lens[l],
+								       spaces[sp], (unsigned long long)xaddrs[xa], leglens[ll], legports[lp],
+								       ext, acpi_strerror(st), tm.port, tm.bits32 ? " (32 bits)" : "", want);
+						}
+	ok(wrong == 0, "%u generated FADTs: the PM timer from X_PM_TMR_BLK when it is an I/O port, else from "
+	   "PM_TMR_BLK when PM_TMR_LEN is 4, else none", n);
+}
+
 int main(void)
 {
 	alarm(120);   /* a parser that loops on some table (a zero-length entry) fails the test, not hangs it */
@@ -854,6 +906,7 @@ int main(void)
 	test_madt_malformed_entries();
 	test_unreadable_table_body();
 	test_table_bounds();
+	test_pm_timer_fields();
 	for (int s = ACPI_EUNMAPPED; s <= ACPI_OK; s++)
 		ok(acpi_strerror(s)[0] != 0, "status %d has a description: %s", s, acpi_strerror(s));
 	return tap_done();
