@@ -13,6 +13,7 @@
  * function for a table header there must return NULL and leave the page unmapped in kernel_pt.
  * Pages of a hole the map does not list are only counted (tables have been found in such). A page
  * of an ACPI reclaim or NVS descriptor (where tables live) is mapped and returned (passes).
+ * test_acpi_map_mmio_edges: the pages just outside a device descriptor are not refused.
  */
 #include <stdint.h>
 #include "tap.h"
@@ -89,6 +90,42 @@ static void test_acpi_map_device_pages(void)
 	   "tables in ACPI reclaim and NVS pages are mapped and returned (a header across a page boundary too)");
 }
 
+/*
+ * test_acpi_map_mmio_edges: the pages beside a device descriptor are not device memory. For each
+ * MMIO descriptor [ds, de) of the map and lengths 1, 36 and a page: a range ending exactly at ds and
+ * one starting at de or inside the page after it (holes here, which the function maps) are mapped
+ * and returned; a range reaching one byte into [ds, de) from either side is refused.
+ */
+static void test_acpi_map_mmio_edges(void)
+{
+	const struct acpi_access *acc = sysinfo_acpi();
+	static const size_t lens[] = { 1, 36, 0x1000 };
+	unsigned n = 0, bad = 0;
+
+	for (int i = 0; i < MAP_N; i++) {
+		if (test_map[i].type != EFI_MMIO)
+			continue;
+		uint64_t ds = test_map[i].phys_start, de = ds + test_map[i].num_pages * 0x1000;
+		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+			size_t len = lens[l];
+			const struct { uint64_t pa; bool device; } cases[] = {
+				{ ds - len, false }, { de, false }, { de + 0x1000 - len, false },
+				{ ds - len + 1, true }, { de - 1, true },
+			};
+			for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++, n++) {
+				const void *p = acc->map(acc->ctx, cases[c].pa, len);
+				bool good = cases[c].device ? p == NULL : p == (const void *)(DMAP_BASE + cases[c].pa);
+				if (!good && bad++ < 4)
+					printf("#   %zu bytes at 0x%llx (MMIO [0x%llx, 0x%llx)): %s, want %s\n", len,
+					       (unsigned long long)cases[c].pa, (unsigned long long)ds, (unsigned long long)de,
+					       p ? "returned" : "NULL", cases[c].device ? "NULL" : "the direct map's address");
+			}
+		}
+	}
+	ok(bad == 0, "test_acpi_map_mmio_edges: %u ranges beside or one byte into a device descriptor: those beside it "
+	   "returned, those reaching into it refused (%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	static struct machine_map ram;
@@ -100,5 +137,6 @@ int main(void)
 	phys_init(ram.buf, machine_map_size(&ram), ram.desc_size);
 	is(pt_create(&kernel_pt, PT_FEAT_ALL), PT_OK, "kernel_pt on the fake machine");
 	test_acpi_map_device_pages();
+	test_acpi_map_mmio_edges();
 	return tap_done();
 }
