@@ -14,6 +14,8 @@
  * Pages of a hole the map does not list are only counted (tables have been found in such). A page
  * of an ACPI reclaim or NVS descriptor (where tables live) is mapped and returned (passes).
  * test_acpi_map_mmio_edges: the pages just outside a device descriptor are not refused.
+ * test_acpi_map_dmap_end: nothing past the direct map's end, nor a wrapping range, is mapped.
+ * test_acpi_map_range_ending_at_2_64 fails on the current code (a finding, see there).
  */
 #include <stdint.h>
 #include "tap.h"
@@ -130,6 +132,66 @@ static void test_acpi_map_mmio_edges(void)
 	   "returned, those reaching into it refused, no device page mapped (%u wrong)", n, bad);
 }
 
+/*
+ * test_acpi_map_dmap_end: the function maps nothing past the direct map's end (DMAP_SIZE) and no
+ * range that wraps past 2^64: a range ending exactly at DMAP_SIZE is mapped and returned; one
+ * ending a byte past it, starting at it, or wrapping is refused, and nothing past DMAP_SIZE enters
+ * kernel_pt.
+ */
+static void test_acpi_map_dmap_end(void)
+{
+	const struct acpi_access *acc = sysinfo_acpi();
+	static const size_t lens[] = { 1, 36, 0x1000, 0x2001 };
+	unsigned n = 0, bad = 0;
+
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		size_t len = lens[l];
+		const struct { uint64_t pa; bool in; } cases[] = {
+			{ DMAP_SIZE - len, true }, { DMAP_SIZE - len + 1, false }, { DMAP_SIZE, false },
+			{ DMAP_SIZE + 0x1000 - 1, false }, { 0 - ((uint64_t)len + 1) / 2, false }, { UINT64_MAX - 1, false },
+		};
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++, n++) {
+			if (cases[c].pa + len == 0)   /* ends exactly at 2^64: test_acpi_map_range_ending_at_2_64 */
+				continue;
+			const void *p = acc->map(acc->ctx, cases[c].pa, len);
+			bool good = cases[c].in ? p == (const void *)(DMAP_BASE + cases[c].pa) : p == NULL;
+			bool past = pt_query(&kernel_pt, DMAP_BASE + DMAP_SIZE, NULL, NULL, NULL);
+			if ((!good || past) && bad++ < 4)
+				printf("#   %zu bytes at 0x%llx: %s, want %s%s\n", len, (unsigned long long)cases[c].pa,
+				       p ? "returned" : "NULL", cases[c].in ? "the direct map's address" : "NULL",
+				       past ? "; the page at DMAP_SIZE is now mapped" : "");
+		}
+	}
+	ok(bad == 0, "test_acpi_map_dmap_end: %u ranges at the direct map's end and past 2^64: those ending by DMAP_SIZE "
+	   "returned, the others refused, nothing past it mapped (%u wrong)", n, bad);
+}
+
+/*
+ * test_acpi_map_range_ending_at_2_64 (FAILS on the current code: a finding): a range whose last
+ * byte is 2^64 - 1 lies past the direct map and must be refused ("NULL past the direct map",
+ * sysinfo_acpi_map's contract). The range does not wrap (range_overflows is false), and the test
+ * `pa + len > DMAP_SIZE` compares the sum wrapped to 0, so the function maps nothing and returns
+ * DMAP_BASE + pa, which wraps below the direct map to a non-canonical address; the ACPI reader,
+ * which hands such a range on (acpi.c refuses only address 0 and wrapping ranges), then reads there:
+ * a root table entry of 2^64 - 36 would fault the kernel instead of being skipped.
+ */
+static void test_acpi_map_range_ending_at_2_64(void)
+{
+	const struct acpi_access *acc = sysinfo_acpi();
+	static const size_t lens[] = { 1, 20, 36, 0x1000, 0x2001 };
+	unsigned bad = 0;
+
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		uint64_t pa = 0 - (uint64_t)lens[l];
+		const void *p = acc->map(acc->ctx, pa, lens[l]);
+		if (p && bad++ < 5)
+			printf("#   %zu bytes at 0x%llx (ending at 2^64): returned %p, want NULL\n", lens[l],
+			       (unsigned long long)pa, p);
+	}
+	ok(bad == 0, "test_acpi_map_range_ending_at_2_64: ranges of 1 byte to 2 pages ending exactly at 2^64 refused "
+	   "(%u returned)", bad);
+}
+
 int main(void)
 {
 	static struct machine_map ram;
@@ -142,5 +204,7 @@ int main(void)
 	is(pt_create(&kernel_pt, PT_FEAT_ALL), PT_OK, "kernel_pt on the fake machine");
 	test_acpi_map_device_pages();
 	test_acpi_map_mmio_edges();
+	test_acpi_map_dmap_end();
+	test_acpi_map_range_ending_at_2_64();
 	return tap_done();
 }
