@@ -36,8 +36,9 @@
 # them short) or it overruns.
 #
 # usage: tools/mutate.sh FILE...   (from the top of the tree; HCC, HCFLAGS and HOST_SUPPORT from
-#   make, or the defaults below; HCFLAGS and HOST_SUPPORT serve mm/ files only). Prints TAP, then "N killed, N survived, ..." and "N passed, N
-#   failed"; exit status 1 when a mutant survived unlisted or the unmutated tests fail.
+#   make, or the defaults below; HCFLAGS and HOST_SUPPORT serve mm/ files only). Prints TAP, then
+#   "N killed, N survived, ..." and "N passed, N failed"; exit status 1 when a mutant survived
+#   unlisted or the unmutated tests fail.
 #
 # tests/mutants-equivalent.txt: one mutant a line, FILE OP OCCURRENCE CODE REASON separated by tabs
 # (lines starting with # are comments), where CODE is the
