@@ -95,7 +95,7 @@ case "$MAX" in all|[1-9]|[1-9][0-9]|[1-9][0-9][0-9]|[1-9][0-9][0-9][0-9]) ;; *)
 	echo "mutate: MUTATE_MAX must be 1..9999 or all, not '$MAX'" >&2; exit 2;; esac
 case "$SEED" in [0-9]|[0-9][0-9]|[0-9][0-9][0-9]) ;; *)
 	echo "mutate: MUTATE_SEED must be 0..999, not '$SEED'" >&2; exit 2;; esac
-declare -A intake_tests  # FILE outside mm/ -> the host tests that compile it
+declare -A intake_tests=()  # FILE outside mm/ -> the host tests that compile it
 any_mm=0
 for f in "$@"; do
 	case "$f" in mm/*.c) [ -f "$f" ] || { echo "mutate: no file $f" >&2; exit 2; }; any_mm=1;;
