@@ -162,6 +162,15 @@ MUTATE_FILES ?= mm/syspte_map.c mm/syspte.c mm/syspte_index.c mm/reserved.c mm/m
 .PHONY: mutate
 mutate: deps
 	HCC="$(HCC)" HCFLAGS="$(HCFLAGS)" HOST_SUPPORT="$(HOST_SUPPORT)" tools/mutate.sh $(MUTATE_FILES)
+# The same for the sources outside mm/ that read the machine's and the user's input (the loader's
+# checks of kernel.elf, the command line, the ACPI tables, the CPU start plan, the memory map and
+# the RAM figure drawn from it): each file built by make into, and run with, only the host tests
+# whose rules here name it.
+MUTATE_INTAKE_FILES ?= boot/elf_check.c kernel/cmdline.c arch/x86_64/acpi.c arch/x86_64/smp_plan.c boot/memmap.c \
+	kernel/sysinfo.c
+.PHONY: mutate-intake
+mutate-intake: deps
+	HCC="$(HCC)" tools/mutate.sh $(MUTATE_INTAKE_FILES)
 # Review round 3 of the boot intake #includes the loader's pure ELF checks and the RAM picture (memview.c, fbcon.c).
 $(B)/host/test_boot_intake: boot/elf_check.c boot/elf_check.h include/vmlayout.h kernel/fbcon.c kernel/memview.c
 # The loader's memory-map sizing and page tables (boot/memmap.c, boot/paging.c #included) on the host: GNU-EFI's headers, CHAR16 literals

@@ -695,6 +695,204 @@ static void test_unreadable_table_body(void)
 	   acpi_strerror(ACPI_EUNMAPPED), acpi_strerror(ACPI_ENOTABLE), wrong);
 }
 
+/* A map function that also serves a table of up to ACPI_TABLE_MAX + 1 bytes at BIG_PA (beyond the
+ * fake memory) and counts the requests for physical 0 or for a range that wraps: the reader must
+ * never make one (a root entry of 0 is no table; a wrapping range is no memory). */
+#define BIG_PA 0x10000000u
+static uint8_t *big;
+static unsigned bad_asks;
+
+static const void *guard_map(void *ctx, uint64_t pa, size_t len)
+{
+	if (pa == 0 || (len && pa + len - 1 < pa)) {
+		bad_asks++;
+		return NULL;
+	}
+	if (big && pa >= BIG_PA && len <= ACPI_TABLE_MAX + 1u && pa - BIG_PA <= ACPI_TABLE_MAX + 1u - len)
+		return big + (pa - BIG_PA);
+	return fake_map(ctx, pa, len);
+}
+
+static const struct acpi_access gacc = { guard_map, NULL };
+
+/*
+ * The bounds of a table's Length and of the addresses the reader maps, each at the values around
+ * it: a table of exactly its header (36 bytes) and one of exactly ACPI_TABLE_MAX bytes are found,
+ * one byte less or more refused as malformed; root tables broken one way each give "root table
+ * unreadable" when the map function cannot provide them and "bad root" (ACPI_EBADROOT) for any
+ * fault of their own (signature, Length, checksum); root entries of 0 and of ranges that wrap past
+ * 2^64 are skipped without a request to the map function, the valid MADT after them still found,
+ * and an unreadable entry where no table has the signature leaves "no table" (ACPI_ENOTABLE); a MADT
+ * of ACPI_MAX_CPUS processors or around it keeps the first ACPI_MAX_CPUS and counts all.
+ */
+static void test_table_bounds(void)
+{
+	struct madt_model m;
+	uint64_t pa;
+	uint32_t len;
+	unsigned n = 0, wrong = 0;
+
+	big = calloc(ACPI_TABLE_MAX + 1u, 1);
+	for (int rev = 0; rev <= 2; rev += 2) {
+		/* a table of Length 0..40 at OTHER_PA, sealed when it is at least a header */
+		for (uint32_t l = 0; l <= 40; l++) {
+			make_machine(rev, 4, &m);
+			header(OTHER_PA, "OEMS", l);
+			if (l >= 36)
+				seal(OTHER_PA);
+			int st = acpi_find_table(&gacc, RSDP_PA, "OEMS", &pa, &len), want = l >= 36 ? ACPI_OK : ACPI_EBADTABLE;
+			free_copies();
+			n++;
+			if ((st != want || (st == ACPI_OK && (pa != OTHER_PA || len != l))) && wrong++ < 5)
+				printf("# rev %d, a table of Length %u: %s, want %s\n", rev, l, acpi_strerror(st), acpi_strerror(want));
+		}
+		/* a table of Length ACPI_TABLE_MAX - 1 .. + 1 at BIG_PA, listed between two others */
+		for (uint32_t l = ACPI_TABLE_MAX - 1; l <= ACPI_TABLE_MAX + 1; l++) {
+			make_machine(rev, 4, &m);
+			uint64_t t[] = { OTHER_PA, BIG_PA, MADT_PA };
+			make_root(rev, t, 3);
+			memset(big, 0, ACPI_TABLE_MAX + 1u);
+			memcpy(big, "OEMB", 4);
+			put32(big + 4, l);
+			for (uint32_t i = 36; i < l; i++)
+				big[i] = (uint8_t)(i * 7);
+			fix_sum(big, l, 9);
+			int st = acpi_find_table(&gacc, RSDP_PA, "OEMB", &pa, &len);
+			int want = l <= ACPI_TABLE_MAX ? ACPI_OK : ACPI_EBADTABLE;
+			free_copies();
+			n++;
+			if ((st != want || (st == ACPI_OK && (pa != BIG_PA || len != l))) && wrong++ < 5)
+				printf("# rev %d, a table of Length %u: %s, want %s\n", rev, l, acpi_strerror(st), acpi_strerror(want));
+		}
+		/* the root table broken one way */
+		static const char *const faults[] = { "outside memory", "header only readable", "signature", "Length 35",
+						      "Length past ACPI_TABLE_MAX", "checksum", "empty (36 bytes)" };
+		for (size_t f = 0; f < ARRAY_SIZE(faults); f++) {
+			make_machine(rev, 4, &m);
+			int want = ACPI_EBADROOT;
+			switch (f) {
+			case 0: make_rsdp(rev, 0x1000); want = ACPI_EUNMAPPED; break;
+			case 1: deny_pa = ROOT_PA; deny_len = 36; want = ACPI_EUNMAPPED; break;
+			case 2: memcpy(at(ROOT_PA), rev ? "RSDT" : "XSDT", 4); seal(ROOT_PA); break;
+			case 3: put32(at(ROOT_PA) + 4, 35); break;
+			case 4: put32(at(ROOT_PA) + 4, ACPI_TABLE_MAX + 1); break;
+			case 5: at(ROOT_PA)[9]++; break;
+			case 6: make_root(rev, NULL, 0); want = ACPI_ENOTABLE; break;
+			}
+			int st = acpi_find_table(&gacc, RSDP_PA, "APIC", &pa, &len);
+			free_copies();
+			deny_pa = deny_len = 0;
+			n++;
+			if (st != want && wrong++ < 5)
+				printf("# rev %d, root table %s: %s, want %s\n", rev, faults[f], acpi_strerror(st), acpi_strerror(want));
+		}
+		/* root entries of 0 and of 36-byte ranges ending at or past 2^64 before the MADT */
+		for (uint64_t back = 36; back >= (rev ? 1u : 36u); back--) {
+			make_machine(rev, 4, &m);
+			uint64_t t[] = { 0, rev ? (uint64_t)0 - back : 0, MADT_PA };
+			make_root(rev, t, 3);
+			bad_asks = 0;
+			int st = acpi_read_madt(&gacc, RSDP_PA, &info);
+			free_copies();
+			n++;
+			if ((st != ACPI_OK || info.entries != 4 || bad_asks) && wrong++ < 5)
+				printf("# rev %d, root entries 0 and 2^64 - %llu: %s, %zu processors, %u requests for 0 or a "
+				       "wrapping range\n", rev, (unsigned long long)back, acpi_strerror(st), info.entries, bad_asks);
+		}
+		/* an unreadable entry (outside memory) where no table has the signature: "no table" */
+		make_machine(rev, 4, &m);
+		uint64_t t[] = { OTHER_PA, 0x1000, MADT_PA };
+		make_root(rev, t, 3);
+		int st = acpi_find_table(&gacc, RSDP_PA, "DMAR", &pa, &len);
+		free_copies();
+		n++;
+		if (st != ACPI_ENOTABLE && wrong++ < 5)
+			printf("# rev %d, no DMAR and an unreadable entry: %s, want %s\n", rev, acpi_strerror(st),
+			       acpi_strerror(ACPI_ENOTABLE));
+		make_machine(rev, 4, &m);
+		make_rsdp(rev ? 1 : 0, 0);   /* an RSDT address of 0 */
+		bad_asks = 0;
+		st = acpi_read_madt(&gacc, RSDP_PA, &info);
+		free_copies();
+		n++;
+		if ((st != ACPI_EUNMAPPED || bad_asks) && wrong++ < 5)
+			printf("# rev %d, an RSDT address of 0: %s, %u requests for 0\n", rev, acpi_strerror(st), bad_asks);
+	}
+	free(big);
+	big = NULL;
+	/* MADTs of ACPI_MAX_CPUS - 2 .. + 2 processors, local APICs and x2APICs alternating: the first
+	 * ACPI_MAX_CPUS kept in table order, every one counted */
+	for (uint32_t cpus = ACPI_MAX_CPUS - 2; cpus <= ACPI_MAX_CPUS + 2; cpus++) {
+		make_machine(2, 0, &m);
+		madt_begin(&m, 0xFEE00000u);
+		for (uint32_t j = 0; j < cpus; j++)
+			madt_cpu(&m, j % 2, j % 256, 1);
+		madt_end(&m);
+		memset(&info, 0, sizeof(info));
+		int st = acpi_read_madt(&gacc, RSDP_PA, &info);
+		free_copies();
+		size_t kept = cpus < ACPI_MAX_CPUS ? cpus : ACPI_MAX_CPUS;
+		n++;
+		if ((st != ACPI_OK || info.entries != cpus || info.kept != kept || info.cpu[kept - 1].apic_id != (kept - 1) % 256 ||
+		     info.cpu[kept - 1].x2apic != ((kept - 1) % 2 == 1)) && wrong++ < 5)
+			printf("# a MADT of %u processors: %s, %zu seen, %zu kept\n", cpus, acpi_strerror(st), info.entries, info.kept);
+	}
+	ok(wrong == 0, "%u tables and roots at the bounds of Length (36, ACPI_TABLE_MAX) and of the addresses mapped "
+	   "(0, 2^64), and of the processors kept: found, refused, skipped or kept as acpi.h says", n);
+}
+
+/*
+ * The PM timer over generated FADTs (ACPI 6.x 5.2.9): X_PM_TMR_BLK is used when the table is long
+ * enough to hold it (220 bytes), its address space is system I/O and its address a port (1..0xFFFF);
+ * otherwise PM_TMR_BLK, when PM_TMR_LEN is 4 and the port is 1..0xFFFF; TMR_VAL_EXT gives 32 bits;
+ * no port: ACPI_ENOTABLE, port 0. The two blocks name different ports, so which one was read shows.
+ */
+static void test_pm_timer_fields(void)
+{
+	static const uint8_t spaces[] = { 0, 1, 2 };
+	static const uint64_t xaddrs[] = { 0, 0x408, 0xFFFF, 0x10000, 0x100000408ull };
+	static const uint8_t leglens[] = { 0, 3, 4, 8 };
+	static const uint32_t legports[] = { 0, 0x608, 0xFFFF, 0x10000 };
+	static const uint32_t lens[] = { 116, 219, 220, 244 };
+	struct madt_model m;
+	unsigned n = 0, wrong = 0;
+
+	make_machine(2, 4, &m);
+	for (size_t sp = 0; sp < ARRAY_SIZE(spaces); sp++)
+		for (size_t xa = 0; xa < ARRAY_SIZE(xaddrs); xa++)
+			for (size_t ll = 0; ll < ARRAY_SIZE(leglens); ll++)
+				for (size_t lp = 0; lp < ARRAY_SIZE(legports); lp++)
+					for (size_t l = 0; l < ARRAY_SIZE(lens); l++)
+						for (int ext = 0; ext < 2; ext++) {
+							header(FADT_PA, "FACP", lens[l]);
+							memset(at(FADT_PA) + 36, 0, 244 - 36);
+							put32(at(FADT_PA) + 76, legports[lp]);
+							at(FADT_PA)[91] = leglens[ll];
+							put32(at(FADT_PA) + 112, ext ? 1u << 8 : 0);
+							at(FADT_PA)[208] = spaces[sp];
+							at(FADT_PA)[209] = 32;
+							put64(at(FADT_PA) + 212, xaddrs[xa]);
+							seal(FADT_PA);
+							uint32_t want = 0;
+							if (lens[l] >= 220 && spaces[sp] == 1 && xaddrs[xa] >= 1 && xaddrs[xa] <= 0xFFFF)
+								want = (uint32_t)xaddrs[xa];
+							else if (leglens[ll] == 4 && legports[lp] <= 0xFFFF)
+								want = legports[lp];
+							struct acpi_pm_timer tm;
+							int st = acpi_read_pm_timer(&acc, RSDP_PA, &tm);
+							free_copies();
+							n++;
+							if ((st != (want ? ACPI_OK : ACPI_ENOTABLE) || tm.port != want ||
+							     tm.bits32 != (want && ext)) && wrong++ < 5)
+								printf("# FADT of %u bytes, X block space %u at 0x%llx, PM_TMR_LEN %u at 0x%x, "
+								       "TMR_VAL_EXT %d: %s, port 0x%x%s; want port 0x%x\n", lens[l],
+								       spaces[sp], (unsigned long long)xaddrs[xa], leglens[ll], legports[lp],
+								       ext, acpi_strerror(st), tm.port, tm.bits32 ? " (32 bits)" : "", want);
+						}
+	ok(wrong == 0, "%u generated FADTs: the PM timer from X_PM_TMR_BLK when it is an I/O port, else from "
+	   "PM_TMR_BLK when PM_TMR_LEN is 4, else none", n);
+}
+
 int main(void)
 {
 	alarm(120);   /* a parser that loops on some table (a zero-length entry) fails the test, not hangs it */
@@ -707,6 +905,8 @@ int main(void)
 	test_root_entries();
 	test_madt_malformed_entries();
 	test_unreadable_table_body();
+	test_table_bounds();
+	test_pm_timer_fields();
 	for (int s = ACPI_EUNMAPPED; s <= ACPI_OK; s++)
 		ok(acpi_strerror(s)[0] != 0, "status %d has a description: %s", s, acpi_strerror(s));
 	return tap_done();

@@ -13,6 +13,9 @@
  * function for a table header there must return NULL and leave the page unmapped in kernel_pt.
  * Pages of a hole the map does not list are only counted (tables have been found in such). A page
  * of an ACPI reclaim or NVS descriptor (where tables live) is mapped and returned (passes).
+ * test_acpi_map_mmio_edges: the pages just outside a device descriptor are not refused.
+ * test_acpi_map_dmap_end: nothing past the direct map's end, nor a wrapping range, is mapped.
+ * test_acpi_map_range_ending_at_2_64 fails on the current code (a finding, see there).
  */
 #include <stdint.h>
 #include "tap.h"
@@ -89,6 +92,106 @@ static void test_acpi_map_device_pages(void)
 	   "tables in ACPI reclaim and NVS pages are mapped and returned (a header across a page boundary too)");
 }
 
+/*
+ * test_acpi_map_mmio_edges: the pages beside a device descriptor are not device memory. For each
+ * MMIO descriptor [ds, de) of the map and lengths 1, 36 and a page: a range ending exactly at ds and
+ * one starting at de or inside the page after it (holes here, which the function maps) are mapped
+ * and returned; a range reaching one byte into [ds, de) from either side is refused; and the
+ * descriptor's first and last pages never enter the direct map (only the pages of a range are).
+ */
+static void test_acpi_map_mmio_edges(void)
+{
+	const struct acpi_access *acc = sysinfo_acpi();
+	static const size_t lens[] = { 1, 36, 0x1000 };
+	unsigned n = 0, bad = 0;
+
+	for (int i = 0; i < MAP_N; i++) {
+		if (test_map[i].type != EFI_MMIO)
+			continue;
+		uint64_t ds = test_map[i].phys_start, de = ds + test_map[i].num_pages * 0x1000;
+		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+			size_t len = lens[l];
+			const struct { uint64_t pa; bool device; } cases[] = {
+				{ ds - len, false }, { de, false }, { de + 0x1000 - len, false },
+				{ ds - len + 1, true }, { de - 1, true },
+			};
+			for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++, n++) {
+				const void *p = acc->map(acc->ctx, cases[c].pa, len);
+				bool good = cases[c].device ? p == NULL : p == (const void *)(DMAP_BASE + cases[c].pa);
+				bool dev_mapped = pt_query(&kernel_pt, DMAP_BASE + ds, NULL, NULL, NULL) ||
+						  pt_query(&kernel_pt, DMAP_BASE + de - 0x1000, NULL, NULL, NULL);
+				if ((!good || dev_mapped) && bad++ < 4)
+					printf("#   %zu bytes at 0x%llx (MMIO [0x%llx, 0x%llx)): %s, want %s%s\n", len,
+					       (unsigned long long)cases[c].pa, (unsigned long long)ds, (unsigned long long)de,
+					       p ? "returned" : "NULL", cases[c].device ? "NULL" : "the direct map's address",
+					       dev_mapped ? "; a device page is now in the direct map" : "");
+			}
+		}
+	}
+	ok(bad == 0, "test_acpi_map_mmio_edges: %u ranges beside or one byte into a device descriptor: those beside it "
+	   "returned, those reaching into it refused, no device page mapped (%u wrong)", n, bad);
+}
+
+/*
+ * test_acpi_map_dmap_end: the function maps nothing past the direct map's end (DMAP_SIZE) and no
+ * range that wraps past 2^64: a range ending exactly at DMAP_SIZE is mapped and returned; one
+ * ending a byte past it, starting at it, or wrapping is refused, and nothing past DMAP_SIZE enters
+ * kernel_pt.
+ */
+static void test_acpi_map_dmap_end(void)
+{
+	const struct acpi_access *acc = sysinfo_acpi();
+	static const size_t lens[] = { 1, 36, 0x1000, 0x2001 };
+	unsigned n = 0, bad = 0;
+
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		size_t len = lens[l];
+		const struct { uint64_t pa; bool in; } cases[] = {
+			{ DMAP_SIZE - len, true }, { DMAP_SIZE - len + 1, false }, { DMAP_SIZE, false },
+			{ DMAP_SIZE + 0x1000 - 1, false }, { 0 - ((uint64_t)len + 1) / 2, false }, { UINT64_MAX - 1, false },
+		};
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++, n++) {
+			if (cases[c].pa + len == 0)   /* ends exactly at 2^64: test_acpi_map_range_ending_at_2_64 */
+				continue;
+			const void *p = acc->map(acc->ctx, cases[c].pa, len);
+			bool good = cases[c].in ? p == (const void *)(DMAP_BASE + cases[c].pa) : p == NULL;
+			bool past = pt_query(&kernel_pt, DMAP_BASE + DMAP_SIZE, NULL, NULL, NULL);
+			if ((!good || past) && bad++ < 4)
+				printf("#   %zu bytes at 0x%llx: %s, want %s%s\n", len, (unsigned long long)cases[c].pa,
+				       p ? "returned" : "NULL", cases[c].in ? "the direct map's address" : "NULL",
+				       past ? "; the page at DMAP_SIZE is now mapped" : "");
+		}
+	}
+	ok(bad == 0, "test_acpi_map_dmap_end: %u ranges at the direct map's end and past 2^64: those ending by DMAP_SIZE "
+	   "returned, the others refused, nothing past it mapped (%u wrong)", n, bad);
+}
+
+/*
+ * test_acpi_map_range_ending_at_2_64 (FAILS on the current code: a finding): a range whose last
+ * byte is 2^64 - 1 lies past the direct map and must be refused ("NULL past the direct map",
+ * sysinfo_acpi_map's contract). The range does not wrap (range_overflows is false), and the test
+ * `pa + len > DMAP_SIZE` compares the sum wrapped to 0, so the function maps nothing and returns
+ * DMAP_BASE + pa, which wraps below the direct map to a non-canonical address; the ACPI reader,
+ * which hands such a range on (acpi.c refuses only address 0 and wrapping ranges), then reads there:
+ * a root table entry of 2^64 - 36 would fault the kernel instead of being skipped.
+ */
+static void test_acpi_map_range_ending_at_2_64(void)
+{
+	const struct acpi_access *acc = sysinfo_acpi();
+	static const size_t lens[] = { 1, 20, 36, 0x1000, 0x2001 };
+	unsigned bad = 0;
+
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		uint64_t pa = 0 - (uint64_t)lens[l];
+		const void *p = acc->map(acc->ctx, pa, lens[l]);
+		if (p && bad++ < 5)
+			printf("#   %zu bytes at 0x%llx (ending at 2^64): returned %p, want NULL\n", lens[l],
+			       (unsigned long long)pa, p);
+	}
+	ok(bad == 0, "test_acpi_map_range_ending_at_2_64: ranges of 1 byte to 2 pages ending exactly at 2^64 refused "
+	   "(%u returned)", bad);
+}
+
 int main(void)
 {
 	static struct machine_map ram;
@@ -100,5 +203,8 @@ int main(void)
 	phys_init(ram.buf, machine_map_size(&ram), ram.desc_size);
 	is(pt_create(&kernel_pt, PT_FEAT_ALL), PT_OK, "kernel_pt on the fake machine");
 	test_acpi_map_device_pages();
+	test_acpi_map_mmio_edges();
+	test_acpi_map_dmap_end();
+	test_acpi_map_range_ending_at_2_64();
 	return tap_done();
 }

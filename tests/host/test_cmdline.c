@@ -1264,6 +1264,50 @@ static void test_random_against_model(void)
 	   "overridden", total);
 }
 
+/* Leaves the bytes below the caller's stack frame set to b, where the parser's frames will lie. */
+static __attribute__((noinline)) void stack_fill(uint8_t b)
+{
+	volatile uint8_t buf[1 << 16];
+	memset((void *)buf, b, sizeof(buf));
+}
+
+/*
+ * The suggestion for an unknown key depends on the key alone, not on what the stack held before
+ * the parse (the distance table is filled wherever it is read). Generated: keys of 1 to 6 bytes
+ * far from every key (at least 3 edits; no suggestion) and one-edit misspellings (the key
+ * suggested), each parsed after the stack was filled with 0x00, 0x01, 0x7F and 0xFF bytes; the
+ * outcome must be the model's.
+ */
+static void test_suggestion_stack_independent(void)
+{
+	static const uint8_t fills[] = { 0x00, 0x01, 0x7F, 0xFF };
+	unsigned bad = 0, n = 0;
+
+	for (unsigned r = 0; r < 400; r++) {
+		char k[64], w[96];
+		if (r % 2) {
+			mutate(cmdline_key_name((unsigned)draw(CMDLINE_NKEYS)), k, sizeof(k));
+			if (model_cmdline_key(k) != CMDLINE_NOKEY || strpbrk(k, "= \t") || k[0] == '#')
+				continue;
+		} else {
+			size_t len = 1 + r / 2 % 6;
+			for (size_t i = 0; i < len; i++)
+				k[i] = "qQjJ"[draw(4)];
+			k[len] = 0;
+		}
+		snprintf(w, sizeof(w), "%s=1", k);
+		for (size_t f = 0; f < sizeof(fills); f++) {
+			stack_fill(fills[f]);
+			n++;
+			if ((!parse_str(w) || only_problem() != CMDLINE_P_UNKNOWN_KEY ||
+			     (r % 2 == 0 && c.diag[0].suggest != CMDLINE_NOKEY)) && bad++ < 5)
+				printf("# \"%s\" after a stack of 0x%02x: suggests %u\n", w, fills[f], c.diag[0].suggest);
+		}
+	}
+	ok(bad == 0, "%u unknown keys parsed after the stack held 0x00, 0x01, 0x7F or 0xFF bytes: the model's suggestion "
+	   "each time, none for keys 3 edits or more from every key", n);
+}
+
 int main(void)
 {
 	test_issue_examples();
@@ -1282,5 +1326,6 @@ int main(void)
 	test_formatting_edges();
 	test_ignored_count_excludes_overrides();
 	test_random_against_model();
+	test_suggestion_stack_independent();
 	return tap_done();
 }

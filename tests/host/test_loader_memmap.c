@@ -10,7 +10,9 @@
  * rules around 2^52, 64 TiB and 2^64 for every RAM type. 7. refuses at every step a stride that is
  * not a multiple of 8, which the kernel cannot read (the map's merge and size limits are
  * tests/host/test_loader_platform.c's). Coverage of what must keep working:
- * 1. test_top_is_highest_ram, 2. test_paging_tables.
+ * 1. test_top_is_highest_ram, 2. test_paging_tables; 8. the final map buffer's size and its
+ * refusals at their bounds; 9. the ignored descriptors' message (their count and the first one's
+ * start) and RAM ending exactly at 2^52.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,17 +63,45 @@ VOID FreePool(VOID *p) { free(p); }
 /* GNU-EFI's CopyMem (memmap_merge_adjacent moves descriptors with it). */
 VOID CopyMem(VOID *dst, CONST VOID *src, UINTN n) { memmove(dst, src, n); }
 
-/* memmap_alloc_final_buffer's allocation (not exercised here). */
+/* memmap_alloc_final_buffer's allocation: refused, unless alloc_grant is set (then granted at
+ * ALLOC_PA); the last request's type and bytes are kept, and the number of requests. */
+#define ALLOC_PA 0x7000000ull
+static bool alloc_grant;
+static unsigned allocs;
+static EFI_MEMORY_TYPE alloc_type;
+static UINT64 alloc_bytes;
+
 EFI_STATUS pages_alloc(EFI_MEMORY_TYPE type, UINT64 bytes, const CHAR16 *what, UINT64 *phys)
 {
-	(void)type, (void)bytes, (void)what, (void)phys;
-	return EFI_OUT_OF_RESOURCES;
+	(void)what;
+	allocs++;
+	alloc_type = type;
+	alloc_bytes = bytes;
+	if (!alloc_grant)
+		return EFI_OUT_OF_RESOURCES;
+	*phys = ALLOC_PA;
+	return EFI_SUCCESS;
 }
+
+/* The last Print's arguments: every one the loader's messages pass here is 64 bits wide (UINT64
+ * casts, EFI_STATUS), so they are read as such, one per conversion of the format. */
+#define PRINT_ARGS_MAX 4
+static UINT64 last_args[PRINT_ARGS_MAX];
 
 UINTN Print(CONST CHAR16 *fmt, ...)
 {
+	va_list ap;
+	unsigned n = 0;
+
 	last_fmt = fmt;
 	prints++;
+	va_start(ap, fmt);
+	for (const CHAR16 *c = fmt; *c && n < PRINT_ARGS_MAX; c++)
+		if (c[0] == '%' && c[1] == '%')
+			c++;
+		else if (c[0] == '%')
+			last_args[n++] = va_arg(ap, UINT64);
+	va_end(ap);
 	return 0;
 }
 
@@ -88,6 +118,20 @@ static EFI_STATUS EFIAPI fake_get_memory_map(UINTN *size, EFI_MEMORY_DESCRIPTOR 
 	return EFI_BUFFER_TOO_SMALL;
 }
 static EFI_BOOT_SERVICES fake_bs = { .GetMemoryMap = fake_get_memory_map };
+
+/* GetMemoryMap answering the sizing query with sized_bytes and sized_stride, whatever fw_map holds. */
+static UINTN sized_bytes, sized_stride;
+static EFI_STATUS EFIAPI sized_get_memory_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map, UINTN *key, UINTN *desc_size,
+					      UINT32 *version)
+{
+	(void)map;
+	*size = sized_bytes;
+	*key = 1;
+	*desc_size = sized_stride;
+	*version = 1;
+	return EFI_BUFFER_TOO_SMALL;
+}
+static EFI_BOOT_SERVICES sized_bs = { .GetMemoryMap = sized_get_memory_map };
 
 /*
  * README (physical memory): "A usable descriptor whose RAM would end past the 52-bit physical
@@ -425,6 +469,104 @@ static void test_descriptor_size_alignment(void)
 	   "message at each step, the others read and kept without one (%u wrong)", n, refused, bad);
 }
 
+/*
+ * The final map buffer (memmap_alloc_final_buffer): the firmware's map size plus 32 spare
+ * descriptors at its stride, rounded up to a page, allocated as LoaderData and returned as the
+ * capacity; a map larger than 1 GiB, or a stride above 1 GiB / 32, is refused as implausible with a
+ * message and nothing allocated, and so is a stride that is not a multiple of 8 (its own message). Generated: sizes and strides at, below and above each bound.
+ */
+static void test_final_buffer_size(void)
+{
+	static const UINTN sizes[] = { 0, 40, 48 * 100, 4095, 4096, 4097, SIZE_1G - 1, SIZE_1G, SIZE_1G + 1, SIZE_1G * 4 };
+	static const UINTN strides[] = { 40, 48, 4096, SIZE_1G / 32 - 1, SIZE_1G / 32, SIZE_1G / 32 + 1, SIZE_1G };
+	unsigned n = 0, bad = 0;
+
+	BS = &sized_bs;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (size_t j = 0; j < sizeof(strides) / sizeof(strides[0]); j++)
+			for (int grant = 0; grant < 2; grant++) {
+				sized_bytes = sizes[i];
+				sized_stride = strides[j];
+				alloc_grant = grant;
+				UINT64 phys = 0, cap = 0;
+				unsigned allocs0 = allocs, prints0 = prints;
+				EFI_STATUS st = memmap_alloc_final_buffer(&phys, &cap);
+				/* A stride that is not a multiple of 8 is refused first, named in its message. */
+				bool misaligned = strides[j] % 8 != 0;
+				bool refused = misaligned || sizes[i] > SIZE_1G || strides[j] > SIZE_1G / 32;
+				UINT64 want = (sizes[i] + 32 * (UINT64)strides[j] + 4095) / 4096 * 4096;
+				bool good;
+				if (refused)
+					good = st == EFI_DEVICE_ERROR && allocs == allocs0 && prints == prints0 + 1 &&
+					       last_args[0] == (misaligned ? strides[j] : sizes[i]);
+				else
+					good = allocs == allocs0 + 1 && alloc_type == EfiLoaderData && alloc_bytes == want &&
+					       cap == want && prints == prints0 &&
+					       (grant ? st == EFI_SUCCESS && phys == ALLOC_PA : st == EFI_OUT_OF_RESOURCES);
+				n++;
+				if (!good && bad++ < 4)
+					printf("# map of %llu bytes at a stride of %llu: status 0x%llx, capacity %llu (want %llu%s), "
+					       "%u allocations, %u messages\n", (unsigned long long)sizes[i],
+					       (unsigned long long)strides[j], (unsigned long long)st, (unsigned long long)cap,
+					       (unsigned long long)want, refused ? ", refused" : "", allocs - allocs0, prints - prints0);
+			}
+	BS = &fake_bs;
+	alloc_grant = false;
+	ok(bad == 0, "%u map sizes and strides around 1 GiB and 1 GiB / 32: the buffer is the map plus 32 descriptors, "
+	   "rounded up to a page, or refused as implausible (%u wrong)", n, bad);
+}
+
+/*
+ * What memmap_compute_top says of the descriptors it ignores: their number and the start of the
+ * first in map order (then the boot goes on); and a descriptor from physical 0 ending exactly at
+ * 2^52 is RAM, not ignored (the 52-bit space holds it), clipped to the direct map's 64 TiB. Generated:
+ * 1..5 ignored descriptors at distinct starts among real RAM, both strides.
+ */
+static void test_ignored_descriptors_named(void)
+{
+	uint64_t rng = 0x1D1EULL;
+	unsigned n = 0, bad = 0;
+
+	for (unsigned c = 0; c < 200; c++) {
+		fw_map_reset(c % 2 ? 40 : 48);
+		unsigned nbad = 1 + c % 5, added = 0;
+		UINT64 first = 0;
+		for (unsigned i = 0; added < nbad || i < 3; i++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			if (added < nbad && (rng >> 60) % 2) {
+				UINT64 start = (((rng >> 20) % (1ULL << 30)) + 1) << 12;
+				fw_map_add(EfiConventionalMemory, start, (1ULL << 40) + (rng >> 50));   /* past 2^52 */
+				if (added++ == 0)
+					first = start;
+			} else {
+				fw_map_add(EfiConventionalMemory, 0x100000 * (i + 1), 16);
+			}
+		}
+		UINT64 top = 0;
+		unsigned before = prints;
+		EFI_STATUS st = memmap_compute_top(&top);
+		n++;
+		if ((EFI_ERROR(st) || top != SIZE_4G || prints != before + 1 || last_args[0] != nbad || last_args[1] != first) &&
+		    bad++ < 4)
+			printf("# %u ignored, the first at 0x%llx: status 0x%llx, map_top 0x%llx, %u messages naming %llu "
+			       "from 0x%llx\n", nbad, (unsigned long long)first, (unsigned long long)st, (unsigned long long)top,
+			       prints - before, (unsigned long long)last_args[0], (unsigned long long)last_args[1]);
+	}
+	for (int stride = 40; stride <= 48; stride += 8) {
+		fw_map_reset(stride);
+		fw_map_add(EfiConventionalMemory, 0, 1ULL << 40);   /* [0, 2^52) */
+		UINT64 top = 0;
+		unsigned before = prints;
+		EFI_STATUS st = memmap_compute_top(&top);
+		n++;
+		if ((EFI_ERROR(st) || top != DMAP_SIZE || prints != before + 1 || last_args[0] != 1ULL << 52) && bad++ < 4)
+			printf("# RAM [0, 2^52): status 0x%llx, map_top 0x%llx, %u messages (the last naming 0x%llx)\n",
+			       (unsigned long long)st, (unsigned long long)top, prints - before, (unsigned long long)last_args[0]);
+	}
+	ok(bad == 0, "%u maps with descriptors past 2^52: the message counts them and names the first one's start; "
+	   "RAM ending exactly at 2^52 is kept and clipped to 64 TiB (%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	BS = &fake_bs;
@@ -435,5 +577,7 @@ int main(void)
 	test_short_descriptor_size();
 	test_ram_end_rules();
 	test_descriptor_size_alignment();
+	test_final_buffer_size();
+	test_ignored_descriptors_named();
 	return tap_done();
 }
