@@ -15,7 +15,7 @@
  * of an ACPI reclaim or NVS descriptor (where tables live) is mapped and returned (passes).
  * test_acpi_map_mmio_edges: the pages just outside a device descriptor are not refused.
  * test_acpi_map_dmap_end: nothing past the direct map's end, nor a wrapping range, is mapped.
- * test_acpi_map_range_ending_at_2_64 fails on the current code (a finding, see there).
+ * test_acpi_map_range_ending_at_2_64: a range ending exactly at 2^64 is refused (it once was not).
  */
 #include <stdint.h>
 #include "tap.h"
@@ -167,11 +167,11 @@ static void test_acpi_map_dmap_end(void)
 }
 
 /*
- * test_acpi_map_range_ending_at_2_64 (FAILS on the current code: a finding): a range whose last
- * byte is 2^64 - 1 lies past the direct map and must be refused ("NULL past the direct map",
- * sysinfo_acpi_map's contract). The range does not wrap (range_overflows is false), and the test
- * `pa + len > DMAP_SIZE` compares the sum wrapped to 0, so the function maps nothing and returns
- * DMAP_BASE + pa, which wraps below the direct map to a non-canonical address; the ACPI reader,
+ * test_acpi_map_range_ending_at_2_64: a range whose last byte is 2^64 - 1 lies past the direct
+ * map and must be refused ("NULL past the direct map", sysinfo_acpi_map's contract). The range
+ * does not wrap (range_overflows is false), and the bound once compared `pa + len`, wrapped to 0,
+ * so the function mapped nothing and returned DMAP_BASE + pa, which wraps below the direct map to
+ * a non-canonical address; the ACPI reader,
  * which hands such a range on (acpi.c refuses only address 0 and wrapping ranges), then reads there:
  * a root table entry of 2^64 - 36 would fault the kernel instead of being skipped.
  */
