@@ -159,6 +159,11 @@ void tsc_set_hpet(volatile void *regs)
 	tsc_hpet = regs;
 }
 
+volatile void *tsc_hpet_regs(void)
+{
+	return tsc_hpet;
+}
+
 /* What CPUID says about the TSC's frequency: leaves 0x15 and 0x16, zero where the CPU lacks them. */
 struct tsc_cpuid {
 	bool intel;              /* vendor GenuineIntel: the leaves below have Intel's meaning */

@@ -30,6 +30,8 @@ uint64_t tsc_calibrate(uint16_t pm_port, bool pm32);
 /* The HPET tsc_calibrate measures against: regs maps its register page (4 KiB, uncached); NULL
  * (the default) for none. */
 void tsc_set_hpet(volatile void *regs);
+/* The HPET given to tsc_set_hpet (NULL: none). */
+volatile void *tsc_hpet_regs(void);
 /* TSC ticks per second measured over the calibration interval against the HPET whose registers
  * regs maps, or 0 when regs is NULL, its period is outside 1..100 ns or its counter does not reach
  * the interval in the bounded wait. Starts a stopped main counter (ENABLE_CNF) and puts the
