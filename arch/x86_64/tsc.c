@@ -26,12 +26,12 @@
 #define CPUID_INTEL_ECX   0x6c65746eu   /* "ntel" */
 #define HZ_PER_MHZ        1000000ull
 /* HPET registers (IA-PC HPET specification 1.0a, 2.3), read and written 32 bits at a time, as every
- * HPET accepts (some do not take 64-bit accesses). */
-#define HPET_REG_CAP_LO     0x00u   /* general capabilities, bits 31:0 (COUNT_SIZE_CAP: bit 13) */
+ * HPET accepts (some do not take 64-bit accesses). Only the main counter's low 32 bits are read, so
+ * COUNT_SIZE_CAP (capabilities bit 13: a 64-bit counter) changes nothing: either width measures
+ * alike by differences mod 2^32. */
 #define HPET_REG_CAP_PERIOD 0x04u   /* general capabilities, bits 63:32: COUNTER_CLK_PERIOD in fs */
 #define HPET_REG_CONFIG     0x10u   /* general configuration, bits 31:0 (bits 63:32 reserved) */
 #define HPET_REG_COUNTER    0xF0u   /* main counter, bits 31:0 */
-#define HPET_CAP_COUNT_64   (1u << 13)  /* COUNT_SIZE_CAP: the main counter has 64 bits */
 #define HPET_CFG_ENABLE     (1u << 0)   /* ENABLE_CNF: the main counter runs */
 #define HPET_FS_PER_S       1000000000000000ull
 #define HPET_PERIOD_MAX     0x05F5E100u /* 100 ns (10 MHz): the specification's largest period */
