@@ -10,6 +10,7 @@
  *                                                      mappings; *default, `syspte=` on the cmdline
  *   0xffffe00000000000  0xffffe00040000000     1 GiB   framebuffer, WC (FB_BASE)
  *   0xffffe00040000000  0xffffe00040001000     4 KiB   local APIC registers (xAPIC mode), UC, NX
+ *   0xffffe00040001000  0xffffe00040002000     4 KiB   HPET registers (HPET_VA), UC, NX
  *   0xffffe00040200000  0xffffe00040a00000     8 MiB   AP stacks (CPU_STACKS_BASE): 128 KiB per CPU
  *                                                      index, each stack below an unmapped guard
  *   0xffffffff80000000  top                    2 GiB   kernel image (KERNEL_BASE): text RX,
@@ -28,6 +29,7 @@
 #define FB_BASE          0xffffe00000000000ULL
 #define FB_MAX_SIZE      0x40000000ULL
 #define LAPIC_VA         0xffffe00040000000ULL
+#define HPET_VA          0xffffe00040001000ULL
 #define CPU_STACKS_BASE  0xffffe00040200000ULL
 #define CPU_STACKS_SLOT  0x20000ULL              /* per CPU index; 64 CPUs */
 #define KERNEL_BASE      0xffffffff80000000ULL

@@ -54,15 +54,71 @@ const struct acpi_access *sysinfo_acpi(void)
 	return &sysinfo_acpi_access;
 }
 
+#define SYSINFO_HPET_BLOCK 0x400u   /* the event timer block's registers: 1 KiB (HPET spec. 1.0a, 2.3) */
+
+static bool sysinfo_ram_span(const void *map, size_t dsz, size_t i, uint64_t *start, unsigned __int128 *end);
+
+/* True when a RAM-like descriptor of the memory map (sysinfo_ram_span) covers any byte of [pa, end). */
+static bool sysinfo_range_is_ram(uint64_t pa, uint64_t end)
+{
+	size_t size, dsz;
+	const void *map = kernel_memory_map(&size, &dsz);
+	unsigned __int128 de;
+	uint64_t ds;
+
+	for (size_t i = 0; map && dsz && i < size / dsz; i++)
+		if (sysinfo_ram_span(map, dsz, i, &ds, &de) && ds < end && pa < de)
+			return true;
+	return false;
+}
+
+/* The HPET's registers mapped uncached and non-executable at HPET_VA (never through the direct
+ * map), or NULL with *why saying why not: no usable HPET table, a block that crosses a page, lies
+ * past the CPU's physical address width or in RAM the memory map lists, or a failed mapping. */
+static volatile void *sysinfo_map_hpet(const char **why)
+{
+	struct acpi_hpet_info h;
+	int st = acpi_read_hpet(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &h);
+	uint64_t page = ALIGN_DOWN(h.base, PAGE_SIZE), width = cpu_feat.max_phys_bits;
+
+	if (st) {
+		*why = acpi_strerror(st);
+		return NULL;
+	}
+	if (h.base - page > PAGE_SIZE - SYSINFO_HPET_BLOCK) {
+		*why = "register block crosses a page";
+		return NULL;
+	}
+	if (width >= 64 || (h.base + SYSINFO_HPET_BLOCK - 1) >> width) {
+		*why = "address past the CPU's physical width";
+		return NULL;
+	}
+	if (sysinfo_range_is_ram(page, page + PAGE_SIZE)) {
+		*why = "address in RAM";
+		return NULL;
+	}
+	if (!pt_query(&kernel_pt, HPET_VA, NULL, NULL, NULL) &&
+	    pt_map(&kernel_pt, HPET_VA, page, PAGE_SIZE, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(PT_CACHE_UC),
+		   PT_SIZE_4K) != PT_OK) {
+		*why = "mapping failed";
+		return NULL;
+	}
+	*why = "present";
+	return (volatile void *)(HPET_VA + (h.base - page));
+}
+
 void sysinfo_init_clock(void)
 {
 	struct acpi_pm_timer pm = { 0 };
 	int st = acpi_read_pm_timer(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &pm);
-	uint64_t hz = tsc_calibrate(pm.port, pm.bits32);
+	const char *hpet_why;
+	uint64_t hz;
 
-	kprintf("tsc: %llu.%03llu MHz, calibrated with the %s (ACPI PM timer: %s, port 0x%x)\n",
+	tsc_set_hpet(sysinfo_map_hpet(&hpet_why));
+	hz = tsc_calibrate(pm.port, pm.bits32);
+	kprintf("tsc: %llu.%03llu MHz, calibrated with the %s (ACPI PM timer: %s, port 0x%x; HPET: %s)\n",
 		(unsigned long long)(hz / 1000000), (unsigned long long)(hz / 1000 % 1000), tsc_source(),
-		st ? acpi_strerror(st) : "present", pm.port);
+		st ? acpi_strerror(st) : "present", pm.port, hpet_why);
 }
 
 uint32_t sysinfo_fb_bpp(const struct bootinfo_fb *fb)

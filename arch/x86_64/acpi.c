@@ -1,7 +1,8 @@
 /*
  * ACPI table reader (see acpi.h for the contract). Layouts from the ACPI specification 6.x:
  * RSDP 5.2.5, system description table header 5.2.6, RSDT/XSDT 5.2.7-8, FADT 5.2.9, MADT 5.2.12;
- * the DMAR from Intel's VT-d specification (section 8.1).
+ * the DMAR from Intel's VT-d specification (section 8.1); the HPET table from the IA-PC HPET
+ * specification 1.0a (section 3.2.4).
  * Multi-byte fields are read byte by byte (tables are byte-packed, often unaligned).
  */
 #include "acpi.h"
@@ -37,6 +38,13 @@
 #define DMAR_OFF_HAW       36        /* Host Address Width: the DMA address bits, minus one */
 #define DMAR_OFF_FLAGS     37
 #define DMAR_MIN_LEN       (DMAR_OFF_FLAGS + 1)
+#define HPET_OFF_BLOCK_ID  36
+#define HPET_OFF_BASE      40        /* the base address: a generic address structure */
+#define HPET_OFF_NUMBER    52
+#define HPET_OFF_MIN_TICK  53
+#define HPET_OFF_PAGE_PROT 55
+#define GAS_OFF_ADDRESS    4         /* a GAS's 64-bit address, after space, width, offset, access size */
+#define GAS_SPACE_MEMORY   0
 
 /* Little-endian loads from a byte-packed table. */
 static uint32_t acpi_le16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
@@ -264,6 +272,32 @@ int acpi_read_dmar(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_
 	return ACPI_OK;
 }
 
+int acpi_read_hpet(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_hpet_info *out)
+{
+	const uint8_t *t;
+	uint64_t pa;
+	uint32_t len;
+	int st;
+
+	*out = (struct acpi_hpet_info){ 0 };
+	st = acpi_find_table(acc, rsdp_pa, "HPET", &pa, &len);
+	if (st)
+		return st;
+	st = acpi_map_table(acc, pa, "HPET", ACPI_HPET_MIN_LEN, &t, &len);
+	if (st)
+		return st;
+	if (t[HPET_OFF_BASE] != GAS_SPACE_MEMORY)
+		return ACPI_ENOTMEM;
+	if (!acpi_le64(t + HPET_OFF_BASE + GAS_OFF_ADDRESS))
+		return ACPI_ENOADDR;
+	out->base = acpi_le64(t + HPET_OFF_BASE + GAS_OFF_ADDRESS);
+	out->block_id = acpi_le32(t + HPET_OFF_BLOCK_ID);
+	out->number = t[HPET_OFF_NUMBER];
+	out->min_tick = (uint16_t)acpi_le16(t + HPET_OFF_MIN_TICK);
+	out->page_prot = t[HPET_OFF_PAGE_PROT];
+	return ACPI_OK;
+}
+
 const char *acpi_strerror(int status)
 {
 	switch (status) {
@@ -274,6 +308,8 @@ const char *acpi_strerror(int status)
 	case ACPI_ENOTABLE: return "table not found";
 	case ACPI_EBADTABLE: return "table malformed (length, checksum or entries)";
 	case ACPI_EUNMAPPED: return "table memory not readable";
+	case ACPI_ENOTMEM: return "register block not in system memory";
+	case ACPI_ENOADDR: return "register block at address 0";
 	default: return "unknown ACPI status";
 	}
 }

@@ -1,7 +1,8 @@
 /*
  * acpi_: a small, defensive reader of the ACPI tables the kernel needs: the RSDP the loader found,
  * the XSDT (or the RSDT for ACPI 1.0), the MADT (the CPUs and their local APICs), the FADT (the
- * PM timer) and the DMAR's flags (whether the firmware opts out of x2APIC mode). Every table is
+ * PM timer), the DMAR's flags (whether the firmware opts out of x2APIC mode) and the HPET table
+ * (the event timer block's address). Every table is
  * checked before use: signature, length (at least its header, at most ACPI_TABLE_MAX, and long
  * enough for the fields read) and checksum (bytes sum to 0 mod 256); MADT entries must lie inside
  * the table and have the length their type defines.
@@ -35,6 +36,8 @@ enum acpi_status {
 	ACPI_ENOTABLE = -4,   /* no valid table with that signature */
 	ACPI_EBADTABLE = -5,  /* the table is there but malformed (entry outside it, bad entry length) */
 	ACPI_EUNMAPPED = -6,  /* the map function could not provide the bytes */
+	ACPI_ENOTMEM = -7,    /* a register block in I/O or another space than system memory */
+	ACPI_ENOADDR = -8,    /* a register block at address 0 */
 };
 
 /* One processor the MADT lists (type 0, local APIC, or type 9, local x2APIC). */
@@ -72,6 +75,17 @@ struct acpi_dmar_info {
 #define ACPI_DMAR_X2APIC_OPT_OUT (1u << 1)  /* the firmware asks the OS not to enable x2APIC mode */
 #define ACPI_DMAR_DMA_CTRL_OPT_IN (1u << 2) /* DMA control platform opt-in (not used here) */
 
+/* The HPET table's fields (IA-PC HPET specification 1.0a, section 3.2.4). */
+struct acpi_hpet_info {
+	uint64_t base;            /* physical address of the event timer block (system memory), as given */
+	uint32_t block_id;        /* Event Timer Block ID: a copy of the capabilities' low 32 bits */
+	uint8_t number;           /* HPET sequence number */
+	uint16_t min_tick;        /* main counter minimum clock tick in periodic mode */
+	uint8_t page_prot;        /* page protection and OEM attribute */
+};
+
+#define ACPI_HPET_MIN_LEN 56      /* header, block ID, base GAS, number, minimum tick, protection */
+
 /* Finds the table with signature sig (4 characters) through the RSDP at rsdp_pa; on ACPI_OK,
  * *pa and *len locate a table whose header, length and checksum were verified. */
 int acpi_find_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char sig[4], uint64_t *pa,
@@ -86,6 +100,11 @@ int acpi_read_pm_timer(const struct acpi_access *acc, uint64_t rsdp_pa, struct a
 /* Reads the DMAR's host address width and flags into *out (zeroed first); ACPI_ENOTABLE when the
  * firmware has none, ACPI_EBADTABLE when it is shorter than its flags or its checksum is wrong. */
 int acpi_read_dmar(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_dmar_info *out);
+
+/* Reads the HPET table into *out (zeroed first): ACPI_ENOTABLE when the firmware has none,
+ * ACPI_EBADTABLE when it is shorter than ACPI_HPET_MIN_LEN or its checksum is wrong, ACPI_ENOTMEM
+ * when its base address is not in system memory (address space ID 0), ACPI_ENOADDR when it is 0. */
+int acpi_read_hpet(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_hpet_info *out);
 
 /* A short description of an acpi_status value. */
 const char *acpi_strerror(int status);

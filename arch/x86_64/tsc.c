@@ -1,4 +1,4 @@
-/* TSC calibration against the PIT or the ACPI PM timer, else CPUID's stated frequency (see tsc.h). */
+/* TSC calibration against the PIT, the ACPI PM timer or the HPET, else CPUID's stated frequency (see tsc.h). */
 #include "tsc.h"
 #include "x86.h"
 #include "kstring.h"
@@ -25,10 +25,26 @@
 #define CPUID_INTEL_EDX   0x49656e69u   /* "ineI" */
 #define CPUID_INTEL_ECX   0x6c65746eu   /* "ntel" */
 #define HZ_PER_MHZ        1000000ull
+/* HPET registers (IA-PC HPET specification 1.0a, 2.3), read and written 32 bits at a time, as every
+ * HPET accepts (some do not take 64-bit accesses). Only the main counter's low 32 bits are read, so
+ * COUNT_SIZE_CAP (capabilities bit 13: a 64-bit counter) changes nothing: either width measures
+ * alike by differences mod 2^32. */
+#define HPET_REG_CAP_PERIOD 0x04u   /* general capabilities, bits 63:32: COUNTER_CLK_PERIOD in fs */
+#define HPET_REG_CONFIG     0x10u   /* general configuration, bits 31:0 (bits 63:32 reserved) */
+#define HPET_REG_COUNTER    0xF0u   /* main counter, bits 31:0 */
+#define HPET_CFG_ENABLE     (1u << 0)   /* ENABLE_CNF: the main counter runs */
+#define HPET_FS_PER_S       1000000000000000ull
+#define HPET_PERIOD_MAX     0x05F5E100u /* 100 ns (10 MHz): the specification's largest period */
+/* 1 ns (1 GHz): the smallest period accepted. (t1 - t0) x the HPET's Hz must fit 64 bits: t1 - t0
+ * is at most tsc_calib_limit (TSC_HZ_MAX x CALIB_MS x 1.25 = 5 x 10^8 ticks), so at 10^9 Hz the
+ * product stays below 5 x 10^17 < 2^64; and CALIB_MS of ticks (2 x 10^7 at most) stays far below
+ * 2^32, so differences of the counter's low 32 bits are exact. Real HPETs run at 10-25 MHz. */
+#define HPET_PERIOD_MIN     1000000u
 
 uint64_t tsc_at_kmain;
 static uint64_t tsc_freq;
 static const char *tsc_src = "none";
+static volatile void *tsc_hpet;   /* the HPET's register page (NULL: none), see tsc_set_hpet */
 
 /* TSC ticks after t0 beyond which a wait for ticks of a timer at hz has failed: the wait at
  * TSC_HZ_MAX plus CALIB_MARGIN_PCT. A longer wait would measure a frequency above TSC_HZ_MAX, which
@@ -89,6 +105,63 @@ static uint64_t tsc_measure_pm(uint16_t port, bool bits32)
 	if (!reached)
 		return 0;
 	return (t1 - t0) * PM_TIMER_HZ / ((now - start) & mask);
+}
+
+/* The HPET's main counter frequency in Hz from its capabilities at regs, or 0 when its
+ * COUNTER_CLK_PERIOD is outside HPET_PERIOD_MIN..HPET_PERIOD_MAX (0, all ones: no HPET there). */
+static uint64_t tsc_hpet_hz(volatile void *regs)
+{
+	uint32_t period = mmio_read32((volatile uint8_t *)regs + HPET_REG_CAP_PERIOD);
+
+	if (period < HPET_PERIOD_MIN || period > HPET_PERIOD_MAX)
+		return 0;
+	return HPET_FS_PER_S / period;
+}
+
+/* The main counter's low 32 bits: the whole counter when COUNT_SIZE_CAP is clear, and for a 64-bit
+ * counter a value that differences mod 2^32 measure exactly (one 32-bit read, no torn halves). */
+static uint32_t tsc_hpet_count(volatile void *regs)
+{
+	return mmio_read32((volatile uint8_t *)regs + HPET_REG_COUNTER);
+}
+
+uint64_t tsc_measure_hpet(volatile void *regs)
+{
+	uint64_t hpet_hz = regs ? tsc_hpet_hz(regs) : 0, limit, t0, t1;
+	uint32_t target, start, now, i = 0, cfg;
+	volatile void *cfg_reg;
+	bool reached;
+
+	if (!hpet_hz)
+		return 0;
+	cfg_reg = (volatile uint8_t *)regs + HPET_REG_CONFIG;
+	target = (uint32_t)(hpet_hz / 1000 * CALIB_MS);
+	limit = tsc_calib_limit(target, hpet_hz);
+	cfg = mmio_read32(cfg_reg);
+	if (!(cfg & HPET_CFG_ENABLE))   /* start the main counter; LEG_RT_CNF and the timers untouched */
+		mmio_write32(cfg_reg, cfg | HPET_CFG_ENABLE);
+	start = now = tsc_hpet_count(regs);
+	t0 = rdtsc();
+	while (!(reached = now - start >= target) && !tsc_calib_expired(t0, limit, i)) {
+		now = tsc_hpet_count(regs);
+		i++;
+	}
+	t1 = rdtsc();
+	if (!(cfg & HPET_CFG_ENABLE))
+		mmio_write32(cfg_reg, cfg);
+	if (!reached || t1 - t0 > UINT64_MAX / hpet_hz)
+		return 0;
+	return (t1 - t0) * hpet_hz / (now - start);
+}
+
+void tsc_set_hpet(volatile void *regs)
+{
+	tsc_hpet = regs;
+}
+
+volatile void *tsc_hpet_regs(void)
+{
+	return tsc_hpet;
 }
 
 /* What CPUID says about the TSC's frequency: leaves 0x15 and 0x16, zero where the CPU lacks them. */
@@ -179,6 +252,10 @@ uint64_t tsc_calibrate(uint16_t pm_port, bool pm32)
 	if (!tsc_hz_plausible(hz)) {
 		hz = pm_port ? tsc_measure_pm(pm_port, pm32) : 0;
 		tsc_src = "ACPI PM timer";
+	}
+	if (!tsc_hz_plausible(hz)) {
+		hz = tsc_measure_hpet(tsc_hpet);
+		tsc_src = "HPET";
 	}
 	if (!tsc_hz_plausible(hz)) {
 		struct tsc_cpuid c;

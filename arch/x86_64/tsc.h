@@ -1,13 +1,14 @@
 /*
  * tsc_: the time-stamp counter as the kernel's clock. Its frequency is measured once against a
- * timer of known frequency, the PIT's channel 2 (1.193182 MHz) or else the ACPI PM timer
- * (3.579545 MHz), over a fixed interval; every wait is bounded by the TSC itself (the interval at
+ * timer of known frequency, the PIT's channel 2 (1.193182 MHz), else the ACPI PM timer
+ * (3.579545 MHz), else the HPET's main counter (the period its capabilities state, 10 MHz..1 GHz),
+ * over a fixed interval; every wait is bounded by the TSC itself (the interval at
  * the largest plausible frequency, 20 GHz, plus a margin: about 0.1-0.2 s on common CPUs) and by a
  * count of port reads for a TSC that does not advance, so a missing, gated or stuck timer makes
- * calibration fail or fall back instead of hanging. When neither timer ticks (a chipset that gates
- * the 8254, hardware-reduced ACPI without a PM timer), the frequency Intel CPUs state in CPUID
+ * calibration fail or fall back instead of hanging. When no timer ticks (a chipset that gates
+ * the 8254, hardware-reduced ACPI without a PM timer, no HPET), the frequency Intel CPUs state in CPUID
  * leaf 0x15 (crystal x ratio) or leaf 0x16 (base frequency) is taken instead: stated, not measured,
- * so only after both measurements. The HPET is not used. The TSC is assumed to run at a constant
+ * so only after the measurements. The TSC is assumed to run at a constant
  * rate (invariant TSC on the CPUs this kernel targets; QEMU's is).
  */
 #ifndef TSC_H
@@ -22,16 +23,27 @@ uint64_t tsc_read(void);
 extern uint64_t tsc_at_kmain;
 
 /* Measures the frequency: the PIT first, then the PM timer at pm_port (0: none; pm32: 32-bit
- * counter); when neither ticked as it should, takes the frequency CPUID states (tsc_cpuid_hz).
- * Returns the frequency in Hz, or 0 when no source gave one in 50 MHz..20 GHz. */
+ * counter), then the HPET given to tsc_set_hpet; when none ticked as it should, takes the
+ * frequency CPUID states (tsc_cpuid_hz). Returns the frequency in Hz, or 0 when no source gave one
+ * in 50 MHz..20 GHz. */
 uint64_t tsc_calibrate(uint16_t pm_port, bool pm32);
+/* The HPET tsc_calibrate measures against: regs maps its register page (4 KiB, uncached); NULL
+ * (the default) for none. */
+void tsc_set_hpet(volatile void *regs);
+/* The HPET given to tsc_set_hpet (NULL: none). */
+volatile void *tsc_hpet_regs(void);
+/* TSC ticks per second measured over the calibration interval against the HPET whose registers
+ * regs maps, or 0 when regs is NULL, its period is outside 1..100 ns or its counter does not reach
+ * the interval in the bounded wait. Starts a stopped main counter (ENABLE_CNF) and puts the
+ * configuration back afterwards; never touches LEG_RT_CNF or the timers. */
+uint64_t tsc_measure_hpet(volatile void *regs);
 /* The TSC frequency in Hz CPUID leaf 0x15 or 0x16 states on an Intel CPU, or 0 when it states none
  * (the leaves absent or not enumerated, or a value outside 50 MHz..20 GHz). */
 uint64_t tsc_cpuid_hz(void);
 
 /* The calibrated frequency in Hz (0 before or after a failed calibration). */
 uint64_t tsc_hz(void);
-/* Which source calibrated it: "PIT", "ACPI PM timer", "CPUID leaf 0x15", "CPUID leaf 0x16" or "none". */
+/* Which source calibrated it: "PIT", "ACPI PM timer", "HPET", "CPUID leaf 0x15", "CPUID leaf 0x16" or "none". */
 const char *tsc_source(void);
 /* TSC ticks converted to milliseconds (0 when uncalibrated). */
 uint64_t tsc_to_ms(uint64_t ticks);

@@ -46,6 +46,19 @@ static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, 
 static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
 
+/* One 32-bit load or store of a memory-mapped device register at a (an uncached mapping): exactly one
+ * access each, never merged, split or moved across the instructions around it. */
+static inline uint32_t mmio_read32(const volatile void *a)
+{
+	uint32_t v;
+	__asm__ volatile("movl %1, %0" : "=r"(v) : "m"(*(const volatile uint32_t *)a) : "memory");
+	return v;
+}
+static inline void mmio_write32(volatile void *a, uint32_t v)
+{
+	__asm__ volatile("movl %1, %0" : "=m"(*(volatile uint32_t *)a) : "r"(v) : "memory");
+}
+
 static inline uint64_t rdmsr(uint32_t msr)
 {
 	uint32_t lo, hi;

@@ -1,6 +1,6 @@
 /*
  * Boot self-tests of what the summary screen stands on: fbcon's pixel drawing and text window, the
- * ACPI reader on the firmware's real tables, the TSC clock, the ktest results, and the memory
+ * ACPI reader on the firmware's real tables, the TSC clock (and the HPET measured against directly), the ktest results, and the memory
  * pictures' cross-checks on a state made here (the screen itself is checked from the host by
  * tools/screen-test.sh).
  */
@@ -18,6 +18,9 @@
 #include "syspte.h"
 #include "reserved.h"
 #include "kstring.h"
+#include "pt.h"
+#include "vm.h"
+#include "vmlayout.h"
 
 #define SUM_TAG 0x6d755354u   /* 'TSum' */
 #define SUM_RGB 0x123456u
@@ -198,8 +201,9 @@ static bool sum_pit_ticks(void)
 
 /*
  * The TSC calibrated in 50 MHz..20 GHz. An uncalibrated TSC is a skip only on a machine with no
- * source at all: the PIT does not tick (checked here apart from tsc.c), the FADT names no PM timer
- * and CPUID states no frequency; with any of them the kernel should have calibrated, and it fails.
+ * source at all: the PIT does not tick (checked here apart from tsc.c), the FADT names no PM timer,
+ * no HPET is mapped and CPUID states no frequency; with any of them the kernel should have
+ * calibrated, and it fails.
  */
 KTEST(summary_tsc_clock_calibrated)
 {
@@ -208,11 +212,12 @@ KTEST(summary_tsc_clock_calibrated)
 		struct sum_fadt_pm f = sum_fadt_pm_timer();
 		bool pit = sum_pit_ticks();
 		uint64_t stated = tsc_cpuid_hz();
-		KASSERT_TEST(!pit && !f.port && !stated, "TSC not calibrated although the PIT %s, the FADT names %s PM "
-			     "timer (port 0x%x) and CPUID states %llu Hz", pit ? "ticks" : "does not tick",
-			     f.port ? "a" : "no", f.port, (unsigned long long)stated);
+		bool hpet = tsc_hpet_regs() != NULL;
+		KASSERT_TEST(!pit && !f.port && !hpet && !stated, "TSC not calibrated although the PIT %s, the FADT names "
+			     "%s PM timer (port 0x%x), an HPET is %s and CPUID states %llu Hz", pit ? "ticks" : "does not tick",
+			     f.port ? "a" : "no", f.port, hpet ? "mapped" : "absent", (unsigned long long)stated);
 		KTEST_SKIP("no clock to calibrate the TSC with: the PIT does not tick, the FADT names no PM timer (%s), "
-			   "CPUID states no TSC frequency", f.status != ACPI_OK ? acpi_strerror(f.status) :
+			   "no HPET, CPUID states no TSC frequency", f.status != ACPI_OK ? acpi_strerror(f.status) :
 			   f.hw_reduced ? "hardware-reduced ACPI" : "none listed");
 	}
 	KASSERT_TEST(hz >= 50000000ull && hz <= 20000000000ull, "TSC %llu Hz from the %s", (unsigned long long)hz,
@@ -223,6 +228,36 @@ KTEST(summary_tsc_clock_calibrated)
 	KEXPECT_EQ(tsc_to_ms(hz * 3600), 3600000, "an hour converts without overflow");
 	uint64_t a = rdtsc(), b = rdtsc();
 	KEXPECT(b >= a && tsc_at_kmain && tsc_at_kmain < a);
+}
+
+/*
+ * The HPET the firmware lists (QEMU's q35 has one): mapped at HPET_VA uncached, non-executable and
+ * outside the direct map, given to the calibration, and the TSC measured against it directly
+ * within 2 % of tsc_hz(), whichever source calibrated it. No HPET table: a skip.
+ */
+KTEST(summary_tsc_hpet_agrees)
+{
+	struct acpi_hpet_info h;
+	int st = acpi_read_hpet(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &h);
+	uint64_t pte, size, hz = tsc_hz(), got;
+	paddr_t pa;
+
+	if (st == ACPI_ENOTABLE)
+		KTEST_SKIP("the firmware lists no HPET table");
+	KASSERT_TEST(st == ACPI_OK, "HPET table: %s", acpi_strerror(st));
+	KASSERT_TEST(tsc_hpet_regs() != NULL, "the HPET at 0x%llx is not given to the calibration",
+		     (unsigned long long)h.base);
+	KASSERT_TEST(pt_query(&kernel_pt, HPET_VA, &pa, &pte, &size), "HPET_VA not mapped");
+	KEXPECT_EQ(pa, ALIGN_DOWN(h.base, PAGE_SIZE));
+	KEXPECT_EQ(size, PAGE_SIZE);
+	KEXPECT_EQ(arch_pte_cache(pte, 1, kernel_pt.features), PT_CACHE_UC);
+	KEXPECT_EQ(!!(pte & X86_PTE_NX), cpu_feat.nx, "non-executable wherever the CPU can say so");
+	KEXPECT(!pt_query(&kernel_pt, DMAP_BASE + pa, NULL, NULL, NULL), "the direct map does not cover it");
+	KASSERT_TEST(hz, "TSC not calibrated although an HPET is listed (source %s)", tsc_source());
+	got = tsc_measure_hpet(tsc_hpet_regs());
+	KASSERT_TEST(got, "the HPET at 0x%llx does not tick", (unsigned long long)h.base);
+	KEXPECT(got >= hz - hz / 50 && got <= hz + hz / 50, "TSC against the HPET: %llu Hz, calibrated %llu Hz by the %s",
+		(unsigned long long)got, (unsigned long long)hz, tsc_source());
 }
 
 KTEST(summary_ktest_results_count_this_run)

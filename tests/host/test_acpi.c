@@ -8,7 +8,8 @@
  * flags byte, a missing, short or corrupt DMAR refused with nothing reported; generated RSDPs
  * (revision, Length, XsdtAddress, corruptions) against the specification's rules; root tables with
  * a partial last entry and corrupt copies of a table; every MADT entry broken in every way an entry
- * can break. The whole test runs under an alarm, so a parser that stops advancing fails it.
+ * can break; the HPET table's fields at their bounds (generated), its base address refused outside
+ * system memory or at 0, a short, corrupt or missing table refused with nothing reported. The whole test runs under an alarm, so a parser that stops advancing fails it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #define DMAR_PA   0x92000u
 #define RSDT2_PA  0x93000u   /* a second root (RSDT) listing MADT2_PA */
 #define MADT2_PA  0x94000u   /* a second MADT: two local APICs */
+#define HPET_PA   0x95000u
 #define MAX_COPIES 64
 
 static uint8_t phys[PHYS_SIZE];
@@ -379,6 +381,117 @@ static void make_dmar(uint32_t len, uint8_t haw, uint8_t flags)
 	seal(DMAR_PA);
 	uint64_t t[] = { OTHER_PA, FADT_PA, MADT_PA, DMAR_PA };
 	make_root(2, t, 4);
+}
+
+/* An HPET table of len bytes (at least its header) whose base GAS has address space space and
+ * address base, with the other fields given, listed in the XSDT after the FADT and the MADT. */
+static void make_hpet(uint32_t len, uint8_t space, uint64_t base, const struct acpi_hpet_info *f)
+{
+	struct madt_model m;
+
+	make_machine(2, 2, &m);
+	header(HPET_PA, "HPET", len);
+	for (uint32_t i = 36; i < len; i++)
+		at(HPET_PA)[i] = (uint8_t)(i * 5 + 3);
+	uint8_t body[ACPI_HPET_MIN_LEN] = { 0 };
+	put32(body + 36, f->block_id);
+	body[40] = space;
+	body[41] = 64;                  /* register bit width */
+	body[42] = 0;                   /* bit offset */
+	body[43] = 0;                   /* access size: undefined, as firmware often gives it */
+	put64(body + 44, base);
+	body[52] = f->number;
+	put16(body + 53, f->min_tick);
+	body[55] = f->page_prot;
+	for (uint32_t i = 36; i < len && i < ACPI_HPET_MIN_LEN; i++)
+		at(HPET_PA)[i] = body[i];
+	seal(HPET_PA);
+	uint64_t t[] = { FADT_PA, MADT_PA, HPET_PA };   /* not OTHER_PA: make_machine's blank "HPET" */
+	make_root(2, t, 3);
+}
+
+/* Reads the HPET table; *out is filled with a pattern first, so a refusal must clear it. */
+static int read_hpet(struct acpi_hpet_info *out)
+{
+	memset(out, 0xA5, sizeof(*out));
+	int st = acpi_read_hpet(&acc, RSDP_PA, out);
+	free_copies();
+	return st;
+}
+
+static bool hpet_zero(const struct acpi_hpet_info *h)
+{
+	return h->base == 0 && h->block_id == 0 && h->number == 0 && h->min_tick == 0 && h->page_prot == 0;
+}
+
+/*
+ * acpi.h: acpi_read_hpet's fields and refusals. Generated: every field at 0, at its maximum and
+ * random, base addresses at 1, page-aligned or not, up to 2^64 - 1, tables of 56..120 bytes (kept as
+ * given); address spaces 1..255 refused with ACPI_ENOTMEM, address 0 with ACPI_ENOADDR, lengths
+ * 36..55 with ACPI_EBADTABLE, every single-byte corruption and no table refused, nothing reported.
+ */
+static void test_hpet(void)
+{
+	static const uint64_t bases[] = { 1, 0xFFF, 0x1000, 0xFED00000, 0xFED00400, 0xFFFFFFFFull, 0x100000000ull,
+					  0xFFFFFFFFFFFFF000ull, UINT64_MAX };
+	struct acpi_hpet_info h, f;
+	unsigned n = 0, good = 0;
+
+	for (unsigned i = 0; i < 96; i++) {
+		uint64_t base = i < ARRAY_SIZE(bases) ? bases[i] : (rnd() | 1ull << 63) >> (rnd() % 64);   /* never 0 */
+		uint32_t len = ACPI_HPET_MIN_LEN + (uint32_t)(i % 3 == 0 ? 0 : rnd() % 65);
+		unsigned k = i % 3;     /* 0: all fields 0, 1: all at their maximum, 2: random */
+		f.block_id = k == 0 ? 0 : k == 1 ? UINT32_MAX : (uint32_t)rnd();
+		f.number = k == 0 ? 0 : k == 1 ? UINT8_MAX : (uint8_t)rnd();
+		f.min_tick = k == 0 ? 0 : k == 1 ? UINT16_MAX : (uint16_t)rnd();
+		f.page_prot = k == 0 ? 0 : k == 1 ? UINT8_MAX : (uint8_t)rnd();
+		make_hpet(len, 0, base, &f);
+		int st = read_hpet(&h);
+		n++;
+		bool right = st == ACPI_OK && h.base == base && h.block_id == f.block_id && h.number == f.number &&
+			     h.min_tick == f.min_tick && h.page_prot == f.page_prot;
+		good += right;
+		if (!right)
+			printf("# HPET of %u bytes at 0x%llx: %s, base 0x%llx id 0x%x number %u tick %u prot 0x%x\n", len,
+			       (unsigned long long)base, acpi_strerror(st), (unsigned long long)h.base, h.block_id, h.number,
+			       h.min_tick, h.page_prot);
+	}
+	is(good, n, "%u generated HPET tables: every field read as given, base address kept page-aligned or not", n);
+
+	unsigned refused = 0;
+	f = (struct acpi_hpet_info){ .block_id = 0x8086A201, .number = 0, .min_tick = 0x80, .page_prot = 0 };
+	for (unsigned sp = 1; sp <= 255; sp++) {
+		make_hpet(56, (uint8_t)sp, 0xFED00000, &f);
+		refused += read_hpet(&h) == ACPI_ENOTMEM && hpet_zero(&h);
+	}
+	is(refused, 255u, "HPET base address in I/O or any other space than system memory: ACPI_ENOTMEM, nothing read");
+	make_hpet(56, 0, 0, &f);
+	ok(read_hpet(&h) == ACPI_ENOADDR && hpet_zero(&h), "HPET base address 0: ACPI_ENOADDR, nothing read");
+	make_hpet(56, 1, 0, &f);
+	ok(read_hpet(&h) == ACPI_ENOTMEM && hpet_zero(&h), "HPET base 0 in I/O space: ACPI_ENOTMEM, nothing read");
+
+	refused = 0;
+	for (uint32_t len = 36; len < ACPI_HPET_MIN_LEN; len++) {
+		make_hpet(len, 0, 0xFED00000, &f);
+		refused += read_hpet(&h) == ACPI_EBADTABLE && hpet_zero(&h);
+	}
+	is(refused, ACPI_HPET_MIN_LEN - 36u, "HPET tables of 36..55 bytes: ACPI_EBADTABLE, nothing read");
+
+	refused = 0;
+	for (uint32_t off = 0; off < ACPI_HPET_MIN_LEN; off++) {
+		make_hpet(ACPI_HPET_MIN_LEN, 0, 0xFED00000, &f);
+		at(HPET_PA)[off] = (uint8_t)(at(HPET_PA)[off] + 1 + rnd() % 255);
+		refused += read_hpet(&h) != ACPI_OK && hpet_zero(&h);
+	}
+	is(refused, (unsigned)ACPI_HPET_MIN_LEN, "HPET: all %u single-byte corruptions refused, nothing read",
+	   ACPI_HPET_MIN_LEN);
+
+	make_hpet(ACPI_HPET_MIN_LEN, 0, 0xFED00000, &f);
+	put32(at(HPET_PA) + 4, PHYS_SIZE);
+	ok(read_hpet(&h) != ACPI_OK && hpet_zero(&h), "an HPET length past readable memory is refused");
+	uint64_t none[] = { FADT_PA, MADT_PA };
+	make_root(2, none, 2);
+	ok(read_hpet(&h) == ACPI_ENOTABLE && hpet_zero(&h), "no HPET table: ACPI_ENOTABLE, nothing read");
 }
 
 /* Reads the DMAR; *out is filled with a pattern first, so a refusal must clear it. */
@@ -901,13 +1014,14 @@ int main(void)
 	test_single_byte_corruption();
 	test_random_streams();
 	test_dmar();
+	test_hpet();
 	test_rsdp_variants();
 	test_root_entries();
 	test_madt_malformed_entries();
 	test_unreadable_table_body();
 	test_table_bounds();
 	test_pm_timer_fields();
-	for (int s = ACPI_EUNMAPPED; s <= ACPI_OK; s++)
+	for (int s = ACPI_ENOADDR; s <= ACPI_OK; s++)
 		ok(acpi_strerror(s)[0] != 0, "status %d has a description: %s", s, acpi_strerror(s));
 	return tap_done();
 }

@@ -20,6 +20,10 @@
  *     clock"). (The rules for those leaves are checked on generated CPUs in test_arch_cpuid.c.)
  *  4. test_tsc_pit_gated_pm_timer_used: the same PC with its PM timer on: the PM timer
  *     calibrates, within 1 %.
+ *  4a. test_tsc_hpet_calibrates, test_tsc_hpet_dead_bounded, test_tsc_hpet_period_bounds: the
+ *     same PC without a PM timer and without CPUID's frequency (an AMD CPU), with a fake HPET:
+ *     calibrated by it within 1 %, its configuration put back; a dead HPET costs a bounded wait;
+ *     its period's bounds.
  *  5. test_serial_absent_or_present: COM1 reading 0xFF (no UART, the checklist's case),
  *     0x00, or a scratch register that does not hold its value: serial_init says no, and
  *     serial_write touches no port; a UART present gets every byte, LF as CR LF.
@@ -138,6 +142,69 @@ static uint32_t hwq_inl(uint16_t port)
 	return (uint32_t)hwq_ticks(sim.tsc, 3579545) & 0xFFFFFF;
 }
 
+/*
+ * The HPET (IA-PC HPET specification 1.0a, 2.3) at hwq_hpet_page: capabilities with hpet.period
+ * (fs) and COUNT_SIZE_CAP, the general configuration (ENABLE_CNF starts and stops the main
+ * counter), the main counter from the simulated TSC while enabled, 32 bits (wrapping) or 64.
+ */
+enum hwq_hpet_kind { HWQ_HPET_RUNS, HWQ_HPET_STUCK, HWQ_HPET_ALL_ONES };
+static uint8_t hwq_hpet_page[4096];
+static struct {
+	enum hwq_hpet_kind kind;
+	uint32_t period;                  /* COUNTER_CLK_PERIOD in femtoseconds */
+	bool bits64;                      /* COUNT_SIZE_CAP */
+	uint32_t cfg;                     /* general configuration, low 32 bits */
+	uint64_t frozen;                  /* the counter while disabled, and its value at enable */
+	uint64_t enabled_at;              /* TSC when ENABLE_CNF was last set */
+	uint64_t reads, writes;
+	bool other_write;                 /* a write to a register other than the configuration */
+} hpet;
+
+/* The main counter now (all 64 bits; masked to 32 when COUNT_SIZE_CAP is clear). */
+static uint64_t hwq_hpet_counter(void)
+{
+	uint64_t c = hpet.frozen;
+
+	if (hpet.kind == HWQ_HPET_RUNS && (hpet.cfg & 1))
+		c += (uint64_t)((unsigned __int128)(sim.tsc - hpet.enabled_at) * 1000000000000000ull / sim.tsc_hz /
+				hpet.period);
+	return hpet.bits64 ? c : (uint32_t)c;
+}
+
+static uint32_t hwq_mmio_read32(const volatile void *a)
+{
+	size_t off = (size_t)((const volatile uint8_t *)a - hwq_hpet_page);
+
+	sim.tsc += sim.read_cost;
+	hpet.reads++;
+	if (hpet.kind == HWQ_HPET_ALL_ONES)
+		return 0xFFFFFFFFu;
+	switch (off) {
+	case 0x00: return 0x8086A201u | (hpet.bits64 ? 1u << 13 : 0);
+	case 0x04: return hpet.period;
+	case 0x10: return hpet.cfg;
+	case 0xF0: return (uint32_t)hwq_hpet_counter();
+	case 0xF4: return (uint32_t)(hwq_hpet_counter() >> 32);
+	default: return 0;
+	}
+}
+
+static void hwq_mmio_write32(volatile void *a, uint32_t v)
+{
+	size_t off = (size_t)((volatile uint8_t *)a - hwq_hpet_page);
+
+	hpet.writes++;
+	if (off != 0x10) {
+		hpet.other_write = true;
+		return;
+	}
+	if ((v & 1) && !(hpet.cfg & 1))
+		hpet.enabled_at = sim.tsc;
+	else if (!(v & 1) && (hpet.cfg & 1))
+		hpet.frozen = hwq_hpet_counter();
+	hpet.cfg = v;
+}
+
 #define rdmsr hwq_rdmsr
 #define wrmsr hwq_wrmsr
 #define cpuid hwq_cpuid
@@ -145,6 +212,8 @@ static uint32_t hwq_inl(uint16_t port)
 #define inb hwq_inb
 #define inl hwq_inl
 #define rdtsc hwq_rdtsc
+#define mmio_read32 hwq_mmio_read32
+#define mmio_write32 hwq_mmio_write32
 
 #include "../../arch/x86_64/cpu.c"
 #include "../../arch/x86_64/tsc.c"
@@ -157,6 +226,8 @@ static uint32_t hwq_inl(uint16_t port)
 #undef inb
 #undef inl
 #undef rdtsc
+#undef mmio_read32
+#undef mmio_write32
 
 /* ---------------------------------------------------------------- kernel/vm.c on the fake machine */
 
@@ -427,6 +498,140 @@ static void test_tsc_pit_gated_pm_timer_used(void)
 	ok(bad == 0, "%u PCs with the PIT gated and a PM timer: calibrated by the PM timer within 1 %% (%u wrong)", n, bad);
 }
 
+/* ---------------------------------------------------------------- the HPET */
+
+/* A PC with the PIT gated, no PM timer, CPUID stating nothing (an AMD CPU: leaves 0x15 and 0x16
+ * reserved; here the highest leaf is 1) and an HPET of period fs, 64 or 32 bits, whose main counter
+ * starts at count and whose configuration is cfg (ENABLE_CNF clear: stopped). */
+static void hwq_hpet_pc(uint64_t hz, enum hwq_hpet_kind kind, uint32_t period, bool bits64, uint64_t count,
+			uint32_t cfg)
+{
+	hwq_clock_pc(hz, true);
+	sim.cpuid_max = 1;
+	memset(&hpet, 0, sizeof(hpet));
+	hpet.kind = kind;
+	hpet.period = period;
+	hpet.bits64 = bits64;
+	hpet.frozen = count;
+	hpet.cfg = cfg;
+	hpet.enabled_at = sim.tsc;
+	tsc_set_hpet(hwq_hpet_page);
+}
+
+/*
+ * tsc.h: with the PIT gated and no PM timer, "then the HPET": an AMD PC with hardware-reduced ACPI
+ * has no other clock. Generated: TSCs of 0.8..5 GHz, HPET periods of 14.318 MHz, 25 MHz and random
+ * ones in 10 MHz..1 GHz, 32- and 64-bit counters, started or stopped, LEG_RT_CNF set or not, a
+ * 32-bit counter a few ticks before it wraps. Oracle: within 1 % of the TSC's frequency, source
+ * "HPET", the configuration register as it was and written exactly 0 (running) or 2 times (started,
+ * then put back), no other register written.
+ */
+static void test_tsc_hpet_calibrates(void)
+{
+	static const uint32_t periods[] = { 69841279, 40000000, 100000000, 1000000, 10000000 };
+	uint64_t rng = 0x4E7E7ULL;
+	unsigned n = 0, bad = 0;
+
+	for (unsigned c = 0; c < 40; c++) {
+		uint64_t hz = 800000000ULL + test_rng_next(&rng) % 4200000000ULL;
+		uint32_t period = c < ARRAY_SIZE(periods) * 2 ? periods[c % ARRAY_SIZE(periods)] :
+			1000000u + (uint32_t)(test_rng_next(&rng) % (100000000u - 1000000u + 1));
+		bool bits64 = c % 2, running = c % 4 == 3;
+		uint32_t cfg = (running ? 1u : 0) | (c % 3 == 0 ? 2u : 0);   /* ENABLE_CNF, LEG_RT_CNF */
+		uint64_t count = c % 5 == 0 ? 0xFFFFFFFFull - (c % 7) * 100 : test_rng_next(&rng);
+		hwq_hpet_pc(hz, HWQ_HPET_RUNS, period, bits64, count, cfg);
+		uint64_t got = tsc_calibrate(0, false);
+		n++;
+		bool good = hwq_within_1pct(got, hz) && strcmp(tsc_source(), "HPET") == 0 && hpet.cfg == cfg &&
+			    hpet.writes == (running ? 0u : 2u) && !hpet.other_write;
+		if (!good && bad++ < 3)
+			printf("# TSC %llu Hz, HPET period %u fs, %s, cfg 0x%x: %llu Hz from %s, cfg now 0x%x, %llu writes\n",
+			       (unsigned long long)hz, period, bits64 ? "64-bit" : "32-bit", cfg, (unsigned long long)got,
+			       tsc_source(), hpet.cfg, (unsigned long long)hpet.writes);
+	}
+	tsc_set_hpet(NULL);
+	ok(bad == 0, "%u PCs with the PIT gated, no PM timer, no CPUID frequency and an HPET: calibrated by the HPET "
+	   "within 1 %%, its configuration put back (%u wrong)", n, bad);
+}
+
+/*
+ * A dead HPET costs a bounded wait: a counter that never advances (stopped or stuck), every
+ * register reading all ones, periods just outside 1..100 ns, 0 and 2^32 - 1. tsc_measure_hpet
+ * gives 0, spends at most the calibration limit (the interval at 20 GHz plus 25 %, plus five reads)
+ * of TSC time and CALIB_POLL_MAX + a few reads, and leaves the configuration as it was; and
+ * tsc_calibrate, with nothing else ticking, gives 0 and "none". Also with a TSC that stands still
+ * (read cost 0): the read count alone ends the wait.
+ */
+static void test_tsc_hpet_dead_bounded(void)
+{
+	static const uint32_t periods[] = { HPET_PERIOD_MIN - 1, HPET_PERIOD_MAX + 1, 0, 0xFFFFFFFFu, 1 };
+	unsigned n = 0, bad = 0;
+
+	for (unsigned c = 0; c < 24; c++) {
+		uint64_t hz = 1000000000ULL + c * 150000000ULL;
+		enum hwq_hpet_kind kind = c % 3 == 0 ? HWQ_HPET_STUCK : c % 3 == 1 ? HWQ_HPET_ALL_ONES : HWQ_HPET_RUNS;
+		uint32_t period = kind == HWQ_HPET_RUNS ? periods[c % ARRAY_SIZE(periods)] : 69841279;
+		uint32_t cfg = c % 2 ? 2u : 0;
+		hwq_hpet_pc(hz, kind, period, c % 4 < 2, 0, cfg);
+		if (c % 6 == 0)
+			sim.read_cost = 0;       /* a TSC that advances by one per read only */
+		uint64_t t0 = sim.tsc;
+		uint64_t got = tsc_measure_hpet(hwq_hpet_page);
+		uint64_t spent = sim.tsc - t0, reads = hpet.reads;
+		uint64_t target = 1000000000000000ull / 69841279 / 1000 * CALIB_MS;
+		uint64_t most = tsc_calib_limit(target, 1000000000000000ull / 69841279) + 5 * sim.read_cost + 8;   /* + 3 reads before t0, 1 past the limit */
+		bool cal = tsc_calibrate(0, false) == 0 && strcmp(tsc_source(), "none") == 0;
+		n++;
+		bool good = got == 0 && (kind == HWQ_HPET_ALL_ONES || hpet.cfg == cfg) && reads <= CALIB_POLL_MAX + 4 &&
+			    (kind != HWQ_HPET_STUCK || sim.read_cost == 0 || spent <= most) && cal;
+		if (!good && bad++ < 3)
+			printf("# dead HPET (kind %d, period %u): %llu Hz, %llu TSC ticks (at most %llu), %llu reads, cfg 0x%x "
+			       "(was 0x%x), calibrate %s\n", kind, period, (unsigned long long)got, (unsigned long long)spent,
+			       (unsigned long long)most, (unsigned long long)reads, hpet.cfg, cfg, tsc_source());
+	}
+	tsc_set_hpet(NULL);
+	ok(bad == 0, "%u dead HPETs (stuck, all ones, period out of 1..100 ns): 0 Hz after a bounded wait, configuration "
+	   "put back, and no clock from tsc_calibrate (%u wrong)", n, bad);
+}
+
+/*
+ * The period's bounds, generated on both sides: every period in HPET_PERIOD_MIN..HPET_PERIOD_MAX
+ * tried (the ends, their neighbours inside and random ones) measures within 1 %; the neighbours
+ * outside give 0 without writing the configuration. The PIT and PM timer win when they tick: with
+ * the PIT alive, the source is the PIT, and the HPET's registers are never read.
+ */
+static void test_tsc_hpet_period_bounds(void)
+{
+	uint64_t rng = 0xB0D5ULL;
+	unsigned n = 0, bad = 0;
+
+	for (unsigned c = 0; c < 36; c++) {
+		static const uint32_t edges[] = { HPET_PERIOD_MIN, HPET_PERIOD_MIN + 1, HPET_PERIOD_MAX - 1, HPET_PERIOD_MAX,
+						  HPET_PERIOD_MIN - 1, HPET_PERIOD_MAX + 1 };
+		uint32_t period = c < ARRAY_SIZE(edges) ? edges[c] :
+			c % 2 ? HPET_PERIOD_MIN - 1 - (uint32_t)(test_rng_next(&rng) % (HPET_PERIOD_MIN - 1)) :
+			HPET_PERIOD_MIN + (uint32_t)(test_rng_next(&rng) % (HPET_PERIOD_MAX - HPET_PERIOD_MIN + 1));
+		bool inside = period >= HPET_PERIOD_MIN && period <= HPET_PERIOD_MAX;
+		uint64_t hz = 1000000000ULL + test_rng_next(&rng) % 3000000000ULL;
+		hwq_hpet_pc(hz, HWQ_HPET_RUNS, period, c % 2, test_rng_next(&rng), 0);
+		uint64_t got = tsc_measure_hpet(hwq_hpet_page);
+		n++;
+		bool good = inside ? hwq_within_1pct(got, hz) && hpet.cfg == 0 && hpet.writes == 2 :
+				     got == 0 && hpet.writes == 0;
+		if (!good && bad++ < 3)
+			printf("# HPET period %u fs (%s the bounds), TSC %llu Hz: %llu Hz, %llu writes\n", period,
+			       inside ? "inside" : "outside", (unsigned long long)hz, (unsigned long long)got,
+			       (unsigned long long)hpet.writes);
+	}
+	hwq_hpet_pc(2000000000ULL, HWQ_HPET_RUNS, 69841279, true, 0, 0);
+	sim.pit_gated = false;
+	uint64_t got = tsc_calibrate(0, false);
+	bool pit_first = hwq_within_1pct(got, 2000000000ULL) && strcmp(tsc_source(), "PIT") == 0 && hpet.reads == 0;
+	tsc_set_hpet(NULL);
+	ok(bad == 0 && pit_first, "%u HPET periods at and beyond 1..100 ns: measured within 1 %% inside, refused outside "
+	   "(%u wrong); a ticking PIT is used before the HPET (%s)", n, bad, pit_first ? "yes" : "no");
+}
+
 /* ---------------------------------------------------------------- COM1 */
 
 /*
@@ -548,6 +753,9 @@ int main(void)
 	test_fb_not_listed_no_alias();
 	test_tsc_clock_without_pit_or_pm_timer();
 	test_tsc_pit_gated_pm_timer_used();
+	test_tsc_hpet_calibrates();
+	test_tsc_hpet_dead_bounded();
+	test_tsc_hpet_period_bounds();
 	test_serial_absent_or_present();
 	test_serial_transmitter_stops();
 	return tap_done();
