@@ -14,8 +14,6 @@
 #define CALIB_MS          20u     /* measuring interval */
 #define CALIB_POLL_MAX    20000000u  /* port reads before giving up on a timer whatever the TSC says */
 #define CALIB_MARGIN_PCT  25u     /* TSC time allowed past the interval at TSC_HZ_MAX, in percent */
-#define CALIB_TRIES       5u      /* samples of one timer at most (tsc_measure_steady) */
-#define CALIB_SLACK_DIV   256u    /* a sample is steady when its ends were seen within 1/256 of it */
 #define PM_TIMER_HZ       3579545u
 #define PM_MASK24         0xFFFFFFu
 #define TSC_HZ_MIN        50000000ull      /* outside these, the measurement is wrong */
@@ -64,67 +62,49 @@ static bool tsc_calib_expired(uint64_t t0, uint64_t limit, uint32_t reads)
 	return reads >= CALIB_POLL_MAX || rdtsc() - t0 > limit;
 }
 
-/* One measurement of the TSC against a timer: the frequency (0: the timer did not behave), and its
- * slack, the TSC ticks within which either end of the interval was seen (the time between the last
- * read of the timer that had not reached an end and the first that had, at both ends). A CPU taken
- * away while it polls (an SMI on a PC, the host's scheduler under an emulator) lengthens the slack,
- * never hides it. */
-struct tsc_sample {
-	uint64_t hz;
-	uint64_t ticks;   /* TSC ticks over the interval */
-	uint64_t slack;
-};
-
-/* PIT channel 2 in mode 0 over CALIB_MS: *out, hz 0 when OUT2 does not behave. */
-static void tsc_sample_pit(struct tsc_sample *out)
+/* TSC ticks over CALIB_MS of PIT channel 2 in mode 0, or 0 when OUT2 does not behave. */
+static uint64_t tsc_measure_pit(void)
 {
 	uint32_t count = PIT_HZ / 1000 * CALIB_MS;
 	uint64_t limit = tsc_calib_limit(count, PIT_HZ);
 	uint8_t saved = inb(PORT_SYS_CTRL_B);
-	uint64_t ta, t0, tp, t1;
+	uint64_t t0, t1;
 	uint32_t i = 0;
 	bool risen;
 
-	*out = (struct tsc_sample){ 0 };
 	outb(PORT_SYS_CTRL_B, (uint8_t)((saved & ~SYS_CTRL_SPEAKER) | SYS_CTRL_GATE2));
 	outb(PIT_COMMAND, PIT_CH2_MODE0);           /* OUT2 goes low */
 	outb(PIT_CH2_DATA, (uint8_t)count);
-	ta = rdtsc();
 	outb(PIT_CH2_DATA, (uint8_t)(count >> 8));   /* counting starts; OUT2 rises at zero */
 	t0 = rdtsc();
 	if (inb(PORT_SYS_CTRL_B) & SYS_CTRL_OUT2) { /* already high: no PIT (or a bus reading 0xFF) */
 		outb(PORT_SYS_CTRL_B, saved);
-		return;
+		return 0;
 	}
-	do
-		tp = rdtsc();
-	while (!(risen = inb(PORT_SYS_CTRL_B) & SYS_CTRL_OUT2) && !tsc_calib_expired(t0, limit, ++i));
+	while (!(risen = inb(PORT_SYS_CTRL_B) & SYS_CTRL_OUT2) && !tsc_calib_expired(t0, limit, ++i))
+		;
 	t1 = rdtsc();
 	outb(PORT_SYS_CTRL_B, saved);
-	if (risen)
-		*out = (struct tsc_sample){ (t1 - t0) * PIT_HZ / count, t1 - t0, (t0 - ta) + (t1 - tp) };
+	return risen ? (t1 - t0) * PIT_HZ / count : 0;
 }
 
-/* The PM timer at port over CALIB_MS: *out, hz 0 when it does not advance. */
-static void tsc_sample_pm(uint16_t port, bool bits32, struct tsc_sample *out)
+/* TSC ticks per second measured over CALIB_MS of the PM timer at port, or 0 if it does not advance. */
+static uint64_t tsc_measure_pm(uint16_t port, bool bits32)
 {
 	uint32_t mask = bits32 ? 0xFFFFFFFFu : PM_MASK24, target = PM_TIMER_HZ / 1000 * CALIB_MS;
 	uint64_t limit = tsc_calib_limit(target, PM_TIMER_HZ);
-	uint64_t ta = rdtsc(), t0, tp, t1;
 	uint32_t start = inl(port) & mask, now = start, i = 0;
+	uint64_t t0 = rdtsc(), t1;
 	bool reached;
 
-	t0 = tp = rdtsc();
 	while (!(reached = ((now - start) & mask) >= target) && !tsc_calib_expired(t0, limit, i)) {
-		tp = rdtsc();
 		now = inl(port) & mask;
 		i++;
 	}
 	t1 = rdtsc();
-	*out = (struct tsc_sample){ 0 };
-	if (reached)
-		*out = (struct tsc_sample){ (t1 - t0) * PM_TIMER_HZ / ((now - start) & mask), t1 - t0,
-					    (t0 - ta) + (t1 - tp) };
+	if (!reached)
+		return 0;
+	return (t1 - t0) * PM_TIMER_HZ / ((now - start) & mask);
 }
 
 /* The HPET's main counter frequency in Hz from its capabilities at regs, or 0 when its
@@ -145,80 +125,33 @@ static uint32_t tsc_hpet_count(volatile void *regs)
 	return mmio_read32((volatile uint8_t *)regs + HPET_REG_COUNTER);
 }
 
-/* The HPET at regs over CALIB_MS (its main counter started for the while if it was stopped, and
- * its configuration put back): *out, hz 0 when it has no valid period or does not advance. */
-static void tsc_sample_hpet(volatile void *regs, struct tsc_sample *out)
+uint64_t tsc_measure_hpet(volatile void *regs)
 {
-	uint64_t hpet_hz = regs ? tsc_hpet_hz(regs) : 0, limit, ta, t0, tp, t1;
+	uint64_t hpet_hz = regs ? tsc_hpet_hz(regs) : 0, limit, t0, t1;
 	uint32_t target, start, now, i = 0, cfg;
 	volatile void *cfg_reg;
 	bool reached;
 
-	*out = (struct tsc_sample){ 0 };
 	if (!hpet_hz)
-		return;
+		return 0;
 	cfg_reg = (volatile uint8_t *)regs + HPET_REG_CONFIG;
 	target = (uint32_t)(hpet_hz / 1000 * CALIB_MS);
 	limit = tsc_calib_limit(target, hpet_hz);
 	cfg = mmio_read32(cfg_reg);
 	if (!(cfg & HPET_CFG_ENABLE))   /* start the main counter; LEG_RT_CNF and the timers untouched */
 		mmio_write32(cfg_reg, cfg | HPET_CFG_ENABLE);
-	ta = rdtsc();
 	start = now = tsc_hpet_count(regs);
-	t0 = tp = rdtsc();
+	t0 = rdtsc();
 	while (!(reached = now - start >= target) && !tsc_calib_expired(t0, limit, i)) {
-		tp = rdtsc();
 		now = tsc_hpet_count(regs);
 		i++;
 	}
 	t1 = rdtsc();
 	if (!(cfg & HPET_CFG_ENABLE))
 		mmio_write32(cfg_reg, cfg);
-	if (reached && t1 - t0 <= UINT64_MAX / hpet_hz)
-		*out = (struct tsc_sample){ (t1 - t0) * hpet_hz / (now - start), t1 - t0, (t0 - ta) + (t1 - tp) };
-}
-
-/* Which timer a steady measurement samples, and where. */
-struct tsc_timer {
-	enum { TSC_TIMER_PIT, TSC_TIMER_PM, TSC_TIMER_HPET } kind;
-	uint16_t pm_port;
-	bool pm32;
-	volatile void *hpet;
-};
-
-/*
- * The TSC frequency against timer t, sampled until a sample's ends were each seen within
- * 1/CALIB_SLACK_DIV of its interval (CALIB_TRIES samples at most, then the one with the least
- * slack): a CPU taken away for a while during one sample (an SMI, the host's scheduler) would
- * otherwise stretch or shrink the interval it measured. 0 when the timer does not behave at its
- * first sample (a dead timer costs one bounded wait, not CALIB_TRIES), else the best sample's.
- */
-static uint64_t tsc_measure_steady(const struct tsc_timer *t)
-{
-	struct tsc_sample best = { 0 }, s;
-
-	for (unsigned k = 0; k < CALIB_TRIES; k++) {
-		if (t->kind == TSC_TIMER_PIT)
-			tsc_sample_pit(&s);
-		else if (t->kind == TSC_TIMER_PM)
-			tsc_sample_pm(t->pm_port, t->pm32, &s);
-		else
-			tsc_sample_hpet(t->hpet, &s);
-		if (!s.hz)
-			return best.hz;
-		/* less relative slack: s.slack / s.ticks < best.slack / best.ticks, without dividing */
-		if (!best.hz || (unsigned __int128)s.slack * best.ticks < (unsigned __int128)best.slack * s.ticks)
-			best = s;
-		if (s.slack <= s.ticks / CALIB_SLACK_DIV)
-			return s.hz;
-	}
-	return best.hz;
-}
-
-uint64_t tsc_measure_hpet(volatile void *regs)
-{
-	struct tsc_timer t = { .kind = TSC_TIMER_HPET, .hpet = regs };
-	return tsc_measure_steady(&t);
+	if (!reached || t1 - t0 > UINT64_MAX / hpet_hz)
+		return 0;
+	return (t1 - t0) * hpet_hz / (now - start);
 }
 
 void tsc_set_hpet(volatile void *regs)
@@ -313,12 +246,11 @@ uint64_t tsc_cpuid_hz(void)
 
 uint64_t tsc_calibrate(uint16_t pm_port, bool pm32)
 {
-	struct tsc_timer pit = { .kind = TSC_TIMER_PIT }, pm = { .kind = TSC_TIMER_PM, .pm_port = pm_port, .pm32 = pm32 };
-	uint64_t hz = tsc_measure_steady(&pit);
+	uint64_t hz = tsc_measure_pit();
 
 	tsc_src = "PIT";
 	if (!tsc_hz_plausible(hz)) {
-		hz = pm_port ? tsc_measure_steady(&pm) : 0;
+		hz = pm_port ? tsc_measure_pm(pm_port, pm32) : 0;
 		tsc_src = "ACPI PM timer";
 	}
 	if (!tsc_hz_plausible(hz)) {
