@@ -88,8 +88,7 @@ static uint64_t tsc_measure_pit(void)
 	return risen ? (t1 - t0) * PIT_HZ / count : 0;
 }
 
-/* TSC ticks per second measured over CALIB_MS of the PM timer at port, or 0 if it does not advance. */
-static uint64_t tsc_measure_pm(uint16_t port, bool bits32)
+uint64_t tsc_measure_pm(uint16_t port, bool bits32)
 {
 	uint32_t mask = bits32 ? 0xFFFFFFFFu : PM_MASK24, target = PM_TIMER_HZ / 1000 * CALIB_MS;
 	uint64_t limit = tsc_calib_limit(target, PM_TIMER_HZ);

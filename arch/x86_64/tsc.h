@@ -37,6 +37,10 @@ volatile void *tsc_hpet_regs(void);
  * the interval in the bounded wait. Starts a stopped main counter (ENABLE_CNF) and puts the
  * configuration back afterwards; never touches LEG_RT_CNF or the timers. */
 uint64_t tsc_measure_hpet(volatile void *regs);
+/* The TSC's frequency measured once over CALIB_MS against the ACPI PM timer at port (32-bit counter
+ * when bits32, else 24-bit), or 0 when it does not advance: calibration's second source, and what
+ * the boot tests hold the HPET's measurement to. */
+uint64_t tsc_measure_pm(uint16_t port, bool bits32);
 /* The TSC frequency in Hz CPUID leaf 0x15 or 0x16 states on an Intel CPU, or 0 when it states none
  * (the leaves absent or not enumerated, or a value outside 50 MHz..20 GHz). */
 uint64_t tsc_cpuid_hz(void);

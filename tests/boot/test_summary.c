@@ -233,7 +233,7 @@ KTEST(summary_tsc_clock_calibrated)
 /*
  * The HPET the firmware lists (QEMU's q35 has one): mapped at HPET_VA uncached, non-executable and
  * outside the direct map, given to the calibration, and the TSC measured against it directly
- * within 2 % of tsc_hz(), whichever source calibrated it. No HPET table: a skip.
+ * within 2 % of the TSC measured against the PM timer (else of tsc_hz()). No HPET table: a skip.
  */
 KTEST(summary_tsc_hpet_agrees)
 {
@@ -256,8 +256,20 @@ KTEST(summary_tsc_hpet_agrees)
 	KASSERT_TEST(hz, "TSC not calibrated although an HPET is listed (source %s)", tsc_source());
 	got = tsc_measure_hpet(tsc_hpet_regs());
 	KASSERT_TEST(got, "the HPET at 0x%llx does not tick", (unsigned long long)h.base);
-	KEXPECT(got >= hz - hz / 50 && got <= hz + hz / 50, "TSC against the HPET: %llu Hz, calibrated %llu Hz by the %s",
-		(unsigned long long)got, (unsigned long long)hz, tsc_source());
+	/* The reference: the PM timer, another counter read the same way, when the FADT names one. The
+	 * PIT's edge is seen one poll late, and under an emulator whose host has fewer cores than it
+	 * has CPUs (16 on 2 in the matrix) one poll can take milliseconds: the PIT-calibrated
+	 * frequency is then off by more than this test's 2 %, which says nothing of the HPET. */
+	struct acpi_pm_timer pm = { 0 };
+	uint64_t ref = 0;
+	const char *ref_name = tsc_source();
+	if (acpi_read_pm_timer(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &pm) == ACPI_OK && pm.port &&
+	    (ref = tsc_measure_pm(pm.port, pm.bits32)) != 0)
+		ref_name = "ACPI PM timer, measured now";
+	else
+		ref = hz;
+	KEXPECT(got >= ref - ref / 50 && got <= ref + ref / 50, "TSC against the HPET: %llu Hz, against the %s: %llu Hz",
+		(unsigned long long)got, ref_name, (unsigned long long)ref);
 }
 
 KTEST(summary_ktest_results_count_this_run)
