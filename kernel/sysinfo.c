@@ -119,6 +119,11 @@ void sysinfo_init_clock(void)
 	kprintf("tsc: %llu.%03llu MHz, calibrated with the %s (ACPI PM timer: %s, port 0x%x; HPET: %s)\n",
 		(unsigned long long)(hz / 1000000), (unsigned long long)(hz / 1000 % 1000), tsc_source(),
 		st ? acpi_strerror(st) : "present", pm.port, hpet_why);
+	uint64_t pit = tsc_pit_rejected();
+	if (pit)
+		kprintf("tsc: NOTE: the PIT measured %llu.%03llu MHz, more than 2%% off; the %s's figure is used (the CPU "
+			"was held up as it polled the PIT: an SMI, or an emulator's busy host)\n",
+			(unsigned long long)(pit / 1000000), (unsigned long long)(pit / 1000 % 1000), tsc_source());
 }
 
 uint32_t sysinfo_fb_bpp(const struct bootinfo_fb *fb)

@@ -14,6 +14,7 @@
 #define CALIB_MS          20u     /* measuring interval */
 #define CALIB_POLL_MAX    20000000u  /* port reads before giving up on a timer whatever the TSC says */
 #define CALIB_MARGIN_PCT  25u     /* TSC time allowed past the interval at TSC_HZ_MAX, in percent */
+#define CALIB_AGREE_DIV   50u     /* the PIT and the reference agree within 1/50 (2 %) */
 #define PM_TIMER_HZ       3579545u
 #define PM_MASK24         0xFFFFFFu
 #define TSC_HZ_MIN        50000000ull      /* outside these, the measurement is wrong */
@@ -44,6 +45,7 @@
 uint64_t tsc_at_kmain;
 static uint64_t tsc_freq;
 static const char *tsc_src = "none";
+static uint64_t tsc_pit_off;   /* the PIT's figure the reference overruled (tsc_pit_rejected) */
 static volatile void *tsc_hpet;   /* the HPET's register page (NULL: none), see tsc_set_hpet */
 
 /* TSC ticks after t0 beyond which a wait for ticks of a timer at hz has failed: the wait at
@@ -243,18 +245,35 @@ uint64_t tsc_cpuid_hz(void)
 	return tsc_hz_from_cpuid(&c, &src);
 }
 
+/* True when a and b differ by more than 1/CALIB_AGREE_DIV of b. */
+static bool tsc_disagree(uint64_t a, uint64_t b)
+{
+	return a < b - b / CALIB_AGREE_DIV || a > b + b / CALIB_AGREE_DIV;
+}
+
+/*
+ * The PIT first, then a counter (the PM timer, else the HPET) as the reference: the PIT's end is an
+ * edge seen one poll late, and a CPU taken away at that moment (an SMI on a PC, the host's scheduler
+ * under an emulator with fewer cores than CPUs) stretches the interval by as long; a counter's value
+ * and the TSC are read together at both ends, which a delay between two polls does not skew. When
+ * the PIT's figure is missing or disagrees with the reference by more than 2 %, the reference's
+ * counts (Linux's calibration does the same), and tsc_pit_rejected() keeps what the PIT measured.
+ */
 uint64_t tsc_calibrate(uint16_t pm_port, bool pm32)
 {
-	uint64_t hz = tsc_measure_pit();
+	uint64_t hz = tsc_measure_pit(), ref = pm_port ? tsc_measure_pm(pm_port, pm32) : 0;
+	const char *ref_src = "ACPI PM timer";
 
 	tsc_src = "PIT";
-	if (!tsc_hz_plausible(hz)) {
-		hz = pm_port ? tsc_measure_pm(pm_port, pm32) : 0;
-		tsc_src = "ACPI PM timer";
+	tsc_pit_off = 0;
+	if (!tsc_hz_plausible(ref)) {
+		ref = tsc_measure_hpet(tsc_hpet);
+		ref_src = "HPET";
 	}
-	if (!tsc_hz_plausible(hz)) {
-		hz = tsc_measure_hpet(tsc_hpet);
-		tsc_src = "HPET";
+	if (tsc_hz_plausible(ref) && (!tsc_hz_plausible(hz) || tsc_disagree(hz, ref))) {
+		tsc_pit_off = tsc_hz_plausible(hz) ? hz : 0;
+		hz = ref;
+		tsc_src = ref_src;
 	}
 	if (!tsc_hz_plausible(hz)) {
 		struct tsc_cpuid c;
@@ -268,6 +287,8 @@ uint64_t tsc_calibrate(uint16_t pm_port, bool pm32)
 	tsc_freq = hz;
 	return hz;
 }
+
+uint64_t tsc_pit_rejected(void) { return tsc_pit_off; }
 
 uint64_t tsc_read(void) { return rdtsc(); }
 uint64_t tsc_hz(void) { return tsc_freq; }

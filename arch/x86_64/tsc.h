@@ -8,7 +8,9 @@
  * calibration fail or fall back instead of hanging. When no timer ticks (a chipset that gates
  * the 8254, hardware-reduced ACPI without a PM timer, no HPET), the frequency Intel CPUs state in CPUID
  * leaf 0x15 (crystal x ratio) or leaf 0x16 (base frequency) is taken instead: stated, not measured,
- * so only after the measurements. The TSC is assumed to run at a constant
+ * so only after the measurements. The PIT's figure is checked against a counter's (the PM timer's,
+ * else the HPET's) and gives way to it when they disagree by more than 2 % (tsc_calibrate). The
+ * TSC is assumed to run at a constant
  * rate (invariant TSC on the CPUs this kernel targets; QEMU's is).
  */
 #ifndef TSC_H
@@ -22,10 +24,11 @@ uint64_t tsc_read(void);
 /* TSC value taken first thing in kmain: the kernel's own start. */
 extern uint64_t tsc_at_kmain;
 
-/* Measures the frequency: the PIT first, then the PM timer at pm_port (0: none; pm32: 32-bit
- * counter), then the HPET given to tsc_set_hpet; when none ticked as it should, takes the
- * frequency CPUID states (tsc_cpuid_hz). Returns the frequency in Hz, or 0 when no source gave one
- * in 50 MHz..20 GHz. */
+/* Measures the frequency against the PIT and a reference counter, the PM timer at pm_port (0: none;
+ * pm32: 32-bit counter), else the HPET given to tsc_set_hpet: the PIT's figure unless it is missing
+ * or disagrees with the reference's by more than 2 %, then the reference's; when no timer ticked as
+ * it should, the frequency CPUID states (tsc_cpuid_hz). Returns the frequency in Hz, or 0 when no
+ * source gave one in 50 MHz..20 GHz. */
 uint64_t tsc_calibrate(uint16_t pm_port, bool pm32);
 /* The HPET tsc_calibrate measures against: regs maps its register page (4 KiB, uncached); NULL
  * (the default) for none. */
@@ -41,6 +44,9 @@ uint64_t tsc_measure_hpet(volatile void *regs);
  * when bits32, else 24-bit), or 0 when it does not advance: calibration's second source, and what
  * the boot tests hold the HPET's measurement to. */
 uint64_t tsc_measure_pm(uint16_t port, bool bits32);
+/* What the PIT measured when tsc_calibrate took the reference counter's figure over it (they
+ * disagreed by more than 2 %), else 0. */
+uint64_t tsc_pit_rejected(void);
 /* The TSC frequency in Hz CPUID leaf 0x15 or 0x16 states on an Intel CPU, or 0 when it states none
  * (the leaves absent or not enumerated, or a value outside 50 MHz..20 GHz). */
 uint64_t tsc_cpuid_hz(void);

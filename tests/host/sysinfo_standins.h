@@ -13,6 +13,7 @@ uint64_t tsc_at_kmain;
 uint64_t tsc_read(void) { return 0; }
 uint64_t tsc_calibrate(uint16_t port, bool pm32) { (void)port; (void)pm32; return 0; }
 void tsc_set_hpet(volatile void *regs) { (void)regs; }
+uint64_t tsc_pit_rejected(void) { return 0; }
 uint64_t tsc_hz(void) { return 0; }
 const char *tsc_source(void) { return "PIT"; }
 uint64_t tsc_to_ms(uint64_t ticks) { return ticks; }
