@@ -15,6 +15,8 @@
 #define CALIB_POLL_MAX    20000000u  /* port reads before giving up on a timer whatever the TSC says */
 #define CALIB_MARGIN_PCT  25u     /* TSC time allowed past the interval at TSC_HZ_MAX, in percent */
 #define CALIB_AGREE_DIV   50u     /* the PIT and the reference agree within 1/50 (2 %) */
+#define CALIB_TRIES       5u      /* samples of a counter at most (tsc_measure_counter) */
+#define CALIB_SLACK_DIV   256u    /* a counter's sample is steady when its slack is within 1/256 of it */
 #define PM_TIMER_HZ       3579545u
 #define PM_MASK24         0xFFFFFFu
 #define TSC_HZ_MIN        50000000ull      /* outside these, the measurement is wrong */
@@ -90,22 +92,75 @@ static uint64_t tsc_measure_pit(void)
 	return risen ? (t1 - t0) * PIT_HZ / count : 0;
 }
 
-uint64_t tsc_measure_pm(uint16_t port, bool bits32)
+/* One sample of a counter against the TSC: the frequency (0: the counter did not advance), the TSC
+ * ticks over it, and its slack: the TSC ticks around the two reads of the counter that bound it, the
+ * TSC read on either side of each. A CPU held up between a counter read and its TSC read (an SMI, an
+ * emulator's busy host) shows as slack, never hides. */
+struct tsc_sample {
+	uint64_t hz, ticks, slack;
+};
+
+/* The PM timer at port over CALIB_MS: *out, hz 0 when it does not advance. */
+static void tsc_sample_pm(uint16_t port, bool bits32, struct tsc_sample *out)
 {
 	uint32_t mask = bits32 ? 0xFFFFFFFFu : PM_MASK24, target = PM_TIMER_HZ / 1000 * CALIB_MS;
 	uint64_t limit = tsc_calib_limit(target, PM_TIMER_HZ);
+	uint64_t ta = rdtsc(), t0, tp, t1;
 	uint32_t start = inl(port) & mask, now = start, i = 0;
-	uint64_t t0 = rdtsc(), t1;
 	bool reached;
 
+	t0 = tp = rdtsc();
 	while (!(reached = ((now - start) & mask) >= target) && !tsc_calib_expired(t0, limit, i)) {
+		tp = rdtsc();
 		now = inl(port) & mask;
 		i++;
 	}
 	t1 = rdtsc();
-	if (!reached)
-		return 0;
-	return (t1 - t0) * PM_TIMER_HZ / ((now - start) & mask);
+	*out = (struct tsc_sample){ 0 };
+	if (reached)
+		*out = (struct tsc_sample){ (t1 - t0) * PM_TIMER_HZ / ((now - start) & mask), t1 - t0, (t0 - ta) + (t1 - tp) };
+}
+
+/* Which counter tsc_measure_counter samples. */
+struct tsc_counter {
+	bool hpet;              /* the HPET at regs, else the PM timer at port */
+	uint16_t port;
+	bool bits32;
+	volatile void *regs;
+};
+
+static void tsc_sample_hpet(volatile void *regs, struct tsc_sample *out);
+
+/*
+ * The TSC frequency against counter c, sampled until a sample's slack is within 1/CALIB_SLACK_DIV
+ * of its ticks (CALIB_TRIES samples at most, then the one with the least slack for its length, as
+ * Linux's calibration retries a reference read that took too long). 0 when the counter does not
+ * advance at its first sample: a dead counter costs one bounded wait, not CALIB_TRIES.
+ */
+static uint64_t tsc_measure_counter(const struct tsc_counter *c)
+{
+	struct tsc_sample best = { 0 }, s;
+
+	for (unsigned k = 0; k < CALIB_TRIES; k++) {
+		if (c->hpet)
+			tsc_sample_hpet(c->regs, &s);
+		else
+			tsc_sample_pm(c->port, c->bits32, &s);
+		if (!s.hz)
+			return best.hz;
+		/* less slack for its length: s.slack / s.ticks < best.slack / best.ticks, without dividing */
+		if (!best.hz || (unsigned __int128)s.slack * best.ticks < (unsigned __int128)best.slack * s.ticks)
+			best = s;
+		if (s.slack <= s.ticks / CALIB_SLACK_DIV)
+			break;
+	}
+	return best.hz;
+}
+
+uint64_t tsc_measure_pm(uint16_t port, bool bits32)
+{
+	struct tsc_counter c = { .port = port, .bits32 = bits32 };
+	return tsc_measure_counter(&c);
 }
 
 /* The HPET's main counter frequency in Hz from its capabilities at regs, or 0 when its
@@ -126,33 +181,43 @@ static uint32_t tsc_hpet_count(volatile void *regs)
 	return mmio_read32((volatile uint8_t *)regs + HPET_REG_COUNTER);
 }
 
-uint64_t tsc_measure_hpet(volatile void *regs)
+/* The HPET at regs over CALIB_MS (its main counter started for the while if it was stopped, and
+ * its configuration put back): *out, hz 0 when it has no valid period or does not advance. */
+static void tsc_sample_hpet(volatile void *regs, struct tsc_sample *out)
 {
-	uint64_t hpet_hz = regs ? tsc_hpet_hz(regs) : 0, limit, t0, t1;
+	uint64_t hpet_hz = regs ? tsc_hpet_hz(regs) : 0, limit, ta, t0, tp, t1;
 	uint32_t target, start, now, i = 0, cfg;
 	volatile void *cfg_reg;
 	bool reached;
 
+	*out = (struct tsc_sample){ 0 };
 	if (!hpet_hz)
-		return 0;
+		return;
 	cfg_reg = (volatile uint8_t *)regs + HPET_REG_CONFIG;
 	target = (uint32_t)(hpet_hz / 1000 * CALIB_MS);
 	limit = tsc_calib_limit(target, hpet_hz);
 	cfg = mmio_read32(cfg_reg);
 	if (!(cfg & HPET_CFG_ENABLE))   /* start the main counter; LEG_RT_CNF and the timers untouched */
 		mmio_write32(cfg_reg, cfg | HPET_CFG_ENABLE);
+	ta = rdtsc();
 	start = now = tsc_hpet_count(regs);
-	t0 = rdtsc();
+	t0 = tp = rdtsc();
 	while (!(reached = now - start >= target) && !tsc_calib_expired(t0, limit, i)) {
+		tp = rdtsc();
 		now = tsc_hpet_count(regs);
 		i++;
 	}
 	t1 = rdtsc();
 	if (!(cfg & HPET_CFG_ENABLE))
 		mmio_write32(cfg_reg, cfg);
-	if (!reached || t1 - t0 > UINT64_MAX / hpet_hz)
-		return 0;
-	return (t1 - t0) * hpet_hz / (now - start);
+	if (reached && t1 - t0 <= UINT64_MAX / hpet_hz)
+		*out = (struct tsc_sample){ (t1 - t0) * hpet_hz / (now - start), t1 - t0, (t0 - ta) + (t1 - tp) };
+}
+
+uint64_t tsc_measure_hpet(volatile void *regs)
+{
+	struct tsc_counter c = { .hpet = true, .regs = regs };
+	return tsc_measure_counter(&c);
 }
 
 void tsc_set_hpet(volatile void *regs)
