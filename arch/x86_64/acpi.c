@@ -173,6 +173,17 @@ int acpi_find_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char 
 	return found;
 }
 
+/* Finds the table sig and maps it whole, at least min_len bytes (acpi_map_table): its bytes in
+ * *table and its length in *len, or the status of the step that failed. */
+static int acpi_open_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char sig[4], uint32_t min_len,
+			   const uint8_t **table, uint32_t *len)
+{
+	uint64_t pa;
+	int st = acpi_find_table(acc, rsdp_pa, sig, &pa, len);
+
+	return st ? st : acpi_map_table(acc, pa, sig, min_len, table, len);
+}
+
 /* Records one processor entry of the MADT. */
 static void acpi_madt_cpu(struct acpi_madt_info *out, uint32_t apic_id, uint32_t uid, uint32_t flags, bool x2)
 {
@@ -189,17 +200,13 @@ static void acpi_madt_cpu(struct acpi_madt_info *out, uint32_t apic_id, uint32_t
 int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_madt_info *out)
 {
 	const uint8_t *t;
-	uint64_t pa;
 	uint32_t len;
 	int st;
 
 	out->lapic_base = 0;
 	out->flags = 0;
 	out->entries = out->usable = out->enabled = out->kept = 0;
-	st = acpi_find_table(acc, rsdp_pa, "APIC", &pa, &len);
-	if (st)
-		return st;
-	st = acpi_map_table(acc, pa, "APIC", MADT_OFF_ENTRIES, &t, &len);
+	st = acpi_open_table(acc, rsdp_pa, "APIC", MADT_OFF_ENTRIES, &t, &len);
 	if (st)
 		return st;
 	out->lapic_base = acpi_le32(t + MADT_OFF_LAPIC);
@@ -230,16 +237,12 @@ int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_
 int acpi_read_pm_timer(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_pm_timer *out)
 {
 	const uint8_t *t;
-	uint64_t pa;
 	uint32_t len;
 	int st;
 
 	out->port = 0;
 	out->bits32 = false;
-	st = acpi_find_table(acc, rsdp_pa, "FACP", &pa, &len);
-	if (st)
-		return st;
-	st = acpi_map_table(acc, pa, "FACP", FADT_OFF_FLAGS + 4, &t, &len);
+	st = acpi_open_table(acc, rsdp_pa, "FACP", FADT_OFF_FLAGS + 4, &t, &len);
 	if (st)
 		return st;
 	if (len >= FADT_OFF_X_PM_TMR + GAS_LEN && t[FADT_OFF_X_PM_TMR] == GAS_SPACE_IO) {
@@ -256,15 +259,11 @@ int acpi_read_pm_timer(const struct acpi_access *acc, uint64_t rsdp_pa, struct a
 int acpi_read_dmar(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_dmar_info *out)
 {
 	const uint8_t *t;
-	uint64_t pa;
 	uint32_t len;
 	int st;
 
 	*out = (struct acpi_dmar_info){ 0 };
-	st = acpi_find_table(acc, rsdp_pa, "DMAR", &pa, &len);
-	if (st)
-		return st;
-	st = acpi_map_table(acc, pa, "DMAR", DMAR_MIN_LEN, &t, &len);
+	st = acpi_open_table(acc, rsdp_pa, "DMAR", DMAR_MIN_LEN, &t, &len);
 	if (st)
 		return st;
 	out->host_address_width = t[DMAR_OFF_HAW];
@@ -275,15 +274,11 @@ int acpi_read_dmar(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_
 int acpi_read_hpet(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_hpet_info *out)
 {
 	const uint8_t *t;
-	uint64_t pa;
 	uint32_t len;
 	int st;
 
 	*out = (struct acpi_hpet_info){ 0 };
-	st = acpi_find_table(acc, rsdp_pa, "HPET", &pa, &len);
-	if (st)
-		return st;
-	st = acpi_map_table(acc, pa, "HPET", ACPI_HPET_MIN_LEN, &t, &len);
+	st = acpi_open_table(acc, rsdp_pa, "HPET", ACPI_HPET_MIN_LEN, &t, &len);
 	if (st)
 		return st;
 	if (t[HPET_OFF_BASE] != GAS_SPACE_MEMORY)
