@@ -11,6 +11,7 @@
 #include "fbcon.h"
 #include "kprintf.h"
 #include "smp.h"
+#include "arch_mm.h"
 
 /* True when the memory map lists any page of [pa, end) as device memory (MMIO or MMIO port space):
  * a table there is a firmware bug or a hostile table, and the page is never mapped write-back. */
@@ -79,7 +80,7 @@ static volatile void *sysinfo_map_hpet(const char **why)
 {
 	struct acpi_hpet_info h;
 	int st = acpi_read_hpet(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &h);
-	uint64_t page = ALIGN_DOWN(h.base, PAGE_SIZE), width = cpu_feat.max_phys_bits;
+	uint64_t page = ALIGN_DOWN(h.base, PAGE_SIZE), width = arch_phys_addr_bits();   /* 32..52 */
 
 	if (st) {
 		*why = acpi_strerror(st);
