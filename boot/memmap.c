@@ -267,7 +267,7 @@ static void memmap_print_unfit(UINTN raw_bytes, UINTN merged_bytes, UINTN desc_s
  * the stride cannot be read, prints why and fails: the caller must not call ExitBootServices with
  * it. Runs between the final GetMemoryMap and ExitBootServices, so on success it calls no
  * firmware service and allocates nothing: the map key stays valid, as it only names the
- * firmware's map, not the caller's copy of it (Linux's EFI stub converts its copy there too,
+ * firmware's map, not the caller's copy of it (Linux's EFI boot code converts its copy there too,
  * exit_boot_func).
  */
 EFI_STATUS memmap_fit_for_kernel(VOID *map, UINTN *bytes, UINTN desc_size)

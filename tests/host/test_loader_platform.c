@@ -870,6 +870,18 @@ static void test_merge_edges(void)
 
 static struct bootinfo lp_bi;
 static uint8_t lp_map_buf[LP_MAP_MAX * 64 + 64 * MMAP_SLACK_DESCRIPTORS + 4096];
+
+/* Points the fake boot services at the hand-over's fakes above and empties the boot information,
+ * its map buffer lp_map_buf: what every run of handover_exit_and_enter starts from. */
+static void lp_ebs_install(void)
+{
+	fake_bs.GetMemoryMap = lp_ebs_get_map;
+	fake_bs.ExitBootServices = lp_ebs_exit;
+	fake_bs.AllocatePages = lp_ebs_alloc_pages;
+	fake_bs.AllocatePool = lp_ebs_alloc_pool;
+	memset(&lp_bi, 0, sizeof(lp_bi));
+	lp_bi.mmap_phys = (UINT64)(UINTN)lp_map_buf;
+}
 static struct {
 	UINTN raw_count, want_count;   /* the firmware's descriptors; those the kernel should get, 0: none */
 	uint8_t want[LP_MAP_MAX * 64];
@@ -906,12 +918,7 @@ static int lp_long_run(void *arg)
 	ebs.bytes = fw_map_bytes;
 	ebs.src = lp_gen.map;
 	ebs.stride = lp_gen.stride;
-	fake_bs.GetMemoryMap = lp_ebs_get_map;
-	fake_bs.ExitBootServices = lp_ebs_exit;
-	fake_bs.AllocatePages = lp_ebs_alloc_pages;
-	fake_bs.AllocatePool = lp_ebs_alloc_pool;
-	memset(&lp_bi, 0, sizeof(lp_bi));
-	lp_bi.mmap_phys = (UINT64)(UINTN)lp_map_buf;
+	lp_ebs_install();
 	EFI_STATUS st = handover_exit_and_enter(NULL, &lp_bi, cap, 0x1000, 0xffffffff80000000ULL);
 	if (lp_long.want_count)
 		return 2;
@@ -1003,12 +1010,7 @@ static int lp_ebs_run(void *arg)
 	ebs.stale = lp_cur->stale;
 	ebs.grow = lp_cur->grow;
 	ebs.bytes = lp_cur->start_bytes;
-	fake_bs.GetMemoryMap = lp_ebs_get_map;
-	fake_bs.ExitBootServices = lp_ebs_exit;
-	fake_bs.AllocatePages = lp_ebs_alloc_pages;
-	fake_bs.AllocatePool = lp_ebs_alloc_pool;
-	memset(&lp_bi, 0, sizeof(lp_bi));
-	lp_bi.mmap_phys = (UINT64)(UINTN)lp_map_buf;
+	lp_ebs_install();
 	bool fits = lp_cur->start_bytes + (lp_cur->stale + 1) * lp_cur->grow * 48 <= lp_cur->capacity;
 	EFI_STATUS st = handover_exit_and_enter(NULL, &lp_bi, lp_cur->capacity, 0x1000, 0xffffffff80000000ULL);
 	if (fits && lp_cur->stale < EXIT_ATTEMPTS)
