@@ -40,9 +40,9 @@ static BOOLEAN platform_format_linear(EFI_GRAPHICS_PIXEL_FORMAT format)
 }
 
 /*
- * The GOP to describe, from every handle carrying the protocol (as Linux's EFI boot code does,
- * drivers/firmware/efi/libstub/gop.c find_gop): behind EDK's console splitter the first GOP is
- * often its virtual one, PixelBltOnly when two or more physical GOPs exist. Skips the GOPs without a linear framebuffer and those whose
+ * The GOP to describe, from every handle carrying the protocol (as Linux's EFI boot code does in
+ * its find_gop): behind EDK's console splitter the first GOP is often its virtual one, PixelBltOnly
+ * when two or more physical GOPs exist. Skips the GOPs without a linear framebuffer and those whose
  * mode information cannot be read; of the rest, the first whose handle carries the ConsoleOut
  * device protocol (the screen the firmware's console is on), else the first. NULL when none is
  * left; *c says what was seen. Frees the handle buffer.
