@@ -213,10 +213,14 @@ static const char *const vm_cache_names[PT_CACHE_TYPES] = { "WB", "WT", "UC-", "
 
 void vm_report_cpu_limits(void)
 {
+	const char *xd = cpu_xd_text();
+
 	if (!cpu_feat.nx)
-		kprintf("vm: NOTE: this CPU has no NX (absent, or Execute Disable turned off in the firmware setup): "
-			"every mapped page is executable, data and stacks included; W^X holds for writability only "
-			"(code stays read-only)\n");
+		kprintf("vm: NOTE: this CPU has no NX (%s): every mapped page is executable, data and stacks included; "
+			"W^X holds for writability only (code stays read-only)\n",
+			xd ? xd : "absent, or Execute Disable turned off in the firmware setup");
+	else if (xd)
+		kprintf("vm: NOTE: %s: NX is enforced\n", xd);
 	if (cpu_feat.pat)
 		return;
 	kprintf("vm: NOTE: this CPU has no PAT: page tables select only WB, WT, UC-, UC;");

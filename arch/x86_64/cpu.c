@@ -18,6 +18,8 @@ struct cpu_features cpu_feat;
 #define CPUIDX1_EDX_NX   (1u << 20)
 #define CPUIDX1_EDX_1G   (1u << 26)
 
+#define CPUID_VENDOR_INTEL "GenuineIntel"
+
 #define CPUID_BRAND_FIRST 0x80000002u
 #define CPUID_BRAND_LEAVES 3
 
@@ -39,7 +41,36 @@ static void cpu_read_brand(uint32_t max_ext)
 	cpu_feat.brand[i] = 0;
 }
 
-/* Fills cpu_feat from CPUID. */
+/* Clears this Intel CPU's XD Bit Disable when set; CPU_XD_STUCK when the write did not take. */
+enum cpu_xd cpu_xd_enable(void)
+{
+	uint64_t misc = rdmsr(MSR_MISC_ENABLE);
+
+	if (!(misc & MISC_ENABLE_XD_DISABLE))
+		return CPU_XD_CLEAR;
+	wrmsr(MSR_MISC_ENABLE, misc & ~MISC_ENABLE_XD_DISABLE);
+	return rdmsr(MSR_MISC_ENABLE) & MISC_ENABLE_XD_DISABLE ? CPU_XD_STUCK : CPU_XD_REENABLED;
+}
+
+/* What the notes say about XD Bit Disable (cpu_feat.xd and nx), or NULL. */
+const char *cpu_xd_text(void)
+{
+	switch (cpu_feat.xd) {
+	case CPU_XD_REENABLED:
+		return cpu_feat.nx ? "Execute Disable was turned off in the firmware setup (IA32_MISC_ENABLE XD Bit "
+				     "Disable); the kernel turned it back on, on every CPU" :
+				     "IA32_MISC_ENABLE XD Bit Disable was set and the kernel cleared it, yet CPUID "
+				     "reports no NX";
+	case CPU_XD_STUCK:
+		return "Execute Disable is turned off in the firmware setup (IA32_MISC_ENABLE XD Bit Disable) and "
+		       "stayed off when the kernel wrote the bit clear";
+	default:
+		return NULL;
+	}
+}
+
+/* Fills cpu_feat from CPUID; on an Intel CPU, XD Bit Disable is cleared before leaf 0x80000001
+ * is read, so nx is what the CPU has once Execute Disable is back on. */
 void cpu_detect(void)
 {
 	uint32_t r[4];
@@ -59,6 +90,9 @@ void cpu_detect(void)
 		cpu_feat.mce = r[3] & CPUID1_EDX_MCE;
 		cpu_feat.mtrr = r[3] & CPUID1_EDX_MTRR;
 	}
+	cpu_feat.xd = CPU_XD_NO_MSR;
+	if (max_leaf >= 1 && memcmp(cpu_feat.vendor, CPUID_VENDOR_INTEL, sizeof(cpu_feat.vendor)) == 0)
+		cpu_feat.xd = cpu_xd_enable();
 	if (max_leaf >= 7) {
 		cpuid(7, 0, r);
 		cpu_feat.smep = r[1] & CPUID7_EBX_SMEP;
@@ -209,4 +243,6 @@ void cpu_print_features(void)
 		(unsigned long long)cpu_efer_value());
 	kprintf("cpu: \"%s\", boot CPU APIC id %u\n", cpu_feat.brand, cpu_feat.apic_id);
 	kprintf("cpu: direct map uses %s pages\n", cpu_feat.page1g ? "1 GiB" : "2 MiB");
+	if (cpu_xd_text())
+		kprintf("cpu: %s\n", cpu_xd_text());
 }

@@ -12,9 +12,21 @@
 #define MTRR_FIXED_COUNT 11          /* fixed-range MSRs: 0x250, 0x258, 0x259, 0x268..0x26F */
 #define MTRR_VAR_MAX  32             /* variable ranges the kernel copies (MTRRcap allows 255) */
 
+/*
+ * Intel's XD Bit Disable (IA32_MISC_ENABLE bit 34), which firmware setup can set to turn Execute
+ * Disable off: CPUID then reports no NX. What cpu_detect found on the boot CPU, and did about it.
+ */
+enum cpu_xd {
+	CPU_XD_NO_MSR,               /* not GenuineIntel, or no CPUID leaf 1: the MSR is never touched */
+	CPU_XD_CLEAR,                /* Intel, the bit clear: nothing to do */
+	CPU_XD_REENABLED,            /* the firmware had set it; the kernel cleared it */
+	CPU_XD_STUCK,                /* the firmware had set it and it stayed set when written clear */
+};
+
 /* CPU features the kernel decides on (CPUID), filled by cpu_detect. */
 struct cpu_features {
 	bool nx, page1g, pcid, invpcid, smep, smap, pat, pge;
+	enum cpu_xd xd;              /* nx is read after this: with the bit cleared where it cleared */
 	bool x2apic, mce, mtrr;      /* CPUID 1: ECX[21], EDX[7], EDX[12] */
 	uint32_t max_phys_bits;
 	char vendor[13];
@@ -23,8 +35,15 @@ struct cpu_features {
 };
 extern struct cpu_features cpu_feat;
 
-/* Fills cpu_feat from CPUID. */
+/* Fills cpu_feat from CPUID, on an Intel CPU after turning Execute Disable back on (cpu_xd_enable). */
 void cpu_detect(void);
+/* On an Intel CPU (the caller checks: the MSR #GPs elsewhere), clears XD Bit Disable in this CPU's
+ * IA32_MISC_ENABLE when set, every other bit kept, as Linux's verify_cpu.S does on every CPU;
+ * returns what it found (CPU_XD_CLEAR, CPU_XD_REENABLED or CPU_XD_STUCK). */
+enum cpu_xd cpu_xd_enable(void);
+/* A sentence on XD Bit Disable for the notes on serial and screen, or NULL when the firmware left
+ * it clear (or the CPU is not Intel): that the kernel turned Execute Disable back on, or could not. */
+const char *cpu_xd_text(void);
 /* The control state every CPU runs with, computed from cpu_feat: never a feature the CPU lacks. */
 uint64_t cpu_cr0_value(void);
 uint64_t cpu_cr4_value(void);

@@ -39,17 +39,22 @@ struct smp_tramp_data {
 	uint32_t cr3;             /* the start-up tables (below 4 GiB) */
 	uint32_t efer;            /* EFER bits the trampoline sets: LME, NXE */
 	uint32_t cr0;             /* the kernel's CR0 */
-	uint32_t pad3;
+	uint32_t flags;           /* SMP_TRAMP_CLEAR_XD */
 	uint64_t stack;           /* the AP's stack top */
 	uint64_t percpu;          /* its struct percpu: smp_ap_main's argument */
 	uint64_t entry;           /* smp_ap_main, or the no-answer loop of a test */
 	uint64_t lapic;           /* LAPIC_VA in xAPIC mode (the AP reads its id there), else 0 */
 	volatile uint32_t apic_id; /* the CPU the block is for: SMP_TRAMP_NOBODY while it is filled */
 	volatile uint32_t seen_id; /* the id of a CPU that ran the block meant for another one */
+	volatile uint32_t no_nx;  /* 1 from a CPU that halted for want of NX while efer has NXE */
+	uint32_t pad3;
 	uint32_t off_pm32, off_lm64, off_gdt, pad4; /* code offsets in the page (read-only) */
 } __attribute__((packed));
 
 #define SMP_TRAMP_NOBODY APIC_X2APIC_BROADCAST    /* an id no CPU has */
+/* flags: the boot CPU is Intel (cpu_feat.xd): each AP clears XD Bit Disable in its own
+ * IA32_MISC_ENABLE before it sets EFER.NXE, as cpu_detect did on the boot CPU. */
+#define SMP_TRAMP_CLEAR_XD 1u
 
 extern const uint8_t smp_tramp_start[], smp_tramp_end[], smp_tramp_data[];
 
@@ -79,6 +84,8 @@ const char *smp_step_text(int step)
 	case SMP_STEP_ANSWER: return "no answer to INIT-SIPI-SIPI in time";
 	case SMP_STEP_SETUP: return "answered, then not online in time";
 	case SMP_STEP_IDENTITY: return "answered with another APIC id";
+	case SMP_STEP_NO_NX: return "a CPU in the start-up code found no NX in its CPUID (absent, or Execute Disable "
+				    "off and XD Bit Disable stuck) while the boot CPU uses NX, and halted";
 	default: return "?";
 	}
 }
@@ -431,6 +438,7 @@ static void smp_tramp_fill(struct percpu *pc, bool no_answer)
 	 * stores in order anyway: it binds the compiler). */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	d->seen_id = SMP_TRAMP_NOBODY;
+	d->no_nx = 0;
 	for (int i = SMP_PML4_KERNEL_HALF; i < ARCH_PT_ENTRIES; i++)
 		pml4[i] = kpml4[i];
 	d->pm_off = (uint32_t)smp_tramp_pa + d->off_pm32;
@@ -439,6 +447,7 @@ static void smp_tramp_fill(struct percpu *pc, bool no_answer)
 	d->cr3 = (uint32_t)smp_tables[0];
 	d->efer = (uint32_t)(EFER_LME | (cpu_feat.nx ? EFER_NXE : 0));
 	d->cr0 = (uint32_t)cpu_cr0_value();
+	d->flags = cpu_feat.xd != CPU_XD_NO_MSR ? SMP_TRAMP_CLEAR_XD : 0;
 	d->stack = pc->stack_top;
 	d->percpu = (uint64_t)pc;
 	d->entry = no_answer ? (uint64_t)smp_ap_no_answer : (uint64_t)smp_ap_main;
@@ -585,6 +594,8 @@ static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t ans
 			return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_SIPI, answer_us));
 		st = smp_wait_state(pc, PERCPU_STARTING, sipi == 0 ? SMP_SIPI_DELAY_US : answer_us);
 	}
+	if (st == PERCPU_STARTING && smp_tramp_block()->no_nx)   /* halted before setting EFER.NXE */
+		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_NO_NX, answer_us));
 	if (st == PERCPU_STARTING && smp_tramp_block()->seen_id != SMP_TRAMP_NOBODY) {
 		/* A CPU ran the trampoline, found another id than pc's and halted (trampoline.asm). */
 		pc->apic_id_seen = smp_tramp_block()->seen_id;

@@ -55,6 +55,7 @@ enum smp_step {
 	SMP_STEP_ANSWER,          /* no answer after INIT-SIPI-SIPI */
 	SMP_STEP_SETUP,           /* answered, then not online in time */
 	SMP_STEP_IDENTITY,        /* answered with another APIC id than the one it was sent to */
+	SMP_STEP_NO_NX,           /* the boot CPU uses NX and this one's CPUID shows none (trampoline.asm) */
 	SMP_STEP_COUNT
 };
 

@@ -4,12 +4,16 @@
 ; as the vector. The AP starts here in real mode with CS = page >> 4, IP = 0, and goes:
 ;   real mode -> lgdt (this page's GDT) -> protected mode (flat 32-bit)
 ;   -> CR4.PAE, CR3 = the start-up tables (below 4 GiB: the page identity-mapped, the kernel's
-;      upper half shared), EFER.LME (and NXE when the CPU has NX, before any entry with bit 63
-;      is used), CR0 = the kernel's CR0 (paging on, caches on) -> compatibility mode
+;      upper half shared), on an Intel boot CPU (TRAMP_CLEAR_XD) XD Bit Disable cleared in this
+;      CPU's IA32_MISC_ENABLE (with it set, CPUID hides NX and setting EFER.NXE is a #GP: a triple
+;      fault here), EFER.LME (and NXE when the boot CPU uses NX, before any entry with bit 63 is
+;      used; a CPU whose CPUID then still shows no NX writes td_no_nx and halts instead),
+;      CR0 = the kernel's CR0 (paging on, caches on) -> compatibility mode
 ;   -> far jump to 64-bit code -> who am I? -> the AP's stack, smp_ap_main(percpu) in the higher half.
 ; The data block is shared by every start: a CPU given up on earlier may run this page late, after
 ; the block was filled for the next CPU. So before it touches anything of the block's CPU (its
-; stack, its per-CPU state) the AP reads its own APIC id and halts, writing only td_seen_id, unless
+; stack, its per-CPU state) the AP reads its own APIC id and halts, writing only td_seen_id (or
+; td_no_nx, before its id is known), unless
 ; it is the CPU the block names (td_apic_id); it reads the id again after the stack and entry, so a
 ; block refilled meanwhile (smp.c writes SMP_TRAMP_NOBODY first and the id last) is not mixed with
 ; the old one. Its id: the x2APIC ID MSR in x2APIC mode; the xAPIC ID register through the page
@@ -37,6 +41,12 @@ default abs
 %define APIC_ID_SHIFT  24
 %define CPUID_TOPOLOGY 0x0B          ; EDX: the x2APIC id; EBX 0 at level 0: leaf absent
 %define CPUID1_ID_SHIFT 24           ; CPUID.1:EBX[31:24], the initial APIC id
+%define TRAMP_CLEAR_XD 1             ; td_flags: the boot CPU is Intel, clear XD Bit Disable (smp.c)
+%define MSR_MISC_ENABLE 0x1A0        ; IA32_MISC_ENABLE (Intel only: a #GP on AMD)
+%define MISC_ENABLE_XD_DISABLE_HI (1 << 2) ; its bit 34, XD Bit Disable, in EDX of rdmsr/wrmsr
+%define EFER_NXE     (1 << 11)
+%define CPUID_EXT_FEATURES 0x80000001 ; EDX bit 20: NX (every CPU with long mode has this leaf)
+%define CPUIDX1_EDX_NX (1 << 20)
 
 section .rodata
 global smp_tramp_start, smp_tramp_end, smp_tramp_data
@@ -68,6 +78,29 @@ tramp_pm32:
 	mov cr4, eax
 	mov eax, [ebx + OFF(td_cr3)]
 	mov cr3, eax
+	mov esi, ebx                    ; CPUID overwrites EBX
+	test dword [esi + OFF(td_flags)], TRAMP_CLEAR_XD
+	jz .xd_done
+	mov ecx, MSR_MISC_ENABLE
+	rdmsr
+	test edx, MISC_ENABLE_XD_DISABLE_HI
+	jz .xd_done
+	and edx, ~MISC_ENABLE_XD_DISABLE_HI ; every other bit as it was
+	wrmsr
+.xd_done:
+	test dword [esi + OFF(td_efer)], EFER_NXE
+	jz .nx_done
+	mov eax, CPUID_EXT_FEATURES
+	cpuid
+	test edx, CPUIDX1_EDX_NX
+	jnz .nx_done
+	mov dword [esi + OFF(td_no_nx)], 1 ; NXE would #GP: say so and halt (smp.c reports it)
+.no_nx:
+	cli
+	hlt
+	jmp .no_nx
+.nx_done:
+	mov ebx, esi
 	mov ecx, MSR_EFER
 	rdmsr
 	or eax, [ebx + OFF(td_efer)]   ; LME, and NXE when the CPU has NX
@@ -155,12 +188,14 @@ td_gdtr:    dw tramp_gdt_end - tramp_gdt - 1
 td_cr3:     dd 0
 td_efer:    dd 0
 td_cr0:     dd 0
-td_pad:     dd 0
+td_flags:   dd 0                    ; TRAMP_CLEAR_XD
 td_stack:   dq 0
 td_percpu:  dq 0
 td_entry:   dq 0
 td_lapic:   dq 0                    ; the xAPIC page's kernel address, 0 in x2APIC mode
 td_apic_id: dd 0                    ; the APIC id of the CPU this block is filled for
 td_seen_id: dd 0                    ; written by a CPU that found the block naming another
+td_no_nx:   dd 0                    ; 1 written by a CPU without NX when td_efer has NXE
+td_pad:     dd 0
 td_offsets: dd OFF(tramp_pm32), OFF(tramp_lm64), OFF(tramp_gdt), 0
 smp_tramp_end:
