@@ -12,6 +12,10 @@
  *    child process, so UBSan's abort there is that width's failure, not the harness's).
  *  - cpu_detect (arch/x86_64/cpu.c) on generated CPUID tables: features only from leaves the CPU
  *    reports, MAXPHYADDR 36 without leaf 0x80000008, the brand printable (passes).
+ *  - cpu_detect on Intel CPUs whose firmware set XD Bit Disable (IA32_MISC_ENABLE bit 34, which
+ *    the fake CPU makes hide CPUID's NX as the hardware does): the bit cleared, every other one
+ *    kept, NX and EFER.NXE back; a locked bit leaves NX off and says so; the MSR never read or
+ *    written on another vendor (a #GP there) or without CPUID leaf 1 (counted accesses).
  *  - The PIT and PM-timer calibration (arch/x86_64/tsc.c) against a simulated TSC, PIT and PM
  *    timer: generated TSC frequencies are measured within 1%; a dead PIT falls back to the PM
  *    timer; garbage timers (stuck, all-ones, random) give 0, never a division by zero. A dead
@@ -36,13 +40,34 @@ static uint32_t r3_cpuid1_edx;
 static uint64_t r3_tsc;                  /* the simulated TSC */
 static uint32_t r3_lapic_page[1024] __attribute__((aligned(4096)));
 
-static uint64_t r3_rdmsr(uint32_t msr) { return msr == MSR_APIC_BASE ? r3_msr_apic_base : 0; }
+/* IA32_MISC_ENABLE: on an Intel CPU (intel) its XD Bit Disable hides CPUID's NX, as the hardware
+ * does; locked keeps that bit as it is whatever is written (firmware that locks it); reads and
+ * writes are counted (on another vendor the MSR does not exist: any access would be a #GP). */
+static struct {
+	bool intel, locked;
+	uint64_t value;
+	unsigned reads, writes;
+} r3_misc;
+
+static uint64_t r3_rdmsr(uint32_t msr)
+{
+	if (msr == MSR_MISC_ENABLE) {
+		r3_misc.reads++;
+		return r3_misc.value;
+	}
+	return msr == MSR_APIC_BASE ? r3_msr_apic_base : 0;
+}
 static void r3_wrmsr(uint32_t msr, uint64_t v)
 {
 	if (msr == MSR_APIC_BASE)
 		r3_msr_apic_base = v;
+	if (msr == MSR_MISC_ENABLE) {
+		r3_misc.writes++;
+		r3_misc.value = r3_misc.locked ? (v & ~MISC_ENABLE_XD_DISABLE) | (r3_misc.value & MISC_ENABLE_XD_DISABLE) : v;
+	}
 }
-/* CPUID: a test's table when it sets one (leaf -> EAX..EDX), else leaf 1's EDX alone. */
+/* CPUID: a test's table when it sets one (leaf -> EAX..EDX), else leaf 1's EDX alone; leaf
+ * 0x80000001's NX (EDX bit 20) hidden while an Intel CPU's XD Bit Disable is set. */
 static void (*r3_cpuid_table)(uint32_t leaf, uint32_t r[4]);
 static void r3_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
@@ -51,6 +76,8 @@ static void r3_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 	r[3] = leaf == 1 ? r3_cpuid1_edx : 0;
 	if (r3_cpuid_table)
 		r3_cpuid_table(leaf, r);
+	if (leaf == 0x80000001u && r3_misc.intel && (r3_misc.value & MISC_ENABLE_XD_DISABLE))
+		r[3] &= ~(1u << 20);
 }
 
 /* The timers: a PIT channel 2 whose OUT2 rises pit_ticks PIT periods after its count is loaded,
@@ -727,6 +754,89 @@ static void test_tsc_pm_held_up_resampled(void)
 	   n, right, single_right);
 }
 
+/* ---------------------------------------------------------------- XD Bit Disable */
+
+/*
+ * cpu_detect on 6000 generated CPUs: vendor Intel, AMD or another (Intel's string with one bit
+ * flipped); highest basic leaf 0, 1 or more; leaf 0x80000001 absent (no extended leaves, or only
+ * 0x80000000) or present, with NX or without; IA32_MISC_ENABLE random, XD Bit Disable set or clear,
+ * locked or not. nx and EFER are what the CPU shows once the bit is cleared where it clears (the
+ * fake hides NX while it is set, as the hardware does), cpu_feat.xd and the note say what
+ * happened; the MSR is read or written only on an Intel CPU with leaf 1, written once and only to
+ * clear that bit, every other bit kept.
+ */
+static void test_cpu_detect_xd_disable_generated(void)
+{
+	uint64_t rng = 0x8D15AB1EULL;
+	unsigned bad = 0, bad_access = 0, bad_bits = 0, n = 6000, outcome[4] = { 0 }, restored = 0;
+
+	r3_cpuid_table = r3_gen_cpuid;
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t *w = &gen.basic[0][0];
+		for (size_t i = 0; i < sizeof(gen.basic) / 4 + sizeof(gen.ext) / 4; i++)
+			w[i] = (uint32_t)test_rng_next(&rng);
+		unsigned v = k % 3;   /* 0 Intel, 1 AMD, 2 Intel's string with one bit flipped */
+		const uint32_t *vendor = v == 1 ? r3_amd : r3_intel;
+		gen.basic[0][1] = vendor[0];
+		gen.basic[0][3] = vendor[1];
+		gen.basic[0][2] = vendor[2];
+		if (v == 2)
+			gen.basic[0][1 + test_rng_next(&rng) % 3] ^= 1u << (test_rng_next(&rng) % 32);
+		switch (test_rng_next(&rng) % 4) {
+		case 0: gen.max_basic = 0; break;
+		case 1: gen.max_basic = 1; break;
+		default: gen.max_basic = 2 + (uint32_t)(test_rng_next(&rng) % 0x1F); break;
+		}
+		switch (test_rng_next(&rng) % 4) {
+		case 0: gen.max_ext = (uint32_t)test_rng_next(&rng) % 0x20; break;   /* no extended leaves */
+		case 1: gen.max_ext = 0x80000000u; break;                           /* no leaf 0x80000001 */
+		default: gen.max_ext = 0x80000001u + (uint32_t)(test_rng_next(&rng) % 8); break;
+		}
+		bool has_nx = test_rng_next(&rng) & 1;
+		gen.ext[1][3] = has_nx ? gen.ext[1][3] | (1u << 20) : gen.ext[1][3] & ~(1u << 20);
+		uint64_t before = test_rng_next(&rng);
+		before = test_rng_next(&rng) & 1 ? before | MISC_ENABLE_XD_DISABLE : before & ~MISC_ENABLE_XD_DISABLE;
+		r3_misc.intel = v == 0;
+		r3_misc.locked = test_rng_next(&rng) % 4 == 0;
+		r3_misc.value = before;
+		r3_misc.reads = r3_misc.writes = 0;
+		memset(&cpu_feat, 0, sizeof(cpu_feat));
+		cpu_detect();
+
+		bool touch = v == 0 && gen.max_basic >= 1, set = before & MISC_ENABLE_XD_DISABLE;
+		bool cleared = touch && set && !r3_misc.locked, ext1 = gen.max_ext >= 0x80000001u;
+		bool want_nx = ext1 && has_nx && !(v == 0 && set && !cleared);
+		enum cpu_xd want_xd = !touch ? CPU_XD_NO_MSR : !set ? CPU_XD_CLEAR : cleared ? CPU_XD_REENABLED : CPU_XD_STUCK;
+		outcome[want_xd]++;
+		restored += cleared && want_nx;
+		if ((cpu_feat.nx != want_nx || cpu_efer_value() != (EFER_LME | EFER_LMA | (want_nx ? EFER_NXE : 0)) ||
+		     cpu_feat.xd != want_xd || (cpu_xd_text() != NULL) != (want_xd >= CPU_XD_REENABLED)) && bad++ < 3)
+			printf("#   CPU %u: vendor %u, max leaf %u, max extended 0x%x, NX %d, MISC_ENABLE 0x%llx%s: nx %d, "
+			       "xd %d (want nx %d, xd %d)\n", k, v, gen.max_basic, gen.max_ext, has_nx,
+			       (unsigned long long)before, r3_misc.locked ? " locked" : "", cpu_feat.nx, cpu_feat.xd,
+			       want_nx, want_xd);
+		if (!touch && r3_misc.reads + r3_misc.writes && bad_access++ < 3)
+			printf("#   CPU %u: vendor %u, max leaf %u: IA32_MISC_ENABLE read %u and written %u times\n", k, v,
+			       gen.max_basic, r3_misc.reads, r3_misc.writes);
+		if (touch && (r3_misc.reads == 0 || r3_misc.writes != (set ? 1u : 0u) ||
+			      r3_misc.value != (cleared ? before & ~MISC_ENABLE_XD_DISABLE : before)) && bad_bits++ < 3)
+			printf("#   CPU %u: MISC_ENABLE 0x%llx%s became 0x%llx after %u reads, %u writes\n", k,
+			       (unsigned long long)before, r3_misc.locked ? " locked" : "", (unsigned long long)r3_misc.value,
+			       r3_misc.reads, r3_misc.writes);
+	}
+	r3_cpuid_table = NULL;
+	r3_misc.intel = false;
+	ok(bad == 0 && restored > n / 50 && outcome[CPU_XD_STUCK] > n / 50 && outcome[CPU_XD_CLEAR] > n / 50,
+	   "cpu_detect on %u generated CPUs (Intel, AMD, other; max leaf 0, 1, more; leaf 0x80000001 absent or present, "
+	   "NX or not; XD Bit Disable set or clear, locked or not): nx, EFER, cpu_feat.xd and the note as the CPU is "
+	   "once the bit is cleared where it clears (%u wrong; NX turned back on %u times, %u stuck, %u clear, "
+	   "%u MSR untouched)", n, bad, restored, outcome[CPU_XD_STUCK], outcome[CPU_XD_CLEAR], outcome[CPU_XD_NO_MSR]);
+	ok(bad_access == 0, "IA32_MISC_ENABLE is never read or written unless the vendor is GenuineIntel and CPUID "
+	   "leaf 1 exists (%u CPUs wrong)", bad_access);
+	ok(bad_bits == 0, "on Intel it is read, written once only when XD Bit Disable is set, with every other bit "
+	   "as it was (%u CPUs wrong)", bad_bits);
+}
+
 int main(void)
 {
 	test_apic_page_any_cpuid_width();
@@ -739,5 +849,6 @@ int main(void)
 	test_tsc_pit_overruled_by_reference();
 	test_tsc_pm_held_up_resampled();
 	test_tsc_cpuid_generated();
+	test_cpu_detect_xd_disable_generated();
 	return tap_done();
 }
