@@ -39,7 +39,7 @@ struct smp_tramp_data {
 	uint32_t cr3;             /* the start-up tables (below 4 GiB) */
 	uint32_t efer;            /* EFER bits the trampoline sets: LME, NXE */
 	uint32_t cr0;             /* the kernel's CR0 */
-	uint32_t flags;           /* SMP_TRAMP_CLEAR_XD */
+	uint32_t flags;           /* SMP_TRAMP_CLEAR_XD, SMP_TRAMP_INJECT_NO_NX */
 	uint64_t stack;           /* the AP's stack top */
 	uint64_t percpu;          /* its struct percpu: smp_ap_main's argument */
 	uint64_t entry;           /* smp_ap_main, or the no-answer loop of a test */
@@ -55,6 +55,8 @@ struct smp_tramp_data {
 /* flags: the boot CPU is Intel (cpu_feat.xd): each AP clears XD Bit Disable in its own
  * IA32_MISC_ENABLE before it sets EFER.NXE, as cpu_detect did on the boot CPU. */
 #define SMP_TRAMP_CLEAR_XD 1u
+/* flags: SMP_INJECT_NO_NX, the AP takes the path of a CPU without NX (a test's). */
+#define SMP_TRAMP_INJECT_NO_NX 2u
 
 extern const uint8_t smp_tramp_start[], smp_tramp_end[], smp_tramp_data[];
 
@@ -423,11 +425,12 @@ static struct smp_tramp_data *smp_tramp_block(void)
 }
 
 /*
- * Fills the trampoline's data block for starting pc (entry: smp_ap_main or the no-answer loop) and
+ * Fills the trampoline's data block for starting pc with inject (entry: smp_ap_main or the
+ * no-answer loop; the no-NX path taken whatever CPUID says) and
  * refreshes the start-up PML4's copy of the kernel's upper half. The block names nobody while it
  * is written and pc's APIC id last, so a late CPU reading it meanwhile halts (trampoline.asm).
  */
-static void smp_tramp_fill(struct percpu *pc, bool no_answer)
+static void smp_tramp_fill(struct percpu *pc, enum smp_inject inject)
 {
 	const uint64_t *kpml4 = arch_phys_to_virt(smp_ops->root());
 	uint64_t *pml4 = arch_phys_to_virt(smp_tables[0]);
@@ -447,10 +450,11 @@ static void smp_tramp_fill(struct percpu *pc, bool no_answer)
 	d->cr3 = (uint32_t)smp_tables[0];
 	d->efer = (uint32_t)(EFER_LME | (cpu_feat.nx ? EFER_NXE : 0));
 	d->cr0 = (uint32_t)cpu_cr0_value();
-	d->flags = cpu_feat.xd != CPU_XD_NO_MSR ? SMP_TRAMP_CLEAR_XD : 0;
+	d->flags = (cpu_feat.xd != CPU_XD_NO_MSR ? SMP_TRAMP_CLEAR_XD : 0) |
+		   (inject == SMP_INJECT_NO_NX ? SMP_TRAMP_INJECT_NO_NX : 0);
 	d->stack = pc->stack_top;
 	d->percpu = (uint64_t)pc;
-	d->entry = no_answer ? (uint64_t)smp_ap_no_answer : (uint64_t)smp_ap_main;
+	d->entry = inject == SMP_INJECT_NO_ANSWER ? (uint64_t)smp_ap_no_answer : (uint64_t)smp_ap_main;
 	d->lapic = apic_x2apic() ? 0 : LAPIC_VA;
 	__atomic_store_n(&d->apic_id, pc->apic_id, __ATOMIC_RELEASE);
 }
@@ -583,7 +587,7 @@ static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t ans
 
 	KASSERT(this_cpu() == &percpu_boot, "CPUs are started by the boot CPU, one at a time");
 	KASSERT(vector, "trampoline page 0x%llx", (unsigned long long)smp_tramp_pa);
-	smp_tramp_fill(pc, inject == SMP_INJECT_NO_ANSWER);
+	smp_tramp_fill(pc, inject);
 	pc->inject = inject;
 	__atomic_store_n(&pc->state, PERCPU_STARTING, __ATOMIC_RELEASE);
 	if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_INIT, 0)))
@@ -714,7 +718,7 @@ int smp_start_late(unsigned late, unsigned next, uint64_t wait_us, uint32_t *nex
 	if (!lp || !np || late == next || late == 0 || next == 0 || lp->state != PERCPU_PARKED ||
 	    np->state != PERCPU_PARKED || !smp_tramp_ready || !vector)
 		return -1;
-	smp_tramp_fill(np, false);
+	smp_tramp_fill(np, SMP_INJECT_NONE);
 	np->inject = SMP_INJECT_NONE;
 	__atomic_store_n(&np->state, PERCPU_STARTING, __ATOMIC_RELEASE);
 	apic_send(lp->apic_id, apic_icr_low(APIC_DM_INIT, 0));

@@ -67,6 +67,8 @@ enum smp_inject {
 	SMP_INJECT_STALE_TLB,     /* after loading the kernel's tables the AP reads percpu.inject_va,
 				   * then stores inject_pte_new at inject_pte (its PTE): a translation
 				   * cached before the join that its join must flush */
+	SMP_INJECT_NO_NX,         /* the trampoline acts as on a CPU whose CPUID shows no NX while the
+				   * boot CPU uses it: it writes the block's no_nx and halts */
 };
 
 /* Registers the kernel's services the bring-up calls up to (smp_ops.h); once, before anything

@@ -42,6 +42,7 @@ default abs
 %define CPUID_TOPOLOGY 0x0B          ; EDX: the x2APIC id; EBX 0 at level 0: leaf absent
 %define CPUID1_ID_SHIFT 24           ; CPUID.1:EBX[31:24], the initial APIC id
 %define TRAMP_CLEAR_XD 1             ; td_flags: the boot CPU is Intel, clear XD Bit Disable (smp.c)
+%define TRAMP_INJECT_NO_NX 2         ; td_flags: a test's, take the path of a CPU without NX
 %define MSR_MISC_ENABLE 0x1A0        ; IA32_MISC_ENABLE (Intel only: a #GP on AMD)
 %define MISC_ENABLE_XD_DISABLE_HI (1 << 2) ; its bit 34, XD Bit Disable, in EDX of rdmsr/wrmsr
 %define EFER_NXE     (1 << 11)
@@ -88,12 +89,15 @@ tramp_pm32:
 	and edx, ~MISC_ENABLE_XD_DISABLE_HI ; every other bit as it was
 	wrmsr
 .xd_done:
+	test dword [esi + OFF(td_flags)], TRAMP_INJECT_NO_NX
+	jnz .nx_missing
 	test dword [esi + OFF(td_efer)], EFER_NXE
 	jz .nx_done
 	mov eax, CPUID_EXT_FEATURES
 	cpuid
 	test edx, CPUIDX1_EDX_NX
 	jnz .nx_done
+.nx_missing:
 	mov dword [esi + OFF(td_no_nx)], 1 ; NXE would #GP: say so and halt (smp.c reports it)
 .no_nx:
 	cli
@@ -188,7 +192,7 @@ td_gdtr:    dw tramp_gdt_end - tramp_gdt - 1
 td_cr3:     dd 0
 td_efer:    dd 0
 td_cr0:     dd 0
-td_flags:   dd 0                    ; TRAMP_CLEAR_XD
+td_flags:   dd 0                    ; TRAMP_CLEAR_XD, TRAMP_INJECT_NO_NX
 td_stack:   dq 0
 td_percpu:  dq 0
 td_entry:   dq 0

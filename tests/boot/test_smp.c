@@ -724,8 +724,9 @@ KTEST(smp_cpu_that_does_not_answer_is_reported_and_skipped)
 	KEXPECT_EQ(smp_call(index, test_mark, NULL), (uint64_t)-1, "the skipped index takes no call");
 }
 
-/* An AP parked, started with a trampoline that never answers, then with a setup that stalls:
- * each reported at its step and parked; then started for real, it takes calls again. */
+/* An AP parked, started with a trampoline that never answers, then with a setup that stalls, then
+ * taking the trampoline's path of a CPU without NX (it halts before its EFER write): each reported
+ * at its step and parked; then started for real, it takes calls again. */
 KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 {
 	cpumask_t aps = test_aps(), online = smp_online_mask();
@@ -739,6 +740,8 @@ KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_NO_ANSWER, TEST_START_WAIT_US), SMP_STEP_ANSWER);
 	KEXPECT_EQ(percpu_of[cpu]->state, PERCPU_PARKED);
 	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_STALL_SETUP, TEST_START_WAIT_US), SMP_STEP_SETUP);
+	KEXPECT_EQ(percpu_of[cpu]->state, PERCPU_PARKED);
+	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_NO_NX, TEST_START_WAIT_US), SMP_STEP_NO_NX);
 	KEXPECT_EQ(percpu_of[cpu]->state, PERCPU_PARKED);
 	KEXPECT(!(smp_online_mask() & (1ULL << cpu)), "still offline");
 	KEXPECT_EQ(smp_restart(0, SMP_INJECT_NONE, TEST_START_WAIT_US), (uint64_t)-1, "the boot CPU is not restarted");
