@@ -107,7 +107,7 @@ tramp_pm32:
 	mov ebx, esi
 	mov ecx, MSR_EFER
 	rdmsr
-	or eax, [ebx + OFF(td_efer)]   ; LME, and NXE when the CPU has NX
+	or eax, [ebx + OFF(td_efer)]   ; LME, and NXE when the boot CPU uses NX
 	wrmsr
 	mov eax, [ebx + OFF(td_cr0)]   ; the kernel's CR0: PG turns long mode on
 	mov cr0, eax
@@ -199,7 +199,7 @@ td_entry:   dq 0
 td_lapic:   dq 0                    ; the xAPIC page's kernel address, 0 in x2APIC mode
 td_apic_id: dd 0                    ; the APIC id of the CPU this block is filled for
 td_seen_id: dd 0                    ; written by a CPU that found the block naming another
-td_no_nx:   dd 0                    ; 1 written by a CPU without NX when td_efer has NXE
+td_no_nx:   dd 0                    ; 1 written by a CPU without NX when td_efer has NXE (or injected)
 td_pad:     dd 0
 td_offsets: dd OFF(tramp_pm32), OFF(tramp_lm64), OFF(tramp_gdt), 0
 smp_tramp_end:
