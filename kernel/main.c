@@ -36,6 +36,26 @@
 
 struct bootinfo kernel_bootinfo;
 struct cmdline kernel_cmdline;
+
+/*
+ * kernel_bootinfo_note: the boot information this kernel takes, as an ELF note for the loader to
+ * read from kernel.elf before ExitBootServices (include/bootinfo.h; linker.ld puts .note.rmkernel
+ * in a PT_NOTE segment inside the read-only one). Laid out as the ELF note format is: namesz,
+ * descsz, type, the name padded to 4 bytes, then the description.
+ */
+static const struct {
+	uint32_t namesz, descsz, type;
+	char name[BOOTINFO_NOTE_NAME_PADDED];
+	struct bootinfo_note desc;
+} kernel_bootinfo_note __attribute__((used, section(".note.rmkernel"), aligned(4))) = {
+	.namesz = sizeof(BOOTINFO_NOTE_NAME),
+	.descsz = sizeof(struct bootinfo_note),
+	.type = BOOTINFO_NOTE_TYPE,
+	.name = BOOTINFO_NOTE_NAME,
+	.desc = { .version = BOOTINFO_VERSION, .size = sizeof(struct bootinfo) },
+};
+_Static_assert(sizeof(kernel_bootinfo_note) == 3 * sizeof(uint32_t) + BOOTINFO_NOTE_NAME_PADDED +
+	       sizeof(struct bootinfo_note), "the note has no padding but the name's");
 size_t kernel_cmdline_screen_bytes;
 static uint8_t kernel_mmap[BOOTINFO_MMAP_MAX_BYTES] __attribute__((aligned(16)));
 /* The loader hands over only maps inside include/bootinfo.h's limits; the copy and the allocator take them all. */
