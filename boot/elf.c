@@ -10,21 +10,22 @@
 /*
  * Prints why a kernel of another build is refused (no boot-information note, or one of another
  * version or size): both sides' boot information, and to copy the loader and the kernel of one
- * build. Before ExitBootServices, so every PC shows it, serial port or not.
+ * build. Before ExitBootServices, so every PC shows it, serial port or not; lines fit 80 columns.
  */
 static void elf_report_other_build(const struct elf_verdict *v)
 {
-	Print(LOADER_TAG L"\\kernel.elf does not fit this loader (\\EFI\\BOOT\\BOOTX64.EFI):\n"
-	      L"        %a.\n", elf_rule_problem(v->rule));
+	Print(LOADER_TAG L"\\kernel.elf does not fit this loader (\\EFI\\BOOT\\BOOTX64.EFI).\n");
 	if (v->rule == ELF_NOTE_VERSION)
-		Print(L"        The kernel takes boot information version %lu, this loader version %d.\n",
-		      v->value, BOOTINFO_VERSION);
+		Print(L"        The kernel takes boot information version %lu, this loader version %d:\n"
+		      L"        they come from different builds.\n", v->value, BOOTINFO_VERSION);
 	else if (v->rule == ELF_NOTE_SIZE)
-		Print(L"        Both use version %d, but the kernel takes %lu bytes, this loader %lu.\n",
-		      BOOTINFO_VERSION, v->value, (UINT64)sizeof(struct bootinfo));
+		Print(L"        The kernel takes %lu bytes of boot information version %d, this loader\n"
+		      L"        %lu: they come from different builds.\n", v->value, BOOTINFO_VERSION,
+		      (UINT64)sizeof(struct bootinfo));
 	else
-		Print(L"        The kernel names no boot information version; this loader's is %d.\n",
-		      BOOTINFO_VERSION);
+		Print(L"        The kernel names no boot information version: it has no rmkernel note\n"
+		      L"        (built before the loader checked it, or not this project's kernel).\n"
+		      L"        This loader hands over version %d.\n", BOOTINFO_VERSION);
 	Print(L"        What to do: %a.\n", elf_rule_remedy(v->rule));
 }
 
@@ -37,7 +38,6 @@ static void elf_report(const struct elf_verdict *v)
 		elf_report_other_build(v);
 		return;
 	}
-
 	Print(LOADER_TAG L"\\kernel.elf is not a kernel this loader can boot: %a",
 	      elf_rule_problem(v->rule));
 	if (v->phdr >= 0 && v->other >= 0)

@@ -99,8 +99,7 @@ typedef struct {
 } Elf64_Phdr;
 
 /* What to do about a kernel of another build than the loader's (the note rules). */
-#define ELF_OTHER_BUILD_REMEDY \
-	"copy BOOTX64.EFI (to \\EFI\\BOOT) and kernel.elf (to the root) from the same build"
+#define ELF_OTHER_BUILD_REMEDY "copy BOOTX64.EFI and kernel.elf from the same build"
 #define ELF_STR_(x) #x
 #define ELF_STR(x) ELF_STR_(x)   /* a macro's value as a string literal */
 

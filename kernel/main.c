@@ -62,13 +62,19 @@ static uint8_t kernel_mmap[BOOTINFO_MMAP_MAX_BYTES] __attribute__((aligned(16)))
 _Static_assert(sizeof(kernel_mmap) >= BOOTINFO_MMAP_MAX_BYTES, "the map copy holds every map the loader hands over");
 _Static_assert(PHYS_MAX_RANGES >= BOOTINFO_MMAP_MAX_DESCS, "phys_init reads every descriptor the loader hands over");
 
-/* Validates and copies the loader's structures into the kernel image (loader memory is reclaimed). */
+/*
+ * Validates and copies the loader's structures into the kernel image (loader memory is reclaimed).
+ * A loader that reads kernel_bootinfo_note refuses a kernel of another build before
+ * ExitBootServices, on screen; this check is for a loader older than that, and reports on serial
+ * only, since the framebuffer's description cannot be trusted then.
+ */
 static void kernel_take_bootinfo(paddr_t bi_pa)
 {
 	const struct bootinfo *bi = (const struct bootinfo *)(DMAP_BASE + bi_pa);
 	if (bi->magic != BOOTINFO_MAGIC || bi->version != BOOTINFO_VERSION || bi->size != sizeof(*bi))
 		kpanic("boot information from the loader is not version %d (magic 0x%llx version %u size %u): "
-		       "rebuild the loader and kernel together", BOOTINFO_VERSION,
+		       "the loader is of another build; copy BOOTX64.EFI and kernel.elf from the same build",
+		       BOOTINFO_VERSION,
 		       (unsigned long long)bi->magic, bi->version, bi->size);
 	kernel_bootinfo = *bi;
 	kernel_bootinfo.fw_vendor[BOOTINFO_FW_VENDOR_MAX - 1] = 0;
