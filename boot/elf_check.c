@@ -17,6 +17,7 @@
 
 _Static_assert(sizeof(Elf64_Ehdr) == 64, "ELF64 header layout");
 _Static_assert(sizeof(Elf64_Phdr) == 56, "ELF64 program header layout");
+_Static_assert(sizeof(Elf64_Nhdr) == ELF_NOTE_HEADER, "ELF note header layout");
 
 struct elf_rule_text {
 	const char *name, *field, *problem, *remedy;
@@ -172,9 +173,9 @@ static enum elf_rule elf_walk_notes(const uint8_t *data, const Elf64_Phdr *ph, i
 
 		if (left < ELF_NOTE_HEADER)
 			return elf_refuse(v, ELF_NOTE_MALFORMED, i, -1, ph->p_offset + at);
-		namesz = elf_get32(seg + at);
-		descsz = elf_get32(seg + at + 4);
-		type = elf_get32(seg + at + 8);
+		namesz = elf_get32(seg + at + offsetof(Elf64_Nhdr, n_namesz));
+		descsz = elf_get32(seg + at + offsetof(Elf64_Nhdr, n_descsz));
+		type = elf_get32(seg + at + offsetof(Elf64_Nhdr, n_type));
 		if (namesz > left - ELF_NOTE_HEADER)
 			return elf_refuse(v, ELF_NOTE_MALFORMED, i, -1, ph->p_offset + at);
 		desc = at + ELF_NOTE_HEADER + namesz;   /* <= p_filesz */

@@ -103,6 +103,13 @@ typedef struct {
 #define ELF_STR_(x) #x
 #define ELF_STR(x) ELF_STR_(x)   /* a macro's value as a string literal */
 
+/* A note's header (gABI; 4-byte words in ELF64 too, as every x86-64 toolchain writes them). */
+typedef struct {
+	uint32_t n_namesz;   /* bytes of the name, its NUL included */
+	uint32_t n_descsz;   /* bytes of the description */
+	uint32_t n_type;     /* meaning of the description, per name */
+} Elf64_Nhdr;
+
 /*
  * Every rule, in the order elf_check() applies them: X(ID, name, field, problem, remedy).
  * `field` names the value reported in elf_verdict.value ("" when none is meaningful); `problem`
