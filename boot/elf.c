@@ -7,11 +7,37 @@
 #include "loader.h"
 #include "elf_check.h"
 
+/*
+ * Prints why a kernel of another build is refused (no boot-information note, or one of another
+ * version or size): both sides' boot information, and to copy the loader and the kernel of one
+ * build. Before ExitBootServices, so every PC shows it, serial port or not; lines fit 80 columns.
+ */
+static void elf_report_other_build(const struct elf_verdict *v)
+{
+	Print(LOADER_TAG L"\\kernel.elf does not fit this loader (\\EFI\\BOOT\\BOOTX64.EFI).\n");
+	if (v->rule == ELF_NOTE_VERSION)
+		Print(L"        The kernel takes boot information version %lu, this loader version %d:\n"
+		      L"        they come from different builds.\n", v->value, BOOTINFO_VERSION);
+	else if (v->rule == ELF_NOTE_SIZE)
+		Print(L"        The kernel takes %lu bytes of boot information version %d, this loader\n"
+		      L"        %lu: they come from different builds.\n", v->value, BOOTINFO_VERSION,
+		      (UINT64)sizeof(struct bootinfo));
+	else
+		Print(L"        The kernel names no boot information version: it has no rmkernel note\n"
+		      L"        (built before the loader checked it, or not this project's kernel).\n"
+		      L"        This loader hands over version %d.\n", BOOTINFO_VERSION);
+	Print(L"        What to do: %a.\n", elf_rule_remedy(v->rule));
+}
+
 /* Prints why the kernel file is refused (the verdict of elf_check) and what to do. */
 static void elf_report(const struct elf_verdict *v)
 {
 	const char *field = elf_rule_field(v->rule);
 
+	if (v->rule == ELF_NOTE_MISSING || v->rule == ELF_NOTE_VERSION || v->rule == ELF_NOTE_SIZE) {
+		elf_report_other_build(v);
+		return;
+	}
 	Print(LOADER_TAG L"\\kernel.elf is not a kernel this loader can boot: %a",
 	      elf_rule_problem(v->rule));
 	if (v->phdr >= 0 && v->other >= 0)

@@ -6,8 +6,10 @@
  *
  * Fields the loader deliberately ignores: EI_PAD (reserved, "programs that read object files
  * should ignore them", gABI), the section header fields (a stripped kernel boots), and
- * non-PT_LOAD headers it knows to be harmless (PT_NULL, PT_NOTE, PT_PHDR, PT_GNU_EH_FRAME,
- * PT_GNU_STACK, PT_GNU_RELRO, PT_GNU_PROPERTY). The offset of a segment without file bytes is
+ * non-PT_LOAD headers it knows to be harmless (PT_NULL, PT_PHDR, PT_GNU_EH_FRAME, PT_GNU_STACK,
+ * PT_GNU_RELRO, PT_GNU_PROPERTY). PT_NOTE segments are read for the boot-information note right
+ * after the header, before the PT_LOAD rules: a kernel of another build is named as such even
+ * when its segments break this loader's rules. The offset of a segment without file bytes is
  * not checked against the file size (nothing is read from it).
  */
 #include <stddef.h>
@@ -15,6 +17,7 @@
 
 _Static_assert(sizeof(Elf64_Ehdr) == 64, "ELF64 header layout");
 _Static_assert(sizeof(Elf64_Phdr) == 56, "ELF64 program header layout");
+_Static_assert(sizeof(Elf64_Nhdr) == ELF_NOTE_HEADER, "ELF note header layout");
 
 struct elf_rule_text {
 	const char *name, *field, *problem, *remedy;
@@ -133,6 +136,100 @@ static enum elf_rule elf_check_header(const Elf64_Ehdr *eh, uint64_t size, struc
 		return elf_refuse(v, ELF_PHDRS_IN_EHDR, -1, -1, eh->e_phoff);
 	if (eh->e_phoff % sizeof(uint64_t) != 0)
 		return elf_refuse(v, ELF_PHDRS_MISALIGNED, -1, -1, eh->e_phoff);
+	return ELF_OK;
+}
+
+/* Padding that takes offset `at` to a multiple of `align` (a power of two). */
+static uint64_t elf_pad(uint64_t at, uint64_t align)
+{
+	return (align - at % align) % align;
+}
+
+/* The first boot-information note met in program header order: where, and what it says. */
+struct elf_note_found {
+	int32_t phdr;   /* -1 until found */
+	struct bootinfo_note desc;
+};
+
+/*
+ * elf_walk_notes: checks the notes of PT_NOTE `ph` (program header `i`, inside the file) one after
+ * the other, as the gABI lays them out: namesz, descsz and type, the name from offset 12 and the
+ * description from the next multiple of the note alignment, the next note from the multiple after
+ * the description; offsets count from the segment's start, the alignment is 8 when p_align is 8
+ * and 4 otherwise (what GNU tools write). Every offset is compared against the bytes left before
+ * it is added, so no sum overflows. Records the first boot-information note in *found.
+ */
+static enum elf_rule elf_walk_notes(const uint8_t *data, const Elf64_Phdr *ph, int32_t i,
+				    struct elf_note_found *found, struct elf_verdict *v)
+{
+	const uint64_t align = ph->p_align == ELF_NOTE_ALIGN8 ? ELF_NOTE_ALIGN8 : ELF_NOTE_ALIGN;
+	const uint8_t *seg = data + ph->p_offset;
+	uint64_t at = 0;
+
+	while (at < ph->p_filesz) {
+		uint64_t left = ph->p_filesz - at, desc, end;
+		uint32_t namesz, descsz, type;
+		int ours;
+
+		if (left < ELF_NOTE_HEADER)
+			return elf_refuse(v, ELF_NOTE_MALFORMED, i, -1, ph->p_offset + at);
+		namesz = elf_get32(seg + at + offsetof(Elf64_Nhdr, n_namesz));
+		descsz = elf_get32(seg + at + offsetof(Elf64_Nhdr, n_descsz));
+		type = elf_get32(seg + at + offsetof(Elf64_Nhdr, n_type));
+		if (namesz > left - ELF_NOTE_HEADER)
+			return elf_refuse(v, ELF_NOTE_MALFORMED, i, -1, ph->p_offset + at);
+		desc = at + ELF_NOTE_HEADER + namesz;   /* <= p_filesz */
+		if (elf_pad(desc, align) > ph->p_filesz - desc)
+			return elf_refuse(v, ELF_NOTE_MALFORMED, i, -1, ph->p_offset + at);
+		desc += elf_pad(desc, align);
+		if (descsz > ph->p_filesz - desc)
+			return elf_refuse(v, ELF_NOTE_MALFORMED, i, -1, ph->p_offset + at);
+		end = desc + descsz;                    /* <= p_filesz */
+		ours = type == BOOTINFO_NOTE_TYPE && namesz == sizeof(BOOTINFO_NOTE_NAME);
+		for (uint32_t k = 0; ours && k < namesz; k++)
+			ours = seg[at + ELF_NOTE_HEADER + k] == (uint8_t)BOOTINFO_NOTE_NAME[k];
+		if (ours && descsz < sizeof(struct bootinfo_note))
+			return elf_refuse(v, ELF_NOTE_MALFORMED, i, -1, ph->p_offset + at);
+		if (ours && found->phdr < 0) {
+			found->phdr = i;
+			found->desc.version = elf_get32(seg + desc + offsetof(struct bootinfo_note, version));
+			found->desc.size = elf_get32(seg + desc + offsetof(struct bootinfo_note, size));
+		}
+		/* The last note's description needs no padding after it. */
+		at = elf_pad(end, align) < ph->p_filesz - end ? end + elf_pad(end, align) : ph->p_filesz;
+	}
+	return ELF_OK;
+}
+
+/*
+ * The first note rule the file breaks (a PT_NOTE outside the file or holding a damaged note, no
+ * boot-information note, or one of another version or size than the loader's), or ELF_OK. The
+ * program header table lies inside the file (elf_check_header).
+ */
+static enum elf_rule elf_check_notes(const uint8_t *data, uint64_t size, const Elf64_Ehdr *eh,
+				     struct elf_verdict *v)
+{
+	struct elf_note_found found = { .phdr = -1 };
+	enum elf_rule rule;
+
+	for (int32_t i = 0; i < eh->e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		elf_read_phdr(data + eh->e_phoff + (uint64_t)i * sizeof(Elf64_Phdr), &ph);
+		if (ph.p_type != PT_NOTE || ph.p_filesz == 0)
+			continue;
+		if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+			return elf_refuse(v, ELF_NOTE_OUTSIDE, i, -1, ph.p_offset);
+		rule = elf_walk_notes(data, &ph, i, &found, v);
+		if (rule != ELF_OK)
+			return rule;
+	}
+	if (found.phdr < 0)
+		return elf_refuse(v, ELF_NOTE_MISSING, -1, -1, 0);
+	if (found.desc.version != BOOTINFO_VERSION)
+		return elf_refuse(v, ELF_NOTE_VERSION, found.phdr, -1, found.desc.version);
+	if (found.desc.size != sizeof(struct bootinfo))
+		return elf_refuse(v, ELF_NOTE_SIZE, found.phdr, -1, found.desc.size);
 	return ELF_OK;
 }
 
@@ -311,6 +408,9 @@ static enum elf_rule elf_check_file(const uint8_t *data, uint64_t size, struct e
 		return elf_refuse(v, ELF_TOO_SHORT, -1, -1, size);
 	elf_read_ehdr(data, &eh);
 	rule = elf_check_header(&eh, size, v);
+	if (rule != ELF_OK)
+		return rule;
+	rule = elf_check_notes(data, size, &eh, v);
 	if (rule != ELF_OK)
 		return rule;
 	loads.n = 0;

@@ -10,7 +10,10 @@
  * segments lie inside the file (file bytes) and inside the kernel window [KERNEL_BASE, KERNEL_TOP)
  * (memory), in ascending order, without overlap, none both writable and executable, no page shared
  * by a writable and an executable segment, with its entry point in the file bytes of an executable
- * segment. The plan places every segment at its p_vaddr; the loader puts the whole image in one
+ * segment, and whose PT_NOTE segments lie inside the file, hold well-formed notes and among them
+ * the boot-information note (include/bootinfo.h) with the loader's BOOTINFO_VERSION and
+ * sizeof(struct bootinfo): a kernel of another build is refused before ExitBootServices, where
+ * the firmware console can still say so. The plan places every segment at its p_vaddr; the loader puts the whole image in one
  * physical block with the same layout, so the plan's block offsets (vaddr - virt_base) are its
  * physical placement.
  */
@@ -18,6 +21,7 @@
 #define ELF_CHECK_H
 
 #include <stdint.h>
+#include "bootinfo.h"
 #include "vmlayout.h"
 
 /* e_ident bytes and the values the loader accepts. */
@@ -57,6 +61,11 @@
 #define PF_W            0x2
 #define PF_R            0x4
 
+/* Note layout (gABI): namesz, descsz, type, then the name and the description, each padded. */
+#define ELF_NOTE_HEADER 12   /* bytes of namesz, descsz and type */
+#define ELF_NOTE_ALIGN  4    /* padding of notes in a PT_NOTE whose p_align is not ELF_NOTE_ALIGN8 */
+#define ELF_NOTE_ALIGN8 8    /* padding of notes in a PT_NOTE with p_align 8 (GNU property notes) */
+
 #define ELF_PAGE_SIZE   0x1000ULL
 #define ELF_MAX_PHDRS   64   /* program headers the loader reads; a kernel has a handful */
 #define ELF_MAX_LOADS   16   /* PT_LOAD entries, empty ones included */
@@ -88,6 +97,18 @@ typedef struct {
 	uint64_t p_memsz;
 	uint64_t p_align;
 } Elf64_Phdr;
+
+/* What to do about a kernel of another build than the loader's (the note rules). */
+#define ELF_OTHER_BUILD_REMEDY "copy BOOTX64.EFI and kernel.elf from the same build"
+#define ELF_STR_(x) #x
+#define ELF_STR(x) ELF_STR_(x)   /* a macro's value as a string literal */
+
+/* A note's header (gABI; 4-byte words in ELF64 too, as every x86-64 toolchain writes them). */
+typedef struct {
+	uint32_t n_namesz;   /* bytes of the name, its NUL included */
+	uint32_t n_descsz;   /* bytes of the description */
+	uint32_t n_type;     /* meaning of the description, per name */
+} Elf64_Nhdr;
 
 /*
  * Every rule, in the order elf_check() applies them: X(ID, name, field, problem, remedy).
@@ -138,6 +159,23 @@ typedef struct {
 	X(PHDRS_MISALIGNED, "phdrs_misaligned", "e_phoff", \
 	  "the program header table is not 8-byte aligned in the file", \
 	  "the header is damaged: rebuild and copy it again") \
+	X(NOTE_OUTSIDE, "note_outside", "p_offset", \
+	  "a PT_NOTE segment lies outside the file (truncated file?)", \
+	  "copy the whole kernel.elf again") \
+	X(NOTE_MALFORMED, "note_malformed", "note offset", \
+	  "a note runs past the end of its PT_NOTE segment (namesz or descsz damaged), " \
+	  "or the boot-information note is shorter than 8 bytes", \
+	  "the file is damaged: rebuild and copy it again") \
+	X(NOTE_MISSING, "note_missing", "", \
+	  "no boot-information note (rmkernel): a kernel built before the loader checked the boot " \
+	  "information's version, or not this project's kernel", ELF_OTHER_BUILD_REMEDY) \
+	X(NOTE_VERSION, "note_version", "the kernel's boot information version", \
+	  "the kernel takes another version of the boot information than this loader hands over " \
+	  "(version " ELF_STR(BOOTINFO_VERSION) "): loader and kernel are from different builds", \
+	  ELF_OTHER_BUILD_REMEDY) \
+	X(NOTE_SIZE, "note_size", "the kernel's boot information size", \
+	  "the kernel takes a boot information structure of another size than this loader's, " \
+	  "of the same version: loader and kernel are from different builds", ELF_OTHER_BUILD_REMEDY) \
 	X(SEG_INTERP, "seg_interp", "p_type", \
 	  "a PT_INTERP segment asks for a program interpreter (a dynamically linked program?)", \
 	  "link a static executable (ld -static, no -pie, no -dynamic-linker)") \

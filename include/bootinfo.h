@@ -19,6 +19,25 @@
 #define BOOTINFO_MAGIC   0x4f464e49544f4f42ULL /* "BOOTINFO" */
 #define BOOTINFO_VERSION 2   /* 2: raw command-line bytes with length and flags; firmware vendor and revisions */
 
+/*
+ * The kernel's side of the hand-over, written into its ELF file: a note (in a PT_NOTE segment)
+ * named BOOTINFO_NOTE_NAME, of type BOOTINFO_NOTE_TYPE, whose description is a struct
+ * bootinfo_note with the version and size of the boot information the kernel takes (its
+ * BOOTINFO_VERSION and sizeof(struct bootinfo)). The loader reads it from the file before
+ * ExitBootServices (boot/elf_check.c) and refuses a kernel of another build on the firmware
+ * console, where every PC shows text; the kernel's own check of magic, version and size at entry
+ * (kernel/main.c) stays for a loader older than the note, and can only report on serial.
+ */
+#define BOOTINFO_NOTE_NAME "rmkernel"
+#define BOOTINFO_NOTE_TYPE 1u   /* the boot-information contract: the only type under this name */
+#define BOOTINFO_NOTE_NAME_PADDED ((sizeof(BOOTINFO_NOTE_NAME) + 3) & ~(sizeof(uint32_t) - 1))
+
+/* A note's description; a longer one is accepted and its first 8 bytes read. */
+struct bootinfo_note {
+	uint32_t version;   /* BOOTINFO_VERSION the kernel was built with */
+	uint32_t size;      /* sizeof(struct bootinfo) the kernel was built with */
+};
+
 /* OS-loader-reserved UEFI memory type the loader uses for the kernel image. */
 #define EFI_MEMORY_TYPE_KERNEL 0x80000001u
 

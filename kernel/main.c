@@ -36,19 +36,45 @@
 
 struct bootinfo kernel_bootinfo;
 struct cmdline kernel_cmdline;
+
+/*
+ * kernel_bootinfo_note: the boot information this kernel takes, as an ELF note for the loader to
+ * read from kernel.elf before ExitBootServices (include/bootinfo.h; linker.ld puts .note.rmkernel
+ * in a PT_NOTE segment inside the read-only one). Laid out as the ELF note format is: namesz,
+ * descsz, type, the name padded to 4 bytes, then the description.
+ */
+static const struct {
+	uint32_t namesz, descsz, type;
+	char name[BOOTINFO_NOTE_NAME_PADDED];
+	struct bootinfo_note desc;
+} kernel_bootinfo_note __attribute__((used, section(".note.rmkernel"), aligned(4))) = {
+	.namesz = sizeof(BOOTINFO_NOTE_NAME),
+	.descsz = sizeof(struct bootinfo_note),
+	.type = BOOTINFO_NOTE_TYPE,
+	.name = BOOTINFO_NOTE_NAME,
+	.desc = { .version = BOOTINFO_VERSION, .size = sizeof(struct bootinfo) },
+};
+_Static_assert(sizeof(kernel_bootinfo_note) == 3 * sizeof(uint32_t) + BOOTINFO_NOTE_NAME_PADDED +
+	       sizeof(struct bootinfo_note), "the note has no padding but the name's");
 size_t kernel_cmdline_screen_bytes;
 static uint8_t kernel_mmap[BOOTINFO_MMAP_MAX_BYTES] __attribute__((aligned(16)));
 /* The loader hands over only maps inside include/bootinfo.h's limits; the copy and the allocator take them all. */
 _Static_assert(sizeof(kernel_mmap) >= BOOTINFO_MMAP_MAX_BYTES, "the map copy holds every map the loader hands over");
 _Static_assert(PHYS_MAX_RANGES >= BOOTINFO_MMAP_MAX_DESCS, "phys_init reads every descriptor the loader hands over");
 
-/* Validates and copies the loader's structures into the kernel image (loader memory is reclaimed). */
+/*
+ * Validates and copies the loader's structures into the kernel image (loader memory is reclaimed).
+ * A loader that reads kernel_bootinfo_note refuses a kernel of another build before
+ * ExitBootServices, on screen; this check is for a loader older than that, and reports on serial
+ * only, since the framebuffer's description cannot be trusted then.
+ */
 static void kernel_take_bootinfo(paddr_t bi_pa)
 {
 	const struct bootinfo *bi = (const struct bootinfo *)(DMAP_BASE + bi_pa);
 	if (bi->magic != BOOTINFO_MAGIC || bi->version != BOOTINFO_VERSION || bi->size != sizeof(*bi))
 		kpanic("boot information from the loader is not version %d (magic 0x%llx version %u size %u): "
-		       "rebuild the loader and kernel together", BOOTINFO_VERSION,
+		       "the loader is of another build; copy BOOTX64.EFI and kernel.elf from the same build",
+		       BOOTINFO_VERSION,
 		       (unsigned long long)bi->magic, bi->version, bi->size);
 	kernel_bootinfo = *bi;
 	kernel_bootinfo.fw_vendor[BOOTINFO_FW_VENDOR_MAX - 1] = 0;

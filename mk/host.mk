@@ -86,9 +86,9 @@ $(B)/host/test_acpi_map: tests/host/test_acpi_map.c kernel/sysinfo.c kernel/sysi
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
 # The ELF test #includes the loader's pure ELF checks and the shared case catalogue and judge.
-$(B)/host/test_elf: boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/host/elf_cases.h tests/host/elf_verify.h
+$(B)/host/test_elf: boot/elf_check.c boot/elf_check.h include/vmlayout.h include/bootinfo.h tests/host/elf_cases.h tests/host/elf_verify.h
 # Malformed kernels from that catalogue, for tools/loader-test.sh and the fuzz seeds.
-$(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h include/vmlayout.h tests/host/elf_cases.h
+$(B)/tools/elf-mutate: tools/elf-mutate.c boot/elf_check.c boot/elf_check.h include/vmlayout.h include/bootinfo.h tests/host/elf_cases.h
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) tools/elf-mutate.c boot/elf_check.c -o $@
 # The command-line test #includes the parser (kernel/cmdline.c) and its model.
@@ -172,7 +172,7 @@ MUTATE_INTAKE_FILES ?= boot/elf_check.c kernel/cmdline.c arch/x86_64/acpi.c arch
 mutate-intake: deps
 	HCC="$(HCC)" tools/mutate.sh $(MUTATE_INTAKE_FILES)
 # Review round 3 of the boot intake #includes the loader's pure ELF checks and the RAM picture (memview.c, fbcon.c).
-$(B)/host/test_boot_intake: boot/elf_check.c boot/elf_check.h include/vmlayout.h kernel/fbcon.c kernel/memview.c
+$(B)/host/test_boot_intake: boot/elf_check.c boot/elf_check.h include/vmlayout.h include/bootinfo.h kernel/fbcon.c kernel/memview.c
 # The loader's memory-map sizing and page tables (boot/memmap.c, boot/paging.c #included) on the host: GNU-EFI's headers, CHAR16 literals
 # as 16-bit wide characters, no mm/ objects.
 LOADER_HOST_CFLAGS = -fshort-wchar -DGNU_EFI_USE_MS_ABI -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Iboot

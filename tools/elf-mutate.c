@@ -102,6 +102,7 @@ int main(int argc, char **argv)
 
 		read_file(argv[2], &img);
 		elf_check(img.buf, img.len, &plan, &v);
+		img_free(&img);
 		print_verdict(&v);
 		return v.rule == ELF_OK ? 0 : 1;
 	}

@@ -4,7 +4,8 @@
  * and produce an outcome the independent judge (tests/host/elf_verify.h, the host property
  * test's) accepts: a plan whose every segment lies inside the input and the kernel window,
  * ascending, without overlap and W^X, with the entry in executable file bytes and true to the
- * program headers, or a refusal whose named reason holds. Seeds: tests/fuzz/corpus/fuzz_elf,
+ * program headers, whole notes and the loader's boot-information note, or a refusal whose named
+ * reason holds. Seeds: tests/fuzz/corpus/fuzz_elf,
  * written by `build/tools/elf-mutate --corpus` (the synthetic kernel under every catalogue case).
  */
 #include <stdio.h>

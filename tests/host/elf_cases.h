@@ -135,9 +135,72 @@ static int img_add_type(struct elf_image *img, uint32_t type)
 	return i;
 }
 
+/* Writes the 32-bit little-endian v at offset `at` (inside the image). */
+static void img_put32(struct elf_image *img, uint64_t at, uint32_t v)
+{
+	if (at > img->len || img->len - at < sizeof(v))
+		img_die("a note field outside the image");
+	memcpy(img->buf + at, &v, sizeof(v));   /* little-endian host */
+}
+
+/*
+ * Writes a note at offset `at` (4-byte padding): namesz = strlen(name) + 1, the name with its NUL,
+ * `descsz` bytes of description from `desc`. Returns the offset after it (padded).
+ */
+static uint64_t img_put_note(struct elf_image *img, uint64_t at, const char *name, uint32_t type,
+			     const void *desc, uint32_t descsz)
+{
+	uint32_t namesz = (uint32_t)strlen(name) + 1;
+	uint64_t name_pad = (namesz + 3) & ~3u, desc_pad = (descsz + 3) & ~3u;
+
+	img_reserve(img, at + ELF_NOTE_HEADER + name_pad + desc_pad);
+	if (img->len < at + ELF_NOTE_HEADER + name_pad + desc_pad)
+		img->len = at + ELF_NOTE_HEADER + name_pad + desc_pad;
+	img_put32(img, at, namesz);
+	img_put32(img, at + 4, descsz);
+	img_put32(img, at + 8, type);
+	memset(img->buf + at + ELF_NOTE_HEADER, 0, name_pad + desc_pad);
+	memcpy(img->buf + at + ELF_NOTE_HEADER, name, namesz);
+	memcpy(img->buf + at + ELF_NOTE_HEADER + name_pad, desc, descsz);
+	return at + ELF_NOTE_HEADER + name_pad + desc_pad;
+}
+
+/* Writes the boot-information note of this build at `at`; returns the offset after it. */
+static uint64_t img_put_bootinfo_note(struct elf_image *img, uint64_t at)
+{
+	const struct bootinfo_note desc = { BOOTINFO_VERSION, sizeof(struct bootinfo) };
+
+	return img_put_note(img, at, BOOTINFO_NOTE_NAME, BOOTINFO_NOTE_TYPE, &desc, sizeof(desc));
+}
+
+/* Index of the PT_NOTE whose first note is the boot-information note (the kernel's, the synthetic's). */
+static int img_note_phdr(struct elf_image *img)
+{
+	for (int i = 0; i < img_eh(img)->e_phnum; i++) {
+		Elf64_Phdr *ph = img_ph(img, i);
+		if (ph->p_type == PT_NOTE && ph->p_offset <= img->len &&
+		    img->len - ph->p_offset >= ELF_NOTE_HEADER + BOOTINFO_NOTE_NAME_PADDED &&
+		    !memcmp(img->buf + ph->p_offset + ELF_NOTE_HEADER, BOOTINFO_NOTE_NAME, sizeof(BOOTINFO_NOTE_NAME)))
+			return i;
+	}
+	img_die("no PT_NOTE starting with the boot-information note");
+	return -1;
+}
+
+/* File offset of the boot-information note (the first note of its PT_NOTE). */
+static uint64_t img_note_at(struct elf_image *img) { return img_ph(img, img_note_phdr(img))->p_offset; }
+
+/* File offset of the boot-information note's description. */
+static uint64_t img_note_desc(struct elf_image *img)
+{
+	return img_note_at(img) + ELF_NOTE_HEADER + BOOTINFO_NOTE_NAME_PADDED;
+}
+
 /*
  * The synthetic kernel: ELF header, program headers (text R+X, rodata R, data R+W with a .bss
- * tail, GNU_STACK), room for four more, then 64 bytes of each segment. 704 bytes.
+ * tail, GNU_STACK, and a PT_NOTE over the boot-information note at the start of rodata's bytes,
+ * as the kernel's linker script lays it out), room for three more, then 64 bytes of each
+ * segment. 704 bytes.
  */
 static void img_synthetic(struct elf_image *img)
 {
@@ -150,7 +213,7 @@ static void img_synthetic(struct elf_image *img)
 		.e_ident = { 0x7f, 'E', 'L', 'F', ELFCLASS64, ELFDATA2LSB, EV_CURRENT, ELFOSABI_SYSV },
 		.e_type = ET_EXEC, .e_machine = EM_X86_64, .e_version = EV_CURRENT,
 		.e_entry = KERNEL_BASE + 0x200, .e_phoff = sizeof(Elf64_Ehdr), .e_ehsize = sizeof(Elf64_Ehdr),
-		.e_phentsize = sizeof(Elf64_Phdr), .e_phnum = 4,
+		.e_phentsize = sizeof(Elf64_Phdr), .e_phnum = 5,
 	};
 
 	img->buf = NULL;
@@ -167,6 +230,10 @@ static void img_synthetic(struct elf_image *img)
 		memset(img->buf + seg[i].off, 0xf4 - 0x10 * i, seg[i].filesz);   /* text: hlt */
 	}
 	*img_ph(img, 3) = (Elf64_Phdr){ .p_type = PT_GNU_STACK, .p_flags = PF_R | PF_W, .p_align = 16 };
+	*img_ph(img, 4) = (Elf64_Phdr){ .p_type = PT_NOTE, .p_flags = PF_R, .p_offset = seg[1].off,
+					.p_vaddr = seg[1].vaddr, .p_paddr = seg[1].vaddr, .p_align = 4,
+					.p_filesz = img_put_bootinfo_note(img, seg[1].off) - seg[1].off };
+	img_ph(img, 4)->p_memsz = img_ph(img, 4)->p_filesz;
 }
 
 /* ------------------------------------------------------------------ header mutations */
@@ -202,6 +269,178 @@ static void m_phdrs_truncated(struct elf_image *img)
 
 static void m_phdrs_in_ehdr(struct elf_image *img) { img_eh(img)->e_phoff = 0; }
 static void m_phdrs_misaligned(struct elf_image *img) { img_eh(img)->e_phoff += 4; }
+
+/* ------------------------------------------------------------------ the boot-information note */
+
+/* Appends zeros up to a multiple of 8 bytes; returns the new end, where notes can be written. */
+static uint64_t img_note_area(struct elf_image *img)
+{
+	size_t at = (img->len + 7) & ~(size_t)7;
+
+	img_reserve(img, at);
+	img->len = at;
+	return at;
+}
+
+/* The boot-information note's PT_NOTE moved to [at, end) (already written). */
+static void img_note_repoint(struct elf_image *img, uint64_t at, uint64_t end)
+{
+	Elf64_Phdr *n = img_ph(img, img_note_phdr(img));
+	n->p_offset = at;
+	n->p_filesz = n->p_memsz = end - at;
+}
+
+static void m_note_missing(struct elf_image *img) { img_ph(img, img_note_phdr(img))->p_type = PT_NULL; }
+static void m_note_other_name(struct elf_image *img) { img->buf[img_note_at(img) + ELF_NOTE_HEADER] = 'R'; }
+static void m_note_other_type(struct elf_image *img) { img_put32(img, img_note_at(img) + 8, BOOTINFO_NOTE_TYPE + 1); }
+static void m_note_empty_segment(struct elf_image *img) { img_ph(img, img_note_phdr(img))->p_filesz = 0; }
+
+/* The name without its NUL (namesz 8): the description moves 4 bytes up and a 4-byte tail is left. */
+static void m_note_namesz_no_nul(struct elf_image *img)
+{
+	img->want_phdr = img_note_phdr(img);
+	img_put32(img, img_note_at(img), sizeof(BOOTINFO_NOTE_NAME) - 1);
+}
+
+static void m_note_outside(struct elf_image *img)
+{
+	Elf64_Phdr *n = img_ph(img, img->want_phdr = img_note_phdr(img));
+	n->p_offset = img->len - n->p_filesz / 2;
+}
+
+static void m_note_offset_wraps(struct elf_image *img)
+{
+	img_ph(img, img->want_phdr = img_note_phdr(img))->p_offset = UINT64_MAX - 0x10;
+}
+
+/* The file cut one byte short of the note's end. */
+static void m_note_cut(struct elf_image *img)
+{
+	Elf64_Phdr *n = img_ph(img, img->want_phdr = img_note_phdr(img));
+	img->len = n->p_offset + n->p_filesz - 1;
+}
+
+/* Each sets one size field of the boot-information note to a hostile value. */
+static void note_field(struct elf_image *img, unsigned field, uint32_t value)
+{
+	img->want_phdr = img_note_phdr(img);
+	img_put32(img, img_note_at(img) + field, value);
+}
+
+static void m_note_namesz_huge(struct elf_image *img) { note_field(img, 0, UINT32_MAX); }
+static void m_note_namesz_wraps(struct elf_image *img) { note_field(img, 0, UINT32_MAX - 2); }   /* + 3 wraps to 0 */
+static void m_note_descsz_huge(struct elf_image *img) { note_field(img, 4, UINT32_MAX); }
+static void m_note_descsz_wraps(struct elf_image *img) { note_field(img, 4, UINT32_MAX - 1); }
+static void m_note_desc_past_segment(struct elf_image *img) { note_field(img, 4, sizeof(struct bootinfo_note) + 4); }
+static void m_note_desc_short(struct elf_image *img) { note_field(img, 4, sizeof(struct bootinfo_note) / 2); }
+
+/* Four bytes after the note inside its PT_NOTE: too few for another note's header. */
+static void m_note_tail(struct elf_image *img)
+{
+	Elf64_Phdr *n = img_ph(img, img->want_phdr = img_note_phdr(img));
+	n->p_filesz += 4;
+	n->p_memsz += 4;
+}
+
+/* The PT_NOTE one byte shorter than its note. */
+static void m_note_segment_short(struct elf_image *img)
+{
+	img_ph(img, img->want_phdr = img_note_phdr(img))->p_filesz -= 1;
+}
+
+static void m_note_version_newer(struct elf_image *img)
+{
+	img->want_phdr = img_note_phdr(img);
+	img_put32(img, img_note_desc(img), BOOTINFO_VERSION + 1);
+}
+
+static void m_note_version_older(struct elf_image *img)
+{
+	img->want_phdr = img_note_phdr(img);
+	img_put32(img, img_note_desc(img), BOOTINFO_VERSION - 1);
+}
+
+static void m_note_size(struct elf_image *img)
+{
+	img->want_phdr = img_note_phdr(img);
+	img_put32(img, img_note_desc(img) + 4, sizeof(struct bootinfo) + 8);
+}
+
+/* A second PT_NOTE, after the kernel's, whose only note claims a name of 2 GiB. */
+static void m_note_other_segment_malformed(struct elf_image *img)
+{
+	static const uint8_t id[4] = { 1, 2, 3, 4 };
+	int i = img_add_type(img, PT_NOTE);
+	uint64_t at = img_note_area(img), end = img_put_note(img, at, "GNU", 3, id, sizeof(id));
+
+	img_put32(img, at, 0x80000000u);
+	img_ph(img, i)->p_offset = at;
+	img_ph(img, i)->p_filesz = img_ph(img, i)->p_memsz = end - at;
+	img_ph(img, i)->p_align = 4;
+	img->want_phdr = i;
+}
+
+/* Notes before the boot-information note in its PT_NOTE: a build ID, and one of its name but another type. */
+static void m_notes_before_ours(struct elf_image *img)
+{
+	static const uint8_t build_id[20] = { 0xde, 0xad, 0xbe, 0xef };
+	static const uint8_t other[5] = { 9, 9, 9, 9, 9 };
+	uint64_t at = img_note_area(img), end;
+
+	end = img_put_note(img, at, "GNU", 3, build_id, sizeof(build_id));
+	end = img_put_note(img, end, BOOTINFO_NOTE_NAME, BOOTINFO_NOTE_TYPE + 1, other, sizeof(other));
+	end = img_put_bootinfo_note(img, end);
+	img_note_repoint(img, at, end);
+}
+
+/* A first boot-information note decides: a second one of another version after it changes nothing. */
+static void m_notes_ours_twice(struct elf_image *img)
+{
+	uint64_t at = img_note_area(img), end = img_put_bootinfo_note(img, at);
+
+	end = img_put_bootinfo_note(img, end);
+	img_put32(img, end - sizeof(struct bootinfo_note), BOOTINFO_VERSION + 7);
+	img_note_repoint(img, at, end);
+}
+
+/* Another PT_NOTE before the one of the boot-information note, holding a build ID. */
+static void m_note_segment_before_ours(struct elf_image *img)
+{
+	static const uint8_t build_id[20] = { 0x12, 0x34 };
+	Elf64_Phdr ours = *img_ph(img, img_note_phdr(img));
+	int first = img_note_phdr(img), second = img_add_type(img, PT_NOTE);
+	uint64_t at = img_note_area(img), end = img_put_note(img, at, "GNU", 3, build_id, sizeof(build_id));
+
+	*img_ph(img, second) = ours;
+	img_ph(img, first)->p_offset = at;
+	img_ph(img, first)->p_filesz = img_ph(img, first)->p_memsz = end - at;
+}
+
+/*
+ * A PT_NOTE with p_align 8, notes padded to 8 bytes from the segment's start: a GNU note with a
+ * 4-byte name and a 12-byte description (padded to 16), then the boot-information note at offset
+ * 32. Read with 4-byte padding, the second note would start at offset 28.
+ */
+static void m_note_align8(struct elf_image *img)
+{
+	static const uint8_t prop[12] = { 0xc0, 0, 0, 0xc0, 4, 0, 0, 0, 3, 0, 0, 0 };
+	int n = img_note_phdr(img);
+	uint64_t at = img_note_area(img), end;
+
+	img_reserve(img, at + 32);
+	img->len = at + 32;
+	memset(img->buf + at, 0, 32);
+	img_put32(img, at, 4);
+	img_put32(img, at + 4, sizeof(prop));
+	img_put32(img, at + 8, 5);   /* NT_GNU_PROPERTY_TYPE_0 */
+	memcpy(img->buf + at + ELF_NOTE_HEADER, "GNU", 4);
+	memcpy(img->buf + at + 16, prop, sizeof(prop));
+	img_put32(img, at + 28, 0xffffffff);   /* the padding: a huge namesz when read 4-byte aligned */
+	end = img_put_bootinfo_note(img, at + 32);
+	img_ph(img, n)->p_offset = at;
+	img_ph(img, n)->p_filesz = img_ph(img, n)->p_memsz = end - at;
+	img_ph(img, n)->p_align = ELF_NOTE_ALIGN8;
+}
 
 /* ------------------------------------------------------------------ segment types */
 
@@ -563,6 +802,26 @@ static const struct elf_case elf_cases[] = {
 	{ "phdrs_truncated", ELF_PHDRS_OUTSIDE, m_phdrs_truncated },
 	{ "phdrs_in_ehdr", ELF_PHDRS_IN_EHDR, m_phdrs_in_ehdr },
 	{ "phdrs_misaligned", ELF_PHDRS_MISALIGNED, m_phdrs_misaligned },
+	{ "note_outside", ELF_NOTE_OUTSIDE, m_note_outside },
+	{ "note_offset_wraps", ELF_NOTE_OUTSIDE, m_note_offset_wraps },
+	{ "note_cut", ELF_NOTE_OUTSIDE, m_note_cut },
+	{ "note_namesz_no_nul", ELF_NOTE_MALFORMED, m_note_namesz_no_nul },
+	{ "note_namesz_huge", ELF_NOTE_MALFORMED, m_note_namesz_huge },
+	{ "note_namesz_wraps", ELF_NOTE_MALFORMED, m_note_namesz_wraps },
+	{ "note_descsz_huge", ELF_NOTE_MALFORMED, m_note_descsz_huge },
+	{ "note_descsz_wraps", ELF_NOTE_MALFORMED, m_note_descsz_wraps },
+	{ "note_desc_past_segment", ELF_NOTE_MALFORMED, m_note_desc_past_segment },
+	{ "note_desc_short", ELF_NOTE_MALFORMED, m_note_desc_short },
+	{ "note_tail", ELF_NOTE_MALFORMED, m_note_tail },
+	{ "note_segment_short", ELF_NOTE_MALFORMED, m_note_segment_short },
+	{ "note_other_segment_malformed", ELF_NOTE_MALFORMED, m_note_other_segment_malformed },
+	{ "note_missing", ELF_NOTE_MISSING, m_note_missing },
+	{ "note_other_name", ELF_NOTE_MISSING, m_note_other_name },
+	{ "note_other_type", ELF_NOTE_MISSING, m_note_other_type },
+	{ "note_empty_segment", ELF_NOTE_MISSING, m_note_empty_segment },
+	{ "note_version_newer", ELF_NOTE_VERSION, m_note_version_newer },
+	{ "note_version_older", ELF_NOTE_VERSION, m_note_version_older },
+	{ "note_size", ELF_NOTE_SIZE, m_note_size },
 	{ "interp", ELF_SEG_INTERP, m_interp },
 	{ "dynamic", ELF_SEG_DYNAMIC, m_dynamic },
 	{ "tls", ELF_SEG_TLS, m_tls },
@@ -612,6 +871,10 @@ static const struct elf_case elf_cases[] = {
 	{ "ok_bss_offset_past_end", ELF_OK, m_bss_offset_past_end },
 	{ "ok_ends_at_top", ELF_OK, m_ends_at_top },
 	{ "ok_huge_bss", ELF_OK, m_huge_bss },
+	{ "ok_notes_before_ours", ELF_OK, m_notes_before_ours },
+	{ "ok_notes_ours_twice", ELF_OK, m_notes_ours_twice },
+	{ "ok_note_segment_before_ours", ELF_OK, m_note_segment_before_ours },
+	{ "ok_note_align8", ELF_OK, m_note_align8 },
 };
 
 #define ELF_NCASES (sizeof(elf_cases) / sizeof(elf_cases[0]))

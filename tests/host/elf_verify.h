@@ -6,7 +6,9 @@
  *    in it with its own fields and nothing else is; each segment's file bytes lie inside the
  *    input and its memory inside [KERNEL_BASE, KERNEL_TOP); segments ascend without overlapping
  *    (in memory, in the block, in p_paddr); none is W+X and no page is shared by W and X; the
- *    entry point is in an executable segment's file bytes; the header is the one accepted;
+ *    entry point is in an executable segment's file bytes; the header is the one accepted; every
+ *    PT_NOTE lies inside the file with whole notes, and the first boot-information note
+ *    (include/bootinfo.h) carries the loader's version and size;
  *  - a refusal names a rule that exists, program headers that exist, zeroes the plan, and its
  *    reason holds: the named field or segments really break the named rule.
  * Returns NULL when all holds, else what does not. Header-only: include it once per program.
@@ -17,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "../../boot/elf_check.h"
+#include "bootinfo.h"
 
 /* Decoded view of a file: header and program header table, when they are inside the file. */
 struct elf_view {
@@ -64,6 +67,123 @@ static int ev_pages_meet(uint64_t a, uint64_t an, uint64_t b, uint64_t bn)
 	return a0 <= b1 && b0 <= a1;
 }
 
+/* What walking one PT_NOTE's notes found (ev_walk_notes). */
+struct ev_notes {
+	int outside;        /* the segment's bytes are not all inside the file */
+	int malformed;      /* a note runs past the segment, or the boot-information note is short */
+	uint64_t bad_at;    /* file offset of that note */
+	int ours;           /* a boot-information note came before any malformation */
+	uint32_t version, size;   /* the first one's description */
+};
+
+/*
+ * Walks PT_NOTE ph's notes in 128-bit offsets: header at a multiple of the alignment (8 for
+ * p_align 8, else 4) from the segment's start, the description at the next multiple after the
+ * name, the next note at the next multiple after the description; every part inside the segment.
+ */
+static void ev_walk_notes(const struct elf_view *ev, const Elf64_Phdr *ph, struct ev_notes *w)
+{
+	const unsigned __int128 n = ph->p_filesz, a = ph->p_align == 8 ? 8 : 4;
+	unsigned __int128 at = 0;
+
+	memset(w, 0, sizeof(*w));
+	if (n == 0)
+		return;
+	if ((unsigned __int128)ph->p_offset + n > ev->size) {
+		w->outside = 1;
+		return;
+	}
+	const uint8_t *seg = ev->file + ph->p_offset;
+	while (at < n) {
+		uint32_t namesz, descsz, type;
+		if (at + 12 > n)
+			goto bad;
+		memcpy(&namesz, seg + at, 4);
+		memcpy(&descsz, seg + at + 4, 4);
+		memcpy(&type, seg + at + 8, 4);
+		unsigned __int128 desc = (at + 12 + namesz + a - 1) / a * a, end = desc + descsz;
+		if (desc > n || end > n)
+			goto bad;
+		int ours = type == BOOTINFO_NOTE_TYPE && namesz == sizeof(BOOTINFO_NOTE_NAME) &&
+			   memcmp(seg + at + 12, BOOTINFO_NOTE_NAME, sizeof(BOOTINFO_NOTE_NAME)) == 0;
+		if (ours && descsz < sizeof(struct bootinfo_note))
+			goto bad;
+		if (ours && !w->ours) {
+			w->ours = 1;
+			memcpy(&w->version, seg + desc, 4);
+			memcpy(&w->size, seg + desc + 4, 4);
+		}
+		at = (end + a - 1) / a * a;
+	}
+	return;
+bad:
+	w->malformed = 1;
+	w->bad_at = ph->p_offset + (uint64_t)at;
+}
+
+/* The first boot-information note over every PT_NOTE in order: its program header (-1 if none) and *w. */
+static int ev_first_ours(const struct elf_view *ev, struct ev_notes *first)
+{
+	for (uint64_t i = 0; ev->have_table && i < ev->eh.e_phnum; i++) {
+		Elf64_Phdr ph = ev_ph(ev, i);
+		if (ph.p_type != PT_NOTE)
+			continue;
+		ev_walk_notes(ev, &ph, first);
+		if (first->ours)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The accepted file's notes are whole and the first boot-information note is this build's. */
+static const char *ev_notes_ok(const struct elf_view *ev)
+{
+	struct ev_notes w;
+
+	for (uint64_t i = 0; i < ev->eh.e_phnum; i++) {
+		Elf64_Phdr ph = ev_ph(ev, i);
+		if (ph.p_type != PT_NOTE)
+			continue;
+		ev_walk_notes(ev, &ph, &w);
+		if (w.outside || w.malformed)
+			return "accepted a PT_NOTE outside the file or with a malformed note";
+	}
+	if (ev_first_ours(ev, &w) < 0)
+		return "accepted without a boot-information note";
+	if (w.version != BOOTINFO_VERSION || w.size != sizeof(struct bootinfo))
+		return "accepted a boot-information note of another version or size";
+	return NULL;
+}
+
+/* The note rule `rule` really holds for program header `phdr` and the reported value. */
+static const char *ev_note_reason(const struct elf_view *ev, const struct elf_verdict *v)
+{
+	Elf64_Phdr ph = ev_ph(ev, (uint64_t)v->phdr);
+	struct ev_notes w;
+	int first;
+
+	if (ph.p_type != PT_NOTE)
+		return "refused: a note rule names a program header that is no PT_NOTE";
+	ev_walk_notes(ev, &ph, &w);
+	switch (v->rule) {
+	case ELF_NOTE_OUTSIDE:
+		return w.outside && v->value == ph.p_offset ? NULL : "refused: the PT_NOTE lies inside the file";
+	case ELF_NOTE_MALFORMED:
+		return w.malformed && v->value == w.bad_at ? NULL : "refused: no malformed note at the reported offset";
+	case ELF_NOTE_VERSION:
+	case ELF_NOTE_SIZE:
+		first = ev_first_ours(ev, &w);
+		if (first != v->phdr)
+			return "refused: the first boot-information note is not in the named PT_NOTE";
+		if (v->rule == ELF_NOTE_VERSION)
+			return w.version != BOOTINFO_VERSION && w.version == v->value ? NULL : "refused: the version is right";
+		return w.version == BOOTINFO_VERSION && w.size != sizeof(struct bootinfo) && w.size == v->value ?
+		       NULL : "refused: the size is right (or the version wrong)";
+	default:
+		return "refused: a note rule the judge does not know";
+	}
+}
+
 /* The header is one elf_check accepts. */
 static const char *ev_header_ok(const struct elf_view *ev)
 {
@@ -89,6 +209,9 @@ static const char *ev_accepted(const struct elf_view *ev, const struct elf_plan 
 	const char *why = ev_header_ok(ev);
 	uint32_t k = 0, loads = 0;
 
+	if (why)
+		return why;
+	why = ev_notes_ok(ev);
 	if (why)
 		return why;
 	if (p->nsegs == 0 || p->nsegs > ELF_MAX_LOADS)
@@ -254,6 +377,11 @@ static const char *ev_header_reason(const struct elf_view *ev, enum elf_rule rul
 	case ELF_PHDRS_OUTSIDE: holds = eh->e_phoff > ev->size || table > ev->size - eh->e_phoff; break;
 	case ELF_PHDRS_IN_EHDR: holds = eh->e_phoff < 64; break;
 	case ELF_PHDRS_MISALIGNED: holds = eh->e_phoff % 8 != 0; break;
+	case ELF_NOTE_MISSING: {
+		struct ev_notes w;
+		holds = ev->have_table && ev_first_ours(ev, &w) < 0;
+		break;
+	}
 	case ELF_NO_LOAD: {
 		holds = ev->have_table;
 		for (uint64_t i = 0; holds && i < eh->e_phnum; i++) {
@@ -295,6 +423,8 @@ static const char *ev_refused(const struct elf_view *ev, const struct elf_verdic
 	if (!ev->have_table)
 		return "refused naming a program header without a table";
 	Elf64_Phdr ph = ev_ph(ev, (uint64_t)v->phdr);
+	if (v->rule >= ELF_NOTE_OUTSIDE && v->rule <= ELF_NOTE_SIZE)
+		return ev_note_reason(ev, v);
 	if (v->rule >= ELF_ENTRY_OUTSIDE)
 		return ev_entry_reason(v->rule, ev->eh.e_entry, &ph);
 	if (v->rule == ELF_TOO_MANY_LOADS) {

@@ -258,9 +258,12 @@ static void test_kept_out_counted_once(void)
 
 /* ---------------------------------------------------------------- kernel.elf: two segments */
 
-/* A two-PT_LOAD kernel file: the ELF header, two program headers, then 0x4000 bytes of segment data. */
+/* A two-PT_LOAD kernel file: the ELF header, two program headers and a PT_NOTE, 0x4000 bytes of
+ * segment data, then the boot-information note of this build (include/bootinfo.h). */
 #define PAIR_DATA_OFF 0x100
-#define PAIR_FILE_LEN (PAIR_DATA_OFF + 0x4000)
+#define PAIR_NOTE_OFF (PAIR_DATA_OFF + 0x4000)
+#define PAIR_NOTE_LEN (ELF_NOTE_HEADER + BOOTINFO_NOTE_NAME_PADDED + sizeof(struct bootinfo_note))
+#define PAIR_FILE_LEN (PAIR_NOTE_OFF + PAIR_NOTE_LEN)
 static uint8_t pair_file[PAIR_FILE_LEN];
 
 /* Writes the file for segments a = [va, +la) (R+X, all file bytes, the entry at its first byte) and
@@ -271,15 +274,22 @@ static void pair_build(uint64_t va, uint64_t la, uint64_t vb, uint64_t lb, uint3
 	Elf64_Ehdr eh = { .e_ident = { 0x7f, 'E', 'L', 'F', ELFCLASS64, ELFDATA2LSB, EV_CURRENT, ELFOSABI_SYSV },
 			  .e_type = ET_EXEC, .e_machine = EM_X86_64, .e_version = EV_CURRENT, .e_entry = va,
 			  .e_phoff = sizeof(Elf64_Ehdr), .e_ehsize = sizeof(Elf64_Ehdr),
-			  .e_phentsize = sizeof(Elf64_Phdr), .e_phnum = 2 };
-	Elf64_Phdr ph[2] = {
+			  .e_phentsize = sizeof(Elf64_Phdr), .e_phnum = 3 };
+	const uint32_t note[3] = { sizeof(BOOTINFO_NOTE_NAME), sizeof(struct bootinfo_note), BOOTINFO_NOTE_TYPE };
+	const struct bootinfo_note desc = { BOOTINFO_VERSION, sizeof(struct bootinfo) };
+	Elf64_Phdr ph[3] = {
 		{ .p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = PAIR_DATA_OFF, .p_vaddr = va, .p_paddr = va,
 		  .p_filesz = la, .p_memsz = la, .p_align = 1 },
 		{ .p_type = PT_LOAD, .p_flags = fb, .p_offset = PAIR_DATA_OFF + 0x2000, .p_vaddr = vb, .p_paddr = vb,
 		  .p_filesz = lb / 2, .p_memsz = lb, .p_align = 1 },
+		{ .p_type = PT_NOTE, .p_flags = PF_R, .p_offset = PAIR_NOTE_OFF, .p_filesz = PAIR_NOTE_LEN,
+		  .p_memsz = PAIR_NOTE_LEN, .p_align = 4 },
 	};
 	memcpy(pair_file, &eh, sizeof(eh));
 	memcpy(pair_file + sizeof(eh), ph, sizeof(ph));
+	memcpy(pair_file + PAIR_NOTE_OFF, note, sizeof(note));
+	memcpy(pair_file + PAIR_NOTE_OFF + sizeof(note), BOOTINFO_NOTE_NAME, sizeof(BOOTINFO_NOTE_NAME));
+	memcpy(pair_file + PAIR_NOTE_OFF + sizeof(note) + BOOTINFO_NOTE_NAME_PADDED, &desc, sizeof(desc));
 }
 
 /*

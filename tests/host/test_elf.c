@@ -1,9 +1,11 @@
 /*
  * Host test of the loader's ELF rules (boot/elf_check.c, compiled here unchanged): every case of
  * the catalogue (tests/host/elf_cases.h, at least one per rule) on a synthetic minimal kernel
- * must get its rule and program headers; every truncation of a valid file is refused; and a
- * property test applies random mutations (fields set to boundary, neighbouring and random
- * values, byte flips, truncations, extensions, swapped program headers, stacked on the valid
+ * must get its rule and program headers; every truncation of a valid file is refused; generated
+ * edges (page ends, alignments, two segments' geometry, the boot-information note's sizes, its
+ * padding and the notes before it) get the verdict their layout implies; and a property test
+ * applies random mutations (fields set to boundary, neighbouring and random values, note fields
+ * among them, byte flips, truncations, extensions, swapped program headers, stacked on the valid
  * variations of the catalogue) and has tests/host/elf_verify.h judge each outcome: accepted
  * with a plan inside the file and the window, ascending and without overlap, or refused with a
  * reason that holds. Each call gets an exact-size heap copy, so ASan sees any read outside it.
@@ -362,6 +364,135 @@ static void test_two_segment_geometry(void)
 	   n, per[ELF_SEG_OVERLAP], per[ELF_SEG_SHARED_PAGE_WX], per[ELF_OK]);
 }
 
+/*
+ * The boot-information note's namesz and descsz swept over small values and the ones whose
+ * padding or sum wraps in 32 bits: accepted only as written (9 and 8), otherwise refused as
+ * malformed (the note leaves its segment, or is ours and short) or missing (it fits but is not
+ * ours), with the judge agreeing on the offset; never a read outside the file (ASan).
+ */
+static void test_note_sizes_swept(void)
+{
+	uint32_t sizes[64];
+	size_t nsizes = 0, bad = 0, n = 0, per[ELF_RULE_COUNT] = { 0 };
+
+	for (uint32_t v = 0; v <= 40; v++)
+		sizes[nsizes++] = v;
+	for (uint32_t v = 0; v <= 8; v++)
+		sizes[nsizes++] = UINT32_MAX - v;
+	sizes[nsizes++] = 0x7fffffff;
+	sizes[nsizes++] = 0x80000000;
+	for (size_t a = 0; a < nsizes; a++)
+		for (size_t b = 0; b < nsizes; b++) {
+			struct elf_image img;
+			struct elf_plan p;
+			struct elf_verdict v;
+			const char *why;
+			int note;
+
+			img_synthetic(&img);
+			note = img_note_phdr(&img);
+			img_put32(&img, img_note_at(&img), sizes[a]);
+			img_put32(&img, img_note_at(&img) + 4, sizes[b]);
+			enum elf_rule got = run_check(&img, &p, &v, &why);
+			int as_written = sizes[a] == sizeof(BOOTINFO_NOTE_NAME) && sizes[b] == sizeof(struct bootinfo_note);
+			int good = why == NULL && (as_written ? got == ELF_OK :
+				   (got == ELF_NOTE_MALFORMED && v.phdr == note) || (got == ELF_NOTE_MISSING && v.phdr == -1));
+			n++;
+			per[got]++;
+			if (!good && bad++ < 5)
+				printf("#   namesz 0x%x descsz 0x%x: %s (phdr %d, value 0x%llx); judge: %s\n", sizes[a], sizes[b],
+				       elf_rule_name(got), v.phdr, (unsigned long long)v.value, why ? why : "ok");
+			img_free(&img);
+		}
+	ok(bad == 0 && per[ELF_OK] == 1 && per[ELF_NOTE_MALFORMED] && per[ELF_NOTE_MISSING],
+	   "%zu namesz/descsz pairs: malformed %zu, missing %zu, accepted only as written", n, per[ELF_NOTE_MALFORMED],
+	   per[ELF_NOTE_MISSING]);
+}
+
+/*
+ * Note padding follows p_align: the synthetic note (whose padding is the same at 4 and 8) is
+ * accepted under every p_align, and a segment laid out with 8-byte padding (ok_note_align8) only
+ * under p_align 8, refused as malformed under the others (read with 4-byte padding).
+ */
+static void test_note_align(void)
+{
+	static const uint64_t aligns[] = { 0, 1, 2, 4, 8, 16, 4096, UINT64_MAX };
+	size_t bad = 0;
+
+	for (size_t a = 0; a < sizeof(aligns) / sizeof(aligns[0]); a++)
+		for (int layout8 = 0; layout8 <= 1; layout8++) {
+			struct elf_image img;
+			struct elf_plan p;
+			struct elf_verdict v;
+			const char *why;
+			int note;
+
+			img_synthetic(&img);
+			note = img_note_phdr(&img);
+			if (layout8)
+				elf_case_find("ok_note_align8")->mutate(&img);
+			img_ph(&img, note)->p_align = aligns[a];
+			enum elf_rule want = layout8 && aligns[a] != ELF_NOTE_ALIGN8 ? ELF_NOTE_MALFORMED : ELF_OK;
+			enum elf_rule got = run_check(&img, &p, &v, &why);
+			if ((got != want || why != NULL) && bad++ < 5)
+				printf("#   p_align 0x%llx, %s layout: %s, want %s; judge: %s\n", (unsigned long long)aligns[a],
+				       layout8 ? "8-byte" : "4-byte", elf_rule_name(got), elf_rule_name(want), why ? why : "ok");
+			img_free(&img);
+		}
+	ok(bad == 0, "note padding: 8 bytes under p_align 8, 4 under any other p_align");
+}
+
+/*
+ * Generated notes before the boot-information note, in its PT_NOTE: 0 to 40 notes of random
+ * name and description lengths (some with its name but another type), then ours; accepted, and
+ * with ours set to another version refused naming its PT_NOTE, whatever came before.
+ */
+static void test_notes_before_ours(void)
+{
+	size_t bad = 0;
+
+	rng_state = 0x6e6f746573;
+	for (int count = 0; count <= 40; count++)
+		for (int newer = 0; newer <= 1; newer++) {
+			struct elf_image img;
+			struct elf_plan p;
+			struct elf_verdict v;
+			const char *why;
+			uint8_t desc[64];
+			char name[24];
+			int note;
+			uint64_t at, end;
+
+			img_synthetic(&img);
+			note = img_note_phdr(&img);
+			at = end = img_note_area(&img);
+			for (int k = 0; k < count; k++) {
+				size_t len = rnd_below(sizeof(name));
+				for (size_t c = 0; c < len; c++)
+					name[c] = (char)('a' + rnd_below(26));
+				name[len] = '\0';
+				if (rnd_below(4) == 0)
+					strcpy(name, BOOTINFO_NOTE_NAME);   /* ours in name, another type */
+				for (size_t c = 0; c < sizeof(desc); c++)
+					desc[c] = (uint8_t)rnd();
+				end = img_put_note(&img, end, name, BOOTINFO_NOTE_TYPE + 1 + (uint32_t)rnd_below(5), desc,
+						   (uint32_t)rnd_below(sizeof(desc)));
+			}
+			end = img_put_bootinfo_note(&img, end);
+			if (newer)
+				img_put32(&img, end - sizeof(struct bootinfo_note), BOOTINFO_VERSION + 1);
+			img_ph(&img, note)->p_offset = at;
+			img_ph(&img, note)->p_filesz = img_ph(&img, note)->p_memsz = end - at;
+			enum elf_rule want = newer ? ELF_NOTE_VERSION : ELF_OK;
+			enum elf_rule got = run_check(&img, &p, &v, &why);
+			if ((got != want || why != NULL || (newer && v.phdr != note)) && bad++ < 5)
+				printf("#   %d notes before ours%s: %s (phdr %d), want %s; judge: %s\n", count,
+				       newer ? " (newer)" : "", elf_rule_name(got), v.phdr, elf_rule_name(want), why ? why : "ok");
+			img_free(&img);
+		}
+	ok(bad == 0, "0 to 40 generated notes before the boot-information note: it is found, its version judged");
+}
+
 /* ------------------------------------------------------------------ property test */
 
 /* A value worth trying in a field that holds `old`, for a file of `len` bytes. */
@@ -418,10 +549,22 @@ static void mutate_once(struct elf_image *img)
 	static const struct { uint8_t off, width; } phdr_fields[] = {
 		{ 0, 4 }, { 4, 4 }, { 8, 8 }, { 16, 8 }, { 24, 8 }, { 32, 8 }, { 40, 8 }, { 48, 8 },
 	};
+	static const uint8_t note_fields[] = { 0, 4, 8, 24, 28 };   /* namesz, descsz, type, version, size */
 	uint64_t phoff = get(img, 32, 8), phnum = get(img, 56, 2);
 	uint64_t ph = phoff + sizeof(Elf64_Phdr) * rnd_below(phnum ? phnum : 1);
 
-	switch (rnd_below(10)) {
+	switch (rnd_below(11)) {
+	case 10: {   /* a field of the note at the start of the first PT_NOTE */
+		for (uint64_t i = 0; i < phnum && i < ELF_MAX_PHDRS; i++) {
+			uint64_t at = phoff + sizeof(Elf64_Phdr) * i;
+			if (inside(img, at, sizeof(Elf64_Phdr)) && get(img, at, 4) == PT_NOTE) {
+				uint64_t f = get(img, at + 8, 8) + note_fields[rnd_below(sizeof(note_fields))];
+				put(img, f, 4, interesting(get(img, f, 4), img->len));
+				break;
+			}
+		}
+		break;
+	}
 	case 0: case 1: {
 		unsigned f = rnd_below(sizeof(ehdr_fields) / sizeof(ehdr_fields[0]));
 		uint64_t at = ehdr_fields[f].off;
@@ -530,6 +673,9 @@ int main(void)
 	test_empty_load_anywhere();
 	test_tiny_kernels();
 	test_two_segment_geometry();
+	test_note_sizes_swept();
+	test_note_align();
+	test_notes_before_ours();
 	test_property(s ? strtoull(s, NULL, 0) : 20240601, n ? strtol(n, NULL, 0) : 200000);
 	return tap_done();
 }
