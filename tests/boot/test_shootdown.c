@@ -45,18 +45,27 @@
 
 #define TLBT_TAG 0x64685354u                                   /* 'TShd' */
 #define TLBT_SCRATCH (FB_BASE + FB_MAX_SIZE - 16 * SIZE_2M)      /* pt_ tests' addresses in the kernel's tables */
-#define TLBT_WAIT_US 5000000                                    /* bound on every wait for another CPU */
+#define TLBT_WAIT_US 5000000                                    /* bound on every wait for another CPU, per 8 CPUs online */
 #define TLBT_STRESS_US 1000000                                  /* the all-CPUs test runs this long */
 #define TLBT_STRESS_MIN 2                                       /* ... and each CPU at least this many rounds */
 
 static cpumask_t tlbt_aps(void) { return smp_online_mask() & ~1ULL; }
 static unsigned tlbt_self(void) { return this_cpu()->index; }
 
+/* The bound on a wait for other CPUs, in TSC ticks: TLBT_WAIT_US per 8 CPUs online (at least
+ * once), since a round's acknowledgements, and under an emulator each vCPU's turn on the host's
+ * cores, grow with the CPUs (64 vCPUs on two host cores take seconds per round). */
+static uint64_t tlbt_wait_ticks(void)
+{
+	unsigned eighths = (cpumask_weight(smp_online_mask()) + 7) / 8;
+	return tsc_us_to_ticks(TLBT_WAIT_US) * (eighths ? eighths : 1);
+}
+
 /* Waits, polling as every CPU waiting with interrupts disabled must, until *p reaches want;
- * false after TLBT_WAIT_US. */
+ * false after tlbt_wait_ticks. */
 static bool tlbt_wait(volatile uint64_t *p, uint64_t want)
 {
-	uint64_t end = rdtsc() + tsc_us_to_ticks(TLBT_WAIT_US);
+	uint64_t end = rdtsc() + tlbt_wait_ticks();
 	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < want) {
 		arch_cpu_poll();
 		arch_cpu_relax();
@@ -497,9 +506,14 @@ KTEST(tlb_shootdown_after_stopping_the_others_waits_for_none)
 
 /* ---------------------------------------------------------------- all CPUs at once */
 
-/* The mapping one CPU hands to the next: published, then checked by the receiver. */
+/*
+ * The mapping one CPU hands to the next: published, claimed by the receiver, checked. The owner
+ * unmaps only once the box is checked or taken back unclaimed (a compare-exchange against the
+ * receiver's claim), so a receiver never reads a mapping being torn down, however late it comes.
+ */
+enum { TLBT_EMPTY, TLBT_PUBLISHED, TLBT_CHECKED, TLBT_CLAIMED };
 struct tlbt_box {
-	volatile uint64_t state;       /* 0 empty, 1 published, 2 checked */
+	volatile uint64_t state;       /* TLBT_EMPTY .. TLBT_CLAIMED */
 	vaddr_t va;
 	uint64_t pages, round;
 	unsigned owner;
@@ -519,25 +533,33 @@ static struct {
 static void tlbt_stress_check(unsigned cpu)
 {
 	struct tlbt_box *h = &ts.box[cpu];
-	if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) != 1)
+	uint64_t published = TLBT_PUBLISHED;
+	if (!__atomic_compare_exchange_n(&h->state, &published, TLBT_CLAIMED, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
 	for (uint64_t k = 1; k < h->pages; k++)
 		ts.bad[cpu] += *(volatile uint64_t *)(h->va + k * PAGE_SIZE) != tlbt_pattern((uint64_t)h->owner << 32 | h->round, k);
 	__atomic_fetch_add((uint64_t *)h->va, 1, __ATOMIC_RELAXED);
 	ts.adds[cpu]++;
-	__atomic_store_n(&h->state, 2, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->state, TLBT_CHECKED, __ATOMIC_RELEASE);
 }
 
-/* Waits for this CPU's handed mapping to be checked, checking its own box meanwhile. */
+/*
+ * Waits for this CPU's handed mapping to be checked, checking its own box meanwhile. After
+ * tlbt_wait_ticks it takes the box back if the receiver has not claimed it (false: the mapping
+ * was never checked); a claimed box is waited for to the end, as its receiver holds no lock and
+ * waits for nothing while it reads. The mapping may be unmapped once this returns.
+ */
 static bool tlbt_stress_wait(unsigned cpu, struct tlbt_box *out)
 {
-	uint64_t end = rdtsc() + tsc_us_to_ticks(TLBT_WAIT_US);
-	while (__atomic_load_n(&out->state, __ATOMIC_ACQUIRE) != 2) {
+	uint64_t end = rdtsc() + tlbt_wait_ticks(), published = TLBT_PUBLISHED;
+	while (__atomic_load_n(&out->state, __ATOMIC_ACQUIRE) != TLBT_CHECKED) {
 		tlbt_stress_check(cpu);
 		arch_cpu_poll();
 		arch_cpu_relax();
-		if (rdtsc() > end)
+		if (rdtsc() > end && __atomic_compare_exchange_n(&out->state, &published, TLBT_EMPTY, false,
+								 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			return false;
+		published = TLBT_PUBLISHED;
 	}
 	return true;
 }
@@ -577,7 +599,7 @@ static void tlbt_stress_round(unsigned cpu, uint64_t r, uint64_t *x)
 	out->pages = pages;
 	out->round = r;
 	out->owner = cpu;
-	__atomic_store_n(&out->state, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&out->state, TLBT_PUBLISHED, __ATOMIC_RELEASE);
 	if (!tlbt_stress_wait(cpu, out))
 		ts.failed[cpu]++;
 	for (uint64_t k = 1; k < pages; k++)
@@ -588,7 +610,7 @@ static void tlbt_stress_round(unsigned cpu, uint64_t r, uint64_t *x)
 		MmUnmapReservedMapping(base, TLBT_TAG + cpu, mdl);
 		MmFreeMappingAddress(base, TLBT_TAG + cpu);
 	}
-	__atomic_store_n(&out->state, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&out->state, TLBT_EMPTY, __ATOMIC_RELEASE);
 	base = NULL;
 out:
 	if (base && !va)
@@ -611,7 +633,7 @@ static void tlbt_stress_run(void *arg)
 		tlbt_stress_check(cpu);
 	}
 	__atomic_fetch_add(&ts.finished, 1, __ATOMIC_ACQ_REL);
-	uint64_t end = rdtsc() + tsc_us_to_ticks(TLBT_WAIT_US);
+	uint64_t end = rdtsc() + tlbt_wait_ticks();
 	while (__atomic_load_n(&ts.finished, __ATOMIC_ACQUIRE) < cpumask_weight(smp_online_mask()) && rdtsc() < end) {
 		tlbt_stress_check(cpu);
 		arch_cpu_poll();
