@@ -125,12 +125,18 @@ static void smp_post(struct percpu *target, unsigned self, void (*fn)(void *), v
 	__atomic_fetch_or(&target->call_pending, 1ULL << self, __ATOMIC_RELEASE);
 }
 
+uint64_t smp_call_timeout_us(void)
+{
+	uint64_t groups = (cpumask_weight(smp_online_mask()) + SMP_CALL_TIMEOUT_CPUS - 1) / SMP_CALL_TIMEOUT_CPUS;
+	return SMP_CALL_TIMEOUT_US * (groups ? groups : 1);
+}
+
 /* Waits until target ran the call of self, running calls posted to this CPU meanwhile; panics
- * after SMP_CALL_TIMEOUT_US from start. */
+ * after smp_call_timeout_us from start. */
 static void smp_wait_done(unsigned target, unsigned self, uint64_t start, void (*fn)(void *))
 {
 	struct smp_call_slot *slot = &percpu_of[target]->call_slot[self];
-	uint64_t limit = tsc_us_to_ticks(SMP_CALL_TIMEOUT_US);
+	uint64_t timeout_us = smp_call_timeout_us(), limit = tsc_us_to_ticks(timeout_us);
 
 	while (!__atomic_load_n(&slot->done, __ATOMIC_ACQUIRE)) {
 		smp_poll();
@@ -139,7 +145,7 @@ static void smp_wait_done(unsigned target, unsigned self, uint64_t start, void (
 			const char *name = smp_ops->symbol((uint64_t)fn, &off);
 			kpanic("smp: CPU %u (APIC id %u) did not finish a call to %s+0x%llx from CPU %u within %u ms",
 			       target, percpu_of[target]->apic_id, name ? name : "?", (unsigned long long)off, self,
-			       (unsigned)(SMP_CALL_TIMEOUT_US / 1000));
+			       (unsigned)(timeout_us / 1000));
 		}
 		arch_cpu_relax();
 	}

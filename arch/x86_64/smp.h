@@ -24,7 +24,7 @@
  * each call runs with interrupts disabled. Idle APs wait in `sti; hlt` (a halted CPU costs no
  * host time in QEMU; the IPI wakes it). The waiting sender runs calls posted to itself, so two
  * CPUs calling each other with interrupts disabled both finish (never a deadlock on the mailbox).
- * A call not completed within SMP_CALL_TIMEOUT_US is a panic naming the CPU: never a hang.
+ * A call not completed within smp_call_timeout_us() is a panic naming the CPU: never a hang.
  */
 #ifndef SMP_H
 #define SMP_H
@@ -43,7 +43,8 @@ struct trap_frame;
 #define SMP_SIPI_DELAY_US      200       /* after the first start-up IPI, before the second */
 #define SMP_ANSWER_TIMEOUT_US  1000000   /* after the second start-up IPI: the AP must have answered */
 #define SMP_SETUP_TIMEOUT_US   1000000   /* after answering: the AP must be online */
-#define SMP_CALL_TIMEOUT_US    10000000  /* a call must be done by then, or the kernel panics */
+#define SMP_CALL_TIMEOUT_US    10000000  /* per 16 CPUs online: a call must be done by then, or the kernel panics */
+#define SMP_CALL_TIMEOUT_CPUS  16        /* ... (smp_call_timeout_us) */
 #define SMP_STOP_TIMEOUT_US    100000    /* smp_stop_others waits this long for the NMIs to land */
 
 /* What failed when a CPU did not start (0: it started). */
@@ -106,6 +107,14 @@ unsigned smp_self(void);
  * on purpose; a TLB flush never calls).
  */
 void smp_call_many(cpumask_t mask, void (*fn)(void *arg), void *arg);
+/*
+ * How long a call (smp_call_many) or a shootdown's acknowledgements may take before the kernel
+ * panics: SMP_CALL_TIMEOUT_US per SMP_CALL_TIMEOUT_CPUS CPUs online, at least once. A call that
+ * works with every other CPU (a shootdown's acknowledgements, a test's hand-overs) takes longer the
+ * more CPUs there are, and under an emulator each vCPU's turn on the host's cores does too: 64
+ * vCPUs of QEMU's TCG on two host cores take seconds per round of 63 acknowledgements.
+ */
+uint64_t smp_call_timeout_us(void);
 /* smp_call_many on one CPU; -1 when cpu is not online. */
 int smp_call(unsigned cpu, void (*fn)(void *arg), void *arg);
 /* smp_call_many on every online CPU but the caller. */

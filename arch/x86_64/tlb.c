@@ -86,10 +86,10 @@ static void tlb_withdraw(struct percpu *me, uint64_t gone)
 
 /* Waits, applying the batches posted to this CPU, until every CPU asked that is still online has
  * acknowledged me's batch, then withdraws the request from those that left; panics after
- * SMP_CALL_TIMEOUT_US from start. */
+ * smp_call_timeout_us from start. */
 static void tlb_wait_acks(struct percpu *me, uint64_t start)
 {
-	uint64_t limit = tsc_us_to_ticks(SMP_CALL_TIMEOUT_US);
+	uint64_t timeout_us = smp_call_timeout_us(), limit = tsc_us_to_ticks(timeout_us);
 
 	for (;;) {
 		/* A CPU that left the online mask (stopped, parked) is no longer waited for. */
@@ -102,7 +102,7 @@ static void tlb_wait_acks(struct percpu *me, uint64_t start)
 		if (rdtsc() - start > limit) {
 			unsigned t = (unsigned)__builtin_ctzll(left);
 			kpanic("tlb: CPU %u (APIC id %u) did not acknowledge a TLB shootdown from CPU %u within %u ms",
-			       t, percpu_of[t]->apic_id, me->index, (unsigned)(SMP_CALL_TIMEOUT_US / 1000));
+			       t, percpu_of[t]->apic_id, me->index, (unsigned)(timeout_us / 1000));
 		}
 		arch_cpu_relax();
 	}
