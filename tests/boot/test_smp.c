@@ -701,6 +701,32 @@ static uint32_t test_unused_apic_id(void)
 	return 0;
 }
 
+/*
+ * The index a start of APIC id `id` (no CPU's) uses: one an earlier test made for it and left
+ * parked, else the next free one; SMP_MAX_CPUS when every index is a started CPU's (a machine with
+ * the kernel's whole SMP_MAX_CPUS, or one fewer once a test took the last).
+ */
+static unsigned test_absent_cpu_index(uint32_t id)
+{
+	for (unsigned i = 1; i < SMP_MAX_CPUS; i++)
+		if (!percpu_of[i] || (percpu_of[i]->apic_id == id && percpu_of[i]->state == PERCPU_PARKED))
+			return i;
+	return SMP_MAX_CPUS;
+}
+
+/* Starts APIC id `id` (no CPU's) at test_absent_cpu_index's index, waiting TEST_START_WAIT_US;
+ * the step smp_start_new or smp_restart returns, the index in *index. */
+static int test_start_absent_cpu(uint32_t id, unsigned *index)
+{
+	unsigned i = test_absent_cpu_index(id);
+
+	if (i < SMP_MAX_CPUS && percpu_of[i]) {
+		*index = i;
+		return smp_restart(i, SMP_INJECT_NONE, TEST_START_WAIT_US);
+	}
+	return smp_start_new(id, TEST_START_WAIT_US, index);
+}
+
 /* INIT-SIPI-SIPI to an APIC id no CPU has: reported as no answer, parked, skipped; nothing else changes. */
 KTEST(smp_cpu_that_does_not_answer_is_reported_and_skipped)
 {
@@ -712,8 +738,11 @@ KTEST(smp_cpu_that_does_not_answer_is_reported_and_skipped)
 		KTEST_SKIP("no local APIC or trampoline page: CPUs cannot be started");
 	if (!id)
 		KTEST_SKIP("every xAPIC id is in the MADT: no id is surely absent");
+	if (test_absent_cpu_index(id) == SMP_MAX_CPUS)
+		KTEST_SKIP("every one of the kernel's %u CPU indexes is a started CPU's: none left for a CPU that does not answer",
+			   SMP_MAX_CPUS);
 	uint64_t t0 = rdtsc();
-	int st = smp_start_new(id, TEST_START_WAIT_US, &index);
+	int st = test_start_absent_cpu(id, &index);
 	uint64_t us = tsc_to_us(rdtsc() - t0);
 	KEXPECT_EQ(st, SMP_STEP_ANSWER, "step: %s", smp_step_text(st));
 	KEXPECT(us >= SMP_INIT_DELAY_US + TEST_START_WAIT_US && us < SMP_INIT_DELAY_US + TEST_START_WAIT_US + 500000,
@@ -806,8 +835,11 @@ KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
 		KTEST_SKIP("one CPU online: no CPU to run the trampoline late");
 	if (!id)
 		KTEST_SKIP("every xAPIC id is in the MADT: no id is surely absent");
+	if (test_absent_cpu_index(id) == SMP_MAX_CPUS)
+		KTEST_SKIP("every one of the kernel's %u CPU indexes is a started CPU's: none left for the next CPU",
+			   SMP_MAX_CPUS);
 	unsigned late = 63 - (unsigned)__builtin_clzll(aps);
-	KEXPECT_EQ(smp_start_new(id, TEST_START_WAIT_US, &next), SMP_STEP_ANSWER, "an index for the next CPU, parked");
+	KEXPECT_EQ(test_start_absent_cpu(id, &next), SMP_STEP_ANSWER, "an index for the next CPU, parked");
 	KASSERT_TEST(next < SMP_MAX_CPUS && percpu_of[next] && percpu_of[next]->state == PERCPU_PARKED);
 	struct percpu *np = percpu_of[next];
 	uint64_t *top = (uint64_t *)np->stack_top, gdt[GDT_ENTRIES];
