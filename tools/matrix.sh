@@ -27,6 +27,8 @@ cd "$(dirname "$0")/.."
 # kernel's 64 (SMP_MAX_CPUS): smp-72 starts 64 and names the rest, and every test runs on all 64
 # but the two that need a free CPU index for an APIC id no CPU has (they skip, saying so);
 # smp-96-maxcpus-4 has more MADT entries than the kernel keeps CPUs and starts 4.
+# smp-6-sparse-apic-ids: two sockets of three cores, whose APIC ids QEMU spaces as hardware does
+# (0-2 and 4-6: a socket's field rounded up to a power of two), so CPU index 5 is APIC id 6.
 SMP_MAX_CPUS=$(sed -nE 's/^#define SMP_MAX_CPUS ([0-9]+).*/\1/p' arch/x86_64/percpu.h)   # the kernel's CPU limit
 SKIP1="smp_call_reaches_a_busy_cpu_through_the_ipi # SKIP one CPU online;smp_calls_crossing_with_interrupts_off_all_finish # SKIP one CPU online;smp_a_cpu_spinning_for_a_lock_answers_the_holders_call # SKIP one CPU online;smp_stalled_cpu_is_reported_parked_and_restarts # SKIP one CPU online;tlb_shootdown_region_remap_seen_by_every_cpu_at_once # SKIP one CPU online;tlb_shootdown_unmap_locked_pages_seen_by_every_cpu_at_once # SKIP one CPU online;tlb_shootdown_pt_unmap_and_protect_seen_by_every_cpu_at_once # SKIP one CPU online;tlb_shootdown_a_map_sends_none # SKIP one CPU online;tlb_shootdown_cpus_unmapping_at_once_with_interrupts_off_all_finish # SKIP one CPU online;tlb_shootdown_answered_by_a_cpu_spinning_for_the_issuers_lock # SKIP one CPU online;tlb_shootdown_after_stopping_the_others_waits_for_none # SKIP one CPU online;tlb_shootdown_all_cpus_map_and_unmap_at_once # SKIP one CPU online;large_leaf_remap_seen_by_every_cpu # SKIP one CPU online;syspte_cache_all_cpus_reserve_and_free_at_once # SKIP one CPU online;smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names # SKIP one CPU online;smp_joining_cpu_drops_translations_cached_before_its_join # SKIP one CPU online;smp_restarted_cpu_acknowledges_requests_from_before_its_stop # SKIP one CPU online"
 CONFIGS=(
@@ -54,6 +56,7 @@ CONFIGS=(
 	"smp-4-maxcpus-2|qemu64|512M|4|dir|yes|1|smp: APIC id 2 not started: beyond maxcpus=2;smp: APIC id 3 not started: beyond maxcpus=2;smp: 2 of 4 CPUs started;, 0 failed, 0 skipped|maxcpus=2"
 	"smp-72|qemu64|512M|72|dir|yes|3|smp: APIC id 64 not started: beyond the kernel's 64 CPUs;smp: APIC id 71 not started: beyond the kernel's 64 CPUs;smp: 64 of 72 CPUs started;# 64 CPUs: ;smp_cpu_that_does_not_answer_is_reported_and_skipped # SKIP every one of the kernel's 64 CPU indexes;smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names # SKIP every one of the kernel's 64 CPU indexes;, 0 failed, 2 skipped"
 	"smp-96-maxcpus-4|qemu64|512M|96|dir|yes|1|smp: APIC id 4 not started: beyond maxcpus=4;more MADT entries not started: beyond maxcpus=4;smp: 4 of 96 CPUs started;, 0 failed, 0 skipped|maxcpus=4"
+	"smp-6-sparse-apic-ids|qemu64|512M|6|dir|yes|1|smp: CPU 5 (APIC id 6) not started: no answer;, 0 failed, 0 skipped||-smp 6,sockets=2,cores=3,threads=1"
 	"no-serial-port|qemu64|512M|1|dir|no|1"
 	"syspte-2M|qemu64|512M|1|dir|yes|1||syspte=2M"
 	"syspte-64M|qemu64|512M|1|dir|yes|1||syspte=64M"
