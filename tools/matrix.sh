@@ -27,6 +27,10 @@ cd "$(dirname "$0")/.."
 # kernel's 64 (SMP_MAX_CPUS): smp-72 starts 64 and names the rest, and every test runs on all 64
 # but the two that need a free CPU index for an APIC id no CPU has (they skip, saying so);
 # smp-96-maxcpus-4 has more MADT entries than the kernel keeps CPUs and starts 4.
+# smp-4-hotplug-slots-8: QEMU lists the four absent CPUs of maxcpus=8 as disabled MADT entries.
+# no-display has no graphics device (no GOP), machine-pc-i440fx the older chipset (its PM timer at
+# another port), no-hpet no HPET table: each boots the suite, the tests that need what is missing
+# skipping with the reason.
 # smp-6-sparse-apic-ids: two sockets of three cores, whose APIC ids QEMU spaces as hardware does
 # (0-2 and 4-6: a socket's field rounded up to a power of two), so CPU index 5 is APIC id 6.
 SMP_MAX_CPUS=$(sed -nE 's/^#define SMP_MAX_CPUS ([0-9]+).*/\1/p' arch/x86_64/percpu.h)   # the kernel's CPU limit
@@ -57,6 +61,10 @@ CONFIGS=(
 	"smp-72|qemu64|512M|72|dir|yes|3|smp: APIC id 64 not started: beyond the kernel's 64 CPUs;smp: APIC id 71 not started: beyond the kernel's 64 CPUs;smp: 64 of 72 CPUs started;# 64 CPUs: ;smp_cpu_that_does_not_answer_is_reported_and_skipped # SKIP every one of the kernel's 64 CPU indexes;smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names # SKIP every one of the kernel's 64 CPU indexes;, 0 failed, 2 skipped"
 	"smp-96-maxcpus-4|qemu64|512M|96|dir|yes|1|smp: APIC id 4 not started: beyond maxcpus=4;more MADT entries not started: beyond maxcpus=4;smp: 4 of 96 CPUs started;, 0 failed, 0 skipped|maxcpus=4"
 	"smp-6-sparse-apic-ids|qemu64|512M|6|dir|yes|1|smp: CPU 5 (APIC id 6) not started: no answer;, 0 failed, 0 skipped||-smp 6,sockets=2,cores=3,threads=1"
+	"no-display|qemu64|512M|2|dir|yes|1|loader: no graphics output (GOP); the kernel gets no framebuffer.;summary: Display   no linear framebuffer;pt_framebuffer_write_combining # SKIP no framebuffer;summary_fbcon_pixels_and_text_window # SKIP no framebuffer;, 0 failed, 2 skipped||-vga none"
+	"smp-4-hotplug-slots-8|qemu64|512M|4|dir|yes|1|smp: 4 MADT entries not started: disabled in the MADT;(ACPI MADT: 4 enabled, 8 listed);, 0 failed, 0 skipped||-smp 4,maxcpus=8"
+	"machine-pc-i440fx|qemu64|512M|2|dir|yes|1|ACPI PM timer: present, port 0xb008;, 0 failed, 0 skipped||-machine pc"
+	"no-hpet|qemu64|512M|2|dir|yes|1|HPET: table not found;summary_tsc_hpet_agrees # SKIP the firmware lists no HPET table;, 0 failed, 1 skipped||-machine hpet=off"
 	"no-serial-port|qemu64|512M|1|dir|no|1"
 	"syspte-2M|qemu64|512M|1|dir|yes|1||syspte=2M"
 	"syspte-64M|qemu64|512M|1|dir|yes|1||syspte=64M"
