@@ -10,7 +10,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-# name | -cpu | -m | -smp | medium (dir, dir-high, sata, usb) | serial (yes/no) | timeout factor
+# name | -cpu | -m | -smp | medium (dir, dir-high, sata, usb, nvme) | serial (yes/no) | timeout factor
 #   | strings the serial log must contain, separated by ';' (optional)
 #   [| extra command-line words: a dir medium of its own; with syspte=SIZE the region is checked too]
 #   [| extra QEMU arguments]
@@ -27,6 +27,9 @@ cd "$(dirname "$0")/.."
 # kernel's 64 (SMP_MAX_CPUS): smp-72 starts 64 and names the rest, and every test runs on all 64
 # but the two that need a free CPU index for an APIC id no CPU has (they skip, saying so);
 # smp-96-maxcpus-4 has more MADT entries than the kernel keeps CPUs and starts 4.
+# nvme-disk-image boots the disk image from an NVMe drive, as most PCs now do; two-displays adds a
+# virtio GPU beside the VGA, so the firmware has several graphics outputs and the loader must take
+# the console's.
 # smp-4-hotplug-slots-8: QEMU lists the four absent CPUs of maxcpus=8 as disabled MADT entries.
 # no-display has no graphics device (no GOP), machine-pc-i440fx the older chipset (its PM timer at
 # another port), no-hpet no HPET table: each boots the suite, the tests that need what is missing
@@ -49,6 +52,8 @@ CONFIGS=(
 	"ram-12G-loader-above-4G|max|12G|1|dir-high|yes|3"
 	"sata-disk-image|qemu64|512M|1|sata|yes|1"
 	"usb-stick-xhci|qemu64|512M|1|usb|yes|1"
+	"nvme-disk-image|qemu64|512M|1|nvme|yes|1"
+	"two-displays|qemu64|512M|2|dir|yes|1|(GOP) chosen, the console's screen;summary: Display   1280 x 800;, 0 failed, 0 skipped||-device virtio-gpu-pci"
 	"smp-2|qemu64|512M|2|dir|yes|1|, 0 failed, 0 skipped"
 	"smp-4|qemu64|512M|4|dir|yes|1|, 0 failed, 0 skipped"
 	"smp-8|qemu64|512M|8|dir|yes|1|, 0 failed, 0 skipped"
@@ -134,7 +139,7 @@ prepare_media() {
 		cp "$kernel" "$work/esp-high/kernel.elf"
 		echo "$cmdline mmapdump=1" > "$work/esp-high/cmdline.txt"
 	fi
-	if [[ $need == *" sata "* || $need == *" usb "* ]]; then
+	if [[ $need == *" sata "* || $need == *" usb "* || $need == *" nvme "* ]]; then
 		tools/image.sh "$work/disk-test.img" "$cmdline" --efi "$efi" --kernel "$kernel" >/dev/null
 	fi
 }
@@ -167,6 +172,8 @@ boot() {
 	usb) args+=(-device qemu-xhci,id=xhci
 		-drive if=none,id=stick,format=raw,file="$work/disk-test.img",snapshot=on
 		-device usb-storage,bus=xhci.0,drive=stick,removable=on);;
+	nvme) args+=(-drive file="$work/disk-test.img",format=raw,if=none,id=n,snapshot=on
+		-device nvme,drive=n,serial=rmkernel);;
 	esac
 	if [ "$serial" = yes ]; then args+=(-serial file:"$log"); else args+=(-serial none); : > "$log"; fi
 	set +e
@@ -231,6 +238,8 @@ judge() {
 	      [[ $bootdev == Sata* ]] && detail+=", from $bootdev";;
 	usb) [[ $bootdev == USB* ]] || { verdict=FAIL; detail+=", did not boot from USB (${bootdev:-no boot line})"; }
 	     [[ $bootdev == USB* ]] && detail+=", from $bootdev";;
+	nvme) [[ $bootdev == NVMe* ]] || { verdict=FAIL; detail+=", did not boot from NVMe (${bootdev:-no boot line})"; }
+	     [[ $bootdev == NVMe* ]] && detail+=", from $bootdev";;
 	dir-high)
 		# Loader code (type 1) descriptors: the loader image must sit above 4 GiB.
 		low=$(awk '$1 == 1 && $2 ~ /^[0-9a-f]+-/ { print substr($2, 1, 16) }' <<< "$txt" | sort | tail -n1)
