@@ -47,6 +47,8 @@ CONFIGS=(
 	"cpu-no-ext-leaves|qemu64,xlevel=0|512M|2|dir|yes|1|nx=0 1g=0;physbits=36;this CPU has no NX;, 0 failed, 2 skipped"
 	"cpu-core2duo|core2duo|512M|2|dir|yes|1|, 0 failed, 0 skipped"
 	"cpu-Nehalem|Nehalem|512M|2|dir|yes|1|, 0 failed, 0 skipped"
+	"cpu-Skylake-Server|Skylake-Server|512M|2|dir|yes|1|GenuineIntel nx=1 1g=1;, 0 failed, 0 skipped"
+	"cpu-phys-bits-39|max,phys-bits=39|512M|2|dir|yes|1|physbits=39;, 0 failed, 0 skipped"
 	"ram-128M|qemu64|128M|1|dir|yes|1"
 	"ram-2G|qemu64|2G|1|dir|yes|1"
 	"ram-12G-loader-above-4G|max|12G|1|dir-high|yes|3"
