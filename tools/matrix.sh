@@ -10,7 +10,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-# name | -cpu | -m | -smp | medium (dir, dir-high, sata, usb, nvme) | serial (yes/no) | timeout factor
+# name | -cpu | -m | -smp | medium (dir, dir-high, sata, usb, nvme, usb-mbr, usb-superfloppy) | serial (yes/no) | timeout factor
 #   | strings the serial log must contain, separated by ';' (optional)
 #   [| extra command-line words: a dir medium of its own; with syspte=SIZE the region is checked too]
 #   [| extra QEMU arguments]
@@ -27,6 +27,8 @@ cd "$(dirname "$0")/.."
 # kernel's 64 (SMP_MAX_CPUS): smp-72 starts 64 and names the rest, and every test runs on all 64
 # but the two that need a free CPU index for an APIC id no CPU has (they skip, saying so);
 # smp-96-maxcpus-4 has more MADT entries than the kernel keeps CPUs and starts 4.
+# usb-stick-mbr and usb-stick-superfloppy are sticks made by hand (hand_made_stick): an MBR
+# partition, and FAT32 on the whole device with upper-case 8.3 names.
 # nvme-disk-image boots the disk image from an NVMe drive, as most PCs now do; two-displays adds a
 # virtio GPU beside the VGA, so the firmware has several graphics outputs and the loader must take
 # the console's.
@@ -55,6 +57,8 @@ CONFIGS=(
 	"sata-disk-image|qemu64|512M|1|sata|yes|1"
 	"usb-stick-xhci|qemu64|512M|1|usb|yes|1"
 	"nvme-disk-image|qemu64|512M|1|nvme|yes|1"
+	"usb-stick-mbr|qemu64|512M|1|usb-mbr|yes|1"
+	"usb-stick-superfloppy|qemu64|512M|1|usb-superfloppy|yes|1"
 	"two-displays|qemu64|512M|2|dir|yes|1|(GOP) chosen, the console's screen;summary: Display   1280 x 800;, 0 failed, 0 skipped||-device virtio-gpu-pci"
 	"smp-2|qemu64|512M|2|dir|yes|1|, 0 failed, 0 skipped"
 	"smp-4|qemu64|512M|4|dir|yes|1|, 0 failed, 0 skipped"
@@ -144,6 +148,34 @@ prepare_media() {
 	if [[ $need == *" sata "* || $need == *" usb "* || $need == *" nvme "* ]]; then
 		tools/image.sh "$work/disk-test.img" "$cmdline" --efi "$efi" --kernel "$kernel" >/dev/null
 	fi
+	[[ $need != *" usb-mbr "* ]] || hand_made_stick "$work/stick-mbr.img" mbr
+	[[ $need != *" usb-superfloppy "* ]] || hand_made_stick "$work/stick-superfloppy.img" superfloppy
+}
+
+# Writes a 64 MiB stick image $1 as people make them by hand rather than with tools/image.sh: $2
+# mbr, an MBR with one FAT32 partition (type 0x0C) from 1 MiB, files in lower case; superfloppy,
+# FAT32 on the whole device with no partition table, file names in upper case (KERNEL.ELF), as
+# Windows' copy writes 8.3 names.
+hand_made_stick() {
+	local img=$1 kind=$2 sectors=$((64 * 2048)) at="" k=kernel.elf c=cmdline.txt
+	rm -f "$img"
+	truncate -s 64M "$img"
+	if [ "$kind" = mbr ]; then
+		# Partition entry 1 at byte 446: type 0x0C, first LBA 2048, 129024 sectors (little-endian);
+		# the signature 0x55 0xAA at 510.
+		printf '\x80\xfe\xff\xff\x0c\xfe\xff\xff\x00\x08\x00\x00\x00\xf8\x01\x00' |
+			dd of="$img" bs=1 seek=446 conv=notrunc status=none
+		printf '\x55\xaa' | dd of="$img" bs=1 seek=510 conv=notrunc status=none
+		at=@@1M sectors=$((sectors - 2048))
+	else
+		k=KERNEL.ELF c=CMDLINE.TXT
+	fi
+	mformat -i "$img$at" -F -T "$sectors" -h 64 -s 32 -v STICK :: || die "mformat could not make $img"
+	mmd -i "$img$at" ::/EFI ::/EFI/BOOT
+	mcopy -i "$img$at" "$efi" ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -i "$img$at" "$kernel" "::/$k"
+	echo "$cmdline" > "$work/cmdline-$kind.txt"
+	mcopy -i "$img$at" "$work/cmdline-$kind.txt" "::/$c"
 }
 
 # Boots one configuration: boot NAME CPU MEM SMP MEDIUM SERIAL LIMIT [WORDS [QEMU-ARGS]]; sets rc
@@ -176,6 +208,9 @@ boot() {
 		-device usb-storage,bus=xhci.0,drive=stick,removable=on);;
 	nvme) args+=(-drive file="$work/disk-test.img",format=raw,if=none,id=n,snapshot=on
 		-device nvme,drive=n,serial=rmkernel);;
+	usb-mbr|usb-superfloppy) args+=(-device qemu-xhci,id=xhci
+		-drive if=none,id=stick,format=raw,file="$work/stick-${medium#usb-}.img",snapshot=on
+		-device usb-storage,bus=xhci.0,drive=stick,removable=on);;
 	esac
 	if [ "$serial" = yes ]; then args+=(-serial file:"$log"); else args+=(-serial none); : > "$log"; fi
 	set +e
@@ -238,7 +273,8 @@ judge() {
 	case $medium in
 	sata) [[ $bootdev == Sata* ]] || { verdict=FAIL; detail+=", did not boot from SATA (${bootdev:-no boot line})"; }
 	      [[ $bootdev == Sata* ]] && detail+=", from $bootdev";;
-	usb) [[ $bootdev == USB* ]] || { verdict=FAIL; detail+=", did not boot from USB (${bootdev:-no boot line})"; }
+	usb|usb-mbr|usb-superfloppy)
+	     [[ $bootdev == USB* ]] || { verdict=FAIL; detail+=", did not boot from USB (${bootdev:-no boot line})"; }
 	     [[ $bootdev == USB* ]] && detail+=", from $bootdev";;
 	nvme) [[ $bootdev == NVMe* ]] || { verdict=FAIL; detail+=", did not boot from NVMe (${bootdev:-no boot line})"; }
 	     [[ $bootdev == NVMe* ]] && detail+=", from $bootdev";;
