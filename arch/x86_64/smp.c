@@ -125,10 +125,15 @@ static void smp_post(struct percpu *target, unsigned self, void (*fn)(void *), v
 	__atomic_fetch_or(&target->call_pending, 1ULL << self, __ATOMIC_RELEASE);
 }
 
+uint64_t smp_call_timeout_us_for(unsigned cpus)
+{
+	uint64_t groups = (cpus + SMP_CALL_TIMEOUT_CPUS - 1) / SMP_CALL_TIMEOUT_CPUS;
+	return SMP_CALL_TIMEOUT_US * (groups ? groups : 1);
+}
+
 uint64_t smp_call_timeout_us(void)
 {
-	uint64_t groups = (cpumask_weight(smp_online_mask()) + SMP_CALL_TIMEOUT_CPUS - 1) / SMP_CALL_TIMEOUT_CPUS;
-	return SMP_CALL_TIMEOUT_US * (groups ? groups : 1);
+	return smp_call_timeout_us_for(cpumask_weight(smp_online_mask()));
 }
 
 /* Waits until target ran the call of self, running calls posted to this CPU meanwhile; panics

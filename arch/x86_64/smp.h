@@ -115,6 +115,8 @@ void smp_call_many(cpumask_t mask, void (*fn)(void *arg), void *arg);
  * vCPUs of QEMU's TCG on two host cores take seconds per round of 63 acknowledgements.
  */
 uint64_t smp_call_timeout_us(void);
+/* smp_call_timeout_us with `cpus` CPUs online (a test's waits inside a call stay below it). */
+uint64_t smp_call_timeout_us_for(unsigned cpus);
 /* smp_call_many on one CPU; -1 when cpu is not online. */
 int smp_call(unsigned cpu, void (*fn)(void *arg), void *arg);
 /* smp_call_many on every online CPU but the caller. */

@@ -45,20 +45,25 @@
 
 #define TLBT_TAG 0x64685354u                                   /* 'TShd' */
 #define TLBT_SCRATCH (FB_BASE + FB_MAX_SIZE - 16 * SIZE_2M)      /* pt_ tests' addresses in the kernel's tables */
-#define TLBT_WAIT_US 5000000                                    /* bound on every wait for another CPU, per 8 CPUs online */
 #define TLBT_STRESS_US 1000000                                  /* the all-CPUs test runs this long */
 #define TLBT_STRESS_MIN 2                                       /* ... and each CPU at least this many rounds */
 
 static cpumask_t tlbt_aps(void) { return smp_online_mask() & ~1ULL; }
 static unsigned tlbt_self(void) { return this_cpu()->index; }
 
-/* The bound on a wait for other CPUs, in TSC ticks: TLBT_WAIT_US per 8 CPUs online (at least
- * once), since a round's acknowledgements, and under an emulator each vCPU's turn on the host's
- * cores, grow with the CPUs (64 vCPUs on two host cores take seconds per round). */
+/* The bound on a wait for other CPUs with n online: half the kernel's bound on a call with n
+ * online (5 s up to 16 CPUs, 20 s with 64), so it grows with the CPUs as a round's
+ * acknowledgements, and under an emulator each vCPU's turn on the host's cores, do, and a wait
+ * that runs out inside a call is this test's failure before it is the call's timeout panic. */
+static uint64_t tlbt_wait_us(unsigned n)
+{
+	return smp_call_timeout_us_for(n) / 2;
+}
+
+/* tlbt_wait_us for the CPUs online, in TSC ticks. */
 static uint64_t tlbt_wait_ticks(void)
 {
-	unsigned eighths = (cpumask_weight(smp_online_mask()) + 7) / 8;
-	return tsc_us_to_ticks(TLBT_WAIT_US) * (eighths ? eighths : 1);
+	return tsc_us_to_ticks(tlbt_wait_us(cpumask_weight(smp_online_mask())));
 }
 
 /* Waits, polling as every CPU waiting with interrupts disabled must, until *p reaches want;
@@ -505,6 +510,22 @@ KTEST(tlb_shootdown_after_stopping_the_others_waits_for_none)
 }
 
 /* ---------------------------------------------------------------- all CPUs at once */
+
+/* At every count of CPUs, a stress run's hand-over wait that runs out (after up to TLBT_STRESS_US
+ * of rounds) ends before the kernel's bound on the call running it: the take-back is this test's
+ * counted failure, not a call-timeout panic naming tlbt_stress_run. */
+KTEST(tlb_shootdown_stress_waits_end_within_the_call_bound)
+{
+	unsigned bad = 0, first = 0;
+	for (unsigned n = 1; n <= SMP_MAX_CPUS; n++)
+		if (TLBT_STRESS_US + tlbt_wait_us(n) >= smp_call_timeout_us_for(n)) {
+			first = first ? first : n;
+			bad++;
+		}
+	KEXPECT(bad == 0, "%u CPU counts, from %u: a %llu ms wait after %u ms of rounds, the call's bound %llu ms", bad, first,
+		   (unsigned long long)(tlbt_wait_us(first) / 1000), (unsigned)(TLBT_STRESS_US / 1000),
+		   (unsigned long long)(smp_call_timeout_us_for(first) / 1000));
+}
 
 /*
  * The mapping one CPU hands to the next: published, claimed by the receiver, checked. The owner
