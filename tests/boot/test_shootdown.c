@@ -356,9 +356,23 @@ KTEST(tlb_shootdown_a_map_sends_none)
 
 /* Unmaps the CPUs make in all, shared out among them: a round waits for every other CPU, and with
  * 16 vCPUs on a loaded 2-core host each round waits for host time slices, so the work per CPU
- * shrinks as the CPU count grows (the call that runs it has a 10 s timeout). */
+ * shrinks as the CPU count grows (tlbt_cross_rounds; the call that runs it has smp_call_timeout_us,
+ * 10 s per 16 CPUs). */
 #define TLBT_CROSS_TOTAL 240
-#define TLBT_CROSS_MIN 8
+#define TLBT_CROSS_MIN 2
+
+/*
+ * Rounds per CPU with n online: TLBT_CROSS_TOTAL shared out up to 16 CPUs (15 each at 16); past 16
+ * the acknowledgements a round waits for grow with n too, so the share falls with n squared (2 each
+ * at 64: 128 rounds of 63 acknowledgements, 2.2 times 16 CPUs' 240 rounds of 15, against a call
+ * bound 4 times as long), never below TLBT_CROSS_MIN.
+ */
+static uint64_t tlbt_cross_rounds(unsigned n)
+{
+	uint64_t share = TLBT_CROSS_TOTAL / n, squared = TLBT_CROSS_TOTAL * 16 / ((uint64_t)n * n);
+	uint64_t r = share < squared ? share : squared;
+	return r > TLBT_CROSS_MIN ? r : TLBT_CROSS_MIN;
+}
 static struct { PMDL m[SMP_MAX_CPUS]; volatile uint64_t ready; uint64_t per_cpu; uint64_t done[SMP_MAX_CPUS], irqs_on[SMP_MAX_CPUS];
 		uint64_t rounds[SMP_MAX_CPUS], received[SMP_MAX_CPUS]; } tx;
 
@@ -403,7 +417,7 @@ KTEST(tlb_shootdown_cpus_unmapping_at_once_with_interrupts_off_all_finish)
 	if (n < 2)
 		KTEST_SKIP("one CPU online: no other CPU to unmap at the same time");
 	memset(&tx, 0, sizeof(tx));
-	tx.per_cpu = TLBT_CROSS_TOTAL / n > TLBT_CROSS_MIN ? TLBT_CROSS_TOTAL / n : TLBT_CROSS_MIN;
+	tx.per_cpu = tlbt_cross_rounds(n);
 	bool frames = true;
 	for (cpumask_t m = online; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(m);
