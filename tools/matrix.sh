@@ -155,7 +155,7 @@ prepare_media() {
 # Writes a 64 MiB stick image $1 as people make them by hand rather than with tools/image.sh: $2
 # mbr, an MBR with one FAT32 partition (type 0x0C) from 1 MiB, files in lower case; superfloppy,
 # FAT32 on the whole device with no partition table, file names in upper case (KERNEL.ELF), as
-# Windows' copy writes 8.3 names.
+# tools that write bare 8.3 names leave them.
 hand_made_stick() {
 	local img=$1 kind=$2 sectors=$((64 * 2048)) at="" k=kernel.elf c=cmdline.txt
 	rm -f "$img"
