@@ -243,6 +243,7 @@ void cpu_print_features(void)
 		(unsigned long long)cpu_efer_value());
 	kprintf("cpu: \"%s\", boot CPU APIC id %u\n", cpu_feat.brand, cpu_feat.apic_id);
 	kprintf("cpu: direct map uses %s pages\n", cpu_feat.page1g ? "1 GiB" : "2 MiB");
-	if (cpu_xd_text())
-		kprintf("cpu: %s\n", cpu_xd_text());
+	const char *xd = cpu_xd_text();
+	if (xd)
+		kprintf("cpu: %s\n", xd);
 }

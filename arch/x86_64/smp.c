@@ -137,11 +137,11 @@ uint64_t smp_call_timeout_us(void)
 }
 
 /* Waits until target ran the call of self, running calls posted to this CPU meanwhile; panics
- * after smp_call_timeout_us from start. */
-static void smp_wait_done(unsigned target, unsigned self, uint64_t start, void (*fn)(void *))
+ * timeout_us (the call's smp_call_timeout_us, taken once at its start) after start. */
+static void smp_wait_done(unsigned target, unsigned self, uint64_t start, uint64_t timeout_us, void (*fn)(void *))
 {
 	struct smp_call_slot *slot = &percpu_of[target]->call_slot[self];
-	uint64_t timeout_us = smp_call_timeout_us(), limit = tsc_us_to_ticks(timeout_us);
+	uint64_t limit = tsc_us_to_ticks(timeout_us);
 
 	while (!__atomic_load_n(&slot->done, __ATOMIC_ACQUIRE)) {
 		smp_poll();
@@ -160,7 +160,7 @@ void smp_call_many(cpumask_t mask, void (*fn)(void *), void *arg)
 {
 	struct percpu *me = this_cpu();
 	unsigned self = me->index;
-	uint64_t start = rdtsc();
+	uint64_t start = rdtsc(), timeout_us = smp_call_timeout_us();
 
 	KASSERT(!me->calling, "smp_call_many on CPU %u from a call it is still waiting for", self);
 	mask &= smp_online_mask();
@@ -175,7 +175,7 @@ void smp_call_many(cpumask_t mask, void (*fn)(void *), void *arg)
 		arch_irq_restore(f);
 	}
 	for (cpumask_t m = others; m; m &= m - 1)
-		smp_wait_done((unsigned)__builtin_ctzll(m), self, start, fn);
+		smp_wait_done((unsigned)__builtin_ctzll(m), self, start, timeout_us, fn);
 	me->calling = 0;
 }
 
