@@ -8,6 +8,7 @@
 #define ARCH_MM_H
 
 #include "types.h"
+#include "cpumask.h"
 
 /* Kernel-virtual pointer to physical address pa (kernel: the direct map). pa must be RAM. */
 void *arch_phys_to_virt(paddr_t pa);
@@ -96,8 +97,8 @@ bool arch_in_interrupt(void);
  * console's. The TLB shootdown does not use it: it has a mailbox of its own, so that a flush may
  * be issued from anywhere, also from inside a call or by a CPU running its own part of one.
  */
-#define ARCH_MAX_CPUS 64
-typedef uint64_t arch_cpumask_t;   /* bit i: the CPU of index i */
+#define ARCH_MAX_CPUS CPUMASK_MAX_CPUS   /* include/cpumask.h: why 255 */
+typedef cpumask_t arch_cpumask_t;        /* the CPUs of a call, of the online set */
 
 /*
  * unsigned arch_cpu_index(void): the index of the running CPU. Every spin lock, unlock and held-lock

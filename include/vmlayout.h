@@ -11,7 +11,7 @@
  *   0xffffe00000000000  0xffffe00040000000     1 GiB   framebuffer, WC (FB_BASE)
  *   0xffffe00040000000  0xffffe00040001000     4 KiB   local APIC registers (xAPIC mode), UC, NX
  *   0xffffe00040001000  0xffffe00040002000     4 KiB   HPET registers (HPET_VA), UC, NX
- *   0xffffe00040200000  0xffffe00040a00000     8 MiB   AP stacks (CPU_STACKS_BASE): 128 KiB per CPU
+ *   0xffffe00040200000  0xffffe00042200000    32 MiB   AP stacks (CPU_STACKS_BASE): 128 KiB per CPU
  *                                                      index, each stack below an unmapped guard
  *   0xffffffff80000000  top                    2 GiB   kernel image (KERNEL_BASE): text RX,
  *                                                      rodata R+NX, data/bss RW+NX
@@ -31,7 +31,8 @@
 #define LAPIC_VA         0xffffe00040000000ULL
 #define HPET_VA          0xffffe00040001000ULL
 #define CPU_STACKS_BASE  0xffffe00040200000ULL
-#define CPU_STACKS_SLOT  0x20000ULL              /* per CPU index; 64 CPUs */
+#define CPU_STACKS_SLOT  0x20000ULL              /* per CPU index; SMP_MAX_CPUS (255) of them */
+#define CPU_STACKS_SIZE  0x2000000ULL            /* 32 MiB: every index's slot */
 #define KERNEL_BASE      0xffffffff80000000ULL
 /* End (exclusive) of the kernel image window: the last page stays out so every end is representable. */
 #define KERNEL_TOP       0xfffffffffffff000ULL

@@ -36,7 +36,7 @@
 #define CMDLINE_WORD_SHOWN 48    /* bytes of a word a message quotes before "..." */
 /* Buffer for cmdline_diag_word: quotes, CMDLINE_WORD_SHOWN bytes escaped as \xNN, "...", NUL. */
 #define CMDLINE_WORD_FMT_MAX (2 + 4 * CMDLINE_WORD_SHOWN + 3 + 1)
-#define CMDLINE_MAXCPUS_MAX 64   /* maxcpus= range 1..this: the kernel's CPU limit (SMP_MAX_CPUS) */
+#define CMDLINE_MAXCPUS_MAX 255  /* maxcpus= range 1..this: the kernel's CPU limit (SMP_MAX_CPUS) */
 
 /* cmdline_parse flags, the same bits as the loader's (include/bootinfo.h, BOOTINFO_CMDLINE_*). */
 #define CMDLINE_CUT        0x1u  /* the source held more than the bytes given */

@@ -72,14 +72,14 @@ static void crashtest_pair_finish(void *arg)
 static void crashtest_two_cpus(const char *what, void (*fn)(void *))
 {
 	static struct crashtest_pair pair;
-	cpumask_t others = smp_online_mask() & ~(1ULL << smp_self());
-	if (!others) {
+	cpumask_t others = cpumask_without(smp_online_mask(), smp_self());
+	if (cpumask_empty(others)) {
 		kprintf("crashtest: %s needs two CPUs online; %u is\n", what, smp_cpu_count());
 		return;
 	}
-	pair.first = (unsigned)__builtin_ctzll(others);
+	pair.first = cpumask_first(others);
 	pair.start = tsc_read();
-	smp_call_many((1ULL << pair.first) | (1ULL << smp_self()), fn, &pair);
+	smp_call_many(cpumask_with(cpumask_of(pair.first), smp_self()), fn, &pair);
 }
 
 /* Recurses until the stack runs into its guard page. */

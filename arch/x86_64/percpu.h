@@ -11,25 +11,9 @@
 
 #include "types.h"
 #include "tlb_batch.h"
+#include "cpumask.h"
 
-#define SMP_MAX_CPUS 64              /* CPUs the kernel runs on: one bit each in a cpumask_t */
-typedef uint64_t cpumask_t;          /* bit i: the CPU of index i */
-
-/* The number of CPUs in m (no popcnt instruction assumed). */
-static inline unsigned cpumask_weight(cpumask_t m)
-{
-	unsigned n = 0;
-	for (; m; m &= m - 1)
-		n++;
-	return n;
-}
-
-/* The CPU after i in m (i < SMP_MAX_CPUS, m not empty), wrapping to m's first: a ring over m. */
-static inline unsigned cpumask_ring_next(cpumask_t m, unsigned i)
-{
-	cpumask_t after = m & ~((2ULL << i) - 1);
-	return (unsigned)__builtin_ctzll(after ? after : m);
-}
+#define SMP_MAX_CPUS CPUMASK_MAX_CPUS /* CPUs the kernel runs on (include/cpumask.h says why 255) */
 
 #define GDT_KCODE 0x08
 #define GDT_KDATA 0x10
@@ -95,11 +79,11 @@ struct percpu {
 	volatile uint64_t nmi_rsp;       /* a stack address inside the last NMI's handler */
 	uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
 	struct x86_tss tss __attribute__((aligned(16)));
-	volatile uint64_t call_pending __attribute__((aligned(64))); /* bit s: call_slot[s] posted */
+	cpumask_t call_pending __attribute__((aligned(64))); /* s in it: call_slot[s] posted */
 	struct smp_call_slot call_slot[SMP_MAX_CPUS];                /* one per sending CPU */
 	/* The TLB shootdown (arch/x86_64/tlb.c): this CPU as a receiver, then as an issuer. */
-	volatile uint64_t tlb_pending __attribute__((aligned(64))); /* bit s: CPU s's tlb_out awaits this CPU */
-	volatile uint64_t tlb_acks __attribute__((aligned(64)));    /* CPUs yet to apply this CPU's tlb_out */
+	cpumask_t tlb_pending __attribute__((aligned(64))); /* s in it: CPU s's tlb_out awaits this CPU */
+	cpumask_t tlb_acks __attribute__((aligned(64)));    /* CPUs yet to apply this CPU's tlb_out */
 	uint32_t tlb_busy;               /* inside arch_tlb_flush_batch: one round at a time */
 	struct tlb_batch tlb_out;        /* the batch of this CPU's current (or last) round */
 	struct tlb_cpu_stats {           /* counted by this CPU alone; tests and the benchmark read them */

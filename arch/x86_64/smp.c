@@ -14,8 +14,8 @@
 #include "kassert.h"
 #include "tlb.h"
 
-_Static_assert(SMP_MAX_CPUS <= 64, "a cpumask_t has 64 bits");
 _Static_assert(SMP_MAX_CPUS == ARCH_MAX_CPUS, "the mm seam's CPU limit is the kernel's");
+_Static_assert(SMP_MAX_CPUS * CPU_STACKS_SLOT <= CPU_STACKS_SIZE, "every CPU index has its stacks' slot");
 
 #define SMP_TRAMP_LIMIT   0x100000ULL            /* the start-up vector names a page below 1 MiB */
 #define SMP_TABLES_LIMIT  0x100000000ULL         /* the trampoline loads CR3 in 32-bit mode */
@@ -64,14 +64,14 @@ static paddr_t smp_tramp_pa;                 /* the kept-back page below 1 MiB *
 static paddr_t smp_tables[ARCH_PT_LEVELS];    /* start-up tables: PML4, PDPT, PD, PT */
 static const struct smp_ops *smp_ops;        /* the kernel's services (smp_set_ops) */
 static bool smp_tramp_ready;
-static cpumask_t smp_online = 1;             /* bit 0: the boot CPU, from the first instruction */
+static cpumask_t smp_online = { { 1 } };     /* index 0: the boot CPU, from the first instruction */
 static unsigned smp_found = 1;
 static unsigned smp_next_index = 1;          /* the index the next CPU started gets */
 
 /* ---------------------------------------------------------------- queries */
 
 unsigned smp_cpu_count(void) { return cpumask_weight(smp_online_mask()); }
-cpumask_t smp_online_mask(void) { return __atomic_load_n(&smp_online, __ATOMIC_ACQUIRE); }
+cpumask_t smp_online_mask(void) { return cpumask_atomic_load(&smp_online, __ATOMIC_ACQUIRE); }
 unsigned smp_cpus_found(void) { return smp_found; }
 unsigned smp_self(void) { return this_cpu()->index; }
 paddr_t smp_trampoline_page(void) { return smp_tramp_pa; }
@@ -100,14 +100,12 @@ void smp_poll(void)
 {
 	struct percpu *pc = this_cpu();
 	tlb_poll();
-	uint64_t pending = __atomic_exchange_n(&pc->call_pending, 0, __ATOMIC_ACQUIRE);
+	cpumask_t pending = cpumask_atomic_take(&pc->call_pending);
 
-	while (pending) {
-		unsigned s = (unsigned)__builtin_ctzll(pending);
+	cpumask_for_each(s, pending) {
 		struct smp_call_slot *slot = &pc->call_slot[s];
 		uint64_t f = arch_irq_save();
 
-		pending &= pending - 1;
 		slot->fn(slot->arg);
 		arch_irq_restore(f);
 		__atomic_store_n(&slot->done, 1, __ATOMIC_RELEASE);
@@ -122,7 +120,7 @@ static void smp_post(struct percpu *target, unsigned self, void (*fn)(void *), v
 	slot->fn = fn;
 	slot->arg = arg;
 	__atomic_store_n(&slot->done, 0, __ATOMIC_RELAXED);
-	__atomic_fetch_or(&target->call_pending, 1ULL << self, __ATOMIC_RELEASE);
+	cpumask_atomic_add(&target->call_pending, self, __ATOMIC_RELEASE);
 }
 
 uint64_t smp_call_timeout_us_for(unsigned cpus)
@@ -163,33 +161,33 @@ void smp_call_many(cpumask_t mask, void (*fn)(void *), void *arg)
 	uint64_t start = rdtsc(), timeout_us = smp_call_timeout_us();
 
 	KASSERT(!me->calling, "smp_call_many on CPU %u from a call it is still waiting for", self);
-	mask &= smp_online_mask();
-	cpumask_t others = mask & ~(1ULL << self);
+	mask = cpumask_and(mask, smp_online_mask());
+	cpumask_t others = cpumask_without(mask, self);
 	me->calling = 1;
-	for (cpumask_t m = others; m; m &= m - 1)
-		smp_post(percpu_of[__builtin_ctzll(m)], self, fn, arg);
+	cpumask_for_each(t, others)
+		smp_post(percpu_of[t], self, fn, arg);
 	smp_send_ipi(others, SMP_VEC_CALL);
-	if (mask & (1ULL << self)) {
+	if (cpumask_has(mask, self)) {
 		uint64_t f = arch_irq_save();
 		fn(arg);
 		arch_irq_restore(f);
 	}
-	for (cpumask_t m = others; m; m &= m - 1)
-		smp_wait_done((unsigned)__builtin_ctzll(m), self, start, timeout_us, fn);
+	cpumask_for_each(t, others)
+		smp_wait_done(t, self, start, timeout_us, fn);
 	me->calling = 0;
 }
 
 int smp_call(unsigned cpu, void (*fn)(void *), void *arg)
 {
-	if (cpu >= SMP_MAX_CPUS || !(smp_online_mask() & (1ULL << cpu)))
+	if (!cpumask_has(smp_online_mask(), cpu))
 		return -1;
-	smp_call_many(1ULL << cpu, fn, arg);
+	smp_call_many(cpumask_of(cpu), fn, arg);
 	return 0;
 }
 
 void smp_call_all(void (*fn)(void *), void *arg)
 {
-	smp_call_many(smp_online_mask() & ~(1ULL << smp_self()), fn, arg);
+	smp_call_many(cpumask_without(smp_online_mask(), smp_self()), fn, arg);
 }
 
 /* ---------------------------------------------------------------- IPIs */
@@ -200,12 +198,13 @@ static int smp_send(cpumask_t mask, uint32_t low, bool any_known)
 {
 	int failed = 0;
 
-	mask &= any_known ? ~0ULL : smp_online_mask();
+	if (!any_known)
+		mask = cpumask_and(mask, smp_online_mask());
 	if (!apic_ready())
 		return (int)cpumask_weight(mask);
-	for (cpumask_t m = mask; m; m &= m - 1)
-		if (percpu_of[__builtin_ctzll(m)])
-			failed += apic_send(percpu_of[__builtin_ctzll(m)]->apic_id, low) != 0;
+	cpumask_for_each(t, mask)
+		if (percpu_of[t])
+			failed += apic_send(percpu_of[t]->apic_id, low) != 0;
 	return failed;
 }
 
@@ -260,18 +259,19 @@ bool smp_nmi(struct trap_frame *tf)
 
 unsigned smp_stop_others(void)
 {
-	cpumask_t others = smp_online_mask() & ~(1ULL << smp_self());
+	cpumask_t others = cpumask_without(smp_online_mask(), smp_self());
 	unsigned stopped = 0;
 
-	if (!others || !apic_ready() || !tsc_hz())
+	if (cpumask_empty(others) || !apic_ready() || !tsc_hz())
 		return 0;
-	__atomic_fetch_and(&smp_online, ~others, __ATOMIC_ACQ_REL);   /* no call goes to them any more */
-	for (cpumask_t m = others; m; m &= m - 1)
-		__atomic_store_n(&percpu_of[__builtin_ctzll(m)]->stop_requested, 1, __ATOMIC_RELEASE);
+	cpumask_for_each(t, others)   /* no call goes to them any more */
+		cpumask_atomic_del(&smp_online, t, __ATOMIC_ACQ_REL);
+	cpumask_for_each(t, others)
+		__atomic_store_n(&percpu_of[t]->stop_requested, 1, __ATOMIC_RELEASE);
 	smp_send(others, apic_icr_low(APIC_DM_NMI, 0), true);
 	uint64_t start = rdtsc(), limit = tsc_us_to_ticks(SMP_STOP_TIMEOUT_US);
-	for (cpumask_t m = others; m; m &= m - 1) {
-		struct percpu *pc = percpu_of[__builtin_ctzll(m)];
+	cpumask_for_each(t, others) {
+		struct percpu *pc = percpu_of[t];
 		while (__atomic_load_n(&pc->state, __ATOMIC_ACQUIRE) != PERCPU_STOPPED && rdtsc() - start < limit)
 			arch_cpu_relax();
 		stopped += pc->state == PERCPU_STOPPED;
@@ -293,8 +293,8 @@ static __attribute__((noreturn)) void smp_idle(void)
 	for (;;) {
 		cli();
 		smp_poll();
-		if (!__atomic_load_n(&this_cpu()->call_pending, __ATOMIC_ACQUIRE) &&
-		    !__atomic_load_n(&this_cpu()->tlb_pending, __ATOMIC_ACQUIRE))
+		if (cpumask_empty(cpumask_atomic_load(&this_cpu()->call_pending, __ATOMIC_ACQUIRE)) &&
+		    cpumask_empty(cpumask_atomic_load(&this_cpu()->tlb_pending, __ATOMIC_ACQUIRE)))
 			__asm__ volatile("sti; hlt" ::: "memory");   /* sti's shadow covers hlt: no lost wake-up */
 	}
 }
@@ -324,7 +324,7 @@ static void smp_inject_stale_tlb(struct percpu *pc)
  */
 static void smp_join(struct percpu *pc)
 {
-	while (!(smp_online_mask() & (1ULL << pc->index)))
+	while (!cpumask_has(smp_online_mask(), pc->index))
 		arch_cpu_relax();
 	arch_tlb_invalidate_all();
 }
@@ -579,7 +579,7 @@ static int smp_start_done(struct percpu *pc, int step)
 	uint32_t seen = smp_tramp_block()->seen_id;
 
 	if (step == SMP_STARTED)
-		__atomic_fetch_or(&smp_online, 1ULL << pc->index, __ATOMIC_RELEASE);
+		cpumask_atomic_add(&smp_online, pc->index, __ATOMIC_RELEASE);
 	if (step == SMP_STARTED && seen != SMP_TRAMP_NOBODY)
 		kprintf("smp: APIC id %u ran the trampoline filled for CPU %u (APIC id %u) and halted: a CPU given "
 			"up on, starting late\n", seen, pc->index, pc->apic_id);
@@ -691,9 +691,9 @@ int smp_park(unsigned cpu)
 {
 	KASSERT(this_cpu() == &percpu_boot, "CPUs are parked by the boot CPU");
 	if (cpu == 0 || cpu >= SMP_MAX_CPUS || !percpu_of[cpu] ||
-	    !((smp_online_mask() & (1ULL << cpu)) || percpu_of[cpu]->state == PERCPU_STOPPED))
+	    !(cpumask_has(smp_online_mask(), cpu) || percpu_of[cpu]->state == PERCPU_STOPPED))
 		return -1;
-	__atomic_fetch_and(&smp_online, ~(1ULL << cpu), __ATOMIC_ACQ_REL);
+	cpumask_atomic_del(&smp_online, cpu, __ATOMIC_ACQ_REL);
 	__atomic_store_n(&percpu_of[cpu]->state, PERCPU_PARKED, __ATOMIC_RELEASE);
 	smp_send_init(percpu_of[cpu]);
 	return 0;

@@ -85,7 +85,7 @@ const char *smp_skip_reason(unsigned why)
 	case SMP_SKIP_DISABLED: return "disabled in the MADT";
 	case SMP_SKIP_DUPLICATE: return "listed twice";
 	case SMP_SKIP_NEEDS_X2APIC: return "APIC id above 0xFE needs x2APIC mode, off (the CPU lacks it, or the ACPI DMAR opts out)";
-	case SMP_SKIP_LIMIT: return "beyond the kernel's 64 CPUs";
+	case SMP_SKIP_LIMIT: return "beyond the kernel's 255 CPUs (SMP_MAX_CPUS)";
 	case SMP_SKIP_MAXCPUS: return "beyond maxcpus=";
 	case SMP_SKIP_BROADCAST: return "the MADT names the broadcast APIC id, which no CPU has";
 	case SMP_SKIP_HOTPLUG: return "online-capable, not enabled: a hot-plug slot, not present at boot";

@@ -48,26 +48,24 @@ static void tlb_count_received(struct tlb_cpu_stats *st, const struct tlb_batch 
 void tlb_poll(void)
 {
 	struct percpu *pc = this_cpu();
-	uint64_t pending = __atomic_exchange_n(&pc->tlb_pending, 0, __ATOMIC_ACQUIRE);
+	cpumask_t pending = cpumask_atomic_take(&pc->tlb_pending);
 
-	while (pending) {
-		unsigned s = (unsigned)__builtin_ctzll(pending);
+	cpumask_for_each(s, pending) {
 		struct percpu *from = percpu_of[s];
 
-		pending &= pending - 1;
 		tlb_batch_invalidate(&from->tlb_out, true);
 		tlb_count_received(&pc->tlb_stats, &from->tlb_out);
 		/* Release: the invalidation is done before the issuer sees the acknowledgement. */
-		__atomic_fetch_and(&from->tlb_acks, ~(1ULL << pc->index), __ATOMIC_RELEASE);
+		cpumask_atomic_del(&from->tlb_acks, pc->index, __ATOMIC_RELEASE);
 	}
 }
 
 void tlb_ack_stale(struct percpu *pc)
 {
-	uint64_t pending = __atomic_exchange_n(&pc->tlb_pending, 0, __ATOMIC_ACQUIRE);
+	cpumask_t pending = cpumask_atomic_take(&pc->tlb_pending);
 
-	for (; pending; pending &= pending - 1)
-		__atomic_fetch_and(&percpu_of[__builtin_ctzll(pending)]->tlb_acks, ~(1ULL << pc->index), __ATOMIC_RELEASE);
+	cpumask_for_each(s, pending)
+		cpumask_atomic_del(&percpu_of[s]->tlb_acks, pc->index, __ATOMIC_RELEASE);
 }
 
 /*
@@ -78,10 +76,10 @@ void tlb_ack_stale(struct percpu *pc)
  * this round's batch, or acknowledged it unread in tlb_ack_stale before it joined (a joining CPU
  * flushes everything: smp_join).
  */
-static void tlb_withdraw(struct percpu *me, uint64_t gone)
+static void tlb_withdraw(struct percpu *me, cpumask_t gone)
 {
-	for (; gone; gone &= gone - 1)
-		__atomic_fetch_and(&percpu_of[__builtin_ctzll(gone)]->tlb_pending, ~(1ULL << me->index), __ATOMIC_RELAXED);
+	cpumask_for_each(t, gone)
+		cpumask_atomic_del(&percpu_of[t]->tlb_pending, me->index, __ATOMIC_RELAXED);
 }
 
 /* Waits, applying the batches posted to this CPU, until every CPU asked that is still online has
@@ -93,14 +91,14 @@ static void tlb_wait_acks(struct percpu *me, uint64_t start)
 
 	for (;;) {
 		/* A CPU that left the online mask (stopped, parked) is no longer waited for. */
-		uint64_t acks = __atomic_load_n(&me->tlb_acks, __ATOMIC_ACQUIRE), left = acks & smp_online_mask();
-		if (!left) {
+		cpumask_t acks = cpumask_atomic_load(&me->tlb_acks, __ATOMIC_ACQUIRE), left = cpumask_and(acks, smp_online_mask());
+		if (cpumask_empty(left)) {
 			tlb_withdraw(me, acks);
 			return;
 		}
 		tlb_poll();
 		if (rdtsc() - start > limit) {
-			unsigned t = (unsigned)__builtin_ctzll(left);
+			unsigned t = cpumask_first(left);
 			kpanic("tlb: CPU %u (APIC id %u) did not acknowledge a TLB shootdown from CPU %u within %u ms",
 			       t, percpu_of[t]->apic_id, me->index, (unsigned)(timeout_us / 1000));
 		}
@@ -124,25 +122,25 @@ void arch_tlb_flush_batch(const struct tlb_batch *b)
 	/* A full fence: the caller's page-table stores are visible before the mask is read (a store may
 	 * otherwise pass a later load), so a CPU joining after this read flushes after them (smp_join). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	others = smp_online_mask() & ~(1ULL << me->index);
+	others = cpumask_without(smp_online_mask(), me->index);
 
 	KASSERT(!me->tlb_busy, "CPU %u started a TLB shootdown inside its own", me->index);
 	KASSERT(b->n <= TLB_BATCH_PAGES && b->origin < TLB_FROM_COUNT, "a batch of %u pages from %u", b->n, b->origin);
 	if (skip & (TLB_INJECT_NO_ROUND | TLB_INJECT_NO_ROUND_FROM(b->origin)))
-		others = 0;
+		others = cpumask_none();
 	me->tlb_busy = 1;
-	if (others) {
+	if (!cpumask_empty(others)) {
 		me->tlb_out = *b;
-		__atomic_store_n(&me->tlb_acks, others, __ATOMIC_RELAXED);
+		cpumask_atomic_store(&me->tlb_acks, others, __ATOMIC_RELAXED);
 		/* Release: tlb_out and tlb_acks are visible before a receiver sees its bit. */
-		for (cpumask_t m = others; m; m &= m - 1)
-			__atomic_fetch_or(&percpu_of[__builtin_ctzll(m)]->tlb_pending, 1ULL << me->index, __ATOMIC_RELEASE);
+		cpumask_for_each(t, others)
+			cpumask_atomic_add(&percpu_of[t]->tlb_pending, me->index, __ATOMIC_RELEASE);
 		smp_send_ipi(others, SMP_VEC_CALL);
 		me->tlb_stats.rounds++;
 		me->tlb_stats.requests += cpumask_weight(others);
 	}
 	tlb_batch_invalidate(b, false);   /* this CPU's share, while the others do theirs */
-	if (others)
+	if (!cpumask_empty(others))
 		tlb_wait_acks(me, start);
 	me->tlb_busy = 0;
 	arch_irq_restore(f);

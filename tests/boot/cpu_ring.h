@@ -8,8 +8,7 @@
 /* next[i] for each CPU i of online: the online CPU after i, wrapping to the first. */
 static inline void cpu_ring_fill(cpumask_t online, unsigned next[SMP_MAX_CPUS])
 {
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		next[i] = cpumask_ring_next(online, i);
 	}
 }

@@ -54,10 +54,9 @@ KTEST(cpu_nxe_on_every_cpu_and_xd_disable_clear_on_intel)
 	cpumask_t online = smp_online_mask();
 
 	memset(test_xd_of, 0, sizeof(test_xd_of));
-	for (cpumask_t m = online; m; m &= m - 1)
-		KEXPECT_EQ(smp_call((unsigned)__builtin_ctzll(m), test_xd_read, NULL), 0);
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(c, online)
+		KEXPECT_EQ(smp_call(c, test_xd_read, NULL), 0);
+	cpumask_for_each(i, online) {
 		const struct test_xd_state *t = &test_xd_of[i];
 		KEXPECT(t->read, "CPU %u ran the call", i);
 		KEXPECT(t->xd_disable == (cpu_feat.xd == CPU_XD_STUCK), "CPU %u: XD Bit Disable %d, cpu_feat.xd %d", i,

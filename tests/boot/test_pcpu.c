@@ -133,8 +133,7 @@ KTEST(syspte_cache_all_cpus_reserve_and_free_at_once)
 			pc.handed[i] = 0;
 		}
 	uint64_t overlaps = 0, wrong = 0, refused = 0;
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		KEXPECT(pc.done[i], "CPU %u ran its part", i);
 		uint64_t fast = r->cache.cpu[i] ? r->cache.cpu[i]->fast - fast0[i] : 0;
 		KEXPECT(fast > 0, "CPU %u: %llu reserves and frees without the region's lock", i, (unsigned long long)fast);

@@ -48,7 +48,7 @@
 #define TLBT_STRESS_US 1000000                                  /* the all-CPUs test runs this long */
 #define TLBT_STRESS_MIN 2                                       /* ... and each CPU at least this many rounds */
 
-static cpumask_t tlbt_aps(void) { return smp_online_mask() & ~1ULL; }
+static cpumask_t tlbt_aps(void) { return cpumask_without(smp_online_mask(), 0); }
 static unsigned tlbt_self(void) { return this_cpu()->index; }
 
 /* The bound on a wait for other CPUs with n online: half the kernel's bound on a call with n
@@ -257,8 +257,7 @@ static void tlbt_case(enum tlbt_kind kind, uint64_t pages)
 		bugcheck_set_hook(bugcheck_record_hook);   /* a probe of an unmapped region page is 0x50 first */
 	smp_call_many(online, tlbt_case_run, &tc);
 	bugcheck_set_hook(NULL);
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		KEXPECT(tc.filled[i] == pages, "%s, %llu pages: CPU %u read the mapping first (%llu pages)", tlbt_kind_name[kind],
 			(unsigned long long)pages, i, (unsigned long long)tc.filled[i]);
 		KEXPECT(tc.wrong[i] == 0, "%s, %llu pages: CPU %u read the new state at once (%llu pages wrong)",
@@ -270,7 +269,7 @@ static void tlbt_case(enum tlbt_kind kind, uint64_t pages)
 				(unsigned long long)tc.received[i], (unsigned long long)tc.received_all[i],
 				(unsigned long long)tc.received_pages[i]);
 	}
-	KEXPECT(tc.rounds == (aps != 0) && tc.requests == cpumask_weight(aps),
+	KEXPECT(tc.rounds == !cpumask_empty(aps) && tc.requests == cpumask_weight(aps),
 		"%s, %llu pages: one round of one request per other CPU (%llu rounds, %llu requests)", tlbt_kind_name[kind],
 		(unsigned long long)pages, (unsigned long long)tc.rounds, (unsigned long long)tc.requests);
 	tlbt_case_teardown(&tc);
@@ -280,7 +279,7 @@ static const uint64_t tlbt_sizes[] = { 1, 8, TLB_BATCH_PAGES, TLB_BATCH_PAGES + 
 
 KTEST(tlb_shootdown_region_remap_seen_by_every_cpu_at_once)
 {
-	if (!tlbt_aps())
+	if (cpumask_empty(tlbt_aps()))
 		KTEST_SKIP("one CPU online: no other TLB to shoot down");
 	for (size_t i = 0; i < ARRAY_SIZE(tlbt_sizes); i++)
 		tlbt_case(K_REMAP, tlbt_sizes[i]);
@@ -288,7 +287,7 @@ KTEST(tlb_shootdown_region_remap_seen_by_every_cpu_at_once)
 
 KTEST(tlb_shootdown_unmap_locked_pages_seen_by_every_cpu_at_once)
 {
-	if (!tlbt_aps())
+	if (cpumask_empty(tlbt_aps()))
 		KTEST_SKIP("one CPU online: no other TLB to shoot down");
 	for (size_t i = 0; i < ARRAY_SIZE(tlbt_sizes); i++)
 		tlbt_case(K_UNMAP_LOCKED, tlbt_sizes[i]);
@@ -296,7 +295,7 @@ KTEST(tlb_shootdown_unmap_locked_pages_seen_by_every_cpu_at_once)
 
 KTEST(tlb_shootdown_pt_unmap_and_protect_seen_by_every_cpu_at_once)
 {
-	if (!tlbt_aps())
+	if (cpumask_empty(tlbt_aps()))
 		KTEST_SKIP("one CPU online: no other TLB to shoot down");
 	for (size_t i = 0; i < ARRAY_SIZE(tlbt_sizes); i++) {
 		tlbt_case(K_PT_UNMAP, tlbt_sizes[i]);
@@ -332,7 +331,7 @@ static void tlbt_map_run(void *arg)
 KTEST(tlb_shootdown_a_map_sends_none)
 {
 	cpumask_t aps = tlbt_aps();
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no other CPU to see the map");
 	memset(&tm, 0, sizeof(tm));
 	tm.m = tlbt_frames(2, 3);
@@ -342,8 +341,7 @@ KTEST(tlb_shootdown_a_map_sends_none)
 	smp_call_many(smp_online_mask(), tlbt_map_run, NULL);
 	bugcheck_set_hook(NULL);
 	KEXPECT_EQ(tm.rounds, 0, "a map (not present to present) sends no round");
-	for (cpumask_t m = aps; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, aps) {
 		KEXPECT(tm.faulted[i] && tm.seen[i] == tlbt_pattern(3, 0), "CPU %u faulted before the map, then read it (0x%llx)",
 			i, (unsigned long long)tm.seen[i]);
 	}
@@ -419,18 +417,16 @@ KTEST(tlb_shootdown_cpus_unmapping_at_once_with_interrupts_off_all_finish)
 	memset(&tx, 0, sizeof(tx));
 	tx.per_cpu = tlbt_cross_rounds(n);
 	bool frames = true;
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		frames &= (tx.m[i] = tlbt_frames(40, 4 + i)) != NULL;
 		tx.received[i] = percpu_of[i]->tlb_stats.received;
 	}
 	if (KEXPECT(frames, "frames for every CPU"))
 		smp_call_many(online, tlbt_cross_run, NULL);   /* each CPU's rounds are all acknowledged when it returns */
-	for (cpumask_t m = online; m; m &= m - 1)
-		tx.received[__builtin_ctzll(m)] = percpu_of[__builtin_ctzll(m)]->tlb_stats.received - tx.received[__builtin_ctzll(m)];
+	cpumask_for_each(c, online)
+		tx.received[c] = percpu_of[c]->tlb_stats.received - tx.received[c];
 	uint64_t sent = 0, got = 0;
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		KEXPECT(tx.done[i] == tx.per_cpu && tx.rounds[i] == tx.per_cpu && tx.irqs_on[i] == 0,
 			"CPU %u: %llu of %llu unmaps done, %llu rounds, interrupts disabled throughout", i,
 			(unsigned long long)tx.done[i], (unsigned long long)tx.per_cpu, (unsigned long long)tx.rounds[i]);
@@ -484,11 +480,11 @@ static void tlbt_hold_run(void *arg)
 KTEST(tlb_shootdown_answered_by_a_cpu_spinning_for_the_issuers_lock)
 {
 	cpumask_t aps = tlbt_aps();
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no other CPU to spin for the lock");
 	memset(&tl, 0, sizeof(tl));
-	tl.spinner = (unsigned)__builtin_ctzll(aps);
-	smp_call_many(1 | (1ULL << tl.spinner), tlbt_hold_run, NULL);
+	tl.spinner = cpumask_first(aps);
+	smp_call_many(cpumask_with(cpumask_of(0), tl.spinner), tlbt_hold_run, NULL);
 	KEXPECT_EQ(tl.flushed, 1, "the holder's round ended");
 	KEXPECT_EQ(tl.acked, 1, "acknowledged by the CPU spinning for the holder's lock, before it had it");
 	KEXPECT_EQ(tl.got, 1, "which then took the lock");
@@ -500,7 +496,7 @@ KTEST(tlb_shootdown_answered_by_a_cpu_spinning_for_the_issuers_lock)
 KTEST(tlb_shootdown_after_stopping_the_others_waits_for_none)
 {
 	cpumask_t aps = tlbt_aps(), online = smp_online_mask();
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no other CPU to stop");
 	PMDL m = tlbt_frames(1, 5);
 	PVOID va = MmAllocateMappingAddress(PAGE_SIZE, TLBT_TAG);
@@ -510,12 +506,11 @@ KTEST(tlb_shootdown_after_stopping_the_others_waits_for_none)
 	MmUnmapReservedMapping(va, TLBT_TAG, m);
 	KEXPECT_EQ(this_cpu()->tlb_stats.rounds, rounds, "the unmap sent no round");
 	KEXPECT(tsc_to_us(rdtsc() - t0) < 100000, "and returned at once (%llu us)", (unsigned long long)tsc_to_us(rdtsc() - t0));
-	for (cpumask_t a = aps; a; a &= a - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(a);
+	cpumask_for_each(i, aps) {
 		KEXPECT(smp_park(i) == 0 && smp_restart(i, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED,
 			"CPU %u restarted", i);
 	}
-	KEXPECT_EQ(smp_online_mask(), online);
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
 	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TLBT_TAG, m, MmCached));
 	MmUnmapReservedMapping(va, TLBT_TAG, m);
 	KEXPECT_EQ(this_cpu()->tlb_stats.rounds, rounds + 1, "once they are back, an unmap sends them a round");
@@ -698,8 +693,7 @@ KTEST(tlb_shootdown_all_cpus_map_and_unmap_at_once)
 	phys_get_stats(&pa);
 	pool_get_stats(&qa);
 	uint64_t rounds = 0, adds = 0, bad = 0, failed = 0;
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		KEXPECT(ts.rounds[i] >= TLBT_STRESS_MIN, "CPU %u ran %llu rounds", i, (unsigned long long)ts.rounds[i]);
 		rounds += ts.rounds[i], adds += ts.adds[i], bad += ts.bad[i], failed += ts.failed[i];
 	}
@@ -765,11 +759,12 @@ KTEST(bench_tlb_shootdown)
 	for (size_t c = 0; c < ARRAY_SIZE(counts); c++) {
 		if (cpumask_weight(online) < counts[c])
 			break;
-		cpumask_t keep = 0;   /* the boot CPU and the first counts[c] - 1 APs */
-		for (cpumask_t m = online; m && cpumask_weight(keep) < counts[c]; m &= m - 1)
-			keep |= m & -m;
-		for (cpumask_t m = online & ~keep; m; m &= m - 1)
-			smp_park((unsigned)__builtin_ctzll(m));
+		cpumask_t keep = cpumask_none();   /* the boot CPU and the first counts[c] - 1 APs */
+		cpumask_for_each(cpu, online)
+			if (cpumask_weight(keep) < counts[c])
+				keep = cpumask_with(keep, cpu);
+		cpumask_for_each(cpu, cpumask_andnot(online, keep))
+			smp_park(cpu);
 		for (size_t p = 0; p < ARRAY_SIZE(pages); p++) {
 			uint64_t rounds = this_cpu()->tlb_stats.rounds, map = 0;
 			uint64_t ns = tlbt_bench_unmap(pages[p], &map);
@@ -787,8 +782,8 @@ KTEST(bench_tlb_shootdown)
 		ktest_result("%u CPU(s): unmap of %llu / %llu / %llu pages %llu / %llu / %llu ns", counts[c],
 			     (unsigned long long)pages[0], (unsigned long long)pages[1], (unsigned long long)pages[2],
 			     (unsigned long long)unmap_ns[0], (unsigned long long)unmap_ns[1], (unsigned long long)unmap_ns[2]);
-		for (cpumask_t m = online & ~keep; m; m &= m - 1)
-			KEXPECT(smp_restart((unsigned)__builtin_ctzll(m), SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED);
+		cpumask_for_each(cpu, cpumask_andnot(online, keep))
+			KEXPECT(smp_restart(cpu, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED);
 	}
-	KEXPECT_EQ(smp_online_mask(), online);
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
 }

@@ -47,7 +47,7 @@ static bool test_wait_for(volatile uint64_t *p, uint64_t want)
 }
 
 /* The online CPUs other than the boot CPU. */
-static cpumask_t test_aps(void) { return smp_online_mask() & ~1ULL; }
+static cpumask_t test_aps(void) { return cpumask_without(smp_online_mask(), 0); }
 
 /* Opens a window with interrupts enabled on this CPU until *p reaches want (bounded), then puts the
  * interrupt flag back as it was. */
@@ -71,15 +71,14 @@ KTEST(smp_every_cpu_found_is_online)
 	cpumask_t online = smp_online_mask();
 
 	KEXPECT_EQ(smp_cpu_count(), want, "every CPU the MADT lists, up to maxcpus=");
-	KEXPECT(online & 1, "the boot CPU is online");
+	KEXPECT(cpumask_has(online, 0), "the boot CPU is online");
 	KEXPECT_EQ(smp_self(), 0, "tests run on the boot CPU");
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		struct percpu *pc = percpu_of[i];
 		KASSERT_TEST(pc, "CPU %u online without per-CPU data", i);
 		KEXPECT(pc->self == pc && pc->index == i && pc->state == PERCPU_ONLINE, "CPU %u's data", i);
-		for (cpumask_t n = m & (m - 1); n; n &= n - 1)
-			KEXPECT(percpu_of[__builtin_ctzll(n)]->apic_id != pc->apic_id, "two CPUs with APIC id %u", pc->apic_id);
+		cpumask_for_each_from(c, online, i + 1)
+			KEXPECT(percpu_of[c]->apic_id != pc->apic_id, "two CPUs with APIC id %u", pc->apic_id);
 	}
 	if (apic_ready())
 		KEXPECT_EQ(percpu_boot.apic_id, apic_id());
@@ -93,7 +92,7 @@ KTEST(smp_init_without_a_madt_starts_nothing)
 
 	smp_init(NULL, ACPI_EBADTABLE, false, SMP_MAX_CPUS);
 	smp_init(NULL, ACPI_ENORSDP, true, 1);
-	KEXPECT_EQ(smp_online_mask(), online);
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs unchanged");
 	KEXPECT_EQ(smp_cpus_found(), found);
 	KEXPECT_EQ(percpu_boot.apic_id, apic);
 }
@@ -295,8 +294,7 @@ KTEST(smp_control_state_same_on_every_cpu)
 		KEXPECT_EQ(b->pat, PAT_VALUE);
 	KEXPECT(!memcmp(&b->mtrr, cpu_mtrr_boot(), sizeof(b->mtrr)), "the boot CPU's MTRRs are the ones recorded at boot");
 	KEXPECT(!cpu_feat.mtrr || (b->mtrr.def_type & MTRR_DEF_E), "the firmware enabled the MTRRs");
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		const struct test_ctl *c = &test_ctl[i];
 		KEXPECT_EQ(c->runs, 1, "each CPU snapshot once");
 		KEXPECT(c->cr0 == b->cr0, "CPU %u CR0 0x%llx, boot CPU 0x%llx", i, (unsigned long long)c->cr0,
@@ -355,8 +353,7 @@ KTEST(smp_percpu_gs_gdt_tss_and_stacks_are_each_cpus_own)
 
 	memset(test_tabs, 0, sizeof(test_tabs));
 	smp_call_many(online, test_snap_tables, NULL);
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		struct percpu *pc = percpu_of[i];
 		const struct test_tabs *t = &test_tabs[i];
 		KEXPECT(t->gs_base == (uint64_t)pc, "CPU %u GS base 0x%llx", i, (unsigned long long)t->gs_base);
@@ -368,8 +365,8 @@ KTEST(smp_percpu_gs_gdt_tss_and_stacks_are_each_cpus_own)
 		KEXPECT_EQ(t->apic_id, pc->apic_id);
 		for (int k = 0; k < PERCPU_IST_COUNT; k++) {
 			KEXPECT(pc->tss.ist[k] == pc->ist_top[k], "CPU %u IST%d in its TSS", i, k + 1);
-			for (cpumask_t n = m & (m - 1); n; n &= n - 1)
-				KEXPECT(percpu_of[__builtin_ctzll(n)]->ist_top[k] != pc->ist_top[k], "two CPUs share IST%d", k + 1);
+			cpumask_for_each_from(c, online, i + 1)
+				KEXPECT(percpu_of[c]->ist_top[k] != pc->ist_top[k], "two CPUs share IST%d", k + 1);
 		}
 		if (i == 0) {
 			KEXPECT(!pt_query(&kernel_pt, (vaddr_t)boot_stack_guard, NULL, NULL, NULL), "boot stack guard");
@@ -391,12 +388,11 @@ KTEST(smp_nmi_reaches_each_cpu_on_its_own_ist)
 {
 	if (!apic_ready())
 		KTEST_SKIP("no local APIC in use");
-	for (cpumask_t m = smp_online_mask(); m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, smp_online_mask()) {
 		struct percpu *pc = percpu_of[i];
 		uint64_t before = pc->nmis, top = pc->ist_top[IST_NMI - 1];
 		pc->nmi_expected = 1;
-		KEXPECT(smp_send_nmi(1ULL << i) == 0, "NMI to CPU %u sent", i);
+		KEXPECT(smp_send_nmi(cpumask_of(i)) == 0, "NMI to CPU %u sent", i);
 		KEXPECT(test_wait_for(&pc->nmis, before + 1), "CPU %u took the NMI", i);
 		KEXPECT(pc->nmi_rsp < top && pc->nmi_rsp >= top - PERCPU_IST_SIZE, "CPU %u NMI ran at 0x%llx, its IST at 0x%llx",
 			i, (unsigned long long)pc->nmi_rsp, (unsigned long long)top);
@@ -414,21 +410,20 @@ static void test_ping_set(cpumask_t set)
 	uint64_t before[SMP_MAX_CPUS];
 	cpumask_t online = smp_online_mask();
 
-	for (cpumask_t m = online; m; m &= m - 1)
-		before[__builtin_ctzll(m)] = percpu_of[__builtin_ctzll(m)]->pings;
-	KEXPECT(smp_send_ipi(set, SMP_VEC_PING) == 0, "sends to 0x%llx", (unsigned long long)set);
-	if (set & 1)
+	cpumask_for_each(c, online)
+		before[c] = percpu_of[c]->pings;
+	KEXPECT(smp_send_ipi(set, SMP_VEC_PING) == 0, "sends to %u CPUs, the first %u", cpumask_weight(set),
+		cpumask_first(set));
+	if (cpumask_has(set, 0))
 		test_irq_window_until(&percpu_boot.pings, before[0] + 1);
-	for (cpumask_t m = set & online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
-		KEXPECT(test_wait_for(&percpu_of[i]->pings, before[i] + 1), "CPU %u took the ping (set 0x%llx)", i,
-			(unsigned long long)set);
+	cpumask_for_each(i, cpumask_and(set, online)) {
+		KEXPECT(test_wait_for(&percpu_of[i]->pings, before[i] + 1), "CPU %u took the ping (a set of %u)", i,
+			cpumask_weight(set));
 	}
 	tsc_delay_us(1000);   /* time for a stray ping to land where it must not */
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
-		KEXPECT(percpu_of[i]->pings == before[i] + !!(set & (1ULL << i)), "CPU %u took %llu pings for set 0x%llx", i,
-			(unsigned long long)(percpu_of[i]->pings - before[i]), (unsigned long long)set);
+	cpumask_for_each(i, online) {
+		KEXPECT(percpu_of[i]->pings == before[i] + cpumask_has(set, i), "CPU %u took %llu pings for a set of %u", i,
+			(unsigned long long)(percpu_of[i]->pings - before[i]), cpumask_weight(set));
 	}
 }
 
@@ -438,13 +433,21 @@ KTEST(smp_fixed_ipi_reaches_exactly_the_cpus_sent_to)
 
 	if (!apic_ready())
 		KTEST_SKIP("no local APIC in use");
+	cpumask_t odd = cpumask_none(), even = cpumask_none();
+	cpumask_for_each(c, online) {
+		if (c % 2)
+			odd = cpumask_with(odd, c);
+		else
+			even = cpumask_with(even, c);
+	}
 	test_ping_set(online);
-	test_ping_set(0);
-	for (cpumask_t m = online; m; m &= m - 1)
-		test_ping_set(m & -m);
-	test_ping_set(online & 0xAAAAAAAAAAAAAAAAULL);
-	test_ping_set(online & 0x5555555555555555ULL);
-	KEXPECT_EQ(smp_send_ipi(~online, SMP_VEC_PING), 0, "CPUs not online are left out, not sent to");
+	test_ping_set(cpumask_none());
+	cpumask_for_each(c, online)
+		test_ping_set(cpumask_of(c));
+	test_ping_set(odd);
+	test_ping_set(even);
+	KEXPECT_EQ(smp_send_ipi(cpumask_andnot(cpumask_all(), online), SMP_VEC_PING), 0,
+		   "CPUs not online are left out, not sent to");
 }
 
 /* ---------------------------------------------------------------- calls */
@@ -474,8 +477,7 @@ KTEST(smp_call_runs_once_on_each_target_and_waits)
 	test_slow_done = 0;
 	smp_call_many(online, test_count_slow, (void *)0x5a);
 	KEXPECT_EQ(test_slow_done, n, "returned after every CPU finished");
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, online) {
 		KEXPECT(test_runs[i] == 1, "CPU %u ran the call %llu times", i, (unsigned long long)test_runs[i]);
 		KEXPECT(!test_tabs[i].irqs && test_tabs[i].depth >= 1, "CPU %u ran it with interrupts disabled", i);
 		KEXPECT_EQ(test_tabs[i].apic_id, 0x5a, "the argument arrived");
@@ -483,10 +485,9 @@ KTEST(smp_call_runs_once_on_each_target_and_waits)
 	memset(test_runs, 0, sizeof(test_runs));
 	smp_call_all(test_count_slow, NULL);
 	KEXPECT_EQ(test_runs[0], 0, "smp_call_all leaves the caller out");
-	for (cpumask_t m = test_aps(); m; m &= m - 1)
-		KEXPECT_EQ(test_runs[__builtin_ctzll(m)], 1);
-	for (cpumask_t m = online; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(c, test_aps())
+		KEXPECT_EQ(test_runs[c], 1);
+	cpumask_for_each(i, online) {
 		memset(test_runs, 0, sizeof(test_runs));
 		KEXPECT_EQ(smp_call(i, test_count_slow, NULL), 0);
 		KEXPECT(test_runs[i] == 1 && cpumask_weight(online) == n, "smp_call(%u) ran there", i);
@@ -495,9 +496,12 @@ KTEST(smp_call_runs_once_on_each_target_and_waits)
 	}
 	memset(test_runs, 0, sizeof(test_runs));
 	KEXPECT_EQ(smp_call(SMP_MAX_CPUS, test_count_slow, NULL), (uint64_t)-1, "no such index");
-	KEXPECT_EQ(smp_call(63, test_count_slow, NULL), online >> 63 ? 0 : (uint64_t)-1, "CPU 63 only when online");
+	KEXPECT_EQ(smp_call(63, test_count_slow, NULL), cpumask_has(online, 63) ? 0 : (uint64_t)-1, "CPU 63 only when online");
+	KEXPECT_EQ(smp_call(64, test_count_slow, NULL), cpumask_has(online, 64) ? 0 : (uint64_t)-1, "CPU 64 only when online");
+	KEXPECT_EQ(smp_call(SMP_MAX_CPUS - 1, test_count_slow, NULL), cpumask_has(online, SMP_MAX_CPUS - 1) ? 0 : (uint64_t)-1,
+		   "the last index only when online");
 	memset(test_runs, 0, sizeof(test_runs));
-	smp_call_many(~online, test_count_slow, NULL);
+	smp_call_many(cpumask_andnot(cpumask_all(), online), test_count_slow, NULL);
 	for (unsigned j = 0; j < SMP_MAX_CPUS; j++)
 		KEXPECT(!test_runs[j], "a mask of offline CPUs ran on CPU %u", j);
 }
@@ -518,8 +522,7 @@ KTEST(smp_interrupt_state_is_per_cpu)
 	smp_call_many(online, test_snap_tables, NULL);
 	KEXPECT_EQ(arch_irq_depth(), 2, "the targets' sections left the caller's count alone");
 	KEXPECT_EQ(test_tabs[0].depth, 3, "the caller's own part runs one section deeper");
-	for (cpumask_t m = online & ~1ULL; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	cpumask_for_each(i, cpumask_without(online, 0)) {
 		KEXPECT(test_tabs[i].depth == 1 && !test_tabs[i].irqs, "CPU %u: depth %u, interrupts %d", i,
 			test_tabs[i].depth, test_tabs[i].irqs);
 	}
@@ -569,16 +572,16 @@ KTEST(smp_call_reaches_a_busy_cpu_through_the_ipi)
 {
 	cpumask_t aps = test_aps();
 
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no other CPU to send the call");
 	test_mark_runs = test_mark_in_irq = test_busy_freed = 0;
-	smp_call_many(1 | (aps & -aps), test_busy_or_call, NULL);
+	smp_call_many(cpumask_with(cpumask_of(0), cpumask_first(aps)), test_busy_or_call, NULL);
 	KEXPECT_EQ(test_mark_runs, 1, "the busy boot CPU ran the call");
 	KEXPECT_EQ(test_mark_in_irq, 1, "from the SMP_VEC_CALL handler");
 	KEXPECT_EQ(test_busy_freed, 1);
 }
 
-static uint64_t test_cross[SMP_MAX_CPUS][SMP_MAX_CPUS];   /* [target][sender] */
+static uint16_t test_cross[SMP_MAX_CPUS][SMP_MAX_CPUS];   /* [target][sender]: at most 20 rounds */
 static uint64_t test_cross_irqs;
 
 /* Counts one call from the CPU in arg on this CPU; notes a run with interrupts enabled. */
@@ -606,7 +609,7 @@ KTEST(smp_calls_crossing_with_interrupts_off_all_finish)
 	cpumask_t online = smp_online_mask(), aps = test_aps();
 	unsigned n = cpumask_weight(online);
 
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no other CPU to cross calls with");
 	uint64_t rounds = MAX(2u, 240 / ((n - 1) * n));
 	rounds = MIN(rounds, 20u);
@@ -614,9 +617,8 @@ KTEST(smp_calls_crossing_with_interrupts_off_all_finish)
 	test_cross_irqs = 0;
 	for (uint64_t round = 0; round < rounds; round++)
 		smp_call_many(aps, test_cross_call_all, NULL);
-	for (cpumask_t s = aps; s; s &= s - 1)
-		for (cpumask_t t = online; t; t &= t - 1) {
-			unsigned sender = (unsigned)__builtin_ctzll(s), target = (unsigned)__builtin_ctzll(t);
+	cpumask_for_each(sender, aps)
+		cpumask_for_each(target, online) {
 			uint64_t want = sender == target ? 0 : rounds;
 			KEXPECT(test_cross[target][sender] == want, "CPU %u ran %llu calls from CPU %u, want %llu", target,
 				(unsigned long long)test_cross[target][sender], sender, (unsigned long long)want);
@@ -670,11 +672,11 @@ KTEST(smp_a_cpu_spinning_for_a_lock_answers_the_holders_call)
 {
 	cpumask_t aps = test_aps();
 
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no other CPU to hold the lock");
-	test_poll_holder = (unsigned)__builtin_ctzll(aps);
+	test_poll_holder = cpumask_first(aps);
 	test_poll_held = test_poll_spinning = test_poll_marks = test_poll_mark_saw_holder = test_poll_mark_in_irq = 0;
-	smp_call_many(1 | (aps & -aps), test_hold_or_spin, NULL);
+	smp_call_many(cpumask_with(cpumask_of(0), test_poll_holder), test_hold_or_spin, NULL);
 	KEXPECT_EQ(test_poll_held, 1, "the AP took the lock");
 	KEXPECT_EQ(test_poll_marks, 1, "the boot CPU ran the AP's call once");
 	KEXPECT_EQ(test_poll_mark_saw_holder, 1, "while the AP held the lock: from the spin loop");
@@ -747,7 +749,7 @@ KTEST(smp_cpu_that_does_not_answer_is_reported_and_skipped)
 	KEXPECT_EQ(st, SMP_STEP_ANSWER, "step: %s", smp_step_text(st));
 	KEXPECT(us >= SMP_INIT_DELAY_US + TEST_START_WAIT_US && us < SMP_INIT_DELAY_US + TEST_START_WAIT_US + 500000,
 		"the wait took %llu us: INIT delay plus the bound asked", (unsigned long long)us);
-	KEXPECT_EQ(smp_online_mask(), online, "no CPU came or went");
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "no CPU came or went");
 	KASSERT_TEST(index < SMP_MAX_CPUS && percpu_of[index]);
 	KEXPECT_EQ(percpu_of[index]->state, PERCPU_PARKED);
 	KEXPECT_EQ(smp_call(index, test_mark, NULL), (uint64_t)-1, "the skipped index takes no call");
@@ -759,12 +761,12 @@ KTEST(smp_cpu_that_does_not_answer_is_reported_and_skipped)
 KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 {
 	cpumask_t aps = test_aps(), online = smp_online_mask();
-	unsigned cpu = 63 - (unsigned)__builtin_clzll(aps | 1);
+	unsigned cpu = cpumask_last(aps);
 
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no AP to restart");
 	KEXPECT_EQ(smp_park(cpu), 0);
-	KEXPECT(!(smp_online_mask() & (1ULL << cpu)) && percpu_of[cpu]->state == PERCPU_PARKED, "CPU %u parked", cpu);
+	KEXPECT(!cpumask_has(smp_online_mask(), cpu) && percpu_of[cpu]->state == PERCPU_PARKED, "CPU %u parked", cpu);
 	KEXPECT_EQ(smp_call(cpu, test_mark, NULL), (uint64_t)-1, "a parked CPU takes no call");
 	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_NO_ANSWER, TEST_START_WAIT_US), SMP_STEP_ANSWER);
 	KEXPECT_EQ(percpu_of[cpu]->state, PERCPU_PARKED);
@@ -772,15 +774,15 @@ KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 	KEXPECT_EQ(percpu_of[cpu]->state, PERCPU_PARKED);
 	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_NO_NX, TEST_START_WAIT_US), SMP_STEP_NO_NX);
 	KEXPECT_EQ(percpu_of[cpu]->state, PERCPU_PARKED);
-	KEXPECT(!(smp_online_mask() & (1ULL << cpu)), "still offline");
+	KEXPECT(!cpumask_has(smp_online_mask(), cpu), "still offline");
 	KEXPECT_EQ(smp_restart(0, SMP_INJECT_NONE, TEST_START_WAIT_US), (uint64_t)-1, "the boot CPU is not restarted");
 	KASSERT_TEST(smp_restart(cpu, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED, "CPU %u did not restart", cpu);
-	KEXPECT_EQ(smp_online_mask(), online);
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
 	test_mark_runs = 0;
 	KEXPECT_EQ(smp_call(cpu, test_mark, NULL), 0);
 	KEXPECT_EQ(test_mark_runs, 1, "the restarted CPU takes calls");
 	memset(test_ctl, 0, sizeof(test_ctl));
-	smp_call_many(1 | (1ULL << cpu), test_snap_ctl, NULL);
+	smp_call_many(cpumask_with(cpumask_of(0), cpu), test_snap_ctl, NULL);
 	KEXPECT(test_ctl[cpu].cr0 == test_ctl[0].cr0 && test_ctl[cpu].cr4 == test_ctl[0].cr4 &&
 		test_ctl[cpu].efer == test_ctl[0].efer && test_ctl[cpu].pat == test_ctl[0].pat &&
 		test_ctl[cpu].cr3 == test_ctl[0].cr3 && !memcmp(&test_ctl[cpu].mtrr, &test_ctl[0].mtrr, sizeof(test_ctl[0].mtrr)),
@@ -795,18 +797,17 @@ KTEST(smp_stop_halts_every_other_cpu_and_they_restart)
 
 	memset(test_runs, 0, sizeof(test_runs));
 	KEXPECT_EQ(smp_stop_others(), cpumask_weight(aps), "every AP confirmed");
-	KEXPECT_EQ(smp_online_mask(), 1, "only the caller stays online");
-	for (cpumask_t m = aps; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
+	KEXPECT(cpumask_equal(smp_online_mask(), cpumask_of(0)), "only the caller stays online");
+	cpumask_for_each(i, aps) {
 		KEXPECT(percpu_of[i]->state == PERCPU_STOPPED, "CPU %u state %u", i, percpu_of[i]->state);
 		KEXPECT(smp_call(i, test_count_slow, NULL) == -1, "a stopped CPU %u takes no call", i);
 		KEXPECT(smp_park(i) == 0 && smp_restart(i, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED,
 			"CPU %u restarted", i);
 	}
-	KEXPECT_EQ(smp_online_mask(), online);
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
 	smp_call_many(online, test_count_slow, NULL);
-	for (cpumask_t m = online; m; m &= m - 1)
-		KEXPECT_EQ(test_runs[__builtin_ctzll(m)], 1);
+	cpumask_for_each(c, online)
+		KEXPECT_EQ(test_runs[c], 1);
 }
 
 /* ---------------------------------------------------------------- late CPUs and the join */
@@ -831,14 +832,14 @@ KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
 	uint32_t id = test_unused_apic_id(), state = 0, seen = 0;
 	unsigned next = 0;
 
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no CPU to run the trampoline late");
 	if (!id)
 		KTEST_SKIP("every xAPIC id is in the MADT: no id is surely absent");
 	if (test_absent_cpu_index(id) == SMP_MAX_CPUS)
 		KTEST_SKIP("every one of the kernel's %u CPU indexes is a started CPU's: none left for the next CPU",
 			   SMP_MAX_CPUS);
-	unsigned late = 63 - (unsigned)__builtin_clzll(aps);
+	unsigned late = cpumask_last(aps);
 	KEXPECT_EQ(test_start_absent_cpu(id, &next), SMP_STEP_ANSWER, "an index for the next CPU, parked");
 	KASSERT_TEST(next < SMP_MAX_CPUS && percpu_of[next] && percpu_of[next]->state == PERCPU_PARKED);
 	struct percpu *np = percpu_of[next];
@@ -861,7 +862,7 @@ KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
 		"CPU %u's GDT and per-CPU record untouched", next);
 	KEXPECT_EQ(np->state, PERCPU_PARKED, "the next CPU's index is parked again");
 	KEXPECT_EQ(smp_restart(late, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US), SMP_STARTED, "the late CPU starts again");
-	KEXPECT_EQ(smp_online_mask(), online);
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
 	test_mark_runs = 0;
 	KEXPECT_EQ(smp_call(late, test_mark, NULL), 0);
 	KEXPECT_EQ(test_mark_runs, 1, "it takes calls");
@@ -885,9 +886,9 @@ KTEST(smp_joining_cpu_drops_translations_cached_before_its_join)
 {
 	cpumask_t aps = test_aps();
 
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no AP to restart");
-	unsigned cpu = 63 - (unsigned)__builtin_clzll(aps);
+	unsigned cpu = cpumask_last(aps);
 	struct percpu *pc = percpu_of[cpu];
 	paddr_t old = phys_alloc(1, PAGE_SIZE, UINT64_MAX), new = phys_alloc(1, PAGE_SIZE, UINT64_MAX);
 	unsigned prot = PT_PROT_W | PT_PROT_G;
@@ -926,19 +927,19 @@ KTEST(smp_restarted_cpu_acknowledges_requests_from_before_its_stop)
 {
 	cpumask_t aps = test_aps();
 
-	if (!aps)
+	if (cpumask_empty(aps))
 		KTEST_SKIP("one CPU online: no AP to restart");
-	unsigned cpu = 63 - (unsigned)__builtin_clzll(aps);
+	unsigned cpu = cpumask_last(aps);
 	struct percpu *me = this_cpu(), *pc = percpu_of[cpu];
-	uint64_t acks = me->tlb_acks;
+	cpumask_t acks = cpumask_atomic_load(&me->tlb_acks, __ATOMIC_ACQUIRE);
 
 	KEXPECT_EQ(smp_park(cpu), 0);
-	__atomic_fetch_or(&me->tlb_acks, 1ULL << cpu, __ATOMIC_RELEASE);
-	__atomic_fetch_or(&pc->tlb_pending, 1ULL << me->index, __ATOMIC_RELEASE);
+	cpumask_atomic_add(&me->tlb_acks, cpu, __ATOMIC_RELEASE);
+	cpumask_atomic_add(&pc->tlb_pending, me->index, __ATOMIC_RELEASE);
 	KEXPECT_EQ(smp_restart(cpu, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US), SMP_STARTED);
-	KEXPECT(!(__atomic_load_n(&me->tlb_acks, __ATOMIC_ACQUIRE) & (1ULL << cpu)),
-		"CPU %u acknowledged the request posted before its stop (acks 0x%llx)", cpu,
-		(unsigned long long)me->tlb_acks);
-	KEXPECT_EQ(__atomic_load_n(&pc->tlb_pending, __ATOMIC_ACQUIRE), 0, "nothing left pending on it");
-	me->tlb_acks = acks & ~(1ULL << cpu);
+	KEXPECT(!cpumask_has(cpumask_atomic_load(&me->tlb_acks, __ATOMIC_ACQUIRE), cpu),
+		"CPU %u acknowledged the request posted before its stop (%u acknowledgements still owed)", cpu,
+		cpumask_weight(cpumask_atomic_load(&me->tlb_acks, __ATOMIC_ACQUIRE)));
+	KEXPECT(cpumask_empty(cpumask_atomic_load(&pc->tlb_pending, __ATOMIC_ACQUIRE)), "nothing left pending on it");
+	cpumask_atomic_store(&me->tlb_acks, cpumask_without(acks, cpu), __ATOMIC_RELEASE);
 }

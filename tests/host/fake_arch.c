@@ -52,11 +52,11 @@ struct fake_cpu_state {
 					 that makes it old last changed: while neither is, no entry is
 					 valid and an invalidation by address has nothing to do */
 	/* The mailbox, as on the kernel (arch/x86_64/percpu.h). */
-	uint64_t tlb_pending;         /* bit s: CPU s's tlb_out awaits this CPU */
-	uint64_t tlb_acks;            /* CPUs yet to apply this CPU's tlb_out */
+	arch_cpumask_t tlb_pending;   /* s in it: CPU s's tlb_out awaits this CPU */
+	arch_cpumask_t tlb_acks;      /* CPUs yet to apply this CPU's tlb_out */
 	bool tlb_busy;                /* inside arch_tlb_flush_batch */
 	struct tlb_batch tlb_out;
-	uint64_t call_pending;        /* bit s: call_slot[s] posted */
+	arch_cpumask_t call_pending;  /* s in it: call_slot[s] posted */
 	struct fake_call_slot call_slot[ARCH_MAX_CPUS];
 	bool calling;                 /* inside arch_cpu_call */
 	struct fake_cpu_stats stats;
@@ -87,7 +87,7 @@ uint64_t fake_cpu_polls;
 void (*fake_cpu_poll_hook)(void);
 
 static struct fake_cpu_state fake_cpus[ARCH_MAX_CPUS];
-static arch_cpumask_t fake_online = 1;
+static arch_cpumask_t fake_online = { { 1 } };
 static paddr_t fake_cr3;
 static uint8_t *fake_ram;
 static unsigned fake_phys_bits = FAKE_PHYS_BITS_DEFAULT;
@@ -115,7 +115,7 @@ static inline void fake_count(uint64_t *counter, uint64_t d)
 	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + d, __ATOMIC_RELAXED);
 }
 
-static arch_cpumask_t fake_online_mask(void) { return __atomic_load_n(&fake_online, __ATOMIC_ACQUIRE); }
+static arch_cpumask_t fake_online_mask(void) { return cpumask_atomic_load(&fake_online, __ATOMIC_ACQUIRE); }
 
 /* Seconds on a monotonic clock, for the bounded waits. */
 static double fake_now(void)
@@ -160,7 +160,7 @@ void fake_arch_reset(uint64_t bytes)
 	fake_tlb_reset();
 	fake_stale_reset();
 	memset(fake_cpus, 0, sizeof(fake_cpus));
-	fake_online = 1;
+	fake_online = cpumask_of(0);
 	fake_cr3 = 0;
 	fake_irq_enabled = true;
 	fake_cpu = 0;
@@ -452,16 +452,14 @@ void fake_stale_print(void)
 /* Applies the TLB batches posted to CPU c (the running one) and acknowledges each. */
 static void fake_tlb_poll(struct fake_cpu_state *c)
 {
-	uint64_t pending = __atomic_exchange_n(&c->tlb_pending, 0, __ATOMIC_ACQUIRE);
-	while (pending) {
-		unsigned s = (unsigned)__builtin_ctzll(pending);
+	arch_cpumask_t pending = cpumask_atomic_take(&c->tlb_pending);
+	cpumask_for_each(s, pending) {
 		struct fake_cpu_state *from = &fake_cpus[s];
-		pending &= pending - 1;
 		tlb_batch_invalidate(&from->tlb_out, true);
 		c->stats.received++;
 		c->stats.received_all += from->tlb_out.all;
 		c->stats.received_pages += from->tlb_out.all ? 0 : from->tlb_out.n;
-		__atomic_fetch_and(&from->tlb_acks, ~(1ULL << fake_cpu), __ATOMIC_RELEASE);
+		cpumask_atomic_del(&from->tlb_acks, fake_cpu, __ATOMIC_RELEASE);
 	}
 }
 
@@ -474,11 +472,9 @@ static void fake_take_mail(void)
 {
 	struct fake_cpu_state *c = fake_me();
 	fake_tlb_poll(c);
-	uint64_t pending = __atomic_exchange_n(&c->call_pending, 0, __ATOMIC_ACQUIRE);
-	while (pending) {
-		unsigned s = (unsigned)__builtin_ctzll(pending);
+	arch_cpumask_t pending = cpumask_atomic_take(&c->call_pending);
+	cpumask_for_each(s, pending) {
 		struct fake_call_slot *slot = &c->call_slot[s];
-		pending &= pending - 1;
 		uint64_t f = arch_irq_save();
 		slot->fn(slot->arg);
 		fake_irq_restore_quiet(f);
@@ -489,7 +485,8 @@ static void fake_take_mail(void)
 /* True when something waits in CPU c's mailbox. */
 static inline bool fake_mail_in(const struct fake_cpu_state *c)
 {
-	return __atomic_load_n(&c->tlb_pending, __ATOMIC_ACQUIRE) | __atomic_load_n(&c->call_pending, __ATOMIC_ACQUIRE);
+	return !cpumask_empty(cpumask_atomic_load(&c->tlb_pending, __ATOMIC_ACQUIRE)) ||
+	       !cpumask_empty(cpumask_atomic_load(&c->call_pending, __ATOMIC_ACQUIRE));
 }
 
 /* True when something waits in the running CPU's mailbox. */
@@ -569,12 +566,12 @@ static void __attribute__((noinline)) fake_tlb_wait_acks(struct fake_cpu_state *
 {
 	double limit = fake_now() + FAKE_WAIT_SECONDS;
 	for (;;) {
-		arch_cpumask_t left = __atomic_load_n(&me->tlb_acks, __ATOMIC_ACQUIRE) & fake_online_mask();
-		if (!left)
+		arch_cpumask_t left = cpumask_and(cpumask_atomic_load(&me->tlb_acks, __ATOMIC_ACQUIRE), fake_online_mask());
+		if (cpumask_empty(left))
 			return;
 		fake_tlb_poll(me);
 		if (fake_now() > limit)
-			fake_die("CPU %u did not acknowledge a TLB shootdown within %d s", (unsigned)__builtin_ctzll(left),
+			fake_die("CPU %u did not acknowledge a TLB shootdown within %d s", cpumask_first(left),
 				 FAKE_WAIT_SECONDS);
 		sched_yield();
 	}
@@ -585,11 +582,11 @@ static void __attribute__((noinline)) fake_tlb_send(struct fake_cpu_state *me, u
 						    arch_cpumask_t others)
 {
 	me->tlb_out = *b;
-	__atomic_store_n(&me->tlb_acks, others, __ATOMIC_RELAXED);
-	for (arch_cpumask_t m = others; m; m &= m - 1)
-		__atomic_fetch_or(&fake_cpus[__builtin_ctzll(m)].tlb_pending, 1ULL << self, __ATOMIC_RELEASE);
+	cpumask_atomic_store(&me->tlb_acks, others, __ATOMIC_RELAXED);
+	cpumask_for_each(t, others)
+		cpumask_atomic_add(&fake_cpus[t].tlb_pending, self, __ATOMIC_RELEASE);
 	me->stats.rounds++;
-	me->stats.requests += (uint64_t)__builtin_popcountll(others);
+	me->stats.requests += cpumask_weight(others);
 }
 
 /* The shootdown, as the kernel's (include/arch_mm.h, arch/x86_64/tlb.c), on the fake CPUs: the
@@ -603,18 +600,18 @@ void arch_tlb_flush_batch(const struct tlb_batch *b)
 	fake_tlb_log_batch(b, self);
 	uint64_t f = arch_irq_save();
 	unsigned skip = __atomic_load_n(&tlb_inject, __ATOMIC_RELAXED);
-	arch_cpumask_t others = online & ~(1ULL << self);
+	arch_cpumask_t others = cpumask_without(online, self);
 	if (me->tlb_busy)
 		fake_die("a TLB shootdown inside its own");
 	if (b->n > TLB_BATCH_PAGES || b->origin >= TLB_FROM_COUNT)
 		fake_die("a batch of %u pages from %u", b->n, b->origin);
 	if (skip & (TLB_INJECT_NO_ROUND | TLB_INJECT_NO_ROUND_FROM(b->origin)))
-		others = 0;
+		others = cpumask_none();
 	me->tlb_busy = true;
-	if (others)
+	if (!cpumask_empty(others))
 		fake_tlb_send(me, self, b, others);
 	tlb_batch_invalidate(b, false);
-	if (others)
+	if (!cpumask_empty(others))
 		fake_tlb_wait_acks(me);
 	me->tlb_busy = false;
 	fake_irq_restore(f);
@@ -680,14 +677,14 @@ void fake_cpu_set(unsigned i)
 static void fake_cpu_join(unsigned i)
 {
 	struct fake_cpu_state *c = &fake_cpus[i];
-	if (fake_online_mask() & (1ULL << i))
+	if (cpumask_has(fake_online_mask(), i))
 		return;
 	c->gen++;
 	c->gen_ng++;
 	c->filled_g = c->filled_ng = false;
-	uint64_t pending = __atomic_exchange_n(&c->tlb_pending, 0, __ATOMIC_ACQUIRE);
-	for (; pending; pending &= pending - 1)
-		__atomic_fetch_and(&fake_cpus[__builtin_ctzll(pending)].tlb_acks, ~(1ULL << i), __ATOMIC_RELEASE);
+	arch_cpumask_t pending = cpumask_atomic_take(&c->tlb_pending);
+	cpumask_for_each(s, pending)
+		cpumask_atomic_del(&fake_cpus[s].tlb_acks, i, __ATOMIC_RELEASE);
 }
 
 void fake_cpu_online(unsigned i, bool on)
@@ -696,9 +693,9 @@ void fake_cpu_online(unsigned i, bool on)
 		fake_die("fake_cpu_online(%u): CPUs are 0..%u", i, ARCH_MAX_CPUS - 1);
 	if (on) {
 		fake_cpu_join(i);
-		__atomic_fetch_or(&fake_online, 1ULL << i, __ATOMIC_ACQ_REL);
+		cpumask_atomic_add(&fake_online, i, __ATOMIC_ACQ_REL);
 	} else
-		__atomic_fetch_and(&fake_online, ~(1ULL << i), __ATOMIC_ACQ_REL);
+		cpumask_atomic_del(&fake_online, i, __ATOMIC_ACQ_REL);
 }
 
 void fake_cpu_switch(unsigned cpu)
@@ -722,33 +719,33 @@ void arch_cpu_call(arch_cpumask_t mask, void (*fn)(void *arg), void *arg)
 {
 	unsigned self = fake_cpu;
 	struct fake_cpu_state *me = fake_me();
-	mask &= fake_online_mask() | (1ULL << self);
-	arch_cpumask_t others = mask & ~(1ULL << self);
+	mask = cpumask_and(mask, cpumask_with(fake_online_mask(), self));
+	arch_cpumask_t others = cpumask_without(mask, self);
 	if (me->calling)
 		fake_die("arch_cpu_call inside its own");
 	me->calling = true;
-	for (arch_cpumask_t m = others; m; m &= m - 1) {
-		struct fake_call_slot *slot = &fake_cpus[__builtin_ctzll(m)].call_slot[self];
+	cpumask_for_each(t, others) {
+		struct fake_call_slot *slot = &fake_cpus[t].call_slot[self];
 		slot->fn = fn;
 		slot->arg = arg;
 		__atomic_store_n(&slot->done, 0, __ATOMIC_RELAXED);
-		__atomic_fetch_or(&fake_cpus[__builtin_ctzll(m)].call_pending, 1ULL << self, __ATOMIC_RELEASE);
+		cpumask_atomic_add(&fake_cpus[t].call_pending, self, __ATOMIC_RELEASE);
 	}
-	if (mask & (1ULL << self)) {
+	if (cpumask_has(mask, self)) {
 		uint64_t f = arch_irq_save();
 		fn(arg);
 		__atomic_fetch_add(&fake_cpu_calls, 1, __ATOMIC_RELAXED);
 		arch_irq_restore(f);
 	}
 	double limit = fake_now() + FAKE_WAIT_SECONDS;
-	for (arch_cpumask_t m = others; m; m &= m - 1) {
-		struct fake_call_slot *slot = &fake_cpus[__builtin_ctzll(m)].call_slot[self];
+	cpumask_for_each(t, others) {
+		struct fake_call_slot *slot = &fake_cpus[t].call_slot[self];
 		while (!__atomic_load_n(&slot->done, __ATOMIC_ACQUIRE)) {
 			uint64_t f = arch_irq_save();
 			fake_take_mail();
 			fake_irq_restore_quiet(f);
 			if (fake_now() > limit)
-				fake_die("CPU %u did not run a call within %d s", (unsigned)__builtin_ctzll(m), FAKE_WAIT_SECONDS);
+				fake_die("CPU %u did not run a call within %d s", t, FAKE_WAIT_SECONDS);
 			sched_yield();
 		}
 	}
@@ -828,7 +825,10 @@ void fake_smp_run(unsigned n, void (*fn)(unsigned cpu, void *arg), void *arg)
 		fake_die("fake_smp_run(%u): 1..%u CPUs", n, ARCH_MAX_CPUS);
 	for (unsigned i = 0; i < n; i++)
 		fake_cpu_join(i);
-	__atomic_store_n(&fake_online, n == ARCH_MAX_CPUS ? ~0ULL : (1ULL << n) - 1, __ATOMIC_RELEASE);
+	arch_cpumask_t first_n = cpumask_none();
+	for (unsigned i = 0; i < n; i++)
+		first_n = cpumask_with(first_n, i);
+	cpumask_atomic_store(&fake_online, first_n, __ATOMIC_RELEASE);
 	for (unsigned i = 1; i < n; i++) {
 		rc[i] = (struct fake_run_cpu){ &run, i };
 		if (pthread_create(&th[i], NULL, fake_run_thread, &rc[i]))
@@ -837,7 +837,7 @@ void fake_smp_run(unsigned n, void (*fn)(unsigned cpu, void *arg), void *arg)
 	fake_run_on(&run, 0);
 	for (unsigned i = 1; i < n; i++)
 		pthread_join(th[i], NULL);
-	__atomic_store_n(&fake_online, 1, __ATOMIC_RELEASE);
+	cpumask_atomic_store(&fake_online, cpumask_of(0), __ATOMIC_RELEASE);
 	fake_cpu = caller;
 	fake_irq_enabled = irqs;
 }

@@ -236,7 +236,7 @@ static unsigned model_count(const char *v, uint8_t *out)
 	for (size_t i = 0; i < digits; i++)
 		if ((x = x * 10 + (unsigned)(v[i] - '0')) > 1000)
 			x = 1000;   /* saturate: anything this big is out of range */
-	if (x < 1 || x > 64)   /* the documented range */
+	if (x < 1 || x > 255)   /* the documented range */
 		return CMDLINE_P_BAD_NUMBER;
 	*out = (uint8_t)x;
 	return CMDLINE_NPROBLEMS;
@@ -325,7 +325,7 @@ void model_cmdline_parse(struct model_cmdline *m, const void *raw, size_t len, u
 {
 	memset(m, 0, sizeof(*m));
 	m->opts.syspte = SYSPTE_DEFAULT_SIZE;
-	m->opts.maxcpus = 64;
+	m->opts.maxcpus = 255;
 	m->cut = flags & CMDLINE_CUT;
 	m->fragment_end = m->cut && !(flags & CMDLINE_CUT_AT_SEP);
 	for (unsigned k = 0; k < CMDLINE_NKEYS; k++)
@@ -388,7 +388,7 @@ static int model_check_ranges(const struct cmdline_opts *o, char *why, size_t ca
 		return model_fail(why, cap, "syspte %llu out of range", (unsigned long long)o->syspte);
 	if (o->onexit > 2 || o->exhaust > 1 || o->crashtest >= CMDLINE_CRASH_COUNT)
 		return model_fail(why, cap, "enum out of range");
-	if (o->maxcpus < 1 || o->maxcpus > 64)
+	if (o->maxcpus < 1)   /* 1..255: a byte holds no more */
 		return model_fail(why, cap, "maxcpus %u out of range", o->maxcpus);
 	size_t n = strnlen(o->ktest, CMDLINE_KTEST_MAX);
 	if (n == CMDLINE_KTEST_MAX || strspn(o->ktest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)

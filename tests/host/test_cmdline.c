@@ -64,12 +64,12 @@ static void test_issue_examples(void)
 		{ "verifier", CMDLINE_P_NO_EQUALS, "cmdline: \"verifier\" ignored: not key=value (write verifier=VALUE); using verifier=0" },
 		{ "hello", CMDLINE_P_NO_EQUALS,
 		  "cmdline: \"hello\" ignored: not key=value (options: onexit syspte ktest mmapdump ptdump verifier exhaust crashtest maxcpus)" },
-		{ "maxcpus=0", CMDLINE_P_BAD_NUMBER, "cmdline: \"maxcpus=0\" ignored: not a whole number from 1 to 64; using maxcpus=64" },
-		{ "maxcpus=65", CMDLINE_P_BAD_NUMBER, "cmdline: \"maxcpus=65\" ignored: not a whole number from 1 to 64; using maxcpus=64" },
+		{ "maxcpus=0", CMDLINE_P_BAD_NUMBER, "cmdline: \"maxcpus=0\" ignored: not a whole number from 1 to 255; using maxcpus=255" },
+		{ "maxcpus=256", CMDLINE_P_BAD_NUMBER, "cmdline: \"maxcpus=256\" ignored: not a whole number from 1 to 255; using maxcpus=255" },
 		{ "maxcpus=0x4", CMDLINE_P_BAD_NUMBER, NULL },
 		{ "maxcpus=-1", CMDLINE_P_BAD_NUMBER, NULL },
 		{ "maxcpus=4K", CMDLINE_P_BAD_NUMBER, NULL },
-		{ "maxcpus=", CMDLINE_P_EMPTY, "cmdline: \"maxcpus=\" ignored: empty value; using maxcpus=64" },
+		{ "maxcpus=", CMDLINE_P_EMPTY, "cmdline: \"maxcpus=\" ignored: empty value; using maxcpus=255" },
 		{ "maxcpu=4", CMDLINE_P_UNKNOWN_KEY, "cmdline: \"maxcpu=4\" ignored: no such option (did you mean maxcpus?)" },
 		{ "ktest=map-", CMDLINE_P_BAD_PREFIX,
 		  "cmdline: \"ktest=map-\" ignored: not a test-name prefix of 1 to 63 letters, digits or '_'; using ktest=(every test)" },
@@ -195,8 +195,8 @@ static void test_counts(void)
 		char v[64], w[80];
 		uint64_t mag;
 		switch (draw(4)) {
-		case 0: mag = draw(70); break;                /* around the range */
-		case 1: mag = 1 + draw(64); break;            /* inside it */
+		case 0: mag = draw(270); break;               /* around the range */
+		case 1: mag = 1 + draw(255); break;           /* inside it */
 		case 2: mag = draw(100000); break;
 		default: mag = rng; break;                    /* anything, 2^64 wraps included */
 		}
@@ -209,7 +209,7 @@ static void test_counts(void)
 		if (strchr(v, ' '))
 			continue;
 		snprintf(w, sizeof(w), "maxcpus=%s", v);
-		/* Expected independently of both parsers: digits only, and a value of 1 to 64. */
+		/* Expected independently of both parsers: digits only, and a value of 1 to 255. */
 		bool digits = strspn(v, "0123456789") == strlen(v);
 		unsigned long long val = 0;
 		bool big = false;
@@ -218,28 +218,30 @@ static void test_counts(void)
 			if (val > 1000)
 				big = true, val = 1000;
 		}
-		bool want_ok = digits && !big && val >= 1 && val <= 64;
+		bool want_ok = digits && !big && val >= 1 && val <= 255;
 		bool agree = parse_str(w);
 		n++;
 		want_ok ? valid++ : refused++;
-		if (!agree || (want_ok ? c.ndiag || c.opts.maxcpus != val : only_problem() != CMDLINE_P_BAD_NUMBER || c.opts.maxcpus != 64))
+		if (!agree || (want_ok ? c.ndiag || c.opts.maxcpus != val : only_problem() != CMDLINE_P_BAD_NUMBER || c.opts.maxcpus != 255))
 			if (bad++ < 5)
 				printf("# maxcpus=%s: got %u with %zu diagnostics\n", v, c.opts.maxcpus, c.ndiag);
 	}
 	ok(bad == 0 && valid > 1000 && refused > 1000,
-	   "counts: %u generated maxcpus= values, %u accepted with exactly their value, %u refused as not 1 to 64", n,
+	   "counts: %u generated maxcpus= values, %u accepted with exactly their value, %u refused as not 1 to 255", n,
 	   valid, refused);
 	parse_str("maxcpus=1");
 	bool edges = c.opts.maxcpus == 1 && !c.ndiag;
-	parse_str("maxcpus=64");
-	edges &= c.opts.maxcpus == 64 && !c.ndiag;
+	parse_str("maxcpus=255");
+	edges &= c.opts.maxcpus == 255 && !c.ndiag;
+	parse_str("maxcpus=256");
+	edges &= only_problem() == CMDLINE_P_BAD_NUMBER && c.opts.maxcpus == 255;
 	parse_str("maxcpus=0004");
 	edges &= c.opts.maxcpus == 4 && !c.ndiag;
 	parse_str("maxcpus=18446744073709551620");
-	edges &= only_problem() == CMDLINE_P_BAD_NUMBER && c.opts.maxcpus == 64;
+	edges &= only_problem() == CMDLINE_P_BAD_NUMBER && c.opts.maxcpus == 255;
 	parse_str("maxcpus=2 maxcpus=3");
 	edges &= c.opts.maxcpus == 3 && only_problem() == CMDLINE_P_OVERRIDDEN;
-	ok(edges, "counts: 1 and 64 accepted, leading zeros read as decimal, 2^64 + 4 refused, the last one wins");
+	ok(edges, "counts: 1 and 255 accepted, 256 refused, leading zeros read as decimal, 2^64 + 4 refused, the last one wins");
 }
 
 /* ---------------------------------------------------------------- names, booleans, prefixes */
@@ -340,7 +342,7 @@ static unsigned random_valid_word(char *out, size_t cap)
 	} else if (key == CMDLINE_SYSPTE) {
 		snprintf(out, cap, "syspte=%lluM", (unsigned long long)(2 * (1 + draw(4096))));
 	} else if (key == CMDLINE_MAXCPUS) {
-		snprintf(out, cap, "maxcpus=%llu", (unsigned long long)(1 + draw(64)));
+		snprintf(out, cap, "maxcpus=%llu", (unsigned long long)(1 + draw(255)));
 	} else {
 		snprintf(out, cap, "ktest=%s", (const char *[]){ "map_", "pt_", "phys", "x", "reserve_null" }[draw(5)]);
 	}
@@ -1229,9 +1231,9 @@ static void test_random_against_model(void)
 		"crashtest", "=", "==", "qemu", "halt", "reboot", "1", "0", "on", "off", "yes", "64M", "2M", "512G", "1T",
 		"0x10", "-", "#", "# c\n", " ", "\t", "\r\n", "\n", "\0", "\xEF\xBB\xBF", "\xFF\xFE", "\xFE\xFF", "\xc3\xa9",
 		"\x80", "\x7f", "map_", "full", "budget", "nmi", "pf", "_", "K", "g", "99999999999999999999", "onexti",
-		"maxcpus", "64", "65", "007", "maxcpu" };
+		"maxcpus", "255", "256", "007", "maxcpu" };
 	static const size_t piece_len[] = { 6, 6, 5, 8, 6, 8, 7, 9, 1, 2, 4, 4, 6, 1, 1, 2, 3, 3, 3, 2, 4, 2, 4, 1, 1,
-		4, 1, 1, 2, 1, 1, 3, 2, 2, 2, 1, 1, 4, 4, 6, 3, 2, 1, 1, 1, 20, 6, 7, 2, 2, 3, 6 };
+		4, 1, 1, 2, 1, 1, 3, 2, 2, 2, 1, 1, 4, 4, 6, 3, 2, 1, 1, 1, 20, 6, 7, 3, 3, 3, 6 };
 	_Static_assert(sizeof(pieces) / sizeof(pieces[0]) == sizeof(piece_len) / sizeof(piece_len[0]), "piece lengths");
 	unsigned bad = 0, total = 0, bad_words = 0, bad_count = 0;
 	for (unsigned r = 0; r < 30000; r++) {

@@ -173,7 +173,7 @@ static void gen_size(struct item *it)
 		it->problem = CMDLINE_P_NOT_ASCII;   /* the fullwidth digit is not ASCII: that comes first */
 }
 
-/* A maxcpus= value: digits only, 1..64, leading zeros allowed. */
+/* A maxcpus= value: digits only, 1..255, leading zeros allowed. */
 static void gen_count(struct item *it)
 {
 	char v[80], d[60];
@@ -187,17 +187,17 @@ static void gen_count(struct item *it)
 		return;
 	}
 	case 1:
-		digits(d, 3 + draw(40), true);       /* past 64, past 2^64 */
+		digits(d, 4 + draw(40), true);       /* past 255, past 2^64 */
 		snprintf(v, sizeof(v), "%s", d);
 		break;
 	case 2: {
-		static const char *const bad[] = { "0", "00", "65", "065", "100", "-1", "+4", "4k", "4M", "0x4", "4.0", "four",
+		static const char *const bad[] = { "0", "00", "256", "0256", "1000", "-1", "+4", "4k", "4M", "0x4", "4.0", "four",
 			"18446744073709551617", "18446744073709551680" };
 		snprintf(v, sizeof(v), "%s", bad[draw(sizeof(bad) / sizeof(bad[0]))]);
 		break;
 	}
 	default:
-		snprintf(v, sizeof(v), "%u", 65 + (unsigned)draw(100000));
+		snprintf(v, sizeof(v), "%u", 256 + (unsigned)draw(100000));
 		break;
 	}
 	item_set(it, CMDLINE_MAXCPUS, v);

@@ -91,16 +91,16 @@ int main(void)
 	unsigned one = 1;
 
 	is(arch_cpu_index(), 0, "the fake machine's CPU is index 0");
-	is(arch_cpus_online(), 1, "and the only one online");
+	ok(cpumask_equal(arch_cpus_online(), cpumask_of(0)), "and the only one online");
 	ok(arch_irqs_enabled() && arch_irq_depth() == 0 && !arch_in_interrupt(), "interrupts start enabled, no section open");
 
 	uint64_t calls = fake_cpu_calls;
-	arch_cpu_call(1, count, &one);
+	arch_cpu_call(cpumask_of(0), count, &one);
 	ok(ran == 1 && fake_cpu_calls == calls + 1, "a call for CPU 0 runs once");
 	ok(!irqs_in_fn && depth_in_fn == 1, "with interrupts disabled inside one section");
 	ok(arch_irqs_enabled() && arch_irq_depth() == 0, "and the interrupt state restored after");
-	arch_cpu_call(~(arch_cpumask_t)1, count, &one);
-	arch_cpu_call(0, count, &one);
+	arch_cpu_call(cpumask_without(cpumask_all(), 0), count, &one);
+	arch_cpu_call(cpumask_none(), count, &one);
 	is(ran, 1, "a mask without CPU 0 (other CPUs only, or none) runs nothing on the fake machine");
 	uint64_t polls = fake_cpu_polls;
 	arch_cpu_poll();
@@ -110,7 +110,7 @@ int main(void)
 	uint64_t outer = arch_irq_save();
 	uint64_t inner = arch_irq_save();
 	ok(!arch_irqs_enabled() && arch_irq_depth() == 2, "two nested sections: disabled, depth 2");
-	arch_cpu_call(1, count, &one);
+	arch_cpu_call(cpumask_of(0), count, &one);
 	ok(ran == 2 && depth_in_fn == 3 && !irqs_in_fn, "a call from inside sections nests one deeper");
 	arch_irq_restore(inner);
 	ok(!arch_irqs_enabled() && arch_irq_depth() == 1, "the inner restore leaves interrupts disabled");

@@ -1584,7 +1584,8 @@ static void test_check_names_cache_corruption(void)
 	ok(laid && d->leaf && r->cache.nchunks % SYSPTE_DIR_LEAF && dn.tried > 5 && dn.named == dn.tried &&
 	   dn.undone == dn.tried, "a directory entry past the region's last chunk (%u of them, the first right after it), "
 	   "naming a state of its index: each caught, undone clean", dn.tried);
-	/* an owned chunk's owner byte: each CPU without a cache, and past the last CPU */
+	/* an owned chunk's owner byte: each CPU without a cache (with 255 CPUs, every other value of the
+	 * byte names one: none is past the last) */
 	uint64_t idx = c->active[0]->index;
 	static struct saved os;
 	for (unsigned o = 1; laid && o <= 255; o += o < ARCH_MAX_CPUS + 2 ? 1 : 64) {
@@ -1595,8 +1596,8 @@ static void test_check_names_cache_corruption(void)
 		name_case(r, "an owned chunk not in its owner's cache", restore, &os, &on);
 	}
 	ok(laid && on.tried > ARCH_MAX_CPUS - 4 && on.named == on.tried && on.undone == on.tried,
-	   "an owned chunk's owner byte naming %u CPUs without a cache and values past the last: each caught as itself, "
-	   "undone clean", on.tried);
+	   "an owned chunk's owner byte naming each of the %u CPUs without a cache: each caught as itself, undone clean",
+	   on.tried);
 	for (unsigned k = 0; k < SYSPTE_CACHE_MAX_PAGES; k++)
 		if (v[k])
 			syspte_release(r, v[k], TAG1);

@@ -531,7 +531,7 @@ static void test_stopped_cpu_is_not_waited_for(void)
 	MmMapLockedPagesWithReservedMapping(va, TAG, mdl, MmCached);
 	uint64_t rounds = fake_cpu_stats(0)->rounds;
 	MmUnmapReservedMapping(va, TAG, mdl);
-	ok(arch_cpus_online() == 1 && fake_cpu_stats(0)->rounds == rounds, "alone online, a CPU sends no round");
+	ok(cpumask_equal(arch_cpus_online(), cpumask_of(0)) && fake_cpu_stats(0)->rounds == rounds, "alone online, a CPU sends no round");
 	MmFreeMappingAddress(va, TAG);
 	frames_free(mdl);
 }
@@ -575,7 +575,7 @@ static void irq_run(unsigned cpu, void *arg)
 	} else if (cpu == 0) {
 		wait_for(&irq.go, 1);
 		if (irq.by_call)
-			arch_cpu_call(1u << 1, irq_call_fn, NULL);
+			arch_cpu_call(cpumask_of(1), irq_call_fn, NULL);
 		else
 			MmUnmapReservedMapping(irq.va, TAG, irq.mdl);
 	}

@@ -1,6 +1,6 @@
 /*
  * Host tests of the CPU start plan (arch/x86_64/smp_plan.c) and the APIC's command-register values
- * (arch/x86_64/apic_icr.h): the issue's cases (1 CPU, 4, maxcpus=2, more than 64, an x2APIC id in
+ * (arch/x86_64/apic_icr.h): the issue's cases (1 CPU, 4, maxcpus=2, 70, more than 255, an x2APIC id in
  * xAPIC mode, duplicates, disabled and online-capable entries, a boot CPU the MADT omits), then
  * 20000 generated MADTs planned by the kernel's function and by an independent model, with the
  * properties every plan must have; the ICR encodings against the SDM's bit layout, and the
@@ -60,43 +60,53 @@ static void test_issue_cases(void)
 {
 	madt_clear();
 	madt_add(0, true, false);
-	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 	ok(plan.n == 1 && plan.found == 1 && plan.boot_listed, "one CPU: the boot CPU alone, found and listed");
 
 	madt_clear();
 	for (uint32_t i = 0; i < 4; i++)
 		madt_add(i, true, false);
-	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 0, 1, 2, 3 }, 4) && plan.found == 4, "four CPUs: all four, in MADT order");
 	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 2, &plan);
 	ok(plan_is((uint32_t[]){ 0, 1 }, 2) && plan.found == 4 && plan.skipped[SMP_SKIP_MAXCPUS] == 2 &&
 	   plan.nkept == 2 && plan.skip[0].apic_id == 2 && plan.skip[1].why == SMP_SKIP_MAXCPUS,
 	   "maxcpus=2 of 4: two started, two skipped for maxcpus=, all four found");
-	smp_plan_make(&madt, 2, SMP_APIC_XAPIC, 64, &plan);
+	smp_plan_make(&madt, 2, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 2, 0, 1, 3 }, 4), "a boot CPU in the middle of the list comes first, the rest keep their order");
 	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 0, &plan);
 	ok(plan.n == 1, "maxcpus=0 (out of range) is clamped to 1");
 	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 1000, &plan);
-	ok(plan.n == 4, "maxcpus above 64 is clamped to 64");
+	ok(plan.n == 4, "maxcpus above the limit is clamped to it");
 
 	madt_clear();
 	for (uint32_t i = 0; i < 70; i++)
 		madt_add(2 * i, true, false);
-	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 64, &plan);
-	ok(plan.n == 64 && plan.found == 70 && plan.skipped[SMP_SKIP_LIMIT] == 6 && plan.apic_id[63] == 126,
-	   "70 CPUs: the first 64 started, 6 beyond the kernel's limit");
+	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
+	ok(plan.n == 70 && plan.found == 70 && plan.skipped[SMP_SKIP_LIMIT] == 0 && plan.apic_id[69] == 138,
+	   "70 CPUs (more than one 64-bit mask's worth): all started");
 	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, 10, &plan);
 	ok(plan.n == 10 && plan.skipped[SMP_SKIP_MAXCPUS] == 60, "70 CPUs with maxcpus=10: 60 skipped for maxcpus=");
+
+	madt_clear();
+	for (uint32_t i = 0; i < 300; i++)
+		madt_add(2 * i, true, false);
+	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, SMP_MAX_CPUS, &plan);
+	ok(plan.n == 255 && plan.found == 300 && plan.skipped[SMP_SKIP_LIMIT] == 45 && plan.apic_id[254] == 508,
+	   "300 CPUs in x2APIC mode: the first 255 started, 45 beyond the kernel's limit");
+	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
+	ok(plan.n == 128 && plan.skipped[SMP_SKIP_NEEDS_X2APIC] == 172 && plan.skipped[SMP_SKIP_LIMIT] == 0,
+	   "the same 300 in xAPIC mode: the 128 with ids up to 254 started, the rest need x2APIC");
 
 	madt_clear();
 	madt_add(0, true, false);
 	madt_add(1, true, false);
 	madt_add(300, true, false);
 	madt_add(2, true, false);
-	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 0, 1, 2 }, 3) && plan.found == 4 && plan.skipped[SMP_SKIP_NEEDS_X2APIC] == 1 &&
 	   plan.skip[0].apic_id == 300, "xAPIC mode: id 300 needs x2APIC and is skipped, the next CPU still starts");
-	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 0, 1, 300, 2 }, 4), "x2APIC mode: id 300 starts");
 
 	madt_clear();
@@ -107,7 +117,7 @@ static void test_issue_cases(void)
 	madt_add(2, false, false);
 	madt_add(3, false, true);
 	madt_add(4, false, false);
-	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 0, 1 }, 2) && plan.found == 2 && plan.skipped[SMP_SKIP_DUPLICATE] == 2 &&
 	   plan.skipped[SMP_SKIP_DISABLED] == 2 && plan.skipped[SMP_SKIP_HOTPLUG] == 1,
 	   "duplicates and disabled entries skipped; online-capable but not enabled (a hot-plug slot) neither found "
@@ -116,19 +126,19 @@ static void test_issue_cases(void)
 	madt_add(0, true, false);
 	madt_add(5, false, true);
 	madt_add(5, true, false);
-	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 0, 5 }, 2) && plan.found == 2 && plan.skipped[SMP_SKIP_HOTPLUG] == 1 &&
 	   plan.skipped[SMP_SKIP_DUPLICATE] == 0, "a hot-plug slot's entry does not hide a later enabled entry of its id");
 
 	madt_clear();
 	madt_add(1, true, false);
 	madt_add(2, true, false);
-	smp_plan_make(&madt, 7, SMP_APIC_XAPIC, 64, &plan);
+	smp_plan_make(&madt, 7, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 7, 1, 2 }, 3) && plan.found == 3 && !plan.boot_listed,
 	   "a boot CPU the MADT omits is still CPU 0 and counted found, and the plan says it is not listed");
 
 	madt_clear();
-	smp_plan_make(&madt, 5, SMP_APIC_XAPIC, 64, &plan);
+	smp_plan_make(&madt, 5, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 5 }, 1) && plan.found == 1, "an empty MADT: the boot CPU alone");
 
 	/* The broadcast destinations: x2APIC id 0xFFFFFFFF, and 0xFF in a local APIC entry (a CPU with
@@ -139,34 +149,37 @@ static void test_issue_cases(void)
 	madt_add_entry(0xFFFFFFFFu, true, true, false);
 	madt_add_entry(0xFFFFFFFFu, true, true, false);
 	madt_add(2, true, false);
-	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 0, 1, 2 }, 3) && plan.found == 3 && plan.skipped[SMP_SKIP_BROADCAST] == 2,
 	   "x2APIC mode: an enabled entry with x2APIC id 0xFFFFFFFF (the broadcast) is not a CPU");
 	madt_clear();
 	madt_add(0, true, false);
 	madt_add_entry(0xFF, false, true, false);
 	madt_add_entry(0xFF, true, true, false);
-	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 0, 0xFF }, 2) && plan.found == 2 && plan.skipped[SMP_SKIP_BROADCAST] == 1 &&
 	   plan.skipped[SMP_SKIP_DUPLICATE] == 0, "x2APIC mode: a local APIC entry with id 0xFF is not a CPU, and does not "
 	   "hide the x2APIC entry of the CPU whose id is 255");
-	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 0 }, 1) && plan.skipped[SMP_SKIP_BROADCAST] == 1 && plan.skipped[SMP_SKIP_NEEDS_X2APIC] == 1,
 	   "xAPIC mode: the same MADT starts neither");
 	madt_clear();
 	madt_add_entry(0xFF, false, false, false);
-	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, SMP_MAX_CPUS, &plan);
 	ok(plan.n == 1 && plan.skipped[SMP_SKIP_DISABLED] == 1 && plan.skipped[SMP_SKIP_BROADCAST] == 0,
 	   "a disabled placeholder with id 0xFF counts as disabled (not reported)");
 
 	madt_clear();
 	for (uint32_t i = 0; i < ACPI_MAX_CPUS + 10; i++)
 		madt_add(i, true, false);
-	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, 64, &plan);
-	ok(plan.unread == 10 && plan.n == 64, "entries past what the MADT reader kept are counted as unread");
+	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, SMP_MAX_CPUS, &plan);
+	ok(plan.unread == 10 && plan.n == SMP_MAX_CPUS, "entries past what the MADT reader kept are counted as unread");
 }
 
 /* ---------------------------------------------------------------- the model */
+
+#define MODEL_KERNEL_CPUS 255   /* the documented limit (include/cpumask.h) */
+_Static_assert(SMP_MAX_CPUS == MODEL_KERNEL_CPUS, "the kernel's CPU limit is the documented one");
 
 struct model {
 	size_t n, found, skipped[SMP_SKIP_COUNT];
@@ -179,7 +192,7 @@ static void model_plan(uint32_t boot, enum smp_apic_use use, unsigned maxcpus, s
 {
 	static uint32_t distinct[ACPI_MAX_CPUS];
 	size_t nd = 0;
-	unsigned limit = maxcpus < 1 ? 1 : maxcpus > 64 ? 64 : maxcpus;
+	unsigned limit = maxcpus < 1 ? 1 : maxcpus > MODEL_KERNEL_CPUS ? MODEL_KERNEL_CPUS : maxcpus;
 
 	memset(m, 0, sizeof(*m));
 	m->ids[m->n++] = boot;
@@ -215,7 +228,7 @@ static void model_plan(uint32_t boot, enum smp_apic_use use, unsigned maxcpus, s
 		else if (use == SMP_APIC_XAPIC && distinct[j] >= 0xFF)
 			m->skipped[SMP_SKIP_NEEDS_X2APIC]++;
 		else if (m->n == limit)
-			m->skipped[m->n == 64 ? SMP_SKIP_LIMIT : SMP_SKIP_MAXCPUS]++;
+			m->skipped[m->n == MODEL_KERNEL_CPUS ? SMP_SKIP_LIMIT : SMP_SKIP_MAXCPUS]++;
 		else
 			m->ids[m->n++] = distinct[j];
 	}
@@ -246,7 +259,7 @@ static void test_generated(void)
 		madt_random();
 		uint32_t boot = madt.kept && rnd() % 4 ? madt.cpu[rnd() % madt.kept].apic_id : (uint32_t)(rnd() % 300);
 		enum smp_apic_use use = (enum smp_apic_use)(rnd() % 3);
-		unsigned maxcpus = rnd() % 5 == 0 ? (unsigned)(rnd() % 100) : 64;
+		unsigned maxcpus = rnd() % 5 == 0 ? (unsigned)(rnd() % 300) : SMP_MAX_CPUS;
 		smp_plan_make(&madt, boot, use, maxcpus, &plan);
 		model_plan(boot, use, maxcpus, &m);
 		bool same = plan.n == m.n && plan.found == m.found && plan.boot_listed == m.boot_listed &&
@@ -285,7 +298,7 @@ static void test_generated(void)
 			printf("# case %u breaks a property\n", r);
 	}
 	is(agree, total, "%u generated MADTs planned as the model plans them", total);
-	is(props, total, "every plan: boot CPU first, no id twice, only usable listed ids, within maxcpus and 64, "
+	is(props, total, "every plan: boot CPU first, no id twice, only usable listed ids, within maxcpus and the kernel's limit, "
 	   "every entry started, skipped or the boot CPU");
 	unsigned reasons = 0;
 	for (unsigned w = 0; w < SMP_SKIP_COUNT; w++)
@@ -381,7 +394,7 @@ static void madt_many(size_t count)
 }
 
 /* smp_plan_report on generated machines of 2 to 600 processor entries (past ACPI_MAX_CPUS now and
- * then), both APIC modes and maxcpus from 1 to 64, among them 128 CPUs with maxcpus=4: the entries it
+ * then), both APIC modes and maxcpus from 1 to the kernel's 255, among them 128 CPUs with maxcpus=4: the entries it
  * names one by one (the plan's first SMP_PLAN_SKIPS_KEPT skips, in order) and those it counts per
  * reason add up, reason by reason, to the plan's skipped[], which with the CPUs started and the boot
  * CPU's own entry is every entry read: each skipped entry is accounted for in the log. */
@@ -393,7 +406,7 @@ static void test_report_accounts_every_skip(void)
 	for (unsigned r = 0; r < total; r++) {
 		enum smp_apic_use use = (enum smp_apic_use)(rnd() % 3);
 		bool case128 = r % 10 == 0;
-		unsigned maxcpus = case128 ? 4 : rnd() % 4 == 0 ? 64 : 1 + (unsigned)(rnd() % 64);
+		unsigned maxcpus = case128 ? 4 : rnd() % 4 == 0 ? SMP_MAX_CPUS : 1 + (unsigned)(rnd() % SMP_MAX_CPUS);
 		if (r % 7 == 1)
 			madt_random();
 		else
@@ -493,7 +506,7 @@ static void test_apic_mode(void)
 	madt_add(7, true, false);
 	for (unsigned i = 0; i < 8; i++) {
 		enum apic_mode m = apic_mode_choose(i & 4, i & 2, i & 1);
-		smp_plan_make(&madt, 0, apic_mode_is_x2apic(m) ? SMP_APIC_X2APIC : SMP_APIC_XAPIC, 64, &plan);
+		smp_plan_make(&madt, 0, apic_mode_is_x2apic(m) ? SMP_APIC_X2APIC : SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
 		if (apic_mode_is_x2apic(m))
 			ok(plan_is((uint32_t[]){ 0, 0xFE, 0xFF, 300, 7 }, 5) && plan.skipped[SMP_SKIP_NEEDS_X2APIC] == 0,
 			   "mode %d (cpu %u firmware %u opt-out %u): ids 0xFF and 300 start", m, i >> 2, (i >> 1) & 1, i & 1);
@@ -506,12 +519,12 @@ static void test_apic_mode(void)
 	}
 	/* No APIC in use (no calibrated clock): nothing starts, and ids above 0xFE are not said to need
 	 * x2APIC, which is not what keeps them (or any other CPU) from starting. */
-	smp_plan_make(&madt, 0, SMP_APIC_OFF, 64, &plan);
+	smp_plan_make(&madt, 0, SMP_APIC_OFF, SMP_MAX_CPUS, &plan);
 	ok(plan_is((uint32_t[]){ 0 }, 1) && plan.found == 5 && plan.skipped[SMP_SKIP_NO_APIC] == 4 &&
 	   plan.skipped[SMP_SKIP_NEEDS_X2APIC] == 0, "no APIC in use: 4 CPUs found, none started, all for that reason");
 	static char text[4096];
 	capture_begin();
-	smp_plan_report(&plan, 64);
+	smp_plan_report(&plan, SMP_MAX_CPUS);
 	capture_end(text, sizeof(text));
 	bool one_line = strstr(text, "smp: 4 MADT entries not started: no local APIC in use") && !strstr(text, "x2APIC") &&
 			!strstr(text, "APIC id ");
