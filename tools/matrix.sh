@@ -25,8 +25,9 @@ cd "$(dirname "$0")/.."
 # read on a real firmware, in xAPIC mode; the opt-out's effect is host-tested (test_smp_plan).
 # Every configuration with a serial port must report all of its -smp CPUs started, up to the
 # kernel's 255 (SMP_MAX_CPUS, include/cpumask.h): smp-72 starts all 72, so CPU masks span two words
-# and every test runs on all 72; smp-96-maxcpus-4 starts 4 of 96 (maxcpus=4). A machine past the
-# limit takes minutes in TCG: `make test-many-cpus` boots 256 vCPUs apart from the matrix.
+# and every test runs on all 72; smp-96-maxcpus-4 starts 4 of 96 (maxcpus=4). QEMU's TCG runs at
+# most 255 vCPUs (more need x2APIC, which it lacks), so no boot here reaches past the limit; the
+# plan's limit is host-tested (test_smp_plan: 300 CPUs).
 # usb-stick-mbr and usb-stick-superfloppy are sticks made by hand (hand_made_stick): an MBR
 # partition, and FAT32 on the whole device with upper-case 8.3 names.
 # nvme-disk-image boots the disk image from an NVMe drive, as most PCs now do; two-displays adds a
