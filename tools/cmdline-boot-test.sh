@@ -72,7 +72,7 @@ cut at the end of the input;syspte=640M;640 MiB"
 not ok 1 ktest_filter_names_a_test;0 passed, 1 failed;SELF-TEST FAILED|SELF-TEST PASSED;summary: command line"
 	"ktest-bench-misspelt|benchtypo|35|cmdline: ktest=bench_leaf names no test; the suite will fail;\
 not ok 1 ktest_filter_names_a_test;0 passed, 1 failed;SELF-TEST FAILED|SELF-TEST PASSED;bench_large_leaf:"
-	"maxcpus|maxcpus|33|cmdline: \"maxcpus=0\" ignored: not a whole number from 1 to 64; using maxcpus=2;\
+	"maxcpus|maxcpus|33|cmdline: \"maxcpus=0\" ignored: not a whole number from 1 to 255; using maxcpus=2;\
 cmdline: in effect: onexit=qemu syspte=1G ktest=smp_ mmapdump=0 ptdump=0 verifier=0 exhaust=budget crashtest=none maxcpus=2;\
 smp: APIC id 2 not started: beyond maxcpus=2;smp: APIC id 3 not started: beyond maxcpus=2;smp: 2 of 4 CPUs started;\
 summary: command line ignored: \"maxcpus=0\" (the cmdline: lines say why);\

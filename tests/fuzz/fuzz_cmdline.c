@@ -8,7 +8,7 @@
  *  - the reference model (tests/host/model_cmdline.c) agrees on the decoded text, the options and
  *    every diagnostic, and each word is either in effect with exactly its value or diagnosed;
  *  - the options are within their documented ranges (sizes, names, the ktest= prefix, maxcpus=
- *    from 1 to 64); every message fits any buffer it is given,
+ *    from 1 to 255); every message fits any buffer it is given,
  *    is NUL-terminated and names its word and the value in effect;
  *  - an ASCII input parses the same as UTF-8 with a byte-order mark and as UTF-16LE/BE;
  *  - the printed "in effect" line is itself a command line giving the same options.
