@@ -159,7 +159,7 @@ static inline unsigned cpumask_last(cpumask_t m)
 /* The lowest index in m above i; CPUMASK_MAX_CPUS when there is none. */
 static inline unsigned cpumask_next(cpumask_t m, unsigned i)
 {
-	return i + 1 >= CPUMASK_MAX_CPUS ? CPUMASK_MAX_CPUS : cpumask_from(m, i + 1);
+	return i >= CPUMASK_MAX_CPUS - 1 ? CPUMASK_MAX_CPUS : cpumask_from(m, i + 1);
 }
 
 /* The CPU after i in m (m not empty), wrapping to m's first: a ring over m. */

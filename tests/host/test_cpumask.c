@@ -187,6 +187,8 @@ static void edges(void)
 	   "and none at or above it (%u)", N);
 	ok(cpumask_empty(cpumask_of(N)) && cpumask_equal(cpumask_with(all, N), all) && cpumask_next(all, ~0u - 1) == N,
 	   "an index at or above the limit is never added, and ends an iteration");
+	ok(cpumask_next(all, ~0u) == N && cpumask_next(cpumask_of(0), ~0u) == N,
+	   "nothing is above the largest index: next does not wrap to the first");
 	ok(cpumask_first(cpumask_none()) == N && cpumask_last(cpumask_none()) == N && cpumask_empty(cpumask_none()),
 	   "the empty mask: no first, no last");
 	_Static_assert(CPUMASK_MAX_CPUS < 256, "a CPU index + 1 fits the region's owner byte");
