@@ -178,16 +178,19 @@ static inline unsigned cpumask_ring_next(cpumask_t m, unsigned i)
 #define cpumask_for_each_from(i, m, from) \
 	for (unsigned i = cpumask_from((m), (from)); i < CPUMASK_MAX_CPUS; i = cpumask_next((m), i))
 
-/* Adds i to the shared mask *m: one atomic OR of its word, with the memory order given. */
+/* Adds i to the shared mask *m: one atomic OR of its word, with the memory order given (an index
+ * at or above the limit changes nothing, as in cpumask_with). */
 static inline void cpumask_atomic_add(cpumask_t *m, unsigned i, int order)
 {
-	__atomic_fetch_or(&m->w[CPUMASK_WORD(i)], CPUMASK_BIT(i), order);
+	if (i < CPUMASK_MAX_CPUS)
+		__atomic_fetch_or(&m->w[CPUMASK_WORD(i)], CPUMASK_BIT(i), order);
 }
 
 /* Removes i from the shared mask *m: one atomic AND of its word. */
 static inline void cpumask_atomic_del(cpumask_t *m, unsigned i, int order)
 {
-	__atomic_fetch_and(&m->w[CPUMASK_WORD(i)], ~CPUMASK_BIT(i), order);
+	if (i < CPUMASK_MAX_CPUS)
+		__atomic_fetch_and(&m->w[CPUMASK_WORD(i)], ~CPUMASK_BIT(i), order);
 }
 
 /* The shared mask *m, each word an atomic load with the memory order given. */

@@ -189,6 +189,17 @@ static void edges(void)
 	   "an index at or above the limit is never added, and ends an iteration");
 	ok(cpumask_next(all, ~0u) == N && cpumask_next(cpumask_of(0), ~0u) == N,
 	   "nothing is above the largest index: next does not wrap to the first");
+	struct { cpumask_t m; uint64_t guard[4]; } g = { cpumask_none(), { 0 } };
+	for (unsigned i = N; i < N + 300; i++)
+		cpumask_atomic_add(&g.m, i, __ATOMIC_RELAXED);
+	cpumask_atomic_add(&g.m, ~0u, __ATOMIC_RELAXED);
+	bool untouched = cpumask_empty(g.m) && !(g.guard[0] | g.guard[1] | g.guard[2] | g.guard[3]);
+	g.m = cpumask_all();
+	for (unsigned i = N; i < N + 300; i++)
+		cpumask_atomic_del(&g.m, i, __ATOMIC_RELAXED);
+	untouched &= cpumask_equal(g.m, cpumask_all()) && !(g.guard[0] | g.guard[1] | g.guard[2] | g.guard[3]);
+	ok(untouched, "the atomic add and remove of an index at or above the limit change nothing, the mask's "
+	   "last word and what follows it included");
 	ok(cpumask_first(cpumask_none()) == N && cpumask_last(cpumask_none()) == N && cpumask_empty(cpumask_none()),
 	   "the empty mask: no first, no last");
 	_Static_assert(CPUMASK_MAX_CPUS < 256, "a CPU index + 1 fits the region's owner byte");
