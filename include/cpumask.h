@@ -57,19 +57,33 @@ static inline bool cpumask_has(cpumask_t m, unsigned i)
 	return i < CPUMASK_MAX_CPUS && (m.w[CPUMASK_WORD(i)] & CPUMASK_BIT(i));
 }
 
+/* Adds i to *m in place (an index at or above the limit changes nothing). The in-place forms keep a
+ * hot path's mask where it is: a copy of a mask just stored word by word costs a stalled load on a
+ * host that copies it in 16-byte pieces. */
+static inline void cpumask_add(cpumask_t *m, unsigned i)
+{
+	if (i < CPUMASK_MAX_CPUS)
+		m->w[CPUMASK_WORD(i)] |= CPUMASK_BIT(i);
+}
+
+/* Removes i from *m in place. */
+static inline void cpumask_del(cpumask_t *m, unsigned i)
+{
+	if (i < CPUMASK_MAX_CPUS)
+		m->w[CPUMASK_WORD(i)] &= ~CPUMASK_BIT(i);
+}
+
 /* m with i added (i below the limit; an index at or above it leaves m as it is). */
 static inline cpumask_t cpumask_with(cpumask_t m, unsigned i)
 {
-	if (i < CPUMASK_MAX_CPUS)
-		m.w[CPUMASK_WORD(i)] |= CPUMASK_BIT(i);
+	cpumask_add(&m, i);
 	return m;
 }
 
 /* m without i. */
 static inline cpumask_t cpumask_without(cpumask_t m, unsigned i)
 {
-	if (i < CPUMASK_MAX_CPUS)
-		m.w[CPUMASK_WORD(i)] &= ~CPUMASK_BIT(i);
+	cpumask_del(&m, i);
 	return m;
 }
 
@@ -193,13 +207,21 @@ static inline void cpumask_atomic_del(cpumask_t *m, unsigned i, int order)
 		__atomic_fetch_and(&m->w[CPUMASK_WORD(i)], ~CPUMASK_BIT(i), order);
 }
 
-/* The shared mask *m, each word an atomic load with the memory order given. */
+/* The shared mask *m, each word an atomic load with the memory order given. Written out word by
+ * word, so the compiler builds the value where the caller keeps it, not in a copy. */
+_Static_assert(CPUMASK_WORDS == 4, "cpumask_atomic_load names each word");
 static inline cpumask_t cpumask_atomic_load(const cpumask_t *m, int order)
 {
-	cpumask_t v;
-	for (unsigned k = 0; k < CPUMASK_WORDS; k++)
-		v.w[k] = __atomic_load_n(&m->w[k], order);
-	return v;
+	return (cpumask_t){ { __atomic_load_n(&m->w[0], order), __atomic_load_n(&m->w[1], order),
+			      __atomic_load_n(&m->w[2], order), __atomic_load_n(&m->w[3], order) } };
+}
+
+/* True when the shared mask *m has no CPU: each word an atomic load with the memory order given,
+ * none copied (a poll's test, kept free of a mask's copy through memory). */
+static inline bool cpumask_atomic_empty(const cpumask_t *m, int order)
+{
+	return (__atomic_load_n(&m->w[0], order) | __atomic_load_n(&m->w[1], order) | __atomic_load_n(&m->w[2], order) |
+		__atomic_load_n(&m->w[3], order)) == 0;
 }
 
 /* Stores v into the shared mask *m, each word an atomic store with the memory order given. */

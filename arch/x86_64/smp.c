@@ -293,8 +293,8 @@ static __attribute__((noreturn)) void smp_idle(void)
 	for (;;) {
 		cli();
 		smp_poll();
-		if (cpumask_empty(cpumask_atomic_load(&this_cpu()->call_pending, __ATOMIC_ACQUIRE)) &&
-		    cpumask_empty(cpumask_atomic_load(&this_cpu()->tlb_pending, __ATOMIC_ACQUIRE)))
+		if (cpumask_atomic_empty(&this_cpu()->call_pending, __ATOMIC_ACQUIRE) &&
+		    cpumask_atomic_empty(&this_cpu()->tlb_pending, __ATOMIC_ACQUIRE))
 			__asm__ volatile("sti; hlt" ::: "memory");   /* sti's shadow covers hlt: no lost wake-up */
 	}
 }

@@ -485,8 +485,8 @@ static void fake_take_mail(void)
 /* True when something waits in CPU c's mailbox. */
 static inline bool fake_mail_in(const struct fake_cpu_state *c)
 {
-	return !cpumask_empty(cpumask_atomic_load(&c->tlb_pending, __ATOMIC_ACQUIRE)) ||
-	       !cpumask_empty(cpumask_atomic_load(&c->call_pending, __ATOMIC_ACQUIRE));
+	return !cpumask_atomic_empty(&c->tlb_pending, __ATOMIC_ACQUIRE) ||
+	       !cpumask_atomic_empty(&c->call_pending, __ATOMIC_ACQUIRE);
 }
 
 /* True when something waits in the running CPU's mailbox. */
@@ -577,16 +577,16 @@ static void __attribute__((noinline)) fake_tlb_wait_acks(struct fake_cpu_state *
 	}
 }
 
-/* Posts batch b from CPU self (me) to the CPUs of others, as one round. */
+/* Posts batch b from CPU self (me) to the CPUs of *others, as one round. */
 static void __attribute__((noinline)) fake_tlb_send(struct fake_cpu_state *me, unsigned self, const struct tlb_batch *b,
-						    arch_cpumask_t others)
+						    const arch_cpumask_t *others)
 {
 	me->tlb_out = *b;
-	cpumask_atomic_store(&me->tlb_acks, others, __ATOMIC_RELAXED);
-	cpumask_for_each(t, others)
+	cpumask_atomic_store(&me->tlb_acks, *others, __ATOMIC_RELAXED);
+	cpumask_for_each(t, *others)
 		cpumask_atomic_add(&fake_cpus[t].tlb_pending, self, __ATOMIC_RELEASE);
 	me->stats.rounds++;
-	me->stats.requests += cpumask_weight(others);
+	me->stats.requests += cpumask_weight(*others);
 }
 
 /* The shootdown, as the kernel's (include/arch_mm.h, arch/x86_64/tlb.c), on the fake CPUs: the
@@ -596,11 +596,11 @@ void arch_tlb_flush_batch(const struct tlb_batch *b)
 {
 	unsigned self = fake_cpu;
 	struct fake_cpu_state *me = fake_me();
-	arch_cpumask_t online = fake_online_mask();
+	arch_cpumask_t others = fake_online_mask();
 	fake_tlb_log_batch(b, self);
 	uint64_t f = arch_irq_save();
 	unsigned skip = __atomic_load_n(&tlb_inject, __ATOMIC_RELAXED);
-	arch_cpumask_t others = cpumask_without(online, self);
+	cpumask_del(&others, self);
 	if (me->tlb_busy)
 		fake_die("a TLB shootdown inside its own");
 	if (b->n > TLB_BATCH_PAGES || b->origin >= TLB_FROM_COUNT)
@@ -609,7 +609,7 @@ void arch_tlb_flush_batch(const struct tlb_batch *b)
 		others = cpumask_none();
 	me->tlb_busy = true;
 	if (!cpumask_empty(others))
-		fake_tlb_send(me, self, b, others);
+		fake_tlb_send(me, self, b, &others);
 	tlb_batch_invalidate(b, false);
 	if (!cpumask_empty(others))
 		fake_tlb_wait_acks(me);
