@@ -93,18 +93,11 @@ static inline cpumask_t cpumask_of(unsigned i)
 	return cpumask_with(cpumask_none(), i);
 }
 
-/* a & b, a | b, a & ~b. */
+/* a & b, a & ~b. */
 static inline cpumask_t cpumask_and(cpumask_t a, cpumask_t b)
 {
 	for (unsigned k = 0; k < CPUMASK_WORDS; k++)
 		a.w[k] &= b.w[k];
-	return a;
-}
-
-static inline cpumask_t cpumask_or(cpumask_t a, cpumask_t b)
-{
-	for (unsigned k = 0; k < CPUMASK_WORDS; k++)
-		a.w[k] |= b.w[k];
 	return a;
 }
 

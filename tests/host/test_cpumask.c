@@ -103,9 +103,6 @@ static void generated(void)
 			want.in[i] = da.in[i] && db.in[i];
 		ok_ops &= same(cpumask_and(a, b), &want);
 		for (unsigned i = 0; i < N; i++)
-			want.in[i] = da.in[i] || db.in[i];
-		ok_ops &= same(cpumask_or(a, b), &want);
-		for (unsigned i = 0; i < N; i++)
 			want.in[i] = da.in[i] && !db.in[i];
 		ok_ops &= same(cpumask_andnot(a, b), &want);
 		for (unsigned i = 0; i < N; i++)
@@ -162,7 +159,7 @@ static void generated(void)
 		bad_iter += !ok_iter;
 		bad_query += !ok_query;
 	}
-	ok(!bad_ops, "%u generated pairs: and, or, andnot, complement, with, without, of, equal match the model "
+	ok(!bad_ops, "%u generated pairs: and, andnot, complement, with, without, of, equal match the model "
 	   "(%u wrong, the first case %u)", CASES, bad_ops, first_bad);
 	ok(!bad_iter, "for_each and for_each_from visit each index once, lowest first (%u wrong)", bad_iter);
 	ok(!bad_query, "weight, empty, first, last, from and the ring match the model (%u wrong)", bad_query);
