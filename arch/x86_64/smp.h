@@ -42,6 +42,9 @@ struct trap_frame;
 #define SMP_INIT_DELAY_US      10000     /* after INIT, before the first start-up IPI */
 #define SMP_SIPI_DELAY_US      200       /* after the first start-up IPI, before the second */
 #define SMP_ANSWER_TIMEOUT_US  1000000   /* after the second start-up IPI: the AP must have answered */
+#define SMP_HALT_GRACE_US      10000     /* once a CPU halted in the trampoline (no NX, another id): the
+					    most the answer is still waited for (a CPU given up on earlier
+					    may be the one that halted, the CPU started still running) */
 #define SMP_SETUP_TIMEOUT_US   1000000   /* after answering: the AP must be online */
 #define SMP_CALL_TIMEOUT_US    10000000  /* per 16 CPUs online: a call must be done by then, or the kernel panics */
 #define SMP_CALL_TIMEOUT_CPUS  16        /* ... (smp_call_timeout_us) */
