@@ -25,6 +25,9 @@
  * work) and the median, the share of the region's calls of a cache's size that the per-CPU caches
  * served without the region's lock, and the ratios of 2^22 to 2^18 (of the minima and of the
  * medians): a noisy machine slows single runs, not the least disturbed of many interleaved ones.
+ * "loop" is the same churn without an allocator at each size (the workload's generator and its
+ * table of live reservations, which grows with the live set); "net" is 22/18 of the minima less
+ * the loop's, what the allocator's and the region's own work grows by.
  * A fourth size, "2^22 u18", is a region (and buddy) of 2^22 pages given 2^18's use: the workload's
  * target occupancy a share of 2^18 pages, so its live set is 2^18's; its ratio to 2^18 ("22u/18") is
  * what the region's size alone costs, apart from the growth of what is live.
@@ -342,7 +345,7 @@ struct sized {
 	struct syspte_region *r;
 	struct buddy b;
 	uint64_t *meta, *slots;
-	double reg[NWL][MAX_ROUNDS], bud[NWL][MAX_ROUNDS];
+	double reg[NWL][MAX_ROUNDS], bud[NWL][MAX_ROUNDS], lop[NWL][MAX_ROUNDS];
 	uint64_t fast[NWL], slow[NWL], live[NWL];
 };
 
@@ -386,11 +389,16 @@ static void sizes_down(void)
 }
 
 /* One churn of workload wi on size z's subject s (seed 1) in round k, then every reservation it left
- * freed and the subject checked empty and consistent; 0, or 1 after a message. */
+ * freed and the subject checked empty and consistent; 0, or 1 after a message. The loop subject
+ * runs the same churn without an allocator (z's buddy untouched). */
 static int size_churn(struct sized *z, size_t wi, enum subject s, int k, long steps)
 {
 	npages = 1ULL << z->shift;
 	use_npages = 1ULL << z->use_shift;
+	if (s == SUBJ_LOOP) {          /* the harness alone: its live table grows as the subjects' do */
+		z->lop[wi][k] = churn(&wls[wi], SUBJ_LOOP, 1, steps, &z->b);
+		return 0;
+	}
 	if (s == SUBJ_BUDDY) {
 		z->bud[wi][k] = churn(&wls[wi], SUBJ_BUDDY, 1, steps, &z->b);
 		for (uint64_t i = 0; i < nlive; i++)
@@ -429,18 +437,21 @@ static void min_median(const double *v, int n, double *lo, double *mid)
 	*mid = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
-/* Prints the size table's rows of workload wi: one per size, then the ratios 2^22 / 2^18. */
+/* Prints the size table's rows of workload wi: one per size, then the ratios 2^22 / 2^18, of the
+ * whole calls and, on "net", of the calls less the loop's minimum (the harness's own growth). */
 static void size_rows(size_t wi, int rounds)
 {
-	double rl[NSIZES], rm[NSIZES], bl[NSIZES], bm[NSIZES];
+	double rl[NSIZES], rm[NSIZES], bl[NSIZES], bm[NSIZES], ll[NSIZES], lm[NSIZES];
 	for (int k = 0; k < NSIZES; k++) {
 		const struct sized *z = &sz[k];
 		uint64_t small = z->fast[wi] + z->slow[wi];
 		min_median(z->reg[wi], rounds, &rl[k], &rm[k]);
 		min_median(z->bud[wi], rounds, &bl[k], &bm[k]);
+		min_median(z->lop[wi], rounds, &ll[k], &lm[k]);
 		char label[16];
 		snprintf(label, sizeof(label), z->use_shift == z->shift ? "2^%u" : "2^%u u%u", z->shift, z->use_shift);
-		printf("%-12s %7s %10.1f %10.1f %10.1f %10.1f", k ? "" : wls[wi].name, label, rl[k], rm[k], bl[k], bm[k]);
+		printf("%-12s %7s %10.1f %10.1f %10.1f %10.1f %8.1f", k ? "" : wls[wi].name, label, rl[k], rm[k], bl[k], bm[k],
+		       ll[k]);
 		if (small)
 			printf(" %8.1f %%", 100.0 * (double)z->fast[wi] / (double)small);
 		else
@@ -451,6 +462,8 @@ static void size_rows(size_t wi, int rounds)
 	       bm[2] / bm[1]);
 	printf("%-12s %7s %9.2fx %9.2fx %9.2fx %9.2fx\n", "", "22u/18", rl[3] / rl[1], rm[3] / rm[1], bl[3] / bl[1],
 	       bm[3] / bm[1]);
+	printf("%-12s %7s %9.2fx %10s %9.2fx\n", "", "net", (rl[2] - ll[2]) / (rl[1] - ll[1]), "",
+	       (bl[2] - ll[2]) / (bl[1] - ll[1]));
 }
 
 /*
@@ -471,7 +484,8 @@ static int size_table(long steps, int rounds)
 				struct sized *z = &sz[((size_t)k + wi + (size_t)j) % NSIZES];
 				enum subject first = k % 2 ? SUBJ_BUDDY : SUBJ_REGION;
 				enum subject second = k % 2 ? SUBJ_REGION : SUBJ_BUDDY;
-				if (size_churn(z, wi, first, k, steps) || size_churn(z, wi, second, k, steps))
+				if (size_churn(z, wi, first, k, steps) || size_churn(z, wi, second, k, steps) ||
+				    size_churn(z, wi, SUBJ_LOOP, k, steps))
 					return 1;
 			}
 	printf("# reserve/free against the region's size: 2^14, 2^18, 2^22 pages (64 MiB, 1 GiB, 16 GiB) alive at once,\n"
@@ -480,10 +494,12 @@ static int size_table(long steps, int rounds)
 	       "# live set is 2^18's; 22u/18: what the region's size alone costs); %d rounds x %ld steps, each\n"
 	       "# round every workload, size and subject once with the same seed, the sizes' order rotating; ns per\n"
 	       "# call, min and median of the rounds; \"cached\": the region's calls of <= %u pages the per-CPU caches\n"
-	       "# served without the region's lock; \"live\": reservations left by a churn; 22/18: 2^22 / 2^18\n",
+	       "# served without the region's lock; \"live\": reservations left by a churn; 22/18: 2^22 / 2^18;\n"
+	       "# \"loop\": the churn without an allocator (the workload's own work, its table of live reservations\n"
+	       "# growing as the subjects' do), min of the rounds; \"net\": 22/18 of the minima less the loop's\n",
 	       rounds, steps, SYSPTE_CACHE_MAX_PAGES);
-	printf("%-12s %7s %10s %10s %10s %10s %10s %8s\n", "workload", "pages", "region min", "median", "buddy min", "median",
-	       "cached", "live");
+	printf("%-12s %7s %10s %10s %10s %10s %8s %10s %8s\n", "workload", "pages", "region min", "median", "buddy min", "median",
+	       "loop", "cached", "live");
 	for (size_t wi = 0; wi < NWL; wi++)
 		size_rows(wi, rounds);
 	use_npages = 0;
