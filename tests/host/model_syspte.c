@@ -640,11 +640,16 @@ static void check_unmap_refused(const char *call, const struct hmdl *h, const st
 	}
 }
 
-/* A done unmap by call, h's MDL saved before it: the MDL's address gone, its mapped flags cleared. */
-static void check_unmap_mdl_reset(const char *call, const struct hmdl *h, const struct hmdl_saved *saved)
+/* A done unmap by call of the n pages from page i, h's MDL saved before it: its mapped flags
+ * cleared, its address gone, but for a SOURCE_IS_NONPAGED_POOL MDL's address outside the span (its
+ * pool address, which it keeps: docs/contract.md, MmUnmapReservedMapping). */
+static void check_unmap_mdl_reset(const char *call, const struct hmdl *h, const struct hmdl_saved *saved, uint64_t i,
+				  uint64_t n)
 {
 	char what[80];
-	if (h->mdl.MappedSystemVa ||
+	vaddr_t sys = (vaddr_t)saved->mdl.MappedSystemVa;
+	bool keeps = (saved->mdl.MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) && (sys < pva(i) || sys - pva(i) >= n * 4096);
+	if (h->mdl.MappedSystemVa != (keeps ? saved->mdl.MappedSystemVa : NULL) ||
 	    h->mdl.MdlFlags != (CSHORT)(saved->mdl.MdlFlags & ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED))) {
 		snprintf(what, sizeof(what), "%s did not reset the MDL", call);
 		fail(what, (uint16_t)h->mdl.MdlFlags, 0);
@@ -712,7 +717,7 @@ static void op_unmap(void)
 		return;
 	}
 	check_unmap_tlb(i, n);
-	check_unmap_mdl_reset("unmap", h, &saved);
+	check_unmap_mdl_reset("unmap", h, &saved, i, n);
 	model_leaves_after_unmap(i, n);
 	for (uint64_t k = i; k < i + n; k++)
 		mpfn[k] = 0, mstart[k] = false;
@@ -926,7 +931,7 @@ static void op_unmap_locked(void)
 		return;
 	}
 	check_unmap_tlb(ai, n);
-	check_unmap_mdl_reset("MmUnmapLockedPages", h, &saved);
+	check_unmap_mdl_reset("MmUnmapLockedPages", h, &saved, ai, n);
 	model_leaves_after_unmap(ai, n);
 	for (uint64_t k = ai; k < ai + n; k++)
 		mpfn[k] = 0, mstart[k] = false, owner[k] = -1;   /* the whole reservation: its span is n */
