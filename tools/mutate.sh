@@ -24,7 +24,9 @@
 # The sources outside mm/ that host tests compile (the intake: boot/elf_check.c, kernel/cmdline.c,
 # arch/x86_64/acpi.c, arch/x86_64/smp_plan.c, boot/memmap.c, ...; make mutate-intake) are mutated
 # the same way, but each is built and run only into the host tests that compile it: those whose rule
-# in mk/host.mk names the file as a prerequisite (linked or #included). They are built by make
+# in mk/host.mk names the file as a prerequisite (linked or #included). A header is taken the same
+# way (include/cpumask.h, named for test_cpumask; make mutate-cpumask): only the tests whose rules
+# name it run, so a survivor is what those tests miss, whatever other tests would catch. They are built by make
 # itself, in a copy of the tree in the scratch directory (mk/host.mk's recipes and flags; a mutant
 # with -w added, as above), and a test binary is built again for every mutant. A test source that
 # #includes the file while mk/host.mk does not list it for that test, or a rule of mk/host.mk for a
@@ -99,7 +101,7 @@ declare -A intake_tests=()  # FILE outside mm/ -> the host tests that compile it
 any_mm=0
 for f in "$@"; do
 	case "$f" in mm/*.c) [ -f "$f" ] || { echo "mutate: no file $f" >&2; exit 2; }; any_mm=1;;
-	*.c) [ -f "$f" ] || { echo "mutate: no file $f" >&2; exit 2; }
+	*.c|*.h) [ -f "$f" ] || { echo "mutate: no file $f" >&2; exit 2; }
 		t=$(tests_of "$f")
 		[ -n "$t" ] || { echo "mutate: $f is neither an mm/ source nor a prerequisite of a host test in mk/host.mk" >&2; exit 2; }
 		# a test that #includes the file itself must be listed with it

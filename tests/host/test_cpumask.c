@@ -199,6 +199,21 @@ static void edges(void)
 	   "last word and what follows it included");
 	ok(cpumask_first(cpumask_none()) == N && cpumask_last(cpumask_none()) == N && cpumask_empty(cpumask_none()),
 	   "the empty mask: no first, no last");
+	/* Bits past the limit, which no helper sets (a mask built from raw words, or corrupt): the
+	 * index the limit names and those above it still read as absent and are never removed. */
+	cpumask_t raw = { { ~0ULL, ~0ULL, ~0ULL, ~0ULL } }, kept = raw;
+	bool past = !cpumask_has(raw, N) && cpumask_next(raw, N - 1) == N && cpumask_next(raw, N - 2) == N - 1;
+	cpumask_del(&kept, N);
+	past &= cpumask_equal(kept, raw);
+	cpumask_atomic_del(&kept, N, __ATOMIC_RELAXED);
+	past &= cpumask_equal(kept, raw);
+	ok(past, "in a mask whose raw words are all ones, index %u is absent, ends an iteration and is never removed", N);
+	bool empties = cpumask_atomic_empty(&(cpumask_t){ { 0 } }, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < N; i++) {
+		cpumask_t one = cpumask_of(i);
+		empties &= !cpumask_atomic_empty(&one, __ATOMIC_RELAXED) && !cpumask_empty(one);
+	}
+	ok(empties, "the empty tests, plain and atomic, see each index of every word alone");
 	_Static_assert(CPUMASK_MAX_CPUS < 256, "a CPU index + 1 fits the region's owner byte");
 	_Static_assert(CPUMASK_WORDS * 64 >= CPUMASK_MAX_CPUS && (CPUMASK_WORDS - 1) * 64 < CPUMASK_MAX_CPUS,
 		       "as many words as the limit needs");
