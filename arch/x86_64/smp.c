@@ -523,17 +523,6 @@ static struct percpu *smp_slot(unsigned index, uint32_t apic_id)
 	return pc;
 }
 
-/* Waits up to us for pc->state to leave from; returns the state then. */
-static uint32_t smp_wait_state(struct percpu *pc, uint32_t from, uint64_t us)
-{
-	uint64_t start = rdtsc(), limit = tsc_us_to_ticks(us);
-	uint32_t st;
-
-	while ((st = __atomic_load_n(&pc->state, __ATOMIC_ACQUIRE)) == from && rdtsc() - start < limit)
-		arch_cpu_relax();
-	return st;
-}
-
 /* Whether a CPU halted in the trampoline since it was filled: without NX, or not the CPU it names. */
 static bool smp_tramp_halted(void)
 {
@@ -543,25 +532,25 @@ static bool smp_tramp_halted(void)
 }
 
 /*
- * Waits up to us for pc to answer (its state to leave PERCPU_STARTING); returns the state then.
- * A CPU that halted in the trampoline never answers, so once one did the wait ends at most
- * SMP_HALT_GRACE_US later: a CPU without NX, or one that names another id, is reported at once,
- * not after the whole bound, while the CPU being started still has the grace to answer when the
- * halted one was a CPU given up on earlier.
+ * Waits up to us for pc->state to leave from; returns the state then. A CPU that halted in the
+ * trampoline never leaves PERCPU_STARTING, so while that is the state waited on, the wait ends at
+ * most SMP_HALT_GRACE_US after one did: a CPU without NX, or one that names another id, is
+ * reported at once, not after the whole bound, while the CPU being started keeps the grace to
+ * answer when the halted one was a CPU given up on earlier.
  */
-static uint32_t smp_wait_answer(struct percpu *pc, uint64_t us)
+static uint32_t smp_wait_state(struct percpu *pc, uint32_t from, uint64_t us)
 {
 	uint64_t start = rdtsc(), limit = tsc_us_to_ticks(us), grace = tsc_us_to_ticks(SMP_HALT_GRACE_US);
-	bool halted = false;
+	bool watch = from == PERCPU_STARTING;
 	uint32_t st;
 
-	while ((st = __atomic_load_n(&pc->state, __ATOMIC_ACQUIRE)) == PERCPU_STARTING) {
+	while ((st = __atomic_load_n(&pc->state, __ATOMIC_ACQUIRE)) == from) {
 		uint64_t now = rdtsc() - start;
 
 		if (now >= limit)
 			break;
-		if (!halted && smp_tramp_halted()) {
-			halted = true;
+		if (watch && smp_tramp_halted()) {
+			watch = false;
 			if (limit - now > grace)
 				limit = now + grace;
 		}
@@ -643,7 +632,7 @@ static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t ans
 	for (int sipi = 0; sipi < 2 && st == PERCPU_STARTING; sipi++) {
 		if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_STARTUP, vector)))
 			return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_SIPI, answer_us));
-		st = smp_wait_answer(pc, sipi == 0 ? SMP_SIPI_DELAY_US : answer_us);
+		st = smp_wait_state(pc, PERCPU_STARTING, sipi == 0 ? SMP_SIPI_DELAY_US : answer_us);
 	}
 	if (st == PERCPU_STARTING && smp_tramp_block()->no_nx)   /* halted before setting EFER.NXE */
 		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_NO_NX, answer_us));
