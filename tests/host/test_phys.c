@@ -748,6 +748,42 @@ static void test_unaligned_starts(void)
 }
 
 /*
+ * A usable descriptor off a page boundary that holds no whole page (1 page's bytes across two
+ * frames) adds no frame, and is not RAM past the 52-bit space: the boot says its start is off a
+ * boundary and nothing else. Each usable type, at a shift of every 512-byte step, with 1 to 3 pages
+ * (0 to 2 whole ones, each managed).
+ */
+static void test_unaligned_single_page(void)
+{
+	static const uint32_t types[] = { EFI_CONVENTIONAL, EFI_BS_CODE, EFI_BS_DATA, EFI_LOADER_CODE, EFI_LOADER_DATA };
+	unsigned bad = 0, cases = 0;
+	for (unsigned t = 0; t < ARRAY_SIZE(types); t++)
+		for (uint64_t shift = 0x200; shift < 0x1000; shift += 0x200)
+			for (uint64_t pages = 1; pages <= 3; pages++, cases++) {
+				uint64_t at = 0x201000 + shift;
+				machine_map_init(&m, 48);
+				machine_map_add(&m, EFI_CONVENTIONAL, 0x100000, 64, 0);
+				machine_map_add(&m, types[t], at, pages, 0);
+				char said[1024];
+				struct phys_stats st;
+				int r = machine_phys_init(&m, said, sizeof(said), &st);
+				bool whole = true;
+				for (uint64_t i = 1; i < pages; i++)
+					whole &= phys_is_managed(0x201000 + i * PAGE_SIZE);
+				bool good = r == 0 && st.usable_pages == 64 + pages - 1 && whole && !phys_is_managed(0x201000) &&
+					    !phys_is_managed(0x201000 + pages * PAGE_SIZE) &&
+					    strstr(said, "start off a 4 KiB boundary") && !strstr(said, "past the 52-bit") &&
+					    !strstr(said, "ignoring") && phys_check() == 0;
+				if (!good && bad++ < 4)
+					printf("# type %u, %llu pages from 0x%llx: init %d, usable %llu (want %llu), whole pages "
+					       "managed %d; said: %s\n", types[t], (unsigned long long)pages, (unsigned long long)at,
+					       r, (unsigned long long)st.usable_pages, (unsigned long long)(64 + pages - 1), whole, said);
+			}
+	ok(bad == 0, "%u usable descriptors off a page boundary with 0 to 2 whole pages: those managed, the start "
+	   "reported, no RAM said to be past the 52-bit space", cases);
+}
+
+/*
  * phys.h: reserved memory is "never handed out", and "where descriptors overlap, the non-usable one
  * wins". A reserved, ACPI or MMIO descriptor whose start is not page aligned (firmware that breaks
  * UEFI's 4 KiB rule) covers part of one more frame than its page count: generated descriptors at
@@ -1208,6 +1244,7 @@ int main(void)
 	test_zero_page_descriptors();
 	test_huge_page_counts();
 	test_unaligned_starts();
+	test_unaligned_single_page();
 	test_unaligned_reserved_descriptor();
 	test_overlap_chain_at_capacity();
 	test_meta_pages_exact();
