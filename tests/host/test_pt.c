@@ -286,6 +286,26 @@ static void test_span_tables(void)
 	ok(pt_pte_slot(&pt, VA0 + 8 * SIZE_1G - SIZE_2M) == NULL, "not even the span before the leaf");
 	is(pt_span_tables(&pt, VA0 + PAGE_SIZE, 1, span_log_cb, &log), PT_EINVAL, "unaligned: PT_EINVAL");
 	is(pt_span_tables(&pt, VA0, 0, span_log_cb, &log), PT_EINVAL, "no span: PT_EINVAL");
+	/* spans no address range holds: into or inside the canonical hole, from either side, and the
+	 * last spans of the address space (their end wraps to 0); a few spans each, so only the range's
+	 * own bounds refuse them */
+	const vaddr_t hole = 0x0000800000000000ULL, upper = 0xffff800000000000ULL;
+	const struct { vaddr_t va; uint64_t n; } off[] = {
+		{ hole - SIZE_2M, 2 }, { hole - 3 * SIZE_2M, 4 }, { hole, 1 }, { upper - SIZE_2M, 2 },
+		{ upper - 2 * SIZE_2M, 1 }, { 0 - SIZE_2M, 1 }, { 0 - 2 * SIZE_2M, 2 }, { 0 - 2 * SIZE_2M, 3 },
+	};
+	unsigned refused = 0;
+	phys_get_stats(&st);
+	free_before = st.free_pages;
+	t2 = pt.table_pages;
+	log.n = 0;
+	for (unsigned i = 0; i < ARRAY_SIZE(off); i++)
+		refused += pt_span_tables(&pt, off[i].va, off[i].n, span_log_cb, &log) == PT_EINVAL;
+	phys_get_stats(&st);
+	ok(refused == ARRAY_SIZE(off) && log.n == 0 && st.free_pages == free_before && pt.table_pages == t2 &&
+	   pt_entry_slot(&pt, hole - SIZE_2M, 2) == NULL && pt_entry_slot(&pt, 0 - SIZE_2M, 2) == NULL,
+	   "%u of %zu span ranges into the canonical hole or past the top refused: PT_EINVAL, nothing created",
+	   refused, ARRAY_SIZE(off));
 	/* all or nothing when memory runs out: take all but a few pages, then ask for more tables */
 	phys_get_stats(&st);
 	while (st.free_pages > 5 && phys_alloc(1, 0, UINT64_MAX))
