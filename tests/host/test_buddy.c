@@ -6,7 +6,7 @@
  * plus exhaustion, bounds, divisors (past 2^32 too), preferences, census round trips,
  * corruption detection, the common request's place at its extent's back, requests whose
  * classes straddle the class mask's two words, empty frees, and the extents a bounded request
- * examines. TAP output.
+ * examines, bounds with lo > hi. TAP output.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -1289,6 +1289,57 @@ static void test_bounded_scan_cost(void)
 	   "it); %ld failures", cases, at_hi, past, bad);
 }
 
+/*
+ * Generated: bounds with lo > hi hold no unit, so every request inside them is refused, changing
+ * nothing and examining no extent (buddy.h: a bounded request is linear in the free extents inside
+ * its bounds), whatever lo is: just above hi, inside a free extent that also holds hi, at or past
+ * npages (hi then clamped to npages or below it), up to 2^64 - 1.
+ */
+static void test_inverted_bounds(void)
+{
+	long cases = 0, spanning = 0, bad = 0;
+	rng_state = 0x696e766572746564ull;
+	for (int k = 0; k < 60; k++) {
+		struct world w;
+		uint64_t npages = 2 + rnd_below(k < 30 ? 300 : 5000), c0[BUDDY_ORDERS], c1[BUDDY_ORDERS];
+		world_init(&w, npages, rnd_below(2) ? 0 : rnd_below(1000));
+		if (k % 3 == 0) {
+			model_set(&w, 0, npages, 1);
+			bad += !buddy_free(&w.b, 0, npages);
+		} else {
+			world_scatter_short(&w, 1 + rnd_below(40));
+		}
+		buddy_census(&w.b, c0);
+		for (int j = 0; j < 40; j++) {
+			uint64_t hi = rnd_below(npages), lo, s = 0x5eed;
+			switch (j % 5) {
+			case 0: lo = hi + 1; break;
+			case 1: lo = hi + 1 + rnd_below(npages - hi); break;
+			case 2: lo = npages + rnd_below(130); hi = j % 2 ? npages + rnd_below(lo - npages + 1) : hi; break;
+			case 3: lo = (uint64_t)1 << (32 + rnd_below(31)); break;
+			default: lo = UINT64_MAX - rnd_below(2); break;
+			}
+			if (hi >= lo)
+				continue;
+			uint64_t n = 1 + rnd_below(j % 2 ? 4 : 2 * npages), d = rnd_below(3) ? 0 : 2 + rnd_below(7);
+			uint64_t u = hi;
+			while (u < npages && u <= lo && w.model[u])
+				u++;
+			cases++;
+			spanning += u > lo;
+			w.b.probes = 0;
+			bad += buddy_alloc(&w.b, n, d, lo, hi, &s) || s != 0x5eed || w.b.probes != 0;
+		}
+		buddy_census(&w.b, c1);
+		bad += memcmp(c0, c1, sizeof(c0)) != 0;
+		world_verify(&w, 1);
+		bad += w.fails != 0;
+		world_fini(&w);
+	}
+	ok(bad == 0 && cases > 2000 && spanning > 50, "%ld requests with lo > hi refused, nothing examined nor changed "
+	   "(%ld with lo and hi in free units); %ld failures", cases, spanning, bad);
+}
+
 /* True when unit u's level-0 word lies in buddy_check_window's window [from, from + span) of n
  * units (wrapping past the last; whole words), computed apart from mm/buddy.c's own arithmetic. */
 static bool window_holds(uint64_t n, uint64_t from, uint64_t span, uint64_t u)
@@ -1399,6 +1450,7 @@ int main(int argc, char **argv)
 	test_mask_word_boundary();
 	test_free_empty();
 	test_bounded_scan_cost();
+	test_inverted_bounds();
 
 	uint64_t seed = 1;
 	long total = 0;

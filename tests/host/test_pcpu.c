@@ -1746,6 +1746,46 @@ static void test_chunk_bit_helpers(void)
 }
 
 /*
+ * syspte_check names a cache's chunk numbered nchunks, one past the region's last, that the
+ * directory does not hold ("a cache holds a chunk it does not own"), in regions of 4608 to 8192
+ * pages, on CPU 1 and on the CPU whose number + 1 is the byte after the owner array (the owned
+ * bitset's first metadata byte, read as owner byte nchunks): an owner test of that index alone
+ * takes the chunk for that CPU's own.
+ */
+static void test_check_names_chunk_past_last(void)
+{
+	struct named pn = { 0 };
+	unsigned matched = 0;
+	for (uint64_t np = 4608; np <= 8192; np += 512) {
+		host_machine_create(64ULL << 20, np * PAGE_SIZE);
+		struct syspte_region *r = reserved_region();
+		unsigned past = r->cache.owner[r->cache.nchunks], cpus[2] = { 1, past - 1 };
+		matched += past > 1 && past <= ARCH_MAX_CPUS;
+		for (unsigned i = 0; i < (past > 1 && past <= ARCH_MAX_CPUS ? 2u : 1u); i++) {
+			fake_cpu_switch(cpus[i]);
+			vaddr_t v = syspte_reserve(r, 1, TAG1, 0);
+			struct syspte_cache *c = r->cache.cpu[cpus[i]];
+			if (!v || !c || !c->nchunks) {
+				pn.tried++;
+				continue;
+			}
+			static struct syspte_chunk copy;
+			static struct chunk_saved sv;
+			copy = *c->active[0];
+			copy.index = r->cache.nchunks;
+			sv = (struct chunk_saved){ c, *c, c->active[0], *c->active[0] };
+			c->active[0] = &copy;
+			name_case(r, "a cache holds a chunk it does not own", chunk_restore, &sv, &pn);
+			syspte_release(r, v, TAG1);
+		}
+		fake_cpu_switch(0);
+	}
+	ok(matched >= 2 && pn.tried > 8 && pn.named == pn.tried && pn.undone == pn.tried, "a cache's chunk numbered "
+	   "one past the last, %u times (%u on the CPU the byte past the owners names): each caught as itself, undone "
+	   "clean", pn.tried, matched);
+}
+
+/*
  * The active slots' run bounds: a bound below its chunk's longest free run (the fast path would
  * pass the chunk by), a bound on an unused slot, and an active chunk naming another slot are caught
  * by syspte_check; a free raises a bound, and a reservation that finds a bound high makes it right.
@@ -2455,6 +2495,7 @@ int main(int argc, char **argv)
 	test_lookup_every_page();
 	test_check_catches_cache_corruption();
 	test_check_names_cache_corruption();
+	test_check_names_chunk_past_last();
 	test_run_bounds_checked();
 	test_chunk_bit_helpers();
 	test_fast_paths_take_no_region_lock();
