@@ -1091,6 +1091,22 @@ static void world_scatter_short(struct world *w, uint64_t max)
 	}
 }
 
+/* The generated tests' free sets: a world of npages units at a random origin (0, or below 1000),
+ * left all allocated (WORLD_ALLOCATED), freed whole (WORLD_FREE) or freed in scattered short runs of
+ * up to 40 units (WORLD_SCATTERED). Returns 1 when the whole free was refused, else 0. */
+enum world_shape { WORLD_ALLOCATED, WORLD_FREE, WORLD_SCATTERED };
+static int world_generated(struct world *w, uint64_t npages, enum world_shape shape)
+{
+	world_init(w, npages, rnd_below(2) ? 0 : rnd_below(1000));
+	if (shape == WORLD_FREE) {
+		model_set(w, 0, npages, 1);
+		return !buddy_free(&w->b, 0, npages);
+	}
+	if (shape == WORLD_SCATTERED)
+		world_scatter_short(w, 1 + rnd_below(40));
+	return 0;
+}
+
 /*
  * Generated: the common request (no divisor, no preference, unbounded; one unit or not a power of
  * two) is taken from the back of its extent, where the record stays (docs/design.md, "The extent
@@ -1203,13 +1219,7 @@ static void test_free_empty(void)
 	for (int k = 0; k < 40; k++) {
 		struct world w;
 		uint64_t npages = 1 + rnd_below(k < 20 ? 200 : 5000), c0[BUDDY_ORDERS], c1[BUDDY_ORDERS];
-		world_init(&w, npages, rnd_below(2) ? 0 : rnd_below(1000));
-		if (k % 4 == 1) {
-			model_set(&w, 0, npages, 1);
-			bad += !buddy_free(&w.b, 0, npages);
-		} else if (k % 4) {
-			world_scatter_short(&w, 1 + rnd_below(40));
-		}
+		bad += world_generated(&w, npages, k % 4 == 1 ? WORLD_FREE : k % 4 ? WORLD_SCATTERED : WORLD_ALLOCATED);
 		buddy_census(&w.b, c0);
 		for (uint64_t s = 0; s <= npages + 2; s++) {
 			bool r = buddy_free(&w.b, s, 0);
@@ -1302,13 +1312,7 @@ static void test_inverted_bounds(void)
 	for (int k = 0; k < 60; k++) {
 		struct world w;
 		uint64_t npages = 2 + rnd_below(k < 30 ? 300 : 5000), c0[BUDDY_ORDERS], c1[BUDDY_ORDERS];
-		world_init(&w, npages, rnd_below(2) ? 0 : rnd_below(1000));
-		if (k % 3 == 0) {
-			model_set(&w, 0, npages, 1);
-			bad += !buddy_free(&w.b, 0, npages);
-		} else {
-			world_scatter_short(&w, 1 + rnd_below(40));
-		}
+		bad += world_generated(&w, npages, k % 3 == 0 ? WORLD_FREE : WORLD_SCATTERED);
 		buddy_census(&w.b, c0);
 		for (int j = 0; j < 40; j++) {
 			uint64_t hi = rnd_below(npages), lo, s = 0x5eed;
