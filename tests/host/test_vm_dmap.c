@@ -13,6 +13,11 @@
  *     would have taken the old page-by-page fallback 2^34 steps).
  *  3. test_high_framebuffer_costs_the_screen: a framebuffer past the CPU's physical width is left
  *     unmapped with a message and the boot goes on; below it, it is mapped at FB_BASE.
+ *  4. test_dmap_span_past_limit: a descriptor lying wholly at or past the direct map's end or the
+ *     CPU's width gives no span (vm_dmap_span's own refusal, whatever its caller holds).
+ *  5. test_fb_pages_at_top: the framebuffer's pages near 2^64, their end clamped to the last page.
+ *  6. test_vm_init: the whole address space vm_init builds, each part with its own protection and
+ *     memory type, then CR3 loaded and every translation flushed, global ones included.
  */
 #include <stdlib.h>
 #include "tap.h"
@@ -23,17 +28,30 @@
 #define __data_start vm_test_data_start   /* the C library has a __data_start of its own */
 #include "../../kernel/vm.c"
 
-/* The rest of the kernel as vm.c sees it. */
-char __text_start[1], __text_end[1], __rodata_start[1], __rodata_end[1];
-char __data_start[1], __data_end[1], __ksyms_start[1], __kernel_end[1], boot_stack_guard[1];
+/* The rest of the kernel as vm.c sees it. The image's sections, as the linker script lays them out:
+ * page aligned and in order, text 2 pages, rodata 1, data 3 (the boot stack's guard page its second),
+ * the symbols 1; vm_init maps them at these (host) addresses. */
+__asm__(".pushsection .bss\n"
+	".balign 4096\n"
+	"__text_start: .skip 8192\n__text_end:\n"
+	"__rodata_start: .skip 4096\n__rodata_end:\n"
+	"vm_test_data_start: .skip 4096\nboot_stack_guard: .skip 8192\n__data_end:\n"
+	"__ksyms_start: .skip 4096\n__kernel_end:\n"
+	".popsection");
+extern char boot_stack_guard[];
 struct cpu_features cpu_feat = { .nx = true, .page1g = true, .pat = true };
 const char *cpu_xd_text(void) { return NULL; }   /* cpu.c's: the firmware left Execute Disable on */
 static struct machine_map m;
+/* The kernel's copy of the map, exactly its descriptors' bytes (a read past them is ASan's). */
 const void *kernel_memory_map(size_t *size, size_t *desc_size)
 {
+	static void *copy;
+	free(copy);
 	*size = machine_map_size(&m);
 	*desc_size = m.desc_size;
-	return m.buf;
+	copy = malloc(*size);
+	memcpy(copy, m.buf, *size);
+	return copy;
 }
 
 /* Frames of the architectural 52-bit physical address space. */
@@ -308,11 +326,187 @@ static void test_high_framebuffer_costs_the_screen(void)
 	   "width (%u), left out with a message past it (%u), the boot going on (%u wrong)", n, mapped, refused, bad);
 }
 
+/*
+ * vm.c vm_dmap_span: "False when nothing: ... entirely past those ends" (the direct map's end and the
+ * CPU's physical width). Generated: CPU widths 36..52, descriptors of every direct-mapped type
+ * starting 0..3 pages past min(64 TiB, 2^width) (on a page boundary or 1..4095 bytes off one), of
+ * 1..64 pages, all below 2^52; and the same starting 1..3 pages below that limit. Oracle: false for
+ * the first; for the second true with [start, limit).
+ */
+static void test_dmap_span_past_limit(void)
+{
+	static const uint32_t types[] = { EFI_CONVENTIONAL, EFI_BS_DATA, EFI_LOADER_CODE, EFI_ACPI_NVS, EFI_ACPI_RECLAIM,
+					  EFI_RT_CODE, EFI_RT_DATA, EFI_MEMORY_TYPE_KERNEL };
+	static const unsigned widths[] = { 36, 39, 40, 44, 46, 47, 48, 52 };
+	uint64_t rng = 0x5BA9ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 384; c++) {
+		unsigned width = widths[c % ARRAY_SIZE(widths)];
+		paddr_t limit = MIN(DMAP_SIZE, 1ULL << width);
+		bool below = c % 2;
+		uint64_t k = 1 + test_rng_next(&rng) % 3, off = c % 3 ? 0 : 1 + test_rng_next(&rng) % (PAGE_SIZE - 1);
+		paddr_t at = below ? limit - k * PAGE_SIZE : limit + (k - 1) * PAGE_SIZE;
+		struct efi_memory_descriptor d = { .type = types[(c / 2) % ARRAY_SIZE(types)], .phys_start = at + off,
+						   .num_pages = 1 + test_rng_next(&rng) % 64 };
+		if (below && d.num_pages < k)
+			d.num_pages = k;
+		fake_arch_set_phys_bits(width);
+		paddr_t start = 0x1234;
+		uint64_t size = 0x5678;
+		bool got = vm_dmap_span(&d, &start, &size);
+		bool good = below ? got && start == at && start + size == limit : !got;
+		n++;
+		if (!good && bad++ < 4)
+			printf("# width %u, type 0x%x from 0x%llx, %llu pages: %s [0x%llx, +0x%llx)\n", width, d.type,
+			       (unsigned long long)d.phys_start, (unsigned long long)d.num_pages, got ? "span" : "none",
+			       (unsigned long long)start, (unsigned long long)size);
+	}
+	fake_arch_set_phys_bits(FAKE_PHYS_BITS_DEFAULT);
+	ok(bad == 0, "%u RAM descriptors from 3 pages below to 3 pages past the direct map's end or the CPU's width: "
+	   "the span ends at that limit, none past it (%u wrong)", n, bad);
+}
+
+/*
+ * vm.c vm_fb_pages: the pages [*start, *end) of the framebuffer's bytes, "An end past the top of the
+ * address space is clamped to its last page". Generated modes whose last byte lies within 3 pages of
+ * 2^64 (every one of the last two pages' first, middle and last bytes among them), and a few far
+ * below. Oracle: start is the first byte's page, end min(the page past the last byte, 2^64 - 4 KiB);
+ * none when the last byte is 2^64 - 1 (its end, 2^64, wraps: bootinfo_fb_bytes gives 0).
+ */
+static void test_fb_pages_at_top(void)
+{
+	uint64_t rng = 0xF0B7ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 240; c++) {
+		uint32_t w = 640 + 64 * (uint32_t)(test_rng_next(&rng) % 8), h = 480 + (uint32_t)(test_rng_next(&rng) % 200);
+		struct bootinfo_fb fb = { .width = w, .height = h, .pitch = w, .format = BOOTINFO_FB_BGRX };
+		uint64_t bytes = (uint64_t)w * h * BOOTINFO_FB_BYTES_PER_PIXEL;
+		static const uint64_t from_top[] = { 0, 1, 2048, 4095, 4096, 4097, 6000, 8191, 8192, 8193 };
+		uint64_t back = c < 200 ? from_top[c % ARRAY_SIZE(from_top)] + (c / 10 % 2) * (test_rng_next(&rng) % 64)
+					: SIZE_1G * (1 + test_rng_next(&rng) % 1000);
+		uint64_t last = UINT64_MAX - back;   /* the framebuffer's last byte */
+		fb.base = last - bytes + 1;
+		fb.size = bytes;
+		paddr_t start = 0, end = 0;
+		bool got = vm_fb_pages(&fb, &start, &end);
+		unsigned __int128 past = ((unsigned __int128)last + PAGE_SIZE) / PAGE_SIZE * PAGE_SIZE;
+		paddr_t want_end = past > ALIGN_DOWN(UINT64_MAX, PAGE_SIZE) ? ALIGN_DOWN(UINT64_MAX, PAGE_SIZE) : (paddr_t)past;
+		bool good = back == 0 ? !got   /* bootinfo_fb_bytes: a range ending at 2^64 wraps, no bytes */
+				      : got && start == ALIGN_DOWN(fb.base, PAGE_SIZE) && end == want_end && start < end;
+		n++;
+		if (!good && bad++ < 4)
+			printf("# framebuffer 0x%llx + 0x%llx: %d, [0x%llx, 0x%llx), want end 0x%llx\n",
+			       (unsigned long long)fb.base, (unsigned long long)bytes, got, (unsigned long long)start,
+			       (unsigned long long)end, (unsigned long long)want_end);
+	}
+	ok(bad == 0, "%u framebuffers ending within 3 pages of 2^64 and below: their pages from the first byte's to "
+	   "the last byte's, clamped to 2^64 - 4 KiB (%u wrong)", n, bad);
+}
+
+/* True when kernel_pt maps va to pa with exactly the protection prot and the memory type cache. */
+static bool vmt_leaf(vaddr_t va, paddr_t pa, unsigned prot, enum pt_cache cache)
+{
+	paddr_t got;
+	uint64_t pte, size;
+	if (!pt_query(&kernel_pt, va, &got, &pte, &size))
+		return false;
+	int level = size == SIZE_1G ? 3 : size == SIZE_2M ? 2 : 1;
+	return got == pa && arch_pte_prot(pte, kernel_pt.features) == prot &&
+	       arch_pte_cache(pte, level, kernel_pt.features) == cache;
+}
+
+/*
+ * vm.h vm_init: "Builds kernel_pt (the image per section with its own protection, the boot stack's
+ * guard page left unmapped, the direct map of RAM, the framebuffer write-combining) and switches CR3
+ * to it"; vm.c: "the loader's global translations survive the CR3 load", so it flushes everything
+ * after. Generated: images at 1..64 pages past 64 MiB, framebuffers (none, or a BGRX mode at 2..4 GiB,
+ * on a page boundary or 64..4032 bytes past one). Oracle: every page of text is executable, of data
+ * writable, of rodata and the symbols neither, each global and write-back at its frame; the guard page
+ * and the pages either side of the image unmapped; the real RAM's ends in the direct map writable,
+ * global, not executable, write-back; the framebuffer's first and last pages at FB_BASE writable,
+ * global, not executable, write-combining, vm_fb_virt its first byte (0 without one); CR3 kernel_pt's
+ * root, loaded once, and the last flush (after the guard page's) of every translation.
+ */
+static void test_vm_init(void)
+{
+	const unsigned X = PT_PROT_X, W = PT_PROT_W, G = PT_PROT_G;
+	const struct { const char *from, *to; unsigned prot; } sec[] = {
+		{ __text_start, __text_end, X | G }, { __rodata_start, __rodata_end, G },
+		{ __data_start, boot_stack_guard, W | G }, { boot_stack_guard + PAGE_SIZE, __data_end, W | G },
+		{ __ksyms_start, __kernel_end, G },
+	};
+	uint64_t rng = 0x1717ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 24; c++) {
+		struct bootinfo bi = { .kernel_virt_base = (vaddr_t)__text_start,
+				       .kernel_phys_base = 0x4000000 + (1 + test_rng_next(&rng) % 64) * PAGE_SIZE };
+		if (c % 4) {
+			uint32_t w = 640 + 64 * (uint32_t)(test_rng_next(&rng) % 16), h = 480 + (uint32_t)(test_rng_next(&rng) % 300);
+			bi.fb = (struct bootinfo_fb){ .base = 0x80000000ULL + (test_rng_next(&rng) % 0x80000) * PAGE_SIZE +
+							      (c % 4 == 3 ? 64 * (1 + test_rng_next(&rng) % 63) : 0),
+						      .width = w, .height = h, .pitch = w, .format = BOOTINFO_FB_BGRX };
+			bi.fb.size = bootinfo_fb_bytes(&bi.fb);
+		}
+		machine_map_init(&m, c % 2 ? 40 : 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST << PAGE_SHIFT, REAL_END - REAL_FIRST, 0);
+		capture_begin();
+		int r = phys_init(m.buf, machine_map_size(&m), m.desc_size);
+		char out[2048];
+		capture_end(out, sizeof(out));
+		bool good = r == 0;
+		if (good) {
+			vm_fb_virt = 0;
+			fake_tlb_reset();
+			vm_init(&bi);
+		}
+		const char *why = good ? NULL : "phys_init";
+		for (unsigned i = 0; good && i < ARRAY_SIZE(sec); i++)
+			for (const char *p = sec[i].from; good && p < sec[i].to; p += PAGE_SIZE)
+				if (!vmt_leaf((vaddr_t)p, bi.kernel_phys_base + ((vaddr_t)p - bi.kernel_virt_base), sec[i].prot,
+					      PT_CACHE_WB))
+					why = "an image page";
+		good = !why;
+		paddr_t got;
+		if (good && (pt_query(&kernel_pt, (vaddr_t)boot_stack_guard, &got, NULL, NULL) ||
+			     pt_query(&kernel_pt, (vaddr_t)__text_start - PAGE_SIZE, &got, NULL, NULL) ||
+			     pt_query(&kernel_pt, (vaddr_t)__kernel_end, &got, NULL, NULL)))
+			why = "the guard page or a page beside the image mapped";
+		paddr_t ram_first = REAL_FIRST << PAGE_SHIFT, ram_last = (REAL_END - 1) << PAGE_SHIFT;
+		if (!why && !(vmt_leaf(DMAP_BASE + ram_first, ram_first, W | G, PT_CACHE_WB) &&
+			      vmt_leaf(DMAP_BASE + ram_last, ram_last, W | G, PT_CACHE_WB)))
+			why = "the direct map";
+		if (!why && bi.fb.format == BOOTINFO_FB_NONE && vm_fb_virt != 0)
+			why = "vm_fb_virt without a framebuffer";
+		if (!why && bi.fb.format != BOOTINFO_FB_NONE) {
+			paddr_t first = ALIGN_DOWN(bi.fb.base, PAGE_SIZE);
+			uint64_t last = ALIGN_DOWN(bi.fb.base + bi.fb.size - 1, PAGE_SIZE) - first;
+			if (vm_fb_virt != FB_BASE + (bi.fb.base & PAGE_MASK) || !vmt_leaf(FB_BASE, first, W | G, PT_CACHE_WC) ||
+			    !vmt_leaf(FB_BASE + last, first + last, W | G, PT_CACHE_WC))
+				why = "the framebuffer";
+		}
+		if (!why && (arch_cr3_read() != kernel_pt.root || fake_tlb.cr3_loads != 1 || fake_tlb.alls != 1 ||
+			     !fake_tlb.ev[fake_tlb.logged - 1].all))
+			why = "CR3 or the flush";
+		n++;
+		if (why && bad++ < 4)
+			printf("# image at 0x%llx, framebuffer 0x%llx + 0x%llx: %s wrong (CR3 loads %llu, flushes %llu, of all %llu)\n",
+			       (unsigned long long)bi.kernel_phys_base, (unsigned long long)bi.fb.base,
+			       (unsigned long long)bi.fb.size, why, (unsigned long long)fake_tlb.cr3_loads,
+			       (unsigned long long)fake_tlb.flushes, (unsigned long long)fake_tlb.alls);
+	}
+	ok(bad == 0, "%u address spaces built by vm_init: the image's sections, the guard page, the direct map and the "
+	   "framebuffer each with their own protection and memory type, CR3 loaded and every translation flushed "
+	   "(%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	fake_arch_init();
 	test_dmap_holds_phys();
 	test_dmap_overlaps();
 	test_high_framebuffer_costs_the_screen();
+	test_dmap_span_past_limit();
+	test_fb_pages_at_top();
+	test_vm_init();
 	return tap_done();
 }
