@@ -12,7 +12,8 @@
  * tests/host/test_loader_platform.c's). Coverage of what must keep working:
  * 1. test_top_is_highest_ram, 2. test_paging_tables; 8. the final map buffer's size and its
  * refusals at their bounds; 9. the ignored descriptors' message (their count and the first one's
- * start) and RAM ending exactly at 2^52.
+ * start) and RAM ending exactly at 2^52; 10. test_paging_short_pool: a pool short of pages refused
+ * within it; 11. test_paging_build: the whole build, refused under 5-level paging.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +24,16 @@
 #include <sys/wait.h>
 #include "tap.h"
 #include "../../boot/memmap.c"
+/* paging.c's read_cr4 (a privileged instruction) renamed aside, and its call made to read fake_cr4:
+ * the definition "read_cr4(void)" becomes loader_test_cr4_hw(void), the call "read_cr4()"
+ * loader_test_cr4(). */
+static UINT64 fake_cr4;
+static UINT64 loader_test_cr4(void) { return fake_cr4; }
+#define read_cr4(...) LOADER_TEST_CR4_ ## __VA_ARGS__
+#define LOADER_TEST_CR4_void __attribute__((unused)) loader_test_cr4_hw(void)
+#define LOADER_TEST_CR4_ loader_test_cr4()
 #include "../../boot/paging.c"
+#undef read_cr4
 
 EFI_BOOT_SERVICES *BS;
 
@@ -64,12 +74,15 @@ VOID FreePool(VOID *p) { free(p); }
 VOID CopyMem(VOID *dst, CONST VOID *src, UINTN n) { memmove(dst, src, n); }
 
 /* memmap_alloc_final_buffer's allocation: refused, unless alloc_grant is set (then granted at
- * ALLOC_PA); the last request's type and bytes are kept, and the number of requests. */
+ * ALLOC_PA) or alloc_host is (then zeroed host pages, exactly the bytes asked for, kept in
+ * alloc_block for the caller to free); the last request's type and bytes are kept, and the number
+ * of requests. */
 #define ALLOC_PA 0x7000000ull
-static bool alloc_grant;
+static bool alloc_grant, alloc_host;
 static unsigned allocs;
 static EFI_MEMORY_TYPE alloc_type;
 static UINT64 alloc_bytes;
+static void *alloc_block;
 
 EFI_STATUS pages_alloc(EFI_MEMORY_TYPE type, UINT64 bytes, const CHAR16 *what, UINT64 *phys)
 {
@@ -77,6 +90,12 @@ EFI_STATUS pages_alloc(EFI_MEMORY_TYPE type, UINT64 bytes, const CHAR16 *what, U
 	allocs++;
 	alloc_type = type;
 	alloc_bytes = bytes;
+	if (alloc_host) {
+		alloc_block = aligned_alloc(PAGE_SIZE, bytes);
+		memset(alloc_block, 0, bytes);
+		*phys = (UINT64)(UINTN)alloc_block;
+		return EFI_SUCCESS;
+	}
 	if (!alloc_grant)
 		return EFI_OUT_OF_RESOURCES;
 	*phys = ALLOC_PA;
@@ -329,8 +348,10 @@ static UINT64 walk(const UINT64 *pml4, UINT64 va, UINT64 *leaf_flags)
  * map_low_and_direct and map_kernel use (never short: the loader would report an internal error;
  * never a page spare), and the tables translate as bootinfo.h promises: [0, map_top) identity and at
  * DMAP_BASE with 2 MiB pages, the kernel image [virt_base, +size) onto its block with 4 KiB pages,
- * present + writable, no NX bit, no PAT bit. Generated: map_top 4..64 GiB, images in the window at
- * page, 2 MiB and 1 GiB boundaries (and a byte-free page either side) of 4 KiB..40 MiB.
+ * present + writable, no NX bit, no PAT bit, and the pool's pages hold no entry but those (their
+ * count: the PML4's three slots, map_top / 1 GiB entries in each PDPT, 512 in each PD, and the
+ * image's PDPT, PD and PT entries). Generated: map_top 4..64 GiB, images in the window starting and
+ * ending at page, 2 MiB and 1 GiB boundaries (and a byte-free page either side) of 4 KiB..1 GiB.
  */
 static void test_paging_tables(void)
 {
@@ -347,7 +368,9 @@ static void test_paging_tables(void)
 		if (c % 4 == 1)
 			vbase -= PAGE_SIZE * (vbase > KERNEL_BASE);
 		UINT64 size = PAGE_SIZE * (1 + (rng >> 12) % 10240);
-		if (vbase + size > KERNEL_TOP)
+		if (c % 5 >= 3)   /* ending on a 2 MiB or a 1 GiB boundary */
+			size = ((vbase + size - 1) | ((c % 5 == 3 ? SIZE_2M : SIZE_1G) - 1)) + 1 - vbase;
+		if (size > KERNEL_TOP - vbase)
 			size = KERNEL_TOP - vbase;
 		struct kernel_image k = { .phys_base = 0x40000000ULL + ((rng >> 50) % 64) * PAGE_SIZE, .virt_base = vbase,
 					  .size = size, .entry = vbase };
@@ -368,6 +391,12 @@ static void test_paging_tables(void)
 		}
 		UINT64 f = 0;
 		good = good && walk(pml4, vbase + size, &f) == ~0ULL && (vbase == KERNEL_BASE || walk(pml4, vbase - 1, &f) == ~0ULL);
+		UINT64 gib = map_top / SIZE_1G, last = vbase + size - 1, entries = 0;
+		UINT64 want = 3 + 2 * gib + 512 * gib + ((last >> 30) - (vbase >> 30) + 1) + ((last >> 21) - (vbase >> 21) + 1) +
+			      size / PAGE_SIZE;
+		for (const UINT64 *e = block; e < (const UINT64 *)(UINTN)pool.next; e++)
+			entries += *e != 0;
+		good = good && entries == want;
 		n++;
 		if (!good && bad++ < 4)
 			printf("# map_top 0x%llx, image 0x%llx + 0x%llx: built %d, pool %llu pages, %llu left\n",
@@ -567,11 +596,108 @@ static void test_ignored_descriptors_named(void)
 	   "RAM ending exactly at 2^52 is kept and clipped to 64 TiB (%u wrong)", n, bad);
 }
 
+/* The builds of test_paging_short_pool and test_paging_build: map_top 4..64 GiB, an image in the
+ * kernel window of 1..2048 pages. */
+static void paging_case(uint64_t *rng, UINT64 *map_top, struct kernel_image *k)
+{
+	*rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	*map_top = SIZE_1G * (4 + (*rng >> 33) % 61);
+	UINT64 vbase = KERNEL_BASE + ((*rng >> 24) % 4096) * SIZE_2M / 8;
+	*k = (struct kernel_image){ .phys_base = 0x40000000ULL + ((*rng >> 50) % 64) * PAGE_SIZE, .virt_base = vbase,
+				    .size = PAGE_SIZE * (1 + (*rng >> 12) % 2048), .entry = vbase };
+}
+
+/*
+ * paging.c pool_take: "NULL once the pool is used up", and map_low_and_direct and map_kernel
+ * "FALSE if out of (table) pages", never writing past the pool (paging_build then reports an internal
+ * error). Generated builds as test_paging_tables makes them, each given every pool from 1 page to
+ * one page short of paging_pages_needed, exactly that big (ASan: a write past it fails the test).
+ * Oracle: each build fails, its pool used up.
+ */
+static void test_paging_short_pool(void)
+{
+	uint64_t rng = 0x5407ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 16; c++) {
+		UINT64 map_top;
+		struct kernel_image k;
+		paging_case(&rng, &map_top, &k);
+		UINT64 pages = paging_pages_needed(map_top, &k);
+		for (UINT64 have = 1; have < pages; have++) {
+			void *block = aligned_alloc(PAGE_SIZE, have * PAGE_SIZE);
+			memset(block, 0, have * PAGE_SIZE);
+			struct table_pool pool = { (UINT64)(UINTN)block, (UINT64)(UINTN)block + have * PAGE_SIZE };
+			UINT64 *pml4 = pool_take(&pool);
+			bool built = map_low_and_direct(pml4, map_top, &pool) && map_kernel(pml4, &k, &pool);
+			n++;
+			if ((built || pool.next != pool.end) && bad++ < 4)
+				printf("# map_top 0x%llx, image 0x%llx + 0x%llx, a pool of %llu of %llu pages: built %d, %llu left\n",
+				       (unsigned long long)map_top, (unsigned long long)k.virt_base, (unsigned long long)k.size,
+				       (unsigned long long)have, (unsigned long long)pages, built,
+				       (unsigned long long)((pool.end - pool.next) / PAGE_SIZE));
+			free(block);
+		}
+	}
+	ok(bad == 0, "%u loader page-table builds given a pool 1 to %s pages short: each fails within its pool (%u wrong)",
+	   n, "all but 1", bad);
+}
+
+/*
+ * paging.c paging_build: refuses with EFI_UNSUPPORTED, allocating nothing, when the firmware runs
+ * with 5-level paging (CR4.LA57); otherwise allocates paging_pages_needed pages of LoaderData, fills
+ * them and returns the PML4's address, whose tables translate the low and direct maps and the image;
+ * an allocation's failure is returned as it is. Generated: CR4 values with and without LA57 (other
+ * bits random), builds as test_paging_short_pool makes them, a third with the allocation refused.
+ */
+static void test_paging_build(void)
+{
+	uint64_t rng = 0xB017DULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 36; c++) {
+		UINT64 map_top, pml4_phys = 0x5A5A000;
+		struct kernel_image k;
+		paging_case(&rng, &map_top, &k);
+		bool la57 = c % 2, granted = c % 3 != 2;
+		fake_cr4 = ((rng >> 7) & ~CR4_LA57 & 0x3FFFFFULL) | (la57 ? CR4_LA57 : 0);
+		alloc_host = granted;
+		alloc_block = NULL;
+		unsigned allocs_before = allocs, prints_before = prints;
+		EFI_STATUS st = paging_build(map_top, &k, &pml4_phys);
+		alloc_host = false;
+		bool good;
+		if (la57)
+			good = st == EFI_UNSUPPORTED && allocs == allocs_before && prints == prints_before + 1 &&
+			       pml4_phys == 0x5A5A000;
+		else if (!granted)
+			good = st == EFI_OUT_OF_RESOURCES && allocs == allocs_before + 1 && pml4_phys == 0x5A5A000;
+		else {
+			const UINT64 *pml4 = (const UINT64 *)(UINTN)pml4_phys;
+			UINT64 f1 = 0, f2 = 0, f3 = 0, pa = (rng >> 11) % map_top, off = (rng >> 5) % k.size;
+			good = st == EFI_SUCCESS && allocs == allocs_before + 1 && alloc_type == EfiLoaderData &&
+			       alloc_bytes == paging_pages_needed(map_top, &k) * PAGE_SIZE && pml4 == alloc_block &&
+			       walk(pml4, pa, &f1) == pa && walk(pml4, DMAP_BASE + pa, &f2) == pa &&
+			       walk(pml4, k.virt_base + off, &f3) == k.phys_base + off && f3 == PTE_PAGE_4K;
+		}
+		n++;
+		if (!good && bad++ < 4)
+			printf("# CR4 0x%llx, allocation %s, map_top 0x%llx, image 0x%llx + 0x%llx: status 0x%llx, PML4 0x%llx, "
+			       "%u allocations, %u messages\n", (unsigned long long)fake_cr4, granted ? "granted" : "refused",
+			       (unsigned long long)map_top, (unsigned long long)k.virt_base, (unsigned long long)k.size,
+			       (unsigned long long)st, (unsigned long long)pml4_phys, allocs - allocs_before,
+			       prints - prints_before);
+		free(alloc_block);
+	}
+	ok(bad == 0, "%u paging_build calls: refused under 5-level paging with nothing allocated, else the tables "
+	   "built in their LoaderData pages, an allocation's failure returned (%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	BS = &fake_bs;
 	test_top_is_highest_ram();
 	test_paging_tables();
+	test_paging_short_pool();
+	test_paging_build();
 	test_bogus_usable_descriptor_keeps_boot();
 	test_high_framebuffer_keeps_boot();
 	test_short_descriptor_size();
