@@ -415,12 +415,11 @@ static bool fbcon_font_psf2(struct fbcon_font *f, const uint8_t *p, size_t len)
 	return true;
 }
 
-/* Parses the embedded font into fbcon.font; false (console stays off) if it is not valid. */
-static bool fbcon_font_init(void)
+/* Parses the PSF font [p, p + len) into fbcon.font (where the unicode table's walks read it); false
+ * if it is not valid. */
+static bool fbcon_font_load(const uint8_t *p, size_t len)
 {
 	struct fbcon_font *f = &fbcon.font;
-	const uint8_t *p = font_psf;
-	size_t len = (size_t)(font_psf_end - font_psf);
 
 	if (!fbcon_font_psf1(f, p, len) && !fbcon_font_psf2(f, p, len))
 		return false;
@@ -433,6 +432,12 @@ static bool fbcon_font_init(void)
 		f->utab = NULL;
 	fbcon_font_build_map(f);
 	return true;
+}
+
+/* Parses the embedded font into fbcon.font; false (console stays off) if it is not valid. */
+static bool fbcon_font_init(void)
+{
+	return fbcon_font_load(font_psf, (size_t)(font_psf_end - font_psf));
 }
 
 /* ------------------------------------------------------------------ drawing */

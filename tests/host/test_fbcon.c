@@ -8,6 +8,7 @@
  * text stay inside the visible pixels and never touch a row's padding.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
@@ -272,6 +273,166 @@ static void test_geometry(void)
 	   "stays inside the visible pixels", runs);
 }
 
+/* True when the cell at (col, row) shows the test font's glyph (its rows' pixels 0 and 7 in fg, those
+ * between in bg), or, when blank, bg alone. */
+static bool cell_shows(unsigned col, unsigned row, bool glyph, uint32_t fg, uint32_t bg)
+{
+	for (unsigned y = 0; y < 16; y++)
+		for (unsigned x = 0; x < 8; x++) {
+			bool edge = glyph && (x == 0 || x == 7);
+			if (fbcon_read_pixel(col * 8 + x, row * 16 + y) != (edge ? fg : bg))
+				return false;
+		}
+	return true;
+}
+
+/*
+ * fbcon.h fbcon_write: the text is drawn at the cursor. Generated screens of 2..40 x 2..6 cells and
+ * lines of 1..2 cells short of a row to 2 rows long (wrapping), each printable ASCII, written after a
+ * clear. Oracle (the test font: every glyph's rows 0x81): each written cell shows its glyph in the
+ * default colours, the cell after the text and the rows below it blank.
+ */
+static void test_text_drawn(void)
+{
+	int bad = 0, runs = 0;
+
+	for (int c = 0; c < 40; c++) {
+		uint32_t cols = 2 + (uint32_t)draw(39), rows = 2 + (uint32_t)draw(5);
+		struct bootinfo_fb fb = fb_desc(BOOTINFO_FB_BGRX, cols * 8, rows * 16, cols * 8, 0);
+		size_t bytes;
+		uint32_t *p = fb_alloc(&fb, &bytes);
+		char line[96];
+		unsigned n = 1 + (unsigned)draw(MIN(2 * cols, rows * cols - 1));
+
+		for (unsigned i = 0; i < n; i++)
+			line[i] = (char)(0x21 + draw(0x5E));
+		fbcon_init(&fb, p);
+		uint32_t fg = fbcon.pal_px[FBCON_DEFAULT_FG], bg = fbcon.pal_px[FBCON_DEFAULT_BG];
+		fbcon_write(line, n);
+		bool good = fbcon_active() && fg != bg;
+		for (unsigned i = 0; good && i < n; i++)
+			good = cell_shows(i % cols, i / cols, true, fg, bg);
+		good = good && cell_shows(n % cols, n / cols, false, fg, bg);
+		for (unsigned r = n / cols + 1; good && r < rows; r++)
+			good = cell_shows(0, r, false, fg, bg) && cell_shows(cols - 1, r, false, fg, bg);
+		runs++;
+		if (!good && bad++ < 4)
+			printf("#   %u x %u cells, %u characters: not drawn as written\n", cols, rows, n);
+		free(p);
+	}
+	is(bad, 0, "%d screens: every character written is drawn in its cell, the rest blank", runs);
+}
+
+/*
+ * fbcon.c fbcon_sgr: an SGR parameter outside its ranges changes nothing. The parameters just past
+ * each colour range (38, 48, 98, 108: extended colours, which the console does not take) and just
+ * before them (29, 89, 99), alone or after a colour: the character written after them is drawn in the
+ * colours before them.
+ */
+static void test_sgr_past_ranges(void)
+{
+	static const unsigned past[] = { 29, 38, 48, 89, 98, 99, 108 };
+	struct bootinfo_fb fb = fb_desc(BOOTINFO_FB_BGRX, 64, 32, 64, 0);
+	size_t bytes;
+	uint32_t *p = fb_alloc(&fb, &bytes);
+	int bad = 0, runs = 0;
+
+	for (size_t i = 0; i < sizeof(past) / sizeof(past[0]); i++)
+		for (unsigned before = 0; before < 2; before++) {
+			char seq[32];
+			int n = before ? snprintf(seq, sizeof(seq), "\x1b[32;45m\x1b[%um#", past[i])
+				       : snprintf(seq, sizeof(seq), "\x1b[%um#", past[i]);
+			fbcon_init(&fb, p);
+			uint32_t fg = fbcon.pal_px[before ? 2 : FBCON_DEFAULT_FG], bg = fbcon.pal_px[before ? 5 : FBCON_DEFAULT_BG];
+			fbcon_write(seq, (size_t)n);
+			runs++;
+			if (!cell_shows(0, 0, true, fg, bg) && bad++ < 4)
+				printf("#   SGR %u%s changed the colours\n", past[i], before ? " after 32;45" : "");
+		}
+	free(p);
+	is(bad, 0, "%d SGR parameters just outside the colour ranges: the colours unchanged", runs);
+}
+
+/* A PSF2 font of count glyphs (glyph_bytes bytes each, rows 0x81) of width x height, with the
+ * unicode table tab when tab_len, in a buffer of exactly its bytes (the caller frees it). */
+static uint8_t *psf2_font(uint32_t count, uint32_t glyph_bytes, uint32_t height, uint32_t width, const uint8_t *tab,
+			  size_t tab_len, size_t *len)
+{
+	uint32_t hdr[8] = { PSF2_MAGIC, 0, PSF2_HEADER_MIN, tab_len ? PSF2_HAS_UNICODE_TABLE : 0, count, glyph_bytes,
+			    height, width };
+	size_t glyphs = (size_t)count * glyph_bytes;
+	uint8_t *f = malloc(sizeof(hdr) + glyphs + tab_len);
+
+	memcpy(f, hdr, sizeof(hdr));
+	memset(f + sizeof(hdr), 0x81, glyphs);
+	if (tab_len)
+		memcpy(f + sizeof(hdr) + glyphs, tab, tab_len);
+	*len = sizeof(hdr) + glyphs + tab_len;
+	return f;
+}
+
+/*
+ * fbcon.c's font parsing (fbcon_font_load): the PSF1 mode's 512-glyph bit, PSF2 headers each
+ * breaking one rule (width 0 or past FBCON_GLYPH_W_MAX, height 0, more glyphs than a glyph index
+ * holds) refused and their neighbours kept, and a PSF2 unicode table's entries: separators, UTF-8 of
+ * 1 to 4 bytes, malformed bytes (a 0xF8 lead, a continuation byte as a lead) that map nothing.
+ */
+static void test_font_parsing(void)
+{
+	static const uint8_t psf1_modes[] = { 0, 1, 2, 3, 4, 6, 7 };
+	int bad = 0, runs = 0;
+
+	for (size_t i = 0; i < sizeof(psf1_modes); i++) {
+		uint8_t mode = psf1_modes[i], h = (uint8_t)(8 + 2 * i);
+		uint32_t count = mode & 1 ? 512 : 256;
+		size_t len = PSF1_HEADER_SIZE + (size_t)count * h;
+		uint8_t *f = malloc(len);
+		memset(f, 0x81, len);
+		f[0] = PSF1_MAGIC0, f[1] = PSF1_MAGIC1, f[2] = mode, f[3] = h;
+		bool good = fbcon_font_load(f, len) && fbcon.font.count == count && fbcon.font.height == h &&
+			    fbcon.font.width == 8;
+		runs++;
+		if (!good && bad++ < 4)
+			printf("#   PSF1 mode 0x%x: %u glyphs, want %u\n", mode, fbcon.font.count, count);
+		free(f);
+	}
+	static const struct { uint32_t count, width, height; bool ok; } hdrs[] = {
+		{ 256, 0, 16, false }, { 256, 1, 16, true }, { 256, FBCON_GLYPH_W_MAX, 16, true },
+		{ 256, FBCON_GLYPH_W_MAX + 1, 16, false }, { 256, 8, 0, false }, { 256, 8, 1, true },
+		{ FBCON_NO_GLYPH, 8, 1, true }, { FBCON_NO_GLYPH + 1, 8, 1, false }, { 0, 8, 16, false },
+	};
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		size_t len;
+		uint32_t gb = (hdrs[i].width + 7) / 8 * hdrs[i].height;
+		uint8_t *f = psf2_font(hdrs[i].count, gb, hdrs[i].height, hdrs[i].width, NULL, 0, &len);
+		bool got = fbcon_font_load(f, len);
+		runs++;
+		if (got != hdrs[i].ok && bad++ < 4)
+			printf("#   PSF2 of %u glyphs of %u x %u: %s\n", hdrs[i].count, hdrs[i].width, hdrs[i].height,
+			       got ? "taken" : "refused");
+		free(f);
+	}
+	/* glyph 0: 'a'; 1: 'b' and U+00E9; 2: a 0xF8 lead and a continuation byte as a lead, each with
+	 * continuations spelling 'A' in the lead's bits, then U+1F600; 3: '?' */
+	static const uint8_t tab[] = { 'a', PSF2_SEPARATOR, 'b', 0xC3, 0xA9, PSF2_SEPARATOR,
+				       0xF8, 0x80, 0x81, 0x81, 0x80, 0x81, 0x81, 0xF0, 0x9F, 0x98, 0x80, PSF2_SEPARATOR,
+				       '?', PSF2_SEPARATOR };
+	size_t len;
+	uint8_t *f = psf2_font(4, 16, 16, 8, tab, sizeof(tab), &len);
+	bool good = fbcon_font_load(f, len) && fbcon.font.latin1['a'] == 0 && fbcon.font.latin1['b'] == 1 &&
+		    fbcon.font.latin1[0xE9] == 1 && fbcon.font.latin1['A'] == FBCON_NO_GLYPH &&
+		    fbcon.font.latin1[0x01] == FBCON_NO_GLYPH && fbcon.font.latin1['?'] == 3 && fbcon.font.fallback == 3 &&
+		    fbcon_glyph_lookup(0x1F600) == 2 && fbcon_glyph_lookup(0x1F601) == FBCON_NO_GLYPH;
+	runs++;
+	if (!good && bad++ < 4)
+		printf("#   unicode table: a %u, b %u, e-acute %u, A %u, ? %u, U+1F600 %u\n", fbcon.font.latin1['a'],
+		       fbcon.font.latin1['b'], fbcon.font.latin1[0xE9], fbcon.font.latin1['A'], fbcon.font.latin1['?'],
+		       fbcon_glyph_lookup(0x1F600));
+	free(f);
+	is(bad, 0, "%d fonts: PSF1 modes, PSF2 headers at their bounds, a unicode table's entries parsed as the "
+	   "formats say", runs);
+}
+
 int main(void)
 {
 	test_formats_refused();
@@ -279,5 +440,8 @@ int main(void)
 	test_formats_encode();
 	test_fb_bytes();
 	test_geometry();
+	test_text_drawn();
+	test_sgr_past_ranges();
+	test_font_parsing();
 	return tap_done();
 }
