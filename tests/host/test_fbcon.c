@@ -288,9 +288,10 @@ static bool cell_shows(unsigned col, unsigned row, bool glyph, uint32_t fg, uint
 
 /*
  * fbcon.h fbcon_write: the text is drawn at the cursor. Generated screens of 2..40 x 2..6 cells and
- * lines of 1..2 cells short of a row to 2 rows long (wrapping), each printable ASCII, written after a
- * clear. Oracle (the test font: every glyph's rows 0x81): each written cell shows its glyph in the
- * default colours, the cell after the text and the rows below it blank.
+ * lines of 1..2 cells short of a row to 2 rows long (wrapping), of printable ASCII and every third a
+ * space, written after a clear. Oracle (the test font: every glyph's rows 0x81): each written cell
+ * shows its glyph in the default colours, a space's cell blank as the clear left it (the cell already
+ * holds it), the cell after the text and the rows below it blank.
  */
 static void test_text_drawn(void)
 {
@@ -305,13 +306,13 @@ static void test_text_drawn(void)
 		unsigned n = 1 + (unsigned)draw(MIN(2 * cols, rows * cols - 1));
 
 		for (unsigned i = 0; i < n; i++)
-			line[i] = (char)(0x21 + draw(0x5E));
+			line[i] = i % 3 == 1 ? ' ' : (char)(0x20 + draw(0x5F));
 		fbcon_init(&fb, p);
 		uint32_t fg = fbcon.pal_px[FBCON_DEFAULT_FG], bg = fbcon.pal_px[FBCON_DEFAULT_BG];
 		fbcon_write(line, n);
 		bool good = fbcon_active() && fg != bg;
 		for (unsigned i = 0; good && i < n; i++)
-			good = cell_shows(i % cols, i / cols, true, fg, bg);
+			good = cell_shows(i % cols, i / cols, line[i] != ' ', fg, bg);
 		good = good && cell_shows(n % cols, n / cols, false, fg, bg);
 		for (unsigned r = n / cols + 1; good && r < rows; r++)
 			good = cell_shows(0, r, false, fg, bg) && cell_shows(cols - 1, r, false, fg, bg);
@@ -351,6 +352,38 @@ static void test_sgr_past_ranges(void)
 		}
 	free(p);
 	is(bad, 0, "%d SGR parameters just outside the colour ranges: the colours unchanged", runs);
+}
+
+/*
+ * fbcon.c fbcon_utf8_lead: a byte that cannot lead a UTF-8 sequence (0x80..0xC1, 0xF5..0xFF) draws
+ * the fallback glyph alone, and each continuation byte after it one more. Generated: each such byte
+ * followed by 0 to 3 continuation bytes and a character; oracle: the cursor past one cell per byte,
+ * the character in the last.
+ */
+static void test_invalid_utf8_leads(void)
+{
+	struct bootinfo_fb fb = fb_desc(BOOTINFO_FB_BGRX, 64, 32, 64, 0);
+	size_t bytes;
+	uint32_t *p = fb_alloc(&fb, &bytes);
+	int bad = 0, runs = 0;
+
+	for (unsigned b = 0x80; b <= 0xFF; b++) {
+		if (b >= 0xC2 && b < 0xF5)
+			continue;
+		unsigned conts = b % 4;
+		char seq[5] = { (char)b };
+		for (unsigned i = 1; i <= conts; i++)
+			seq[i] = (char)(0x80 + draw(0x40));
+		seq[conts + 1] = 'x';
+		fbcon_init(&fb, p);
+		fbcon_write(seq, conts + 2);
+		runs++;
+		if (fbcon.cx != conts + 2 && bad++ < 4)
+			printf("#   lead 0x%02x and %u continuation bytes: cursor at %u, want %u\n", b, conts, fbcon.cx, conts + 2);
+	}
+	free(p);
+	is(bad, 0, "%d bytes that lead no UTF-8 sequence: one fallback glyph each, and one for each continuation "
+	   "byte after them", runs);
 }
 
 /* A PSF2 font of count glyphs (glyph_bytes bytes each, rows 0x81) of width x height, with the
@@ -442,6 +475,7 @@ int main(void)
 	test_geometry();
 	test_text_drawn();
 	test_sgr_past_ranges();
+	test_invalid_utf8_leads();
 	test_font_parsing();
 	return tap_done();
 }
