@@ -28,6 +28,7 @@
  * the definition "read_cr4(void)" becomes loader_test_cr4_hw(void), the call "read_cr4()"
  * loader_test_cr4(). */
 static UINT64 fake_cr4;
+#define LOADER_TEST_CR4_BITS 0x3FFFFFULL   /* CR4's architectural bits, 0..21 (LA57 among them) */
 static UINT64 loader_test_cr4(void) { return fake_cr4; }
 #define read_cr4(...) LOADER_TEST_CR4_ ## __VA_ARGS__
 #define LOADER_TEST_CR4_void __attribute__((unused)) loader_test_cr4_hw(void)
@@ -658,7 +659,7 @@ static void test_paging_build(void)
 		struct kernel_image k;
 		paging_case(&rng, &map_top, &k);
 		bool la57 = c % 2, granted = c % 3 != 2;
-		fake_cr4 = ((rng >> 7) & ~CR4_LA57 & 0x3FFFFFULL) | (la57 ? CR4_LA57 : 0);
+		fake_cr4 = ((rng >> 7) & LOADER_TEST_CR4_BITS & ~CR4_LA57) | (la57 ? CR4_LA57 : 0);
 		alloc_host = granted;
 		alloc_block = NULL;
 		unsigned allocs_before = allocs, prints_before = prints;
