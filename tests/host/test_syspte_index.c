@@ -30,7 +30,8 @@
  *    exactly past its capacity, halved exactly under its threshold, the counters counting those);
  *    indexes of small regions filled to one entry a page: the largest table is reached and passes
  *    its check, and one entry more is refused without a page asked for; the check catches each
- *    value derived from the table's size made stale alone.
+ *    value derived from the table's size made stale alone, and each top-level entry set where
+ *    that size has none.
  *  - Through a region (no caches, and the machine's with caches): reserve/free churn with the
  *    index growing and shrinking, every page looked up after each batch against a shadow;
  *    memory exhausted while the index must grow: reserve returns NULL with pages free, every
@@ -755,6 +756,38 @@ static void test_check_derived(void)
 			ix_del(k);
 }
 
+/* syspte_index_check catches the top level disagreeing with the table's size, each entry broken
+ * alone and named first: a directory in the other half (no rehash under way) at every entry, and
+ * one in the current half past the table's entries. */
+static void test_check_top_level(void)
+{
+	ix_fresh();
+	for (uint64_t k = 0; k < 600; k++)
+		ix_add(k);
+	uint64_t entries = ix.bits <= SYSPTE_INDEX_TOP_SHIFT ? 1 : (uint64_t)1 << (ix.bits - SYSPTE_INDEX_TOP_SHIFT);
+	struct syspte_index_dir *stray = ix.top[0].dir;   /* any directory: the check tests presence alone */
+	bool clean = syspte_index_check(&ix, NULL, NULL) == 0 && ix.top_len > entries, caught = true;
+	unsigned tried = 0;
+	for (uint64_t t = 0; t < ix.top_len; t++) {
+		ix.other[t].dir = stray;
+		caught &= ix_check_says("top level differs from the table's size");
+		ix.other[t].dir = NULL;
+		tried++;
+		if (t >= entries) {
+			ix.top[t].dir = stray;
+			caught &= ix_check_says("top level differs from the table's size");
+			ix.top[t].dir = NULL;
+			tried++;
+		}
+	}
+	clean &= syspte_index_check(&ix, NULL, NULL) == 0;
+	ok(caught && clean, "check names %u top-level entries each set alone where the table's size has none "
+	   "(every entry of the other half, the current half's past the table)", tried);
+	for (uint64_t k = 0; k < KEYS; k++)
+		if (live[k])
+			ix_del(k);
+}
+
 /* ---------------------------------------------------------------- through a region */
 
 #define RPAGES (1u << 14)
@@ -1452,6 +1485,7 @@ int main(int argc, char **argv)
 	test_size_rule();
 	test_largest_table();
 	test_check_derived();
+	test_check_top_level();
 	struct syspte_region *plain = syspte_create_ex(host_machine_pt(), SYSPTE_BASE + (256ULL << 30), RPAGES,
 						       SYSPTE_CREATE_NO_CACHE);
 	ok(plain != NULL, "a second region, without caches");
