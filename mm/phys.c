@@ -29,7 +29,7 @@
 /* Frames of wanted ranges that phys_collect dropped at PHYS_LIMIT_PFN (reported by phys_init). */
 static uint64_t phys_clipped;
 static uint64_t phys_unaligned;   /* descriptor reads with a start off a page boundary (phys_collect) */
-static uint64_t phys_impossible;  /* usable descriptor reads ending past the 52-bit space (phys_collect) */
+static uint64_t phys_impossible;  /* usable descriptors ending past the 52-bit space (phys_collect) */
 
 struct phys_range {
 	uint64_t start, end;   /* page numbers, [start, end) */
@@ -368,7 +368,7 @@ int phys_init_except(const void *map, size_t map_size, size_t desc_size, paddr_t
 			"bug); they are kept out\n", (unsigned long long)phys_kept_out, (unsigned long long)except_pa,
 			(unsigned long long)except_bytes);
 	if (phys_impossible)
-		kprintf("phys: ignoring %llu usable descriptor reads whose RAM ends past the 52-bit physical address space "
+		kprintf("phys: ignoring %llu usable descriptor(s) whose RAM ends past the 52-bit physical address space "
 			"(a firmware bug)\n", (unsigned long long)phys_impossible);
 	if (phys_clipped)
 		kprintf("phys: ignoring %llu pages of RAM at or above 0x%llx, past what the allocator manages\n",
