@@ -260,15 +260,25 @@ static void memmap_print_unfit(UINTN raw_bytes, UINTN merged_bytes, UINTN desc_s
 	      (UINT64)(merged_bytes / desc_size), BOOTINFO_MMAP_MAX_DESCS, BOOTINFO_MMAP_MAX_BYTES);
 }
 
+/* Says on screen that the final map holds no whole descriptor (the firmware's size for it). */
+static void memmap_print_empty(UINTN bytes, UINTN desc_size)
+{
+	Print(LOADER_TAG L"the firmware memory map is %ld bytes, not one whole descriptor of %ld bytes:\n"
+	      L"        the kernel would have no memory. Firmware problem.\n", (UINT64)bytes, (UINT64)desc_size);
+}
+
 /*
  * Makes the final map (*bytes at map, desc_size apart, as GetMemoryMap just wrote it) one the
- * kernel takes (bootinfo_mmap_fits): left as it is when it fits, else merged in place
- * (memmap_merge_adjacent) and *bytes its new size. When even the merged map does not fit, or
- * the stride cannot be read, prints why and fails: the caller must not call ExitBootServices with
- * it. Runs between the final GetMemoryMap and ExitBootServices, so on success it calls no
- * firmware service and allocates nothing: the map key stays valid, as it only names the
- * firmware's map, not the caller's copy of it (Linux's EFI boot code converts its copy there too,
- * exit_boot_func).
+ * kernel takes (bootinfo_mmap_fits): its whole descriptors only (a size that is not a multiple of
+ * the stride, a firmware's bug, leaves a tail that is no descriptor: *bytes is cut to the last
+ * whole one, as Linux counts map_size / desc_size descriptors; the kernel's allocator refuses a
+ * map whose size is not a multiple of its stride, mm/phys.c), left as they are when they fit, else
+ * merged in place (memmap_merge_adjacent) and *bytes their new size. When even the merged map does
+ * not fit, it holds no whole descriptor, or the stride cannot be read, prints why and fails: the
+ * caller must not call ExitBootServices with it. Runs between the final GetMemoryMap and
+ * ExitBootServices, so on success it calls no firmware service and allocates nothing: the map key
+ * stays valid, as it only names the firmware's map, not the caller's copy of it (Linux's EFI boot
+ * code converts its copy there too, exit_boot_func).
  */
 EFI_STATUS memmap_fit_for_kernel(VOID *map, UINTN *bytes, UINTN desc_size)
 {
@@ -276,6 +286,11 @@ EFI_STATUS memmap_fit_for_kernel(VOID *map, UINTN *bytes, UINTN desc_size)
 
 	if (!memmap_desc_size_ok(desc_size))
 		return EFI_UNSUPPORTED;
+	if (*bytes < desc_size) {
+		memmap_print_empty(*bytes, desc_size);
+		return EFI_UNSUPPORTED;
+	}
+	*bytes -= *bytes % desc_size;
 	if (bootinfo_mmap_fits(*bytes, desc_size))
 		return EFI_SUCCESS;
 	merged = memmap_merge_adjacent(map, *bytes, desc_size);

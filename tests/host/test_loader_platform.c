@@ -46,6 +46,10 @@
  *     type and attributes kept) when merging makes them fit, refused with a message otherwise.
  *  9. test_merge_edges: descriptors ending at or wrapping past 2^64, 0 pages, other types or
  *     attributes: merged only where nothing is lost.
+ * 10. test_map_size_not_whole_descriptors (failed when the loader handed a map size that is not a
+ *     multiple of the descriptor stride over as it was, which the kernel's allocator refuses with a
+ *     panic): the whole descriptors handed over, never the tail; a map of no whole descriptor is
+ *     refused on screen.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -866,6 +870,77 @@ static void test_merge_edges(void)
 	   (unsigned long long)m);
 }
 
+/*
+ * UEFI's GetMemoryMap returns a whole number of descriptors; a firmware returning a size that is
+ * not a multiple of DescriptorSize leaves a tail that is no descriptor. The kernel's allocator
+ * refuses such a map outright (mm/phys.c phys_init_except: "bad memory map geometry", then kpanic
+ * "cannot build the physical allocator", on a PC without a serial port a message that names
+ * nothing a person can do), so the loader hands over the whole descriptors only (failed when it
+ * handed the ragged size over as it was). Generated: strides 40..64, 1 to 2200 descriptors (some
+ * past the kernel's limits, merged), a tail of 1..stride - 1 bytes, or none. Oracle: accepted
+ * without a message, a size that is a multiple of the stride, the whole descriptors given (or their
+ * merge) kept byte for byte and the tail's bytes never counted. A map of less than one descriptor
+ * (0 bytes, or a tail alone) is refused with one message: the kernel would have no memory.
+ */
+static void test_map_size_not_whole_descriptors(void)
+{
+	static const UINTN strides[] = { 40, 48, 56, 64 };
+	static uint8_t work[LP_MAP_MAX * 64 + 64], want[LP_MAP_MAX * 64];
+	uint64_t rng = 0x5A6ULL;
+	unsigned n = 0, bad = 0, ragged = 0, merged = 0, empty = 0;
+	for (unsigned c = 0; c < 200; c++) {
+		UINTN stride = strides[c % 4];
+		UINTN count = c % 10 == 9 ? 2049 + test_rng_next(&rng) % 150 : 1 + test_rng_next(&rng) % 300;
+		UINTN tail = c % 5 == 4 ? 0 : 1 + test_rng_next(&rng) % (stride - 1);
+		/* one type, mostly adjacent: a long map merges to fit */
+		lp_gen.stride = stride;
+		lp_gen.count = count;
+		memset(lp_gen.map, 0xC3, sizeof(lp_gen.map));
+		for (UINTN i = 0; i < count; i++) {
+			EFI_MEMORY_DESCRIPTOR d = { .Type = i % 7 ? EfiConventionalMemory : EfiBootServicesData,
+						    .PhysicalStart = 0x100000ULL + i * 0x2000ULL, .NumberOfPages = 2,
+						    .Attribute = EFI_MEMORY_WB };
+			memcpy(lp_gen.map + i * stride, &d, sizeof(d));
+		}
+		UINTN m = lp_model_merge(want), bytes = count * stride + tail;
+		bool fits = lp_kernel_takes(count, stride);
+		memcpy(work, lp_gen.map, count * stride);
+		memset(work + count * stride, 0x7E, tail);   /* the tail: half a descriptor of garbage */
+		unsigned before = prints;
+		EFI_STATUS st = memmap_fit_for_kernel(work, &bytes, stride);
+		UINTN want_bytes = fits ? count * stride : m * stride;
+		const uint8_t *want_map = fits ? lp_gen.map : want;
+		n++;
+		ragged += tail != 0;
+		merged += !fits;
+		if (EFI_ERROR(st) || prints != before || bytes % stride || bytes != want_bytes ||
+		    memcmp(work, want_map, want_bytes)) {
+			if (bad++ < 3)
+				printf("# %llu descriptors of %llu bytes and a %llu-byte tail: status 0x%llx, %llu bytes "
+				       "handed over (want %llu), %u messages\n", (unsigned long long)count,
+				       (unsigned long long)stride, (unsigned long long)tail, (unsigned long long)st,
+				       (unsigned long long)bytes, (unsigned long long)want_bytes, prints - before);
+		}
+	}
+	for (unsigned s = 0; s < 4; s++)
+		for (UINTN b = 0; b < strides[s]; b += 1 + b / 2) {
+			UINTN bytes = b;
+			unsigned before = prints;
+			EFI_STATUS st = memmap_fit_for_kernel(work, &bytes, strides[s]);
+			n++;
+			empty++;
+			if (!EFI_ERROR(st) || prints != before + 1) {
+				if (bad++ < 6)
+					printf("# a map of %llu bytes, stride %llu: status 0x%llx, %u messages\n",
+					       (unsigned long long)b, (unsigned long long)strides[s],
+					       (unsigned long long)st, prints - before);
+			}
+		}
+	ok(bad == 0 && ragged > 100 && merged > 10, "%u final maps whose size is not a whole number of descriptors (%u "
+	   "with a tail, %u merged): the whole descriptors handed over, the tail never; %u holding none refused with "
+	   "a message (%u wrong)", n, ragged, merged, empty, bad);
+}
+
 /* ---------------------------------------------------------------- the hand-over of a long map */
 
 static struct bootinfo lp_bi;
@@ -1073,5 +1148,6 @@ int main(void)
 	test_gop_choice_model();
 	test_merge_against_model();
 	test_merge_edges();
+	test_map_size_not_whole_descriptors();
 	return tap_done();
 }
