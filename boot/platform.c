@@ -126,7 +126,10 @@ static EFI_GRAPHICS_OUTPUT_PROTOCOL *platform_find_gop(void)
 }
 
 /* Describes the mode of the GOP platform_find_gop chooses in *fb (already zeroed); format NONE
- * without one. */
+ * without one, or when its framebuffer is at address 0: physical page 0 is RAM on every PC (the
+ * real-mode interrupt vectors, then the firmware's low memory), never a framebuffer, so the mode
+ * is a firmware's bug and drawing in it would write over whatever lies there (Linux's efifb
+ * refuses the same address: "invalid framebuffer address"). */
 void platform_find_framebuffer(struct bootinfo_fb *fb)
 {
 	EFI_GRAPHICS_OUTPUT_PROTOCOL *gop = platform_find_gop();
@@ -136,6 +139,12 @@ void platform_find_framebuffer(struct bootinfo_fb *fb)
 	if (gop == NULL)
 		return;
 	info = gop->Mode->Info;
+	if (gop->Mode->FrameBufferBase == 0) {
+		Print(LOADER_TAG L"graphics mode %ux%u gives its framebuffer at address 0 (a firmware bug);\n"
+		      L"        the kernel will write to the serial port only.\n", info->HorizontalResolution,
+		      info->VerticalResolution);
+		return;
+	}
 	switch (info->PixelFormat) {
 	case PixelRedGreenBlueReserved8BitPerColor:
 		fb->format = BOOTINFO_FB_RGBX;

@@ -46,6 +46,8 @@
  *     type and attributes kept) when merging makes them fit, refused with a message otherwise.
  *  9. test_merge_edges: descriptors ending at or wrapping past 2^64, 0 pages, other types or
  *     attributes: merged only where nothing is lost.
+ * 3a. test_gop_framebuffer_at_zero (failed when the loader described a linear mode at address 0,
+ *     which the kernel then drew in over the first megabytes of RAM): no framebuffer, said once.
  * 10. test_map_size_not_whole_descriptors (failed when the loader handed a map size that is not a
  *     multiple of the descriptor stride over as it was, which the kernel's allocator refuses with a
  *     panic): the whole descriptors handed over, never the tail; a map of no whole descriptor is
@@ -476,6 +478,45 @@ static void test_gop_single_modes(void)
 	bool no_gop = none.format == BOOTINFO_FB_NONE && prints == before + 1;
 	ok(bad == 0 && no_gop, "%u single-GOP modes described as the firmware gives them, Blt-only as none (%u wrong); "
 	   "no GOP: none, said once (%s)", n, bad, no_gop ? "ok" : "wrong");
+}
+
+/*
+ * A linear GOP mode whose FrameBufferBase is 0 (a firmware's bug: physical page 0 is RAM on every
+ * PC, the real-mode interrupt vectors and the firmware's low memory above them): the kernel drew
+ * its console there, over the first megabytes of RAM, whatever they held (the pages were kept out
+ * of the allocator and the direct map, so nothing said so). Linux's efifb refuses the address.
+ * Generated: one GOP or several (the chosen one the console's), every linear format, modes up to
+ * 2560 x 1600. Oracle: format NONE and nothing else described, one message; the same modes at a
+ * BAR's address are described as they are, without a word.
+ */
+static void test_gop_framebuffer_at_zero(void)
+{
+	static const EFI_GRAPHICS_PIXEL_FORMAT formats[] = { PixelRedGreenBlueReserved8BitPerColor,
+		PixelBlueGreenRedReserved8BitPerColor, PixelBitMask };
+	static const struct bootinfo_fb zero;
+	uint64_t rng = 0xFB0ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 60; c++) {
+		bool at_zero = c % 2 == 0;
+		unsigned gops = 1 + c / 2 % 3;
+		lp_disp_reset();
+		UINT32 w = 640 + 32 * (UINT32)(test_rng_next(&rng) % 60), h = 480 + (UINT32)(test_rng_next(&rng) % 1120);
+		for (unsigned i = 0; i < gops; i++)
+			lp_add_gop(w, h, w, formats[(c + i) % 3], at_zero ? 0 : 0x80000000ULL + i * 0x10000000ULL,
+				   i == gops - 1);
+		unsigned before = prints;
+		struct bootinfo_fb fb = lp_find_fb();
+		unsigned said = prints - before, choice_lines = gops > 1;
+		bool good = at_zero ? !memcmp(&fb, &zero, sizeof(fb)) && said == choice_lines + 1
+				    : lp_fb_is(&fb, gops - 1) && said == choice_lines;
+		n++;
+		if (!good && bad++ < 3)
+			printf("# %u GOPs, the console's %ux%u format %u at 0x%llx: format %u at 0x%llx, %u lines\n", gops, w, h,
+			       formats[(c + gops - 1) % 3], at_zero ? 0ULL : 0x80000000ULL + (gops - 1) * 0x10000000ULL,
+			       fb.format, (unsigned long long)fb.base, said);
+	}
+	ok(bad == 0, "%u GOP set-ups whose chosen linear mode is at address 0 (none described, said once) or at a BAR "
+	   "(described as given) (%u wrong)", n, bad);
 }
 
 /* The RSDP: generated configuration tables of 0..4 entries holding the ACPI 2.0 GUID, the 1.0 GUID,
@@ -1142,6 +1183,7 @@ int main(void)
 	test_gop_behind_console_splitter();
 	test_gop_prefers_the_console_device();
 	test_gop_single_modes();
+	test_gop_framebuffer_at_zero();
 	test_rsdp_choice();
 	test_map_larger_than_the_kernel_takes();
 	test_exit_boot_services_retries();
