@@ -106,7 +106,8 @@ static void memmap_print_notes(const struct memmap_top_notes *n)
  * Highest end of the RAM descriptors in the current memory map, at most DMAP_SIZE, into *top
  * (raised only). A descriptor whose RAM would end past the 52-bit physical address space is
  * ignored whole, as the kernel ignores it (mm/phys.c, kernel/vm.c); RAM past DMAP_SIZE, which the
- * kernel neither maps nor uses, is left out. Fails only when the map cannot be read.
+ * kernel neither maps nor uses, is left out; a descriptor version other than UEFI's 1 is named on
+ * the console. Fails only when the map cannot be read.
  */
 static EFI_STATUS memmap_ram_top(UINT64 *top)
 {
@@ -129,6 +130,11 @@ static EFI_STATUS memmap_ram_top(UINT64 *top)
 		FreePool(map);
 		return EFI_DEVICE_ERROR;
 	}
+	/* UEFI defines version 1 only; another is read as it, as Linux does (with a warning) */
+	if (desc_version != EFI_MEMORY_DESCRIPTOR_VERSION)
+		Print(LOADER_TAG L"firmware memory map descriptors are version %ld, not %ld; the loader and the\n"
+		      L"        kernel read them as version %ld. Firmware problem: report it if the boot fails.\n",
+		      (UINT64)desc_version, (UINT64)EFI_MEMORY_DESCRIPTOR_VERSION, (UINT64)EFI_MEMORY_DESCRIPTOR_VERSION);
 	for (UINTN i = 0; i < count; i++, p += desc_size) {
 		const EFI_MEMORY_DESCRIPTOR *d = (const EFI_MEMORY_DESCRIPTOR *)p;
 		UINT64 end;

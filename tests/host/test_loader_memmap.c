@@ -13,7 +13,9 @@
  * 1. test_top_is_highest_ram, 2. test_paging_tables; 8. the final map buffer's size and its
  * refusals at their bounds; 9. the ignored descriptors' message (their count and the first one's
  * start) and RAM ending exactly at 2^52; 10. test_paging_short_pool: a pool short of pages refused
- * within it; 11. test_paging_build: the whole build, refused under 5-level paging.
+ * within it; 11. test_paging_build: the whole build, refused under 5-level paging. 12.
+ * test_descriptor_version_named (failed when the loader read a map of another descriptor version
+ * in silence): read as version 1, as Linux does, with a message.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +44,7 @@ EFI_BOOT_SERVICES *BS;
 #define MAP_MAX 64
 static uint8_t fw_map[MAP_MAX * 64];
 static UINTN fw_count, fw_stride = 48;
+static UINT32 fw_version = 1;   /* the DescriptorVersion LibMemoryMap gives */
 static unsigned prints;
 static const CHAR16 *last_fmt;   /* the format of the last Print */
 
@@ -66,7 +69,7 @@ EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, 
 	*count = bytes / fw_stride;   /* as GNU-EFI counts them: a stride of 0 divides by zero */
 	*key = 1;
 	*desc_size = fw_stride;
-	*version = 1;
+	*version = fw_version;
 	return copy;
 }
 
@@ -597,6 +600,46 @@ static void test_ignored_descriptors_named(void)
 	   "RAM ending exactly at 2^52 is kept and clipped to 64 TiB (%u wrong)", n, bad);
 }
 
+/*
+ * UEFI defines EFI_MEMORY_DESCRIPTOR version 1 only; the loader and the kernel read every map as
+ * that layout. Linux warns on another version and goes on (arch/x86/platform/efi/efi.c: "Unexpected
+ * EFI_MEMORY_DESCRIPTOR version"); the loader read it in silence (failed so). Generated maps of
+ * RAM below and above 4 GiB, versions 0, 2, 3, 255 and 2^32 - 1, both strides. Oracle: the same
+ * map_top as at version 1, and one message more, naming the version; version 1 says nothing.
+ */
+static void test_descriptor_version_named(void)
+{
+	static const UINT32 versions[] = { 0, 2, 3, 255, 0xFFFFFFFFu };
+	uint64_t rng = 0xDE5CULL;
+	unsigned n = 0, bad = 0;
+
+	for (unsigned c = 0; c < 40; c++) {
+		fw_map_reset(c % 2 ? 40 : 48);
+		for (unsigned i = 0; i < 1 + c % 6; i++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			fw_map_add(i % 2 ? EfiBootServicesData : EfiConventionalMemory, 0x100000ULL + (rng >> 34) * PAGE_SIZE,
+				   1 + (rng >> 50));
+		}
+		UINT64 want = 0, top = 0;
+		fw_version = 1;
+		unsigned before = prints;
+		EFI_STATUS st1 = memmap_compute_top(&want);
+		unsigned quiet = prints - before;
+		fw_version = versions[c % 5];
+		before = prints;
+		EFI_STATUS st = memmap_compute_top(&top);
+		n++;
+		if ((EFI_ERROR(st1) || EFI_ERROR(st) || quiet != 0 || top != want || prints != before + 1 ||
+		     last_args[0] != fw_version) && bad++ < 4)
+			printf("# version %u: status 0x%llx, map_top 0x%llx (0x%llx at version 1, %u messages), %u messages "
+			       "naming %llu\n", fw_version, (unsigned long long)st, (unsigned long long)top,
+			       (unsigned long long)want, quiet, prints - before, (unsigned long long)last_args[0]);
+	}
+	fw_version = 1;
+	ok(bad == 0, "%u maps of descriptor versions other than 1: read as version 1 (the same map_top), named in one "
+	   "message; version 1 in none (%u wrong)", n, bad);
+}
+
 /* The builds of test_paging_short_pool and test_paging_build: map_top 4..64 GiB, an image in the
  * kernel window of 1..2048 pages. */
 static void paging_case(uint64_t *rng, UINT64 *map_top, struct kernel_image *k)
@@ -706,5 +749,6 @@ int main(void)
 	test_descriptor_size_alignment();
 	test_final_buffer_size();
 	test_ignored_descriptors_named();
+	test_descriptor_version_named();
 	return tap_done();
 }
