@@ -559,6 +559,19 @@ static const char *const cmdline_problem_text[CMDLINE_NPROBLEMS] = {
 	[CMDLINE_P_BAD_NUMBER] = "not ",
 };
 
+/* True when the size value of the word w[0, n) (key=value) goes on after its digits with a decimal
+ * point or comma ("1.5G", "0,5G"): a fraction, whose BAD_SUFFIX says so rather than naming a
+ * suffix the word may well have. */
+static bool cmdline_size_fraction(const char *w, size_t n)
+{
+	size_t i = 0;
+	while (i < n && w[i] != '=')
+		i++;
+	for (i++; i < n && cmdline_is_digit((uint8_t)w[i]); i++)
+		;
+	return i < n && (w[i] == '.' || w[i] == ',');
+}
+
 size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t cap)
 {
 	struct cmdline_fmt f = cmdline_fmt_start(buf, cap);
@@ -580,7 +593,10 @@ size_t cmdline_diag_format(const struct cmdline *c, size_t i, char *buf, size_t 
 	}
 	cmdline_fmt_word(&f, c->text + d->off, d->len);
 	cmdline_fmt_str(&f, d->problem == CMDLINE_P_OVERRIDDEN ? " " : " ignored: ");
-	cmdline_fmt_str(&f, d->problem < CMDLINE_NPROBLEMS ? cmdline_problem_text[d->problem] : "?");
+	if (d->problem == CMDLINE_P_BAD_SUFFIX && cmdline_size_fraction(c->text + d->off, d->len))
+		cmdline_fmt_str(&f, "a fraction (sizes are whole numbers with an optional K, M or G: 1536M, not 1.5G)");
+	else
+		cmdline_fmt_str(&f, d->problem < CMDLINE_NPROBLEMS ? cmdline_problem_text[d->problem] : "?");
 	if (d->problem == CMDLINE_P_BAD_NAME || d->problem == CMDLINE_P_BAD_PREFIX || d->problem == CMDLINE_P_BAD_NUMBER)
 		cmdline_fmt_accepted(&f, d->key);
 	if (d->problem == CMDLINE_P_OVERRIDDEN) {

@@ -82,7 +82,8 @@ enum cmdline_problem {
 	CMDLINE_P_EMPTY,         /* key= with nothing after '=' */
 	CMDLINE_P_BAD_NAME,      /* bool or name: not one of the accepted values */
 	CMDLINE_P_NOT_DECIMAL,   /* size: no leading decimal digit (hex, a sign, letters) */
-	CMDLINE_P_BAD_SUFFIX,    /* size: digits followed by anything but one of K, M, G */
+	CMDLINE_P_BAD_SUFFIX,    /* size: digits followed by anything but one of K, M, G (a '.' or ',': a
+				  * fraction, which its message names) */
 	CMDLINE_P_TOO_LARGE,     /* size: above 512 GiB, or does not fit 64 bits */
 	CMDLINE_P_TOO_SMALL,     /* size: below 2 MiB */
 	CMDLINE_P_NOT_MULTIPLE,  /* size: not a multiple of 2 MiB */

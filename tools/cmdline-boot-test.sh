@@ -14,7 +14,7 @@ src=build/esp-test
 # word the issue found ignored without a word.
 notepad() {
 	printf '\xef\xbb\xbfonexit=qemu\r\nktest=cmdline_\tmmapdump=0 ptdump=0\r\n# a comment: verifier=1\r\n'
-	printf 'syspte=0x4000000 syspte=-64M syspte= syspte=99999999999G syspte=1T syspte=64MB\r\n'
+	printf 'syspte=0x4000000 syspte=-64M syspte= syspte=99999999999G syspte=1T syspte=64MB syspte=1.5G\r\n'
 	printf 'onexti=halt verifier=yes\0 exhaust=full exhaust=budget sysp\xc3\xa9te=4M\r\n'
 }
 # Notepad's "Unicode": UTF-16LE with a byte-order mark.
@@ -52,13 +52,14 @@ cmdline: \"syspte=0x4000000\" ignored: not a decimal size (hex and signs are not
 cmdline: \"syspte=-64M\" ignored: not a decimal size;cmdline: \"syspte=\" ignored: empty value; using syspte=1G;\
 cmdline: \"syspte=99999999999G\" ignored: larger than 512G; using syspte=1G;\
 cmdline: \"syspte=1T\" ignored: unknown suffix (K, M or G); using syspte=1G;cmdline: \"syspte=64MB\" ignored: unknown suffix;\
+cmdline: \"syspte=1.5G\" ignored: a fraction (sizes are whole numbers with an optional K, M or G: 1536M, not 1.5G); using syspte=1G;\
 cmdline: \"onexti=halt\" ignored: no such option (did you mean onexit?);\
 cmdline: \"verifier=yes\" ignored: not 0, 1, off or on; using verifier=0;\
 cmdline: \"exhaust=full\" overridden by a later exhaust=; using exhaust=budget;\
 cmdline: \"sysp\\xc3\\xa9te=4M\" ignored: a byte that is not printable ASCII;\
 cmdline: in effect: onexit=qemu syspte=1G ktest=cmdline_ mmapdump=0 ptdump=0 verifier=0 exhaust=budget crashtest=none;\
 summary: command line ignored: \"syspte=0x4000000\" \"syspte=-64M\" \"syspte=\" \"syspte=99999999999G\" \"syspte=1T\" \
-\"syspte=64MB\" \"onexti=halt\" \"verifier=yes\" \"sysp\\xc3\\xa9te=4M\" (the cmdline: lines say why);\
+\"syspte=64MB\" \"syspte=1.5G\" \"onexti=halt\" \"verifier=yes\" \"sysp\\xc3\\xa9te=4M\" (the cmdline: lines say why);\
 syspte: region 0xffffc00000000000, 1024 MiB;SELF-TEST PASSED|page tables at 0x;attr ;verifier: on;\"exhaust=full\" \"sysp"
 	"utf16|utf16|33|cmdline: in effect: onexit=qemu syspte=64M ktest=cmdline_;syspte: region 0xffffc00000000000, 64 MiB;SELF-TEST PASSED|ignored"
 	"long|long|33|cmdline: \"syspte=6\" ignored: cut at the end of the input (possibly a fragment); using syspte=1G;\

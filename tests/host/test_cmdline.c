@@ -56,6 +56,14 @@ static void test_issue_examples(void)
 		{ "syspte=99999999999G", CMDLINE_P_TOO_LARGE, "cmdline: \"syspte=99999999999G\" ignored: larger than 512G; using syspte=1G" },
 		{ "syspte=1T", CMDLINE_P_BAD_SUFFIX, "cmdline: \"syspte=1T\" ignored: unknown suffix (K, M or G); using syspte=1G" },
 		{ "syspte=64MB", CMDLINE_P_BAD_SUFFIX, NULL },
+		{ "syspte=1.5G", CMDLINE_P_BAD_SUFFIX, "cmdline: \"syspte=1.5G\" ignored: a fraction (sizes are whole numbers "
+		  "with an optional K, M or G: 1536M, not 1.5G); using syspte=1G" },
+		{ "syspte=0,5G", CMDLINE_P_BAD_SUFFIX, "cmdline: \"syspte=0,5G\" ignored: a fraction (sizes are whole numbers "
+		  "with an optional K, M or G: 1536M, not 1.5G); using syspte=1G" },
+		{ "syspte=2.G", CMDLINE_P_BAD_SUFFIX, "cmdline: \"syspte=2.G\" ignored: a fraction (sizes are whole numbers "
+		  "with an optional K, M or G: 1536M, not 1.5G); using syspte=1G" },
+		{ "syspte=1G.5", CMDLINE_P_BAD_SUFFIX, "cmdline: \"syspte=1G.5\" ignored: unknown suffix (K, M or G); using "
+		  "syspte=1G" },
 		{ "syspte=1M", CMDLINE_P_TOO_SMALL, NULL },
 		{ "syspte=3M", CMDLINE_P_NOT_MULTIPLE, "cmdline: \"syspte=3M\" ignored: not a multiple of 2M; using syspte=1G" },
 		{ "onexti=halt", CMDLINE_P_UNKNOWN_KEY, "cmdline: \"onexti=halt\" ignored: no such option (did you mean onexit?)" },
