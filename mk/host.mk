@@ -118,7 +118,8 @@ $(B)/host/test_textwrap: tests/host/test_textwrap.c kernel/textwrap.c kernel/tex
 comma := ,
 TSAN_CFLAGS := $(subst -fsanitize=address$(comma)undefined,-fsanitize=thread$(comma)undefined,$(HCFLAGS))
 TSAN_TESTS := $(patsubst tests/host/%.c,$(B)/tsan/%,$(wildcard tests/host/test_*.c))
-TSAN_IN_TEST := $(B)/tsan/test_cpumask $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu $(B)/tsan/test_shootdown_model $(B)/tsan/test_syspte_pd_race
+TSAN_IN_TEST := $(B)/tsan/test_cpumask $(B)/tsan/test_shootdown $(B)/tsan/test_pcpu $(B)/tsan/test_shootdown_model $(B)/tsan/test_syspte_pd_race \
+	$(B)/tsan/test_cache_drain_race $(B)/tsan/test_cache_walk_drain $(B)/tsan/test_large_mix $(B)/tsan/test_pcpu_255
 TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
 TSAN_EXTRA_test_arch_cpuid := -Iarch/x86_64
