@@ -27,7 +27,12 @@ typedef uint64_t PFN_NUMBER, *PPFN_NUMBER;
 typedef LONG NTSTATUS, *PNTSTATUS;
 typedef struct _EPROCESS *PEPROCESS;
 typedef struct _IRP *PIRP;
-typedef union _LARGE_INTEGER { struct { ULONG LowPart; LONG HighPart; } u; int64_t QuadPart; } LARGE_INTEGER;
+/* As the WDK's: the halves both as direct members (its anonymous DUMMYSTRUCTNAME) and through u. */
+typedef union _LARGE_INTEGER {
+	struct { ULONG LowPart; LONG HighPart; };
+	struct { ULONG LowPart; LONG HighPart; } u;
+	int64_t QuadPart;
+} LARGE_INTEGER;
 typedef LARGE_INTEGER PHYSICAL_ADDRESS, *PPHYSICAL_ADDRESS;
 
 #ifndef FALSE

@@ -99,7 +99,7 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_RANGE,
 	    "IoBuildPartialMdl: range outside the source MDL (P2 address, P3 length, P4 source)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL,
-	    "MmFreePagesFromMdl: MDL mapped, partial, from pool or already freed (P2 MDL, P3 flags)"),
+	    "MmFreePagesFromMdl: MDL mapped, partial, I/O space, pool memory or already freed (P2 MDL, P3 flags)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_PAGE,
 	    "MmFreePagesFromMdl: a frame no MDL allocation handed out: unmanaged, free, another user's, or listed twice (P2 MDL, P3 PFN, P4 index)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM,
@@ -113,7 +113,8 @@ static const struct bugcheck_desc bugcheck_table[] = {
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_RANGE,
 	    "malformed MDL: its range wraps past the top of the address space (P2 MDL, P3 StartVa, P4 ByteCount)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_SIZE,
-	    "malformed MDL: Size cannot hold the PFNs of its span (P2 MDL, P3 Size, P4 bytes needed)"),
+	    "malformed MDL: Size, or the pool block the MDL starts, cannot hold the PFNs of its span (P2 MDL, P3 Size, "
+	    "P4 bytes needed)"),
 	SUB(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_FLAGS,
 	    "malformed MDL: flags no MDL can have, or MappedSystemVa contradicting them (P2 MDL, P3 MdlFlags, P4 "
 	    "MappedSystemVa)"),

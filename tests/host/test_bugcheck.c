@@ -95,6 +95,13 @@ int main(void)
 	ok(SYSPTE_BUGCHECK_UNMAP_CUTS_MAPPING == 0x10C && MDL_BUGCHECK_BAD_FRAME == 0x4D440107 &&
 	   PHYS_BUGCHECK_BAD_FREE == 0x50480001 && POOL_BUGCHECK_NOT_POOL == 0x42 && LOCK_BUGCHECK_ORDER == 0x1001,
 	   "the names carry the documented values");
+	/* docs/contract.md section 5: 0x4D440105 is also raised for an MDL whose pool block, not its
+	 * Size, is short (MmBuildMdlForNonPagedPool; a large pool MDL's block decides), and 0x4D440002
+	 * for an MDL of I/O space too: the decoded sentence names both (it named only Size, and no I/O
+	 * space, reading wrong on those reports). */
+	ok(strstr(bugcheck_explain(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_BAD_SIZE), "pool block") != NULL &&
+	   strstr(bugcheck_explain(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL), "I/O space") != NULL,
+	   "0x4D440105 names the pool block and 0x4D440002 I/O space, as their contract rows do");
 	check_dispatch();
 	return tap_done();
 }

@@ -6,6 +6,8 @@
  *  F3 pt_map refuses a frame beyond the CPU's width, and pt_check reports one written by hand.
  *  F4 an intercepted 0x1A 0x5A01 leaves the allocation that found the write unmade.
  *  F5 pt_map refuses a range whose sizes do not allow the leaves it needs.
+ *  F6 IoBuildPartialMdl releases a mapping its target still holds.
+ *  F7 LARGE_INTEGER has the WDK's direct LowPart and HighPart members (driver code failed to compile).
  */
 #include <string.h>
 #include "tap.h"
@@ -243,6 +245,53 @@ static void test_partial_target_mapping_released(void)
 	   "released first, no reservation lost (%u otherwise)", cases, wrong);
 }
 
+/*
+ * F7. include/wdm.h: "Names, types and layouts follow the WDK's wdm.h so driver code ports
+ * unchanged"; docs/contract.md section 2: PHYSICAL_ADDRESS is a LARGE_INTEGER. The WDK's
+ * LARGE_INTEGER has the halves twice: as direct members (an anonymous struct, DUMMYSTRUCTNAME) and
+ * through u. wdm.h had only u, so a driver writing a bound as pa.LowPart / pa.HighPart did not
+ * compile. Here: the halves alias QuadPart's, both ways, and bounds written through them are the
+ * bounds MmAllocatePagesForMdl obeys.
+ */
+static void test_large_integer_halves(void)
+{
+	unsigned wrong = 0, cases = 0;
+	STATIC_ASSERT(offsetof(LARGE_INTEGER, LowPart) == 0 && offsetof(LARGE_INTEGER, HighPart) == 4 &&
+		      offsetof(LARGE_INTEGER, u.LowPart) == 0 && offsetof(LARGE_INTEGER, u.HighPart) == 4 &&
+		      sizeof(LARGE_INTEGER) == 8, "LARGE_INTEGER's layout is the WDK's");
+	for (unsigned it = 0; it < 40; it++, cases++) {
+		/* a window of 1 MiB .. 1 MiB + 256 KiB - 1 (RAM starts at 1 MiB), written as halves */
+		PHYSICAL_ADDRESS lo, hi, skip;
+		lo.LowPart = 1u << 20;
+		lo.HighPart = 0;
+		hi.LowPart = (1u << 20) + (256u << 10) - 1;
+		hi.HighPart = 0;
+		skip.QuadPart = 0;
+		uint64_t q = test_rng_next(&rng);
+		LARGE_INTEGER x;
+		x.QuadPart = (int64_t)q;
+		bool alias = x.LowPart == (ULONG)q && x.HighPart == (LONG)(q >> 32) && x.u.LowPart == x.LowPart &&
+			     x.u.HighPart == x.HighPart;
+		x.HighPart = -1;
+		alias &= (uint64_t)x.QuadPart == (q | 0xFFFFFFFF00000000ULL);
+		PMDL m = MmAllocatePagesForMdl(lo, hi, skip, (1 + draw(16)) * PAGE_SIZE);
+		bool inside = m != NULL;
+		for (ULONG i = 0; m && i < m->ByteCount / PAGE_SIZE; i++) {
+			uint64_t pa = MmGetMdlPfnArray(m)[i] << PAGE_SHIFT;
+			inside &= pa >= (1u << 20) && pa + PAGE_SIZE <= (1u << 20) + (256u << 10);
+		}
+		if (!(alias && inside) && wrong++ < 3)
+			printf("# 0x%llx: halves alias %d, pages inside the bounds written as halves %d\n", (unsigned long long)q,
+			       alias, inside);
+		if (m) {
+			MmFreePagesFromMdl(m);
+			ExFreePool(m);
+		}
+	}
+	ok(wrong == 0, "F7: %u LARGE_INTEGERs: LowPart and HighPart direct members alias QuadPart's halves as u's do, "
+	   "and bounds written through them are obeyed (%u otherwise)", cases, wrong);
+}
+
 int main(void)
 {
 	mm_verifier_set(true);
@@ -258,5 +307,6 @@ int main(void)
 	test_verifier_detector_changes_state();
 	test_pt_sizes_respected();
 	test_partial_target_mapping_released();
+	test_large_integer_halves();
 	return tap_done();
 }
