@@ -15,6 +15,13 @@
 #  5    image.sh refuses an OUT naming an existing file that is not a regular file (a FIFO here,
 #       standing for /dev/sdb, which a person may give image.sh instead of flash.sh) and leaves it
 #       as it was (image.sh built OUT.tmp beside it, then mv replaced the node and reported success).
+# Round 10 (a newcomer's mistakes):
+#  6    flash.sh given a device's name without /dev/ (DEV=sdb) says to give /dev/sdb (it said "sdb
+#       does not exist ... is the stick plugged in?", sending the person to look for the stick).
+#  7-8  flash.sh's refusal of a stick in use names the commands that free it from what is mounted:
+#       a file system on the whole stick (no partition table) by its mount point, spaces and all,
+#       and a swap partition by swapoff (it said "e.g. sudo umount /dev/sdz1" whatever was mounted,
+#       a partition that does not exist on such a stick, and no name fits nvme0n1p1 or mmcblk0p1).
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "/tmp/flash r3 test.XXXXXX")   # a path with spaces, as a person's may have
@@ -66,5 +73,28 @@ timeout 60 tools/image.sh "$tmp/stick" --efi "$tmp/BOOTX64.EFI" --kernel "$tmp/k
 rc=$?
 [ "$rc" != 0 ] && [ -p "$tmp/stick" ] && [ ! -e "$tmp/stick.tmp" ]
 tap $? "image.sh refuses an OUT that exists and is not a regular file, and leaves it (exit $rc, $(stat -c %F "$tmp/stick"))" "$tmp/out"
+# A device's name without /dev/, as lsblk prints it: /dev/null's, so the name exists under /dev.
+tools/flash.sh null "$tmp/none.img" < /dev/null > "$tmp/out" 2>&1
+rc=$?
+[ "$rc" = 2 ] && grep -qF 'DEV=/dev/null' "$tmp/out"
+tap $? "flash.sh given a name without /dev/ (null) says to give /dev/null (exit $rc)" "$tmp/out"
+
+# The in-use refusal (from 'busy=' to its message's list) for the fake stick, with mountinfo and
+# swaps as given; prints what it said.
+busy_refusal() {
+	(real=/dev/sdz dev=/dev/sdz
+	 source <(sed -n '/^refuse()/p; /^release_commands()/,/^}/p; /^busy=/,/^\$(echo "\$busy"/p' tools/flash.sh)
+	 echo "no refusal") 2>&1
+}
+printf '22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n47 22 8:240 / /media/u/MY\\040STICK rw,nosuid shared:95 - vfat /dev/sdz rw\n' \
+	> "$tmp2/mountinfo"
+busy_refusal > "$tmp/out"
+grep -qF 'sudo umount /media/u/MY\ STICK' "$tmp/out" && ! grep -q '/dev/sdz1' "$tmp/out"
+tap $? "flash.sh's in-use refusal of a stick formatted whole says umount of its mount point, not of /dev/sdz1" "$tmp/out"
+printf '22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n' > "$tmp2/mountinfo"
+printf 'Filename\tType\tSize\tUsed\tPriority\n/dev/sdz1 partition\t1048572\t0\t-2\n' > "$tmp2/swaps"
+busy_refusal > "$tmp/out"
+grep -qF 'sudo swapoff /dev/sdz1' "$tmp/out" && ! grep -q 'umount' "$tmp/out"
+tap $? "flash.sh's in-use refusal of a stick with a swap partition says swapoff, not umount" "$tmp/out"
 echo "1..$n"
 exit $((failed > 0))

@@ -53,6 +53,22 @@ mounted_parts() {
 	done | sort -u
 }
 
+# Prints, for each line "NAME USE" of mounted_parts, the command that frees it: umount of the
+# mount point (mountinfo's octal escapes such as \040 decoded, then quoted for the shell), swapoff
+# of a swap partition, or what holds a partition (device mapper, RAID). The names come from
+# mounted_parts, so a file system on the whole stick and partitions named sdb1, nvme0n1p1 or
+# mmcblk0p1 are all named right (the message once guessed DEV followed by 1).
+release_commands() {
+	local part use mp
+	while read -r part use; do
+		case $use in
+		"[swap]") echo "sudo swapoff $part";;
+		used-by-*) echo "# $part is held by ${use#used-by-} (LVM, RAID or dm-crypt): stop that first";;
+		*) mp=$(printf '%b' "$use"); printf 'sudo umount %q    # %s\n' "$mp" "$part";;
+		esac
+	done
+}
+
 dev=${1:-}
 img=${2:-build/disk.img}
 if [ -z "$dev" ]; then
@@ -65,7 +81,12 @@ fi
 for t in lsblk findmnt awk readlink stat dd blockdev; do
 	command -v "$t" >/dev/null || refuse "$t not found; it is needed to check the device safely (Debian: util-linux, coreutils, gawk or mawk)"
 done
-[ -e "$dev" ] || refuse "$dev does not exist (is the stick plugged in? lsblk lists the disks)"
+if [ ! -e "$dev" ]; then
+	case $dev in
+	*/*) refuse "$dev does not exist (is the stick plugged in? lsblk lists the disks)";;
+	*) refuse "$dev is a name, not a path; give the device's path: make flash DEV=/dev/$dev";;
+	esac
+fi
 [ -b "$dev" ] || refuse "$dev is not a block device ($(stat -L -c %F "$dev")); give a whole disk such as /dev/sdb"
 real=$(readlink -f "$dev")
 name=$(basename "$real")
@@ -87,11 +108,15 @@ while read -r swap _; do
 	done
 done < /proc/swaps
 removable=$(cat "/sys/block/$name/removable" 2>/dev/null || echo "?")
-[ "$removable" = 1 ] || refuse "$dev is not removable (/sys/block/$name/removable is $removable); this tool only writes USB sticks and card readers. Removable disks:
-$(lsblk -d -o NAME,SIZE,RM,TRAN,MODEL | awk 'NR == 1 || $3 == 1' | sed 's/^/    /')"
+if [ "$removable" != 1 ]; then
+	sticks=$(lsblk -d -o NAME,SIZE,RM,TRAN,MODEL | awk 'NR == 1 || $3 == 1')
+	[ "$(echo "$sticks" | wc -l)" -gt 1 ] || sticks="none (is the stick plugged in?)"
+	refuse "$dev is not removable (/sys/block/$name/removable is $removable); this tool only writes USB sticks and card readers. Removable disks:
+$(echo "$sticks" | sed 's/^/    /')"
+fi
 busy=$(mounted_parts "$real")
-[ -z "$busy" ] || refuse "$dev is in use; unmount it first (e.g. sudo umount ${real}1):
-$(echo "$busy" | sed 's/^/    /')"
+[ -z "$busy" ] || refuse "$dev is in use; free it first, then run this again:
+$(echo "$busy" | release_commands | sed 's/^/    /')"
 [ -e "$img" ] || refuse "image $img missing: run make image"
 [ -f "$img" ] || refuse "image $img is not a regular file ($(stat -L -c %F "$img")); give the file make image built"
 [ -r "$img" ] || refuse "cannot read image $img as $(id -un)"
