@@ -155,6 +155,11 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE Ac
 VOID MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList);
 PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority);
 
+/* Bug checks (docs/contract.md section 8): as the WDK's, but it returns while a test's hook is
+ * installed (mm/bugcheck.h declares it too, with the same types, and installs the hook). */
+VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR BugCheckParameter1, ULONG_PTR BugCheckParameter2,
+		  ULONG_PTR BugCheckParameter3, ULONG_PTR BugCheckParameter4);
+
 /* Nonpaged pool. */
 PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
 VOID ExFreePoolWithTag(PVOID P, ULONG Tag);

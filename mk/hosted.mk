@@ -3,11 +3,13 @@
 HOSTED := $(B)/hosted
 HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude $(INC_ARCH_PTE) -Imm -Itests/host
 .PHONY: hosted region-picture
-$(HOSTED)/libmm.a: $(MM_SRC) $(HOST_SUPPORT)
+# The headers are prerequisites too: a changed one is copied again and the objects remade with it.
+HOSTED_HEADERS := $(wildcard include/*.h arch/x86_64/include/*.h mm/*.h) tests/host/host_machine.h tests/host/fake_arch.h
+$(HOSTED)/libmm.a: $(MM_SRC) $(HOST_SUPPORT) $(HOSTED_HEADERS)
 	@mkdir -p $(HOSTED)/obj $(HOSTED)/include
 	for f in $(MM_SRC) $(HOST_SUPPORT); do $(HCC) $(HOSTED_CFLAGS) -c $$f -o $(HOSTED)/obj/$$(basename $${f%.c}).o || exit 1; done
 	rm -f $@ && ar rcs $@ $(HOSTED)/obj/*.o
-	cp include/*.h arch/x86_64/include/*.h mm/*.h tests/host/host_machine.h tests/host/fake_arch.h $(HOSTED)/include/
+	cp $(HOSTED_HEADERS) $(HOSTED)/include/
 hosted: $(HOSTED)/libmm.a
 
 # make region-picture: docs/region-picture.png, the summary screen's picture of the region after the
