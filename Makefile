@@ -46,8 +46,14 @@ include mk/hosted.mk
 include mk/image.mk
 include mk/fuzz.mk
 
-.PHONY: all test check-layers clean
+.PHONY: all test check-layers clean help
 all: $(B)/kernel.elf $(B)/BOOTX64.EFI
+
+# make help: the README's two commands and its table of other targets, as plain text.
+help:
+	@sed -n 's/^    \(make [a-z]*\) *# \(.*\)/\1\t\2/p' README.md | sed -n '1,2p'
+	@sed -n '/^| command | what it does |$$/,/^$$/p' README.md | sed -n 's/^| \(`[^|]*`\) | \(.*\) |$$/\1\t\2/p' | tr -d '`'
+	@echo 'More in README.md (docs/contract.md: the API; docs/design.md: how it is built).'
 
 # make test: every test, host and QEMU boot, reported by prove (--directives: skipped tests shown with their reason).
 # The build runs two jobs (the machines it must fit have two cores); it also builds what the tests
