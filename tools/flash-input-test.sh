@@ -22,6 +22,9 @@
 #       a file system on the whole stick (no partition table) by its mount point, spaces and all,
 #       and a swap partition by swapoff (it said "e.g. sudo umount /dev/sdz1" whatever was mounted,
 #       a partition that does not exist on such a stick, and no name fits nvme0n1p1 or mmcblk0p1).
+#  9    flash.sh run as tools/flash.sh DEV from another directory defaults to this tree's
+#       build/disk.img (it looked for build/disk.img under the current directory and said
+#       "image build/disk.img missing: run make image" after make image had built it).
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "/tmp/flash r3 test.XXXXXX")   # a path with spaces, as a person's may have
@@ -96,5 +99,8 @@ printf 'Filename\tType\tSize\tUsed\tPriority\n/dev/sdz1 partition\t1048572\t0\t-
 busy_refusal > "$tmp/out"
 grep -qF 'sudo swapoff /dev/sdz1' "$tmp/out" && ! grep -q 'umount' "$tmp/out"
 tap $? "flash.sh's in-use refusal of a stick with a swap partition says swapoff, not umount" "$tmp/out"
+(cd "$tmp" && bash -c "$(sed -n '/^img=/p' "$OLDPWD/tools/flash.sh")"$'\n''readlink -f "$img"' "$OLDPWD/tools/flash.sh" /dev/sdz) > "$tmp/out" 2>&1
+[ "$(cat "$tmp/out")" = "$PWD/build/disk.img" ]
+tap $? "flash.sh run from another directory takes this tree's build/disk.img ($(cat "$tmp/out"))" "$tmp/out"
 echo "1..$n"
 exit $((failed > 0))

@@ -3,7 +3,7 @@
 # Refuses, before touching anything: no DEV, a missing tool (lsblk, findmnt, ...), a path that is
 # not a block device, a partition, the disk holding the running system, a non-removable disk, a
 # disk with any partition mounted or in use; then shows the device and asks you to type its name.
-# IMG defaults to build/disk.img.
+# IMG defaults to build/disk.img of the tree this script is in.
 set -eu
 
 # Prints a refusal and stops with status 2 (nothing was written).
@@ -70,7 +70,7 @@ release_commands() {
 }
 
 dev=${1:-}
-img=${2:-build/disk.img}
+img=${2:-$(dirname "$0")/../build/disk.img}   # the tree's image, from whatever directory this runs in
 if [ -z "$dev" ]; then
 	echo "flash.sh: refusing: no device given. Plug in the stick, find it below, then run" >&2
 	echo "    make flash DEV=/dev/sdX" >&2
