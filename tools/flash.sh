@@ -129,7 +129,7 @@ echo "About to ERASE this device and write $img ($((img_bytes >> 20)) MiB) to it
 lsblk -o NAME,SIZE,RM,TRAN,VENDOR,MODEL,LABEL "$real" | sed 's/^/    /'
 printf 'Type the device name (%s) to continue, anything else to stop: ' "$name"
 read -r answer || answer=
-[ "$answer" = "$name" ] || { echo "flash.sh: not confirmed; nothing written" >&2; exit 1; }
+[ "$answer" = "$name" ] || { echo "flash.sh: not confirmed (you typed '$answer', not $name); nothing written" >&2; exit 1; }
 dd if="$img" of="$real" bs=4M conv=fsync oflag=direct status=progress
 sync
 blockdev --rereadpt "$real" 2>/dev/null || true
