@@ -52,6 +52,16 @@ enum cpu_xd cpu_xd_enable(void)
 	return rdmsr(MSR_MISC_ENABLE) & MISC_ENABLE_XD_DISABLE ? CPU_XD_STUCK : CPU_XD_REENABLED;
 }
 
+bool cpu_cpuid_unlimit(void)
+{
+	uint64_t misc = rdmsr(MSR_MISC_ENABLE);
+
+	if (!(misc & MISC_ENABLE_LIMIT_CPUID))
+		return false;
+	wrmsr(MSR_MISC_ENABLE, misc & ~MISC_ENABLE_LIMIT_CPUID);
+	return !(rdmsr(MSR_MISC_ENABLE) & MISC_ENABLE_LIMIT_CPUID);
+}
+
 /* What the notes say about XD Bit Disable (cpu_feat.xd and nx), or NULL. */
 const char *cpu_xd_text(void)
 {
@@ -69,8 +79,10 @@ const char *cpu_xd_text(void)
 	}
 }
 
-/* Fills cpu_feat from CPUID; on an Intel CPU, XD Bit Disable is cleared before leaf 0x80000001
- * is read, so nx is what the CPU has once Execute Disable is back on. */
+/* Fills cpu_feat from CPUID; on an Intel CPU, Limit CPUID Maxval is cleared before any leaf past 0
+ * is read, so every leaf the CPU has is seen (the boot CPU's: the kernel reads no leaf past 1 on
+ * an AP), and XD Bit Disable before leaf 0x80000001 is, so nx is what the CPU has once Execute
+ * Disable is back on. */
 void cpu_detect(void)
 {
 	uint32_t r[4];
@@ -80,6 +92,12 @@ void cpu_detect(void)
 	((uint32_t *)cpu_feat.vendor)[1] = r[3];
 	((uint32_t *)cpu_feat.vendor)[2] = r[2];
 	cpu_feat.vendor[12] = 0;
+	bool intel = max_leaf >= 1 && memcmp(cpu_feat.vendor, CPUID_VENDOR_INTEL, sizeof(cpu_feat.vendor)) == 0;
+	cpu_feat.cpuid_unlimited = intel && cpu_cpuid_unlimit();
+	if (cpu_feat.cpuid_unlimited) {
+		cpuid(0, 0, r);
+		max_leaf = r[0];
+	}
 	if (max_leaf >= 1) {
 		cpuid(1, 0, r);
 		cpu_feat.apic_id = r[1] >> 24;
@@ -91,7 +109,7 @@ void cpu_detect(void)
 		cpu_feat.mtrr = r[3] & CPUID1_EDX_MTRR;
 	}
 	cpu_feat.xd = CPU_XD_NO_MSR;
-	if (max_leaf >= 1 && memcmp(cpu_feat.vendor, CPUID_VENDOR_INTEL, sizeof(cpu_feat.vendor)) == 0)
+	if (intel)
 		cpu_feat.xd = cpu_xd_enable();
 	if (max_leaf >= 7) {
 		cpuid(7, 0, r);
@@ -243,6 +261,9 @@ void cpu_print_features(void)
 		(unsigned long long)cpu_efer_value());
 	kprintf("cpu: \"%s\", boot CPU APIC id %u\n", cpu_feat.brand, cpu_feat.apic_id);
 	kprintf("cpu: direct map uses %s pages\n", cpu_feat.page1g ? "1 GiB" : "2 MiB");
+	if (cpu_feat.cpuid_unlimited)
+		kprintf("cpu: the firmware limited CPUID to leaf 2 (IA32_MISC_ENABLE Limit CPUID Maxval); the kernel "
+			"lifted the limit\n");
 	const char *xd = cpu_xd_text();
 	if (xd)
 		kprintf("cpu: %s\n", xd);

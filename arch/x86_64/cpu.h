@@ -27,6 +27,7 @@ enum cpu_xd {
 struct cpu_features {
 	bool nx, page1g, pcid, invpcid, smep, smap, pat, pge;
 	enum cpu_xd xd;              /* nx is read after this: with the bit cleared where it cleared */
+	bool cpuid_unlimited;        /* the firmware had set Limit CPUID Maxval; cpu_detect cleared it */
 	bool x2apic, mce, mtrr;      /* CPUID 1: ECX[21], EDX[7], EDX[12] */
 	uint32_t max_phys_bits;
 	char vendor[13];
@@ -35,8 +36,14 @@ struct cpu_features {
 };
 extern struct cpu_features cpu_feat;
 
-/* Fills cpu_feat from CPUID, on an Intel CPU after turning Execute Disable back on (cpu_xd_enable). */
+/* Fills cpu_feat from CPUID, on an Intel CPU after lifting the firmware's CPUID limit
+ * (cpu_cpuid_unlimit) and turning Execute Disable back on (cpu_xd_enable). */
 void cpu_detect(void);
+/* On an Intel CPU (the caller checks), clears Limit CPUID Maxval (IA32_MISC_ENABLE bit 22) when
+ * set, every other bit kept, as Linux's early_init_intel does; true when it was set and the write
+ * took. Firmware may set it for old operating systems: CPUID 0 then reports leaf 2 as the highest,
+ * hiding leaf 7 (SMEP, SMAP, INVPCID) and leaves 0x15 and 0x16 (the TSC's frequency). */
+bool cpu_cpuid_unlimit(void);
 /* On an Intel CPU (the caller checks: the MSR #GPs elsewhere), clears XD Bit Disable in this CPU's
  * IA32_MISC_ENABLE when set, every other bit kept, as Linux's verify_cpu.S does on every CPU;
  * returns what it found (CPU_XD_CLEAR, CPU_XD_REENABLED or CPU_XD_STUCK). */

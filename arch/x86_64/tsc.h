@@ -11,7 +11,10 @@
  * so only after the measurements. The PIT's figure is checked against a counter's (the PM timer's,
  * else the HPET's) and gives way to it when they disagree by more than 2 % (tsc_calibrate). The
  * TSC is assumed to run at a constant
- * rate (invariant TSC on the CPUs this kernel targets; QEMU's is).
+ * rate (invariant TSC on the CPUs this kernel targets; QEMU's is). A TSC that is only constant-rate
+ * (CPUID 0x80000007 EDX[8] clear: it may stop in deep C-states) serves as well: every wait spins
+ * between its two reads on one CPU (no halt), and no CPU compares its TSC with another's; without
+ * an operating-system P-state driver, nothing changes the rate of an older, variable-rate TSC.
  */
 #ifndef TSC_H
 #define TSC_H

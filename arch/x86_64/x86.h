@@ -28,6 +28,7 @@
 #define MSR_APIC_BASE 0x1Bu
 #define MSR_MISC_ENABLE 0x1A0u       /* IA32_MISC_ENABLE: Intel only (a #GP on AMD) */
 #define MISC_ENABLE_XD_DISABLE (1ULL << 34) /* XD Bit Disable: CPUID hides NX, and EFER.NXE is reserved */
+#define MISC_ENABLE_LIMIT_CPUID (1ULL << 22) /* Limit CPUID Maxval: CPUID 0 reports at most leaf 2 */
 #define MSR_MTRR_CAP  0xFEu
 #define MSR_MTRR_PHYS_BASE0 0x200u   /* variable range n: base 0x200 + 2n, mask 0x201 + 2n */
 #define MSR_MTRR_DEF_TYPE 0x2FFu

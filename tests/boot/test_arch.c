@@ -66,6 +66,23 @@ KTEST(cpu_nxe_on_every_cpu_and_xd_disable_clear_on_intel)
 	}
 }
 
+/*
+ * On an Intel CPU the boot CPU runs with Limit CPUID Maxval clear (cpu_detect clears it), so CPUID
+ * 0 reports the CPU's own highest leaf, and leaf 7's features are read when it has the leaf. QEMU's
+ * TCG keeps the bit clear from reset: the clearing itself is host-tested (test_arch_cpuid). No
+ * skip on other vendors (a CPU with NX and PAT skips nothing: tools/matrix.sh).
+ */
+KTEST(cpu_cpuid_limit_clear_on_intel)
+{
+	uint32_t r[4];
+
+	if (cpu_feat.xd != CPU_XD_NO_MSR)
+		KEXPECT(!(rdmsr(MSR_MISC_ENABLE) & MISC_ENABLE_LIMIT_CPUID), "Limit CPUID Maxval still set");
+	cpuid(0, 0, r);
+	KEXPECT(r[0] >= 7 || (!cpu_feat.smep && !cpu_feat.smap && !cpu_feat.invpcid),
+		"leaf 7's features without leaf 7 (highest leaf %u)", r[0]);
+}
+
 KTEST(cpu_cr0_wp_and_cr4_bits)
 {
 	KEXPECT(read_cr0() & CR0_WP);

@@ -16,6 +16,10 @@
  *    the fake CPU makes hide CPUID's NX as the hardware does): the bit cleared, every other one
  *    kept, NX and EFER.NXE back; a locked bit leaves NX off and says so; the MSR never read or
  *    written on another vendor (a #GP there) or without CPUID leaf 1 (counted accesses).
+ *  - cpu_detect on CPUs whose firmware set Limit CPUID Maxval (IA32_MISC_ENABLE bit 22, which the
+ *    fake makes cap CPUID 0's highest leaf at 2): on Intel the bit is cleared before leaf 7 is
+ *    read, so SMEP, SMAP, INVPCID and tsc.c's leaves 0x15 and 0x16 are the CPU's own (before the
+ *    fix they were lost); other vendors' MSR untouched.
  *  - The PIT and PM-timer calibration (arch/x86_64/tsc.c) against a simulated TSC, PIT and PM
  *    timer: generated TSC frequencies are measured within 1%; a dead PIT falls back to the PM
  *    timer; garbage timers (stuck, all-ones, random) give 0, never a division by zero. A dead
@@ -40,8 +44,8 @@ static uint32_t r3_cpuid1_edx;
 static uint64_t r3_tsc;                  /* the simulated TSC */
 static uint32_t r3_lapic_page[1024] __attribute__((aligned(4096)));
 
-/* IA32_MISC_ENABLE: on an Intel CPU (intel) its XD Bit Disable hides CPUID's NX, as the hardware
- * does; locked keeps that bit as it is whatever is written (firmware that locks it); reads and
+/* IA32_MISC_ENABLE: on an Intel CPU (intel) its XD Bit Disable hides CPUID's NX and its Limit
+ * CPUID Maxval caps CPUID 0's highest leaf at 2, as the hardware does; locked keeps that bit as it is whatever is written (firmware that locks it); reads and
  * writes are counted (on another vendor the MSR does not exist: any access would be a #GP). */
 static struct {
 	bool intel, locked;
@@ -67,7 +71,8 @@ static void r3_wrmsr(uint32_t msr, uint64_t v)
 	}
 }
 /* CPUID: a test's table when it sets one (leaf -> EAX..EDX), else leaf 1's EDX alone; leaf
- * 0x80000001's NX (EDX bit 20) hidden while an Intel CPU's XD Bit Disable is set. */
+ * 0x80000001's NX (EDX bit 20) hidden while an Intel CPU's XD Bit Disable is set, leaf 0's highest
+ * leaf at most 2 while its Limit CPUID Maxval is. */
 static void (*r3_cpuid_table)(uint32_t leaf, uint32_t r[4]);
 static void r3_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
@@ -78,6 +83,8 @@ static void r3_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 		r3_cpuid_table(leaf, r);
 	if (leaf == 0x80000001u && r3_misc.intel && (r3_misc.value & MISC_ENABLE_XD_DISABLE))
 		r[3] &= ~(1u << 20);
+	if (leaf == 0 && r3_misc.intel && (r3_misc.value & MISC_ENABLE_LIMIT_CPUID) && r[0] > 2)
+		r[0] = 2;
 }
 
 /* The timers: a PIT channel 2 whose OUT2 rises pit_ticks PIT periods after its count is loaded,
@@ -818,8 +825,10 @@ static void test_cpu_detect_xd_disable_generated(void)
 		if (!touch && r3_misc.reads + r3_misc.writes && bad_access++ < 3)
 			printf("#   CPU %u: vendor %u, max leaf %u: IA32_MISC_ENABLE read %u and written %u times\n", k, v,
 			       gen.max_basic, r3_misc.reads, r3_misc.writes);
-		if (touch && (r3_misc.reads == 0 || r3_misc.writes != (set ? 1u : 0u) ||
-			      r3_misc.value != (cleared ? before & ~MISC_ENABLE_XD_DISABLE : before)) && bad_bits++ < 3)
+		bool lim = before & MISC_ENABLE_LIMIT_CPUID;   /* cleared too, by a write of its own */
+		uint64_t after = (cleared ? before & ~MISC_ENABLE_XD_DISABLE : before) & ~(lim ? MISC_ENABLE_LIMIT_CPUID : 0);
+		if (touch && (r3_misc.reads == 0 || r3_misc.writes != (set ? 1u : 0u) + (lim ? 1u : 0u) ||
+			      r3_misc.value != after) && bad_bits++ < 3)
 			printf("#   CPU %u: MISC_ENABLE 0x%llx%s became 0x%llx after %u reads, %u writes\n", k,
 			       (unsigned long long)before, r3_misc.locked ? " locked" : "", (unsigned long long)r3_misc.value,
 			       r3_misc.reads, r3_misc.writes);
@@ -833,8 +842,72 @@ static void test_cpu_detect_xd_disable_generated(void)
 	   "%u MSR untouched)", n, bad, restored, outcome[CPU_XD_STUCK], outcome[CPU_XD_CLEAR], outcome[CPU_XD_NO_MSR]);
 	ok(bad_access == 0, "IA32_MISC_ENABLE is never read or written unless the vendor is GenuineIntel and CPUID "
 	   "leaf 1 exists (%u CPUs wrong)", bad_access);
-	ok(bad_bits == 0, "on Intel it is read, written once only when XD Bit Disable is set, with every other bit "
-	   "as it was (%u CPUs wrong)", bad_bits);
+	ok(bad_bits == 0, "on Intel it is read, written once only when XD Bit Disable is set and once only when Limit "
+	   "CPUID Maxval is, with every other bit as it was (%u CPUs wrong)", bad_bits);
+}
+
+/*
+ * cpu_detect on 6000 generated CPUs whose firmware may have set Limit CPUID Maxval (IA32_MISC_ENABLE
+ * bit 22; the fake caps CPUID 0's highest leaf at 2 while it is set on an Intel CPU, as the
+ * hardware does): vendor Intel, AMD or another; highest basic leaf 0..0x20. On Intel the bit is
+ * cleared (cpu_feat.cpuid_unlimited says so) before any leaf past 0 is read, so leaf 7's SMEP, SMAP
+ * and INVPCID count and tsc.c sees the CPU's own highest leaf (leaves 0x15 and 0x16: the TSC's
+ * frequency on a PC without a ticking timer); every other vendor's MSR untouched. Before the fix,
+ * such a CPU ran without SMEP, SMAP and INVPCID, and without CPUID's TSC frequency.
+ */
+static void test_cpu_detect_limit_cpuid_generated(void)
+{
+	uint64_t rng = 0x11A17C9DULL;
+	unsigned bad = 0, n = 6000, lifted = 0;
+
+	r3_cpuid_table = r3_gen_cpuid;
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t *w = &gen.basic[0][0];
+		for (size_t i = 0; i < sizeof(gen.basic) / 4 + sizeof(gen.ext) / 4; i++)
+			w[i] = (uint32_t)test_rng_next(&rng);
+		unsigned v = k % 3;   /* 0 Intel, 1 AMD, 2 Intel's string with one bit flipped */
+		const uint32_t *vendor = v == 1 ? r3_amd : r3_intel;
+		gen.basic[0][1] = vendor[0];
+		gen.basic[0][3] = vendor[1];
+		gen.basic[0][2] = vendor[2];
+		if (v == 2)
+			gen.basic[0][1 + test_rng_next(&rng) % 3] ^= 1u << (test_rng_next(&rng) % 32);
+		gen.max_basic = (uint32_t)(test_rng_next(&rng) % 0x21);
+		gen.max_ext = 0x80000000u + (uint32_t)(test_rng_next(&rng) % 9);
+		uint64_t before = test_rng_next(&rng) & ~MISC_ENABLE_XD_DISABLE;
+		before = test_rng_next(&rng) % 4 ? before | MISC_ENABLE_LIMIT_CPUID : before & ~MISC_ENABLE_LIMIT_CPUID;
+		r3_misc.intel = v == 0;
+		r3_misc.locked = false;
+		r3_misc.value = before;
+		r3_misc.reads = r3_misc.writes = 0;
+		memset(&cpu_feat, 0, sizeof(cpu_feat));
+		cpu_detect();
+		struct tsc_cpuid c;
+		tsc_cpuid_read(&c);
+
+		bool intel = v == 0 && gen.max_basic >= 1, lim = before & MISC_ENABLE_LIMIT_CPUID;
+		bool l7 = gen.max_basic >= 7;
+		lifted += intel && lim && gen.max_basic > 2;
+		bool good = cpu_feat.cpuid_unlimited == (intel && lim) &&
+			    cpu_feat.smep == (l7 && (gen.basic[7][1] & (1u << 7))) &&
+			    cpu_feat.smap == (l7 && (gen.basic[7][1] & (1u << 20))) &&
+			    cpu_feat.invpcid == (l7 && (gen.basic[7][1] & (1u << 10))) &&
+			    c.max_leaf == gen.max_basic &&
+			    r3_misc.value == (intel ? before & ~MISC_ENABLE_LIMIT_CPUID : before) &&
+			    (intel || r3_misc.reads + r3_misc.writes == 0);
+		if (!good && bad++ < 3)
+			printf("#   CPU %u: vendor %u, max leaf %u, MISC_ENABLE 0x%llx: unlimited %d, smep %d, smap %d, "
+			       "invpcid %d, tsc.c's max leaf %u, MISC_ENABLE now 0x%llx\n", k, v, gen.max_basic,
+			       (unsigned long long)before, cpu_feat.cpuid_unlimited, cpu_feat.smep, cpu_feat.smap,
+			       cpu_feat.invpcid, c.max_leaf, (unsigned long long)r3_misc.value);
+	}
+	r3_cpuid_table = NULL;
+	r3_misc.intel = false;
+	r3_misc.value = 0;
+	ok(bad == 0 && lifted > n / 20, "cpu_detect on %u generated CPUs (Intel, AMD, other; max leaf 0..0x20; Limit "
+	   "CPUID Maxval set or clear): on Intel the limit is lifted before leaf 7 is read, so SMEP, SMAP, INVPCID "
+	   "and tsc.c's leaves 0x15 and 0x16 are the CPU's own; other vendors' MSR untouched (%u wrong, %u lifted)",
+	   n, bad, lifted);
 }
 
 int main(void)
@@ -850,5 +923,6 @@ int main(void)
 	test_tsc_pm_held_up_resampled();
 	test_tsc_cpuid_generated();
 	test_cpu_detect_xd_disable_generated();
+	test_cpu_detect_limit_cpuid_generated();
 	return tap_done();
 }
