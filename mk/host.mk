@@ -132,6 +132,8 @@ TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
 TSAN_EXTRA_test_vm_dmap := -Iarch/x86_64 -Ikernel
 TSAN_EXTRA_test_hw_quirks := -Iarch/x86_64 -Ikernel
+# Its generated seeds run one fake CPU and stay in the ASan build; one here, for the threaded tests after them.
+TSAN_EXTRA_test_large_mix := -DLARGE_MIX_SEEDS=1
 TSAN_EXTRA_test_intake_bounds := -Iarch/x86_64 -Ikernel arch/x86_64/smp_plan.c arch/x86_64/acpi.c
 
 $(B)/tsan/obj/%.o: %.c
