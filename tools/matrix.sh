@@ -105,6 +105,8 @@ if [ "$list" = 1 ]; then printf '%s\n' "${CONFIGS[@]%%|*}"; exit 0; fi
 for o in ${only//,/ }; do
 	printf '%s\n' "${CONFIGS[@]%%|*}" | grep -qx -- "$o" || die "no configuration named $o (tools/matrix.sh --list)"
 done
+# --only "," names none: a run of no boots is no pass.
+[ -z "$only" ] || [ -n "${only//,/}" ] || die "--only $only names no configuration (tools/matrix.sh --list)"
 
 timeout=${MATRIX_TIMEOUT:-120}
 cmdline="onexit=qemu ${CMDLINE:-}"
