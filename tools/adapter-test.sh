@@ -4,8 +4,10 @@
 # make prove fail, and the whole, passing boot pass (so the fakes are the real thing's shape). The
 # ways: QEMU crashes, is killed, hangs (the timeout must end it), exits with a code the KTAP
 # contradicts; the KTAP is cut short, has a line garbled or twice, a SKIP without its reason, a
-# TODO (prove counts both as passed), a summary counting other lines; no KTAP; OVMF missing. Also
-# tools/matrix.sh, whose --only naming no configuration must not end "all 0 configurations passed".
+# TODO (prove counts both as passed), a summary counting other lines; no KTAP; no "smp: N of N CPUs
+# started" of the boot's own (a test's line about a made-up machine is no proof); OVMF missing.
+# Also tools/matrix.sh on the same fake: a whole boot passes, the CPU line only a test's fails, and
+# --only naming no configuration must not end "all 0 configurations passed".
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d /tmp/adapter-test.XXXXXX)
@@ -43,6 +45,8 @@ miscounted() { good | sed 's/2 passed, 0 failed, 1 skipped/3 passed, 0 failed, 0
 renumbered() { good | sed 's/^ok 3 zz_c/ok 4 zz_c/'; }
 no_ktap() { good | head -n 2; }
 no_smp() { good | sed '/^smp:/d'; }
+# The bring-up's line missing, a test's line about a made-up machine of the same shape in the KTAP.
+smp_in_test() { no_smp | sed 's/^ok 1 phys_a/smp: 2 of 2 CPUs started in 1 ms (xAPIC, maxcpus=1)\r\n&/'; }
 
 # name | log writer | how QEMU ends (exit, kill, hang) | its exit status | prove's verdict (pass/fail)
 #   [| OVMF_DIR]
@@ -64,9 +68,10 @@ cases=(
 	"a summary counting other lines|miscounted|exit|33|fail"
 	"no KTAP at all, pass code|no_ktap|exit|33|fail"
 	"no smp line|no_smp|exit|33|fail"
+	"no smp line of the boot's own, one a test printed|smp_in_test|exit|33|fail"
 	"OVMF files missing|good|exit|33|fail|$tmp/no-ovmf"
 )
-echo "1..$((${#cases[@]} + 1))"
+echo "1..$((${#cases[@]} + 3))"
 n=0
 for c in "${cases[@]}"; do
 	n=$((n + 1))
@@ -83,6 +88,29 @@ for c in "${cases[@]}"; do
 	else
 		echo "not ok $n - $name: prove says $got, want $want (${secs}s, at most 20)"
 		sed 's/^/# /' "$tmp/out" | tail -n 30
+	fi
+done
+# The matrix (one configuration, smp-2, in a scratch tree of its own with stand-in build files):
+# a whole boot passes, and one whose CPU count is only in a line a test printed fails.
+mkdir -p "$tmp/tree/tools" "$tmp/tree/include" "$tmp/tree/build"
+cp tools/matrix.sh "$tmp/tree/tools/"
+cp include/cpumask.h "$tmp/tree/include/"
+: > "$tmp/tree/build/BOOTX64.EFI"
+: > "$tmp/tree/build/kernel.elf"
+noskip() { good | sed -e 's/ # SKIP CPU without NX//' -e 's/2 passed, 0 failed, 1 skipped/3 passed, 0 failed, 0 skipped/'; }
+noskip_smp_in_test() { smp_in_test | sed -e 's/ # SKIP CPU without NX//' -e 's/2 passed, 0 failed, 1 skipped/3 passed, 0 failed, 0 skipped/'; }
+for c in "a whole boot|noskip|0" "the CPU count only in a test's line|noskip_smp_in_test|1"; do
+	IFS='|' read -r name writer want <<< "$c"
+	n=$((n + 1))
+	"$writer" > "$tmp/log"
+	PATH="$tmp/bin:$PATH" FAKE_LOG=$tmp/log FAKE_END=exit FAKE_RC=33 "$tmp/tree/tools/matrix.sh" --only smp-2 \
+		> "$tmp/out" 2>&1
+	rc=$?
+	if [ "$rc" = "$want" ]; then
+		echo "ok $n - matrix.sh, $name: exit $rc"
+	else
+		echo "not ok $n - matrix.sh, $name: exit $rc, want $want"
+		sed 's/^/# /' "$tmp/out" | tail -n 20
 	fi
 done
 # The matrix: a selection of no configuration is refused, not "all 0 configurations passed".
