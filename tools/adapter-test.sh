@@ -78,7 +78,7 @@ for c in "${cases[@]}"; do
 	IFS='|' read -r name writer end code want ovmf <<< "$c"
 	"$writer" > "$tmp/log"
 	start=$SECONDS
-	PATH="$tmp/bin:$PATH" FAKE_LOG=$tmp/log FAKE_END=$end FAKE_RC=$code ESP=$tmp/esp BOOT_SMP=2 BOOT_TIMEOUT=2 \
+	PATH="$tmp/bin:$PATH" FAKE_LOG=$tmp/log FAKE_END=$end FAKE_RC=$code ESP=$tmp/esp BOOT_SMP=2 BOOT_TIMEOUT=5 \
 		OVMF_DIR=${ovmf:-/usr/share/OVMF} prove -v --exec '' tools/boot-test.sh > "$tmp/out" 2>&1
 	rc=$?
 	got=pass; [ "$rc" = 0 ] || got=fail
