@@ -5,8 +5,10 @@
 #   --serial FILE     serial to FILE (batch mode)
 #   --timeout S       kill QEMU after S seconds (batch mode; default 120)
 #   --gdb             wait for gdb on :1234 (-s -S)
-# Other arguments go to QEMU unchanged (e.g. -m 4G -smp 2 -cpu max).
-# Exit status: QEMU's (33 = suite passed, 35 = failed through isa-debug-exit), 124 on timeout.
+# Other arguments go to QEMU unchanged (e.g. -m 4G -smp 2 -cpu max). OVMF_DIR (default
+# /usr/share/OVMF) holds OVMF_CODE_4M.fd and OVMF_VARS_4M.fd.
+# Exit status: QEMU's (33 = suite passed, 35 = failed through isa-debug-exit), 124 on timeout, 2
+# when the ESP or an OVMF file is missing.
 set -eu
 esp= interactive=0 serial= timeout=120 gdb=()
 extra=()
@@ -21,8 +23,12 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$esp" ] || { echo "qemu.sh: --esp DIR is required" >&2; exit 2; }
-code=/usr/share/OVMF/OVMF_CODE_4M.fd vars_src=/usr/share/OVMF/OVMF_VARS_4M.fd
-[ -r "$code" ] || { echo "qemu.sh: $code missing: run tools/install-deps.sh" >&2; exit 2; }
+[ -d "$esp" ] || { echo "qemu.sh: no ESP directory $esp (make builds it)" >&2; exit 2; }
+ovmf=${OVMF_DIR:-/usr/share/OVMF}
+code=$ovmf/OVMF_CODE_4M.fd vars_src=$ovmf/OVMF_VARS_4M.fd
+for f in "$code" "$vars_src"; do
+	[ -r "$f" ] || { echo "qemu.sh: $f missing: run tools/install-deps.sh" >&2; exit 2; }
+done
 vars=$(mktemp /tmp/ovmf-vars.XXXXXX.fd)
 trap 'rm -f "$vars"' EXIT
 cp "$vars_src" "$vars"
