@@ -1302,6 +1302,42 @@ static void test_alloc_pages_windows_generated(void)
 }
 
 /*
+ * A SkipBytes so large that the next window [Low + Skip, High + Skip] lies past 2^64 ends the search
+ * after the first window: the sums are not taken modulo 2^64, which would move the window to just
+ * below Low (Skip = 2^64 - 4 KiB: one page down) and hand out a page outside every window the
+ * caller described. The one page of the first window is taken, the page below it free.
+ */
+static void test_alloc_pages_skip_wraps(void)
+{
+	const uint64_t skips[] = { UINT64_MAX - PAGE_SIZE + 1, UINT64_MAX - 2 * PAGE_SIZE + 1, 1ULL << 63 };
+	paddr_t low = LOW_BASE + 2 * PAGE_SIZE;
+	while (low < LOW_BASE + LOW_PAGES * PAGE_SIZE && !phys_is_free(low - 2 * PAGE_SIZE, 3))
+		low += PAGE_SIZE;
+	paddr_t taken = phys_alloc(1, low, low + PAGE_SIZE);
+	ok(taken == low && phys_is_free(low - PAGE_SIZE, 1) && phys_is_free(low - 2 * PAGE_SIZE, 1),
+	   "skip wrap setup: the window's page taken, the two below it free");
+	struct snap s0;
+	take(&s0);
+	unsigned right = 0, cases = 0;
+	for (unsigned k = 0; k < ARRAY_SIZE(skips); k++)
+		for (ULONG flags = 0; flags <= MM_ALLOCATE_PREFER_CONTIGUOUS; flags += MM_ALLOCATE_PREFER_CONTIGUOUS) {
+			PMDL mdl = MmAllocatePagesForMdlEx(pa_of(low), pa_of(low + PAGE_SIZE - 1), pa_of(skips[k]),
+							   PAGE_SIZE, MmCached, flags);
+			cases++;
+			if (!mdl) {
+				right++;
+				continue;
+			}
+			printf("#   skip 0x%llx flags 0x%x: page 0x%llx outside every window\n", (unsigned long long)skips[k],
+			     (unsigned)flags, (unsigned long long)pfn_to_pa(MmGetMdlPfnArray(mdl)[0]));
+			release_pages(mdl);
+		}
+	ok(right == cases && same(&s0), "a skip whose next window passes 2^64 stops the search: NULL, nothing taken");
+	if (taken)
+		phys_free(taken, 1);
+}
+
+/*
  * MM_ALLOCATE_FROM_LOCAL_NODE_ONLY and MM_ALLOCATE_NO_WAIT "are accepted, change nothing": from the
  * same state, generated requests (every other flag combination, windows with and without skip) give
  * the same pages in the same order with and without them, one after the other's pages went back.
@@ -2769,6 +2805,7 @@ int main(void)
 	test_alloc_scattered();
 	test_alloc_pages_rules_generated();
 	test_alloc_pages_windows_generated();
+	test_alloc_pages_skip_wraps();
 	test_alloc_pages_ignored_flags();
 	test_free_pages_misuse();
 	test_free_pages_of_pool_block();

@@ -223,6 +223,9 @@ static void test_40byte_stride_and_bounds(void)
 	ok(big && (big & (1024 * 4096 - 1)) == 0, "phys_alloc_aligned: a run aligned as asked");
 	ok(!phys_alloc_aligned(1, 3, 0, UINT64_MAX) && !phys_alloc_aligned(1, 0, 0, UINT64_MAX),
 	   "an alignment that is not a power of two is refused");
+	ok(!phys_alloc_aligned(1, 1ULL << 63, 0, UINT64_MAX) && !phys_alloc_aligned(1, 1ULL << 63, 4096, UINT64_MAX) &&
+	   !phys_alloc_aligned(1, 1ULL << 40, 4096, UINT64_MAX),
+	   "an alignment past every frame but 0 (2^40, 2^63 pages): no frame, no wrap rounding up to it");
 	is(phys_alloc(1, 0x100000, 0x100000), 0, "empty window fails");
 	is(phys_alloc(0, 0, UINT64_MAX), 0, "zero pages fails");
 	is(phys_alloc(UINT64_MAX, 0, UINT64_MAX), 0, "absurd size fails");
