@@ -772,6 +772,23 @@ static void test_tsc_pm_held_up_resampled(void)
  * happened; the MSR is read or written only on an Intel CPU with leaf 1, written once and only to
  * clear that bit, every other bit kept.
  */
+/* Fills gen's leaves with random words and the vendor string of CPU k's kind, which it returns:
+ * 0 Intel, 1 AMD, 2 Intel's string with one bit flipped (k % 3). The caller sets the highest leaves. */
+static unsigned gen_random_cpu(uint64_t *rng, unsigned k)
+{
+	uint32_t *w = &gen.basic[0][0];
+	for (size_t i = 0; i < sizeof(gen.basic) / 4 + sizeof(gen.ext) / 4; i++)
+		w[i] = (uint32_t)test_rng_next(rng);
+	unsigned v = k % 3;
+	const uint32_t *vendor = v == 1 ? r3_amd : r3_intel;
+	gen.basic[0][1] = vendor[0];
+	gen.basic[0][3] = vendor[1];
+	gen.basic[0][2] = vendor[2];
+	if (v == 2)
+		gen.basic[0][1 + test_rng_next(rng) % 3] ^= 1u << (test_rng_next(rng) % 32);
+	return v;
+}
+
 static void test_cpu_detect_xd_disable_generated(void)
 {
 	uint64_t rng = 0x8D15AB1EULL;
@@ -779,16 +796,7 @@ static void test_cpu_detect_xd_disable_generated(void)
 
 	r3_cpuid_table = r3_gen_cpuid;
 	for (unsigned k = 0; k < n; k++) {
-		uint32_t *w = &gen.basic[0][0];
-		for (size_t i = 0; i < sizeof(gen.basic) / 4 + sizeof(gen.ext) / 4; i++)
-			w[i] = (uint32_t)test_rng_next(&rng);
-		unsigned v = k % 3;   /* 0 Intel, 1 AMD, 2 Intel's string with one bit flipped */
-		const uint32_t *vendor = v == 1 ? r3_amd : r3_intel;
-		gen.basic[0][1] = vendor[0];
-		gen.basic[0][3] = vendor[1];
-		gen.basic[0][2] = vendor[2];
-		if (v == 2)
-			gen.basic[0][1 + test_rng_next(&rng) % 3] ^= 1u << (test_rng_next(&rng) % 32);
+		unsigned v = gen_random_cpu(&rng, k);
 		switch (test_rng_next(&rng) % 4) {
 		case 0: gen.max_basic = 0; break;
 		case 1: gen.max_basic = 1; break;
@@ -862,16 +870,7 @@ static void test_cpu_detect_limit_cpuid_generated(void)
 
 	r3_cpuid_table = r3_gen_cpuid;
 	for (unsigned k = 0; k < n; k++) {
-		uint32_t *w = &gen.basic[0][0];
-		for (size_t i = 0; i < sizeof(gen.basic) / 4 + sizeof(gen.ext) / 4; i++)
-			w[i] = (uint32_t)test_rng_next(&rng);
-		unsigned v = k % 3;   /* 0 Intel, 1 AMD, 2 Intel's string with one bit flipped */
-		const uint32_t *vendor = v == 1 ? r3_amd : r3_intel;
-		gen.basic[0][1] = vendor[0];
-		gen.basic[0][3] = vendor[1];
-		gen.basic[0][2] = vendor[2];
-		if (v == 2)
-			gen.basic[0][1 + test_rng_next(&rng) % 3] ^= 1u << (test_rng_next(&rng) % 32);
+		unsigned v = gen_random_cpu(&rng, k);
 		gen.max_basic = (uint32_t)(test_rng_next(&rng) % 0x21);
 		gen.max_ext = 0x80000000u + (uint32_t)(test_rng_next(&rng) % 9);
 		uint64_t before = test_rng_next(&rng) & ~MISC_ENABLE_XD_DISABLE;
