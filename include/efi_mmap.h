@@ -29,4 +29,60 @@ static inline const struct efi_memory_descriptor *efi_desc(const void *map, size
 	return (const struct efi_memory_descriptor *)((const char *)map + i * desc_size);
 }
 
+/* Descriptors of a map lie a multiple of this many bytes apart, so each is read in place, 8-byte aligned. */
+#define EFI_MMAP_DESC_ALIGN 8
+
+/* What a map's byte count and stride make of it (efi_mmap_geometry). */
+enum efi_mmap_geometry_status {
+	EFI_MMAP_GEOMETRY_OK = 0,          /* a whole number of descriptors (none included) */
+	EFI_MMAP_GEOMETRY_RAGGED,          /* whole descriptors, then a tail shorter than one: read the whole ones */
+	EFI_MMAP_GEOMETRY_DESC_TOO_SMALL,  /* a stride below the descriptor's 40 bytes (0 included) */
+	EFI_MMAP_GEOMETRY_DESC_UNALIGNED,  /* a stride that is not a multiple of EFI_MMAP_DESC_ALIGN */
+	EFI_MMAP_GEOMETRY_TOO_LARGE,       /* more whole descriptors than the reader takes */
+	EFI_MMAP_GEOMETRY_COUNT
+};
+
+/*
+ * Reads a map's geometry: map_size bytes, descriptors desc_size bytes apart, a reader taking at most
+ * max_descs of them. *whole = the whole descriptors, *tail = the bytes after the last one (both 0
+ * when the stride is refused, since it divides nothing; set for TOO_LARGE, which names them). The
+ * stride is judged before the count: a map is only as readable as its stride. Firmware that returns
+ * a size that is not a multiple of the stride (a bug seen in the field) gives RAGGED, which a careful
+ * reader takes as its whole descriptors, as Linux counts map_size / desc_size of them.
+ */
+static inline enum efi_mmap_geometry_status efi_mmap_geometry(uint64_t map_size, uint64_t desc_size, uint64_t max_descs,
+							     uint64_t *whole, uint64_t *tail)
+{
+	*whole = *tail = 0;
+	if (desc_size < sizeof(struct efi_memory_descriptor))
+		return EFI_MMAP_GEOMETRY_DESC_TOO_SMALL;
+	if (desc_size % EFI_MMAP_DESC_ALIGN)
+		return EFI_MMAP_GEOMETRY_DESC_UNALIGNED;
+	*whole = map_size / desc_size;
+	*tail = map_size % desc_size;
+	if (*whole > max_descs)
+		return EFI_MMAP_GEOMETRY_TOO_LARGE;
+	return *tail ? EFI_MMAP_GEOMETRY_RAGGED : EFI_MMAP_GEOMETRY_OK;
+}
+
+/* One line, no trailing newline or full stop, saying what status means for a person reading a report. */
+static inline const char *efi_mmap_geometry_text(enum efi_mmap_geometry_status status)
+{
+	switch (status) {
+	case EFI_MMAP_GEOMETRY_OK:
+		return "a whole number of descriptors";
+	case EFI_MMAP_GEOMETRY_RAGGED:
+		return "the size is not a whole number of descriptors (a firmware bug): the bytes after the last whole "
+		       "descriptor are ignored";
+	case EFI_MMAP_GEOMETRY_DESC_TOO_SMALL:
+		return "the descriptor size is smaller than a UEFI memory descriptor (40 bytes): the map cannot be read";
+	case EFI_MMAP_GEOMETRY_DESC_UNALIGNED:
+		return "the descriptor size is not a multiple of 8 bytes: the map cannot be read";
+	case EFI_MMAP_GEOMETRY_TOO_LARGE:
+		return "the map holds more descriptors than the kernel takes";
+	default:
+		return "an unknown memory map geometry status";
+	}
+}
+
 #endif

@@ -326,17 +326,24 @@ int phys_init(const void *map, size_t map_size, size_t desc_size)
 int phys_init_except(const void *map, size_t map_size, size_t desc_size, paddr_t except_pa, uint64_t except_bytes)
 {
 	static struct phys_range now[PHYS_CLASS_RANGES];
-	/* Descriptors are read in place: the stride must keep each one 8-byte aligned. */
-	if (desc_size < sizeof(struct efi_memory_descriptor) || desc_size % 8 || map_size % desc_size ||
-	    (uintptr_t)map % 8) {
-		kprintf("phys: bad memory map geometry (size %zu, descriptor size %zu)\n", map_size, desc_size);
+	uint64_t whole, tail;
+	enum efi_mmap_geometry_status g = efi_mmap_geometry(map_size, desc_size, PHYS_MAX_RANGES, &whole, &tail);
+	if (g == EFI_MMAP_GEOMETRY_TOO_LARGE) {
+		kprintf("phys: memory map has %llu descriptors, more than %d supported\n", (unsigned long long)whole,
+			PHYS_MAX_RANGES);
 		return -1;
 	}
-	size_t nd = map_size / desc_size;
-	if (nd > PHYS_MAX_RANGES) {
-		kprintf("phys: memory map has %zu descriptors, more than %d supported\n", nd, PHYS_MAX_RANGES);
+	/* Descriptors are read in place: the map and the stride keep each one 8-byte aligned. */
+	if ((g != EFI_MMAP_GEOMETRY_OK && g != EFI_MMAP_GEOMETRY_RAGGED) || (uintptr_t)map % EFI_MMAP_DESC_ALIGN) {
+		kprintf("phys: bad memory map geometry (size %zu, descriptor size %zu, at 0x%llx): %s\n", map_size,
+			desc_size, (unsigned long long)(uintptr_t)map, g == EFI_MMAP_GEOMETRY_OK || g == EFI_MMAP_GEOMETRY_RAGGED ?
+			"the map does not start on an 8-byte boundary" : efi_mmap_geometry_text(g));
 		return -1;
 	}
+	if (g == EFI_MMAP_GEOMETRY_RAGGED)
+		kprintf("phys: memory map of %zu bytes is %llu descriptors of %zu bytes and %llu bytes more: %s\n", map_size,
+			(unsigned long long)whole, desc_size, (unsigned long long)tail, efi_mmap_geometry_text(g));
+	size_t nd = whole;
 	phys_clipped = phys_unaligned = phys_impossible = 0;
 	/* every frame the bytes touch (to the top of the address space when they wrap), clamped to
 	 * what the allocator can manage */

@@ -56,7 +56,10 @@ struct phys_stats {
 	uint64_t pool_large_pages; /* ... for large pool blocks */
 };
 
-/* Initialises from the map; returns 0 or a negative value with a printed reason. */
+/* Initialises from the map; returns 0 or a negative value with a printed reason. A map whose size is
+ * not a whole number of descriptors (efi_mmap_geometry's RAGGED) is read as its whole descriptors,
+ * with a printed line naming the bytes ignored; an unreadable stride, a map not 8-byte aligned or one
+ * of more than PHYS_MAX_RANGES descriptors is refused. */
 int phys_init(const void *map, size_t map_size, size_t desc_size);
 /* phys_init with every frame [except_pa, except_pa + except_bytes) touches kept out as if the map
  * listed it reserved (bytes 0: none; a range that wraps reaches the top): the framebuffer, which

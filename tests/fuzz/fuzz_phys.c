@@ -449,7 +449,7 @@ static size_t gen_map(size_t *dsz, size_t *nd)
 		gen_desc(mapbuf + i * stride, stride);
 	size_t size = *nd * *dsz;
 	if (fuzz_draw(32) == 0 && *dsz)
-		size += 1 + fuzz_draw(*dsz - 1 ? *dsz - 1 : 1);   /* not a multiple of the stride */
+		size += 1 + fuzz_draw(*dsz - 1 ? *dsz - 1 : 1);   /* not a multiple of the stride: its *nd whole ones are read */
 	return size;
 }
 
@@ -472,8 +472,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t owner_words = (highest + 31) / 32;
 	uint64_t meta = highest ? ((buddy_meta_bytes(highest) + 7) / 8 * 8 + owner_words * 8 + bitset_meta_bytes(owner_words) +
 				   4095) / 4096 : 0;
-	bool geometry = dsz >= sizeof(struct efi_memory_descriptor) && dsz % 8 == 0 && msize % dsz == 0 &&
-			nd <= PHYS_MAX_RANGES;   /* phys.h: 8-byte aligned descriptors only */
+	bool geometry = dsz >= sizeof(struct efi_memory_descriptor) && dsz % 8 == 0 &&
+			nd <= PHYS_MAX_RANGES;   /* phys.h: 8-byte aligned descriptors only; a ragged tail is cut */
 	bool want = geometry && highest && model_place_meta(meta);
 	int r = phys_init(mapbuf, msize, dsz ? dsz : 1);
 	if ((r == 0) != want)
