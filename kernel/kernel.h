@@ -15,7 +15,19 @@ extern struct cmdline kernel_cmdline;
 size_t kernel_cmdline_report(void (*out)(const char *, size_t));
 /* Bytes of that report written to the screen when it came up (0 without a screen). */
 extern size_t kernel_cmdline_screen_bytes;
-/* The kernel's copy of the final UEFI memory map. */
+/* The loader's map as the kernel found it: its bytes, whole descriptors and the tail after them
+ * (efi_mmap_geometry); the kernel's copy holds the whole descriptors only. */
+struct kernel_mmap_cut {
+	uint64_t bytes, whole, tail;
+};
+extern struct kernel_mmap_cut kernel_mmap_cut;
+/* Writes, when the loader's map was ragged (a tail after its whole descriptors), one line naming
+ * the byte counts and what was ignored through out (serial after the boot line, the screen again
+ * once it exists); returns the bytes written, 0 for a whole map. */
+size_t kernel_mmap_cut_report(void (*out)(const char *, size_t));
+/* Bytes of that report written to the screen when it came up (0 without a screen or a cut). */
+extern size_t kernel_mmap_cut_screen_bytes;
+/* The kernel's copy of the final UEFI memory map (its whole descriptors). */
 const void *kernel_memory_map(size_t *size, size_t *desc_size);
 /*
  * Brings up the memory manager above the page allocator, once kernel_pt is live (kernel/mminit.c):

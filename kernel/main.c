@@ -58,9 +58,13 @@ _Static_assert(sizeof(kernel_bootinfo_note) == 3 * sizeof(uint32_t) + BOOTINFO_N
 	       sizeof(struct bootinfo_note), "the note has no padding but the name's");
 size_t kernel_cmdline_screen_bytes;
 static uint8_t kernel_mmap[BOOTINFO_MMAP_MAX_BYTES] __attribute__((aligned(16)));
+struct kernel_mmap_cut kernel_mmap_cut;
+size_t kernel_mmap_cut_screen_bytes;
+static size_t kernel_out_line(void (*out)(const char *, size_t), const char *s);
 /* The loader hands over only maps inside include/bootinfo.h's limits; the copy and the allocator take them all. */
 _Static_assert(sizeof(kernel_mmap) >= BOOTINFO_MMAP_MAX_BYTES, "the map copy holds every map the loader hands over");
 _Static_assert(PHYS_MAX_RANGES >= BOOTINFO_MMAP_MAX_DESCS, "phys_init reads every descriptor the loader hands over");
+_Static_assert(BOOTINFO_MMAP_DESC_ALIGN == EFI_MMAP_DESC_ALIGN, "the loader's stride rule is the kernel's");
 
 /*
  * Validates and copies the loader's structures into the kernel image (loader memory is reclaimed).
@@ -87,13 +91,32 @@ static void kernel_take_bootinfo(paddr_t bi_pa)
 	if (kernel_bootinfo.cmdline_len >= BOOTINFO_CMDLINE_MAX)
 		kpanic("boot information: command line of %u bytes in a %d-byte buffer", kernel_bootinfo.cmdline_len,
 		       BOOTINFO_CMDLINE_MAX);
-	if (bi->mmap_size > sizeof(kernel_mmap) || bi->mmap_desc_size < sizeof(struct efi_memory_descriptor) ||
-	    bi->mmap_desc_size % BOOTINFO_MMAP_DESC_ALIGN)
-		kpanic("memory map of %llu bytes (descriptor %llu) does not fit the kernel's %zu-byte copy "
-		       "or has a descriptor size that is not a multiple of 8",
-		       (unsigned long long)bi->mmap_size, (unsigned long long)bi->mmap_desc_size, sizeof(kernel_mmap));
-	memcpy(kernel_mmap, (const void *)(DMAP_BASE + bi->mmap_phys), bi->mmap_size);
+	/* the copy's limit in descriptors: no stride divides before efi_mmap_geometry has judged it */
+	uint64_t stride = bi->mmap_desc_size, whole, tail;
+	uint64_t max_descs = stride >= sizeof(struct efi_memory_descriptor) ?
+			     MIN((uint64_t)BOOTINFO_MMAP_MAX_DESCS, sizeof(kernel_mmap) / stride) : 0;
+	enum efi_mmap_geometry_status g = efi_mmap_geometry(bi->mmap_size, stride, max_descs, &whole, &tail);
+	if (g != EFI_MMAP_GEOMETRY_OK && g != EFI_MMAP_GEOMETRY_RAGGED)
+		kpanic("memory map of %llu bytes, descriptors %llu bytes apart: %s (the kernel takes up to %llu "
+		       "descriptors, %zu bytes)", (unsigned long long)bi->mmap_size, (unsigned long long)stride,
+		       efi_mmap_geometry_text(g), (unsigned long long)max_descs, sizeof(kernel_mmap));
+	/* a ragged map is its whole descriptors from here on; the cut is reported once there is a screen */
+	kernel_mmap_cut = (struct kernel_mmap_cut){ bi->mmap_size, whole, tail };
+	kernel_bootinfo.mmap_size = whole * stride;
+	memcpy(kernel_mmap, (const void *)(DMAP_BASE + bi->mmap_phys), kernel_bootinfo.mmap_size);
 	kernel_bootinfo.mmap_phys = 0;   /* use kernel_mmap from now on */
+}
+
+size_t kernel_mmap_cut_report(void (*out)(const char *, size_t))
+{
+	static char line[256];
+	if (!kernel_mmap_cut.tail)
+		return 0;
+	ksnprintf(line, sizeof(line), "memory map: %llu bytes from the firmware are %llu descriptors of %llu bytes and "
+		  "%llu bytes more: %s", (unsigned long long)kernel_mmap_cut.bytes, (unsigned long long)kernel_mmap_cut.whole,
+		  (unsigned long long)kernel_bootinfo.mmap_desc_size, (unsigned long long)kernel_mmap_cut.tail,
+		  efi_mmap_geometry_text(EFI_MMAP_GEOMETRY_RAGGED));
+	return kernel_out_line(out, line);
 }
 
 const void *kernel_memory_map(size_t *size, size_t *desc_size)
@@ -212,6 +235,7 @@ void kmain(paddr_t bootinfo_pa)
 	cmdline_text_format(&kernel_cmdline, shown, sizeof(shown));
 	kprintf("\nrmkernel: booting; cmdline \"%s\"\n", shown);
 	kernel_cmdline_report(serial_write);
+	kernel_mmap_cut_report(serial_write);
 	cpu_print_features();
 	kernel_print_mmap();
 
@@ -239,8 +263,10 @@ void kmain(paddr_t bootinfo_pa)
 			"serial only\n", kernel_bootinfo.fb.width, kernel_bootinfo.fb.height, kernel_bootinfo.fb.pitch,
 			kernel_bootinfo.fb.format, kernel_bootinfo.fb.mask_red, kernel_bootinfo.fb.mask_green,
 			kernel_bootinfo.fb.mask_blue, kernel_bootinfo.fb.mask_reserved);
-	if (fbcon_active())
+	if (fbcon_active()) {
 		kernel_cmdline_screen_bytes = kernel_cmdline_report(fbcon_write);
+		kernel_mmap_cut_screen_bytes = kernel_mmap_cut_report(fbcon_write);
+	}
 	kprintf("rmkernel: own page tables live (%llu table pages); loader memory reclaimed\n",
 		(unsigned long long)kernel_pt.table_pages);
 	vm_report_cpu_limits();   /* after fbcon_init: on the screen too */

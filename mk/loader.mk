@@ -8,14 +8,34 @@ BCFLAGS := -std=gnu11 -O2 $(WARN) -fpic -ffreestanding -fno-stack-protector -fno
 BSRC := $(wildcard boot/*.c)
 BOBJ := $(patsubst %.c,$(B)/b/%.o,$(BSRC))
 
+# The test loader of tools/ragged-map-test.sh, build/tail/BOOTX64.EFI: the same sources, handing
+# over a memory map LOADER_TEST_MAP_TAIL bytes longer than its whole descriptors (boot/handover.c).
+BOBJ_TAIL := $(patsubst %.c,$(B)/tail/b/%.o,$(BSRC))
+
 $(B)/b/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(BCFLAGS) -c $< -o $@
-$(B)/loader.so: $(BOBJ)
+$(B)/tail/b/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BCFLAGS) -DLOADER_TEST_MAP_TAIL=8 -c $< -o $@
+
+# Links the loader objects (the prerequisites) with GNU-EFI into $@, then checks its relocations.
+define loader_link
 	$(LD) -shared -Bsymbolic -nostdlib -znocombreloc --fatal-warnings -T $(EFI_LIB)/elf_x86_64_efi.lds \
-		$(EFI_LIB)/crt0-efi-x86_64.o $(BOBJ) -L$(EFI_LIB) -lefi -lgnuefi \
+		$(EFI_LIB)/crt0-efi-x86_64.o $^ -L$(EFI_LIB) -lefi -lgnuefi \
 		$$($(CC) -print-libgcc-file-name) -o $@
 	tools/check-loader-relocs.sh $@
-$(B)/BOOTX64.EFI: $(B)/loader.so
+endef
+# Makes the PE application $@ from the linked loader $<.
+define loader_efi
 	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
 		-j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+endef
+$(B)/loader.so: $(BOBJ)
+	$(loader_link)
+$(B)/BOOTX64.EFI: $(B)/loader.so
+	$(loader_efi)
+$(B)/tail/loader.so: $(BOBJ_TAIL)
+	$(loader_link)
+$(B)/tail/BOOTX64.EFI: $(B)/tail/loader.so
+	$(loader_efi)

@@ -243,6 +243,26 @@ KTEST(cmdline_report_shown_on_screen)
 	KEXPECT_EQ(kernel_cmdline_screen_bytes, n, "every byte of the report went to the screen");
 }
 
+/* A ragged map from the loader (tools/ragged-map-test.sh boots one) was cut to its whole
+ * descriptors, and the line saying so reached the screen in full, once the screen existed; a whole
+ * map was taken as it came, and nothing was said. */
+KTEST(mmap_cut_report_shown_on_screen)
+{
+	test_report_bytes = 0;
+	size_t n = kernel_mmap_cut_report(test_count_sink);
+	KEXPECT_EQ(test_report_bytes, n);
+	KEXPECT_EQ(n != 0, kernel_mmap_cut.tail != 0, "a line exactly when the map had a tail");
+	KEXPECT(kernel_mmap_cut.tail < kernel_bootinfo.mmap_desc_size, "the tail is shorter than a descriptor");
+	KEXPECT_EQ(kernel_mmap_cut.whole * kernel_bootinfo.mmap_desc_size, kernel_bootinfo.mmap_size,
+		   "the kernel's copy is the whole descriptors");
+	KEXPECT_EQ(kernel_mmap_cut.bytes, kernel_bootinfo.mmap_size + kernel_mmap_cut.tail);
+	if (n)
+		kprintf("# mmapcut: %llu bytes, %llu descriptors, %llu bytes more; %zu bytes of report, %zu on the screen\n",
+			(unsigned long long)kernel_mmap_cut.bytes, (unsigned long long)kernel_mmap_cut.whole,
+			(unsigned long long)kernel_mmap_cut.tail, n, kernel_mmap_cut_screen_bytes);
+	KEXPECT_EQ(kernel_mmap_cut_screen_bytes, fbcon_active() ? n : 0, "every byte of the report went to the screen");
+}
+
 KTEST(boot_info_sane)
 {
 	KEXPECT_EQ(kernel_bootinfo.magic, BOOTINFO_MAGIC);
