@@ -58,10 +58,11 @@ help:
 # make test: every test, host and QEMU boot, reported by prove (--directives: skipped tests shown with their reason).
 # The build runs two jobs (the machines it must fit have two cores); it also builds what the tests
 # would otherwise make themselves (the fuzzers for fuzz-smoke, the plain kernel and loader for
-# loader-test, the ragged-map loader for ragged-map-test), so no two makes run in one tree at once. The tests then run in four lanes, each
-# lane's tests one at a time, two lanes at once (prove -j2; a --rules seq group is a lane, and prove
-# starts a lane's next test only when no lane listed before it can start one): the QEMU boots, the
-# threaded and scripted host tests, and the host tests in two halves. So the boots, the longest
+# loader-test, the ragged-map loader for ragged-map-test), so no two makes run in one tree at once.
+# The tests then run in four lanes, each lane's tests one at a time, two lanes at once (prove -j2;
+# a --rules seq group is a lane, and prove starts a lane's next test only when no lane listed
+# before it can start one): the QEMU boots, the threaded and scripted host tests (among them
+# ragged-map-test's one short boot), and the host tests in two halves. So the boots, the longest
 # lane, run from the start beside one host lane, and the halves share the cores once a lane ends.
 TEST_BOOT := tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh \
 	tools/screen-test.sh tools/cmdline-boot-test.sh tools/syspte-sizes.sh tools/tlb-test.sh
