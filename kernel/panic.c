@@ -28,8 +28,9 @@ static bool panic_reporting;
  * Stops this CPU for good because another CPU owns the machine's end: records that it had a fatal
  * error when fatal (the owner names it in a line of its own report, so no line of this CPU's lands
  * inside it; a kernel_finish is no error, and the owner's report ends the machine as a failure
- * anyway), gives back the console's lock if it held it, and halts with interrupts off until the
- * owner's kernel_finish stops it through an NMI (smp_nmi). Any other lock it holds stays held: the
+ * anyway), gives back the console's lock if it held it, and stops for good (smp_stop_self): out of
+ * the online mask, so no call or TLB shootdown of the owner's (its report, kernel_finish) waits for
+ * it and ends in a call timeout's panic instead of the real report. Any other lock it holds stays held: the
  * owner's report takes none but the console's, except the system PTE region's (or a cache's) for a
  * bug check 0x50 there, and syspte_describe waits for those a bounded time, then names the holder
  * and reads nothing.
@@ -43,7 +44,7 @@ static __attribute__((noreturn)) void panic_stand_aside(bool fatal)
 		__atomic_fetch_add(&panic_late_count, 1, __ATOMIC_RELEASE);
 	}
 	console_drop();
-	shutdown_halt();
+	smp_stop_self();
 }
 
 /* Makes the running CPU the machine's end owner (fatal: for a fatal error, else for kernel_finish);

@@ -134,14 +134,31 @@ uint64_t smp_call_timeout_us(void)
 	return smp_call_timeout_us_for(cpumask_weight(smp_online_mask()));
 }
 
-/* Waits until target ran the call of self, running calls posted to this CPU meanwhile; panics
- * timeout_us (the call's smp_call_timeout_us, taken once at its start) after start. */
+/*
+ * Waits until target ran the call of self, running calls posted to this CPU meanwhile; panics
+ * timeout_us (the call's smp_call_timeout_us, taken once at its start) after start. A target that
+ * stopped for good is not waited for. The invariant: a CPU stores PERCPU_STOPPED (release) only as
+ * its last act, out of the online mask, before it halts with interrupts off for good (smp_stop_self,
+ * smp_nmi for smp_stop_others): after that store it takes no pending bit, runs no call and touches
+ * no slot or argument. So once the sender reads STOPPED (acquire) the call is in one of three
+ * states, none of which will change: done (the load after sees it), taken and cut short by the stop
+ * inside it (fn stopped its CPU), or posted and never to be taken (the CPU stopped between the
+ * sender's read of the online mask and its post, or before its next poll). The sender withdraws
+ * its bit in the last case, so a CPU a test starts again (smp_park, smp_restart) does not run a
+ * stale call, and returns. A CPU only out of the online mask (parked by INIT, or its stop's NMI not
+ * landed yet) may still be inside the call, using its argument: it is waited for.
+ */
 static void smp_wait_done(unsigned target, unsigned self, uint64_t start, uint64_t timeout_us, void (*fn)(void *))
 {
-	struct smp_call_slot *slot = &percpu_of[target]->call_slot[self];
+	struct percpu *pc = percpu_of[target];
+	struct smp_call_slot *slot = &pc->call_slot[self];
 	uint64_t limit = tsc_us_to_ticks(timeout_us);
 
 	while (!__atomic_load_n(&slot->done, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&pc->state, __ATOMIC_ACQUIRE) == PERCPU_STOPPED) {
+			cpumask_atomic_del(&pc->call_pending, self, __ATOMIC_RELAXED);
+			return;
+		}
 		smp_poll();
 		if (rdtsc() - start > limit) {
 			uint64_t off = 0;
@@ -236,6 +253,19 @@ static __attribute__((noreturn)) void smp_halt_forever(void)
 		cli();
 		hlt();
 	}
+}
+
+void smp_stop_self(void)
+{
+	struct percpu *pc = this_cpu();
+
+	cli();
+	/* Release: everything this CPU did is visible to whoever sees it gone (a call it finished, a
+	 * TLB acknowledgement); no call or shootdown started after this includes it. */
+	cpumask_atomic_del(&smp_online, pc->index, __ATOMIC_RELEASE);
+	/* Last, and for good: smp_wait_done stops waiting for it (its invariant). */
+	__atomic_store_n(&pc->state, PERCPU_STOPPED, __ATOMIC_RELEASE);
+	smp_halt_forever();
 }
 
 bool smp_nmi(struct trap_frame *tf)

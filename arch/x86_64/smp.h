@@ -24,7 +24,8 @@
  * each call runs with interrupts disabled. Idle APs wait in `sti; hlt` (a halted CPU costs no
  * host time in QEMU; the IPI wakes it). The waiting sender runs calls posted to itself, so two
  * CPUs calling each other with interrupts disabled both finish (never a deadlock on the mailbox).
- * A call not completed within smp_call_timeout_us() is a panic naming the CPU: never a hang.
+ * A call not completed within smp_call_timeout_us() is a panic naming the CPU: never a hang. A
+ * target that stopped for good meanwhile (smp_stop_self) is not waited for.
  */
 #ifndef SMP_H
 #define SMP_H
@@ -137,6 +138,13 @@ int smp_send_nmi(cpumask_t mask);
 bool smp_interrupt(struct trap_frame *tf);
 /* The NMI hook: counts it; halts the CPU for smp_stop_others; true when the NMI was expected. */
 bool smp_nmi(struct trap_frame *tf);
+/*
+ * Stops the running CPU for good: interrupts off, out of the online mask (release: what it did is
+ * visible to whoever sees it gone), PERCPU_STOPPED, then halted (an NMI or SMI only comes back to the
+ * halt). Calls and shootdowns started later leave it out; one already waiting for it stops waiting
+ * (smp_wait_done, tlb_wait_acks). For a CPU that stands aside while another ends the machine.
+ */
+__attribute__((noreturn)) void smp_stop_self(void);
 /* Halts every other online CPU through an NMI (the machine is ending): they leave the online mask
  * and stop wherever they are. Returns the CPUs that confirmed within SMP_STOP_TIMEOUT_US. */
 unsigned smp_stop_others(void);

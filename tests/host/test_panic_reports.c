@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include "tap.h"
 #include "test_rng.h"
+#include "fake_arch.h"
 #include "vmlayout.h"
 /* panic.c's two fatal entries under other names: host_support.c has its own for mm/'s tests */
 #define kpanic_at panic_kpanic_at
@@ -27,7 +28,7 @@
 #define MSG_MAX   600
 
 /* How the machine ended: which action, with which QEMU value. */
-enum end { END_NONE, END_QEMU, END_RESET, END_HALT };
+enum end { END_NONE, END_QEMU, END_RESET, END_HALT, END_STOPPED };
 static jmp_buf back;
 static enum end ended;
 static uint32_t exit_value;
@@ -37,6 +38,14 @@ void shutdown_qemu_exit(uint32_t value) { ended = END_QEMU, exit_value = value, 
 void shutdown_reset(void) { ended = END_RESET, ends++; longjmp(back, 1); }
 void shutdown_halt(void) { ended = END_HALT, ends++; longjmp(back, 1); }
 unsigned smp_stop_others(void) { return 0; }
+/* smp_stop_self as the arch's: the running CPU leaves the (fake machine's) online set, then halts for
+ * good, which here is the way back to the test. */
+void smp_stop_self(void)
+{
+	fake_cpu_online(arch_cpu_index(), false);
+	ended = END_STOPPED, ends++;
+	longjmp(back, 1);
+}
 void console_drop(void) {}
 /* console_screen_off as the console does it: the screen gets no more writes. */
 static bool screen_off;
@@ -302,10 +311,65 @@ static void test_nested_fatal_error(void)
 	   "no second report, one end as a failure", runs);
 }
 
+/* The running CPU's fatal error (how 0: a panic, 1: a bug check) or kernel_finish (2), back here
+ * when the machine ends or the CPU stops (the only frame longjmp returns to). */
+static void run_stand_aside(int how)
+{
+	if (setjmp(back))
+		return;
+	if (how == 0)
+		panic_kpanic_at("kernel/main.c", 42, "a fatal error on a second CPU");
+	else if (how == 1)
+		panic_bugcheck_fatal(0x50, 1, 2, 3, 4);
+	else
+		kernel_finish(true);
+}
+
+/*
+ * A CPU that gets to a fatal error (or to kernel_finish) while another CPU owns the machine's end
+ * stands aside: it prints nothing, is recorded as a late fatal error only when it had one, and stops
+ * for good out of the online set (smp_stop_self), so no call or TLB shootdown of the owner's waits
+ * for it. Every pair of owner and standing-aside CPU of four, each way of getting there.
+ */
+static void test_stand_aside_leaves_online_set(void)
+{
+	int bad = 0, runs = 0;
+
+	for (unsigned owner = 0; owner < 4; owner++)
+		for (unsigned cpu = 0; cpu < 4; cpu++)
+			for (int how = 0; how < 3 && cpu != owner; how++) {
+				reset(ONEXIT_QEMU);
+				for (unsigned i = 0; i < 4; i++)
+					fake_cpu_online(i, true);
+				panic_owner = owner + 1;
+				fake_cpu_set(cpu);
+				runs++;
+				run_stand_aside(how);
+				arch_cpumask_t online = arch_cpus_online();
+				bool fatal = how != 2;
+				bool left = !cpumask_has(online, cpu) && cpumask_weight(online) == 3 && cpumask_has(online, owner);
+				bool quiet = serial_len == 0 && ends == 1 && ended == END_STOPPED;
+				bool noted = panic_late_count == (fatal ? 1u : 0u) && panic_late_cpu == (fatal ? cpu + 1 : 0u) &&
+					     panic_owner == owner + 1;
+				fake_cpu_set(owner);
+				if (!(left && quiet && noted) && bad++ < 5)
+					printf("#   owner %u, CPU %u, %s: online 0x%llx, %zu bytes printed, %d ends (last %d), "
+					       "late CPU %u of %u\n", owner, cpu, how == 0 ? "panic" : how == 1 ? "bug check" :
+					       "kernel_finish", (unsigned long long)online.w[0], serial_len, ends, ended,
+					       panic_late_cpu, panic_late_count);
+			}
+	fake_cpu_set(0);
+	for (unsigned i = 1; i < 4; i++)
+		fake_cpu_online(i, false);
+	is(bad, 0, "%d CPUs standing aside for another CPU's end (panic, bug check, kernel_finish): each left the online "
+	   "set silently, a fatal error recorded for the owner's line, the others still online", runs);
+}
+
 int main(void)
 {
 	test_panic_messages();
 	test_bugchecks_and_traps();
 	test_nested_fatal_error();
+	test_stand_aside_leaves_online_set();
 	return tap_done();
 }
