@@ -6,7 +6,8 @@
  * disabled; the interrupt state is per CPU; a CPU that does not answer, or stalls in its setup,
  * is reported, parked and skipped, and a parked CPU starts again; a CPU running the trampoline
  * late takes nothing of the CPU its data block names; a joining CPU flushes what it cached before
- * its join. Tests that need a second CPU skip on a machine with one.
+ * its join; a CPU that stops itself for good is waited for by no call or shootdown. Tests that
+ * need a second CPU skip on a machine with one.
  */
 #include "ktest.h"
 #include "x86.h"
@@ -815,6 +816,112 @@ KTEST(smp_stop_halts_every_other_cpu_and_they_restart)
 	smp_call_many(online, test_count_slow, NULL);
 	cpumask_for_each(c, online)
 		KEXPECT_EQ(test_runs[c], 1);
+}
+
+/* ---------------------------------------------------------------- a CPU that stops for good */
+
+/* What the test of smp_stop_self shares with its CPUs. */
+static struct {
+	unsigned stopper;               /* the CPU that stops itself inside a call of the boot CPU's */
+	unsigned poster;                /* the CPU that posts it a call meanwhile (SMP_MAX_CPUS: none, two CPUs) */
+	volatile uint64_t in_call;      /* the stopper runs the boot CPU's call: what it took is taken */
+	volatile uint64_t saw_post;     /* the stopper stopped with the poster's call pending, untaken */
+	volatile uint64_t poster_back;  /* the poster's call returned */
+	volatile uint64_t runs;         /* runs of the poster's call */
+} test_stop;
+
+static void test_stop_count(void *arg)
+{
+	(void)arg;
+	__atomic_fetch_add(&test_stop.runs, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * One call of the boot CPU's to the stopper and the poster at once. The poster, once the stopper
+ * runs the boot CPU's call, posts the stopper a call of its own and waits for it; the stopper, interrupts off as in every call, waits (bounded)
+ * until that call is pending on it, untaken, then stops for good inside the boot CPU's call
+ * (smp_stop_self): one call taken and cut short, one posted and never taken.
+ */
+static void test_stop_pair(void *arg)
+{
+	(void)arg;
+	if (smp_self() == test_stop.poster) {
+		/* posted after the stopper took its calls, else it takes this one with the boot CPU's */
+		(void)test_wait_for(&test_stop.in_call, 1);
+		(void)smp_call(test_stop.stopper, test_stop_count, NULL);
+		__atomic_store_n(&test_stop.poster_back, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&test_stop.in_call, 1, __ATOMIC_RELEASE);
+	if (test_stop.poster < SMP_MAX_CPUS) {
+		uint64_t end = rdtsc() + tsc_us_to_ticks(TEST_WAIT_US);
+		while (!cpumask_has(cpumask_atomic_load(&this_cpu()->call_pending, __ATOMIC_ACQUIRE), test_stop.poster) &&
+		       rdtsc() < end)
+			arch_cpu_relax();
+		test_stop.saw_post = cpumask_has(cpumask_atomic_load(&this_cpu()->call_pending, __ATOMIC_ACQUIRE),
+						 test_stop.poster);
+	}
+	smp_stop_self();
+}
+
+/*
+ * A CPU that stops for good (smp_stop_self, as a CPU standing aside for another's fatal report does)
+ * leaves the online mask and is waited for by no one: the boot CPU's call it stopped inside returns
+ * at once, a third CPU's call posted to it and never taken returns too and is withdrawn, and later
+ * calls and a TLB shootdown leave it out. Parked and restarted, it takes calls again.
+ */
+KTEST(smp_cpu_stopping_itself_is_not_waited_for)
+{
+	cpumask_t aps = test_aps(), online = smp_online_mask();
+	if (cpumask_empty(aps))
+		KTEST_SKIP("one CPU online: no other CPU to stop");
+	unsigned stopper = cpumask_first(aps);
+	cpumask_t rest = cpumask_without(aps, stopper), pair = cpumask_of(stopper);
+	memset((void *)&test_stop, 0, sizeof(test_stop));
+	test_stop.stopper = stopper;
+	test_stop.poster = cpumask_empty(rest) ? SMP_MAX_CPUS : cpumask_first(rest);
+	if (test_stop.poster < SMP_MAX_CPUS)
+		pair = cpumask_with(pair, test_stop.poster);
+
+	uint64_t t0 = rdtsc();
+	smp_call_many(pair, test_stop_pair, NULL);
+	uint64_t us = tsc_to_us(rdtsc() - t0);
+	KEXPECT(us < smp_call_timeout_us() / 4, "the call returned once its CPU stopped (%llu us)", (unsigned long long)us);
+	KEXPECT(percpu_of[stopper]->state == PERCPU_STOPPED, "CPU %u stopped (state %u)", stopper, percpu_of[stopper]->state);
+	KEXPECT(cpumask_equal(smp_online_mask(), cpumask_without(online, stopper)), "CPU %u, and only it, left the online mask",
+		stopper);
+	if (test_stop.poster < SMP_MAX_CPUS) {
+		KEXPECT_EQ(test_stop.saw_post, 1, "the stopper stopped with the poster's call pending, untaken");
+		KEXPECT_EQ(test_stop.poster_back, 1, "the poster's call returned");
+		KEXPECT_EQ(test_stop.runs, 0, "without running");
+		KEXPECT(!cpumask_has(cpumask_atomic_load(&percpu_of[stopper]->call_pending, __ATOMIC_ACQUIRE), test_stop.poster),
+			"the poster's call was withdrawn");
+	}
+
+	/* later: a call to every CPU, one to the stopped CPU, a shootdown */
+	cpumask_t left = smp_online_mask();
+	memset(test_runs, 0, sizeof(test_runs));
+	t0 = rdtsc();
+	smp_call_many(online, test_count_slow, NULL);
+	cpumask_for_each(c, online)
+		KEXPECT(test_runs[c] == (c != stopper), "CPU %u ran a later call to every CPU %llu times (once, the stopped one never)",
+			c, (unsigned long long)test_runs[c]);
+	KEXPECT_EQ(smp_call(stopper, test_count_slow, NULL), -1, "the stopped CPU takes no call");
+	struct tlb_batch b = { .n = 1, .origin = TLB_FROM_OTHER, .va = { (vaddr_t)&test_stop } };
+	uint64_t requests = this_cpu()->tlb_stats.requests;
+	arch_tlb_flush_batch(&b);
+	KEXPECT_EQ(this_cpu()->tlb_stats.requests - requests, cpumask_weight(left) - 1,
+		   "a shootdown asks every CPU online but the caller, not the stopped one");
+	us = tsc_to_us(rdtsc() - t0);
+	KEXPECT(us < smp_call_timeout_us() / 4, "and both finished (%llu us)", (unsigned long long)us);
+
+	KEXPECT(smp_park(stopper) == 0 && smp_restart(stopper, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED,
+		"CPU %u restarted", stopper);
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
+	memset(test_runs, 0, sizeof(test_runs));
+	smp_call_many(online, test_count_slow, NULL);
+	cpumask_for_each(c, online)
+		KEXPECT(test_runs[c] == 1, "CPU %u takes calls again (%llu runs)", c, (unsigned long long)test_runs[c]);
 }
 
 /* ---------------------------------------------------------------- late CPUs and the join */
