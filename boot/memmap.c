@@ -277,8 +277,8 @@ static void memmap_print_empty(UINTN bytes, UINTN desc_size)
  * Makes the final map (*bytes at map, desc_size apart, as GetMemoryMap just wrote it) one the
  * kernel takes (bootinfo_mmap_fits): its whole descriptors only (a size that is not a multiple of
  * the stride, a firmware's bug, leaves a tail that is no descriptor: *bytes is cut to the last
- * whole one, as Linux counts map_size / desc_size descriptors; the kernel's allocator refuses a
- * map whose size is not a multiple of its stride, mm/phys.c), left as they are when they fit, else
+ * whole one, as Linux counts map_size / desc_size descriptors; the kernel would cut it too, and say
+ * so, efi_mmap_geometry), left as they are when they fit, else
  * merged in place (memmap_merge_adjacent) and *bytes their new size. When even the merged map does
  * not fit, it holds no whole descriptor, or the stride cannot be read, prints why and fails: the
  * caller must not call ExitBootServices with it. Runs between the final GetMemoryMap and
