@@ -58,8 +58,16 @@ struct tap_child {
 	void *back;          /* when set: the child sends the back_size bytes here when fn returns, */
 	size_t back_size;    /* the parent copies them into its own (at most PIPE_BUF, written at once) */
 	bool back_got;       /* out: the child sent its back_size bytes (fn returned) */
-	unsigned timer_ms;   /* when nonzero: SIGALRM ends the child after this many milliseconds */
-};
+	unsigned timer_ms;   /* when nonzero: SIGALRM ends the child after this much CPU time (a spin), */
+};                       /* or TAP_CHILD_WALL_FACTOR times as much wall-clock time (a block) */
+
+/*
+ * A child's timer counts its CPU time, not the wall clock: on a loaded machine (make test runs its
+ * lanes side by side with QEMU boots) a child that is not hung can wait longer than its timer_ms for
+ * a core, and a wall-clock timer would call it hung. A spinning child burns CPU time and is ended by
+ * it; one blocked in a call burns none and is ended by the wall-clock backstop this many times later.
+ */
+#define TAP_CHILD_WALL_FACTOR 30u
 
 /* The exit status of a child whose own set-up (a /dev/null, a write back) failed. */
 #define TAP_CHILD_SETUP_FAILED 125
@@ -75,6 +83,29 @@ static inline void tap_read_all(int fd, char *buf, size_t size)
 	close(fd);
 }
 
+/* The child's CPU-time timer's handler: ends the child by SIGALRM (its default action), as the
+ * wall-clock backstop does, so a caller sees one signal for a hang of either kind. */
+static inline void tap_child_on_cpu_timer(int sig)
+{
+	(void)sig;
+	raise(SIGALRM);
+}
+
+/* Arms the child's timers for timer_ms of CPU time and TAP_CHILD_WALL_FACTOR times that of wall time. */
+static inline void tap_child_arm_timer(unsigned timer_ms)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, cpu = { .sa_handler = tap_child_on_cpu_timer };
+	sigemptyset(&dfl.sa_mask);
+	sigemptyset(&cpu.sa_mask);
+	sigaction(SIGALRM, &dfl, NULL);   /* the parent's handler, if any, is not the child's end */
+	sigaction(SIGPROF, &cpu, NULL);
+	struct itimerval it = { .it_value = { timer_ms / 1000, timer_ms % 1000 * 1000 } };
+	setitimer(ITIMER_PROF, &it, NULL);
+	unsigned long long wall_ms = (unsigned long long)timer_ms * TAP_CHILD_WALL_FACTOR;
+	struct itimerval wall = { .it_value = { (time_t)(wall_ms / 1000), (suseconds_t)(wall_ms % 1000 * 1000) } };
+	setitimer(ITIMER_REAL, &wall, NULL);
+}
+
 /* The child's side of tap_child: sets up its output and timer, runs fn, sends back, exits with fn's result. */
 static inline void tap_child_body(const struct tap_child *c, int efd, int bfd, int (*fn)(void *), void *arg)
 {
@@ -84,10 +115,8 @@ static inline void tap_child_body(const struct tap_child *c, int efd, int bfd, i
 		_exit(TAP_CHILD_SETUP_FAILED);
 	if (efd >= 0)
 		dup2(efd, 2);
-	if (c->timer_ms) {
-		struct itimerval it = { .it_value = { c->timer_ms / 1000, c->timer_ms % 1000 * 1000 } };
-		setitimer(ITIMER_REAL, &it, NULL);
-	}
+	if (c->timer_ms)
+		tap_child_arm_timer(c->timer_ms);
 	int r = fn(arg);
 	if (bfd >= 0 && write(bfd, c->back, c->back_size) != (ssize_t)c->back_size)
 		_exit(TAP_CHILD_SETUP_FAILED);
