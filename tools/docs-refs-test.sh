@@ -1,0 +1,117 @@
+#!/bin/bash
+# TAP: the documentation's references hold (tools/docs-refs-check.pl): every path, make target,
+# identifier, command-line option, link, anchor and image that README.md and docs/*.md name exists,
+# every option of kernel/cmdline.c is in the README's table, and every source, test and tool file is
+# named in the README's Source layout table. Then the self-test: in a scratch copy of the tree, each
+# case plants one fault (a stale path, a missing target, a dangling anchor, an unnamed new file, ...)
+# and expects the checker to report exactly that fault; the unchanged copy must report nothing new.
+# "--self-test" runs only the self-test, "--check" only the checks of the tree.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-all}
+checker=tools/docs-refs-check.pl
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+failed=0
+
+# Reports test "$2" as passed when $1 is 0; the rest of stdin becomes its diagnostics otherwise.
+docs_tap() {
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $2"
+		sed 's/^/# /'
+	fi
+}
+
+# The checker's kinds of problem, each one test when the tree is checked.
+kinds=(
+	'path|every path and file name the docs give exists'
+	'target|every make target the docs give is a rule of the Makefile or mk/'
+	'ident|every identifier the docs give in backquotes is a name in the code'
+	'option|every command-line option the docs give is one kernel/cmdline.c parses, and each is in the README'
+	'link|every document and image the docs link to exists'
+	'anchor|every #anchor the docs link to is a heading of its document'
+	'unnamed|every file of tools/, tests/, mm/, kernel/, arch/, boot/, include/ and mk/ is named in the README Source layout table'
+)
+
+# Self-test cases: what the case plants | a line the checker must print (ERE) | commands run in
+# the copy's root to plant it.
+cases=(
+	'a stale path in the README|^path: README\.md:[0-9]+: `mm/syspte_gone\.c` does not exist|sed -i "0,/^## Source layout/s//&\n\nSee mm\/syspte_gone.c./" README.md'
+	'a stale path in design.md|^path: docs/design\.md:[0-9]+: `tests/host/test_gone\.c` does not exist|echo "Tested by \`tests/host/test_gone.c\`." >> docs/design.md'
+	'a file renamed under its old name|^path: README\.md:[0-9]+: `fuzz_renamed_away\.c`: no file of that name|echo "The harness \`fuzz_renamed_away.c\`." >> README.md'
+	'a glob matching nothing|^path: docs/contract\.md:[0-9]+: `mm/nosuch\*\.c` matches no file|echo "All of \`mm/nosuch*.c\`." >> docs/contract.md'
+	'a missing make target in a code span|^target: README\.md:[0-9]+: `make no-such-target`: no such target|echo "Run \`make no-such-target\`." >> README.md'
+	'a missing target after a variable|^target: docs/benchmarks\.md:[0-9]+: `make gone-bench`: no such target|echo "Run \`make BENCH_RAM=4G gone-bench\`." >> docs/benchmarks.md'
+	'a missing target in an indented command|^target: README\.md:[0-9]+: `make rerun`: no such target|sed -i "s/^    make run  /    make rerun/" README.md'
+	'a target removed from mk/|^target: README\.md:[0-9]+: `make bench-leaf`: no such target|sed -i "s/^bench-leaf:/bench-leaf-gone:/; s/\(\.PHONY:.*\) bench-leaf\b/\1/" mk/bench.mk mk/qemu.mk'
+	'a dangling anchor in the same document|^anchor: README\.md:[0-9]+: link to #no-such-section: README\.md has no heading #no-such-section|echo "See [below](#no-such-section)." >> README.md'
+	'an anchor into another document|^anchor: docs/design\.md:[0-9]+: link to contract\.md#9-bookkeeping: docs/contract\.md has no heading #9-bookkeeping|echo "See [the contract](contract.md#9-bookkeeping)." >> docs/design.md'
+	'a heading renamed under its links|^anchor: README\.md:[0-9]+: link to #cpus: README\.md has no heading #cpus|sed -i "s/^## CPUs$/## Processors/" README.md'
+	'a link to a missing document|^link: README\.md:[0-9]+: link to docs/gone\.md: docs/gone\.md does not exist|echo "See [gone](docs/gone.md)." >> README.md'
+	'a link from docs/ written from the root|^link: docs/benchmarks\.md:[0-9]+: link to docs/contract\.md: docs/docs/contract\.md does not exist|echo "See [the contract](docs/contract.md)." >> docs/benchmarks.md'
+	'a missing image|^link: docs/benchmarks\.md:[0-9]+: link to plot-gone\.png: docs/plot-gone\.png does not exist|echo "![plot](plot-gone.png)" >> docs/benchmarks.md'
+	'an unknown function|^ident: docs/design\.md:[0-9]+: `syspte_reserve_gone` is named nowhere in the code|echo "Then \`syspte_reserve_gone()\` runs." >> docs/design.md'
+	'an unknown WDK routine|^ident: docs/contract\.md:[0-9]+: `MmMapGoneSpace` is named nowhere in the code|echo "| \`MmMapGoneSpace(Va)\` | nothing |" >> docs/contract.md'
+	'an unknown constant|^ident: README\.md:[0-9]+: `IOAPIC_GONE_VA` is named nowhere in the code|echo "At \`IOAPIC_GONE_VA\`." >> README.md'
+	'a function renamed in the code|^ident: README\.md:[0-9]+: `phys_check_full` is named nowhere in the code|sed -i "s/\bphys_check_full\b/phys_check_whole/g" mm/phys.c mm/phys.h tests/host/*.c tests/boot/*.c kernel/*.c'
+	'an unknown command-line option|^option: README\.md:[0-9]+: `noapic=1`: kernel/cmdline\.c has no option noapic|echo "Boot with \`noapic=1\`." >> README.md'
+	'an option value the parser does not take|^option: README\.md:[0-9]+: `onexit=poweroff`: onexit takes no value poweroff|echo "Boot with \`onexit=poweroff\`." >> README.md'
+	'a new option missing from the table|^option: README\.md:0: option quiet= \(kernel/cmdline\.c\) is not in the option table|sed -i "s/^\t\[CMDLINE_MAXCPUS\] = .*/&\n\t[CMDLINE_QUIET] = { \"quiet\", CMDLINE_T_BOOL, 4, cmdline_bool_names },/" kernel/cmdline.c'
+	'an unnamed new mm/ file|^unnamed: README\.md:0: mm/syspte_new\.c is not named in the Source layout row of `mm/`|echo "int x;" > mm/syspte_new.c'
+	'an unnamed new tool|^unnamed: README\.md:0: tools/new-check\.sh is not named in the Source layout row of `tools/`|echo "#!/bin/sh" > tools/new-check.sh'
+	'an unnamed new host test|^unnamed: README\.md:0: tests/host/test_new_thing\.c is not named in the Source layout row of `tests/host/`|echo "int main(void) { return 0; }" > tests/host/test_new_thing.c'
+	'an unnamed new arch header|^unnamed: README\.md:0: arch/x86_64/include/arch_new_impl\.h is not named in the Source layout row of `arch/x86_64/`|echo "" > arch/x86_64/include/arch_new_impl.h'
+	'a file in a directory without a row|^unnamed: README\.md:0: tests/newdir/x\.c: no row of the Source layout table holds its directory|mkdir -p tests/newdir && echo "" > tests/newdir/x.c'
+	'a harness renamed: its new name unnamed|^unnamed: README\.md:0: tests/fuzz/fuzz_regionx\.c is not named in the Source layout row of `tests/fuzz/`|mv tests/fuzz/fuzz_phys.c tests/fuzz/fuzz_regionx.c'
+)
+
+if [ "$mode" != --self-test ]; then
+	perl "$checker" . >"$tmp/tree.out"
+	for k in "${kinds[@]}"; do
+		IFS='|' read -r kind what <<<"$k"
+		grep "^$kind: " "$tmp/tree.out" >"$tmp/kind.out"
+		[ -s "$tmp/kind.out" ]; found=$?
+		docs_tap $((1 - found)) "docs: $what" <"$tmp/kind.out"
+	done
+	# A kind the checker printed that no test above covers is a failure too.
+	grep -v -E "^($(IFS='|'; for k in "${kinds[@]}"; do printf '%s|' "${k%%|*}"; done)x): " "$tmp/tree.out" >"$tmp/other.out"
+	[ -s "$tmp/other.out" ]; found=$?
+	docs_tap $((1 - found)) "docs: the checker reports no other kind of problem" <"$tmp/other.out"
+fi
+
+if [ "$mode" != --check ]; then
+	mkdir "$tmp/orig"
+	cp -r README.md docs Makefile mk linker.ld include arch boot mm kernel tests tools "$tmp/orig/"
+	[ -d .ci ] && cp -r .ci "$tmp/orig/"
+	perl "$checker" "$tmp/orig" >"$tmp/base.out"
+	diff <(perl "$checker" . | sort) <(sort "$tmp/base.out") >"$tmp/diff.out"
+	docs_tap $? "self-test: a copy of the tree reports what the tree does" <"$tmp/diff.out"
+	for c in "${cases[@]}"; do
+		IFS='|' read -r what expect plant <<<"$c"
+		rm -rf "$tmp/w"
+		cp -r "$tmp/orig" "$tmp/w"
+		(cd "$tmp/w" && eval "$plant") >"$tmp/plant.out" 2>&1
+		perl "$checker" "$tmp/w" >"$tmp/case.out"
+		rc=$?
+		{
+			if [ $rc -eq 0 ]; then
+				echo "the checker passed the tree"
+			elif ! grep -q -E "$expect" "$tmp/case.out"; then
+				echo "no line matches: $expect"
+				echo "it printed:"
+				diff "$tmp/base.out" "$tmp/case.out" | grep '^>' | head -20
+				cat "$tmp/plant.out"
+			fi
+		} >"$tmp/why.out"
+		[ -s "$tmp/why.out" ]; found=$?
+		docs_tap $((1 - found)) "self-test: $what is caught" <"$tmp/why.out"
+	done
+fi
+
+echo "1..$n"
+[ $failed -eq 0 ]
