@@ -290,5 +290,28 @@ for my $doc (@docs) {
 	}
 }
 
+# Completeness of docs/design.md's module table: every mm/ source is named in its "Modules" section
+# (as "mm/NAME.c" or "NAME.c"), and every mm/ header whose source is not, by its own name.
+{
+	my (%named, $in);
+	for my $l (@{ $doc_lines{'docs/design.md'} // [] }) {
+		if ($l =~ /^## /) { $in = ($l =~ /^## Modules/); next; }
+		next unless $in;
+		while ($l =~ /`([^`]+)`/g) {
+			my $w = $1;
+			$named{$w} = 1;
+			$named{$1} = 1 if $w =~ m{^mm/(.*)$};
+		}
+	}
+	if (-f 'docs/design.md') {
+		for my $p (sort glob 'mm/*.[ch]') {
+			my ($base) = $p =~ m{^mm/(.*)$};
+			(my $c = $base) =~ s/\.h$/.c/;
+			next if $named{$base} || ($base =~ /\.h$/ && -f "mm/$c" && $named{$c});
+			docs_problem('unnamed', 'docs/design.md', 0, "$p is not named in the Modules table");
+		}
+	}
+}
+
 print "$_\n" for @problems;
 exit(@problems ? 1 : 0);

@@ -35,7 +35,7 @@ kinds=(
 	'option|every command-line option the docs give is one kernel/cmdline.c parses, and each is in the README'
 	'link|every document and image the docs link to exists'
 	'anchor|every #anchor the docs link to is a heading of its document'
-	'unnamed|every file of tools/, tests/, mm/, kernel/, arch/, boot/, include/ and mk/ is named in the README Source layout table'
+	'unnamed|every file of tools/, tests/, mm/, kernel/, arch/, boot/, include/ and mk/ is named in the README Source layout table, every mm/ file in design.md'"'"'s module table'
 )
 
 # Self-test cases: what the case plants | a line the checker must print (ERE) | commands run in
@@ -66,6 +66,8 @@ cases=(
 	'an unnamed new tool|^unnamed: README\.md:0: tools/new-check\.sh is not named in the Source layout row of `tools/`|echo "#!/bin/sh" > tools/new-check.sh'
 	'an unnamed new host test|^unnamed: README\.md:0: tests/host/test_new_thing\.c is not named in the Source layout row of `tests/host/`|echo "int main(void) { return 0; }" > tests/host/test_new_thing.c'
 	'an unnamed new arch header|^unnamed: README\.md:0: arch/x86_64/include/arch_new_impl\.h is not named in the Source layout row of `arch/x86_64/`|echo "" > arch/x86_64/include/arch_new_impl.h'
+	'a new mm/ source missing from the design module table|^unnamed: docs/design\.md:0: mm/syspte_newer\.c is not named in the Modules table|echo "int y;" > mm/syspte_newer.c'
+	'a row dropped from the design module table|^unnamed: docs/design\.md:0: mm/verifier\.c is not named in the Modules table|sed -i "/^| \`mm\/verifier.c\`/d" docs/design.md'
 	'a file in a directory without a row|^unnamed: README\.md:0: tests/newdir/x\.c: no row of the Source layout table holds its directory|mkdir -p tests/newdir && echo "" > tests/newdir/x.c'
 	'a harness renamed: its new name unnamed|^unnamed: README\.md:0: tests/fuzz/fuzz_regionx\.c is not named in the Source layout row of `tests/fuzz/`|mv tests/fuzz/fuzz_phys.c tests/fuzz/fuzz_regionx.c'
 )
