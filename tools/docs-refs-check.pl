@@ -313,5 +313,62 @@ for my $doc (@docs) {
 	}
 }
 
+# Bug-check codes: mm/bugcheck_codes.h's lists of codes (with their names) and subcodes. Every
+# "bug check 0xNN" of the docs is a code or a subcode there; contract.md's section 8 gives each code
+# with its name, and each subcode its table lists is one of that code's.
+{
+	my $h = docs_slurp('mm/bugcheck_codes.h') // '';
+	my (%code_name, %sub_of, %is_sub, %code_sym);
+	while ($h =~ /X\((BUGCHECK_\w+),\s*(0x[0-9A-Fa-f]+),\s*"(\w+)"\)/g) { $code_name{hex $2} = $3; $code_sym{$1} = hex $2; }
+	while ($h =~ /X\((BUGCHECK_\w+),\s*\w+,\s*(0x[0-9A-Fa-f]+)\)/g) {
+		next unless exists $code_sym{$1};
+		$sub_of{ $code_sym{$1} }{ hex $2 } = 1;
+		$is_sub{ hex $2 } = 1;
+	}
+	for my $doc (@docs) {
+		my $lines = $doc_lines{$doc} or next;
+		for my $i (0 .. $#$lines) {
+			my $l = $lines->[$i];
+			while ($l =~ /\bbug[- ]check (?:code )?`?(0x[0-9A-Fa-f]+)\b/gi) {
+				my $v = hex $1;
+				docs_problem('bugcheck', $doc, $i + 1, "bug check $1 is no code or subcode of mm/bugcheck_codes.h")
+					unless exists $code_name{$v} || $is_sub{$v};
+			}
+		}
+	}
+	my ($in, %seen) = (0);
+	my $lines = $doc_lines{'docs/contract.md'} // [];
+	for my $i (0 .. $#$lines) {
+		my $l = $lines->[$i];
+		if ($l =~ /^## /) { $in = ($l =~ /^## 8\. Bug checks/); next; }
+		next unless $in;
+		next unless $l =~ /^\| (0x[0-9A-Fa-f]+) \| (\w+) \|(.*)$/;
+		my ($code, $name, $rest) = (hex $1, $2, $3);
+		if (!exists $code_name{$code}) {
+			docs_problem('bugcheck', 'docs/contract.md', $i + 1, "code $1 is not in mm/bugcheck_codes.h");
+			next;
+		}
+		docs_problem('bugcheck', 'docs/contract.md', $i + 1, "code $1 is $code_name{$code} in mm/bugcheck_codes.h, not $name")
+			unless $code_name{$code} eq $name;
+		$seen{$code} = 1;
+		my ($p1) = $rest =~ /\|\s*([^|]*)\|\s*$/;
+		next unless defined $p1 && $p1 =~ /^the subcode ((?:0x[0-9A-Fa-f]+(?:, | \.\. )?)+)/;
+		for my $s ($1 =~ /(0x[0-9A-Fa-f]+)/g) {
+			docs_problem('bugcheck', 'docs/contract.md', $i + 1, "subcode $s is not one of ${name}'s in mm/bugcheck_codes.h")
+				unless $sub_of{$code}{ hex $s };
+		}
+	}
+	# A code given in the text, "0x0000001E KMODE_EXCEPTION_NOT_HANDLED", counts too.
+	my $sect = join "\n", @$lines;
+	$sect = $1 if $sect =~ /^(## 8\. Bug checks.*?)(?=^## |\z)/ms;
+	while ($sect =~ /\b(0x[0-9A-Fa-f]+)`?\s+`?([A-Z][A-Z0-9_]{4,})\b/g) { $seen{ hex $1 } = 1 if ($code_name{ hex $1 } // '') eq $2; }
+	if (@$lines) {
+		for my $code (sort { $a <=> $b } keys %code_name) {
+			docs_problem('bugcheck', 'docs/contract.md', 0, sprintf("code 0x%02X %s (mm/bugcheck_codes.h) is not given in section 8", $code, $code_name{$code}))
+				unless $seen{$code};
+		}
+	}
+}
+
 print "$_\n" for @problems;
 exit(@problems ? 1 : 0);

@@ -35,6 +35,7 @@ kinds=(
 	'option|every command-line option the docs give is one kernel/cmdline.c parses, and each is in the README'
 	'link|every document and image the docs link to exists'
 	'anchor|every #anchor the docs link to is a heading of its document'
+	'bugcheck|every bug-check code the docs give is one of mm/bugcheck_codes.h, and contract.md section 8 gives each with its name and subcodes'
 	'unnamed|every file of tools/, tests/, mm/, kernel/, arch/, boot/, include/ and mk/ is named in the README Source layout table, every mm/ file in design.md'"'"'s module table'
 )
 
@@ -62,6 +63,10 @@ cases=(
 	'an unknown command-line option|^option: README\.md:[0-9]+: `noapic=1`: kernel/cmdline\.c has no option noapic|echo "Boot with \`noapic=1\`." >> README.md'
 	'an option value the parser does not take|^option: README\.md:[0-9]+: `onexit=poweroff`: onexit takes no value poweroff|echo "Boot with \`onexit=poweroff\`." >> README.md'
 	'a new option missing from the table|^option: README\.md:0: option quiet= \(kernel/cmdline\.c\) is not in the option table|sed -i "s/^\t\[CMDLINE_MAXCPUS\] = .*/&\n\t[CMDLINE_QUIET] = { \"quiet\", CMDLINE_T_BOOL, 4, cmdline_bool_names },/" kernel/cmdline.c'
+	'a bug check the code never raises|^bugcheck: README\.md:[0-9]+: bug check 0x7F is no code or subcode of mm/bugcheck_codes\.h|echo "It is bug check 0x7F." >> README.md'
+	'a bug-check name changed in the table|^bugcheck: docs/contract\.md:[0-9]+: code 0xC2 is BAD_POOL_CALLER in mm/bugcheck_codes\.h, not BAD_POOL_CALLERS|sed -i "s/^| 0xC2 | BAD_POOL_CALLER |/| 0xC2 | BAD_POOL_CALLERS |/" docs/contract.md'
+	'a subcode not among its code'"'"'s|^bugcheck: docs/contract\.md:[0-9]+: subcode 0x99 is not one of BAD_POOL_CALLER'"'"'s|sed -i "s/the subcode 0x07, 0x0A, 0x42, 0x46/&, 0x99/" docs/contract.md'
+	'a new code missing from the contract|^bugcheck: docs/contract\.md:0: code 0x0A IRQL_NOT_LESS_OR_EQUAL \(mm/bugcheck_codes\.h\) is not given in section 8|sed -i "s/^\tX(BUGCHECK_SPIN_LOCK_NOT_OWNED, 0x10, \"SPIN_LOCK_NOT_OWNED\") \\\\$/&\n\tX(BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, 0x0A, \"IRQL_NOT_LESS_OR_EQUAL\") \\\\/" mm/bugcheck_codes.h'
 	'an unnamed new mm/ file|^unnamed: README\.md:0: mm/syspte_new\.c is not named in the Source layout row of `mm/`|echo "int x;" > mm/syspte_new.c'
 	'an unnamed new tool|^unnamed: README\.md:0: tools/new-check\.sh is not named in the Source layout row of `tools/`|echo "#!/bin/sh" > tools/new-check.sh'
 	'an unnamed new host test|^unnamed: README\.md:0: tests/host/test_new_thing\.c is not named in the Source layout row of `tests/host/`|echo "int main(void) { return 0; }" > tests/host/test_new_thing.c'
