@@ -15,6 +15,11 @@ trap 'rm -rf "$tmp"' EXIT
 n=0
 failed=0
 
+# Appends line $2 to file $1 of a self-test copy by replacing the file (its hard link is broken).
+docs_append() {
+	{ cat "$1"; printf '%s\n' "$2"; } > "$1.new" && mv "$1.new" "$1"
+}
+
 # Reports test "$2" as passed when $1 is 0; the rest of stdin becomes its diagnostics otherwise.
 docs_tap() {
 	n=$((n + 1))
@@ -40,30 +45,31 @@ kinds=(
 )
 
 # Self-test cases: what the case plants | a line the checker must print (ERE) | commands run in
-# the copy's root to plant it.
+# the copy's root to plant it. The copy's files are hard links to one pristine copy, so a case
+# changes a file only by replacing it (sed -i, docs_append, mv, a new file), never in place.
 cases=(
 	'a stale path in the README|^path: README\.md:[0-9]+: `mm/syspte_gone\.c` does not exist|sed -i "0,/^## Source layout/s//&\n\nSee mm\/syspte_gone.c./" README.md'
-	'a stale path in design.md|^path: docs/design\.md:[0-9]+: `tests/host/test_gone\.c` does not exist|echo "Tested by \`tests/host/test_gone.c\`." >> docs/design.md'
-	'a file renamed under its old name|^path: README\.md:[0-9]+: `fuzz_renamed_away\.c`: no file of that name|echo "The harness \`fuzz_renamed_away.c\`." >> README.md'
-	'a glob matching nothing|^path: docs/contract\.md:[0-9]+: `mm/nosuch\*\.c` matches no file|echo "All of \`mm/nosuch*.c\`." >> docs/contract.md'
-	'a missing make target in a code span|^target: README\.md:[0-9]+: `make no-such-target`: no such target|echo "Run \`make no-such-target\`." >> README.md'
-	'a missing target after a variable|^target: docs/benchmarks\.md:[0-9]+: `make gone-bench`: no such target|echo "Run \`make BENCH_RAM=4G gone-bench\`." >> docs/benchmarks.md'
+	'a stale path in design.md|^path: docs/design\.md:[0-9]+: `tests/host/test_gone\.c` does not exist|docs_append docs/design.md "Tested by \`tests/host/test_gone.c\`."'
+	'a file renamed under its old name|^path: README\.md:[0-9]+: `fuzz_renamed_away\.c`: no file of that name|docs_append README.md "The harness \`fuzz_renamed_away.c\`."'
+	'a glob matching nothing|^path: docs/contract\.md:[0-9]+: `mm/nosuch\*\.c` matches no file|docs_append docs/contract.md "All of \`mm/nosuch*.c\`."'
+	'a missing make target in a code span|^target: README\.md:[0-9]+: `make no-such-target`: no such target|docs_append README.md "Run \`make no-such-target\`."'
+	'a missing target after a variable|^target: docs/benchmarks\.md:[0-9]+: `make gone-bench`: no such target|docs_append docs/benchmarks.md "Run \`make BENCH_RAM=4G gone-bench\`."'
 	'a missing target in an indented command|^target: README\.md:[0-9]+: `make rerun`: no such target|sed -i "s/^    make run  /    make rerun/" README.md'
 	'a target removed from mk/|^target: README\.md:[0-9]+: `make bench-leaf`: no such target|sed -i "s/^bench-leaf:/bench-leaf-gone:/; s/\(\.PHONY:.*\) bench-leaf\b/\1/" mk/bench.mk mk/qemu.mk'
-	'a dangling anchor in the same document|^anchor: README\.md:[0-9]+: link to #no-such-section: README\.md has no heading #no-such-section|echo "See [below](#no-such-section)." >> README.md'
-	'an anchor into another document|^anchor: docs/design\.md:[0-9]+: link to contract\.md#9-bookkeeping: docs/contract\.md has no heading #9-bookkeeping|echo "See [the contract](contract.md#9-bookkeeping)." >> docs/design.md'
+	'a dangling anchor in the same document|^anchor: README\.md:[0-9]+: link to #no-such-section: README\.md has no heading #no-such-section|docs_append README.md "See [below](#no-such-section)."'
+	'an anchor into another document|^anchor: docs/design\.md:[0-9]+: link to contract\.md#9-bookkeeping: docs/contract\.md has no heading #9-bookkeeping|docs_append docs/design.md "See [the contract](contract.md#9-bookkeeping)."'
 	'a heading renamed under its links|^anchor: README\.md:[0-9]+: link to #cpus: README\.md has no heading #cpus|sed -i "s/^## CPUs$/## Processors/" README.md'
-	'a link to a missing document|^link: README\.md:[0-9]+: link to docs/gone\.md: docs/gone\.md does not exist|echo "See [gone](docs/gone.md)." >> README.md'
-	'a link from docs/ written from the root|^link: docs/benchmarks\.md:[0-9]+: link to docs/contract\.md: docs/docs/contract\.md does not exist|echo "See [the contract](docs/contract.md)." >> docs/benchmarks.md'
-	'a missing image|^link: docs/benchmarks\.md:[0-9]+: link to plot-gone\.png: docs/plot-gone\.png does not exist|echo "![plot](plot-gone.png)" >> docs/benchmarks.md'
-	'an unknown function|^ident: docs/design\.md:[0-9]+: `syspte_reserve_gone` is named nowhere in the code|echo "Then \`syspte_reserve_gone()\` runs." >> docs/design.md'
-	'an unknown WDK routine|^ident: docs/contract\.md:[0-9]+: `MmMapGoneSpace` is named nowhere in the code|echo "| \`MmMapGoneSpace(Va)\` | nothing |" >> docs/contract.md'
-	'an unknown constant|^ident: README\.md:[0-9]+: `IOAPIC_GONE_VA` is named nowhere in the code|echo "At \`IOAPIC_GONE_VA\`." >> README.md'
+	'a link to a missing document|^link: README\.md:[0-9]+: link to docs/gone\.md: docs/gone\.md does not exist|docs_append README.md "See [gone](docs/gone.md)."'
+	'a link from docs/ written from the root|^link: docs/benchmarks\.md:[0-9]+: link to docs/contract\.md: docs/docs/contract\.md does not exist|docs_append docs/benchmarks.md "See [the contract](docs/contract.md)."'
+	'a missing image|^link: docs/benchmarks\.md:[0-9]+: link to plot-gone\.png: docs/plot-gone\.png does not exist|docs_append docs/benchmarks.md "![plot](plot-gone.png)"'
+	'an unknown function|^ident: docs/design\.md:[0-9]+: `syspte_reserve_gone` is named nowhere in the code|docs_append docs/design.md "Then \`syspte_reserve_gone()\` runs."'
+	'an unknown WDK routine|^ident: docs/contract\.md:[0-9]+: `MmMapGoneSpace` is named nowhere in the code|docs_append docs/contract.md "| \`MmMapGoneSpace(Va)\` | nothing |"'
+	'an unknown constant|^ident: README\.md:[0-9]+: `IOAPIC_GONE_VA` is named nowhere in the code|docs_append README.md "At \`IOAPIC_GONE_VA\`."'
 	'a function renamed in the code|^ident: README\.md:[0-9]+: `phys_check_full` is named nowhere in the code|sed -i "s/\bphys_check_full\b/phys_check_whole/g" mm/phys.c mm/phys.h tests/host/*.c tests/boot/*.c kernel/*.c'
-	'an unknown command-line option|^option: README\.md:[0-9]+: `noapic=1`: kernel/cmdline\.c has no option noapic|echo "Boot with \`noapic=1\`." >> README.md'
-	'an option value the parser does not take|^option: README\.md:[0-9]+: `onexit=poweroff`: onexit takes no value poweroff|echo "Boot with \`onexit=poweroff\`." >> README.md'
+	'an unknown command-line option|^option: README\.md:[0-9]+: `noapic=1`: kernel/cmdline\.c has no option noapic|docs_append README.md "Boot with \`noapic=1\`."'
+	'an option value the parser does not take|^option: README\.md:[0-9]+: `onexit=poweroff`: onexit takes no value poweroff|docs_append README.md "Boot with \`onexit=poweroff\`."'
 	'a new option missing from the table|^option: README\.md:0: option quiet= \(kernel/cmdline\.c\) is not in the option table|sed -i "s/^\t\[CMDLINE_MAXCPUS\] = .*/&\n\t[CMDLINE_QUIET] = { \"quiet\", CMDLINE_T_BOOL, 4, cmdline_bool_names },/" kernel/cmdline.c'
-	'a bug check the code never raises|^bugcheck: README\.md:[0-9]+: bug check 0x7F is no code or subcode of mm/bugcheck_codes\.h|echo "It is bug check 0x7F." >> README.md'
+	'a bug check the code never raises|^bugcheck: README\.md:[0-9]+: bug check 0x7F is no code or subcode of mm/bugcheck_codes\.h|docs_append README.md "It is bug check 0x7F."'
 	'a bug-check name changed in the table|^bugcheck: docs/contract\.md:[0-9]+: code 0xC2 is BAD_POOL_CALLER in mm/bugcheck_codes\.h, not BAD_POOL_CALLERS|sed -i "s/^| 0xC2 | BAD_POOL_CALLER |/| 0xC2 | BAD_POOL_CALLERS |/" docs/contract.md'
 	'a subcode not among its code'"'"'s|^bugcheck: docs/contract\.md:[0-9]+: subcode 0x99 is not one of BAD_POOL_CALLER'"'"'s|sed -i "s/the subcode 0x07, 0x0A, 0x42, 0x46/&, 0x99/" docs/contract.md'
 	'a new code missing from the contract|^bugcheck: docs/contract\.md:0: code 0x0A IRQL_NOT_LESS_OR_EQUAL \(mm/bugcheck_codes\.h\) is not given in section 8|sed -i "s/^\tX(BUGCHECK_SPIN_LOCK_NOT_OWNED, 0x10, \"SPIN_LOCK_NOT_OWNED\") \\\\$/&\n\tX(BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, 0x0A, \"IRQL_NOT_LESS_OR_EQUAL\") \\\\/" mm/bugcheck_codes.h'
@@ -101,7 +107,7 @@ if [ "$mode" != --check ]; then
 	for c in "${cases[@]}"; do
 		IFS='|' read -r what expect plant <<<"$c"
 		rm -rf "$tmp/w"
-		cp -r "$tmp/orig" "$tmp/w"
+		cp -al "$tmp/orig" "$tmp/w"
 		(cd "$tmp/w" && eval "$plant") >"$tmp/plant.out" 2>&1
 		perl "$checker" "$tmp/w" >"$tmp/case.out"
 		rc=$?
@@ -118,6 +124,8 @@ if [ "$mode" != --check ]; then
 		[ -s "$tmp/why.out" ]; found=$?
 		docs_tap $((1 - found)) "self-test: $what is caught" <"$tmp/why.out"
 	done
+	perl "$checker" "$tmp/orig" | diff "$tmp/base.out" - >"$tmp/diff.out"
+	docs_tap $? "self-test: no case changed the pristine copy its copies link to" <"$tmp/diff.out"
 fi
 
 echo "1..$n"
