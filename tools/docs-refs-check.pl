@@ -193,48 +193,64 @@ sub docs_check_span {
 	}
 }
 
-# The references of each doc.
+# The references of each doc, paragraph by paragraph (consecutive lines outside code blocks), so a
+# code span or a link that a line break cuts is read whole; each is reported at the line it starts on.
 for my $doc (@docs) {
 	my $lines = $doc_lines{$doc} or next;
 	my ($docdir) = $doc =~ m{^(.*/)?};
 	$docdir //= '';
-	my $fence = 0;
-	for my $i (0 .. $#$lines) {
-		my $l = $lines->[$i];
-		my $ln = $i + 1;
-		if ($l =~ /^\s*```/) { $fence = !$fence; next; }
-		next if $fence;
-		if ($l =~ /^    \s*(make\b.*)$/) { docs_check_make($doc, $ln, $1); next; }
-		next if $l =~ /^    /;    # indented code: examples, not references
-		# Paths anywhere on the line (in prose, code spans and tables).
-		while ($l =~ m{(?<![\w./\-\$])($topdir_re[\w.*/\-]*)}g) {
-			my $p = $1;
-			next if $p =~ m{^docs/$} ;
-			docs_check_path($doc, $ln, $p);
+	my ($fence, $para, $first) = (0, '', 0);
+	for my $i (0 .. $#$lines + 1) {
+		my $l = $i <= $#$lines ? $lines->[$i] : '';
+		my $code = 0;
+		if ($l =~ /^\s*```/) { $fence = !$fence; $code = 1; }
+		elsif ($fence) { $code = 1; }
+		elsif ($l =~ /^    \s*(make\b.*)$/) { docs_check_make($doc, $i + 1, $1); $code = 1; }
+		elsif ($l =~ /^    /) { $code = 1; }    # indented code: examples, not references
+		if (!$code && $l =~ /\S/) {
+			$first = $i + 1 unless length $para;
+			$para .= "$l\n";
+			next;
 		}
-		# Code spans.
-		my $noimg = $l;
-		docs_check_span($doc, $ln, $1) while $noimg =~ /`([^`]+)`/g;
-		# Links and images, outside code spans.
-		(my $plain = $l) =~ s/`[^`]*`//g;
-		while ($plain =~ /!?\[[^\]]*\]\(([^)\s]+)\)/g) {
-			my $target = $1;
-			next if $target =~ m{^[a-z]+://} || $target =~ /^mailto:/;
-			my ($file, $anchor) = $target =~ /^([^#]*)(?:#(.*))?$/;
-			my $tdoc = $doc;
-			if (length $file) {
-				my $p = $docdir . $file;
-				1 while $p =~ s{(^|/)[^/]+/\.\./}{$1};
-				$p =~ s{^\./}{};
-				if (!-e $p) { docs_problem('link', $doc, $ln, "link to $target: $p does not exist"); next; }
-				$tdoc = $p;
-			}
-			if (defined $anchor && length $anchor) {
-				if (!$anchors{$tdoc}) {
-					docs_problem('anchor', $doc, $ln, "link to $target: $tdoc has no headings to link to");
-				} elsif (!$anchors{$tdoc}{$anchor}) {
-					docs_problem('anchor', $doc, $ln, "link to $target: $tdoc has no heading #$anchor");
-				}
+		docs_check_para($doc, $docdir, $first, $para) if length $para;
+		$para = '';
+	}
+}
+
+# Checks one paragraph of DOC whose first line is FIRST: its paths, code spans, links and images.
+sub docs_check_para {
+	my ($doc, $docdir, $first, $para) = @_;
+	my $line_at = sub { my ($pos) = @_; return $first + (substr($para, 0, $pos) =~ tr/\n//); };
+	# Paths anywhere (in prose, code spans and tables).
+	while ($para =~ m{(?<![\w./\-\$])($topdir_re[\w.*/\-]*)}g) {
+		my ($p, $at) = ($1, $-[1]);
+		next if $p eq 'docs/';
+		docs_check_path($doc, $line_at->($at), $p);
+	}
+	# Code spans, a line break inside one read as a space.
+	while ($para =~ /`([^`]+)`/g) {
+		(my $span = $1) =~ s/\n/ /g;
+		docs_check_span($doc, $line_at->($-[0]), $span);
+	}
+	# Links and images, outside code spans (blanked to keep the offsets).
+	(my $plain = $para) =~ s/(`[^`]*`)/' ' x length $1/ge;
+	while ($plain =~ /!?\[[^\]]*\]\(([^)\s]+)\)/g) {
+		my ($target, $ln) = ($1, $line_at->($-[0]));
+		next if $target =~ m{^[a-z]+://} || $target =~ /^mailto:/;
+		my ($file, $anchor) = $target =~ /^([^#]*)(?:#(.*))?$/;
+		my $tdoc = $doc;
+		if (length $file) {
+			my $p = $docdir . $file;
+			1 while $p =~ s{(^|/)[^/]+/\.\./}{$1};
+			$p =~ s{^\./}{};
+			if (!-e $p) { docs_problem('link', $doc, $ln, "link to $target: $p does not exist"); next; }
+			$tdoc = $p;
+		}
+		if (defined $anchor && length $anchor) {
+			if (!$anchors{$tdoc}) {
+				docs_problem('anchor', $doc, $ln, "link to $target: $tdoc has no headings to link to");
+			} elsif (!$anchors{$tdoc}{$anchor}) {
+				docs_problem('anchor', $doc, $ln, "link to $target: $tdoc has no heading #$anchor");
 			}
 		}
 	}

@@ -7,7 +7,7 @@
 # and expects the checker to report exactly that fault; the unchanged copy must report nothing new.
 # "--self-test" runs only the self-test, "--check" only the checks of the tree.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 mode=${1:-all}
 checker=tools/docs-refs-check.pl
 tmp=$(mktemp -d)
@@ -59,6 +59,8 @@ cases=(
 	'a dangling anchor in the same document|^anchor: README\.md:[0-9]+: link to #no-such-section: README\.md has no heading #no-such-section|docs_append README.md "See [below](#no-such-section)."'
 	'an anchor into another document|^anchor: docs/design\.md:[0-9]+: link to contract\.md#9-bookkeeping: docs/contract\.md has no heading #9-bookkeeping|docs_append docs/design.md "See [the contract](contract.md#9-bookkeeping)."'
 	'a heading renamed under its links|^anchor: README\.md:[0-9]+: link to #cpus: README\.md has no heading #cpus|sed -i "s/^## CPUs$/## Processors/" README.md'
+	'a dangling anchor in a link a line break cuts|^anchor: README\.md:[0-9]+: link to #no-such-wrapped: README\.md has no heading #no-such-wrapped|docs_append README.md "See [the wrapped" && docs_append README.md "link](#no-such-wrapped)."'
+	'a missing target in a code span a line break cuts|^target: docs/design\.md:[0-9]+: `make no-such-wrapped`: no such target|docs_append docs/design.md "Run \`make" && docs_append docs/design.md "no-such-wrapped\` first."'
 	'a link to a missing document|^link: README\.md:[0-9]+: link to docs/gone\.md: docs/gone\.md does not exist|docs_append README.md "See [gone](docs/gone.md)."'
 	'a link from docs/ written from the root|^link: docs/benchmarks\.md:[0-9]+: link to docs/contract\.md: docs/docs/contract\.md does not exist|docs_append docs/benchmarks.md "See [the contract](docs/contract.md)."'
 	'a missing image|^link: docs/benchmarks\.md:[0-9]+: link to plot-gone\.png: docs/plot-gone\.png does not exist|docs_append docs/benchmarks.md "![plot](plot-gone.png)"'
