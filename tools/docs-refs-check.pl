@@ -49,7 +49,7 @@ for my $p (@code_files) {
 	$known_word{$stem} = 1;
 	next if $p =~ m{^tests/fuzz/(corpus|regressions)/} || $p =~ m{^tools/docs-refs-(check\.pl|test\.sh)$};
 	my $t = docs_slurp($p) // next;
-	$known_word{$1} = 1 while $t =~ /\b([A-Za-z_][A-Za-z0-9_]*)\b/g;
+	@known_word{ $t =~ /\b[A-Za-z_][A-Za-z0-9_]*\b/g } = ();
 }
 my %known_base;
 for my $p (@code_files, docs_files_under('docs'), grep { -f } qw(README.md)) {
@@ -159,14 +159,14 @@ sub docs_check_make {
 sub docs_check_ident {
 	my ($doc, $ln, $id) = @_;
 	return if $outside{$id};
-	return if $known_word{$id};
+	return if exists $known_word{$id};
 	if ($id =~ /^_\w+$/) {
 		docs_problem('ident', $doc, $ln, "`$id` ends no name in the code")
 			unless grep { length $_ > length $id && substr($_, -length $id) eq $id } keys %known_word;
 		return;
 	}
 	return unless ($id =~ /_/ && $id !~ /_$/) || $id =~ $wdk_re;
-	return if $known_word{$id} || $known_word{"MDL_$id"};
+	return if exists $known_word{$id} || exists $known_word{"MDL_$id"};
 	docs_problem('ident', $doc, $ln, "`$id` is named nowhere in the code");
 }
 
