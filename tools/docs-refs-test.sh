@@ -1,10 +1,12 @@
 #!/bin/bash
 # TAP: the documentation's references hold (tools/docs-refs-check.pl): every path, make target,
-# identifier, command-line option, link, anchor and image that README.md and docs/*.md name exists,
-# every option of kernel/cmdline.c is in the README's table, and every source, test and tool file is
-# named in the README's Source layout table. Then the self-test: in a scratch copy of the tree, each
-# case plants one fault (a stale path, a missing target, a dangling anchor, an unnamed new file, ...)
-# and expects the checker to report exactly that fault; the unchanged copy must report nothing new.
+# identifier, command-line option, bug-check code, link, anchor and image that README.md and
+# docs/*.md name exists, every option of kernel/cmdline.c is in the README's table and every code
+# of mm/bugcheck_codes.h in the contract's, and every source, test and tool file is named in the
+# README's Source layout table (every mm/ file in design.md's module table too), one test per kind.
+# Then the self-test: in a scratch copy of the tree, each case plants one fault (a stale path, a
+# missing target, a dangling anchor, an unnamed new file, ...) and expects the checker to report
+# exactly that fault; an untouched copy must report what the tree does.
 # "--self-test" runs only the self-test, "--check" only the checks of the tree.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
