@@ -1,10 +1,12 @@
 #!/usr/bin/perl
 # The documentation's references, checked against the tree ROOT (argument 1, default "."): every
-# path, make target, module-prefixed identifier, kernel command-line option, link, anchor and image
-# that README.md and docs/*.md name must exist, every option kernel/cmdline.c parses must be in the
-# README's option table, and every source, test and tool file must be named in the README's
-# "Source layout" table, in the row of its directory. Prints one line per problem,
-# "KIND: FILE:LINE: what", and nothing when all hold; exits 1 when it printed any.
+# path, make target, identifier of the code, kernel command-line option, bug-check code, link,
+# anchor and image that README.md and docs/*.md name must exist; every option kernel/cmdline.c
+# parses must be in the README's option table, every code of mm/bugcheck_codes.h in contract.md's
+# section 8, every area of include/vmlayout.h in the README's layout table; every source, test and
+# tool file must be named in the README's "Source layout" table, in the row of its directory, and
+# every mm/ file in design.md's module table. Prints one line per problem, "KIND: FILE:LINE: what"
+# (line 0: the document as a whole), and nothing when all hold; exits 1 when it printed any.
 # tools/docs-refs-test.sh runs it on the tree and, as its self-test, on copies with planted faults.
 use strict;
 use warnings;
@@ -325,6 +327,34 @@ sub docs_check_para {
 			(my $c = $base) =~ s/\.h$/.c/;
 			next if $named{$base} || ($base =~ /\.h$/ && -f "mm/$c" && $named{$c});
 			docs_problem('unnamed', 'docs/design.md', 0, "$p is not named in the Modules table");
+		}
+	}
+}
+
+# The README's virtual memory layout against include/vmlayout.h: each area's start macro (a name
+# ending in _BASE or _VA) is named in the table, and each row starts at an address the header defines.
+{
+	my $h = docs_slurp('include/vmlayout.h') // '';
+	my %vm_value;
+	$vm_value{$1} = lc $2 while $h =~ /^#define\s+(\w+)\s+(0x[0-9A-Fa-f]+)ULL/mg;
+	# Addresses compared as digits without leading zeros; the user half starts at 0.
+	my $norm = sub { (my $v = lc shift) =~ s/^0x0*//; return $v; };
+	my %is_value = map { $norm->($_) => 1 } values %vm_value, '0x0';
+	my ($in, $sect) = (0, '');
+	my $lines = $doc_lines{'README.md'} // [];
+	for my $i (0 .. $#$lines) {
+		my $l = $lines->[$i];
+		if ($l =~ /^## /) { $in = ($l =~ /^## Virtual memory layout/); next; }
+		next unless $in;
+		$sect .= "$l\n";
+		next unless $l =~ /^\| `(0x[0-9A-Fa-f]+)` \|/;
+		docs_problem('layout', 'README.md', $i + 1, "an area starts at $1, which include/vmlayout.h does not define")
+			unless $is_value{ $norm->($1) };
+	}
+	if (length $sect) {
+		for my $name (sort grep { /_(BASE|VA)$/ } keys %vm_value) {
+			docs_problem('layout', 'README.md', 0, "$name (include/vmlayout.h) is not in the Virtual memory layout table")
+				unless $sect =~ /`\Q$name\E`/;
 		}
 	}
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # TAP: the documentation's references hold (tools/docs-refs-check.pl): every path, make target,
 # identifier, command-line option, bug-check code, link, anchor and image that README.md and
-# docs/*.md name exists, every option of kernel/cmdline.c is in the README's table and every code
+# docs/*.md name exists, the README's layout table follows include/vmlayout.h, every option of kernel/cmdline.c is in the README's table and every code
 # of mm/bugcheck_codes.h in the contract's, and every source, test and tool file is named in the
 # README's Source layout table (every mm/ file in design.md's module table too), one test per kind.
 # Then the self-test: in a scratch copy of the tree, each case plants one fault (a stale path, a
@@ -43,6 +43,7 @@ kinds=(
 	'link|every document and image the docs link to exists'
 	'anchor|every #anchor the docs link to is a heading of its document'
 	'bugcheck|every bug-check code the docs give is one of mm/bugcheck_codes.h, and contract.md section 8 gives each with its name and subcodes'
+	'layout|every area of include/vmlayout.h is in the README'"'"'s Virtual memory layout table, each row at an address the header defines'
 	'unnamed|every file of tools/, tests/, mm/, kernel/, arch/, boot/, include/ and mk/ is named in the README Source layout table, every mm/ file in design.md'"'"'s module table'
 )
 
@@ -77,6 +78,8 @@ cases=(
 	'a bug-check name changed in the table|^bugcheck: docs/contract\.md:[0-9]+: code 0xC2 is BAD_POOL_CALLER in mm/bugcheck_codes\.h, not BAD_POOL_CALLERS|sed -i "s/^| 0xC2 | BAD_POOL_CALLER |/| 0xC2 | BAD_POOL_CALLERS |/" docs/contract.md'
 	'a subcode not among its code'"'"'s|^bugcheck: docs/contract\.md:[0-9]+: subcode 0x99 is not one of BAD_POOL_CALLER'"'"'s|sed -i "s/the subcode 0x07, 0x0A, 0x42, 0x46/&, 0x99/" docs/contract.md'
 	'a new code missing from the contract|^bugcheck: docs/contract\.md:0: code 0x0A IRQL_NOT_LESS_OR_EQUAL \(mm/bugcheck_codes\.h\) is not given in section 8|sed -i "s/^\tX(BUGCHECK_SPIN_LOCK_NOT_OWNED, 0x10, \"SPIN_LOCK_NOT_OWNED\") \\\\$/&\n\tX(BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, 0x0A, \"IRQL_NOT_LESS_OR_EQUAL\") \\\\/" mm/bugcheck_codes.h'
+	'a layout row dropped|^layout: README\.md:0: HPET_VA \(include/vmlayout\.h\) is not in the Virtual memory layout table|sed -i "/^| \`0x.*HPET_VA/d" README.md'
+	'an area moved in the header|^layout: README\.md:[0-9]+: an area starts at 0xffffe00040001000, which include/vmlayout\.h does not define|sed -i "s/^\(#define HPET_VA *\)0xffffe00040001000ULL/\10xffffe00040003000ULL/" include/vmlayout.h'
 	'an unnamed new mm/ file|^unnamed: README\.md:0: mm/syspte_new\.c is not named in the Source layout row of `mm/`|echo "int x;" > mm/syspte_new.c'
 	'an unnamed new tool|^unnamed: README\.md:0: tools/new-check\.sh is not named in the Source layout row of `tools/`|echo "#!/bin/sh" > tools/new-check.sh'
 	'an unnamed new host test|^unnamed: README\.md:0: tests/host/test_new_thing\.c is not named in the Source layout row of `tests/host/`|echo "int main(void) { return 0; }" > tests/host/test_new_thing.c'
