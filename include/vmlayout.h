@@ -12,7 +12,7 @@
  *   0xffffe00040000000  0xffffe00040001000     4 KiB   local APIC registers (xAPIC mode), UC, NX
  *   0xffffe00040001000  0xffffe00040002000     4 KiB   HPET registers (HPET_VA), UC, NX
  *   0xffffe00040200000  0xffffe00042200000    32 MiB   AP stacks (CPU_STACKS_BASE): 128 KiB per CPU
- *                                                      index, each stack below an unmapped guard
+ *                                                      index, each stack above an unmapped guard
  *   0xffffffff80000000  top                    2 GiB   kernel image (KERNEL_BASE): text RX,
  *                                                      rodata R+NX, data/bss RW+NX
  *
