@@ -143,6 +143,8 @@ static void panic_enter(void)
 		kernel_finish(false);
 	}
 	panic_reporting = true;
+	/* No line of another CPU inside the report, and none on the screen while it is reset. */
+	console_claim();
 	/* A report before the console exists (a bad memory map, crashtest=early) reaches the screen
 	 * through the loader's mapping of the framebuffer: a PC without a serial port shows it too. */
 	if (!fbcon_active() && panic_early_fb)

@@ -39,6 +39,7 @@ void shutdown_reset(void) { ended = END_RESET, ends++; longjmp(back, 1); }
 void shutdown_halt(void) { ended = END_HALT, ends++; longjmp(back, 1); }
 unsigned smp_stop_others(void) { return 0; }
 void console_drop(void) {}
+void console_claim(void) {}
 /* console_screen_off as the console does it: the screen gets no more writes. */
 static bool screen_off;
 void console_screen_off(void) { screen_off = true; }
