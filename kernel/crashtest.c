@@ -132,6 +132,13 @@ void crashtest_run_early(void)
 		       "console (crashtest=early): this report reaches the screen through the loader's mapping");
 }
 
+void crashtest_run_reclaim(void)
+{
+	if (kernel_cmdline.opts.crashtest == CMDLINE_CRASH_RECLAIM)
+		kpanic("crash test requested after the kernel's page tables and the loader's memory reclaimed, before "
+		       "the console (crashtest=reclaim): this report reaches the screen through the kernel's mapping");
+}
+
 void crashtest_run(void)
 {
 	char what[16];

@@ -19,6 +19,8 @@ cases=(
 	"panic|35||KERNEL PANIC at kernel/crashtest.c|crash test requested|Backtrace:|crashtest_run"
 	# Before the allocator, the kernel's page tables and the console: the report is whole all the same.
 	"early|35||KERNEL PANIC at kernel/crashtest.c|crashtest=early|Backtrace:|crashtest_run_early|!System halted"
+	# After the kernel's page tables and the loader's memory reclaimed, before the console: the same.
+	"reclaim|35||KERNEL PANIC at kernel/crashtest.c|crashtest=reclaim|Backtrace:|crashtest_run_reclaim|!System halted"
 	"pf|35||KMODE_EXCEPTION_NOT_HANDLED|#PF page fault|read of address 0x000000000dead000|CR2 000000000dead000|crashtest_read_unmapped"
 	"reserved|35||PAGE_FAULT_IN_NONPAGED_AREA|of reservation base 0xffffc0|3 pages, tag 'Crsh'|crashtest_touch_reserved"
 	"stack|35||#DF double fault|RSP|Backtrace:"
