@@ -12,6 +12,8 @@
 #include "console.h"
 #include "smp.h"
 #include "tsc.h"
+#include "vm.h"
+#include "fbcon.h"
 
 #define CRASH_TAG 0x68737243u   /* 'Crsh' */
 /* crashtest=panic2: how long each of its two CPUs waits for the other's step before failing anyway. */
@@ -103,11 +105,38 @@ static __attribute__((noinline)) void crashtest_touch_reserved(void)
 	va[4096] = 1;
 }
 
+/*
+ * crashtest=screen: unmaps the framebuffer from the kernel's page tables, then prints. The print
+ * faults inside the console's screen write (as a framebuffer whose mapping is gone would), so the
+ * fatal report comes while this CPU holds the console and every write to the screen would fault:
+ * it must come out whole on serial.
+ */
+static void crashtest_unmap_screen(const char *what)
+{
+	if (!vm_fb_virt || !fbcon_active()) {
+		kprintf("crashtest: %s needs a framebuffer console; there is none\n", what);
+		return;
+	}
+	vaddr_t from = ALIGN_DOWN(vm_fb_virt, PAGE_SIZE);
+	vaddr_t to = ALIGN_UP(vm_fb_virt + bootinfo_fb_bytes(&kernel_bootinfo.fb), PAGE_SIZE);
+	int st = pt_unmap(&kernel_pt, from, to - from);
+	KASSERT(st == PT_OK, "unmapping the framebuffer failed: %d", st);
+	kprintf("crashtest: framebuffer unmapped at 0x%llx, %llu bytes; this line faults on the screen\n",
+		(unsigned long long)from, (unsigned long long)(to - from));
+}
+
 void crashtest_run_early(void)
 {
 	if (kernel_cmdline.opts.crashtest == CMDLINE_CRASH_EARLY)
 		kpanic("crash test requested before the physical allocator, the kernel's page tables and the "
 		       "console (crashtest=early): this report reaches the screen through the loader's mapping");
+}
+
+void crashtest_run_reclaim(void)
+{
+	if (kernel_cmdline.opts.crashtest == CMDLINE_CRASH_RECLAIM)
+		kpanic("crash test requested after the kernel's page tables and the loader's memory reclaimed, before "
+		       "the console (crashtest=reclaim): this report reaches the screen through the kernel's mapping");
 }
 
 void crashtest_run(void)
@@ -151,6 +180,9 @@ void crashtest_run(void)
 	case CMDLINE_CRASH_FINISH2:
 		crashtest_two_cpus(what, crashtest_pair_finish);
 		return;
+	case CMDLINE_CRASH_SCREEN:
+		crashtest_unmap_screen(what);
+		break;
 	}
 	kprintf("crashtest: %s returned; going on with the suite\n", what);
 }

@@ -5,4 +5,8 @@ void crashtest_run(void);
 /* Performs crashtest=early: a panic before the physical allocator, the kernel's page tables and the
  * console exist (its report reaches the screen through the loader's mapping). Returns otherwise. */
 void crashtest_run_early(void);
+/* Performs crashtest=reclaim: a panic once the kernel's own page tables are live and the loader's
+ * memory is reclaimed, before the console exists (its report reaches the screen through the kernel's
+ * mapping of the framebuffer). Returns otherwise. */
+void crashtest_run_reclaim(void);
 #endif

@@ -709,6 +709,20 @@ bool fbcon_active(void)
 	return fbcon.active;
 }
 
+/* Probes a byte of each page of the drawn framebuffer (see fbcon.h). */
+bool fbcon_takes_writes(int (*probe_write8)(volatile void *addr, uint8_t val))
+{
+	if (!fbcon.active)
+		return true;
+	/* [first, end): the first pixel of row 0 to the last of row height - 1, as fbcon_clear writes them */
+	uintptr_t first = (uintptr_t)fbcon.fb;
+	uintptr_t end = first + ((uintptr_t)(fbcon.height - 1) * fbcon.pitch + fbcon.width) * sizeof(uint32_t);
+	for (uintptr_t at = first; at < end; at = (at | PAGE_MASK) + 1)
+		if (probe_write8((volatile void *)at, 0))
+			return false;
+	return true;
+}
+
 /* Draws n bytes of text at the cursor. */
 void fbcon_write(const char *s, size_t n)
 {

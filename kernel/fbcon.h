@@ -24,6 +24,15 @@ void fbcon_init(const struct bootinfo_fb *fb, void *fb_virt);
 /* True once fbcon_init succeeded. */
 bool fbcon_active(void);
 
+/*
+ * True when every page of the framebuffer the console draws in (its visible rows, first pixel to
+ * last) takes a one-byte write through probe_write8, which returns nonzero where the write faulted
+ * (arch_probe_write8: the fault recovered, not fatal); stops at the first page that does not. True
+ * when inactive. The probed bytes are left changed: for a caller about to clear the screen (a
+ * fatal report, whose first write to a framebuffer whose mapping is gone would fault inside it).
+ */
+bool fbcon_takes_writes(int (*probe_write8)(volatile void *addr, uint8_t val));
+
 /* Draws n bytes of text at the cursor; no-op when inactive. */
 void fbcon_write(const char *s, size_t n);
 

@@ -251,13 +251,17 @@ void kmain(paddr_t bootinfo_pa)
 	smpinit_register();         /* the bring-up's memory services: phys_alloc, kernel_pt */
 	smp_reserve_trampoline();   /* before anything else can take the pages below 1 MiB */
 	vm_init(&kernel_bootinfo);
-	panic_set_early_screen(NULL, NULL);   /* the loader's mapping is gone; the console takes over below */
+	/* The loader's mapping is gone: until the console takes over below, a fatal report (a memory
+	 * map phys_release_loader cannot take, crashtest=reclaim) draws through the kernel's own. */
+	panic_set_early_screen(vm_fb_virt ? &kernel_bootinfo.fb : NULL, (void *)vm_fb_virt);
 	if (kernel_cmdline.opts.ptdump)
 		pt_dump(&kernel_pt);
 	phys_release_loader();
+	crashtest_run_reclaim();
 	smp_reserve_trampoline();   /* again, in case every low page was the loader's */
 	if (vm_fb_virt)
 		fbcon_init(&kernel_bootinfo.fb, (void *)vm_fb_virt);
+	panic_set_early_screen(NULL, NULL);   /* the console has the screen from here, or nothing can draw on it */
 	if (vm_fb_virt && !fbcon_active())
 		kprintf("screen: framebuffer %ux%u, %u pixels per line, format %u (masks %x %x %x %x) not drawable; "
 			"serial only\n", kernel_bootinfo.fb.width, kernel_bootinfo.fb.height, kernel_bootinfo.fb.pitch,

@@ -131,7 +131,8 @@ void panic_set_early_screen(const struct bootinfo_fb *fb, void *virt)
  * error on the way to the end ends the machine silently. Another CPU's error stops that CPU (its
  * error named in one line before the report's footer) and leaves the report whole. The report
  * starts on a cleared blue screen with the whole screen for text: the summary screen (its PASSED
- * banner, its three-row text window) must not stay up around a report it would scroll away.
+ * banner, its three-row text window) must not stay up around a report it would scroll away; a
+ * screen whose framebuffer no longer takes writes is left alone, and the report goes to serial.
  */
 static void panic_enter(void)
 {
@@ -143,11 +144,18 @@ static void panic_enter(void)
 		kernel_finish(false);
 	}
 	panic_reporting = true;
+	/* No line of another CPU inside the report, and none on the screen while it is reset. */
+	console_claim();
 	/* A report before the console exists (a bad memory map, crashtest=early) reaches the screen
 	 * through the loader's mapping of the framebuffer: a PC without a serial port shows it too. */
 	if (!fbcon_active() && panic_early_fb)
 		fbcon_init(panic_early_fb, panic_early_virt);
-	if (fbcon_active()) {
+	/* A framebuffer whose mapping is gone would fault at the screen's first write, and the report
+	 * would end there as a nested error, before a line of it got out: it goes to serial whole. */
+	if (!fbcon_takes_writes(arch_probe_write8)) {
+		console_screen_off();
+		kprintf("\n*** the framebuffer no longer takes writes: this report is on serial only\n");
+	} else if (fbcon_active()) {
 		fbcon_set_color(PANIC_FG_RGB, PANIC_BG_RGB);
 		fbcon_clear();
 	}

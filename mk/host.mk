@@ -48,6 +48,12 @@ $(B)/host/test_panic_reports: tests/host/test_panic_reports.c kernel/panic.c ker
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf $< $(HOST_OBJ) -o $@
 
+# A fatal report beside another CPU that prints: kernel/console.c, panic.c and textwrap.c #included, kprintf
+# wrapped at link time into console_write.
+$(B)/host/test_panic_console: tests/host/test_panic_console.c kernel/console.c kernel/panic.c kernel/textwrap.c $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf $< $(HOST_OBJ) -o $@
+
 # The kernel's input edges: built like test_summary_screens, plus panic.c with kprintf wrapped.
 $(B)/host/test_input_edges: tests/host/test_input_edges.c kernel/summary.c kernel/memview.c kernel/summary_layout.c \
 		kernel/fbcon.c kernel/cmdline.c kernel/sysinfo.c kernel/panic.c kernel/textwrap.c arch/x86_64/acpi.c $(HOST_OBJ)
@@ -127,6 +133,7 @@ TSAN_EXTRA_test_acpi_map := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_sysinfo_facts := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_summary_screens := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_panic_reports := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf
+TSAN_EXTRA_test_panic_console := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf
 TSAN_EXTRA_test_input_edges := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf arch/x86_64/acpi.c
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
@@ -145,6 +152,7 @@ $(B)/tsan/%: tests/host/%.c $(TSAN_OBJ)
 	$(HCC) $(TSAN_CFLAGS) $(TSAN_EXTRA_$*) $< $(TSAN_OBJ) -o $@
 $(B)/tsan/test_acpi: arch/x86_64/acpi.c
 $(B)/tsan/test_panic_reports: kernel/panic.c kernel/textwrap.c
+$(B)/tsan/test_panic_console: kernel/console.c kernel/panic.c kernel/textwrap.c
 $(B)/tsan/test_sysinfo_facts: kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c
 $(B)/tsan/test_intake_bounds: kernel/cmdline.c kernel/cmdline.h kernel/sysinfo.c kernel/sysinfo.h include/bootinfo.h \
 		arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/acpi.c

@@ -33,7 +33,8 @@ struct bugcheck_desc {
 const struct bugcheck_desc *bugcheck_describe(uint32_t code, uint64_t p1);
 /* Name of a bug-check code ("SYSTEM_PTE_MISUSE"), or "UNKNOWN". */
 const char *bugcheck_name(uint32_t code);
-/* The explanation of code/p1 (bugcheck_describe), "unknown <NAME> subcode", or "". */
+/* The explanation of code/p1 (bugcheck_describe); for a code with subcodes whose p1 is none of them,
+ * "unknown subcode of this code"; "" for a code the table does not name. */
 const char *bugcheck_explain(uint32_t code, uint64_t p1);
 /* The name of subcode p1 of code ("SYSPTE_BUGCHECK_FREE_NOT_START"), or NULL when code has no
  * subcodes or p1 is none of them. */

@@ -19,6 +19,8 @@ cases=(
 	"panic|35||KERNEL PANIC at kernel/crashtest.c|crash test requested|Backtrace:|crashtest_run"
 	# Before the allocator, the kernel's page tables and the console: the report is whole all the same.
 	"early|35||KERNEL PANIC at kernel/crashtest.c|crashtest=early|Backtrace:|crashtest_run_early|!System halted"
+	# After the kernel's page tables and the loader's memory reclaimed, before the console: the same.
+	"reclaim|35||KERNEL PANIC at kernel/crashtest.c|crashtest=reclaim|Backtrace:|crashtest_run_reclaim|!System halted"
 	"pf|35||KMODE_EXCEPTION_NOT_HANDLED|#PF page fault|read of address 0x000000000dead000|CR2 000000000dead000|crashtest_read_unmapped"
 	"reserved|35||PAGE_FAULT_IN_NONPAGED_AREA|of reservation base 0xffffc0|3 pages, tag 'Crsh'|crashtest_touch_reserved"
 	"stack|35||#DF double fault|RSP|Backtrace:"
@@ -30,6 +32,9 @@ cases=(
 	# CPU 1 fails, then CPU 0 ends the machine as a passed suite would, during CPU 1's report: CPU 0
 	# stops, named nowhere (it had no error), and the report is CPU 1's, whole.
 	"finish2|35|-smp 2|crash test: a fatal error on CPU 1 while the boot CPU ends the machine|Backtrace:|!CPU 0: fatal error|!fatal errors while|!nested fatal error|!System halted"
+	# The framebuffer unmapped, then a line printed: a page fault inside the console's screen write.
+	# The report cannot use the screen and must come out whole on serial, not end as a nested error.
+	"screen|35||framebuffer unmapped at|the framebuffer no longer takes writes: this report is on serial only|KMODE_EXCEPTION_NOT_HANDLED|#PF page fault|write of address|at fbcon_|Backtrace:|!nested fatal error|!needs a framebuffer console"
 )
 if [ $# -gt 0 ]; then
 	picked=()

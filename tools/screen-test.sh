@@ -7,8 +7,9 @@
 # bottom rows;
 # the serial log must carry the same verdict, the failing test's name, agreeing walkers and a boot
 # time no longer than the run itself. A third boot panics before the kernel's own page tables and
-# console exist (crashtest=early): its report must be on the screen all the same, white on the
-# panic's blue, drawn through the loader's mapping of the framebuffer.
+# console exist (crashtest=early), a fourth after those page tables, before the console
+# (crashtest=reclaim): each report must be on the screen all the same, white on the panic's blue,
+# drawn through the loader's mapping of the framebuffer, then through the kernel's.
 set -u
 cd "$(dirname "$0")/.."
 hdr=kernel/summary.h
@@ -22,7 +23,7 @@ cases=(
 	"PASSED|$pass_rgb|$fail_rgb|1280|800||"
 	"FAILED|$fail_rgb|$pass_rgb|640|480|crashtest=leak|-vga none -device VGA,xres=640,yres=480"
 )
-echo "1..$(( ${#cases[@]} * 2 + 1 ))"
+echo "1..$(( ${#cases[@]} * 2 + 2 ))"
 n=0
 for c in "${cases[@]}"; do
 	IFS='|' read -r verdict want other w h cmd qflags <<< "$c"
@@ -85,31 +86,36 @@ for c in "${cases[@]}"; do
 	rm -rf "$tmp"
 done
 
-# The early panic's screen: its report, white on blue from the top row, the rest of the screen blue.
-tmp=$(mktemp -d /tmp/screen-test.XXXXXX)
-CMDLINE="crashtest=early" SHOT_SERIAL="$tmp/serial.log" SHOT_TIMEOUT=${SCREEN_TIMEOUT:-150} \
-	tools/screenshot.sh "$tmp/shot.ppm" > "$tmp/shot.out" 2>&1
-why=$(perl -e '
-	my ($file, $fg, $bg) = map { uc } @ARGV;
-	open(my $f, "<:raw", $ARGV[0]) or do { print "no screendump ($ARGV[0])"; exit };
-	local $/; my $d = <$f>;
-	$d =~ s/^P6\s+(\d+)\s+(\d+)\s+(\d+)\s//s or do { print "not a binary PPM"; exit };
-	my ($W, $H) = ($1, $2);
-	my ($fgn, $bgn, $top) = (0, 0, 0);
-	for (my $i = 0; $i < $W * $H; $i++) {
-		my $p = sprintf("%02X%02X%02X", unpack("C3", substr($d, $i * 3, 3)));
-		$bgn++ if $p eq $bg;
-		if ($p eq $fg) { $fgn++; $top++ if $i < $W * 48; }
-	}
-	$bgn > $W * $H * 0.9 or do { print "only $bgn of ", $W * $H, " pixels are the panic blue $bg"; exit };
-	$fgn > 2000 && $top > 50 or do { print "$fgn text pixels ($top in the top three rows): no report on the screen"; exit };
-	print "ok ${W}x$H: $bgn blue pixels, $fgn white";
-' "$tmp/shot.ppm" "$panic_fg" "$panic_bg")
-n=$((n + 1))
-if [ "${why#ok}" != "$why" ] && grep -qF 'KERNEL PANIC at kernel/crashtest.c' "$tmp/serial.log" 2>/dev/null; then
-	echo "ok $n - early panic screen (crashtest=early, before the kernel's page tables): ${why#ok }"
-else
-	echo "not ok $n - early panic screen (crashtest=early): $why"
-	sed 's/^/# /' "$tmp/shot.out" "$tmp/serial.log" 2>/dev/null | tail -n 40
-fi
-rm -rf "$tmp"
+# The early panics' screens: each report, white on blue from the top row, the rest of the screen
+# blue: crashtest=early before the kernel's page tables (the loader's mapping of the framebuffer),
+# crashtest=reclaim after them, before the console (the kernel's mapping).
+for early in "early|before the kernel's page tables" "reclaim|after the kernel's page tables, before the console"; do
+	IFS='|' read -r crash when <<< "$early"
+	tmp=$(mktemp -d /tmp/screen-test.XXXXXX)
+	CMDLINE="crashtest=$crash" SHOT_SERIAL="$tmp/serial.log" SHOT_TIMEOUT=${SCREEN_TIMEOUT:-150} \
+		tools/screenshot.sh "$tmp/shot.ppm" > "$tmp/shot.out" 2>&1
+	why=$(perl -e '
+		my ($file, $fg, $bg) = map { uc } @ARGV;
+		open(my $f, "<:raw", $ARGV[0]) or do { print "no screendump ($ARGV[0])"; exit };
+		local $/; my $d = <$f>;
+		$d =~ s/^P6\s+(\d+)\s+(\d+)\s+(\d+)\s//s or do { print "not a binary PPM"; exit };
+		my ($W, $H) = ($1, $2);
+		my ($fgn, $bgn, $top) = (0, 0, 0);
+		for (my $i = 0; $i < $W * $H; $i++) {
+			my $p = sprintf("%02X%02X%02X", unpack("C3", substr($d, $i * 3, 3)));
+			$bgn++ if $p eq $bg;
+			if ($p eq $fg) { $fgn++; $top++ if $i < $W * 48; }
+		}
+		$bgn > $W * $H * 0.9 or do { print "only $bgn of ", $W * $H, " pixels are the panic blue $bg"; exit };
+		$fgn > 2000 && $top > 50 or do { print "$fgn text pixels ($top in the top three rows): no report on the screen"; exit };
+		print "ok ${W}x$H: $bgn blue pixels, $fgn white";
+	' "$tmp/shot.ppm" "$panic_fg" "$panic_bg")
+	n=$((n + 1))
+	if [ "${why#ok}" != "$why" ] && grep -qF 'KERNEL PANIC at kernel/crashtest.c' "$tmp/serial.log" 2>/dev/null; then
+		echo "ok $n - early panic screen (crashtest=$crash, $when): ${why#ok }"
+	else
+		echo "not ok $n - early panic screen (crashtest=$crash): $why"
+		sed 's/^/# /' "$tmp/shot.out" "$tmp/serial.log" 2>/dev/null | tail -n 40
+	fi
+	rm -rf "$tmp"
+done

@@ -65,7 +65,7 @@ static const char *const bools[] = { "0", "1", "off", "on" };
 static const char *const onexits[] = { "halt", "qemu", "reboot" };
 static const char *const exhausts[] = { "budget", "full" };
 static const char *const crashes[] = { "none", "panic", "pf", "reserved", "stack", "bugcheck", "nmi", "leak",
-	"panic2", "finish2", "early" };
+	"panic2", "finish2", "early", "screen", "reclaim" };
 
 /* Writes key=value into it->text. */
 static void item_set(struct item *it, unsigned key, const char *value)

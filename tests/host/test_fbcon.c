@@ -5,7 +5,8 @@
  * for generated modes whose FrameBufferSize is 0, short, exact or larger, and modes unusable at any
  * size; and for generated geometries (odd widths, pitch beyond the width, those four sizes, screens
  * beyond the text shadow) that every visible row is drawn and text, scrolling, rectangles and scaled
- * text stay inside the visible pixels and never touch a row's padding.
+ * text stay inside the visible pixels and never touch a row's padding; fbcon_takes_writes's probes,
+ * one a page of the visible pixels, and its answer with a page of them gone.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -466,6 +467,74 @@ static void test_font_parsing(void)
 	   "formats say", runs);
 }
 
+/* The probes fbcon_takes_writes made: addresses in order; the page (address / 4096) whose write faults. */
+#define PROBES_MAX (1u << 16)
+static uintptr_t probes[PROBES_MAX];
+static size_t nprobes;
+static uintptr_t probe_gone_page = UINTPTR_MAX;
+
+/* A probe as arch_probe_write8 makes it: the write lands, or faults on the gone page (nonzero). */
+static int probe_write8(volatile void *addr, uint8_t val)
+{
+	uintptr_t a = (uintptr_t)addr;
+	if (nprobes < PROBES_MAX)
+		probes[nprobes] = a;
+	nprobes++;
+	if (a / 4096 == probe_gone_page)
+		return -1;
+	*(volatile uint8_t *)addr = val;
+	return 0;
+}
+
+/*
+ * fbcon_takes_writes (what a fatal report asks before it clears the screen) over generated modes
+ * placed at generated offsets into a page: with every page mapped, one probe in each 4 KiB page
+ * from the first visible pixel to the last, none outside them, and true; with one of those pages
+ * gone, false, and no probe past it; inactive, true without a probe.
+ */
+static void test_takes_writes(void)
+{
+	int bad = 0, runs = 0;
+
+	for (int n = 0; n < 300; n++) {
+		uint32_t w = 8 + (uint32_t)draw(draw(4) ? 1000 : 3840), h = 16 + (uint32_t)draw(draw(4) ? 300 : 2160);
+		uint32_t pitch = w + (uint32_t)(draw(2) ? draw(64) : 0);
+		struct bootinfo_fb fb = fb_desc(BOOTINFO_FB_BGRX, w, h, pitch, 0);
+		size_t bytes = bootinfo_fb_bytes(&fb), off = 4 * draw(1024);
+		uint8_t *mem = aligned_alloc(4096, (bytes + off + 4095) / 4096 * 4096);
+		uintptr_t first = (uintptr_t)mem + off, last = first + ((size_t)(h - 1) * pitch + w) * 4 - 1;
+		size_t pages = last / 4096 - first / 4096 + 1;
+		const char *why = NULL;
+
+		runs++;
+		fbcon_init(&fb, mem + off);
+		nprobes = 0, probe_gone_page = UINTPTR_MAX;
+		if (!fbcon_takes_writes(probe_write8))
+			why = "false with every page mapped";
+		else if (nprobes != pages)
+			why = "not one probe a page";
+		for (size_t i = 0; !why && i < nprobes; i++)
+			if (probes[i] < first || probes[i] > last || probes[i] / 4096 != first / 4096 + i)
+				why = "a probe outside the visible pixels or out of page order";
+		size_t k = draw(pages);
+		nprobes = 0, probe_gone_page = first / 4096 + k;
+		if (!why && fbcon_takes_writes(probe_write8))
+			why = "true with a page gone";
+		else if (!why && nprobes != k + 1)
+			why = "probes went on past the gone page";
+		if (why && bad++ < 3)
+			printf("#   %ux%u pitch %u at page offset %zu (%zu pages, page %zu gone): %s\n", w, h, pitch, off, pages,
+			       k, why);
+		free(mem);
+	}
+	fbcon_init(NULL, NULL);
+	nprobes = 0, probe_gone_page = UINTPTR_MAX;
+	bool inactive = fbcon_takes_writes(probe_write8) && nprobes == 0;
+	is(bad, 0, "%d generated modes at generated page offsets: one probe a page of the visible pixels, true; a page gone: "
+	   "false, no probe past it", runs);
+	ok(inactive, "no console: fbcon_takes_writes true without a probe");
+}
+
 int main(void)
 {
 	test_formats_refused();
@@ -477,5 +546,6 @@ int main(void)
 	test_sgr_past_ranges();
 	test_invalid_utf8_leads();
 	test_font_parsing();
+	test_takes_writes();
 	return tap_done();
 }

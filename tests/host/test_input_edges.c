@@ -60,6 +60,7 @@ void shutdown_halt(void) { ends++; longjmp(back, 1); }
 unsigned smp_stop_others(void) { return 0; }
 void smp_stop_self(void) { ends++; longjmp(back, 1); }
 void console_drop(void) {}
+void console_claim(void) {}
 /* console_screen_off as the console does it: the screen gets no more writes. */
 static bool screen_off;
 void console_screen_off(void) { screen_off = true; }
@@ -67,6 +68,8 @@ const char *ksyms_lookup(uint64_t addr, uint64_t *off) { *off = addr & 0xFFF; re
 void ksyms_backtrace(uint64_t rbp, uint64_t rip, int max) { (void)rbp; (void)rip; (void)max; }
 const char *trap_name(uint64_t v) { (void)v; return "#PF page fault"; }
 void trap_dump_frame(const struct trap_frame *tf, uint64_t cr2) { (void)tf; (void)cr2; }
+/* The fatal report's probe of the framebuffer (fbcon_takes_writes): host memory always takes writes. */
+int arch_probe_write8(volatile void *addr, uint8_t val) { *(volatile uint8_t *)addr = val; return 0; }
 
 /* kprintf as console_write does it: serial (dropped here), then the screen, whose write faults
  * when screen_faults: the page fault's report is panic_trap, as trap_handle makes it for a

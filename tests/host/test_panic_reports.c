@@ -7,7 +7,8 @@
  * onexit action: one header, every line at most KPRINTF_SCREEN_COLS columns, the message's words
  * kept in order up to PANIC_TEXT_MAX - 1 bytes, the footer onexit names, then exactly that end of
  * the machine, as a failure. A fatal error inside a report (the screen working) ends it at once:
- * one "nested fatal error" line, then the end, never a second report.
+ * one "nested fatal error" line, then the end, never a second report. A report while the screen's
+ * framebuffer is unmapped (any write to it faults) comes out whole on serial, after a line saying so.
  */
 #include <stdint.h>
 #include <setjmp.h>
@@ -47,6 +48,7 @@ void smp_stop_self(void)
 	longjmp(back, 1);
 }
 void console_drop(void) {}
+void console_claim(void) {}
 /* console_screen_off as the console does it: the screen gets no more writes. */
 static bool screen_off;
 void console_screen_off(void) { screen_off = true; }
@@ -59,8 +61,34 @@ void trap_dump_frame(const struct trap_frame *tf, uint64_t cr2)
 }
 bool fbcon_active(void) { return true; }
 void fbcon_set_color(uint32_t fg, uint32_t bg) { (void)fg; (void)bg; }
+
+/* The screen's framebuffer with its mapping gone (screen_gone): a probe of it fails, and a write to
+ * it faults, a #PF whose report is panic_trap, as trap_handle makes it for a non-present fault
+ * outside the system PTE region. */
+#define SCREEN_FB 0xC0000000ULL
+static bool screen_gone;
+static int screen_faults;
+int arch_probe_write8(volatile void *addr, uint8_t val) { (void)addr; (void)val; return screen_gone ? -1 : 0; }
+bool fbcon_takes_writes(int (*probe_write8)(volatile void *addr, uint8_t val))
+{
+	return probe_write8((volatile void *)SCREEN_FB, 0) == 0;
+}
+static void screen_write_faults(void)
+{
+	struct trap_frame tf;
+	memset(&tf, 0, sizeof(tf));
+	tf.vector = VEC_PF;
+	tf.error = PF_ERR_WRITE;
+	screen_faults++;
+	panic_trap(&tf, SCREEN_FB);
+}
 static int screen_clears;
-void fbcon_clear(void) { screen_clears++; }
+void fbcon_clear(void)
+{
+	if (screen_gone)
+		screen_write_faults();
+	screen_clears++;
+}
 
 /* The serial log: every byte of the reports. */
 static char serial_log[LOG_MAX];
@@ -83,6 +111,8 @@ int __wrap_kprintf(const char *fmt, ...)
 	}
 	if (++kprintfs == nest_at)
 		panic_kpanic_at("kernel/nested.c", 7, "a fatal error inside the report");
+	if (screen_gone && !screen_off)   /* the console writes serial, then the screen */
+		screen_write_faults();
 	return n;
 }
 
@@ -130,6 +160,8 @@ static void reset(enum onexit_action onexit)
 	ended = END_NONE, exit_value = 0, ends = 0;
 	nest_at = kprintfs = 0;
 	screen_clears = 0;
+	screen_gone = false;
+	screen_faults = 0;
 }
 
 /* A message of words of 1 to 100 letters, runs of spaces and newlines, up to MSG_MAX - 1 bytes. */
@@ -163,8 +195,9 @@ static void footer_for(enum onexit_action onexit, uint32_t code, char *buf, size
 		snprintf(buf, cap, "*** KERNEL PANIC: photograph this screen to report it, then turn the PC off.\n");
 }
 
-/* Checks the log of one report; returns a reason or NULL. */
-static const char *check_report(enum onexit_action onexit, uint32_t code, const char *header, char *why, size_t cap)
+/* Checks the log of one report, which cleared the screen clears times; returns a reason or NULL. */
+static const char *check_report(enum onexit_action onexit, uint32_t code, const char *header, int clears, char *why,
+				size_t cap)
 {
 	char footer[160];
 	size_t widest = 0, col = 0;
@@ -189,7 +222,7 @@ static const char *check_report(enum onexit_action onexit, uint32_t code, const 
 	if (ends != 1 || ended != want || (want == END_QEMU && exit_value != QEMU_EXIT_FAIL))
 		return snprintf(why, cap, "%d ends, the last %d (value 0x%x), want one %d as a failure", ends, ended, exit_value,
 				want), why;
-	if (screen_clears != 1)
+	if (screen_clears != clears)
 		return snprintf(why, cap, "the screen cleared %d times", screen_clears), why;
 	return NULL;
 }
@@ -228,7 +261,7 @@ static void test_panic_messages(void)
 		runs++;
 		report.kind = 0, report.msg = msg;
 		run_report();
-		const char *r = check_report(onexit, 0, "*** KERNEL PANIC at kernel/main.c:42\n", why, sizeof(why));
+		const char *r = check_report(onexit, 0, "*** KERNEL PANIC at kernel/main.c:42\n", 1, why, sizeof(why));
 		if (r && bad++ < 5)
 			printf("#   message of %zu bytes, onexit %d: %s\n", len, onexit, r);
 		if (!r && !words_kept(msg, strstr(serial_log, "KERNEL PANIC at")) && lost++ < 3)
@@ -254,7 +287,7 @@ static void test_bugchecks_and_traps(void)
 		report.p[3] = UINT64_MAX;
 		run_report();
 		snprintf(header, sizeof(header), "*** STOP: 0x%08X ", code);
-		const char *r = check_report(onexit, code, header, why, sizeof(why));
+		const char *r = check_report(onexit, code, header, 1, why, sizeof(why));
 		if (r && bad++ < 5)
 			printf("#   bug check 0x%x, onexit %d: %s\n", code, onexit, r);
 	}
@@ -270,7 +303,7 @@ static void test_bugchecks_and_traps(void)
 		report.kind = 2, report.tf = tf, report.cr2 = test_rng_next(&rng);
 		run_report();
 		snprintf(header, sizeof(header), "*** STOP: 0x%08X ", BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED);
-		const char *r = check_report(onexit, BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, header, why, sizeof(why));
+		const char *r = check_report(onexit, BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED, header, 1, why, sizeof(why));
 		char params[160];   /* the parameters mm/bugcheck.c's table names for 0x1E */
 		snprintf(params, sizeof(params), "*** Parameters: P1 0x%016llx P2 0x%016llx\n***             P3 0x%016llx "
 			 "P4 0x%016llx\n", (unsigned long long)tf.vector, (unsigned long long)tf.rip,
@@ -365,11 +398,58 @@ static void test_stand_aside_leaves_online_set(void)
 	   "set silently, a fatal error recorded for the owner's line, the others still online", runs);
 }
 
+/* A fatal error while the screen's framebuffer is unmapped (the first error may be a screen write
+ * itself): each kind of report, each onexit action, comes out whole on serial after one line
+ * saying so, and nothing writes to the screen. panic_enter cleared the screen first: the clear
+ * faulted, and the nested error's one line was all the report (its header, message and
+ * parameters lost). */
+static void test_report_with_framebuffer_gone(void)
+{
+	static const char note[] = "*** the framebuffer no longer takes writes: this report is on serial only\n";
+	char why[200], header[80];
+	int bad = 0, runs = 0;
+
+	for (int kind = 0; kind < 3; kind++)
+		for (int onexit = 0; onexit < 3; onexit++) {
+			reset((enum onexit_action)onexit);
+			screen_gone = true;
+			runs++;
+			report.kind = kind, report.msg = "a fatal error while the framebuffer is unmapped";
+			report.code = kind == 1 ? BUGCHECK_SYSTEM_PTE_MISUSE : BUGCHECK_KMODE_EXCEPTION_NOT_HANDLED;
+			report.p[0] = SYSPTE_BUGCHECK_FREE_NOT_START, report.p[1] = 0xffffc00000123000ULL;
+			report.p[2] = 0x68737243, report.p[3] = 0;
+			memset(&report.tf, 0, sizeof(report.tf));
+			report.tf.vector = VEC_PF, report.tf.rip = 0xffffffff80001234ULL, report.cr2 = SCREEN_FB;
+			run_report();
+			if (kind == 0)
+				snprintf(header, sizeof(header), "*** KERNEL PANIC at kernel/main.c:42\n");
+			else
+				snprintf(header, sizeof(header), "*** STOP: 0x%08X ", report.code);
+			const char *r = NULL;
+			serial_log[serial_len] = 0;
+			if (strstr(serial_log, "nested fatal error"))
+				r = "a nested fatal error ended the report";
+			else if (!strstr(serial_log, note))
+				r = "no line saying the report is on serial only";
+			else if (kind == 0 && !strstr(serial_log, "*** a fatal error while the framebuffer is unmapped\n"))
+				r = "the message is missing";
+			else if (screen_faults)
+				r = "the screen was written";
+			else
+				r = check_report((enum onexit_action)onexit, kind ? report.code : 0, header, 0, why, sizeof(why));
+			if (r && bad++ < 3)
+				printf("#   report kind %d, onexit %d: %s; log:\n%s", kind, onexit, r, serial_log);
+		}
+	is(bad, 0, "%d reports (panic, bug check, trap; each onexit action) while the framebuffer is unmapped: one line "
+	   "saying so, then the report whole on serial, one end as a failure, no screen write", runs);
+}
+
 int main(void)
 {
 	test_panic_messages();
 	test_bugchecks_and_traps();
 	test_nested_fatal_error();
 	test_stand_aside_leaves_online_set();
+	test_report_with_framebuffer_gone();
 	return tap_done();
 }
