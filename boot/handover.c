@@ -37,6 +37,105 @@ static void __attribute__((noreturn)) enter_kernel(UINT64 pml4, UINT64 bootinfo,
 	__builtin_unreachable();
 }
 
+#ifdef LOADER_TEST_MAP_GEOMETRY
+/* What \maptest.txt asks: the map's size set (MAPTEST_SET), raised or lowered (wrapping, as a
+ * firmware's arithmetic would), and its stride set; MAPTEST_KEEP leaves a field as it is. */
+enum maptest_op { MAPTEST_KEEP, MAPTEST_SET, MAPTEST_ADD, MAPTEST_SUB };
+static struct {
+	enum maptest_op size_op, stride_op;
+	UINT64 size, stride;
+} maptest;
+
+/* Parses the decimal digits at *p (at least one, no overflow) into *out, advancing *p; FALSE if none
+ * or if the number does not fit 64 bits. */
+static BOOLEAN maptest_number(const char **p, UINT64 *out)
+{
+	UINT64 v = 0;
+	const char *s = *p;
+
+	if (*s < '0' || *s > '9')
+		return FALSE;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		UINT64 d = (UINT64)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return FALSE;
+		v = v * 10 + d;
+	}
+	*p = s;
+	*out = v;
+	return TRUE;
+}
+
+/* Parses \maptest.txt's words, "size=N", "size=+N", "size=-N" and "stride=N", separated by blanks
+ * and line ends; FALSE on anything else. */
+static BOOLEAN maptest_parse(const char *s)
+{
+	while (*s) {
+		if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
+			s++;
+			continue;
+		}
+		if (!strncmpa((const CHAR8 *)s, (const CHAR8 *)"size=", 5)) {
+			s += 5;
+			maptest.size_op = *s == '+' ? MAPTEST_ADD : *s == '-' ? MAPTEST_SUB : MAPTEST_SET;
+			if (maptest.size_op != MAPTEST_SET)
+				s++;
+			if (!maptest_number(&s, &maptest.size))
+				return FALSE;
+		} else if (!strncmpa((const CHAR8 *)s, (const CHAR8 *)"stride=", 7)) {
+			s += 7;
+			maptest.stride_op = MAPTEST_SET;
+			if (!maptest_number(&s, &maptest.stride))
+				return FALSE;
+		} else {
+			return FALSE;
+		}
+		/* a word ends at a blank, a line end or the text's end */
+		if (*s && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Reads and parses \maptest.txt (see loader.h). */
+EFI_STATUS maptest_read(EFI_FILE_HANDLE root)
+{
+	static CHAR16 path[] = L"\\maptest.txt";
+	char text[128];
+	UINTN len = 0;
+	EFI_STATUS status = file_read_prefix(root, path, text, sizeof(text), &len);
+
+	if (status == EFI_NOT_FOUND)
+		return EFI_SUCCESS;
+	if (EFI_ERROR(status))
+		return status;
+	if (len >= sizeof(text) - 1) {
+		Print(LOADER_TAG L"test loader: \\maptest.txt is longer than %d bytes\n", (int)sizeof(text) - 2);
+		return EFI_INVALID_PARAMETER;
+	}
+	text[len] = '\0';
+	if (!maptest_parse(text)) {
+		Print(LOADER_TAG L"test loader: \\maptest.txt: want words size=N, size=+N, size=-N, stride=N: %a\n", text);
+		return EFI_INVALID_PARAMETER;
+	}
+	Print(LOADER_TAG L"test loader: the hand-over map's geometry rewritten as \\maptest.txt says: %a\n", text);
+	return EFI_SUCCESS;
+}
+
+/* Rewrites bi's map size and stride as \maptest.txt said (see loader.h). */
+void maptest_apply(struct bootinfo *bi)
+{
+	if (maptest.size_op == MAPTEST_SET)
+		bi->mmap_size = maptest.size;
+	else if (maptest.size_op == MAPTEST_ADD)
+		bi->mmap_size += maptest.size;
+	else if (maptest.size_op == MAPTEST_SUB)
+		bi->mmap_size -= maptest.size;
+	if (maptest.stride_op == MAPTEST_SET)
+		bi->mmap_desc_size = maptest.stride;
+}
+#endif
+
 /*
  * Takes the final memory map into the bootinfo's map buffer (capacity bytes), makes it one the
  * kernel takes (memmap_fit_for_kernel: merged if it must be, refused on screen if even that does
@@ -72,6 +171,9 @@ EFI_STATUS handover_exit_and_enter(EFI_HANDLE image, struct bootinfo *bi, UINT64
 		bi->mmap_size = size;
 		bi->mmap_desc_size = desc_size;
 		bi->mmap_desc_version = desc_version;
+#ifdef LOADER_TEST_MAP_GEOMETRY
+		maptest_apply(bi);
+#endif
 		status = BS->ExitBootServices(image, key);
 	}
 	if (!EFI_ERROR(status))

@@ -63,6 +63,10 @@ static EFI_STATUS load_files(EFI_LOADED_IMAGE *loaded, struct kernel_image *kern
 	status = load_kernel(root, kernel);
 	if (!EFI_ERROR(status))
 		status = read_cmdline(root, bi);
+#ifdef LOADER_TEST_MAP_GEOMETRY
+	if (!EFI_ERROR(status))
+		status = maptest_read(root);
+#endif
 	root->Close(root);
 	return status;
 }

@@ -40,6 +40,18 @@ struct kernel_image {
 	UINT64 entry;      /* ELF entry point, in the file bytes of an executable PT_LOAD segment */
 };
 
+#ifdef LOADER_TEST_MAP_GEOMETRY
+/*
+ * handover.c, in the test loader of tools/badgeom-map-test.sh only (build/geom/, mk/loader.mk):
+ * the hand-over map's geometry rewritten as \maptest.txt says, to try the kernel's reading of a
+ * map no loader of ours hands over. maptest_read parses the file (absent: no change) and prints
+ * what it will do, or refuses a malformed file; maptest_apply rewrites bi's map size and stride
+ * after the final GetMemoryMap, printing and allocating nothing.
+ */
+EFI_STATUS maptest_read(EFI_FILE_HANDLE root);
+void maptest_apply(struct bootinfo *bi);
+#endif
+
 /* alloc.c: page allocations, remembered so a failed boot can give them back. */
 EFI_STATUS pages_alloc(EFI_MEMORY_TYPE type, UINT64 bytes, const CHAR16 *what, UINT64 *phys);
 void pages_free_all(void);

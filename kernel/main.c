@@ -67,7 +67,8 @@ _Static_assert(PHYS_MAX_RANGES >= BOOTINFO_MMAP_MAX_DESCS, "phys_init reads ever
 _Static_assert(BOOTINFO_MMAP_DESC_ALIGN == EFI_MMAP_DESC_ALIGN, "the loader's stride rule is the kernel's");
 
 /*
- * Validates and copies the loader's structures into the kernel image (loader memory is reclaimed).
+ * Validates and copies the loader's structures into the kernel image (loader memory is reclaimed);
+ * the memory map is judged and copied later, by kernel_take_mmap.
  * A loader that reads kernel_bootinfo_note refuses a kernel of another build before
  * ExitBootServices, on screen; this check is for a loader older than that, and reports on serial
  * only, since the framebuffer's description cannot be trusted then.
@@ -91,6 +92,17 @@ static void kernel_take_bootinfo(paddr_t bi_pa)
 	if (kernel_bootinfo.cmdline_len >= BOOTINFO_CMDLINE_MAX)
 		kpanic("boot information: command line of %u bytes in a %d-byte buffer", kernel_bootinfo.cmdline_len,
 		       BOOTINFO_CMDLINE_MAX);
+}
+
+/*
+ * Judges the loader's memory map (efi_mmap_geometry) and copies its whole descriptors into the
+ * kernel image; a map it cannot read is a panic naming why. Called once the command line is
+ * parsed, so that panic ends the machine as onexit= says, and before the loader's memory is
+ * reclaimed (the map is read through the loader's direct map).
+ */
+static void kernel_take_mmap(void)
+{
+	const struct bootinfo *bi = &kernel_bootinfo;
 	/* the copy's limit in descriptors: no stride divides before efi_mmap_geometry has judged it */
 	uint64_t stride = bi->mmap_desc_size, whole, tail;
 	uint64_t max_descs = stride >= sizeof(struct efi_memory_descriptor) ?
@@ -230,6 +242,7 @@ void kmain(paddr_t bootinfo_pa)
 	cpu_init_control_state();
 	kernel_take_bootinfo(bootinfo_pa);
 	kernel_parse_cmdline();
+	kernel_take_mmap();   /* after the command line: a map it refuses ends the boot as onexit= says */
 	crashtest_run_early();
 	static char shown[4 * CMDLINE_TEXT_MAX + 1];
 	cmdline_text_format(&kernel_cmdline, shown, sizeof(shown));

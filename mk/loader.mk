@@ -18,6 +18,12 @@ $(B)/b/%.o: %.c
 $(B)/tail/b/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(BCFLAGS) -DLOADER_TEST_MAP_TAIL=8 -c $< -o $@
+# The test loader of tools/badgeom-map-test.sh, build/geom/BOOTX64.EFI: the same sources, handing
+# over the memory map with the size and stride \maptest.txt gives (boot/handover.c, maptest_*).
+BOBJ_GEOM := $(patsubst %.c,$(B)/geom/b/%.o,$(BSRC))
+$(B)/geom/b/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BCFLAGS) -DLOADER_TEST_MAP_GEOMETRY -c $< -o $@
 
 # Links the loader objects (the prerequisites) with GNU-EFI into $@, then checks its relocations.
 define loader_link
@@ -38,4 +44,8 @@ $(B)/BOOTX64.EFI: $(B)/loader.so
 $(B)/tail/loader.so: $(BOBJ_TAIL)
 	$(loader_link)
 $(B)/tail/BOOTX64.EFI: $(B)/tail/loader.so
+	$(loader_efi)
+$(B)/geom/loader.so: $(BOBJ_GEOM)
+	$(loader_link)
+$(B)/geom/BOOTX64.EFI: $(B)/geom/loader.so
 	$(loader_efi)

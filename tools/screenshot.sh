@@ -4,7 +4,8 @@
 # ends in .ppm (what tools/screen-test.sh reads).
 #   tools/screenshot.sh [OUT.png|OUT.ppm]   (default docs/screenshot.png; make screenshot)
 # Environment: CMDLINE (extra kernel words), QEMUFLAGS (extra QEMU arguments), SHOT_TIMEOUT (s, 120),
-# SHOT_SERIAL (a file to receive the serial log).
+# SHOT_SERIAL (a file to receive the serial log), SHOT_LOADER (the loader to boot, default
+# build/BOOTX64.EFI), SHOT_MAPTEST (written to the ESP as \maptest.txt, for build/geom/'s test loader).
 set -eu
 cd "$(dirname "$0")/.."
 out=${1:-docs/screenshot.png}
@@ -23,7 +24,8 @@ monitor() {
 		print $s "$ARGV[1]\n"; upto(); print $buf;' "$1" "$2"
 }
 
-for f in build/BOOTX64.EFI build/kernel.elf; do [ -r "$f" ] || die "$f missing: run make build/kernel.elf build/BOOTX64.EFI"; done
+loader=${SHOT_LOADER:-build/BOOTX64.EFI}
+for f in "$loader" build/kernel.elf; do [ -r "$f" ] || die "$f missing: run make build/kernel.elf build/BOOTX64.EFI"; done
 tmp=$(mktemp -d /tmp/screenshot.XXXXXX)
 qpid=
 # Ends QEMU if it still runs (monitor quit, else a signal to qemu.sh's timeout) and removes $tmp.
@@ -37,7 +39,8 @@ cleanup() {
 trap cleanup EXIT
 sock=$tmp/monitor.sock log=$tmp/serial.log
 mkdir -p "$tmp/esp/EFI/BOOT"
-cp build/BOOTX64.EFI "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
+cp "$loader" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
+[ -z "${SHOT_MAPTEST:-}" ] || echo "$SHOT_MAPTEST" > "$tmp/esp/maptest.txt"
 cp build/kernel.elf "$tmp/esp/kernel.elf"
 echo "onexit=halt ${CMDLINE:-}" > "$tmp/esp/cmdline.txt"
 # shellcheck disable=SC2086
