@@ -96,7 +96,7 @@ static void kernel_take_bootinfo(paddr_t bi_pa)
 
 /*
  * Judges the loader's memory map (efi_mmap_geometry) and copies its whole descriptors into the
- * kernel image; a map it cannot read is a panic naming why. Called once the command line is
+ * kernel image; a map it cannot read, or of no whole descriptor, is a panic naming why. Called once the command line is
  * parsed, so that panic ends the machine as onexit= says, and before the loader's memory is
  * reclaimed (the map is read through the loader's direct map).
  */
@@ -112,6 +112,11 @@ static void kernel_take_mmap(void)
 		kpanic("memory map of %llu bytes, descriptors %llu bytes apart: %s (the kernel takes up to %llu "
 		       "descriptors, %zu bytes)", (unsigned long long)bi->mmap_size, (unsigned long long)stride,
 		       efi_mmap_geometry_text(g), (unsigned long long)max_descs, sizeof(kernel_mmap));
+	/* a map of no whole descriptor leaves the kernel no memory: a firmware problem, named as such */
+	if (whole == 0)
+		kpanic("memory map of %llu bytes, descriptors %llu bytes apart: not one whole descriptor, so the kernel "
+		       "has no memory to run in (a firmware problem)", (unsigned long long)bi->mmap_size,
+		       (unsigned long long)stride);
 	/* a ragged map is its whole descriptors from here on; the cut is reported once there is a screen */
 	kernel_mmap_cut = (struct kernel_mmap_cut){ bi->mmap_size, whole, tail };
 	kernel_bootinfo.mmap_size = whole * stride;
