@@ -156,21 +156,7 @@ run_screen() {
 	panic_bg=$(sed -n 's/^#define PANIC_BG_RGB 0x\([0-9A-Fa-f]*\)u.*/\1/p' kernel/panic.h)
 	SHOT_LOADER=$geom SHOT_MAPTEST=$words SHOT_SERIAL="$tmp/shot.log" SHOT_TIMEOUT=${BADGEOM_TIMEOUT:-120} \
 		tools/screenshot.sh "$tmp/shot.ppm" > "$tmp/shot.out" 2>&1
-	why=$(perl -e '
-		my ($file, $fg, $bg) = (shift, map { uc } @ARGV);
-		open(my $f, "<:raw", $file) or do { print "no screendump"; exit };
-		local $/; my $d = <$f>;
-		$d =~ s/^P6\s+(\d+)\s+(\d+)\s+(\d+)\s//s or do { print "not a binary PPM"; exit };
-		my ($W, $H) = ($1, $2); my ($fgn, $bgn, $top) = (0, 0, 0);
-		for (my $i = 0; $i < $W * $H; $i++) {
-			my $p = sprintf("%02X%02X%02X", unpack("C3", substr($d, $i * 3, 3)));
-			$bgn++ if $p eq $bg;
-			if ($p eq $fg) { $fgn++; $top++ if $i < $W * 48; }
-		}
-		$bgn > $W * $H * 0.9 or do { print "only $bgn of ", $W * $H, " pixels are the panic blue $bg"; exit };
-		$fgn > 2000 && $top > 50 or do { print "$fgn text pixels ($top in the top three rows): no report"; exit };
-		print "ok ${W}x$H: $bgn blue pixels, $fgn white";
-	' "$tmp/shot.ppm" "$panic_fg" "$panic_bg")
+	why=$(tools/panic-screen-check.pl "$tmp/shot.ppm" "$panic_fg" "$panic_bg")
 	if [ "${why#ok}" != "$why" ] && grep -q 'descriptors 0 bytes apart' "$tmp/shot.log" 2>/dev/null; then
 		echo "ok $n - the report of a map with $words on the screen (onexit=halt): ${why#ok }"
 	else

@@ -94,22 +94,7 @@ for early in "early|before the kernel's page tables" "reclaim|after the kernel's
 	tmp=$(mktemp -d /tmp/screen-test.XXXXXX)
 	CMDLINE="crashtest=$crash" SHOT_SERIAL="$tmp/serial.log" SHOT_TIMEOUT=${SCREEN_TIMEOUT:-150} \
 		tools/screenshot.sh "$tmp/shot.ppm" > "$tmp/shot.out" 2>&1
-	why=$(perl -e '
-		my ($file, $fg, $bg) = map { uc } @ARGV;
-		open(my $f, "<:raw", $ARGV[0]) or do { print "no screendump ($ARGV[0])"; exit };
-		local $/; my $d = <$f>;
-		$d =~ s/^P6\s+(\d+)\s+(\d+)\s+(\d+)\s//s or do { print "not a binary PPM"; exit };
-		my ($W, $H) = ($1, $2);
-		my ($fgn, $bgn, $top) = (0, 0, 0);
-		for (my $i = 0; $i < $W * $H; $i++) {
-			my $p = sprintf("%02X%02X%02X", unpack("C3", substr($d, $i * 3, 3)));
-			$bgn++ if $p eq $bg;
-			if ($p eq $fg) { $fgn++; $top++ if $i < $W * 48; }
-		}
-		$bgn > $W * $H * 0.9 or do { print "only $bgn of ", $W * $H, " pixels are the panic blue $bg"; exit };
-		$fgn > 2000 && $top > 50 or do { print "$fgn text pixels ($top in the top three rows): no report on the screen"; exit };
-		print "ok ${W}x$H: $bgn blue pixels, $fgn white";
-	' "$tmp/shot.ppm" "$panic_fg" "$panic_bg")
+	why=$(tools/panic-screen-check.pl "$tmp/shot.ppm" "$panic_fg" "$panic_bg")
 	n=$((n + 1))
 	if [ "${why#ok}" != "$why" ] && grep -qF 'KERNEL PANIC at kernel/crashtest.c' "$tmp/serial.log" 2>/dev/null; then
 		echo "ok $n - early panic screen (crashtest=$crash, $when): ${why#ok }"
