@@ -276,7 +276,9 @@ void panic_trap(struct trap_frame *tf, uint64_t cr2)
 			     trap_name(tf->vector), (unsigned long long)tf->error, sym ? sym : "?", (unsigned long long)off);
 	if (tf->vector == VEC_PF)
 		panic_printf_wrapped("Page fault: %s of address 0x%016llx\n(%s page, %s mode%s)",
-				     (tf->error & PF_ERR_FETCH) ? "instruction fetch" : (tf->error & PF_ERR_WRITE) ? "write" : "read",
+				     trap_pf_is_fetch(tf->error, tf->rip, cr2) ? "instruction fetch"
+				     : (tf->error & PF_ERR_WRITE)                ? "write"
+										 : "read",
 				     (unsigned long long)cr2, (tf->error & PF_ERR_PRESENT) ? "present" : "non-present",
 				     (tf->error & PF_ERR_USER) ? "user" : "kernel",
 				     (tf->error & PF_ERR_RSVD) ? ", reserved bit set" : "");

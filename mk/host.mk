@@ -69,6 +69,11 @@ $(B)/host/test_vm_dmap: tests/host/test_vm_dmap.c kernel/vm.c kernel/vm.h $(HOST
 # tools/mutate.sh can mutate the header against test_cpumask.
 $(B)/host/test_cpumask: include/cpumask.h
 
+# The kernel's page-fault policy (kernel/fault.c, #included) on the hosted machine's region.
+$(B)/host/test_fault_policy: tests/host/test_fault_policy.c kernel/fault.c kernel/fault.h arch/x86_64/trap.h $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< $(HOST_OBJ) -o $@
+
 # Real-PC robustness: kernel/vm.c's direct map and framebuffer, and cpu.c, tsc.c and serial.c with a
 # fake CPU and fake ports (all #included).
 $(B)/host/test_hw_quirks: tests/host/test_hw_quirks.c kernel/vm.c kernel/vm.h arch/x86_64/cpu.c arch/x86_64/tsc.c \
@@ -138,6 +143,7 @@ TSAN_EXTRA_test_input_edges := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf arch/x8
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
 TSAN_EXTRA_test_vm_dmap := -Iarch/x86_64 -Ikernel
+TSAN_EXTRA_test_fault_policy := -Iarch/x86_64 -Ikernel
 TSAN_EXTRA_test_hw_quirks := -Iarch/x86_64 -Ikernel
 # Its generated seeds run one fake CPU and stay in the ASan build; one here, for the threaded tests after them.
 TSAN_EXTRA_test_large_mix := -DLARGE_MIX_SEEDS=1
@@ -165,6 +171,7 @@ $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_textwrap: kernel/textwrap.c kernel/textwrap.h
 $(B)/tsan/test_vm_dmap: kernel/vm.c kernel/vm.h
+$(B)/tsan/test_fault_policy: kernel/fault.c kernel/fault.h arch/x86_64/trap.h
 $(B)/tsan/test_hw_quirks: kernel/vm.c kernel/vm.h arch/x86_64/cpu.c arch/x86_64/tsc.c arch/x86_64/serial.c
 
 test-tsan: $(TSAN_TESTS)

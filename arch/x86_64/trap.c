@@ -94,11 +94,12 @@ void trap_dump_frame(const struct trap_frame *tf, uint64_t cr2)
 
 /*
  * True when tf is an instruction-fetch page fault at the target arch_probe_exec called: the fault
- * is at cr2 itself, and the return address on the stack is the probe's.
+ * is at cr2 itself, a fetch (trap_pf_is_fetch: also on a CPU without NX, whose error code has no
+ * I/D bit), and the return address on the stack is the probe's.
  */
 static bool trap_is_exec_probe(const struct trap_frame *tf, uint64_t cr2)
 {
-	return tf->vector == VEC_PF && (tf->error & PF_ERR_FETCH) && tf->rip == cr2 &&
+	return tf->vector == VEC_PF && trap_pf_is_fetch(tf->error, tf->rip, cr2) && tf->rip == cr2 &&
 	       *(const uint64_t *)tf->rsp == (uint64_t)arch_probe_exec_fixup;
 }
 

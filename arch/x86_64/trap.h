@@ -28,6 +28,20 @@ struct trap_frame {
 #define PF_ERR_RSVD    (1u << 3)
 #define PF_ERR_FETCH   (1u << 4)
 
+/*
+ * True when a page fault with this error code, at rip, for address cr2, was an instruction fetch.
+ * The CPU sets the I/D bit only while NX (EFER.NXE) or SMEP is on (Intel SDM Vol. 3A 4.7, AMD APM
+ * Vol. 2 8.4.2): on a CPU without either, a fetch of a non-present page is known by its address,
+ * the instruction pointer itself, and by being no write. A data access cannot fault there as
+ * non-present: the instruction was just fetched from that page. An instruction that starts on a
+ * mapped page and runs into a non-present one faults at the second page's start, not at rip: on
+ * such a CPU that fetch stays a read.
+ */
+static inline bool trap_pf_is_fetch(uint64_t error, uint64_t rip, uint64_t cr2)
+{
+	return (error & PF_ERR_FETCH) || (!(error & (PF_ERR_PRESENT | PF_ERR_WRITE)) && rip == cr2);
+}
+
 /* The last fault recovered through a probe fixup, for tests. */
 struct trap_record {
 	uint64_t vector, error, cr2, rip;

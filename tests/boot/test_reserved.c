@@ -167,6 +167,28 @@ KTEST(reserve_touch_unmapped_is_bugcheck_0x50)
 }
 
 /*
+ * A jump into an unmapped reserved page is 0x50 with P2 0x10 (contract section 4) on every CPU: one
+ * without NX (and SMEP) does not set the error code's I/D bit, so the fetch is known by the fault
+ * being at the instruction pointer itself (trap_pf_is_fetch). The probe resumes there too.
+ */
+KTEST(reserve_fetch_unmapped_is_bugcheck_0x50_fetch)
+{
+	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	intercept();
+	uint64_t before = trap_last_fixup.count;
+	KEXPECT_EQ(arch_probe_exec(va + 4096), (uint64_t)-1, "the fetch faulted and the probe resumed");
+	KEXPECT_EQ(trap_last_fixup.count, before + 1);
+	KEXPECT_EQ(bugcheck_last.code, BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA);
+	KEXPECT_EQ(bugcheck_last.p[0], (uint64_t)va + 4096, "address");
+	KEXPECT_EQ(bugcheck_last.p[1], PF_NONPAGED_FETCH, "an instruction fetch, with NX or without");
+	KEXPECT_EQ(bugcheck_last.p[2], (uint64_t)va + 4096, "the faulting RIP is the target");
+	KEXPECT_EQ(bugcheck_last.p[3], (uint64_t)va, "names the reservation base");
+	release_intercept();
+	MmFreeMappingAddress(va, TAG);
+}
+
+/*
  * A fault in the region while this CPU holds the region's lock (a bug inside the region's own
  * code): the page-fault path must report 0x50 without the lock. Were it to take the lock, the
  * re-entry would be bug check 0x0F and a panic (and, without the lock's owner, a hang).

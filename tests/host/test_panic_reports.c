@@ -318,6 +318,40 @@ static void test_bugchecks_and_traps(void)
 	   "the footer, one end as a failure; a trap's P1-P4 its vector, RIP, error code and CR2", runs, KPRINTF_SCREEN_COLS);
 }
 
+/*
+ * A page fault's kind in words, from the error code and, on a CPU without NX (no I/D bit), from the
+ * fault being at RIP (trap_pf_is_fetch): a jump to an unmapped address there was reported as a
+ * "read" of it (failed: "a call through a bad pointer without NX").
+ */
+static void test_page_fault_kind(void)
+{
+	static const struct {
+		uint64_t error, rip, cr2;
+		const char *kind, *what;
+	} cases[] = {
+		{ 0, 0x1000, 0x1000, "instruction fetch", "a call through a bad pointer without NX (no I/D bit)" },
+		{ PF_ERR_FETCH, 0x1000, 0x1000, "instruction fetch", "the same with NX (I/D set)" },
+		{ PF_ERR_PRESENT | PF_ERR_FETCH, 0xffffc00000001000ULL, 0xffffc00000001000ULL, "instruction fetch",
+		  "a fetch from a no-execute page" },
+		{ 0, 0xffffffff80001234ULL, 0x1000, "read", "a read of an unmapped page" },
+		{ PF_ERR_WRITE, 0xffffffff80001234ULL, 0x1000, "write", "a write to an unmapped page" },
+		{ PF_ERR_PRESENT | PF_ERR_WRITE, 0x1000, 0x1000, "write", "a write at RIP to its read-only page" },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		reset(ONEXIT_QEMU);
+		memset(&report.tf, 0, sizeof(report.tf));
+		report.kind = 2, report.tf.vector = VEC_PF, report.tf.error = cases[i].error, report.tf.rip = cases[i].rip;
+		report.cr2 = cases[i].cr2;
+		run_report();
+		char want[96];
+		snprintf(want, sizeof(want), "Page fault: %s of address 0x%016llx", cases[i].kind, (unsigned long long)cases[i].cr2);
+		if (!strstr(serial_log, want) && bad++ < 6)
+			printf("#   %s: no \"%s\"\n", cases[i].what, want);
+	}
+	is(bad, 0, "a page fault's report names its kind: a fetch with or without the I/D bit, a read, a write");
+}
+
 /* A fatal error inside a report, at every line of it: one nested line, then the end at once. */
 static void test_nested_fatal_error(void)
 {
@@ -448,6 +482,7 @@ int main(void)
 {
 	test_panic_messages();
 	test_bugchecks_and_traps();
+	test_page_fault_kind();
 	test_nested_fatal_error();
 	test_stand_aside_leaves_online_set();
 	test_report_with_framebuffer_gone();
