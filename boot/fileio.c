@@ -35,11 +35,19 @@ static EFI_STATUS file_open(EFI_FILE_HANDLE root, CHAR16 *path, EFI_FILE_HANDLE 
 	return status;
 }
 
-/* Reads exactly `size` bytes from the current position of `file` into `buf`, reporting errors. */
+/*
+ * Bytes asked of one EFI_FILE_PROTOCOL.Read: some PC firmware fails or hangs on a large read and
+ * reads the same file in 1 MiB pieces (Linux's EFI stub reads in such chunks on x86 for that
+ * reason, libstub/file.c EFI_READ_CHUNK_SIZE); kernel.elf is megabytes.
+ */
+#define FILE_READ_CHUNK 0x100000ULL
+
+/* Reads exactly `size` bytes from the current position of `file` into `buf`, at most
+ * FILE_READ_CHUNK bytes a call, reporting errors. */
 static EFI_STATUS file_read_exact(EFI_FILE_HANDLE file, CHAR16 *path, UINT8 *buf, UINT64 size)
 {
 	while (size > 0) {
-		UINTN chunk = size;
+		UINTN chunk = size < FILE_READ_CHUNK ? size : FILE_READ_CHUNK;
 		EFI_STATUS status = file->Read(file, &chunk, buf);
 
 		if (EFI_ERROR(status) || chunk == 0 || chunk > size) {
