@@ -42,23 +42,55 @@ static EFI_STATUS file_open(EFI_FILE_HANDLE root, CHAR16 *path, EFI_FILE_HANDLE 
  */
 #define FILE_READ_CHUNK 0x100000ULL
 
-/* Reads exactly `size` bytes from the current position of `file` into `buf`, at most
- * FILE_READ_CHUNK bytes a call, reporting errors. */
+/*
+ * The highest address Read writes to: on some PCs the disk or USB controller's driver fails DMA
+ * above 4 GiB silently, leaving the buffer as it was and reporting success (GRUB reads below
+ * 4 GiB on x86 for that reason: "the disk controller is silently failing DMAs to addresses above
+ * 4GB"), and the firmware's pool may hand out memory there.
+ */
+#define FILE_READ_MAX_ADDRESS 0xFFFFFFFFULL
+
+/* True when the `size` bytes at `buf` reach above FILE_READ_MAX_ADDRESS. */
+static BOOLEAN file_reaches_high(const UINT8 *buf, UINT64 size)
+{
+	return size > 0 && (size - 1 > FILE_READ_MAX_ADDRESS ||
+			    (UINT64)(UINTN)buf > FILE_READ_MAX_ADDRESS - (size - 1));
+}
+
+/*
+ * Reads exactly `size` bytes from the current position of `file` into `buf`, at most
+ * FILE_READ_CHUNK bytes a call, reporting errors. When `buf` reaches above FILE_READ_MAX_ADDRESS,
+ * each piece is read into a bounce buffer below it (LoaderData pages, freed before returning) and
+ * copied; when the firmware has no such pages, into `buf` itself.
+ */
 static EFI_STATUS file_read_exact(EFI_FILE_HANDLE file, CHAR16 *path, UINT8 *buf, UINT64 size)
 {
-	while (size > 0) {
-		UINTN chunk = size < FILE_READ_CHUNK ? size : FILE_READ_CHUNK;
-		EFI_STATUS status = file->Read(file, &chunk, buf);
+	UINTN bounce_pages = EFI_SIZE_TO_PAGES(size < FILE_READ_CHUNK ? size : FILE_READ_CHUNK);
+	EFI_PHYSICAL_ADDRESS bounce = FILE_READ_MAX_ADDRESS;
+	BOOLEAN bounced = file_reaches_high(buf, size) &&
+			  !EFI_ERROR(BS->AllocatePages(AllocateMaxAddress, EfiLoaderData, bounce_pages, &bounce));
+	EFI_STATUS status = EFI_SUCCESS;
 
-		if (EFI_ERROR(status) || chunk == 0 || chunk > size) {
+	while (size > 0) {
+		UINTN asked = size < FILE_READ_CHUNK ? size : FILE_READ_CHUNK, got = asked;
+		UINT8 *to = bounced ? (UINT8 *)(UINTN)bounce : buf;
+
+		status = file->Read(file, &got, to);
+		if (EFI_ERROR(status) || got == 0 || got > asked) {
+			if (!EFI_ERROR(status))
+				status = EFI_END_OF_FILE;
 			Print(LOADER_TAG L"reading %s failed (%r, %ld bytes short). Check the file system.\n",
-			      path, EFI_ERROR(status) ? status : EFI_END_OF_FILE, size);
-			return EFI_ERROR(status) ? status : EFI_END_OF_FILE;
+			      path, status, size);
+			break;
 		}
-		buf += chunk;
-		size -= chunk;
+		if (bounced)
+			CopyMem(buf, to, got);
+		buf += got;
+		size -= got;
 	}
-	return EFI_SUCCESS;
+	if (bounced)
+		BS->FreePages(bounce, bounce_pages);
+	return status;
 }
 
 /* Size of an open regular file; fails (with a message) for directories. */

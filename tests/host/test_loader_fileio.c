@@ -17,7 +17,14 @@
  *  3. test_file_kinds: a missing file is EFI_NOT_FOUND without a message; an empty file, a
  *     directory and a file whose GetInfo fails are refused with one message; file_read_prefix
  *     reads min(size, cap) bytes, in 1 MiB pieces too.
- *  4. test_device_without_file_system: a boot device without a file system is refused with one
+ *  4. test_reads_below_4g (failed when the loader had Read write into its pool buffer, anywhere):
+ *     on some PCs the disk or USB controller's driver fails DMA above 4 GiB silently, the buffer
+ *     left as it was and success reported (GRUB reads below 4 GiB for that reason), and the
+ *     firmware may place the loader's pool buffer and its boot information above 4 GiB (OVMF does
+ *     with enough RAM). Files of 1 byte to 3 MiB and the command line's prefix from a firmware
+ *     whose Read writes nothing outside pages it gave out below 4 GiB: read exactly, through such
+ *     pages, each freed; a firmware with no pages below 4 GiB to give gets the read in place.
+ *  5. test_device_without_file_system: a boot device without a file system is refused with one
  *     message.
  */
 #include <stdarg.h>
@@ -25,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include "tap.h"
 #include "test_rng.h"
 #include "../../boot/fileio.c"
@@ -44,6 +52,57 @@ UINTN Print(CONST CHAR16 *fmt, ...)
 
 VOID *AllocatePool(UINTN n) { return malloc(n ? n : 1); }
 VOID FreePool(VOID *p) { free(p); }
+/* GNU-EFI's CopyMem (the bounce buffer's pieces). */
+VOID CopyMem(VOID *dst, CONST VOID *src, UINTN n) { memmove(dst, src, n); }
+
+/* ---------------------------------------------------------------- the firmware's pages */
+
+/* AllocatePages: host pages standing for pages below 4 GiB when asked so (AllocateMaxAddress at
+ * most 0xFFFFFFFF), the one live block remembered; refused when pages_none is set. */
+static struct {
+	void *block;        /* the live block, or NULL */
+	UINTN pages;
+	bool low;           /* asked below 4 GiB */
+	bool none;          /* the firmware has no pages to give */
+	unsigned allocs, frees, bad_frees;
+} pg;
+
+static EFI_STATUS EFIAPI lf_allocate_pages(EFI_ALLOCATE_TYPE type, EFI_MEMORY_TYPE mem, UINTN pages,
+					   EFI_PHYSICAL_ADDRESS *addr)
+{
+	(void)mem;
+	if (pg.none || pg.block != NULL || pages == 0)
+		return EFI_OUT_OF_RESOURCES;
+	pg.block = aligned_alloc(4096, pages * 4096);
+	memset(pg.block, 0xEE, pages * 4096);
+	pg.pages = pages;
+	pg.low = type == AllocateMaxAddress && *addr <= 0xFFFFFFFFULL;
+	pg.allocs++;
+	*addr = (EFI_PHYSICAL_ADDRESS)(UINTN)pg.block;
+	return EFI_SUCCESS;
+}
+
+static EFI_STATUS EFIAPI lf_free_pages(EFI_PHYSICAL_ADDRESS addr, UINTN pages)
+{
+	if (pg.block == NULL || addr != (EFI_PHYSICAL_ADDRESS)(UINTN)pg.block || pages != pg.pages) {
+		pg.bad_frees++;
+		return EFI_NOT_FOUND;
+	}
+	free(pg.block);
+	pg.block = NULL;
+	pg.frees++;
+	return EFI_SUCCESS;
+}
+
+static EFI_BOOT_SERVICES lf_bs = { .AllocatePages = lf_allocate_pages, .FreePages = lf_free_pages };
+
+/* True when [p, p + n) lies in pages AllocatePages gave out below 4 GiB. */
+static bool lf_in_low_pages(const void *p, UINTN n)
+{
+	const uint8_t *b = pg.block;
+	return pg.block != NULL && pg.low && (const uint8_t *)p >= b && n <= pg.pages * 4096 &&
+	       (const uint8_t *)p - b <= (ptrdiff_t)(pg.pages * 4096 - n);
+}
 
 /* ---------------------------------------------------------------- the firmware's file */
 
@@ -58,6 +117,7 @@ static struct {
 	UINT64 read_limit;  /* a Read asking more fails with EFI_DEVICE_ERROR (0: none) */
 	UINT64 short_max;   /* a Read gives at most this many bytes (0: all asked) */
 	UINT64 extra;       /* a Read gives this many bytes more than asked */
+	bool dma32;         /* a Read into memory not below 4 GiB writes nothing and succeeds */
 	EFI_STATUS fail_with;   /* every Read fails so (0: none) */
 	UINT64 reads, max_asked, closes;
 	uint64_t rng;
@@ -78,7 +138,8 @@ static EFI_STATUS EFIAPI lf_read(EFI_FILE_PROTOCOL *f, UINTN *size, VOID *buf)
 	give = asked < lf.size - lf.pos ? asked : lf.size - lf.pos;
 	if (lf.short_max && give > 1)
 		give = 1 + test_rng_next(&lf.rng) % (give < lf.short_max ? give : lf.short_max);
-	memcpy(buf, lf.data + lf.pos, give);
+	if (!lf.dma32 || lf_in_low_pages(buf, give))
+		memcpy(buf, lf.data + lf.pos, give);
 	lf.pos += give;
 	*size = give + lf.extra;
 	return EFI_SUCCESS;
@@ -286,6 +347,53 @@ static void test_file_kinds(void)
 	   "min(size, cap) bytes read exactly (%u wrong)", bad);
 }
 
+static void test_reads_below_4g(void)
+{
+	static const UINT64 sizes[] = { 1, 4096, LF_MIB - 1, LF_MIB, LF_MIB + 1, 0x27d518, 3 * LF_MIB + 5 };
+	static uint8_t prefix[BOOTINFO_CMDLINE_MAX];
+	unsigned n = 0, bad = 0;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (int none = 0; none < 2; none++) {
+			const uint8_t *want = lf_file(sizes[i], 0xD3A + i);
+			VOID *buf = NULL;
+			UINT64 got = 0;
+			unsigned before = prints, allocs = pg.allocs, frees = pg.frees;
+
+			lf.dma32 = !none;   /* without pages below 4 GiB to give, a firmware that reads anywhere */
+			pg.none = none;
+			EFI_STATUS st = file_read_all(&lf.root, lf_path, &buf, &got);
+			bool good = st == EFI_SUCCESS && got == sizes[i] && !memcmp(buf, want, got) && prints == before &&
+				    lf.max_asked <= LF_MIB && pg.block == NULL && pg.bad_frees == 0 &&
+				    pg.allocs - allocs == (unsigned)!none && pg.frees - frees == (unsigned)!none;
+			n++;
+			if (!good && bad++ < 4)
+				printf("# %llu bytes%s: status 0x%llx, %llu read, %s, %u messages, %u page allocations, "
+				       "%u freed\n", (unsigned long long)sizes[i], none ? " (no pages below 4 GiB)" : "",
+				       (unsigned long long)st, (unsigned long long)got,
+				       st == EFI_SUCCESS && got == sizes[i] && memcmp(buf, want, got) ? "bytes differ" : "",
+				       prints - before, pg.allocs - allocs, pg.frees - frees);
+			if (st == EFI_SUCCESS)
+				FreePool(buf);
+		}
+	pg.none = false;
+	/* the command line's prefix, read into the boot information wherever it lies */
+	for (UINT64 size = 0; size < 2 * sizeof(prefix); size += 97) {
+		const uint8_t *want = lf_file(size, 0xC3D + size);
+		UINTN got = 0;
+
+		lf.dma32 = true;
+		EFI_STATUS st = file_read_prefix(&lf.root, lf_path, prefix, sizeof(prefix), &got);
+		n++;
+		if ((st != EFI_SUCCESS || got != (size < sizeof(prefix) ? size : sizeof(prefix)) || memcmp(prefix, want, got) ||
+		     pg.block != NULL) && bad++ < 4)
+			printf("# prefix of %llu bytes: status 0x%llx, %llu bytes\n", (unsigned long long)size,
+			       (unsigned long long)st, (unsigned long long)got);
+	}
+	ok(bad == 0, "%u files from a firmware whose Read writes nothing above 4 GiB and says it did: read exactly "
+	   "through pages below 4 GiB, freed; in place when there are none (%u wrong)", n, bad);
+}
+
 /* The boot device's HandleProtocol: no file system on it. */
 static EFI_STATUS EFIAPI lf_no_fs(EFI_HANDLE h, EFI_GUID *guid, VOID **iface)
 {
@@ -302,16 +410,18 @@ static void test_device_without_file_system(void)
 
 	BS = &bs;
 	EFI_STATUS st = volume_open(&image, &root);
-	BS = NULL;
+	BS = &lf_bs;
 	ok(st == EFI_UNSUPPORTED && prints == before + 1 && root == NULL,
 	   "a boot device without a file system: its status, one message");
 }
 
 int main(void)
 {
+	BS = &lf_bs;
 	test_large_reads_in_chunks();
 	test_short_and_broken_reads();
 	test_file_kinds();
+	test_reads_below_4g();
 	test_device_without_file_system();
 	return tap_done();
 }
