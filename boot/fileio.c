@@ -57,18 +57,31 @@ static BOOLEAN file_reaches_high(const UINT8 *buf, UINT64 size)
 			    (UINT64)(UINTN)buf > FILE_READ_MAX_ADDRESS - (size - 1));
 }
 
+/* Allocates `pages` LoaderData pages below FILE_READ_MAX_ADDRESS into *bounce; FALSE when the
+ * firmware has none, or gives physical address 0, which GNU-EFI's CopyMem copies nothing from
+ * (then given back). */
+static BOOLEAN file_bounce_alloc(UINTN pages, EFI_PHYSICAL_ADDRESS *bounce)
+{
+	*bounce = FILE_READ_MAX_ADDRESS;
+	if (EFI_ERROR(BS->AllocatePages(AllocateMaxAddress, EfiLoaderData, pages, bounce)))
+		return FALSE;
+	if (*bounce != 0)
+		return TRUE;
+	BS->FreePages(*bounce, pages);
+	return FALSE;
+}
+
 /*
  * Reads exactly `size` bytes from the current position of `file` into `buf`, at most
  * FILE_READ_CHUNK bytes a call, reporting errors. When `buf` reaches above FILE_READ_MAX_ADDRESS,
- * each piece is read into a bounce buffer below it (LoaderData pages, freed before returning) and
+ * each piece is read into a bounce buffer below it (file_bounce_alloc, freed before returning) and
  * copied; when the firmware has no such pages, into `buf` itself.
  */
 static EFI_STATUS file_read_exact(EFI_FILE_HANDLE file, CHAR16 *path, UINT8 *buf, UINT64 size)
 {
 	UINTN bounce_pages = EFI_SIZE_TO_PAGES(size < FILE_READ_CHUNK ? size : FILE_READ_CHUNK);
-	EFI_PHYSICAL_ADDRESS bounce = FILE_READ_MAX_ADDRESS;
-	BOOLEAN bounced = file_reaches_high(buf, size) &&
-			  !EFI_ERROR(BS->AllocatePages(AllocateMaxAddress, EfiLoaderData, bounce_pages, &bounce));
+	EFI_PHYSICAL_ADDRESS bounce = 0;
+	BOOLEAN bounced = file_reaches_high(buf, size) && file_bounce_alloc(bounce_pages, &bounce);
 	EFI_STATUS status = EFI_SUCCESS;
 
 	while (size > 0) {

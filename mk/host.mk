@@ -210,6 +210,13 @@ $(B)/tsan/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c 
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 
+# The loader's page allocations, boot/alloc.c (#included) with GNU-EFI's headers.
+$(B)/host/test_loader_alloc: tests/host/test_loader_alloc.c boot/alloc.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
+$(B)/tsan/test_loader_alloc: tests/host/test_loader_alloc.c boot/alloc.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 # The loader's file reading, boot/fileio.c (#included) with GNU-EFI's headers, against PC firmware's file protocol.
 $(B)/host/test_loader_fileio: tests/host/test_loader_fileio.c boot/fileio.c boot/loader.h include/bootinfo.h
 	@mkdir -p $(@D)
