@@ -150,11 +150,12 @@ static BOOLEAN memmap_desc_end(const EFI_MEMORY_DESCRIPTOR *d, UINT64 *end)
 	return TRUE;
 }
 
-/* What memmap_ram_top met on its way: the descriptors it ignored and the RAM past the direct map. */
+/* What memmap_ram_top met on its way: the descriptors it ignored and the RAM past its limit. */
 struct memmap_top_notes {
 	UINTN ignored;          /* RAM descriptors reaching past the 52-bit space (or 2^64) */
 	UINT64 first_ignored;   /* PhysicalStart of the first of them */
-	UINT64 past_dmap;       /* highest RAM end past DMAP_SIZE, or 0 */
+	UINT64 past_limit;      /* highest RAM end past the limit, or 0 */
+	UINT32 phys_bits;       /* the CPU's physical address width */
 };
 
 /* Says on the console what memmap_ram_top left out; the boot goes on. */
@@ -164,24 +165,30 @@ static void memmap_print_notes(const struct memmap_top_notes *n)
 		Print(LOADER_TAG L"ignoring %ld firmware memory map entries whose RAM would end past the 52-bit\n"
 		      L"        physical address space (the first at %lx). Firmware bug.\n", (UINT64)n->ignored,
 		      n->first_ignored);
-	if (n->past_dmap)
+	if (n->past_limit && (1ULL << n->phys_bits) < DMAP_SIZE)
+		Print(LOADER_TAG L"RAM reaches %lx, past the CPU's %ld-bit physical address width; the RAM\n"
+		      L"        above is not used. Firmware bug.\n", n->past_limit, (UINT64)n->phys_bits);
+	else if (n->past_limit)
 		Print(LOADER_TAG L"RAM reaches %lx, past the %ld TiB the kernel maps; the RAM above is not used.\n",
-		      n->past_dmap, DMAP_SIZE >> 40);
+		      n->past_limit, DMAP_SIZE >> 40);
 }
 
 /*
- * Highest end of the RAM descriptors in the current memory map, at most DMAP_SIZE, into *top
- * (raised only). A descriptor whose RAM would end past the 52-bit physical address space is
- * ignored whole, as the kernel ignores it (mm/phys.c, kernel/vm.c); RAM past DMAP_SIZE, which the
- * kernel neither maps nor uses, is left out; a descriptor version other than UEFI's 1 is named on
- * the console. Fails only when the map cannot be read.
+ * Highest end of the RAM descriptors in the current memory map, at most min(DMAP_SIZE,
+ * 2^phys_bits), into *top (raised only). A descriptor whose RAM would end past the 52-bit physical
+ * address space is ignored whole, as the kernel ignores it (mm/phys.c, kernel/vm.c); RAM past
+ * DMAP_SIZE, which the kernel neither maps nor uses, and past the CPU's physical address width,
+ * which no page-table entry can name (its bits there are reserved) and the kernel ignores too
+ * (mm/phys.c PHYS_LIMIT_PFN), is left out; a descriptor version other than UEFI's 1 is named on the
+ * console. Fails only when the map cannot be read.
  */
-static EFI_STATUS memmap_ram_top(UINT64 *top)
+static EFI_STATUS memmap_ram_top(UINT32 phys_bits, UINT64 *top)
 {
 	UINTN bytes, desc_size;
 	UINT32 desc_version;
 	VOID *map;
-	struct memmap_top_notes notes = { 0, 0, 0 };
+	struct memmap_top_notes notes = { 0, 0, 0, phys_bits };
+	const UINT64 limit = (1ULL << phys_bits) < DMAP_SIZE ? 1ULL << phys_bits : DMAP_SIZE;
 	EFI_STATUS status = memmap_read(&map, &bytes, &desc_size, &desc_version);
 	UINT8 *p;
 
@@ -204,10 +211,10 @@ static EFI_STATUS memmap_ram_top(UINT64 *top)
 				notes.first_ignored = d->PhysicalStart;
 			continue;
 		}
-		if (end > DMAP_SIZE) {
-			if (end > notes.past_dmap)
-				notes.past_dmap = end;
-			end = DMAP_SIZE;
+		if (end > limit) {   /* the RAM below the limit only: none when it starts there */
+			if (end > notes.past_limit)
+				notes.past_limit = end;
+			end = d->PhysicalStart < limit ? limit : 0;
 		}
 		if (end > *top)
 			*top = end;
@@ -219,19 +226,21 @@ static EFI_STATUS memmap_ram_top(UINT64 *top)
 
 /*
  * map_top for the loader's tables: max(4 GiB, end of the highest RAM descriptor) rounded up to
- * 1 GiB, at most DMAP_SIZE (memmap_ram_top: what it leaves out is said on the console, and the
- * boot goes on). The framebuffer plays no part: nothing reads it through these tables (the kernel
- * maps it itself at FB_BASE, kernel/vm.c), so a GOP mode placed high costs nothing here. Fails only
- * when the firmware's map cannot be read.
+ * 1 GiB, at most DMAP_SIZE and 2^phys_bits (platform_phys_addr_bits: the CPU's physical address
+ * width, as the kernel reads it), so no entry names an address the CPU cannot, and RAM a bogus
+ * descriptor claims past the width costs no tables (memmap_ram_top: what it leaves out is said on
+ * the console, and the boot goes on). The framebuffer plays no part: nothing reads it through these
+ * tables (the kernel maps it itself at FB_BASE, kernel/vm.c), so a GOP mode placed high costs
+ * nothing here. Fails only when the firmware's map cannot be read.
  */
 EFI_STATUS memmap_compute_top(UINT64 *map_top)
 {
 	UINT64 top = SIZE_4G;
-	EFI_STATUS status = memmap_ram_top(&top);
+	EFI_STATUS status = memmap_ram_top(platform_phys_addr_bits(), &top);
 
 	if (EFI_ERROR(status))
 		return status;
-	/* top <= DMAP_SIZE, a 1 GiB multiple: the rounding neither overflows nor passes it */
+	/* 4 GiB <= top <= the limit, both 1 GiB multiples: the rounding neither overflows nor passes it */
 	align_up_checked(top, SIZE_1G, map_top);
 	return EFI_SUCCESS;
 }

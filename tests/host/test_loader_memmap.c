@@ -17,7 +17,9 @@
  * test_descriptor_version_named (failed when the loader read a map of another descriptor version
  * in silence): read as version 1, as Linux does, with a message. 13.
  * test_stride_unsaid_when_too_small (failed when the loader took DescriptorSize from the sizing call,
- * which UEFI does not promise to fill): the stride learnt from a successful GetMemoryMap.
+ * which UEFI does not promise to fill): the stride learnt from a successful GetMemoryMap. 14.
+ * test_top_within_cpu_width (failed when the tables reached RAM claimed past the CPU's physical
+ * address width): map_top at most 2^width.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +64,11 @@ static void fw_map_add(UINT32 type, UINT64 start, UINT64 pages)
 	EFI_MEMORY_DESCRIPTOR d = { .Type = type, .PhysicalStart = start, .NumberOfPages = pages };
 	memcpy(fw_map + fw_count++ * fw_stride, &d, fw_stride < sizeof(d) ? fw_stride : sizeof(d));
 }
+
+/* platform.c's CPUID reading of the physical address width, as the tests set it (52: no limit below
+ * the direct map's 64 TiB). */
+static UINT32 fake_phys_bits = 52;
+UINT32 platform_phys_addr_bits(void) { return fake_phys_bits; }
 
 /* GNU-EFI's AllocatePool (memmap_read's buffer), counted. */
 static unsigned pool_allocs;
@@ -799,6 +806,69 @@ static void test_stride_unsaid_when_too_small(void)
 	   "in silence; an unreadable stride refused as when it is (%u wrong)", n, bad);
 }
 
+/*
+ * The task's "a physical address above the CPU's width": the loader's identity and direct maps
+ * reached the highest RAM end up to 64 TiB whatever the CPU, so a descriptor claiming RAM past the
+ * CPU's physical address width (a firmware's bug; the kernel ignores such RAM, mm/phys.c
+ * PHYS_LIMIT_PFN) put addresses into the tables' entries in bits the CPU reserves, and cost up to
+ * 256 MiB of table pages: "cannot allocate ... for the page tables" on a small PC, where the kernel
+ * would have booted (failed so). Generated: real RAM below 4..64 GiB and one bogus descriptor of
+ * every RAM type ending past 2^width, from above it or from below it, widths 36..46 and 52, both
+ * strides. Oracle: map_top is what the real RAM alone gives (at least 4 GiB, rounded up to 1 GiB),
+ * or 2^width when the bogus descriptor starts below it (its RAM up to there kept, as the kernel
+ * keeps it), never more; one message names the width (below 46 bits) or the 64 TiB (46 and up).
+ */
+static void test_top_within_cpu_width(void)
+{
+	static const UINT32 types[] = { EfiConventionalMemory, EfiBootServicesData, EfiLoaderData,
+					EfiACPIReclaimMemory, EfiRuntimeServicesData, EFI_MEMORY_TYPE_KERNEL };
+	static const UINT32 widths[] = { 36, 37, 39, 40, 42, 44, 45, 46, 52 };
+	uint64_t rng = 0x3C9ULL;
+	unsigned n = 0, bad = 0;
+
+	for (unsigned c = 0; c < 108; c++) {
+		UINT32 bits = widths[c % 9];
+		UINT64 limit = (1ULL << bits) < DMAP_SIZE ? 1ULL << bits : DMAP_SIZE, real_end = 0;
+
+		fw_map_reset(c % 2 ? 40 : 48);
+		for (unsigned i = 0; i < 1 + c % 4; i++) {   /* the real RAM, below 64 GiB */
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			UINT64 start = ((rng >> 40) % (60ULL << 18)) * PAGE_SIZE, pages = 1 + (rng >> 52);
+			fw_map_add(EfiConventionalMemory, start, pages);
+			if (start + pages * PAGE_SIZE > real_end)
+				real_end = start + pages * PAGE_SIZE;
+		}
+		/* past 2^width: from above it (no RAM the kernel keeps), or from below it every third case
+		 * (the RAM up to 2^width kept, as the kernel keeps it) */
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		bool straddles = c % 3 == 0;
+		UINT64 bogus_end = limit + PAGE_SIZE * (1 + (rng >> 30) % (1ULL << 30));
+		UINT64 bogus_pages = straddles ? (bogus_end - limit) / PAGE_SIZE + 1 + (rng >> 50) % 4096
+					       : 1 + (rng >> 50) % ((bogus_end - limit) / PAGE_SIZE);
+		fw_map_add(types[c % 6], bogus_end - bogus_pages * PAGE_SIZE, bogus_pages);
+
+		UINT64 top = 0, want = real_end < SIZE_4G ? SIZE_4G : real_end;
+		want = (want + SIZE_1G - 1) & ~(SIZE_1G - 1);
+		if (straddles || want > limit)
+			want = limit;
+		fake_phys_bits = bits;
+		unsigned before = prints;
+		EFI_STATUS st = memmap_compute_top(&top);
+		bool named = last_args[0] == bogus_end &&
+			     (limit == DMAP_SIZE ? last_args[1] == DMAP_SIZE >> 40 : last_args[1] == bits);
+		n++;
+		if ((EFI_ERROR(st) || top != want || top > (1ULL << bits) || prints != before + 1 || !named) && bad++ < 4)
+			printf("# %u-bit CPU, RAM to 0x%llx, a descriptor to 0x%llx: status 0x%llx, map_top 0x%llx (want 0x%llx), "
+			       "%u messages naming 0x%llx, %llu\n", bits, (unsigned long long)real_end,
+			       (unsigned long long)bogus_end, (unsigned long long)st, (unsigned long long)top,
+			       (unsigned long long)want, prints - before, (unsigned long long)last_args[0],
+			       (unsigned long long)last_args[1]);
+	}
+	fake_phys_bits = 52;
+	ok(bad == 0, "%u maps with RAM claimed past the CPU's 36- to 52-bit physical address width: map_top that of the "
+	   "real RAM, within the width, the cut named once (%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	BS = &fake_bs;
@@ -815,5 +885,6 @@ int main(void)
 	test_ignored_descriptors_named();
 	test_descriptor_version_named();
 	test_stride_unsaid_when_too_small();
+	test_top_within_cpu_width();
 	return tap_done();
 }
