@@ -25,6 +25,7 @@
 
 EFI_BOOT_SERVICES *BS;
 
+/* GNU-EFI's Print: the messages counted. */
 static unsigned prints;
 UINTN Print(CONST CHAR16 *fmt, ...)
 {
@@ -58,6 +59,7 @@ static struct {
 	EFI_PHYSICAL_ADDRESS last_freed;
 } la;
 
+/* AllocatePages: page 0 while la.zero_first lasts, else a host block filled with 0xA5. */
 static EFI_STATUS EFIAPI la_allocate_pages(EFI_ALLOCATE_TYPE type, EFI_MEMORY_TYPE mem, UINTN pages,
 					   EFI_PHYSICAL_ADDRESS *addr)
 {
@@ -83,6 +85,7 @@ static EFI_STATUS EFIAPI la_allocate_pages(EFI_ALLOCATE_TYPE type, EFI_MEMORY_TY
 	return EFI_OUT_OF_RESOURCES;
 }
 
+/* FreePages: page 0 or a block given out, whole; anything else counted as a bad free. */
 static EFI_STATUS EFIAPI la_free_pages(EFI_PHYSICAL_ADDRESS addr, UINTN pages)
 {
 	la.frees++;
@@ -102,6 +105,7 @@ static EFI_STATUS EFIAPI la_free_pages(EFI_PHYSICAL_ADDRESS addr, UINTN pages)
 	return EFI_NOT_FOUND;
 }
 
+/* The boot services alloc.c calls. */
 static EFI_BOOT_SERVICES la_bs = { .AllocatePages = la_allocate_pages, .FreePages = la_free_pages };
 
 /* A fresh firmware and no allocation recorded. */
@@ -123,6 +127,7 @@ static bool la_zeroed(UINT64 phys, UINT64 bytes)
 
 /* ---------------------------------------------------------------- the tests */
 
+/* Test 1 of the header: physical page 0 from the firmware is never handed out. */
 static void test_page_zero_is_not_handed_out(void)
 {
 	unsigned n = 0, bad = 0;
@@ -159,6 +164,7 @@ static void test_page_zero_is_not_handed_out(void)
 	   "held until pages_free_all; page 0 every time refused with one message (%u wrong)", n, bad);
 }
 
+/* Test 2 of the header: refusals, bounds and the giving back of every block. */
 static void test_allocation_failures(void)
 {
 	unsigned bad = 0, before;
@@ -194,6 +200,7 @@ static void test_allocation_failures(void)
 	   "the 17th allocation refused; every block given back (%u wrong)", bad);
 }
 
+/* Runs the tests, then gives every block back (ASan's leak check). */
 int main(void)
 {
 	BS = &la_bs;

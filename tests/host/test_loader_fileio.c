@@ -43,6 +43,7 @@ EFI_GUID gEfiSimpleFileSystemProtocolGuid = SIMPLE_FILE_SYSTEM_PROTOCOL;
 
 #define LF_MIB 0x100000ULL
 
+/* GNU-EFI's Print: the messages counted. */
 static unsigned prints;
 UINTN Print(CONST CHAR16 *fmt, ...)
 {
@@ -51,6 +52,7 @@ UINTN Print(CONST CHAR16 *fmt, ...)
 	return 0;
 }
 
+/* GNU-EFI's pool: host memory. */
 VOID *AllocatePool(UINTN n) { return malloc(n ? n : 1); }
 VOID FreePool(VOID *p) { free(p); }
 /* GNU-EFI's CopyMem (the bounce buffer's pieces): as RtCopyMem, nothing copied to or from address 0. */
@@ -63,7 +65,8 @@ VOID CopyMem(VOID *dst, CONST VOID *src, UINTN n)
 /* ---------------------------------------------------------------- the firmware's pages */
 
 /* AllocatePages: host pages standing for pages below 4 GiB when asked so (AllocateMaxAddress at
- * most 0xFFFFFFFF), the one live block remembered; refused when pages_none is set. */
+ * most 0xFFFFFFFF), the one live block remembered; refused when `none` is set, page 0 given when
+ * `zero` is. */
 static struct {
 	void *block;        /* the live block, or NULL */
 	UINTN pages;
@@ -74,6 +77,7 @@ static struct {
 	unsigned allocs, frees, bad_frees;
 } pg;
 
+/* AllocatePages: the one block, as the comment above pg says. */
 static EFI_STATUS EFIAPI lf_allocate_pages(EFI_ALLOCATE_TYPE type, EFI_MEMORY_TYPE mem, UINTN pages,
 					   EFI_PHYSICAL_ADDRESS *addr)
 {
@@ -96,6 +100,7 @@ static EFI_STATUS EFIAPI lf_allocate_pages(EFI_ALLOCATE_TYPE type, EFI_MEMORY_TY
 	return EFI_SUCCESS;
 }
 
+/* FreePages: the block given out (or page 0), whole; anything else counted as a bad free. */
 static EFI_STATUS EFIAPI lf_free_pages(EFI_PHYSICAL_ADDRESS addr, UINTN pages)
 {
 	if (pg.zero_out && addr == 0 && pages == pg.pages) {
@@ -113,6 +118,7 @@ static EFI_STATUS EFIAPI lf_free_pages(EFI_PHYSICAL_ADDRESS addr, UINTN pages)
 	return EFI_SUCCESS;
 }
 
+/* The boot services the file reading calls. */
 static EFI_BOOT_SERVICES lf_bs = { .AllocatePages = lf_allocate_pages, .FreePages = lf_free_pages };
 
 /* True when [p, p + n) lies in pages AllocatePages gave out below 4 GiB. */
@@ -142,6 +148,7 @@ static struct {
 	uint64_t rng;
 } lf;
 
+/* The file's Read, behaving as lf says; every call counted, the largest ask kept. */
 static EFI_STATUS EFIAPI lf_read(EFI_FILE_PROTOCOL *f, UINTN *size, VOID *buf)
 {
 	UINT64 asked = *size, give;
@@ -164,6 +171,7 @@ static EFI_STATUS EFIAPI lf_read(EFI_FILE_PROTOCOL *f, UINTN *size, VOID *buf)
 	return EFI_SUCCESS;
 }
 
+/* The file's Close, counted. */
 static EFI_STATUS EFIAPI lf_close(EFI_FILE_PROTOCOL *f)
 {
 	(void)f;
@@ -171,6 +179,7 @@ static EFI_STATUS EFIAPI lf_close(EFI_FILE_PROTOCOL *f)
 	return EFI_SUCCESS;
 }
 
+/* The root's Open: the one file, from its start, or EFI_NOT_FOUND when absent. */
 static EFI_STATUS EFIAPI lf_open(EFI_FILE_PROTOCOL *root, EFI_FILE_PROTOCOL **out, CHAR16 *path, UINT64 mode,
 				 UINT64 attr)
 {
@@ -221,10 +230,12 @@ static const uint8_t *lf_file(UINT64 size, uint64_t seed)
 	return content;
 }
 
+/* The path every test reads (the fake volume has one file, whatever the path). */
 static CHAR16 lf_path[] = L"\\kernel.elf";
 
 /* ---------------------------------------------------------------- the tests */
 
+/* Test 1 of the header: files read in 1 MiB pieces from a firmware failing larger Reads. */
 static void test_large_reads_in_chunks(void)
 {
 	static const UINT64 sizes[] = { 1, 4095, LF_MIB - 1, LF_MIB, LF_MIB + 1, 2 * LF_MIB, 2 * LF_MIB + 4096,
@@ -273,6 +284,7 @@ static bool lf_read_outcome(const uint8_t *content, EFI_STATUS want)
 	return good;
 }
 
+/* Test 2 of the header: short, early-ending, overlong and failing Reads. */
 static void test_short_and_broken_reads(void)
 {
 	uint64_t rng = 0x5407ULL;
@@ -311,6 +323,7 @@ static void test_short_and_broken_reads(void)
 	   "refused with one message and the buffer freed (%u wrong)", n, bad);
 }
 
+/* Test 3 of the header: missing, empty, directory and unreadable-size files; prefixes. */
 static void test_file_kinds(void)
 {
 	static uint8_t prefix[2 * LF_MIB + 16];
@@ -366,6 +379,7 @@ static void test_file_kinds(void)
 	   "min(size, cap) bytes read exactly (%u wrong)", bad);
 }
 
+/* Test 4 of the header: Reads only into pages below 4 GiB when the destination lies higher. */
 static void test_reads_below_4g(void)
 {
 	static const UINT64 sizes[] = { 1, 4096, LF_MIB - 1, LF_MIB, LF_MIB + 1, 0x27d518, 3 * LF_MIB + 5 };
@@ -422,6 +436,7 @@ static EFI_STATUS EFIAPI lf_no_fs(EFI_HANDLE h, EFI_GUID *guid, VOID **iface)
 	return EFI_UNSUPPORTED;
 }
 
+/* Test 5 of the header: a boot device without a file system. */
 static void test_device_without_file_system(void)
 {
 	EFI_BOOT_SERVICES bs = { .HandleProtocol = lf_no_fs };
@@ -436,6 +451,7 @@ static void test_device_without_file_system(void)
 	   "a boot device without a file system: its status, one message");
 }
 
+/* Runs the tests in the header's order (the device test last: it swaps BS). */
 int main(void)
 {
 	BS = &lf_bs;
