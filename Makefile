@@ -58,17 +58,17 @@ help:
 # make test: every test, host and QEMU boot, reported by prove (--directives: skipped tests shown with their reason).
 # The build runs two jobs (the machines it must fit have two cores); it also builds what the tests
 # would otherwise make themselves (the fuzzers for fuzz-smoke, the plain kernel and loader for
-# loader-test, the test loaders for ragged-map-test and badgeom-map-test), so no two makes run in one tree at once.
+# loader-test, the test loaders for ragged-map-test, badgeom-map-test and hostile-fw-test), so no two makes run in one tree at once.
 # The tests then run in four lanes, each lane's tests one at a time, two lanes at once (prove -j2;
 # a --rules seq group is a lane, and prove starts a lane's next test only when no lane listed
 # before it can start one): the QEMU boots, the threaded and scripted host tests (among them
-# ragged-map-test's one short boot), and the host tests in two halves. So the boots, the longest
+# ragged-map-test's and hostile-fw-test's one short boot each), and the host tests in two halves. So the boots, the longest
 # lane, run from the start beside one host lane, and the halves share the cores once a lane ends.
 TEST_BOOT := tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh \
 	tools/screen-test.sh tools/cmdline-boot-test.sh tools/syspte-sizes.sh tools/tlb-test.sh
 TEST_SIDE := $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/fuzz-smoke.sh tools/layers-test.sh tools/hosted-example.sh \
 	tools/adapter-test.sh tools/flash-mount-test.sh tools/flash-input-test.sh tools/docs-refs-test.sh tools/ragged-map-test.sh \
-	tools/badgeom-map-test.sh
+	tools/badgeom-map-test.sh tools/hostile-fw-test.sh
 TEST_HALF := $(shell echo $$(( ($(words $(HOST_TESTS)) + 1) / 2 )))
 TEST_HOST_A := $(wordlist 1,$(TEST_HALF),$(HOST_TESTS))
 TEST_HOST_B := $(wordlist $(shell echo $$(( $(TEST_HALF) + 1 ))),$(words $(HOST_TESTS)),$(HOST_TESTS))
@@ -78,7 +78,7 @@ test_space := $(test_empty) $(test_empty)
 test_lane = --rules='seq={$(subst $(test_space),$(comma),$(strip $(1)))}'
 test: deps
 	$(MAKE) -j2 $(HOST_TESTS) $(TSAN_IN_TEST) $(B)/esp-test/kernel.elf $(HOSTED)/libmm.a $(B)/tools/elf-mutate \
-		$(FUZZERS) $(B)/kernel.elf $(B)/BOOTX64.EFI $(B)/tail/BOOTX64.EFI $(B)/geom/BOOTX64.EFI
+		$(FUZZERS) $(B)/kernel.elf $(B)/BOOTX64.EFI $(B)/tail/BOOTX64.EFI $(B)/geom/BOOTX64.EFI $(B)/hostile/BOOTX64.EFI
 	echo '$(CMDLINE_TEST) $(CMDLINE)' > $(B)/esp-test/cmdline.txt
 	prove $(PROVE_FLAGS) --directives --exec '' -j2 $(call test_lane,$(TEST_BOOT)) $(call test_lane,$(TEST_SIDE)) \
 		$(call test_lane,$(TEST_HOST_A)) $(call test_lane,$(TEST_HOST_B)) $(TEST_BOOT) $(TEST_SIDE) $(HOST_TESTS)

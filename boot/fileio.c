@@ -35,22 +35,75 @@ static EFI_STATUS file_open(EFI_FILE_HANDLE root, CHAR16 *path, EFI_FILE_HANDLE 
 	return status;
 }
 
-/* Reads exactly `size` bytes from the current position of `file` into `buf`, reporting errors. */
+/*
+ * Bytes asked of one EFI_FILE_PROTOCOL.Read: some PC firmware fails or hangs on a large read and
+ * reads the same file in 1 MiB pieces (Linux's EFI stub reads in such chunks on x86 for that
+ * reason, libstub/file.c EFI_READ_CHUNK_SIZE); kernel.elf is megabytes.
+ */
+#define FILE_READ_CHUNK 0x100000ULL
+
+/*
+ * The highest address Read writes to: on some PCs the disk or USB controller's driver fails DMA
+ * above 4 GiB silently, leaving the buffer as it was and reporting success (GRUB reads below
+ * 4 GiB on x86 for that reason: "the disk controller is silently failing DMAs to addresses above
+ * 4GB"), and the firmware's pool may hand out memory there.
+ */
+#define FILE_READ_MAX_ADDRESS 0xFFFFFFFFULL
+
+/* True when the `size` bytes at `buf` reach above FILE_READ_MAX_ADDRESS. */
+static BOOLEAN file_reaches_high(const UINT8 *buf, UINT64 size)
+{
+	return size > 0 && (size - 1 > FILE_READ_MAX_ADDRESS ||
+			    (UINT64)(UINTN)buf > FILE_READ_MAX_ADDRESS - (size - 1));
+}
+
+/* Allocates `pages` LoaderData pages below FILE_READ_MAX_ADDRESS into *bounce; FALSE when the
+ * firmware has none, or gives physical address 0, which GNU-EFI's CopyMem copies nothing from
+ * (then given back). */
+static BOOLEAN file_bounce_alloc(UINTN pages, EFI_PHYSICAL_ADDRESS *bounce)
+{
+	*bounce = FILE_READ_MAX_ADDRESS;
+	if (EFI_ERROR(BS->AllocatePages(AllocateMaxAddress, EfiLoaderData, pages, bounce)))
+		return FALSE;
+	if (*bounce != 0)
+		return TRUE;
+	BS->FreePages(*bounce, pages);
+	return FALSE;
+}
+
+/*
+ * Reads exactly `size` bytes from the current position of `file` into `buf`, at most
+ * FILE_READ_CHUNK bytes a call, reporting errors. When `buf` reaches above FILE_READ_MAX_ADDRESS,
+ * each piece is read into a bounce buffer below it (file_bounce_alloc, freed before returning) and
+ * copied; when the firmware has no such pages, into `buf` itself.
+ */
 static EFI_STATUS file_read_exact(EFI_FILE_HANDLE file, CHAR16 *path, UINT8 *buf, UINT64 size)
 {
-	while (size > 0) {
-		UINTN chunk = size;
-		EFI_STATUS status = file->Read(file, &chunk, buf);
+	UINTN bounce_pages = EFI_SIZE_TO_PAGES(size < FILE_READ_CHUNK ? size : FILE_READ_CHUNK);
+	EFI_PHYSICAL_ADDRESS bounce = 0;
+	BOOLEAN bounced = file_reaches_high(buf, size) && file_bounce_alloc(bounce_pages, &bounce);
+	EFI_STATUS status = EFI_SUCCESS;
 
-		if (EFI_ERROR(status) || chunk == 0 || chunk > size) {
+	while (size > 0) {
+		UINTN asked = size < FILE_READ_CHUNK ? size : FILE_READ_CHUNK, got = asked;
+		UINT8 *to = bounced ? (UINT8 *)(UINTN)bounce : buf;
+
+		status = file->Read(file, &got, to);
+		if (EFI_ERROR(status) || got == 0 || got > asked) {
+			if (!EFI_ERROR(status))
+				status = EFI_END_OF_FILE;
 			Print(LOADER_TAG L"reading %s failed (%r, %ld bytes short). Check the file system.\n",
-			      path, EFI_ERROR(status) ? status : EFI_END_OF_FILE, size);
-			return EFI_ERROR(status) ? status : EFI_END_OF_FILE;
+			      path, status, size);
+			break;
 		}
-		buf += chunk;
-		size -= chunk;
+		if (bounced)
+			CopyMem(buf, to, got);
+		buf += got;
+		size -= got;
 	}
-	return EFI_SUCCESS;
+	if (bounced)
+		BS->FreePages(bounce, bounce_pages);
+	return status;
 }
 
 /* Size of an open regular file; fails (with a message) for directories. */

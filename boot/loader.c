@@ -52,6 +52,97 @@ static EFI_STATUS read_cmdline(EFI_FILE_HANDLE root, struct bootinfo *bi)
 	return EFI_SUCCESS;
 }
 
+#ifdef LOADER_TEST_HOSTILE_FW
+/*
+ * The test loader of tools/hostile-fw-test.sh only (build/hostile/, mk/loader.mk): OVMF made to
+ * behave as PC firmware the loader must boot on does, through wrappers of its services. GetMemoryMap
+ * leaves DescriptorSize unwritten when it returns EFI_BUFFER_TOO_SMALL (UEFI does not promise it
+ * there); the boot volume's files fail a Read of more than 1 MiB, and a Read into memory reaching
+ * above 4 GiB writes nothing there and reports success (a controller failing DMA there in silence;
+ * the file's bytes are read into pages below 4 GiB and dropped). hostile_report says what they did.
+ */
+#define HOSTILE_READ_MAX   0x100000ULL
+#define HOSTILE_DMA_LIMIT  0xFFFFFFFFULL
+static EFI_GET_MEMORY_MAP hostile_get_memory_map_fw;
+static EFI_FILE_OPEN hostile_open_fw;
+static EFI_FILE_READ hostile_read_fw;
+static struct {
+	UINTN unsaid, large_refused, high_dropped;
+	UINT64 highest;   /* the highest destination byte of a Read */
+} hostile;
+
+/* GetMemoryMap without DescriptorSize on EFI_BUFFER_TOO_SMALL; otherwise the firmware's. */
+static EFI_STATUS EFIAPI hostile_get_memory_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map, UINTN *key,
+						UINTN *desc_size, UINT32 *version)
+{
+	UINTN kept = desc_size != NULL ? *desc_size : 0;
+	EFI_STATUS status = hostile_get_memory_map_fw(size, map, key, desc_size, version);
+
+	if (status == EFI_BUFFER_TOO_SMALL && desc_size != NULL) {
+		*desc_size = kept;
+		hostile.unsaid++;
+	}
+	return status;
+}
+
+/* Read as the PC firmware above does: over 1 MiB refused, a destination reaching above 4 GiB left
+ * unwritten (the bytes read below 4 GiB and dropped), else the firmware's. */
+static EFI_STATUS EFIAPI hostile_read(EFI_FILE_HANDLE file, UINTN *size, VOID *buf)
+{
+	EFI_PHYSICAL_ADDRESS scratch = HOSTILE_DMA_LIMIT;
+	UINTN pages = EFI_SIZE_TO_PAGES(*size);
+	EFI_STATUS status;
+
+	if (*size > HOSTILE_READ_MAX) {
+		hostile.large_refused++;
+		return EFI_DEVICE_ERROR;
+	}
+	if (*size > 0 && (UINT64)(UINTN)buf + *size - 1 > hostile.highest)
+		hostile.highest = (UINT64)(UINTN)buf + *size - 1;
+	if (*size == 0 || (UINT64)(UINTN)buf + *size - 1 <= HOSTILE_DMA_LIMIT)
+		return hostile_read_fw(file, size, buf);
+	hostile.high_dropped++;
+	status = BS->AllocatePages(AllocateMaxAddress, EfiLoaderData, pages, &scratch);
+	if (EFI_ERROR(status))
+		return status;
+	status = hostile_read_fw(file, size, (VOID *)(UINTN)scratch);
+	BS->FreePages(scratch, pages);
+	return status;
+}
+
+/* The root directory's Open, whose files read through hostile_read. */
+static EFI_STATUS EFIAPI hostile_open(EFI_FILE_HANDLE root, EFI_FILE_HANDLE *file, CHAR16 *path, UINT64 mode,
+				      UINT64 attr)
+{
+	EFI_STATUS status = hostile_open_fw(root, file, path, mode, attr);
+
+	if (!EFI_ERROR(status)) {
+		hostile_read_fw = (*file)->Read;
+		(*file)->Read = hostile_read;
+	}
+	return status;
+}
+
+/* Puts the wrappers in place: the firmware's GetMemoryMap and root's Open. */
+static void hostile_install(EFI_FILE_HANDLE root)
+{
+	hostile_get_memory_map_fw = BS->GetMemoryMap;
+	BS->GetMemoryMap = hostile_get_memory_map;
+	hostile_open_fw = root->Open;
+	root->Open = hostile_open;
+	Print(LOADER_TAG L"test loader: hostile firmware: GetMemoryMap without DescriptorSize when too small,\n"
+	      L"        Reads over 1 MiB refused, Reads above 4 GiB dropped.\n");
+}
+
+/* Says what the wrappers did, once the files are read and the memory map sized. */
+static void hostile_report(void)
+{
+	Print(LOADER_TAG L"test loader: hostile firmware: %ld sizing calls without DescriptorSize, %ld Reads\n"
+	      L"        over 1 MiB refused, %ld Reads above 4 GiB dropped, highest Read byte %lx.\n",
+	      (UINT64)hostile.unsaid, (UINT64)hostile.large_refused, (UINT64)hostile.high_dropped, hostile.highest);
+}
+#endif
+
 /* Loads the kernel and the command line from the volume the loader was started from. */
 static EFI_STATUS load_files(EFI_LOADED_IMAGE *loaded, struct kernel_image *kernel, struct bootinfo *bi)
 {
@@ -60,6 +151,9 @@ static EFI_STATUS load_files(EFI_LOADED_IMAGE *loaded, struct kernel_image *kern
 
 	if (EFI_ERROR(status))
 		return status;
+#ifdef LOADER_TEST_HOSTILE_FW
+	hostile_install(root);
+#endif
 	status = load_kernel(root, kernel);
 	if (!EFI_ERROR(status))
 		status = read_cmdline(root, bi);
@@ -110,6 +204,9 @@ static EFI_STATUS boot(EFI_HANDLE image)
 	platform_find_rsdp(&bi->rsdp_phys, &bi->acpi_revision);
 	platform_firmware_info(bi->fw_vendor, &bi->fw_revision, &bi->uefi_revision);
 	status = memmap_compute_top(&bi->map_top);
+#ifdef LOADER_TEST_HOSTILE_FW
+	hostile_report();
+#endif
 	if (EFI_ERROR(status))
 		return status;
 	status = paging_build(bi->map_top, &kernel, &pml4_phys);

@@ -52,13 +52,75 @@ static BOOLEAN memmap_desc_size_ok(UINTN desc_size)
 	return FALSE;
 }
 
-/* The size in bytes of the firmware's current map and its descriptor stride, asked before any map
- * is read at that stride (GNU-EFI's LibMemoryMap divides by it); prints why when the firmware will
- * not say or the stride cannot hold a descriptor. */
+/* GetMemoryMap calls memmap_read makes before giving up on a map that keeps outgrowing its buffer. */
+#define MEMMAP_READ_ATTEMPTS 4
+/* Bytes added to the size GetMemoryMap asks for: the pool allocation that holds the map may itself
+ * split a descriptor or two. */
+#define MEMMAP_READ_SLACK 4096
+
+/*
+ * Reads the firmware's current map into a new pool buffer (*map, to FreePool): *bytes of it,
+ * descriptors *desc_size apart, of version *desc_version. The stride is the one a successful
+ * GetMemoryMap gave and is checked (memmap_desc_size_ok) before the caller reads any descriptor;
+ * no count is made of it here (GNU-EFI's LibMemoryMap divides by it unchecked). Prints why and
+ * fails when the map cannot be had or read.
+ */
+static EFI_STATUS memmap_read(VOID **map, UINTN *bytes, UINTN *desc_size, UINT32 *desc_version)
+{
+	UINTN size = 0, key;
+	VOID *buf = NULL;
+	EFI_STATUS status = EFI_BUFFER_TOO_SMALL;
+
+	for (UINTN attempt = 0; attempt < MEMMAP_READ_ATTEMPTS && status == EFI_BUFFER_TOO_SMALL; attempt++) {
+		if (buf != NULL)
+			FreePool(buf);
+		buf = NULL;
+		if (attempt > 0) {   /* the first call, without a buffer, asks the size */
+			if (size > SIZE_1G) {
+				Print(LOADER_TAG L"firmware memory map is implausibly large (%ld bytes). Firmware bug.\n",
+				      (UINT64)size);
+				return EFI_DEVICE_ERROR;
+			}
+			size += MEMMAP_READ_SLACK;
+			buf = AllocatePool(size);
+			if (buf == NULL) {
+				Print(LOADER_TAG L"out of memory reading the firmware memory map (%ld bytes).\n",
+				      (UINT64)size);
+				return EFI_OUT_OF_RESOURCES;
+			}
+		}
+		*desc_size = 0;
+		status = BS->GetMemoryMap(&size, buf, &key, desc_size, desc_version);
+	}
+	if (!EFI_ERROR(status) && buf == NULL)   /* "success" for the sizing call: an empty map */
+		status = EFI_NOT_FOUND;
+	if (EFI_ERROR(status)) {
+		if (buf != NULL)
+			FreePool(buf);
+		Print(LOADER_TAG L"cannot read the firmware memory map (%r). Firmware problem.\n", status);
+		return EFI_DEVICE_ERROR;
+	}
+	if (!memmap_desc_size_ok(*desc_size)) {
+		FreePool(buf);
+		return EFI_DEVICE_ERROR;
+	}
+	*map = buf;
+	*bytes = size;
+	return EFI_SUCCESS;
+}
+
+/*
+ * The size in bytes of the firmware's current map and its descriptor stride (checked: prints why
+ * when the firmware will not say or the stride cannot hold a descriptor). UEFI does not say that
+ * GetMemoryMap gives DescriptorSize when it returns EFI_BUFFER_TOO_SMALL, and some firmware leaves
+ * it unwritten then (VMware's esx-boot carries a workaround for such a machine): a stride of 0
+ * from the sizing call is learnt from a whole read (memmap_read) instead of refused.
+ */
 static EFI_STATUS memmap_size_query(UINTN *size, UINTN *desc_size)
 {
 	UINTN key;
 	UINT32 desc_version;
+	VOID *map;
 	EFI_STATUS status;
 
 	*size = 0;
@@ -69,7 +131,12 @@ static EFI_STATUS memmap_size_query(UINTN *size, UINTN *desc_size)
 		      status);
 		return EFI_DEVICE_ERROR;
 	}
-	return memmap_desc_size_ok(*desc_size) ? EFI_SUCCESS : EFI_DEVICE_ERROR;
+	if (*desc_size != 0)
+		return memmap_desc_size_ok(*desc_size) ? EFI_SUCCESS : EFI_DEVICE_ERROR;
+	status = memmap_read(&map, size, desc_size, &desc_version);
+	if (!EFI_ERROR(status))
+		FreePool(map);
+	return status;
 }
 
 /* End (exclusive, bytes) of descriptor d's RAM into *end; FALSE when it would reach past the
@@ -83,11 +150,12 @@ static BOOLEAN memmap_desc_end(const EFI_MEMORY_DESCRIPTOR *d, UINT64 *end)
 	return TRUE;
 }
 
-/* What memmap_ram_top met on its way: the descriptors it ignored and the RAM past the direct map. */
+/* What memmap_ram_top met on its way: the descriptors it ignored and the RAM past its limit. */
 struct memmap_top_notes {
 	UINTN ignored;          /* RAM descriptors reaching past the 52-bit space (or 2^64) */
 	UINT64 first_ignored;   /* PhysicalStart of the first of them */
-	UINT64 past_dmap;       /* highest RAM end past DMAP_SIZE, or 0 */
+	UINT64 past_limit;      /* highest RAM end past the limit, or 0 */
+	UINT32 phys_bits;       /* the CPU's physical address width */
 };
 
 /* Says on the console what memmap_ram_top left out; the boot goes on. */
@@ -97,45 +165,42 @@ static void memmap_print_notes(const struct memmap_top_notes *n)
 		Print(LOADER_TAG L"ignoring %ld firmware memory map entries whose RAM would end past the 52-bit\n"
 		      L"        physical address space (the first at %lx). Firmware bug.\n", (UINT64)n->ignored,
 		      n->first_ignored);
-	if (n->past_dmap)
+	if (n->past_limit && (1ULL << n->phys_bits) < DMAP_SIZE)
+		Print(LOADER_TAG L"RAM reaches %lx, past the CPU's %ld-bit physical address width; the RAM\n"
+		      L"        above is not used. Firmware bug.\n", n->past_limit, (UINT64)n->phys_bits);
+	else if (n->past_limit)
 		Print(LOADER_TAG L"RAM reaches %lx, past the %ld TiB the kernel maps; the RAM above is not used.\n",
-		      n->past_dmap, DMAP_SIZE >> 40);
+		      n->past_limit, DMAP_SIZE >> 40);
 }
 
 /*
- * Highest end of the RAM descriptors in the current memory map, at most DMAP_SIZE, into *top
- * (raised only). A descriptor whose RAM would end past the 52-bit physical address space is
- * ignored whole, as the kernel ignores it (mm/phys.c, kernel/vm.c); RAM past DMAP_SIZE, which the
- * kernel neither maps nor uses, is left out; a descriptor version other than UEFI's 1 is named on
- * the console. Fails only when the map cannot be read.
+ * Highest end of the RAM descriptors in the current memory map, at most min(DMAP_SIZE,
+ * 2^phys_bits), into *top (raised only). A descriptor whose RAM would end past the 52-bit physical
+ * address space is ignored whole, as the kernel ignores it (mm/phys.c, kernel/vm.c); RAM past
+ * DMAP_SIZE, which the kernel neither maps nor uses, and past the CPU's physical address width,
+ * which no page-table entry can name (its bits there are reserved) and the kernel ignores too
+ * (mm/phys.c PHYS_LIMIT_PFN), is left out; a descriptor version other than UEFI's 1 is named on the
+ * console. Fails only when the map cannot be read.
  */
-static EFI_STATUS memmap_ram_top(UINT64 *top)
+static EFI_STATUS memmap_ram_top(UINT32 phys_bits, UINT64 *top)
 {
-	UINTN bytes, count, key, desc_size;
+	UINTN bytes, desc_size;
 	UINT32 desc_version;
-	EFI_MEMORY_DESCRIPTOR *map;
-	struct memmap_top_notes notes = { 0, 0, 0 };
-	EFI_STATUS status = memmap_size_query(&bytes, &desc_size);
+	VOID *map;
+	struct memmap_top_notes notes = { 0, 0, 0, phys_bits };
+	const UINT64 limit = (1ULL << phys_bits) < DMAP_SIZE ? 1ULL << phys_bits : DMAP_SIZE;
+	EFI_STATUS status = memmap_read(&map, &bytes, &desc_size, &desc_version);
 	UINT8 *p;
 
 	if (EFI_ERROR(status))
 		return status;
-	map = LibMemoryMap(&count, &key, &desc_size, &desc_version);
 	p = (UINT8 *)map;
-	if (map == NULL) {
-		Print(LOADER_TAG L"cannot read the firmware memory map. Firmware problem.\n");
-		return EFI_DEVICE_ERROR;
-	}
-	if (!memmap_desc_size_ok(desc_size)) {   /* the stride asked again, with the map */
-		FreePool(map);
-		return EFI_DEVICE_ERROR;
-	}
 	/* UEFI defines version 1 only; another is read as it, as Linux does (with a warning) */
 	if (desc_version != EFI_MEMORY_DESCRIPTOR_VERSION)
 		Print(LOADER_TAG L"firmware memory map descriptors are version %ld, not %ld; the loader and the\n"
 		      L"        kernel read them as version %ld. Firmware problem: report it if the boot fails.\n",
 		      (UINT64)desc_version, (UINT64)EFI_MEMORY_DESCRIPTOR_VERSION, (UINT64)EFI_MEMORY_DESCRIPTOR_VERSION);
-	for (UINTN i = 0; i < count; i++, p += desc_size) {
+	for (UINTN i = 0; i < bytes / desc_size; i++, p += desc_size) {
 		const EFI_MEMORY_DESCRIPTOR *d = (const EFI_MEMORY_DESCRIPTOR *)p;
 		UINT64 end;
 
@@ -146,10 +211,10 @@ static EFI_STATUS memmap_ram_top(UINT64 *top)
 				notes.first_ignored = d->PhysicalStart;
 			continue;
 		}
-		if (end > DMAP_SIZE) {
-			if (end > notes.past_dmap)
-				notes.past_dmap = end;
-			end = DMAP_SIZE;
+		if (end > limit) {   /* the RAM below the limit only: none when it starts there */
+			if (end > notes.past_limit)
+				notes.past_limit = end;
+			end = d->PhysicalStart < limit ? limit : 0;
 		}
 		if (end > *top)
 			*top = end;
@@ -161,19 +226,21 @@ static EFI_STATUS memmap_ram_top(UINT64 *top)
 
 /*
  * map_top for the loader's tables: max(4 GiB, end of the highest RAM descriptor) rounded up to
- * 1 GiB, at most DMAP_SIZE (memmap_ram_top: what it leaves out is said on the console, and the
- * boot goes on). The framebuffer plays no part: nothing reads it through these tables (the kernel
- * maps it itself at FB_BASE, kernel/vm.c), so a GOP mode placed high costs nothing here. Fails only
- * when the firmware's map cannot be read.
+ * 1 GiB, at most DMAP_SIZE and 2^phys_bits (platform_phys_addr_bits: the CPU's physical address
+ * width, as the kernel reads it), so no entry names an address the CPU cannot, and RAM a bogus
+ * descriptor claims past the width costs no tables (memmap_ram_top: what it leaves out is said on
+ * the console, and the boot goes on). The framebuffer plays no part: nothing reads it through these
+ * tables (the kernel maps it itself at FB_BASE, kernel/vm.c), so a GOP mode placed high costs
+ * nothing here. Fails only when the firmware's map cannot be read.
  */
 EFI_STATUS memmap_compute_top(UINT64 *map_top)
 {
 	UINT64 top = SIZE_4G;
-	EFI_STATUS status = memmap_ram_top(&top);
+	EFI_STATUS status = memmap_ram_top(platform_phys_addr_bits(), &top);
 
 	if (EFI_ERROR(status))
 		return status;
-	/* top <= DMAP_SIZE, a 1 GiB multiple: the rounding neither overflows nor passes it */
+	/* 4 GiB <= top <= the limit, both 1 GiB multiples: the rounding neither overflows nor passes it */
 	align_up_checked(top, SIZE_1G, map_top);
 	return EFI_SUCCESS;
 }

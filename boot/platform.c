@@ -207,3 +207,23 @@ void platform_firmware_info(char vendor[BOOTINFO_FW_VENDOR_MAX], UINT32 *fw_revi
 	*fw_revision = ST->FirmwareRevision;
 	*uefi_revision = ST->Hdr.Revision;
 }
+
+/* The CPUID leaf `leaf` (subleaf 0) into r[0..3] = EAX, EBX, ECX, EDX. */
+static void platform_cpuid(UINT32 leaf, UINT32 r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+/* The CPU's physical address width, read as the kernel reads it (arch/x86_64/cpu.c, arch_mm.c). */
+UINT32 platform_phys_addr_bits(void)
+{
+	UINT32 r[4], bits = 36;
+
+	platform_cpuid(0x80000000, r);
+	/* without extended leaves a CPU answers with its highest basic leaf: only 0x8000xxxx counts */
+	if ((r[0] & 0xffff0000u) == 0x80000000u && r[0] >= 0x80000008u) {
+		platform_cpuid(0x80000008, r);
+		bits = r[0] & 0xff;
+	}
+	return bits < 32 ? 32 : bits > 52 ? 52 : bits;
+}

@@ -217,6 +217,21 @@ $(B)/tsan/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c 
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 
+# The loader's page allocations, boot/alloc.c (#included) with GNU-EFI's headers.
+$(B)/host/test_loader_alloc: tests/host/test_loader_alloc.c boot/alloc.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
+$(B)/tsan/test_loader_alloc: tests/host/test_loader_alloc.c boot/alloc.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
+# The loader's file reading, boot/fileio.c (#included) with GNU-EFI's headers, against PC firmware's file protocol.
+$(B)/host/test_loader_fileio: tests/host/test_loader_fileio.c boot/fileio.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
+$(B)/tsan/test_loader_fileio: tests/host/test_loader_fileio.c boot/fileio.c boot/loader.h include/bootinfo.h
+	@mkdir -p $(@D)
+	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
+
 # The boot intake's bounds: the loader's cut and the parser, smp_plan_report and
 # sysinfo_ram_bytes in one program (cmdline.c and sysinfo.c #included, smp_plan.c and acpi.c linked).
 $(B)/host/test_intake_bounds: tests/host/test_intake_bounds.c kernel/cmdline.c kernel/cmdline.h kernel/sysinfo.c \

@@ -25,6 +25,13 @@ $(B)/geom/b/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(BCFLAGS) -DLOADER_TEST_MAP_GEOMETRY -c $< -o $@
 
+# The test loader of tools/hostile-fw-test.sh, build/hostile/BOOTX64.EFI: the same sources, with
+# OVMF's GetMemoryMap and file Read wrapped to behave as PC firmware does (boot/loader.c, hostile_*).
+BOBJ_HOSTILE := $(patsubst %.c,$(B)/hostile/b/%.o,$(BSRC))
+$(B)/hostile/b/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BCFLAGS) -DLOADER_TEST_HOSTILE_FW -c $< -o $@
+
 # Links the loader objects (the prerequisites) with GNU-EFI into $@, then checks its relocations.
 define loader_link
 	$(LD) -shared -Bsymbolic -nostdlib -znocombreloc --fatal-warnings -T $(EFI_LIB)/elf_x86_64_efi.lds \
@@ -48,4 +55,8 @@ $(B)/tail/BOOTX64.EFI: $(B)/tail/loader.so
 $(B)/geom/loader.so: $(BOBJ_GEOM)
 	$(loader_link)
 $(B)/geom/BOOTX64.EFI: $(B)/geom/loader.so
+	$(loader_efi)
+$(B)/hostile/loader.so: $(BOBJ_HOSTILE)
+	$(loader_link)
+$(B)/hostile/BOOTX64.EFI: $(B)/hostile/loader.so
 	$(loader_efi)

@@ -2,7 +2,7 @@
  * Review round 3 of the boot intake, loader side: boot/memmap.c's memmap_compute_top (how far the
  * loader's identity and direct maps reach) and memmap_alloc_final_buffer run on the host against
  * hand-made firmware memory maps, and boot/paging.c's tables built in host memory. The file
- * #includes both with GNU-EFI's headers; the firmware calls they make (LibMemoryMap, GetMemoryMap,
+ * #includes both with GNU-EFI's headers; the firmware calls they make (GetMemoryMap, AllocatePool,
  * Print, FreePool) and pages_alloc are stand-ins below. Tests 3-5 guard the fixes of defects the
  * review found (each failed on the code as reviewed): 3. a bogus usable descriptor (past 2^52, 2^64
  * or 64 TiB) stopped the boot; 4. a framebuffer placed at 64 TiB or above stopped the boot; 5. a
@@ -15,7 +15,11 @@
  * start) and RAM ending exactly at 2^52; 10. test_paging_short_pool: a pool short of pages refused
  * within it; 11. test_paging_build: the whole build, refused under 5-level paging. 12.
  * test_descriptor_version_named (failed when the loader read a map of another descriptor version
- * in silence): read as version 1, as Linux does, with a message.
+ * in silence): read as version 1, as Linux does, with a message. 13.
+ * test_stride_unsaid_when_too_small (failed when the loader took DescriptorSize from the sizing call,
+ * which UEFI does not promise to fill): the stride learnt from a successful GetMemoryMap. 14.
+ * test_top_within_cpu_width (failed when the tables reached RAM claimed past the CPU's physical
+ * address width): map_top at most 2^width.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,11 +44,11 @@ static UINT64 loader_test_cr4(void) { return fake_cr4; }
 
 EFI_BOOT_SERVICES *BS;
 
-/* The firmware's memory map LibMemoryMap hands out: descriptors `stride` bytes apart. */
+/* The firmware's memory map GetMemoryMap hands out: descriptors `stride` bytes apart. */
 #define MAP_MAX 64
 static uint8_t fw_map[MAP_MAX * 64];
 static UINTN fw_count, fw_stride = 48;
-static UINT32 fw_version = 1;   /* the DescriptorVersion LibMemoryMap gives */
+static UINT32 fw_version = 1;   /* the DescriptorVersion GetMemoryMap gives */
 static unsigned prints;
 static const CHAR16 *last_fmt;   /* the format of the last Print */
 
@@ -61,16 +65,17 @@ static void fw_map_add(UINT32 type, UINT64 start, UINT64 pages)
 	memcpy(fw_map + fw_count++ * fw_stride, &d, fw_stride < sizeof(d) ? fw_stride : sizeof(d));
 }
 
-EFI_MEMORY_DESCRIPTOR *LibMemoryMap(UINTN *count, UINTN *key, UINTN *desc_size, UINT32 *version)
+/* platform.c's CPUID reading of the physical address width, as the tests set it (52: no limit below
+ * the direct map's 64 TiB). */
+static UINT32 fake_phys_bits = 52;
+UINT32 platform_phys_addr_bits(void) { return fake_phys_bits; }
+
+/* GNU-EFI's AllocatePool (memmap_read's buffer), counted. */
+static unsigned pool_allocs;
+VOID *AllocatePool(UINTN n)
 {
-	size_t bytes = fw_count * fw_stride;   /* exactly the map, as the firmware's pool holds it */
-	void *copy = malloc(bytes ? bytes : 1);
-	memcpy(copy, fw_map, bytes);
-	*count = bytes / fw_stride;   /* as GNU-EFI counts them: a stride of 0 divides by zero */
-	*key = 1;
-	*desc_size = fw_stride;
-	*version = fw_version;
-	return copy;
+	pool_allocs++;
+	return malloc(n ? n : 1);
 }
 
 VOID FreePool(VOID *p) { free(p); }
@@ -128,17 +133,26 @@ UINTN Print(CONST CHAR16 *fmt, ...)
 	return 0;
 }
 
-/* GetMemoryMap as memmap_alloc_final_buffer sizes the map with it: the map fw_map holds, too small
- * a buffer always. */
+/* The firmware's GetMemoryMap over the map fw_map holds: its size, and the map itself when the buffer
+ * holds it; DescriptorSize left unwritten on EFI_BUFFER_TOO_SMALL when fw_stride_unsaid (UEFI does not
+ * say it is given then). */
+static bool fw_stride_unsaid;
 static EFI_STATUS EFIAPI fake_get_memory_map(UINTN *size, EFI_MEMORY_DESCRIPTOR *map, UINTN *key, UINTN *desc_size,
 					     UINT32 *version)
 {
-	(void)map;
-	*size = fw_count * fw_stride;
+	UINTN bytes = fw_count * fw_stride, room = *size;
+
+	*size = bytes;
 	*key = 1;
+	*version = fw_version;
+	if (map == NULL || room < bytes) {
+		if (!fw_stride_unsaid)
+			*desc_size = fw_stride;
+		return EFI_BUFFER_TOO_SMALL;
+	}
 	*desc_size = fw_stride;
-	*version = 1;
-	return EFI_BUFFER_TOO_SMALL;
+	memcpy(map, fw_map, bytes);
+	return EFI_SUCCESS;
 }
 static EFI_BOOT_SERVICES fake_bs = { .GetMemoryMap = fake_get_memory_map };
 
@@ -431,8 +445,8 @@ static int short_map_refused(void *arg)
  * A firmware whose DescriptorSize is smaller than EFI_MEMORY_DESCRIPTOR (40 bytes): the loader must
  * refuse the map before it reads a descriptor at that stride, whose 40 bytes would reach past the
  * map the firmware returned (the review found memmap_compute_top read it before
- * memmap_alloc_final_buffer refused it; GNU-EFI's LibMemoryMap divides by the stride, so it is asked
- * first). Generated strides 0..32 and 1..4 descriptors, in a child (ASan reports a read past the
+ * memmap_alloc_final_buffer refused it; GNU-EFI's LibMemoryMap, which the loader used then, divided
+ * by the stride unchecked). Generated strides 0..32 and 1..4 descriptors, in a child (ASan reports a read past the
  * map): memmap_compute_top and memmap_alloc_final_buffer must both refuse such a map (an error
  * status) with the same message, without reading past it.
  */
@@ -452,7 +466,7 @@ static void test_short_descriptor_size(void)
 			if (!good && bad++ < 3)
 				printf("# DescriptorSize %llu, %u descriptors: %s\n", (unsigned long long)stride, count,
 				       code == 7 ? "memmap_compute_top accepted it" : code == 6 ? "memmap_alloc_final_buffer accepted it" :
-				       code == 5 ? "the two refusals' messages differ" : "the child died (ASan: a read past the map; or LibMemoryMap divided by 0)");
+				       code == 5 ? "the two refusals' messages differ" : "the child died (ASan: a read past the map; or a division by the stride 0)");
 		}
 	ok(bad == 0, "%u maps with DescriptorSize below 40 bytes: refused with one message, nothing read past the map "
 	   "(%u wrong)", n, bad);
@@ -735,6 +749,126 @@ static void test_paging_build(void)
 	   "built in their LoaderData pages, an allocation's failure returned (%u wrong)", n, bad);
 }
 
+/*
+ * UEFI's GetMemoryMap says what it returns with EFI_BUFFER_TOO_SMALL: the size the map needs; it does
+ * not say that DescriptorSize is written then, and some firmware leaves it as it was (VMware's
+ * esx-boot carries a workaround for such a machine; rust-hypervisor-firmware wrote it only on
+ * success until Linux, which reads it there, divided by 0). The loader took the stride from that
+ * call and refused the map as "0 bytes apart" (failed so: no boot on such a PC). Generated: maps of
+ * 1..8 descriptors at strides 40..64 (and 32 and 44, which stay refused), the stride said on
+ * EFI_BUFFER_TOO_SMALL or not. Oracle: with it unsaid, memmap_compute_top gives the map_top it gives
+ * with it said, memmap_alloc_final_buffer asks pages_alloc for the same bytes, neither prints; a
+ * stride the loader cannot read is refused with one message each, as when said; every pool buffer
+ * read is freed (ASan).
+ */
+static void test_stride_unsaid_when_too_small(void)
+{
+	static const UINTN strides[] = { 40, 48, 56, 64, 32, 44 };
+	uint64_t rng = 0x57D5ULL;
+	unsigned n = 0, bad = 0;
+
+	for (unsigned c = 0; c < 48; c++) {
+		UINTN stride = strides[c % 6];
+		bool readable = stride >= sizeof(EFI_MEMORY_DESCRIPTOR) && stride % 8 == 0;
+		UINT64 top[2] = { 0, 0 }, bytes[2] = { 0, 0 }, phys = 0, cap = 0;
+		EFI_STATUS st_top[2], st_buf[2];
+		unsigned said[2];
+
+		fw_map_reset(stride);
+		for (unsigned i = 0; i < 1 + c % 8; i++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			fw_map_add(i % 3 ? EfiConventionalMemory : EfiBootServicesData,
+				   0x100000ULL + (rng >> 30) * PAGE_SIZE, 1 + (rng >> 52));
+		}
+		for (int unsaid = 0; unsaid < 2; unsaid++) {
+			unsigned before = prints;
+			fw_stride_unsaid = unsaid;
+			st_top[unsaid] = memmap_compute_top(&top[unsaid]);
+			alloc_bytes = 0;
+			st_buf[unsaid] = memmap_alloc_final_buffer(&phys, &cap);
+			bytes[unsaid] = alloc_bytes;
+			said[unsaid] = prints - before;
+		}
+		fw_stride_unsaid = false;
+		bool good = readable ? st_top[1] == EFI_SUCCESS && top[1] == top[0] && st_buf[1] == EFI_OUT_OF_RESOURCES &&
+				       bytes[1] == bytes[0] && bytes[0] != 0 && said[1] == 0 && said[0] == 0
+				     : st_top[1] == EFI_DEVICE_ERROR && st_buf[1] == EFI_DEVICE_ERROR && said[1] == 2 &&
+				       said[0] == 2;
+		n++;
+		if (!good && bad++ < 4)
+			printf("# stride %llu, %u descriptors, unsaid: status 0x%llx, 0x%llx, map_top 0x%llx (said: 0x%llx), "
+			       "buffer %llu bytes (said: %llu), %u messages (said: %u)\n", (unsigned long long)stride, 1 + c % 8,
+			       (unsigned long long)st_top[1], (unsigned long long)st_buf[1], (unsigned long long)top[1],
+			       (unsigned long long)top[0], (unsigned long long)bytes[1], (unsigned long long)bytes[0],
+			       said[1], said[0]);
+	}
+	ok(bad == 0, "%u maps whose DescriptorSize is not given with EFI_BUFFER_TOO_SMALL: read and sized as when it is, "
+	   "in silence; an unreadable stride refused as when it is (%u wrong)", n, bad);
+}
+
+/*
+ * The task's "a physical address above the CPU's width": the loader's identity and direct maps
+ * reached the highest RAM end up to 64 TiB whatever the CPU, so a descriptor claiming RAM past the
+ * CPU's physical address width (a firmware's bug; the kernel ignores such RAM, mm/phys.c
+ * PHYS_LIMIT_PFN) put addresses into the tables' entries in bits the CPU reserves, and cost up to
+ * 256 MiB of table pages: "cannot allocate ... for the page tables" on a small PC, where the kernel
+ * would have booted (failed so). Generated: real RAM below 4..64 GiB and one bogus descriptor of
+ * every RAM type ending past 2^width, from above it or from below it, widths 36..46 and 52, both
+ * strides. Oracle: map_top is what the real RAM alone gives (at least 4 GiB, rounded up to 1 GiB),
+ * or 2^width when the bogus descriptor starts below it (its RAM up to there kept, as the kernel
+ * keeps it), never more; one message names the width (below 46 bits) or the 64 TiB (46 and up).
+ */
+static void test_top_within_cpu_width(void)
+{
+	static const UINT32 types[] = { EfiConventionalMemory, EfiBootServicesData, EfiLoaderData,
+					EfiACPIReclaimMemory, EfiRuntimeServicesData, EFI_MEMORY_TYPE_KERNEL };
+	static const UINT32 widths[] = { 36, 37, 39, 40, 42, 44, 45, 46, 52 };
+	uint64_t rng = 0x3C9ULL;
+	unsigned n = 0, bad = 0;
+
+	for (unsigned c = 0; c < 108; c++) {
+		UINT32 bits = widths[c % 9];
+		UINT64 limit = (1ULL << bits) < DMAP_SIZE ? 1ULL << bits : DMAP_SIZE, real_end = 0;
+
+		fw_map_reset(c % 2 ? 40 : 48);
+		for (unsigned i = 0; i < 1 + c % 4; i++) {   /* the real RAM, below 64 GiB */
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			UINT64 start = ((rng >> 40) % (60ULL << 18)) * PAGE_SIZE, pages = 1 + (rng >> 52);
+			fw_map_add(EfiConventionalMemory, start, pages);
+			if (start + pages * PAGE_SIZE > real_end)
+				real_end = start + pages * PAGE_SIZE;
+		}
+		/* past 2^width: from above it (no RAM the kernel keeps), or from below it every third case
+		 * (the RAM up to 2^width kept, as the kernel keeps it) */
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		bool straddles = c % 3 == 0;
+		UINT64 bogus_end = limit + PAGE_SIZE * (1 + (rng >> 30) % (1ULL << 30));
+		UINT64 bogus_pages = straddles ? (bogus_end - limit) / PAGE_SIZE + 1 + (rng >> 50) % 4096
+					       : 1 + (rng >> 50) % ((bogus_end - limit) / PAGE_SIZE);
+		fw_map_add(types[c % 6], bogus_end - bogus_pages * PAGE_SIZE, bogus_pages);
+
+		UINT64 top = 0, want = real_end < SIZE_4G ? SIZE_4G : real_end;
+		want = (want + SIZE_1G - 1) & ~(SIZE_1G - 1);
+		if (straddles || want > limit)
+			want = limit;
+		fake_phys_bits = bits;
+		unsigned before = prints;
+		EFI_STATUS st = memmap_compute_top(&top);
+		bool named = last_args[0] == bogus_end &&
+			     (limit == DMAP_SIZE ? last_args[1] == DMAP_SIZE >> 40 : last_args[1] == bits);
+		n++;
+		if ((EFI_ERROR(st) || top != want || top > (1ULL << bits) || prints != before + 1 || !named) && bad++ < 4)
+			printf("# %u-bit CPU, RAM to 0x%llx, a descriptor to 0x%llx: status 0x%llx, map_top 0x%llx (want 0x%llx), "
+			       "%u messages naming 0x%llx, %llu\n", bits, (unsigned long long)real_end,
+			       (unsigned long long)bogus_end, (unsigned long long)st, (unsigned long long)top,
+			       (unsigned long long)want, prints - before, (unsigned long long)last_args[0],
+			       (unsigned long long)last_args[1]);
+	}
+	fake_phys_bits = 52;
+	ok(bad == 0, "%u maps with RAM claimed past the CPU's 36- to 52-bit physical address width: map_top that of the "
+	   "real RAM, within the width, the cut named once (%u wrong)", n, bad);
+}
+
 int main(void)
 {
 	BS = &fake_bs;
@@ -750,5 +884,7 @@ int main(void)
 	test_final_buffer_size();
 	test_ignored_descriptors_named();
 	test_descriptor_version_named();
+	test_stride_unsaid_when_too_small();
+	test_top_within_cpu_width();
 	return tap_done();
 }
