@@ -64,6 +64,11 @@ paddr_t arch_cr3_read(void);
  * 2^(bits - PAGE_SHIFT) exists, and a PTE naming one sets reserved bits. */
 unsigned arch_phys_addr_bits(void);
 
+/* True when one large page may map the physical range [pa, pa + bytes) (bytes a power of two, pa
+ * a multiple of it, below the width): the machine gives all of it one memory type (on x86 the
+ * MTRRs: arch/x86_64/mtrr.h). False sends the caller to 4 KiB pages, whose types are each exact. */
+bool arch_phys_span_uniform(paddr_t pa, uint64_t bytes);
+
 /*
  * Disables interrupts and returns the previous state for arch_irq_restore. Sections nest and are
  * counted per CPU; interrupts come back on only when the outermost section that found them on is

@@ -119,6 +119,11 @@ $(B)/host/test_summary_layout: tests/host/test_summary_layout.c kernel/summary_l
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) $< kernel/summary_layout.c $(HOST_OBJ) -o $@
 
+# The MTRR reader's judgement of large pages is arch code with no dependency, built into its test.
+$(B)/host/test_mtrr: tests/host/test_mtrr.c arch/x86_64/mtrr.c arch/x86_64/mtrr.h arch/x86_64/cpu.h $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/mtrr.c $(HOST_OBJ) -o $@
+
 # The fatal reports' line breaks are kernel code with no dependency, built into their test.
 $(B)/host/test_textwrap: tests/host/test_textwrap.c kernel/textwrap.c kernel/textwrap.h $(HOST_OBJ)
 	@mkdir -p $(@D)
@@ -142,6 +147,7 @@ TSAN_EXTRA_test_panic_console := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf
 TSAN_EXTRA_test_input_edges := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf arch/x86_64/acpi.c
 TSAN_EXTRA_test_summary_layout := kernel/summary_layout.c
 TSAN_EXTRA_test_textwrap := kernel/textwrap.c
+TSAN_EXTRA_test_mtrr := -Iarch/x86_64 arch/x86_64/mtrr.c
 TSAN_EXTRA_test_vm_dmap := -Iarch/x86_64 -Ikernel
 TSAN_EXTRA_test_fault_policy := -Iarch/x86_64 -Ikernel
 TSAN_EXTRA_test_hw_quirks := -Iarch/x86_64 -Ikernel
@@ -170,6 +176,7 @@ $(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
 $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_textwrap: kernel/textwrap.c kernel/textwrap.h
+$(B)/tsan/test_mtrr: arch/x86_64/mtrr.c arch/x86_64/mtrr.h
 $(B)/tsan/test_vm_dmap: kernel/vm.c kernel/vm.h
 $(B)/tsan/test_fault_policy: kernel/fault.c kernel/fault.h arch/x86_64/trap.h
 $(B)/tsan/test_hw_quirks: kernel/vm.c kernel/vm.h arch/x86_64/cpu.c arch/x86_64/tsc.c arch/x86_64/serial.c

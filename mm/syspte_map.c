@@ -147,10 +147,13 @@ static uint64_t syspte_max_pfn(void)
 
 /* True when a 2 MiB leaf may map the run from frame first: it is span aligned and its last frame is
  * at most maxpfn, so the leaf's address has no bit below 2 MiB (bit 12 is a leaf's PAT bit) and
- * none beyond the width (of at least 32 bits: maxpfn is above the span). */
+ * none beyond the width (of at least 32 bits: maxpfn is above the span); and the machine gives the
+ * run one memory type (arch_phys_span_uniform: a leaf over MTRR ranges of different types has an
+ * undefined one), else its pages get 4 KiB PTEs, each of an exact type. */
 static bool syspte_leaf_frame_ok(uint64_t first, uint64_t maxpfn)
 {
-	return (first & (SYSPTE_SPAN_PAGES - 1)) == 0 && first <= maxpfn - (SYSPTE_SPAN_PAGES - 1);
+	return (first & (SYSPTE_SPAN_PAGES - 1)) == 0 && first <= maxpfn - (SYSPTE_SPAN_PAGES - 1) &&
+	       arch_phys_span_uniform(pfn_to_pa(first), SYSPTE_SPAN_PAGES << PAGE_SHIFT);
 }
 
 /*

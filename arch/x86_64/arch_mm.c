@@ -5,6 +5,7 @@
 #include "vmlayout.h"
 #include "x86.h"
 #include "cpu.h"
+#include "mtrr.h"
 #include "percpu.h"
 #include "smp.h"
 #include "kassert.h"
@@ -51,6 +52,12 @@ void arch_irq_restore(uint64_t flags)
 unsigned arch_phys_addr_bits(void)
 {
 	return MIN(MAX(cpu_feat.max_phys_bits, 32u), 52u);
+}
+
+/* The boot CPU's MTRRs, which every CPU carries (cpu_init_control_state). */
+bool arch_phys_span_uniform(paddr_t pa, uint64_t bytes)
+{
+	return mtrr_span_uniform(cpu_mtrr_boot(), pa, bytes, arch_phys_addr_bits());
 }
 
 bool arch_irqs_enabled(void) { return read_rflags() & RFLAGS_IF; }

@@ -172,6 +172,7 @@ void cpu_mtrr_read(struct cpu_mtrrs *m)
 	m->def_type = rdmsr(MSR_MTRR_DEF_TYPE);
 	m->fixed_present = cap & MTRR_CAP_FIX;
 	m->nvar = (unsigned)MIN(cap & MTRR_CAP_VCNT, (uint64_t)MTRR_VAR_MAX);
+	m->var_cut = (cap & MTRR_CAP_VCNT) > MTRR_VAR_MAX;
 	for (unsigned i = 0; m->fixed_present && i < MTRR_FIXED_COUNT; i++)
 		m->fixed[i] = rdmsr(cpu_mtrr_fixed_msr[i]);
 	for (unsigned i = 0; i < 2 * m->nvar; i++)

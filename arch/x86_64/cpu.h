@@ -69,6 +69,7 @@ struct cpu_mtrrs {
 	uint64_t var[2 * MTRR_VAR_MAX];      /* base, mask pairs */
 	unsigned nvar;
 	bool fixed_present;
+	bool var_cut;                        /* MTRRcap counts more than MTRR_VAR_MAX ranges: some not copied */
 };
 /* Reads this CPU's MTRRs (nothing when the CPU has none: all zero). */
 void cpu_mtrr_read(struct cpu_mtrrs *m);

@@ -36,6 +36,8 @@
 #define MTRR_CAP_FIX  (1ULL << 8)    /* MTRRcap: the fixed ranges exist */
 #define MTRR_DEF_E    (1ULL << 11)   /* MTRRdefType: MTRRs enabled */
 #define MTRR_DEF_FE   (1ULL << 10)   /* MTRRdefType: fixed ranges enabled */
+#define MTRR_VAR_VALID (1ULL << 11)  /* IA32_MTRR_PHYSMASKn: the variable range is on */
+#define MTRR_FIXED_END 0x100000ULL   /* the fixed ranges cover physical 0 to 1 MiB */
 #define MSR_EFER 0xC0000080u
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)

@@ -2,7 +2,8 @@
  * Boot self-tests of 2 MiB leaves in the system PTE region (README "2 MiB mappings"): the live
  * tables hold a level-2 leaf with the cache bits of each caching type, a remap reads the new
  * frames at once, leaves mix with 4 KiB pages in one mapping, every misuse row keeps its outcome
- * on a large mapping, and the MDL toolkit's FAST_LARGE_PAGES pages map with leaves.
+ * on a large mapping, the MDL toolkit's FAST_LARGE_PAGES pages map with leaves, and a run the MTRRs
+ * give two memory types maps with 4 KiB PTEs.
  */
 #include "ktest.h"
 #include "wdm.h"
@@ -17,6 +18,7 @@
 #include "arch_mm.h"
 #include "x86.h"
 #include "cpu.h"
+#include "mtrr.h"
 #include "mdl.h"
 #include "testhooks.h"
 #include "verifier.h"
@@ -139,6 +141,35 @@ KTEST(large_leaf_at_level2_with_each_cache_type)
 	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 	MmFreeMappingAddress(va, TAG);
 	phys_free(run, SPAN);
+}
+
+/* The run at physical 0, which the firmware's fixed-range MTRRs type by 4 to 64 KiB (RAM, the
+ * legacy video memory, ROMs), maps with 4 KiB PTEs of its own frames, not one leaf of an undefined
+ * type (Intel SDM Vol. 3A 11.11.9); nothing is read or written through it. */
+KTEST(large_leaf_not_over_split_memory_types)
+{
+	const struct cpu_mtrrs *m = cpu_mtrr_boot();
+	if (!(m->def_type & MTRR_DEF_E) || !m->fixed_present || !(m->def_type & MTRR_DEF_FE))
+		KTEST_SKIP("the MTRRs or their fixed ranges are off: no run of two memory types is known");
+	KEXPECT(!arch_phys_span_uniform(0, SIZE_2M), "the run at 0 is split by the fixed ranges");
+	LARGE_NEED(SIZE_2M);
+	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	uint64_t leaves = large_leaves();
+	large_mdl(SPAN, 0, 0, SPAN, NULL);
+	KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, MmCached) == va);
+	for (uint64_t k = 0; k < SPAN; k += 73) {
+		paddr_t pa = 1;
+		uint64_t size = large_page_size(va + k * PAGE_SIZE, NULL, &pa);
+		KEXPECT(size == PAGE_SIZE && pa == k * PAGE_SIZE, "page %llu: a 4 KiB PTE of its own frame (size 0x%llx, frame 0x%llx)",
+			(unsigned long long)k, (unsigned long long)size, (unsigned long long)pa);
+	}
+	KEXPECT_EQ(large_leaves(), leaves, "no leaf");
+	KEXPECT_EQ(pt_check(&kernel_pt), 0, "the live tables hold no format fault");
+	MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	KEXPECT_EQ(large_page_size(va, NULL, NULL), 0, "unmapped");
+	KEXPECT_EQ(syspte_check(reserved_region()), 0);
+	MmFreeMappingAddress(va, TAG);
 }
 
 /* Read through a leaf, unmap, map other frames at the same address, read again: the new contents

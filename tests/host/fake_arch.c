@@ -178,6 +178,15 @@ void fake_arch_set_phys_bits(unsigned bits)
 
 unsigned arch_phys_addr_bits(void) { return fake_phys_bits; }
 
+static bool (*fake_span_uniform)(paddr_t pa, uint64_t bytes);
+
+void fake_arch_set_span_uniform(bool (*fn)(paddr_t pa, uint64_t bytes)) { fake_span_uniform = fn; }
+
+bool arch_phys_span_uniform(paddr_t pa, uint64_t bytes)
+{
+	return !fake_span_uniform || fake_span_uniform(pa, bytes);
+}
+
 void *arch_phys_to_virt(paddr_t pa)
 {
 	if (!fake_ram)

@@ -100,6 +100,9 @@ void fake_arch_init(void);
 void fake_arch_reset(uint64_t bytes);
 /* Sets the physical address width arch_phys_addr_bits() reports (32..52). */
 void fake_arch_set_phys_bits(unsigned bits);
+/* Makes arch_phys_span_uniform ask fn (a machine whose MTRRs split some ranges); NULL: every range
+ * has one memory type, as on a machine without MTRRs. */
+void fake_arch_set_span_uniform(bool (*fn)(paddr_t pa, uint64_t bytes));
 
 /* ---------------------------------------------------------------- CPUs */
 

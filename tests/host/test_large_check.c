@@ -10,6 +10,9 @@
  * 3. MmMapLockedPagesSpecifyCache finds the MDL's first aligned run of 512 frames wherever it lies
  *    (mdl_large_phase), not only at its first 2 MiB-aligned frame (docs/contract.md section 6:
  *    "MmMapLockedPagesSpecifyCache prefers the address that lets them map so").
+ * 4. A run the machine's memory types split (arch_phys_span_uniform false: MTRRs of two types
+ *    inside its 2 MiB) maps with 4 KiB PTEs, each page its own frame, never one leaf, whose memory
+ *    type the SDM leaves undefined (Vol. 3A 11.11.9); the runs it does not split still get leaves.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +173,63 @@ static unsigned test_specify_cache_later_run(unsigned *cases)
 	return missed;
 }
 
+/* 4: the fake machine's memory types are split in every 2 MiB run whose frame number has bit 9
+ * of its span index set (a run chosen by its address, as MTRRs choose). */
+static bool split_span(paddr_t pa, uint64_t bytes)
+{
+	return bytes != SIZE_2M || !((pa >> 21) & 1);
+}
+
+/* 4: maps of 8 aligned runs into a DIVISIBLE reservation, each run drawn at an odd or even 2 MiB
+ * index; the region's leaves must be the even ones alone, and every page of an odd run a level-1
+ * PTE of its own frame. Returns the runs mapped the wrong way. */
+static unsigned test_split_runs_get_small_pages(unsigned *cases)
+{
+	const uint32_t tag = 0x7470534d;   /* 'MSpt' */
+	unsigned wrong = 0;
+	*cases = 0;
+	struct syspte_region *r;
+	vaddr_t v = fresh_divisible(&r, 8, tag);
+	if (!v)
+		return 1;
+	fake_arch_set_span_uniform(split_span);
+	static uint64_t pfns[8 * SYSPTE_SPAN_PAGES];
+	uint64_t i0 = (v - r->base) >> PAGE_SHIFT;
+	for (unsigned c = 0; c < 32; c++) {
+		unsigned even = 0;
+		bool odd[8];
+		for (unsigned s = 0; s < 8; s++) {
+			uint64_t run = 2 * (1 + draw(1 << 12)) + (odd[s] = draw(2));
+			even += !odd[s];
+			for (uint64_t k = 0; k < SYSPTE_SPAN_PAGES; k++)
+				pfns[s * SYSPTE_SPAN_PAGES + k] = run * SYSPTE_SPAN_PAGES + k;
+		}
+		if (syspte_map(r, v, tag, pfns, 8 * SYSPTE_SPAN_PAGES, MmCached) != 0) {
+			wrong++;
+			continue;
+		}
+		struct syspte_stats st;
+		syspte_get_stats(r, &st);
+		wrong += st.large_leaves != even;
+		for (unsigned s = 0; s < 8; s++, (*cases)++) {
+			bool bad = false;
+			for (uint64_t k = 0; k < SYSPTE_SPAN_PAGES && !bad; k++) {
+				int level;
+				pte_t e = syspte_entry(r, i0 + s * SYSPTE_SPAN_PAGES + k, &level);
+				paddr_t want = pfn_to_pa(pfns[s * SYSPTE_SPAN_PAGES + k]);
+				bad = !arch_pte_present(e) || level != (odd[s] ? 1 : 2) ||
+				      arch_pte_frame(e, level) + (level == 2 ? k << PAGE_SHIFT : 0) != want;
+			}
+			if (bad && wrong++ < 4)
+				printf("# case %u, run %u (%s): not mapped as wanted\n", c, s, odd[s] ? "split" : "one type");
+		}
+		wrong += syspte_check(r) != 0;
+		syspte_unmap(r, v, tag, 8 * SYSPTE_SPAN_PAGES);
+	}
+	fake_arch_set_span_uniform(NULL);
+	return wrong;
+}
+
 int main(void)
 {
 	unsigned cases;
@@ -179,5 +239,7 @@ int main(void)
 	   "(%u cases)", cases);
 	is(test_specify_cache_later_run(&cases), 0, "MmMapLockedPagesSpecifyCache maps an aligned run with a 2 MiB leaf when "
 	   "the MDL's first aligned frame is a single page (%u MDLs)", cases);
+	is(test_split_runs_get_small_pages(&cases), 0, "a run whose memory types are split maps with 4 KiB PTEs of its own "
+	   "frames, the others with 2 MiB leaves (%u runs)", cases);
 	return tap_done();
 }
