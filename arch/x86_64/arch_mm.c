@@ -54,10 +54,27 @@ unsigned arch_phys_addr_bits(void)
 	return MIN(MAX(cpu_feat.max_phys_bits, 32u), 52u);
 }
 
-/* The boot CPU's MTRRs, which every CPU carries (cpu_init_control_state). */
+/* Whether the boot CPU's MTRRs let no variable range split a 2 MiB span (mtrr_spans_coarse): 0 not
+ * yet known, 1 yes, 2 no. Computed on first use, after boot recorded the MTRRs, which never change
+ * after; any CPU may compute it, all get the same value, so relaxed atomics suffice. */
+static uint8_t arch_span_coarse;
+
+/* The boot CPU's MTRRs, which every CPU carries (cpu_init_control_state); a 2 MiB span from 1 MiB
+ * up is answered without the loop over the variable ranges when none of them can split one, as
+ * on most PCs (each map of a 2 MiB leaf asks). */
 bool arch_phys_span_uniform(paddr_t pa, uint64_t bytes)
 {
-	return mtrr_span_uniform(cpu_mtrr_boot(), pa, bytes, arch_phys_addr_bits());
+	const struct cpu_mtrrs *m = cpu_mtrr_boot();
+	if (bytes == SIZE_2M && pa >= MTRR_FIXED_END) {
+		uint8_t c = __atomic_load_n(&arch_span_coarse, __ATOMIC_RELAXED);
+		if (!c) {
+			c = mtrr_spans_coarse(m, SIZE_2M, arch_phys_addr_bits()) ? 1 : 2;
+			__atomic_store_n(&arch_span_coarse, c, __ATOMIC_RELAXED);
+		}
+		if (c == 1)
+			return true;
+	}
+	return mtrr_span_uniform(m, pa, bytes, arch_phys_addr_bits());
 }
 
 bool arch_irqs_enabled(void) { return read_rflags() & RFLAGS_IF; }

@@ -18,4 +18,9 @@
  */
 bool mtrr_span_uniform(const struct cpu_mtrrs *m, uint64_t pa, uint64_t len, unsigned physbits);
 
+/* True when no variable range can split a len-aligned range (every valid one's mask has no bit below
+ * len, and the copy is whole) or the MTRRs are off: mtrr_span_uniform is then true for every such
+ * range from 1 MiB up, and the caller may answer those without asking it (len as there). */
+bool mtrr_spans_coarse(const struct cpu_mtrrs *m, uint64_t len, unsigned physbits);
+
 #endif

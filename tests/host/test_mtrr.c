@@ -162,6 +162,49 @@ static void test_aligned_sets_allow_large_pages(void)
 	ok(refused == 0 && cases > 20000, "variable ranges aligned to the size never refuse a range (%u cases)", cases);
 }
 
+/* mtrr_spans_coarse: when it says no variable range can split a range of the size, every such range
+ * from 1 MiB up is uniform (its callers answer those without mtrr_span_uniform); it says so of
+ * every set of aligned ranges, and of none with a range smaller than the size. */
+static void test_coarse(void)
+{
+	uint64_t rng = 0x636f6172ULL;
+	unsigned wrong = 0, coarse = 0, aligned_fine = 0, cases = 0;
+	for (unsigned c = 0; c < 6000; c++) {
+		unsigned physbits = 36 + c % 17;
+		uint64_t len = c & 2 ? 0x200000 : 0x400000;
+		struct cpu_mtrrs m;
+		gen_mtrrs(&m, &rng, physbits, c & 1 ? len : 0);
+		bool k = mtrr_spans_coarse(&m, len, physbits);
+		coarse += k;
+		aligned_fine += (c & 1) && !k;
+		for (unsigned j = 0; k && j < 8; j++) {
+			uint64_t pa = gen_span(&m, &rng, len);
+			if (pa < 0x100000)
+				continue;
+			cases++;
+			if (!mtrr_span_uniform(&m, pa, len, physbits) && wrong++ < 5)
+				printf("# set %u: coarse, yet [0x%llx, +0x%llx) is refused\n", c, (unsigned long long)pa,
+				       (unsigned long long)len);
+		}
+	}
+	ok(wrong == 0 && cases > 10000, "a coarse set refuses no range from 1 MiB up (%u ranges)", cases);
+	ok(aligned_fine == 0 && coarse < 6000, "every aligned set is coarse, not every set (%u of 6000)", coarse);
+	struct cpu_mtrrs m;
+	memset(&m, 0, sizeof(m));
+	m.def_type = MTRR_DEF_E | MT_WB;
+	m.nvar = 1;
+	m.var[0] = 0x100000 | MT_UC;
+	m.var[1] = (((1ULL << 39) - 1) & ~0xFFFFFULL) | MTRR_VAR_VALID;
+	ok(!mtrr_spans_coarse(&m, 0x200000, 39), "a 1 MiB range: not coarse for 2 MiB");
+	ok(mtrr_spans_coarse(&m, 0x100000, 39), "... coarse for 1 MiB");
+	m.var[1] &= ~MTRR_VAR_VALID;
+	ok(mtrr_spans_coarse(&m, 0x200000, 39), "its valid bit clear: coarse");
+	m.var_cut = true;
+	ok(!mtrr_spans_coarse(&m, 0x200000, 39), "a copy without all variable ranges: not coarse");
+	m.def_type &= ~MTRR_DEF_E;
+	ok(mtrr_spans_coarse(&m, 0x200000, 39), "MTRRs off: coarse");
+}
+
 static void test_rules(void)
 {
 	struct cpu_mtrrs m;
@@ -190,5 +233,6 @@ int main(void)
 	test_rules();
 	test_generated();
 	test_aligned_sets_allow_large_pages();
+	test_coarse();
 	return tap_done();
 }
