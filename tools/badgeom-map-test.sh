@@ -21,6 +21,7 @@
 # reader and the real loader must not.
 set -u
 cd "$(dirname "$0")/.."
+source tools/loader-boot-lib.sh
 . tools/tap-cases.sh
 geom=build/geom/BOOTX64.EFI kernel=build/kernel.elf real=build/BOOTX64.EFI
 closing='*** End of the fatal report; exiting QEMU.'
@@ -90,15 +91,11 @@ report_text() {
 run_case() {
 	local n=$1 words=$2 esp log rc size stride p kind why="" text
 	esp=$(mktemp -d "$tmp/esp.XXXXXX")
-	mkdir -p "$esp/EFI/BOOT"
-	cp "$geom" "$esp/EFI/BOOT/BOOTX64.EFI"
-	cp "$kernel" "$esp/kernel.elf"
-	echo "onexit=qemu" > "$esp/cmdline.txt"
+	loader_boot_esp "$esp" "$geom" "$kernel"
 	echo "$words" > "$esp/maptest.txt"
 	log=$esp.log
-	tools/qemu.sh --esp "$esp" --serial "$log.raw" --timeout "${BADGEOM_TIMEOUT:-120}" -smp 1 -m 256M
+	loader_boot_run "$esp" "${BADGEOM_TIMEOUT:-120}" "$log" -smp 1 -m 256M
 	rc=$?
-	tr -d '\r' < "$log.raw" > "$log"
 	grep -qF "test loader: the hand-over map's geometry rewritten as \\maptest.txt says: $words" "$log" ||
 		why="$why [the test loader did not take \\maptest.txt]"
 	if [ "$words" = "size=-8" ]; then

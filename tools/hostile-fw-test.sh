@@ -13,6 +13,7 @@
 # takes about 6 s, a refusal runs into it in the firmware's shell).
 set -u
 cd "$(dirname "$0")/.."
+source tools/loader-boot-lib.sh
 efi=build/hostile/BOOTX64.EFI kernel=build/kernel.elf real=build/BOOTX64.EFI
 tmp=$(mktemp -d /tmp/hostile-fw-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -30,13 +31,9 @@ if LC_ALL=C grep -qa "$pat" "$efi" && ! LC_ALL=C grep -qa "$pat" "$real"; then
 else
 	echo "not ok 2 - the hostile-firmware wrappers: want them in $efi only"
 fi
-mkdir -p "$tmp/esp/EFI/BOOT"
-cp "$efi" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
-cp "$kernel" "$tmp/esp/kernel.elf"
-echo "onexit=qemu" > "$tmp/esp/cmdline.txt"
-tools/qemu.sh --esp "$tmp/esp" --serial "$tmp/serial" --timeout "${HOSTILE_TIMEOUT:-120}" -smp 1 -m 6G
+loader_boot_esp "$tmp/esp" "$efi" "$kernel"
+loader_boot_run "$tmp/esp" "${HOSTILE_TIMEOUT:-120}" "$tmp/log" -smp 1 -m 6G
 rc=$?
-tr -d '\r' < "$tmp/serial" > "$tmp/log"
 # "loader: test loader: hostile firmware: U sizing calls without DescriptorSize, R Reads" and on the
 # next line "        over 1 MiB refused, D Reads above 4 GiB dropped, highest Read byte H."
 read -r unsaid refused < <(sed -n 's/^loader: test loader: hostile firmware: \([0-9]*\) sizing calls without DescriptorSize, \([0-9]*\) Reads$/\1 \2/p' "$tmp/log" | head -n 1)

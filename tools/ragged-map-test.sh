@@ -8,6 +8,7 @@
 # passed (QEMU's exit 33). RAGGED_TIMEOUT bounds the boot (default 240 s).
 set -u
 cd "$(dirname "$0")/.."
+source tools/loader-boot-lib.sh
 efi=build/tail/BOOTX64.EFI kernel=build/kernel.elf tail_bytes=8
 tmp=$(mktemp -d /tmp/ragged-map-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -18,14 +19,10 @@ if ! make -s "$efi" "$kernel" > "$tmp/build" 2>&1; then
 	exit 1
 fi
 echo "ok 1 - the test loader ($efi) and the kernel are built"
-mkdir -p "$tmp/esp/EFI/BOOT"
-cp "$efi" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
-cp "$kernel" "$tmp/esp/kernel.elf"
-echo "onexit=qemu" > "$tmp/esp/cmdline.txt"
+loader_boot_esp "$tmp/esp" "$efi" "$kernel"
 start=$SECONDS
-tools/qemu.sh --esp "$tmp/esp" --serial "$tmp/serial" --timeout "${RAGGED_TIMEOUT:-240}" -smp "${RAGGED_SMP:-2}"
+loader_boot_run "$tmp/esp" "${RAGGED_TIMEOUT:-240}" "$tmp/log" -smp "${RAGGED_SMP:-2}"
 rc=$?
-tr -d '\r' < "$tmp/serial" > "$tmp/log"
 # The kernel's line: "memory map: N bytes from the firmware are W descriptors of S bytes and 8 bytes more: ..."
 read -r bytes whole stride more < <(sed -n 's/^memory map: \([0-9]*\) bytes from the firmware are \([0-9]*\) descriptors of \([0-9]*\) bytes and \([0-9]*\) bytes more: .*/\1 \2 \3 \4/p' "$tmp/log" | head -n 1)
 if [ -n "${bytes:-}" ] && [ "$more" = "$tail_bytes" ] && [ "$whole" -gt 0 ] && [ $((whole * stride + more)) = "$bytes" ] &&
