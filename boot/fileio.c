@@ -37,7 +37,7 @@ static EFI_STATUS file_open(EFI_FILE_HANDLE root, CHAR16 *path, EFI_FILE_HANDLE 
 
 /*
  * Bytes asked of one EFI_FILE_PROTOCOL.Read: some PC firmware fails or hangs on a large read and
- * reads the same file in 1 MiB pieces (Linux's EFI stub reads in such chunks on x86 for that
+ * reads the same file in 1 MiB pieces (Linux's EFI boot code reads in such chunks on x86 for that
  * reason, libstub/file.c EFI_READ_CHUNK_SIZE); kernel.elf is megabytes.
  */
 #define FILE_READ_CHUNK 0x100000ULL
