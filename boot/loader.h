@@ -73,8 +73,8 @@ EFI_STATUS memmap_fit_for_kernel(VOID *map, UINTN *bytes, UINTN desc_size);
 /* paging.c: the page tables the kernel is entered with. */
 EFI_STATUS paging_build(UINT64 map_top, const struct kernel_image *kernel, UINT64 *pml4_phys);
 
-/* platform.c: firmware facts for the hand-over, and the CPU's physical address width (CPUID
- * 0x80000008 EAX[7:0], 36 without the leaf, kept in 32..52: the kernel's arch_phys_addr_bits). */
+/* platform.c: firmware facts for the hand-over, and the CPU's usable physical address width
+ * (include/physwidth.h's rule, kept in 32..52: the kernel's arch_phys_addr_bits). */
 UINT32 platform_phys_addr_bits(void);
 void platform_find_framebuffer(struct bootinfo_fb *fb);
 void platform_find_rsdp(UINT64 *rsdp_phys, UINT32 *acpi_revision);

@@ -4,6 +4,7 @@
  * optional: their absence is recorded in bootinfo, not treated as an error.
  */
 #include "loader.h"
+#include "physwidth.h"
 
 static EFI_GUID acpi20_guid = ACPI_20_TABLE_GUID;
 static EFI_GUID acpi10_guid = ACPI_TABLE_GUID;
@@ -209,21 +210,23 @@ void platform_firmware_info(char vendor[BOOTINFO_FW_VENDOR_MAX], UINT32 *fw_revi
 }
 
 /* The CPUID leaf `leaf` (subleaf 0) into r[0..3] = EAX, EBX, ECX, EDX. */
-static void platform_cpuid(UINT32 leaf, UINT32 r[4])
+static void platform_cpuid(uint32_t leaf, uint32_t r[4])
 {
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
 }
 
-/* The CPU's physical address width, read as the kernel reads it (arch/x86_64/cpu.c, arch_mm.c). */
+/* RDMSR of msr (physwidth_read reads only AMD's SYSCFG, and only where it exists). */
+static uint64_t platform_rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* The CPU's usable physical address width, by the kernel's rule (include/physwidth.h: CPUID
+ * 0x80000008, less AMD memory encryption's bits when on), kept in 32..52. */
 UINT32 platform_phys_addr_bits(void)
 {
-	UINT32 r[4], bits = 36;
-
-	platform_cpuid(0x80000000, r);
-	/* without extended leaves a CPU answers with its highest basic leaf: only 0x8000xxxx counts */
-	if ((r[0] & 0xffff0000u) == 0x80000000u && r[0] >= 0x80000008u) {
-		platform_cpuid(0x80000008, r);
-		bits = r[0] & 0xff;
-	}
-	return bits < 32 ? 32 : bits > 52 ? 52 : bits;
+	return physwidth_usable(physwidth_read(platform_cpuid, platform_rdmsr).bits);
 }

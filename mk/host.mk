@@ -89,7 +89,7 @@ $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/smp_plan.c $(HOST_OBJ) -o $@
 
 # Review round 3 of arch/: apic.c and tsc.c #included with a fake CPU (x86.h's instructions renamed).
-$(B)/host/test_arch_cpuid: tests/host/test_arch_cpuid.c arch/x86_64/apic.c arch/x86_64/tsc.c arch/x86_64/x86.h $(HOST_OBJ)
+$(B)/host/test_arch_cpuid: tests/host/test_arch_cpuid.c arch/x86_64/apic.c arch/x86_64/tsc.c arch/x86_64/x86.h include/physwidth.h tests/host/physwidth_cases.h $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< $(HOST_OBJ) -o $@
 
@@ -217,10 +217,10 @@ $(B)/tsan/test_loader_memmap: tests/host/test_loader_memmap.c boot/memmap.c boot
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 
 # Real-PC robustness, loader side: boot/platform.c, boot/memmap.c and boot/handover.c (#included) with GNU-EFI's headers.
-$(B)/host/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/handover.c boot/loader.h include/bootinfo.h
+$(B)/host/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/handover.c boot/loader.h include/bootinfo.h include/physwidth.h tests/host/physwidth_cases.h
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
-$(B)/tsan/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/handover.c boot/loader.h include/bootinfo.h
+$(B)/tsan/test_loader_platform: tests/host/test_loader_platform.c boot/memmap.c boot/platform.c boot/handover.c boot/loader.h include/bootinfo.h include/physwidth.h tests/host/physwidth_cases.h
 	@mkdir -p $(@D)
 	$(HCC) $(TSAN_CFLAGS) $(LOADER_HOST_CFLAGS) $< -o $@
 

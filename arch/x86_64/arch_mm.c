@@ -6,6 +6,7 @@
 #include "x86.h"
 #include "cpu.h"
 #include "mtrr.h"
+#include "physwidth.h"
 #include "percpu.h"
 #include "smp.h"
 #include "kassert.h"
@@ -48,10 +49,11 @@ void arch_irq_restore(uint64_t flags)
 		sti();
 }
 
-/* CPUID's MAXPHYADDR (cpu.c reads it at boot; 36 when the leaf is missing), kept in 32..52. */
+/* The usable physical width cpu.c reads at boot (include/physwidth.h: CPUID's MAXPHYADDR, 36 when
+ * the leaf is missing, less AMD memory encryption's bits when on), kept in 32..52. */
 unsigned arch_phys_addr_bits(void)
 {
-	return MIN(MAX(cpu_feat.max_phys_bits, 32u), 52u);
+	return physwidth_usable(cpu_feat.max_phys_bits);
 }
 
 /* Whether the boot CPU's MTRRs let no variable range split a 2 MiB span (mtrr_spans_coarse): 0 not

@@ -3,6 +3,7 @@
 #include "cpu.h"
 #include "kprintf.h"
 #include "kstring.h"
+#include "physwidth.h"
 
 struct cpu_features cpu_feat;
 
@@ -79,6 +80,10 @@ const char *cpu_xd_text(void)
 	}
 }
 
+/* CPUID leaf (subleaf 0) and RDMSR as physwidth_read calls them. */
+static void cpu_cpuid_leaf(uint32_t leaf, uint32_t r[4]) { cpuid(leaf, 0, r); }
+static uint64_t cpu_rdmsr(uint32_t msr) { return rdmsr(msr); }
+
 /* Fills cpu_feat from CPUID; on an Intel CPU, Limit CPUID Maxval is cleared before any leaf past 0
  * is read, so every leaf the CPU has is seen (the boot CPU's: the kernel reads no leaf past 1 on
  * an AP), and XD Bit Disable before leaf 0x80000001 is, so nx is what the CPU has once Execute
@@ -126,11 +131,10 @@ void cpu_detect(void)
 		cpu_feat.page1g = r[3] & CPUIDX1_EDX_1G;
 	}
 	cpu_read_brand(max_ext);
-	cpu_feat.max_phys_bits = 36;
-	if (max_ext >= 0x80000008) {
-		cpuid(0x80000008, 0, r);
-		cpu_feat.max_phys_bits = r[0] & 0xff;
-	}
+	struct physwidth w = physwidth_read(cpu_cpuid_leaf, cpu_rdmsr);   /* the loader's rule too */
+	cpu_feat.max_phys_bits = w.bits;
+	cpu_feat.cpu_phys_bits = w.cpu_bits;
+	cpu_feat.encrypt_phys_bits = w.encrypt_bits;
 }
 
 /* CR0: protected mode and paging, write protection in ring 0 (WP), native x87 errors (NE, MP),
@@ -261,6 +265,10 @@ void cpu_print_features(void)
 		(unsigned long long)cpu_cr0_value(), (unsigned long long)cpu_cr4_value(),
 		(unsigned long long)cpu_efer_value());
 	kprintf("cpu: \"%s\", boot CPU APIC id %u\n", cpu_feat.brand, cpu_feat.apic_id);
+	if (cpu_feat.encrypt_phys_bits)
+		kprintf("cpu: physical address width %u bits, %u with memory encryption on (SYSCFG bit 23, "
+			"MemEncryptionModEn: the top %u are not address bits)\n", cpu_feat.cpu_phys_bits,
+			cpu_feat.max_phys_bits, cpu_feat.encrypt_phys_bits);
 	kprintf("cpu: direct map uses %s pages\n", cpu_feat.page1g ? "1 GiB" : "2 MiB");
 	if (cpu_feat.cpuid_unlimited)
 		kprintf("cpu: the firmware limited CPUID to leaf 2 (IA32_MISC_ENABLE Limit CPUID Maxval); the kernel "

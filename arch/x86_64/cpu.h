@@ -29,7 +29,9 @@ struct cpu_features {
 	enum cpu_xd xd;              /* nx is read after this: with the bit cleared where it cleared */
 	bool cpuid_unlimited;        /* the firmware had set Limit CPUID Maxval; cpu_detect cleared it */
 	bool x2apic, mce, mtrr;      /* CPUID 1: ECX[21], EDX[7], EDX[12] */
-	uint32_t max_phys_bits;
+	uint32_t max_phys_bits;       /* the usable width (physwidth_read): cpu_phys_bits less encrypt_phys_bits */
+	uint32_t cpu_phys_bits;       /* CPUID 0x80000008 EAX[7:0], 36 without the leaf */
+	uint32_t encrypt_phys_bits;   /* address bits AMD memory encryption takes (SYSCFG bit 23 set), else 0 */
 	char vendor[13];
 	char brand[49];              /* CPUID 0x80000002-4 without leading blanks, or "" */
 	uint32_t apic_id;            /* initial APIC id of the boot CPU (CPUID 1 EBX[31:24]) */
@@ -37,7 +39,8 @@ struct cpu_features {
 extern struct cpu_features cpu_feat;
 
 /* Fills cpu_feat from CPUID, on an Intel CPU after lifting the firmware's CPUID limit
- * (cpu_cpuid_unlimit) and turning Execute Disable back on (cpu_xd_enable). */
+ * (cpu_cpuid_unlimit) and turning Execute Disable back on (cpu_xd_enable); the physical width by
+ * include/physwidth.h's rule, the loader's (AMD's SYSCFG read there when the CPU has SME). */
 void cpu_detect(void);
 /* On an Intel CPU (the caller checks), clears Limit CPUID Maxval (IA32_MISC_ENABLE bit 22) when
  * set, every other bit kept, as Linux's early_init_intel does; true when it was set and the write

@@ -20,6 +20,12 @@
  *    fake makes cap CPUID 0's highest leaf at 2): on Intel the bit is cleared before leaf 7 is
  *    read, so SMEP, SMAP, INVPCID and tsc.c's leaves 0x15 and 0x16 are the CPU's own (before the
  *    fix they were lost); other vendors' MSR untouched.
+ *  - cpu_detect's physical address width on 20000 generated CPUs (tests/host/physwidth_cases.h):
+ *    on an AMD or Hygon CPU with SME whose firmware set SYSCFG bit 23 (MemEncryptionModEn), CPUID
+ *    0x8000001F EBX[11:6] bits fewer than CPUID 0x80000008 reports; SYSCFG read exactly once there
+ *    and never elsewhere (a #GP); the log line naming the reduction. Before the fix the kernel
+ *    took CPUID's width whole, so frames and MMIO at addresses whose top bits the CPU treats as
+ *    memory encryption's could be accepted.
  *  - The PIT and PM-timer calibration (arch/x86_64/tsc.c) against a simulated TSC, PIT and PM
  *    timer: generated TSC frequencies are measured within 1%; a dead PIT falls back to the PM
  *    timer; garbage timers (stuck, all-ones, random) give 0, never a division by zero. A dead
@@ -36,6 +42,8 @@
 #include "test_rng.h"
 #include "x86.h"
 #include "vmlayout.h"
+#include "capture.h"
+#include "physwidth_cases.h"
 
 /* ---------------------------------------------------------------- the fake CPU */
 
@@ -53,8 +61,20 @@ static struct {
 	unsigned reads, writes;
 } r3_misc;
 
+/* AMD's SYSCFG: its value, whether the generated CPU has it, and reads (bad: where it has not, a #GP). */
+static struct {
+	bool exists;
+	uint64_t value;
+	unsigned reads, bad;
+} r3_syscfg;
+
 static uint64_t r3_rdmsr(uint32_t msr)
 {
+	if (msr == PWC_MSR_SYSCFG) {
+		r3_syscfg.reads++;
+		r3_syscfg.bad += !r3_syscfg.exists;
+		return r3_syscfg.exists ? r3_syscfg.value : 0;
+	}
 	if (msr == MSR_MISC_ENABLE) {
 		r3_misc.reads++;
 		return r3_misc.value;
@@ -352,6 +372,85 @@ static void test_cpu_detect_generated(void)
 	r3_cpuid_table = NULL;
 	ok(bad == 0, "cpu_detect on 5000 generated CPUs reads each feature only from a leaf the CPU reports, "
 	   "MAXPHYADDR 36 without leaf 0x80000008, a printable brand (%u wrong)", bad);
+}
+
+/* ---------------------------------------------------------------- the physical width */
+
+static struct pwc_cpu r3_pwc;
+static void r3_pwc_cpuid(uint32_t leaf, uint32_t r[4]) { pwc_cpuid(&r3_pwc, leaf, r); }
+
+/* cpu_detect on 20000 generated CPUs against the rule of physwidth_cases.h: the usable width
+ * (max_phys_bits), CPUID's own and memory encryption's bits, arch_phys_addr_bits's bounds, SYSCFG
+ * read once where it exists and never elsewhere. */
+static void test_cpu_detect_memory_encryption_width(void)
+{
+	uint64_t rng = 0x5E3C0FF1CEULL;
+	unsigned bad = 0, reduced = 0, unread = 0;
+
+	r3_cpuid_table = r3_pwc_cpuid;
+	for (unsigned k = 0; k < 20000; k++) {
+		pwc_generate(&r3_pwc, &rng);
+		memset(&r3_misc, 0, sizeof(r3_misc));
+		r3_syscfg.exists = pwc_syscfg_exists(&r3_pwc);
+		r3_syscfg.value = r3_pwc.syscfg;
+		r3_syscfg.reads = r3_syscfg.bad = 0;
+		memset(&cpu_feat, 0, sizeof(cpu_feat));
+		cpu_detect();
+		bool good = cpu_feat.max_phys_bits == pwc_bits(&r3_pwc) && cpu_feat.cpu_phys_bits == pwc_cpu_bits(&r3_pwc) &&
+			    cpu_feat.encrypt_phys_bits == pwc_encrypt_bits(&r3_pwc) &&
+			    physwidth_usable(cpu_feat.max_phys_bits) == pwc_usable(&r3_pwc) && r3_syscfg.bad == 0 &&
+			    r3_syscfg.reads == (r3_syscfg.exists ? 1u : 0u);
+		reduced += pwc_encrypt_bits(&r3_pwc) != 0;
+		unread += !r3_syscfg.exists;
+		if (!good && bad++ < 3)
+			printf("#   CPU %u: %s, max extended 0x%x, 0x80000008 width %u, 0x8000001F EAX 0x%x EBX 0x%x, SYSCFG "
+			       "0x%llx: width %u (CPUID %u, encryption %u; want %u, %u, %u), SYSCFG read %u times (%u "
+			       "where it does not exist)\n", k, r3_pwc.vendor, r3_pwc.max_ext, r3_pwc.addr_eax & 0xff,
+			       r3_pwc.enc_eax, r3_pwc.enc_ebx, (unsigned long long)r3_pwc.syscfg, cpu_feat.max_phys_bits,
+			       cpu_feat.cpu_phys_bits, cpu_feat.encrypt_phys_bits, pwc_bits(&r3_pwc), pwc_cpu_bits(&r3_pwc),
+			       pwc_encrypt_bits(&r3_pwc), r3_syscfg.reads, r3_syscfg.bad);
+	}
+	r3_cpuid_table = NULL;
+	ok(bad == 0 && reduced > 1000 && unread > 1000,
+	   "cpu_detect on 20000 generated CPUs: the physical width is CPUID 0x80000008's less CPUID 0x8000001F "
+	   "EBX[11:6] on an AMD or Hygon CPU with SME whose SYSCFG bit 23 is set, SYSCFG read only there (%u wrong; "
+	   "%u reduced, %u without SYSCFG)", bad, reduced, unread);
+}
+
+/* The boot log names a reduction, with both widths, and says nothing of encryption without one. */
+static void test_cpu_memory_encryption_logged(void)
+{
+	char out[2048];
+	const char *line = "cpu: physical address width 48 bits, 43 with memory encryption on (SYSCFG bit 23";
+
+	memset(&r3_pwc, 0, sizeof(r3_pwc));
+	memcpy(r3_pwc.vendor, "AuthenticAMD", 12);
+	r3_pwc.max_ext = 0x80000028u;
+	r3_pwc.addr_eax = 0x3030;          /* 48 bits */
+	r3_pwc.enc_eax = 0x1;              /* SME */
+	r3_pwc.enc_ebx = 5u << 6 | 47;     /* 5 bits taken, the C-bit at 47 */
+	r3_pwc.syscfg = 1ULL << 23;
+	r3_cpuid_table = r3_pwc_cpuid;
+	memset(&r3_misc, 0, sizeof(r3_misc));
+	r3_syscfg.exists = true;
+	r3_syscfg.value = r3_pwc.syscfg;
+	memset(&cpu_feat, 0, sizeof(cpu_feat));
+	cpu_detect();
+	capture_begin();
+	cpu_print_features();
+	capture_end(out, sizeof(out));
+	bool said = strstr(out, line) != NULL;
+	r3_syscfg.value = r3_pwc.syscfg = 0;   /* firmware left memory encryption off */
+	memset(&cpu_feat, 0, sizeof(cpu_feat));
+	cpu_detect();
+	capture_begin();
+	cpu_print_features();
+	capture_end(out, sizeof(out));
+	bool quiet = strstr(out, "memory encryption") == NULL && cpu_feat.max_phys_bits == 48;
+	r3_cpuid_table = NULL;
+	r3_syscfg.exists = false;
+	ok(said && quiet, "the boot log says \"%s ...)\" when memory encryption takes 5 of 48 bits, nothing of it "
+	   "when SYSCFG bit 23 is clear (%s, %s)", line, said ? "said" : "not said", quiet ? "quiet" : "not quiet");
 }
 
 /* ---------------------------------------------------------------- tsc_calibrate */
@@ -913,6 +1012,8 @@ int main(void)
 {
 	test_apic_page_any_cpuid_width();
 	test_cpu_detect_generated();
+	test_cpu_detect_memory_encryption_width();
+	test_cpu_memory_encryption_logged();
 	test_tsc_calibrate_generated();
 	test_tsc_calibrate_garbage();
 	test_tsc_dead_timers_bounded_by_tsc();

@@ -52,6 +52,11 @@
  *     multiple of the descriptor stride over as it was, which the kernel's allocator refuses with a
  *     panic): the whole descriptors handed over, never the tail; a map of no whole descriptor is
  *     refused on screen.
+ * 11. test_phys_width_memory_encryption (failed when the loader took CPUID 0x80000008's width whole):
+ *     platform_phys_addr_bits, which bounds the loader's page tables, on the 20000 generated CPUs
+ *     of tests/host/physwidth_cases.h that test_arch_cpuid.c gives the kernel: on an AMD or Hygon
+ *     CPU with SME whose SYSCFG bit 23 is set, CPUID 0x8000001F EBX[11:6] bits fewer, in 32..52,
+ *     the kernel's width; SYSCFG read only there.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,7 +66,15 @@
 #include "tap.h"
 #include "test_rng.h"
 #include "../../boot/memmap.c"
+#include "physwidth.h"
+#include "physwidth_cases.h"
+/* platform.c's CPUID and RDMSR (the host's own CPU; RDMSR is privileged) stand aside for the generated
+ * CPU's: its call of physwidth_read passes lp_cpuid and lp_rdmsr instead. */
+static void lp_cpuid(uint32_t leaf, uint32_t r[4]);
+static uint64_t lp_rdmsr(uint32_t msr);
+#define physwidth_read(cpuid, rdmsr) (physwidth_read)(lp_cpuid, lp_rdmsr)
 #include "../../boot/platform.c"
+#undef physwidth_read
 #include "../../boot/handover.c"
 #include <signal.h>
 #include <sys/wait.h>
@@ -1169,6 +1182,42 @@ static void test_exit_boot_services_retries(void)
 	   n, EXIT_ATTEMPTS, jumped, refused, bad);
 }
 
+/* ---------------------------------------------------------------- the physical width */
+
+static struct pwc_cpu lp_pwc;
+static unsigned lp_syscfg_reads, lp_syscfg_bad;
+static void lp_cpuid(uint32_t leaf, uint32_t r[4]) { pwc_cpuid(&lp_pwc, leaf, r); }
+static uint64_t lp_rdmsr(uint32_t msr)
+{
+	bool exists = msr == PWC_MSR_SYSCFG && pwc_syscfg_exists(&lp_pwc);
+	lp_syscfg_reads++;
+	lp_syscfg_bad += !exists;
+	return exists ? lp_pwc.syscfg : 0;
+}
+
+/* platform_phys_addr_bits on 20000 generated CPUs against physwidth_cases.h's rule, kept in 32..52. */
+static void test_phys_width_memory_encryption(void)
+{
+	uint64_t rng = 0x5E3C0FF1CEULL;   /* the kernel's CPUs in test_arch_cpuid.c */
+	unsigned bad = 0, reduced = 0;
+
+	for (unsigned k = 0; k < 20000; k++) {
+		pwc_generate(&lp_pwc, &rng);
+		lp_syscfg_reads = lp_syscfg_bad = 0;
+		UINT32 got = platform_phys_addr_bits();
+		bool exists = pwc_syscfg_exists(&lp_pwc);
+		reduced += pwc_encrypt_bits(&lp_pwc) != 0;
+		if ((got != pwc_usable(&lp_pwc) || lp_syscfg_bad || lp_syscfg_reads != (exists ? 1u : 0u)) && bad++ < 3)
+			printf("#   CPU %u: %s, max extended 0x%x, 0x80000008 width %u, 0x8000001F EAX 0x%x EBX 0x%x, SYSCFG "
+			       "0x%llx: width %u, want %u; SYSCFG read %u times (%u where it does not exist)\n", k,
+			       lp_pwc.vendor, lp_pwc.max_ext, lp_pwc.addr_eax & 0xff, lp_pwc.enc_eax, lp_pwc.enc_ebx,
+			       (unsigned long long)lp_pwc.syscfg, got, pwc_usable(&lp_pwc), lp_syscfg_reads, lp_syscfg_bad);
+	}
+	ok(bad == 0 && reduced > 1000, "the loader's physical width on 20000 generated CPUs: CPUID 0x80000008's less "
+	   "memory encryption's bits where SYSCFG bit 23 is set, in 32..52, SYSCFG read only where it exists "
+	   "(%u wrong, %u reduced)", bad, reduced);
+}
+
 int main(void)
 {
 	BS = &fake_bs;
@@ -1184,5 +1233,8 @@ int main(void)
 	test_merge_against_model();
 	test_merge_edges();
 	test_map_size_not_whole_descriptors();
+	test_phys_width_memory_encryption();
+	(void)platform_cpuid;   /* the seams physwidth_read stands in for above */
+	(void)platform_rdmsr;
 	return tap_done();
 }

@@ -1,0 +1,87 @@
+/*
+ * physwidth_: the physical address width the loader's page tables (boot/platform.c) and the kernel
+ * (arch/x86_64/cpu.c, arch_phys_addr_bits) both use, from one rule read through the caller's own
+ * CPUID and RDMSR seams, so the two can never disagree on which frames exist.
+ *
+ * The CPU's width is CPUID 0x80000008 EAX[7:0] (36 without the leaf). On AMD and Hygon CPUs with
+ * Secure Memory Encryption (CPUID 0x8000001F EAX bit 0), firmware that turns SME or TSME on in its
+ * setup sets SYSCFG (MSR 0xC0010010) bit 23, MemEncryptionModEn, even when the operating system
+ * never uses the C-bit; the top CPUID 0x8000001F EBX[11:6] address bits are then no longer address
+ * bits (AMD APM Vol. 2, "Secure Memory Encryption"; Linux's early_detect_mem_encrypt). SYSCFG exists
+ * only there: it is read on no other vendor and without that leaf and bit (a #GP).
+ *
+ * Only <stdint.h> and <stdbool.h>: the loader includes this beside GNU-EFI's headers.
+ */
+#ifndef PHYSWIDTH_H
+#define PHYSWIDTH_H
+
+#include <stdint.h>
+#include <stdbool.h>
+
+#define PHYSWIDTH_LEAF_EXT_MAX   0x80000000u
+#define PHYSWIDTH_LEAF_ADDR      0x80000008u   /* EAX[7:0]: physical address bits */
+#define PHYSWIDTH_LEAF_ENCRYPT   0x8000001Fu   /* AMD memory encryption: EAX features, EBX[11:6] reduction */
+#define PHYSWIDTH_ENCRYPT_SME    (1u << 0)     /* CPUID 0x8000001F EAX: Secure Memory Encryption */
+#define PHYSWIDTH_MSR_SYSCFG     0xC0010010u   /* AMD SYSCFG */
+#define PHYSWIDTH_SYSCFG_MEM_ENCRYPT (1ULL << 23)   /* MemEncryptionModEn */
+#define PHYSWIDTH_DEFAULT_BITS   36u           /* without leaf 0x80000008 */
+#define PHYSWIDTH_MIN_BITS       32u           /* the width the kernel and loader keep at least ... */
+#define PHYSWIDTH_MAX_BITS       52u           /* ... and at most (the page-table format's) */
+
+/* CPUID leaf (subleaf 0) into r[0..3] = EAX, EBX, ECX, EDX; RDMSR of msr. The caller's seams. */
+typedef void (*physwidth_cpuid_fn)(uint32_t leaf, uint32_t r[4]);
+typedef uint64_t (*physwidth_rdmsr_fn)(uint32_t msr);
+
+/* What physwidth_read found. */
+struct physwidth {
+	uint32_t cpu_bits;       /* CPUID 0x80000008 EAX[7:0] as reported (0..255), 36 without the leaf */
+	uint32_t encrypt_bits;   /* address bits memory encryption takes (CPUID 0x8000001F EBX[11:6]) while
+				    SYSCFG bit 23 is set, else 0 */
+	uint32_t bits;           /* the usable width: cpu_bits less encrypt_bits (0 when that is more) */
+	bool syscfg_read;        /* SYSCFG was read (an AMD or Hygon CPU with SME) */
+};
+
+/* The CPU's usable physical address width by the rule above, reading CPUID through cpuid and SYSCFG
+ * through rdmsr (only where it exists); not yet kept in physwidth_usable's bounds. */
+static inline struct physwidth physwidth_read(physwidth_cpuid_fn cpuid, physwidth_rdmsr_fn rdmsr)
+{
+	struct physwidth w = { PHYSWIDTH_DEFAULT_BITS, 0, PHYSWIDTH_DEFAULT_BITS, false };
+	uint32_t r[4], vendor[3];
+
+	cpuid(0, r);
+	vendor[0] = r[1];
+	vendor[1] = r[3];
+	vendor[2] = r[2];
+	/* "AuthenticAMD" and "HygonGenuine" as CPUID 0 gives them in EBX, EDX, ECX (little-endian words) */
+	bool amd = (vendor[0] == 0x68747541u && vendor[1] == 0x69746e65u && vendor[2] == 0x444d4163u) ||
+		   (vendor[0] == 0x6f677948u && vendor[1] == 0x6e65476eu && vendor[2] == 0x656e6975u);
+	cpuid(PHYSWIDTH_LEAF_EXT_MAX, r);
+	/* without extended leaves a CPU answers with its highest basic leaf: only 0x8000xxxx counts */
+	uint32_t max_ext = (r[0] & 0xffff0000u) == PHYSWIDTH_LEAF_EXT_MAX ? r[0] : 0;
+	if (max_ext >= PHYSWIDTH_LEAF_ADDR) {
+		cpuid(PHYSWIDTH_LEAF_ADDR, r);
+		w.cpu_bits = r[0] & 0xff;
+	}
+	w.bits = w.cpu_bits;
+	if (!amd || max_ext < PHYSWIDTH_LEAF_ENCRYPT)
+		return w;
+	cpuid(PHYSWIDTH_LEAF_ENCRYPT, r);
+	if (!(r[0] & PHYSWIDTH_ENCRYPT_SME))
+		return w;
+	uint32_t reduction = (r[1] >> 6) & 0x3f;
+	w.syscfg_read = true;
+	if (!(rdmsr(PHYSWIDTH_MSR_SYSCFG) & PHYSWIDTH_SYSCFG_MEM_ENCRYPT))
+		return w;
+	w.encrypt_bits = reduction;
+	w.bits = w.cpu_bits > reduction ? w.cpu_bits - reduction : 0;
+	return w;
+}
+
+/* A width kept in 32..52: what the kernel's arch_phys_addr_bits and the loader's tables use (CPUID
+ * is firmware or hypervisor input: 0 from a zero-filled leaf, anything up to 255). */
+static inline uint32_t physwidth_usable(uint32_t bits)
+{
+	return bits < PHYSWIDTH_MIN_BITS ? PHYSWIDTH_MIN_BITS : bits > PHYSWIDTH_MAX_BITS ? PHYSWIDTH_MAX_BITS : bits;
+}
+
+#endif
