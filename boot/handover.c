@@ -7,33 +7,54 @@
 /* ExitBootServices attempts before giving up on a memory map that keeps changing. */
 #define EXIT_ATTEMPTS 8
 
-#define CR4_PGE (1ULL << 7)  /* global pages enabled */
+#define CR4_PGE (1ULL << 7)   /* global pages enabled */
+#define CR4_CET (1ULL << 23)  /* control-flow enforcement: shadow stacks and IBT, as IA32_S_CET says */
+
+/* Reads CR4. */
+static UINT64 handover_read_cr4(void)
+{
+	UINT64 cr4;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	return cr4;
+}
 
 /*
- * Switches to the loader's page tables and jumps to the kernel: interrupts off, CR3 = pml4,
- * global TLB entries flushed (CR4.PGE toggled), RDI = bootinfo, RSP 16-byte aligned minus 8 (as
- * after a call, return address 0), jump to entry. The loader's code stays reachable after the
- * CR3 load because the new tables identity map all RAM.
+ * The CR4 the kernel is entered with, from the firmware's: CET off, every other bit kept. A firmware
+ * may run with CR4.CET and IA32_S_CET enabling supervisor shadow stacks or IBT; the kernel's code
+ * has no ENDBR64 at its indirect targets, and the firmware's shadow stack is not mapped as one in
+ * the loader's tables, so the kernel's first call would fault. With CR4.CET clear, IA32_S_CET has
+ * no effect (the kernel writes it 0 itself, cpu_init_control_state).
  */
-static void __attribute__((noreturn)) enter_kernel(UINT64 pml4, UINT64 bootinfo, UINT64 entry)
+static UINT64 handover_kernel_cr4(UINT64 firmware_cr4)
+{
+	return firmware_cr4 & ~CR4_CET;
+}
+
+/*
+ * Switches to the loader's page tables and jumps to the kernel: interrupts off, CR4 = cr4
+ * (handover_kernel_cr4's), CR3 = pml4, global TLB entries flushed (CR4.PGE toggled), RDI =
+ * bootinfo, RSP 16-byte aligned minus 8 (as after a call, return address 0), jump to entry. The
+ * loader's code stays reachable after the CR3 load because the new tables identity map all RAM.
+ */
+static void __attribute__((noreturn)) enter_kernel(UINT64 cr4, UINT64 pml4, UINT64 bootinfo, UINT64 entry)
 {
 	__asm__ volatile(
 		"cli\n\t"
 		"cld\n\t"
-		"mov %%cr4, %%rax\n\t"
-		"mov %%rax, %%rcx\n\t"
+		"mov %[cr4], %%rcx\n\t"
 		"and %[no_pge], %%rcx\n\t"
 		"mov %%rcx, %%cr4\n\t"
 		"mov %[pml4], %%cr3\n\t"
-		"mov %%rax, %%cr4\n\t"
+		"mov %[cr4], %%cr4\n\t"
 		"mov %[bootinfo], %%rdi\n\t"
 		"and $-16, %%rsp\n\t"
 		"push $0\n\t"
 		"jmp *%[entry]\n\t"
 		:
-		: [pml4] "r"(pml4), [bootinfo] "r"(bootinfo), [entry] "r"(entry),
+		: [cr4] "r"(cr4), [pml4] "r"(pml4), [bootinfo] "r"(bootinfo), [entry] "r"(entry),
 		  [no_pge] "r"(~CR4_PGE)
-		: "rax", "rcx", "rdi", "memory");
+		: "rcx", "rdi", "memory");
 	__builtin_unreachable();
 }
 
@@ -177,7 +198,7 @@ EFI_STATUS handover_exit_and_enter(EFI_HANDLE image, struct bootinfo *bi, UINT64
 		status = BS->ExitBootServices(image, key);
 	}
 	if (!EFI_ERROR(status))
-		enter_kernel(pml4_phys, (UINT64)(UINTN)bi, entry);
+		enter_kernel(handover_kernel_cr4(handover_read_cr4()), pml4_phys, (UINT64)(UINTN)bi, entry);
 	Print(LOADER_TAG L"ExitBootServices failed: %r (memory map kept changing or outgrew its\n"
 	      L"        %ld-byte buffer). Try again; if it persists, report a firmware problem.\n",
 	      status, capacity);

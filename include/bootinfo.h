@@ -5,6 +5,8 @@
  *  - long mode, interrupts disabled, CR3 = page tables the loader built in LoaderData pages:
  *    identity map and direct map (DMAP_BASE) of [0, bootinfo.map_top) with 2 MiB pages, and the
  *    kernel's PT_LOAD segments at their link addresses with 4 KiB pages;
+ *  - CR4 is the firmware's with CET (bit 23) clear: no shadow stack, no IBT (the kernel's _start
+ *    clears it too, for any other loader, and begins with ENDBR64);
  *  - RDI = physical address of this structure (LoaderData, identity mapped);
  *  - the kernel image lives in pages of type EFI_MEMORY_TYPE_KERNEL, contiguous from
  *    kernel_phys_base, kernel_phys_size bytes, mapped at kernel_virt_base;

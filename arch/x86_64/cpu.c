@@ -16,6 +16,8 @@ struct cpu_features cpu_feat;
 #define CPUID7_EBX_SMEP  (1u << 7)
 #define CPUID7_EBX_INVPCID (1u << 10)
 #define CPUID7_EBX_SMAP  (1u << 20)
+#define CPUID7_ECX_CET_SS  (1u << 7)
+#define CPUID7_EDX_CET_IBT (1u << 20)
 #define CPUIDX1_EDX_NX   (1u << 20)
 #define CPUIDX1_EDX_1G   (1u << 26)
 
@@ -121,7 +123,9 @@ void cpu_detect(void)
 		cpu_feat.smep = r[1] & CPUID7_EBX_SMEP;
 		cpu_feat.smap = r[1] & CPUID7_EBX_SMAP;
 		cpu_feat.invpcid = r[1] & CPUID7_EBX_INVPCID;
+		cpu_feat.cet = (r[2] & CPUID7_ECX_CET_SS) || (r[3] & CPUID7_EDX_CET_IBT);
 	}
+	cpu_feat.cet_cr4_firmware = boot_firmware_cr4 & CR4_CET;
 	/* Without extended leaves a CPU answers with its highest basic leaf: only 0x8000xxxx counts. */
 	cpuid(0x80000000, 0, r);
 	uint32_t max_ext = (r[0] & 0xffff0000u) == 0x80000000u ? r[0] : 0;
@@ -239,6 +243,11 @@ static void cpu_mtrr_write(const struct cpu_mtrrs *m)
  */
 void cpu_init_control_state(void)
 {
+	if (cpu_feat.cet) {   /* before CR4.CET goes (entry.asm and the trampoline cleared it already) */
+		if (!cpu_mtrrs_recorded)
+			cpu_feat.cet_firmware = rdmsr(MSR_S_CET);
+		wrmsr(MSR_S_CET, 0);
+	}
 	wrmsr(MSR_EFER, cpu_efer_value());
 	write_cr0(cpu_cr0_value());
 	write_cr4(cpu_cr4_value());
@@ -253,6 +262,16 @@ void cpu_init_control_state(void)
 	cpu_mtrr_read(&here);
 	if (!cpu_mtrr_equal(&here, &cpu_mtrrs_boot))
 		cpu_mtrr_write(&cpu_mtrrs_boot);
+}
+
+/* What the log says of CET (control-flow enforcement) the firmware left on, or NULL. */
+const char *cpu_cet_text(void)
+{
+	if (!cpu_feat.cet_cr4_firmware && !cpu_feat.cet_firmware)
+		return NULL;
+	return cpu_feat.cet_cr4_firmware ? "the firmware left CET on (CR4.CET; IA32_S_CET below): the kernel turned it off at "
+					   "entry, and IA32_S_CET to 0 on every CPU" :
+					   "the firmware left IA32_S_CET set with CR4.CET clear: the kernel wrote it 0 on every CPU";
 }
 
 /* Logs the decisions taken from CPUID. */
@@ -276,4 +295,7 @@ void cpu_print_features(void)
 	const char *xd = cpu_xd_text();
 	if (xd)
 		kprintf("cpu: %s\n", xd);
+	const char *cet = cpu_cet_text();
+	if (cet)
+		kprintf("cpu: %s (IA32_S_CET was 0x%llx)\n", cet, (unsigned long long)cpu_feat.cet_firmware);
 }

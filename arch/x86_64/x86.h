@@ -23,12 +23,14 @@
 #define CR4_PCIDE (1ULL << 17)
 #define CR4_SMEP (1ULL << 20)
 #define CR4_SMAP (1ULL << 21)
+#define CR4_CET  (1ULL << 23)        /* control-flow enforcement: shadow stacks and IBT as IA32_S_CET says */
 #define RFLAGS_IF (1ULL << 9)
 
 #define MSR_APIC_BASE 0x1Bu
 #define MSR_MISC_ENABLE 0x1A0u       /* IA32_MISC_ENABLE: Intel only (a #GP on AMD) */
 #define MISC_ENABLE_XD_DISABLE (1ULL << 34) /* XD Bit Disable: CPUID hides NX, and EFER.NXE is reserved */
 #define MISC_ENABLE_LIMIT_CPUID (1ULL << 22) /* Limit CPUID Maxval: CPUID 0 reports at most leaf 2 */
+#define MSR_S_CET 0x6A2u             /* IA32_S_CET: supervisor shadow stack (bit 0), IBT (bit 2), ... */
 #define MSR_MTRR_CAP  0xFEu
 #define MSR_MTRR_PHYS_BASE0 0x200u   /* variable range n: base 0x200 + 2n, mask 0x201 + 2n */
 #define MSR_MTRR_DEF_TYPE 0x2FFu

@@ -26,6 +26,11 @@
  *    and never elsewhere (a #GP); the log line naming the reduction. Before the fix the kernel
  *    took CPUID's width whole, so frames and MMIO at addresses whose top bits the CPU treats as
  *    memory encryption's could be accepted.
+ *  - cpu_detect and cpu_init_control_state on 5000 generated CPUs whose firmware left CET on
+ *    (CR4.CET, which entry.asm clears and records, and IA32_S_CET with shadow stacks or IBT): on the
+ *    boot CPU and on an AP, IA32_S_CET written 0 before CR4 where CPUID (7,0) ECX[7] or EDX[20]
+ *    says it exists, never touched elsewhere (a #GP), CR4.CET never set; the log names what the
+ *    firmware left. Before the fix IA32_S_CET kept the firmware's value.
  *  - The PIT and PM-timer calibration (arch/x86_64/tsc.c) against a simulated TSC, PIT and PM
  *    timer: generated TSC frequencies are measured within 1%; a dead PIT falls back to the PM
  *    timer; garbage timers (stuck, all-ones, random) give 0, never a division by zero. A dead
@@ -68,8 +73,37 @@ static struct {
 	unsigned reads, bad;
 } r3_syscfg;
 
+/* CET: whether the generated CPU has IA32_S_CET (CPUID (7,0) ECX[7] or EDX[20]), its value, accesses
+ * where it has not (a #GP), and the order of the kernel's writes: the step at which S_CET was last
+ * written and CR4 last written, of a counter of control-state writes. The control registers. */
+static struct {
+	bool exists;
+	uint64_t s_cet;
+	unsigned bad, step, s_cet_step, cr4_step;
+} r3_cet;
+static uint64_t r3_cr0, r3_cr3, r3_cr4;
+uint64_t boot_firmware_cr4;   /* entry.asm's, for cpu_detect */
+
+static uint64_t r3_read_cr0(void) { return r3_cr0; }
+static void r3_write_cr0(uint64_t v) { r3_cr0 = v; }
+static uint64_t r3_read_cr3(void) { return r3_cr3; }
+static void r3_write_cr3(uint64_t v) { r3_cr3 = v; }
+static uint64_t r3_read_cr4(void) { return r3_cr4; }
+/* CR4.CET set on a CPU without CET is a #GP: counted. */
+static void r3_write_cr4(uint64_t v)
+{
+	r3_cet.bad += (v & CR4_CET) && !r3_cet.exists;
+	r3_cet.cr4_step = ++r3_cet.step;
+	r3_cr4 = v;
+}
+static void r3_wbinvd(void) {}
+
 static uint64_t r3_rdmsr(uint32_t msr)
 {
+	if (msr == MSR_S_CET) {
+		r3_cet.bad += !r3_cet.exists;
+		return r3_cet.exists ? r3_cet.s_cet : 0;
+	}
 	if (msr == PWC_MSR_SYSCFG) {
 		r3_syscfg.reads++;
 		r3_syscfg.bad += !r3_syscfg.exists;
@@ -83,6 +117,11 @@ static uint64_t r3_rdmsr(uint32_t msr)
 }
 static void r3_wrmsr(uint32_t msr, uint64_t v)
 {
+	if (msr == MSR_S_CET) {
+		r3_cet.bad += !r3_cet.exists;
+		r3_cet.s_cet = v;
+		r3_cet.s_cet_step = ++r3_cet.step;
+	}
 	if (msr == MSR_APIC_BASE)
 		r3_msr_apic_base = v;
 	if (msr == MSR_MISC_ENABLE) {
@@ -197,6 +236,13 @@ static uint32_t r3_inl(uint16_t port)
 #define inb r3_inb
 #define inl r3_inl
 #define rdtsc r3_rdtsc
+#define read_cr0 r3_read_cr0
+#define write_cr0 r3_write_cr0
+#define read_cr3 r3_read_cr3
+#define write_cr3 r3_write_cr3
+#define read_cr4 r3_read_cr4
+#define write_cr4 r3_write_cr4
+#define wbinvd r3_wbinvd
 #undef LAPIC_VA
 #define LAPIC_VA ((uint64_t)(uintptr_t)r3_lapic_page)
 
@@ -451,6 +497,67 @@ static void test_cpu_memory_encryption_logged(void)
 	r3_syscfg.exists = false;
 	ok(said && quiet, "the boot log says \"%s ...)\" when memory encryption takes 5 of 48 bits, nothing of it "
 	   "when SYSCFG bit 23 is clear (%s, %s)", line, said ? "said" : "not said", quiet ? "quiet" : "not quiet");
+}
+
+/* ---------------------------------------------------------------- CET */
+
+/* 5000 generated CPUs, CET left on by the firmware (or not): IA32_S_CET 0 on the boot CPU and an AP
+ * after cpu_init_control_state, written before CR4, where it exists; untouched elsewhere; no CR4.CET. */
+static void test_cpu_cet_off_generated(void)
+{
+	uint64_t rng = 0xCE7C0FFEEULL;
+	unsigned bad = 0, had_cet = 0, left_on = 0;
+
+	r3_cpuid_table = r3_gen_cpuid;
+	for (unsigned k = 0; k < 5000; k++) {
+		uint32_t *w = &gen.basic[0][0];
+		for (size_t i = 0; i < sizeof(gen.basic) / 4 + sizeof(gen.ext) / 4; i++)
+			w[i] = (uint32_t)test_rng_next(&rng);
+		gen.max_basic = test_rng_next(&rng) % 4 ? 7 + (uint32_t)(test_rng_next(&rng) % 2) : (uint32_t)(test_rng_next(&rng) % 7);
+		gen.max_ext = 0x80000008u;
+		if (test_rng_next(&rng) % 2) {   /* CET_SS, CET_IBT, both or neither */
+			unsigned f = (unsigned)(test_rng_next(&rng) % 4);
+			gen.basic[7][2] = (gen.basic[7][2] & ~(1u << 7)) | (f & 1u) << 7;
+			gen.basic[7][3] = (gen.basic[7][3] & ~(1u << 20)) | (f >> 1) << 20;
+		}
+		memset(&r3_misc, 0, sizeof(r3_misc));
+		memset(&r3_cet, 0, sizeof(r3_cet));
+		r3_cet.exists = gen.max_basic >= 7 && ((gen.basic[7][2] & (1u << 7)) || (gen.basic[7][3] & (1u << 20)));
+		uint64_t fw_s_cet = r3_cet.exists ? test_rng_next(&rng) & (test_rng_next(&rng) % 2 ? 0x5 : ~0xFULL) : 0;
+		bool fw_cr4_cet = r3_cet.exists && test_rng_next(&rng) % 2;
+		r3_cet.s_cet = fw_s_cet;
+		boot_firmware_cr4 = (test_rng_next(&rng) & 0x3FFFFFULL & ~CR4_CET) | (fw_cr4_cet ? CR4_CET : 0);
+		r3_cr4 = boot_firmware_cr4 & ~CR4_CET;   /* what entry.asm left */
+		r3_cr0 = CR0_PG | CR0_WP | CR0_PE;
+		memset(&cpu_feat, 0, sizeof(cpu_feat));
+		cpu_mtrrs_recorded = false;
+		cpu_detect();
+		cpu_init_control_state();
+		bool good_bsp = (!r3_cet.exists || (r3_cet.s_cet == 0 && r3_cet.s_cet_step && r3_cet.s_cet_step < r3_cet.cr4_step)) &&
+				cpu_feat.cet == r3_cet.exists && cpu_feat.cet_firmware == fw_s_cet &&
+				!(r3_cr4 & CR4_CET) && (cpu_cet_text() != NULL) == (fw_s_cet || fw_cr4_cet);
+		r3_cet.s_cet = r3_cet.exists ? test_rng_next(&rng) | 1 : 0;   /* an AP's, after INIT-SIPI */
+		r3_cr4 = CR4_PAE;                                             /* the trampoline's */
+		r3_cet.s_cet_step = 0;
+		cpu_init_control_state();
+		bool good_ap = (!r3_cet.exists || (r3_cet.s_cet == 0 && r3_cet.s_cet_step && r3_cet.s_cet_step < r3_cet.cr4_step)) &&
+			       cpu_feat.cet_firmware == fw_s_cet && !(r3_cr4 & CR4_CET);
+		had_cet += r3_cet.exists;
+		left_on += fw_s_cet != 0 || fw_cr4_cet;
+		if ((!good_bsp || !good_ap || r3_cet.bad) && bad++ < 3)
+			printf("#   CPU %u: max leaf %u, CET %s, firmware IA32_S_CET 0x%llx CR4.CET %d: IA32_S_CET now 0x%llx "
+			       "(written at step %u, CR4 at %u), CR4 0x%llx, %u accesses without the MSR, boot CPU %s, AP %s\n",
+			       k, gen.max_basic, r3_cet.exists ? "present" : "absent", (unsigned long long)fw_s_cet, fw_cr4_cet,
+			       (unsigned long long)r3_cet.s_cet, r3_cet.s_cet_step, r3_cet.cr4_step, (unsigned long long)r3_cr4,
+			       r3_cet.bad, good_bsp ? "right" : "wrong", good_ap ? "right" : "wrong");
+	}
+	r3_cpuid_table = NULL;
+	memset(&r3_cet, 0, sizeof(r3_cet));
+	boot_firmware_cr4 = 0;
+	ok(bad == 0 && had_cet > 1000 && left_on > 500,
+	   "cpu_init_control_state on 5000 generated CPUs: IA32_S_CET written 0 before CR4 on the boot CPU and an AP where "
+	   "CPUID (7,0) ECX[7] or EDX[20] says it exists, untouched elsewhere, CR4.CET never on, the firmware's CET "
+	   "named (%u wrong; %u with CET, %u left on)", bad, had_cet, left_on);
 }
 
 /* ---------------------------------------------------------------- tsc_calibrate */
@@ -1014,6 +1121,7 @@ int main(void)
 	test_cpu_detect_generated();
 	test_cpu_detect_memory_encryption_width();
 	test_cpu_memory_encryption_logged();
+	test_cpu_cet_off_generated();
 	test_tsc_calibrate_generated();
 	test_tsc_calibrate_garbage();
 	test_tsc_dead_timers_bounded_by_tsc();

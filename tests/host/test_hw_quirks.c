@@ -215,6 +215,7 @@ static void hwq_mmio_write32(volatile void *a, uint32_t v)
 #define mmio_read32 hwq_mmio_read32
 #define mmio_write32 hwq_mmio_write32
 
+uint64_t boot_firmware_cr4;   /* entry.asm's, for cpu_detect: CET off */
 #include "../../arch/x86_64/cpu.c"
 #include "../../arch/x86_64/tsc.c"
 #include "../../arch/x86_64/serial.c"

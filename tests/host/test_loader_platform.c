@@ -57,6 +57,12 @@
  *     of tests/host/physwidth_cases.h that test_arch_cpuid.c gives the kernel: on an AMD or Hygon
  *     CPU with SME whose SYSCFG bit 23 is set, CPUID 0x8000001F EBX[11:6] bits fewer, in 32..52,
  *     the kernel's width; SYSCFG read only there.
+ * 12. test_kernel_entered_with_cet_off (failed when the loader entered the kernel with the firmware's
+ *     CR4 as it was): boot/handover.c's CR4 for the kernel has CET (bit 23) clear and every other
+ *     bit of the firmware's; with CR4.CET on and supervisor shadow stacks enabled, the kernel's
+ *     first call would push onto the firmware's shadow stack, which the loader's tables map as
+ *     ordinary writable memory (a page fault), and with IBT its entry, reached by an indirect
+ *     jump, would need an ENDBR64.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -1107,8 +1113,8 @@ struct lp_ebs_case {
 
 static const struct lp_ebs_case *lp_cur;
 
-/* The jump into the kernel ends in the loader's CLI, which faults at user level: the handover got
- * that far. Judges the log then (0 good, 1 wrong). */
+/* The jump into the kernel ends in the loader's read of CR4 (or its CLI), which faults at user level:
+ * the handover got that far. Judges the log then (0 good, 1 wrong). */
 static void lp_ebs_jumped(int sig)
 {
 	(void)sig;
@@ -1218,6 +1224,28 @@ static void test_phys_width_memory_encryption(void)
 	   "(%u wrong, %u reduced)", bad, reduced);
 }
 
+/* ---------------------------------------------------------------- the kernel's CR4 */
+
+/* handover_kernel_cr4 on every single bit and 20000 generated firmware CR4 values, half with CET. */
+static void test_kernel_entered_with_cet_off(void)
+{
+	uint64_t rng = 0xC4CE7ULL;
+	unsigned bad = 0, with_cet = 0;
+
+	for (unsigned k = 0; k < 20000 + 64; k++) {
+		UINT64 fw = k < 64 ? 1ULL << k : test_rng_next(&rng) & 0x3FFFFFFULL;
+		if (k >= 64 && k % 2)
+			fw |= 1ULL << 23;
+		with_cet += (fw >> 23) & 1;
+		UINT64 got = handover_kernel_cr4(fw);
+		if (got != (fw & ~(1ULL << 23)) && bad++ < 3)
+			printf("#   firmware CR4 0x%llx: the kernel entered with 0x%llx\n", (unsigned long long)fw,
+			       (unsigned long long)got);
+	}
+	ok(bad == 0 && with_cet > 5000, "the kernel is entered with the firmware's CR4 less CR4.CET (bit 23), every other "
+	   "bit kept (%u wrong of 20064, %u with CET)", bad, with_cet);
+}
+
 int main(void)
 {
 	BS = &fake_bs;
@@ -1234,6 +1262,7 @@ int main(void)
 	test_merge_edges();
 	test_map_size_not_whole_descriptors();
 	test_phys_width_memory_encryption();
+	test_kernel_entered_with_cet_off();
 	(void)platform_cpuid;   /* the seams physwidth_read stands in for above */
 	(void)platform_rdmsr;
 	return tap_done();
