@@ -243,11 +243,16 @@ static void cpu_mtrr_write(const struct cpu_mtrrs *m)
  */
 void cpu_init_control_state(void)
 {
+	bool boot_cpu = !cpu_mtrrs_recorded;   /* the first call is the boot CPU's */
+
 	if (cpu_feat.cet) {   /* before CR4.CET goes (entry.asm and the trampoline cleared it already) */
-		if (!cpu_mtrrs_recorded)
+		if (boot_cpu)
 			cpu_feat.cet_firmware = rdmsr(MSR_S_CET);
 		wrmsr(MSR_S_CET, 0);
 	}
+	if (boot_cpu)
+		cpu_feat.dr7_firmware = read_dr7();
+	write_dr7(DR7_RESET);   /* as Linux's cpu_init clears the debug registers */
 	wrmsr(MSR_EFER, cpu_efer_value());
 	write_cr0(cpu_cr0_value());
 	write_cr4(cpu_cr4_value());
@@ -262,6 +267,13 @@ void cpu_init_control_state(void)
 	cpu_mtrr_read(&here);
 	if (!cpu_mtrr_equal(&here, &cpu_mtrrs_boot))
 		cpu_mtrr_write(&cpu_mtrrs_boot);
+}
+
+/* What the log says of breakpoints the firmware left enabled in the boot CPU's DR7, or NULL. */
+const char *cpu_dr7_text(void)
+{
+	return cpu_feat.dr7_firmware & DR7_ENABLES ? "the firmware left hardware breakpoints enabled in DR7; the kernel "
+						     "disabled them on every CPU" : NULL;
 }
 
 /* What the log says of CET (control-flow enforcement) the firmware left on, or NULL. */
@@ -298,4 +310,7 @@ void cpu_print_features(void)
 	const char *cet = cpu_cet_text();
 	if (cet)
 		kprintf("cpu: %s (IA32_S_CET was 0x%llx)\n", cet, (unsigned long long)cpu_feat.cet_firmware);
+	const char *dr7 = cpu_dr7_text();
+	if (dr7)
+		kprintf("cpu: %s (DR7 was 0x%llx)\n", dr7, (unsigned long long)cpu_feat.dr7_firmware);
 }

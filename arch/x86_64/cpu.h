@@ -32,6 +32,7 @@ struct cpu_features {
 	bool cet;                    /* CPUID (7,0) ECX[7] CET_SS or EDX[20] CET_IBT: IA32_S_CET exists */
 	uint64_t cet_firmware;       /* IA32_S_CET as the firmware left it on the boot CPU (0 without the MSR) */
 	bool cet_cr4_firmware;       /* the firmware's CR4.CET, which entry.asm cleared (boot_firmware_cr4) */
+	uint64_t dr7_firmware;       /* DR7 as the firmware left it on the boot CPU */
 	uint32_t max_phys_bits;       /* the usable width (physwidth_read): cpu_phys_bits less encrypt_phys_bits */
 	uint32_t cpu_phys_bits;       /* CPUID 0x80000008 EAX[7:0], 36 without the leaf */
 	uint32_t encrypt_phys_bits;   /* address bits AMD memory encryption takes (SYSCFG bit 23 set), else 0 */
@@ -65,12 +66,15 @@ uint64_t cpu_efer_value(void);
  * Programs this CPU's EFER, CR0, CR4 and PAT MSR to exactly those values (the PAT only when the
  * CPU has one), and its MTRRs to the boot CPU's (the first call, on the boot CPU, records them);
  * first, where the MSR exists, IA32_S_CET to 0 (no shadow stack, no IBT: the kernel has neither
- * ENDBR64 at its indirect targets nor a shadow stack). The boot CPU and every AP call it: one code
- * path, one state.
+ * ENDBR64 at its indirect targets nor a shadow stack); and DR7 to its reset value (no hardware
+ * breakpoint a firmware or its debug agent left enabled). The boot CPU and every AP call it: one
+ * code path, one state.
  */
 void cpu_init_control_state(void);
 /* CR4 as the firmware left it on the boot CPU, saved by entry.asm before it cleared CR4.CET. */
 extern uint64_t boot_firmware_cr4;
+/* A sentence on hardware breakpoints the firmware left enabled in DR7, or NULL when none. */
+const char *cpu_dr7_text(void);
 /* A sentence on CET left on by the firmware for the log, or NULL when it left it off. */
 const char *cpu_cet_text(void);
 

@@ -91,6 +91,11 @@ DEFINE_CR(2)
 DEFINE_CR(3)
 DEFINE_CR(4)
 
+#define DR7_RESET 0x400ULL           /* DR7 with every breakpoint disabled (bit 10 reads as 1) */
+#define DR7_ENABLES 0xFFULL          /* L0, G0 .. L3, G3: breakpoints 0-3 enabled */
+static inline uint64_t read_dr7(void) { uint64_t v; __asm__ volatile("mov %%dr7, %0" : "=r"(v)); return v; }
+static inline void write_dr7(uint64_t v) { __asm__ volatile("mov %0, %%dr7" ::"r"(v) : "memory"); }
+
 static inline uint64_t read_rflags(void) { uint64_t f; __asm__ volatile("pushfq; popq %0" : "=r"(f)); return f; }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }

@@ -257,7 +257,7 @@ KTEST(smp_kernel_root_and_symbols)
 /* ---------------------------------------------------------------- per-CPU state */
 
 struct test_ctl {
-	uint64_t cr0, cr4, efer, pat, cr3, s_cet;
+	uint64_t cr0, cr4, efer, pat, cr3, s_cet, dr7;
 	struct cpu_mtrrs mtrr;
 	uint64_t runs;
 };
@@ -274,6 +274,7 @@ static void test_snap_ctl(void *arg)
 	c->efer = rdmsr(MSR_EFER);
 	c->pat = cpu_feat.pat ? rdmsr(MSR_PAT) : 0;
 	c->s_cet = cpu_feat.cet ? rdmsr(MSR_S_CET) : 0;
+	c->dr7 = read_dr7();
 	c->cr3 = read_cr3();
 	cpu_mtrr_read(&c->mtrr);
 	c->runs++;
@@ -281,7 +282,7 @@ static void test_snap_ctl(void *arg)
 
 /* CR0, CR4, EFER, the PAT MSR and CR3 of every CPU equal the boot CPU's and the kernel's values (so
  * CR4.CET is clear everywhere), and IA32_S_CET is 0 where it exists (QEMU's TCG has no CET: there only
- * CR4 is checked; test_arch_cpuid clears a firmware's); the MTRRs (the firmware's) agree too, or the
+ * CR4 is checked; test_arch_cpuid clears a firmware's), and DR7 enables no breakpoint; the MTRRs (the firmware's) agree too, or the
  * same PTE would mean different memory types. */
 KTEST(smp_control_state_same_on_every_cpu)
 {
@@ -313,6 +314,7 @@ KTEST(smp_control_state_same_on_every_cpu)
 			(unsigned long long)b->cr3);
 		KEXPECT(!(c->cr4 & CR4_CET) && c->s_cet == 0, "CPU %u: CET on (CR4 0x%llx, IA32_S_CET 0x%llx)", i,
 			(unsigned long long)c->cr4, (unsigned long long)c->s_cet);
+		KEXPECT(!(c->dr7 & DR7_ENABLES), "CPU %u: DR7 0x%llx enables a breakpoint", i, (unsigned long long)c->dr7);
 		KEXPECT(c->mtrr.def_type == b->mtrr.def_type, "CPU %u MTRRdefType 0x%llx, boot CPU 0x%llx", i,
 			(unsigned long long)c->mtrr.def_type, (unsigned long long)b->mtrr.def_type);
 		KEXPECT(!memcmp(&c->mtrr, &b->mtrr, sizeof(c->mtrr)), "CPU %u MTRRs differ from the boot CPU's", i);

@@ -31,6 +31,10 @@
  *    boot CPU and on an AP, IA32_S_CET written 0 before CR4 where CPUID (7,0) ECX[7] or EDX[20]
  *    says it exists, never touched elsewhere (a #GP), CR4.CET never set; the log names what the
  *    firmware left. Before the fix IA32_S_CET kept the firmware's value.
+ *  - cpu_init_control_state on CPUs whose firmware (or its debug agent) left hardware breakpoints
+ *    enabled in DR7: DR7 back at its reset value 0x400 on the boot CPU and an AP, and the log names
+ *    it. Before the fix DR7 kept them, so an access to a breakpoint's address was a #DB, which
+ *    the kernel reports as a fatal trap.
  *  - The PIT and PM-timer calibration (arch/x86_64/tsc.c) against a simulated TSC, PIT and PM
  *    timer: generated TSC frequencies are measured within 1%; a dead PIT falls back to the PM
  *    timer; garbage timers (stuck, all-ones, random) give 0, never a division by zero. A dead
@@ -97,6 +101,9 @@ static void r3_write_cr4(uint64_t v)
 	r3_cr4 = v;
 }
 static void r3_wbinvd(void) {}
+static uint64_t r3_dr7 = DR7_RESET;
+static uint64_t r3_read_dr7(void) { return r3_dr7; }
+static void r3_write_dr7(uint64_t v) { r3_dr7 = v; }
 
 static uint64_t r3_rdmsr(uint32_t msr)
 {
@@ -243,6 +250,8 @@ static uint32_t r3_inl(uint16_t port)
 #define read_cr4 r3_read_cr4
 #define write_cr4 r3_write_cr4
 #define wbinvd r3_wbinvd
+#define read_dr7 r3_read_dr7
+#define write_dr7 r3_write_dr7
 #undef LAPIC_VA
 #define LAPIC_VA ((uint64_t)(uintptr_t)r3_lapic_page)
 
@@ -558,6 +567,38 @@ static void test_cpu_cet_off_generated(void)
 	   "cpu_init_control_state on 5000 generated CPUs: IA32_S_CET written 0 before CR4 on the boot CPU and an AP where "
 	   "CPUID (7,0) ECX[7] or EDX[20] says it exists, untouched elsewhere, CR4.CET never on, the firmware's CET "
 	   "named (%u wrong; %u with CET, %u left on)", bad, had_cet, left_on);
+}
+
+/* 2000 generated DR7 values left by a firmware on the boot CPU and an AP: DR7 is 0x400 after
+ * cpu_init_control_state on each, and the log names breakpoints the boot CPU's enabled. */
+static void test_cpu_dr7_breakpoints_off(void)
+{
+	uint64_t rng = 0xD7D7D7ULL;
+	unsigned bad = 0, enabled = 0;
+	char out[2048];
+
+	for (unsigned k = 0; k < 2000; k++) {
+		memset(&cpu_feat, 0, sizeof(cpu_feat));
+		memset(&r3_cet, 0, sizeof(r3_cet));
+		cpu_mtrrs_recorded = false;
+		uint64_t fw = DR7_RESET | (test_rng_next(&rng) & 0xFFFF23FFULL & (k % 2 ? ~DR7_ENABLES : ~0ULL));
+		enabled += (fw & DR7_ENABLES) != 0;
+		r3_dr7 = fw;
+		cpu_init_control_state();
+		bool bsp = r3_dr7 == DR7_RESET;
+		capture_begin();
+		cpu_print_features();
+		capture_end(out, sizeof(out));
+		bool said = strstr(out, "hardware breakpoints enabled in DR7") != NULL;
+		r3_dr7 = DR7_RESET | (test_rng_next(&rng) & 0xFF);   /* an AP's */
+		cpu_init_control_state();
+		bool ap = r3_dr7 == DR7_RESET;
+		if ((!bsp || !ap || said != ((fw & DR7_ENABLES) != 0)) && bad++ < 3)
+			printf("#   firmware DR7 0x%llx: the boot CPU's DR7 %s, an AP's %s, the log %s\n",
+			       (unsigned long long)fw, bsp ? "reset" : "kept", ap ? "reset" : "kept", said ? "names it" : "silent");
+	}
+	ok(bad == 0 && enabled > 900, "DR7 left by the firmware (%u of 2000 with breakpoints enabled) back at 0x400 on the "
+	   "boot CPU and an AP, named in the log (%u wrong)", enabled, bad);
 }
 
 /* ---------------------------------------------------------------- tsc_calibrate */
@@ -1122,6 +1163,7 @@ int main(void)
 	test_cpu_detect_memory_encryption_width();
 	test_cpu_memory_encryption_logged();
 	test_cpu_cet_off_generated();
+	test_cpu_dr7_breakpoints_off();
 	test_tsc_calibrate_generated();
 	test_tsc_calibrate_garbage();
 	test_tsc_dead_timers_bounded_by_tsc();
