@@ -215,7 +215,7 @@ static void platform_cpuid(uint32_t leaf, uint32_t r[4])
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
 }
 
-/* RDMSR of msr (physwidth_read reads only AMD's SYSCFG, and only where it exists). */
+/* RDMSR of msr (physwidth_read reads only AMD's SYSCFG and Intel's IA32_TME_ACTIVATE, each where it exists). */
 static uint64_t platform_rdmsr(uint32_t msr)
 {
 	uint32_t lo, hi;
@@ -225,7 +225,7 @@ static uint64_t platform_rdmsr(uint32_t msr)
 }
 
 /* The CPU's usable physical address width, by the kernel's rule (include/physwidth.h: CPUID
- * 0x80000008, less AMD memory encryption's bits when on), kept in 32..52. */
+ * 0x80000008, less the bits memory encryption takes when on), kept in 32..52. */
 UINT32 platform_phys_addr_bits(void)
 {
 	return physwidth_usable(physwidth_read(platform_cpuid, platform_rdmsr).bits);

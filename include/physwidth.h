@@ -3,12 +3,19 @@
  * (arch/x86_64/cpu.c, arch_phys_addr_bits) both use, from one rule read through the caller's own
  * CPUID and RDMSR seams, so the two can never disagree on which frames exist.
  *
- * The CPU's width is CPUID 0x80000008 EAX[7:0] (36 without the leaf). On AMD and Hygon CPUs with
- * Secure Memory Encryption (CPUID 0x8000001F EAX bit 0), firmware that turns SME or TSME on in its
- * setup sets SYSCFG (MSR 0xC0010010) bit 23, MemEncryptionModEn, even when the operating system
- * never uses the C-bit; the top CPUID 0x8000001F EBX[11:6] address bits are then no longer address
- * bits (AMD APM Vol. 2, "Secure Memory Encryption"; Linux's early_detect_mem_encrypt). SYSCFG exists
- * only there: it is read on no other vendor and without that leaf and bit (a #GP).
+ * The CPU's width is CPUID 0x80000008 EAX[7:0] (36 without the leaf), less the address bits memory
+ * encryption takes when the firmware turned it on, whether or not the operating system uses it:
+ *  - AMD and Hygon CPUs with Secure Memory Encryption (CPUID 0x8000001F EAX bit 0): firmware that
+ *    turns SME or TSME on in its setup sets SYSCFG (MSR 0xC0010010) bit 23, MemEncryptionModEn; the
+ *    top CPUID 0x8000001F EBX[11:6] address bits are then not address bits (AMD APM Vol. 2, "Secure
+ *    Memory Encryption"; Linux's early_detect_mem_encrypt).
+ *  - Intel CPUs with Total Memory Encryption (CPUID (7,0) ECX bit 13): firmware that turns
+ *    multi-key TME on sets IA32_TME_ACTIVATE (MSR 0x982) locked (bit 0) and enabled (bit 1) with
+ *    KeyID bits in bits 35:32, the top address bits, which name a key instead (Intel's MKTME
+ *    specification; Linux's detect_tme_early).
+ * Each MSR is read only where CPUID says it exists (elsewhere a #GP). The caller reads the width
+ * before it changes what CPUID reports (the kernel's cpu_detect lifts an Intel firmware's Limit
+ * CPUID Maxval after), so the loader and the kernel see the same leaves.
  *
  * Only <stdint.h> and <stdbool.h>: the loader includes this beside GNU-EFI's headers.
  */
@@ -24,6 +31,12 @@
 #define PHYSWIDTH_ENCRYPT_SME    (1u << 0)     /* CPUID 0x8000001F EAX: Secure Memory Encryption */
 #define PHYSWIDTH_MSR_SYSCFG     0xC0010010u   /* AMD SYSCFG */
 #define PHYSWIDTH_SYSCFG_MEM_ENCRYPT (1ULL << 23)   /* MemEncryptionModEn */
+#define PHYSWIDTH_LEAF_FEATURES  7u            /* (7,0) ECX bit 13: Total Memory Encryption */
+#define PHYSWIDTH_FEATURES_TME   (1u << 13)
+#define PHYSWIDTH_MSR_TME_ACTIVATE 0x982u      /* Intel IA32_TME_ACTIVATE */
+#define PHYSWIDTH_TME_LOCKED     (1ULL << 0)
+#define PHYSWIDTH_TME_ENABLED    (1ULL << 1)
+#define PHYSWIDTH_TME_KEYID_SHIFT 32           /* bits 35:32: KeyID bits */
 #define PHYSWIDTH_DEFAULT_BITS   36u           /* without leaf 0x80000008 */
 #define PHYSWIDTH_MIN_BITS       32u           /* the width the kernel and loader keep at least ... */
 #define PHYSWIDTH_MAX_BITS       52u           /* ... and at most (the page-table format's) */
@@ -32,29 +45,40 @@
 typedef void (*physwidth_cpuid_fn)(uint32_t leaf, uint32_t r[4]);
 typedef uint64_t (*physwidth_rdmsr_fn)(uint32_t msr);
 
+/* Whose memory encryption took address bits. */
+enum physwidth_encrypt {
+	PHYSWIDTH_ENCRYPT_NONE,
+	PHYSWIDTH_ENCRYPT_AMD_SME,     /* SYSCFG bit 23 */
+	PHYSWIDTH_ENCRYPT_INTEL_TME,   /* IA32_TME_ACTIVATE's KeyID bits */
+};
+
 /* What physwidth_read found. */
 struct physwidth {
 	uint32_t cpu_bits;       /* CPUID 0x80000008 EAX[7:0] as reported (0..255), 36 without the leaf */
-	uint32_t encrypt_bits;   /* address bits memory encryption takes (CPUID 0x8000001F EBX[11:6]) while
-				    SYSCFG bit 23 is set, else 0 */
+	uint32_t encrypt_bits;   /* address bits memory encryption takes (AMD: CPUID 0x8000001F EBX[11:6]
+				    while SYSCFG bit 23 is set; Intel: IA32_TME_ACTIVATE's KeyID bits while
+				    locked and enabled), else 0 */
 	uint32_t bits;           /* the usable width: cpu_bits less encrypt_bits (0 when that is more) */
-	bool syscfg_read;        /* SYSCFG was read (an AMD or Hygon CPU with SME) */
+	enum physwidth_encrypt encrypt;   /* NONE when encrypt_bits is 0 */
 };
 
-/* The CPU's usable physical address width by the rule above, reading CPUID through cpuid and SYSCFG
- * through rdmsr (only where it exists); not yet kept in physwidth_usable's bounds. */
+/* The CPU's usable physical address width by the rule above, reading CPUID through cpuid and the
+ * MSRs through rdmsr (each only where it exists); not yet kept in physwidth_usable's bounds. */
 static inline struct physwidth physwidth_read(physwidth_cpuid_fn cpuid, physwidth_rdmsr_fn rdmsr)
 {
-	struct physwidth w = { PHYSWIDTH_DEFAULT_BITS, 0, PHYSWIDTH_DEFAULT_BITS, false };
+	struct physwidth w = { PHYSWIDTH_DEFAULT_BITS, 0, PHYSWIDTH_DEFAULT_BITS, PHYSWIDTH_ENCRYPT_NONE };
 	uint32_t r[4], vendor[3];
 
 	cpuid(0, r);
+	uint32_t max_basic = r[0];
 	vendor[0] = r[1];
 	vendor[1] = r[3];
 	vendor[2] = r[2];
 	/* "AuthenticAMD" and "HygonGenuine" as CPUID 0 gives them in EBX, EDX, ECX (little-endian words) */
 	bool amd = (vendor[0] == 0x68747541u && vendor[1] == 0x69746e65u && vendor[2] == 0x444d4163u) ||
 		   (vendor[0] == 0x6f677948u && vendor[1] == 0x6e65476eu && vendor[2] == 0x656e6975u);
+	/* "GenuineIntel" likewise */
+	bool intel = vendor[0] == 0x756e6547u && vendor[1] == 0x49656e69u && vendor[2] == 0x6c65746eu;
 	cpuid(PHYSWIDTH_LEAF_EXT_MAX, r);
 	/* without extended leaves a CPU answers with its highest basic leaf: only 0x8000xxxx counts */
 	uint32_t max_ext = (r[0] & 0xffff0000u) == PHYSWIDTH_LEAF_EXT_MAX ? r[0] : 0;
@@ -62,18 +86,23 @@ static inline struct physwidth physwidth_read(physwidth_cpuid_fn cpuid, physwidt
 		cpuid(PHYSWIDTH_LEAF_ADDR, r);
 		w.cpu_bits = r[0] & 0xff;
 	}
-	w.bits = w.cpu_bits;
-	if (!amd || max_ext < PHYSWIDTH_LEAF_ENCRYPT)
-		return w;
-	cpuid(PHYSWIDTH_LEAF_ENCRYPT, r);
-	if (!(r[0] & PHYSWIDTH_ENCRYPT_SME))
-		return w;
-	uint32_t reduction = (r[1] >> 6) & 0x3f;
-	w.syscfg_read = true;
-	if (!(rdmsr(PHYSWIDTH_MSR_SYSCFG) & PHYSWIDTH_SYSCFG_MEM_ENCRYPT))
-		return w;
-	w.encrypt_bits = reduction;
-	w.bits = w.cpu_bits > reduction ? w.cpu_bits - reduction : 0;
+	if (amd && max_ext >= PHYSWIDTH_LEAF_ENCRYPT) {
+		cpuid(PHYSWIDTH_LEAF_ENCRYPT, r);
+		if ((r[0] & PHYSWIDTH_ENCRYPT_SME) && (rdmsr(PHYSWIDTH_MSR_SYSCFG) & PHYSWIDTH_SYSCFG_MEM_ENCRYPT)) {
+			w.encrypt_bits = (r[1] >> 6) & 0x3f;
+			w.encrypt = PHYSWIDTH_ENCRYPT_AMD_SME;
+		}
+	} else if (intel && max_basic >= PHYSWIDTH_LEAF_FEATURES) {
+		cpuid(PHYSWIDTH_LEAF_FEATURES, r);
+		uint64_t tme = r[2] & PHYSWIDTH_FEATURES_TME ? rdmsr(PHYSWIDTH_MSR_TME_ACTIVATE) : 0;
+		if ((tme & PHYSWIDTH_TME_LOCKED) && (tme & PHYSWIDTH_TME_ENABLED)) {
+			w.encrypt_bits = (uint32_t)(tme >> PHYSWIDTH_TME_KEYID_SHIFT) & 0xf;
+			w.encrypt = PHYSWIDTH_ENCRYPT_INTEL_TME;
+		}
+	}
+	if (!w.encrypt_bits)
+		w.encrypt = PHYSWIDTH_ENCRYPT_NONE;
+	w.bits = w.cpu_bits > w.encrypt_bits ? w.cpu_bits - w.encrypt_bits : 0;
 	return w;
 }
 

@@ -50,7 +50,7 @@ void arch_irq_restore(uint64_t flags)
 }
 
 /* The usable physical width cpu.c reads at boot (include/physwidth.h: CPUID's MAXPHYADDR, 36 when
- * the leaf is missing, less AMD memory encryption's bits when on), kept in 32..52. */
+ * the leaf is missing, less the bits memory encryption takes when on), kept in 32..52. */
 unsigned arch_phys_addr_bits(void)
 {
 	return physwidth_usable(cpu_feat.max_phys_bits);

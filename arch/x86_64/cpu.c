@@ -93,6 +93,12 @@ static uint64_t cpu_rdmsr(uint32_t msr) { return rdmsr(msr); }
 void cpu_detect(void)
 {
 	uint32_t r[4];
+	/* the width first, on the leaves the loader saw (before Limit CPUID Maxval is lifted) */
+	struct physwidth w = physwidth_read(cpu_cpuid_leaf, cpu_rdmsr);
+	cpu_feat.max_phys_bits = w.bits;
+	cpu_feat.cpu_phys_bits = w.cpu_bits;
+	cpu_feat.encrypt_phys_bits = w.encrypt_bits;
+	cpu_feat.phys_encrypt = w.encrypt;
 	cpuid(0, 0, r);
 	uint32_t max_leaf = r[0];
 	((uint32_t *)cpu_feat.vendor)[0] = r[1];
@@ -135,10 +141,6 @@ void cpu_detect(void)
 		cpu_feat.page1g = r[3] & CPUIDX1_EDX_1G;
 	}
 	cpu_read_brand(max_ext);
-	struct physwidth w = physwidth_read(cpu_cpuid_leaf, cpu_rdmsr);   /* the loader's rule too */
-	cpu_feat.max_phys_bits = w.bits;
-	cpu_feat.cpu_phys_bits = w.cpu_bits;
-	cpu_feat.encrypt_phys_bits = w.encrypt_bits;
 }
 
 /* CR0: protected mode and paging, write protection in ring 0 (WP), native x87 errors (NE, MP),
@@ -297,9 +299,11 @@ void cpu_print_features(void)
 		(unsigned long long)cpu_efer_value());
 	kprintf("cpu: \"%s\", boot CPU APIC id %u\n", cpu_feat.brand, cpu_feat.apic_id);
 	if (cpu_feat.encrypt_phys_bits)
-		kprintf("cpu: physical address width %u bits, %u with memory encryption on (SYSCFG bit 23, "
-			"MemEncryptionModEn: the top %u are not address bits)\n", cpu_feat.cpu_phys_bits,
-			cpu_feat.max_phys_bits, cpu_feat.encrypt_phys_bits);
+		kprintf("cpu: physical address width %u bits, %u with memory encryption on (%s: the top %u are not "
+			"address bits)\n", cpu_feat.cpu_phys_bits, cpu_feat.max_phys_bits,
+			cpu_feat.phys_encrypt == PHYSWIDTH_ENCRYPT_AMD_SME ? "SYSCFG bit 23, MemEncryptionModEn" :
+									     "IA32_TME_ACTIVATE's KeyID bits",
+			cpu_feat.encrypt_phys_bits);
 	kprintf("cpu: direct map uses %s pages\n", cpu_feat.page1g ? "1 GiB" : "2 MiB");
 	if (cpu_feat.cpuid_unlimited)
 		kprintf("cpu: the firmware limited CPUID to leaf 2 (IA32_MISC_ENABLE Limit CPUID Maxval); the kernel "

@@ -22,10 +22,11 @@
  *    fix they were lost); other vendors' MSR untouched.
  *  - cpu_detect's physical address width on 20000 generated CPUs (tests/host/physwidth_cases.h):
  *    on an AMD or Hygon CPU with SME whose firmware set SYSCFG bit 23 (MemEncryptionModEn), CPUID
- *    0x8000001F EBX[11:6] bits fewer than CPUID 0x80000008 reports; SYSCFG read exactly once there
- *    and never elsewhere (a #GP); the log line naming the reduction. Before the fix the kernel
- *    took CPUID's width whole, so frames and MMIO at addresses whose top bits the CPU treats as
- *    memory encryption's could be accepted.
+ *    0x8000001F EBX[11:6] bits fewer than CPUID 0x80000008 reports; on an Intel CPU with TME whose
+ *    firmware locked IA32_TME_ACTIVATE enabled, its KeyID bits fewer; each MSR read exactly once
+ *    where it exists and never elsewhere (a #GP); the log line naming the reduction. Before the
+ *    fix the kernel took CPUID's width whole, so frames and MMIO at addresses whose top bits the
+ *    CPU treats as memory encryption's could be accepted.
  *  - cpu_detect and cpu_init_control_state on 5000 generated CPUs whose firmware left CET on
  *    (CR4.CET, which entry.asm clears and records, and IA32_S_CET with shadow stacks or IBT): on the
  *    boot CPU and on an AP, IA32_S_CET written 0 before CR4 where CPUID (7,0) ECX[7] or EDX[20]
@@ -70,12 +71,13 @@ static struct {
 	unsigned reads, writes;
 } r3_misc;
 
-/* AMD's SYSCFG: its value, whether the generated CPU has it, and reads (bad: where it has not, a #GP). */
+/* The memory-encryption MSRs of physwidth_cases.h's generated CPU (AMD's SYSCFG, Intel's
+ * IA32_TME_ACTIVATE) while on: reads, and bad ones (where the CPU has none: a #GP). */
+static struct pwc_cpu r3_pwc;
 static struct {
-	bool exists;
-	uint64_t value;
+	bool on;
 	unsigned reads, bad;
-} r3_syscfg;
+} r3_pwc_msr;
 
 /* CET: whether the generated CPU has IA32_S_CET (CPUID (7,0) ECX[7] or EDX[20]), its value, accesses
  * where it has not (a #GP), and the order of the kernel's writes: the step at which S_CET was last
@@ -111,10 +113,12 @@ static uint64_t r3_rdmsr(uint32_t msr)
 		r3_cet.bad += !r3_cet.exists;
 		return r3_cet.exists ? r3_cet.s_cet : 0;
 	}
-	if (msr == PWC_MSR_SYSCFG) {
-		r3_syscfg.reads++;
-		r3_syscfg.bad += !r3_syscfg.exists;
-		return r3_syscfg.exists ? r3_syscfg.value : 0;
+	if (r3_pwc_msr.on && (msr == PWC_MSR_SYSCFG || msr == PWC_MSR_TME_ACTIVATE)) {
+		bool exists;
+		uint64_t v = pwc_rdmsr(&r3_pwc, msr, &exists);
+		r3_pwc_msr.reads++;
+		r3_pwc_msr.bad += !exists;
+		return v;
 	}
 	if (msr == MSR_MISC_ENABLE) {
 		r3_misc.reads++;
@@ -431,7 +435,6 @@ static void test_cpu_detect_generated(void)
 
 /* ---------------------------------------------------------------- the physical width */
 
-static struct pwc_cpu r3_pwc;
 static void r3_pwc_cpuid(uint32_t leaf, uint32_t r[4]) { pwc_cpuid(&r3_pwc, leaf, r); }
 
 /* cpu_detect on 20000 generated CPUs against the rule of physwidth_cases.h: the usable width
@@ -440,36 +443,39 @@ static void r3_pwc_cpuid(uint32_t leaf, uint32_t r[4]) { pwc_cpuid(&r3_pwc, leaf
 static void test_cpu_detect_memory_encryption_width(void)
 {
 	uint64_t rng = 0x5E3C0FF1CEULL;
-	unsigned bad = 0, reduced = 0, unread = 0;
+	unsigned bad = 0, reduced = 0, intel_reduced = 0, unread = 0;
 
 	r3_cpuid_table = r3_pwc_cpuid;
 	for (unsigned k = 0; k < 20000; k++) {
 		pwc_generate(&r3_pwc, &rng);
 		memset(&r3_misc, 0, sizeof(r3_misc));
-		r3_syscfg.exists = pwc_syscfg_exists(&r3_pwc);
-		r3_syscfg.value = r3_pwc.syscfg;
-		r3_syscfg.reads = r3_syscfg.bad = 0;
+		r3_pwc_msr.on = true;
+		r3_pwc_msr.reads = r3_pwc_msr.bad = 0;
 		memset(&cpu_feat, 0, sizeof(cpu_feat));
 		cpu_detect();
 		bool good = cpu_feat.max_phys_bits == pwc_bits(&r3_pwc) && cpu_feat.cpu_phys_bits == pwc_cpu_bits(&r3_pwc) &&
 			    cpu_feat.encrypt_phys_bits == pwc_encrypt_bits(&r3_pwc) &&
-			    physwidth_usable(cpu_feat.max_phys_bits) == pwc_usable(&r3_pwc) && r3_syscfg.bad == 0 &&
-			    r3_syscfg.reads == (r3_syscfg.exists ? 1u : 0u);
+			    physwidth_usable(cpu_feat.max_phys_bits) == pwc_usable(&r3_pwc) && r3_pwc_msr.bad == 0 &&
+			    r3_pwc_msr.reads == pwc_msr_reads(&r3_pwc);
 		reduced += pwc_encrypt_bits(&r3_pwc) != 0;
-		unread += !r3_syscfg.exists;
+		intel_reduced += pwc_encrypt_bits(&r3_pwc) != 0 && pwc_tme_exists(&r3_pwc);
+		unread += !pwc_msr_reads(&r3_pwc);
 		if (!good && bad++ < 3)
-			printf("#   CPU %u: %s, max extended 0x%x, 0x80000008 width %u, 0x8000001F EAX 0x%x EBX 0x%x, SYSCFG "
-			       "0x%llx: width %u (CPUID %u, encryption %u; want %u, %u, %u), SYSCFG read %u times (%u "
-			       "where it does not exist)\n", k, r3_pwc.vendor, r3_pwc.max_ext, r3_pwc.addr_eax & 0xff,
-			       r3_pwc.enc_eax, r3_pwc.enc_ebx, (unsigned long long)r3_pwc.syscfg, cpu_feat.max_phys_bits,
-			       cpu_feat.cpu_phys_bits, cpu_feat.encrypt_phys_bits, pwc_bits(&r3_pwc), pwc_cpu_bits(&r3_pwc),
-			       pwc_encrypt_bits(&r3_pwc), r3_syscfg.reads, r3_syscfg.bad);
+			printf("#   CPU %u: %s, max basic %u, max extended 0x%x, 0x80000008 width %u, 0x8000001F EAX 0x%x EBX "
+			       "0x%x, SYSCFG 0x%llx, (7,0) ECX 0x%x, IA32_TME_ACTIVATE 0x%llx: width %u (CPUID %u, encryption "
+			       "%u; want %u, %u, %u), MSRs read %u times (%u where they do not exist)\n", k, r3_pwc.vendor,
+			       r3_pwc.max_basic, r3_pwc.max_ext, r3_pwc.addr_eax & 0xff, r3_pwc.enc_eax, r3_pwc.enc_ebx,
+			       (unsigned long long)r3_pwc.syscfg, r3_pwc.leaf7_ecx, (unsigned long long)r3_pwc.tme_activate,
+			       cpu_feat.max_phys_bits, cpu_feat.cpu_phys_bits, cpu_feat.encrypt_phys_bits, pwc_bits(&r3_pwc),
+			       pwc_cpu_bits(&r3_pwc), pwc_encrypt_bits(&r3_pwc), r3_pwc_msr.reads, r3_pwc_msr.bad);
 	}
 	r3_cpuid_table = NULL;
-	ok(bad == 0 && reduced > 1000 && unread > 1000,
+	r3_pwc_msr.on = false;
+	ok(bad == 0 && reduced > 2000 && intel_reduced > 1000 && unread > 1000,
 	   "cpu_detect on 20000 generated CPUs: the physical width is CPUID 0x80000008's less CPUID 0x8000001F "
-	   "EBX[11:6] on an AMD or Hygon CPU with SME whose SYSCFG bit 23 is set, SYSCFG read only there (%u wrong; "
-	   "%u reduced, %u without SYSCFG)", bad, reduced, unread);
+	   "EBX[11:6] on an AMD or Hygon CPU with SME whose SYSCFG bit 23 is set, less IA32_TME_ACTIVATE's KeyID bits "
+	   "on an Intel CPU with TME whose firmware locked it enabled; each MSR read only where it exists (%u wrong; "
+	   "%u reduced, %u of them Intel, %u without either MSR)", bad, reduced, intel_reduced, unread);
 }
 
 /* The boot log names a reduction, with both widths, and says nothing of encryption without one. */
@@ -480,6 +486,7 @@ static void test_cpu_memory_encryption_logged(void)
 
 	memset(&r3_pwc, 0, sizeof(r3_pwc));
 	memcpy(r3_pwc.vendor, "AuthenticAMD", 12);
+	r3_pwc.max_basic = 0xd;
 	r3_pwc.max_ext = 0x80000028u;
 	r3_pwc.addr_eax = 0x3030;          /* 48 bits */
 	r3_pwc.enc_eax = 0x1;              /* SME */
@@ -487,25 +494,37 @@ static void test_cpu_memory_encryption_logged(void)
 	r3_pwc.syscfg = 1ULL << 23;
 	r3_cpuid_table = r3_pwc_cpuid;
 	memset(&r3_misc, 0, sizeof(r3_misc));
-	r3_syscfg.exists = true;
-	r3_syscfg.value = r3_pwc.syscfg;
+	r3_pwc_msr.on = true;
 	memset(&cpu_feat, 0, sizeof(cpu_feat));
 	cpu_detect();
 	capture_begin();
 	cpu_print_features();
 	capture_end(out, sizeof(out));
 	bool said = strstr(out, line) != NULL;
-	r3_syscfg.value = r3_pwc.syscfg = 0;   /* firmware left memory encryption off */
+	r3_pwc.syscfg = 0;   /* firmware left memory encryption off */
 	memset(&cpu_feat, 0, sizeof(cpu_feat));
 	cpu_detect();
 	capture_begin();
 	cpu_print_features();
 	capture_end(out, sizeof(out));
 	bool quiet = strstr(out, "memory encryption") == NULL && cpu_feat.max_phys_bits == 48;
+	const char *intel_line = "cpu: physical address width 46 bits, 40 with memory encryption on (IA32_TME_ACTIVATE's "
+				 "KeyID bits: the top 6 are not address bits)";
+	memcpy(r3_pwc.vendor, "GenuineIntel", 12);
+	r3_pwc.addr_eax = 0x302e;                      /* 46 bits */
+	r3_pwc.leaf7_ecx = 1u << 13;                   /* TME */
+	r3_pwc.tme_activate = 3 | 6ULL << 32;          /* locked, enabled, 6 KeyID bits */
+	memset(&cpu_feat, 0, sizeof(cpu_feat));
+	cpu_detect();
+	capture_begin();
+	cpu_print_features();
+	capture_end(out, sizeof(out));
+	bool intel_said = strstr(out, intel_line) != NULL;
 	r3_cpuid_table = NULL;
-	r3_syscfg.exists = false;
-	ok(said && quiet, "the boot log says \"%s ...)\" when memory encryption takes 5 of 48 bits, nothing of it "
-	   "when SYSCFG bit 23 is clear (%s, %s)", line, said ? "said" : "not said", quiet ? "quiet" : "not quiet");
+	r3_pwc_msr.on = false;
+	ok(said && quiet && intel_said, "the boot log says \"%s ...)\" when memory encryption takes 5 of 48 bits, "
+	   "nothing of it when SYSCFG bit 23 is clear, and \"%s\" for Intel's TME with 6 KeyID bits (%s, %s, %s)", line,
+	   intel_line, said ? "said" : "not said", quiet ? "quiet" : "not quiet", intel_said ? "said" : "not said");
 }
 
 /* ---------------------------------------------------------------- CET */

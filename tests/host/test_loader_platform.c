@@ -55,8 +55,9 @@
  * 11. test_phys_width_memory_encryption (failed when the loader took CPUID 0x80000008's width whole):
  *     platform_phys_addr_bits, which bounds the loader's page tables, on the 20000 generated CPUs
  *     of tests/host/physwidth_cases.h that test_arch_cpuid.c gives the kernel: on an AMD or Hygon
- *     CPU with SME whose SYSCFG bit 23 is set, CPUID 0x8000001F EBX[11:6] bits fewer, in 32..52,
- *     the kernel's width; SYSCFG read only there.
+ *     CPU with SME whose SYSCFG bit 23 is set, CPUID 0x8000001F EBX[11:6] bits fewer, on an Intel
+ *     CPU with TME whose IA32_TME_ACTIVATE is locked enabled, its KeyID bits fewer, in 32..52, the
+ *     kernel's width; each MSR read only where it exists.
  * 12. test_kernel_entered_with_cet_off (failed when the loader entered the kernel with the firmware's
  *     CR4 as it was): boot/handover.c's CR4 for the kernel has CET (bit 23) clear and every other
  *     bit of the firmware's; with CR4.CET on and supervisor shadow stacks enabled, the kernel's
@@ -1191,14 +1192,15 @@ static void test_exit_boot_services_retries(void)
 /* ---------------------------------------------------------------- the physical width */
 
 static struct pwc_cpu lp_pwc;
-static unsigned lp_syscfg_reads, lp_syscfg_bad;
+static unsigned lp_msr_reads, lp_msr_bad;   /* MSR reads, and those where the CPU has no such MSR (a #GP) */
 static void lp_cpuid(uint32_t leaf, uint32_t r[4]) { pwc_cpuid(&lp_pwc, leaf, r); }
 static uint64_t lp_rdmsr(uint32_t msr)
 {
-	bool exists = msr == PWC_MSR_SYSCFG && pwc_syscfg_exists(&lp_pwc);
-	lp_syscfg_reads++;
-	lp_syscfg_bad += !exists;
-	return exists ? lp_pwc.syscfg : 0;
+	bool exists;
+	uint64_t v = pwc_rdmsr(&lp_pwc, msr, &exists);
+	lp_msr_reads++;
+	lp_msr_bad += !exists;
+	return v;
 }
 
 /* platform_phys_addr_bits on 20000 generated CPUs against physwidth_cases.h's rule, kept in 32..52. */
@@ -1209,19 +1211,20 @@ static void test_phys_width_memory_encryption(void)
 
 	for (unsigned k = 0; k < 20000; k++) {
 		pwc_generate(&lp_pwc, &rng);
-		lp_syscfg_reads = lp_syscfg_bad = 0;
+		lp_msr_reads = lp_msr_bad = 0;
 		UINT32 got = platform_phys_addr_bits();
-		bool exists = pwc_syscfg_exists(&lp_pwc);
 		reduced += pwc_encrypt_bits(&lp_pwc) != 0;
-		if ((got != pwc_usable(&lp_pwc) || lp_syscfg_bad || lp_syscfg_reads != (exists ? 1u : 0u)) && bad++ < 3)
-			printf("#   CPU %u: %s, max extended 0x%x, 0x80000008 width %u, 0x8000001F EAX 0x%x EBX 0x%x, SYSCFG "
-			       "0x%llx: width %u, want %u; SYSCFG read %u times (%u where it does not exist)\n", k,
-			       lp_pwc.vendor, lp_pwc.max_ext, lp_pwc.addr_eax & 0xff, lp_pwc.enc_eax, lp_pwc.enc_ebx,
-			       (unsigned long long)lp_pwc.syscfg, got, pwc_usable(&lp_pwc), lp_syscfg_reads, lp_syscfg_bad);
+		if ((got != pwc_usable(&lp_pwc) || lp_msr_bad || lp_msr_reads != pwc_msr_reads(&lp_pwc)) && bad++ < 3)
+			printf("#   CPU %u: %s, max basic %u, max extended 0x%x, 0x80000008 width %u, 0x8000001F EAX 0x%x EBX "
+			       "0x%x, SYSCFG 0x%llx, (7,0) ECX 0x%x, IA32_TME_ACTIVATE 0x%llx: width %u, want %u; MSRs read "
+			       "%u times (%u where they do not exist)\n", k, lp_pwc.vendor, lp_pwc.max_basic, lp_pwc.max_ext,
+			       lp_pwc.addr_eax & 0xff, lp_pwc.enc_eax, lp_pwc.enc_ebx, (unsigned long long)lp_pwc.syscfg,
+			       lp_pwc.leaf7_ecx, (unsigned long long)lp_pwc.tme_activate, got, pwc_usable(&lp_pwc),
+			       lp_msr_reads, lp_msr_bad);
 	}
-	ok(bad == 0 && reduced > 1000, "the loader's physical width on 20000 generated CPUs: CPUID 0x80000008's less "
-	   "memory encryption's bits where SYSCFG bit 23 is set, in 32..52, SYSCFG read only where it exists "
-	   "(%u wrong, %u reduced)", bad, reduced);
+	ok(bad == 0 && reduced > 2000, "the loader's physical width on 20000 generated CPUs: CPUID 0x80000008's less "
+	   "memory encryption's bits where AMD's SYSCFG bit 23 is set or Intel's IA32_TME_ACTIVATE is locked enabled, "
+	   "in 32..52, each MSR read only where it exists (%u wrong, %u reduced)", bad, reduced);
 }
 
 /* ---------------------------------------------------------------- the kernel's CR4 */
