@@ -88,6 +88,9 @@ struct syspte_stats {
 	uint64_t cache_fast;        /* reserves and frees done under a cache's lock alone */
 	uint64_t cache_slow;        /* reserves and frees of a cache's size that took the region's lock */
 	uint64_t cache_drains;      /* drains of every cache that returned something */
+	uint64_t overrides[PT_CACHE_TYPES];   /* by memory type asked for (enum pt_cache): pages mapped
+						 write-back instead, RAM the direct map holds (docs/contract.md,
+						 "Caching types") */
 };
 
 /* ---- set-up (mm/syspte.c) */

@@ -24,6 +24,8 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 		.record_bytes = r->index.pages * PAGE_SIZE, .cached_pages = t.free,
 		.cache_bytes = r->cache.cache_pages * PAGE_SIZE, .cache_fast = t.fast, .cache_slow = r->cache.slow,
 		.cache_drains = r->cache.drains };
+	for (unsigned c = 0; c < PT_CACHE_TYPES; c++)
+		st->overrides[c] = __atomic_load_n(&r->overrides[c], __ATOMIC_RELAXED);
 	syspte_cache_thaw_locked(r);
 	spin_unlock(&r->lock, f);
 }
@@ -458,6 +460,9 @@ void syspte_dump(struct syspte_region *r)
 	kprintf("  %llu page-table pages, %llu 2 MiB leaves, %llu metadata bytes, %llu allocator chunk pages, %llu record "
 		"bytes\n", (unsigned long long)s.table_pages, (unsigned long long)s.large_leaves,
 		(unsigned long long)s.meta_bytes, (unsigned long long)s.chunk_pages, (unsigned long long)s.record_bytes);
+	kprintf("  pages mapped write-back, not as asked (RAM in the direct map): %llu UC, %llu UC-, %llu WC\n",
+		(unsigned long long)s.overrides[PT_CACHE_UC], (unsigned long long)s.overrides[PT_CACHE_UCMINUS],
+		(unsigned long long)s.overrides[PT_CACHE_WC]);
 	size_t n = syspte_tag_totals(r, tags, ARRAY_SIZE(tags));
 	for (size_t i = 0; i < MIN(n, ARRAY_SIZE(tags)); i++) {
 		kprintf("  tag ");
