@@ -170,8 +170,9 @@ void syspte_for_each_free(struct syspte_region *r, void (*fn)(vaddr_t va, uint64
 void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
 /* Free blocks per order (as buddy_census counts them) over every free page, cached ones included. */
 void syspte_census(struct syspte_region *r, uint64_t out[BUDDY_ORDERS]);
-/* Verifies every invariant (buddy, start bitmap, hash, records, mapped counts against the PTEs, the
- * CPUs' caches against the allocator); 0, or -1 after printing the first violation. */
+/* Verifies every invariant (buddy, start bitmap, hash, records, mapped counts against the PTEs, no
+ * entry of another type than write-back over RAM the direct map holds, the CPUs' caches against the
+ * allocator); 0, or -1 after printing the first violation. */
 int syspte_check(struct syspte_region *r);
 void syspte_dump(struct syspte_region *r);
 /*
