@@ -71,7 +71,8 @@ bool arch_phys_span_uniform(paddr_t pa, uint64_t bytes);
 
 /*
  * True when the kernel's direct map holds physical page pa (RAM: kernel/vm.c maps every page a RAM
- * descriptor touches, write-back), so a second mapping of it must be write-back too: one page mapped
+ * descriptor touches, write-back; then ACPI tables the kernel reads), so a second mapping of it must
+ * be write-back too: one page mapped
  * with two memory types at once is undefined (Intel SDM Vol. 3A 11.12.4). The answer holds for every
  * page of the aligned block of *extent bytes around pa (a power of two, at least PAGE_SIZE: the
  * direct map's entry over pa, present or not), so a caller asks once per block. O(1): one walk of
