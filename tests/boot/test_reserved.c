@@ -485,6 +485,37 @@ KTEST(map_cache_types_pte_bits)
 }
 
 /*
+ * arch_phys_direct_mapped against the kernel's own walk (pt_query of the direct map's address), a
+ * page every 1 MiB up to the highest usable frame and at most 4 GiB past it: the same answer, and
+ * the block it gives is the leaf's size where the direct map holds the page; where it does not,
+ * neither the block's first nor its last page is mapped.
+ */
+KTEST(map_direct_mapped_matches_the_tables)
+{
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	uint64_t end = pfn_to_pa(ps.highest_pfn) + (4ULL << 30), bad = 0, pages = 0;
+	for (paddr_t pa = 0; pa < end && pa < DMAP_SIZE; pa += 1ULL << 20, pages++) {
+		uint64_t extent = 0, size = 0;
+		bool in = arch_phys_direct_mapped(pa, &extent);
+		bool mapped = pt_query(&kernel_pt, DMAP_BASE + pa, NULL, NULL, &size);
+		bool ok = in == mapped && extent >= PAGE_SIZE && (extent & (extent - 1)) == 0;
+		if (ok && in)
+			ok = extent == size;
+		else if (ok) {
+			paddr_t lo = ALIGN_DOWN(pa, extent);
+			ok = !pt_query(&kernel_pt, DMAP_BASE + lo, NULL, NULL, NULL) &&
+			     (lo + extent > DMAP_SIZE || !pt_query(&kernel_pt, DMAP_BASE + lo + extent - PAGE_SIZE, NULL, NULL, NULL));
+		}
+		if (!ok && bad++ < 4)
+			KEXPECT(false, "0x%llx: direct-mapped %d (block 0x%llx), the tables say %d (leaf 0x%llx)",
+				(unsigned long long)pa, in, (unsigned long long)extent, mapped, (unsigned long long)size);
+	}
+	KEXPECT_EQ(bad, 0, "pages whose answer differs from the tables");
+	kprintf("# %llu pages compared\n", (unsigned long long)pages);
+}
+
+/*
  * A page of RAM, which the direct map holds write-back, mapped with each MEMORY_CACHING_TYPE: the
  * live PTE selects write-back (PAT index 0) whatever was asked, since one page of two memory types
  * is undefined (Intel SDM Vol. 3A 11.12.4; docs/contract.md, "Caching types"); each non-write-back
