@@ -70,6 +70,17 @@ unsigned arch_phys_addr_bits(void);
 bool arch_phys_span_uniform(paddr_t pa, uint64_t bytes);
 
 /*
+ * True when the kernel's direct map holds physical page pa (RAM: kernel/vm.c maps every page a RAM
+ * descriptor touches, write-back; then ACPI tables the kernel reads), so a second mapping of it must
+ * be write-back too: one page mapped
+ * with two memory types at once is undefined (Intel SDM Vol. 3A 11.12.4). The answer holds for every
+ * page of the aligned block of *extent bytes around pa (a power of two, at least PAGE_SIZE: the
+ * direct map's entry over pa, present or not), so a caller asks once per block. O(1): one walk of
+ * at most ARCH_PT_LEVELS entries. pa below the CPU's physical width.
+ */
+bool arch_phys_direct_mapped(paddr_t pa, uint64_t *extent);
+
+/*
  * Disables interrupts and returns the previous state for arch_irq_restore. Sections nest and are
  * counted per CPU; interrupts come back on only when the outermost section that found them on is
  * restored (restoring out of order is a panic on the kernel).

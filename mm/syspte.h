@@ -88,6 +88,9 @@ struct syspte_stats {
 	uint64_t cache_fast;        /* reserves and frees done under a cache's lock alone */
 	uint64_t cache_slow;        /* reserves and frees of a cache's size that took the region's lock */
 	uint64_t cache_drains;      /* drains of every cache that returned something */
+	uint64_t overrides[PT_CACHE_TYPES];   /* by memory type asked for (enum pt_cache): pages mapped
+						 write-back instead, RAM the direct map holds (docs/contract.md,
+						 "Caching types") */
 };
 
 /* ---- set-up (mm/syspte.c) */
@@ -167,8 +170,9 @@ void syspte_for_each_free(struct syspte_region *r, void (*fn)(vaddr_t va, uint64
 void syspte_for_each_mapped(struct syspte_region *r, void (*fn)(vaddr_t va, uint64_t npages, void *arg), void *arg);
 /* Free blocks per order (as buddy_census counts them) over every free page, cached ones included. */
 void syspte_census(struct syspte_region *r, uint64_t out[BUDDY_ORDERS]);
-/* Verifies every invariant (buddy, start bitmap, hash, records, mapped counts against the PTEs, the
- * CPUs' caches against the allocator); 0, or -1 after printing the first violation. */
+/* Verifies every invariant (buddy, start bitmap, hash, records, mapped counts against the PTEs, no
+ * entry of another type than write-back over RAM the direct map holds, the CPUs' caches against the
+ * allocator); 0, or -1 after printing the first violation. */
 int syspte_check(struct syspte_region *r);
 void syspte_dump(struct syspte_region *r);
 /*

@@ -63,6 +63,9 @@ struct syspte_region {
 	uint64_t table_pages, large_leaves;
 	uint64_t slot0[2];               /* the record slots of pages 0 and 1 until span 0 has a table */
 	struct syspte_caches cache;      /* the per-CPU caches (mm/syspte_cache.h) */
+	/* added atomically, by maps under the region's lock or a cache's (syspte_overrides_add) */
+	uint64_t overrides[PT_CACHE_TYPES];   /* by the type asked for: pages mapped write-back instead,
+						 their frames in the direct map (mm/syspte_map.c) */
 };
 
 /* Chunk pages allocated for the region's allocator, not installed yet: at most one per unit a
@@ -207,6 +210,15 @@ static inline uint64_t syspte_leaves_now(const struct syspte_region *r)
 static inline void syspte_leaves_add(struct syspte_region *r, int64_t delta)
 {
 	__atomic_store_n(&r->large_leaves, syspte_leaves_now(r) + (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
+/* Counts n pages a map of memory type cache wrote write-back instead, their frames being RAM the
+ * direct map holds (mm/syspte_map.c). A relaxed atomic add: a map of a cached reservation runs
+ * under its cache's lock alone, so two maps may add at once. */
+static inline void syspte_overrides_add(struct syspte_region *r, unsigned cache, uint64_t n)
+{
+	if (n)
+		__atomic_fetch_add(&r->overrides[cache], n, __ATOMIC_RELAXED);
 }
 
 /* True when span s is mapped by one 2 MiB leaf. None is while the region counts no leaf

@@ -157,13 +157,76 @@ static bool syspte_leaf_frame_ok(uint64_t first, uint64_t maxpfn)
 }
 
 /*
+ * The memory types a map writes (docs/contract.md, "Caching types"): the type asked for, except on a
+ * frame the kernel's direct map holds, which is RAM mapped there write-back: that page is mapped
+ * write-back too, since one page mapped with two memory types at once is undefined (Intel SDM Vol. 3A
+ * 11.12.4), and counted as overridden. A write-back request needs no look at the frames.
+ */
+struct syspte_types {
+	pte_t wb, wb2;           /* write-back's level-1 PTE and 2 MiB leaf attributes */
+	uint64_t overridden;     /* pages written write-back instead of the requested type */
+	paddr_t lo, hi;          /* the last block arch_phys_direct_mapped answered for, [lo, hi); empty at first */
+	bool in;                 /* its answer */
+};
+
+/* The write-back attributes of r, nothing counted, no block looked up yet. */
+static inline void syspte_types_init(const struct syspte_region *r, struct syspte_types *t)
+{
+	*t = (struct syspte_types){ .wb = r->attrs[PT_CACHE_WB], .wb2 = r->attrs2[PT_CACHE_WB] };
+}
+
+/* True when the direct map holds frame pfn (a page of RAM): asks the machine once per block it
+ * answers for (arch_phys_direct_mapped), so a list of frames in one block costs one walk. */
+static inline bool syspte_frame_direct_mapped(struct syspte_types *t, uint64_t pfn)
+{
+	paddr_t pa = pfn_to_pa(pfn);
+	if (pa - t->lo >= t->hi - t->lo) {
+		uint64_t extent;
+		t->in = arch_phys_direct_mapped(pa, &extent);
+		KASSERT(extent >= PAGE_SIZE && (extent & (extent - 1)) == 0, "arch: a direct-map extent of 0x%llx",
+			(unsigned long long)extent);
+		t->lo = pa & ~(extent - 1);
+		t->hi = t->lo + extent;
+	}
+	return t->in;
+}
+
+/* The level-1 attributes for frame pfn (at most the width) of a map asking for attrs, counting an
+ * override. */
+static inline pte_t syspte_page_attrs(struct syspte_types *t, pte_t attrs, uint64_t pfn)
+{
+	if (!syspte_frame_direct_mapped(t, pfn))
+		return attrs;
+	t->overridden++;
+	return t->wb;
+}
+
+/* The 2 MiB leaf attributes for the run from frame first (span aligned, fitting the width) of a map
+ * asking for attrs2, or 0 when the run needs 4 KiB PTEs because the direct map holds some of its
+ * frames and not others (or holds them with pages smaller than the run: each page then gets its
+ * own exact type). */
+static inline pte_t syspte_leaf_attrs(struct syspte_types *t, pte_t attrs2, uint64_t first)
+{
+	bool in = syspte_frame_direct_mapped(t, first);
+	if (t->hi - t->lo < (SYSPTE_SPAN_PAGES << PAGE_SHIFT))
+		return 0;
+	if (!in)
+		return attrs2;
+	t->overridden += SYSPTE_SPAN_PAGES;
+	return t->wb2;
+}
+
+/*
  * Maps n frames from page i; returns n, or the pages it wrote before it met a frame above maxpfn,
  * which it leaves unwritten (the caller clears those pages and refuses the map). A span the mapping
  * covers whole, whose frames are one aligned 2 MiB run (bit s of runs for the s-th such span, from
  * syspte_frames_scan; syspte_frames_large for those past SYSPTE_SCAN_SPANS), gets one 2 MiB leaf
  * (attrs2) in its level-2 entry instead of its table pointer; the table stays allocated for the
  * unmap to restore. Other pages get level-1 PTEs (attrs: the region's level-1 attributes of the
- * memory type). The first page carries the mapping-start mark.
+ * memory type). A map of another type than write-back passes t: each entry over a frame the direct
+ * map holds is then written write-back instead (syspte_page_attrs, syspte_leaf_attrs), counted in t;
+ * a write-back map passes NULL and looks at no frame (the call sites pass it as a constant, so each
+ * gets its own copy of this body). The first page carries the mapping-start mark.
  *
  * The frames were checked before the lock, but the caller's array is read again here: each frame a
  * PTE is made of is read once into a local and checked against what the entry may hold (a leaf's
@@ -177,17 +240,19 @@ static bool syspte_leaf_frame_ok(uint64_t first, uint64_t maxpfn)
  * page: each leaf's address goes into b, whose invalidation clears them (one entry per leaf).
  */
 static inline __attribute__((always_inline)) uint64_t syspte_write_ptes_held(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n,
-					 pte_t attrs, pte_t attrs2, uint64_t runs, uint64_t maxpfn, struct tlb_batch *b)
+					 pte_t attrs, pte_t attrs2, struct syspte_types *t, uint64_t runs, uint64_t maxpfn,
+					 struct tlb_batch *b)
 {
 	syspte_verify_unmapped_held(r, i, n);
 	uint64_t k = 0, s = 0;
+	pte_t a2 = attrs2;
 	while (k < n) {
 		uint64_t j = i + k, off = j & (SYSPTE_SPAN_PAGES - 1);
 		if (off == 0 && n - k >= SYSPTE_SPAN_PAGES && attrs2 &&
 		    (s < SYSPTE_SCAN_SPANS ? (runs >> s++) & 1 : syspte_frames_large(pfns + k))) {
 			uint64_t first = pfns[k];   /* the leaf's frame, read once */
-			if (syspte_leaf_frame_ok(first, maxpfn)) {
-				arch_pte_write(syspte_pde(r, j >> SYSPTE_SPAN_SHIFT), arch_pte_leaf(attrs2, pfn_to_pa(first)));
+			if (syspte_leaf_frame_ok(first, maxpfn) && (!t || (a2 = syspte_leaf_attrs(t, attrs2, first)) != 0)) {
+				arch_pte_write(syspte_pde(r, j >> SYSPTE_SPAN_SHIFT), arch_pte_leaf(a2, pfn_to_pa(first)));
 				tlb_batch_add_page(b, syspte_va(r, j));
 				syspte_leaves_add(r, 1);
 				k += SYSPTE_SPAN_PAGES;
@@ -196,15 +261,51 @@ static inline __attribute__((always_inline)) uint64_t syspte_write_ptes_held(str
 		}
 		volatile uint64_t *p = syspte_slot(r, j);
 		uint64_t run = MIN(n - k, SYSPTE_SPAN_PAGES - off);
+		if (!t) {   /* write-back asked: no look at the frames */
+			for (uint64_t q = 0; q < run; q++, k++) {
+				uint64_t pfn = pfns[k];   /* read once: checked, then written */
+				if (__builtin_expect(pfn > maxpfn, 0))
+					return k;
+				arch_pte_write(&p[q], arch_pte_leaf(attrs, pfn_to_pa(pfn)));
+			}
+			continue;
+		}
 		for (uint64_t q = 0; q < run; q++, k++) {
 			uint64_t pfn = pfns[k];   /* read once: checked, then written */
 			if (__builtin_expect(pfn > maxpfn, 0))
 				return k;
-			arch_pte_write(&p[q], arch_pte_leaf(attrs, pfn_to_pa(pfn)));
+			arch_pte_write(&p[q], arch_pte_leaf(syspte_page_attrs(t, attrs, pfn), pfn_to_pa(pfn)));
 		}
 	}
 	syspte_pte_mark_start(r, i);
 	return n;
+}
+
+/* syspte_write_ptes_held for a map of a memory type other than write-back (attrs, attrs2), which
+ * writes a frame the direct map holds write-back; *over gets the pages so written. Apart from the
+ * write-back maps' body (not inlined into it), so theirs stays as it was. */
+static __attribute__((noinline)) uint64_t syspte_write_aliased_held(struct syspte_region *r, uint64_t i, const uint64_t *pfns,
+								  uint64_t n, pte_t attrs, pte_t attrs2, uint64_t runs,
+								  uint64_t maxpfn, struct tlb_batch *b, uint64_t *over)
+{
+	struct syspte_types t;
+	syspte_types_init(r, &t);
+	uint64_t done = syspte_write_ptes_held(r, i, pfns, n, attrs, attrs2, &t, runs, maxpfn, b);
+	*over = t.overridden;
+	return done;
+}
+
+/* syspte_write_ptes_held for a map of memory type cache (attrs2: its 2 MiB leaves' attributes, 0
+ * for none): a write-back map looks at no frame; another goes to syspte_write_aliased_held, and *over
+ * gets the pages it wrote write-back instead. */
+static inline __attribute__((always_inline)) uint64_t
+syspte_write_typed_held(struct syspte_region *r, uint64_t i, const uint64_t *pfns, uint64_t n, unsigned cache, pte_t attrs2,
+			uint64_t runs, uint64_t maxpfn, struct tlb_batch *b, uint64_t *over)
+{
+	*over = 0;
+	if (__builtin_expect(cache == PT_CACHE_WB, 1))
+		return syspte_write_ptes_held(r, i, pfns, n, r->attrs[cache], attrs2, NULL, runs, maxpfn, b);
+	return syspte_write_aliased_held(r, i, pfns, n, r->attrs[cache], attrs2, runs, maxpfn, b, over);
 }
 
 static inline void syspte_clear_ptes_held(struct syspte_region *r, uint64_t i, uint64_t n, struct tlb_batch *b);
@@ -301,10 +402,11 @@ static int syspte_map_cached(struct syspte_region *r, vaddr_t addr, uint32_t tag
 	if (st == SYSPTE_OK) {
 		_Static_assert(SYSPTE_CHUNK_PAGES < SYSPTE_SPAN_PAGES, "a chunk's reservation gets no 2 MiB leaf");
 		KASSERT(n < SYSPTE_CHUNK_PAGES, "syspte: a cached map of %llu pages", (unsigned long long)n);
-		uint64_t done = syspte_write_ptes_held(r, i, pfns, n, r->attrs[cache], 0, 0, maxpfn, b);
+		uint64_t over, done = syspte_write_typed_held(r, i, pfns, n, cache, 0, 0, maxpfn, b, &over);
 		if (done == n) {
 			syspte_resv_mapped_add(v, (int64_t)n);
 			h.cache->mapped += n;
+			syspte_overrides_add(r, cache, over);
 		} else {   /* a frame changed since the check: undone and invalidated under the lock, refused */
 			syspte_undo_write_held(r, i, done, b);
 			tlb_batch_flush(b);
@@ -339,11 +441,12 @@ int syspte_map(struct syspte_region *r, vaddr_t addr, uint32_t tag, const uint64
 	struct syspte_resv *v = syspte_resv_at_locked(r, addr & ~PAGE_MASK, &i, &h);
 	int st = syspte_map_check_held(r, v, addr, tag, i, sc.fit, n, cache, &m);
 	if (st == SYSPTE_OK) {
-		uint64_t done = syspte_write_ptes_held(r, i, pfns, n, r->attrs[cache], leaves ? r->attrs2[cache] : 0, sc.runs,
-							 maxpfn, &b);
+		uint64_t over, done = syspte_write_typed_held(r, i, pfns, n, cache, leaves ? r->attrs2[cache] : 0, sc.runs,
+							     maxpfn, &b, &over);
 		if (done == n) {
 			syspte_resv_mapped_add(v, (int64_t)n);
 			r->pages_mapped += n;
+			syspte_overrides_add(r, cache, over);
 		} else {   /* the caller changed a frame since the check: undo, as an unmap would, and refuse */
 			syspte_undo_write_held(r, i, done, &b);
 			st = SYSPTE_REFUSED;

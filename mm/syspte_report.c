@@ -24,6 +24,8 @@ void syspte_get_stats(struct syspte_region *r, struct syspte_stats *st)
 		.record_bytes = r->index.pages * PAGE_SIZE, .cached_pages = t.free,
 		.cache_bytes = r->cache.cache_pages * PAGE_SIZE, .cache_fast = t.fast, .cache_slow = r->cache.slow,
 		.cache_drains = r->cache.drains };
+	for (unsigned c = 0; c < PT_CACHE_TYPES; c++)
+		st->overrides[c] = __atomic_load_n(&r->overrides[c], __ATOMIC_RELAXED);
 	syspte_cache_thaw_locked(r);
 	spin_unlock(&r->lock, f);
 }
@@ -184,7 +186,8 @@ static int syspte_bad(const char *what, uint64_t a, uint64_t b)
 
 /* True when d, a present level-2 leaf of r, is one a map writes: a frame below the physical width
  * with no bit under 2 MiB, and the attributes of one memory type's leaves (its mapping-start mark
- * set or not). */
+ * set or not); a type other than write-back only over a run no frame of which the direct map holds
+ * (mm/syspte_map.c: RAM keeps the direct map's type). */
 static bool syspte_leaf_entry_ok(const struct syspte_region *r, pte_t d)
 {
 	paddr_t pa = arch_pte_frame(d, 2);
@@ -192,10 +195,42 @@ static bool syspte_leaf_entry_ok(const struct syspte_region *r, pte_t d)
 		return false;
 	for (unsigned c = 0; c < PT_CACHE_TYPES; c++) {
 		pte_t e = arch_pte_leaf(r->attrs2[c], pa);
+		uint64_t extent;
 		if (r->attrs2[c] && (d == e || d == arch_pte_set_map_start(e)))
-			return true;
+			return c == PT_CACHE_WB ||
+			       (!arch_phys_direct_mapped(pa, &extent) && extent >= (SYSPTE_SPAN_PAGES << PAGE_SHIFT));
 	}
 	return false;
+}
+
+/* The first page of [i, end) whose level-1 PTE maps a frame the direct map holds with another
+ * memory type than write-back, which no map writes (mm/syspte_map.c); end when none does. Pages
+ * under a 2 MiB leaf are syspte_leaf_entry_ok's. One PTE read a page, and one direct-map walk per
+ * block of frames a non-write-back page's frame lies in. */
+static uint64_t syspte_first_aliased(const struct syspte_region *r, uint64_t i, uint64_t end)
+{
+	paddr_t lo = 0, hi = 0;
+	bool in = false;
+	for (uint64_t k = i; k < end; k++) {
+		int level;
+		pte_t e = syspte_entry(r, k, &level);
+		if (level == 2) {
+			k |= SYSPTE_SPAN_PAGES - 1;
+			continue;
+		}
+		if (!arch_pte_present(e) || arch_pte_cache(e, 1, r->pt->features) == PT_CACHE_WB)
+			continue;
+		paddr_t pa = arch_pte_frame(e, 1);
+		if (pa - lo >= hi - lo) {
+			uint64_t extent;
+			in = arch_phys_direct_mapped(pa, &extent);
+			lo = pa & ~(extent - 1);
+			hi = lo + extent;
+		}
+		if (in)
+			return k;
+	}
+	return end;
 }
 
 /* True when v's pages and its guard page lie inside r (no sum that could wrap): what every walk
@@ -227,6 +262,10 @@ static int syspte_check_record_locked(struct syspte_region *r, const struct sysp
 	uint64_t n = syspte_count_present(r, v->start, v->start + v->npages);
 	if (n != v->mapped)
 		return syspte_bad("mapped count differs from the PTEs", v->mapped, n);
+	uint64_t a = n ? syspte_first_aliased(r, v->start, v->start + v->npages) : v->start + v->npages;
+	if (a < v->start + v->npages)
+		return syspte_bad("a page of RAM the direct map holds mapped with another memory type", a,
+				  arch_pte_read(syspte_slot(r, a)));
 	*present += n;
 	return 0;
 }
@@ -458,6 +497,9 @@ void syspte_dump(struct syspte_region *r)
 	kprintf("  %llu page-table pages, %llu 2 MiB leaves, %llu metadata bytes, %llu allocator chunk pages, %llu record "
 		"bytes\n", (unsigned long long)s.table_pages, (unsigned long long)s.large_leaves,
 		(unsigned long long)s.meta_bytes, (unsigned long long)s.chunk_pages, (unsigned long long)s.record_bytes);
+	kprintf("  pages mapped write-back, not as asked (RAM in the direct map): %llu UC, %llu UC-, %llu WC\n",
+		(unsigned long long)s.overrides[PT_CACHE_UC], (unsigned long long)s.overrides[PT_CACHE_UCMINUS],
+		(unsigned long long)s.overrides[PT_CACHE_WC]);
 	size_t n = syspte_tag_totals(r, tags, ARRAY_SIZE(tags));
 	for (size_t i = 0; i < MIN(n, ARRAY_SIZE(tags)); i++) {
 		kprintf("  tag ");

@@ -91,7 +91,7 @@ my (%opt_type, %opt_values);
 # Names of other projects' files, programs and functions that the docs cite (Linux, FreeBSD, xv6,
 # the WRK, QEMU), and placeholders: not this tree's, so not checked against it.
 my %outside = map { $_ => 1 } qw(subr_vmem.c kalloc.c sysptes.c arch/x86/kernel/verify_cpu.S
-	tlb_flush_page_locked cmdline.txt key thread);
+	tlb_flush_page_locked MI_PAGE_FRAME_INDEX_MUST_BE_CACHED cmdline.txt key thread);
 my $wdk_re = qr/^(?:Mm|Io|Ex|Ke)[A-Z][A-Za-z0-9]+$/;
 
 # Every "#anchor" each doc defines, GitHub's way: a heading lowercased, backquotes and punctuation

@@ -79,6 +79,30 @@ bool arch_phys_span_uniform(paddr_t pa, uint64_t bytes)
 	return mtrr_span_uniform(m, pa, bytes, arch_phys_addr_bits());
 }
 
+/* Walks the direct map's tables from CR3 (every CPU runs on the kernel's tables, vm_init's) down to
+ * the entry over pa: present or not, a leaf or a not-present entry ends the walk, and its level's
+ * size is the block the answer holds for. Each entry is read once, atomically. The direct map only
+ * grows after vm_init (pages of ACPI tables in firmware-reserved memory, added write-back as the
+ * kernel reads them: kernel/sysinfo.c), never loses a page. Past its end nothing is in it. */
+bool arch_phys_direct_mapped(paddr_t pa, uint64_t *extent)
+{
+	if (pa >= DMAP_SIZE) {
+		*extent = PAGE_SIZE;
+		return false;
+	}
+	vaddr_t va = DMAP_BASE + pa;
+	paddr_t table = arch_cr3_read();
+	for (int level = ARCH_PT_LEVELS;; level--) {
+		const volatile pte_t *t = arch_phys_to_virt(table);
+		pte_t e = arch_pte_read(&t[(va >> arch_pt_level_shift(level)) & (ARCH_PT_ENTRIES - 1)]);
+		if (!arch_pte_present(e) || arch_pte_is_leaf(e, level)) {
+			*extent = 1ULL << arch_pt_level_shift(level);
+			return arch_pte_present(e);
+		}
+		table = arch_pte_frame(e, level);
+	}
+}
+
 bool arch_irqs_enabled(void) { return read_rflags() & RFLAGS_IF; }
 unsigned arch_irq_depth(void) { return this_cpu()->irq_depth; }
 bool arch_in_interrupt(void) { return this_cpu()->irq_nesting != 0; }

@@ -1,6 +1,7 @@
 /*
  * Boot self-tests of 2 MiB leaves in the system PTE region (README "2 MiB mappings"): the live
- * tables hold a level-2 leaf with the cache bits of each caching type, a remap reads the new
+ * tables hold a level-2 leaf write-back over RAM for each caching type and as asked over a device,
+ * a remap reads the new
  * frames at once, leaves mix with 4 KiB pages in one mapping, every misuse row keeps its outcome
  * on a large mapping, the MDL toolkit's FAST_LARGE_PAGES pages map with leaves, and a run the MTRRs
  * give two memory types maps with 4 KiB PTEs.
@@ -101,30 +102,51 @@ static bool large_runs(paddr_t *runs, unsigned n)
 				   (unsigned long long)(s_.npages >> 8), (unsigned long long)((bytes) >> 10));       \
 	} while (0)
 
-/* Each caching type: one level-2 leaf (PS) with its PAT index in PWT, PCD and bit 12, the mapping
- * start mark, the frame, and through it the memory of the run; unmapped, the span's table is back. */
+/* The caching types, each with its PAT index with the PAT and without it. */
+static const struct { MEMORY_CACHING_TYPE t; unsigned pat, no_pat; } large_types[] = {
+	{ MmNonCached, 3, 3 }, { MmCached, 0, 0 }, { MmWriteCombined, 4, 2 },
+	{ MmHardwareCoherentCached, 0, 0 }, { MmNonCachedUnordered, 2, 2 }, { MmUSWCCached, 4, 2 },
+};
+
+/* The PAT index of a leaf (PWT, PCD, and the PAT bit at bit 12). */
+static unsigned large_leaf_index(uint64_t pte)
+{
+	return (unsigned)!!(pte & X86_PTE_PWT) | (unsigned)!!(pte & X86_PTE_PCD) << 1 | (unsigned)!!(pte & X86_PTE_PAT_LARGE) << 2;
+}
+
+/* The region's count of pages mapped write-back instead of memory type c. */
+static uint64_t large_overrides(enum pt_cache c)
+{
+	struct syspte_stats s;
+	syspte_get_stats(reserved_region(), &s);
+	return s.overrides[c];
+}
+
+/* Each caching type over a run of RAM, which the direct map holds write-back: one level-2 leaf (PS)
+ * of PAT index 0 whatever was asked (one page of two memory types is undefined: Intel SDM Vol. 3A
+ * 11.12.4), its 512 pages counted under a non-write-back type, the mapping start mark, the frame,
+ * and through it the memory of the run; unmapped, the span's table is back. */
 KTEST(large_leaf_at_level2_with_each_cache_type)
 {
-	static const struct { MEMORY_CACHING_TYPE t; unsigned pat, no_pat; } c[] = {
-		{ MmNonCached, 3, 3 }, { MmCached, 0, 0 }, { MmWriteCombined, 4, 2 },
-		{ MmHardwareCoherentCached, 0, 0 }, { MmNonCachedUnordered, 2, 2 }, { MmUSWCCached, 4, 2 },
-	};
 	paddr_t run;
 	LARGE_RUNS(&run, 1);
 	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
 	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
 	uint64_t leaves = large_leaves();
 	large_mdl(SPAN, 0, run, SPAN, NULL);
-	for (unsigned i = 0; i < ARRAY_SIZE(c); i++) {
-		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, c[i].t) == va);
+	for (unsigned i = 0; i < ARRAY_SIZE(large_types); i++) {
+		enum pt_cache c = (enum pt_cache)reserved_cache_type(large_types[i].t);
+		uint64_t over = large_overrides(c);
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, large_types[i].t) == va);
 		uint64_t pte = 0;
 		paddr_t pa = 0;
-		KEXPECT(large_page_size(va + 7 * PAGE_SIZE, &pte, &pa) == SIZE_2M, "type %d: a 2 MiB leaf", c[i].t);
-		KEXPECT(pa == run + 7 * PAGE_SIZE, "type %d: the run's frame", c[i].t);
-		KEXPECT(pte & X86_PTE_PS, "type %d: PS set in the level-2 entry", c[i].t);
-		unsigned idx = (unsigned)!!(pte & X86_PTE_PWT) | (unsigned)!!(pte & X86_PTE_PCD) << 1 |
-			       (unsigned)!!(pte & X86_PTE_PAT_LARGE) << 2;
-		KEXPECT(idx == (cpu_feat.pat ? c[i].pat : c[i].no_pat), "type %d: PAT index %u (PAT bit at bit 12)", c[i].t, idx);
+		KEXPECT(large_page_size(va + 7 * PAGE_SIZE, &pte, &pa) == SIZE_2M, "type %d: a 2 MiB leaf", large_types[i].t);
+		KEXPECT(pa == run + 7 * PAGE_SIZE, "type %d: the run's frame", large_types[i].t);
+		KEXPECT(pte & X86_PTE_PS, "type %d: PS set in the level-2 entry", large_types[i].t);
+		KEXPECT(large_leaf_index(pte) == 0, "type %d over RAM: write-back, the direct map's type (PAT index %u)",
+			large_types[i].t, large_leaf_index(pte));
+		KEXPECT(large_overrides(c) - over == (c == PT_CACHE_WB ? 0 : SPAN), "type %d: the run's pages counted",
+			large_types[i].t);
 		KEXPECT(!(pte & X86_PTE_PAT_4K) || (pte & X86_PTE_PS), "bit 7 is PS, never the PAT bit, in a leaf");
 		KEXPECT(arch_pte_map_start(pte), "the leaf carries the mapping-start mark");
 		KEXPECT_EQ(large_leaves(), leaves + 1);
@@ -141,6 +163,47 @@ KTEST(large_leaf_at_level2_with_each_cache_type)
 	KEXPECT_EQ(syspte_check(reserved_region()), 0);
 	MmFreeMappingAddress(va, TAG);
 	phys_free(run, SPAN);
+}
+
+/* A 2 MiB block of the firmware's flash, below 4 GiB (0xff000000 .. 0xffffffff), that the direct
+ * map does not hold and the MTRRs give one memory type; 0 when none is. */
+static paddr_t large_device_block(void)
+{
+	for (paddr_t pa = 0xffe00000; pa >= 0xff000000; pa -= SIZE_2M) {
+		uint64_t extent;
+		if (!arch_phys_direct_mapped(pa, &extent) && extent >= SIZE_2M && arch_phys_span_uniform(pa, SIZE_2M))
+			return pa;
+	}
+	return 0;
+}
+
+/* A 2 MiB block no RAM lies in (the firmware's flash) mapped MmNonCached and MmNonCachedUnordered:
+ * one level-2 leaf of the type asked for, PAT index 3 and 2, nothing counted. Nothing is read or
+ * written through it. */
+KTEST(large_leaf_over_device_keeps_type)
+{
+	static const struct { MEMORY_CACHING_TYPE t; enum pt_cache c; unsigned idx; } u[] = {
+		{ MmNonCached, PT_CACHE_UC, 3 }, { MmNonCachedUnordered, PT_CACHE_UCMINUS, 2 },
+	};
+	paddr_t dev = large_device_block();
+	if (!dev)
+		KTEST_SKIP("no 2 MiB block of the firmware's flash lies outside the direct map with one MTRR type");
+	char *va = MmAllocateMappingAddressEx(SIZE_2M, TAG, MM_MAPPING_ADDRESS_DIVISIBLE);
+	KASSERT_TEST(va && IS_ALIGNED((vaddr_t)va, SIZE_2M));
+	large_mdl(SPAN, 0, dev, SPAN, NULL);
+	lm.mdl.MdlFlags |= MDL_IO_SPACE;
+	for (unsigned i = 0; i < ARRAY_SIZE(u); i++) {
+		uint64_t over = large_overrides(u[i].c), pte = 0;
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &lm.mdl, u[i].t) == va);
+		KEXPECT(large_page_size(va, &pte, NULL) == SIZE_2M, "type %d: a 2 MiB leaf over 0x%llx", u[i].t,
+			(unsigned long long)dev);
+		KEXPECT(large_leaf_index(pte) == u[i].idx, "type %d over a device: as asked (PAT index %u)", u[i].t,
+			large_leaf_index(pte));
+		KEXPECT_EQ(large_overrides(u[i].c), over, "nothing counted");
+		KEXPECT_EQ(syspte_check(reserved_region()), 0);
+		MmUnmapReservedMapping(va, TAG, &lm.mdl);
+	}
+	MmFreeMappingAddress(va, TAG);
 }
 
 /* The run at physical 0, which the firmware's fixed-range MTRRs type by 4 to 64 KiB (RAM, the

@@ -15,6 +15,7 @@
 #include "testhooks.h"
 #include "syspte_impl.h"
 #include "spinlock.h"
+#include "apic.h"
 
 #define TAG  0x74736554u   /* 'Test' */
 #define TAG2 0x32747354u
@@ -414,43 +415,163 @@ KTEST(unmap_misuse_bugchecks_change_nothing)
 /* Memory types of the four PWT/PCD combinations on a CPU without PAT (and of the power-on PAT). */
 static const uint8_t fixed_mt[4] = { PAT_MT_WB, PAT_MT_WT, PAT_MT_UCM, PAT_MT_UC };
 
+/* The caching types, each with its PAT index and memory type with the PAT and without it. */
+static const struct { MEMORY_CACHING_TYPE t; unsigned pat, no_pat; uint8_t mt, no_pat_mt; } cache_rows[] = {
+	{ MmNonCached, 3, 3, PAT_MT_UC, PAT_MT_UC },
+	{ MmCached, 0, 0, PAT_MT_WB, PAT_MT_WB },
+	{ MmWriteCombined, 4, 2, PAT_MT_WC, PAT_MT_UCM },
+	{ MmHardwareCoherentCached, 0, 0, PAT_MT_WB, PAT_MT_WB },
+	{ MmNonCachedUnordered, 2, 2, PAT_MT_UCM, PAT_MT_UCM },
+	{ MmUSWCCached, 4, 2, PAT_MT_WC, PAT_MT_UCM },
+};
+
+/* The PAT index of the live 4 KiB PTE of va (PWT, PCD, and the PAT bit at bit 7). */
+static unsigned cache_pte_index(const void *va)
+{
+	uint64_t pte = 0;
+	KEXPECT(pt_query(&kernel_pt, (vaddr_t)va, NULL, &pte, NULL), "mapped");
+	return (unsigned)!!(pte & X86_PTE_PWT) | (unsigned)!!(pte & X86_PTE_PCD) << 1 | (unsigned)!!(pte & X86_PTE_PAT_4K) << 2;
+}
+
+/* The region's count of pages mapped write-back instead of memory type c. */
+static uint64_t cache_overrides(enum pt_cache c)
+{
+	struct syspte_stats s;
+	syspte_get_stats(reserved_region(), &s);
+	return s.overrides[c];
+}
+
+/* A page of the legacy VGA window (0xa0000), which no memory-map descriptor of usable RAM lists:
+ * not in the direct map, mapped by the kernel nowhere, never read or written here. 0 when the
+ * direct map holds it (a firmware listing it as RAM). */
+static paddr_t cache_device_page(void)
+{
+	uint64_t extent;
+	return arch_phys_direct_mapped(0xa0000, &extent) ? 0 : 0xa0000;
+}
+
 /*
- * Each MEMORY_CACHING_TYPE's PTE bits in the live tables and the memory type they select: through the
- * PAT MSR with the PAT, through the fixed PWT/PCD types without (the README's table; never WB for WC).
+ * Each MEMORY_CACHING_TYPE's PTE bits in the live tables and the memory type they select, over a
+ * page the direct map does not hold (an MDL_IO_SPACE MDL of the legacy VGA window's first page): through
+ * the PAT MSR with the PAT, through the fixed PWT/PCD types without (the README's table; never WB
+ * for WC). Nothing is read or written through the mappings.
  */
 KTEST(map_cache_types_pte_bits)
 {
-	static const struct { MEMORY_CACHING_TYPE t; unsigned pat, no_pat; uint8_t mt, no_pat_mt; } c[] = {
-		{ MmNonCached, 3, 3, PAT_MT_UC, PAT_MT_UC },
-		{ MmCached, 0, 0, PAT_MT_WB, PAT_MT_WB },
-		{ MmWriteCombined, 4, 2, PAT_MT_WC, PAT_MT_UCM },
-		{ MmHardwareCoherentCached, 0, 0, PAT_MT_WB, PAT_MT_WB },
-		{ MmNonCachedUnordered, 2, 2, PAT_MT_UCM, PAT_MT_UCM },
-		{ MmUSWCCached, 4, 2, PAT_MT_WC, PAT_MT_UCM },
-	};
-	struct test_mdl t;
-	KASSERT_TEST(test_mdl_alloc(&t, 1, 0, 0));
+	paddr_t dev = cache_device_page();
+	if (!dev)
+		KTEST_SKIP("the direct map holds the legacy VGA window (listed as RAM): no device page to map");
+	struct test_mdl t = { .mdl = { .Size = (CSHORT)sizeof(t), .MdlFlags = MDL_PAGES_LOCKED | MDL_IO_SPACE,
+				       .ByteCount = 4096 } };
+	t.pfn[0] = pa_to_pfn(dev);
 	char *va = MmAllocateMappingAddress(4096, TAG);
 	KASSERT_TEST(va);
-	for (unsigned i = 0; i < ARRAY_SIZE(c); i++) {
-		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, c[i].t) == va);
-		uint64_t pte = 0;
-		KEXPECT(pt_query(&kernel_pt, (vaddr_t)va, NULL, &pte, NULL));
-		unsigned idx = (unsigned)!!(pte & X86_PTE_PWT) | (unsigned)!!(pte & X86_PTE_PCD) << 1 | (unsigned)!!(pte & X86_PTE_PAT_4K) << 2;
+	for (unsigned i = 0; i < ARRAY_SIZE(cache_rows); i++) {
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, cache_rows[i].t) == va);
+		unsigned idx = cache_pte_index(va);
 		if (cpu_feat.pat) {
-			KEXPECT_EQ(idx, c[i].pat, "cache type");
+			KEXPECT_EQ(idx, cache_rows[i].pat, "cache type");
 			uint8_t mt = (uint8_t)(rdmsr(MSR_PAT) >> (8 * idx));
-			KEXPECT_EQ(mt, c[i].mt, "memory type through the PAT MSR");
+			KEXPECT_EQ(mt, cache_rows[i].mt, "memory type through the PAT MSR");
 		} else {
-			KEXPECT_EQ(idx, c[i].no_pat, "cache type without PAT (no PAT bit)");
-			KEXPECT_EQ(fixed_mt[idx & 3], c[i].no_pat_mt, "memory type PWT/PCD select without PAT");
+			KEXPECT_EQ(idx, cache_rows[i].no_pat, "cache type without PAT (no PAT bit)");
+			KEXPECT_EQ(fixed_mt[idx & 3], cache_rows[i].no_pat_mt, "memory type PWT/PCD select without PAT");
 		}
-		KEXPECT(c[i].t == MmCached || c[i].t == MmHardwareCoherentCached ||
-			(cpu_feat.pat ? c[i].mt : c[i].no_pat_mt) != PAT_MT_WB, "an uncached type never becomes WB");
+		KEXPECT(cache_rows[i].t == MmCached || cache_rows[i].t == MmHardwareCoherentCached ||
+			(cpu_feat.pat ? cache_rows[i].mt : cache_rows[i].no_pat_mt) != PAT_MT_WB, "an uncached type never becomes WB");
 		MmUnmapReservedMapping(va, TAG, &t.mdl);
 	}
 	MmFreeMappingAddress(va, TAG);
-	test_mdl_free(&t, 1);
+}
+
+/*
+ * arch_phys_direct_mapped against the kernel's own walk (pt_query of the direct map's address), a
+ * page every 1 MiB up to the highest usable frame and at most 4 GiB past it: the same answer, and
+ * the block it gives is the leaf's size where the direct map holds the page; where it does not,
+ * neither the block's first nor its last page is mapped.
+ */
+KTEST(map_direct_mapped_matches_the_tables)
+{
+	struct phys_stats ps;
+	phys_get_stats(&ps);
+	uint64_t end = pfn_to_pa(ps.highest_pfn) + (4ULL << 30), bad = 0, pages = 0;
+	for (paddr_t pa = 0; pa < end && pa < DMAP_SIZE; pa += 1ULL << 20, pages++) {
+		uint64_t extent = 0, size = 0;
+		bool in = arch_phys_direct_mapped(pa, &extent);
+		bool mapped = pt_query(&kernel_pt, DMAP_BASE + pa, NULL, NULL, &size);
+		bool ok = in == mapped && extent >= PAGE_SIZE && (extent & (extent - 1)) == 0;
+		if (ok && in)
+			ok = extent == size;
+		else if (ok) {
+			paddr_t lo = ALIGN_DOWN(pa, extent);
+			ok = !pt_query(&kernel_pt, DMAP_BASE + lo, NULL, NULL, NULL) &&
+			     (lo + extent > DMAP_SIZE || !pt_query(&kernel_pt, DMAP_BASE + lo + extent - PAGE_SIZE, NULL, NULL, NULL));
+		}
+		if (!ok && bad++ < 4)
+			KEXPECT(false, "0x%llx: direct-mapped %d (block 0x%llx), the tables say %d (leaf 0x%llx)",
+				(unsigned long long)pa, in, (unsigned long long)extent, mapped, (unsigned long long)size);
+	}
+	KEXPECT_EQ(bad, 0, "pages whose answer differs from the tables");
+	kprintf("# %llu pages compared\n", (unsigned long long)pages);
+}
+
+/*
+ * A page of RAM, which the direct map holds write-back, mapped with each MEMORY_CACHING_TYPE: the
+ * live PTE selects write-back (PAT index 0) whatever was asked, since one page of two memory types
+ * is undefined (Intel SDM Vol. 3A 11.12.4; docs/contract.md, "Caching types"); each non-write-back
+ * request counts the page under its type; a write through the mapping is seen through the direct
+ * map. Beside it, in the same mapping, the legacy VGA window's page (the MDL marked MDL_IO_SPACE)
+ * keeps the type asked for, and in xAPIC mode the local APIC's page, which the kernel maps UC at
+ * LAPIC_VA, mapped MmNonCached is UC again, nothing counted.
+ */
+KTEST(map_ram_keeps_direct_map_type)
+{
+	paddr_t dev = cache_device_page();
+	struct test_mdl t;
+	KASSERT_TEST(test_mdl_alloc(&t, 1, 0, 0));
+	uint64_t extent;
+	KEXPECT(arch_phys_direct_mapped(pfn_to_pa(t.pfn[0]), &extent), "an allocated page is in the direct map");
+	KEXPECT(extent >= PAGE_SIZE && (extent & (extent - 1)) == 0, "its block is a power of two: 0x%llx",
+		(unsigned long long)extent);
+	if (dev) {
+		t.pfn[1] = pa_to_pfn(dev);
+		t.mdl.ByteCount = 2 * 4096;
+		t.mdl.MdlFlags |= MDL_IO_SPACE;
+	}
+	unsigned n = dev ? 2 : 1;
+	char *va = MmAllocateMappingAddress(2 * 4096, TAG);
+	KASSERT_TEST(va);
+	for (unsigned i = 0; i < ARRAY_SIZE(cache_rows); i++) {
+		enum pt_cache c = (enum pt_cache)reserved_cache_type(cache_rows[i].t);
+		uint64_t before = cache_overrides(c);
+		KASSERT_TEST(MmMapLockedPagesWithReservedMapping(va, TAG, &t.mdl, cache_rows[i].t) == va);
+		KEXPECT(cache_pte_index(va) == 0, "type %d over RAM: write-back, the direct map's type", cache_rows[i].t);
+		if (dev)
+			KEXPECT(cache_pte_index(va + 4096) == (cpu_feat.pat ? cache_rows[i].pat : cache_rows[i].no_pat),
+				"type %d over a device page: as asked", cache_rows[i].t);
+		KEXPECT(cache_overrides(c) - before == (c == PT_CACHE_WB ? 0u : 1u), "type %d: the RAM page counted once",
+			cache_rows[i].t);
+		*(volatile uint64_t *)(va + 8) = 0xa11a5000ULL + i;
+		KEXPECT_EQ(*(volatile uint64_t *)(dmap(t.pfn[0]) + 8), 0xa11a5000ULL + i, "seen through the direct map");
+		MmUnmapReservedMapping(va, TAG, &t.mdl);
+	}
+	MmFreeMappingAddress(va, TAG);
+	t.pfn[1] = 0;
+	test_mdl_free(&t, n);
+	if (!apic_ready() || apic_x2apic()) {
+		kprintf("# no xAPIC register page: its case not run\n");
+		return;
+	}
+	struct test_mdl a = { .mdl = { .Size = (CSHORT)sizeof(a), .MdlFlags = MDL_PAGES_LOCKED | MDL_IO_SPACE,
+				       .ByteCount = 4096 } };
+	a.pfn[0] = pa_to_pfn(apic_mmio_phys());
+	KEXPECT(!arch_phys_direct_mapped(apic_mmio_phys(), &extent), "the local APIC's page is not in the direct map");
+	uint64_t before = cache_overrides(PT_CACHE_UC);
+	char *p = MmMapLockedPagesSpecifyCache(&a.mdl, KernelMode, MmNonCached, NULL, FALSE, NormalPagePriority);
+	KASSERT_TEST(p);
+	KEXPECT_EQ(cache_pte_index(p), 3, "the local APIC's page mapped UC");
+	KEXPECT_EQ(cache_overrides(PT_CACHE_UC), before, "nothing counted");
+	MmUnmapLockedPages(p, &a.mdl);
 }
 
 KTEST(map_unmap_with_interrupts_disabled)

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint64_t f0 = model_counts.failures;
 	fuzz_input_begin(data, size);
-	if (model_begin(fuzz_draw, MODEL_WILD | MODEL_STRICT_ROOM | MODEL_CPUS))
+	if (model_begin(fuzz_draw, MODEL_WILD | MODEL_STRICT_ROOM | MODEL_CPUS | MODEL_DIRECT_MAP))
 		abort();
 	for (int k = 0; k < MAX_CALLS && fuzz_in_left; k++) {
 		model_step();

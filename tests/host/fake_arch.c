@@ -187,6 +187,27 @@ bool arch_phys_span_uniform(paddr_t pa, uint64_t bytes)
 	return !fake_span_uniform || fake_span_uniform(pa, bytes);
 }
 
+static bool (*fake_direct_map)(uint64_t pfn);
+
+void fake_arch_set_direct_map(bool (*ram)(uint64_t pfn)) { fake_direct_map = ram; }
+
+bool arch_phys_direct_mapped(paddr_t pa, uint64_t *extent)
+{
+	uint64_t pfn = pa >> PAGE_SHIFT, first = pfn & ~(uint64_t)(ARCH_PT_ENTRIES - 1);
+	if (!fake_direct_map) {
+		*extent = SIZE_2M;
+		return false;
+	}
+	bool in = fake_direct_map(pfn);
+	*extent = SIZE_2M;
+	for (uint64_t k = 0; k < ARCH_PT_ENTRIES; k++)
+		if (fake_direct_map(first + k) != in) {
+			*extent = PAGE_SIZE;
+			break;
+		}
+	return in;
+}
+
 void *arch_phys_to_virt(paddr_t pa)
 {
 	if (!fake_ram)

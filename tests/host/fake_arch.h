@@ -103,6 +103,11 @@ void fake_arch_set_phys_bits(unsigned bits);
 /* Makes arch_phys_span_uniform ask fn (a machine whose MTRRs split some ranges); NULL: every range
  * has one memory type, as on a machine without MTRRs. */
 void fake_arch_set_span_uniform(bool (*fn)(paddr_t pa, uint64_t bytes));
+/* Makes arch_phys_direct_mapped answer ram(frame) for each frame, as a kernel whose direct map holds
+ * exactly those frames (write-back); its extent is the frame's 2 MiB block when ram answers the same
+ * for all of it, else the page. NULL (the default): the direct map holds no frame, so every requested
+ * memory type is written as asked. */
+void fake_arch_set_direct_map(bool (*ram)(uint64_t pfn));
 
 /* ---------------------------------------------------------------- CPUs */
 

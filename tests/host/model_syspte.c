@@ -42,6 +42,8 @@ static bool wild;                    /* MODEL_WILD */
 static bool strict_room;             /* MODEL_STRICT_ROOM */
 static bool cpus;                    /* MODEL_CPUS */
 static bool sparse;                  /* MODEL_SPARSE */
+static bool dmap;                    /* MODEL_DIRECT_MAP */
+static uint64_t movr[PT_CACHE_TYPES];  /* pages mapped write-back instead of the type asked for */
 struct model_counts model_counts;
 
 static uint64_t below(uint64_t n) { return draw(n); }
@@ -97,6 +99,24 @@ static void check_bugcheck(const struct expect *e, uint64_t count_before)
 		fail("bug check parameters differ", e->p1, bugcheck_last.p[1]);
 }
 
+/* MODEL_DIRECT_MAP's direct map: whether it holds frame pfn (by its 2 MiB block's number mod 3:
+ * not at all, whole, every other 64 frames). */
+static bool model_dmap(uint64_t pfn)
+{
+	uint64_t b = pfn >> 9;
+	return b % 3 == 1 || (b % 3 == 2 && ((pfn >> 6) & 1));
+}
+
+/* The PAT index a map of type ct (in range) writes over frame pfn: write-back over a frame the
+ * direct map holds (MODEL_DIRECT_MAP), else the type's; counts the override when it is one. */
+static uint8_t model_pat(uint64_t pfn, MEMORY_CACHING_TYPE ct)
+{
+	if (!dmap || !model_dmap(pfn) || cache_pat[ct] == 0)
+		return (uint8_t)cache_pat[ct];
+	movr[reserved_cache_type(ct)]++;
+	return 0;
+}
+
 /* PAT index encoded in a leaf (PWT, PCD, and the PAT bit: bit 7 in a 4 KiB PTE, bit 12 in a 2 MiB leaf). */
 static unsigned pte_pat(uint64_t pte, uint64_t page_size)
 {
@@ -122,15 +142,16 @@ static void check_map_tlb(uint64_t i, uint64_t n)
 		fail("map invalidated other entries than its 2 MiB leaves", fake_tlb.pages, leaves);
 }
 
-/* After a map of n frames at page i: each span it covers whole with one aligned run of frames is
- * mapped by a 2 MiB leaf (the region's rule, README "2 MiB mappings"). */
+/* After a map of n frames at page i: each span it covers whole with one aligned run of frames, all
+ * of one memory type (a run the direct map holds in part maps with 4 KiB PTEs), is mapped by a 2 MiB
+ * leaf (the region's rule, README "2 MiB mappings"). */
 static void model_leaves_after_map(uint64_t i, uint64_t n)
 {
 	for (uint64_t s = (i + SPAN - 1) / SPAN; (s + 1) * SPAN <= i + n; s++) {
 		uint64_t first = mpfn[s * SPAN] - 1;
 		bool run = first % SPAN == 0;
 		for (uint64_t k = 1; run && k < SPAN; k++)
-			run = mpfn[s * SPAN + k] - 1 == first + k;
+			run = mpfn[s * SPAN + k] - 1 == first + k && mpat[s * SPAN + k] == mpat[s * SPAN];
 		mleaf[s] = run;
 		model_large.leaves_mapped += run;
 		model_large.top_leaves += run && first + SPAN == pfn_limit();
@@ -563,7 +584,7 @@ static void op_map(void)
 	for (uint64_t k = 0; k < n; k++) {
 		mpfn[i + k] = h->pfn[k] + 1;
 		mstart[i + k] = k == 0;
-		mpat[i + k] = (uint8_t)cache_pat[ct];
+		mpat[i + k] = model_pat(h->pfn[k], ct);
 	}
 	model_leaves_after_map(i, n);
 	check_map_tlb(i, n);
@@ -864,7 +885,7 @@ static void op_map_locked(void)
 		owner[start + k] = slot;
 		mpfn[start + k] = h->pfn[k] + 1;
 		mstart[start + k] = k == 0;
-		mpat[start + k] = (uint8_t)cache_pat[ct];
+		mpat[start + k] = model_pat(h->pfn[k], ct);
 	}
 	model_leaves_after_map(start, n);
 	check_map_tlb(start, n);
@@ -1199,6 +1220,9 @@ static void check_stats(void)
 		leaves += mleaf[k];
 	if (s.large_leaves != leaves)
 		fail("2 MiB leaves differ from the model", s.large_leaves, leaves);
+	for (unsigned c = 0; c < PT_CACHE_TYPES; c++)
+		if (s.overrides[c] != movr[c])
+			fail("pages mapped write-back instead of the type asked for differ from the model", s.overrides[c], c);
 }
 
 int model_begin(model_draw_fn source, unsigned flags)
@@ -1208,6 +1232,9 @@ int model_begin(model_draw_fn source, unsigned flags)
 	strict_room = flags & MODEL_STRICT_ROOM;
 	cpus = flags & MODEL_CPUS;
 	sparse = flags & MODEL_SPARSE;
+	dmap = flags & MODEL_DIRECT_MAP;
+	memset(movr, 0, sizeof(movr));
+	fake_arch_set_direct_map(dmap ? model_dmap : NULL);
 	memset(res, 0, sizeof(res));
 	for (int i = 0; i < NPAGES; i++)
 		owner[i] = -1, mpfn[i] = 0, mstart[i] = false, mpat[i] = 0;
@@ -1297,5 +1324,6 @@ void model_end(void)
 	model_counts.cache_fast += s.cache_fast;
 	model_counts.cache_drains += s.cache_drains;
 	model_act_as(0);
+	fake_arch_set_direct_map(NULL);
 	bugcheck_set_hook(NULL);
 }

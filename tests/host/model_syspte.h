@@ -47,6 +47,11 @@ extern struct model_counts model_counts;
 /* One in ten steps that would reserve tears a live reservation down instead (unmaps it, frees it;
  * no extra choice drawn): the region stays sparse, so the CPUs' caches place most small ones. */
 #define MODEL_SPARSE 0x8u
+/* The fake machine's direct map holds frames (fake_arch_set_direct_map): of each 2 MiB block of
+ * frames, a third not at all, a third whole, a third in stripes of 64 frames. A map asking for
+ * another type than write-back must write a page whose frame it holds write-back, and count it
+ * (docs/contract.md, "Caching types"); a run held in part gets no 2 MiB leaf. */
+#define MODEL_DIRECT_MAP 0x10u
 
 /* Fresh machine and empty model, bug checks intercepted; choices from draw. 0, or -1. */
 int model_begin(model_draw_fn draw, unsigned flags);

@@ -6,7 +6,9 @@
  * reservation must have no free run of its length in the model (any start, a divisible one for
  * DIVISIBLE). The calls run on three fake CPUs in turn, so the region's per-CPU caches serve them,
  * take frees of each other's reservations and are drained before any refusal; even seeds keep the
- * region sparse (MODEL_SPARSE), where the caches place most small reservations, odd ones full. The model
+ * region sparse (MODEL_SPARSE), where the caches place most small reservations, odd ones full; two
+ * seeds in three run on a machine whose direct map holds some of the frames (MODEL_DIRECT_MAP), so
+ * the memory types and 2 MiB leaves follow the direct map's rule and the override counts are checked. The model
  * and the call generators are shared with the fuzzer (model_syspte.h); here choices come from
  * a xorshift generator seeded per run. Then cases the model's generators do not reach, each over a
  * range of inputs:
@@ -40,7 +42,8 @@ static uint64_t run_seed(uint64_t seed, uint64_t nops)
 {
 	uint64_t f0 = model_counts.failures;
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
-	if (model_begin(xorshift_draw, MODEL_STRICT_ROOM | MODEL_CPUS | (seed % 2 ? 0 : MODEL_SPARSE)))
+	if (model_begin(xorshift_draw, MODEL_STRICT_ROOM | MODEL_CPUS | (seed % 2 ? 0 : MODEL_SPARSE) |
+			(seed % 3 ? MODEL_DIRECT_MAP : 0)))
 		return 1;
 	for (uint64_t k = 0; k < nops && model_counts.failures - f0 < 10; k++)
 		model_step();

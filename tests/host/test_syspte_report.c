@@ -418,10 +418,13 @@ static void check_dump(void)
 	char want[512];
 	snprintf(want, sizeof(want), "system PTE region 0x%llx, %llu pages: %llu free, %llu live reservations (%llu pages, "
 		 "%llu mapped)\n  %llu page-table pages, %llu 2 MiB leaves, %llu metadata bytes, %llu allocator chunk "
-		 "pages, %llu record bytes\n", (unsigned long long)s.base, (unsigned long long)s.npages,
+		 "pages, %llu record bytes\n  pages mapped write-back, not as asked (RAM in the direct map): %llu UC, "
+		 "%llu UC-, %llu WC\n", (unsigned long long)s.base, (unsigned long long)s.npages,
 		 (unsigned long long)s.free_pages, (unsigned long long)s.live, (unsigned long long)s.pages_reserved,
 		 (unsigned long long)s.pages_mapped, (unsigned long long)s.table_pages, (unsigned long long)s.large_leaves,
-		 (unsigned long long)s.meta_bytes, (unsigned long long)s.chunk_pages, (unsigned long long)s.record_bytes);
+		 (unsigned long long)s.meta_bytes, (unsigned long long)s.chunk_pages, (unsigned long long)s.record_bytes,
+		 (unsigned long long)s.overrides[PT_CACHE_UC], (unsigned long long)s.overrides[PT_CACHE_UCMINUS],
+		 (unsigned long long)s.overrides[PT_CACHE_WC]);
 	if (strncmp(text, want, strlen(want)))
 		bad("dump: the totals lines differ", s.live, s.free_pages);
 	/* one line per tag, at most 16, in the order of the sorted totals */
