@@ -60,6 +60,7 @@
 #include <stdbool.h>
 #include "tap.h"
 #include "test_rng.h"
+#include "gnuefi_host.h"
 #include "../../boot/memmap.c"
 #include "../../boot/platform.c"
 #include "../../boot/handover.c"
