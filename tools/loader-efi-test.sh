@@ -32,13 +32,22 @@ else
 	echo "not ok 1 - the build's loader's image (sections: $(sections "$tmp/plain.efi" 2>/dev/null))"
 	sed 's/^/# /' "$tmp/err"
 fi
-with_section "$tmp/ro.so" .rodata 0x40000
-if tools/loader-efi.sh "$tmp/ro.so" "$tmp/ro.efi" 2> "$tmp/err" &&
-	objcopy -O binary -j .rodata "$tmp/ro.efi" "$tmp/ro.out" 2>> "$tmp/err" && cmp -s "$tmp/ro.out" "$tmp/.rodata.bin"; then
-	echo "ok 2 - a loader with a .rodata section of its own (GNU-EFI 3.0.18's layout): its 4096 bytes are in the image"
+# GNU-EFI 3.0.18's loader.so has its .rodata already: its own bytes must reach the image. An
+# older layout gets one added, 4 KiB of random bytes, that must.
+if [[ " $(sections "$so")" == *" .rodata "* ]]; then
+	cp "$so" "$tmp/ro.so"
+	objcopy -O binary -j .rodata "$so" "$tmp/.rodata.bin" 2> "$tmp/objcopy.err"
+	what="the build's own .rodata"
 else
-	echo "not ok 2 - a loader with a .rodata section of its own: the image lacks its bytes (sections: $(sections "$tmp/ro.efi" 2>/dev/null))"
-	sed 's/^/# /' "$tmp/err"
+	with_section "$tmp/ro.so" .rodata 0x40000
+	what="an added .rodata"
+fi
+if [ -s "$tmp/.rodata.bin" ] && tools/loader-efi.sh "$tmp/ro.so" "$tmp/ro.efi" 2> "$tmp/err" &&
+	objcopy -O binary -j .rodata "$tmp/ro.efi" "$tmp/ro.out" 2>> "$tmp/err" && cmp -s "$tmp/ro.out" "$tmp/.rodata.bin"; then
+	echo "ok 2 - a loader with a .rodata section of its own (GNU-EFI 3.0.18's layout; $what): its $(stat -c %s "$tmp/.rodata.bin") bytes are in the image"
+else
+	echo "not ok 2 - a loader with a .rodata section of its own ($what): the image lacks its bytes (sections: $(sections "$tmp/ro.efi" 2>/dev/null))"
+	sed 's/^/# /' "$tmp/err" "$tmp/objcopy.err"
 fi
 with_section "$tmp/odd.so" .data.odd 0x48000
 if ! tools/loader-efi.sh "$tmp/odd.so" "$tmp/odd.efi" 2> "$tmp/err" && [ ! -e "$tmp/odd.efi" ] &&
