@@ -1,5 +1,5 @@
 # ---------------------------------------------------------------- fuzzing
-# libFuzzer harnesses tests/fuzz/fuzz_*.c over the real mm/ sources (clang 14, libclang-rt-14-dev):
+# libFuzzer harnesses tests/fuzz/fuzz_*.c over the real mm/ sources (Debian's default clang and its libclang-rt-dev: 14 on Debian 12, 19 on 13):
 # mm/ is coverage-instrumented, the harnesses, their models and the fake machine only sanitized.
 # make fuzz: runs each harness FUZZ_SECONDS on tests/fuzz/corpus/<harness> (new inputs go to
 # build/fuzz/corpus/<harness>, crashes to build/fuzz/<harness>-crash-*); FUZZ_FLAGS adds options.

@@ -2,10 +2,12 @@
 # make image: build/disk.img, a GPT disk image with one FAT32 ESP, for a real PC (issue #5).
 # make flash DEV=/dev/sdX: writes it to a USB stick after safety checks and a typed confirmation.
 # make test-matrix: boots the suite per CPU model, RAM size, boot medium, CPU count, serial port.
+# make test-debian: install-deps, the build and make test on a fresh Debian release (DEBIAN_SUITE,
+# default trixie) made with debootstrap, as root (tools/debian-release-test.sh).
 # make screenshot: docs/screenshot.png, the screen after a boot with onexit=halt, and
 # docs/screenshot-failed.png, a deliberately failing boot (crashtest=leak) at 640x480.
 CMDLINE_IMAGE ?= onexit=halt
-.PHONY: image flash test-matrix screenshot
+.PHONY: image flash test-matrix test-debian screenshot
 
 $(B)/disk.img: $(B)/kernel.elf $(B)/BOOTX64.EFI tools/image.sh
 	tools/image.sh $@ '$(strip $(CMDLINE_IMAGE) $(CMDLINE))'
@@ -22,6 +24,9 @@ flash:
 test-matrix: deps
 	$(MAKE) $(B)/kernel.elf $(B)/BOOTX64.EFI
 	CMDLINE='$(CMDLINE)' tools/matrix.sh
+
+test-debian:
+	tools/debian-release-test.sh
 
 screenshot: deps
 	$(MAKE) $(B)/kernel.elf $(B)/BOOTX64.EFI

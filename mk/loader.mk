@@ -39,24 +39,23 @@ define loader_link
 		$$($(CC) -print-libgcc-file-name) -o $@
 	tools/check-loader-relocs.sh $@
 endef
-# Makes the PE application $@ from the linked loader $<.
+# Makes the PE application $@ from the linked loader $<, failing when a section it needs is left out.
 define loader_efi
-	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
-		-j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+	OBJCOPY=$(OBJCOPY) tools/loader-efi.sh $< $@
 endef
 $(B)/loader.so: $(BOBJ)
 	$(loader_link)
-$(B)/BOOTX64.EFI: $(B)/loader.so
+$(B)/BOOTX64.EFI: $(B)/loader.so tools/loader-efi.sh
 	$(loader_efi)
 $(B)/tail/loader.so: $(BOBJ_TAIL)
 	$(loader_link)
-$(B)/tail/BOOTX64.EFI: $(B)/tail/loader.so
+$(B)/tail/BOOTX64.EFI: $(B)/tail/loader.so tools/loader-efi.sh
 	$(loader_efi)
 $(B)/geom/loader.so: $(BOBJ_GEOM)
 	$(loader_link)
-$(B)/geom/BOOTX64.EFI: $(B)/geom/loader.so
+$(B)/geom/BOOTX64.EFI: $(B)/geom/loader.so tools/loader-efi.sh
 	$(loader_efi)
 $(B)/hostile/loader.so: $(BOBJ_HOSTILE)
 	$(loader_link)
-$(B)/hostile/BOOTX64.EFI: $(B)/hostile/loader.so
+$(B)/hostile/BOOTX64.EFI: $(B)/hostile/loader.so tools/loader-efi.sh
 	$(loader_efi)

@@ -10,6 +10,8 @@
 set -u
 cd "$(dirname "$0")/.."
 src=build/esp-test
+[ -f "$src/kernel.elf" ] && [ -f "$src/EFI/BOOT/BOOTX64.EFI" ] || {
+	echo "Bail out! no test image in $src: run make $src/kernel.elf (make test does)"; exit 2; }
 cols=$(sed -n 's/^#define KPRINTF_SCREEN_COLS \([0-9][0-9]*\).*/\1/p' include/kprintf.h)
 [ -n "$cols" ] || { echo "fault-test: no KPRINTF_SCREEN_COLS in include/kprintf.h" >&2; exit 2; }
 header='^\*\*\* (KERNEL PANIC at |STOP: 0x)'

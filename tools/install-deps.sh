@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and tests need; idempotent.
 # As root it runs apt-get itself; otherwise it prints the exact command and fails.
 set -eu
-PKGS="gnu-efi nasm qemu-system-x86 ovmf mtools gdisk binutils gcc make perl console-setup-linux clang libclang-rt-14-dev bc time"
+PKGS="gnu-efi nasm qemu-system-x86 ovmf mtools gdisk binutils gcc make perl console-setup-linux clang libclang-rt-dev bc time"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

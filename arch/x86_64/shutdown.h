@@ -8,7 +8,8 @@
 #include "types.h"
 
 /* Writes value to QEMU's isa-debug-exit device (port 0xf4), which ends QEMU with exit status
- * (value << 1) | 1; returns when there is no such device (a real PC ignores the write). */
+ * (value << 1) | 1, and halts this CPU until QEMU acts on it; returns at once, writing nothing,
+ * when port 0xf4 does not read as that device does (a real PC: the caller halts or resets). */
 void shutdown_qemu_exit(uint32_t value);
 
 /* Resets the machine: a keyboard-controller reset pulse, then a triple fault should that fail. */

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include "tap.h"
 #include "test_rng.h"
+#include "gnuefi_host.h"
 #include "../../boot/fileio.c"
 
 EFI_BOOT_SERVICES *BS;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include "tap.h"
+#include "gnuefi_host.h"
 #include "../../boot/memmap.c"
 /* paging.c's read_cr4 (a privileged instruction) renamed aside, and its call made to read fake_cr4:
  * the definition "read_cr4(void)" becomes loader_test_cr4_hw(void), the call "read_cr4()"

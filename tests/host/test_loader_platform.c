@@ -72,6 +72,7 @@
 #include <stdbool.h>
 #include "tap.h"
 #include "test_rng.h"
+#include "gnuefi_host.h"
 #include "../../boot/memmap.c"
 #include "physwidth.h"
 #include "physwidth_cases.h"
