@@ -204,7 +204,7 @@ static unsigned test_split_runs_get_small_pages(unsigned *cases)
 			for (uint64_t k = 0; k < SYSPTE_SPAN_PAGES; k++)
 				pfns[s * SYSPTE_SPAN_PAGES + k] = run * SYSPTE_SPAN_PAGES + k;
 		}
-		if (syspte_map(r, v, tag, pfns, 8 * SYSPTE_SPAN_PAGES, MmCached) != 0) {
+		if (syspte_map(r, v, tag, pfns, 8 * SYSPTE_SPAN_PAGES, PT_CACHE_WB) != 0) {
 			wrong++;
 			continue;
 		}
@@ -218,10 +218,11 @@ static unsigned test_split_runs_get_small_pages(unsigned *cases)
 				pte_t e = syspte_entry(r, i0 + s * SYSPTE_SPAN_PAGES + k, &level);
 				paddr_t want = pfn_to_pa(pfns[s * SYSPTE_SPAN_PAGES + k]);
 				bad = !arch_pte_present(e) || level != (odd[s] ? 1 : 2) ||
-				      arch_pte_frame(e, level) + (level == 2 ? k << PAGE_SHIFT : 0) != want;
+				      arch_pte_frame(e, level) + (level == 2 ? k << PAGE_SHIFT : 0) != want ||
+				      arch_pte_cache(e, level, r->pt->features) != PT_CACHE_WB;
 			}
 			if (bad && wrong++ < 4)
-				printf("# case %u, run %u (%s): not mapped as wanted\n", c, s, odd[s] ? "split" : "one type");
+				printf("# case %u, run %u (%s): not mapped as wanted (present, level, frame, write-back)\n", c, s, odd[s] ? "split" : "one type");
 		}
 		wrong += syspte_check(r) != 0;
 		syspte_unmap(r, v, tag, 8 * SYSPTE_SPAN_PAGES);
