@@ -202,16 +202,26 @@ static inline pte_t syspte_page_attrs(struct syspte_types *t, pte_t attrs, uint6
 }
 
 /* The 2 MiB leaf attributes for the run from frame first (span aligned, fitting the width) of a map
- * asking for attrs2, or 0 when the run needs 4 KiB PTEs because the direct map holds some of its
- * frames and not others (or holds them with pages smaller than the run: each page then gets its
- * own exact type). */
+ * asking for attrs2: attrs2 when the direct map holds none of its frames, write-back (counted) when
+ * it holds all of them, with one large page or with smaller ones (a RAM descriptor's edge inside the
+ * run's 2 MiB), or 0 when it holds some and not others: the run then needs 4 KiB PTEs, each page
+ * of its own exact type. One walk per block the direct map answers for. */
 static inline pte_t syspte_leaf_attrs(struct syspte_types *t, pte_t attrs2, uint64_t first)
 {
-	bool in = syspte_frame_direct_mapped(t, first);
-	if (t->hi - t->lo < (SYSPTE_SPAN_PAGES << PAGE_SHIFT))
-		return 0;
-	if (!in)
+	uint64_t held = 0, k = 0;
+	paddr_t base = pfn_to_pa(first);
+	while (k < SYSPTE_SPAN_PAGES) {
+		bool in = syspte_frame_direct_mapped(t, first + k);
+		uint64_t upto = (t->hi - base) >> PAGE_SHIFT;   /* the block ends past page k of the run */
+		if (upto > SYSPTE_SPAN_PAGES)
+			upto = SYSPTE_SPAN_PAGES;
+		held += in ? upto - k : 0;
+		k = upto;
+	}
+	if (held == 0)
 		return attrs2;
+	if (held != SYSPTE_SPAN_PAGES)
+		return 0;
 	t->overridden += SYSPTE_SPAN_PAGES;
 	return t->wb2;
 }

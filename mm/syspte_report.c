@@ -184,6 +184,19 @@ static int syspte_bad(const char *what, uint64_t a, uint64_t b)
 	return -1;
 }
 
+/* True when the direct map holds no frame of the 2 MiB run from pa (span aligned): one walk per
+ * block it answers for, a large page's or a small one's. */
+static bool syspte_run_held_nowhere(paddr_t pa)
+{
+	for (paddr_t at = pa; at - pa < (SYSPTE_SPAN_PAGES << PAGE_SHIFT);) {
+		uint64_t extent;
+		if (arch_phys_direct_mapped(at, &extent))
+			return false;
+		at = (at & ~(extent - 1)) + extent;
+	}
+	return true;
+}
+
 /* True when d, a present level-2 leaf of r, is one a map writes: a frame below the physical width
  * with no bit under 2 MiB, and the attributes of one memory type's leaves (its mapping-start mark
  * set or not); a type other than write-back only over a run no frame of which the direct map holds
@@ -195,10 +208,8 @@ static bool syspte_leaf_entry_ok(const struct syspte_region *r, pte_t d)
 		return false;
 	for (unsigned c = 0; c < PT_CACHE_TYPES; c++) {
 		pte_t e = arch_pte_leaf(r->attrs2[c], pa);
-		uint64_t extent;
 		if (r->attrs2[c] && (d == e || d == arch_pte_set_map_start(e)))
-			return c == PT_CACHE_WB ||
-			       (!arch_phys_direct_mapped(pa, &extent) && extent >= (SYSPTE_SPAN_PAGES << PAGE_SHIFT));
+			return c == PT_CACHE_WB || syspte_run_held_nowhere(pa);
 	}
 	return false;
 }

@@ -191,6 +191,10 @@ static bool (*fake_direct_map)(uint64_t pfn);
 
 void fake_arch_set_direct_map(bool (*ram)(uint64_t pfn)) { fake_direct_map = ram; }
 
+static bool (*fake_direct_small)(uint64_t pfn);
+
+void fake_arch_set_direct_map_small(bool (*small)(uint64_t pfn)) { fake_direct_small = small; }
+
 bool arch_phys_direct_mapped(paddr_t pa, uint64_t *extent)
 {
 	uint64_t pfn = pa >> PAGE_SHIFT, first = pfn & ~(uint64_t)(ARCH_PT_ENTRIES - 1);
@@ -200,6 +204,10 @@ bool arch_phys_direct_mapped(paddr_t pa, uint64_t *extent)
 	}
 	bool in = fake_direct_map(pfn);
 	*extent = SIZE_2M;
+	if (fake_direct_small && fake_direct_small(first)) {
+		*extent = PAGE_SIZE;
+		return in;
+	}
 	for (uint64_t k = 0; k < ARCH_PT_ENTRIES; k++)
 		if (fake_direct_map(first + k) != in) {
 			*extent = PAGE_SIZE;

@@ -108,6 +108,10 @@ void fake_arch_set_span_uniform(bool (*fn)(paddr_t pa, uint64_t bytes));
  * for all of it, else the page. NULL (the default): the direct map holds no frame, so every requested
  * memory type is written as asked. */
 void fake_arch_set_direct_map(bool (*ram)(uint64_t pfn));
+/* Makes the direct map hold the 2 MiB blocks whose first frame small(frame) answers true for with
+ * 4 KiB pages (a RAM descriptor's edge inside the block): arch_phys_direct_mapped's extent there is
+ * the page, whatever ram answers. NULL (the default): none. */
+void fake_arch_set_direct_map_small(bool (*small)(uint64_t pfn));
 
 /* ---------------------------------------------------------------- CPUs */
 

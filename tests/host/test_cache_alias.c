@@ -17,7 +17,8 @@
  * 3. generated MDLs mixing both, at generated sizes and offsets: each page its own rule;
  * 4. 2 MiB runs: held whole, a 2 MiB leaf written back (512 pages counted); held not at all, a
  *    leaf of the type asked for; held in part, 4 KiB PTEs each of its own rule, never a leaf;
- *    syspte_check passes over all of them;
+ *    syspte_check passes over all of them; the same whole and nowhere when the direct map holds
+ *    the run's block with 4 KiB pages (fake_arch_set_direct_map_small);
  * 5. MmAllocatePagesForMdlEx(MmNonCached, MM_ALLOCATE_FAST_LARGE_PAGES) then
  *    MmMapLockedPagesSpecifyCache(MmNonCached): its pages are RAM, mapped write-back, 2 MiB leaves
  *    among them; the dump prints the counters;
@@ -238,6 +239,63 @@ static unsigned test_runs(unsigned *cases)
 	return bad;
 }
 
+/* The 2 MiB blocks the fake direct map holds with 4 KiB pages: one of RAM, held whole, and one
+ * above it, held nowhere. */
+#define SMALL_IN 0x1600ULL
+#define SMALL_OUT (MMIO + SYSPTE_SPAN_PAGES)
+static bool fake_small(uint64_t pfn)
+{
+	return pfn == SMALL_IN || pfn == SMALL_OUT;
+}
+
+/* 4b: runs whose 2 MiB block the direct map holds with 4 KiB pages (a descriptor's edge inside it,
+ * as a PC's map often has): held whole, a write-back leaf all the same (512 pages counted); held
+ * nowhere, a leaf as asked; syspte_check passes over both. Every type, both orders. Returns the
+ * cases that differ. */
+static unsigned test_runs_small_pages(unsigned *cases)
+{
+	const uint32_t tag = 0x6d735241;   /* 'ARsm' */
+	static const uint64_t runs[2] = { SMALL_IN, SMALL_OUT };
+	static uint64_t pfns[2 * SYSPTE_SPAN_PAGES];
+	struct syspte_region *r = reserved_region();
+	vaddr_t v = syspte_reserve(r, 2 * SYSPTE_SPAN_PAGES, tag, SYSPTE_FLAG_DIVISIBLE);
+	unsigned bad = 0;
+	if (!v)
+		return 1;
+	fake_arch_set_direct_map_small(fake_small);
+	for (unsigned o = 0; o < 2; o++)
+		for (unsigned t = 0; t < ARRAY_SIZE(all_types); t++, (*cases)++) {
+			for (unsigned s = 0; s < 2; s++)
+				for (uint64_t k = 0; k < SYSPTE_SPAN_PAGES; k++)
+					pfns[s * SYSPTE_SPAN_PAGES + k] = runs[s ^ o] + k;
+			MEMORY_CACHING_TYPE ct = all_types[t];
+			unsigned c = (unsigned)reserved_cache_type(ct);
+			struct syspte_stats before, after;
+			syspte_get_stats(r, &before);
+			if (syspte_map(r, v, tag, pfns, 2 * SYSPTE_SPAN_PAGES, c) != SYSPTE_OK) {
+				bad++;
+				continue;
+			}
+			uint64_t leaves = 0;
+			bool wrong = check_pages(r, v, pfns, 2 * SYSPTE_SPAN_PAGES, ct, &leaves) != 0;
+			syspte_get_stats(r, &after);
+			if (leaves != 2 && bad < 4)
+				printf("# type %d, order %u: %llu leaves, want 2\n", (int)ct, o, (unsigned long long)leaves);
+			wrong |= leaves != 2;
+			wrong |= after.overrides[c] - before.overrides[c] != want_overrides(pfns, 2 * SYSPTE_SPAN_PAGES, ct);
+			if (syspte_check(r) != 0) {
+				wrong = true;
+				if (bad < 4)
+					printf("# type %d, order %u: syspte_check fails\n", (int)ct, o);
+			}
+			bad += wrong;
+			syspte_unmap(r, v, tag, 2 * SYSPTE_SPAN_PAGES);
+		}
+	fake_arch_set_direct_map_small(NULL);
+	syspte_release(r, v, tag);
+	return bad;
+}
+
 /* 5: pages from MmAllocatePagesForMdlEx asked non-cached, mapped non-cached: RAM, so write-back,
  * the 2 MiB runs FAST_LARGE_PAGES found as leaves; the dump's counters line. Returns 1 on a
  * difference. */
@@ -364,6 +422,9 @@ int main(void)
 	cases = 0;
 	is(test_runs(&cases), 0, "2 MiB runs: held whole, a write-back leaf; held not at all, a leaf as asked; held in part, "
 	   "4 KiB PTEs (%u maps)", cases);
+	cases = 0;
+	is(test_runs_small_pages(&cases), 0, "2 MiB runs the direct map holds with 4 KiB pages: held whole, a write-back "
+	   "leaf; held nowhere, a leaf as asked; syspte_check passes (%u maps)", cases);
 	is(test_allocated_pages(), 0, "MmAllocatePagesForMdlEx(MmNonCached) pages mapped MmNonCached: write-back leaves and "
 	   "PTEs, counted, the dump prints the counters");
 	cases = 0;
