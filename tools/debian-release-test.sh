@@ -85,4 +85,10 @@ else
 	echo "not ok 4 - make test on Debian $suite: exit $rc after $((SECONDS - start)) s"
 	grep -E '^(tools|build)/.* (Failed|Wstat|Parse errors)|^not ok|Error [0-9]' "$log" | head -n 30 | sed 's/^/# /'
 	log_tail 30
+	# prove shows which files failed, not how: run the first three again, in the chroot, and show
+	# their failing lines with what follows them.
+	for f in $(sed -n 's/^\(\(tools\|build\)\/[^ ]*\) *(Wstat.*/\1/p' "$log" | sort -u | head -n 3); do
+		echo "# --- $f run again on Debian $suite:"
+		chroot "$root" /bin/bash -c "cd /root/repo && $f" 2>&1 | grep -A 15 '^not ok' | head -n 40 | sed 's/^/#   /'
+	done
 fi
