@@ -13,7 +13,11 @@
  * maxcpus CPUs (the boot CPU counted) are planned already; each of those is recorded with its
  * reason. When no local APIC is in use (SMP_APIC_OFF: no calibrated clock, or its set-up failed),
  * no CPU can be started, and every CPU found but the boot CPU is skipped for that reason alone. A second entry for an id already seen (an xAPIC and an x2APIC entry of one CPU) is a
- * duplicate, neither found again nor started.
+ * duplicate, neither found again nor started. A local x2APIC entry with an id below 0xFF, in a
+ * MADT with a local APIC entry enabled or online-capable and not 0xFF, is ignored as Linux ignores
+ * it (ACPI lists CPUs with such ids in local APIC entries: firmware that lists them in both, or
+ * lists enabled x2APIC placeholders beside its local APIC entries, exists): enabled, it is skipped
+ * as such, neither found nor started, and hides no later entry of its id.
  */
 #ifndef SMP_PLAN_H
 #define SMP_PLAN_H
@@ -31,6 +35,7 @@ enum smp_skip {
 	SMP_SKIP_BROADCAST,       /* the broadcast id of its entry type: 0xFF (type 0), 0xFFFFFFFF (type 9) */
 	SMP_SKIP_HOTPLUG,         /* online-capable, not enabled: a hot-plug slot, not present at boot */
 	SMP_SKIP_NO_APIC,         /* a CPU found, but no local APIC is in use to start it (SMP_APIC_OFF) */
+	SMP_SKIP_X2APIC_LOW,      /* type 9, id below 0xFF, in a MADT listing CPUs in type 0 entries: ignored */
 	SMP_SKIP_COUNT
 };
 
