@@ -38,8 +38,10 @@ static bool smp_plan_has_xapic_cpus(const struct acpi_madt_info *madt, size_t ke
 
 /* True when c is a local x2APIC (type 9) entry with an id below 0xFF in a MADT that lists CPUs in
  * local APIC entries (xapic_cpus): ACPI gives a CPU whose id fits 8 bits a type 0 entry, so such an
- * entry is no CPU of its own (firmware lists every CPU again, or placeholders: Ivy Bridge-EP servers
- * list enabled ones), and Linux ignores it (arch/x86/kernel/acpi/boot.c, acpi_parse_x2apic). */
+ * entry is no CPU of its own (firmware lists every CPU again, or placeholders for ids no CPU has:
+ * Ivy Bridge-EP servers list x2APIC ids 0x00 to 0x77 beside xAPIC ids up to 0x39, disabled there,
+ * which firmware is free to mark enabled), and Linux ignores it (arch/x86/kernel/acpi/boot.c,
+ * acpi_parse_x2apic). */
 static bool smp_plan_x2apic_low(const struct acpi_cpu *c, bool xapic_cpus)
 {
 	return xapic_cpus && c->x2apic && c->apic_id < APIC_XAPIC_BROADCAST;

@@ -172,8 +172,9 @@ static void test_issue_cases(void)
 
 	/* Local x2APIC entries with ids below 0xFF beside local APIC entries: ACPI lists such CPUs in
 	 * type 0 entries, so these are no CPUs of their own (Linux ignores them). An Ivy Bridge-EP lists
-	 * ids 0x00..0x39 in type 0 and x2APIC entries 0x00..0x77; a type 9 id that no type 0 entry has
-	 * was started before, costing the answer's bound and a failure for a CPU that is not there. */
+	 * ids 0x00..0x39 in type 0 and x2APIC entries 0x00..0x77 (disabled there); an enabled type 9 id
+	 * that no type 0 entry has was started before, costing the answer's bound and a failure line
+	 * for a CPU that is not there. */
 	madt_clear();
 	madt_add(0, true, false);
 	madt_add(1, true, false);
