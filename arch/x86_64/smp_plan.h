@@ -5,7 +5,7 @@
  *
  * Rules: index 0 is the boot CPU, whether or not the MADT lists it. Then, in table order, each
  * processor entry that is enabled (ACPI flags bit 0) and names an APIC id not seen before is a CPU
- * found; an entry online-capable but not enabled (ACPI 6.3 bit 1) is a slot a CPU may be added to
+ * found; an entry online-capable but not enabled (ACPI 6.3 bit 1, from MADT revision 5: acpi.c) is a slot a CPU may be added to
  * while the system runs, not present at boot (ACPI 6.3 5.2.12.2; Linux and Windows start none at
  * boot), skipped as such and not found; an entry naming its type's broadcast id (0xFF in a local
  * APIC entry, 0xFFFFFFFF in a local x2APIC one) is no CPU, skipped as such. A CPU found is started unless its id needs x2APIC mode
