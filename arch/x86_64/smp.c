@@ -393,7 +393,8 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 	pc->irq_depth = pc->irq_nesting = pc->calling = pc->stop_requested = pc->tlb_busy = 0;   /* a restarted CPU was stopped anywhere */
 	/* The kernel's GDT, TSS (IST stacks) and IDT before anything that may fault: until then the CPU
 	 * has the trampoline's GDT and INIT's IDT (base 0), so an exception or NMI is a triple fault,
-	 * which on a PC resets the whole machine with no word said; from here it is a report. */
+	 * which a PC's chipset normally answers by resetting the whole machine, with no word said;
+	 * from here it is a report. */
 	gdt_init_cpu(pc);
 	idt_load();
 	if (pc->inject == SMP_INJECT_EARLY_FAULT)

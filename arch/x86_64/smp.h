@@ -6,9 +6,9 @@
  * not answered, and a bounded wait for its answer (every delay from the calibrated TSC). The AP
  * runs the trampoline (trampoline.asm) in the page below 1 MiB that smp_reserve_trampoline kept
  * back, reaches smp_ap_main on its own stack, loads its own GDT, TSS and IST stacks and the
- * shared IDT first (an exception before them would be a triple fault, which resets a PC), programs
- * its control state with the boot CPU's function (cpu_init_control_state), loads the kernel's page
- * tables, enables its APIC, comes online, waits for its bit in the online mask,
+ * shared IDT first (an exception before them would be a triple fault, which normally resets a
+ * PC), programs its control state with the boot CPU's function (cpu_init_control_state), loads
+ * the kernel's page tables, enables its APIC, comes online, waits for its bit in the online mask,
  * flushes its whole TLB (nothing it translates is older than its join) and goes idle. The
  * trampoline runs smp_ap_main only on the CPU its data block names: a CPU given up on that runs it
  * late halts there, touching nothing of the next CPU's. An AP that does not answer, or answers

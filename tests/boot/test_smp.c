@@ -807,7 +807,7 @@ KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 /* An AP that takes an exception where its setup begins (a page fault, before its control state):
  * its own GDT, TSS and the kernel's IDT are loaded by then, so the fault reaches the kernel's
  * handler (here a probe's fixup: the AP goes on and comes online). Loaded later, as they were,
- * the fault met INIT's IDT: a triple fault, which resets a PC (QEMU ends the boot). */
+ * the fault met INIT's IDT: a triple fault, which normally resets a PC (QEMU ends the boot). */
 KTEST(smp_ap_fault_early_in_its_setup_is_handled)
 {
 	cpumask_t aps = test_aps(), online = smp_online_mask();
