@@ -26,6 +26,8 @@
 #define MADT_X2APIC_LEN    16
 #define MADT_CPU_ENABLED   (1u << 0)
 #define MADT_CPU_ONLINE_CAPABLE (1u << 1)
+#define SDT_OFF_REVISION   8
+#define MADT_REV_ONLINE_CAPABLE 5    /* ACPI 6.3: the first MADT revision defining Online Capable */
 #define FADT_OFF_PM_TMR    76        /* PM_TMR_BLK: 32-bit I/O port */
 #define FADT_OFF_PM_TMR_LEN 91       /* PM_TMR_LEN: 4 when the timer exists */
 #define FADT_OFF_FLAGS     112
@@ -184,10 +186,13 @@ static int acpi_open_table(const struct acpi_access *acc, uint64_t rsdp_pa, cons
 	return st ? st : acpi_map_table(acc, pa, sig, min_len, table, len);
 }
 
-/* Records one processor entry of the MADT. */
-static void acpi_madt_cpu(struct acpi_madt_info *out, uint32_t apic_id, uint32_t uid, uint32_t flags, bool x2)
+/* Records one processor entry of the MADT; flags bit 1 is Online Capable only in a MADT of revision
+ * MADT_REV_ONLINE_CAPABLE or later (online_capable_defined), reserved before (Linux reads it so:
+ * acpi_support_online_capable). */
+static void acpi_madt_cpu(struct acpi_madt_info *out, uint32_t apic_id, uint32_t uid, uint32_t flags, bool x2,
+			  bool online_capable_defined)
 {
-	bool enabled = flags & MADT_CPU_ENABLED, capable = flags & MADT_CPU_ONLINE_CAPABLE;
+	bool enabled = flags & MADT_CPU_ENABLED, capable = online_capable_defined && (flags & MADT_CPU_ONLINE_CAPABLE);
 
 	if (out->kept < ACPI_MAX_CPUS)
 		out->cpu[out->kept++] = (struct acpi_cpu){ .apic_id = apic_id, .uid = uid, .x2apic = x2,
@@ -205,12 +210,15 @@ int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_
 
 	out->lapic_base = 0;
 	out->flags = 0;
+	out->revision = 0;
 	out->entries = out->usable = out->enabled = out->kept = 0;
 	st = acpi_open_table(acc, rsdp_pa, "APIC", MADT_OFF_ENTRIES, &t, &len);
 	if (st)
 		return st;
 	out->lapic_base = acpi_le32(t + MADT_OFF_LAPIC);
 	out->flags = acpi_le32(t + MADT_OFF_FLAGS);
+	out->revision = t[SDT_OFF_REVISION];
+	bool capable_bit = out->revision >= MADT_REV_ONLINE_CAPABLE;
 	for (uint32_t off = MADT_OFF_ENTRIES; off < len;) {
 		uint32_t type, elen;
 
@@ -224,9 +232,10 @@ int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_
 		    (type == MADT_LAPIC_OVR && elen < MADT_LAPIC_OVR_LEN))
 			return ACPI_EBADTABLE;
 		if (type == MADT_LAPIC)
-			acpi_madt_cpu(out, t[off + 3], t[off + 2], acpi_le32(t + off + 4), false);
+			acpi_madt_cpu(out, t[off + 3], t[off + 2], acpi_le32(t + off + 4), false, capable_bit);
 		else if (type == MADT_X2APIC)
-			acpi_madt_cpu(out, acpi_le32(t + off + 4), acpi_le32(t + off + 12), acpi_le32(t + off + 8), true);
+			acpi_madt_cpu(out, acpi_le32(t + off + 4), acpi_le32(t + off + 12), acpi_le32(t + off + 8), true,
+				      capable_bit);
 		else if (type == MADT_LAPIC_OVR)
 			out->lapic_base = acpi_le64(t + off + 4);
 		off += elen;

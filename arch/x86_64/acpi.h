@@ -46,12 +46,14 @@ struct acpi_cpu {
 	uint32_t uid;             /* ACPI processor id (8 bits for type 0) / UID (type 9) */
 	bool x2apic;              /* from a type-9 entry */
 	bool enabled;             /* flags bit 0: usable now */
-	bool online_capable;      /* flags bit 1 (ACPI 6.3+): may be started although not enabled */
+	bool online_capable;      /* flags bit 1 in a MADT of revision 5 (ACPI 6.3) or later, where it is
+				   * defined (reserved before: read as 0): a slot a CPU may be added to */
 };
 
 struct acpi_madt_info {
 	uint64_t lapic_base;      /* local APIC address: the MADT's, or the type-5 override's */
 	uint32_t flags;           /* MADT flags (bit 0: dual 8259 PICs present) */
+	uint8_t revision;         /* the MADT's header revision (5 and later define Online Capable) */
 	size_t entries;           /* processor entries seen, all kinds */
 	size_t usable;            /* entries enabled or online-capable: CPUs that can run */
 	size_t enabled;           /* entries enabled */

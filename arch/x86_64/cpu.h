@@ -1,8 +1,9 @@
 /*
  * cpu_: a CPU as the kernel sees it: what CPUID says it has (cpu.c), the control state every CPU
  * runs with (cpu.c), and its descriptor tables (gdt.c). kmain calls, in order: cpu_detect,
- * gdt_init_cpu (percpu.h), idt_init, cpu_init_control_state; each AP calls gdt_init_cpu, idt_load
- * and cpu_init_control_state (smp.c).
+ * gdt_init_cpu (percpu.h), idt_init, cpu_init_control_state; each AP calls gdt_init_cpu and idt_load
+ * first (its exceptions are reports from then on, not triple faults), then cpu_init_control_state
+ * (smp.c).
  */
 #ifndef CPU_H
 #define CPU_H

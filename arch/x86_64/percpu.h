@@ -71,6 +71,7 @@ struct percpu {
 	uint64_t inject_va;              /* SMP_INJECT_STALE_TLB: the address whose translation goes stale */
 	volatile uint64_t *inject_pte;   /* its PTE (through the direct map) and the value stored there */
 	uint64_t inject_pte_new;
+	volatile int32_t inject_result;  /* SMP_INJECT_EARLY_FAULT: the probe's result (-1: faulted, handled) */
 	uint32_t calling;                /* inside smp_call_many: its slots in other CPUs are busy */
 	volatile uint32_t nmi_expected;  /* NMIs a test sent: taken quietly (counted down) */
 	volatile uint32_t stop_requested; /* smp_stop_others: the next NMI halts this CPU */

@@ -345,6 +345,16 @@ static void smp_inject_stale_tlb(struct percpu *pc)
 	*pc->inject_pte = pc->inject_pte_new;
 }
 
+/* SMP_INJECT_EARLY_FAULT: a page fault where the AP's setup begins (a probe read of the unmapped
+ * guard page below the boot stack, which the start-up tables share), whose probe result is kept. */
+static void smp_inject_early_fault(struct percpu *pc)
+{
+	extern char boot_stack_guard[];
+	uint8_t byte;
+
+	pc->inject_result = arch_probe_read8(boot_stack_guard, &byte);
+}
+
 /*
  * Joins: waits until the boot CPU has put this CPU in the online mask (it does so once it sees
  * ONLINE), then flushes the whole TLB, global entries included. A shootdown whose issuer read the
@@ -381,6 +391,14 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 	if (!smp_state_move(pc, PERCPU_STARTING, PERCPU_ALIVE))
 		smp_halt_forever();
 	pc->irq_depth = pc->irq_nesting = pc->calling = pc->stop_requested = pc->tlb_busy = 0;   /* a restarted CPU was stopped anywhere */
+	/* The kernel's GDT, TSS (IST stacks) and IDT before anything that may fault: until then the CPU
+	 * has the trampoline's GDT and INIT's IDT (base 0), so an exception or NMI is a triple fault,
+	 * which a PC's chipset normally answers by resetting the whole machine, with no word said;
+	 * from here it is a report. */
+	gdt_init_cpu(pc);
+	idt_load();
+	if (pc->inject == SMP_INJECT_EARLY_FAULT)
+		smp_inject_early_fault(pc);
 	/* Offline, it was asked nothing since its stop; an issuer that posted to it before and was held
 	 * up (a descheduled vCPU) until it rejoins would wait for it to its timeout. */
 	tlb_ack_stale(pc);
@@ -388,8 +406,6 @@ __attribute__((noreturn)) void smp_ap_main(struct percpu *pc)
 	arch_cr3_load(smp_ops->root());
 	if (pc->inject == SMP_INJECT_STALE_TLB)
 		smp_inject_stale_tlb(pc);
-	gdt_init_cpu(pc);
-	idt_load();
 	apic_init_cpu();
 	pc->apic_id_seen = apic_id();
 	if (pc->apic_id_seen != pc->apic_id) {

@@ -5,9 +5,10 @@
  * each AP in turn INIT, a 10 ms wait, a start-up IPI, 200 us, a second start-up IPI if the AP has
  * not answered, and a bounded wait for its answer (every delay from the calibrated TSC). The AP
  * runs the trampoline (trampoline.asm) in the page below 1 MiB that smp_reserve_trampoline kept
- * back, reaches smp_ap_main on its own stack, programs its control state with the boot CPU's
- * function (cpu_init_control_state), loads the kernel's page tables, its own GDT, TSS and IST
- * stacks, the shared IDT, enables its APIC, comes online, waits for its bit in the online mask,
+ * back, reaches smp_ap_main on its own stack, loads its own GDT, TSS and IST stacks and the
+ * shared IDT first (an exception before them would be a triple fault, which normally resets a
+ * PC), programs its control state with the boot CPU's function (cpu_init_control_state), loads
+ * the kernel's page tables, enables its APIC, comes online, waits for its bit in the online mask,
  * flushes its whole TLB (nothing it translates is older than its join) and goes idle. The
  * trampoline runs smp_ap_main only on the CPU its data block names: a CPU given up on that runs it
  * late halts there, touching nothing of the next CPU's. An AP that does not answer, or answers
@@ -74,6 +75,8 @@ enum smp_inject {
 				   * cached before the join that its join must flush */
 	SMP_INJECT_NO_NX,         /* the trampoline acts as on a CPU whose CPUID shows no NX while the
 				   * boot CPU uses it: it writes the block's no_nx and halts */
+	SMP_INJECT_EARLY_FAULT,   /* the AP takes a page fault (a probe read) where its setup begins,
+				   * before its control state: percpu.inject_result gets the probe's -1 */
 };
 
 /* Registers the kernel's services the bring-up calls up to (smp_ops.h); once, before anything

@@ -23,17 +23,41 @@ static bool smp_plan_broadcast(const struct acpi_cpu *c)
 	return c->apic_id == (c->x2apic ? APIC_X2APIC_BROADCAST : APIC_XAPIC_BROADCAST);
 }
 
-/* True when c is enabled and names an id a CPU can have. */
-static bool smp_plan_usable(const struct acpi_cpu *c)
+/* True when the first kept entries of madt list a CPU in a local APIC (type 0) entry: one enabled
+ * or online-capable, with an id other than the broadcast 0xFF (Linux's has_lapic_cpus, set by such
+ * an entry only, as a MADT of type 0 placeholders with id 0xFF beside real x2APIC entries exists). */
+static bool smp_plan_has_xapic_cpus(const struct acpi_madt_info *madt, size_t kept)
 {
-	return c->enabled && !smp_plan_broadcast(c);
+	for (size_t i = 0; i < kept; i++) {
+		const struct acpi_cpu *c = &madt->cpu[i];
+		if (!c->x2apic && (c->enabled || c->online_capable) && !smp_plan_broadcast(c))
+			return true;
+	}
+	return false;
+}
+
+/* True when c is a local x2APIC (type 9) entry with an id below 0xFF in a MADT that lists CPUs in
+ * local APIC entries (xapic_cpus): ACPI gives a CPU whose id fits 8 bits a type 0 entry, so such an
+ * entry is no CPU of its own (firmware lists every CPU again, or placeholders for ids no CPU has:
+ * Ivy Bridge-EP servers list x2APIC ids 0x00 to 0x77 beside xAPIC ids up to 0x39, disabled there,
+ * which firmware is free to mark enabled), and Linux ignores it (arch/x86/kernel/acpi/boot.c,
+ * acpi_parse_x2apic). */
+static bool smp_plan_x2apic_low(const struct acpi_cpu *c, bool xapic_cpus)
+{
+	return xapic_cpus && c->x2apic && c->apic_id < APIC_XAPIC_BROADCAST;
+}
+
+/* True when c is enabled, names an id a CPU can have, and is not ignored (smp_plan_x2apic_low). */
+static bool smp_plan_usable(const struct acpi_cpu *c, bool xapic_cpus)
+{
+	return c->enabled && !smp_plan_broadcast(c) && !smp_plan_x2apic_low(c, xapic_cpus);
 }
 
 /* True when an entry before index i of madt is usable with APIC id id. */
-static bool smp_plan_seen(const struct acpi_madt_info *madt, size_t i, uint32_t id)
+static bool smp_plan_seen(const struct acpi_madt_info *madt, size_t i, uint32_t id, bool xapic_cpus)
 {
 	for (size_t j = 0; j < i; j++)
-		if (madt->cpu[j].apic_id == id && smp_plan_usable(&madt->cpu[j]))
+		if (madt->cpu[j].apic_id == id && smp_plan_usable(&madt->cpu[j], xapic_cpus))
 			return true;
 	return false;
 }
@@ -42,6 +66,7 @@ void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, enum smp
 		   struct smp_plan *out)
 {
 	size_t kept = MIN(madt->kept, (size_t)ACPI_MAX_CPUS);
+	bool xapic_cpus = smp_plan_has_xapic_cpus(madt, kept);
 
 	*out = (struct smp_plan){ .n = 1, .found = 1 };
 	out->apic_id[0] = boot_id;
@@ -57,11 +82,15 @@ void smp_plan_make(const struct acpi_madt_info *madt, uint32_t boot_id, enum smp
 			smp_plan_skip(out, c->apic_id, SMP_SKIP_BROADCAST);
 			continue;
 		}
+		if (smp_plan_x2apic_low(c, xapic_cpus)) {
+			smp_plan_skip(out, c->apic_id, SMP_SKIP_X2APIC_LOW);
+			continue;
+		}
 		if (c->apic_id == boot_id && !out->boot_listed) {
 			out->boot_listed = true;
 			continue;
 		}
-		if (c->apic_id == boot_id || smp_plan_seen(madt, i, c->apic_id)) {
+		if (c->apic_id == boot_id || smp_plan_seen(madt, i, c->apic_id, xapic_cpus)) {
 			smp_plan_skip(out, c->apic_id, SMP_SKIP_DUPLICATE);
 			continue;
 		}
@@ -89,18 +118,21 @@ const char *smp_skip_reason(unsigned why)
 	case SMP_SKIP_MAXCPUS: return "beyond maxcpus=";
 	case SMP_SKIP_BROADCAST: return "the MADT names the broadcast APIC id, which no CPU has";
 	case SMP_SKIP_HOTPLUG: return "online-capable, not enabled: a hot-plug slot, not present at boot";
+	case SMP_SKIP_X2APIC_LOW: return "a local x2APIC entry with an id below 0xFF beside local APIC entries (ACPI lists "
+					  "such ids in local APIC entries): ignored, as Linux does";
 	case SMP_SKIP_NO_APIC: return "no local APIC in use, so no CPU can be started (the cause is logged above)";
 	default: return "?";
 	}
 }
 
 /* True for the skip reasons a person may act on one CPU at a time (a CPU present but not started),
- * whose kept entries the report names one by one; the others (no CPU there, one listed twice, or
- * no APIC to start any CPU, whose one cause the log states before the plan) are only counted. */
+ * whose kept entries the report names one by one; the others (no CPU there, one listed twice or
+ * in an entry ACPI reserves for other ids, or no APIC to start any CPU, whose one cause the log
+ * states before the plan) are only counted. */
 static bool smp_plan_named(unsigned why)
 {
 	return why != SMP_SKIP_DISABLED && why != SMP_SKIP_DUPLICATE && why != SMP_SKIP_HOTPLUG &&
-	       why != SMP_SKIP_NO_APIC;
+	       why != SMP_SKIP_NO_APIC && why != SMP_SKIP_X2APIC_LOW;
 }
 
 /* Logs n skipped entries of reason why that no line names, "more" when some of that reason were. */

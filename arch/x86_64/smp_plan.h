@@ -5,7 +5,7 @@
  *
  * Rules: index 0 is the boot CPU, whether or not the MADT lists it. Then, in table order, each
  * processor entry that is enabled (ACPI flags bit 0) and names an APIC id not seen before is a CPU
- * found; an entry online-capable but not enabled (ACPI 6.3 bit 1) is a slot a CPU may be added to
+ * found; an entry online-capable but not enabled (ACPI 6.3 bit 1, from MADT revision 5: acpi.c) is a slot a CPU may be added to
  * while the system runs, not present at boot (ACPI 6.3 5.2.12.2; Linux and Windows start none at
  * boot), skipped as such and not found; an entry naming its type's broadcast id (0xFF in a local
  * APIC entry, 0xFFFFFFFF in a local x2APIC one) is no CPU, skipped as such. A CPU found is started unless its id needs x2APIC mode
@@ -13,7 +13,11 @@
  * maxcpus CPUs (the boot CPU counted) are planned already; each of those is recorded with its
  * reason. When no local APIC is in use (SMP_APIC_OFF: no calibrated clock, or its set-up failed),
  * no CPU can be started, and every CPU found but the boot CPU is skipped for that reason alone. A second entry for an id already seen (an xAPIC and an x2APIC entry of one CPU) is a
- * duplicate, neither found again nor started.
+ * duplicate, neither found again nor started. A local x2APIC entry with an id below 0xFF, in a
+ * MADT with a local APIC entry enabled or online-capable and not 0xFF, is ignored as Linux ignores
+ * it (ACPI lists CPUs with such ids in local APIC entries: firmware that lists them in both, or
+ * lists enabled x2APIC placeholders beside its local APIC entries, exists): enabled, it is skipped
+ * as such, neither found nor started, and hides no later entry of its id.
  */
 #ifndef SMP_PLAN_H
 #define SMP_PLAN_H
@@ -31,6 +35,7 @@ enum smp_skip {
 	SMP_SKIP_BROADCAST,       /* the broadcast id of its entry type: 0xFF (type 0), 0xFFFFFFFF (type 9) */
 	SMP_SKIP_HOTPLUG,         /* online-capable, not enabled: a hot-plug slot, not present at boot */
 	SMP_SKIP_NO_APIC,         /* a CPU found, but no local APIC is in use to start it (SMP_APIC_OFF) */
+	SMP_SKIP_X2APIC_LOW,      /* type 9, id below 0xFF, in a MADT listing CPUs in type 0 entries: ignored */
 	SMP_SKIP_COUNT
 };
 

@@ -804,6 +804,28 @@ KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 		"the restarted CPU has the boot CPU's control state and MTRRs");
 }
 
+/* An AP that takes an exception where its setup begins (a page fault, before its control state):
+ * its own GDT, TSS and the kernel's IDT are loaded by then, so the fault reaches the kernel's
+ * handler (here a probe's fixup: the AP goes on and comes online). Loaded later, as they were,
+ * the fault met INIT's IDT: a triple fault, which normally resets a PC (QEMU ends the boot). */
+KTEST(smp_ap_fault_early_in_its_setup_is_handled)
+{
+	cpumask_t aps = test_aps(), online = smp_online_mask();
+	unsigned cpu = cpumask_first(aps);
+
+	if (cpumask_empty(aps))
+		KTEST_SKIP("one CPU online: no AP to restart");
+	KEXPECT_EQ(smp_park(cpu), 0);
+	percpu_of[cpu]->inject_result = 0;
+	KASSERT_TEST(smp_restart(cpu, SMP_INJECT_EARLY_FAULT, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED,
+		     "CPU %u did not restart", cpu);
+	KEXPECT_EQ(percpu_of[cpu]->inject_result, -1, "the AP's probe faulted and its fixup ran");
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
+	test_mark_runs = 0;
+	KEXPECT_EQ(smp_call(cpu, test_mark, NULL), 0);
+	KEXPECT_EQ(test_mark_runs, 1, "the restarted CPU takes calls");
+}
+
 /* smp_stop_others (what a halting or panicking kernel does) takes every AP out of the online mask
  * and halts it in its NMI handler; parked and restarted, each takes calls again. */
 KTEST(smp_stop_halts_every_other_cpu_and_they_restart)

@@ -126,15 +126,22 @@ static void make_root(int rev, const uint64_t *tables, size_t n)
 }
 
 /* The model of a MADT being built. */
-struct madt_model { uint32_t len; size_t entries, usable, enabled; uint64_t lapic; };
+struct madt_model { uint32_t len; size_t entries, usable, enabled; uint64_t lapic; uint8_t rev; };
 
-static void madt_begin(struct madt_model *m, uint32_t lapic)
+#define MADT_REV_CAPABLE 5   /* ACPI 6.3's MADT revision, the first where flags bit 1 is Online Capable */
+
+/* Starts a MADT of header revision rev (Online Capable read from MADT_REV_CAPABLE on). */
+static void madt_begin_rev(struct madt_model *m, uint32_t lapic, uint8_t rev)
 {
 	header(MADT_PA, "APIC", 44);
+	at(MADT_PA)[8] = rev;
 	put32(at(MADT_PA) + 36, lapic);
 	put32(at(MADT_PA) + 40, 1);
-	*m = (struct madt_model){ .len = 44, .lapic = lapic };
+	*m = (struct madt_model){ .len = 44, .lapic = lapic, .rev = rev };
 }
+
+/* Starts a MADT of revision MADT_REV_CAPABLE. */
+static void madt_begin(struct madt_model *m, uint32_t lapic) { madt_begin_rev(m, lapic, MADT_REV_CAPABLE); }
 
 /* Appends a processor entry (x2: type 9) with flags. */
 static void madt_cpu(struct madt_model *m, bool x2, uint32_t id, uint32_t flags)
@@ -152,7 +159,7 @@ static void madt_cpu(struct madt_model *m, bool x2, uint32_t id, uint32_t flags)
 	}
 	m->entries++;
 	m->enabled += flags & 1;
-	m->usable += (flags & 3) != 0;
+	m->usable += (flags & 1) || (m->rev >= MADT_REV_CAPABLE && (flags & 2));
 }
 
 /* Appends an entry of another type with the given length and junk contents. */
@@ -244,6 +251,24 @@ static void test_valid(void)
 	ok(match && info.cpu[0].x2apic && info.cpu[0].apic_id == 0x1000 && info.cpu[0].uid == 0x1064 &&
 	   !info.cpu[1].enabled, "x2APIC entry, a disabled CPU, the APIC address override (0x%llx)",
 	   (unsigned long long)info.lapic_base);
+	/* Flags bit 1 is Online Capable from MADT revision 5 (ACPI 6.3) on, reserved before: a MADT of
+	 * revision 4 or less with it set on a disabled entry lists no hot-plug slot (Linux's
+	 * acpi_support_online_capable). Before, it was read in every revision. */
+	for (uint8_t rev = 1; rev <= 6; rev++) {
+		madt_begin_rev(&m, 0xFEE00000u, rev);
+		madt_cpu(&m, false, 0, 1);
+		madt_cpu(&m, false, 1, 2);
+		madt_cpu(&m, true, 0x300, 2);
+		madt_cpu(&m, false, 2, 3);
+		madt_end(&m);
+		match = madt_matches(&m);
+		bool capable = rev >= MADT_REV_CAPABLE;
+		ok(match && info.revision == rev && info.cpu[1].online_capable == capable &&
+		   info.cpu[2].online_capable == capable && info.cpu[3].online_capable == capable && info.cpu[3].enabled &&
+		   info.usable == (capable ? 4u : 2u) && info.enabled == 2,
+		   "MADT revision %u: flags bit 1 %s (%zu usable)", rev, capable ? "is Online Capable" : "is reserved, ignored",
+		   info.usable);
+	}
 	/* FADT without X block, 24-bit timer; FADT without a timer. */
 	make_fadt(0xb008, false, false, 0);
 	struct acpi_pm_timer tm;
@@ -276,7 +301,7 @@ static void test_generated(void)
 	int good = 0, n = 300;
 	for (int i = 0; i < n; i++) {
 		make_machine(i % 3 == 0 ? 0 : 2, 0, &m);
-		madt_begin(&m, (uint32_t)rnd());
+		madt_begin_rev(&m, (uint32_t)rnd(), (uint8_t)(rnd() % 8));
 		size_t k = rnd() % (i % 10 == 0 ? 700 : 40);
 		for (size_t j = 0; j < k && m.len + 16 <= ACPI_TABLE_MAX && m.len + 16 < FADT_PA - MADT_PA; j++) {
 			switch (rnd() % 4) {

@@ -5,7 +5,8 @@
  * 20000 generated MADTs planned by the kernel's function and by an independent model, with the
  * properties every plan must have; the ICR encodings against the SDM's bit layout, and the
  * start-up vector of every page below 1 MiB and around it. Entries naming the broadcast id of their
- * type (0xFF in type 0, 0xFFFFFFFF in type 9) are never CPUs. The APIC mode's choice (apic_mode.h)
+ * type (0xFF in type 0, 0xFFFFFFFF in type 9) are never CPUs, nor are type 9 entries with ids below
+ * 0xFF beside type 0 entries of CPUs (ACPI lists such ids in type 0; Linux ignores them). The APIC mode's choice (apic_mode.h)
  * over every combination of CPU support, firmware state and the DMAR's x2APIC opt-out, and the
  * CPUs each mode leaves unstartable. The plan's report (smp_plan_report) on generated machines with
  * many CPUs and mixed reasons: every skipped entry named or counted under its reason (before, only
@@ -169,6 +170,48 @@ static void test_issue_cases(void)
 	ok(plan.n == 1 && plan.skipped[SMP_SKIP_DISABLED] == 1 && plan.skipped[SMP_SKIP_BROADCAST] == 0,
 	   "a disabled placeholder with id 0xFF counts as disabled (not reported)");
 
+	/* Local x2APIC entries with ids below 0xFF beside local APIC entries: ACPI lists such CPUs in
+	 * type 0 entries, so these are no CPUs of their own (Linux ignores them). An Ivy Bridge-EP lists
+	 * ids 0x00..0x39 in type 0 and x2APIC entries 0x00..0x77 (disabled there); an enabled type 9 id
+	 * that no type 0 entry has was started before, costing the answer's bound and a failure line
+	 * for a CPU that is not there. */
+	madt_clear();
+	madt_add(0, true, false);
+	madt_add(1, true, false);
+	madt_add_entry(0, true, true, false);
+	madt_add_entry(1, true, true, false);
+	madt_add_entry(2, true, true, false);
+	madt_add_entry(3, true, false, false);
+	madt_add_entry(0x100, true, true, false);
+	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, SMP_MAX_CPUS, &plan);
+	ok(plan_is((uint32_t[]){ 0, 1, 0x100 }, 3) && plan.found == 3 && plan.skipped[SMP_SKIP_X2APIC_LOW] == 3 &&
+	   plan.skipped[SMP_SKIP_DUPLICATE] == 0 && plan.skipped[SMP_SKIP_DISABLED] == 1,
+	   "beside local APIC entries, enabled x2APIC entries with ids below 0xFF are ignored (id 2 not started), "
+	   "a disabled one counts as disabled, id 0x100 starts");
+	madt_clear();
+	madt_add_entry(2, true, true, false);
+	madt_add(0, true, false);
+	madt_add(2, true, false);
+	smp_plan_make(&madt, 0, SMP_APIC_XAPIC, SMP_MAX_CPUS, &plan);
+	ok(plan_is((uint32_t[]){ 0, 2 }, 2) && plan.skipped[SMP_SKIP_X2APIC_LOW] == 1 && plan.skipped[SMP_SKIP_DUPLICATE] == 0,
+	   "an ignored x2APIC entry does not make the later local APIC entry of its id a duplicate");
+	madt_clear();
+	madt_add_entry(0xFF, false, false, false);
+	madt_add_entry(0xFF, false, true, false);
+	madt_add_entry(0, true, true, false);
+	madt_add_entry(1, true, true, false);
+	madt_add_entry(2, true, true, false);
+	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, SMP_MAX_CPUS, &plan);
+	ok(plan_is((uint32_t[]){ 0, 1, 2 }, 3) && plan.skipped[SMP_SKIP_X2APIC_LOW] == 0,
+	   "local APIC entries that are all 0xFF placeholders list no CPU: the x2APIC entries below 0xFF are the CPUs");
+	madt_clear();
+	madt_add_entry(5, false, false, true);
+	madt_add_entry(0, true, true, false);
+	madt_add_entry(1, true, true, false);
+	smp_plan_make(&madt, 0, SMP_APIC_X2APIC, SMP_MAX_CPUS, &plan);
+	ok(plan_is((uint32_t[]){ 0 }, 1) && plan.skipped[SMP_SKIP_X2APIC_LOW] == 2 && plan.skipped[SMP_SKIP_HOTPLUG] == 1 &&
+	   !plan.boot_listed, "an online-capable local APIC entry lists a CPU too (Linux's rule): the low x2APIC entries are ignored");
+
 	madt_clear();
 	for (uint32_t i = 0; i < ACPI_MAX_CPUS + 10; i++)
 		madt_add(i, true, false);
@@ -194,8 +237,13 @@ static void model_plan(uint32_t boot, enum smp_apic_use use, unsigned maxcpus, s
 	size_t nd = 0;
 	unsigned limit = maxcpus < 1 ? 1 : maxcpus > MODEL_KERNEL_CPUS ? MODEL_KERNEL_CPUS : maxcpus;
 
+	bool lapic_cpus = false;   /* a type 0 entry of a CPU, present or hot-pluggable, not 0xFF */
+
 	memset(m, 0, sizeof(*m));
 	m->ids[m->n++] = boot;
+	for (size_t i = 0; i < madt.kept; i++)
+		lapic_cpus |= !madt.cpu[i].x2apic && madt.cpu[i].apic_id != 0xFF &&
+			      (madt.cpu[i].enabled || madt.cpu[i].online_capable);
 	for (size_t i = 0; i < madt.kept; i++) {
 		const struct acpi_cpu *c = &madt.cpu[i];
 		if (!c->enabled) {
@@ -204,6 +252,10 @@ static void model_plan(uint32_t boot, enum smp_apic_use use, unsigned maxcpus, s
 		}
 		if (entry_broadcast(c)) {
 			m->skipped[SMP_SKIP_BROADCAST]++;
+			continue;
+		}
+		if (lapic_cpus && c->x2apic && c->apic_id <= 0xFE) {
+			m->skipped[SMP_SKIP_X2APIC_LOW]++;
 			continue;
 		}
 		bool seen = false;
@@ -239,13 +291,14 @@ static void madt_random(void)
 {
 	size_t k = rnd() % 8 == 0 ? 60 + rnd() % 500 : rnd() % 80;
 	uint32_t range = rnd() % 3 == 0 ? 300 : rnd() % 2 ? 100 : 0xFFFFFFFFu;
+	bool x2only = rnd() % 4 == 0;   /* a machine listing its CPUs in x2APIC entries alone */
 
 	madt_clear();
 	for (size_t i = 0; i < k; i++) {
 		unsigned f = (unsigned)(rnd() % 8);
 		uint32_t id = rnd() % 16 == 0 ? (rnd() % 2 ? 0xFFu : 0xFFFFFFFFu) : (uint32_t)(rnd() % range);
 		/* now and then a type 9 entry for a small id, or a type 0 entry claiming 0xFF */
-		bool x2 = id > 0xFF || (rnd() % 4 ? id == 0xFF : id < 0xFF);
+		bool x2 = x2only || id > 0xFF || (rnd() % 4 ? id == 0xFF : id < 0xFF);
 		madt_add_entry(id, x2, f != 0 && f != 1, f == 1 || f == 7);
 	}
 }
@@ -275,11 +328,16 @@ static void test_generated(void)
 		for (size_t i = 0; p && i < plan.n; i++)
 			for (size_t j = i + 1; j < plan.n; j++)
 				p &= plan.apic_id[i] != plan.apic_id[j];
+		bool type0_cpu = false;   /* ACPI's rule read afresh: a type 0 CPU makes low type 9 ids no CPUs */
+		for (size_t j = 0; j < madt.kept; j++)
+			type0_cpu |= !madt.cpu[j].x2apic && madt.cpu[j].apic_id < 0xFF &&
+				     (madt.cpu[j].enabled || madt.cpu[j].online_capable);
 		for (size_t i = 1; p && i < plan.n; i++) {
 			bool listed = false;
 			for (size_t j = 0; j < madt.kept; j++)
 				listed |= madt.cpu[j].apic_id == plan.apic_id[i] && madt.cpu[j].enabled &&
-					  !entry_broadcast(&madt.cpu[j]);
+					  !entry_broadcast(&madt.cpu[j]) &&
+					  !(type0_cpu && madt.cpu[j].x2apic && madt.cpu[j].apic_id < 0xFF);
 			p &= listed && (use == SMP_APIC_X2APIC || plan.apic_id[i] <= APIC_XAPIC_ID_MAX) &&
 			     plan.apic_id[i] != 0xFFFFFFFFu;
 		}
@@ -303,8 +361,9 @@ static void test_generated(void)
 	unsigned reasons = 0;
 	for (unsigned w = 0; w < SMP_SKIP_COUNT; w++)
 		reasons += hit[w] != 0;
-	ok(reasons == SMP_SKIP_COUNT, "the generator reached every skip reason (%u %u %u %u %u %u %u %u plans)",
-	   hit[0], hit[1], hit[2], hit[3], hit[4], hit[5], hit[6], hit[7]);
+	_Static_assert(SMP_SKIP_COUNT == 9, "the message below names every reason's count");
+	ok(reasons == SMP_SKIP_COUNT, "the generator reached every skip reason (%u %u %u %u %u %u %u %u %u plans)",
+	   hit[0], hit[1], hit[2], hit[3], hit[4], hit[5], hit[6], hit[7], hit[8]);
 }
 
 /* ---------------------------------------------------------------- the plan's report */
