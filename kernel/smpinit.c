@@ -10,10 +10,11 @@
 
 _Static_assert(SMP_MAX_CPUS == CMDLINE_MAXCPUS_MAX, "maxcpus= covers exactly the CPUs the kernel can run");
 
-/* smp_ops.alloc: any free run below below, from the second frame up (0 is the failure). */
-static paddr_t smpinit_alloc(uint64_t pages, paddr_t below)
+/* smp_ops.alloc: the lowest free run inside [above, below), from the second frame up (0 is the
+ * failure). */
+static paddr_t smpinit_alloc(uint64_t pages, paddr_t above, paddr_t below)
 {
-	return phys_alloc(pages, PAGE_SIZE, below);
+	return phys_alloc(pages, above > PAGE_SIZE ? above : PAGE_SIZE, below);
 }
 
 /* smp_ops.free: the frames go back to the physical allocator, checked as every free is. */

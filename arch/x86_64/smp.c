@@ -18,6 +18,12 @@ _Static_assert(SMP_MAX_CPUS == ARCH_MAX_CPUS, "the mm seam's CPU limit is the ke
 _Static_assert(SMP_MAX_CPUS * CPU_STACKS_SLOT <= CPU_STACKS_SIZE, "every CPU index has its stacks' slot");
 
 #define SMP_TRAMP_LIMIT   0x100000ULL            /* the start-up vector names a page below 1 MiB */
+/* Where the trampoline goes when the map has a free page there: above the first 64 KiB, which PC
+ * firmware is known to write behind the OS's back (SMM handlers, resume paths: Linux keeps it out
+ * of use, CONFIG_X86_RESERVE_LOW), and below 0x9F000, where the EBDA and the legacy BIOS area begin
+ * on PCs whose map calls them usable (Linux's reserve_bios_regions caps its start there). */
+#define SMP_TRAMP_SAFE_LO 0x10000ULL
+#define SMP_TRAMP_SAFE_HI 0x9F000ULL
 #define SMP_TABLES_LIMIT  0x100000000ULL         /* the trampoline loads CR3 in 32-bit mode */
 #define SMP_KSTACK_SIZE   0x8000ULL              /* an AP's kernel stack */
 #define SMP_IST_SIZE      ((uint64_t)PERCPU_IST_SIZE) /* each of its #DF, NMI and #MC stacks */
@@ -427,17 +433,32 @@ void smp_set_ops(const struct smp_ops *ops)
 	smp_ops = ops;
 }
 
+/* Whether the trampoline page lies outside [SMP_TRAMP_SAFE_LO, SMP_TRAMP_SAFE_HI): the map had no
+ * free page there when it was reserved. */
+static bool smp_tramp_unsafe;
+
 void smp_reserve_trampoline(void)
 {
 	KASSERT(smp_ops, "smp_set_ops before smp_reserve_trampoline");
-	if (!smp_tramp_pa)
-		smp_tramp_pa = smp_ops->alloc(1, SMP_TRAMP_LIMIT);
+	if (smp_tramp_pa && !smp_tramp_unsafe)
+		return;
+	paddr_t safe = smp_ops->alloc(1, SMP_TRAMP_SAFE_LO, SMP_TRAMP_SAFE_HI);
+	if (safe) {
+		if (smp_tramp_pa)
+			smp_ops->free(smp_tramp_pa, 1);
+		smp_tramp_pa = safe;
+		smp_tramp_unsafe = false;
+	} else if (!smp_tramp_pa && (smp_tramp_pa = smp_ops->alloc(1, 0, SMP_TRAMP_LIMIT)) != 0) {
+		smp_tramp_unsafe = true;
+	}
 }
+
+bool smp_trampoline_page_unsafe(void) { return smp_tramp_unsafe; }
 
 /* Allocates pages frames, every one below the address below, and zeroes them; 0 on failure. */
 static paddr_t smp_alloc_zeroed(uint64_t pages, paddr_t below)
 {
-	paddr_t pa = smp_ops->alloc(pages, below);
+	paddr_t pa = smp_ops->alloc(pages, 0, below);
 
 	if (pa)
 		memset(arch_phys_to_virt(pa), 0, pages * PAGE_SIZE);
@@ -519,7 +540,7 @@ static void smp_tramp_fill(struct percpu *pc, enum smp_inject inject)
 /* Maps size bytes of fresh pages at va (writable, non-executable, global); false when out of memory. */
 static bool smp_map_stack(vaddr_t va, uint64_t size)
 {
-	paddr_t pa = smp_ops->alloc(size >> PAGE_SHIFT, UINT64_MAX);
+	paddr_t pa = smp_ops->alloc(size >> PAGE_SHIFT, 0, UINT64_MAX);
 
 	if (!pa)
 		return false;
@@ -747,6 +768,10 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2ap
 		smp_cpu_count(), smp_found, (unsigned long long)tsc_to_ms(rdtsc() - t0),
 		!apic_ready() ? "no local APIC in use" : apic_x2apic() ? "x2APIC" : "xAPIC", percpu_boot.apic_id,
 		(unsigned long long)smp_tramp_pa, maxcpus);
+	if (smp_tramp_unsafe)
+		kprintf("smp: the memory map has no free page in [0x%llx, 0x%llx), so the trampoline is at 0x%llx, "
+			"where some firmware writes behind the kernel's back\n", SMP_TRAMP_SAFE_LO, SMP_TRAMP_SAFE_HI,
+			(unsigned long long)smp_tramp_pa);
 }
 
 void smp_enable_interrupts(void)

@@ -82,12 +82,16 @@ enum smp_inject {
 /* Registers the kernel's services the bring-up calls up to (smp_ops.h); once, before anything
  * below. ops must stay valid for good and name every service (a NULL one is a panic). */
 void smp_set_ops(const struct smp_ops *ops);
-/* Keeps a page below 1 MiB back for the trampoline (through ops->alloc); called right after
- * phys_init (and again after the loader's memory is released, in case all low pages were the
- * loader's). */
+/* Keeps a page below 1 MiB back for the trampoline (through ops->alloc): one in [64 KiB, 0x9F000)
+ * when the map has one free, else any free page below 1 MiB; called right after phys_init and again
+ * after the loader's memory is released, which may free a page of the first kind (the page taken
+ * before is then given back). */
 void smp_reserve_trampoline(void);
 /* The trampoline's page, or 0 when none could be kept back. */
 paddr_t smp_trampoline_page(void);
+/* True when the trampoline's page lies in the first 64 KiB or from 0x9F000 up, where PC firmware may
+ * write behind the kernel's back: the map had no free page between. */
+bool smp_trampoline_page_unsafe(void);
 
 /*
  * Starts the CPUs madt lists (madt_status: acpi_read_madt's result), at most maxcpus of them, the

@@ -19,9 +19,9 @@ enum smp_cache {
 };
 
 struct smp_ops {
-	/* pages contiguous frames, every one below the physical address below (frame 0 never: 0 is the
-	 * failure); their contents are undefined. 0 when no such run is free. */
-	paddr_t (*alloc)(uint64_t pages, paddr_t below);
+	/* pages contiguous frames inside [above, below) (frame 0 never: 0 is the failure); their
+	 * contents are undefined. 0 when no such run is free. */
+	paddr_t (*alloc)(uint64_t pages, paddr_t above, paddr_t below);
 	/* Gives back pages frames from pa, all of them from one alloc. */
 	void (*free)(paddr_t pa, uint64_t pages);
 	/* Maps size bytes (a multiple of 4 KiB) at va to pa in the kernel's tables with 4 KiB pages:

@@ -105,6 +105,15 @@ KTEST(smp_trampoline_page_kept_below_1m)
 
 	KASSERT_TEST(pa && pa < 0x100000 && IS_ALIGNED(pa, PAGE_SIZE), "trampoline page 0x%llx", (unsigned long long)pa);
 	KEXPECT_EQ(apic_sipi_vector(pa), pa >> PAGE_SHIFT);
+	/* Above the first 64 KiB and below the EBDA's cap, where firmware does not write, whenever the
+	 * map has a page free there (OVMF's does, and lists 0x1000 usable as well). */
+	if (!smp_trampoline_page_unsafe())
+		KEXPECT(pa >= 0x10000 && pa < 0x9F000, "trampoline page 0x%llx in [0x10000, 0x9F000)",
+			(unsigned long long)pa);
+	else
+		for (paddr_t at = 0x10000; at < 0x9F000; at += PAGE_SIZE)
+			KEXPECT(!phys_is_free(at, 1), "page 0x%llx free: the unsafe page taken while a safe one was",
+				(unsigned long long)at);
 	KEXPECT(phys_is_managed(pa) && !phys_is_free(pa, 1), "the allocator holds the page back");
 	KEXPECT(!memcmp(arch_phys_to_virt(pa), smp_tramp_start, code), "the trampoline's code is intact");
 }
@@ -158,26 +167,35 @@ static paddr_t test_below(uint64_t *x, uint64_t highest)
 	return (r >> 2) % (highest + highest / 8 + 1);
 }
 
-/* A run of pages frames sought in [4 KiB, below), against the free extents. */
+/* A run of pages frames sought in [max(4 KiB, above), below), against the free extents. */
 struct test_run {
 	uint64_t pages;
-	paddr_t below;
+	paddr_t above, below;
 	bool exists;
 };
+
+/* The first byte a run sought from above may start at: above's page rounded up, at least the
+ * second frame (UINT64_MAX when it rounds past the top). */
+static paddr_t test_run_floor(paddr_t above)
+{
+	if (above > UINT64_MAX - PAGE_SIZE)
+		return UINT64_MAX;
+	return MAX(ALIGN_UP(above, PAGE_SIZE), (paddr_t)PAGE_SIZE);
+}
 
 /* phys_for_each_free callback: whether this free extent holds the run sought. */
 static void test_run_fits(paddr_t pa, uint64_t npages, void *arg)
 {
 	struct test_run *r = arg;
-	paddr_t lo = MAX(pa, (paddr_t)PAGE_SIZE), hi = MIN(pa + npages * PAGE_SIZE, ALIGN_DOWN(r->below, PAGE_SIZE));
+	paddr_t lo = MAX(pa, test_run_floor(r->above)), hi = MIN(pa + npages * PAGE_SIZE, ALIGN_DOWN(r->below, PAGE_SIZE));
 
 	if (hi > lo && (hi - lo) >> PAGE_SHIFT >= r->pages)
 		r->exists = true;
 }
 
-/* smpinit_ops.alloc over generated (pages, below): every run it gives lies in [4 KiB, below) and is
- * the allocator's, and free gives it back; it gives 0 exactly when the free extents hold no such
- * run. */
+/* smpinit_ops.alloc over generated (pages, above, below): every run it gives lies in [4 KiB,
+ * below) and from above up, and is the allocator's, and free gives it back; it gives 0 exactly when
+ * the free extents hold no such run. */
 KTEST(smp_kernel_alloc_keeps_below_its_limit)
 {
 	struct phys_stats before, after;
@@ -187,24 +205,26 @@ KTEST(smp_kernel_alloc_keeps_below_its_limit)
 	for (int i = 0; i < TEST_OPS_ALLOCS; i++) {
 		uint64_t pages = 1 + test_next(&x) % 16;
 		paddr_t below = test_below(&x, before.highest_pfn << PAGE_SHIFT);
-		paddr_t pa = smpinit_ops.alloc(pages, below);
+		paddr_t above = test_next(&x) % 2 ? 0 : test_below(&x, below);
+		paddr_t pa = smpinit_ops.alloc(pages, above, below);
 		if (!pa) {
-			struct test_run run = { pages, below, false };
+			struct test_run run = { pages, above, below, false };
 			phys_for_each_free(test_run_fits, &run);
-			KEXPECT(!run.exists, "0 for %llu pages below 0x%llx, and a free run has them",
-				(unsigned long long)pages, (unsigned long long)below);
+			KEXPECT(!run.exists, "0 for %llu pages in [0x%llx, 0x%llx), and a free run has them",
+				(unsigned long long)pages, (unsigned long long)above, (unsigned long long)below);
 			continue;
 		}
 		got++;
-		KEXPECT(IS_ALIGNED(pa, PAGE_SIZE) && pa >= PAGE_SIZE && pa + pages * PAGE_SIZE <= below,
-			"%llu pages at 0x%llx below 0x%llx", (unsigned long long)pages, (unsigned long long)pa,
-			(unsigned long long)below);
+		KEXPECT(IS_ALIGNED(pa, PAGE_SIZE) && pa >= test_run_floor(above) && pa + pages * PAGE_SIZE <= below,
+			"%llu pages at 0x%llx in [0x%llx, 0x%llx)", (unsigned long long)pages, (unsigned long long)pa,
+			(unsigned long long)above, (unsigned long long)below);
 		KEXPECT(phys_is_managed(pa) && !phys_is_free(pa, pages), "0x%llx is the allocator's", (unsigned long long)pa);
 		smpinit_ops.free(pa, pages);
 		KEXPECT(phys_is_free(pa, pages), "0x%llx back", (unsigned long long)pa);
 	}
-	KEXPECT_EQ(smpinit_ops.alloc(1, PAGE_SIZE), 0, "no frame below the second");
-	KEXPECT_EQ(smpinit_ops.alloc(1, 0), 0);
+	KEXPECT_EQ(smpinit_ops.alloc(1, 0, PAGE_SIZE), 0, "no frame below the second");
+	KEXPECT_EQ(smpinit_ops.alloc(1, 0, 0), 0);
+	KEXPECT_EQ(smpinit_ops.alloc(1, UINT64_MAX - 1, UINT64_MAX), 0, "no frame from the top page up");
 	KEXPECT(got > TEST_OPS_ALLOCS / 4, "only %llu of %d runs given", (unsigned long long)got, TEST_OPS_ALLOCS);
 	phys_get_stats(&after);
 	KEXPECT_EQ(after.free_pages, before.free_pages);
@@ -214,7 +234,7 @@ KTEST(smp_kernel_alloc_keeps_below_its_limit)
  * range partly mapped already is refused with nothing mapped; mapped agrees with the tables. */
 KTEST(smp_kernel_map_gives_the_attributes_asked)
 {
-	paddr_t pa = smpinit_ops.alloc(2, UINT64_MAX), got = 0;
+	paddr_t pa = smpinit_ops.alloc(2, 0, UINT64_MAX), got = 0;
 	uint64_t pte = 0, size = 0;
 	static const enum smp_cache types[] = { SMP_CACHE_WB, SMP_CACHE_UC };
 	static const enum pt_cache want[] = { PT_CACHE_WB, PT_CACHE_UC };
