@@ -81,10 +81,10 @@ $(B)/host/test_hw_quirks: tests/host/test_hw_quirks.c kernel/vm.c kernel/vm.h ar
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< $(HOST_OBJ) -o $@
 
-# The CPU start plan, the APIC mode's choice and the APIC's command-register values are arch code
-# with no hardware access.
+# The CPU start plan, the APIC mode's choice, the APIC's command-register values and its error
+# status's names are arch code with no hardware access.
 $(B)/host/test_smp_plan: tests/host/test_smp_plan.c arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h \
-		arch/x86_64/apic_mode.h arch/x86_64/percpu.h $(HOST_OBJ)
+		arch/x86_64/apic_mode.h arch/x86_64/apic_esr.h arch/x86_64/percpu.h $(HOST_OBJ)
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 $< arch/x86_64/smp_plan.c $(HOST_OBJ) -o $@
 
@@ -171,7 +171,7 @@ $(B)/tsan/test_intake_bounds: kernel/cmdline.c kernel/cmdline.h kernel/sysinfo.c
 $(B)/tsan/test_summary_screens: kernel/summary.c kernel/memview.c kernel/summary_layout.c kernel/fbcon.c \
 		kernel/cmdline.c kernel/sysinfo.c arch/x86_64/acpi.c
 $(B)/tsan/test_smp_plan: arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/apic_icr.h arch/x86_64/apic_mode.h \
-		arch/x86_64/percpu.h
+		arch/x86_64/apic_esr.h arch/x86_64/percpu.h
 $(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
 $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h

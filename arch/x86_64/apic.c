@@ -105,6 +105,17 @@ int apic_send(uint32_t dest, uint32_t low)
 	return st;
 }
 
+uint32_t apic_esr_take(void)
+{
+	uint64_t f = arch_irq_save();   /* the write and the read as one: a handler's take in between would eat the bits */
+	uint32_t esr;
+
+	apic_write(APIC_REG_ESR, 0);     /* x2APIC mode takes only 0 (a #GP otherwise) */
+	esr = apic_read(APIC_REG_ESR);
+	arch_irq_restore(f);
+	return esr;
+}
+
 void apic_init_cpu(void)
 {
 	uint64_t base = rdmsr(MSR_APIC_BASE);

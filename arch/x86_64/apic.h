@@ -40,6 +40,13 @@ void apic_eoi(void);
  * status stayed busy for APIC_SEND_TIMEOUT_US.
  */
 int apic_send(uint32_t dest, uint32_t low);
+/*
+ * The errors this CPU's local APIC logged since the previous call (or since apic_init_cpu):
+ * writes 0 to its error status register, which latches them and clears the log, then reads it
+ * (apic_esr.h names the bits). Called right before an IPI, it clears; right after, it gives the
+ * errors of that send (an illegal vector, on old CPUs an accept error).
+ */
+uint32_t apic_esr_take(void);
 
 #define APIC_SEND_TIMEOUT_US 100000
 

@@ -10,7 +10,10 @@
  * over every combination of CPU support, firmware state and the DMAR's x2APIC opt-out, and the
  * CPUs each mode leaves unstartable. The plan's report (smp_plan_report) on generated machines with
  * many CPUs and mixed reasons: every skipped entry named or counted under its reason (before, only
- * the first 16 were listed and disabled and duplicate entries not even counted).
+ * the first 16 were listed and disabled and duplicate entries not even counted). The APIC error
+ * status register's names (apic_esr.h): each of the 32 bits alone against the SDM's names written
+ * out here, every value of the 8 defined bits and 20000 generated 32-bit values against a model
+ * built with snprintf, and every buffer size up to the whole text for a cut that stays a prefix.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,8 @@
 #include "madt_build.h"
 #include "apic_icr.h"
 #include "apic_mode.h"
+#include "apic_esr.h"
+#include <stdio.h>
 #include "test_rng.h"
 #include "capture.h"
 
@@ -594,6 +599,108 @@ static void test_apic_mode(void)
 	   "the skip reason names the DMAR's opt-out as a cause: \"%s\"", smp_skip_reason(SMP_SKIP_NEEDS_X2APIC));
 }
 
+/* ---------------------------------------------------------------- the APIC's error status */
+
+/* The SDM's names of ESR bits 0..7 (vol. 3A, "Error Handling"), written out independently. */
+static const char *const esr_sdm[8] = {
+	"send checksum error", "receive checksum error", "send accept error", "receive accept error",
+	"redirectable IPI", "send illegal vector", "receive illegal vector", "illegal register address",
+};
+
+/* The model of apic_esr_text: the set defined bits' names in order, ", " between, then the reserved
+ * bits as "reserved bits 0x%x"; "none" for 0. */
+static void esr_model(uint32_t esr, char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (!esr) {
+		snprintf(out, size, "none");
+		return;
+	}
+	for (unsigned b = 0; b < 8; b++)
+		if (esr >> b & 1)
+			n += (size_t)snprintf(out + n, size - n, "%s%s", n ? ", " : "", esr_sdm[b]);
+	if (esr & ~0xFFu)
+		snprintf(out + n, size - n, "%sreserved bits 0x%x", n ? ", " : "", esr & ~0xFFu);
+}
+
+/* True when apic_esr_text of esr, into a buffer of every size from 0 to the whole text's + 1, gives
+ * the model's text cut to the size (NUL-terminated, a prefix) and returns the whole length; the
+ * bytes past the NUL untouched. */
+static bool esr_text_matches(uint32_t esr)
+{
+	char want[APIC_ESR_TEXT_SIZE], got[APIC_ESR_TEXT_SIZE + 8];
+
+	esr_model(esr, want, sizeof(want));
+	size_t len = strlen(want);
+	if (len + 1 > APIC_ESR_TEXT_SIZE)
+		return false;
+	for (size_t size = 0; size <= len + 1; size++) {
+		memset(got, 'X', sizeof(got));
+		if (apic_esr_text(esr, got, size) != len)
+			return false;
+		if (size == 0) {
+			if (got[0] != 'X')
+				return false;
+			continue;
+		}
+		size_t kept = len < size - 1 ? len : size - 1;
+		if (memcmp(got, want, kept) || got[kept] != '\0' || got[size] != 'X')
+			return false;
+	}
+	return true;
+}
+
+static void test_esr(void)
+{
+	unsigned good = 0;
+
+	for (unsigned b = 0; b < 32; b++) {
+		char got[APIC_ESR_TEXT_SIZE], want[64];
+		const char *name = apic_esr_bit_name(b);
+		if (b < 8)
+			snprintf(want, sizeof(want), "%s", esr_sdm[b]);
+		else
+			snprintf(want, sizeof(want), "reserved bits 0x%x", 1u << b);
+		apic_esr_text(1u << b, got, sizeof(got));
+		bool right = !strcmp(got, want) && (b < 8 ? name && !strcmp(name, esr_sdm[b]) : !name);
+		if (!right)
+			printf("# bit %u: \"%s\", want \"%s\"\n", b, got, want);
+		good += right;
+	}
+	is(good, 32, "each ESR bit alone: bits 0-7 by the SDM's name, 8-31 as reserved");
+	ok(apic_esr_bit_name(32) == NULL && apic_esr_bit_name(~0u) == NULL, "no name past bit 31");
+	char text[APIC_ESR_TEXT_SIZE];
+	is(apic_esr_text(0, text, sizeof(text)), 4, "0 is \"none\"");
+	ok(!strcmp(text, "none"), "0 reads \"%s\"", text);
+	apic_esr_text(APIC_ESR_SEND_ILLEGAL_VEC | APIC_ESR_SEND_ACCEPT, text, sizeof(text));
+	ok(!strcmp(text, "send accept error, send illegal vector"), "two bits, lowest first: \"%s\"", text);
+	apic_esr_text(APIC_ESR_ILLEGAL_REGISTER | 0x300u, text, sizeof(text));
+	ok(!strcmp(text, "illegal register address, reserved bits 0x300"), "a defined and reserved bits: \"%s\"", text);
+	size_t whole = apic_esr_text(~0u, text, sizeof(text));
+	ok(whole < APIC_ESR_TEXT_SIZE && strlen(text) == whole && strstr(text, "reserved bits 0xffffff00"),
+	   "every bit set fits APIC_ESR_TEXT_SIZE: %zu bytes, \"%s\"", whole, text);
+	ok(APIC_ESR_SEND_CHECKSUM == 1u && APIC_ESR_RECEIVE_CHECKSUM == 2u && APIC_ESR_SEND_ACCEPT == 4u &&
+	   APIC_ESR_RECEIVE_ACCEPT == 8u && APIC_ESR_REDIRECTABLE_IPI == 0x10u && APIC_ESR_SEND_ILLEGAL_VEC == 0x20u &&
+	   APIC_ESR_RECV_ILLEGAL_VEC == 0x40u && APIC_ESR_ILLEGAL_REGISTER == 0x80u && APIC_ESR_DEFINED == 0xFFu,
+	   "the bit masks at the SDM's positions");
+
+	unsigned all = 0;
+	for (uint32_t v = 0; v < 256; v++)
+		all += esr_text_matches(v);
+	is(all, 256, "all 256 values of the defined bits, at every buffer size: the model's text, cut as a prefix");
+	unsigned gen = 0, n = 20000;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t r = rnd();
+		/* Mostly a few bits, sometimes reserved ones, sometimes all: */
+		uint32_t v = (r & 3) == 0 ? (uint32_t)(r >> 32) : (r & 3) == 1 ? (uint32_t)(r >> 32) & 0xFFu
+			   : (uint32_t)(r >> 32) & (uint32_t)(r >> 8) & 0xFFFu;
+		gen += esr_text_matches(v);
+	}
+	is(gen, n, "%u generated ESR values, at every buffer size: the model's text", n);
+}
+
 int main(void)
 {
 	test_issue_cases();
@@ -601,5 +708,6 @@ int main(void)
 	test_generated();
 	test_report_accounts_every_skip();
 	test_icr();
+	test_esr();
 	return tap_done();
 }
