@@ -52,12 +52,17 @@ struct smp_tramp_data {
 	uint64_t lapic;           /* LAPIC_VA in xAPIC mode (the AP reads its id there), else 0 */
 	volatile uint32_t apic_id; /* the CPU the block is for: SMP_TRAMP_NOBODY while it is filled */
 	volatile uint32_t seen_id; /* the id of a CPU that ran the block meant for another one */
-	volatile uint32_t no_nx;  /* 1 from a CPU that halted for want of NX while efer has NXE */
+	volatile uint32_t no_nx;  /* the APIC id + 1 (smp_tramp_tag) of a CPU that halted for want of NX
+				   * while efer has NXE; 0: none did */
 	uint32_t pad3;
 	uint32_t off_pm32, off_lm64, off_gdt, pad4; /* code offsets in the page (read-only) */
 } __attribute__((packed));
 
 #define SMP_TRAMP_NOBODY APIC_X2APIC_BROADCAST    /* an id no CPU has */
+
+/* What a CPU without NX writes into the block's no_nx (trampoline.asm): its APIC id + 1, so 0 stays
+ * "none"; the one id whose tag wraps to 0 is SMP_TRAMP_NOBODY, which no CPU has. */
+static uint32_t smp_tramp_tag(uint32_t apic_id) { return apic_id + 1; }
 /* flags: the boot CPU is Intel (cpu_feat.xd): each AP clears XD Bit Disable in its own
  * IA32_MISC_ENABLE before it sets EFER.NXE, as cpu_detect did on the boot CPU. */
 #define SMP_TRAMP_CLEAR_XD 1u
@@ -664,7 +669,8 @@ static int smp_start_failed(struct percpu *pc, int step, uint64_t answer_us)
 /*
  * The outcome of a start of pc: a CPU that started joins the online mask, whichever wait saw it
  * come online (smp_start_failed counts an AP that got there while the boot CPU gave up, at any
- * step); returns step.
+ * step); a CPU that ran the block and halted, other than pc, is named (one that found another id,
+ * when pc started; one without NX, whatever pc's outcome: pc->stray_no_nx). Returns step.
  */
 static int smp_start_done(struct percpu *pc, int step)
 {
@@ -675,47 +681,84 @@ static int smp_start_done(struct percpu *pc, int step)
 	if (step == SMP_STARTED && seen != SMP_TRAMP_NOBODY)
 		kprintf("smp: APIC id %u ran the trampoline filled for CPU %u (APIC id %u) and halted: a CPU given "
 			"up on, starting late\n", seen, pc->index, pc->apic_id);
+	if (pc->stray_no_nx)
+		kprintf("smp: stray CPU: APIC id %u ran the trampoline filled for CPU %u (APIC id %u), found no NX in "
+			"its CPUID and halted (a CPU given up on, starting late); CPU %u is not taken for it\n",
+			pc->stray_no_nx - 1, pc->index, pc->apic_id, pc->index);
 	return step;
+}
+
+/*
+ * Sends INIT and a start-up IPI to stray, a parked CPU, with the block filled for another one, and
+ * waits up to us for it to halt there for want of NX (a test's: the block's flags make it take
+ * that path): the late CPU smp_restart_with_stray puts before a start.
+ */
+static void smp_kick_stray(struct percpu *stray, uint8_t vector, uint64_t us)
+{
+	uint64_t start, limit = tsc_us_to_ticks(us);
+
+	apic_send(stray->apic_id, apic_icr_low(APIC_DM_INIT, 0));
+	tsc_delay_us(SMP_INIT_DELAY_US);
+	apic_send(stray->apic_id, apic_icr_low(APIC_DM_STARTUP, vector));
+	start = rdtsc();
+	while (!smp_tramp_block()->no_nx && rdtsc() - start < limit)
+		arch_cpu_relax();
 }
 
 /*
  * INIT-SIPI-SIPI for pc: INIT, SMP_INIT_DELAY_US, a start-up IPI, SMP_SIPI_DELAY_US, a second one
  * unless the AP answered, then up to answer_us for the answer and as long again for the setup.
- * Returns SMP_STARTED with the CPU online, or the step that failed (reported, the CPU parked).
+ * A no-NX flag in the block is pc's only when it carries pc's tag:
+ * another CPU's is a stray's (pc->stray_no_nx), and the start goes on. stray (tests; NULL
+ * otherwise): a parked CPU that runs the trampoline before pc's INIT (smp_kick_stray), parked
+ * again after. Returns SMP_STARTED with the CPU online, or the step that failed (reported, the
+ * CPU parked).
  */
-static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t answer_us)
+static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t answer_us, struct percpu *stray)
 {
 	uint8_t vector = apic_sipi_vector(smp_tramp_pa);
-	uint32_t st = PERCPU_STARTING;
+	uint32_t st = PERCPU_STARTING, no_nx;
+	int step;
 
 	KASSERT(this_cpu() == &percpu_boot, "CPUs are started by the boot CPU, one at a time");
 	KASSERT(vector, "trampoline page 0x%llx", (unsigned long long)smp_tramp_pa);
 	smp_tramp_fill(pc, inject);
 	pc->inject = inject;
+	pc->stray_no_nx = 0;
 	__atomic_store_n(&pc->state, PERCPU_STARTING, __ATOMIC_RELEASE);
-	if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_INIT, 0)))
-		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_INIT, answer_us));
+	if (stray)
+		smp_kick_stray(stray, vector, answer_us);
+	if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_INIT, 0))) {
+		step = SMP_STEP_INIT;
+		goto out;
+	}
 	tsc_delay_us(SMP_INIT_DELAY_US);
 	for (int sipi = 0; sipi < 2 && st == PERCPU_STARTING; sipi++) {
-		if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_STARTUP, vector)))
-			return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_SIPI, answer_us));
+		if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_STARTUP, vector))) {
+			step = SMP_STEP_SIPI;
+			goto out;
+		}
 		st = smp_wait_state(pc, PERCPU_STARTING, sipi == 0 ? SMP_SIPI_DELAY_US : answer_us);
 	}
-	if (st == PERCPU_STARTING && smp_tramp_block()->no_nx)   /* halted before setting EFER.NXE */
-		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_NO_NX, answer_us));
-	if (st == PERCPU_STARTING && smp_tramp_block()->seen_id != SMP_TRAMP_NOBODY) {
+	no_nx = smp_tramp_block()->no_nx;
+	if (no_nx && no_nx != smp_tramp_tag(pc->apic_id))
+		pc->stray_no_nx = no_nx;
+	if (st == PERCPU_STARTING && no_nx == smp_tramp_tag(pc->apic_id)) {   /* halted before setting EFER.NXE */
+		step = SMP_STEP_NO_NX;
+	} else if (st == PERCPU_STARTING && smp_tramp_block()->seen_id != SMP_TRAMP_NOBODY) {
 		/* A CPU ran the trampoline, found another id than pc's and halted (trampoline.asm). */
 		pc->apic_id_seen = smp_tramp_block()->seen_id;
-		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_IDENTITY, answer_us));
+		step = SMP_STEP_IDENTITY;
+	} else if (st == PERCPU_STARTING) {
+		step = SMP_STEP_ANSWER;
+	} else {
+		st = smp_wait_state(pc, PERCPU_ALIVE, answer_us);
+		step = st == PERCPU_WRONG_ID ? SMP_STEP_IDENTITY : st != PERCPU_ONLINE ? SMP_STEP_SETUP : SMP_STARTED;
 	}
-	if (st == PERCPU_STARTING)
-		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_ANSWER, answer_us));
-	st = smp_wait_state(pc, PERCPU_ALIVE, answer_us);
-	if (st == PERCPU_WRONG_ID)
-		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_IDENTITY, answer_us));
-	if (st != PERCPU_ONLINE)
-		return smp_start_done(pc, smp_start_failed(pc, SMP_STEP_SETUP, answer_us));
-	return smp_start_done(pc, SMP_STARTED);
+out:
+	if (stray)
+		smp_send_init(stray);
+	return smp_start_done(pc, step == SMP_STARTED ? SMP_STARTED : smp_start_failed(pc, step, answer_us));
 }
 
 /* Starts each AP of the plan in turn (the boot CPU is index 0 and runs already). */
@@ -734,7 +777,7 @@ static void smp_start_planned(const struct smp_plan *plan)
 			kprintf("smp: CPU %u (APIC id %u) not started: %s\n", index, plan->apic_id[i],
 				smp_step_text(SMP_STEP_RESOURCES));
 		else
-			smp_start_cpu(pc, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US);
+			smp_start_cpu(pc, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US, NULL);
 	}
 }
 
@@ -800,7 +843,17 @@ int smp_restart(unsigned cpu, enum smp_inject inject, uint64_t answer_us)
 	if (cpu == 0 || cpu >= SMP_MAX_CPUS || !percpu_of[cpu] || percpu_of[cpu]->state != PERCPU_PARKED ||
 	    !smp_tramp_ready)
 		return -1;
-	return smp_start_cpu(percpu_of[cpu], inject, answer_us);
+	return smp_start_cpu(percpu_of[cpu], inject, answer_us, NULL);
+}
+
+int smp_restart_with_stray(unsigned cpu, unsigned stray, uint64_t answer_us)
+{
+	KASSERT(this_cpu() == &percpu_boot, "CPUs are started by the boot CPU, one at a time");
+	if (cpu == 0 || cpu >= SMP_MAX_CPUS || !percpu_of[cpu] || percpu_of[cpu]->state != PERCPU_PARKED ||
+	    stray == 0 || stray >= SMP_MAX_CPUS || stray == cpu || !percpu_of[stray] ||
+	    percpu_of[stray]->state != PERCPU_PARKED || !smp_tramp_ready)
+		return -1;
+	return smp_start_cpu(percpu_of[cpu], SMP_INJECT_NO_NX, answer_us, percpu_of[stray]);
 }
 
 int smp_start_new(uint32_t apic_id, uint64_t answer_us, unsigned *index)
@@ -813,7 +866,7 @@ int smp_start_new(uint32_t apic_id, uint64_t answer_us, unsigned *index)
 	pc = smp_slot(smp_next_index++, apic_id);
 	if (!pc)
 		return SMP_STEP_RESOURCES;
-	return smp_start_cpu(pc, SMP_INJECT_NONE, answer_us);
+	return smp_start_cpu(pc, SMP_INJECT_NONE, answer_us, NULL);
 }
 
 int smp_start_late(unsigned late, unsigned next, uint64_t wait_us, uint32_t *next_state, uint32_t *seen)

@@ -61,7 +61,8 @@ enum smp_step {
 	SMP_STEP_ANSWER,          /* no answer after INIT-SIPI-SIPI */
 	SMP_STEP_SETUP,           /* answered, then not online in time */
 	SMP_STEP_IDENTITY,        /* answered with another APIC id than the one it was sent to */
-	SMP_STEP_NO_NX,           /* the boot CPU uses NX and this one's CPUID shows none (trampoline.asm) */
+	SMP_STEP_NO_NX,           /* the boot CPU uses NX and this one's CPUID shows none (trampoline.asm:
+				   * the block's no_nx carries this CPU's APIC id + 1; another CPU's is a stray's) */
 	SMP_STEP_COUNT
 };
 
@@ -74,7 +75,8 @@ enum smp_inject {
 				   * then stores inject_pte_new at inject_pte (its PTE): a translation
 				   * cached before the join that its join must flush */
 	SMP_INJECT_NO_NX,         /* the trampoline acts as on a CPU whose CPUID shows no NX while the
-				   * boot CPU uses it: it writes the block's no_nx and halts */
+				   * boot CPU uses it: it writes its APIC id + 1 into the block's no_nx and
+				   * halts */
 	SMP_INJECT_EARLY_FAULT,   /* the AP takes a page fault (a probe read) where its setup begins,
 				   * before its control state: percpu.inject_result gets the probe's -1 */
 };
@@ -171,6 +173,16 @@ void smp_enable_interrupts(void);
 int smp_park(unsigned cpu);
 int smp_restart(unsigned cpu, enum smp_inject inject, uint64_t answer_us);
 int smp_start_new(uint32_t apic_id, uint64_t answer_us, unsigned *index);
+/*
+ * For tests, on the boot CPU: a stray CPU without NX. Restarts the parked CPU cpu as smp_restart
+ * does with SMP_INJECT_NO_NX, but first sends INIT and a start-up IPI to the parked CPU stray, which
+ * runs the trampoline filled for cpu, takes the no-NX path (the injection is the block's) and halts
+ * with its own tag, as a CPU given up on that lacks NX would, starting late; stray is sent INIT
+ * again after. The start must not take stray's flag for cpu's: cpu's step as smp_restart's, and
+ * percpu_of[cpu]->stray_no_nx is stray's APIC id + 1 when the start saw it. -1 when either is not
+ * a parked AP, or they are the same.
+ */
+int smp_restart_with_stray(unsigned cpu, unsigned stray, uint64_t answer_us);
 /*
  * For tests, on the boot CPU: a late CPU. Fills the trampoline's data block for the parked CPU
  * next and makes next STARTING, as a start of next does, but sends INIT and a start-up IPI to the

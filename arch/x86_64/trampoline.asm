@@ -7,13 +7,14 @@
 ;      upper half shared), on an Intel boot CPU (TRAMP_CLEAR_XD) XD Bit Disable cleared in this
 ;      CPU's IA32_MISC_ENABLE (with it set, CPUID hides NX and setting EFER.NXE is a #GP: a triple
 ;      fault here), EFER.LME (and NXE when the boot CPU uses NX, before any entry with bit 63 is
-;      used; a CPU whose CPUID then still shows no NX writes td_no_nx and halts instead),
+;      used; a CPU whose CPUID then still shows no NX writes its APIC id + 1 into td_no_nx and
+;      halts instead: the tag names it, so a late CPU's flag is not taken for the CPU being started),
 ;      CR0 = the kernel's CR0 (paging on, caches on) -> compatibility mode
 ;   -> far jump to 64-bit code -> who am I? -> the AP's stack, smp_ap_main(percpu) in the higher half.
 ; The data block is shared by every start: a CPU given up on earlier may run this page late, after
 ; the block was filled for the next CPU. So before it touches anything of the block's CPU (its
 ; stack, its per-CPU state) the AP reads its own APIC id and halts, writing only td_seen_id (or
-; td_no_nx, before its id is known), unless
+; td_no_nx with its id + 1, from the 32-bit code: see .nx_missing), unless
 ; it is the CPU the block names (td_apic_id); it reads the id again after the stack and entry, so a
 ; block refilled meanwhile (smp.c writes SMP_TRAMP_NOBODY first and the id last) is not mixed with
 ; the old one. Its id: the x2APIC ID MSR in x2APIC mode; the xAPIC ID register through the page
@@ -97,8 +98,38 @@ tramp_pm32:
 	cpuid
 	test edx, CPUIDX1_EDX_NX
 	jnz .nx_done
-.nx_missing:
-	mov dword [esi + OFF(td_no_nx)], 1 ; NXE would #GP: say so and halt (smp.c reports it)
+.nx_missing:                            ; NXE would #GP: say who is halting here, and halt (smp.c reports it)
+	; Its id as the 64-bit code reads it, but for the xAPIC ID register, whose page is mapped only
+	; once paging is on: the x2APIC ID MSR in x2APIC mode, else CPUID's (leaf 0xB's x2APIC id, or
+	; leaf 1's initial APIC id without leaf 0xB), which is the xAPIC id unless firmware rewrote
+	; that register: then smp.c reports a stray CPU without NX instead of the one started.
+	mov ecx, MSR_APIC_BASE
+	rdmsr
+	test eax, APIC_BASE_EXTD
+	jz .nx_by_cpuid
+	mov ecx, MSR_X2APIC_ID
+	rdmsr
+	jmp .nx_id_known
+.nx_by_cpuid:
+	xor eax, eax
+	cpuid
+	cmp eax, CPUID_TOPOLOGY
+	jb .nx_by_leaf1
+	mov eax, CPUID_TOPOLOGY
+	xor ecx, ecx
+	cpuid
+	test ebx, ebx
+	jz .nx_by_leaf1
+	mov eax, edx
+	jmp .nx_id_known
+.nx_by_leaf1:
+	mov eax, 1
+	cpuid
+	shr ebx, CPUID1_ID_SHIFT
+	mov eax, ebx
+.nx_id_known:                           ; EAX = this CPU's APIC id
+	inc eax                         ; + 1: 0 stays "none" (smp_tramp_tag in smp.c)
+	mov [esi + OFF(td_no_nx)], eax
 .no_nx:
 	cli
 	hlt
@@ -199,7 +230,7 @@ td_entry:   dq 0
 td_lapic:   dq 0                    ; the xAPIC page's kernel address, 0 in x2APIC mode
 td_apic_id: dd 0                    ; the APIC id of the CPU this block is filled for
 td_seen_id: dd 0                    ; written by a CPU that found the block naming another
-td_no_nx:   dd 0                    ; 1 written by a CPU without NX when td_efer has NXE (or injected)
+td_no_nx:   dd 0                    ; APIC id + 1 of a CPU without NX when td_efer has NXE (or injected)
 td_pad:     dd 0
 td_offsets: dd OFF(tramp_pm32), OFF(tramp_lm64), OFF(tramp_gdt), 0
 smp_tramp_end:

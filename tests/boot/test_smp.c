@@ -784,9 +784,10 @@ KTEST(smp_cpu_that_does_not_answer_is_reported_and_skipped)
 }
 
 /* An AP parked, started with a trampoline that never answers, then with a setup that stalls, then
- * taking the trampoline's path of a CPU without NX (it halts before its EFER write; reported well
- * before the answer's bound runs out): each reported at its step and parked; then started for
- * real, it takes calls again. */
+ * taking the trampoline's path of a CPU without NX (it halts before its EFER write, its own APIC
+ * id + 1 in the block, so the flag is its own, not a stray's; reported well before the answer's
+ * bound runs out): each reported at its step and parked; then started for real, it takes calls
+ * again. */
 KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 {
 	cpumask_t aps = test_aps(), online = smp_online_mask();
@@ -808,6 +809,7 @@ KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 	 * halted is reported at most two graces (one per start-up IPI) after it wrote its flag. */
 	KEXPECT(us < SMP_INIT_DELAY_US + SMP_ANSWER_TIMEOUT_US / 2,
 		"the halted CPU was reported after %llu us, not at once", (unsigned long long)us);
+	KEXPECT_EQ(percpu_of[cpu]->stray_no_nx, 0, "the no-NX flag carried the CPU's own tag: no stray");
 	KEXPECT_EQ(percpu_of[cpu]->state, PERCPU_PARKED);
 	KEXPECT(!cpumask_has(smp_online_mask(), cpu), "still offline");
 	KEXPECT_EQ(smp_restart(0, SMP_INJECT_NONE, TEST_START_WAIT_US), (uint64_t)-1, "the boot CPU is not restarted");
@@ -1028,6 +1030,47 @@ KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
 	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
 	test_mark_runs = 0;
 	KEXPECT_EQ(smp_call(late, test_mark, NULL), 0);
+	KEXPECT_EQ(test_mark_runs, 1, "it takes calls");
+}
+
+/*
+ * A CPU without NX that runs the trampoline late, filled for another CPU, is reported as a stray,
+ * not taken for the CPU being started. smp_restart_with_stray starts the index of an APIC id no
+ * CPU has (parked after no answer) with the no-NX path injected, after sending a parked AP INIT and
+ * a start-up IPI: the AP halts there with its own APIC id + 1. The start must end as no answer
+ * with the AP named (before the tag, the trampoline wrote 1 and any CPU's flag was taken for the
+ * started CPU's: SMP_STEP_NO_NX), and the AP's own index stays parked and restarts.
+ */
+KTEST(smp_stray_cpu_without_nx_is_not_taken_for_the_cpu_started)
+{
+	cpumask_t aps = test_aps(), online = smp_online_mask();
+	uint32_t id = test_unused_apic_id();
+	unsigned next = 0;
+
+	if (cpumask_empty(aps))
+		KTEST_SKIP("one CPU online: no CPU to run the trampoline as a stray");
+	if (!id)
+		KTEST_SKIP("every xAPIC id is in the MADT: no id is surely absent");
+	if (test_absent_cpu_index(id) == SMP_MAX_CPUS)
+		KTEST_SKIP("every one of the kernel's %u CPU indexes is a started CPU's: none left for the CPU started",
+			   SMP_MAX_CPUS);
+	unsigned stray = cpumask_last(aps);
+	KEXPECT_EQ(test_start_absent_cpu(id, &next), SMP_STEP_ANSWER, "an index for the CPU started, parked");
+	KASSERT_TEST(next < SMP_MAX_CPUS && percpu_of[next] && percpu_of[next]->state == PERCPU_PARKED);
+	KEXPECT_EQ(smp_park(stray), 0);
+	KEXPECT_EQ(smp_restart_with_stray(next, next, TEST_START_WAIT_US), (uint64_t)-1, "a CPU is not its own stray");
+	KEXPECT_EQ(smp_restart_with_stray(next, 0, TEST_START_WAIT_US), (uint64_t)-1, "the boot CPU is no stray");
+	int st = smp_restart_with_stray(next, stray, TEST_START_WAIT_US);
+	KEXPECT(st == SMP_STEP_ANSWER, "step: %s, want no answer (the stray's missing NX not taken for CPU %u's)",
+		smp_step_text(st), next);
+	KEXPECT_EQ(percpu_of[next]->stray_no_nx, percpu_of[stray]->apic_id + 1, "the stray named by its tag");
+	KEXPECT_EQ(percpu_of[next]->state, PERCPU_PARKED, "the started index parked again");
+	KEXPECT_EQ(percpu_of[stray]->state, PERCPU_PARKED, "the stray's own index left parked");
+	KEXPECT_EQ(smp_restart(stray, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US), SMP_STARTED, "the stray starts again");
+	KEXPECT_EQ(percpu_of[stray]->stray_no_nx, 0, "no stray during its own start");
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
+	test_mark_runs = 0;
+	KEXPECT_EQ(smp_call(stray, test_mark, NULL), 0);
 	KEXPECT_EQ(test_mark_runs, 1, "it takes calls");
 }
 
