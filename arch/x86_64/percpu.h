@@ -68,6 +68,7 @@ struct percpu {
 	volatile uint32_t state;         /* enum percpu_state */
 	volatile uint32_t inject;        /* enum smp_inject: a start fault for tests (smp.h) */
 	volatile uint32_t apic_id_seen;  /* the id the AP read from its own APIC when it started */
+	uint32_t start_esr;              /* the boot CPU's APIC errors over this CPU's last INIT-SIPI-SIPI (apic_esr.h) */
 	uint32_t stray_no_nx;            /* the APIC id + 1 of another CPU that halted for want of NX during
 					  * this CPU's last start, 0: none (smp.c, trampoline.asm) */
 	uint64_t inject_va;              /* SMP_INJECT_STALE_TLB: the address whose translation goes stale */

@@ -3,6 +3,7 @@
 #include "arch_pte.h"
 #include "smp_plan.h"
 #include "apic.h"
+#include "apic_esr.h"
 #include "x86.h"
 #include "cpu.h"
 #include "trap.h"
@@ -641,11 +642,13 @@ static void smp_send_init(struct percpu *pc)
  * Gives up on the start of pc at step: the AP may still be moving on (answering, coming online)
  * while the boot CPU decides, so the state becomes PARKED only from a value the AP left there; an
  * AP that reached ONLINE meanwhile counts as started. Otherwise sends INIT (the CPU stops and waits
- * for a start-up IPI), reports and returns step.
+ * for a start-up IPI), reports (with the errors the boot CPU's APIC logged over the start's IPIs,
+ * pc->start_esr, by name) and returns step.
  */
 static int smp_start_failed(struct percpu *pc, int step, uint64_t answer_us)
 {
 	uint32_t st = __atomic_load_n(&pc->state, __ATOMIC_ACQUIRE);
+	char esr[APIC_ESR_TEXT_SIZE], note[APIC_ESR_TEXT_SIZE + 48] = "";
 
 	/* WRONG_ID is final (the AP halted), so an AP seen ONLINE here started, whatever the step. */
 	while (st != PERCPU_ONLINE && !smp_state_move(pc, st, PERCPU_PARKED))
@@ -653,16 +656,20 @@ static int smp_start_failed(struct percpu *pc, int step, uint64_t answer_us)
 	if (st == PERCPU_ONLINE)
 		return SMP_STARTED;
 	smp_send_init(pc);
+	if (pc->start_esr) {
+		apic_esr_text(pc->start_esr, esr, sizeof(esr));
+		ksnprintf(note, sizeof(note), "; the APIC's error status after the IPIs: %s", esr);
+	}
 	if (step == SMP_STEP_IDENTITY)   /* the id seen cannot tell this CPU under another id from a late one */
 		kprintf("smp: CPU %u (APIC id %u) not started: answered as APIC id %u (this CPU under another id, or "
-			"a CPU given up on earlier, starting late); parked with INIT\n", pc->index, pc->apic_id,
-			pc->apic_id_seen);
+			"a CPU given up on earlier, starting late)%s; parked with INIT\n", pc->index, pc->apic_id,
+			pc->apic_id_seen, note);
 	else if (step == SMP_STEP_ANSWER || step == SMP_STEP_SETUP)
-		kprintf("smp: CPU %u (APIC id %u) not started: %s (%llu ms); parked with INIT\n", pc->index,
-			pc->apic_id, smp_step_text(step), (unsigned long long)(answer_us / 1000));
+		kprintf("smp: CPU %u (APIC id %u) not started: %s (%llu ms)%s; parked with INIT\n", pc->index,
+			pc->apic_id, smp_step_text(step), (unsigned long long)(answer_us / 1000), note);
 	else
-		kprintf("smp: CPU %u (APIC id %u) not started: %s; parked with INIT\n", pc->index, pc->apic_id,
-			smp_step_text(step));
+		kprintf("smp: CPU %u (APIC id %u) not started: %s%s; parked with INIT\n", pc->index, pc->apic_id,
+			smp_step_text(step), note);
 	return step;
 }
 
@@ -708,7 +715,9 @@ static void smp_kick_stray(struct percpu *stray, uint8_t vector, uint64_t us)
 /*
  * INIT-SIPI-SIPI for pc: INIT, SMP_INIT_DELAY_US, a start-up IPI, SMP_SIPI_DELAY_US, a second one
  * unless the AP answered, then up to answer_us for the answer and as long again for the setup.
- * A no-NX flag in the block is pc's only when it carries pc's tag:
+ * The boot CPU's APIC error status is cleared before INIT and taken after each IPI's wait (which
+ * clears it for the next), adding no delay; what it logged over the start is pc->start_esr,
+ * named when the start fails. A no-NX flag in the block is pc's only when it carries pc's tag:
  * another CPU's is a stray's (pc->stray_no_nx), and the start goes on. stray (tests; NULL
  * otherwise): a parked CPU that runs the trampoline before pc's INIT (smp_kick_stray), parked
  * again after. Returns SMP_STARTED with the CPU online, or the step that failed (reported, the
@@ -724,21 +733,26 @@ static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t ans
 	KASSERT(vector, "trampoline page 0x%llx", (unsigned long long)smp_tramp_pa);
 	smp_tramp_fill(pc, inject);
 	pc->inject = inject;
-	pc->stray_no_nx = 0;
+	pc->start_esr = pc->stray_no_nx = 0;
 	__atomic_store_n(&pc->state, PERCPU_STARTING, __ATOMIC_RELEASE);
 	if (stray)
 		smp_kick_stray(stray, vector, answer_us);
+	apic_esr_take();   /* clears what earlier sends left */
 	if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_INIT, 0))) {
+		pc->start_esr = apic_esr_take();
 		step = SMP_STEP_INIT;
 		goto out;
 	}
 	tsc_delay_us(SMP_INIT_DELAY_US);
+	pc->start_esr |= apic_esr_take();
 	for (int sipi = 0; sipi < 2 && st == PERCPU_STARTING; sipi++) {
 		if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_STARTUP, vector))) {
+			pc->start_esr |= apic_esr_take();
 			step = SMP_STEP_SIPI;
 			goto out;
 		}
 		st = smp_wait_state(pc, PERCPU_STARTING, sipi == 0 ? SMP_SIPI_DELAY_US : answer_us);
+		pc->start_esr |= apic_esr_take();
 	}
 	no_nx = smp_tramp_block()->no_nx;
 	if (no_nx && no_nx != smp_tramp_tag(pc->apic_id))

@@ -787,7 +787,8 @@ KTEST(smp_cpu_that_does_not_answer_is_reported_and_skipped)
  * taking the trampoline's path of a CPU without NX (it halts before its EFER write, its own APIC
  * id + 1 in the block, so the flag is its own, not a stray's; reported well before the answer's
  * bound runs out): each reported at its step and parked; then started for real, it takes calls
- * again. */
+ * again, and the boot CPU's APIC logged no error over its IPIs (QEMU's logs none for INIT and
+ * start-up IPIs: a read of another register than the ESR, or none, would not be 0 here). */
 KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 {
 	cpumask_t aps = test_aps(), online = smp_online_mask();
@@ -814,6 +815,7 @@ KTEST(smp_stalled_cpu_is_reported_parked_and_restarts)
 	KEXPECT(!cpumask_has(smp_online_mask(), cpu), "still offline");
 	KEXPECT_EQ(smp_restart(0, SMP_INJECT_NONE, TEST_START_WAIT_US), (uint64_t)-1, "the boot CPU is not restarted");
 	KASSERT_TEST(smp_restart(cpu, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US) == SMP_STARTED, "CPU %u did not restart", cpu);
+	KEXPECT_EQ(percpu_of[cpu]->start_esr, 0, "no APIC error over the restart's INIT and start-up IPIs");
 	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
 	test_mark_runs = 0;
 	KEXPECT_EQ(smp_call(cpu, test_mark, NULL), 0);
