@@ -9,6 +9,7 @@
 #include "vmlayout.h"
 #include "kprintf.h"
 #include "kassert.h"
+#include "sysinfo.h"
 
 /*
  * True when a region of size bytes may be set up: its set-up metadata (at most about 0.22 byte per
@@ -61,9 +62,12 @@ static struct syspte_region *mm_region_init(uint64_t asked)
 }
 
 /* Registers the kernel's page tables and its system PTE region with the WDK layer (mm/mdl.h,
- * mm/reserved.h), so that the driver API works from here on. */
+ * mm/reserved.h), so that the driver API works from here on. The direct map must be sealed first
+ * (sysinfo_acpi_premap): the region's memory-type rule (a frame the direct map holds is mapped
+ * write-back, any other as asked) holds only while the set of direct-mapped frames cannot grow. */
 void mm_init(void)
 {
+	KASSERT(sysinfo_dmap_seal()->sealed, "the direct map must be sealed (sysinfo_acpi_premap) before mm_init");
 	mm_set_kernel_pt(&kernel_pt);
 	reserved_set_region(mm_region_init(kernel_cmdline.opts.syspte));
 	struct syspte_stats s;

@@ -13,6 +13,20 @@
 #include "smp.h"
 #include "arch_mm.h"
 
+/* The end of descriptor d's bytes, saturating at 2^64 - 1 (a firmware's absurd NumberOfPages). */
+static uint64_t sysinfo_desc_end(const struct efi_memory_descriptor *d)
+{
+	uint64_t ds = d->phys_start;
+
+	return d->num_pages > (UINT64_MAX - ds) / PAGE_SIZE ? UINT64_MAX : ds + d->num_pages * PAGE_SIZE;
+}
+
+/* True for the types of device memory: MMIO and MMIO port space. */
+static bool sysinfo_type_is_mmio(uint32_t type)
+{
+	return type == EFI_MMIO || type == EFI_MMIO_PORT;
+}
+
 /* True when the memory map lists any page of [pa, end) as device memory (MMIO or MMIO port space):
  * a table there is a firmware bug or a hostile table, and the page is never mapped write-back. */
 static bool sysinfo_range_is_mmio(uint64_t pa, uint64_t end)
@@ -21,18 +35,53 @@ static bool sysinfo_range_is_mmio(uint64_t pa, uint64_t end)
 	const void *map = kernel_memory_map(&size, &dsz);
 	for (size_t i = 0; map && dsz && i < size / dsz; i++) {
 		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
-		uint64_t ds = d->phys_start, de = d->num_pages > (UINT64_MAX - ds) / PAGE_SIZE ? UINT64_MAX :
-										   ds + d->num_pages * PAGE_SIZE;
-		if ((d->type == EFI_MMIO || d->type == EFI_MMIO_PORT) && ds < end && pa < de)
+		if (sysinfo_type_is_mmio(d->type) && d->phys_start < end && pa < sysinfo_desc_end(d))
 			return true;
 	}
 	return false;
 }
 
-/* acpi_map_fn over the direct map: pages of [pa, pa + len) that are not mapped yet (ACPI tables in
- * firmware-reserved memory) are added read-only and non-executable; NULL past the direct map, or
- * when the memory map names a page of the range device memory (a table can't lie there; mapping it
- * write-back would, for the local APIC's page, make apic_init_boot refuse the APIC). */
+/* True when a descriptor of a type other than device memory covers the page at p. */
+static bool sysinfo_page_listed(uint64_t p)
+{
+	size_t size, dsz;
+	const void *map = kernel_memory_map(&size, &dsz);
+	for (size_t i = 0; map && dsz && i < size / dsz; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
+		if (!sysinfo_type_is_mmio(d->type) && d->phys_start <= p && p < sysinfo_desc_end(d))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * True when a descriptor other than device memory lists every page of [first, end) (page-aligned,
+ * first < end): the premap adds no other page to the direct map [ours]. A page no descriptor lists
+ * (a hole) is refused like device memory: what answers there is the chipset's choice (a PCI window,
+ * often), and a write-back mapping of a device's page is the alias the seal exists to prevent.
+ * Tables lie in ACPI reclaim or NVS memory, or in reserved memory the map lists. (A page that a
+ * device descriptor lists too is refused by sysinfo_acpi_map, which the premap calls next.)
+ */
+static bool sysinfo_range_listed(uint64_t first, uint64_t end)
+{
+	for (uint64_t p = first; p < end; p += PAGE_SIZE)
+		if (!sysinfo_page_listed(p))
+			return false;
+	return true;
+}
+
+/* The direct map's seal and what the premap did (sysinfo_acpi_premap). */
+static struct sysinfo_dmap_seal sysinfo_seal;
+
+/*
+ * acpi_map_fn over the direct map: NULL past the direct map, or when the memory map names a page
+ * of the range device memory (a table can't lie there; mapping it write-back would, for the local
+ * APIC's page, make apic_init_boot refuse the APIC). Before the seal, pages of [pa, pa + len) that
+ * are not mapped yet (ACPI tables in firmware-reserved memory) are added read-only and
+ * non-executable, write-back; the kernel's only caller then is the premap. After the seal nothing
+ * is added: a range with a page the direct map lacks is refused (NULL) and counted, since a page
+ * added now could already be mapped uncached through the reserved-mapping API (a cache alias).
+ */
 static const void *sysinfo_acpi_map(void *ctx, uint64_t pa, size_t len)
 {
 	(void)ctx;
@@ -41,14 +90,60 @@ static const void *sysinfo_acpi_map(void *ctx, uint64_t pa, size_t len)
 	uint64_t first = ALIGN_DOWN(pa, PAGE_SIZE), end = ALIGN_UP(pa + len, PAGE_SIZE);
 	if (sysinfo_range_is_mmio(first, end > first ? end : first + PAGE_SIZE))
 		return NULL;
-	for (uint64_t p = first; p < pa + len; p += PAGE_SIZE)
-		if (!pt_query(&kernel_pt, DMAP_BASE + p, NULL, NULL, NULL) &&
-		    pt_map(&kernel_pt, DMAP_BASE + p, p, PAGE_SIZE, 0, PT_SIZE_4K) != PT_OK)
+	for (uint64_t p = first; p < pa + len; p += PAGE_SIZE) {
+		if (pt_query(&kernel_pt, DMAP_BASE + p, NULL, NULL, NULL))
+			continue;
+		if (__atomic_load_n(&sysinfo_seal.sealed, __ATOMIC_ACQUIRE)) {
+			__atomic_fetch_add(&sysinfo_seal.refused, 1, __ATOMIC_RELAXED);
 			return NULL;
+		}
+		if (pt_map(&kernel_pt, DMAP_BASE + p, p, PAGE_SIZE, 0, PT_SIZE_4K) != PT_OK)
+			return NULL;
+		sysinfo_seal.pages++;
+	}
 	return (const void *)(DMAP_BASE + pa);
 }
 
+/* acpi_map_fn of the premap: sysinfo_acpi_map (which refuses device memory) for a range whose every
+ * page the memory map lists as memory (sysinfo_range_listed), checked before any page is added;
+ * NULL otherwise. */
+static const void *sysinfo_premap_map(void *ctx, uint64_t pa, size_t len)
+{
+	if (!len || range_overflows(pa, len) || pa > DMAP_SIZE || len > DMAP_SIZE - pa)
+		return NULL;
+	if (!sysinfo_range_listed(ALIGN_DOWN(pa, PAGE_SIZE), ALIGN_UP(pa + len, PAGE_SIZE)))
+		return NULL;
+	return sysinfo_acpi_map(ctx, pa, len);
+}
+
 static const struct acpi_access sysinfo_acpi_access = { sysinfo_acpi_map, NULL };
+static const struct acpi_access sysinfo_premap_access = { sysinfo_premap_map, NULL };
+
+/* Maps every ACPI table through acc (acpi_map_all), seals the direct map and says so on serial.
+ * acc is the premap's access; a host test passes one that reads its fake memory after it. */
+static void sysinfo_premap_with(const struct acpi_access *acc)
+{
+	struct acpi_map_all_info info;
+	int st = acpi_map_all(acc, kernel_bootinfo.rsdp_phys, &info);
+
+	sysinfo_seal.status = st;
+	sysinfo_seal.tables = info.tables;
+	sysinfo_seal.skipped = info.skipped;
+	__atomic_store_n(&sysinfo_seal.sealed, true, __ATOMIC_RELEASE);
+	kprintf("acpi: %u tables premapped, %llu pages added to the direct map, %u entries refused%s%s; "
+		"direct map sealed\n", info.tables, (unsigned long long)sysinfo_seal.pages, info.skipped,
+		st ? "; root: " : "", st ? acpi_strerror(st) : "");
+}
+
+void sysinfo_acpi_premap(void)
+{
+	sysinfo_premap_with(&sysinfo_premap_access);
+}
+
+const struct sysinfo_dmap_seal *sysinfo_dmap_seal(void)
+{
+	return &sysinfo_seal;
+}
 
 const struct acpi_access *sysinfo_acpi(void)
 {
@@ -73,31 +168,42 @@ static bool sysinfo_range_is_ram(uint64_t pa, uint64_t end)
 	return false;
 }
 
+/*
+ * Why the HPET's register block at base may not be mapped uncached at HPET_VA, or NULL when it may:
+ * a block that crosses a page, lies past the CPU's physical address width or in RAM the memory map
+ * lists, or whose page the direct map holds (write-back: a page the premap added for a table there,
+ * from a buggy or hostile table), which an uncached mapping would alias.
+ */
+static const char *sysinfo_hpet_refusal(uint64_t base)
+{
+	uint64_t page = ALIGN_DOWN(base, PAGE_SIZE), width = arch_phys_addr_bits();   /* 32..52 */
+
+	if (base - page > PAGE_SIZE - SYSINFO_HPET_BLOCK)
+		return "register block crosses a page";
+	if (width >= 64 || (base + SYSINFO_HPET_BLOCK - 1) >> width)
+		return "address past the CPU's physical width";
+	if (sysinfo_range_is_ram(page, page + PAGE_SIZE))
+		return "address in RAM";
+	if (page < DMAP_SIZE && pt_query(&kernel_pt, DMAP_BASE + page, NULL, NULL, NULL))
+		return "page in the direct map (write-back, an ACPI table's page)";
+	return NULL;
+}
+
 /* The HPET's registers mapped uncached and non-executable at HPET_VA (never through the direct
- * map), or NULL with *why saying why not: no usable HPET table, a block that crosses a page, lies
- * past the CPU's physical address width or in RAM the memory map lists, or a failed mapping. */
+ * map), or NULL with *why saying why not: no usable HPET table, a block sysinfo_hpet_refusal
+ * refuses, or a failed mapping. */
 static volatile void *sysinfo_map_hpet(const char **why)
 {
 	struct acpi_hpet_info h;
 	int st = acpi_read_hpet(sysinfo_acpi(), kernel_bootinfo.rsdp_phys, &h);
-	uint64_t page = ALIGN_DOWN(h.base, PAGE_SIZE), width = arch_phys_addr_bits();   /* 32..52 */
+	uint64_t page = ALIGN_DOWN(h.base, PAGE_SIZE);
 
 	if (st) {
 		*why = acpi_strerror(st);
 		return NULL;
 	}
-	if (h.base - page > PAGE_SIZE - SYSINFO_HPET_BLOCK) {
-		*why = "register block crosses a page";
+	if ((*why = sysinfo_hpet_refusal(h.base)))
 		return NULL;
-	}
-	if (width >= 64 || (h.base + SYSINFO_HPET_BLOCK - 1) >> width) {
-		*why = "address past the CPU's physical width";
-		return NULL;
-	}
-	if (sysinfo_range_is_ram(page, page + PAGE_SIZE)) {
-		*why = "address in RAM";
-		return NULL;
-	}
 	if (!pt_query(&kernel_pt, HPET_VA, NULL, NULL, NULL) &&
 	    pt_map(&kernel_pt, HPET_VA, page, PAGE_SIZE, PT_PROT_W | PT_PROT_G | PT_PROT_CACHE(PT_CACHE_UC),
 		   PT_SIZE_4K) != PT_OK) {

@@ -32,9 +32,27 @@ struct sysinfo {
 void sysinfo_init_clock(void);
 /* Fills *si; madt receives the MADT's processors (NULL: not needed). */
 void sysinfo_collect(struct sysinfo *si, struct acpi_madt_info *madt);
-/* The kernel's access to ACPI tables: the direct map, with read-only pages added for tables outside
- * RAM the kernel maps (firmware-reserved memory). */
+/* The kernel's access to ACPI tables: the direct map. Before the seal, read-only pages are added
+ * for tables outside RAM the kernel maps (firmware-reserved memory); after it, a table with a page
+ * the direct map lacks cannot be read (the map function returns NULL: ACPI_EUNMAPPED). */
 const struct acpi_access *sysinfo_acpi(void);
+
+/* The direct map's seal (sysinfo_acpi_premap) and what the premap did. */
+struct sysinfo_dmap_seal {
+	bool sealed;              /* set once, before mm_init; the direct map gains no page after it */
+	int status;               /* acpi_map_all's: ACPI_OK, or why the RSDP or the root could not be read */
+	uint32_t tables;          /* tables mapped whole (acpi_map_all_info.tables) */
+	uint32_t skipped;         /* entries refused (acpi_map_all_info.skipped) */
+	uint64_t pages;           /* pages added to the direct map for them, before the seal */
+	uint64_t refused;         /* reads refused after the seal: a page the direct map lacks */
+};
+
+/* Boot, before mm_init (which asserts it): adds every page of every ACPI table to the direct map
+ * (acpi_map_all; pages the memory map does not list, or lists as device memory, are refused), then
+ * seals it: from here the kernel's ACPI access maps nothing new. One line on serial. */
+void sysinfo_acpi_premap(void);
+/* The seal's state and the premap's counts. */
+const struct sysinfo_dmap_seal *sysinfo_dmap_seal(void);
 /* The name of a bootinfo framebuffer format. */
 const char *sysinfo_fb_format_name(uint32_t format);
 struct bootinfo_fb;

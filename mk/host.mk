@@ -98,6 +98,12 @@ $(B)/host/test_acpi_map: tests/host/test_acpi_map.c kernel/sysinfo.c kernel/sysi
 	@mkdir -p $(@D)
 	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
 
+# The direct map's seal: kernel/sysinfo.c's premap (#included) and the ACPI reader's acpi_map_all on the fake machine.
+$(B)/host/test_acpi_dmap_seal: tests/host/test_acpi_dmap_seal.c kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c \
+		arch/x86_64/acpi.h $(HOST_OBJ)
+	@mkdir -p $(@D)
+	$(HCC) $(HCFLAGS) -Iarch/x86_64 -Ikernel $< arch/x86_64/acpi.c $(HOST_OBJ) -o $@
+
 # The differential test #includes the shared model (one translation unit per host test).
 $(B)/host/test_syspte: tests/host/model_syspte.c tests/host/model_syspte.h
 # The ELF test #includes the loader's pure ELF checks and the shared case catalogue and judge.
@@ -140,6 +146,7 @@ TSAN_EXTRA_test_acpi := -Iarch/x86_64 arch/x86_64/acpi.c
 TSAN_EXTRA_test_smp_plan := -Iarch/x86_64 arch/x86_64/smp_plan.c
 TSAN_EXTRA_test_arch_cpuid := -Iarch/x86_64
 TSAN_EXTRA_test_acpi_map := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
+TSAN_EXTRA_test_acpi_dmap_seal := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_sysinfo_facts := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_summary_screens := -Iarch/x86_64 -Ikernel arch/x86_64/acpi.c
 TSAN_EXTRA_test_panic_reports := -Iarch/x86_64 -Ikernel -Wl,--wrap=kprintf
@@ -166,6 +173,7 @@ $(B)/tsan/test_acpi: arch/x86_64/acpi.c
 $(B)/tsan/test_panic_reports: kernel/panic.c kernel/textwrap.c
 $(B)/tsan/test_panic_console: kernel/console.c kernel/panic.c kernel/textwrap.c
 $(B)/tsan/test_sysinfo_facts: kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c
+$(B)/tsan/test_acpi_dmap_seal: kernel/sysinfo.c kernel/sysinfo.h arch/x86_64/acpi.c arch/x86_64/acpi.h
 $(B)/tsan/test_intake_bounds: kernel/cmdline.c kernel/cmdline.h kernel/sysinfo.c kernel/sysinfo.h include/bootinfo.h \
 		arch/x86_64/smp_plan.c arch/x86_64/smp_plan.h arch/x86_64/acpi.c
 $(B)/tsan/test_summary_screens: kernel/summary.c kernel/memview.c kernel/summary_layout.c kernel/fbcon.c \

@@ -1,6 +1,7 @@
 /*
  * ACPI table reader (see acpi.h for the contract). Layouts from the ACPI specification 6.x:
- * RSDP 5.2.5, system description table header 5.2.6, RSDT/XSDT 5.2.7-8, FADT 5.2.9, MADT 5.2.12;
+ * RSDP 5.2.5, system description table header 5.2.6, RSDT/XSDT 5.2.7-8, FADT 5.2.9, FACS 5.2.10,
+ * DSDT 5.2.11.1, MADT 5.2.12;
  * the DMAR from Intel's VT-d specification (section 8.1); the HPET table from the IA-PC HPET
  * specification 1.0a (section 3.2.4).
  * Multi-byte fields are read byte by byte (tables are byte-packed, often unaligned).
@@ -45,6 +46,12 @@
 #define HPET_OFF_NUMBER    52
 #define HPET_OFF_MIN_TICK  53
 #define HPET_OFF_PAGE_PROT 55
+#define FADT_OFF_FACS      36        /* FIRMWARE_CTRL: the FACS's 32-bit address */
+#define FADT_OFF_DSDT      40        /* DSDT: the DSDT's 32-bit address */
+#define FADT_OFF_X_FACS    132       /* X_FIRMWARE_CTRL: the FACS's 64-bit address (ACPI 2.0+) */
+#define FADT_OFF_X_DSDT    140       /* X_DSDT: the DSDT's 64-bit address (ACPI 2.0+) */
+#define FACS_OFF_LENGTH    4         /* the FACS has a signature and a length, no checksum */
+#define FACS_MIN_LEN       64        /* the FACS's defined fields (ACPI 6.x, table 5.14) */
 #define GAS_OFF_ADDRESS    4         /* a GAS's 64-bit address, after space, width, offset, access size */
 #define GAS_SPACE_MEMORY   0
 
@@ -299,6 +306,78 @@ int acpi_read_hpet(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_
 	out->number = t[HPET_OFF_NUMBER];
 	out->min_tick = (uint16_t)acpi_le16(t + HPET_OFF_MIN_TICK);
 	out->page_prot = t[HPET_OFF_PAGE_PROT];
+	return ACPI_OK;
+}
+
+/* Maps the FACS at pa whole: signature "FACS", a length of at least FACS_MIN_LEN and at most
+ * ACPI_TABLE_MAX (the FACS has no checksum to check). */
+static int acpi_map_facs(const struct acpi_access *acc, uint64_t pa)
+{
+	const uint8_t *h = acpi_map(acc, pa, FACS_OFF_LENGTH + 4);
+	uint32_t n;
+
+	if (!h)
+		return ACPI_EUNMAPPED;
+	if (!acpi_sig_is(h, "FACS"))
+		return ACPI_ENOTABLE;
+	n = acpi_le32(h + FACS_OFF_LENGTH);
+	if (n < FACS_MIN_LEN || n > ACPI_TABLE_MAX)
+		return ACPI_EBADTABLE;
+	return acpi_map(acc, pa, n) ? ACPI_OK : ACPI_EUNMAPPED;
+}
+
+/* One of the FADT's address pairs: the 64-bit field at xoff when the table holds it and it is not
+ * 0 (the specification: then the 32-bit one is ignored), else the 32-bit field at off; 0 for none. */
+static uint64_t acpi_fadt_addr(const uint8_t *t, uint32_t len, uint32_t off, uint32_t xoff)
+{
+	if (len >= xoff + 8 && acpi_le64(t + xoff))
+		return acpi_le64(t + xoff);
+	return len >= off + 4 ? acpi_le32(t + off) : 0;
+}
+
+/* Maps the DSDT and the FACS a FADT (t, len bytes) names, where it names them, each counted in *out
+ * as mapped or skipped. Both addresses are read before anything else is mapped. */
+static void acpi_map_fadt_tables(const struct acpi_access *acc, const uint8_t *t, uint32_t len,
+				 struct acpi_map_all_info *out)
+{
+	uint64_t dsdt = acpi_fadt_addr(t, len, FADT_OFF_DSDT, FADT_OFF_X_DSDT);
+	uint64_t facs = acpi_fadt_addr(t, len, FADT_OFF_FACS, FADT_OFF_X_FACS);
+	const uint8_t *d;
+	uint32_t n;
+
+	if (dsdt && acpi_map_table(acc, dsdt, "DSDT", SDT_HEADER_LEN, &d, &n) == ACPI_OK)
+		out->tables++;
+	else if (dsdt)
+		out->skipped++;
+	if (facs && acpi_map_facs(acc, facs) == ACPI_OK)
+		out->tables++;
+	else if (facs)
+		out->skipped++;
+}
+
+int acpi_map_all(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_map_all_info *out)
+{
+	const uint8_t *root, *t;
+	uint32_t root_len, n;
+	unsigned esz;
+	int st;
+
+	*out = (struct acpi_map_all_info){ 0 };
+	st = acpi_map_root(acc, rsdp_pa, &root, &root_len, &esz);
+	if (st)
+		return st;
+	out->tables = 2;   /* the RSDP and the root table, each mapped whole by acpi_map_root */
+	for (uint32_t off = SDT_HEADER_LEN; off + esz <= root_len; off += esz) {
+		uint64_t e = esz == 8 ? acpi_le64(root + off) : acpi_le32(root + off);
+
+		if (acpi_map_table(acc, e, NULL, SDT_HEADER_LEN, &t, &n) != ACPI_OK) {
+			out->skipped++;   /* address 0, unmappable, bad length or checksum: the walk goes on */
+			continue;
+		}
+		out->tables++;
+		if (acpi_sig_is(t, "FACP"))
+			acpi_map_fadt_tables(acc, t, n, out);
+	}
 	return ACPI_OK;
 }
 

@@ -2,7 +2,8 @@
  * acpi_: a small, defensive reader of the ACPI tables the kernel needs: the RSDP the loader found,
  * the XSDT (or the RSDT for ACPI 1.0), the MADT (the CPUs and their local APICs), the FADT (the
  * PM timer), the DMAR's flags (whether the firmware opts out of x2APIC mode) and the HPET table
- * (the event timer block's address). Every table is
+ * (the event timer block's address); and acpi_map_all, which maps every table once (the kernel's
+ * premap before its direct map is sealed). Every table is
  * checked before use: signature, length (at least its header, at most ACPI_TABLE_MAX, and long
  * enough for the fields read) and checksum (bytes sum to 0 mod 256); MADT entries must lie inside
  * the table and have the length their type defines.
@@ -107,6 +108,22 @@ int acpi_read_dmar(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_
  * ACPI_EBADTABLE when it is shorter than ACPI_HPET_MIN_LEN or its checksum is wrong, ACPI_ENOTMEM
  * when its base address is not in system memory (address space ID 0), ACPI_ENOADDR when it is 0. */
 int acpi_read_hpet(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_hpet_info *out);
+
+/* What acpi_map_all did. */
+struct acpi_map_all_info {
+	uint32_t tables;          /* tables mapped whole: the RSDP, the root, its entries', a FADT's DSDT and FACS */
+	uint32_t skipped;         /* entries and FADT addresses whose table was not mapped: address 0, the map
+				   * function's NULL (out of range, device memory, past 2^64), a wrong length
+				   * or checksum, a DSDT or FACS of the wrong signature */
+};
+
+/* Maps, through acc, every table the firmware describes, each whole: the RSDP, the XSDT (or the
+ * RSDT, as the other readers choose), every table the root lists, and each FADT's DSDT (X_DSDT when
+ * not 0, else DSDT) and FACS (X_FIRMWARE_CTRL when not 0, else FIRMWARE_CTRL). Headers are checked
+ * as acpi_find_table checks them (the FACS: signature and length only; it has no checksum); an
+ * entry that fails is counted in out->skipped and the walk goes on. Returns the root's status
+ * (ACPI_ENORSDP, ACPI_EBADRSDP, ACPI_EBADROOT, ACPI_EUNMAPPED), else ACPI_OK whatever the entries. */
+int acpi_map_all(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_map_all_info *out);
 
 /* A short description of an acpi_status value. */
 const char *acpi_strerror(int status);

@@ -81,9 +81,10 @@ bool arch_phys_span_uniform(paddr_t pa, uint64_t bytes)
 
 /* Walks the direct map's tables from CR3 (every CPU runs on the kernel's tables, vm_init's) down to
  * the entry over pa: present or not, a leaf or a not-present entry ends the walk, and its level's
- * size is the block the answer holds for. Each entry is read once, atomically. The direct map only
- * grows after vm_init (pages of ACPI tables in firmware-reserved memory, added write-back as the
- * kernel reads them: kernel/sysinfo.c), never loses a page. Past its end nothing is in it. */
+ * size is the block the answer holds for. Each entry is read once, atomically. After vm_init the
+ * direct map grows only by the ACPI tables' pages in firmware-reserved memory, added write-back by
+ * the premap before mm_init, and is then sealed (kernel/sysinfo.c): from mm_init on it neither
+ * gains nor loses a page, so an answer never goes stale. Past its end nothing is in it. */
 bool arch_phys_direct_mapped(paddr_t pa, uint64_t *extent)
 {
 	if (pa >= DMAP_SIZE) {
