@@ -16,6 +16,10 @@
 #include "syspte_impl.h"
 #include "spinlock.h"
 #include "apic.h"
+#include "acpi.h"
+#include "sysinfo.h"
+#include "kernel.h"
+#include "efi_mmap.h"
 
 #define TAG  0x74736554u   /* 'Test' */
 #define TAG2 0x32747354u
@@ -572,6 +576,114 @@ KTEST(map_ram_keeps_direct_map_type)
 	KEXPECT_EQ(cache_pte_index(p), 3, "the local APIC's page mapped UC");
 	KEXPECT_EQ(cache_overrides(PT_CACHE_UC), before, "nothing counted");
 	MmUnmapLockedPages(p, &a.mdl);
+}
+
+/* A page for map_uncached_then_acpi_read_keeps_direct_map below 4 GiB the direct map lacks and no
+ * device descriptor lists: a reserved descriptor's first such page, else the legacy VGA window's
+ * (unlisted on OVMF); 0 when neither. Before the seal, reading a "table" there added it write-back. */
+static paddr_t acpi_alias_page(void)
+{
+	size_t size, dsz;
+	const void *map = kernel_memory_map(&size, &dsz);
+	uint64_t extent;
+
+	for (size_t i = 0; i < size / dsz; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
+		if (d->type != EFI_RESERVED || d->phys_start >= (4ULL << 30) || d->num_pages > (4ULL << 30) >> PAGE_SHIFT)
+			continue;
+		for (uint64_t n = 0; n < d->num_pages && n < 64; n++) {
+			paddr_t pa = ALIGN_DOWN(d->phys_start, PAGE_SIZE) + n * PAGE_SIZE;
+			bool device = false;
+			for (size_t j = 0; j < size / dsz; j++) {
+				const struct efi_memory_descriptor *m = efi_desc(map, dsz, j);
+				device |= (m->type == EFI_MMIO || m->type == EFI_MMIO_PORT) && m->phys_start <= pa &&
+					  pa - m->phys_start < m->num_pages * PAGE_SIZE;
+			}
+			if (!device && !arch_phys_direct_mapped(pa, &extent))
+				return pa;
+		}
+	}
+	return cache_device_page();
+}
+
+/* Direct-mapped pages among the first 64 of each descriptor the direct map does not hold whole
+ * (reserved, MMIO, unusable: where premapped tables and aliases could lie), below 4 GiB. */
+static uint64_t acpi_dmap_census(void)
+{
+	size_t size, dsz;
+	const void *map = kernel_memory_map(&size, &dsz);
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < size / dsz; i++) {
+		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
+		if (d->type != EFI_RESERVED && d->type != EFI_MMIO && d->type != EFI_MMIO_PORT && d->type != EFI_UNUSABLE)
+			continue;
+		for (uint64_t k = 0; k < d->num_pages && k < 64 && d->phys_start + k * PAGE_SIZE < (4ULL << 30); k++)
+			n += pt_query(&kernel_pt, DMAP_BASE + d->phys_start + k * PAGE_SIZE, NULL, NULL, NULL);
+	}
+	return n;
+}
+
+/*
+ * A page of firmware-reserved memory (or a hole) the direct map lacks, mapped MmNonCached through
+ * MmMapLockedPagesSpecifyCache, then ACPI reads through sysinfo_acpi(): the MADT, the HPET, the PM
+ * timer, the DMAR, and a table header on that very page. Before the direct map was sealed, the
+ * last added the page to the direct map write-back: one frame, two memory types (Intel SDM Vol. 3A
+ * 11.12.4). Checked with the live tables: the page stays out of the direct map, the uncached PTE
+ * is unchanged, the reads of premapped tables work as before, the MADT's pages are still there, and
+ * no reserved, MMIO or unusable page entered the direct map.
+ */
+KTEST(map_uncached_then_acpi_read_keeps_direct_map)
+{
+	const struct sysinfo_dmap_seal *seal = sysinfo_dmap_seal();
+	const struct acpi_access *acc = sysinfo_acpi();
+	uint64_t rsdp = kernel_bootinfo.rsdp_phys, extent, madt_pa = 0, pte0 = 0, pte1 = 0;
+	uint32_t madt_len = 0;
+	static struct acpi_madt_info madt;
+
+	KEXPECT(seal->sealed, "the direct map was sealed before mm_init");
+	paddr_t page = acpi_alias_page();
+	if (!page)
+		KTEST_SKIP("no reserved or unlisted page below 4 GiB outside the direct map");
+	kprintf("# page 0x%llx; premap: %u tables, %llu pages, %u refused\n", (unsigned long long)page, seal->tables,
+		(unsigned long long)seal->pages, seal->skipped);
+	int madt_st = acpi_read_madt(acc, rsdp, &madt);
+	size_t madt_entries = madt.entries;
+	int found = acpi_find_table(acc, rsdp, "APIC", &madt_pa, &madt_len);
+	uint64_t census = acpi_dmap_census(), refused = seal->refused, pages = seal->pages;
+
+	struct test_mdl t = { .mdl = { .Size = (CSHORT)sizeof(t), .MdlFlags = MDL_PAGES_LOCKED | MDL_IO_SPACE,
+				       .ByteCount = 4096 } };
+	t.pfn[0] = pa_to_pfn(page);
+	char *p = MmMapLockedPagesSpecifyCache(&t.mdl, KernelMode, MmNonCached, NULL, FALSE, NormalPagePriority);
+	KASSERT_TEST(p);
+	KEXPECT_EQ(cache_pte_index(p), 3, "the page mapped UC");
+	pt_query(&kernel_pt, (vaddr_t)p, NULL, &pte0, NULL);
+
+	struct acpi_hpet_info hpet;
+	struct acpi_pm_timer pm;
+	struct acpi_dmar_info dmar;
+	int m2 = acpi_read_madt(acc, rsdp, &madt);
+	(void)acpi_read_hpet(acc, rsdp, &hpet);
+	(void)acpi_read_pm_timer(acc, rsdp, &pm);
+	(void)acpi_read_dmar(acc, rsdp, &dmar);
+	const void *on_page = acc->map(acc->ctx, page + 0x40, 36);   /* a table header on the uncached page */
+
+	KEXPECT(on_page == NULL, "a table read on a page the direct map lacks is refused after the seal");
+	KEXPECT(!pt_query(&kernel_pt, DMAP_BASE + page, NULL, NULL, NULL), "the page did not enter the direct map");
+	KEXPECT(!arch_phys_direct_mapped(page, &extent), "arch_phys_direct_mapped agrees");
+	KEXPECT(pt_query(&kernel_pt, (vaddr_t)p, NULL, &pte1, NULL) && pte1 == pte0, "the UC mapping's PTE is unchanged");
+	KEXPECT_EQ(m2, madt_st, "the MADT reads as before the uncached map");
+	KEXPECT_EQ(madt.entries, madt_entries, "the same processor entries");
+	if (found == ACPI_OK)
+		for (uint64_t q = ALIGN_DOWN(madt_pa, PAGE_SIZE); q < madt_pa + madt_len; q += PAGE_SIZE)
+			KEXPECT(pt_query(&kernel_pt, DMAP_BASE + q, NULL, NULL, NULL), "the MADT's page 0x%llx is premapped",
+				(unsigned long long)q);
+	KEXPECT_EQ(acpi_dmap_census(), census, "no reserved, MMIO or unusable page entered the direct map");
+	KEXPECT_EQ(seal->pages, pages, "nothing added to the direct map after the seal");
+	KEXPECT(seal->refused > refused, "the refused read counted (%llu before, %llu after)", (unsigned long long)refused,
+		(unsigned long long)seal->refused);
+	MmUnmapLockedPages(p, &t.mdl);
 }
 
 KTEST(map_unmap_with_interrupts_disabled)
