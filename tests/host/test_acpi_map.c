@@ -3,7 +3,8 @@
  * acpi_map_fn, built here unchanged on the fake machine's kernel_pt). The reader maps the header of
  * every XSDT/RSDT entry it walks (acpi_find_table: the FADT for the clock, the DMAR and the MADT
  * before smp_init), and sysinfo_acpi_map adds any page below DMAP_SIZE the direct map lacks, as
- * write-back, for good. Before a fix, an entry (firmware bug or hostile table)
+ * write-back, for good, until the direct map is sealed (these tests never seal it; the premap and
+ * the seal are test_acpi_dmap_seal's). Before a fix, an entry (firmware bug or hostile table)
  * naming a device page mapped it write-back in the direct map: the local APIC's page (0xFEE00000),
  * after which apic_init_boot found it mapped and refused the APIC as "RAM the direct map covers"
  * (no other CPU started), or an IOAPIC or PCI BAR page, read with the reader's loads.
