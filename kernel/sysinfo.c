@@ -41,11 +41,23 @@ static bool sysinfo_range_is_mmio(uint64_t pa, uint64_t end)
 	return false;
 }
 
-/* True when a descriptor of a type other than device memory covers the page at p. */
+/*
+ * The BIOS read-only area, [0xE0000, 0x100000): where an IA-PC firmware keeps the RSDP (ACPI 6.5,
+ * 5.2.5.1). UEFI firmware that also builds its tables for a legacy boot (AMI's, commonly) hands over
+ * a configuration-table RSDP there while its memory map leaves the first megabyte's top out, so the
+ * premap takes a page of this area as listed memory unless a descriptor names it device memory.
+ */
+#define SYSINFO_BIOS_AREA_START 0xE0000u
+#define SYSINFO_BIOS_AREA_END   0x100000u
+
+/* True when a descriptor of a type other than device memory covers the page at p, or p lies in the
+ * BIOS read-only area (a page there that device memory lists is refused by sysinfo_acpi_map). */
 static bool sysinfo_page_listed(uint64_t p)
 {
 	size_t size, dsz;
 	const void *map = kernel_memory_map(&size, &dsz);
+	if (p >= SYSINFO_BIOS_AREA_START && p < SYSINFO_BIOS_AREA_END)
+		return true;
 	for (size_t i = 0; map && dsz && i < size / dsz; i++) {
 		const struct efi_memory_descriptor *d = efi_desc(map, dsz, i);
 		if (!sysinfo_type_is_mmio(d->type) && d->phys_start <= p && p < sysinfo_desc_end(d))
@@ -56,11 +68,12 @@ static bool sysinfo_page_listed(uint64_t p)
 
 /*
  * True when a descriptor other than device memory lists every page of [first, end) (page-aligned,
- * first < end): the premap adds no other page to the direct map [ours]. A page no descriptor lists
- * (a hole) is refused like device memory: what answers there is the chipset's choice (a PCI window,
- * often), and a write-back mapping of a device's page is the alias the seal exists to prevent.
- * Tables lie in ACPI reclaim or NVS memory, or in reserved memory the map lists. (A page that a
- * device descriptor lists too is refused by sysinfo_acpi_map, which the premap calls next.)
+ * first < end), the BIOS read-only area counting as listed (sysinfo_page_listed): the premap adds no
+ * other page to the direct map [ours]. A page no descriptor lists (a hole) is refused like device
+ * memory: what answers there is the chipset's choice (a PCI window, often), and a write-back mapping
+ * of a device's page is the alias the seal exists to prevent. Tables lie in ACPI reclaim or NVS
+ * memory, or in reserved memory the map lists. (A page that a device descriptor lists too is refused
+ * by sysinfo_acpi_map, which the premap calls next.)
  */
 static bool sysinfo_range_listed(uint64_t first, uint64_t end)
 {

@@ -47,6 +47,7 @@ bool fbcon_active(void) { return false; }
 #define PCI_PA    0xE0000000ULL    /* MMIO, 256 MiB */
 #define HOLE_PA   0xF0000000ULL    /* not listed, up to the IOAPIC */
 #define HPET_MMIO 0xFED00000ULL
+#define LOW_PA    0xC0000ULL       /* not listed: [0xC0000, 0xE0000) a hole, [0xE0000, 0x100000) the BIOS area */
 
 /* The good tables' places. */
 #define RSDP_AT   (RESV_PA + 0x0000)
@@ -91,10 +92,11 @@ static void make_map(void)
 }
 
 /* The fake physical memory: windows holding table bytes; any other address reads as zeros. */
-static uint8_t win_acpi[0x20000], win_resv[RESV_PAGES * 0x1000], win_hole[0x10000];
+static uint8_t win_acpi[0x20000], win_resv[RESV_PAGES * 0x1000], win_hole[0x10000], win_low[0x40000];
 static uint8_t zeros[ACPI_TABLE_MAX + 0x1000];
 static const struct { uint64_t base; uint8_t *buf; size_t size; } wins[] = {
 	{ RECL_PA, win_acpi, sizeof(win_acpi) }, { RESV_PA, win_resv, sizeof(win_resv) }, { HOLE_PA, win_hole, sizeof(win_hole) },
+	{ LOW_PA, win_low, sizeof(win_low) },
 };
 
 /* The host bytes of [pa, pa + len): a window's, else zeros; NULL only for a range longer than those. */
@@ -280,6 +282,7 @@ static void fresh_machine(void)
 	memset(win_acpi, 0, sizeof(win_acpi));
 	memset(win_resv, 0, sizeof(win_resv));
 	memset(win_hole, 0, sizeof(win_hole));
+	memset(win_low, 0, sizeof(win_low));
 }
 
 /* One generated bad entry: its address, and for a header of bad length in reserved memory the page
@@ -485,6 +488,42 @@ static void test_premap_rounds(void)
 	   "(%u rounds wrong)", ROUNDS, nbad_total, bad_rounds);
 }
 
+/* An RSDP in the BIOS read-only area, which the memory map leaves out (AMI's UEFI firmware, often):
+ * premapped, and its tables read after the seal; a table in the unlisted page below that area
+ * (0xD0000: option ROMs' space, no table's) is skipped and stays out of the direct map. */
+static void test_premap_rsdp_in_bios_area(void)
+{
+	const uint64_t rsdp = 0xF0490, below = 0xDF000;
+	uint64_t entries[] = { FADT_AT, below, MADT_AT };
+	struct acpi_madt_info *madt = calloc(1, sizeof(*madt));
+	char said[256];
+
+	fresh_machine();
+	make_fadt(FADT_X);
+	make_facs(FACS_NVS);
+	table(DSDT_AT, "DSDT", DSDT_LEN);
+	table_sum(DSDT_AT);
+	make_madt(MADT_AT);
+	make_madt(below);
+	make_root(ROOT_AT, 2, entries, 3);
+	make_rsdp(rsdp, 2, ROOT_AT);
+	kernel_bootinfo.rsdp_phys = rsdp;
+	wrong_ptrs = 0;
+	capture_begin();
+	sysinfo_premap_with(&premap_acc);
+	capture_end(said, sizeof(said));
+	const struct sysinfo_dmap_seal *s = sysinfo_dmap_seal();
+	ok(s->sealed && s->status == ACPI_OK && !wrong_ptrs && s->tables == 6 && s->skipped == 1,
+	   "test_premap_rsdp_in_bios_area: an RSDP at 0x%llx, outside every descriptor, is read: status %d, %u tables, "
+	   "%u skipped (want 0, 6, 1)", (unsigned long long)rsdp, s->status, s->tables, s->skipped);
+	ok(dmapped(rsdp) && !dmapped(below) && !dmapped(below - 0x1000) && !dmapped(0xE0000 - 0x1000),
+	   "the RSDP's page is in the direct map, the unlisted page below the BIOS area is not (%d, %d)", dmapped(rsdp),
+	   dmapped(below));
+	int m = acpi_read_madt(&kernel_acc, rsdp, madt);
+	ok(m == ACPI_OK && madt->enabled == 1, "after the seal the MADT is read through that RSDP: %d", m);
+	free(madt);
+}
+
 /* The HPET's page: refused when the direct map holds it (write-back), accepted for a device page
  * the direct map lacks; an unpremapped reserved page is no RAM and not in the direct map: accepted. */
 static void test_hpet_refuses_direct_mapped_page(void)
@@ -510,6 +549,7 @@ int main(void)
 	machine_map_add(&ram, EFI_CONVENTIONAL, 0x100000, 8192, 0);
 	phys_init(ram.buf, machine_map_size(&ram), ram.desc_size);
 	test_premap_rounds();
+	test_premap_rsdp_in_bios_area();
 	test_hpet_refuses_direct_mapped_page();
 	return tap_done();
 }
