@@ -192,6 +192,9 @@ static EFI_STATUS boot(EFI_HANDLE image)
 		Print(LOADER_TAG L"cannot find the loader's own image: %r. Firmware problem.\n", status);
 		return status;
 	}
+	status = platform_check_memory_encryption();
+	if (EFI_ERROR(status))
+		return status;
 	status = pages_alloc(EfiLoaderData, sizeof(*bi), L"the boot information", &bi_phys);
 	if (EFI_ERROR(status))
 		return status;

@@ -76,6 +76,9 @@ EFI_STATUS paging_build(UINT64 map_top, const struct kernel_image *kernel, UINT6
 /* platform.c: firmware facts for the hand-over, and the CPU's usable physical address width
  * (include/physwidth.h's rule, kept in 32..52: the kernel's arch_phys_addr_bits). */
 UINT32 platform_phys_addr_bits(void);
+/* Says what memory encryption takes from the physical width, if any; refuses an AMD SEV guest
+ * (EFI_UNSUPPORTED, message printed): the kernel cannot run encrypted. */
+EFI_STATUS platform_check_memory_encryption(void);
 void platform_find_framebuffer(struct bootinfo_fb *fb);
 void platform_find_rsdp(UINT64 *rsdp_phys, UINT32 *acpi_revision);
 void platform_firmware_info(char vendor[BOOTINFO_FW_VENDOR_MAX], UINT32 *fw_revision, UINT32 *uefi_revision);

@@ -215,7 +215,8 @@ static void platform_cpuid(uint32_t leaf, uint32_t r[4])
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
 }
 
-/* RDMSR of msr (physwidth_read reads only AMD's SYSCFG and Intel's IA32_TME_ACTIVATE, each where it exists). */
+/* RDMSR of msr (physwidth_read reads only AMD's SYSCFG and SEV_STATUS and Intel's IA32_TME_ACTIVATE,
+ * each where CPUID says it exists). */
 static uint64_t platform_rdmsr(uint32_t msr)
 {
 	uint32_t lo, hi;
@@ -229,4 +230,35 @@ static uint64_t platform_rdmsr(uint32_t msr)
 UINT32 platform_phys_addr_bits(void)
 {
 	return physwidth_usable(physwidth_read(platform_cpuid, platform_rdmsr).bits);
+}
+
+/*
+ * Says on the console what memory encryption takes from the physical width when it takes any, and
+ * refuses an AMD SEV guest (SEV, SEV-ES or SEV-SNP: SEV_STATUS bit 0, include/physwidth.h) with
+ * EFI_UNSUPPORTED and what to do; EFI_SUCCESS otherwise. The project's choice: the kernel cannot run
+ * encrypted. Its page tables (the loader's and its own) carry no C-bit, so every data access is a
+ * shared one, and the kernel's image, the boot information and the memory map, written by the
+ * firmware and the loader through private (encrypted) mappings, would read as ciphertext (only
+ * instruction fetches and page-table walks are always private: AMD APM Vol. 2, "SEV Encryption
+ * Behavior"); under SEV-ES and SEV-SNP its first CPUID is a #VC it has no handler for. Refused here,
+ * before anything is allocated, while the firmware's console still shows the message.
+ */
+EFI_STATUS platform_check_memory_encryption(void)
+{
+	struct physwidth w = physwidth_read(platform_cpuid, platform_rdmsr);
+
+	if (w.encrypt != PHYSWIDTH_ENCRYPT_NONE)
+		Print(LOADER_TAG L"memory encryption (%a) takes the top %u address bits: physical\n"
+		      L"        width %u bits of CPUID's %u.\n", physwidth_encrypt_name(w.encrypt), w.encrypt_bits, w.bits,
+		      w.cpu_bits);
+	if (!physwidth_is_sev(w.encrypt))
+		return EFI_SUCCESS;
+	Print(LOADER_TAG L"this is an AMD %a guest (SEV_STATUS %lx, C-bit %u):\n"
+	      L"        its memory is encrypted, and this kernel cannot run encrypted: it sets\n"
+	      L"        no C-bit in its page tables%a.\n"
+	      L"        What to do: start the virtual machine without memory encryption (QEMU:\n"
+	      L"        no sev-guest or sev-snp-guest object).\n",
+	      physwidth_encrypt_name(w.encrypt), w.sev_status, w.cbit,
+	      w.encrypt == PHYSWIDTH_ENCRYPT_AMD_SEV ? "" : " and has no #VC handler");
+	return EFI_UNSUPPORTED;
 }

@@ -99,6 +99,7 @@ void cpu_detect(void)
 	cpu_feat.cpu_phys_bits = w.cpu_bits;
 	cpu_feat.encrypt_phys_bits = w.encrypt_bits;
 	cpu_feat.phys_encrypt = w.encrypt;
+	cpu_feat.phys_cbit = w.cbit;
 	cpuid(0, 0, r);
 	uint32_t max_leaf = r[0];
 	((uint32_t *)cpu_feat.vendor)[0] = r[1];
@@ -288,17 +289,23 @@ const char *cpu_cet_text(void)
 					   "the firmware left IA32_S_CET set with CR4.CET clear: the kernel wrote it 0 on every CPU";
 }
 
-/* Logs the decisions taken from CPUID. */
+/* Logs the decisions taken from CPUID; the first line ends with the physical width and the memory
+ * encryption that took bits of it (encrypt=none, SME, TME, SEV, SEV-ES or SEV-SNP). */
 void cpu_print_features(void)
 {
-	kprintf("cpu: %s nx=%d 1g=%d pcid=%d invpcid=%d smep=%d smap=%d pat=%d pge=%d x2apic=%d physbits=%u\n",
+	kprintf("cpu: %s nx=%d 1g=%d pcid=%d invpcid=%d smep=%d smap=%d pat=%d pge=%d x2apic=%d physbits=%u encrypt=%s\n",
 		cpu_feat.vendor, cpu_feat.nx, cpu_feat.page1g, cpu_feat.pcid, cpu_feat.invpcid,
-		cpu_feat.smep, cpu_feat.smap, cpu_feat.pat, cpu_feat.pge, cpu_feat.x2apic, cpu_feat.max_phys_bits);
+		cpu_feat.smep, cpu_feat.smap, cpu_feat.pat, cpu_feat.pge, cpu_feat.x2apic, cpu_feat.max_phys_bits,
+		physwidth_encrypt_name(cpu_feat.phys_encrypt));
 	kprintf("cpu: control state CR0 0x%llx CR4 0x%llx EFER 0x%llx on every CPU\n",
 		(unsigned long long)cpu_cr0_value(), (unsigned long long)cpu_cr4_value(),
 		(unsigned long long)cpu_efer_value());
 	kprintf("cpu: \"%s\", boot CPU APIC id %u\n", cpu_feat.brand, cpu_feat.apic_id);
-	if (cpu_feat.encrypt_phys_bits)
+	if (physwidth_is_sev(cpu_feat.phys_encrypt))
+		kprintf("cpu: physical address width %u bits, %u with memory encryption on (SEV_STATUS: an AMD %s guest, "
+			"C-bit %u: the top %u are not address bits)\n", cpu_feat.cpu_phys_bits, cpu_feat.max_phys_bits,
+			physwidth_encrypt_name(cpu_feat.phys_encrypt), cpu_feat.phys_cbit, cpu_feat.encrypt_phys_bits);
+	else if (cpu_feat.phys_encrypt != PHYSWIDTH_ENCRYPT_NONE)
 		kprintf("cpu: physical address width %u bits, %u with memory encryption on (%s: the top %u are not "
 			"address bits)\n", cpu_feat.cpu_phys_bits, cpu_feat.max_phys_bits,
 			cpu_feat.phys_encrypt == PHYSWIDTH_ENCRYPT_AMD_SME ? "SYSCFG bit 23, MemEncryptionModEn" :

@@ -37,8 +37,10 @@ struct cpu_features {
 	uint64_t dr7_firmware;       /* DR7 as the firmware left it on the boot CPU */
 	uint32_t max_phys_bits;       /* the usable width (physwidth_read): cpu_phys_bits less encrypt_phys_bits */
 	uint32_t cpu_phys_bits;       /* CPUID 0x80000008 EAX[7:0], 36 without the leaf */
-	uint32_t encrypt_phys_bits;   /* address bits memory encryption takes (AMD SME, Intel TME), else 0 */
-	enum physwidth_encrypt phys_encrypt;   /* whose, when encrypt_phys_bits is not 0 */
+	uint32_t encrypt_phys_bits;   /* address bits memory encryption takes (AMD SME or SEV, Intel TME), else 0 */
+	enum physwidth_encrypt phys_encrypt;   /* whose, when encrypt_phys_bits is not 0; an SEV kind in an
+						  SEV guest (which the loader refuses) even with 0 bits */
+	uint32_t phys_cbit;           /* in an SEV guest the C-bit's position (the width stays below it), else 0 */
 	char vendor[13];
 	char brand[49];              /* CPUID 0x80000002-4 without leading blanks, or "" */
 	uint32_t apic_id;            /* initial APIC id of the boot CPU (CPUID 1 EBX[31:24]) */
@@ -47,8 +49,9 @@ extern struct cpu_features cpu_feat;
 
 /* Fills cpu_feat from CPUID, on an Intel CPU after lifting the firmware's CPUID limit
  * (cpu_cpuid_unlimit) and turning Execute Disable back on (cpu_xd_enable); the physical width
- * first, by include/physwidth.h's rule, as the loader read it (AMD's SYSCFG or Intel's
- * IA32_TME_ACTIVATE read there when CPUID says the CPU has it). */
+ * first, by include/physwidth.h's rule, as the loader read it (AMD's SEV_STATUS and SYSCFG or
+ * Intel's IA32_TME_ACTIVATE read there when CPUID says the CPU has it, SYSCFG never under a
+ * hypervisor). */
 void cpu_detect(void);
 /* On an Intel CPU (the caller checks), clears Limit CPUID Maxval (IA32_MISC_ENABLE bit 22) when
  * set, every other bit kept, as Linux's early_init_intel does; true when it was set and the write

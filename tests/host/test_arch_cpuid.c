@@ -26,7 +26,11 @@
  *    firmware locked IA32_TME_ACTIVATE enabled, its KeyID bits fewer; each MSR read exactly once
  *    where it exists and never elsewhere (a #GP); the log line naming the reduction. Before the
  *    fix the kernel took CPUID's width whole, so frames and MMIO at addresses whose top bits the
- *    CPU treats as memory encryption's could be accepted.
+ *    CPU treats as memory encryption's could be accepted. Under a hypervisor (CPUID 1 ECX bit 31)
+ *    SYSCFG is never read; in an AMD SEV guest (SEV_STATUS bit 0, read only where CPUID 0x8000001F
+ *    EAX bit 1 says it exists) EBX[11:6] bits fewer and never above the C-bit, the kind (SEV,
+ *    SEV-ES, SEV-SNP) recorded and logged (encrypt= on the first cpu: line); physwidth_cases.h's
+ *    pwc_broken invariants on every CPU (failed before SEV guests were handled).
  *  - cpu_detect and cpu_init_control_state on 5000 generated CPUs whose firmware left CET on
  *    (CR4.CET, which entry.asm clears and records, and IA32_S_CET with shadow stacks or IBT): on the
  *    boot CPU and on an AP, IA32_S_CET written 0 before CR4 where CPUID (7,0) ECX[7] or EDX[20]
@@ -71,12 +75,12 @@ static struct {
 	unsigned reads, writes;
 } r3_misc;
 
-/* The memory-encryption MSRs of physwidth_cases.h's generated CPU (AMD's SYSCFG, Intel's
- * IA32_TME_ACTIVATE) while on: reads, and bad ones (where the CPU has none: a #GP). */
+/* The memory-encryption MSRs of physwidth_cases.h's generated CPU (AMD's SYSCFG and SEV_STATUS,
+ * Intel's IA32_TME_ACTIVATE) while on: their reads logged (physwidth_cases.h's pwc_msr_log). */
 static struct pwc_cpu r3_pwc;
 static struct {
 	bool on;
-	unsigned reads, bad;
+	struct pwc_msr_log log;
 } r3_pwc_msr;
 
 /* CET: whether the generated CPU has IA32_S_CET (CPUID (7,0) ECX[7] or EDX[20]), its value, accesses
@@ -113,13 +117,8 @@ static uint64_t r3_rdmsr(uint32_t msr)
 		r3_cet.bad += !r3_cet.exists;
 		return r3_cet.exists ? r3_cet.s_cet : 0;
 	}
-	if (r3_pwc_msr.on && (msr == PWC_MSR_SYSCFG || msr == PWC_MSR_TME_ACTIVATE)) {
-		bool exists;
-		uint64_t v = pwc_rdmsr(&r3_pwc, msr, &exists);
-		r3_pwc_msr.reads++;
-		r3_pwc_msr.bad += !exists;
-		return v;
-	}
+	if (r3_pwc_msr.on && pwc_is_encrypt_msr(msr))
+		return pwc_rdmsr(&r3_pwc, msr, &r3_pwc_msr.log);
 	if (msr == MSR_MISC_ENABLE) {
 		r3_misc.reads++;
 		return r3_misc.value;
@@ -438,47 +437,67 @@ static void test_cpu_detect_generated(void)
 static void r3_pwc_cpuid(uint32_t leaf, uint32_t r[4]) { pwc_cpuid(&r3_pwc, leaf, r); }
 
 /* cpu_detect on 20000 generated CPUs against the rule of physwidth_cases.h: the usable width
- * (max_phys_bits), CPUID's own and memory encryption's bits, arch_phys_addr_bits's bounds, SYSCFG
- * read once where it exists and never elsewhere. */
+ * (max_phys_bits), CPUID's own and memory encryption's bits, whose (SME, TME or an SEV kind) and an
+ * SEV guest's C-bit, arch_phys_addr_bits's bounds, each MSR read once where the rule reads it; and
+ * pwc_broken's invariants (no SYSCFG under a hypervisor, no SEV_STATUS without CPUID's SEV bit, no
+ * absent MSR, 32..52, an SEV guest's width below its C-bit). */
 static void test_cpu_detect_memory_encryption_width(void)
 {
 	uint64_t rng = 0x5E3C0FF1CEULL;
-	unsigned bad = 0, reduced = 0, intel_reduced = 0, unread = 0;
+	unsigned bad = 0, reduced = 0, intel_reduced = 0, unread = 0, sev = 0, sev_cbit_bound = 0, hyp_sme = 0;
 
 	r3_cpuid_table = r3_pwc_cpuid;
 	for (unsigned k = 0; k < 20000; k++) {
 		pwc_generate(&r3_pwc, &rng);
 		memset(&r3_misc, 0, sizeof(r3_misc));
 		r3_pwc_msr.on = true;
-		r3_pwc_msr.reads = r3_pwc_msr.bad = 0;
+		memset(&r3_pwc_msr.log, 0, sizeof(r3_pwc_msr.log));
 		memset(&cpu_feat, 0, sizeof(cpu_feat));
 		cpu_detect();
+		const char *broken = pwc_broken(&r3_pwc, &r3_pwc_msr.log, cpu_feat.max_phys_bits,
+						physwidth_usable(cpu_feat.max_phys_bits));
 		bool good = cpu_feat.max_phys_bits == pwc_bits(&r3_pwc) && cpu_feat.cpu_phys_bits == pwc_cpu_bits(&r3_pwc) &&
 			    cpu_feat.encrypt_phys_bits == pwc_encrypt_bits(&r3_pwc) &&
-			    physwidth_usable(cpu_feat.max_phys_bits) == pwc_usable(&r3_pwc) && r3_pwc_msr.bad == 0 &&
-			    r3_pwc_msr.reads == pwc_msr_reads(&r3_pwc);
+			    cpu_feat.phys_encrypt == pwc_kind(&r3_pwc) &&
+			    cpu_feat.phys_cbit == (pwc_sev_active(&r3_pwc) ? pwc_cbit(&r3_pwc) : 0) &&
+			    physwidth_usable(cpu_feat.max_phys_bits) == pwc_usable(&r3_pwc) && !broken &&
+			    r3_pwc_msr.log.reads == pwc_msr_reads(&r3_pwc);
 		reduced += pwc_encrypt_bits(&r3_pwc) != 0;
 		intel_reduced += pwc_encrypt_bits(&r3_pwc) != 0 && pwc_tme_exists(&r3_pwc);
 		unread += !pwc_msr_reads(&r3_pwc);
+		sev += pwc_sev_active(&r3_pwc);
+		sev_cbit_bound += pwc_sev_active(&r3_pwc) && pwc_cbit(&r3_pwc) < pwc_cpu_bits(&r3_pwc) -
+			((r3_pwc.enc_ebx >> 6) & 0x3f);
+		hyp_sme += pwc_amd_leaf_1f(&r3_pwc) && (r3_pwc.enc_eax & 1) && pwc_hypervisor(&r3_pwc) &&
+			   !pwc_sev_active(&r3_pwc);
 		if (!good && bad++ < 3)
-			printf("#   CPU %u: %s, max basic %u, max extended 0x%x, 0x80000008 width %u, 0x8000001F EAX 0x%x EBX "
-			       "0x%x, SYSCFG 0x%llx, (7,0) ECX 0x%x, IA32_TME_ACTIVATE 0x%llx: width %u (CPUID %u, encryption "
-			       "%u; want %u, %u, %u), MSRs read %u times (%u where they do not exist)\n", k, r3_pwc.vendor,
-			       r3_pwc.max_basic, r3_pwc.max_ext, r3_pwc.addr_eax & 0xff, r3_pwc.enc_eax, r3_pwc.enc_ebx,
-			       (unsigned long long)r3_pwc.syscfg, r3_pwc.leaf7_ecx, (unsigned long long)r3_pwc.tme_activate,
-			       cpu_feat.max_phys_bits, cpu_feat.cpu_phys_bits, cpu_feat.encrypt_phys_bits, pwc_bits(&r3_pwc),
-			       pwc_cpu_bits(&r3_pwc), pwc_encrypt_bits(&r3_pwc), r3_pwc_msr.reads, r3_pwc_msr.bad);
+			printf("#   CPU %u: %s, max basic %u, CPUID 1 ECX 0x%x, max extended 0x%x, 0x80000008 width %u, "
+			       "0x8000001F EAX 0x%x EBX 0x%x, SYSCFG 0x%llx, SEV_STATUS 0x%llx, (7,0) ECX 0x%x, "
+			       "IA32_TME_ACTIVATE 0x%llx: width %u (CPUID %u, encryption %u, %s, C-bit %u; want %u, %u, %u, "
+			       "%s), MSRs read %u times (want %u); %s\n", k, r3_pwc.vendor, r3_pwc.max_basic, r3_pwc.leaf1_ecx,
+			       r3_pwc.max_ext, r3_pwc.addr_eax & 0xff, r3_pwc.enc_eax, r3_pwc.enc_ebx,
+			       (unsigned long long)r3_pwc.syscfg, (unsigned long long)r3_pwc.sev_status, r3_pwc.leaf7_ecx,
+			       (unsigned long long)r3_pwc.tme_activate, cpu_feat.max_phys_bits, cpu_feat.cpu_phys_bits,
+			       cpu_feat.encrypt_phys_bits, physwidth_encrypt_name(cpu_feat.phys_encrypt), cpu_feat.phys_cbit,
+			       pwc_bits(&r3_pwc), pwc_cpu_bits(&r3_pwc), pwc_encrypt_bits(&r3_pwc),
+			       physwidth_encrypt_name(pwc_kind(&r3_pwc)), r3_pwc_msr.log.reads, pwc_msr_reads(&r3_pwc),
+			       broken ? broken : "no invariant broken");
 	}
 	r3_cpuid_table = NULL;
 	r3_pwc_msr.on = false;
-	ok(bad == 0 && reduced > 2000 && intel_reduced > 1000 && unread > 1000,
+	ok(bad == 0 && reduced > 2000 && intel_reduced > 1000 && unread > 1000 && sev > 500 && sev_cbit_bound > 100 &&
+	   hyp_sme > 300,
 	   "cpu_detect on 20000 generated CPUs: the physical width is CPUID 0x80000008's less CPUID 0x8000001F "
-	   "EBX[11:6] on an AMD or Hygon CPU with SME whose SYSCFG bit 23 is set, less IA32_TME_ACTIVATE's KeyID bits "
-	   "on an Intel CPU with TME whose firmware locked it enabled; each MSR read only where it exists (%u wrong; "
-	   "%u reduced, %u of them Intel, %u without either MSR)", bad, reduced, intel_reduced, unread);
+	   "EBX[11:6] on an AMD or Hygon CPU with SME whose SYSCFG bit 23 is set (never read under a hypervisor), in an "
+	   "SEV guest (SEV_STATUS bit 0, read only with CPUID's SEV bit) that much less and at most the C-bit, less "
+	   "IA32_TME_ACTIVATE's KeyID bits on an Intel CPU with TME whose firmware locked it enabled; each MSR read only "
+	   "where CPUID says it exists; in 32..52 (%u wrong; %u reduced, %u of them Intel, %u SEV guests, %u bounded by "
+	   "the C-bit, %u with SME under a hypervisor, %u without any MSR)", bad, reduced, intel_reduced, sev,
+	   sev_cbit_bound, hyp_sme, unread);
 }
 
-/* The boot log names a reduction, with both widths, and says nothing of encryption without one. */
+/* The boot log names a reduction, with both widths, and says nothing of encryption without one; the
+ * first cpu: line ends with the width and whose encryption took bits (encrypt=SME, SEV-ES, none). */
 static void test_cpu_memory_encryption_logged(void)
 {
 	char out[2048];
@@ -500,14 +519,40 @@ static void test_cpu_memory_encryption_logged(void)
 	capture_begin();
 	cpu_print_features();
 	capture_end(out, sizeof(out));
-	bool said = strstr(out, line) != NULL;
+	bool said = strstr(out, line) != NULL && strstr(out, " physbits=43 encrypt=SME\n") != NULL;
 	r3_pwc.syscfg = 0;   /* firmware left memory encryption off */
 	memset(&cpu_feat, 0, sizeof(cpu_feat));
 	cpu_detect();
 	capture_begin();
 	cpu_print_features();
 	capture_end(out, sizeof(out));
-	bool quiet = strstr(out, "memory encryption") == NULL && cpu_feat.max_phys_bits == 48;
+	bool quiet = strstr(out, "memory encryption") == NULL && cpu_feat.max_phys_bits == 48 &&
+		     strstr(out, " physbits=48 encrypt=none\n") != NULL;
+	/* SYSCFG bit 23 set under a hypervisor: not read, no reduction */
+	r3_pwc.syscfg = 1ULL << 23;
+	r3_pwc.leaf1_ecx = 1u << 31;
+	memset(&r3_pwc_msr.log, 0, sizeof(r3_pwc_msr.log));
+	memset(&cpu_feat, 0, sizeof(cpu_feat));
+	cpu_detect();
+	capture_begin();
+	cpu_print_features();
+	capture_end(out, sizeof(out));
+	bool guest_quiet = strstr(out, "memory encryption") == NULL && strstr(out, " physbits=48 encrypt=none\n") &&
+			   r3_pwc_msr.log.reads == 0;
+	/* an SEV-ES guest: 1 bit of reduction, the C-bit at 43 */
+	const char *sev_line = "cpu: physical address width 48 bits, 43 with memory encryption on (SEV_STATUS: an AMD "
+			       "SEV-ES guest, C-bit 43: the top 5 are not address bits)";
+	r3_pwc.enc_eax = 0x2 | 0x8;        /* SEV, SEV-ES */
+	r3_pwc.enc_ebx = 1u << 6 | 43;
+	r3_pwc.sev_status = 0x3;
+	memset(&cpu_feat, 0, sizeof(cpu_feat));
+	cpu_detect();
+	capture_begin();
+	cpu_print_features();
+	capture_end(out, sizeof(out));
+	bool sev_said = strstr(out, sev_line) != NULL && strstr(out, " physbits=43 encrypt=SEV-ES\n") != NULL;
+	r3_pwc.leaf1_ecx = 0;
+	r3_pwc.sev_status = 0;
 	const char *intel_line = "cpu: physical address width 46 bits, 40 with memory encryption on (IA32_TME_ACTIVATE's "
 				 "KeyID bits: the top 6 are not address bits)";
 	memcpy(r3_pwc.vendor, "GenuineIntel", 12);
@@ -522,9 +567,12 @@ static void test_cpu_memory_encryption_logged(void)
 	bool intel_said = strstr(out, intel_line) != NULL;
 	r3_cpuid_table = NULL;
 	r3_pwc_msr.on = false;
-	ok(said && quiet && intel_said, "the boot log says \"%s ...)\" when memory encryption takes 5 of 48 bits, "
-	   "nothing of it when SYSCFG bit 23 is clear, and \"%s\" for Intel's TME with 6 KeyID bits (%s, %s, %s)", line,
-	   intel_line, said ? "said" : "not said", quiet ? "quiet" : "not quiet", intel_said ? "said" : "not said");
+	ok(said && quiet && guest_quiet && sev_said && intel_said, "the boot log says \"%s ...)\" and physbits=43 "
+	   "encrypt=SME when memory encryption takes 5 of 48 bits, nothing of it and encrypt=none when SYSCFG bit 23 is "
+	   "clear or the CPU runs under a hypervisor, \"%s\" and encrypt=SEV-ES in an SEV-ES guest, and \"%s\" for "
+	   "Intel's TME with 6 KeyID bits (%s, %s, %s, %s, %s)", line, sev_line, intel_line, said ? "said" : "not said",
+	   quiet ? "quiet" : "not quiet", guest_quiet ? "quiet" : "not quiet", sev_said ? "said" : "not said",
+	   intel_said ? "said" : "not said");
 }
 
 /* ---------------------------------------------------------------- CET */

@@ -58,6 +58,16 @@
  *     CPU with SME whose SYSCFG bit 23 is set, CPUID 0x8000001F EBX[11:6] bits fewer, on an Intel
  *     CPU with TME whose IA32_TME_ACTIVATE is locked enabled, its KeyID bits fewer, in 32..52, the
  *     kernel's width; each MSR read only where it exists.
+ *     In SEV guests too (failed when the rule read SYSCFG under a hypervisor, SEV_STATUS without
+ *     CPUID's SEV bit, or let an SEV guest's width reach its C-bit): the invariants of
+ *     physwidth_cases.h's pwc_broken on every CPU.
+ * 11a. test_sev_guest_refused: platform_check_memory_encryption, which loader.c's boot calls first,
+ *     on 20000 generated CPUs (another seed) and a hand-made SEV-SNP guest: EFI_UNSUPPORTED exactly in
+ *     an AMD SEV, SEV-ES or SEV-SNP guest (SEV_STATUS bit 0), with lines naming the kind, SEV_STATUS,
+ *     the C-bit, the missing #VC handler (SEV-ES, SEV-SNP) and what to do; a line naming what SME, TME
+ *     or SEV takes from the width; nothing without memory encryption; every line within 80 columns
+ *     (GNU-EFI's Print rendered by the stand-in below). The kernel has no C-bit in its page tables,
+ *     so in such a guest it would read its own data as ciphertext.
  * 12. test_kernel_entered_with_cet_off (failed when the loader entered the kernel with the firmware's
  *     CR4 as it was): boot/handover.c's CR4 for the kernel has CET (bit 23) clear and every other
  *     bit of the firmware's; with CR4.CET on and supervisor shadow stacks enabled, the kernel's
@@ -96,11 +106,75 @@ static EFI_GUID lp_conout_guid = { 0xd3b36f2c, 0xd551, 0x11d4, { 0x9a, 0x46, 0x0
 
 static unsigned prints;
 static void lp_ebs_log(char c);
+/* What the Prints since the last lp_text_reset said, rendered as GNU-EFI's Print renders the
+ * conversions the loader uses (%a, %s, %c, %d, %u, %x 32 bits wide, %ld, %lu, %lx and %r 64); the
+ * rendering stops at any other, and lp_text_lost says so. */
+static char lp_text[4096];
+static size_t lp_text_len;
+static bool lp_text_lost;
+static void lp_text_reset(void)
+{
+	lp_text_len = 0;
+	lp_text[0] = 0;
+	lp_text_lost = false;
+}
+/* Appends the NUL-terminated s to lp_text, cut at its end. */
+static void lp_text_add(const char *s)
+{
+	while (*s && lp_text_len + 1 < sizeof(lp_text))
+		lp_text[lp_text_len++] = *s++;
+	lp_text[lp_text_len] = 0;
+}
 UINTN Print(CONST CHAR16 *fmt, ...)
 {
-	(void)fmt;
+	va_list ap;
+	char one[64];
+
 	prints++;
 	lp_ebs_log('P');
+	va_start(ap, fmt);
+	for (const CHAR16 *c = fmt; *c; c++) {
+		if (*c != '%') {
+			one[0] = (char)*c;
+			one[1] = 0;
+		} else if (c[1] == '%') {
+			strcpy(one, "%");
+			c++;
+		} else {
+			bool l = c[1] == 'l';
+			CHAR16 conv = c[1 + l];
+			c += 1 + l;
+			if (conv == 'a') {
+				lp_text_add(va_arg(ap, const char *));
+				continue;
+			}
+			if (conv == 's') {
+				for (const CHAR16 *w = va_arg(ap, const CHAR16 *); *w; w++) {
+					one[0] = *w < 0x80 ? (char)*w : '?';
+					one[1] = 0;
+					lp_text_add(one);
+				}
+				continue;
+			}
+			if (conv == 'c')
+				snprintf(one, sizeof(one), "%c", (char)va_arg(ap, int));
+			else if (conv == 'r')
+				snprintf(one, sizeof(one), "status %llx", (unsigned long long)va_arg(ap, UINT64));
+			else if ((conv == 'd' || conv == 'u' || conv == 'x') && l) {
+				UINT64 v = va_arg(ap, UINT64);
+				snprintf(one, sizeof(one), conv == 'x' ? "%llx" : conv == 'd' ? "%lld" : "%llu",
+					 (unsigned long long)v);
+			} else if (conv == 'd' || conv == 'u' || conv == 'x') {
+				UINT32 v = va_arg(ap, UINT32);
+				snprintf(one, sizeof(one), conv == 'x' ? "%x" : conv == 'd' ? "%d" : "%u", v);
+			} else {
+				lp_text_lost = true;
+				break;
+			}
+		}
+		lp_text_add(one);
+	}
+	va_end(ap);
 	return 0;
 }
 
@@ -1193,39 +1267,141 @@ static void test_exit_boot_services_retries(void)
 /* ---------------------------------------------------------------- the physical width */
 
 static struct pwc_cpu lp_pwc;
-static unsigned lp_msr_reads, lp_msr_bad;   /* MSR reads, and those where the CPU has no such MSR (a #GP) */
+static struct pwc_msr_log lp_msr;   /* the generated CPU's memory-encryption MSR reads */
 static void lp_cpuid(uint32_t leaf, uint32_t r[4]) { pwc_cpuid(&lp_pwc, leaf, r); }
-static uint64_t lp_rdmsr(uint32_t msr)
-{
-	bool exists;
-	uint64_t v = pwc_rdmsr(&lp_pwc, msr, &exists);
-	lp_msr_reads++;
-	lp_msr_bad += !exists;
-	return v;
-}
+static uint64_t lp_rdmsr(uint32_t msr) { return pwc_rdmsr(&lp_pwc, msr, &lp_msr); }
 
-/* platform_phys_addr_bits on 20000 generated CPUs against physwidth_cases.h's rule, kept in 32..52. */
+/* platform_phys_addr_bits on 20000 generated CPUs against physwidth_cases.h's rule, kept in 32..52,
+ * and pwc_broken's invariants on the MSRs read and the width. */
 static void test_phys_width_memory_encryption(void)
 {
 	uint64_t rng = 0x5E3C0FF1CEULL;   /* the kernel's CPUs in test_arch_cpuid.c */
-	unsigned bad = 0, reduced = 0;
+	unsigned bad = 0, reduced = 0, sev = 0;
 
 	for (unsigned k = 0; k < 20000; k++) {
 		pwc_generate(&lp_pwc, &rng);
-		lp_msr_reads = lp_msr_bad = 0;
+		memset(&lp_msr, 0, sizeof(lp_msr));
 		UINT32 got = platform_phys_addr_bits();
+		const char *broken = pwc_broken(&lp_pwc, &lp_msr, PWC_BITS_UNKNOWN, got);
 		reduced += pwc_encrypt_bits(&lp_pwc) != 0;
-		if ((got != pwc_usable(&lp_pwc) || lp_msr_bad || lp_msr_reads != pwc_msr_reads(&lp_pwc)) && bad++ < 3)
-			printf("#   CPU %u: %s, max basic %u, max extended 0x%x, 0x80000008 width %u, 0x8000001F EAX 0x%x EBX "
-			       "0x%x, SYSCFG 0x%llx, (7,0) ECX 0x%x, IA32_TME_ACTIVATE 0x%llx: width %u, want %u; MSRs read "
-			       "%u times (%u where they do not exist)\n", k, lp_pwc.vendor, lp_pwc.max_basic, lp_pwc.max_ext,
-			       lp_pwc.addr_eax & 0xff, lp_pwc.enc_eax, lp_pwc.enc_ebx, (unsigned long long)lp_pwc.syscfg,
-			       lp_pwc.leaf7_ecx, (unsigned long long)lp_pwc.tme_activate, got, pwc_usable(&lp_pwc),
-			       lp_msr_reads, lp_msr_bad);
+		sev += pwc_sev_active(&lp_pwc);
+		if ((got != pwc_usable(&lp_pwc) || broken || lp_msr.reads != pwc_msr_reads(&lp_pwc)) && bad++ < 3)
+			printf("#   CPU %u: %s, max basic %u, CPUID 1 ECX 0x%x, max extended 0x%x, 0x80000008 width %u, "
+			       "0x8000001F EAX 0x%x EBX 0x%x, SYSCFG 0x%llx, SEV_STATUS 0x%llx, (7,0) ECX 0x%x, "
+			       "IA32_TME_ACTIVATE 0x%llx: width %u, want %u; MSRs read %u times (want %u); %s\n", k,
+			       lp_pwc.vendor, lp_pwc.max_basic, lp_pwc.leaf1_ecx, lp_pwc.max_ext, lp_pwc.addr_eax & 0xff,
+			       lp_pwc.enc_eax, lp_pwc.enc_ebx, (unsigned long long)lp_pwc.syscfg,
+			       (unsigned long long)lp_pwc.sev_status, lp_pwc.leaf7_ecx, (unsigned long long)lp_pwc.tme_activate,
+			       got, pwc_usable(&lp_pwc), lp_msr.reads, pwc_msr_reads(&lp_pwc),
+			       broken ? broken : "no invariant broken");
 	}
-	ok(bad == 0 && reduced > 2000, "the loader's physical width on 20000 generated CPUs: CPUID 0x80000008's less "
-	   "memory encryption's bits where AMD's SYSCFG bit 23 is set or Intel's IA32_TME_ACTIVATE is locked enabled, "
-	   "in 32..52, each MSR read only where it exists (%u wrong, %u reduced)", bad, reduced);
+	ok(bad == 0 && reduced > 2000 && sev > 500, "the loader's physical width on 20000 generated CPUs: CPUID "
+	   "0x80000008's less memory encryption's bits where AMD's SYSCFG bit 23 is set (never read under a hypervisor), "
+	   "in an SEV guest (SEV_STATUS read only with CPUID's SEV bit) at most its C-bit, or where Intel's "
+	   "IA32_TME_ACTIVATE is locked enabled, in 32..52, each MSR read only where it exists (%u wrong, %u reduced, "
+	   "%u SEV guests)", bad, reduced, sev);
+}
+
+/* Whether every line of lp_text is at most 80 columns. */
+static bool lp_text_fits_80(void)
+{
+	size_t col = 0;
+	for (size_t i = 0; i < lp_text_len; i++)
+		col = lp_text[i] == '\n' ? 0 : col + 1;
+	for (size_t i = 0, start = 0; i <= lp_text_len; i++)
+		if (i == lp_text_len || lp_text[i] == '\n') {
+			if (i - start > 80)
+				return false;
+			start = i + 1;
+		}
+	return col <= 80;
+}
+
+/* platform_check_memory_encryption on 20000 generated CPUs: EFI_UNSUPPORTED exactly in an SEV guest,
+ * with a message naming the kind, SEV_STATUS, the C-bit, and what to do (and the missing #VC handler
+ * under SEV-ES and SEV-SNP); before it, and on a CPU whose SME or TME takes bits, one line naming the
+ * kind and the bits taken and both widths; nothing where no encryption takes bits; every line within
+ * 80 columns; the same MSR invariants as the width. A hand-made SEV-SNP guest's text, word for word. */
+static void test_sev_guest_refused(void)
+{
+	uint64_t rng = 0x5E7C0DEULL;
+	unsigned bad = 0, refused = 0, said = 0, kinds[6] = { 0 };
+	char want[512];
+
+	for (unsigned k = 0; k < 20000; k++) {
+		pwc_generate(&lp_pwc, &rng);
+		memset(&lp_msr, 0, sizeof(lp_msr));
+		lp_text_reset();
+		EFI_STATUS st = platform_check_memory_encryption();
+		enum physwidth_encrypt kind = pwc_kind(&lp_pwc);
+		const char *name = physwidth_encrypt_name(kind), *why = NULL;
+		bool sev = pwc_sev_active(&lp_pwc);
+		kinds[kind]++;
+		refused += st == EFI_UNSUPPORTED;
+		said += lp_text_len != 0;
+		snprintf(want, sizeof(want), "loader: memory encryption (%s) takes the top %u address bits: physical\n"
+			 "        width %u bits of CPUID's %u.\n", name, pwc_encrypt_bits(&lp_pwc), pwc_bits(&lp_pwc),
+			 pwc_cpu_bits(&lp_pwc));
+		if (st != (sev ? EFI_UNSUPPORTED : EFI_SUCCESS))
+			why = sev ? "an SEV guest not refused" : "refused outside an SEV guest";
+		else if (lp_text_lost || !lp_text_fits_80())
+			why = "a message not rendered, or a line past 80 columns";
+		else if (kind == PHYSWIDTH_ENCRYPT_NONE && lp_text_len)
+			why = "a message where no encryption takes bits";
+		else if (kind != PHYSWIDTH_ENCRYPT_NONE && strncmp(lp_text, want, strlen(want)) != 0)
+			why = "the width line missing or wrong";
+		else if (!sev && kind != PHYSWIDTH_ENCRYPT_NONE && strlen(lp_text) != strlen(want))
+			why = "more than the width line for SME or TME";
+		else if (pwc_broken(&lp_pwc, &lp_msr, PWC_BITS_UNKNOWN, 32))
+			why = pwc_broken(&lp_pwc, &lp_msr, PWC_BITS_UNKNOWN, 32);
+		if (sev && !why) {
+			char guest[128];
+			snprintf(guest, sizeof(guest), "loader: this is an AMD %s guest (SEV_STATUS %llx, C-bit %u)", name,
+				 (unsigned long long)lp_pwc.sev_status, pwc_cbit(&lp_pwc));
+			if (!strstr(lp_text, guest) || !strstr(lp_text, "What to do: start the virtual machine without memory "
+				"encryption") || (strstr(lp_text, "no #VC handler") != NULL) != (kind != PHYSWIDTH_ENCRYPT_AMD_SEV))
+				why = "the refusal does not name the guest, the #VC handler or what to do";
+		}
+		if (why && bad++ < 3)
+			printf("#   CPU %u: %s, CPUID 1 ECX 0x%x, 0x8000001F EAX 0x%x EBX 0x%x, SEV_STATUS 0x%llx, SYSCFG 0x%llx: "
+			       "%s; status %llx, said:\n%s", k, lp_pwc.vendor, lp_pwc.leaf1_ecx, lp_pwc.enc_eax, lp_pwc.enc_ebx,
+			       (unsigned long long)lp_pwc.sev_status, (unsigned long long)lp_pwc.syscfg, why,
+			       (unsigned long long)st, lp_text);
+	}
+	/* a hand-made SEV-SNP guest: 48 bits, 1 bit of reduction, the C-bit at 51 (QEMU's on EPYC) */
+	memset(&lp_pwc, 0, sizeof(lp_pwc));
+	memcpy(lp_pwc.vendor, "AuthenticAMD", 12);
+	lp_pwc.max_basic = 0xd;
+	lp_pwc.leaf1_ecx = 1u << 31;
+	lp_pwc.max_ext = 0x80000028u;
+	lp_pwc.addr_eax = 0x3030;
+	lp_pwc.enc_eax = 0x1 | 0x2 | 0x8 | 0x10;   /* SME, SEV, SEV-ES, SNP */
+	lp_pwc.enc_ebx = 1u << 6 | 51;
+	lp_pwc.sev_status = 0x7;
+	lp_pwc.syscfg = 1ULL << 23;
+	memset(&lp_msr, 0, sizeof(lp_msr));
+	lp_text_reset();
+	EFI_STATUS st = platform_check_memory_encryption();
+	const char *snp = "loader: memory encryption (SEV-SNP) takes the top 1 address bits: physical\n"
+			  "        width 47 bits of CPUID's 48.\n"
+			  "loader: this is an AMD SEV-SNP guest (SEV_STATUS 7, C-bit 51):\n"
+			  "        its memory is encrypted, and this kernel cannot run encrypted: it sets\n"
+			  "        no C-bit in its page tables and has no #VC handler.\n"
+			  "        What to do: start the virtual machine without memory encryption (QEMU:\n"
+			  "        no sev-guest or sev-snp-guest object).\n";
+	bool snp_good = st == EFI_UNSUPPORTED && strcmp(lp_text, snp) == 0 && lp_msr.reads == 1 && !lp_msr.bad;
+	if (!snp_good)
+		printf("#   the SEV-SNP guest: status %llx, %u MSR reads, said:\n%s", (unsigned long long)st, lp_msr.reads,
+		       lp_text);
+	ok(bad == 0 && snp_good && kinds[PHYSWIDTH_ENCRYPT_AMD_SEV] > 100 && kinds[PHYSWIDTH_ENCRYPT_AMD_SEV_ES] > 100 &&
+	   kinds[PHYSWIDTH_ENCRYPT_AMD_SEV_SNP] > 100 && kinds[PHYSWIDTH_ENCRYPT_AMD_SME] > 100 &&
+	   kinds[PHYSWIDTH_ENCRYPT_INTEL_TME] > 100 && kinds[PHYSWIDTH_ENCRYPT_NONE] > 1000,
+	   "platform_check_memory_encryption refuses an AMD SEV, SEV-ES or SEV-SNP guest, naming the guest, "
+	   "SEV_STATUS, the C-bit and what to do, and says what SME or TME takes from the width, on 20000 generated "
+	   "CPUs and a hand-made SEV-SNP guest (%u wrong; %u refused, %u said something; SEV %u, SEV-ES %u, SEV-SNP %u, "
+	   "SME %u, TME %u, none %u)", bad, refused, said, kinds[PHYSWIDTH_ENCRYPT_AMD_SEV],
+	   kinds[PHYSWIDTH_ENCRYPT_AMD_SEV_ES], kinds[PHYSWIDTH_ENCRYPT_AMD_SEV_SNP], kinds[PHYSWIDTH_ENCRYPT_AMD_SME],
+	   kinds[PHYSWIDTH_ENCRYPT_INTEL_TME], kinds[PHYSWIDTH_ENCRYPT_NONE]);
 }
 
 /* ---------------------------------------------------------------- the kernel's CR4 */
@@ -1266,6 +1442,7 @@ int main(void)
 	test_merge_edges();
 	test_map_size_not_whole_descriptors();
 	test_phys_width_memory_encryption();
+	test_sev_guest_refused();
 	test_kernel_entered_with_cet_off();
 	(void)platform_cpuid;   /* the seams physwidth_read stands in for above */
 	(void)platform_rdmsr;
