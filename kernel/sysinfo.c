@@ -143,8 +143,13 @@ static void sysinfo_premap_with(const struct acpi_access *acc)
 	sysinfo_seal.tables = info.tables;
 	sysinfo_seal.skipped = info.skipped;
 	__atomic_store_n(&sysinfo_seal.sealed, true, __ATOMIC_RELEASE);
-	kprintf("acpi: %u tables premapped, %llu pages added to the direct map, %u entries refused%s%s; "
-		"direct map sealed\n", info.tables, (unsigned long long)sysinfo_seal.pages, info.skipped,
+	char budget[96] = "";
+
+	if (info.over_budget)
+		ksnprintf(budget, sizeof(budget), " (%u of them unread: past the %u MiB the walk reads)", info.over_budget,
+			  ACPI_MAP_ALL_BUDGET >> 20);
+	kprintf("acpi: %u tables premapped, %llu pages added to the direct map, %u entries refused%s%s%s; "
+		"direct map sealed\n", info.tables, (unsigned long long)sysinfo_seal.pages, info.skipped, budget,
 		st ? "; root: " : "", st ? acpi_strerror(st) : "");
 }
 

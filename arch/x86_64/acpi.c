@@ -335,9 +335,35 @@ static uint64_t acpi_fadt_addr(const uint8_t *t, uint32_t len, uint32_t off, uin
 	return len >= off + 4 ? acpi_le32(t + off) : 0;
 }
 
-/* Maps the DSDT and the FACS a FADT (t, len bytes) names, where it names them, each counted in *out
- * as mapped or skipped. Both addresses are read before anything else is mapped. */
-static void acpi_map_fadt_tables(const struct acpi_access *acc, const uint8_t *t, uint32_t len,
+/*
+ * Charges the table at pa its length (the 32-bit word at offset 4, where an SDT and the FACS both
+ * keep it) against *budget, the bytes acpi_map_all may still read whole: true when that length fits
+ * and is taken, or when the table's checks will refuse it before its body is read (a header that
+ * does not map, a length of no table); false, counted in out (skipped, over_budget), when the
+ * table is not to be read. Maps the hdr bytes its own checks map first (an SDT's header, the
+ * FACS's signature and length), so it maps no page they would not.
+ */
+static bool acpi_map_all_afford(const struct acpi_access *acc, uint64_t pa, uint32_t hdr, uint32_t *budget,
+				struct acpi_map_all_info *out)
+{
+	const uint8_t *h = acpi_map(acc, pa, hdr);
+	uint32_t n;
+
+	if (!h || (n = acpi_le32(h + SDT_OFF_LENGTH)) > ACPI_TABLE_MAX)
+		return true;
+	if (n > *budget) {
+		out->skipped++;
+		out->over_budget++;
+		return false;
+	}
+	*budget -= n;
+	return true;
+}
+
+/* Maps the DSDT and the FACS a FADT (t, len bytes) names, where it names them and *budget affords
+ * them, each counted in *out as mapped or skipped. Both addresses are read before anything else is
+ * mapped. */
+static void acpi_map_fadt_tables(const struct acpi_access *acc, const uint8_t *t, uint32_t len, uint32_t *budget,
 				 struct acpi_map_all_info *out)
 {
 	uint64_t dsdt = acpi_fadt_addr(t, len, FADT_OFF_DSDT, FADT_OFF_X_DSDT);
@@ -345,20 +371,24 @@ static void acpi_map_fadt_tables(const struct acpi_access *acc, const uint8_t *t
 	const uint8_t *d;
 	uint32_t n;
 
-	if (dsdt && acpi_map_table(acc, dsdt, "DSDT", SDT_HEADER_LEN, &d, &n) == ACPI_OK)
-		out->tables++;
-	else if (dsdt)
-		out->skipped++;
-	if (facs && acpi_map_facs(acc, facs) == ACPI_OK)
-		out->tables++;
-	else if (facs)
-		out->skipped++;
+	if (dsdt && acpi_map_all_afford(acc, dsdt, SDT_HEADER_LEN, budget, out)) {
+		if (acpi_map_table(acc, dsdt, "DSDT", SDT_HEADER_LEN, &d, &n) == ACPI_OK)
+			out->tables++;
+		else
+			out->skipped++;
+	}
+	if (facs && acpi_map_all_afford(acc, facs, FACS_OFF_LENGTH + 4, budget, out)) {
+		if (acpi_map_facs(acc, facs) == ACPI_OK)
+			out->tables++;
+		else
+			out->skipped++;
+	}
 }
 
 int acpi_map_all(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_map_all_info *out)
 {
 	const uint8_t *root, *t;
-	uint32_t root_len, n;
+	uint32_t root_len, n, budget = ACPI_MAP_ALL_BUDGET;
 	unsigned esz;
 	int st;
 
@@ -370,13 +400,15 @@ int acpi_map_all(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_ma
 	for (uint32_t off = SDT_HEADER_LEN; off + esz <= root_len; off += esz) {
 		uint64_t e = esz == 8 ? acpi_le64(root + off) : acpi_le32(root + off);
 
+		if (!acpi_map_all_afford(acc, e, SDT_HEADER_LEN, &budget, out))
+			continue;   /* past the budget: counted, not read */
 		if (acpi_map_table(acc, e, NULL, SDT_HEADER_LEN, &t, &n) != ACPI_OK) {
 			out->skipped++;   /* address 0, unmappable, bad length or checksum: the walk goes on */
 			continue;
 		}
 		out->tables++;
 		if (acpi_sig_is(t, "FACP"))
-			acpi_map_fadt_tables(acc, t, n, out);
+			acpi_map_fadt_tables(acc, t, n, &budget, out);
 	}
 	return ACPI_OK;
 }

@@ -114,14 +114,22 @@ struct acpi_map_all_info {
 	uint32_t tables;          /* tables mapped whole: the RSDP, the root, its entries', a FADT's DSDT and FACS */
 	uint32_t skipped;         /* entries and FADT addresses whose table was not mapped: address 0, the map
 				   * function's NULL (out of range, device memory, past 2^64), a wrong length
-				   * or checksum, a DSDT or FACS of the wrong signature */
+				   * or checksum, a DSDT or FACS of the wrong signature, a table past the budget */
+	uint32_t over_budget;     /* of those, tables left unread because the bytes read whole so far and
+				   * theirs would pass ACPI_MAP_ALL_BUDGET */
 };
+
+/* The bytes of entries' tables (and DSDTs and FACSs) acpi_map_all reads whole at most [ours]: a
+ * PC's tables total a few MiB; a root listing one 1 MiB table 131068 times would have the walk
+ * checksum 128 GiB. */
+#define ACPI_MAP_ALL_BUDGET (16u << 20)
 
 /* Maps, through acc, every table the firmware describes, each whole: the RSDP, the XSDT (or the
  * RSDT, as the other readers choose), every table the root lists, and each FADT's DSDT (X_DSDT when
  * not 0, else DSDT) and FACS (X_FIRMWARE_CTRL when not 0, else FIRMWARE_CTRL). Headers are checked
  * as acpi_find_table checks them (the FACS: signature and length only; it has no checksum); an
- * entry that fails is counted in out->skipped and the walk goes on. Returns the root's status
+ * entry that fails is counted in out->skipped and the walk goes on; so is one whose length would take
+ * the bytes read whole past ACPI_MAP_ALL_BUDGET (out->over_budget), which is not read. Returns the root's status
  * (ACPI_ENORSDP, ACPI_EBADRSDP, ACPI_EBADROOT, ACPI_EUNMAPPED), else ACPI_OK whatever the entries. */
 int acpi_map_all(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_map_all_info *out);
 

@@ -524,6 +524,40 @@ static void test_premap_rsdp_in_bios_area(void)
 	free(madt);
 }
 
+/* A root listing one 64 KiB table 12000 times (750 MiB to checksum): the walk reads tables whole up
+ * to ACPI_MAP_ALL_BUDGET and counts the rest as refused, unread, and says so. */
+static void test_premap_budget(void)
+{
+	enum { N = 12000, LEN = 0x10000 };
+	const uint64_t root = 0xE0000, big = RESV_PA + 0x10000;
+	uint64_t *entries = malloc(N * sizeof(*entries));
+	char said[256], want[256];
+
+	fresh_machine();
+	for (unsigned i = 0; i < N; i++)
+		entries[i] = big;
+	table(big, "SSDT", LEN);
+	table_sum(big);
+	make_root(root, 2, entries, N);
+	make_rsdp(RSDP_AT, 2, root);
+	kernel_bootinfo.rsdp_phys = RSDP_AT;
+	wrong_ptrs = 0;
+	capture_begin();
+	sysinfo_premap_with(&premap_acc);
+	capture_end(said, sizeof(said));
+	const struct sysinfo_dmap_seal *s = sysinfo_dmap_seal();
+	unsigned afford = ACPI_MAP_ALL_BUDGET / LEN;
+	ok(s->sealed && s->status == ACPI_OK && !wrong_ptrs && s->tables == 2 + afford && s->skipped == N - afford &&
+	   all_dmapped(big, LEN), "test_premap_budget: a root listing a 64 KiB table %u times: %u tables read whole, %u "
+	   "refused (want %u and %u: the walk reads %u MiB at most)", N, s->tables, s->skipped, 2 + afford, N - afford,
+	   ACPI_MAP_ALL_BUDGET >> 20);
+	snprintf(want, sizeof(want), "acpi: %u tables premapped, %llu pages added to the direct map, %u entries refused "
+		 "(%u of them unread: past the %u MiB the walk reads); direct map sealed\n", 2 + afford,
+		 (unsigned long long)s->pages, N - afford, N - afford, ACPI_MAP_ALL_BUDGET >> 20);
+	ok(!strcmp(said, want), "serial says how many were left unread: \"%.140s\"", said);
+	free(entries);
+}
+
 /* The HPET's page: refused when the direct map holds it (write-back), accepted for a device page
  * the direct map lacks; an unpremapped reserved page is no RAM and not in the direct map: accepted. */
 static void test_hpet_refuses_direct_mapped_page(void)
@@ -550,6 +584,7 @@ int main(void)
 	phys_init(ram.buf, machine_map_size(&ram), ram.desc_size);
 	test_premap_rounds();
 	test_premap_rsdp_in_bios_area();
+	test_premap_budget();
 	test_hpet_refuses_direct_mapped_page();
 	return tap_done();
 }
