@@ -16,7 +16,8 @@
  * built with snprintf, and every buffer size up to the whole text for a cut that stays a prefix.
  * The INIT delay (smp_plan_init_delay_us, Linux's rule): named CPUs from the 486 to Zen 3, Hygon,
  * VIA, Zhaoxin and vendor strings that are almost Intel's, then every vendor of a list with every
- * family, extended family, model and extended model against a model written from the rule.
+ * family, model and extended model, and every extended family under base family 0xF (where it
+ * counts), against a model written from the rule.
  */
 #include <stdlib.h>
 #include <string.h>
