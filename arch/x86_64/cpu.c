@@ -114,6 +114,7 @@ void cpu_detect(void)
 	}
 	if (max_leaf >= 1) {
 		cpuid(1, 0, r);
+		cpu_feat.signature = r[0];
 		cpu_feat.apic_id = r[1] >> 24;
 		cpu_feat.pat = r[3] & CPUID1_EDX_PAT;
 		cpu_feat.pge = r[3] & CPUID1_EDX_PGE;

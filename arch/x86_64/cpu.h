@@ -44,6 +44,7 @@ struct cpu_features {
 	char vendor[13];
 	char brand[49];              /* CPUID 0x80000002-4 without leading blanks, or "" */
 	uint32_t apic_id;            /* initial APIC id of the boot CPU (CPUID 1 EBX[31:24]) */
+	uint32_t signature;          /* CPUID 1 EAX: stepping, model, family (0 without leaf 1) */
 };
 extern struct cpu_features cpu_feat;
 

@@ -79,10 +79,14 @@ static bool smp_tramp_ready;
 static cpumask_t smp_online = { { 1 } };     /* index 0: the boot CPU, from the first instruction */
 static unsigned smp_found = 1;
 static unsigned smp_next_index = 1;          /* the index the next CPU started gets */
+/* After INIT, before the first start-up IPI, for every start: smp_init sets it from the boot CPU's
+ * CPUID (smp_plan_init_delay_us, whose rule smp_plan.h states); the MP specification's 10 ms until then. */
+static uint32_t smp_init_delay = SMP_INIT_DELAY_LEGACY_US;
 
 /* ---------------------------------------------------------------- queries */
 
 unsigned smp_cpu_count(void) { return cpumask_weight(smp_online_mask()); }
+uint32_t smp_init_delay_us(void) { return smp_init_delay; }
 cpumask_t smp_online_mask(void) { return cpumask_atomic_load(&smp_online, __ATOMIC_ACQUIRE); }
 unsigned smp_cpus_found(void) { return smp_found; }
 unsigned smp_self(void) { return this_cpu()->index; }
@@ -705,7 +709,7 @@ static void smp_kick_stray(struct percpu *stray, uint8_t vector, uint64_t us)
 	uint64_t start, limit = tsc_us_to_ticks(us);
 
 	apic_send(stray->apic_id, apic_icr_low(APIC_DM_INIT, 0));
-	tsc_delay_us(SMP_INIT_DELAY_US);
+	tsc_delay_us(smp_init_delay);
 	apic_send(stray->apic_id, apic_icr_low(APIC_DM_STARTUP, vector));
 	start = rdtsc();
 	while (!smp_tramp_block()->no_nx && rdtsc() - start < limit)
@@ -713,8 +717,9 @@ static void smp_kick_stray(struct percpu *stray, uint8_t vector, uint64_t us)
 }
 
 /*
- * INIT-SIPI-SIPI for pc: INIT, SMP_INIT_DELAY_US, a start-up IPI, SMP_SIPI_DELAY_US, a second one
- * unless the AP answered, then up to answer_us for the answer and as long again for the setup.
+ * INIT-SIPI-SIPI for pc: INIT, the INIT delay (smp_init_delay_us: 0 or 10 ms), a start-up IPI,
+ * SMP_SIPI_DELAY_US, a second one unless the AP answered, then up to answer_us for the answer and as
+ * long again for the setup.
  * The boot CPU's APIC error status is cleared before INIT and taken after each IPI's wait (which
  * clears it for the next), adding no delay; what it logged over the start is pc->start_esr,
  * named when the start fails. A no-NX flag in the block is pc's only when it carries pc's tag:
@@ -743,7 +748,7 @@ static int smp_start_cpu(struct percpu *pc, enum smp_inject inject, uint64_t ans
 		step = SMP_STEP_INIT;
 		goto out;
 	}
-	tsc_delay_us(SMP_INIT_DELAY_US);
+	tsc_delay_us(smp_init_delay);
 	pc->start_esr |= apic_esr_take();
 	for (int sipi = 0; sipi < 2 && st == PERCPU_STARTING; sipi++) {
 		if (apic_send(pc->apic_id, apic_icr_low(APIC_DM_STARTUP, vector))) {
@@ -811,6 +816,7 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2ap
 		kprintf("smp: no calibrated clock to time INIT-SIPI-SIPI: no other CPU is started\n");
 	else if (apic_init_boot(smp_ops, dmar_x2apic_opt_out) == 0)
 		percpu_boot.apic_id = apic_id();
+	smp_init_delay = smp_plan_init_delay_us(cpu_feat.vendor, cpu_feat.signature);
 	if (madt_status == ACPI_OK) {
 		/* Planned even when nothing can start, so the CPUs found are known (the summary shows them). */
 		planned = true;
@@ -821,10 +827,12 @@ void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2ap
 		if (apic_ready() && plan.n > 1)
 			smp_start_planned(&plan);
 	}
-	kprintf("smp: %u of %u CPUs started in %llu ms (%s, boot CPU APIC id %u, trampoline at 0x%llx, maxcpus=%u)\n",
+	kprintf("smp: %u of %u CPUs started in %llu ms (%s, boot CPU APIC id %u, trampoline at 0x%llx, maxcpus=%u, "
+		"INIT delay %u us: %s family 0x%X model 0x%X)\n",
 		smp_cpu_count(), smp_found, (unsigned long long)tsc_to_ms(rdtsc() - t0),
 		!apic_ready() ? "no local APIC in use" : apic_x2apic() ? "x2APIC" : "xAPIC", percpu_boot.apic_id,
-		(unsigned long long)smp_tramp_pa, maxcpus);
+		(unsigned long long)smp_tramp_pa, maxcpus, smp_init_delay, cpu_feat.vendor,
+		smp_plan_cpu_family(cpu_feat.signature), smp_plan_cpu_model(cpu_feat.signature));
 	if (smp_tramp_unsafe)
 		kprintf("smp: the memory map has no free page in [0x%llx, 0x%llx), so the trampoline is at 0x%llx, "
 			"where some firmware writes behind the kernel's back\n", SMP_TRAMP_SAFE_LO, SMP_TRAMP_SAFE_HI,
@@ -896,7 +904,7 @@ int smp_start_late(unsigned late, unsigned next, uint64_t wait_us, uint32_t *nex
 	np->inject = SMP_INJECT_NONE;
 	__atomic_store_n(&np->state, PERCPU_STARTING, __ATOMIC_RELEASE);
 	apic_send(lp->apic_id, apic_icr_low(APIC_DM_INIT, 0));
-	tsc_delay_us(SMP_INIT_DELAY_US);
+	tsc_delay_us(smp_init_delay);
 	apic_send(lp->apic_id, apic_icr_low(APIC_DM_STARTUP, vector));
 	uint64_t start = rdtsc(), limit = tsc_us_to_ticks(wait_us);
 	while (smp_tramp_block()->seen_id == SMP_TRAMP_NOBODY && np->state == PERCPU_STARTING && rdtsc() - start < limit)

@@ -2,8 +2,9 @@
  * smp_: every CPU the ACPI MADT lists, started, and the primitives to use them.
  *
  * Bring-up (smp_init, boot CPU, once): the local APICs (apic.h), the plan (smp_plan.h), then for
- * each AP in turn INIT, a 10 ms wait, a start-up IPI, 200 us, a second start-up IPI if the AP has
- * not answered, and a bounded wait for its answer (every delay from the calibrated TSC). The AP
+ * each AP in turn INIT, the INIT delay (0 on the CPUs Linux's rule names, else 10 ms: smp_plan.h),
+ * a start-up IPI, 200 us, a second start-up IPI if the AP has not answered, and a bounded wait for
+ * its answer (every delay from the calibrated TSC). The AP
  * runs the trampoline (trampoline.asm) in the page below 1 MiB that smp_reserve_trampoline kept
  * back, reaches smp_ap_main on its own stack, loads its own GDT, TSS and IST stacks and the
  * shared IDT first (an exception before them would be a triple fault, which normally resets a
@@ -41,7 +42,6 @@ struct trap_frame;
 #define SMP_VEC_CALL 0xFD            /* runs the posted calls */
 #define SMP_VEC_PING 0xFC            /* does nothing but count (percpu.pings): tests IPI delivery */
 
-#define SMP_INIT_DELAY_US      10000     /* after INIT, before the first start-up IPI */
 #define SMP_SIPI_DELAY_US      200       /* after the first start-up IPI, before the second */
 #define SMP_ANSWER_TIMEOUT_US  1000000   /* after the second start-up IPI: the AP must have answered */
 #define SMP_HALT_GRACE_US      10000     /* once a CPU halted in the trampoline (no NX, another id): the
@@ -104,6 +104,9 @@ bool smp_trampoline_page_unsafe(void);
  */
 void smp_init(const struct acpi_madt_info *madt, int madt_status, bool dmar_x2apic_opt_out, unsigned maxcpus);
 
+/* The INIT delay every start uses, in microseconds: smp_plan_init_delay_us of the boot CPU from
+ * smp_init on (0 or SMP_INIT_DELAY_LEGACY_US), SMP_INIT_DELAY_LEGACY_US before. */
+uint32_t smp_init_delay_us(void);
 /* CPUs online (taking calls), and the mask of their indexes. */
 unsigned smp_cpu_count(void);
 cpumask_t smp_online_mask(void);

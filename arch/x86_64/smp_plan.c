@@ -174,3 +174,43 @@ void smp_plan_report(const struct smp_plan *p, unsigned maxcpus)
 		kprintf("smp: NOTE: %zu processor entries past the %d the MADT reader keeps were not considered\n",
 			p->unread, ACPI_MAX_CPUS);
 }
+
+unsigned smp_plan_cpu_family(uint32_t signature)
+{
+	unsigned base = (signature >> 8) & 0xF;
+
+	return base == 0xF ? base + ((signature >> 20) & 0xFF) : base;
+}
+
+unsigned smp_plan_cpu_model(uint32_t signature)
+{
+	unsigned model = (signature >> 4) & 0xF;
+
+	return smp_plan_cpu_family(signature) >= 6 ? model + (((signature >> 16) & 0xF) << 4) : model;
+}
+
+/* True when vendor is exactly the 12 characters of want (a NUL right after them). */
+static bool smp_plan_vendor_is(const char *vendor, const char *want)
+{
+	size_t i = 0;
+
+	for (; want[i]; i++)
+		if (vendor[i] != want[i])
+			return false;
+	return vendor[i] == 0;
+}
+
+/* 0 on the CPUs the rule in smp_plan.h names, SMP_INIT_DELAY_LEGACY_US on every other one. */
+uint32_t smp_plan_init_delay_us(const char *vendor, uint32_t signature)
+{
+	unsigned family = smp_plan_cpu_family(signature), model = smp_plan_cpu_model(signature);
+	bool modern = false;
+
+	if (smp_plan_vendor_is(vendor, SMP_CPU_VENDOR_INTEL))
+		modern = family > 6 || (family == 6 && model >= 1);   /* Linux: x86_vfm >= INTEL_PENTIUM_PRO */
+	else if (smp_plan_vendor_is(vendor, SMP_CPU_VENDOR_AMD))
+		modern = family >= 0xF;
+	else if (smp_plan_vendor_is(vendor, SMP_CPU_VENDOR_HYGON))
+		modern = family >= 0x18;
+	return modern ? 0 : SMP_INIT_DELAY_LEGACY_US;
+}

@@ -68,4 +68,45 @@ void smp_plan_report(const struct smp_plan *p, unsigned maxcpus);
 /* A few words for a skip reason. */
 const char *smp_skip_reason(unsigned why);
 
+/*
+ * The INIT delay: how long the boot CPU waits after INIT before the first start-up IPI, decided
+ * once from the boot CPU's CPUID by Linux's rule (smp_set_init_udelay, arch/x86/kernel/smpboot.c,
+ * as of 2025: Sohil Mehta's "x86/smpboot" series, lore 20250219184133.816753-10 and -11 @intel.com).
+ * The MP specification 1.4 (1997) asks for 10 ms (SMP_INIT_DELAY_LEGACY_US) between INIT and the
+ * start-up IPIs, for the 82489DX-era and 486/Pentium parts it was written for; Linux's comment
+ * there: that slows boot and resume on modern processors with many cores, which do not need it.
+ * Linux waits 0 on the CPUs below and keeps the 10 ms for every other one:
+ *   - GenuineIntel, family 6 model 1 (Pentium Pro) and later: family 6, family 15 (Pentium 4:
+ *     added in 2025, its omission called an oversight) and the extended families 18 and 19 (before
+ *     2025 Linux tested family == 6 only);
+ *   - AuthenticAMD, family 0xF (K8) and later (0x10 to 0x1A: every 64-bit AMD CPU);
+ *   - HygonGenuine, family 0x18 and later (Dhyana, AMD's Zen under licence).
+ * Every other vendor (Centaur, Zhaoxin, VIA, Transmeta, a CPU without leaf 1: family 0) gets the
+ * 10 ms: Linux does not list them. The hypervisor bit (CPUID.1:ECX[31]) is not consulted, as Linux
+ * does not: a VMM that traps INIT and start-up IPIs may need the delay (Android Celadon's Trusty
+ * eVMM lost start-up IPIs sent right after INIT and boots Linux with cpu_init_udelay=10000), so a
+ * guest is judged by the CPU its CPUID names, as on bare metal. No floor is kept: Linux waits 0
+ * and relies on the start-up IPIs that follow (two, each followed by a wait; here the second only
+ * when the first was not answered within SMP_SIPI_DELAY_US, smp.h), which an AP still finishing
+ * INIT does not miss for good. vendor: CPUID leaf 0's 12 characters, NUL-terminated (any other
+ * string is another vendor); signature: CPUID leaf 1's EAX (0 without leaf 1).
+ * Family and model are the displayed ones (smp_plan_cpu_family, smp_plan_cpu_model). One
+ * difference from Linux, on no CPU that exists: Linux keeps the family in a byte, so an extended
+ * family above 0xF0 (displayed family 0x100 and up) wraps there; here it compares whole.
+ */
+#define SMP_INIT_DELAY_LEGACY_US 10000   /* the MP specification's INIT delay, for every other CPU */
+#define SMP_CPU_VENDOR_INTEL "GenuineIntel"
+#define SMP_CPU_VENDOR_AMD   "AuthenticAMD"
+#define SMP_CPU_VENDOR_HYGON "HygonGenuine"
+/* The INIT delay in microseconds for a boot CPU of vendor and signature (the rule above): 0 or
+ * SMP_INIT_DELAY_LEGACY_US. */
+uint32_t smp_plan_init_delay_us(const char *vendor, uint32_t signature);
+/* The displayed family of a CPUID leaf 1 signature: bits 11:8, plus bits 27:20 when bits 11:8 are
+ * 0xF (SDM Vol. 2A, CPUID; AMD APM Vol. 3, Fn0000_0001_EAX): 0 to 0x10E. */
+unsigned smp_plan_cpu_family(uint32_t signature);
+/* The displayed model: bits 7:4, plus bits 19:16 shifted left by 4 when the displayed family is 6
+ * or more (Linux's x86_model; Intel extends family 6 and 0xF, AMD family 0xF and up: the same for
+ * every CPU that exists). */
+unsigned smp_plan_cpu_model(uint32_t signature);
+
 #endif

@@ -14,6 +14,10 @@
  * status register's names (apic_esr.h): each of the 32 bits alone against the SDM's names written
  * out here, every value of the 8 defined bits and 20000 generated 32-bit values against a model
  * built with snprintf, and every buffer size up to the whole text for a cut that stays a prefix.
+ * The INIT delay (smp_plan_init_delay_us, Linux's rule): named CPUs from the 486 to Zen 3, Hygon,
+ * VIA, Zhaoxin and vendor strings that are almost Intel's, then every vendor of a list with every
+ * family, model and extended model, and every extended family under base family 0xF (where it
+ * counts), against a model written from the rule.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -701,6 +705,128 @@ static void test_esr(void)
 	is(gen, n, "%u generated ESR values, at every buffer size: the model's text", n);
 }
 
+/* ---------------------------------------------------------------- the INIT delay (smp_plan.h) */
+
+/* A CPUID leaf 1 signature from its fields: stepping 3:0, model 7:4, family 11:8, extended model
+ * 19:16, extended family 27:20 (reserved bits 13:12 type, 31:28 left 0 unless set by the caller). */
+static uint32_t sig_of(unsigned base_family, unsigned ext_family, unsigned base_model, unsigned ext_model,
+		       unsigned stepping)
+{
+	return (ext_family << 20) | (ext_model << 16) | (base_family << 8) | (base_model << 4) | stepping;
+}
+
+/*
+ * The model of the INIT delay rule, written from Linux's smp_set_init_udelay (2025) apart from the
+ * kernel's function: the displayed family and model from the fields as the SDM's CPUID page adds
+ * them, and the rule as the (vendor, lowest family, lowest model in it) triples that wait 0, a CPU
+ * at or above its vendor's triple (family first, then model) waiting 0, every other one 10 ms.
+ */
+static const struct { const char *vendor; unsigned family, model; } init_delay_zero_from[] = {
+	{ "GenuineIntel", 6, 1 },       /* INTEL_PENTIUM_PRO = family 6 model 1: x86_vfm >= it */
+	{ "AuthenticAMD", 0xF, 0 },     /* x86 >= 0xF */
+	{ "HygonGenuine", 0x18, 0 },    /* x86 >= 0x18 */
+};
+
+static uint32_t model_init_delay(const char *vendor, unsigned base_family, unsigned ext_family, unsigned base_model,
+				 unsigned ext_model)
+{
+	unsigned family = base_family == 15 ? 15 + ext_family : base_family;
+	unsigned model = family >= 6 ? ext_model * 16 + base_model : base_model;
+
+	for (size_t i = 0; i < sizeof(init_delay_zero_from) / sizeof(init_delay_zero_from[0]); i++) {
+		if (strcmp(vendor, init_delay_zero_from[i].vendor) != 0)
+			continue;
+		if (family > init_delay_zero_from[i].family ||
+		    (family == init_delay_zero_from[i].family && model >= init_delay_zero_from[i].model))
+			return 0;
+	}
+	return 10000;
+}
+
+/* Named CPUs (signatures as the vendors' manuals and QEMU give them), then every vendor of a list
+ * with every family, extended family, model and extended model, against the model above. */
+static void test_init_delay(void)
+{
+	static const struct { const char *vendor; uint32_t sig; uint32_t want; const char *what; } named[] = {
+		{ "GenuineIntel", 0x00000480, 10000, "Intel 486DX4 (family 4): the MP specification's 10 ms" },
+		{ "GenuineIntel", 0x0000052C, 10000, "Intel Pentium P54C (family 5): 10 ms" },
+		{ "GenuineIntel", 0x00000600, 10000, "Intel family 6 model 0 (below INTEL_PENTIUM_PRO): 10 ms" },
+		{ "GenuineIntel", 0x00000611, 0, "Intel Pentium Pro (family 6 model 1): 0" },
+		{ "GenuineIntel", 0x000506E3, 0, "Intel Skylake (family 6 model 0x5E): 0" },
+		{ "GenuineIntel", 0x00000F29, 0, "Intel Pentium 4 (family 15, added by Linux in 2025): 0" },
+		{ "GenuineIntel", 0x00300F00, 0, "Intel family 18 (0xF + 3): 0" },
+		{ "GenuineIntel", 0x00400F00, 0, "Intel family 19 (0xF + 4): 0" },
+		{ "GenuineIntel", 0x00000000, 10000, "Intel without CPUID leaf 1 (signature 0, family 0): 10 ms" },
+		{ "AuthenticAMD", 0x0000058C, 10000, "AMD K6 (family 5): 10 ms" },
+		{ "AuthenticAMD", 0x00000642, 10000, "AMD Athlon K7 (family 6: Linux starts AMD's list at 0xF): 10 ms" },
+		{ "AuthenticAMD", 0x00000F48, 0, "AMD K8 (family 0xF): 0" },
+		{ "AuthenticAMD", 0x00060FB1, 0, "QEMU's qemu64 (AMD family 0xF model 0x6B): 0" },
+		{ "AuthenticAMD", 0x00800F12, 0, "AMD Zen (family 0x17): 0" },
+		{ "AuthenticAMD", 0x00A20F10, 0, "AMD Zen 3 (family 0x19): 0" },
+		{ "AuthenticAMD", 0x0FF00F00, 0, "AMD extended family 0xFF (family 0x10E, no such CPU): 0, compared whole" },
+		{ "HygonGenuine", 0x00900F01, 0, "Hygon Dhyana (family 0x18): 0" },
+		{ "HygonGenuine", 0x00800F12, 10000, "Hygon family 0x17 (below Linux's 0x18): 10 ms" },
+		{ "CentaurHauls", 0x000006F2, 10000, "VIA Nano (Centaur, family 6): 10 ms, a vendor Linux does not list" },
+		{ "  Shanghai  ", 0x000107B5, 10000, "Zhaoxin (family 7): 10 ms" },
+		{ "CyrixInstead", 0x00000520, 10000, "Cyrix 6x86 (family 5): 10 ms" },
+		{ "GenuineIntelX", 0x000506E3, 10000, "a vendor string longer than Intel's: another vendor, 10 ms" },
+		{ "genuineintel", 0x000506E3, 10000, "Intel's name in lower case: another vendor, 10 ms" },
+		{ "GenuineInte", 0x000506E3, 10000, "Intel's name cut short: another vendor, 10 ms" },
+		{ "", 0x000506E3, 10000, "an empty vendor string: 10 ms" },
+	};
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+		is(smp_plan_init_delay_us(named[i].vendor, named[i].sig), named[i].want, "%s (%s, signature 0x%08X)",
+		   named[i].what, named[i].vendor, named[i].sig);
+	is(smp_plan_cpu_family(0x00A20F10), 0x19, "family: 0xF + extended 0xA = 0x19");
+	is(smp_plan_cpu_model(0x00A20F10), 0x21, "model of family 0x19: extended 2, base 1 = 0x21");
+	is(smp_plan_cpu_family(0x0FF00F00), 0x10E, "family: 0xF + extended 0xFF = 0x10E (not cut to a byte)");
+	is(smp_plan_cpu_family(0x0FF00500), 5, "family 5: the extended family is not added");
+	is(smp_plan_cpu_model(0x000A0520), 2, "model of family 5: the extended model is not added");
+	is(smp_plan_cpu_model(0x000506E3), 0x5E, "model of family 6: extended 5, base 0xE = 0x5E");
+	is(smp_plan_cpu_model(0x00060FB1), 0x6B, "model of family 0xF: extended 6, base 0xB = 0x6B (qemu64's 107)");
+
+	static const char *const vendors[] = {
+		"GenuineIntel", "AuthenticAMD", "HygonGenuine", "CentaurHauls", "  Shanghai  ", "CyrixInstead",
+		"GenuineTMx86", "Geode by NSC", "AMDisbetter!", "GenuineIotel", "",
+	};
+	enum { NV = sizeof(vendors) / sizeof(vendors[0]) };
+	unsigned long long checked = 0, bad = 0, zero[NV] = { 0 }, legacy[NV] = { 0 };
+	/* The extended family counts only under base family 0xF: every value there, elsewhere 0, 0xFF and
+	 * two drawn at random (which must change nothing). */
+	for (unsigned v = 0; v < NV; v++)
+		for (unsigned bf = 0; bf < 16; bf++)
+			for (unsigned efi = 0; efi < (bf == 15 ? 256u : 4u); efi++)
+				for (unsigned bm = 0, ef = bf == 15 ? efi : efi == 0 ? 0 : efi == 1 ? 0xFF :
+					       (unsigned)rnd() & 0xFF; bm < 16; bm++)
+					for (unsigned em = 0; em < 16; em++) {
+						/* stepping and the reserved and type bits vary, and change nothing */
+						uint32_t sig = sig_of(bf, ef, bm, em, (unsigned)rnd() & 0xF) |
+							       ((uint32_t)rnd() & 0xF0003000u);
+						uint32_t got = smp_plan_init_delay_us(vendors[v], sig);
+						uint32_t want = model_init_delay(vendors[v], bf, ef, bm, em);
+						checked++;
+						if (got == 0)
+							zero[v]++;
+						else
+							legacy[v]++;
+						if (got != want && bad++ < 5)
+							printf("#   %s signature 0x%08X: %u us, the model says %u\n", vendors[v], sig,
+							       got, want);
+					}
+	ok(bad == 0, "%llu vendor, family, extended family, model, extended model combinations: the delay is the "
+	   "model's (%llu differ)", checked, bad);
+	is(checked, (unsigned long long)NV * (15 * 4 + 256) * 16 * 16, "every combination was checked");
+	ok(zero[0] && legacy[0] && zero[1] && legacy[1] && zero[2] && legacy[2],
+	   "Intel, AMD and Hygon each have CPUs on both sides of the rule");
+	bool others_legacy = true;
+	for (unsigned v = 3; v < NV; v++)
+		others_legacy = others_legacy && zero[v] == 0;
+	ok(others_legacy, "every other vendor string waits 10 ms on every signature");
+	/* Signatures with base family 0xF are the 16*256*16 extended ones of each vendor; for AMD all wait 0,
+	 * and no family below 0xF does. */
+	is(zero[1], 256ull * 16 * 16, "AMD: exactly the base-family-0xF signatures (every extended family) wait 0");
+}
+
 int main(void)
 {
 	test_issue_cases();
@@ -709,5 +835,6 @@ int main(void)
 	test_report_accounts_every_skip();
 	test_icr();
 	test_esr();
+	test_init_delay();
 	return tap_done();
 }
