@@ -538,6 +538,7 @@ static void test_stopped_cpu_is_not_waited_for(void)
 
 static struct {
 	uint64_t go, nested_took, outer_took, waiting_before, waiting_after, call_ran, call_ran_inner;
+	uint64_t sender_done;   /* CPU 0's unmap or call returned (only possible first if it posted nothing) */
 	bool by_call;
 	PMDL mdl;
 	PVOID va;
@@ -554,7 +555,10 @@ static void irq_call_fn(void *arg)
  * it posted with arch_cpu_call): with interrupts disabled it takes nothing (it neither polls nor
  * reads through its MMU) though its mailbox says something waits, the inner restore leaves them
  * disabled and takes nothing, and the outer one, as hardware takes a pending interrupt at sti,
- * takes what waits before returning. */
+ * takes what waits before returning. CPU 1 waits for the mail until it comes or CPU 0's call has
+ * returned: a sender that waits for CPU 1 cannot return first, so that only ends the wait when the
+ * sender posted nothing (a deleted round), which the checks then report at once instead of after
+ * WAIT_SECONDS. */
 static void irq_run(unsigned cpu, void *arg)
 {
 	(void)arg;
@@ -562,7 +566,8 @@ static void irq_run(unsigned cpu, void *arg)
 		uint64_t outer = arch_irq_save(), inner = arch_irq_save();
 		__atomic_store_n(&irq.go, 1, __ATOMIC_RELEASE);
 		time_t end = time(NULL) + WAIT_SECONDS;
-		while (!fake_cpu_mail_waiting(1) && time(NULL) <= end)
+		while (!fake_cpu_mail_waiting(1) && !__atomic_load_n(&irq.sender_done, __ATOMIC_ACQUIRE) &&
+		       time(NULL) <= end)
 			sched_yield();   /* interrupts disabled: nothing is taken */
 		irq.waiting_before = fake_cpu_mail_waiting(1);
 		uint64_t before = fake_cpu_stats(1)->received;
@@ -578,6 +583,7 @@ static void irq_run(unsigned cpu, void *arg)
 			arch_cpu_call(cpumask_of(1), irq_call_fn, NULL);
 		else
 			MmUnmapReservedMapping(irq.va, TAG, irq.mdl);
+		__atomic_store_n(&irq.sender_done, 1, __ATOMIC_RELEASE);
 	}
 }
 
