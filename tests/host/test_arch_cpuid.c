@@ -496,6 +496,17 @@ static void test_cpu_detect_memory_encryption_width(void)
 	   sev_cbit_bound, hyp_sme, unread);
 }
 
+/* Detects the fake CPU as it now stands, from a cleared cpu_feat, and captures what the boot log
+ * then says of it into out (size bytes). */
+static void detect_and_log(char *out, size_t size)
+{
+	memset(&cpu_feat, 0, sizeof(cpu_feat));
+	cpu_detect();
+	capture_begin();
+	cpu_print_features();
+	capture_end(out, size);
+}
+
 /* The boot log names a reduction, with both widths, and says nothing of encryption without one; the
  * first cpu: line ends with the width and whose encryption took bits (encrypt=SME, SEV-ES, none). */
 static void test_cpu_memory_encryption_logged(void)
@@ -514,29 +525,17 @@ static void test_cpu_memory_encryption_logged(void)
 	r3_cpuid_table = r3_pwc_cpuid;
 	memset(&r3_misc, 0, sizeof(r3_misc));
 	r3_pwc_msr.on = true;
-	memset(&cpu_feat, 0, sizeof(cpu_feat));
-	cpu_detect();
-	capture_begin();
-	cpu_print_features();
-	capture_end(out, sizeof(out));
+	detect_and_log(out, sizeof(out));
 	bool said = strstr(out, line) != NULL && strstr(out, " physbits=43 encrypt=SME\n") != NULL;
 	r3_pwc.syscfg = 0;   /* firmware left memory encryption off */
-	memset(&cpu_feat, 0, sizeof(cpu_feat));
-	cpu_detect();
-	capture_begin();
-	cpu_print_features();
-	capture_end(out, sizeof(out));
+	detect_and_log(out, sizeof(out));
 	bool quiet = strstr(out, "memory encryption") == NULL && cpu_feat.max_phys_bits == 48 &&
 		     strstr(out, " physbits=48 encrypt=none\n") != NULL;
 	/* SYSCFG bit 23 set under a hypervisor: not read, no reduction */
 	r3_pwc.syscfg = 1ULL << 23;
 	r3_pwc.leaf1_ecx = 1u << 31;
 	memset(&r3_pwc_msr.log, 0, sizeof(r3_pwc_msr.log));
-	memset(&cpu_feat, 0, sizeof(cpu_feat));
-	cpu_detect();
-	capture_begin();
-	cpu_print_features();
-	capture_end(out, sizeof(out));
+	detect_and_log(out, sizeof(out));
 	bool guest_quiet = strstr(out, "memory encryption") == NULL && strstr(out, " physbits=48 encrypt=none\n") &&
 			   r3_pwc_msr.log.reads == 0;
 	/* an SEV-ES guest: 1 bit of reduction, the C-bit at 43 */
@@ -545,11 +544,7 @@ static void test_cpu_memory_encryption_logged(void)
 	r3_pwc.enc_eax = 0x2 | 0x8;        /* SEV, SEV-ES */
 	r3_pwc.enc_ebx = 1u << 6 | 43;
 	r3_pwc.sev_status = 0x3;
-	memset(&cpu_feat, 0, sizeof(cpu_feat));
-	cpu_detect();
-	capture_begin();
-	cpu_print_features();
-	capture_end(out, sizeof(out));
+	detect_and_log(out, sizeof(out));
 	bool sev_said = strstr(out, sev_line) != NULL && strstr(out, " physbits=43 encrypt=SEV-ES\n") != NULL;
 	r3_pwc.leaf1_ecx = 0;
 	r3_pwc.sev_status = 0;
@@ -559,11 +554,7 @@ static void test_cpu_memory_encryption_logged(void)
 	r3_pwc.addr_eax = 0x302e;                      /* 46 bits */
 	r3_pwc.leaf7_ecx = 1u << 13;                   /* TME */
 	r3_pwc.tme_activate = 3 | 6ULL << 32;          /* locked, enabled, 6 KeyID bits */
-	memset(&cpu_feat, 0, sizeof(cpu_feat));
-	cpu_detect();
-	capture_begin();
-	cpu_print_features();
-	capture_end(out, sizeof(out));
+	detect_and_log(out, sizeof(out));
 	bool intel_said = strstr(out, intel_line) != NULL;
 	r3_cpuid_table = NULL;
 	r3_pwc_msr.on = false;
