@@ -1012,6 +1012,45 @@ KTEST(smp_cpu_stopping_itself_is_not_waited_for)
 /* The word at the top of a stack of words: what a CPU running there would overwrite first. */
 static uint64_t test_late_word(unsigned i) { return 0x5A5A000000000000ULL | (uint64_t)i * 0x9E3779B9u; }
 
+/* Whether a test of a CPU that runs the trampoline out of turn cannot run here; if so, why, in why
+ * (size bytes). It needs an AP to run it and an xAPIC id no CPU has, with a CPU index free for it. */
+static bool test_late_unfit(char *why, size_t size)
+{
+	uint32_t id = test_unused_apic_id();
+	if (cpumask_empty(test_aps()))
+		ksnprintf(why, size, "one CPU online: no CPU to run the trampoline out of turn");
+	else if (!id)
+		ksnprintf(why, size, "every xAPIC id is in the MADT: no id is surely absent");
+	else if (test_absent_cpu_index(id) == SMP_MAX_CPUS)
+		ksnprintf(why, size, "every one of the kernel's %u CPU indexes is a started CPU's: none left for the CPU "
+			  "started", SMP_MAX_CPUS);
+	else
+		return false;
+	return true;
+}
+
+/* Sets up such a test (test_late_unfit said it can run): *ap gets the AP that will run the
+ * trampoline out of turn (the last one online, still running), *next the index made for an unused
+ * xAPIC id, started and parked after no answer. Returns whether that index is ready. */
+static bool test_late_ready(unsigned *ap, unsigned *next)
+{
+	*ap = cpumask_last(test_aps());
+	KEXPECT_EQ(test_start_absent_cpu(test_unused_apic_id(), next), SMP_STEP_ANSWER,
+		   "an index for the CPU started, parked");
+	return KEXPECT(*next < SMP_MAX_CPUS && percpu_of[*next] && percpu_of[*next]->state == PERCPU_PARKED);
+}
+
+/* Ends such a test: the AP, parked by it, starts again, the CPUs online are those of before
+ * (online), and the AP takes calls. */
+static void test_late_back(unsigned ap, cpumask_t online)
+{
+	KEXPECT_EQ(smp_restart(ap, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US), SMP_STARTED, "the AP starts again");
+	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
+	test_mark_runs = 0;
+	KEXPECT_EQ(smp_call(ap, test_mark, NULL), 0);
+	KEXPECT_EQ(test_mark_runs, 1, "it takes calls");
+}
+
 /*
  * A CPU given up on that runs the trampoline late, with the data block filled for the next CPU:
  * it halts in the trampoline, saying who it is, and takes nothing of the next CPU's (not its
@@ -1020,20 +1059,14 @@ static uint64_t test_late_word(unsigned i) { return 0x5A5A000000000000ULL | (uin
  */
 KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
 {
-	cpumask_t aps = test_aps(), online = smp_online_mask();
-	uint32_t id = test_unused_apic_id(), state = 0, seen = 0;
-	unsigned next = 0;
+	cpumask_t online = smp_online_mask();
+	uint32_t state = 0, seen = 0;
+	unsigned late = 0, next = 0;
+	char why[160];
 
-	if (cpumask_empty(aps))
-		KTEST_SKIP("one CPU online: no CPU to run the trampoline late");
-	if (!id)
-		KTEST_SKIP("every xAPIC id is in the MADT: no id is surely absent");
-	if (test_absent_cpu_index(id) == SMP_MAX_CPUS)
-		KTEST_SKIP("every one of the kernel's %u CPU indexes is a started CPU's: none left for the next CPU",
-			   SMP_MAX_CPUS);
-	unsigned late = cpumask_last(aps);
-	KEXPECT_EQ(test_start_absent_cpu(id, &next), SMP_STEP_ANSWER, "an index for the next CPU, parked");
-	KASSERT_TEST(next < SMP_MAX_CPUS && percpu_of[next] && percpu_of[next]->state == PERCPU_PARKED);
+	if (test_late_unfit(why, sizeof(why)))
+		KTEST_SKIP("%s", why);
+	KASSERT_TEST(test_late_ready(&late, &next));
 	struct percpu *np = percpu_of[next];
 	uint64_t *top = (uint64_t *)np->stack_top, gdt[GDT_ENTRIES];
 
@@ -1053,11 +1086,7 @@ KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
 	KEXPECT(!memcmp(gdt, np->gdt, sizeof(gdt)) && np->apic_id_seen == TEST_NO_APIC_ID,
 		"CPU %u's GDT and per-CPU record untouched", next);
 	KEXPECT_EQ(np->state, PERCPU_PARKED, "the next CPU's index is parked again");
-	KEXPECT_EQ(smp_restart(late, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US), SMP_STARTED, "the late CPU starts again");
-	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
-	test_mark_runs = 0;
-	KEXPECT_EQ(smp_call(late, test_mark, NULL), 0);
-	KEXPECT_EQ(test_mark_runs, 1, "it takes calls");
+	test_late_back(late, online);
 }
 
 /*
@@ -1070,20 +1099,13 @@ KTEST(smp_late_cpu_takes_nothing_of_the_cpu_the_trampoline_names)
  */
 KTEST(smp_stray_cpu_without_nx_is_not_taken_for_the_cpu_started)
 {
-	cpumask_t aps = test_aps(), online = smp_online_mask();
-	uint32_t id = test_unused_apic_id();
-	unsigned next = 0;
+	cpumask_t online = smp_online_mask();
+	unsigned stray = 0, next = 0;
+	char why[160];
 
-	if (cpumask_empty(aps))
-		KTEST_SKIP("one CPU online: no CPU to run the trampoline as a stray");
-	if (!id)
-		KTEST_SKIP("every xAPIC id is in the MADT: no id is surely absent");
-	if (test_absent_cpu_index(id) == SMP_MAX_CPUS)
-		KTEST_SKIP("every one of the kernel's %u CPU indexes is a started CPU's: none left for the CPU started",
-			   SMP_MAX_CPUS);
-	unsigned stray = cpumask_last(aps);
-	KEXPECT_EQ(test_start_absent_cpu(id, &next), SMP_STEP_ANSWER, "an index for the CPU started, parked");
-	KASSERT_TEST(next < SMP_MAX_CPUS && percpu_of[next] && percpu_of[next]->state == PERCPU_PARKED);
+	if (test_late_unfit(why, sizeof(why)))
+		KTEST_SKIP("%s", why);
+	KASSERT_TEST(test_late_ready(&stray, &next));
 	KEXPECT_EQ(smp_park(stray), 0);
 	KEXPECT_EQ(smp_restart_with_stray(next, next, TEST_START_WAIT_US), (uint64_t)-1, "a CPU is not its own stray");
 	KEXPECT_EQ(smp_restart_with_stray(next, 0, TEST_START_WAIT_US), (uint64_t)-1, "the boot CPU is no stray");
@@ -1093,12 +1115,8 @@ KTEST(smp_stray_cpu_without_nx_is_not_taken_for_the_cpu_started)
 	KEXPECT_EQ(percpu_of[next]->stray_no_nx, percpu_of[stray]->apic_id + 1, "the stray named by its tag");
 	KEXPECT_EQ(percpu_of[next]->state, PERCPU_PARKED, "the started index parked again");
 	KEXPECT_EQ(percpu_of[stray]->state, PERCPU_PARKED, "the stray's own index left parked");
-	KEXPECT_EQ(smp_restart(stray, SMP_INJECT_NONE, SMP_ANSWER_TIMEOUT_US), SMP_STARTED, "the stray starts again");
+	test_late_back(stray, online);
 	KEXPECT_EQ(percpu_of[stray]->stray_no_nx, 0, "no stray during its own start");
-	KEXPECT(cpumask_equal(smp_online_mask(), online), "the online CPUs as before");
-	test_mark_runs = 0;
-	KEXPECT_EQ(smp_call(stray, test_mark, NULL), 0);
-	KEXPECT_EQ(test_mark_runs, 1, "it takes calls");
 }
 
 static uint64_t test_join_read;
