@@ -17,6 +17,7 @@
 #include "tap.h"
 #include "acpi.h"
 #include "test_rng.h"
+#include "acpi_build.h"
 
 #define PHYS_BASE 0x80000u
 #define PHYS_SIZE 0x40000u
@@ -66,64 +67,16 @@ static void free_copies(void)
 static const struct acpi_access acc = { fake_map, NULL };
 
 static uint8_t *at(uint64_t pa) { return phys + (pa - PHYS_BASE); }
-static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, v); put16(p + 2, v >> 16); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
-
-/* Sets the byte at p[off] so that the len bytes at p sum to 0. */
-static void fix_sum(uint8_t *p, size_t len, size_t off)
-{
-	uint8_t s = 0;
-	p[off] = 0;
-	for (size_t i = 0; i < len; i++)
-		s = (uint8_t)(s + p[i]);
-	p[off] = (uint8_t)-s;
-}
-
 /* Writes a table header (signature, length) at pa; the checksum is fixed by seal(). */
-static void header(uint64_t pa, const char *sig, uint32_t len)
-{
-	memset(at(pa), 0, 36);
-	memcpy(at(pa), sig, 4);
-	put32(at(pa) + 4, len);
-	at(pa)[8] = 1;
-	memcpy(at(pa) + 10, "RMTEST", 6);
-}
+static void header(uint64_t pa, const char *sig, uint32_t len) { acpi_build_header(at(pa), sig, len, 1); }
 
-static void seal(uint64_t pa) { uint32_t len = at(pa)[4] | at(pa)[5] << 8 | at(pa)[6] << 16 | (uint32_t)at(pa)[7] << 24; fix_sum(at(pa), len, 9); }
+static void seal(uint64_t pa) { acpi_build_seal(at(pa)); }
 
 /* An RSDP of revision rev (2: XSDT at root, else RSDT at root). */
-static void make_rsdp(int rev, uint64_t root)
-{
-	uint8_t *r = at(RSDP_PA);
-	memset(r, 0, 36);
-	memcpy(r, "RSD PTR ", 8);
-	memcpy(r + 9, "RMTEST", 6);
-	r[15] = (uint8_t)rev;
-	if (rev >= 2) {
-		put32(r + 16, 0);
-		put32(r + 20, 36);
-		put64(r + 24, root);
-	} else {
-		put32(r + 16, (uint32_t)root);
-	}
-	fix_sum(r, 20, 8);
-	if (rev >= 2)
-		fix_sum(r, 36, 32);
-}
+static void make_rsdp(int rev, uint64_t root) { acpi_build_rsdp(at(RSDP_PA), rev, root); }
 
 /* A root table listing the given tables. */
-static void make_root(int rev, const uint64_t *tables, size_t n)
-{
-	unsigned esz = rev >= 2 ? 8 : 4;
-	header(ROOT_PA, rev >= 2 ? "XSDT" : "RSDT", (uint32_t)(36 + n * esz));
-	for (size_t i = 0; i < n; i++)
-		if (esz == 8)
-			put64(at(ROOT_PA) + 36 + i * 8, tables[i]);
-		else
-			put32(at(ROOT_PA) + 36 + i * 4, (uint32_t)tables[i]);
-	seal(ROOT_PA);
-}
+static void make_root(int rev, const uint64_t *tables, size_t n) { acpi_build_root(at(ROOT_PA), rev, tables, n); }
 
 /* The model of a MADT being built. */
 struct madt_model { uint32_t len; size_t entries, usable, enabled; uint64_t lapic; uint8_t rev; };
@@ -135,8 +88,8 @@ static void madt_begin_rev(struct madt_model *m, uint32_t lapic, uint8_t rev)
 {
 	header(MADT_PA, "APIC", 44);
 	at(MADT_PA)[8] = rev;
-	put32(at(MADT_PA) + 36, lapic);
-	put32(at(MADT_PA) + 40, 1);
+	acpi_build_put32(at(MADT_PA) + 36, lapic);
+	acpi_build_put32(at(MADT_PA) + 40, 1);
 	*m = (struct madt_model){ .len = 44, .lapic = lapic, .rev = rev };
 }
 
@@ -150,11 +103,11 @@ static void madt_cpu(struct madt_model *m, bool x2, uint32_t id, uint32_t flags)
 	if (x2) {
 		memset(e, 0, 16);
 		e[0] = 9, e[1] = 16;
-		put32(e + 4, id), put32(e + 8, flags), put32(e + 12, id + 100);
+		acpi_build_put32(e + 4, id), acpi_build_put32(e + 8, flags), acpi_build_put32(e + 12, id + 100);
 		m->len += 16;
 	} else {
 		e[0] = 0, e[1] = 8, e[2] = (uint8_t)(id + 1), e[3] = (uint8_t)id;
-		put32(e + 4, flags);
+		acpi_build_put32(e + 4, flags);
 		m->len += 8;
 	}
 	m->entries++;
@@ -174,7 +127,7 @@ static void madt_other(struct madt_model *m, uint8_t type, uint8_t len)
 
 static void madt_end(struct madt_model *m)
 {
-	put32(at(MADT_PA) + 4, m->len);
+	acpi_build_put32(at(MADT_PA) + 4, m->len);
 	seal(MADT_PA);
 }
 
@@ -183,13 +136,13 @@ static void make_fadt(uint16_t port, bool ext32, bool xblk, uint16_t xport)
 {
 	header(FADT_PA, "FACP", 244);
 	memset(at(FADT_PA) + 36, 0, 244 - 36);
-	put32(at(FADT_PA) + 76, port);
+	acpi_build_put32(at(FADT_PA) + 76, port);
 	at(FADT_PA)[91] = port ? 4 : 0;
-	put32(at(FADT_PA) + 112, ext32 ? 1u << 8 : 0);
+	acpi_build_put32(at(FADT_PA) + 112, ext32 ? 1u << 8 : 0);
 	if (xblk) {
 		at(FADT_PA)[208] = 1;
 		at(FADT_PA)[209] = 32;
-		put64(at(FADT_PA) + 212, xport);
+		acpi_build_put64(at(FADT_PA) + 212, xport);
 	}
 	seal(FADT_PA);
 }
@@ -243,7 +196,7 @@ static void test_valid(void)
 	madt_cpu(&m, true, 0x1000, 1);
 	madt_cpu(&m, false, 3, 0);
 	madt_other(&m, 5, 12);
-	put64(at(MADT_PA) + m.len - 8, 0xFED00000ull);
+	acpi_build_put64(at(MADT_PA) + m.len - 8, 0xFED00000ull);
 	m.lapic = 0xFED00000ull;
 	madt_other(&m, 1, 12);   /* an I/O APIC: skipped */
 	madt_end(&m);
@@ -374,7 +327,7 @@ static void test_random_streams(void)
 		madt_end(&m);
 		if (rnd() % 8 == 0) {   /* a length field past readable memory or the size limit */
 			len = rnd() % 2 ? PHYS_SIZE : 0xFFFFFFF0u;
-			put32(at(MADT_PA) + 4, len);
+			acpi_build_put32(at(MADT_PA) + 4, len);
 		}
 		int st = acpi_read_madt(&acc, RSDP_PA, &info);
 		free_copies();
@@ -419,14 +372,14 @@ static void make_hpet(uint32_t len, uint8_t space, uint64_t base, const struct a
 	for (uint32_t i = 36; i < len; i++)
 		at(HPET_PA)[i] = (uint8_t)(i * 5 + 3);
 	uint8_t body[ACPI_HPET_MIN_LEN] = { 0 };
-	put32(body + 36, f->block_id);
+	acpi_build_put32(body + 36, f->block_id);
 	body[40] = space;
 	body[41] = 64;                  /* register bit width */
 	body[42] = 0;                   /* bit offset */
 	body[43] = 0;                   /* access size: undefined, as firmware often gives it */
-	put64(body + 44, base);
+	acpi_build_put64(body + 44, base);
 	body[52] = f->number;
-	put16(body + 53, f->min_tick);
+	acpi_build_put16(body + 53, f->min_tick);
 	body[55] = f->page_prot;
 	for (uint32_t i = 36; i < len && i < ACPI_HPET_MIN_LEN; i++)
 		at(HPET_PA)[i] = body[i];
@@ -512,7 +465,7 @@ static void test_hpet(void)
 	   ACPI_HPET_MIN_LEN);
 
 	make_hpet(ACPI_HPET_MIN_LEN, 0, 0xFED00000, &f);
-	put32(at(HPET_PA) + 4, PHYS_SIZE);
+	acpi_build_put32(at(HPET_PA) + 4, PHYS_SIZE);
 	ok(read_hpet(&h) != ACPI_OK && hpet_zero(&h), "an HPET length past readable memory is refused");
 	uint64_t none[] = { FADT_PA, MADT_PA };
 	make_root(2, none, 2);
@@ -547,7 +500,7 @@ static void test_dmar(void)
 	ok(read_dmar(&d) == ACPI_ENOTABLE && d.flags == 0 && d.host_address_width == 0, "no DMAR: ENOTABLE, nothing read");
 	for (uint32_t len = 0; len < 38; len++) {
 		make_dmar(len < 36 ? 36 : len, 38, ACPI_DMAR_X2APIC_OPT_OUT);
-		put32(at(DMAR_PA) + 4, len);
+		acpi_build_put32(at(DMAR_PA) + 4, len);
 		seal(DMAR_PA);
 		int st = read_dmar(&d);
 		ok(st != ACPI_OK && d.flags == 0, "a DMAR of %u bytes (shorter than its flags) is refused: %s", len,
@@ -561,7 +514,7 @@ static void test_dmar(void)
 	}
 	is(refused, n, "DMAR: all %u single-byte corruptions refused, no flag reported", n);
 	make_dmar(48, 38, ACPI_DMAR_X2APIC_OPT_OUT);
-	put32(at(DMAR_PA) + 4, PHYS_SIZE);
+	acpi_build_put32(at(DMAR_PA) + 4, PHYS_SIZE);
 	ok(read_dmar(&d) != ACPI_OK && d.flags == 0, "a DMAR length past readable memory is refused");
 }
 
@@ -571,16 +524,16 @@ static void test_dmar(void)
 static void make_second_root(void)
 {
 	header(MADT2_PA, "APIC", 44 + 2 * 8);
-	put32(at(MADT2_PA) + 36, 0xFEE00000u);
+	acpi_build_put32(at(MADT2_PA) + 36, 0xFEE00000u);
 	for (int i = 0; i < 2; i++) {
 		uint8_t *e = at(MADT2_PA) + 44 + i * 8;
 		e[0] = 0, e[1] = 8, e[2] = (uint8_t)i, e[3] = (uint8_t)(40 + i);
-		put32(e + 4, 1);
+		acpi_build_put32(e + 4, 1);
 	}
 	seal(MADT2_PA);
 	header(RSDT2_PA, "RSDT", 36 + 2 * 4);
-	put32(at(RSDT2_PA) + 36, OTHER_PA);
-	put32(at(RSDT2_PA) + 40, MADT2_PA);
+	acpi_build_put32(at(RSDT2_PA) + 36, OTHER_PA);
+	acpi_build_put32(at(RSDT2_PA) + 40, MADT2_PA);
 	seal(RSDT2_PA);
 }
 
@@ -610,12 +563,12 @@ static void test_rsdp_variants(void)
 					memset(p, 0, 36);
 					memcpy(p, corrupt == 3 ? "RSD PTR_" : "RSD PTR ", 8);
 					p[15] = (uint8_t)revs[r];
-					put32(p + 16, RSDT2_PA);
-					put32(p + 20, lens[l]);
-					put64(p + 24, xsdts[x]);
-					fix_sum(p, 20, 8);
+					acpi_build_put32(p + 16, RSDT2_PA);
+					acpi_build_put32(p + 20, lens[l]);
+					acpi_build_put64(p + 24, xsdts[x]);
+					acpi_build_fix_sum(p, 20, 8);
 					if (lens[l] >= 36 && lens[l] <= PHYS_SIZE)
-						fix_sum(p, lens[l], 32);
+						acpi_build_fix_sum(p, lens[l], 32);
 					if (corrupt == 1)
 						p[8]++;
 					if (corrupt == 2)
@@ -670,7 +623,7 @@ static void test_root_entries(void)
 				uint32_t whole = 36 + (madt_partial ? 2 : 3) * esz;
 				for (unsigned i = 0; i < extra; i++)   /* the partial entry: MADT_PA's low bytes */
 					at(ROOT_PA)[whole + i] = (uint8_t)((uint64_t)MADT_PA >> (8 * i));
-				put32(at(ROOT_PA) + 4, whole + extra);
+				acpi_build_put32(at(ROOT_PA) + 4, whole + extra);
 				seal(ROOT_PA);
 				int st = acpi_read_madt(&acc, RSDP_PA, &info);
 				free_copies();
@@ -891,10 +844,10 @@ static void test_table_bounds(void)
 			make_root(rev, t, 3);
 			memset(big, 0, ACPI_TABLE_MAX + 1u);
 			memcpy(big, "OEMB", 4);
-			put32(big + 4, l);
+			acpi_build_put32(big + 4, l);
 			for (uint32_t i = 36; i < l; i++)
 				big[i] = (uint8_t)(i * 7);
-			fix_sum(big, l, 9);
+			acpi_build_fix_sum(big, l, 9);
 			int st = acpi_find_table(&gacc, RSDP_PA, "OEMB", &pa, &len);
 			int want = l <= ACPI_TABLE_MAX ? ACPI_OK : ACPI_EBADTABLE;
 			free_copies();
@@ -912,8 +865,8 @@ static void test_table_bounds(void)
 			case 0: make_rsdp(rev, 0x1000); want = ACPI_EUNMAPPED; break;
 			case 1: deny_pa = ROOT_PA; deny_len = 36; want = ACPI_EUNMAPPED; break;
 			case 2: memcpy(at(ROOT_PA), rev ? "RSDT" : "XSDT", 4); seal(ROOT_PA); break;
-			case 3: put32(at(ROOT_PA) + 4, 35); break;
-			case 4: put32(at(ROOT_PA) + 4, ACPI_TABLE_MAX + 1); break;
+			case 3: acpi_build_put32(at(ROOT_PA) + 4, 35); break;
+			case 4: acpi_build_put32(at(ROOT_PA) + 4, ACPI_TABLE_MAX + 1); break;
 			case 5: at(ROOT_PA)[9]++; break;
 			case 6: make_root(rev, NULL, 0); want = ACPI_ENOTABLE; break;
 			}
@@ -1004,12 +957,12 @@ static void test_pm_timer_fields(void)
 						for (int ext = 0; ext < 2; ext++) {
 							header(FADT_PA, "FACP", lens[l]);
 							memset(at(FADT_PA) + 36, 0, 244 - 36);
-							put32(at(FADT_PA) + 76, legports[lp]);
+							acpi_build_put32(at(FADT_PA) + 76, legports[lp]);
 							at(FADT_PA)[91] = leglens[ll];
-							put32(at(FADT_PA) + 112, ext ? 1u << 8 : 0);
+							acpi_build_put32(at(FADT_PA) + 112, ext ? 1u << 8 : 0);
 							at(FADT_PA)[208] = spaces[sp];
 							at(FADT_PA)[209] = 32;
-							put64(at(FADT_PA) + 212, xaddrs[xa]);
+							acpi_build_put64(at(FADT_PA) + 212, xaddrs[xa]);
 							seal(FADT_PA);
 							uint32_t want = 0;
 							if (lens[l] >= 220 && spaces[sp] == 1 && xaddrs[xa] >= 1 && xaddrs[xa] <= 0xFFFF)

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include "tap.h"
 #include "test_rng.h"
+#include "acpi_build.h"
 #include "capture.h"
 #include "../../kernel/sysinfo.c"
 #include "sysinfo_standins.h"
@@ -114,71 +115,30 @@ static uint8_t *at(uint64_t pa)
 	return (uint8_t *)test_phys(pa, 1);
 }
 
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> 8 * i); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
-
-/* Sets p[off] so that the len bytes at p sum to 0. */
-static void fix_sum(uint8_t *p, size_t len, size_t off)
-{
-	uint8_t s = 0;
-	p[off] = 0;
-	for (size_t i = 0; i < len; i++)
-		s = (uint8_t)(s + p[i]);
-	p[off] = (uint8_t)-s;
-}
-
-/* A table of len bytes at pa with signature sig, its checksum right; returns its bytes. */
+/* A table of len bytes at pa with signature sig, zeroed after its header; returns its bytes (the
+ * checksum is left to table_sum). */
 static uint8_t *table(uint64_t pa, const char *sig, uint32_t len)
 {
 	uint8_t *t = at(pa);
 	memset(t, 0, len);
-	memcpy(t, sig, 4);
-	put32(t + 4, len);
-	t[8] = 2;
-	memcpy(t + 10, "RMTEST", 6);
+	acpi_build_header(t, sig, len, 2);
 	return t;
 }
 
-static void table_sum(uint64_t pa) { uint8_t *t = at(pa); fix_sum(t, t[4] | t[5] << 8 | t[6] << 16 | (uint32_t)t[7] << 24, 9); }
+static void table_sum(uint64_t pa) { acpi_build_seal(at(pa)); }
 
 /* An RSDP at pa naming root: revision 2 (XSDT) or 0 (RSDT). */
-static void make_rsdp(uint64_t pa, int rev, uint64_t root)
-{
-	uint8_t *r = at(pa);
-	memset(r, 0, 36);
-	memcpy(r, "RSD PTR ", 8);
-	memcpy(r + 9, "RMTEST", 6);
-	r[15] = (uint8_t)rev;
-	if (rev >= 2) {
-		put32(r + 20, 36);
-		put64(r + 24, root);
-	} else {
-		put32(r + 16, (uint32_t)root);
-	}
-	fix_sum(r, 20, 8);
-	if (rev >= 2)
-		fix_sum(r, 36, 32);
-}
+static void make_rsdp(uint64_t pa, int rev, uint64_t root) { acpi_build_rsdp(at(pa), rev, root); }
 
 /* A root table at pa (XSDT when rev >= 2, else RSDT) listing n entries. */
-static void make_root(uint64_t pa, int rev, const uint64_t *e, size_t n)
-{
-	unsigned esz = rev >= 2 ? 8 : 4;
-	uint8_t *t = table(pa, rev >= 2 ? "XSDT" : "RSDT", (uint32_t)(36 + n * esz));
-	for (size_t i = 0; i < n; i++)
-		if (esz == 8)
-			put64(t + 36 + i * 8, e[i]);
-		else
-			put32(t + 36 + i * 4, (uint32_t)e[i]);
-	table_sum(pa);
-}
+static void make_root(uint64_t pa, int rev, const uint64_t *e, size_t n) { acpi_build_root(at(pa), rev, e, n); }
 
 /* A MADT at pa with one enabled local APIC. */
 static void make_madt(uint64_t pa)
 {
 	uint8_t *t = table(pa, "APIC", 52);
-	put32(t + 36, 0xFEE00000);
-	put32(t + 40, 1);
+	acpi_build_put32(t + 36, 0xFEE00000);
+	acpi_build_put32(t + 40, 1);
 	t[44] = 0;
 	t[45] = 8;
 	t[48] = 1;   /* flags: enabled */
@@ -192,19 +152,19 @@ enum fadt_mode { FADT_X, FADT_32, FADT_X_OVER_BAD_32, FADT_MODES };
 static void make_fadt(enum fadt_mode mode)
 {
 	uint8_t *t = table(FADT_AT, "FACP", mode == FADT_32 ? 116 : 244);
-	put32(t + 76, 0x608);
+	acpi_build_put32(t + 76, 0x608);
 	t[91] = 4;
 	if (mode == FADT_X) {
-		put64(t + 140, DSDT_AT);
-		put64(t + 132, FACS_NVS);
+		acpi_build_put64(t + 140, DSDT_AT);
+		acpi_build_put64(t + 132, FACS_NVS);
 	} else if (mode == FADT_32) {
-		put32(t + 40, (uint32_t)DSDT_AT);
-		put32(t + 36, (uint32_t)FACS_RESV);
+		acpi_build_put32(t + 40, (uint32_t)DSDT_AT);
+		acpi_build_put32(t + 36, (uint32_t)FACS_RESV);
 	} else {   /* the 64-bit fields win: a good X_DSDT over a bad DSDT, a bad X_FIRMWARE_CTRL over a good one */
-		put64(t + 140, DSDT_AT);
-		put32(t + 40, (uint32_t)(PCI_PA + 0x1000));
-		put64(t + 132, PCI_PA + 0x2000);
-		put32(t + 36, (uint32_t)FACS_RESV);
+		acpi_build_put64(t + 140, DSDT_AT);
+		acpi_build_put32(t + 40, (uint32_t)(PCI_PA + 0x1000));
+		acpi_build_put64(t + 132, PCI_PA + 0x2000);
+		acpi_build_put32(t + 36, (uint32_t)FACS_RESV);
 	}
 	table_sum(FADT_AT);
 }
@@ -214,7 +174,7 @@ static void make_facs(uint64_t pa)
 	uint8_t *f = at(pa);
 	memset(f, 0, 64);
 	memcpy(f, "FACS", 4);
-	put32(f + 4, 64);
+	acpi_build_put32(f + 4, 64);
 }
 
 /* Reads through the kernel's map function result p: the fake memory's bytes when p is the direct
@@ -243,6 +203,19 @@ static const void *kernel_read(void *ctx, uint64_t pa, size_t len)
 
 static const struct acpi_access premap_acc = { premap_read, NULL };
 static const struct acpi_access kernel_acc = { kernel_read, NULL };
+
+/* Runs the premap (through premap_acc) over the machine built, its RSDP at rsdp, with the wrong
+ * pointers counted afresh, and puts what it said on serial into said (size bytes); returns the
+ * seal's record. */
+static const struct sysinfo_dmap_seal *premap_said(uint64_t rsdp, char *said, size_t size)
+{
+	kernel_bootinfo.rsdp_phys = rsdp;
+	wrong_ptrs = 0;
+	capture_begin();
+	sysinfo_premap_with(&premap_acc);
+	capture_end(said, size);
+	return sysinfo_dmap_seal();
+}
 
 static bool dmapped(uint64_t pa)
 {
@@ -321,9 +294,9 @@ static struct bad make_bad(uint64_t *rng, unsigned k, bool rsdt, unsigned slot)
 		pa = page + off;
 		uint8_t *t = table(pa, "BADL", 0x80);
 		if (v < 5)
-			put32(t + 4, lens[v]);
+			acpi_build_put32(t + 4, lens[v]);
 		else if (v == 5)
-			put32(t + 4, (uint32_t)(PCI_PA - pa + 1 + (r >> 20) % 0x1000));   /* reaches into MMIO */
+			acpi_build_put32(t + 4, (uint32_t)(PCI_PA - pa + 1 + (r >> 20) % 0x1000));   /* reaches into MMIO */
 		else {   /* length 0x80, its checksum wrong */
 			uint8_t sum = 0;
 			for (int i = 0; i < 0x80; i++)
@@ -362,7 +335,7 @@ static void test_premap_rounds(void)
 		make_fadt(mode);
 		make_madt(MADT_AT);
 		uint8_t *h = table(HPETT_AT, "HPET", 56);
-		put64(h + 44, HPET_MMIO);
+		acpi_build_put64(h + 44, HPET_MMIO);
 		table_sum(HPETT_AT);
 		table(DSDT_AT, "DSDT", DSDT_LEN);
 		table_sum(DSDT_AT);
@@ -372,7 +345,7 @@ static void test_premap_rounds(void)
 		make_facs(FACS_NVS);
 		make_facs(FACS_RESV);
 		if (facs_bad)
-			put32(at(FACS_RESV) + 4, (uint32_t)(test_rng_next(&rng) % 64));
+			acpi_build_put32(at(FACS_RESV) + 4, (uint32_t)(test_rng_next(&rng) % 64));
 		make_hole_table();
 		static const uint64_t good[] = { FADT_AT, MADT_AT, SSDT_AT, HPETT_AT };
 		unsigned nb = 4 + (unsigned)(test_rng_next(&rng) % 12), slot = 0;
@@ -393,7 +366,6 @@ static void test_premap_rounds(void)
 		bads[nbad++] = (struct bad){ 0xFEC00010, 0, "the IOAPIC's page, listed MMIO and reserved" };
 		entries[n++] = 0xFEC00010;
 		make_root(ROOT_AT, rsdt ? 0 : 2, entries, n);
-		kernel_bootinfo.rsdp_phys = RSDP_AT;
 
 		/* the reserved pages the premap must add: the good tables' there, the bad headers' pages */
 		uint64_t facs = mode == FADT_32 ? FACS_RESV : FACS_NVS;
@@ -412,12 +384,8 @@ static void test_premap_rounds(void)
 		for (int i = 0; i < RESV_PAGES; i++)
 			expect_pages += expect[i];
 
-		wrong_ptrs = 0;
 		char said[256], want_said[256];
-		capture_begin();
-		sysinfo_premap_with(&premap_acc);
-		capture_end(said, sizeof(said));
-		const struct sysinfo_dmap_seal *s = sysinfo_dmap_seal();
+		const struct sysinfo_dmap_seal *s = premap_said(RSDP_AT, said, sizeof(said));
 		bool facs_ok = mode != FADT_X_OVER_BAD_32 && !facs_bad;
 		unsigned want_tables = 2 + 4 + 1 + facs_ok, want_skipped = (unsigned)nbad + !facs_ok;
 
@@ -507,12 +475,7 @@ static void test_premap_rsdp_in_bios_area(void)
 	make_madt(below);
 	make_root(ROOT_AT, 2, entries, 3);
 	make_rsdp(rsdp, 2, ROOT_AT);
-	kernel_bootinfo.rsdp_phys = rsdp;
-	wrong_ptrs = 0;
-	capture_begin();
-	sysinfo_premap_with(&premap_acc);
-	capture_end(said, sizeof(said));
-	const struct sysinfo_dmap_seal *s = sysinfo_dmap_seal();
+	const struct sysinfo_dmap_seal *s = premap_said(rsdp, said, sizeof(said));
 	ok(s->sealed && s->status == ACPI_OK && !wrong_ptrs && s->tables == 6 && s->skipped == 1,
 	   "test_premap_rsdp_in_bios_area: an RSDP at 0x%llx, outside every descriptor, is read: status %d, %u tables, "
 	   "%u skipped (want 0, 6, 1)", (unsigned long long)rsdp, s->status, s->tables, s->skipped);
@@ -540,12 +503,7 @@ static void test_premap_budget(void)
 	table_sum(big);
 	make_root(root, 2, entries, N);
 	make_rsdp(RSDP_AT, 2, root);
-	kernel_bootinfo.rsdp_phys = RSDP_AT;
-	wrong_ptrs = 0;
-	capture_begin();
-	sysinfo_premap_with(&premap_acc);
-	capture_end(said, sizeof(said));
-	const struct sysinfo_dmap_seal *s = sysinfo_dmap_seal();
+	const struct sysinfo_dmap_seal *s = premap_said(RSDP_AT, said, sizeof(said));
 	unsigned afford = ACPI_MAP_ALL_BUDGET / LEN;
 	ok(s->sealed && s->status == ACPI_OK && !wrong_ptrs && s->tables == 2 + afford && s->skipped == N - afford &&
 	   all_dmapped(big, LEN), "test_premap_budget: a root listing a 64 KiB table %u times: %u tables read whole, %u "
