@@ -83,15 +83,26 @@ static unsigned refused_keeps_index_growth(unsigned *refused, unsigned *drained)
 
 /* ---- syspte_for_each_mapped does not freeze the caches */
 
+#ifndef MAPPER_ROUNDS
 #define MAPPER_ROUNDS 1000u
+#endif
+#define WALKS_PER_OP 4u   /* walks CPU 0 makes at most while CPU 1's map or unmap has not finished */
 static struct syspte_region *MR;
 static vaddr_t mapper_va[SYSPTE_CACHE_MAX_PAGES + 1];
 static volatile int mapper_done;
-static uint64_t walks, runs_seen, runs_torn, runs_empty, first_torn;
+static uint64_t walks, runs_seen, runs_torn, runs_empty, first_torn, mapper_ops, walker_waits;
 
 /* CPU 1: maps and unmaps whole reservations of its cache, sizes 2 .. 16, each mapping in one call,
  * from the walker's first walk on, MAPPER_ROUNDS rounds and then on until a walk has met a mapping
- * (at most 20 times as many): on a loaded host the two threads may otherwise barely overlap. */
+ * (at most 20 times as many): on a loaded host the two threads may otherwise barely overlap. Each
+ * map and unmap done is counted (mapper_ops) for the walker's pace.
+ *
+ * CPU 0 walks until CPU 1 is done, but at most WALKS_PER_OP walks while one map or unmap of CPU 1's
+ * is under way: then it waits for that call to finish. The region's lock is a test-and-set lock, and
+ * a walk that freezes the caches sends CPU 1's map to it; a walker that took it again at once starved
+ * CPU 1 there (tens of seconds when the host was busy, millions of walks). A walk that does not
+ * freeze the caches runs beside CPU 1's writes, which never wait for it: the pace changes nothing
+ * there. The wait polls CPU 0's mailbox: CPU 1's unmap waits for its TLB shootdown. */
 static void mapper(unsigned cpu, void *arg)
 {
 	(void)arg;
@@ -105,17 +116,35 @@ static void mapper(unsigned cpu, void *arg)
 		     (!__atomic_load_n(&runs_seen, __ATOMIC_RELAXED) && round < 20 * MAPPER_ROUNDS); round++)
 			for (unsigned n = 2; n <= SYSPTE_CACHE_MAX_PAGES; n++) {
 				syspte_map(MR, mapper_va[n], 0x7070614d, pfns, n, PT_CACHE_WB);
+				__atomic_fetch_add(&mapper_ops, 1, __ATOMIC_RELEASE);
 				syspte_unmap(MR, mapper_va[n], 0x7070614d, n);
+				__atomic_fetch_add(&mapper_ops, 1, __ATOMIC_RELEASE);
 			}
 		__atomic_store_n(&mapper_done, 1, __ATOMIC_RELEASE);
 		return;
 	}
 	if (cpu != 0)
 		return;
+	uint64_t seen = 0;
+	unsigned ahead = 0;   /* walks since mapper_ops last changed */
 	while (!__atomic_load_n(&mapper_done, __ATOMIC_ACQUIRE)) {
 		extern void torn_cb(vaddr_t va, uint64_t n, void *arg);
 		syspte_for_each_mapped(MR, torn_cb, NULL);
 		__atomic_fetch_add(&walks, 1, __ATOMIC_RELEASE);
+		uint64_t now = __atomic_load_n(&mapper_ops, __ATOMIC_ACQUIRE);
+		if (now != seen) {
+			seen = now;
+			ahead = 0;
+		} else if (++ahead >= WALKS_PER_OP) {   /* let CPU 1's call finish */
+			walker_waits++;
+			while (__atomic_load_n(&mapper_ops, __ATOMIC_ACQUIRE) == seen &&
+			       !__atomic_load_n(&mapper_done, __ATOMIC_ACQUIRE)) {
+				arch_cpu_poll();   /* the unmap's TLB shootdown waits for this CPU */
+				arch_cpu_relax();
+			}
+			seen = __atomic_load_n(&mapper_ops, __ATOMIC_ACQUIRE);
+			ahead = 0;
+		}
 	}
 }
 
@@ -154,8 +183,9 @@ static void test_for_each_mapped_torn(void)
 	fake_cpu_switch(0);
 	ok(all, "CPU 1's cache holds reservations of 2 .. 16 pages");
 	fake_smp_run(2, mapper, NULL);
-	ok(walks > 0 && runs_seen > 0, "%llu walks saw %llu runs of mapped pages", (unsigned long long)walks,
-	   (unsigned long long)runs_seen);
+	ok(walks > 0 && runs_seen > 0, "%llu walks during %llu maps and unmaps saw %llu runs of mapped pages "
+	   "(the walker waited for a map or unmap %llu times)", (unsigned long long)walks, (unsigned long long)mapper_ops,
+	   (unsigned long long)runs_seen, (unsigned long long)walker_waits);
 	is(runs_torn, 0, "no run walked is part of a mapping (the first torn one: %llu pages; %llu runs of 0 pages)",
 	   (unsigned long long)first_torn, (unsigned long long)runs_empty);
 }
