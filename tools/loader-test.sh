@@ -9,8 +9,8 @@
 # (its boot-information note of another version) is one case: the loader must say so on the
 # firmware console before ExitBootServices. The first line boots nothing: the build's own
 # kernel.elf must pass elf_check. QEMU runs with -icount (virtual time that does not wait for the
-# wall clock), so the loader's 5-second pause passes at once; QEMU is stopped once the firmware
-# has reported the return (or after a timeout).
+# wall clock), so the loader's 5-second pause passes at once; QEMU is stopped as soon as the
+# firmware's line reporting the return has reached its status (or after a timeout).
 set -u
 cd "$(dirname "$0")/.."
 kernel=build/kernel.elf efi=build/BOOTX64.EFI mutate=build/tools/elf-mutate
@@ -70,10 +70,14 @@ run_case() {
 		# Own session, so the whole QEMU process group can be stopped by its leader's id.
 		setsid tools/qemu.sh --esp "$esp" --serial "$log" --timeout 60 -icount shift=7,sleep=off 2>"$log.err" &
 		pid=$!
-		for _ in $(seq 1 240); do   # up to 60 s: stop once the firmware reports the return
-			grep -qa "BdsDxe: failed to start Boot" "$log" 2>/dev/null && { sleep 0.5; break; }
+		# Up to 60 s: stop once the firmware's line reporting the return has reached the expected
+		# status (the status ends the line), or has another line after it (another status: the checks
+		# below fail the case), without running the firmware on past it.
+		for _ in $(seq 1 600); do
+			grep -qaE "BdsDxe: failed to start Boot[0-9A-F]{4} .*: $status" "$log" 2>/dev/null && break
+			awk '/BdsDxe: failed to start Boot/ { f = 1; next } f { n = 1; exit } END { exit !n }' "$log" 2>/dev/null && break
 			kill -0 $pid 2>/dev/null || break
-			sleep 0.25
+			sleep 0.1
 		done
 		kill -TERM -- -$pid 2>/dev/null
 		wait $pid 2>/dev/null
