@@ -27,7 +27,7 @@ static const char *const cmdline_bool_names[] = { "0", "1", "off", "on" };
 static const char *const cmdline_onexit_names[] = { "halt", "qemu", "reboot" };
 static const char *const cmdline_exhaust_names[] = { "budget", "full" };
 static const char *const cmdline_crash_names[] = { "none", "panic", "pf", "reserved", "stack", "bugcheck", "nmi", "leak", "panic2", "finish2", "early", "screen",
-	"reclaim" };
+	"reclaim", "unsealed" };
 _Static_assert(sizeof(cmdline_crash_names) / sizeof(cmdline_crash_names[0]) == CMDLINE_CRASH_COUNT, "a name per crash test");
 
 static const struct cmdline_option cmdline_options[CMDLINE_NKEYS] = {

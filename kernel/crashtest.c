@@ -139,6 +139,11 @@ void crashtest_run_reclaim(void)
 		       "the console (crashtest=reclaim): this report reaches the screen through the kernel's mapping");
 }
 
+bool crashtest_unsealed(void)
+{
+	return kernel_cmdline.opts.crashtest == CMDLINE_CRASH_UNSEALED;
+}
+
 void crashtest_run(void)
 {
 	char what[16];

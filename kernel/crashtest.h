@@ -1,5 +1,6 @@
 #ifndef CRASHTEST_H
 #define CRASHTEST_H
+#include <stdbool.h>
 /* Performs the failure named by crashtest= (if any); returns only for non-fatal ones. */
 void crashtest_run(void);
 /* Performs crashtest=early: a panic before the physical allocator, the kernel's page tables and the
@@ -9,4 +10,7 @@ void crashtest_run_early(void);
  * memory is reclaimed, before the console exists (its report reaches the screen through the kernel's
  * mapping of the framebuffer). Returns otherwise. */
 void crashtest_run_reclaim(void);
+/* Whether crashtest=unsealed asks the boot to leave the direct map unsealed (no ACPI premap), so
+ * that mm_init's assertion of the seal ends it. */
+bool crashtest_unsealed(void);
 #endif

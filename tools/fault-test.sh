@@ -23,6 +23,9 @@ cases=(
 	"early|35||KERNEL PANIC at kernel/crashtest.c|crashtest=early|Backtrace:|crashtest_run_early|!System halted"
 	# After the kernel's page tables and the loader's memory reclaimed, before the console: the same.
 	"reclaim|35||KERNEL PANIC at kernel/crashtest.c|crashtest=reclaim|Backtrace:|crashtest_run_reclaim|!System halted"
+	# The ACPI premap left out: mm_init finds the direct map unsealed and ends the boot before the
+	# region exists, naming the premap (the seal is what keeps a device page out of the direct map).
+	"unsealed|35||KERNEL PANIC at kernel/mminit.c|sysinfo_dmap_seal()->sealed' failed: the direct map must be|sealed (sysinfo_acpi_premap) before mm_init|mm_init+|!syspte: region"
 	"pf|35||KMODE_EXCEPTION_NOT_HANDLED|#PF page fault|read of address 0x000000000dead000|CR2 000000000dead000|crashtest_read_unmapped"
 	"reserved|35||PAGE_FAULT_IN_NONPAGED_AREA|of reservation base 0xffffc0|3 pages, tag 'Crsh'|crashtest_touch_reserved"
 	"stack|35||#DF double fault|RSP|Backtrace:"

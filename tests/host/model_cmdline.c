@@ -14,7 +14,7 @@
 static const char *const bool_names[] = { "0", "1", "off", "on", NULL };
 static const char *const onexit_names[] = { "halt", "qemu", "reboot", NULL };
 static const char *const exhaust_names[] = { "budget", "full", NULL };
-static const char *const crash_names[] = { "none", "panic", "pf", "reserved", "stack", "bugcheck", "nmi", "leak", "panic2", "finish2", "early", "screen", "reclaim", NULL };
+static const char *const crash_names[] = { "none", "panic", "pf", "reserved", "stack", "bugcheck", "nmi", "leak", "panic2", "finish2", "early", "screen", "reclaim", "unsealed", NULL };
 static const char *const keys[CMDLINE_NKEYS] = { "onexit", "syspte", "ktest", "mmapdump", "ptdump", "verifier",
 	"exhaust", "crashtest", "maxcpus" };
 
