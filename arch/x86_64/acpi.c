@@ -153,11 +153,30 @@ static int acpi_map_root(const struct acpi_access *acc, uint64_t rsdp_pa, const 
 	return st == ACPI_OK ? ACPI_OK : st == ACPI_EUNMAPPED ? st : ACPI_EBADROOT;
 }
 
+/*
+ * Charges the table at pa its length against *budget, the bytes of tables of signature sig
+ * acpi_find_table may still read whole: true when it fits and is taken, or when acpi_map_table will
+ * refuse the table before its body is read (a header that does not map, another signature, a
+ * length of no table); false when the table is not to be read.
+ */
+static bool acpi_find_afford(const struct acpi_access *acc, uint64_t pa, const char sig[4], uint32_t *budget)
+{
+	const uint8_t *h = acpi_map(acc, pa, SDT_HEADER_LEN);
+	uint32_t n;
+
+	if (!h || !acpi_sig_is(h, sig) || (n = acpi_le32(h + SDT_OFF_LENGTH)) < SDT_HEADER_LEN || n > ACPI_TABLE_MAX)
+		return true;
+	if (n > *budget)
+		return false;
+	*budget -= n;
+	return true;
+}
+
 int acpi_find_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char sig[4], uint64_t *pa,
 		    uint32_t *len)
 {
 	const uint8_t *root, *t;
-	uint32_t root_len, n;
+	uint32_t root_len, n, budget = ACPI_FIND_BUDGET;
 	unsigned esz;
 	int st = acpi_map_root(acc, rsdp_pa, &root, &root_len, &esz);
 	int found = ACPI_ENOTABLE;
@@ -167,6 +186,8 @@ int acpi_find_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char 
 	for (uint32_t off = SDT_HEADER_LEN; off + esz <= root_len; off += esz) {
 		uint64_t e = esz == 8 ? acpi_le64(root + off) : acpi_le32(root + off);
 
+		if (!acpi_find_afford(acc, e, sig, &budget))
+			continue;   /* past the budget: unread; a table of sig read before failed, so found says so */
 		st = acpi_map_table(acc, e, sig, SDT_HEADER_LEN, &t, &n);
 		if (st == ACPI_OK) {
 			*pa = e;

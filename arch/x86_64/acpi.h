@@ -89,8 +89,15 @@ struct acpi_hpet_info {
 
 #define ACPI_HPET_MIN_LEN 56      /* header, block ID, base GAS, number, minimum tick, protection */
 
+/* The bytes of tables of the signature searched for that acpi_find_table reads whole at most
+ * [ours]: a root listing one corrupt 1 MiB table 131068 times would have each search checksum
+ * 128 GiB. */
+#define ACPI_FIND_BUDGET (16u << 20)
+
 /* Finds the table with signature sig (4 characters) through the RSDP at rsdp_pa; on ACPI_OK,
- * *pa and *len locate a table whose header, length and checksum were verified. */
+ * *pa and *len locate a table whose header, length and checksum were verified: the first in the
+ * root's order. A table of sig whose length would take the bytes read whole past ACPI_FIND_BUDGET
+ * is not read (the ones read before it were malformed or unreadable, which the status says). */
 int acpi_find_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char sig[4], uint64_t *pa,
 		    uint32_t *len);
 

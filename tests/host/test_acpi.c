@@ -9,7 +9,9 @@
  * (revision, Length, XsdtAddress, corruptions) against the specification's rules; root tables with
  * a partial last entry and corrupt copies of a table; every MADT entry broken in every way an entry
  * can break; the HPET table's fields at their bounds (generated), its base address refused outside
- * system memory or at 0, a short, corrupt or missing table refused with nothing reported. The whole test runs under an alarm, so a parser that stops advancing fails it.
+ * system memory or at 0, a short, corrupt or missing table refused with nothing reported; a root repeating one
+ * corrupt table searched reading at most ACPI_FIND_BUDGET of it whole. The whole test runs under an alarm, so a parser
+ * that stops advancing fails it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -984,6 +986,75 @@ static void test_pm_timer_fields(void)
 	   "PM_TMR_BLK when PM_TMR_LEN is 4, else none", n);
 }
 
+/* A map function over a machine of its own (storm[], at STORM_PA) that counts the bytes asked of
+ * STORM_TABLE's table beyond its header: what the reader checksums of it. */
+#define STORM_PA    0x20000000u
+#define STORM_ROOT  (STORM_PA + 0x1000u)
+#define STORM_TABLE (STORM_PA + 0x100000u)
+#define STORM_SIZE  0x200000u
+static uint8_t *storm;
+static uint64_t storm_body_bytes;
+
+static const void *storm_map(void *ctx, uint64_t pa, size_t len)
+{
+	(void)ctx;
+	if (pa < STORM_PA || len > STORM_SIZE || pa - STORM_PA > STORM_SIZE - len)
+		return NULL;
+	if (pa == STORM_TABLE && len > 36)
+		storm_body_bytes += len;
+	return storm + (pa - STORM_PA);
+}
+
+static const struct acpi_access sacc = { storm_map, NULL };
+
+/*
+ * A root listing one corrupt table of the signature searched for many times over (a 64 KiB table
+ * 1024 times: 64 MiB to checksum, as a 1 MiB one 131068 times would be 128 GiB): each search reads
+ * at most ACPI_FIND_BUDGET of such tables whole, not one checksum per entry, and reports the
+ * table as corrupt; a good table listed after the corrupt ones within the budget is still found.
+ * For each signature the kernel searches (MADT, FADT, DMAR, HPET).
+ */
+static void test_find_budget(void)
+{
+	enum { N = 1024, LEN = 0x10000 };
+	static const char *const sigs[] = { "APIC", "FACP", "DMAR", "HPET" };
+	static uint64_t entries[N];
+	uint64_t pa;
+	uint32_t len;
+
+	storm = calloc(STORM_SIZE, 1);
+	for (size_t s = 0; s < ARRAY_SIZE(sigs); s++) {
+		uint8_t *t = storm + (STORM_TABLE - STORM_PA);
+		acpi_build_header(t, sigs[s], LEN, 1);
+		acpi_build_seal(t);
+		t[ACPI_BUILD_OFF_SUM]++;   /* corrupt */
+		for (unsigned i = 0; i < N; i++)
+			entries[i] = STORM_TABLE;
+		acpi_build_root(storm + (STORM_ROOT - STORM_PA), 2, entries, N);
+		acpi_build_rsdp(storm, 2, STORM_ROOT);
+		storm_body_bytes = 0;
+		int st = acpi_find_table(&sacc, STORM_PA, sigs[s], &pa, &len);
+		ok(st == ACPI_EBADTABLE && storm_body_bytes <= ACPI_FIND_BUDGET,
+		   "test_find_budget: %s listed %u times, corrupt: %s, %llu MiB read whole (want \"%s\", at most %u MiB)",
+		   sigs[s], N, acpi_strerror(st), (unsigned long long)(storm_body_bytes >> 20), acpi_strerror(ACPI_EBADTABLE),
+		   ACPI_FIND_BUDGET >> 20);
+
+		/* a good copy at another address, listed after as many corrupt ones as the budget affords */
+		uint8_t *g = storm + (STORM_TABLE + LEN - STORM_PA);
+		acpi_build_header(g, sigs[s], 64, 1);
+		acpi_build_seal(g);
+		unsigned afford = (ACPI_FIND_BUDGET - 64) / LEN;
+		entries[afford] = STORM_TABLE + LEN;
+		acpi_build_root(storm + (STORM_ROOT - STORM_PA), 2, entries, afford + 1);
+		st = acpi_find_table(&sacc, STORM_PA, sigs[s], &pa, &len);
+		ok(st == ACPI_OK && pa == STORM_TABLE + LEN && len == 64,
+		   "%s: a good table after %u corrupt ones (%u MiB) is found: %s", sigs[s], afford, afford * LEN >> 20,
+		   acpi_strerror(st));
+	}
+	free(storm);
+	storm = NULL;
+}
+
 int main(void)
 {
 	alarm(120);   /* a parser that loops on some table (a zero-length entry) fails the test, not hangs it */
@@ -999,6 +1070,7 @@ int main(void)
 	test_unreadable_table_body();
 	test_table_bounds();
 	test_pm_timer_fields();
+	test_find_budget();
 	for (int s = ACPI_ENOADDR; s <= ACPI_OK; s++)
 		ok(acpi_strerror(s)[0] != 0, "status %d has a description: %s", s, acpi_strerror(s));
 	return tap_done();
