@@ -13,19 +13,14 @@
 #include <string.h>
 #include "tap.h"
 #include "buddy_impl.h"
+#include "test_rng.h"
 
 /* ------------------------------------------------------------------ PRNG */
 
 static uint64_t rng_state;
 
-/* splitmix64 step. */
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
+/* The next value of the test's splitmix64 sequence. */
+static uint64_t rnd(void) { return test_splitmix_next(&rng_state); }
 
 /* Uniform in [0, n), n >= 1. */
 static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
