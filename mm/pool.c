@@ -895,7 +895,7 @@ static bool pool_check_slab(struct pool_census *c, struct pool_slab *s, const st
 	}
 	for (uint16_t off = s->free_off; off != POOL_FREE_END && listed <= s->nblocks; listed++) {
 		struct pool_block *b = pool_block_at(s, off);
-		if (off < POOL_SLAB_HDR || (off - POOL_SLAB_HDR) % pool_stride(ci) || b->state != POOL_STATE_FREE) {
+		if (!pool_block_off_ok(ci, off) || b->state != POOL_STATE_FREE) {   /* a block's header, and free */
 			pool_violation(c, "bad free-list link", s);
 			break;
 		}

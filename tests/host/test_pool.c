@@ -561,6 +561,13 @@ static void test_check(void)
 	*forged = (struct mirror_block){ .state = M_FREE, .next_off = blk(s, 4)->next_off, .cls = s->cls };
 	CORRUPT("free list through a forged header off the stride", blk(s, 3)->next_off,
 		(uint16_t)((uint8_t *)forged - (uint8_t *)s));
+	/* The free list runs through a forged free header on the blocks' stride but past the slab's last
+	 * block (in the page's tail, which holds no block), in place of free block 4: only the link's
+	 * offset is wrong, and the pool's next allocation from the slab refuses it (0x19 0x0D). */
+	struct mirror_block *tail = blk(s, nb), save_tail = *tail;
+	*tail = (struct mirror_block){ .state = M_FREE, .next_off = blk(s, 4)->next_off, .cls = s->cls };
+	CORRUPT("free list through a forged header past the last block", blk(s, 3)->next_off, (uint16_t)(32 + nb * M_STRIDE));
+	*tail = save_tail;
 	/* Two full class-1024 slabs (three blocks each) on their class's full list, the newer first: the
 	 * older one unlinked is two violations, its class's slab count and the pool's totals. */
 	uint8_t *k[6];
@@ -578,7 +585,7 @@ static void test_check(void)
 	CORRUPT("large record's bytes past its pages", r->bytes, PAGE_SIZE + 1);
 	/* the record's header, and the counts of the walk that stops at it */
 	CORRUPT_N("large record's header not internal", hdr((uint8_t *)r)->state, M_ALLOC, 3);
-	is(undetected, 0, "pool_check finds each of 29 corruptions (some with their exact count), and none once each is restored");
+	is(undetected, 0, "pool_check finds each of 30 corruptions (some with their exact count), and none once each is restored");
 	/* Every block of slab s in another class: one violation each, the first five printed. */
 	static uint8_t page[PAGE_SIZE];
 	static char out[4096];
