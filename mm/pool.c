@@ -495,14 +495,42 @@ static bool pool_large_record_ok(const struct pool_large *r, struct pool_misuse 
 	return pool_corrupt(m, POOL_BUGCHECK_HEADERS_DISAGREE, before, b->state, (uint64_t)(uintptr_t)b);
 }
 
+/*
+ * Brent's loop finder for a walk of one bucket's records: the walk calls pool_loop_seen with each
+ * record it reaches, which is true once a record comes round again (a record's next link rewritten
+ * to name itself or one before it), at most about twice the list's length in. A word, a count and a
+ * compare a step: a sound list's walk costs what it did, and a looping one ends instead of spinning.
+ */
+struct pool_loop {
+	const struct pool_large *mark;    /* the record the walk is compared with */
+	uint64_t steps, power;            /* records since the mark was set; when it is set again */
+};
+#define POOL_LOOP_INIT { NULL, 0, 1 }
+
+/* True when r was reached before in this walk (the list loops); else r counted. */
+static bool pool_loop_seen(struct pool_loop *w, const struct pool_large *r)
+{
+	if (r == w->mark)
+		return true;
+	if (++w->steps == w->power) {
+		w->mark = r;
+		w->power *= 2;
+		w->steps = 0;
+	}
+	return false;
+}
+
 /* True when v lies inside a live large block, past its start (a bucket's walk ends at a record that
- * is not sound). O(large blocks): misuse paths only. */
+ * is not sound, or where its list loops). O(large blocks): misuse paths only. */
 static bool pool_inside_large(vaddr_t v)
 {
-	for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++)
-		for (const struct pool_large *r = pool.large[i]; r && pool_large_record_ok(r, NULL); r = r->next)
+	for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++) {
+		struct pool_loop w = POOL_LOOP_INIT;
+		for (const struct pool_large *r = pool.large[i];
+		     r && pool_large_record_ok(r, NULL) && !pool_loop_seen(&w, r); r = r->next)
 			if (v > r->va && v - r->va < r->npages * PAGE_SIZE)
 				return true;
+	}
 	return false;
 }
 
@@ -562,14 +590,20 @@ static bool pool_small_find(const void *p, struct pool_slab **sp, struct pool_bl
 
 static unsigned pool_large_bucket(vaddr_t va) { return (unsigned)((va >> PAGE_SHIFT) % POOL_LARGE_BUCKETS); }
 
-/* The link pointing at va's record, or NULL: none, or a record on the way is not sound (then
- * BAD_POOL_HEADER in m when m is not NULL, pool_large_record_ok). */
+/* The link pointing at va's record, or NULL: none, or a record on the way is not sound or is
+ * reached a second time, its bucket's list looping (then BAD_POOL_HEADER in m when m is not NULL:
+ * pool_large_record_ok's, or 0x05 naming the record reached again). */
 static struct pool_large **pool_large_find(vaddr_t va, struct pool_misuse *m)
 {
 	struct pool_large **link = &pool.large[pool_large_bucket(va)];
+	struct pool_loop w = POOL_LOOP_INIT;
 	for (; *link; link = &(*link)->next) {
 		if (!pool_large_record_ok(*link, m))
 			return NULL;
+		if (pool_loop_seen(&w, *link)) {
+			pool_corrupt(m, POOL_BUGCHECK_HEADERS_DISAGREE, 0, 0, (uint64_t)(uintptr_t)*link);
+			return NULL;
+		}
 		if ((*link)->va == va)
 			return link;
 	}
@@ -911,10 +945,15 @@ static bool pool_check_slab(struct pool_census *c, struct pool_slab *s, const st
 static void pool_check_large(struct pool_census *c, bool frames)
 {
 	uint64_t n = 0, pages = 0;
-	for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++)
+	for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++) {
+		struct pool_loop w = POOL_LOOP_INIT;
 		for (struct pool_large *r = pool.large[i]; r; r = r->next) {
 			if (!pool_large_record_ok(r, NULL)) {
 				pool_violation(c, "a large record's block header is not the pool's own (overrun)", r);
+				break;
+			}
+			if (pool_loop_seen(&w, r)) {
+				pool_violation(c, "a large bucket's list comes back to this record (a link rewritten)", r);
 				break;
 			}
 			paddr_t pa;
@@ -927,6 +966,7 @@ static void pool_check_large(struct pool_census *c, bool frames)
 			pages += r->npages;
 			c->bytes += r->bytes;
 		}
+	}
 	if (n != pool.st.large_live || n != pool.internal_live || n != c->internal || pages != pool.st.large_pages)
 		pool_violation(c, "large block counts disagree", NULL);
 }

@@ -43,6 +43,15 @@ struct mirror_block {
 	uint16_t next_off, cls;
 };
 
+/* A large block's side record (mm/pool.c struct pool_large): the data of a block of the class for
+ * 40 bytes (64), found through its bucket. */
+struct mirror_large {
+	struct mirror_large *next;
+	uintptr_t va;
+	uint64_t npages, bytes;
+	uint32_t tag;
+};
+
 #define M_SLAB_MAGIC 0x42414c534c4f4f50ULL
 #define M_ALLOC 0x636f6c41u
 #define M_FREE 0x65657246u

@@ -223,14 +223,6 @@ static void test_pool_large_frames_reused(void)
 
 /* ---------------------------------------------------------------- a large block's record overrun */
 
-/* A large block's side record (mm/pool.c struct pool_large), mirrored: the data of a class-64 block. */
-struct mirror_large {
-	void *next;
-	uintptr_t va;
-	uint64_t npages, bytes;
-	uint32_t tag;
-};
-
 /* Sets up a fresh pool: a 64-byte caller block *a, then a large block *l, whose record is the block
  * right after *a in the same class-64 slab; false when the layout is not that. */
 static bool record_after(uint8_t **a, uint8_t **l, size_t lbytes)

@@ -469,11 +469,6 @@ static void test_double_free_long_ago(void)
 /* ---------------------------------------------------------------- pool_check against corruption */
 
 /* The pool's private layout (mm/pool.c), proved right on live blocks before use. */
-struct mirror_large {
-	void *next;
-	uint64_t va, npages, bytes;
-	uint32_t tag;
-};
 #define M_STRIDE 144u   /* class 128: 128 bytes and the header */
 
 static struct mirror_block *blk(struct mirror_slab *s, unsigned i) { return (void *)((uint8_t *)s + 32 + i * M_STRIDE); }
@@ -1326,6 +1321,116 @@ static void test_avail_list_loop(void)
 	   "returns 0, the allocation NULL (%u wrong, %u never returned)", cases, wrong, hung);
 }
 
+/* The pool's 64 buckets of large-block records, as mm/pool.c hashes a block's address. */
+#define M_LARGE_BUCKETS 64u
+static unsigned large_bucket(uintptr_t va) { return (unsigned)((va >> 12) % M_LARGE_BUCKETS); }
+
+struct bucket_loop_case {
+	uintptr_t va;          /* a page of the looping bucket that no record before the loop names */
+	const void *again;     /* the record the walk reaches a second time first (0x05's P4) */
+	int call;              /* 0 ExFreePool(va), 1 pool_block_info(va), 2 pool_check */
+};
+
+/* The call over a bucket whose list loops: 0 when it returned with the outcome the contract gives
+ * (one 0x19 0x05 naming a record of the loop in P4; a query's false; pool_check's violations), 1
+ * otherwise. */
+static int bucket_loop_call(void *arg)
+{
+	struct bucket_loop_case *c = arg;
+	uint64_t c0 = bugcheck_last.count;
+	if (c->call == 1)
+		return pool_block_info((void *)c->va, NULL, NULL) || bugcheck_last.count != c0;
+	if (c->call == 2)
+		return pool_check() == 0 || bugcheck_last.count != c0;
+	ExFreePool((void *)c->va);
+	return !(bugcheck_last.count == c0 + 1 && bugcheck_last.code == BUGCHECK_BAD_POOL_HEADER &&
+		 bugcheck_last.p[0] == POOL_BUGCHECK_HEADERS_DISAGREE && bugcheck_last.p[1] == 0 &&
+		 bugcheck_last.p[2] == 0 && bugcheck_last.p[3] == (uintptr_t)c->again);
+}
+
+/*
+ * A bucket of large-block records made a loop by one rewritten link (a record's next naming itself
+ * or a record before it in its bucket's walk; every record's header sound, so pool_large_record_ok
+ * passes them all): the free of a page of that bucket no record before the loop names, the query
+ * pool_block_info of it and pool_check once walked the list forever. Generated over two buckets of
+ * 5-6 records and every (from, to) pair, to <= from: the free raises one 0x19 0x05 naming the record reached again
+ * (for Brent's walk, the loop's first record once the mark lies in the loop: the one the test
+ * computes the same way), the query returns false, pool_check counts violations; each call in a
+ * child process with a 300 ms timer. The link put back, the pool frees every block and is clean.
+ */
+static void test_large_bucket_loop(void)
+{
+	pool_test_machine(false);
+	bugcheck_set_hook(bugcheck_record_hook);
+	enum { NBIG = 256 };
+	static uint8_t *big[NBIG];
+	static struct mirror_large *rec[NBIG];
+	unsigned cases = 0, wrong = 0, hung = 0, setup_bad = 0, buckets = 0;
+	for (unsigned i = 0; i < NBIG; i++) {
+		uint8_t *probe = ExAllocatePoolWithTag(NonPagedPool, 40, 0x52);   /* the records' class: its free head */
+		ExFreePool(probe);
+		big[i] = ExAllocatePoolWithTag(NonPagedPool, POOL_SMALL_MAX + 1, 0x52);
+		rec[i] = (struct mirror_large *)probe;
+		setup_bad += big[i] == NULL || rec[i]->va != (uintptr_t)big[i] || rec[i]->npages != 1;
+	}
+	for (unsigned b = 0; b < M_LARGE_BUCKETS && buckets < 2 && !setup_bad; b++) {
+		struct mirror_large *walk[NBIG];
+		unsigned n = 0;
+		for (int i = NBIG - 1; i >= 0; i--)   /* newest first: the bucket's walk order */
+			if (large_bucket((uintptr_t)big[i]) == b && n < 6)
+				walk[n++] = rec[i];
+		if (n < 5)   /* two buckets of 5 or 6 records (256 blocks in 64 buckets hold some) */
+			continue;
+		buckets++;
+		for (unsigned from = 0; from < n; from++)
+			for (unsigned to = 0; to <= from; to++) {
+				struct mirror_large *save = walk[from]->next;
+				walk[from]->next = walk[to];
+				/* Brent's walk, as the pool runs it, to know the record it reaches again */
+				const void *mark = NULL, *again = NULL;
+				uint64_t steps = 0, power = 1;
+				for (unsigned k = 0; !again; k = k == from ? to : k + 1) {
+					if ((const void *)walk[k] == mark)
+						again = walk[k];
+					else if (++steps == power)
+						mark = walk[k], power *= 2, steps = 0;
+				}
+				uintptr_t va = (uintptr_t)big[0] + (uintptr_t)PAGE_SIZE * M_LARGE_BUCKETS;
+				for (bool named = true; named;) {   /* a page of bucket b no record up to from names */
+					va += (uintptr_t)PAGE_SIZE * M_LARGE_BUCKETS;
+					va += ((b - large_bucket(va)) % M_LARGE_BUCKETS) * (uintptr_t)PAGE_SIZE;
+					named = false;
+					for (unsigned k = 0; k <= from; k++)
+						named |= walk[k]->va == va;
+				}
+				for (int call = 0; call < 3; call++) {
+					struct bucket_loop_case c = { va, again, call };
+					struct tap_child ch = { .timer_ms = 300, .quiet_out = true };
+					int r = tap_child_code(tap_child(&ch, bucket_loop_call, &c));
+					cases++;
+					hung += r == 128 + SIGALRM;
+					if (r != 0 && wrong++ < 4)
+						printf("# bucket %u of %u records, record %u's link to record %u, %s: %s\n", b, n, from,
+						       to, call == 0 ? "free" : call == 1 ? "pool_block_info" : "pool_check",
+						       r == 128 + SIGALRM ? "never returned" : "not the contract's outcome");
+				}
+				walk[from]->next = save;
+			}
+	}
+	uint64_t c0 = bugcheck_last.count;
+	for (unsigned i = 0; i < NBIG && !setup_bad; i++)
+		ExFreePoolWithTag(big[i], 0x52);
+	bugcheck_set_hook(NULL);
+	struct pool_stats st;
+	pool_get_stats(&st);
+	ok(setup_bad == 0 && buckets == 2 && cases >= 2 * 3 * 15 && wrong == 0,
+	   "%u calls over a bucket of large records looping through a rewritten link: the free 0x19 0x05 naming "
+	   "the record reached again, pool_block_info false, pool_check's violations (%u wrong, %u never returned)",
+	   cases, wrong, hung);
+	ok(bugcheck_last.count == c0 && st.large_live == 0 && pool_check() == 0,
+	   "the links put back, every large block freed and the pool clean");
+}
+
 /*
  * The free of a large block whose record's slab an overrun from the page before reached (1..32
  * bytes, the magic's first byte changed), generated: the same 0x19 0x03 as the free of a small
@@ -1430,6 +1535,7 @@ int main(void)
 	test_trim_free_count_other_list_not_head();
 	test_trim_releases_live_slab();
 	test_avail_list_loop();
+	test_large_bucket_loop();
 	test_large_record_slab_overrun();
 	test_slab_page_start_after_overrun();
 	host_machine_destroy();
