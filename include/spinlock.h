@@ -103,20 +103,32 @@ static inline bool spin_may_take(const spinlock_t *l)
 #define spin_assert_held(l) \
 	KASSERT(spin_held(l), "%s lock (%p) not held by CPU %u", (l)->name, (const void *)(l), arch_cpu_index())
 
-/* Disables interrupts, takes the lock in order, returns the interrupt state to pass to spin_unlock. */
+/*
+ * Disables interrupts, takes the lock in order, returns the interrupt state to pass to spin_unlock.
+ * An NMI or machine check may land on any instruction, and its handler prints (console_write asks
+ * spin_may_take): so the rank is among this CPU's held ones from before the exchange that takes the
+ * lock (and while it spins, polling, it is not), and spin_unlock gives it up only after the store
+ * that frees the lock. The compiler barriers keep those stores where they are.
+ */
 static inline uint64_t spin_lock(spinlock_t *l)
 {
 	unsigned cpu = arch_cpu_index();
 	if (__builtin_expect((spin_cpus[cpu].held >> l->rank) != 0 || l->rank == LOCK_RANK_NONE, 0))
 		spin_order_violation(l, cpu);
+	uint32_t rank_bit = 1u << l->rank;
 	uint64_t flags = arch_irq_save();
-	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
+	spin_cpus[cpu].held |= rank_bit;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+		spin_cpus[cpu].held &= ~rank_bit;
 		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
 			arch_cpu_poll();
 			arch_cpu_relax();
 		}
+		spin_cpus[cpu].held |= rank_bit;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	}
 	__atomic_store_n(&l->owner, cpu + 1, __ATOMIC_RELAXED);
-	spin_cpus[cpu].held |= 1u << l->rank;
 	return flags;
 }
 
@@ -132,9 +144,11 @@ static inline void spin_unlock(spinlock_t *l, uint64_t flags)
 		spin_owner_violation(l, cpu);
 		return;
 	}
-	spin_cpus[cpu].held &= ~(1u << l->rank);
+	uint32_t rank_bit = 1u << l->rank;   /* read before the release: l may be another CPU's after it */
 	__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	spin_cpus[cpu].held &= ~rank_bit;
 	arch_irq_restore(flags);
 }
 

@@ -1,8 +1,9 @@
 /*
  * The lock order and owners (include/spinlock.h) on the host: a lock taken below a held rank, a
  * lock taken again by its owner, a release by a CPU that does not hold it, the poll while spinning
- * for a lock another CPU holds, a lock never initialised, a *_locked function called without its
- * lock, and the page-fault path's lookup and report while the region's lock is held. Bug checks are intercepted with a hook (one that
+ * for a lock another CPU holds, an NMI on every instruction of a lock and release (single-stepped),
+ * a lock never initialised, a *_locked function called without its lock, and the page-fault path's
+ * lookup and report while the region's lock is held. Bug checks are intercepted with a hook (one that
  * jumps back here where going on would deadlock); assertions run in a child process whose abort
  * and message are checked.
  */
@@ -152,6 +153,58 @@ static void test_spin_polls(void)
 	spin_unlock(&polled, g);
 	ok(held_none() && fake_irq_enabled, "released");
 }
+
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)   /* test_nmi_window single-steps */
+/* The lock an NMI finds this CPU taking or releasing (test_nmi_window), and what the NMIs saw. */
+static spinlock_t nmi_lock = SPINLOCK_INIT(LOCK_RANK_TEST_LOW, "test-nmi");
+static volatile uint64_t nmi_landed, nmi_inside, nmi_would_spin;
+
+/* The handler of an NMI (on the host a single-step trap, after every instruction) on CPU 0, as the
+ * kernel's console_write decides: with the lock's word set by this CPU (no other CPU takes
+ * nmi_lock), spin_may_take must say no, or the handler would spin for ever on its own CPU's lock
+ * with NMIs blocked. */
+static void nmi_on_cpu0(int sig)
+{
+	(void)sig;
+	nmi_landed++;
+	if (!__atomic_load_n(&nmi_lock.locked, __ATOMIC_RELAXED))
+		return;
+	nmi_inside++;
+	if (spin_may_take(&nmi_lock))
+		nmi_would_spin++;
+}
+
+#define X86_RFLAGS_TF 0x100   /* trap flag: a debug trap (SIGTRAP) after each instruction */
+
+/*
+ * An NMI (or #MC) may land on any instruction of spin_lock and spin_unlock, and its handler prints
+ * (console_write), which writes without the console's lock when this CPU holds it (spin_may_take
+ * false) rather than spin for ever on it. So from the exchange that takes the lock to the store that
+ * frees it, the lock's rank must be among this CPU's held ones: a rank recorded only after the
+ * exchange, or given up before the store, leaves instructions where the handler would spin on the
+ * lock its own CPU holds (the kernel hangs, NMIs blocked). The host single-steps one lock and
+ * release, the handler standing in for an NMI after every instruction (skipped under
+ * ThreadSanitizer, whose runtime is not stepped through).
+ */
+static void test_nmi_window(void)
+{
+	struct sigaction sa = { .sa_handler = nmi_on_cpu0 }, old;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTRAP, &sa, &old);
+	__builtin_ia32_writeeflags_u64(__builtin_ia32_readeflags_u64() | X86_RFLAGS_TF);
+	uint64_t f = spin_lock(&nmi_lock);
+	spin_unlock(&nmi_lock, f);
+	__builtin_ia32_writeeflags_u64(__builtin_ia32_readeflags_u64() & ~(uint64_t)X86_RFLAGS_TF);
+	sigaction(SIGTRAP, &old, NULL);
+	ok(nmi_inside > 0, "an NMI after each of %llu instructions, %llu of them with the lock's word set",
+	   (unsigned long long)nmi_landed, (unsigned long long)nmi_inside);
+	is(nmi_would_spin, 0, "none found the lock taken by its own CPU while spin_may_take said yes");
+	ok(held_none() && fake_irq_enabled, "released");
+}
+#else
+static void test_nmi_window(void) { ok(1, "# skip: single-stepping needs x86-64 outside ThreadSanitizer"); }
+#endif
 
 static void lock_zeroed(void *arg)
 {
@@ -453,6 +506,7 @@ int main(void)
 	test_reentry();
 	test_owner();
 	test_spin_polls();
+	test_nmi_window();
 	test_asserts(r);
 	test_fault_path(r);
 	test_describe_lock_never_freed(r);
