@@ -7,6 +7,7 @@
 #include "arch_mm.h"
 #include "tlb_batch.h"
 #include "cpu.h"
+#include "percpu.h"
 #include "kprintf.h"
 #include "kassert.h"
 #include "kernel.h"
@@ -186,6 +187,16 @@ static unsigned vm_pt_features(void)
 	return (cpu_feat.nx ? PT_FEAT_NX : 0) | (cpu_feat.page1g ? PT_FEAT_1G : 0) | (cpu_feat.pat ? PT_FEAT_MEMTYPES : 0);
 }
 
+/* Unmaps the image's guard pages: the one below the boot stack and the one below each of the boot
+ * CPU's IST stacks, so that an overflow of any of them faults (into #DF, on its own stack). */
+static void vm_unmap_guards(void)
+{
+	extern char boot_stack_guard[];
+	KASSERT(pt_unmap(&kernel_pt, (vaddr_t)boot_stack_guard, PAGE_SIZE) == PT_OK, "stack guard");
+	for (int i = 0; i < PERCPU_IST_COUNT; i++)
+		KASSERT(pt_unmap(&kernel_pt, (vaddr_t)percpu_boot_ist[i].guard, PAGE_SIZE) == PT_OK, "IST %d guard", i + 1);
+}
+
 void vm_init(const struct bootinfo *bi)
 {
 	KASSERT(pt_create(&kernel_pt, vm_pt_features()) == PT_OK, "no memory for the PML4");
@@ -193,8 +204,7 @@ void vm_init(const struct bootinfo *bi)
 	vm_map_image(bi, __rodata_start, __rodata_end, 0, "rodata");
 	vm_map_image(bi, __data_start, __data_end, PT_PROT_W, "data");
 	vm_map_image(bi, __ksyms_start, __kernel_end, 0, "symbols");
-	extern char boot_stack_guard[];
-	KASSERT(pt_unmap(&kernel_pt, (vaddr_t)boot_stack_guard, PAGE_SIZE) == PT_OK, "stack guard");
+	vm_unmap_guards();
 	vm_map_dmap(bi);
 	vm_map_fb(bi);
 	arch_cr3_load(kernel_pt.root);

@@ -6,8 +6,8 @@
 
 extern struct pt kernel_pt;
 
-/* Builds kernel_pt (the image per section with its own protection, the boot stack's guard page
- * left unmapped, the direct map of RAM, the framebuffer write-combining) and switches CR3 to it.
+/* Builds kernel_pt (the image per section with its own protection, the guard pages below the boot
+ * stack and the boot CPU's IST stacks left unmapped, the direct map of RAM, the framebuffer write-combining) and switches CR3 to it.
  * The loader's pages stay allocated: kmain hands them to the allocator afterwards
  * (phys_release_loader). Panics with a reason if a mapping fails. */
 void vm_init(const struct bootinfo *bi);

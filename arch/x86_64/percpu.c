@@ -4,7 +4,7 @@
 
 struct percpu percpu_boot;
 struct percpu *percpu_of[SMP_MAX_CPUS];
-static uint8_t boot_ist_stacks[PERCPU_IST_COUNT][PERCPU_IST_SIZE] __attribute__((aligned(16)));
+struct percpu_boot_ist percpu_boot_ist[PERCPU_IST_COUNT];
 extern char boot_stack_bottom[], boot_stack_top[];
 
 void percpu_set_gs(struct percpu *pc)
@@ -22,7 +22,7 @@ void percpu_init_boot(void)
 	pc->stack_top = (uint64_t)boot_stack_top;
 	pc->stack_bottom = (uint64_t)boot_stack_bottom;
 	for (int i = 0; i < PERCPU_IST_COUNT; i++)
-		pc->ist_top[i] = (uint64_t)&boot_ist_stacks[i][PERCPU_IST_SIZE];
+		pc->ist_top[i] = (uint64_t)&percpu_boot_ist[i].stack[PERCPU_IST_SIZE];
 	pc->state = PERCPU_ONLINE;
 	percpu_of[0] = pc;
 	percpu_set_gs(pc);

@@ -27,6 +27,16 @@
 #define PERCPU_IST_COUNT 3
 #define PERCPU_IST_SIZE 0x4000       /* bytes of each IST stack, on every CPU */
 
+/* The boot CPU's #DF, NMI and #MC stacks (percpu.c), each above a guard page that vm_init leaves
+ * unmapped, as in an AP's slot (smp.c): an overflow of one faults instead of writing over the data
+ * below it. Page aligned, so each guard is one whole page. */
+struct percpu_boot_ist {
+	uint8_t guard[PAGE_SIZE];
+	uint8_t stack[PERCPU_IST_SIZE];
+} __attribute__((aligned(PAGE_SIZE)));
+_Static_assert(PERCPU_IST_SIZE % PAGE_SIZE == 0, "each boot IST stack ends where the next guard page starts");
+extern struct percpu_boot_ist percpu_boot_ist[PERCPU_IST_COUNT];
+
 /* The 64-bit task-state segment: only the IST pointers and the I/O map base are used. */
 struct x86_tss {
 	uint32_t reserved0;

@@ -10,6 +10,7 @@
 #include "trap.h"
 #include "x86.h"
 #include "cpu.h"
+#include "percpu.h"
 #include "kernel.h"
 #include "efi_mmap.h"
 
@@ -268,29 +269,45 @@ KTEST(pt_nx_blocks_instruction_fetch)
 
 extern char boot_stack_guard[];
 
-/* Checks the PTE flags of every page of an image section (the stack guard page is unmapped). */
-static void expect_section(const char *s, const char *e, bool w, bool x, const char *name)
+/* True when va is one of the image's guard pages: below the boot stack, or below one of the boot
+ * CPU's IST stacks. */
+static bool image_guard_page(vaddr_t va)
 {
+	bool guard = va == (vaddr_t)boot_stack_guard;
+	for (int i = 0; i < PERCPU_IST_COUNT; i++)
+		guard |= va == (vaddr_t)percpu_boot_ist[i].guard;
+	return guard;
+}
+
+/* Checks the PTE flags of every page of an image section (its stack guard pages are unmapped);
+ * returns how many guard pages it holds. */
+static unsigned expect_section(const char *s, const char *e, bool w, bool x, const char *name)
+{
+	unsigned guards = 0;
 	for (vaddr_t va = (vaddr_t)s; va < (vaddr_t)e; va += PAGE_SIZE) {
 		uint64_t pte, sz;
-		if (va == (vaddr_t)boot_stack_guard) {
-			KEXPECT(!pt_query(&kernel_pt, va, NULL, NULL, NULL), "stack guard page must stay unmapped");
+		if (image_guard_page(va)) {
+			KEXPECT(!pt_query(&kernel_pt, va, NULL, NULL, NULL), "stack guard page 0x%llx must stay unmapped",
+				(unsigned long long)va);
+			guards++;
 			continue;
 		}
 		if (!KEXPECT(pt_query(&kernel_pt, va, NULL, &pte, &sz), "%s page 0x%llx unmapped", name, (unsigned long long)va))
-			return;
+			return guards;
 		KEXPECT_EQ(!!(pte & X86_PTE_W), w);
 		KEXPECT_EQ(!!(pte & X86_PTE_NX), cpu_feat.nx && !x, "bit 63 only with NX, on what must not execute");
 		KEXPECT_EQ(sz, PAGE_SIZE);
 		KEXPECT(!(pte & X86_PTE_U));
 	}
+	return guards;
 }
 
 KTEST(pt_kernel_segments_permissions)
 {
-	expect_section(__text_start, __text_end, false, true, "text");
-	expect_section(__rodata_start, __rodata_end, false, false, "rodata");
-	expect_section(__data_start, __data_end, true, false, "data");
+	unsigned guards = expect_section(__text_start, __text_end, false, true, "text");
+	guards += expect_section(__rodata_start, __rodata_end, false, false, "rodata");
+	guards += expect_section(__data_start, __data_end, true, false, "data");
+	KEXPECT_EQ(guards, 1 + PERCPU_IST_COUNT, "the boot stack's guard page and one below each boot IST stack, in .data/.bss");
 }
 
 KTEST(pt_direct_map_covers_ram_nx)

@@ -399,12 +399,13 @@ KTEST(smp_percpu_gs_gdt_tss_and_stacks_are_each_cpus_own)
 		}
 		if (i == 0) {
 			KEXPECT(!pt_query(&kernel_pt, (vaddr_t)boot_stack_guard, NULL, NULL, NULL), "boot stack guard");
-			continue;
+		} else {
+			uint64_t pte = 0;
+			KEXPECT(!pt_query(&kernel_pt, pc->stack_bottom - PAGE_SIZE, NULL, NULL, NULL), "CPU %u stack guard", i);
+			KEXPECT(pt_query(&kernel_pt, pc->stack_bottom, NULL, &pte, NULL) && (pte & X86_PTE_W) &&
+				!!(pte & X86_PTE_NX) == cpu_feat.nx, "CPU %u stack mapped writable, non-executable", i);
 		}
-		uint64_t pte = 0;
-		KEXPECT(!pt_query(&kernel_pt, pc->stack_bottom - PAGE_SIZE, NULL, NULL, NULL), "CPU %u stack guard", i);
-		KEXPECT(pt_query(&kernel_pt, pc->stack_bottom, NULL, &pte, NULL) && (pte & X86_PTE_W) &&
-			!!(pte & X86_PTE_NX) == cpu_feat.nx, "CPU %u stack mapped writable, non-executable", i);
+		/* the boot CPU's IST stacks in the image (percpu_boot_ist), an AP's in its slot: alike */
 		for (int k = 0; k < PERCPU_IST_COUNT; k++)
 			KEXPECT(!pt_query(&kernel_pt, pc->ist_top[k] - PERCPU_IST_SIZE - PAGE_SIZE, NULL, NULL, NULL) &&
 				pt_query(&kernel_pt, pc->ist_top[k] - PERCPU_IST_SIZE, NULL, NULL, NULL),

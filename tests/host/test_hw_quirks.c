@@ -238,6 +238,7 @@ uint64_t boot_firmware_cr4;   /* entry.asm's, for cpu_detect: CET off */
 /* The rest of the kernel as vm.c sees it (cpu_feat is cpu.c's, set by hwq_vm_features). */
 char __text_start[1], __text_end[1], __rodata_start[1], __rodata_end[1];
 char __data_start[1], __data_end[1], __ksyms_start[1], __kernel_end[1], boot_stack_guard[1];
+struct percpu_boot_ist percpu_boot_ist[PERCPU_IST_COUNT];   /* vm_init's guard pages (not called here) */
 static struct machine_map m;
 const void *kernel_memory_map(size_t *size, size_t *desc_size)
 {

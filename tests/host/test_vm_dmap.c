@@ -29,13 +29,15 @@
 #include "../../kernel/vm.c"
 
 /* The rest of the kernel as vm.c sees it. The image's sections, as the linker script lays them out:
- * page aligned and in order, text 2 pages, rodata 1, data 3 (the boot stack's guard page its second),
- * the symbols 1; vm_init maps them at these (host) addresses. */
+ * page aligned and in order, text 2 pages, rodata 1, data 18 (the boot stack's guard page its
+ * second, then the boot CPU's three IST stacks, 5 pages each, their guard page first), the symbols
+ * 1; vm_init maps them at these (host) addresses. */
 __asm__(".pushsection .bss\n"
 	".balign 4096\n"
 	"__text_start: .skip 8192\n__text_end:\n"
 	"__rodata_start: .skip 4096\n__rodata_end:\n"
-	"vm_test_data_start: .skip 4096\nboot_stack_guard: .skip 8192\n__data_end:\n"
+	"vm_test_data_start: .skip 4096\nboot_stack_guard: .skip 8192\n"
+	"percpu_boot_ist: .skip 61440\n__data_end:\n"
 	"__ksyms_start: .skip 4096\n__kernel_end:\n"
 	".popsection");
 extern char boot_stack_guard[];
@@ -415,24 +417,34 @@ static bool vmt_leaf(vaddr_t va, paddr_t pa, unsigned prot, enum pt_cache cache)
 	       arch_pte_cache(pte, level, kernel_pt.features) == cache;
 }
 
+/* True when p is one of the image's guard pages: below the boot stack or one of the boot CPU's IST
+ * stacks (percpu.h's percpu_boot_ist). */
+static bool vmt_guard_page(const char *p)
+{
+	bool guard = p == boot_stack_guard;
+	for (int i = 0; i < PERCPU_IST_COUNT; i++)
+		guard |= p == (const char *)percpu_boot_ist[i].guard;
+	return guard;
+}
+
 /*
- * vm.h vm_init: "Builds kernel_pt (the image per section with its own protection, the boot stack's
- * guard page left unmapped, the direct map of RAM, the framebuffer write-combining) and switches CR3
- * to it"; vm.c: "the loader's global translations survive the CR3 load", so it flushes everything
+ * vm.h vm_init: "Builds kernel_pt (the image per section with its own protection, the guard pages
+ * below the boot stack and the boot CPU's IST stacks left unmapped, the direct map of RAM, the
+ * framebuffer write-combining) and switches CR3 to it"; vm.c: "the loader's global translations survive the CR3 load", so it flushes everything
  * after. Generated: images at 1..64 pages past 64 MiB, framebuffers (none, or a BGRX mode at 2..4 GiB,
  * on a page boundary or 64..4032 bytes past one). Oracle: every page of text is executable, of data
- * writable, of rodata and the symbols neither, each global and write-back at its frame; the guard page
- * and the pages either side of the image unmapped; the real RAM's ends in the direct map writable,
+ * writable, of rodata and the symbols neither, each global and write-back at its frame; the four guard
+ * pages (found by address, so one out of the image fails) and the pages either side of the image unmapped; the real RAM's ends in the direct map writable,
  * global, not executable, write-back; the framebuffer's first and last pages at FB_BASE writable,
  * global, not executable, write-combining, vm_fb_virt its first byte (0 without one); CR3 kernel_pt's
- * root, loaded once, and the last flush (after the guard page's) of every translation.
+ * root, loaded once, and the last flush (after the guard pages') of every translation.
  */
 static void test_vm_init(void)
 {
 	const unsigned X = PT_PROT_X, W = PT_PROT_W, G = PT_PROT_G;
 	const struct { const char *from, *to; unsigned prot; } sec[] = {
 		{ __text_start, __text_end, X | G }, { __rodata_start, __rodata_end, G },
-		{ __data_start, boot_stack_guard, W | G }, { boot_stack_guard + PAGE_SIZE, __data_end, W | G },
+		{ __data_start, __data_end, W | G },
 		{ __ksyms_start, __kernel_end, G },
 	};
 	uint64_t rng = 0x1717ULL;
@@ -462,15 +474,21 @@ static void test_vm_init(void)
 		const char *why = good ? NULL : "phys_init";
 		for (unsigned i = 0; good && i < ARRAY_SIZE(sec); i++)
 			for (const char *p = sec[i].from; good && p < sec[i].to; p += PAGE_SIZE)
-				if (!vmt_leaf((vaddr_t)p, bi.kernel_phys_base + ((vaddr_t)p - bi.kernel_virt_base), sec[i].prot,
+				if (!vmt_guard_page(p) && !vmt_leaf((vaddr_t)p, bi.kernel_phys_base + ((vaddr_t)p - bi.kernel_virt_base), sec[i].prot,
 					      PT_CACHE_WB))
 					why = "an image page";
 		good = !why;
 		paddr_t got;
-		if (good && (pt_query(&kernel_pt, (vaddr_t)boot_stack_guard, &got, NULL, NULL) ||
-			     pt_query(&kernel_pt, (vaddr_t)__text_start - PAGE_SIZE, &got, NULL, NULL) ||
+		unsigned guards = 0;
+		for (const char *p = __text_start; good && p < __kernel_end; p += PAGE_SIZE)
+			if (vmt_guard_page(p) && (guards++, pt_query(&kernel_pt, (vaddr_t)p, &got, NULL, NULL)))
+				why = "a stack's guard page mapped";
+		if (!why && guards != 1 + PERCPU_IST_COUNT)
+			why = "not four guard pages in the image";
+		good = !why;
+		if (good && (pt_query(&kernel_pt, (vaddr_t)__text_start - PAGE_SIZE, &got, NULL, NULL) ||
 			     pt_query(&kernel_pt, (vaddr_t)__kernel_end, &got, NULL, NULL)))
-			why = "the guard page or a page beside the image mapped";
+			why = "a page beside the image mapped";
 		paddr_t ram_first = REAL_FIRST << PAGE_SHIFT, ram_last = (REAL_END - 1) << PAGE_SHIFT;
 		if (!why && !(vmt_leaf(DMAP_BASE + ram_first, ram_first, W | G, PT_CACHE_WB) &&
 			      vmt_leaf(DMAP_BASE + ram_last, ram_last, W | G, PT_CACHE_WB)))
@@ -494,7 +512,7 @@ static void test_vm_init(void)
 			       (unsigned long long)bi.fb.size, why, (unsigned long long)fake_tlb.cr3_loads,
 			       (unsigned long long)fake_tlb.flushes, (unsigned long long)fake_tlb.alls);
 	}
-	ok(bad == 0, "%u address spaces built by vm_init: the image's sections, the guard page, the direct map and the "
+	ok(bad == 0, "%u address spaces built by vm_init: the image's sections, the four guard pages, the direct map and the "
 	   "framebuffer each with their own protection and memory type, CR3 loaded and every translation flushed "
 	   "(%u wrong)", n, bad);
 }
