@@ -1402,6 +1402,13 @@ static void test_free_pages_misuse(void)
 	   "a listed frame already free: 0x1A, P4 its index");
 	ok(same(&s), "nothing freed");
 	MmGetMdlPfnArray(mdl)[1] = keep;
+	mdl->MdlFlags |= MDL_IO_SPACE;   /* its own frames, the MDL marked I/O space: refused before any frame is read */
+	take(&s);
+	MmFreePagesFromMdl(mdl);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL) && bugcheck_last.p[1] == (uintptr_t)mdl &&
+	   bugcheck_last.p[2] == (uint16_t)mdl->MdlFlags, "an MDL with MDL_IO_SPACE: 0x1A, P2 the MDL, P3 its flags");
+	ok(same(&s) && mdl->ByteCount == 2 * PAGE_SIZE && (mdl->MdlFlags & MDL_PAGES_LOCKED), "nothing freed, the MDL unchanged");
+	mdl->MdlFlags = (CSHORT)(mdl->MdlFlags & ~MDL_IO_SPACE);
 	MmFreePagesFromMdl(mdl);
 	ok(none_fired() && mdl->ByteCount == 0 && !(mdl->MdlFlags & MDL_PAGES_LOCKED), "freed: ByteCount 0, not locked");
 	MmFreePagesFromMdl(mdl);
@@ -2745,7 +2752,13 @@ static void test_growable(void)
 	MmUnmapReservedMapping(base, TAG_R, tear);
 	ok(none_fired() && tear->MappedSystemVa == NULL, "one unmap over five mappings");
 	MmFreePagesFromMdl(tear);
-	ok(none_fired(), "MmFreePagesFromMdl on the tear-down MDL frees the pages");
+	ok(none_fired() && tear->ByteCount == 0 && !(tear->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL),
+	   "MmFreePagesFromMdl on the tear-down MDL frees the pages: ByteCount 0, SOURCE_IS_NONPAGED_POOL cleared");
+	struct snap t;
+	take(&t);
+	MmFreePagesFromMdl(tear);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL) && bugcheck_last.p[1] == (uintptr_t)tear && same(&t),
+	   "a second MmFreePagesFromMdl on the tear-down MDL: 0x1A FREE_BAD_MDL, nothing changed");
 	release();
 	IoFreeMdl(tear);
 	MmFreeMappingAddress(base, TAG_R);
