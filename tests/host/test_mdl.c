@@ -601,6 +601,14 @@ static void test_partial(void)
 	IoBuildPartialMdl(src, tiny, SVA(0), 3 * PAGE_SIZE);
 	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM) && bugcheck_last.p[2] == 3, "target too small: 0x1A");
 	ok(memcmp(&before, dst, sizeof(before)) == 0 && tiny->ByteCount == 1 && same(&s), "targets unchanged");
+	CSHORT tiny_size = tiny->Size;
+	tiny->Size = (CSHORT)(sizeof(MDL) + 3 * sizeof(PFN_NUMBER));   /* Size claims 3 PFNs; its pool block holds 1 */
+	take(&s);
+	IoBuildPartialMdl(src, tiny, SVA(0), 3 * PAGE_SIZE);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM) && bugcheck_last.p[1] == (uintptr_t)tiny &&
+	   bugcheck_last.p[2] == 3 && tiny->ByteCount == 1 && same(&s),
+	   "a pool target whose Size claims more PFNs than its block holds: 0x1A, the block decides, target unchanged");
+	tiny->Size = tiny_size;
 	IoBuildPartialMdl(NULL, dst, SVA(0), 1);
 	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "NULL source: 0x50");
 	release();
