@@ -601,6 +601,14 @@ static void test_partial(void)
 	IoBuildPartialMdl(src, tiny, SVA(0), 3 * PAGE_SIZE);
 	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM) && bugcheck_last.p[2] == 3, "target too small: 0x1A");
 	ok(memcmp(&before, dst, sizeof(before)) == 0 && tiny->ByteCount == 1 && same(&s), "targets unchanged");
+	CSHORT tiny_size = tiny->Size;
+	tiny->Size = (CSHORT)(sizeof(MDL) + 3 * sizeof(PFN_NUMBER));   /* Size claims 3 PFNs; its pool block holds 1 */
+	take(&s);
+	IoBuildPartialMdl(src, tiny, SVA(0), 3 * PAGE_SIZE);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_PARTIAL_ROOM) && bugcheck_last.p[1] == (uintptr_t)tiny &&
+	   bugcheck_last.p[2] == 3 && tiny->ByteCount == 1 && same(&s),
+	   "a pool target whose Size claims more PFNs than its block holds: 0x1A, the block decides, target unchanged");
+	tiny->Size = tiny_size;
 	IoBuildPartialMdl(NULL, dst, SVA(0), 1);
 	ok(fired(BUGCHECK_PAGE_FAULT_IN_NONPAGED_AREA, 0), "NULL source: 0x50");
 	release();
@@ -1402,6 +1410,13 @@ static void test_free_pages_misuse(void)
 	   "a listed frame already free: 0x1A, P4 its index");
 	ok(same(&s), "nothing freed");
 	MmGetMdlPfnArray(mdl)[1] = keep;
+	mdl->MdlFlags |= MDL_IO_SPACE;   /* its own frames, the MDL marked I/O space: refused before any frame is read */
+	take(&s);
+	MmFreePagesFromMdl(mdl);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL) && bugcheck_last.p[1] == (uintptr_t)mdl &&
+	   bugcheck_last.p[2] == (uint16_t)mdl->MdlFlags, "an MDL with MDL_IO_SPACE: 0x1A, P2 the MDL, P3 its flags");
+	ok(same(&s) && mdl->ByteCount == 2 * PAGE_SIZE && (mdl->MdlFlags & MDL_PAGES_LOCKED), "nothing freed, the MDL unchanged");
+	mdl->MdlFlags = (CSHORT)(mdl->MdlFlags & ~MDL_IO_SPACE);
 	MmFreePagesFromMdl(mdl);
 	ok(none_fired() && mdl->ByteCount == 0 && !(mdl->MdlFlags & MDL_PAGES_LOCKED), "freed: ByteCount 0, not locked");
 	MmFreePagesFromMdl(mdl);
@@ -2745,7 +2760,13 @@ static void test_growable(void)
 	MmUnmapReservedMapping(base, TAG_R, tear);
 	ok(none_fired() && tear->MappedSystemVa == NULL, "one unmap over five mappings");
 	MmFreePagesFromMdl(tear);
-	ok(none_fired(), "MmFreePagesFromMdl on the tear-down MDL frees the pages");
+	ok(none_fired() && tear->ByteCount == 0 && !(tear->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL),
+	   "MmFreePagesFromMdl on the tear-down MDL frees the pages: ByteCount 0, SOURCE_IS_NONPAGED_POOL cleared");
+	struct snap t;
+	take(&t);
+	MmFreePagesFromMdl(tear);
+	ok(fired(BUGCHECK_MEMORY_MANAGEMENT, MDL_BUGCHECK_FREE_BAD_MDL) && bugcheck_last.p[1] == (uintptr_t)tear && same(&t),
+	   "a second MmFreePagesFromMdl on the tear-down MDL: 0x1A FREE_BAD_MDL, nothing changed");
 	release();
 	IoFreeMdl(tear);
 	MmFreeMappingAddress(base, TAG_R);
