@@ -107,7 +107,7 @@ printf 'Filename\tType\tSize\tUsed\tPriority\n/dev/sdz1 partition\t1048572\t0\t-
 busy_refusal > "$tmp/out"
 grep -qF 'sudo swapoff /dev/sdz1' "$tmp/out" && ! grep -q 'umount' "$tmp/out"
 tap $? "flash.sh's in-use refusal of a stick with a swap partition says swapoff, not umount" "$tmp/out"
-(cd "$tmp" && bash -c "$(sed -n '/^img=/p' "$OLDPWD/tools/flash.sh")"$'\n''readlink -f "$img"' "$OLDPWD/tools/flash.sh" /dev/sdz) > "$tmp/out" 2>&1
+(cd "$tmp" && bash -c "$(sed -n '/^img=/p' "$OLDPWD/tools/flash.sh")"$'\n''readlink -m "$img"' "$OLDPWD/tools/flash.sh" /dev/sdz) > "$tmp/out" 2>&1
 [ "$(cat "$tmp/out")" = "$PWD/build/disk.img" ]
 tap $? "flash.sh run from another directory takes this tree's build/disk.img ($(cat "$tmp/out"))" "$tmp/out"
 
