@@ -33,6 +33,8 @@
 #       or pulled and another disk given its name (new place under /sys/devices, new diskseq):
 #       refused, nothing written (the checks ran once, before the prompt, and dd wrote whatever
 #       then had the name, mounted or not).
+#  15   image.sh whose mformat fails leaves neither OUT nor its OUT.tmp (die left the partitioned
+#       64 MiB OUT.tmp, and a failed mcopy OUT.tmp.cmdline too).
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "/tmp/flash r3 test.XXXXXX")   # a path with spaces, as a person's may have
@@ -150,5 +152,15 @@ tap $? "flash.sh refuses a stick mounted while it waited at the prompt (exit $rc
 tap $? "flash.sh refuses a stick pulled while it waited at the prompt (exit $rc)" "$tmp/out"
 ! confirm_run sdz 'plug_stick host7 6' && [ "$rc" = 2 ] && grep -q 'refusing: /dev/sdz changed while waiting' "$tmp/out"
 tap $? "flash.sh refuses when another disk took the stick's name while it waited at the prompt (exit $rc)" "$tmp/out"
+# image.sh with an mformat that fails (first on PATH), on the stand-in loader and kernel of check 5.
+mkdir -p "$tmp/bin-fail"
+printf '#!/bin/sh\necho "fake mformat: failing" >&2\nexit 1\n' > "$tmp/bin-fail/mformat"
+chmod +x "$tmp/bin-fail/mformat"
+PATH="$tmp/bin-fail:$PATH" timeout 60 tools/image.sh "$tmp/failed.img" --efi "$tmp/BOOTX64.EFI" --kernel "$tmp/kernel.elf" \
+	> "$tmp/out" 2>&1
+rc=$?
+ls "$tmp" | grep failed >> "$tmp/out"
+[ "$rc" != 0 ] && ! ls "$tmp" | grep -q failed
+tap $? "image.sh whose mformat fails leaves no failed.img and no failed.img.tmp (exit $rc)" "$tmp/out"
 echo "1..$n"
 exit $((failed > 0))
