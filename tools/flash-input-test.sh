@@ -35,6 +35,9 @@
 #       then had the name, mounted or not).
 #  15   image.sh whose mformat fails leaves neither OUT nor its OUT.tmp (die left the partitioned
 #       64 MiB OUT.tmp, and a failed mcopy OUT.tmp.cmdline too).
+#  16   sudo make flash with an image to build (SUDO_USER set, a build directory of its own, empty)
+#       refuses and builds nothing (it built the loader, the kernel and the image as root, and the
+#       next make as oneself failed on build/'s root-owned files).
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "/tmp/flash r3 test.XXXXXX")   # a path with spaces, as a person's may have
@@ -162,5 +165,10 @@ rc=$?
 ls "$tmp" | grep failed >> "$tmp/out"
 [ "$rc" != 0 ] && ! ls "$tmp" | grep -q failed
 tap $? "image.sh whose mformat fails leaves no failed.img and no failed.img.tmp (exit $rc)" "$tmp/out"
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL SUDO_USER=nobody timeout 300 make -s flash DEV=/dev/null B="$tmp2/b" \
+	< /dev/null > "$tmp/out" 2>&1
+rc=$?
+[ "$rc" != 0 ] && grep -q 'build it without sudo first (make image)' "$tmp/out" && ! [ -e "$tmp2/b/kernel.elf" ]
+tap $? "sudo make flash with no image built refuses and builds nothing (exit $rc)" "$tmp/out"
 echo "1..$n"
 exit $((failed > 0))
