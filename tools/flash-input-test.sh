@@ -38,6 +38,10 @@
 #  16   sudo make flash with an image to build (SUDO_USER set, a build directory of its own, empty)
 #       refuses and builds nothing (it built the loader, the kernel and the image as root, and the
 #       next make as oneself failed on build/'s root-owned files).
+#  17   flash.sh with the stick gone before its checks ended (so no identity taken) and sdz typed
+#       writes nothing (an identity missing before and after compared equal).
+#  18   flash.sh's dd, the device gone when it opens it, fails and makes no file (as root it made a
+#       regular file of that name in /dev, wrote the image to RAM and said "done").
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "/tmp/flash r3 test.XXXXXX")   # a path with spaces, as a person's may have
@@ -127,10 +131,12 @@ plug_stick() {
 	ln -s "../devices/usb1/$1/block/sdz" "$tmp2/sys/block/sdz"
 }
 # Runs flash.sh's lines from the typed name to dd for sdz, unmounted, with $1 typed; the shell
-# command $2 runs while it is typed. 0 when dd ran; the output in $tmp/out.
+# command $2 runs while it is typed; $3 "gone": sdz is not there from the start. 0 when dd ran; the
+# output in $tmp/out.
 confirm_run() {
 	local typed=$1 change=$2
 	plug_stick host6 5
+	[ "${3:-}" != gone ] || rm "$tmp2/sys/class/block/sdz" "$tmp2/sys/block/sdz"
 	: > "$tmp2/swaps"
 	printf '22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n' > "$tmp2/mountinfo"
 	rm -f "$tmp2/dd-ran"
@@ -170,5 +176,13 @@ env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL SUDO_USER=nobody timeout 300 make -s fla
 rc=$?
 [ "$rc" != 0 ] && grep -q 'build it without sudo first (make image)' "$tmp/out" && ! [ -e "$tmp2/b/kernel.elf" ]
 tap $? "sudo make flash with no image built refuses and builds nothing (exit $rc)" "$tmp/out"
+! confirm_run sdz '' gone && [ "$rc" = 2 ] && grep -q 'refusing: /dev/sdz changed while waiting' "$tmp/out"
+tap $? "flash.sh with the stick gone before its checks ended writes nothing (exit $rc)" "$tmp/out"
+# flash.sh's dd line on a device path that no longer exists (under $tmp2), a 1 MiB image.
+truncate -s 1M "$tmp2/small.img"
+(real=$tmp2/sdz-gone img=$tmp2/small.img; set -eu; source <(sed -n '/^dd /p' tools/flash.sh)) > "$tmp/out" 2>&1
+rc=$?
+[ "$rc" != 0 ] && ! [ -e "$tmp2/sdz-gone" ] && grep -q '^dd ' <(sed -n '/^dd /p' tools/flash.sh)
+tap $? "flash.sh's dd to a device that is gone fails and makes no file in its place (exit $rc)" "$tmp/out"
 echo "1..$n"
 exit $((failed > 0))

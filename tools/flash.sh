@@ -99,6 +99,7 @@ real=$(readlink -f "$dev")
 name=$(basename "$real")
 sys=/sys/class/block/$name
 [ -d "$sys" ] || refuse "$dev: no $sys; cannot check what it is"
+id_checked=$(disk_id "$name")   # compared again once the name is typed
 if [ -e "$sys/partition" ]; then
 	parent=$(basename "$(dirname "$(readlink -f "$sys")")")
 	refuse "$dev is a partition; give the whole disk (/dev/$parent)"
@@ -131,7 +132,6 @@ img_bytes=$(stat -L -c %s "$img")
 dev_bytes=$(( $(cat "/sys/block/$name/size") * 512 ))
 [ "$img_bytes" -le "$dev_bytes" ] || refuse "$dev holds $dev_bytes bytes, the image needs $img_bytes"
 [ -w "$real" ] || refuse "cannot write $dev as $(id -un): run sudo make flash DEV=$dev"
-id_checked=$(disk_id "$name")
 
 echo "About to ERASE this device and write $img ($((img_bytes >> 20)) MiB) to it:"
 lsblk -o NAME,SIZE,RM,TRAN,VENDOR,MODEL,LABEL "$real" | sed 's/^/    /'
@@ -140,11 +140,11 @@ read -r answer || answer=
 [ "$answer" = "$name" ] || { echo "flash.sh: not confirmed (you typed '$answer', not $name); nothing written" >&2; exit 1; }
 # The answer may take minutes: meanwhile a desktop may mount a stick plugged in just before this
 # ran, or the stick may be pulled and another disk take its name. Both are checked again here.
-[ "$(disk_id "$name")" = "$id_checked" ] ||
+[ -n "$id_checked" ] && [ "$(disk_id "$name")" = "$id_checked" ] ||
 	refuse "$dev changed while waiting for your answer (unplugged, or another disk now has its name); nothing written. Run this again"
 [ -z "$(mounted_parts "$real")" ] ||
 	refuse "$dev was mounted while waiting for your answer (a desktop mounts a stick it has just found); nothing written. Run this again: it names what to unmount"
-dd if="$img" of="$real" bs=4M conv=fsync oflag=direct status=progress
+dd if="$img" of="$real" bs=4M conv=fsync,nocreat oflag=direct status=progress   # gone: no file in /dev
 sync
 blockdev --rereadpt "$real" 2>/dev/null || true
 echo "flash.sh: done. Remove the stick, boot the PC from it (Secure Boot off), see README."
