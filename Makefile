@@ -67,7 +67,7 @@ help:
 TEST_BOOT := tools/boot-test.sh tools/boot-test-verifier.sh tools/fault-test.sh tools/loader-test.sh tools/usb-boot-test.sh \
 	tools/screen-test.sh tools/cmdline-boot-test.sh tools/syspte-sizes.sh tools/tlb-test.sh
 TEST_SIDE := $(TSAN_IN_TEST) tools/shootdown-deletions.sh tools/fuzz-smoke.sh tools/layers-test.sh tools/hosted-example.sh \
-	tools/adapter-test.sh tools/flash-mount-test.sh tools/flash-input-test.sh tools/docs-refs-test.sh tools/ragged-map-test.sh \
+	tools/adapter-test.sh tools/flash-mount-test.sh tools/flash-input-test.sh tools/install-deps-test.sh tools/docs-refs-test.sh tools/ragged-map-test.sh \
 	tools/badgeom-map-test.sh tools/hostile-fw-test.sh tools/loader-efi-test.sh
 TEST_HALF := $(shell echo $$(( ($(words $(HOST_TESTS)) + 1) / 2 )))
 TEST_HOST_A := $(wordlist 1,$(TEST_HALF),$(HOST_TESTS))

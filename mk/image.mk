@@ -16,8 +16,11 @@ image: deps
 	rm -f $(B)/disk.img
 	$(MAKE) $(B)/disk.img
 
+# Under sudo, an image to build is refused: built as root, build/ would become root's and the next
+# make as yourself would fail on it.
 flash:
 	@[ -n '$(DEV)' ] || { tools/flash.sh; exit 2; }
+	@[ -z "$${SUDO_USER:-}" ] || $(MAKE) -s -q $(B)/disk.img || { echo "make flash: $(B)/disk.img is missing or older than the sources; build it without sudo first (make image), then run sudo make flash DEV=$(DEV) again" >&2; exit 2; }
 	$(MAKE) $(B)/disk.img
 	tools/flash.sh '$(DEV)' $(B)/disk.img
 

@@ -8,6 +8,9 @@
 # started" of the boot's own (a test's line about a made-up machine is no proof); OVMF missing.
 # Also tools/matrix.sh on the same fake: a whole boot passes, the CPU line only a test's fails, and
 # --only naming no configuration must not end "all 0 configurations passed".
+# And tools/qemu.sh --interactive (make run, make debug), which execs QEMU: QEMU gets the copy of
+# OVMF's variables and exits with its own status, and no copy is left behind (the EXIT trap that
+# removes it in batch mode never runs after exec; each make run left 528 KiB in /tmp).
 set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d /tmp/adapter-test.XXXXXX)
@@ -71,7 +74,7 @@ cases=(
 	"no smp line of the boot's own, one a test printed|smp_in_test|exit|33|fail"
 	"OVMF files missing|good|exit|33|fail|$tmp/no-ovmf"
 )
-echo "1..$((${#cases[@]} + 3))"
+echo "1..$((${#cases[@]} + 4))"
 n=0
 for c in "${cases[@]}"; do
 	n=$((n + 1))
@@ -122,4 +125,32 @@ if [ "$rc" != 0 ] && grep -q 'names no configuration' "$tmp/out"; then
 else
 	echo "not ok $n - matrix.sh --only , (no name): exit $rc, want non-zero naming the empty selection"
 	sed 's/^/# /' "$tmp/out" | tail -n 5
+fi
+# qemu.sh --interactive with a fake QEMU that records whether its variables file (pflash unit 1)
+# holds OVMF_VARS_4M.fd's bytes and the file's real name (" (deleted)" once removed), then exits 33.
+n=$((n + 1))
+mkdir -p "$tmp/bin-run" "$tmp/ovmf"
+echo code > "$tmp/ovmf/OVMF_CODE_4M.fd"
+echo vars > "$tmp/ovmf/OVMF_VARS_4M.fd"
+cat > "$tmp/bin-run/qemu-system-x86_64" <<'EOF'
+#!/bin/bash
+for a; do case $a in *unit=1,file=*)
+	p=${a##*file=}
+	if cmp -s "$p" "$OVMF_DIR/OVMF_VARS_4M.fd"; then echo same; else echo differs; fi
+	readlink -f "$p";;
+esac; done > "$FAKE_REC"
+exit 33
+EOF
+chmod +x "$tmp/bin-run/qemu-system-x86_64"
+PATH="$tmp/bin-run:$PATH" OVMF_DIR=$tmp/ovmf FAKE_REC=$tmp/rec tools/qemu.sh --esp "$tmp/esp" --interactive \
+	< /dev/null > "$tmp/out" 2>&1
+rc=$?
+vars=$(sed -n 2p "$tmp/rec")
+vars=${vars% (deleted)}
+if [ "$rc" = 33 ] && [ "$(head -n 1 "$tmp/rec")" = same ] && [ -n "$vars" ] && ! [ -e "$vars" ]; then
+	echo "ok $n - qemu.sh --interactive: QEMU's exit status, OVMF's variables given, no copy left ($vars)"
+else
+	echo "not ok $n - qemu.sh --interactive: exit $rc (want 33), variables $(head -n 1 "$tmp/rec"), copy $vars left"
+	sed 's/^/# /' "$tmp/out" "$tmp/rec"
+	case $vars in /tmp/ovmf-vars.*) rm -f "$vars";; esac
 fi

@@ -2,7 +2,9 @@
 # Writes the boot image to a USB stick: tools/flash.sh DEV [IMG] (make flash DEV=/dev/sdX).
 # Refuses, before touching anything: no DEV, a missing tool (lsblk, findmnt, ...), a path that is
 # not a block device, a partition, the disk holding the running system, a non-removable disk, a
-# disk with any partition mounted or in use; then shows the device and asks you to type its name.
+# disk with any partition mounted or in use; then shows the device and asks you to type its name,
+# and once it is typed refuses a disk that has changed (pulled, another given its name) or been
+# mounted meanwhile.
 # IMG defaults to build/disk.img of the tree this script is in.
 set -eu
 
@@ -11,6 +13,11 @@ refuse() { echo "flash.sh: refusing: $*" >&2; exit 2; }
 
 # Prints the block devices a person could mean (whole disks, with removable flag and transport).
 candidates() { lsblk -d -o NAME,SIZE,RM,TRAN,MODEL 2>/dev/null | sed 's/^/    /' >&2 || true; }
+
+# Prints what tells disk $1 (sdb) from another given its name later: its place under /sys/devices
+# (the USB port and SCSI host, new at each plug), its sequence number (diskseq, new each time a
+# disk appears; Linux 5.15 on) and its size. Nothing once the disk is gone.
+disk_id() { readlink -e "/sys/class/block/$1"; cat "/sys/block/$1/diskseq" "/sys/block/$1/size" 2>/dev/null || true; }
 
 # Prints the whole-disk names (sda, nvme0n1) under the filesystem mounted at $1, if any.
 disks_under_mount() {
@@ -92,6 +99,7 @@ real=$(readlink -f "$dev")
 name=$(basename "$real")
 sys=/sys/class/block/$name
 [ -d "$sys" ] || refuse "$dev: no $sys; cannot check what it is"
+id_checked=$(disk_id "$name")   # compared again once the name is typed
 if [ -e "$sys/partition" ]; then
 	parent=$(basename "$(dirname "$(readlink -f "$sys")")")
 	refuse "$dev is a partition; give the whole disk (/dev/$parent)"
@@ -130,7 +138,13 @@ lsblk -o NAME,SIZE,RM,TRAN,VENDOR,MODEL,LABEL "$real" | sed 's/^/    /'
 printf 'Type the device name (%s) to continue, anything else to stop: ' "$name"
 read -r answer || answer=
 [ "$answer" = "$name" ] || { echo "flash.sh: not confirmed (you typed '$answer', not $name); nothing written" >&2; exit 1; }
-dd if="$img" of="$real" bs=4M conv=fsync oflag=direct status=progress
+# The answer may take minutes: meanwhile a desktop may mount a stick plugged in just before this
+# ran, or the stick may be pulled and another disk take its name. Both are checked again here.
+[ -n "$id_checked" ] && [ "$(disk_id "$name")" = "$id_checked" ] ||
+	refuse "$dev changed while waiting for your answer (unplugged, or another disk now has its name); nothing written. Run this again"
+[ -z "$(mounted_parts "$real")" ] ||
+	refuse "$dev was mounted while waiting for your answer (a desktop mounts a stick it has just found); nothing written. Run this again: it names what to unmount"
+dd if="$img" of="$real" bs=4M conv=fsync,nocreat oflag=direct status=progress   # gone: no file in /dev
 sync
 blockdev --rereadpt "$real" 2>/dev/null || true
 echo "flash.sh: done. Remove the stick, boot the PC from it (Secure Boot off), see README."

@@ -86,6 +86,7 @@ part_sectors=$((last - first + 1))
 
 tmp=$out.tmp
 rm -f "$tmp"
+trap 'rm -f "$tmp" "$tmp.cmdline"' EXIT   # a failed step leaves no half-made image beside OUT
 truncate -s "${size_mib}M" "$tmp"
 sgdisk --clear -n "1:$first:$last" -t 1:ef00 -c "1:EFI System Partition" "$tmp" >/dev/null \
 	|| die "sgdisk could not partition $tmp"

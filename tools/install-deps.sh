@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages the build and tests need; idempotent.
-# As root it runs apt-get itself; otherwise it prints the exact command and fails.
+# As root it runs apt-get itself; otherwise it prints the exact command (sudo's, or su's where
+# there is no sudo) and fails.
 set -eu
 PKGS="gnu-efi nasm qemu-system-x86 ovmf mtools gdisk binutils gcc make perl console-setup-linux clang libclang-rt-dev bc time"
 missing=""
@@ -10,7 +11,11 @@ done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "missing packages:$missing" >&2
-	echo "run: sudo apt-get update && sudo apt-get install -y$missing" >&2
+	if command -v sudo >/dev/null; then
+		echo "run: sudo apt-get update && sudo apt-get install -y$missing" >&2
+	else   # a Debian installed with a root password has no sudo; su without - lacks /usr/sbin for dpkg
+		echo "run (root's password): su - -c 'apt-get update && apt-get install -y$missing'" >&2
+	fi
 	exit 1
 fi
 echo "installing:$missing"

@@ -32,9 +32,17 @@ done
 vars=$(mktemp /tmp/ovmf-vars.XXXXXX.fd)
 trap 'rm -f "$vars"' EXIT
 cp "$vars_src" "$vars"
+vars_file=$vars
+if [ "$interactive" = 1 ]; then
+	# The exec below ends this shell without its EXIT trap: QEMU gets the copy as an open file whose
+	# name is already removed, so make run and make debug leave none in /tmp.
+	exec 3<>"$vars"
+	rm -f "$vars"
+	vars_file=/dev/fd/3
+fi
 args=(-machine q35 -m 512M -no-reboot -monitor none
 	-drive if=pflash,format=raw,unit=0,readonly=on,file="$code"
-	-drive if=pflash,format=raw,unit=1,file="$vars"
+	-drive if=pflash,format=raw,unit=1,file="$vars_file"
 	-drive format=raw,file=fat:rw:"$esp"
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 -net none)
 if [ "$interactive" = 1 ]; then
