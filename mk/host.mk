@@ -120,6 +120,8 @@ $(B)/host/test_cmdline_usb_files: kernel/cmdline.c kernel/cmdline.h tests/host/m
 $(B)/host/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 # The framebuffer console under hostile modes and calls #includes kernel/fbcon.c too.
 $(B)/host/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
+# The boot self-test runner's test #includes kernel/ktest.c (its KTAP into a log, the allocator's check faked).
+$(B)/host/test_ktest_runner: kernel/ktest.c kernel/ktest.h
 # The summary screen's list layout is kernel code with no dependency, built into its test.
 $(B)/host/test_summary_layout: tests/host/test_summary_layout.c kernel/summary_layout.c kernel/summary_layout.h $(HOST_OBJ)
 	@mkdir -p $(@D)
@@ -184,6 +186,7 @@ $(B)/tsan/test_summary_layout: kernel/summary_layout.c kernel/summary_layout.h
 $(B)/tsan/test_fbcon: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_fbcon_hostile_geometry: kernel/fbcon.c kernel/fbcon.h include/bootinfo.h
 $(B)/tsan/test_textwrap: kernel/textwrap.c kernel/textwrap.h
+$(B)/tsan/test_ktest_runner: kernel/ktest.c kernel/ktest.h
 $(B)/tsan/test_mtrr: arch/x86_64/mtrr.c arch/x86_64/mtrr.h
 $(B)/tsan/test_vm_dmap: kernel/vm.c kernel/vm.h
 $(B)/tsan/test_fault_policy: kernel/fault.c kernel/fault.h arch/x86_64/trap.h

@@ -18,7 +18,7 @@
 # sources (test_acpi, test_smp_plan, test_elf, test_cmdline, test_fbcon, test_summary_layout,
 # test_textwrap, and the kernel's screen, summary and report tests: test_sysinfo_facts,
 # test_summary_screens, test_panic_reports, test_input_edges, test_cmdline_usb_files,
-# test_fbcon_hostile_geometry) test no mm/ code of their own and are not run (nor could they link here: their extra source is
+# test_fbcon_hostile_geometry, test_ktest_runner) test no mm/ code of their own and are not run (nor could they link here: their extra source is
 # not among the objects); nor is any test mk/host.mk builds with a recipe of its own (its own flags).
 #
 # The sources outside mm/ that host tests compile (the intake: boot/elf_check.c, kernel/cmdline.c,
@@ -59,7 +59,7 @@ HOST_SUPPORT=${HOST_SUPPORT:-tests/host/host_support.c tests/host/fake_arch.c te
 MAX=${MUTATE_MAX:-40}
 SEED=${MUTATE_SEED:-0}
 EQUIV=tests/mutants-equivalent.txt
-SKIP_TESTS="test_acpi test_smp_plan test_elf test_cmdline test_fbcon test_summary_layout test_textwrap test_sysinfo_facts test_summary_screens test_panic_reports test_input_edges test_cmdline_usb_files test_fbcon_hostile_geometry test_loader_memmap test_arch_cpuid test_acpi_map test_vm_dmap"
+SKIP_TESTS="test_acpi test_smp_plan test_elf test_cmdline test_fbcon test_summary_layout test_textwrap test_sysinfo_facts test_summary_screens test_panic_reports test_input_edges test_cmdline_usb_files test_fbcon_hostile_geometry test_ktest_runner test_loader_memmap test_arch_cpuid test_acpi_map test_vm_dmap"
 if [ $# -eq 0 ]; then
 	echo "usage: tools/mutate.sh FILE... (mm/ sources, or sources host tests compile)" >&2
 	exit 2
