@@ -47,16 +47,9 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "/tmp/flash r3 test.XXXXXX")   # a path with spaces, as a person's may have
 tmp2=$(mktemp -d /tmp/flash-r3-test.XXXXXX)   # fake /proc files and /dev/disk links (mountinfo has no spaces)
 trap 'rm -rf "$tmp" "$tmp2"' EXIT
-n=0 failed=0
-# One TAP line: $1 0 when the check held, $2 its description; the output file $3 shown on failure.
-tap() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-		[ -n "${3:-}" ] && sed 's/^/#   /' "$3"
-	fi
-}
+# tap STATUS DESCRIPTION [FILE]: one TAP line, FILE shown on failure.
+# shellcheck source=tools/tap-line.sh
+. tools/tap-line.sh
 
 # The image checks of flash.sh, reading the fake /sys/block.
 mkdir -p "$tmp/sys/block/sdz"

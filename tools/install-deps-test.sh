@@ -9,16 +9,9 @@ set -u
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d /tmp/install-deps-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-n=0 failed=0
-# One TAP line: $1 0 when the check held, $2 its description; the output in $tmp/out on failure.
-tap() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-		sed 's/^/#   /' "$tmp/out"
-	fi
-}
+# tap STATUS DESCRIPTION [FILE]: one TAP line, FILE shown on failure.
+# shellcheck source=tools/tap-line.sh
+. tools/tap-line.sh
 mkdir -p "$tmp/bin"
 for t in sh grep; do ln -s "$(type -P "$t")" "$tmp/bin/$t"; done
 printf '#!/bin/sh\necho 1000\n' > "$tmp/bin/id"
@@ -31,14 +24,14 @@ run() { PATH=$tmp/bin FAKE_INSTALLED=$1 "$(type -P sh)" tools/install-deps.sh > 
 run 0
 [ "$rc" = 1 ] && grep -q "^run (root's password): su - -c 'apt-get update && apt-get install -y gnu-efi .* time'$" "$tmp/out" \
 	&& ! grep -q sudo "$tmp/out"
-tap $? "without sudo it prints su's command for every package (exit $rc)"
+tap $? "without sudo it prints su's command for every package (exit $rc)" "$tmp/out"
 printf '#!/bin/sh\nexit 1\n' > "$tmp/bin/sudo"
 chmod +x "$tmp/bin/sudo"
 run 0
 [ "$rc" = 1 ] && grep -q '^run: sudo apt-get update && sudo apt-get install -y gnu-efi .* time$' "$tmp/out"
-tap $? "with sudo it prints sudo's command for every package (exit $rc)"
+tap $? "with sudo it prints sudo's command for every package (exit $rc)" "$tmp/out"
 run 1
 [ "$rc" = 0 ] && ! [ -s "$tmp/out" ]
-tap $? "with every package installed it exits 0 and prints nothing (exit $rc)"
+tap $? "with every package installed it exits 0 and prints nothing (exit $rc)" "$tmp/out"
 echo "1..$n"
 exit $((failed > 0))
