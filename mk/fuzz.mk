@@ -41,6 +41,14 @@ $(B)/fuzz/obj/kernel_cmdline.o: kernel/cmdline.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(B)/fuzz/fuzz_cmdline: $(B)/fuzz/obj/kernel_cmdline.o
 
+# The ACPI harness links the table reader (arch/x86_64/acpi.c), with comparison tracing too:
+# signatures and lengths are magic values to find.
+$(B)/fuzz/obj/arch_acpi.o: arch/x86_64/acpi.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iarch/x86_64 -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzz/obj/fuzz_acpi.o: FUZZ_CFLAGS += -Iarch/x86_64
+$(B)/fuzz/fuzz_acpi: $(B)/fuzz/obj/arch_acpi.o
+
 fuzz-build: $(FUZZERS)
 
 fuzz: $(FUZZERS)

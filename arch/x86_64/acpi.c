@@ -230,22 +230,19 @@ static void acpi_madt_cpu(struct acpi_madt_info *out, uint32_t apic_id, uint32_t
 	out->usable += enabled || capable;
 }
 
-int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_madt_info *out)
+/* Empties *out (its cpu[] array aside, which kept bounds): what a refused MADT reports. */
+static void acpi_madt_clear(struct acpi_madt_info *out)
 {
-	const uint8_t *t;
-	uint32_t len;
-	int st;
-
 	out->lapic_base = 0;
 	out->flags = 0;
 	out->revision = 0;
 	out->entries = out->usable = out->enabled = out->kept = 0;
-	st = acpi_open_table(acc, rsdp_pa, "APIC", MADT_OFF_ENTRIES, &t, &len);
-	if (st)
-		return st;
-	out->lapic_base = acpi_le32(t + MADT_OFF_LAPIC);
-	out->flags = acpi_le32(t + MADT_OFF_FLAGS);
-	out->revision = t[SDT_OFF_REVISION];
+}
+
+/* acpi_read_madt's walk of the entries of the MADT t (len bytes) into *out; ACPI_EBADTABLE at the
+ * first entry that is cut off or shorter than its type defines. */
+static int acpi_madt_entries(const uint8_t *t, uint32_t len, struct acpi_madt_info *out)
+{
 	bool capable_bit = out->revision >= MADT_REV_ONLINE_CAPABLE;
 	for (uint32_t off = MADT_OFF_ENTRIES; off < len;) {
 		uint32_t type, elen;
@@ -269,6 +266,25 @@ int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_
 		off += elen;
 	}
 	return ACPI_OK;
+}
+
+int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_madt_info *out)
+{
+	const uint8_t *t;
+	uint32_t len;
+	int st;
+
+	acpi_madt_clear(out);
+	st = acpi_open_table(acc, rsdp_pa, "APIC", MADT_OFF_ENTRIES, &t, &len);
+	if (st)
+		return st;
+	out->lapic_base = acpi_le32(t + MADT_OFF_LAPIC);
+	out->flags = acpi_le32(t + MADT_OFF_FLAGS);
+	out->revision = t[SDT_OFF_REVISION];
+	st = acpi_madt_entries(t, len, out);
+	if (st)
+		acpi_madt_clear(out);   /* a refused table lists no processor, not the ones before its fault */
+	return st;
 }
 
 int acpi_read_pm_timer(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_pm_timer *out)

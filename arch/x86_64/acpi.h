@@ -101,7 +101,8 @@ struct acpi_hpet_info {
 int acpi_find_table(const struct acpi_access *acc, uint64_t rsdp_pa, const char sig[4], uint64_t *pa,
 		    uint32_t *len);
 
-/* Reads the MADT's processors and local APIC address into *out. */
+/* Reads the MADT's processors and local APIC address into *out; on any failure *out is empty (no
+ * processor, address, flags or revision), even when the fault lies after good entries. */
 int acpi_read_madt(const struct acpi_access *acc, uint64_t rsdp_pa, struct acpi_madt_info *out);
 
 /* Reads the PM timer's port and width from the FADT (the X_PM_TMR_BLK when it is an I/O address). */
