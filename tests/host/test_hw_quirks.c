@@ -23,7 +23,8 @@
  *  4a. test_tsc_hpet_calibrates, test_tsc_hpet_dead_bounded, test_tsc_hpet_period_bounds: the
  *     same PC without a PM timer and without CPUID's frequency (an AMD CPU), with a fake HPET:
  *     calibrated by it within 1 %, its configuration put back; a dead HPET costs a bounded wait;
- *     its period's bounds.
+ *     its period's bounds; a PM timer running at a rate whose TSC figure is implausible (Linux's
+ *     verify_pmtmr_rate disables such ones) gives way to the HPET.
  *  5. test_serial_absent_or_present: COM1 reading 0xFF (no UART, the checklist's case),
  *     0x00, or a scratch register that does not hold its value: serial_init says no, and
  *     serial_write touches no port; a UART present gets every byte, LF as CR LF.
@@ -55,6 +56,7 @@ static struct {
 	uint32_t cpuid_max;               /* highest basic leaf */
 	uint32_t leaf15[3];               /* CPUID 0x15: EAX (denominator), EBX (numerator), ECX (crystal Hz) */
 	uint32_t leaf16_mhz;              /* CPUID 0x16 EAX: base frequency in MHz */
+	uint64_t pm_hz;                   /* the PM timer's rate (0: ACPI's 3.579545 MHz) */
 	enum hwq_uart uart;
 	uint8_t uart_scratch;
 	char uart_out[256];
@@ -134,12 +136,12 @@ static uint8_t hwq_inb(uint16_t port)
 	return hwq_ticks(sim.tsc - sim.pit_start, 1193182) > sim.pit_count ? 0x20 : 0x00;
 }
 
-/* The PM timer at 3.579545 MHz (24 bits), from the simulated TSC. */
+/* The PM timer at 3.579545 MHz (or sim.pm_hz; 24 bits), from the simulated TSC. */
 static uint32_t hwq_inl(uint16_t port)
 {
 	(void)port;
 	sim.tsc += sim.read_cost;
-	return (uint32_t)hwq_ticks(sim.tsc, 3579545) & 0xFFFFFF;
+	return (uint32_t)hwq_ticks(sim.tsc, sim.pm_hz ? sim.pm_hz : 3579545) & 0xFFFFFF;
 }
 
 /*
@@ -635,6 +637,30 @@ static void test_tsc_hpet_period_bounds(void)
 	   "(%u wrong); a ticking PIT that the HPET agrees with is used (%s)", n, bad, pit_first ? "yes" : "no");
 }
 
+/*
+ * tsc.c: "then a counter (the PM timer, else the HPET)". A PM timer that ticks, but at a rate
+ * (100 times ACPI's) whose TSC figure lies outside TSC_HZ_MIN..TSC_HZ_MAX, counts as none: the
+ * HPET calibrates, within 1 %, rather than no clock at all.
+ */
+static void test_tsc_pm_timer_implausible_hpet_used(void)
+{
+	uint64_t rng = 0x9B3E7ULL;
+	unsigned n = 0, bad = 0;
+	for (unsigned c = 0; c < 8; c++) {
+		uint64_t hz = 800000000ULL + test_rng_next(&rng) % 4200000000ULL;
+		hwq_hpet_pc(hz, HWQ_HPET_RUNS, 69841279, c % 2, test_rng_next(&rng), 0);
+		sim.pm_hz = 100ull * PM_TIMER_HZ;
+		uint64_t pm = tsc_measure_pm(0x408, false), got = tsc_calibrate(0x408, false);
+		n++;
+		if ((!pm || tsc_hz_plausible(pm) || !hwq_within_1pct(got, hz) || strcmp(tsc_source(), "HPET")) && bad++ < 3)
+			printf("# TSC %llu Hz, PM timer at 100x: %llu Hz from it, calibrated %llu Hz from %s\n",
+			       (unsigned long long)hz, (unsigned long long)pm, (unsigned long long)got, tsc_source());
+	}
+	tsc_set_hpet(NULL);
+	ok(bad == 0, "%u PCs with the PIT gated, a PM timer at 100 times its rate and an HPET: the HPET calibrates "
+	   "within 1 %% (%u wrong)", n, bad);
+}
+
 /* ---------------------------------------------------------------- COM1 */
 
 /*
@@ -759,6 +785,7 @@ int main(void)
 	test_tsc_hpet_calibrates();
 	test_tsc_hpet_dead_bounded();
 	test_tsc_hpet_period_bounds();
+	test_tsc_pm_timer_implausible_hpet_used();
 	test_serial_absent_or_present();
 	test_serial_transmitter_stops();
 	return tap_done();

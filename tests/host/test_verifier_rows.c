@@ -14,14 +14,23 @@
  * naming the guard page with P4 0, while over an unmapped page of the reservation P4 is its base.
  * The same three rows at addresses outside the region, the window's end and the non-canonical
  * hole included.
+ *
+ * syspte_describe of a free page just past a cached chunk: its guard-page check looks up the page
+ * before, under the lock of the cache owning that chunk; held for good by a stopped CPU, the lock
+ * is named and nothing read, no wait for it.
  */
 #include <string.h>
+#include <unistd.h>
 #include "tap.h"
+#include "capture.h"
+#include "lock_play.h"
+#include "kprintf.h"
 #include "fake_arch.h"
 #include "host_machine.h"
 #include "wdm.h"
 #include "mdl.h"
-#include "syspte.h"
+#include "syspte_impl.h"
+#include "syspte_cache.h"
 #include "reserved.h"
 #include "phys.h"
 #include "verifier.h"
@@ -265,6 +274,49 @@ static void test_outside_rows(void)
 	   "non-canonical, the top): 0x105, 0x109, 0x102 with the address as passed, the tag and 0", cases);
 }
 
+/*
+ * syspte_describe of each free page whose page before lies in a cached chunk (the guard-page check
+ * of mm/syspte_report.c looks that page up, under the owning cache's lock), that lock held for good
+ * as CPU 5: "CPU 5 holds its lock", nothing read, within 80 columns; once free, "is free". The
+ * alarm ends a description that spins for the lock.
+ */
+static void test_describe_after_cached_chunk(void)
+{
+	static char said[1024];
+	struct syspte_region *r = reserved_region();
+	uint32_t polls = syspte_describe_polls;
+	syspte_describe_polls = 64;
+	vaddr_t va = syspte_reserve(r, 2, TAG, 0);
+	unsigned cases = 0, named = 0, freed = 0, wide = 0;
+	alarm(60);
+	for (uint64_t p = 1; va && p < r->npages; p++) {
+		unsigned o = syspte_cache_owner_page(r, p - 1);
+		if (!o || syspte_cache_owner_page(r, p))
+			continue;
+		vaddr_t v = r->base + (p << PAGE_SHIFT);
+		spinlock_t *l = (spinlock_t *)syspte_cache_lock(r, o - 1);
+		lock_play_hold(l, 5);
+		capture_begin();
+		syspte_describe(r, v);
+		capture_end(said, sizeof(said));
+		lock_play_release(l);
+		named += strstr(said, "but CPU 5 holds its lock\n") && strstr(said, "the region is not read\n");
+		for (const char *line = said; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n'))
+			wide += strcspn(line, "\n") > KPRINTF_SCREEN_COLS;
+		capture_begin();
+		syspte_describe(r, v);
+		capture_end(said, sizeof(said));
+		freed += strstr(said, "is free (unreserved) system PTE space\n") != NULL;
+		cases++;
+	}
+	alarm(0);
+	syspte_describe_polls = polls;
+	ok(cases >= 1 && named == cases && freed == cases && wide == 0,
+	   "a free page after a cached chunk whose cache's lock is held for good: the holder named, nothing read "
+	   "(%u of %u), then described as free (%u); lines within %d columns", named, cases, freed, KPRINTF_SCREEN_COLS);
+	ok(va && syspte_release(r, va, TAG) == SYSPTE_OK && syspte_check(r) == 0, "region intact");
+}
+
 int main(void)
 {
 	mm_verifier_set(true);
@@ -277,5 +329,6 @@ int main(void)
 	test_pattern_after_mdl_free();
 	test_guard_rows();
 	test_outside_rows();
+	test_describe_after_cached_chunk();
 	return tap_done();
 }
