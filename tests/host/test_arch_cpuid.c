@@ -924,6 +924,7 @@ static uint32_t r3_clock_reg(uint64_t *rng, uint32_t typical)
  * crystals of 19.2, 24, 25 and 38.4 MHz and ratios for 0.5..6 GHz, each register sometimes 0, tiny,
  * near 2^32 (crystal x EBX past 2^32 and up to 2^64) or random; leaf 0x16 0, 400..7000 MHz, or
  * random with the reserved bits set. */
+static unsigned r3_clock_edges;   /* generated CPUs given a frequency at a bound or one step past it */
 static void r3_clock_gen(uint64_t *rng)
 {
 	static const uint32_t crystals[] = { 19200000, 24000000, 25000000, 38400000 };
@@ -939,6 +940,27 @@ static void r3_clock_gen(uint64_t *rng)
 	clk.l15[2] = r3_clock_reg(rng, crystal);
 	clk.l16_eax = test_rng_next(rng) % 3 == 0 ? 0 : test_rng_next(rng) % 4 ? 400 + (uint32_t)(test_rng_next(rng) % 6600)
 										: (uint32_t)test_rng_next(rng);
+	/* now and then a frequency at a bound of 50 MHz..20 GHz or one step past it, from either leaf */
+	switch (test_rng_next(rng) % 8) {
+	case 0: {
+		static const uint32_t nums[] = { 2, 800, 801 };   /* x 25 MHz: 50 MHz, 20 GHz, 20.025 GHz */
+		clk.l15[0] = 1, clk.l15[2] = 25000000, clk.l15[1] = nums[test_rng_next(rng) % 3];
+		if (test_rng_next(rng) % 2)   /* 49999998 Hz: just under 50 MHz */
+			clk.l15[2] = 24999999, clk.l15[1] = 2;
+		r3_clock_edges++;
+		break;
+	}
+	case 1: {
+		static const uint32_t mhz[] = { 49, 50, 20000, 20001 };
+		clk.l16_eax = mhz[test_rng_next(rng) % 4] | (uint32_t)(test_rng_next(rng) % 2 ? test_rng_next(rng) << 16 : 0);
+		if (test_rng_next(rng) % 2)
+			clk.l15[1] = 0;   /* no ratio: leaf 0x16 decides */
+		r3_clock_edges++;
+		break;
+	}
+	default:
+		break;
+	}
 	clk.past_max = 0;
 }
 
@@ -993,10 +1015,11 @@ static void test_tsc_cpuid_generated(void)
 			       (unsigned long long)hz, (unsigned long long)got, tsc_source(), want_src);
 	}
 	r3_cpuid_table = NULL;
-	ok(bad == 0 && from15 > n / 10 && from16 > n / 10 && none > n / 10,
+	ok(bad == 0 && from15 > n / 10 && from16 > n / 10 && none > n / 10 && r3_clock_edges > n / 8,
 	   "tsc_cpuid_hz on %u generated CPUs (vendor, highest leaf, leaf 0x15 and 0x16 registers zero, tiny, typical, "
-	   "near 2^32 or random) agrees with the SDM's rules in 128-bit arithmetic, no leaf past the highest read "
-	   "(%u wrong; %u from 0x15, %u from 0x16, %u none)", n, bad, from15, from16, none);
+	   "near 2^32 or random, %u at 50 MHz or 20 GHz or one step past) agrees with the SDM's rules in 128-bit "
+	   "arithmetic, no leaf past the highest read (%u wrong; %u from 0x15, %u from 0x16, %u none)", n, r3_clock_edges,
+	   bad, from15, from16, none);
 	ok(bad_cal == 0, "tsc_calibrate with the PIT dead and no PM timer takes CPUID's frequency and names its leaf, "
 	   "or gives 0 and \"none\" (60 CPUs, %u wrong)", bad_cal);
 	ok(bad_first == 0, "a live PIT or PM timer is measured first, whatever CPUID states (40 CPUs, %u wrong)",

@@ -27,6 +27,9 @@
  *     CopyMem copies nothing from address 0), gets the read in place.
  *  5. test_device_without_file_system: a boot device without a file system is refused with one
  *     message.
+ *  6. test_reach_above_4g: the host's buffers all lie above 4 GiB, so test 4's reads go through the bounce
+ *     pages every time; which destinations need them (file_reaches_high) is checked on its own, at
+ *     and around 4 GiB and 2^64, against 128-bit arithmetic.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -452,6 +455,39 @@ static void test_device_without_file_system(void)
 	   "a boot device without a file system: its status, one message");
 }
 
+/* Test 6 of the header: which destinations reach above 4 GiB, against 128-bit arithmetic. */
+static void test_reach_above_4g(void)
+{
+	static const UINT64 four_g = 0x100000000ULL;
+	UINT64 bufs[64], sizes[64];
+	unsigned nb = 0, ns = 0, n = 0, bad = 0, high = 0;
+	uint64_t r = 0x6A09E667F3BCC909ULL;
+
+	for (UINT64 d = 0; d < 3; d++) {
+		bufs[nb++] = d, bufs[nb++] = four_g - 1 - d, bufs[nb++] = four_g + d, bufs[nb++] = 0 - 1 - d;
+		bufs[nb++] = four_g - 4096 - d;
+		sizes[ns++] = d, sizes[ns++] = four_g - d, sizes[ns++] = four_g + 1 + d, sizes[ns++] = 0 - 1 - d;
+		sizes[ns++] = 4096 + d;
+	}
+	while (nb < 64)
+		bufs[nb++] = test_rng_next(&r) >> (test_rng_next(&r) % 64);
+	while (ns < 64)
+		sizes[ns++] = test_rng_next(&r) >> (test_rng_next(&r) % 64);
+	for (unsigned i = 0; i < nb; i++)
+		for (unsigned j = 0; j < ns; j++)
+			for (int k = 0; k < 3; k++) {   /* the size as drawn, and ending at 4 GiB exactly or past it */
+				UINT64 b = bufs[i], size = k == 0 ? sizes[j] : b < four_g ? four_g - b + (UINT64)(k - 1) : sizes[j];
+				bool want = size > 0 && (unsigned __int128)b + size - 1 > 0xFFFFFFFFULL;
+				n++;
+				high += want;
+				if (file_reaches_high((const UINT8 *)(UINTN)b, size) != want && bad++ < 4)
+					printf("# %llu bytes at 0x%llx: reaches above 4 GiB %d, want %d\n", (unsigned long long)size,
+					       (unsigned long long)b, !want, want);
+			}
+	ok(bad == 0 && high > 0 && high < n, "%u destinations (0 to 2^64 bytes, at, below and around 4 GiB): reach above "
+	   "4 GiB exactly when their last byte lies past 0xFFFFFFFF (%u of them; %u wrong)", n, high, bad);
+}
+
 /* Runs the tests in the header's order (the device test last: it swaps BS). */
 int main(void)
 {
@@ -461,5 +497,6 @@ int main(void)
 	test_file_kinds();
 	test_reads_below_4g();
 	test_device_without_file_system();
+	test_reach_above_4g();
 	return tap_done();
 }

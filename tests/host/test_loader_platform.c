@@ -74,6 +74,10 @@
  *     first call would push onto the firmware's shadow stack, which the loader's tables map as
  *     ordinary writable memory (a page fault), and with IBT its entry, reached by an indirect
  *     jump, would need an ENDBR64.
+ * 13. test_firmware_vendor: generated FirmwareVendor strings of 0 to 100 UTF-16 units (control,
+ *     printable, DEL and non-ASCII ones) and none: printable ASCII kept, every other unit '?', cut
+ *     to BOOTINFO_FW_VENDOR_MAX - 1 characters and NUL-terminated, no byte written past the array;
+ *     the two revisions as the firmware gives them.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -1426,6 +1430,51 @@ static void test_kernel_entered_with_cet_off(void)
 	   "bit kept (%u wrong of 20064, %u with CET)", bad, with_cet);
 }
 
+/* Test 13 of the header: the firmware's vendor string and revisions. */
+static void test_firmware_vendor(void)
+{
+	static const CHAR16 units[] = { 0, 1, 0x1F, 0x20, 'A', 'z', '~', 0x7E, 0x7F, 0x80, 0xFF, 0x100, 0xE9, 0x263A, 0xFFFF };
+	CHAR16 fw[101];
+	char out[BOOTINFO_FW_VENDOR_MAX + 16], want[BOOTINFO_FW_VENDOR_MAX];
+	uint64_t rng = 0x510E527FADE682D1ULL;
+	unsigned n = 0, bad = 0, cut = 0, replaced = 0;
+
+	for (unsigned k = 0; k < 3000; k++) {
+		size_t len = k < 101 ? k : test_rng_next(&rng) % 101, w = 0;
+		for (size_t i = 0; i < len; i++) {
+			CHAR16 u = test_rng_next(&rng) % 3 ? (CHAR16)(0x20 + test_rng_next(&rng) % 0x5F) :
+				   units[1 + test_rng_next(&rng) % (sizeof(units) / sizeof(units[0]) - 1)];
+			fw[i] = u;
+		}
+		fw[len] = 0;
+		for (; w < len && w < BOOTINFO_FW_VENDOR_MAX - 1; w++) {
+			want[w] = fw[w] >= 0x20 && fw[w] <= 0x7E ? (char)fw[w] : '?';
+			replaced += want[w] == '?' && fw[w] != '?';
+		}
+		want[w] = 0;
+		cut += len > w;
+		bool none = k % 50 == 49;
+		fake_st.FirmwareVendor = none ? NULL : fw;
+		fake_st.FirmwareRevision = (UINT32)test_rng_next(&rng);
+		fake_st.Hdr.Revision = (UINT32)test_rng_next(&rng);
+		memset(out, 0x5A, sizeof(out));
+		UINT32 fw_rev = 0, uefi_rev = 0;
+		platform_firmware_info(out, &fw_rev, &uefi_rev);
+		bool past = false;
+		for (size_t i = BOOTINFO_FW_VENDOR_MAX; i < sizeof(out); i++)
+			past |= out[i] != 0x5A;
+		n++;
+		if ((strcmp(out, none ? "" : want) != 0 || past || fw_rev != fake_st.FirmwareRevision ||
+		     uefi_rev != fake_st.Hdr.Revision) && bad++ < 4)
+			printf("# %zu units%s: \"%.*s\", want \"%s\"%s\n", len, none ? " (no string)" : "",
+			       BOOTINFO_FW_VENDOR_MAX, out, none ? "" : want, past ? "; written past the array" : "");
+	}
+	fake_st.FirmwareVendor = NULL;
+	ok(bad == 0 && cut > 100 && replaced > 100, "%u firmware vendor strings (%u longer than the %d bytes kept, %u "
+	   "units not printable ASCII): printable ASCII kept, others '?', cut and NUL-terminated inside the array; the "
+	   "revisions as given (%u wrong)", n, cut, BOOTINFO_FW_VENDOR_MAX, replaced, bad);
+}
+
 int main(void)
 {
 	BS = &fake_bs;
@@ -1444,6 +1493,7 @@ int main(void)
 	test_phys_width_memory_encryption();
 	test_sev_guest_refused();
 	test_kernel_entered_with_cet_off();
+	test_firmware_vendor();
 	(void)platform_cpuid;   /* the seams physwidth_read stands in for above */
 	(void)platform_rdmsr;
 	return tap_done();

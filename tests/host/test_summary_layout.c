@@ -27,19 +27,33 @@ static uint64_t draw(uint64_t n)
 	return test_rng_next(&rng) % n;
 }
 
+/* The model of a cut message, apart from summary_list_cut: one column after its name (the name at
+ * SUMMARY_LIST_NAME_COL), the message is whole only when it ends before the last column, the one
+ * summary_text leaves blank. */
+static bool model_cut(const struct summary_item *it, unsigned cols)
+{
+	size_t col = SUMMARY_LIST_NAME_COL + it->name_len + 1;
+
+	return col + it->msg_len + 1 > cols;
+}
+
 /* Checks one plan's properties; prints the case and returns false on the first one broken. */
 static bool plan_sound(const struct summary_item *it, size_t n, size_t more, unsigned cols, unsigned max_rows)
 {
 	struct summary_list_plan p;
-	size_t item_rows = 0, cut = 0;
+	size_t item_rows = 0, cut = 0, differ = 0;
 	const char *why = NULL;
 
 	summary_list_plan(it, n, more, cols, max_rows, &p);
 	for (size_t i = 0; i < p.shown; i++)
-		item_rows += 1 + (p.wrap && summary_list_cut(&it[i], cols));
+		item_rows += 1 + (p.wrap && model_cut(&it[i], cols));
 	for (size_t i = 0; i < n; i++)
-		cut += summary_list_cut(&it[i], cols);
-	if (p.rows > max_rows)
+		cut += model_cut(&it[i], cols);
+	for (size_t i = 0; i < n; i++)
+		differ += summary_list_cut(&it[i], cols) != model_cut(&it[i], cols);
+	if (differ)
+		why = "summary_list_cut is not the model's (a message ending on the last column or past it is cut)";
+	else if (p.rows > max_rows)
 		why = "more rows than allowed";
 	else if (p.shown > n || p.shown + p.left != n + more)
 		why = "items shown + left is not items + more";
@@ -78,7 +92,23 @@ static void test_generated(void)
 		runs++;
 		bad += !plan_sound(it, n, more, cols, max_rows);
 	}
-	is(bad, 0, "%d generated lists: plans sound", runs);
+	is(bad, 0, "%d generated lists: plans sound, a message cut exactly when it reaches the last column", runs);
+
+	unsigned wrong = 0, pairs = 0, items = 0;
+	for (unsigned cols = 0; cols <= 200; cols++)
+		for (size_t name = 0; name <= 200; name++)
+			for (size_t msg = 0; msg <= 200; msg++, items++) {
+				struct summary_item it = { name, msg };
+				wrong += summary_list_cut(&it, cols) != model_cut(&it, cols);
+			}
+	is(wrong, 0, "summary_list_cut of every name and message of 0 to 200 characters on screens 0 to 200 columns wide "
+	   "(%u): cut exactly when the message reaches the last column (an empty one too when its column is past the screen)", items);
+	wrong = 0;
+	for (unsigned cols = 0; cols <= 400; cols++)
+		for (unsigned col = 0; col <= 410; col++, pairs++)
+			wrong += summary_list_room(cols, col) != (col + 1 < cols ? cols - col - 1 : 0);
+	is(wrong, 0, "summary_list_room at %u (columns, column) pairs: from the column to one before the right edge, "
+	   "none at or past it", pairs);
 }
 
 /* The 640x480 screen (80 columns, 15 rows under the banner for lists): three failures whose
@@ -140,8 +170,9 @@ static bool screen_sound(unsigned h, unsigned ch, bool cmdline, const struct sum
 		unsigned b = drawn_bottom(&p, ch, f, res_max);
 		worst = b > worst ? b : worst;
 	}
-	if (p.banner_h != summary_banner_height(h, ch))
-		why = "the banner's height is not summary_banner_height";
+	if (p.banner_h != summary_banner_height(h, ch) ||
+	    p.banner_h != ch * (1 + (h < SUMMARY_BIG_SCREEN_H ? SUMMARY_BIG_SCALE_SMALL : SUMMARY_BIG_SCALE)))
+		why = "the banner's height is not summary_banner_height, the word's scale (3 below 600 pixels, else 4) and a row";
 	else if (!cmdline && p.cmdline_row)
 		why = "a command line's row not asked for";
 	else if (cmdline && !p.cmdline_row && text_top >= first + ch + ch / 2 + (SUMMARY_MACHINE_ROWS + 2) * ch)

@@ -328,6 +328,44 @@ static void test_high_framebuffer_costs_the_screen(void)
 	   "width (%u), left out with a message past it (%u), the boot going on (%u wrong)", n, mapped, refused, bad);
 }
 
+/* vm.c vm_map_fb: a framebuffer of FB_MAX_SIZE bytes (its window at FB_BASE) is mapped whole; one page
+ * more, from a mode or an offset into its first page, is refused with the message. */
+static void test_fb_max_size(void)
+{
+	static const struct { uint32_t w, h; uint64_t offset; bool fits; } c[] = {
+		{ 16384, 16384, 0, true },        /* exactly FB_MAX_SIZE */
+		{ 16384, 16384, 64, false },      /* the same, 64 bytes into its first page: one page more */
+		{ 16384, 16385, 0, false },       /* one line more */
+		{ 16384, 16383, 4096, true },     /* one line less, a page in: 64 KiB under FB_MAX_SIZE */
+	};
+	unsigned bad = 0;
+	for (unsigned i = 0; i < ARRAY_SIZE(c); i++) {
+		machine_map_init(&m, 48);
+		machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST << PAGE_SHIFT, REAL_END - REAL_FIRST, 0);
+		uint64_t bytes = (uint64_t)c[i].w * c[i].h * 4, base = (1ULL << 36) + c[i].offset;
+		struct bootinfo bi = { .fb = { .base = base, .size = bytes, .width = c[i].w, .height = c[i].h, .pitch = c[i].w,
+					       .format = BOOTINFO_FB_BGRX } };
+		bool built = build_dmap(48);
+		vm_fb_virt = 0;
+		char out[1024];
+		capture_begin();
+		if (built)
+			vm_map_fb(&bi);
+		capture_end(out, sizeof(out));
+		paddr_t first = 0, last = 0;
+		bool good = built && (c[i].fits ? vm_fb_virt == FB_BASE + (base & PAGE_MASK) &&
+						  pt_query(&kernel_pt, vm_fb_virt, &first, NULL, NULL) && first == base &&
+						  pt_query(&kernel_pt, vm_fb_virt + bytes - 1, &last, NULL, NULL) &&
+						  last == base + bytes - 1
+						: vm_fb_virt == 0 && strstr(out, "too large") != NULL);
+		if (!good && bad++ < 4)
+			printf("# %ux%u at 0x%llx (%llu bytes): vm_fb_virt 0x%llx, said \"%.80s\"\n", c[i].w, c[i].h,
+			       (unsigned long long)base, (unsigned long long)bytes, (unsigned long long)vm_fb_virt, out);
+	}
+	ok(bad == 0, "framebuffers of up to FB_MAX_SIZE (1 GiB) of pages mapped whole at FB_BASE; one page more refused as too "
+	   "large (%u wrong)", bad);
+}
+
 /*
  * vm.c vm_dmap_span: "False when nothing: ... entirely past those ends" (the direct map's end and the
  * CPU's physical width). Generated: CPU widths 36..52, descriptors of every direct-mapped type
@@ -523,6 +561,7 @@ int main(void)
 	test_dmap_holds_phys();
 	test_dmap_overlaps();
 	test_high_framebuffer_costs_the_screen();
+	test_fb_max_size();
 	test_dmap_span_past_limit();
 	test_fb_pages_at_top();
 	test_vm_init();
