@@ -298,6 +298,8 @@ PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, 
 	return mdl;
 }
 
+static bool mdl_has_room(const MDL *mdl, uint64_t pages);
+
 /*
  * Unmaps the MDL when it holds a mapping MmMapLockedPagesSpecifyCache made (Windows'
  * MmPrepareMdlForReuse); false when that unmap raised a bug check (intercepted: the mapping is
@@ -305,14 +307,15 @@ PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, 
  * its own only while that address starts an MDL_TAG_MAP reservation whose first page maps the MDL's
  * first frame: one undone through a copy of the MDL (MmUnmapLockedPages takes any MDL of the span)
  * leaves the flag set, and another MDL's mapping of other frames may hold the address since; that
- * one is left alone.
+ * one is left alone, as is any mapping named by an MDL whose Size (or pool block) holds no frame.
  */
 static bool mdl_unmap_own(PMDL mdl)
 {
 	struct syspte_info info;
 	vaddr_t va = (vaddr_t)mdl->MappedSystemVa;
 	paddr_t pa;
-	if (!(mdl_flags(mdl) & MDL_MAPPED_TO_SYSTEM_VA) || !va)
+	/* an MDL with no room for a frame (IoBuildPartialMdl's target of a 0-byte partial) owns none */
+	if (!(mdl_flags(mdl) & MDL_MAPPED_TO_SYSTEM_VA) || !va || !mdl_has_room(mdl, 1))
 		return true;
 	if (!syspte_lookup(reserved_region(), va, &info) || info.tag != MDL_TAG_MAP || info.base != va ||
 	    !pt_query(mdl_kernel_pt, va, &pa, NULL, NULL) || pa_to_pfn(pa) != MmGetMdlPfnArray(mdl)[0])

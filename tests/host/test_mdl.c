@@ -657,6 +657,35 @@ static void test_partial(void)
 }
 
 /*
+ * A target that claims to hold its own mapping (MAPPED_TO_SYSTEM_VA, MappedSystemVa the start of an
+ * 'MdlM' reservation, another MDL's) but whose Size holds no frame, reused for a 0-byte partial at
+ * the source's end (the only sub-range needing no frame): IoBuildPartialMdl once read the target's
+ * first frame, past its Size (ASan's report on this 48-byte target), to tell whether the mapping
+ * was its own. A target with no frame cannot own a mapping: the other MDL's mapping is left
+ * mapped and the target becomes the 0-byte partial.
+ */
+static void test_partial_frameless_target(void)
+{
+	PMDL src = MmAllocatePagesForMdlEx(pa_of(0), pa_of(UINT64_MAX), pa_of(0), 2 * PAGE_SIZE, MmCached, 0);
+	char *m = src ? MmMapLockedPagesSpecifyCache(src, KernelMode, MmCached, NULL, 0, NormalPagePriority) : NULL;
+	PMDL t = calloc(1, sizeof(MDL));   /* exactly the header: no room for a frame */
+	ok(src && m && t, "a mapped source and a 48-byte target");
+	if (!src || !m || !t)
+		return;
+	t->Size = (CSHORT)sizeof(MDL);
+	t->MdlFlags = MDL_MAPPED_TO_SYSTEM_VA;
+	t->MappedSystemVa = m;
+	uint64_t pfn0 = MmGetMdlPfnArray(src)[0];
+	IoBuildPartialMdl(src, t, (char *)MmGetMdlVirtualAddress(src) + src->ByteCount, 0);
+	ok(t->ByteCount == 0 && (t->MdlFlags & MDL_PARTIAL) && pfn_at((vaddr_t)m) == pfn0,
+	   "0-byte partial built; the source's mapping, which the target named, still maps its first frame");
+	free(t);
+	MmUnmapLockedPages(m, src);
+	MmFreePagesFromMdl(src);
+	ExFreePool(src);
+}
+
+/*
  * IoBuildPartialMdl's range rule on generated sub-ranges of sources anywhere in the address space,
  * a quarter of them ending exactly at 2^64: addresses before the source (NULL among them), inside
  * it, at its end and past it, lengths 0 (to the source's end) and others. Exactly the sub-ranges
@@ -2819,6 +2848,7 @@ int main(void)
 	test_build_nonpaged();
 	test_build_flags_generated();
 	test_partial();
+	test_partial_frameless_target();
 	test_partial_generated();
 	test_partial_range_generated();
 	test_alloc_pages_args();
