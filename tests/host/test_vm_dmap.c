@@ -277,6 +277,24 @@ static void test_dmap_overlaps(void)
 	   "exactly and holds every frame the allocator keeps (%u wrong)", n, bad);
 }
 
+/* Runs vm_map_fb on a fresh machine (the real RAM only, its direct map built for a CPU width of
+ * width bits) for a w x h BGRX framebuffer at base, its messages in out; false when the direct map
+ * could not be built (nothing mapped then). */
+static bool vmt_map_fb(uint64_t base, uint32_t w, uint32_t h, unsigned width, char *out, size_t outsz)
+{
+	machine_map_init(&m, 48);
+	machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST << PAGE_SHIFT, REAL_END - REAL_FIRST, 0);
+	struct bootinfo bi = { .fb = { .base = base, .size = (uint64_t)w * h * 4, .width = w, .height = h, .pitch = w,
+				       .format = BOOTINFO_FB_BGRX } };
+	bool built = build_dmap(width);
+	vm_fb_virt = 0;
+	capture_begin();
+	if (built)
+		vm_map_fb(&bi);
+	capture_end(out, outsz);
+	return built;
+}
+
 /*
  * boot/memmap.c: a bad framebuffer "costs the screen, not the boot"; vm.c vm_map_fb: a framebuffer
  * past the CPU's physical width is named on serial and left unmapped (the console then runs on
@@ -299,17 +317,8 @@ static void test_high_framebuffer_costs_the_screen(void)
 			base = (1ULL << width) - ALIGN_UP(bytes, PAGE_SIZE) + ((test_rng_next(&rng) % 3) - 1) * PAGE_SIZE;
 		else
 			base = (1ULL << (32 + test_rng_next(&rng) % 20)) + (test_rng_next(&rng) % 64) * SIZE_2M;
-		machine_map_init(&m, 48);
-		machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST << PAGE_SHIFT, REAL_END - REAL_FIRST, 0);
-		struct bootinfo bi = { .fb = { .base = base, .size = bytes, .width = w, .height = hgt, .pitch = w,
-					       .format = BOOTINFO_FB_BGRX } };
-		bool built = build_dmap(width);
-		vm_fb_virt = 0;
 		char out[1024];
-		capture_begin();
-		if (built)
-			vm_map_fb(&bi);
-		capture_end(out, sizeof(out));
+		bool built = vmt_map_fb(base, w, hgt, width, out, sizeof(out));
 		bool reachable = (base + bytes - 1) >> width == 0;
 		paddr_t got = 0;
 		bool good = built && (reachable ? vm_fb_virt == FB_BASE + (base & PAGE_MASK) &&
@@ -340,18 +349,9 @@ static void test_fb_max_size(void)
 	};
 	unsigned bad = 0;
 	for (unsigned i = 0; i < ARRAY_SIZE(c); i++) {
-		machine_map_init(&m, 48);
-		machine_map_add(&m, EFI_CONVENTIONAL, REAL_FIRST << PAGE_SHIFT, REAL_END - REAL_FIRST, 0);
 		uint64_t bytes = (uint64_t)c[i].w * c[i].h * 4, base = (1ULL << 36) + c[i].offset;
-		struct bootinfo bi = { .fb = { .base = base, .size = bytes, .width = c[i].w, .height = c[i].h, .pitch = c[i].w,
-					       .format = BOOTINFO_FB_BGRX } };
-		bool built = build_dmap(48);
-		vm_fb_virt = 0;
 		char out[1024];
-		capture_begin();
-		if (built)
-			vm_map_fb(&bi);
-		capture_end(out, sizeof(out));
+		bool built = vmt_map_fb(base, c[i].w, c[i].h, 48, out, sizeof(out));
 		paddr_t first = 0, last = 0;
 		bool good = built && (c[i].fits ? vm_fb_virt == FB_BASE + (base & PAGE_MASK) &&
 						  pt_query(&kernel_pt, vm_fb_virt, &first, NULL, NULL) && first == base &&
